@@ -1,0 +1,51 @@
+# engage-models: `make report` runs the whole job on the demo data, `make test` runs the tests.
+# Both build the virtual environment first when it is missing or older than pyproject.toml.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.engage-installed
+KERNEL := engage-models
+ARGS   ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help env report test lab demo-data benchmark lint lock clean-data clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml requirements-lock.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements-lock.txt -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (engage-models)"
+	@touch $(STAMP)
+
+env: $(STAMP) ## build .venv with pip (pinned by requirements-lock.txt) and register the Jupyter kernel
+
+report: env ## main job: demo world if data/raw is empty, ingest, notebooks -> reports/*.html
+	$(PY) -m engage_models run $(ARGS)
+
+test: env ## run the tests, notebooks included
+	$(PY) -m pytest $(ARGS)
+
+lab: env ## open JupyterLab on the project's environment
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+demo-data: env ## (re)generate the demo world into data/raw
+	$(PY) -m engage_models simulate --out data/raw $(ARGS)
+
+benchmark: env ## time simulation and ingest (ARGS="--accounts 20000" for a bigger run)
+	$(PY) benchmarks/bench_simulate_ingest.py $(ARGS)
+
+lint: env ## ruff on the package, tests and notebooks
+	$(VENV)/bin/ruff check src tests benchmarks notebooks
+
+lock: env ## refresh requirements-lock.txt from the current environment
+	$(PY) -m pip freeze --exclude-editable --exclude engage-models > requirements-lock.txt
+
+clean-data: ## delete generated data and reports (keeps the folders)
+	find data/raw data/processed reports -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+
+clean: clean-data ## also delete the virtual environment
+	rm -rf $(VENV)
