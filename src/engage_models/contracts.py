@@ -1,0 +1,215 @@
+"""Data contracts: the tables engage-models reads, their columns, keys and row-level checks.
+
+Each table is declared once here; :mod:`engage_models.ingest` compiles the declarations into DuckDB SQL
+(streaming, so the events table never has to fit in pandas), and the simulator uses the same reason
+strings when it plants defects, so a test can check that every planted defect is quarantined with the
+right reason.
+
+A check is a SQL predicate over the *typed* columns that is TRUE when the row must be quarantined. The
+predicates are constants written here; values (the current time, the CSAT scale) reach them only as bound
+parameters (``$now``, ``$csat_min``, ``$csat_max``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STRING, TIMESTAMP, DOUBLE, BOOLEAN = "VARCHAR", "TIMESTAMPTZ", "DOUBLE", "BOOLEAN"
+
+SURVEY_TYPES = ("nps", "csat")
+SURVEY_TRIGGERS = ("onboarding", "ticket_close", "annual", "periodic")
+CHANNELS = ("newsletter", "community", "event", "webinar", "meeting")
+EVENT_TYPES = ("login", "feature_use", "export", "content_view")
+
+
+# Reasons a row is quarantined. Functions where the reason names a column.
+def unparseable(column: str) -> str:
+    return f"unparseable {column}"
+
+
+def missing(column: str) -> str:
+    return f"missing {column}"
+
+
+def duplicate(key: tuple[str, ...]) -> str:
+    return f"duplicate {', '.join(key)}"
+
+
+def in_future(column: str) -> str:
+    return f"{column} in the future"
+
+
+UNKNOWN_ACCOUNT = "unknown account_id"
+NEGATIVE_DURATION = "negative duration_s"
+NEGATIVE_MRR = "negative mrr"
+NPS_OUT_OF_RANGE = "nps score outside 0-10"
+NPS_NOT_WHOLE = "nps score not a whole number"
+CSAT_OUT_OF_SCALE = "csat score outside the csat scale"
+UNKNOWN_SURVEY_TYPE = "unknown survey_type"
+CLOSED_BEFORE_OPENED = "closed_at before opened_at"
+END_BEFORE_START = "end_date before start_date"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A contract column. ``required``: must be in the file; ``nullable``: may be empty in a row."""
+
+    name: str
+    dtype: str
+    required: bool = True
+    nullable: bool = True
+    lower: bool = False  # normalise to lower case (categorical codes such as survey_type)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A row-level rule: ``sql`` is TRUE for rows to quarantine; skipped unless all ``needs`` are present."""
+
+    reason: str
+    sql: str
+    needs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableContract:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    required: bool = True
+    account_fk: bool = True  # account_id must exist among the accepted accounts
+    future_columns: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = field(default_factory=tuple)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+
+def _c(name, dtype, required=True, nullable=True, lower=False):
+    return Column(name, dtype, required, nullable, lower)
+
+
+CONTRACTS: dict[str, TableContract] = {
+    t.name: t
+    for t in (
+        TableContract(
+            "accounts",
+            (
+                _c("account_id", STRING, nullable=False),
+                _c("name", STRING),
+                _c("segment", STRING),
+                _c("plan", STRING),
+                _c("mrr", DOUBLE),
+                _c("start_date", TIMESTAMP, nullable=False),
+                _c("end_date", TIMESTAMP),
+            ),
+            key=("account_id",),
+            account_fk=False,
+            # end_date may lie ahead: a cancellation that has been given notice but not yet taken effect.
+            future_columns=("start_date",),
+            checks=(
+                Check(NEGATIVE_MRR, '"mrr" < 0', ("mrr",)),
+                Check(END_BEFORE_START, '"end_date" < "start_date"', ("start_date", "end_date")),
+            ),
+        ),
+        TableContract(
+            "subscriptions",
+            (
+                _c("account_id", STRING, nullable=False),
+                _c("period_start", TIMESTAMP, nullable=False),
+                _c("mrr", DOUBLE, nullable=False),
+            ),
+            key=("account_id", "period_start"),
+            required=False,
+            future_columns=("period_start",),
+            checks=(Check(NEGATIVE_MRR, '"mrr" < 0', ("mrr",)),),
+        ),
+        TableContract(
+            "users",
+            (
+                _c("user_id", STRING, nullable=False),
+                _c("account_id", STRING, nullable=False),
+                _c("role", STRING),
+                _c("created_at", TIMESTAMP),
+            ),
+            key=("user_id",),
+            required=False,
+            future_columns=("created_at",),
+        ),
+        TableContract(
+            "events",
+            (
+                _c("account_id", STRING, nullable=False),
+                _c("user_id", STRING),
+                _c("timestamp", TIMESTAMP, nullable=False),
+                _c("event_type", STRING, nullable=False, lower=True),
+                _c("feature", STRING, required=False),
+                _c("duration_s", DOUBLE, required=False),
+            ),
+            future_columns=("timestamp",),
+            checks=(Check(NEGATIVE_DURATION, '"duration_s" < 0', ("duration_s",)),),
+        ),
+        TableContract(
+            "tickets",
+            (
+                _c("ticket_id", STRING, nullable=False),
+                _c("account_id", STRING, nullable=False),
+                _c("opened_at", TIMESTAMP, nullable=False),
+                _c("closed_at", TIMESTAMP),
+                _c("priority", STRING, lower=True),
+                _c("csat", DOUBLE, required=False),
+            ),
+            key=("ticket_id",),
+            future_columns=("opened_at", "closed_at"),
+            checks=(
+                Check(CLOSED_BEFORE_OPENED, '"closed_at" < "opened_at"', ("opened_at", "closed_at")),
+                Check(CSAT_OUT_OF_SCALE, '"csat" < $csat_min OR "csat" > $csat_max', ("csat",)),
+            ),
+        ),
+        TableContract(
+            "touchpoints",
+            (
+                _c("account_id", STRING, nullable=False),
+                _c("timestamp", TIMESTAMP, nullable=False),
+                _c("channel", STRING, nullable=False, lower=True),
+                _c("direction", STRING, required=False, lower=True),
+                _c("opened", BOOLEAN, required=False),
+                _c("attended", BOOLEAN, required=False),
+            ),
+            future_columns=("timestamp",),
+        ),
+        TableContract(
+            "surveys",
+            (
+                _c("response_id", STRING, nullable=False),
+                _c("account_id", STRING, nullable=False),
+                _c("user_id", STRING),
+                _c("submitted_at", TIMESTAMP, nullable=False),
+                _c("survey_type", STRING, nullable=False, lower=True),
+                _c("trigger", STRING, lower=True),
+                _c("score", DOUBLE, nullable=False),
+                _c("comment", STRING, required=False),
+                _c("lang", STRING, required=False, lower=True),
+            ),
+            key=("response_id",),
+            future_columns=("submitted_at",),
+            checks=(
+                Check(UNKNOWN_SURVEY_TYPE, "\"survey_type\" NOT IN ('nps', 'csat')", ("survey_type",)),
+                Check(NPS_OUT_OF_RANGE, "\"survey_type\" = 'nps' AND (\"score\" < 0 OR \"score\" > 10)",
+                      ("survey_type", "score")),
+                Check(NPS_NOT_WHOLE, "\"survey_type\" = 'nps' AND \"score\" <> floor(\"score\")",
+                      ("survey_type", "score")),
+                Check(CSAT_OUT_OF_SCALE,
+                      "\"survey_type\" = 'csat' AND (\"score\" < $csat_min OR \"score\" > $csat_max)",
+                      ("survey_type", "score")),
+            ),
+        ),
+    )
+}
+
+#: Order of ingestion: accounts first, because the other tables are checked against its accepted ids.
+TABLE_ORDER: tuple[str, ...] = tuple(CONTRACTS)

@@ -1,0 +1,32 @@
+"""Shared fixtures: a small simulated world and its ingest, built once per test session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engage_models.ingest import ingest
+from engage_models.simulate import SimConfig, simulate
+
+SMALL = SimConfig(n_accounts=300, months=12, seed=7)
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory) -> Path:
+    """data dir with raw/ from a 300-account, 12-month world (planted defects included)."""
+    root = tmp_path_factory.mktemp("world")
+    simulate(SMALL, out=root / "raw")
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_ingested(small_world):
+    report = ingest(small_world / "raw", small_world / "processed")
+    return small_world, report
+
+
+@pytest.fixture(scope="session")
+def truth(small_world) -> dict:
+    return json.loads((small_world / "raw" / "truth.json").read_text(encoding="utf-8"))
