@@ -1,0 +1,252 @@
+"""Ingest: every bad-input class is an error naming file and column, or a quarantine reason; nothing is lost."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from engage_models import contracts as C
+from engage_models.ingest import IngestError, ingest, load
+
+NOW = "2026-01-01T00:00:00Z"
+
+
+def _tables() -> dict[str, list[dict]]:
+    """A valid world of 2 accounts, small enough to reason about row by row."""
+    return {
+        "accounts": [
+            {"account_id": "A1", "name": "Acme", "segment": "SMB", "plan": "Pro", "mrr": 500, "start_date": "2024-01-01",
+             "end_date": "", "region": "EU"},
+            {"account_id": "A2", "name": "Beta", "segment": "SMB", "plan": "Pro", "mrr": 200, "start_date": "2024-02-01",
+             "end_date": "2025-03-15", "region": "JP"},
+        ],
+        "events": [
+            {"account_id": "A1", "user_id": "U1", "timestamp": "2025-01-05T10:00:00Z", "event_type": "login",
+             "feature": "", "duration_s": 600},
+            {"account_id": "A1", "user_id": "U1", "timestamp": "2025-01-05T10:05:00", "event_type": "Feature_Use",
+             "feature": "reports", "duration_s": 120},
+            {"account_id": "A2", "user_id": "U2", "timestamp": "2025-01-06T09:00:00+09:00", "event_type": "export",
+             "feature": "reports", "duration_s": 5},
+        ],
+        "tickets": [
+            {"ticket_id": "T1", "account_id": "A1", "opened_at": "2025-01-02T00:00:00Z",
+             "closed_at": "2025-01-03T00:00:00Z", "priority": "high", "csat": 4},
+        ],
+        "touchpoints": [
+            {"account_id": "A1", "timestamp": "2025-01-10T09:00:00Z", "channel": "newsletter", "direction": "outbound",
+             "opened": "true", "attended": ""},
+        ],
+        "surveys": [
+            {"response_id": "R1", "account_id": "A1", "user_id": "U1", "submitted_at": "2025-01-15T12:00:00Z",
+             "survey_type": "nps", "trigger": "periodic", "score": 9, "comment": "Great & fast", "lang": "en"},
+            {"response_id": "R2", "account_id": "A2", "user_id": "U2", "submitted_at": "2025-01-16T12:00:00+09:00",
+             "survey_type": "csat", "trigger": "onboarding", "score": 2, "comment": "サポートが遅い", "lang": "ja"},
+        ],
+    }
+
+
+def _write(folder: Path, tables: dict[str, list[dict]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in tables.items():
+        pd.DataFrame(rows).to_csv(folder / f"{name}.csv", index=False)
+    return folder
+
+
+def _run(tmp_path, tables=None, **kw):
+    raw = _write(tmp_path / "raw", tables or _tables())
+    return ingest(raw, tmp_path / "processed", now=NOW, **kw), tmp_path / "processed"
+
+
+def _with(table, row_changes=None, extra_rows=()):
+    t = _tables()
+    if row_changes:
+        t[table][0].update(row_changes)
+    t[table] += list(extra_rows)
+    return t
+
+
+def _quarantine(processed, table):
+    return load(table, processed, quarantine=True)
+
+
+# ------------------------------------------------------------------------------------------ clean data
+def test_clean_tables_are_kept_whole_and_typed(tmp_path):
+    report, processed = _run(tmp_path)
+    assert report.rows_quarantined == 0
+    assert {t: r.rows_kept for t, r in report.tables.items()} == {
+        "accounts": 2, "events": 3, "tickets": 1, "touchpoints": 1, "surveys": 2}
+    assert sorted(report.missing_optional) == ["subscriptions", "users"]
+    ev = load("events", processed)
+    assert str(ev.timestamp.dtype) == "datetime64[us, UTC]"
+    # an offset is honoured, text without one is UTC
+    assert list(ev.timestamp) == [pd.Timestamp("2025-01-05 10:00", tz="UTC"), pd.Timestamp("2025-01-05 10:05", tz="UTC"),
+                                  pd.Timestamp("2025-01-06 00:00", tz="UTC")]
+    assert list(ev.event_type) == ["login", "feature_use", "export"]  # codes are lower-cased
+    assert ev.feature.isna().tolist() == [True, False, False]  # empty text is missing, not ""
+    acc = load("accounts", processed)
+    assert "region" in acc.columns and acc.end_date.isna().tolist() == [True, False]  # extras are kept
+    tp = load("touchpoints", processed)
+    assert tp.opened.tolist() == [True]
+
+
+def test_report_counts_add_up_and_are_saved(tmp_path):
+    report, processed = _run(tmp_path, _with("events", {"duration_s": -1}))
+    r = report.tables["events"]
+    assert (r.rows_read, r.rows_kept, r.rows_quarantined) == (3, 2, 1)
+    from engage_models.ingest import IngestReport
+
+    again = IngestReport.from_json(processed / "ingest_report.json")
+    assert again.tables["events"].by_reason == {C.NEGATIVE_DURATION: 1}
+    assert "negative duration_s" in report._repr_html_()
+
+
+# ------------------------------------------------------------------------------- errors (table unusable)
+def test_missing_required_file_names_table_and_folder(tmp_path):
+    t = _tables()
+    del t["events"]
+    with pytest.raises(IngestError, match=r"events: no file for this required table in .*raw"):
+        _run(tmp_path, t)
+
+
+def test_missing_column_names_file_and_column(tmp_path):
+    t = _tables()
+    for row in t["surveys"]:
+        del row["score"]
+    with pytest.raises(IngestError, match=r"surveys: .*surveys\.csv is missing required column\(s\) 'score'"):
+        _run(tmp_path, t)
+
+
+def test_unreadable_file_names_the_file(tmp_path):
+    raw = _write(tmp_path / "raw", _tables())
+    (raw / "events.csv").unlink()
+    (raw / "events.parquet").write_bytes(b"not a parquet file")
+    with pytest.raises(IngestError, match=r"events: cannot read .*events\.parquet"):
+        ingest(raw, tmp_path / "processed", now=NOW)
+
+
+def test_cli_reports_a_missing_column_without_a_traceback(tmp_path):
+    t = _tables()
+    for row in t["accounts"]:
+        del row["start_date"]
+    raw = _write(tmp_path / "raw", t)
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "ingest", "--raw", str(raw), "--out",
+                           str(tmp_path / "p")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "accounts.csv is missing required column(s) 'start_date'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# ----------------------------------------------------------------------------- rows quarantined, kept
+@pytest.mark.parametrize(
+    "table, change, reason",
+    [
+        ("events", {"timestamp": "2025-13-45 10:00"}, C.unparseable("timestamp")),
+        ("events", {"timestamp": ""}, C.missing("timestamp")),
+        ("events", {"duration_s": -3}, C.NEGATIVE_DURATION),
+        ("events", {"duration_s": "ten"}, C.unparseable("duration_s")),
+        ("events", {"account_id": "A404"}, C.UNKNOWN_ACCOUNT),
+        ("events", {"timestamp": "2030-01-01T00:00:00Z"}, C.in_future("timestamp")),
+        ("surveys", {"score": 11}, C.NPS_OUT_OF_RANGE),
+        ("surveys", {"score": -1}, C.NPS_OUT_OF_RANGE),
+        ("surveys", {"score": 7.5}, C.NPS_NOT_WHOLE),
+        ("surveys", {"survey_type": "ces"}, C.UNKNOWN_SURVEY_TYPE),
+        ("surveys", {"submitted_at": "yesterday"}, C.unparseable("submitted_at")),
+        ("tickets", {"closed_at": "2025-01-01T00:00:00Z"}, C.CLOSED_BEFORE_OPENED),
+        ("tickets", {"csat": 6}, C.CSAT_OUT_OF_SCALE),
+        ("touchpoints", {"account_id": "A404"}, C.UNKNOWN_ACCOUNT),
+        ("accounts", {"end_date": "2023-12-31"}, C.END_BEFORE_START),
+        ("accounts", {"mrr": -5}, C.NEGATIVE_MRR),
+        ("accounts", {"start_date": "2027-01-01"}, C.in_future("start_date")),
+        ("accounts", {"account_id": ""}, C.missing("account_id")),
+    ],
+)
+def test_bad_row_is_quarantined_with_its_reason_and_raw_text(tmp_path, table, change, reason):
+    report, processed = _run(tmp_path, _with(table, change))
+    r = report.tables[table]
+    assert r.by_reason == {reason: 1}
+    assert r.rows_kept + r.rows_quarantined == r.rows_read == len(_tables()[table])
+    q = _quarantine(processed, table)
+    assert len(q) == 1 and q.loc[0, "reason"] == reason
+    assert q.loc[0, "source_row"] == 1 and q.loc[0, "source_file"].endswith(f"{table}.csv")
+    for col, value in change.items():  # the raw text survives as it was read
+        assert (q.loc[0, col] or "") == str(value)
+
+
+def test_csat_scale_is_a_parameter(tmp_path):
+    t = _with("surveys", extra_rows=[{**_tables()["surveys"][1], "response_id": "R3", "score": 9}])
+    report, _ = _run(tmp_path / "a", t)
+    assert report.tables["surveys"].by_reason == {C.CSAT_OUT_OF_SCALE: 1}
+    report, _ = _run(tmp_path / "b", t, csat_scale=(0, 10))
+    assert report.tables["surveys"].rows_quarantined == 0
+
+
+def test_duplicate_key_keeps_the_first_good_row(tmp_path):
+    first, second = dict(_tables()["tickets"][0]), dict(_tables()["tickets"][0], priority="low")
+    broken = dict(first, opened_at="not a date")  # a bad first copy does not block a later good one
+    t = _tables()
+    t["tickets"] = [broken, first, second]
+    report, processed = _run(tmp_path, t)
+    assert report.tables["tickets"].by_reason == {C.unparseable("opened_at"): 1, C.duplicate(("ticket_id",)): 1}
+    kept = load("tickets", processed)
+    assert kept.priority.tolist() == ["high"]
+    q = _quarantine(processed, "tickets")
+    assert q.source_row.tolist() == [1, 3]
+
+
+def test_a_row_breaking_several_rules_lists_every_reason(tmp_path):
+    report, processed = _run(tmp_path, _with("events", {"account_id": "A404", "duration_s": -1}))
+    q = _quarantine(processed, "events")
+    assert set(q.loc[0, "reason"].split("; ")) == {C.UNKNOWN_ACCOUNT, C.NEGATIVE_DURATION}
+    assert report.tables["events"].by_reason == {C.UNKNOWN_ACCOUNT: 1, C.NEGATIVE_DURATION: 1}
+    assert report.tables["events"].rows_quarantined == 1
+
+
+def test_end_date_ahead_is_a_notice_period_not_an_error(tmp_path):
+    report, processed = _run(tmp_path, _with("accounts", {"end_date": "2026-06-30"}))
+    assert report.tables["accounts"].rows_quarantined == 0
+
+
+def test_parquet_and_csv_sources_give_the_same_result(tmp_path):
+    _, processed = _run(tmp_path / "csv")
+    raw_pq = tmp_path / "pq" / "raw"
+    raw_pq.mkdir(parents=True)
+    for name, rows in _tables().items():
+        df = pd.DataFrame(rows)
+        if name == "events":  # typed columns in Parquet: real timestamps and numbers
+            df = load("events", processed)
+        df.to_parquet(raw_pq / f"{name}.parquet", index=False)
+    ingest(raw_pq, tmp_path / "pq" / "processed", now=NOW)
+    pd.testing.assert_frame_equal(load("events", processed), load("events", tmp_path / "pq" / "processed"))
+
+
+def test_sources_override_and_folders_of_parts(tmp_path):
+    raw = _write(tmp_path / "raw", _tables())
+    parts = tmp_path / "raw" / "events"
+    parts.mkdir()
+    ev = pd.read_csv(raw / "events.csv")
+    (raw / "events.csv").unlink()
+    ev.iloc[:2].to_csv(parts / "part-0.csv", index=False)
+    ev.iloc[2:].to_csv(parts / "part-1.csv", index=False)
+    report = ingest(raw, tmp_path / "processed", now=NOW)
+    assert report.tables["events"].rows_kept == 3
+    other = tmp_path / "elsewhere.csv"
+    ev.iloc[:1].to_csv(other, index=False)
+    report = ingest(raw, tmp_path / "processed2", now=NOW, sources={"events": other})
+    assert report.tables["events"].rows_kept == 1
+    with pytest.raises(IngestError, match="unknown table"):
+        ingest(raw, tmp_path / "p3", sources={"evnts": other})
+
+
+# --------------------------------------------------------------------------- the simulator's defects
+def test_every_planted_defect_is_quarantined_with_its_reason(small_ingested, truth):
+    root, report = small_ingested
+    got = {t: r.by_reason for t, r in report.tables.items() if r.by_reason}
+    assert got == truth["injected_defects"]
+    for name, r in report.tables.items():
+        assert r.rows_kept + r.rows_quarantined == r.rows_read
+        q = load(name, root / "processed", quarantine=True)
+        assert len(q) == r.rows_quarantined and q.reason.notna().all() and q.source_row.notna().all()
