@@ -1,0 +1,120 @@
+"""Command line: ``engage simulate | ingest | run`` (also ``python -m engage_models ...``).
+
+Exit codes: 0 success; 1 a notebook failed (the previous reports are kept); 2 bad input or arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import config
+
+
+def _simulate(args) -> int:
+    from .simulate import SimConfig, simulate
+
+    summary = simulate(
+        SimConfig(),
+        out=args.out,
+        n_accounts=args.accounts,
+        months=args.months,
+        seed=args.seed,
+        start=args.start,
+        events_scale=args.events_scale,
+        inject_defects=not args.clean,
+    )
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _ingest(args) -> int:
+    from .ingest import ingest
+
+    report = ingest(args.raw, args.out, now=args.now, csat_scale=tuple(args.csat_scale),
+                    memory_limit=args.memory_limit)
+    print(report.to_frame().to_string(index=False))
+    if report.rows_quarantined:
+        print()
+        print(report.reasons_frame().to_string(index=False))
+    return 0
+
+
+def _run(args) -> int:
+    from .runner import NotebookFailed, run
+
+    try:
+        paths = run(
+            data_dir=args.data_dir, out_dir=args.out, notebooks_dir=args.notebooks_dir, only=args.only,
+            as_of=args.as_of, horizon_days=args.horizon, lang=args.lang, seed=args.seed,
+            demo_if_empty=not args.no_demo, demo_accounts=args.demo_accounts, demo_months=args.demo_months,
+            kernel_name=args.kernel, timeout=args.timeout,
+        )
+    except NotebookFailed as exc:
+        print(f"engage run: FAILED: {exc}", file=sys.stderr)
+        print(f"engage run: the reports in {args.out} were left as they were", file=sys.stderr)
+        return 1
+    for p in paths:
+        print(p)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="engage", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("simulate", help="generate a demo world with known churn drivers")
+    s.add_argument("--accounts", type=int, default=2000, help="accounts over the whole window (default 2000)")
+    s.add_argument("--months", type=int, default=24, help="months simulated (default 24)")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--start", default="2024-01-01", help="first month (YYYY-MM-01)")
+    s.add_argument("--events-scale", type=float, default=1.0, help="multiplies every event rate (size knob)")
+    s.add_argument("--clean", action="store_true", help="do not plant the few known bad rows")
+    s.add_argument("--out", type=Path, default=config.RAW_DIR)
+    s.set_defaults(func=_simulate)
+
+    i = sub.add_parser("ingest", help="validate raw tables into data/processed (bad rows quarantined)")
+    i.add_argument("--raw", type=Path, default=config.RAW_DIR)
+    i.add_argument("--out", type=Path, default=config.PROCESSED_DIR)
+    i.add_argument("--now", default=None, help="timestamps after this are 'in the future' (default: now)")
+    i.add_argument("--csat-scale", type=int, nargs=2, default=(1, 5), metavar=("LOW", "HIGH"))
+    i.add_argument("--memory-limit", default="4GB", help="DuckDB memory limit (default 4GB)")
+    i.set_defaults(func=_ingest)
+
+    r = sub.add_parser("run", help="execute the notebooks and write HTML reports")
+    r.add_argument("--data-dir", type=Path, default=config.DATA_DIR, help="folder holding raw/ and processed/")
+    r.add_argument("--out", type=Path, default=config.REPORTS_DIR)
+    r.add_argument("--notebooks-dir", type=Path, default=config.NOTEBOOKS_DIR)
+    r.add_argument("--only", nargs="+", help="run only notebooks whose name starts with these (e.g. 01)")
+    r.add_argument("--as-of", default=None, help="observation date YYYY-MM-DD (default: last day with events)")
+    r.add_argument("--horizon", type=int, default=config.HORIZON_DAYS, help="churn horizon in days")
+    r.add_argument("--lang", choices=("en", "ja"), default="en")
+    r.add_argument("--seed", type=int, default=42)
+    r.add_argument("--no-demo", action="store_true", help="fail instead of generating demo data when raw/ is empty")
+    r.add_argument("--demo-accounts", type=int, default=None, help="size of a generated demo world")
+    r.add_argument("--demo-months", type=int, default=None)
+    r.add_argument("--kernel", default=None, help=f"Jupyter kernel (default {config.KERNEL_NAME}, else python3)")
+    r.add_argument("--timeout", type=int, default=1800, help="seconds a cell may run")
+    r.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .ingest import IngestError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (IngestError, FileNotFoundError, ValueError) as exc:
+        print(f"engage {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

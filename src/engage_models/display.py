@@ -1,0 +1,46 @@
+"""Tables for reports: readable numbers, no index, and every cell HTML-escaped (cells may hold user text).
+
+pandas' ``Styler`` does not escape by default; ``DataFrame.to_html`` does. Reports therefore show tables
+through :func:`table`, which formats values first and then lets ``to_html`` escape them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from pandas.api import types as ptypes
+
+
+class Table:
+    """A formatted, escaped HTML table that still carries its DataFrame (``.frame``)."""
+
+    def __init__(self, frame: pd.DataFrame, html: str):
+        self.frame, self._html = frame, html
+
+    def _repr_html_(self) -> str:
+        return self._html
+
+    def __repr__(self) -> str:
+        return self.frame.to_string(index=False)
+
+
+def _fmt_column(s: pd.Series, decimals: int, date_format: str) -> pd.Series:
+    if ptypes.is_bool_dtype(s):
+        return s.map({True: "yes", False: "no"}).fillna("")
+    if ptypes.is_integer_dtype(s):
+        return s.map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
+    if ptypes.is_float_dtype(s):
+        return s.map(lambda v: "" if pd.isna(v) else f"{v:,.{decimals}f}")
+    if ptypes.is_datetime64_any_dtype(s):
+        return s.dt.strftime(date_format).fillna("")
+    return s.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))
+
+
+def table(df: pd.DataFrame, *, decimals: int = 2, date_format: str = "%Y-%m-%d %H:%M",
+          max_chars: int = 120) -> Table:
+    """Format ``df`` for a report: thousands separators, fixed decimals, short dates, long text cut."""
+    shown = df.reset_index(drop=True).copy()
+    for col in shown.columns:
+        shown[col] = _fmt_column(shown[col], decimals, date_format)
+        shown[col] = shown[col].map(lambda v: v if len(v) <= max_chars else v[: max_chars - 1] + "…")
+    html = shown.to_html(index=False, escape=True, border=0, classes="engage-table")
+    return Table(df, html)

@@ -1,0 +1,140 @@
+"""Data-quality views over the processed tables: coverage, volumes over time, quarantine summaries.
+
+Aggregations run in DuckDB over the Parquet files; only the (small) results come back as pandas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from .contracts import CONTRACTS, TIMESTAMP
+from .ingest import IngestReport
+from .plots import new_ax
+
+
+def _con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _tables(processed: Path) -> dict[str, Path]:
+    return {t: processed / f"{t}.parquet" for t in CONTRACTS if (processed / f"{t}.parquet").exists()}
+
+
+def date_coverage(processed: str | Path) -> pd.DataFrame:
+    """First and last value of every timestamp column, with the share of rows where it is empty."""
+    rows = []
+    with _con() as con:
+        for table, path in _tables(Path(processed)).items():
+            for col in CONTRACTS[table].columns:
+                if col.dtype != TIMESTAMP:
+                    continue
+                q = f'SELECT min("{col.name}"), max("{col.name}"), count(*), count("{col.name}") FROM read_parquet($p)'
+                lo, hi, n, filled = con.execute(q, {"p": str(path)}).fetchone()
+                rows.append({"table": table, "column": col.name, "first": lo, "last": hi, "rows": n,
+                             "% empty": 100 * (n - filled) / n if n else 0.0})
+    return pd.DataFrame(rows)
+
+
+def last_event_date(processed: str | Path) -> pd.Timestamp:
+    """The last day with any event: the default observation date of a run."""
+    with _con() as con:
+        (ts,) = con.execute("SELECT max(timestamp) FROM read_parquet($p)",
+                            {"p": str(Path(processed) / "events.parquet")}).fetchone()
+    if ts is None:
+        raise ValueError("the events table is empty: no default observation date")
+    return pd.Timestamp(ts).tz_convert("UTC").normalize()
+
+
+def observation_date(as_of: str | None, processed: str | Path) -> pd.Timestamp:
+    """The run's observation date: ``as_of`` if given (UTC midnight), else the last day with events."""
+    if as_of:
+        ts = pd.Timestamp(as_of)
+        return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).normalize()
+    return last_event_date(processed)
+
+
+def events_per_day(processed: str | Path) -> pd.DataFrame:
+    """Events per calendar day (UTC) and event type, plus distinct active accounts and users per day."""
+    sql = """
+        SELECT date_trunc('day', timestamp) AS day, event_type, count(*) AS events,
+               count(DISTINCT account_id) AS accounts, count(DISTINCT user_id) AS users
+        FROM read_parquet($p) GROUP BY ALL ORDER BY day, event_type
+    """
+    with _con() as con:
+        df = con.execute(sql, {"p": str(Path(processed) / "events.parquet")}).df()
+    df["day"] = pd.to_datetime(df["day"], utc=True)
+    return df
+
+
+def monthly_counts(processed: str | Path, table: str, column: str, by: str | None = None) -> pd.DataFrame:
+    """Rows per month of ``column`` (a timestamp) in ``table``, optionally split by a category ``by``."""
+    contract = CONTRACTS[table]
+    names = contract.column_names
+    if column not in names or (by is not None and by not in names):
+        raise ValueError(f"{table}: unknown column {column!r} or {by!r}; contract columns: {names}")
+    group = f', "{by}"' if by else ""
+    sql = (f'SELECT date_trunc(\'month\', "{column}") AS month{group}, count(*) AS rows '
+           f'FROM read_parquet($p) WHERE "{column}" IS NOT NULL GROUP BY ALL ORDER BY ALL')
+    with _con() as con:
+        return con.execute(sql, {"p": str(Path(processed) / f"{table}.parquet")}).df()
+
+
+def quarantine_sample(processed: str | Path, table: str, n: int = 5) -> pd.DataFrame:
+    """The first ``n`` quarantined rows of a table: raw text as read, reason, file name and data row.
+
+    Only the file's name is shown (a report is forwarded; local folder names have no place in it).
+    """
+    path = Path(processed) / "quarantine" / f"{table}.parquet"
+    if not path.exists():
+        return pd.DataFrame()
+    with _con() as con:
+        df = con.execute("SELECT * FROM read_parquet($p) ORDER BY source_row LIMIT $n",
+                         {"p": str(path), "n": n}).df()
+    df["source_file"] = df["source_file"].map(lambda f: Path(f).name)
+    return df
+
+
+def plot_quarantine(report: IngestReport, ax=None):
+    """Horizontal bars: quarantined rows by table and reason (log scale when counts differ a lot)."""
+    ax = new_ax(ax, figsize=(9, 0.45 * max(len(report.reasons_frame()), 2) + 1))
+    df = report.reasons_frame()
+    if df.empty:
+        ax.text(0.5, 0.5, "No row was quarantined", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return ax
+    labels = df["table"] + ": " + df["reason"]
+    ax.barh(labels, df["rows"], color="#d55e00")
+    ax.invert_yaxis()
+    ax.set_xlabel("rows quarantined")
+    for y, v in enumerate(df["rows"]):
+        ax.text(v, y, f" {v:,}", va="center", fontsize=9)
+    return ax
+
+
+def plot_events_per_day(daily: pd.DataFrame, ax=None):
+    """Stacked daily events by type; weekly pattern and gaps in collection show up here first."""
+    ax = new_ax(ax, figsize=(10, 4))
+    wide = daily.pivot_table(index="day", columns="event_type", values="events", aggfunc="sum", fill_value=0)
+    ax.stackplot(wide.index, wide.T.to_numpy(), labels=wide.columns, alpha=0.85)
+    ax.legend(loc="upper left", ncols=len(wide.columns), fontsize=8, frameon=False)
+    ax.set_ylabel("events per day")
+    ax.set_xlabel("")
+    return ax
+
+
+def plot_monthly(counts: pd.DataFrame, by: str | None = None, ylabel: str = "rows", ax=None):
+    """Bars of rows per month from :func:`monthly_counts`, stacked by ``by`` when given."""
+    ax = new_ax(ax, figsize=(10, 4))
+    wide = (counts.pivot_table(index="month", columns=by, values="rows", aggfunc="sum", fill_value=0)
+            if by else counts.set_index("month")[["rows"]])
+    wide.index = pd.to_datetime(wide.index).strftime("%Y-%m")
+    wide.plot.bar(stacked=True, ax=ax, width=0.85)
+    ax.set_xlabel("")
+    ax.set_ylabel(ylabel)
+    ax.legend(title=by, fontsize=8, frameon=False)
+    return ax
