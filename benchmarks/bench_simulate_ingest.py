@@ -25,8 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engage_models.ingest import find_source, ingest
 from engage_models.contracts import TABLE_ORDER
+from engage_models.ingest import find_source, ingest
 from engage_models.simulate import SimConfig, simulate
 
 
@@ -61,7 +61,8 @@ def baseline_copy(raw: Path, out: Path) -> int:
             src = find_source(raw, table)
             if src is None:
                 continue
-            reader = "read_parquet($p)" if str(src).endswith(".parquet") else "read_csv($p, header = true, all_varchar = true)"
+            parquet = str(src).endswith(".parquet")
+            reader = "read_parquet($p)" if parquet else "read_csv($p, header = true, all_varchar = true)"
             rel = con.sql(f"SELECT * FROM {reader}", params={"p": str(src)})
             rel.write_parquet(str(out / f"{table}.parquet"), compression="zstd")
             rows += pq.ParquetFile(out / f"{table}.parquet").metadata.num_rows

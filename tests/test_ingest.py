@@ -19,10 +19,10 @@ def _tables() -> dict[str, list[dict]]:
     """A valid world of 2 accounts, small enough to reason about row by row."""
     return {
         "accounts": [
-            {"account_id": "A1", "name": "Acme", "segment": "SMB", "plan": "Pro", "mrr": 500, "start_date": "2024-01-01",
-             "end_date": "", "region": "EU"},
-            {"account_id": "A2", "name": "Beta", "segment": "SMB", "plan": "Pro", "mrr": 200, "start_date": "2024-02-01",
-             "end_date": "2025-03-15", "region": "JP"},
+            {"account_id": "A1", "name": "Acme", "segment": "SMB", "plan": "Pro", "mrr": 500,
+             "start_date": "2024-01-01", "end_date": "", "region": "EU"},
+            {"account_id": "A2", "name": "Beta", "segment": "SMB", "plan": "Pro", "mrr": 200,
+             "start_date": "2024-02-01", "end_date": "2025-03-15", "region": "JP"},
         ],
         "events": [
             {"account_id": "A1", "user_id": "U1", "timestamp": "2025-01-05T10:00:00Z", "event_type": "login",
@@ -83,8 +83,8 @@ def test_clean_tables_are_kept_whole_and_typed(tmp_path):
     ev = load("events", processed)
     assert str(ev.timestamp.dtype) == "datetime64[us, UTC]"
     # an offset is honoured, text without one is UTC
-    assert list(ev.timestamp) == [pd.Timestamp("2025-01-05 10:00", tz="UTC"), pd.Timestamp("2025-01-05 10:05", tz="UTC"),
-                                  pd.Timestamp("2025-01-06 00:00", tz="UTC")]
+    expected = ["2025-01-05 10:00", "2025-01-05 10:05", "2025-01-06 00:00"]
+    assert list(ev.timestamp) == [pd.Timestamp(t, tz="UTC") for t in expected]
     assert list(ev.event_type) == ["login", "feature_use", "export"]  # codes are lower-cased
     assert ev.feature.isna().tolist() == [True, False, False]  # empty text is missing, not ""
     acc = load("accounts", processed)

@@ -1,4 +1,4 @@
-"""The runner: parameters reach notebooks, reports are code-free and self-contained, failures keep the last good report."""
+"""The runner: parameters reach notebooks; reports are code-free and self-contained; failures keep the last report."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ import json
 import logging
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -194,7 +194,7 @@ def _open_source(con, contract: C.TableContract, source: str) -> tuple[str, dict
                 con.sql(f"SELECT *, $src AS __file FROM {reader.format(opts=opts)}", params=p).create("src_raw")
             sql, p = "SELECT *, rowid + 1 AS __row FROM src_raw", {}
         rel = con.sql(sql, params=p)
-        types = {c: str(t) for c, t in zip(rel.columns, rel.types) if c not in ("__row", "__file")}
+        types = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=False) if c not in ("__row", "__file")}
     except duckdb.Error as exc:
         raise IngestError(f"{contract.name}: cannot read {source}: {exc}") from exc
     return sql, p, types
@@ -347,7 +347,7 @@ def ingest(
     """
     raw_dir, processed_dir = Path(raw_dir), Path(processed_dir)
     (processed_dir / "quarantine").mkdir(parents=True, exist_ok=True)
-    now_ts = pd.Timestamp(now or datetime.now(timezone.utc))
+    now_ts = pd.Timestamp(now or datetime.now(UTC))
     now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts.tz_convert("UTC")
     values = {"now": now_ts.to_pydatetime(), "csat_min": float(csat_scale[0]), "csat_max": float(csat_scale[1])}
     sources = {k: str(v) for k, v in (sources or {}).items()}

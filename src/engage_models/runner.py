@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
@@ -33,8 +33,8 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from . import config
-from .ingest import SUFFIXES
 from .contracts import CONTRACTS
+from .ingest import SUFFIXES
 from .simulate import simulate
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,8 @@ class _DropStderr(Preprocessor):
 
     def preprocess_cell(self, cell, resources, index):
         if cell.get("outputs"):
-            cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+            cell.outputs = [o for o in cell.outputs
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
         return cell, resources
 
 
@@ -189,7 +190,7 @@ def run(
             raise FileNotFoundError(f"no notebook in {notebooks_dir} matches {list(only)}")
     kernel = resolve_kernel(kernel_name)
     params = RunParameters(str(data_dir), as_of, horizon_days, lang, seed).as_dict()
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / f".staging-{os.getpid()}"

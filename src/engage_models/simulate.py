@@ -72,7 +72,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import contracts as C
-from ._comments import THEMES, comment_bank
+from ._comments import comment_bank
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,8 @@ class _World:
             if self.japanese[i]:
                 names.append(f"株式会社{_JP_NAMES[rng.integers(10)]}{_JP_NAMES[rng.integers(10)]}")
             else:
-                names.append(f"{_EN_NAMES[rng.integers(10)]} {_EN_NAMES[rng.integers(10)]} {_EN_SUFFIX[rng.integers(6)]}")
+                first, second = _EN_NAMES[rng.integers(10)], _EN_NAMES[rng.integers(10)]
+                names.append(f"{first} {second} {_EN_SUFFIX[rng.integers(6)]}")
         self.names = np.array(names, dtype=object)
 
         # users: one per seat, created at the account's start (existing accounts' users over their 1st month)
@@ -430,7 +431,8 @@ class _World:
         ts = _uniform_times(rng, w0[uu], w1[uu])
         med = np.array([900.0, 180.0, 15.0, 90.0])[etype]
         sig = np.array([0.8, 0.9, 0.5, 0.8])[etype]
-        dur = np.round(med * np.exp(np.where(etype == 0, 0.3 * e[self.u_acct[uu]], 0) + sig * rng.normal(size=len(uu))), 1)
+        log_dur = np.where(etype == 0, 0.3 * e[self.u_acct[uu]], 0) + sig * rng.normal(size=len(uu))
+        dur = np.round(med * np.exp(log_dur), 1)
         o = np.argsort(ts, kind="stable")
         feat_names = np.array(list(FEATURES) + [None], dtype=object)
         self.events.write(
@@ -449,7 +451,7 @@ class _World:
 
     def _write_touchpoints(self, t, elig, active, w0, w1, e, present, acct_w0, acct_end):
         rng, ms = self.rng, self.month_starts[t]
-        me = self.month_starts[t + 1]
+        self.month_starts[t + 1]
         parts = []  # (user index or -1, account index, ts, channel, direction, opened, attended)
         # newsletter to every seat holder on the 10th at 09:00 UTC
         send = ms + np.timedelta64(9 * SECONDS_PER_DAY + 9 * 3600, "s")
@@ -546,7 +548,8 @@ class _World:
             sub = closed[w] + (rng.random(len(w)) * 7200).astype(np.int64) * _S
             keep = sub < self.sim_end
             w, sub = w[keep], sub[keep]
-            self._add_surveys(a[w], self._pick_user(a[w], elig), sub, "csat", "ticket_close", csat[w], ticket_ids=ids[w])
+            respondents = self._pick_user(a[w], elig)
+            self._add_surveys(a[w], respondents, sub, "csat", "ticket_close", csat[w], ticket_ids=ids[w])
 
     def _nps_wave(self, elig, active, w0, w1, e, n_tix):
         rng = self.rng
@@ -785,7 +788,7 @@ def _inject_defects(rng, tables: dict[str, pd.DataFrame], events: _StreamWriter,
     ev = events.head
     bad = [ev.iloc[:5].assign(duration_s=-30.0), ev.iloc[5:10].assign(account_id="A99999"),
            ev.iloc[10:13].assign(timestamp=pd.Timestamp("2099-01-01", tz="UTC"))]
-    for reason, rows in zip((C.NEGATIVE_DURATION, C.UNKNOWN_ACCOUNT, C.in_future("timestamp")), bad):
+    for reason, rows in zip((C.NEGATIVE_DURATION, C.UNKNOWN_ACCOUNT, C.in_future("timestamp")), bad, strict=False):
         defects.setdefault("events", {})[reason] = len(rows)
     events.write(pa.Table.from_pandas(pd.concat(bad, ignore_index=True), schema=EVENT_SCHEMA, preserve_index=False))
     tp = touch.head.iloc[:2].assign(account_id="A99998")
