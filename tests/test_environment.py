@@ -29,11 +29,16 @@ def pyproject_requirements() -> dict[str, str]:
 
 
 def conda_requirements() -> tuple[dict[str, str], list[str]]:
+    """conda-forge packages (by PyPI name) and the pip section's packages not on conda-forge; pip's own lines."""
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda, pip = {}, []
     for dep in env["dependencies"]:
         if isinstance(dep, dict):
-            pip += dep["pip"]
+            for line in dep["pip"]:
+                if line.startswith("-"):
+                    pip.append(line)
+                else:
+                    conda.update([_split(line)])
             continue
         name, spec = _split(dep)
         if name in ("python", "pip"):

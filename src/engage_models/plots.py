@@ -1,18 +1,48 @@
-"""Shared figure style for the reports. Plot functions elsewhere take ``ax=None`` and return the ``ax``."""
+"""Shared figure style for the reports. Plot functions elsewhere take ``ax=None`` and return the ``ax``.
+
+Japanese text (labels in ``lang="ja"`` reports, Japanese company names and comments in either language)
+is drawn with IPAexGothic, which ships inside the PyPI package ``matplotlib-fontja``: nothing is fetched
+and no system font is needed. Matplotlib falls back glyph by glyph along ``font.sans-serif``, so Latin
+text keeps DejaVu Sans in English reports and Japanese text never turns into empty boxes.
+"""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import seaborn as sns
+from matplotlib import font_manager
+
+from .i18n import check_lang
 
 PALETTE = "colorblind"
+JAPANESE_FONT = "IPAexGothic"
+BAND_COLOURS = {"green": "#009e73", "yellow": "#e69f00", "red": "#d55e00"}
 
 
-def setup(context: str = "notebook") -> None:
-    """Seaborn theme and PNG figures (embedded in the HTML, light enough to forward by mail)."""
+def japanese_font_path() -> str:
+    """Path of the bundled Japanese font file (registered with matplotlib on first use)."""
+    from matplotlib_fontja import get_font_ttf_path
+
+    return get_font_ttf_path()
+
+
+def _register_japanese_font() -> None:
+    if not any(f.name == JAPANESE_FONT for f in font_manager.fontManager.ttflist):
+        font_manager.fontManager.addfont(japanese_font_path())
+
+
+def setup(lang: str = "en", context: str = "notebook") -> None:
+    """Seaborn theme, fonts for ``lang`` and PNG figures (embedded in the HTML, light enough to mail)."""
+    check_lang(lang)
     sns.set_theme(context=context, style="whitegrid", palette=PALETTE)
-    plt.rcParams.update({"figure.figsize": (9, 4), "figure.dpi": 100, "savefig.bbox": "tight",
-                         "axes.titleweight": "bold"})
+    _register_japanese_font()
+    latin = "DejaVu Sans"
+    plt.rcParams.update({
+        "figure.figsize": (9, 4), "figure.dpi": 100, "savefig.bbox": "tight", "axes.titleweight": "bold",
+        "font.family": "sans-serif",
+        "font.sans-serif": [JAPANESE_FONT, latin] if lang == "ja" else [latin, JAPANESE_FONT],
+        "axes.unicode_minus": False,  # IPAexGothic has no U+2212
+    })
     try:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
 

@@ -34,6 +34,7 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from . import config
 from .contracts import CONTRACTS
+from .i18n import LANGS, check_lang
 from .ingest import SUFFIXES
 from .simulate import simulate
 
@@ -120,8 +121,10 @@ def export_html(notebook: nbformat.NotebookNode, path: Path, *, lang: str = "en"
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     exporter.language_code = lang
+    other = {f"lang-{x}" for x in LANGS if x != lang}  # prose of the other language (see engage_models.i18n)
     exporter.register_preprocessor(
-        TagRemovePreprocessor(remove_cell_tags={"parameters", "injected-parameters", "remove-cell"}), enabled=True
+        TagRemovePreprocessor(remove_cell_tags={"parameters", "injected-parameters", "remove-cell", *other}),
+        enabled=True,
     )
     exporter.register_preprocessor(_DropStderr(), enabled=True)
     resources = {"engage_meta": meta, "metadata": {"name": path.stem}}
@@ -174,8 +177,7 @@ def run(
         A notebook raised; ``out_dir`` keeps the previous reports.
     """
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    if lang not in ("en", "ja"):
-        raise ValueError(f"lang must be 'en' or 'ja', not {lang!r}")
+    check_lang(lang)
     data_dir, out_dir = Path(data_dir).resolve(), Path(out_dir).resolve()
     raw = data_dir / "raw"
     if demo_if_empty and not has_raw_tables(raw):

@@ -1,0 +1,107 @@
+"""Languages of the reports: English (``en``) and Japanese (``ja``).
+
+Three mechanisms, one per kind of text:
+
+* **Prose** lives in the notebooks' Markdown cells, written once per language and tagged ``lang-en`` or
+  ``lang-ja``; the runner drops the cells of the other language when it exports HTML (untagged cells are
+  shown in both). Analysts in JupyterLab see both versions side by side.
+* **Labels** produced by code (table headers, axis labels, legend entries, category names) go through
+  :func:`t`, which looks the key up in ``locales/messages.yaml``. Metric names come from the metric
+  registry (:mod:`engage_models.metrics`), never from this catalogue, so a metric is named once.
+* **Numbers and dates** go through :func:`fmt_number`, :func:`fmt_pct` and :func:`fmt_date` so they read in
+  the locale's usual form (``2026年11月27日`` in Japanese, ``27 Nov 2026`` in English).
+
+Examples
+--------
+>>> t("account_id", "ja")
+'アカウントID'
+>>> t("no such key", "ja")      # unknown keys fall back to the key itself
+'no such key'
+>>> fmt_date("2026-11-27", "ja"), fmt_date("2026-11-27", "en")
+('2026年11月27日', '27 Nov 2026')
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+LANGS = ("en", "ja")
+_CATALOGUE = Path(__file__).resolve().parent / "locales" / "messages.yaml"
+
+
+def check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, not {lang!r}")
+    return lang
+
+
+@functools.cache
+def catalogue() -> dict[str, dict[str, str]]:
+    """Key -> {lang: text}. Keys are the English column or label names used in the code."""
+    data = yaml.safe_load(_CATALOGUE.read_text(encoding="utf-8")) or {}
+    return {str(k): {lang: str(v.get(lang, k)) for lang in LANGS} for k, v in data.items()}
+
+
+def t(key: str, lang: str = "en", **fmt) -> str:
+    """The text of ``key`` in ``lang`` (formatted with ``fmt``); the key itself when it is not translated.
+
+    Metric column names are looked up in the metric registry first, so every label of a metric comes
+    from the one place that defines it.
+    """
+    check_lang(lang)
+    from .metrics import REGISTRY_COLUMNS  # late import: metrics imports nothing from here at import time
+
+    if key in REGISTRY_COLUMNS:
+        text = REGISTRY_COLUMNS[key].label(lang)
+    else:
+        text = catalogue().get(key, {}).get(lang, key)
+    return text.format(**fmt) if fmt else text
+
+
+def relabel(df: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """``df`` with its column names translated (values untouched)."""
+    return df.rename(columns={c: t(str(c), lang) for c in df.columns})
+
+
+def fmt_number(x, lang: str = "en", decimals: int = 0) -> str:
+    """Thousands separators and fixed decimals; an empty string for a missing value."""
+    if x is None or (not isinstance(x, str) and pd.isna(x)):
+        return ""
+    return f"{x:,.{decimals}f}"
+
+
+def fmt_pct(x, lang: str = "en", decimals: int = 1, signed: bool = False) -> str:
+    """``x`` given in percent points (12.3 -> '12.3%')."""
+    if x is None or pd.isna(x):
+        return ""
+    return f"{x:{'+' if signed else ''},.{decimals}f}%"
+
+
+def fmt_money(x, lang: str = "en", currency: str = "$", decimals: int = 0) -> str:
+    if x is None or pd.isna(x):
+        return ""
+    return f"{'-' if x < 0 else ''}{currency}{abs(x):,.{decimals}f}"
+
+
+def fmt_date(ts, lang: str = "en", month_only: bool = False) -> str:
+    """A date as readers of ``lang`` write it."""
+    if ts is None or (not isinstance(ts, str) and pd.isna(ts)):
+        return ""
+    ts = pd.Timestamp(ts)
+    if check_lang(lang) == "ja":
+        return f"{ts.year}年{ts.month}月" if month_only else f"{ts.year}年{ts.month}月{ts.day}日"
+    return ts.strftime("%b %Y") if month_only else f"{ts.day} {ts.strftime('%b %Y')}"
+
+
+def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "") -> str:
+    """An estimate with its 95% interval: '12.3 (95% CI 10.1 to 14.2)' / '12.3（95%信頼区間 10.1〜14.2）'."""
+    if est is None or pd.isna(est):
+        return ""
+    e, a, b = (f"{v:,.{decimals}f}{unit}" for v in (est, lo, hi))
+    if lang == "ja":
+        return f"{e}（95%信頼区間 {a}〜{b}）"
+    return f"{e} (95% CI {a} to {b})"
