@@ -117,10 +117,27 @@ def test_data_quality_report_end_to_end(small_world, tmp_path):
                 progress=lambda m: None)
     html = (out / "01_data_quality.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
-    assert "observation date <strong>2024-12-31</strong>" in html
+    assert "observation date <strong>31 Dec 2024</strong>" in html
     assert paths == [out.resolve() / "01_data_quality.html"]
     _assert_self_contained_without_code(html)
     assert html.count('src="data:image/png;base64,') >= 3  # quarantine, events per day, surveys per month
     for reason in ("negative duration_s", "nps score outside 0-10", "duplicate ticket_id", "unparseable submitted_at"):
         assert reason in html
     assert "observation date" in html and "Traceback" not in html
+
+
+@pytest.mark.parametrize("lang, shown, hidden", [("en", "Churn by month", "月別の解約"),
+                                                 ("ja", "月別の解約", "Churn by month")])
+def test_prose_of_the_other_language_is_dropped(tmp_path, lang, shown, hidden):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    path = _notebook(nbs / "01_bilingual.ipynb", "print('shared output')")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("## Churn by month", metadata={"tags": ["lang-en"]}))
+    nb.cells.insert(2, nbformat.v4.new_markdown_cell("## 月別の解約", metadata={"tags": ["lang-ja"]}))
+    nbformat.write(nb, path)
+    (paths,) = run(data_dir=tmp_path, out_dir=tmp_path / "r", notebooks_dir=nbs, lang=lang, demo_if_empty=False,
+                   progress=lambda m: None)
+    html = paths.read_text(encoding="utf-8")
+    assert shown in html and hidden not in html
+    assert "shared output" in html and "A heading" in html  # untagged cells are in both languages

@@ -9,6 +9,8 @@ from __future__ import annotations
 import pandas as pd
 from pandas.api import types as ptypes
 
+from .i18n import relabel, t
+
 
 class Table:
     """A formatted, escaped HTML table that still carries its DataFrame (``.frame``)."""
@@ -23,9 +25,9 @@ class Table:
         return self.frame.to_string(index=False)
 
 
-def _fmt_column(s: pd.Series, decimals: int, date_format: str) -> pd.Series:
+def _fmt_column(s: pd.Series, decimals: int, date_format: str, lang: str = "en") -> pd.Series:
     if ptypes.is_bool_dtype(s):
-        return s.map({True: "yes", False: "no"}).fillna("")
+        return s.map({True: t("yes", lang), False: t("no", lang)}).fillna("")
     if ptypes.is_integer_dtype(s):
         return s.map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
     if ptypes.is_float_dtype(s):
@@ -36,11 +38,17 @@ def _fmt_column(s: pd.Series, decimals: int, date_format: str) -> pd.Series:
 
 
 def table(df: pd.DataFrame, *, decimals: int = 2, date_format: str = "%Y-%m-%d %H:%M",
-          max_chars: int = 120) -> Table:
-    """Format ``df`` for a report: thousands separators, fixed decimals, short dates, long text cut."""
+          max_chars: int = 120, lang: str = "en", translate: bool = True) -> Table:
+    """Format ``df`` for a report: thousands separators, fixed decimals, short dates, long text cut.
+
+    With ``translate`` the column headers go through :func:`engage_models.i18n.t` (metric names from the
+    registry, other labels from the catalogue), so one call serves both languages.
+    """
     shown = df.reset_index(drop=True).copy()
     for col in shown.columns:
-        shown[col] = _fmt_column(shown[col], decimals, date_format)
+        shown[col] = _fmt_column(shown[col], decimals, date_format, lang)
         shown[col] = shown[col].map(lambda v: v if len(v) <= max_chars else v[: max_chars - 1] + "…")
+    if translate:
+        shown = relabel(shown, lang)
     html = shown.to_html(index=False, escape=True, border=0, classes="engage-table")
     return Table(df, html)

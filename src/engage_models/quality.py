@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 
 from .contracts import CONTRACTS, TIMESTAMP
+from .i18n import t
 from .ingest import IngestReport
 from .plots import new_ax
 
@@ -99,35 +100,35 @@ def quarantine_sample(processed: str | Path, table: str, n: int = 5) -> pd.DataF
     return df
 
 
-def plot_quarantine(report: IngestReport, ax=None):
+def plot_quarantine(report: IngestReport, ax=None, lang: str = "en"):
     """Horizontal bars: quarantined rows by table and reason (log scale when counts differ a lot)."""
     ax = new_ax(ax, figsize=(9, 0.45 * max(len(report.reasons_frame()), 2) + 1))
     df = report.reasons_frame()
     if df.empty:
-        ax.text(0.5, 0.5, "No row was quarantined", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, t("No row was quarantined", lang), ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return ax
     labels = df["table"] + ": " + df["reason"]
     ax.barh(labels, df["rows"], color="#d55e00")
     ax.invert_yaxis()
-    ax.set_xlabel("rows quarantined")
+    ax.set_xlabel(t("rows quarantined", lang))
     for y, v in enumerate(df["rows"]):
         ax.text(v, y, f" {v:,}", va="center", fontsize=9)
     return ax
 
 
-def plot_events_per_day(daily: pd.DataFrame, ax=None):
+def plot_events_per_day(daily: pd.DataFrame, ax=None, lang: str = "en"):
     """Stacked daily events by type; weekly pattern and gaps in collection show up here first."""
     ax = new_ax(ax, figsize=(10, 4))
     wide = daily.pivot_table(index="day", columns="event_type", values="events", aggfunc="sum", fill_value=0)
     ax.stackplot(wide.index, wide.T.to_numpy(), labels=wide.columns, alpha=0.85)
     ax.legend(loc="upper left", ncols=len(wide.columns), fontsize=8, frameon=False)
-    ax.set_ylabel("events per day")
+    ax.set_ylabel(t("events per day", lang))
     ax.set_xlabel("")
     return ax
 
 
-def plot_monthly(counts: pd.DataFrame, by: str | None = None, ylabel: str = "rows", ax=None):
+def plot_monthly(counts: pd.DataFrame, by: str | None = None, ylabel: str = "rows", ax=None, lang: str = "en"):
     """Bars of rows per month from :func:`monthly_counts`, stacked by ``by`` when given."""
     ax = new_ax(ax, figsize=(10, 4))
     wide = (counts.pivot_table(index="month", columns=by, values="rows", aggfunc="sum", fill_value=0)
@@ -135,6 +136,7 @@ def plot_monthly(counts: pd.DataFrame, by: str | None = None, ylabel: str = "row
     wide.index = pd.to_datetime(wide.index).strftime("%Y-%m")
     wide.plot.bar(stacked=True, ax=ax, width=0.85)
     ax.set_xlabel("")
-    ax.set_ylabel(ylabel)
-    ax.legend(title=by, fontsize=8, frameon=False)
+    ax.set_ylabel(t(ylabel, lang))
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, [t(x, lang) for x in labels], title=t(by, lang) if by else None, fontsize=8, frameon=False)
     return ax
