@@ -3,7 +3,7 @@
 =================  =========================================================================================
 module             what it holds
 =================  =========================================================================================
-``nps``            categories, NPS with Wald / adjusted-Wald intervals, two-sample test, tables by group and
+``net_promoter``   categories, NPS with Wald / adjusted-Wald intervals, two-sample test, tables by group and
                    period, per-account waves and per-respondent views, plots
 ``csat``           % satisfied (top boxes) with Wilson intervals, mean with t intervals, by trigger and month,
                    CSAT at ticket close against priority and time to close, plots
@@ -27,7 +27,7 @@ Examples
 from .csat import csat_table, csat_trend, satisfied, ticket_csat
 from .data import SurveyData, latest_comments, load_survey_data, prepare
 from .drivers import attach_panel, churn_by_category, driver_correlations, survival_frame
-from .nps import (
+from .net_promoter import (
     NPSDifference,
     NPSEstimate,
     account_nps,

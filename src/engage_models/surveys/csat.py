@@ -179,3 +179,28 @@ def plot_csat_trend(trend: pd.DataFrame, ax=None, lang: str = "en", by: str = "t
     ax.set_xlabel("")
     ax.legend(title=t(by, lang), frameon=False, fontsize=8)
     return ax
+
+
+def plot_csat_distribution(df: pd.DataFrame, ax=None, lang: str = "en", by: str = "trigger", score: str = "score",
+                           scale: tuple[float, float] = SCALE):
+    """Stacked bars: share of each answer on the scale, one bar per group (red = lowest, green = highest)."""
+    import matplotlib as mpl
+
+    ax = new_ax(ax, figsize=(9, 0.5 * max(df[by].nunique(), 1) + 1.5))
+    satisfied(df[score], scale)  # raises on answers outside the scale
+    levels = np.arange(scale[0], scale[1] + 1)
+    d = df.assign(_g=_order(df[by], TRIGGER_ORDER if by == "trigger" else ()))
+    share = 100 * pd.crosstab(d["_g"], d[score], normalize="index").reindex(columns=levels, fill_value=0)
+    share = share.iloc[::-1]
+    colours = mpl.colormaps["RdYlGn"](np.linspace(0.1, 0.9, len(levels)))
+    left = np.zeros(len(share))
+    counts = d["_g"].value_counts()
+    labels = [f"{t(str(g), lang)} ({t('n', lang)}={counts.get(g, 0):,})" for g in share.index]
+    for colour, level in zip(colours, levels, strict=True):
+        ax.barh(labels, share[level], left=left, color=colour, label=f"{level:g}")
+        left += share[level].to_numpy()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(t("share", lang) + " (%)")
+    ax.legend(title=t("score", lang), ncols=len(levels), frameon=False, fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, -0.25))
+    return ax

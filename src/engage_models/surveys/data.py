@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..ingest import load
-from .nps import nps_category
+from .net_promoter import nps_category
 
 log = logging.getLogger(__name__)
 

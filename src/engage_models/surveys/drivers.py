@@ -18,7 +18,7 @@ lead to follow, not a lever proven to move the score.
 
 Churn by category
 -----------------
-After each account-wave (see :func:`engage_models.surveys.nps.account_waves`), did the account churn
+After each account-wave (see :func:`engage_models.surveys.net_promoter.account_waves`), did the account churn
 within ``horizon_days``? Only waves whose horizon ended by ``as_of`` count. The rate per category gets a
 Wilson interval, the table a chi-square test, and detractors against promoters a risk ratio with the
 Katz log interval ``exp(log RR +- z sqrt(1/a - 1/n1 + 1/c - 1/n2))``. :func:`survival_frame` prepares
@@ -38,7 +38,7 @@ from .. import metrics
 from ..i18n import t
 from ..plots import new_ax
 from ._stats import benjamini_hochberg, fisher_z_interval, wilson, z_value
-from .nps import CATEGORIES, CATEGORY_COLOURS
+from .net_promoter import CATEGORIES, CATEGORY_COLOURS
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def churn_by_category(waves: pd.DataFrame, accounts: pd.DataFrame, horizon_days:
                       level: float = 0.95) -> pd.DataFrame:
     """Share of account-waves followed by churn within ``horizon_days``, per NPS category.
 
-    ``waves`` comes from :func:`~engage_models.surveys.nps.account_waves`; ``accounts`` gives ``end_date``
+    ``waves`` comes from :func:`~engage_models.surveys.net_promoter.account_waves`; ``accounts`` gives ``end_date``
     (the churn date). A wave counts when ``last_at + horizon <= as_of`` (its outcome is known) and churned
     when ``last_at < end_date <= last_at + horizon``.
 

@@ -40,7 +40,7 @@ def with_interval(df: pd.DataFrame, est: str, low: str, high: str, name: str, la
 
 
 def nps_view(table: pd.DataFrame, lang: str = "en", by: Sequence[str] = ()) -> pd.DataFrame:
-    """An :func:`~engage_models.surveys.nps.nps_table` for readers: groups, n, shares, NPS with interval."""
+    """An :func:`~engage_models.surveys.net_promoter.nps_table` for readers: groups, n, shares, NPS with interval."""
     cols = [*by, "n", "pct_promoters", "pct_detractors", "nps", "ci_low", "ci_high", "small_n"]
     d = table[cols].copy()
     if "period" in d:

@@ -58,6 +58,8 @@ must my myself no nor not now of off on once one only or other our ours ourselve
 should so some still such than that that's the their theirs them themselves then there there's these they
 they're this those through to too under until up us very via was wasn't we we're we've were weren't what when
 where which while who whom why will with won't would wouldn't you you're your yours yourself yourselves
+thing things without though although bit less many half yet since always never often sometimes
+two three four five first last new ok okay
 """.split())
 
 JA_STOP = frozenset("""
@@ -270,3 +272,26 @@ def representative_comments(df: pd.DataFrame, by: str = "category", groups=("pro
             for _, r in hit.iterrows():
                 rows.append({"theme": theme, by: g, text: r[text], **{c: r[c] for c in extra}})
     return pd.DataFrame(rows, columns=["theme", by, text, *extra])
+
+
+def plot_themes(table: pd.DataFrame, ax=None, lang: str = "en", by: str = "category",
+                groups=("detractor", "passive", "promoter")):
+    """Share of each group's comments per theme (grouped bars with Wilson intervals)."""
+    from ..i18n import t
+    from ..plots import new_ax
+    from .net_promoter import CATEGORY_COLOURS
+
+    themes = list(dict.fromkeys(table["theme"]))
+    ax = new_ax(ax, figsize=(9, 0.55 * len(themes) + 1.5))
+    groups = [g for g in groups if g in set(table[by])]
+    height = 0.8 / max(len(groups), 1)
+    y = np.arange(len(themes))[::-1]
+    for i, g in enumerate(groups):
+        d = table[table[by] == g].set_index("theme").reindex(themes)
+        err = [d["share"] - d["ci_low"], d["ci_high"] - d["share"]]
+        ax.barh(y + (len(groups) / 2 - i - 0.5) * height, d["share"], height=height, xerr=err, capsize=2,
+                color=CATEGORY_COLOURS.get(g), label=f"{t(g + 's', lang)} ({t('n', lang)}={int(d['n'].iloc[0]):,})")
+    ax.set_yticks(y, [t("theme." + th, lang) for th in themes])
+    ax.set_xlabel(t("share", lang) + " (%)")
+    ax.legend(frameon=False, fontsize=8)
+    return ax

@@ -414,7 +414,8 @@ def plot_nps_by(table: pd.DataFrame, by: str, ax=None, lang: str = "en"):
     ax.set_yticks(y, labels)
     ax.axvline(0, color="#777777", linewidth=0.8)
     ax.set_xlabel(t("nps", lang))
-    ax.set_xlim(-100, 100)
+    lo, hi = np.nanmin(table["ci_low"].to_numpy(float)), np.nanmax(table["ci_high"].to_numpy(float))
+    ax.set_xlim(max(-100, min(lo, 0) - 10), min(100, max(hi, 0) + 10))  # zoomed, 0 always in view
     return ax
 
 
