@@ -174,7 +174,7 @@ def key_terms(df: pd.DataFrame, by: str = "category", *, text: str = "comment", 
     DataFrame
         ``lang``, ``by``, ``term``, ``comments`` (comments of the group with the term), ``share`` (percent
         of the group's comments), ``share_others``, ``z``; terms in fewer than ``min_comments`` comments of
-        the group are dropped. Sorted by language, group and ``z`` descending.
+        the group are dropped. Sorted by language, group, ``z`` descending and term (ties in a stable order).
     """
     d = df[df[text].notna() & df[by].notna()]
     d = d.assign(_terms=comment_terms(d, text, lang), _lang=_comment_lang(d, text, lang))
@@ -202,7 +202,7 @@ def key_terms(df: pd.DataFrame, by: str = "category", *, text: str = "comment", 
                              "share": 100 * y_i / n_by[g], "share_others": 100 * y_j / max(len(dl) - n_by[g], 1),
                              "z": z})
     out = pd.DataFrame(rows, columns=["lang", by, "term", "comments", "share", "share_others", "z"])
-    return out.sort_values(["lang", by, "z"], ascending=[True, True, False], ignore_index=True)
+    return out.sort_values(["lang", by, "z", "term"], ascending=[True, True, False, True], ignore_index=True)
 
 
 def top_terms(terms: pd.DataFrame, by: str = "category", n: int = 10, min_z: float = 0.0) -> pd.DataFrame:
@@ -260,7 +260,7 @@ def representative_comments(df: pd.DataFrame, by: str = "category", groups=("pro
     zmap = {(g, term): z for g, term, z in zip(terms[by], terms["term"], terms["z"], strict=True)}
     d["_terms"] = comment_terms(d, text, lang)
     d["_themes"] = assign_themes(d["_terms"], lexicon)
-    d["_typical"] = [np.mean([zmap.get((g, w), 0.0) for w in ts]) if ts else -np.inf
+    d["_typical"] = [np.mean([zmap.get((g, w), 0.0) for w in sorted(ts)]) if ts else -np.inf
                      for g, ts in zip(d[by], d["_terms"], strict=True)]
     d["_len"] = d[text].str.len()
     extra = [c for c in ("score", "submitted_at", "lang") if c in d]
