@@ -35,7 +35,7 @@ from engage_models.surveys import (
 )
 from engage_models.surveys import themes as th
 from engage_models.surveys._stats import benjamini_hochberg, wilson
-from engage_models.surveys.drivers import one_hot
+from engage_models.surveys.drivers import candidate_drivers, one_hot
 from engage_models.surveys.net_promoter import nps_difference_counts
 
 UTC = "UTC"
@@ -380,6 +380,13 @@ def test_drivers_find_nothing_where_nothing_was_planted():
     out = driver_correlations(attach_panel(responses, panel), ["signal", "noise", "logins_28d"])
     assert not out["significant"].any()
     assert (out["ci_low"] < 0).all() and (out["ci_high"] > 0).all()
+
+
+def test_candidate_drivers_keep_engagement_metrics_and_never_labels():
+    cols = ["account_id", "as_of", "logins_28d", "active_user_ratio_28d", "nps_latest", "csat_latest",
+            "churned_within_h", "duration_days", "event", "user_days_28d", "logins_prev28d"]
+    assert candidate_drivers(cols) == ["logins_28d", "active_user_ratio_28d"]
+    assert "nps_latest" in candidate_drivers(cols, exclude_families=())
 
 
 def test_account_attributes_enter_as_indicators():

@@ -26,7 +26,7 @@ Examples
 
 from .csat import csat_table, csat_trend, satisfied, ticket_csat
 from .data import SurveyData, latest_comments, load_survey_data, prepare
-from .drivers import attach_panel, churn_by_category, driver_correlations, survival_frame
+from .drivers import attach_panel, candidate_drivers, churn_by_category, driver_correlations, one_hot, survival_frame
 from .net_promoter import (
     NPSDifference,
     NPSEstimate,
@@ -43,9 +43,9 @@ from .net_promoter import (
 from .themes import key_terms, representative_comments, theme_table, tokenize
 
 __all__ = [
-    "NPSDifference", "NPSEstimate", "SurveyData", "account_nps", "account_waves", "attach_panel",
+    "NPSDifference", "NPSEstimate", "SurveyData", "account_nps", "account_waves", "attach_panel", "candidate_drivers",
     "churn_by_category", "csat_table", "csat_trend", "driver_correlations", "key_terms", "latest_comments",
-    "load_survey_data", "nps", "nps_category", "nps_difference", "nps_interval", "nps_table", "nps_trend",
+    "load_survey_data", "nps", "nps_category", "nps_difference", "nps_interval", "nps_table", "nps_trend", "one_hot",
     "prepare", "representative_comments", "respondent_nps", "satisfied", "survival_frame", "theme_table",
     "ticket_csat", "tokenize",
 ]

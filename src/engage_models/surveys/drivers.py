@@ -101,6 +101,24 @@ def one_hot(df: pd.DataFrame, columns: Sequence[str], drop_rare: int = 1) -> tup
     return out, added
 
 
+def candidate_drivers(columns: Sequence[str], exclude_families: Sequence[str] = ("sentiment",),
+                      model_only: bool = True) -> list[str]:
+    """The engagement metrics among ``columns`` worth correlating with survey answers.
+
+    Only registry metrics qualify, so the panel's labels (``churned_within_h``, ``duration_days``,
+    ``event``: they describe the future) and keys never enter. The ``sentiment`` family (latest NPS and
+    CSAT) is left out by default: an answer correlates with the same customer's previous answers by
+    construction, which says nothing about engagement. ``model_only`` keeps the columns the registry offers
+    to models (no duplicates such as user-days, no previous-window helpers).
+    """
+    out = []
+    for c in columns:
+        m = metrics.REGISTRY_COLUMNS.get(c)
+        if m is not None and m.family not in exclude_families and (m.model or not model_only):
+            out.append(c)
+    return out
+
+
 def driver_correlations(df: pd.DataFrame, columns: Sequence[str], target: str = "score", *, ci: str = "fisher",
                         level: float = 0.95, n_boot: int = 1000, cluster: str | None = "account_id",
                         seed: int = 0, min_n: int = 10) -> pd.DataFrame:
@@ -156,25 +174,21 @@ def _rank_corr_rows(xr: np.ndarray, yr: np.ndarray) -> np.ndarray:
 
 
 def _bootstrap_rho(x, y, groups, level, n_boot, seed) -> tuple[float, float]:
+    """Percentile interval of Spearman's rho over resamples of rows, or of whole clusters (accounts)."""
     rng = np.random.default_rng(seed)
+    a = (1 - level) / 2
     if groups is None:
         idx = rng.integers(0, len(x), size=(n_boot, len(x)))
-    else:
-        codes, uniq = pd.factorize(groups)
-        members = [np.flatnonzero(codes == k) for k in range(len(uniq))]
-        picks = rng.integers(0, len(uniq), size=(n_boot, len(uniq)))
-        sizes = np.array([len(m) for m in members])
-        # resampled clusters have different total sizes: build ragged draws, then rank each one
-        rhos = np.empty(n_boot)
-        for b in range(n_boot):
-            rows = np.concatenate([members[k] for k in picks[b]]) if sizes[picks[b]].sum() else np.array([], int)
-            rhos[b] = stats.spearmanr(x[rows], y[rows])[0] if len(rows) > 2 else np.nan
-        a = (1 - level) / 2
+        rhos = _rank_corr_rows(stats.rankdata(x[idx], axis=1), stats.rankdata(y[idx], axis=1))
         return float(np.nanquantile(rhos, a)), float(np.nanquantile(rhos, 1 - a))
-    xr = stats.rankdata(x[idx], axis=1)
-    yr = stats.rankdata(y[idx], axis=1)
-    rhos = _rank_corr_rows(xr, yr)
-    a = (1 - level) / 2
+    codes, uniq = pd.factorize(groups)
+    members = [np.flatnonzero(codes == k) for k in range(len(uniq))]
+    rhos = np.full(n_boot, np.nan)
+    for b in range(n_boot):  # resampled clusters differ in total size, so each draw is ranked on its own
+        rows = np.concatenate([members[k] for k in rng.integers(0, len(uniq), size=len(uniq))])
+        xb, yb = x[rows], y[rows]
+        if np.ptp(xb) > 0 and np.ptp(yb) > 0:
+            rhos[b] = stats.spearmanr(xb, yb)[0]
     return float(np.nanquantile(rhos, a)), float(np.nanquantile(rhos, 1 - a))
 
 
