@@ -278,6 +278,9 @@ def test_respondent_view_keeps_users_apart(answers):
     assert r["previous_score"].to_dict() == {"u1": 9.0, "u2": 3.0}
     assert r["change"].to_dict() == {"u1": -5.0, "u2": 2.0}
     assert r["category"].astype(str).tolist() == ["detractor", "detractor"]
+    early = answers.assign(submitted_at=answers["submitted_at"].where(answers["user_id"] != "u2", ts("2024-03-29")))
+    latest = respondent_nps(early, "A", latest_wave=True)  # u2 answered only in the first wave now
+    assert latest["user_id"].tolist() == ["u1"] and latest["previous_score"].tolist() == [9.0]
 
 
 # ------------------------------------------------------------------------------------ churn by category
@@ -425,6 +428,7 @@ def test_japanese_tokenizer_needs_no_network(monkeypatch):
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     th._janome.cache_clear()
+    th._tokens.cache_clear()
     try:
         assert "料金" in tokenize("料金が高すぎます。", "ja")
     finally:

@@ -367,18 +367,23 @@ def account_nps(df: pd.DataFrame, gap_days: int = 30, *, flat: float = 1.0, **kw
     return latest[cols].rename(columns={"last_at": "latest_at"})
 
 
-def respondent_nps(df: pd.DataFrame, account_id: str | None = None, *, score: str = "score",
-                   time: str = "submitted_at", user: str = "user_id") -> pd.DataFrame:
+def respondent_nps(df: pd.DataFrame, account_id: str | None = None, *, latest_wave: bool = False,
+                   gap_days: int = 30, score: str = "score", time: str = "submitted_at",
+                   user: str = "user_id") -> pd.DataFrame:
     """Per respondent (user) of each account: latest answer and category, previous answer and change.
 
     Useful where several users of one account answer: the champion and the frustrated admin show
-    separately instead of averaging out.
+    separately instead of averaging out. With ``latest_wave`` only the users who answered in their
+    account's latest wave (see :func:`label_waves`) are kept; their previous answers still show.
     """
     d = df if account_id is None else df[df["account_id"] == account_id]
-    d = d.assign(_t=pd.to_datetime(d[time], utc=True)).sort_values(["account_id", user, "_t"], kind="stable")
+    d = d.assign(_t=pd.to_datetime(d[time], utc=True), _wave=label_waves(d, gap_days, time=time))
+    d = d.sort_values(["account_id", user, "_t"], kind="stable")
     g = d.groupby(["account_id", user], sort=True)
     d = d.assign(answers=g[score].transform("size"), previous_score=g[score].shift().astype(float))
     out = d.groupby(["account_id", user], sort=True).tail(1).reset_index(drop=True)
+    if latest_wave:
+        out = out[out["_wave"] == out.groupby("account_id")["_wave"].transform("max")].reset_index(drop=True)
     out = out.rename(columns={"_t": "latest_at", score: "latest_score"})
     out["category"] = nps_category(out["latest_score"]).to_numpy()
     out["change"] = out["latest_score"] - out["previous_score"]

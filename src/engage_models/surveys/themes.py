@@ -146,7 +146,13 @@ def tokenize(text: str | None, lang: str | None = None) -> list[str]:
     # a comment tagged English may still be written in Japanese (and the other way round)
     if lang == "en" and _JA_CHARS.search(text):
         lang = "ja"
-    return _tokenize_ja(text) if lang == "ja" else _tokenize_en(text)
+    return list(_tokens(text, lang))
+
+
+@functools.lru_cache(maxsize=100_000)
+def _tokens(text: str, lang: str) -> tuple[str, ...]:
+    """Cached: a report tokenises each comment for key terms, themes and examples."""
+    return tuple(_tokenize_ja(text) if lang == "ja" else _tokenize_en(text))
 
 
 def comment_terms(df: pd.DataFrame, text: str = "comment", lang: str = "lang") -> pd.Series:
