@@ -98,9 +98,12 @@ class DuckDBEngine(Engine):
                  temp_dir: str | Path | None = None):
         self._tmp = None if temp_dir else tempfile.TemporaryDirectory(prefix="engage-duckdb-")
         self.con = duckdb.connect()
+        # no progress bar in logs. Inside Jupyter it is off already, and DuckDB 2.0 refuses to touch the
+        # setting there without ipywidgets: change it only when it is on.
+        if self.con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]:
+            self.con.execute("SET enable_progress_bar = false")
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET preserve_insertion_order = false")
-        self.con.execute("SET enable_progress_bar = false")
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{_setting(memory_limit)}'")
         if threads:
