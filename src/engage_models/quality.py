@@ -11,15 +11,14 @@ import duckdb
 import pandas as pd
 
 from .contracts import CONTRACTS, TIMESTAMP
+from .engine import connect_duckdb
 from .i18n import t
 from .ingest import IngestReport
 from .plots import new_ax
 
 
 def _con() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    return con
+    return connect_duckdb()
 
 
 def _tables(processed: Path) -> dict[str, Path]:
