@@ -235,6 +235,7 @@ def account_table(data_dir=None, as_of=None) -> AccountData:
     surveys = _maybe(paths.processed / "surveys.parquet")
     observed_from = D.observation_start(paths.processed)
     lt = D.lifetimes(accounts, as_of, observed_from)
+    lt["start_year"] = D._utc(lt["start_date"]).dt.year.astype(str)
     lt = covariates_at(lt, subs, as_of)
     if surveys is not None:
         lt = lt.merge(D.first_nps(surveys, lt, as_of=as_of), on="account_id", how="left")

@@ -85,11 +85,17 @@ def plot_forest(summary: pd.DataFrame, ax=None, lang: str = "en", ratio: str = "
     names = [labels.get(n, n) for n in summary.index] if labels else list(summary.index)
     harmful = summary[ratio] > 1
     colours = np.where(harmful, "#d55e00", "#0072b2")
-    ax.errorbar(summary[ratio], y, xerr=[summary[ratio] - summary["ci_low"], summary["ci_high"] - summary[ratio]],
-                fmt="none", ecolor=colours, capsize=3)
+    ax.hlines(y, summary["ci_low"], summary["ci_high"], colors=colours, lw=2)
     ax.scatter(summary[ratio], y, c=colours, zorder=3)
     ax.axvline(1.0, color="grey", ls="--", lw=1)
     ax.set_xscale("log")
+    lo, hi = float(summary["ci_low"].min()), float(summary["ci_high"].max())
+    nice = np.array([0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 10, 20])
+    shown = nice[(nice >= min(lo, 1) * 0.9) & (nice <= max(hi, 1) * 1.1)]
+    if len(shown) >= 2:
+        ax.set_xticks(shown)
+        ax.set_xticklabels([f"{v:g}" for v in shown])
+        ax.minorticks_off()
     ax.set_yticks(y)
     ax.set_yticklabels(names)
     ax.set_xlabel(t(ratio, lang) + " " + t("surv.log_scale", lang))

@@ -193,21 +193,23 @@ class KaplanMeierGroups:
         ax.set_ylim(0, 1.02)
         ax.set_xlabel(t("tenure_months", lang))
         ax.set_ylabel(t("survival", lang))
-        ax.legend(loc="lower left", fontsize=9)
+        ax.legend(loc="best", fontsize=9)
         if at_risk:
             ticks = np.asarray(ticks if ticks is not None else _ticks(t_end))
             ax.set_xticks(ticks)
             counts = self.at_risk(ticks)
-            n_rows = len(self.labels_)
-            ax.text(-0.01, -0.16, t("at_risk", lang), transform=ax.transAxes, ha="right", va="top", fontsize=9,
-                    fontweight="bold")
+            # the table sits below the tick labels and the axis label, in points so any figure size works
+            top, step = -46, 12
+            ax.annotate(t("at_risk", lang), xy=(0, 0), xycoords="axes fraction", xytext=(-14, top),
+                        textcoords="offset points", ha="right", va="top", fontsize=9)
             for r, lab in enumerate(self.labels_):
-                y = -0.16 - 0.07 * (r + 1)
+                y = top - step * (r + 1)
                 name = t(str(lab), lang) if self.by else t("accounts", lang)
-                ax.text(-0.01, y, name, transform=ax.transAxes, ha="right", va="top", fontsize=8)
+                ax.annotate(name, xy=(0, 0), xycoords="axes fraction", xytext=(-14, y), textcoords="offset points",
+                            ha="right", va="top", fontsize=8)
                 for tk, c in zip(ticks, counts[lab], strict=True):
-                    ax.text(tk, y, f"{c:,}", transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8)
-            ax.figure.subplots_adjust(bottom=0.18 + 0.07 * n_rows)
+                    ax.annotate(f"{c:,}", xy=(tk, 0), xycoords=("data", "axes fraction"), xytext=(0, y),
+                                textcoords="offset points", ha="center", va="top", fontsize=8)
         return ax
 
     def logrank_text(self, lang: str = "en") -> str:

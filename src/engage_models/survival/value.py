@@ -192,10 +192,13 @@ def plot_revenue_at_risk(portfolio: pd.DataFrame, ax=None, lang: str = "en", cur
     if "expected_churned_mrr_low" in portfolio:
         err = np.vstack([y - portfolio["expected_churned_mrr_low"], portfolio["expected_churned_mrr_high"] - y])
     ax.bar(x, y, yerr=err, capsize=4, color="#d55e00", alpha=0.85)
-    for xi, yi, s in zip(x, y, portfolio["share_of_mrr"], strict=True):
-        ax.text(xi, yi, f" {fmt_money(yi, lang, currency)}\n ({100 * s:.1f}%)", ha="center", va="bottom", fontsize=9)
+    tops = y if err is None else y + err[1]
+    for xi, top, yi, s in zip(x, tops, y, portfolio["share_of_mrr"], strict=True):
+        ax.annotate(f"{fmt_money(yi, lang, currency)} ({100 * s:.1f}%)", xy=(xi, top), xytext=(0, 4),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=9)
+    ax.yaxis.set_major_formatter(lambda v, _: fmt_money(v, lang, currency))
     ax.set_xticks(x)
     ax.set_xticklabels([t("surv.next_months", lang, k=int(k)) for k in portfolio["horizon_months"]])
-    ax.set_ylabel(t("surv.expected_churned_mrr", lang) + f" ({currency})")
+    ax.set_ylabel(t("surv.expected_churned_mrr", lang))
     ax.margins(y=0.25)
     return ax
