@@ -434,6 +434,15 @@ def test_cli_names_a_missing_column(tmp_path):
     assert proc.returncode == 2 and "months" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_an_identifier_is_not_taken_for_a_covariate():
+    own = _own_table()
+    with pytest.raises(ValueError, match="'customer' has 240 distinct values"):
+        A.analyse_table(own, duration="tenure", event="churned", unit="days", n_boot=0)  # customer not named as id
+    res = A.analyse_table(own, duration="tenure", event="churned", unit="days", id_col="customer", mrr="fee",
+                          n_boot=0, cv=3, penalizer=0.0)
+    assert set(res.cox.design_.covariates) == {"tier", "users"}  # all columns but the id, MRR, duration, event
+
+
 @pytest.mark.notebook
 def test_survival_report_end_to_end(small_ingested, tmp_path):
     from engage_models.runner import run

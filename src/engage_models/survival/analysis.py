@@ -125,6 +125,9 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         covariates = [c for c in df.columns if c not in {duration, event, entry, id_col, mrr}]
     covariates = list(covariates)
     data["_id"] = data[id_col].astype(str) if id_col else data.index.astype(str)
+    if data["_id"].duplicated().any():
+        dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
+        raise ValueError(f"id column {id_col!r} is not unique (e.g. {dup!r}): the table needs one row per account")
     data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
     data.index.name = None
     entry_col = "_entry" if entry else None

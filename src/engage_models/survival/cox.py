@@ -28,11 +28,11 @@ Examples
 --------
 >>> import numpy as np, pandas as pd
 >>> rng = np.random.default_rng(0)
->>> df = pd.DataFrame({"plan": rng.choice(["basic", "pro"], 300), "seats": rng.integers(1, 50, 300)})
+>>> df = pd.DataFrame({"plan": rng.choice(["basic", "pro"], 300, p=[0.6, 0.4]), "seats": rng.integers(1, 50, 300)})
 >>> rate = 0.03 * np.where(df["plan"] == "pro", 0.5, 1.0)
 >>> df["duration"] = np.minimum(rng.exponential(1 / rate), 36.0)
 >>> df["event"] = (df["duration"] < 36).astype(int)
->>> m = CoxModel(covariates=["plan", "seats"], penalizer=0.0).fit(df)
+>>> m = CoxModel(covariates=["plan", "seats"], penalizer=0.0).fit(df)   # reference: basic, the most common
 >>> bool(m.summary.loc["plan=pro", "hazard_ratio"] < 1)
 True
 """

@@ -17,6 +17,9 @@ from pandas.api import types as ptypes
 
 log = logging.getLogger(__name__)
 
+#: A categorical covariate with more levels than this is refused (it is an ID or text, and would overfit).
+MAX_LEVELS = 50
+
 
 def is_categorical(s: pd.Series) -> bool:
     return (ptypes.is_object_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype) or ptypes.is_bool_dtype(s)
@@ -40,6 +43,9 @@ class Design:
         for c in covariates:
             if c in categorical:
                 counts = df[c].dropna().astype(str).value_counts()
+                if len(counts) > MAX_LEVELS:
+                    raise ValueError(f"covariate {c!r} has {len(counts)} distinct values: an identifier or free "
+                                     f"text, not a category (more than {MAX_LEVELS}); leave it out of the covariates")
                 order = sorted(counts.index, key=lambda v: (-counts[v], v))
                 if len(order) < 2:
                     log.warning("covariate %r has a single level: left out", c)
