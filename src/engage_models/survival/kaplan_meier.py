@@ -76,6 +76,10 @@ class KaplanMeierGroups:
         Tenure in months, churn indicator, entry tenure (left truncation; ``None`` for none).
     min_accounts : int
         Groups with fewer accounts are pooled into "other".
+    min_at_risk : int
+        A curve is shown (and read off) only over the tenures where at least this many accounts are at
+        risk: from where enough have entered (a group made only of left-truncated accounts starts late, and
+        its curve is then conditional on having reached that tenure) to where too few remain.
 
     Attributes
     ----------
@@ -86,8 +90,10 @@ class KaplanMeierGroups:
     """
 
     def __init__(self, by: str | None = None, duration_col: str = "duration", event_col: str = "event",
-                 entry_col: str | None = "entry", min_accounts: int = 10, order=None):
+                 entry_col: str | None = "entry", min_accounts: int = 10, min_at_risk: int = _AT_RISK_MIN,
+                 order=None):
         self.by = by
+        self.min_at_risk = min_at_risk
         self.duration_col = duration_col
         self.event_col = event_col
         self.entry_col = entry_col
@@ -145,28 +151,41 @@ class KaplanMeierGroups:
                 rows.append({"group": lab, "time": float(tm), "survival": s, "ci_low": lo, "ci_high": hi})
         return pd.DataFrame(rows)
 
+    def span(self, label, min_at_risk: int | None = None) -> tuple[float, float]:
+        """First and last tenure at which the group has at least ``min_at_risk`` accounts at risk."""
+        n_min = self.min_at_risk if min_at_risk is None else min_at_risk
+        d, _, a = self.data_[label]
+        grid = np.unique(np.r_[0.0, a, d])
+        n = self.at_risk(grid)[label].to_numpy()
+        ok = np.flatnonzero(n >= n_min)
+        if not len(ok):
+            return float("nan"), float("nan")
+        return float(grid[ok[0]]), float(grid[ok[-1]])
+
     @property
     def summary(self) -> pd.DataFrame:
-        """Per group: accounts, churned, median lifetime (months) with its 95% interval, retention at 12/24."""
+        """Per group: accounts, churned, tenure the curve starts at, median lifetime (months) with its 95%
+        interval, retention at 12 and 24 months (empty outside the curve's span)."""
         rows = []
         for lab, kmf in self.fitters_.items():
             d, e, _ = self.data_[lab]
+            first, last = self.span(lab)
             med = kmf.median_survival_time_
             ci = median_survival_times(kmf.confidence_interval_)
             lo, hi = (float(ci.iloc[0, 0]), float(ci.iloc[0, 1])) if len(ci) else (np.nan, np.nan)
-            row = {"group": lab, "accounts": len(d), "churned": int(e.sum()),
+            row = {"group": lab, "accounts": len(d), "churned": int(e.sum()), "from_months": first,
                    "median_months": float(med), "median_low": lo, "median_high": hi}
             for tm in (12, 24):
                 s = self.survival_at([tm])
                 s = s[s["group"] == lab].iloc[0]
-                row[f"retention_{tm}m"] = s["survival"] if tm <= d.max() else np.nan
+                row[f"retention_{tm}m"] = s["survival"] if first <= tm <= last else np.nan
             rows.append(row)
         return pd.DataFrame(rows)
 
     def plot(self, ax=None, lang: str = "en", ci: bool = True, at_risk: bool = True, ticks=None,
-             min_at_risk: int = _AT_RISK_MIN, colors=None):
-        """Curves with confidence bands; at-risk counts under the axis; each curve stops where fewer than
-        ``min_at_risk`` accounts remain at risk (an estimate from a handful of accounts is noise)."""
+             min_at_risk: int | None = None, colors=None):
+        """Curves with confidence bands and at-risk counts under the axis, each drawn over :meth:`span`
+        (an estimate from a handful of accounts is noise)."""
         import matplotlib.pyplot as plt
 
         ax = new_ax(ax, figsize=(9, 4.5 + 0.25 * len(self.labels_) * at_risk))
@@ -176,18 +195,17 @@ class KaplanMeierGroups:
             kmf = self.fitters_[lab]
             colour = (colors or {}).get(lab) or BAND_COLOURS.get(str(lab)) or cycle[i % len(cycle)]
             sf = kmf.survival_function_
-            tms = sf.index.to_numpy(float)
-            n_risk = self.at_risk(tms)[lab].to_numpy()
-            keep = n_risk >= min_at_risk
-            last = tms[keep].max() if keep.any() else tms.max()
-            sf = sf[sf.index <= last]
+            first, last = self.span(lab, min_at_risk)
+            if not np.isfinite(first):
+                continue
+            sf = sf[(sf.index >= first) & (sf.index <= last)]
             t_end = max(t_end, last)
             name = t(str(lab), lang) if self.by else t("accounts", lang)
             ax.step(sf.index, sf.iloc[:, 0], where="post", color=colour,
                     label=f"{name} (n={len(self.data_[lab][0]):,})")
             if ci:
                 band = kmf.confidence_interval_survival_function_
-                band = band[band.index <= last]
+                band = band[(band.index >= first) & (band.index <= last)]
                 ax.fill_between(band.index, band.iloc[:, 0], band.iloc[:, 1], step="post", color=colour, alpha=0.15)
         ax.set_xlim(0, t_end)
         ax.set_ylim(0, 1.02)

@@ -37,6 +37,7 @@ def km_table(km, lang: str = "en") -> Table:
         "group": [t(str(g), lang) for g in s["group"]],
         "accounts": s["accounts"].astype(int),
         "churned_accounts": s["churned"].astype(int),
+        "surv.curve_from": s["from_months"].round(1),
         "median_months": [_median(m, lo, hi, lang) for m, lo, hi in zip(s["median_months"], s["median_low"],
                                                                          s["median_high"], strict=True)],
         "retention_12m": s["retention_12m"].map(lambda v: fmt_pct(100 * v, lang) if pd.notna(v) else ""),
@@ -125,14 +126,15 @@ def value_table(values: pd.DataFrame, names: pd.Series | None = None, lang: str 
     top = values.sort_values("ltv", ascending=False).head(n)
     has_ci = "ltv_low" in top
     out = pd.DataFrame({
-        "account_id": top.index.astype(str) if names is None else names.reindex(top.index).astype(str).to_numpy(),
+        "account_id": top.index.astype(str),
+        "name": names.reindex(top.index).astype(str).to_numpy() if names is not None else "",
         "tenure_now": top["tenure_months"].round(1),
         "mrr_total": top["mrr"].map(lambda v: fmt_money(v, lang, currency)),
         "remaining_ci": [fmt_interval(r["expected_remaining_months"], r.get("expected_remaining_months_low"),
                                       r.get("expected_remaining_months_high"), lang)
                          if has_ci else fmt_number(r["expected_remaining_months"], lang, 1)
                          for _, r in top.iterrows()],
-        "ltv_ci": [fmt_interval(r["ltv"], r.get("ltv_low"), r.get("ltv_high"), lang, decimals=0, unit="")
+        "ltv_ci": [fmt_interval(r["ltv"], r.get("ltv_low"), r.get("ltv_high"), lang, decimals=0)
                    if has_ci else fmt_money(r["ltv"], lang, currency) for _, r in top.iterrows()],
         "churn_12m": top["churn_12m"].map(lambda v: fmt_pct(100 * v, lang)) if "churn_12m" in top else "",
     })
