@@ -79,6 +79,9 @@ class TableContract:
     account_fk: bool = True  # account_id must exist among the accepted accounts
     future_columns: tuple[str, ...] = ()
     checks: tuple[Check, ...] = field(default_factory=tuple)
+    #: processed rows are stored in this order; every aggregation of a large table is per account, and
+    #: rows stored by account keep those hash tables cache-resident and let a range of accounts be read alone
+    cluster_by: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -152,6 +155,7 @@ CONTRACTS: dict[str, TableContract] = {
             ),
             future_columns=("timestamp",),
             checks=(Check(NEGATIVE_DURATION, '"duration_s" < 0', ("duration_s",)),),
+            cluster_by=("account_id", "timestamp"),
         ),
         TableContract(
             "tickets",
@@ -181,6 +185,7 @@ CONTRACTS: dict[str, TableContract] = {
                 _c("attended", BOOLEAN, required=False),
             ),
             future_columns=("timestamp",),
+            cluster_by=("account_id", "timestamp"),
         ),
         TableContract(
             "surveys",

@@ -277,7 +277,10 @@ def ingest_table(con, contract: C.TableContract, source: str, processed_dir: Pat
         )
     annotated, extras = _table_sql(contract, src_sql, types, has_accounts)
     values = {**values, **src_params}
-    order = " ORDER BY __row" if contract.key else ""
+    if contract.cluster_by:
+        order = " ORDER BY " + ", ".join(_ident(c) for c in contract.cluster_by) + ", __row"
+    else:
+        order = " ORDER BY __row" if contract.key else ""
     keep_cols = [_ident(c) for c in contract.column_names] + [
         f"__raw{list(types).index(c)} AS {_ident(c)}" for c in extras
     ]

@@ -1,0 +1,435 @@
+"""The account x period panel: one row per (account_id, as_of) with every registry metric and the labels.
+
+How it is computed (all SQL, run by an :mod:`engine <engage_models.engine>`; only the panel, which is
+small, comes back to pandas):
+
+1. **Grid.** Observation dates ``as_of`` (UTC midnights; monthly by default), and the observation end
+   ``until`` (the midnight after the last event by default). The default grid starts once the longest
+   window fits inside the data, so no 90-day metric is computed over a half-empty window.
+2. **Spine.** Every account active at each date: ``start_date < as_of`` and no ``end_date`` or
+   ``end_date > as_of``. Accounts appear only while they are customers.
+3. **Rollups.** The events table is read once per rollup (:data:`metrics.ROLLUPS`: per user and day, per
+   account, feature and day): the only passes over the large table.
+4. **Windows.** A small *day map* (``d``, ``as_of``, ``win``) lists, for each date and window, the days
+   ``[as_of - start, as_of - end)``. Each source is joined to it on its day (an equi-join) and grouped by
+   account, date and window; the window metrics are the registry's aggregate expressions. A metric at
+   ``as_of`` therefore sees only days strictly before ``as_of``: no leakage by construction.
+5. **Point metrics** (MRR, seats, latest NPS/CSAT, open tickets, days since last activity) come from the
+   registry's point queries over the spine; **derived** metrics (ratios, percent changes) last.
+6. **Labels.** ``churned_within_h`` = 1 if the account churns within ``horizon_days`` after ``as_of``
+   (``end_date <= as_of + h``), 0 if it is still a customer at ``as_of + h``, and empty when that lies after
+   ``until`` (not yet observed). A churn date after ``until`` (a notice not yet effective) is not used: a
+   backtest with ``until`` at its cutoff must not learn from it. ``duration_days``/``event``: days from
+   ``as_of`` to the churn date or to ``until`` (censored), and whether churn was observed.
+
+Counts with no source row are 0 (no activity is the truth); values that do not exist stay empty (no NPS
+answer yet, no ticket closed, no seats known).
+
+Examples
+--------
+>>> from engage_models.simulate import simulate
+>>> from engage_models.ingest import ingest
+>>> from engage_models.panel import build_panel
+>>> _ = simulate(out="/tmp/engage-doc-panel/raw", n_accounts=40, months=6, seed=3)
+>>> _ = ingest("/tmp/engage-doc-panel/raw", "/tmp/engage-doc-panel/processed")
+>>> p = build_panel("/tmp/engage-doc-panel/processed")
+>>> {"account_id", "as_of", "logins_28d", "active_user_ratio_28d", "churned_within_h"} <= set(p.columns)
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import metrics as M
+from .engine import Engine, make_engine, quote_ident
+
+log = logging.getLogger(__name__)
+
+LABELS = ("churned_within_h", "duration_days", "event")
+ID_COLUMNS = ("account_id", "as_of", "segment", "plan")
+TABLES = ("accounts", "events", "tickets", "touchpoints", "surveys", "subscriptions", "users")
+REQUIRED = ("accounts", "events")
+
+
+def _utc(ts) -> pd.Timestamp:
+    """A timestamp in UTC (naive values are read as UTC)."""
+    ts = pd.Timestamp(ts)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _utc_midnight(ts) -> pd.Timestamp:
+    ts = _utc(ts)
+    if ts != ts.normalize():
+        raise ValueError(f"observation dates are UTC midnights (metrics see whole days); got {ts}")
+    return ts
+
+
+def observation_dates(start, end, freq: str = "MS") -> pd.DatetimeIndex:
+    """UTC midnights from ``start`` to ``end`` (both included) at ``freq`` (pandas offset; month starts)."""
+    return pd.date_range(_utc(start).normalize(), _utc(end).normalize(), freq=freq)
+
+
+def _epoch_days(ts: pd.DatetimeIndex | pd.Timestamp):
+    """UTC midnights as integer days since 1970-01-01 (the engines' day key)."""
+    return (pd.DatetimeIndex([ts]) if isinstance(ts, pd.Timestamp) else ts).asi8 // 86_400_000_000_000
+
+
+class _Calendar:
+    """Integer-day maps joining sources to windows (all small tables, built in pandas).
+
+    * ``daymap`` (d, as_of, win): the days of each window of each date, for the raw (small) sources;
+    * ``bucketmap`` (d, b): each day to its bucket (the latest window boundary at or before it);
+    * ``winbuckets`` (b, as_of, win): the buckets that tile each window of each date.
+    """
+
+    def __init__(self, dates: pd.DatetimeIndex, windows: tuple[M.Window, ...], first_day: pd.Timestamp,
+                 until: pd.Timestamp):
+        a = _epoch_days(dates)
+        first, last = int(_epoch_days(first_day)[0]), int(_epoch_days(until)[0])
+        cuts = {first} | {int(x - w.start) for x in a for w in windows} | {int(x - w.end) for x in a for w in windows}
+        self.cuts = np.array(sorted(cuts))
+        rows = []
+        for w in windows:
+            for x, ts in zip(a, dates, strict=True):
+                days = np.arange(x - w.start, x - w.end)
+                rows.append(pd.DataFrame({"d": days.astype(np.int32), "as_of": ts, "win": w.name}))
+        self.daymap = pd.concat(rows, ignore_index=True)
+        days = np.arange(self.cuts[0], max(last, self.cuts[-1] + 1))
+        b = self.cuts[np.searchsorted(self.cuts, days, side="right") - 1]
+        self.bucketmap = pd.DataFrame({"d": days.astype(np.int32), "b": b.astype(np.int32)})
+        rows = []
+        for w in windows:
+            for x, ts in zip(a, dates, strict=True):
+                bs = self.cuts[(self.cuts >= x - w.start) & (self.cuts < x - w.end)]
+                rows.append(pd.DataFrame({"b": bs.astype(np.int32), "as_of": ts, "win": w.name}))
+        self.winbuckets = pd.concat(rows, ignore_index=True)
+
+
+_INTEGER_UNITS = ("count", "days", "users", "features", "seats")
+_DISTINCT = re.compile(r"count\(DISTINCT (\w+)\)", re.IGNORECASE)
+
+
+class PanelBuilder:
+    """Compiles the metric registry into SQL for one engine and builds panels from processed tables.
+
+    Parameters
+    ----------
+    processed_dir : path
+        Folder of processed Parquet tables (``accounts.parquet``, ``events.parquet``, ...).
+    windows : tuple of int
+        Trailing windows in days (default 28 and 90); the shortest also gets the previous window, for the
+        percent-change metrics.
+    horizon_days : int
+        Churn horizon of the ``churned_within_h`` label.
+    engine : str or Engine
+        ``"duckdb"`` (default) or an :class:`~engage_models.engine.Engine`.
+    engine_settings
+        Passed to the engine (``memory_limit="2GB"``, ``threads=2``).
+    """
+
+    def __init__(self, processed_dir, windows: tuple[int, ...] = M.DEFAULT_WINDOWS, horizon_days: int = 90,
+                 engine: str | Engine = "duckdb", partition_events: int = 4_000_000, **engine_settings):
+        self.partition_events = int(partition_events)
+        self.processed = Path(processed_dir)
+        self.windows = M.windows_for(tuple(windows))
+        self.horizon_days = int(horizon_days)
+        if self.horizon_days <= 0:
+            raise ValueError("horizon_days must be positive")
+        self.metrics = M.expand(self.windows)
+        self.engine = make_engine(engine, **engine_settings)
+        self.available: dict[str, list[str]] = {}
+        for name in TABLES:
+            path = self.processed / f"{name}.parquet"
+            if path.exists():
+                self.engine.table(name, path)
+                self.available[name] = self.engine.columns(name)
+            elif name in REQUIRED:
+                raise FileNotFoundError(f"{path} is missing: run ingest first (engage ingest)")
+
+    # ------------------------------------------------------------------------------------------ grid
+    def data_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """First event day and the midnight after the last event (the default observation end)."""
+        df = self.engine.frame("SELECT min(timestamp) AS lo, max(timestamp) AS hi FROM events")
+        lo, hi = df["lo"].iloc[0], df["hi"].iloc[0]
+        if pd.isna(hi):
+            raise ValueError(f"{self.processed / 'events.parquet'} has no rows: no observation date to use")
+        return _utc(lo).normalize(), _utc(hi).normalize() + pd.Timedelta(days=1)
+
+    def default_dates(self, until: pd.Timestamp | None = None, freq: str = "MS") -> pd.DatetimeIndex:
+        """Month starts from the first one with a full longest window of data, up to ``until``."""
+        first, end = self.data_range()
+        until = until or end
+        longest = max(w.start for w in self.windows)
+        return observation_dates(first + pd.Timedelta(days=longest), until, freq)
+
+    # -------------------------------------------------------------------------------------- stages
+    def _partitions(self, until: pd.Timestamp) -> list[tuple[str, str | None]]:
+        """Account ranges [lo, hi) holding about ``partition_events`` events each (hi None: to the end).
+
+        Each range is rolled up on its own, so the per-user-day hash tables stay small whatever the size of
+        the events table; with events stored by account (ingest does that) a range reads only its row groups.
+        """
+        counts = self.engine.frame("SELECT account_id, count(*) AS n FROM events WHERE timestamp < $until "
+                                   "GROUP BY account_id ORDER BY account_id", {"until": until})
+        if counts.empty:
+            return []
+        group = (counts["n"].cumsum() - 1) // self.partition_events
+        firsts = counts["account_id"].groupby(group).first().tolist()
+        return list(zip(firsts, firsts[1:] + [None], strict=True))
+
+    def _rollup_sql(self, r: M.Rollup, hi: str | None) -> str:
+        """One rollup over one account range: per key, bucket and day, then per key and bucket."""
+        keys = ", ".join(f"s.{k}" for k in r.keys)
+        day_m = ", ".join(f"{sql} AS {quote_ident(n)}" for n, sql in r.day_measures.items())
+        bucket_m = ", ".join(f"{sql} AS {quote_ident(n)}" for n, sql in r.bucket_measures.items())
+        rng = "s.account_id >= $lo" + (" AND s.account_id < $hi" if hi is not None else "")
+        daily = (f"SELECT {keys}, m.b, m.d AS day, {day_m} FROM {r.source} s "
+                 f"JOIN bucketmap m ON {self.engine.day('s.' + r.time)} = m.d "
+                 f"WHERE ({r.where}) AND {rng} AND s.{r.time} < $until GROUP BY {keys}, m.b, m.d")
+        outer = ", ".join(r.keys)
+        return f"SELECT {outer}, b, {bucket_m} FROM ({daily}) x GROUP BY {outer}, b"
+
+    def _window_sql(self, table: str, join: str, metrics: dict[str, M.Metric]) -> str:
+        """Per (account, as_of): the window metrics of one source, one column per metric and window.
+
+        ``join`` maps the source rows (aliased ``s``) to (as_of, win). Plain aggregates run in one grouped
+        query; each ``count(DISTINCT x)`` runs as a count of (account, as_of, win, x) groups.
+        """
+        bases = {col: col.removesuffix("_" + m.window) for col, m in metrics.items()}
+        simple, distinct = {}, {}
+        for base in sorted(set(bases.values())):
+            sql = M.get(base).sql
+            hit = _DISTINCT.fullmatch(sql.strip())
+            if hit:
+                distinct.setdefault(hit.group(1), []).append(base)
+            else:
+                simple[base] = sql
+        key = "s.account_id, w.as_of, w.win"
+        longs = []
+        if simple:
+            aggs = ", ".join(f"{sql} AS {quote_ident(b)}" for b, sql in simple.items())
+            longs.append((f"SELECT {key}, {aggs} FROM {table} s {join} GROUP BY {key}", list(simple)))
+        for col, names in distinct.items():
+            inner = (f"SELECT {key}, s.{quote_ident(col)} FROM {table} s {join} "
+                     f"WHERE s.{quote_ident(col)} IS NOT NULL GROUP BY {key}, s.{quote_ident(col)}")
+            counts = ", ".join(f"count(*) AS {quote_ident(n)}" for n in names)
+            longs.append((f"SELECT account_id, as_of, win, {counts} FROM ({inner}) d GROUP BY account_id, as_of, win",
+                          names))
+        sql, names = longs[0]
+        cols = [f"l0.{quote_ident(n)}" for n in names]
+        body = f"({sql}) l0"
+        for i, (sql, names) in enumerate(longs[1:], 1):  # rows with a distinct value always have a plain one
+            body += (f" LEFT JOIN ({sql}) l{i} ON l{i}.account_id = l0.account_id AND l{i}.as_of = l0.as_of "
+                     f"AND l{i}.win = l0.win")
+            cols += [f"l{i}.{quote_ident(n)}" for n in names]
+        long = f"SELECT l0.account_id, l0.as_of, l0.win, {', '.join(cols)} FROM {body}"
+        pivots = ", ".join(
+            f"max(CASE WHEN win = '{m.window}' THEN {quote_ident(bases[col])} END) AS {quote_ident(col)}"
+            for col, m in metrics.items()
+        )
+        return f"SELECT account_id, as_of, {pivots} FROM ({long}) t GROUP BY account_id, as_of"
+
+    def _point_sql(self) -> dict[str, str]:
+        """Point queries that apply to the tables present (see :data:`metrics.POINT_QUERIES`)."""
+        q = {"tickets": M.POINT_QUERIES["tickets"], "surveys": M.POINT_QUERIES["surveys"]}
+        subs = self.available.get("subscriptions")
+        users = self.available.get("users")
+        if subs is not None:
+            seats = "s.seats" if "seats" in subs else "CAST(NULL AS BIGINT)"
+            q["subscriptions"] = M.POINT_QUERIES["subscriptions"].replace("{seats}", seats)
+        if users is not None and (subs is None or "seats" not in subs):
+            deact = ("(u.deactivated_at IS NULL OR u.deactivated_at > g.as_of)"
+                     if "deactivated_at" in users else "TRUE")
+            q["users"] = M.POINT_QUERIES["users"].replace("{deactivated}", deact)
+        return q
+
+    def _dates(self, as_of, until, freq) -> tuple[pd.DatetimeIndex, pd.Timestamp, pd.Timestamp]:
+        first_day, data_end = self.data_range()
+        until = _utc_midnight(until) if until is not None else data_end
+        if as_of is None:
+            dates = self.default_dates(until, freq)
+        else:
+            items = [as_of] if isinstance(as_of, (str, pd.Timestamp)) or not isinstance(as_of, Iterable) else as_of
+            dates = pd.DatetimeIndex(sorted({_utc_midnight(a) for a in items}))
+        if len(dates) == 0:
+            raise ValueError(f"no observation date between the data start {first_day:%Y-%m-%d} and {until:%Y-%m-%d}")
+        if dates.max() > until:
+            raise ValueError(f"observation date {dates.max():%Y-%m-%d} is after the observation end {until:%Y-%m-%d}")
+        return dates, until, first_day
+
+    def build(self, as_of=None, until=None, freq: str = "MS") -> pd.DataFrame:
+        """The panel for ``as_of`` (a date, a list of dates, or None for the default monthly grid).
+
+        ``until`` is the observation end: labels after it are not yet known, and nothing at or after it is
+        read (default: the midnight after the last event). Dates after ``until`` are refused.
+        """
+        t0 = time.perf_counter()
+        dates, until, first_day = self._dates(as_of, until, freq)
+        eng, h, day = self.engine, pd.Timedelta(days=self.horizon_days), self.engine.day
+        cal = _Calendar(dates, self.windows, first_day, until)
+        eng.put("grid", pd.DataFrame({"as_of": dates, "horizon_end": dates + h}))
+        eng.put("daymap", cal.daymap)
+        eng.put("bucketmap", cal.bucketmap)
+        eng.put("winbuckets", cal.winbuckets)
+        eng.create("spine", f"""
+            SELECT a.account_id, g.as_of, g.horizon_end, a.segment, a.plan, a.start_date, a.end_date, a.mrr,
+                   {day('g.as_of')} AS as_of_day, {day('a.start_date')} AS start_day
+            FROM accounts a JOIN grid g
+              ON a.start_date < g.as_of AND (a.end_date IS NULL OR a.end_date > g.as_of)
+        """)
+
+        by_source: dict[str, dict[str, M.Metric]] = {}
+        for col, m in self.metrics.items():
+            if m.kind == "window" and (m.source in M.ROLLUPS or m.source in self.available):
+                by_source.setdefault(m.source, {})[col] = m
+        parts: dict[str, list[str]] = {}
+        # events: rolled up and windowed one account range at a time (bounded memory)
+        t1 = time.perf_counter()
+        ranges = self._partitions(until)
+        for lo, hi in ranges:
+            rng = {"lo": lo, "hi": hi, "until": until}
+            for r in M.ROLLUPS.values():
+                eng.create(r.name, self._rollup_sql(r, hi), rng)
+            eng.append("activity", "SELECT account_id, b, last_day FROM account_bucket")
+            for source, ms in by_source.items():
+                if source in M.ROLLUPS:
+                    eng.append(f"w_{source}", self._window_sql(source, "JOIN winbuckets w ON s.b = w.b", ms))
+        log.info("events: %d account ranges rolled up and windowed in %.1f s", len(ranges), time.perf_counter() - t1)
+        for source, ms in by_source.items():
+            if source in M.ROLLUPS:
+                if ranges:
+                    parts[f"w_{source}"] = list(ms)
+                continue
+            join = f"JOIN daymap w ON {day('s.' + M.WINDOW_SOURCES[source])} = w.d"
+            eng.create(f"w_{source}", self._window_sql(source, join, ms))
+            parts[f"w_{source}"] = list(ms)
+        for source, sql in self._point_sql().items():
+            eng.create(f"p_{source}", sql)
+            parts[f"p_{source}"] = [c for c in eng.columns(f"p_{source}") if c not in ("account_id", "as_of")]
+        if ranges:
+            # last active day before as_of: running max over buckets (all start before as_of) and spine rows,
+            # ordered so that a bucket starting on as_of comes after the spine row of as_of
+            eng.create("p_activity", """
+                SELECT account_id, as_of,
+                       as_of_day - coalesce(last_day, greatest(start_day, $first)) AS days_since_last_activity
+                FROM (
+                    SELECT account_id, as_of, as_of_day, start_day, is_spine,
+                           max(last_day) OVER (PARTITION BY account_id ORDER BY pos, is_spine DESC
+                                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS last_day
+                    FROM (SELECT account_id, b AS pos, 0 AS is_spine, last_day, NULL AS as_of, NULL AS as_of_day,
+                                 NULL AS start_day FROM activity
+                          UNION ALL
+                          SELECT account_id, as_of_day AS pos, 1 AS is_spine, NULL AS last_day, as_of, as_of_day,
+                                 start_day FROM spine) u
+                ) c WHERE is_spine = 1
+            """, {"first": int(_epoch_days(first_day)[0])})
+            parts["p_activity"] = ["days_since_last_activity"]
+        return self._assemble(parts, until, t0)
+
+    def _assemble(self, parts: dict[str, list[str]], until: pd.Timestamp, t0: float) -> pd.DataFrame:
+        day = self.engine.day
+        present = {c for cols in parts.values() for c in cols}
+        select, joins = [], []
+        for i, (table, cols) in enumerate(parts.items()):
+            joins.append(f"LEFT JOIN {table} t{i} ON t{i}.account_id = g.account_id AND t{i}.as_of = g.as_of")
+            for c in cols:
+                m = self.metrics.get(c)
+                expr = f"t{i}.{quote_ident(c)}"
+                if m is not None and m.fill_zero:
+                    expr = f"coalesce({expr}, 0)"
+                if m is not None and m.unit in _INTEGER_UNITS:
+                    expr = f"CAST({expr} AS BIGINT)"
+                select.append(f"{expr} AS {quote_ident(c)}")
+        # every registry column exists: zero where no row means no activity, empty where there is no source
+        for c, m in self.metrics.items():
+            if c in present or m.kind == "derived" or c == "tenure_days":
+                continue
+            if c == "mrr":  # no subscriptions: the accounts table's MRR (its current value)
+                select.append("g.mrr AS mrr")
+            elif m.fill_zero and m.source in M.ROLLUPS:  # no events at all before the first date
+                select.append(f"CAST(0 AS BIGINT) AS {quote_ident(c)}")
+            else:
+                select.append(f"CAST(NULL AS DOUBLE) AS {quote_ident(c)}")
+        inner = (
+            "SELECT g.account_id, g.as_of, g.segment, g.plan, g.as_of_day - g.start_day AS tenure_days, "
+            "k.n_features, " + ", ".join(select) + ", "
+            "CASE WHEN g.end_date IS NOT NULL AND g.end_date <= g.horizon_end AND g.end_date <= $until THEN 1 "
+            "     WHEN g.horizon_end <= $until THEN 0 END AS churned_within_h, "
+            f"{day('least(coalesce(g.end_date, $until), $until)')} - g.as_of_day AS duration_days, "
+            "CASE WHEN g.end_date IS NOT NULL AND g.end_date <= $until THEN 1 ELSE 0 END AS event "
+            "FROM spine g CROSS JOIN (SELECT count(DISTINCT feature) AS n_features FROM events "
+            "WHERE feature IS NOT NULL AND timestamp < $until) k " + " ".join(joins)
+        )
+        derived = []
+        for col, m in self.metrics.items():
+            if m.kind == "derived":
+                base = M.get(col.removesuffix("_" + m.window) if m.window else col)
+                derived.append(f"{base.sql.replace('{w}', '_' + m.window if m.window else '')} AS {quote_ident(col)}")
+        sql = (f"SELECT account_id, as_of, segment, plan, {', '.join(quote_ident(c) for c in self.metrics)}, "
+               f"{', '.join(LABELS)} FROM (SELECT *, {', '.join(derived)} FROM ({inner}) i) d "
+               "ORDER BY as_of, account_id")
+        df = self.engine.frame(sql, {"until": until})
+        df["as_of"] = pd.to_datetime(df["as_of"], utc=True)
+        df["churned_within_h"] = df["churned_within_h"].astype("Int8")
+        df["event"] = df["event"].astype("int8")
+        df.attrs.update({"horizon_days": self.horizon_days, "until": until.isoformat(),
+                         "windows": [w.name for w in self.windows]})
+        log.info("panel: %d rows x %d columns in %.1f s", len(df), df.shape[1], time.perf_counter() - t0)
+        return df
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def build_panel(processed_dir, as_of=None, *, until=None, windows: tuple[int, ...] = M.DEFAULT_WINDOWS,
+                horizon_days: int = 90, freq: str = "MS", engine: str | Engine = "duckdb",
+                out: str | Path | None = None, **engine_settings) -> pd.DataFrame:
+    """Build the account x period panel (see the module docstring); optionally write it to ``out`` (Parquet).
+
+    Parameters
+    ----------
+    processed_dir : path
+        Processed tables written by :func:`engage_models.ingest.ingest`.
+    as_of : date, list of dates or None
+        Observation dates (UTC midnights). None: month starts from the first with a full longest window of
+        data up to ``until``.
+    until : date, optional
+        Observation end (labels after it are unknown). Default: the midnight after the last event.
+    windows, horizon_days, freq
+        Trailing windows (days), churn horizon (days), and the grid frequency when ``as_of`` is None.
+    engine, engine_settings
+        ``"duckdb"`` with e.g. ``memory_limit="2GB"``, ``threads=2``.
+
+    Returns
+    -------
+    DataFrame
+        One row per (account_id, as_of) of accounts active at ``as_of``: ids, segment, plan, every registry
+        metric for the windows, ``churned_within_h``, ``duration_days``, ``event``; ``attrs`` holds the
+        horizon, the observation end and the windows.
+    """
+    with PanelBuilder(processed_dir, windows, horizon_days, engine, **engine_settings) as b:
+        df = b.build(as_of, until, freq)
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(out, index=False)
+    return df
+
+
+def feature_columns(panel: pd.DataFrame, model_only: bool = True) -> list[str]:
+    """The metric columns of ``panel`` (those the registry offers to models when ``model_only``)."""
+    return [c for c in panel.columns if c in M.REGISTRY_COLUMNS and (M.REGISTRY_COLUMNS[c].model or not model_only)]

@@ -1,0 +1,206 @@
+"""Customer satisfaction (CSAT): % satisfied with a Wilson interval, the mean with a t interval.
+
+CSAT is asked at three moments (the source articles' practice): at the end of onboarding, when a support
+ticket closes, and periodically (annual or otherwise). An answer on a ``scale = (low, high)`` (1-5 by
+default, configurable as ingest's ``csat_scale``) counts as **satisfied** when it falls in the top ``top``
+boxes (``score >= high - top + 1``: 4 or 5 on 1-5).
+
+.. math::
+    \\%\\,\\mathrm{satisfied} = 100\\,\\frac{x}{n}, \\qquad
+    \\text{Wilson: } \\frac{x + z^2/2}{n + z^2} \\pm \\frac{z}{n + z^2}\\sqrt{\\frac{x (n - x)}{n} + \\frac{z^2}{4}}
+
+and the mean answer with ``mean +- t_{n-1} s / sqrt(n)``. Answers outside the scale are quarantined by
+ingest; these functions raise on them and never clip.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..i18n import t
+from ..plots import new_ax
+from ._stats import fisher_z_interval, mean_interval, wilson
+
+log = logging.getLogger(__name__)
+
+SCALE = (1, 5)
+TOP_BOXES = 2
+MIN_N = 30
+TRIGGER_ORDER = ("onboarding", "ticket_close", "annual", "periodic")
+PRIORITY_ORDER = ("low", "normal", "high", "urgent")
+#: Hours to close: bin edges and their label keys (translated through the message catalogue).
+CLOSE_BINS = (0, 4, 24, 72, 168, np.inf)
+CLOSE_LABELS = ("close.lt4h", "close.4to24h", "close.1to3d", "close.3to7d", "close.gt7d")
+
+
+def satisfied(scores, scale: tuple[float, float] = SCALE, top: int = TOP_BOXES) -> pd.Series:
+    """True where an answer is in the top ``top`` boxes of ``scale``; missing answers stay missing.
+
+    Raises
+    ------
+    ValueError
+        An answer lies outside ``scale`` (ingest quarantines those; they are never clipped).
+    """
+    low, high = scale
+    if not 1 <= top <= high - low:
+        raise ValueError(f"top must be between 1 and {high - low} boxes for scale {scale}, not {top}")
+    s = pd.to_numeric(pd.Series(scores), errors="raise").astype(float)
+    bad = s.notna() & ((s < low) | (s > high))
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} CSAT answers outside the scale {low}-{high} "
+                         f"(e.g. {s[bad].iloc[0]!r}): ingest quarantines such rows; they are never clipped")
+    return (s >= high - top + 1).where(s.notna())
+
+
+def _order(values: pd.Series, order: Sequence[str]) -> pd.Series:
+    known = [v for v in order if v in set(values.dropna())]
+    rest = sorted(set(values.dropna()) - set(known), key=str)
+    return pd.Categorical(values, categories=known + rest, ordered=True)
+
+
+def csat_table(df: pd.DataFrame, by: str | Sequence[str] | None = "trigger", *, score: str = "score",
+               scale: tuple[float, float] = SCALE, top: int = TOP_BOXES, level: float = 0.95,
+               min_n: int = MIN_N) -> pd.DataFrame:
+    """% satisfied (Wilson interval) and mean answer (t interval) per group.
+
+    Returns
+    -------
+    DataFrame
+        ``by...``, ``n``, ``satisfied``, ``pct_satisfied``, ``ci_low``, ``ci_high`` (percent),
+        ``mean_score``, ``mean_low``, ``mean_high``, ``small_n``. Triggers and priorities come in their
+        natural order (onboarding, ticket close, annual, periodic; low to urgent).
+    """
+    by = [by] if isinstance(by, str) else list(by or [])
+    sat = satisfied(df[score], scale, top)
+    d = df.assign(_sat=sat, _score=pd.to_numeric(df[score]).astype(float)).dropna(subset=["_sat"])
+    for col, order in (("trigger", TRIGGER_ORDER), ("priority", PRIORITY_ORDER)):
+        if col in by:
+            d[col] = _order(d[col], order)
+    rows = []
+    groups = d.groupby(by, observed=True, sort=True) if by else [((), d)]
+    for key, g in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        x, n = int(g["_sat"].sum()), len(g)
+        lo, hi = wilson(x, n, level)
+        m, mlo, mhi, _ = mean_interval(g["_score"], level)
+        rows.append({**dict(zip(by, key, strict=True)), "n": n, "satisfied": x, "pct_satisfied": 100 * x / n,
+                     "ci_low": 100 * float(lo), "ci_high": 100 * float(hi), "mean_score": m, "mean_low": mlo,
+                     "mean_high": mhi, "small_n": n < min_n})
+    cols = by + ["n", "satisfied", "pct_satisfied", "ci_low", "ci_high", "mean_score", "mean_low", "mean_high",
+                 "small_n"]
+    out = pd.DataFrame(rows, columns=cols)
+    for col in by:
+        if isinstance(d[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(str)
+    return out
+
+
+def csat_trend(df: pd.DataFrame, freq: str = "M", *, by: str | None = "trigger", time: str = "submitted_at",
+               **kw) -> pd.DataFrame:
+    """:func:`csat_table` per calendar period (``period`` = the period's first day, UTC) and ``by``."""
+    ts = pd.to_datetime(df[time], utc=True)
+    period = ts.dt.tz_localize(None).dt.to_period(freq).dt.start_time.dt.tz_localize("UTC")
+    keys = ["period"] + ([by] if by else [])
+    return csat_table(df.assign(period=period), keys, **kw)
+
+
+def ticket_csat(tickets: pd.DataFrame, surveys: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Closed tickets with their CSAT, priority, hours to close and a time-to-close bin.
+
+    The CSAT comes from ticket-close survey answers joined by ``ticket_id`` when ``surveys`` has that
+    column, else from the tickets table's own ``csat`` column. Tickets without an answer are dropped.
+
+    Returns ``ticket_id``, ``account_id``, ``priority``, ``opened_at``, ``closed_at``, ``hours_to_close``,
+    ``time_to_close`` (label key of the bin, see :data:`CLOSE_BINS`) and ``score``.
+    """
+    tk = tickets[tickets["closed_at"].notna()].copy()
+    if surveys is not None and "ticket_id" in surveys:
+        s = surveys[(surveys["survey_type"] == "csat") & surveys["ticket_id"].notna()]
+        s = s.sort_values("submitted_at").drop_duplicates("ticket_id", keep="last")
+        tk = tk.merge(s[["ticket_id", "score"]], on="ticket_id", how="inner")
+    elif "csat" in tk:
+        tk = tk.rename(columns={"csat": "score"})
+    else:
+        raise ValueError("no CSAT for tickets: give surveys with a ticket_id column or tickets with a csat column")
+    tk = tk[tk["score"].notna()]
+    hours = (pd.to_datetime(tk["closed_at"], utc=True) - pd.to_datetime(tk["opened_at"], utc=True)).dt.total_seconds()
+    tk["hours_to_close"] = hours / 3600
+    tk["time_to_close"] = pd.cut(tk["hours_to_close"], CLOSE_BINS, labels=CLOSE_LABELS, right=False).astype(str)
+    return tk[["ticket_id", "account_id", "priority", "opened_at", "closed_at", "hours_to_close", "time_to_close",
+               "score"]].reset_index(drop=True)
+
+
+def ticket_csat_by_close_time(frame: pd.DataFrame, **kw) -> pd.DataFrame:
+    """:func:`csat_table` by time-to-close bin, bins in increasing order."""
+    out = csat_table(frame, "time_to_close", **kw)
+    out["time_to_close"] = pd.Categorical(out["time_to_close"], categories=CLOSE_LABELS, ordered=True)
+    return out.sort_values("time_to_close", ignore_index=True).assign(time_to_close=lambda d: d["time_to_close"]
+                                                                      .astype(str))
+
+
+def close_time_correlation(frame: pd.DataFrame, level: float = 0.95) -> dict:
+    """Spearman's rho between hours to close and the CSAT answer, with a Fisher-z (Bonett-Wright) interval."""
+    d = frame[["hours_to_close", "score"]].dropna()
+    rho, p = stats.spearmanr(d["hours_to_close"], d["score"]) if len(d) > 2 else (np.nan, np.nan)
+    lo, hi = fisher_z_interval(rho, len(d), level)
+    return {"n": len(d), "rho": float(rho), "ci_low": float(lo), "ci_high": float(hi), "p_value": float(p)}
+
+
+# ----------------------------------------------------------------------------------------------- plots
+def plot_csat(table: pd.DataFrame, by: str, ax=None, lang: str = "en", colour: str = "#0072b2"):
+    """Bars of % satisfied per group with Wilson intervals; each label carries its number of answers."""
+    ax = new_ax(ax, figsize=(8, 0.5 * len(table) + 1.2))
+    y = np.arange(len(table))[::-1]
+    err = [table["pct_satisfied"] - table["ci_low"], table["ci_high"] - table["pct_satisfied"]]
+    colours = ["#bbbbbb" if s else colour for s in table["small_n"]]
+    ax.barh(y, table["pct_satisfied"], xerr=err, color=colours, capsize=3)
+    labels = [f"{t(str(g), lang)} ({t('n', lang)}={n:,})" for g, n in zip(table[by], table["n"], strict=True)]
+    ax.set_yticks(y, labels)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(t("satisfied_pct", lang))
+    return ax
+
+
+def plot_csat_trend(trend: pd.DataFrame, ax=None, lang: str = "en", by: str = "trigger", min_n: int = 5):
+    """% satisfied per period and group with Wilson bands; periods with fewer than ``min_n`` answers hidden."""
+    ax = new_ax(ax, figsize=(10, 4))
+    d = trend[trend["n"] >= min_n]
+    for key, g in d.groupby(by, sort=False):
+        xs = pd.to_datetime(g["period"])
+        line, = ax.plot(xs, g["pct_satisfied"], marker="o", markersize=3, label=t(str(key), lang))
+        ax.fill_between(xs, g["ci_low"], g["ci_high"], alpha=0.15, color=line.get_color(), linewidth=0)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel(t("satisfied_pct", lang))
+    ax.set_xlabel("")
+    ax.legend(title=t(by, lang), frameon=False, fontsize=8)
+    return ax
+
+
+def plot_csat_distribution(df: pd.DataFrame, ax=None, lang: str = "en", by: str = "trigger", score: str = "score",
+                           scale: tuple[float, float] = SCALE):
+    """Stacked bars: share of each answer on the scale, one bar per group (red = lowest, green = highest)."""
+    import matplotlib as mpl
+
+    ax = new_ax(ax, figsize=(9, 0.5 * max(df[by].nunique(), 1) + 1.5))
+    satisfied(df[score], scale)  # raises on answers outside the scale
+    levels = np.arange(scale[0], scale[1] + 1)
+    d = df.assign(_g=_order(df[by], TRIGGER_ORDER if by == "trigger" else ()))
+    share = 100 * pd.crosstab(d["_g"], d[score], normalize="index").reindex(columns=levels, fill_value=0)
+    share = share.iloc[::-1]
+    colours = mpl.colormaps["RdYlGn"](np.linspace(0.1, 0.9, len(levels)))
+    left = np.zeros(len(share))
+    counts = d["_g"].value_counts()
+    labels = [f"{t(str(g), lang)} ({t('n', lang)}={counts.get(g, 0):,})" for g in share.index]
+    for colour, level in zip(colours, levels, strict=True):
+        ax.barh(labels, share[level], left=left, color=colour, label=f"{level:g}")
+        left += share[level].to_numpy()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(t("share", lang) + " (%)")
+    ax.legend(title=t("score", lang), ncols=len(levels), frameon=False, fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, -0.25))
+    return ax

@@ -1,0 +1,330 @@
+"""What goes with NPS and CSAT: engagement metrics and account attributes; and whether detractors churn.
+
+Drivers
+-------
+Each survey answer is joined to the engagement panel (one row per ``account_id`` and ``as_of``, metric
+columns named as in :mod:`engage_models.metrics`) by the account's **latest observation at or before the
+answer** (``as_of <= submitted_at``): the metrics describe what the account did before it answered, and
+nothing after it leaks in. For each metric, Spearman's rank correlation with the answer,
+
+.. math:: \\rho = \\mathrm{corr}(\\mathrm{rank}(x), \\mathrm{rank}(y)),
+
+is robust to the fat tails of usage counts and to the ordinal 0-10 or 1-5 scale. Its interval is Fisher's
+``tanh(atanh(rho) +- z se)`` with Bonett and Wright's ``se = sqrt((1 + rho^2 / 2) / (n - 3))``
+(``ci="fisher"``), or a percentile bootstrap that resamples **accounts** (``ci="bootstrap"``), which
+respects that several users of one account answer alike. p-values are adjusted for the number of
+metrics by Benjamini-Hochberg (``q_value``). A correlation is not an effect: a metric ranked high is a
+lead to follow, not a lever proven to move the score.
+
+Churn by category
+-----------------
+After each account-wave (see :func:`engage_models.surveys.net_promoter.account_waves`), did the account churn
+within ``horizon_days``? Only waves whose horizon ended by ``as_of`` count. The rate per category gets a
+Wilson interval, the table a chi-square test, and detractors against promoters a risk ratio with the
+Katz log interval ``exp(log RR +- z sqrt(1/a - 1/n1 + 1/c - 1/n2))``. :func:`survival_frame` prepares
+the same waves for Kaplan-Meier curves (time since the answer, censored at the next wave or ``as_of``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .. import metrics
+from ..i18n import t
+from ..plots import new_ax
+from ._stats import benjamini_hochberg, fisher_z_interval, wilson, z_value
+from .net_promoter import CATEGORIES, CATEGORY_COLOURS
+
+log = logging.getLogger(__name__)
+
+
+def _utc(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s, utc=True).astype("datetime64[ns, UTC]")
+
+
+def attach_panel(responses: pd.DataFrame, panel: pd.DataFrame, columns: Sequence[str] | None = None, *,
+                 time: str = "submitted_at", max_age_days: float | None = None) -> pd.DataFrame:
+    """Each response with the panel row of its account at the latest ``as_of`` at or before it.
+
+    Parameters
+    ----------
+    responses : DataFrame
+        Survey answers with ``account_id`` and ``time``.
+    panel : DataFrame
+        One row per (``account_id``, ``as_of``) with metric columns.
+    columns : column names, optional
+        Panel columns to attach (all but the keys by default).
+    max_age_days : float, optional
+        Leave the metrics empty when the latest observation is older than this.
+
+    Returns
+    -------
+    DataFrame
+        ``responses`` (same rows, same order) plus ``panel_as_of`` and the metric columns; empty where
+        the account has no observation before the answer.
+    """
+    columns = [c for c in (columns or panel.columns) if c not in ("account_id", "as_of")]
+    right = panel[["account_id", "as_of", *columns]].assign(panel_as_of=_utc(panel["as_of"])).drop(columns="as_of")
+    right = right.dropna(subset=["panel_as_of"]).sort_values("panel_as_of", kind="stable")
+    left = responses.assign(_t=_utc(responses[time]), _row=np.arange(len(responses)))
+    clash = [c for c in columns if c in left.columns]
+    if clash:
+        raise ValueError(f"responses already have the panel columns {clash}")
+    merged = pd.merge_asof(left.sort_values("_t", kind="stable"), right, left_on="_t", right_on="panel_as_of",
+                           by="account_id", direction="backward", allow_exact_matches=True)
+    if max_age_days is not None:
+        stale = (merged["_t"] - merged["panel_as_of"]) > pd.Timedelta(days=max_age_days)
+        merged.loc[stale, [*columns, "panel_as_of"]] = np.nan
+    return merged.sort_values("_row").drop(columns=["_t", "_row"]).set_index(responses.index)
+
+
+def one_hot(df: pd.DataFrame, columns: Sequence[str], drop_rare: int = 1) -> tuple[pd.DataFrame, list[str]]:
+    """Account attributes (segment, plan, ...) as 0/1 indicator columns named ``'segment=SMB'``.
+
+    Returns the frame with the indicators added and their names; levels seen fewer than ``drop_rare``
+    times are skipped. A rank correlation with an indicator compares the answers of that group with the rest.
+    """
+    added = []
+    out = df.copy()
+    for col in columns:
+        for level, count in out[col].value_counts().sort_index().items():
+            if count < drop_rare:
+                continue
+            name = f"{col}={level}"
+            out[name] = (out[col] == level).astype(float).where(out[col].notna())
+            added.append(name)
+    return out, added
+
+
+def candidate_drivers(columns: Sequence[str], exclude_families: Sequence[str] = ("sentiment",),
+                      model_only: bool = True) -> list[str]:
+    """The engagement metrics among ``columns`` worth correlating with survey answers.
+
+    Only registry metrics qualify, so the panel's labels (``churned_within_h``, ``duration_days``,
+    ``event``: they describe the future) and keys never enter. The ``sentiment`` family (latest NPS and
+    CSAT) is left out by default: an answer correlates with the same customer's previous answers by
+    construction, which says nothing about engagement. ``model_only`` keeps the columns the registry offers
+    to models (no duplicates such as user-days, no previous-window helpers).
+    """
+    out = []
+    for c in columns:
+        m = metrics.REGISTRY_COLUMNS.get(c)
+        if m is not None and m.family not in exclude_families and (m.model or not model_only):
+            out.append(c)
+    return out
+
+
+def driver_correlations(df: pd.DataFrame, columns: Sequence[str], target: str = "score", *, ci: str = "fisher",
+                        level: float = 0.95, n_boot: int = 1000, cluster: str | None = "account_id",
+                        seed: int = 0, min_n: int = 10) -> pd.DataFrame:
+    """Spearman's rho between ``target`` and each column, with an interval, ranked by |rho|.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per answer: ``target`` and the candidate columns (e.g. from :func:`attach_panel`).
+    columns : column names
+        Numeric candidates; constant or almost empty ones get NaN and sort last.
+    ci : ``'fisher'`` or ``'bootstrap'``
+        Fisher-z with the Bonett-Wright standard error, or percentile bootstrap over ``cluster`` (accounts;
+        rows when ``cluster`` is None) with ``n_boot`` resamples.
+
+    Returns
+    -------
+    DataFrame
+        ``driver``, ``n``, ``rho``, ``ci_low``, ``ci_high``, ``p_value``, ``q_value`` (Benjamini-Hochberg),
+        ``significant`` (``q_value < 1 - level``), sorted by |rho| descending.
+    """
+    if ci not in ("fisher", "bootstrap"):
+        raise ValueError(f"ci must be 'fisher' or 'bootstrap', not {ci!r}")
+    rows = []
+    y_all = pd.to_numeric(df[target], errors="coerce")
+    for col in columns:
+        x = pd.to_numeric(df[col], errors="coerce")
+        ok = x.notna() & y_all.notna()
+        n = int(ok.sum())
+        if n < min_n or x[ok].nunique() < 2 or y_all[ok].nunique() < 2:
+            rows.append({"driver": col, "n": n, "rho": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                         "p_value": np.nan})
+            continue
+        rho, p = stats.spearmanr(x[ok], y_all[ok])
+        if ci == "fisher":
+            lo, hi = (float(v) for v in fisher_z_interval(rho, n, level))
+        else:
+            groups = df.loc[ok, cluster].to_numpy() if cluster else None
+            lo, hi = _bootstrap_rho(x[ok].to_numpy(), y_all[ok].to_numpy(), groups, level, n_boot, seed)
+        rows.append({"driver": col, "n": n, "rho": float(rho), "ci_low": lo, "ci_high": hi, "p_value": float(p)})
+    out = pd.DataFrame(rows, columns=["driver", "n", "rho", "ci_low", "ci_high", "p_value"])
+    out["q_value"] = benjamini_hochberg(out["p_value"])
+    out["significant"] = out["q_value"] < 1 - level
+    return (out.assign(_abs=out["rho"].abs()).sort_values("_abs", ascending=False, na_position="last")
+            .drop(columns="_abs").reset_index(drop=True))
+
+
+def _rank_corr_rows(xr: np.ndarray, yr: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each row pair (rows already ranked)."""
+    xc, yc = xr - xr.mean(1, keepdims=True), yr - yr.mean(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (xc * yc).sum(1) / np.sqrt((xc**2).sum(1) * (yc**2).sum(1))
+
+
+def _bootstrap_rho(x, y, groups, level, n_boot, seed) -> tuple[float, float]:
+    """Percentile interval of Spearman's rho over resamples of rows, or of whole clusters (accounts)."""
+    rng = np.random.default_rng(seed)
+    a = (1 - level) / 2
+    if groups is None:
+        idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+        rhos = _rank_corr_rows(stats.rankdata(x[idx], axis=1), stats.rankdata(y[idx], axis=1))
+        return float(np.nanquantile(rhos, a)), float(np.nanquantile(rhos, 1 - a))
+    codes, uniq = pd.factorize(groups)
+    members = [np.flatnonzero(codes == k) for k in range(len(uniq))]
+    rhos = np.full(n_boot, np.nan)
+    for b in range(n_boot):  # resampled clusters differ in total size, so each draw is ranked on its own
+        rows = np.concatenate([members[k] for k in rng.integers(0, len(uniq), size=len(uniq))])
+        xb, yb = x[rows], y[rows]
+        if np.ptp(xb) > 0 and np.ptp(yb) > 0:
+            rhos[b] = stats.spearmanr(xb, yb)[0]
+    return float(np.nanquantile(rhos, a)), float(np.nanquantile(rhos, 1 - a))
+
+
+def driver_label(col: str, lang: str = "en") -> str:
+    """Readable name of a driver: the metric registry's label, or ``'segment: SMB'`` for indicators."""
+    if "=" in col:
+        attr, level = col.split("=", 1)
+        return f"{t(attr, lang)}: {t(level, lang)}"
+    return metrics.label(col, lang) if col in metrics.REGISTRY_COLUMNS else t(col, lang)
+
+
+def plot_drivers(drivers: pd.DataFrame, ax=None, lang: str = "en", top: int = 15):
+    """Ranked rank correlations with their intervals; significant ones (after FDR) filled, others hollow."""
+    d = drivers.dropna(subset=["rho"]).head(top)
+    ax = new_ax(ax, figsize=(8, 0.42 * len(d) + 1.2))
+    y = np.arange(len(d))[::-1]
+    for yi, (_, r) in zip(y, d.iterrows(), strict=True):
+        colour = "#009e73" if r["rho"] > 0 else "#d55e00"
+        ax.errorbar(r["rho"], yi, xerr=[[r["rho"] - r["ci_low"]], [r["ci_high"] - r["rho"]]], fmt="o",
+                    color=colour, mfc=colour if r["significant"] else "white", capsize=3)
+    ax.set_yticks(y, [driver_label(c, lang) for c in d["driver"]])
+    ax.axvline(0, color="#777777", linewidth=0.8)
+    ax.set_xlabel(t("correlation", lang))
+    return ax
+
+
+# ----------------------------------------------------------------------------------- churn by category
+def _waves_with_churn(waves: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    acc = accounts[["account_id", "end_date"]].assign(end_date=lambda d: _utc(d["end_date"]))
+    w = waves.merge(acc, on="account_id", how="left", validate="many_to_one")
+    w["last_at"] = _utc(w["last_at"])
+    # an answer after the recorded churn date cannot be followed up (and hints at a data problem)
+    after = w["end_date"].notna() & (w["end_date"] <= w["last_at"])
+    if after.any():
+        log.warning("%d account-waves answered on or after the account's end_date: left out", int(after.sum()))
+    return w[~after]
+
+
+def churn_by_category(waves: pd.DataFrame, accounts: pd.DataFrame, horizon_days: int, as_of, *,
+                      level: float = 0.95) -> pd.DataFrame:
+    """Share of account-waves followed by churn within ``horizon_days``, per NPS category.
+
+    ``waves`` comes from :func:`~engage_models.surveys.net_promoter.account_waves`; ``accounts`` gives ``end_date``
+    (the churn date). A wave counts when ``last_at + horizon <= as_of`` (its outcome is known) and churned
+    when ``last_at < end_date <= last_at + horizon``.
+
+    Returns ``category``, ``n``, ``churned``, ``churn_rate`` (percent), ``ci_low``, ``ci_high`` (Wilson);
+    ``.attrs`` holds ``chi2_p`` (chi-square test of equal rates) and ``risk_ratio`` (detractors vs
+    promoters, with ``rr_low`` and ``rr_high``).
+    """
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    h = pd.Timedelta(days=horizon_days)
+    w = _waves_with_churn(waves, accounts)
+    w = w[w["last_at"] + h <= as_of]
+    w = w.assign(churned=w["end_date"].notna() & (w["end_date"] <= w["last_at"] + h))
+    g = w.groupby(w["category"].astype(str))["churned"].agg(["size", "sum"]).reindex(CATEGORIES, fill_value=0)
+    lo, hi = wilson(g["sum"], g["size"], level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = 100 * g["sum"] / g["size"]
+    out = pd.DataFrame({"category": list(CATEGORIES), "n": g["size"].to_numpy().astype(int),
+                        "churned": g["sum"].to_numpy().astype(int), "churn_rate": rate.to_numpy(),
+                        "ci_low": 100 * lo, "ci_high": 100 * hi})
+    used = out[out["n"] > 0]
+    table = np.c_[used["churned"], used["n"] - used["churned"]]
+    out.attrs["chi2_p"] = (float(stats.chi2_contingency(table)[1])
+                           if len(used) > 1 and table.sum(0).min() > 0 else np.nan)
+    out.attrs.update(risk_ratio(out.set_index("category"), level))
+    out.attrs["horizon_days"] = horizon_days
+    return out
+
+
+def risk_ratio(table: pd.DataFrame, level: float = 0.95, a: str = "detractor", b: str = "promoter") -> dict:
+    """Churn risk of category ``a`` over ``b`` with the Katz log interval; NaN when either has no churn."""
+    x1, n1, x2, n2 = (float(table.loc[k, c]) for k in (a, b) for c in ("churned", "n"))
+    if min(x1, x2) == 0 or min(n1, n2) == 0:
+        return {"risk_ratio": np.nan, "rr_low": np.nan, "rr_high": np.nan}
+    rr = (x1 / n1) / (x2 / n2)
+    se = np.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
+    z = z_value(level)
+    return {"risk_ratio": rr, "rr_low": float(rr * np.exp(-z * se)), "rr_high": float(rr * np.exp(z * se))}
+
+
+def survival_frame(waves: pd.DataFrame, accounts: pd.DataFrame, as_of) -> pd.DataFrame:
+    """Account-waves as survival data: ``duration`` (days from the answer), ``event`` (churned) by category.
+
+    Follow-up of a wave ends at churn (event), at the account's next wave (censored: from then on the
+    next answer's category applies) or at ``as_of`` (censored), so no stretch of time counts twice.
+    """
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    w = _waves_with_churn(waves, accounts).sort_values(["account_id", "wave"])
+    w = w[w["last_at"] < as_of]
+    nxt = _utc(w.groupby("account_id")["first_at"].shift(-1))
+    stop = pd.concat([nxt.fillna(as_of), pd.Series(as_of, index=w.index)], axis=1).min(axis=1)
+    event = w["end_date"].notna() & (w["end_date"] <= stop)
+    end = w["end_date"].where(event, stop)
+    return pd.DataFrame({"account_id": w["account_id"], "category": w["category"].astype(str),
+                         "duration": (end - w["last_at"]).dt.total_seconds() / 86400, "event": event}
+                        ).reset_index(drop=True)
+
+
+def km_by_category(frame: pd.DataFrame) -> dict:
+    """Kaplan-Meier fits per category (lifelines) and the multivariate log-rank p-value."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+
+    fits = {}
+    for cat in CATEGORIES:
+        d = frame[frame["category"] == cat]
+        if len(d):
+            fits[cat] = KaplanMeierFitter(label=cat).fit(d["duration"], d["event"])
+    p = (multivariate_logrank_test(frame["duration"], frame["category"], frame["event"]).p_value
+         if frame["category"].nunique() > 1 else np.nan)
+    return {"fits": fits, "logrank_p": float(p)}
+
+
+def plot_km_by_category(frame: pd.DataFrame, ax=None, lang: str = "en"):
+    """Share of accounts still customers by days since their answer, one curve (with band) per category."""
+    ax = new_ax(ax, figsize=(9, 4))
+    km = km_by_category(frame)
+    for cat, fit in km["fits"].items():
+        fit.plot_survival_function(ax=ax, color=CATEGORY_COLOURS[cat], label=f"{t(cat + 's', lang)} "
+                                   f"({t('n', lang)}={int(fit.event_observed.shape[0]):,})")
+    ax.set_xlabel(t("days_since_answer", lang))
+    ax.set_ylabel(t("survival", lang))
+    ax.legend(frameon=False, fontsize=9)
+    return ax
+
+
+def plot_churn_by_category(table: pd.DataFrame, ax=None, lang: str = "en"):
+    """Churn rate within the horizon per NPS category with Wilson intervals."""
+    ax = new_ax(ax, figsize=(7, 3.5))
+    d = table[table["n"] > 0]
+    err = [d["churn_rate"] - d["ci_low"], d["ci_high"] - d["churn_rate"]]
+    ax.bar([f"{t(c + 's', lang)}\n({t('n', lang)}={n:,})" for c, n in zip(d["category"], d["n"], strict=True)],
+           d["churn_rate"], yerr=err, capsize=4, color=[CATEGORY_COLOURS[c] for c in d["category"]])
+    ax.set_ylabel(t("churn_within", lang, h=table.attrs.get("horizon_days", "")))
+    return ax

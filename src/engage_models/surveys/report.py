@@ -1,0 +1,68 @@
+"""Report views: the analysis tables reshaped for readers (translated values, estimates with intervals).
+
+The analysis functions return raw numbers (``nps``, ``ci_low``, ``ci_high``); a report shows one column
+"NPS (95% CI)" written with :func:`engage_models.i18n.fmt_interval`, category and trigger names in the
+report's language, and the response counts next to every estimate. Headers are translated later by
+:func:`engage_models.display.table`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from ..i18n import fmt_date, fmt_interval, t
+
+#: Columns whose *values* are label keys (category names, triggers, ...), with the key prefix if any.
+VALUE_KEYS = {"category": "", "trigger": "", "priority": "", "theme": "theme.", "time_to_close": "",
+              "trend": "", "lang": "lang.", "survey_type": ""}
+
+
+def translate_values(df: pd.DataFrame, lang: str = "en", columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """``df`` with label values (``'promoter'``, ``'ticket_close'``, themes ...) in the report's language."""
+    out = df.copy()
+    for col in columns or [c for c in VALUE_KEYS if c in df]:
+        prefix = VALUE_KEYS.get(col, "")
+        out[col] = out[col].map(lambda v, p=prefix: t(p + str(v), lang) if isinstance(v, str) and v else v)
+    return out
+
+
+def with_interval(df: pd.DataFrame, est: str, low: str, high: str, name: str, lang: str = "en",
+                  decimals: int = 1, unit: str = "") -> pd.DataFrame:
+    """Replace three columns by one text column ``name``: 'estimate (95% CI low to high)'."""
+    text = [fmt_interval(e, lo, hi, lang, decimals, unit) for e, lo, hi in zip(df[est], df[low], df[high],
+                                                                              strict=True)]
+    pos = list(df.columns).index(est)
+    out = df.drop(columns=[est, low, high])
+    out.insert(pos, name, text)
+    return out
+
+
+def nps_view(table: pd.DataFrame, lang: str = "en", by: Sequence[str] = ()) -> pd.DataFrame:
+    """An :func:`~engage_models.surveys.net_promoter.nps_table` for readers: groups, n, shares, NPS with interval."""
+    cols = [*by, "n", "pct_promoters", "pct_detractors", "nps", "ci_low", "ci_high", "small_n"]
+    d = table[cols].copy()
+    if "period" in d:
+        d["period"] = d["period"].map(lambda p: fmt_date(p, lang, month_only=True))
+    d = with_interval(d, "nps", "ci_low", "ci_high", "nps_ci", lang)
+    return translate_values(d, lang)
+
+
+def csat_view(table: pd.DataFrame, lang: str = "en", by: Sequence[str] = ()) -> pd.DataFrame:
+    """A :func:`~engage_models.surveys.csat.csat_table` for readers: % satisfied and mean with intervals."""
+    d = table[[*by, "n", "pct_satisfied", "ci_low", "ci_high", "mean_score", "mean_low", "mean_high",
+               "small_n"]].copy()
+    d = with_interval(d, "pct_satisfied", "ci_low", "ci_high", "satisfied_ci", lang, unit="%")
+    d = with_interval(d, "mean_score", "mean_low", "mean_high", "mean_ci", lang, decimals=2)
+    return translate_values(d, lang)
+
+
+def drivers_view(drivers: pd.DataFrame, lang: str = "en", top: int = 15) -> pd.DataFrame:
+    """A :func:`~engage_models.surveys.drivers.driver_correlations` table with readable metric names."""
+    from .drivers import driver_label
+
+    d = drivers.dropna(subset=["rho"]).head(top).copy()
+    d["driver"] = d["driver"].map(lambda c: driver_label(c, lang))
+    d = with_interval(d, "rho", "ci_low", "ci_high", "rho_ci", lang, decimals=2)
+    return d[["driver", "n", "rho_ci", "q_value", "significant"]]

@@ -1,0 +1,303 @@
+"""Comment themes in English and Japanese: tokens, key terms by NPS category, themes, example comments.
+
+Tokens
+------
+English: lower case words (letters, digits, ``'+-``), stop words removed, a light plural folding
+(``reports`` -> ``report``). Japanese: morphological analysis with janome (pure Python, dictionary
+bundled in the wheel, nothing downloaded at run time); kept are nouns (general, verbal, adjectival stems,
+proper nouns) and the base form of independent adjectives (``高すぎ`` -> ``高い``), stop words removed.
+Latin words inside Japanese text (Slack, API) are lower-cased like English ones.
+
+Key terms
+---------
+Each term is counted once per comment. For a category ``i`` (e.g. detractors) against all other comments
+``j`` of the same language, the log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi and
+Quinn 2008, "Fightin' Words"), the prior being the term's counts over all comments (``a_w``, total ``a0``):
+
+.. math::
+    \\delta_w = \\log\\frac{y_{iw} + a_w}{n_i + a_0 - y_{iw} - a_w}
+             - \\log\\frac{y_{jw} + a_w}{n_j + a_0 - y_{jw} - a_w},
+    \\qquad z_w = \\delta_w / \\sqrt{1 / (y_{iw} + a_w) + 1 / (y_{jw} + a_w)}
+
+A large ``z`` marks a term that is both frequent and specific to the category; rare terms are shrunk
+towards zero instead of topping the list by chance.
+
+Themes
+------
+A small bilingual lexicon (:data:`THEMES`, editable) maps terms to the themes customer-success teams
+talk about (ease of use, support, price, features, onboarding, performance, reporting, integration). A
+comment may carry several themes. Representative comments of a theme and category are those whose terms
+are most typical of the category (highest mean ``z``), shorter first on ties.
+
+Comments are user text: show them only through :func:`engage_models.display.table`, which escapes them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from ._stats import wilson
+
+log = logging.getLogger(__name__)
+
+_JA_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
+_EN_WORD = re.compile(r"[a-z][a-z0-9'+\-]*[a-z0-9+]|[a-z]")
+
+EN_STOP = frozenset("""
+a about above after again against all also am an and any are aren't as at be because been before being below
+between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each even
+ever every few for from further get gets got had hadn't has hasn't have haven't having he her here hers herself
+him himself his how i i'm i've if in into is isn't it it's its itself just let's like lot lots me more most much
+must my myself no nor not now of off on once one only or other our ours ourselves out over own really same she
+should so some still such than that that's the their theirs them themselves then there there's these they
+they're this those through to too under until up us very via was wasn't we we're we've were weren't what when
+where which while who whom why will with won't would wouldn't you you're your yours yourself yourselves
+thing things without though although bit less many half yet since always never often sometimes
+two three four five first last new ok okay
+""".split())
+
+JA_STOP = frozenset("""
+こと もの ため よう これ それ あれ どれ ここ そこ 方 的 者 さん 様 今 時 際 中 上 下 前 後 度 回 毎回 気 感じ
+する ある いる なる ない よい いい 良い できる
+""".split())
+
+_JA_NOUNS = {"一般", "サ変接続", "形容動詞語幹", "固有名詞", "ナイ形容詞語幹"}
+
+#: Theme -> terms (English tokens after folding, Japanese tokens as janome gives them). Edit freely.
+THEMES: dict[str, frozenset[str]] = {
+    "ease_of_use": frozenset("""intuitive easy interface navigation navigate click confusing cluttered learn
+        learning curve menu usable simple clean 操作 直感 画面 メニュー クリック マニュアル 簡単""".split()),
+    "support": frozenset("""support ticket csm manager success answer answered reply response responsive canned
+        サポート 担当 問い合わせ 回答 返事 相談 対応""".split()),
+    "price": frozenset("""price pricing pricey expensive cost cheap cheaper value penny renewal paying
+        料金 価格 費用 コスト 値上げ 割高 ライセンス 割引 安い 高い""".split()),
+    "features": frozenset("""feature permission filter chart forecasting roadmap annotation metric
+        機能 権限 フィルター グラフ カスタマイズ 予測""".split()),
+    "onboarding": frozenset("""onboarding setup training rollout trainer doc
+        導入 オンボーディング トレーニング 初期 稼働 フォロー""".split()),
+    "performance": frozenset("""slow fast load loading timeout freeze outage performance speed quick reliable
+        動作 重い 軽い 遅い 速い タイム ストレス 読み込み""".split()),
+    "reporting": frozenset("""report reporting export csv layout format formatting board deck
+        レポート 資料 レイアウト 出力 配信""".split()),
+    "integration": frozenset("""integration salesforce slack api sync endpoint warehouse notification
+        連携 通知""".split()),
+}
+
+
+# ----------------------------------------------------------------------------------------------- tokens
+def detect_lang(text: str) -> str:
+    """``'ja'`` when the text contains kana or kanji, else ``'en'``."""
+    return "ja" if _JA_CHARS.search(text or "") else "en"
+
+
+def _fold(word: str) -> str:
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "'s")):
+        return word[:-1]
+    return word.removesuffix("'s")
+
+
+def _tokenize_en(text: str) -> list[str]:
+    words = _EN_WORD.findall(text.lower().replace("’", "'"))
+    return [_fold(w) for w in words if w not in EN_STOP and len(w) > 1 and not w.isdigit()]
+
+
+@functools.cache
+def _janome():
+    from janome.tokenizer import Tokenizer
+
+    return Tokenizer()
+
+
+def _tokenize_ja(text: str) -> list[str]:
+    out = []
+    for tok in _janome().tokenize(text):
+        pos = tok.part_of_speech.split(",")
+        base = tok.base_form if tok.base_form != "*" else tok.surface
+        if pos[0] == "名詞" and pos[1] in _JA_NOUNS or pos[0] == "形容詞" and pos[1] == "自立":
+            word = base.lower() if base.isascii() else base
+            if word in JA_STOP or word in EN_STOP or (word.isascii() and len(word) < 2) or word.isdigit():
+                continue
+            out.append(word)
+    return out
+
+
+def tokenize(text: str | None, lang: str | None = None) -> list[str]:
+    """Content words of one comment, in order (repeats kept). ``lang`` is detected when not given.
+
+    Examples
+    --------
+    >>> tokenize("Dashboards are painfully slow, often over 30 seconds to load.")
+    ['dashboard', 'painfully', 'slow', 'second', 'load']
+    >>> tokenize("サポートの対応が早くて助かっています。")
+    ['サポート', '対応', '早い']
+    """
+    if text is None or (not isinstance(text, str) and pd.isna(text)) or not str(text).strip():
+        return []
+    text = str(text)
+    lang = lang if lang in ("en", "ja") else detect_lang(text)
+    # a comment tagged English may still be written in Japanese (and the other way round)
+    if lang == "en" and _JA_CHARS.search(text):
+        lang = "ja"
+    return list(_tokens(text, lang))
+
+
+@functools.lru_cache(maxsize=100_000)
+def _tokens(text: str, lang: str) -> tuple[str, ...]:
+    """Cached: a report tokenises each comment for key terms, themes and examples."""
+    return tuple(_tokenize_ja(text) if lang == "ja" else _tokenize_en(text))
+
+
+def comment_terms(df: pd.DataFrame, text: str = "comment", lang: str = "lang") -> pd.Series:
+    """The set of terms of each comment (frozenset; empty for rows without a comment)."""
+    langs = df[lang] if lang in df else pd.Series(None, index=df.index)
+    return pd.Series([frozenset(tokenize(c, lg)) for c, lg in zip(df[text], langs, strict=True)], index=df.index,
+                     name="terms")
+
+
+def _comment_lang(df: pd.DataFrame, text: str, lang: str) -> pd.Series:
+    detected = df[text].map(lambda c: detect_lang(c) if isinstance(c, str) else None)
+    if lang not in df:
+        return detected
+    # the comment's script decides when the tag disagrees with it (Japanese text tagged 'en')
+    return detected.where(detected == "ja", df[lang].where(df[lang].isin(["en", "ja"]), detected))
+
+
+# ----------------------------------------------------------------------------------------- key terms
+def key_terms(df: pd.DataFrame, by: str = "category", *, text: str = "comment", lang: str = "lang",
+              min_comments: int = 3) -> pd.DataFrame:
+    """Terms that set each group's comments apart from the others' (log-odds z, per language).
+
+    Returns
+    -------
+    DataFrame
+        ``lang``, ``by``, ``term``, ``comments`` (comments of the group with the term), ``share`` (percent
+        of the group's comments), ``share_others``, ``z``; terms in fewer than ``min_comments`` comments of
+        the group are dropped. Sorted by language, group, ``z`` descending and term (ties in a stable order).
+    """
+    d = df[df[text].notna() & df[by].notna()]
+    d = d.assign(_terms=comment_terms(d, text, lang), _lang=_comment_lang(d, text, lang))
+    rows = []
+    for lg, dl in d.groupby("_lang"):
+        n_by = dl.groupby(by, observed=True).size()
+        counts = {g: Counter(t for ts in dg["_terms"] for t in ts) for g, dg in dl.groupby(by, observed=True)}
+        total = Counter()
+        for c in counts.values():
+            total.update(c)
+        a0 = sum(total.values())
+        n_all = sum(sum(c.values()) for c in counts.values())
+        for g, c in counts.items():
+            n_i = sum(c.values())
+            n_j = n_all - n_i
+            for term, y_i in c.items():
+                if y_i < min_comments:
+                    continue
+                a_w = total[term]
+                y_j = a_w - y_i
+                delta = (np.log((y_i + a_w) / (n_i + a0 - y_i - a_w))
+                         - np.log((y_j + a_w) / (n_j + a0 - y_j - a_w)))
+                z = delta / np.sqrt(1 / (y_i + a_w) + 1 / (y_j + a_w))
+                rows.append({"lang": lg, by: g, "term": term, "comments": y_i,
+                             "share": 100 * y_i / n_by[g], "share_others": 100 * y_j / max(len(dl) - n_by[g], 1),
+                             "z": z})
+    out = pd.DataFrame(rows, columns=["lang", by, "term", "comments", "share", "share_others", "z"])
+    return out.sort_values(["lang", by, "z", "term"], ascending=[True, True, False, True], ignore_index=True)
+
+
+def top_terms(terms: pd.DataFrame, by: str = "category", n: int = 10, min_z: float = 0.0) -> pd.DataFrame:
+    """The ``n`` terms with the highest ``z`` (above ``min_z``) per language and group."""
+    keep = terms[terms["z"] > min_z]
+    return keep.groupby(["lang", by], observed=True, sort=True).head(n).reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------------- themes
+def assign_themes(terms: pd.Series, lexicon: dict[str, frozenset[str]] | None = None) -> pd.Series:
+    """The themes (tuple, lexicon order) whose terms a comment uses."""
+    lexicon = lexicon or THEMES
+    return terms.map(lambda ts: tuple(th for th, words in lexicon.items() if ts & words))
+
+
+def theme_table(df: pd.DataFrame, by: str = "category", *, text: str = "comment", lang: str = "lang",
+                lexicon: dict[str, frozenset[str]] | None = None, level: float = 0.95) -> pd.DataFrame:
+    """Share of each group's comments that touch each theme, with Wilson intervals.
+
+    Returns ``theme``, ``by``, ``comments`` (in the group, with the theme), ``n`` (comments of the group),
+    ``share``, ``ci_low``, ``ci_high`` (percent).
+    """
+    lexicon = lexicon or THEMES
+    d = df[df[text].notna() & df[by].notna()]
+    themes = assign_themes(comment_terms(d, text, lang), lexicon)
+    rows = []
+    for g, idx in d.groupby(by, observed=True).groups.items():
+        th = themes.loc[idx]
+        n = len(th)
+        for theme in lexicon:
+            x = int(th.map(lambda ts, theme=theme: theme in ts).sum())
+            lo, hi = wilson(x, n, level)
+            rows.append({"theme": theme, by: g, "comments": x, "n": n, "share": 100 * x / n if n else np.nan,
+                         "ci_low": 100 * float(lo), "ci_high": 100 * float(hi)})
+    return pd.DataFrame(rows, columns=["theme", by, "comments", "n", "share", "ci_low", "ci_high"])
+
+
+def representative_comments(df: pd.DataFrame, by: str = "category", groups=("promoter", "detractor"), *,
+                            k: int = 2, text: str = "comment", lang: str = "lang",
+                            lexicon: dict[str, frozenset[str]] | None = None, terms: pd.DataFrame | None = None,
+                            themes: list[str] | None = None) -> pd.DataFrame:
+    """Up to ``k`` typical comments per theme for each group in ``groups``.
+
+    Typical = highest mean key-term ``z`` of its terms for its group (from :func:`key_terms`, computed here
+    when ``terms`` is not given), shorter first on ties; a comment repeated word for word shows once.
+
+    Returns ``theme``, ``by``, ``comment`` and the other columns of ``df`` that exist among ``score``,
+    ``submitted_at``, ``lang``.
+    """
+    lexicon = lexicon or THEMES
+    d = df[df[text].notna() & df[by].isin(groups)].copy()
+    if d.empty:
+        return pd.DataFrame(columns=["theme", by, text])
+    terms = key_terms(df, by, text=text, lang=lang, min_comments=1) if terms is None else terms
+    zmap = {(g, term): z for g, term, z in zip(terms[by], terms["term"], terms["z"], strict=True)}
+    d["_terms"] = comment_terms(d, text, lang)
+    d["_themes"] = assign_themes(d["_terms"], lexicon)
+    d["_typical"] = [np.mean([zmap.get((g, w), 0.0) for w in sorted(ts)]) if ts else -np.inf
+                     for g, ts in zip(d[by], d["_terms"], strict=True)]
+    d["_len"] = d[text].str.len()
+    extra = [c for c in ("score", "submitted_at", "lang") if c in d]
+    rows = []
+    for g in groups:
+        dg = d[d[by] == g].sort_values(["_typical", "_len"], ascending=[False, True], kind="stable")
+        for theme in themes or lexicon:
+            hit = dg[dg["_themes"].map(lambda ts, theme=theme: theme in ts)].drop_duplicates(text).head(k)
+            for _, r in hit.iterrows():
+                rows.append({"theme": theme, by: g, text: r[text], **{c: r[c] for c in extra}})
+    return pd.DataFrame(rows, columns=["theme", by, text, *extra])
+
+
+def plot_themes(table: pd.DataFrame, ax=None, lang: str = "en", by: str = "category",
+                groups=("detractor", "passive", "promoter")):
+    """Share of each group's comments per theme (grouped bars with Wilson intervals)."""
+    from ..i18n import t
+    from ..plots import new_ax
+    from .net_promoter import CATEGORY_COLOURS
+
+    themes = list(dict.fromkeys(table["theme"]))
+    ax = new_ax(ax, figsize=(9, 0.55 * len(themes) + 1.5))
+    groups = [g for g in groups if g in set(table[by])]
+    height = 0.8 / max(len(groups), 1)
+    y = np.arange(len(themes))[::-1]
+    for i, g in enumerate(groups):
+        d = table[table[by] == g].set_index("theme").reindex(themes)
+        err = [d["share"] - d["ci_low"], d["ci_high"] - d["share"]]
+        ax.barh(y + (len(groups) / 2 - i - 0.5) * height, d["share"], height=height, xerr=err, capsize=2,
+                color=CATEGORY_COLOURS.get(g), label=f"{t(g + 's', lang)} ({t('n', lang)}={int(d['n'].iloc[0]):,})")
+    ax.set_yticks(y, [t("theme." + th, lang) for th in themes])
+    ax.set_xlabel(t("share", lang) + " (%)")
+    ax.legend(frameon=False, fontsize=8)
+    return ax

@@ -1,0 +1,359 @@
+"""KPIs against answers computed by hand on tiny tables, and against the simulator's own record."""
+
+from __future__ import annotations
+
+import doctest
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from engage_models import kpis as K
+from engage_models.plots import setup
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def ts(s):
+    return pd.Timestamp(s, tz="UTC")
+
+
+# The tiny world. Subscriptions cover Jan-Apr 2024; as_of = 2024-05-01 (the close of April). Monthly figures
+# are snapshots at month closes (customer on the month's last day); movements of m compare close m-1 -> m.
+#
+#   A  start 2023-06-01, active          subs Jan 100, Feb 100, Mar 150, Apr 150   expansion +50 in Mar
+#   B  start 2023-09-15, active          subs Jan 200, Feb 120, (no Mar row), Apr 120
+#                                        contraction -80 in Feb; the missing Mar row carries 120 forward
+#   C  start 2023-03-01, end 2024-03-15  subs Jan 50, Feb 50, Mar 50 (partial month)   churns mid-March: -50
+#   D  start 2024-02-10, active          NO subscription rows: accounts.mrr = 80 every month
+#   E  start 2024-03-01, active          subs Mar 60, Apr 90                      new in Mar, expansion +30 in Apr
+#   F  start 2024-04-05, end 2024-04-20  subs Apr 40: starts and churns inside April, never at a close
+#
+# MRR at the closes:  Jan: A100 B200 C50            = 350
+#                     Feb: A100 B120 C50 D80        = 350
+#                     Mar: A150 B120     D80 E60    = 410
+#                     Apr: A150 B120     D80 E90    = 440
+ACCOUNTS = pd.DataFrame({
+    "account_id": list("ABCDEF"),
+    "segment": ["SMB", "Enterprise", "SMB", "SMB", "Enterprise", "SMB"],
+    "plan": ["Pro"] * 6,
+    "mrr": [150.0, 120.0, 50.0, 80.0, 90.0, 40.0],
+    "start_date": [ts("2023-06-01"), ts("2023-09-15"), ts("2023-03-01"), ts("2024-02-10"), ts("2024-03-01"),
+                   ts("2024-04-05")],
+    "end_date": [pd.NaT, pd.NaT, ts("2024-03-15"), pd.NaT, pd.NaT, ts("2024-04-20")],
+})  # fmt: skip
+_SUBS = [("A", "2024-01-01", 100), ("A", "2024-02-01", 100), ("A", "2024-03-01", 150), ("A", "2024-04-01", 150),
+         ("B", "2024-01-01", 200), ("B", "2024-02-01", 120), ("B", "2024-04-01", 120),
+         ("C", "2024-01-01", 50), ("C", "2024-02-01", 50), ("C", "2024-03-01", 50),
+         ("E", "2024-03-01", 60), ("E", "2024-04-01", 90), ("F", "2024-04-01", 40)]
+SUBS = pd.DataFrame({"account_id": [r[0] for r in _SUBS], "period_start": [ts(r[1]) for r in _SUBS],
+                     "mrr": [float(r[2]) for r in _SUBS]})
+AS_OF = "2024-05-01"
+MONTHS = [ts("2024-02-01"), ts("2024-03-01"), ts("2024-04-01")]
+
+# A hand-made panel (account_id x as_of with the 28-day columns of the registry).
+PANEL = pd.DataFrame({
+    "account_id": ["a1", "a2", "a3", "a1", "a3", "a3"],
+    "as_of": [ts("2024-02-01")] * 3 + [ts("2024-03-01")] * 2 + [ts("2024-04-01")],
+    "segment": ["SMB", "SMB", "Enterprise", "SMB", "Enterprise", "Enterprise"],
+    "user_days_28d": [56, 0, 28, 28, 0, 0],
+    "active_users_28d": [4, 0, 1, 2, 0, 0],
+})  # fmt: skip
+
+
+def wilson(k, n, z=1.959963984540054):
+    """The Wilson interval written out independently of the module."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+# ------------------------------------------------------------------------------------------- MRR
+def test_monthly_mrr_at_month_closes():
+    m = K.monthly_mrr(ACCOUNTS, SUBS, as_of=AS_OF)
+    got = m.pivot(index="account_id", columns="month", values="mrr")
+    got.columns = [c.strftime("%b") for c in got.columns]
+    expected = pd.DataFrame({"Jan": [100, 200, 50, np.nan, np.nan], "Feb": [100, 120, 50, 80, np.nan],
+                             "Mar": [150, 120, np.nan, 80, 60], "Apr": [150, 120, np.nan, 80, 90]},
+                            index=pd.Index(list("ABCDE"), name="account_id"))
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert "F" not in set(m["account_id"])  # started and ended inside April: never a customer at a close
+    assert m.attrs["mrr_source"] == "subscriptions"
+
+
+def test_movements_per_account():
+    mv = K.mrr_movements(ACCOUNTS, SUBS, as_of=AS_OF).set_index(["month", "account_id"])
+    # February: D is new (80, from accounts.mrr: no subscription rows); B contracts 200 -> 120
+    assert mv.loc[(ts("2024-02-01"), "D"), ["new", "movement"]].tolist() == [80.0, "new"]
+    assert mv.loc[(ts("2024-02-01"), "B"), ["start_mrr", "end_mrr", "contraction", "movement"]].tolist() == [
+        200.0, 120.0, 80.0, "contraction"]
+    # March: A expands 100 -> 150; C churns mid-month with the 50 it paid at the February close; E is new;
+    # B has no March row and keeps 120 (flat)
+    march = mv.loc[ts("2024-03-01")]
+    assert sorted(march.index) == list("ABCDE")
+    assert march.loc["A", ["expansion", "movement"]].tolist() == [50.0, "expansion"]
+    assert march.loc["C", ["start_mrr", "end_mrr", "churn", "movement"]].tolist() == [50.0, 0.0, 50.0, "churn"]
+    assert march.loc["E", ["new", "movement"]].tolist() == [60.0, "new"]
+    assert march.loc["B", "movement"] == "flat" and march.loc["D", "movement"] == "flat"
+    # per row: end - start = new + expansion - contraction - churn
+    np.testing.assert_array_equal(mv.end_mrr - mv.start_mrr, mv.new + mv.expansion - mv.contraction - mv.churn)
+
+
+def test_bridge_by_hand_and_identity():
+    b = K.mrr_bridge(ACCOUNTS, SUBS, as_of=AS_OF)
+    assert b["month"].tolist() == MONTHS
+    cols = ["start_mrr", "new", "expansion", "contraction", "churn", "end_mrr"]
+    # Feb: 350 + 80 (D) + 0 - 80 (B) - 0 = 350
+    # Mar: 350 + 60 (E) + 50 (A) - 0 - 50 (C) = 410
+    # Apr: 410 + 0 (F never at a close) + 30 (E) - 0 - 0 = 440
+    assert b[cols].to_numpy().tolist() == [[350, 80, 0, 80, 0, 350], [350, 60, 50, 0, 50, 410],
+                                           [410, 0, 30, 0, 0, 440]]
+    assert (b.start_mrr + b.new + b.expansion - b.contraction - b.churn == b.end_mrr).all()  # exactly
+    assert (b.start_mrr.iloc[1:].to_numpy() == b.end_mrr.iloc[:-1].to_numpy()).all()
+    assert b.customers_start.tolist() == [3, 4, 4] and b.customers_end.tolist() == [4, 4, 4]
+    # an as_of beyond the subscriptions reports no month whose MRR is unknown
+    assert K.mrr_bridge(ACCOUNTS, SUBS, as_of="2024-09-01")["month"].max() == MONTHS[-1]
+
+
+def test_without_subscriptions_mrr_is_constant_and_expansion_invisible():
+    # accounts.mrr: A150 B120 C50 D80 E90 -> closes Jan 320, Feb 400 (+D), Mar 440 (+E -C), Apr 440
+    b = K.mrr_bridge(ACCOUNTS, None, as_of=AS_OF, observed_from="2024-01")
+    assert b[["start_mrr", "new", "churn", "end_mrr"]].to_numpy().tolist() == [
+        [320, 80, 0, 400], [400, 90, 50, 440], [440, 0, 0, 440]]
+    assert (b.expansion == 0).all() and (b.contraction == 0).all()
+    assert b.attrs["mrr_source"] == "accounts"
+    rr = K.revenue_retention(ACCOUNTS, None, as_of=AS_OF, observed_from="2024-01")
+    np.testing.assert_allclose(rr.grr, rr.nrr)
+    np.testing.assert_allclose(rr.grr, 1 - rr.revenue_churn_rate)
+    # an empty subscriptions table is the same as none
+    pd.testing.assert_frame_equal(
+        K.mrr_bridge(ACCOUNTS, SUBS.iloc[:0], as_of=AS_OF, observed_from="2024-01"), b)
+
+
+def test_revenue_retention_by_hand():
+    rr = K.revenue_retention(ACCOUNTS, SUBS, as_of=AS_OF)
+    # Feb: S 350, contraction 80          -> GRR = NRR = 270/350; revenue churn 0; gross = net = 80/350
+    # Mar: S 350, exp 50, churn 50         -> GRR 300/350, NRR 350/350 = 1; revenue churn = gross = 50/350; net 0
+    # Apr: S 410, exp 30                   -> GRR 1, NRR 440/410 > 1; net revenue churn -30/410
+    np.testing.assert_allclose(rr.grr, [270 / 350, 300 / 350, 1.0])
+    np.testing.assert_allclose(rr.nrr, [270 / 350, 1.0, 440 / 410])
+    np.testing.assert_allclose(rr.revenue_churn_rate, [0, 50 / 350, 0])
+    np.testing.assert_allclose(rr.gross_revenue_churn_rate, [80 / 350, 50 / 350, 0])
+    np.testing.assert_allclose(rr.net_revenue_churn_rate, [80 / 350, 0, -30 / 410], atol=1e-15)
+    assert (rr.grr <= 1).all() and rr.nrr.max() > 1  # GRR capped by construction, NRR is not
+
+
+def test_grr_never_above_one_even_when_expansion_dominates():
+    # one account expanding tenfold, one contracting a little: NRR soars, GRR stays below 1
+    acc = pd.DataFrame({"account_id": ["x", "y"], "mrr": [0.0, 0.0], "start_date": [ts("2023-01-01")] * 2,
+                        "end_date": [pd.NaT, pd.NaT]})
+    subs = pd.DataFrame({"account_id": ["x", "x", "y", "y"],
+                         "period_start": [ts("2024-01-01"), ts("2024-02-01")] * 2, "mrr": [10.0, 100.0, 50.0, 45.0]})
+    rr = K.revenue_retention(acc, subs)
+    # S = 60, expansion 90, contraction 5: GRR = 55/60, NRR = 145/60
+    np.testing.assert_allclose([rr.grr[0], rr.nrr[0]], [55 / 60, 145 / 60])
+
+
+def test_trailing_retention_by_hand():
+    tr = K.trailing_revenue_retention(ACCOUNTS, SUBS, months=2, as_of=AS_OF)
+    # window Jan close -> Mar close: cohort A, B, C (S 100 + 200 + 50 = 350); at the Mar close A150 B120 C0
+    #   NRR = 270/350; GRR = (min(150,100) + min(120,200) + 0)/350 = 220/350; E (new in Mar) is excluded
+    # window Feb close -> Apr close: cohort A, B, C, D (S 350); Apr: A150 B120 C0 D80 = 350 -> NRR 1
+    #   GRR = (100 + 120 + 0 + 80)/350 = 300/350
+    assert tr["month"].tolist() == MONTHS[1:]
+    assert tr.cohort_accounts.tolist() == [3, 4] and tr.retained_accounts.tolist() == [2, 3]
+    np.testing.assert_allclose(tr.nrr_2m, [270 / 350, 1.0])
+    np.testing.assert_allclose(tr.grr_2m, [220 / 350, 300 / 350])
+    # 12 months of history do not exist here: no row, rather than a made-up one
+    assert K.trailing_revenue_retention(ACCOUNTS, SUBS, as_of=AS_OF).empty
+
+
+# ------------------------------------------------------------------------------------------- logos
+def test_logo_churn_by_hand():
+    lc = K.logo_churn(ACCOUNTS, SUBS, as_of=AS_OF)
+    # Feb: A B C at the Jan close; D new;             0 churned      -> 0/3
+    # Mar: A B C D; E new; C churns on 15 Mar         1 churned      -> 1/4
+    # Apr: A B D E; F starts and churns in April (counted apart)     -> 0/4
+    assert lc[["accounts_start", "new", "churned", "accounts_end", "started_and_churned"]].to_numpy().tolist() == [
+        [3, 1, 0, 4, 0], [4, 1, 1, 4, 0], [4, 0, 0, 4, 1]]
+    np.testing.assert_allclose(lc.logo_churn_rate, [0, 0.25, 0])
+    lo, hi = wilson(1, 4)
+    np.testing.assert_allclose([lc.ci_low[1], lc.ci_high[1]], [lo, hi])
+    assert lc.ci_low[0] == 0 and lc.ci_high[0] == pytest.approx(wilson(0, 3)[1])
+    assert (lc.accounts_start + lc.new - lc.churned == lc.accounts_end).all()
+
+
+def test_churn_on_the_first_of_a_month_belongs_to_that_month():
+    # a customer on day d iff start <= d < end: ending on 1 March it was a customer on 29 February
+    acc = ACCOUNTS.assign(end_date=ACCOUNTS.end_date.where(ACCOUNTS.account_id != "C", ts("2024-03-01")))
+    lc = K.logo_churn(acc, SUBS, as_of=AS_OF).set_index("month")
+    assert lc.loc[ts("2024-02-01"), "churned"] == 0 and lc.loc[ts("2024-03-01"), "churned"] == 1
+
+
+def test_wilson_interval_known_values():
+    lo, hi = K.wilson_interval([2, 0, 5], [4, 10, 5])
+    # 2/4: the textbook (0.150, 0.850); 0/10: (0, 0.2775); 5/5: (0.5655, 1)
+    np.testing.assert_allclose(lo, [0.1500, 0.0, 0.5655], atol=5e-5)
+    np.testing.assert_allclose(hi, [0.8500, 0.2775, 1.0], atol=5e-5)
+    assert np.isnan(K.wilson_interval(0, 0)[0])
+
+
+def test_cohort_retention_is_right_censored():
+    c = K.cohort_retention(ACCOUNTS, SUBS, as_of=AS_OF)
+    m = K.cohort_matrix(c)
+    # cohorts from the first observed month (Jan) on; A, B, C started before it and are not a cohort.
+    #   Feb (D): customer at the Feb, Mar, Apr closes                     -> 1, 1, 1
+    #   Mar (E): Mar, Apr closes                                          -> 1, 1, (May close not observed)
+    #   Apr (F): gone before the April close                              -> 0 (a real zero), then censored
+    assert m.index.tolist() == MONTHS and m.columns.tolist() == [0, 1, 2]
+    expected = np.array([[1, 1, 1], [1, 1, np.nan], [0, np.nan, np.nan]])
+    np.testing.assert_array_equal(m.to_numpy(), expected)
+    assert len(c) == 6  # unobservable cells have no row at all
+    # revenue: E went 60 -> 90 (1.5); F had no MRR at its start close (empty, not 0 or inf)
+    rev = K.cohort_matrix(c, "revenue_retention")
+    assert rev.loc[ts("2024-03-01"), 1] == 1.5 and np.isnan(rev.loc[ts("2024-04-01"), 0])
+
+
+def test_continuation_rate_by_hand():
+    acc = pd.DataFrame({
+        "account_id": list("PQRSTU"), "segment": ["SMB", "SMB", "Ent", "Ent", "Ent", "Ent"], "mrr": 10.0,
+        "start_date": [ts(d) for d in ("2024-01-10", "2024-02-01", "2024-03-15", "2024-06-01", "2023-05-01",
+                                       "2024-04-01")],
+        "end_date": [pd.NaT, ts("2024-12-01"), ts("2025-03-15"), pd.NaT, ts("2025-04-20"), ts("2025-04-02")],
+    })  # fmt: skip
+    out = K.continuation_rate(acc, months=12, as_of="2025-05-01", observed_from="2024-01")
+    # P mark 2025-01-10, still a customer -> continued
+    # Q mark 2025-02-01, left 2024-12-01 -> not
+    # R mark 2025-03-15 = its end_date: not a customer on that day -> not
+    # S mark 2025-06-01 after as_of -> not eligible (censored)
+    # T started before observed_from -> not eligible (in the data because it survived)
+    # U mark 2025-04-01, left 2025-04-02 -> continued
+    assert out[["eligible", "continued"]].iloc[0].tolist() == [4, 2]
+    assert out.continuation_rate[0] == 0.5
+    np.testing.assert_allclose([out.ci_low[0], out.ci_high[0]], wilson(2, 4))
+    seg = K.continuation_rate(acc, months=12, as_of="2025-05-01", observed_from="2024-01", by="segment")
+    assert seg.set_index("segment").continuation_rate.to_dict() == {"Ent": 0.5, "SMB": 0.5}
+    assert seg.eligible.tolist() == [2, 2]
+
+
+# ------------------------------------------------------------------------------------------- usage
+def test_engagement_over_time_by_hand():
+    e = K.engagement_over_time(PANEL)
+    # 1 Feb: a1 (56 user-days, 4 users), a2 (nobody), a3 (28, 1): active 2/3; DAU = 84/28 = 3, MAU = 5 -> 0.6
+    #        (not the mean of per-account ratios: a1 0.5, a3 1.0 -> 0.75)
+    # 1 Mar: a1 (28, 2), a3 (nobody): active 1/2; DAU 1, MAU 2 -> 0.5
+    # 1 Apr: a3 (nobody): active 0/1; DAU/MAU 0 (nobody active)
+    assert e.accounts.tolist() == [3, 2, 1] and e.active_accounts.tolist() == [2, 1, 0]
+    np.testing.assert_allclose(e.active_account_rate, [2 / 3, 0.5, 0.0])
+    np.testing.assert_allclose(e.dau_mau, [0.6, 0.5, 0.0])
+    np.testing.assert_allclose([e.ci_low[0], e.ci_high[0]], wilson(2, 3))
+    by = K.engagement_over_time(PANEL, by="segment").set_index(["as_of", "segment"])
+    assert by.loc[(ts("2024-02-01"), "SMB"), "dau_mau"] == pytest.approx((56 / 28) / 4)
+    with pytest.raises(ValueError, match="user_days_28d"):
+        K.engagement_over_time(PANEL.drop(columns="user_days_28d"))
+
+
+def test_kpi_summary_latest_month_against_previous():
+    s = K.kpi_summary(ACCOUNTS, SUBS, PANEL, as_of=AS_OF).set_index("kpi")
+    assert s.attrs["month"] == ts("2024-04-01")
+    assert s.loc["customers", ["value", "previous", "change"]].tolist() == [4, 4, 0]
+    assert s.loc["mrr_total", ["value", "previous", "change"]].tolist() == [440, 410, 30]
+    churn = s.loc["logo_churn_rate"]
+    assert [churn.value, churn.previous, churn.change] == [0, 0.25, -0.25]
+    assert churn.ci_low == 0 and churn.ci_high == pytest.approx(wilson(0, 4)[1])
+    assert s.loc["nrr", "value"] == pytest.approx(440 / 410) and s.loc["grr", "previous"] == pytest.approx(300 / 350)
+    assert s.loc["dau_mau", ["value", "previous"]].tolist() == [0.0, 0.5]
+    assert s.loc["dau_mau", "period"] == ts("2024-04-01")
+    assert "grr_12m" not in s.index  # four months of data: no 12-month figure is invented
+    assert set(s.unit) == {"count", "currency", "ratio"}
+
+
+def test_contract_violations_raise():
+    with pytest.raises(ValueError, match="start_date"):
+        K.mrr_bridge(ACCOUNTS.drop(columns="start_date"))
+    with pytest.raises(ValueError, match="period_start"):
+        K.mrr_bridge(ACCOUNTS, SUBS.drop(columns="period_start"))
+    with pytest.raises(ValueError, match="no complete month"):
+        K.mrr_bridge(ACCOUNTS, SUBS, as_of="2024-01-15")
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(K).failed == 0
+
+
+# ------------------------------------------------------------------------------------------- plots
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_waterfall_bars_add_up(lang):
+    setup(lang)
+    b = K.mrr_bridge(ACCOUNTS, SUBS, as_of=AS_OF)
+    ax = K.plot_mrr_waterfall(b, lang=lang)
+    bars = ax.patches
+    assert len(bars) == 6
+    # start 350; +140 new -> 490; +80 expansion -> 570; -80 contraction -> 490; -50 churn -> 440 = end
+    assert [p.get_height() for p in bars] == [350, 140, 80, 80, 50, 440]
+    assert [p.get_y() for p in bars] == [0, 350, 490, 490, 440, 0]
+    labels = [x.get_text() for x in ax.get_xticklabels()]
+    assert labels[1] == ("新規" if lang == "ja" else "new")
+    plt.close("all")
+
+
+def test_cohort_heatmap_has_one_cell_per_observable_cohort_month():
+    c = K.cohort_retention(ACCOUNTS, SUBS, as_of=AS_OF)
+    setup("ja")
+    ax = K.plot_cohort_heatmap(c, lang="ja")
+    mesh = ax.collections[0].get_array()
+    assert mesh.size == 9 and mesh.count() == 6  # 3 x 3 grid, 3 censored cells left blank
+    assert ax.get_ylabel() == "開始コホート"
+    plt.close("all")
+
+
+def test_trend_and_movement_plots():
+    rr = K.revenue_retention(ACCOUNTS, SUBS, as_of=AS_OF)
+    ax = K.plot_kpi_trend(rr, ["grr", "nrr"])
+    assert len(ax.get_lines()) == 2 and [t.get_text() for t in ax.get_legend().get_texts()] == ["GRR", "NRR"]
+    ax = K.plot_kpi_trend(K.logo_churn(ACCOUNTS, SUBS, as_of=AS_OF), "logo_churn_rate")
+    assert len(ax.get_lines()) == 1 and len(ax.collections) == 1  # the line and its Wilson band
+    ax = K.plot_mrr_movements(K.mrr_bridge(ACCOUNTS, SUBS, as_of=AS_OF))
+    assert len(ax.patches) == 4 * 3
+    assert [ln.get_label() for ln in ax.get_lines() if not ln.get_label().startswith("_")] == ["net new MRR"]
+    plt.close("all")
+
+
+# ------------------------------------------------------------------------------------------- simulated world
+def test_simulated_world_churn_matches_the_simulators_record(small_ingested, truth):
+    root, _ = small_ingested
+    accounts, subs = K.load_tables(root / "processed")
+    lc = K.logo_churn(accounts, subs)
+    # The simulator records, for each account alive at a month's end, whether it churned the next month.
+    th = pd.read_parquet(root / "raw" / "true_hazard.parquet")
+    th = th[th.churned_next_month.notna()]
+    rec = th.groupby("month").agg(at_risk=("account_id", "size"), churned=("churned_next_month", "sum"))
+    rec.index = (rec.index + pd.DateOffset(months=1)).as_unit("ns")  # alive at the end of m, churned during m + 1
+    got = lc.set_index("month")[["accounts_start", "churned"]]
+    pd.testing.assert_frame_equal(got.rename(columns={"accounts_start": "at_risk"}), rec,
+                                  check_dtype=False, check_names=False, check_freq=False)
+    assert lc.churned.sum() == truth["realised"]["churn_events"]
+    assert lc.accounts_start.sum() == truth["realised"]["account_months_at_risk"]
+    # and the count per month is the number of end_dates in that month
+    ends = accounts.end_date.dropna().dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("M")
+    per_month = ends.value_counts()
+    assert lc.churned.tolist() == [per_month.get(m.tz_localize(None).to_period("M"), 0) for m in lc.month]
+
+
+def test_simulated_world_bridge_closes_on_the_subscription_table(small_ingested):
+    root, _ = small_ingested
+    accounts, subs = K.load_tables(root / "processed")
+    b = K.mrr_bridge(accounts, subs)
+    np.testing.assert_allclose(b.start_mrr + b.new + b.expansion - b.contraction - b.churn, b.end_mrr, atol=1e-6)
+    # end MRR = the subscription rows of the month of the accounts the simulator had alive at the month's end
+    th = pd.read_parquet(root / "raw" / "true_hazard.parquet")[["account_id", "month"]]
+    alive = th.merge(subs.rename(columns={"period_start": "month"}), on=["account_id", "month"])
+    assert len(alive) == len(th)
+    expected = alive.groupby("month").mrr.sum()
+    np.testing.assert_allclose(b.end_mrr, expected.loc[b.month].to_numpy(), rtol=1e-12)
+    assert b.expansion.sum() > 0 and b.contraction.sum() > 0  # the simulator moves seats both ways
+    rr = K.revenue_retention(accounts, subs)
+    assert (rr.grr <= 1).all() and (rr.nrr >= rr.grr).all()

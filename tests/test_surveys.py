@@ -1,0 +1,506 @@
+"""Survey analytics: NPS and CSAT with known answers, the two-sample test, drivers, churn, themes, the report."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from engage_models.simulate import SimConfig
+from engage_models.surveys import (
+    account_nps,
+    account_waves,
+    attach_panel,
+    churn_by_category,
+    csat_table,
+    driver_correlations,
+    key_terms,
+    nps,
+    nps_category,
+    nps_difference,
+    nps_interval,
+    nps_table,
+    nps_trend,
+    representative_comments,
+    respondent_nps,
+    satisfied,
+    survival_frame,
+    theme_table,
+    ticket_csat,
+    tokenize,
+)
+from engage_models.surveys import themes as th
+from engage_models.surveys._stats import benjamini_hochberg, wilson
+from engage_models.surveys.drivers import candidate_drivers, one_hot
+from engage_models.surveys.net_promoter import nps_difference_counts
+
+UTC = "UTC"
+
+
+def ts(s: str) -> pd.Timestamp:
+    return pd.Timestamp(s, tz=UTC)
+
+
+# ------------------------------------------------------------------------------------------------ NPS
+def test_the_source_articles_example_gives_minus_20():
+    # 100 answers: 30 promoters, 20 passives, 50 detractors -> 30% - 50% = -20
+    est = nps([9] * 15 + [10] * 15 + [7] * 10 + [8] * 10 + list(range(7)) * 7 + [6])
+    assert (est.n, est.promoters, est.passives, est.detractors) == (100, 30, 20, 50)
+    assert est.nps == pytest.approx(-20.0)
+
+
+def test_categories_follow_the_cut_points():
+    cat = nps_category([0, 6, 7, 8, 9, 10, None])
+    assert list(cat.astype(object)[:6]) == ["detractor", "detractor", "passive", "passive", "promoter", "promoter"]
+    assert pd.isna(cat.iloc[6])
+
+
+@pytest.mark.parametrize("bad", [11, -1, 7.5])
+def test_out_of_range_answers_raise_and_are_never_clipped(bad):
+    with pytest.raises(ValueError, match="never clipped"):
+        nps([9, 10, bad])
+
+
+def test_wald_interval_on_a_hand_made_sample():
+    # 10 answers: 5 promoters (10, 10, 9, 9, 9), 2 passives (8, 7), 3 detractors (6, 3, 0)
+    # p = 0.5, d = 0.3, NPS = 100 (0.5 - 0.3) = 20
+    # variance = 100^2 [p + d - (p - d)^2] / n = 10000 (0.8 - 0.04) / 10 = 760, se = 27.5681
+    # half-width = 1.959964 * 27.5681 = 54.0325 -> [-34.03, 74.03]
+    est = nps([10, 10, 9, 9, 9, 8, 7, 6, 3, 0], method="wald")
+    assert est.nps == pytest.approx(20.0)
+    assert est.ci_low == pytest.approx(-34.0325, abs=1e-3)
+    assert est.ci_high == pytest.approx(74.0325, abs=1e-3)
+
+
+def test_adjusted_wald_stays_inside_the_scale_at_n5_all_promoters():
+    # Wald: p = 1, d = 0 -> variance 0, the interval collapses to [100, 100]
+    wald = nps([10, 9, 10, 9, 10], method="wald")
+    assert (wald.ci_low, wald.ci_high) == (100.0, 100.0)
+    # adjusted: p~ = 5.75 / 8 = 0.71875, d~ = 0.75 / 8 = 0.09375, centre 62.5,
+    # variance = (0.8125 - 0.390625) / 8 = 0.052734, se = 22.964 points, half-width 45.008
+    # -> [17.49, 107.51], upper bound truncated to 100
+    adj = nps([10, 9, 10, 9, 10], method="adjusted")
+    assert adj.nps == 100.0  # the estimate itself is not shrunk
+    assert adj.ci_low == pytest.approx(17.49, abs=0.01)
+    assert adj.ci_high == 100.0
+    assert -100 <= adj.ci_low < adj.ci_high <= 100
+    low = nps([0, 3, 6, 1, 2], method="adjusted")  # the mirror image
+    assert (low.ci_low, low.ci_high) == pytest.approx((-100.0, -17.49), abs=0.01)
+
+
+def _exact_coverage(method: str, n: int, p: float, d: float) -> float:
+    """Probability that the interval covers the true NPS, summed over every trinomial outcome."""
+    P, D = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    ok = P + D <= n
+    P, D = P[ok], D[ok]
+    prob = stats.multinomial.pmf(np.c_[P, D, n - P - D], n, [p, d, 1 - p - d])
+    _, lo, hi = nps_interval(P, D, n, method)
+    truth = 100 * (p - d)
+    return float(prob[(lo <= truth + 1e-9) & (truth - 1e-9 <= hi)].sum())
+
+
+def test_adjusted_interval_keeps_nominal_coverage_at_small_n_where_wald_fails():
+    grid = [(p, d) for p in np.linspace(0.05, 0.9, 8) for d in np.linspace(0.05, 0.9, 8) if p + d <= 0.95]
+    for n in (5, 10, 20):
+        adj = [_exact_coverage("adjusted", n, p, d) for p, d in grid]
+        wald = [_exact_coverage("wald", n, p, d) for p, d in grid]
+        # on this grid: adjusted mean 0.95-0.96, worst case >= 0.92; Wald mean 0.82 (n=5) to 0.92 (n=20)
+        assert np.mean(adj) > 0.94 and min(adj) > 0.90, (n, np.mean(adj), min(adj))
+        assert np.mean(wald) < 0.93 and min(wald) < 0.90, (n, np.mean(wald), min(wald))
+
+
+def test_nps_table_counts_groups_and_flags_small_cells():
+    df = pd.DataFrame({"segment": ["A"] * 4 + ["B"] * 2, "score": [10, 9, 0, 7, 3, 4]})
+    out = nps_table(df, "segment", min_n=3).set_index("segment")
+    assert out.loc["A", ["n", "promoters", "passives", "detractors"]].tolist() == [4, 2, 1, 1]
+    assert out.loc["A", "nps"] == pytest.approx(25.0) and out.loc["B", "nps"] == pytest.approx(-100.0)
+    assert out["small_n"].to_dict() == {"A": False, "B": True}
+    assert (out["ci_low"] <= out["nps"]).all() and (out["nps"] <= out["ci_high"]).all()
+    whole = nps_table(df)
+    assert len(whole) == 1 and whole.loc[0, "n"] == 6
+
+
+def test_nps_trend_groups_answers_by_calendar_month_in_utc():
+    df = pd.DataFrame({"submitted_at": [ts("2024-03-31 23:30"), ts("2024-04-01 00:10"), ts("2024-04-15")],
+                       "score": [10, 0, 0]})
+    tr = nps_trend(df, "M")
+    assert tr["period"].tolist() == [ts("2024-03-01"), ts("2024-04-01")]
+    assert tr["nps"].tolist() == [100.0, -100.0] and tr["n"].tolist() == [1, 2]
+
+
+# ------------------------------------------------------------------------------------- two-sample test
+SIM = SimConfig()
+
+
+def _simulated_nps(rng, n: int, shift: float = 0.0, cfg: SimConfig = SIM) -> np.ndarray:
+    """NPS answers drawn as the simulator draws them (simulate._World._nps_wave).
+
+    Latent engagement e = mu + x (account effect and stationary AR(1) state), user effect u, tickets of a
+    10-seat account: raw = 7 + 1.8 e + 0.5 u - 0.4 log(1 + tickets) + 1.5 eps, rounded to 0-10.
+    ``shift`` moves the latent engagement of the whole wave: the planted change.
+    """
+    e = rng.normal(0, cfg.sd_account, n) + rng.normal(0, cfg.sd_state, n) + shift
+    u = rng.normal(0, cfg.sd_user, n)
+    tickets = rng.poisson(cfg.ticket_rate * 10**0.6 * np.exp(-0.5 * e))
+    raw = 7.0 + 1.8 * e + 0.5 * u - 0.4 * np.log1p(tickets) + 1.5 * rng.normal(size=n)
+    return np.clip(np.round(raw), 0, 10)
+
+
+def test_two_wave_test_detects_a_planted_drop_and_not_a_second_draw():
+    rng = np.random.default_rng(20240)
+    wave1 = _simulated_nps(rng, 500)
+    dropped = _simulated_nps(rng, 500, shift=-0.4)  # engagement down 0.4 sd-units: about -0.7 points on 0-10
+    same = _simulated_nps(rng, 500)
+    moved = nps_difference(dropped, wave1)
+    assert moved.significant(0.05) and moved.difference < 0 and moved.ci_high < 0
+    still = nps_difference(same, wave1)
+    assert not still.significant(0.05) and still.ci_low < 0 < still.ci_high
+
+
+def _counts(scores: np.ndarray):
+    return (scores >= 9).sum(1), (scores <= 6).sum(1), scores.shape[1]
+
+
+def test_two_wave_test_false_positive_rate_is_near_alpha_and_power_is_high():
+    rng = np.random.default_rng(7)
+    reps, n = 2000, 300
+    a = _simulated_nps(rng, reps * n).reshape(reps, n)
+    b = _simulated_nps(rng, reps * n).reshape(reps, n)
+    c = _simulated_nps(rng, reps * n, shift=-0.4).reshape(reps, n)
+    p_null = nps_difference_counts(*_counts(a), *_counts(b))["p_value"]
+    p_alt = nps_difference_counts(*_counts(c), *_counts(b))["p_value"]
+    # 2,000 draws: the rejection rate under the null has sd sqrt(0.05 * 0.95 / 2000) = 0.005
+    assert 0.035 < (p_null < 0.05).mean() < 0.065
+    assert (p_alt < 0.05).mean() > 0.9
+
+
+def test_two_wave_test_on_the_simulated_world(small_ingested):
+    world, _ = small_ingested
+    s = pd.read_parquet(world / "processed" / "surveys.parquet")
+    wave = s[(s["survey_type"] == "nps") & (s["submitted_at"] < ts("2024-06-01"))]
+    rng = np.random.default_rng(3)
+    half = rng.random(len(wave)) < 0.5
+    a, b = wave["score"].to_numpy()[half], wave["score"].to_numpy()[~half]
+    assert not nps_difference(a, b).significant()  # a random split: one distribution
+    worse = np.where(b > 0, b - 1, b)  # the planted shift: every answer one point lower (none below 0)
+    moved = nps_difference(worse, a)
+    assert moved.significant() and moved.difference < 0 and moved.ci_high < 0
+
+
+def test_difference_accepts_table_rows():
+    t1 = nps_table(pd.DataFrame({"g": ["x"] * 4 + ["y"] * 4, "score": [10, 10, 9, 0, 0, 0, 3, 10]}), "g")
+    d = nps_difference(t1.iloc[0], t1.iloc[1])
+    assert d.difference == pytest.approx(50.0 - (-50.0))
+    assert d.n_a == 4 and d.n_b == 4 and 0 < d.p_value < 1
+
+
+# ----------------------------------------------------------------------------------------------- CSAT
+def test_csat_by_trigger_on_a_tiny_table():
+    df = pd.DataFrame({"trigger": ["onboarding"] * 3 + ["ticket_close"] * 4 + ["annual"],
+                       "score": [5, 4, 2, 1, 2, 3, 4, 5]})
+    out = csat_table(df, "trigger", min_n=3)
+    assert out["trigger"].tolist() == ["onboarding", "ticket_close", "annual"]  # natural order, not alphabetical
+    onb = out.iloc[0]
+    assert (onb["n"], onb["satisfied"]) == (3, 2) and onb["pct_satisfied"] == pytest.approx(200 / 3)
+    # Wilson, x = 2, n = 3, z^2 = 3.8415: centre (2 + 1.9207) / 6.8415 = 0.5731,
+    # half 1.96 / 6.8415 * sqrt(2 * 1 / 3 + 0.9604) = 0.3654 -> [20.77%, 93.85%]
+    assert (onb["ci_low"], onb["ci_high"]) == pytest.approx((20.77, 93.85), abs=0.02)
+    # mean of 5, 4, 2 = 3.667, s = 1.5275, t(2) = 4.3027: half 4.3027 * 1.5275 / sqrt(3) = 3.7946
+    assert onb["mean_score"] == pytest.approx(11 / 3)
+    assert (onb["mean_low"], onb["mean_high"]) == pytest.approx((-0.128, 7.461), abs=0.002)
+    assert out.iloc[1]["pct_satisfied"] == pytest.approx(25.0)
+    assert out["small_n"].tolist() == [False, False, True]
+    annual = out.iloc[2]
+    assert annual["pct_satisfied"] == 100.0 and annual["ci_high"] == 100.0 and np.isnan(annual["mean_low"])
+
+
+def test_csat_scale_is_configurable_and_out_of_scale_raises():
+    assert satisfied([7, 6, 5, 1], scale=(1, 7)).tolist() == [True, True, False, False]
+    assert satisfied([5, 4, 3], top=1).tolist() == [True, False, False]
+    with pytest.raises(ValueError, match="outside the scale"):
+        satisfied([5, 6])
+    lo, hi = wilson(0, 10)
+    assert lo == 0.0 and 0.25 < hi < 0.32  # Wilson upper bound for 0/10 is 27.8%
+
+
+def test_ticket_csat_joins_answers_by_ticket_and_bins_time_to_close():
+    tickets = pd.DataFrame({
+        "ticket_id": ["T1", "T2", "T3", "T4"], "account_id": ["A"] * 4,
+        "opened_at": [ts("2024-01-01")] * 4,
+        "closed_at": [ts("2024-01-01 02:00"), ts("2024-01-02 06:00"), ts("2024-01-10"), pd.NaT],
+        "priority": ["urgent", "low", "normal", "high"], "csat": [np.nan] * 4})
+    surveys = pd.DataFrame({"survey_type": ["csat", "csat", "csat", "nps"], "ticket_id": ["T1", "T2", "T3", None],
+                            "submitted_at": [ts("2024-01-02")] * 4, "score": [5, 3, 1, 9]})
+    out = ticket_csat(tickets, surveys).set_index("ticket_id")
+    assert out["score"].to_dict() == {"T1": 5, "T2": 3, "T3": 1}  # T4 is still open
+    assert out["hours_to_close"].to_dict() == pytest.approx({"T1": 2.0, "T2": 30.0, "T3": 216.0})
+    assert out["time_to_close"].tolist() == ["close.lt4h", "close.1to3d", "close.gt7d"]
+    by_prio = csat_table(out.reset_index(), "priority")
+    assert by_prio["priority"].tolist() == ["low", "normal", "urgent"]
+    from_tickets = ticket_csat(tickets.assign(csat=[4, np.nan, 2, np.nan]))  # the tickets' own column
+    assert from_tickets["score"].tolist() == [4, 2]
+
+
+# ------------------------------------------------------------------------------- accounts and respondents
+@pytest.fixture
+def answers() -> pd.DataFrame:
+    rows = [  # account, user, time, score
+        ("A", "u1", "2024-03-30", 9), ("A", "u2", "2024-04-02", 3),  # one wave across a month boundary
+        ("A", "u1", "2024-09-10", 4), ("A", "u2", "2024-09-12", 5),
+        ("B", "u3", "2024-03-05", 10), ("B", "u3", "2024-09-05", 10),
+        ("C", "u4", "2024-09-20", 6),
+    ]
+    return pd.DataFrame(rows, columns=["account_id", "user_id", "submitted_at", "score"]).assign(
+        submitted_at=lambda d: pd.to_datetime(d["submitted_at"], utc=True))
+
+
+def test_account_waves_and_latest_view(answers):
+    w = account_waves(answers)
+    assert w.groupby("account_id")["wave"].max().to_dict() == {"A": 2, "B": 2, "C": 1}
+    a1 = w[(w["account_id"] == "A") & (w["wave"] == 1)].iloc[0]
+    assert (a1["respondents"], a1["mean_score"], a1["account_nps"]) == (2, 6.0, 0.0)
+    assert a1["category"] == "detractor"  # the mean answer 6 is a detractor's
+    latest = account_nps(answers).set_index("account_id")
+    assert latest.loc["A", "change"] == pytest.approx(4.5 - 6.0) and latest.loc["A", "trend"] == "down"
+    assert latest.loc["B", "trend"] == "flat" and latest.loc["C", "trend"] == ""
+    assert bool(latest.loc["A", "split"]) is False
+    split = account_nps(answers.assign(score=[9, 3, 10, 2, 10, 10, 6])).set_index("account_id")
+    assert bool(split.loc["A", "split"]) is True  # a promoter and a detractor in the latest wave
+
+
+def test_respondent_view_keeps_users_apart(answers):
+    r = respondent_nps(answers, "A").set_index("user_id")
+    assert r["latest_score"].to_dict() == {"u1": 4, "u2": 5}
+    assert r["previous_score"].to_dict() == {"u1": 9.0, "u2": 3.0}
+    assert r["change"].to_dict() == {"u1": -5.0, "u2": 2.0}
+    assert r["category"].astype(str).tolist() == ["detractor", "detractor"]
+    early = answers.assign(submitted_at=answers["submitted_at"].where(answers["user_id"] != "u2", ts("2024-03-29")))
+    latest = respondent_nps(early, "A", latest_wave=True)  # u2 answered only in the first wave now
+    assert latest["user_id"].tolist() == ["u1"] and latest["previous_score"].tolist() == [9.0]
+
+
+# ------------------------------------------------------------------------------------ churn by category
+def test_churn_by_category_counts_only_waves_whose_horizon_has_passed():
+    waves = pd.DataFrame({
+        "account_id": ["P1", "P2", "D1", "D2", "D3", "N1", "LATE"],
+        "wave": 1, "first_at": ts("2024-01-10"),
+        "last_at": [ts("2024-01-10")] * 6 + [ts("2024-12-01")],
+        "category": ["promoter", "promoter", "detractor", "detractor", "detractor", "passive", "detractor"]})
+    accounts = pd.DataFrame({"account_id": waves["account_id"], "end_date": [
+        pd.NaT, ts("2024-03-01"),  # P2 churns 51 days after answering
+        ts("2024-02-01"), ts("2024-04-01"), pd.NaT,  # D1 within 90 days, D2 after 82 days, D3 stays
+        ts("2024-09-01"),  # N1 churns after the horizon
+        ts("2024-12-15")]})  # LATE: its horizon has not passed by as_of
+    out = churn_by_category(waves, accounts, 90, "2024-12-31").set_index("category")
+    assert out["n"].to_dict() == {"detractor": 3, "passive": 1, "promoter": 2}
+    assert out["churned"].to_dict() == {"detractor": 2, "passive": 0, "promoter": 1}
+    assert out.loc["detractor", "churn_rate"] == pytest.approx(200 / 3)
+    assert out.attrs["risk_ratio"] == pytest.approx((2 / 3) / (1 / 2))
+    assert (out["ci_low"] <= out["churn_rate"]).all() and (out["churn_rate"] <= out["ci_high"]).all()
+
+
+def test_survival_frame_censors_at_the_next_wave_and_as_of():
+    waves = pd.DataFrame({"account_id": ["A", "A", "B"], "wave": [1, 2, 1],
+                          "first_at": [ts("2024-01-01"), ts("2024-07-01"), ts("2024-01-01")],
+                          "last_at": [ts("2024-01-02"), ts("2024-07-02"), ts("2024-01-02")],
+                          "category": ["detractor", "promoter", "passive"]})
+    accounts = pd.DataFrame({"account_id": ["A", "B"], "end_date": [ts("2024-08-01"), pd.NaT]})
+    sf = survival_frame(waves, accounts, "2024-12-31")
+    assert sf["event"].tolist() == [False, True, False]  # A's first wave is censored when A answers again
+    assert sf["duration"].tolist() == pytest.approx([181.0, 30.0, 364.0])
+
+
+def test_detractors_churn_more_in_the_simulated_world(small_ingested):
+    world, _ = small_ingested
+    s = pd.read_parquet(world / "processed" / "surveys.parquet")
+    acc = pd.read_parquet(world / "processed" / "accounts.parquet")
+    waves = account_waves(s[s["survey_type"] == "nps"])
+    out = churn_by_category(waves, acc, 90, "2024-12-31").set_index("category")
+    # the simulator's hazard falls with the latest NPS (-0.15 per point) and with engagement, which NPS tracks
+    assert out.loc["detractor", "churn_rate"] > out.loc["promoter", "churn_rate"]
+    assert out.attrs["chi2_p"] < 0.05
+
+
+# ---------------------------------------------------------------------------------------------- drivers
+def _panel_world(seed: int, planted: bool):
+    """300 accounts, monthly panel; NPS answers that depend (or not) on the panel's ``signal`` before them."""
+    rng = np.random.default_rng(seed)
+    accounts = [f"A{i:03d}" for i in range(300)]
+    months = pd.date_range("2024-01-01", periods=6, freq="MS", tz=UTC)
+    panel = pd.DataFrame([(a, m) for a in accounts for m in months], columns=["account_id", "as_of"])
+    panel["signal"] = rng.normal(size=len(panel))
+    panel["noise"] = rng.lognormal(size=len(panel))
+    panel["logins_28d"] = rng.poisson(5, size=len(panel))
+    # answers mid-month: the relevant row is that month's as_of; next month's row is in the future
+    ans = panel.sample(600, random_state=seed).reset_index(drop=True)
+    ans["submitted_at"] = ans["as_of"] + pd.Timedelta(days=14)
+    latent = (1.5 * ans["signal"] if planted else 0) + rng.normal(size=len(ans))
+    ans["score"] = np.clip(np.round(7 + 1.2 * latent), 0, 10)
+    responses = ans[["account_id", "submitted_at", "score"]]
+    return responses, panel
+
+
+def test_attach_panel_uses_the_latest_observation_at_or_before_the_answer():
+    panel = pd.DataFrame({"account_id": ["A", "A", "A", "B"],
+                          "as_of": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-01-01"], utc=True),
+                          "m": [1.0, 2.0, 999.0, 5.0]})
+    resp = pd.DataFrame({"account_id": ["A", "A", "A", "B", "C"],
+                         "submitted_at": [ts("2024-02-15"), ts("2024-02-01"), ts("2023-12-31"), ts("2024-06-01"),
+                                          ts("2024-02-01")], "score": [1, 2, 3, 4, 5]}, index=[10, 11, 12, 13, 14])
+    out = attach_panel(resp, panel)
+    assert out.index.tolist() == [10, 11, 12, 13, 14] and out["score"].tolist() == [1, 2, 3, 4, 5]
+    assert out["m"].tolist()[:2] == [2.0, 2.0]  # exact as_of counts; March (999) is the future
+    assert np.isnan(out["m"].iloc[2]) and np.isnan(out["m"].iloc[4])  # nothing before / unknown account
+    assert out["m"].iloc[3] == 5.0
+    stale = attach_panel(resp, panel, max_age_days=60)
+    assert np.isnan(stale["m"].iloc[3])  # B's observation is five months old
+
+
+def test_drivers_recover_a_planted_relationship():
+    responses, panel = _panel_world(11, planted=True)
+    joined = attach_panel(responses, panel)
+    out = driver_correlations(joined, ["signal", "noise", "logins_28d"]).set_index("driver")
+    assert out.index[0] == "signal"
+    sig = out.loc["signal"]
+    assert sig["rho"] > 0.5 and sig["ci_low"] > 0.4 and sig["significant"]
+    assert not out.loc["noise", "significant"] and out.loc["noise", "ci_low"] < 0 < out.loc["noise", "ci_high"]
+    boot = driver_correlations(joined, ["signal", "noise"], ci="bootstrap", n_boot=300).set_index("driver")
+    assert boot.loc["signal", "ci_low"] > 0.4 and boot.loc["noise", "ci_low"] < 0 < boot.loc["noise", "ci_high"]
+    # a panel whose rows are dated a month early hands each answer the *next* month's values (look-ahead):
+    # they are unrelated to the answer, so the relationship vanishes. The join date is what matters.
+    shifted = panel.assign(as_of=panel["as_of"] - pd.DateOffset(months=1))
+    early = responses[responses["submitted_at"] < panel["as_of"].max()]  # the last month has no next month
+    leak = driver_correlations(attach_panel(early, shifted), ["signal"]).set_index("driver")
+    assert abs(leak.loc["signal", "rho"]) < 0.15
+
+
+def test_drivers_find_nothing_where_nothing_was_planted():
+    responses, panel = _panel_world(12, planted=False)
+    out = driver_correlations(attach_panel(responses, panel), ["signal", "noise", "logins_28d"])
+    assert not out["significant"].any()
+    assert (out["ci_low"] < 0).all() and (out["ci_high"] > 0).all()
+
+
+def test_candidate_drivers_keep_engagement_metrics_and_never_labels():
+    cols = ["account_id", "as_of", "logins_28d", "active_user_ratio_28d", "nps_latest", "csat_latest",
+            "churned_within_h", "duration_days", "event", "user_days_28d", "logins_prev28d"]
+    assert candidate_drivers(cols) == ["logins_28d", "active_user_ratio_28d"]
+    assert "nps_latest" in candidate_drivers(cols, exclude_families=())
+
+
+def test_account_attributes_enter_as_indicators():
+    df = pd.DataFrame({"segment": ["SMB"] * 50 + ["Enterprise"] * 50,
+                       "score": [9] * 40 + [3] * 10 + [3] * 40 + [9] * 10})
+    d, cols = one_hot(df, ["segment"])
+    assert cols == ["segment=Enterprise", "segment=SMB"]
+    out = driver_correlations(d, cols, cluster=None).set_index("driver")
+    assert out.loc["segment=SMB", "rho"] > 0.5 and out.loc["segment=Enterprise", "rho"] < -0.5
+
+
+def test_benjamini_hochberg_by_hand():
+    # p sorted: 0.01, 0.02, 0.03, 0.5 -> p * 4 / rank = 0.04, 0.04, 0.04, 0.5
+    assert benjamini_hochberg([0.03, 0.5, 0.01, 0.02]).tolist() == pytest.approx([0.04, 0.5, 0.04, 0.04])
+
+
+# ------------------------------------------------------------------------------------------------ themes
+def test_japanese_sentence_yields_its_nouns():
+    toks = tokenize("サポートの対応が早くて助かっています。", "ja")
+    assert {"サポート", "対応"} <= set(toks)
+    assert not {"の", "が", "て", "。", "ます"} & set(toks)  # particles, auxiliaries, punctuation
+    toks = tokenize("ダッシュボードの表示が速く、ストレスがありません。")  # language detected
+    assert {"ダッシュボード", "表示", "ストレス"} <= set(toks)
+    assert "slack" in tokenize("Slack連携で通知が届くので、対応漏れが減りました。", "ja")
+
+
+def test_english_tokens_fold_plurals_and_drop_stop_words():
+    assert tokenize("The reports are slow and the exports fail", "en") == ["report", "slow", "export", "fail"]
+    assert tokenize(None) == [] and tokenize("   ") == []
+
+
+def test_japanese_tokenizer_needs_no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    th._janome.cache_clear()
+    th._tokens.cache_clear()
+    try:
+        assert "料金" in tokenize("料金が高すぎます。", "ja")
+    finally:
+        th._janome.cache_clear()
+
+
+def _comments() -> pd.DataFrame:
+    rows = []
+    for i in range(12):
+        rows += [("detractor", "en", f"Dashboards are painfully slow, report {i} timed out"),
+                 ("promoter", "en", f"Love the dashboards, support team is great {i}"),
+                 ("detractor", "ja", "動作が遅いし、料金が高すぎます。"),
+                 ("promoter", "ja", "サポートが丁寧で、操作も簡単です。")]
+    rows += [("passive", "en", "Fine overall"), ("promoter", "en", None)]
+    return pd.DataFrame(rows, columns=["category", "lang", "comment"])
+
+
+def test_key_terms_separate_detractors_from_promoters_per_language():
+    kt = key_terms(_comments())
+    det_en = kt[(kt["lang"] == "en") & (kt["category"] == "detractor")].set_index("term")
+    assert det_en.loc["slow", "z"] == det_en["z"].max() > 2
+    assert abs(det_en.loc["dashboard", "z"]) < 0.5  # in every comment of both groups: not distinctive
+    assert kt.equals(key_terms(_comments().sample(frac=1, random_state=1)))  # order of rows and ties: stable
+    det_ja = kt[(kt["lang"] == "ja") & (kt["category"] == "detractor")].set_index("term")
+    pro_ja = kt[(kt["lang"] == "ja") & (kt["category"] == "promoter")].set_index("term")
+    assert det_ja.loc["料金", "z"] > 0 and pro_ja.loc["サポート", "z"] > 0
+    assert det_ja.loc["料金", "share"] == 100.0 and det_ja.loc["料金", "share_others"] == 0.0
+
+
+def test_themes_and_representative_comments():
+    df = _comments()
+    tt = theme_table(df).set_index(["theme", "category"])
+    assert tt.loc[("performance", "detractor"), "share"] == 100.0  # every detractor comment is about speed
+    assert tt.loc[("price", "detractor"), "share"] == 50.0  # the Japanese half mentions the price
+    assert tt.loc[("support", "promoter"), "share"] == 100.0
+    rep = representative_comments(df, k=1)
+    assert set(rep["category"]) == {"promoter", "detractor"}
+    perf = rep[(rep["theme"] == "performance") & (rep["category"] == "detractor")]
+    assert len(perf) == 1 and ("slow" in perf["comment"].iloc[0] or "遅い" in perf["comment"].iloc[0])
+
+
+# --------------------------------------------------------------------------------------------- the report
+@pytest.mark.notebook
+@pytest.mark.parametrize("lang, heading, other", [
+    ("en", "Voice of the customer", "顧客の声"),
+    ("ja", "顧客の声", "Voice of the customer"),
+])
+def test_voice_of_customer_report_end_to_end(small_world, tmp_path, lang, heading, other):
+    """The real notebook on a copy of the small world, with a hostile comment on the latest detractor answer."""
+    from engage_models.ingest import ingest
+    from engage_models.runner import run
+    from test_runner import _assert_self_contained_without_code
+
+    data = tmp_path / "data"
+    shutil.copytree(small_world / "raw", data / "raw")
+    path = data / "raw" / "surveys.csv"
+    surveys = pd.read_csv(path)
+    when = pd.to_datetime(surveys["submitted_at"], utc=True, errors="coerce", format="ISO8601")
+    last = when[(surveys["survey_type"] == "nps") & (when < ts("2024-12-31"))].idxmax()
+    surveys.loc[last, ["score", "comment"]] = [0, "<script>alert(1)</script> & more"]
+    surveys.to_csv(path, index=False)
+    ingest(data / "raw", data / "processed")
+    out = tmp_path / "reports"
+    run(data_dir=data, out_dir=out, only=["03"], as_of="2024-12-31", lang=lang, demo_if_empty=False,
+        progress=lambda m: None)
+    html = (out / "03_voice_of_customer.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
+    _assert_self_contained_without_code(html)  # no <script at all, nothing external, no code
+    assert heading in html and other not in html
+    assert html.count('src="data:image/png;base64,') >= 9
+    assert "Traceback" not in html
+    if lang == "en":
+        assert "adjusted Wald" in html and "ticket close" in html and "promoters" in html
+    else:
+        assert "調整ワルド法" in html and "問い合わせ完了時" in html and "推奨者" in html
