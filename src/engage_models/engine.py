@@ -100,7 +100,10 @@ class DuckDBEngine(Engine):
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET preserve_insertion_order = false")
-        self.con.execute("SET enable_progress_bar = false")
+        try:
+            self.con.execute("SET enable_progress_bar = false")
+        except duckdb.InvalidInputException as exc:  # in a Jupyter kernel without ipywidgets DuckDB refuses
+            log.debug("DuckDB progress bar setting left as it is: %s", exc)  # to change it; nothing is shown
         if memory_limit:
             self.con.execute(f"SET memory_limit = '{_setting(memory_limit)}'")
         if threads:
