@@ -6,9 +6,12 @@ Three models are fitted on what was known at the cutoff (13 months before the ob
 on the accounts still customers then, by what happened to them afterwards:
 
 1. account-level Cox on segment, plan, country, log MRR and seats (measured at the cutoff);
-2. time-varying Cox on the simulator's own monthly behaviour covariates (``true_hazard.parquet``: active
-   ratio, feature breadth, log(1 + tickets), NPS - 7, segment), a stand-in for the engagement panel;
-3. the oracle: the true linear predictor (logit of the monthly hazard, before the simulator's 2-month grace)
+2. time-varying Cox on the engagement panel (``engage_models.panel``; the metrics of
+   ``survival.analysis.PANEL_COVARIATES`` and segment), with landmark predictions from each account's
+   covariates at the cutoff;
+3. the same model on the simulator's own monthly behaviour covariates (``true_hazard.parquet``: active
+   ratio, feature breadth, log(1 + tickets), NPS - 7, segment): what perfect measurement would give;
+4. the oracle: the true linear predictor (logit of the monthly hazard, before the simulator's 2-month grace)
    of each account in its last month before the cutoff: a ranking by the true formula applied to the
    behaviour known at the cutoff.
 """
@@ -56,12 +59,16 @@ def main(argv=None) -> dict:
     results = {"cutoff": str(cutoff.date()), "as_of": str(adata.as_of.date()),
                "account_cox": _short(oot.result), "account_cox_penalizer": cox.penalizer_}
 
+    pdata = A.panel_table(adata, args.data_dir)
+    tvp = TimeVaryingCox(covariates=pdata.covariates).fit(pdata.start_stop)
+    results["panel_cox"] = _short(A.out_of_time_panel(pdata, tvp, cutoff).result)
+    results["panel_cox_penalizer"] = tvp.penalizer_
+
     ss = D.simulator_start_stop(raw)
     train, test = D.split_start_stop(ss, cutoff)
     tv = TimeVaryingCox(covariates=TV_COVARIATES, penalizer=0.0).fit(train)
     curves = tv.predict_curves(test)
-    results["time_varying_cox"] = _short(evaluate_predictions(test.loc[curves.index], curves,
-                                                              train=_remaining(train)))
+    results["time_varying_cox"] = _short(evaluate_predictions(test.loc[curves.index], curves))
     results["time_varying_cox_coefficients"] = tv.params_.round(3).to_dict()
 
     # oracle: the true linear predictor of the landmark month (logit of the monthly hazard) ranks the accounts
@@ -78,12 +85,6 @@ def main(argv=None) -> dict:
     results["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(results, indent=2, default=float))
     return results
-
-
-def _remaining(train: pd.DataFrame) -> pd.DataFrame:
-    """Censoring distribution input for IPCW: one row per account, time at risk and event."""
-    g = train.groupby("account_id").agg(start=("start", "min"), stop=("stop", "max"), event=("event", "max"))
-    return pd.DataFrame({"time": g["stop"] - g["start"], "event": g["event"]})
 
 
 def _short(res: dict) -> dict:

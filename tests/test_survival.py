@@ -386,6 +386,30 @@ def test_account_table_and_out_of_time_on_the_small_world(small_ingested):
     assert 0 <= oot.result["harrell_c"] <= 1 and oot.result["horizons"]["3"]["evaluable"]
 
 
+def test_panel_covariates_log_skewed_counts_and_flag_missing_values():
+    panel = pd.DataFrame({"logins_28d": [0, 9, 99], "nps_latest": [8.0, None, 4.0],
+                          "active_user_ratio_28d": [0.5, 0.2, 0.9]})
+    out, names = A.panel_covariates(panel, ("logins_28d", "nps_latest", "active_user_ratio_28d", "no_such"))
+    assert names == ["log1p_logins_28d", "nps_latest", "nps_latest_missing", "active_user_ratio_28d"]
+    assert out["log1p_logins_28d"].tolist() == pytest.approx(np.log([1, 10, 100]))
+    assert out["nps_latest"].tolist() == [8.0, 6.0, 4.0] and out["nps_latest_missing"].tolist() == [0, 1, 0]
+
+
+def test_time_varying_cox_on_the_engagement_panel_of_the_small_world(small_ingested):
+    data_dir, _ = small_ingested
+    ad = A.account_table(data_dir)
+    pdata = A.panel_table(ad, data_dir)
+    ss = pdata.start_stop
+    assert {"log1p_logins_28d", "active_user_ratio_28d", "segment"} <= set(pdata.covariates)
+    assert (ss["stop"] > ss["start"]).all() and ss["event"].sum() <= ad.lifetimes["event"].sum()
+    assert ss.groupby("account_id")["event"].sum().max() == 1  # at most one churn per account
+    assert sorted(pdata.current.index) == sorted(ad.active["account_id"])  # every active account, as of today
+    assert (pdata.current["as_of"] == ad.as_of).all()
+    tv = TimeVaryingCox(covariates=pdata.covariates, penalizer=0.1).fit(ss)
+    oot = A.out_of_time_panel(pdata, tv, A.default_cutoff(ad.as_of, ad.observed_from))
+    assert oot.train["as_of"].max() < oot.cutoff and 0 <= oot.result["harrell_c"] <= 1
+
+
 def _own_table(n=240, seed=11):
     """Not from the simulator: a customer list with its own column names, tenure in days."""
     rng = np.random.default_rng(seed)

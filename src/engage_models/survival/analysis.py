@@ -312,3 +312,96 @@ def _jsonable(obj):
     if isinstance(obj, pd.Timestamp):
         return str(obj)
     return obj
+
+
+# ------------------------------------------------------------------------------------ engagement panel
+#: Panel metrics offered to the time-varying Cox model by default: one or two per family, short windows
+#: for usage, longer ones for rarer events. Skewed counts enter as log(1 + x) (the registry says which).
+PANEL_COVARIATES = (
+    "active_user_ratio_28d", "feature_breadth_28d", "logins_28d", "usage_hours_28d", "content_views_28d",
+    "tickets_90d", "newsletter_opens_90d", "meetings_90d", "nps_latest", "days_since_last_activity",
+)
+
+
+def panel_covariates(panel: pd.DataFrame, columns=PANEL_COVARIATES) -> tuple[pd.DataFrame, list[str]]:
+    """Model-ready covariates from panel metrics: ``log1p_<col>`` for skewed ones (registry), and for a
+    metric with empty values (e.g. no NPS answer yet) the median in its place plus a ``<col>_missing`` 0/1
+    column, so no account-month is dropped. Returns the panel with the new columns and their names."""
+    from .. import metrics as M
+
+    out = panel.copy()
+    names = []
+    for c in columns:
+        if c not in out:
+            log.info("panel has no column %r: left out of the time-varying model", c)
+            continue
+        x = pd.to_numeric(out[c], errors="coerce").astype(float)
+        m = M.REGISTRY_COLUMNS.get(c)
+        name = c
+        if m is not None and m.skewed:
+            x, name = np.log1p(x.clip(lower=0)), f"log1p_{c}"
+        if x.isna().any():
+            out[f"{c}_missing"] = x.isna().astype(float)
+            missing_col = f"{c}_missing"
+            x = x.fillna(x.median())
+        else:
+            missing_col = None
+        out[name] = x
+        if x.nunique() > 1:
+            names.append(name)
+        if missing_col and out[missing_col].nunique() > 1:
+            names.append(missing_col)
+    return out, names
+
+
+@dataclass
+class PanelData:
+    """The engagement panel as start/stop rows, and each active account's latest row (its covariates now)."""
+
+    panel: pd.DataFrame
+    start_stop: pd.DataFrame
+    current: pd.DataFrame
+    covariates: list[str]
+
+
+def panel_table(adata: AccountData, data_dir=None, columns=PANEL_COVARIATES) -> PanelData:
+    """Build the panel up to the observation date and turn it into start/stop rows on the lifetimes' clock.
+
+    The panel is the default monthly grid plus the observation date itself. ``current`` holds, for each
+    account active at ``as_of``, its row of that date (metrics from data before it), its tenure ``t0``, MRR
+    and name: the input of landmark predictions ("if nothing changes").
+    """
+    from ..panel import build_panel
+
+    paths = DataPaths(data_dir)
+    panel = build_panel(paths.processed, until=adata.as_of)
+    if not (panel["as_of"] == adata.as_of).any():  # the monthly grid, plus the observation date itself
+        panel = pd.concat([panel, build_panel(paths.processed, as_of=[adata.as_of], until=adata.as_of)],
+                          ignore_index=True)
+    panel, names = panel_covariates(panel, columns)
+    if "segment" in panel and panel["segment"].nunique() > 1:
+        names.append("segment")
+    ss = D.panel_to_start_stop(panel, adata.lifetimes, names, as_of=adata.as_of)
+    active = adata.active.set_index("account_id")
+    last = panel[panel["account_id"].isin(active.index)].sort_values("as_of").groupby("account_id").tail(1)
+    current = last.set_index("account_id")
+    current["t0"] = active.loc[current.index, D.DURATION]
+    current["mrr"] = active.loc[current.index, "mrr"] if "mrr" in active else np.nan
+    current["name"] = active.loc[current.index, "name"] if "name" in active else current.index
+    return PanelData(panel, ss, current, names)
+
+
+def out_of_time_panel(pdata: PanelData, model, cutoff, horizons=HORIZONS, n_groups: int = 10) -> OutOfTime:
+    """Refit a start/stop model on the rows observed before ``cutoff`` and score its landmark predictions
+    for the accounts still customers then (see :func:`~engage_models.survival.data.split_start_stop`)."""
+    cutoff = D._utc(cutoff)
+    train, test = D.split_start_stop(pdata.start_stop, cutoff)
+    m = clone_refit(model) if hasattr(model, "params_") else model
+    m.fit(train)
+    curves = m.predict_curves(test)
+    test = test.loc[curves.index]
+    # IPCW weights from the test period's own censoring (time since the cutoff), as for the account model
+    result = evaluate_predictions(test, curves, horizons=horizons, n_groups=n_groups)
+    result["cutoff"] = str(cutoff.date())
+    result["train_accounts"], result["train_events"] = int(train["account_id"].nunique()), int(train[D.EVENT].sum())
+    return OutOfTime(cutoff, m, train, test, result)

@@ -206,7 +206,8 @@ def panel_to_start_stop(panel: pd.DataFrame, lt: pd.DataFrame, covariates: list[
         EVENT: churn_in.astype(int),
         time_col: df[time_col],
     })
-    out[covariates] = df[covariates].to_numpy()
+    for c in covariates:
+        out[c] = df[c].to_numpy()
     out = out[alive & (out["stop"] > out["start"])]
     return out.reset_index(drop=True)
 

@@ -184,7 +184,8 @@ def evaluate_predictions(test: pd.DataFrame, curves, *, t0_col: str = "t0", time
     to churn or censoring (``time``) and ``event``; ``curves`` are the model's curves for the same rows.
     The risk score for horizon ``h`` is the predicted churn probability ``1 - S(t0 + h) / S(t0)``; the
     concordance uses the longest horizon evaluable. ``train`` (``time``, ``event``) estimates the censoring
-    distribution for the IPCW weights (default: the test data).
+    distribution for the IPCW weights (default: the test data, which is right for an out-of-time test: its
+    censoring is the end of follow-up after the cutoff, on the same clock as ``time``).
     """
     time = test[time_col].to_numpy(float)
     event = test[event_col].to_numpy().astype(bool)

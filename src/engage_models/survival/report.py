@@ -56,13 +56,18 @@ def _median(m, lo, hi, lang):
 
 
 def _term_label(term: str, lang: str) -> str:
-    """``plan=Pro`` -> ``plan: Pro``; ``seats [t<=9.1]`` -> ``seats (tenure up to 9.1 months)``."""
+    """``plan=Pro`` -> ``plan: Pro``; ``seats [t<=9.1]`` -> ``seats (tenure up to 9.1 months)``;
+    ``log1p_logins_28d`` -> ``log(1 + logins (28 days))``; ``nps_latest_missing`` -> ``NPS ...: no value yet``."""
     base, _, rest = term.partition(" [")
     if rest:
         rest = rest.rstrip("]")
         key = "surv.term_early" if rest.startswith("t<=") else "surv.term_late"
         months = rest.removeprefix("t<=").removeprefix("t>")
         return t(key, lang, covariate=_term_label(base, lang), months=months)
+    if term.startswith("log1p_") and t(term, lang) == term:
+        return t("surv.log1p", lang, label=_term_label(term.removeprefix("log1p_"), lang))
+    if term.endswith("_missing") and t(term, lang) == term:
+        return t("surv.no_value", lang, label=_term_label(term.removesuffix("_missing"), lang))
     if "=" in term:
         col, lev = term.split("=", 1)
         return f"{t(col, lang)}: {t(lev, lang)}"
@@ -82,6 +87,29 @@ def ratio_table(summary: pd.DataFrame, lang: str = "en", ratio: str = "hazard_ra
 
 def term_labels(summary: pd.DataFrame, lang: str = "en") -> dict[str, str]:
     return {i: _term_label(i, lang) for i in summary.index}
+
+
+def driver_table(tv, discrete, lang: str = "en") -> Table:
+    """Time-varying Cox hazard ratios per SD beside the discrete-time odds ratios per SD (the cross-check)."""
+    a, b = tv.summary_per_sd(), discrete.summary_per_sd()
+    out = pd.DataFrame({
+        "covariate": [_term_label(i, lang) + (" †" if a.loc[i, "per"] == "sd" else "") for i in a.index],
+        "surv.hr_per_sd": [fmt_interval(r, lo, hi, lang, decimals=2) for r, lo, hi in
+                           zip(a["hazard_ratio"], a["ci_low"], a["ci_high"], strict=True)],
+        "p": a["p"].map(_p),
+        "surv.or_per_sd": [fmt_interval(b.loc[i, "odds_ratio"], b.loc[i, "ci_low"], b.loc[i, "ci_high"], lang, 2)
+                           if i in b.index else "" for i in a.index],
+    })
+    return table(out, lang=lang)
+
+
+def plot_drivers(tv, ax=None, lang: str = "en"):
+    """Forest plot of the time-varying Cox hazard ratios per SD (indicators per 0 -> 1)."""
+    from .cox import plot_forest
+
+    s = tv.summary_per_sd()
+    labels = {i: _term_label(i, lang) + (" †" if s.loc[i, "per"] == "sd" else "") for i in s.index}
+    return plot_forest(s, ax=ax, lang=lang, labels=labels)
 
 
 def ph_table(model, lang: str = "en") -> Table:
@@ -106,18 +134,45 @@ def penalizer_table(results: pd.DataFrame, chosen: float, lang: str = "en", scor
     return table(out[keep], lang=lang, decimals=3)
 
 
-def evaluation_table(result: dict, lang: str = "en") -> Table:
-    """Out-of-time concordance and, per horizon, AUC and mean predicted vs observed churn."""
-    rows = [{"metric": t("harrell_c", lang), "value": fmt_number(result["harrell_c"], lang, 3)},
-            {"metric": t("uno_c", lang), "value": fmt_number(result["uno_c"], lang, 3)}]
-    for h, v in result["horizons"].items():
-        if not v["evaluable"]:
-            rows.append({"metric": t("surv.auc_at", lang, h=h), "value": t("surv.not_evaluable", lang)})
-            continue
-        rows.append({"metric": t("surv.auc_at", lang, h=h), "value": fmt_number(v["auc"], lang, 3)})
-        pred, obs = fmt_pct(100 * v["predicted_churn"], lang), fmt_pct(100 * v["observed_churn"], lang)
-        rows.append({"metric": t("surv.churn_pred_obs", lang, h=h), "value": f"{pred} / {obs}"})
-    return table(pd.DataFrame(rows), lang=lang)
+def evaluation_table(results: dict, lang: str = "en") -> Table:
+    """Out-of-time concordance, AUC and mean predicted vs observed churn; one column per model.
+
+    ``results`` maps a model's label (an i18n key) to its :func:`~.evaluation.evaluate_predictions` result.
+    """
+    cols = {}
+    for key, result in results.items():
+        rows = {t("harrell_c", lang): fmt_number(result["harrell_c"], lang, 3),
+                t("uno_c", lang): fmt_number(result["uno_c"], lang, 3)}
+        for h, v in result["horizons"].items():
+            if not v["evaluable"]:
+                rows[t("surv.auc_at", lang, h=h)] = t("surv.not_evaluable", lang)
+                continue
+            rows[t("surv.auc_at", lang, h=h)] = fmt_number(v["auc"], lang, 3)
+            pred, obs = fmt_pct(100 * v["predicted_churn"], lang), fmt_pct(100 * v["observed_churn"], lang)
+            rows[t("surv.churn_pred_obs", lang, h=h)] = f"{pred} / {obs}"
+        rows[t("accounts", lang)] = fmt_number(result["accounts"], lang)
+        cols[t(key, lang)] = rows
+    df = pd.DataFrame(cols)
+    df.insert(0, t("metric", lang), df.index)
+    return table(df.reset_index(drop=True), lang=lang, translate=False)
+
+
+def plot_calibrations(oots: dict, lang: str = "en"):
+    """Calibration plots side by side, one per model (``oots``: label key -> :class:`OutOfTime`)."""
+    import matplotlib.pyplot as plt
+
+    from .evaluation import plot_calibration
+
+    fig, axes = plt.subplots(1, len(oots), figsize=(5.5 * len(oots), 5), squeeze=False)
+    top = max(max(float(tab[["predicted", "observed_high"]].max().max()) for tab in o.calibration().values())
+              for o in oots.values())
+    for ax, (key, oot) in zip(axes[0], oots.items(), strict=True):
+        plot_calibration(oot.calibration(), ax=ax, lang=lang)
+        lim = min(1.0, top * 1.05 + 0.01)
+        ax.set_xlim(0, lim)
+        ax.set_ylim(0, lim)
+        ax.set_title(t(key, lang), fontsize=11)
+    return axes[0]
 
 
 def value_table(values: pd.DataFrame, names: pd.Series | None = None, lang: str = "en", n: int = 10,

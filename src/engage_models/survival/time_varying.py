@@ -103,6 +103,20 @@ class _StartStopModel(BaseEstimator):
         check_is_fitted(self, "params_")
         return coefficient_table(self.params_, self.variance_, ratio=self.ratio)
 
+    def summary_per_sd(self) -> pd.DataFrame:
+        """:attr:`summary` with every non-binary term rescaled to one standard deviation of its covariate
+        (``coef x SD``, ratio and interval raised to the power SD), so drivers on different scales compare.
+        Indicators (categories, ``_missing`` flags) keep their 0 -> 1 effect."""
+        s = self.summary.copy()
+        k = pd.Series(1.0, index=s.index)
+        cont = [c for c in s.index if c not in self.binary_terms_]
+        k[cont] = self.term_sd_.reindex(cont).to_numpy()
+        s["coef"], s["se"] = s["coef"] * k, s["se"] * k
+        for c in (self.ratio, "ci_low", "ci_high"):
+            s[c] = s[c] ** k
+        s["per"] = np.where(s.index.isin(cont), "sd", "unit")
+        return s
+
     def standardized_effects(self, df: pd.DataFrame | None = None) -> pd.Series:
         """``coef x SD(covariate)`` per term (SD over the fitted rows unless ``df`` is given)."""
         check_is_fitted(self, "params_")
@@ -165,6 +179,7 @@ class TimeVaryingCox(_StartStopModel):
         self.design_ = Design.fit(data, list(self.covariates or []), self.categorical)
         X = self.design_.transform(data)
         self.term_sd_ = X.std()
+        self.binary_terms_ = [c for c in X.columns if X[c].nunique() <= 2]
         self._choose_penalizer(data)
         frame = X.copy()
         frame["_start"] = data[self.start_col].to_numpy(float)
@@ -252,6 +267,7 @@ class DiscreteTimeHazard(_StartStopModel):
         self.design_ = Design.fit(data, list(self.covariates or []), self.categorical)
         X = self.design_.transform(data)
         self.term_sd_ = X.std()
+        self.binary_terms_ = [c for c in X.columns if X[c].nunique() <= 2]
         if self.period_width is None:
             self._choose_penalizer(data)
         else:
