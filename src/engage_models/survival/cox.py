@@ -42,6 +42,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,24 @@ from .design import Design
 log = logging.getLogger(__name__)
 
 PENALIZERS = (0.0, 0.001, 0.01, 0.1, 1.0)
+
+
+@contextmanager
+def lifelines_convergence_logged():
+    """lifelines' ConvergenceWarnings (low variance, near-separation...) go to the log, once per message;
+    any other warning passes through unchanged."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen = set()
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            msg = str(w.message).strip().splitlines()[0]
+            if msg not in seen:
+                seen.add(msg)
+                log.info("lifelines: %s", msg)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def coefficient_table(params: pd.Series, variance: pd.DataFrame | np.ndarray, alpha: float = 0.05,
@@ -230,8 +249,7 @@ class CoxModel(BaseEstimator):
         design = self._model_design()
         X = design.transform(data)
         strata = self.strata_ or None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with lifelines_convergence_logged():
             if X.shape[1] == 0:  # everything stratified: only baselines
                 self.model_ = None
                 self.params_ = pd.Series(dtype=float)

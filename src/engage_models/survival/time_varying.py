@@ -22,19 +22,17 @@ from __future__ import annotations
 
 import logging
 import sys
-import warnings
 
 import numpy as np
 import pandas as pd
 from lifelines import CoxTimeVaryingFitter
-from lifelines.exceptions import ConvergenceWarning
 from scipy import optimize
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
 from . import _riskset
-from .cox import PENALIZERS, coefficient_table, pick_penalizer, plot_forest
+from .cox import PENALIZERS, coefficient_table, lifelines_convergence_logged, pick_penalizer, plot_forest
 from .curves import SurvivalCurves, tail_hazard
 from .data import person_period
 from .design import Design
@@ -186,8 +184,7 @@ class TimeVaryingCox(_StartStopModel):
         frame["_stop"] = data[self.stop_col].to_numpy(float)
         frame["_event"] = data[self.event_col].to_numpy(int)
         frame["_id"] = data[self.id_col].to_numpy()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with lifelines_convergence_logged():
             self.model_ = CoxTimeVaryingFitter(penalizer=self.penalizer_).fit(
                 frame, event_col="_event", start_col="_start", stop_col="_stop", id_col="_id")
         self.params_ = self.model_.params_.copy()
