@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .i18n import check_lang, fmt_date, fmt_money, t
+from .i18n import check_lang, fmt_date, fmt_money, fmt_pct, t
 from .plots import new_ax
 
 log = logging.getLogger(__name__)
@@ -609,7 +609,43 @@ def kpi_summary(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = Non
     return out
 
 
+def summary_view(summary: pd.DataFrame, lang: str = "en", currency: str = "$") -> pd.DataFrame:
+    """:func:`kpi_summary` as text for a report: labels, units, the interval next to the value."""
+    check_lang(lang)
+
+    def fmt(v, unit, signed=False):
+        if pd.isna(v):
+            return ""
+        if unit == "ratio" and signed:  # a change of a rate is in percentage points
+            return f"{100 * v:+.1f}" + ("ポイント" if lang == "ja" else " pp")
+        if unit == "ratio":
+            return fmt_pct(100 * v, lang)
+        if unit == "currency":
+            return ("+" if signed and v > 0 else "") + fmt_money(v, lang, currency)
+        return f"{v:+,.0f}" if signed else f"{v:,.0f}"
+
+    rows = []
+    for r in summary.itertuples(index=False):
+        value = fmt(r.value, r.unit)
+        if not pd.isna(r.ci_low):
+            lo, hi = fmt(r.ci_low, r.unit), fmt(r.ci_high, r.unit)
+            value += f"（95%信頼区間 {lo}〜{hi}）" if lang == "ja" else f" (95% CI {lo} to {hi})"
+        rows.append({t("kpi", lang): t(r.kpi, lang), t("period", lang): fmt_date(r.period, lang, month_only=(
+            pd.Timestamp(r.period).day == 1 and r.kpi not in ("dau_mau", "active_account_rate"))),
+            t("value", lang): value, t("previous", lang): fmt(r.previous, r.unit),
+            t("change", lang): fmt(r.change, r.unit, signed=True)})
+    return pd.DataFrame(rows)
+
+
 # ----------------------------------------------------------------------------------------- plots
+def _date_axis(ax, lang: str, max_ticks: int = 8) -> None:
+    """At most ``max_ticks`` date ticks, labelled as the locale writes a month (``Jan 2025``, ``2025年1月``)."""
+    import matplotlib.dates as mdates
+
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=max_ticks))
+    ax.xaxis.set_major_formatter(lambda v, _pos: fmt_date(mdates.num2date(v), lang, month_only=True))
+
+
 def _month_labels(values, lang: str) -> list[str]:
     return [fmt_date(v, lang, month_only=True) for v in values]
 
@@ -631,6 +667,7 @@ def plot_kpi_trend(frame: pd.DataFrame, columns, x: str = "month", ax=None, lang
         from matplotlib.ticker import PercentFormatter
 
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _date_axis(ax, lang)
     ax.set_xlabel(t(x, lang))
     if len(columns) == 1:
         ax.set_ylabel(t(columns[0], lang))
@@ -728,7 +765,7 @@ def plot_mrr_movements(bridge: pd.DataFrame, ax=None, lang: str = "en", currency
             down -= v
     ax.plot(x, bridge["net_new_mrr"], color="black", marker="o", markersize=3, label=t("net_new_mrr", lang))
     ax.axhline(0, color="grey", linewidth=0.8)
-    step = max(1, -(-len(bridge) // 12))  # at most 12 labels
+    step = max(1, -(-len(bridge) // 8))  # at most 8 labels: they must not run into each other
     ax.set_xticks(x[::step], _month_labels(bridge["month"].iloc[::step], lang), rotation=0, fontsize=8)
     ax.yaxis.set_major_formatter(lambda v, _pos: fmt_money(v, lang, currency))
     ax.set_ylabel(t("mrr_total", lang))

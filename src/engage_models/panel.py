@@ -430,6 +430,38 @@ def build_panel(processed_dir, as_of=None, *, until=None, windows: tuple[int, ..
     return df
 
 
+def cached_panel(processed_dir, until=None, *, horizon_days: int = 90,
+                 windows: tuple[int, ...] = M.DEFAULT_WINDOWS, **settings) -> pd.DataFrame:
+    """The default monthly panel up to ``until`` (plus ``until`` itself), built once per set of inputs.
+
+    Report notebooks share the panel: the first to ask builds it and writes
+    ``processed/panel/<until>_h<horizon>_w<windows>.parquet``; later ones read that file, as long as it is
+    newer than every processed table (a new ingest makes it stale). ``until`` defaults to the midnight after
+    the last event.
+    """
+    processed = Path(processed_dir)
+    with PanelBuilder(processed, windows, horizon_days, **settings) as b:
+        _, data_end = b.data_range()
+        until = _utc_midnight(until) if until is not None else data_end
+        name = f"{until:%Y%m%d}_h{horizon_days}_w{'-'.join(map(str, sorted(set(windows))))}.parquet"
+        path = processed / "panel" / name
+        inputs = [p for p in processed.glob("*.parquet")]
+        if path.exists() and all(path.stat().st_mtime >= p.stat().st_mtime for p in inputs):
+            df = pd.read_parquet(path)
+            df.attrs.update({"horizon_days": horizon_days, "until": until.isoformat(),
+                             "windows": [w.name for w in b.windows]})
+            return df
+        dates = b.default_dates(until)
+        if until not in dates:
+            dates = dates.append(pd.DatetimeIndex([until]))
+        df = b.build(dates, until)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    df.to_parquet(tmp, index=False)
+    tmp.replace(path)
+    return df
+
+
 def feature_columns(panel: pd.DataFrame, model_only: bool = True) -> list[str]:
     """The metric columns of ``panel`` (those the registry offers to models when ``model_only``)."""
     return [c for c in panel.columns if c in M.REGISTRY_COLUMNS and (M.REGISTRY_COLUMNS[c].model or not model_only)]

@@ -11,15 +11,14 @@ import duckdb
 import pandas as pd
 
 from .contracts import CONTRACTS, TIMESTAMP
+from .engine import connect_duckdb
 from .i18n import t
 from .ingest import IngestReport
 from .plots import new_ax
 
 
 def _con() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    return con
+    return connect_duckdb()
 
 
 def _tables(processed: Path) -> dict[str, Path]:
@@ -52,11 +51,15 @@ def last_event_date(processed: str | Path) -> pd.Timestamp:
 
 
 def observation_date(as_of: str | None, processed: str | Path) -> pd.Timestamp:
-    """The run's observation date: ``as_of`` if given (UTC midnight), else the last day with events."""
+    """The run's observation date: ``as_of`` if given (UTC midnight), else the midnight after the last event.
+
+    Metrics at a date see only what happened strictly before it, so the default takes the last day of data
+    in: with events up to 31 December, the observation date is 1 January.
+    """
     if as_of:
         ts = pd.Timestamp(as_of)
         return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).normalize()
-    return last_event_date(processed)
+    return last_event_date(processed) + pd.Timedelta(days=1)
 
 
 def events_per_day(processed: str | Path) -> pd.DataFrame:

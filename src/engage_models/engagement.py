@@ -1,0 +1,111 @@
+"""Descriptive views of the panel for the engagement report: distributions by segment, most and least
+engaged accounts, the registry as a glossary.
+
+The engagement index here is a *descriptive* ranking (the mean percentile of a few reach, breadth and
+frequency metrics among the accounts observed on the same date). It is not the health score: the health
+score's weights are learned from churn (:mod:`engage_models.health`); this index has none to learn and
+makes no claim about risk.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from engage_models.engagement import engagement_index
+>>> p = pd.DataFrame({"account_id": ["a", "b", "c"], "as_of": pd.Timestamp("2025-01-01", tz="UTC"),
+...                   "active_user_ratio_28d": [0.9, 0.5, 0.1], "feature_breadth_28d": [0.8, 0.5, 0.2],
+...                   "dau_mau": [0.5, 0.3, 0.1], "active_days_28d": [28, 10, 2]})
+>>> engagement_index(p).round(1).tolist()
+[100.0, 66.7, 33.3]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from . import metrics as M
+from .i18n import check_lang, t
+from .plots import new_ax
+
+#: Metrics averaged (as percentiles within a date) into the descriptive engagement index.
+INDEX_METRICS = ("active_user_ratio_28d", "feature_breadth_28d", "dau_mau", "active_days_28d")
+
+
+def latest(panel: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the panel's latest observation date."""
+    return panel[panel["as_of"] == panel["as_of"].max()].reset_index(drop=True)
+
+
+def engagement_index(panel: pd.DataFrame, metrics=INDEX_METRICS) -> pd.Series:
+    """Mean percentile rank (0-100) of ``metrics`` among the accounts of the same ``as_of``.
+
+    Missing values (no seats known, say) are left out of an account's mean rather than counted as zero.
+    """
+    ranks = panel.groupby("as_of")[list(metrics)].rank(pct=True, method="average") * 100
+    return ranks.mean(axis=1, skipna=True).rename("engagement_index")
+
+
+def ranking(panel: pd.DataFrame, n: int = 10, accounts: pd.DataFrame | None = None,
+            metrics=INDEX_METRICS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``n`` most and least engaged accounts at the latest date, with the metrics behind the index."""
+    now = latest(panel)
+    now = now.assign(engagement_index=engagement_index(now, metrics).to_numpy())
+    cols = ["account_id", "segment", "plan", "engagement_index", *metrics, "seats", "mrr"]
+    if accounts is not None and "name" in accounts:
+        now = now.merge(accounts[["account_id", "name"]], on="account_id", how="left")
+        cols.insert(1, "name")
+    now = now[[c for c in cols if c in now.columns]].sort_values(["engagement_index", "account_id"],
+                                                                 ascending=[False, True])
+    return now.head(n).reset_index(drop=True), now.tail(n).iloc[::-1].reset_index(drop=True)
+
+
+def plot_by_segment(panel: pd.DataFrame, metric: str, by: str = "segment", ax=None, lang: str = "en",
+                    order=None):
+    """Box plot of ``metric`` by ``by`` at the latest date (log axis for fat-tailed metrics).
+
+    Each box spans the middle half of the accounts; whiskers reach 1.5 IQR; the number of accounts is in
+    the tick labels.
+    """
+    check_lang(lang)
+    ax = new_ax(ax, figsize=(5, 3.2))
+    now = latest(panel)
+    m = M.get(metric)
+    order = list(order) if order is not None else sorted(now[by].dropna().unique())
+    values = now[metric].astype(float)
+    log = m.skewed and (values > 0).any()
+    if log:
+        values = np.log10(values + 1)
+    sns.boxplot(x=now[by], y=values, order=order, ax=ax, color="#56b4e9", fliersize=1.5, linewidth=0.8)
+    counts = now[by].value_counts()
+    ax.set_xticks(range(len(order)), [f"{g}\n(n={counts.get(g, 0):,})" for g in order], fontsize=8)
+    ax.set_xlabel("")
+    ax.set_ylabel(m.label(lang) + (" (log10(1+x))" if log else ""), fontsize=9)
+    return ax
+
+
+def plot_metric_grid(panel: pd.DataFrame, metrics, by: str = "segment", lang: str = "en", ncols: int = 3,
+                     order=None):
+    """Several :func:`plot_by_segment` side by side; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    metrics = list(metrics)
+    nrows = int(np.ceil(len(metrics) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        plot_by_segment(panel, metric, by=by, ax=ax, lang=lang, order=order)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_visible(False)
+    fig.suptitle(t(by, lang), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def glossary(lang: str = "en", family_order=M.FAMILIES) -> pd.DataFrame:
+    """The metrics of the default panel with family, definition and direction, for the report's appendix."""
+    d = M.describe(lang)
+    d = d[~d["column"].str.contains("prev")]
+    fam = {M.FAMILY_LABELS[f][lang == "ja"]: i for i, f in enumerate(family_order)}
+    d = d.assign(_o=d["family"].map(fam)).sort_values(["_o", "column"], kind="stable").drop(columns="_o")
+    return d[["family", "label", "description", "higher is better"]].rename(
+        columns={"family": t("family", lang), "label": t("metric", lang), "description": t("description", lang),
+                 "higher is better": t("higher is better", lang)})

@@ -1,0 +1,76 @@
+"""Engagement views, the shared panel cache, and the engagement report end to end."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pandas as pd
+import pytest
+
+from engage_models import engagement
+from engage_models.panel import build_panel, cached_panel
+from engage_models.runner import run
+
+
+def test_engagement_index_is_the_mean_percentile_within_a_date():
+    ts = pd.Timestamp("2025-01-01", tz="UTC")
+    p = pd.DataFrame({"account_id": list("abcd"), "as_of": [ts, ts, ts, ts + pd.Timedelta(days=31)],
+                      "active_user_ratio_28d": [0.9, 0.5, None, 0.1], "feature_breadth_28d": [0.1, 0.5, 0.9, 0.1],
+                      "dau_mau": [0.3, 0.3, 0.3, 0.0], "active_days_28d": [10, 20, 30, 0]})
+    idx = engagement.engagement_index(p)
+    # a: ranks (pct) 1.0, 1/3, 2/3 (three-way tie), 1/3 -> 58.3; b: 1/2 (of two), 2/3, 2/3, 2/3 -> 62.5;
+    # c: its missing ratio is left out -> (1 + 2/3 + 1) / 3 = 88.9
+    assert idx.iloc[0] == pytest.approx(100 * (1 + 1 / 3 + 2 / 3 + 1 / 3) / 4)
+    assert idx.iloc[2] == pytest.approx(100 * (1 + 2 / 3 + 1) / 3)
+    assert idx.iloc[3] == pytest.approx(100.0)  # alone on its date
+    top, bottom = engagement.ranking(p[p["as_of"] == ts].assign(segment="SMB", plan="Pro"), n=1)
+    assert idx.iloc[1] == pytest.approx(62.5)
+    assert top["account_id"].tolist() == ["c"] and bottom["account_id"].tolist() == ["a"]
+
+
+def test_glossary_lists_each_metric_once_in_both_languages():
+    en, ja = engagement.glossary("en"), engagement.glossary("ja")
+    assert len(en) == len(ja) > 30
+    assert "active users / seats (28 days)" in set(en["metric"])
+    assert "アクティブユーザー率（28日）" in set(ja["指標"])
+
+
+def test_cached_panel_is_reused_and_rebuilt_after_a_new_ingest(small_ingested, tmp_path):
+    root, _ = small_ingested
+    processed = tmp_path / "processed"
+    shutil.copytree(root / "processed", processed)
+    first = cached_panel(processed)
+    (cache,) = (processed / "panel").glob("*.parquet")
+    assert first["as_of"].max() == pd.Timestamp("2025-01-01", tz="UTC")
+    pd.testing.assert_frame_equal(first, build_panel(processed, sorted(first["as_of"].unique()),
+                                                     until="2025-01-01"))
+    stamp = cache.stat().st_mtime_ns
+    again = cached_panel(processed)
+    assert cache.stat().st_mtime_ns == stamp
+    pd.testing.assert_frame_equal(first, again)
+    os.utime(processed / "events.parquet", ns=(stamp + 10**9, stamp + 10**9))  # a later ingest
+    cached_panel(processed)
+    assert cache.stat().st_mtime_ns != stamp
+    mid = cached_panel(processed, "2024-11-15")  # the run's date is scored even off the monthly grid
+    assert mid["as_of"].max() == pd.Timestamp("2024-11-15", tz="UTC")
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_engagement_report_end_to_end(small_ingested, tmp_path, lang):
+    root, _ = small_ingested
+    data = tmp_path / "data"
+    shutil.copytree(root / "processed", data / "processed")
+    (data / "raw").mkdir()
+    out = tmp_path / "reports"
+    (path,) = run(data_dir=data, out_dir=out, only=["02"], lang=lang, demo_if_empty=False, progress=lambda m: None)
+    html = path.read_text(encoding="utf-8")
+    assert "Traceback" not in html and "<script" not in html.lower()
+    assert html.count('src="data:image/png;base64,') >= 5
+    if lang == "ja":
+        assert "コホート別の継続率" in html and "Cohort retention" not in html
+        assert "解約率（社数）" in html  # a KPI label from the catalogue
+    else:
+        assert "Cohort retention" in html and "95% CI" in html
+        assert "active users / seats (28 days)" in html  # a metric name from the registry

@@ -1,0 +1,36 @@
+"""The label catalogue and the formatting helpers."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from engage_models import i18n
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        dupes = {k for k in keys if keys.count(k) > 1}
+        if dupes:
+            raise ValueError(f"duplicate keys in messages.yaml: {sorted(map(str, dupes))}")
+        return super().construct_mapping(node, deep)
+
+
+def test_catalogue_has_no_duplicate_keys_and_every_entry_has_both_languages():
+    data = yaml.load(i18n._CATALOGUE.read_text(encoding="utf-8"), Loader=_UniqueKeys)
+    assert all(isinstance(k, str) for k in data), "unquoted yes/no/on/off keys turn into booleans"
+    missing = [k for k, v in data.items() if set(v) != {"en", "ja"}]
+    assert not missing, missing
+
+
+def test_labels_numbers_and_dates_in_both_languages():
+    assert i18n.t("promoters", "ja") == "推奨者" and i18n.t("promoters", "en") == "promoters"
+    assert i18n.t("logins_28d", "ja") == "ログイン回数（28日）"  # metric names come from the registry
+    assert i18n.fmt_date("2026-01-05", "ja") == "2026年1月5日" and i18n.fmt_date("2026-01-05", "en") == "5 Jan 2026"
+    assert i18n.fmt_date("2026-01-05", "ja", month_only=True) == "2026年1月"
+    assert i18n.fmt_interval(12.34, 10.0, 14.5, "ja") == "12.3（95%信頼区間 10.0〜14.5）"
+    assert i18n.fmt_interval(12.34, 10.0, 14.5, "en") == "12.3 (95% CI 10.0 to 14.5)"
+    assert i18n.fmt_money(-1234.5, "en") == "-$1,234"
+    with pytest.raises(ValueError, match="lang"):
+        i18n.t("promoters", "fr")
