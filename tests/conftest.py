@@ -30,3 +30,12 @@ def small_ingested(small_world):
 @pytest.fixture(scope="session")
 def truth(small_world) -> dict:
     return json.loads((small_world / "raw" / "truth.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def demo_world(tmp_path_factory) -> Path:
+    """The README's demo world (2,000 accounts x 24 months, seed 42), ingested: for recovery tests."""
+    root = tmp_path_factory.mktemp("demo")
+    simulate(SimConfig(), out=root / "raw")
+    ingest(root / "raw", root / "processed")
+    return root

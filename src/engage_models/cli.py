@@ -62,6 +62,22 @@ def _run(args) -> int:
     return 0
 
 
+def _fit(args) -> int:
+    from .health.tables import fit_table, read_table
+
+    df = read_table(args.table)
+    ev = fit_table(df, args.label, args.out, date_col=args.date_col, id_col=args.id_col,
+                   horizon_days=args.horizon, n_cutoffs=args.cutoffs, folds=args.folds,
+                   hand_scorecard=args.hand_scorecard, n_bootstrap=args.bootstrap, where=str(args.table))
+    print(f"validation: {ev['validation']['method']}")
+    for model, m in ev["models"].items():
+        auc = m["roc_auc"]
+        print(f"  {model:8s} ROC-AUC {auc['estimate']:.3f} (95% CI {auc['ci_low']:.3f} to {auc['ci_high']:.3f})  "
+              f"Brier {m['brier']['estimate']:.4f}  ICI {m['ici']['estimate']:.4f}")
+    print(f"wrote scorecard.csv, scores.parquet, evaluation.json, report.html to {args.out}")
+    return 0
+
+
 def _survival(args) -> int:
     from .survival.analysis import analyse_table, read_table
 
@@ -120,6 +136,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--kernel", default=None, help=f"Jupyter kernel (default {config.KERNEL_NAME}, else python3)")
     r.add_argument("--timeout", type=int, default=1800, help="seconds a cell may run")
     r.set_defaults(func=_run)
+
+    f = sub.add_parser("fit", help="learn a health score on a table of your own (one row per account [and date])")
+    f.add_argument("--table", type=Path, required=True, help="Parquet or CSV, one row per account (and date)")
+    f.add_argument("--label", required=True, help="0/1 (or yes/no) column: churned within the horizon")
+    f.add_argument("--date-col", default=None, help="observation date column: validation becomes out-of-time")
+    f.add_argument("--id-col", default=None, help="account id column (rows of one account resampled together)")
+    f.add_argument("--horizon", type=int, default=90, help="label horizon in days (gap between train and test)")
+    f.add_argument("--cutoffs", type=int, default=4, help="out-of-time test dates (with --date-col)")
+    f.add_argument("--folds", type=int, default=5, help="cross-validation folds (without --date-col)")
+    f.add_argument("--hand-scorecard", type=Path, default=None, help="YAML scorecard to evaluate beside it")
+    f.add_argument("--bootstrap", type=int, default=100, help="bootstrap refits for the weights' intervals")
+    f.add_argument("--out", type=Path, required=True)
+    f.set_defaults(func=_fit)
 
     v = sub.add_parser("survival", help="survival models, remaining lifetime and LTV on a table of your own")
     v.add_argument("--table", type=Path, required=True, help="Parquet or CSV, one row per account")

@@ -63,7 +63,7 @@ def lift_at(y, p, share: float = 0.1) -> float:
     return float(y[top].mean() / base) if base > 0 else float("nan")
 
 
-def lowess(x, y, frac: float = 0.3, it: int = 0, grid: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def lowess(x, y, frac: float = 0.3, it: int = 0, grid: int = 60) -> tuple[np.ndarray, np.ndarray]:
     """Local linear regression with tricube weights (Cleveland's lowess, no robustness iterations by
     default), evaluated on ``grid`` points spanning ``x``. Returns (grid_x, fitted)."""
     x, y = np.asarray(x, float), np.asarray(y, float)

@@ -39,8 +39,8 @@ def setup(lang: str = "en", context: str = "notebook") -> None:
     latin = "DejaVu Sans"
     plt.rcParams.update({
         "figure.figsize": (9, 4), "figure.dpi": 100, "savefig.bbox": "tight", "axes.titleweight": "bold",
-        "font.family": "sans-serif",
-        "font.sans-serif": [JAPANESE_FONT, latin] if lang == "ja" else [latin, JAPANESE_FONT],
+        # an explicit family list: matplotlib falls back glyph by glyph only along font.family itself
+        "font.family": [JAPANESE_FONT, latin] if lang == "ja" else [latin, JAPANESE_FONT],
         "axes.unicode_minus": False,  # IPAexGothic has no U+2212
     })
     try:

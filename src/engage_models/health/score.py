@@ -564,7 +564,8 @@ class HandWeightedScore(ClassifierMixin, BaseEstimator):
         score = np.zeros(len(X))
         for m in card["metrics"]:
             v = pd.to_numeric(X[m["metric"]], errors="coerce").to_numpy(float)
-            pts = np.full(len(X), min(float(p) for _, p in m["thresholds"]))
+            lowest = min(float(p) for _, p in m["thresholds"])
+            pts = np.where(np.isnan(v), lowest, 0.0)
             done = np.zeros(len(X), bool)
             for thr, p in m["thresholds"]:
                 hit = (v >= thr) if m.get("direction", "higher") == "higher" else (v <= thr)

@@ -1,0 +1,275 @@
+"""The learned health score, its baselines and the backtest: conventions, known answers, recovery of the truth."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+from sklearn.base import clone
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from engage_models import evaluation as E
+from engage_models.health import HandWeightedScore, HealthScore, SkewScaler, choose_thresholds
+from engage_models.health.tables import TableError, fit_table
+from engage_models.panel import cached_panel
+
+FAST = dict(Cs=(0.01, 0.1, 1.0), n_bootstrap=0)
+
+
+def _synthetic(n=1500, seed=0, dates=6):
+    """Accounts over monthly dates; churn risk falls with usage and breadth, rises with tickets."""
+    rng = np.random.default_rng(seed)
+    acct = rng.integers(0, n // 3, n)
+    df = pd.DataFrame({
+        "account_id": [f"a{i}" for i in acct],
+        "as_of": pd.to_datetime("2025-01-01", utc=True) + pd.to_timedelta(30 * rng.integers(0, dates, n), "D"),
+        "usage": rng.lognormal(2, 1, n), "breadth": rng.uniform(0, 1, n), "tickets": rng.poisson(1, n).astype(float),
+        "noise": rng.normal(size=n), "segment": rng.choice(["SMB", "Enterprise"], n),
+    })
+    lp = -1.5 - 0.8 * np.log1p(df["usage"]) + 0.5 * 0 - 2.0 * df["breadth"] + 0.6 * np.log1p(df["tickets"]) \
+        - 0.7 * (df["segment"] == "Enterprise")
+    df["churned"] = (rng.random(n) < 1 / (1 + np.exp(-(lp + 1.5)))).astype(int)
+    return df
+
+
+# ---------------------------------------------------------------------------------------------- scaler
+def test_skew_scaler_logs_fat_tails_keeps_parameters_and_flags_missing():
+    X = pd.DataFrame({"logins": [0, 1, 2, 3, 500.0, np.nan], "ratio": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+                      "change": [-100, -50, 0, 10, 20, 9000.0]})
+    s = SkewScaler().fit(X)
+    assert s.log_columns_ == ["logins"] and s.signed_log_columns_ == ["change"]
+    assert s.missing_columns_ == ["logins"] and s.medians_["logins"] == 2.0
+    Z = s.transform(X)
+    assert list(Z.columns) == ["logins", "ratio", "change", "logins__missing"]
+    assert Z["logins__missing"].tolist() == [0, 0, 0, 0, 0, 1]
+    np.testing.assert_allclose(Z[["logins", "ratio", "change"]].mean(), 0, atol=1e-12)
+    # one row rescored alone is the same as in the batch (parameters are stored, not recomputed)
+    pd.testing.assert_frame_equal(s.transform(X.iloc[[4]]), Z.iloc[[4]])
+    X2 = pd.DataFrame({"ratio": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "other": [5.0, 1, 4, 2, 3, 0]})
+    grouped = SkewScaler(group_threshold=0.9).fit(X2.assign(ratio2=X2["ratio"] * 2 + 1))
+    assert grouped.groups_ == [["ratio", "ratio2"], ["other"]]
+    np.testing.assert_allclose(grouped.transform(X2.assign(ratio2=X2["ratio"] * 2 + 1))["ratio"],
+                               s.transform(X)["ratio"])  # the group is the mean of identical z-scores
+
+
+# ---------------------------------------------------------------------------------------------- estimator
+def test_health_score_follows_scikit_learn_conventions():
+    df = _synthetic()
+    X, y = df.drop(columns="churned"), df["churned"]
+    est = HealthScore(**FAST)
+    assert clone(est).get_params() == est.get_params() and est.get_params()["penalty"] == "l2"
+    assert est.set_params(penalty="l1") is est
+    scores = cross_val_score(HealthScore(**FAST), X.drop(columns="as_of"), y, cv=3, scoring="roc_auc")
+    assert scores.min() > 0.6
+    pipe = Pipeline([("drop_noise", FunctionTransformer(lambda d: d.drop(columns="noise"))),
+                     ("score", HealthScore(**FAST))]).fit(X, y)
+    assert "noise" not in pipe[-1].metrics_ and pipe.predict_proba(X).shape == (len(X), 2)
+
+
+def test_score_points_probability_bands_and_drivers_are_consistent():
+    df = _synthetic(seed=1)
+    X, y = df.drop(columns="churned"), df["churned"]
+    hs = HealthScore(n_bootstrap=30, random_state=3).fit(X, y)
+    pts, score = hs.points(X), hs.health_score(X)
+    np.testing.assert_allclose(pts.sum(axis=1), score)
+    assert score.between(0, 100).all() and (pts >= -1e-9).all().all()
+    p = hs.predict_proba(X)[:, 1]
+    order = np.argsort(score.to_numpy())
+    assert np.all(np.diff(p[order]) <= 1e-12), "probability falls as the score rises"
+    card = hs.scorecard()
+    assert card["points_range"].sum() == pytest.approx(100)
+    w = card.set_index("feature")
+    assert w.loc["breadth", "weight"] < 0 and w.loc["tickets", "weight"] > 0   # protective vs risky
+    assert (w["ci_low"] <= w["weight"]).all() and (w["weight"] <= w["ci_high"]).all()
+    assert w.loc["breadth", "delta_churn_probability"] < 0
+    assert abs(w.loc["noise", "weight"]) < abs(w.loc["breadth", "weight"])
+    bands = hs.bands(X)
+    yellow, red = hs.thresholds_
+    assert set(bands) <= {"green", "yellow", "red"} and 0 < yellow <= red < 1
+    assert (bands[p >= red] == "red").all() and (bands[p < yellow] == "green").all()
+    worst = int(np.argmin(score.to_numpy()))
+    d = hs.drivers(X.iloc[[worst]])
+    assert d["drivers"].iloc[0] and all(x["points"] < 0 for x in d["drivers"].iloc[0])
+    assert "typical healthy" in d["drivers_text"].iloc[0] and "points" in d["drivers_text"].iloc[0]
+
+
+def test_scores_are_reproducible_and_a_new_account_alone_scores_as_in_a_batch():
+    df = _synthetic(seed=2)
+    X, y = df.drop(columns="churned"), df["churned"]
+    a = HealthScore(n_bootstrap=10, random_state=7).fit(X, y)
+    b = HealthScore(n_bootstrap=10, random_state=7).fit(X, y)
+    pd.testing.assert_series_equal(a.health_score(X), b.health_score(X))
+    np.testing.assert_array_equal(a.weight_intervals_, b.weight_intervals_)
+    new = X.iloc[[5, 17, 40]]
+    np.testing.assert_allclose(a.health_score(new.iloc[[1]]).to_numpy(), a.health_score(new).to_numpy()[[1]])
+    np.testing.assert_allclose(a.predict_proba(new.iloc[[2]]), a.predict_proba(X).take([40], axis=0))
+
+
+def test_time_aware_cross_validation_never_trains_on_labels_from_the_validation_period():
+    from engage_models.health import time_splits
+
+    dates = pd.Series(pd.date_range("2024-01-01", periods=12, freq="MS", tz="UTC").repeat(3))
+    for tr, va in time_splits(dates, n_splits=3, gap_days=90):
+        assert dates[tr].max() + pd.Timedelta(days=90) <= dates[va].min()
+
+
+def test_hand_weighted_score_follows_its_card_and_rejects_a_bad_one(tmp_path):
+    card = {"metrics": [
+        {"metric": "logins", "weight": 3, "direction": "higher", "thresholds": [[20, 100], [5, 50], [0, 0]]},
+        {"metric": "tickets", "weight": 1, "direction": "lower", "thresholds": [[0, 100], [3, 40]]},
+    ]}
+    X = pd.DataFrame({"logins": [25, 10, 1, np.nan], "tickets": [0, 2, 9, 0]})
+    hw = HandWeightedScore(card).fit(X, [0, 0, 1, 1])
+    # (3*100 + 1*100)/4 = 100; (3*50 + 1*40)/4 = 47.5; (3*0 + 1*0)/4 = 0; missing logins -> lowest (0): 25
+    assert hw.health_score(X).tolist() == [100.0, 47.5, 0.0, 25.0]
+    bad = tmp_path / "card.yaml"
+    bad.write_text("metrics:\n  - metric: logins\n    weight: 2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"card.yaml: metrics\[0\] needs"):
+        HandWeightedScore(bad).fit(X, [0, 0, 1, 1])
+    with pytest.raises(ValueError, match="not in the data"):
+        HandWeightedScore({"metrics": [{"metric": "nope", "weight": 1, "thresholds": [[1, 1]]}]}).fit(X, [0, 1, 0, 1])
+
+
+def test_thresholds_minimise_the_realised_cost():
+    y = np.array([0, 0, 0, 0, 1, 0, 1, 1])
+    p = np.array([0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8])
+    # R = 4 (red): flag p >= 0.3 -> cost 0 missed + 1 false alarm = 1; p >= 0.6 -> 4*1 + 0 = 4 -> 0.3
+    # R = 9 (yellow): the same threshold 0.3 (lower ones add false alarms without catching more)
+    assert choose_thresholds(y, p, cost_ratios=(9, 4)) == (0.3, 0.3)
+    assert choose_thresholds(y, p, cost_ratios=(9, 0.5))[1] == 0.6  # cheap misses: flag only the surest
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+def test_lift_ici_and_band_table_on_known_answers():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.01, 0.5, 20000)
+    y = (rng.random(20000) < p).astype(int)
+    assert E.ici(y, p) < 0.01                       # drawn from p: calibrated
+    assert E.ici(y, np.clip(p * 1.6, 0, 1)) > 0.05  # 60% too high
+    assert E.lift_at(np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 0]), np.linspace(1, 0, 10), 0.1) == 5.0
+    t = E.band_table(np.array([1, 1, 0, 1, 0, 0]), ["red", "red", "red", "yellow", "green", "green"])
+    assert t.set_index("band").loc["red", "share_of_churners"] == pytest.approx(2 / 3)
+    assert t.set_index("band").loc["red", "false_alarm_rate"] == pytest.approx(1 / 3)
+    assert t["cumulative_share_of_churners"].iloc[-1] == pytest.approx(1.0)
+
+
+def test_backtest_fits_only_on_labels_known_by_each_cutoff():
+    df = _synthetic(n=1200, seed=4, dates=10)
+    seen = []
+
+    class Spy:
+        def fit(self, X, y):
+            seen.append(X["as_of"].max())
+            return self
+
+        def predict_proba(self, X):
+            return np.column_stack([np.full(len(X), 0.5), np.full(len(X), 0.5)])
+
+    bt = E.backtest(df, {"spy": Spy}, horizon_days=60, n_cutoffs=3, label="churned")
+    for cut, latest in zip(bt.cutoffs, seen, strict=True):
+        assert latest + pd.Timedelta(days=60) <= cut
+    assert set(bt.predictions["as_of"]) == set(bt.cutoffs)
+
+
+# ---------------------------------------------------------------------------------------------- generic tables
+def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
+    df = _synthetic(n=900, seed=5, dates=8).rename(columns={"churned": "left"})
+    df.loc[::7, "usage"] = np.nan                          # missing values are imputed and reported
+    df["plan"] = np.where(df.index % 2, "pro", "basic")     # a categorical column
+    df["email"] = [f"user{i}@example.com" for i in range(len(df))]  # an identifier-like text: left out
+    df["left"] = df["left"].map({1: "yes", 0: "no"})
+    path = tmp_path / "accounts.csv"
+    df.to_csv(path, index=False)
+    out = tmp_path / "fit"
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(path), "--label", "left",
+                           "--date-col", "as_of", "--id-col", "account_id", "--horizon", "30", "--bootstrap", "5",
+                           "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    ev = json.loads((out / "evaluation.json").read_text())
+    assert ev["validation"]["method"].startswith("out-of-time")
+    assert set(ev["models"]) == {"learned", "gbm"} and ev["models"]["learned"]["roc_auc"]["estimate"] > 0.6
+    for m in ("roc_auc", "pr_auc", "brier", "ici"):
+        assert {"estimate", "ci_low", "ci_high"} <= set(ev["models"]["learned"][m])
+    assert ev["data"]["missing_values"]["usage"] == int(df["usage"].isna().sum())
+    assert "email" in ev["data"]["dropped_columns"] and "plan" in ev["data"]["features"]
+    card = pd.read_csv(out / "scorecard.csv")
+    assert {"plan=basic", "plan=pro", "usage__missing"} <= set(card["feature"])
+    scores = pd.read_parquet(out / "scores.parquet")
+    assert len(scores) == len(df) and scores["score"].between(0, 100).all()
+    html = (out / "report.html").read_text()
+    assert "<script" not in html and "data:image/png;base64," in html
+    # without a date column: stratified cross-validation, and it says so
+    ev2 = fit_table(df.drop(columns="as_of"), "left", tmp_path / "fit2", n_bootstrap=0, n_boot_eval=20)
+    assert ev2["validation"]["method"].startswith("stratified")
+
+
+def test_bad_tables_name_the_file_column_and_rows(tmp_path):
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "churned": [0, 2, 1], "d": ["2025-01-01", "soon", "2025-02-01"]})
+    with pytest.raises(TableError, match=r"t.csv, column 'churned': .*1 row\(s\).*data rows \[3\]"):
+        fit_table(df, "churned", tmp_path, where="t.csv")
+    with pytest.raises(TableError, match=r"t.csv, column 'd': 1 unparseable date.*\[3\]"):
+        fit_table(df.assign(churned=[0, 1, 1]), "churned", tmp_path, date_col="d", where="t.csv")
+    with pytest.raises(TableError, match="no label column 'gone'"):
+        fit_table(df, "gone", tmp_path, where="t.csv")
+
+
+# ---------------------------------------------------------------------------------------------- recovery
+@pytest.fixture(scope="module")
+def demo_panels(demo_world):
+    truth = pd.read_parquet(demo_world / "raw" / "true_hazard.parquet")
+    truth["as_of"] = truth["month"] + pd.offsets.MonthBegin(1)  # covariates of month t, churn in month t + 1
+    out = {}
+    for h in (30, 90):
+        p = cached_panel(demo_world / "processed", horizon_days=h)
+        out[h] = p.merge(truth[["account_id", "as_of", "hazard"]], on=["account_id", "as_of"], how="left")
+    return out, json.loads((demo_world / "raw" / "truth.json").read_text())
+
+
+def test_fitted_weights_recover_the_signs_and_ranking_of_the_true_drivers(demo_panels):
+    panels, truth = demo_panels
+    p = panels[30]  # a one-month horizon: the label the true monthly hazard describes
+    p = p[p["churned_within_h"].notna()]
+    pairs = {"active_user_ratio_28d": "active_ratio", "feature_breadth_28d": "feature_breadth",
+             "tickets_28d": "log1p_tickets", "nps_latest": "nps_centered"}
+    hs = HealthScore(metrics=list(pairs), categorical=["segment"], gap_days=30, n_bootstrap=0).fit(
+        p, p["churned_within_h"].astype(int))
+    w = dict(zip(hs.feature_names_, hs.coef_, strict=True))
+    sd = {"active_ratio": p["active_user_ratio_28d"].std(), "feature_breadth": p["feature_breadth_28d"].std(),
+          "log1p_tickets": np.log1p(p["tickets_28d"]).std(), "nps_centered": p["nps_latest"].std()}
+    coef = truth["coefficients"]
+    true_std = [coef[v] * sd[v] for v in pairs.values()] + [coef["segment"]["SMB"] - coef["segment"]["Enterprise"]]
+    fitted = [w[k] for k in pairs] + [w["segment=SMB"] - w["segment=Enterprise"]]
+    assert np.all(np.sign(fitted) == np.sign(true_std)), (fitted, true_std)
+    assert spearmanr(fitted, true_std).statistic >= 0.9
+    assert abs(w["active_user_ratio_28d"]) > abs(w["feature_breadth_28d"])  # the two strongest, in order
+
+
+@pytest.fixture(scope="module")
+def demo_backtest(demo_panels):
+    panels, _ = demo_panels
+    # the gradient-boosting benchmark is compared in the report; here only what the claims need
+    models = {"learned": lambda: HealthScore(gap_days=90, **FAST), "hand": HandWeightedScore}
+    bt = E.backtest(panels[90], models, horizon_days=90, n_cutoffs=8, scores={"oracle": "hazard"})
+    return bt, bt.summary(n_boot=200)
+
+
+def test_learned_score_is_close_to_the_oracle_and_beats_the_hand_weighted_card(demo_backtest):
+    bt, s = demo_backtest
+    auc = s[s["metric"] == "roc_auc"].set_index("model")["estimate"]
+    assert auc["learned"] >= auc["oracle"] - 0.03, auc          # the true hazard: the best any score can rank
+    diff = E.paired_difference(s, "learned", "hand")
+    assert diff["ci_low"] > 0, diff                              # better by more than the bootstrap interval
+
+
+def test_learned_probabilities_are_calibrated_out_of_time(demo_backtest):
+    bt, s = demo_backtest
+    ici = s[(s["metric"] == "ici")].set_index("model")["estimate"]
+    assert ici["learned"] < 0.03, ici
+    assert len(bt.predictions.query("model == 'learned'")) > 5000  # eight monthly cutoffs of ~1,000 accounts
