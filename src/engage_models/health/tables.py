@@ -225,9 +225,11 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}}</styl
 <p>{data['rows']:,} rows ({data['rows_without_label']:,} without a label, left out); churn rate
 {100 * data['churn_rate']:.1f}%. Validation: {html.escape(evaluation['validation']['method'])}.</p>
 <h2>Models compared (95% intervals, bootstrap over accounts)</h2>{comparison}
-<h2>Calibration</h2><img alt="calibration: observed against predicted churn by decile" src="data:image/png;base64,{img}">
+<h2>Calibration</h2>
+<img alt="calibration: observed against predicted churn by decile" src="data:image/png;base64,{img}">
 <h2>Scorecard</h2>{scorecard.to_html(index=False, escape=True, border=0)}
 <h2>Data</h2><p>Missing values (imputed with the median plus an indicator):
-{html.escape(json.dumps(data['missing_values']))}. Columns left out: {html.escape(json.dumps(data['dropped_columns']))}.</p>
+{html.escape(json.dumps(data['missing_values']))}.
+Columns left out: {html.escape(json.dumps(data['dropped_columns']))}.</p>
 </body></html>"""
     path.write_text(body, encoding="utf-8")
