@@ -465,13 +465,14 @@ class HealthScore(ClassifierMixin, BaseEstimator):
     def _raw_value(self, row: pd.Series, feat: str) -> tuple[float | str | None, float | str | None]:
         design = self.fitted_.design
         if feat.endswith(MISSING_SUFFIX):
-            base = feat.removesuffix(MISSING_SUFFIX)
-            return None, self.typical_raw_.get(base)
-        if "=" in feat:
-            col, _ = feat.split("=", 1)
-            return row.get(col), None
+            typical = self.typical_raw_.get(feat.removesuffix(MISSING_SUFFIX))
+            return None, float(typical) if typical is not None and pd.notna(typical) else None
+        if "=" in feat:  # the level is in the label ("segment = SMB")
+            return None, None
         cols = design.scaler.group_of(feat)
-        return float(row[cols[0]]) if pd.notna(row[cols[0]]) else None, self.typical_raw_.get(cols[0])
+        typical = self.typical_raw_.get(cols[0])
+        return (float(row[cols[0]]) if pd.notna(row[cols[0]]) else None,
+                float(typical) if typical is not None and pd.notna(typical) else None)
 
 
 def _fmt_value(v) -> str:
@@ -484,7 +485,9 @@ def _fmt_value(v) -> str:
 
 def _driver_words(d: dict, lang: str) -> str:
     """'active users / seats (28 days) 0.21, typical healthy 0.65: -14 points'."""
-    if d["value"] is None and d["typical"] is not None:
+    if d["value"] is None and d["typical"] is None:  # a category: the label says it all
+        return f"{d['label']}" + (f"：{d['points']:+.0f}ポイント" if lang == "ja" else f": {d['points']:+.0f} points")
+    if d["value"] is None:
         val = "回答・値なし" if lang == "ja" else "missing"
     else:
         val = _fmt_value(d["value"])
@@ -593,7 +596,7 @@ class ChurnGBM(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, metrics=None, categorical=None, date_col: str = "as_of", id_col: str = "account_id",
-                 max_iter: int = 300, learning_rate: float = 0.05, max_leaf_nodes: int = 15,
+                 max_iter: int = 200, learning_rate: float = 0.06, max_leaf_nodes: int = 15,
                  l2_regularization: float = 1.0, random_state: int = 0):
         self.metrics = metrics
         self.categorical = categorical
