@@ -59,7 +59,7 @@ def test_parameters_reach_the_notebook_and_the_html_has_no_code(tmp_path):
     _assert_self_contained_without_code(html)
     assert "output text is shown" in html and "SECRET_CODE_MARKER" not in html
     assert '<html lang="ja">' in html
-    assert "2025年7月1日の実行" in html and "観測日: 2025年6月30日" in html  # the meta line in Japanese
+    assert "2025年7月1日の実行" in html and "観測日：2025年6月30日" in html  # the meta line in Japanese
     assert (out / "index.html").exists()
     assert json.loads((out / "latest" / "run.json").read_text())["parameters"]["lang"] == "ja"
 
@@ -259,8 +259,11 @@ def test_the_same_data_and_parameters_give_the_same_reports(small_world, tmp_pat
 
     data = tmp_path / "data"
     shutil.copytree(small_world / "raw", data / "raw")
-    today = datetime.now(UTC).date().isoformat()
-    mask = re.compile(re.escape(today) + r"[T ]\d{2}:\d{2}(:\d{2})?")  # "validated at <now>": wall-clock time
+    from engage_models.i18n import fmt_date
+
+    today = datetime.now(UTC).date()
+    written = "|".join(re.escape(d) for d in (today.isoformat(), fmt_date(today, "en"), fmt_date(today, "ja")))
+    mask = re.compile(rf"(?:{written})[T ]\d{{2}}:\d{{2}}(:\d{{2}})?")  # "validated at <now>": wall-clock time
     for out in ("a", "b"):
         run(data_dir=data, out_dir=tmp_path / out, as_of="2024-12-31", run_date="2025-01-02", demo_if_empty=False,
             progress=lambda m: None)

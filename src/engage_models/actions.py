@@ -216,16 +216,16 @@ class Play:
         """The play's conditions in words (``otherwise`` when it has none)."""
         parts = []
         if self.stages:
-            parts.append(t("actions.is", lang, what=t("stage", lang),
+            parts.append(t("sep.label_value", lang, what=t("stage", lang),
                            value="/".join(t(f"stage.{s}", lang) for s in self.stages)))
         if self.touch_models:
-            parts.append(t("actions.is", lang, what=t("touch_model", lang),
+            parts.append(t("sep.label_value", lang, what=t("touch_model", lang),
                            value="/".join(t(m, lang) for m in self.touch_models)))
         parts += [c.render(lang) for c in self.when]
         if self.any:
             parts.append(t("actions.group", lang, x=t("actions.or_short", lang).join(c.render(lang) for c in self.any)))
         if self.driver:
-            parts.append(t("actions.driver_among", lang, metrics=t("actions.comma", lang).join(
+            parts.append(t("actions.driver_among", lang, metrics=t("sep.comma", lang).join(
                 column_label(d, lang) for d in self.driver)))
         return t("actions.and", lang).join(parts) if parts else t("actions.otherwise", lang)
 
@@ -582,7 +582,7 @@ def _play_evidence(row: pd.Series, play: Play, stage_rule: Rule | None, lang: st
     parts = _condition_evidence(row, conds, lang)
     if not any(c.column == "score" for c in conds):
         parts.append(f"{column_label('score', lang)} {format_value('score', row.get('score'), lang)}")
-    return t("actions.list_sep", lang).join(parts)
+    return t("sep.list", lang).join(parts)
 
 
 def choose_play(scored: pd.DataFrame, playbook=None, lang: str = "en") -> pd.DataFrame:
@@ -734,10 +734,11 @@ def describe_plays(playbook=None, lang: str = "en") -> pd.DataFrame:
     book = load_playbook(playbook)
     rows = []
     for p in book.all_plays:
-        owners = [t(f"owner.{p.owner}", lang)] + [t("actions.is", lang, what=t(o, lang), value=t(f"owner.{w}", lang))
-                                                   for o, w in p.owner_by_touch.items()]
+        owners = [t(f"owner.{p.owner}", lang)]
+        owners += [t("sep.label_value", lang, what=t(o, lang), value=t(f"owner.{w}", lang))
+                   for o, w in p.owner_by_touch.items()]
         rows.append({"step": t(f"actions.step.{p.section}", lang), "play": p.label[lang],
-                     "owner": t("actions.list_sep", lang).join(owners), "condition": p.render(lang)})
+                     "owner": t("sep.list", lang).join(owners), "condition": p.render(lang)})
     return pd.DataFrame(rows)
 
 

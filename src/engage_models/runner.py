@@ -207,7 +207,7 @@ def _shown_parameters(params: dict, lang: str) -> dict[str, str]:
 def _meta_line(params: dict, started: str, lang: str) -> str:
     shown = _shown_parameters({k: v for k, v in params.items() if k not in ("data_dir", "run_date")}, lang)
     head = t("run.meta", lang, date=fmt_date(params["run_date"], lang), started=started)
-    return " · ".join([head, *(f"{k}: {v}" for k, v in shown.items())])
+    return t("sep.dot", lang).join([head, *(t("sep.label_value", lang, what=k, value=v) for k, v in shown.items())])
 
 
 _PAGE = """<!DOCTYPE html>

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .i18n import check_lang, fmt_date, t
-from .plots import BAND_COLOURS, new_ax
+from .plots import BAND_COLOURS, date_axis, new_ax
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ def alerts_view(alerts: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     out = alerts[cols].copy().rename(columns={"score": "health_score"})
     for c in ("previous_band", "band"):
         out[c] = out[c].map(lambda v: _band_label(v, lang))
-    out["alert"] = out["alert"].map(lambda a: t("actions.list_sep", lang).join(t(f"alert.{x}", lang)
+    out["alert"] = out["alert"].map(lambda a: t("sep.list", lang).join(t(f"alert.{x}", lang)
                                                                             for x in str(a).split(";")))
     return out
 
@@ -276,8 +276,6 @@ def plot_score_history(scored: pd.DataFrame, account_ids, ax=None, lang: str = "
 
     Returns the ``ax``.
     """
-    from .kpis import _date_axis
-
     check_lang(lang)
     df = _scored(scored)
     ax = new_ax(ax, figsize=(9, 3.8))
@@ -293,6 +291,6 @@ def plot_score_history(scored: pd.DataFrame, account_ids, ax=None, lang: str = "
     ax.set_ylim(0, 100)
     ax.set_ylabel(t("health_score", lang))
     ax.set_xlabel(t("as_of", lang))
-    _date_axis(ax, lang)
+    date_axis(ax, lang)
     ax.legend(frameon=False, fontsize=8)
     return ax
