@@ -1,4 +1,4 @@
-"""Command line: ``engage simulate | ingest | run | playbook`` (also ``python -m engage_models ...``).
+"""Command line: ``engage simulate | ingest | run | survival | playbook`` (also ``python -m engage_models ...``).
 
 Exit codes: 0 success; 1 a notebook failed (the previous reports are kept); 2 bad input or arguments.
 """
@@ -83,6 +83,26 @@ def _date_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _survival(args) -> int:
+    from .survival.analysis import analyse_table, read_table
+
+    df = read_table(args.table)
+    result = analyse_table(
+        df, duration=args.duration, event=args.event, covariates=args.covariates, entry=args.entry,
+        id_col=args.id, mrr=args.mrr, unit=args.unit, margin=args.margin,
+        annual_discount_rate=args.annual_discount_rate, horizon=args.horizon, n_boot=args.n_boot, cv=args.cv,
+        penalizer=args.penalizer, random_state=args.seed,
+    )
+    for path in result.write(args.out):
+        print(path)
+    models = result.evaluation["models"]
+    for name, m in models.items():
+        cvr = m["cross_validation"]["harrell_c"]
+        print(f"{name}: cross-validated concordance {cvr['mean']:.3f} (sd {cvr['sd']:.3f})", file=sys.stderr)
+    print(result.evaluation["proportional_hazards"]["text"], file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engage", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -129,6 +149,24 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--lang", choices=("en", "ja"), default="en")
     b.add_argument("--show-default", action="store_true", help="print the bundled playbook, to copy and edit")
     b.set_defaults(func=_playbook)
+    v = sub.add_parser("survival", help="survival models, remaining lifetime and LTV on a table of your own")
+    v.add_argument("--table", type=Path, required=True, help="Parquet or CSV, one row per account")
+    v.add_argument("--duration", required=True, help="column: time observed (tenure)")
+    v.add_argument("--event", required=True, help="column: 1 churned, 0 still a customer")
+    v.add_argument("--covariates", nargs="*", default=None, help="columns to model (default: all others)")
+    v.add_argument("--entry", default=None, help="column: tenure when first observed (left truncation)")
+    v.add_argument("--id", default=None, help="column identifying the account (default: row number)")
+    v.add_argument("--mrr", default=None, help="column: monthly recurring revenue (enables LTV and revenue at risk)")
+    v.add_argument("--unit", choices=("months", "days"), default="months", help="unit of duration and entry")
+    v.add_argument("--margin", type=float, default=0.8, help="gross margin for LTV (default 0.8)")
+    v.add_argument("--annual-discount-rate", type=float, default=0.10, help="for LTV (default 0.10)")
+    v.add_argument("--horizon", type=float, default=36.0, help="months of remaining lifetime counted (default 36)")
+    v.add_argument("--n-boot", type=int, default=100, help="bootstrap refits for intervals (0: none)")
+    v.add_argument("--cv", type=int, default=5, help="cross-validation folds")
+    v.add_argument("--penalizer", type=float, default=None, help="Cox ridge penalty (default: chosen by CV)")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--out", type=Path, required=True, help="folder for the output files")
+    v.set_defaults(func=_survival)
     return parser
 
 

@@ -97,19 +97,8 @@ class DuckDBEngine(Engine):
     def __init__(self, memory_limit: str | None = "2GB", threads: int | None = None,
                  temp_dir: str | Path | None = None):
         self._tmp = None if temp_dir else tempfile.TemporaryDirectory(prefix="engage-duckdb-")
-        self.con = duckdb.connect()
-        # no progress bar in logs. Inside Jupyter it is off already, and DuckDB 2.0 refuses to touch the
-        # setting there without ipywidgets: change it only when it is on.
-        if self.con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]:
-            self.con.execute("SET enable_progress_bar = false")
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("SET preserve_insertion_order = false")
-        if memory_limit:
-            self.con.execute(f"SET memory_limit = '{_setting(memory_limit)}'")
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
         spill = Path(temp_dir) if temp_dir else Path(self._tmp.name)
-        self.con.execute(f"SET temp_directory = '{_setting(str(spill))}'")
+        self.con = connect_duckdb(memory_limit, threads, spill, preserve_order=False)
 
     def table(self, name: str, path: str | Path) -> None:
         path = Path(path)
@@ -151,6 +140,25 @@ class DuckDBEngine(Engine):
         self.con.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+
+
+def connect_duckdb(memory_limit: str | None = None, threads: int | None = None, temp_dir: str | Path | None = None,
+                   preserve_order: bool = True) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection as every part of the package wants it: UTC session, no progress bar, limits set."""
+    con = duckdb.connect()
+    # no progress bar in logs. Inside Jupyter it is off already, and DuckDB 2.0 refuses to touch the
+    # setting there without ipywidgets: change it only when it is on.
+    if con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]:
+        con.execute("SET enable_progress_bar = false")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET preserve_insertion_order = {'true' if preserve_order else 'false'}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{_setting(memory_limit)}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if temp_dir:
+        con.execute(f"SET temp_directory = '{_setting(str(temp_dir))}'")
+    return con
 
 
 def _setting(value: str) -> str:

@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 
 from . import config
 from . import contracts as C
+from .engine import connect_duckdb
 
 log = logging.getLogger(__name__)
 
@@ -155,15 +156,8 @@ def _kind(source: str) -> str:
 
 
 def _connect(memory_limit: str | None, threads: int | None, temp_dir: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET preserve_insertion_order = true")
-    if memory_limit:
-        con.execute(f"SET memory_limit = {_literal(memory_limit)}")
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    con.execute(f"SET temp_directory = {_literal(str(temp_dir))}")
-    return con
+    # insertion order kept: a text file's rows are numbered by their order in a table (see _open_source)
+    return connect_duckdb(memory_limit, threads, temp_dir, preserve_order=True)
 
 
 def _open_source(con, contract: C.TableContract, source: str) -> tuple[str, dict, dict[str, str]]:

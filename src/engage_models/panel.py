@@ -17,9 +17,11 @@ small, comes back to pandas):
 5. **Point metrics** (MRR, seats, latest NPS/CSAT, open tickets, days since last activity) come from the
    registry's point queries over the spine; **derived** metrics (ratios, percent changes) last.
 6. **Labels.** ``churned_within_h`` = 1 if the account churns within ``horizon_days`` after ``as_of``
-   (``end_date <= as_of + h``), 0 if it is still a customer at ``as_of + h``, and empty when that lies after
-   ``until`` (not yet observed). A churn date after ``until`` (a notice not yet effective) is not used: a
-   backtest with ``until`` at its cutoff must not learn from it. ``duration_days``/``event``: days from
+   (``end_date <= as_of + h``), 0 if it is still a customer at ``as_of + h``, and empty when ``as_of + h`` lies
+   after ``until`` (the horizon is not fully observed). Empty even when the churn is already known: keeping
+   the early churners of an unfinished horizon and dropping the others would bias every rate trained on it.
+   A churn date after ``until`` (a notice not yet effective) is never used: a backtest with ``until`` at its
+   cutoff must not learn from it. ``duration_days``/``event``: days from
    ``as_of`` to the churn date or to ``until`` (censored), and whether churn was observed.
 
 Counts with no source row are 0 (no activity is the truth); values that do not exist stay empty (no NPS
@@ -361,8 +363,8 @@ class PanelBuilder:
         inner = (
             "SELECT g.account_id, g.as_of, g.segment, g.plan, g.as_of_day - g.start_day AS tenure_days, "
             "k.n_features, " + ", ".join(select) + ", "
-            "CASE WHEN g.end_date IS NOT NULL AND g.end_date <= g.horizon_end AND g.end_date <= $until THEN 1 "
-            "     WHEN g.horizon_end <= $until THEN 0 END AS churned_within_h, "
+            "CASE WHEN g.horizon_end > $until THEN NULL "
+            "     WHEN g.end_date IS NOT NULL AND g.end_date <= g.horizon_end THEN 1 ELSE 0 END AS churned_within_h, "
             f"{day('least(coalesce(g.end_date, $until), $until)')} - g.as_of_day AS duration_days, "
             "CASE WHEN g.end_date IS NOT NULL AND g.end_date <= $until THEN 1 ELSE 0 END AS event "
             "FROM spine g CROSS JOIN (SELECT count(DISTINCT feature) AS n_features FROM events "

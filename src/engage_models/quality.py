@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from .contracts import CONTRACTS, TIMESTAMP
+from .engine import connect_duckdb
 from .i18n import catalogue, check_lang, fmt_date, t
 from .ingest import IngestReport
 from .plots import date_axis, new_ax
@@ -66,9 +67,7 @@ def translate_codes(df: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
 
 
 def _con() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    return con
+    return connect_duckdb()
 
 
 def _tables(processed: Path) -> dict[str, Path]:

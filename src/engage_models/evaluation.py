@@ -1,0 +1,344 @@
+"""Honest evaluation of churn scores: out-of-time backtests, discrimination, calibration, lift, bands.
+
+Backtest (rolling origin)
+-------------------------
+For each test date ``T`` (by default the last ``n_cutoffs`` observation dates whose labels are fully
+observed), every model is fitted on the rows whose label was known by ``T`` (``as_of + horizon <= T``) and
+scores the accounts observed at ``T``. No model ever scores a date it saw, and no training label looks
+past the test date. Predictions of all test dates are pooled for the metrics.
+
+Metrics (each with a 95% interval from a bootstrap that resamples *accounts*, all their test rows
+together, so repeated rows of one account do not pass for independent evidence):
+
+* ROC-AUC and PR-AUC (average precision): ranking;
+* Brier score and log loss: probability accuracy;
+* lift in the top decile: churn rate among the 10% highest-risk rows over the overall rate;
+* integrated calibration index (ICI, Austin & Steyerberg 2019): the mean absolute difference between the
+  predicted probability and a lowess smooth of the observed outcome against it; 0 = perfectly calibrated.
+
+Examples
+--------
+>>> import numpy as np
+>>> from engage_models.evaluation import lift_at, ici
+>>> y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0]); p = np.linspace(0.9, 0.0, 10)
+>>> float(lift_at(y, p, 0.1))           # the top 10% (one row) churned; the base rate is 20%
+5.0
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from .i18n import t
+from .plots import BAND_COLOURS, new_ax
+
+log = logging.getLogger(__name__)
+_EPS = 1e-6
+
+
+# ------------------------------------------------------------------------------------------ metrics
+def brier(y, p) -> float:
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    return float(np.mean((p - y) ** 2))
+
+
+def log_loss(y, p) -> float:
+    y, p = np.asarray(y, float), np.clip(np.asarray(p, float), _EPS, 1 - _EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def lift_at(y, p, share: float = 0.1) -> float:
+    """Churn rate among the ``share`` highest-scored rows divided by the overall churn rate."""
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    k = max(1, int(round(share * len(y))))
+    top = np.argsort(-p, kind="stable")[:k]
+    base = y.mean()
+    return float(y[top].mean() / base) if base > 0 else float("nan")
+
+
+def lowess(x, y, frac: float = 0.3, it: int = 0, grid: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Local linear regression with tricube weights (Cleveland's lowess, no robustness iterations by
+    default), evaluated on ``grid`` points spanning ``x``. Returns (grid_x, fitted)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    n = len(x)
+    k = max(3, int(np.ceil(frac * n)))
+    gx = np.linspace(x[0], x[-1], grid) if grid else x
+    out = np.empty(len(gx))
+    w_rob = np.ones(n)
+    for _ in range(it + 1):
+        for i, g in enumerate(gx):
+            d = np.abs(x - g)
+            h = np.partition(d, k - 1)[k - 1] or 1e-12
+            w = np.clip(1 - (d / h) ** 3, 0, None) ** 3 * w_rob
+            sw = w.sum()
+            mx, my = (w * x).sum() / sw, (w * y).sum() / sw
+            vx = (w * (x - mx) ** 2).sum()
+            beta = (w * (x - mx) * (y - my)).sum() / vx if vx > 0 else 0.0
+            out[i] = my + beta * (g - mx)
+    return gx, out
+
+
+def ici(y, p, frac: float = 0.3) -> float:
+    """Integrated calibration index: mean over rows of |p - smoothed observed rate at p| (lowess)."""
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    if len(np.unique(p)) < 3:
+        return float(np.abs(p.mean() - y.mean()))
+    gx, fit = lowess(p, y, frac=frac)
+    smooth = np.clip(np.interp(p, gx, fit), 0, 1)
+    return float(np.mean(np.abs(p - smooth)))
+
+
+def calibration_curve(y, p, bins: int = 10) -> pd.DataFrame:
+    """Observed churn rate against mean predicted probability in ``bins`` equal-count bins (Wilson 95%)."""
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    q = pd.qcut(pd.Series(p).rank(method="first"), bins, labels=False)
+    df = pd.DataFrame({"bin": q, "y": y, "p": p}).groupby("bin").agg(
+        predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size"), churned=("y", "sum")).reset_index()
+    from .kpis import wilson_interval
+
+    lo, hi = wilson_interval(df["churned"], df["n"])
+    return df.assign(ci_low=lo, ci_high=hi)
+
+
+METRICS: dict[str, Callable] = {
+    "roc_auc": lambda y, p: float(roc_auc_score(y, p)),
+    "pr_auc": lambda y, p: float(average_precision_score(y, p)),
+    "brier": brier,
+    "log_loss": log_loss,
+    "lift_top_decile": lambda y, p: lift_at(y, p, 0.1),
+    "ici": ici,
+}
+HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "brier": False, "log_loss": False, "lift_top_decile": True,
+                    "ici": False}
+
+
+def _cluster_rows(groups) -> tuple[int, list[np.ndarray]]:
+    codes, uniq = pd.factorize(pd.Series(groups))
+    rows = pd.Series(np.arange(len(codes))).groupby(codes).apply(np.asarray).to_list()
+    return len(uniq), rows
+
+
+def bootstrap(y, scores: dict[str, np.ndarray], groups, n_boot: int = 200, seed: int = 0,
+              metrics: dict[str, Callable] | None = None) -> pd.DataFrame:
+    """Point estimate and 95% percentile interval of each metric for each score, resampling ``groups``.
+
+    The same resamples serve every score, so differences between scores can be read off paired
+    (:func:`paired_difference`).
+    """
+    metrics = metrics or METRICS
+    y = np.asarray(y, float)
+    n, rows = _cluster_rows(groups)
+    rng = np.random.default_rng(seed)
+    draws = {(s, m): [] for s in scores for m in metrics}
+    picks = [np.concatenate([rows[i] for i in rng.integers(0, n, n)]) for _ in range(n_boot)]
+    for idx in picks:
+        yy = y[idx]
+        if yy.min() == yy.max():
+            continue
+        for s, p in scores.items():
+            pp = np.asarray(p, float)[idx]
+            for m, fn in metrics.items():
+                draws[(s, m)].append(fn(yy, pp))
+    out = []
+    for s, p in scores.items():
+        for m, fn in metrics.items():
+            d = np.asarray(draws[(s, m)])
+            est = fn(y, np.asarray(p, float))
+            lo, hi = (np.nanpercentile(d, [2.5, 97.5]) if len(d) else (np.nan, np.nan))
+            out.append({"model": s, "metric": m, "estimate": est, "ci_low": lo, "ci_high": hi})
+    res = pd.DataFrame(out)
+    res.attrs["draws"] = {k: np.asarray(v) for k, v in draws.items()}
+    return res
+
+
+def paired_difference(boot: pd.DataFrame, a: str, b: str, metric: str = "roc_auc") -> dict:
+    """``metric(a) - metric(b)`` with its paired 95% bootstrap interval (from :func:`bootstrap`)."""
+    draws = boot.attrs["draws"]
+    d = draws[(a, metric)] - draws[(b, metric)]
+    est = float(boot.query("model == @a and metric == @metric")["estimate"].iloc[0]
+                - boot.query("model == @b and metric == @metric")["estimate"].iloc[0])
+    lo, hi = np.percentile(d, [2.5, 97.5])
+    return {"metric": metric, "a": a, "b": b, "difference": est, "ci_low": float(lo), "ci_high": float(hi)}
+
+
+def band_table(y, bands, order=("red", "yellow", "green")) -> pd.DataFrame:
+    """Per band: accounts, churners, churn rate, share of all churners caught in it (and cumulatively
+    from the riskiest band), and the false-alarm rate (share of all non-churners placed in it)."""
+    y = np.asarray(y, float)
+    bands = pd.Series(np.asarray(bands))
+    rows, caught, alarms = [], 0.0, 0.0
+    total_c, total_s = y.sum(), (1 - y).sum()
+    for b in order:
+        m = (bands == b).to_numpy()
+        c, s = y[m].sum(), (1 - y[m]).sum()
+        caught += c
+        alarms += s
+        rows.append({"band": b, "accounts": int(m.sum()), "churned": int(c),
+                     "churn_rate": c / m.sum() if m.sum() else np.nan,
+                     "share_of_churners": c / total_c if total_c else np.nan,
+                     "cumulative_share_of_churners": caught / total_c if total_c else np.nan,
+                     "false_alarm_rate": s / total_s if total_s else np.nan,
+                     "cumulative_false_alarm_rate": alarms / total_s if total_s else np.nan})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------ backtest
+@dataclass
+class Backtest:
+    """Pooled out-of-time predictions: one row per (test date, account, model)."""
+
+    predictions: pd.DataFrame
+    cutoffs: list[pd.Timestamp]
+    horizon_days: int
+    fitted: dict = field(default_factory=dict)  # the models of the last cutoff, by name
+    seconds: dict = field(default_factory=dict)
+
+    def wide(self) -> pd.DataFrame:
+        return self.predictions.pivot_table(index=["as_of", "account_id", "y"], columns="model",
+                                            values="p").reset_index()
+
+    def summary(self, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
+        w = self.wide()
+        models = [c for c in w.columns if c not in ("as_of", "account_id", "y")]
+        boot = bootstrap(w["y"], {m: w[m] for m in models}, w["account_id"], n_boot=n_boot, seed=seed)
+        boot.attrs["n"] = len(w)
+        boot.attrs["churned"] = int(w["y"].sum())
+        return boot
+
+    def by_cutoff(self) -> pd.DataFrame:
+        rows = []
+        for (d, m), g in self.predictions.groupby(["as_of", "model"]):
+            if g["y"].nunique() < 2:
+                continue
+            rows.append({"as_of": d, "model": m, "n": len(g), "churn_rate": g["y"].mean(),
+                         **{k: fn(g["y"], g["p"]) for k, fn in METRICS.items()}})
+        return pd.DataFrame(rows)
+
+    def calibration(self, model: str, bins: int = 10) -> pd.DataFrame:
+        g = self.predictions[self.predictions["model"] == model]
+        return calibration_curve(g["y"], g["p"], bins)
+
+
+def default_cutoffs(panel: pd.DataFrame, n_cutoffs: int = 4, label: str = "churned_within_h",
+                    date_col: str = "as_of") -> list[pd.Timestamp]:
+    """The last ``n_cutoffs`` observation dates whose labels are observed."""
+    dates = sorted(panel.loc[panel[label].notna(), date_col].unique())
+    return [pd.Timestamp(d) for d in dates[-n_cutoffs:]]
+
+
+def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, horizon_days: int,
+             cutoffs=None, n_cutoffs: int = 4, label: str = "churned_within_h", date_col: str = "as_of",
+             id_col: str = "account_id", scores: dict[str, str] | None = None,
+             drop: tuple[str, ...] = ("duration_days", "event")) -> Backtest:
+    """Rolling-origin out-of-time backtest (see the module docstring).
+
+    Parameters
+    ----------
+    panel : DataFrame
+        One row per (account, date) with features and the label.
+    models : dict
+        Name -> factory returning an unfitted estimator with ``fit(X, y)`` and ``predict_proba(X)``.
+    scores : dict, optional
+        Name -> a panel column that already is a score (e.g. the simulator's true hazard): evaluated on the
+        same rows, nothing fitted.
+    """
+    lab = panel[label]
+    if cutoffs is None:
+        cutoffs = default_cutoffs(panel, n_cutoffs, label, date_col)
+    cutoffs = [pd.Timestamp(c) for c in cutoffs]
+    h = pd.Timedelta(days=horizon_days)
+    preds, fitted, seconds = [], {}, {}
+    extra = list((scores or {}).values())
+    for cut in cutoffs:
+        train = panel[(panel[date_col] + h <= cut) & lab.notna()]
+        test = panel[(panel[date_col] == cut) & lab.notna()]
+        if train[label].nunique() < 2 or test.empty:
+            log.warning("cutoff %s skipped: %d training rows, %d test rows", cut, len(train), len(test))
+            continue
+        features = [c for c in panel.columns if c not in (label, *drop, *extra)]
+        X, y = train[features], train[label].astype(int).to_numpy()
+        Xt, yt = test[features], test[label].astype(int).to_numpy()
+        for name, make in models.items():
+            t0 = time.perf_counter()
+            model = make().fit(X, y)
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+            preds.append(pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(), "y": yt,
+                                       "model": name, "p": model.predict_proba(Xt)[:, 1]}))
+            fitted[name] = model
+        for name, col in (scores or {}).items():
+            preds.append(pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(), "y": yt,
+                                       "model": name, "p": test[col].to_numpy(float)}))
+        log.info("backtest cutoff %s: %d training rows, %d test rows", cut.date(), len(train), len(test))
+    if not preds:
+        raise ValueError("no cutoff had both training rows with churners and test rows")
+    return Backtest(pd.concat(preds, ignore_index=True), cutoffs, horizon_days, fitted, seconds)
+
+
+# ------------------------------------------------------------------------------------------ views
+def summary_view(boot: pd.DataFrame, lang: str = "en", models=None) -> pd.DataFrame:
+    """Models as rows, metrics as 'estimate (lo to hi)' columns."""
+    models = models or list(dict.fromkeys(boot["model"]))
+    rows = []
+    for m in models:
+        g = boot[boot["model"] == m].set_index("metric")
+        row = {t("model", lang): t(m, lang)}
+        for metric in METRICS:
+            if metric in g.index:
+                r = g.loc[metric]
+                d = 3 if metric in ("brier", "ici", "log_loss") else 2 if metric == "lift_top_decile" else 3
+                row[t(metric, lang)] = (f"{r.estimate:.{d}f}（{r.ci_low:.{d}f}〜{r.ci_high:.{d}f}）" if lang == "ja"
+                                        else f"{r.estimate:.{d}f} ({r.ci_low:.{d}f} to {r.ci_high:.{d}f})")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_calibration(bt: Backtest, models=None, ax=None, lang: str = "en", bins: int = 10):
+    """Observed against predicted churn probability per decile of predicted risk, with Wilson intervals."""
+    ax = new_ax(ax, figsize=(5.5, 5))
+    models = models or list(dict.fromkeys(bt.predictions["model"]))
+    top = 0.0
+    for m in models:
+        c = bt.calibration(m, bins)
+        ax.errorbar(c["predicted"], c["observed"], yerr=[c["observed"] - c["ci_low"], c["ci_high"] - c["observed"]],
+                    marker="o", markersize=4, capsize=2, linewidth=1, label=t(m, lang))
+        top = max(top, c["predicted"].max(), c["ci_high"].max())
+    ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=0.8, label=t("perfect calibration", lang))
+    ax.set_xlabel(t("predicted churn probability", lang))
+    ax.set_ylabel(t("observed churn rate", lang))
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_metrics(boot: pd.DataFrame, metric: str = "roc_auc", ax=None, lang: str = "en", models=None):
+    """Point estimates with 95% intervals of one metric, one row per model."""
+    models = models or list(dict.fromkeys(boot["model"]))
+    g = boot[boot["metric"] == metric].set_index("model").loc[models]
+    ax = new_ax(ax, figsize=(6, 0.5 * len(models) + 1.2))
+    yv = np.arange(len(models))
+    ax.errorbar(g["estimate"], yv, xerr=[g["estimate"] - g["ci_low"], g["ci_high"] - g["estimate"]], fmt="o",
+                capsize=3, color="#0072b2")
+    ax.set_yticks(yv, [t(m, lang) for m in models])
+    ax.invert_yaxis()
+    ax.set_xlabel(t(metric, lang) + (" (95% CI)" if lang == "en" else "（95%信頼区間）"))
+    return ax
+
+
+def plot_band_distribution(scores: pd.Series, bands: pd.Series, ax=None, lang: str = "en"):
+    """Histogram of health scores coloured by band."""
+    ax = new_ax(ax, figsize=(7, 3.5))
+    bins = np.linspace(0, 100, 41)
+    for b in ("red", "yellow", "green"):
+        ax.hist(scores[bands == b], bins=bins, color=BAND_COLOURS[b], label=t(b, lang), alpha=0.9)
+    ax.set_xlabel(t("health_score", lang))
+    ax.set_ylabel(t("accounts", lang))
+    ax.legend(frameon=False)
+    return ax

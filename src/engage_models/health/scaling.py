@@ -1,0 +1,163 @@
+"""Skew-aware scaling of engagement metrics (the fight-churn recipe, as a scikit-learn transformer).
+
+Engagement metrics are mostly counts with fat right tails (a few accounts log in thousands of times). A
+linear model on raw counts is dominated by those tails, so, per column, learned on the training data:
+
+1. **missing values** are imputed with the training median, and a 0/1 indicator column ``<name>__missing``
+   is added for columns that had any missing value in training (an account that never answered a survey
+   is different from one that answered with the median);
+2. **log transform** for fat-tailed columns: ``log1p(x)`` when the column is non-negative and its skewness
+   exceeds ``skew_threshold`` (or the registry marks it ``skewed``); ``sign(x) log1p(|x|)`` for a signed
+   fat-tailed column (percent changes);
+3. **z-score**: ``(x - mean) / sd`` with the training mean and sd (sd 0 -> 1);
+4. optional **grouping of highly correlated columns** (``group_threshold``): columns whose transformed values
+   correlate above the threshold are averaged into one feature named after the group's first column, so a
+   score does not split one behaviour across five near-copies.
+
+Every parameter is stored (``*_`` attributes), so a new account is rescored exactly as in training.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> from engage_models.health.scaling import SkewScaler
+>>> X = pd.DataFrame({"logins": [0, 1, 2, 3, 100.0], "ratio": [0.1, 0.2, 0.3, 0.4, 0.5]})
+>>> s = SkewScaler().fit(X)
+>>> s.log_columns_
+['logins']
+>>> np.allclose(s.transform(X).mean(), 0)
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .. import metrics as M
+
+MISSING_SUFFIX = "__missing"
+
+
+def _registry_skewed(column: str) -> bool | None:
+    try:
+        return M.get(column).skewed
+    except KeyError:
+        return None
+
+
+class SkewScaler(TransformerMixin, BaseEstimator):
+    """Impute, log-transform fat tails, z-score, optionally merge correlated columns (see the module docstring).
+
+    Parameters
+    ----------
+    skew_threshold : float
+        Sample skewness above which a column is log-transformed (registry metrics marked ``skewed`` always
+        are).
+    group_threshold : float or None
+        Merge columns whose transformed values correlate (Pearson) at or above this; None: no grouping.
+    missing_indicators : bool
+        Add ``<column>__missing`` for columns with missing values in training.
+    """
+
+    def __init__(self, skew_threshold: float = 1.0, group_threshold: float | None = None,
+                 missing_indicators: bool = True):
+        self.skew_threshold = skew_threshold
+        self.group_threshold = group_threshold
+        self.missing_indicators = missing_indicators
+
+    def fit(self, X, y=None):
+        X = self._frame(X, fitting=True)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.medians_ = X.median().fillna(0.0)
+        self.missing_columns_ = [c for c in X.columns if X[c].isna().any()] if self.missing_indicators else []
+        filled = X.fillna(self.medians_)
+        self.log_columns_, self.signed_log_columns_ = [], []
+        for c in X.columns:
+            v = filled[c].to_numpy(float)
+            if np.nanstd(v) == 0:
+                continue
+            marked = _registry_skewed(c)
+            skew = stats.skew(v) if len(v) > 2 else 0.0
+            heavy = marked if marked is not None else abs(skew) > self.skew_threshold
+            if marked is None and not heavy and v.min() < 0:
+                # signed columns: fat tails on either side (percent changes)
+                heavy = stats.kurtosis(v) > 3 * (1 + self.skew_threshold)
+            if heavy:
+                (self.log_columns_ if v.min() >= 0 else self.signed_log_columns_).append(c)
+        logged = self._logs(filled)
+        self.means_ = logged.mean()
+        sd = logged.std(ddof=0)
+        self.scales_ = sd.where(sd > 0, 1.0)
+        z = (logged - self.means_) / self.scales_
+        self.groups_ = self._groups(z) if self.group_threshold else [[c] for c in z.columns]
+        self.feature_names_out_ = np.asarray([g[0] for g in self.groups_] +
+                                             [c + MISSING_SUFFIX for c in self.missing_columns_], dtype=object)
+        return self
+
+    def _frame(self, X, fitting=False) -> pd.DataFrame:
+        if not isinstance(X, pd.DataFrame):
+            X = pd.DataFrame(np.asarray(X, dtype=float),
+                             columns=None if fitting else list(self.feature_names_in_))
+            X.columns = [str(c) for c in X.columns]
+        if not fitting:
+            missing = [c for c in self.feature_names_in_ if c not in X.columns]
+            if missing:
+                raise ValueError(f"columns seen in fit are missing: {missing}")
+            X = X[list(self.feature_names_in_)]
+        return X.apply(pd.to_numeric, errors="coerce").astype(float)
+
+    def _logs(self, X: pd.DataFrame) -> pd.DataFrame:
+        X = X.copy()
+        for c in self.log_columns_:
+            X[c] = np.log1p(X[c].clip(lower=0))
+        for c in self.signed_log_columns_:
+            X[c] = np.sign(X[c]) * np.log1p(X[c].abs())
+        return X
+
+    def _groups(self, z: pd.DataFrame) -> list[list[str]]:
+        corr = z.corr().abs().fillna(0.0).to_numpy()
+        cols, assigned, groups = list(z.columns), set(), []
+        for i, c in enumerate(cols):  # greedy, in column order: the first column names its group
+            if c in assigned:
+                continue
+            members = [c] + [cols[j] for j in range(i + 1, len(cols))
+                             if cols[j] not in assigned and corr[i, j] >= self.group_threshold]
+            assigned.update(members)
+            groups.append(members)
+        return groups
+
+    def transform(self, X):
+        check_is_fitted(self, "means_")
+        X = self._frame(X)
+        miss = X[self.missing_columns_].isna().astype(float)
+        z = (self._logs(X.fillna(self.medians_)) - self.means_) / self.scales_
+        out = pd.DataFrame({g[0]: z[g].mean(axis=1) for g in self.groups_}, index=X.index)
+        for c in self.missing_columns_:
+            out[c + MISSING_SUFFIX] = miss[c].to_numpy()
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "feature_names_out_")
+        return self.feature_names_out_
+
+    def group_of(self, feature: str) -> list[str]:
+        """The input columns behind an output feature."""
+        for g in self.groups_:
+            if g[0] == feature:
+                return g
+        if feature.endswith(MISSING_SUFFIX):
+            return [feature.removesuffix(MISSING_SUFFIX)]
+        raise KeyError(feature)
+
+    def inverse_column(self, feature: str, z: np.ndarray) -> np.ndarray:
+        """Raw value of a single-column feature at transformed value ``z`` (for words like 'typical 0.65')."""
+        c = self.group_of(feature)[0]
+        x = np.asarray(z, float) * self.scales_[c] + self.means_[c]
+        if c in self.log_columns_:
+            return np.expm1(x)
+        if c in self.signed_log_columns_:
+            return np.sign(x) * np.expm1(np.abs(x))
+        return x

@@ -1,0 +1,253 @@
+"""How good are the predicted survival curves? Concordance, time-dependent AUC, calibration, cross-validation.
+
+Notation: ``T_i`` observed time (churn or censoring), ``D_i = 1`` if churned, ``eta_i`` a risk score (higher =
+churns sooner), ``G`` the Kaplan-Meier estimate of the *censoring* distribution (``G(t) = P(C > t)``).
+
+Harrell's C
+    share of comparable pairs the scores order correctly; a pair ``(i, j)`` is comparable when ``D_i = 1``
+    and ``T_i < T_j`` (and, with left truncation, ``j`` had entered before ``T_i``). Ties in score count 1/2.
+Uno's C (Uno et al. 2011)
+    Harrell's C with each pair weighted by ``G(T_i-)^{-2}`` and restricted to ``T_i < tau``; it does not
+    depend on the censoring distribution, which Harrell's C does when censoring is heavy.
+
+    .. math:: C_{Uno} = \\frac{\\sum_{i,j} D_i G(T_i-)^{-2} 1(T_i < T_j, T_i < \\tau) [1(\\eta_i > \\eta_j)
+              + \\tfrac12 1(\\eta_i = \\eta_j)]}{\\sum_{i,j} D_i G(T_i-)^{-2} 1(T_i < T_j, T_i < \\tau)}
+Cumulative/dynamic AUC at ``t`` (Uno et al. 2007; Hung & Chiang 2010)
+    cases churned by ``t`` (``T_i <= t, D_i = 1``, weighted ``1/G(T_i-)``), controls still customers after
+    ``t`` (``T_j > t``): the probability that a case scores above a control.
+
+    .. math:: AUC(t) = \\frac{\\sum_i \\sum_j 1(T_i \\le t) D_i 1(T_j > t) 1(\\eta_i > \\eta_j) / G(T_i-)}
+              {\\sum_i 1(T_i \\le t) D_i / G(T_i-) \\cdot \\sum_j 1(T_j > t)}
+Calibration at ``t``
+    accounts grouped by decile of predicted churn probability by ``t``; per group the mean prediction beside
+    the observed share churned by ``t`` (1 - Kaplan-Meier, which handles censoring), with its interval.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+from lifelines.utils import concordance_index
+from sklearn.base import clone
+from sklearn.model_selection import KFold
+
+log = logging.getLogger(__name__)
+
+HORIZONS = (3, 6, 12)
+_CHUNK = 2048
+
+
+# --------------------------------------------------------------------------------------------- censoring
+def censoring_survival(time, event):
+    """``t -> G(t-)``: Kaplan-Meier of the censoring times (censoring is the 'event'), left limit."""
+    time, event = np.asarray(time, float), np.asarray(event).astype(bool)
+    km = KaplanMeierFitter().fit(time, ~event)
+    t = km.survival_function_.index.to_numpy(float)
+    s = km.survival_function_.iloc[:, 0].to_numpy(float)
+
+    def g_left(x):
+        x = np.asarray(x, float)
+        k = np.searchsorted(t, x, side="left") - 1  # last knot strictly before x
+        return np.where(k >= 0, s[np.clip(k, 0, None)], 1.0)
+
+    return g_left
+
+
+# ------------------------------------------------------------------------------------------- concordance
+def _pair_sums(time, event, risk, weight, entry=None, tau=np.inf):
+    """Weighted concordant and comparable pair counts, by chunks of rows (O(n^2) memory-bounded)."""
+    conc = total = 0.0
+    cases = np.flatnonzero(event & (time < tau))
+    for lo in range(0, len(cases), _CHUNK):
+        i = cases[lo:lo + _CHUNK]
+        comparable = time[i][:, None] < time[None, :]
+        if entry is not None:
+            comparable &= entry[None, :] < time[i][:, None]
+        w = weight[i][:, None] * comparable
+        diff = risk[i][:, None] - risk[None, :]
+        conc += (w * ((diff > 0) + 0.5 * (diff == 0))).sum()
+        total += w.sum()
+    return conc, total
+
+
+def harrell_c(time, event, risk, entry=None) -> float:
+    """Harrell's concordance of ``risk`` (higher = churns sooner) with the observed times.
+
+    With ``entry`` (left truncation) a pair only counts when the longer-lived account was already at risk.
+    """
+    time, risk = np.asarray(time, float), np.asarray(risk, float)
+    event = np.asarray(event).astype(bool)
+    if entry is None or not np.any(np.asarray(entry) > 0):
+        if not event.any():
+            return float("nan")
+        return float(concordance_index(time, -risk, event))
+    conc, total = _pair_sums(time, event, risk, np.ones(len(time)), np.asarray(entry, float))
+    return conc / total if total else float("nan")
+
+
+def uno_c(time, event, risk, tau: float | None = None, train_time=None, train_event=None) -> float:
+    """Uno's IPCW concordance, truncated at ``tau`` (default: the last event time).
+
+    ``G`` is estimated on ``train_time/train_event`` when given (as in scikit-survival), else on the test data.
+    """
+    time, risk = np.asarray(time, float), np.asarray(risk, float)
+    event = np.asarray(event).astype(bool)
+    if not event.any():
+        return float("nan")
+    g = censoring_survival(time if train_time is None else train_time, event if train_event is None else train_event)
+    tau = float(time[event].max()) + 1e-9 if tau is None else tau
+    gi = g(time)
+    weight = np.where(gi > 0, 1.0 / np.maximum(gi, 1e-12) ** 2, 0.0)
+    conc, total = _pair_sums(time, event, risk, weight, tau=tau)
+    return conc / total if total else float("nan")
+
+
+def cumulative_dynamic_auc(time, event, risk, t: float, train_time=None, train_event=None) -> float:
+    """Time-dependent AUC at ``t``: churned by ``t`` (IPCW-weighted) against still a customer after ``t``.
+
+    ``risk`` may be the predicted probability of churn by ``t`` (the natural score for this horizon).
+    """
+    time, risk = np.asarray(time, float), np.asarray(risk, float)
+    event = np.asarray(event).astype(bool)
+    cases = event & (time <= t)
+    controls = time > t
+    if not cases.any() or not controls.any():
+        return float("nan")
+    g = censoring_survival(time if train_time is None else train_time, event if train_event is None else train_event)
+    w = 1.0 / np.maximum(g(time[cases]), 1e-12)
+    rc, rj = risk[cases], np.sort(risk[controls])
+    # for each case: controls with lower score + half the ties
+    below = np.searchsorted(rj, rc, side="left")
+    ties = np.searchsorted(rj, rc, side="right") - below
+    return float((w * (below + 0.5 * ties)).sum() / (w.sum() * len(rj)))
+
+
+# ------------------------------------------------------------------------------------------- calibration
+def calibration_table(time, event, predicted_churn, t: float, n_groups: int = 10) -> pd.DataFrame:
+    """Observed vs predicted churn by ``t``, accounts grouped by quantile of their prediction.
+
+    Returns one row per group: ``group``, ``accounts``, ``predicted`` (mean predicted churn probability),
+    ``observed`` (1 - Kaplan-Meier at ``t`` in the group) with ``observed_low``/``observed_high`` (95%).
+    """
+    time, p = np.asarray(time, float), np.asarray(predicted_churn, float)
+    event = np.asarray(event).astype(bool)
+    n_groups = max(1, min(n_groups, len(p) // 20 or 1))
+    groups = pd.qcut(pd.Series(p).rank(method="first"), n_groups, labels=False)
+    rows = []
+    for g in range(n_groups):
+        m = (groups == g).to_numpy()
+        km = KaplanMeierFitter().fit(time[m], event[m])
+        s = float(km.survival_function_at_times(t).iloc[0])
+        ci = km.confidence_interval_survival_function_
+        k = np.searchsorted(ci.index.to_numpy(float), t, side="right") - 1
+        lo_s, hi_s = (ci.iloc[max(k, 0)].to_numpy(float) if k >= 0 else (1.0, 1.0))
+        rows.append({"group": g + 1, "accounts": int(m.sum()), "predicted": float(p[m].mean()),
+                     "observed": 1 - s, "observed_low": 1 - hi_s, "observed_high": 1 - lo_s})
+    return pd.DataFrame(rows)
+
+
+def plot_calibration(tables: dict[float, pd.DataFrame], ax=None, lang: str = "en"):
+    """Observed (with 95% interval) against predicted churn probability, one colour per horizon."""
+    import matplotlib.pyplot as plt
+
+    from ..i18n import t as tr
+    from ..plots import new_ax
+
+    ax = new_ax(ax, figsize=(6, 5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    top = 0.0
+    for (h, tab), c in zip(tables.items(), colours, strict=False):
+        err = np.vstack([tab["observed"] - tab["observed_low"], tab["observed_high"] - tab["observed"]]).clip(0)
+        ax.errorbar(tab["predicted"], tab["observed"], yerr=err, fmt="o-", color=c, capsize=3,
+                    label=tr("surv.horizon_months", lang, h=f"{h:g}"))
+        top = max(top, tab["predicted"].max(), tab["observed_high"].max())
+    top = min(1.0, top * 1.05 + 0.01)
+    ax.plot([0, top], [0, top], ls="--", color="grey", lw=1, label=tr("surv.perfect_calibration", lang))
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel(tr("surv.predicted_churn", lang))
+    ax.set_ylabel(tr("surv.observed_churn", lang))
+    ax.legend(loc="upper left")
+    return ax
+
+
+# ------------------------------------------------------------------------------------ model evaluation
+def evaluate_predictions(test: pd.DataFrame, curves, *, t0_col: str = "t0", time_col: str = "time",
+                         event_col: str = "event", horizons=HORIZONS, train: pd.DataFrame | None = None,
+                         n_groups: int = 10) -> dict:
+    """Concordance, time-dependent AUC and calibration of curves predicted for ``test`` accounts.
+
+    ``test`` holds for each account its tenure at the start of the test period (``t0``), the time from then
+    to churn or censoring (``time``) and ``event``; ``curves`` are the model's curves for the same rows.
+    The risk score for horizon ``h`` is the predicted churn probability ``1 - S(t0 + h) / S(t0)``; the
+    concordance uses the longest horizon evaluable. ``train`` (``time``, ``event``) estimates the censoring
+    distribution for the IPCW weights (default: the test data, which is right for an out-of-time test: its
+    censoring is the end of follow-up after the cutoff, on the same clock as ``time``).
+    """
+    time = test[time_col].to_numpy(float)
+    event = test[event_col].to_numpy().astype(bool)
+    t0 = test[t0_col].to_numpy(float) if t0_col in test else np.zeros(len(test))
+    tt, te = (train[time_col], train[event_col]) if train is not None else (None, None)
+    follow = float(time.max()) if len(time) else 0.0
+    out = {"accounts": int(len(test)), "events": int(event.sum()), "follow_up_months": follow, "horizons": {}}
+    usable = [h for h in horizons if h < follow]
+    h_c = max(usable) if usable else (min(horizons) if horizons else 12)
+    risk = curves.churn_probability(t0, h_c)
+    out["risk_horizon_months"] = h_c
+    out["harrell_c"] = harrell_c(time, event, risk)
+    out["uno_c"] = uno_c(time, event, risk, tau=h_c, train_time=tt, train_event=te)
+    for h in horizons:
+        if h >= follow:
+            out["horizons"][str(h)] = {"evaluable": False}
+            continue
+        p = curves.churn_probability(t0, h)
+        cal = calibration_table(time, event, p, h, n_groups=n_groups)
+        km = KaplanMeierFitter().fit(time, event)
+        out["horizons"][str(h)] = {
+            "evaluable": True,
+            "auc": cumulative_dynamic_auc(time, event, p, h, tt, te),
+            "predicted_churn": float(p.mean()),
+            "observed_churn": float(1 - km.survival_function_at_times(h).iloc[0]),
+            "calibration": cal.to_dict("records"),
+        }
+    return out
+
+
+def cross_validate(model, df: pd.DataFrame, *, cv: int = 5, random_state: int = 0, horizons=HORIZONS,
+                   duration_col: str = "duration", event_col: str = "event", entry_col: str | None = None) -> dict:
+    """K-fold cross-validated concordance (Harrell's, truncation-aware; Uno's) and AUC of an estimator.
+
+    ``model`` is any estimator of this package (``fit(df)``, ``predict_curves(df)``); each fold refits a
+    clone on the other folds and scores the held-out accounts. Harrell's C (truncation-aware) ranks their
+    predicted cumulative hazard at the training median duration against their durations; Uno's C and the
+    AUCs measure time from each account's entry (0 without truncation) and rank the predicted probability of
+    churn within the longest horizon, resp. each horizon, of it.
+    """
+    folds = KFold(n_splits=cv, shuffle=True, random_state=random_state)
+    rows = []
+    for k, (tr_idx, te_idx) in enumerate(folds.split(df)):
+        train, test = df.iloc[tr_idx], df.iloc[te_idx]
+        m = clone(model).fit(train)
+        tref = float(np.median(train[duration_col]))
+        curves = m.predict_curves(test)
+        kept = test.loc[curves.index]
+        time, event = kept[duration_col].to_numpy(float), kept[event_col].to_numpy().astype(bool)
+        entry = kept[entry_col].to_numpy(float) if entry_col and entry_col in kept else np.zeros(len(kept))
+        risk = curves.cumulative_hazard([tref]).to_numpy()[0]
+        tr_rem = train[duration_col] - (train[entry_col] if entry_col and entry_col in train else 0.0)
+        row = {"fold": k + 1, "accounts": len(kept), "events": int(event.sum()),
+               "harrell_c": harrell_c(time, event, risk, entry),
+               "uno_c": uno_c(time - entry, event, curves.churn_probability(entry, max(horizons)),
+                              train_time=tr_rem, train_event=train[event_col])}
+        for h in horizons:
+            # churn within h months of the time the account was first observed (its entry)
+            p = curves.churn_probability(entry, h)
+            row[f"auc_{h}"] = cumulative_dynamic_auc(time - entry, event, p, h, tr_rem, train[event_col])
+        rows.append(row)
+    folds_df = pd.DataFrame(rows)
+    summary = {c: {"mean": float(folds_df[c].mean()), "sd": float(folds_df[c].std(ddof=1))}
+               for c in folds_df.columns if c not in ("fold", "accounts", "events")}
+    return {"folds": folds_df.to_dict("records"), **summary}

@@ -1,0 +1,249 @@
+"""Kaplan-Meier retention curves by group, with at-risk counts, medians and log-rank tests.
+
+Product-limit estimate of the share still a customer at tenure ``t``:
+
+.. math:: \\hat S(t) = \\prod_{t_j \\le t} \\left(1 - \\frac{d_j}{n_j}\\right)
+
+``d_j`` churns at tenure ``t_j`` and ``n_j`` accounts at risk just before it (entered before ``t_j``, not yet
+churned or censored): left-truncated accounts join the risk set at their ``entry`` tenure. Confidence bands
+are lifelines' (exponential Greenwood). Any categorical column can group the curves: segment, plan, start
+cohort, NPS category, health band...
+
+The log-rank test compares observed and expected churns per group at every churn time; with ``k`` groups
+it is the multivariate (k - 1 degrees of freedom) test. It is computed here on the same risk sets as the
+curves, so it accepts left truncation (lifelines' tests do not):
+
+.. math:: U_g = \\sum_j (d_{gj} - d_j n_{gj} / n_j), \\quad
+          V_{gh} = \\sum_j d_j \\frac{n_j - d_j}{n_j - 1} \\frac{n_{gj}}{n_j}(1_{g=h} - \\frac{n_{hj}}{n_j}),
+          \\quad \\chi^2 = U^\\top V^{-} U .
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+from lifelines.utils import median_survival_times
+from scipy import stats
+
+from ..i18n import t
+from ..plots import BAND_COLOURS, new_ax
+
+_AT_RISK_MIN = 10
+
+
+def logrank(duration, event, groups, entry=None) -> dict:
+    """Multivariate log-rank test between the groups (left truncation through ``entry``).
+
+    Returns ``{"test_statistic", "df", "p", "observed", "expected"}`` (the last two per group).
+    """
+    d = np.asarray(duration, float)
+    e = np.asarray(event).astype(bool)
+    g = np.asarray(groups).astype(str)
+    a = np.zeros(len(d)) if entry is None else np.asarray(entry, float)
+    labels = sorted(set(g))
+    times = np.unique(d[e])
+    # n_gj: at risk in group g at time t_j (entry < t <= duration); d_gj: churns at t_j
+    n = np.stack([((a[g == lab][None, :] < times[:, None]) & (d[g == lab][None, :] >= times[:, None])).sum(1)
+                  for lab in labels], axis=1).astype(float)
+    dd = np.stack([np.searchsorted(np.sort(d[(g == lab) & e]), times, side="right")
+                   - np.searchsorted(np.sort(d[(g == lab) & e]), times, side="left") for lab in labels], axis=1)
+    n_tot, d_tot = n.sum(1), dd.sum(1)
+    ok = n_tot > 0
+    n, dd, n_tot, d_tot = n[ok], dd[ok], n_tot[ok], d_tot[ok]
+    expected = (d_tot[:, None] * n / n_tot[:, None])
+    U = (dd - expected).sum(0)
+    factor = np.where(n_tot > 1, d_tot * (n_tot - d_tot) / np.maximum(n_tot - 1, 1), 0.0)
+    share = n / n_tot[:, None]
+    V = np.einsum("j,jg,gh->gh", factor, share, np.eye(len(labels))) - np.einsum("j,jg,jh->gh", factor, share, share)
+    k = len(labels)
+    if k < 2:
+        return {"test_statistic": np.nan, "df": 0, "p": np.nan, "observed": {}, "expected": {}}
+    stat = float(U[:-1] @ np.linalg.pinv(V[:-1, :-1]) @ U[:-1])
+    return {"test_statistic": stat, "df": k - 1, "p": float(stats.chi2.sf(stat, k - 1)),
+            "observed": dict(zip(labels, dd.sum(0).astype(int).tolist(), strict=True)),
+            "expected": dict(zip(labels, expected.sum(0).tolist(), strict=True))}
+
+
+class KaplanMeierGroups:
+    """Kaplan-Meier curves of one table split by a categorical column (or none).
+
+    Parameters
+    ----------
+    by : str, optional
+        Grouping column (``None``: one curve for all).
+    duration_col, event_col, entry_col : str
+        Tenure in months, churn indicator, entry tenure (left truncation; ``None`` for none).
+    min_accounts : int
+        Groups with fewer accounts are pooled into "other".
+    min_at_risk : int
+        A curve is shown (and read off) only over the tenures where at least this many accounts are at
+        risk: from where enough have entered (a group made only of left-truncated accounts starts late, and
+        its curve is then conditional on having reached that tenure) to where too few remain.
+
+    Attributes
+    ----------
+    fitters_ : dict
+        Group label -> fitted lifelines ``KaplanMeierFitter``.
+    logrank_ : dict
+        :func:`logrank` between the groups.
+    """
+
+    def __init__(self, by: str | None = None, duration_col: str = "duration", event_col: str = "event",
+                 entry_col: str | None = "entry", min_accounts: int = 10, min_at_risk: int = _AT_RISK_MIN,
+                 order=None):
+        self.by = by
+        self.min_at_risk = min_at_risk
+        self.duration_col = duration_col
+        self.event_col = event_col
+        self.entry_col = entry_col
+        self.min_accounts = min_accounts
+        self.order = order
+
+    def _groups(self, df: pd.DataFrame) -> pd.Series:
+        if self.by is None:
+            return pd.Series("all", index=df.index)
+        g = df[self.by].astype("string").fillna("(missing)")
+        counts = g.value_counts()
+        small = counts[counts < self.min_accounts].index
+        if len(small) and len(counts) > len(small):
+            g = g.where(~g.isin(small), "other")
+        return g
+
+    def fit(self, df: pd.DataFrame) -> KaplanMeierGroups:
+        entry = self.entry_col if self.entry_col and self.entry_col in df else None
+        data = df[df[self.duration_col] > (df[entry] if entry else 0)]
+        groups = self._groups(data)
+        labels = list(self.order) if self.order is not None else sorted(groups.unique(), key=str)
+        labels = [lab for lab in labels if (groups == lab).any()]
+        self.labels_ = labels
+        self.fitters_ = {}
+        self.data_ = {}
+        for lab in labels:
+            d = data[groups == lab]
+            kmf = KaplanMeierFitter(label=str(lab))
+            kmf.fit(d[self.duration_col], d[self.event_col], entry=d[entry] if entry else None)
+            self.fitters_[lab] = kmf
+            self.data_[lab] = (d[self.duration_col].to_numpy(float), d[self.event_col].to_numpy(int),
+                               d[entry].to_numpy(float) if entry else np.zeros(len(d)))
+        self.logrank_ = logrank(data[self.duration_col], data[self.event_col], groups,
+                                data[entry] if entry else None)
+        return self
+
+    # -------------------------------------------------------------------------------------- results
+    def at_risk(self, times) -> pd.DataFrame:
+        """Accounts at risk at each time (entered at or before it, still a customer after it), per group."""
+        times = np.asarray(times, float)
+        out = {}
+        for lab, (d, _, a) in self.data_.items():
+            out[lab] = ((a[None, :] <= times[:, None]) & (d[None, :] > times[:, None])).sum(1)
+        return pd.DataFrame(out, index=pd.Index(times, name="time"))
+
+    def survival_at(self, times) -> pd.DataFrame:
+        """Survival with its 95% interval at the given times, one row per group and time."""
+        rows = []
+        for lab, kmf in self.fitters_.items():
+            ci = kmf.confidence_interval_survival_function_
+            for tm in np.atleast_1d(times):
+                s = float(kmf.survival_function_at_times(tm).iloc[0])
+                k = np.searchsorted(ci.index.to_numpy(float), tm, side="right") - 1
+                lo, hi = ci.iloc[k].to_numpy(float) if k >= 0 else (1.0, 1.0)
+                rows.append({"group": lab, "time": float(tm), "survival": s, "ci_low": lo, "ci_high": hi})
+        return pd.DataFrame(rows)
+
+    def span(self, label, min_at_risk: int | None = None) -> tuple[float, float]:
+        """First and last tenure at which the group has at least ``min_at_risk`` accounts at risk."""
+        n_min = self.min_at_risk if min_at_risk is None else min_at_risk
+        d, _, a = self.data_[label]
+        grid = np.unique(np.r_[0.0, a, d])
+        n = self.at_risk(grid)[label].to_numpy()
+        ok = np.flatnonzero(n >= n_min)
+        if not len(ok):
+            return float("nan"), float("nan")
+        return float(grid[ok[0]]), float(grid[ok[-1]])
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Per group: accounts, churned, tenure the curve starts at, median lifetime (months) with its 95%
+        interval, retention at 12 and 24 months (empty outside the curve's span)."""
+        rows = []
+        for lab, kmf in self.fitters_.items():
+            d, e, _ = self.data_[lab]
+            first, last = self.span(lab)
+            med = kmf.median_survival_time_
+            ci = median_survival_times(kmf.confidence_interval_)
+            lo, hi = (float(ci.iloc[0, 0]), float(ci.iloc[0, 1])) if len(ci) else (np.nan, np.nan)
+            row = {"group": lab, "accounts": len(d), "churned": int(e.sum()), "from_months": first,
+                   "median_months": float(med), "median_low": lo, "median_high": hi}
+            for tm in (12, 24):
+                s = self.survival_at([tm])
+                s = s[s["group"] == lab].iloc[0]
+                row[f"retention_{tm}m"] = s["survival"] if first <= tm <= last else np.nan
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def plot(self, ax=None, lang: str = "en", ci: bool = True, at_risk: bool = True, ticks=None,
+             min_at_risk: int | None = None, colors=None):
+        """Curves with confidence bands and at-risk counts under the axis, each drawn over :meth:`span`
+        (an estimate from a handful of accounts is noise)."""
+        import matplotlib.pyplot as plt
+
+        ax = new_ax(ax, figsize=(9, 4.5 + 0.25 * len(self.labels_) * at_risk))
+        cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        t_end = 0.0
+        for i, lab in enumerate(self.labels_):
+            kmf = self.fitters_[lab]
+            colour = (colors or {}).get(lab) or BAND_COLOURS.get(str(lab)) or cycle[i % len(cycle)]
+            sf = kmf.survival_function_
+            first, last = self.span(lab, min_at_risk)
+            if not np.isfinite(first):
+                continue
+            sf = sf[(sf.index >= first) & (sf.index <= last)]
+            t_end = max(t_end, last)
+            name = t(str(lab), lang) if self.by else t("accounts", lang)
+            ax.step(sf.index, sf.iloc[:, 0], where="post", color=colour,
+                    label=f"{name} (n={len(self.data_[lab][0]):,})")
+            if ci:
+                band = kmf.confidence_interval_survival_function_
+                band = band[(band.index >= first) & (band.index <= last)]
+                ax.fill_between(band.index, band.iloc[:, 0], band.iloc[:, 1], step="post", color=colour, alpha=0.15)
+        ax.set_xlim(0, t_end)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel(t("tenure_months", lang))
+        ax.set_ylabel(t("survival", lang))
+        ax.legend(loc="best", fontsize=9)
+        if at_risk:
+            ticks = np.asarray(ticks if ticks is not None else _ticks(t_end))
+            ax.set_xticks(ticks)
+            counts = self.at_risk(ticks)
+            # the table sits below the tick labels and the axis label, in points so any figure size works
+            top, step = -46, 12
+            ax.annotate(t("at_risk", lang), xy=(0, 0), xycoords="axes fraction", xytext=(-14, top),
+                        textcoords="offset points", ha="right", va="top", fontsize=9)
+            for r, lab in enumerate(self.labels_):
+                y = top - step * (r + 1)
+                name = t(str(lab), lang) if self.by else t("accounts", lang)
+                ax.annotate(name, xy=(0, 0), xycoords="axes fraction", xytext=(-14, y), textcoords="offset points",
+                            ha="right", va="top", fontsize=8)
+                for tk, c in zip(ticks, counts[lab], strict=True):
+                    ax.annotate(f"{c:,}", xy=(tk, 0), xycoords=("data", "axes fraction"), xytext=(0, y),
+                                textcoords="offset points", ha="center", va="top", fontsize=8)
+        return ax
+
+    def logrank_text(self, lang: str = "en") -> str:
+        """One sentence: do the groups' curves differ?"""
+        lr = self.logrank_
+        if not lr["df"]:
+            return ""
+        key = "surv.logrank_differ" if lr["p"] < 0.05 else "surv.logrank_same"
+        return t(key, lang, by=t(self.by or "", lang), stat=f"{lr['test_statistic']:.1f}", df=lr["df"],
+                 p=_fmt_p(lr["p"]))
+
+
+def _fmt_p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _ticks(t_end: float) -> np.ndarray:
+    step = next(s for s in (1, 2, 3, 6, 12, 24) if t_end / s <= 10)
+    return np.arange(0, t_end + 1e-9, step)

@@ -1,0 +1,257 @@
+"""Tables and figures of the survival report (notebook 05), in English or Japanese.
+
+Each function turns a result of :mod:`engage_models.survival` into what a reader sees: estimates with their
+intervals as one cell (``12.3 (95% CI 10.1 to 14.2)``), labels through :func:`engage_models.i18n.t`, tables
+through :func:`engage_models.display.table`. The notebook only calls these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..display import Table, table
+from ..i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_pct, t
+from ..plots import new_ax
+from .curves import SurvivalCurves
+from .value import plot_ltv, plot_revenue_at_risk  # noqa: F401  (re-exported for the notebook)
+
+
+def _p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def header(adata, lang: str = "en") -> str:
+    """One line: data folder, observation date, accounts, churned, left-truncated."""
+    lt = adata.lifetimes
+    return t("surv.header", lang, date=fmt_date(adata.as_of, lang), accounts=fmt_number(len(lt), lang),
+             churned=fmt_number(int(lt["event"].sum()), lang),
+             truncated=fmt_number(int(lt["left_truncated"].sum()), lang),
+             since=fmt_date(adata.observed_from, lang) if adata.observed_from is not None else "-")
+
+
+def km_table(km, lang: str = "en") -> Table:
+    """Per group: accounts, churned, median lifetime with its interval, retention at 12 and 24 months."""
+    s = km.summary
+    out = pd.DataFrame({
+        "group": [t(str(g), lang) for g in s["group"]],
+        "accounts": s["accounts"].astype(int),
+        "churned_accounts": s["churned"].astype(int),
+        "surv.curve_from": s["from_months"].round(1),
+        "median_months": [_median(m, lo, hi, lang) for m, lo, hi in zip(s["median_months"], s["median_low"],
+                                                                         s["median_high"], strict=True)],
+        "retention_12m": s["retention_12m"].map(lambda v: fmt_pct(100 * v, lang) if pd.notna(v) else ""),
+        "retention_24m": s["retention_24m"].map(lambda v: fmt_pct(100 * v, lang) if pd.notna(v) else ""),
+    })
+    return table(out, lang=lang)
+
+
+def _median(m, lo, hi, lang):
+    if not np.isfinite(m):
+        return t("surv.not_reached", lang)
+    hi_s = fmt_number(hi, lang, 1) if np.isfinite(hi) else "∞"
+    if lang == "ja":
+        return f"{fmt_number(m, lang, 1)}（95%信頼区間 {fmt_number(lo, lang, 1)}〜{hi_s}）"
+    return f"{fmt_number(m, lang, 1)} (95% CI {fmt_number(lo, lang, 1)} to {hi_s})"
+
+
+def _term_label(term: str, lang: str) -> str:
+    """``plan=Pro`` -> ``plan: Pro``; ``seats [t<=9.1]`` -> ``seats (tenure up to 9.1 months)``;
+    ``log1p_logins_28d`` -> ``log(1 + logins (28 days))``; ``nps_latest_missing`` -> ``NPS ...: no value yet``."""
+    base, _, rest = term.partition(" [")
+    if rest:
+        rest = rest.rstrip("]")
+        key = "surv.term_early" if rest.startswith("t<=") else "surv.term_late"
+        months = rest.removeprefix("t<=").removeprefix("t>")
+        return t(key, lang, covariate=_term_label(base, lang), months=months)
+    if term.startswith("log1p_") and t(term, lang) == term:
+        return t("surv.log1p", lang, label=_term_label(term.removeprefix("log1p_"), lang))
+    if term.endswith("_missing") and t(term, lang) == term:
+        return t("surv.no_value", lang, label=_term_label(term.removesuffix("_missing"), lang))
+    if "=" in term:
+        col, lev = term.split("=", 1)
+        return f"{t(col, lang)}: {t(lev, lang)}"
+    return t(term, lang)
+
+
+def ratio_table(summary: pd.DataFrame, lang: str = "en", ratio: str = "hazard_ratio") -> Table:
+    """Covariate, ratio with its 95% interval, p-value."""
+    out = pd.DataFrame({
+        "covariate": [_term_label(i, lang) for i in summary.index],
+        f"{ratio}_ci": [fmt_interval(r, lo, hi, lang, decimals=2) for r, lo, hi in
+                        zip(summary[ratio], summary["ci_low"], summary["ci_high"], strict=True)],
+        "p": summary["p"].map(_p),
+    })
+    return table(out, lang=lang)
+
+
+def term_labels(summary: pd.DataFrame, lang: str = "en") -> dict[str, str]:
+    return {i: _term_label(i, lang) for i in summary.index}
+
+
+def driver_table(tv, discrete, lang: str = "en") -> Table:
+    """Time-varying Cox hazard ratios per SD beside the discrete-time odds ratios per SD (the cross-check)."""
+    a, b = tv.summary_per_sd(), discrete.summary_per_sd()
+    out = pd.DataFrame({
+        "covariate": [_term_label(i, lang) + (" †" if a.loc[i, "per"] == "sd" else "") for i in a.index],
+        "surv.hr_per_sd": [fmt_interval(r, lo, hi, lang, decimals=2) for r, lo, hi in
+                           zip(a["hazard_ratio"], a["ci_low"], a["ci_high"], strict=True)],
+        "p": a["p"].map(_p),
+        "surv.or_per_sd": [fmt_interval(b.loc[i, "odds_ratio"], b.loc[i, "ci_low"], b.loc[i, "ci_high"], lang, 2)
+                           if i in b.index else "" for i in a.index],
+    })
+    return table(out, lang=lang)
+
+
+def plot_drivers(tv, ax=None, lang: str = "en"):
+    """Forest plot of the time-varying Cox hazard ratios per SD (indicators per 0 -> 1)."""
+    from .cox import plot_forest
+
+    s = tv.summary_per_sd()
+    labels = {i: _term_label(i, lang) + (" †" if s.loc[i, "per"] == "sd" else "") for i in s.index}
+    return plot_forest(s, ax=ax, lang=lang, labels=labels)
+
+
+def ph_table(model, lang: str = "en") -> Table:
+    """The Schoenfeld tests, one row per term, before (and after) the remedy."""
+    frames = [(model.ph_test_, "before")]
+    if model.ph_test_after_ is not None:
+        frames.append((model.ph_test_after_, "after"))
+    rows = []
+    for df, stage in frames:
+        for _, r in df.iterrows():
+            rows.append({"covariate": _term_label(r["term"], lang), "test_statistic": r["test_statistic"],
+                         "p": _p(r["p"]), "proportional": bool(r["proportional"]),
+                         **({"surv.stage": t(f"surv.{stage}_remedy", lang)} if len(frames) > 1 else {})})
+    return table(pd.DataFrame(rows), lang=lang, decimals=2)
+
+
+def penalizer_table(results: pd.DataFrame, chosen: float, lang: str = "en", score: str = "harrell_c") -> Table:
+    out = results.copy()
+    out["surv.chosen"] = out["penalizer"] == chosen
+    keep = [c for c in ("penalizer", score, f"{score}_sd", "concordance", "concordance_sd", "uno_c", "surv.chosen")
+            if c in out]
+    return table(out[keep], lang=lang, decimals=3)
+
+
+def evaluation_table(results: dict, lang: str = "en") -> Table:
+    """Out-of-time concordance, AUC and mean predicted vs observed churn; one column per model.
+
+    ``results`` maps a model's label (an i18n key) to its :func:`~.evaluation.evaluate_predictions` result.
+    """
+    cols = {}
+    for key, result in results.items():
+        rows = {t("harrell_c", lang): fmt_number(result["harrell_c"], lang, 3),
+                t("uno_c", lang): fmt_number(result["uno_c"], lang, 3)}
+        for h, v in result["horizons"].items():
+            if not v["evaluable"]:
+                rows[t("surv.auc_at", lang, h=h)] = t("surv.not_evaluable", lang)
+                continue
+            rows[t("surv.auc_at", lang, h=h)] = fmt_number(v["auc"], lang, 3)
+            pred, obs = fmt_pct(100 * v["predicted_churn"], lang), fmt_pct(100 * v["observed_churn"], lang)
+            rows[t("surv.churn_pred_obs", lang, h=h)] = f"{pred} / {obs}"
+        rows[t("accounts", lang)] = fmt_number(result["accounts"], lang)
+        cols[t(key, lang)] = rows
+    df = pd.DataFrame(cols)
+    df.insert(0, t("metric", lang), df.index)
+    return table(df.reset_index(drop=True), lang=lang, translate=False)
+
+
+def plot_calibrations(oots: dict, lang: str = "en"):
+    """Calibration plots side by side, one per model (``oots``: label key -> :class:`OutOfTime`)."""
+    import matplotlib.pyplot as plt
+
+    from .evaluation import plot_calibration
+
+    fig, axes = plt.subplots(1, len(oots), figsize=(5.5 * len(oots), 5), squeeze=False)
+    top = max(max(float(tab[["predicted", "observed_high"]].max().max()) for tab in o.calibration().values())
+              for o in oots.values())
+    for ax, (key, oot) in zip(axes[0], oots.items(), strict=True):
+        plot_calibration(oot.calibration(), ax=ax, lang=lang)
+        lim = min(1.0, top * 1.05 + 0.01)
+        ax.set_xlim(0, lim)
+        ax.set_ylim(0, lim)
+        ax.set_title(t(key, lang), fontsize=11)
+    return axes[0]
+
+
+def value_table(values: pd.DataFrame, names: pd.Series | None = None, lang: str = "en", n: int = 10,
+                currency: str = "$") -> Table:
+    """The ``n`` accounts with the highest LTV: tenure, MRR, expected remaining months and LTV with intervals."""
+    top = values.sort_values("ltv", ascending=False).head(n)
+    has_ci = "ltv_low" in top
+    out = pd.DataFrame({
+        "account_id": top.index.astype(str),
+        "name": names.reindex(top.index).astype(str).to_numpy() if names is not None else "",
+        "tenure_now": top["tenure_months"].round(1),
+        "mrr_total": top["mrr"].map(lambda v: fmt_money(v, lang, currency)),
+        "remaining_ci": [fmt_interval(r["expected_remaining_months"], r.get("expected_remaining_months_low"),
+                                      r.get("expected_remaining_months_high"), lang)
+                         if has_ci else fmt_number(r["expected_remaining_months"], lang, 1)
+                         for _, r in top.iterrows()],
+        "ltv_ci": [fmt_interval(r["ltv"], r.get("ltv_low"), r.get("ltv_high"), lang, decimals=0)
+                   if has_ci else fmt_money(r["ltv"], lang, currency) for _, r in top.iterrows()],
+        "churn_12m": top["churn_12m"].map(lambda v: fmt_pct(100 * v, lang)) if "churn_12m" in top else "",
+    })
+    return table(out, lang=lang, decimals=1)
+
+
+def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "$") -> Table:
+    """Per horizon: expected churned MRR (share of MRR), lost MRR-months and churned accounts, with intervals."""
+    ci = "expected_churned_mrr_low" in portfolio
+    rows = []
+    for _, r in portfolio.iterrows():
+        rows.append({
+            "horizon_months": t("surv.next_months", lang, k=int(r["horizon_months"])),
+            "expected_churned_mrr_ci": fmt_interval(r["expected_churned_mrr"], r.get("expected_churned_mrr_low"),
+                                                    r.get("expected_churned_mrr_high"), lang, 0)
+            if ci else fmt_money(r["expected_churned_mrr"], lang, currency),
+            "share_of_mrr": fmt_pct(100 * r["share_of_mrr"], lang),
+            "expected_lost_mrr_months_ci": fmt_interval(r["expected_lost_mrr_months"],
+                                                        r.get("expected_lost_mrr_months_low"),
+                                                        r.get("expected_lost_mrr_months_high"), lang, 0)
+            if ci else fmt_number(r["expected_lost_mrr_months"], lang),
+            "expected_churned_accounts": fmt_number(r["expected_churned_accounts"], lang, 1),
+        })
+    return table(pd.DataFrame(rows), lang=lang)
+
+
+def ltv_summary(values: pd.DataFrame, simple: dict, lang: str = "en", currency: str = "$") -> str:
+    """One sentence comparing the model-based LTV with the simple one."""
+    lo, hi = fmt_money(simple["ltv_low"], lang, currency), fmt_money(simple["ltv_high"], lang, currency)
+    return t("surv.ltv_sentence", lang, median=fmt_money(values["ltv"].median(), lang, currency),
+             mean=fmt_money(values["ltv"].mean(), lang, currency),
+             total=fmt_money(values["ltv"].sum(), lang, currency),
+             simple=fmt_money(simple["ltv"], lang, currency),
+             simple_ci=f"{lo}–{hi}",
+             rate=fmt_pct(100 * simple["monthly_churn_rate"], lang, 2),
+             arpa=fmt_money(simple["arpa"], lang, currency))
+
+
+def plot_account_curves(curves: SurvivalCurves, t0, labels: dict, horizon: float = 36.0, ax=None,
+                        lang: str = "en"):
+    """Conditional survival ``S(t0 + u) / S(t0)`` for ``u`` in [0, horizon] of a few accounts."""
+    ax = new_ax(ax)
+    u = np.linspace(0, horizon, 145)
+    t0 = pd.Series(np.broadcast_to(np.asarray(t0, float), (curves.n,)), index=curves.index)
+    for acc, name in labels.items():
+        j = curves.index.get_loc(acc)
+        one = curves.subset([j])
+        s = [one.conditional_survival(t0.iloc[j], x)[0] for x in u]
+        ax.plot(u, s, label=name)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, horizon)
+    ax.set_xlabel(t("surv.months_from_now", lang))
+    ax.set_ylabel(t("surv.remaining_survival", lang))
+    ax.legend(fontsize=9)
+    return ax
+
+
+def example_accounts(values: pd.DataFrame, lang: str = "en") -> dict:
+    """Three accounts: highest, median and lowest predicted 12-month churn, labelled for a legend."""
+    v = values.sort_values("churn_12m")
+    picks = {"surv.lowest_risk": v.index[0], "surv.median_risk": v.index[len(v) // 2],
+             "surv.highest_risk": v.index[-1]}
+    # the account ID, not the name: figures are drawn in the report language's font, names may be in another
+    return {acc: f"{t(key, lang)}: {acc} ({fmt_pct(100 * values.loc[acc, 'churn_12m'], lang)})"
+            for key, acc in picks.items()}

@@ -1,0 +1,204 @@
+"""What accounts are worth: expected remaining lifetime, LTV and revenue at risk, with intervals.
+
+For an active account at tenure ``t0`` with curve ``S`` (from any model of this package):
+
+expected remaining lifetime (months, within a horizon ``H``)
+    the conditional restricted mean survival time
+    :math:`E_H = \\int_{t_0}^{t_0+H} S(u)/S(t_0) \\, du`.
+LTV (model-based, discounted)
+    :math:`LTV = m \\cdot MRR \\cdot \\int_{t_0}^{t_0+H} S(u)/S(t_0) \\, e^{-\\delta (u - t_0)} du`, with gross
+    margin ``m``, the current MRR held flat, and ``delta = ln(1 + r) / 12`` for an annual discount rate ``r``
+    (discounting inside the integral: a month that is further away, and less likely to be paid, counts less).
+simple LTV (the textbook ratio, for comparison)
+    :math:`ARPA \\cdot m / c`, with ARPA the mean MRR of active accounts and ``c`` the monthly churn rate
+    = churn events / months at risk (constant hazard, no discounting, no horizon). It ignores who the
+    accounts are and how long they have already stayed.
+revenue at risk in the next ``k`` months (portfolio)
+    *expected churned MRR* :math:`\\sum_i MRR_i (1 - S_i(t_0+k)/S_i(t_0))`: the monthly revenue expected to
+    have left by month ``k``; and *expected lost MRR-months*
+    :math:`\\sum_i MRR_i (k - E_k)`: the revenue expected not to be collected over those ``k`` months.
+
+Intervals are percentile intervals over bootstrap refits of the model (accounts resampled with replacement),
+which carry the uncertainty of both the coefficients and the baseline hazard.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.base import clone
+
+from .curves import SurvivalCurves, monthly_discount_rate
+
+log = logging.getLogger(__name__)
+
+HORIZONS = (3, 6, 12)
+
+
+def account_value(curves: SurvivalCurves, t0, mrr, *, margin: float = 0.8, annual_discount_rate: float = 0.10,
+                  horizon: float = 36.0, horizons=HORIZONS) -> pd.DataFrame:
+    """Per account: expected remaining months, discounted months, LTV and churn probabilities.
+
+    Columns: ``tenure_months``, ``mrr``, ``expected_remaining_months`` (undiscounted, within ``horizon``),
+    ``discounted_months``, ``ltv`` (= margin x MRR x discounted months) and ``churn_<k>m`` for each ``k``.
+    """
+    if not 0 <= margin <= 1:
+        raise ValueError(f"margin is a share between 0 and 1, not {margin}")
+    t0 = np.broadcast_to(np.asarray(t0, dtype=float), (curves.n,))
+    mrr = np.broadcast_to(np.asarray(mrr, dtype=float), (curves.n,))
+    delta = monthly_discount_rate(annual_discount_rate)
+    rem = curves.rmst(t0, horizon)
+    disc = curves.rmst(t0, horizon, discount=delta) if delta else rem
+    out = pd.DataFrame({"tenure_months": t0, "mrr": mrr, "expected_remaining_months": rem,
+                        "discounted_months": disc, "ltv": margin * mrr * disc}, index=curves.index)
+    for k in horizons:
+        out[f"churn_{k}m"] = curves.churn_probability(t0, k)
+        out[f"remaining_{k}m"] = curves.rmst(t0, k)
+    return out
+
+
+def revenue_at_risk(values: pd.DataFrame, horizons=HORIZONS) -> pd.DataFrame:
+    """Portfolio totals per horizon from :func:`account_value`: expected churned MRR and lost MRR-months."""
+    total = float(values["mrr"].sum())
+    rows = []
+    for k in horizons:
+        churned = float((values["mrr"] * values[f"churn_{k}m"]).sum())
+        lost = float((values["mrr"] * (k - values[f"remaining_{k}m"])).sum())
+        rows.append({"horizon_months": k, "mrr": total, "expected_churned_mrr": churned,
+                     "share_of_mrr": churned / total if total else np.nan, "expected_lost_mrr_months": lost,
+                     "expected_churned_accounts": float(values[f"churn_{k}m"].sum())})
+    return pd.DataFrame(rows)
+
+
+def simple_ltv(lt: pd.DataFrame, *, margin: float = 0.8, mrr_col: str = "mrr", duration: str = "duration",
+               event: str = "event", entry: str | None = "entry", alpha: float = 0.05) -> dict:
+    """ARPA x margin / monthly churn rate, with the churn rate's exact Poisson interval.
+
+    The churn rate is events / months at risk (``duration - entry`` summed), so left-truncated years that
+    the data does not show are not counted as exposure.
+    """
+    exposure = float((lt[duration] - (lt[entry] if entry and entry in lt else 0.0)).clip(lower=0).sum())
+    d = int(lt[event].sum())
+    active = lt[lt[event] == 0]
+    arpa = float(active[mrr_col].mean()) if len(active) else float("nan")
+    rate = d / exposure if exposure else float("nan")
+    lo = stats.chi2.ppf(alpha / 2, 2 * d) / 2 / exposure if d else 0.0
+    hi = stats.chi2.ppf(1 - alpha / 2, 2 * d + 2) / 2 / exposure
+    return {"arpa": arpa, "monthly_churn_rate": rate, "churn_rate_low": lo, "churn_rate_high": hi,
+            "events": d, "exposure_months": exposure, "margin": margin,
+            "expected_lifetime_months": 1 / rate if rate else float("inf"),
+            "ltv": arpa * margin / rate if rate else float("inf"),
+            "ltv_low": arpa * margin / hi, "ltv_high": arpa * margin / lo if lo else float("inf")}
+
+
+def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr, *, n_boot: int = 100,
+                     random_state: int = 0, cluster: str | None = None, alpha: float = 0.05, **value_kw):
+    """Refit ``model`` on ``n_boot`` resamples of ``train``; percentile intervals of values and totals.
+
+    ``model`` is a fitted estimator of this package with ``refit_params()`` (the final specification, no
+    selection repeated) and ``predict_curves``. Rows of ``train`` are resampled, or whole ``cluster`` groups
+    (accounts, for start/stop data). Returns ``(per_account, portfolio)``: :func:`account_value` of the fitted
+    model with ``<col>_low``/``<col>_high`` columns, and :func:`revenue_at_risk` with intervals.
+    """
+    curves = model.predict_curves(accounts)
+    t0 = pd.Series(np.broadcast_to(np.asarray(t0, float), (len(accounts),)), index=accounts.index)
+    mrr = pd.Series(np.broadcast_to(np.asarray(mrr, float), (len(accounts),)), index=accounts.index)
+    base = account_value(curves, t0.loc[curves.index], mrr.loc[curves.index], **value_kw)
+    port = revenue_at_risk(base, value_kw.get("horizons", HORIZONS))
+    if n_boot <= 0:
+        return base, port
+    rng = np.random.default_rng(random_state)
+    params = model.refit_params()
+    cols = ["expected_remaining_months", "discounted_months", "ltv"]
+    pcols = ["expected_churned_mrr", "expected_lost_mrr_months", "expected_churned_accounts"]
+    draws, pdraws = [], []
+    groups = train[cluster].to_numpy() if cluster else None
+    uniq = pd.unique(groups) if cluster else None
+    for b in range(n_boot):
+        if cluster:
+            pick = rng.choice(uniq, size=len(uniq), replace=True)
+            sample = _resample_clusters(train, cluster, pick)
+        else:
+            sample = train.iloc[rng.integers(0, len(train), len(train))].reset_index(drop=True)
+        try:
+            m = clone(model).set_params(**params).fit(sample)
+            c = m.predict_curves(accounts.loc[base.index])
+        except (ValueError, np.linalg.LinAlgError) as exc:  # a resample without events in a stratum, etc.
+            log.info("bootstrap draw %d skipped: %s", b, exc)
+            continue
+        v = account_value(c, t0.loc[c.index], mrr.loc[c.index], **value_kw).reindex(base.index)
+        draws.append(v[cols].to_numpy())
+        pdraws.append(revenue_at_risk(v.fillna(0.0), value_kw.get("horizons", HORIZONS))[pcols].to_numpy())
+    if len(draws) < max(10, n_boot // 2):
+        log.warning("only %d of %d bootstrap draws succeeded: intervals are rough", len(draws), n_boot)
+    if not draws:
+        return base, port
+    q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
+    arr, parr = np.stack(draws), np.stack(pdraws)
+    lo, hi = np.nanpercentile(arr, q, axis=0)
+    for j, c in enumerate(cols):
+        base[f"{c}_low"], base[f"{c}_high"] = lo[:, j], hi[:, j]
+    plo, phi = np.nanpercentile(parr, q, axis=0)
+    for j, c in enumerate(pcols):
+        port[f"{c}_low"], port[f"{c}_high"] = plo[:, j], phi[:, j]
+    base.attrs["n_boot"] = port.attrs["n_boot"] = len(draws)
+    return base, port
+
+
+def _resample_clusters(df: pd.DataFrame, cluster: str, pick: np.ndarray) -> pd.DataFrame:
+    """Rows of the picked clusters, each copy given a new cluster id (so repeated accounts stay distinct)."""
+    groups = df.groupby(cluster, sort=False).indices
+    idx = np.concatenate([groups[g] for g in pick])
+    reps = np.repeat(np.arange(len(pick)), [len(groups[g]) for g in pick])
+    out = df.iloc[idx].reset_index(drop=True)
+    out[cluster] = reps
+    return out
+
+
+def plot_ltv(values: pd.DataFrame, simple: dict | None = None, ax=None, lang: str = "en", currency: str = "$"):
+    """Histogram of model-based LTV across active accounts, with the simple LTV as a line."""
+    from ..i18n import fmt_money, t
+    from ..plots import new_ax
+
+    ax = new_ax(ax)
+    v = values["ltv"].dropna()
+    bins = np.geomspace(max(v[v > 0].min(), 1), v.max() * 1.01, 40) if (v > 0).sum() > 1 else 20
+    ax.hist(v, bins=bins, color="#0072b2", alpha=0.8)
+    if isinstance(bins, np.ndarray):
+        ax.set_xscale("log")
+    ax.axvline(v.median(), color="black", lw=1.5,
+               label=t("surv.median_ltv", lang, value=fmt_money(v.median(), lang, currency)))
+    if simple and np.isfinite(simple.get("ltv", np.nan)):
+        ax.axvline(simple["ltv"], color="#d55e00", ls="--", lw=1.5,
+                   label=t("surv.simple_ltv_line", lang, value=fmt_money(simple["ltv"], lang, currency)))
+    ax.set_xlabel(t("ltv", lang) + f" ({currency})")
+    ax.set_ylabel(t("accounts", lang))
+    ax.legend()
+    return ax
+
+
+def plot_revenue_at_risk(portfolio: pd.DataFrame, ax=None, lang: str = "en", currency: str = "$"):
+    """Expected churned MRR by horizon, with bootstrap intervals when present."""
+    from ..i18n import fmt_money, t
+    from ..plots import new_ax
+
+    ax = new_ax(ax, figsize=(7, 4))
+    x = np.arange(len(portfolio))
+    y = portfolio["expected_churned_mrr"].to_numpy()
+    err = None
+    if "expected_churned_mrr_low" in portfolio:
+        err = np.vstack([y - portfolio["expected_churned_mrr_low"], portfolio["expected_churned_mrr_high"] - y])
+    ax.bar(x, y, yerr=err, capsize=4, color="#d55e00", alpha=0.85)
+    tops = y if err is None else y + err[1]
+    for xi, top, yi, s in zip(x, tops, y, portfolio["share_of_mrr"], strict=True):
+        ax.annotate(f"{fmt_money(yi, lang, currency)} ({100 * s:.1f}%)", xy=(xi, top), xytext=(0, 4),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=9)
+    ax.yaxis.set_major_formatter(lambda v, _: fmt_money(v, lang, currency))
+    ax.set_xticks(x)
+    ax.set_xticklabels([t("surv.next_months", lang, k=int(k)) for k in portfolio["horizon_months"]])
+    ax.set_ylabel(t("surv.expected_churned_mrr", lang))
+    ax.margins(y=0.25)
+    return ax

@@ -1,0 +1,486 @@
+"""Survival and LTV: known answers by hand, recovery of the simulator's truth, the CLI and the report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter
+from lifelines.statistics import logrank_test, multivariate_logrank_test, proportional_hazard_test
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from engage_models.simulate import SimConfig, simulate
+from engage_models.survival import (
+    CoxModel,
+    DiscreteTimeHazard,
+    KaplanMeierGroups,
+    SurvivalCurves,
+    TimeVaryingCox,
+    _riskset,
+    account_value,
+    cumulative_dynamic_auc,
+    harrell_c,
+    lifetimes,
+    logrank,
+    monthly_discount_rate,
+    panel_to_start_stop,
+    person_period,
+    revenue_at_risk,
+    risk_set_concordance,
+    simple_ltv,
+    simulator_start_stop,
+    uno_c,
+)
+from engage_models.survival import analysis as A
+from engage_models.survival import data as D
+from engage_models.survival.curves import tail_hazard
+
+# ------------------------------------------------------------------------------------ Kaplan-Meier
+HAND = pd.DataFrame({
+    "duration": [2, 3, 3, 5, 6, 8, 9, 12],
+    "event":    [1, 1, 0, 1, 0, 1, 0, 1],
+    "entry":    [0, 0, 0, 0, 4, 0, 7, 0],
+    "group":    ["a", "a", "b", "a", "b", "b", "b", "a"],
+})  # fmt: skip
+
+
+def _km_at(km: KaplanMeierGroups, label, times):
+    return km.fitters_[label].survival_function_at_times(times).to_numpy()
+
+
+def test_kaplan_meier_equals_the_hand_computed_product_limit():
+    # S(t) = prod_{t_j <= t} (1 - d_j / n_j); an account censored at t_j is still at risk at t_j
+    #   t=2: n=8, d=1 -> 7/8;  t=3: n=7, d=1 (the other one censored at 3) -> 7/8 * 6/7 = 3/4
+    #   t=5: n=5 -> 3/4 * 4/5 = 3/5;  t=6: censored;  t=8: n=3 -> 3/5 * 2/3 = 2/5;  t=9: censored;  t=12: n=1 -> 0
+    km = KaplanMeierGroups(entry_col=None).fit(HAND)
+    expected = [1.0, 7 / 8, 3 / 4, 3 / 4, 3 / 5, 3 / 5, 2 / 5, 2 / 5, 0.0]
+    assert _km_at(km, "all", [1, 2, 3, 4, 5, 7, 8, 11, 12]) == pytest.approx(expected)
+    assert km.summary.loc[0, "median_months"] == 8  # first time S <= 1/2
+
+
+def test_kaplan_meier_with_left_truncation_equals_the_hand_computation():
+    # the account lasting 6 months entered the data at 4, the one lasting 9 at 7: at risk only after that
+    #   t=2: n=6 (not the two late entrants) -> 5/6;  t=3: n=5 -> 5/6 * 4/5 = 2/3
+    #   t=5: n=4 (5, 6 entered at 4, 8, 12) -> 2/3 * 3/4 = 1/2;  t=8: n=3 (8, 9 entered at 7, 12) -> 1/2 * 2/3 = 1/3
+    km = KaplanMeierGroups(entry_col="entry").fit(HAND)
+    assert _km_at(km, "all", [2, 3, 5, 8, 12]) == pytest.approx([5 / 6, 2 / 3, 1 / 2, 1 / 3, 0.0])
+    # at risk at t = entered by t and still a customer after t: t=0 the six entered at 0;
+    # t=4: 5, 6 (entered at 4), 8, 12; t=7: 8, 9 (entered at 7), 12
+    assert km.at_risk([0, 4, 7]).to_numpy().ravel().tolist() == [6, 4, 3]
+
+
+def test_logrank_matches_lifelines_without_truncation_and_accepts_it():
+    rng = np.random.default_rng(3)
+    n = 300
+    g = rng.choice(["x", "y", "z"], n)
+    t = rng.exponential(np.where(g == "x", 10.0, np.where(g == "y", 14.0, 20.0)))
+    c = rng.uniform(5, 30, n)
+    d, e = np.minimum(t, c), (t <= c).astype(int)
+    ours = logrank(d, e, g)
+    theirs = multivariate_logrank_test(d, g, e)
+    assert ours["test_statistic"] == pytest.approx(theirs.test_statistic, rel=1e-6)
+    assert ours["df"] == 2 and ours["p"] == pytest.approx(theirs.p_value, rel=1e-6)
+    two = g != "z"
+    assert logrank(d[two], e[two], g[two])["test_statistic"] == pytest.approx(
+        logrank_test(d[g == "x"], d[g == "y"], e[g == "x"], e[g == "y"]).test_statistic, rel=1e-6)
+    # with entry the risk sets shrink: the statistic changes but stays a valid chi-square
+    trunc = logrank(d, e, g, entry=np.where(rng.random(n) < 0.3, np.minimum(d, 2.0) * 0.9, 0.0))
+    assert trunc["test_statistic"] != pytest.approx(ours["test_statistic"]) and 0 <= trunc["p"] <= 1
+
+
+def test_km_by_group_summary_plot_and_sentence():
+    km = KaplanMeierGroups("group", entry_col=None, min_accounts=1).fit(HAND)
+    assert km.labels_ == ["a", "b"]
+    assert km.summary["accounts"].tolist() == [4, 4] and km.summary["churned"].tolist() == [4, 1]
+    ax = km.plot(lang="ja", min_at_risk=1)
+    assert ax.get_ylabel() == "継続している割合"
+    assert "log-rank" in km.logrank_text("en").lower()
+
+
+# --------------------------------------------------------------------------------- curves and value
+LAM = 0.05
+
+
+def test_conditional_rmst_of_an_exponential_equals_its_closed_form():
+    closed = (1 - np.exp(-LAM * 36)) / LAM  # memoryless: the same from any tenure
+    exact = SurvivalCurves(np.array([0.0]), np.zeros((1, 1)), np.array([LAM]))  # pure exponential tail
+    for t0 in (0.0, 7.5, 40.0):
+        assert exact.rmst(t0, 36.0)[0] == pytest.approx(closed, rel=1e-12)
+    # a step curve on a fine grid (as every fitted model gives) converges to it
+    grid = np.arange(0, 120, 0.01)
+    step = SurvivalCurves(grid, (LAM * grid)[:, None], np.array([LAM]))
+    for t0 in (0.0, 10.0, 100.0):  # 100 + 36 runs past the last knot into the tail
+        assert step.rmst(t0, 36.0)[0] == pytest.approx(closed, rel=2e-3)
+    # discounted inside the integral: (1 - exp(-(lam + delta) h)) / (lam + delta)
+    delta = monthly_discount_rate(0.10)
+    assert delta == pytest.approx(np.log(1.1) / 12)
+    assert step.rmst(10.0, 36.0, discount=delta)[0] == pytest.approx(
+        (1 - np.exp(-(LAM + delta) * 36)) / (LAM + delta), rel=2e-3)
+    assert step.conditional_survival(10.0, 12.0)[0] == pytest.approx(np.exp(-LAM * 12), rel=1e-3)
+
+
+def test_rmst_of_a_step_curve_by_hand():
+    # S = 1 on [0, 2), 0.5 on [2, 4), 0.25 from 4 (flat tail): from t0 = 1 over 5 months:
+    #   1 * 1 + 0.5 * 2 + 0.25 * 2 = 2.5; divided by S(1) = 1
+    c = SurvivalCurves(np.array([0.0, 2.0, 4.0]), np.log([1.0, 2.0, 4.0])[:, None], np.array([0.0]))
+    assert c.rmst(1.0, 5.0)[0] == pytest.approx(2.5)
+    assert c.rmst(3.0, 2.0)[0] == pytest.approx((0.5 * 1 + 0.25 * 1) / 0.5)  # conditional on S(3) = 0.5
+
+
+def test_tail_hazard_is_the_average_of_the_last_window():
+    times = np.array([0.0, 10.0, 20.0, 30.0])
+    assert tail_hazard(times, np.array([0.0, 0.1, 0.3, 0.6]), window=20) == pytest.approx((0.6 - 0.1) / 20)
+
+
+def test_ltv_and_revenue_at_risk_follow_their_definitions():
+    lam = np.array([0.02, 0.05, 0.10])
+    curves = SurvivalCurves(np.array([0.0]), np.zeros((1, 3)), lam)
+    mrr = np.array([100.0, 200.0, 300.0])
+    v = account_value(curves, [5.0, 5.0, 5.0], mrr, margin=0.8, annual_discount_rate=0.10, horizon=36)
+    delta = np.log(1.1) / 12
+    disc = (1 - np.exp(-(lam + delta) * 36)) / (lam + delta)
+    assert v["discounted_months"].to_numpy() == pytest.approx(disc)
+    assert v["ltv"].to_numpy() == pytest.approx(0.8 * mrr * disc)
+    assert v["churn_3m"].to_numpy() == pytest.approx(1 - np.exp(-lam * 3))
+    rar = revenue_at_risk(v).set_index("horizon_months")
+    assert rar.loc[12, "expected_churned_mrr"] == pytest.approx((mrr * (1 - np.exp(-lam * 12))).sum())
+    lost = (mrr * (12 - (1 - np.exp(-lam * 12)) / lam)).sum()
+    assert rar.loc[12, "expected_lost_mrr_months"] == pytest.approx(lost)
+    with pytest.raises(ValueError, match="margin"):
+        account_value(curves, 0.0, mrr, margin=80)
+
+
+def test_simple_ltv_by_hand():
+    lt = pd.DataFrame({"duration": [10.0, 20.0, 30.0, 40.0], "entry": [0.0, 0.0, 10.0, 0.0],
+                       "event": [1, 0, 1, 0], "mrr": [50.0, 100.0, 70.0, 300.0]})
+    res = simple_ltv(lt, margin=0.5)
+    # 2 churns over 10 + 20 + 20 + 40 = 90 months at risk; ARPA of the active accounts = 200
+    assert res["monthly_churn_rate"] == pytest.approx(2 / 90)
+    assert res["ltv"] == pytest.approx(200 * 0.5 / (2 / 90))
+    assert res["ltv_low"] < res["ltv"] < res["ltv_high"]
+
+
+# --------------------------------------------------------------------------------------- evaluation
+def test_uno_c_and_time_dependent_auc_by_hand():
+    time, event, risk = np.array([1.0, 2, 3, 4]), np.array([1, 0, 1, 1]), np.array([4.0, 3, 1, 2])
+    # Harrell: comparable pairs (1,2) (1,3) (1,4) concordant, (3,4) discordant -> 3/4
+    assert harrell_c(time, event, risk) == pytest.approx(0.75)
+    # censoring KM: G = 1 before 2, 2/3 from 2 on; Uno weights G(T_i-)^-2: 1 for i=1, 9/4 for i=3
+    assert uno_c(time, event, risk) == pytest.approx(3 / (3 + 9 / 4))
+    # AUC(3): cases 1 (w 1) and 3 (w 3/2) against control 4 (risk 2): (1*1 + 1.5*0) / (2.5 * 1)
+    assert cumulative_dynamic_auc(time, event, risk, 3.0) == pytest.approx(0.4)
+
+
+def test_without_censoring_uno_is_harrell_and_auc_is_the_plain_auc():
+    rng = np.random.default_rng(0)
+    time = rng.exponential(10, 200)
+    risk = -time + rng.normal(0, 8, 200)
+    event = np.ones(200, dtype=int)
+    assert uno_c(time, event, risk) == pytest.approx(harrell_c(time, event, risk))
+    assert cumulative_dynamic_auc(time, event, risk, 6.0) == pytest.approx(roc_auc_score(time <= 6, risk))
+    # truncation-aware Harrell equals lifelines when nobody is truncated (entry 0 forces the pairwise path)
+    event = (rng.random(200) < 0.7).astype(int)
+    pairwise = harrell_c(time, event, risk, entry=np.r_[1e-9, np.zeros(199)])
+    assert pairwise == pytest.approx(harrell_c(time, event, risk), abs=1e-3)
+
+
+def test_risk_set_concordance_is_harrell_for_fixed_covariates():
+    rng = np.random.default_rng(1)
+    t = rng.exponential(5, 150)
+    e = (rng.random(150) < 0.8).astype(int)
+    lp = -t + rng.normal(0, 3, 150)
+    assert risk_set_concordance(np.zeros(150), t, e, lp) == pytest.approx(harrell_c(t, e, lp), abs=1e-9)
+
+
+# -------------------------------------------------------------------------------------------- Cox
+def _exp_table(n=600, seed=0, hr_pro=0.5, crossing=False):
+    """Exponential lifetimes: plan=pro halves the hazard; with ``crossing`` pro is riskier early, safer late."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "pro"], n, p=[0.6, 0.4])  # basic, the most common, is the reference
+    seats = rng.integers(1, 40, n).astype(float)
+    base = 0.04 * np.exp(-0.02 * (seats - 20))
+    if crossing:  # pro: hazard 0.25 for 3 months then 0.01; basic: a constant 0.06
+        u = rng.exponential(1.0, n)
+        t_pro = np.where(u < 0.25 * 3, u / 0.25, 3 + (u - 0.75) / 0.01)
+        t = np.where(plan == "pro", t_pro, u / 0.06)
+    else:
+        t = rng.exponential(1 / (base * np.where(plan == "pro", hr_pro, 1.0)))
+    c = rng.uniform(6, 48, n)
+    return pd.DataFrame({"plan": plan, "seats": seats, "duration": np.minimum(t, c), "event": (t <= c).astype(int)})
+
+
+def test_cox_recovers_a_known_hazard_ratio_and_chooses_its_penalizer_by_cv():
+    df = _exp_table()
+    m = CoxModel(covariates=["plan", "seats"], penalizers=(0.0, 0.01, 1.0), cv=3).fit(df)
+    s = m.summary
+    assert s.loc["plan=pro", "ci_low"] < 0.5 < s.loc["plan=pro", "ci_high"]
+    assert s.loc["seats", "hazard_ratio"] < 1
+    assert set(m.cv_results_["penalizer"]) == {0.0, 0.01, 1.0} and m.penalizer_ in (0.0, 0.01, 1.0)
+    assert m.cv_results_["harrell_c"].between(0.55, 1).all()
+    assert m.remedies_ == [] and "constant effect" in m.assumptions_text("en")
+    assert clone(m).get_params()["covariates"] == ["plan", "seats"]
+    # the curves come from a Breslow baseline: the same as lifelines' when there is no truncation
+    ref = CoxPHFitter(penalizer=m.penalizer_).fit(
+        pd.get_dummies(df, columns=["plan"], drop_first=True, dtype=float), "duration", "event")
+    x = pd.DataFrame({"plan": ["basic", "pro"], "seats": [10.0, 30.0]})
+    knots = np.sort(df.loc[df["event"] == 1, "duration"].to_numpy())[[50, 200]]  # at event times: lifelines
+    ours = m.predict_curves(x).survival(knots).to_numpy()                     # interpolates between them
+    theirs = ref.predict_survival_function(pd.DataFrame({"seats": [10.0, 30.0], "plan_pro": [0.0, 1.0]}),
+                                           times=knots).to_numpy()
+    assert ours == pytest.approx(theirs, rel=1e-6)
+
+
+def test_schoenfeld_test_matches_lifelines_and_accepts_left_truncation():
+    df = _exp_table(400, seed=5)
+    X = pd.get_dummies(df, columns=["plan"], drop_first=True, dtype=float)
+    cph = CoxPHFitter().fit(X, "duration", "event")
+    ref = proportional_hazard_test(cph, X, time_transform="rank").summary
+    Xm = X[cph.params_.index]
+    ours = _riskset.ph_test(np.zeros(len(X)), X["duration"], X["event"], Xm, cph.params_, cph.variance_matrix_,
+                            cph.params_.index).set_index("term")
+    assert ours["test_statistic"].to_numpy() == pytest.approx(ref.loc[ours.index, "test_statistic"].to_numpy(),
+                                                              rel=1e-4)
+    # lifelines refuses left-truncated data; ours runs and the model fits with entry
+    df["entry"] = np.where(np.arange(len(df)) % 3 == 0, df["duration"] * 0.5, 0.0)
+    m = CoxModel(covariates=["plan", "seats"], entry_col="entry", penalizer=0.0).fit(df)
+    assert m.ph_test_["p"].between(0, 1).all()
+
+
+def test_a_failing_categorical_is_stratified_and_the_report_says_so():
+    df = _exp_table(800, seed=2, crossing=True)
+    m = CoxModel(covariates=["plan", "seats"], penalizer=0.0).fit(df)
+    assert not m.ph_test_.set_index("covariate").loc["plan", "proportional"]
+    assert m.remedies_[0]["covariate"] == "plan" and m.remedies_[0]["action"] == "stratified"
+    assert m.strata_ == ["plan"] and "plan=pro" not in m.summary.index
+    assert "stratified" in m.assumptions_text("en") and "層別" in m.assumptions_text("ja")
+    # stratified curves cross the way the data do: pro worse at 2 months, better at 24
+    s = m.predict_curves(pd.DataFrame({"plan": ["basic", "pro"], "seats": [20.0, 20.0]})).survival([2.0, 24.0])
+    assert s.iloc[0, 1] < s.iloc[0, 0] and s.iloc[1, 1] > s.iloc[1, 0]
+
+
+def test_a_failing_numeric_covariate_gets_a_time_interaction():
+    df = _exp_table(800, seed=4, crossing=True)
+    df["pro"] = (df["plan"] == "pro").astype(float)  # the same violation, as a number
+    m = CoxModel(covariates=["pro", "seats"], penalizer=0.0).fit(df)
+    assert [r["action"] for r in m.remedies_] == ["time_split"]
+    early, late = (f"pro [t<={m.split_time_:.1f}]", f"pro [t>{m.split_time_:.1f}]")
+    assert m.summary.loc[early, "hazard_ratio"] > 1 > m.summary.loc[late, "hazard_ratio"]
+    assert "tenure" in m.assumptions_text("en")
+    c = m.predict_curves(pd.DataFrame({"pro": [0.0, 1.0], "seats": [20.0, 20.0]}))
+    assert np.all(np.diff(c.cumhaz, axis=0) >= 0)
+    # a refit with the final specification reproduces the model without testing again
+    again = clone(m).set_params(**m.refit_params()).fit(df)
+    assert again.summary["coef"].to_numpy() == pytest.approx(m.summary["coef"].to_numpy())
+
+
+# ------------------------------------------------------------------------------------ data shaping
+def test_lifetimes_censor_truncate_and_drop_future_starts():
+    accounts = pd.DataFrame({
+        "account_id": ["old", "new", "notice", "future"],
+        "start_date": ["2023-01-01", "2024-03-01", "2024-06-01", "2025-02-01"],
+        "end_date": [None, "2024-09-01", "2025-03-01", None],
+    })
+    lt = lifetimes(accounts, as_of="2024-12-31", observed_from="2024-01-01").set_index("account_id")
+    assert list(lt.index) == ["old", "new", "notice"]
+    assert lt.loc["old", "event"] == 0 and lt.loc["old", "entry"] == pytest.approx(365 / 30.4375)
+    assert lt.loc["new", "event"] == 1 and lt.loc["new", "duration"] == pytest.approx(184 / 30.4375)
+    assert lt.loc["notice", "event"] == 0  # cancellation with notice after as_of: censored at as_of
+    assert lt["left_truncated"].tolist() == [True, False, False]
+
+
+def test_panel_to_start_stop_places_the_churn_in_its_interval():
+    lt = pd.DataFrame({"account_id": ["a", "b"], "start_date": pd.to_datetime(["2024-01-01", "2024-01-01"], utc=True),
+                       "end_date": pd.to_datetime(["2024-03-15", None], utc=True)})
+    panel = pd.DataFrame({"account_id": ["a"] * 4 + ["b"] * 2,
+                          "as_of": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01",
+                                                   "2024-01-01", "2024-02-01"], utc=True),
+                          "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    ss = panel_to_start_stop(panel, lt, ["x"], as_of="2024-03-01")
+    a = ss[ss["account_id"] == "a"]
+    assert a["x"].tolist() == [1.0, 2.0, 3.0]  # nothing after the churn
+    assert a["event"].tolist() == [0, 0, 1]
+    assert a["stop"].iloc[-1] == pytest.approx(74 / 30.4375)  # churned on 15 Mar
+    b = ss[ss["account_id"] == "b"]
+    assert b["stop"].iloc[-1] == pytest.approx(60 / 30.4375) and b["event"].sum() == 0  # censored at as_of
+
+
+def test_person_period_rows():
+    df = pd.DataFrame({"duration": [2.5, 1.0], "event": [1, 0], "entry": [0.5, 0.0], "x": [7, 8]})
+    pp = person_period(df, ["x"])
+    assert pp["id"].tolist() == [0, 0, 0, 1]
+    assert pp["start"].tolist() == [0.5, 1.0, 2.0, 0.0] and pp["stop"].tolist() == [1.0, 2.0, 2.5, 1.0]
+    assert pp["event"].tolist() == [0, 0, 1, 0] and pp["x"].tolist() == [7, 7, 7, 8]
+
+
+def test_split_start_stop_keeps_the_future_out_of_training():
+    ss = pd.DataFrame({"account_id": ["a", "a", "a"], "start": [0.0, 1.0, 2.0], "stop": [1.0, 2.0, 2.5],
+                       "event": [0, 0, 1], "x": [1.0, 2.0, 3.0],
+                       "as_of": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01"], utc=True)})
+    train, test = D.split_start_stop(ss, "2024-02-16")
+    assert train["stop"].max() < 2.0 and train["event"].sum() == 0
+    assert test["x"].tolist() == [2.0] and test["event"].tolist() == [1]
+    assert test["t0"].iloc[0] == pytest.approx(1 + 15 / 30.4375)
+
+
+# ----------------------------------------------------------------- recovery of the simulator's truth
+TV_COVS = ["active_ratio", "feature_breadth", "log1p_tickets", "nps_centered", "segment"]
+DRIVERS = ["active_ratio", "feature_breadth", "log1p_tickets", "nps_centered"]
+
+
+@pytest.fixture(scope="session")
+def recovery_world(tmp_path_factory):
+    """A world big enough to rank the four drivers: 6,000 accounts x 24 months (few events: they do not matter)."""
+    raw = tmp_path_factory.mktemp("recovery") / "raw"
+    simulate(SimConfig(n_accounts=6000, months=24, seed=2026, events_scale=0.05, inject_defects=False), out=raw)
+    truth = json.loads((raw / "truth.json").read_text(encoding="utf-8"))["coefficients"]
+    return simulator_start_stop(raw), truth
+
+
+def _true_std_effects(ss, truth):
+    return pd.Series({c: truth[c] * ss[c].std() for c in DRIVERS})
+
+
+@pytest.mark.parametrize("model", [TimeVaryingCox, DiscreteTimeHazard])
+def test_hazard_models_on_the_simulator_recover_signs_and_ranking(recovery_world, model):
+    ss, truth = recovery_world
+    fitted = model(covariates=TV_COVS, penalizer=0.0).fit(ss)
+    est = fitted.standardized_effects()[DRIVERS]
+    true = _true_std_effects(ss, truth)
+    assert (np.sign(est) == np.sign(true)).all(), est
+    assert list(est.abs().sort_values(ascending=False).index) == list(true.abs().sort_values(ascending=False).index)
+    # and each coefficient lies within 3 standard errors of the truth
+    coef, se = fitted.summary["coef"], fitted.summary["se"]
+    for c in DRIVERS:
+        assert abs(coef[c] - truth[c]) < 3 * se[c], (c, coef[c], truth[c])
+
+
+def test_time_varying_cox_penalizer_by_cross_validated_risk_set_concordance(small_world):
+    ss = simulator_start_stop(small_world / "raw")
+    m = TimeVaryingCox(covariates=TV_COVS, penalizers=(0.0, 0.1, 10.0), cv=3).fit(ss)
+    assert len(m.cv_results_) == 3 and m.cv_results_["concordance"].between(0.55, 1).all()
+    assert m.penalizer_ in (0.0, 0.1, 10.0)
+    curves = m.predict_curves(ss.groupby("account_id").tail(1))
+    assert (curves.churn_probability(ss.groupby("account_id").tail(1)["stop"], 6) > 0).all()
+
+
+# ------------------------------------------------------------------------- processed data and notebook
+def test_account_table_and_out_of_time_on_the_small_world(small_ingested):
+    data_dir, _ = small_ingested
+    ad = A.account_table(data_dir)
+    lt = ad.lifetimes
+    assert ad.observed_from == pd.Timestamp("2024-01-01", tz="UTC")
+    assert lt["left_truncated"].any() and (lt.loc[lt["left_truncated"], "entry"] > 0).all()
+    assert {"segment", "plan", "log_mrr"} <= set(ad.covariates)
+    assert set(lt["nps_category"].dropna()) <= {"promoter", "passive", "detractor", "no_answer"}
+    cox = CoxModel(covariates=ad.covariates, entry_col="entry", penalizer=0.1).fit(lt)
+    oot = A.out_of_time(ad, cox)
+    assert oot.cutoff < ad.as_of and (oot.test["t0"] > 0).all()
+    assert oot.train["duration"].max() <= D.months_between(
+        pd.Timestamp("2023-01-01", tz="UTC"), oot.cutoff) + 36  # nothing after the cutoff in training
+    assert 0 <= oot.result["harrell_c"] <= 1 and oot.result["horizons"]["3"]["evaluable"]
+
+
+def test_panel_covariates_log_skewed_counts_and_flag_missing_values():
+    panel = pd.DataFrame({"logins_28d": [0, 9, 99], "nps_latest": [8.0, None, 4.0],
+                          "active_user_ratio_28d": [0.5, 0.2, 0.9]})
+    out, names = A.panel_covariates(panel, ("logins_28d", "nps_latest", "active_user_ratio_28d", "no_such"))
+    assert names == ["log1p_logins_28d", "nps_latest", "nps_latest_missing", "active_user_ratio_28d"]
+    assert out["log1p_logins_28d"].tolist() == pytest.approx(np.log([1, 10, 100]))
+    assert out["nps_latest"].tolist() == [8.0, 6.0, 4.0] and out["nps_latest_missing"].tolist() == [0, 1, 0]
+
+
+def test_time_varying_cox_on_the_engagement_panel_of_the_small_world(small_ingested):
+    data_dir, _ = small_ingested
+    ad = A.account_table(data_dir)
+    pdata = A.panel_table(ad, data_dir)
+    ss = pdata.start_stop
+    assert {"log1p_logins_28d", "active_user_ratio_28d", "segment"} <= set(pdata.covariates)
+    assert (ss["stop"] > ss["start"]).all() and ss["event"].sum() <= ad.lifetimes["event"].sum()
+    assert ss.groupby("account_id")["event"].sum().max() == 1  # at most one churn per account
+    assert sorted(pdata.current.index) == sorted(ad.active["account_id"])  # every active account, as of today
+    assert (pdata.current["as_of"] == ad.as_of).all()
+    tv = TimeVaryingCox(covariates=pdata.covariates, penalizer=0.1).fit(ss)
+    oot = A.out_of_time_panel(pdata, tv, A.default_cutoff(ad.as_of, ad.observed_from))
+    assert oot.train["as_of"].max() < oot.cutoff and 0 <= oot.result["harrell_c"] <= 1
+
+
+def _own_table(n=240, seed=11):
+    """Not from the simulator: a customer list with its own column names, tenure in days."""
+    rng = np.random.default_rng(seed)
+    tier = rng.choice(["basic", "pro", "max"], n)
+    users = rng.integers(1, 40, n)
+    rate = 0.05 * np.where(tier == "basic", 2.0, np.where(tier == "pro", 1.0, 0.5))
+    t, c = rng.exponential(1 / rate), rng.uniform(3, 48, n)
+    return pd.DataFrame({"customer": [f"C{i:03d}" for i in range(n)], "tier": tier, "users": users,
+                         "tenure": np.round(np.minimum(t, c) * 30.4375), "churned": (t <= c),
+                         "fee": users * np.where(tier == "max", 60.0, 30.0)})
+
+
+def test_cli_on_a_table_of_ones_own(tmp_path):
+    own = _own_table()
+    own.to_parquet(tmp_path / "t.parquet")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "engage_models", "survival", "--table", str(tmp_path / "t.parquet"),
+         "--duration", "tenure", "--event", "churned", "--covariates", "tier", "users", "--unit", "days",
+         "--id", "customer", "--mrr", "fee", "--n-boot", "10", "--cv", "3", "--margin", "0.7", "--out", str(out)],
+        capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    hr = pd.read_csv(out / "hazard_ratios.csv", index_col="term")
+    coef = {lev: hr["coef"].get(f"tier={lev}", 0.0) for lev in ("basic", "pro", "max")}  # the reference has 0
+    assert coef["basic"] > coef["pro"] > coef["max"]  # hazards 2 : 1 : 0.5
+    per = pd.read_csv(out / "per_account.csv")
+    active = own[~own["churned"]]
+    assert sorted(per["customer"]) == sorted(active["customer"])
+    assert per["ltv"].to_numpy() == pytest.approx(0.7 * per["mrr"] * per["discounted_months"])
+    assert (per["expected_remaining_months_low"] <= per["expected_remaining_months_high"]).all()
+    assert (per["expected_remaining_months"] <= 36).all()
+    ev = json.loads((out / "evaluation.json").read_text())
+    for model in ("cox_ph", "discrete_time_logistic"):
+        assert 0.55 < ev["models"][model]["cv_concordance"] <= 1, ev["models"][model]
+        assert len(ev["models"][model]["cross_validation"]["folds"]) == 3
+    assert ev["table"]["duration_unit"] == "days" and ev["table"]["events"] == int(own["churned"].sum())
+    assert (out / "revenue_at_risk.csv").exists() and (out / "ph_test.csv").exists()
+    assert "cross-validated concordance" in proc.stderr
+
+
+def test_cli_names_a_missing_column(tmp_path):
+    _own_table().to_csv(tmp_path / "t.csv", index=False)
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "survival", "--table", str(tmp_path / "t.csv"),
+                           "--duration", "months", "--event", "churned", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "months" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_identifier_is_not_taken_for_a_covariate():
+    own = _own_table()
+    with pytest.raises(ValueError, match="'customer' has 240 distinct values"):
+        A.analyse_table(own, duration="tenure", event="churned", unit="days", n_boot=0)  # customer not named as id
+    res = A.analyse_table(own, duration="tenure", event="churned", unit="days", id_col="customer", mrr="fee",
+                          n_boot=0, cv=3, penalizer=0.0)
+    assert set(res.cox.design_.covariates) == {"tier", "users"}  # all columns but the id, MRR, duration, event
+
+
+@pytest.mark.notebook
+def test_survival_report_end_to_end(small_ingested, tmp_path):
+    from engage_models.runner import run
+
+    data_dir, _ = small_ingested
+    data = tmp_path / "data"
+    shutil.copytree(data_dir / "processed", data / "processed")
+    shutil.copytree(data_dir / "raw", data / "raw")
+    out = tmp_path / "reports"
+    for lang, heading in (("en", "Revenue at risk"), ("ja", "解約リスクのある収益")):
+        (path,) = run(data_dir=data, out_dir=out, only=["05"], lang=lang, demo_if_empty=False,
+                      progress=lambda m: None)
+        html = path.read_text(encoding="utf-8")
+        assert path.name == "05_survival_ltv.html"
+        assert heading in html and "Traceback" not in html and "<script" not in html.lower()
+        assert html.count('src="data:image/png;base64,') >= 6
+        assert "95%" in html
