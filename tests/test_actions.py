@@ -179,6 +179,17 @@ def test_the_worst_driver_decides_and_small_or_distant_drivers_do_not():
     assert out["play"].iloc[0] == "usage_tips"
 
 
+def test_drivers_as_the_health_model_names_them_are_understood():
+    """The health model's drivers carry ``feature`` (design names: ``__missing`` flags, ``col=level``)."""
+    nps_missing = {"feature": "nps_latest__missing", "label": "x", "value": None, "typical": 8.0, "points": -5.0}
+    aur = {"feature": AUR, "label": "x", "value": 0.2, "typical": 0.65, "points": -4.0}
+    out = plays(account(nps_latest=3.0, drivers=[nps_missing]), account(active_user_ratio_28d=0.2, drivers=[aur]))
+    assert out["play"].tolist() == ["detractor_follow_up", "training_session"]
+    assert out["driver"].tolist() == ["nps_latest", AUR]
+    assert "latest NPS score not known, typical healthy 8.0 (-5.0 points)" in out["reason"].iloc[0]
+    assert A.driver_metric({"feature": "segment=SMB"}) == "segment"
+
+
 def test_the_owner_follows_the_touch_model():
     row = dict(active_user_ratio_28d=0.2, drivers=[driver(AUR, 0.2, 0.65, -8.0)])
     out = plays(account(mrr=3000.0, **row), account(mrr=100.0, **row), account(mrr=100.0, community_posts_90d=5, **row))

@@ -545,11 +545,22 @@ def assign_stage(scored: pd.DataFrame, playbook=None) -> pd.DataFrame:
     return scored.assign(stage=target, stage_rule=number)
 
 
+def driver_metric(driver: dict) -> str | None:
+    """The panel column a driver is about: its ``metric``, else the health model's ``feature`` without the
+    model's decorations (``nps_latest__missing`` -> ``nps_latest``, ``segment=SMB`` -> ``segment``)."""
+    name = driver.get("metric") or driver.get("feature")
+    if name is None:
+        return None
+    return str(name).split("=", 1)[0].removesuffix("__missing")
+
+
 def _drivers_of(value, top: int, min_points: float) -> list[dict]:
-    """The account's worst ``top`` drivers costing at least ``min_points`` points, worst first."""
+    """The account's worst ``top`` drivers costing at least ``min_points`` points, worst first, each with its
+    ``metric`` (see :func:`driver_metric`)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return []
-    items = [d for d in list(value) if isinstance(d, dict) and d.get("metric") is not None]
+    items = [{**d, "metric": driver_metric(d)} for d in list(value) if isinstance(d, dict)]
+    items = [d for d in items if d["metric"] is not None]
     costly = [d for d in items if d.get("points") is not None and not pd.isna(d["points"])
               and float(d["points"]) <= -min_points]
     return sorted(costly, key=lambda d: float(d["points"]))[:top]
