@@ -8,6 +8,18 @@ STAMP  := $(VENV)/.engage-installed
 KERNEL := engage-models
 ARGS   ?=
 
+# Report language: `make report LANG=ja` (or REPORT_LANG=ja). LANG is also the shell's locale variable
+# (LANG=en_US.UTF-8 ...), which make imports from the environment; only a LANG given on the make command
+# line picks the report language, and the recipes then get a UTF-8 locale back instead of "ja".
+REPORT_LANG ?= en
+ifeq ($(origin LANG),command line)
+REPORT_LANG := $(LANG)
+override LANG := C.UTF-8
+endif
+# Run date (names reports/<date>/): `make report RUN_DATE=2026-01-31`; default today in UTC.
+RUN_DATE ?=
+RUN_ARGS := --lang $(REPORT_LANG) $(if $(RUN_DATE),--run-date $(RUN_DATE))
+
 .DEFAULT_GOAL := help
 .PHONY: help env report test lab demo-data benchmark lint lock clean-data clean
 
@@ -23,8 +35,8 @@ $(STAMP): pyproject.toml requirements-lock.txt
 
 env: $(STAMP) ## build .venv with pip (pinned by requirements-lock.txt) and register the Jupyter kernel
 
-report: env ## main job: demo world if data/raw is empty, ingest, notebooks -> reports/*.html
-	$(PY) -m engage_models run $(ARGS)
+report: env ## main job: demo world if data/raw is empty, ingest, notebooks -> reports/ (LANG=ja for Japanese)
+	$(PY) -m engage_models run $(RUN_ARGS) $(ARGS)
 
 test: env ## run the tests, notebooks included
 	$(PY) -m pytest $(ARGS)

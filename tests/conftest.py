@@ -39,3 +39,23 @@ def demo_world(tmp_path_factory) -> Path:
     simulate(SimConfig(), out=root / "raw")
     ingest(root / "raw", root / "processed")
     return root
+
+
+@pytest.fixture
+def japanese_figures():
+    """Figures styled for Japanese reports (``plots.setup("ja")``); fails the test on a missing glyph.
+
+    The rcParams are restored afterwards, so other tests see matplotlib's defaults.
+    """
+    import warnings
+
+    import matplotlib
+
+    from engage_models import plots
+
+    with matplotlib.rc_context(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plots.setup("ja")
+        yield
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert not missing, missing

@@ -13,7 +13,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from engage_models.runner import NotebookFailed, run
+from engage_models.runner import NotebookFailed, parse_run_date, run
 
 pytestmark = pytest.mark.notebook
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,38 +51,42 @@ def test_parameters_reach_the_notebook_and_the_html_has_no_code(tmp_path):
     data.mkdir()
     out = tmp_path / "reports"
     paths = run(data_dir=data, out_dir=out, notebooks_dir=nbs, as_of="2025-06-30", horizon_days=60, lang="ja",
-                demo_if_empty=False, progress=lambda m: None)
+                run_date="2025-07-01", demo_if_empty=False, progress=lambda m: None)
     seen = json.loads((data / "seen.json").read_text())
     assert seen == {"data_dir": str(data.resolve()), "as_of": "2025-06-30", "horizon_days": 60, "lang": "ja"}
-    assert paths == [out.resolve() / "01_echo.html"]
+    assert paths == [out.resolve() / "2025-07-01" / "01_echo.html"]
     html = paths[0].read_text(encoding="utf-8")
     _assert_self_contained_without_code(html)
     assert "output text is shown" in html and "SECRET_CODE_MARKER" not in html
     assert '<html lang="ja">' in html
-    assert (out / "index.html").exists() and json.loads((out / "run.json").read_text())["parameters"]["lang"] == "ja"
+    assert "2025年7月1日の実行" in html and "観測日：2025年6月30日" in html  # the meta line in Japanese
+    assert (out / "index.html").exists()
+    assert json.loads((out / "latest" / "run.json").read_text())["parameters"]["lang"] == "ja"
 
 
 def test_failure_exits_non_zero_names_notebook_and_cell_and_keeps_the_last_report(tmp_path):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     _notebook(nbs / "01_ok.ipynb", "x = 1")
-    _notebook(nbs / "02_broken.ipynb", "y = 2", "raise ValueError('boom in the numbers')")
+    _notebook(nbs / "02_broken.ipynb", "y = 2", "print('still good')")
     out = tmp_path / "reports"
-    out.mkdir()
-    (out / "01_ok.html").write_text("last good report")
     data = tmp_path / "data"
     data.mkdir()
-    proc = subprocess.run(
-        [sys.executable, "-m", "engage_models", "run", "--data-dir", str(data), "--out", str(out),
-         "--notebooks-dir", str(nbs), "--no-demo", "--kernel", "python3"],
-        capture_output=True, text=True,
-    )
-    assert proc.returncode == 1
-    assert ("02_broken.ipynb failed at cell 4: ValueError: boom in the numbers "
-            "(in `raise ValueError('boom in the numbers')`)") in proc.stderr
-    assert (out / "01_ok.html").read_text() == "last good report"
-    assert not (out / "02_broken.html").exists() and not list(out.glob(".staging-*"))
-    assert (out / ".failed" / "02_broken.ipynb").exists()
+    cmd = [sys.executable, "-m", "engage_models", "run", "--data-dir", str(data), "--out", str(out),
+           "--notebooks-dir", str(nbs), "--no-demo", "--kernel", "python3"]
+    assert subprocess.run([*cmd, "--run-date", "2025-07-01"], capture_output=True).returncode == 0
+    good = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    _notebook(nbs / "02_broken.ipynb", "y = 2", "raise ValueError('boom in the numbers')")
+    for day in ("2025-07-01", "2025-07-02"):  # neither the same run date nor a new one is touched
+        proc = subprocess.run([*cmd, "--run-date", day], capture_output=True, text=True)
+        assert proc.returncode == 1
+        assert ("02_broken.ipynb failed at cell 4: ValueError: boom in the numbers "
+                "(in `raise ValueError('boom in the numbers')`)") in proc.stderr
+        assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()
+                and ".failed" not in p.parts} == good
+        assert not list(out.glob(".staging-*")) and not (out / "2025-07-02").exists()
+        assert (out / ".failed" / "02_broken.ipynb").exists()
+    assert b"still good" in good[Path("latest/02_broken.html")]
 
 
 def test_the_failed_run_is_reported_from_python_too(tmp_path):
@@ -113,12 +117,12 @@ def test_data_quality_report_end_to_end(small_world, tmp_path):
     hostile = surveys.iloc[[0]].assign(response_id="R-x", score=42, comment="<script>alert(1)</script> & more")
     pd.concat([hostile, surveys]).to_csv(data / "raw" / "surveys.csv", index=False)  # first quarantined row
     out = tmp_path / "reports"
-    paths = run(data_dir=data, out_dir=out, only=["01"], as_of="2024-12-31", demo_if_empty=False,
-                progress=lambda m: None)
-    html = (out / "01_data_quality.html").read_text(encoding="utf-8")
+    paths = run(data_dir=data, out_dir=out, only=["01"], as_of="2024-12-31", run_date="2025-01-02",
+                demo_if_empty=False, progress=lambda m: None)
+    html = (out / "latest" / "01_data_quality.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
     assert "observation date <strong>31 Dec 2024</strong>" in html
-    assert paths == [out.resolve() / "01_data_quality.html"]
+    assert paths == [out.resolve() / "2025-01-02" / "01_data_quality.html"]
     _assert_self_contained_without_code(html)
     assert html.count('src="data:image/png;base64,') >= 3  # quarantine, events per day, surveys per month
     for reason in ("negative duration_s", "nps score outside 0-10", "duplicate ticket_id", "unparseable submitted_at"):
@@ -141,3 +145,132 @@ def test_prose_of_the_other_language_is_dropped(tmp_path, lang, shown, hidden):
     html = paths.read_text(encoding="utf-8")
     assert shown in html and hidden not in html
     assert "shared output" in html and "A heading" in html  # untagged cells are in both languages
+
+
+# ------------------------------------------------------------------------------------ run dates and index
+def _tree(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_run_date_layout_latest_copy_and_index(tmp_path):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_first.ipynb", "print('first report')")
+    _notebook(nbs / "02_second.ipynb", "print('second report')")
+    path = nbs / "02_second.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("# Second: the title", metadata={"tags": ["lang-en"]}))
+    nbformat.write(nb, path)
+    out = tmp_path / "reports"
+
+    def go(day, **kw):
+        return run(data_dir=tmp_path, out_dir=out, notebooks_dir=nbs, demo_if_empty=False, run_date=day,
+                   progress=lambda m: None, **kw)
+
+    paths = go("2025-07-01", as_of="2025-06-30")
+    assert paths == [out.resolve() / "2025-07-01" / n for n in ("01_first.html", "02_second.html")]
+    go("2025-07-02", as_of="2025-07-01")
+    go("2025-06-15", as_of="2025-06-14")  # a backfill: an older run date does not become latest
+    assert sorted(p.name for p in out.iterdir()) == ["2025-06-15", "2025-07-01", "2025-07-02", "index.html", "latest"]
+    day = out / "2025-07-02"
+    assert {str(p) for p in _tree(day)} == {"01_first.html", "02_second.html", "index.html", "run.json",
+                                            "executed/01_first.ipynb", "executed/02_second.ipynb"}
+    assert not (out / "latest").is_symlink() and _tree(out / "latest") == _tree(day)
+    for folder in (day, out / "latest"):  # the same page opens from either folder: nothing outside it is used
+        html = (folder / "02_second.html").read_text(encoding="utf-8")
+        _assert_self_contained_without_code(html)
+        assert "second report" in html and "<title>Second: the title</title>" in html
+        assert not re.findall(r"""(?:src|href)\s*=\s*["'](?!data:|#)""", html)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert '<a href="2025-07-02/01_first.html">01_first</a>' in index
+    assert '<a href="2025-07-02/02_second.html">Second: the title</a>' in index
+    assert "Run date 2 Jul 2025" in index and "<th>observation date</th><td>1 Jul 2025</td>" in index
+    assert "<th>churn horizon</th><td>90 days</td>" in index and "<th>language</th><td>English</td>" in index
+    earlier = index[index.index("Earlier runs"):]
+    assert earlier.index('href="2025-07-01/index.html"') < earlier.index('href="2025-06-15/index.html"')
+    assert '<a href="01_first.html">' in (day / "index.html").read_text(encoding="utf-8")
+    record = json.loads((day / "run.json").read_text(encoding="utf-8"))
+    assert record["run_date"] == "2025-07-02" and record["parameters"]["as_of"] == "2025-07-01"
+    go("2025-07-02", as_of="2025-07-01", lang="ja")  # the same date again replaces it, and its index
+    assert "実行日 2025年7月2日" in (out / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="ja">' in (out / "latest" / "01_first.html").read_text(encoding="utf-8")
+
+
+def test_a_partial_run_keeps_the_dates_other_reports_only_with_the_same_parameters(tmp_path):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_first.ipynb", "print('first report')")
+    _notebook(nbs / "02_second.ipynb", "print('second report')")
+    out = tmp_path / "reports"
+    kw = dict(data_dir=tmp_path, out_dir=out, notebooks_dir=nbs, demo_if_empty=False, run_date="2025-07-01",
+              progress=lambda m: None)
+    run(**kw)
+    first = (out / "2025-07-01" / "01_first.html").read_bytes()
+    assert run(**kw, only=["02"]) == [out.resolve() / "2025-07-01" / "02_second.html"]
+    assert (out / "latest" / "01_first.html").read_bytes() == first
+    assert (out / "latest" / "executed" / "01_first.ipynb").exists()
+    assert [r["notebook"] for r in json.loads((out / "latest" / "run.json").read_text())["reports"]] == [
+        "01_first.ipynb", "02_second.ipynb"]
+    run(**kw, only=["02"], lang="ja")  # other parameters: the English first report is not mixed in
+    assert sorted(p.name for p in (out / "latest").glob("*.html")) == ["02_second.html", "index.html"]
+
+
+def test_files_a_notebook_writes_to_its_output_dir_are_published_and_listed(tmp_path):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_export.ipynb", "import pathlib\npathlib.Path(output_dir, 'actions.csv').write_text('a,b\\n')",
+              params="data_dir = None\noutput_dir = None\n")
+    out = tmp_path / "reports"
+    run(data_dir=tmp_path, out_dir=out, notebooks_dir=nbs, demo_if_empty=False, run_date="2025-07-01",
+        progress=lambda m: None)
+    assert (out / "2025-07-01" / "actions.csv").read_text() == "a,b\n"
+    assert (out / "latest" / "actions.csv").exists()
+    assert '<a href="2025-07-01/actions.csv">actions.csv</a>' in (out / "index.html").read_text(encoding="utf-8")
+    assert json.loads((out / "latest" / "run.json").read_text())["files"] == ["actions.csv"]
+
+
+def test_run_date_defaults_to_today_in_utc_and_bad_dates_are_refused(tmp_path):
+    from datetime import UTC, datetime
+
+    assert parse_run_date() == datetime.now(UTC).date().isoformat()
+    assert parse_run_date("2025-07-01") == "2025-07-01"
+    for bad in ("2025-13-01", "1 July 2025", "2025-7-1"):
+        with pytest.raises(ValueError, match="run date"):
+            parse_run_date(bad)
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "run", "--run-date", "yesterday",
+                           "--out", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "run date must be a date YYYY-MM-DD" in proc.stderr
+
+
+def _outputs(path: Path, mask: re.Pattern) -> list[tuple]:
+    """What a reader sees of an executed notebook: every output of every code cell (text, tables, images),
+    without execution counts and metadata (timings), with the run's own timestamps masked."""
+    found = []
+    for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            body = o.get("text") if o.output_type == "stream" else json.dumps(o.get("data", o), sort_keys=True)
+            found.append((i, o.output_type, mask.sub("<now>", body)))
+    return found
+
+
+def test_the_same_data_and_parameters_give_the_same_reports(small_world, tmp_path):
+    """Every notebook, run twice on the small world: identical outputs, figures included (PNG bytes)."""
+    from datetime import UTC, datetime
+
+    data = tmp_path / "data"
+    shutil.copytree(small_world / "raw", data / "raw")
+    from engage_models.i18n import fmt_date
+
+    today = datetime.now(UTC).date()
+    written = "|".join(re.escape(d) for d in (today.isoformat(), fmt_date(today, "en"), fmt_date(today, "ja")))
+    mask = re.compile(rf"(?:{written})[T ]\d{{2}}:\d{{2}}(:\d{{2}})?")  # "validated at <now>": wall-clock time
+    for out in ("a", "b"):
+        run(data_dir=data, out_dir=tmp_path / out, as_of="2024-12-31", run_date="2025-01-02", demo_if_empty=False,
+            progress=lambda m: None)
+    first, second = (tmp_path / x / "2025-01-02" / "executed" for x in ("a", "b"))
+    names = sorted(p.name for p in first.glob("*.ipynb"))
+    assert names == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    for name in names:
+        a, b = _outputs(first / name, mask), _outputs(second / name, mask)
+        assert len(a) > 3 and any("image/png" in x[2] for x in a), name
+        assert a == b, f"{name}: outputs differ between two runs with the same data and parameters"

@@ -494,7 +494,7 @@ def test_voice_of_customer_report_end_to_end(small_world, tmp_path, lang, headin
     out = tmp_path / "reports"
     run(data_dir=data, out_dir=out, only=["03"], as_of="2024-12-31", lang=lang, demo_if_empty=False,
         progress=lambda m: None)
-    html = (out / "03_voice_of_customer.html").read_text(encoding="utf-8")
+    html = (out / "latest" / "03_voice_of_customer.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
     _assert_self_contained_without_code(html)  # no <script at all, nothing external, no code
     assert heading in html and other not in html

@@ -1,4 +1,4 @@
-"""Command line: ``engage simulate | ingest | run | survival`` (also ``python -m engage_models ...``).
+"""Command line: ``engage simulate | ingest | run | survival | playbook`` (also ``python -m engage_models ...``).
 
 Exit codes: 0 success; 1 a notebook failed (the previous reports are kept); 2 bad input or arguments.
 """
@@ -49,7 +49,7 @@ def _run(args) -> int:
     try:
         paths = run(
             data_dir=args.data_dir, out_dir=args.out, notebooks_dir=args.notebooks_dir, only=args.only,
-            as_of=args.as_of, horizon_days=args.horizon, lang=args.lang, seed=args.seed,
+            as_of=args.as_of, horizon_days=args.horizon, lang=args.lang, seed=args.seed, run_date=args.run_date,
             demo_if_empty=not args.no_demo, demo_accounts=args.demo_accounts, demo_months=args.demo_months,
             kernel_name=args.kernel, timeout=args.timeout,
         )
@@ -76,6 +76,27 @@ def _fit(args) -> int:
               f"Brier {m['brier']['estimate']:.4f}  ICI {m['ici']['estimate']:.4f}")
     print(f"wrote scorecard.csv, scores.parquet, evaluation.json, report.html to {args.out}")
     return 0
+
+
+def _playbook(args) -> int:
+    from .actions import DEFAULT_PLAYBOOK, describe_rules, load_playbook
+
+    if args.show_default:
+        print(DEFAULT_PLAYBOOK.read_text(encoding="utf-8"), end="")
+        return 0
+    book = load_playbook(args.file)
+    print(f"{book.source}: OK", file=sys.stderr)
+    print(describe_rules(book, args.lang))
+    return 0
+
+
+def _date_arg(text: str) -> str:
+    from .runner import parse_run_date
+
+    try:
+        return parse_run_date(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _survival(args) -> int:
@@ -130,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--horizon", type=int, default=config.HORIZON_DAYS, help="churn horizon in days")
     r.add_argument("--lang", choices=("en", "ja"), default="en")
     r.add_argument("--seed", type=int, default=42)
+    r.add_argument("--run-date", type=_date_arg, default=None,
+                   help="date of the run YYYY-MM-DD, names reports/<run-date>/ (default: today in UTC)")
     r.add_argument("--no-demo", action="store_true", help="fail instead of generating demo data when raw/ is empty")
     r.add_argument("--demo-accounts", type=int, default=None, help="size of a generated demo world")
     r.add_argument("--demo-months", type=int, default=None)
@@ -149,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--bootstrap", type=int, default=100, help="bootstrap refits for the weights' intervals")
     f.add_argument("--out", type=Path, required=True)
     f.set_defaults(func=_fit)
+
+    b = sub.add_parser("playbook", help="check a playbook (touch models, stages, plays) and print its rules")
+    b.add_argument("file", nargs="?", type=Path, default=None, help="your playbook YAML (default: the bundled one)")
+    b.add_argument("--lang", choices=("en", "ja"), default="en")
+    b.add_argument("--show-default", action="store_true", help="print the bundled playbook, to copy and edit")
+    b.set_defaults(func=_playbook)
 
     v = sub.add_parser("survival", help="survival models, remaining lifetime and LTV on a table of your own")
     v.add_argument("--table", type=Path, required=True, help="Parquet or CSV, one row per account")

@@ -25,7 +25,11 @@ class Table:
         return self.frame.to_string(index=False)
 
 
-def _fmt_column(s: pd.Series, decimals: int, date_format: str, lang: str = "en") -> pd.Series:
+#: How tables write timestamps, per language (dates alone when every value of a column is a midnight).
+DATE_FORMATS = {"en": ("%Y-%m-%d %H:%M", "%Y-%m-%d"), "ja": ("%Y/%m/%d %H:%M", "%Y/%m/%d")}
+
+
+def _fmt_column(s: pd.Series, decimals: int, date_format: str | None, lang: str = "en") -> pd.Series:
     if ptypes.is_bool_dtype(s):
         return s.map({True: t("yes", lang), False: t("no", lang)}).fillna("")
     if ptypes.is_integer_dtype(s):
@@ -33,16 +37,22 @@ def _fmt_column(s: pd.Series, decimals: int, date_format: str, lang: str = "en")
     if ptypes.is_float_dtype(s):
         return s.map(lambda v: "" if pd.isna(v) else f"{v:,.{decimals}f}")
     if ptypes.is_datetime64_any_dtype(s):
+        if date_format is None:
+            with_time, date_only = DATE_FORMATS[lang]
+            values = s.dropna()
+            date_format = date_only if len(values) and (values == values.dt.normalize()).all() else with_time
         return s.dt.strftime(date_format).fillna("")
     return s.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))
 
 
-def table(df: pd.DataFrame, *, decimals: int = 2, date_format: str = "%Y-%m-%d %H:%M",
+def table(df: pd.DataFrame, *, decimals: int = 2, date_format: str | None = None,
           max_chars: int = 120, lang: str = "en", translate: bool = True) -> Table:
     """Format ``df`` for a report: thousands separators, fixed decimals, short dates, long text cut.
 
     With ``translate`` the column headers go through :func:`engage_models.i18n.t` (metric names from the
-    registry, other labels from the catalogue), so one call serves both languages.
+    registry, other labels from the catalogue), so one call serves both languages. Timestamps are written
+    as the language does in tables (``2025-01-31 09:00``, ``2025/01/31 09:00``; without the time when a
+    column holds dates only) unless ``date_format`` says otherwise.
     """
     shown = df.reset_index(drop=True).copy()
     for col in shown.columns:

@@ -106,6 +106,7 @@ def glossary(lang: str = "en", family_order=M.FAMILIES) -> pd.DataFrame:
     d = d[~d["column"].str.contains("prev")]
     fam = {M.FAMILY_LABELS[f][lang == "ja"]: i for i, f in enumerate(family_order)}
     d = d.assign(_o=d["family"].map(fam)).sort_values(["_o", "column"], kind="stable").drop(columns="_o")
+    d["higher is better"] = d["higher is better"].map(lambda v: t(v, lang) if v else "")
     return d[["family", "label", "description", "higher is better"]].rename(
         columns={"family": t("family", lang), "label": t("metric", lang), "description": t("description", lang),
                  "higher is better": t("higher is better", lang)})

@@ -97,6 +97,14 @@ def fmt_date(ts, lang: str = "en", month_only: bool = False) -> str:
     return ts.strftime("%b %Y") if month_only else f"{ts.day} {ts.strftime('%b %Y')}"
 
 
+def fmt_datetime(ts, lang: str = "en") -> str:
+    """A date with its time (hours and minutes): ``27 Nov 2026 16:04``, ``2026年11月27日 16:04``."""
+    if ts is None or (not isinstance(ts, str) and pd.isna(ts)):
+        return ""
+    ts = pd.Timestamp(ts)
+    return f"{fmt_date(ts, lang)} {ts:%H:%M}"
+
+
 def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "") -> str:
     """An estimate with its 95% interval: '12.3 (95% CI 10.1 to 14.2)' / '12.3（95%信頼区間 10.1〜14.2）'."""
     if est is None or pd.isna(est):

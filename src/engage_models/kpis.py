@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 from .i18n import check_lang, fmt_date, fmt_money, fmt_pct, t
-from .plots import new_ax
+from .plots import date_axis, new_ax
 
 log = logging.getLogger(__name__)
 
@@ -639,11 +639,8 @@ def summary_view(summary: pd.DataFrame, lang: str = "en", currency: str = "$") -
 
 # ----------------------------------------------------------------------------------------- plots
 def _date_axis(ax, lang: str, max_ticks: int = 8) -> None:
-    """At most ``max_ticks`` date ticks, labelled as the locale writes a month (``Jan 2025``, ``2025年1月``)."""
-    import matplotlib.dates as mdates
-
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=max_ticks))
-    ax.xaxis.set_major_formatter(lambda v, _pos: fmt_date(mdates.num2date(v), lang, month_only=True))
+    """Month ticks in the locale's form (:func:`engage_models.plots.date_axis`)."""
+    date_axis(ax, lang, max_ticks)
 
 
 def _month_labels(values, lang: str) -> list[str]:

@@ -2,8 +2,9 @@
 
 Japanese text (labels in ``lang="ja"`` reports, Japanese company names and comments in either language)
 is drawn with IPAexGothic, which ships inside the PyPI package ``matplotlib-fontja``: nothing is fetched
-and no system font is needed. Matplotlib falls back glyph by glyph along ``font.sans-serif``, so Latin
-text keeps DejaVu Sans in English reports and Japanese text never turns into empty boxes.
+and no system font is needed. Matplotlib falls back glyph by glyph along ``font.family`` (set to the list
+of families: the generic ``sans-serif`` resolves to one font only), so Latin text keeps DejaVu Sans in
+English reports and Japanese text never turns into empty boxes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib import font_manager
 
-from .i18n import check_lang
+from .i18n import check_lang, fmt_date
 
 PALETTE = "colorblind"
 JAPANESE_FONT = "IPAexGothic"
@@ -37,10 +38,14 @@ def setup(lang: str = "en", context: str = "notebook") -> None:
     sns.set_theme(context=context, style="whitegrid", palette=PALETTE)
     _register_japanese_font()
     latin = "DejaVu Sans"
+    fonts = [JAPANESE_FONT, latin] if lang == "ja" else [latin, JAPANESE_FONT]
     plt.rcParams.update({
         "figure.figsize": (9, 4), "figure.dpi": 100, "savefig.bbox": "tight", "axes.titleweight": "bold",
-        # an explicit family list: matplotlib falls back glyph by glyph only along font.family itself
-        "font.family": [JAPANESE_FONT, latin] if lang == "ja" else [latin, JAPANESE_FONT],
+        # the families themselves, not "sans-serif": matplotlib falls back glyph by glyph along font.family
+        # only; the generic family resolves to its first installed font, and Japanese in English reports
+        # would turn into empty boxes
+        "font.family": fonts,
+        "font.sans-serif": fonts,
         "axes.unicode_minus": False,  # IPAexGothic has no U+2212
     })
     try:
@@ -54,4 +59,13 @@ def setup(lang: str = "en", context: str = "notebook") -> None:
 def new_ax(ax=None, figsize=None):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def date_axis(ax, lang: str = "en", max_ticks: int = 8):
+    """At most ``max_ticks`` date ticks, labelled as the locale writes a month (``Jan 2025``, ``2025年1月``)."""
+    import matplotlib.dates as mdates
+
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=max_ticks))
+    ax.xaxis.set_major_formatter(lambda v, _pos: fmt_date(mdates.num2date(v), lang, month_only=True))
     return ax

@@ -5,6 +5,7 @@ Aggregations run in DuckDB over the Parquet files; only the (small) results come
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -12,9 +13,57 @@ import pandas as pd
 
 from .contracts import CONTRACTS, TIMESTAMP
 from .engine import connect_duckdb
-from .i18n import t
+from .i18n import catalogue, check_lang, fmt_date, t
 from .ingest import IngestReport
-from .plots import new_ax
+from .plots import date_axis, new_ax
+
+#: Quarantine reasons that name a column (see engage_models.contracts), with their catalogue template.
+_REASON_PATTERNS = (
+    (re.compile(r"^unparseable (.+)$"), "reason.unparseable"),
+    (re.compile(r"^missing (.+)$"), "reason.missing"),
+    (re.compile(r"^duplicate (.+)$"), "reason.duplicate"),
+    (re.compile(r"^(.+) in the future$"), "reason.in_future"),
+)
+
+
+def _coded(prefix: str, value, lang: str) -> str:
+    """The catalogue's text for a code (``event.login``), else the code itself (data we have no word for)."""
+    key = f"{prefix}.{value}"
+    return t(key, lang) if key in catalogue() else str(value)
+
+
+def translate_reason(reason: str, lang: str = "en") -> str:
+    """A quarantine reason (``;``-separated when several) in ``lang``; column names stay as in the data.
+
+    >>> translate_reason("unparseable submitted_at; unknown account_id", "ja")
+    'submitted_at が読み取れない、account_id が未登録'
+    """
+    check_lang(lang)
+    if lang == "en" or not isinstance(reason, str):
+        return reason
+    out = []
+    for part in reason.split("; "):
+        if f"reason.{part}" in catalogue():
+            out.append(t(f"reason.{part}", lang))
+            continue
+        for pattern, key in _REASON_PATTERNS:
+            m = pattern.match(part)
+            if m:
+                out.append(t(key, lang, column=m.group(1)))
+                break
+        else:
+            out.append(part)
+    return t("sep.list", lang).join(out)
+
+
+def translate_codes(df: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """``df`` with table names and quarantine reasons in ``lang`` (values only; headers go through ``table``)."""
+    out = df.copy()
+    if "table" in out.columns:
+        out["table"] = out["table"].map(lambda v: _coded("table", v, lang))
+    if "reason" in out.columns:
+        out["reason"] = out["reason"].map(lambda v: translate_reason(v, lang))
+    return out
 
 
 def _con() -> duckdb.DuckDBPyConnection:
@@ -88,8 +137,9 @@ def monthly_counts(processed: str | Path, table: str, column: str, by: str | Non
         return con.execute(sql, {"p": str(Path(processed) / f"{table}.parquet")}).df()
 
 
-def quarantine_sample(processed: str | Path, table: str, n: int = 5) -> pd.DataFrame:
-    """The first ``n`` quarantined rows of a table: raw text as read, reason, file name and data row.
+def quarantine_sample(processed: str | Path, table: str, n: int = 5, lang: str = "en") -> pd.DataFrame:
+    """The first ``n`` quarantined rows of a table: raw text as read, reason (in ``lang``), file name and
+    data row.
 
     Only the file's name is shown (a report is forwarded; local folder names have no place in it).
     """
@@ -100,6 +150,7 @@ def quarantine_sample(processed: str | Path, table: str, n: int = 5) -> pd.DataF
         df = con.execute("SELECT * FROM read_parquet($p) ORDER BY source_row LIMIT $n",
                          {"p": str(path), "n": n}).df()
     df["source_file"] = df["source_file"].map(lambda f: Path(f).name)
+    df["reason"] = df["reason"].map(lambda r: translate_reason(r, lang))
     return df
 
 
@@ -111,7 +162,8 @@ def plot_quarantine(report: IngestReport, ax=None, lang: str = "en"):
         ax.text(0.5, 0.5, t("No row was quarantined", lang), ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return ax
-    labels = df["table"] + ": " + df["reason"]
+    labels = [t("sep.label_value", lang, what=_coded("table", a, lang), value=translate_reason(b, lang))
+              for a, b in zip(df["table"], df["reason"], strict=True)]
     ax.barh(labels, df["rows"], color="#d55e00")
     ax.invert_yaxis()
     ax.set_xlabel(t("rows quarantined", lang))
@@ -124,10 +176,11 @@ def plot_events_per_day(daily: pd.DataFrame, ax=None, lang: str = "en"):
     """Stacked daily events by type; weekly pattern and gaps in collection show up here first."""
     ax = new_ax(ax, figsize=(10, 4))
     wide = daily.pivot_table(index="day", columns="event_type", values="events", aggfunc="sum", fill_value=0)
-    ax.stackplot(wide.index, wide.T.to_numpy(), labels=wide.columns, alpha=0.85)
+    ax.stackplot(wide.index, wide.T.to_numpy(), labels=[_coded("event", c, lang) for c in wide.columns], alpha=0.85)
     ax.legend(loc="upper left", ncols=len(wide.columns), fontsize=8, frameon=False)
     ax.set_ylabel(t("events per day", lang))
     ax.set_xlabel("")
+    date_axis(ax, lang)
     return ax
 
 
@@ -136,8 +189,10 @@ def plot_monthly(counts: pd.DataFrame, by: str | None = None, ylabel: str = "row
     ax = new_ax(ax, figsize=(10, 4))
     wide = (counts.pivot_table(index="month", columns=by, values="rows", aggfunc="sum", fill_value=0)
             if by else counts.set_index("month")[["rows"]])
-    wide.index = pd.to_datetime(wide.index).strftime("%Y-%m")
+    wide.index = [fmt_date(m, lang, month_only=True) for m in pd.to_datetime(wide.index)]
     wide.plot.bar(stacked=True, ax=ax, width=0.85)
+    step = max(1, -(-len(wide) // 8))  # at most 8 month labels, upright: they must not run into each other
+    ax.set_xticks(range(0, len(wide), step), wide.index[::step], rotation=0)
     ax.set_xlabel("")
     ax.set_ylabel(t(ylabel, lang))
     handles, labels = ax.get_legend_handles_labels()

@@ -7,10 +7,21 @@ The runner
    parameters that notebook declares in its cell tagged ``parameters``;
 3. exports each executed notebook to HTML with input cells removed, images embedded and nothing fetched
    from the network (see ``templates/engage_report``);
-4. writes everything into a staging folder and moves the reports into place only when every notebook
-   succeeded, so the last good report survives a failed run. On failure it raises
-   :class:`NotebookFailed` naming the notebook and cell, and leaves the executed notebooks of the failed
-   run in ``<out>/.failed/`` for inspection.
+4. writes everything into a staging folder and publishes it only when every notebook succeeded, so the
+   last good report survives a failed run. On failure it raises :class:`NotebookFailed` naming the
+   notebook and cell, and leaves the executed notebooks of the failed run in ``<out>/.failed/``.
+
+Layout of ``<out>`` (``reports/``) after runs on two dates::
+
+    index.html            this run's reports with run date and parameters, and the earlier runs
+    latest/               a copy of the newest run's folder (a stable address for bookmarks and links)
+    2026-11-27/           one folder per run date: NN_*.html, index.html, run.json, executed/NN_*.ipynb,
+    2026-11-28/           and any file a notebook wrote into its ``output_dir`` (e.g. the action list)
+
+A run replaces the folder of its run date (a scheduled run repeated the same day overwrites the earlier
+one); a run of some notebooks only (``only``) with the same parameters keeps the date's other reports.
+``latest/`` follows the newest run date, so re-running an older date (a backfill) leaves it alone. Reports
+are copies rather than symbolic links so that the folders survive being zipped, synced or served.
 """
 
 from __future__ import annotations
@@ -19,12 +30,13 @@ import html
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import nbformat
@@ -34,7 +46,7 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from . import config
 from .contracts import CONTRACTS
-from .i18n import LANGS, check_lang
+from .i18n import LANGS, check_lang, fmt_date, t
 from .ingest import SUFFIXES
 from .simulate import simulate
 
@@ -64,17 +76,45 @@ def _source_cell(executed: Path, cell_index: int) -> int:
 
 @dataclass(frozen=True)
 class RunParameters:
-    """Parameters every report notebook may declare (each takes the ones it names)."""
+    """Parameters every report notebook may declare (each takes the ones it names).
+
+    Besides these, a notebook that declares ``output_dir`` receives the folder its run is published from:
+    files written there (an action list for a CRM, say) are published with the reports.
+    """
 
     data_dir: str
     as_of: str | None = None
     horizon_days: int = config.HORIZON_DAYS
     lang: str = "en"
     seed: int = 42
+    run_date: str | None = None
 
     def as_dict(self) -> dict:
         return {"data_dir": self.data_dir, "as_of": self.as_of, "horizon_days": self.horizon_days,
-                "lang": self.lang, "seed": self.seed}
+                "lang": self.lang, "seed": self.seed, "run_date": self.run_date}
+
+
+#: Parameters that make two runs comparable (a partial run keeps the other reports of its date only if equal).
+_SAME_RUN = ("data_dir", "as_of", "horizon_days", "lang", "seed")
+_RUN_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+LATEST = "latest"
+
+
+def parse_run_date(value: str | date | None = None) -> str:
+    """The run date as ``YYYY-MM-DD``: ``value`` checked, or today in UTC."""
+    if value is None:
+        return datetime.now(UTC).date().isoformat()
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    try:
+        if not _RUN_DIR.match(text):
+            raise ValueError
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ValueError(f"run date must be a date YYYY-MM-DD, not {value!r}") from None
 
 
 def discover_notebooks(notebooks_dir: str | Path = config.NOTEBOOKS_DIR) -> list[Path]:
@@ -114,7 +154,8 @@ class _DropStderr(Preprocessor):
         return cell, resources
 
 
-def export_html(notebook: nbformat.NotebookNode, path: Path, *, lang: str = "en", meta: str = "") -> Path:
+def export_html(notebook: nbformat.NotebookNode, path: Path, *, lang: str = "en", meta: str = "",
+                title: str | None = None) -> Path:
     """Write ``notebook`` as HTML without input cells, prompts, stderr or anything fetched from outside."""
     exporter = HTMLExporter(template_name="engage_report", extra_template_basedirs=[str(config.TEMPLATES_DIR)])
     exporter.exclude_input = True
@@ -127,29 +168,168 @@ def export_html(notebook: nbformat.NotebookNode, path: Path, *, lang: str = "en"
         enabled=True,
     )
     exporter.register_preprocessor(_DropStderr(), enabled=True)
-    resources = {"engage_meta": meta, "metadata": {"name": path.stem}}
+    resources = {"engage_meta": meta, "metadata": {"name": title or path.stem}}
     body, _ = exporter.from_notebook_node(notebook, resources=resources)
     path.write_text(body, encoding="utf-8")
     return path
 
 
-def _write_index(out: Path, entries: list[dict], params: dict, started: str) -> None:
-    rows = "\n".join(
-        f'<li><a href="{html.escape(e["html"])}">{html.escape(e["title"])}</a> '
-        f'<span class="t">({e["seconds"]:.0f} s)</span></li>'
-        for e in entries
+def report_title(notebook: nbformat.NotebookNode, lang: str, default: str) -> str:
+    """The notebook's first level-1 heading in ``lang`` (a cell tagged ``lang-<lang>`` or untagged)."""
+    other = {f"lang-{x}" for x in LANGS if x != lang}
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown" or other & set(cell.metadata.get("tags", [])):
+            continue
+        for line in cell.source.splitlines():
+            if line.startswith("# "):
+                return line[2:].strip()
+    return default
+
+
+def _shown_parameters(params: dict, lang: str) -> dict[str, str]:
+    """Run parameters as a reader sees them: labels and values in ``lang``, the data folder by name only."""
+    shown = {}
+    for key, value in params.items():
+        if key == "as_of":
+            value = fmt_date(value, lang) if value else t("run.latest_data", lang)
+        elif key == "run_date":
+            value = fmt_date(value, lang)
+        elif key == "lang":
+            value = t(f"lang.{value}", lang)
+        elif key == "horizon_days":
+            value = t("run.days", lang, n=value)
+        elif key == "data_dir":
+            value = Path(value).name
+        shown[t(f"run.param.{key}", lang)] = str(value)
+    return shown
+
+
+def _meta_line(params: dict, started: str, lang: str) -> str:
+    shown = _shown_parameters({k: v for k, v in params.items() if k not in ("data_dir", "run_date")}, lang)
+    head = t("run.meta", lang, date=fmt_date(params["run_date"], lang), started=started)
+    return t("sep.dot", lang).join([head, *(t("sep.label_value", lang, what=k, value=v) for k, v in shown.items())])
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;max-width:860px;margin:2rem auto;padding:0 1rem;color:#222}}
+.t{{color:#777}} th{{text-align:left;padding-right:1rem;vertical-align:top}} td{{padding-right:1rem}}
+table{{border-collapse:collapse}} h2{{margin-top:2rem}}</style></head>
+<body><h1>{title}</h1>
+{body}
+</body></html>
+"""
+
+
+def _run_section(run: dict, prefix: str, lang: str) -> str:
+    """One run's reports (links under ``prefix``), data files and parameters as HTML."""
+    e = html.escape
+    items = "\n".join(
+        f'<li><a href="{e(prefix + r["html"])}">{e(r["title"])}</a> '
+        f'<span class="t">({e(r["notebook"])}, {r["seconds"]:.0f} s)</span></li>'
+        for r in run["reports"]
     )
-    p = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in params.items())
-    (out / "index.html").write_text(
-        f"""<!DOCTYPE html>
-<html lang="{html.escape(params.get('lang') or 'en')}"><head><meta charset="utf-8"><title>engage-models reports</title>
-<style>body{{font-family:sans-serif;max-width:800px;margin:2rem auto}} .t{{color:#777}}
-th{{text-align:left;padding-right:1rem}}</style></head>
-<body><h1>engage-models reports</h1><p>Run started {html.escape(started)}.</p>
-<ul>{rows}</ul><h2>Parameters</h2><table>{p}</table></body></html>
-""",
-        encoding="utf-8",
-    )
+    parts = [f"<p>{e(t('run.run_date_line', lang, date=fmt_date(run['run_date'], lang), started=run['started']))}</p>",
+             f"<ul>\n{items}\n</ul>"]
+    if run.get("files"):
+        files = "".join(f'<li><a href="{e(prefix + f)}">{e(f)}</a></li>' for f in run["files"])
+        parts.append(f"<h2>{e(t('run.files', lang))}</h2><ul>{files}</ul>")
+    params = {**run["parameters"], "notebooks": ", ".join(r["notebook"] for r in run["reports"])}
+    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _shown_parameters(params, lang).items())
+    parts.append(f"<h2>{e(t('run.parameters', lang))}</h2><table>{rows}</table>")
+    return "\n".join(parts)
+
+
+def _write_page(path: Path, lang: str, title: str, body: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(_PAGE.format(lang=html.escape(lang), title=html.escape(title), body=body), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def published_runs(out_dir: str | Path) -> list[dict]:
+    """Every published run under ``out_dir`` (its ``run.json``), newest run date first."""
+    runs = []
+    for d in Path(out_dir).iterdir():
+        if d.is_dir() and _RUN_DIR.match(d.name) and (d / "run.json").is_file():
+            try:
+                runs.append(json.loads((d / "run.json").read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                log.warning("skipping %s: unreadable run.json (%s)", d, exc)
+    return sorted(runs, key=lambda r: r.get("run_date", ""), reverse=True)
+
+
+def write_index(out_dir: str | Path) -> Path:
+    """``<out>/index.html``: the newest run's reports with run date and parameters, then the earlier runs."""
+    out_dir = Path(out_dir)
+    runs = published_runs(out_dir)
+    if not runs:
+        raise FileNotFoundError(f"no published run in {out_dir}")
+    newest, earlier = runs[0], runs[1:]
+    lang = newest["parameters"].get("lang") or "en"
+    e = html.escape
+    body = [_run_section(newest, f"{newest['run_date']}/", lang),
+            f"<p>{e(t('run.same_reports', lang))} <a href=\"{LATEST}/index.html\">{LATEST}/</a></p>"]
+    if earlier:
+        head = "".join(f"<th>{e(t(k, lang))}</th>" for k in ("run.param.run_date", "run.started",
+                                                              "run.param.lang", "run.param.as_of", "run.reports"))
+        rows = []
+        for r in earlier:
+            p = _shown_parameters({k: r["parameters"].get(k) for k in ("lang", "as_of")}, lang)
+            rows.append(f'<tr><td><a href="{e(r["run_date"])}/index.html">{e(r["run_date"])}</a></td>'
+                        f'<td>{e(r["started"])}</td>' + "".join(f"<td>{e(v)}</td>" for v in p.values())
+                        + f"<td>{len(r['reports'])}</td></tr>")
+        body.append(f"<h2>{e(t('run.earlier', lang))}</h2><table><tr>{head}</tr>{''.join(rows)}</table>")
+    path = out_dir / "index.html"
+    _write_page(path, lang, t("run.title", lang), "\n".join(body))
+    return path
+
+
+def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict, say) -> list[dict]:
+    """A partial run keeps the other reports of its date when they were made with the same parameters."""
+    try:
+        before = json.loads((previous / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return entries
+    if any(before["parameters"].get(k) != params.get(k) for k in _SAME_RUN):
+        say(f"replacing the reports of {previous.name}: they were made with other parameters")
+        return entries
+    ran = {e["notebook"] for e in entries}
+    kept = [e for e in before["reports"] if e["notebook"] not in ran]
+    for item in previous.rglob("*"):
+        target = staging / item.relative_to(previous)
+        if item.is_file() and item.name not in ("index.html", "run.json") and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(item, target)
+    if kept:
+        say(f"keeping {len(kept)} other report(s) of {previous.name}")
+    return sorted(entries + kept, key=lambda e: e["notebook"])
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Put folder ``new`` at ``target``, replacing what is there (two renames; the old copy is then deleted)."""
+    old = target.with_name(f".old-{target.name}-{os.getpid()}")
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _publish(staging: Path, out_dir: Path, run_date: str) -> Path:
+    """Move the staged run to ``<out>/<run_date>/`` and refresh ``latest/`` and ``index.html``."""
+    dated = out_dir / run_date
+    _swap_in(staging, dated)
+    newest = max(r["run_date"] for r in published_runs(out_dir))
+    if run_date >= newest:
+        copy = out_dir / f".{LATEST}-{os.getpid()}"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(dated, copy)
+        _swap_in(copy, out_dir / LATEST)
+    else:
+        log.info("run date %s is older than the newest run (%s): latest/ unchanged", run_date, newest)
+    write_index(out_dir)
+    return dated
 
 
 def run(
@@ -162,6 +342,7 @@ def run(
     horizon_days: int = config.HORIZON_DAYS,
     lang: str = "en",
     seed: int = 42,
+    run_date: str | date | None = None,
     demo_if_empty: bool = True,
     demo_accounts: int | None = None,
     demo_months: int | None = None,
@@ -169,7 +350,18 @@ def run(
     timeout: int | None = 1800,
     progress: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Execute the report notebooks and publish their HTML into ``out_dir``; return the HTML paths.
+    """Execute the report notebooks and publish their HTML into ``out_dir/<run_date>/`` and ``out_dir/latest/``.
+
+    Parameters
+    ----------
+    run_date : date or 'YYYY-MM-DD', optional
+        The run's date (default: today in UTC); names its folder. It is passed to notebooks that declare it
+        but does not change any number: the data and ``as_of`` do.
+
+    Returns
+    -------
+    list of Path
+        The HTML reports of this run, in ``out_dir/<run_date>/``.
 
     Raises
     ------
@@ -178,6 +370,7 @@ def run(
     """
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
     check_lang(lang)
+    run_day = parse_run_date(run_date)
     data_dir, out_dir = Path(data_dir).resolve(), Path(out_dir).resolve()
     raw = data_dir / "raw"
     if demo_if_empty and not has_raw_tables(raw):
@@ -191,7 +384,7 @@ def run(
         if not notebooks:
             raise FileNotFoundError(f"no notebook in {notebooks_dir} matches {list(only)}")
     kernel = resolve_kernel(kernel_name)
-    params = RunParameters(str(data_dir), as_of, horizon_days, lang, seed).as_dict()
+    params = RunParameters(str(data_dir), as_of, horizon_days, lang, seed, run_day).as_dict()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -202,7 +395,7 @@ def run(
     try:
         for i, nb in enumerate(notebooks, 1):
             declared = pm.inspect_notebook(str(nb))
-            nb_params = {k: v for k, v in params.items() if k in declared}
+            nb_params = {k: v for k, v in {**params, "output_dir": str(staging)}.items() if k in declared}
             executed = staging / nb.name
             say(f"[{i}/{len(notebooks)}] {nb.name} ...")
             t0 = time.perf_counter()
@@ -215,12 +408,24 @@ def run(
             except Exception as exc:  # kernel died, timeout, bad notebook: still name the notebook
                 raise NotebookFailed(nb.name, None, type(exc).__name__, str(exc)) from exc
             seconds = time.perf_counter() - t0
-            shown = {k: ("latest data" if k == "as_of" and v is None else v) for k, v in nb_params.items()}
-            meta = f"Run {started} · " + " · ".join(f"{k}: {v}" for k, v in shown.items() if k != "data_dir")
-            html_path = export_html(nbformat.read(executed, as_version=4), staging / f"{nb.stem}.html",
-                                    lang=lang, meta=meta)
-            entries.append({"title": nb.stem, "html": html_path.name, "seconds": seconds})
+            done = nbformat.read(executed, as_version=4)
+            title = report_title(done, lang, nb.stem)
+            html_path = export_html(done, staging / f"{nb.stem}.html", lang=lang, title=title,
+                                    meta=_meta_line(params, started, lang))
+            entries.append({"notebook": nb.name, "title": title, "html": html_path.name, "seconds": seconds})
             say(f"      done in {seconds:.1f} s -> {html_path.name}")
+        (staging / "executed").mkdir()
+        for nb in notebooks:
+            (staging / nb.name).rename(staging / "executed" / nb.name)
+        if only and (out_dir / run_day / "run.json").exists():
+            entries = _carry_over(out_dir / run_day, staging, entries, params, say)
+        reports = {e["html"] for e in entries}
+        files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()
+                       and p.parent.name != "executed" and p.name not in reports)
+        record = {"run_date": run_day, "started": started, "parameters": params, "kernel": kernel,
+                  "reports": entries, "files": files}
+        (staging / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _write_page(staging / "index.html", lang, t("run.title", lang), _run_section(record, "", lang))
     except NotebookFailed as exc:
         failed = out_dir / ".failed"
         shutil.rmtree(failed, ignore_errors=True)
@@ -232,14 +437,7 @@ def run(
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
-    _write_index(staging, entries, {**params, "notebooks": ", ".join(nb.name for nb in notebooks)}, started)
-    (staging / "run.json").write_text(
-        json.dumps({"started": started, "parameters": params, "kernel": kernel, "reports": entries}, indent=2)
-        + "\n", encoding="utf-8")
-    published = []
-    for name in [e["html"] for e in entries] + ["index.html", "run.json"]:
-        os.replace(staging / name, out_dir / name)  # atomic per file on one filesystem
-        published.append(out_dir / name)
-    shutil.rmtree(staging, ignore_errors=True)
+    dated = _publish(staging, out_dir, run_day)
     shutil.rmtree(out_dir / ".failed", ignore_errors=True)
-    return [p for p in published if p.suffix == ".html" and p.name != "index.html"]
+    say(f"published {len(entries)} report(s) in {dated} (index: {out_dir / 'index.html'})")
+    return [dated / e["html"] for e in entries if e["notebook"] in {nb.name for nb in notebooks}]

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from ..i18n import t
-from ..plots import new_ax
+from ..plots import date_axis, new_ax
 from ._stats import fisher_z_interval, mean_interval, wilson
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,7 @@ def plot_csat_trend(trend: pd.DataFrame, ax=None, lang: str = "en", by: str = "t
     ax.set_ylim(0, 100)
     ax.set_ylabel(t("satisfied_pct", lang))
     ax.set_xlabel("")
+    date_axis(ax, lang)
     ax.legend(title=t(by, lang), frameon=False, fontsize=8)
     return ax
 

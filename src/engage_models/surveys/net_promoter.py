@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from ..i18n import fmt_interval, fmt_number, t
-from ..plots import BAND_COLOURS, new_ax
+from ..plots import BAND_COLOURS, date_axis, new_ax
 from ._stats import two_sided_p, z_value
 
 log = logging.getLogger(__name__)
@@ -403,6 +403,7 @@ def plot_nps_trend(trend: pd.DataFrame, ax=None, lang: str = "en", x: str = "per
     ax.axhline(0, color="#777777", linewidth=0.8)
     ax.set_ylabel(t("nps", lang) + " (-100..100)")
     ax.set_xlabel("")
+    date_axis(ax, lang)
     return ax
 
 

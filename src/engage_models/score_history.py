@@ -1,0 +1,296 @@
+"""The health score over time: each account's history, moves between bands, and alerts on falls.
+
+Input: *scored accounts*, one row per (account_id, as_of) with at least ``score`` (0-100, 100 = healthiest)
+and ``band`` (green / yellow / red). A scheduled run compares the latest observation date with the one
+before it (or any two dates), so the report says what changed since the last run:
+
+* :func:`score_history` adds, per account, the previous observation, its score and band, and the change;
+* :func:`band_movement` counts accounts by band then and band now (new accounts and accounts that left
+  included), the movement matrix;
+* :func:`score_alerts` lists the accounts whose score fell by more than ``drop`` points or that moved into
+  red.
+
+Examples
+--------
+>>> import pandas as pd
+>>> scored = pd.DataFrame({
+...     "account_id": ["a", "b", "a", "b"],
+...     "as_of": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-02-01", "2025-02-01"], utc=True),
+...     "score": [80.0, 55.0, 52.0, 54.0], "band": ["green", "yellow", "yellow", "yellow"]})
+>>> score_alerts(scored, drop=10)[["account_id", "previous_score", "score", "score_change", "alert"]]
+  account_id  previous_score  score  score_change       alert
+0          a            80.0   52.0         -28.0  score_drop
+>>> band_movement(scored).loc["green", "yellow"]
+np.int64(1)
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .i18n import check_lang, fmt_date, t
+from .plots import BAND_COLOURS, date_axis, new_ax
+
+log = logging.getLogger(__name__)
+
+BANDS = ("green", "yellow", "red")
+#: Rows of the movement matrix: the band at the earlier date, or ``new`` (not scored then).
+FROM_STATES = (*BANDS, "new")
+#: Columns: the band at the later date, or ``left`` (no longer scored: churned, or dropped from the data).
+TO_STATES = (*BANDS, "left")
+ALERTS = ("score_drop", "into_red")
+#: Columns carried from the scored accounts into the alert list when present.
+CONTEXT_COLUMNS = ("segment", "plan", "mrr", "churn_probability", "ltv")
+
+
+def _utc(ts) -> pd.Timestamp:
+    ts = pd.Timestamp(ts)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _scored(scored: pd.DataFrame) -> pd.DataFrame:
+    """``scored`` checked (columns, one row per account and date, known bands) with ``as_of`` in UTC."""
+    missing = [c for c in ("account_id", "as_of", "score", "band") if c not in scored.columns]
+    if missing:
+        raise ValueError(f"scored accounts lack column(s) {missing}")
+    df = scored.copy()
+    df["as_of"] = pd.to_datetime(df["as_of"], utc=True)
+    dupes = df.duplicated(["account_id", "as_of"])
+    if dupes.any():
+        first = df.loc[dupes, ["account_id", "as_of"]].iloc[0]
+        raise ValueError(f"scored accounts have {int(dupes.sum())} duplicate (account_id, as_of) rows, "
+                         f"e.g. {first['account_id']!r} at {first['as_of']:%Y-%m-%d}")
+    unknown = set(df["band"].dropna().unique()) - set(BANDS)
+    if unknown:
+        raise ValueError(f"unknown band(s) {sorted(map(str, unknown))}; bands are {BANDS}")
+    df["score"] = df["score"].astype(float)
+    return df
+
+
+def score_history(scored: pd.DataFrame) -> pd.DataFrame:
+    """Each account's scores in date order with the previous observation and the change since it.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        Scored accounts (``account_id``, ``as_of``, ``score``, ``band``; other columns are kept).
+
+    Returns
+    -------
+    DataFrame
+        ``scored`` sorted by account and date, plus ``previous_as_of``, ``previous_score``,
+        ``previous_band`` (the account's previous row; empty on its first) and ``score_change`` (points).
+    """
+    df = _scored(scored).sort_values(["account_id", "as_of"], kind="stable").reset_index(drop=True)
+    prev = df.groupby("account_id", sort=False)[["as_of", "score", "band"]].shift(1)
+    df["previous_as_of"] = prev["as_of"]
+    df["previous_score"] = prev["score"].astype(float)
+    df["previous_band"] = prev["band"]
+    df["score_change"] = df["score"] - df["previous_score"]
+    return df
+
+
+def comparison_dates(scored: pd.DataFrame, as_of=None, previous=None) -> tuple[pd.Timestamp, pd.Timestamp | None]:
+    """The two observation dates compared: ``as_of`` (default the latest) and ``previous`` (default the one
+    before it in the data; None when there is none)."""
+    dates = pd.DatetimeIndex(pd.to_datetime(scored["as_of"], utc=True).unique()).sort_values()
+    if dates.empty:
+        raise ValueError("scored accounts are empty")
+    now = dates[-1] if as_of is None else _utc(as_of)
+    if now not in dates:
+        raise ValueError(f"no scored accounts at {now:%Y-%m-%d}; dates: {[f'{d:%Y-%m-%d}' for d in dates]}")
+    if previous is None:
+        earlier = dates[dates < now]
+        return now, (earlier[-1] if len(earlier) else None)
+    before = _utc(previous)
+    if before not in dates or before >= now:
+        raise ValueError(f"previous date {before:%Y-%m-%d} must be a scored date before {now:%Y-%m-%d}")
+    return now, before
+
+
+def compare(scored: pd.DataFrame, as_of=None, previous=None) -> pd.DataFrame:
+    """Accounts at ``previous`` and at ``as_of`` side by side (outer join): one row per account.
+
+    Returns
+    -------
+    DataFrame
+        ``account_id``, ``previous_score``, ``score``, ``score_change``, ``previous_band``, ``band``,
+        ``status`` (``kept``, ``new`` = not scored at ``previous``, ``left`` = not scored at ``as_of``), and
+        the :data:`CONTEXT_COLUMNS` present (from ``as_of``, else ``previous``). ``attrs`` holds both dates.
+    """
+    df = _scored(scored)
+    now, before = comparison_dates(df, as_of, previous)
+    context = [c for c in CONTEXT_COLUMNS if c in df.columns]
+    cur = df.loc[df["as_of"] == now, ["account_id", "score", "band", *context]]
+    old = (df.loc[df["as_of"] == before, ["account_id", "score", "band", *context]] if before is not None
+           else cur.iloc[:0])
+    old = old.rename(columns={"score": "previous_score", "band": "previous_band",
+                              **{c: f"_prev_{c}" for c in context}})
+    out = old.merge(cur, on="account_id", how="outer", indicator=True)
+    out["status"] = out.pop("_merge").map({"both": "kept", "right_only": "new", "left_only": "left"}).astype(str)
+    for c in context:
+        out[c] = out[c].where(out["status"] != "left", out[f"_prev_{c}"])
+        out = out.drop(columns=f"_prev_{c}")
+    out["score_change"] = out["score"] - out["previous_score"]
+    out = out[["account_id", "previous_score", "score", "score_change", "previous_band", "band", "status", *context]]
+    out = out.sort_values("account_id", kind="stable").reset_index(drop=True)
+    out.attrs.update({"as_of": now, "previous": before})
+    return out
+
+
+def band_movement(scored: pd.DataFrame, as_of=None, previous=None) -> pd.DataFrame:
+    """Accounts by band at ``previous`` (rows, plus ``new``) and at ``as_of`` (columns, plus ``left``).
+
+    The diagonal holds the accounts that kept their band; a row sums to the accounts in that band at
+    ``previous``, a column to those in that band at ``as_of``. ``attrs`` holds both dates.
+    """
+    both = compare(scored, as_of, previous)
+    src = both["previous_band"].where(both["status"] != "new", "new")
+    dst = both["band"].where(both["status"] != "left", "left")
+    matrix = (pd.crosstab(src, dst).reindex(index=list(FROM_STATES), columns=list(TO_STATES), fill_value=0)
+              .astype("int64"))
+    matrix.index.name, matrix.columns.name = "from", "to"
+    matrix.attrs.update(both.attrs)
+    return matrix
+
+
+def score_alerts(scored: pd.DataFrame, drop: float = 10.0, as_of=None, previous=None) -> pd.DataFrame:
+    """Accounts whose score fell by more than ``drop`` points, or that moved into red, since ``previous``.
+
+    Only accounts scored at both dates can alert (a new account has nothing to fall from). The ``alert``
+    column holds the reasons (``score_drop``, ``into_red``, ``;``-separated); rows are sorted by the fall,
+    largest first.
+
+    Parameters
+    ----------
+    scored : DataFrame
+        Scored accounts over at least two observation dates (with one date the result is empty).
+    drop : float
+        Alert when ``score_change < -drop`` (points on the 0-100 scale).
+    as_of, previous : date, optional
+        The dates compared (default: the latest and the one before it).
+    """
+    if drop < 0:
+        raise ValueError(f"drop is a number of points (>= 0), not {drop}")
+    both = compare(scored, as_of, previous)
+    kept = both[both["status"] == "kept"].copy()
+    fell = (kept["score_change"] < -drop).to_numpy()
+    into_red = ((kept["band"] == "red") & (kept["previous_band"] != "red")).to_numpy()
+    reasons = np.where(fell & into_red, "score_drop;into_red", np.where(fell, "score_drop", "into_red"))
+    out = kept.assign(alert=reasons)[fell | into_red].drop(columns="status")
+    out = out.sort_values(["score_change", "account_id"], kind="stable").reset_index(drop=True)
+    out.insert(1, "as_of", both.attrs["as_of"])
+    out.insert(2, "previous_as_of", both.attrs["previous"])
+    out.attrs.update({**both.attrs, "drop": drop})
+    log.info("%d alert(s) at %s (drop > %g points or into red)", len(out), f"{both.attrs['as_of']:%Y-%m-%d}", drop)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- report views
+def _band_label(v, lang: str) -> str:
+    return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else t(str(v), lang)
+
+
+def alerts_view(alerts: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """:func:`score_alerts` for a report table: bands and alert reasons in words (headers via ``table``)."""
+    check_lang(lang)
+    cols = ["account_id", *[c for c in ("name", "segment") if c in alerts.columns], "previous_score", "score",
+            "score_change", "previous_band", "band", "alert"]
+    out = alerts[cols].copy().rename(columns={"score": "health_score"})
+    for c in ("previous_band", "band"):
+        out[c] = out[c].map(lambda v: _band_label(v, lang))
+    out["alert"] = out["alert"].map(lambda a: t("sep.list", lang).join(t(f"alert.{x}", lang)
+                                                                            for x in str(a).split(";")))
+    return out
+
+
+def movement_view(matrix: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """:func:`band_movement` as a table with the bands in words and the earlier band as the first column."""
+    check_lang(lang)
+    out = matrix.copy()
+    out.index = [t(f"movement.{s}" if s in ("new", "left") else s, lang) for s in out.index]
+    out.columns = [t(f"movement.{s}" if s in ("new", "left") else s, lang) for s in out.columns]
+    return out.rename_axis(t("movement.from_to", lang)).reset_index()
+
+
+# ------------------------------------------------------------------------------------------------- plots
+def plot_band_movement(matrix: pd.DataFrame, ax=None, lang: str = "en"):
+    """Heatmap of :func:`band_movement`: counts of accounts from the earlier band (rows) to the later one.
+
+    Returns the ``ax``.
+    """
+    import seaborn as sns
+
+    check_lang(lang)
+    ax = new_ax(ax, figsize=(5.5, 3.8))
+    rows = [t(f"movement.{s}" if s == "new" else s, lang) for s in matrix.index]
+    cols = [t(f"movement.{s}" if s == "left" else s, lang) for s in matrix.columns]
+    data = matrix.to_numpy()
+    sns.heatmap(pd.DataFrame(data, index=rows, columns=cols), annot=True, fmt=",d", cmap="Blues", cbar=False,
+                linewidths=0.5, linecolor="white", ax=ax, annot_kws={"fontsize": 10})
+    now, before = matrix.attrs.get("as_of"), matrix.attrs.get("previous")
+    ax.set_ylabel(t("band", lang) + (f" ({fmt_date(before, lang)})" if before is not None else ""))
+    ax.set_xlabel(t("band", lang) + (f" ({fmt_date(now, lang)})" if now is not None else ""))
+    ax.tick_params(axis="y", rotation=0)
+    for tick, state in zip(ax.get_yticklabels(), matrix.index, strict=True):
+        tick.set_color(BAND_COLOURS.get(state, "#333333"))
+    for tick, state in zip(ax.get_xticklabels(), matrix.columns, strict=True):
+        tick.set_color(BAND_COLOURS.get(state, "#333333"))
+    ax.grid(False)
+    return ax
+
+
+def plot_score_alerts(alerts: pd.DataFrame, n: int = 15, ax=None, lang: str = "en", label: str = "account_id"):
+    """Each alerting account's score before (hollow) and now (filled, in its band's colour), largest fall on
+    top; at most ``n`` accounts. Returns the ``ax``."""
+    check_lang(lang)
+    shown = alerts.head(n)
+    ax = new_ax(ax, figsize=(8, 0.32 * max(len(shown), 3) + 1.2))
+    if shown.empty:
+        ax.text(0.5, 0.5, t("alert.none", lang), ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return ax
+    y = np.arange(len(shown))
+    colours = [BAND_COLOURS.get(b, "#555555") for b in shown["band"]]
+    ax.hlines(y, shown["score"], shown["previous_score"], color="#999999", linewidth=1.2)
+    ax.scatter(shown["previous_score"], y, facecolors="white", edgecolors="#555555", zorder=3,
+               label=t("previous_score", lang))
+    ax.scatter(shown["score"], y, c=colours, zorder=3, label=t("health_score", lang))
+    labels = shown[label] if label in shown.columns else shown["account_id"]
+    ax.set_yticks(y, labels.astype(str), fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(t("health_score", lang))
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    now, before = alerts.attrs.get("as_of"), alerts.attrs.get("previous")
+    if now is not None and before is not None:
+        ax.set_title(f"{fmt_date(before, lang)} → {fmt_date(now, lang)}", fontsize=10, fontweight="normal")
+    return ax
+
+
+def plot_score_history(scored: pd.DataFrame, account_ids, ax=None, lang: str = "en"):
+    """Score over time of the given accounts (one line each, last point in the band's colour).
+
+    Returns the ``ax``.
+    """
+    check_lang(lang)
+    df = _scored(scored)
+    ax = new_ax(ax, figsize=(9, 3.8))
+    for acc in account_ids:
+        one = df[df["account_id"] == acc].sort_values("as_of")
+        if one.empty:
+            log.warning("account %r has no score to plot", acc)
+            continue
+        (line,) = ax.plot(one["as_of"], one["score"], marker="o", markersize=3, label=str(acc))
+        last = one.iloc[-1]
+        ax.scatter([last["as_of"]], [last["score"]], s=40, zorder=3, color=BAND_COLOURS.get(last["band"], "#555"),
+                   edgecolors=line.get_color())
+    ax.set_ylim(0, 100)
+    ax.set_ylabel(t("health_score", lang))
+    ax.set_xlabel(t("as_of", lang))
+    date_axis(ax, lang)
+    ax.legend(frameon=False, fontsize=8)
+    return ax
