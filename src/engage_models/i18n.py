@@ -67,6 +67,11 @@ def relabel(df: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     return df.rename(columns={c: t(str(c), lang) for c in df.columns})
 
 
+def markdown(text: str) -> str:
+    """Text for ``IPython.display.Markdown``: dollar signs escaped (they would open LaTeX math)."""
+    return text.replace("$", r"\$")
+
+
 def fmt_number(x, lang: str = "en", decimals: int = 0) -> str:
     """Thousands separators and fixed decimals; an empty string for a missing value."""
     if x is None or (not isinstance(x, str) and pd.isna(x)):

@@ -118,7 +118,8 @@ def parse_run_date(value: str | date | None = None) -> str:
 
 
 def discover_notebooks(notebooks_dir: str | Path = config.NOTEBOOKS_DIR) -> list[Path]:
-    """Report notebooks in run order: files named ``NN_name.ipynb`` sorted by name."""
+    """Report notebooks, files named ``NN_name.ipynb``, sorted by name. They run in that order, except the
+    summaries (``00_*``), which run last because they read what the others wrote, and are listed first."""
     found = sorted(p for p in Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb") if p.is_file())
     if not found:
         raise FileNotFoundError(f"no notebooks named NN_*.ipynb in {notebooks_dir}")
@@ -392,8 +393,11 @@ def run(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     entries = []
+    # summaries (00_*) run last, on what the others wrote, and are listed first
+    order = [nb for nb in notebooks if not nb.name.startswith("00_")] + [nb for nb in notebooks
+                                                                          if nb.name.startswith("00_")]
     try:
-        for i, nb in enumerate(notebooks, 1):
+        for i, nb in enumerate(order, 1):
             declared = pm.inspect_notebook(str(nb))
             nb_params = {k: v for k, v in {**params, "output_dir": str(staging)}.items() if k in declared}
             executed = staging / nb.name
@@ -414,6 +418,7 @@ def run(
                                     meta=_meta_line(params, started, lang))
             entries.append({"notebook": nb.name, "title": title, "html": html_path.name, "seconds": seconds})
             say(f"      done in {seconds:.1f} s -> {html_path.name}")
+        entries.sort(key=lambda e: e["notebook"])
         (staging / "executed").mkdir()
         for nb in notebooks:
             (staging / nb.name).rename(staging / "executed" / nb.name)

@@ -64,9 +64,13 @@ def with_context(scores: pd.DataFrame, panel: pd.DataFrame, accounts: pd.DataFra
     return out
 
 
-def scores_path(processed: str | Path, until: pd.Timestamp, horizon_days: int) -> Path:
-    """Where the health report leaves the scored accounts for the notebooks after it."""
-    return Path(processed) / "scores" / f"{pd.Timestamp(until):%Y%m%d}_h{horizon_days}.parquet"
+def scores_path(processed: str | Path, until: pd.Timestamp, horizon_days: int, kind: str = "scores") -> Path:
+    """Where a report leaves per-account results of a run for the notebooks after it.
+
+    ``kind``: ``scores`` (health report: score history, bands, drivers), ``scorecard`` (its learned weights),
+    ``values`` (survival report: remaining lifetime and LTV per account).
+    """
+    return Path(processed) / "scores" / f"{pd.Timestamp(until):%Y%m%d}_h{horizon_days}_{kind}.parquet"
 
 
 def save_scores(scores: pd.DataFrame, path: Path) -> Path:
@@ -80,13 +84,35 @@ def save_scores(scores: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def load_scores(processed: str | Path, until, horizon_days: int) -> pd.DataFrame:
-    """The scored accounts of a run; a clear error when the health report has not run for it."""
-    path = scores_path(processed, until, horizon_days)
+def load_scores(processed: str | Path, until, horizon_days: int, kind: str = "scores") -> pd.DataFrame:
+    """Per-account results of a run; a clear error when the report that writes them has not run for it."""
+    path = scores_path(processed, until, horizon_days, kind)
     if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: the health-score report (04) writes it; run it first "
+        writer = "the survival report (05)" if kind == "values" else "the health-score report (04)"
+        raise FileNotFoundError(f"{path} does not exist: {writer} writes it; run it first "
                                 f"(the runner does, before the executive summary)")
     return pd.read_parquet(path)
+
+
+def band_followup(scores: pd.DataFrame, accounts: pd.DataFrame, until, date=None) -> pd.DataFrame:
+    """Accounts by the band they had at ``date`` (default: the earliest scored date), followed from then on.
+
+    ``duration`` is in months (30.44 days) from ``date`` to the churn date or to ``until`` (censored);
+    ``event`` is 1 when the account churned by ``until``. For Kaplan-Meier curves by health band.
+    """
+    date = pd.Timestamp(date) if date is not None else scores["as_of"].min()
+    until = pd.Timestamp(until)
+    until = until.tz_localize("UTC") if until.tzinfo is None else until
+    at = scores[scores["as_of"] == date][["account_id", "band"]]
+    a = accounts[["account_id", "end_date"]].copy()
+    a["end_date"] = pd.to_datetime(a["end_date"], utc=True)
+    df = at.merge(a, on="account_id", how="left")
+    churned = df["end_date"].notna() & (df["end_date"] <= until)
+    end = df["end_date"].where(churned, until)
+    df["duration"] = (end - date).dt.total_seconds() / 86400 / 30.44
+    df["event"] = churned.astype(int)
+    df.attrs["date"] = date
+    return df[df["duration"] > 0]
 
 
 # ------------------------------------------------------------------------------------------ views

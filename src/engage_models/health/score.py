@@ -246,7 +246,9 @@ class HealthScore(ClassifierMixin, BaseEstimator):
         Observation date (for time-aware CV; not a feature) and account id (bootstrap clusters).
     gap_days : int
         Gap between training dates and the validation block: the label horizon.
-    skew_threshold, group_threshold : see :class:`SkewScaler`.
+    skew_threshold, group_threshold : see :class:`SkewScaler`. Grouping is on by default (0.8): usage
+        counts move together, and one behaviour split over a dozen near-copies gives unstable, even
+        reversed, weights and drivers no one can act on. ``None`` keeps every metric apart.
     thresholds : (float, float), optional
         Churn probabilities at which an account turns yellow and red; None: chosen at fit by cost.
     cost_ratios : (float, float)
@@ -260,7 +262,7 @@ class HealthScore(ClassifierMixin, BaseEstimator):
 
     def __init__(self, metrics=None, categorical=None, penalty: str = "l2", Cs=DEFAULT_CS, cv: int = 3,
                  date_col: str = "as_of", id_col: str = "account_id", gap_days: int = 90,
-                 skew_threshold: float = 1.0, group_threshold: float | None = None, thresholds=None,
+                 skew_threshold: float = 1.0, group_threshold: float | None = 0.8, thresholds=None,
                  cost_ratios=(9.0, 4.0), n_bootstrap: int = 100, points_quantiles=(0.01, 0.99),
                  random_state: int = 0):
         self.metrics = metrics
@@ -421,7 +423,7 @@ class HealthScore(ClassifierMixin, BaseEstimator):
             s0 = self._points_from_z(z0).sum()
             s1 = self._points_from_z(z1).sum()
             rows.append({
-                "feature": feat, "label": feature_label(feat, lang), "weight": self.coef_[j],
+                "feature": feat, "label": self.feature_label(feat, lang), "weight": self.coef_[j],
                 "ci_low": self.weight_intervals_[0][j] if self.weight_intervals_ is not None else np.nan,
                 "ci_high": self.weight_intervals_[1][j] if self.weight_intervals_ is not None else np.nan,
                 "points_range": 100.0 * (f.hi[j] - f.lo[j]) / total,
@@ -432,6 +434,16 @@ class HealthScore(ClassifierMixin, BaseEstimator):
         df.attrs.update({"C": self.C_, "cv": self.cv_kind_, "thresholds": self.thresholds_,
                          "calibration": self.calibration_, "n_train": self.n_train_})
         return df
+
+    def feature_label(self, feature: str, lang: str = "en") -> str:
+        """:func:`feature_label`, saying how many correlated metrics a grouped feature stands for."""
+        text = feature_label(feature, lang)
+        scaler = self.fitted_.design.scaler
+        if self.fitted_.design.numeric and not self.fitted_.design.is_binary(feature):
+            k = len(scaler.group_of(feature)) - 1
+            if k:
+                text += f"ほか関連{k}指標" if lang == "ja" else f" and {k} related metric{'s' if k > 1 else ''}"
+        return text
 
     def _points_from_z(self, z: np.ndarray) -> np.ndarray:
         f = self.fitted_
@@ -456,7 +468,7 @@ class HealthScore(ClassifierMixin, BaseEstimator):
                     continue
                 feat = self.feature_names_[j]
                 value, typical = self._raw_value(X.iloc[i], feat)
-                items.append({"feature": feat, "label": feature_label(feat, lang), "value": value,
+                items.append({"feature": feat, "label": self.feature_label(feat, lang), "value": value,
                               "typical": typical, "points": float(lost[i, j])})
             out.append(items)
             texts.append("; ".join(_driver_words(d, lang) for d in items))

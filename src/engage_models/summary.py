@@ -1,0 +1,159 @@
+"""The executive summary: a page for a reader with five minutes, built from what the other reports computed.
+
+Everything here is a small view over results computed elsewhere (KPIs, the NPS waves, the health scores of
+:mod:`engage_models.health.report`, the survival report's per-account values, the action list); nothing is
+estimated twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .i18n import fmt_money, fmt_pct, t
+from .plots import BAND_COLOURS, new_ax
+
+
+def nps_waves(nps_answers: pd.DataFrame, freq: str = "Q", min_n: int = 30):
+    """NPS of the latest and previous survey periods (default quarters), with intervals and the difference.
+
+    Returns (latest row, previous row or None, :class:`~engage_models.surveys.NPSDifference` or None).
+    """
+    from .surveys import nps_difference, nps_trend
+
+    trend = nps_trend(nps_answers, freq)
+    trend = trend[trend["n"] >= min_n] if (trend["n"] >= min_n).any() else trend
+    if trend.empty:
+        return None, None, None
+    latest = trend.iloc[-1]
+    previous = trend.iloc[-2] if len(trend) > 1 else None
+    diff = nps_difference(latest, previous) if previous is not None else None
+    return latest, previous, diff
+
+
+def headline(kpi: pd.DataFrame, nps_latest, nps_previous, nps_diff, lang: str = "en") -> pd.DataFrame:
+    """The headline KPIs with their change: NRR, GRR, logo churn, NPS (interval), active-account rate."""
+    rows = []
+    k = kpi.set_index("kpi")
+
+    def ratio(name):
+        if name not in k.index:
+            return
+        r = k.loc[name]
+        value = fmt_pct(100 * r.value, lang)
+        if pd.notna(r.ci_low):
+            lo, hi = fmt_pct(100 * r.ci_low, lang), fmt_pct(100 * r.ci_high, lang)
+            value += f"（95%信頼区間 {lo}〜{hi}）" if lang == "ja" else f" (95% CI {lo} to {hi})"
+        change = "" if pd.isna(r.change) else f"{100 * r.change:+.1f}" + ("ポイント" if lang == "ja" else " pp")
+        rows.append({t("kpi", lang): t(name, lang), t("value", lang): value, t("change", lang): change})
+
+    for name in ("nrr", "grr", "logo_churn_rate"):
+        ratio(name)
+    if nps_latest is not None:
+        lo, hi = nps_latest["ci_low"], nps_latest["ci_high"]
+        value = (f"{nps_latest['nps']:+.0f}（95%信頼区間 {lo:+.0f}〜{hi:+.0f}、n={int(nps_latest['n']):,}）" if lang == "ja"
+                 else f"{nps_latest['nps']:+.0f} (95% CI {lo:+.0f} to {hi:+.0f}, n={int(nps_latest['n']):,})")
+        change = ""
+        if nps_diff is not None:
+            change = f"{nps_diff.difference:+.0f}" + (
+                f"（p={nps_diff.p_value:.2f}）" if lang == "ja" else f" (p={nps_diff.p_value:.2f})")
+        rows.append({t("kpi", lang): t("nps", lang), t("value", lang): value, t("change", lang): change})
+    ratio("active_account_rate")
+    return pd.DataFrame(rows)
+
+
+def mrr_at_risk(scored_now: pd.DataFrame, level_z: float = 1.96) -> dict:
+    """Expected MRR of the accounts that will churn within the horizon, ``sum p_i MRR_i``, with an interval.
+
+    With calibrated probabilities and independent accounts the lost MRR has variance
+    ``sum p_i (1 - p_i) MRR_i^2``; the interval is the normal approximation around the expectation.
+    """
+    p = scored_now["churn_probability"].astype(float).to_numpy()
+    m = scored_now["mrr"].fillna(0).astype(float).to_numpy()
+    exp = float(np.sum(p * m))
+    sd = float(np.sqrt(np.sum(p * (1 - p) * m**2)))
+    total = float(m.sum())
+    return {"expected": exp, "ci_low": max(0.0, exp - level_z * sd), "ci_high": exp + level_z * sd,
+            "mrr": total, "share": exp / total if total else np.nan,
+            "accounts": float(p.sum())}
+
+
+def band_shares(scored_now: pd.DataFrame) -> pd.DataFrame:
+    g = scored_now.groupby("band").agg(accounts=("account_id", "size"), mrr=("mrr", "sum")).reindex(
+        ["green", "yellow", "red"]).fillna(0)
+    g["share"] = g["accounts"] / g["accounts"].sum()
+    g["mrr_share"] = g["mrr"] / g["mrr"].sum() if g["mrr"].sum() else np.nan
+    return g.reset_index()
+
+
+def plot_bands(scored_now: pd.DataFrame, ax=None, lang: str = "en", currency: str = "$"):
+    """Two stacked bars: the share of accounts and of MRR in each band."""
+    ax = new_ax(ax, figsize=(7, 2.4))
+    g = band_shares(scored_now)
+    for row, (col, label) in enumerate((("share", t("accounts", lang)), ("mrr_share", t("mrr_total", lang)))):
+        left = 0.0
+        for _, r in g.iterrows():
+            ax.barh(row, r[col], left=left, color=BAND_COLOURS[r["band"]], edgecolor="white")
+            if r[col] > 0.06:
+                text = f"{r[col]:.0%}" if col == "share" else f"{r[col]:.0%}\n{fmt_money(r['mrr'], lang, currency)}"
+                ax.text(left + r[col] / 2, row, text, ha="center", va="center", fontsize=8, color="white")
+            left += r[col]
+    ax.set_yticks([0, 1], [t("accounts", lang), t("mrr_total", lang)])
+    ax.set_xlim(0, 1)
+    ax.invert_yaxis()
+    ax.set_xticks([])
+    handles = [plt_patch(BAND_COLOURS[b], t(b, lang)) for b in ("green", "yellow", "red")]
+    ax.legend(handles=handles, frameon=False, ncols=3, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.05))
+    return ax
+
+
+def plt_patch(colour: str, label: str):
+    from matplotlib.patches import Patch
+
+    return Patch(color=colour, label=label)
+
+
+def learned_in_words(card: pd.DataFrame, lang: str = "en", k: int = 3) -> str:
+    """What the model learned, in plain words: the metrics that move churn probability most, each way.
+
+    Only weights whose 95% bootstrap interval excludes zero are named (missing-value indicators and
+    categories are left to the full scorecard).
+    """
+    c = card[~card["feature"].str.contains("__missing|=", regex=True)]
+    if c["ci_low"].notna().any():
+        c = c[(c["ci_low"] > 0) | (c["ci_high"] < 0)]
+    protect = c[c["delta_churn_probability"] < 0].nsmallest(k, "delta_churn_probability")
+    harm = c[c["delta_churn_probability"] > 0].nlargest(k, "delta_churn_probability")
+
+    def items(df):
+        sep = "、" if lang == "ja" else ", "
+        unit = "ポイント" if lang == "ja" else " pp"
+        return sep.join(f"{r.label}（{100 * r.delta_churn_probability:+.1f}{unit}）" if lang == "ja"
+                        else f"{r.label} ({100 * r.delta_churn_probability:+.1f}{unit})" for r in df.itertuples())
+
+    parts = []
+    if len(protect):
+        parts.append(t("sum.protect", lang, items=items(protect)))
+    if len(harm):
+        parts.append(t("sum.harm", lang, items=items(harm)))
+    return " ".join(parts)
+
+
+def top_at_risk(actions: pd.DataFrame, scored_now: pd.DataFrame, n: int = 10, lang: str = "en",
+                currency: str = "$") -> pd.DataFrame:
+    """The ``n`` accounts with the most MRR at risk, with their main driver and the recommended play."""
+    s = scored_now.assign(mrr_at_risk=scored_now["churn_probability"] * scored_now["mrr"].fillna(0))
+    s = s.sort_values(["mrr_at_risk", "account_id"], ascending=[False, True]).head(n)
+    a = actions.set_index("account_id")
+    rows = []
+    for r in s.itertuples():
+        act = a.loc[r.account_id] if r.account_id in a.index else None
+        drivers = r.drivers_text.split("; ")[0] if isinstance(r.drivers_text, str) and r.drivers_text else ""
+        rows.append({
+            t("account_id", lang): r.account_id, t("name", lang): getattr(r, "name", ""),
+            t("band", lang): t(r.band, lang), t("churn_probability", lang): f"{100 * r.churn_probability:.0f}%",
+            t("mrr_at_risk", lang): fmt_money(r.mrr_at_risk, lang, currency),
+            t("driver", lang): drivers,
+            t("play", lang): act["play_label"] if act is not None else "",
+        })
+    return pd.DataFrame(rows)
