@@ -51,8 +51,9 @@ def headline(kpi: pd.DataFrame, nps_latest, nps_previous, nps_diff, lang: str = 
         ratio(name)
     if nps_latest is not None:
         lo, hi = nps_latest["ci_low"], nps_latest["ci_high"]
-        value = (f"{nps_latest['nps']:+.0f}（95%信頼区間 {lo:+.0f}〜{hi:+.0f}、n={int(nps_latest['n']):,}）" if lang == "ja"
-                 else f"{nps_latest['nps']:+.0f} (95% CI {lo:+.0f} to {hi:+.0f}, n={int(nps_latest['n']):,})")
+        est, n = nps_latest["nps"], int(nps_latest["n"])
+        value = (f"{est:+.0f}（95%信頼区間 {lo:+.0f}〜{hi:+.0f}、n={n:,}）" if lang == "ja"
+                 else f"{est:+.0f} (95% CI {lo:+.0f} to {hi:+.0f}, n={n:,})")
         change = ""
         if nps_diff is not None:
             change = f"{nps_diff.difference:+.0f}" + (
@@ -90,7 +91,7 @@ def plot_bands(scored_now: pd.DataFrame, ax=None, lang: str = "en", currency: st
     """Two stacked bars: the share of accounts and of MRR in each band."""
     ax = new_ax(ax, figsize=(7, 2.4))
     g = band_shares(scored_now)
-    for row, (col, label) in enumerate((("share", t("accounts", lang)), ("mrr_share", t("mrr_total", lang)))):
+    for row, col in enumerate(("share", "mrr_share")):
         left = 0.0
         for _, r in g.iterrows():
             ax.barh(row, r[col], left=left, color=BAND_COLOURS[r["band"]], edgecolor="white")
