@@ -273,3 +273,25 @@ def test_learned_probabilities_are_calibrated_out_of_time(demo_backtest):
     ici = s[(s["metric"] == "ici")].set_index("model")["estimate"]
     assert ici["learned"] < 0.03, ici
     assert len(bt.predictions.query("model == 'learned'")) > 5000  # eight monthly cutoffs of ~1,000 accounts
+
+
+def test_monotone_binning_captures_a_threshold_effect_and_stays_monotone():
+    rng = np.random.default_rng(11)
+    n = 6000
+    ratio = rng.uniform(0, 1, n)
+    # risk is high below 0.25 active seats and flat above: a step, not a line
+    p = np.where(ratio < 0.25, 0.35, 0.05)
+    X = pd.DataFrame({"ratio": ratio, "noise": rng.normal(size=n)})
+    y = (rng.random(n) < p).astype(int)
+    half = n // 2
+    linear = HealthScore(n_bootstrap=0, group_threshold=None).fit(X[:half], y[:half])
+    binned = HealthScore(n_bootstrap=0, group_threshold=None, binning="monotone", n_bins=8).fit(X[:half], y[:half])
+    loss = {name: E.log_loss(y[half:], m.predict_proba(X[half:])[:, 1]) for name, m in
+            (("linear", linear), ("binned", binned))}
+    assert loss["binned"] < loss["linear"] - 0.005, loss
+    binner = binned.fitted_.design.binner
+    woe = binner.woe_["ratio"]
+    assert np.all(np.diff(woe) <= 1e-12), woe            # risk never rises with the ratio
+    assert woe[0] - woe[-1] > 1.5                          # about logit(0.35) - logit(0.05) = 2.3
+    grid = pd.DataFrame({"ratio": np.linspace(0, 1, 50), "noise": 0.0})
+    assert np.all(np.diff(binned.predict_proba(grid)[:, 1]) <= 1e-12)

@@ -60,13 +60,16 @@ class SkewScaler(TransformerMixin, BaseEstimator):
         Merge columns whose transformed values correlate (Pearson) at or above this; None: no grouping.
     missing_indicators : bool
         Add ``<column>__missing`` for columns with missing values in training.
+    log_transform : bool
+        False: no log transform (inputs already on a log-odds scale, as from :class:`MonotoneBinner`).
     """
 
     def __init__(self, skew_threshold: float = 1.0, group_threshold: float | None = None,
-                 missing_indicators: bool = True):
+                 missing_indicators: bool = True, log_transform: bool = True):
         self.skew_threshold = skew_threshold
         self.group_threshold = group_threshold
         self.missing_indicators = missing_indicators
+        self.log_transform = log_transform
 
     def fit(self, X, y=None):
         X = self._frame(X, fitting=True)
@@ -75,7 +78,7 @@ class SkewScaler(TransformerMixin, BaseEstimator):
         self.missing_columns_ = [c for c in X.columns if X[c].isna().any()] if self.missing_indicators else []
         filled = X.fillna(self.medians_)
         self.log_columns_, self.signed_log_columns_ = [], []
-        for c in X.columns:
+        for c in X.columns if self.log_transform else []:
             v = filled[c].to_numpy(float)
             if np.nanstd(v) == 0:
                 continue
@@ -161,3 +164,78 @@ class SkewScaler(TransformerMixin, BaseEstimator):
         if c in self.signed_log_columns_:
             return np.sign(x) * np.expm1(np.abs(x))
         return x
+
+
+class MonotoneBinner(TransformerMixin, BaseEstimator):
+    """Monotone binning of numeric metrics into weights of evidence (the classic scorecard transform).
+
+    For non-linear metrics (risk that drops sharply once a few seats are active, then flattens), per column,
+    learned on the training data:
+
+    1. quantile bins (``n_bins``; ties merged), missing values in a bin of their own;
+    2. the churn rate of each bin (with half an event and half a non-event added, so no bin is 0 or 1);
+    3. adjacent bins pooled until the rates are monotone in the direction of the overall rank correlation
+       (pool-adjacent-violators), so the score never rewards a metric's move in one range and punishes it
+       in the next;
+    4. each value replaced by its bin's weight of evidence ``logit(rate_bin) - logit(rate_all)``.
+
+    The output is on the log-odds scale and keeps the column names; the health score then weights it like
+    any other feature.
+    """
+
+    def __init__(self, n_bins: int = 5):
+        self.n_bins = n_bins
+
+    def fit(self, X, y):
+        X = pd.DataFrame(X).apply(pd.to_numeric, errors="coerce").astype(float)
+        y = np.asarray(y, dtype=float)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        base = (y.sum() + 0.5) / (len(y) + 1.0)
+        self.edges_, self.woe_, self.missing_woe_ = {}, {}, {}
+        for c in X.columns:
+            v = X[c].to_numpy()
+            ok = ~np.isnan(v)
+            qs = np.linspace(0, 1, self.n_bins + 1)
+            edges = np.unique(np.nanquantile(v[ok], qs)) if ok.any() else np.array([0.0])
+            cuts = edges[1:-1]
+            idx = np.searchsorted(cuts, v[ok], side="right")
+            k = len(cuts) + 1
+            ev = np.bincount(idx, weights=y[ok], minlength=k) + 0.5
+            n = np.bincount(idx, minlength=k) + 1.0
+            rho = stats.spearmanr(v[ok], y[ok]).statistic if ok.sum() > 2 and np.ptp(v[ok]) > 0 else 0.0
+            rates = _pav(ev / n, n, increasing=bool(rho >= 0) if np.isfinite(rho) else True)
+            self.edges_[c] = cuts
+            self.woe_[c] = _logit(rates) - _logit(base)
+            miss = ~ok
+            self.missing_woe_[c] = (float(_logit((y[miss].sum() + 0.5) / (miss.sum() + 1.0)) - _logit(base))
+                                    if miss.any() else 0.0)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "woe_")
+        X = pd.DataFrame(X)[list(self.feature_names_in_)].apply(pd.to_numeric, errors="coerce").astype(float)
+        out = {}
+        for c in self.feature_names_in_:
+            v = X[c].to_numpy()
+            w = self.woe_[c][np.searchsorted(self.edges_[c], np.nan_to_num(v), side="right")]
+            out[c] = np.where(np.isnan(v), self.missing_woe_[c], w)
+        return pd.DataFrame(out, index=X.index)
+
+
+def _logit(p):
+    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _pav(rates: np.ndarray, weights: np.ndarray, increasing: bool = True) -> np.ndarray:
+    """Weighted pool-adjacent-violators: the closest monotone sequence to ``rates`` (one value per bin)."""
+    r = rates if increasing else -rates
+    blocks = []  # [value, weight, count]
+    for v, w in zip(r, weights, strict=True):
+        blocks.append([v, w, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            v2, w2, c2 = blocks.pop()
+            v1, w1, c1 = blocks.pop()
+            blocks.append([(v1 * w1 + v2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
+    out = np.concatenate([[v] * c for v, _, c in blocks])
+    return out if increasing else -out

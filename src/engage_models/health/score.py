@@ -57,7 +57,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import metrics as M
 from ..i18n import t
-from .scaling import MISSING_SUFFIX, SkewScaler
+from .scaling import MISSING_SUFFIX, MonotoneBinner, SkewScaler
 
 log = logging.getLogger(__name__)
 
@@ -117,20 +117,31 @@ def _splits(X: pd.DataFrame, y: np.ndarray, date_col: str | None, cv: int, gap_d
 
 # ------------------------------------------------------------------------------------------ the design
 class _Design:
-    """Numeric metrics through a SkewScaler, categoricals one-hot (levels seen in fit; others all-zero)."""
+    """Numeric metrics through a SkewScaler (after monotone binning, if asked), categoricals one-hot (levels
+    seen in fit; others all-zero)."""
 
-    def __init__(self, numeric, categorical, skew_threshold, group_threshold):
+    def __init__(self, numeric, categorical, skew_threshold, group_threshold, binning=None, n_bins=5):
         self.numeric, self.categorical = list(numeric), list(categorical)
-        self.scaler = SkewScaler(skew_threshold=skew_threshold, group_threshold=group_threshold)
+        if binning not in (None, "monotone"):
+            raise ValueError(f"binning must be None or 'monotone', not {binning!r}")
+        self.binner = MonotoneBinner(n_bins) if binning else None
+        # binned values are weights of evidence: already log-odds, missing values have their own bin
+        self.scaler = SkewScaler(skew_threshold=skew_threshold, group_threshold=group_threshold,
+                                 missing_indicators=not binning, log_transform=not binning)
 
-    def fit(self, X: pd.DataFrame):
+    def _numeric(self, X: pd.DataFrame) -> pd.DataFrame:
+        return self.binner.transform(X[self.numeric]) if self.binner is not None else X[self.numeric]
+
+    def fit(self, X: pd.DataFrame, y=None):
         if self.numeric:
-            self.scaler.fit(X[self.numeric])
+            if self.binner is not None:
+                self.binner.fit(X[self.numeric], y)
+            self.scaler.fit(self._numeric(X))
         self.levels = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical}
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        parts = [self.scaler.transform(X[self.numeric])] if self.numeric else []
+        parts = [self.scaler.transform(self._numeric(X))] if self.numeric else []
         for c in self.categorical:
             v = X[c].astype("string")
             parts.append(pd.DataFrame({f"{c}={lv}": (v == lv).fillna(False).astype(float).to_numpy()
@@ -200,8 +211,9 @@ def _finish(design: _Design, Z: pd.DataFrame, model: LogisticRegression, quantil
     return _Fitted(design, model, np.minimum(c1, c2), np.maximum(c1, c2), list(Z.columns))
 
 
-def _fit_one(X, y, numeric, categorical, C, penalty, skew_threshold, group_threshold, quantiles, seed) -> _Fitted:
-    design = _Design(numeric, categorical, skew_threshold, group_threshold).fit(X)
+def _fit_one(X, y, numeric, categorical, C, penalty, skew_threshold, group_threshold, quantiles, seed,
+             binning=None, n_bins=5) -> _Fitted:
+    design = _Design(numeric, categorical, skew_threshold, group_threshold, binning, n_bins).fit(X, y)
     Z = design.transform(X)
     model = _logistic(C, penalty, seed).fit(Z.to_numpy(), y)
     return _finish(design, Z, model, quantiles)
@@ -257,6 +269,11 @@ class HealthScore(ClassifierMixin, BaseEstimator):
         Bootstrap refits (resampling accounts) for the weights' intervals; 0 skips them.
     points_quantiles : (float, float)
         Percentiles of each feature that bound its points.
+    binning : None or 'monotone'
+        'monotone': each metric enters as the weight of evidence of its monotone bin
+        (:class:`~engage_models.health.scaling.MonotoneBinner`), for metrics whose effect is not linear.
+    n_bins : int
+        Quantile bins before pooling (with ``binning``).
     random_state : int
     """
 
@@ -264,7 +281,7 @@ class HealthScore(ClassifierMixin, BaseEstimator):
                  date_col: str = "as_of", id_col: str = "account_id", gap_days: int = 90,
                  skew_threshold: float = 1.0, group_threshold: float | None = 0.8, thresholds=None,
                  cost_ratios=(9.0, 4.0), n_bootstrap: int = 100, points_quantiles=(0.01, 0.99),
-                 random_state: int = 0):
+                 binning: str | None = None, n_bins: int = 5, random_state: int = 0):
         self.metrics = metrics
         self.categorical = categorical
         self.penalty = penalty
@@ -279,6 +296,8 @@ class HealthScore(ClassifierMixin, BaseEstimator):
         self.cost_ratios = cost_ratios
         self.n_bootstrap = n_bootstrap
         self.points_quantiles = points_quantiles
+        self.binning = binning
+        self.n_bins = n_bins
         self.random_state = random_state
 
     # ------------------------------------------------------------------------------------------ fit
@@ -296,13 +315,14 @@ class HealthScore(ClassifierMixin, BaseEstimator):
             raise ValueError("no feature columns: pass metrics=[...] or numeric columns")
         args = (self.metrics_, self.categorical_)
         kw = dict(penalty=self.penalty, skew_threshold=self.skew_threshold, group_threshold=self.group_threshold,
-                  quantiles=self.points_quantiles, seed=self.random_state)
+                  quantiles=self.points_quantiles, seed=self.random_state, binning=self.binning, n_bins=self.n_bins)
         splits, self.cv_kind_ = _splits(X, y, self.date_col, self.cv, self.gap_days, self.random_state)
         per_c: dict[float, list] = {C: [] for C in self.Cs}
         for tr, va in splits:  # one design per fold, every C on it
             if len(np.unique(y[tr])) < 2:
                 continue
-            design = _Design(*args, self.skew_threshold, self.group_threshold).fit(X.iloc[tr])
+            design = _Design(*args, self.skew_threshold, self.group_threshold, self.binning,
+                             self.n_bins).fit(X.iloc[tr], y[tr])
             Zt, Zv = design.transform(X.iloc[tr]), design.transform(X.iloc[va])
             for C in self.Cs:
                 f = _finish(design, Zt, _logistic(C, self.penalty, self.random_state).fit(Zt.to_numpy(), y[tr]),
