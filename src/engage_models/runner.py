@@ -71,10 +71,18 @@ class RunParameters:
     horizon_days: int = config.HORIZON_DAYS
     lang: str = "en"
     seed: int = 42
+    engine: str = "duckdb"  # where the panel's SQL runs: "duckdb" or "spark"
+    spark_master: str | None = None  # Spark master URL (None: local[*], or the session spark-submit made)
+    spark_driver_memory: str | None = None
 
     def as_dict(self) -> dict:
         return {"data_dir": self.data_dir, "as_of": self.as_of, "horizon_days": self.horizon_days,
-                "lang": self.lang, "seed": self.seed}
+                "lang": self.lang, "seed": self.seed, "engine": self.engine, "spark_master": self.spark_master,
+                "spark_driver_memory": self.spark_driver_memory}
+
+
+#: Engine parameters left at these values are not shown in a report's header line.
+_ENGINE_DEFAULTS = {"engine": "duckdb", "spark_master": None, "spark_driver_memory": None}
 
 
 def discover_notebooks(notebooks_dir: str | Path = config.NOTEBOOKS_DIR) -> list[Path]:
@@ -168,8 +176,14 @@ def run(
     kernel_name: str | None = None,
     timeout: int | None = 1800,
     progress: Callable[[str], None] | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    spark_driver_memory: str | None = None,
 ) -> list[Path]:
     """Execute the report notebooks and publish their HTML into ``out_dir``; return the HTML paths.
+
+    ``engine`` (``"duckdb"`` or ``"spark"``), ``spark_master`` and ``spark_driver_memory`` reach the notebooks
+    that declare them, which build the panel with that engine.
 
     Raises
     ------
@@ -191,7 +205,10 @@ def run(
         if not notebooks:
             raise FileNotFoundError(f"no notebook in {notebooks_dir} matches {list(only)}")
     kernel = resolve_kernel(kernel_name)
-    params = RunParameters(str(data_dir), as_of, horizon_days, lang, seed).as_dict()
+    if engine not in ("duckdb", "spark"):
+        raise ValueError(f"unknown engine {engine!r} (available: 'duckdb', 'spark')")
+    params = RunParameters(str(data_dir), as_of, horizon_days, lang, seed, engine, spark_master,
+                           spark_driver_memory).as_dict()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -216,7 +233,8 @@ def run(
                 raise NotebookFailed(nb.name, None, type(exc).__name__, str(exc)) from exc
             seconds = time.perf_counter() - t0
             shown = {k: ("latest data" if k == "as_of" and v is None else v) for k, v in nb_params.items()}
-            meta = f"Run {started} · " + " · ".join(f"{k}: {v}" for k, v in shown.items() if k != "data_dir")
+            hidden = {"data_dir"} | {k for k, v in _ENGINE_DEFAULTS.items() if k in shown and shown[k] == v}
+            meta = f"Run {started} · " + " · ".join(f"{k}: {v}" for k, v in shown.items() if k not in hidden)
             html_path = export_html(nbformat.read(executed, as_version=4), staging / f"{nb.stem}.html",
                                     lang=lang, meta=meta)
             entries.append({"title": nb.stem, "html": html_path.name, "seconds": seconds})
