@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engage_models import kpis
+from engage_models import kpis, spark_job
 from engage_models import metrics as M
 from engage_models.cli import main
 from engage_models.engine import DuckDBEngine, SparkEngine, location, make_engine, to_spark_sql
@@ -174,7 +174,7 @@ def test_spark_writes_the_panel_as_parquet(sim_panels):
 def test_account_ranges_and_uri_locations_give_the_same_panel_on_spark(sim_processed, sim_panels, spark):
     duck, _, _ = sim_panels
     eng = SparkEngine(session=spark)
-    with PanelBuilder(sim_processed.as_uri(), engine=eng, partition_events=15_000) as b:  # file:///...
+    with PanelBuilder(sim_processed.as_uri(), engine=eng, partition_events=25_000) as b:  # file:///...
         assert len(b._partitions(pd.Timestamp("2030-01-01", tz="UTC"))) > 1
         ranged = b.build()
     assert_same(duck, ranged)
@@ -206,12 +206,11 @@ def test_kpis_from_the_spark_panel_equal_those_from_duckdb(sim_processed, sim_pa
 
 
 # ----------------------------------------------------------------------------------------- the CLI
-def test_cli_panel_on_spark_writes_what_duckdb_writes(hand_processed, spark, tmp_path, capsys):
+def test_spark_job_writes_what_engage_panel_writes_with_duckdb(hand_processed, spark, tmp_path, capsys):
     args = ["panel", "--processed", str(hand_processed), "--as-of", *HAND_DATES, "--until", UNTIL]
     assert main([*args, "--out", str(tmp_path / "duck.parquet")]) == 0
-    assert main([*args, "--out", str(tmp_path / "spark"), "--engine", "spark", "--spark-master", "local[2]"]) == 0
+    assert spark_job.main([*args[1:], "--out", str(tmp_path / "spark"), "--spark-master", "local[2]"]) == 0
     assert "5 rows" in capsys.readouterr().out
     duck = pd.read_parquet(tmp_path / "duck.parquet")
     sp = pd.read_parquet(tmp_path / "spark").sort_values(["as_of", "account_id"], ignore_index=True)
     pd.testing.assert_frame_equal(sp, duck, check_dtype=False, check_exact=False, rtol=1e-9)
-    assert main([*args, "--out", str(tmp_path / "x.parquet"), "--spark-master", "local[2]"]) == 2  # duckdb
