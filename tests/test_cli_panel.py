@@ -27,3 +27,15 @@ def test_spark_settings_without_the_spark_engine_are_refused(small_ingested, tmp
     root, _ = small_ingested
     assert main(["panel", "--processed", str(root / "processed"), "--out", str(tmp_path / "p.parquet"), *extra]) == 2
     assert "apply to --engine spark only" in capsys.readouterr().err
+
+
+def test_the_runner_takes_the_engine_settings_and_refuses_an_unknown_engine(tmp_path, capsys):
+    from engage_models.runner import RunParameters, run
+
+    params = RunParameters(str(tmp_path), engine="spark", spark_master="local[2]").as_dict()
+    assert (params["engine"], params["spark_master"], params["spark_driver_memory"]) == ("spark", "local[2]", None)
+    with pytest.raises(ValueError, match="unknown engine 'presto'"):
+        run(data_dir=tmp_path, out_dir=tmp_path / "reports", engine="presto")
+    assert not (tmp_path / "raw").exists()  # refused before generating anything
+    assert main(["run", "--data-dir", str(tmp_path), "--spark-master", "local[2]"]) == 2
+    assert "apply to --engine spark only" in capsys.readouterr().err

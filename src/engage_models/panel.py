@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as M
-from .engine import Engine, location, make_engine, quote_ident
+from .engine import Engine, is_uri, location, make_engine, quote_ident
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +142,7 @@ class PanelBuilder:
 
     def __init__(self, processed_dir, windows: tuple[int, ...] = M.DEFAULT_WINDOWS, horizon_days: int = 90,
                  engine: str | Engine = "duckdb", partition_events: int | None = None, **engine_settings):
-        self.processed = processed_dir if isinstance(processed_dir, str) and "://" in processed_dir \
-            else Path(processed_dir)
+        self.processed = str(processed_dir) if is_uri(processed_dir) else Path(processed_dir)
         self.windows = M.windows_for(tuple(windows))
         self.horizon_days = int(horizon_days)
         if self.horizon_days <= 0:
@@ -446,7 +445,7 @@ def build_panel(processed_dir, as_of=None, *, until=None, windows: tuple[int, ..
         metric for the windows, ``churned_within_h``, ``duration_days``, ``event``; ``attrs`` holds the
         horizon, the observation end and the windows.
     """
-    if out is not None and "://" not in str(out):
+    if out is not None and not is_uri(out):
         Path(out).parent.mkdir(parents=True, exist_ok=True)
     with PanelBuilder(processed_dir, windows, horizon_days, engine, **engine_settings) as b:
         return b.build(as_of, until, freq, out=out)

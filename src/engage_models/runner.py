@@ -192,6 +192,8 @@ def run(
     """
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
     check_lang(lang)
+    if engine not in ("duckdb", "spark"):
+        raise ValueError(f"unknown engine {engine!r} (available: 'duckdb', 'spark')")
     data_dir, out_dir = Path(data_dir).resolve(), Path(out_dir).resolve()
     raw = data_dir / "raw"
     if demo_if_empty and not has_raw_tables(raw):
@@ -205,8 +207,6 @@ def run(
         if not notebooks:
             raise FileNotFoundError(f"no notebook in {notebooks_dir} matches {list(only)}")
     kernel = resolve_kernel(kernel_name)
-    if engine not in ("duckdb", "spark"):
-        raise ValueError(f"unknown engine {engine!r} (available: 'duckdb', 'spark')")
     params = RunParameters(str(data_dir), as_of, horizon_days, lang, seed, engine, spark_master,
                            spark_driver_memory).as_dict()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
