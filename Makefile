@@ -29,11 +29,12 @@ help: ## list the targets
 $(STAMP): pyproject.toml requirements-lock.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements-lock.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements-lock.txt -e '.[dev,spark]'
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (engage-models)"
+	@$(PY) -c "from engage_models.engine import spark_unavailable as u; print('Spark engine:', u() or 'ready')"
 	@touch $(STAMP)
 
-env: $(STAMP) ## build .venv with pip (pinned by requirements-lock.txt) and register the Jupyter kernel
+env: $(STAMP) ## build .venv with pip (pinned by requirements-lock.txt, Spark extra included), register the kernel
 
 report: env ## main job: demo world if data/raw is empty, ingest, notebooks -> reports/ (LANG=ja for Japanese)
 	$(PY) -m engage_models run $(RUN_ARGS) $(ARGS)

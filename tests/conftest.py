@@ -59,3 +59,25 @@ def japanese_figures():
         yield
     missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
     assert not missing, missing
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession (2 cores, 2 shuffle partitions) for the whole test session, stopped at its end.
+
+    Skipped with the reason when PySpark or Java is missing, except in CI (``CI`` set), which must run these.
+    """
+    import os
+
+    from engage_models.engine import SparkEngine, spark_unavailable
+
+    reason = spark_unavailable()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the Spark tests: {reason}")
+        pytest.skip(reason)
+    owner = SparkEngine(master="local[2]", driver_memory="1g", shuffle_partitions=2, app_name="engage-models-tests",
+                        conf={"spark.ui.enabled": "false", "spark.sql.adaptive.coalescePartitions.enabled": "true"})
+    owner.root.sparkContext.setLogLevel("ERROR")
+    yield owner.root
+    owner.close()  # it started the session: this stops it

@@ -12,6 +12,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 # conda-forge names that differ from the PyPI names
 CONDA_TO_PYPI = {"python-duckdb": "duckdb"}
+# conda-forge packages with no PyPI counterpart: Java for the Spark engine (with pip, Java comes from the system)
+CONDA_ONLY = {"openjdk"}
+# extras that `make env` installs, and that environment.yml therefore lists too
+EXTRAS = ("dev", "spark")
 _REQ = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")
 
 
@@ -23,7 +27,7 @@ def _split(req: str) -> tuple[str, str]:
 def pyproject_requirements() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
-    for extra in ("dev",):
+    for extra in EXTRAS:
         reqs += project["optional-dependencies"][extra]
     return dict(_split(r) for r in reqs)
 
@@ -41,7 +45,7 @@ def conda_requirements() -> tuple[dict[str, str], list[str]]:
                     conda.update([_split(line)])
             continue
         name, spec = _split(dep)
-        if name in ("python", "pip"):
+        if name in ("python", "pip") or name in CONDA_ONLY:
             continue
         conda[CONDA_TO_PYPI.get(name, name)] = spec
     return conda, pip

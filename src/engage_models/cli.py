@@ -1,4 +1,5 @@
-"""Command line: ``engage simulate | ingest | run | survival | playbook`` (also ``python -m engage_models ...``).
+"""Command line: ``engage simulate | ingest | panel | run | fit | survival | playbook`` (also
+``python -m engage_models ...``).
 
 Exit codes: 0 success; 1 a notebook failed (the previous reports are kept); 2 bad input or arguments.
 """
@@ -43,6 +44,31 @@ def _ingest(args) -> int:
     return 0
 
 
+def _engine_settings(args) -> dict:
+    """Engine settings given on the command line, checked against the engine chosen."""
+    spark = {"spark_master": args.spark_master, "spark_driver_memory": args.spark_driver_memory}
+    given = sorted(k.replace("_", "-") for k, v in spark.items() if v is not None)
+    if args.engine != "spark":
+        if given:
+            raise ValueError(f"--{', --'.join(given)} apply to --engine spark only")
+        return {}
+    return spark
+
+
+def _panel(args) -> int:
+    from .panel import build_panel
+
+    settings = _engine_settings(args)
+    if args.engine == "duckdb":
+        settings["memory_limit"] = args.memory_limit
+    panel = build_panel(args.processed, args.as_of, until=args.until, windows=tuple(args.windows),
+                        horizon_days=args.horizon, engine=args.engine, out=args.out, **settings)
+    dates = panel["as_of"].drop_duplicates()
+    print(f"panel: {len(panel):,} rows x {panel.shape[1]} columns, {len(dates)} observation date(s) "
+          f"{dates.min():%Y-%m-%d} .. {dates.max():%Y-%m-%d} ({args.engine}) -> {args.out}")
+    return 0
+
+
 def _run(args) -> int:
     from .runner import NotebookFailed, run
 
@@ -51,7 +77,7 @@ def _run(args) -> int:
             data_dir=args.data_dir, out_dir=args.out, notebooks_dir=args.notebooks_dir, only=args.only,
             as_of=args.as_of, horizon_days=args.horizon, lang=args.lang, seed=args.seed, run_date=args.run_date,
             demo_if_empty=not args.no_demo, demo_accounts=args.demo_accounts, demo_months=args.demo_months,
-            kernel_name=args.kernel, timeout=args.timeout,
+            kernel_name=args.kernel, timeout=args.timeout, engine=args.engine, **_engine_settings(args),
         )
     except NotebookFailed as exc:
         print(f"engage run: FAILED: {exc}", file=sys.stderr)
@@ -142,6 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--memory-limit", default="4GB", help="DuckDB memory limit (default 4GB)")
     i.set_defaults(func=_ingest)
 
+    p = sub.add_parser("panel", help="build the account x period panel and write it as Parquet")
+    p.add_argument("--processed", default=str(config.PROCESSED_DIR),
+                   help="processed tables: a folder, or with --engine spark any URI Spark reads (s3a://...)")
+    p.add_argument("--out", required=True, help="Parquet output: a file (duckdb) or a dataset folder (spark)")
+    p.add_argument("--as-of", nargs="+", default=None, metavar="DATE",
+                   help="observation dates YYYY-MM-DD (default: month starts once the longest window fits)")
+    p.add_argument("--until", default=None, help="observation end (default: the midnight after the last event)")
+    p.add_argument("--horizon", type=int, default=config.HORIZON_DAYS, help="churn horizon in days")
+    p.add_argument("--windows", type=int, nargs="+", default=[28, 90], metavar="DAYS", help="trailing windows")
+    p.add_argument("--memory-limit", default="2GB", help="DuckDB memory limit (default 2GB)")
+    _engine_arguments(p)
+    p.set_defaults(func=_panel)
+
     r = sub.add_parser("run", help="execute the notebooks and write HTML reports")
     r.add_argument("--data-dir", type=Path, default=config.DATA_DIR, help="folder holding raw/ and processed/")
     r.add_argument("--out", type=Path, default=config.REPORTS_DIR)
@@ -158,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--demo-months", type=int, default=None)
     r.add_argument("--kernel", default=None, help=f"Jupyter kernel (default {config.KERNEL_NAME}, else python3)")
     r.add_argument("--timeout", type=int, default=1800, help="seconds a cell may run")
+    _engine_arguments(r)
     r.set_defaults(func=_run)
 
     f = sub.add_parser("fit", help="learn a health score on a table of your own (one row per account [and date])")
@@ -200,7 +240,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _engine_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                   help="where the panel's SQL runs (spark needs the spark extra and Java 17+)")
+    p.add_argument("--spark-master", default=None,
+                   help="Spark master URL: local[*] (default), local[4], spark://host:7077, yarn, k8s://...")
+    p.add_argument("--spark-driver-memory", default=None, help="spark.driver.memory, e.g. 8g (local mode)")
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .engine import EngineUnavailable
     from .ingest import IngestError
 
     args = build_parser().parse_args(argv)
@@ -208,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (IngestError, FileNotFoundError, ValueError) as exc:
+    except (IngestError, EngineUnavailable, FileNotFoundError, ValueError) as exc:
         print(f"engage {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

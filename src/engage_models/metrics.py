@@ -26,8 +26,13 @@ Kinds of metric
     An expression over other panel columns, evaluated last; ``{w}`` stands for the window suffix
     (``active_users{w} / nullif(seats, 0)``).
 
-The SQL is written in the portable subset that DuckDB runs and that sqlglot transpiles to Spark SQL.
-Every value that varies (dates, horizon) reaches it as a bound parameter or a joined table, never as text.
+The SQL is written in the portable subset that DuckDB runs and that sqlglot transpiles to Spark SQL (the
+Spark engine runs these very strings; ``tests/test_spark.py`` checks that both engines give the same panel).
+Portable means the same *result* on both, not only SQL that parses: time differences are taken in
+microseconds (``date_diff('second', ...)`` counts second boundaries crossed in DuckDB but whole elapsed
+seconds in Spark), and every division guards its denominator with ``nullif`` (DuckDB divides by zero to
+infinity, ANSI Spark raises). Every value that varies (dates, horizon) reaches the SQL as a bound parameter
+or a joined table, never as text.
 
 Examples
 --------
@@ -207,7 +212,7 @@ REGISTRY: tuple[Metric, ...] = (
        "優先度の高い問い合わせ（{w}）", "Tickets of priority high or urgent.", "優先度が高・緊急の問い合わせ件数。",
        False, unit="count", skewed=True, model=False),
     _w("median_hours_to_close", "support", "tickets",
-       "median(CASE WHEN closed_at < as_of THEN date_diff('second', opened_at, closed_at) / 3600.0 END)",
+       "median(CASE WHEN closed_at < as_of THEN date_diff('microsecond', opened_at, closed_at) / 3600000000.0 END)",
        "median hours to close ({w})", "解決までの時間の中央値（{w}・時間）",
        "Median time to close of the window's tickets closed before the observation date; empty without any.",
        "期間内に起票され観測日までに解決した問い合わせの解決時間の中央値（該当なしは空欄）。",
@@ -261,8 +266,9 @@ REGISTRY: tuple[Metric, ...] = (
        "最終利用からの日数", "Days since the last day with any activity (since the start date if none).",
        "最後に利用があった日からの日数（利用がなければ契約開始から）。", False, unit="days", skewed=True),
     # derived
-    _d("feature_breadth", "breadth", "features_used{w} / CAST(n_features AS DOUBLE)", "feature breadth ({w})",
-       "機能利用率（{w}）", "Share of the product's features used (features used / features in the product).",
+    _d("feature_breadth", "breadth", "features_used{w} / CAST(nullif(n_features, 0) AS DOUBLE)",
+       "feature breadth ({w})", "機能利用率（{w}）",
+       "Share of the product's features used (features used / features in the product).",
        "製品の全機能のうち利用された機能の割合。", True, unit="ratio", per_window=True),
     _d("active_user_ratio", "reach", "CAST(active_users{w} AS DOUBLE) / nullif(seats, 0)",
        "active users / seats ({w})", "アクティブユーザー率（{w}）", "Active users per seat held.",

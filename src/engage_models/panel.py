@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as M
-from .engine import Engine, make_engine, quote_ident
+from .engine import Engine, is_uri, location, make_engine, quote_ident
 
 log = logging.getLogger(__name__)
 
@@ -124,33 +124,40 @@ class PanelBuilder:
 
     Parameters
     ----------
-    processed_dir : path
-        Folder of processed Parquet tables (``accounts.parquet``, ``events.parquet``, ...).
+    processed_dir : path or URI
+        Folder of processed Parquet tables (``accounts.parquet``, ``events.parquet``, ...); with the Spark
+        engine it may be any location Spark reads (``s3a://bucket/processed``).
     windows : tuple of int
         Trailing windows in days (default 28 and 90); the shortest also gets the previous window, for the
         percent-change metrics.
     horizon_days : int
         Churn horizon of the ``churned_within_h`` label.
     engine : str or Engine
-        ``"duckdb"`` (default) or an :class:`~engage_models.engine.Engine`.
+        ``"duckdb"`` (default), ``"spark"``, or an :class:`~engage_models.engine.Engine`.
+    partition_events : int, optional
+        Events per account range rolled up at a time (default: the engine's choice: 4M for DuckDB, whose
+        memory is bounded that way; one range for Spark, which spreads the work over its executors).
     engine_settings
-        Passed to the engine (``memory_limit="2GB"``, ``threads=2``).
+        Passed to the engine (DuckDB: ``memory_limit="2GB"``, ``threads=2``; Spark: ``spark_master="yarn"``,
+        ``spark_driver_memory="8g"``, ``spark_session=spark``; see :func:`~engage_models.engine.make_engine`).
     """
 
     def __init__(self, processed_dir, windows: tuple[int, ...] = M.DEFAULT_WINDOWS, horizon_days: int = 90,
-                 engine: str | Engine = "duckdb", partition_events: int = 4_000_000, **engine_settings):
-        self.partition_events = int(partition_events)
-        self.processed = Path(processed_dir)
+                 engine: str | Engine = "duckdb", partition_events: int | None = None, **engine_settings):
+        self.processed = str(processed_dir) if is_uri(processed_dir) else Path(processed_dir)
         self.windows = M.windows_for(tuple(windows))
         self.horizon_days = int(horizon_days)
         if self.horizon_days <= 0:
             raise ValueError("horizon_days must be positive")
         self.metrics = M.expand(self.windows)
         self.engine = make_engine(engine, **engine_settings)
+        self._owns_engine = not isinstance(engine, Engine)  # an engine given to us stays open for its owner
+        part = partition_events if partition_events is not None else self.engine.partition_events
+        self.partition_events = int(part) if part else None
         self.available: dict[str, list[str]] = {}
         for name in TABLES:
-            path = self.processed / f"{name}.parquet"
-            if path.exists():
+            path = location(self.processed, f"{name}.parquet")
+            if self.engine.exists(path):
                 self.engine.table(name, path)
                 self.available[name] = self.engine.columns(name)
             elif name in REQUIRED:
@@ -162,7 +169,7 @@ class PanelBuilder:
         df = self.engine.frame("SELECT min(timestamp) AS lo, max(timestamp) AS hi FROM events")
         lo, hi = df["lo"].iloc[0], df["hi"].iloc[0]
         if pd.isna(hi):
-            raise ValueError(f"{self.processed / 'events.parquet'} has no rows: no observation date to use")
+            raise ValueError(f"{location(self.processed, 'events.parquet')} has no rows: no observation date to use")
         return _utc(lo).normalize(), _utc(hi).normalize() + pd.Timedelta(days=1)
 
     def default_dates(self, until: pd.Timestamp | None = None, freq: str = "MS") -> pd.DatetimeIndex:
@@ -178,7 +185,12 @@ class PanelBuilder:
 
         Each range is rolled up on its own, so the per-user-day hash tables stay small whatever the size of
         the events table; with events stored by account (ingest does that) a range reads only its row groups.
+        With ``partition_events`` None: one range, from the first account.
         """
+        if self.partition_events is None:
+            first = self.engine.frame("SELECT min(account_id) AS lo FROM events WHERE timestamp < $until",
+                                      {"until": until})["lo"].iloc[0]
+            return [] if pd.isna(first) else [(first, None)]
         counts = self.engine.frame("SELECT account_id, count(*) AS n FROM events WHERE timestamp < $until "
                                    "GROUP BY account_id ORDER BY account_id", {"until": until})
         if counts.empty:
@@ -267,11 +279,12 @@ class PanelBuilder:
             raise ValueError(f"observation date {dates.max():%Y-%m-%d} is after the observation end {until:%Y-%m-%d}")
         return dates, until, first_day
 
-    def build(self, as_of=None, until=None, freq: str = "MS") -> pd.DataFrame:
+    def build(self, as_of=None, until=None, freq: str = "MS", out: str | Path | None = None) -> pd.DataFrame:
         """The panel for ``as_of`` (a date, a list of dates, or None for the default monthly grid).
 
         ``until`` is the observation end: labels after it are not yet known, and nothing at or after it is
-        read (default: the midnight after the last event). Dates after ``until`` are refused.
+        read (default: the midnight after the last event). Dates after ``until`` are refused. ``out``: the
+        engine also writes the panel there as Parquet (see :func:`build_panel`).
         """
         t0 = time.perf_counter()
         dates, until, first_day = self._dates(as_of, until, freq)
@@ -334,9 +347,10 @@ class PanelBuilder:
                 ) c WHERE is_spine = 1
             """, {"first": int(_epoch_days(first_day)[0])})
             parts["p_activity"] = ["days_since_last_activity"]
-        return self._assemble(parts, until, t0)
+        return self._assemble(parts, until, t0, out)
 
-    def _assemble(self, parts: dict[str, list[str]], until: pd.Timestamp, t0: float) -> pd.DataFrame:
+    def _assemble(self, parts: dict[str, list[str]], until: pd.Timestamp, t0: float,
+                  out: str | Path | None = None) -> pd.DataFrame:
         day = self.engine.day
         present = {c for cols in parts.values() for c in cols}
         select, joins = [], []
@@ -363,10 +377,11 @@ class PanelBuilder:
         inner = (
             "SELECT g.account_id, g.as_of, g.segment, g.plan, g.as_of_day - g.start_day AS tenure_days, "
             "k.n_features, " + ", ".join(select) + ", "
-            "CASE WHEN g.horizon_end > $until THEN NULL "
-            "     WHEN g.end_date IS NOT NULL AND g.end_date <= g.horizon_end THEN 1 ELSE 0 END AS churned_within_h, "
+            "CAST(CASE WHEN g.horizon_end > $until THEN NULL "
+            "     WHEN g.end_date IS NOT NULL AND g.end_date <= g.horizon_end THEN 1 ELSE 0 END AS TINYINT) "
+            "  AS churned_within_h, "
             f"{day('least(coalesce(g.end_date, $until), $until)')} - g.as_of_day AS duration_days, "
-            "CASE WHEN g.end_date IS NOT NULL AND g.end_date <= $until THEN 1 ELSE 0 END AS event "
+            "CAST(CASE WHEN g.end_date IS NOT NULL AND g.end_date <= $until THEN 1 ELSE 0 END AS TINYINT) AS event "
             "FROM spine g CROSS JOIN (SELECT count(DISTINCT feature) AS n_features FROM events "
             "WHERE feature IS NOT NULL AND timestamp < $until) k " + " ".join(joins)
         )
@@ -376,9 +391,13 @@ class PanelBuilder:
                 base = M.get(col.removesuffix("_" + m.window) if m.window else col)
                 derived.append(f"{base.sql.replace('{w}', '_' + m.window if m.window else '')} AS {quote_ident(col)}")
         sql = (f"SELECT account_id, as_of, segment, plan, {', '.join(quote_ident(c) for c in self.metrics)}, "
-               f"{', '.join(LABELS)} FROM (SELECT *, {', '.join(derived)} FROM ({inner}) i) d "
-               "ORDER BY as_of, account_id")
-        df = self.engine.frame(sql, {"until": until})
+               f"{', '.join(LABELS)} FROM (SELECT *, {', '.join(derived)} FROM ({inner}) i) d")
+        self.engine.create("panel", sql, {"until": until})
+        ordered = "SELECT * FROM panel ORDER BY as_of, account_id"
+        if out is not None:
+            self.engine.write_parquet(ordered, out)
+            log.info("panel written to %s", out)
+        df = self.engine.frame(ordered)
         df["as_of"] = pd.to_datetime(df["as_of"], utc=True)
         df["churned_within_h"] = df["churned_within_h"].astype("Int8")
         df["event"] = df["event"].astype("int8")
@@ -388,7 +407,8 @@ class PanelBuilder:
         return df
 
     def close(self) -> None:
-        self.engine.close()
+        if self._owns_engine:
+            self.engine.close()
 
     def __enter__(self):
         return self
@@ -414,7 +434,12 @@ def build_panel(processed_dir, as_of=None, *, until=None, windows: tuple[int, ..
     windows, horizon_days, freq
         Trailing windows (days), churn horizon (days), and the grid frequency when ``as_of`` is None.
     engine, engine_settings
-        ``"duckdb"`` with e.g. ``memory_limit="2GB"``, ``threads=2``.
+        ``"duckdb"`` (default) with e.g. ``memory_limit="2GB"``, ``threads=2``; ``"spark"`` with e.g.
+        ``spark_master="local[4]"``, ``spark_driver_memory="8g"`` or ``spark_session=spark``; or an
+        :class:`~engage_models.engine.Engine` (see :func:`~engage_models.engine.make_engine`).
+    out : path or URI, optional
+        Where the engine writes the panel as Parquet: one file with DuckDB, a folder of part files with
+        Spark (any location Spark writes: ``s3a://bucket/panel``). Replaced if present.
 
     Returns
     -------
@@ -423,13 +448,10 @@ def build_panel(processed_dir, as_of=None, *, until=None, windows: tuple[int, ..
         metric for the windows, ``churned_within_h``, ``duration_days``, ``event``; ``attrs`` holds the
         horizon, the observation end and the windows.
     """
+    if out is not None and not is_uri(out):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
     with PanelBuilder(processed_dir, windows, horizon_days, engine, **engine_settings) as b:
-        df = b.build(as_of, until, freq)
-    if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_parquet(out, index=False)
-    return df
+        return b.build(as_of, until, freq, out=out)
 
 
 def cached_panel(processed_dir, until=None, *, horizon_days: int = 90,

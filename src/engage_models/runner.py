@@ -88,11 +88,18 @@ class RunParameters:
     lang: str = "en"
     seed: int = 42
     run_date: str | None = None
+    engine: str = "duckdb"  # where the panel's SQL runs: "duckdb" or "spark"
+    spark_master: str | None = None  # Spark master URL (None: local[*], or the session spark-submit made)
+    spark_driver_memory: str | None = None
 
     def as_dict(self) -> dict:
         return {"data_dir": self.data_dir, "as_of": self.as_of, "horizon_days": self.horizon_days,
-                "lang": self.lang, "seed": self.seed, "run_date": self.run_date}
+                "lang": self.lang, "seed": self.seed, "run_date": self.run_date, "engine": self.engine,
+                "spark_master": self.spark_master, "spark_driver_memory": self.spark_driver_memory}
 
+
+#: Engine parameters left at these values are not shown in a report's header line.
+_ENGINE_DEFAULTS = {"engine": "duckdb", "spark_master": None, "spark_driver_memory": None}
 
 #: Parameters that make two runs comparable (a partial run keeps the other reports of its date only if equal).
 _SAME_RUN = ("data_dir", "as_of", "horizon_days", "lang", "seed")
@@ -206,7 +213,8 @@ def _shown_parameters(params: dict, lang: str) -> dict[str, str]:
 
 
 def _meta_line(params: dict, started: str, lang: str) -> str:
-    shown = _shown_parameters({k: v for k, v in params.items() if k not in ("data_dir", "run_date")}, lang)
+    hidden = {"data_dir", "run_date"} | {k for k, v in _ENGINE_DEFAULTS.items() if params.get(k) == v}
+    shown = _shown_parameters({k: v for k, v in params.items() if k not in hidden}, lang)
     head = t("run.meta", lang, date=fmt_date(params["run_date"], lang), started=started)
     return t("sep.dot", lang).join([head, *(t("sep.label_value", lang, what=k, value=v) for k, v in shown.items())])
 
@@ -350,6 +358,9 @@ def run(
     kernel_name: str | None = None,
     timeout: int | None = 1800,
     progress: Callable[[str], None] | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    spark_driver_memory: str | None = None,
 ) -> list[Path]:
     """Execute the report notebooks and publish their HTML into ``out_dir/<run_date>/`` and ``out_dir/latest/``.
 
@@ -364,6 +375,9 @@ def run(
     list of Path
         The HTML reports of this run, in ``out_dir/<run_date>/``.
 
+    ``engine`` (``"duckdb"`` or ``"spark"``), ``spark_master`` and ``spark_driver_memory`` reach the notebooks
+    that declare them, which build the panel with that engine.
+
     Raises
     ------
     NotebookFailed
@@ -372,6 +386,8 @@ def run(
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
     check_lang(lang)
     run_day = parse_run_date(run_date)
+    if engine not in ("duckdb", "spark"):
+        raise ValueError(f"unknown engine {engine!r} (available: 'duckdb', 'spark')")
     data_dir, out_dir = Path(data_dir).resolve(), Path(out_dir).resolve()
     raw = data_dir / "raw"
     if demo_if_empty and not has_raw_tables(raw):
@@ -385,7 +401,8 @@ def run(
         if not notebooks:
             raise FileNotFoundError(f"no notebook in {notebooks_dir} matches {list(only)}")
     kernel = resolve_kernel(kernel_name)
-    params = RunParameters(str(data_dir), as_of, horizon_days, lang, seed, run_day).as_dict()
+    params = RunParameters(str(data_dir), as_of, horizon_days, lang, seed, run_day, engine, spark_master,
+                           spark_driver_memory).as_dict()
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     out_dir.mkdir(parents=True, exist_ok=True)
