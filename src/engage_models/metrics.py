@@ -85,45 +85,48 @@ def windows_for(days: tuple[int, ...] = DEFAULT_WINDOWS) -> tuple[Window, ...]:
 
 @dataclass(frozen=True)
 class Rollup:
-    """A two-step pre-aggregation of ``source`` (the events table).
+    """A pre-aggregation per ``keys`` and *bucket* of days, of the events table or of another rollup.
 
-    First per ``keys`` and UTC day (``day_measures``), then per ``keys`` and *bucket* (``bucket_measures``
-    over the daily rows). Buckets are the stretches of days between consecutive window boundaries
-    (``as_of - start`` and ``as_of - end`` of every window and date), so every window is a whole number of
-    buckets and each event lands in exactly one bucket: the large table is never multiplied by the number
-    of windows covering a day. ``count(*)`` in ``bucket_measures`` counts distinct days.
+    Buckets are the stretches of days between consecutive window boundaries (``as_of - start`` and
+    ``as_of - end`` of every window and date; never longer than :data:`MAX_BUCKET_DAYS`), so every window is
+    a whole number of buckets and each event lands in exactly one bucket: the large table is never multiplied
+    by the number of windows covering a day. Over ``events``, ``measures`` see each event with its ``day``
+    (integer UTC day) and bucket start ``b``; over another rollup (``source`` a rollup name) they see its rows.
+
+    Distinct days are kept as a bit mask per bucket (bit ``day - b``), so distinct user-days and an account's
+    active days are one ``bit_or`` away, without a per-user-and-day grouping of the events.
     """
 
     name: str
     source: str
-    time: str
     keys: tuple[str, ...]
-    day_measures: dict[str, str]
-    bucket_measures: dict[str, str]
+    measures: dict[str, str]
     where: str = "TRUE"
+    time: str = "timestamp"
 
 
-_EVENT_COUNTS = {
-    "events": "count(*)",
-    "logins": "count_if(event_type = 'login')",
-    "feature_uses": "count_if(event_type = 'feature_use')",
-    "exports": "count_if(event_type = 'export')",
-    "content_views": "count_if(event_type = 'content_view')",
-    "usage_s": "sum(coalesce(duration_s, 0))",
-}
+#: Buckets longer than this are split (a day mask must fit in a 64-bit integer).
+MAX_BUCKET_DAYS = 60
+_DAY_BIT = "CAST(1 AS BIGINT) << (day - b)"
 ROLLUPS: dict[str, Rollup] = {
-    "user_bucket": Rollup(
-        "user_bucket", "events", "timestamp", ("account_id", "user_id"), _EVENT_COUNTS,
-        {**{k: f"sum({k})" for k in _EVENT_COUNTS}, "user_days": "count(user_id)"},  # days of known users
-    ),
-    "account_bucket": Rollup(
-        "account_bucket", "events", "timestamp", ("account_id",), {"events": "count(*)"},
-        {"active_days": "count(*)", "last_day": "max(day)"},
-    ),
-    "feature_bucket": Rollup(
-        "feature_bucket", "events", "timestamp", ("account_id", "feature"), {"uses": "count(*)"},
-        {"uses": "sum(uses)"}, where="feature IS NOT NULL",
-    ),
+    "user_bucket": Rollup("user_bucket", "events", ("account_id", "user_id"), {
+        "events": "count(*)",
+        "logins": "count_if(event_type = 'login')",
+        "feature_uses": "count_if(event_type = 'feature_use')",
+        "exports": "count_if(event_type = 'export')",
+        "content_views": "count_if(event_type = 'content_view')",
+        "usage_s": "sum(coalesce(duration_s, 0))",
+        "day_mask": f"bit_or({_DAY_BIT})",
+        # distinct days of known users (the numerator of DAU/MAU); an unknown user is not a user
+        "user_days": f"CASE WHEN user_id IS NULL THEN 0 ELSE bit_count(bit_or({_DAY_BIT})) END",
+        "last_day": "max(day)",
+    }),
+    "account_bucket": Rollup("account_bucket", "user_bucket", ("account_id",), {
+        "active_days": "bit_count(bit_or(day_mask))",
+        "last_day": "max(last_day)",
+    }),
+    "feature_bucket": Rollup("feature_bucket", "events", ("account_id", "feature"), {"uses": "count(*)"},
+                             where="feature IS NOT NULL"),
 }  # fmt: skip
 
 #: Timestamp column of the raw (small) sources of window metrics; their rows are mapped to days directly.

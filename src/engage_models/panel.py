@@ -8,12 +8,14 @@ small, comes back to pandas):
    window fits inside the data, so no 90-day metric is computed over a half-empty window.
 2. **Spine.** Every account active at each date: ``start_date < as_of`` and no ``end_date`` or
    ``end_date > as_of``. Accounts appear only while they are customers.
-3. **Rollups.** The events table is read once per rollup (:data:`metrics.ROLLUPS`: per user and day, per
-   account, feature and day): the only passes over the large table.
-4. **Windows.** A small *day map* (``d``, ``as_of``, ``win``) lists, for each date and window, the days
-   ``[as_of - start, as_of - end)``. Each source is joined to it on its day (an equi-join) and grouped by
-   account, date and window; the window metrics are the registry's aggregate expressions. A metric at
-   ``as_of`` therefore sees only days strictly before ``as_of``: no leakage by construction.
+3. **Rollups.** For one range of accounts at a time, the events are rolled up per user and per feature over
+   *buckets*, the stretches of days between window boundaries (:data:`metrics.ROLLUPS`; distinct days kept
+   as a bit mask), and the account rollup is derived from the user rollup: two passes over the large table.
+4. **Windows.** Small maps list, for each date and window, the days ``[as_of - start, as_of - end)`` (for
+   the raw small tables) and the buckets that tile them (for the rollups). Each source is joined to its map
+   (an equi-join) and grouped by account, date and window; the window metrics are the registry's aggregate
+   expressions. A metric at ``as_of`` sees only days strictly before ``as_of``: no leakage by
+   construction.
 5. **Point metrics** (MRR, seats, latest NPS/CSAT, open tickets, days since last activity) come from the
    registry's point queries over the spine; **derived** metrics (ratios, percent changes) last.
 6. **Labels.** ``churned_within_h`` = 1 if the account churns within ``horizon_days`` after ``as_of``
@@ -96,8 +98,12 @@ class _Calendar:
                  until: pd.Timestamp):
         a = _epoch_days(dates)
         first, last = int(_epoch_days(first_day)[0]), int(_epoch_days(until)[0])
-        cuts = {first} | {int(x - w.start) for x in a for w in windows} | {int(x - w.end) for x in a for w in windows}
-        self.cuts = np.array(sorted(cuts))
+        cuts = sorted({first} | {int(x - w.start) for x in a for w in windows}
+                      | {int(x - w.end) for x in a for w in windows} | {last})
+        # split long stretches so that a bucket's day mask fits in 64 bits (extra cuts change no window)
+        split = [c for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)
+                 for c in range(lo + M.MAX_BUCKET_DAYS, hi, M.MAX_BUCKET_DAYS)]
+        self.cuts = np.array(sorted(set(cuts) | set(split)))
         rows = []
         for w in windows:
             for x, ts in zip(a, dates, strict=True):
@@ -183,7 +189,7 @@ class PanelBuilder:
     def _partitions(self, until: pd.Timestamp) -> list[tuple[str, str | None]]:
         """Account ranges [lo, hi) holding about ``partition_events`` events each (hi None: to the end).
 
-        Each range is rolled up on its own, so the per-user-day hash tables stay small whatever the size of
+        Each range is rolled up on its own, so the per-user hash tables stay small whatever the size of
         the events table; with events stored by account (ingest does that) a range reads only its row groups.
         With ``partition_events`` None: one range, from the first account.
         """
@@ -200,16 +206,16 @@ class PanelBuilder:
         return list(zip(firsts, firsts[1:] + [None], strict=True))
 
     def _rollup_sql(self, r: M.Rollup, hi: str | None) -> str:
-        """One rollup over one account range: per key, bucket and day, then per key and bucket."""
-        keys = ", ".join(f"s.{k}" for k in r.keys)
-        day_m = ", ".join(f"{sql} AS {quote_ident(n)}" for n, sql in r.day_measures.items())
-        bucket_m = ", ".join(f"{sql} AS {quote_ident(n)}" for n, sql in r.bucket_measures.items())
+        """One rollup over one account range (over events) or over the range's rows of another rollup."""
+        keys = ", ".join(r.keys)
+        measures = ", ".join(f"{sql} AS {quote_ident(n)}" for n, sql in r.measures.items())
+        if r.source in M.ROLLUPS:  # built from a rollup of the same range
+            return f"SELECT {keys}, b, {measures} FROM {r.source} WHERE {r.where} GROUP BY {keys}, b"
         rng = "s.account_id >= $lo" + (" AND s.account_id < $hi" if hi is not None else "")
-        daily = (f"SELECT {keys}, m.b, m.d AS day, {day_m} FROM {r.source} s "
-                 f"JOIN bucketmap m ON {self.engine.day('s.' + r.time)} = m.d "
-                 f"WHERE ({r.where}) AND {rng} AND s.{r.time} < $until GROUP BY {keys}, m.b, m.d")
-        outer = ", ".join(r.keys)
-        return f"SELECT {outer}, b, {bucket_m} FROM ({daily}) x GROUP BY {outer}, b"
+        day = self.engine.day("s." + r.time)
+        rows = (f"SELECT s.*, m.b, m.d AS day FROM {r.source} s JOIN bucketmap m ON {day} = m.d "
+                f"WHERE ({r.where}) AND {rng} AND s.{r.time} < $until")
+        return f"SELECT {keys}, b, {measures} FROM ({rows}) x GROUP BY {keys}, b"
 
     def _window_sql(self, table: str, join: str, metrics: dict[str, M.Metric]) -> str:
         """Per (account, as_of): the window metrics of one source, one column per metric and window.
