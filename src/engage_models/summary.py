@@ -158,3 +158,17 @@ def top_at_risk(actions: pd.DataFrame, scored_now: pd.DataFrame, n: int = 10, la
             t("play", lang): act["play_label"] if act is not None else "",
         })
     return pd.DataFrame(rows)
+
+
+def nps_by(answers: pd.DataFrame, by: str, lang: str = "en", min_n: int = 30) -> pd.DataFrame:
+    """NPS with its interval and the number of answers per group (small groups flagged)."""
+    from .surveys import nps_table
+
+    tb = nps_table(answers, by, min_n=min_n)
+    rows = []
+    for r in tb.itertuples():
+        value = (f"{r.nps:+.0f}（95%信頼区間 {r.ci_low:+.0f}〜{r.ci_high:+.0f}）" if lang == "ja"
+                 else f"{r.nps:+.0f} (95% CI {r.ci_low:+.0f} to {r.ci_high:+.0f})")
+        rows.append({t(by, lang): t(getattr(r, by), lang), t("nps", lang): value, t("responses", lang): f"{r.n:,}",
+                     t("small_n", lang): t("yes", lang) if r.small_n else ""})
+    return pd.DataFrame(rows)
