@@ -288,14 +288,7 @@ def out_of_time(adata: AccountData, model: CoxModel, cutoff=None, horizons=HORIZ
     train, test = D.out_of_time(adata.accounts, cutoff, adata.as_of, adata.observed_from)
     train = covariates_at(train, adata.subscriptions, cutoff)
     test = covariates_at(test, adata.subscriptions, cutoff)
-    m = clone_refit(model) if hasattr(model, "params_") else model
-    m.fit(train)
-    curves = m.predict_curves(test)
-    test = test.loc[curves.index]
-    result = evaluate_predictions(test, curves, horizons=horizons, n_groups=n_groups)
-    result["cutoff"] = str(cutoff.date())
-    result["train_accounts"], result["train_events"] = int(len(train)), int(train[D.EVENT].sum())
-    return OutOfTime(cutoff, m, train, test, result)
+    return _refit_and_score(model, train, test, cutoff, int(len(train)), horizons, n_groups)
 
 
 def _jsonable(obj):
@@ -391,17 +384,25 @@ def panel_table(adata: AccountData, data_dir=None, columns=PANEL_COVARIATES) -> 
     return PanelData(panel, ss, current, names)
 
 
+def _refit_and_score(model, train: pd.DataFrame, test: pd.DataFrame, cutoff, train_accounts: int, horizons,
+                     n_groups: int) -> OutOfTime:
+    """Refit ``model``'s specification on ``train``, predict ``test`` and evaluate against what happened.
+
+    IPCW weights come from the test period's own censoring (time since the cutoff), for both models.
+    """
+    m = clone_refit(model) if hasattr(model, "params_") else model
+    m.fit(train)
+    curves = m.predict_curves(test)
+    test = test.loc[curves.index]
+    result = evaluate_predictions(test, curves, horizons=horizons, n_groups=n_groups)
+    result["cutoff"] = str(cutoff.date())
+    result["train_accounts"], result["train_events"] = train_accounts, int(train[D.EVENT].sum())
+    return OutOfTime(cutoff, m, train, test, result)
+
+
 def out_of_time_panel(pdata: PanelData, model, cutoff, horizons=HORIZONS, n_groups: int = 10) -> OutOfTime:
     """Refit a start/stop model on the rows observed before ``cutoff`` and score its landmark predictions
     for the accounts still customers then (see :func:`~engage_models.survival.data.split_start_stop`)."""
     cutoff = D._utc(cutoff)
     train, test = D.split_start_stop(pdata.start_stop, cutoff)
-    m = clone_refit(model) if hasattr(model, "params_") else model
-    m.fit(train)
-    curves = m.predict_curves(test)
-    test = test.loc[curves.index]
-    # IPCW weights from the test period's own censoring (time since the cutoff), as for the account model
-    result = evaluate_predictions(test, curves, horizons=horizons, n_groups=n_groups)
-    result["cutoff"] = str(cutoff.date())
-    result["train_accounts"], result["train_events"] = int(train["account_id"].nunique()), int(train[D.EVENT].sum())
-    return OutOfTime(cutoff, m, train, test, result)
+    return _refit_and_score(model, train, test, cutoff, int(train["account_id"].nunique()), horizons, n_groups)
