@@ -37,7 +37,7 @@ from bench_features import _count, _peak_rss_mb, ensure_data  # noqa: E402
 def run_child(engine: str, processed: str, out: str, settings: dict) -> None:
     import logging
 
-    from engage_models.panel import build_panel
+    from engage_models.features.panel import build_panel
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     t0 = time.perf_counter()

@@ -5,7 +5,7 @@ Both compute, for every month start of the data (the panel's default grid) and t
 hours, outputs, distinct features, active users and content views, from the same processed
 ``events.parquet``.
 
-(a) **engine**: :func:`engage_models.panel.build_panel`, the real code path (DuckDB, bounded memory). It
+(a) **engine**: :func:`engage_models.features.panel.build_panel`, the real code path (DuckDB, bounded memory). It
     builds the *whole* panel, tickets, surveys, subscriptions and labels included: more work than (b).
 (b) **pandas**: what an analyst would write: read the Parquet file, then for each date and window filter the
     rows and ``groupby('account_id').agg(...)`` with ``nunique`` for the distinct counts.
@@ -52,8 +52,8 @@ def ensure_data(n_events: int, folder: Path, seed: int = 5) -> Path:
     processed = folder / "processed"
     if (processed / "events.parquet").exists():
         return processed
+    from engage_models.demo.simulator import simulate
     from engage_models.ingest import ingest
-    from engage_models.simulate import simulate
 
     accounts = max(50, round(n_events / EVENTS_PER_ACCOUNT))
     print(f"generating ~{n_events:,} events ({accounts:,} accounts x 24 months) in {folder} ...", flush=True)
@@ -64,7 +64,7 @@ def ensure_data(n_events: int, folder: Path, seed: int = 5) -> Path:
 
 # ------------------------------------------------------------------------------------------ the two runs
 def run_engine(processed: str, out: str, memory_limit: str) -> None:
-    from engage_models.panel import build_panel
+    from engage_models.features.panel import build_panel
 
     t0 = time.perf_counter()
     panel = build_panel(processed, memory_limit=memory_limit)

@@ -25,9 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engage_models.contracts import TABLE_ORDER
+from engage_models.demo.simulator import SimConfig, simulate
 from engage_models.ingest import find_source, ingest
-from engage_models.simulate import SimConfig, simulate
+from engage_models.ingest.contracts import TABLE_ORDER
 
 
 def _timed(fn):

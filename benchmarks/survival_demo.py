@@ -6,7 +6,7 @@ Three models are fitted on what was known at the cutoff (13 months before the ob
 on the accounts still customers then, by what happened to them afterwards:
 
 1. account-level Cox on segment, plan, country, log MRR and seats (measured at the cutoff);
-2. time-varying Cox on the engagement panel (``engage_models.panel``; the metrics of
+2. time-varying Cox on the engagement panel (``engage_models.features.panel``; the metrics of
    ``survival.analysis.PANEL_COVARIATES`` and segment), with landmark predictions from each account's
    covariates at the cutoff;
 3. the same model on the simulator's own monthly behaviour covariates (``true_hazard.parquet``: active
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engage_models.demo.simulator import simulate
 from engage_models.ingest import ingest
-from engage_models.simulate import simulate
 from engage_models.survival import CoxModel, TimeVaryingCox
 from engage_models.survival import analysis as A
 from engage_models.survival import data as D

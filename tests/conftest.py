@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from engage_models.demo.simulator import SimConfig, simulate
 from engage_models.ingest import ingest
-from engage_models.simulate import SimConfig, simulate
 
 SMALL = SimConfig(n_accounts=300, months=12, seed=7)
 
@@ -51,7 +51,7 @@ def japanese_figures():
 
     import matplotlib
 
-    from engage_models import plots
+    from engage_models._core import plots
 
     with matplotlib.rc_context(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -69,7 +69,7 @@ def spark():
     """
     import os
 
-    from engage_models.engine import SparkEngine, spark_unavailable
+    from engage_models.features.engine import SparkEngine, spark_unavailable
 
     reason = spark_unavailable()
     if reason:

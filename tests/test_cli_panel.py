@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from engage_models.cli import main
-from engage_models.panel import build_panel
+from engage_models.features.panel import build_panel
 
 
 def test_engage_panel_writes_the_panel_build_panel_returns(small_ingested, tmp_path, capsys):
@@ -30,7 +30,7 @@ def test_spark_settings_without_the_spark_engine_are_refused(small_ingested, tmp
 
 
 def test_the_runner_takes_the_engine_settings_and_refuses_an_unknown_engine(tmp_path, capsys):
-    from engage_models.runner import RunParameters, run
+    from engage_models.reports.runner import RunParameters, run
 
     params = RunParameters(str(tmp_path), engine="spark", spark_master="local[2]").as_dict()
     assert (params["engine"], params["spark_master"], params["spark_driver_memory"]) == ("spark", "local[2]", None)

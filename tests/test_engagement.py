@@ -8,9 +8,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from engage_models import engagement
-from engage_models.panel import build_panel, cached_panel
-from engage_models.runner import run
+from engage_models.features.panel import build_panel, cached_panel
+from engage_models.kpis import engagement
+from engage_models.reports.runner import run
 
 
 def test_engagement_index_is_the_mean_percentile_within_a_date():

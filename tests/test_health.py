@@ -15,10 +15,10 @@ from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from engage_models import evaluation as E
+from engage_models.features.panel import cached_panel
 from engage_models.health import HandWeightedScore, HealthScore, SkewScaler, choose_thresholds
+from engage_models.health import evaluation as E
 from engage_models.health.tables import TableError, fit_table
-from engage_models.panel import cached_panel
 
 FAST = dict(Cs=(0.01, 0.1, 1.0), n_bootstrap=0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from engage_models import i18n
+from engage_models._core import i18n
 
 
 class _UniqueKeys(yaml.SafeLoader):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engage_models import contracts as C
 from engage_models.ingest import IngestError, ingest, load
+from engage_models.ingest import contracts as C
 
 NOW = "2026-01-01T00:00:00Z"
 

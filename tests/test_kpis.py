@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from engage_models import kpis as K
-from engage_models.plots import setup
+from engage_models._core.plots import setup
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

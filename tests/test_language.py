@@ -19,9 +19,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from fontTools.ttLib import TTFont  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
-from engage_models import contracts as C  # noqa: E402
-from engage_models import i18n, plots, quality  # noqa: E402
-from engage_models.display import table  # noqa: E402
+from engage_models._core import i18n, plots
+from engage_models._core.display import table  # noqa: E402
+from engage_models.ingest import contracts as C  # noqa: E402
+from engage_models.ingest import quality  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ("解約率", "推奨者", "ヘルススコア", "批判者（NPS 0〜6点）", "2025年1月", "アクティブユーザー率（28日）")
@@ -133,7 +134,7 @@ def test_make_report_lang_ja_passes_the_language_to_the_runner(cmdline, env_lang
 @pytest.mark.notebook
 def test_data_quality_report_in_japanese(small_world, tmp_path):
     """Reasons, table names, dates and the page's own header in Japanese; raw rows stay as they were read."""
-    from engage_models.runner import run
+    from engage_models.reports.runner import run
 
     data = tmp_path / "data"
     shutil.copytree(small_world / "raw", data / "raw")

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engage_models import metrics as M
+from engage_models.demo.simulator import SimConfig, simulate
+from engage_models.features import metrics as M
+from engage_models.features.panel import build_panel, feature_columns, observation_dates
 from engage_models.ingest import ingest
-from engage_models.panel import build_panel, feature_columns, observation_dates
-from engage_models.simulate import SimConfig, simulate
 
 UNTIL = "2025-06-01"
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from engage_models.actions import EXPORT_COLUMNS, read_actions
-from engage_models.runner import run
+from engage_models.reports.runner import run
 
 pytestmark = pytest.mark.notebook
 

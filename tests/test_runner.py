@@ -13,7 +13,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from engage_models.runner import NotebookFailed, parse_run_date, run
+from engage_models.reports.runner import NotebookFailed, parse_run_date, run
 
 pytestmark = pytest.mark.notebook
 ROOT = Path(__file__).resolve().parents[1]
@@ -259,7 +259,7 @@ def test_the_same_data_and_parameters_give_the_same_reports(small_world, tmp_pat
 
     data = tmp_path / "data"
     shutil.copytree(small_world / "raw", data / "raw")
-    from engage_models.i18n import fmt_date
+    from engage_models._core.i18n import fmt_date
 
     today = datetime.now(UTC).date()
     written = "|".join(re.escape(d) for d in (today.isoformat(), fmt_date(today, "en"), fmt_date(today, "ja")))

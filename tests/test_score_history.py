@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engage_models import score_history as H
+from engage_models.health import history as H
 
 matplotlib.use("Agg")
 

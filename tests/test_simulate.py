@@ -10,8 +10,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from engage_models import _comments
-from engage_models.simulate import FEATURES, SEGMENTS, SimConfig, simulate
+from engage_models.demo import comments as _comments
+from engage_models.demo.simulator import FEATURES, SEGMENTS, SimConfig, simulate
 
 TINY = SimConfig(n_accounts=80, months=4, seed=3)
 

@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engage_models import kpis, spark_job
-from engage_models import metrics as M
+from engage_models import kpis
 from engage_models.cli import main
-from engage_models.engine import DuckDBEngine, SparkEngine, location, make_engine, to_spark_sql
+from engage_models.demo.simulator import SimConfig, simulate
+from engage_models.features import metrics as M
+from engage_models.features import spark_job
+from engage_models.features.engine import DuckDBEngine, SparkEngine, location, make_engine, to_spark_sql
+from engage_models.features.panel import PanelBuilder, build_panel
 from engage_models.ingest import ingest
-from engage_models.panel import PanelBuilder, build_panel
-from engage_models.simulate import SimConfig, simulate
 from test_panel import UNTIL, _write_raw
 
 pytestmark = pytest.mark.spark

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from engage_models.simulate import SimConfig
+from engage_models._core.stats import benjamini_hochberg
+from engage_models._core.stats import wilson_interval as wilson
+from engage_models.demo.simulator import SimConfig
 from engage_models.surveys import (
     account_nps,
     account_waves,
@@ -34,7 +36,6 @@ from engage_models.surveys import (
     tokenize,
 )
 from engage_models.surveys import themes as th
-from engage_models.surveys._stats import benjamini_hochberg, wilson
 from engage_models.surveys.drivers import candidate_drivers, one_hot
 from engage_models.surveys.net_promoter import nps_difference_counts
 
@@ -479,7 +480,7 @@ def test_themes_and_representative_comments():
 def test_voice_of_customer_report_end_to_end(small_world, tmp_path, lang, heading, other):
     """The real notebook on a copy of the small world, with a hostile comment on the latest detractor answer."""
     from engage_models.ingest import ingest
-    from engage_models.runner import run
+    from engage_models.reports.runner import run
     from test_runner import _assert_self_contained_without_code
 
     data = tmp_path / "data"

@@ -15,7 +15,7 @@ from lifelines.statistics import logrank_test, multivariate_logrank_test, propor
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from engage_models.simulate import SimConfig, simulate
+from engage_models.demo.simulator import SimConfig, simulate
 from engage_models.survival import (
     CoxModel,
     DiscreteTimeHazard,
@@ -469,7 +469,7 @@ def test_an_identifier_is_not_taken_for_a_covariate():
 
 @pytest.mark.notebook
 def test_survival_report_end_to_end(small_ingested, tmp_path):
-    from engage_models.runner import run
+    from engage_models.reports.runner import run
 
     data_dir, _ = small_ingested
     data = tmp_path / "data"

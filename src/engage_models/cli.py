@@ -16,7 +16,7 @@ from . import config
 
 
 def _simulate(args) -> int:
-    from .simulate import SimConfig, simulate
+    from .demo.simulator import SimConfig, simulate
 
     summary = simulate(
         SimConfig(),
@@ -33,7 +33,7 @@ def _simulate(args) -> int:
 
 
 def _ingest(args) -> int:
-    from .ingest import ingest
+    from .ingest.validate import ingest
 
     report = ingest(args.raw, args.out, now=args.now, csat_scale=tuple(args.csat_scale),
                     memory_limit=args.memory_limit)
@@ -56,7 +56,7 @@ def _engine_settings(args) -> dict:
 
 
 def _panel(args) -> int:
-    from .panel import build_panel
+    from .features.panel import build_panel
 
     settings = _engine_settings(args)
     if args.engine == "duckdb":
@@ -70,7 +70,7 @@ def _panel(args) -> int:
 
 
 def _run(args) -> int:
-    from .runner import NotebookFailed, run
+    from .reports.runner import NotebookFailed, run
 
     try:
         paths = run(
@@ -105,7 +105,7 @@ def _fit(args) -> int:
 
 
 def _playbook(args) -> int:
-    from .actions import DEFAULT_PLAYBOOK, describe_rules, load_playbook
+    from .actions.core import DEFAULT_PLAYBOOK, describe_rules, load_playbook
 
     if args.show_default:
         print(DEFAULT_PLAYBOOK.read_text(encoding="utf-8"), end="")
@@ -117,7 +117,7 @@ def _playbook(args) -> int:
 
 
 def _date_arg(text: str) -> str:
-    from .runner import parse_run_date
+    from .reports.runner import parse_run_date
 
     try:
         return parse_run_date(text)
@@ -249,8 +249,8 @@ def _engine_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .engine import EngineUnavailable
-    from .ingest import IngestError
+    from .features.engine import EngineUnavailable
+    from .ingest.validate import IngestError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

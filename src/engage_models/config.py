@@ -17,7 +17,7 @@ RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
 REPORTS_DIR = PROJECT_ROOT / "reports"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "reports" / "templates"
 
 #: Jupyter kernel registered by ``make env``; the runner falls back to ``python3`` when it is absent.
 KERNEL_NAME = "engage-models"

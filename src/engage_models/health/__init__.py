@@ -1,6 +1,6 @@
 """Health score: learned weights from churn outcomes, the hand-weighted baseline, the gradient-boosting benchmark.
 
-See :mod:`engage_models.health.score` for the model and :mod:`engage_models.evaluation` for the backtest.
+See :mod:`engage_models.health.score` for the model and :mod:`engage_models.health.evaluation` for the backtest.
 """
 
 from .scaling import SkewScaler

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..i18n import fmt_money, t
-from ..plots import BAND_COLOURS, new_ax
+from .._core.i18n import fmt_money, t
+from .._core.plots import BAND_COLOURS, new_ax
 from .score import feature_label
 
 log = logging.getLogger(__name__)

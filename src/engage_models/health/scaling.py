@@ -36,7 +36,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .. import metrics as M
+from ..features import metrics as M
 
 MISSING_SUFFIX = "__missing"
 

@@ -55,8 +55,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
-from .. import metrics as M
-from ..i18n import t
+from .._core.i18n import t
+from ..features import metrics as M
 from .scaling import MISSING_SUFFIX, MonotoneBinner, SkewScaler
 
 log = logging.getLogger(__name__)

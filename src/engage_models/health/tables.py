@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from .. import evaluation as E
+from . import evaluation as E
 from .score import ChurnGBM, HandWeightedScore, HealthScore
 
 log = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..plots import setup
+    from .._core.plots import setup
 
     setup("en")
     fig, ax = plt.subplots(figsize=(5, 4.5))

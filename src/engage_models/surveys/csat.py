@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..i18n import t
-from ..plots import date_axis, new_ax
-from ._stats import fisher_z_interval, mean_interval, wilson
+from .._core.i18n import t
+from .._core.plots import date_axis, new_ax
+from .._core.stats import fisher_z_interval, mean_interval, wilson_interval
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def csat_table(df: pd.DataFrame, by: str | Sequence[str] | None = "trigger", *, 
     for key, g in groups:
         key = key if isinstance(key, tuple) else (key,)
         x, n = int(g["_sat"].sum()), len(g)
-        lo, hi = wilson(x, n, level)
+        lo, hi = wilson_interval(x, n, level)
         m, mlo, mhi, _ = mean_interval(g["_score"], level)
         rows.append({**dict(zip(by, key, strict=True)), "n": n, "satisfied": x, "pct_satisfied": 100 * x / n,
                      "ci_low": 100 * float(lo), "ci_high": 100 * float(hi), "mean_score": m, "mean_low": mlo,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..ingest import load
+from ..ingest.validate import load
 from .net_promoter import nps_category
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Drivers
 -------
 Each survey answer is joined to the engagement panel (one row per ``account_id`` and ``as_of``, metric
-columns named as in :mod:`engage_models.metrics`) by the account's **latest observation at or before the
+columns named as in :mod:`engage_models.features.metrics`) by the account's **latest observation at or before the
 answer** (``as_of <= submitted_at``): the metrics describe what the account did before it answered, and
 nothing after it leaks in. For each metric, Spearman's rank correlation with the answer,
 
@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .. import metrics
-from ..i18n import t
-from ..plots import new_ax
-from ._stats import benjamini_hochberg, fisher_z_interval, wilson, z_value
+from .._core.i18n import t
+from .._core.plots import new_ax
+from .._core.stats import benjamini_hochberg, fisher_z_interval, wilson_interval, z_value
+from ..features import metrics
 from .net_promoter import CATEGORIES, CATEGORY_COLOURS
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ def churn_by_category(waves: pd.DataFrame, accounts: pd.DataFrame, horizon_days:
     w = w[w["last_at"] + h <= as_of]
     w = w.assign(churned=w["end_date"].notna() & (w["end_date"] <= w["last_at"] + h))
     g = w.groupby(w["category"].astype(str))["churned"].agg(["size", "sum"]).reindex(CATEGORIES, fill_value=0)
-    lo, hi = wilson(g["sum"], g["size"], level)
+    lo, hi = wilson_interval(g["sum"], g["size"], level)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = 100 * g["sum"] / g["size"]
     out = pd.DataFrame({"category": list(CATEGORIES), "n": g["size"].to_numpy().astype(int),

@@ -43,9 +43,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from ..i18n import fmt_interval, fmt_number, t
-from ..plots import BAND_COLOURS, date_axis, new_ax
-from ._stats import two_sided_p, z_value
+from .._core.i18n import fmt_interval, fmt_number, t
+from .._core.plots import BAND_COLOURS, date_axis, new_ax
+from .._core.stats import two_sided_p, z_value
 
 log = logging.getLogger(__name__)
 

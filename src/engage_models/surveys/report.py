@@ -3,7 +3,7 @@
 The analysis functions return raw numbers (``nps``, ``ci_low``, ``ci_high``); a report shows one column
 "NPS (95% CI)" written with :func:`engage_models.i18n.fmt_interval`, category and trigger names in the
 report's language, and the response counts next to every estimate. Headers are translated later by
-:func:`engage_models.display.table`.
+:func:`engage_models._core.display.table`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..i18n import fmt_date, fmt_interval, t
+from .._core.i18n import fmt_date, fmt_interval, t
 
 #: Columns whose *values* are label keys (category names, triggers, ...), with the key prefix if any.
 VALUE_KEYS = {"category": "", "trigger": "", "priority": "", "theme": "theme.", "time_to_close": "",

@@ -29,7 +29,7 @@ talk about (ease of use, support, price, features, onboarding, performance, repo
 comment may carry several themes. Representative comments of a theme and category are those whose terms
 are most typical of the category (highest mean ``z``), shorter first on ties.
 
-Comments are user text: show them only through :func:`engage_models.display.table`, which escapes them.
+Comments are user text: show them only through :func:`engage_models._core.display.table`, which escapes them.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from ._stats import wilson
+from .._core.stats import wilson_interval
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def theme_table(df: pd.DataFrame, by: str = "category", *, text: str = "comment"
         n = len(th)
         for theme in lexicon:
             x = int(th.map(lambda ts, theme=theme: theme in ts).sum())
-            lo, hi = wilson(x, n, level)
+            lo, hi = wilson_interval(x, n, level)
             rows.append({"theme": theme, by: g, "comments": x, "n": n, "share": 100 * x / n if n else np.nan,
                          "ci_low": 100 * float(lo), "ci_high": 100 * float(hi)})
     return pd.DataFrame(rows, columns=["theme", by, "comments", "n", "share", "ci_low", "ci_high"])
@@ -283,8 +283,8 @@ def representative_comments(df: pd.DataFrame, by: str = "category", groups=("pro
 def plot_themes(table: pd.DataFrame, ax=None, lang: str = "en", by: str = "category",
                 groups=("detractor", "passive", "promoter")):
     """Share of each group's comments per theme (grouped bars with Wilson intervals)."""
-    from ..i18n import t
-    from ..plots import new_ax
+    from .._core.i18n import t
+    from .._core.plots import new_ax
     from .net_promoter import CATEGORY_COLOURS
 
     themes = list(dict.fromkeys(table["theme"]))

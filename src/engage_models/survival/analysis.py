@@ -229,7 +229,7 @@ def account_table(data_dir=None, as_of=None) -> AccountData:
     Left truncation starts at :func:`~engage_models.survival.data.observation_start` (first subscription
     month or first event). NPS category at the first NPS wave (with its own entry) is added when surveys exist.
     """
-    from ..quality import observation_date
+    from ..ingest.quality import observation_date
 
     paths = DataPaths(data_dir)
     as_of = observation_date(as_of, paths.processed)
@@ -320,7 +320,7 @@ def panel_covariates(panel: pd.DataFrame, columns=PANEL_COVARIATES) -> tuple[pd.
     """Model-ready covariates from panel metrics: ``log1p_<col>`` for skewed ones (registry), and for a
     metric with empty values (e.g. no NPS answer yet) the median in its place plus a ``<col>_missing`` 0/1
     column, so no account-month is dropped. Returns the panel with the new columns and their names."""
-    from .. import metrics as M
+    from ..features import metrics as M
 
     out = panel.copy()
     names = []
@@ -364,7 +364,7 @@ def panel_table(adata: AccountData, data_dir=None, columns=PANEL_COVARIATES) -> 
     account active at ``as_of``, its row of that date (metrics from data before it), its tenure ``t0``, MRR
     and name: the input of landmark predictions ("if nothing changes").
     """
-    from ..panel import build_panel
+    from ..features.panel import build_panel
 
     paths = DataPaths(data_dir)
     panel = build_panel(paths.processed, until=adata.as_of)

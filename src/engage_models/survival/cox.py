@@ -52,7 +52,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
-from ..i18n import fmt_number, t
+from .._core.i18n import fmt_number, t
 from . import _riskset
 from .curves import SurvivalCurves, tail_hazard
 from .data import usable
@@ -97,7 +97,7 @@ def coefficient_table(params: pd.Series, variance: pd.DataFrame | np.ndarray, al
 
 def plot_forest(summary: pd.DataFrame, ax=None, lang: str = "en", ratio: str = "hazard_ratio", labels=None):
     """Hazard (or odds) ratios with their 95% intervals on a log axis; 1 = no effect."""
-    from ..plots import new_ax
+    from .._core.plots import new_ax
 
     ax = new_ax(ax, figsize=(8, 0.45 * len(summary) + 1.2))
     y = np.arange(len(summary))[::-1]
@@ -365,7 +365,7 @@ class CoxModel(BaseEstimator):
         print(self.summary.round(decimals).to_string(), file=out)
 
     def _repr_html_(self) -> str:
-        from ..display import table
+        from .._core.display import table
 
         head = (f"<p><strong>Cox model</strong>: {self.n_accounts_:,} accounts, {self.n_events_:,} churned, "
                 f"penalizer {self.penalizer_:g}</p>")

@@ -153,8 +153,8 @@ def plot_calibration(tables: dict[float, pd.DataFrame], ax=None, lang: str = "en
     """Observed (with 95% interval) against predicted churn probability, one colour per horizon."""
     import matplotlib.pyplot as plt
 
-    from ..i18n import t as tr
-    from ..plots import new_ax
+    from .._core.i18n import t as tr
+    from .._core.plots import new_ax
 
     ax = new_ax(ax, figsize=(6, 5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]

@@ -26,8 +26,8 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 from scipy import stats
 
-from ..i18n import t
-from ..plots import BAND_COLOURS, new_ax
+from .._core.i18n import t
+from .._core.plots import BAND_COLOURS, new_ax
 
 _AT_RISK_MIN = 10
 

@@ -2,7 +2,7 @@
 
 Each function turns a result of :mod:`engage_models.survival` into what a reader sees: estimates with their
 intervals as one cell (``12.3 (95% CI 10.1 to 14.2)``), labels through :func:`engage_models.i18n.t`, tables
-through :func:`engage_models.display.table`. The notebook only calls these.
+through :func:`engage_models._core.display.table`. The notebook only calls these.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..display import Table, table
-from ..i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_pct, t
-from ..plots import new_ax
+from .._core.display import Table, table
+from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_pct, t
+from .._core.plots import new_ax
 from .curves import SurvivalCurves
 from .value import plot_ltv, plot_revenue_at_risk  # noqa: F401  (re-exported for the notebook)
 

@@ -137,7 +137,7 @@ class _StartStopModel(BaseEstimator):
         print(self.summary.round(decimals).to_string(), file=out)
 
     def _repr_html_(self) -> str:
-        from ..display import table
+        from .._core.display import table
 
         head = (f"<p><strong>{type(self).__name__}</strong>: {self.n_rows_:,} rows, {self.n_accounts_:,} accounts, "
                 f"{self.n_events_:,} churned, penalizer {self.penalizer_:g}</p>")

@@ -160,8 +160,8 @@ def _resample_clusters(df: pd.DataFrame, cluster: str, pick: np.ndarray) -> pd.D
 
 def plot_ltv(values: pd.DataFrame, simple: dict | None = None, ax=None, lang: str = "en", currency: str = "$"):
     """Histogram of model-based LTV across active accounts, with the simple LTV as a line."""
-    from ..i18n import fmt_money, t
-    from ..plots import new_ax
+    from .._core.i18n import fmt_money, t
+    from .._core.plots import new_ax
 
     ax = new_ax(ax)
     v = values["ltv"].dropna()
@@ -182,8 +182,8 @@ def plot_ltv(values: pd.DataFrame, simple: dict | None = None, ax=None, lang: st
 
 def plot_revenue_at_risk(portfolio: pd.DataFrame, ax=None, lang: str = "en", currency: str = "$"):
     """Expected churned MRR by horizon, with bootstrap intervals when present."""
-    from ..i18n import fmt_money, t
-    from ..plots import new_ax
+    from .._core.i18n import fmt_money, t
+    from .._core.plots import new_ax
 
     ax = new_ax(ax, figsize=(7, 4))
     x = np.arange(len(portfolio))

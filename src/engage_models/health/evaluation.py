@@ -19,7 +19,7 @@ together, so repeated rows of one account do not pass for independent evidence):
 Examples
 --------
 >>> import numpy as np
->>> from engage_models.evaluation import lift_at, ici
+>>> from engage_models.health.evaluation import lift_at, ici
 >>> y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0]); p = np.linspace(0.9, 0.0, 10)
 >>> float(lift_at(y, p, 0.1))           # the top 10% (one row) churned; the base rate is 20%
 5.0
@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from .i18n import t
-from .plots import BAND_COLOURS, new_ax
+from .._core.i18n import t
+from .._core.plots import BAND_COLOURS, new_ax
 
 log = logging.getLogger(__name__)
 _EPS = 1e-6
@@ -103,7 +103,7 @@ def calibration_curve(y, p, bins: int = 10) -> pd.DataFrame:
     q = pd.qcut(pd.Series(p).rank(method="first"), bins, labels=False)
     df = pd.DataFrame({"bin": q, "y": y, "p": p}).groupby("bin").agg(
         predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size"), churned=("y", "sum")).reset_index()
-    from .kpis import wilson_interval
+    from .._core.stats import wilson_interval
 
     lo, hi = wilson_interval(df["churned"], df["n"])
     return df.assign(ci_low=lo, ci_high=hi)

@@ -1,6 +1,6 @@
 """The account x period panel: one row per (account_id, as_of) with every registry metric and the labels.
 
-How it is computed (all SQL, run by an :mod:`engine <engage_models.engine>`; only the panel, which is
+How it is computed (all SQL, run by an :mod:`engine <engage_models.features.engine>`; only the panel, which is
 small, comes back to pandas):
 
 1. **Grid.** Observation dates ``as_of`` (UTC midnights; monthly by default), and the observation end
@@ -31,9 +31,9 @@ answer yet, no ticket closed, no seats known).
 
 Examples
 --------
->>> from engage_models.simulate import simulate
+>>> from engage_models.demo.simulator import simulate
 >>> from engage_models.ingest import ingest
->>> from engage_models.panel import build_panel
+>>> from engage_models.features.panel import build_panel
 >>> _ = simulate(out="/tmp/engage-doc-panel/raw", n_accounts=40, months=6, seed=3)
 >>> _ = ingest("/tmp/engage-doc-panel/raw", "/tmp/engage-doc-panel/processed")
 >>> p = build_panel("/tmp/engage-doc-panel/processed")
@@ -139,13 +139,13 @@ class PanelBuilder:
     horizon_days : int
         Churn horizon of the ``churned_within_h`` label.
     engine : str or Engine
-        ``"duckdb"`` (default), ``"spark"``, or an :class:`~engage_models.engine.Engine`.
+        ``"duckdb"`` (default), ``"spark"``, or an :class:`~engage_models.features.engine.Engine`.
     partition_events : int, optional
         Events per account range rolled up at a time (default: the engine's choice: 4M for DuckDB, whose
         memory is bounded that way; one range for Spark, which spreads the work over its executors).
     engine_settings
         Passed to the engine (DuckDB: ``memory_limit="2GB"``, ``threads=2``; Spark: ``spark_master="yarn"``,
-        ``spark_driver_memory="8g"``, ``spark_session=spark``; see :func:`~engage_models.engine.make_engine`).
+        ``spark_driver_memory="8g"``, ``spark_session=spark``; see :func:`~engage_models.features.engine.make_engine`).
     """
 
     def __init__(self, processed_dir, windows: tuple[int, ...] = M.DEFAULT_WINDOWS, horizon_days: int = 90,
@@ -431,7 +431,7 @@ def build_panel(processed_dir, as_of=None, *, until=None, windows: tuple[int, ..
     Parameters
     ----------
     processed_dir : path
-        Processed tables written by :func:`engage_models.ingest.ingest`.
+        Processed tables written by :func:`engage_models.ingest.validate.ingest`.
     as_of : date, list of dates or None
         Observation dates (UTC midnights). None: month starts from the first with a full longest window of
         data up to ``until``.
@@ -442,7 +442,7 @@ def build_panel(processed_dir, as_of=None, *, until=None, windows: tuple[int, ..
     engine, engine_settings
         ``"duckdb"`` (default) with e.g. ``memory_limit="2GB"``, ``threads=2``; ``"spark"`` with e.g.
         ``spark_master="local[4]"``, ``spark_driver_memory="8g"`` or ``spark_session=spark``; or an
-        :class:`~engage_models.engine.Engine` (see :func:`~engage_models.engine.make_engine`).
+        :class:`~engage_models.features.engine.Engine` (see :func:`~engage_models.features.engine.make_engine`).
     out : path or URI, optional
         Where the engine writes the panel as Parquet: one file with DuckDB, a folder of part files with
         Spark (any location Spark writes: ``s3a://bucket/panel``). Replaced if present.

@@ -31,8 +31,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .i18n import check_lang, fmt_date, t
-from .plots import BAND_COLOURS, date_axis, new_ax
+from .._core.i18n import check_lang, fmt_date, t
+from .._core.plots import BAND_COLOURS, date_axis, new_ax
 
 log = logging.getLogger(__name__)
 

@@ -44,11 +44,11 @@ import papermill as pm
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
-from . import config
-from .contracts import CONTRACTS
-from .i18n import LANGS, check_lang, fmt_date, t
-from .ingest import SUFFIXES
-from .simulate import simulate
+from .. import config
+from .._core.i18n import LANGS, check_lang, fmt_date, t
+from ..demo.simulator import simulate
+from ..ingest.contracts import CONTRACTS
+from ..ingest.validate import SUFFIXES
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ Three mechanisms, one per kind of text:
   shown in both). Analysts in JupyterLab see both versions side by side.
 * **Labels** produced by code (table headers, axis labels, legend entries, category names) go through
   :func:`t`, which looks the key up in ``locales/messages.yaml``. Metric names come from the metric
-  registry (:mod:`engage_models.metrics`), never from this catalogue, so a metric is named once.
+  registry (:mod:`engage_models.features.metrics`), never from this catalogue, so a metric is named once.
 * **Numbers and dates** go through :func:`fmt_number`, :func:`fmt_pct` and :func:`fmt_date` so they read in
   the locale's usual form (``2026年11月27日`` in Japanese, ``27 Nov 2026`` in English).
 
@@ -53,7 +53,7 @@ def t(key: str, lang: str = "en", **fmt) -> str:
     from the one place that defines it.
     """
     check_lang(lang)
-    from .metrics import REGISTRY_COLUMNS  # late import: metrics imports nothing from here at import time
+    from ..features.metrics import REGISTRY_COLUMNS  # late import: metrics imports nothing from here at import time
 
     if key in REGISTRY_COLUMNS:
         text = REGISTRY_COLUMNS[key].label(lang)

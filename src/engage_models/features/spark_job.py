@@ -6,7 +6,7 @@ the executors need nothing from it: they run Spark SQL only). Arguments are thos
 Example::
 
     spark-submit --master yarn --driver-memory 8g --executor-memory 8g --num-executors 20 \\
-        "$(python -c 'import engage_models.spark_job as j; print(j.__file__)')" \\
+        "$(python -c 'import engage_models.features.spark_job as j; print(j.__file__)')" \\
         --processed s3a://lake/engage/processed --out s3a://lake/engage/panel/2025-06-01 --until 2025-06-01
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from engage_models.cli import main as cli_main
+from ..cli import main as cli_main
 
 
 def main(argv: list[str] | None = None) -> int:

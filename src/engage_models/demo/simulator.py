@@ -52,7 +52,7 @@ byte-identical files.
 
 Examples
 --------
->>> from engage_models.simulate import SimConfig, simulate
+>>> from engage_models.demo.simulator import SimConfig, simulate
 >>> summary = simulate(SimConfig(n_accounts=50, months=3, seed=1), "/tmp/engage-doc-demo")
 >>> summary["tables"]["accounts"] > 0
 True
@@ -71,8 +71,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import contracts as C
-from ._comments import comment_bank
+from ..ingest import contracts as C
+from .comments import comment_bank
 
 log = logging.getLogger(__name__)
 
@@ -693,7 +693,7 @@ class _World:
         churned = truth_panel["churned_next_month"].dropna()
         at_risk = truth_panel.loc[truth_panel["churned_next_month"].notna(), "hazard"]
         truth = {
-            "description": "True churn model of the simulated world; see engage_models.simulate.",
+            "description": "True churn model of the simulated world; see engage_models.demo.simulator.",
             "hazard_formula": (
                 "h = sigmoid(intercept + active_ratio*b_active + feature_breadth*b_breadth "
                 "+ log1p(tickets)*b_tickets + nps_centered*b_nps + segment_effect); "

@@ -15,7 +15,7 @@ transpiled from DuckDB's dialect to Spark SQL by sqlglot and its parameters are 
 
 Examples
 --------
->>> from engage_models.engine import DuckDBEngine
+>>> from engage_models.features.engine import DuckDBEngine
 >>> with DuckDBEngine(memory_limit="1GB") as eng:
 ...     int(eng.frame("SELECT $x + 1 AS y", {"x": 41})["y"].iloc[0])
 42
@@ -355,7 +355,7 @@ class SparkEngine(Engine):
 
     Examples
     --------
-    >>> from engage_models.panel import build_panel  # doctest: +SKIP
+    >>> from engage_models.features.panel import build_panel  # doctest: +SKIP
     >>> build_panel("s3a://lake/engage/processed", engine="spark", spark_master="yarn",
     ...             out="s3a://lake/engage/panel")  # doctest: +SKIP
     """

@@ -2,7 +2,7 @@
 
 A :class:`Metric` names its family, the source it is computed from, its window(s), the SQL that computes
 it, its labels and descriptions in English and Japanese, whether higher is better, and how a model should
-treat it. The panel builder (:mod:`engage_models.panel`) compiles these declarations into SQL; reports
+treat it. The panel builder (:mod:`engage_models.features.panel`) compiles these declarations into SQL; reports
 (table headers, figure labels), models (which columns, which transforms) and the documentation read the
 registry. Nothing else defines a metric.
 
@@ -36,7 +36,7 @@ or a joined table, never as text.
 
 Examples
 --------
->>> from engage_models.metrics import get, columns
+>>> from engage_models.features.metrics import get, columns
 >>> m = get("active_user_ratio_28d")
 >>> m.family, m.higher_is_better, m.label("ja")
 ('reach', True, 'アクティブユーザー率（28日）')

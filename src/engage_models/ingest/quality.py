@@ -11,13 +11,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from .._core.i18n import catalogue, check_lang, fmt_date, t
+from .._core.plots import date_axis, new_ax
+from ..features.engine import connect_duckdb
 from .contracts import CONTRACTS, TIMESTAMP
-from .engine import connect_duckdb
-from .i18n import catalogue, check_lang, fmt_date, t
-from .ingest import IngestReport
-from .plots import date_axis, new_ax
+from .validate import IngestReport
 
-#: Quarantine reasons that name a column (see engage_models.contracts), with their catalogue template.
+#: Quarantine reasons that name a column (see engage_models.ingest.contracts), with their catalogue template.
 _REASON_PATTERNS = (
     (re.compile(r"^unparseable (.+)$"), "reason.unparseable"),
     (re.compile(r"^missing (.+)$"), "reason.missing"),

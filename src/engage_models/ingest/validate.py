@@ -1,6 +1,6 @@
 """Ingest: read raw tables, validate them against the contracts, write typed Parquet and a quarantine.
 
-For each table in :data:`engage_models.contracts.TABLE_ORDER` (accounts first):
+For each table in :data:`engage_models.ingest.contracts.TABLE_ORDER` (accounts first):
 
 1. find its source: ``raw/<table>.parquet|.csv|.csv.gz|.tsv|.json`` or a folder ``raw/<table>/`` of parts,
    or any DuckDB-readable path given in ``sources``;
@@ -18,7 +18,7 @@ has to fit in pandas. Values reach the SQL only as bound parameters; identifiers
 
 Examples
 --------
->>> from engage_models.simulate import simulate
+>>> from engage_models.demo.simulator import simulate
 >>> from engage_models.ingest import ingest
 >>> _ = simulate(out="/tmp/engage-doc/raw", n_accounts=30, months=3)
 >>> report = ingest("/tmp/engage-doc/raw", "/tmp/engage-doc/processed")
@@ -40,9 +40,9 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
-from . import config
+from .. import config
+from ..features.engine import connect_duckdb
 from . import contracts as C
-from .engine import connect_duckdb
 
 log = logging.getLogger(__name__)
 

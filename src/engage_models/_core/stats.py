@@ -1,13 +1,16 @@
-"""Interval estimators shared by the survey analytics (array-friendly: counts may be numpy arrays).
+"""Statistics shared by every part of the package (array-friendly: counts may be numpy arrays).
 
-All intervals are two-sided at ``level`` (0.95 by default); ``z`` is the standard normal quantile
-``Phi^-1(1 - (1 - level) / 2)``.
+Intervals are two-sided at ``level`` (0.95 by default); ``z`` is the standard normal quantile
+``Phi^-1(1 - (1 - level) / 2)``. One Wilson interval serves KPIs, calibration curves and surveys, with
+exact ends (0 for no events, 1 for all), so an error bar never comes out negative.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import stats
+
+_EPS = 1e-6
 
 
 def z_value(level: float = 0.95) -> float:
@@ -17,23 +20,49 @@ def z_value(level: float = 0.95) -> float:
     return float(stats.norm.ppf(1 - (1 - level) / 2))
 
 
-def wilson(successes, n, level: float = 0.95):
-    """Wilson score interval for a binomial proportion (in [0, 1]).
+def wilson_interval(k, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a proportion ``k / n`` (arrays allowed; NaN where ``n == 0``).
 
     .. math::
-        \\frac{x + z^2/2}{n + z^2} \\pm \\frac{z}{n + z^2} \\sqrt{\\frac{x (n - x)}{n} + \\frac{z^2}{4}}
+        \\frac{k + z^2/2}{n + z^2} \\pm \\frac{z}{n + z^2} \\sqrt{\\frac{k (n - k)}{n} + \\frac{z^2}{4}}
 
-    Unlike the Wald interval it never leaves [0, 1] and keeps close to nominal coverage at small ``n`` and
-    at proportions near 0 or 1 (Brown, Cai and DasGupta 2001). Returns ``(low, high)``; NaN where ``n`` is 0.
+    Unlike the Wald interval it stays inside [0, 1] and keeps close to nominal coverage at small ``n`` and
+    for rare events such as a month's churn (Brown, Cai and DasGupta 2001). The ends are exact: the lower
+    bound is 0 when ``k == 0`` and the upper bound 1 when ``k == n`` (not rounding noise such as 1e-15).
+
+    >>> lo, hi = wilson_interval(0, 10)
+    >>> float(lo), round(float(hi), 4)
+    (0.0, 0.2775)
+    >>> lo, hi = wilson_interval(0, 21)
+    >>> float(lo)
+    0.0
     """
-    x, n = np.asarray(successes, dtype=float), np.asarray(n, dtype=float)
+    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
     z = z_value(level)
     with np.errstate(invalid="ignore", divide="ignore"):
-        centre = (x + z**2 / 2) / (n + z**2)
-        half = z / (n + z**2) * np.sqrt(x * (n - x) / n + z**2 / 4)
+        centre = (k + z**2 / 2) / (n + z**2)
+        half = z / (n + z**2) * np.sqrt(k * (n - k) / n + z**2 / 4)
         lo, hi = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    lo, hi = np.where(k <= 0, 0.0, lo), np.where(k >= n, 1.0, hi)
     bad = n <= 0
     return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
+
+
+def sigmoid(x):
+    """The logistic function ``1 / (1 + exp(-x))``."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+
+
+def logit(p, eps: float = _EPS):
+    """``log(p / (1 - p))`` with ``p`` clipped to ``[eps, 1 - eps]``."""
+    p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
+    return np.log(p / (1 - p))
+
+
+def log_loss(y, p, eps: float = _EPS) -> float:
+    """Mean negative log-likelihood of 0/1 outcomes ``y`` under probabilities ``p`` (clipped to ``eps``)."""
+    y, p = np.asarray(y, float), np.clip(np.asarray(p, float), eps, 1 - eps)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def mean_interval(values, level: float = 0.95) -> tuple[float, float, float, int]:

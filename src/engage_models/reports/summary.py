@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .i18n import fmt_money, fmt_pct, t
-from .plots import BAND_COLOURS, new_ax
+from .._core.i18n import fmt_money, fmt_pct, t
+from .._core.plots import BAND_COLOURS, new_ax
 
 
 def nps_waves(nps_answers: pd.DataFrame, freq: str = "Q", min_n: int = 30):
@@ -19,7 +19,7 @@ def nps_waves(nps_answers: pd.DataFrame, freq: str = "Q", min_n: int = 30):
 
     Returns (latest row, previous row or None, :class:`~engage_models.surveys.NPSDifference` or None).
     """
-    from .surveys import nps_difference, nps_trend
+    from ..surveys import nps_difference, nps_trend
 
     trend = nps_trend(nps_answers, freq)
     trend = trend[trend["n"] >= min_n] if (trend["n"] >= min_n).any() else trend
@@ -162,7 +162,7 @@ def top_at_risk(actions: pd.DataFrame, scored_now: pd.DataFrame, n: int = 10, la
 
 def nps_by(answers: pd.DataFrame, by: str, lang: str = "en", min_n: int = 30) -> pd.DataFrame:
     """NPS with its interval and the number of answers per group (small groups flagged)."""
-    from .surveys import nps_table
+    from ..surveys import nps_table
 
     tb = nps_table(answers, by, min_n=min_n)
     rows = []

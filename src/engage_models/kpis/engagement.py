@@ -9,7 +9,7 @@ makes no claim about risk.
 Examples
 --------
 >>> import pandas as pd
->>> from engage_models.engagement import engagement_index
+>>> from engage_models.kpis.engagement import engagement_index
 >>> p = pd.DataFrame({"account_id": ["a", "b", "c"], "as_of": pd.Timestamp("2025-01-01", tz="UTC"),
 ...                   "active_user_ratio_28d": [0.9, 0.5, 0.1], "feature_breadth_28d": [0.8, 0.5, 0.2],
 ...                   "dau_mau": [0.5, 0.3, 0.1], "active_days_28d": [28, 10, 2]})
@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from . import metrics as M
-from .i18n import check_lang, t
-from .plots import new_ax
+from .._core.i18n import check_lang, t
+from .._core.plots import new_ax
+from ..features import metrics as M
 
 #: Metrics averaged (as percentiles within a date) into the descriptive engagement index.
 INDEX_METRICS = ("active_user_ratio_28d", "feature_breadth_28d", "dau_mau", "active_days_28d")

@@ -1,0 +1,45 @@
+"""Business KPIs from accounts, subscriptions and the panel: see :mod:`~engage_models.kpis.compute` for the
+definitions; :mod:`~engage_models.kpis.tables` reads the inputs, :mod:`~engage_models.kpis.views` shows them and
+:mod:`~engage_models.kpis.engagement` ranks accounts by engagement."""
+
+from .._core.stats import wilson_interval
+from .compute import (
+    MOVEMENTS,
+    RATIO_COLUMNS,
+    cohort_matrix,
+    cohort_retention,
+    continuation_rate,
+    engagement_over_time,
+    kpi_summary,
+    logo_churn,
+    monthly_mrr,
+    mrr_bridge,
+    mrr_movements,
+    revenue_retention,
+    trailing_revenue_retention,
+)
+from .tables import load_tables
+from .views import plot_cohort_heatmap, plot_kpi_trend, plot_mrr_movements, plot_mrr_waterfall, summary_view
+
+__all__ = [
+    "MOVEMENTS",
+    "RATIO_COLUMNS",
+    "cohort_matrix",
+    "cohort_retention",
+    "continuation_rate",
+    "engagement_over_time",
+    "kpi_summary",
+    "load_tables",
+    "logo_churn",
+    "monthly_mrr",
+    "mrr_bridge",
+    "mrr_movements",
+    "plot_cohort_heatmap",
+    "plot_kpi_trend",
+    "plot_mrr_movements",
+    "plot_mrr_waterfall",
+    "revenue_retention",
+    "summary_view",
+    "trailing_revenue_retention",
+    "wilson_interval",
+]

@@ -1,0 +1,175 @@
+"""KPIs as a reader sees them: the summary table in words and the trend, cohort and MRR charts."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .._core.i18n import check_lang, fmt_date, fmt_money, fmt_pct, t
+from .._core.plots import date_axis, new_ax
+from .compute import MOVEMENTS, RATIO_COLUMNS, _aware, _month_start, cohort_matrix
+
+log = logging.getLogger(__name__)
+
+
+def summary_view(summary: pd.DataFrame, lang: str = "en", currency: str = "$") -> pd.DataFrame:
+    """:func:`kpi_summary` as text for a report: labels, units, the interval next to the value."""
+    check_lang(lang)
+
+    def fmt(v, unit, signed=False):
+        if pd.isna(v):
+            return ""
+        if unit == "ratio" and signed:  # a change of a rate is in percentage points
+            return f"{100 * v:+.1f}" + ("ポイント" if lang == "ja" else " pp")
+        if unit == "ratio":
+            return fmt_pct(100 * v, lang)
+        if unit == "currency":
+            return ("+" if signed and v > 0 else "") + fmt_money(v, lang, currency)
+        return f"{v:+,.0f}" if signed else f"{v:,.0f}"
+
+    rows = []
+    for r in summary.itertuples(index=False):
+        value = fmt(r.value, r.unit)
+        if not pd.isna(r.ci_low):
+            lo, hi = fmt(r.ci_low, r.unit), fmt(r.ci_high, r.unit)
+            value += f"（95%信頼区間 {lo}〜{hi}）" if lang == "ja" else f" (95% CI {lo} to {hi})"
+        rows.append({t("kpi", lang): t(r.kpi, lang), t("period", lang): fmt_date(r.period, lang, month_only=(
+            pd.Timestamp(r.period).day == 1 and r.kpi not in ("dau_mau", "active_account_rate"))),
+            t("value", lang): value, t("previous", lang): fmt(r.previous, r.unit),
+            t("change", lang): fmt(r.change, r.unit, signed=True)})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------- plots
+def _date_axis(ax, lang: str, max_ticks: int = 8) -> None:
+    """Month ticks in the locale's form (:func:`engage_models._core.plots.date_axis`)."""
+    date_axis(ax, lang, max_ticks)
+
+
+def _month_labels(values, lang: str) -> list[str]:
+    return [fmt_date(v, lang, month_only=True) for v in values]
+
+
+def plot_kpi_trend(frame: pd.DataFrame, columns, x: str = "month", ax=None, lang: str = "en", band: bool = True):
+    """Lines of KPI ``columns`` of ``frame`` over ``x``; a percent axis when every column is a rate.
+
+    With a single column and ``ci_low``/``ci_high`` in ``frame`` (and ``band``), the interval is shaded.
+    """
+    check_lang(lang)
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    ax = new_ax(ax, figsize=(10, 4))
+    xs = pd.to_datetime(frame[x])
+    for col in columns:
+        ax.plot(xs, frame[col], marker="o", markersize=3, label=t(col, lang))
+    if band and len(columns) == 1 and {"ci_low", "ci_high"} <= set(frame.columns):
+        ax.fill_between(xs, frame["ci_low"], frame["ci_high"], alpha=0.2, linewidth=0, label=t("ci_band", lang))
+    if all(c in RATIO_COLUMNS for c in columns):
+        from matplotlib.ticker import PercentFormatter
+
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _date_axis(ax, lang)
+    ax.set_xlabel(t(x, lang))
+    if len(columns) == 1:
+        ax.set_ylabel(t(columns[0], lang))
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_cohort_heatmap(cohorts: pd.DataFrame, value: str = "retention", ax=None, lang: str = "en",
+                        annot: bool | None = None):
+    """Heatmap of :func:`cohort_retention`: cohorts down, months since start across; censored cells blank.
+
+    Cells are annotated with their percentage when the matrix is small enough to read (``annot=None``).
+    """
+    import seaborn as sns
+
+    check_lang(lang)
+    matrix = cohort_matrix(cohorts, value)
+    ax = new_ax(ax, figsize=(min(2 + 0.45 * max(matrix.shape[1], 1), 14), 1.5 + 0.35 * max(len(matrix), 1)))
+    if annot is None:
+        annot = matrix.size <= 400
+    vmax = 1.0 if value == "retention" else max(1.0, float(np.nanmax(matrix.to_numpy())) if matrix.size else 1.0)
+    sns.heatmap(matrix, mask=matrix.isna(), vmin=0, vmax=vmax, cmap="viridis", annot=annot, fmt=".0%",
+                annot_kws={"fontsize": 7}, cbar_kws={"label": t(value, lang), "format": "{x:.0%}"}, ax=ax,
+                yticklabels=_month_labels(matrix.index, lang))
+    ax.set_xlabel(t("months_since_start", lang))
+    ax.set_ylabel(t("cohort", lang))
+    ax.tick_params(axis="y", labelsize=8)
+    ax.grid(False)  # the theme's grid would show through the censored (blank) cells
+    return ax
+
+
+def plot_mrr_waterfall(bridge: pd.DataFrame, start=None, end=None, ax=None, lang: str = "en",
+                       currency: str = "$"):
+    """The MRR bridge over months ``start``..``end`` of :func:`mrr_bridge` as a waterfall.
+
+    Six bars: starting MRR (at the close of the month before ``start``), + new, + expansion, - contraction,
+    - churn, and ending MRR (at the close of ``end``). Default: the last 12 months of ``bridge``.
+    """
+    check_lang(lang)
+    b = bridge.copy()
+    months = pd.to_datetime(b["month"], utc=True)
+    if start is None:
+        start = months.iloc[max(len(b) - 12, 0)]
+    if end is None:
+        end = months.iloc[-1]
+    keep = (months >= _aware([_month_start(start)])[0]) & (months <= _aware([_month_start(end)])[0])
+    b = b[keep.to_numpy()]
+    if b.empty:
+        raise ValueError("no month of the bridge between start and end")
+    first, last = b.iloc[0]["start_mrr"], b.iloc[-1]["end_mrr"]
+    steps = [("new", b["new"].sum()), ("expansion", b["expansion"].sum()),
+             ("contraction", -b["contraction"].sum()), ("churn", -b["churn"].sum())]
+    ax = new_ax(ax, figsize=(9, 4.5))
+    labels = [t("start_mrr", lang)] + [t(k, lang) for k, _ in steps] + [t("end_mrr", lang)]
+    colours = {"total": "#56677a", "up": "#009e73", "down": "#d55e00"}
+    ax.bar(0, first, color=colours["total"])
+    level = first
+    for i, (_, v) in enumerate(steps, start=1):
+        bottom = level if v >= 0 else level + v
+        ax.bar(i, abs(v), bottom=bottom, color=colours["up" if v >= 0 else "down"])
+        level += v
+    ax.bar(len(steps) + 1, last, color=colours["total"])
+    values = [first] + [v for _, v in steps] + [last]
+    tops = [first] + list(np.cumsum([first] + [v for _, v in steps])[1:]) + [last]
+    tops = [max(tp, tp - v) if 0 < i <= len(steps) else tp for i, (tp, v) in enumerate(zip(tops, values, strict=True))]
+    for i, (v, top) in enumerate(zip(values, tops, strict=True)):
+        sign = "+" if 0 < i <= len(steps) and v > 0 else ""
+        ax.annotate(sign + fmt_money(v, lang, currency), (i, top), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_ylim(0, max(tops) * 1.08)
+    ax.set_ylabel(t("mrr_total", lang))
+    period = f"{fmt_date(b.iloc[0]['month'], lang, True)} – {fmt_date(b.iloc[-1]['month'], lang, True)}"
+    ax.set_title(period, fontsize=10, fontweight="normal")
+    ax.yaxis.set_major_formatter(lambda v, _pos: fmt_money(v, lang, currency))
+    return ax
+
+
+def plot_mrr_movements(bridge: pd.DataFrame, ax=None, lang: str = "en", currency: str = "$"):
+    """Monthly MRR movements of :func:`mrr_bridge` as bars: new and expansion up, contraction and churn down,
+    with the net new MRR as a line."""
+    check_lang(lang)
+    ax = new_ax(ax, figsize=(10, 4))
+    x = np.arange(len(bridge))
+    colours = {"new": "#0072b2", "expansion": "#009e73", "contraction": "#e69f00", "churn": "#d55e00"}
+    up = np.zeros(len(bridge))
+    down = np.zeros(len(bridge))
+    for k in MOVEMENTS:
+        v = bridge[k].to_numpy(dtype=float)
+        if k in ("new", "expansion"):
+            ax.bar(x, v, bottom=up, color=colours[k], label=t(k, lang))
+            up += v
+        else:
+            ax.bar(x, -v, bottom=down, color=colours[k], label=t(k, lang))
+            down -= v
+    ax.plot(x, bridge["net_new_mrr"], color="black", marker="o", markersize=3, label=t("net_new_mrr", lang))
+    ax.axhline(0, color="grey", linewidth=0.8)
+    step = max(1, -(-len(bridge) // 8))  # at most 8 labels: they must not run into each other
+    ax.set_xticks(x[::step], _month_labels(bridge["month"].iloc[::step], lang), rotation=0, fontsize=8)
+    ax.yaxis.set_major_formatter(lambda v, _pos: fmt_money(v, lang, currency))
+    ax.set_ylabel(t("mrr_total", lang))
+    ax.legend(frameon=False, fontsize=8, ncols=5)
+    return ax

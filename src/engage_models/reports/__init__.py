@@ -1,0 +1,1 @@
+"""Reports: the runner that renders the notebooks into self-contained HTML, and the executive summary's views."""
