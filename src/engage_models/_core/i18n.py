@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -86,10 +87,11 @@ def fmt_pct(x, lang: str = "en", decimals: int = 1, signed: bool = False) -> str
     return f"{x:{'+' if signed else ''},.{decimals}f}%"
 
 
-def fmt_money(x, lang: str = "en", currency: str = "$", decimals: int = 0) -> str:
-    if x is None or pd.isna(x):
-        return ""
-    return f"{'-' if x < 0 else ''}{currency}{abs(x):,.{decimals}f}"
+def fmt_money(x, lang: str = "en", currency: str = "USD", decimals: int | None = None) -> str:
+    """An amount in ``currency`` (ISO code, or a symbol such as ``$``) as readers of ``lang`` write it."""
+    from .money import fmt_money as _fmt
+
+    return _fmt(x, lang, currency, decimals)
 
 
 def fmt_date(ts, lang: str = "en", month_only: bool = False) -> str:
@@ -97,9 +99,7 @@ def fmt_date(ts, lang: str = "en", month_only: bool = False) -> str:
     if ts is None or (not isinstance(ts, str) and pd.isna(ts)):
         return ""
     ts = pd.Timestamp(ts)
-    if check_lang(lang) == "ja":
-        return f"{ts.year}年{ts.month}月" if month_only else f"{ts.year}年{ts.month}月{ts.day}日"
-    return ts.strftime("%b %Y") if month_only else f"{ts.day} {ts.strftime('%b %Y')}"
+    return t("date.month" if month_only else "date.day", lang, y=ts.year, m=ts.month, d=ts.day, mon=ts.strftime("%b"))
 
 
 def fmt_datetime(ts, lang: str = "en") -> str:
@@ -110,11 +110,39 @@ def fmt_datetime(ts, lang: str = "en") -> str:
     return f"{fmt_date(ts, lang)} {ts:%H:%M}"
 
 
-def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "") -> str:
-    """An estimate with its 95% interval: '12.3 (95% CI 10.1 to 14.2)' / '12.3（95%信頼区間 10.1〜14.2）'."""
+def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "", *, signed: bool = False,
+                 n: int | None = None, fmt=None, label: bool = True) -> str:
+    """An estimate with its 95% interval, in the one form every report uses.
+
+    ``fmt`` formats each number (default: ``decimals`` places, ``+`` when ``signed``, then ``unit``; an infinite
+    bound reads ``∞``); ``n`` adds the sample size; ``label=False`` drops the words "95% CI" (for a column whose
+    header says it). Without an interval (a missing bound) only the estimate is shown.
+
+    >>> fmt_interval(12.345, 10.1, 14.25, "en")
+    '12.3 (95% CI 10.1 to 14.2)'
+    >>> fmt_interval(5, -2, 12, "en", decimals=0, signed=True, n=1234)
+    '+5 (95% CI -2 to +12, n=1,234)'
+    >>> fmt_interval(3.0, 2.0, float("inf"), "en")
+    '3.0 (95% CI 2.0 to ∞)'
+    """
     if est is None or pd.isna(est):
         return ""
-    e, a, b = (f"{v:,.{decimals}f}{unit}" for v in (est, lo, hi))
-    if lang == "ja":
-        return f"{e}（95%信頼区間 {a}〜{b}）"
-    return f"{e} (95% CI {a} to {b})"
+
+    def number(v) -> str:
+        if fmt is not None:
+            return fmt(v)
+        if np.isinf(v):
+            return "∞" if v > 0 else "-∞"
+        return f"{v:{'+' if signed else ''},.{decimals}f}{unit}"
+
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return number(est)
+    key = "ci.range" if not label else "ci.interval_n" if n is not None else "ci.interval"
+    return t(key, lang, est=number(est), lo=number(lo), hi=number(hi), n=f"{int(n):,}" if n is not None else "")
+
+
+def fmt_pp(x, lang: str = "en", decimals: int = 1) -> str:
+    """A difference of two percentages in percentage points: ``+1.2 pp`` / ``+1.2ポイント``."""
+    if x is None or pd.isna(x):
+        return ""
+    return t("unit.pp", lang, value=f"{x:+.{decimals}f}")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.i18n import check_lang, t
+from .._core.time import to_utc
 from .playbook import (
     _NUMBER_EXPORT,
     BANDS,
@@ -205,9 +206,7 @@ def action_list(scored: pd.DataFrame, playbook=None, lang: str = "en", as_of=Non
     """
     book = load_playbook(playbook)
     df = prepare(scored)
-    when = df["as_of"].max() if as_of is None else pd.Timestamp(as_of)
-    if when.tzinfo is None:
-        when = when.tz_localize("UTC")
+    when = df["as_of"].max() if as_of is None else to_utc(as_of)
     df = df[df["as_of"] == when]
     if df.empty:
         raise ValueError(f"no scored accounts at {when:%Y-%m-%d}")

@@ -71,6 +71,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .._core.io import jsonable
+from .._core.stats import sigmoid as _sigmoid
+from .._core.time import DAYS_PER_MONTH
 from ..ingest import contracts as C
 from .comments import comment_bank
 
@@ -147,10 +150,6 @@ class SimConfig:
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 def _month_starts(start: str, months: int) -> np.ndarray:
     return pd.date_range(start, periods=months + 1, freq="MS").values.astype("datetime64[s]")
 
@@ -307,7 +306,7 @@ class _World:
         acct_end = np.where(np.isnat(self.churn_ts), me, np.minimum(self.churn_ts, me))
         acct_w0 = np.maximum(self.start_ts, ms)
         present = (self.start_ts < me) & (acct_end > acct_w0)
-        tenure_m = (ms - self.start_ts) / np.timedelta64(1, "D") / 30.44
+        tenure_m = (ms - self.start_ts) / np.timedelta64(1, "D") / DAYS_PER_MONTH
 
         # users holding a seat this month
         ua = self.u_acct
@@ -363,7 +362,7 @@ class _World:
         breadth = n_used / len(FEATURES)
         nps_c = np.nan_to_num(self.nps_latest - 7.0, nan=0.0)
         lp = hz.linear_predictor(active_ratio, breadth, n_tix, nps_c, self.segment)
-        tenure_end = (me - self.start_ts) / np.timedelta64(1, "D") / 30.44
+        tenure_end = (me - self.start_ts) / np.timedelta64(1, "D") / DAYS_PER_MONTH
         h = np.where(tenure_end >= hz.min_tenure_months - 1e-9, _sigmoid(lp), 0.0)
         idx = np.flatnonzero(alive_end)
         last = t == cfg.months - 1
@@ -708,7 +707,7 @@ class _World:
                 "segment": cfg.hazard.segment,
             },
             "drivers_by_importance": ["active_ratio", "feature_breadth", "log1p_tickets", "nps_centered"],
-            "config": _jsonable(asdict(cfg)),
+            "config": jsonable(asdict(cfg)),
             "expected": {
                 "logins_per_active_user_month": "1 + login_rate*events_scale*exp(0.4*engagement)",
                 "mean_monthly_hazard": float(at_risk.mean()),
@@ -735,14 +734,6 @@ class _World:
             "churn_events": int(churned.sum()),
             "injected_defects": defects,
         }
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    return obj
 
 
 def _inject_defects(rng, tables: dict[str, pd.DataFrame], events: _StreamWriter, touch: _StreamWriter) -> dict:

@@ -36,6 +36,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from .._core.time import to_utc
+
 log = logging.getLogger(__name__)
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 
@@ -309,7 +311,7 @@ def _local_cores(master: str) -> int:
 def _spark_value(value):
     """A parameter value as PySpark binds it (timestamps as aware UTC datetimes, numpy scalars unwrapped)."""
     if isinstance(value, pd.Timestamp):
-        value = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
+        value = to_utc(value)
         return value.to_pydatetime()
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)

@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._core.time import to_utc, utc_midnight
 from . import metrics as M
 from .engine import Engine, is_uri, location, make_engine, quote_ident
 
@@ -63,22 +64,9 @@ TABLES = ("accounts", "events", "tickets", "touchpoints", "surveys", "subscripti
 REQUIRED = ("accounts", "events")
 
 
-def _utc(ts) -> pd.Timestamp:
-    """A timestamp in UTC (naive values are read as UTC)."""
-    ts = pd.Timestamp(ts)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _utc_midnight(ts) -> pd.Timestamp:
-    ts = _utc(ts)
-    if ts != ts.normalize():
-        raise ValueError(f"observation dates are UTC midnights (metrics see whole days); got {ts}")
-    return ts
-
-
 def observation_dates(start, end, freq: str = "MS") -> pd.DatetimeIndex:
     """UTC midnights from ``start`` to ``end`` (both included) at ``freq`` (pandas offset; month starts)."""
-    return pd.date_range(_utc(start).normalize(), _utc(end).normalize(), freq=freq)
+    return pd.date_range(to_utc(start).normalize(), to_utc(end).normalize(), freq=freq)
 
 
 def _epoch_days(ts: pd.DatetimeIndex | pd.Timestamp):
@@ -176,7 +164,7 @@ class PanelBuilder:
         lo, hi = df["lo"].iloc[0], df["hi"].iloc[0]
         if pd.isna(hi):
             raise ValueError(f"{location(self.processed, 'events.parquet')} has no rows: no observation date to use")
-        return _utc(lo).normalize(), _utc(hi).normalize() + pd.Timedelta(days=1)
+        return to_utc(lo).normalize(), to_utc(hi).normalize() + pd.Timedelta(days=1)
 
     def default_dates(self, until: pd.Timestamp | None = None, freq: str = "MS") -> pd.DatetimeIndex:
         """Month starts from the first one with a full longest window of data, up to ``until``."""
@@ -273,12 +261,12 @@ class PanelBuilder:
 
     def _dates(self, as_of, until, freq) -> tuple[pd.DatetimeIndex, pd.Timestamp, pd.Timestamp]:
         first_day, data_end = self.data_range()
-        until = _utc_midnight(until) if until is not None else data_end
+        until = utc_midnight(until, strict=True) if until is not None else data_end
         if as_of is None:
             dates = self.default_dates(until, freq)
         else:
             items = [as_of] if isinstance(as_of, (str, pd.Timestamp)) or not isinstance(as_of, Iterable) else as_of
-            dates = pd.DatetimeIndex(sorted({_utc_midnight(a) for a in items}))
+            dates = pd.DatetimeIndex(sorted({utc_midnight(a, strict=True) for a in items}))
         if len(dates) == 0:
             raise ValueError(f"no observation date between the data start {first_day:%Y-%m-%d} and {until:%Y-%m-%d}")
         if dates.max() > until:
@@ -472,7 +460,7 @@ def cached_panel(processed_dir, until=None, *, horizon_days: int = 90,
     processed = Path(processed_dir)
     with PanelBuilder(processed, windows, horizon_days, **settings) as b:
         _, data_end = b.data_range()
-        until = _utc_midnight(until) if until is not None else data_end
+        until = utc_midnight(until, strict=True) if until is not None else data_end
         name = f"{until:%Y%m%d}_h{horizon_days}_w{'-'.join(map(str, sorted(set(windows))))}.parquet"
         path = processed / "panel" / name
         inputs = [p for p in processed.glob("*.parquet")]

@@ -36,8 +36,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from .._core.i18n import t
+from .._core.i18n import fmt_interval, t
 from .._core.plots import BAND_COLOURS, new_ax
+from .._core.stats import log_loss
 
 log = logging.getLogger(__name__)
 _EPS = 1e-6
@@ -47,11 +48,6 @@ _EPS = 1e-6
 def brier(y, p) -> float:
     y, p = np.asarray(y, float), np.asarray(p, float)
     return float(np.mean((p - y) ** 2))
-
-
-def log_loss(y, p) -> float:
-    y, p = np.asarray(y, float), np.clip(np.asarray(p, float), _EPS, 1 - _EPS)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def lift_at(y, p, share: float = 0.1) -> float:
@@ -295,8 +291,7 @@ def summary_view(boot: pd.DataFrame, lang: str = "en", models=None) -> pd.DataFr
             if metric in g.index:
                 r = g.loc[metric]
                 d = 3 if metric in ("brier", "ici", "log_loss") else 2 if metric == "lift_top_decile" else 3
-                row[t(metric, lang)] = (f"{r.estimate:.{d}f}（{r.ci_low:.{d}f}〜{r.ci_high:.{d}f}）" if lang == "ja"
-                                        else f"{r.estimate:.{d}f} ({r.ci_low:.{d}f} to {r.ci_high:.{d}f})")
+                row[t(metric, lang)] = fmt_interval(r.estimate, r.ci_low, r.ci_high, lang, decimals=d, label=False)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -328,7 +323,7 @@ def plot_metrics(boot: pd.DataFrame, metric: str = "roc_auc", ax=None, lang: str
                 capsize=3, color="#0072b2")
     ax.set_yticks(yv, [t(m, lang) for m in models])
     ax.invert_yaxis()
-    ax.set_xlabel(t(metric, lang) + (" (95% CI)" if lang == "en" else "（95%信頼区間）"))
+    ax.set_xlabel(t("ci.axis", lang, label=t(metric, lang)))
     return ax
 
 

@@ -27,12 +27,14 @@ np.int64(1)
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from .._core.i18n import check_lang, fmt_date, t
 from .._core.plots import BAND_COLOURS, date_axis, new_ax
+from .._core.time import DAYS_PER_MONTH, to_utc
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +45,9 @@ FROM_STATES = (*BANDS, "new")
 TO_STATES = (*BANDS, "left")
 ALERTS = ("score_drop", "into_red")
 #: Columns carried from the scored accounts into the alert list when present.
+LABELS = ("churned_within_h", "duration_days", "event")
+#: Columns carried from the scored accounts into the alert list when present.
 CONTEXT_COLUMNS = ("segment", "plan", "mrr", "churn_probability", "ltv")
-
-
-def _utc(ts) -> pd.Timestamp:
-    ts = pd.Timestamp(ts)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _scored(scored: pd.DataFrame) -> pd.DataFrame:
@@ -99,13 +98,13 @@ def comparison_dates(scored: pd.DataFrame, as_of=None, previous=None) -> tuple[p
     dates = pd.DatetimeIndex(pd.to_datetime(scored["as_of"], utc=True).unique()).sort_values()
     if dates.empty:
         raise ValueError("scored accounts are empty")
-    now = dates[-1] if as_of is None else _utc(as_of)
+    now = dates[-1] if as_of is None else to_utc(as_of)
     if now not in dates:
         raise ValueError(f"no scored accounts at {now:%Y-%m-%d}; dates: {[f'{d:%Y-%m-%d}' for d in dates]}")
     if previous is None:
         earlier = dates[dates < now]
         return now, (earlier[-1] if len(earlier) else None)
-    before = _utc(previous)
+    before = to_utc(previous)
     if before not in dates or before >= now:
         raise ValueError(f"previous date {before:%Y-%m-%d} must be a scored date before {now:%Y-%m-%d}")
     return now, before
@@ -187,6 +186,88 @@ def score_alerts(scored: pd.DataFrame, drop: float = 10.0, as_of=None, previous=
     out.attrs.update({**both.attrs, "drop": drop})
     log.info("%d alert(s) at %s (drop > %g points or into red)", len(out), f"{both.attrs['as_of']:%Y-%m-%d}", drop)
     return out
+
+
+
+# ------------------------------------------------------------------------------------ scores over time
+def rolling_scores(panel: pd.DataFrame, make_model: Callable[[], object], *, horizon_days: int,
+                   dates=None, n_dates: int = 6, label: str = "churned_within_h",
+                   prefit: dict | None = None) -> tuple[pd.DataFrame, dict]:
+    """Score, churn probability and band of every account at each of the last ``n_dates`` dates.
+
+    Each date's model is fitted on the rows whose label was known by that date (``as_of + horizon <= date``);
+    dates with the same training rows share one fit, and ``prefit`` maps the last training date of a model
+    already fitted on exactly those rows to it (the run's final model), so it is not fitted twice. Bands come
+    from each model's own thresholds (chosen on its out-of-fold predictions), so no date is banded with what
+    was learned after it. Returns the scores and the fitted models by date.
+    """
+    all_dates = sorted(panel["as_of"].unique())
+    dates = [pd.Timestamp(d) for d in (dates if dates is not None else all_dates[-n_dates:])]
+    h = pd.Timedelta(days=horizon_days)
+    fits: dict = {pd.Timestamp(k): m for k, m in (prefit or {}).items()}
+    models: dict = {}
+    out = []
+    for d in dates:
+        train = panel[(panel["as_of"] + h <= d) & panel[label].notna()]
+        key = pd.Timestamp(train["as_of"].max())
+        if key not in fits:
+            X = train.drop(columns=[c for c in LABELS if c in train.columns])
+            fits[key] = make_model().fit(X, train[label].astype(int))
+            log.info("scores at %s: model fitted on %d rows up to %s", d.date(), len(train), pd.Timestamp(key).date())
+        model = fits[key]
+        now = panel[panel["as_of"] == d]
+        X = now.drop(columns=[c for c in LABELS if c in now.columns])
+        p = model.predict_proba(X)[:, 1]
+        out.append(pd.DataFrame({"account_id": now["account_id"].to_numpy(), "as_of": d,
+                                 "score": model.health_score(X).to_numpy(), "churn_probability": p,
+                                 "band": model.bands(proba=p).to_numpy(), "trained_until": key}))
+        models[d] = model
+    return pd.concat(out, ignore_index=True), models
+
+
+def drivers_in_words(model, X: pd.DataFrame, k: int = 3) -> pd.DataFrame:
+    """Per row of ``X``: the ``k`` features costing most points (``drivers``: a list of dicts with ``feature``,
+    ``value``, ``typical``, ``points``) and the same in words in every report language (``drivers_text_en``,
+    ``drivers_text_ja``), so the reports of either language read them from one computation."""
+    from .._core.i18n import LANGS
+
+    out = model.drivers(X, k=k, lang="en")
+    result = pd.DataFrame({"drivers": [[{key: d[key] for key in ("feature", "value", "typical", "points")}
+                                        for d in items] for items in out["drivers"]]}, index=X.index)
+    for lang in LANGS:
+        result[f"drivers_text_{lang}"] = out["drivers_text"] if lang == "en" else model.drivers(X, k=k, lang=lang)[
+            "drivers_text"]
+    return result.reset_index(drop=True)
+
+
+def with_context(scores: pd.DataFrame, panel: pd.DataFrame, accounts: pd.DataFrame | None = None,
+                 columns=("segment", "plan", "mrr", "seats", "tenure_days")) -> pd.DataFrame:
+    """Scores joined to the panel's context columns (and account names)."""
+    ctx = panel[["account_id", "as_of", *[c for c in columns if c in panel.columns]]]
+    out = scores.merge(ctx, on=["account_id", "as_of"], how="left")
+    if accounts is not None and "name" in accounts:
+        out = out.merge(accounts[["account_id", "name"]], on="account_id", how="left")
+    return out
+
+
+def band_followup(scores: pd.DataFrame, accounts: pd.DataFrame, until, date=None) -> pd.DataFrame:
+    """Accounts by the band they had at ``date`` (default: the earliest scored date), followed from then on.
+
+    ``duration`` is in months (30.4375 days) from ``date`` to the churn date or to ``until`` (censored);
+    ``event`` is 1 when the account churned by ``until``. For Kaplan-Meier curves by health band.
+    """
+    date = pd.Timestamp(date) if date is not None else scores["as_of"].min()
+    until = to_utc(until)
+    at = scores[scores["as_of"] == date][["account_id", "band"]]
+    a = accounts[["account_id", "end_date"]].copy()
+    a["end_date"] = pd.to_datetime(a["end_date"], utc=True)
+    df = at.merge(a, on="account_id", how="left")
+    churned = df["end_date"].notna() & (df["end_date"] <= until)
+    end = df["end_date"].where(churned, until)
+    df["duration"] = (end - date).dt.total_seconds() / 86400 / DAYS_PER_MONTH
+    df["event"] = churned.astype(int)
+    df.attrs["date"] = date
+    return df[df["duration"] > 0]
 
 
 # ------------------------------------------------------------------------------------------- report views

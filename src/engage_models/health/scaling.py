@@ -36,6 +36,7 @@ from scipy import stats
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._core.stats import logit as _logit
 from ..features import metrics as M
 
 MISSING_SUFFIX = "__missing"
@@ -222,9 +223,6 @@ class MonotoneBinner(TransformerMixin, BaseEstimator):
         return pd.DataFrame(out, index=X.index)
 
 
-def _logit(p):
-    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 def _pav(rates: np.ndarray, weights: np.ndarray, increasing: bool = True) -> np.ndarray:

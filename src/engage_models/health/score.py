@@ -56,6 +56,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.i18n import t
+from .._core.stats import log_loss
+from .._core.stats import sigmoid as _sigmoid
 from ..features import metrics as M
 from .scaling import MISSING_SUFFIX, MonotoneBinner, SkewScaler
 
@@ -63,21 +65,6 @@ log = logging.getLogger(__name__)
 
 BANDS = ("green", "yellow", "red")
 DEFAULT_CS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-_EPS = 1e-6
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
-
-
-def _logit(p):
-    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))
-
-
-def log_loss(y, p) -> float:
-    y, p = np.asarray(y, float), np.clip(np.asarray(p, float), _EPS, 1 - _EPS)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 # ------------------------------------------------------------------------------------------ splitting

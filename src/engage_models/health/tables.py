@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
+from .._core.errors import DataError
+from .._core.io import read_table  # noqa: F401  (the CLI reads tables with it)
 from . import evaluation as E
 from .score import ChurnGBM, HandWeightedScore, HealthScore
 
@@ -27,23 +29,8 @@ _TRUE = {"1", "true", "yes", "y", "churned", "t"}
 _FALSE = {"0", "false", "no", "n", "retained", "active", "f"}
 
 
-class TableError(ValueError):
+class TableError(DataError):
     """The table cannot be used as given (message names the file, column and rows)."""
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    path = Path(path)
-    if not path.exists():
-        raise TableError(f"{path}: no such file")
-    suffix = "".join(path.suffixes).lower()
-    try:
-        if suffix.endswith(".parquet"):
-            return pd.read_parquet(path)
-        if suffix.endswith((".csv", ".csv.gz", ".tsv")):
-            return pd.read_csv(path, sep="\t" if ".tsv" in suffix else ",")
-    except (OSError, ValueError) as exc:
-        raise TableError(f"{path}: cannot read it ({exc})") from exc
-    raise TableError(f"{path}: expected .parquet, .csv or .tsv")
 
 
 def _label(series: pd.Series, where: str) -> pd.Series:

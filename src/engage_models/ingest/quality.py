@@ -13,6 +13,7 @@ import pandas as pd
 
 from .._core.i18n import catalogue, check_lang, fmt_date, t
 from .._core.plots import date_axis, new_ax
+from .._core.time import to_utc
 from ..features.engine import connect_duckdb
 from .contracts import CONTRACTS, TIMESTAMP
 from .validate import IngestReport
@@ -96,7 +97,7 @@ def last_event_date(processed: str | Path) -> pd.Timestamp:
                             {"p": str(Path(processed) / "events.parquet")}).fetchone()
     if ts is None:
         raise ValueError("the events table is empty: no default observation date")
-    return pd.Timestamp(ts).tz_convert("UTC").normalize()
+    return to_utc(ts).normalize()
 
 
 def observation_date(as_of: str | None, processed: str | Path) -> pd.Timestamp:
@@ -106,8 +107,7 @@ def observation_date(as_of: str | None, processed: str | Path) -> pd.Timestamp:
     in: with events up to 31 December, the observation date is 1 January.
     """
     if as_of:
-        ts = pd.Timestamp(as_of)
-        return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).normalize()
+        return to_utc(as_of).normalize()
     return last_event_date(processed) + pd.Timedelta(days=1)
 
 

@@ -41,6 +41,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .. import config
+from .._core.time import to_utc
 from ..features.engine import connect_duckdb
 from . import contracts as C
 
@@ -345,7 +346,7 @@ def ingest(
     raw_dir, processed_dir = Path(raw_dir), Path(processed_dir)
     (processed_dir / "quarantine").mkdir(parents=True, exist_ok=True)
     now_ts = pd.Timestamp(now or datetime.now(UTC))
-    now_ts = now_ts.tz_localize("UTC") if now_ts.tzinfo is None else now_ts.tz_convert("UTC")
+    now_ts = to_utc(now_ts)
     values = {"now": now_ts.to_pydatetime(), "csat_min": float(csat_scale[0]), "csat_max": float(csat_scale[1])}
     sources = {k: str(v) for k, v in (sources or {}).items()}
     unknown = set(sources) - set(C.CONTRACTS)

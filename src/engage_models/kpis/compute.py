@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.stats import wilson_interval
+from .._core.time import naive_utc, to_utc
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +74,8 @@ _DAYS_28 = 28.0
 
 # --------------------------------------------------------------------------------------------- loading
 # --------------------------------------------------------------------------------------------- helpers
-def _naive_utc(values) -> pd.Series:
-    """Timestamps as naive UTC (tz-aware input converted, naive input read as UTC)."""
-    s = pd.to_datetime(pd.Series(values), utc=True)
-    return s.dt.tz_localize(None)
-
-
 def _month_start(ts) -> pd.Timestamp:
-    ts = pd.Timestamp(ts)
-    ts = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+    ts = to_utc(ts).tz_localize(None)
     return ts.to_period("M").to_timestamp()
 
 
@@ -126,13 +120,13 @@ def _grid(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, as_
     if subs is not None and ({"account_id", "period_start", "mrr"} - set(subs.columns)):
         raise ValueError("subscriptions needs the columns account_id, period_start and mrr")
     acc = accounts.drop_duplicates("account_id").reset_index(drop=True)
-    start_day = _naive_utc(acc["start_date"]).dt.floor("D")
-    end_day = _naive_utc(acc["end_date"]).dt.floor("D")
+    start_day = naive_utc(acc["start_date"]).dt.floor("D")
+    end_day = naive_utc(acc["end_date"]).dt.floor("D")
     if start_day.isna().any():
         raise ValueError("accounts.start_date must not be empty")
 
     if subs is not None:
-        sub_month = _naive_utc(subs["period_start"]).dt.to_period("M").dt.to_timestamp()
+        sub_month = naive_utc(subs["period_start"]).dt.to_period("M").dt.to_timestamp()
         first_default, last_sub = sub_month.min(), sub_month.max()
         as_of_default = last_sub + pd.DateOffset(months=1)
     else:
@@ -141,7 +135,7 @@ def _grid(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, as_
         as_of_default = max(start_day.max(), end_day.max()) if end_day.notna().any() else start_day.max()
     first = _month_start(observed_from) if observed_from is not None else first_default
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(as_of_default)
-    as_of_ts = as_of_ts.tz_convert("UTC").tz_localize(None) if as_of_ts.tzinfo else as_of_ts
+    as_of_ts = to_utc(as_of_ts).tz_localize(None)
     last = as_of_ts.to_period("M").to_timestamp() - pd.DateOffset(months=1)  # last month whose close <= as_of
     if last_sub is not None:
         last = min(last, last_sub)
@@ -160,7 +154,7 @@ def _grid(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, as_
     mrr = np.repeat(base.fillna(0.0).to_numpy()[:, None], len(months), axis=1)
     if subs is not None:
         rows = pd.DataFrame({"account_id": subs["account_id"].to_numpy(), "month": sub_month.to_numpy(),
-                             "ts": _naive_utc(subs["period_start"]).to_numpy(),
+                             "ts": naive_utc(subs["period_start"]).to_numpy(),
                              "mrr": pd.to_numeric(subs["mrr"], errors="coerce").to_numpy()})
         rows = rows.dropna(subset=["mrr"]).sort_values(["account_id", "ts"]).drop_duplicates(
             ["account_id", "month"], keep="last")
@@ -558,7 +552,7 @@ def kpi_summary(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = Non
         eng = engagement_over_time(panel, level=level)
         if as_of is not None:
             cutoff = pd.Timestamp(as_of)
-            cutoff = cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff
+            cutoff = to_utc(cutoff)
             eng = eng[pd.to_datetime(eng["as_of"], utc=True) <= cutoff]
         add("dau_mau", eng, "dau_mau", "ratio", period_col="as_of")
         add("active_account_rate", eng, "active_account_rate", "ratio", period_col="as_of", ci=("ci_low", "ci_high"))

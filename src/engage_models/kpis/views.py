@@ -7,14 +7,14 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import check_lang, fmt_date, fmt_money, fmt_pct, t
+from .._core.i18n import check_lang, fmt_date, fmt_interval, fmt_money, fmt_pct, fmt_pp, t
 from .._core.plots import date_axis, new_ax
 from .compute import MOVEMENTS, RATIO_COLUMNS, _aware, _month_start, cohort_matrix
 
 log = logging.getLogger(__name__)
 
 
-def summary_view(summary: pd.DataFrame, lang: str = "en", currency: str = "$") -> pd.DataFrame:
+def summary_view(summary: pd.DataFrame, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
     """:func:`kpi_summary` as text for a report: labels, units, the interval next to the value."""
     check_lang(lang)
 
@@ -22,7 +22,7 @@ def summary_view(summary: pd.DataFrame, lang: str = "en", currency: str = "$") -
         if pd.isna(v):
             return ""
         if unit == "ratio" and signed:  # a change of a rate is in percentage points
-            return f"{100 * v:+.1f}" + ("ポイント" if lang == "ja" else " pp")
+            return fmt_pp(100 * v, lang)
         if unit == "ratio":
             return fmt_pct(100 * v, lang)
         if unit == "currency":
@@ -31,10 +31,7 @@ def summary_view(summary: pd.DataFrame, lang: str = "en", currency: str = "$") -
 
     rows = []
     for r in summary.itertuples(index=False):
-        value = fmt(r.value, r.unit)
-        if not pd.isna(r.ci_low):
-            lo, hi = fmt(r.ci_low, r.unit), fmt(r.ci_high, r.unit)
-            value += f"（95%信頼区間 {lo}〜{hi}）" if lang == "ja" else f" (95% CI {lo} to {hi})"
+        value = fmt_interval(r.value, r.ci_low, r.ci_high, lang, fmt=lambda v, u=r.unit: fmt(v, u))
         rows.append({t("kpi", lang): t(r.kpi, lang), t("period", lang): fmt_date(r.period, lang, month_only=(
             pd.Timestamp(r.period).day == 1 and r.kpi not in ("dau_mau", "active_account_rate"))),
             t("value", lang): value, t("previous", lang): fmt(r.previous, r.unit),
@@ -102,7 +99,7 @@ def plot_cohort_heatmap(cohorts: pd.DataFrame, value: str = "retention", ax=None
 
 
 def plot_mrr_waterfall(bridge: pd.DataFrame, start=None, end=None, ax=None, lang: str = "en",
-                       currency: str = "$"):
+                       currency: str = "USD"):
     """The MRR bridge over months ``start``..``end`` of :func:`mrr_bridge` as a waterfall.
 
     Six bars: starting MRR (at the close of the month before ``start``), + new, + expansion, - contraction,
@@ -148,7 +145,7 @@ def plot_mrr_waterfall(bridge: pd.DataFrame, start=None, end=None, ax=None, lang
     return ax
 
 
-def plot_mrr_movements(bridge: pd.DataFrame, ax=None, lang: str = "en", currency: str = "$"):
+def plot_mrr_movements(bridge: pd.DataFrame, ax=None, lang: str = "en", currency: str = "USD"):
     """Monthly MRR movements of :func:`mrr_bridge` as bars: new and expansion up, contraction and churn down,
     with the net new MRR as a line."""
     check_lang(lang)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import fmt_money, fmt_pct, t
+from .._core.i18n import LANGS, fmt_interval, fmt_money, fmt_pct, fmt_pp, t
 from .._core.plots import BAND_COLOURS, new_ax
+from ..health.views import card_labels, most_at_risk
 
 
 def nps_waves(nps_answers: pd.DataFrame, freq: str = "Q", min_n: int = 30):
@@ -40,24 +41,18 @@ def headline(kpi: pd.DataFrame, nps_latest, nps_previous, nps_diff, lang: str = 
         if name not in k.index:
             return
         r = k.loc[name]
-        value = fmt_pct(100 * r.value, lang)
-        if pd.notna(r.ci_low):
-            lo, hi = fmt_pct(100 * r.ci_low, lang), fmt_pct(100 * r.ci_high, lang)
-            value += f"（95%信頼区間 {lo}〜{hi}）" if lang == "ja" else f" (95% CI {lo} to {hi})"
-        change = "" if pd.isna(r.change) else f"{100 * r.change:+.1f}" + ("ポイント" if lang == "ja" else " pp")
+        value = fmt_interval(r.value, r.ci_low, r.ci_high, lang, fmt=lambda v: fmt_pct(100 * v, lang))
+        change = "" if pd.isna(r.change) else fmt_pp(100 * r.change, lang)
         rows.append({t("kpi", lang): t(name, lang), t("value", lang): value, t("change", lang): change})
 
     for name in ("nrr", "grr", "logo_churn_rate"):
         ratio(name)
     if nps_latest is not None:
-        lo, hi = nps_latest["ci_low"], nps_latest["ci_high"]
-        est, n = nps_latest["nps"], int(nps_latest["n"])
-        value = (f"{est:+.0f}（95%信頼区間 {lo:+.0f}〜{hi:+.0f}、n={n:,}）" if lang == "ja"
-                 else f"{est:+.0f} (95% CI {lo:+.0f} to {hi:+.0f}, n={n:,})")
+        value = fmt_interval(nps_latest["nps"], nps_latest["ci_low"], nps_latest["ci_high"], lang, decimals=0,
+                             signed=True, n=int(nps_latest["n"]))
         change = ""
         if nps_diff is not None:
-            change = f"{nps_diff.difference:+.0f}" + (
-                f"（p={nps_diff.p_value:.2f}）" if lang == "ja" else f" (p={nps_diff.p_value:.2f})")
+            change = t("ci.p_value", lang, value=f"{nps_diff.difference:+.0f}", p=f"{nps_diff.p_value:.2f}")
         rows.append({t("kpi", lang): t("nps", lang), t("value", lang): value, t("change", lang): change})
     ratio("active_account_rate")
     return pd.DataFrame(rows)
@@ -87,7 +82,7 @@ def band_shares(scored_now: pd.DataFrame) -> pd.DataFrame:
     return g.reset_index()
 
 
-def plot_bands(scored_now: pd.DataFrame, ax=None, lang: str = "en", currency: str = "$"):
+def plot_bands(scored_now: pd.DataFrame, ax=None, lang: str = "en", currency: str = "USD"):
     """Two stacked bars: the share of accounts and of MRR in each band."""
     ax = new_ax(ax, figsize=(7, 2.4))
     g = band_shares(scored_now)
@@ -127,10 +122,9 @@ def learned_in_words(card: pd.DataFrame, lang: str = "en", k: int = 3) -> str:
     harm = c[c["delta_churn_probability"] > 0].nlargest(k, "delta_churn_probability")
 
     def items(df):
-        sep = "、" if lang == "ja" else ", "
-        unit = "ポイント" if lang == "ja" else " pp"
-        return sep.join(f"{r.label}（{100 * r.delta_churn_probability:+.1f}{unit}）" if lang == "ja"
-                        else f"{r.label} ({100 * r.delta_churn_probability:+.1f}{unit})" for r in df.itertuples())
+        return t("sep.comma", lang).join(
+            t("summary.effect", lang, label=label, value=fmt_pp(100 * r.delta_churn_probability, lang))
+            for label, r in zip(card_labels(df, lang), df.itertuples(), strict=True))
 
     parts = []
     if len(protect):
@@ -140,35 +134,43 @@ def learned_in_words(card: pd.DataFrame, lang: str = "en", k: int = 3) -> str:
     return " ".join(parts)
 
 
-def top_at_risk(actions: pd.DataFrame, scored_now: pd.DataFrame, n: int = 10, lang: str = "en",
-                currency: str = "$") -> pd.DataFrame:
-    """The ``n`` accounts with the most MRR at risk, with their main driver and the recommended play."""
-    s = scored_now.assign(mrr_at_risk=scored_now["churn_probability"] * scored_now["mrr"].fillna(0))
-    s = s.sort_values(["mrr_at_risk", "account_id"], ascending=[False, True]).head(n)
-    a = actions.set_index("account_id")
-    rows = []
-    for r in s.itertuples():
-        act = a.loc[r.account_id] if r.account_id in a.index else None
-        drivers = r.drivers_text.split("; ")[0] if isinstance(r.drivers_text, str) and r.drivers_text else ""
-        rows.append({
-            t("account_id", lang): r.account_id, t("name", lang): getattr(r, "name", ""),
-            t("band", lang): t(r.band, lang), t("churn_probability", lang): f"{100 * r.churn_probability:.0f}%",
-            t("mrr_at_risk", lang): fmt_money(r.mrr_at_risk, lang, currency),
-            t("driver", lang): drivers,
-            t("play", lang): act["play_label"] if act is not None else "",
-        })
-    return pd.DataFrame(rows)
+def top_at_risk(actions: pd.DataFrame, scored_now: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The ``n`` accounts with the most MRR at risk (:func:`~engage_models.health.views.most_at_risk`), with their
+    main driver (in every report language) and the play recommended for them."""
+    s = most_at_risk(scored_now, n)
+    plays = actions.drop_duplicates("account_id").set_index("account_id")["play_label"]
+    out = s[[c for c in ("account_id", "name", "band", "churn_probability", "mrr", "mrr_at_risk") if c in s]].copy()
+    for lang in LANGS:
+        col = f"drivers_text_{lang}" if f"drivers_text_{lang}" in s else "drivers_text"
+        texts = s[col] if col in s else pd.Series("", index=s.index)
+        out[f"driver_{lang}"] = texts.map(lambda v: v.split("; ")[0] if isinstance(v, str) and v else "")
+    out["play_label"] = out["account_id"].map(plays).fillna("")
+    return out
 
 
-def nps_by(answers: pd.DataFrame, by: str, lang: str = "en", min_n: int = 30) -> pd.DataFrame:
-    """NPS with its interval and the number of answers per group (small groups flagged)."""
+def top_at_risk_view(top: pd.DataFrame, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
+    """:func:`top_at_risk` as a report table in ``lang``."""
+    return pd.DataFrame({
+        t("account_id", lang): top["account_id"], t("name", lang): top.get("name", ""),
+        t("band", lang): top["band"].map(lambda b: t(b, lang)),
+        t("churn_probability", lang): top["churn_probability"].map(lambda p: f"{100 * p:.0f}%"),
+        t("mrr_at_risk", lang): top["mrr_at_risk"].map(lambda v: fmt_money(v, lang, currency)),
+        t("driver", lang): top[f"driver_{lang}"], t("play", lang): top["play_label"],
+    }).reset_index(drop=True)
+
+
+def nps_table_by(answers: pd.DataFrame, by: str, min_n: int = 30) -> pd.DataFrame:
+    """NPS with its interval and the number of answers per group of ``by`` (small groups flagged)."""
     from ..surveys import nps_table
 
-    tb = nps_table(answers, by, min_n=min_n)
+    return nps_table(answers, by, min_n=min_n)
+
+
+def nps_by(table: pd.DataFrame, by: str, lang: str = "en") -> pd.DataFrame:
+    """:func:`nps_table_by` as a report table."""
     rows = []
-    for r in tb.itertuples():
-        value = (f"{r.nps:+.0f}（95%信頼区間 {r.ci_low:+.0f}〜{r.ci_high:+.0f}）" if lang == "ja"
-                 else f"{r.nps:+.0f} (95% CI {r.ci_low:+.0f} to {r.ci_high:+.0f})")
+    for r in table.itertuples():
+        value = fmt_interval(r.nps, r.ci_low, r.ci_high, lang, decimals=0, signed=True)
         rows.append({t(by, lang): t(getattr(r, by), lang), t("nps", lang): value, t("responses", lang): f"{r.n:,}",
                      t("small_n", lang): t("yes", lang) if r.small_n else ""})
     return pd.DataFrame(rows)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._core.time import to_utc
 from ..ingest.validate import load
 from .net_promoter import nps_category
 
@@ -37,14 +38,9 @@ class SurveyData:
         return [c for c in ACCOUNT_ATTRIBUTES if c in self.nps]
 
 
-def _utc(ts) -> pd.Timestamp:
-    ts = pd.Timestamp(ts)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def prepare(surveys: pd.DataFrame, accounts: pd.DataFrame, tickets: pd.DataFrame, as_of) -> SurveyData:
     """Split answers into NPS and CSAT, keep those before ``as_of``, attach account attributes."""
-    as_of = _utc(as_of)
+    as_of = to_utc(as_of)
     s = surveys[pd.to_datetime(surveys["submitted_at"], utc=True) < as_of]
     attrs = [c for c in ACCOUNT_ATTRIBUTES if c in accounts]
     s = s.merge(accounts[["account_id", *attrs]], on="account_id", how="left", validate="many_to_one")

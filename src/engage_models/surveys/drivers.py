@@ -37,6 +37,7 @@ from scipy import stats
 from .._core.i18n import t
 from .._core.plots import new_ax
 from .._core.stats import benjamini_hochberg, fisher_z_interval, wilson_interval, z_value
+from .._core.time import to_utc
 from ..features import metrics
 from .net_promoter import CATEGORIES, CATEGORY_COLOURS
 
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 
 
 def _utc(s: pd.Series) -> pd.Series:
-    return pd.to_datetime(s, utc=True).astype("datetime64[ns, UTC]")
+    """UTC timestamps at one resolution (nanoseconds), so merges between tables line up."""
+    return to_utc(s).astype("datetime64[ns, UTC]")
 
 
 def attach_panel(responses: pd.DataFrame, panel: pd.DataFrame, columns: Sequence[str] | None = None, *,
@@ -239,8 +241,7 @@ def churn_by_category(waves: pd.DataFrame, accounts: pd.DataFrame, horizon_days:
     ``.attrs`` holds ``chi2_p`` (chi-square test of equal rates) and ``risk_ratio`` (detractors vs
     promoters, with ``rr_low`` and ``rr_high``).
     """
-    as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    as_of = to_utc(as_of)
     h = pd.Timedelta(days=horizon_days)
     w = _waves_with_churn(waves, accounts)
     w = w[w["last_at"] + h <= as_of]
@@ -278,8 +279,7 @@ def survival_frame(waves: pd.DataFrame, accounts: pd.DataFrame, as_of) -> pd.Dat
     Follow-up of a wave ends at churn (event), at the account's next wave (censored: from then on the
     next answer's category applies) or at ``as_of`` (censored), so no stretch of time counts twice.
     """
-    as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    as_of = to_utc(as_of)
     w = _waves_with_churn(waves, accounts).sort_values(["account_id", "wave"])
     w = w[w["last_at"] < as_of]
     nxt = _utc(w.groupby("account_id")["first_at"].shift(-1))

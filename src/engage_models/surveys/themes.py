@@ -38,9 +38,11 @@ import functools
 import logging
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from .._core.stats import wilson_interval
 
@@ -49,45 +51,14 @@ log = logging.getLogger(__name__)
 _JA_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
 _EN_WORD = re.compile(r"[a-z][a-z0-9'+\-]*[a-z0-9+]|[a-z]")
 
-EN_STOP = frozenset("""
-a about above after again against all also am an and any are aren't as at be because been before being below
-between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each even
-ever every few for from further get gets got had hadn't has hasn't have haven't having he her here hers herself
-him himself his how i i'm i've if in into is isn't it it's its itself just let's like lot lots me more most much
-must my myself no nor not now of off on once one only or other our ours ourselves out over own really same she
-should so some still such than that that's the their theirs them themselves then there there's these they
-they're this those through to too under until up us very via was wasn't we we're we've were weren't what when
-where which while who whom why will with won't would wouldn't you you're your yours yourself yourselves
-thing things without though although bit less many half yet since always never often sometimes
-two three four five first last new ok okay
-""".split())
+_LEXICON = yaml.safe_load((Path(__file__).resolve().parent / "lexicon.yaml").read_text(encoding="utf-8"))
+EN_STOP = frozenset(_LEXICON["stop_words"]["en"].split())
+JA_STOP = frozenset(_LEXICON["stop_words"]["ja"].split())
+_JA_NOUNS = frozenset(_LEXICON["janome_nouns"])
+_POS = _LEXICON["janome_pos"]
 
-JA_STOP = frozenset("""
-こと もの ため よう これ それ あれ どれ ここ そこ 方 的 者 さん 様 今 時 際 中 上 下 前 後 度 回 毎回 気 感じ
-する ある いる なる ない よい いい 良い できる
-""".split())
-
-_JA_NOUNS = {"一般", "サ変接続", "形容動詞語幹", "固有名詞", "ナイ形容詞語幹"}
-
-#: Theme -> terms (English tokens after folding, Japanese tokens as janome gives them). Edit freely.
-THEMES: dict[str, frozenset[str]] = {
-    "ease_of_use": frozenset("""intuitive easy interface navigation navigate click confusing cluttered learn
-        learning curve menu usable simple clean 操作 直感 画面 メニュー クリック マニュアル 簡単""".split()),
-    "support": frozenset("""support ticket csm manager success answer answered reply response responsive canned
-        サポート 担当 問い合わせ 回答 返事 相談 対応""".split()),
-    "price": frozenset("""price pricing pricey expensive cost cheap cheaper value penny renewal paying
-        料金 価格 費用 コスト 値上げ 割高 ライセンス 割引 安い 高い""".split()),
-    "features": frozenset("""feature permission filter chart forecasting roadmap annotation metric
-        機能 権限 フィルター グラフ カスタマイズ 予測""".split()),
-    "onboarding": frozenset("""onboarding setup training rollout trainer doc
-        導入 オンボーディング トレーニング 初期 稼働 フォロー""".split()),
-    "performance": frozenset("""slow fast load loading timeout freeze outage performance speed quick reliable
-        動作 重い 軽い 遅い 速い タイム ストレス 読み込み""".split()),
-    "reporting": frozenset("""report reporting export csv layout format formatting board deck
-        レポート 資料 レイアウト 出力 配信""".split()),
-    "integration": frozenset("""integration salesforce slack api sync endpoint warehouse notification
-        連携 通知""".split()),
-}
+#: Theme -> terms, from ``lexicon.yaml`` next to this module. Edit that file freely.
+THEMES: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in _LEXICON["themes"].items()}
 
 
 # ----------------------------------------------------------------------------------------------- tokens
@@ -121,7 +92,8 @@ def _tokenize_ja(text: str) -> list[str]:
     for tok in _janome().tokenize(text):
         pos = tok.part_of_speech.split(",")
         base = tok.base_form if tok.base_form != "*" else tok.surface
-        if pos[0] == "名詞" and pos[1] in _JA_NOUNS or pos[0] == "形容詞" and pos[1] == "自立":
+        noun = pos[0] == _POS["noun"] and pos[1] in _JA_NOUNS
+        if noun or pos[0] == _POS["adjective"] and pos[1] == _POS["independent"]:
             word = base.lower() if base.isascii() else base
             if word in JA_STOP or word in EN_STOP or (word.isascii() and len(word) < 2) or word.isdigit():
                 continue

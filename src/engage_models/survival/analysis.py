@@ -12,7 +12,6 @@ remaining lifetime, LTV and the portfolio revenue at risk. :meth:`TableAnalysis.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._core.io import read_table, write_json  # noqa: F401  (read_table: the CLI's reader)
+from .._core.time import to_utc
 from ..config import DataPaths
 from . import data as D
 from .cox import CoxModel
@@ -32,18 +33,6 @@ log = logging.getLogger(__name__)
 
 #: Account-level covariates the notebook uses when the processed tables have them.
 ACCOUNT_COVARIATES = ("segment", "plan", "country", "log_mrr", "seats")
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A Parquet or CSV file (by suffix) as a DataFrame."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no table at {path}")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if path.suffix.lower() in (".csv", ".tsv", ".gz"):
-        return pd.read_csv(path, sep="\t" if ".tsv" in path.name else ",")
-    raise ValueError(f"{path.name}: expected a .parquet or .csv table")
 
 
 @dataclass
@@ -80,9 +69,7 @@ class TableAnalysis:
         save(self.per_account, "per_account.csv")
         if self.revenue_at_risk is not None:
             save(self.revenue_at_risk, "revenue_at_risk.csv")
-        p = out / "evaluation.json"
-        p.write_text(json.dumps(_jsonable(self.evaluation), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        paths.append(p)
+        paths.append(write_json(out / "evaluation.json", self.evaluation))
         return paths
 
 
@@ -238,7 +225,7 @@ def account_table(data_dir=None, as_of=None) -> AccountData:
     surveys = _maybe(paths.processed / "surveys.parquet")
     observed_from = D.observation_start(paths.processed)
     lt = D.lifetimes(accounts, as_of, observed_from)
-    lt["start_year"] = D._utc(lt["start_date"]).dt.year.astype(str)
+    lt["start_year"] = to_utc(lt["start_date"]).dt.year.astype(str)
     lt = covariates_at(lt, subs, as_of)
     if surveys is not None:
         lt = lt.merge(D.first_nps(surveys, lt, as_of=as_of), on="account_id", how="left")
@@ -273,10 +260,10 @@ class OutOfTime:
 def default_cutoff(as_of, observed_from, months: int = 13) -> pd.Timestamp:
     """``as_of`` minus ``months`` (13: the 12-month horizon can be scored), but leaving at least a third of
     the observed window before the cutoff to train on."""
-    as_of = D._utc(as_of)
+    as_of = to_utc(as_of)
     cut = as_of - pd.DateOffset(months=months)
     if observed_from is not None:
-        third = D._utc(observed_from) + (as_of - D._utc(observed_from)) / 3
+        third = to_utc(observed_from) + (as_of - to_utc(observed_from)) / 3
         cut = max(cut, third)
     return pd.Timestamp(cut).normalize()
 
@@ -284,27 +271,11 @@ def default_cutoff(as_of, observed_from, months: int = 13) -> pd.Timestamp:
 def out_of_time(adata: AccountData, model: CoxModel, cutoff=None, horizons=HORIZONS, n_groups: int = 10) -> OutOfTime:
     """Refit ``model``'s specification on the accounts as of ``cutoff`` (covariates measured then), predict
     churn of the accounts active at the cutoff, and score it on what happened up to ``as_of``."""
-    cutoff = default_cutoff(adata.as_of, adata.observed_from) if cutoff is None else D._utc(cutoff)
+    cutoff = default_cutoff(adata.as_of, adata.observed_from) if cutoff is None else to_utc(cutoff)
     train, test = D.out_of_time(adata.accounts, cutoff, adata.as_of, adata.observed_from)
     train = covariates_at(train, adata.subscriptions, cutoff)
     test = covariates_at(test, adata.subscriptions, cutoff)
     return _refit_and_score(model, train, test, cutoff, int(len(train)), horizons, n_groups)
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return None if not np.isfinite(obj) else float(obj)
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    if isinstance(obj, pd.Timestamp):
-        return str(obj)
-    return obj
 
 
 # ------------------------------------------------------------------------------------ engagement panel
@@ -403,6 +374,6 @@ def _refit_and_score(model, train: pd.DataFrame, test: pd.DataFrame, cutoff, tra
 def out_of_time_panel(pdata: PanelData, model, cutoff, horizons=HORIZONS, n_groups: int = 10) -> OutOfTime:
     """Refit a start/stop model on the rows observed before ``cutoff`` and score its landmark predictions
     for the accounts still customers then (see :func:`~engage_models.survival.data.split_start_stop`)."""
-    cutoff = D._utc(cutoff)
+    cutoff = to_utc(cutoff)
     train, test = D.split_start_stop(pdata.start_stop, cutoff)
     return _refit_and_score(model, train, test, cutoff, int(train["account_id"].nunique()), horizons, n_groups)

@@ -41,8 +41,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._core.time import DAYS_PER_MONTH  # noqa: F401  (re-exported: the survival clock)
+
 #: Average days per month (365.25 / 12): durations are expressed in months of this length.
-DAYS_PER_MONTH = 30.4375
 
 
 def monthly_discount_rate(annual_rate: float) -> float:

@@ -30,24 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .curves import DAYS_PER_MONTH
+from .._core.time import DAYS_PER_MONTH, months_between, to_utc  # noqa: F401
 
 log = logging.getLogger(__name__)
 
 DURATION, EVENT, ENTRY = "duration", "event", "entry"
-
-
-def _utc(x) -> pd.Series | pd.Timestamp:
-    if isinstance(x, pd.Series):
-        s = pd.to_datetime(x, utc=True)
-        return s
-    ts = pd.Timestamp(x)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def months_between(start, end) -> pd.Series | float:
-    """Elapsed months ``(end - start) / 30.4375 days``."""
-    return (end - start) / pd.Timedelta(days=DAYS_PER_MONTH)
 
 
 def lifetimes(accounts: pd.DataFrame, as_of, observed_from=None, *, id_col: str = "account_id",
@@ -74,10 +61,10 @@ def lifetimes(accounts: pd.DataFrame, as_of, observed_from=None, *, id_col: str 
     missing = {id_col, start_col, end_col} - set(accounts.columns)
     if missing:
         raise ValueError(f"accounts lack column(s) {sorted(missing)}")
-    as_of = _utc(as_of)
+    as_of = to_utc(as_of)
     df = accounts.copy()
-    start = _utc(df[start_col])
-    end = _utc(df[end_col])
+    start = to_utc(df[start_col])
+    end = to_utc(df[end_col])
     keep = start < as_of
     if (~keep).any():
         log.info("%d account(s) start on or after %s: left out", int((~keep).sum()), as_of.date())
@@ -87,7 +74,7 @@ def lifetimes(accounts: pd.DataFrame, as_of, observed_from=None, *, id_col: str 
     df[DURATION] = months_between(start, stop).astype(float)
     df[EVENT] = churned.astype(int)
     if observed_from is not None:
-        observed_from = _utc(observed_from)
+        observed_from = to_utc(observed_from)
         df[ENTRY] = months_between(start, observed_from).clip(lower=0).astype(float)
         before = int((churned & (end < observed_from)).sum())
         if before:
@@ -139,7 +126,7 @@ def observation_start(processed: str | Path) -> pd.Timestamp | None:
                 con.execute("SET TimeZone = 'UTC'")
                 (ts,) = con.execute(f'SELECT min("{col}") FROM read_parquet($p)', {"p": str(path)}).fetchone()
             if ts is not None:
-                return _utc(ts).normalize()
+                return to_utc(ts).normalize()
     return None
 
 
@@ -150,13 +137,13 @@ def value_at(subscriptions: pd.DataFrame, dates: pd.Series | pd.Timestamp, colum
     ``dates`` is one date for all accounts or a Series of dates indexed by ``account_id``.
     """
     subs = subscriptions[[id_col, period_col, column]].copy()
-    subs[period_col] = _utc(subs[period_col])
+    subs[period_col] = to_utc(subs[period_col])
     if isinstance(dates, pd.Series):
-        d = _utc(dates).rename("at").rename_axis(id_col).reset_index()
+        d = to_utc(dates).rename("at").rename_axis(id_col).reset_index()
         subs = subs.merge(d, on=id_col)
         subs = subs[subs[period_col] < subs["at"]]
     else:
-        subs = subs[subs[period_col] < _utc(dates)]
+        subs = subs[subs[period_col] < to_utc(dates)]
     last = subs.sort_values(period_col).groupby(id_col).tail(1)
     return last.set_index(id_col)[column]
 
@@ -185,16 +172,16 @@ def panel_to_start_stop(panel: pd.DataFrame, lt: pd.DataFrame, covariates: list[
         raise ValueError(f"panel lacks column(s) {sorted(need - set(panel.columns))}")
     acc = lt[[id_col, start_col, end_col]].drop_duplicates(id_col)
     df = panel[[id_col, time_col, *covariates]].merge(acc, on=id_col, how="inner")
-    df[time_col] = _utc(df[time_col])
+    df[time_col] = to_utc(df[time_col])
     df = df.sort_values([id_col, time_col]).reset_index(drop=True)
-    start = _utc(df[start_col])
-    end = _utc(df[end_col])
+    start = to_utc(df[start_col])
+    end = to_utc(df[end_col])
     nxt = df.groupby(id_col)[time_col].shift(-1)
     if as_of is None:
         step = df[time_col].drop_duplicates().sort_values().diff().median()
         obs_end = df[time_col].max() + (step if pd.notna(step) else pd.Timedelta(days=31))
     else:
-        obs_end = _utc(as_of)
+        obs_end = to_utc(as_of)
     nxt = nxt.fillna(obs_end)
     churn_in = end.notna() & (end > df[time_col]) & (end <= nxt)
     stop_ts = nxt.where(~churn_in, end)
@@ -225,7 +212,7 @@ def simulator_start_stop(raw_dir: str | Path) -> pd.DataFrame:
     accounts = pd.read_csv(raw / "accounts.csv").drop_duplicates("account_id")
     th = th[th["churned_next_month"].notna()].copy()
     # known at the very end of month t, so that a churn on the first day of month t + 1 falls in this row
-    th["as_of"] = _utc(th["month"]) + pd.offsets.MonthBegin(1) - pd.Timedelta(seconds=1)
+    th["as_of"] = to_utc(th["month"]) + pd.offsets.MonthBegin(1) - pd.Timedelta(seconds=1)
     th["log1p_tickets"] = np.log1p(th["tickets"])
     th = th.merge(accounts[["account_id", "segment"]], on="account_id")
     covs = ["active_ratio", "feature_breadth", "tickets", "log1p_tickets", "nps_centered", "segment"]
@@ -276,7 +263,7 @@ def out_of_time(accounts: pd.DataFrame, cutoff, as_of, observed_from=None, **kw)
     ``as_of``) and ``event`` (churned in ``(cutoff, as_of]``). Covariates must be measured at or before the
     cutoff (e.g. MRR with :func:`value_at`), never from the later data.
     """
-    cutoff, as_of = _utc(cutoff), _utc(as_of)
+    cutoff, as_of = to_utc(cutoff), to_utc(as_of)
     if not cutoff < as_of:
         raise ValueError(f"cutoff {cutoff.date()} must be before as_of {as_of.date()}")
     train = lifetimes(accounts, cutoff, observed_from, **kw)
@@ -305,15 +292,15 @@ def first_nps(surveys: pd.DataFrame, lt: pd.DataFrame, *, wave_days: int = 30, a
     ``no_answer`` and their usual entry.
     """
     s = surveys[surveys["survey_type"] == "nps"][["account_id", "submitted_at", "score"]].copy()
-    s["submitted_at"] = _utc(s["submitted_at"])
+    s["submitted_at"] = to_utc(s["submitted_at"])
     if as_of is not None:
-        s = s[s["submitted_at"] < _utc(as_of)]
+        s = s[s["submitted_at"] < to_utc(as_of)]
     first = s.groupby("account_id")["submitted_at"].transform("min")
     wave = s[s["submitted_at"] <= first + pd.Timedelta(days=wave_days)]
     agg = wave.groupby("account_id").agg(nps_first=("score", "mean"), nps_at=("submitted_at", "min"))
     out = lt[["account_id", "start_date", ENTRY, DURATION]].merge(agg, on="account_id", how="left")
     answered = out["nps_at"].notna()
-    tenure = months_between(_utc(out["start_date"]), out["nps_at"])
+    tenure = months_between(to_utc(out["start_date"]), out["nps_at"])
     out["nps_category"] = nps_category(out["nps_first"]).where(answered, "no_answer")
     out["nps_entry"] = np.where(answered, np.maximum(out[ENTRY], tenure), out[ENTRY])
     return out[["account_id", "nps_first", "nps_category", "nps_entry"]]
@@ -328,8 +315,8 @@ def split_start_stop(ss: pd.DataFrame, cutoff, *, id_col: str = "account_id", ti
     with the covariates of its last row observed before it, ``t0`` (tenure at the cutoff), ``time`` (months
     from the cutoff to churn or the end of follow-up) and ``event``.
     """
-    cutoff = _utc(cutoff)
-    ts = _utc(ss[time_col])
+    cutoff = to_utc(cutoff)
+    ts = to_utc(ss[time_col])
     before = ts < cutoff
     tenure_cut = ss["start"] + months_between(ts, cutoff)
     train = ss[before].copy()

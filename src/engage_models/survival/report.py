@@ -49,10 +49,7 @@ def km_table(km, lang: str = "en") -> Table:
 def _median(m, lo, hi, lang):
     if not np.isfinite(m):
         return t("surv.not_reached", lang)
-    hi_s = fmt_number(hi, lang, 1) if np.isfinite(hi) else "∞"
-    if lang == "ja":
-        return f"{fmt_number(m, lang, 1)}（95%信頼区間 {fmt_number(lo, lang, 1)}〜{hi_s}）"
-    return f"{fmt_number(m, lang, 1)} (95% CI {fmt_number(lo, lang, 1)} to {hi_s})"
+    return fmt_interval(m, lo, hi, lang, decimals=1)
 
 
 def _term_label(term: str, lang: str) -> str:
@@ -176,7 +173,7 @@ def plot_calibrations(oots: dict, lang: str = "en"):
 
 
 def value_table(values: pd.DataFrame, names: pd.Series | None = None, lang: str = "en", n: int = 10,
-                currency: str = "$") -> Table:
+                currency: str = "USD") -> Table:
     """The ``n`` accounts with the highest LTV: tenure, MRR, expected remaining months and LTV with intervals."""
     top = values.sort_values("ltv", ascending=False).head(n)
     has_ci = "ltv_low" in top
@@ -196,7 +193,7 @@ def value_table(values: pd.DataFrame, names: pd.Series | None = None, lang: str 
     return table(out, lang=lang, decimals=1)
 
 
-def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "$") -> Table:
+def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "USD") -> Table:
     """Per horizon: expected churned MRR (share of MRR), lost MRR-months and churned accounts, with intervals."""
     ci = "expected_churned_mrr_low" in portfolio
     rows = []
@@ -216,7 +213,7 @@ def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "$"
     return table(pd.DataFrame(rows), lang=lang)
 
 
-def ltv_summary(values: pd.DataFrame, simple: dict, lang: str = "en", currency: str = "$") -> str:
+def ltv_summary(values: pd.DataFrame, simple: dict, lang: str = "en", currency: str = "USD") -> str:
     """One sentence comparing the model-based LTV with the simple one."""
     lo, hi = fmt_money(simple["ltv_low"], lang, currency), fmt_money(simple["ltv_high"], lang, currency)
     return t("surv.ltv_sentence", lang, median=fmt_money(values["ltv"].median(), lang, currency),

@@ -158,7 +158,7 @@ def _resample_clusters(df: pd.DataFrame, cluster: str, pick: np.ndarray) -> pd.D
     return out
 
 
-def plot_ltv(values: pd.DataFrame, simple: dict | None = None, ax=None, lang: str = "en", currency: str = "$"):
+def plot_ltv(values: pd.DataFrame, simple: dict | None = None, ax=None, lang: str = "en", currency: str = "USD"):
     """Histogram of model-based LTV across active accounts, with the simple LTV as a line."""
     from .._core.i18n import fmt_money, t
     from .._core.plots import new_ax
@@ -180,7 +180,7 @@ def plot_ltv(values: pd.DataFrame, simple: dict | None = None, ax=None, lang: st
     return ax
 
 
-def plot_revenue_at_risk(portfolio: pd.DataFrame, ax=None, lang: str = "en", currency: str = "$"):
+def plot_revenue_at_risk(portfolio: pd.DataFrame, ax=None, lang: str = "en", currency: str = "USD"):
     """Expected churned MRR by horizon, with bootstrap intervals when present."""
     from .._core.i18n import fmt_money, t
     from .._core.plots import new_ax

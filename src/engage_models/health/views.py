@@ -1,0 +1,93 @@
+"""The health score as a reader sees it: the scorecard, its weights, bands and the accounts at risk."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._core.i18n import fmt_interval, fmt_money, fmt_pp, t
+from .._core.plots import BAND_COLOURS, new_ax
+from .score import feature_label
+
+BANDS = ("green", "yellow", "red")
+
+
+def card_labels(card: pd.DataFrame, lang: str = "en") -> pd.Series:
+    """The features' labels in ``lang`` (a stored card has ``label_en`` / ``label_ja``; a fresh one ``label``)."""
+    col = f"label_{lang}"
+    return card[col] if col in card else card["label"]
+
+
+def scorecard_view(card: pd.DataFrame, lang: str = "en", top: int | None = None) -> pd.DataFrame:
+    """The scorecard as a reader sees it: weight with interval, points range, effect in percentage points."""
+    card = card.head(top) if top else card
+    rows = []
+    for label, r in zip(card_labels(card, lang), card.itertuples(), strict=True):
+        rows.append({t("metric", lang): label,
+                     t("weight", lang): fmt_interval(r.weight, r.ci_low, r.ci_high, lang, decimals=2, signed=True,
+                                                     label=False),
+                     t("points", lang): f"{r.points_range:.1f}",
+                     t("effect_1sd", lang): fmt_pp(100 * r.delta_churn_probability, lang)})
+    return pd.DataFrame(rows)
+
+
+def plot_weights(card: pd.DataFrame, top: int = 15, ax=None, lang: str = "en"):
+    """Weights (log-odds of churn per SD) with 95% bootstrap intervals; left of zero = protective."""
+    c = card.head(top).iloc[::-1]
+    ax = new_ax(ax, figsize=(8, 0.38 * len(c) + 1.2))
+    y = np.arange(len(c))
+    colours = np.where(c["weight"] < 0, BAND_COLOURS["green"], BAND_COLOURS["red"])
+    ax.scatter(c["weight"], y, color=colours, zorder=3)
+    if c["ci_low"].notna().all():
+        ax.hlines(y, c["ci_low"], c["ci_high"], color=colours, linewidth=2)
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_yticks(y, card_labels(c, lang), fontsize=8)
+    ax.set_xlabel(t("weight_axis", lang))
+    return ax
+
+
+def most_at_risk(scored: pd.DataFrame, n: int = 15) -> pd.DataFrame:
+    """The ``n`` accounts with the most monthly revenue at risk (churn probability x MRR), riskiest first;
+    ties broken by account id so the list is the same every run."""
+    s = scored.assign(mrr_at_risk=scored["churn_probability"] * scored["mrr"].fillna(0))
+    return s.sort_values(["mrr_at_risk", "account_id"], ascending=[False, True]).head(n).reset_index(drop=True)
+
+
+def at_risk(scored: pd.DataFrame, n: int = 15, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
+    """:func:`most_at_risk` as a report table: score, band, churn probability, MRR at risk and the drivers."""
+    s = most_at_risk(scored, n)
+    if f"drivers_text_{lang}" in s:
+        s = s.assign(drivers_text=s[f"drivers_text_{lang}"])
+    cols = {"account_id": t("account_id", lang), "name": t("name", lang), "segment": t("segment", lang),
+            "score": t("health_score", lang), "band": t("band", lang),
+            "churn_probability": t("churn_probability", lang), "mrr": t("mrr_total", lang),
+            "mrr_at_risk": t("mrr_at_risk", lang), "drivers_text": t("drivers", lang)}
+    out = s[[c for c in cols if c in s.columns]].copy()
+    out["score"] = out["score"].round(0).astype(int)
+    out["churn_probability"] = (100 * out["churn_probability"]).map(lambda v: f"{v:.0f}%")
+    out["band"] = out["band"].map(lambda b: t(b, lang))
+    for c in ("mrr", "mrr_at_risk"):
+        out[c] = out[c].map(lambda v: fmt_money(v, lang, currency))
+    return out.rename(columns=cols).reset_index(drop=True)
+
+
+def band_summary(scored: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """Accounts, MRR and mean churn probability per band at one date."""
+    g = scored.groupby("band").agg(accounts=("account_id", "size"), mrr=("mrr", "sum"),
+                                   churn_probability=("churn_probability", "mean"))
+    g = g.reindex(["green", "yellow", "red"]).fillna(0).reset_index()
+    g["share"] = g["accounts"] / g["accounts"].sum()
+    return g
+
+
+def band_performance_view(perf: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """:func:`~engage_models.health.evaluation.band_table` in percent, bands in words."""
+    rates = ["churn_rate", "share_of_churners", "cumulative_share_of_churners", "false_alarm_rate",
+             "cumulative_false_alarm_rate"]
+    out = perf.copy()
+    out[rates] = 100 * out[rates]
+    return out.assign(band=out["band"].map(lambda b: t(b, lang)))
+
+
+def driver_label(feature: str, lang: str = "en") -> str:
+    return feature_label(feature, lang)
