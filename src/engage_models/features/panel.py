@@ -52,9 +52,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import config
+from .._core.io import write_parquet
 from .._core.time import to_utc, utc_midnight
 from . import metrics as M
 from .engine import Engine, is_uri, location, make_engine, quote_ident
+
+HORIZON_DAYS = config.HORIZON_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -448,35 +452,36 @@ def build_panel(processed_dir, as_of=None, *, until=None, windows: tuple[int, ..
         return b.build(as_of, until, freq, out=out)
 
 
-def cached_panel(processed_dir, until=None, *, horizon_days: int = 90,
-                 windows: tuple[int, ...] = M.DEFAULT_WINDOWS, **settings) -> pd.DataFrame:
-    """The default monthly panel up to ``until`` (plus ``until`` itself), built once per set of inputs.
+def default_panel(processed_dir, until=None, *, horizon_days: int = HORIZON_DAYS,
+                  windows: tuple[int, ...] = M.DEFAULT_WINDOWS, **settings) -> pd.DataFrame:
+    """The run's panel: month starts up to ``until`` (from the first with a full longest window), plus
+    ``until`` itself, so the latest row of every account is its state at the observation date.
 
-    Report notebooks share the panel: the first to ask builds it and writes
-    ``processed/panel/<until>_h<horizon>_w<windows>.parquet``; later ones read that file, as long as it is
-    newer than every processed table (a new ingest makes it stale). ``until`` defaults to the midnight after
-    the last event.
+    ``until`` defaults to the midnight after the last event; ``settings`` go to the engine.
     """
-    processed = Path(processed_dir)
-    with PanelBuilder(processed, windows, horizon_days, **settings) as b:
+    with PanelBuilder(processed_dir, windows, horizon_days, **settings) as b:
         _, data_end = b.data_range()
         until = utc_midnight(until, strict=True) if until is not None else data_end
-        name = f"{until:%Y%m%d}_h{horizon_days}_w{'-'.join(map(str, sorted(set(windows))))}.parquet"
-        path = processed / "panel" / name
-        inputs = [p for p in processed.glob("*.parquet")]
-        if path.exists() and all(path.stat().st_mtime >= p.stat().st_mtime for p in inputs):
-            df = pd.read_parquet(path)
-            df.attrs.update({"horizon_days": horizon_days, "until": until.isoformat(),
-                             "windows": [w.name for w in b.windows]})
-            return df
         dates = b.default_dates(until)
         if until not in dates:
             dates = dates.append(pd.DatetimeIndex([until]))
-        df = b.build(dates, until)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    df.to_parquet(tmp, index=False)
-    tmp.replace(path)
+        return b.build(dates, until)
+
+
+def cached_panel(processed_dir, until=None, *, horizon_days: int = HORIZON_DAYS,
+                 windows: tuple[int, ...] = M.DEFAULT_WINDOWS, **settings) -> pd.DataFrame:
+    """Transitional (until every notebook reads the run's artifacts): :func:`default_panel`, kept in
+    ``processed/panel/`` while it is newer than every processed table."""
+    processed = Path(processed_dir)
+    with PanelBuilder(processed, windows, horizon_days, **settings) as b:
+        _, data_end = b.data_range()
+    until = utc_midnight(until) if until is not None else data_end
+    name = f"{until:%Y%m%d}_h{horizon_days}_w{'-'.join(map(str, sorted(set(windows))))}.parquet"
+    path = processed / "panel" / name
+    if path.exists() and all(path.stat().st_mtime >= p.stat().st_mtime for p in processed.glob("*.parquet")):
+        return pd.read_parquet(path)
+    df = default_panel(processed, until, horizon_days=horizon_days, windows=windows, **settings)
+    write_parquet(df, path)
     return df
 
 

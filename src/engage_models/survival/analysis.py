@@ -328,20 +328,19 @@ class PanelData:
     covariates: list[str]
 
 
-def panel_table(adata: AccountData, data_dir=None, columns=PANEL_COVARIATES) -> PanelData:
-    """Build the panel up to the observation date and turn it into start/stop rows on the lifetimes' clock.
+def panel_table(adata: AccountData, data_dir=None, columns=PANEL_COVARIATES, *,
+                panel: pd.DataFrame | None = None) -> PanelData:
+    """The panel up to the observation date as start/stop rows on the lifetimes' clock.
 
-    The panel is the default monthly grid plus the observation date itself. ``current`` holds, for each
-    account active at ``as_of``, its row of that date (metrics from data before it), its tenure ``t0``, MRR
-    and name: the input of landmark predictions ("if nothing changes").
+    ``panel``: the run's panel (the default monthly grid plus the observation date itself, as
+    :func:`~engage_models.features.panel.default_panel` builds it); built from ``data_dir`` when not given.
+    ``current`` holds, for each account active at ``as_of``, its row of that date (metrics from data before
+    it), its tenure ``t0``, MRR and name: the input of landmark predictions ("if nothing changes").
     """
-    from ..features.panel import build_panel
+    if panel is None:
+        from ..features.panel import default_panel
 
-    paths = DataPaths(data_dir)
-    panel = build_panel(paths.processed, until=adata.as_of)
-    if not (panel["as_of"] == adata.as_of).any():  # the monthly grid, plus the observation date itself
-        panel = pd.concat([panel, build_panel(paths.processed, as_of=[adata.as_of], until=adata.as_of)],
-                          ignore_index=True)
+        panel = default_panel(DataPaths(data_dir).processed, adata.as_of)
     panel, names = panel_covariates(panel, columns)
     if "segment" in panel and panel["segment"].nunique() > 1:
         names.append("segment")
