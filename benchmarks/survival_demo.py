@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engage_models._core.time import to_utc
 from engage_models.demo.simulator import simulate
 from engage_models.ingest import ingest
 from engage_models.survival import CoxModel, TimeVaryingCox
@@ -73,7 +74,7 @@ def main(argv=None) -> dict:
 
     # oracle: the true linear predictor of the landmark month (logit of the monthly hazard) ranks the accounts
     truth = pd.read_parquet(raw / "true_hazard.parquet")
-    truth["as_of"] = D._utc(truth["month"]) + pd.offsets.MonthBegin(1) - pd.Timedelta(seconds=1)
+    truth["as_of"] = to_utc(truth["month"]) + pd.offsets.MonthBegin(1) - pd.Timedelta(seconds=1)
     test_o = test.merge(truth[["account_id", "as_of", "hazard", "linear_predictor"]], on=["account_id", "as_of"],
                         how="left")
     if test_o["hazard"].isna().any():

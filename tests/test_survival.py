@@ -400,7 +400,11 @@ def test_time_varying_cox_on_the_engagement_panel_of_the_small_world(small_inges
     ad = A.account_table(data_dir)
     pdata = A.panel_table(ad, data_dir)
     ss = pdata.start_stop
-    assert {"log1p_logins_28d", "active_user_ratio_28d", "segment"} <= set(pdata.covariates)
+    assert {"active_user_ratio_28d", "segment"} <= set(pdata.covariates)
+    # logins and usage hours measure one thing (r > 0.95): one covariate, their mean z-score
+    assert pdata.combined == {"log1p_logins_28d+log1p_usage_hours_28d": {"log1p_logins_28d": 1.0,
+                                                                        "log1p_usage_hours_28d": 1.0}}
+    assert "log1p_logins_28d+log1p_usage_hours_28d" in pdata.covariates and "log1p_logins_28d" not in pdata.covariates
     assert (ss["stop"] > ss["start"]).all() and ss["event"].sum() <= ad.lifetimes["event"].sum()
     assert ss.groupby("account_id")["event"].sum().max() == 1  # at most one churn per account
     assert sorted(pdata.current.index) == sorted(ad.active["account_id"])  # every active account, as of today

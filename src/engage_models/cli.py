@@ -139,9 +139,14 @@ def _survival(args) -> int:
         print(path)
     models = result.evaluation["models"]
     for name, m in models.items():
-        cvr = m["cross_validation"]["harrell_c"]
-        print(f"{name}: cross-validated concordance {cvr['mean']:.3f} (sd {cvr['sd']:.3f})", file=sys.stderr)
+        cvr = m["cross_validation"].get("harrell_c")
+        if cvr:
+            print(f"{name}: cross-validated concordance {cvr['mean']:.3f} (sd {cvr['sd']:.3f})", file=sys.stderr)
     print(result.evaluation["proportional_hazards"]["text"], file=sys.stderr)
+    for note in result.evaluation["design"]["notes"]:
+        print(f"note: {note}", file=sys.stderr)
+    for what, why in result.evaluation["skipped"].items():
+        print(f"skipped {what}: {why}", file=sys.stderr)
     return 0
 
 

@@ -57,6 +57,29 @@ def breslow(start, stop, event, lp, strata=None) -> dict:
     return out
 
 
+def log_partial_likelihood(start, stop, event, lp, strata=None) -> float:
+    """Cox log partial likelihood with Breslow's ties, over risk sets ``start < t <= stop`` per stratum:
+
+    .. math:: \\ell(\\beta) = \\sum_{i: D_i} lp_i - \\sum_{t} d_t \\log \\sum_{j \\in R(t)} e^{lp_j}
+
+    It is the score of :func:`~engage_models.survival.cox.choose_penalizer` (Verweij and van Houwelingen's
+    cross-validated partial likelihood is ``l_all(beta_-k) - l_-k(beta_-k)``).
+    """
+    start, stop, lp = (np.asarray(a, dtype=float) for a in (start, stop, lp))
+    event = np.asarray(event).astype(bool)
+    strata = np.zeros(len(stop), dtype=int) if strata is None else np.asarray(strata)
+    total = 0.0
+    for s in pd.unique(strata):
+        m = strata == s
+        t_ev, d = np.unique(stop[m & event], return_counts=True)
+        if not len(t_ev):
+            continue
+        shift = float(lp[m].max())  # exp of large linear predictors stays finite
+        s0, _ = risk_sums(start[m], stop[m], np.exp(lp[m] - shift), None, t_ev)
+        total += float(lp[m & event].sum() - (d * (np.log(s0) + shift)).sum())
+    return total
+
+
 def schoenfeld(start, stop, event, X, beta, strata=None) -> tuple[np.ndarray, np.ndarray]:
     """Schoenfeld residuals ``r_i = x_i - sum_{R(t_i)} w x / sum_{R(t_i)} w`` of every event (Breslow ties).
 

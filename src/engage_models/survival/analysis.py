@@ -19,12 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._core.errors import InsufficientData
 from .._core.io import read_table, write_json  # noqa: F401  (read_table: the CLI's reader)
 from .._core.time import to_utc
 from ..config import DataPaths
 from . import data as D
 from .cox import CoxModel
 from .curves import DAYS_PER_MONTH
+from .design import is_categorical
 from .evaluation import HORIZONS, cross_validate, evaluate_predictions
 from .time_varying import DiscreteTimeHazard
 from .value import bootstrap_values, simple_ltv
@@ -40,7 +42,7 @@ class TableAnalysis:
     """Everything :func:`analyse_table` computed; :meth:`write` puts it on disk."""
 
     cox: CoxModel
-    discrete: DiscreteTimeHazard
+    discrete: DiscreteTimeHazard | None  # None when it could not be fitted (``evaluation["skipped"]`` says why)
     evaluation: dict
     per_account: pd.DataFrame
     revenue_at_risk: pd.DataFrame | None
@@ -65,7 +67,8 @@ class TableAnalysis:
             if self.cox.ph_test_after_ is not None:
                 ph = pd.concat([ph, self.cox.ph_test_after_.assign(stage="after remedy")], ignore_index=True)
             save(ph, "ph_test.csv")
-        save(self.discrete.summary, "discrete_time_odds_ratios.csv", index=True)
+        if self.discrete is not None:
+            save(self.discrete.summary, "discrete_time_odds_ratios.csv", index=True)
         save(self.per_account, "per_account.csv")
         if self.revenue_at_risk is not None:
             save(self.revenue_at_risk, "revenue_at_risk.csv")
@@ -91,6 +94,18 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         Default: every other column except the id and MRR.
     n_boot : int
         Bootstrap refits for the intervals of per-account values (0: none).
+
+    Notes
+    -----
+    ``event`` may hold 0/1, true/false or yes/no. A covariate stored as text whose every non-blank value is
+    a number (a spreadsheet export with blanks, e.g. ``" "``) is read as a number, blanks missing. Aliased
+    dummy terms (exact linear combinations of others: the level "No internet service" of six service
+    columns) are left out of both models and listed in ``evaluation["design"]["aliased_terms"]``. Hazard
+    and odds ratios come from unpenalised fits; the penalty (lifelines' scale, the discrete-time model given
+    the Cox model's total penalty through ``penalty_rows``) is used for predictions only.
+    :class:`~engage_models._core.errors.InsufficientData` is raised when the Cox model cannot be fitted (no
+    or one churner...); a part that cannot be computed on thin data (cross-validation with fewer than 4
+    churners, the discrete-time model) is listed in ``evaluation["skipped"]`` with the reason.
     """
     missing = [c for c in (duration, event, entry, id_col, mrr, *(covariates or [])) if c and c not in df.columns]
     if missing:
@@ -98,10 +113,13 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if unit not in ("months", "days"):
         raise ValueError(f"unit must be 'months' or 'days', not {unit!r}")
     data = df.copy()
-    ev = pd.to_numeric(data[event], errors="coerce") if not pd.api.types.is_bool_dtype(data[event]) \
-        else data[event].astype(int)
-    if ev.isna().any() or not ev.isin([0, 1]).all():
-        raise ValueError(f"event column {event!r} must hold 0/1 (or true/false)")
+    from ..health.tables import _label  # 0/1, true/false, yes/no: one parser for the labels users bring
+
+    ev = _label(data[event], f"event column {event!r}")
+    if ev.isna().any():
+        rows = (np.flatnonzero(ev.isna().to_numpy())[:5] + 2).tolist()
+        raise InsufficientData(f"event column {event!r} is empty in {int(ev.isna().sum())} row(s) (first at data "
+                               f"rows {rows}): each row needs 1 (churned) or 0 (still a customer)")
     data["_event"] = ev.astype(int)
     scale = 1.0 if unit == "months" else 1.0 / DAYS_PER_MONTH
     data["_duration"] = pd.to_numeric(data[duration], errors="raise").astype(float) * scale
@@ -111,6 +129,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if covariates is None:
         covariates = [c for c in df.columns if c not in {duration, event, entry, id_col, mrr}]
     covariates = list(covariates)
+    data = numbers_stored_as_text(data, covariates)
     data["_id"] = data[id_col].astype(str) if id_col else data.index.astype(str)
     if data["_id"].duplicated().any():
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
@@ -121,35 +140,60 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
 
     cox = CoxModel(covariates=covariates, duration_col="_duration", event_col="_event", entry_col=entry_col,
                    penalizer=penalizer, cv=cv, random_state=random_state).fit(data)
+    skipped = {}
     discrete = DiscreteTimeHazard(covariates=covariates, id_col="_id", event_col="_event", period_width=1.0,
-                                  duration_col="_duration", entry_col=entry_col, penalizer=cox.penalizer_)
-    discrete.fit(data)
+                                  duration_col="_duration", entry_col=entry_col, penalizer=cox.penalizer_,
+                                  penalty_rows=cox.n_accounts_)
+    try:
+        discrete.fit(data)
+    except InsufficientData as exc:
+        discrete, skipped["discrete_time_logistic"] = None, str(exc)
     kw = {"cv": cv, "random_state": random_state, "duration_col": "_duration", "event_col": "_event",
           "entry_col": entry_col, "horizons": horizons}
+
+    def validated(model, name):
+        try:
+            return cross_validate(model, data, **kw)
+        except InsufficientData as exc:
+            skipped[f"{name}_cross_validation"] = str(exc)
+            return {"skipped": str(exc)}
+
+    models = {"cox_ph": {"penalizer": cox.penalizer_, "summary_penalizer": cox.summary_penalizer_,
+                         "strata": cox.strata_, "time_split": cox.time_split_,
+                         "cross_validation": validated(clone_refit(cox), "cox_ph")}}
+    if discrete is not None:
+        models["discrete_time_logistic"] = {
+            "penalizer": discrete.penalizer_, "penalty_rows": discrete.penalty_rows_,
+            "summary_penalizer": discrete.summary_penalizer_,
+            "cross_validation": validated(clone_refit(discrete), "discrete_time_logistic")}
     evaluation = {
         "table": {"rows": int(len(df)), "rows_used": int(len(data)), "events": int(data["_event"].sum()),
                   "duration_unit": unit, "time_unit_of_results": "months", "left_truncated": bool(entry)},
-        "models": {
-            "cox_ph": {"penalizer": cox.penalizer_, "strata": cox.strata_, "time_split": cox.time_split_,
-                       "cross_validation": cross_validate(clone_refit(cox), data, **kw)},
-            "discrete_time_logistic": {"penalizer": discrete.penalizer_,
-                                       "cross_validation": cross_validate(discrete, data, **kw)},
-        },
+        "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
+                   "time_split": cox.time_split_, "notes": cox.notes()},
+        "models": models,
         "penalizer_selection": cox.cv_results_.to_dict("records") if cox.cv_results_ is not None else None,
         "proportional_hazards": {"alpha": cox.ph_alpha, "remedies": cox.remedies_,
                                  "text": cox.assumptions_text("en")},
-        "notes": "cross_validation: k-fold over rows; harrell_c counts a pair only when both accounts were at "
-                 "risk (left truncation); uno_c and auc_<k> measure time from each row's entry.",
+        "notes": "cross_validation: k-fold over rows, stratified on churn and on rare categorical levels; "
+                 "harrell_c counts a pair only when both accounts were at risk (left truncation); uno_c and "
+                 "auc_<k> measure time from each row's entry. penalizer: lifelines' scale (penalizer x rows / 2 x "
+                 "|beta|^2, standardised covariates), chosen by cross-validated partial likelihood, the smallest "
+                 "within one standard error of the best; hazard and odds ratios come from unpenalised fits "
+                 "(summary_penalizer 0) and the penalty serves the predictions.",
     }
-    for name in ("cox_ph", "discrete_time_logistic"):
-        cvr = evaluation["models"][name]["cross_validation"]
-        evaluation["models"][name]["cv_concordance"] = cvr["harrell_c"]["mean"]
+    for m in models.values():
+        cvr = m["cross_validation"]
+        m["cv_concordance"] = cvr["harrell_c"]["mean"] if "harrell_c" in cvr else None
 
     active = data[data["_event"] == 0]
     mrr_values = pd.to_numeric(active[mrr], errors="coerce").to_numpy(float) if mrr else np.full(len(active), np.nan)
+    if not len(active):
+        skipped["per_account"] = "no account is still a customer: no remaining lifetime, LTV or revenue at risk"
     per_account, portfolio = bootstrap_values(
-        cox, data, active, active["_duration"].to_numpy(), mrr_values, n_boot=n_boot, random_state=random_state,
-        margin=margin, annual_discount_rate=annual_discount_rate, horizon=horizon, horizons=horizons)
+        cox, data, active, active["_duration"].to_numpy(), mrr_values, n_boot=n_boot if len(active) else 0,
+        random_state=random_state, margin=margin, annual_discount_rate=annual_discount_rate, horizon=horizon,
+        horizons=horizons)
     per_account.insert(0, id_col or "row", active.loc[per_account.index, "_id"].to_numpy())
     simple = None
     if mrr:
@@ -162,7 +206,28 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         portfolio = None
     evaluation["settings"] = {"margin": margin, "annual_discount_rate": annual_discount_rate,
                               "horizon_months": horizon, "horizons": list(horizons), "n_boot": n_boot}
+    evaluation["skipped"] = skipped
     return TableAnalysis(cox, discrete, evaluation, per_account, portfolio, simple, evaluation["settings"])
+
+
+def numbers_stored_as_text(df: pd.DataFrame, columns) -> pd.DataFrame:
+    """``df`` with each text column of ``columns`` whose every non-blank value is a number made numeric
+    (blanks missing): spreadsheet exports write an empty number as ``" "`` and the column comes in as text
+    (a categorical with one level per distinct amount). Logged per column."""
+    out = df
+    for c in columns:
+        s = df[c]
+        if not is_categorical(s) or pd.api.types.is_bool_dtype(s):
+            continue
+        text = s.astype("string").str.strip()
+        blank = text.isna() | (text == "")
+        num = pd.to_numeric(text.where(~blank), errors="coerce")
+        if (~blank).any() and num[~blank].notna().all():
+            out = out.copy() if out is df else out
+            out[c] = num.astype(float)
+            log.info("column %r holds numbers stored as text: read as numbers (%d blank -> missing)", c,
+                     int(blank.sum()))
+    return out
 
 
 def clone_refit(model):
@@ -183,6 +248,7 @@ class AccountData:
     accounts: pd.DataFrame
     subscriptions: pd.DataFrame | None
     surveys: pd.DataFrame | None
+    measured: str = "entry"  # when plan, seats and MRR are measured (:func:`covariates_at`)
 
     @property
     def covariates(self) -> list[str]:
@@ -195,26 +261,53 @@ class AccountData:
         return self.lifetimes[self.lifetimes[D.EVENT] == 0]
 
 
-def covariates_at(lt: pd.DataFrame, subscriptions: pd.DataFrame | None, at) -> pd.DataFrame:
-    """``lt`` with ``mrr``, ``seats`` and ``plan`` as of date ``at`` (latest subscription month before it,
-    else the accounts table's values) and ``log_mrr = log(1 + mrr)``."""
+def covariates_at(lt: pd.DataFrame, subscriptions: pd.DataFrame | None, at, *, measured: str = "entry",
+                  observed_from=None) -> pd.DataFrame:
+    """``lt`` with ``mrr``, ``seats`` and ``plan`` from the subscriptions known at date ``at``, and
+    ``log_mrr = log(1 + mrr)``.
+
+    measured : {"entry", "at"}
+        ``"entry"`` (default): each account's values when it entered the data, i.e. in the subscription month
+        in effect on ``max(start_date, observed_from)`` (else the first one after it), among the months that
+        started before ``at``. A model of lifetimes from entry needs covariates fixed at entry: values at the
+        end of follow-up are, for a churner, its last state before leaving (seats shrink as it disengages),
+        and make shrinking look like a cause (on the demo world Enterprise came out with hazard ratio 2.1
+        this way; the simulator's truth is protective). ``"at"``: the latest month before ``at``.
+    Accounts without a subscription month known at ``at`` keep the accounts table's values (a snapshot of
+    today, logged).
+    """
+    if measured not in ("entry", "at"):
+        raise ValueError(f"measured must be 'entry' or 'at', not {measured!r}")
     out = lt.copy()
     if subscriptions is not None and len(subscriptions):
+        known = subscriptions[to_utc(subscriptions["period_start"]) < to_utc(at)]
+        if measured == "entry":
+            entry = to_utc(out["start_date"])
+            if observed_from is not None:
+                entry = entry.where(entry >= to_utc(observed_from), to_utc(observed_from))
+            when, side = pd.Series(entry.to_numpy(), index=out["account_id"].to_numpy()), "from"
+        else:
+            when, side = at, "before"
         for col in ("mrr", "seats", "plan"):
             if col in subscriptions:
-                v = D.value_at(subscriptions, at, col)
+                v = D.value_at(known, when, col, side=side)
                 now = out["account_id"].map(v)
+                if col in out and now.isna().any():
+                    log.info("%d account(s) without a subscription month known at %s: %r from the accounts table",
+                             int(now.isna().sum()), to_utc(at).date(), col)
                 out[col] = now.where(now.notna(), out[col]) if col in out else now
     if "mrr" in out:
         out["log_mrr"] = np.log1p(pd.to_numeric(out["mrr"], errors="coerce").clip(lower=0))
     return out
 
 
-def account_table(data_dir=None, as_of=None) -> AccountData:
+def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> AccountData:
     """Lifetimes of the processed accounts at ``as_of`` (default: last day with events) with covariates.
 
     Left truncation starts at :func:`~engage_models.survival.data.observation_start` (first subscription
-    month or first event). NPS category at the first NPS wave (with its own entry) is added when surveys exist.
+    month or first event). Plan, seats and MRR are measured at each account's entry into the data
+    (``measured``, see :func:`covariates_at`). NPS category at the first NPS wave (with its own entry) is added
+    when surveys exist. :class:`InsufficientData` when no account started before ``as_of``.
     """
     from ..ingest.quality import observation_date
 
@@ -225,11 +318,14 @@ def account_table(data_dir=None, as_of=None) -> AccountData:
     surveys = _maybe(paths.processed / "surveys.parquet")
     observed_from = D.observation_start(paths.processed)
     lt = D.lifetimes(accounts, as_of, observed_from)
+    if lt.empty:
+        raise InsufficientData(f"no account started before the observation date {as_of.date()}: no lifetime to "
+                               f"analyse")
     lt["start_year"] = to_utc(lt["start_date"]).dt.year.astype(str)
-    lt = covariates_at(lt, subs, as_of)
+    lt = covariates_at(lt, subs, as_of, measured=measured, observed_from=observed_from)
     if surveys is not None:
         lt = lt.merge(D.first_nps(surveys, lt, as_of=as_of), on="account_id", how="left")
-    return AccountData(lt, as_of, observed_from, accounts, subs, surveys)
+    return AccountData(lt, as_of, observed_from, accounts, subs, surveys, measured)
 
 
 def _maybe(path: Path) -> pd.DataFrame | None:
@@ -269,12 +365,14 @@ def default_cutoff(as_of, observed_from, months: int = 13) -> pd.Timestamp:
 
 
 def out_of_time(adata: AccountData, model: CoxModel, cutoff=None, horizons=HORIZONS, n_groups: int = 10) -> OutOfTime:
-    """Refit ``model``'s specification on the accounts as of ``cutoff`` (covariates measured then), predict
-    churn of the accounts active at the cutoff, and score it on what happened up to ``as_of``."""
+    """Refit ``model``'s specification on the accounts as of ``cutoff`` (covariates as ``adata`` measures them,
+    from the subscriptions known at the cutoff), predict churn of the accounts active at the cutoff, and score
+    it on what happened up to ``as_of``."""
     cutoff = default_cutoff(adata.as_of, adata.observed_from) if cutoff is None else to_utc(cutoff)
     train, test = D.out_of_time(adata.accounts, cutoff, adata.as_of, adata.observed_from)
-    train = covariates_at(train, adata.subscriptions, cutoff)
-    test = covariates_at(test, adata.subscriptions, cutoff)
+    kw = {"measured": adata.measured, "observed_from": adata.observed_from}
+    train = covariates_at(train, adata.subscriptions, cutoff, **kw)
+    test = covariates_at(test, adata.subscriptions, cutoff, **kw)
     return _refit_and_score(model, train, test, cutoff, int(len(train)), horizons, n_groups)
 
 
@@ -287,10 +385,20 @@ PANEL_COVARIATES = (
 )
 
 
-def panel_covariates(panel: pd.DataFrame, columns=PANEL_COVARIATES) -> tuple[pd.DataFrame, list[str]]:
+#: Panel covariates correlated at least this much (in absolute value) measure one thing twice: they are
+#: combined into one (:func:`combine_duplicates`).
+DUPLICATE_R = 0.95
+#: ... judged on at least this many rows (a handful of rows cannot tell a duplicate from chance).
+DUPLICATE_MIN_ROWS = 30
+
+
+def panel_covariates(panel: pd.DataFrame, columns=PANEL_COVARIATES, *,
+                     duplicate_r: float | None = DUPLICATE_R) -> tuple[pd.DataFrame, list[str]]:
     """Model-ready covariates from panel metrics: ``log1p_<col>`` for skewed ones (registry), and for a
     metric with empty values (e.g. no NPS answer yet) the median in its place plus a ``<col>_missing`` 0/1
-    column, so no account-month is dropped. Returns the panel with the new columns and their names."""
+    column, so no account-month is dropped. Near-duplicates (``|r| >= duplicate_r``, e.g. logins and usage
+    hours at r = 0.98) are combined into one covariate (:func:`combine_duplicates`; ``None``: kept apart),
+    recorded in ``out.attrs["combined"]``. Returns the panel with the new columns and their names."""
     from ..features import metrics as M
 
     out = panel.copy()
@@ -315,7 +423,57 @@ def panel_covariates(panel: pd.DataFrame, columns=PANEL_COVARIATES) -> tuple[pd.
             names.append(name)
         if missing_col and out[missing_col].nunique() > 1:
             names.append(missing_col)
+    combined = {}
+    if duplicate_r is not None:
+        out, names, combined = combine_duplicates(out, names, duplicate_r)
+    out.attrs["combined"] = combined
     return out, names
+
+
+def combine_duplicates(df: pd.DataFrame, names: list[str], r: float = DUPLICATE_R,
+                       min_rows: int = DUPLICATE_MIN_ROWS) -> tuple[pd.DataFrame, list[str], dict]:
+    """Replace each group of numeric covariates correlated at ``|r|`` or more by their mean z-score.
+
+    Two covariates that measure one thing (logins and usage hours, r = 0.98) share one effect between them
+    in any order the fit likes: each gets a wide interval and they may take opposite signs. Groups are the
+    connected sets of pairs with ``|r| >= r`` (0/1 ``_missing`` flags excluded); a member negatively
+    correlated with the group's first enters with its sign flipped (so the two do not cancel). The new
+    column is named by joining the members with ``+`` (``log1p_logins_28d+log1p_usage_hours_28d``) and takes
+    the first member's place. Returns ``(df, names, {new name: {member: sign}})``.
+    """
+    numeric = [c for c in names if not c.endswith("_missing") and c in df
+               and pd.api.types.is_numeric_dtype(df[c]) and not is_categorical(df[c])]
+    if len(numeric) < 2 or len(df) < min_rows:
+        return df, names, {}
+    corr = df[numeric].corr().to_numpy()
+    parent = list(range(len(numeric)))
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(len(numeric)):
+        for j in range(i + 1, len(numeric)):
+            if np.isfinite(corr[i, j]) and abs(corr[i, j]) >= r:
+                parent[root(j)] = root(i)
+    groups = {}
+    for i in range(len(numeric)):
+        groups.setdefault(root(i), []).append(i)
+    out, new_names, combined = df.copy(), list(names), {}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        first = members[0]
+        signs = {numeric[i]: (1.0 if corr[first, i] >= 0 else -1.0) for i in members}
+        z = sum(s * (out[c] - out[c].mean()) / out[c].std() for c, s in signs.items()) / len(signs)
+        name = "+".join(signs)
+        out[name] = z.astype(float)
+        new_names[new_names.index(numeric[first])] = name
+        new_names = [n for n in new_names if n not in signs]
+        combined[name] = signs
+        log.info("covariates %s correlated at |r| >= %.2f: combined into %r", list(signs), r, name)
+    return out, new_names, combined
 
 
 @dataclass
@@ -326,6 +484,7 @@ class PanelData:
     start_stop: pd.DataFrame
     current: pd.DataFrame
     covariates: list[str]
+    combined: dict = field(default_factory=dict)  # combined covariate -> {member: sign} (near-duplicates)
 
 
 def panel_table(adata: AccountData, data_dir=None, columns=PANEL_COVARIATES, *,
@@ -351,7 +510,7 @@ def panel_table(adata: AccountData, data_dir=None, columns=PANEL_COVARIATES, *,
     current["t0"] = active.loc[current.index, D.DURATION]
     current["mrr"] = active.loc[current.index, "mrr"] if "mrr" in active else np.nan
     current["name"] = active.loc[current.index, "name"] if "name" in active else current.index
-    return PanelData(panel, ss, current, names)
+    return PanelData(panel, ss, current, names, panel.attrs.get("combined", {}))
 
 
 def _refit_and_score(model, train: pd.DataFrame, test: pd.DataFrame, cutoff, train_accounts: int, horizons,

@@ -9,20 +9,36 @@ instead of the reference) multiplies the monthly risk of churning, at any tenure
 :class:`CoxModel` (scikit-learn conventions: parameters in ``__init__``, ``fit`` returns ``self``, learned
 attributes end in ``_``; lifelines conventions: ``summary``, ``print_summary``, ``_repr_html_``, ``plot``)
 
-1. encodes the covariates (:class:`~engage_models.survival.design.Design`);
-2. chooses the ridge penalizer by cross-validated concordance (:func:`choose_penalizer`) unless given;
+1. encodes the covariates (:class:`~engage_models.survival.design.Design`), leaving out *aliased* terms
+   (exact linear combinations of the terms before them, e.g. six "No internet service" indicators that
+   are all ``internet_service=No``): ``aliased_`` and :meth:`CoxModel.print_summary` say which;
+2. chooses the ridge penalizer by cross-validated partial likelihood (Verweij and van Houwelingen 1993)
+   with a one-standard-error rule towards the smaller penalty (:func:`choose_penalizer`), unless given;
 3. fits lifelines' ``CoxPHFitter`` (left truncation through ``entry_col``);
 4. tests proportional hazards with scaled Schoenfeld residuals (:func:`~._riskset.ph_test`, which accepts
    left-truncated data, unlike lifelines), and where a covariate fails at ``ph_alpha``:
 
-   * a categorical covariate becomes a stratum (its own baseline curve; it no longer has a hazard ratio);
-   * a numeric covariate gets a time interaction: separate hazard ratios before and after the median
-     churn tenure ``tau`` (``x 1(t <= tau)`` and ``x 1(t > tau)``, fitted on split episodes with lifelines'
-     ``CoxTimeVaryingFitter``);
+   * one categorical covariate (``max_strata``; the most significant failure whose every level has at
+     least ``min_stratum_events`` churns) becomes a stratum (its own baseline curve; no hazard ratio);
+   * every other failing covariate gets a time interaction: separate hazard ratios before and after the
+     median churn tenure ``tau`` (``x 1(t <= tau)`` and ``x 1(t > tau)``, per indicator for a categorical
+     one, fitted on split episodes with lifelines' ``CoxTimeVaryingFitter``). Stratifying on several
+     categoricals at once would cut the accounts into cells with a handful of churners each, and a held-out
+     account of a cell never seen in fitting would have no baseline at all;
 
    then refits and tests again; ``remedies_`` and :meth:`CoxModel.assumptions_text` say what was done;
 5. predicts curves with a Breslow baseline per stratum, extended past the last observed tenure with the
-   average hazard of the last ``tail_window`` months (:class:`~.curves.SurvivalCurves`).
+   average hazard of the last ``tail_window`` months (:class:`~.curves.SurvivalCurves`); an account of a
+   stratum level never seen in fitting gets the baseline of the most common stratum (logged), as an unseen
+   level of a covariate is encoded as its reference.
+
+The penalty is for prediction only. :attr:`CoxModel.summary` (hazard ratios, intervals, p-values) comes
+from the same specification refitted without penalty, because a ridge penalty shrinks the hazard ratios
+towards 1 and its intervals do not cover the truth at the stated rate; only when that fit does not
+converge is the summary penalised, and ``summary_penalizer_`` says so.
+
+Too little data (no or one churner, no complete row, a fit that does not converge) raises
+:class:`~engage_models._core.errors.InsufficientData` with a sentence saying what is missing.
 
 Examples
 --------
@@ -47,11 +63,12 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, CoxTimeVaryingFitter
-from lifelines.exceptions import ConvergenceWarning
+from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from scipy import stats
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from .._core.errors import InsufficientData
 from .._core.i18n import fmt_number, t
 from . import _riskset
 from .curves import SurvivalCurves, tail_hazard
@@ -60,7 +77,11 @@ from .design import Design
 
 log = logging.getLogger(__name__)
 
+#: Ridge penalties tried, on lifelines' scale: the penalty term is ``penalizer x rows / 2 x |beta|^2`` on
+#: standardised covariates (``rows`` = the rows fitted: accounts here, person-months for start/stop models).
 PENALIZERS = (0.0, 0.001, 0.01, 0.1, 1.0)
+#: A categorical covariate becomes a stratum only if each of its levels has at least this many churns.
+MIN_STRATUM_EVENTS = 5
 
 
 @contextmanager
@@ -123,7 +144,8 @@ def plot_forest(summary: pd.DataFrame, ax=None, lang: str = "en", ratio: str = "
 
 
 class CoxModel(BaseEstimator):
-    """Cox PH on account rows: penalizer by cross-validated concordance, PH tested and remedied.
+    """Cox PH on account rows: aliased terms left out, penalizer by cross-validated partial likelihood,
+    PH tested and remedied, hazard ratios from an unpenalised fit.
 
     Parameters
     ----------
@@ -136,21 +158,29 @@ class CoxModel(BaseEstimator):
     duration_col, event_col, entry_col : str
         Tenure (months), churn indicator (1 churned, 0 censored), and entry tenure for left truncation.
     penalizer : float, optional
-        Ridge penalty (lifelines' ``penalizer``, on standardised covariates). ``None``: chosen among
-        ``penalizers`` by ``cv``-fold cross-validated Harrell's C (:func:`pick_penalizer`).
+        Ridge penalty (lifelines' ``penalizer``: ``penalizer x rows / 2 x |beta|^2`` on standardised
+        covariates). ``None``: chosen among ``penalizers`` by ``cv``-fold cross-validated partial likelihood
+        (:func:`choose_penalizer`, :func:`pick_penalizer`).
     check_ph, ph_alpha, remedy : bool, float, bool
         Test proportional hazards; significance level for "fails"; repair failures (see module docstring).
+    max_strata, min_stratum_events : int
+        The remedy stratifies on at most ``max_strata`` categorical covariates (strata given in ``strata``
+        count), each of whose levels has at least ``min_stratum_events`` churns; other failures get a time
+        interaction.
     time_split, split_time : list of str, float, optional
-        Numeric covariates given separate effects before/after ``split_time`` months from the start
-        (default split: the median churn tenure). The remedy fills these in; :meth:`refit_params` passes
-        them on so that a refit (bootstrap) reproduces the final model without testing again.
+        Covariates given separate effects before/after ``split_time`` months from the start (default split:
+        the median churn tenure). The remedy fills these in; :meth:`refit_params` passes them on so that a
+        refit (bootstrap) reproduces the final model without testing again.
     tail_window : float
         Months over which the hazard beyond the last observed tenure is averaged.
+    unpenalised_summary : bool
+        Refit without penalty for :attr:`summary` when the penalizer is positive (see module docstring).
     """
 
     def __init__(self, covariates=None, categorical=None, strata=None, duration_col="duration", event_col="event",
                  entry_col=None, penalizer=None, penalizers=PENALIZERS, cv=5, check_ph=True, ph_alpha=0.01,
-                 remedy=True, time_split=None, split_time=None, tail_window=12.0, random_state=0):
+                 remedy=True, time_split=None, split_time=None, tail_window=12.0, max_strata=1,
+                 min_stratum_events=MIN_STRATUM_EVENTS, unpenalised_summary=True, random_state=0):
         self.covariates = covariates
         self.categorical = categorical
         self.strata = strata
@@ -166,6 +196,9 @@ class CoxModel(BaseEstimator):
         self.time_split = time_split
         self.split_time = split_time
         self.tail_window = tail_window
+        self.max_strata = max_strata
+        self.min_stratum_events = min_stratum_events
+        self.unpenalised_summary = unpenalised_summary
         self.random_state = random_state
 
     # ------------------------------------------------------------------------------------------- fitting
@@ -180,26 +213,33 @@ class CoxModel(BaseEstimator):
         if (~complete).any():
             log.warning("%d row(s) with a missing covariate left out of the Cox model", int((~complete).sum()))
         data = usable(df[complete], self.duration_col, self.entry_col)
-        if data[self.event_col].sum() < 2:
-            raise ValueError("fewer than 2 churn events: nothing to fit a Cox model on")
+        check_events(len(df), len(data), int(data[self.event_col].sum()), "Cox model")
         return data
 
     def fit(self, df: pd.DataFrame) -> CoxModel:
-        """Fit on one row per account; returns ``self``."""
+        """Fit on one row per account; returns ``self``. :class:`InsufficientData` when it cannot be fitted."""
         covs = list(self.covariates or [])
         data = self._prepare(df)
         self.design_ = Design.fit(data, covs, self.categorical)
+        self.aliased_ = self.design_.aliased_records()
         self.n_accounts_ = len(data)
         self.n_events_ = int(data[self.event_col].sum())
+        self.penalizer_note_ = None
         if self.penalizer is None and len(self.penalizers) > 1:
-            self.cv_results_ = choose_penalizer(self, data, self.penalizers, cv=self.cv,
-                                                random_state=self.random_state)
-            self.penalizer_ = pick_penalizer(self.cv_results_, "harrell_c")
+            try:
+                self.cv_results_ = choose_penalizer(self, data, self.penalizers, cv=self.cv,
+                                                    random_state=self.random_state)
+                self.penalizer_ = pick_penalizer(self.cv_results_)
+            except InsufficientData as exc:
+                self.cv_results_ = None
+                self.penalizer_ = float(min(self.penalizers))
+                self.penalizer_note_ = f"penalizer {self.penalizer_:g} not chosen by cross-validation: {exc}"
+                log.info(self.penalizer_note_)
         else:
             self.cv_results_ = None
             self.penalizer_ = float(self.penalizer if self.penalizer is not None else self.penalizers[0])
         self.strata_ = list(self.strata or [])
-        self.time_split_ = list(self.time_split or [])  # numeric covariates with separate early/late effects
+        self.time_split_ = list(self.time_split or [])  # covariates with separate early/late effects
         self.split_time_ = float(self.split_time if self.split_time is not None
                                  else np.median(data.loc[data[self.event_col] == 1, self.duration_col]))
         self.remedies_ = []
@@ -209,6 +249,7 @@ class CoxModel(BaseEstimator):
             self.ph_test_ = self._ph_table(data)
             if self.remedy:
                 self._apply_remedies(data)
+        self._fit_inference(data)
         return self
 
     def _covariates_in_model(self) -> list[str]:
@@ -216,7 +257,11 @@ class CoxModel(BaseEstimator):
 
     def _model_design(self) -> Design:
         covs = self._covariates_in_model()
-        return Design(covs, {c: v for c, v in self.design_.levels.items() if c in covs})
+        return Design(covs, {c: v for c, v in self.design_.levels.items() if c in covs}, self.design_.aliased)
+
+    def _split_terms(self) -> list[str]:
+        """Terms with separate early/late effects: the terms of the covariates in ``time_split_``."""
+        return [term for term, cov in self._model_design().term_covariate().items() if cov in self.time_split_]
 
     def _episodes(self, data: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
         """Rows split at ``split_time_`` with ``x_early`` / ``x_late`` columns for the split covariates."""
@@ -224,13 +269,14 @@ class CoxModel(BaseEstimator):
         entry = data[self.entry_col].to_numpy(float) if self.entry_col else np.zeros(len(data))
         dur = data[self.duration_col].to_numpy(float)
         ev = data[self.event_col].to_numpy(int)
+        split = self._split_terms()
         parts = []
         for early in (True, False):
             lo = entry if early else np.maximum(entry, tau)
             hi = np.minimum(dur, tau) if early else dur
             m = hi > lo
             p = X[m].copy()
-            for c in self.time_split_:
+            for c in split:
                 p[self._split_name(c, True)] = p[c] * early
                 p[self._split_name(c, False)] = p[c] * (not early)
                 del p[c]
@@ -245,84 +291,149 @@ class CoxModel(BaseEstimator):
     def _split_name(self, c: str, early: bool) -> str:
         return f"{c} [t<={self.split_time_:.1f}]" if early else f"{c} [t>{self.split_time_:.1f}]"
 
-    def _fit_once(self, data: pd.DataFrame) -> None:
-        design = self._model_design()
-        X = design.transform(data)
+    def _lifelines_fit(self, data: pd.DataFrame, penalizer: float):
+        """lifelines' fit of the current specification: ``(model, params, variance, start, stop, event, Xm,
+        episodes)``; :class:`InsufficientData` when it does not converge or gives non-finite estimates."""
+        X = self._model_design().transform(data)
         strata = self.strata_ or None
-        with lifelines_convergence_logged():
-            if X.shape[1] == 0:  # everything stratified: only baselines
-                self.model_ = None
-                self.params_ = pd.Series(dtype=float)
-                self.variance_ = pd.DataFrame()
-                start = data[self.entry_col].to_numpy(float) if self.entry_col else np.zeros(len(data))
-                self._fit_baseline(start, data[self.duration_col].to_numpy(float),
-                                   data[self.event_col].to_numpy(int), X, data, None)
-                return
-            if not self.time_split_:
-                frame = X.copy()
-                frame["_duration"] = data[self.duration_col].to_numpy(float)
-                frame["_event"] = data[self.event_col].to_numpy(int)
-                if self.entry_col:
-                    frame["_entry"] = data[self.entry_col].to_numpy(float)
-                for s in self.strata_:
-                    frame[s] = data[s].astype(str).to_numpy()
-                model = CoxPHFitter(penalizer=self.penalizer_)
-                model.fit(frame, "_duration", "_event", entry_col="_entry" if self.entry_col else None,
-                          strata=strata)
-                start = frame["_entry"].to_numpy() if self.entry_col else np.zeros(len(frame))
-                stop, event = frame["_duration"].to_numpy(), frame["_event"].to_numpy()
-                Xm = X
-            else:
-                ep = self._episodes(data, X)
-                for s in self.strata_:
-                    ep[s] = ep[s].astype(str)
-                model = CoxTimeVaryingFitter(penalizer=self.penalizer_)
-                model.fit(ep, event_col="_event", start_col="_start", stop_col="_stop", id_col="_id", strata=strata)
-                start, stop, event = ep["_start"].to_numpy(), ep["_stop"].to_numpy(), ep["_event"].to_numpy()
-                Xm = ep[list(model.params_.index)]
-        self.model_ = model
-        self.params_ = model.params_.copy()
-        self.variance_ = pd.DataFrame(np.asarray(model.variance_matrix_), index=self.params_.index,
-                                      columns=self.params_.index)
-        self._fit_baseline(start, stop, event, Xm, data, ep if self.time_split_ else None)
+        try:
+            with lifelines_convergence_logged():
+                if not self.time_split_:
+                    frame = X.copy()
+                    frame["_duration"] = data[self.duration_col].to_numpy(float)
+                    frame["_event"] = data[self.event_col].to_numpy(int)
+                    if self.entry_col:
+                        frame["_entry"] = data[self.entry_col].to_numpy(float)
+                    for s in self.strata_:
+                        frame[s] = data[s].astype(str).to_numpy()
+                    model = CoxPHFitter(penalizer=penalizer)
+                    model.fit(frame, "_duration", "_event", entry_col="_entry" if self.entry_col else None,
+                              strata=strata)
+                    start = frame["_entry"].to_numpy() if self.entry_col else np.zeros(len(frame))
+                    stop, event, Xm, ep = frame["_duration"].to_numpy(), frame["_event"].to_numpy(), X, None
+                else:
+                    ep = self._episodes(data, X)
+                    for s in self.strata_:
+                        ep[s] = ep[s].astype(str)
+                    model = CoxTimeVaryingFitter(penalizer=penalizer)
+                    model.fit(ep, event_col="_event", start_col="_start", stop_col="_stop", id_col="_id",
+                              strata=strata)
+                    start, stop, event = ep["_start"].to_numpy(), ep["_stop"].to_numpy(), ep["_event"].to_numpy()
+                    Xm = ep[list(model.params_.index)]
+        except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
+            raise InsufficientData(self._convergence_text(exc, penalizer)) from exc
+        params = model.params_.copy()
+        variance = pd.DataFrame(np.asarray(model.variance_matrix_), index=params.index, columns=params.index)
+        if not (np.isfinite(params).all() and np.isfinite(variance.to_numpy()).all()):
+            raise InsufficientData(self._convergence_text("non-finite estimates", penalizer))
+        return model, params, variance, start, stop, event, Xm, ep
 
-    def _strata_key(self, frame: pd.DataFrame) -> np.ndarray:
+    def _convergence_text(self, exc, penalizer: float) -> str:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (f"the Cox model did not converge on {self.n_accounts_} accounts with {self.n_events_} churned "
+                f"(penalizer {penalizer:g}; lifelines: {first.split('. ')[0]}): a covariate level with no churner "
+                f"(or only churners), or more covariates than the churners can inform; give fewer covariates or a "
+                f"penalizer")
+
+    def _fit_once(self, data: pd.DataFrame) -> None:
+        X = self._model_design().transform(data)
+        if X.shape[1] == 0:  # everything stratified: only baselines
+            self.model_ = None
+            self.params_ = pd.Series(dtype=float)
+            self.variance_ = pd.DataFrame()
+            start = data[self.entry_col].to_numpy(float) if self.entry_col else np.zeros(len(data))
+            self._fit_baseline(start, data[self.duration_col].to_numpy(float),
+                               data[self.event_col].to_numpy(int), X, data, None)
+            return
+        model, params, variance, start, stop, event, Xm, ep = self._lifelines_fit(data, self.penalizer_)
+        self.model_, self.params_, self.variance_ = model, params, variance
+        self._fit_baseline(start, stop, event, Xm, data, ep)
+
+    def _fit_inference(self, data: pd.DataFrame) -> None:
+        """Coefficients for :attr:`summary`: refitted without penalty when the model is penalised."""
+        self.inference_params_, self.inference_variance_ = self.params_, self.variance_
+        self.summary_penalizer_ = self.penalizer_
+        self.inference_note_ = None
+        if not (self.penalizer_ > 0 and self.unpenalised_summary and len(self.params_)):
+            return
+        try:
+            _, params, variance, *_ = self._lifelines_fit(data, 0.0)
+        except InsufficientData as exc:
+            self.inference_note_ = (f"hazard ratios are from the penalised fit (penalizer {self.penalizer_:g}): "
+                                    f"shrunk towards 1; without penalty {exc}")
+            log.info(self.inference_note_)
+            return
+        self.inference_params_, self.inference_variance_ = params, variance
+        self.summary_penalizer_ = 0.0
+
+    def _strata_key(self, frame: pd.DataFrame, fitted: bool = False) -> np.ndarray:
+        """Stratum label per row; ``fitted``: a label never seen in fitting becomes the most common stratum."""
         if not self.strata_:
             return np.zeros(len(frame), dtype=object)
-        return frame[self.strata_].astype(str).agg(" / ".join, axis=1).to_numpy()
+        key = frame[self.strata_].astype(str).agg(" / ".join, axis=1).to_numpy()
+        if fitted:
+            unseen = ~pd.Series(key).isin(list(self.baseline_)).to_numpy()
+            if unseen.any():
+                log.warning("%d row(s) of a stratum not seen in fitting (%s): given the baseline of %r",
+                            int(unseen.sum()), ", ".join(sorted(set(key[unseen]))[:5]), self.strata_reference_)
+                key = np.where(unseen, self.strata_reference_, key)
+        return key
 
     def _fit_baseline(self, start, stop, event, Xm, data, episodes) -> None:
         lp = Xm[list(self.params_.index)].to_numpy(float) @ self.params_.to_numpy(float)
         self.lp_offset_ = float(np.mean(lp)) if len(lp) else 0.0
         strata = self._strata_key(episodes if episodes is not None else data)
         self.baseline_ = _riskset.breslow(start, stop, event, lp - self.lp_offset_, strata)
+        self.strata_reference_ = pd.Series(self._strata_key(data)).value_counts().index[0]
         self.tail_hazard_ = {s: tail_hazard(np.r_[0.0, tm], np.r_[0.0, h], self.tail_window)
                              for s, (tm, h) in self.baseline_.items()}
 
-    # -------------------------------------------------------------------------------- assumption checks
-    def _ph_table(self, data: pd.DataFrame) -> pd.DataFrame:
+    def _counting_process(self, data: pd.DataFrame, fitted: bool = False):
+        """``(start, stop, event, Xm, strata)`` of ``data`` in the model's terms (episodes when time-split)."""
         X = self._model_design().transform(data)
         if self.time_split_:
             ep = self._episodes(data, X)
-            start, stop, event = ep["_start"], ep["_stop"], ep["_event"]
-            Xm, strata = ep[list(self.params_.index)], self._strata_key(ep)
-        else:
-            start = data[self.entry_col] if self.entry_col else np.zeros(len(data))
-            stop, event = data[self.duration_col], data[self.event_col]
-            Xm, strata = X[list(self.params_.index)], self._strata_key(data)
+            return (ep["_start"].to_numpy(float), ep["_stop"].to_numpy(float), ep["_event"].to_numpy(int),
+                    ep[list(self.params_.index)], self._strata_key(ep, fitted))
+        start = data[self.entry_col].to_numpy(float) if self.entry_col else np.zeros(len(data))
+        return (start, data[self.duration_col].to_numpy(float), data[self.event_col].to_numpy(int),
+                X[list(self.params_.index)], self._strata_key(data, fitted))
+
+    def log_partial_likelihood(self, df: pd.DataFrame) -> float:
+        """Breslow log partial likelihood of the fitted coefficients on the usable rows of ``df``."""
+        check_is_fitted(self, "params_")
+        need = self.design_.covariates + self.strata_
+        data = usable(df[df[need].notna().all(axis=1)], self.duration_col, self.entry_col)
+        start, stop, event, Xm, strata = self._counting_process(data, fitted=True)
+        lp = Xm.to_numpy(float) @ self.params_.to_numpy(float) if len(self.params_) else np.zeros(len(stop))
+        return _riskset.log_partial_likelihood(start, stop, event, lp, strata)
+
+    # -------------------------------------------------------------------------------- assumption checks
+    def _ph_table(self, data: pd.DataFrame) -> pd.DataFrame:
+        start, stop, event, Xm, strata = self._counting_process(data)
         res = _riskset.ph_test(start, stop, event, Xm, self.params_, self.variance_, self.params_.index, strata)
         covariate_of = self.design_.term_covariate()
-        res["covariate"] = [covariate_of.get(term, term.split(" [")[0]) for term in res["term"]]
+        bases = [term.split(" [")[0] for term in res["term"]]
+        res["covariate"] = [covariate_of.get(b, b) for b in bases]
         res["proportional"] = res["p"] >= self.ph_alpha
         return res[["covariate", "term", "test_statistic", "p", "slope", "proportional"]]
+
+    def _can_stratify(self, data: pd.DataFrame, cov: str) -> bool:
+        """At most ``max_strata`` strata, and at least ``min_stratum_events`` churns in every level of ``cov``."""
+        if len(self.strata_) >= self.max_strata:
+            return False
+        events = data.loc[data[self.event_col] == 1, cov].astype(str).value_counts()
+        levels = data[cov].astype(str).unique()
+        return bool(min(events.get(lev, 0) for lev in levels) >= self.min_stratum_events)
 
     def _apply_remedies(self, data: pd.DataFrame) -> None:
         failing = self.ph_test_[~self.ph_test_["proportional"]]
         if failing.empty:
             return
-        for cov, rows in failing.groupby("covariate", sort=False):
-            p = float(rows["p"].min())
-            if cov in self.design_.levels:
+        worst = failing.groupby("covariate", sort=False)["p"].min().sort_values(kind="stable")
+        for cov, p in worst.items():
+            p = float(p)
+            if cov in self.design_.levels and self._can_stratify(data, cov):
                 self.strata_.append(cov)
                 self.remedies_.append({"covariate": cov, "action": "stratified", "p_before": p})
             else:
@@ -336,25 +447,39 @@ class CoxModel(BaseEstimator):
         log.info("PH remedies applied: %s", self.remedies_)
 
     def refit_params(self) -> dict:
-        """Parameters that refit the final model (penalizer, strata, time split) with no selection or test."""
+        """Parameters that refit the final model (penalizer, strata, time split) with no selection or test
+        (and no unpenalised refit for the summary: refits are for predictions)."""
         check_is_fitted(self, "params_")
         return {"penalizer": self.penalizer_, "strata": list(self.strata_), "time_split": list(self.time_split_),
-                "split_time": self.split_time_, "check_ph": False}
+                "split_time": self.split_time_, "check_ph": False, "unpenalised_summary": False}
 
     # ---------------------------------------------------------------------------------------- results
     @property
     def summary(self) -> pd.DataFrame:
-        """Hazard ratios with 95% intervals, one row per term (``column=level`` for categorical levels)."""
+        """Hazard ratios with 95% intervals, one row per term (``column=level`` for categorical levels), from
+        the unpenalised refit when the model is penalised (``attrs["penalizer"]``: the penalty they carry)."""
         check_is_fitted(self, "params_")
-        return coefficient_table(self.params_, self.variance_)
+        out = coefficient_table(self.inference_params_, self.inference_variance_)
+        out.attrs["penalizer"] = self.summary_penalizer_
+        return out
 
     def standardized_effects(self, df: pd.DataFrame) -> pd.Series:
         """``coef x SD`` of each numeric term in ``df``: the log hazard ratio of one standard deviation."""
         X = self._model_design().transform(df)
-        return pd.Series({k: v * X[k].std() for k, v in self.params_.items() if k in X}, name="std_effect")
+        return pd.Series({k: v * X[k].std() for k, v in self.inference_params_.items() if k in X}, name="std_effect")
+
+    def notes(self) -> list[str]:
+        """What the reader must know about this fit, in sentences: terms left out, penalty, summary source."""
+        out = [f"left out {a['term']!r}: {a['equals']}" for a in self.aliased_]
+        if self.penalizer_note_:
+            out.append(self.penalizer_note_)
+        if self.penalizer_ > 0:
+            out.append(self.inference_note_ or f"predictions use penalizer {self.penalizer_:g}; hazard ratios, "
+                                                "intervals and p-values come from the same model without penalty")
+        return out
 
     def print_summary(self, file=None, decimals: int = 3) -> None:
-        """The model in text: sample, penalizer, strata, remedies and the hazard-ratio table."""
+        """The model in text: sample, penalizer, strata, remedies, terms left out and the hazard-ratio table."""
         out = file or sys.stdout
         print(f"<CoxModel: {self.n_accounts_} accounts, {self.n_events_} churned, penalizer {self.penalizer_:g}>",
               file=out)
@@ -362,14 +487,19 @@ class CoxModel(BaseEstimator):
             print(f"strata: {', '.join(self.strata_)}", file=out)
         for r in self.remedies_:
             print(f"PH remedy: {r['covariate']} -> {r['action']} (p = {r['p_before']:.2g})", file=out)
+        for note in self.notes():
+            print(f"note: {note}", file=out)
         print(self.summary.round(decimals).to_string(), file=out)
 
     def _repr_html_(self) -> str:
+        from html import escape
+
         from .._core.display import table
 
         head = (f"<p><strong>Cox model</strong>: {self.n_accounts_:,} accounts, {self.n_events_:,} churned, "
                 f"penalizer {self.penalizer_:g}</p>")
-        return head + table(self.summary.reset_index(), decimals=3)._repr_html_()
+        notes = "".join(f"<p>{escape(n)}</p>" for n in self.notes())
+        return head + notes + table(self.summary.reset_index(), decimals=3)._repr_html_()
 
     def plot(self, ax=None, lang: str = "en"):
         """Forest plot of the hazard ratios."""
@@ -411,10 +541,7 @@ class CoxModel(BaseEstimator):
         rows = df[ok]
         X = self._model_design().transform(rows)
         knots = self._knots()
-        strata = self._strata_key(rows)
-        unknown = set(strata) - set(self.baseline_)
-        if unknown:
-            raise ValueError(f"strata not seen in fitting: {sorted(unknown)}")
+        strata = self._strata_key(rows, fitted=True)
         # baseline increments per stratum on the shared knots
         keys = list(self.baseline_)
         dH = np.zeros((len(knots), len(keys)))
@@ -430,9 +557,10 @@ class CoxModel(BaseEstimator):
             cumhaz = np.cumsum(dH, axis=0)[:, col] * ph[None, :]
             return SurvivalCurves(knots, cumhaz, tail * ph, rows.index)
         lps = {}
+        split = self._split_terms()
         for early in (True, False):
             Xe = X.copy()
-            for c in self.time_split_:
+            for c in split:
                 Xe[self._split_name(c, True)] = Xe[c] * early
                 Xe[self._split_name(c, False)] = Xe[c] * (not early)
             lps[early] = Xe[self.params_.index].to_numpy(float) @ self.params_.to_numpy(float) - self.lp_offset_
@@ -448,17 +576,66 @@ class CoxModel(BaseEstimator):
         return pd.Series(curves.churn_probability(t0, horizon), index=curves.index, name="churn_probability")
 
 
-#: Differences in cross-validated concordance below this are ties.
+#: Differences in cross-validated concordance below this are ties (only for :func:`pick_penalizer` on a
+#: concordance column; the penalizer is chosen on the partial likelihood).
 CONCORDANCE_TIE = 0.002
 
 
-def pick_penalizer(results: pd.DataFrame, score: str) -> float:
-    """The penalizer with the best cross-validated ``score``; near-ties go to the smallest penalizer.
+def check_events(rows: int, usable_rows: int, events: int, what: str, minimum: int = 2) -> None:
+    """:class:`InsufficientData` with a sentence when fewer than ``minimum`` churns are left to fit on."""
+    if usable_rows == 0:
+        raise InsufficientData(f"{what}: none of the {rows} rows has every covariate and some time at risk "
+                               f"(duration above entry)")
+    if events == 0:
+        raise InsufficientData(f"{what}: no churn among the {usable_rows} accounts/rows usable: a survival model "
+                               f"needs churners (at least {minimum})")
+    if events < minimum:
+        raise InsufficientData(f"{what}: only {events} churn among the {usable_rows} accounts/rows usable; at "
+                               f"least {minimum} are needed")
 
-    Concordance depends only on how accounts are ranked, so it barely moves when a penalty shrinks every
-    coefficient towards 0 together; between penalizers it cannot tell apart (within ``CONCORDANCE_TIE``) the
-    smallest is kept, because it biases the hazard ratios (and the predicted curves) the least.
+
+def selection_table(penalizers, cvl: np.ndarray, extra: dict | None = None) -> pd.DataFrame:
+    """One row per penalizer from its per-fold cross-validated log-likelihoods ``cvl`` (penalizers x folds).
+
+    ``cv_loglik`` sums the folds (NaN when a fold could not be fitted: ``failed_folds``); ``cv_loglik_diff`` is
+    the difference from the best penalizer and ``cv_loglik_diff_se`` its standard error from the paired fold
+    differences (``sqrt(K) x SD_k``); ``within_1se`` marks differences smaller than their standard error.
+    ``extra``: other per-fold scores (same shape), reported as ``<name>`` (mean) and ``<name>_sd``.
     """
+    cvl = np.asarray(cvl, float)
+    k = cvl.shape[1]
+    ok = np.isfinite(cvl).all(axis=1)
+    total = np.where(ok, cvl.sum(axis=1), np.nan)
+    if not ok.any():
+        raise InsufficientData("no penalizer could be fitted on every cross-validation fold")
+    best = int(np.nanargmax(total))
+    diff = cvl - cvl[best]
+    se = np.where(ok, np.sqrt(k) * np.std(diff, axis=1, ddof=1) if k > 1 else np.nan, np.nan)
+    out = pd.DataFrame({"penalizer": [float(p) for p in penalizers], "cv_loglik": total,
+                        "cv_loglik_diff": total - total[best], "cv_loglik_diff_se": se,
+                        "failed_folds": (~np.isfinite(cvl)).sum(axis=1)})
+    out["within_1se"] = ok & (out["cv_loglik_diff"] >= -np.nan_to_num(out["cv_loglik_diff_se"], nan=0.0))
+    for name, v in (extra or {}).items():
+        v = np.asarray(v, float)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a penalizer whose folds all failed
+            out[name] = np.nanmean(v, axis=1)
+            out[f"{name}_sd"] = np.nanstd(v, axis=1, ddof=1)
+    return out
+
+
+def pick_penalizer(results: pd.DataFrame, score: str = "cv_loglik") -> float:
+    """The smallest penalizer whose cross-validated log-likelihood is within one standard error of the best.
+
+    A penalty has to earn its place: between penalizers whose cross-validated partial likelihood differs by
+    less than the noise of that difference (one paired standard error over the folds), the smallest is kept,
+    because it biases the predicted curves the least. (Concordance cannot make this choice: it depends only
+    on the ranking, which a penalty shrinking every coefficient together barely moves; differences of 0.003
+    against a fold SD of 0.03 used to decide it.) With ``score`` a concordance column the old rule applies:
+    the best score, near-ties within ``CONCORDANCE_TIE`` going to the smallest penalizer.
+    """
+    if score == "cv_loglik":
+        return float(results.loc[results["within_1se"], "penalizer"].min())
     best = results[score].max()
     near = results[results[score] >= best - CONCORDANCE_TIE]
     return float(near["penalizer"].min())
@@ -466,14 +643,32 @@ def pick_penalizer(results: pd.DataFrame, score: str) -> float:
 
 def choose_penalizer(model: CoxModel, data: pd.DataFrame, penalizers=PENALIZERS, cv: int = 5,
                      random_state: int = 0) -> pd.DataFrame:
-    """Cross-validated Harrell's C of ``model`` (PH checks off) for each penalizer; one row per penalizer."""
-    from .evaluation import cross_validate
+    """Cross-validated partial likelihood (and Harrell's C) of ``model`` (PH checks off) for each penalizer.
 
-    rows = []
-    for p in penalizers:
-        m = clone(model).set_params(penalizer=p, check_ph=False)
-        res = cross_validate(m, data, cv=cv, random_state=random_state, duration_col=model.duration_col,
-                             event_col=model.event_col, entry_col=model.entry_col, horizons=(12,))
-        rows.append({"penalizer": p, "harrell_c": res["harrell_c"]["mean"], "harrell_c_sd": res["harrell_c"]["sd"],
-                     "uno_c": res["uno_c"]["mean"]})
-    return pd.DataFrame(rows)
+    Verweij and van Houwelingen's cross-validated partial likelihood: fold ``k`` scores the coefficients
+    fitted without it by ``l(beta_-k) - l_-k(beta_-k)``, the log partial likelihood of all rows minus that of
+    the training rows (a held-out account's contribution with its full risk sets). Folds are shared by the
+    penalizers (paired) and stratified on churn and rare levels (:func:`~.evaluation.account_folds`).
+    Returns :func:`selection_table` with ``harrell_c`` of the held-out accounts beside it.
+    """
+    from .evaluation import account_folds, categorical_columns, harrell_c
+
+    splits = account_folds(data, model.event_col, cv, random_state, categorical_columns(model, data))
+    cvl = np.full((len(penalizers), len(splits)), np.nan)
+    conc = np.full_like(cvl, np.nan)
+    for j, (tr, te) in enumerate(splits):
+        train, test = data.iloc[tr], data.iloc[te]
+        for i, p in enumerate(penalizers):
+            m = clone(model).set_params(penalizer=p, check_ph=False, unpenalised_summary=False)
+            try:
+                m.fit(train)
+            except InsufficientData as exc:
+                log.info("penalizer %g, fold %d: %s", p, j + 1, exc)
+                continue
+            cvl[i, j] = m.log_partial_likelihood(data) - m.log_partial_likelihood(train)
+            curves = m.predict_curves(test)
+            kept = test.loc[curves.index]
+            risk = curves.cumulative_hazard([float(np.median(train[model.duration_col]))]).to_numpy()[0]
+            entry = kept[model.entry_col].to_numpy(float) if model.entry_col else None
+            conc[i, j] = harrell_c(kept[model.duration_col], kept[model.event_col], risk, entry)
+    return selection_table(penalizers, cvl, {"harrell_c": conc})

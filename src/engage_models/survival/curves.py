@@ -164,24 +164,27 @@ def _expint(a: np.ndarray, b: np.ndarray, origin: np.ndarray, delta: float) -> n
 
 def _rmst_block(times, cumhaz, tail, t0, horizon, delta):
     a, b = t0, t0 + horizon
+    # H(t0): S(u) / S(t0) = exp(-(H(u) - H(t0))) is formed as one exponent, so that a curve already at
+    # S = 0 (a very large hazard) gives 0 months rather than 0 / 0
+    t_k = times[-1]
+    k = np.clip(np.searchsorted(times, a, side="right") - 1, 0, len(times) - 1)
+    h0 = cumhaz[k, np.arange(cumhaz.shape[1])] + tail * np.maximum(a - t_k, 0.0)
     left = times[:-1, None]
     right = times[1:, None]
     lo = np.clip(left, a, b)
     hi = np.clip(right, a, b)
-    steps = (np.exp(-cumhaz[:-1]) * _expint(lo, hi, a, delta)).sum(0)
+    inside = hi > lo  # steps after t0 only: their H is >= H(t0), so the exponent is <= 0
+    rel = np.where(inside, cumhaz[:-1] - h0, 0.0)
+    steps = np.where(inside, np.exp(-rel) * _expint(lo, hi, a, delta), 0.0).sum(0)
     # tail: [t_K, inf) with S(u) = exp(-H_K - lam (u - t_K))
-    t_k = times[-1]
     lo_t = np.maximum(a, t_k)
     length = np.maximum(b - lo_t, 0.0)
     rate = tail + delta
-    s_lo = np.exp(-cumhaz[-1] - tail * (lo_t - t_k))
+    s_lo = np.exp(-np.maximum(cumhaz[-1] + tail * (lo_t - t_k) - h0, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         integral = np.where(rate > 0, -np.expm1(-rate * length) / np.where(rate > 0, rate, 1.0), length)
     tail_part = s_lo * np.exp(-delta * (lo_t - a)) * integral
-    # S(t0)
-    k = np.clip(np.searchsorted(times, a, side="right") - 1, 0, len(times) - 1)
-    h0 = cumhaz[k, np.arange(cumhaz.shape[1])] + tail * np.maximum(a - t_k, 0.0)
-    return (steps + tail_part) * np.exp(h0)
+    return steps + tail_part
 
 
 def from_baseline(times, baseline_cumhaz, partial_hazard, tail_hazard_baseline=0.0, index=None) -> SurvivalCurves:

@@ -131,20 +131,36 @@ def observation_start(processed: str | Path) -> pd.Timestamp | None:
 
 
 def value_at(subscriptions: pd.DataFrame, dates: pd.Series | pd.Timestamp, column: str = "mrr",
-             id_col: str = "account_id", period_col: str = "period_start") -> pd.Series:
-    """Each account's ``column`` in its latest subscription period starting before the given date.
+             id_col: str = "account_id", period_col: str = "period_start", *, side: str = "before") -> pd.Series:
+    """Each account's ``column`` in one of its subscription periods, chosen by a date.
 
     ``dates`` is one date for all accounts or a Series of dates indexed by ``account_id``.
+
+    side : {"before", "from"}
+        ``"before"``: the latest period starting before the date (the state known on that date).
+        ``"from"``: the period in effect on the date (it starts on or before it and the account's next period
+        starts after it; the last period is taken to last a month), else the first period after it: the
+        state when an account *enters* the data, which is what a covariate of a survival model from entry
+        must be (a value taken at the end of follow-up is, for a churner, its state on the way out).
     """
+    if side not in ("before", "from"):
+        raise ValueError(f"side must be 'before' or 'from', not {side!r}")
     subs = subscriptions[[id_col, period_col, column]].copy()
     subs[period_col] = to_utc(subs[period_col])
+    if side == "from":
+        subs = subs.sort_values([id_col, period_col])
+        nxt = subs.groupby(id_col)[period_col].shift(-1)
+        subs["_end"] = nxt.fillna(subs[period_col] + pd.DateOffset(months=1))
     if isinstance(dates, pd.Series):
         d = to_utc(dates).rename("at").rename_axis(id_col).reset_index()
         subs = subs.merge(d, on=id_col)
-        subs = subs[subs[period_col] < subs["at"]]
+        at = subs["at"]
     else:
-        subs = subs[subs[period_col] < to_utc(dates)]
-    last = subs.sort_values(period_col).groupby(id_col).tail(1)
+        at = to_utc(dates)
+    if side == "before":
+        last = subs[subs[period_col] < at].sort_values(period_col).groupby(id_col).tail(1)
+    else:
+        last = subs[subs["_end"] > at].sort_values(period_col).groupby(id_col).head(1)
     return last.set_index(id_col)[column]
 
 

@@ -4,6 +4,17 @@ Categorical columns (object, category, bool) become one indicator per level exce
 (the most frequent, so hazard ratios read "against the typical account"); indicators are named
 ``column=level``. Numeric columns pass through. The levels seen at fit time are kept, so a new table is
 encoded identically; a level never seen is encoded as the reference (and logged).
+
+Aliased terms
+-------------
+A term that is an exact linear combination of the terms before it (and of a constant, which the Cox
+baseline absorbs) carries no information of its own and makes the model's information matrix singular:
+lifelines stops with "matrix inversion problems". Tables of services do this all the time: the level
+"No internet service" of six Yes/No service columns is the same indicator as ``internet_service=No``;
+"No phone service" of ``multiple_lines`` is ``1 - phone_service``. :meth:`Design.fit` finds such terms on the
+rows it is given (Gram-Schmidt in column order, relative tolerance ``ALIAS_TOL``), keeps the first of each
+dependent set and leaves the later ones out, recording in :attr:`Design.aliased` which terms each equals
+(as R's ``lm`` reports aliased coefficients as ``NA``).
 """
 
 from __future__ import annotations
@@ -19,6 +30,9 @@ log = logging.getLogger(__name__)
 
 #: A categorical covariate with more levels than this is refused (it is an ID or text, and would overfit).
 MAX_LEVELS = 50
+#: A term whose residual, after projecting it on the terms before it and a constant, has a norm below this
+#: share of its own (centred) norm is aliased: an exact linear combination of them, up to rounding.
+ALIAS_TOL = 1e-8
 
 
 def is_categorical(s: pd.Series) -> bool:
@@ -32,9 +46,12 @@ class Design:
 
     covariates: list[str]
     levels: dict[str, list] = field(default_factory=dict)  # categorical column -> [reference, other levels...]
+    aliased: dict[str, dict] = field(default_factory=dict)  # term left out -> {"combination": {term: coef}, ...}
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, covariates: list[str], categorical: list[str] | None = None) -> Design:
+    def fit(cls, df: pd.DataFrame, covariates: list[str], categorical: list[str] | None = None, *,
+            drop_aliased: bool = True) -> Design:
+        """Levels of the categorical covariates in ``df``, and (``drop_aliased``) the aliased terms left out."""
         missing = [c for c in covariates if c not in df.columns]
         if missing:
             raise ValueError(f"covariate column(s) not in the table: {missing}")
@@ -50,10 +67,17 @@ class Design:
                 if len(order) < 2:
                     log.warning("covariate %r has a single level: left out", c)
                 levels[c] = order
-        return cls(list(covariates), levels)
+        design = cls(list(covariates), levels)
+        if drop_aliased and design.terms:
+            rows = df[covariates].notna().all(axis=1)
+            design.aliased = aliased_terms(design.transform(df[rows]))
+            for term, info in design.aliased.items():
+                log.info("term %r left out: %s", term, info["text"])
+        return design
 
     @property
-    def terms(self) -> list[str]:
+    def all_terms(self) -> list[str]:
+        """Every term of the encoding, the aliased ones included."""
         out = []
         for c in self.covariates:
             if c in self.levels:
@@ -62,9 +86,21 @@ class Design:
                 out.append(c)
         return out
 
-    def term_covariate(self) -> dict[str, str]:
-        """Term name -> the covariate it comes from."""
-        return {t: (t.split("=", 1)[0] if "=" in t and t.split("=", 1)[0] in self.levels else t) for t in self.terms}
+    @property
+    def terms(self) -> list[str]:
+        """The terms of the model: :attr:`all_terms` less the aliased ones."""
+        return [t for t in self.all_terms if t not in self.aliased]
+
+    def aliased_records(self) -> list[dict]:
+        """The aliased terms as JSON-ready records: ``term``, ``covariate``, ``equals`` (text), ``combination``."""
+        cov = self.term_covariate(all_terms=True)
+        return [{"term": t, "covariate": cov[t], "equals": v["text"], "combination": v["combination"],
+                 "constant": v["constant"]} for t, v in self.aliased.items()]
+
+    def term_covariate(self, all_terms: bool = False) -> dict[str, str]:
+        """Term name -> the covariate it comes from (``all_terms``: the aliased terms too)."""
+        terms = self.all_terms if all_terms else self.terms
+        return {t: (t.split("=", 1)[0] if "=" in t and t.split("=", 1)[0] in self.levels else t) for t in terms}
 
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
         """Numeric design (float) with one column per term, index of ``df``; missing stays missing."""
@@ -72,12 +108,14 @@ class Design:
         for c in self.covariates:
             if c in self.levels:
                 v = df[c].astype("string")
-                unseen = v.notna() & ~v.isin(self.levels[c])
+                codes = pd.Categorical(v, categories=self.levels[c]).codes  # -1: missing or not seen in fitting
+                missing = v.isna().to_numpy()
+                unseen = (codes < 0) & ~missing
                 if unseen.any():
                     log.warning("%d row(s) with a level of %r not seen in fitting: encoded as %r",
                                 int(unseen.sum()), c, self.levels[c][0])
-                for lev in self.levels[c][1:]:
-                    cols[f"{c}={lev}"] = np.where(v.isna(), np.nan, (v == lev).astype(float))
+                for k, lev in enumerate(self.levels[c][1:], start=1):
+                    cols[f"{c}={lev}"] = np.where(missing, np.nan, (codes == k).astype(float))
             else:
                 cols[c] = pd.to_numeric(df[c], errors="raise").astype(float).to_numpy()
         return pd.DataFrame(cols, index=df.index, columns=self.terms)
@@ -85,3 +123,55 @@ class Design:
     def complete(self, df: pd.DataFrame) -> pd.Series:
         """Rows with every covariate present."""
         return df[self.covariates].notna().all(axis=1)
+
+
+def aliased_terms(X: pd.DataFrame, tol: float = ALIAS_TOL) -> dict[str, dict]:
+    """Columns of ``X`` that are exact linear combinations of a constant and the columns before them.
+
+    Gram-Schmidt in column order (twice, for rounding): a column whose centred residual has a norm below
+    ``tol`` times its centred norm is aliased, and its combination of the kept columns is found by least
+    squares. Returns ``{column: {"combination": {kept column: coefficient}, "constant": c, "text": ...}}``;
+    a constant column has an empty combination. An exact relation holds on every row if and only if it
+    holds on the distinct rows (person-periods repeat their account's covariates), so only those are used.
+    """
+    X = X.drop_duplicates()
+    A = X.to_numpy(float)
+    A = A - A.mean(axis=0) if len(A) else A
+    basis: list[np.ndarray] = []
+    kept: list[int] = []
+    out = {}
+    for j, name in enumerate(X.columns):
+        x = A[:, j]
+        norm = float(np.linalg.norm(x))
+        r = x.copy()
+        for _ in range(2):
+            for q in basis:
+                r -= (q @ r) * q
+        rnorm = float(np.linalg.norm(r))
+        if norm > 0 and rnorm > tol * norm:
+            basis.append(r / rnorm)
+            kept.append(j)
+            continue
+        combo: dict[str, float] = {}
+        if norm > 0 and kept:
+            coef, *_ = np.linalg.lstsq(A[:, kept], x, rcond=None)
+            combo = {str(X.columns[k]): float(round(c, 10)) for k, c in zip(kept, coef, strict=True)
+                     if abs(c) > 1e-8}
+        means = X.mean()
+        const = float(means.iloc[j] - sum(c * means[k] for k, c in combo.items())) if len(X) else 0.0
+        out[str(name)] = {"combination": combo, "constant": round(const, 10), "text": _alias_text(name, combo, const)}
+    return out
+
+
+def _alias_text(name, combo: dict[str, float], const: float) -> str:
+    """``'b' = 'a'``, ``'b' = 1 - 'a'``, ``'c' is constant (2)`` ..."""
+    if not combo:
+        return f"{name!r} is constant ({const:g}) on the rows used: it cannot be told from the baseline"
+    parts = []
+    if abs(const) > 1e-8:
+        parts.append(f"{const:g}")
+    for k, c in combo.items():
+        sign = "-" if c < 0 else "+"
+        mag = "" if abs(abs(c) - 1) < 1e-8 else f"{abs(c):g} x "
+        parts.append(f"{sign} {mag}{k!r}" if parts else f"{'-' if c < 0 else ''}{mag}{k!r}")
+    return f"{name!r} = {' '.join(parts)} on the rows used: it adds nothing to them"

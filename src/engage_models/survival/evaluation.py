@@ -32,7 +32,8 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 from lifelines.utils import concordance_index
 from sklearn.base import clone
-from sklearn.model_selection import KFold
+
+from .._core.errors import InsufficientData
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,94 @@ def evaluate_predictions(test: pd.DataFrame, curves, *, t0_col: str = "t0", time
     return out
 
 
+# ------------------------------------------------------------------------------------------------ folds
+#: A level of a categorical covariate with fewer rows than this many per fold counts as rare for the folds.
+RARE_PER_FOLD = 5
+
+
+def n_folds(n_events: int, cv: int, what: str = "accounts") -> int:
+    """Folds for ``n_events`` churn events: at most ``cv``, at least 2 events per fold (so that every training
+    part keeps some); :class:`InsufficientData` below 2 folds."""
+    k = min(int(cv), int(n_events) // 2)
+    if k < 2:
+        raise InsufficientData(f"cross-validation needs at least 4 churn events (2 per fold, 2 folds); the "
+                               f"{what} have {int(n_events)}")
+    return k
+
+
+def fold_keys(df: pd.DataFrame, event_col: str, categorical=()) -> tuple[np.ndarray, np.ndarray]:
+    """A stratification key per row (its event status and its rarest categorical level) and that level's count.
+
+    Rows sharing a key are spread evenly over the folds (:func:`assign_folds`), so every fold holds its
+    share of churners, and a level with few rows lands in as many training parts as its count allows
+    instead of all in one held-out fold, where the model would meet it for the first time.
+    """
+    ev = df[event_col].to_numpy().astype(int).astype(str)
+    rare = np.full(len(df), "", dtype=object)
+    best = np.full(len(df), np.inf)
+    for c in categorical:
+        v = df[c].astype("string").fillna("<NA>")
+        counts = v.map(v.value_counts()).to_numpy(float)
+        better = counts < best
+        rare = np.where(better, c + "=" + v.to_numpy(dtype=object), rare)
+        best = np.minimum(best, counts)
+    return np.array([f"{e}|{r}" for e, r in zip(ev, rare, strict=True)], dtype=object), best
+
+
+def assign_folds(keys, k: int, random_state: int = 0, counts=None, rare_below: float = np.inf) -> np.ndarray:
+    """Fold number (0..k-1) per row: rows of each key group dealt round-robin in random order.
+
+    ``counts``/``rare_below``: a row's rare-level part of the key counts only when its level has fewer rows
+    than ``rare_below`` (common levels need no help and would only fragment the groups).
+    """
+    keys = np.asarray(keys, dtype=object)
+    if counts is not None:
+        keys = np.array([key if c < rare_below else key.split("|", 1)[0] for key, c in zip(keys, counts, strict=True)],
+                        dtype=object)
+    rng = np.random.default_rng(random_state)
+    folds = np.empty(len(keys), dtype=int)
+    order = rng.permutation(len(keys))
+    start = 0
+    groups = pd.Series(np.arange(len(keys))[order]).groupby(keys[order], sort=True).agg(list)
+    for members in sorted(groups, key=len):  # rare groups first, each starting where the last one ended
+        folds[members] = (start + np.arange(len(members))) % k
+        start = (start + len(members)) % k
+    return folds
+
+
+def account_folds(df: pd.DataFrame, event_col: str, cv: int, random_state: int = 0, categorical=()) -> list:
+    """``[(train positions, test positions), ...]`` over the rows of an account table (one row per account),
+    stratified on churn and on rare categorical levels (:func:`fold_keys`)."""
+    k = n_folds(int(df[event_col].sum()), cv)
+    keys, counts = fold_keys(df, event_col, categorical)
+    folds = assign_folds(keys, k, random_state, counts, rare_below=RARE_PER_FOLD * k)
+    return [(np.flatnonzero(folds != f), np.flatnonzero(folds == f)) for f in range(k)]
+
+
+def group_folds(df: pd.DataFrame, id_col: str, event_col: str, cv: int, random_state: int = 0,
+                categorical=()) -> list:
+    """:func:`account_folds` for rows grouped by account (start/stop or person-period rows): every row of an
+    account falls in the same fold; an account counts as a churner when any of its rows has the event, and
+    its categorical levels are those of its first row. Returns row positions."""
+    acc = df.groupby(id_col, sort=False).agg({event_col: "max", **{c: "first" for c in categorical}})
+    splits = account_folds(acc, event_col, cv, random_state, categorical)
+    ids = df[id_col].to_numpy()
+    out = []
+    for _tr, te in splits:
+        test = np.isin(ids, acc.index.to_numpy()[te])
+        out.append((np.flatnonzero(~test), np.flatnonzero(test)))
+    return out
+
+
+def categorical_columns(model, df: pd.DataFrame) -> list[str]:
+    """The categorical covariates (and strata) of a model of this package, as its design would see them."""
+    from .design import is_categorical
+
+    cols = list(getattr(model, "covariates", None) or []) + list(getattr(model, "strata", None) or [])
+    named = set(getattr(model, "categorical", None) or [])
+    return [c for c in dict.fromkeys(cols) if c in df and (c in named or is_categorical(df[c]))]
+
+
 def cross_validate(model, df: pd.DataFrame, *, cv: int = 5, random_state: int = 0, horizons=HORIZONS,
                    duration_col: str = "duration", event_col: str = "event", entry_col: str | None = None) -> dict:
     """K-fold cross-validated concordance (Harrell's, truncation-aware; Uno's) and AUC of an estimator.
@@ -225,12 +314,21 @@ def cross_validate(model, df: pd.DataFrame, *, cv: int = 5, random_state: int = 
     predicted cumulative hazard at the training median duration against their durations; Uno's C and the
     AUCs measure time from each account's entry (0 without truncation) and rank the predicted probability of
     churn within the longest horizon, resp. each horizon, of it.
+
+    Folds are stratified on churn and on rare categorical levels (:func:`account_folds`); there are at most
+    ``cv`` of them and at least 2 churners per fold (:class:`InsufficientData` when fewer than 4 churned). A
+    fold whose training part cannot be fitted (:class:`InsufficientData`) is listed in ``failed_folds`` with
+    the reason, and the means are over the others.
     """
-    folds = KFold(n_splits=cv, shuffle=True, random_state=random_state)
-    rows = []
-    for k, (tr_idx, te_idx) in enumerate(folds.split(df)):
+    splits = account_folds(df, event_col, cv, random_state, categorical_columns(model, df))
+    rows, failed = [], []
+    for k, (tr_idx, te_idx) in enumerate(splits):
         train, test = df.iloc[tr_idx], df.iloc[te_idx]
-        m = clone(model).fit(train)
+        try:
+            m = clone(model).fit(train)
+        except InsufficientData as exc:
+            failed.append({"fold": k + 1, "reason": str(exc)})
+            continue
         tref = float(np.median(train[duration_col]))
         curves = m.predict_curves(test)
         kept = test.loc[curves.index]
@@ -247,7 +345,23 @@ def cross_validate(model, df: pd.DataFrame, *, cv: int = 5, random_state: int = 
             p = curves.churn_probability(entry, h)
             row[f"auc_{h}"] = cumulative_dynamic_auc(time - entry, event, p, h, tr_rem, train[event_col])
         rows.append(row)
+    if not rows:
+        raise InsufficientData("cross-validation: no fold could be fitted (" + "; ".join(f["reason"] for f in failed)
+                               + ")")
     folds_df = pd.DataFrame(rows)
-    summary = {c: {"mean": float(folds_df[c].mean()), "sd": float(folds_df[c].std(ddof=1))}
+    summary = {c: {"mean": _nanmean(folds_df[c]), "sd": _nansd(folds_df[c])}
                for c in folds_df.columns if c not in ("fold", "accounts", "events")}
-    return {"folds": folds_df.to_dict("records"), **summary}
+    out = {"folds": folds_df.to_dict("records"), **summary}
+    if failed:
+        out["failed_folds"] = failed
+    return out
+
+
+def _nanmean(x) -> float:
+    x = np.asarray(x, float)
+    return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
+
+
+def _nansd(x) -> float:
+    x = np.asarray(x, float)
+    return float(np.nanstd(x, ddof=1)) if np.isfinite(x).sum() > 1 else float("nan")

@@ -16,6 +16,22 @@ covariates measured at the start of the interval, and ``event = 1`` on the inter
 
 Both predict curves for accounts whose covariates are held at their current values (a *landmark*
 prediction: "if nothing changes from today").
+
+One penalty scale
+-----------------
+Both take lifelines' ``penalizer`` convention: the ridge term is ``penalizer x n / 2 x |theta|^2`` on the
+coefficients ``theta`` of standardised covariates, with ``n`` the rows fitted (person-months). Fitted on the
+same rows with the same ``penalizer``, the two models are shrunk alike (their information per churn is about
+the same), so ``DiscreteTimeHazard(penalizer=tv.penalizer_)`` is the cross-check it is meant to be. For a
+penalizer chosen on other rows (an account-level Cox model on ``n`` accounts), ``penalty_rows=n`` keeps that
+model's total penalty. Left to themselves (``penalizer=None``) both choose it by the same rule: the
+cross-validated log-likelihood over folds of accounts (partial likelihood for the Cox model, Verweij and
+van Houwelingen; the held-out Bernoulli likelihood for the logistic one), the smallest penalty within one
+standard error of the best (:func:`~engage_models.survival.cox.pick_penalizer`).
+
+Penalties are for prediction; :attr:`summary` (ratios, intervals, p-values) comes from the same model
+refitted without penalty (``summary_penalizer_`` says when that refit failed and the summary is penalised).
+Too little data raises :class:`~engage_models._core.errors.InsufficientData` with a sentence.
 """
 
 from __future__ import annotations
@@ -26,13 +42,21 @@ import sys
 import numpy as np
 import pandas as pd
 from lifelines import CoxTimeVaryingFitter
-from scipy import optimize
+from lifelines.exceptions import ConvergenceError
 from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
+from .._core.errors import InsufficientData
 from . import _riskset
-from .cox import PENALIZERS, coefficient_table, lifelines_convergence_logged, pick_penalizer, plot_forest
+from .cox import (
+    PENALIZERS,
+    check_events,
+    coefficient_table,
+    lifelines_convergence_logged,
+    pick_penalizer,
+    plot_forest,
+    selection_table,
+)
 from .curves import SurvivalCurves, tail_hazard
 from .data import person_period
 from .design import Design
@@ -64,9 +88,10 @@ def risk_set_concordance(start, stop, event, lp) -> float:
 
 
 class _StartStopModel(BaseEstimator):
-    """Shared plumbing: design, cross-validated penalizer, summary, forest plot."""
+    """Shared plumbing: design, cross-validated penalizer, unpenalised summary, forest plot."""
 
     ratio = "hazard_ratio"
+    label = "hazard model"
 
     def _check(self, df: pd.DataFrame) -> pd.DataFrame:
         need = [self.start_col, self.stop_col, self.event_col, self.id_col, *(self.covariates or [])]
@@ -76,30 +101,83 @@ class _StartStopModel(BaseEstimator):
         ok = df[list(self.covariates or [])].notna().all(axis=1) & (df[self.stop_col] > df[self.start_col])
         if (~ok).any():
             log.warning("%d row(s) with a missing covariate or no length left out", int((~ok).sum()))
-        return df[ok]
+        data = df[ok]
+        check_events(len(df), len(data), int(data[self.event_col].sum()), self.label)
+        return data
+
+    def _design(self, data: pd.DataFrame) -> pd.DataFrame:
+        self.design_ = Design.fit(data, list(self.covariates or []), self.categorical)
+        self.aliased_ = self.design_.aliased_records()
+        X = self.design_.transform(data)
+        self.term_sd_ = X.std()
+        self.binary_terms_ = [c for c in X.columns if X[c].nunique() <= 2]
+        return X
 
     def _choose_penalizer(self, df: pd.DataFrame) -> None:
+        """``penalizer_``: the given one, else the smallest within one SE of the best cross-validated
+        log-likelihood (:meth:`cv_log_likelihood` over folds of accounts, shared by the penalizers)."""
+        self.penalizer_note_ = None
         if self.penalizer is not None or len(self.penalizers) < 2:
             self.penalizer_ = float(self.penalizer if self.penalizer is not None else self.penalizers[0])
             self.cv_results_ = None
             return
-        rows = []
-        for p in self.penalizers:
-            res = cross_validate_start_stop(clone(self).set_params(penalizer=p), df, cv=self.cv,
-                                            random_state=self.random_state)
-            rows.append({"penalizer": p, "concordance": res["concordance"]["mean"],
-                         "concordance_sd": res["concordance"]["sd"]})
-        self.cv_results_ = pd.DataFrame(rows)
-        self.penalizer_ = pick_penalizer(self.cv_results_, "concordance")
+        from .evaluation import categorical_columns, group_folds
+
+        try:
+            splits = group_folds(df, self.id_col, self.event_col, self.cv, self.random_state,
+                                 categorical_columns(self, df))
+            cvl = np.full((len(self.penalizers), len(splits)), np.nan)
+            conc = np.full_like(cvl, np.nan)
+            for j, (tr, te) in enumerate(splits):
+                train, test = df.iloc[tr], df.iloc[te]
+                for i, p in enumerate(self.penalizers):
+                    m = clone(self).set_params(**self._selection_params(p))
+                    try:
+                        m.fit(train)
+                    except InsufficientData as exc:
+                        log.info("penalizer %g, fold %d: %s", p, j + 1, exc)
+                        continue
+                    cvl[i, j] = m.cv_log_likelihood(df, train, test)
+                    conc[i, j] = risk_set_concordance(test[self.start_col], test[self.stop_col],
+                                                      test[self.event_col], m.linear_predictor(test))
+            self.cv_results_ = selection_table(self.penalizers, cvl, {"concordance": conc})
+            self.penalizer_ = pick_penalizer(self.cv_results_)
+        except InsufficientData as exc:
+            self.cv_results_ = None
+            self.penalizer_ = float(min(self.penalizers))
+            self.penalizer_note_ = f"penalizer {self.penalizer_:g} not chosen by cross-validation: {exc}"
+            log.info(self.penalizer_note_)
+
+    def _selection_params(self, p: float) -> dict:
+        return {"penalizer": p, "unpenalised_summary": False}
 
     def refit_params(self) -> dict:
         check_is_fitted(self, "params_")
-        return {"penalizer": self.penalizer_}
+        return {"penalizer": self.penalizer_, "unpenalised_summary": False}
+
+    def _set_inference(self, refit) -> None:
+        """``inference_params_``/``inference_variance_`` for :attr:`summary`: ``refit()`` (the unpenalised
+        fit, ``(params, variance)``) when the model is penalised, else the fit itself."""
+        self.inference_params_, self.inference_variance_ = self.params_, self.variance_
+        self.summary_penalizer_ = self.penalizer_
+        self.inference_note_ = None
+        if not (self.penalizer_ > 0 and self.unpenalised_summary and len(self.params_)):
+            return
+        try:
+            self.inference_params_, self.inference_variance_ = refit()
+            self.summary_penalizer_ = 0.0
+        except InsufficientData as exc:
+            self.inference_note_ = (f"ratios are from the penalised fit (penalizer {self.penalizer_:g}): shrunk "
+                                    f"towards 1; without penalty {exc}")
+            log.info(self.inference_note_)
 
     @property
     def summary(self) -> pd.DataFrame:
+        """Ratios with 95% intervals per term, from the unpenalised refit when the model is penalised."""
         check_is_fitted(self, "params_")
-        return coefficient_table(self.params_, self.variance_, ratio=self.ratio)
+        out = coefficient_table(self.inference_params_, self.inference_variance_, ratio=self.ratio)
+        out.attrs["penalizer"] = self.summary_penalizer_
+        return out
 
     def summary_per_sd(self) -> pd.DataFrame:
         """:attr:`summary` with every non-binary term rescaled to one standard deviation of its covariate
@@ -116,16 +194,26 @@ class _StartStopModel(BaseEstimator):
         return s
 
     def standardized_effects(self, df: pd.DataFrame | None = None) -> pd.Series:
-        """``coef x SD(covariate)`` per term (SD over the fitted rows unless ``df`` is given)."""
+        """``coef x SD(covariate)`` per term of :attr:`summary` (SD over the fitted rows unless ``df`` is given)."""
         check_is_fitted(self, "params_")
         sd = self.design_.transform(df).std() if df is not None else self.term_sd_
-        return (self.params_ * sd.reindex(self.params_.index)).rename("std_effect")
+        return (self.inference_params_ * sd.reindex(self.inference_params_.index)).rename("std_effect")
 
     def linear_predictor(self, df: pd.DataFrame) -> pd.Series:
-        """``x^T beta`` of each row (relative to the fitted rows' mean)."""
+        """``x^T beta`` of each row (relative to the fitted rows' mean), with the predicting coefficients."""
         X = self.design_.transform(df)
         return pd.Series(X[self.params_.index].to_numpy(float) @ self.params_.to_numpy(float) - self.lp_offset_,
                          index=df.index)
+
+    def notes(self) -> list[str]:
+        """Terms left out, penalizer and where the summary comes from, in sentences."""
+        out = [f"left out {a['term']!r}: {a['equals']}" for a in self.aliased_]
+        if self.penalizer_note_:
+            out.append(self.penalizer_note_)
+        if self.penalizer_ > 0:
+            out.append(self.inference_note_ or f"predictions use penalizer {self.penalizer_:g}; ratios, intervals "
+                                                "and p-values come from the same model without penalty")
+        return out
 
     def plot(self, ax=None, lang: str = "en"):
         return plot_forest(self.summary, ax=ax, lang=lang, ratio=self.ratio)
@@ -134,14 +222,19 @@ class _StartStopModel(BaseEstimator):
         out = file or sys.stdout
         print(f"<{type(self).__name__}: {self.n_rows_} rows, {self.n_accounts_} accounts, {self.n_events_} churned, "
               f"penalizer {self.penalizer_:g}>", file=out)
+        for note in self.notes():
+            print(f"note: {note}", file=out)
         print(self.summary.round(decimals).to_string(), file=out)
 
     def _repr_html_(self) -> str:
+        from html import escape
+
         from .._core.display import table
 
         head = (f"<p><strong>{type(self).__name__}</strong>: {self.n_rows_:,} rows, {self.n_accounts_:,} accounts, "
                 f"{self.n_events_:,} churned, penalizer {self.penalizer_:g}</p>")
-        return head + table(self.summary.reset_index(), decimals=3)._repr_html_()
+        notes = "".join(f"<p>{escape(n)}</p>" for n in self.notes())
+        return head + notes + table(self.summary.reset_index(), decimals=3)._repr_html_()
 
 
 class TimeVaryingCox(_StartStopModel):
@@ -153,13 +246,19 @@ class TimeVaryingCox(_StartStopModel):
     categorical : list of str, optional
     id_col, start_col, stop_col, event_col : str
     penalizer : float, optional
-        ``None``: chosen among ``penalizers`` by cross-validated risk-set concordance (folds of accounts).
+        lifelines' ridge penalty (``penalizer x rows / 2 x |beta|^2``, standardised covariates). ``None``:
+        chosen among ``penalizers`` by cross-validated partial likelihood over folds of accounts.
     tail_window : float
         Months over which the hazard beyond the last observed tenure is averaged.
+    unpenalised_summary : bool
+        Refit without penalty for :attr:`summary` when the penalizer is positive.
     """
 
+    label = "time-varying Cox model"
+
     def __init__(self, covariates=None, categorical=None, id_col="account_id", start_col="start", stop_col="stop",
-                 event_col="event", penalizer=None, penalizers=PENALIZERS, cv=5, tail_window=12.0, random_state=0):
+                 event_col="event", penalizer=None, penalizers=PENALIZERS, cv=5, tail_window=12.0,
+                 unpenalised_summary=True, random_state=0):
         self.covariates = covariates
         self.categorical = categorical
         self.id_col = id_col
@@ -170,35 +269,60 @@ class TimeVaryingCox(_StartStopModel):
         self.penalizers = penalizers
         self.cv = cv
         self.tail_window = tail_window
+        self.unpenalised_summary = unpenalised_summary
         self.random_state = random_state
+
+    def _lifelines_fit(self, frame: pd.DataFrame, penalizer: float):
+        try:
+            with lifelines_convergence_logged():
+                model = CoxTimeVaryingFitter(penalizer=penalizer).fit(
+                    frame, event_col="_event", start_col="_start", stop_col="_stop", id_col="_id")
+        except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
+            first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
+            raise InsufficientData(f"the time-varying Cox model did not converge on {self.n_accounts_} accounts "
+                                   f"with {self.n_events_} churned (penalizer {penalizer:g}; lifelines: {first}): "
+                                   f"give fewer covariates or a penalizer") from exc
+        params = model.params_.copy()
+        variance = pd.DataFrame(np.asarray(model.variance_matrix_), index=params.index, columns=params.index)
+        if not (np.isfinite(params).all() and np.isfinite(variance.to_numpy()).all()):
+            raise InsufficientData(f"the time-varying Cox model gave non-finite estimates (penalizer {penalizer:g}) "
+                                   f"on {self.n_accounts_} accounts with {self.n_events_} churned")
+        return model, params, variance
 
     def fit(self, df: pd.DataFrame) -> TimeVaryingCox:
         data = self._check(df)
-        self.design_ = Design.fit(data, list(self.covariates or []), self.categorical)
-        X = self.design_.transform(data)
-        self.term_sd_ = X.std()
-        self.binary_terms_ = [c for c in X.columns if X[c].nunique() <= 2]
+        self.n_rows_, self.n_accounts_ = len(data), int(data[self.id_col].nunique())
+        self.n_events_ = int(data[self.event_col].sum())
+        X = self._design(data)
         self._choose_penalizer(data)
         frame = X.copy()
         frame["_start"] = data[self.start_col].to_numpy(float)
         frame["_stop"] = data[self.stop_col].to_numpy(float)
         frame["_event"] = data[self.event_col].to_numpy(int)
         frame["_id"] = data[self.id_col].to_numpy()
-        with lifelines_convergence_logged():
-            self.model_ = CoxTimeVaryingFitter(penalizer=self.penalizer_).fit(
-                frame, event_col="_event", start_col="_start", stop_col="_stop", id_col="_id")
-        self.params_ = self.model_.params_.copy()
-        self.variance_ = pd.DataFrame(np.asarray(self.model_.variance_matrix_), index=self.params_.index,
-                                      columns=self.params_.index)
+        if X.shape[1]:
+            self.model_, self.params_, self.variance_ = self._lifelines_fit(frame, self.penalizer_)
+        else:
+            self.model_, self.params_, self.variance_ = None, pd.Series(dtype=float), pd.DataFrame()
+        self._set_inference(lambda: self._lifelines_fit(frame, 0.0)[1:])
         lp = X[self.params_.index].to_numpy(float) @ self.params_.to_numpy(float)
         self.lp_offset_ = float(lp.mean())
         ((times, cumhaz),) = _riskset.breslow(frame["_start"], frame["_stop"], frame["_event"],
                                              lp - self.lp_offset_).values()
         self.baseline_ = (times, cumhaz)
         self.tail_hazard_ = tail_hazard(np.r_[0.0, times], np.r_[0.0, cumhaz], self.tail_window)
-        self.n_rows_, self.n_accounts_ = len(data), int(data[self.id_col].nunique())
-        self.n_events_ = int(data[self.event_col].sum())
         return self
+
+    def log_partial_likelihood(self, df: pd.DataFrame) -> float:
+        """Breslow log partial likelihood of the predicting coefficients on the usable rows of ``df``."""
+        check_is_fitted(self, "params_")
+        rows = df[df[list(self.covariates or [])].notna().all(axis=1) & (df[self.stop_col] > df[self.start_col])]
+        return _riskset.log_partial_likelihood(rows[self.start_col], rows[self.stop_col], rows[self.event_col],
+                                               self.linear_predictor(rows))
+
+    def cv_log_likelihood(self, full: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame) -> float:
+        """Verweij and van Houwelingen: ``l_full(beta) - l_train(beta)`` with this fold's coefficients."""
+        return self.log_partial_likelihood(full) - self.log_partial_likelihood(train)
 
     def predict_curves(self, df: pd.DataFrame) -> SurvivalCurves:
         """Curves of accounts whose covariates stay at the values in ``df`` (one row per account)."""
@@ -220,18 +344,27 @@ class DiscreteTimeHazard(_StartStopModel):
     tenure_bands : tuple of float
         Left edges (months) of the baseline bands; the last band is open-ended.
     penalizer : float
-        L2 penalty on the covariate coefficients (standardised scale), ``0`` for none. ``None``: chosen by
-        cross-validated risk-set concordance among ``penalizers``.
+        L2 penalty on the covariate coefficients, on lifelines' scale: ``penalizer x n / 2 x |theta|^2``
+        with ``theta`` the coefficients of the standardised covariates and ``n = penalty_rows`` (default:
+        the rows fitted). ``0`` for none. ``None``: chosen by cross-validated log-likelihood over folds of
+        accounts among ``penalizers`` (the same rule as :class:`TimeVaryingCox`).
+    penalty_rows : int, optional
+        The ``n`` of the penalty: give the rows of the lifelines model whose ``penalizer_`` you pass (e.g. an
+        account-level Cox model's ``n_accounts_``) to apply that model's total penalty.
     period_width : float, optional
         When given, ``fit``/``cross-validation`` take one row per *account* (``duration_col``, ``event_col``,
         ``entry_col``) and expand it into periods of this many months; otherwise rows are periods already.
+    unpenalised_summary : bool
+        Refit without penalty for :attr:`summary` when the penalizer is positive.
     """
 
     ratio = "odds_ratio"
+    label = "discrete-time hazard model"
 
     def __init__(self, covariates=None, categorical=None, id_col="account_id", start_col="start", stop_col="stop",
                  event_col="event", tenure_bands=(0, 3, 6, 12, 24, 36), penalizer=0.0, penalizers=PENALIZERS, cv=5,
-                 period_width=None, duration_col="duration", entry_col=None, random_state=0):
+                 period_width=None, duration_col="duration", entry_col=None, penalty_rows=None,
+                 unpenalised_summary=True, random_state=0):
         self.covariates = covariates
         self.categorical = categorical
         self.id_col = id_col
@@ -245,6 +378,8 @@ class DiscreteTimeHazard(_StartStopModel):
         self.period_width = period_width
         self.duration_col = duration_col
         self.entry_col = entry_col
+        self.penalty_rows = penalty_rows
+        self.unpenalised_summary = unpenalised_summary
         self.random_state = random_state
 
     def _periods(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -256,42 +391,73 @@ class DiscreteTimeHazard(_StartStopModel):
                            event=self.event_col, entry=self.entry_col, id_col=self.id_col)
         return pp.rename(columns={"start": self.start_col, "stop": self.stop_col})
 
+    def _selection_params(self, p: float) -> dict:
+        # folds are cut from rows already expanded: the clones take them as periods
+        return {"penalizer": p, "unpenalised_summary": False, "period_width": None, "penalty_rows": None}
+
     def _bands(self, start) -> np.ndarray:
         return np.searchsorted(np.asarray(self.tenure_bands, float), np.asarray(start, float), side="right") - 1
 
     def fit(self, df: pd.DataFrame) -> DiscreteTimeHazard:
         data = self._check(self._periods(df))
-        self.design_ = Design.fit(data, list(self.covariates or []), self.categorical)
-        X = self.design_.transform(data)
-        self.term_sd_ = X.std()
-        self.binary_terms_ = [c for c in X.columns if X[c].nunique() <= 2]
-        if self.period_width is None:
-            self._choose_penalizer(data)
-        else:
-            self.penalizer_, self.cv_results_ = float(self.penalizer or 0.0), None
-        band = self._bands(data[self.start_col])
-        n_bands = len(self.tenure_bands)
-        B = np.eye(n_bands)[band]
-        mu, sd = X.mean().to_numpy(), X.std().replace(0, 1).to_numpy()
-        Z = (X.to_numpy(float) - mu) / sd
-        y = data[self.event_col].to_numpy(float)
-        theta = _fit_logistic(np.hstack([B, Z]), y, self.penalizer_, n_free=n_bands)
-        beta = theta[n_bands:] / sd
-        alpha = theta[:n_bands] - (mu / sd) @ theta[n_bands:]
-        self.params_ = pd.Series(beta, index=X.columns)
-        self.baseline_log_odds_ = pd.Series(alpha, index=[f"{lo:g}+" for lo in self.tenure_bands])
-        design = np.hstack([B, X.to_numpy(float)])
-        p = 1 / (1 + np.exp(-(design @ np.r_[alpha, beta])))
-        info = design.T @ (design * (p * (1 - p))[:, None])
-        info[n_bands:, n_bands:] += self.penalizer_ * np.diag(1 / sd**2)
-        cov = np.linalg.pinv(info)
-        self.variance_ = pd.DataFrame(cov[n_bands:, n_bands:], index=X.columns, columns=X.columns)
-        self.lp_offset_ = 0.0
         self.n_rows_, self.n_accounts_ = len(data), int(data[self.id_col].nunique())
+        X = self._design(data)
+        self._choose_penalizer(data)
+        y = data[self.event_col].to_numpy(float)
         self.n_events_ = int(y.sum())
+        B = np.eye(len(self.tenure_bands))[self._bands(data[self.start_col])]
+        self.penalty_rows_ = int(self.penalty_rows or len(data))
+        alpha, beta, cov, ok = self._fit_logistic(B, X, y, self.penalizer_ * self.penalty_rows_)
+        if not ok:
+            log.warning("%s: the fit did not fully converge (penalizer %g)", self.label, self.penalizer_)
+        self.params_ = pd.Series(beta, index=X.columns)
+        self.variance_ = cov
+        self.baseline_log_odds_ = pd.Series(alpha, index=[f"{lo:g}+" for lo in self.tenure_bands])
+
+        def unpenalised():
+            _, b0, c0, ok0 = self._fit_logistic(B, X, y, 0.0)
+            if not ok0 or not np.isfinite(b0).all():
+                raise InsufficientData("the unpenalised fit did not converge (a covariate separates the churners)")
+            return pd.Series(b0, index=X.columns), c0
+
+        self._set_inference(unpenalised)
+        self.lp_offset_ = 0.0
         self.width_ = float(np.median(data[self.stop_col] - data[self.start_col])) if self.period_width is None \
             else float(self.period_width)
         return self
+
+    def _fit_logistic(self, B: np.ndarray, X: pd.DataFrame, y: np.ndarray, total_penalty: float):
+        """``(alpha, beta, covariance of beta, converged)`` of the band-baseline logistic model with the ridge
+        term ``total_penalty / 2 x |beta x SD|^2`` (coefficients of the standardised covariates).
+
+        The covariance is the inverse of the penalised information in ``(alpha, beta)``: ``A^T W A`` plus
+        ``total_penalty x SD_j^2`` on the diagonal of ``beta_j`` (the second derivative of the penalty in
+        ``beta``, since it penalises ``theta_j = beta_j SD_j``).
+        """
+        n_bands = B.shape[1]
+        mu, sd = X.mean().to_numpy(), X.std().replace(0, 1).to_numpy()
+        Z = (X.to_numpy(float) - mu) / sd
+        theta, ok = _fit_logistic(np.hstack([B, Z]), y, total_penalty, n_free=n_bands)
+        beta = theta[n_bands:] / sd
+        alpha = theta[:n_bands] - (mu / sd) @ theta[n_bands:]
+        design = np.hstack([B, X.to_numpy(float)])
+        p = 1 / (1 + np.exp(-(design @ np.r_[alpha, beta])))
+        info = design.T @ (design * (p * (1 - p))[:, None])
+        info[n_bands:, n_bands:] += total_penalty * np.diag(sd**2)
+        cov = np.linalg.pinv(info)
+        return alpha, beta, pd.DataFrame(cov[n_bands:, n_bands:], index=X.columns, columns=X.columns), ok
+
+    def log_likelihood(self, df: pd.DataFrame) -> float:
+        """Bernoulli log-likelihood of the period rows of ``df`` (already periods) under the predicting fit."""
+        check_is_fitted(self, "params_")
+        rows = df[df[list(self.covariates or [])].notna().all(axis=1) & (df[self.stop_col] > df[self.start_col])]
+        z = self.baseline_log_odds_.to_numpy()[self._bands(rows[self.start_col])] + self.linear_predictor(rows)
+        y = rows[self.event_col].to_numpy(float)
+        return float(np.sum(y * z - np.logaddexp(0, z)))
+
+    def cv_log_likelihood(self, full: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame) -> float:
+        """The held-out accounts' Bernoulli log-likelihood under this fold's fit."""
+        return self.log_likelihood(test)
 
     def predict_curves(self, df: pd.DataFrame, max_months: float = 120.0) -> SurvivalCurves:
         """Curves with covariates held at ``df``'s values: ``S`` drops by ``1 - h_k`` at the end of period ``k``."""
@@ -302,46 +468,77 @@ class DiscreteTimeHazard(_StartStopModel):
         knots = np.arange(0.0, max_months + w, w)
         band = self._bands(knots[:-1])  # period k covers [knots[k], knots[k+1])
         logit = self.baseline_log_odds_.to_numpy()[band][:, None] + xb[None, :]
-        dH = np.log1p(np.exp(logit))  # -log(1 - sigmoid(logit))
+        dH = np.logaddexp(0, logit)  # -log(1 - sigmoid(logit))
         cumhaz = np.vstack([np.zeros(len(xb)), np.cumsum(dH, axis=0)])
         tail = dH[-1] / w
         return SurvivalCurves(knots, cumhaz, tail, rows.index)
 
 
-def _fit_logistic(A: np.ndarray, y: np.ndarray, penalizer: float, n_free: int) -> np.ndarray:
-    """Maximum (penalised) likelihood logistic regression; the first ``n_free`` columns are not penalised."""
+def _fit_logistic(A: np.ndarray, y: np.ndarray, penalizer: float, n_free: int, tol: float = 1e-10,
+                  max_iter: int = 100) -> tuple[np.ndarray, bool]:
+    """Maximum (penalised) likelihood logistic regression; the first ``n_free`` columns are not penalised.
+
+    The objective ``-loglik + penalizer / 2 x |theta_penalised|^2`` is minimised by Newton-Raphson with step
+    halving (a handful of iterations where a quasi-Newton method needs hundreds on person-month rows); a
+    singular information (a tenure band without rows) is solved by least squares. Returns
+    ``(theta, converged)``: separation (a covariate level without churners, no penalty) shows as no
+    convergence, the coefficients running off.
+    """
     pen = np.r_[np.zeros(n_free), np.full(A.shape[1] - n_free, penalizer)]
 
-    def f(theta):
+    def objective(theta):
         z = A @ theta
-        ll = np.sum(y * z - np.logaddexp(0, z))
-        p = 1 / (1 + np.exp(-z))
-        grad = A.T @ (y - p)
-        return -ll + 0.5 * np.sum(pen * theta**2), -grad + pen * theta
+        return -float(np.sum(y * z - np.logaddexp(0, z))) + 0.5 * float(np.sum(pen * theta**2))
 
-    start = np.zeros(A.shape[1])
+    theta = np.zeros(A.shape[1])
     rate = np.clip(y.mean(), 1e-6, 1 - 1e-6)
-    start[:n_free] = np.log(rate / (1 - rate))
-    res = optimize.minimize(f, start, jac=True, method="L-BFGS-B", options={"maxiter": 2000})
-    if not res.success:
-        log.warning("discrete-time hazard fit: %s", res.message)
-    return res.x
+    theta[:n_free] = np.log(rate / (1 - rate))
+    f = objective(theta)
+    for _ in range(max_iter):
+        p = 0.5 * (1 + np.tanh(0.5 * (A @ theta)))  # the sigmoid, without overflow
+        grad = A.T @ (y - p) - pen * theta
+        hess = A.T @ (A * (p * (1 - p))[:, None]) + np.diag(pen)
+        step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        t = 1.0
+        new, f_new = theta + step, objective(theta + step)
+        while f_new > f + 1e-12 * abs(f) and t > 1e-8:
+            t /= 2
+            new, f_new = theta + t * step, objective(theta + t * step)
+        if f_new > f:  # no step improves: at the optimum up to rounding
+            new, f_new, t = theta, f, 0.0
+        done = f - f_new <= tol * max(1.0, abs(f)) and float(np.max(np.abs(t * step), initial=0.0)) < 1e-6
+        theta, f = new, min(f, f_new)
+        if done:
+            return theta, bool(np.all(np.abs(theta[n_free:]) < 30))
+    log.info("discrete-time hazard fit: no convergence in %d Newton steps", max_iter)
+    return theta, False
 
 
 def cross_validate_start_stop(model, df: pd.DataFrame, *, cv: int = 5, random_state: int = 0) -> dict:
-    """Risk-set concordance on held-out accounts (folds of accounts), for start/stop-row models."""
-    ids = df[model.id_col].unique()
-    folds = KFold(n_splits=min(cv, len(ids)), shuffle=True, random_state=random_state)
-    rows = []
-    for k, (tr, te) in enumerate(folds.split(ids)):
-        train = df[df[model.id_col].isin(ids[tr])]
-        test = df[df[model.id_col].isin(ids[te])]
-        m = clone(model).fit(train)
+    """Risk-set concordance on held-out accounts (folds of accounts, stratified on churn and rare levels),
+    for start/stop-row models. A fold that cannot be fitted is listed in ``failed_folds``."""
+    from .evaluation import categorical_columns, group_folds
+
+    splits = group_folds(df, model.id_col, model.event_col, cv, random_state, categorical_columns(model, df))
+    rows, failed = [], []
+    for k, (tr, te) in enumerate(splits):
+        train, test = df.iloc[tr], df.iloc[te]
+        try:
+            m = clone(model).fit(train)
+        except InsufficientData as exc:
+            failed.append({"fold": k + 1, "reason": str(exc)})
+            continue
         test = test[test[list(model.covariates or [])].notna().all(axis=1)]
         lp = m.linear_predictor(test)
         rows.append({"fold": k + 1, "concordance": risk_set_concordance(
             test[model.start_col], test[model.stop_col], test[model.event_col], lp)})
+    if not rows:
+        raise InsufficientData("cross-validation: no fold could be fitted (" + "; ".join(f["reason"] for f in failed)
+                               + ")")
     folds_df = pd.DataFrame(rows)
-    return {"folds": folds_df.to_dict("records"),
-            "concordance": {"mean": float(folds_df["concordance"].mean()),
-                            "sd": float(folds_df["concordance"].std(ddof=1))}}
+    out = {"folds": folds_df.to_dict("records"),
+           "concordance": {"mean": float(folds_df["concordance"].mean()),
+                           "sd": float(folds_df["concordance"].std(ddof=1))}}
+    if failed:
+        out["failed_folds"] = failed
+    return out
