@@ -126,8 +126,16 @@ def ph_test(start, stop, event, X, beta, variance, names, strata=None, transform
         g = times
     elif transform == "km":
         from lifelines import KaplanMeierFitter
+        from lifelines.exceptions import StatError
 
-        km = KaplanMeierFitter().fit(np.asarray(stop), np.asarray(event), entry=np.asarray(start))
+        from .._core.errors import InsufficientData
+
+        try:
+            km = KaplanMeierFitter().fit(np.asarray(stop), np.asarray(event), entry=np.asarray(start))
+        except StatError as exc:  # "too few early truncation times": the risk set empties early in tenure
+            raise InsufficientData("proportional-hazards test on the Kaplan-Meier time scale: too few accounts at "
+                                   "risk early in tenure (most enter the data late: left truncation), so the "
+                                   "curve drops to 0; use transform='rank'") from exc
         g = 1 - km.survival_function_at_times(times).to_numpy()
     else:
         raise ValueError(f"unknown time transform {transform!r}")

@@ -82,6 +82,24 @@ log = logging.getLogger(__name__)
 PENALIZERS = (0.0, 0.001, 0.01, 0.1, 1.0)
 #: A categorical covariate becomes a stratum only if each of its levels has at least this many churns.
 MIN_STRATUM_EVENTS = 5
+#: A coefficient of a standardised covariate beyond this (a hazard ratio of e^8 = 3,000 per SD), or with a
+#: standard error beyond ``RUNAWAY_SE``, is not an estimate: the covariate separates churners from the rest
+#: (a level with no churner, or only churners) and the likelihood has no maximum.
+RUNAWAY_COEF, RUNAWAY_SE = 8.0, 50.0
+
+
+def runaway_terms(params: pd.Series, variance, sd) -> list[str]:
+    """Terms whose standardised coefficient or standard error ran off (see ``RUNAWAY_COEF``)."""
+    sd = np.asarray(sd, float)
+    se = np.sqrt(np.abs(np.diag(np.asarray(variance, float))))
+    bad = (np.abs(params.to_numpy(float) * sd) > RUNAWAY_COEF) | (se * sd > RUNAWAY_SE)
+    return [str(k) for k in params.index[bad]]
+
+
+def runaway_text(what: str, terms: list[str], rows: int, events: int, penalizer: float) -> str:
+    return (f"{what}: {', '.join(repr(t) for t in terms)} separate(s) churners from the others on {rows} rows with "
+            f"{events} churned (a group with no churner, or only churners): the ratio runs off to 0 or infinity "
+            f"(penalizer {penalizer:g}); give a penalizer or leave the covariate out")
 
 
 @contextmanager
@@ -326,6 +344,9 @@ class CoxModel(BaseEstimator):
         variance = pd.DataFrame(np.asarray(model.variance_matrix_), index=params.index, columns=params.index)
         if not (np.isfinite(params).all() and np.isfinite(variance.to_numpy()).all()):
             raise InsufficientData(self._convergence_text("non-finite estimates", penalizer))
+        runaway = runaway_terms(params, variance, Xm[list(params.index)].std().fillna(0.0))
+        if runaway:
+            raise InsufficientData(runaway_text("Cox model", runaway, self.n_accounts_, self.n_events_, penalizer))
         return model, params, variance, start, stop, event, Xm, ep
 
     def _convergence_text(self, exc, penalizer: float) -> str:

@@ -55,6 +55,8 @@ from .cox import (
     lifelines_convergence_logged,
     pick_penalizer,
     plot_forest,
+    runaway_terms,
+    runaway_text,
     selection_table,
 )
 from .curves import SurvivalCurves, tail_hazard
@@ -287,6 +289,9 @@ class TimeVaryingCox(_StartStopModel):
         if not (np.isfinite(params).all() and np.isfinite(variance.to_numpy()).all()):
             raise InsufficientData(f"the time-varying Cox model gave non-finite estimates (penalizer {penalizer:g}) "
                                    f"on {self.n_accounts_} accounts with {self.n_events_} churned")
+        runaway = runaway_terms(params, variance, self.term_sd_.reindex(params.index).fillna(0.0))
+        if runaway:
+            raise InsufficientData(runaway_text(self.label, runaway, self.n_rows_, self.n_events_, penalizer))
         return model, params, variance
 
     def fit(self, df: pd.DataFrame) -> TimeVaryingCox:
@@ -402,23 +407,28 @@ class DiscreteTimeHazard(_StartStopModel):
         data = self._check(self._periods(df))
         self.n_rows_, self.n_accounts_ = len(data), int(data[self.id_col].nunique())
         X = self._design(data)
-        self._choose_penalizer(data)
         y = data[self.event_col].to_numpy(float)
         self.n_events_ = int(y.sum())
+        self._choose_penalizer(data)
         B = np.eye(len(self.tenure_bands))[self._bands(data[self.start_col])]
         self.penalty_rows_ = int(self.penalty_rows or len(data))
-        alpha, beta, cov, ok = self._fit_logistic(B, X, y, self.penalizer_ * self.penalty_rows_)
-        if not ok:
-            log.warning("%s: the fit did not fully converge (penalizer %g)", self.label, self.penalizer_)
-        self.params_ = pd.Series(beta, index=X.columns)
-        self.variance_ = cov
+
+        def fitted(penalizer):
+            alpha, beta, cov, ok = self._fit_logistic(B, X, y, penalizer * self.penalty_rows_)
+            beta = pd.Series(beta, index=X.columns)
+            runaway = runaway_terms(beta, cov, self.term_sd_.reindex(X.columns).fillna(0.0))
+            if runaway or not np.isfinite(beta).all():
+                raise InsufficientData(runaway_text(self.label, runaway or list(X.columns), self.n_rows_,
+                                                    self.n_events_, penalizer))
+            if not ok:
+                log.warning("%s: the fit did not fully converge (penalizer %g)", self.label, penalizer)
+            return alpha, beta, cov
+
+        alpha, self.params_, self.variance_ = fitted(self.penalizer_)
         self.baseline_log_odds_ = pd.Series(alpha, index=[f"{lo:g}+" for lo in self.tenure_bands])
 
         def unpenalised():
-            _, b0, c0, ok0 = self._fit_logistic(B, X, y, 0.0)
-            if not ok0 or not np.isfinite(b0).all():
-                raise InsufficientData("the unpenalised fit did not converge (a covariate separates the churners)")
-            return pd.Series(b0, index=X.columns), c0
+            return fitted(0.0)[1:]
 
         self._set_inference(unpenalised)
         self.lp_offset_ = 0.0

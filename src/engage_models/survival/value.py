@@ -25,6 +25,7 @@ which carry the uncertainty of both the coefficients and the baseline hazard.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -138,7 +139,9 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
         return base, port
     q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
     arr, parr = np.stack(draws), np.stack(pdraws)
-    lo, hi = np.nanpercentile(arr, q, axis=0)
+    with warnings.catch_warnings():  # a value never defined (LTV without MRR) has no interval: NaN, silently
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        lo, hi = np.nanpercentile(arr, q, axis=0)
     for j, c in enumerate(cols):
         base[f"{c}_low"], base[f"{c}_high"] = lo[:, j], hi[:, j]
     plo, phi = np.nanpercentile(parr, q, axis=0)
