@@ -135,6 +135,9 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
         raise ValueError(f"id column {id_col!r} is not unique (e.g. {dup!r}): the table needs one row per account")
     data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
+    if data.empty:
+        raise InsufficientData(f"none of the {len(df)} rows has time at risk (a duration above 0 and above the "
+                               f"entry): nothing to fit")
     data.index.name = None
     entry_col = "_entry" if entry else None
 

@@ -98,8 +98,9 @@ def runaway_terms(params: pd.Series, variance, sd) -> list[str]:
 
 def runaway_text(what: str, terms: list[str], rows: int, events: int, penalizer: float) -> str:
     return (f"{what}: {', '.join(repr(t) for t in terms)} separate(s) churners from the others on {rows} rows with "
-            f"{events} churned (a group with no churner, or only churners): the ratio runs off to 0 or infinity "
-            f"(penalizer {penalizer:g}); give a penalizer or leave the covariate out")
+            f"{events} churned (a group with no churner or only churners, or a number that all but decides who "
+            f"churns): the ratio runs off to 0 or infinity (penalizer {penalizer:g}); give a penalizer or leave the "
+            f"covariate out")
 
 
 @contextmanager
