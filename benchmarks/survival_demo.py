@@ -5,7 +5,8 @@
 Three models are fitted on what was known at the cutoff (13 months before the observation date) and scored
 on the accounts still customers then, by what happened to them afterwards:
 
-1. account-level Cox on segment, plan, country, log MRR and seats (measured at the cutoff);
+1. account-level Cox on segment, plan, country, log MRR and seats (measured at each account's entry into the
+   data, from the subscription months known at the cutoff);
 2. time-varying Cox on the engagement panel (``engage_models.features.panel``; the metrics of
    ``survival.analysis.PANEL_COVARIATES`` and segment), with landmark predictions from each account's
    covariates at the cutoff;
