@@ -450,3 +450,33 @@ def test_too_few_early_truncation_times_is_a_sentence():
     x = np.array([[0.1], [0.2], [0.3], [0.4], [0.5], [0.6]])
     with pytest.raises(InsufficientData, match="too few accounts at risk early"):
         _riskset.ph_test(start, stop, event, x, np.array([0.0]), np.eye(1), ["x"], transform="km")
+
+
+@pytest.mark.parametrize("n, months, seed", [(20, 2, 1), (80, 4, 5)])
+def test_small_simulated_worlds_fit_or_say_what_is_missing(tmp_path, n, months, seed):
+    """Worlds of a few months: the account model, its out-of-time test and the panel model each fit or raise
+    InsufficientData with a sentence; nothing else escapes."""
+    from engage_models.demo.simulator import SimConfig, simulate
+    from engage_models.ingest import ingest
+
+    simulate(SimConfig(n_accounts=n, months=months, seed=seed, inject_defects=False), out=tmp_path / "raw")
+    ingest(tmp_path / "raw", tmp_path / "processed")
+    ad = A.account_table(tmp_path)
+    said = []
+    try:
+        cox = CoxModel(covariates=ad.covariates, entry_col="entry").fit(ad.lifetimes)
+        A.out_of_time(ad, cox)
+    except InsufficientData as exc:
+        said.append(str(exc))
+    try:
+        pdata = A.panel_table(ad, tmp_path)
+        TimeVaryingCox(covariates=pdata.covariates).fit(pdata.start_stop)
+    except InsufficientData as exc:
+        said.append(str(exc))
+    assert len(said) == 2, said
+    churned = int(ad.lifetimes["event"].sum())
+    if churned == 0:
+        assert f"no churn among the {n}" in said[0]
+    else:
+        assert said[0].startswith("out-of-time test at") and "churn" in said[0]
+    assert "churn" in said[1] or "too little history" in said[1]

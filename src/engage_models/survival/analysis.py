@@ -415,6 +415,9 @@ def panel_covariates(panel: pd.DataFrame, columns=PANEL_COVARIATES, *,
         name = c
         if m is not None and m.skewed:
             x, name = np.log1p(x.clip(lower=0)), f"log1p_{c}"
+        if x.notna().sum() == 0:
+            log.info("panel column %r has no value: left out of the time-varying model", c)
+            continue
         if x.isna().any():
             out[f"{c}_missing"] = x.isna().astype(float)
             missing_col = f"{c}_missing"
@@ -507,6 +510,10 @@ def panel_table(adata: AccountData, data_dir=None, columns=PANEL_COVARIATES, *,
     if "segment" in panel and panel["segment"].nunique() > 1:
         names.append("segment")
     ss = D.panel_to_start_stop(panel, adata.lifetimes, names, as_of=adata.as_of)
+    if ss.empty:
+        raise InsufficientData(f"the engagement panel has no observation date on which an account was at risk "
+                               f"before {adata.as_of.date()} ({len(panel)} panel rows): too little history for the "
+                               f"time-varying model (its first date needs the longest trailing window of data)")
     active = adata.active.set_index("account_id")
     last = panel[panel["account_id"].isin(active.index)].sort_values("as_of").groupby("account_id").tail(1)
     current = last.set_index("account_id")
@@ -523,7 +530,12 @@ def _refit_and_score(model, train: pd.DataFrame, test: pd.DataFrame, cutoff, tra
     IPCW weights come from the test period's own censoring (time since the cutoff), for both models.
     """
     m = clone_refit(model) if hasattr(model, "params_") else model
-    m.fit(train)
+    if test.empty:
+        raise InsufficientData(f"out-of-time test at {cutoff.date()}: no account was still a customer at the cutoff")
+    try:
+        m.fit(train)
+    except InsufficientData as exc:
+        raise InsufficientData(f"out-of-time test at {cutoff.date()}, fitted on what was known then: {exc}") from exc
     curves = m.predict_curves(test)
     test = test.loc[curves.index]
     result = evaluate_predictions(test, curves, horizons=horizons, n_groups=n_groups)

@@ -605,6 +605,8 @@ CONCORDANCE_TIE = 0.002
 
 def check_events(rows: int, usable_rows: int, events: int, what: str, minimum: int = 2) -> None:
     """:class:`InsufficientData` with a sentence when fewer than ``minimum`` churns are left to fit on."""
+    if rows == 0:
+        raise InsufficientData(f"{what}: the table has no rows")
     if usable_rows == 0:
         raise InsufficientData(f"{what}: none of the {rows} rows has every covariate and some time at risk "
                                f"(duration above entry)")
