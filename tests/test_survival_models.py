@@ -102,15 +102,18 @@ def test_aliased_service_levels_are_left_out_and_said_to_equal_internet_service_
 
 
 def test_engage_survival_runs_on_a_telco_like_table_with_all_columns(tmp_path):
-    """As a user calls it: Yes/No churn, every column, a penalizer given (before: six strata at once and
-    'strata not seen in fitting' in cross-validation; without one: 'matrix inversion problems')."""
+    """As a user calls it: Yes/No churn, every column, no option (before: 'matrix inversion problems'; with
+    a penalizer, six strata at once and 'strata not seen in fitting' in cross-validation). Total charges
+    (the duration in disguise, a leak for the leakage screen) is replaced by an amount exported as text."""
     path = tmp_path / "telco.csv"
-    table = _telco_like(600)
+    table = _telco_like(600).drop(columns="TotalCharges")
+    rng = np.random.default_rng(9)
+    table["DeviceCost"] = [" " if rng.random() < 0.05 else f"{v:.2f}" for v in rng.gamma(2.0, 40.0, len(table))]
     table.to_csv(path, index=False)
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "engage_models", "survival", "--table", str(path), "--duration", "tenure",
-         "--event", "Churn", "--penalizer", "0.01", "--n-boot", "0", "--cv", "3", "--out", str(out)],
+         "--event", "Churn", "--n-boot", "0", "--cv", "3", "--out", str(out)],
         capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     ev = json.loads((out / "evaluation.json").read_text())
@@ -121,13 +124,28 @@ def test_engage_survival_runs_on_a_telco_like_table_with_all_columns(tmp_path):
     cox = ev["models"]["cox_ph"]
     assert len(cox["strata"]) <= 1  # at most one stratum; the other failures are split in time
     assert len(cox["cross_validation"]["folds"]) == 3 and 0.6 < cox["cv_concordance"] <= 1
-    # hazard ratios unpenalised, the penalty only for predictions; unless the unpenalised fit runs off, as it does
-    # here on total charges (tenure x monthly charges: the duration in disguise), and then the notes say so
-    assert cox["summary_penalizer"] == 0.0 or any("penalised fit" in n and "'TotalCharges [t<=" in n
-                                                  for n in ev["design"]["notes"])
+    assert cox["summary_penalizer"] == 0.0  # hazard ratios unpenalised, whatever the predictions use
     hr = pd.read_csv(out / "hazard_ratios.csv", index_col="term")
-    assert any(t.startswith("TotalCharges") for t in hr.index)  # numbers stored as text with blanks: numbers
+    assert "DeviceCost" in hr.index  # numbers stored as text with blanks (" "): read as numbers
     assert not ALIASED & set(hr.index)
+    assert hr.loc["TechSupport=Yes", "ci_low"] < 0.6 < hr.loc["TechSupport=Yes", "ci_high"]
+
+
+def test_a_penalty_chosen_by_cross_validation_grows_when_the_remedied_model_runs_off():
+    """Total charges = tenure x monthly charges: after the PH remedy its early-tenure term all but decides who
+    churns and the penalizer chosen without the remedy lets it run off. The model takes the next penalizer
+    of the grid and says why; its hazard ratios, which no unpenalised fit can give, say they are penalised."""
+    table = _telco_like(600)
+    covs = [c for c in table if c not in ("tenure", "Churn")]
+    res = A.analyse_table(table, duration="tenure", event="Churn", covariates=covs, n_boot=0, cv=3)
+    cox = res.cox
+    assert "TotalCharges" in cox.time_split_
+    assert cox.penalizer_ > 0 and cox.summary_penalizer_ == cox.penalizer_
+    assert any("instead of the" in n and "'TotalCharges [t<=" in n for n in cox.notes())
+    assert any(n.startswith("hazard ratios are from the penalised fit") for n in res.evaluation["design"]["notes"])
+    with pytest.raises(InsufficientData, match="'TotalCharges \\[t<="):  # a penalizer given is kept: it stops
+        CoxModel(covariates=covs, duration_col="tenure", event_col="event", penalizer=0.0).fit(
+            A.numbers_stored_as_text(table, covs).assign(event=(table["Churn"] == "Yes").astype(int)))
 
 
 def test_folds_spread_churners_and_rare_levels():

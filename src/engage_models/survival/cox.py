@@ -262,7 +262,7 @@ class CoxModel(BaseEstimator):
         self.split_time_ = float(self.split_time if self.split_time is not None
                                  else np.median(data.loc[data[self.event_col] == 1, self.duration_col]))
         self.remedies_ = []
-        self._fit_once(data)
+        self._fit_or_penalise(data)
         self.ph_test_ = self.ph_test_after_ = None
         if self.check_ph and self.design_.terms:
             self.ph_test_ = self._ph_table(data)
@@ -371,6 +371,30 @@ class CoxModel(BaseEstimator):
         self.model_, self.params_, self.variance_ = model, params, variance
         self._fit_baseline(start, stop, event, Xm, data, ep)
 
+    def _fit_or_penalise(self, data: pd.DataFrame) -> None:
+        """:meth:`_fit_once`; when it runs off or does not converge and the penalizer was chosen here (not
+        given), the next larger penalizer of the grid that fits, with a note (cross-validation chose it
+        without the PH remedies, which can add a term that separates churners)."""
+        try:
+            self._fit_once(data)
+            return
+        except InsufficientData as exc:
+            if self.penalizer is not None:
+                raise
+            chosen, reason = self.penalizer_, exc
+        for p in sorted(float(p) for p in self.penalizers if p > chosen):
+            self.penalizer_ = p
+            try:
+                self._fit_once(data)
+            except InsufficientData:
+                continue
+            self.penalizer_note_ = (f"penalizer {p:g} instead of the {chosen:g} chosen by cross-validation, "
+                                    f"because {reason}")
+            log.info(self.penalizer_note_)
+            return
+        self.penalizer_ = chosen
+        raise reason
+
     def _fit_inference(self, data: pd.DataFrame) -> None:
         """Coefficients for :attr:`summary`: refitted without penalty when the model is penalised."""
         self.inference_params_, self.inference_variance_ = self.params_, self.variance_
@@ -464,7 +488,7 @@ class CoxModel(BaseEstimator):
                                        "split_months": self.split_time_})
         if not self._covariates_in_model():
             log.info("every covariate became a stratum: the model has no hazard ratio left")
-        self._fit_once(data)
+        self._fit_or_penalise(data)
         self.ph_test_after_ = self._ph_table(data) if len(self.params_) else None
         log.info("PH remedies applied: %s", self.remedies_)
 
