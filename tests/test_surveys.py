@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 
 import numpy as np
@@ -477,24 +476,14 @@ def test_themes_and_representative_comments():
     ("en", "Voice of the customer", "顧客の声"),
     ("ja", "顧客の声", "Voice of the customer"),
 ])
-def test_voice_of_customer_report_end_to_end(small_world, tmp_path, lang, heading, other):
-    """The real notebook on a copy of the small world, with a hostile comment on the latest detractor answer."""
-    from engage_models.ingest import ingest
+def test_voice_of_customer_report_end_to_end(report_data, tmp_path, lang, heading, other):
+    """The real notebook on the small world, with a hostile comment on the latest detractor answer."""
+    from conftest import REPORT_RUN_DATE
     from engage_models.reports.runner import run
     from test_runner import _assert_self_contained_without_code
 
-    data = tmp_path / "data"
-    shutil.copytree(small_world / "raw", data / "raw")
-    path = data / "raw" / "surveys.csv"
-    surveys = pd.read_csv(path)
-    when = pd.to_datetime(surveys["submitted_at"], utc=True, errors="coerce", format="ISO8601")
-    last = when[(surveys["survey_type"] == "nps") & (when < ts("2024-12-31"))].idxmax()
-    surveys.loc[last, ["score", "comment"]] = [0, "<script>alert(1)</script> & more"]
-    surveys.to_csv(path, index=False)
-    ingest(data / "raw", data / "processed")
     out = tmp_path / "reports"
-    run(data_dir=data, out_dir=out, only=["03"], as_of="2024-12-31", lang=lang, demo_if_empty=False,
-        progress=lambda m: None)
+    run(data_dir=report_data, out_dir=out, only=["03"], lang=lang, run_date=REPORT_RUN_DATE, progress=lambda m: None)
     html = (out / "latest" / "03_voice_of_customer.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
     _assert_self_contained_without_code(html)  # no <script at all, nothing external, no code

@@ -1,7 +1,7 @@
 """The executive summary: a page for a reader with five minutes, built from what the other reports computed.
 
 Everything here is a small view over results computed elsewhere (KPIs, the NPS waves, the health scores of
-:mod:`engage_models.health.report`, the survival report's per-account values, the action list); nothing is
+:mod:`engage_models.health.history`, the survival report's per-account values, the action list); nothing is
 estimated twice.
 """
 

@@ -44,7 +44,7 @@ from .net_promoter import CATEGORIES, CATEGORY_COLOURS
 log = logging.getLogger(__name__)
 
 
-def _utc(s: pd.Series) -> pd.Series:
+def _utc_ns(s: pd.Series) -> pd.Series:
     """UTC timestamps at one resolution (nanoseconds), so merges between tables line up."""
     return to_utc(s).astype("datetime64[ns, UTC]")
 
@@ -71,9 +71,9 @@ def attach_panel(responses: pd.DataFrame, panel: pd.DataFrame, columns: Sequence
         the account has no observation before the answer.
     """
     columns = [c for c in (columns or panel.columns) if c not in ("account_id", "as_of")]
-    right = panel[["account_id", "as_of", *columns]].assign(panel_as_of=_utc(panel["as_of"])).drop(columns="as_of")
+    right = panel[["account_id", "as_of", *columns]].assign(panel_as_of=_utc_ns(panel["as_of"])).drop(columns="as_of")
     right = right.dropna(subset=["panel_as_of"]).sort_values("panel_as_of", kind="stable")
-    left = responses.assign(_t=_utc(responses[time]), _row=np.arange(len(responses)))
+    left = responses.assign(_t=_utc_ns(responses[time]), _row=np.arange(len(responses)))
     clash = [c for c in columns if c in left.columns]
     if clash:
         raise ValueError(f"responses already have the panel columns {clash}")
@@ -219,9 +219,9 @@ def plot_drivers(drivers: pd.DataFrame, ax=None, lang: str = "en", top: int = 15
 
 # ----------------------------------------------------------------------------------- churn by category
 def _waves_with_churn(waves: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
-    acc = accounts[["account_id", "end_date"]].assign(end_date=lambda d: _utc(d["end_date"]))
+    acc = accounts[["account_id", "end_date"]].assign(end_date=lambda d: _utc_ns(d["end_date"]))
     w = waves.merge(acc, on="account_id", how="left", validate="many_to_one")
-    w["last_at"] = _utc(w["last_at"])
+    w["last_at"] = _utc_ns(w["last_at"])
     # an answer after the recorded churn date cannot be followed up (and hints at a data problem)
     after = w["end_date"].notna() & (w["end_date"] <= w["last_at"])
     if after.any():
@@ -282,7 +282,7 @@ def survival_frame(waves: pd.DataFrame, accounts: pd.DataFrame, as_of) -> pd.Dat
     as_of = to_utc(as_of)
     w = _waves_with_churn(waves, accounts).sort_values(["account_id", "wave"])
     w = w[w["last_at"] < as_of]
-    nxt = _utc(w.groupby("account_id")["first_at"].shift(-1))
+    nxt = _utc_ns(w.groupby("account_id")["first_at"].shift(-1))
     stop = pd.concat([nxt.fillna(as_of), pd.Series(as_of, index=w.index)], axis=1).min(axis=1)
     event = w["end_date"].notna() & (w["end_date"] <= stop)
     end = w["end_date"].where(event, stop)
@@ -291,32 +291,24 @@ def survival_frame(waves: pd.DataFrame, accounts: pd.DataFrame, as_of) -> pd.Dat
                         ).reset_index(drop=True)
 
 
-def km_by_category(frame: pd.DataFrame) -> dict:
-    """Kaplan-Meier fits per category (lifelines) and the multivariate log-rank p-value."""
-    from lifelines import KaplanMeierFitter
-    from lifelines.statistics import multivariate_logrank_test
+def km_by_category(frame: pd.DataFrame):
+    """Kaplan-Meier curves per NPS category of :func:`survival_frame` (days since the answer) with the
+    log-rank test: :class:`~engage_models.survival.KaplanMeierGroups`, the package's one Kaplan-Meier path."""
+    from ..survival.kaplan_meier import KaplanMeierGroups
 
-    fits = {}
-    for cat in CATEGORIES:
-        d = frame[frame["category"] == cat]
-        if len(d):
-            fits[cat] = KaplanMeierFitter(label=cat).fit(d["duration"], d["event"])
-    p = (multivariate_logrank_test(frame["duration"], frame["category"], frame["event"]).p_value
-         if frame["category"].nunique() > 1 else np.nan)
-    return {"fits": fits, "logrank_p": float(p)}
+    order = [c for c in CATEGORIES if (frame["category"] == c).any()]
+    return KaplanMeierGroups("category", duration_col="duration", event_col="event", entry_col=None,
+                             min_accounts=1, order=order).fit(frame)
 
 
-def plot_km_by_category(frame: pd.DataFrame, ax=None, lang: str = "en"):
-    """Share of accounts still customers by days since their answer, one curve (with band) per category."""
-    ax = new_ax(ax, figsize=(9, 4))
-    km = km_by_category(frame)
-    for cat, fit in km["fits"].items():
-        fit.plot_survival_function(ax=ax, color=CATEGORY_COLOURS[cat], label=f"{t(cat + 's', lang)} "
-                                   f"({t('n', lang)}={int(fit.event_observed.shape[0]):,})")
-    ax.set_xlabel(t("days_since_answer", lang))
-    ax.set_ylabel(t("survival", lang))
-    ax.legend(frameon=False, fontsize=9)
-    return ax
+def plot_km_by_category(km, ax=None, lang: str = "en"):
+    """Share of accounts still customers by days since their answer, one curve (with band) per category.
+
+    ``km``: :func:`km_by_category` or its stored :class:`~engage_models.survival.kaplan_meier.KaplanMeierResult`.
+    """
+    result = km.result() if hasattr(km, "result") else km
+    return result.plot(ax=ax, lang=lang, at_risk=False, colors=CATEGORY_COLOURS,
+                       names={c: t(c + "s", lang) for c in CATEGORIES}, xlabel=t("days_since_answer", lang))
 
 
 def plot_churn_by_category(table: pd.DataFrame, ax=None, lang: str = "en"):
