@@ -155,26 +155,38 @@ def cluster_moments(y, clusters=None, groups=None) -> pd.DataFrame:
     """
     y = np.asarray(y, dtype=float)
     ok = ~np.isnan(y)
-    c = np.arange(len(y)) if clusters is None else pd.factorize(np.asarray(clusters, dtype=object))[0]
-    g = np.zeros(len(y), dtype=np.int64) if groups is None else np.asarray(groups)
-    d = pd.DataFrame({"g": g[ok], "c": c[ok], "y": y[ok], "yy": y[ok] ** 2, "m": 1.0})
-    if (d["c"] < 0).any():
-        raise ValueError("cluster ids must not be missing")
-    per = d.groupby(["g", "c"], sort=False)[["y", "yy", "m"]].sum().rename(columns={"y": "Y"}).reset_index()
-    per["m2"] = per["m"] ** 2
-    tot = per.groupby("g", sort=True).agg(n=("m", "sum"), clusters=("m", "size"), Y=("Y", "sum"), yy=("yy", "sum"),
-                                          sum_m2=("m2", "sum"))
-    tot["n"] = tot["n"].astype(np.int64)
-    tot["mean"] = tot["Y"] / tot["n"]
-    per["resid2"] = (per["Y"] - tot["mean"].reindex(per["g"]).to_numpy() * per["m"]) ** 2
-    ss = per.groupby("g", sort=True)["resid2"].sum()
-    k, n = tot["clusters"].astype(float), tot["n"].astype(float)
+    if clusters is None:
+        c = np.arange(len(y))
+    else:
+        c = pd.factorize(np.asarray(clusters, dtype=object))[0]
+        if (c[ok] < 0).any():
+            raise ValueError("cluster ids must not be missing")
+    if groups is None:
+        g_codes, g_keys = np.zeros(len(y), dtype=np.int64), np.array([0])
+    else:
+        g_codes, g_keys = pd.factorize(np.asarray(groups), sort=True)
+        if (g_codes[ok] < 0).any():
+            raise ValueError("group keys must not be missing")
+    y, c, g = y[ok], c[ok], g_codes[ok]
+    G = len(g_keys)
+    # one cell per (group, cluster): totals, sizes
+    cell = np.unique(g.astype(np.int64) * (int(c.max(initial=0)) + 1) + c, return_inverse=True)[1]
+    cells = int(cell.max(initial=-1)) + 1
+    Y, m = np.bincount(cell, y, cells), np.bincount(cell, minlength=cells).astype(float)
+    cell_g = np.zeros(cells, dtype=np.int64)
+    cell_g[cell] = g
+    n = np.bincount(g, minlength=G).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        tot["var_cluster"] = np.where(k > 1, k / (k - 1) * ss / n**2, np.nan)
-        s2 = np.maximum(tot["yy"] - n * tot["mean"] ** 2, 0) / (n - 1)
-        tot["var_srs"] = np.where(n > 1, s2 / n, np.nan)
-    tot.index.name = None
-    return tot[["n", "clusters", "mean", "var_cluster", "var_srs", "sum_m2"]]
+        mean = np.bincount(g, y, G) / n
+        k = np.bincount(cell_g, minlength=G).astype(float)
+        ss = np.bincount(cell_g, (Y - mean[cell_g] * m) ** 2, G)
+        var_cluster = np.where(k > 1, k / (k - 1) * ss / n**2, np.nan)
+        s2 = np.maximum(np.bincount(g, y * y, G) - n * mean**2, 0) / (n - 1)
+        var_srs = np.where(n > 1, s2 / n, np.nan)
+    out = pd.DataFrame({"n": n.astype(np.int64), "clusters": k.astype(np.int64), "mean": mean,
+                        "var_cluster": var_cluster, "var_srs": var_srs, "sum_m2": np.bincount(cell_g, m**2, G)},
+                       index=pd.Index(g_keys) if groups is not None else pd.RangeIndex(1))
+    return out[out["n"] > 0]
 
 
 def effective_n(n, clusters, var_cluster, var_srs, sum_m2, level: float = 0.95) -> np.ndarray:

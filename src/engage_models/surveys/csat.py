@@ -37,7 +37,6 @@ from .._core.stats import (
     cluster_t_interval,
     effective_n,
     fisher_z_interval,
-    mean_interval,
     wilson_interval,
 )
 
@@ -105,29 +104,26 @@ def csat_table(df: pd.DataFrame, by: str | Sequence[str] | None = "trigger", *, 
     for col, order in (("trigger", TRIGGER_ORDER), ("priority", PRIORITY_ORDER)):
         if col in by:
             d[col] = _order(d[col], order)
-    rows = []
-    groups = d.groupby(by, observed=True, sort=True) if by else [((), d)]
-    for key, g in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        x, n = int(g["_sat"].sum()), len(g)
-        accounts, n_eff = pd.NA, float(n)
-        if clustered:
-            ms = cluster_moments(g["_sat"].astype(float), g[cluster]).iloc[0]
-            n_eff = float(effective_n(ms["n"], ms["clusters"], ms["var_cluster"], ms["var_srs"], ms["sum_m2"], level))
-            mm = cluster_moments(g["_score"], g[cluster]).iloc[0]
-            m = float(mm["mean"])
-            mlo, mhi = (float(v) for v in cluster_t_interval(m, mm["var_cluster"], mm["clusters"], level))
-            accounts = int(ms["clusters"])
-        else:
-            m, mlo, mhi, _ = mean_interval(g["_score"], level)
-        lo, hi = wilson_interval(x / n * n_eff, n_eff, level)
-        rows.append({**dict(zip(by, key, strict=True)), "n": n, "satisfied": x, "pct_satisfied": 100 * x / n,
-                     "ci_low": 100 * float(lo), "ci_high": 100 * float(hi), "mean_score": m, "mean_low": mlo,
-                     "mean_high": mhi, "small_n": n < min_n, "accounts": accounts, "n_eff": n_eff})
+    keys = by or ["_all"]
+    d = d.assign(_all="all") if not by else d
+    gb = d.groupby(keys, observed=True, sort=True)
+    out = gb.agg(n=("_sat", "size"), satisfied=("_sat", "sum")).reset_index()
+    codes = gb.ngroup().to_numpy()
+    clusters = d[cluster].to_numpy() if clustered else None  # None: every answer its own cluster
+    ms = cluster_moments(d["_sat"].to_numpy(float), clusters, codes)
+    mm = cluster_moments(d["_score"].to_numpy(float), clusters, codes)
+    n = out["n"].to_numpy(float)
+    n_eff = effective_n(n, ms["clusters"], ms["var_cluster"], ms["var_srs"], ms["sum_m2"], level)
+    lo, hi = wilson_interval(out["satisfied"] / n * n_eff, n_eff, level)
+    mlo, mhi = cluster_t_interval(mm["mean"], mm["var_cluster"], mm["clusters"], level)
+    out = out.assign(satisfied=out["satisfied"].astype(int), pct_satisfied=100 * out["satisfied"] / n,
+                     ci_low=100 * lo, ci_high=100 * hi, mean_score=mm["mean"].to_numpy(), mean_low=mlo, mean_high=mhi,
+                     small_n=out["n"] < min_n,
+                     accounts=pd.array(ms["clusters"].to_numpy() if clustered else [pd.NA] * len(out), dtype="Int64"),
+                     n_eff=n_eff)
     cols = by + ["n", "satisfied", "pct_satisfied", "ci_low", "ci_high", "mean_score", "mean_low", "mean_high",
                  "small_n", "accounts", "n_eff"]
-    out = pd.DataFrame(rows, columns=cols)
-    out["accounts"] = out["accounts"].astype("Int64")
+    out = out[cols]
     for col in by:
         if isinstance(d[col].dtype, pd.CategoricalDtype):
             out[col] = out[col].astype(str)

@@ -97,10 +97,12 @@ CLUSTER = "account_id"
 # ----------------------------------------------------------------------------------------- categories
 def _check_scores(s: pd.Series) -> pd.Series:
     s = pd.to_numeric(s, errors="raise").astype(float)
-    bad = s.notna() & ((s < 0) | (s > 10) | (s != np.floor(s)))
+    v = s.to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(v) & ((v < 0) | (v > 10) | (v != np.floor(v)))
     if bad.any():
         raise ValueError(
-            f"{int(bad.sum())} NPS answers are not whole numbers in 0-10 (e.g. {s[bad].iloc[0]!r}): "
+            f"{int(bad.sum())} NPS answers are not whole numbers in 0-10 (e.g. {v[bad][0]!r}): "
             "ingest quarantines such rows; they are never clipped"
         )
     return s
@@ -165,8 +167,9 @@ def nps_interval(promoters, detractors, n, method: str = "adjusted", level: floa
 def nps_points(scores) -> pd.Series:
     """+1 for a promoter, 0 for a passive, -1 for a detractor (NaN for a missing answer): NPS = 100 x mean."""
     s = _check_scores(pd.Series(scores))
-    return pd.Series(np.select([s >= PROMOTER_MIN, s >= PASSIVE_MIN], [1.0, 0.0], -1.0), index=s.index).where(
-        s.notna())
+    v = s.to_numpy(float)
+    return pd.Series(np.where(np.isnan(v), np.nan, np.select([v >= PROMOTER_MIN, v >= PASSIVE_MIN], [1.0, 0.0], -1.0)),
+                     index=s.index)
 
 
 def _effective(points: pd.Series, clusters, groups=None, level: float = 0.95) -> pd.DataFrame:
@@ -406,19 +409,21 @@ def nps_difference_clustered(a: pd.DataFrame, b: pd.DataFrame, method: str = "ad
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
-    parts = []
+    ys, cs = [], []
     for name, x in (("a", a), ("b", b)):
         for col in (score, cluster):
             if col not in x:
                 raise ValueError(f"the answers of {name} have no {col!r} column (columns: {list(x.columns)})")
-        pts = nps_points(x[score])
-        ok = pts.notna()
-        if x.loc[ok, cluster].isna().any():
-            raise ValueError(f"{int(x.loc[ok, cluster].isna().sum())} answers of {name} have no {cluster!r}")
-        parts.append(pd.DataFrame({"y": pts[ok].to_numpy(), "c": x.loc[ok, cluster].to_numpy(), "in_a": name == "a"}))
-    d = pd.concat(parts, ignore_index=True)
-    codes = pd.factorize(d["c"].to_numpy(dtype=object))[0]
-    y, in_a = d["y"].to_numpy(float), d["in_a"].to_numpy(bool)
+        pts = nps_points(x[score]).to_numpy(float)
+        ok = ~np.isnan(pts)
+        c = x[cluster].to_numpy(dtype=object)[ok]
+        if pd.isna(c).any():
+            raise ValueError(f"{int(pd.isna(c).sum())} answers of {name} have no {cluster!r}")
+        ys.append(pts[ok])
+        cs.append(c)
+    y = np.concatenate(ys)
+    in_a = np.r_[np.ones(len(ys[0]), bool), np.zeros(len(ys[1]), bool)]
+    codes = pd.factorize(np.concatenate(cs))[0]
     na, nb = float(in_a.sum()), float((~in_a).sum())
     K = int(codes.max()) + 1 if len(codes) else 0
     Sa, ma = np.bincount(codes, y * in_a, K), np.bincount(codes, in_a.astype(float), K)
