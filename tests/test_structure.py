@@ -33,7 +33,7 @@ def test_notebooks_only_load_artifacts_and_render(nb):
     cells = _code(nb)
     params = [src for tags, src in cells if "parameters" in tags]
     assert len(params) == 1 and re.fullmatch(r"run_dir = None\s*#[^\n]*\n?", params[0]), params
-    for tags, src in cells:
+    for _, src in cells:
         for pattern in FORBIDDEN:
             assert not re.search(pattern, src), f"{nb.name}: `{pattern}` in a code cell:\n{src}"
         for node in ast.walk(ast.parse(src)):

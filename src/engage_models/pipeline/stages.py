@@ -175,6 +175,7 @@ def surveys(ctx: Context) -> None:
     from .. import surveys as sv
     from ..surveys import csat as cs
     from ..surveys import drivers as dr
+    from ..surveys import net_promoter as npsm
     from ..surveys import themes as th
 
     c, out, v = ctx.config, ctx.out, ctx.config.surveys
@@ -186,13 +187,15 @@ def surveys(ctx: Context) -> None:
     if data.nps.empty:
         out.skip("nps", "no NPS answer before the observation date")
     else:
-        overall = sv.nps(data.nps["score"], method=v.ci_method)
+        overall = sv.nps(data.nps, method=v.ci_method)  # a table: the interval counts accounts
         out.json("nps_overall", dataclasses.asdict(overall))
         trend = sv.nps_trend(data.nps, v.trend_freq, method=v.ci_method, min_n=v.min_n)
         out.frame("nps_trend", trend)
         if len(trend) >= 2:
             a, b = trend.iloc[-2], trend.iloc[-1]
-            diff = sv.nps_difference(b, a, method=v.ci_method)
+            # paired by account: many accounts answer in both periods, so the two are not independent samples
+            diff = sv.nps_difference(npsm.answers_in_period(data.nps, b["period"], v.trend_freq),
+                                     npsm.answers_in_period(data.nps, a["period"], v.trend_freq), method=v.ci_method)
             out.json("nps_wave_change", {"a": a["period"], "b": b["period"], "nps_a": a["nps"], "nps_b": b["nps"],
                                          "difference": dataclasses.asdict(diff)})
         else:
