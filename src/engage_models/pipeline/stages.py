@@ -33,10 +33,12 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from .._core.errors import InsufficientData
+from .._core.io import read_json, write_json
 from .._core.time import to_utc
 from .config import RunConfig
 from .store import Artifact, Output, fingerprint
@@ -103,9 +105,23 @@ def ingest(ctx: Context) -> None:
 
     c = ctx.config
     report = run_ingest(c.paths.raw, c.paths.processed, now=run_date_end(c), csat_scale=c.csat_scale)
-    report.to_json(ctx.out.file("ingest_report.json"))
+    path = ctx.out.file("ingest_report.json")
+    report.to_json(path)
+    data = read_json(path)  # sources by their place in the raw folder: no machine path in a run's folder
+    for table in data.get("tables", {}).values():
+        for key, folder in (("source", c.paths.raw), ("processed", c.paths.root), ("quarantine", c.paths.root)):
+            if table.get(key):
+                table[key] = _relative(table[key], folder)
+    write_json(path, data)
     ctx.out.json("dates", data_dates(c.paths.processed, c.as_of))
     ctx.out.json("processed", fingerprint(c.paths.processed, "*.parquet"))
+
+
+def _relative(path: str, folder: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path(folder).resolve()))
+    except ValueError:
+        return Path(path).name
 
 
 def ingest_is_current(artifact: Artifact, config: RunConfig) -> bool:
