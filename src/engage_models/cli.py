@@ -136,6 +136,7 @@ def _date_arg(text: str) -> str:
 
 
 def _survival(args) -> int:
+    from .features.screening import describe
     from .survival.analysis import analyse_table, read_table
 
     df = read_table(args.table)
@@ -143,10 +144,12 @@ def _survival(args) -> int:
         df, duration=args.duration, event=args.event, covariates=args.covariates, entry=args.entry,
         id_col=args.id, mrr=args.mrr, unit=args.unit, margin=args.margin,
         annual_discount_rate=args.annual_discount_rate, horizon=args.horizon, n_boot=args.n_boot, cv=args.cv,
-        penalizer=args.penalizer, random_state=args.seed,
+        penalizer=args.penalizer, random_state=args.seed, keep_columns=args.keep_column, where=str(args.table),
     )
     for path in result.write(args.out):
         print(path)
+    for line in describe(result.evaluation["leakage_screen"]):
+        print(line, file=sys.stderr)
     models = result.evaluation["models"]
     for name, m in models.items():
         cvr = m["cross_validation"]["harrell_c"]
@@ -251,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--n-boot", type=int, default=100, help="bootstrap refits for intervals (0: none)")
     v.add_argument("--cv", type=int, default=5, help="cross-validation folds")
     v.add_argument("--penalizer", type=float, default=None, help="Cox ridge penalty (default: chosen by CV)")
+    v.add_argument("--keep-column", action="append", default=[], metavar="NAME",
+                   help="use this covariate even if the leakage screen suspects it (repeatable)")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--out", type=Path, required=True, help="folder for the output files")
     v.set_defaults(func=_survival)

@@ -12,8 +12,9 @@ purpose (``--keep-column``); the reasons go to the output and to ``evaluation.js
 The checks
 ----------
 ``identifier``
-    Integer values, one per row (or per account), that run like a key: a dense range (max - min + 1 at
-    most twice the number of values) or increasing with the row order.
+    Integer values, one per row (or per account), that run like a key: a dense range (at most twice as
+    many steps of their common difference as values: 1, 2, 3, ... or 10, 20, 30, ...) or increasing with the
+    row order.
 ``single_column_auc``
     The column alone separates the outcome: ROC-AUC of its values (either direction) or, for a
     categorical column, of its level rates estimated out of fold (folds of accounts when an id is known,
@@ -185,7 +186,9 @@ def _identifier(col: str, x: pd.Series, groups, th: dict, lang: str) -> Finding 
         s = per.drop_duplicates("g")["x"]
     if s.nunique() != len(s):
         return None
-    span = float(s.max() - s.min() + 1)
+    v = np.sort(np.round(s.to_numpy()).astype(np.int64))
+    step = int(np.gcd.reduce(np.diff(v))) or 1  # keys may count in steps (10, 20, 30, ...)
+    span = float((v[-1] - v[0]) / step + 1)
     if span <= 2 * len(s):
         return Finding(col, "identifier", len(s) / span,
                        t("screen.identifier_dense", lang, n=len(s), lo=f"{s.min():.0f}", hi=f"{s.max():.0f}"))
@@ -263,14 +266,14 @@ def screen_label(df: pd.DataFrame, y, columns: Sequence[str] | None = None, *, g
 
 def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequence[str] | None = None, *,
                     others: Sequence[str] = (), keep: Iterable[str] = (), exclude: Iterable[str] = (),
-                    thresholds: dict | None = None, lang: str = "en", seed: int = 0,
-                    where: str = "table") -> Screen:
+                    thresholds: dict | None = None, lang: str = "en", seed: int = 0, where: str = "table",
+                    event_label: str | None = None) -> Screen:
     """Screen ``columns`` (default: all but duration, event and ``exclude``) of a survival table.
 
     Every column is checked against the event as a 0/1 outcome (a status column, a churn date filled only
     for churners), for concordance with the duration and event, for being a function of the duration
     (alone or with the other columns; ``others``: further columns that may explain it, e.g. MRR) and for
-    looking like an identifier.
+    looking like an identifier. ``event_label``: the event column's name in the reasons (default ``event``).
     """
     th = {**THRESHOLDS, **(thresholds or {})}
     keep = _check_keep(df, keep, where)
@@ -281,7 +284,7 @@ def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequen
     ok = ~(np.isnan(T) | np.isnan(E))
     df, T, E = df.loc[ok], T[ok], E[ok].astype(int)
     cols = _candidates(df, columns, {duration, event, *exclude})
-    what = t("screen.event_is_1", lang, event=event)
+    what = t("screen.event_is_1", lang, event=event_label or event)
     found: dict[str, list[Finding]] = {c: [] for c in cols}
     for c in cols:
         s = df[c]

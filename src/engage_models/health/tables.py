@@ -172,7 +172,7 @@ def time_windows(dates, horizon_days: int, n_windows: int = 4, observed_until=No
     --------
     >>> tw = time_windows(pd.date_range("2025-01-01", "2025-12-31", freq="D"), 90, n_windows=4)
     >>> [str(s.date()) for s, _ in tw["windows"]], str(tw["mature_until"].date())
-    (['2025-07-02', '2025-07-25', '2025-08-17', '2025-09-08'], '2025-10-02')
+    (['2025-07-02', '2025-07-25', '2025-08-17', '2025-09-09'], '2025-10-02')
     """
     d = pd.to_datetime(pd.Series(dates), utc=True)
     h = pd.Timedelta(days=horizon_days)
