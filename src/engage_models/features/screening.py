@@ -306,17 +306,20 @@ def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequen
     return Screen([f for c in cols for f in found[c]], keep, cols, th)
 
 
-def _design(df: pd.DataFrame, columns: list[str], log: bool) -> pd.DataFrame:
-    """Regressors for duration_function: numeric columns (logged if ``log`` and positive) and level
-    indicators of categorical columns; sparse or unusable columns are left out."""
-    parts = {}
+def _design(df: pd.DataFrame, columns: list[str], log: bool) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Regressors for duration_function: numeric columns (logged if ``log``; only positive ones then) and
+    level indicators of categorical columns; sparse or unusable columns are left out. Returns the design and
+    the design columns of each table column."""
+    parts, of = {}, {}
     for c in columns:
         x = _numeric(df[c])
         if x is None:
             s = df[c].astype("string")
             if 1 < s.nunique() <= _MAX_LEVELS:
-                for lev in s.dropna().unique()[1:]:
-                    parts[f"{c}={lev}"] = (s == lev).fillna(False).astype(float).to_numpy()
+                names = [f"{c}={lev}" for lev in s.dropna().unique()[1:]]
+                for name in names:
+                    parts[name] = (s == name.split("=", 1)[1]).fillna(False).astype(float).to_numpy()
+                of[c] = names
             continue
         if x.isna().mean() > 0.05 or x.nunique() < 2:
             continue
@@ -325,8 +328,8 @@ def _design(df: pd.DataFrame, columns: list[str], log: bool) -> pd.DataFrame:
             if (x <= 0).any():
                 continue
             x = np.log(x)
-        parts[c] = x.to_numpy(float)
-    return pd.DataFrame(parts, index=df.index)
+        parts[c], of[c] = x.to_numpy(float), [c]
+    return pd.DataFrame(parts, index=df.index), of
 
 
 def _adj_r2(target: np.ndarray, X: np.ndarray) -> float:
@@ -349,6 +352,7 @@ def _duration_functions(df: pd.DataFrame, T: np.ndarray, cols: list[str], others
         m = x.notna().to_numpy()
         rho[c] = float(spearmanr(x[m], T[m]).statistic) if np.ptp(T[m]) > 0 else 0.0
     order = sorted(numeric, key=lambda c: -abs(np.nan_to_num(rho[c])))
+    designs = {log: _design(df, cols + others, log) for log in (False, True)}
     flagged: set[str] = set()
     out: dict[str, list[Finding]] = {}
     for c in order:
@@ -363,15 +367,15 @@ def _duration_functions(df: pd.DataFrame, T: np.ndarray, cols: list[str], others
             if r2 >= th["r2"]:
                 finding = Finding(c, "duration_function", r2, t("screen.duration_monotone", lang, r2=_pct(r2)))
             else:
-                finding = _explained_with_duration(df, c, x, T, [o for o in cols + others if o != c
-                                                                 and o not in flagged], th, lang)
+                finding = _explained_with_duration(designs, c, x, T, [o for o in cols + others if o != c
+                                                                      and o not in flagged], th, lang)
         if finding is not None:
             out[c] = [finding]
             flagged.add(c)
     return out
 
 
-def _explained_with_duration(df, c, x, T, regressors, th, lang) -> Finding | None:
+def _explained_with_duration(designs, c, x, T, regressors, th, lang) -> Finding | None:
     """A regression of ``c`` on the duration and ``regressors`` (linear, and log-log for positive values)
     explains at least ``r2`` of it, and the duration explains at least ``partial_r2`` of what the regressors
     alone leave unexplained."""
@@ -382,7 +386,8 @@ def _explained_with_duration(df, c, x, T, regressors, th, lang) -> Finding | Non
             m &= (xs > 0) & (ts > 0)
         if m.mean() < 0.9:
             continue
-        X = _design(df.loc[m], regressors, log)
+        full, of = designs[log]
+        X = full.loc[m, [d for r in regressors for d in of.get(r, [])]]
         target, dur = xs[m], ts[m]
         if log:
             target, dur = np.log(target), np.log(dur)
