@@ -330,6 +330,12 @@ def test_out_of_time_tests_windows_of_mature_labels(tmp_path):
 
 def test_time_windows_example_and_the_module_examples():
     assert doctest.testmod(T).failed == 0
+    days = pd.date_range("2025-01-01", "2025-12-31", freq="D")
+    # outcomes observed until 31 March 2026: every 2025 date is mature; labels known from 1 April 2025 (+90 days)
+    tw = T.time_windows(days, 90, n_windows=2, observed_until="2026-03-31")
+    assert str(tw["mature_until"].date()) == "2025-12-31"
+    assert [(str(a.date()), str(b.date())) for a, b in tw["windows"]] == [("2025-08-16", "2025-10-23"),
+                                                                        ("2025-10-23", "2025-12-31")]
 
 
 def test_bad_tables_name_the_file_column_and_rows(tmp_path):

@@ -16,6 +16,7 @@ from lifelines.utils import concordance_index
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
+from engage_models._core.errors import DataError
 from engage_models.demo.simulator import SimConfig, simulate
 from engage_models.survival import (
     CoxModel,
@@ -505,6 +506,9 @@ def test_cli_leaves_the_duration_in_disguise_and_a_status_column_out(tmp_path):
                           keep_columns=["total"], n_boot=0, cv=3, penalizer=0.0)
     assert list(res.evaluation["leakage_screen"]["kept_on_request"]) == ["total"] and res.screen.kept == ["total"]
     assert res.evaluation["models"]["cox_ph"]["cv_concordance"] > 0.9 > true_c + 0.15
+    with pytest.raises(DataError, match="t.csv: no covariate left after the leakage screen left out total, status"):
+        A.analyse_table(own, duration="tenure", event="churned", id_col="customer", covariates=["total", "status"],
+                        where="t.csv")
 
 
 @pytest.mark.notebook

@@ -163,6 +163,8 @@ def _oof_level_rates(values: pd.Series, y: np.ndarray, groups, seed: int, k: int
     out = np.full(len(v), np.nan)
     if groups is not None:
         k = min(k, len(pd.unique(groups)))
+        if k < 2:
+            return np.full(len(v), y.mean())
         splits = GroupKFold(k).split(v, y, groups)
     else:
         splits = KFold(min(k, len(v)), shuffle=True, random_state=seed).split(v)

@@ -132,10 +132,11 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
     data.index.name = None
     entry_col = "_entry" if entry else None
-    screen = screen_survival(data, "_duration", "_event", covariates, others=[mrr] if mrr else [],
+    others = [c for c in df.columns if c not in {duration, event, entry, id_col, *covariates}]  # e.g. MRR
+    screen = screen_survival(data, "_duration", "_event", covariates, others=others,
                              keep=keep_columns, seed=random_state, where=where, event_label=event)
     covariates = [c for c in covariates if c not in screen.excluded]
-    if not covariates:
+    if not covariates and screen.excluded:
         raise DataError(f"{where}: no covariate left after the leakage screen left out "
                         f"{', '.join(screen.excluded)} (keep one with --keep-column NAME)")
 
