@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from engage_models._core.errors import InsufficientData
-from engage_models.features.panel import cached_panel
+from engage_models.features.panel import default_panel
 from engage_models.health import HandWeightedScore, HealthScore, SkewScaler, choose_thresholds
 from engage_models.health import evaluation as E
 from engage_models.health import tables as T
@@ -355,7 +355,7 @@ def demo_panels(demo_world):
     truth["as_of"] = truth["month"] + pd.offsets.MonthBegin(1)  # covariates of month t, churn in month t + 1
     out = {}
     for h in (30, 90):
-        p = cached_panel(demo_world / "processed", horizon_days=h)
+        p = default_panel(demo_world / "processed", horizon_days=h)
         out[h] = p.merge(truth[["account_id", "as_of", "hazard"]], on=["account_id", "as_of"], how="left")
     return out, json.loads((demo_world / "raw" / "truth.json").read_text())
 

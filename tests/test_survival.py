@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -512,16 +511,13 @@ def test_cli_leaves_the_duration_in_disguise_and_a_status_column_out(tmp_path):
 
 
 @pytest.mark.notebook
-def test_survival_report_end_to_end(small_ingested, tmp_path):
+def test_survival_report_end_to_end(report_data, tmp_path):
+    from conftest import REPORT_RUN_DATE
     from engage_models.reports.runner import run
 
-    data_dir, _ = small_ingested
-    data = tmp_path / "data"
-    shutil.copytree(data_dir / "processed", data / "processed")
-    shutil.copytree(data_dir / "raw", data / "raw")
     out = tmp_path / "reports"
     for lang, heading in (("en", "Revenue at risk"), ("ja", "解約リスクのある収益")):
-        (path,) = run(data_dir=data, out_dir=out, only=["05"], lang=lang, demo_if_empty=False,
+        (path,) = run(data_dir=report_data, out_dir=out, only=["05"], lang=lang, run_date=REPORT_RUN_DATE,
                       progress=lambda m: None)
         html = path.read_text(encoding="utf-8")
         assert path.name == "05_survival_ltv.html"

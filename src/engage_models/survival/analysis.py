@@ -108,19 +108,19 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     """
     missing = [c for c in (duration, event, entry, id_col, mrr, *(covariates or [])) if c and c not in df.columns]
     if missing:
-        raise ValueError(f"column(s) not in the table: {missing} (it has {list(df.columns)})")
+        raise DataError(f"column(s) not in the table: {missing} (it has {list(df.columns)})")
     if unit not in ("months", "days"):
-        raise ValueError(f"unit must be 'months' or 'days', not {unit!r}")
+        raise DataError(f"unit must be 'months' or 'days', not {unit!r}")
     data = df.copy()
     ev = pd.to_numeric(data[event], errors="coerce") if not pd.api.types.is_bool_dtype(data[event]) \
         else data[event].astype(int)
     if ev.isna().any() or not ev.isin([0, 1]).all():
-        raise ValueError(f"event column {event!r} must hold 0/1 (or true/false)")
+        raise DataError(f"event column {event!r} must hold 0/1 (or true/false)")
     data["_event"] = ev.astype(int)
     scale = 1.0 if unit == "months" else 1.0 / DAYS_PER_MONTH
     data["_duration"] = pd.to_numeric(data[duration], errors="raise").astype(float) * scale
     if (data["_duration"] < 0).any():
-        raise ValueError(f"duration column {duration!r} has negative values")
+        raise DataError(f"duration column {duration!r} has negative values")
     data["_entry"] = pd.to_numeric(data[entry]).astype(float) * scale if entry else 0.0
     if covariates is None:
         covariates = [c for c in df.columns if c not in {duration, event, entry, id_col, mrr}]
@@ -128,7 +128,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     data["_id"] = data[id_col].astype(str) if id_col else data.index.astype(str)
     if data["_id"].duplicated().any():
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
-        raise ValueError(f"id column {id_col!r} is not unique (e.g. {dup!r}): the table needs one row per account")
+        raise DataError(f"id column {id_col!r} is not unique (e.g. {dup!r}): the table needs one row per account")
     data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
     data.index.name = None
     entry_col = "_entry" if entry else None
