@@ -117,13 +117,23 @@ def _pipeline(args) -> int:
 
 
 def _fit(args) -> int:
+    from .features.screening import describe
     from .health.tables import fit_table, read_table
 
     df = read_table(args.table)
     ev = fit_table(df, args.label, args.out, date_col=args.date_col, id_col=args.id_col,
-                   horizon_days=args.horizon, n_cutoffs=args.cutoffs, folds=args.folds,
+                   horizon_days=args.horizon, test_windows=args.test_windows, folds=args.folds,
+                   observed_until=args.observed_until, keep_columns=args.keep_column,
                    hand_scorecard=args.hand_scorecard, n_bootstrap=args.bootstrap, where=str(args.table))
-    print(f"validation: {ev['validation']['method']}")
+    for line in describe(ev["leakage_screen"]):
+        print(line)
+    val = ev["validation"]
+    print(f"validation: {val['method']}")
+    for w in val.get("windows", []):
+        print(f"  window {w['start']} .. {w['end']}: {w['test_rows']:,} test rows, {w['test_events']:,} churners "
+              f"(trained on {w['train_rows']:,} rows)" + (f" - skipped: {w['skipped']}" if "skipped" in w else ""))
+    print(f"  tested {val['test_rows']:,} rows with {val['test_events']:,} churners from {val['test_accounts']:,} "
+          f"accounts" + (f"; labels mature by {val['labels_mature_until']}" if "labels_mature_until" in val else ""))
     for model, m in ev["models"].items():
         auc = m["roc_auc"]
         print(f"  {model:8s} ROC-AUC {auc['estimate']:.3f} (95% CI {auc['ci_low']:.3f} to {auc['ci_high']:.3f})  "
@@ -154,6 +164,7 @@ def _date_arg(text: str) -> str:
 
 
 def _survival(args) -> int:
+    from .features.screening import describe
     from .survival.analysis import analyse_table, read_table
 
     df = read_table(args.table)
@@ -161,10 +172,12 @@ def _survival(args) -> int:
         df, duration=args.duration, event=args.event, covariates=args.covariates, entry=args.entry,
         id_col=args.id, mrr=args.mrr, unit=args.unit, margin=args.margin,
         annual_discount_rate=args.annual_discount_rate, horizon=args.horizon, n_boot=args.n_boot, cv=args.cv,
-        penalizer=args.penalizer, random_state=args.seed,
+        penalizer=args.penalizer, random_state=args.seed, keep_columns=args.keep_column, where=str(args.table),
     )
     for path in result.write(args.out):
         print(path)
+    for line in describe(result.evaluation["leakage_screen"]):
+        print(line, file=sys.stderr)
     models = result.evaluation["models"]
     for name, m in models.items():
         cvr = m["cross_validation"]["harrell_c"]
@@ -253,10 +266,17 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--table", type=Path, required=True, help="Parquet or CSV, one row per account (and date)")
     f.add_argument("--label", required=True, help="0/1 (or yes/no) column: churned within the horizon")
     f.add_argument("--date-col", default=None, help="observation date column: validation becomes out-of-time")
-    f.add_argument("--id-col", default=None, help="account id column (rows of one account resampled together)")
+    f.add_argument("--id-col", default=None,
+                   help="account id column (an account's rows stay in one fold and are resampled together)")
     f.add_argument("--horizon", type=int, default=90, help="label horizon in days (gap between train and test)")
-    f.add_argument("--cutoffs", type=int, default=4, help="out-of-time test dates (with --date-col)")
+    f.add_argument("--test-windows", "--cutoffs", dest="test_windows", type=int, default=4,
+                   help="out-of-time test windows of equal length (with --date-col; default 4)")
+    f.add_argument("--observed-until", default=None,
+                   help="date the outcomes were last observed (default: the last --date-col date); "
+                        "test rows need date + horizon <= it")
     f.add_argument("--folds", type=int, default=5, help="cross-validation folds (without --date-col)")
+    f.add_argument("--keep-column", action="append", default=[], metavar="NAME",
+                   help="use this column even if the leakage screen suspects it (repeatable)")
     f.add_argument("--hand-scorecard", type=Path, default=None, help="YAML scorecard to evaluate beside it")
     f.add_argument("--bootstrap", type=int, default=100, help="bootstrap refits for the weights' intervals")
     f.add_argument("--out", type=Path, required=True)
@@ -283,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--n-boot", type=int, default=100, help="bootstrap refits for intervals (0: none)")
     v.add_argument("--cv", type=int, default=5, help="cross-validation folds")
     v.add_argument("--penalizer", type=float, default=None, help="Cox ridge penalty (default: chosen by CV)")
+    v.add_argument("--keep-column", action="append", default=[], metavar="NAME",
+                   help="use this covariate even if the leakage screen suspects it (repeatable)")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--out", type=Path, required=True, help="folder for the output files")
     v.set_defaults(func=_survival)
