@@ -41,6 +41,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .. import config
+from .._core.errors import DataError
 from .._core.time import to_utc
 from ..features.engine import connect_duckdb
 from . import contracts as C
@@ -51,7 +52,7 @@ SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz", ".json", ".ndjson"
 _PARAM = re.compile(r"\$([a-z_]+)")
 
 
-class IngestError(ValueError):
+class IngestError(DataError):
     """A table cannot be read at all (missing file or column, unreadable file). Bad rows never raise."""
 
 

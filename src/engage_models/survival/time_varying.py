@@ -100,6 +100,8 @@ class _StartStopModel(BaseEstimator):
         missing = [c for c in need if c not in df.columns]
         if missing:
             raise ValueError(f"column(s) {missing} not in the table")
+        if df.empty and df.attrs.get("why_empty"):
+            raise InsufficientData(f"{self.label}: {df.attrs['why_empty']}")
         ok = df[list(self.covariates or [])].notna().all(axis=1) & (df[self.stop_col] > df[self.start_col])
         if (~ok).any():
             log.warning("%d row(s) with a missing covariate or no length left out", int((~ok).sum()))
