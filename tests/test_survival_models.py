@@ -133,8 +133,9 @@ def test_engage_survival_runs_on_a_telco_like_table_with_all_columns(tmp_path):
 
 def test_a_penalty_chosen_by_cross_validation_grows_when_the_remedied_model_runs_off():
     """Total charges = tenure x monthly charges (kept against the leakage screen's advice): after the PH remedy
-    its early-tenure term all but decides who churns and the penalizer chosen without the remedy lets it run off. The model takes the next penalizer
-    of the grid and says why; its hazard ratios, which no unpenalised fit can give, say they are penalised."""
+    its early-tenure term all but decides who churns and the penalizer chosen without the remedy lets it run
+    off. The model takes the next penalizer of the grid and says why; its hazard ratios, which no unpenalised
+    fit can give, say they are penalised."""
     table = _telco_like(600)
     covs = [c for c in table if c not in ("tenure", "Churn")]
     res = A.analyse_table(table, duration="tenure", event="Churn", covariates=covs, n_boot=0, cv=3,

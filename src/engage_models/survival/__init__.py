@@ -5,8 +5,9 @@ One file per model, lifelines style:
 * :mod:`~.data` - account lifetimes (censoring, left truncation), start/stop and person-period rows;
 * :mod:`~.kaplan_meier` - :class:`KaplanMeierGroups`: retention curves by any categorical column, at-risk
   counts, median lifetimes, log-rank tests;
-* :mod:`~.cox` - :class:`CoxModel`: Cox PH on account rows, penalizer by cross-validated concordance,
-  proportional hazards tested (Schoenfeld) and remedied (strata / time interaction);
+* :mod:`~.cox` - :class:`CoxModel`: Cox PH on account rows, aliased terms left out, penalizer by
+  cross-validated partial likelihood (hazard ratios unpenalised), proportional hazards tested (Schoenfeld)
+  and remedied (one stratum at most / time interaction);
 * :mod:`~.time_varying` - :class:`TimeVaryingCox` on start/stop rows and :class:`DiscreteTimeHazard`;
 * :mod:`~.curves` - :class:`SurvivalCurves`: predicted curves and conditional restricted mean survival;
 * :mod:`~.value` - expected remaining lifetime, LTV, simple LTV, revenue at risk, bootstrap intervals;

@@ -1,13 +1,16 @@
 """The survival analyses wired together: on a user's own table (CLI) and on the processed data (notebook).
 
-:func:`analyse_table` takes any table with a duration and an event column: Cox model (penalizer by
-cross-validated concordance, proportional hazards checked and repaired), a discrete-time hazard model as
+:func:`analyse_table` takes any table with a duration and an event column: Cox model (aliased terms left
+out, penalizer by cross-validated partial likelihood, proportional hazards checked and repaired, hazard
+ratios from the unpenalised fit), a discrete-time hazard model on the same penalty scale as
 a cross-check, cross-validated concordance and AUC of both, and for accounts still active their expected
 remaining lifetime, LTV and the portfolio revenue at risk. :meth:`TableAnalysis.write` writes the files
 ``engage survival`` promises.
 
 :func:`account_table` and :func:`out_of_time` do the same for the processed ``accounts`` /
-``subscriptions`` / ``surveys`` tables, with covariates measured at the date they would have been known.
+``subscriptions`` / ``surveys`` tables, with covariates measured at each account's entry into the data
+(:func:`covariates_at`), from what was known at the date of the fit. :func:`panel_table` turns the
+engagement panel into start/stop rows, near-duplicate metrics combined (:func:`combine_duplicates`).
 """
 
 from __future__ import annotations
