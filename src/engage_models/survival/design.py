@@ -137,19 +137,17 @@ def aliased_terms(X: pd.DataFrame, tol: float = ALIAS_TOL) -> dict[str, dict]:
     X = X.drop_duplicates()
     A = X.to_numpy(float)
     A = A - A.mean(axis=0) if len(A) else A
-    basis: list[np.ndarray] = []
+    Q = np.empty((len(A), 0))  # orthonormal basis of the kept columns
     kept: list[int] = []
     out = {}
     for j, name in enumerate(X.columns):
         x = A[:, j]
         norm = float(np.linalg.norm(x))
-        r = x.copy()
-        for _ in range(2):
-            for q in basis:
-                r -= (q @ r) * q
+        r = x - Q @ (Q.T @ x)
+        r -= Q @ (Q.T @ r)  # twice is enough (Kahan-Parlett)
         rnorm = float(np.linalg.norm(r))
         if norm > 0 and rnorm > tol * norm:
-            basis.append(r / rnorm)
+            Q = np.column_stack([Q, r / rnorm])
             kept.append(j)
             continue
         combo: dict[str, float] = {}
