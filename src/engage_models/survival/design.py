@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from .._core.errors import DataError
+
 log = logging.getLogger(__name__)
 
 #: A categorical covariate with more levels than this is refused (it is an ID or text, and would overfit).
@@ -61,8 +63,9 @@ class Design:
             if c in categorical:
                 counts = df[c].dropna().astype(str).value_counts()
                 if len(counts) > MAX_LEVELS:
-                    raise ValueError(f"covariate {c!r} has {len(counts)} distinct values: an identifier or free "
-                                     f"text, not a category (more than {MAX_LEVELS}); leave it out of the covariates")
+                    raise DataError(f"covariate {c!r} has {len(counts)} distinct values: an identifier or free "
+                                    f"text, not a category (more than {MAX_LEVELS}); name it as the id column or "
+                                    f"leave it out of the covariates")
                 order = sorted(counts.index, key=lambda v: (-counts[v], v))
                 if len(order) < 2:
                     log.warning("covariate %r has a single level: left out", c)
