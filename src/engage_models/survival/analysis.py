@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._core.io import read_table, write_json  # noqa: F401  (read_table: the CLI's reader)
+from .._core.io import read_table, write_csv, write_json  # noqa: F401  (read_table: the CLI's reader)
 from .._core.time import to_utc
 from ..config import DataPaths
 from . import data as D
@@ -56,7 +56,7 @@ class TableAnalysis:
 
         def save(df: pd.DataFrame, name: str, index: bool = False):
             p = out / name
-            df.to_csv(p, index=index)
+            write_csv(df, p, index=index)
             paths.append(p)
 
         save(self.cox.summary, "hazard_ratios.csv", index=True)
