@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from engage_models._core.errors import ConfigError
 from engage_models.ingest import IngestError, ingest, load
 from engage_models.ingest import contracts as C
 
@@ -237,7 +238,7 @@ def test_sources_override_and_folders_of_parts(tmp_path):
     ev.iloc[:1].to_csv(other, index=False)
     report = ingest(raw, tmp_path / "processed2", now=NOW, sources={"events": other})
     assert report.tables["events"].rows_kept == 1
-    with pytest.raises(IngestError, match="unknown table"):
+    with pytest.raises(ConfigError, match="unknown table 'evnts'"):
         ingest(raw, tmp_path / "p3", sources={"evnts": other})
 
 
