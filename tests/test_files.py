@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engage_models._core.errors import ConfigError
+from engage_models.cli import main
 from engage_models.ingest import IngestError, IngestReport, ingest, load, quality
 from engage_models.ingest import contracts as C
 from engage_models.ingest import files as F
@@ -109,7 +108,7 @@ def test_a_gzipped_cp932_file_is_read_too(tmp_path):
     assert load("surveys", tmp_path / "processed")["comment"].tolist() == [COMMENTS_JA[0]]
 
 
-def test_encoding_from_the_sources_file_and_the_command_line(tmp_path):
+def test_encoding_from_the_sources_file_and_the_command_line(tmp_path, capsys):
     rows = [_survey("R1", COMMENTS_JA[1])]
     raw = _raw_with_surveys(tmp_path, _csv_text(rows).encode("cp932"))
     (raw / "sources.yaml").write_text("tables:\n  surveys:\n    encoding: cp932\n", encoding="utf-8")
@@ -122,15 +121,19 @@ def test_encoding_from_the_sources_file_and_the_command_line(tmp_path):
     (raw / "sources.yaml").write_text("tables:\n  surveys: {path: export_2025.csv, encoding: utf-8}\n")
     with pytest.raises(IngestError, match=r"surveys: export_2025\.csv is not utf-8: .* on line 2 cannot be decoded"):
         _ingest(raw, tmp_path / "p2")
-    proc = subprocess.run([sys.executable, "-m", "engage_models", "ingest", "--raw", str(raw), "--out",
-                           str(tmp_path / "p3"), "--now", NOW, "--encoding", "surveys=Shift_JIS"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    assert main(["ingest", "--raw", str(raw), "--out", str(tmp_path / "p3"), "--now", NOW,
+                 "--encoding", "surveys=Shift_JIS"]) == 0
     assert load("surveys", tmp_path / "p3")["comment"].tolist() == [COMMENTS_JA[1]]
-    assert "shift_jis" in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "engage_models", "ingest", "--raw", str(raw), "--out",
-                           str(tmp_path / "p4"), "--encoding", "surveys=klingon"], capture_output=True, text=True)
-    assert proc.returncode == 2 and "unknown encoding 'klingon'" in proc.stderr and "Traceback" not in proc.stderr
+    assert "shift_jis" in capsys.readouterr().out
+    elsewhere = tmp_path / "conf" / "my_sources.yaml"  # --sources: a sources file anywhere
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(f"tables:\n  surveys: {{path: {raw / 'export_2025.csv'}, encoding: cp932}}\n")
+    (raw / "sources.yaml").unlink()
+    assert main(["ingest", "--raw", str(raw), "--out", str(tmp_path / "p5"), "--now", NOW,
+                 "--sources", str(elsewhere)]) == 0
+    assert IngestReport.from_json(tmp_path / "p5" / "ingest_report.json").tables["surveys"].encoding == "cp932"
+    assert main(["ingest", "--raw", str(raw), "--out", str(tmp_path / "p4"), "--encoding", "surveys=klingon"]) == 2
+    assert "unknown encoding 'klingon'" in capsys.readouterr().err
 
 
 def test_a_file_in_no_known_encoding_is_refused_with_what_to_do(tmp_path):
