@@ -382,6 +382,24 @@ def test_parts_in_different_encodings_keep_their_own_row_numbers(tmp_path):
         ("b.csv", 2, C.NPS_OUT_OF_RANGE), ("b.csv", 3, C.TOO_FEW_FIELDS)]
 
 
+def test_json_parts_with_different_keys_and_encodings(tmp_path):
+    import json
+
+    t = _tables()
+    ev = t.pop("events")
+    raw = _write(tmp_path / "raw", t)
+    (raw / "events").mkdir()
+    (raw / "events" / "a.json").write_text(json.dumps(ev[:2]))
+    last = {k: v for k, v in ev[2].items() if k != "feature"} | {"__file": "mine", "duration_s": "inf"}
+    (raw / "events" / "b.json").write_text(json.dumps([last]), encoding="utf-16")
+    report = _ingest(raw, tmp_path / "processed")
+    r = report.tables["events"]
+    assert (r.rows_kept, r.by_reason, r.encoding) == (2, {C.not_finite("duration_s"): 1}, "utf-8, utf-16")
+    q = load("events", tmp_path / "processed", quarantine=True)
+    assert q[["source_row", "__file", "feature"]].values.tolist() == [[1, "mine", None]]
+    assert Path(q.loc[0, "source_file"]).name == "b.json"
+
+
 # ----------------------------------------------------------------------------------------- all or nothing
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -259,7 +259,8 @@ def _encoding(f: Path, given: str | None) -> str:
 
 
 def _open_json(con, contract: C.TableContract, source: str, given: str | None, work: Path) -> _Source:
-    parts, names, types, encodings = [], None, None, []
+    """JSON parts loaded into temporary tables (DuckDB's own types); columns matched by name across parts."""
+    columns, encodings = [], []
     for k, f in enumerate(_files(source)):
         enc = _encoding(f, given)
         encodings.append(enc)
@@ -269,13 +270,15 @@ def _open_json(con, contract: C.TableContract, source: str, given: str | None, w
             con.execute(create + "read_json_auto($f)", {"f": str(path)})
         except duckdb.Error:
             con.execute(create + "read_json_auto($f, format = 'auto')", {"f": str(path)})
-        rel = con.sql(f"SELECT * FROM __src{k} LIMIT 0")
-        if names is None:
-            names, types = list(rel.columns), [str(t) for t in rel.types]
-        parts.append(f"SELECT {_positional(list(rel.columns))}, rowid + 1 AS __row, {_literal(str(f))} AS __file "
-                     f"FROM __src{k}")
-    return _Source(" UNION ALL BY NAME ".join(parts), {}, names, types, encodings=encodings,
-                   detected=given is None)
+        columns.append((f, con.sql(f"SELECT * FROM __src{k} LIMIT 0").columns))
+    names = list(dict.fromkeys(n for _, cols in columns for n in cols))  # a key missing from a part is NULL there
+    parts = []
+    for k, (f, cols) in enumerate(columns):
+        sel = ", ".join(f"{_ident(n) if n in cols else 'NULL'} AS __raw{j}" for j, n in enumerate(names))
+        parts.append(f"SELECT {sel}, rowid + 1 AS __row, {_literal(str(f))} AS __file FROM __src{k}")
+    sql = " UNION ALL ".join(parts)
+    types = [str(t) for t in con.sql(f"SELECT * EXCLUDE (__row, __file) FROM ({sql}) LIMIT 0").types]
+    return _Source(sql, {}, names, types, encodings=encodings, detected=given is None)
 
 
 def _read_csv_sql(columns: dict[str, str], header: bool) -> str:
