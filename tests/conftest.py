@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,28 @@ def spark():
     owner.root.sparkContext.setLogLevel("ERROR")
     yield owner.root
     owner.close()  # it started the session: this stops it
+
+
+@pytest.fixture(scope="session")
+def report_data(tmp_path_factory, small_world) -> Path:
+    """A data folder for the report tests: the small world with hostile user text planted where reports show
+    it (a quarantined survey row and the latest detractor comment). The pipeline's artifacts stay in it
+    (``artifacts/``), so every report test after the first renders without recomputing."""
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("reports-data")
+    shutil.copytree(small_world / "raw", root / "raw")
+    path = root / "raw" / "surveys.csv"
+    surveys = pd.read_csv(path)
+    when = pd.to_datetime(surveys["submitted_at"], utc=True, errors="coerce", format="ISO8601")
+    last = when[(surveys["survey_type"] == "nps") & (when < pd.Timestamp("2024-12-31", tz="UTC"))].idxmax()
+    surveys.loc[last, ["score", "comment"]] = [0, HOSTILE]
+    hostile = surveys.iloc[[0]].assign(response_id="R-x", score=42, comment=HOSTILE)
+    pd.concat([hostile, surveys]).to_csv(path, index=False)  # first row quarantined (score outside 0-10)
+    return root
+
+
+#: User text that must reach every report escaped.
+HOSTILE = "<script>alert(1)</script> & more"
+#: The run date of the report tests (the small world's data end on 31 Dec 2024).
+REPORT_RUN_DATE = "2025-01-02"

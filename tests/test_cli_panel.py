@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from engage_models._core.errors import ConfigError
 from engage_models.cli import main
 from engage_models.features.panel import build_panel
 
@@ -34,7 +35,7 @@ def test_the_runner_takes_the_engine_settings_and_refuses_an_unknown_engine(tmp_
 
     params = RunParameters(str(tmp_path), engine="spark", spark_master="local[2]").as_dict()
     assert (params["engine"], params["spark_master"], params["spark_driver_memory"]) == ("spark", "local[2]", None)
-    with pytest.raises(ValueError, match="unknown engine 'presto'"):
+    with pytest.raises(ConfigError, match="unknown engine 'presto'"):
         run(data_dir=tmp_path, out_dir=tmp_path / "reports", engine="presto")
     assert not (tmp_path / "raw").exists()  # refused before generating anything
     assert main(["run", "--data-dir", str(tmp_path), "--spark-master", "local[2]"]) == 2

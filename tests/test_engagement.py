@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pandas as pd
 import pytest
 
-from engage_models.features.panel import build_panel, cached_panel
+from engage_models.features.panel import build_panel, default_panel
 from engage_models.kpis import engagement
 from engage_models.reports.runner import run
 
@@ -36,35 +33,25 @@ def test_glossary_lists_each_metric_once_in_both_languages():
     assert "アクティブユーザー率（28日）" in set(ja["指標"])
 
 
-def test_cached_panel_is_reused_and_rebuilt_after_a_new_ingest(small_ingested, tmp_path):
+def test_the_runs_panel_is_the_monthly_grid_plus_the_observation_date(small_ingested):
     root, _ = small_ingested
-    processed = tmp_path / "processed"
-    shutil.copytree(root / "processed", processed)
-    first = cached_panel(processed)
-    (cache,) = (processed / "panel").glob("*.parquet")
-    assert first["as_of"].max() == pd.Timestamp("2025-01-01", tz="UTC")
-    pd.testing.assert_frame_equal(first, build_panel(processed, sorted(first["as_of"].unique()),
-                                                     until="2025-01-01"))
-    stamp = cache.stat().st_mtime_ns
-    again = cached_panel(processed)
-    assert cache.stat().st_mtime_ns == stamp
-    pd.testing.assert_frame_equal(first, again)
-    os.utime(processed / "events.parquet", ns=(stamp + 10**9, stamp + 10**9))  # a later ingest
-    cached_panel(processed)
-    assert cache.stat().st_mtime_ns != stamp
-    mid = cached_panel(processed, "2024-11-15")  # the run's date is scored even off the monthly grid
+    processed = root / "processed"
+    panel = default_panel(processed)
+    assert panel["as_of"].max() == pd.Timestamp("2025-01-01", tz="UTC")
+    pd.testing.assert_frame_equal(panel, build_panel(processed, sorted(panel["as_of"].unique()), until="2025-01-01"))
+    mid = default_panel(processed, "2024-11-15")  # the run's date is scored even off the monthly grid
     assert mid["as_of"].max() == pd.Timestamp("2024-11-15", tz="UTC")
+    assert (mid["as_of"].dt.day == 1).sum() == (mid["as_of"] < pd.Timestamp("2024-11-15", tz="UTC")).sum()
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_engagement_report_end_to_end(small_ingested, tmp_path, lang):
-    root, _ = small_ingested
-    data = tmp_path / "data"
-    shutil.copytree(root / "processed", data / "processed")
-    (data / "raw").mkdir()
+def test_engagement_report_end_to_end(report_data, tmp_path, lang):
+    from conftest import REPORT_RUN_DATE
+
     out = tmp_path / "reports"
-    (path,) = run(data_dir=data, out_dir=out, only=["02"], lang=lang, demo_if_empty=False, progress=lambda m: None)
+    (path,) = run(data_dir=report_data, out_dir=out, only=["02"], lang=lang, run_date=REPORT_RUN_DATE,
+                  progress=lambda m: None)
     html = path.read_text(encoding="utf-8")
     assert "Traceback" not in html and "<script" not in html.lower()
     assert html.count('src="data:image/png;base64,') >= 5

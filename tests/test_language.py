@@ -132,17 +132,16 @@ def test_make_report_lang_ja_passes_the_language_to_the_runner(cmdline, env_lang
 
 
 @pytest.mark.notebook
-def test_data_quality_report_in_japanese(small_world, tmp_path):
+def test_data_quality_report_in_japanese(report_data, tmp_path):
     """Reasons, table names, dates and the page's own header in Japanese; raw rows stay as they were read."""
+    from conftest import REPORT_RUN_DATE
     from engage_models.reports.runner import run
 
-    data = tmp_path / "data"
-    shutil.copytree(small_world / "raw", data / "raw")
-    (path,) = run(data_dir=data, out_dir=tmp_path / "reports", only=["01"], as_of="2024-12-31", lang="ja",
-                  run_date="2025-01-02", demo_if_empty=False, progress=lambda m: None)
+    (path,) = run(data_dir=report_data, out_dir=tmp_path / "reports", only=["01"], lang="ja",
+                  run_date=REPORT_RUN_DATE, progress=lambda m: None)
     html = path.read_text(encoding="utf-8")
     assert "<title>データ品質：読み込んだ行、採用した行、隔離した行</title>" in html
-    assert "2025年1月2日の実行" in html and "観測日 <strong>2024年12月31日</strong>" in html
+    assert "2025年1月2日の実行" in html and "観測日 <strong>2025年1月1日</strong>" in html
     for ja in ("利用イベント（events）", "duration_s が負の値", "NPSスコアが0〜10の範囲外",
                "submitted_at が読み取れない", "元の行番号"):
         assert ja in html, ja

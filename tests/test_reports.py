@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import pandas as pd
 import pytest
 
+from conftest import REPORT_RUN_DATE
 from engage_models.actions import EXPORT_COLUMNS, read_actions
 from engage_models.reports.runner import run
 
 pytestmark = pytest.mark.notebook
 
 
-def test_full_run_in_japanese_writes_every_report_offline_and_without_code(small_world, tmp_path):
-    data = tmp_path / "data"
-    shutil.copytree(small_world / "raw", data / "raw")
+def test_full_run_in_japanese_writes_every_report_offline_and_without_code(report_data, tmp_path):
     out = tmp_path / "reports"
-    paths = run(data_dir=data, out_dir=out, lang="ja", run_date="2025-01-02", demo_if_empty=False,
+    paths = run(data_dir=report_data, out_dir=out, lang="ja", currency="JPY", run_date=REPORT_RUN_DATE,
                 progress=lambda m: None)
+    assert paths.failed == [] and paths.exit_code in (0, 3)
     names = [p.name for p in paths]
-    assert names[0] == "00_executive_summary.html"  # listed first, although it runs last
+    assert names[0] == "00_executive_summary.html"  # listed first
     latest = out / "latest"
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert "00_executive_summary.html" in index and "2025-01-02" in index
+    assert "00_executive_summary.html" in index and REPORT_RUN_DATE in index
+    assert (latest / "artifacts" / "health" / "scores.parquet").exists()  # what the reports show, as tables
+    for path in [latest / "run.json", *latest.glob("artifacts/*/*.json")]:  # no machine path in a forwarded folder
+        assert not re.search(r"/tmp/|/work/|/home/|/root/", path.read_text(encoding="utf-8")), path.name
     for p in latest.glob("*.html"):
         html = p.read_text(encoding="utf-8")
         assert "<script" not in html.lower(), p.name
@@ -36,6 +38,7 @@ def test_full_run_in_japanese_writes_every_report_offline_and_without_code(small
     for heading in ("主要KPI", "ポートフォリオの健全性", "解約リスクのある収益", "モデルが学習したこと"):
         assert heading in summary
     assert "Headline KPIs" not in summary
+    assert "円" in summary and "$" not in summary  # the data's currency, as Japanese write it
     health = (latest / "04_health_score.html").read_text(encoding="utf-8")
     assert "学習したスコア" in health and "手入力の重み付けスコア" in health and "95%信頼区間" in health
     actions = read_actions(latest / "actions.csv")

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
-import pandas as pd
 import pytest
 
-from engage_models.reports.runner import NotebookFailed, parse_run_date, run
+from conftest import HOSTILE, REPORT_RUN_DATE
+from engage_models._core.errors import ConfigError
+from engage_models.reports.runner import NotebookFailed, parse_run_date, prepare_data, run
 
 pytestmark = pytest.mark.notebook
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,10 +64,12 @@ def test_parameters_reach_the_notebook_and_the_html_has_no_code(tmp_path):
     assert json.loads((out / "latest" / "run.json").read_text())["parameters"]["lang"] == "ja"
 
 
-def test_failure_exits_non_zero_names_notebook_and_cell_and_keeps_the_last_report(tmp_path):
+def test_a_failed_notebook_does_not_stop_the_others_and_the_exit_code_says_so(tmp_path):
+    """0: everything published; 3: published with a report missing (named, with its cell and error, on the index
+    page and in run.json); 1: nothing could be published, and the last good reports are left as they were."""
     nbs = tmp_path / "nbs"
     nbs.mkdir()
-    _notebook(nbs / "01_ok.ipynb", "x = 1")
+    _notebook(nbs / "01_ok.ipynb", "print('first is fine')")
     _notebook(nbs / "02_broken.ipynb", "y = 2", "print('still good')")
     out = tmp_path / "reports"
     data = tmp_path / "data"
@@ -75,18 +77,29 @@ def test_failure_exits_non_zero_names_notebook_and_cell_and_keeps_the_last_repor
     cmd = [sys.executable, "-m", "engage_models", "run", "--data-dir", str(data), "--out", str(out),
            "--notebooks-dir", str(nbs), "--no-demo", "--kernel", "python3"]
     assert subprocess.run([*cmd, "--run-date", "2025-07-01"], capture_output=True).returncode == 0
-    good = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     _notebook(nbs / "02_broken.ipynb", "y = 2", "raise ValueError('boom in the numbers')")
-    for day in ("2025-07-01", "2025-07-02"):  # neither the same run date nor a new one is touched
-        proc = subprocess.run([*cmd, "--run-date", day], capture_output=True, text=True)
-        assert proc.returncode == 1
-        assert ("02_broken.ipynb failed at cell 4: ValueError: boom in the numbers "
-                "(in `raise ValueError('boom in the numbers')`)") in proc.stderr
+    proc = subprocess.run([*cmd, "--run-date", "2025-07-02"], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stderr
+    failure = ("02_broken.ipynb failed at cell 4: ValueError: boom in the numbers "
+               "(in `raise ValueError('boom in the numbers')`)")
+    assert failure in proc.stderr
+    day = out / "2025-07-02"
+    assert (day / "01_ok.html").exists() and not (day / "02_broken.html").exists()
+    record = json.loads((day / "run.json").read_text(encoding="utf-8"))
+    assert record["failed"] == [{"notebook": "02_broken.ipynb", "cell": 4, "error": "ValueError: boom in the numbers"}]
+    assert record["status"] == "published with sections skipped"
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "What could not be computed" in index and "02_broken.ipynb could not be rendered" in index
+    good = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    _notebook(nbs / "01_ok.ipynb", "1 / 0")
+    for d in ("2025-07-02", "2025-07-03"):  # nothing renders: neither the same run date nor a new one is touched
+        proc = subprocess.run([*cmd, "--run-date", d], capture_output=True, text=True)
+        assert proc.returncode == 1, proc.stderr
+        assert "FAILED" in proc.stderr and "ZeroDivisionError" in proc.stderr
         assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()
                 and ".failed" not in p.parts} == good
-        assert not list(out.glob(".staging-*")) and not (out / "2025-07-02").exists()
+        assert not list(out.glob(".staging-*")) and not (out / "2025-07-03").exists()
         assert (out / ".failed" / "02_broken.ipynb").exists()
-    assert b"still good" in good[Path("latest/02_broken.html")]
 
 
 def test_the_failed_run_is_reported_from_python_too(tmp_path):
@@ -99,30 +112,37 @@ def test_the_failed_run_is_reported_from_python_too(tmp_path):
     assert (info.value.notebook, info.value.cell, info.value.ename) == ("01_broken.ipynb", 3, "ZeroDivisionError")
 
 
-def test_demo_world_is_generated_when_raw_is_empty(tmp_path):
+def test_demo_world_is_generated_only_when_asked_or_in_the_projects_own_data_folder(tmp_path):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     _notebook(nbs / "01_echo.ipynb", ECHO)
-    run(data_dir=tmp_path / "data", out_dir=tmp_path / "r", notebooks_dir=nbs, demo_accounts=40, demo_months=3,
-        progress=lambda m: None)
+    run(data_dir=tmp_path / "data", out_dir=tmp_path / "r", notebooks_dir=nbs, demo=True, demo_accounts=40,
+        demo_months=3, progress=lambda m: None)
     assert (tmp_path / "data" / "raw" / "events.parquet").exists()
     assert (tmp_path / "data" / "raw" / "truth.json").exists()
+    # a mistyped --data-dir is an error, not a demo world published in its place
+    say = lambda m: None  # noqa: E731
+    with pytest.raises(ConfigError, match="does not exist.*--demo"):
+        prepare_data(tmp_path / "dta", None, 42, 40, 3, say)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no raw tables in .*empty.*--demo"):
+        prepare_data(tmp_path / "empty", None, 42, 40, 3, say)
+    assert not (tmp_path / "dta").exists() and not list((tmp_path / "empty").iterdir())
+    assert prepare_data(tmp_path / "data", None, 42, 40, 3, say)  # simulated data: the reports say so
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "run", "--data-dir", str(tmp_path / "dta"),
+                           "--out", str(tmp_path / "r2")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr and not (tmp_path / "r2").exists()
 
 
-def test_data_quality_report_end_to_end(small_world, tmp_path):
-    """The real notebook on a copy of the small world: counts, reasons, figures, escaped user text."""
-    data = tmp_path / "data"
-    shutil.copytree(small_world / "raw", data / "raw")
-    surveys = pd.read_csv(data / "raw" / "surveys.csv")
-    hostile = surveys.iloc[[0]].assign(response_id="R-x", score=42, comment="<script>alert(1)</script> & more")
-    pd.concat([hostile, surveys]).to_csv(data / "raw" / "surveys.csv", index=False)  # first quarantined row
+def test_data_quality_report_end_to_end(report_data, tmp_path):
+    """The real notebook on the small world: counts, reasons, figures, escaped user text."""
     out = tmp_path / "reports"
-    paths = run(data_dir=data, out_dir=out, only=["01"], as_of="2024-12-31", run_date="2025-01-02",
-                demo_if_empty=False, progress=lambda m: None)
+    paths = run(data_dir=report_data, out_dir=out, only=["01"], run_date=REPORT_RUN_DATE, progress=lambda m: None)
     html = (out / "latest" / "01_data_quality.html").read_text(encoding="utf-8")
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
-    assert "observation date <strong>31 Dec 2024</strong>" in html
-    assert paths == [out.resolve() / "2025-01-02" / "01_data_quality.html"]
+    assert html.replace("&#x27;", "'").count(HOSTILE.replace("<", "&lt;").replace(">", "&gt;").replace("& ", "&amp; "))
+    assert "observation date <strong>1 Jan 2025</strong>" in html
+    assert "Simulated data (demo world)" in html  # the small world is simulated: every page says so
+    assert paths == [out.resolve() / REPORT_RUN_DATE / "01_data_quality.html"]
     _assert_self_contained_without_code(html)
     assert html.count('src="data:image/png;base64,') >= 3  # quarantine, events per day, surveys per month
     for reason in ("negative duration_s", "nps score outside 0-10", "duplicate ticket_id", "unparseable submitted_at"):
@@ -253,24 +273,23 @@ def _outputs(path: Path, mask: re.Pattern) -> list[tuple]:
     return found
 
 
-def test_the_same_data_and_parameters_give_the_same_reports(small_world, tmp_path):
-    """Every notebook, run twice on the small world: identical outputs, figures included (PNG bytes)."""
+def test_the_same_run_renders_the_same_reports(report_data, tmp_path):
+    """Every notebook, rendered twice from the same run: identical outputs, figures included (PNG bytes); that the
+    stages compute the same artifacts from the same data is tested in test_pipeline."""
     from datetime import UTC, datetime
 
-    data = tmp_path / "data"
-    shutil.copytree(small_world / "raw", data / "raw")
     from engage_models._core.i18n import fmt_date
 
     today = datetime.now(UTC).date()
     written = "|".join(re.escape(d) for d in (today.isoformat(), fmt_date(today, "en"), fmt_date(today, "ja")))
     mask = re.compile(rf"(?:{written})[T ]\d{{2}}:\d{{2}}(:\d{{2}})?")  # "validated at <now>": wall-clock time
     for out in ("a", "b"):
-        run(data_dir=data, out_dir=tmp_path / out, as_of="2024-12-31", run_date="2025-01-02", demo_if_empty=False,
-            progress=lambda m: None)
-    first, second = (tmp_path / x / "2025-01-02" / "executed" for x in ("a", "b"))
+        result = run(data_dir=report_data, out_dir=tmp_path / out, run_date=REPORT_RUN_DATE, progress=lambda m: None)
+        assert result.failed == [], result.failed
+    first, second = (tmp_path / x / REPORT_RUN_DATE / "executed" for x in ("a", "b"))
     names = sorted(p.name for p in first.glob("*.ipynb"))
     assert names == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     for name in names:
         a, b = _outputs(first / name, mask), _outputs(second / name, mask)
         assert len(a) > 3 and any("image/png" in x[2] for x in a), name
-        assert a == b, f"{name}: outputs differ between two runs with the same data and parameters"
+        assert a == b, f"{name}: outputs differ between two renderings of the same run"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 
 import numpy as np
@@ -30,7 +29,6 @@ from engage_models.surveys import (
     representative_comments,
     respondent_nps,
     satisfied,
-    survival_frame,
     theme_table,
     ticket_csat,
     tokenize,
@@ -285,36 +283,7 @@ def test_respondent_view_keeps_users_apart(answers):
 
 
 # ------------------------------------------------------------------------------------ churn by category
-def test_churn_by_category_counts_only_waves_whose_horizon_has_passed():
-    waves = pd.DataFrame({
-        "account_id": ["P1", "P2", "D1", "D2", "D3", "N1", "LATE"],
-        "wave": 1, "first_at": ts("2024-01-10"),
-        "last_at": [ts("2024-01-10")] * 6 + [ts("2024-12-01")],
-        "category": ["promoter", "promoter", "detractor", "detractor", "detractor", "passive", "detractor"]})
-    accounts = pd.DataFrame({"account_id": waves["account_id"], "end_date": [
-        pd.NaT, ts("2024-03-01"),  # P2 churns 51 days after answering
-        ts("2024-02-01"), ts("2024-04-01"), pd.NaT,  # D1 within 90 days, D2 after 82 days, D3 stays
-        ts("2024-09-01"),  # N1 churns after the horizon
-        ts("2024-12-15")]})  # LATE: its horizon has not passed by as_of
-    out = churn_by_category(waves, accounts, 90, "2024-12-31").set_index("category")
-    assert out["n"].to_dict() == {"detractor": 3, "passive": 1, "promoter": 2}
-    assert out["churned"].to_dict() == {"detractor": 2, "passive": 0, "promoter": 1}
-    assert out.loc["detractor", "churn_rate"] == pytest.approx(200 / 3)
-    assert out.attrs["risk_ratio"] == pytest.approx((2 / 3) / (1 / 2))
-    assert (out["ci_low"] <= out["churn_rate"]).all() and (out["churn_rate"] <= out["ci_high"]).all()
-
-
-def test_survival_frame_censors_at_the_next_wave_and_as_of():
-    waves = pd.DataFrame({"account_id": ["A", "A", "B"], "wave": [1, 2, 1],
-                          "first_at": [ts("2024-01-01"), ts("2024-07-01"), ts("2024-01-01")],
-                          "last_at": [ts("2024-01-02"), ts("2024-07-02"), ts("2024-01-02")],
-                          "category": ["detractor", "promoter", "passive"]})
-    accounts = pd.DataFrame({"account_id": ["A", "B"], "end_date": [ts("2024-08-01"), pd.NaT]})
-    sf = survival_frame(waves, accounts, "2024-12-31")
-    assert sf["event"].tolist() == [False, True, False]  # A's first wave is censored when A answers again
-    assert sf["duration"].tolist() == pytest.approx([181.0, 30.0, 364.0])
-
-
+# (one row per account at a landmark, and survival_frame per account: tests/test_survey_clusters.py)
 def test_detractors_churn_more_in_the_simulated_world(small_ingested):
     world, _ = small_ingested
     s = pd.read_parquet(world / "processed" / "surveys.parquet")
@@ -324,6 +293,7 @@ def test_detractors_churn_more_in_the_simulated_world(small_ingested):
     # the simulator's hazard falls with the latest NPS (-0.15 per point) and with engagement, which NPS tracks
     assert out.loc["detractor", "churn_rate"] > out.loc["promoter", "churn_rate"]
     assert out.attrs["chi2_p"] < 0.05
+    assert out["n"].sum() <= waves["account_id"].nunique()  # each account once
 
 
 # ---------------------------------------------------------------------------------------------- drivers
@@ -477,24 +447,14 @@ def test_themes_and_representative_comments():
     ("en", "Voice of the customer", "顧客の声"),
     ("ja", "顧客の声", "Voice of the customer"),
 ])
-def test_voice_of_customer_report_end_to_end(small_world, tmp_path, lang, heading, other):
-    """The real notebook on a copy of the small world, with a hostile comment on the latest detractor answer."""
-    from engage_models.ingest import ingest
+def test_voice_of_customer_report_end_to_end(report_data, tmp_path, lang, heading, other):
+    """The real notebook on the small world, with a hostile comment on the latest detractor answer."""
+    from conftest import REPORT_RUN_DATE
     from engage_models.reports.runner import run
     from test_runner import _assert_self_contained_without_code
 
-    data = tmp_path / "data"
-    shutil.copytree(small_world / "raw", data / "raw")
-    path = data / "raw" / "surveys.csv"
-    surveys = pd.read_csv(path)
-    when = pd.to_datetime(surveys["submitted_at"], utc=True, errors="coerce", format="ISO8601")
-    last = when[(surveys["survey_type"] == "nps") & (when < ts("2024-12-31"))].idxmax()
-    surveys.loc[last, ["score", "comment"]] = [0, "<script>alert(1)</script> & more"]
-    surveys.to_csv(path, index=False)
-    ingest(data / "raw", data / "processed")
     out = tmp_path / "reports"
-    run(data_dir=data, out_dir=out, only=["03"], as_of="2024-12-31", lang=lang, demo_if_empty=False,
-        progress=lambda m: None)
+    run(data_dir=report_data, out_dir=out, only=["03"], lang=lang, run_date=REPORT_RUN_DATE, progress=lambda m: None)
     html = (out / "latest" / "03_voice_of_customer.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
     _assert_self_contained_without_code(html)  # no <script at all, nothing external, no code

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -12,9 +11,11 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
 from lifelines.statistics import logrank_test, multivariate_logrank_test, proportional_hazard_test
+from lifelines.utils import concordance_index
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
+from engage_models._core.errors import DataError
 from engage_models.demo.simulator import SimConfig, simulate
 from engage_models.survival import (
     CoxModel,
@@ -467,17 +468,56 @@ def test_an_identifier_is_not_taken_for_a_covariate():
     assert set(res.cox.design_.covariates) == {"tier", "users"}  # all columns but the id, MRR, duration, event
 
 
+def _leaky_table(n=600, seed=3):
+    """Tenure in months from an exponential model of contract and monthly charge, censored; total charges =
+    tenure x monthly charge (the duration in disguise) and a status column (the event in words)."""
+    rng = np.random.default_rng(seed)
+    monthly = rng.uniform(18, 118, n)
+    contract = rng.choice(["month-to-month", "one year", "two year"], n, p=[0.5, 0.25, 0.25])
+    lin = 1.2 * (contract == "month-to-month") - 0.8 * (contract == "two year") + 0.01 * (monthly - 60)
+    t, c = rng.exponential(40 * np.exp(-lin)), rng.uniform(1, 72, n)
+    tenure, event = np.ceil(np.minimum(t, c)), (t <= c).astype(int)
+    return pd.DataFrame({"customer": [f"c{i:04d}" for i in range(n)], "tenure": tenure, "churned": event,
+                         "monthly": monthly.round(2), "contract": contract,
+                         "total": (tenure * monthly * rng.uniform(0.98, 1.02, n)).round(2),
+                         "status": np.where(event == 1, "Churned", "Active")}), lin
+
+
+def test_cli_leaves_the_duration_in_disguise_and_a_status_column_out(tmp_path):
+    own, lin = _leaky_table()
+    true_c = concordance_index(own["tenure"], -lin, own["churned"])  # the true risk's concordance, about 0.70
+    own.to_csv(tmp_path / "t.csv", index=False)
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "engage_models", "survival", "--table", str(tmp_path / "t.csv"), "--duration", "tenure",
+         "--event", "churned", "--id", "customer", "--n-boot", "0", "--cv", "3", "--penalizer", "0",
+         "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "left out as a possible leak: total: on the log scale the duration and the other columns explain" \
+        in proc.stderr
+    assert "left out as a possible leak: status: its levels separate accounts with churned = 1" in proc.stderr
+    ev = json.loads((out / "evaluation.json").read_text())
+    assert set(ev["leakage_screen"]["excluded"]) == {"total", "status"}
+    assert {term.split("=")[0] for term in pd.read_csv(out / "hazard_ratios.csv")["term"]} == {"monthly", "contract"}
+    assert abs(ev["models"]["cox_ph"]["cv_concordance"] - true_c) < 0.04
+    # kept on purpose, the disguised duration lifts the concordance far above the truth
+    res = A.analyse_table(own, duration="tenure", event="churned", id_col="customer", covariates=["monthly", "total"],
+                          keep_columns=["total"], n_boot=0, cv=3, penalizer=0.0)
+    assert list(res.evaluation["leakage_screen"]["kept_on_request"]) == ["total"] and res.screen.kept == ["total"]
+    assert res.evaluation["models"]["cox_ph"]["cv_concordance"] > 0.9 > true_c + 0.15
+    with pytest.raises(DataError, match="t.csv: no covariate left after the leakage screen left out total, status"):
+        A.analyse_table(own, duration="tenure", event="churned", id_col="customer", covariates=["total", "status"],
+                        where="t.csv")
+
+
 @pytest.mark.notebook
-def test_survival_report_end_to_end(small_ingested, tmp_path):
+def test_survival_report_end_to_end(report_data, tmp_path):
+    from conftest import REPORT_RUN_DATE
     from engage_models.reports.runner import run
 
-    data_dir, _ = small_ingested
-    data = tmp_path / "data"
-    shutil.copytree(data_dir / "processed", data / "processed")
-    shutil.copytree(data_dir / "raw", data / "raw")
     out = tmp_path / "reports"
     for lang, heading in (("en", "Revenue at risk"), ("ja", "解約リスクのある収益")):
-        (path,) = run(data_dir=data, out_dir=out, only=["05"], lang=lang, demo_if_empty=False,
+        (path,) = run(data_dir=report_data, out_dir=out, only=["05"], lang=lang, run_date=REPORT_RUN_DATE,
                       progress=lambda m: None)
         html = path.read_text(encoding="utf-8")
         assert path.name == "05_survival_ltv.html"

@@ -1,7 +1,11 @@
-"""Command line: ``engage simulate | ingest | panel | run | fit | survival | playbook`` (also
+"""Command line: ``engage simulate | ingest | panel | pipeline | run | fit | survival | playbook`` (also
 ``python -m engage_models ...``).
 
-Exit codes: 0 success; 1 a notebook failed (the previous reports are kept); 2 bad input or arguments.
+Exit codes: 0 success (everything published); 3 published, with reports or sections that could not be made
+(listed in ``run.json`` and on the index page); 1 nothing published (the previous reports are kept); 2 bad input,
+arguments or configuration, found before anything was written. A domain error
+(:class:`~engage_models._core.errors.EngageError`) prints its message; anything else is a bug and shows its
+traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import sys
 from pathlib import Path
 
 from . import config
+from ._core.errors import ConfigError
 
 
 def _simulate(args) -> int:
@@ -51,7 +56,7 @@ def _engine_settings(args) -> dict:
     given = sorted(k.replace("_", "-") for k, v in spark.items() if v is not None)
     if args.engine != "spark":
         if given:
-            raise ValueError(f"--{', --'.join(given)} apply to --engine spark only")
+            raise ConfigError(f"--{', --'.join(given)} apply to --engine spark only")
         return {}
     return spark
 
@@ -73,30 +78,63 @@ def _panel(args) -> int:
 def _run(args) -> int:
     from .reports.runner import NotebookFailed, run
 
+    demo = True if args.demo else False if args.no_demo else None
     try:
-        paths = run(
-            data_dir=args.data_dir, out_dir=args.out, notebooks_dir=args.notebooks_dir, only=args.only,
-            as_of=args.as_of, horizon_days=args.horizon, lang=args.lang, seed=args.seed, run_date=args.run_date,
-            demo_if_empty=not args.no_demo, demo_accounts=args.demo_accounts, demo_months=args.demo_months,
-            kernel_name=args.kernel, timeout=args.timeout, engine=args.engine, **_engine_settings(args),
+        result = run(
+            config_file=args.config, data_dir=args.data_dir, out_dir=args.out, notebooks_dir=args.notebooks_dir,
+            only=args.only, as_of=args.as_of, horizon_days=args.horizon, lang=args.lang, seed=args.seed,
+            run_date=args.run_date, currency=args.currency, demo=demo, demo_accounts=args.demo_accounts,
+            demo_months=args.demo_months, kernel_name=args.kernel, timeout=args.timeout, engine=args.engine,
+            workers=args.workers, **_engine_settings(args),
         )
     except NotebookFailed as exc:
         print(f"engage run: FAILED: {exc}", file=sys.stderr)
         print(f"engage run: the reports in {args.out} were left as they were", file=sys.stderr)
         return 1
-    for p in paths:
+    for p in result:
         print(p)
-    return 0
+    for f in result.failed:
+        print(f"engage run: report not made: {f['notebook']}: {f['error']}", file=sys.stderr)
+    for s in result.skipped:
+        print(f"engage run: not computed: {s['stage']} / {s['section']}: {s['reason']}", file=sys.stderr)
+    return result.exit_code
+
+
+def _pipeline(args) -> int:
+    from .pipeline import RunConfig, run
+
+    cfg = RunConfig.load(args.config, data_dir=str(args.data_dir) if args.data_dir else None, as_of=args.as_of,
+                         horizon_days=args.horizon, lang=args.lang, seed=args.seed, run_date=args.run_date,
+                         currency=args.currency, engine=args.engine, **_engine_settings(args))
+    result = run(cfg, until=args.until, strict=args.strict)
+    for rec in result.records.values():
+        line = f"{rec.name:9s} {rec.status:8s} {rec.key or '':20s} {rec.seconds:7.1f} s"
+        print(line + (f"  {rec.reason}" if rec.reason else ""))
+    if args.export:
+        print(f"artifacts written to {result.export(args.export)}")
+    if any(r.status in ("failed", "skipped") for r in result.records.values()):
+        return 3
+    return 3 if result.skipped_sections else 0
 
 
 def _fit(args) -> int:
+    from .features.screening import describe
     from .health.tables import fit_table, read_table
 
     df = read_table(args.table)
     ev = fit_table(df, args.label, args.out, date_col=args.date_col, id_col=args.id_col,
-                   horizon_days=args.horizon, n_cutoffs=args.cutoffs, folds=args.folds,
+                   horizon_days=args.horizon, test_windows=args.test_windows, folds=args.folds,
+                   observed_until=args.observed_until, keep_columns=args.keep_column,
                    hand_scorecard=args.hand_scorecard, n_bootstrap=args.bootstrap, where=str(args.table))
-    print(f"validation: {ev['validation']['method']}")
+    for line in describe(ev["leakage_screen"]):
+        print(line)
+    val = ev["validation"]
+    print(f"validation: {val['method']}")
+    for w in val.get("windows", []):
+        print(f"  window {w['start']} .. {w['end']}: {w['test_rows']:,} test rows, {w['test_events']:,} churners "
+              f"(trained on {w['train_rows']:,} rows)" + (f" - skipped: {w['skipped']}" if "skipped" in w else ""))
+    print(f"  tested {val['test_rows']:,} rows with {val['test_events']:,} churners from {val['test_accounts']:,} "
+          f"accounts" + (f"; labels mature by {val['labels_mature_until']}" if "labels_mature_until" in val else ""))
     for model, m in ev["models"].items():
         auc = m["roc_auc"]
         print(f"  {model:8s} ROC-AUC {auc['estimate']:.3f} (95% CI {auc['ci_low']:.3f} to {auc['ci_high']:.3f})  "
@@ -127,6 +165,7 @@ def _date_arg(text: str) -> str:
 
 
 def _survival(args) -> int:
+    from .features.screening import describe
     from .survival.analysis import analyse_table, read_table
 
     df = read_table(args.table)
@@ -134,10 +173,12 @@ def _survival(args) -> int:
         df, duration=args.duration, event=args.event, covariates=args.covariates, entry=args.entry,
         id_col=args.id, mrr=args.mrr, unit=args.unit, margin=args.margin,
         annual_discount_rate=args.annual_discount_rate, horizon=args.horizon, n_boot=args.n_boot, cv=args.cv,
-        penalizer=args.penalizer, random_state=args.seed,
+        penalizer=args.penalizer, random_state=args.seed, keep_columns=args.keep_column, where=str(args.table),
     )
     for path in result.write(args.out):
         print(path)
+    for line in describe(result.evaluation["leakage_screen"]):
+        print(line, file=sys.stderr)
     models = result.evaluation["models"]
     for name, m in models.items():
         cvr = m["cross_validation"]["harrell_c"]
@@ -186,33 +227,61 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_arguments(p)
     p.set_defaults(func=_panel)
 
-    r = sub.add_parser("run", help="execute the notebooks and write HTML reports")
-    r.add_argument("--data-dir", type=Path, default=config.DATA_DIR, help="folder holding raw/ and processed/")
+    q = sub.add_parser("pipeline", help="run the stages (ingest ... summary) without rendering; unchanged ones reused")
+    q.add_argument("--config", type=Path, default=None, help="run configuration (YAML); options below override it")
+    q.add_argument("--data-dir", type=Path, default=None, help="folder holding raw/ and processed/")
+    q.add_argument("--until", default=None, help="last stage to run (default: all)")
+    q.add_argument("--as-of", default=None, help="observation date YYYY-MM-DD (default: last day with events)")
+    q.add_argument("--horizon", type=int, default=None, help="churn horizon in days")
+    q.add_argument("--lang", choices=("en", "ja"), default=None)
+    q.add_argument("--currency", default=None, help="currency of MRR (ISO code, e.g. USD, JPY)")
+    q.add_argument("--seed", type=int, default=None)
+    q.add_argument("--run-date", type=_date_arg, default=None, help="date of the run (ingest's 'now' is its end)")
+    q.add_argument("--export", type=Path, default=None, help="also write the run's artifacts and run.json here")
+    q.add_argument("--strict", action="store_true", help="stop at a stage's unexpected error (default: record it)")
+    _engine_arguments(q, default=None)
+    q.set_defaults(func=_pipeline)
+
+    r = sub.add_parser("run", help="run the pipeline, then render the notebooks into HTML reports")
+    r.add_argument("--config", type=Path, default=None, help="run configuration (YAML); options below override it")
+    r.add_argument("--data-dir", type=Path, default=None,
+                   help="folder holding raw/ and processed/ (default: the project's data/)")
     r.add_argument("--out", type=Path, default=config.REPORTS_DIR)
     r.add_argument("--notebooks-dir", type=Path, default=config.NOTEBOOKS_DIR)
     r.add_argument("--only", nargs="+", help="run only notebooks whose name starts with these (e.g. 01)")
     r.add_argument("--as-of", default=None, help="observation date YYYY-MM-DD (default: last day with events)")
-    r.add_argument("--horizon", type=int, default=config.HORIZON_DAYS, help="churn horizon in days")
-    r.add_argument("--lang", choices=("en", "ja"), default="en")
-    r.add_argument("--seed", type=int, default=42)
+    r.add_argument("--horizon", type=int, default=None, help=f"churn horizon in days (default {config.HORIZON_DAYS})")
+    r.add_argument("--lang", choices=("en", "ja"), default=None, help="report language (default en)")
+    r.add_argument("--currency", default=None, help="currency of MRR (ISO code, e.g. USD, JPY; default USD)")
+    r.add_argument("--seed", type=int, default=None)
     r.add_argument("--run-date", type=_date_arg, default=None,
                    help="date of the run YYYY-MM-DD, names reports/<run-date>/ (default: today in UTC)")
-    r.add_argument("--no-demo", action="store_true", help="fail instead of generating demo data when raw/ is empty")
+    r.add_argument("--demo", action="store_true", help="generate a demo world when raw/ is empty (default: only in "
+                   "the project's data folder)")
+    r.add_argument("--no-demo", action="store_true", help="never generate demo data")
     r.add_argument("--demo-accounts", type=int, default=None, help="size of a generated demo world")
     r.add_argument("--demo-months", type=int, default=None)
     r.add_argument("--kernel", default=None, help=f"Jupyter kernel (default {config.KERNEL_NAME}, else python3)")
     r.add_argument("--timeout", type=int, default=1800, help="seconds a cell may run")
-    _engine_arguments(r)
+    r.add_argument("--workers", type=int, default=None, help="notebooks rendered at once (default 2)")
+    _engine_arguments(r, default=None)
     r.set_defaults(func=_run)
 
     f = sub.add_parser("fit", help="learn a health score on a table of your own (one row per account [and date])")
     f.add_argument("--table", type=Path, required=True, help="Parquet or CSV, one row per account (and date)")
     f.add_argument("--label", required=True, help="0/1 (or yes/no) column: churned within the horizon")
     f.add_argument("--date-col", default=None, help="observation date column: validation becomes out-of-time")
-    f.add_argument("--id-col", default=None, help="account id column (rows of one account resampled together)")
+    f.add_argument("--id-col", default=None,
+                   help="account id column (an account's rows stay in one fold and are resampled together)")
     f.add_argument("--horizon", type=int, default=90, help="label horizon in days (gap between train and test)")
-    f.add_argument("--cutoffs", type=int, default=4, help="out-of-time test dates (with --date-col)")
+    f.add_argument("--test-windows", "--cutoffs", dest="test_windows", type=int, default=4,
+                   help="out-of-time test windows of equal length (with --date-col; default 4)")
+    f.add_argument("--observed-until", default=None,
+                   help="date the outcomes were last observed (default: the last --date-col date); "
+                        "test rows need date + horizon <= it")
     f.add_argument("--folds", type=int, default=5, help="cross-validation folds (without --date-col)")
+    f.add_argument("--keep-column", action="append", default=[], metavar="NAME",
+                   help="use this column even if the leakage screen suspects it (repeatable)")
     f.add_argument("--hand-scorecard", type=Path, default=None, help="YAML scorecard to evaluate beside it")
     f.add_argument("--bootstrap", type=int, default=100, help="bootstrap refits for the weights' intervals")
     f.add_argument("--out", type=Path, required=True)
@@ -239,14 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--n-boot", type=int, default=100, help="bootstrap refits for intervals (0: none)")
     v.add_argument("--cv", type=int, default=5, help="cross-validation folds")
     v.add_argument("--penalizer", type=float, default=None, help="Cox ridge penalty (default: chosen by CV)")
+    v.add_argument("--keep-column", action="append", default=[], metavar="NAME",
+                   help="use this covariate even if the leakage screen suspects it (repeatable)")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--out", type=Path, required=True, help="folder for the output files")
     v.set_defaults(func=_survival)
     return parser
 
 
-def _engine_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+def _engine_arguments(p: argparse.ArgumentParser, default: str | None = "duckdb") -> None:
+    p.add_argument("--engine", choices=("duckdb", "spark"), default=default,
                    help="where the panel's SQL runs (spark needs the spark extra and Java 17+)")
     p.add_argument("--spark-master", default=None,
                    help="Spark master URL: local[*] (default), local[4], spark://host:7077, yarn, k8s://...")
@@ -254,15 +325,14 @@ def _engine_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .features.engine import EngineUnavailable
-    from .ingest.validate import IngestError
+    from ._core.errors import EngageError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (IngestError, EngineUnavailable, FileNotFoundError, ValueError) as exc:
+    except EngageError as exc:
         print(f"engage {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -50,17 +50,28 @@ def catalogue() -> dict[str, dict[str, str]]:
 def t(key: str, lang: str = "en", **fmt) -> str:
     """The text of ``key`` in ``lang`` (formatted with ``fmt``); the key itself when it is not translated.
 
-    Metric column names are looked up in the metric registry first, so every label of a metric comes
-    from the one place that defines it.
+    Metric column names are looked up in the metric registry first (it registers itself with
+    :func:`register_labels` when the package is imported), so every label of a metric comes from the one place
+    that defines it.
     """
     check_lang(lang)
-    from ..features.metrics import REGISTRY_COLUMNS  # late import: metrics imports nothing from here at import time
-
-    if key in REGISTRY_COLUMNS:
-        text = REGISTRY_COLUMNS[key].label(lang)
+    for source in _LABEL_SOURCES:
+        text = source(key, lang)
+        if text is not None:
+            break
     else:
         text = catalogue().get(key, {}).get(lang, key)
     return text.format(**fmt) if fmt else text
+
+
+#: Functions ``(key, lang) -> text or None`` consulted before the catalogue (the metric registry registers one).
+_LABEL_SOURCES: list = []
+
+
+def register_labels(source) -> None:
+    """Let ``source(key, lang)`` name keys before the catalogue does (the metric registry names its columns)."""
+    if source not in _LABEL_SOURCES:
+        _LABEL_SOURCES.append(source)
 
 
 def relabel(df: pd.DataFrame, lang: str = "en") -> pd.DataFrame:

@@ -8,6 +8,7 @@ exact ends (0 for no events, 1 for all), so an error bar never comes out negativ
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 _EPS = 1e-6
@@ -122,3 +123,183 @@ def benjamini_hochberg(p) -> np.ndarray:
 def two_sided_p(z) -> np.ndarray:
     """Two-sided normal p-value ``2 (1 - Phi(|z|))``."""
     return 2 * stats.norm.sf(np.abs(np.asarray(z, dtype=float)))
+
+
+# ------------------------------------------------------------------------------- clustered observations
+# Survey answers come in clusters (several users of one account answer alike), so an interval or test that
+# treats every answer as independent is too narrow. The helpers below estimate the variance of a mean by
+# linearisation over clusters (the "ultimate cluster" estimator of survey sampling: Cochran 1977, ch. 6;
+# Wolter 2007, ch. 6), turn it into an effective sample size for count-based intervals (Kish's design effect
+# with Korn and Graubard's 1998 degrees-of-freedom correction), and resample whole clusters for statistics
+# without a closed-form variance (rank correlations).
+
+
+def cluster_moments(y, clusters=None, groups=None) -> pd.DataFrame:
+    """Mean of ``y`` per group with its cluster-robust (linearisation) variance.
+
+    For a group with clusters ``k = 1..K``, cluster totals ``Y_k`` and sizes ``m_k`` (``n = sum m_k``), the
+    mean is the ratio ``R = sum Y_k / n`` and its variance
+
+    .. math:: v_{cl} = \\frac{K}{K - 1} \\sum_k \\frac{(Y_k - R\\,m_k)^2}{n^2}
+
+    which reduces to ``s^2 / n`` (``s^2`` with ``n - 1``) when every cluster holds one observation.
+    ``var_srs`` is that independent-observations variance ``s^2 / n``, so ``var_cluster / var_srs`` is the
+    design effect. Missing ``y`` are dropped; ``clusters=None`` makes each observation its own cluster.
+
+    Returns
+    -------
+    DataFrame
+        One row per group (index: the group keys, or ``0`` without ``groups``): ``n``, ``clusters`` (K),
+        ``mean``, ``var_cluster`` (NaN for K < 2), ``var_srs`` (NaN for n < 2) and ``sum_m2``
+        (``sum m_k^2``, for :func:`effective_n`).
+    """
+    y = np.asarray(y, dtype=float)
+    ok = ~np.isnan(y)
+    if clusters is None:
+        c = np.arange(len(y))
+    else:
+        c = pd.factorize(np.asarray(clusters, dtype=object))[0]
+        if (c[ok] < 0).any():
+            raise ValueError("cluster ids must not be missing")
+    if groups is None:
+        g_codes, g_keys = np.zeros(len(y), dtype=np.int64), np.array([0])
+    else:
+        g_codes, g_keys = pd.factorize(np.asarray(groups), sort=True)
+        if (g_codes[ok] < 0).any():
+            raise ValueError("group keys must not be missing")
+    y, c, g = y[ok], c[ok], g_codes[ok]
+    G = len(g_keys)
+    # one cell per (group, cluster): totals, sizes
+    cell = np.unique(g.astype(np.int64) * (int(c.max(initial=0)) + 1) + c, return_inverse=True)[1]
+    cells = int(cell.max(initial=-1)) + 1
+    Y, m = np.bincount(cell, y, cells), np.bincount(cell, minlength=cells).astype(float)
+    cell_g = np.zeros(cells, dtype=np.int64)
+    cell_g[cell] = g
+    n = np.bincount(g, minlength=G).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(g, y, G) / n
+        k = np.bincount(cell_g, minlength=G).astype(float)
+        ss = np.bincount(cell_g, (Y - mean[cell_g] * m) ** 2, G)
+        var_cluster = np.where(k > 1, k / (k - 1) * ss / n**2, np.nan)
+        s2 = np.maximum(np.bincount(g, y * y, G) - n * mean**2, 0) / (n - 1)
+        var_srs = np.where(n > 1, s2 / n, np.nan)
+    out = pd.DataFrame({"n": n.astype(np.int64), "clusters": k.astype(np.int64), "mean": mean,
+                        "var_cluster": var_cluster, "var_srs": var_srs, "sum_m2": np.bincount(cell_g, m**2, G)},
+                       index=pd.Index(g_keys) if groups is not None else pd.RangeIndex(1))
+    return out[out["n"] > 0]
+
+
+def effective_n(n, clusters, var_cluster, var_srs, sum_m2, level: float = 0.95) -> np.ndarray:
+    """Effective number of independent observations behind a clustered mean (arrays allowed).
+
+    ``n_eff = n / deff * (t_{n-1} / t_{K-1})^2`` with the design effect ``deff = var_cluster / var_srs``
+    floored at 1 (clustering is never taken to help), the factor being Korn and Graubard's (1998)
+    correction for a variance estimated from only ``K`` clusters; never more than ``n``. Plugging ``n_eff``
+    (and the counts scaled to it) into an interval for independent observations (Wilson, adjusted Wald)
+    gives its clustered version, as recommended for proportions from cluster samples (Korn and Graubard
+    1998; Dean and Pagano 2015).
+
+    Where the design effect cannot be estimated (a single cluster, or every observation equal) the worst
+    case is taken: observations of one cluster are copies of each other, ``n_eff = n^2 / sum m_k^2``
+    (one per cluster when clusters are of equal size). With one observation per cluster ``n_eff = n``.
+    """
+    n, k, vc, vs, m2 = (np.asarray(v, dtype=float) for v in (n, clusters, var_cluster, var_srs, sum_m2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = np.where(k == n, 1.0, np.maximum(vc / vs, 1.0))  # one observation per cluster: no effect
+        worst = n**2 / m2
+        a = (1 - level) / 2
+        df_factor = (stats.t.ppf(1 - a, np.maximum(n - 1, 1)) / stats.t.ppf(1 - a, np.maximum(k - 1, 1))) ** 2
+        est = n / deff * np.where(k == n, 1.0, df_factor)
+        usable = (k > 1) & np.isfinite(vc) & np.isfinite(vs) & (vs > 0)
+        out = np.where(usable, est, worst)
+        return np.where(n > 0, np.minimum(out, n), 0.0)
+
+
+def cluster_t_interval(mean, var_cluster, clusters, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """``mean +- t_{K-1} sqrt(var_cluster)``: the interval of a clustered mean (NaN for fewer than 2 clusters)."""
+    m, v, k = (np.asarray(x, dtype=float) for x in (mean, var_cluster, clusters))
+    with np.errstate(invalid="ignore"):
+        q = stats.t.ppf(1 - (1 - level) / 2, np.where(k > 1, k - 1, np.nan))
+        half = q * np.sqrt(v)
+    return m - half, m + half
+
+
+def cluster_bootstrap_weights(clusters, n_boot: int, seed=0, chunk: int | None = None):
+    """``(n_boot, n)`` integer weights: how often each observation's cluster is drawn in each resample.
+
+    Each resample draws as many clusters as there are, with replacement (the cluster bootstrap: Davison
+    and Hinkley 1997, section 3.8); an observation enters with its cluster's multiplicity. With ``chunk``
+    the weights come as an iterator of ``(chunk, n)`` blocks (the same draws, bounded memory).
+    """
+    codes = pd.factorize(np.asarray(clusters, dtype=object))[0]
+    k = int(codes.max()) + 1 if len(codes) else 0
+    rng = np.random.default_rng(seed)
+
+    def blocks():
+        for start in range(0, n_boot, chunk or n_boot):
+            size = min(chunk or n_boot, n_boot - start)
+            counts = rng.multinomial(k, np.full(k, 1.0 / k), size=size) if k else np.zeros((size, 0), int)
+            yield counts[:, codes].astype(np.int32)
+
+    return blocks() if chunk else next(blocks(), np.zeros((0, len(codes)), np.int32))
+
+
+def _weighted_midranks(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Mid-ranks of ``x`` in each weighted resample (rows of ``w``), as if rows were repeated ``w`` times."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    starts = np.r_[0, np.flatnonzero(xs[1:] != xs[:-1]) + 1]
+    inv = np.empty(len(x), dtype=np.int64)
+    inv[order] = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(xs)]))
+    wu = np.add.reduceat(w[:, order].astype(float), starts, axis=1)
+    ranks_u = np.cumsum(wu, axis=1) - wu + (wu + 1) / 2
+    return ranks_u[:, inv]
+
+
+def weighted_spearman(x, y, weights) -> np.ndarray:
+    """Spearman's rho of ``x`` and ``y`` in each row of ``weights`` (frequency weights; mid-ranks for ties).
+
+    Equals :func:`scipy.stats.spearmanr` of the sample with each observation repeated ``weights`` times;
+    NaN where either variable is constant in the resample.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    w = np.atleast_2d(np.asarray(weights))
+    rx, ry = _weighted_midranks(x, w), _weighted_midranks(y, w)
+    sw = w.sum(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cx = rx - (w * rx).sum(1, keepdims=True) / sw
+        cy = ry - (w * ry).sum(1, keepdims=True) / sw
+        sxy, sxx, syy = (w * cx * cy).sum(1), (w * cx * cx).sum(1), (w * cy * cy).sum(1)
+        r = sxy / np.sqrt(sxx * syy)
+    return np.where((sxx > 1e-12) & (syy > 1e-12), r, np.nan)
+
+
+def cluster_bootstrap_spearman(x, y, clusters, n_boot: int = 1000, seed=0, level: float = 0.95,
+                               chunk: int = 50) -> dict:
+    """Spearman's rho with an interval and p-value from resampling whole clusters (accounts).
+
+    The bootstrap standard error ``se`` of Fisher's ``atanh(rho)`` over ``n_boot`` cluster resamples gives
+    the interval ``tanh(atanh(rho) +- z se)`` and the p-value ``2 (1 - Phi(|atanh(rho)| / se))``, so the
+    interval excludes 0 exactly when ``p < 1 - level``. NaN when fewer than two clusters or no usable
+    resample.
+
+    Returns a dict of ``rho``, ``ci_low``, ``ci_high``, ``p_value``, ``se`` (Fisher-z scale), ``clusters``.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    k = len(pd.unique(np.asarray(clusters, dtype=object)))
+    rho = float(stats.spearmanr(x, y)[0]) if len(x) > 2 and np.ptp(x) > 0 and np.ptp(y) > 0 else np.nan
+    nan = {"rho": rho, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "se": np.nan, "clusters": k}
+    if k < 2 or np.isnan(rho):
+        return nan
+    blocks = cluster_bootstrap_weights(clusters, n_boot, seed, chunk)
+    rhos = np.concatenate([weighted_spearman(x, y, w) for w in blocks])
+    zb = np.arctanh(np.clip(rhos[~np.isnan(rhos)], -0.999999, 0.999999))
+    if len(zb) < 2:
+        return nan
+    se = float(np.std(zb, ddof=1))
+    zr = float(np.arctanh(np.clip(rho, -0.999999, 0.999999)))
+    q = z_value(level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = float(two_sided_p(zr / se)) if se > 0 else (1.0 if zr == 0 else 0.0)
+    return {"rho": rho, "ci_low": float(np.tanh(zr - q * se)), "ci_high": float(np.tanh(zr + q * se)),
+            "p_value": p, "se": se, "clusters": k}

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .._core.errors import ConfigError
 from .._core.i18n import LANGS, fmt_money, t
 from ..features import metrics as M
 
@@ -46,7 +47,7 @@ _TEXT_EXPORT = ("account_id", "band", "stage", "touch_model", "play", "play_labe
 _NUMBER_EXPORT = ("score", "churn_probability", "ltv")
 
 
-class PlaybookError(ValueError):
+class PlaybookError(ConfigError):
     """A playbook cannot be used; the message names the file and the entry."""
 
 

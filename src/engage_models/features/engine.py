@@ -36,6 +36,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from .._core.errors import EngageError
 from .._core.time import to_utc
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,7 @@ def _used(sql: str, params: dict | None) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ Spark
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(EngageError, RuntimeError):
     """The engine asked for cannot run here (a package or Java missing); the message says what to install."""
 
 

@@ -48,6 +48,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from .._core.i18n import register_labels
+
 FAMILIES = (
     "frequency", "depth", "breadth", "reach", "content", "support",
     "communication", "sentiment", "commercial", "change",
@@ -457,3 +459,10 @@ class PanelSpec:
     @property
     def metrics(self) -> dict[str, Metric]:
         return expand(self.windows)
+
+
+def _registry_label(key: str, lang: str) -> str | None:
+    return REGISTRY_COLUMNS[key].label(lang) if key in REGISTRY_COLUMNS else None
+
+
+register_labels(_registry_label)

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from .. import config
-from .._core.io import write_parquet
+from .._core.errors import ConfigError, DataError, InsufficientData
 from .._core.time import to_utc, utc_midnight
 from . import metrics as M
 from .engine import Engine, is_uri, location, make_engine, quote_ident
@@ -146,7 +146,7 @@ class PanelBuilder:
         self.windows = M.windows_for(tuple(windows))
         self.horizon_days = int(horizon_days)
         if self.horizon_days <= 0:
-            raise ValueError("horizon_days must be positive")
+            raise ConfigError("horizon_days must be positive")
         self.metrics = M.expand(self.windows)
         self.engine = make_engine(engine, **engine_settings)
         self._owns_engine = not isinstance(engine, Engine)  # an engine given to us stays open for its owner
@@ -159,7 +159,7 @@ class PanelBuilder:
                 self.engine.table(name, path)
                 self.available[name] = self.engine.columns(name)
             elif name in REQUIRED:
-                raise FileNotFoundError(f"{path} is missing: run ingest first (engage ingest)")
+                raise DataError(f"{path} is missing: run ingest first (engage ingest)")
 
     # ------------------------------------------------------------------------------------------ grid
     def data_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -167,7 +167,8 @@ class PanelBuilder:
         df = self.engine.frame("SELECT min(timestamp) AS lo, max(timestamp) AS hi FROM events")
         lo, hi = df["lo"].iloc[0], df["hi"].iloc[0]
         if pd.isna(hi):
-            raise ValueError(f"{location(self.processed, 'events.parquet')} has no rows: no observation date to use")
+            where = location(self.processed, "events.parquet")
+            raise InsufficientData(f"{where} has no rows: no observation date to use")
         return to_utc(lo).normalize(), to_utc(hi).normalize() + pd.Timedelta(days=1)
 
     def default_dates(self, until: pd.Timestamp | None = None, freq: str = "MS") -> pd.DatetimeIndex:
@@ -272,9 +273,10 @@ class PanelBuilder:
             items = [as_of] if isinstance(as_of, (str, pd.Timestamp)) or not isinstance(as_of, Iterable) else as_of
             dates = pd.DatetimeIndex(sorted({utc_midnight(a, strict=True) for a in items}))
         if len(dates) == 0:
-            raise ValueError(f"no observation date between the data start {first_day:%Y-%m-%d} and {until:%Y-%m-%d}")
+            raise InsufficientData(f"no observation date between the data start {first_day:%Y-%m-%d} and "
+                                   f"{until:%Y-%m-%d}: the longest window does not fit in the data yet")
         if dates.max() > until:
-            raise ValueError(f"observation date {dates.max():%Y-%m-%d} is after the observation end {until:%Y-%m-%d}")
+            raise ConfigError(f"observation date {dates.max():%Y-%m-%d} is after the observation end {until:%Y-%m-%d}")
         return dates, until, first_day
 
     def build(self, as_of=None, until=None, freq: str = "MS", out: str | Path | None = None) -> pd.DataFrame:
@@ -466,23 +468,6 @@ def default_panel(processed_dir, until=None, *, horizon_days: int = HORIZON_DAYS
         if until not in dates:
             dates = dates.append(pd.DatetimeIndex([until]))
         return b.build(dates, until)
-
-
-def cached_panel(processed_dir, until=None, *, horizon_days: int = HORIZON_DAYS,
-                 windows: tuple[int, ...] = M.DEFAULT_WINDOWS, **settings) -> pd.DataFrame:
-    """Transitional (until every notebook reads the run's artifacts): :func:`default_panel`, kept in
-    ``processed/panel/`` while it is newer than every processed table."""
-    processed = Path(processed_dir)
-    with PanelBuilder(processed, windows, horizon_days, **settings) as b:
-        _, data_end = b.data_range()
-    until = utc_midnight(until) if until is not None else data_end
-    name = f"{until:%Y%m%d}_h{horizon_days}_w{'-'.join(map(str, sorted(set(windows))))}.parquet"
-    path = processed / "panel" / name
-    if path.exists() and all(path.stat().st_mtime >= p.stat().st_mtime for p in processed.glob("*.parquet")):
-        return pd.read_parquet(path)
-    df = default_panel(processed, until, horizon_days=horizon_days, windows=windows, **settings)
-    write_parquet(df, path)
-    return df
 
 
 def feature_columns(panel: pd.DataFrame, model_only: bool = True) -> list[str]:

@@ -219,6 +219,14 @@ class Backtest:
                          **{k: fn(g["y"], g["p"]) for k, fn in METRICS.items()}})
         return pd.DataFrame(rows)
 
+    def bands_of(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(y, band)`` of ``model``'s test rows, each banded by the thresholds its cutoff's model chose on its
+        own training data (never on these rows): the honest band performance (:func:`band_table`)."""
+        g = self.predictions[self.predictions["model"] == model]
+        if "band" not in g or g["band"].isna().all():
+            raise ValueError(f"model {model!r} has no bands")
+        return g["y"].to_numpy(), g["band"].to_numpy()
+
     def calibration(self, model: str, bins: int = 10) -> pd.DataFrame:
         g = self.predictions[self.predictions["model"] == model]
         return calibration_curve(g["y"], g["p"], bins)
@@ -267,8 +275,11 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
             t0 = time.perf_counter()
             model = make().fit(X, y)
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
-            preds.append(pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(), "y": yt,
-                                       "model": name, "p": model.predict_proba(Xt)[:, 1]}))
+            p = model.predict_proba(Xt)[:, 1]
+            pred = pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(), "y": yt, "model": name, "p": p})
+            if hasattr(model, "bands"):  # each cutoff's bands from that model's own (out-of-fold) thresholds
+                pred["band"] = np.asarray(model.bands(proba=p))
+            preds.append(pred)
             fitted[name] = model
         for name, col in (scores or {}).items():
             preds.append(pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(), "y": yt,
@@ -296,13 +307,18 @@ def summary_view(boot: pd.DataFrame, lang: str = "en", models=None) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def plot_calibration(bt: Backtest, models=None, ax=None, lang: str = "en", bins: int = 10):
-    """Observed against predicted churn probability per decile of predicted risk, with Wilson intervals."""
+def plot_calibration(bt, models=None, ax=None, lang: str = "en", bins: int = 10):
+    """Observed against predicted churn probability per decile of predicted risk, with Wilson intervals.
+
+    ``bt``: a :class:`Backtest` or its ``predictions`` table.
+    """
+    predictions = bt.predictions if isinstance(bt, Backtest) else bt
     ax = new_ax(ax, figsize=(5.5, 5))
-    models = models or list(dict.fromkeys(bt.predictions["model"]))
+    models = models or list(dict.fromkeys(predictions["model"]))
     top = 0.0
     for m in models:
-        c = bt.calibration(m, bins)
+        g = predictions[predictions["model"] == m]
+        c = calibration_curve(g["y"], g["p"], bins)
         ax.errorbar(c["predicted"], c["observed"], yerr=[c["observed"] - c["ci_low"], c["ci_high"] - c["observed"]],
                     marker="o", markersize=4, capsize=2, linewidth=1, label=t(m, lang))
         top = max(top, c["predicted"].max(), c["ci_high"].max())

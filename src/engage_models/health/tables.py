@@ -1,8 +1,22 @@
 """The health score on any account table a user brings (``engage fit``).
 
 One row per account (or per account and date), numeric and categorical columns, a 0/1 label column and an
-optional date column. Validation is out-of-time when a date column is given (rolling origin, as in the
-panel backtest) and stratified cross-validation otherwise. Writes ``scorecard.csv``, ``scores.parquet``,
+optional date column. Before anything is fitted, every column goes through the leakage screen
+(:mod:`engage_models.features.screening`): a column that gives the label away (filled only for churners,
+an identifier, a single column with ROC-AUC near 1) is left out, with its reason in ``evaluation.json`` and
+on the command line, unless the user keeps it (``keep_columns``).
+
+Validation
+----------
+* With a date column: out of time. The dates whose labels are mature (``date + horizon <=`` the end of the
+  data) after the first labels are known are cut into ``test_windows`` equal windows of *time* plus one
+  before them; each window is scored by models fitted on the rows whose labels were known at its start
+  (``date + horizon <= window start``). Rows, churners and accounts tested are reported per window and in
+  total; too few churners stop the fit with a message (:class:`~engage_models._core.errors.InsufficientData`).
+* Without: stratified cross-validation, folds of accounts (``StratifiedGroupKFold``) when an id column is
+  given, so that no account is in the training and the validation rows of one fold.
+
+Every interval resamples accounts (all their rows together). Writes ``scorecard.csv``, ``scores.parquet``,
 ``evaluation.json`` and a small self-contained ``report.html``.
 """
 
@@ -17,10 +31,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold
 
-from .._core.errors import DataError
+from .._core.errors import DataError, InsufficientData
 from .._core.io import read_table, write_csv  # noqa: F401  (read_table: the CLI reads tables with it)
+from ..features.screening import describe, screen_label
 from . import evaluation as E
 from .score import ChurnGBM, HandWeightedScore, HealthScore
 
@@ -52,8 +68,10 @@ def _label(series: pd.Series, where: str) -> pd.Series:
 
 
 def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: str | None = None,
-            where: str = "table") -> tuple[pd.DataFrame, pd.Series, dict]:
-    """Features, label and a report of what was done (dropped rows and columns, missing values)."""
+            where: str = "table", keep_columns=(), lang: str = "en", seed: int = 0
+            ) -> tuple[pd.DataFrame, pd.Series, dict]:
+    """Features, label and a report of what was done (dropped rows and columns, missing values, the leakage
+    screen: ``report["leakage_screen"]``)."""
     for col, what in ((label, "label"), (date_col, "date"), (id_col, "id")):
         if col and col not in df.columns:
             raise TableError(f"{where}: no {what} column {col!r} (columns: {', '.join(map(str, df.columns))})")
@@ -70,14 +88,25 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         df[date_col] = dates
     keep = y.notna().to_numpy()
     df, y = df.loc[keep].reset_index(drop=True), y[keep].reset_index(drop=True)
-    # the id travels as "__id" (a cluster for the bootstrap, never a feature)
+    if y.nunique() < 2:
+        raise TableError(f"{where}: the label {label!r} has a single value; nothing to learn")
+    if id_col and df[id_col].isna().any():
+        rows = (np.flatnonzero(df[id_col].isna().to_numpy())[:5] + 2).tolist()
+        raise TableError(f"{where}, column {id_col!r}: {int(df[id_col].isna().sum())} row(s) without an id "
+                         f"(first at data rows {rows})")
+    # the id travels as "__id" (a cluster for folds and the bootstrap, never a feature)
     df["__id"] = df[id_col].to_numpy() if id_col else np.arange(len(df))
+    special = (label, date_col, id_col, "__id")
+    screen = screen_label(df, y, [c for c in df.columns if c not in special], groups=df["__id"] if id_col else None,
+                          keep=keep_columns, label=label, lang=lang, seed=seed, where=where)
     used, dropped = [], {}
     for c in df.columns:
-        if c in (label, date_col, id_col, "__id"):
+        if c in special:
             continue
         s = df[c]
-        if pd.api.types.is_bool_dtype(s):
+        if c in screen.excluded:
+            dropped[c] = "possible leak: " + "; ".join(screen.reasons(c))
+        elif pd.api.types.is_bool_dtype(s):
             df[c] = s.astype("string")
             used.append(c)
         elif pd.api.types.is_numeric_dtype(s):
@@ -91,41 +120,152 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         else:
             dropped[c] = f"text with {s.nunique()} distinct values (an identifier?)"
     if not used:
-        raise TableError(f"{where}: no usable feature column besides the label/date/id")
+        hint = " (the leakage screen left out " + ", ".join(screen.excluded) + ")" if screen.excluded else ""
+        raise TableError(f"{where}: no usable feature column besides the label/date/id{hint}")
     report.update({
         "features": used, "dropped_columns": dropped,
         "missing_values": {c: int(df[c].isna().sum()) for c in used if df[c].isna().any()},
-        "churn_rate": float(y.mean()),
+        "churn_rate": float(y.mean()), "accounts": int(df["__id"].nunique()),
+        "leakage_screen": screen.to_dict(),
     })
-    if y.nunique() < 2:
-        raise TableError(f"{where}: the label {label!r} has a single value; nothing to learn")
     cols = used + ([date_col] if date_col else []) + ["__id"]
     return df[cols], y.astype(int), report
 
 
-def _cv_predictions(models: dict, X: pd.DataFrame, y: pd.Series, folds: int, seed: int) -> pd.DataFrame:
-    """Out-of-fold predictions of every model (stratified folds; ``as_of`` holds the fold number)."""
-    preds = []
-    k = int(min(folds, y.value_counts().min()))
+def _predictions(models: dict, X: pd.DataFrame, y: pd.Series, tr, va, key) -> list[pd.DataFrame]:
+    """Each model fitted on rows ``tr`` and scoring rows ``va`` (one row per scored table row)."""
+    out = []
+    for name, make in models.items():
+        m = make().fit(X.iloc[tr], y.iloc[tr])
+        out.append(pd.DataFrame({"as_of": key, "row": X.index[va], "account_id": X.iloc[va]["__id"].to_numpy(),
+                                 "y": y.iloc[va].to_numpy(), "model": name,
+                                 "p": m.predict_proba(X.iloc[va])[:, 1]}))
+    return out
+
+
+def _cv_predictions(models: dict, X: pd.DataFrame, y: pd.Series, folds: int, seed: int) -> tuple[pd.DataFrame, int]:
+    """Out-of-fold predictions of every model in stratified folds of accounts (``X["__id"]``; one row per
+    account makes them ordinary stratified folds); ``as_of`` holds the fold number. Returns them and the
+    number of folds."""
+    ids = X["__id"].to_numpy()
+    per_class = [pd.unique(ids[(y == v).to_numpy()]).size for v in (0, 1)]
+    k = int(min(folds, *per_class))
     if k < 2:
-        raise TableError("too few churners (or non-churners) for cross-validation")
-    for i, (tr, va) in enumerate(StratifiedKFold(k, shuffle=True, random_state=seed).split(X, y)):
-        for name, make in models.items():
-            m = make().fit(X.iloc[tr], y.iloc[tr])
-            preds.append(pd.DataFrame({"as_of": i, "account_id": X.iloc[va]["__id"].to_numpy(),
-                                       "y": y.iloc[va].to_numpy(), "model": name,
-                                       "p": m.predict_proba(X.iloc[va])[:, 1]}))
-    return pd.concat(preds, ignore_index=True)
+        raise InsufficientData("too few churners (or non-churners) for cross-validation: "
+                               f"{per_class[1]} account(s) with a churn, {per_class[0]} without")
+    preds = []
+    splitter = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
+    for i, (tr, va) in enumerate(splitter.split(X, y, groups=ids)):
+        preds += _predictions(models, X, y, tr, va, i)
+    return pd.concat(preds, ignore_index=True), k
+
+
+def time_windows(dates, horizon_days: int, n_windows: int = 4, observed_until=None, test_share: float = 0.5) -> dict:
+    """Out-of-time test windows over ``dates`` for labels that look ``horizon_days`` ahead.
+
+    A label is mature when ``date + horizon <= observed_until`` (default: the last date). Of the span from
+    the first date at which a label is known (first date + horizon) to the last mature date, the last
+    ``test_share`` is cut into ``n_windows`` equal windows of time (half-open ``[start, end)``, the last one
+    closed): the test windows. Returns ``{"windows": [(start, end), ...], "observed_until", "mature_until"}``.
+
+    Examples
+    --------
+    >>> tw = time_windows(pd.date_range("2025-01-01", "2025-12-31", freq="D"), 90, n_windows=4)
+    >>> [str(s.date()) for s, _ in tw["windows"]], str(tw["mature_until"].date())
+    (['2025-07-02', '2025-07-25', '2025-08-17', '2025-09-09'], '2025-10-02')
+    """
+    d = pd.to_datetime(pd.Series(dates), utc=True)
+    h = pd.Timedelta(days=horizon_days)
+    end = d.max() if observed_until is None else pd.Timestamp(observed_until)
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    mature = end - h
+    first_known = d.min() + h
+    if n_windows < 1 or not 0 < test_share <= 1:
+        raise ValueError(f"need n_windows >= 1 and 0 < test_share <= 1, not {n_windows} and {test_share}")
+    if mature <= first_known:
+        raise InsufficientData(
+            f"the dates run from {d.min().date()} to {d.max().date()} with labels mature until {mature.date()} "
+            f"(observed until {end.date()} minus a {horizon_days}-day horizon): no later date to test on after "
+            f"the first labels are known ({first_known.date()}). Give a longer history or a shorter horizon, "
+            f"or leave out the date column for cross-validation")
+    first_test = mature - (mature - first_known) * test_share
+    step = (mature - first_test) / n_windows
+    edges = [first_test + step * j for j in range(n_windows + 1)]
+    return {"windows": list(zip(edges[:-1], edges[1:], strict=True)), "observed_until": end, "mature_until": mature}
+
+
+def _window_predictions(models: dict, X: pd.DataFrame, y: pd.Series, date_col: str, horizon_days: int,
+                        n_windows: int, observed_until, min_test_events: int) -> tuple[pd.DataFrame, dict]:
+    """Rolling-origin predictions over :func:`time_windows` and the validation record for evaluation.json."""
+    tw = time_windows(X[date_col], horizon_days, n_windows, observed_until)
+    d, h = X[date_col], pd.Timedelta(days=horizon_days)
+    preds, rows = [], []
+    last = len(tw["windows"]) - 1
+    for j, (start, end) in enumerate(tw["windows"]):
+        test = (d >= start) & ((d < end) if j < last else (d <= end))
+        train = d + h <= start
+        rec = {"start": str(start.date()), "end": str(end.date()), "train_rows": int(train.sum()),
+               "train_events": int(y[train].sum()), "test_rows": int(test.sum()), "test_events": int(y[test].sum()),
+               "test_accounts": int(X.loc[test, "__id"].nunique())}
+        if y[train].nunique() < 2 or not test.any():
+            rec["skipped"] = "no test rows" if not test.any() else "training rows without both outcomes"
+            rec.update(test_rows=0, test_events=0, test_accounts=0)
+        else:
+            preds += _predictions(models, X, y, np.flatnonzero(train), np.flatnonzero(test), j)
+        rows.append(rec)
+    n_rows = sum(r["test_rows"] for r in rows)
+    n_events = sum(r["test_events"] for r in rows)
+    if min(n_events, n_rows - n_events) < min_test_events:
+        raise InsufficientData(
+            f"out-of-time test: {n_rows} test row(s) with {n_events} churner(s) in {len(rows)} window(s) of labels "
+            f"mature by {tw['mature_until'].date()} (need at least {min_test_events} churners and as many "
+            f"non-churners): give a longer history, a shorter horizon or fewer test windows, or leave out the "
+            f"date column for cross-validation")
+    tested = pd.concat(preds, ignore_index=True)
+    for j, g in tested.groupby("as_of"):  # ranking within each window (the pooled metrics also see calibration)
+        if g["y"].nunique() == 2:
+            rows[j]["roc_auc"] = {m: float(roc_auc_score(gm["y"], gm["p"])) for m, gm in g.groupby("model")}
+    record = {
+        "method": f"out-of-time (rolling origin over {n_windows} equal windows of time)",
+        "observed_until": str(tw["observed_until"].date()), "labels_mature_until": str(tw["mature_until"].date()),
+        "train_rule": f"rows with {date_col} + {horizon_days} days <= window start",
+        "test_rule": f"rows with {date_col} in the window and {date_col} + {horizon_days} days <= "
+                     f"{tw['observed_until'].date()} (labels mature)",
+        "windows": rows, "test_rows": n_rows, "test_events": n_events,
+        "test_accounts": int(tested.drop_duplicates("row")["account_id"].nunique()),
+    }
+    return tested, record
 
 
 def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: str | None = None,
-              id_col: str | None = None, horizon_days: int = 90, n_cutoffs: int = 4, folds: int = 5,
-              hand_scorecard=None, n_bootstrap: int = 100, n_boot_eval: int = 200, seed: int = 0,
-              where: str = "table", lang: str = "en") -> dict:
-    """Fit, validate and write the learned score for a user's table. Returns the evaluation dict."""
+              id_col: str | None = None, horizon_days: int = 90, test_windows: int = 4, folds: int = 5,
+              observed_until=None, keep_columns=(), min_test_events: int = 10, hand_scorecard=None,
+              n_bootstrap: int = 100, n_boot_eval: int = 200, seed: int = 0, where: str = "table",
+              lang: str = "en") -> dict:
+    """Fit, validate and write the learned score for a user's table. Returns the evaluation dict.
+
+    Parameters
+    ----------
+    date_col, id_col : str, optional
+        Observation date (validation out of time) and account id (folds, bootstrap and the leakage screen
+        keep an account's rows together).
+    horizon_days : int
+        How far the label looks ahead of ``date_col``.
+    test_windows : int
+        Out-of-time test windows of equal length (with ``date_col``); see :func:`time_windows`.
+    folds : int
+        Cross-validation folds (without ``date_col``).
+    observed_until : date, optional
+        When the outcomes were last observed (default: the last date of ``date_col``): test labels must be
+        mature by then, and the final model is fitted on mature rows only.
+    keep_columns : sequence of str
+        Columns to use even if the leakage screen suspects them.
+    min_test_events : int
+        Fewer churners (or non-churners) than this in the out-of-time test rows stops the fit.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    X, y, report = prepare(df, label, date_col, id_col, where)
+    X, y, report = prepare(df, label, date_col, id_col, where, keep_columns, lang, seed)
     id_name = "__id"
     models = {
         "learned": lambda: HealthScore(date_col=date_col or "__none", id_col=id_name, gap_days=horizon_days,
@@ -134,27 +274,32 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     }
     if hand_scorecard is not None:
         models["hand"] = lambda: HandWeightedScore(hand_scorecard)
+    final_rows = np.ones(len(X), bool)
     if date_col:
-        panel = X.assign(**{label: y.to_numpy()})
-        bt = E.backtest(panel, models, horizon_days=horizon_days, n_cutoffs=n_cutoffs, label=label,
-                        date_col=date_col, id_col=id_name)
-        preds, method = bt.predictions, {
-            "method": "out-of-time (rolling origin)", "cutoffs": [str(c.date()) for c in bt.cutoffs],
-            "train_rule": f"rows with {date_col} + {horizon_days} days <= cutoff; test: rows at the cutoff"}
+        preds, method = _window_predictions(models, X, y, date_col, horizon_days, test_windows, observed_until,
+                                            min_test_events)
+        end = pd.Timestamp(method["observed_until"], tz="UTC")
+        final_rows = (X[date_col] + pd.Timedelta(days=horizon_days) <= end).to_numpy()
     else:
-        preds = _cv_predictions(models, X, y, folds, seed)
-        method = {"method": f"stratified {folds}-fold cross-validation (no date column: not out-of-time)"}
-    w = preds.pivot_table(index=["as_of", "account_id", "y"], columns="model", values="p").reset_index()
+        preds, k = _cv_predictions(models, X, y, folds, seed)
+        grouped = f"folds of accounts by {id_col!r}" if id_col else "folds of rows (no id column: each row is " \
+                                                                    "taken for a separate account)"
+        method = {"method": f"stratified {k}-fold cross-validation, {grouped} (no date column: not out-of-time)",
+                  "folds": k, "grouped_by": id_col, "test_rows": int(len(y)), "test_events": int(y.sum()),
+                  "test_accounts": int(X[id_name].nunique())}
+    w = preds.pivot_table(index=["as_of", "row", "account_id", "y"], columns="model", values="p").reset_index()
     boot = E.bootstrap(w["y"], {m: w[m] for m in models}, w["account_id"], n_boot=n_boot_eval, seed=seed)
     evaluation = {
         "validation": method,
         "models": {m: {r.metric: {"estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high}
                        for r in boot[boot["model"] == m].itertuples()} for m in models},
         "data": report,
+        "leakage_screen": report["leakage_screen"],
     }
-    # the final model on every row
+    # the final model on every row whose label is mature
+    Xf, yf = X[final_rows].reset_index(drop=True), y[final_rows].reset_index(drop=True)
     final = HealthScore(date_col=date_col or "__none", id_col=id_name, gap_days=horizon_days,
-                        n_bootstrap=n_bootstrap, random_state=seed).fit(X, y)
+                        n_bootstrap=n_bootstrap, random_state=seed).fit(Xf, yf)
     card = final.scorecard(lang)
     write_csv(card, out / "scorecard.csv")
     proba = final.predict_proba(X)[:, 1]
@@ -166,7 +311,8 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     scores["band"] = final.bands(proba=proba).to_numpy()
     scores["drivers"] = final.drivers(X, lang=lang)["drivers_text"].to_numpy()
     scores.to_parquet(out / "scores.parquet", index=False)
-    evaluation["final_model"] = {"C": final.C_, "thresholds": list(final.thresholds_), "cv": final.cv_kind_}
+    evaluation["final_model"] = {"C": final.C_, "thresholds": list(final.thresholds_), "cv": final.cv_kind_,
+                                 "train_rows": int(final_rows.sum()), "train_accounts": int(Xf[id_name].nunique())}
     (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=_json) + "\n", encoding="utf-8")
     _write_report(out / "report.html", card, boot, w, evaluation, models)
     return evaluation
@@ -204,13 +350,22 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     img = base64.b64encode(buf.getvalue()).decode("ascii")
     comparison = E.summary_view(boot).to_html(index=False, escape=True, border=0)
     scorecard = card[["label", "weight", "ci_low", "ci_high", "points_range", "delta_churn_probability"]].round(4)
-    data = evaluation["data"]
+    data, val = evaluation["data"], evaluation["validation"]
+    windows = ""
+    if "windows" in val:
+        table = pd.DataFrame(val["windows"]).drop(columns=["skipped", "roc_auc"], errors="ignore")
+        windows = (f"<p>Test windows (labels mature by {html.escape(val['labels_mature_until'])}):</p>"
+                   + table.to_html(index=False, escape=True, border=0))
+    leaks = describe(evaluation["leakage_screen"], "en")
+    leaks = ("<h2>Leakage screen</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in leaks) + "</ul>") \
+        if leaks else ""
     body = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>engage fit report</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:2rem auto}}table{{border-collapse:collapse;font-size:.85rem}}
 td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}}</style></head><body>
 <h1>Learned health score</h1>
 <p>{data['rows']:,} rows ({data['rows_without_label']:,} without a label, left out); churn rate
-{100 * data['churn_rate']:.1f}%. Validation: {html.escape(evaluation['validation']['method'])}.</p>
+{100 * data['churn_rate']:.1f}%. Validation: {html.escape(val['method'])}: {val['test_rows']:,} test rows with
+{val['test_events']:,} churners from {val['test_accounts']:,} accounts.</p>{windows}{leaks}
 <h2>Models compared (95% intervals, bootstrap over accounts)</h2>{comparison}
 <h2>Calibration</h2>
 <img alt="calibration: observed against predicted churn by decile" src="data:image/png;base64,{img}">

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from .._core.errors import InsufficientData
 from .._core.i18n import catalogue, check_lang, fmt_date, t
 from .._core.plots import date_axis, new_ax
 from .._core.time import to_utc
@@ -222,3 +223,15 @@ def plot_monthly(counts: pd.DataFrame, by: str | None = None, ylabel: str = "row
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles, [t(x, lang) for x in labels], title=t(by, lang) if by else None, fontsize=8, frameon=False)
     return ax
+
+
+def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
+    """The data's first and last event and the run's observation date (``as_of``, else the midnight after the
+    last event), as ISO strings: what every later stage needs to know about time."""
+    with _con() as con:
+        first, last = con.execute("SELECT min(timestamp), max(timestamp) FROM read_parquet($p)",
+                                  {"p": str(Path(processed) / "events.parquet")}).fetchone()
+    if last is None:
+        raise InsufficientData("the events table is empty: there is no activity to measure")
+    return {"first_event": to_utc(first).isoformat(), "last_event": to_utc(last).isoformat(),
+            "as_of": observation_date(as_of, processed).isoformat()}

@@ -57,6 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._core.errors import InsufficientData
 from .._core.stats import wilson_interval
 from .._core.time import naive_utc, to_utc
 
@@ -140,7 +141,7 @@ def _grid(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, as_
     if last_sub is not None:
         last = min(last, last_sub)
     if last < first:
-        raise ValueError(f"no complete month between {first:%Y-%m} and as_of {as_of_ts:%Y-%m-%d}")
+        raise InsufficientData(f"no complete month between {first:%Y-%m} and as_of {as_of_ts:%Y-%m-%d}")
     months = pd.date_range(first, last, freq="MS")
     closes = (months + pd.DateOffset(months=1)).to_numpy()
 

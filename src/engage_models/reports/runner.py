@@ -1,22 +1,26 @@
-"""Run the report notebooks with Papermill and export them as self-contained HTML without code.
+"""Run the pipeline, then render the report notebooks with Papermill into self-contained HTML without code.
 
 The runner
 
-1. generates the demo world when the raw-data folder holds no table (``demo_if_empty``);
-2. executes each notebook (``notebooks/NN_*.ipynb`` in name order) with Papermill, passing only the
-   parameters that notebook declares in its cell tagged ``parameters``;
-3. exports each executed notebook to HTML with input cells removed, images embedded and nothing fetched
-   from the network (see ``templates/engage_report``);
-4. writes everything into a staging folder and publishes it only when every notebook succeeded, so the
-   last good report survives a failed run. On failure it raises :class:`NotebookFailed` naming the
-   notebook and cell, and leaves the executed notebooks of the failed run in ``<out>/.failed/``.
+1. checks the parameters (a :class:`~engage_models.pipeline.RunConfig`) before any work, and generates the demo
+   world only into the project's own data folder, or anywhere when asked explicitly (``demo=True``);
+2. runs the pipeline (:func:`engage_models.pipeline.run`) up to the last stage the chosen notebooks render:
+   every stage whose inputs are unchanged is reused, a stage that fails is recorded and the rest goes on;
+3. writes the run's artifacts and ``run.json`` into a staging folder and executes each notebook
+   (``notebooks/NN_*.ipynb``, two at a time) with the parameters it declares (``run_dir``: the staging folder);
+   notebooks only load artifacts and render them;
+4. exports each executed notebook to HTML with input cells removed, images embedded and nothing fetched from the
+   network (see ``templates/engage_report``), and publishes the run when at least one report rendered: a
+   notebook that failed is listed with its error, the sections the stages could not compute are listed with
+   their reasons, and the last good reports of other dates are never touched.
 
 Layout of ``<out>`` (``reports/``) after runs on two dates::
 
-    index.html            this run's reports with run date and parameters, and the earlier runs
+    index.html            this run's reports with run date and parameters, what was skipped, the earlier runs
     latest/               a copy of the newest run's folder (a stable address for bookmarks and links)
     2026-11-27/           one folder per run date: NN_*.html, index.html, run.json, executed/NN_*.ipynb,
-    2026-11-28/           and any file a notebook wrote into its ``output_dir`` (e.g. the action list)
+    2026-11-28/           artifacts/<stage>/ (what the reports show, as tables) and files for others
+                          (the action list for a CRM)
 
 A run replaces the folder of its run date (a scheduled run repeated the same day overwrites the earlier
 one); a run of some notebooks only (``only``) with the same parameters keeps the date's other reports.
@@ -35,9 +39,11 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 import papermill as pm
@@ -45,10 +51,15 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from .. import config
-from .._core.i18n import LANGS, check_lang, fmt_date, t
+from .._core.errors import ConfigError
+from .._core.i18n import LANGS, fmt_date, t
+from .._core.io import jsonable, write_text
 from ..demo.simulator import simulate
 from ..ingest.contracts import CONTRACTS
 from ..ingest.validate import SUFFIXES
+
+if TYPE_CHECKING:
+    from ..pipeline import RunConfig
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +102,13 @@ class RunParameters:
     engine: str = "duckdb"  # where the panel's SQL runs: "duckdb" or "spark"
     spark_master: str | None = None  # Spark master URL (None: local[*], or the session spark-submit made)
     spark_driver_memory: str | None = None
+    currency: str = "USD"
 
     def as_dict(self) -> dict:
         return {"data_dir": self.data_dir, "as_of": self.as_of, "horizon_days": self.horizon_days,
                 "lang": self.lang, "seed": self.seed, "run_date": self.run_date, "engine": self.engine,
-                "spark_master": self.spark_master, "spark_driver_memory": self.spark_driver_memory}
+                "spark_master": self.spark_master, "spark_driver_memory": self.spark_driver_memory,
+                "currency": self.currency}
 
 
 #: Engine parameters left at these values are not shown in a report's header line.
@@ -121,7 +134,7 @@ def parse_run_date(value: str | date | None = None) -> str:
             raise ValueError
         return date.fromisoformat(text).isoformat()
     except ValueError:
-        raise ValueError(f"run date must be a date YYYY-MM-DD, not {value!r}") from None
+        raise ConfigError(f"run date must be a date YYYY-MM-DD, not {value!r}") from None
 
 
 def discover_notebooks(notebooks_dir: str | Path = config.NOTEBOOKS_DIR) -> list[Path]:
@@ -129,7 +142,7 @@ def discover_notebooks(notebooks_dir: str | Path = config.NOTEBOOKS_DIR) -> list
     summaries (``00_*``), which run last because they read what the others wrote, and are listed first."""
     found = sorted(p for p in Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb") if p.is_file())
     if not found:
-        raise FileNotFoundError(f"no notebooks named NN_*.ipynb in {notebooks_dir}")
+        raise ConfigError(f"no notebooks named NN_*.ipynb in {notebooks_dir}")
     return found
 
 
@@ -147,7 +160,7 @@ def resolve_kernel(preferred: str | None = None) -> str:
     if name in specs:
         return name
     if preferred:
-        raise ValueError(f"Jupyter kernel {preferred!r} is not registered (have: {', '.join(sorted(specs))})")
+        raise ConfigError(f"Jupyter kernel {preferred!r} is not registered (have: {', '.join(sorted(specs))})")
     log.warning("kernel %r not registered; using python3 (run `make env` to register it)", name)
     return "python3"
 
@@ -212,11 +225,15 @@ def _shown_parameters(params: dict, lang: str) -> dict[str, str]:
     return shown
 
 
-def _meta_line(params: dict, started: str, lang: str) -> str:
+def _meta_line(params: dict, started: str, lang: str, simulated: bool = False) -> str:
+    """The line under every report's title: run date, parameters, the currency, and a warning on simulated data."""
     hidden = {"data_dir", "run_date"} | {k for k, v in _ENGINE_DEFAULTS.items() if params.get(k) == v}
     shown = _shown_parameters({k: v for k, v in params.items() if k not in hidden}, lang)
     head = t("run.meta", lang, date=fmt_date(params["run_date"], lang), started=started)
-    return t("sep.dot", lang).join([head, *(t("sep.label_value", lang, what=k, value=v) for k, v in shown.items())])
+    parts = [head, *(t("sep.label_value", lang, what=k, value=v) for k, v in shown.items())]
+    if simulated:
+        parts.insert(0, t("run.simulated", lang))
+    return t("sep.dot", lang).join(parts)
 
 
 _PAGE = """<!DOCTYPE html>
@@ -243,6 +260,17 @@ def _run_section(run: dict, prefix: str, lang: str) -> str:
     if run.get("files"):
         files = "".join(f'<li><a href="{e(prefix + f)}">{e(f)}</a></li>' for f in run["files"])
         parts.append(f"<h2>{e(t('run.files', lang))}</h2><ul>{files}</ul>")
+    if run.get("simulated_data"):
+        parts.insert(0, f"<p><strong>{e(t('run.simulated', lang))}</strong></p>")
+    if run.get("failed") or run.get("skipped"):
+        parts.append(f"<h2>{e(t('run.not_computed', lang))}</h2>")
+        rows = [f"<li>{e(t('run.notebook_failed', lang, notebook=f['notebook'], error=f['error']))}</li>"
+                for f in run.get("failed", [])]
+        for s in run.get("skipped", []):
+            text = t("run.section_skipped", lang, stage=t(f"stage.{s['stage']}", lang), section=s["section"],
+                     reason=s["reason"] or "")
+            rows.append(f"<li>{e(text)}</li>")
+        parts.append(f"<ul>{''.join(rows)}</ul>")
     params = {**run["parameters"], "notebooks": ", ".join(r["notebook"] for r in run["reports"])}
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _shown_parameters(params, lang).items())
     parts.append(f"<h2>{e(t('run.parameters', lang))}</h2><table>{rows}</table>")
@@ -250,9 +278,7 @@ def _run_section(run: dict, prefix: str, lang: str) -> str:
 
 
 def _write_page(path: Path, lang: str, title: str, body: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(_PAGE.format(lang=html.escape(lang), title=html.escape(title), body=body), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, _PAGE.format(lang=html.escape(lang), title=html.escape(title), body=body))
 
 
 def published_runs(out_dir: str | Path) -> list[dict]:
@@ -341,125 +367,246 @@ def _publish(staging: Path, out_dir: Path, run_date: str) -> Path:
     return dated
 
 
+NOTEBOOK_META = "engage"  # notebook metadata key: {"needs": [stage, ...]}: the stages a report renders
+
+
+def notebook_needs(path: Path) -> list[str]:
+    """The pipeline stages a notebook renders (its metadata ``engage.needs``; none for a notebook of one's own)."""
+    meta = nbformat.read(path, as_version=4).metadata.get(NOTEBOOK_META, {})
+    return list(meta.get("needs", []))
+
+
+class RunResult(list):
+    """The HTML reports of a run (a list of paths), with how the run went.
+
+    ``exit_code``: 0 everything published; 3 published, with notebooks failed or sections skipped (listed in
+    ``run.json`` and on the index page). ``failed``: the notebooks that raised; ``skipped``: the sections the
+    stages could not compute, with their reasons.
+    """
+
+    def __init__(self, paths, failed: list[dict], skipped: list[dict], folder: Path):
+        super().__init__(paths)
+        self.failed, self.skipped, self.folder = failed, skipped, folder
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.failed or self.skipped else 0
+
+
+def prepare_data(data_dir: Path, demo: bool | None, seed: int, demo_accounts: int | None, demo_months: int | None,
+                 say) -> bool:
+    """Check the data folder and generate the demo world where allowed; return whether the data are simulated.
+
+    A mistyped ``--data-dir`` must not silently become a demo world: only the project's default data folder,
+    or an explicit ``demo=True``, may be filled with generated data.
+    """
+    raw = data_dir / "raw"
+    if not has_raw_tables(raw):
+        allowed = demo if demo is not None else data_dir.resolve() == config.DATA_DIR.resolve()
+        if not allowed:
+            if not data_dir.exists():
+                raise ConfigError(f"data folder {data_dir} does not exist (pass --demo to generate a demo world there)")
+            raise ConfigError(f"no raw tables in {raw}: put the tables there, or pass --demo to generate a demo world")
+        sizes = {k: v for k, v in (("n_accounts", demo_accounts), ("months", demo_months)) if v}
+        say(f"no raw tables in {raw}: generating the demo world (seed {seed})")
+        summary = simulate(out=raw, seed=seed, **sizes)
+        say(f"  {summary['tables']['events']:,} events for {summary['tables']['accounts']:,} accounts")
+    return (raw / SIMULATED_MARKER).exists()
+
+
+#: The simulator writes this file beside the tables it generates: reports built on them say so on every page.
+SIMULATED_MARKER = "truth.json"
+
+
+def _render(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int | None, lang: str, meta: str):
+    """Execute one notebook into ``staging`` and export its HTML; returns its entry, or raises NotebookFailed."""
+    executed = staging / nb.name
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(str(nb), str(executed), parameters=nb_params, kernel_name=kernel, progress_bar=False,
+                            log_output=False, execution_timeout=timeout)
+    except pm.PapermillExecutionError as exc:
+        raise NotebookFailed(nb.name, _source_cell(executed, exc.cell_index), exc.ename, exc.evalue,
+                             exc.source) from exc
+    except Exception as exc:  # kernel died, timeout, bad notebook: still name the notebook
+        raise NotebookFailed(nb.name, None, type(exc).__name__, str(exc)) from exc
+    done = nbformat.read(executed, as_version=4)
+    title = report_title(done, lang, nb.stem)
+    html_path = export_html(done, staging / f"{nb.stem}.html", lang=lang, title=title, meta=meta)
+    return {"notebook": nb.name, "title": title, "html": html_path.name, "seconds": time.perf_counter() - t0}
+
+
 def run(
     *,
-    data_dir: str | Path = config.DATA_DIR,
+    data_dir: str | Path | None = None,
     out_dir: str | Path = config.REPORTS_DIR,
     notebooks_dir: str | Path = config.NOTEBOOKS_DIR,
     only: Sequence[str] | None = None,
     as_of: str | None = None,
-    horizon_days: int = config.HORIZON_DAYS,
-    lang: str = "en",
-    seed: int = 42,
+    horizon_days: int | None = None,
+    lang: str | None = None,
+    seed: int | None = None,
     run_date: str | date | None = None,
-    demo_if_empty: bool = True,
+    demo: bool | None = None,
+    demo_if_empty: bool | None = None,
     demo_accounts: int | None = None,
     demo_months: int | None = None,
     kernel_name: str | None = None,
     timeout: int | None = 1800,
     progress: Callable[[str], None] | None = None,
-    engine: str = "duckdb",
+    engine: str | None = None,
     spark_master: str | None = None,
     spark_driver_memory: str | None = None,
-) -> list[Path]:
-    """Execute the report notebooks and publish their HTML into ``out_dir/<run_date>/`` and ``out_dir/latest/``.
+    currency: str | None = None,
+    config_file: str | Path | None = None,
+    run_config: RunConfig | None = None,
+    workers: int | None = None,
+) -> RunResult:
+    """Run the pipeline and publish the reports into ``out_dir/<run_date>/`` and ``out_dir/latest/``.
 
     Parameters
     ----------
-    run_date : date or 'YYYY-MM-DD', optional
-        The run's date (default: today in UTC); names its folder. It is passed to notebooks that declare it
-        but does not change any number: the data and ``as_of`` do.
+    config_file, run_config
+        The run's configuration (a YAML file, or a :class:`~engage_models.pipeline.RunConfig`); the keyword
+        arguments (``data_dir``, ``as_of``, ``horizon_days``, ``lang``, ``seed``, ``run_date``, ``currency``,
+        ``engine``...) override it. Everything is checked before any work starts.
+    demo : bool, optional
+        Generate the demo world when the data folder has no raw tables. Default: only into the project's own
+        data folder (``demo_if_empty`` is the former name).
+    only : list of str, optional
+        Render only the notebooks whose names start with these; with the same parameters the date's other
+        reports are kept.
+    workers : int, optional
+        Notebooks rendered at once (default: 2, or 1 on a single core).
 
     Returns
     -------
-    list of Path
-        The HTML reports of this run, in ``out_dir/<run_date>/``.
-
-    ``engine`` (``"duckdb"`` or ``"spark"``), ``spark_master`` and ``spark_driver_memory`` reach the notebooks
-    that declare them, which build the panel with that engine.
+    RunResult
+        The HTML reports of this run, in ``out_dir/<run_date>/``, with ``exit_code``, ``failed`` and ``skipped``.
 
     Raises
     ------
+    ConfigError
+        A parameter is not valid, or the data folder holds no data (nothing was touched).
     NotebookFailed
-        A notebook raised; ``out_dir`` keeps the previous reports.
+        No report could be rendered; ``out_dir`` keeps the previous reports.
     """
+    from ..pipeline import RunConfig
+    from ..pipeline import run as run_pipeline
+    from ..pipeline.stages import EXPORT_DIR, STAGE_NAMES
+
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    check_lang(lang)
-    run_day = parse_run_date(run_date)
-    if engine not in ("duckdb", "spark"):
-        raise ValueError(f"unknown engine {engine!r} (available: 'duckdb', 'spark')")
-    data_dir, out_dir = Path(data_dir).resolve(), Path(out_dir).resolve()
-    raw = data_dir / "raw"
-    if demo_if_empty and not has_raw_tables(raw):
-        sizes = {k: v for k, v in (("n_accounts", demo_accounts), ("months", demo_months)) if v}
-        say(f"no raw tables in {raw}: generating the demo world (seed {seed})")
-        summary = simulate(out=raw, seed=seed, **sizes)
-        say(f"  {summary['tables']['events']:,} events for {summary['tables']['accounts']:,} accounts")
+    overrides = {"as_of": as_of, "horizon_days": horizon_days, "lang": lang, "seed": seed, "engine": engine,
+                 "spark_master": spark_master, "spark_driver_memory": spark_driver_memory, "currency": currency,
+                 "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else None,
+                 "run_date": parse_run_date(run_date)}
+    if run_config is not None:
+        cfg = run_config.replace(**overrides)
+    else:
+        cfg = RunConfig.load(config_file, **overrides)
+    if cfg.data_dir == str(config.DATA_DIR) or data_dir is None:
+        cfg = cfg.replace(data_dir=str(Path(cfg.data_dir).resolve()))
+    lang, run_day, data_path, out_dir = cfg.lang, cfg.run_date, Path(cfg.data_dir), Path(out_dir).resolve()
     notebooks = discover_notebooks(notebooks_dir)
     if only:
         notebooks = [nb for nb in notebooks if any(nb.stem.startswith(o) or nb.name == o for o in only)]
         if not notebooks:
-            raise FileNotFoundError(f"no notebook in {notebooks_dir} matches {list(only)}")
+            raise ConfigError(f"no notebook in {notebooks_dir} matches {list(only)}")
     kernel = resolve_kernel(kernel_name)
-    params = RunParameters(str(data_dir), as_of, horizon_days, lang, seed, run_day, engine, spark_master,
-                           spark_driver_memory).as_dict()
+    needs = {s for nb in notebooks for s in notebook_needs(nb)}
+    unknown = needs - set(STAGE_NAMES)
+    if unknown:
+        raise ConfigError(f"notebooks need unknown stage(s) {sorted(unknown)} (stages: {', '.join(STAGE_NAMES)})")
+    simulated = prepare_data(data_path, demo if demo is not None else demo_if_empty, cfg.seed, demo_accounts,
+                             demo_months, say) if needs or demo or demo_if_empty else False
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    params = RunParameters(str(data_path), cfg.as_of, cfg.horizon_days, lang, cfg.seed, run_day, cfg.engine,
+                           cfg.spark_master, cfg.spark_driver_memory, cfg.currency).as_dict()
 
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    entries = []
-    # summaries (00_*) run last, on what the others wrote, and are listed first
-    order = [nb for nb in notebooks if not nb.name.startswith("00_")] + [nb for nb in notebooks
-                                                                          if nb.name.startswith("00_")]
     try:
-        for i, nb in enumerate(order, 1):
-            declared = pm.inspect_notebook(str(nb))
-            nb_params = {k: v for k, v in {**params, "output_dir": str(staging)}.items() if k in declared}
-            executed = staging / nb.name
-            say(f"[{i}/{len(notebooks)}] {nb.name} ...")
-            t0 = time.perf_counter()
-            try:
-                pm.execute_notebook(str(nb), str(executed), parameters=nb_params, kernel_name=kernel,
-                                    progress_bar=False, log_output=False, execution_timeout=timeout)
-            except pm.PapermillExecutionError as exc:
-                cell = _source_cell(executed, exc.cell_index)
-                raise NotebookFailed(nb.name, cell, exc.ename, exc.evalue, exc.source) from exc
-            except Exception as exc:  # kernel died, timeout, bad notebook: still name the notebook
-                raise NotebookFailed(nb.name, None, type(exc).__name__, str(exc)) from exc
-            seconds = time.perf_counter() - t0
-            done = nbformat.read(executed, as_version=4)
-            title = report_title(done, lang, nb.stem)
-            html_path = export_html(done, staging / f"{nb.stem}.html", lang=lang, title=title,
-                                    meta=_meta_line(params, started, lang))
-            entries.append({"notebook": nb.name, "title": title, "html": html_path.name, "seconds": seconds})
-            say(f"      done in {seconds:.1f} s -> {html_path.name}")
+        staging.mkdir()
+    except OSError as exc:
+        raise ConfigError(f"cannot write into the reports folder {out_dir}: {exc.strerror or exc}") from None
+    try:
+        pipeline_run = None
+        if needs:
+            until = max(needs, key=STAGE_NAMES.index)
+            say(f"pipeline (up to {until}):")
+            pipeline_run = run_pipeline(cfg, until=until, progress=say)
+            pipeline_run.export(staging)
+            for exported in sorted((staging / "artifacts").glob(f"*/{EXPORT_DIR}/*")):
+                shutil.copy2(exported, staging / exported.name)  # files for others (the CRM's action list)
+        skipped = pipeline_run.skipped_sections if pipeline_run is not None else []
+        meta = _meta_line(params, started, lang, simulated)
+        public = {k: v for k, v in cfg.to_dict().items() if not isinstance(v, dict)}
+        entries, failures = [], []
+        with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
+            futures = {}
+            for i, nb in enumerate(notebooks, 1):
+                declared = pm.inspect_notebook(str(nb))
+                values = {**public, "data_dir": str(data_path), "run_dir": str(staging), "output_dir": str(staging)}
+                nb_params = {k: v for k, v in values.items() if k in declared}
+                say(f"[{i}/{len(notebooks)}] {nb.name} ...")
+                futures[pool.submit(_render, nb, staging, nb_params, kernel, timeout, lang, meta)] = nb
+            for fut in as_completed(futures):
+                nb = futures[fut]
+                try:
+                    entry = fut.result()
+                    entries.append(entry)
+                    say(f"      {nb.name} done in {entry['seconds']:.1f} s -> {entry['html']}")
+                except NotebookFailed as exc:
+                    failures.append(exc)
+                    say(f"      {exc}")
         entries.sort(key=lambda e: e["notebook"])
+        if not entries:
+            raise failures[0] if len(failures) == 1 else NotebookFailed(
+                ", ".join(f.notebook for f in failures), None, "every notebook failed",
+                "; ".join(str(f) for f in failures))
         (staging / "executed").mkdir()
         for nb in notebooks:
-            (staging / nb.name).rename(staging / "executed" / nb.name)
+            if (staging / nb.name).exists():
+                (staging / nb.name).rename(staging / "executed" / nb.name)
         if only and (out_dir / run_day / "run.json").exists():
             entries = _carry_over(out_dir / run_day, staging, entries, params, say)
         reports = {e["html"] for e in entries}
         files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()
-                       and p.parent.name != "executed" and p.name not in reports)
+                       and p.parent.name != "executed" and p.name not in reports and p.name != "run.json"
+                       and "artifacts" not in p.relative_to(staging).parts)
+        failed = [{"notebook": f.notebook, "cell": f.cell, "error": f"{f.ename}: {f.evalue}"} for f in failures]
         record = {"run_date": run_day, "started": started, "parameters": params, "kernel": kernel,
-                  "reports": entries, "files": files}
-        (staging / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+                  "simulated_data": simulated, "reports": entries, "files": files, "failed": failed,
+                  "skipped": skipped, "status": "published with sections skipped" if failed or skipped
+                  else "published"}
+        if pipeline_run is not None:
+            record.update(json.loads((staging / "run.json").read_text(encoding="utf-8")))
+        record["config"] = {**cfg.to_dict(), "data_dir": data_path.name}
+        write_text(staging / "run.json", json.dumps(jsonable(record), indent=2, ensure_ascii=False) + "\n")
         _write_page(staging / "index.html", lang, t("run.title", lang), _run_section(record, "", lang))
     except NotebookFailed as exc:
-        failed = out_dir / ".failed"
-        shutil.rmtree(failed, ignore_errors=True)
-        staging.rename(failed)
-        exc.executed = failed / exc.notebook
-        exc.args = (f"{exc.args[0]}; the executed notebook is kept at {exc.executed}",)
+        failed_dir = out_dir / ".failed"
+        shutil.rmtree(failed_dir, ignore_errors=True)
+        staging.rename(failed_dir)
+        exc.executed = failed_dir / exc.notebook
+        exc.args = (f"{exc.args[0]}; the executed notebooks are kept in {failed_dir}",)
         raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
-    dated = _publish(staging, out_dir, run_day)
+    try:
+        dated = _publish(staging, out_dir, run_day)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ConfigError(f"cannot publish into {out_dir}: {exc.strerror or exc}; the previous reports are "
+                          f"unchanged") from None
     shutil.rmtree(out_dir / ".failed", ignore_errors=True)
-    say(f"published {len(entries)} report(s) in {dated} (index: {out_dir / 'index.html'})")
-    return [dated / e["html"] for e in entries if e["notebook"] in {nb.name for nb in notebooks}]
+    if failures or skipped:
+        say(f"published {len(entries)} report(s) in {dated}, with {len(failures)} notebook(s) failed and "
+            f"{len(skipped)} section(s) skipped (see {dated / 'index.html'})")
+    else:
+        say(f"published {len(entries)} report(s) in {dated} (index: {out_dir / 'index.html'})")
+    paths = [dated / e["html"] for e in entries if e["notebook"] in {nb.name for nb in notebooks}]
+    return RunResult(paths, record["failed"], skipped, dated)

@@ -1,7 +1,7 @@
 """The executive summary: a page for a reader with five minutes, built from what the other reports computed.
 
 Everything here is a small view over results computed elsewhere (KPIs, the NPS waves, the health scores of
-:mod:`engage_models.health.report`, the survival report's per-account values, the action list); nothing is
+:mod:`engage_models.health.history`, the survival report's per-account values, the action list); nothing is
 estimated twice.
 """
 
@@ -21,6 +21,7 @@ def nps_waves(nps_answers: pd.DataFrame, freq: str = "Q", min_n: int = 30):
     Returns (latest row, previous row or None, :class:`~engage_models.surveys.NPSDifference` or None).
     """
     from ..surveys import nps_difference, nps_trend
+    from ..surveys.net_promoter import answers_in_period
 
     trend = nps_trend(nps_answers, freq)
     trend = trend[trend["n"] >= min_n] if (trend["n"] >= min_n).any() else trend
@@ -28,7 +29,10 @@ def nps_waves(nps_answers: pd.DataFrame, freq: str = "Q", min_n: int = 30):
         return None, None, None
     latest = trend.iloc[-1]
     previous = trend.iloc[-2] if len(trend) > 1 else None
-    diff = nps_difference(latest, previous) if previous is not None else None
+    diff = None
+    if previous is not None:  # paired by account: accounts answering in both periods are not independent
+        diff = nps_difference(answers_in_period(nps_answers, latest["period"], freq),
+                              answers_in_period(nps_answers, previous["period"], freq))
     return latest, previous, diff
 
 

@@ -40,10 +40,12 @@ from .net_promoter import (
     nps_trend,
     respondent_nps,
 )
+from .select import accounts_to_call, split_respondents
 from .themes import key_terms, representative_comments, theme_table, tokenize
 
 __all__ = [
-    "NPSDifference", "NPSEstimate", "SurveyData", "account_nps", "account_waves", "attach_panel", "candidate_drivers",
+    "NPSDifference", "NPSEstimate", "SurveyData", "account_nps", "accounts_to_call", "split_respondents",
+    "account_waves", "attach_panel", "candidate_drivers",
     "churn_by_category", "csat_table", "csat_trend", "driver_correlations", "key_terms", "latest_comments",
     "load_survey_data", "nps", "nps_category", "nps_difference", "nps_interval", "nps_table", "nps_trend", "one_hot",
     "prepare", "representative_comments", "respondent_nps", "satisfied", "survival_frame", "theme_table",

@@ -11,6 +11,13 @@ boxes (``score >= high - top + 1``: 4 or 5 on 1-5).
 
 and the mean answer with ``mean +- t_{n-1} s / sqrt(n)``. Answers outside the scale are quarantined by
 ingest; these functions raise on them and never clip.
+
+Answers cluster in accounts (several users, many tickets of one account): where the answers have an
+``account_id`` (the ``cluster`` keyword, on by default when the column is there) the Wilson interval uses
+the effective number of answers ``n_eff`` (design effect from the linearised variance over accounts,
+Korn and Graubard's degrees-of-freedom correction: :func:`engage_models._core.stats.effective_n`), and
+the mean the linearised variance with ``t_{K-1}`` for ``K`` accounts (no interval for one account). With
+one answer per account both are the formulas above.
 """
 
 from __future__ import annotations
@@ -24,13 +31,21 @@ from scipy import stats
 
 from .._core.i18n import t
 from .._core.plots import date_axis, new_ax
-from .._core.stats import fisher_z_interval, mean_interval, wilson_interval
+from .._core.stats import (
+    cluster_bootstrap_spearman,
+    cluster_moments,
+    cluster_t_interval,
+    effective_n,
+    fisher_z_interval,
+    wilson_interval,
+)
 
 log = logging.getLogger(__name__)
 
 SCALE = (1, 5)
 TOP_BOXES = 2
 MIN_N = 30
+CLUSTER = "account_id"
 TRIGGER_ORDER = ("onboarding", "ticket_close", "annual", "periodic")
 PRIORITY_ORDER = ("low", "normal", "high", "urgent")
 #: Hours to close: bin edges and their label keys (translated through the message catalogue).
@@ -65,35 +80,50 @@ def _order(values: pd.Series, order: Sequence[str]) -> pd.Series:
 
 def csat_table(df: pd.DataFrame, by: str | Sequence[str] | None = "trigger", *, score: str = "score",
                scale: tuple[float, float] = SCALE, top: int = TOP_BOXES, level: float = 0.95,
-               min_n: int = MIN_N) -> pd.DataFrame:
+               min_n: int = MIN_N, cluster: str | None = CLUSTER) -> pd.DataFrame:
     """% satisfied (Wilson interval) and mean answer (t interval) per group.
+
+    ``cluster`` (accounts by default, when the column is there; ``None``: answers independent) makes the
+    intervals respect that answers of one account are alike (see the module docstring).
 
     Returns
     -------
     DataFrame
         ``by...``, ``n``, ``satisfied``, ``pct_satisfied``, ``ci_low``, ``ci_high`` (percent),
-        ``mean_score``, ``mean_low``, ``mean_high``, ``small_n``. Triggers and priorities come in their
-        natural order (onboarding, ticket close, annual, periodic; low to urgent).
+        ``mean_score``, ``mean_low``, ``mean_high``, ``small_n``, ``accounts`` (missing without clusters)
+        and ``n_eff`` (effective number of answers behind the Wilson interval). Triggers and priorities
+        come in their natural order (onboarding, ticket close, annual, periodic; low to urgent).
     """
     by = [by] if isinstance(by, str) else list(by or [])
     sat = satisfied(df[score], scale, top)
     d = df.assign(_sat=sat, _score=pd.to_numeric(df[score]).astype(float)).dropna(subset=["_sat"])
+    clustered = bool(cluster) and cluster in d
+    if clustered and d[cluster].isna().any():
+        raise ValueError(f"{int(d[cluster].isna().sum())} CSAT answers have no {cluster!r}: give every answer "
+                         "its account, or cluster=None to treat answers as independent")
     for col, order in (("trigger", TRIGGER_ORDER), ("priority", PRIORITY_ORDER)):
         if col in by:
             d[col] = _order(d[col], order)
-    rows = []
-    groups = d.groupby(by, observed=True, sort=True) if by else [((), d)]
-    for key, g in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        x, n = int(g["_sat"].sum()), len(g)
-        lo, hi = wilson_interval(x, n, level)
-        m, mlo, mhi, _ = mean_interval(g["_score"], level)
-        rows.append({**dict(zip(by, key, strict=True)), "n": n, "satisfied": x, "pct_satisfied": 100 * x / n,
-                     "ci_low": 100 * float(lo), "ci_high": 100 * float(hi), "mean_score": m, "mean_low": mlo,
-                     "mean_high": mhi, "small_n": n < min_n})
+    keys = by or ["_all"]
+    d = d.assign(_all="all") if not by else d
+    gb = d.groupby(keys, observed=True, sort=True)
+    out = gb.agg(n=("_sat", "size"), satisfied=("_sat", "sum")).reset_index()
+    codes = gb.ngroup().to_numpy()
+    clusters = d[cluster].to_numpy() if clustered else None  # None: every answer its own cluster
+    ms = cluster_moments(d["_sat"].to_numpy(float), clusters, codes)
+    mm = cluster_moments(d["_score"].to_numpy(float), clusters, codes)
+    n = out["n"].to_numpy(float)
+    n_eff = effective_n(n, ms["clusters"], ms["var_cluster"], ms["var_srs"], ms["sum_m2"], level)
+    lo, hi = wilson_interval(out["satisfied"] / n * n_eff, n_eff, level)
+    mlo, mhi = cluster_t_interval(mm["mean"], mm["var_cluster"], mm["clusters"], level)
+    out = out.assign(satisfied=out["satisfied"].astype(int), pct_satisfied=100 * out["satisfied"] / n,
+                     ci_low=100 * lo, ci_high=100 * hi, mean_score=mm["mean"].to_numpy(), mean_low=mlo, mean_high=mhi,
+                     small_n=out["n"] < min_n,
+                     accounts=pd.array(ms["clusters"].to_numpy() if clustered else [pd.NA] * len(out), dtype="Int64"),
+                     n_eff=n_eff)
     cols = by + ["n", "satisfied", "pct_satisfied", "ci_low", "ci_high", "mean_score", "mean_low", "mean_high",
-                 "small_n"]
-    out = pd.DataFrame(rows, columns=cols)
+                 "small_n", "accounts", "n_eff"]
+    out = out[cols]
     for col in by:
         if isinstance(d[col].dtype, pd.CategoricalDtype):
             out[col] = out[col].astype(str)
@@ -143,12 +173,25 @@ def ticket_csat_by_close_time(frame: pd.DataFrame, **kw) -> pd.DataFrame:
                                                                       .astype(str))
 
 
-def close_time_correlation(frame: pd.DataFrame, level: float = 0.95) -> dict:
-    """Spearman's rho between hours to close and the CSAT answer, with a Fisher-z (Bonett-Wright) interval."""
-    d = frame[["hours_to_close", "score"]].dropna()
+def close_time_correlation(frame: pd.DataFrame, level: float = 0.95, *, cluster: str | None = CLUSTER,
+                           n_boot: int = 1000, seed: int = 0) -> dict:
+    """Spearman's rho between hours to close and the CSAT answer, with an interval and p-value.
+
+    Tickets of one account are not independent: where ``frame`` has the ``cluster`` column (accounts) the
+    interval and p-value come from resampling whole accounts (``n_boot`` resamples:
+    :func:`engage_models._core.stats.cluster_bootstrap_spearman`); otherwise the Fisher-z (Bonett-Wright)
+    interval and the p-value for independent rows. ``accounts`` is the number of accounts (missing without).
+    """
+    cols = ["hours_to_close", "score"] + ([cluster] if cluster and cluster in frame else [])
+    d = frame[cols].dropna()
+    if len(cols) == 3:
+        r = cluster_bootstrap_spearman(d["hours_to_close"], d["score"], d[cluster], n_boot, seed, level)
+        return {"n": len(d), "rho": r["rho"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                "p_value": r["p_value"], "accounts": r["clusters"]}
     rho, p = stats.spearmanr(d["hours_to_close"], d["score"]) if len(d) > 2 else (np.nan, np.nan)
     lo, hi = fisher_z_interval(rho, len(d), level)
-    return {"n": len(d), "rho": float(rho), "ci_low": float(lo), "ci_high": float(hi), "p_value": float(p)}
+    return {"n": len(d), "rho": float(rho), "ci_low": float(lo), "ci_high": float(hi), "p_value": float(p),
+            "accounts": None}
 
 
 # ----------------------------------------------------------------------------------------------- plots

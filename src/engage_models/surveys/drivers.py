@@ -9,20 +9,27 @@ nothing after it leaks in. For each metric, Spearman's rank correlation with the
 
 .. math:: \\rho = \\mathrm{corr}(\\mathrm{rank}(x), \\mathrm{rank}(y)),
 
-is robust to the fat tails of usage counts and to the ordinal 0-10 or 1-5 scale. Its interval is Fisher's
-``tanh(atanh(rho) +- z se)`` with Bonett and Wright's ``se = sqrt((1 + rho^2 / 2) / (n - 3))``
-(``ci="fisher"``), or a percentile bootstrap that resamples **accounts** (``ci="bootstrap"``), which
-respects that several users of one account answer alike. p-values are adjusted for the number of
-metrics by Benjamini-Hochberg (``q_value``). A correlation is not an effect: a metric ranked high is a
-lead to follow, not a lever proven to move the score.
+is robust to the fat tails of usage counts and to the ordinal 0-10 or 1-5 scale. Several users of one
+account answer alike and share the account's metrics, so the answers are not independent: where they
+have an ``account_id`` (the ``cluster`` keyword) the interval and the p-value come from resampling
+**accounts** (``ci="bootstrap"``, the default then): the bootstrap standard error ``se`` of Fisher's
+``atanh(rho)`` gives ``tanh(atanh(rho) +- z se)`` and ``p = 2 (1 - Phi(|atanh(rho)| / se))``
+(:func:`engage_models._core.stats.cluster_bootstrap_spearman`). Without accounts, Fisher's interval with
+Bonett and Wright's ``se = sqrt((1 + rho^2 / 2) / (n - 3))`` and Spearman's p for independent rows
+(``ci="fisher"``). p-values are adjusted for the number of metrics by Benjamini-Hochberg (``q_value``).
+A correlation is not an effect: a metric ranked high is a lead to follow, not a lever proven to move
+the score.
 
 Churn by category
 -----------------
-After each account-wave (see :func:`engage_models.surveys.net_promoter.account_waves`), did the account churn
-within ``horizon_days``? Only waves whose horizon ended by ``as_of`` count. The rate per category gets a
-Wilson interval, the table a chi-square test, and detractors against promoters a risk ratio with the
-Katz log interval ``exp(log RR +- z sqrt(1/a - 1/n1 + 1/c - 1/n2))``. :func:`survival_frame` prepares
-the same waves for Kaplan-Meier curves (time since the answer, censored at the next wave or ``as_of``).
+One row per account, so the tests see independent units: at a landmark date ``at`` (by default
+``as_of - horizon_days``, the last date whose horizon has passed), the accounts still customers that had
+answered before it, each with the category of its latest wave before ``at`` (see
+:func:`engage_models.surveys.net_promoter.account_waves`); did it churn in ``(at, at + horizon]``? The rate
+per category gets a Wilson interval, the table a chi-square test, and detractors against promoters a risk
+ratio with the Katz log interval ``exp(log RR +- z sqrt(1/a - 1/n1 + 1/c - 1/n2))``.
+:func:`survival_frame` prepares one row per account for Kaplan-Meier curves and the log-rank test (time
+since the account's first wave, category of that wave), or, on request, one row per wave.
 """
 
 from __future__ import annotations
@@ -34,9 +41,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._core.errors import ConfigError
 from .._core.i18n import t
 from .._core.plots import new_ax
-from .._core.stats import benjamini_hochberg, fisher_z_interval, wilson_interval, z_value
+from .._core.stats import (
+    benjamini_hochberg,
+    cluster_bootstrap_spearman,
+    fisher_z_interval,
+    wilson_interval,
+    z_value,
+)
 from .._core.time import to_utc
 from ..features import metrics
 from .net_promoter import CATEGORIES, CATEGORY_COLOURS
@@ -44,7 +58,7 @@ from .net_promoter import CATEGORIES, CATEGORY_COLOURS
 log = logging.getLogger(__name__)
 
 
-def _utc(s: pd.Series) -> pd.Series:
+def _utc_ns(s: pd.Series) -> pd.Series:
     """UTC timestamps at one resolution (nanoseconds), so merges between tables line up."""
     return to_utc(s).astype("datetime64[ns, UTC]")
 
@@ -71,9 +85,9 @@ def attach_panel(responses: pd.DataFrame, panel: pd.DataFrame, columns: Sequence
         the account has no observation before the answer.
     """
     columns = [c for c in (columns or panel.columns) if c not in ("account_id", "as_of")]
-    right = panel[["account_id", "as_of", *columns]].assign(panel_as_of=_utc(panel["as_of"])).drop(columns="as_of")
+    right = panel[["account_id", "as_of", *columns]].assign(panel_as_of=_utc_ns(panel["as_of"])).drop(columns="as_of")
     right = right.dropna(subset=["panel_as_of"]).sort_values("panel_as_of", kind="stable")
-    left = responses.assign(_t=_utc(responses[time]), _row=np.arange(len(responses)))
+    left = responses.assign(_t=_utc_ns(responses[time]), _row=np.arange(len(responses)))
     clash = [c for c in columns if c in left.columns]
     if clash:
         raise ValueError(f"responses already have the panel columns {clash}")
@@ -121,7 +135,7 @@ def candidate_drivers(columns: Sequence[str], exclude_families: Sequence[str] = 
     return out
 
 
-def driver_correlations(df: pd.DataFrame, columns: Sequence[str], target: str = "score", *, ci: str = "fisher",
+def driver_correlations(df: pd.DataFrame, columns: Sequence[str], target: str = "score", *, ci: str | None = None,
                         level: float = 0.95, n_boot: int = 1000, cluster: str | None = "account_id",
                         seed: int = 0, min_n: int = 10) -> pd.DataFrame:
     """Spearman's rho between ``target`` and each column, with an interval, ranked by |rho|.
@@ -132,66 +146,56 @@ def driver_correlations(df: pd.DataFrame, columns: Sequence[str], target: str = 
         One row per answer: ``target`` and the candidate columns (e.g. from :func:`attach_panel`).
     columns : column names
         Numeric candidates; constant or almost empty ones get NaN and sort last.
-    ci : ``'fisher'`` or ``'bootstrap'``
-        Fisher-z with the Bonett-Wright standard error, or percentile bootstrap over ``cluster`` (accounts;
-        rows when ``cluster`` is None) with ``n_boot`` resamples.
+    ci : ``'bootstrap'``, ``'fisher'`` or None
+        ``'bootstrap'``: interval and p-value from ``n_boot`` resamples of ``cluster`` (accounts; of rows
+        when ``cluster`` is None or not a column). ``'fisher'``: Fisher-z interval and Spearman's p-value,
+        both for independent rows. None (default): ``'bootstrap'`` when ``df`` has the ``cluster`` column,
+        else ``'fisher'``.
 
     Returns
     -------
     DataFrame
-        ``driver``, ``n``, ``rho``, ``ci_low``, ``ci_high``, ``p_value``, ``q_value`` (Benjamini-Hochberg),
-        ``significant`` (``q_value < 1 - level``), sorted by |rho| descending.
+        ``driver``, ``n``, ``rho``, ``ci_low``, ``ci_high``, ``p_value``, ``q_value`` (Benjamini-Hochberg
+        over the p-values above), ``significant`` (``q_value < 1 - level``), ``accounts`` (distinct
+        clusters; missing without), sorted by |rho| descending.
     """
+    clustered = bool(cluster) and cluster in df
+    ci = ci or ("bootstrap" if clustered else "fisher")
     if ci not in ("fisher", "bootstrap"):
         raise ValueError(f"ci must be 'fisher' or 'bootstrap', not {ci!r}")
+    if ci == "fisher" and clustered and df[cluster].duplicated().any():
+        log.warning("driver_correlations(ci='fisher') treats the answers as independent although several come "
+                    "from one %s: intervals and p-values are too narrow; use ci='bootstrap'", cluster)
+    if clustered and df[cluster].isna().any():
+        raise ValueError(f"{int(df[cluster].isna().sum())} answers have no {cluster!r}: give every answer its "
+                         "account, or cluster=None to treat answers as independent")
     rows = []
     y_all = pd.to_numeric(df[target], errors="coerce")
     for col in columns:
         x = pd.to_numeric(df[col], errors="coerce")
         ok = x.notna() & y_all.notna()
         n = int(ok.sum())
+        accounts = int(df.loc[ok, cluster].nunique()) if clustered else pd.NA
+        row = {"driver": col, "n": n, "rho": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
+               "accounts": accounts}
         if n < min_n or x[ok].nunique() < 2 or y_all[ok].nunique() < 2:
-            rows.append({"driver": col, "n": n, "rho": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                         "p_value": np.nan})
+            rows.append(row)
             continue
-        rho, p = stats.spearmanr(x[ok], y_all[ok])
         if ci == "fisher":
+            rho, p = stats.spearmanr(x[ok], y_all[ok])
             lo, hi = (float(v) for v in fisher_z_interval(rho, n, level))
+            row.update(rho=float(rho), ci_low=lo, ci_high=hi, p_value=float(p))
         else:
-            groups = df.loc[ok, cluster].to_numpy() if cluster else None
-            lo, hi = _bootstrap_rho(x[ok].to_numpy(), y_all[ok].to_numpy(), groups, level, n_boot, seed)
-        rows.append({"driver": col, "n": n, "rho": float(rho), "ci_low": lo, "ci_high": hi, "p_value": float(p)})
-    out = pd.DataFrame(rows, columns=["driver", "n", "rho", "ci_low", "ci_high", "p_value"])
-    out["q_value"] = benjamini_hochberg(out["p_value"])
-    out["significant"] = out["q_value"] < 1 - level
+            groups = df.loc[ok, cluster].to_numpy() if clustered else np.arange(n)
+            r = cluster_bootstrap_spearman(x[ok].to_numpy(), y_all[ok].to_numpy(), groups, n_boot, seed, level)
+            row.update({k: r[k] for k in ("rho", "ci_low", "ci_high", "p_value")})
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["driver", "n", "rho", "ci_low", "ci_high", "p_value", "accounts"])
+    out["accounts"] = out["accounts"].astype("Int64")
+    out.insert(6, "q_value", benjamini_hochberg(out["p_value"]))
+    out.insert(7, "significant", out["q_value"] < 1 - level)
     return (out.assign(_abs=out["rho"].abs()).sort_values("_abs", ascending=False, na_position="last")
             .drop(columns="_abs").reset_index(drop=True))
-
-
-def _rank_corr_rows(xr: np.ndarray, yr: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each row pair (rows already ranked)."""
-    xc, yc = xr - xr.mean(1, keepdims=True), yr - yr.mean(1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (xc * yc).sum(1) / np.sqrt((xc**2).sum(1) * (yc**2).sum(1))
-
-
-def _bootstrap_rho(x, y, groups, level, n_boot, seed) -> tuple[float, float]:
-    """Percentile interval of Spearman's rho over resamples of rows, or of whole clusters (accounts)."""
-    rng = np.random.default_rng(seed)
-    a = (1 - level) / 2
-    if groups is None:
-        idx = rng.integers(0, len(x), size=(n_boot, len(x)))
-        rhos = _rank_corr_rows(stats.rankdata(x[idx], axis=1), stats.rankdata(y[idx], axis=1))
-        return float(np.nanquantile(rhos, a)), float(np.nanquantile(rhos, 1 - a))
-    codes, uniq = pd.factorize(groups)
-    members = [np.flatnonzero(codes == k) for k in range(len(uniq))]
-    rhos = np.full(n_boot, np.nan)
-    for b in range(n_boot):  # resampled clusters differ in total size, so each draw is ranked on its own
-        rows = np.concatenate([members[k] for k in rng.integers(0, len(uniq), size=len(uniq))])
-        xb, yb = x[rows], y[rows]
-        if np.ptp(xb) > 0 and np.ptp(yb) > 0:
-            rhos[b] = stats.spearmanr(xb, yb)[0]
-    return float(np.nanquantile(rhos, a)), float(np.nanquantile(rhos, 1 - a))
 
 
 def driver_label(col: str, lang: str = "en") -> str:
@@ -219,9 +223,9 @@ def plot_drivers(drivers: pd.DataFrame, ax=None, lang: str = "en", top: int = 15
 
 # ----------------------------------------------------------------------------------- churn by category
 def _waves_with_churn(waves: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
-    acc = accounts[["account_id", "end_date"]].assign(end_date=lambda d: _utc(d["end_date"]))
+    acc = accounts[["account_id", "end_date"]].assign(end_date=lambda d: _utc_ns(d["end_date"]))
     w = waves.merge(acc, on="account_id", how="left", validate="many_to_one")
-    w["last_at"] = _utc(w["last_at"])
+    w["last_at"] = _utc_ns(w["last_at"])
     # an answer after the recorded churn date cannot be followed up (and hints at a data problem)
     after = w["end_date"].notna() & (w["end_date"] <= w["last_at"])
     if after.any():
@@ -230,22 +234,33 @@ def _waves_with_churn(waves: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFra
 
 
 def churn_by_category(waves: pd.DataFrame, accounts: pd.DataFrame, horizon_days: int, as_of, *,
-                      level: float = 0.95) -> pd.DataFrame:
-    """Share of account-waves followed by churn within ``horizon_days``, per NPS category.
+                      level: float = 0.95, at=None, max_age_days: float | None = None) -> pd.DataFrame:
+    """Share of accounts that churned within ``horizon_days`` of a landmark date, by their NPS category then.
 
-    ``waves`` comes from :func:`~engage_models.surveys.net_promoter.account_waves`; ``accounts`` gives ``end_date``
-    (the churn date). A wave counts when ``last_at + horizon <= as_of`` (its outcome is known) and churned
-    when ``last_at < end_date <= last_at + horizon``.
+    ``waves`` comes from :func:`~engage_models.surveys.net_promoter.account_waves`; ``accounts`` gives
+    ``end_date`` (the churn date). Each account counts once: an account that is a customer at ``at``
+    (``end_date`` empty or after it) and has a wave that ended before ``at`` (no older than
+    ``max_age_days``, when given) takes the category of its latest such wave, and churned when
+    ``at < end_date <= at + horizon``. ``at`` defaults to ``as_of - horizon_days`` (the outcome is known
+    for every account); a later ``at`` is an error.
 
-    Returns ``category``, ``n``, ``churned``, ``churn_rate`` (percent), ``ci_low``, ``ci_high`` (Wilson);
-    ``.attrs`` holds ``chi2_p`` (chi-square test of equal rates) and ``risk_ratio`` (detractors vs
-    promoters, with ``rr_low`` and ``rr_high``).
+    Returns ``category``, ``n`` (accounts), ``churned``, ``churn_rate`` (percent), ``ci_low``, ``ci_high``
+    (Wilson); ``.attrs`` holds ``chi2_p`` (chi-square test of equal rates), ``risk_ratio`` (detractors vs
+    promoters, with ``rr_low`` and ``rr_high``), ``horizon_days``, ``at`` (the landmark) and ``unit``
+    (``'accounts'``).
     """
     as_of = to_utc(as_of)
     h = pd.Timedelta(days=horizon_days)
+    at = as_of - h if at is None else to_utc(at)
+    if at + h > as_of:
+        raise ConfigError(f"churn_by_category: the landmark {at.date()} plus the {horizon_days}-day horizon ends "
+                          f"after as_of {as_of.date()}; outcomes would not be known yet")
     w = _waves_with_churn(waves, accounts)
-    w = w[w["last_at"] + h <= as_of]
-    w = w.assign(churned=w["end_date"].notna() & (w["end_date"] <= w["last_at"] + h))
+    keep = (w["last_at"] < at) & (w["end_date"].isna() | (w["end_date"] > at))
+    if max_age_days is not None:
+        keep &= w["last_at"] >= at - pd.Timedelta(days=max_age_days)
+    w = w[keep].sort_values(["account_id", "last_at"], kind="stable").groupby("account_id").tail(1)
+    w = w.assign(churned=w["end_date"].notna() & (w["end_date"] <= at + h))
     g = w.groupby(w["category"].astype(str))["churned"].agg(["size", "sum"]).reindex(CATEGORIES, fill_value=0)
     lo, hi = wilson_interval(g["sum"], g["size"], level)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -258,7 +273,7 @@ def churn_by_category(waves: pd.DataFrame, accounts: pd.DataFrame, horizon_days:
     out.attrs["chi2_p"] = (float(stats.chi2_contingency(table)[1])
                            if len(used) > 1 and table.sum(0).min() > 0 else np.nan)
     out.attrs.update(risk_ratio(out.set_index("category"), level))
-    out.attrs["horizon_days"] = horizon_days
+    out.attrs.update(horizon_days=horizon_days, at=at, unit="accounts")
     return out
 
 
@@ -273,17 +288,27 @@ def risk_ratio(table: pd.DataFrame, level: float = 0.95, a: str = "detractor", b
     return {"risk_ratio": rr, "rr_low": float(rr * np.exp(-z * se)), "rr_high": float(rr * np.exp(z * se))}
 
 
-def survival_frame(waves: pd.DataFrame, accounts: pd.DataFrame, as_of) -> pd.DataFrame:
-    """Account-waves as survival data: ``duration`` (days from the answer), ``event`` (churned) by category.
+def survival_frame(waves: pd.DataFrame, accounts: pd.DataFrame, as_of, *, per: str = "account") -> pd.DataFrame:
+    """Survey answers as survival data: ``duration`` (days from the answer), ``event`` (churned) by category.
 
-    Follow-up of a wave ends at churn (event), at the account's next wave (censored: from then on the
-    next answer's category applies) or at ``as_of`` (censored), so no stretch of time counts twice.
+    ``per="account"`` (default): one row per account, from its first wave (category of that wave) to churn
+    (event) or ``as_of`` (censored), so Kaplan-Meier bands and the log-rank test see independent units.
+    ``per="wave"``: one row per account-wave, follow-up ending at churn, at the account's next wave
+    (censored: from then on the next answer's category applies) or at ``as_of``; no stretch of time
+    counts twice, but an account enters several times, which the log-rank test takes for independent
+    accounts (p-values too small).
     """
+    if per not in ("account", "wave"):
+        raise ValueError(f"per must be 'account' or 'wave', not {per!r}")
     as_of = to_utc(as_of)
     w = _waves_with_churn(waves, accounts).sort_values(["account_id", "wave"])
     w = w[w["last_at"] < as_of]
-    nxt = _utc(w.groupby("account_id")["first_at"].shift(-1))
-    stop = pd.concat([nxt.fillna(as_of), pd.Series(as_of, index=w.index)], axis=1).min(axis=1)
+    if per == "account":
+        w = w.groupby("account_id").head(1)
+        stop = pd.Series(as_of, index=w.index)
+    else:
+        nxt = _utc_ns(w.groupby("account_id")["first_at"].shift(-1))
+        stop = pd.concat([nxt.fillna(as_of), pd.Series(as_of, index=w.index)], axis=1).min(axis=1)
     event = w["end_date"].notna() & (w["end_date"] <= stop)
     end = w["end_date"].where(event, stop)
     return pd.DataFrame({"account_id": w["account_id"], "category": w["category"].astype(str),
@@ -291,32 +316,24 @@ def survival_frame(waves: pd.DataFrame, accounts: pd.DataFrame, as_of) -> pd.Dat
                         ).reset_index(drop=True)
 
 
-def km_by_category(frame: pd.DataFrame) -> dict:
-    """Kaplan-Meier fits per category (lifelines) and the multivariate log-rank p-value."""
-    from lifelines import KaplanMeierFitter
-    from lifelines.statistics import multivariate_logrank_test
+def km_by_category(frame: pd.DataFrame):
+    """Kaplan-Meier curves per NPS category of :func:`survival_frame` (days since the answer) with the
+    log-rank test: :class:`~engage_models.survival.KaplanMeierGroups`, the package's one Kaplan-Meier path."""
+    from ..survival.kaplan_meier import KaplanMeierGroups
 
-    fits = {}
-    for cat in CATEGORIES:
-        d = frame[frame["category"] == cat]
-        if len(d):
-            fits[cat] = KaplanMeierFitter(label=cat).fit(d["duration"], d["event"])
-    p = (multivariate_logrank_test(frame["duration"], frame["category"], frame["event"]).p_value
-         if frame["category"].nunique() > 1 else np.nan)
-    return {"fits": fits, "logrank_p": float(p)}
+    order = [c for c in CATEGORIES if (frame["category"] == c).any()]
+    return KaplanMeierGroups("category", duration_col="duration", event_col="event", entry_col=None,
+                             min_accounts=1, order=order).fit(frame)
 
 
-def plot_km_by_category(frame: pd.DataFrame, ax=None, lang: str = "en"):
-    """Share of accounts still customers by days since their answer, one curve (with band) per category."""
-    ax = new_ax(ax, figsize=(9, 4))
-    km = km_by_category(frame)
-    for cat, fit in km["fits"].items():
-        fit.plot_survival_function(ax=ax, color=CATEGORY_COLOURS[cat], label=f"{t(cat + 's', lang)} "
-                                   f"({t('n', lang)}={int(fit.event_observed.shape[0]):,})")
-    ax.set_xlabel(t("days_since_answer", lang))
-    ax.set_ylabel(t("survival", lang))
-    ax.legend(frameon=False, fontsize=9)
-    return ax
+def plot_km_by_category(km, ax=None, lang: str = "en"):
+    """Share of accounts still customers by days since their answer, one curve (with band) per category.
+
+    ``km``: :func:`km_by_category` or its stored :class:`~engage_models.survival.kaplan_meier.KaplanMeierResult`.
+    """
+    result = km.result() if hasattr(km, "result") else km
+    return result.plot(ax=ax, lang=lang, at_risk=False, colors=CATEGORY_COLOURS,
+                       names={c: t(c + "s", lang) for c in CATEGORIES}, xlabel=t("days_since_answer", lang))
 
 
 def plot_churn_by_category(table: pd.DataFrame, ax=None, lang: str = "en"):

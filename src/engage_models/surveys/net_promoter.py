@@ -24,11 +24,45 @@ Intervals
     gives 17.5 to 100. Exact enumeration of the trinomial shows about nominal coverage from n = 5 (see
     the tests); the reported estimate is still the plain NPS.
 
-The difference between two independent samples (two waves, two segments) is tested with a pooled
+Answers cluster in accounts
+---------------------------
+Several users of one account answer alike, so ``n`` answers from ``K`` accounts carry less information
+than ``n`` independent answers. Wherever the answers come with an ``account_id`` (the ``cluster`` keyword
+of every function, on by default when the column is there) the variance of the NPS, the mean of the
++1 / 0 / -1 scores, is estimated by linearisation over accounts
+(:func:`engage_models._core.stats.cluster_moments`):
+
+.. math:: v = \\frac{K}{K - 1} \\sum_k \\frac{(S_k - R\\, m_k)^2}{n^2}, \\qquad R = \\frac{\\sum_k S_k}{n}
+
+with ``S_k`` the sum of the scores of account ``k`` and ``m_k`` its number of answers. The intervals above
+then use the **effective number of answers** ``n_eff = n / deff * (t_{n-1} / t_{K-1})^2`` (design effect
+``deff`` = ``v`` over the independent-answers variance, floored at 1; Korn and Graubard 1998), with the
+counts scaled to it. With one answer per account ``n_eff = n`` and nothing changes; with a single account,
+or every answer in one category, the worst case is taken (answers of one account count once).
+The NPS itself, ``%promoters - %detractors`` over all answers, is never changed by this.
+
+Tiny groups: with the pseudo-counts the adjusted interval of a very small group (one answer) could leave
+its own estimate outside (one promoter: -48.5 to 98.5); it is widened to contain the estimate. With no
+answer there is no estimate and no interval (NaN, and the text says so).
+
+Comparisons
+-----------
+The difference between two waves (or segments) given as answer tables with ``account_id``
+(:func:`nps_difference` on two DataFrames) is linearised over the accounts of **both** waves together:
+each account contributes ``u_k = (S_ak - R_a m_ak) / n_a - (S_bk - R_b m_bk) / n_b``, and
+``var = K / (K - 1) sum u_k^2``. An account present in both waves contributes the covariance of its two
+answers, so this is the paired analysis of the same accounts over time, extended to accounts that answer
+in one wave only. The test uses the same sum with the pooled NPS in place of ``R_a`` and ``R_b`` (the
+variance under "no change"), with ``t_{K-1}``; the interval is ``+- t_{K-1} sqrt(var)`` (``wald``) or the
+pseudo-count interval below scaled by the design effect of the difference (``adjusted``).
+
+Two samples given as scores or counts only (no accounts) are tested as independent with a pooled
 z-statistic, ``z = (NPS_a - NPS_b) / (100 sqrt(v0 (1/n_a + 1/n_b)))`` with ``v0`` the trinomial variance of
 the pooled sample (the variance under "same distribution"), and its interval is the unpooled Wald
 interval (``wald``) or the same with pseudo-counts added to each sample (``adjusted``, truncated to
-[-200, 200]).
+[-200, 200]). Rows of :func:`nps_table` carry ``n_eff``, so two rows are compared with their effective
+numbers of answers (clustering within each wave counted, pairing across waves not: conservative when the
+same accounts answer both).
 
 Out-of-range answers are quarantined by ingest; these functions raise on them and never clip.
 """
@@ -42,10 +76,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .._core.i18n import fmt_interval, fmt_number, t
 from .._core.plots import BAND_COLOURS, date_axis, new_ax
-from .._core.stats import two_sided_p, z_value
+from .._core.stats import cluster_moments, effective_n, two_sided_p, z_value
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +90,19 @@ CATEGORY_COLOURS = {"detractor": BAND_COLOURS["red"], "passive": "#999999", "pro
 METHODS = ("wald", "adjusted")
 #: Cells with fewer answers than this are flagged ``small_n`` (a parameter of every table function).
 MIN_N = 30
+#: The column whose values cluster answers (several users of one account answer alike).
+CLUSTER = "account_id"
 
 
 # ----------------------------------------------------------------------------------------- categories
 def _check_scores(s: pd.Series) -> pd.Series:
     s = pd.to_numeric(s, errors="raise").astype(float)
-    bad = s.notna() & ((s < 0) | (s > 10) | (s != np.floor(s)))
+    v = s.to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(v) & ((v < 0) | (v > 10) | (v != np.floor(v)))
     if bad.any():
         raise ValueError(
-            f"{int(bad.sum())} NPS answers are not whole numbers in 0-10 (e.g. {s[bad].iloc[0]!r}): "
+            f"{int(bad.sum())} NPS answers are not whole numbers in 0-10 (e.g. {v[bad][0]!r}): "
             "ingest quarantines such rows; they are never clipped"
         )
     return s
@@ -95,10 +134,13 @@ def category_of_mean(mean_scores) -> pd.Series:
 
 
 # ----------------------------------------------------------------------------------------- estimation
-def nps_interval(promoters, detractors, n, method: str = "adjusted", level: float = 0.95):
+def nps_interval(promoters, detractors, n, method: str = "adjusted", level: float = 0.95, *, n_eff=None):
     """NPS and its interval from counts (scalars or arrays): ``(nps, low, high)`` on -100..100.
 
-    See the module docstring for the ``wald`` and ``adjusted`` formulas. NaN where ``n`` is 0.
+    See the module docstring for the ``wald`` and ``adjusted`` formulas. ``n_eff`` (optional, arrays
+    allowed) is the effective number of answers of clustered answers (:func:`nps_table` computes it): the
+    interval is then that of ``n_eff`` answers with the same shares, while the estimate stays the plain
+    NPS. The interval always contains the estimate; all NaN where ``n`` is 0.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
@@ -106,6 +148,9 @@ def nps_interval(promoters, detractors, n, method: str = "adjusted", level: floa
     z = z_value(level)
     with np.errstate(invalid="ignore", divide="ignore"):
         est = 100 * (P - D) / n
+        if n_eff is not None:
+            scale = np.asarray(n_eff, dtype=float) / n
+            P, D, n = P * scale, D * scale, n * scale
         if method == "adjusted":
             P, D, n = P + 0.75, D + 0.75, n + 3
         p, d = P / n, D / n
@@ -113,13 +158,34 @@ def nps_interval(promoters, detractors, n, method: str = "adjusted", level: floa
         half = z * 100 * np.sqrt(np.maximum(p + d - (p - d) ** 2, 0) / n)
         lo, hi = centre - half, centre + half
         if method == "adjusted":
-            lo, hi = np.clip(lo, -100, 100), np.clip(hi, -100, 100)
-    return est, lo, hi
+            # pseudo-counts pull the centre of a tiny group towards 0 far enough to leave the estimate out
+            lo, hi = np.minimum(np.clip(lo, -100, 100), est), np.maximum(np.clip(hi, -100, 100), est)
+    empty = np.isnan(est)
+    return est, np.where(empty, np.nan, lo), np.where(empty, np.nan, hi)
+
+
+def nps_points(scores) -> pd.Series:
+    """+1 for a promoter, 0 for a passive, -1 for a detractor (NaN for a missing answer): NPS = 100 x mean."""
+    s = _check_scores(pd.Series(scores))
+    v = s.to_numpy(float)
+    return pd.Series(np.where(np.isnan(v), np.nan, np.select([v >= PROMOTER_MIN, v >= PASSIVE_MIN], [1.0, 0.0], -1.0)),
+                     index=s.index)
+
+
+def _effective(points: pd.Series, clusters, groups=None, level: float = 0.95) -> pd.DataFrame:
+    """``accounts`` and ``n_eff`` per group of clustered NPS points (see the module docstring)."""
+    mom = cluster_moments(points.to_numpy(float), clusters, groups)
+    n_eff = effective_n(mom["n"], mom["clusters"], mom["var_cluster"], mom["var_srs"], mom["sum_m2"], level)
+    return pd.DataFrame({"accounts": mom["clusters"].to_numpy(), "n_eff": n_eff}, index=mom.index)
 
 
 @dataclass(frozen=True)
 class NPSEstimate:
-    """An NPS with its counts and interval; renders as one escaped line in notebooks."""
+    """An NPS with its counts and interval; renders as one escaped line in notebooks.
+
+    ``accounts`` and ``n_eff`` are set when the answers came with their accounts: the interval is then
+    that of ``n_eff`` independent answers (see the module docstring).
+    """
 
     n: int
     promoters: int
@@ -130,18 +196,48 @@ class NPSEstimate:
     ci_high: float
     method: str = "adjusted"
     level: float = 0.95
+    accounts: int | None = None
+    n_eff: float | None = None
 
     def text(self, lang: str = "en") -> str:
-        """'NPS 12.3 (95% CI ...) · n = 250' in ``lang``."""
-        return (f"{t('nps', lang)} {fmt_interval(self.nps, self.ci_low, self.ci_high, lang)} · "
+        """'NPS 12.3 (95% CI ...) · n = 250' in ``lang``; says so in words when there is no answer."""
+        if self.n == 0:
+            return t("nps.no_answers", lang)
+        line = (f"{t('nps', lang)} {fmt_interval(self.nps, self.ci_low, self.ci_high, lang)} · "
                 f"{t('n', lang)} = {fmt_number(self.n, lang)}")
+        if self.accounts is not None:
+            line += " · " + t("nps.accounts", lang, k=fmt_number(self.accounts, lang))
+        return line
 
     def _repr_html_(self) -> str:
         return f"<p>{html.escape(self.text())}</p>"
 
 
-def nps(scores, method: str = "adjusted", level: float = 0.95) -> NPSEstimate:
+def _scores_and_clusters(scores, score: str, cluster: str | None, clusters):
+    """0-10 answers and their cluster ids (or None) from scores, or from a table of answers."""
+    if isinstance(scores, pd.DataFrame):
+        if score not in scores:
+            raise ValueError(f"the answers have no {score!r} column (columns: {list(scores.columns)})")
+        if clusters is None and cluster and cluster in scores:
+            clusters = scores[cluster]
+        scores = scores[score]
+    s = pd.Series(scores).reset_index(drop=True)
+    if clusters is not None:
+        clusters = pd.Series(clusters).reset_index(drop=True)
+        if len(clusters) != len(s):
+            raise ValueError(f"clusters has {len(clusters)} values for {len(s)} answers")
+        if clusters[s.notna()].isna().any():
+            raise ValueError(f"{int(clusters[s.notna()].isna().sum())} answers have no account (cluster) id")
+    return s, clusters
+
+
+def nps(scores, method: str = "adjusted", level: float = 0.95, *, score: str = "score",
+        cluster: str | None = CLUSTER, clusters=None) -> NPSEstimate:
     """NPS of a set of 0-10 answers with its interval.
+
+    ``scores`` is a sequence of answers, or a table of answers (its ``score`` column), in which case the
+    interval respects the clustering of answers in its ``cluster`` column (accounts) when that column is
+    there; ``clusters`` gives the account of each answer of a plain sequence.
 
     Examples
     --------
@@ -149,11 +245,18 @@ def nps(scores, method: str = "adjusted", level: float = 0.95) -> NPSEstimate:
     >>> est.nps, est.n
     (-20.0, 100)
     """
-    cat = nps_category(pd.Series(scores)).dropna()
-    counts = cat.value_counts()
+    s, clusters = _scores_and_clusters(scores, score, cluster, clusters)
+    cat = nps_category(s)
+    counts = cat.dropna().value_counts()
     P, Pa, D = (int(counts.get(c, 0)) for c in ("promoter", "passive", "detractor"))
-    est, lo, hi = nps_interval(P, D, len(cat), method, level)
-    return NPSEstimate(len(cat), P, Pa, D, float(est), float(lo), float(hi), method, level)
+    n = P + Pa + D
+    accounts = n_eff = None
+    if clusters is not None and n:
+        ok = s.notna().to_numpy()
+        eff = _effective(nps_points(s)[ok], clusters[ok].to_numpy(), level=level).iloc[0]
+        accounts, n_eff = int(eff["accounts"]), float(eff["n_eff"])
+    est, lo, hi = nps_interval(P, D, n, method, level, n_eff=n_eff)
+    return NPSEstimate(n, P, Pa, D, float(est), float(lo), float(hi), method, level, accounts, n_eff)
 
 
 def _counts(df: pd.DataFrame, by: list[str], score: str) -> pd.DataFrame:
@@ -167,7 +270,8 @@ def _counts(df: pd.DataFrame, by: list[str], score: str) -> pd.DataFrame:
 
 
 def nps_table(df: pd.DataFrame, by: str | Sequence[str] | None = None, *, score: str = "score",
-              method: str = "adjusted", level: float = 0.95, min_n: int = MIN_N) -> pd.DataFrame:
+              method: str = "adjusted", level: float = 0.95, min_n: int = MIN_N,
+              cluster: str | None = CLUSTER) -> pd.DataFrame:
     """NPS per group with the response counts always shown and small cells flagged.
 
     Parameters
@@ -178,22 +282,45 @@ def nps_table(df: pd.DataFrame, by: str | Sequence[str] | None = None, *, score:
         Groups (segment, plan, touch model, period, ...); the whole sample when omitted.
     min_n : int
         Groups with fewer answers are flagged ``small_n`` (their interval is wide; read with care).
+    cluster : column name or None
+        Answers sharing a value (accounts, by default, when the column is there) are not independent: the
+        intervals use the effective number of answers (see the module docstring). ``None``: every answer
+        counts as independent.
 
     Returns
     -------
     DataFrame
         ``by...``, ``n``, ``promoters``, ``passives``, ``detractors``, ``pct_promoters``, ``pct_detractors``,
-        ``nps``, ``ci_low``, ``ci_high``, ``small_n``; one row per group, in group order.
+        ``nps``, ``ci_low``, ``ci_high``, ``small_n``, ``accounts`` (distinct ``cluster`` values; missing
+        without clusters) and ``n_eff`` (effective number of answers; ``n`` without clusters); one row per
+        group, in group order.
     """
     by = [by] if isinstance(by, str) else list(by or [])
     if not by:
         df = df.assign(_all="all")
-    counts = _counts(df, by or ["_all"], score)
-    counts.insert(len(by or ["_all"]), "n", counts[["promoters", "passives", "detractors"]].sum(axis=1))
-    est, lo, hi = nps_interval(counts["promoters"], counts["detractors"], counts["n"], method, level)
+    keys = by or ["_all"]
+    clustered = bool(cluster) and cluster in df
+    counts = _counts(df, keys, score)
+    counts.insert(len(keys), "n", counts[["promoters", "passives", "detractors"]].sum(axis=1))
+    if clustered:
+        pts = nps_points(df[score])
+        ok = pts.notna().to_numpy()
+        if df.loc[ok, cluster].isna().any():
+            raise ValueError(f"{int(df.loc[ok, cluster].isna().sum())} answers have no {cluster!r}: "
+                             "give every answer its account, or cluster=None to treat answers as independent")
+        frame = df.loc[ok, keys]
+        codes = frame.groupby(keys, observed=True, dropna=False, sort=True).ngroup().to_numpy()
+        eff = _effective(pts[ok], df.loc[ok, cluster].to_numpy(), codes, level)
+        if len(eff) != len(counts):  # both follow the sorted group order; a mismatch is a bug
+            raise RuntimeError("group order of counts and clusters differ")
+        accounts = pd.array(eff["accounts"].to_numpy(), dtype="Int64")
+        n_eff = eff["n_eff"].to_numpy()
+    else:
+        accounts, n_eff = pd.array([pd.NA] * len(counts), dtype="Int64"), counts["n"].to_numpy(float)
+    est, lo, hi = nps_interval(counts["promoters"], counts["detractors"], counts["n"], method, level, n_eff=n_eff)
     out = counts.assign(
         pct_promoters=100 * counts["promoters"] / counts["n"], pct_detractors=100 * counts["detractors"] / counts["n"],
-        nps=est, ci_low=lo, ci_high=hi, small_n=counts["n"] < min_n,
+        nps=est, ci_low=lo, ci_high=hi, small_n=counts["n"] < min_n, accounts=accounts, n_eff=n_eff,
     )
     return out.drop(columns=["_all"], errors="ignore")
 
@@ -211,22 +338,34 @@ def nps_trend(df: pd.DataFrame, freq: str = "M", *, time: str = "submitted_at", 
     return nps_table(df.assign(period=period), keys, **kw).sort_values(keys, ignore_index=True)
 
 
+def answers_in_period(df: pd.DataFrame, period, freq: str = "M", *, time: str = "submitted_at") -> pd.DataFrame:
+    """The answers of one period of :func:`nps_trend` (``period``: its first day), for the paired wave test."""
+    ts = pd.to_datetime(df[time], utc=True).dt.tz_localize(None).dt.to_period(freq)
+    return df[(ts == pd.Timestamp(period).tz_localize(None).to_period(freq)).to_numpy()]
+
+
 # ----------------------------------------------------------------------------------------- comparisons
-def _as_counts(x) -> tuple[float, float, float]:
+def _as_counts(x) -> tuple[float, float, float, float]:
+    """``(promoters, detractors, n, n_eff)`` of answers, an :class:`NPSEstimate` or a table row."""
     if isinstance(x, NPSEstimate):
-        return x.promoters, x.detractors, x.n
+        return x.promoters, x.detractors, x.n, (x.n if x.n_eff is None else x.n_eff)
     if isinstance(x, Mapping | pd.Series) and {"promoters", "detractors", "n"} <= set(x.keys()):
-        return float(x["promoters"]), float(x["detractors"]), float(x["n"])
+        n = float(x["n"])
+        n_eff = x.get("n_eff", n)
+        return float(x["promoters"]), float(x["detractors"]), n, (n if pd.isna(n_eff) else float(n_eff))
     e = nps(x)
-    return e.promoters, e.detractors, e.n
+    return e.promoters, e.detractors, e.n, (e.n if e.n_eff is None else e.n_eff)
 
 
-def nps_difference_counts(Pa, Da, na, Pb, Db, nb, method: str = "adjusted", level: float = 0.95) -> dict:
+def nps_difference_counts(Pa, Da, na, Pb, Db, nb, method: str = "adjusted", level: float = 0.95, *,
+                          n_eff_a=None, n_eff_b=None) -> dict:
     """Difference ``NPS_a - NPS_b`` of two independent samples from counts (arrays allowed).
 
     Returns a dict of ``nps_a``, ``nps_b``, ``difference``, ``ci_low``, ``ci_high``, ``z``, ``p_value``.
     The test uses the pooled trinomial variance (the null hypothesis: one distribution); the interval the
-    unpooled variances, with pseudo-counts for ``adjusted`` (see the module docstring).
+    unpooled variances, with pseudo-counts for ``adjusted`` (see the module docstring). ``n_eff_a`` and
+    ``n_eff_b`` (effective numbers of answers of clustered samples, e.g. from :func:`nps_table`) replace
+    ``na`` and ``nb`` in the variances, the counts scaled to them; the difference itself is unchanged.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
@@ -234,6 +373,12 @@ def nps_difference_counts(Pa, Da, na, Pb, Db, nb, method: str = "adjusted", leve
     z = z_value(level)
     with np.errstate(invalid="ignore", divide="ignore"):
         a, b = 100 * (Pa - Da) / na, 100 * (Pb - Db) / nb
+        if n_eff_a is not None:
+            sa = np.asarray(n_eff_a, dtype=float) / na
+            Pa, Da, na = Pa * sa, Da * sa, na * sa
+        if n_eff_b is not None:
+            sb = np.asarray(n_eff_b, dtype=float) / nb
+            Pb, Db, nb = Pb * sb, Db * sb, nb * sb
         p0, d0 = (Pa + Pb) / (na + nb), (Da + Db) / (na + nb)
         v0 = np.maximum(p0 + d0 - (p0 - d0) ** 2, 0)
         zstat = (a - b) / (100 * np.sqrt(v0 * (1 / na + 1 / nb)))
@@ -249,15 +394,91 @@ def nps_difference_counts(Pa, Da, na, Pb, Db, nb, method: str = "adjusted", leve
         cb, vb = centre_var(Pb, Db, nb)
         half = z * np.sqrt(va + vb)
         lo, hi = ca - cb - half, ca - cb + half
-        if method == "adjusted":
-            lo, hi = np.clip(lo, -200, 200), np.clip(hi, -200, 200)
+        if method == "adjusted":  # inside the scale, and around the estimate however small the samples
+            lo, hi = np.minimum(np.clip(lo, -200, 200), a - b), np.maximum(np.clip(hi, -200, 200), a - b)
     return {"nps_a": a, "nps_b": b, "difference": a - b, "ci_low": lo, "ci_high": hi, "z": zstat,
             "p_value": two_sided_p(zstat)}
 
 
+def nps_difference_clustered(a: pd.DataFrame, b: pd.DataFrame, method: str = "adjusted", level: float = 0.95, *,
+                             score: str = "score", cluster: str = CLUSTER) -> dict:
+    """``NPS_a - NPS_b`` of two tables of answers whose accounts may answer in both (paired by account).
+
+    The variance is linearised over the accounts of both tables together (see the module docstring), so
+    the same accounts answering both waves are not taken for independent samples. The test statistic is
+    the difference over the standard error under "no change" (pooled NPS), referred to Student's t with
+    ``K - 1`` degrees of freedom (``K`` accounts in all).
+
+    Returns the dict of :func:`nps_difference_counts` plus ``n_a``, ``n_b``, ``accounts`` (``K``),
+    ``shared_accounts`` (accounts answering in both) and ``df``. With fewer than two accounts there is no
+    test and no interval (NaN).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    ys, cs = [], []
+    for name, x in (("a", a), ("b", b)):
+        for col in (score, cluster):
+            if col not in x:
+                raise ValueError(f"the answers of {name} have no {col!r} column (columns: {list(x.columns)})")
+        pts = nps_points(x[score]).to_numpy(float)
+        ok = ~np.isnan(pts)
+        c = x[cluster].to_numpy(dtype=object)[ok]
+        if pd.isna(c).any():
+            raise ValueError(f"{int(pd.isna(c).sum())} answers of {name} have no {cluster!r}")
+        ys.append(pts[ok])
+        cs.append(c)
+    y = np.concatenate(ys)
+    in_a = np.r_[np.ones(len(ys[0]), bool), np.zeros(len(ys[1]), bool)]
+    codes = pd.factorize(np.concatenate(cs))[0]
+    na, nb = float(in_a.sum()), float((~in_a).sum())
+    K = int(codes.max()) + 1 if len(codes) else 0
+    Sa, ma = np.bincount(codes, y * in_a, K), np.bincount(codes, in_a.astype(float), K)
+    Sb, mb = np.bincount(codes, y * ~in_a, K), np.bincount(codes, (~in_a).astype(float), K)
+    Pa, Da = float(((y == 1) & in_a).sum()), float(((y == -1) & in_a).sum())
+    Pb, Db = float(((y == 1) & ~in_a).sum()), float(((y == -1) & ~in_a).sum())
+    # the counts' own (independent-answers) test and interval: the clustered ones rescale them
+    base = nps_difference_counts(Pa, Da, na, Pb, Db, nb, method, level)
+    out = {k: float(v) for k, v in base.items()}
+    out.update(n_a=int(na), n_b=int(nb), accounts=K, shared_accounts=int(((ma > 0) & (mb > 0)).sum()),
+               df=float(K - 1))
+    if K < 2 or na == 0 or nb == 0:
+        out.update(ci_low=np.nan, ci_high=np.nan, z=np.nan, p_value=np.nan)
+        return out
+    Ra, Rb, R0 = Sa.sum() / na, Sb.sum() / nb, y.mean()
+    f = K / (K - 1)
+    var = f * np.sum(((Sa - Ra * ma) / na - (Sb - Rb * mb) / nb) ** 2)
+    var0 = f * np.sum(((Sa - R0 * ma) / na - (Sb - R0 * mb) / nb) ** 2)
+    diff = Ra - Rb
+    tq = float(stats.t.ppf(1 - (1 - level) / 2, K - 1))
+    tstat = 0.0 if var0 == 0 else diff / np.sqrt(var0)  # var0 = 0: every answer alike, no evidence
+    out["z"], out["p_value"] = float(tstat), float(2 * stats.t.sf(abs(tstat), K - 1))
+    if method == "wald":
+        half = 100 * tq * np.sqrt(var)
+        out["ci_low"], out["ci_high"] = 100 * diff - half, 100 * diff + half
+        return out
+    # adjusted: the pseudo-count interval, its variance scaled by the design effect of the difference and
+    # its quantile by t_{K-1}; an account answering both waves may make the design effect below 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        srs = sum(np.var(y[w], ddof=1) / w.sum() if w.sum() > 1 else 0.0 for w in (in_a, ~in_a))
+    if np.isfinite(srs) and srs > 0:
+        deff = var / srs
+    else:  # every answer alike within each wave: assume the worst, answers of one account count once
+        deff = max(np.sum(ma**2) / na, np.sum(mb**2) / nb)
+    pa, da, pb, db = (Pa + 0.75) / (na + 3), (Da + 0.75) / (na + 3), (Pb + 0.75) / (nb + 3), (Db + 0.75) / (nb + 3)
+    va, vb = (pa + da - (pa - da) ** 2) / (na + 3), (pb + db - (pb - db) ** 2) / (nb + 3)
+    centre, half = 100 * (pa - da - pb + db), 100 * tq * np.sqrt((va + vb) * deff)
+    lo, hi = np.clip(centre - half, -200, 200), np.clip(centre + half, -200, 200)
+    out["ci_low"], out["ci_high"] = float(min(lo, 100 * diff)), float(max(hi, 100 * diff))
+    return out
+
+
 @dataclass(frozen=True)
 class NPSDifference:
-    """The result of :func:`nps_difference`."""
+    """The result of :func:`nps_difference`.
+
+    ``accounts`` and ``shared_accounts`` are set when the two samples came with their accounts (the
+    paired, clustered comparison): accounts in all, and those answering in both.
+    """
 
     n_a: int
     n_b: int
@@ -270,6 +491,8 @@ class NPSDifference:
     p_value: float
     method: str = "adjusted"
     level: float = 0.95
+    accounts: int | None = None
+    shared_accounts: int | None = None
 
     def significant(self, alpha: float = 0.05) -> bool:
         return bool(self.p_value < alpha)
@@ -278,6 +501,9 @@ class NPSDifference:
         return pd.DataFrame([asdict(self)])
 
     def text(self, lang: str = "en") -> str:
+        if pd.isna(self.p_value):
+            return t("nps.difference_untested", lang, diff=fmt_number(self.difference, lang, 1),
+                     k=fmt_number(self.accounts if self.accounts is not None else 0, lang))
         diff = fmt_interval(self.difference, self.ci_low, self.ci_high, lang)
         return t("nps.difference", lang, diff=diff, p=f"{self.p_value:.3f}")
 
@@ -285,19 +511,28 @@ class NPSDifference:
         return f"<p>{html.escape(self.text())}</p>"
 
 
-def nps_difference(a, b, method: str = "adjusted", level: float = 0.95) -> NPSDifference:
-    """Test and interval for ``NPS_a - NPS_b`` of two independent samples (two waves, two segments).
+def nps_difference(a, b, method: str = "adjusted", level: float = 0.95, *, score: str = "score",
+                   cluster: str | None = CLUSTER) -> NPSDifference:
+    """Test and interval for ``NPS_a - NPS_b`` (two waves, two segments).
 
-    ``a`` and ``b`` are 0-10 answers, :class:`NPSEstimate` objects, or rows of :func:`nps_table`
-    (anything with ``promoters``, ``detractors`` and ``n``).
+    ``a`` and ``b`` are tables of answers (a ``score`` column), 0-10 answers, :class:`NPSEstimate`
+    objects, or rows of :func:`nps_table` (anything with ``promoters``, ``detractors`` and ``n``).
 
-    Notes
-    -----
-    Answers of several users of one account are treated as independent; when most accounts answer with
-    many users the p-value is somewhat too small.
+    Two tables that both have the ``cluster`` column (accounts) are compared by
+    :func:`nps_difference_clustered`: accounts answering in both are paired, and several users of one
+    account are not taken for independent answers. Table rows and estimates that carry ``n_eff`` are
+    compared with their effective numbers of answers; plain scores as independent answers.
     """
-    (Pa, Da, na), (Pb, Db, nb) = _as_counts(a), _as_counts(b)
-    r = nps_difference_counts(Pa, Da, na, Pb, Db, nb, method, level)
+    if isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame):
+        if cluster and cluster in a and cluster in b:
+            r = nps_difference_clustered(a, b, method, level, score=score, cluster=cluster)
+            return NPSDifference(r["n_a"], r["n_b"], *(float(r[k]) for k in ("nps_a", "nps_b", "difference",
+                                                                               "ci_low", "ci_high", "z", "p_value")),
+                                 method=method, level=level, accounts=r["accounts"],
+                                 shared_accounts=r["shared_accounts"])
+        a, b = a[score], b[score]
+    (Pa, Da, na, ea), (Pb, Db, nb, eb) = _as_counts(a), _as_counts(b)
+    r = nps_difference_counts(Pa, Da, na, Pb, Db, nb, method, level, n_eff_a=ea, n_eff_b=eb)
     return NPSDifference(int(na), int(nb), *(float(r[k]) for k in
                                               ("nps_a", "nps_b", "difference", "ci_low", "ci_high", "z", "p_value")),
                          method=method, level=level)

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .._core.stats import wilson_interval
+from .._core.stats import cluster_moments, effective_n, wilson_interval
 
 log = logging.getLogger(__name__)
 
@@ -197,22 +197,33 @@ def assign_themes(terms: pd.Series, lexicon: dict[str, frozenset[str]] | None = 
 
 
 def theme_table(df: pd.DataFrame, by: str = "category", *, text: str = "comment", lang: str = "lang",
-                lexicon: dict[str, frozenset[str]] | None = None, level: float = 0.95) -> pd.DataFrame:
+                lexicon: dict[str, frozenset[str]] | None = None, level: float = 0.95,
+                cluster: str | None = "account_id") -> pd.DataFrame:
     """Share of each group's comments that touch each theme, with Wilson intervals.
+
+    Comments of one account tend to repeat its concerns: where ``df`` has the ``cluster`` column
+    (accounts) the Wilson interval uses the effective number of comments (design effect over accounts,
+    :func:`engage_models._core.stats.effective_n`); ``cluster=None`` treats comments as independent.
 
     Returns ``theme``, ``by``, ``comments`` (in the group, with the theme), ``n`` (comments of the group),
     ``share``, ``ci_low``, ``ci_high`` (percent).
     """
     lexicon = lexicon or THEMES
     d = df[df[text].notna() & df[by].notna()]
+    clustered = bool(cluster) and cluster in d
     themes = assign_themes(comment_terms(d, text, lang), lexicon)
     rows = []
     for g, idx in d.groupby(by, observed=True).groups.items():
         th = themes.loc[idx]
         n = len(th)
         for theme in lexicon:
-            x = int(th.map(lambda ts, theme=theme: theme in ts).sum())
-            lo, hi = wilson_interval(x, n, level)
+            hit = th.map(lambda ts, theme=theme: theme in ts).astype(float)
+            x = int(hit.sum())
+            n_eff = float(n)
+            if clustered and n:
+                m = cluster_moments(hit.to_numpy(), d.loc[idx, cluster].to_numpy()).iloc[0]
+                n_eff = float(effective_n(m["n"], m["clusters"], m["var_cluster"], m["var_srs"], m["sum_m2"], level))
+            lo, hi = wilson_interval(x / n * n_eff if n else 0, n_eff, level)
             rows.append({"theme": theme, by: g, "comments": x, "n": n, "share": 100 * x / n if n else np.nan,
                          "ci_low": 100 * float(lo), "ci_high": 100 * float(hi)})
     return pd.DataFrame(rows, columns=["theme", by, "comments", "n", "share", "ci_low", "ci_high"])

@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._core.errors import DataError
 from .._core.io import read_table, write_csv, write_json  # noqa: F401  (read_table: the CLI's reader)
 from .._core.time import to_utc
 from ..config import DataPaths
+from ..features.screening import Screen, screen_survival
 from . import data as D
 from .cox import CoxModel
 from .curves import DAYS_PER_MONTH
@@ -46,6 +48,7 @@ class TableAnalysis:
     revenue_at_risk: pd.DataFrame | None
     simple_ltv: dict | None
     settings: dict = field(default_factory=dict)
+    screen: Screen | None = None  # the leakage screen of the covariates (also in evaluation["leakage_screen"])
 
     def write(self, out: str | Path) -> list[Path]:
         """``hazard_ratios.csv``, ``ph_test.csv``, ``per_account.csv``, ``revenue_at_risk.csv`` (with an MRR
@@ -76,8 +79,15 @@ class TableAnalysis:
 def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=None, entry: str | None = None,
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
-                  cv: int = 5, penalizer: float | None = None, random_state: int = 0) -> TableAnalysis:
+                  cv: int = 5, penalizer: float | None = None, random_state: int = 0, keep_columns=(),
+                  where: str = "table") -> TableAnalysis:
     """Fit, check, cross-validate and value a generic survival table (one row per account).
+
+    Every covariate first goes through the leakage screen (:func:`~engage_models.features.screening.
+    screen_survival`): a status column, a date or reason filled only for churners, an identifier, a column
+    ordering the durations almost perfectly on its own or a function of the duration (total charges =
+    tenure x monthly charge) is left out, with its reason in ``evaluation["leakage_screen"]``, unless named
+    in ``keep_columns``.
 
     Parameters
     ----------
@@ -91,22 +101,26 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         Default: every other column except the id and MRR.
     n_boot : int
         Bootstrap refits for the intervals of per-account values (0: none).
+    keep_columns : sequence of str
+        Covariates to use even if the leakage screen suspects them.
+    where : str
+        The table's name in error messages (its file).
     """
     missing = [c for c in (duration, event, entry, id_col, mrr, *(covariates or [])) if c and c not in df.columns]
     if missing:
-        raise ValueError(f"column(s) not in the table: {missing} (it has {list(df.columns)})")
+        raise DataError(f"column(s) not in the table: {missing} (it has {list(df.columns)})")
     if unit not in ("months", "days"):
-        raise ValueError(f"unit must be 'months' or 'days', not {unit!r}")
+        raise DataError(f"unit must be 'months' or 'days', not {unit!r}")
     data = df.copy()
     ev = pd.to_numeric(data[event], errors="coerce") if not pd.api.types.is_bool_dtype(data[event]) \
         else data[event].astype(int)
     if ev.isna().any() or not ev.isin([0, 1]).all():
-        raise ValueError(f"event column {event!r} must hold 0/1 (or true/false)")
+        raise DataError(f"event column {event!r} must hold 0/1 (or true/false)")
     data["_event"] = ev.astype(int)
     scale = 1.0 if unit == "months" else 1.0 / DAYS_PER_MONTH
     data["_duration"] = pd.to_numeric(data[duration], errors="raise").astype(float) * scale
     if (data["_duration"] < 0).any():
-        raise ValueError(f"duration column {duration!r} has negative values")
+        raise DataError(f"duration column {duration!r} has negative values")
     data["_entry"] = pd.to_numeric(data[entry]).astype(float) * scale if entry else 0.0
     if covariates is None:
         covariates = [c for c in df.columns if c not in {duration, event, entry, id_col, mrr}]
@@ -114,10 +128,17 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     data["_id"] = data[id_col].astype(str) if id_col else data.index.astype(str)
     if data["_id"].duplicated().any():
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
-        raise ValueError(f"id column {id_col!r} is not unique (e.g. {dup!r}): the table needs one row per account")
+        raise DataError(f"id column {id_col!r} is not unique (e.g. {dup!r}): the table needs one row per account")
     data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
     data.index.name = None
     entry_col = "_entry" if entry else None
+    others = [c for c in df.columns if c not in {duration, event, entry, id_col, *covariates}]  # e.g. MRR
+    screen = screen_survival(data, "_duration", "_event", covariates, others=others,
+                             keep=keep_columns, seed=random_state, where=where, event_label=event)
+    covariates = [c for c in covariates if c not in screen.excluded]
+    if not covariates and screen.excluded:
+        raise DataError(f"{where}: no covariate left after the leakage screen left out "
+                        f"{', '.join(screen.excluded)} (keep one with --keep-column NAME)")
 
     cox = CoxModel(covariates=covariates, duration_col="_duration", event_col="_event", entry_col=entry_col,
                    penalizer=penalizer, cv=cv, random_state=random_state).fit(data)
@@ -138,6 +159,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         "penalizer_selection": cox.cv_results_.to_dict("records") if cox.cv_results_ is not None else None,
         "proportional_hazards": {"alpha": cox.ph_alpha, "remedies": cox.remedies_,
                                  "text": cox.assumptions_text("en")},
+        "leakage_screen": screen.to_dict(),
         "notes": "cross_validation: k-fold over rows; harrell_c counts a pair only when both accounts were at "
                  "risk (left truncation); uno_c and auc_<k> measure time from each row's entry.",
     }
@@ -162,7 +184,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         portfolio = None
     evaluation["settings"] = {"margin": margin, "annual_discount_rate": annual_discount_rate,
                               "horizon_months": horizon, "horizons": list(horizons), "n_boot": n_boot}
-    return TableAnalysis(cox, discrete, evaluation, per_account, portfolio, simple, evaluation["settings"])
+    return TableAnalysis(cox, discrete, evaluation, per_account, portfolio, simple, evaluation["settings"], screen)
 
 
 def clone_refit(model):

@@ -20,6 +20,8 @@ curves, so it accepts left truncation (lifelines' tests do not):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
@@ -182,57 +184,122 @@ class KaplanMeierGroups:
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def plot(self, ax=None, lang: str = "en", ci: bool = True, at_risk: bool = True, ticks=None,
-             min_at_risk: int | None = None, colors=None):
-        """Curves with confidence bands and at-risk counts under the axis, each drawn over :meth:`span`
-        (an estimate from a handful of accounts is noise)."""
-        import matplotlib.pyplot as plt
-
-        ax = new_ax(ax, figsize=(9, 4.5 + 0.25 * len(self.labels_) * at_risk))
-        cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        t_end = 0.0
-        for i, lab in enumerate(self.labels_):
+    def result(self, min_at_risk: int | None = None, ticks=None) -> KaplanMeierResult:
+        """The curves as drawn (each over its :meth:`span`), at-risk counts at the ticks, summary and log-rank
+        test: everything a report shows, as tables (:meth:`KaplanMeierResult.to_tables` stores them)."""
+        rows, t_end = [], 0.0
+        for lab in self.labels_:
             kmf = self.fitters_[lab]
-            colour = (colors or {}).get(lab) or BAND_COLOURS.get(str(lab)) or cycle[i % len(cycle)]
-            sf = kmf.survival_function_
             first, last = self.span(lab, min_at_risk)
             if not np.isfinite(first):
                 continue
-            sf = sf[(sf.index >= first) & (sf.index <= last)]
+            sf = kmf.survival_function_.iloc[:, 0]
+            band = kmf.confidence_interval_survival_function_
+            keep = (sf.index >= first) & (sf.index <= last)
             t_end = max(t_end, last)
-            name = t(str(lab), lang) if self.by else t("accounts", lang)
-            ax.step(sf.index, sf.iloc[:, 0], where="post", color=colour,
-                    label=f"{name} (n={len(self.data_[lab][0]):,})")
+            rows.append(pd.DataFrame({"group": str(lab), "time": sf.index[keep].to_numpy(float),
+                                      "survival": sf.to_numpy()[keep], "ci_low": band.iloc[:, 0].to_numpy()[keep],
+                                      "ci_high": band.iloc[:, 1].to_numpy()[keep]}))
+        curves = (pd.concat(rows, ignore_index=True) if rows else
+                  pd.DataFrame(columns=["group", "time", "survival", "ci_low", "ci_high"]))
+        ticks = np.asarray(ticks if ticks is not None else _ticks(t_end), float)
+        counts = self.at_risk(ticks)
+        counts.columns = [str(c) for c in counts.columns]
+        return KaplanMeierResult(by=self.by, labels=[str(lab) for lab in self.labels_],
+                                 n={str(lab): int(len(self.data_[lab][0])) for lab in self.labels_},
+                                 curves=curves, at_risk=counts.reset_index(), summary=self.summary.assign(
+                                     group=lambda d: d["group"].astype(str)),
+                                 logrank=self.logrank_, t_end=float(t_end))
+
+    def plot(self, ax=None, lang: str = "en", ci: bool = True, at_risk: bool = True, ticks=None,
+             min_at_risk: int | None = None, colors=None):
+        """Curves with confidence bands and at-risk counts under the axis, each drawn over :meth:`span`
+        (an estimate from a handful of accounts is noise). See :meth:`KaplanMeierResult.plot`."""
+        return self.result(min_at_risk, ticks).plot(ax=ax, lang=lang, ci=ci, at_risk=at_risk, colors=colors)
+
+    def logrank_text(self, lang: str = "en") -> str:
+        """One sentence: do the groups' curves differ?"""
+        return self.result().logrank_text(lang)
+
+    def to_tables(self) -> tuple[dict[str, pd.DataFrame], dict]:
+        return self.result().to_tables()
+
+
+@dataclass
+class KaplanMeierResult:
+    """Kaplan-Meier curves by group as tables: what a report draws and tabulates, without the fitted objects.
+
+    ``curves``: group, time, survival, ci_low, ci_high (each group over the tenures with enough accounts at
+    risk); ``at_risk``: accounts at risk per group at the axis ticks; ``summary``: per group accounts, churned,
+    median lifetime with its interval, retention at 12 and 24 months; ``logrank``: the test between groups.
+    """
+
+    by: str | None
+    labels: list[str]
+    n: dict[str, int]
+    curves: pd.DataFrame
+    at_risk: pd.DataFrame
+    summary: pd.DataFrame
+    logrank: dict
+    t_end: float
+
+    def to_tables(self) -> tuple[dict[str, pd.DataFrame], dict]:
+        """``({"curves", "at_risk", "summary"}: DataFrame, info)``: Parquet-ready tables and JSON-ready info."""
+        info = {"by": self.by, "labels": self.labels, "n": self.n, "logrank": self.logrank, "t_end": self.t_end,
+                "tables": ["curves", "at_risk", "summary"]}
+        return {"curves": self.curves, "at_risk": self.at_risk, "summary": self.summary}, info
+
+    @classmethod
+    def from_tables(cls, tables: dict[str, pd.DataFrame], info: dict) -> KaplanMeierResult:
+        return cls(by=info["by"], labels=list(info["labels"]), n=dict(info["n"]), curves=tables["curves"],
+                   at_risk=tables["at_risk"], summary=tables["summary"], logrank=info["logrank"],
+                   t_end=float(info["t_end"]))
+
+    def plot(self, ax=None, lang: str = "en", ci: bool = True, at_risk: bool = True, colors=None, names=None,
+             xlabel: str | None = None):
+        """Curves with confidence bands, and the accounts at risk under the axis; returns the ``ax``.
+
+        ``colors`` and ``names`` map a group to its colour and legend name (default: the catalogue's word);
+        ``xlabel`` replaces "tenure (months)" when time is another clock.
+        """
+        import matplotlib.pyplot as plt
+
+        ax = new_ax(ax, figsize=(9, 4.5 + 0.25 * len(self.labels) * at_risk))
+        cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for i, lab in enumerate(self.labels):
+            g = self.curves[self.curves["group"] == lab]
+            if g.empty:
+                continue
+            colour = (colors or {}).get(lab) or BAND_COLOURS.get(lab) or cycle[i % len(cycle)]
+            name = (names or {}).get(lab) or (t(lab, lang) if self.by else t("accounts", lang))
+            ax.step(g["time"], g["survival"], where="post", color=colour, label=f"{name} (n={self.n[lab]:,})")
             if ci:
-                band = kmf.confidence_interval_survival_function_
-                band = band[(band.index >= first) & (band.index <= last)]
-                ax.fill_between(band.index, band.iloc[:, 0], band.iloc[:, 1], step="post", color=colour, alpha=0.15)
-        ax.set_xlim(0, t_end)
+                ax.fill_between(g["time"], g["ci_low"], g["ci_high"], step="post", color=colour, alpha=0.15)
+        ax.set_xlim(0, self.t_end)
         ax.set_ylim(0, 1.02)
-        ax.set_xlabel(t("tenure_months", lang))
+        ax.set_xlabel(xlabel or t("tenure_months", lang))
         ax.set_ylabel(t("survival", lang))
         ax.legend(loc="best", fontsize=9)
         if at_risk:
-            ticks = np.asarray(ticks if ticks is not None else _ticks(t_end))
+            ticks = self.at_risk["time"].to_numpy(float)
             ax.set_xticks(ticks)
-            counts = self.at_risk(ticks)
             # the table sits below the tick labels and the axis label, in points so any figure size works
             top, step = -46, 12
             ax.annotate(t("at_risk", lang), xy=(0, 0), xycoords="axes fraction", xytext=(-14, top),
                         textcoords="offset points", ha="right", va="top", fontsize=9)
-            for r, lab in enumerate(self.labels_):
+            for r, lab in enumerate(self.labels):
                 y = top - step * (r + 1)
-                name = t(str(lab), lang) if self.by else t("accounts", lang)
+                name = (names or {}).get(lab) or (t(lab, lang) if self.by else t("accounts", lang))
                 ax.annotate(name, xy=(0, 0), xycoords="axes fraction", xytext=(-14, y), textcoords="offset points",
                             ha="right", va="top", fontsize=8)
-                for tk, c in zip(ticks, counts[lab], strict=True):
-                    ax.annotate(f"{c:,}", xy=(tk, 0), xycoords=("data", "axes fraction"), xytext=(0, y),
+                for tk, c in zip(ticks, self.at_risk[lab], strict=True):
+                    ax.annotate(f"{int(c):,}", xy=(tk, 0), xycoords=("data", "axes fraction"), xytext=(0, y),
                                 textcoords="offset points", ha="center", va="top", fontsize=8)
         return ax
 
     def logrank_text(self, lang: str = "en") -> str:
         """One sentence: do the groups' curves differ?"""
-        lr = self.logrank_
+        lr = self.logrank
         if not lr["df"]:
             return ""
         key = "surv.logrank_differ" if lr["p"] < 0.05 else "surv.logrank_same"
@@ -245,5 +312,5 @@ def _fmt_p(p: float) -> str:
 
 
 def _ticks(t_end: float) -> np.ndarray:
-    step = next(s for s in (1, 2, 3, 6, 12, 24) if t_end / s <= 10)
+    step = next((s for s in (1, 2, 3, 6, 12, 24, 30, 60, 90, 180, 365, 730) if t_end / s <= 10), t_end / 10 or 1)
     return np.arange(0, t_end + 1e-9, step)

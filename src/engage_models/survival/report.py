@@ -21,13 +21,19 @@ def _p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def header(adata, lang: str = "en") -> str:
-    """One line: data folder, observation date, accounts, churned, left-truncated."""
-    lt = adata.lifetimes
-    return t("surv.header", lang, date=fmt_date(adata.as_of, lang), accounts=fmt_number(len(lt), lang),
-             churned=fmt_number(int(lt["event"].sum()), lang),
-             truncated=fmt_number(int(lt["left_truncated"].sum()), lang),
-             since=fmt_date(adata.observed_from, lang) if adata.observed_from is not None else "-")
+def header(info, lang: str = "en") -> str:
+    """One line: observation date, accounts, churned, left-truncated, observed since.
+
+    ``info``: the survival stage's summary (a dict with ``as_of``, ``observed_from``, ``accounts``, ``churned``,
+    ``left_truncated``) or an :class:`~engage_models.survival.analysis.AccountData`.
+    """
+    if not isinstance(info, dict):
+        lt = info.lifetimes
+        info = {"as_of": info.as_of, "observed_from": info.observed_from, "accounts": len(lt),
+                "churned": int(lt["event"].sum()), "left_truncated": int(lt["left_truncated"].sum())}
+    return t("surv.header", lang, date=fmt_date(info["as_of"], lang), accounts=fmt_number(info["accounts"], lang),
+             churned=fmt_number(info["churned"], lang), truncated=fmt_number(info["left_truncated"], lang),
+             since=fmt_date(info["observed_from"], lang) if info.get("observed_from") is not None else "-")
 
 
 def km_table(km, lang: str = "en") -> Table:
@@ -86,9 +92,20 @@ def term_labels(summary: pd.DataFrame, lang: str = "en") -> dict[str, str]:
     return {i: _term_label(i, lang) for i in summary.index}
 
 
+def plot_hazard_ratios(summary: pd.DataFrame, ax=None, lang: str = "en"):
+    """Forest plot of a Cox model's hazard ratios (its ``summary``, indexed by term), terms in words."""
+    from .cox import plot_forest
+
+    return plot_forest(summary, ax=ax, lang=lang, labels=term_labels(summary, lang))
+
+
 def driver_table(tv, discrete, lang: str = "en") -> Table:
-    """Time-varying Cox hazard ratios per SD beside the discrete-time odds ratios per SD (the cross-check)."""
-    a, b = tv.summary_per_sd(), discrete.summary_per_sd()
+    """Time-varying Cox hazard ratios per SD beside the discrete-time odds ratios per SD (the cross-check).
+
+    ``tv`` and ``discrete``: the fitted models, or their ``summary_per_sd()`` tables (indexed by term).
+    """
+    a = tv if isinstance(tv, pd.DataFrame) else tv.summary_per_sd()
+    b = discrete if isinstance(discrete, pd.DataFrame) else discrete.summary_per_sd()
     out = pd.DataFrame({
         "covariate": [_term_label(i, lang) + (" †" if a.loc[i, "per"] == "sd" else "") for i in a.index],
         "surv.hr_per_sd": [fmt_interval(r, lo, hi, lang, decimals=2) for r, lo, hi in
@@ -104,16 +121,24 @@ def plot_drivers(tv, ax=None, lang: str = "en"):
     """Forest plot of the time-varying Cox hazard ratios per SD (indicators per 0 -> 1)."""
     from .cox import plot_forest
 
-    s = tv.summary_per_sd()
+    s = tv if isinstance(tv, pd.DataFrame) else tv.summary_per_sd()
     labels = {i: _term_label(i, lang) + (" †" if s.loc[i, "per"] == "sd" else "") for i in s.index}
     return plot_forest(s, ax=ax, lang=lang, labels=labels)
 
 
-def ph_table(model, lang: str = "en") -> Table:
-    """The Schoenfeld tests, one row per term, before (and after) the remedy."""
-    frames = [(model.ph_test_, "before")]
-    if model.ph_test_after_ is not None:
-        frames.append((model.ph_test_after_, "after"))
+def ph_table(before, after=None, lang: str = "en") -> Table:
+    """The Schoenfeld tests, one row per term, before (and after) the remedy.
+
+    ``before``: a fitted :class:`~engage_models.survival.CoxModel`, or its ``ph_test_`` table (then ``after`` is
+    its ``ph_test_after_``, None when no remedy was needed).
+    """
+    if not isinstance(before, pd.DataFrame) and before is not None:
+        before, after = before.ph_test_, before.ph_test_after_
+    if before is None:
+        return table(pd.DataFrame(), lang=lang)
+    frames = [(before, "before")]
+    if after is not None:
+        frames.append((after, "after"))
     rows = []
     for df, stage in frames:
         for _, r in df.iterrows():
@@ -123,7 +148,10 @@ def ph_table(model, lang: str = "en") -> Table:
     return table(pd.DataFrame(rows), lang=lang, decimals=2)
 
 
-def penalizer_table(results: pd.DataFrame, chosen: float, lang: str = "en", score: str = "harrell_c") -> Table:
+def penalizer_table(results: pd.DataFrame | None, chosen: float, lang: str = "en", score: str = "harrell_c") -> Table:
+    """The penalties tried with their cross-validated scores, the chosen one marked (empty when it was given)."""
+    if results is None:
+        return table(pd.DataFrame({"penalizer": [chosen], "surv.chosen": [True]}), lang=lang, decimals=3)
     out = results.copy()
     out["surv.chosen"] = out["penalizer"] == chosen
     keep = [c for c in ("penalizer", score, f"{score}_sd", "concordance", "concordance_sd", "uno_c", "surv.chosen")
@@ -155,7 +183,9 @@ def evaluation_table(results: dict, lang: str = "en") -> Table:
 
 
 def plot_calibrations(oots: dict, lang: str = "en"):
-    """Calibration plots side by side, one per model (``oots``: label key -> :class:`OutOfTime`)."""
+    """Calibration plots side by side, one per model (``oots``: label key -> :class:`OutOfTime` or its
+    ``result`` dict, as the survival stage stores it)."""
+    oots = {k: v if hasattr(v, "calibration") else _Calibrations(v) for k, v in oots.items()}
     import matplotlib.pyplot as plt
 
     from .evaluation import plot_calibration
@@ -172,6 +202,17 @@ def plot_calibrations(oots: dict, lang: str = "en"):
     return axes[0]
 
 
+class _Calibrations:
+    """The calibration tables of a stored out-of-time result, as :class:`OutOfTime` offers them."""
+
+    def __init__(self, result: dict):
+        self.result = result
+
+    def calibration(self) -> dict[float, pd.DataFrame]:
+        return {float(h): pd.DataFrame(v["calibration"]) for h, v in self.result["horizons"].items()
+                if v["evaluable"]}
+
+
 def value_table(values: pd.DataFrame, names: pd.Series | None = None, lang: str = "en", n: int = 10,
                 currency: str = "USD") -> Table:
     """The ``n`` accounts with the highest LTV: tenure, MRR, expected remaining months and LTV with intervals."""
@@ -186,7 +227,8 @@ def value_table(values: pd.DataFrame, names: pd.Series | None = None, lang: str 
                                       r.get("expected_remaining_months_high"), lang)
                          if has_ci else fmt_number(r["expected_remaining_months"], lang, 1)
                          for _, r in top.iterrows()],
-        "ltv_ci": [fmt_interval(r["ltv"], r.get("ltv_low"), r.get("ltv_high"), lang, decimals=0)
+        "ltv_ci": [fmt_interval(r["ltv"], r.get("ltv_low"), r.get("ltv_high"), lang,
+                                fmt=lambda v: fmt_money(v, lang, currency))
                    if has_ci else fmt_money(r["ltv"], lang, currency) for _, r in top.iterrows()],
         "churn_12m": top["churn_12m"].map(lambda v: fmt_pct(100 * v, lang)) if "churn_12m" in top else "",
     })
@@ -201,7 +243,8 @@ def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "US
         rows.append({
             "horizon_months": t("surv.next_months", lang, k=int(r["horizon_months"])),
             "expected_churned_mrr_ci": fmt_interval(r["expected_churned_mrr"], r.get("expected_churned_mrr_low"),
-                                                    r.get("expected_churned_mrr_high"), lang, 0)
+                                                    r.get("expected_churned_mrr_high"), lang,
+                                                    fmt=lambda v: fmt_money(v, lang, currency))
             if ci else fmt_money(r["expected_churned_mrr"], lang, currency),
             "share_of_mrr": fmt_pct(100 * r["share_of_mrr"], lang),
             "expected_lost_mrr_months_ci": fmt_interval(r["expected_lost_mrr_months"],
@@ -225,30 +268,41 @@ def ltv_summary(values: pd.DataFrame, simple: dict, lang: str = "en", currency: 
              arpa=fmt_money(simple["arpa"], lang, currency))
 
 
-def plot_account_curves(curves: SurvivalCurves, t0, labels: dict, horizon: float = 36.0, ax=None,
-                        lang: str = "en"):
-    """Conditional survival ``S(t0 + u) / S(t0)`` for ``u`` in [0, horizon] of a few accounts."""
-    ax = new_ax(ax)
-    u = np.linspace(0, horizon, 145)
+def example_accounts(values: pd.DataFrame) -> dict:
+    """Three accounts: the lowest, median and highest predicted 12-month churn -> their role's catalogue key."""
+    v = values.sort_values(["churn_12m"], kind="stable")
+    return {v.index[0]: "surv.lowest_risk", v.index[len(v) // 2]: "surv.median_risk", v.index[-1]: "surv.highest_risk"}
+
+
+def account_curve_table(curves: SurvivalCurves, t0, examples: dict, horizon: float = 36.0,
+                        points: int = 145) -> pd.DataFrame:
+    """Conditional survival ``S(t0 + u) / S(t0)`` for ``u`` in [0, horizon] of the ``examples`` accounts (from
+    :func:`example_accounts`): ``account_id``, ``role``, ``months_from_now``, ``survival``."""
+    u = np.linspace(0, horizon, points)
     t0 = pd.Series(np.broadcast_to(np.asarray(t0, float), (curves.n,)), index=curves.index)
-    for acc, name in labels.items():
+    rows = []
+    for acc, role in examples.items():
         j = curves.index.get_loc(acc)
         one = curves.subset([j])
-        s = [one.conditional_survival(t0.iloc[j], x)[0] for x in u]
-        ax.plot(u, s, label=name)
+        rows.append(pd.DataFrame({"account_id": str(acc), "role": role, "months_from_now": u,
+                                  "survival": [one.conditional_survival(t0.iloc[j], x)[0] for x in u]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def plot_account_curves(table: pd.DataFrame, values: pd.DataFrame | None = None, ax=None, lang: str = "en"):
+    """The curves of :func:`account_curve_table`, labelled by role, account ID and predicted 12-month churn
+    (from ``values``, indexed by account). The account ID, not the name: figures are drawn in the report
+    language's font, and names may be in another."""
+    ax = new_ax(ax)
+    horizon = float(table["months_from_now"].max())
+    for (acc, role), g in table.groupby(["account_id", "role"], sort=False):
+        label = f"{t(role, lang)}: {acc}"
+        if values is not None and acc in values.index:
+            label += f" ({fmt_pct(100 * values.loc[acc, 'churn_12m'], lang)})"
+        ax.plot(g["months_from_now"], g["survival"], label=label)
     ax.set_ylim(0, 1.02)
     ax.set_xlim(0, horizon)
     ax.set_xlabel(t("surv.months_from_now", lang))
     ax.set_ylabel(t("surv.remaining_survival", lang))
     ax.legend(fontsize=9)
     return ax
-
-
-def example_accounts(values: pd.DataFrame, lang: str = "en") -> dict:
-    """Three accounts: highest, median and lowest predicted 12-month churn, labelled for a legend."""
-    v = values.sort_values("churn_12m")
-    picks = {"surv.lowest_risk": v.index[0], "surv.median_risk": v.index[len(v) // 2],
-             "surv.highest_risk": v.index[-1]}
-    # the account ID, not the name: figures are drawn in the report language's font, names may be in another
-    return {acc: f"{t(key, lang)}: {acc} ({fmt_pct(100 * values.loc[acc, 'churn_12m'], lang)})"
-            for key, acc in picks.items()}

@@ -1,0 +1,404 @@
+"""Leakage screen: columns of a user's table that give the answer away, found before any model sees them.
+
+A table exported from a CRM or a billing system often carries the outcome in another form: a cancellation
+reason filled only for accounts that left, a status column, a churn date, a row number of a table sorted by
+status, or (for survival) a quantity that accumulates over the account's life and so *is* its tenure in
+disguise (total charges = tenure x monthly charge). A model fed such a column reports a near-perfect score
+that means nothing. :func:`screen_label` (a 0/1 outcome, ``engage fit``) and :func:`screen_survival`
+(duration and event, ``engage survival``) test every column on its own and return a :class:`Screen`: which
+columns look like leaks and why, in words. Callers leave the suspects out unless the user keeps a column on
+purpose (``--keep-column``); the reasons go to the output and to ``evaluation.json``.
+
+The checks
+----------
+``identifier``
+    Integer values, one per row (or per account), that run like a key: a dense range (at most twice as
+    many steps of their common difference as values: 1, 2, 3, ... or 10, 20, 30, ...) or increasing with the
+    row order.
+``single_column_auc``
+    The column alone separates the outcome: ROC-AUC of its values (either direction) or, for a
+    categorical column, of its level rates estimated out of fold (folds of accounts when an id is known,
+    so a level cannot predict its own rows), at or above ``auc`` (0.95).
+``missing_pattern``
+    Whether the column is filled separates the outcome: filled (or empty) for at least half of one class
+    and at most 1% of the other, or an indicator AUC at or above ``auc``.
+``concordance`` (survival)
+    Harrell's concordance of the column alone with the duration and event at or above ``concordance``
+    (0.95) in either direction.
+``duration_function`` (survival)
+    The column is (nearly) a function of the duration: rank correlation at least ``rank`` (0.98), a
+    monotone (isotonic) fit explaining at least ``r2`` (0.98) of its variance, or a regression on the
+    duration and the table's other columns, on the original or the log scale, explaining at least ``r2``,
+    the duration accounting for at least ``partial_r2`` (0.9) of what the other columns leave unexplained
+    (partial R²; ``total = duration x price``).
+    Columns are taken from the most to the least duration-like, and a flagged column is not used to
+    explain the next ones (so of total charges and monthly charges, only the total is flagged).
+
+An honest strong predictor passes: a single column with AUC 0.85 or a hazard ratio of 3 per SD is a
+finding, not a leak.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> y = np.array([0, 1] * 30)
+>>> df = pd.DataFrame({"reason": np.where(y == 1, "too expensive", None), "x": np.arange(60) % 7})
+>>> screen_label(df, y).excluded
+['reason']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.isotonic import IsotonicRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupKFold, KFold
+
+from .._core.errors import DataError
+from .._core.i18n import t
+
+#: Default thresholds (see the module docstring).
+THRESHOLDS = {"auc": 0.95, "concordance": 0.95, "rank": 0.98, "r2": 0.98, "partial_r2": 0.9, "one_sided": 0.01,
+              "min_per_class": 10, "min_rows_identifier": 20}
+_MAX_LEVELS = 50  # categorical columns with more levels enter the regressions of duration_function not at all
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason to suspect one column."""
+
+    column: str
+    check: str
+    statistic: float
+    reason: str
+
+
+@dataclass
+class Screen:
+    """The outcome of a screen: findings by column, the columns the user keeps anyway, the thresholds."""
+
+    findings: list[Finding]
+    keep: tuple[str, ...] = ()
+    screened: list[str] = field(default_factory=list)
+    thresholds: dict = field(default_factory=lambda: dict(THRESHOLDS))
+
+    @property
+    def flagged(self) -> list[str]:
+        """Columns with at least one finding, in the order they were screened."""
+        hit = {f.column for f in self.findings}
+        return [c for c in self.screened if c in hit]
+
+    @property
+    def excluded(self) -> list[str]:
+        """Flagged columns to leave out (not kept on purpose)."""
+        return [c for c in self.flagged if c not in self.keep]
+
+    @property
+    def kept(self) -> list[str]:
+        """Flagged columns the user keeps on purpose."""
+        return [c for c in self.flagged if c in self.keep]
+
+    def reasons(self, column: str) -> list[str]:
+        return [f.reason for f in self.findings if f.column == column]
+
+    def _entries(self, columns) -> dict:
+        return {c: [{"check": f.check, "statistic": round(float(f.statistic), 4), "reason": f.reason}
+                    for f in self.findings if f.column == c] for c in columns}
+
+    def to_dict(self) -> dict:
+        """For ``evaluation.json``: excluded and kept columns with each reason, and what was checked."""
+        return {"excluded": self._entries(self.excluded), "kept_on_request": self._entries(self.kept),
+                "columns_screened": len(self.screened), "thresholds": dict(self.thresholds)}
+
+    def lines(self, lang: str = "en") -> list[str]:
+        """One line per flagged column, for the command line."""
+        return describe(self.to_dict(), lang)
+
+
+def describe(screen: dict, lang: str = "en") -> list[str]:
+    """Lines for the command line from :meth:`Screen.to_dict` (as written in ``evaluation.json``)."""
+    out = []
+    for key, entries in (("screen.excluded", screen.get("excluded", {})),
+                         ("screen.kept", screen.get("kept_on_request", {}))):
+        for c, found in entries.items():
+            out.append(t(key, lang, column=c, reasons="; ".join(f["reason"] for f in found)))
+    if screen.get("excluded"):
+        out.append(t("screen.how_to_keep", lang))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _numeric(s: pd.Series) -> pd.Series | None:
+    """Numbers for the checks: booleans as 0/1, dates as days since 1970; None for text and categories."""
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype(float)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        d = pd.to_datetime(s, utc=True)
+        return (d - pd.Timestamp(0, tz="UTC")).dt.total_seconds() / 86400.0
+    if pd.api.types.is_numeric_dtype(s):
+        return pd.to_numeric(s, errors="coerce").astype(float).replace([np.inf, -np.inf], np.nan)
+    return None
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _check_keep(df: pd.DataFrame, keep: Iterable[str], where: str) -> tuple[str, ...]:
+    keep = tuple(keep or ())
+    missing = [c for c in keep if c not in df.columns]
+    if missing:
+        raise DataError(f"{where}: --keep-column {', '.join(map(repr, missing))}: no such column "
+                        f"(columns: {', '.join(map(str, df.columns))})")
+    return keep
+
+
+def _oof_level_rates(values: pd.Series, y: np.ndarray, groups, seed: int, k: int = 5) -> np.ndarray:
+    """Each row's level churn rate estimated on the other folds (shrunk to the overall rate by one row)."""
+    v = values.astype("string").fillna("<missing>").to_numpy()
+    out = np.full(len(v), np.nan)
+    if groups is not None:
+        k = min(k, len(pd.unique(groups)))
+        if k < 2:
+            return np.full(len(v), y.mean())
+        splits = GroupKFold(k).split(v, y, groups)
+    else:
+        splits = KFold(min(k, len(v)), shuffle=True, random_state=seed).split(v)
+    for tr, va in splits:
+        prior = y[tr].mean()
+        g = pd.DataFrame({"v": v[tr], "y": y[tr]}).groupby("v")["y"].agg(["sum", "count"])
+        rate = (g["sum"] + prior) / (g["count"] + 1)
+        out[va] = pd.Series(v[va]).map(rate).fillna(prior).to_numpy(float)
+    return out
+
+
+def _identifier(col: str, x: pd.Series, groups, th: dict, lang: str) -> Finding | None:
+    """Integer values unique per row (or per account) that form a dense range or follow the row order."""
+    s = x.dropna()
+    if len(s) < th["min_rows_identifier"] or not np.all(np.isclose(s, np.round(s))):
+        return None
+    if groups is not None:
+        per = pd.DataFrame({"g": np.asarray(groups)[x.notna().to_numpy()], "x": s.to_numpy()})
+        if (per.groupby("g")["x"].nunique() > 1).any():
+            return None  # varies within an account: not an account key
+        s = per.drop_duplicates("g")["x"]
+    if s.nunique() != len(s):
+        return None
+    v = np.sort(np.round(s.to_numpy()).astype(np.int64))
+    step = int(np.gcd.reduce(np.diff(v))) or 1  # keys may count in steps (10, 20, 30, ...)
+    span = float((v[-1] - v[0]) / step + 1)
+    if span <= 2 * len(s):
+        return Finding(col, "identifier", len(s) / span,
+                       t("screen.identifier_dense", lang, n=len(s), lo=f"{s.min():.0f}", hi=f"{s.max():.0f}"))
+    rho = float(spearmanr(np.arange(len(s)), s.to_numpy()).statistic)
+    if abs(rho) >= 0.99:
+        return Finding(col, "identifier", abs(rho), t("screen.identifier_order", lang, n=len(s), rho=f"{rho:.3f}"))
+    return None
+
+
+def _label_checks(col: str, s: pd.Series, y: np.ndarray, groups, th: dict, what: str, lang: str,
+                  seed: int) -> list[Finding]:
+    """single_column_auc and missing_pattern of one column against a 0/1 outcome."""
+    found = []
+    present = s.notna().to_numpy()
+    r1, r0 = present[y == 1].mean(), present[y == 0].mean()
+    n1, n0 = int((y == 1).sum()), int((y == 0).sum())
+    lo, hi = min(r1, r0), max(r1, r0)
+    enough = min(n1, n0) >= th["min_per_class"]
+    for filled, a, b in (("filled", r1, r0), ("empty", 1 - r1, 1 - r0)):
+        one_sided = min(a, b) <= th["one_sided"] and max(a, b) >= 0.5
+        if enough and (one_sided or (1 + abs(a - b)) / 2 >= th["auc"]):
+            found.append(Finding(col, "missing_pattern", (1 + hi - lo) / 2,
+                                 t(f"screen.{filled}", lang, what=what, r1=_pct(a), r0=_pct(b))))
+            break
+    x = _numeric(s)
+    if x is not None:
+        ok = x.notna().to_numpy()
+        yy = y[ok]
+        if min(int((yy == 1).sum()), int((yy == 0).sum())) >= th["min_per_class"] and x[ok].nunique() > 1:
+            auc = float(roc_auc_score(yy, x[ok].to_numpy()))
+            if max(auc, 1 - auc) >= th["auc"]:
+                found.append(Finding(col, "single_column_auc", max(auc, 1 - auc),
+                                     t("screen.auc", lang, what=what, auc=f"{max(auc, 1 - auc):.3f}")))
+    elif enough and s.nunique(dropna=False) > 1:
+        enc = _oof_level_rates(s, y, groups, seed)
+        auc = float(roc_auc_score(y, enc))
+        if auc >= th["auc"]:
+            found.append(Finding(col, "single_column_auc", auc,
+                                 t("screen.auc_levels", lang, what=what, auc=f"{auc:.3f}")))
+    return found
+
+
+def _candidates(df: pd.DataFrame, columns, exclude) -> list[str]:
+    cols = list(df.columns) if columns is None else list(columns)
+    return [c for c in cols if c not in set(exclude)]
+
+
+# ------------------------------------------------------------------------------------------ screens
+def screen_label(df: pd.DataFrame, y, columns: Sequence[str] | None = None, *, groups=None,
+                 keep: Iterable[str] = (), label: str = "label", exclude: Iterable[str] = (),
+                 thresholds: dict | None = None, lang: str = "en", seed: int = 0, where: str = "table") -> Screen:
+    """Screen ``columns`` of ``df`` (default: all but ``exclude``) against a 0/1 outcome ``y``.
+
+    ``groups`` (account ids) make the out-of-fold level rates use folds of accounts and let a column with one
+    integer per account count as an identifier. ``keep``: columns the user keeps even if flagged.
+    """
+    th = {**THRESHOLDS, **(thresholds or {})}
+    keep = _check_keep(df, keep, where)
+    y = np.asarray(y, float)
+    if np.isnan(y).any():
+        raise ValueError("screen_label: y has missing values")
+    y = y.astype(int)
+    groups = None if groups is None else np.asarray(groups)
+    cols = _candidates(df, columns, exclude)
+    what = t("screen.label_is_1", lang, label=label)
+    findings = []
+    for c in cols:
+        s = df[c]
+        x = _numeric(s)
+        if x is not None and (f := _identifier(c, x, groups, th, lang)):
+            findings.append(f)
+        findings += _label_checks(c, s, y, groups, th, what, lang, seed)
+    return Screen(findings, keep, cols, th)
+
+
+def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequence[str] | None = None, *,
+                    others: Sequence[str] = (), keep: Iterable[str] = (), exclude: Iterable[str] = (),
+                    thresholds: dict | None = None, lang: str = "en", seed: int = 0, where: str = "table",
+                    event_label: str | None = None) -> Screen:
+    """Screen ``columns`` (default: all but duration, event and ``exclude``) of a survival table.
+
+    Every column is checked against the event as a 0/1 outcome (a status column, a churn date filled only
+    for churners), for concordance with the duration and event, for being a function of the duration
+    (alone or with the other columns; ``others``: further columns that may explain it, e.g. MRR) and for
+    looking like an identifier. ``event_label``: the event column's name in the reasons (default ``event``).
+    """
+    th = {**THRESHOLDS, **(thresholds or {})}
+    keep = _check_keep(df, keep, where)
+    from lifelines.utils import concordance_index
+
+    T = pd.to_numeric(df[duration], errors="coerce").to_numpy(float)
+    E = pd.to_numeric(df[event], errors="coerce").to_numpy(float)
+    ok = ~(np.isnan(T) | np.isnan(E))
+    df, T, E = df.loc[ok], T[ok], E[ok].astype(int)
+    cols = _candidates(df, columns, {duration, event, *exclude})
+    what = t("screen.event_is_1", lang, event=event_label or event)
+    found: dict[str, list[Finding]] = {c: [] for c in cols}
+    for c in cols:
+        s = df[c]
+        x = _numeric(s)
+        if x is not None and (f := _identifier(c, x, None, th, lang)):
+            found[c].append(f)
+        found[c] += _label_checks(c, s, E, None, th, what, lang, seed)
+        if x is None:
+            continue
+        m = x.notna().to_numpy()
+        if E[m].sum() >= th["min_per_class"] and x[m].nunique() > 1:
+            ci = float(concordance_index(T[m], x[m].to_numpy(), E[m]))
+            if max(ci, 1 - ci) >= th["concordance"]:
+                found[c].append(Finding(c, "concordance", max(ci, 1 - ci),
+                                        t("screen.concordance", lang, c=f"{max(ci, 1 - ci):.3f}")))
+    for c, f in _duration_functions(df, T, cols, [o for o in others if o in df.columns and o not in cols],
+                                    th, lang).items():
+        found[c] += f
+    return Screen([f for c in cols for f in found[c]], keep, cols, th)
+
+
+def _design(df: pd.DataFrame, columns: list[str], log: bool) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Regressors for duration_function: numeric columns (logged if ``log``; only positive ones then) and
+    level indicators of categorical columns; sparse or unusable columns are left out. Returns the design and
+    the design columns of each table column."""
+    parts, of = {}, {}
+    for c in columns:
+        x = _numeric(df[c])
+        if x is None:
+            s = df[c].astype("string")
+            if 1 < s.nunique() <= _MAX_LEVELS:
+                names = [f"{c}={lev}" for lev in s.dropna().unique()[1:]]
+                for name in names:
+                    parts[name] = (s == name.split("=", 1)[1]).fillna(False).astype(float).to_numpy()
+                of[c] = names
+            continue
+        if x.isna().mean() > 0.05 or x.nunique() < 2:
+            continue
+        x = x.fillna(x.median())
+        if log:
+            if (x <= 0).any():
+                continue
+            x = np.log(x)
+        parts[c], of[c] = x.to_numpy(float), [c]
+    return pd.DataFrame(parts, index=df.index), of
+
+
+def _adj_r2(target: np.ndarray, X: np.ndarray) -> float:
+    n, p = X.shape[0], X.shape[1]
+    A = np.column_stack([np.ones(n), X])
+    beta, *_ = np.linalg.lstsq(A, target, rcond=None)
+    resid = target - A @ beta
+    tss = float(np.sum((target - target.mean()) ** 2))
+    if tss == 0 or n - p - 1 <= 0:
+        return float("nan")
+    return 1 - (float(resid @ resid) / (n - p - 1)) / (tss / (n - 1))
+
+
+def _duration_functions(df: pd.DataFrame, T: np.ndarray, cols: list[str], others: list[str], th: dict,
+                        lang: str) -> dict[str, list[Finding]]:
+    """duration_function findings, most duration-like column first; a flagged column explains no other."""
+    numeric = {c: x for c in cols if (x := _numeric(df[c])) is not None and x.notna().sum() > 2 and x.nunique() > 1}
+    rho = {}
+    for c, x in numeric.items():
+        m = x.notna().to_numpy()
+        rho[c] = float(spearmanr(x[m], T[m]).statistic) if np.ptp(T[m]) > 0 else 0.0
+    order = sorted(numeric, key=lambda c: -abs(np.nan_to_num(rho[c])))
+    designs = {log: _design(df, cols + others, log) for log in (False, True)}
+    flagged: set[str] = set()
+    out: dict[str, list[Finding]] = {}
+    for c in order:
+        x = numeric[c]
+        m = x.notna().to_numpy()
+        finding = None
+        if abs(rho[c]) >= th["rank"]:
+            finding = Finding(c, "duration_function", abs(rho[c]), t("screen.duration_rank", lang, rho=f"{rho[c]:.3f}"))
+        else:
+            iso = IsotonicRegression(increasing=bool(rho[c] >= 0)).fit(T[m], x[m])
+            r2 = 1 - np.var(x[m] - iso.predict(T[m])) / np.var(x[m])
+            if r2 >= th["r2"]:
+                finding = Finding(c, "duration_function", r2, t("screen.duration_monotone", lang, r2=_pct(r2)))
+            else:
+                finding = _explained_with_duration(designs, c, x, T, [o for o in cols + others if o != c
+                                                                      and o not in flagged], th, lang)
+        if finding is not None:
+            out[c] = [finding]
+            flagged.add(c)
+    return out
+
+
+def _explained_with_duration(designs, c, x, T, regressors, th, lang) -> Finding | None:
+    """A regression of ``c`` on the duration and ``regressors`` (linear, and log-log for positive values)
+    explains at least ``r2`` of it, and the duration explains at least ``partial_r2`` of what the regressors
+    alone leave unexplained."""
+    for log in (False, True):
+        xs, ts = x.to_numpy(float), T.astype(float)
+        m = ~np.isnan(xs)
+        if log:
+            m &= (xs > 0) & (ts > 0)
+        if m.mean() < 0.9:
+            continue
+        full, of = designs[log]
+        X = full.loc[m, [d for r in regressors for d in of.get(r, [])]]
+        target, dur = xs[m], ts[m]
+        if log:
+            target, dur = np.log(target), np.log(dur)
+        if len(target) < 5 * (X.shape[1] + 2) + 20:
+            continue
+        with_d = _adj_r2(target, np.column_stack([dur, X.to_numpy()]))
+        without = _adj_r2(target, X.to_numpy()) if X.shape[1] else 0.0
+        partial = (with_d - without) / (1 - without) if without < 1 else 0.0
+        if with_d >= th["r2"] and partial >= th["partial_r2"]:
+            key = "screen.duration_product" if log else "screen.duration_linear"
+            return Finding(c, "duration_function", with_d, t(key, lang, r2=_pct(with_d), r2_without=_pct(without)))
+    return None

@@ -1,0 +1,257 @@
+"""The run's configuration: one object, one file.
+
+:class:`RunConfig` holds every parameter of a run: where the data are, the observation date and horizon, the
+report language and currency, and one section per stage (``health``, ``survival``, ``surveys``, ``actions``).
+It reads from a YAML file (every key optional; an unknown key is an error naming it), takes overrides from the
+command line, is checked before any work starts, and is written into every run's folder (``config.json``),
+so a report always says how it was made.
+
+>>> cfg = RunConfig.from_dict({"data_dir": "data", "horizon_days": 60, "health": {"n_cutoffs": 4}})
+>>> cfg.horizon_days, cfg.health.n_cutoffs, cfg.health.n_bootstrap
+(60, 4, 50)
+>>> RunConfig.from_dict({"data_dir": "data", "health": {"n_cutofs": 4}})
+Traceback (most recent call last):
+...
+engage_models._core.errors.ConfigError: config: unknown setting 'health.n_cutofs' (health has: n_cutoffs, ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from .. import config as paths
+from .._core.errors import ConfigError
+from .._core.i18n import LANGS
+from .._core.money import CURRENCIES
+
+
+@dataclass(frozen=True)
+class HealthConfig:
+    """The health score: backtest, final fit, bands and the score history."""
+
+    n_cutoffs: int = 6  # out-of-time test dates of the backtest
+    n_bootstrap: int = 50  # bootstrap refits for the weights' intervals
+    metric_bootstrap: int = 200  # account bootstrap draws for the backtest metrics' intervals
+    hand_scorecard: str | None = None  # YAML hand-weighted card (None: the bundled vendor-style card)
+    cost_ratios: tuple[float, float] = (9.0, 4.0)  # a missed churner costs this many outreaches (yellow, red)
+    history_dates: int = 3  # observation dates scored for the score history
+    at_risk: int = 15  # accounts in the health report's at-risk list
+
+
+@dataclass(frozen=True)
+class SurvivalConfig:
+    """Survival and customer value."""
+
+    margin: float = 0.8  # gross margin in LTV
+    annual_discount_rate: float = 0.10
+    ltv_horizon_months: float = 36.0  # remaining lifetime and LTV count at most this many months
+    n_boot: int = 100  # bootstrap refits for the intervals of remaining lifetime, LTV and revenue at risk
+
+
+@dataclass(frozen=True)
+class SurveyConfig:
+    """Voice of the customer."""
+
+    min_n: int = 30  # groups with fewer answers are flagged "small n"
+    ci_method: str = "adjusted"  # NPS interval: "adjusted" (adjusted Wald) or "wald"
+    trend_freq: str = "M"  # period of the trends: M (month), Q (quarter)
+    driver_bootstrap: int = 300  # bootstrap draws for the drivers' intervals
+    watch_list: int = 15  # accounts to call in the report
+
+
+@dataclass(frozen=True)
+class ActionConfig:
+    """From score to action."""
+
+    playbook: str | None = None  # YAML playbook (None: the bundled one)
+    alert_drop: float = 10.0  # a fall of more points than this raises an alert
+    top_n: int = 10  # accounts in the at-risk lists
+
+
+_SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": SurveyConfig, "actions": ActionConfig}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every parameter of a run (see the module docstring); build it with :meth:`from_dict` or :meth:`load`."""
+
+    data_dir: str = str(paths.DATA_DIR)  # folder holding raw/ and processed/
+    as_of: str | None = None  # observation date YYYY-MM-DD (None: the midnight after the last event)
+    horizon_days: int = paths.HORIZON_DAYS  # churn horizon: labels, backtest gap, reports
+    windows: tuple[int, ...] = (28, 90)  # trailing windows of the panel's metrics (days)
+    lang: str = "en"  # report language: en or ja
+    currency: str = "USD"  # currency of MRR and LTV (ISO code): shown in every report
+    seed: int = 42
+    run_date: str | None = None  # names reports/<run-date>/ (None: today in UTC); ingest's "now" is its end
+    csat_scale: tuple[int, int] = (1, 5)
+    engine: str = "duckdb"  # where the panel's SQL runs: duckdb or spark
+    spark_master: str | None = None
+    spark_driver_memory: str | None = None
+    health: HealthConfig = field(default_factory=HealthConfig)
+    survival: SurvivalConfig = field(default_factory=SurvivalConfig)
+    surveys: SurveyConfig = field(default_factory=SurveyConfig)
+    actions: ActionConfig = field(default_factory=ActionConfig)
+
+    def __post_init__(self):
+        self.check()
+
+    # ------------------------------------------------------------------------------------- building
+    @classmethod
+    def from_dict(cls, data: dict | None = None, where: str = "config", **overrides) -> RunConfig:
+        """A configuration from a mapping (a parsed YAML file), with ``overrides`` applied on top.
+
+        Overrides may name a section's setting as ``"health.n_cutoffs"`` or pass a section as a mapping.
+        """
+        merged = _merge(dict(data or {}), _expand(overrides))
+        top = {f.name: f for f in fields(cls)}
+        kwargs = {}
+        for key, value in merged.items():
+            if key not in top:
+                raise ConfigError(f"{where}: unknown setting {key!r} (settings: {', '.join(top)})")
+            if key in _SECTIONS:
+                section = _SECTIONS[key]
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{where}: {key!r} must be a mapping of settings, not {value!r}")
+                names = [f.name for f in fields(section)]
+                for k in value:
+                    if k not in names:
+                        raise ConfigError(f"{where}: unknown setting '{key}.{k}' ({key} has: {', '.join(names)})")
+                kwargs[key] = section(**{k: _coerce(section, k, v, f"{where}: {key}.{k}") for k, v in value.items()})
+            else:
+                kwargs[key] = _coerce(cls, key, value, f"{where}: {key}")
+        return cls(**kwargs)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides) -> RunConfig:
+        """A configuration from a YAML (or JSON) file, with ``overrides``; no file: the defaults."""
+        if path is None:
+            return cls.from_dict({}, **overrides)
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read the configuration {path}: {exc}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: a configuration is a mapping of settings")
+        return cls.from_dict(data, where=str(path.name), **overrides)
+
+    def replace(self, **overrides) -> RunConfig:
+        """A copy with ``overrides`` (``"health.n_cutoffs"`` or section mappings allowed)."""
+        return RunConfig.from_dict(self.to_dict(), **overrides)
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    # ------------------------------------------------------------------------------------- checking
+    def check(self) -> None:
+        """Every parameter that can be checked without the data; raises :class:`ConfigError` naming it."""
+        if self.lang not in LANGS:
+            raise ConfigError(f"lang must be one of {', '.join(LANGS)}, not {self.lang!r}")
+        if self.currency not in CURRENCIES:
+            raise ConfigError(f"currency must be one of {', '.join(CURRENCIES)}, not {self.currency!r}")
+        if not isinstance(self.horizon_days, int) or self.horizon_days <= 0:
+            raise ConfigError(f"horizon_days must be a positive number of days, not {self.horizon_days!r}")
+        if not self.windows or any(w <= 0 for w in self.windows):
+            raise ConfigError(f"windows must be positive numbers of days, not {self.windows!r}")
+        if self.engine not in ("duckdb", "spark"):
+            raise ConfigError(f"unknown engine {self.engine!r} (available: 'duckdb', 'spark')")
+        if self.engine != "spark" and (self.spark_master or self.spark_driver_memory):
+            raise ConfigError("spark_master and spark_driver_memory apply to engine 'spark' only")
+        for name in ("as_of", "run_date"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_date(value, name)
+        lo, hi = self.csat_scale
+        if lo >= hi:
+            raise ConfigError(f"csat_scale must be (low, high) with low < high, not {self.csat_scale!r}")
+        h, s, v, a = self.health, self.survival, self.surveys, self.actions
+        positive = {"health.n_cutoffs": h.n_cutoffs, "health.history_dates": h.history_dates,
+                    "health.at_risk": h.at_risk,
+                    "surveys.min_n": v.min_n, "actions.top_n": a.top_n, "surveys.watch_list": v.watch_list}
+        for name, value in positive.items():
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1, not {value!r}")
+        for name, value in {"health.n_bootstrap": h.n_bootstrap, "health.metric_bootstrap": h.metric_bootstrap,
+                            "survival.n_boot": s.n_boot, "surveys.driver_bootstrap": v.driver_bootstrap,
+                            "actions.alert_drop": a.alert_drop}.items():
+            if value < 0:
+                raise ConfigError(f"{name} must not be negative, not {value!r}")
+        if any(r <= 0 for r in h.cost_ratios) or len(h.cost_ratios) != 2:
+            raise ConfigError(f"health.cost_ratios must be two positive numbers, not {h.cost_ratios!r}")
+        if not 0 < s.margin <= 1:
+            raise ConfigError(f"survival.margin must lie in (0, 1], not {s.margin!r}")
+        if s.annual_discount_rate < 0 or s.ltv_horizon_months <= 0:
+            raise ConfigError("survival.annual_discount_rate must be >= 0 and survival.ltv_horizon_months > 0")
+        if v.ci_method not in ("adjusted", "wald"):
+            raise ConfigError(f"surveys.ci_method must be 'adjusted' or 'wald', not {v.ci_method!r}")
+        if v.trend_freq not in ("M", "Q"):
+            raise ConfigError(f"surveys.trend_freq must be 'M' or 'Q', not {v.trend_freq!r}")
+
+    # ----------------------------------------------------------------------------------- derived
+    @property
+    def paths(self) -> paths.DataPaths:
+        return paths.DataPaths(self.data_dir)
+
+
+def _check_date(value: str, name: str) -> None:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{name} must be a date YYYY-MM-DD, not {value!r}") from None
+
+
+def _expand(overrides: dict) -> dict:
+    """``{"health.n_cutoffs": 4}`` -> ``{"health": {"n_cutoffs": 4}}``; ``None`` means "not given" (dropped)."""
+    out: dict = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if "." in key:
+            section, name = key.split(".", 1)
+            out.setdefault(section, {})[name] = value
+        else:
+            out[key] = value
+    return out
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def _coerce(cls, name: str, value, where: str):
+    """``value`` as the type the field declares (lists become tuples; numbers checked)."""
+    kind = {f.name: f.type for f in fields(cls)}[name]
+    if value is None:
+        if "None" in str(kind):
+            return None
+        raise ConfigError(f"{where}: a value is required")
+    try:
+        if kind.startswith("tuple"):
+            inner = float if "float" in kind else int
+            return tuple(inner(v) for v in value)
+        if kind.startswith("int"):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if kind.startswith("float"):
+            return float(value)
+        if kind.startswith("str"):
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {kind}, not {value!r}") from None
+    return value

@@ -1,0 +1,308 @@
+"""Running the stages (the flow), and a run's artifacts as one object to explore.
+
+:func:`run` executes the stages in order (any prefix of them with ``until``), reusing every stage whose key is
+unchanged, and returns a :class:`Run`. :meth:`Run.export` writes the run's artifacts into a folder
+(``<folder>/artifacts/<stage>/`` and ``<folder>/run.json``), which is what the report runner publishes;
+:func:`open_run` opens such a folder again (``open_run("reports/latest")``), in JupyterLab or a script.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .._core.errors import ConfigError, InsufficientData
+from .._core.io import read_json, write_json
+from .._core.time import to_utc
+from .config import RunConfig
+from .stages import STAGE_NAMES, STAGES, Context, Stage, ingest_is_current, read_km
+from .store import Artifact, Store, make_key
+
+log = logging.getLogger(__name__)
+
+ARTIFACTS = "artifacts"
+RUN_FILE = "run.json"
+
+
+@dataclass
+class StageRecord:
+    """How a stage went in this run: ``computed``, ``reused``, ``failed`` (with the reason) or ``skipped``
+    (an input failed), with its key, time and the sections it could not compute."""
+
+    name: str
+    status: str
+    key: str | None = None
+    seconds: float = 0.0
+    reason: str | None = None
+    kind: str | None = None  # "insufficient_data" or "error" for failed stages
+    skipped: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "status": self.status, "key": self.key, "seconds": round(self.seconds, 2),
+                "reason": self.reason, "kind": self.kind, "skipped": self.skipped}
+
+
+def _stages_until(until: str | None) -> tuple[Stage, ...]:
+    if until is None:
+        return STAGES
+    if until not in STAGE_NAMES:
+        raise ConfigError(f"unknown stage {until!r} (stages, in order: {', '.join(STAGE_NAMES)})")
+    return STAGES[: STAGE_NAMES.index(until) + 1]
+
+
+def run(config: RunConfig | dict | None = None, *, until: str | None = None, strict: bool = False,
+        progress: Callable[[str], None] | None = None, **overrides) -> Run:
+    """Run the pipeline (every stage, or up to ``until``) and return the :class:`Run`.
+
+    Parameters
+    ----------
+    config : RunConfig, mapping or None
+        The run's configuration (see :class:`RunConfig`); ``overrides`` are applied on top
+        (``pipeline.run(data_dir="data", horizon_days=60)``).
+    until : str, optional
+        The last stage to run (a prefix of ``ingest, quality, panel, kpis, surveys, health, survival, actions,
+        summary``).
+    strict : bool
+        Raise a stage's unexpected error instead of recording it and going on (for tests and debugging).
+        Thin data (:class:`~engage_models._core.errors.InsufficientData`) is always recorded, never raised.
+
+    A stage whose inputs, parameters and code are unchanged since it last ran is read back, not recomputed.
+    A stage that fails is recorded with its reason; the stages that need it are skipped; the others run.
+    """
+    if not isinstance(config, RunConfig):
+        config = RunConfig.from_dict(config or {}, **overrides)
+    elif overrides:
+        config = config.replace(**overrides)
+    say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    store = Store(Path(config.data_dir) / ARTIFACTS)
+    done: dict[str, Artifact] = {}
+    records: dict[str, StageRecord] = {}
+    for st in _stages_until(until):
+        missing = [n for n in st.needs if n not in done]
+        if missing:
+            why = "; ".join(f"{n}: {records[n].reason}" for n in missing if n in records)
+            records[st.name] = StageRecord(st.name, "skipped", reason=f"needs {', '.join(missing)} ({why})")
+            say(f"  {st.name:9s} skipped: needs {', '.join(missing)}")
+            continue
+        inputs = {n: done[n] for n in st.needs}
+        key = make_key(st.name, st.params(config), {n: a.key for n, a in inputs.items()})
+        found = store.get(st.name, key)
+        if found is not None and (st.name != "ingest" or ingest_is_current(found, config)):
+            done[st.name] = found
+            records[st.name] = StageRecord(st.name, "reused", key, 0.0, skipped=found.manifest.get("skipped", []))
+            say(f"  {st.name:9s} unchanged ({key[:8]})")
+            if st.name == "ingest":
+                _check_as_of(config, found)
+            continue
+        say(f"  {st.name:9s} {st.title} ...")
+        t0 = time.perf_counter()
+        try:
+            with store.write(st.name, key, {"needs": {n: a.key for n, a in inputs.items()},
+                                            "params": st.params(config)}) as out:
+                st.run(Context(config, inputs, out))
+        except InsufficientData as exc:
+            records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0, str(exc),
+                                           "insufficient_data")
+            say(f"  {st.name:9s} not computed: {exc}")
+            continue
+        except ConfigError:
+            raise
+        except Exception as exc:
+            if strict or st.name == "ingest":
+                raise
+            log.error("stage %s failed:\n%s", st.name, traceback.format_exc())
+            records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0,
+                                           f"{type(exc).__name__}: {exc}", "error")
+            say(f"  {st.name:9s} FAILED: {type(exc).__name__}: {exc}")
+            continue
+        art = store.get(st.name, key)
+        done[st.name] = art
+        records[st.name] = StageRecord(st.name, "computed", key, time.perf_counter() - t0,
+                                       skipped=art.manifest.get("skipped", []))
+        say(f"  {st.name:9s} done in {records[st.name].seconds:.1f} s")
+        if st.name == "ingest":
+            _check_as_of(config, art)
+    return Run(config=config, artifacts=done, records=records)
+
+
+def _check_as_of(config: RunConfig, ingest: Artifact) -> None:
+    """An observation date after the data end is a mistake (every metric would read empty windows)."""
+    dates = ingest.json("dates")
+    if config.as_of is not None and dates.get("last_event") is not None:
+        end = to_utc(dates["last_event"]).normalize() + pd.Timedelta(days=1)
+        if to_utc(config.as_of) > end:
+            raise ConfigError(f"as_of {config.as_of} is after the data end: the last event is on "
+                              f"{to_utc(dates['last_event']):%Y-%m-%d} (the latest observation date is "
+                              f"{end:%Y-%m-%d})")
+
+
+class Run:
+    """A run's configuration, how each stage went, and its artifacts.
+
+    ``run.panel``, ``run.scores``, ``run.scorecard``, ``run.actions``, ``run.health_model`` and friends load
+    on first use; ``run["health"]`` is the health stage's :class:`~engage_models.pipeline.store.Artifact`
+    (``run["health"].frame("backtest_metrics")``). In a notebook the object shows the stages as a table.
+    """
+
+    def __init__(self, config: RunConfig, artifacts: dict[str, Artifact], records: dict[str, StageRecord],
+                 folder: Path | None = None, meta: dict | None = None):
+        self.config = config
+        self.artifacts = artifacts
+        self.records = records
+        self.folder = folder
+        self.meta = meta or {}
+
+    # ------------------------------------------------------------------------------------------ access
+    def __getitem__(self, stage: str) -> Artifact:
+        if stage not in self.artifacts:
+            rec = self.records.get(stage)
+            why = f"{rec.status}: {rec.reason}" if rec and rec.reason else "not run"
+            raise KeyError(f"stage {stage!r} has no artifact in this run ({why})")
+        return self.artifacts[stage]
+
+    def __contains__(self, stage: str) -> bool:
+        return stage in self.artifacts
+
+    def has(self, stage: str, name: str | None = None) -> bool:
+        """Whether ``stage`` ran (and wrote ``name``)."""
+        return stage in self.artifacts and (name is None or self.artifacts[stage].has(name))
+
+    def reason(self, stage: str, name: str | None = None) -> str:
+        """Why ``stage`` (or its section ``name``) is missing, in words (English; reports translate the frame)."""
+        rec = self.records.get(stage)
+        if stage not in self.artifacts:
+            return rec.reason if rec and rec.reason else f"the {stage} stage did not run"
+        art = self.artifacts[stage]
+        return (name and art.reason(name)) or f"the {stage} stage did not compute {name}"
+
+    def frame(self, stage: str, name: str) -> pd.DataFrame:
+        return self[stage].frame(name)
+
+    def json(self, stage: str, name: str):
+        return self[stage].json(name)
+
+    def km(self, stage: str, name: str):
+        """A stored Kaplan-Meier result (:class:`~engage_models.survival.kaplan_meier.KaplanMeierResult`)."""
+        return read_km(self[stage], name)
+
+    @property
+    def parameters(self) -> dict:
+        return self.config.to_dict()
+
+    @property
+    def lang(self) -> str:
+        return self.config.lang
+
+    @property
+    def currency(self) -> str:
+        return self.config.currency
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return to_utc(self["ingest"].json("dates")["as_of"])
+
+    @property
+    def panel(self) -> pd.DataFrame:
+        return self.frame("panel", "panel")
+
+    @property
+    def scores(self) -> pd.DataFrame:
+        return self.frame("health", "scores")
+
+    @property
+    def scorecard(self) -> pd.DataFrame:
+        return self.frame("health", "scorecard")
+
+    @property
+    def actions(self) -> pd.DataFrame:
+        return self.frame("actions", "actions")
+
+    @property
+    def values(self) -> pd.DataFrame:
+        return self.frame("survival", "values")
+
+    @property
+    def health_model(self):
+        """The final health model of the run (loaded from its skops file, trusting only the package's types)."""
+        from ..health.model_io import load_model
+
+        return load_model(self["health"].file("model.skops"))
+
+    @property
+    def failed(self) -> list[StageRecord]:
+        return [r for r in self.records.values() if r.status in ("failed", "skipped")]
+
+    @property
+    def skipped_sections(self) -> list[dict]:
+        """Every section not computed, with its stage and reason (failed stages count as one section each)."""
+        out = [{"stage": r.name, "section": "*", "reason": r.reason, "kind": r.kind or "skipped"}
+               for r in self.failed]
+        for r in self.records.values():
+            out += [{"stage": r.name, **s} for s in r.skipped]
+        return out
+
+    # -------------------------------------------------------------------------------------- export
+    def export(self, folder: str | Path, meta: dict | None = None) -> Path:
+        """Write the artifacts into ``folder/artifacts/<stage>/`` (hard links where the file system allows)
+        and ``folder/run.json``; returns ``folder``."""
+        folder = Path(folder)
+        target = folder / ARTIFACTS
+        for name, art in self.artifacts.items():
+            dest = target / name
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(art.path, dest, copy_function=_link_or_copy)
+        record = {"config": self.config.to_dict(), "stages": [r.as_dict() for r in self.records.values()],
+                  **(meta or {})}
+        record["config"]["data_dir"] = Path(self.config.data_dir).name  # no machine path in a forwarded folder
+        write_json(folder / RUN_FILE, record)
+        return folder
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = "".join(f"<tr><td>{e(r.name)}</td><td>{e(r.status)}</td><td>{r.seconds:.1f}</td>"
+                       f"<td>{e(r.reason or '')}</td><td>{len(r.skipped)}</td></tr>" for r in self.records.values())
+        return ("<table><tr><th>stage</th><th>status</th><th>seconds</th><th>reason</th>"
+                f"<th>sections skipped</th></tr>{rows}</table>")
+
+    def __repr__(self) -> str:
+        states = ", ".join(f"{r.name}={r.status}" for r in self.records.values())
+        return f"Run({states})"
+
+
+def _link_or_copy(src, dst):
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
+
+
+def open_run(folder: str | Path = "reports/latest") -> Run:
+    """A published run (``reports/latest``, ``reports/2026-11-27``) or any folder :meth:`Run.export` wrote.
+
+    >>> run = open_run("reports/latest")          # doctest: +SKIP
+    >>> run.scores.head()                          # doctest: +SKIP
+    """
+    folder = Path(folder)
+    path = folder / RUN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} holds no run ({RUN_FILE} missing): pass a published run's folder, "
+                                f"e.g. reports/latest")
+    record = read_json(path)
+    config = RunConfig.from_dict(record["config"])
+    records = {r["name"]: StageRecord(**r) for r in record["stages"]}
+    artifacts = {name: Artifact(folder / ARTIFACTS / name) for name in records
+                 if (folder / ARTIFACTS / name / "manifest.json").is_file()}
+    meta = {k: v for k, v in record.items() if k not in ("config", "stages")}
+    return Run(config, artifacts, records, folder=folder, meta=meta)

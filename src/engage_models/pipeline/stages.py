@@ -1,0 +1,538 @@
+"""The stages of a run, in order; each a plain function from its inputs to the tables it writes.
+
+=========  ===========================  =================================================================
+stage      reads                        writes
+=========  ===========================  =================================================================
+ingest     raw files                    ``processed/`` tables (the contract's place), the ingest report, the
+                                        data's first and last event
+quality    ingest                       date coverage, events per day, survey answers per month, quarantine
+                                        samples
+panel      ingest                       the account x period panel (monthly, plus the observation date)
+kpis       ingest, panel                KPI summary, churn, revenue retention, MRR bridge, cohorts, activity,
+                                        engagement ranking
+surveys    ingest, panel                NPS and CSAT with intervals by group and period, drivers, churn by NPS
+                                        category, accounts to call, themes and comments
+health     ingest, panel                backtest of the learned, hand-weighted and boosted scores; the final
+                                        model (skops), its scorecard and band thresholds; scores, bands and
+                                        drivers of every account over the last dates
+survival   ingest, panel, health        Kaplan-Meier curves (health band included), Cox models with their
+                                        checks, out-of-time evaluation, remaining lifetime, LTV, revenue at risk
+actions    panel, health, survival      touch model, stage and play per account (the CRM export), score
+                                        alerts, band movement, the accounts with most MRR at risk
+summary    kpis, surveys, health,       the executive summary's headline figures
+           survival, actions
+=========  ===========================  =================================================================
+
+Data move forward only: a stage reads the artifacts of the stages it names and never what a later one writes.
+A stage that cannot compute a section on thin data records why (:meth:`Output.skip`) and writes the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .._core.errors import InsufficientData
+from .._core.io import read_json, write_json
+from .._core.time import to_utc
+from .config import RunConfig
+from .store import Artifact, Output, fingerprint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """What a stage function gets: the configuration, the artifacts it reads, and where it writes."""
+
+    config: RunConfig
+    inputs: dict[str, Artifact]
+    out: Output
+
+    @property
+    def paths(self):
+        return self.config.paths
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """The run's observation date (the configured one, else the midnight after the last event)."""
+        return to_utc(self.inputs["ingest"].json("dates")["as_of"])
+
+    def input(self, stage: str) -> Artifact:
+        return self.inputs[stage]
+
+    def section(self, name: str, compute: Callable[[], None]) -> bool:
+        """Run ``compute`` (which writes one section); on :class:`InsufficientData` record why and go on."""
+        try:
+            compute()
+            return True
+        except InsufficientData as exc:
+            self.out.skip(name, str(exc))
+            return False
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[Context], None]
+    needs: tuple[str, ...]
+    params: Callable[[RunConfig], dict]
+    title: str
+
+
+# ------------------------------------------------------------------------------------------------ ingest
+def run_date_end(config: RunConfig) -> pd.Timestamp:
+    """Ingest's "now": the end of the run date (timestamps after it are in the future)."""
+    from ..reports.runner import parse_run_date
+
+    return to_utc(parse_run_date(config.run_date)) + pd.Timedelta(days=1)
+
+
+def _ingest_params(c: RunConfig) -> dict:
+    return {"csat_scale": c.csat_scale, "now": run_date_end(c).isoformat(), "as_of": c.as_of,
+            "raw": fingerprint(c.paths.raw)}
+
+
+def ingest(ctx: Context) -> None:
+    """Validate the raw tables into ``processed/`` (see :func:`engage_models.ingest.ingest`)."""
+    from ..ingest import ingest as run_ingest
+    from ..ingest.quality import data_dates
+
+    c = ctx.config
+    report = run_ingest(c.paths.raw, c.paths.processed, now=run_date_end(c), csat_scale=c.csat_scale)
+    path = ctx.out.file("ingest_report.json")
+    report.to_json(path)
+    data = read_json(path)  # sources by their place in the raw folder: no machine path in a run's folder
+    for table in data.get("tables", {}).values():
+        for key, folder in (("source", c.paths.raw), ("processed", c.paths.root), ("quarantine", c.paths.root)):
+            if table.get(key):
+                table[key] = _relative(table[key], folder)
+    write_json(path, data)
+    ctx.out.json("dates", data_dates(c.paths.processed, c.as_of))
+    ctx.out.json("processed", fingerprint(c.paths.processed, "*.parquet"))
+
+
+def _relative(path: str, folder: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path(folder).resolve()))
+    except ValueError:
+        return Path(path).name
+
+
+def ingest_is_current(artifact: Artifact, config: RunConfig) -> bool:
+    """The processed tables are still those this ingest wrote (nobody re-ingested or edited them since)."""
+    return artifact.json("processed") == fingerprint(config.paths.processed, "*.parquet")
+
+
+# ------------------------------------------------------------------------------------------------ quality
+def quality(ctx: Context) -> None:
+    from ..ingest import quality as Q
+    from ..ingest.contracts import CONTRACTS
+
+    p = ctx.paths.processed
+    ctx.out.frame("coverage", Q.date_coverage(p))
+    ctx.out.frame("events_per_day", Q.events_per_day(p))
+    ctx.out.frame("surveys_per_month", Q.monthly_counts(p, "surveys", "submitted_at", by="trigger"))
+    for table in CONTRACTS:
+        sample = Q.quarantine_sample(p, table)
+        if len(sample):
+            ctx.out.frame(f"quarantine.{table}", sample)
+
+
+# ------------------------------------------------------------------------------------------------ panel
+def _engine_settings(c: RunConfig) -> dict:
+    if c.engine == "spark":
+        return {"engine": "spark", "spark_master": c.spark_master, "spark_driver_memory": c.spark_driver_memory}
+    return {}
+
+
+def panel(ctx: Context) -> None:
+    from ..features.panel import default_panel
+
+    c = ctx.config
+    df = default_panel(ctx.paths.processed, ctx.as_of, horizon_days=c.horizon_days, windows=c.windows,
+                       **_engine_settings(c))
+    if df.empty:
+        raise InsufficientData("no account was a customer on any observation date: the panel is empty")
+    ctx.out.frame("panel", df)
+    dates = sorted(df["as_of"].unique())
+    ctx.out.json("info", {"until": ctx.as_of, "horizon_days": c.horizon_days, "windows": list(c.windows),
+                          "dates": [pd.Timestamp(d) for d in dates], "rows": len(df),
+                          "accounts": int(df["account_id"].nunique())})
+
+
+# ------------------------------------------------------------------------------------------------ kpis
+def kpis(ctx: Context) -> None:
+    from .. import kpis as K
+    from ..kpis import engagement
+
+    c, out = ctx.config, ctx.out
+    accounts, subscriptions = K.load_tables(ctx.paths.processed)
+    pnl = ctx.input("panel").frame("panel")
+    as_of = ctx.as_of
+    out.frame("summary", K.kpi_summary(accounts, subscriptions, pnl, as_of=as_of))
+    out.frame("logo_churn", K.logo_churn(accounts, subscriptions, as_of=as_of))
+    out.frame("revenue_retention", K.revenue_retention(accounts, subscriptions, as_of=as_of))
+    out.frame("engagement_over_time", K.engagement_over_time(pnl))
+    out.frame("mrr_bridge", K.mrr_bridge(accounts, subscriptions, as_of=as_of))
+    out.frame("cohorts", K.cohort_retention(accounts, subscriptions, as_of=as_of))
+    top, bottom = engagement.ranking(pnl, n=c.actions.top_n, accounts=accounts)
+    out.frame("most_engaged", top)
+    out.frame("least_engaged", bottom)
+
+
+# ------------------------------------------------------------------------------------------------ surveys
+def surveys(ctx: Context) -> None:
+    from .. import surveys as sv
+    from ..surveys import csat as cs
+    from ..surveys import drivers as dr
+    from ..surveys import net_promoter as npsm
+    from ..surveys import themes as th
+
+    c, out, v = ctx.config, ctx.out, ctx.config.surveys
+    data = sv.load_survey_data(ctx.paths.processed, ctx.as_of)
+    out.frame("nps_answers", data.nps)
+    out.frame("csat_answers", data.csat)
+    out.json("info", {"attributes": data.attributes, "answers": len(data.nps), "csat_answers": len(data.csat),
+                      "accounts": int(data.nps["account_id"].nunique()), "min_n": v.min_n})
+    if data.nps.empty:
+        out.skip("nps", "no NPS answer before the observation date")
+    else:
+        overall = sv.nps(data.nps, method=v.ci_method)  # a table: the interval counts accounts
+        out.json("nps_overall", dataclasses.asdict(overall))
+        trend = sv.nps_trend(data.nps, v.trend_freq, method=v.ci_method, min_n=v.min_n)
+        out.frame("nps_trend", trend)
+        if len(trend) >= 2:
+            a, b = trend.iloc[-2], trend.iloc[-1]
+            # paired by account: many accounts answer in both periods, so the two are not independent samples
+            diff = sv.nps_difference(npsm.answers_in_period(data.nps, b["period"], v.trend_freq),
+                                     npsm.answers_in_period(data.nps, a["period"], v.trend_freq), method=v.ci_method)
+            out.json("nps_wave_change", {"a": a["period"], "b": b["period"], "nps_a": a["nps"], "nps_b": b["nps"],
+                                         "difference": dataclasses.asdict(diff)})
+        else:
+            out.skip("nps_wave_change", "fewer than two survey periods")
+        for attr in data.attributes:
+            out.frame(f"nps_by_{attr}", sv.nps_table(data.nps, attr, method=v.ci_method, min_n=v.min_n))
+    if len(data.csat):
+        out.frame("csat_by_trigger", sv.csat_table(data.csat, "trigger", min_n=v.min_n))
+        out.frame("csat_by_trigger_segment", sv.csat_table(data.csat, ["trigger", "segment"], min_n=v.min_n))
+        out.frame("csat_trend", sv.csat_trend(data.csat, v.trend_freq, min_n=v.min_n))
+        tickets_csat = sv.ticket_csat(data.tickets, data.csat)
+        if len(tickets_csat):
+            out.frame("tickets_csat", tickets_csat)
+            out.frame("csat_by_priority", sv.csat_table(tickets_csat, "priority", min_n=v.min_n))
+            out.frame("csat_by_close_time", cs.ticket_csat_by_close_time(tickets_csat, min_n=v.min_n))
+            out.json("close_time_correlation", cs.close_time_correlation(tickets_csat))
+        else:
+            out.skip("ticket_csat", "no CSAT answer at ticket close")
+    else:
+        out.skip("csat", "no CSAT answer before the observation date")
+    if data.nps.empty:
+        return
+    pnl = ctx.input("panel").frame("panel")
+
+    def drivers():
+        cols = dr.candidate_drivers(pnl.columns)
+        joined, indicators = dr.one_hot(dr.attach_panel(data.nps, pnl, cols, max_age_days=45), data.attributes)
+        out.frame("drivers", dr.driver_correlations(joined, cols + indicators, ci="bootstrap",
+                                                    n_boot=v.driver_bootstrap, seed=c.seed))
+
+    ctx.section("drivers", drivers)
+    waves = sv.account_waves(data.nps)
+    churn = sv.churn_by_category(waves, data.accounts, c.horizon_days, ctx.as_of)
+    out.frame("churn_by_category", churn)
+    out.json("churn_by_category", {k: churn.attrs.get(k) for k in ("risk_ratio", "rr_low", "rr_high", "chi2_p",
+                                                                   "horizon_days")})
+    surv = sv.survival_frame(waves, data.accounts, ctx.as_of)
+    if len(surv):
+        _write_km(out, "km_by_category", dr.km_by_category(surv))
+    current = data.accounts[data.accounts["end_date"].isna() | (data.accounts["end_date"] > ctx.as_of)]
+    view = sv.account_nps(data.nps).merge(current[["account_id", "name", "segment"]], on="account_id")
+    out.frame("accounts_to_call", sv.accounts_to_call(view, n=v.watch_list))
+    out.frame("split_respondents", sv.split_respondents(data.nps, view))
+    themes = sv.theme_table(data.nps)
+    if len(themes):
+        out.frame("themes", themes)
+    terms = sv.key_terms(data.nps)
+    out.frame("key_terms", th.top_terms(terms, n=8))
+    out.frame("representative_comments", sv.representative_comments(data.nps, k=1, terms=terms))
+    out.frame("latest_detractor_comments", sv.latest_comments(data.nps, "detractor", 10))
+
+
+def _write_km(out: Output, name: str, km) -> None:
+    """A fitted :class:`~engage_models.survival.KaplanMeierGroups` as its tables (see ``to_tables``)."""
+    frames, info = km.to_tables()
+    for part, df in frames.items():
+        out.frame(f"{name}.{part}", df)
+    out.json(name, info)
+
+
+def read_km(artifact: Artifact, name: str):
+    """The Kaplan-Meier result ``name`` of ``artifact`` (see :func:`_write_km`)."""
+    from ..survival.kaplan_meier import KaplanMeierResult
+
+    info = artifact.json(name)
+    return KaplanMeierResult.from_tables({p: artifact.frame(f"{name}.{p}") for p in info["tables"]}, info)
+
+
+# ------------------------------------------------------------------------------------------------ health
+LABELS = ("churned_within_h", "duration_days", "event")
+#: Folder of a stage's artifact holding files made for people and other tools (the runner publishes them).
+EXPORT_DIR = "export"
+
+
+def health_models(config: RunConfig) -> dict[str, Callable[[], object]]:
+    """The models of the backtest, each a factory of an unfitted estimator; the learned score's gap between
+    training and validation dates is the run's horizon, by construction."""
+    from ..health import ChurnGBM, HandWeightedScore, HealthScore
+
+    c = config
+    return {
+        "learned": lambda: HealthScore(gap_days=c.horizon_days, n_bootstrap=0, cost_ratios=c.health.cost_ratios,
+                                       random_state=c.seed),
+        "hand": lambda: HandWeightedScore(c.health.hand_scorecard),
+        "gbm": lambda: ChurnGBM(random_state=c.seed),
+    }
+
+
+def health(ctx: Context) -> None:
+    from ..health import HealthScore, evaluation, history
+    from ..health.model_io import save_model
+
+    c, out, h = ctx.config, ctx.out, ctx.config.health
+    pnl = ctx.input("panel").frame("panel")
+    accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
+    labelled = pnl[pnl["churned_within_h"].notna() & (pnl["as_of"] + pd.Timedelta(days=c.horizon_days)
+                                                     <= pnl["as_of"].max())]
+    if labelled.empty or labelled["churned_within_h"].nunique() < 2:
+        raise InsufficientData("no observation date has a matured label with both churned and retained accounts: "
+                               f"the health score needs more than {c.horizon_days} days of history with churn")
+
+    def backtest():
+        bt = evaluation.backtest(pnl, health_models(c), horizon_days=c.horizon_days, n_cutoffs=h.n_cutoffs)
+        summary = bt.summary(n_boot=h.metric_bootstrap, seed=c.seed)
+        out.frame("backtest_predictions", bt.predictions)
+        out.frame("backtest_metrics", summary)
+        out.frame("band_performance", evaluation.band_table(*bt.bands_of("learned")))
+        out.json("backtest", {"cutoffs": bt.cutoffs, "rows": summary.attrs["n"], "churned": summary.attrs["churned"],
+                              "seconds": bt.seconds,
+                              "learned_vs_hand": evaluation.paired_difference(summary, "learned", "hand")})
+
+    ctx.section("backtest", backtest)
+    X = labelled.drop(columns=list(LABELS))
+    final = HealthScore(gap_days=c.horizon_days, n_bootstrap=h.n_bootstrap, cost_ratios=h.cost_ratios,
+                        random_state=c.seed).fit(X, labelled["churned_within_h"].astype(int))
+    try:
+        save_model(final, out.file("model.skops"))
+    except TypeError as exc:  # a fitted attribute skops cannot write (pandas objects)
+        out.files.remove("model.skops")
+        out.skip("model", f"the fitted model could not be saved as a skops file ({exc})", kind="error")
+    card = final.scorecard("en")
+    card["label_ja"] = final.scorecard("ja").set_index("feature").loc[card["feature"], "label"].to_numpy()
+    out.frame("scorecard", card.rename(columns={"label": "label_en"}))
+    yellow, red = final.thresholds_
+    out.json("model", {"thresholds": {"yellow": yellow, "red": red}, "cost_ratios": h.cost_ratios, "C": final.C_,
+                       "cv": final.cv_kind_, "calibration": final.calibration_, "n_train": final.n_train_,
+                       "trained_until": labelled["as_of"].max(), "n_bootstrap": h.n_bootstrap})
+    scores, fitted = history.rolling_scores(
+        pnl, lambda: HealthScore(gap_days=c.horizon_days, n_bootstrap=0, cost_ratios=h.cost_ratios,
+                                 random_state=c.seed),
+        horizon_days=c.horizon_days, n_dates=h.history_dates, prefit={labelled["as_of"].max(): final})
+    latest_date = scores["as_of"].max()
+    latest = pnl[pnl["as_of"] == latest_date]
+    drivers = history.drivers_in_words(fitted[latest_date], latest.drop(columns=list(LABELS)))
+    scores = scores.merge(drivers.assign(account_id=latest["account_id"].to_numpy(), as_of=latest_date),
+                          on=["account_id", "as_of"], how="left")
+    out.frame("scores", history.with_context(scores, pnl, accounts))
+
+
+# ------------------------------------------------------------------------------------------------ survival
+def survival(ctx: Context) -> None:
+    from ..survival import (
+        CoxModel,
+        DiscreteTimeHazard,
+        KaplanMeierGroups,
+        TimeVaryingCox,
+        analysis,
+        bootstrap_values,
+        simple_ltv,
+    )
+    from ..survival.report import account_curve_table, example_accounts
+
+    c, out, s = ctx.config, ctx.out, ctx.config.survival
+    adata = analysis.account_table(c.data_dir, ctx.as_of)
+    lt = adata.lifetimes
+    if lt.empty:
+        raise InsufficientData("no account has a positive time observed")
+    out.frame("lifetimes", lt)
+    out.json("info", {"as_of": adata.as_of, "observed_from": adata.observed_from, "accounts": len(lt),
+                      "churned": int(lt["event"].sum()), "left_truncated": int(lt["left_truncated"].sum()),
+                      "covariates": adata.covariates})
+    groups = {"km_all": KaplanMeierGroups(), "km_segment": KaplanMeierGroups("segment"),
+              "km_plan": KaplanMeierGroups("plan"), "km_start_year": KaplanMeierGroups("start_year"),
+              "km_nps": KaplanMeierGroups("nps_category", entry_col="nps_entry",
+                                          order=["promoter", "passive", "detractor", "no_answer"])}
+    for name, km in groups.items():
+        if km.by is None or km.by in lt:
+            ctx.section(name, lambda km=km, name=name: _write_km(out, name, km.fit(lt)))
+    health_art = ctx.input("health")
+    if health_art.has("scores"):
+        from ..health.history import band_followup
+
+        def km_band():
+            by_band = band_followup(health_art.frame("scores"), adata.accounts, ctx.as_of)
+            _write_km(out, "km_band", KaplanMeierGroups("band", entry_col=None,
+                                                         order=["green", "yellow", "red"]).fit(by_band))
+
+        ctx.section("km_band", km_band)
+    else:
+        out.skip("km_band", "the health score was not computed for this run")
+
+    def cox():
+        model = CoxModel(covariates=adata.covariates, entry_col="entry", random_state=c.seed).fit(lt)
+        out.frame("cox_summary", model.summary.reset_index(names="term"))
+        if model.cv_results_ is not None:
+            out.frame("cox_penalizer", model.cv_results_)
+        for name, df in (("cox_ph_before", model.ph_test_), ("cox_ph_after", model.ph_test_after_)):
+            if df is not None:
+                out.frame(name, df)
+        out.json("cox", {"penalizer": model.penalizer_, "remedies": model.remedies_,
+                         "assumptions": {lang: model.assumptions_text(lang) for lang in ("en", "ja")}})
+        oot = analysis.out_of_time(adata, model)
+        out.json("oot_account", oot.result)
+        return oot.cutoff
+
+    cutoff = None
+    try:
+        cutoff = cox()
+    except InsufficientData as exc:
+        out.skip("cox", str(exc))
+    pnl = ctx.input("panel").frame("panel")
+    pdata = analysis.panel_table(adata, panel=pnl)
+    try:
+        tv = TimeVaryingCox(covariates=pdata.covariates, random_state=c.seed).fit(pdata.start_stop)
+    except InsufficientData as exc:
+        out.skip("time_varying", str(exc))
+        return
+    discrete = DiscreteTimeHazard(covariates=pdata.covariates, penalizer=tv.penalizer_).fit(pdata.start_stop)
+    out.frame("tv_summary", tv.summary_per_sd().reset_index(names="term"))
+    out.frame("discrete_summary", discrete.summary_per_sd().reset_index(names="term"))
+    if tv.cv_results_ is not None:
+        out.frame("tv_penalizer", tv.cv_results_)
+    out.json("time_varying", {"penalizer": tv.penalizer_})
+    if cutoff is not None:
+        ctx.section("oot_panel", lambda: out.json("oot_panel", analysis.out_of_time_panel(pdata, tv, cutoff).result))
+    current = pdata.current
+    if current.empty:
+        out.skip("values", "no account is a customer at the observation date")
+        return
+    values, portfolio = bootstrap_values(
+        tv, pdata.start_stop, current, current["t0"], current["mrr"], n_boot=s.n_boot, random_state=c.seed,
+        cluster="account_id", margin=s.margin, annual_discount_rate=s.annual_discount_rate,
+        horizon=s.ltv_horizon_months)
+    values = values.rename_axis("account_id").reset_index()
+    values["name"] = current.loc[values["account_id"], "name"].astype(str).to_numpy()
+    out.frame("values", values)
+    out.frame("revenue_at_risk", portfolio)
+    by_account = values.set_index("account_id")
+    examples = example_accounts(by_account)
+    out.frame("example_curves", account_curve_table(tv.predict_curves(current.loc[list(examples)]),
+                                                    by_account.loc[list(examples), "tenure_months"], examples,
+                                                    horizon=s.ltv_horizon_months))
+    out.json("simple_ltv", simple_ltv(lt, margin=s.margin))
+
+
+# ------------------------------------------------------------------------------------------------ actions
+def actions(ctx: Context) -> None:
+    from .. import actions as A
+    from ..health import history
+    from ..reports import summary as S
+
+    c, out, a = ctx.config, ctx.out, ctx.config.actions
+    scored = ctx.input("health").frame("scores")
+    values = ctx.input("survival")
+    if values.has("values"):
+        scored = scored.merge(values.frame("values")[["account_id", "ltv"]], on="account_id", how="left")
+    else:
+        out.skip("ltv", values.reason("values") or "the survival stage computed no per-account values")
+    pnl = ctx.input("panel").frame("panel")
+    metrics = [col for col in pnl.columns if col not in scored.columns or col in ("account_id", "as_of")]
+    scored = scored.merge(pnl[metrics], on=["account_id", "as_of"], how="left")
+    plan = A.action_list(scored, a.playbook, lang=c.lang)
+    out.frame("actions", plan)
+    written = A.export_actions(plan, out.path / EXPORT_DIR / "actions")  # the files for a CRM, published as such
+    out.files.extend(f"{EXPORT_DIR}/{p.name}" for p in written.values())
+    out.frame("alerts", history.score_alerts(scored, drop=a.alert_drop))
+    movement = history.band_movement(scored)
+    out.frame("band_movement", movement.rename_axis(index="from", columns=None).reset_index())
+    out.json("movement", {"previous": movement.attrs.get("previous"), "as_of": movement.attrs.get("as_of")})
+    now = scored[scored["as_of"] == scored["as_of"].max()]
+    out.frame("top_at_risk", S.top_at_risk(plan, now, n=a.top_n))
+
+
+# ------------------------------------------------------------------------------------------------ summary
+def summary(ctx: Context) -> None:
+    from ..reports import summary as S
+
+    out = ctx.out
+    scores = ctx.input("health").frame("scores")
+    now = scores[scores["as_of"] == scores["as_of"].max()]
+    out.json("mrr_at_risk", S.mrr_at_risk(now))
+    surv = ctx.input("survival")
+    if surv.has("values"):
+        v = surv.frame("values")
+        out.json("survival_risk", {k: float((v["mrr"] * v[f"churn_{k}m"]).sum()) for k in (3, 6, 12)})
+    else:
+        out.skip("survival_risk", surv.reason("values") or "no per-account survival values")
+    nps_answers = ctx.input("surveys").frame("nps_answers") if ctx.input("surveys").has("nps_answers") else None
+    if nps_answers is not None and len(nps_answers):
+        latest, previous, diff = S.nps_waves(nps_answers)
+        out.json("nps_waves", {"latest": latest, "previous": previous,
+                               "difference": dataclasses.asdict(diff) if diff is not None else None})
+        plan = ctx.input("actions").frame("actions")
+        answers = nps_answers[nps_answers["submitted_at"] >= latest["period"]] if latest is not None else nps_answers
+        out.frame("nps_by_touch_model", S.nps_table_by(answers.merge(plan[["account_id", "touch_model"]],
+                                                                      on="account_id"), "touch_model"))
+    else:
+        out.skip("nps_waves", "no NPS answer before the observation date")
+
+
+def _params_of(*sections: str, keys: tuple[str, ...] = ()) -> Callable[[RunConfig], dict]:
+    def params(c: RunConfig) -> dict:
+        d = c.to_dict()
+        return {**{s: d[s] for s in sections}, **{k: d[k] for k in keys}}
+
+    return params
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("ingest", ingest, (), _ingest_params, "validate the raw tables"),
+    Stage("quality", quality, ("ingest",), _params_of(), "describe the data"),
+    Stage("panel", panel, ("ingest",), _params_of(keys=("horizon_days", "windows", "engine")),
+          "build the account x period panel"),
+    Stage("kpis", kpis, ("ingest", "panel"), lambda c: {"top_n": c.actions.top_n}, "compute the KPIs"),
+    Stage("surveys", surveys, ("ingest", "panel"), _params_of("surveys", keys=("horizon_days", "seed")),
+          "analyse NPS and CSAT"),
+    Stage("health", health, ("ingest", "panel"), _params_of("health", keys=("horizon_days", "seed")),
+          "learn and backtest the health score"),
+    Stage("survival", survival, ("ingest", "panel", "health"), _params_of("survival", keys=("seed",)),
+          "fit survival models and value accounts"),
+    Stage("actions", actions, ("panel", "health", "survival"), _params_of("actions", keys=("lang",)),
+          "choose a play per account"),
+    Stage("summary", summary, ("kpis", "surveys", "health", "survival", "actions"), _params_of(),
+          "sum up for executives"),
+)
+STAGE_NAMES = tuple(s.name for s in STAGES)
+
+
+def stage(name: str) -> Stage:
+    for s in STAGES:
+        if s.name == name:
+            return s
+    raise KeyError(f"no stage {name!r} (stages: {', '.join(STAGE_NAMES)})")
+

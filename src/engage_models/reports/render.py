@@ -1,0 +1,39 @@
+"""What a report notebook needs besides the domain views: open its run, and say in words what is missing.
+
+A report notebook holds a parameters cell (``run_dir``), opens the run with :func:`open_report`, and before each
+section asks :func:`available`, which shows the reason in the report's language when a stage could not compute
+that section (thin data), so the rest of the report renders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from IPython.display import Markdown, display
+
+from .. import config
+from .._core import plots
+from .._core.i18n import markdown, t
+
+
+def open_report(run_dir: str | Path | None = None):
+    """The run a report renders (default: the newest published run) with figures styled for its language."""
+    from ..pipeline import open_run
+
+    run = open_run(run_dir or config.REPORTS_DIR / "latest")
+    plots.setup(run.lang)
+    return run
+
+
+def missing_text(run, stage: str, name: str | None = None) -> str:
+    """One sentence in the run's language: which section is missing and why."""
+    return t("section.missing", run.lang, reason=run.reason(stage, name))
+
+
+def available(run, stage: str, *names: str) -> bool:
+    """Whether ``stage`` wrote every one of ``names`` (or ran, without names); if not, show why, in words."""
+    for name in names or (None,):
+        if not run.has(stage, name):
+            display(Markdown(markdown(f"*{missing_text(run, stage, name)}*")))
+            return False
+    return True

@@ -1,0 +1,218 @@
+"""The pipeline in the package: stages run without Jupyter, reuse what did not change, record what failed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from engage_models import pipeline
+from engage_models._core.errors import ConfigError, InsufficientData
+from engage_models.pipeline import RunConfig, open_run
+from engage_models.pipeline import stages as S
+
+RUN_DATE = "2025-01-02"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, small_world) -> Path:
+    root = tmp_path_factory.mktemp("pipeline")
+    shutil.copytree(small_world / "raw", root / "raw")
+    return root
+
+
+@pytest.fixture(scope="module")
+def first_run(world):
+    return pipeline.run({"data_dir": str(world), "run_date": RUN_DATE}, strict=True, progress=lambda m: None)
+
+
+def _statuses(run) -> dict[str, str]:
+    return {name: r.status for name, r in run.records.items()}
+
+
+def test_the_whole_pipeline_runs_without_jupyter_and_writes_every_stage(first_run, world):
+    assert _statuses(first_run) == {name: "computed" for name in S.STAGE_NAMES}
+    panel = first_run.panel
+    as_of = pd.Timestamp("2025-01-01", tz="UTC")  # the midnight after the last event (31 Dec 2024)
+    assert first_run.as_of == as_of and panel["as_of"].max() == as_of
+    scores = first_run.scores
+    now = scores[scores["as_of"] == as_of]
+    assert set(now["account_id"]) == set(panel.loc[panel["as_of"] == as_of, "account_id"])
+    assert now["score"].between(0, 100).all() and set(now["band"]) <= {"green", "yellow", "red"}
+    assert set(now.columns) >= {"drivers", "drivers_text_en", "drivers_text_ja", "churn_probability", "name", "mrr"}
+    model = first_run.json("health", "model")
+    assert 0 < model["thresholds"]["yellow"] <= model["thresholds"]["red"] < 1
+    # the backtest's bands come from each cutoff's own model: its thresholds, chosen on its training data
+    bt = first_run.frame("health", "backtest_predictions")
+    learned = bt[bt["model"] == "learned"]
+    assert learned["band"].isin(["green", "yellow", "red"]).all()
+    plan = first_run.actions
+    assert len(plan) == len(now) and plan["account_id"].is_unique
+    # the action list sees the panel's metrics: the driver plays' conditions ("active_user_ratio_28d < 0.5",
+    # "nps_latest <= 6"...) read them, so some accounts get a play answering their worst driver
+    assert (plan["driver"] != "").any()
+    assert first_run.frame("survival", "values")["ltv"].gt(0).all()
+    assert set(first_run.json("summary", "mrr_at_risk")) >= {"expected", "ci_low", "ci_high"}
+    for stage in S.STAGE_NAMES:  # every stage's files are where the manifest says
+        art = first_run[stage]
+        assert all((art.path / f).exists() for f in art.manifest["files"]), stage
+
+
+def test_a_second_run_reuses_every_stage_and_a_change_recomputes_only_what_depends_on_it(first_run, world):
+    again = pipeline.run({"data_dir": str(world), "run_date": RUN_DATE}, progress=lambda m: None)
+    assert _statuses(again) == {name: "reused" for name in S.STAGE_NAMES}
+    assert {n: r.key for n, r in again.records.items()} == {n: r.key for n, r in first_run.records.items()}
+    pd.testing.assert_frame_equal(again.scores, first_run.scores)
+    japanese = pipeline.run({"data_dir": str(world), "run_date": RUN_DATE, "lang": "ja"}, progress=lambda m: None)
+    changed = {n for n, s in _statuses(japanese).items() if s == "computed"}
+    assert changed == {"actions", "summary"}  # only the action list is written in the report language
+    assert japanese.actions["play_label"].str.contains(r"[\u3040-\u30ff\u4e00-\u9fff]").any()
+    alerts = pipeline.run({"data_dir": str(world), "run_date": RUN_DATE, "actions": {"alert_drop": 5}},
+                          progress=lambda m: None)
+    assert {n for n, s in _statuses(alerts).items() if s == "computed"} == {"actions", "summary"}
+
+
+def test_new_raw_data_or_processed_tables_changed_by_hand_mean_a_new_ingest(first_run, world, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(world / "raw", data / "raw")
+    cfg = {"data_dir": str(data), "run_date": RUN_DATE}
+    pipeline.run(cfg, until="panel", progress=lambda m: None)
+    processed = data / "processed" / "accounts.parquet"
+    stamp = processed.stat().st_mtime_ns
+    os.utime(processed, ns=(stamp + 10**9, stamp + 10**9))  # someone ran `engage ingest` by hand since
+    again = pipeline.run(cfg, until="panel", progress=lambda m: None)
+    assert _statuses(again) == {"ingest": "computed", "quality": "reused", "panel": "reused"}
+    raw = data / "raw" / "accounts.csv"
+    raw.write_text(raw.read_text(encoding="utf-8"), encoding="utf-8")  # a new delivery of the same table
+    assert pipeline.run(cfg, until="ingest", progress=lambda m: None).records["ingest"].status == "computed"
+
+
+def test_until_runs_a_prefix_and_an_unknown_stage_is_refused(world):
+    run = pipeline.run({"data_dir": str(world), "run_date": RUN_DATE}, until="panel", progress=lambda m: None)
+    assert list(run.records) == ["ingest", "quality", "panel"]
+    with pytest.raises(ConfigError, match="unknown stage 'helth'.*ingest, quality, panel"):
+        pipeline.run({"data_dir": str(world)}, until="helth")
+
+
+def test_a_failing_stage_is_recorded_its_dependents_skipped_and_the_others_run(world, monkeypatch, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(world / "raw", data / "raw")
+
+    def broken(ctx):
+        raise RuntimeError("a bug in the health stage")
+
+    def thin(ctx):
+        raise InsufficientData("no NPS answer at all")
+
+    stages = tuple(S.Stage(s.name, broken if s.name == "health" else thin if s.name == "surveys" else s.run,
+                           s.needs, s.params, s.title) for s in S.STAGES)
+    monkeypatch.setattr("engage_models.pipeline.flow.STAGES", stages)
+    run = pipeline.run({"data_dir": str(data), "run_date": RUN_DATE}, progress=lambda m: None)
+    status = _statuses(run)
+    assert status["health"] == "failed" and run.records["health"].kind == "error"
+    assert "a bug in the health stage" in run.records["health"].reason
+    assert status["surveys"] == "failed" and run.records["surveys"].kind == "insufficient_data"
+    assert status["survival"] == status["actions"] == status["summary"] == "skipped"
+    assert "needs health" in run.records["survival"].reason
+    assert status["kpis"] == status["panel"] == "computed"
+    skipped = {(s["stage"], s["kind"]) for s in run.skipped_sections}
+    assert ("health", "error") in skipped and ("surveys", "insufficient_data") in skipped
+    with pytest.raises(RuntimeError, match="a bug"):  # strict: a bug is raised, not recorded
+        pipeline.run({"data_dir": str(data), "run_date": RUN_DATE}, strict=True, progress=lambda m: None)
+
+
+def test_a_run_exported_to_a_folder_opens_again_with_the_same_artifacts(first_run, tmp_path):
+    folder = first_run.export(tmp_path / "run")
+    record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    assert [s["name"] for s in record["stages"]] == list(S.STAGE_NAMES)
+    assert record["config"]["data_dir"] == Path(first_run.config.data_dir).name  # no machine path
+    opened = open_run(folder)
+    pd.testing.assert_frame_equal(opened.scores, first_run.scores)
+    pd.testing.assert_frame_equal(opened.panel, first_run.panel)
+    assert opened.parameters["horizon_days"] == 90 and opened.lang == "en" and opened.currency == "USD"
+    assert "<table>" in opened._repr_html_() and "health" in opened._repr_html_()
+    km = opened.km("survival", "km_segment")
+    assert km.by == "segment" and len(km.curves) and km.logrank["df"] >= 1
+    with pytest.raises(FileNotFoundError, match="holds no run"):
+        open_run(tmp_path)
+
+
+def test_the_final_health_model_is_stored_and_loads_without_pickle(first_run):
+    if first_run["health"].reason("model"):
+        pytest.xfail(first_run["health"].reason("model"))
+    model = first_run.health_model
+    latest = first_run.panel[first_run.panel["as_of"] == first_run.as_of].drop(columns=list(S.LABELS))
+    scores = first_run.scores[first_run.scores["as_of"] == first_run.as_of]
+    assert model.health_score(latest).round(9).tolist() == scores["score"].round(9).tolist()
+
+
+# ------------------------------------------------------------------------------------------------- config
+def test_the_configuration_is_one_object_read_from_one_file_and_checked(tmp_path):
+    path = tmp_path / "engage.yaml"
+    path.write_text("data_dir: data\ncurrency: JPY\nhorizon_days: 60\nhealth:\n  n_cutoffs: 4\n", encoding="utf-8")
+    cfg = RunConfig.load(path, lang="ja", **{"health.n_bootstrap": 10})
+    assert (cfg.currency, cfg.horizon_days, cfg.lang) == ("JPY", 60, "ja")
+    assert (cfg.health.n_cutoffs, cfg.health.n_bootstrap, cfg.health.cost_ratios) == (4, 10, (9.0, 4.0))
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg  # what run.json records is enough to rebuild it
+    assert cfg.replace(horizon_days=None) == cfg  # None: not given
+    bad = [({"horizon_days": -5}, "horizon_days must be a positive"), ({"currency": "XYZ"}, "currency must be"),
+           ({"health": {"n_cutofs": 3}}, "unknown setting 'health.n_cutofs'"), ({"as_of": "31/12/2024"}, "as_of"),
+           ({"lang": "fr"}, "lang must be"), ({"engine": "presto"}, "unknown engine 'presto'"),
+           ({"horizon_days": "ninety"}, "horizon_days: expected int"), ({"colour": "red"}, "unknown setting 'colour'")]
+    for data, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            RunConfig.from_dict(data)
+    path.write_text("health: [1, 2]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="'health' must be a mapping"):
+        RunConfig.load(path)
+
+
+def test_an_observation_date_after_the_data_end_is_refused_before_any_model_runs(world, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(world / "raw", data / "raw")
+    with pytest.raises(ConfigError, match="as_of 2025-03-01 is after the data end: the last event is on 2024-12-31"):
+        pipeline.run({"data_dir": str(data), "as_of": "2025-03-01", "run_date": RUN_DATE}, progress=lambda m: None)
+    assert not (data / "artifacts" / "panel").exists()
+
+
+def test_the_learned_score_gap_is_the_run_horizon_by_construction():
+    for h in (30, 90, 180):
+        models = S.health_models(RunConfig(horizon_days=h))
+        assert models["learned"]().gap_days == h
+
+
+def _close(x, y) -> bool:
+    """Equal, numbers to 1e-9 relative (linear algebra on several threads may differ in the last bits)."""
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(_close(x[k], y[k]) for k in x)
+    if isinstance(x, list) and isinstance(y, list):
+        return len(x) == len(y) and all(_close(a, b) for a, b in zip(x, y, strict=True))
+    if isinstance(x, float) and isinstance(y, float):
+        return x == pytest.approx(y, rel=1e-9, abs=1e-12)
+    return x == y
+
+
+@pytest.mark.slow
+def test_the_same_data_and_parameters_give_the_same_artifacts(first_run, world, tmp_path):
+    """A second computation from scratch (a copy of the data, nothing to reuse) writes the same tables and JSON."""
+    data = tmp_path / "data"
+    shutil.copytree(world / "raw", data / "raw")
+    second = pipeline.run({"data_dir": str(data), "run_date": RUN_DATE}, strict=True, progress=lambda m: None)
+    assert _statuses(second) == {name: "computed" for name in S.STAGE_NAMES}
+    timing = {"seconds", "created"}  # processed.json: the processed files' modification times
+    for stage in S.STAGE_NAMES:
+        a, b = first_run[stage], second[stage]
+        assert a.key == b.key, stage  # the same inputs, parameters and code: the same key
+        assert a.manifest["files"] == b.manifest["files"], stage
+        for name in a.manifest["files"]:
+            if name.endswith(".parquet") and "/" not in name:
+                pd.testing.assert_frame_equal(a.frame(name[:-8]), b.frame(name[:-8]), obj=f"{stage}/{name}")
+            elif name.endswith(".json") and not name.endswith(".attrs.json") and name != "processed.json":
+                x, y = a.json(name[:-5]), b.json(name[:-5])
+                if isinstance(x, dict):
+                    x, y = ({k: v for k, v in d.items() if k not in timing} for d in (x, y))
+                assert _close(x, y), f"{stage}/{name}: {x} != {y}"

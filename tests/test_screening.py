@@ -1,0 +1,127 @@
+"""The leakage screen: each kind of leak, built into a table, is caught with its reason; honest columns pass."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines.utils import concordance_index
+from sklearn.metrics import roc_auc_score
+
+from engage_models._core.errors import DataError
+from engage_models.features import screening as S
+from engage_models.features.screening import screen_label, screen_survival
+
+
+def _accounts(n=600, seed=0):
+    """Churn driven by a strong honest predictor, a plan and NPS answered less often by churners; and two leaks:
+    a cancellation reason filled only for churners, and a customer number of a table sorted by status."""
+    rng = np.random.default_rng(seed)
+    strong = rng.normal(size=n)
+    plan = rng.choice(["basic", "pro"], n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-1.4 + 1.8 * strong + 0.6 * (plan == "basic"))))).astype(int)
+    df = pd.DataFrame({
+        "strong": strong, "plan": plan, "noise": rng.normal(size=n), "seats": rng.integers(1, 40, n),
+        "nps": np.where(rng.random(n) < np.where(y == 1, 0.5, 0.2), np.nan, rng.integers(0, 11, n)),
+        "cancel_reason": np.where(y == 1, rng.choice(["price", "moved to a rival", "no longer needed"], n), None),
+        "churned": y,
+    }).sort_values("churned", ascending=False, kind="stable").reset_index(drop=True)
+    df["customer_no"] = 1000 + np.arange(n)  # a row number of the sorted export
+    return df
+
+
+def _checks(screen, column):
+    return {f.check for f in screen.findings if f.column == column}
+
+
+def test_label_leaks_are_caught_with_their_reason_and_an_honest_strong_predictor_is_not():
+    df = _accounts()
+    y = df.pop("churned")
+    assert roc_auc_score(y, df["strong"]) > 0.8  # a strong predictor indeed
+    screen = screen_label(df, y, label="churned")
+    assert screen.excluded == ["cancel_reason", "customer_no"]
+    assert "missing_pattern" in _checks(screen, "cancel_reason")
+    assert "filled for 100% of rows with churned = 1 and 0% of the others" in screen.reasons("cancel_reason")
+    assert _checks(screen, "customer_no") == {"identifier", "single_column_auc"}
+    d = screen.to_dict()
+    assert set(d["excluded"]) == {"cancel_reason", "customer_no"} and d["kept_on_request"] == {}
+    assert d["excluded"]["customer_no"][0]["statistic"] == 1.0  # 600 integers over a range of 600
+    # kept on purpose: reported as such, no longer excluded
+    kept = screen_label(df, y, label="churned", keep=["customer_no"])
+    assert kept.excluded == ["cancel_reason"] and kept.kept == ["customer_no"]
+    lines = S.describe(kept.to_dict())
+    assert lines[0].startswith("left out as a possible leak: cancel_reason: filled for 100%")
+    assert lines[1].startswith("kept on request although it may leak: customer_no")
+    with pytest.raises(DataError, match="t.csv: --keep-column 'cancel reason': no such column"):
+        screen_label(df, y, keep=["cancel reason"], where="t.csv")
+
+
+def test_a_reason_filled_for_some_churners_only_and_an_account_key_on_a_panel_are_caught():
+    rng = np.random.default_rng(1)
+    accounts, rows = 200, 4
+    acct = np.repeat(np.arange(accounts), rows)
+    y = (rng.random(accounts) < 0.3).astype(int)[acct]
+    df = pd.DataFrame({"account_key": 5000 + acct * 7,  # one integer per account, 7 apart, shuffled below
+                       "reason": np.where((y == 1) & (rng.random(len(y)) < 0.6), "price", None),
+                       "usage": rng.normal(size=len(y))})
+    order = rng.permutation(len(df))
+    df, y, acct = df.iloc[order].reset_index(drop=True), y[order], acct[order]
+    screen = screen_label(df, y, groups=acct)
+    assert screen.excluded == ["account_key", "reason"]
+    assert _checks(screen, "reason") == {"missing_pattern"}  # 60% of churners, none of the others
+    assert _checks(screen, "account_key") == {"identifier"}
+    # without the account ids the key repeats across rows: not unique per row, so not an identifier
+    assert "account_key" not in screen_label(df, y).excluded
+
+
+def _telco(n=800, seed=3):
+    """Tenure from an exponential model (contract and monthly charge), censored; total charges = tenure x monthly
+    charge; a status column; the churn date (days) filled only for churners; tenure again in days; and honest
+    columns, one of them growing with tenure (rank correlation about 0.6)."""
+    rng = np.random.default_rng(seed)
+    monthly = rng.uniform(18, 118, n)
+    contract = rng.choice(["month-to-month", "one year", "two year"], n, p=[0.5, 0.25, 0.25])
+    lin = 1.2 * (contract == "month-to-month") - 0.8 * (contract == "two year") + 0.01 * (monthly - 60)
+    t, c = rng.exponential(40 * np.exp(-lin)), rng.uniform(1, 72, n)
+    tenure, event = np.ceil(np.minimum(t, c)), (t <= c).astype(int)
+    df = pd.DataFrame({
+        "customer": [f"c{i:04d}" for i in range(n)], "tenure": tenure, "churn": event,
+        "monthly": monthly.round(2), "contract": contract, "logins": 3 * tenure + rng.normal(0, 60, n),
+        "total": (tenure * monthly * rng.uniform(0.98, 1.02, n)).round(2),
+        "status": np.where(event == 1, "Churned", "Stayed"),
+        "churn_day": np.where(event == 1, 19000 + rng.integers(0, 700, n), np.nan),
+        "tenure_days": tenure * 30.4375 + rng.integers(-15, 15, n),
+    })
+    return df, lin
+
+
+def test_survival_leaks_are_caught_and_honest_covariates_are_not():
+    df, lin = _telco()
+    honest = ["monthly", "contract", "logins"]
+    assert concordance_index(df["tenure"], -lin, df["churn"]) > 0.68  # a real signal in the honest columns
+    screen = screen_survival(df, "tenure", "churn", [*honest, "total", "status", "churn_day", "tenure_days"])
+    assert set(screen.excluded) == {"total", "status", "churn_day", "tenure_days"}
+    assert _checks(screen, "total") == {"duration_function"}
+    assert "the duration times other columns" in screen.reasons("total")[0]
+    assert "single_column_auc" in _checks(screen, "status")
+    assert "missing_pattern" in _checks(screen, "churn_day")
+    assert "duration_function" in _checks(screen, "tenure_days") and "concordance" in _checks(screen, "tenure_days")
+    # the monthly charge is total / tenure: explained by them, but it is not the duration in disguise
+    assert not set(honest) & set(screen.flagged)
+
+
+def test_a_column_that_adds_the_duration_to_another_is_caught_and_the_other_is_not():
+    rng = np.random.default_rng(4)
+    n = 600
+    tenure = rng.integers(1, 72, n).astype(float)
+    df = pd.DataFrame({"tenure": tenure, "churn": (rng.random(n) < 0.4).astype(int),
+                       "age_at_start": rng.uniform(20, 60, n)})
+    df["age_now"] = df["age_at_start"] + tenure / 12  # measured at the end of follow-up
+    screen = screen_survival(df, "tenure", "churn")
+    assert screen.excluded == ["age_now"] and _checks(screen, "age_now") == {"duration_function"}
+
+
+def test_the_module_examples_run():
+    assert doctest.testmod(S).failed == 0
