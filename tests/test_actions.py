@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import csv
+import io
 
 import matplotlib
 import numpy as np
@@ -329,6 +331,25 @@ def test_the_action_export_round_trips_through_csv_and_parquet(tmp_path, lang):
     assert b"2025-06-01," in raw and b"00:00" not in raw
     if lang == "ja":
         assert "健全な顧客の典型値".encode() in raw
+
+
+def test_an_account_id_that_is_a_formula_is_written_as_text_and_read_back_equal(tmp_path):
+    """OWASP CSV injection: the spreadsheet must see text, read_actions the value as it was."""
+    ids = {"r1": '=HYPERLINK("http://x","y")', "y1": "+1-2", "g1": "'quoted", "r2": "@SUM(A1)"}
+    scored = _scored_two_dates()
+    scored["account_id"] = scored["account_id"].map(ids)
+    actions = A.action_list(scored)
+    assert actions["score"].lt(0).sum() == 0 and actions["ltv"].notna().any()
+    actions.loc[actions.index[0], "score"] = -3.5  # a negative number stays a number
+    paths = A.export_actions(actions, tmp_path / "actions")
+    rows = list(csv.reader(io.StringIO(paths["csv"].read_text(encoding="utf-8-sig"))))
+    header, body = rows[0], rows[1:]
+    cells = {r[header.index("account_id")] for r in body}
+    assert cells == {"'" + '=HYPERLINK("http://x","y")', "'+1-2", "''quoted", "'@SUM(A1)"}
+    assert "-3.5" in [r[header.index("score")] for r in body]  # not '-3.5: numbers are not text
+    back = A.read_actions(paths["csv"])
+    pd.testing.assert_frame_equal(back, actions[list(A.EXPORT_COLUMNS)])
+    assert back.loc[0, "score"] == -3.5 and set(back["account_id"]) == set(ids.values())
 
 
 def test_views_and_plots_in_japanese(japanese_figures):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from engage_models._core.errors import ConfigError
 from engage_models.ingest import IngestError, ingest, load
 from engage_models.ingest import contracts as C
 
@@ -56,9 +57,16 @@ def _write(folder: Path, tables: dict[str, list[dict]]) -> Path:
     return folder
 
 
+def _checked(report):
+    """Rows read = rows kept + rows quarantined, for every table."""
+    for r in report.tables.values():
+        assert r.rows_read == r.rows_kept + r.rows_quarantined, r
+    return report
+
+
 def _run(tmp_path, tables=None, **kw):
     raw = _write(tmp_path / "raw", tables or _tables())
-    return ingest(raw, tmp_path / "processed", now=NOW, **kw), tmp_path / "processed"
+    return _checked(ingest(raw, tmp_path / "processed", now=NOW, **kw)), tmp_path / "processed"
 
 
 def _with(table, row_changes=None, extra_rows=()):
@@ -219,7 +227,7 @@ def test_parquet_and_csv_sources_give_the_same_result(tmp_path):
         if name == "events":  # typed columns in Parquet: real timestamps and numbers
             df = load("events", processed)
         df.to_parquet(raw_pq / f"{name}.parquet", index=False)
-    ingest(raw_pq, tmp_path / "pq" / "processed", now=NOW)
+    _checked(ingest(raw_pq, tmp_path / "pq" / "processed", now=NOW))
     pd.testing.assert_frame_equal(load("events", processed), load("events", tmp_path / "pq" / "processed"))
 
 
@@ -231,13 +239,13 @@ def test_sources_override_and_folders_of_parts(tmp_path):
     (raw / "events.csv").unlink()
     ev.iloc[:2].to_csv(parts / "part-0.csv", index=False)
     ev.iloc[2:].to_csv(parts / "part-1.csv", index=False)
-    report = ingest(raw, tmp_path / "processed", now=NOW)
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
     assert report.tables["events"].rows_kept == 3
     other = tmp_path / "elsewhere.csv"
     ev.iloc[:1].to_csv(other, index=False)
-    report = ingest(raw, tmp_path / "processed2", now=NOW, sources={"events": other})
+    report = _checked(ingest(raw, tmp_path / "processed2", now=NOW, sources={"events": other}))
     assert report.tables["events"].rows_kept == 1
-    with pytest.raises(IngestError, match="unknown table"):
+    with pytest.raises(ConfigError, match="unknown table 'evnts'"):
         ingest(raw, tmp_path / "p3", sources={"evnts": other})
 
 

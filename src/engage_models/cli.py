@@ -38,10 +38,11 @@ def _simulate(args) -> int:
 
 
 def _ingest(args) -> int:
+    from .ingest.sources import parse_encodings
     from .ingest.validate import ingest
 
-    report = ingest(args.raw, args.out, now=args.now, csat_scale=tuple(args.csat_scale),
-                    memory_limit=args.memory_limit)
+    report = ingest(args.raw, args.out, sources=args.sources, encodings=parse_encodings(args.encoding),
+                    now=args.now, csat_scale=tuple(args.csat_scale), memory_limit=args.memory_limit)
     print(report.to_frame().to_string(index=False))
     if report.rows_quarantined:
         print()
@@ -212,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--now", default=None, help="timestamps after this are 'in the future' (default: now)")
     i.add_argument("--csat-scale", type=int, nargs=2, default=(1, 5), metavar=("LOW", "HIGH"))
     i.add_argument("--memory-limit", default="4GB", help="DuckDB memory limit (default 4GB)")
+    i.add_argument("--sources", type=Path, default=None,
+                   help="sources file naming each table's file and encoding (default: RAW/sources.yaml if present)")
+    i.add_argument("--encoding", action="append", default=None, metavar="TABLE=ENCODING",
+                   help="encoding of a table's text file, e.g. surveys=cp932 (repeatable; default: detected)")
     i.set_defaults(func=_ingest)
 
     p = sub.add_parser("panel", help="build the account x period panel and write it as Parquet")

@@ -1,11 +1,16 @@
-"""Files written whole or not at all, JSON of numpy and pandas values, and tables users bring.
+"""Files written whole or not at all, JSON of numpy and pandas values, CSV safe to open, and tables users bring.
 
 Every writer goes through a temporary file in the same folder and :func:`os.replace`, so a reader never
 sees half a file and a crash leaves the previous version in place.
+
+CSV files are for people, who open them in a spreadsheet: :func:`write_csv` neutralises formulas (OWASP's
+CSV-injection guidance: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+gets a leading single quote, so the spreadsheet shows it as text) and :func:`read_csv` undoes exactly that.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import json
 import math
@@ -47,6 +52,86 @@ def write_text(path: str | Path, text: str) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+#: A text cell starting with one of these is read as a formula by spreadsheets (OWASP, CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_QUOTE = "'"
+
+
+def _escape_cell(value):
+    """A text value as written: a single quote before a formula start, and before a leading quote (so
+    that :func:`_unescape_cell` knows every leading quote is ours). Other values unchanged."""
+    if isinstance(value, str) and value.startswith((*FORMULA_START, _QUOTE)):
+        return _QUOTE + value
+    return value
+
+
+def _unescape_cell(value: str) -> str:
+    return value[1:] if value.startswith(_QUOTE) else value
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, *, index: bool = False, bom: bool = True) -> Path:
+    """``df`` as CSV at ``path`` that a spreadsheet opens safely (folders created, written whole or not at all).
+
+    Text cells (and the header) that a spreadsheet would run as a formula get a leading single quote (see
+    the module notes); numbers, dates and booleans are written as they are, so numeric columns stay numbers.
+    UTF-8 with a byte-order mark by default (Excel then reads Japanese text correctly); CRLF line ends, as
+    RFC 4180 has them (a cell holding a carriage return is then quoted). Read it back with :func:`read_csv`.
+
+    >>> import tempfile
+    >>> p = write_csv(pd.DataFrame({"id": ["=1+1", "'a", "b"], "x": [-1.5, 2.0, None]}),
+    ...               Path(tempfile.mkdtemp()) / "t.csv", bom=False)
+    >>> print(p.read_text(), end="")
+    id,x
+    '=1+1,-1.5
+    ''a,2.0
+    b,
+    >>> read_csv(p)["id"].tolist()
+    ['=1+1', "'a", 'b']
+    """
+    path = Path(path)
+    if index:
+        names = list(df.index.names)
+        if len(names) == 1 and names[0] is None:
+            names = [""]  # as pandas writes an unnamed index: an empty header cell
+        out = df.reset_index(names=[n if n is not None else f"level_{i}" for i, n in enumerate(names)])
+    else:
+        out = df.copy()
+    for col in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_datetime64_any_dtype(out[col])):
+            out[col] = out[col].map(_escape_cell, na_action="ignore")
+    out.columns = [_escape_cell(str(c)) for c in out.columns]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    try:
+        out.to_csv(tmp, index=False, encoding="utf-8-sig" if bom else "utf-8", lineterminator="\r\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """A CSV written by :func:`write_csv`, every cell as the text it stood for (empty cells are ``""``).
+
+    The leading quotes :func:`write_csv` added are removed, so text reads back exactly; numbers come back
+    as their text (``"-1.5"``): convert the columns you know to be numeric.
+    """
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read it as CSV ({exc})") from exc
+    if not rows:
+        raise DataError(f"{path}: empty file (no header line)")
+    header, body = rows[0], rows[1:]
+    uneven = [i + 1 for i, r in enumerate(body) if len(r) != len(header)]
+    if uneven:
+        raise DataError(f"{path}: data row(s) {uneven[:5]} do not have the header's {len(header)} fields")
+    return pd.DataFrame([[_unescape_cell(c) for c in r] for r in body],
+                        columns=[_unescape_cell(c) for c in header], dtype=object)
 
 
 def jsonable(obj):

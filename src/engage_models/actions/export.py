@@ -1,4 +1,5 @@
-"""The action list as files a CRM imports: CSV (UTF-8 with BOM) and Parquet, read back with the same types."""
+"""The action list as files a CRM imports: CSV (UTF-8 with BOM, safe to open in a spreadsheet) and Parquet,
+read back with the same types."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._core.io import read_csv, write_csv, write_parquet
 from .playbook import _NUMBER_EXPORT, _TEXT_EXPORT, EXPORT_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -19,7 +21,9 @@ def export_actions(actions: pd.DataFrame, path: str | Path) -> dict[str, Path]:
 
     The CSV is UTF-8 with a byte-order mark (Excel then reads Japanese reasons correctly), ``as_of`` as
     ``YYYY-MM-DD``, codes (band, stage, touch model, play, owner) as stable identifiers for CRM pick lists and
-    ``play_label`` / ``reason`` in the list's language. Read either back with :func:`read_actions`.
+    ``play_label`` / ``reason`` in the list's language. Text that a spreadsheet would run as a formula (an
+    account id ``=HYPERLINK(...)``) is written with a leading single quote (:func:`engage_models._core.io.write_csv`).
+    Read either back with :func:`read_actions`, which returns the values as they were.
     """
     path = Path(path)
     stem = path.with_suffix("") if path.suffix in (".csv", ".parquet") else path
@@ -31,8 +35,8 @@ def export_actions(actions: pd.DataFrame, path: str | Path) -> dict[str, Path]:
     out.attrs = {}
     csv = out.assign(as_of=pd.to_datetime(out["as_of"], utc=True).dt.strftime("%Y-%m-%d"))
     paths = {"csv": stem.with_name(stem.name + ".csv"), "parquet": stem.with_name(stem.name + ".parquet")}
-    csv.to_csv(paths["csv"], index=False, encoding="utf-8-sig", lineterminator="\n")
-    out.to_parquet(paths["parquet"], index=False)
+    write_csv(csv, paths["csv"])
+    write_parquet(out, paths["parquet"])
     log.info("wrote %d actions to %s and %s", len(out), paths["csv"], paths["parquet"])
     return paths
 
@@ -44,7 +48,7 @@ def read_actions(path: str | Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         df = pd.read_parquet(path)
     elif path.suffix == ".csv":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        df = read_csv(path)
         for c in _NUMBER_EXPORT:
             df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="raise").astype(float)
     else:

@@ -35,7 +35,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from .._core.errors import DataError, InsufficientData
-from .._core.io import read_table  # noqa: F401  (the CLI reads tables with it)
+from .._core.io import read_table, write_csv  # noqa: F401  (read_table: the CLI reads tables with it)
 from ..features.screening import describe, screen_label
 from . import evaluation as E
 from .score import ChurnGBM, HandWeightedScore, HealthScore
@@ -301,7 +301,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     final = HealthScore(date_col=date_col or "__none", id_col=id_name, gap_days=horizon_days,
                         n_bootstrap=n_bootstrap, random_state=seed).fit(Xf, yf)
     card = final.scorecard(lang)
-    card.to_csv(out / "scorecard.csv", index=False)
+    write_csv(card, out / "scorecard.csv")
     proba = final.predict_proba(X)[:, 1]
     scores = pd.DataFrame({"id": X[id_name].to_numpy()})
     if date_col:

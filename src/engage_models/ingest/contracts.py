@@ -39,6 +39,11 @@ def in_future(column: str) -> str:
     return f"{column} in the future"
 
 
+def not_finite(column: str) -> str:
+    """``inf``, ``-inf``, ``NaN``, ``infinity`` (PostgreSQL's) or a number too large for a double."""
+    return f"non-finite {column}"
+
+
 UNKNOWN_ACCOUNT = "unknown account_id"
 NEGATIVE_DURATION = "negative duration_s"
 NEGATIVE_MRR = "negative mrr"
@@ -48,6 +53,14 @@ CSAT_OUT_OF_SCALE = "csat score outside the csat scale"
 UNKNOWN_SURVEY_TYPE = "unknown survey_type"
 CLOSED_BEFORE_OPENED = "closed_at before opened_at"
 END_BEFORE_START = "end_date before start_date"
+
+# Lines of a text file that are not rows (see engage_models.ingest.files): quarantined with their raw line.
+TOO_MANY_FIELDS = "too many fields"
+TOO_FEW_FIELDS = "too few fields"
+UNCLOSED_QUOTE = "unclosed quote"
+MALFORMED_QUOTES = "malformed quotes"  # text after a closing quote: "ab"c
+TRUNCATED_LAST_LINE = "truncated last line"  # too few fields or an open quote on a last line without line end
+LINE_REASONS = (TOO_MANY_FIELDS, TOO_FEW_FIELDS, UNCLOSED_QUOTE, MALFORMED_QUOTES, TRUNCATED_LAST_LINE)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ _REASON_PATTERNS = (
     (re.compile(r"^missing (.+)$"), "reason.missing"),
     (re.compile(r"^duplicate (.+)$"), "reason.duplicate"),
     (re.compile(r"^(.+) in the future$"), "reason.in_future"),
+    (re.compile(r"^non-finite (.+)$"), "reason.not_finite"),
 )
 
 
@@ -58,14 +59,36 @@ def translate_reason(reason: str, lang: str = "en") -> str:
     return t("sep.list", lang).join(out)
 
 
+def encoding_label(encoding: str | None, lang: str = "en") -> str:
+    """A file encoding as a reader knows it (``cp932`` -> ``CP932 (Shift_JIS)``); parts listed with ", "."""
+    if not encoding:
+        return ""
+    return t("sep.list", lang).join(_coded("encoding", e.strip(), lang) for e in encoding.split(","))
+
+
 def translate_codes(df: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
-    """``df`` with table names and quarantine reasons in ``lang`` (values only; headers go through ``table``)."""
+    """``df`` with table names, quarantine reasons and encodings in ``lang`` (values only; headers go
+    through ``table``)."""
     out = df.copy()
     if "table" in out.columns:
         out["table"] = out["table"].map(lambda v: _coded("table", v, lang))
     if "reason" in out.columns:
         out["reason"] = out["reason"].map(lambda v: translate_reason(v, lang))
+    if "encoding" in out.columns:
+        out["encoding"] = out["encoding"].map(lambda v: encoding_label(v, lang))
     return out
+
+
+def file_encodings(report: IngestReport, lang: str = "en") -> pd.DataFrame:
+    """One row per table read from text files: the file's name, the encoding read, detected or given.
+
+    Parquet tables have no encoding and are left out. Labels are in ``lang``.
+    """
+    rows = [{"table": _coded("table", r.table, lang), "source": Path(r.source).name,
+             "encoding": encoding_label(r.encoding, lang),
+             "encoding_how": t("encoding.detected" if r.encoding_detected else "encoding.given", lang)}
+            for r in report.tables.values() if r.encoding]
+    return pd.DataFrame(rows, columns=["table", "source", "encoding", "encoding_how"])
 
 
 def _con() -> duckdb.DuckDBPyConnection:
@@ -140,7 +163,7 @@ def monthly_counts(processed: str | Path, table: str, column: str, by: str | Non
 
 def quarantine_sample(processed: str | Path, table: str, n: int = 5, lang: str = "en") -> pd.DataFrame:
     """The first ``n`` quarantined rows of a table: raw text as read, reason (in ``lang``), file name and
-    data row.
+    data row; the line number and the line as read when a line could not be split into fields.
 
     Only the file's name is shown (a report is forwarded; local folder names have no place in it).
     """
@@ -152,7 +175,8 @@ def quarantine_sample(processed: str | Path, table: str, n: int = 5, lang: str =
                          {"p": str(path), "n": n}).df()
     df["source_file"] = df["source_file"].map(lambda f: Path(f).name)
     df["reason"] = df["reason"].map(lambda r: translate_reason(r, lang))
-    return df
+    unused = [c for c in ("source_line", "raw_line") if c in df.columns and df[c].isna().all()]
+    return df.drop(columns=unused)
 
 
 def plot_quarantine(report: IngestReport, ax=None, lang: str = "en"):

@@ -2,19 +2,28 @@
 
 For each table in :data:`engage_models.ingest.contracts.TABLE_ORDER` (accounts first):
 
-1. find its source: ``raw/<table>.parquet|.csv|.csv.gz|.tsv|.json`` or a folder ``raw/<table>/`` of parts,
-   or any DuckDB-readable path given in ``sources``;
-2. check that the contract's required columns are there, else raise :class:`IngestError` naming the
+1. find its source: ``raw/<table>.parquet|.csv|.csv.gz|.tsv|.json`` or a folder ``raw/<table>/`` of parts
+   (two of them for one table is an error), or what ``sources`` (default ``raw/sources.yaml``) names;
+2. read it: text files in their encoding (given, or detected: see :mod:`~.files`), lines that are not rows
+   (too many or too few fields, an unclosed quote, a truncated last line) set aside with their raw text;
+3. check that the contract's required columns are there, else raise :class:`IngestError` naming the
    file and the missing columns;
-3. type every contract column (timestamps become UTC; text without an offset is read as UTC), and
-   annotate each row with every reason it breaks the contract: unparseable or missing values, values out
-   of range, duplicate keys (the first good row is kept), unknown ``account_id``, timestamps in the future;
-4. write the good rows to ``processed/<table>.parquet`` (contract columns typed, extra columns kept) and
-   the others, with their raw text, ``reason``, ``source_file`` and ``source_row`` (1-based data row), to
-   ``processed/quarantine/<table>.parquet``. No row is dropped silently.
+4. type every contract column (timestamps become UTC; text without an offset is read as UTC), and
+   annotate each row with every reason it breaks the contract: unparseable, non-finite (``inf``, ``NaN``,
+   ``infinity``) or missing values, values out of range, duplicate keys (the first good row is kept),
+   unknown ``account_id``, timestamps in the future;
+5. write the good rows to ``processed/<table>.parquet`` (contract columns typed, extra columns kept) and
+   the others to ``processed/quarantine/<table>.parquet``: ``source_file``, ``source_row`` (1-based data
+   row), ``source_line`` and ``raw_line`` (for lines that are not rows), ``reason``, then the row's raw
+   text per column. No row is dropped silently: rows read = rows kept + rows quarantined, per table.
+
+All tables, their quarantines and ``ingest_report.json`` are written to a staging folder next to
+``processed/``, which replaces it only when every table succeeded: a failure leaves the previous
+processed data as it was.
 
 All of it runs as DuckDB SQL over the files (streaming, with a memory limit), so the events table never
-has to fit in pandas. Values reach the SQL only as bound parameters; identifiers are quoted.
+has to fit in pandas. Values reach the SQL only as bound parameters; identifiers are quoted, and the
+columns of a user's file are addressed by position, so no column name can collide with ours.
 
 Examples
 --------
@@ -28,11 +37,15 @@ True
 
 from __future__ import annotations
 
+import csv
+import glob
 import html
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+import shutil
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,14 +55,20 @@ import pyarrow.parquet as pq
 
 from .. import config
 from .._core.errors import DataError
+from .._core.io import write_json
 from .._core.time import to_utc
 from ..features.engine import connect_duckdb
 from . import contracts as C
+from . import files as F
+from .sources import Source, resolve_sources
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz", ".json", ".ndjson")
 _PARAM = re.compile(r"\$([a-z_]+)")
+#: The quarantine's own columns; a data column of the same name is stored as ``data.<name>`` there.
+QUARANTINE_COLUMNS = ("source_file", "source_row", "source_line", "reason", "raw_line")
+REPORT_FILE = "ingest_report.json"
 
 
 class IngestError(DataError):
@@ -67,6 +86,16 @@ class TableResult:
     processed: str | None = None
     quarantine: str | None = None
     extra_columns: list[str] = field(default_factory=list)
+    #: text files: the encoding read (``utf-8``, ``utf-8-sig`` = UTF-8 with a byte-order mark, ``utf-16``,
+    #: ``cp932``; parts in different encodings are listed with ", "); None for Parquet
+    encoding: str | None = None
+    #: True when detected, False when given (sources file, ``--encoding``); None for Parquet
+    encoding_detected: bool | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TableResult:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass
@@ -86,6 +115,7 @@ class IngestReport:
                 "rows quarantined": r.rows_quarantined,
                 "% quarantined": 100 * r.rows_quarantined / r.rows_read if r.rows_read else 0.0,
                 "source": Path(r.source).name,
+                "encoding": r.encoding or "",
             }
             for r in self.tables.values()
         ]
@@ -105,14 +135,13 @@ class IngestReport:
         return sum(r.rows_quarantined for r in self.tables.values())
 
     def to_json(self, path: str | Path) -> None:
-        data = {"now": self.now, "missing_optional": self.missing_optional,
-                "tables": {k: asdict(v) for k, v in self.tables.items()}}
-        Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_json(path, {"now": self.now, "missing_optional": self.missing_optional,
+                          "tables": {k: asdict(v) for k, v in self.tables.items()}})
 
     @classmethod
     def from_json(cls, path: str | Path) -> IngestReport:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        tables = {k: TableResult(**v) for k, v in data["tables"].items()}
+        tables = {k: TableResult.from_dict(v) for k, v in data["tables"].items()}
         return cls(tables=tables, now=data["now"], missing_optional=data.get("missing_optional", []))
 
     def _repr_html_(self) -> str:
@@ -133,19 +162,28 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _suffix(name: str) -> str | None:
+    """The longest of :data:`SUFFIXES` that ``name`` ends with (``x.csv.gz`` -> ``.csv.gz``), or None."""
+    return max((s for s in SUFFIXES if name.endswith(s)), key=len, default=None)
+
+
 def find_source(raw_dir: str | Path, table: str) -> Path | None:
-    """The raw file (or folder of parts) for ``table`` in ``raw_dir``, or None."""
+    """The raw file (or folder of parts) for ``table`` in ``raw_dir``, or None.
+
+    Two candidates (``surveys.csv`` and ``surveys.parquet``, or a file and a folder of parts, or parts of
+    two formats) raise :class:`IngestError` naming them: which one is meant is the user's choice to make.
+    """
     raw_dir = Path(raw_dir)
-    for suffix in SUFFIXES:
-        p = raw_dir / f"{table}{suffix}"
-        if p.is_file():
-            return p
+    found = [raw_dir / f"{table}{s}" for s in SUFFIXES if (raw_dir / f"{table}{s}").is_file()]
     folder = raw_dir / table
     if folder.is_dir():
-        for suffix in SUFFIXES:
-            if any(folder.glob(f"*{suffix}")):
-                return folder / f"*{suffix}"
-    return None
+        kinds = {_suffix(p.name) for p in folder.iterdir() if p.is_file()} - {None}
+        found += [folder / f"*{s}" for s in SUFFIXES if s in kinds]
+    if len(found) > 1:
+        raise IngestError(f"{table}: {len(found)} sources for one table in {raw_dir}: "
+                          f"{', '.join(str(p.relative_to(raw_dir)) for p in found)}; keep one, or name the one "
+                          f"to read in sources.yaml")
+    return found[0] if found else None
 
 
 def _kind(source: str) -> str:
@@ -162,76 +200,249 @@ def _connect(memory_limit: str | None, threads: int | None, temp_dir: Path) -> d
     return connect_duckdb(memory_limit, threads, temp_dir, preserve_order=True)
 
 
-def _open_source(con, contract: C.TableContract, source: str) -> tuple[str, dict, dict[str, str]]:
-    """SQL for the source rows with ``__row`` (1-based data row) and ``__file``; its parameters and types.
+def _files(source: str) -> list[Path]:
+    """The files a source names: itself, the files of a glob (sorted), or the parts of a folder."""
+    if any(ch in source for ch in "*?["):
+        return [Path(p) for p in sorted(glob.glob(source)) if Path(p).is_file()]
+    p = Path(source)
+    if p.is_dir():
+        return sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
+    return [p]
 
-    Parquet is scanned in place (streaming). Text formats are loaded into a temporary table first: a
+
+def _unique(name: str, taken) -> str:
+    while name in taken:
+        name = "_" + name
+    return name
+
+
+@dataclass
+class _Source:
+    """A source opened for validation: rows as ``__raw<j>`` (position j of ``names``), ``__row``, ``__file``."""
+
+    sql: str
+    params: dict
+    names: list[str]
+    types: list[str]
+    bad_sql: str | None = None  # lines that are not rows: __file, __row, __line, __rawline, __reason
+    encodings: list[str] = field(default_factory=list)
+    detected: bool | None = None
+    text: list[int] = field(default_factory=list)  # positions j with the text as read in __txt<j>
+
+
+def _positional(names: list[str]) -> str:
+    return ", ".join(f"{_ident(n)} AS __raw{j}" for j, n in enumerate(names))
+
+
+def _open_parquet(con, contract: C.TableContract, source: str) -> _Source:
+    rel = con.sql("SELECT * FROM read_parquet($src) LIMIT 0", params={"src": source})
+    names, types = list(rel.columns), [str(t) for t in rel.types]
+    if "file_row_number" not in names:
+        fname = _unique("__file", names)
+        sql = (f"SELECT {_positional(names)}, file_row_number + 1 AS __row, {_ident(fname)} AS __file "
+               f"FROM read_parquet($src, file_row_number = true, filename = {_literal(fname)})")
+        return _Source(sql, {"src": source}, names, types)
+    # a data column named file_row_number: the rows are numbered by their order in a table instead
+    parts = []
+    for k, f in enumerate(_files(source)):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT * FROM read_parquet($f)", {"f": str(f)})
+        parts.append(f"SELECT {_positional(names)}, rowid + 1 AS __row, {_literal(str(f))} AS __file "
+                     f"FROM __src{k}")
+    return _Source(" UNION ALL ".join(parts), {}, names, types)
+
+
+def _encoding(f: Path, given: str | None) -> str:
+    if given:
+        F.check_decodes(f, given)
+        return given
+    return F.detect_encoding(f)
+
+
+def _open_json(con, contract: C.TableContract, source: str, given: str | None, work: Path) -> _Source:
+    """JSON parts loaded into temporary tables (DuckDB's own types); columns matched by name across parts."""
+    columns, encodings = [], []
+    for k, f in enumerate(_files(source)):
+        enc = _encoding(f, given)
+        encodings.append(enc)
+        path = f if enc == "utf-8" else F.transcode(f, enc, work / f"{contract.name}-{k}.json")
+        create = f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT * FROM "
+        try:
+            con.execute(create + "read_json_auto($f)", {"f": str(path)})
+        except duckdb.Error:
+            con.execute(create + "read_json_auto($f, format = 'auto')", {"f": str(path)})
+        columns.append((f, con.sql(f"SELECT * FROM __src{k} LIMIT 0").columns))
+    names = list(dict.fromkeys(n for _, cols in columns for n in cols))  # a key missing from a part is NULL there
+    parts = []
+    for k, (f, cols) in enumerate(columns):
+        sel = ", ".join(f"{_ident(n) if n in cols else 'NULL'} AS __raw{j}" for j, n in enumerate(names))
+        parts.append(f"SELECT {sel}, rowid + 1 AS __row, {_literal(str(f))} AS __file FROM __src{k}")
+    sql = " UNION ALL ".join(parts)
+    types = [str(t) for t in con.sql(f"SELECT * EXCLUDE (__row, __file) FROM ({sql}) LIMIT 0").types]
+    return _Source(sql, {}, names, types, encodings=encodings, detected=given is None)
+
+
+def _read_csv_sql(columns: dict[str, str], header: bool) -> str:
+    spec = ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in columns.items())
+    return (f"read_csv($f, header = {'true' if header else 'false'}, auto_detect = false, columns = {{{spec}}}, "
+            "delim = $delim, quote = '\"', escape = '\"', strict_mode = true, encoding = 'utf-8')")
+
+
+def _open_text(con, contract: C.TableContract, source: str, given: str | None, work: Path) -> _Source:
+    """CSV/TSV parts read as text (the contract types them); lines that are not rows set aside."""
+    delimiter = "\t" if ".tsv" in source.lower() else ","
+    parts, bad, names, encodings = [], [], None, []
+    for k, f in enumerate(_files(source)):
+        enc = _encoding(f, given)
+        encodings.append(enc)
+        path = f if enc in F.DUCKDB_ENCODINGS else F.transcode(f, enc, work / f"{contract.name}-{k}.csv")
+        with F.open_text(path, "utf-8-sig") as text:
+            header = F.read_header(text, delimiter, str(f))
+        if names is None:
+            names = header.names
+        elif header.names != names:
+            raise IngestError(f"{contract.name}: {f} has columns {header.names}, the first part has {names}")
+        columns = {f"__raw{j}": "VARCHAR" for j in range(len(names))}
+        p = {"f": str(path), "delim": delimiter, "file": str(f)}
+        try:  # clean files (nearly all): DuckDB alone, strict, streaming
+            con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT *, $file AS __file "
+                        f"FROM {_read_csv_sql(columns, header=True)}", p)
+            parts.append(f"SELECT *, rowid + 1 AS __row FROM __src{k}")
+            continue
+        except duckdb.Error as exc:
+            log.info("%s: %s has lines that are not rows (%s); splitting it", contract.name, f, str(exc)[:200])
+        good, rejects = work / f"{contract.name}-{k}.rows.csv", work / f"{contract.name}-{k}.rejects.csv"
+        with (F.open_text(path, "utf-8-sig") as text, open(good, "w", encoding="utf-8", newline="") as g,
+              open(rejects, "w", encoding="utf-8", newline="") as b):
+            for _ in range(header.lines):
+                next(text)
+            gw, bw = csv.writer(g, lineterminator="\n"), csv.writer(b, lineterminator="\n")
+            for r in F.split_lines(text, len(names), delimiter, header.lines + 1):
+                if r.fields is None:
+                    bw.writerow([r.row, r.line, r.raw, r.reason])
+                else:
+                    gw.writerow([*r.fields, r.row])
+        p = {"f": str(good), "delim": ",", "file": str(f)}
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT *, $file AS __file "
+                    f"FROM {_read_csv_sql({**columns, '__row': 'BIGINT'}, header=False)}", p)
+        parts.append(f"SELECT * FROM __src{k}")
+        bad_cols = {"__row": "BIGINT", "__line": "BIGINT", "__rawline": "VARCHAR", "__reason": "VARCHAR"}
+        p = {"f": str(rejects), "delim": ",", "file": str(f)}
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __bad{k} AS SELECT *, $file AS __file "
+                    f"FROM {_read_csv_sql(bad_cols, header=False)}", p)
+        bad.append(f"SELECT * FROM __bad{k}")
+    union = " UNION ALL BY NAME ".join(parts)
+    types = _infer_types(con, contract, names, union)
+    # typed extra columns keep their text too (__txt<j>): the quarantine shows values as they were read
+    cast = ", ".join(f"__raw{j}" if t == "VARCHAR" else
+                     f"CAST(NULLIF(trim(__raw{j}), '') AS {t}) AS __raw{j}, __raw{j} AS __txt{j}"
+                     for j, t in enumerate(types))
+    sql = f"SELECT {cast}, __row, __file FROM ({union})"
+    text = [j for j, t in enumerate(types) if t != "VARCHAR"]
+    return _Source(sql, {}, names, types, " UNION ALL ".join(bad) or None, encodings, given is None, text)
+
+
+#: Types tried, in order, for the extra columns of a text file (the contract types its own columns).
+_EXTRA_TYPES = ("BIGINT", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMPTZ")
+
+
+def _infer_types(con, contract: C.TableContract, names: list[str], union: str) -> list[str]:
+    """VARCHAR for contract columns; for each extra column the first type every non-empty value casts to."""
+    types = ["VARCHAR"] * len(names)
+    extras = [j for j, n in enumerate(names) if n not in contract.column_names]
+    if not extras:
+        return types
+    checks = []
+    for j in extras:
+        v = f"NULLIF(trim(__raw{j}), '')"
+        checks.append(f"count({v}) > 0")
+        for t in _EXTRA_TYPES:
+            ok = {"BOOLEAN": f"lower({v}) IN ('true', 'false')",  # not 0/1, yes/no: those stay as they are
+                  # DuckDB casts '2025-01-05T10:00Z' to a DATE by dropping the time: a date is a date only
+                  "DATE": f"regexp_full_match({v}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') AND TRY_CAST({v} AS DATE) IS NOT NULL",
+                  }.get(t, f"TRY_CAST({v} AS {t}) IS NOT NULL")
+            checks.append(f"bool_and({v} IS NULL OR {ok})")
+    flags = con.execute(f"SELECT {', '.join(checks)} FROM ({union})").fetchall()[0]
+    step = len(_EXTRA_TYPES) + 1
+    for i, j in enumerate(extras):
+        any_value, *fits = flags[i * step:(i + 1) * step]
+        if any_value:
+            types[j] = next((t for t, ok in zip(_EXTRA_TYPES, fits, strict=True) if ok), "VARCHAR")
+    return types
+
+
+def _open_source(con, contract: C.TableContract, source: str, encoding: str | None, work: Path) -> _Source:
+    """The source's rows with ``__row`` (1-based data row) and ``__file``, its column names and types.
+
+    Parquet is scanned in place (streaming). Text formats are loaded into temporary tables first: a
     table keeps insertion order, so its rowid is the row in the file.
     """
     kind = _kind(source)
-    p = {"src": source}
+    if kind == "parquet" and encoding:
+        raise IngestError(f"{contract.name}: an encoding ({encoding}) is given for {source}, a Parquet file")
+    if kind != "parquet" and not _files(source):
+        raise IngestError(f"{contract.name}: cannot read {source}: no such file")
     try:
         if kind == "parquet":
-            sql = ("SELECT * EXCLUDE (file_row_number, filename), file_row_number + 1 AS __row, "
-                   "filename AS __file FROM read_parquet($src, file_row_number = true, filename = true)")
-        else:
-            reader = "read_csv($src, header = true, {opts})" if kind == "csv" else "read_json_auto($src{opts})"
-            first = "all_varchar = true" if kind == "csv" else ""
-            names = con.sql(f"SELECT * FROM {reader.format(opts=first)} LIMIT 0", params=p).columns
-            # contract columns are read as text and typed by us (so a bad value is a reason, not a crash);
-            # extra columns keep the reader's own type detection, unless it trips over them
-            forced = ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names if n in contract.column_names)
-            con.execute("DROP TABLE IF EXISTS src_raw")
-            try:
-                opts = f"types = {{{forced}}}" if kind == "csv" and forced else first
-                con.sql(f"SELECT *, $src AS __file FROM {reader.format(opts=opts)}", params=p).create("src_raw")
-            except duckdb.Error:
-                opts = "all_varchar = true" if kind == "csv" else ", format = 'auto'"
-                con.sql(f"SELECT *, $src AS __file FROM {reader.format(opts=opts)}", params=p).create("src_raw")
-            sql, p = "SELECT *, rowid + 1 AS __row FROM src_raw", {}
-        rel = con.sql(sql, params=p)
-        types = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=False) if c not in ("__row", "__file")}
-    except duckdb.Error as exc:
+            return _open_parquet(con, contract, source)
+        if kind == "json":
+            return _open_json(con, contract, source, encoding, work)
+        return _open_text(con, contract, source, encoding, work)
+    except F.FileError as exc:
+        raise IngestError(f"{contract.name}: {exc}") from exc
+    except (duckdb.Error, OSError) as exc:
         raise IngestError(f"{contract.name}: cannot read {source}: {exc}") from exc
-    return sql, p, types
 
 
-def _typed(col: C.Column, src_type: str) -> tuple[str, str | None]:
-    """SQL for the typed value, and SQL that is TRUE when a present raw value could not be typed."""
-    q = _ident(col.name)
-    text = f"NULLIF(trim(CAST({q} AS VARCHAR)), '')"
+def _typed(col: C.Column, src_type: str, ref: str) -> tuple[str, str | None, str | None]:
+    """SQL for the typed value, SQL TRUE when a present raw value could not be typed, and SQL TRUE when
+    it is not finite (``inf``, ``NaN``, ``infinity``: the typed value is then NULL)."""
+    text = f"NULLIF(trim(CAST({ref} AS VARCHAR)), '')"
     if col.dtype == C.STRING:
-        return (f"lower({text})" if col.lower else text), None
+        return (f"lower({text})" if col.lower else text), None, None
     if src_type.upper() == "VARCHAR":
-        expr = f"TRY_CAST({text} AS {col.dtype})"
-        return expr, f"({text} IS NOT NULL AND {expr} IS NULL)"
-    if col.dtype == C.TIMESTAMP and src_type.upper().startswith(("TIMESTAMP", "DATE")):
-        return f"CAST({q} AS TIMESTAMPTZ)", None  # naive timestamps are UTC (session time zone)
-    expr = f"TRY_CAST({q} AS {col.dtype})"
-    return expr, f"({q} IS NOT NULL AND {expr} IS NULL)"
+        value = f"TRY_CAST({text} AS {col.dtype})"
+        unparseable = f"({text} IS NOT NULL AND {value} IS NULL)"
+        if col.dtype == C.TIMESTAMP:  # DuckDB reads 'epoch' as 1970-01-01: a date has digits
+            unparseable = (f"({unparseable} OR ({value} IS NOT NULL AND isfinite({value}) "
+                           f"AND NOT regexp_matches({text}, '[0-9]')))")
+    elif col.dtype == C.TIMESTAMP and src_type.upper().startswith(("TIMESTAMP", "DATE")):
+        value, unparseable = f"CAST({ref} AS TIMESTAMPTZ)", None  # naive timestamps are UTC (session time zone)
+    else:
+        value = f"TRY_CAST({ref} AS {col.dtype})"
+        unparseable = f"({ref} IS NOT NULL AND {value} IS NULL)"
+    if col.dtype == C.BOOLEAN:
+        return value, unparseable, None
+    infinite = f"({value} IS NOT NULL AND NOT isfinite({value}))"
+    return f"CASE WHEN isfinite({value}) THEN {value} END", unparseable, infinite
 
 
-def _table_sql(contract: C.TableContract, src_sql: str, types: dict[str, str],
-               has_accounts: bool) -> tuple[str, list[str]]:
-    """The annotated-rows query: raw columns as ``__raw<j>``, typed contract columns, ``reason``."""
-    src_cols = list(types)
-    raw_sel = [f"{_ident(c)} AS __raw{j}" for j, c in enumerate(src_cols)]
+def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool) -> str:
+    """The annotated-rows query: raw columns ``__raw<j>``, typed contract columns, ``__reason``."""
+    position = {n: j for j, n in enumerate(src.names)}
+    raw_sel = [f"__raw{j}" for j in range(len(src.names))] + [f"__txt{j}" for j in src.text]
     typed_sel, reasons = [], []
     for i, col in enumerate(contract.columns):
-        if col.name in types:
-            expr, bad = _typed(col, types[col.name])
+        if col.name in position:
+            j = position[col.name]
+            expr, bad, infinite = _typed(col, src.types[j], f"__raw{j}")
             typed_sel.append(f"{expr} AS {_ident(col.name)}")
             # flags are computed next to the raw value; the outer query sees only the typed column
+            ok = []
             if bad:
                 typed_sel.append(f"{bad} AS __bad{i}")
                 reasons.append((C.unparseable(col.name), f"__bad{i}"))
+                ok.append(f"NOT __bad{i}")
+            if infinite:
+                typed_sel.append(f"{infinite} AS __inf{i}")
+                reasons.append((C.not_finite(col.name), f"__inf{i}"))
+                ok.append(f"NOT __inf{i}")
             if not col.nullable:
-                ok = f"NOT __bad{i}" if bad else "TRUE"
-                reasons.append((C.missing(col.name), f"({_ident(col.name)} IS NULL AND {ok})"))
+                present_ok = " AND ".join(ok or ["TRUE"])
+                reasons.append((C.missing(col.name), f"({_ident(col.name)} IS NULL AND {present_ok})"))
         else:
             typed_sel.append(f"CAST(NULL AS {col.dtype}) AS {_ident(col.name)}")
-    present = set(types)
-    # checks on typed values (NULL, i.e. missing or unparseable, never triggers them)
+    present = set(src.names)
+    # checks on typed values (NULL, i.e. missing, unparseable or non-finite, never triggers them)
     for name in contract.future_columns:
         if name in present:
             reasons.append((C.in_future(name), f"{_ident(name)} > $now"))
@@ -240,61 +451,84 @@ def _table_sql(contract: C.TableContract, src_sql: str, types: dict[str, str],
             reasons.append((check.reason, f"({check.sql})"))
     if contract.account_fk and has_accounts:
         reasons.append((C.UNKNOWN_ACCOUNT, '"account_id" NOT IN (SELECT account_id FROM __accounts)'))
-    extras = [c for c in src_cols if c not in contract.column_names]
     cases = ", ".join(f"CASE WHEN {cond} THEN {_literal(reason)} END" for reason, cond in reasons) or "NULL"
-    base = (
-        f"SELECT {', '.join(raw_sel + typed_sel)}, __row, __file FROM ({src_sql})"
-    )
+    base = f"SELECT {', '.join(raw_sel + typed_sel)}, __row, __file FROM ({src.sql})"
     checked = f"SELECT *, NULLIF(concat_ws('; ', {cases}), '') AS __r0 FROM ({base})"
     if contract.key:
         key = ", ".join(_ident(k) for k in contract.key)
         key_ok = " AND ".join(f"{_ident(k)} IS NOT NULL" for k in contract.key)
         dup = (f"CASE WHEN __r0 IS NULL AND {key_ok} AND row_number() OVER "
-               f"(PARTITION BY {key}, __r0 IS NULL ORDER BY __row) > 1 "
+               f"(PARTITION BY {key}, __r0 IS NULL ORDER BY __file, __row) > 1 "
                f"THEN {_literal(C.duplicate(contract.key))} END")
-        annotated = f"SELECT *, coalesce(__r0, {dup}) AS reason FROM ({checked})"
-    else:
-        annotated = f"SELECT *, __r0 AS reason FROM ({checked})"
-    return annotated, extras
+        return f"SELECT *, coalesce(__r0, {dup}) AS __reason FROM ({checked})"
+    return f"SELECT *, __r0 AS __reason FROM ({checked})"
 
 
 def _params(sql: str, values: dict) -> dict:
     return {k: values[k] for k in set(_PARAM.findall(sql)) if k in values}
 
 
-def ingest_table(con, contract: C.TableContract, source: str, processed_dir: Path, values: dict,
-                 has_accounts: bool) -> TableResult:
-    src_sql, src_params, types = _open_source(con, contract, source)
-    missing = [c for c in contract.required_columns if c not in types]
+def _quarantine_names(names: list[str]) -> list[str]:
+    """Data column names in the quarantine: ``data.<name>`` where a name is one of the quarantine's own."""
+    out: list[str] = []
+    for n in names:
+        if n in QUARANTINE_COLUMNS:
+            n = f"data.{n}"
+            while n in names or n in out:
+                n = "data." + n
+        out.append(n)
+    return out
+
+
+def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: Path, values: dict,
+                 has_accounts: bool, *, work: Path | None = None, final_dir: Path | None = None) -> TableResult:
+    """Validate one table into ``out_dir`` (``<table>.parquet`` and ``quarantine/<table>.parquet``).
+
+    ``final_dir``: where the files will live once ingest has finished (the report records those paths).
+    """
+    source = source if isinstance(source, Source) else Source(path=str(source))
+    work = work or out_dir / ".work"
+    work.mkdir(parents=True, exist_ok=True)
+    (out_dir / "quarantine").mkdir(parents=True, exist_ok=True)
+    src = _open_source(con, contract, source.path, source.encoding, work)
+    missing = [c for c in contract.required_columns if c not in src.names]
     if missing:
         raise IngestError(
-            f"{contract.name}: {source} is missing required column(s) {', '.join(repr(m) for m in missing)} "
-            f"(found: {', '.join(types)})"
+            f"{contract.name}: {source.path} is missing required column(s) {', '.join(repr(m) for m in missing)} "
+            f"(found: {', '.join(src.names)})"
         )
-    annotated, extras = _table_sql(contract, src_sql, types, has_accounts)
-    values = {**values, **src_params}
+    annotated = _table_sql(contract, src, has_accounts)
+    values = {**values, **src.params}
+    extras = [j for j, n in enumerate(src.names) if n not in contract.column_names]
     if contract.cluster_by:
-        order = " ORDER BY " + ", ".join(_ident(c) for c in contract.cluster_by) + ", __row"
+        order = " ORDER BY " + ", ".join(_ident(c) for c in contract.cluster_by) + ", __file, __row"
     else:
-        order = " ORDER BY __row" if contract.key else ""
-    keep_cols = [_ident(c) for c in contract.column_names] + [
-        f"__raw{list(types).index(c)} AS {_ident(c)}" for c in extras
-    ]
-    keep_sql = f"SELECT {', '.join(keep_cols)} FROM ({annotated}) WHERE reason IS NULL{order}"
-    q_cols = ["__file AS source_file", "__row AS source_row", "reason"] + [
-        f"CAST(__raw{j} AS VARCHAR) AS {_ident(c)}" for j, c in enumerate(types)
-    ]
-    q_sql = f"SELECT {', '.join(q_cols)} FROM ({annotated}) WHERE reason IS NOT NULL ORDER BY __row"
+        order = " ORDER BY __file, __row" if contract.key else ""
+    keep_cols = [_ident(c) for c in contract.column_names] + [f"__raw{j} AS {_ident(src.names[j])}" for j in extras]
+    keep_sql = f"SELECT {', '.join(keep_cols)} FROM ({annotated}) WHERE __reason IS NULL{order}"
+    q_names = _quarantine_names(src.names)
+    data_cols = [f"CAST(__{'txt' if j in src.text else 'raw'}{j} AS VARCHAR) AS {_ident(n)}"
+                 for j, n in enumerate(q_names)]
+    q_sql = ("SELECT __file AS source_file, __row AS source_row, CAST(NULL AS BIGINT) AS source_line, "
+             f"__reason AS reason, CAST(NULL AS VARCHAR) AS raw_line, {', '.join(data_cols)} "
+             f"FROM ({annotated}) WHERE __reason IS NOT NULL")
+    if src.bad_sql:
+        empty = ", ".join(f"CAST(NULL AS VARCHAR) AS {_ident(n)}" for n in q_names)
+        q_sql += (" UNION ALL SELECT __file, __row, __line, __reason, __rawline, " + empty +
+                  f" FROM ({src.bad_sql})")
+    q_sql = f"SELECT * FROM ({q_sql}) ORDER BY source_file, source_row"
 
-    out = processed_dir / f"{contract.name}.parquet"
-    qout = processed_dir / "quarantine" / f"{contract.name}.parquet"
+    out = out_dir / f"{contract.name}.parquet"
+    qout = out_dir / "quarantine" / f"{contract.name}.parquet"
     for sql, path in ((keep_sql, out), (q_sql, qout)):
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            con.sql(sql, params=_params(sql, values)).write_parquet(str(tmp), compression="zstd")
+            con.sql(sql, params=_params(sql, values)).write_parquet(str(path), compression="zstd")
         except duckdb.Error as exc:
-            raise IngestError(f"{contract.name}: failed while validating {source}: {exc}") from exc
-        tmp.replace(path)
+            raise IngestError(f"{contract.name}: failed while validating {source.path}: {exc}") from exc
+    scratch = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
+                          "(starts_with(table_name, '__src') OR starts_with(table_name, '__bad'))").fetchall()
+    for (name,) in scratch:  # the text tables' copies: not needed once the table is written
+        con.execute(f"DROP TABLE {_ident(name)}")
     kept = pq.ParquetFile(out).metadata.num_rows
     quarantined = pq.ParquetFile(qout).metadata.num_rows
     by_reason = dict(
@@ -304,82 +538,162 @@ def ingest_table(con, contract: C.TableContract, source: str, processed_dir: Pat
             {"q": str(qout)},
         ).fetchall()
     )
-    result = TableResult(contract.name, source, kept + quarantined, kept, quarantined, by_reason,
-                         str(out), str(qout), extras)
-    log.info("%s: read %d, kept %d, quarantined %d", contract.name, result.rows_read, kept, quarantined)
+    final_dir = final_dir or out_dir
+    encoding = ", ".join(dict.fromkeys(src.encodings)) or None
+    result = TableResult(contract.name, source.path, kept + quarantined, kept, quarantined, by_reason,
+                         str(final_dir / out.name), str(final_dir / "quarantine" / qout.name),
+                         [src.names[j] for j in extras], encoding, src.detected if encoding else None)
+    log.info("%s: read %d, kept %d, quarantined %d (%s)", contract.name, result.rows_read, kept, quarantined,
+             encoding or "parquet")
     return result
+
+
+# ------------------------------------------------------------------------------------------ all or nothing
+def _owned(name: str) -> bool:
+    """Entries of the processed folder that ingest writes (everything else there is left as it is)."""
+    return name in ("quarantine", REPORT_FILE) or name in {f"{t}.parquet" for t in C.CONTRACTS}
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """``staging`` becomes ``target``; entries of the old ``target`` that ingest does not own move along.
+
+    Two renames in one folder: the old folder is kept until the new one is in place, and put back when
+    the second rename fails.
+    """
+    if not target.exists():
+        staging.rename(target)
+        return
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    foreign = [p.name for p in target.iterdir() if not _owned(p.name)]
+    for name in foreign:
+        (target / name).rename(staging / name)
+    try:
+        target.rename(old)
+        try:
+            staging.rename(target)
+        except OSError:
+            old.rename(target)
+            raise
+    except OSError:
+        for name in foreign:
+            (staging / name).rename(target / name)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _keep_previous(name: str, processed_dir: Path, staging: Path, previous: IngestReport | None,
+                   results: dict[str, TableResult]) -> None:
+    """A table not ingested this time (``tables=``): its previous files and report entry carry over."""
+    for rel in (f"{name}.parquet", f"quarantine/{name}.parquet"):
+        if (processed_dir / rel).exists():
+            shutil.copy2(processed_dir / rel, staging / rel)
+    if previous and name in previous.tables and (staging / f"{name}.parquet").exists():
+        results[name] = previous.tables[name]
 
 
 def ingest(
     raw_dir: str | Path = config.RAW_DIR,
     processed_dir: str | Path = config.PROCESSED_DIR,
     *,
-    sources: dict[str, str | Path] | None = None,
+    sources: Mapping[str, str | Path | Source | dict] | str | Path | None = None,
+    encodings: Mapping[str, str] | None = None,
     now: datetime | str | None = None,
     csat_scale: tuple[int, int] = (1, 5),
     tables: tuple[str, ...] | None = None,
     memory_limit: str | None = "4GB",
     threads: int | None = None,
 ) -> IngestReport:
-    """Validate every table and write ``processed_dir``; return what was read, kept and quarantined.
+    """Validate every table and replace ``processed_dir``; return what was read, kept and quarantined.
 
     Parameters
     ----------
     raw_dir : path
         Folder with one file (or folder of parts) per table, named after the table.
     processed_dir : path
-        Output folder: ``<table>.parquet``, ``quarantine/<table>.parquet``, ``ingest_report.json``.
-    sources : dict, optional
-        Table name -> any DuckDB-readable path or glob, overriding the file found in ``raw_dir``.
+        Output folder: ``<table>.parquet``, ``quarantine/<table>.parquet``, ``ingest_report.json``. It is
+        replaced as a whole when every table succeeded, and left as it was otherwise. Files in it that
+        ingest does not write are kept.
+    sources : mapping or path, optional
+        A sources file (see :mod:`~.sources`), or table name -> path (any DuckDB-readable path or glob) or
+        ``{"path": ..., "encoding": ...}``. Default: ``raw_dir/sources.yaml`` when it exists.
+    encodings : mapping, optional
+        Table name -> encoding of its text file (``{"surveys": "cp932"}``), over the sources file's.
+        Without either, the encoding is detected (see :mod:`~.files`).
     now : datetime or str, optional
         Timestamps after this are "in the future" (default: the current time, UTC).
     csat_scale : (low, high)
         The CSAT answer scale; scores outside it are quarantined.
     tables : tuple of str, optional
-        Only these tables (accounts is always read first when present, for the account_id checks).
+        Only these tables (accounts is always read first when present, for the account_id checks); the
+        others keep their previous processed files.
     memory_limit, threads : DuckDB settings (``None`` keeps DuckDB's defaults).
 
     Raises
     ------
     IngestError
-        A required table's file is missing, unreadable, or lacks required columns.
+        A required table's file is missing, unreadable, ambiguous, or lacks required columns.
+    ConfigError
+        The sources file or an encoding is not valid.
     """
     raw_dir, processed_dir = Path(raw_dir), Path(processed_dir)
-    (processed_dir / "quarantine").mkdir(parents=True, exist_ok=True)
-    now_ts = pd.Timestamp(now or datetime.now(UTC))
-    now_ts = to_utc(now_ts)
+    now_ts = to_utc(pd.Timestamp(now or datetime.now(UTC)))
     values = {"now": now_ts.to_pydatetime(), "csat_min": float(csat_scale[0]), "csat_max": float(csat_scale[1])}
-    sources = {k: str(v) for k, v in (sources or {}).items()}
-    unknown = set(sources) - set(C.CONTRACTS)
-    if unknown:
-        raise IngestError(f"sources names unknown table(s) {sorted(unknown)}; known: {list(C.CONTRACTS)}")
+    resolved = resolve_sources(raw_dir, sources, encodings)
     wanted = [t for t in C.TABLE_ORDER if tables is None or t in tables or t == "accounts"]
 
-    con = _connect(memory_limit, threads, processed_dir / ".duckdb_tmp")
-    results: dict[str, TableResult] = {}
-    missing_optional: list[str] = []
+    if processed_dir.is_symlink():  # a link to a bigger disk: stage and swap there, keep the link
+        processed_dir = processed_dir.resolve()
+    processed_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = processed_dir.with_name(f".{processed_dir.name}.staging")
+    if staging.exists():
+        shutil.rmtree(staging)  # left by an ingest that was killed
+    old = processed_dir.with_name(f".{processed_dir.name}.old")
+    if old.exists() and not processed_dir.exists():
+        old.rename(processed_dir)  # killed between the two renames of a swap: the previous data comes back
+    (staging / "quarantine").mkdir(parents=True)
+    work = staging / ".work"
     try:
-        for name in wanted:
-            contract = C.CONTRACTS[name]
-            src = sources.get(name) or find_source(raw_dir, name)
-            if src is None:
-                if contract.required:
-                    looked = ", ".join(f"{name}{s}" for s in SUFFIXES)
-                    raise IngestError(f"{name}: no file for this required table in {raw_dir} (looked for {looked}, "
-                                      f"or a folder {name}/ of parts)")
-                missing_optional.append(name)
-                for stale in (processed_dir / f"{name}.parquet", processed_dir / "quarantine" / f"{name}.parquet"):
-                    stale.unlink(missing_ok=True)
-                continue
-            results[name] = ingest_table(con, contract, str(src), processed_dir, values,
-                                         has_accounts="accounts" in results)
-            if name == "accounts":
-                con.execute("CREATE OR REPLACE TEMP TABLE __accounts AS SELECT account_id FROM read_parquet($p)",
-                            {"p": results[name].processed})
-    finally:
-        con.close()
-    report = IngestReport(results, now_ts.isoformat(), missing_optional)
-    report.to_json(processed_dir / "ingest_report.json")
+        con = _connect(memory_limit, threads, staging / ".duckdb_tmp")
+        results: dict[str, TableResult] = {}
+        missing_optional: list[str] = []
+        try:
+            for name in wanted:
+                contract = C.CONTRACTS[name]
+                src = resolved.get(name, Source())
+                path = src.path or find_source(raw_dir, name)
+                if path is None:
+                    if contract.required:
+                        looked = ", ".join(f"{name}{s}" for s in SUFFIXES)
+                        raise IngestError(f"{name}: no file for this required table in {raw_dir} (looked for "
+                                          f"{looked}, or a folder {name}/ of parts)")
+                    missing_optional.append(name)
+                    continue
+                results[name] = ingest_table(con, contract, Source(str(path), src.encoding), staging, values,
+                                             has_accounts="accounts" in results, work=work, final_dir=processed_dir)
+                if name == "accounts":
+                    con.execute("CREATE OR REPLACE TEMP TABLE __accounts AS SELECT account_id FROM read_parquet($p)",
+                                {"p": str(staging / "accounts.parquet")})
+        finally:
+            con.close()
+        if tables is not None:
+            old_report = processed_dir / REPORT_FILE
+            previous = IngestReport.from_json(old_report) if old_report.exists() else None
+            for name in C.TABLE_ORDER:
+                if name not in wanted:
+                    _keep_previous(name, processed_dir, staging, previous, results)
+                    if previous and name in previous.missing_optional:
+                        missing_optional.append(name)
+        report = IngestReport({t: results[t] for t in C.TABLE_ORDER if t in results}, now_ts.isoformat(),
+                              missing_optional)
+        report.to_json(staging / REPORT_FILE)
+        for scratch in (work, staging / ".duckdb_tmp"):
+            shutil.rmtree(scratch, ignore_errors=True)
+        _swap(staging, processed_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return report
 
 

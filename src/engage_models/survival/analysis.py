@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError, InsufficientData
-from .._core.io import read_table, write_json  # noqa: F401  (read_table: the CLI's reader)
+from .._core.io import read_table, write_csv, write_json  # noqa: F401  (read_table: the CLI's reader)
 from .._core.time import to_utc
 from ..config import DataPaths
 from ..features.screening import Screen, screen_survival
@@ -63,7 +63,7 @@ class TableAnalysis:
 
         def save(df: pd.DataFrame, name: str, index: bool = False):
             p = out / name
-            df.to_csv(p, index=index)
+            write_csv(df, p, index=index)
             paths.append(p)
 
         save(self.cox.summary, "hazard_ratios.csv", index=True)

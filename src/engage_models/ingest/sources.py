@@ -1,0 +1,141 @@
+"""Where each table comes from: the sources file (``sources.yaml``) and the ``--encoding`` option.
+
+A sources file names, per table, what to read instead of (or in addition to what is known about) the file
+found in the raw folder::
+
+    tables:
+      surveys:
+        path: surveys_from_excel.csv   # relative to this file's folder; a glob of parts works too
+        encoding: cp932                # text files only; detected when absent
+      tickets:
+        encoding: utf-16               # no path: the raw folder's tickets.* file, read as UTF-16
+
+Every entry is a mapping of a few known keys. Today a table is a file (``path``), or the file found in the raw
+folder when ``path`` is absent; a database table will later be a ``url`` plus a ``query`` instead of a
+``path`` (one :class:`Source` kind more, the same ``tables:`` mapping). Unknown keys are refused, so a typo
+never silently falls back to the default.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .._core.errors import ConfigError
+from .contracts import CONTRACTS
+
+#: The file ``ingest`` reads from the raw folder when no sources are given.
+SOURCES_FILE = "sources.yaml"
+#: Keys a table's entry may have today.
+SOURCE_KEYS = ("path", "encoding")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one table comes from.
+
+    ``path``: a file or a glob of parts (``None``: the table's file, or folder of parts, in the raw folder).
+    ``encoding``: the text encoding of a CSV/TSV/JSON file, a Python codec name (``None``: detected).
+    """
+
+    path: str | None = None
+    encoding: str | None = None
+
+
+def check_encoding(encoding: str, where: str) -> str:
+    """The canonical codec name of ``encoding`` (``Shift_JIS`` -> ``shift_jis``); ConfigError when unknown."""
+    try:
+        return codecs.lookup(str(encoding)).name
+    except LookupError:
+        raise ConfigError(f"{where}: unknown encoding {encoding!r} (a Python codec name: utf-8, cp932, "
+                          f"utf-16, ...)") from None
+
+
+def _check_table(table: str, where: str) -> None:
+    if table not in CONTRACTS:
+        raise ConfigError(f"{where}: unknown table {table!r}; known: {', '.join(CONTRACTS)}")
+
+
+def source_from(table: str, entry, where: str, base: Path | None = None) -> Source:
+    """A :class:`Source` from a sources-file entry (mapping), a path, or a Source."""
+    _check_table(table, where)
+    if isinstance(entry, Source):
+        return entry
+    if isinstance(entry, (str, Path)):
+        return Source(path=str(entry))
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where}: table {table!r} must be a mapping with {' and/or '.join(SOURCE_KEYS)}, "
+                          f"not {type(entry).__name__}")
+    unknown = sorted(set(entry) - set(SOURCE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: table {table!r} has unknown key(s) {unknown}; allowed: {list(SOURCE_KEYS)}")
+    path = entry.get("path")
+    if path is not None:
+        path = Path(str(path)).expanduser()
+        if base is not None and not path.is_absolute():
+            path = base / path
+        path = str(path)
+    encoding = entry.get("encoding")
+    if encoding is not None:
+        encoding = check_encoding(encoding, f"{where}, table {table!r}")
+    return Source(path=path, encoding=encoding)
+
+
+def load_sources(path: str | Path) -> dict[str, Source]:
+    """The tables of a sources file; relative paths are taken from the file's folder.
+
+    Raises :class:`~engage_models._core.errors.ConfigError` naming the file, the table and the key.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the sources file ({exc})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping) or set(data) - {"tables"}:
+        raise ConfigError(f"{path}: a sources file has one top-level key, 'tables' (found: "
+                          f"{sorted(data) if isinstance(data, Mapping) else type(data).__name__})")
+    tables = data.get("tables") or {}
+    if not isinstance(tables, Mapping):
+        raise ConfigError(f"{path}: 'tables' must map table names to their sources")
+    return {str(t): source_from(str(t), e, str(path), base=path.parent) for t, e in tables.items()}
+
+
+def parse_encodings(items: list[str] | None) -> dict[str, str]:
+    """``["surveys=cp932", ...]`` (the ``--encoding`` option) as ``{"surveys": "cp932"}``."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        table, sep, encoding = item.partition("=")
+        table, encoding = table.strip(), encoding.strip()
+        if not sep or not table or not encoding:
+            raise ConfigError(f"--encoding {item!r}: expected TABLE=ENCODING, e.g. surveys=cp932")
+        _check_table(table, "--encoding")
+        out[table] = check_encoding(encoding, f"--encoding {item!r}")
+    return out
+
+
+def resolve_sources(raw_dir: Path, sources, encodings: Mapping[str, str] | None) -> dict[str, Source]:
+    """Sources by table: ``sources`` (a mapping or a sources file; default ``raw_dir/sources.yaml`` when it
+    exists), with ``encodings`` (the ``--encoding`` option) taking precedence."""
+    if sources is None:
+        default = raw_dir / SOURCES_FILE
+        resolved = load_sources(default) if default.is_file() else {}
+    elif isinstance(sources, (str, Path)):
+        resolved = load_sources(sources)
+    elif isinstance(sources, Mapping):
+        resolved = {str(t): source_from(str(t), e, "sources") for t, e in sources.items()}
+    else:
+        raise ConfigError(f"sources must be a mapping of table -> path or a sources file, not {type(sources)}")
+    for table, encoding in (encodings or {}).items():
+        _check_table(table, "encodings")
+        enc = check_encoding(encoding, f"encoding of {table!r}")
+        old = resolved.get(table, Source())
+        resolved[table] = Source(path=old.path, encoding=enc)
+    return resolved

@@ -1,0 +1,481 @@
+"""Files as they really come: encodings, lines that are not rows, non-finite values, names like ours, two
+files for one table, and an ingest that replaces the processed data whole or not at all.
+
+Every test checks rows read = rows kept + rows quarantined for every table it ingests.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engage_models._core.errors import ConfigError
+from engage_models.cli import main
+from engage_models.ingest import IngestError, IngestReport, ingest, load, quality
+from engage_models.ingest import contracts as C
+from engage_models.ingest import files as F
+from engage_models.ingest import validate as V
+from test_ingest import NOW, _tables, _write
+
+SURVEY_COLS = list(_tables()["surveys"][0])
+
+
+def _counts_add_up(report: IngestReport) -> None:
+    for r in report.tables.values():
+        assert r.rows_read == r.rows_kept + r.rows_quarantined, r
+
+
+def _ingest(raw: Path, processed: Path, **kw) -> IngestReport:
+    report = ingest(raw, processed, now=NOW, **kw)
+    _counts_add_up(report)
+    return report
+
+
+def _survey(rid: str, comment: str, lang: str = "ja", score: str = "9") -> list[str]:
+    return [rid, "A1", "U1", "2025-01-15T12:00:00Z", "nps", "periodic", score, comment, lang]
+
+
+def _csv_text(rows: list[list[str]], header=SURVEY_COLS, newline="\n") -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator=newline).writerows([header, *rows])
+    return buf.getvalue()
+
+
+def _raw_with_surveys(tmp_path: Path, data: bytes, name: str = "surveys.csv") -> Path:
+    t = _tables()
+    del t["surveys"]
+    raw = _write(tmp_path / "raw", t)
+    (raw / name).write_bytes(data)
+    return raw
+
+
+# ----------------------------------------------------------------------------------------------- encodings
+COMMENTS_JA = ["サポートが遅い", "解約を検討中", "①～②の手順が分かりにくい", "ﾃｽﾄ用の半角ｶﾅ", "髙橋さんの対応は満点",
+               "「とても満足」", "ソ連、表示、能力"]  # 髙 and ①: CP932 extensions; ソ表能: 0x5C as second byte
+
+
+def test_a_cp932_file_with_japanese_comments_is_read_byte_for_byte(tmp_path):
+    expected = [c.encode("cp932") for c in COMMENTS_JA]
+    rows = [_survey(f"R{i}", c) for i, c in enumerate(COMMENTS_JA)]
+    data = _csv_text(rows, newline="\r\n").encode("cp932")  # as Excel saves "CSV (comma delimited)" in Japan
+    raw = _raw_with_surveys(tmp_path, data)
+    report = _ingest(raw, tmp_path / "processed")
+    r = report.tables["surveys"]
+    assert (r.rows_read, r.rows_kept, r.encoding, r.encoding_detected) == (7, 7, "cp932", True)
+    got = load("surveys", tmp_path / "processed")["comment"].tolist()
+    assert [c.encode("cp932") for c in got] == expected  # every byte of every comment
+    assert report.tables["accounts"].encoding == "utf-8"
+    shown = quality.file_encodings(report, "ja").set_index("source")
+    assert shown.loc["surveys.csv", "encoding"] == "CP932（Shift_JIS）"
+    assert shown.loc["surveys.csv", "encoding_how"] == "自動判定"
+    assert quality.translate_codes(report.to_frame(), "en").set_index("table").loc["surveys", "encoding"] == \
+        "CP932 (Shift_JIS)"
+    assert IngestReport.from_json(tmp_path / "processed" / "ingest_report.json").tables["surveys"].encoding == "cp932"
+
+
+def test_a_short_cp932_file_is_not_taken_for_korean(tmp_path):
+    # charset-normalizer 3.5 answers cp949 for these bytes and garbles them; a strict decode does not
+    data = "a,b\n1,解約を検討中\n2,とても満足\n".encode("cp932")
+    (tmp_path / "t.csv").write_bytes(data)
+    assert F.detect_encoding(tmp_path / "t.csv") == "cp932"
+
+
+@pytest.mark.parametrize("encoding, recorded", [("utf-8-sig", "utf-8-sig"), ("utf-16", "utf-16"),
+                                                ("utf-16-le", "utf-16-le"), ("utf-8", "utf-8")])
+def test_utf8_with_bom_and_utf16_read_the_same_rows(tmp_path, encoding, recorded):
+    rows = [_survey(f"R{i}", c) for i, c in enumerate(COMMENTS_JA)] + [_survey("R9", "Great, fast", "en")]
+    raw = _raw_with_surveys(tmp_path, _csv_text(rows).encode(encoding))
+    report = _ingest(raw, tmp_path / "processed")
+    assert report.tables["surveys"].encoding == recorded and report.tables["surveys"].rows_kept == 8
+    got = load("surveys", tmp_path / "processed")
+    assert got["response_id"].tolist()[0] == "R0"  # no byte-order mark glued to the first header
+    assert got["comment"].tolist() == [*COMMENTS_JA, "Great, fast"]
+
+
+def test_a_gzipped_cp932_file_is_read_too(tmp_path):
+    import gzip
+
+    rows = [_survey("R1", COMMENTS_JA[0])]
+    raw = _raw_with_surveys(tmp_path, gzip.compress(_csv_text(rows).encode("cp932")), "surveys.csv.gz")
+    report = _ingest(raw, tmp_path / "processed")
+    assert report.tables["surveys"].encoding == "cp932"
+    assert load("surveys", tmp_path / "processed")["comment"].tolist() == [COMMENTS_JA[0]]
+
+
+def test_encoding_from_the_sources_file_and_the_command_line(tmp_path, capsys):
+    rows = [_survey("R1", COMMENTS_JA[1])]
+    raw = _raw_with_surveys(tmp_path, _csv_text(rows).encode("cp932"))
+    (raw / "sources.yaml").write_text("tables:\n  surveys:\n    encoding: cp932\n", encoding="utf-8")
+    report = _ingest(raw, tmp_path / "p1")  # raw/sources.yaml is read by default
+    assert (report.tables["surveys"].encoding, report.tables["surveys"].encoding_detected) == ("cp932", False)
+    assert quality.file_encodings(report, "en").set_index("source").loc["surveys.csv", "encoding_how"] == \
+        "given (sources.yaml or --encoding)"
+    # a path in the sources file is taken from the file's folder; --encoding wins over the file
+    (raw / "surveys.csv").rename(raw / "export_2025.csv")
+    (raw / "sources.yaml").write_text("tables:\n  surveys: {path: export_2025.csv, encoding: utf-8}\n")
+    with pytest.raises(IngestError, match=r"surveys: export_2025\.csv is not utf-8: .* on line 2 cannot be decoded"):
+        _ingest(raw, tmp_path / "p2")
+    assert main(["ingest", "--raw", str(raw), "--out", str(tmp_path / "p3"), "--now", NOW,
+                 "--encoding", "surveys=Shift_JIS"]) == 0
+    assert load("surveys", tmp_path / "p3")["comment"].tolist() == [COMMENTS_JA[1]]
+    assert "shift_jis" in capsys.readouterr().out
+    elsewhere = tmp_path / "conf" / "my_sources.yaml"  # --sources: a sources file anywhere
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(f"tables:\n  surveys: {{path: {raw / 'export_2025.csv'}, encoding: cp932}}\n")
+    (raw / "sources.yaml").unlink()
+    assert main(["ingest", "--raw", str(raw), "--out", str(tmp_path / "p5"), "--now", NOW,
+                 "--sources", str(elsewhere)]) == 0
+    assert IngestReport.from_json(tmp_path / "p5" / "ingest_report.json").tables["surveys"].encoding == "cp932"
+    assert main(["ingest", "--raw", str(raw), "--out", str(tmp_path / "p4"), "--encoding", "surveys=klingon"]) == 2
+    assert "unknown encoding 'klingon'" in capsys.readouterr().err
+
+
+def test_a_file_in_no_known_encoding_is_refused_with_what_to_do(tmp_path):
+    raw = _raw_with_surveys(tmp_path, _csv_text([_survey("R1", "x")]).encode() + b"R2,\xfd\xfe\n")
+    with pytest.raises(IngestError, match=r"surveys: surveys\.csv is neither utf-8 nor cp932: give its encoding"):
+        _ingest(raw, tmp_path / "processed")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("tables:\n  surveys: {encoding: cp932, url: 'postgres://x'}\n", r"unknown key\(s\) \['url'\]"),
+    ("tables:\n  survey: {encoding: cp932}\n", "unknown table 'survey'"),
+    ("tables:\n  surveys: {encoding: nope}\n", "unknown encoding 'nope'"),
+    ("surveys: {encoding: cp932}\n", "one top-level key, 'tables'"),
+])
+def test_a_bad_sources_file_names_the_file_and_the_entry(tmp_path, text, message):
+    raw = _write(tmp_path / "raw", _tables())
+    (raw / "sources.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        ingest(raw, tmp_path / "processed", now=NOW)
+    assert "sources.yaml" in str(err.value)
+
+
+# --------------------------------------------------------------------------------- lines that are not rows
+def test_malformed_lines_are_quarantined_with_line_number_raw_text_and_reason(tmp_path):
+    good = [_survey("R1", "fine", "en"), _survey("R2", 'multi\nline, "quoted" comment', "en")]
+    text = _csv_text(good)
+    lines = [
+        "R3,A1,U1,2025-01-15T12:00:00Z,nps,periodic,9,Great, fast,en",  # an unquoted comma: one field too many
+        "R4,A1,U1,2025-01-15T12:00:00Z,nps,periodic,9,en",  # the comment left out: one field too few
+        'R5,A1,U1,2025-01-15T12:00:00Z,nps,periodic,9,"unclosed,en',  # the quote never closes
+        "R6,A1,U1,2025-01-15T12:00:00Z,nps,periodic,8,after the unclosed quote,en",  # still read
+        'R7,A1,U1,2025-01-15T12:00:00Z,nps,periodic,9,"ab"c,en',  # text after a closing quote
+        "R8,A1,U1,2025-01-15T12:00:00Z,nps,periodic,7,last good row,en",
+        "R9,A2,U2,2025-01-1",  # the export was cut off
+    ]
+    raw = _raw_with_surveys(tmp_path, (text + "\n".join(lines)).encode())
+    report = _ingest(raw, tmp_path / "processed")
+    r = report.tables["surveys"]
+    assert (r.rows_read, r.rows_kept, r.rows_quarantined) == (9, 4, 5)
+    assert r.by_reason == {C.TOO_MANY_FIELDS: 1, C.TOO_FEW_FIELDS: 1, C.UNCLOSED_QUOTE: 1, C.MALFORMED_QUOTES: 1,
+                           C.TRUNCATED_LAST_LINE: 1}
+    kept = load("surveys", tmp_path / "processed")
+    assert kept["response_id"].tolist() == ["R1", "R2", "R6", "R8"]
+    assert kept["lang"].tolist() == ["en"] * 4  # nothing shifted into lang
+    assert kept["comment"].tolist()[1] == 'multi\nline, "quoted" comment'  # a quoted line break is not an error
+    q = load("surveys", tmp_path / "processed", quarantine=True)
+    # header line 1, R1 line 2, R2 lines 3-4, then one line each
+    assert q["source_line"].tolist() == [5, 6, 7, 9, 11]
+    assert q["source_row"].tolist() == [3, 4, 5, 7, 9]
+    assert q["reason"].tolist() == [C.TOO_MANY_FIELDS, C.TOO_FEW_FIELDS, C.UNCLOSED_QUOTE, C.MALFORMED_QUOTES,
+                                    C.TRUNCATED_LAST_LINE]
+    assert q["raw_line"].tolist() == [lines[i] for i in (0, 1, 2, 4, 6)]
+    assert q["response_id"].isna().all()  # the fields of a line that is not a row are unknown
+    sample = quality.quarantine_sample(tmp_path / "processed", "surveys", n=2, lang="ja")
+    assert sample["reason"].tolist() == ["列が多すぎる（区切り文字のずれ）", "列が足りない"]
+    assert sample["raw_line"].tolist() == lines[:2] and sample["source_file"].tolist() == ["surveys.csv"] * 2
+
+
+def test_a_truncated_last_line_inside_a_quote_and_crlf_line_ends(tmp_path):
+    text = _csv_text([_survey("R1", "ok", "en")], newline="\r\n") + 'R2,A1,U1,2025-01-15T12:00:00Z,nps,periodic,9,"Gre'
+    raw = _raw_with_surveys(tmp_path, text.encode("cp932"))
+    report = _ingest(raw, tmp_path / "processed")
+    assert report.tables["surveys"].by_reason == {C.TRUNCATED_LAST_LINE: 1}
+    assert report.tables["surveys"].encoding == "utf-8"  # ASCII only: UTF-8 and CP932 agree
+    q = load("surveys", tmp_path / "processed", quarantine=True)
+    assert q[["source_row", "source_line"]].values.tolist() == [[2, 3]]
+
+
+def test_a_tsv_file_splits_on_tabs_only(tmp_path):
+    text = _csv_text([_survey("R1", "Great, fast", "en")]).replace(",", "\t").replace("Great\t fast", "Great, fast")
+    raw = _raw_with_surveys(tmp_path, text.encode(), "surveys.tsv")
+    assert _ingest(raw, tmp_path / "p1").tables["surveys"].rows_kept == 1  # DuckDB alone
+    (raw / "surveys.tsv").write_text(text + "R2\ttoo\tfew\n")
+    report = _ingest(raw, tmp_path / "p2")  # split in Python
+    assert report.tables["surveys"].by_reason == {C.TOO_FEW_FIELDS: 1}
+    for p in ("p1", "p2"):
+        assert load("surveys", tmp_path / p)["comment"].tolist() == ["Great, fast"]
+
+
+def test_every_new_reason_has_japanese_words():
+    for reason in (*C.LINE_REASONS, C.not_finite("score")):
+        ja = quality.translate_reason(reason, "ja")
+        assert ja != reason and not any(w in ja for w in ("field", "quote", "line", "finite")), ja
+
+
+def test_a_header_only_file_is_an_empty_table(tmp_path):
+    raw = _raw_with_surveys(tmp_path, _csv_text([]).encode())
+    report = _ingest(raw, tmp_path / "processed")
+    assert (report.tables["surveys"].rows_read, report.tables["surveys"].rows_quarantined) == (0, 0)
+    q = quality.quarantine_sample(tmp_path / "processed", "events")
+    assert q.empty
+
+
+def test_an_empty_file_or_a_duplicated_header_is_an_error_naming_the_file(tmp_path):
+    raw = _raw_with_surveys(tmp_path, b"")
+    with pytest.raises(IngestError, match=r"surveys: .*surveys\.csv: the file is empty"):
+        _ingest(raw, tmp_path / "p1")
+    (raw / "surveys.csv").write_text(_csv_text([_survey("R1", "x")], header=[*SURVEY_COLS[:-1], "score"]))
+    with pytest.raises(IngestError, match=r"surveys\.csv: the header names column\(s\) \['score'\] more than once"):
+        _ingest(raw, tmp_path / "p2")
+
+
+def _record(row: list[str]) -> str:
+    buf = io.StringIO(newline="")
+    csv.writer(buf, lineterminator="\r\n").writerow(row)
+    return buf.getvalue()
+
+
+def _lines(text: str) -> list[str]:
+    return list(io.StringIO(text, newline=""))  # as a file opened with newline='' splits them
+
+
+field_text = st.text(alphabet=st.sampled_from(list('ab ,"\n\r\t;') + ["あ"]), max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.lists(field_text, min_size=3, max_size=3), max_size=6),
+       bad=st.sampled_from(["x,y", "x,y,z,w", 'x,"y"z,w']), at=st.integers(0, 6))
+def test_split_lines_reads_what_a_csv_writer_wrote_and_sets_aside_only_the_bad_line(rows, bad, at):
+    """The Python splitter (used once DuckDB found a bad line) reads rows as the csv module wrote them, and a
+    bad line between them costs only itself."""
+    cut = min(at, len(rows))
+    text = "".join(map(_record, rows[:cut])) + bad + "\r\n" + "".join(map(_record, rows[cut:]))
+    got = list(F.split_lines(iter(_lines(text)), 3, ",", first_line=2))
+    assert [g.fields for g in got if g.fields is not None] == rows
+    (b,) = [g for g in got if g.fields is None]
+    assert b.raw == bad and b.row == cut + 1
+    assert b.line == 2 + sum(len(_lines(_record(r))) for r in rows[:cut])
+    assert [g.row for g in got] == list(range(1, len(rows) + 2))
+
+
+def test_the_fast_and_the_careful_reader_give_the_same_rows(tmp_path):
+    """DuckDB reads a clean file; one bad line sends it through split_lines: the other rows come out the same."""
+    rows = [_survey(f"R{i}", c) for i, c in enumerate(COMMENTS_JA)] + [
+        _survey("R8", 'a "quoted"\r\nline break, and a comma', "en"), _survey("R9", "", "en", "")]
+    clean = _csv_text(rows)
+    raw = _raw_with_surveys(tmp_path / "a", clean.encode())
+    fast = _ingest(raw, tmp_path / "a" / "processed")
+    raw = _raw_with_surveys(tmp_path / "b", (clean + "R10,too,few\n").encode())
+    careful = _ingest(raw, tmp_path / "b" / "processed")
+    assert careful.tables["surveys"].by_reason == {**fast.tables["surveys"].by_reason, C.TOO_FEW_FIELDS: 1}
+    pd.testing.assert_frame_equal(load("surveys", tmp_path / "a" / "processed"),
+                                  load("surveys", tmp_path / "b" / "processed"))
+    qa = load("surveys", tmp_path / "a" / "processed", quarantine=True)
+    qb = load("surveys", tmp_path / "b" / "processed", quarantine=True)
+    assert qa["source_row"].tolist() == [9] and qb["source_row"].tolist() == [9, 10]  # R9: score missing
+
+
+# --------------------------------------------------------------------------------- values that are not finite
+@pytest.mark.parametrize("table, change, reason", [
+    ("events", {"duration_s": "inf"}, C.not_finite("duration_s")),
+    ("events", {"duration_s": "-inf"}, C.not_finite("duration_s")),  # not "negative duration_s"
+    ("events", {"duration_s": "1e999"}, C.not_finite("duration_s")),  # overflows to infinity
+    ("surveys", {"score": "NaN"}, C.not_finite("score")),
+    ("accounts", {"mrr": "Infinity"}, C.not_finite("mrr")),
+    ("events", {"timestamp": "infinity"}, C.not_finite("timestamp")),  # not "timestamp in the future"
+    ("events", {"timestamp": "-infinity"}, C.not_finite("timestamp")),
+    ("tickets", {"closed_at": "infinity"}, C.not_finite("closed_at")),
+    ("events", {"timestamp": "NaN"}, C.unparseable("timestamp")),
+    ("events", {"timestamp": "epoch"}, C.unparseable("timestamp")),  # DuckDB would read 1970-01-01
+])
+def test_non_finite_numbers_and_dates_are_quarantined_with_a_reason(tmp_path, table, change, reason):
+    t = _tables()
+    t[table][0].update(change)
+    report = _ingest(_write(tmp_path / "raw", t), tmp_path / "processed")
+    assert report.tables[table].by_reason == {reason: 1}
+    q = load(table, tmp_path / "processed", quarantine=True)
+    assert q.loc[0, "source_row"] == 1 and q.loc[0, list(change)[0]] == list(change.values())[0]
+    assert quality.translate_reason(reason, "ja") != reason
+
+
+def test_non_finite_values_in_parquet_are_quarantined_too(tmp_path):
+    raw = _write(tmp_path / "raw", _tables())
+    ev = pd.read_csv(raw / "events.csv")
+    ev["duration_s"] = [float("nan"), float("inf"), 5.0]
+    ev["timestamp"] = pd.to_datetime(ev["timestamp"], utc=True, format="ISO8601")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(ev, preserve_index=False)
+    table = table.set_column(5, "duration_s", pa.array([float("nan"), float("inf"), 5.0], from_pandas=False))
+    (raw / "events.csv").unlink()
+    pq.write_table(table, raw / "events.parquet")
+    report = _ingest(raw, tmp_path / "processed")
+    assert report.tables["events"].by_reason == {C.not_finite("duration_s"): 2}
+    assert report.tables["events"].encoding is None
+
+
+# ------------------------------------------------------------------------------ names like the package's own
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_data_columns_named_like_internal_ones_cannot_corrupt_the_quarantine(tmp_path, fmt):
+    t = _tables()
+    clash = {"__row": "r", "__file": "x.csv", "reason": "my reason", "source_row": "99", "__raw0": "r",
+             "__reason": "z", "raw_line": "l", "filename": "f"}
+    for i, row in enumerate(t["surveys"]):
+        row.update({k: f"{v}{i}" for k, v in clash.items()})
+    t["surveys"][1]["score"] = 11  # a CSAT answer outside 1-5: quarantined
+    raw = _write(tmp_path / "raw", t)
+    if fmt == "parquet":
+        df = pd.read_csv(raw / "surveys.csv", dtype=str)
+        df["file_row_number"] = ["a", "b"]
+        df.to_parquet(raw / "surveys.parquet", index=False)
+        (raw / "surveys.csv").unlink()
+    report = _ingest(raw, tmp_path / "processed")
+    r = report.tables["surveys"]
+    assert (r.rows_read, r.rows_kept, r.by_reason) == (2, 1, {C.CSAT_OUT_OF_SCALE: 1})
+    kept = load("surveys", tmp_path / "processed")
+    assert kept.loc[0, "reason"] == "my reason0" and kept.loc[0, "__row"] == "r0"  # extras keep name and value
+    q = load("surveys", tmp_path / "processed", quarantine=True)
+    assert q.loc[0, "reason"] == C.CSAT_OUT_OF_SCALE and q.loc[0, "source_row"] == 2
+    assert q.loc[0, "source_file"].endswith(f"surveys.{fmt}")
+    assert q.loc[0, "data.reason"] == "my reason1" and q.loc[0, "data.source_row"] == "991"
+    assert q.loc[0, "data.raw_line"] == "l1" and q.loc[0, "__file"] == "x.csv1" and q.loc[0, "__row"] == "r1"
+    assert q.loc[0, "score"] == "11"
+    assert list(q.columns[:5]) == list(V.QUARANTINE_COLUMNS)
+
+
+# ------------------------------------------------------------------------------------- two files, one table
+def test_two_files_for_one_table_is_an_error_naming_both(tmp_path):
+    raw = _write(tmp_path / "raw", _tables())
+    pd.read_csv(raw / "surveys.csv").to_parquet(raw / "surveys.parquet")
+    with pytest.raises(IngestError, match=r"surveys: 2 sources for one table in .*: surveys\.parquet, surveys\.csv"):
+        _ingest(raw, tmp_path / "processed")
+    (raw / "surveys.parquet").unlink()
+    (raw / "surveys").mkdir()
+    (raw / "surveys" / "part-0.csv").write_text((raw / "surveys.csv").read_text())
+    with pytest.raises(IngestError, match=r"surveys\.csv, surveys/\*\.csv"):
+        _ingest(raw, tmp_path / "processed")
+    # naming the one to read in the sources file settles it
+    (raw / "sources.yaml").write_text("tables:\n  surveys: {path: surveys.csv}\n")
+    assert _ingest(raw, tmp_path / "processed").tables["surveys"].rows_kept == 2
+
+
+def test_parts_in_different_encodings_keep_their_own_row_numbers(tmp_path):
+    raw = _write(tmp_path / "raw", _tables())
+    (raw / "surveys.csv").unlink()
+    (raw / "surveys").mkdir()
+    (raw / "surveys" / "a.csv").write_bytes(_csv_text([_survey("R1", COMMENTS_JA[0])]).encode("cp932"))
+    (raw / "surveys" / "b.csv").write_bytes(_csv_text([_survey("R2", "ok", "en"), _survey("R3", "x", "en", "11"),
+                                                       ["R4", "too", "few"]]).encode("utf-8-sig"))
+    report = _ingest(raw, tmp_path / "processed")
+    r = report.tables["surveys"]
+    assert (r.rows_read, r.rows_kept, r.encoding) == (4, 2, "cp932, utf-8-sig")
+    q = load("surveys", tmp_path / "processed", quarantine=True)
+    assert [(Path(f).name, n, reason) for f, n, reason in q[["source_file", "source_row", "reason"]].values] == [
+        ("b.csv", 2, C.NPS_OUT_OF_RANGE), ("b.csv", 3, C.TOO_FEW_FIELDS)]
+
+
+def test_json_parts_with_different_keys_and_encodings(tmp_path):
+    import json
+
+    t = _tables()
+    ev = t.pop("events")
+    raw = _write(tmp_path / "raw", t)
+    (raw / "events").mkdir()
+    (raw / "events" / "a.json").write_text(json.dumps(ev[:2]))
+    last = {k: v for k, v in ev[2].items() if k != "feature"} | {"__file": "mine", "duration_s": "inf"}
+    (raw / "events" / "b.json").write_text(json.dumps([last]), encoding="utf-16")
+    report = _ingest(raw, tmp_path / "processed")
+    r = report.tables["events"]
+    assert (r.rows_kept, r.by_reason, r.encoding) == (2, {C.not_finite("duration_s"): 1}, "utf-8, utf-16")
+    q = load("events", tmp_path / "processed", quarantine=True)
+    assert q[["source_row", "__file", "feature"]].values.tolist() == [[1, "mine", None]]
+    assert Path(q.loc[0, "source_file"]).name == "b.json"
+
+
+# ----------------------------------------------------------------------------------------- all or nothing
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_failed_ingest_leaves_the_previous_processed_data_byte_identical(tmp_path, monkeypatch):
+    raw = _write(tmp_path / "raw", _tables())
+    processed = tmp_path / "processed"
+    _ingest(raw, processed)
+    (processed / "notes.txt").write_text("someone else's file")
+    before = _snapshot(processed)
+    assert {"accounts.parquet", "quarantine/events.parquet", "ingest_report.json", "notes.txt"} <= set(before)
+
+    # 1. a table fails after the tables before it (and its own files) were written
+    t = _tables()
+    t["events"][0]["duration_s"] = -1  # the new run would change events
+    raw2 = _write(tmp_path / "raw2", t)
+    real = V.ingest_table
+
+    def failing(con, contract, *args, **kw):
+        result = real(con, contract, *args, **kw)
+        if contract.name == "tickets":
+            assert (tmp_path / ".processed.staging" / "tickets.parquet").exists()  # written, then the disk fills
+            raise OSError(28, "No space left on device")
+        return result
+
+    monkeypatch.setattr(V, "ingest_table", failing)
+    with pytest.raises(OSError, match="No space left"):
+        ingest(raw2, processed, now=NOW)
+    monkeypatch.undo()
+    assert _snapshot(processed) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
+
+    # 2. an error in the data of the last table
+    for row in t["surveys"]:
+        del row["score"]
+    with pytest.raises(IngestError, match="missing required column"):
+        ingest(_write(tmp_path / "raw3", t), processed, now=NOW)
+    assert _snapshot(processed) == before
+
+    # 3. success replaces every table, the quarantines and the report together; others' files stay
+    report = _ingest(raw2, processed)
+    after = _snapshot(processed)
+    assert after["notes.txt"] == before["notes.txt"]
+    assert after["events.parquet"] != before["events.parquet"] and report.tables["events"].rows_quarantined == 1
+    assert IngestReport.from_json(processed / "ingest_report.json").tables["events"].by_reason == {
+        C.NEGATIVE_DURATION: 1}
+    assert report.tables["events"].processed == str(processed / "events.parquet")  # final paths, not staging
+
+    # 4. killed between the two renames of a swap: the next ingest puts the previous data back first
+    before = _snapshot(processed)
+    processed.rename(tmp_path / ".processed.old")
+    with pytest.raises(IngestError, match="missing required column"):
+        ingest(_write(tmp_path / "raw3", t), processed, now=NOW)
+    assert _snapshot(processed) == before
+
+
+def test_a_processed_folder_that_is_a_link_stays_a_link(tmp_path):
+    target = tmp_path / "big_disk" / "processed"
+    target.mkdir(parents=True)
+    (tmp_path / "processed").symlink_to(target, target_is_directory=True)
+    _ingest(_write(tmp_path / "raw", _tables()), tmp_path / "processed")
+    assert (tmp_path / "processed").is_symlink() and (target / "events.parquet").exists()
+    assert len(load("events", tmp_path / "processed")) == 3
+
+
+def test_ingesting_some_tables_keeps_the_others(tmp_path):
+    raw = _write(tmp_path / "raw", _tables())
+    processed = tmp_path / "processed"
+    first = _ingest(raw, processed)
+    t = _tables()
+    t["events"][0]["duration_s"] = -1
+    raw2 = _write(tmp_path / "raw2", t)
+    (raw2 / "surveys.csv").unlink()  # not read: only events (and accounts) are asked for
+    report = _ingest(raw2, processed, tables=("events",))
+    assert report.tables["events"].rows_quarantined == 1
+    assert report.tables["surveys"] == first.tables["surveys"]
+    assert load("surveys", processed)["response_id"].tolist() == ["R1", "R2"]
+    assert set(IngestReport.from_json(processed / "ingest_report.json").tables) == set(first.tables)
