@@ -417,11 +417,15 @@ def survival(ctx: Context) -> None:
     try:
         tv = TimeVaryingCox(covariates=pdata.covariates, random_state=c.seed).fit(pdata.start_stop)
     except InsufficientData as exc:
-        out.skip("time_varying", str(exc))
+        out.skip("tv_summary", str(exc))
         return
-    discrete = DiscreteTimeHazard(covariates=pdata.covariates, penalizer=tv.penalizer_).fit(pdata.start_stop)
     out.frame("tv_summary", tv.summary_per_sd().reset_index(names="term"))
-    out.frame("discrete_summary", discrete.summary_per_sd().reset_index(names="term"))
+
+    def discrete():  # the cross-check, on the same penalty scale (lifelines': per row)
+        model = DiscreteTimeHazard(covariates=pdata.covariates, penalizer=tv.penalizer_).fit(pdata.start_stop)
+        out.frame("discrete_summary", model.summary_per_sd().reset_index(names="term"))
+
+    ctx.section("discrete_summary", discrete)
     if tv.cv_results_ is not None:
         out.frame("tv_penalizer", tv.cv_results_)
     out.json("time_varying", {"penalizer": tv.penalizer_})

@@ -61,6 +61,8 @@ def _median(m, lo, hi, lang):
 def _term_label(term: str, lang: str) -> str:
     """``plan=Pro`` -> ``plan: Pro``; ``seats [t<=9.1]`` -> ``seats (tenure up to 9.1 months)``;
     ``log1p_logins_28d`` -> ``log(1 + logins (28 days))``; ``nps_latest_missing`` -> ``NPS ...: no value yet``."""
+    if "+" in term and " [" not in term:  # near-duplicate covariates merged into one ("a+b")
+        return " + ".join(_term_label(part, lang) for part in term.split("+"))
     base, _, rest = term.partition(" [")
     if rest:
         rest = rest.rstrip("]")
@@ -105,7 +107,10 @@ def driver_table(tv, discrete, lang: str = "en") -> Table:
     ``tv`` and ``discrete``: the fitted models, or their ``summary_per_sd()`` tables (indexed by term).
     """
     a = tv if isinstance(tv, pd.DataFrame) else tv.summary_per_sd()
-    b = discrete if isinstance(discrete, pd.DataFrame) else discrete.summary_per_sd()
+    if discrete is None:  # the cross-check could not be fitted: its column stays empty
+        b = pd.DataFrame(columns=["odds_ratio", "ci_low", "ci_high"])
+    else:
+        b = discrete if isinstance(discrete, pd.DataFrame) else discrete.summary_per_sd()
     out = pd.DataFrame({
         "covariate": [_term_label(i, lang) + (" †" if a.loc[i, "per"] == "sd" else "") for i in a.index],
         "surv.hr_per_sd": [fmt_interval(r, lo, hi, lang, decimals=2) for r, lo, hi in
@@ -148,14 +153,14 @@ def ph_table(before, after=None, lang: str = "en") -> Table:
     return table(pd.DataFrame(rows), lang=lang, decimals=2)
 
 
-def penalizer_table(results: pd.DataFrame | None, chosen: float, lang: str = "en", score: str = "harrell_c") -> Table:
+def penalizer_table(results: pd.DataFrame | None, chosen: float, lang: str = "en", score: str = "cv_loglik") -> Table:
     """The penalties tried with their cross-validated scores, the chosen one marked (empty when it was given)."""
     if results is None:
         return table(pd.DataFrame({"penalizer": [chosen], "surv.chosen": [True]}), lang=lang, decimals=3)
     out = results.copy()
     out["surv.chosen"] = out["penalizer"] == chosen
-    keep = [c for c in ("penalizer", score, f"{score}_sd", "concordance", "concordance_sd", "uno_c", "surv.chosen")
-            if c in out]
+    keep = [c for c in ("penalizer", score, f"{score}_sd", "cv_loglik_diff", "cv_loglik_diff_se", "within_1se",
+                        "harrell_c", "concordance", "concordance_sd", "uno_c", "surv.chosen") if c in out]
     return table(out[keep], lang=lang, decimals=3)
 
 
