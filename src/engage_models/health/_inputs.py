@@ -87,13 +87,9 @@ def binary_target(est, y, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     return classes, coded.astype(float)
 
 
-def finite_numbers(X: pd.DataFrame, columns, where: str) -> None:
-    """Raise a ``ValueError`` naming the columns of ``X`` (among ``columns``) holding +-inf and how many rows."""
-    bad = {}
-    for c in columns:
-        v = pd.to_numeric(X[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        n = int(np.isinf(v).sum())
-        if n:
-            bad[c] = n
+def finite_numbers(X: pd.DataFrame, where: str) -> None:
+    """Raise a ``ValueError`` naming the columns of the numeric ``X`` that hold +-inf, with their row counts."""
+    counts = np.isinf(X.to_numpy(dtype=float)).sum(axis=0)
+    bad = {c: int(n) for c, n in zip(X.columns, counts, strict=True) if n}
     if bad:
         raise ValueError(f"{where}: infinite values (rows per column: {bad}); replace them with a number or NaN")

@@ -12,7 +12,6 @@ import pandas as pd
 
 from .._core.i18n import t
 from ..features import metrics as M
-from ._inputs import finite_numbers
 from .scaling import MISSING_SUFFIX, MonotoneBinner, SkewScaler
 
 
@@ -51,7 +50,6 @@ class _Design:
         self.binary: list[str] = []
 
     def _numeric(self, X: pd.DataFrame) -> pd.DataFrame:
-        finite_numbers(X, self.numeric, "X")
         return self.binner.transform(X[self.numeric]) if self.binner is not None else X[self.numeric]
 
     def fit(self, X: pd.DataFrame, y=None):

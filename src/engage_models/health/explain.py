@@ -26,7 +26,7 @@ def drivers(model, X: pd.DataFrame, k: int = 3, lang: str = "en") -> pd.DataFram
     Returns ``drivers`` (list of dicts: feature, label, value, typical, points) and ``drivers_text``.
     """
     pts = model.points(X)
-    typical_pts = model._points_from_z(model.typical_.reindex(model.feature_names_).to_numpy(float))
+    typical_pts = model._points_from_z(model.typical_)
     lost = pts.to_numpy() - typical_pts[None, :]
     order = np.argsort(lost, axis=1)[:, :k]
     out, texts = [], []

@@ -77,6 +77,9 @@ class SkewScaler(TransformerMixin, BaseEstimator):
     ----------
     columns_ : list of str
         Input columns (``x0``, ``x1``, ... for an array).
+    medians_, means_, scales_ : dict
+        Per input column: the imputed value, and the mean and SD of the (logged) column. Plain dicts and
+        arrays throughout, so a fitted scaler saves with ``skops``.
     groups_ : list of list of str
         Input columns behind each output feature; the first names it.
     group_signs_ : list of list of float
@@ -99,46 +102,64 @@ class SkewScaler(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         X = _numeric(frame_for_fit(self, X), type(self).__name__)
         self.columns_ = list(X.columns)
-        self.medians_ = X.median().fillna(0.0)
-        self.missing_columns_ = [c for c in X.columns if X[c].isna().any()] if self.missing_indicators else []
-        filled = X.fillna(self.medians_)
+        medians = X.median().fillna(0.0).to_numpy(dtype=float)
+        self.medians_ = dict(zip(self.columns_, medians.tolist(), strict=True))
+        A = X.to_numpy(dtype=float)
+        missing = np.isnan(A).any(axis=0)
+        self.missing_columns_ = [c for c, m in zip(self.columns_, missing, strict=True) if m] \
+            if self.missing_indicators else []
+        filled = np.where(np.isnan(A), medians[None, :], A)
         self.log_columns_, self.signed_log_columns_ = [], []
-        for c in X.columns if self.log_transform else []:
-            v = filled[c].to_numpy(float)
-            if np.nanstd(v) == 0:
-                continue
-            marked = _registry_skewed(c)
-            skew = stats.skew(v) if len(v) > 2 else 0.0
-            heavy = marked if marked is not None else abs(skew) > self.skew_threshold
-            if marked is None and not heavy and v.min() < 0:
-                # signed columns: fat tails on either side (percent changes)
-                heavy = stats.kurtosis(v) > 3 * (1 + self.skew_threshold)
-            if heavy:
-                (self.log_columns_ if v.min() >= 0 else self.signed_log_columns_).append(c)
+        if self.log_transform and len(filled) > 0:
+            sd = filled.std(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                skew = stats.skew(filled, axis=0) if len(filled) > 2 else np.zeros(filled.shape[1])
+                kurt = stats.kurtosis(filled, axis=0) if len(filled) > 2 else np.zeros(filled.shape[1])
+            for j, c in enumerate(self.columns_):
+                if sd[j] == 0:
+                    continue
+                marked = _registry_skewed(c)
+                heavy = marked if marked is not None else abs(skew[j]) > self.skew_threshold
+                if marked is None and not heavy and filled[:, j].min() < 0:
+                    # signed columns: fat tails on either side (percent changes)
+                    heavy = kurt[j] > 3 * (1 + self.skew_threshold)
+                if heavy:
+                    (self.log_columns_ if filled[:, j].min() >= 0 else self.signed_log_columns_).append(c)
         logged = self._logs(filled)
-        self.means_ = logged.mean()
-        sd = logged.std(ddof=0)
-        self.scales_ = sd.where(sd > 0, 1.0)
-        z = (logged - self.means_) / self.scales_
+        means, sd = logged.mean(axis=0), logged.std(axis=0)
+        scales = np.where(sd > 0, sd, 1.0)
+        self.means_ = dict(zip(self.columns_, means.tolist(), strict=True))
+        self.scales_ = dict(zip(self.columns_, scales.tolist(), strict=True))
+        z = (logged - means) / scales
         if self.group_threshold:
             self.groups_, self.group_signs_ = self._groups(z)
         else:
-            self.groups_, self.group_signs_ = [[c] for c in z.columns], [[1.0] for _ in z.columns]
+            self.groups_, self.group_signs_ = [[c] for c in self.columns_], [[1.0] for _ in self.columns_]
+        # output feature g = sum over its members of sign / size * z: one matrix product at transform
+        position = {c: j for j, c in enumerate(self.columns_)}
+        self.group_weights_ = np.zeros((len(self.columns_), len(self.groups_)))
+        for g, (members, signs) in enumerate(zip(self.groups_, self.group_signs_, strict=True)):
+            for c, sign in zip(members, signs, strict=True):
+                self.group_weights_[position[c], g] = sign / len(members)
         self.feature_names_out_ = np.asarray([g[0] for g in self.groups_] +
                                              [c + MISSING_SUFFIX for c in self.missing_columns_], dtype=object)
         return self
 
-    def _logs(self, X: pd.DataFrame) -> pd.DataFrame:
-        X = X.copy()
+    def _logs(self, A: np.ndarray) -> np.ndarray:
+        """The log transforms of a (rows x ``columns_``) array."""
+        A = np.array(A, dtype=float, copy=True)
         for c in self.log_columns_:
-            X[c] = np.log1p(X[c].clip(lower=0))
+            j = self.columns_.index(c)
+            A[:, j] = np.log1p(np.clip(A[:, j], 0, None))
         for c in self.signed_log_columns_:
-            X[c] = np.sign(X[c]) * np.log1p(X[c].abs())
-        return X
+            j = self.columns_.index(c)
+            A[:, j] = np.sign(A[:, j]) * np.log1p(np.abs(A[:, j]))
+        return A
 
-    def _groups(self, z: pd.DataFrame) -> tuple[list[list[str]], list[list[float]]]:
-        corr = z.corr().fillna(0.0).to_numpy()
-        cols, assigned, groups, signs = list(z.columns), set(), [], []
+    def _groups(self, z: np.ndarray) -> tuple[list[list[str]], list[list[float]]]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.nan_to_num(np.corrcoef(z, rowvar=False), nan=0.0) if z.shape[1] > 1 else np.ones((1, 1))
+        cols, assigned, groups, signs = self.columns_, set(), [], []
         for i, c in enumerate(cols):  # greedy, in column order: the first column names its group
             if c in assigned:
                 continue
@@ -154,13 +175,17 @@ class SkewScaler(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "means_")
         frame = isinstance(X, pd.DataFrame)
         X = _numeric(frame_for_predict(self, X, self.columns_)[self.columns_], type(self).__name__)
-        miss = X[self.missing_columns_].isna().astype(float)
-        z = (self._logs(X.fillna(self.medians_)) - self.means_) / self.scales_
-        out = pd.DataFrame({g[0]: (z[g] * s).mean(axis=1) for g, s in zip(self.groups_, self.group_signs_,
-                                                                            strict=True)}, index=X.index)
+        A = X.to_numpy(dtype=float)
+        missing = np.isnan(A)
+        filled = np.where(missing, self._per_column(self.medians_)[None, :], A)
+        z = (self._logs(filled) - self._per_column(self.means_)) / self._per_column(self.scales_)
+        out = pd.DataFrame(z @ self.group_weights_, columns=[g[0] for g in self.groups_], index=X.index)
         for c in self.missing_columns_:
-            out[c + MISSING_SUFFIX] = miss[c].to_numpy()
+            out[c + MISSING_SUFFIX] = missing[:, self.columns_.index(c)].astype(float)
         return out if frame else out.to_numpy(dtype=float)
+
+    def _per_column(self, values: dict) -> np.ndarray:
+        return np.array([values[c] for c in self.columns_], dtype=float)
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "feature_names_out_")
@@ -253,8 +278,11 @@ class MonotoneBinner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
 def _numeric(X: pd.DataFrame, where: str) -> pd.DataFrame:
     """Columns as floats (text that is not a number becomes missing, as before); infinite values are an error."""
-    out = X.apply(pd.to_numeric, errors="coerce").astype(float)
-    finite_numbers(out, out.columns, where)
+    if all(pd.api.types.is_numeric_dtype(d) for d in X.dtypes):
+        out = X.astype(float)
+    else:
+        out = X.apply(pd.to_numeric, errors="coerce").astype(float)
+    finite_numbers(out, where)
     return out
 
 

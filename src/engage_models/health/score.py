@@ -9,8 +9,8 @@ The model
 ---------
 ``X`` holds one row per account (and observation date). Numeric metrics go through
 :class:`~engage_models.health.scaling.SkewScaler`; categorical columns (segment, plan) are one-hot encoded
-(:mod:`engage_models.health.design`). A logistic regression (L2 by lbfgs, or L1 by saga; the intercept is never
-penalised, so a strong penalty shrinks towards the base rate, not away from it) predicts churn within the
+(:mod:`engage_models.health.design`). A logistic regression (L2 by lbfgs, or L1 by liblinear; the intercept is in
+effect unpenalised, so a strong penalty shrinks towards the base rate, not away from it) predicts churn within the
 horizon; its strength ``C`` is chosen by cross-validation by log loss (:mod:`engage_models.health.cv`):
 time-aware when ``X`` has the observation date (train on earlier dates, validate on later ones, with a gap
 of the label horizon), else in folds of accounts when an account has several rows, else in folds of rows.
@@ -116,13 +116,21 @@ class _Fitted:
         return float(self.model.intercept_[0]) - float(np.sum(self.lo)), -float(np.sum(self.hi - self.lo)) / 100.0
 
 
+#: liblinear fits the intercept as the weight of a constant column of this value and penalises that weight like
+#: the others; at 1000 the intercept's share of the L1 norm is |intercept| / 1000, nothing (at 1, the default, a
+#: strong penalty pulls the intercept towards 0: mean predicted churn 0.15 against a base rate of 0.10)
+L1_INTERCEPT_SCALING = 1000.0
+
+
 def _logistic(C: float, penalty: str, seed: int) -> LogisticRegression:
-    """L2: lbfgs; L1: saga. Neither penalises the intercept (liblinear does: at strong penalties its mean
-    prediction drifts away from the base rate, which makes weak penalties look better than they are)."""
+    """L2: lbfgs (intercept unpenalised); L1: liblinear with the intercept's penalty made negligible
+    (:data:`L1_INTERCEPT_SCALING`), so a strong penalty shrinks towards the base rate. (saga, also unpenalised,
+    crawls on the collinear one-hot columns of the panel: minutes against a second.)"""
     if penalty not in ("l1", "l2"):
         raise ValueError(f"penalty must be 'l1' or 'l2', not {penalty!r}")
     if penalty == "l1":
-        return LogisticRegression(C=C, l1_ratio=1.0, solver="saga", max_iter=5000, tol=1e-4, random_state=seed)
+        return LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", intercept_scaling=L1_INTERCEPT_SCALING,
+                                  max_iter=2000, random_state=seed)
     return LogisticRegression(C=C, l1_ratio=0.0, solver="lbfgs", max_iter=2000, random_state=seed)
 
 
@@ -191,9 +199,16 @@ class HealthScore(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : the two labels of ``y``; the second (e.g. churned = 1) is the event.
-    C_ : chosen regularisation strength; ``cv_log_loss_``: mean validation log loss per C.
+    C_ : chosen regularisation strength; ``cv_log_loss_``: (C, mean validation log loss) pairs.
+    typical_, typical_raw_ : the typical healthy account: design values (array, as ``feature_names_``) and raw
+        metric values (dict).
+    (Fitted attributes are arrays, lists, dicts and scikit-learn objects, never pandas objects, lambdas or
+    handles: a fitted model saves with ``skops.io``.)
     cv_kind_ : 'time', 'grouped' (folds of accounts) or 'stratified' (folds of rows).
     cv_auc_ : ROC-AUC of the out-of-fold predictions at ``C_`` (NaN without cross-validation).
+    oof_ : dict of arrays ``row`` (position in the ``X`` of fit), ``y`` (0/1), ``eta`` (fold model's clipped
+        log-odds) and ``p`` (calibrated probability): the out-of-fold predictions at ``C_`` behind the
+        calibration and the thresholds; ``n_out_of_fold_`` rows.
     calibration_ : (a', b'): ``p = 1 / (1 + exp(-(a' + b' score)))``.
     calibration_eta_ : (a, b) of the same map on the clipped log-odds ``eta`` (what was fitted).
     calibration_source_ : 'out-of-fold', or 'in-sample' when cross-validation was impossible.
@@ -255,9 +270,9 @@ class HealthScore(ClassifierMixin, BaseEstimator):
             for C in self.Cs:
                 f = _finish(design, Zt, _logistic(C, self.penalty, self.random_state).fit(Zt.to_numpy(), y[tr]),
                             self.points_quantiles)
-                per_c[C].append((log_loss(y[va], _sigmoid(f.linear(Zv))), f.clipped_linear(Zv), y[va]))
+                per_c[C].append((log_loss(y[va], _sigmoid(f.linear(Zv))), f.clipped_linear(Zv), y[va], va))
         losses = {C: float(np.mean([r[0] for r in rs])) for C, rs in per_c.items() if rs}
-        self.cv_log_loss_ = losses
+        self.cv_log_loss_ = [(float(C), loss) for C, loss in losses.items()]
         self.C_ = min(losses, key=losses.get) if losses else float(np.median(self.Cs))
         self.fitted_ = _fit_one(X, y, *args, C=self.C_, **kw)
         Z = self.fitted_.design.transform(X)
@@ -266,13 +281,14 @@ class HealthScore(ClassifierMixin, BaseEstimator):
         self.intercept_ = float(self.fitted_.model.intercept_[0])
         self._calibrate(per_c.get(self.C_, []), Z, y)
         # typical healthy account: the median design row of training accounts that did not churn
-        healthy = Z[y == 0]
-        self.typical_ = healthy.median() if len(healthy) else Z.median()
+        healthy = Z[y == 0] if (y == 0).any() else Z
+        typical = healthy.median()
         for f in self.feature_names_:
             if self.fitted_.design.is_binary(f):
-                self.typical_[f] = float(healthy[f].mean() >= 0.5) if len(healthy) else 0.0
-        self.typical_raw_ = (X.loc[y == 0, self.metrics_].apply(pd.to_numeric, errors="coerce").median()
-                             if self.metrics_ else pd.Series(dtype=float))
+                typical[f] = float(healthy[f].mean() >= 0.5)
+        self.typical_ = typical.reindex(self.feature_names_).to_numpy(dtype=float)
+        raw = X.loc[y == 0, self.metrics_].apply(pd.to_numeric, errors="coerce").median()
+        self.typical_raw_ = {c: float(v) for c, v in raw.items()}
         self.baseline_rate_ = float(y.mean())
         self.n_train_ = len(y)
         self.weight_intervals_ = self._bootstrap(X, y, Z) if self.n_bootstrap else None
@@ -280,13 +296,13 @@ class HealthScore(ClassifierMixin, BaseEstimator):
 
     def _calibrate(self, folds: list, Z: pd.DataFrame, y: np.ndarray) -> None:
         """Platt on the out-of-fold clipped log-odds; thresholds by cost on the same out-of-fold predictions."""
-        eta = np.concatenate([r[1] for r in folds]) if folds else np.array([])
-        y_cal = np.concatenate([r[2] for r in folds]) if folds else np.array([])
+        eta, y_cal, rows = (np.concatenate([r[i] for r in folds]) if folds else np.array([]) for i in (1, 2, 3))
         self.calibration_source_ = "out-of-fold"
         if len(np.unique(y_cal)) < 2:
             log.warning("no cross-validation fold had both outcomes: calibrating and choosing the band thresholds "
                         "in-sample (optimistic)")
-            eta, y_cal, self.calibration_source_ = self.fitted_.clipped_linear(Z), y, "in-sample"
+            eta, y_cal, rows = self.fitted_.clipped_linear(Z), y, np.arange(len(y))
+            self.calibration_source_ = "in-sample"
         a, b = _platt(eta, y_cal)
         if b <= 0:
             log.warning("calibration slope is not positive (%.3g): the score does not rank churn on held-out data", b)
@@ -296,6 +312,7 @@ class HealthScore(ClassifierMixin, BaseEstimator):
         p_cal = _sigmoid(a + b * eta)
         self.cv_auc_ = float(roc_auc_score(y_cal, p_cal)) if self.calibration_source_ == "out-of-fold" else np.nan
         self.n_out_of_fold_ = len(y_cal) if self.calibration_source_ == "out-of-fold" else 0
+        self.oof_ = {"row": rows.astype(int), "y": y_cal, "eta": eta, "p": p_cal}
         self.thresholds_ = (tuple(float(v) for v in self.thresholds) if self.thresholds
                             else choose_thresholds(y_cal, p_cal, self.cost_ratios))
 
@@ -304,7 +321,7 @@ class HealthScore(ClassifierMixin, BaseEstimator):
         an account together): stability intervals (see the module docstring).
 
         The design (scaling, grouping, binning) and C are the full fit's, so the weights of every refit are on
-        the same scale; each refit starts from the full fit's weights (a few iterations each).
+        the same scale.
         """
         rng = np.random.default_rng(self.random_state)
         groups = account_groups(X, self.id_col)
@@ -313,7 +330,9 @@ class HealthScore(ClassifierMixin, BaseEstimator):
         rows_of = pd.Series(np.arange(len(inv))).groupby(inv).apply(np.asarray).to_list()
         Zn = Z.to_numpy()
         coefs = []
-        m = clone(self.fitted_.model).set_params(warm_start=True)
+        m = clone(self.fitted_.model)
+        if m.solver == "lbfgs":  # each refit starts from the full fit's weights: a few iterations each
+            m.set_params(warm_start=True)
         for _ in range(self.n_bootstrap):
             pick = rng.integers(0, n_acc, n_acc)
             idx = np.concatenate([rows_of[i] for i in pick])
@@ -380,7 +399,7 @@ class HealthScore(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "fitted_")
         f = self.fitted_
-        base = self.typical_.reindex(self.feature_names_).to_numpy(float)
+        base = self.typical_.copy()
         a, b = self.calibration_
         rows = []
         for j, feat in enumerate(self.feature_names_):
