@@ -275,6 +275,7 @@ def test_learned_probabilities_are_calibrated_out_of_time(demo_backtest):
     assert len(bt.predictions.query("model == 'learned'")) > 5000  # eight monthly cutoffs of ~1,000 accounts
 
 
+@pytest.mark.slow
 def test_out_of_time_probabilities_match_the_observed_churn_rate(demo_panels):
     """Calibrated on out-of-fold log-odds, the probabilities hold out of time. (Calibrating pooled 0-100 scores
     of fold models, each with its own 0-100 mapping, predicted 4.7% against 3.4% observed here.)"""

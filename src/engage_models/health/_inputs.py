@@ -66,7 +66,7 @@ def binary_target(est, y, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     if y is None:
         raise ValueError(f"This {name} estimator requires y to be passed, but the target y is None.")
     raw = np.asarray(y)
-    if raw.dtype.kind in "fcOU" or raw.dtype.kind == "M":
+    if raw.dtype.kind in "fcOUM":
         flat = raw.ravel()
         if pd.isna(flat).any():
             raise ValueError(f"{name}: y has {int(pd.isna(flat).sum())} missing label(s): drop rows whose outcome "
