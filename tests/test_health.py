@@ -281,7 +281,7 @@ def test_out_of_time_probabilities_match_the_observed_churn_rate(demo_panels):
     of fold models, each with its own 0-100 mapping, predicted 4.7% against 3.4% observed here.)"""
     panels, _ = demo_panels
     bt = E.backtest(panels[30], {"learned": lambda: HealthScore(gap_days=30, **FAST)}, horizon_days=30,
-                    n_cutoffs=4, scores={"oracle": "hazard"})
+                    n_cutoffs=8, scores={"oracle": "hazard"})
     pr = bt.predictions.query("model == 'learned'")
     # mean residual with its account-clustered standard error (an account's rows at several dates are not
     # independent)

@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 from engage_models._core.stats import sigmoid
 from engage_models.health import HealthScore, SkewScaler, choose_thresholds
 from engage_models.health.cv import time_splits
+from engage_models.health.score import _platt
 
 FAST = dict(Cs=(0.001, 0.01, 0.1, 1.0, 10.0), n_bootstrap=0)
 
@@ -102,3 +103,17 @@ def test_band_thresholds_come_from_out_of_fold_predictions_only():
     assert X["as_of"].min() < X.loc[oof["row"], "as_of"].min()     # the first dates are never validated
     assert hs.thresholds_ == choose_thresholds(oof["y"], oof["p"], hs.cost_ratios)
     np.testing.assert_allclose(oof["p"], sigmoid(hs.calibration_eta_[0] + hs.calibration_eta_[1] * oof["eta"]))
+
+
+def test_the_calibration_slope_is_read_within_folds():
+    """Two folds rank alike (true slope 1) but the second fold's model predicts 4 log-odds higher for a period that
+    churned less: pooled, the shift reverses the slope; within folds it is found."""
+    rng = np.random.default_rng(6)
+    eta1, eta2 = rng.normal(size=4000), rng.normal(size=4000)
+    y1 = (rng.random(4000) < sigmoid(-2 + eta1)).astype(float)
+    y2 = (rng.random(4000) < sigmoid(-4 + eta2)).astype(float)
+    eta, y, fold = np.concatenate([eta1, eta2 + 4]), np.concatenate([y1, y2]), np.repeat([0, 1], 4000)
+    assert _platt(eta, y)[1] < 0                                    # pooled: reversed
+    a, b = _platt(eta, y, fold)
+    assert b == pytest.approx(1.0, abs=0.15)
+    assert np.sum(sigmoid(a + b * eta)) == pytest.approx(y.sum(), rel=1e-6)  # the out-of-fold churn rate

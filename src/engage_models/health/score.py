@@ -34,8 +34,9 @@ Probability
 ``predict_proba`` is a monotone (Platt) calibration of the log-odds, ``p = 1 / (1 + exp(-(a + b eta)))``,
 fitted on the *out-of-fold* ``eta`` of the cross-validation at the chosen ``C`` (each fold's own model and
 clipping; log-odds are on one scale across folds, where 0-100 scores are not), never on the rows the weights
-were fitted to. ``calibration_`` states the same map on the final model's score
-(``p = 1 / (1 + exp(-(a' + b' score)))``), so the score and the probability move together exactly.
+were fitted to: the slope within folds, the intercept to match the out-of-fold churn rate (see ``_platt``).
+``calibration_`` states the same map on the final model's score (``p = 1 / (1 + exp(-(a' + b' score)))``), so
+the score and the probability move together exactly.
 
 Bands and drivers
 -----------------
@@ -62,6 +63,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -152,9 +154,24 @@ def _fit_one(X, y, numeric, categorical, C, penalty, skew_threshold, group_thres
     return _finish(design, Z, model, quantiles)
 
 
-def _platt(eta: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    m = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(eta, float).reshape(-1, 1), y)
-    return float(m.intercept_[0]), float(m.coef_[0, 0])
+def _platt(eta, y, fold=None) -> tuple[float, float]:
+    """``(a, b)`` of ``p = 1 / (1 + exp(-(a + b eta)))`` on out-of-fold log-odds ``eta``.
+
+    The slope ``b`` is fitted *within* folds (one intercept per fold): fold models differ in their intercepts
+    (a fold trained on a period of higher churn predicts higher everywhere), and pooled across folds those
+    shifts can outweigh the ranking inside each fold, down to a reversed slope. ``a`` is then the intercept
+    that, with ``b`` fixed, matches the out-of-fold churn rate (the maximum-likelihood intercept).
+    """
+    eta, y = np.asarray(eta, float), np.asarray(y, float)
+    levels = np.unique(fold) if fold is not None else np.array([0])
+    if len(levels) < 2:
+        m = LogisticRegression(C=1e6, max_iter=1000).fit(eta.reshape(-1, 1), y)
+        return float(m.intercept_[0]), float(m.coef_[0, 0])
+    dummies = (np.asarray(fold)[:, None] == levels[None, :]).astype(float)
+    m = LogisticRegression(C=1e6, fit_intercept=False, max_iter=1000).fit(np.column_stack([eta, dummies]), y)
+    b = float(m.coef_[0, 0])
+    a = float(brentq(lambda a: float(np.sum(y - _sigmoid(a + b * eta))), -50.0, 50.0))
+    return a, b
 
 
 class HealthScore(ClassifierMixin, BaseEstimator):
@@ -261,7 +278,7 @@ class HealthScore(ClassifierMixin, BaseEstimator):
                   quantiles=self.points_quantiles, seed=self.random_state, binning=self.binning, n_bins=self.n_bins)
         splits, self.cv_kind_ = _splits(X, y, self.date_col, self.cv, self.gap_days, self.random_state, self.id_col)
         per_c: dict[float, list] = {C: [] for C in self.Cs}
-        for tr, va in splits:  # one design per fold, every C on it
+        for k, (tr, va) in enumerate(splits):  # one design per fold, every C on it
             if len(np.unique(y[tr])) < 2:
                 continue
             design = _Design(*args, self.skew_threshold, self.group_threshold, self.binning,
@@ -270,7 +287,8 @@ class HealthScore(ClassifierMixin, BaseEstimator):
             for C in self.Cs:
                 f = _finish(design, Zt, _logistic(C, self.penalty, self.random_state).fit(Zt.to_numpy(), y[tr]),
                             self.points_quantiles)
-                per_c[C].append((log_loss(y[va], _sigmoid(f.linear(Zv))), f.clipped_linear(Zv), y[va], va))
+                per_c[C].append((log_loss(y[va], _sigmoid(f.linear(Zv))), f.clipped_linear(Zv), y[va], va,
+                                 np.full(len(va), k)))
         losses = {C: float(np.mean([r[0] for r in rs])) for C, rs in per_c.items() if rs}
         self.cv_log_loss_ = [(float(C), loss) for C, loss in losses.items()]
         self.C_ = min(losses, key=losses.get) if losses else float(np.median(self.Cs))
@@ -296,14 +314,15 @@ class HealthScore(ClassifierMixin, BaseEstimator):
 
     def _calibrate(self, folds: list, Z: pd.DataFrame, y: np.ndarray) -> None:
         """Platt on the out-of-fold clipped log-odds; thresholds by cost on the same out-of-fold predictions."""
-        eta, y_cal, rows = (np.concatenate([r[i] for r in folds]) if folds else np.array([]) for i in (1, 2, 3))
+        eta, y_cal, rows, fold = (np.concatenate([r[i] for r in folds]) if folds else np.array([])
+                                  for i in (1, 2, 3, 4))
         self.calibration_source_ = "out-of-fold"
         if len(np.unique(y_cal)) < 2:
             log.warning("no cross-validation fold had both outcomes: calibrating and choosing the band thresholds "
                         "in-sample (optimistic)")
-            eta, y_cal, rows = self.fitted_.clipped_linear(Z), y, np.arange(len(y))
+            eta, y_cal, rows, fold = self.fitted_.clipped_linear(Z), y, np.arange(len(y)), None
             self.calibration_source_ = "in-sample"
-        a, b = _platt(eta, y_cal)
+        a, b = _platt(eta, y_cal, fold)
         if b <= 0:
             log.warning("calibration slope is not positive (%.3g): the score does not rank churn on held-out data", b)
         e0, e1 = self.fitted_.score_to_eta()
