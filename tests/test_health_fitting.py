@@ -117,3 +117,16 @@ def test_the_calibration_slope_is_read_within_folds():
     a, b = _platt(eta, y, fold)
     assert b == pytest.approx(1.0, abs=0.15)
     assert np.sum(sigmoid(a + b * eta)) == pytest.approx(y.sum(), rel=1e-6)  # the out-of-fold churn rate
+
+
+def test_a_score_that_does_not_rank_held_out_data_gets_the_base_rate_not_a_reversed_probability():
+    rng = np.random.default_rng(7)
+    n = 3000
+    X = pd.DataFrame({"noise": rng.normal(size=n), "other": rng.normal(size=n)})
+    y = (rng.random(n) < 0.1).astype(int)                             # nothing to learn
+    hs = HealthScore(Cs=(10.0,), n_bootstrap=0, group_threshold=None).fit(X, y)
+    p = hs.predict_proba(X)[:, 1]
+    # with this seed the held-out folds rank churn slightly against the score (the unconstrained slope is < 0):
+    # one probability for all, the out-of-fold churn rate
+    assert hs.calibration_eta_[1] == 0 and np.allclose(p, hs.oof_["y"].mean())
+    assert np.all(np.diff(p[np.argsort(hs.health_score(X).to_numpy())]) <= 1e-12)   # never rises with the score

@@ -36,7 +36,9 @@ fitted on the *out-of-fold* ``eta`` of the cross-validation at the chosen ``C`` 
 clipping; log-odds are on one scale across folds, where 0-100 scores are not), never on the rows the weights
 were fitted to: the slope within folds, the intercept to match the out-of-fold churn rate (see ``_platt``).
 ``calibration_`` states the same map on the final model's score (``p = 1 / (1 + exp(-(a' + b' score)))``), so
-the score and the probability move together exactly.
+the score and the probability move together exactly. The slope is never negative: when held-out data rank
+churn against the score, every account gets the out-of-fold churn rate (and a warning), rather than a probability
+that rises as the score rises.
 
 Bands and drivers
 -----------------
@@ -71,6 +73,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._core.i18n import t
 from .._core.stats import log_loss
+from .._core.stats import logit as _logit
 from .._core.stats import sigmoid as _sigmoid
 from . import explain
 from ._inputs import binary_target, frame_for_fit, frame_for_predict
@@ -170,7 +173,10 @@ def _platt(eta, y, fold=None) -> tuple[float, float]:
     dummies = (np.asarray(fold)[:, None] == levels[None, :]).astype(float)
     m = LogisticRegression(C=1e6, fit_intercept=False, max_iter=1000).fit(np.column_stack([eta, dummies]), y)
     b = float(m.coef_[0, 0])
-    a = float(brentq(lambda a: float(np.sum(y - _sigmoid(a + b * eta))), -50.0, 50.0))
+    shift = b * eta  # below lo every p is ~0 (too few churners), above hi ~1 (too many): a root in between
+    lo, hi = -float(shift.max()) - 40.0, -float(shift.min()) + 40.0
+    with np.errstate(over="ignore"):  # exp overflows harmlessly to p = 0 at the far end of the bracket
+        a = float(brentq(lambda a: float(np.sum(y - _sigmoid(a + shift))), lo, hi))
     return a, b
 
 
@@ -323,8 +329,10 @@ class HealthScore(ClassifierMixin, BaseEstimator):
             eta, y_cal, rows, fold = self.fitted_.clipped_linear(Z), y, np.arange(len(y)), None
             self.calibration_source_ = "in-sample"
         a, b = _platt(eta, y_cal, fold)
-        if b <= 0:
-            log.warning("calibration slope is not positive (%.3g): the score does not rank churn on held-out data", b)
+        if b < 0:  # a monotone calibration cannot reverse the score: held-out data saw no ranking, so none
+            log.warning("calibration slope is negative (%.3g): the score does not rank churn on held-out data; "
+                        "every account gets the out-of-fold churn rate", b)
+            a, b = float(_logit(np.mean(y_cal))), 0.0
         e0, e1 = self.fitted_.score_to_eta()
         self.calibration_eta_ = (a, b)
         self.calibration_ = (a + b * e0, b * e1)
