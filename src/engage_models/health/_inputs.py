@@ -50,6 +50,11 @@ def frame_for_predict(est, X, needed, *, allow_nan: bool = True) -> pd.DataFrame
         if missing:
             raise ValueError(f"{type(est).__name__}: column(s) used in fit are missing from X: {missing}")
         return X
+    if isinstance(X, pd.DataFrame) and names is None and list(X.columns) == positional_names(X.shape[1]):
+        if X.shape[1] != est.n_features_in_:  # an array already framed (x0, x1, ...): only its width to check
+            raise ValueError(f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+                             f"{est.n_features_in_} features as input.")
+        return X
     if isinstance(X, pd.DataFrame):
         validate_data(est, X, reset=False, skip_check_array=True)
         return X.set_axis(list(names) if names is not None else positional_names(X.shape[1]), axis=1)
