@@ -13,7 +13,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from engage_models.health import ChurnGBM, HandWeightedScore, HealthScore, MonotoneBinner, SkewScaler
+from engage_models.health import ChurnGBM, HandWeightedScore, HealthScore, MonotoneBinner, ShapeScore, SkewScaler
 
 CHECK_CARD = {"name": "test card over x0, x1", "metrics": [
     {"metric": "x0", "weight": 2, "direction": "higher", "thresholds": [[1, 100], [0, 60], [-1, 20]]},
@@ -41,6 +41,7 @@ ESTIMATORS = [
     MonotoneBinner(n_bins=4),
     ChurnGBM(max_iter=10, max_leaf_nodes=7),
     HandWeightedScore(CHECK_CARD),
+    ShapeScore(cv=2, outer_bags=1, max_rounds=100, interactions=1),  # small settings: ~15 s for all checks
 ]
 
 

@@ -2,7 +2,8 @@
 
 Modules, by job: :mod:`~engage_models.health.design` (which columns enter and how, feature labels),
 :mod:`~engage_models.health.scaling` (skew-aware scaling, monotone binning), :mod:`~engage_models.health.cv`
-(validation folds inside a fit, cost thresholds), :mod:`~engage_models.health.score` (the model),
+(validation folds inside a fit, cost thresholds), :mod:`~engage_models.health.score` (the linear card),
+:mod:`~engage_models.health.shapes` (the card of learned ranges and points),
 :mod:`~engage_models.health.explain` (drivers in words), :mod:`~engage_models.health.baselines` (hand-weighted
 card, gradient boosting) and :mod:`~engage_models.health.evaluation` (the backtest).
 """
@@ -12,6 +13,7 @@ from .cv import choose_thresholds, time_splits
 from .design import feature_label
 from .scaling import MonotoneBinner, SkewScaler
 from .score import BANDS, HealthScore
+from .shapes import ShapeScore
 
-__all__ = ["BANDS", "ChurnGBM", "HandWeightedScore", "HealthScore", "MonotoneBinner", "SkewScaler",
+__all__ = ["BANDS", "ChurnGBM", "HandWeightedScore", "HealthScore", "MonotoneBinner", "ShapeScore", "SkewScaler",
            "choose_thresholds", "feature_label", "load_scorecard", "time_splits"]

@@ -1,0 +1,628 @@
+"""The shape scorecard: learned ranges and points, as readable as a vendor card and about as accurate as boosting.
+
+Why
+---
+A logistic scorecard (:class:`~engage_models.health.HealthScore`) is linear in each transformed metric: where
+churn jumps once support tickets pass a count, or usage stops mattering beyond a level, it cannot follow. An
+explainable boosting machine (InterpretML's :class:`~interpret.glassbox.ExplainableBoostingClassifier`) learns
+one step function per metric and a few pairwise terms chosen by data (FAST): an additive model as readable as a
+scorecard. This module turns it into the card customer-success tools use: value ranges that earn points.
+
+The model
+---------
+1. The EBM is fitted on the metrics (continuous) and the categorical columns (nominal), with at most
+   ``interactions`` pairwise terms on a coarse grid (``max_interaction_bins``: small two-way tables).
+2. ``monotone='registry'``: each metric whose registry entry says which direction is healthy has its shape made
+   monotone after the fit (InterpretML's ``monotonize``, isotonic regression; its docs advise post-fit over
+   constraints during boosting, which also bar the metric from every pairwise term). Pairwise terms stay free.
+3. Each metric's shape (up to ``max_bins`` bins) is merged into at most ``max_ranges`` contiguous ranges by
+   least squares weighted by the training rows in each bin (dynamic programming; merging neighbours keeps a
+   monotone shape monotone). The merged card *is* the model: scores, probabilities and the exported YAML all
+   come from the same ranges.
+
+Points
+------
+Term ``t`` adds ``s_t(x)`` to the churn log-odds; its health contribution is ``c_t = -s_t``, between ``lo_t``
+and ``hi_t`` over the cells holding training rows. With ``R = sum_t (hi_t - lo_t)``::
+
+    points_t = 100 * (clip(c_t, lo_t, hi_t) - lo_t) / R        score = sum_t points_t  (0 .. 100)
+
+so 100 is the healthiest profile and ``eta = b_0 - sum_t lo_t - R * score / 100`` exactly (the same map as the
+linear card's, :mod:`engage_models.health.score`).
+
+Probability, bands, drivers
+---------------------------
+Platt calibration of ``eta`` fitted on *out-of-fold* predictions (one EBM per fold of
+:mod:`engage_models.health.cv`: time-aware, grouped by account or stratified), slope within folds; thresholds
+chosen by cost on the same out-of-fold probabilities. Drivers: per account, the terms costing it most points
+against the typical healthy account (median metric values of training accounts that did not churn), in words
+with the range ("support tickets (90 days) 5 (range 4 or more): -18 points").
+
+Intervals
+---------
+``n_bootstrap`` refits of the whole shape learner (EBM, monotonising and merging) on accounts resampled with
+replacement; each range's points in each refit are read at the range's median training value, on that refit's
+own 0-100 scale. The 2.5-97.5 percentiles are stability intervals; with B refits the endpoints carry a Monte
+Carlo error, estimated by resampling the refits (``interval_mc_se_``: the largest over ranges). Cost: B EBM
+fits (about a second each on the demo world with the default settings).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import roc_auc_score
+from sklearn.utils.validation import check_is_fitted
+
+from .._core.i18n import t
+from .._core.stats import logit as _logit
+from .._core.stats import sigmoid as _sigmoid
+from ..features import metrics as M
+from ._inputs import binary_target, finite_numbers, frame_for_fit, frame_for_predict
+from .cv import _splits, account_groups, choose_thresholds
+from .design import _infer_columns
+
+log = logging.getLogger(__name__)
+
+INTERVAL_KIND = ("bootstrap stability interval (accounts resampled; the shape learner refitted each time; points "
+                 "read at each range's median training value on the refit's own 0-100 scale)")
+
+
+# ----------------------------------------------------------------------------------- card arithmetic
+def _merge_ranges(scores: np.ndarray, weights: np.ndarray, k: int) -> list[tuple[int, int]]:
+    """Contiguous segments ``[(start, stop), ...]`` of at most ``k`` pieces minimising the weighted squared
+    error of ``scores`` around each segment's weighted mean (exact dynamic programming, O(k m^2))."""
+    m = len(scores)
+    if m <= k:
+        return [(i, i + 1) for i in range(m)]
+    w = np.maximum(weights, 1e-9)
+    cw = np.concatenate([[0.0], np.cumsum(w)])
+    cws = np.concatenate([[0.0], np.cumsum(w * scores)])
+    cwss = np.concatenate([[0.0], np.cumsum(w * scores ** 2)])
+
+    def cost(i, j):  # segment [i, j)
+        sw, s = cw[j] - cw[i], cws[j] - cws[i]
+        return cwss[j] - cwss[i] - s * s / sw
+
+    inf = float("inf")
+    best = np.full((k + 1, m + 1), inf)
+    arg = np.zeros((k + 1, m + 1), dtype=int)
+    best[0, 0] = 0.0
+    for p in range(1, k + 1):
+        for j in range(p, m + 1):
+            cands = [best[p - 1, i] + cost(i, j) for i in range(p - 1, j)]
+            i = int(np.argmin(cands))
+            best[p, j], arg[p, j] = cands[i], i + p - 1
+    p = int(np.argmin(best[1:, m])) + 1
+    # fewer pieces when they do as well (ties within rounding)
+    p = min(q for q in range(1, k + 1) if best[q, m] <= best[p, m] + 1e-12)
+    segs, j = [], m
+    for q in range(p, 0, -1):
+        i = arg[q, j]
+        segs.append((i, j))
+        j = i
+    return segs[::-1]
+
+
+def _bin_index(spec, values) -> np.ndarray:
+    """Cell index of each value: 0 missing, 1.. ranges (cuts: value >= cut goes up) or levels, last unseen."""
+    if isinstance(spec, dict):
+        s = pd.Series(values, dtype="object")
+        codes = s.astype("string").map(spec)
+        unseen = len(spec) + 1
+        out = codes.fillna(unseen).to_numpy(dtype=np.int64)
+        out[s.isna().to_numpy()] = 0
+        return out
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    idx = np.searchsorted(np.asarray(spec, float), np.nan_to_num(v), side="right") + 1
+    return np.where(np.isnan(v), 0, idx).astype(np.int64)
+
+
+def _card_from_ebm(ebm, names: list[str], kinds: dict, max_ranges: int) -> dict:
+    """The fitted EBM as a card of plain data: per term its feature(s), cell definitions, churn log-odds per cell
+    and training weight per cell; main numeric shapes merged into at most ``max_ranges`` ranges."""
+    terms = []
+    for ti, feats in enumerate(ebm.term_features_):
+        scores = np.asarray(ebm.term_scores_[ti], float)
+        weights = np.asarray(ebm.bin_weights_[ti], float)
+        if len(feats) == 1:
+            f = feats[0]
+            spec = ebm.bins_[f][0]
+            if isinstance(spec, dict):
+                terms.append({"kind": "nominal", "features": [names[f]], "specs": [dict(spec)], "scores": scores,
+                              "weights": weights})
+                continue
+            cuts = np.asarray(spec, float)
+            inner_s, inner_w = scores[1:-1], weights[1:-1]
+            segs = _merge_ranges(inner_s, inner_w, max_ranges)
+            new_cuts = np.array([cuts[i - 1] for i, _ in segs[1:]], float)
+            seg_w = np.array([inner_w[i:j].sum() for i, j in segs])
+            seg_s = np.array([np.average(inner_s[i:j], weights=inner_w[i:j]) if inner_w[i:j].sum() > 0
+                              else inner_s[i:j].mean() for i, j in segs])
+            terms.append({"kind": "numeric", "features": [names[f]], "specs": [new_cuts],
+                          "scores": np.concatenate([[scores[0]], seg_s, [0.0]]),
+                          "weights": np.concatenate([[weights[0]], seg_w, [0.0]])})
+        else:
+            specs = []
+            for f in feats:
+                levels = ebm.bins_[f]
+                spec = levels[min(1, len(levels) - 1)]
+                specs.append(dict(spec) if isinstance(spec, dict) else np.asarray(spec, float))
+            terms.append({"kind": "pair", "features": [names[f] for f in feats], "specs": specs, "scores": scores,
+                          "weights": weights})
+    for term in terms:
+        c = -term["scores"]
+        used = term["weights"] > 0
+        term["lo"] = float(c[used].min()) if used.any() else 0.0
+        term["hi"] = float(c[used].max()) if used.any() else 0.0
+    return {"intercept": float(np.ravel(ebm.intercept_)[0]), "terms": terms,
+            "total": float(sum(tm["hi"] - tm["lo"] for tm in terms)) or 1.0}
+
+
+def _cells(term: dict, X: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    return tuple(_bin_index(spec, X[f].to_numpy()) for spec, f in zip(term["specs"], term["features"], strict=True))
+
+
+def _term_logodds(term: dict, X: pd.DataFrame) -> np.ndarray:
+    """The term's churn log-odds per row (an unseen cell scores 0: the average)."""
+    idx = _cells(term, X)
+    scores = term["scores"]
+    idx = tuple(np.minimum(i, scores.shape[d] - 1) for d, i in enumerate(idx))
+    return scores[idx]
+
+
+def _contributions(card: dict, X: pd.DataFrame) -> np.ndarray:
+    """Health contribution ``clip(-s_t, lo_t, hi_t)`` per row and term."""
+    if not card["terms"]:
+        return np.zeros((len(X), 0))
+    cols = [np.clip(-_term_logodds(tm, X), tm["lo"], tm["hi"]) for tm in card["terms"]]
+    return np.column_stack(cols)
+
+
+def _eta(card: dict, X: pd.DataFrame) -> np.ndarray:
+    return card["intercept"] - _contributions(card, X).sum(axis=1)
+
+
+def _points(card: dict, X: pd.DataFrame) -> np.ndarray:
+    lo = np.array([tm["lo"] for tm in card["terms"]])
+    return 100.0 * (_contributions(card, X) - lo) / card["total"]
+
+
+def _score_to_eta(card: dict) -> tuple[float, float]:
+    return card["intercept"] - sum(tm["lo"] for tm in card["terms"]), -card["total"] / 100.0
+
+
+def _fmt(v: float, integer: bool) -> str:
+    if integer:
+        return f"{int(v):,}"
+    a = abs(v)
+    return f"{v:,.0f}" if a >= 100 else f"{v:,.1f}" if a >= 10 else f"{v:,.2f}" if a >= 0.1 else f"{v:.3g}"
+
+
+def range_text(cuts, i: int, integer: bool, lang: str = "en") -> str:
+    """Words for range ``i`` (1-based as the cells: ``value >= cuts[i-2]`` and ``< cuts[i-1]``)."""
+    cuts = np.asarray(cuts, float)
+    lo = cuts[i - 2] if i >= 2 else None
+    hi = cuts[i - 1] if i - 1 < len(cuts) else None
+    if integer:  # values are whole numbers: a range [3.5, 7.5) is 4-7
+        lo = math.ceil(lo) if lo is not None else None
+        hi = math.ceil(hi) - 1 if hi is not None else None
+        if lo is not None and hi is not None and lo == hi:
+            return t("health.range_exact", lang, v=_fmt(lo, True))
+    if lo is None and hi is None:
+        return t("health.range_all", lang)
+    if lo is None:
+        key = "health.range_at_most" if integer else "health.range_below"
+        return t(key, lang, hi=_fmt(hi, integer))
+    if hi is None:
+        return t("health.range_at_least", lang, lo=_fmt(lo, integer))
+    return t("health.range_between" if integer else "health.range_from_to", lang, lo=_fmt(lo, integer),
+             hi=_fmt(hi, integer))
+
+
+def _registry_direction(col: str) -> bool | None:
+    try:
+        return M.higher_is_better(col)
+    except (KeyError, ValueError):
+        return None
+
+
+class ShapeScore(ClassifierMixin, BaseEstimator):
+    """Health score (0-100, 100 = healthiest) from learned ranges and points, with a calibrated churn
+    probability, bands and drivers. See the module docstring.
+
+    Parameters
+    ----------
+    metrics, categorical : list of str, optional
+        Feature columns; default as :class:`~engage_models.health.HealthScore` (registry metrics present, else
+        every numeric column; text columns with 2-50 levels).
+    date_col, id_col, gap_days, cv : validation folds, as :class:`~engage_models.health.HealthScore`.
+    monotone : 'registry', None or dict
+        'registry': metrics whose registry entry says which direction is healthy get monotone shapes; a dict
+        maps column -> True (higher is healthier) or False; None: free shapes.
+    interactions : int
+        At most this many pairwise terms, chosen by the data (InterpretML's FAST ranking).
+    max_ranges : int
+        Ranges per metric in the card.
+    max_bins, max_interaction_bins, outer_bags, learning_rate, max_rounds : passed to the EBM.
+    thresholds, cost_ratios : bands, as :class:`~engage_models.health.HealthScore`.
+    n_bootstrap : int
+        Refits of the shape learner on resampled accounts for the points' stability intervals; 0 skips them.
+    random_state : int
+
+    Attributes
+    ----------
+    classes_, thresholds_, calibration_ (a', b' on the score), calibration_eta_, calibration_source_, cv_kind_,
+    cv_auc_, oof_, n_out_of_fold_, n_train_, baseline_rate_: as :class:`~engage_models.health.HealthScore`.
+    card_ : dict of plain data: ``intercept``, ``total`` and ``terms`` (kind, features, cell specs, log-odds,
+        weights, lo, hi per term).
+    term_names_ : one name per term ('tickets_90d', 'plan & active_ratio').
+    typical_points_ : points per term of the typical healthy account.
+    range_values_ : per term, the median training value of each range (numeric terms).
+    point_intervals_ : per term, (2, cells) array of points intervals or None; interval_mc_se_.
+    integer_ : columns whose training values are whole numbers (ranges read 4-7, not 3.5-7.5).
+    """
+
+    def __init__(self, metrics=None, categorical=None, date_col: str = "as_of", id_col: str = "account_id",
+                 gap_days: int = 90, cv: int = 3, monotone="registry", interactions: int = 3, max_ranges: int = 6,
+                 max_bins: int = 64, max_interaction_bins: int = 4, outer_bags: int = 4, learning_rate: float = 0.04,
+                 max_rounds: int = 2000, thresholds=None, cost_ratios=(9.0, 4.0), n_bootstrap: int = 0,
+                 random_state: int = 0):
+        self.metrics = metrics
+        self.categorical = categorical
+        self.date_col = date_col
+        self.id_col = id_col
+        self.gap_days = gap_days
+        self.cv = cv
+        self.monotone = monotone
+        self.interactions = interactions
+        self.max_ranges = max_ranges
+        self.max_bins = max_bins
+        self.max_interaction_bins = max_interaction_bins
+        self.outer_bags = outer_bags
+        self.learning_rate = learning_rate
+        self.max_rounds = max_rounds
+        self.thresholds = thresholds
+        self.cost_ratios = cost_ratios
+        self.n_bootstrap = n_bootstrap
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True          # a missing value has its own cell
+        tags.classifier_tags.multi_class = False  # churned or not
+        return tags
+
+    # ------------------------------------------------------------------------------------------ fit
+    def _directions(self) -> dict[str, bool]:
+        if self.monotone is None:
+            return {}
+        if isinstance(self.monotone, dict):
+            return {c: bool(v) for c, v in self.monotone.items() if c in self.metrics_}
+        if self.monotone != "registry":
+            raise ValueError(f"monotone must be 'registry', None or a dict, not {self.monotone!r}")
+        out = {}
+        for c in self.metrics_:
+            d = _registry_direction(c)
+            if d is not None:
+                out[c] = bool(d)
+        return out
+
+    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = pd.DataFrame(index=X.index)
+        for c in self.metrics_:
+            out[c] = pd.to_numeric(X[c], errors="coerce").astype(float)
+        for c in self.categorical_:
+            s = X[c]
+            out[c] = s.astype("string").astype(object).where(s.notna(), None)
+        return out
+
+    def _fit_card(self, M_: pd.DataFrame, y: np.ndarray, seed: int) -> dict:
+        from interpret.glassbox import ExplainableBoostingClassifier
+
+        names = list(M_.columns)
+        ebm = ExplainableBoostingClassifier(
+            feature_names=names, feature_types=["continuous"] * len(self.metrics_) + ["nominal"] * len(
+                self.categorical_), interactions=int(self.interactions), max_bins=int(self.max_bins),
+            max_interaction_bins=int(self.max_interaction_bins), outer_bags=int(self.outer_bags),
+            learning_rate=float(self.learning_rate), max_rounds=int(self.max_rounds), n_jobs=1, random_state=seed)
+        import warnings
+        with warnings.catch_warnings():  # only the notice that missing values are not drawn in its own plots
+            warnings.filterwarnings("ignore", message="Missing values detected", category=UserWarning)
+            ebm.fit(M_, y.astype(int))
+        for ti, feats in enumerate(ebm.term_features_):
+            if len(feats) == 1 and names[feats[0]] in self.directions_:
+                ebm.monotonize(ti, increasing=not self.directions_[names[feats[0]]])
+        return _card_from_ebm(ebm, names, {}, int(self.max_ranges))
+
+    def fit(self, X, y):
+        X = frame_for_fit(self, X).reset_index(drop=True)
+        self.classes_, y = binary_target(self, y, len(X))
+        if int(self.max_ranges) < 1:
+            raise ValueError(f"max_ranges must be at least 1, not {self.max_ranges!r}")
+        exclude = {self.date_col, self.id_col}
+        self.metrics_, self.categorical_ = _infer_columns(X, self.metrics, self.categorical, exclude)
+        if not self.metrics_ and not self.categorical_:
+            raise ValueError("ShapeScore: no feature columns: pass metrics=[...] or numeric columns")
+        self.directions_ = self._directions()
+        Mx = self._matrix(X)
+        if self.metrics_:
+            finite_numbers(Mx[self.metrics_], "ShapeScore.fit")
+        self.integer_ = [c for c in self.metrics_ if np.all(np.mod(Mx[c].dropna().to_numpy(), 1) == 0)]
+        splits, self.cv_kind_ = _splits(X, y, self.date_col, self.cv, self.gap_days, self.random_state, self.id_col)
+        folds = []
+        for k, (tr, va) in enumerate(splits):
+            if len(np.unique(y[tr])) < 2 or len(tr) < 4:
+                continue
+            card = self._fit_card(Mx.iloc[tr], y[tr], self.random_state)
+            folds.append((_eta(card, Mx.iloc[va]), y[va], va, np.full(len(va), k)))
+        self.card_ = self._fit_card(Mx, y, self.random_state)
+        self.term_names_ = [" & ".join(tm["features"]) for tm in self.card_["terms"]]
+        self._calibrate(folds, Mx, y)
+        self.baseline_rate_ = float(y.mean())
+        self.n_train_ = len(y)
+        self.range_values_ = self._range_values(Mx)
+        typical = self._typical_row(Mx, y)
+        self.typical_raw_ = {c: typical[c].iloc[0] for c in typical.columns}
+        self.typical_points_ = _points(self.card_, typical)[0]
+        self.point_intervals_, self.interval_mc_se_ = (self._bootstrap(X, Mx, y) if self.n_bootstrap
+                                                       else (None, None))
+        return self
+
+    def _typical_row(self, Mx: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
+        healthy = Mx[y == 0] if (y == 0).any() else Mx
+        row = {}
+        for c in self.metrics_:
+            med = healthy[c].median()
+            row[c] = [float(med) if pd.notna(med) else np.nan]
+        for c in self.categorical_:
+            mode = healthy[c].dropna().mode()
+            row[c] = [mode.iloc[0] if len(mode) else None]
+        return pd.DataFrame(row, columns=list(Mx.columns))
+
+    def _range_values(self, Mx: pd.DataFrame) -> list:
+        """Per term: the median training value of each numeric range (cells 1..k; NaN where empty)."""
+        out = []
+        for tm in self.card_["terms"]:
+            if tm["kind"] != "numeric":
+                out.append(None)
+                continue
+            f = tm["features"][0]
+            idx = _bin_index(tm["specs"][0], Mx[f].to_numpy())
+            vals = Mx[f].to_numpy(dtype=float)
+            k = len(tm["specs"][0]) + 1
+            out.append(np.array([np.median(vals[idx == i]) if (idx == i).any() else np.nan
+                                 for i in range(1, k + 1)]))
+        return out
+
+    def _calibrate(self, folds: list, Mx: pd.DataFrame, y: np.ndarray) -> None:
+        from .score import _platt
+
+        eta, y_cal, rows, fold = (np.concatenate([r[i] for r in folds]) if folds else np.array([])
+                                  for i in range(4))
+        self.calibration_source_ = "out-of-fold"
+        if len(np.unique(y_cal)) < 2:
+            log.warning("no cross-validation fold had both outcomes: calibrating and choosing the band thresholds "
+                        "in-sample (optimistic)")
+            eta, y_cal, rows, fold = _eta(self.card_, Mx), y, np.arange(len(y)), None
+            self.calibration_source_ = "in-sample"
+        a, b = _platt(eta, y_cal, fold)
+        if b < 0:
+            log.warning("calibration slope is negative (%.3g): the score does not rank churn on held-out data; "
+                        "every account gets the out-of-fold churn rate", b)
+            a, b = float(_logit(np.mean(y_cal))), 0.0
+        e0, e1 = _score_to_eta(self.card_)
+        self.calibration_eta_ = (a, b)
+        self.calibration_ = (a + b * e0, b * e1)
+        p_cal = _sigmoid(a + b * eta)
+        oof = self.calibration_source_ == "out-of-fold"
+        self.cv_auc_ = float(roc_auc_score(y_cal, p_cal)) if oof else np.nan
+        self.n_out_of_fold_ = len(y_cal) if oof else 0
+        self.oof_ = {"row": rows.astype(int), "y": y_cal, "eta": eta, "p": p_cal}
+        self.thresholds_ = (tuple(float(v) for v in self.thresholds) if self.thresholds
+                            else choose_thresholds(y_cal, p_cal, self.cost_ratios))
+
+    def _bootstrap(self, X, Mx, y):
+        """Points per cell over refits of the shape learner on resampled accounts (see the module docstring)."""
+        rng = np.random.default_rng(self.random_state)
+        groups = account_groups(X, self.id_col)
+        inv = groups if groups is not None else np.arange(len(X))
+        n_acc = int(inv.max()) + 1
+        rows_of = pd.Series(np.arange(len(inv))).groupby(inv).apply(np.asarray).to_list()
+        probes = [self._probe(i) for i in range(len(self.card_["terms"]))]
+        draws = [[] for _ in probes]
+        for b in range(int(self.n_bootstrap)):
+            pick = rng.integers(0, n_acc, n_acc)
+            idx = np.concatenate([rows_of[i] for i in pick])
+            if len(np.unique(y[idx])) < 2:
+                continue
+            card = self._fit_card(Mx.iloc[idx].reset_index(drop=True), y[idx], self.random_state + 1 + b)
+            by_name = {" & ".join(tm["features"]): (j, tm) for j, tm in enumerate(card["terms"])}
+            for ti, probe in enumerate(probes):
+                name = self.term_names_[ti]
+                if probe is None:
+                    continue
+                if name not in by_name:  # a pairwise term this refit did not choose: it gives no points
+                    draws[ti].append(np.zeros(len(probe)))
+                    continue
+                _, tm = by_name[name]
+                c = np.clip(-_term_logodds(tm, probe), tm["lo"], tm["hi"])
+                draws[ti].append(100.0 * (c - tm["lo"]) / card["total"])
+        intervals, mc = [], 0.0
+        for d in draws:
+            if not d:
+                intervals.append(None)
+                continue
+            arr = np.array(d)
+            intervals.append(np.nanpercentile(arr, [2.5, 97.5], axis=0))
+            reps = np.array([np.nanpercentile(arr[rng.integers(0, len(arr), len(arr))], [2.5, 97.5], axis=0)
+                             for _ in range(100)])
+            mc = max(mc, float(np.nanmax(reps.std(axis=0))))
+        return intervals, mc
+
+    def _probe(self, ti: int) -> pd.DataFrame | None:
+        """One row per cell of a main term (numeric: each range's median value; nominal: each level)."""
+        tm = self.card_["terms"][ti]
+        f = tm["features"][0]
+        if tm["kind"] == "numeric":
+            vals = self.range_values_[ti]
+            return pd.DataFrame({f: vals})
+        if tm["kind"] == "nominal":
+            return pd.DataFrame({f: pd.Series(list(tm["specs"][0]), dtype=object)})
+        return None
+
+    # ------------------------------------------------------------------------------------- scoring
+    def _frame(self, X) -> pd.DataFrame:
+        check_is_fitted(self, "card_")
+        X = frame_for_predict(self, X, self.metrics_ + self.categorical_)
+        Mx = self._matrix(X)
+        if self.metrics_:
+            finite_numbers(Mx[self.metrics_], "ShapeScore")
+        return Mx
+
+    def points(self, X) -> pd.DataFrame:
+        """Points per term (columns) for each row; rows sum to the health score."""
+        Mx = self._frame(X)
+        return pd.DataFrame(_points(self.card_, Mx), columns=self.term_names_, index=Mx.index)
+
+    def health_score(self, X) -> pd.Series:
+        """Health score 0-100 (100 = healthiest)."""
+        return self.points(X).sum(axis=1).rename("score")
+
+    def linear_predictor(self, X) -> np.ndarray:
+        """The card's churn log-odds before calibration; higher = riskier."""
+        return _eta(self.card_, self._frame(X))
+
+    def decision_function(self, X) -> np.ndarray:
+        check_is_fitted(self, "card_")
+        a, b = self.calibration_
+        return a + b * self.health_score(X).to_numpy()
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = _sigmoid(self.decision_function(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "card_")
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    def bands(self, X=None, proba=None) -> pd.Series:
+        """green / yellow / red from the churn probability and ``thresholds_`` (yellow, red)."""
+        check_is_fitted(self, "thresholds_")
+        p = self.predict_proba(X)[:, 1] if proba is None else np.asarray(proba, float)
+        yellow, red = self.thresholds_
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.Series(np.where(p >= red, "red", np.where(p >= yellow, "yellow", "green")), name="band",
+                         index=index)
+
+    # ---------------------------------------------------------------------------------- explaining
+    def term_label(self, ti: int, lang: str = "en") -> str:
+        return " × ".join(M.label(f, lang) if f in self.metrics_ else t(f, lang)
+                          for f in self.card_["terms"][ti]["features"])
+
+    def cell_text(self, ti: int, cell: int, lang: str = "en", dim: int = 0) -> str:
+        """Words for a cell of a term's feature ``dim`` (a range, a level, 'missing')."""
+        tm = self.card_["terms"][ti]
+        spec, f = tm["specs"][dim], tm["features"][dim]
+        if cell == 0:
+            return t("health.missing_value", lang)
+        if isinstance(spec, dict):
+            inv = {v: k for k, v in spec.items()}
+            return str(inv.get(cell, t("health.range_other", lang)))
+        return range_text(spec, cell, f in self.integer_, lang)
+
+    def card(self, lang: str = "en") -> pd.DataFrame:
+        """The card as ranges and points: one row per range (or level) of each one-metric term, with the points
+        and their interval when bootstrapped; rows of cells without training rows are left out. ``attrs``
+        hold the pairwise tables (:meth:`pair_tables`), calibration, thresholds and what the interval is."""
+        check_is_fitted(self, "card_")
+        rows = []
+        scale = 100.0 / self.card_["total"]
+        for ti, tm in enumerate(self.card_["terms"]):
+            if tm["kind"] == "pair":
+                continue
+            ivl = self.point_intervals_[ti] if self.point_intervals_ is not None else None
+            n_cells = len(tm["scores"])
+            for cell in range(n_cells):
+                if tm["weights"][cell] <= 0:
+                    continue
+                pts = scale * (float(np.clip(-tm["scores"][cell], tm["lo"], tm["hi"])) - tm["lo"])
+                lo = hi = np.nan
+                if ivl is not None and cell >= 1 and cell - 1 < ivl.shape[1]:
+                    lo, hi = float(ivl[0, cell - 1]), float(ivl[1, cell - 1])
+                rows.append({"term": self.term_names_[ti], "feature": tm["features"][0],
+                             "label": self.term_label(ti, lang), "cell": cell,
+                             "range": self.cell_text(ti, cell, lang), "points": pts, "ci_low": lo, "ci_high": hi,
+                             "max_points": scale * (tm["hi"] - tm["lo"]), "rows": float(tm["weights"][cell])})
+        df = pd.DataFrame(rows, columns=["term", "feature", "label", "cell", "range", "points", "ci_low", "ci_high",
+                                         "max_points", "rows"])
+        df.attrs.update({"calibration": self.calibration_, "thresholds": self.thresholds_, "cv": self.cv_kind_,
+                         "n_train": self.n_train_,
+                         "interval": INTERVAL_KIND if self.point_intervals_ is not None else None,
+                         "n_bootstrap": int(self.n_bootstrap), "interval_mc_se": self.interval_mc_se_})
+        return df
+
+    def pair_tables(self, lang: str = "en") -> dict[str, pd.DataFrame]:
+        """Each pairwise term as a small two-way table of points (rows: first feature's cells, columns: the
+        second's; cells without training rows blank)."""
+        check_is_fitted(self, "card_")
+        scale = 100.0 / self.card_["total"]
+        out = {}
+        for ti, tm in enumerate(self.card_["terms"]):
+            if tm["kind"] != "pair":
+                continue
+            pts = scale * (np.clip(-tm["scores"], tm["lo"], tm["hi"]) - tm["lo"])
+            pts = np.where(tm["weights"] > 0, pts, np.nan)
+            keep_r = np.flatnonzero(np.nansum(tm["weights"], axis=1) > 0)
+            keep_c = np.flatnonzero(np.nansum(tm["weights"], axis=0) > 0)
+            table = pd.DataFrame(pts[np.ix_(keep_r, keep_c)],
+                                 index=[self.cell_text(ti, int(i), lang, 0) for i in keep_r],
+                                 columns=[self.cell_text(ti, int(j), lang, 1) for j in keep_c])
+            table.index.name = M.label(tm["features"][0], lang) if tm["features"][0] in self.metrics_ else t(
+                tm["features"][0], lang)
+            table.columns.name = M.label(tm["features"][1], lang) if tm["features"][1] in self.metrics_ else t(
+                tm["features"][1], lang)
+            out[self.term_label(ti, lang)] = table
+        return out
+
+    def drivers(self, X, k: int = 3, lang: str = "en") -> pd.DataFrame:
+        """Per row: the ``k`` terms costing most points against the typical healthy account, in words with the
+        range: 'support tickets (90 days) 5 (range 4 or more): -18 points'.
+
+        Returns ``drivers`` (list of dicts: feature, label, value, range, points) and ``drivers_text``.
+        """
+        from .explain import MIN_POINTS, fmt_value
+
+        Mx = self._frame(X)
+        lost = _points(self.card_, Mx) - self.typical_points_[None, :]
+        order = np.argsort(lost, axis=1)[:, :k]
+        cells = [_cells(tm, Mx) for tm in self.card_["terms"]]
+        out, texts = [], []
+        for i in range(len(Mx)):
+            items, words = [], []
+            for j in order[i]:
+                if lost[i, j] >= -MIN_POINTS:
+                    continue
+                tm = self.card_["terms"][j]
+                parts = []
+                for d, f in enumerate(tm["features"]):
+                    v = Mx[f].iloc[i]
+                    cell = int(min(cells[j][d][i], (tm["scores"].shape[d] - 1)))
+                    value = t("health.missing_value", lang) if pd.isna(v) else (
+                        (_fmt(float(v), True) if f in self.integer_ and float(v) % 1 == 0 else fmt_value(float(v)))
+                        if f in self.metrics_ else str(v))
+                    parts.append((f, value, self.cell_text(j, cell, lang, d)))
+                label = self.term_label(j, lang)
+                value = ", ".join(p[1] for p in parts)
+                rng_ = ", ".join(p[2] for p in parts)
+                items.append({"feature": self.term_names_[j], "label": label, "value": value, "range": rng_,
+                              "points": float(lost[i, j])})
+                words.append(t("health.driver_range", lang, label=label, value=value, range=rng_,
+                               points=float(lost[i, j])))
+            out.append(items)
+            texts.append("; ".join(words))
+        return pd.DataFrame({"drivers": out, "drivers_text": texts}, index=Mx.index)

@@ -1,0 +1,137 @@
+"""The shape scorecard (health/shapes.py): ranges and points learned from worlds whose truth is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from engage_models.health import ShapeScore
+from engage_models.health.model_io import load_model, save_model
+from engage_models.health.shapes import _bin_index, _card_from_ebm, _eta, _merge_ranges, range_text
+
+
+def _threshold_world(n=6000, seed=0):
+    """Churn log-odds jump by 1.6 once tickets reach 4; usage lowers risk up to 25 and adds nothing beyond."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"account_id": [f"a{i}" for i in range(n)], "tickets_90d": rng.poisson(2.0, n).astype(float),
+                      "usage": rng.gamma(2.0, 10.0, n), "plan": rng.choice(["Starter", "Pro"], n)})
+    eta = -2.0 + 1.6 * (X["tickets_90d"] >= 4) - 0.1 * X["usage"].clip(0, 25) + 0.6 * (X["plan"] == "Starter")
+    y = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    return X, y.to_numpy(), eta.to_numpy()
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y, eta = _threshold_world()
+    model = ShapeScore(metrics=["tickets_90d", "usage"], monotone={"tickets_90d": False, "usage": True},
+                       interactions=0, random_state=0)
+    return model.fit(X.iloc[:4000], y[:4000]), X, y, eta
+
+
+def test_merging_ranges_finds_the_steps_of_a_step_function():
+    scores = np.array([0, 0, 0, 1, 1, 5, 5, 5.0])
+    assert _merge_ranges(scores, np.ones(8), 3) == [(0, 3), (3, 5), (5, 8)]
+    # with room for more pieces, no piece is added where nothing changes
+    assert _merge_ranges(scores, np.ones(8), 6) == [(0, 3), (3, 5), (5, 8)]
+    assert _merge_ranges(scores, np.ones(8), 1) == [(0, 8)]
+
+
+def test_range_words_read_whole_numbers_as_counts():
+    cuts = [1.5, 3.5]
+    assert [range_text(cuts, i, True) for i in (1, 2, 3)] == ["1 or less", "2-3", "4 or more"]
+    np.testing.assert_array_equal(_bin_index(np.array(cuts), [np.nan, 0, 1.5, 2, 3.5, 9]), [0, 1, 2, 2, 3, 3])
+    np.testing.assert_array_equal(_bin_index({"A": 1, "B": 2}, ["B", None, "Z"]), [2, 0, 3])
+    assert range_text([2.0], 1, False) == "below 2.00" and range_text([2.0], 2, False) == "2.00 or more"
+
+
+def test_the_threshold_and_the_saturation_are_recovered(fitted):
+    model, X, y, _ = fitted
+    card = model.card()
+    tickets = card[card["feature"] == "tickets_90d"].query("cell > 0")
+    # the largest drop in points between neighbouring ticket ranges is where the truth jumps: at 4 tickets
+    drops = -np.diff(tickets["points"].to_numpy())
+    jump_at = tickets["range"].iloc[int(np.argmax(drops)) + 1]
+    assert jump_at.startswith("4"), tickets[["range", "points"]]
+    assert drops.max() > 0.4 * tickets["max_points"].iloc[0]
+    assert np.all(np.diff(tickets["points"].to_numpy()) <= 1e-9)  # monotone: more tickets never earn points
+    usage = card[card["feature"] == "usage"].query("cell > 0")
+    pts = usage["points"].to_numpy()
+    assert np.all(np.diff(pts) >= -1e-9) and pts[-1] > pts[0]
+    # saturation: ranges starting beyond 25 (the level where usage stops mattering) all earn about the same
+    tm = model.card_["terms"][model.term_names_.index("usage")]
+    starts = np.concatenate([[-np.inf], tm["specs"][0]])
+    beyond = pts[starts >= 27]
+    assert beyond.size == 0 or np.ptp(beyond) < 0.1 * pts.max()
+
+
+def test_the_score_ranks_within_001_of_the_oracle_and_is_calibrated(fitted):
+    model, X, y, eta = fitted
+    test, yt = X.iloc[4000:], y[4000:]
+    p = model.predict_proba(test)[:, 1]
+    assert roc_auc_score(yt, p) >= roc_auc_score(yt, eta[4000:]) - 0.01
+    # calibration in the large on held-out rows: the mean probability within 2.5 points of the churn rate
+    assert abs(p.mean() - yt.mean()) < 0.025
+    assert model.calibration_source_ == "out-of-fold" and model.n_out_of_fold_ > 0
+
+
+def test_points_sum_to_a_0_100_score_that_maps_exactly_to_the_probability(fitted):
+    model, X, *_ = fitted
+    pts = model.points(X)
+    score = model.health_score(X)
+    np.testing.assert_allclose(pts.sum(axis=1), score)
+    assert score.min() >= 0 and score.max() <= 100 + 1e-9
+    a, b = model.calibration_
+    np.testing.assert_allclose(model.decision_function(X), a + b * score.to_numpy())
+    assert b < 0  # a healthier score, a lower churn probability
+    # the score is an exact affine map of the card's log-odds
+    e0, e1 = model.card_["intercept"] - sum(tm["lo"] for tm in model.card_["terms"]), -model.card_["total"] / 100
+    np.testing.assert_allclose(model.linear_predictor(X), e0 + e1 * score.to_numpy())
+
+
+@pytest.mark.filterwarnings("ignore:Missing values detected:UserWarning")
+def test_an_unmerged_card_reproduces_the_ebm_exactly():
+    from interpret.glassbox import ExplainableBoostingClassifier
+
+    X, y, _ = _threshold_world(1500, seed=3)
+    X = X.drop(columns="account_id")
+    X.loc[:20, "usage"] = np.nan
+    ebm = ExplainableBoostingClassifier(interactions=1, outer_bags=1, max_rounds=200, n_jobs=1, random_state=0,
+                                        max_bins=16).fit(X, y)
+    card = _card_from_ebm(ebm, list(X.columns), {}, max_ranges=1000)
+    probe = pd.concat([X, X.assign(plan="Enterprise")])  # an unseen level scores 0, as in the EBM
+    np.testing.assert_allclose(_eta(card, probe), ebm.decision_function(probe), atol=1e-9)
+
+
+def test_drivers_name_the_range_in_both_languages(fitted):
+    model, X, *_ = fitted
+    row = X.iloc[[0]].assign(tickets_90d=6.0, usage=30.0, plan="Pro")
+    d = model.drivers(row, k=3)
+    ti = model.term_names_.index("tickets_90d")
+    cell = int(_bin_index(model.card_["terms"][ti]["specs"][0], [6.0])[0])
+    words = model.cell_text(ti, cell)
+    assert words.endswith("or more") and int(words.split()[0]) <= 6  # the range that holds 6 tickets
+    assert d["drivers_text"].iloc[0].startswith(f"tickets opened (90 days) 6 (range {words}): ")
+    item = d["drivers"].iloc[0][0]
+    assert item["feature"] == "tickets_90d" and item["points"] < -5
+    # points lost are exactly the points below the typical healthy account's
+    typical = model.typical_points_[model.term_names_.index("tickets_90d")]
+    assert item["points"] == pytest.approx(model.points(row)["tickets_90d"].iloc[0] - typical)
+    ja = model.drivers(row, k=3, lang="ja")["drivers_text"].iloc[0]
+    assert f"{words.split()[0]}以上" in ja and "ポイント" in ja
+
+
+def test_a_fitted_shape_score_saves_with_skops(tmp_path, fitted):
+    model, X, *_ = fitted
+    path = save_model(model, tmp_path / "shape.skops")
+    back = load_model(path)
+    np.testing.assert_allclose(back.predict_proba(X.iloc[:200]), model.predict_proba(X.iloc[:200]))
+
+
+def test_bad_settings_and_inputs_are_refused():
+    X, y, _ = _threshold_world(300)
+    with pytest.raises(ValueError, match="monotone"):
+        ShapeScore(monotone="yes", n_bootstrap=0).fit(X, y)
+    with pytest.raises(ValueError, match="infinite.*usage"):
+        ShapeScore(metrics=["usage"]).fit(X.assign(usage=np.where(np.arange(300) == 5, np.inf, X["usage"])), y)
