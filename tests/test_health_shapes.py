@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -135,3 +137,73 @@ def test_bad_settings_and_inputs_are_refused():
         ShapeScore(monotone="yes", n_bootstrap=0).fit(X, y)
     with pytest.raises(ValueError, match="infinite.*usage"):
         ShapeScore(metrics=["usage"]).fit(X.assign(usage=np.where(np.arange(300) == 5, np.inf, X["usage"])), y)
+
+
+@pytest.fixture(scope="module")
+def nonlinear_world(tmp_path_factory):
+    """The simulator's world with its non-linear truth on; the account-months at risk, each drawn four times
+    from the stated hazard (fresh outcomes, same covariates) so the held-out AUC is not mostly noise."""
+    from engage_models.demo.simulator import HazardModel, NonlinearTruth, SimConfig, simulate
+
+    out = tmp_path_factory.mktemp("nonlinear")
+    simulate(SimConfig(n_accounts=1500, months=24, seed=5, events_scale=0.2, inject_defects=False,
+                       hazard=HazardModel(nonlinear=NonlinearTruth())), out)
+    truth = json.loads((out / "truth.json").read_text())
+    tp = pd.read_parquet(out / "true_hazard.parquet")
+    tp = tp[tp["churned_next_month"].notna() & (tp["hazard"] > 0)]
+    rng = np.random.default_rng(1)
+    reps = pd.concat([tp] * 4, ignore_index=True)
+    reps["y"] = (rng.random(len(reps)) < reps["hazard"]).astype(int)
+    accounts = tp["account_id"].unique()
+    test = reps["account_id"].isin(rng.choice(accounts, len(accounts) // 3, replace=False)).to_numpy()
+    cols = ["account_id", "active_ratio", "feature_breadth", "tickets", "nps_centered", "plan"]
+    model = ShapeScore(metrics=cols[1:5], monotone={"active_ratio": True, "feature_breadth": True, "tickets": False},
+                       cv=2, random_state=0).fit(reps.loc[~test, cols], reps.loc[~test, "y"])
+    return model, truth, reps[cols + ["y", "hazard"]], test
+
+
+@pytest.mark.slow
+def test_the_simulator_states_its_nonlinear_shapes_and_the_card_recovers_them(nonlinear_world):
+    model, truth, reps, test = nonlinear_world
+    shapes = truth["shapes"]
+    assert shapes["tickets"]["kind"] == "threshold" and shapes["active_ratio"]["kind"] == "saturation"
+    thr, sat = shapes["tickets"]["at_or_above"], shapes["active_ratio"]["flat_beyond"]
+    card = model.card()
+    # threshold: the largest loss of points between neighbouring ticket ranges is at the range starting at thr
+    tickets = card[(card["feature"] == "tickets") & (card["cell"] > 0)]
+    drops = -np.diff(tickets["points"].to_numpy())
+    assert tickets["range"].iloc[int(np.argmax(drops)) + 1].startswith(str(thr)), tickets
+    # saturation: active share earns most of its points below the level where it stops mattering
+    tm = model.card_["terms"][model.term_names_.index("active_ratio")]
+    pts = card[(card["feature"] == "active_ratio") & (card["cell"] > 0)]["points"].to_numpy()
+    starts = np.concatenate([[-np.inf], tm["specs"][0]])
+    below = pts[starts < sat].max() - pts[0]
+    assert pts[-1] - pts[starts < sat].max() < 0.35 * below
+    # interaction: the data chose plan x active share, and more activity is worth more on Starter than Enterprise
+    assert "active_ratio & plan" in model.term_names_
+    table = next(v for k, v in model.pair_tables().items() if "plan" in k and "active" in k)
+    gain = table.iloc[-1] - table.iloc[0]  # highest active share range minus lowest, per plan
+    assert gain["Starter"] > gain["Enterprise"] + 1
+
+
+@pytest.mark.slow
+def test_on_the_nonlinear_world_the_card_ranks_within_001_of_the_oracle(nonlinear_world):
+    model, _, reps, test = nonlinear_world
+    held = reps[test]
+    p = model.predict_proba(held)[:, 1]
+    assert roc_auc_score(held["y"], p) >= roc_auc_score(held["y"], held["hazard"]) - 0.01
+    assert abs(p.mean() - held["y"].mean()) < 0.01
+
+
+def test_the_default_world_does_not_mention_the_nonlinear_truth():
+    from engage_models.demo.simulator import HazardModel, NonlinearTruth, SimConfig, _config_json
+
+    assert "nonlinear" not in _config_json(SimConfig())["hazard"]  # default files byte-identical to before
+    on = _config_json(SimConfig(hazard=HazardModel(nonlinear=NonlinearTruth())))
+    assert on["hazard"]["nonlinear"]["ticket_threshold"] == NonlinearTruth().ticket_threshold
+    # the stated formula is the one used: a Starter account at the saturation level with 2 tickets
+    hz = HazardModel(nonlinear=NonlinearTruth())
+    lp = hz.linear_predictor(np.array([0.9]), np.array([0.0]), np.array([2]), np.array([0.0]), np.array([1]),
+                             np.array([0]))
+    expected = hz.intercept + (hz.active_ratio - 2.5) * 0.5 + 1.4 + hz.segment["Mid-Market"]
+    assert lp[0] == pytest.approx(expected)

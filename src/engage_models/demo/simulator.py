@@ -93,6 +93,40 @@ _S = np.timedelta64(1, "s")
 
 
 @dataclass(frozen=True)
+class NonlinearTruth:
+    """Shapes a linear score cannot follow (off by default; :class:`HazardModel` ``nonlinear``).
+
+    With it, the hazard's log-odds are::
+
+        intercept + (active_ratio + plan_active[plan]) * min(active_ratio, active_saturation)
+                  + feature_breadth * b_breadth + ticket_jump * [tickets >= ticket_threshold]
+                  + nps_centered * b_nps + segment_effect
+
+    * threshold: tickets in the month add nothing below ``ticket_threshold`` and ``ticket_jump`` from it on
+      (the log1p(tickets) term is replaced);
+    * saturation: the active share of seats lowers risk up to ``active_saturation``, and nothing beyond;
+    * interaction: the active share's slope depends on the plan (``plan_active`` adds to ``active_ratio``).
+    """
+
+    ticket_threshold: int = 2
+    ticket_jump: float = 1.4
+    active_saturation: float = 0.5
+    plan_active: dict = field(default_factory=lambda: {"Starter": -2.5, "Pro": 0.0, "Enterprise": 1.0})
+
+    def linear_predictor(self, hz, active_ratio, feature_breadth, tickets, nps_centered, segment_codes, plan_codes):
+        seg = np.array([hz.segment[s] for s in SEGMENTS])[segment_codes]
+        slope = hz.active_ratio + np.array([self.plan_active[p] for p in PLANS])[plan_codes]
+        return (
+            hz.intercept
+            + slope * np.minimum(active_ratio, self.active_saturation)
+            + hz.feature_breadth * feature_breadth
+            + self.ticket_jump * (np.asarray(tickets) >= self.ticket_threshold)
+            + hz.nps_centered * nps_centered
+            + seg
+        )
+
+
+@dataclass(frozen=True)
 class HazardModel:
     """True monthly churn hazard: logit-linear in observable behaviour (see the module docstring)."""
 
@@ -103,8 +137,12 @@ class HazardModel:
     nps_centered: float = -0.15
     segment: dict = field(default_factory=lambda: {"SMB": 0.35, "Mid-Market": 0.0, "Enterprise": -0.6})
     min_tenure_months: int = 2
+    nonlinear: NonlinearTruth | None = None  # threshold, saturation and plan interaction (NonlinearTruth)
 
-    def linear_predictor(self, active_ratio, feature_breadth, tickets, nps_centered, segment_codes):
+    def linear_predictor(self, active_ratio, feature_breadth, tickets, nps_centered, segment_codes, plan_codes=None):
+        if self.nonlinear is not None:
+            return self.nonlinear.linear_predictor(self, active_ratio, feature_breadth, tickets, nps_centered,
+                                                   segment_codes, plan_codes)
         seg = np.array([self.segment[s] for s in SEGMENTS])[segment_codes]
         return (
             self.intercept
@@ -150,6 +188,40 @@ class SimConfig:
 
 
 # --------------------------------------------------------------------------------------------- helpers
+def _config_json(cfg: SimConfig) -> dict:
+    """The config for truth.json; the off-by-default non-linear truth is left out when off, so the default
+    world's files stay byte-identical to those written before it existed."""
+    out = jsonable(asdict(cfg))
+    if cfg.hazard.nonlinear is None:
+        out["hazard"].pop("nonlinear", None)
+    return out
+
+
+def _nonlinear_truth(hz: HazardModel) -> dict:
+    nl = hz.nonlinear
+    return {
+        "hazard_formula": (
+            "h = sigmoid(intercept + (b_active + plan_active[plan]) * min(active_ratio, active_saturation) "
+            "+ feature_breadth*b_breadth + ticket_jump*[tickets >= ticket_threshold] + nps_centered*b_nps "
+            "+ segment_effect); covariates measured in calendar month t, churn during month t+1; "
+            "h = 0 before min_tenure_months"
+        ),
+        "coefficients": {
+            "intercept": hz.intercept, "active_ratio": hz.active_ratio, "feature_breadth": hz.feature_breadth,
+            "nps_centered": hz.nps_centered, "segment": hz.segment,
+        },
+        "shapes": {
+            "tickets": {"kind": "threshold", "at_or_above": nl.ticket_threshold, "log_odds_jump": nl.ticket_jump,
+                        "below": 0.0},
+            "active_ratio": {"kind": "saturation", "flat_beyond": nl.active_saturation,
+                             "slope_below": hz.active_ratio},
+            "plan x active_ratio": {"kind": "interaction", "slope_of_active_ratio_by_plan": {
+                p: hz.active_ratio + nl.plan_active[p] for p in PLANS}},
+        },
+        "drivers_by_importance": ["active_ratio", "tickets", "feature_breadth", "nps_centered"],
+    }
+
+
 def _month_starts(start: str, months: int) -> np.ndarray:
     return pd.date_range(start, periods=months + 1, freq="MS").values.astype("datetime64[s]")
 
@@ -361,7 +433,7 @@ class _World:
         active_ratio = np.divide(n_active, seats, out=np.zeros(n), where=seats > 0)
         breadth = n_used / len(FEATURES)
         nps_c = np.nan_to_num(self.nps_latest - 7.0, nan=0.0)
-        lp = hz.linear_predictor(active_ratio, breadth, n_tix, nps_c, self.segment)
+        lp = hz.linear_predictor(active_ratio, breadth, n_tix, nps_c, self.segment, self.plan)
         tenure_end = (me - self.start_ts) / np.timedelta64(1, "D") / DAYS_PER_MONTH
         h = np.where(tenure_end >= hz.min_tenure_months - 1e-9, _sigmoid(lp), 0.0)
         idx = np.flatnonzero(alive_end)
@@ -391,6 +463,8 @@ class _World:
                 }
             )
         )
+        if hz.nonlinear is not None:  # the interaction's other half (the default world's file is unchanged)
+            self.truth_rows[-1]["plan"] = np.asarray(PLANS)[self.plan[idx]]
         if not last:
             self._seat_changes(alive_end & ~churn, active_ratio, elig, active, me)
 
@@ -707,7 +781,7 @@ class _World:
                 "segment": cfg.hazard.segment,
             },
             "drivers_by_importance": ["active_ratio", "feature_breadth", "log1p_tickets", "nps_centered"],
-            "config": jsonable(asdict(cfg)),
+            "config": _config_json(cfg),
             "expected": {
                 "logins_per_active_user_month": "1 + login_rate*events_scale*exp(0.4*engagement)",
                 "mean_monthly_hazard": float(at_risk.mean()),
@@ -723,6 +797,8 @@ class _World:
                 "latent engagement, hazard, churned_next_month",
             },
         }
+        if cfg.hazard.nonlinear is not None:
+            truth.update(_nonlinear_truth(cfg.hazard))
         (out / "truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return {
             "out": str(out),
