@@ -207,3 +207,37 @@ def test_the_default_world_does_not_mention_the_nonlinear_truth():
                              np.array([0]))
     expected = hz.intercept + (hz.active_ratio - 2.5) * 0.5 + 1.4 + hz.segment["Mid-Market"]
     assert lp[0] == pytest.approx(expected)
+
+
+def test_the_learned_card_round_trips_through_the_hand_card_yaml(tmp_path):
+    from engage_models.health import HandWeightedScore, load_scorecard
+    from engage_models.health.cards import card_config, write_card_yaml
+
+    X, y, _ = _threshold_world(3000, seed=2)  # metrics only, no pairwise terms, no missing values: the format
+    model = ShapeScore(metrics=["tickets_90d", "usage"], categorical=[], interactions=0, cv=2,  # holds all of it
+                       random_state=0).fit(X.iloc[:2000], y[:2000])
+    exact = write_card_yaml(model, tmp_path / "learned.yaml", decimals=None)
+    card = load_scorecard(exact)  # the hand card's own reader accepts it
+    assert [m["metric"] for m in card["metrics"]] == ["tickets_90d", "usage"]
+    tickets = card["metrics"][0]
+    assert tickets["thresholds"][-1][0] == -np.inf and tickets["direction"] == "higher"
+    assert all(float(b).is_integer() for b, _ in tickets["thresholds"][:-1])  # counts: whole-number bounds
+    hand = HandWeightedScore(config=exact)
+    np.testing.assert_allclose(hand.health_score(X), model.health_score(X), atol=1e-9)
+    # as a person types it (points to 1 decimal): within rounding of the learned score
+    typed = HandWeightedScore(config=card_config(model, decimals=1))
+    assert np.abs(typed.health_score(X) - model.health_score(X)).max() < 0.1
+    # and it backtests like any vendor card: fitted (Platt only) it ranks exactly as the learned score
+    hand.fit(X.iloc[:2000], y[:2000])
+    assert roc_auc_score(y[2000:], hand.predict_proba(X.iloc[2000:])[:, 1]) == pytest.approx(
+        roc_auc_score(y[2000:], model.predict_proba(X.iloc[2000:])[:, 1]))
+
+
+def test_terms_the_yaml_cannot_hold_are_listed_not_dropped_silently():
+    from engage_models.health.cards import card_config
+
+    X, y, _ = _threshold_world(2000, seed=4)
+    model = ShapeScore(metrics=["tickets_90d", "usage"], categorical=["plan"], interactions=1, cv=2,
+                       random_state=0).fit(X, y)
+    left = {d["term"]: d["kind"] for d in card_config(model)["not_in_card"]}
+    assert left["plan"] == "nominal" and any(k == "pair" for k in left.values())

@@ -366,6 +366,8 @@ class ShapeScore(ClassifierMixin, BaseEstimator):
         self.baseline_rate_ = float(y.mean())
         self.n_train_ = len(y)
         self.range_values_ = self._range_values(Mx)
+        self.quantiles_ = {c: [float(v) for v in np.nanquantile(Mx[c].to_numpy(dtype=float), [0.1, 0.9])]
+                           if Mx[c].notna().any() else [np.nan, np.nan] for c in self.metrics_}
         typical = self._typical_row(Mx, y)
         self.typical_raw_ = {c: typical[c].iloc[0] for c in typical.columns}
         self.typical_points_ = _points(self.card_, typical)[0]
@@ -566,6 +568,36 @@ class ShapeScore(ClassifierMixin, BaseEstimator):
                          "n_bootstrap": int(self.n_bootstrap), "interval_mc_se": self.interval_mc_se_})
         return df
 
+    def scorecard(self, lang: str = "en") -> pd.DataFrame:
+        """One row per term in the columns of :meth:`HealthScore.scorecard
+        <engage_models.health.HealthScore.scorecard>`, so readers of that table (the summary) work with either
+        card: ``points_range`` (the most points the term can move), ``delta_churn_probability`` (churn
+        probability of the typical healthy account with the metric at its training 90th percentile minus at its
+        10th; NaN for categories and pairs), ``higher_is_better`` (the sign of that change); ``weight`` and its
+        interval are NaN (a shape has no single weight: see :meth:`card`)."""
+        check_is_fitted(self, "card_")
+        a, b = self.calibration_
+        base = pd.DataFrame({c: [v] for c, v in self.typical_raw_.items()})
+        scale = 100.0 / self.card_["total"]
+        rows = []
+        for ti, tm in enumerate(self.card_["terms"]):
+            delta = np.nan
+            if tm["kind"] == "numeric":
+                f = tm["features"][0]
+                lo_v, hi_v = self.quantiles_[f]
+                s_lo = self.health_score(base.assign(**{f: lo_v})).iloc[0]
+                s_hi = self.health_score(base.assign(**{f: hi_v})).iloc[0]
+                delta = float(_sigmoid(a + b * s_hi) - _sigmoid(a + b * s_lo))
+            rows.append({"feature": self.term_names_[ti], "label": self.term_label(ti, lang), "weight": np.nan,
+                         "ci_low": np.nan, "ci_high": np.nan, "points_range": scale * (tm["hi"] - tm["lo"]),
+                         "delta_churn_probability": delta,
+                         "higher_is_better": bool(delta < 0) if np.isfinite(delta) and delta != 0 else None,
+                         "kind": tm["kind"]})
+        df = pd.DataFrame(rows).sort_values("points_range", ascending=False, kind="stable").reset_index(drop=True)
+        df.attrs.update({"cv": self.cv_kind_, "thresholds": self.thresholds_, "calibration": self.calibration_,
+                         "n_train": self.n_train_, "interval": None})
+        return df
+
     def pair_tables(self, lang: str = "en") -> dict[str, pd.DataFrame]:
         """Each pairwise term as a small two-way table of points (rows: first feature's cells, columns: the
         second's; cells without training rows blank)."""
@@ -593,7 +625,9 @@ class ShapeScore(ClassifierMixin, BaseEstimator):
         """Per row: the ``k`` terms costing most points against the typical healthy account, in words with the
         range: 'support tickets (90 days) 5 (range 4 or more): -18 points'.
 
-        Returns ``drivers`` (list of dicts: feature, label, value, range, points) and ``drivers_text``.
+        Returns ``drivers`` (list of dicts: feature (the term), label, value and typical (the first metric's raw
+        value and the typical healthy one; None for a category or a missing value), range (words), points) and
+        ``drivers_text``.
         """
         from .explain import MIN_POINTS, fmt_value
 
@@ -619,8 +653,12 @@ class ShapeScore(ClassifierMixin, BaseEstimator):
                 label = self.term_label(j, lang)
                 value = ", ".join(p[1] for p in parts)
                 rng_ = ", ".join(p[2] for p in parts)
-                items.append({"feature": self.term_names_[j], "label": label, "value": value, "range": rng_,
-                              "points": float(lost[i, j])})
+                f0 = tm["features"][0]  # the numbers of the (first) metric, as the linear card's drivers give them
+                v0, typ0 = (Mx[f0].iloc[i], self.typical_raw_.get(f0)) if f0 in self.metrics_ else (None, None)
+                items.append({"feature": self.term_names_[j], "label": label,
+                              "value": None if v0 is None or pd.isna(v0) else float(v0),
+                              "typical": None if typ0 is None or pd.isna(typ0) else float(typ0),
+                              "range": rng_, "points": float(lost[i, j])})
                 words.append(t("health.driver_range", lang, label=label, value=value, range=rng_,
                                points=float(lost[i, j])))
             out.append(items)
