@@ -241,3 +241,27 @@ def test_terms_the_yaml_cannot_hold_are_listed_not_dropped_silently():
                        random_state=0).fit(X, y)
     left = {d["term"]: d["kind"] for d in card_config(model)["not_in_card"]}
     assert left["plan"] == "nominal" and any(k == "pair" for k in left.values())
+
+
+def test_the_pipeline_uses_the_card_with_the_better_out_of_time_auc_and_says_so():
+    from engage_models._core.errors import ConfigError
+    from engage_models.health import views as hv
+    from engage_models.pipeline import stages as S
+    from engage_models.pipeline.config import RunConfig
+
+    summary = pd.DataFrame({"model": ["learned", "shape", "learned", "shape"],
+                            "metric": ["roc_auc", "roc_auc", "ici", "ici"], "estimate": [0.74, 0.78, 0.01, 0.02]})
+    chosen = S.choose_form(summary)
+    assert chosen["form"] == "shape" and chosen["auc"] == {"linear": 0.74, "shape": 0.78}
+    assert S.choose_form(summary.assign(estimate=[0.78, 0.74, 0, 0]))["form"] == "linear"
+    assert S.choose_form(summary.assign(estimate=[0.75, 0.75, 0, 0]))["form"] == "linear"  # a tie: the simpler card
+    assert S.choose_form(None)["form"] == "linear" and S.choose_form(summary, "shape")["by"] == "setting"
+    text = hv.choice_text({"form": "shape", "chosen_by": {**chosen, "shape_vs_linear": {
+        "difference": 0.04, "ci_low": 0.01, "ci_high": 0.07}}}, "en")
+    assert "shape card" in text and "0.780" in text and "0.740" in text and "+0.010 to +0.070" in text
+    # both forms are backtested unless the configuration fixes one
+    assert {"learned", "shape", "hand", "gbm"} == set(S.health_models(RunConfig()))
+    fixed = RunConfig.from_dict({"health": {"score": "linear"}})
+    assert "shape" not in S.health_models(fixed)
+    with pytest.raises(ConfigError, match="health.score"):
+        RunConfig.from_dict({"health": {"score": "boosted"}}).check()

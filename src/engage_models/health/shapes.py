@@ -269,8 +269,8 @@ class ShapeScore(ClassifierMixin, BaseEstimator):
 
     def __init__(self, metrics=None, categorical=None, date_col: str = "as_of", id_col: str = "account_id",
                  gap_days: int = 90, cv: int = 3, monotone="registry", interactions: int = 3, max_ranges: int = 6,
-                 max_bins: int = 64, max_interaction_bins: int = 8, outer_bags: int = 4, learning_rate: float = 0.04,
-                 max_rounds: int = 2000, thresholds=None, cost_ratios=(9.0, 4.0), n_bootstrap: int = 0,
+                 max_bins: int = 64, max_interaction_bins: int = 8, outer_bags: int = 2, learning_rate: float = 0.08,
+                 max_rounds: int = 1000, thresholds=None, cost_ratios=(9.0, 4.0), n_bootstrap: int = 0,
                  random_state: int = 0):
         self.metrics = metrics
         self.categorical = categorical

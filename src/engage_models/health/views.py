@@ -91,3 +91,66 @@ def band_performance_view(perf: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
 
 def driver_label(feature: str, lang: str = "en") -> str:
     return feature_label(feature, lang)
+
+
+# ------------------------------------------------------------------------------------ the shape card
+def choice_text(model: dict, lang: str = "en") -> str:
+    """Which learned card the run uses and why: the backtest's ROC-AUC of both forms and their paired difference
+    (from the health stage's ``model`` JSON)."""
+    chosen = model.get("chosen_by", {})
+    form = t(f"hs.form_{model.get('form', 'linear')}", lang)
+    auc = chosen.get("auc")
+    if chosen.get("by") != "backtest ROC-AUC" or not auc:
+        return t("hs.choice_fixed", lang, form=form)
+    diff = chosen.get("shape_vs_linear") or {}
+    return t("hs.choice", lang, form=form, shape=auc["shape"], linear=auc["linear"],
+             d=diff.get("difference", np.nan), lo=diff.get("ci_low", np.nan), hi=diff.get("ci_high", np.nan))
+
+
+def shape_card_view(card: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """The card as ranges and points (with the bootstrap interval when there is one), metric by metric."""
+    label = card[f"label_{lang}"] if f"label_{lang}" in card else card["label"]
+    rng = card[f"range_{lang}"] if f"range_{lang}" in card else card["range"]
+    pts = [fmt_interval(r.points, r.ci_low, r.ci_high, lang, decimals=1, label=False) if pd.notna(r.ci_low)
+           else f"{r.points:.1f}" for r in card.itertuples()]
+    return pd.DataFrame({t("metric", lang): label.where(label.ne(label.shift())).fillna("").to_numpy(),
+                         t("range", lang): rng.to_numpy(), t("points", lang): pts})
+
+
+def plot_shapes(card: pd.DataFrame, lang: str = "en", ncols: int = 4, top: int | None = 16):
+    """One small step plot per metric: points (y) earned by each range (x, in order; 'missing' last), the metrics
+    that can move the score most first. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    label_col = f"label_{lang}" if f"label_{lang}" in card else "label"
+    range_col = f"range_{lang}" if f"range_{lang}" in card else "range"
+    order = card.groupby("term", sort=False)["max_points"].first().sort_values(ascending=False)
+    terms = list(order.index[:top] if top else order.index)
+    nrows = max(1, -(-len(terms) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.4 * nrows), squeeze=False)
+    for ax, term in zip(axes.ravel(), terms, strict=False):
+        c = card[card["term"] == term]
+        c = pd.concat([c[c["cell"] > 0], c[c["cell"] == 0]])  # ranges in order, missing last
+        x = np.arange(len(c))
+        ax.step(x, c["points"], where="mid", color=BAND_COLOURS["green"])
+        ax.plot(x, c["points"], "o", color=BAND_COLOURS["green"], markersize=3)
+        if c["ci_low"].notna().any():
+            ax.vlines(x, c["ci_low"], c["ci_high"], color="grey", linewidth=1)
+        ax.set_xticks(x, c[range_col], rotation=35, ha="right", fontsize=6)
+        ax.set_title(c[label_col].iloc[0], fontsize=8)
+        ax.set_ylabel(t("points", lang), fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+    for ax in axes.ravel()[len(terms):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def pair_table_views(tables: dict, lang: str = "en") -> list[tuple[str, pd.DataFrame]]:
+    """The pairwise terms (the health stage's ``pair_tables`` JSON) as (title, two-way table of points)."""
+    out = []
+    for name, tb in (tables or {}).get(lang, {}).items():
+        df = pd.DataFrame(np.asarray(tb["points"], dtype=float), index=tb["index"], columns=tb["columns"]).round(1)
+        df.index.name = f"{tb['row_label']} \\ {tb['column_label']}"
+        out.append((name, df.reset_index()))
+    return out

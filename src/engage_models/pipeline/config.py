@@ -39,6 +39,8 @@ class HealthConfig:
     metric_bootstrap: int = 200  # account bootstrap draws for the backtest metrics' intervals
     hand_scorecard: str | None = None  # YAML hand-weighted card (None: the bundled vendor-style card)
     cost_ratios: tuple[float, float] = (9.0, 4.0)  # a missed churner costs this many outreaches (yellow, red)
+    score: str = "auto"  # the card: auto (the backtest's ROC-AUC chooses), linear (weights) or shape (ranges)
+    shape_bootstrap: int = 20  # refits of the shape learner for its points' intervals (when the shape card is used)
     history_dates: int = 3  # observation dates scored for the score history
     at_risk: int = 15  # accounts in the health report's at-risk list
 
@@ -178,7 +180,10 @@ class RunConfig:
         for name, value in positive.items():
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, not {value!r}")
+        if h.score not in ("auto", "linear", "shape"):
+            raise ConfigError(f"health.score must be 'auto', 'linear' or 'shape', not {h.score!r}")
         for name, value in {"health.n_bootstrap": h.n_bootstrap, "health.metric_bootstrap": h.metric_bootstrap,
+                            "health.shape_bootstrap": h.shape_bootstrap,
                             "survival.n_boot": s.n_boot, "surveys.driver_bootstrap": v.driver_bootstrap,
                             "actions.alert_drop": a.alert_drop}.items():
             if value < 0:

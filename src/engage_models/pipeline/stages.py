@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .._core.errors import InsufficientData
@@ -289,19 +290,47 @@ EXPORT_DIR = "export"
 def health_models(config: RunConfig) -> dict[str, Callable[[], object]]:
     """The models of the backtest, each a factory of an unfitted estimator; the learned score's gap between
     training and validation dates is the run's horizon, by construction."""
-    from ..health import ChurnGBM, HandWeightedScore, HealthScore
+    from ..health import ChurnGBM, HandWeightedScore
 
     c = config
-    return {
-        "learned": lambda: HealthScore(gap_days=c.horizon_days, n_bootstrap=0, cost_ratios=c.health.cost_ratios,
-                                       random_state=c.seed),
-        "hand": lambda: HandWeightedScore(c.health.hand_scorecard),
-        "gbm": lambda: ChurnGBM(random_state=c.seed),
-    }
+    models = {"learned": lambda: _learned("linear", c, 0), "shape": lambda: _learned("shape", c, 0),
+              "hand": lambda: HandWeightedScore(c.health.hand_scorecard),
+              "gbm": lambda: ChurnGBM(random_state=c.seed)}
+    if c.health.score != "auto":  # the card is fixed: no backtest of the other form
+        models.pop("shape" if c.health.score == "linear" else "learned")
+    return models
+
+
+#: the backtest's name of each form of the learned card
+FORM_MODEL = {"linear": "learned", "shape": "shape"}
+
+
+def _learned(form: str, c: RunConfig, n_bootstrap: int):
+    """The learned card of ``form``: 'linear' (weights on transformed metrics) or 'shape' (ranges and points)."""
+    from ..health import HealthScore, ShapeScore
+
+    if form == "shape":
+        return ShapeScore(gap_days=c.horizon_days, n_bootstrap=n_bootstrap, cost_ratios=c.health.cost_ratios,
+                          random_state=c.seed)
+    return HealthScore(gap_days=c.horizon_days, n_bootstrap=n_bootstrap, cost_ratios=c.health.cost_ratios,
+                       random_state=c.seed)
+
+
+def choose_form(summary: pd.DataFrame | None, setting: str = "auto") -> dict:
+    """Which learned card the run uses: the configured one, or (``auto``) the one whose out-of-time backtest
+    ROC-AUC is higher (the linear card on a tie or without a backtest). Returns ``form``, ``by`` and the AUCs."""
+    if setting != "auto":
+        return {"form": setting, "by": "setting"}
+    if summary is None:
+        return {"form": "linear", "by": "no backtest: the linear card (the default)"}
+    auc = summary[summary["metric"] == "roc_auc"].set_index("model")["estimate"]
+    form = "shape" if auc.get("shape", -np.inf) > auc.get("learned", -np.inf) else "linear"
+    return {"form": form, "by": "backtest ROC-AUC", "auc": {"linear": float(auc.get("learned", np.nan)),
+                                                           "shape": float(auc.get("shape", np.nan))}}
 
 
 def health(ctx: Context) -> None:
-    from ..health import HealthScore, evaluation, history
+    from ..health import evaluation, history
     from ..health.model_io import save_model
 
     c, out, h = ctx.config, ctx.out, ctx.config.health
@@ -313,31 +342,46 @@ def health(ctx: Context) -> None:
         raise InsufficientData("no observation date has a matured label with both churned and retained accounts: "
                                f"the health score needs more than {c.horizon_days} days of history with churn")
 
+    chosen: dict = {}
+
     def backtest():
-        bt = evaluation.backtest(pnl, health_models(c), horizon_days=c.horizon_days, n_cutoffs=h.n_cutoffs)
+        models = health_models(c)
+        bt = evaluation.backtest(pnl, models, horizon_days=c.horizon_days, n_cutoffs=h.n_cutoffs)
         summary = bt.summary(n_boot=h.metric_bootstrap, seed=c.seed)
+        chosen.update(choose_form(summary, h.score))
+        learned = FORM_MODEL[chosen["form"]]
+        if {"learned", "shape"} <= set(models):
+            chosen["shape_vs_linear"] = evaluation.paired_difference(summary, "shape", "learned")
         out.frame("backtest_predictions", bt.predictions)
         out.frame("backtest_metrics", summary)
-        out.frame("band_performance", evaluation.band_table(*bt.bands_of("learned")))
+        out.frame("band_performance", evaluation.band_table(*bt.bands_of(learned)))
         out.json("backtest", {"cutoffs": bt.cutoffs, "rows": summary.attrs["n"], "churned": summary.attrs["churned"],
-                              "seconds": bt.seconds,
-                              "learned_vs_hand": evaluation.paired_difference(summary, "learned", "hand")})
+                              "seconds": bt.seconds, "learned_model": learned,
+                              "learned_vs_hand": evaluation.paired_difference(summary, learned, "hand")})
 
-    ctx.section("backtest", backtest)
+    if not ctx.section("backtest", backtest):
+        chosen.update(choose_form(None, h.score))
+    form = chosen["form"]
     X = labelled.drop(columns=list(LABELS))
-    final = HealthScore(gap_days=c.horizon_days, n_bootstrap=h.n_bootstrap, cost_ratios=h.cost_ratios,
-                        random_state=c.seed).fit(X, labelled["churned_within_h"].astype(int))
+    final = _learned(form, c, h.n_bootstrap if form == "linear" else h.shape_bootstrap).fit(
+        X, labelled["churned_within_h"].astype(int))
     save_model(final, out.file("model.skops"))  # loads back without pickle (health/model_io.py)
     card = final.scorecard("en")
     card["label_ja"] = final.scorecard("ja").set_index("feature").loc[card["feature"], "label"].to_numpy()
     out.frame("scorecard", card.rename(columns={"label": "label_en"}))
     yellow, red = final.thresholds_
-    out.json("model", {"thresholds": {"yellow": yellow, "red": red}, "cost_ratios": h.cost_ratios, "C": final.C_,
-                       "cv": final.cv_kind_, "calibration": final.calibration_, "n_train": final.n_train_,
-                       "trained_until": labelled["as_of"].max(), "n_bootstrap": h.n_bootstrap})
+    model_info = {"form": form, "chosen_by": chosen, "thresholds": {"yellow": yellow, "red": red},
+                  "cost_ratios": h.cost_ratios, "cv": final.cv_kind_, "calibration": final.calibration_,
+                  "n_train": final.n_train_, "trained_until": labelled["as_of"].max()}
+    if form == "linear":
+        model_info.update({"C": final.C_, "n_bootstrap": h.n_bootstrap})
+    else:
+        _shape_artifacts(final, out)
+        model_info.update({"n_bootstrap": h.shape_bootstrap, "interval_mc_se": final.interval_mc_se_,
+                           "terms": final.term_names_})
+    out.json("model", model_info)
     scores, fitted = history.rolling_scores(
-        pnl, lambda: HealthScore(gap_days=c.horizon_days, n_bootstrap=0, cost_ratios=h.cost_ratios,
-                                 random_state=c.seed),
+        pnl, lambda: _learned(form, c, 0),
         horizon_days=c.horizon_days, n_dates=h.history_dates, prefit={labelled["as_of"].max(): final})
     latest_date = scores["as_of"].max()
     latest = pnl[pnl["as_of"] == latest_date]
@@ -345,6 +389,20 @@ def health(ctx: Context) -> None:
     scores = scores.merge(drivers.assign(account_id=latest["account_id"].to_numpy(), as_of=latest_date),
                           on=["account_id", "as_of"], how="left")
     out.frame("scores", history.with_context(scores, pnl, accounts))
+
+
+def _shape_artifacts(final, out) -> None:
+    """The shape card as ranges and points (both languages), its pairwise tables and its shapes for report 04."""
+    from ..health import cards
+
+    en, ja = final.card("en"), final.card("ja")
+    out.frame("card", en.rename(columns={"label": "label_en", "range": "range_en"}).assign(
+        label_ja=ja["label"].to_numpy(), range_ja=ja["range"].to_numpy()))
+    out.json("pair_tables", {lang: {name: {"index": [str(i) for i in tb.index], "columns": [str(x) for x in tb.columns],
+                                           "row_label": tb.index.name, "column_label": tb.columns.name,
+                                           "points": np.round(tb.to_numpy(dtype=float), 3).tolist()}
+                                    for name, tb in final.pair_tables(lang).items()} for lang in ("en", "ja")})
+    cards.write_card_yaml(final, out.file(f"{EXPORT_DIR}/learned_scorecard.yaml"))
 
 
 # ------------------------------------------------------------------------------------------------ survival
