@@ -39,6 +39,7 @@ from .._core.io import read_table, write_csv  # noqa: F401  (read_table: the CLI
 from ..features.screening import describe, screen_label
 from . import evaluation as E
 from .score import ChurnGBM, HandWeightedScore, HealthScore
+from .shapes import ShapeScore
 
 log = logging.getLogger(__name__)
 _TRUE = {"1", "true", "yes", "y", "churned", "t"}
@@ -241,7 +242,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
               id_col: str | None = None, horizon_days: int = 90, test_windows: int = 4, folds: int = 5,
               observed_until=None, keep_columns=(), min_test_events: int = 10, hand_scorecard=None,
               n_bootstrap: int = 100, n_boot_eval: int = 200, seed: int = 0, where: str = "table",
-              lang: str = "en") -> dict:
+              lang: str = "en", score: str = "shape", shape_bootstrap: int | None = None) -> dict:
     """Fit, validate and write the learned score for a user's table. Returns the evaluation dict.
 
     Parameters
@@ -260,6 +261,12 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         mature by then, and the final model is fitted on mature rows only.
     keep_columns : sequence of str
         Columns to use even if the leakage screen suspects them.
+    score : 'shape' or 'linear'
+        The learned card: ranges and points (:class:`~engage_models.health.ShapeScore`, the default: it follows
+        thresholds and saturation a linear card cannot) or weights (:class:`~engage_models.health.HealthScore`).
+    n_bootstrap, shape_bootstrap : int
+        Bootstrap refits for the linear card's weight intervals / the shape card's points intervals (each a
+        refit of the shape learner: seconds, not milliseconds; None: ``min(n_bootstrap, 20)``).
     min_test_events : int
         Fewer churners (or non-churners) than this in the out-of-time test rows stops the fit.
     """
@@ -267,9 +274,18 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     out.mkdir(parents=True, exist_ok=True)
     X, y, report = prepare(df, label, date_col, id_col, where, keep_columns, lang, seed)
     id_name = "__id"
+    if score not in ("shape", "linear"):
+        raise ValueError(f"score must be 'shape' or 'linear', not {score!r}")
+
+    def learned(n_boot: int):
+        if score == "shape":
+            return ShapeScore(date_col=date_col or "__none", id_col=id_name, gap_days=horizon_days,
+                              n_bootstrap=n_boot, random_state=seed)
+        return HealthScore(date_col=date_col or "__none", id_col=id_name, gap_days=horizon_days,
+                           n_bootstrap=n_boot, random_state=seed)
+
     models = {
-        "learned": lambda: HealthScore(date_col=date_col or "__none", id_col=id_name, gap_days=horizon_days,
-                                       n_bootstrap=0, random_state=seed),
+        "learned": lambda: learned(0),
         "gbm": lambda: ChurnGBM(date_col=date_col or "__none", id_col=id_name, random_state=seed),
     }
     if hand_scorecard is not None:
@@ -298,10 +314,16 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     }
     # the final model on every row whose label is mature
     Xf, yf = X[final_rows].reset_index(drop=True), y[final_rows].reset_index(drop=True)
-    final = HealthScore(date_col=date_col or "__none", id_col=id_name, gap_days=horizon_days,
-                        n_bootstrap=n_bootstrap, random_state=seed).fit(Xf, yf)
+    if shape_bootstrap is None:
+        shape_bootstrap = min(n_bootstrap, 20)
+    final = learned(shape_bootstrap if score == "shape" else n_bootstrap).fit(Xf, yf)
     card = final.scorecard(lang)
     write_csv(card, out / "scorecard.csv")
+    if score == "shape":  # the ranges and points, and the same as a CS tool's card
+        from .cards import write_card_yaml
+
+        write_csv(final.card(lang), out / "card.csv")
+        write_card_yaml(final, out / "learned_scorecard.yaml")
     proba = final.predict_proba(X)[:, 1]
     scores = pd.DataFrame({"id": X[id_name].to_numpy()})
     if date_col:
@@ -311,7 +333,8 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     scores["band"] = final.bands(proba=proba).to_numpy()
     scores["drivers"] = final.drivers(X, lang=lang)["drivers_text"].to_numpy()
     scores.to_parquet(out / "scores.parquet", index=False)
-    evaluation["final_model"] = {"C": final.C_, "thresholds": list(final.thresholds_), "cv": final.cv_kind_,
+    evaluation["final_model"] = {"score": score, "C": getattr(final, "C_", None),
+                                 "thresholds": list(final.thresholds_), "cv": final.cv_kind_,
                                  "train_rows": int(final_rows.sum()), "train_accounts": int(Xf[id_name].nunique())}
     (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=_json) + "\n", encoding="utf-8")
     _write_report(out / "report.html", card, boot, w, evaluation, models)
