@@ -265,3 +265,20 @@ def test_the_pipeline_uses_the_card_with_the_better_out_of_time_auc_and_says_so(
     assert "shape" not in S.health_models(fixed)
     with pytest.raises(ConfigError, match="health.score"):
         RunConfig.from_dict({"health": {"score": "boosted"}}).check()
+
+
+def test_engage_fit_on_a_table_can_learn_the_shape_card(tmp_path):
+    import yaml
+
+    from engage_models.health.tables import fit_table
+
+    X, y, _ = _threshold_world(1200, seed=6)
+    df = X.drop(columns="account_id").assign(churned=y)
+    ev = fit_table(df, "churned", tmp_path, folds=3, n_bootstrap=0, n_boot_eval=20, score="shape")
+    assert ev["final_model"]["score"] == "shape" and ev["models"]["learned"]["roc_auc"]["estimate"] > 0.65
+    card = pd.read_csv(tmp_path / "card.csv")
+    assert {"tickets_90d", "usage"} <= set(card["feature"])
+    exported = yaml.safe_load((tmp_path / "learned_scorecard.yaml").read_text())
+    assert {m["metric"] for m in exported["metrics"]} <= {"tickets_90d", "usage"}
+    with pytest.raises(ValueError, match="score must be"):
+        fit_table(df, "churned", tmp_path, score="boosted")
