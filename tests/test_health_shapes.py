@@ -277,8 +277,10 @@ def test_engage_fit_on_a_table_can_learn_the_shape_card(tmp_path):
     ev = fit_table(df, "churned", tmp_path, folds=3, n_bootstrap=0, n_boot_eval=20, score="shape")
     assert ev["final_model"]["score"] == "shape" and ev["models"]["learned"]["roc_auc"]["estimate"] > 0.65
     card = pd.read_csv(tmp_path / "card.csv")
-    assert {"tickets_90d", "usage"} <= set(card["feature"])
+    # a registry metric in the table: the registry's metrics are the features (as for the linear card)
+    assert "tickets_90d" in set(card["feature"]) and "plan" in set(card["feature"])
     exported = yaml.safe_load((tmp_path / "learned_scorecard.yaml").read_text())
-    assert {m["metric"] for m in exported["metrics"]} <= {"tickets_90d", "usage"}
+    assert [m["metric"] for m in exported["metrics"]] == ["tickets_90d"]
+    assert [d["term"] for d in exported["not_in_card"]][0] == "plan"
     with pytest.raises(ValueError, match="score must be"):
         fit_table(df, "churned", tmp_path, score="boosted")
