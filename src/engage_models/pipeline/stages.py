@@ -95,7 +95,17 @@ def run_date_end(config: RunConfig) -> pd.Timestamp:
 
 def _ingest_params(c: RunConfig) -> dict:
     return {"csat_scale": c.csat_scale, "now": run_date_end(c).isoformat(), "as_of": c.as_of,
-            "raw": fingerprint(c.paths.raw)}
+            "raw": fingerprint(c.paths.raw), "databases": database_fingerprints(c.paths.raw)}
+
+
+def database_fingerprints(raw: Path) -> dict[str, dict]:
+    """What the database tables of ``raw/sources.yaml`` are now (see :func:`engage_models.ingest.database.fingerprint`):
+    a database changes between runs without any file changing, so ingest's key covers it too. A table with an
+    ``updated_column`` is keyed on its row count and that column's maximum; one without is read on every run."""
+    from ..ingest.database import fingerprint as db_fingerprint
+    from ..ingest.sources import database_tables
+
+    return {table: db_fingerprint(db, table=table) for table, db in database_tables(raw).items()}
 
 
 def ingest(ctx: Context) -> None:
@@ -118,6 +128,8 @@ def ingest(ctx: Context) -> None:
 
 
 def _relative(path: str, folder: Path) -> str:
+    if "://" in path:  # a database table's label (no password in it): kept as it is
+        return path
     try:
         return str(Path(path).resolve().relative_to(Path(folder).resolve()))
     except ValueError:

@@ -56,6 +56,7 @@ from .._core.i18n import LANGS, fmt_date, t
 from .._core.io import jsonable, write_text
 from ..demo.simulator import simulate
 from ..ingest.contracts import CONTRACTS
+from ..ingest.sources import SOURCES_FILE
 from ..ingest.validate import SUFFIXES
 
 if TYPE_CHECKING:
@@ -147,8 +148,10 @@ def discover_notebooks(notebooks_dir: str | Path = config.NOTEBOOKS_DIR) -> list
 
 
 def has_raw_tables(raw_dir: str | Path) -> bool:
+    """Whether ``raw_dir`` holds a table's file or a sources file (which may read every table from a database)."""
     raw = Path(raw_dir)
-    return any((raw / f"{t}{s}").exists() or (raw / t).is_dir() for t in CONTRACTS for s in SUFFIXES)
+    return (raw / SOURCES_FILE).is_file() or any((raw / f"{t}{s}").exists() or (raw / t).is_dir()
+                                                 for t in CONTRACTS for s in SUFFIXES)
 
 
 def resolve_kernel(preferred: str | None = None) -> str:
