@@ -419,6 +419,9 @@ def _deliver(cfg: RunConfig, pipeline_run, run_day: str, out_dir: Path, dated: P
 
     if not cfg.delivery.enabled or pipeline_run is None:
         return []
+    if "actions" not in pipeline_run.records:  # e.g. --only 01: the alerts were not part of this run
+        say("delivery: not sent (this run's reports do not need the actions stage, where the alerts are made)")
+        return []
     try:
         results = [r.as_dict() for r in deliver_run(pipeline_run, cfg.delivery, run_date=run_day)]
     except Exception as exc:  # a bug in building the message: the reports stay published, the run says so
