@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import shutil
 import threading
 from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -257,14 +258,14 @@ def test_a_bad_delivery_section_is_refused_before_any_work(section, words):
 
 
 # ---------------------------------------------------------------------------------------------- the runner
-def _actions_notebook(folder: Path) -> Path:
+def _actions_notebook(folder: Path, needs: str = "actions") -> Path:
     """A report that renders nothing but needs the pipeline up to the actions stage (the deliveries' input)."""
     folder.mkdir(exist_ok=True)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("run_dir = None  # set by the runner", metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_markdown_cell("# Actions"), nbformat.v4.new_code_cell("print('rendered')")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["engage"] = {"needs": ["actions"]}
+    nb.metadata["engage"] = {"needs": [needs]}
     nbformat.write(nb, folder / "01_actions.ipynb")
     return folder
 
@@ -311,3 +312,18 @@ def test_the_runner_delivers_after_publishing_and_a_dead_webhook_only_sets_exit_
     everything = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in out.rglob("*")
                            if p.suffix in (".json", ".html", ".csv"))
     assert WEBHOOK_SECRET not in everything and SMTP_PASSWORD not in everything
+
+
+@pytest.mark.notebook
+def test_a_run_that_stops_before_the_actions_stage_sends_nothing(small_world, webhook, tmp_path, monkeypatch):
+    from engage_models.reports.runner import run
+
+    nbs = _actions_notebook(tmp_path / "nbs", needs="ingest")
+    monkeypatch.setenv("TEST_WEBHOOK_URL", webhook.url)
+    shutil.copytree(small_world / "raw", tmp_path / "data" / "raw")
+    cfg = RunConfig.from_dict({"data_dir": str(tmp_path / "data"), "delivery": {"webhook_url_env": "TEST_WEBHOOK_URL"}})
+    said = []
+    result = run(run_config=cfg, out_dir=tmp_path / "reports", notebooks_dir=nbs, run_date="2025-01-02",
+                 progress=said.append)
+    assert result.delivery == [] and webhook.received == [] and result.exit_code == 0
+    assert any("delivery: not sent" in m for m in said)
