@@ -53,6 +53,7 @@ class SurvivalConfig:
     annual_discount_rate: float = 0.10
     ltv_horizon_months: float = 36.0  # remaining lifetime and LTV count at most this many months
     n_boot: int = 100  # bootstrap refits for the intervals of remaining lifetime, LTV and revenue at risk
+    n_jobs: int = -1  # processes sharing those refits (-1: every core); the intervals do not depend on it
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,8 @@ class RunConfig:
                 raise ConfigError(f"{name} must not be negative, not {value!r}")
         if any(r <= 0 for r in h.cost_ratios) or len(h.cost_ratios) != 2:
             raise ConfigError(f"health.cost_ratios must be two positive numbers, not {h.cost_ratios!r}")
+        if s.n_jobs == 0:
+            raise ConfigError("survival.n_jobs must be a number of processes (1, 2, ...) or -1 for every core, not 0")
         if not 0 < s.margin <= 1:
             raise ConfigError(f"survival.margin must lie in (0, 1], not {s.margin!r}")
         if s.annual_discount_rate < 0 or s.ltv_horizon_months <= 0:

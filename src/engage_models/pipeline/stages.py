@@ -446,7 +446,7 @@ def survival(ctx: Context) -> None:
         return
     values, portfolio = bootstrap_values(
         tv, pdata.start_stop, current, current["t0"], current["mrr"], n_boot=s.n_boot, random_state=c.seed,
-        cluster="account_id", margin=s.margin, annual_discount_rate=s.annual_discount_rate,
+        cluster="account_id", n_jobs=s.n_jobs, margin=s.margin, annual_discount_rate=s.annual_discount_rate,
         horizon=s.ltv_horizon_months)
     values = values.rename_axis("account_id").reset_index()
     values["name"] = current.loc[values["account_id"], "name"].astype(str).to_numpy()
