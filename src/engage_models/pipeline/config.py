@@ -73,7 +73,33 @@ class ActionConfig:
     top_n: int = 10  # accounts in the at-risk lists
 
 
-_SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": SurveyConfig, "actions": ActionConfig}
+@dataclass(frozen=True)
+class PersonaConfig:
+    """Behavioural personas and customer journeys (:mod:`engage_models.journeys`)."""
+
+    metrics: tuple[str, ...] | None = None  # panel columns to cluster on (None: per-user behaviour, longest window)
+    k_min: int = 2  # fewest personas tried
+    k_max: int = 6  # most personas tried
+    n_bootstrap: int = 20  # resamples of accounts for the stability of each number of personas
+    min_stability: float = 0.8  # median adjusted Rand index a number of personas needs to be chosen
+    min_tenure_days: int = 90  # personas are fitted on accounts at least this old (younger ones are assigned)
+    min_accounts: int = 30  # fewer accounts to fit on: no personas
+    fit_months: int = 12  # fitted on quarterly snapshots of this many months
+    compare_months: int = 3  # growth and moves between personas since this many months ago
+    max_match_distance: float = 0.5  # RMS z distance within which a persona keeps its registered name
+    registry: str | None = None  # persona names file (None: <data_dir>/artifacts/personas/registry.json)
+    landmark_days: int = 30  # milestones "reached within N days", compared from a landmark at N days
+    key_features: tuple[str, ...] | None = None  # features with a first-use milestone (None: the most used)
+    n_key_features: int = 5
+    first_value: str = "first_export"  # the milestone that marks first value
+    milestones_file: str | None = None  # YAML file of milestones of your own
+    top_paths: int = 10
+    lookback_days: int = 90  # touches counted before a landmark (and before the contract start)
+    prepurchase_outcome_days: int = 365  # churn and expansion after the start, for touches before it
+
+
+_SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": SurveyConfig, "actions": ActionConfig,
+             "personas": PersonaConfig}
 
 
 @dataclass(frozen=True)
@@ -96,6 +122,7 @@ class RunConfig:
     survival: SurvivalConfig = field(default_factory=SurvivalConfig)
     surveys: SurveyConfig = field(default_factory=SurveyConfig)
     actions: ActionConfig = field(default_factory=ActionConfig)
+    personas: PersonaConfig = field(default_factory=PersonaConfig)
 
     def __post_init__(self):
         self.check()
@@ -193,11 +220,26 @@ class RunConfig:
             raise ConfigError(f"surveys.ci_method must be 'adjusted' or 'wald', not {v.ci_method!r}")
         if v.trend_freq not in ("M", "Q"):
             raise ConfigError(f"surveys.trend_freq must be 'M' or 'Q', not {v.trend_freq!r}")
+        _check_personas(self.personas)
 
     # ----------------------------------------------------------------------------------- derived
     @property
     def paths(self) -> paths.DataPaths:
         return paths.DataPaths(self.data_dir)
+
+
+def _check_personas(p: PersonaConfig) -> None:
+    if not 2 <= p.k_min <= p.k_max:
+        raise ConfigError(f"personas.k_min and k_max must satisfy 2 <= k_min <= k_max, not {p.k_min}, {p.k_max}")
+    if not 0 <= p.min_stability <= 1:
+        raise ConfigError(f"personas.min_stability must lie in [0, 1], not {p.min_stability!r}")
+    for name in ("n_bootstrap", "min_tenure_days", "max_match_distance"):
+        if getattr(p, name) < 0:
+            raise ConfigError(f"personas.{name} must not be negative, not {getattr(p, name)!r}")
+    for name in ("min_accounts", "fit_months", "compare_months", "landmark_days", "n_key_features",
+                 "top_paths", "lookback_days", "prepurchase_outcome_days"):
+        if getattr(p, name) < 1:
+            raise ConfigError(f"personas.{name} must be at least 1, not {getattr(p, name)!r}")
 
 
 def _check_date(value: str, name: str) -> None:
@@ -242,7 +284,9 @@ def _coerce(cls, name: str, value, where: str):
         raise ConfigError(f"{where}: a value is required")
     try:
         if kind.startswith("tuple"):
-            inner = float if "float" in kind else int
+            inner = float if "float" in kind else str if "str" in kind else int
+            if isinstance(value, str):
+                raise ValueError
             return tuple(inner(v) for v in value)
         if kind.startswith("int"):
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
