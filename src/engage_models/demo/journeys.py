@@ -1,13 +1,15 @@
 """What the demo world adds for personas and journeys: devices, pre-purchase touches and planted personas.
 
-Three additions to :mod:`engage_models.demo.simulator`, each behind a :class:`~.simulator.SimConfig` switch:
+Three additions to :mod:`engage_models.demo.simulator`, each behind a :class:`~.simulator.SimConfig` switch
+(all off in the default demo world, so its files are byte for byte what they were; ``engage simulate
+--personas`` turns the three on):
 
-``devices`` (on by default)
+``devices`` (off by default)
     Every event and touchpoint carries the ``device`` it came from (``desktop``, ``mobile``, ``tablet``;
     empty for in-person touches and unopened newsletters). Each user prefers a device (the mix depends on the
     segment, or on the planted persona); an event comes from that device 80% of the time. Content read
     leans to phones, as in the source article's commuter who meets the product on a smartphone blog.
-``prepurchase`` (on by default)
+``prepurchase`` (off by default)
     Touches before the contract starts, for accounts that start at least 60 days into the data window (so
     their whole approach is in the data): content read on the website or blog (``content_read``, one or more
     in the 60 days before), material requested (``material_request``, half of them) and a trial (``trial``,

@@ -130,10 +130,11 @@ class SimConfig:
     max_prior_tenure_months: int = 36
     japanese_share: float = 0.5
     inject_defects: bool = True  # add a few known bad rows (recorded in truth.json) for ingest to catch
-    # personas and journeys (engage_models.demo.journeys): devices and pre-purchase touches draw from streams of
+    # personas and journeys (engage_models.demo.journeys), all off by default so the demo world stays as it was
+    # (`engage simulate --personas` turns all three on): devices and pre-purchase touches draw from streams of
     # their own (the rest of the world is the same with or without them); planted personas change the world
-    devices: bool = True  # a device (desktop, mobile, tablet) on events and touchpoints
-    prepurchase: bool = True  # touches before the contract start: content read, material requested, trial
+    devices: bool = False  # a device (desktop, mobile, tablet) on events and touchpoints
+    prepurchase: bool = False  # touches before the contract start: content read, material requested, trial
     personas: bool = False  # four planted personas with known behaviour and churn, two planted milestones
     hazard: HazardModel = field(default_factory=HazardModel)
     # latent engagement
@@ -757,7 +758,7 @@ class _World:
                 "segment": cfg.hazard.segment,
             },
             "drivers_by_importance": ["active_ratio", "feature_breadth", "log1p_tickets", "nps_centered"],
-            "config": jsonable(asdict(cfg)),
+            "config": jsonable(_config_record(cfg)),
             "expected": {
                 "logins_per_active_user_month": "1 + login_rate*events_scale*exp(0.4*engagement)",
                 "mean_monthly_hazard": float(at_risk.mean()),
@@ -843,6 +844,18 @@ def _inject_defects(rng, tables: dict[str, pd.DataFrame], events: _StreamWriter,
     defects["touchpoints"] = {C.UNKNOWN_ACCOUNT: len(tp)}
     touch.write(pa.Table.from_pandas(tp, schema=touch.schema, preserve_index=False))
     return defects
+
+
+#: SimConfig switches recorded in truth.json only when on (the default world's truth.json is as before them).
+_OPTIONAL_SWITCHES = ("devices", "prepurchase", "personas")
+
+
+def _config_record(cfg: SimConfig) -> dict:
+    record = asdict(cfg)
+    for name in _OPTIONAL_SWITCHES:
+        if not record[name]:
+            del record[name]
+    return record
 
 
 def simulate(config: SimConfig | None = None, out: str | Path = "data/raw", **overrides) -> dict:
