@@ -144,13 +144,14 @@ def _ident(name: str) -> str:
 
 
 def key_features(processed: str | Path, n: int = 5, until=None) -> list[str]:
-    """The ``n`` features used by the most accounts (ties by name)."""
+    """The ``n`` features used by the most accounts (ties by name), in lower case: milestones match values
+    case-insensitively, so ``Sharing`` and ``sharing`` are one feature."""
     path = Path(processed) / "events.parquet"
     if not path.exists() or "feature" not in _schema(path):
         return []
     until = to_utc(until) if until is not None else pd.Timestamp.max.tz_localize("UTC")
     with duckdb.connect() as con:
-        rows = con.execute("SELECT feature, count(DISTINCT account_id) AS n FROM read_parquet($p) "
+        rows = con.execute("SELECT lower(feature) AS f, count(DISTINCT account_id) AS n FROM read_parquet($p) "
                            "WHERE feature IS NOT NULL AND timestamp < $u GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $n",
                            {"p": str(path), "u": until, "n": int(n)}).fetchall()
     return [r[0] for r in rows]
