@@ -359,3 +359,18 @@ def test_outcomes_by_exposure_compare_rates_with_and_without_each_exposure():
 
     assert r["churned_p"] == pytest.approx(fisher_exact([[3, 12], [9, 6]])[1])
     assert r["churned_with_low"] < 0.2 < r["churned_with_high"] and np.isnan(r["expanded_with"])
+
+
+def test_the_summary_line_names_the_persona_that_grew_the_most_in_both_languages():
+    from engage_models.journeys import views
+
+    assign, d0, d1 = _assign()
+    sizes = assign.groupby(["as_of", "persona"]).size().rename("accounts").reset_index()
+    sizes["share"] = sizes["accounts"] / sizes.groupby("as_of")["accounts"].transform("sum")
+    g = ST.growth(sizes, d0, d1, {2: {"en": "many outputs", "ja": "アウトプットが多い"}})
+    # persona 2: 2 of 4 accounts (50%) in September, 4 of 5 (80%) in December
+    assert (g["top"]["persona"], g["top"]["accounts_before"], g["top"]["accounts_now"]) == (2, 2, 4)
+    en, ja = views.growth_sentence(g, "en"), views.growth_sentence({"growth": g}, "ja")
+    assert "many outputs" in en and "50%" in en and "80%" in en
+    assert "アウトプットが多い" in ja and "ペルソナ" in ja
+    assert views.growth_sentence({}, "en") == ""
