@@ -374,3 +374,28 @@ def test_the_summary_line_names_the_persona_that_grew_the_most_in_both_languages
     assert "many outputs" in en and "50%" in en and "80%" in en
     assert "アウトプットが多い" in ja and "ペルソナ" in ja
     assert views.growth_sentence({}, "en") == ""
+
+
+def test_the_switching_interval_counts_accounts_not_account_months():
+    dates = pd.date_range("2024-01-01", periods=11, freq="MS", tz=UTC)
+
+    def assign(changes):  # changes: account -> dates index at which its persona flips
+        rows = []
+        for a in range(20):
+            p = 1
+            for i, d in enumerate(dates):
+                if i in changes.get(a, ()):
+                    p = 3 - p
+                rows.append({"account_id": f"a{a}", "as_of": d, "persona": p})
+        return pd.DataFrame(rows)
+
+    few = ST.switching_rate(assign({0: range(1, 11), 1: range(1, 11)}))  # 2 accounts change at every date
+    spread = ST.switching_rate(assign({a: (5,) for a in range(20)}))  # every account changes once
+    for r in (few, spread):
+        assert (r["changed"], r["pairs"], r["accounts"]) == (20, 200, 20) and r["rate"] == pytest.approx(0.1)
+    assert few["low"] < spread["low"] < 0.1 < spread["high"] < few["high"]
+    from engage_models._core.stats import wilson_interval
+
+    lo, hi = wilson_interval(20, 200)  # as if the 200 pairs were independent
+    assert spread["high"] - spread["low"] == pytest.approx(float(hi - lo), rel=0.15)
+    assert few["high"] - few["low"] > 2 * float(hi - lo)

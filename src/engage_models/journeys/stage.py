@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import InsufficientData
-from .._core.stats import wilson_interval
+from .._core.stats import cluster_moments, effective_n, wilson_interval
 from .._core.time import to_utc
 from . import channels as CH
 from . import flows as FL
@@ -232,14 +232,20 @@ def moves(assign: pd.DataFrame, before, after) -> pd.DataFrame:
 
 def switching_rate(assign: pd.DataFrame) -> dict:
     """Share of accounts whose persona changed from one observation date to the next (pooled over the
-    dates, with a Wilson interval over account-months)."""
+    dates). An account gives one pair per pair of dates, so the Wilson interval is computed on the effective
+    number of pairs of the clustered mean (clusters: accounts; :func:`~engage_models._core.stats.effective_n`)."""
     a = assign.sort_values(["account_id", "as_of"], kind="stable")
     prev = a.groupby("account_id")["persona"].shift(1)
     ok = prev.notna()
-    k, n = int((a.loc[ok, "persona"] != prev[ok]).sum()), int(ok.sum())
-    lo, hi = wilson_interval(k, n)
-    return {"changed": k, "pairs": n, "rate": k / n if n else None, "low": float(lo) if n else None,
-            "high": float(hi) if n else None}
+    changed = (a.loc[ok, "persona"] != prev[ok]).astype(float)
+    k, n = int(changed.sum()), int(ok.sum())
+    if not n:
+        return {"changed": 0, "pairs": 0, "accounts": 0, "rate": None, "low": None, "high": None}
+    m = cluster_moments(changed.to_numpy(), a.loc[ok, "account_id"].to_numpy()).iloc[0]
+    n_eff = float(effective_n(m["n"], m["clusters"], m["var_cluster"], m["var_srs"], m["sum_m2"]))
+    lo, hi = wilson_interval(k / n * n_eff, n_eff)
+    return {"changed": k, "pairs": n, "accounts": int(m["clusters"]), "rate": k / n, "low": float(lo),
+            "high": float(hi)}
 
 
 def growth(sizes: pd.DataFrame, before, after, words: dict) -> dict:
