@@ -104,3 +104,13 @@ def test_devices_and_touches_before_the_start_leave_the_rest_of_the_world_as_it_
     assert (tp_on.loc[pre, "timestamp"] < first).all()  # touches before the contract start
     assert "devices" not in json.loads((off / "truth.json").read_text(encoding="utf-8"))["config"]
     assert json.loads((on / "truth.json").read_text(encoding="utf-8"))["config"]["devices"] is True
+
+
+def test_simulate_personas_on_the_command_line_turns_the_three_additions_on(tmp_path, capsys):
+    from engage_models.cli import main
+
+    assert main(["simulate", "--personas", "--accounts", "30", "--months", "3", "--out", str(tmp_path)]) == 0
+    config = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))["config"]
+    assert (config["personas"], config["devices"], config["prepurchase"]) == (True, True, True)
+    planted = pd.read_parquet(tmp_path / "true_personas.parquet")
+    assert len(planted) == 30 and set(planted["persona"]) <= {p.name for p in PERSONAS}
