@@ -16,6 +16,7 @@ from engage_models.pipeline import stages as S
 from engage_models.pipeline.store import Output
 
 
+@pytest.mark.slow  # the stages before it on the report world (shared with test_reports), then 07 rendered
 @pytest.mark.notebook
 def test_the_personas_stage_runs_and_report_07_renders_and_names_stay_on_the_next_run(report_data, tmp_path):
     from engage_models.reports.runner import run
