@@ -1,7 +1,8 @@
 """The run's configuration: one object, one file.
 
 :class:`RunConfig` holds every parameter of a run: where the data are, the observation date and horizon, the
-report language and currency, and one section per stage (``health``, ``survival``, ``surveys``, ``actions``).
+report language and currency, one section per stage (``health``, ``survival``, ``surveys``, ``actions``) and
+where the alerts go (``delivery``).
 It reads from a YAML file (every key optional; an unknown key is an error naming it), takes overrides from the
 command line, is checked before any work starts, and is written into every run's folder (``config.json``),
 so a report always says how it was made.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -98,8 +100,36 @@ class PersonaConfig:
     prepurchase_outcome_days: int = 365  # churn and expansion after the start, for touches before it
 
 
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """Where a run's alerts go once its reports are published (see :mod:`engage_models.delivery`).
+
+    Secrets are named, never written: ``webhook_url_env`` and ``smtp_password_env`` are names of environment
+    variables (set in the environment, or in ``env_file``; the environment wins). Nothing is sent unless a
+    webhook or an SMTP host is set.
+    """
+
+    webhook_url_env: str | None = None  # variable holding the incoming-webhook URL (Slack or Teams)
+    webhook_format: str = "slack"  # the JSON the webhook takes: slack (Slack, Mattermost) or teams (Teams Workflows)
+    smtp_host: str | None = None  # mail server; mail is sent when set
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls, ssl (implicit TLS, port 465) or none (loopback servers only)
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None  # variable holding the SMTP password
+    mail_from: str | None = None
+    mail_to: tuple[str, ...] = ()
+    report_url: str | None = None  # where reports/ is served: messages link <report_url>/<run date>/index.html
+    env_file: str | None = None  # KEY=VALUE file for the variables above (relative: to the configuration file)
+    top_n: int = 5  # accounts listed per kind of alert and at risk
+    timeout_s: float = 10.0  # per attempt to deliver
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook_url_env or self.smtp_host)
+
+
 _SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": SurveyConfig, "actions": ActionConfig,
-             "personas": PersonaConfig}
+             "personas": PersonaConfig, "delivery": DeliveryConfig}
 
 
 @dataclass(frozen=True)
@@ -123,6 +153,7 @@ class RunConfig:
     surveys: SurveyConfig = field(default_factory=SurveyConfig)
     actions: ActionConfig = field(default_factory=ActionConfig)
     personas: PersonaConfig = field(default_factory=PersonaConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
 
     def __post_init__(self):
         self.check()
@@ -167,6 +198,11 @@ class RunConfig:
             raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: a configuration is a mapping of settings")
+        delivery = data.get("delivery")
+        if isinstance(delivery, dict) and delivery.get("env_file"):  # a relative env_file: next to this file
+            env_file = Path(str(delivery["env_file"])).expanduser()
+            data = {**data, "delivery": {**delivery, "env_file": str(env_file if env_file.is_absolute()
+                                                                     else path.resolve().parent / env_file)}}
         return cls.from_dict(data, where=str(path.name), **overrides)
 
     def replace(self, **overrides) -> RunConfig:
@@ -221,6 +257,7 @@ class RunConfig:
         if v.trend_freq not in ("M", "Q"):
             raise ConfigError(f"surveys.trend_freq must be 'M' or 'Q', not {v.trend_freq!r}")
         _check_personas(self.personas)
+        _check_delivery(self.delivery)
 
     # ----------------------------------------------------------------------------------- derived
     @property
@@ -240,6 +277,40 @@ def _check_personas(p: PersonaConfig) -> None:
                  "top_paths", "lookback_days", "prepurchase_outcome_days"):
         if getattr(p, name) < 1:
             raise ConfigError(f"personas.{name} must be at least 1, not {getattr(p, name)!r}")
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_delivery(d: DeliveryConfig) -> None:
+    """The delivery section; a value that looks like a secret where a variable's name belongs is refused
+    without being repeated."""
+    for name in ("webhook_url_env", "smtp_password_env"):
+        value = getattr(d, name)
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ConfigError(f"delivery.{name} is the NAME of an environment variable holding the secret "
+                              "(e.g. ENGAGE_WEBHOOK_URL), not the secret itself")
+    if d.webhook_format not in ("slack", "teams"):
+        raise ConfigError(f"delivery.webhook_format must be 'slack' or 'teams', not {d.webhook_format!r}")
+    if d.smtp_security not in ("starttls", "ssl", "none"):
+        raise ConfigError(f"delivery.smtp_security must be 'starttls', 'ssl' or 'none', not {d.smtp_security!r}")
+    if d.smtp_host:
+        if not d.mail_from or not d.mail_to:
+            raise ConfigError("delivery.smtp_host is set: delivery.mail_from and delivery.mail_to are needed too")
+        bad = [a for a in (d.mail_from, *d.mail_to) if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+", a)]
+        if bad:
+            raise ConfigError(f"delivery: not a mail address: {', '.join(repr(a) for a in bad)}")
+        if not 0 < d.smtp_port < 65536:
+            raise ConfigError(f"delivery.smtp_port must be a port number, not {d.smtp_port!r}")
+    elif d.mail_to or d.smtp_user or d.smtp_password_env:
+        raise ConfigError("delivery: mail settings are given but no delivery.smtp_host")
+    if d.report_url is not None and not re.fullmatch(r"https?://[^\s<>|\"]+", d.report_url):
+        raise ConfigError(f"delivery.report_url must be an http(s) address, not {d.report_url!r}")
+    if d.env_file is not None and not Path(d.env_file).is_absolute():
+        raise ConfigError("delivery.env_file must be an absolute path (in a configuration file, a relative path "
+                          "is taken from the file's folder)")
+    if d.top_n < 1 or d.timeout_s <= 0:
+        raise ConfigError("delivery.top_n must be at least 1 and delivery.timeout_s positive")
 
 
 def _check_date(value: str, name: str) -> None:
@@ -285,9 +356,7 @@ def _coerce(cls, name: str, value, where: str):
     try:
         if kind.startswith("tuple"):
             inner = float if "float" in kind else str if "str" in kind else int
-            if isinstance(value, str):
-                raise ValueError
-            return tuple(inner(v) for v in value)
+            return tuple(inner(v) for v in ([value] if isinstance(value, str) else value))
         if kind.startswith("int"):
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError

@@ -19,8 +19,9 @@ personas   ingest, panel, health        behavioural personas and their names acr
                                         landmark comparison, touches by channel and device, lifecycle paths
 survival   ingest, panel, health        Kaplan-Meier curves (health band included), Cox models with their
                                         checks, out-of-time evaluation, remaining lifetime, LTV, revenue at risk
-actions    panel, health, survival      touch model, stage and play per account (the CRM export), score
-                                        alerts, band movement, the accounts with most MRR at risk
+actions    panel, health, survival      touch model, stage and play per account (the CRM exports: the list,
+                                        HubSpot's and Salesforce's import files), score alerts, detractors at
+                                        high-touch accounts, band movement, the accounts with most MRR at risk
 summary    kpis, surveys, health,       the executive summary's headline figures
            survival, actions, personas
 =========  ===========================  =================================================================
@@ -97,7 +98,17 @@ def run_date_end(config: RunConfig) -> pd.Timestamp:
 
 def _ingest_params(c: RunConfig) -> dict:
     return {"csat_scale": c.csat_scale, "now": run_date_end(c).isoformat(), "as_of": c.as_of,
-            "raw": fingerprint(c.paths.raw)}
+            "raw": fingerprint(c.paths.raw), "databases": database_fingerprints(c.paths.raw)}
+
+
+def database_fingerprints(raw: Path) -> dict[str, dict]:
+    """What the database tables of ``raw/sources.yaml`` are now (see :func:`engage_models.ingest.database.fingerprint`):
+    a database changes between runs without any file changing, so ingest's key covers it too. A table with an
+    ``updated_column`` is keyed on its row count and that column's maximum; one without is read on every run."""
+    from ..ingest.database import fingerprint as db_fingerprint
+    from ..ingest.sources import database_tables
+
+    return {table: db_fingerprint(db, table=table) for table, db in database_tables(raw).items()}
 
 
 def ingest(ctx: Context) -> None:
@@ -120,6 +131,8 @@ def ingest(ctx: Context) -> None:
 
 
 def _relative(path: str, folder: Path) -> str:
+    if "://" in path:  # a database table's label (no password in it): kept as it is
+        return path
     try:
         return str(Path(path).resolve().relative_to(Path(folder).resolve()))
     except ValueError:
@@ -475,14 +488,41 @@ def actions(ctx: Context) -> None:
     scored = scored.merge(pnl[metrics], on=["account_id", "as_of"], how="left")
     plan = A.action_list(scored, a.playbook, lang=c.lang)
     out.frame("actions", plan)
+    now = scored[scored["as_of"] == scored["as_of"].max()]
+    names = now[["account_id", "name"]] if "name" in now.columns else None
     written = A.export_actions(plan, out.path / EXPORT_DIR / "actions")  # the files for a CRM, published as such
+    # the same list as HubSpot's and Salesforce's import files; the health model's key identifies the model
+    written.update(A.export_crm(plan, out.path / EXPORT_DIR, model_id=ctx.input("health").key, lang=c.lang,
+                                names=names))
     out.files.extend(f"{EXPORT_DIR}/{p.name}" for p in written.values())
-    out.frame("alerts", history.score_alerts(scored, drop=a.alert_drop))
+    alerts = history.score_alerts(scored, drop=a.alert_drop)
+    if names is not None:  # the deliveries name the accounts
+        alerts.insert(1, "name", alerts["account_id"].map(names.drop_duplicates("account_id")
+                                                          .set_index("account_id")["name"]))
+    out.frame("alerts", alerts)
+    ctx.section("detractor_alerts", lambda: out.frame("detractor_alerts",
+                                                      _detractor_alerts(ctx, plan, names, alerts.attrs)))
     movement = history.band_movement(scored)
     out.frame("band_movement", movement.rename_axis(index="from", columns=None).reset_index())
     out.json("movement", {"previous": movement.attrs.get("previous"), "as_of": movement.attrs.get("as_of")})
-    now = scored[scored["as_of"] == scored["as_of"].max()]
     out.frame("top_at_risk", S.top_at_risk(plan, now, n=a.top_n))
+
+
+#: Without an earlier observation date, detractor alerts look back this far.
+DETRACTOR_LOOKBACK = pd.Timedelta(days=28)
+
+
+def _detractor_alerts(ctx: Context, plan: pd.DataFrame, names: pd.DataFrame | None, dates: dict) -> pd.DataFrame:
+    """NPS detractors at high-touch accounts since the previous observation date (see
+    :func:`engage_models.actions.alerts.detractor_alerts`)."""
+    from ..actions.alerts import detractor_alerts
+    from ..ingest import load
+
+    until = to_utc(dates["as_of"])
+    since = to_utc(dates["previous"]) if dates.get("previous") is not None else until - DETRACTOR_LOOKBACK
+    named = plan.merge(names.drop_duplicates("account_id"), on="account_id", how="left") if names is not None \
+        else plan
+    return detractor_alerts(load("surveys", ctx.paths.processed), named, since=since, until=until)
 
 
 # ------------------------------------------------------------------------------------------------ summary
