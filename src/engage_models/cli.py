@@ -32,6 +32,7 @@ def _simulate(args) -> int:
         start=args.start,
         events_scale=args.events_scale,
         inject_defects=not args.clean,
+        **({"personas": True, "devices": True, "prepurchase": True} if args.personas else {}),
     )
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0
@@ -204,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--start", default="2024-01-01", help="first month (YYYY-MM-01)")
     s.add_argument("--events-scale", type=float, default=1.0, help="multiplies every event rate (size knob)")
     s.add_argument("--clean", action="store_true", help="do not plant the few known bad rows")
+    s.add_argument("--personas", action="store_true",
+                   help="plant four behavioural personas and two milestones, with devices on events and touches "
+                        "and touches before the contract start (engage_models.demo.journeys)")
     s.add_argument("--out", type=Path, default=config.RAW_DIR)
     s.set_defaults(func=_simulate)
 

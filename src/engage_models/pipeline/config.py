@@ -77,6 +77,31 @@ class ActionConfig:
 
 
 @dataclass(frozen=True)
+class PersonaConfig:
+    """Behavioural personas and customer journeys (:mod:`engage_models.journeys`)."""
+
+    metrics: tuple[str, ...] | None = None  # panel columns to cluster on (None: per-user behaviour, longest window)
+    k_min: int = 2  # fewest personas tried
+    k_max: int = 6  # most personas tried
+    n_bootstrap: int = 20  # resamples of accounts for the stability of each number of personas
+    min_stability: float = 0.8  # median adjusted Rand index a number of personas needs to be chosen
+    min_tenure_days: int = 90  # personas are fitted on accounts at least this old (younger ones are assigned)
+    min_accounts: int = 30  # fewer accounts to fit on: no personas
+    fit_months: int = 12  # fitted on quarterly snapshots of this many months
+    compare_months: int = 3  # growth and moves between personas since this many months ago
+    max_match_distance: float = 0.5  # RMS z distance within which a persona keeps its registered name
+    registry: str | None = None  # persona names file (None: <data_dir>/artifacts/personas/registry.json)
+    landmark_days: int = 30  # milestones "reached within N days", compared from a landmark at N days
+    key_features: tuple[str, ...] | None = None  # features with a first-use milestone (None: the most used)
+    n_key_features: int = 5
+    first_value: str = "first_export"  # the milestone that marks first value
+    milestones_file: str | None = None  # YAML file of milestones of your own
+    top_paths: int = 10
+    lookback_days: int = 90  # touches counted before a landmark (and before the contract start)
+    prepurchase_outcome_days: int = 365  # churn and expansion after the start, for touches before it
+
+
+@dataclass(frozen=True)
 class DeliveryConfig:
     """Where a run's alerts go once its reports are published (see :mod:`engage_models.delivery`).
 
@@ -105,7 +130,7 @@ class DeliveryConfig:
 
 
 _SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": SurveyConfig, "actions": ActionConfig,
-             "delivery": DeliveryConfig}
+             "personas": PersonaConfig, "delivery": DeliveryConfig}
 
 
 @dataclass(frozen=True)
@@ -128,6 +153,7 @@ class RunConfig:
     survival: SurvivalConfig = field(default_factory=SurvivalConfig)
     surveys: SurveyConfig = field(default_factory=SurveyConfig)
     actions: ActionConfig = field(default_factory=ActionConfig)
+    personas: PersonaConfig = field(default_factory=PersonaConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
 
     def __post_init__(self):
@@ -233,12 +259,27 @@ class RunConfig:
             raise ConfigError(f"surveys.ci_method must be 'adjusted' or 'wald', not {v.ci_method!r}")
         if v.trend_freq not in ("M", "Q"):
             raise ConfigError(f"surveys.trend_freq must be 'M' or 'Q', not {v.trend_freq!r}")
+        _check_personas(self.personas)
         _check_delivery(self.delivery)
 
     # ----------------------------------------------------------------------------------- derived
     @property
     def paths(self) -> paths.DataPaths:
         return paths.DataPaths(self.data_dir)
+
+
+def _check_personas(p: PersonaConfig) -> None:
+    if not 2 <= p.k_min <= p.k_max:
+        raise ConfigError(f"personas.k_min and k_max must satisfy 2 <= k_min <= k_max, not {p.k_min}, {p.k_max}")
+    if not 0 <= p.min_stability <= 1:
+        raise ConfigError(f"personas.min_stability must lie in [0, 1], not {p.min_stability!r}")
+    for name in ("n_bootstrap", "min_tenure_days", "max_match_distance"):
+        if getattr(p, name) < 0:
+            raise ConfigError(f"personas.{name} must not be negative, not {getattr(p, name)!r}")
+    for name in ("min_accounts", "fit_months", "compare_months", "landmark_days", "n_key_features",
+                 "top_paths", "lookback_days", "prepurchase_outcome_days"):
+        if getattr(p, name) < 1:
+            raise ConfigError(f"personas.{name} must be at least 1, not {getattr(p, name)!r}")
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -15,13 +15,15 @@ surveys    ingest, panel                NPS and CSAT with intervals by group and
 health     ingest, panel                backtest of the learned, hand-weighted and boosted scores; the final
                                         model (skops), its scorecard and band thresholds; scores, bands and
                                         drivers of every account over the last dates
+personas   ingest, panel, health        behavioural personas and their names across runs, milestones with the
+                                        landmark comparison, touches by channel and device, lifecycle paths
 survival   ingest, panel, health        Kaplan-Meier curves (health band included), Cox models with their
                                         checks, out-of-time evaluation, remaining lifetime, LTV, revenue at risk
 actions    panel, health, survival      touch model, stage and play per account (the CRM exports: the list,
                                         HubSpot's and Salesforce's import files), score alerts, detractors at
                                         high-touch accounts, band movement, the accounts with most MRR at risk
 summary    kpis, surveys, health,       the executive summary's headline figures
-           survival, actions
+           survival, actions, personas
 =========  ===========================  =================================================================
 
 Data move forward only: a stage reads the artifacts of the stages it names and never what a later one writes.
@@ -360,6 +362,14 @@ def health(ctx: Context) -> None:
     out.frame("scores", history.with_context(scores, pnl, accounts))
 
 
+# ------------------------------------------------------------------------------------------------ personas
+def personas(ctx: Context) -> None:
+    """Personas and journeys (see :mod:`engage_models.journeys.stage`)."""
+    from ..journeys.stage import compute
+
+    compute(ctx)
+
+
 # ------------------------------------------------------------------------------------------------ survival
 def survival(ctx: Context) -> None:
     from ..survival import (
@@ -540,6 +550,11 @@ def summary(ctx: Context) -> None:
                                                                       on="account_id"), "touch_model"))
     else:
         out.skip("nps_waves", "no NPS answer before the observation date")
+    pers = ctx.input("personas")
+    if pers.has("personas") and "growth" in pers.json("personas"):
+        out.json("persona_growth", pers.json("personas")["growth"])
+    else:
+        out.skip("persona_growth", pers.reason("personas") or "fewer than two observation dates with personas")
 
 
 def _params_of(*sections: str, keys: tuple[str, ...] = ()) -> Callable[[RunConfig], dict]:
@@ -560,11 +575,14 @@ STAGES: tuple[Stage, ...] = (
           "analyse NPS and CSAT"),
     Stage("health", health, ("ingest", "panel"), _params_of("health", keys=("horizon_days", "seed")),
           "learn and backtest the health score"),
+    Stage("personas", personas, ("ingest", "panel", "health"),
+          lambda c: {**_params_of("personas", keys=("horizon_days", "seed", "windows"))(c),
+                     "playbook": c.actions.playbook, "min_n": c.surveys.min_n}, "find personas and journeys"),
     Stage("survival", survival, ("ingest", "panel", "health"), _params_of("survival", keys=("seed",)),
           "fit survival models and value accounts"),
     Stage("actions", actions, ("panel", "health", "survival"), _params_of("actions", keys=("lang",)),
           "choose a play per account"),
-    Stage("summary", summary, ("kpis", "surveys", "health", "survival", "actions"), _params_of(),
+    Stage("summary", summary, ("kpis", "surveys", "health", "survival", "actions", "personas"), _params_of(),
           "sum up for executives"),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
