@@ -69,16 +69,16 @@ class MemorySampler(threading.Thread):
 
     def __init__(self, every: float = 0.05):
         super().__init__(daemon=True)
-        self.every, self.samples, self._stop = every, [], threading.Event()
+        self.every, self.samples, self._done = every, [], threading.Event()
 
     def run(self) -> None:
         me = os.getpid()
-        while not self._stop.is_set():
+        while not self._done.is_set():
             self.samples.append((time.perf_counter(), sum(_rss_mb(p) for p in [me, *_children(me)])))
             time.sleep(self.every)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._done.set()
         self.join()
 
     def peak(self, t0: float, t1: float) -> float:

@@ -340,7 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):  # small models: see pipeline.flow.BLAS_NOTE
+            return args.func(args)
     except EngageError as exc:
         print(f"engage {args.command}: error: {exc}", file=sys.stderr)
         return 2

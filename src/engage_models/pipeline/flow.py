@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from .._core.errors import ConfigError, InsufficientData
 from .._core.io import read_json, write_json
@@ -27,6 +28,12 @@ from .._core.time import to_utc
 from .config import RunConfig
 from .stages import STAGE_NAMES, STAGES, Context, Stage, ingest_is_current, read_km
 from .store import Artifact, Store, make_key
+
+#: BLAS_NOTE: stages run with one BLAS thread. Their matrices are small (thousands of rows, tens of columns)
+#: and L-BFGS calls BLAS thousands of times: OpenBLAS's threads then spin more than they compute, and on a
+#: busy machine (two cores shared with another job) a health-score fit took 8.8 s with two threads and 0.85 s
+#: with one. Bootstrap refits get their parallelism from processes instead (``survival.n_jobs``); DuckDB and
+#: gradient boosting keep their own threads.
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +117,8 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
         try:
             with store.write(st.name, key, {"needs": {n: a.key for n, a in inputs.items()},
                                             "params": params}) as out:
-                st.run(Context(config, inputs, out))
+                with threadpool_limits(limits=1, user_api="blas"):  # see BLAS_NOTE
+                    st.run(Context(config, inputs, out))
         except InsufficientData as exc:
             records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0, str(exc),
                                            "insufficient_data")
