@@ -637,6 +637,9 @@ class ChurnGBM(ClassifierMixin, BaseEstimator):
         X = pd.DataFrame(X)
         self.metrics_, self.categorical_ = _infer_columns(X, self.metrics, self.categorical,
                                                           {self.date_col, self.id_col})
+        # a metric without a single value (no survey at all: no NPS) tells the trees nothing, and
+        # HistGradientBoosting cannot bin it
+        self.metrics_ = [c for c in self.metrics_ if pd.to_numeric(X[c], errors="coerce").notna().any()]
         self.levels_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical_}
         self.classes_ = np.array([0, 1])
         self.model_ = HistGradientBoostingClassifier(
