@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engage_models._core.errors import DataError
 from engage_models.demo.simulator import SimConfig, simulate
 from engage_models.features import metrics as M
 from engage_models.features.panel import build_panel, feature_columns, observation_dates
@@ -182,7 +183,7 @@ def test_bad_observation_dates_are_refused(tmp_path):
     with pytest.raises(ValueError, match="after the observation end"):
         build_panel(tmp_path / "processed", ["2025-07-01"], until=UNTIL)
     (tmp_path / "processed" / "events.parquet").unlink()
-    with pytest.raises(FileNotFoundError, match="events.parquet is missing: run ingest first"):
+    with pytest.raises(DataError, match="events.parquet is missing: run ingest first"):
         build_panel(tmp_path / "processed")
 
 
@@ -222,3 +223,20 @@ def test_february_metrics_equal_the_simulators_true_covariates(tmp_path):
     np.testing.assert_allclose(mine.loc[both, "active_user_ratio_28d"], truth.loc[both, "active_ratio"])
     np.testing.assert_allclose(mine.loc[both, "feature_breadth_28d"], truth.loc[both, "feature_breadth"])
     np.testing.assert_array_equal(mine.loc[both, "tickets_28d"], truth.loc[both, "tickets"])
+
+
+def test_the_plan_at_each_date_comes_from_the_subscription_history(tmp_path):
+    """An account that changed plan was on its old plan at the dates before the change (13.8: covariates measured
+    when they were known, not today's snapshot for every past date); without a plan in the history, the accounts
+    table's plan is used."""
+    _write_raw(tmp_path / "raw")
+    subs = pd.read_csv(tmp_path / "raw" / "subscriptions.csv")
+    subs["plan"] = ["Basic", "Basic", "Pro", None, None]  # A1 upgrades in March; A2's months carry no plan
+    subs.to_csv(tmp_path / "raw" / "subscriptions.csv", index=False)
+    ingest(tmp_path / "raw", tmp_path / "processed")
+    panel = build_panel(tmp_path / "processed", ["2025-02-01", "2025-03-01", "2025-03-15"], until=UNTIL)
+    accounts = pd.read_csv(tmp_path / "raw" / "accounts.csv").set_index("account_id")
+    assert _row(panel, "A1", "2025-02-01")["plan"] == "Basic"
+    assert _row(panel, "A1", "2025-03-01")["plan"] == "Basic"  # the March month starts on 1 March: not before it
+    assert _row(panel, "A1", "2025-03-15")["plan"] == "Pro"
+    assert _row(panel, "A2", "2025-03-01")["plan"] == accounts.loc["A2", "plan"]

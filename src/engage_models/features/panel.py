@@ -294,12 +294,29 @@ class PanelBuilder:
         eng.put("daymap", cal.daymap)
         eng.put("bucketmap", cal.bucketmap)
         eng.put("winbuckets", cal.winbuckets)
-        eng.create("spine", f"""
+        has_plan_history = "plan" in self.available.get("subscriptions", [])
+        eng.create("spine_base" if has_plan_history else "spine", f"""
             SELECT a.account_id, g.as_of, g.horizon_end, a.segment, a.plan, a.start_date, a.end_date, a.mrr,
                    {day('g.as_of')} AS as_of_day, {day('a.start_date')} AS start_day
             FROM accounts a JOIN grid g
               ON a.start_date < g.as_of AND (a.end_date IS NULL OR a.end_date > g.as_of)
         """)
+        if has_plan_history:
+            # the plan held at each date (the latest subscription month started before it), not today's plan:
+            # an account that upgraded last month was on its old plan at every earlier date
+            eng.create("spine_plan", """
+                SELECT account_id, as_of, plan FROM (
+                    SELECT g.account_id, g.as_of, s.plan,
+                           row_number() OVER (PARTITION BY g.account_id, g.as_of ORDER BY s.period_start DESC) AS rn
+                    FROM spine_base g JOIN subscriptions s ON s.account_id = g.account_id AND s.period_start < g.as_of
+                    WHERE s.plan IS NOT NULL
+                ) t WHERE rn = 1
+            """)
+            eng.create("spine", """
+                SELECT g.account_id, g.as_of, g.horizon_end, g.segment, coalesce(p.plan, g.plan) AS plan,
+                       g.start_date, g.end_date, g.mrr, g.as_of_day, g.start_day
+                FROM spine_base g LEFT JOIN spine_plan p ON p.account_id = g.account_id AND p.as_of = g.as_of
+            """)
 
         by_source: dict[str, dict[str, M.Metric]] = {}
         for col, m in self.metrics.items():

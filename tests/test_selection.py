@@ -1,0 +1,61 @@
+"""The selection rules the reports show: which accounts to call, which are most at risk (hand-built tables)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from engage_models.health.views import most_at_risk
+from engage_models.reports.summary import top_at_risk, top_at_risk_view
+from engage_models.surveys import accounts_to_call, split_respondents
+
+
+def _accounts():
+    return pd.DataFrame({
+        "account_id": ["a", "b", "c", "d", "e"],
+        "name": ["A", "B", "C", "D", "E"], "segment": "SMB",
+        "latest_at": pd.Timestamp("2025-01-10", tz="UTC"), "respondents": [3, 2, 12, 1, 4],
+        "mean_score": [3.0, 8.0, 5.0, 9.0, 6.5],
+        "category": ["detractor", "passive", "detractor", "promoter", "detractor"],
+        "change": [-1.0, -3.0, None, 0.5, -3.0], "trend": ["down", "down", None, "flat", "down"],
+        "split": [True, False, True, False, True]})
+
+
+def test_accounts_to_call_are_detractors_and_falls_largest_first():
+    calls = accounts_to_call(_accounts(), n=10)
+    # detractors (a, c, e) and falls (a, b, e); largest fall first, ties by the lower mean score, no change last
+    assert calls["account_id"].tolist() == ["e", "b", "a", "c"]
+    assert "d" not in set(calls["account_id"])  # a promoter whose score rose is not called
+    assert accounts_to_call(_accounts(), n=2)["account_id"].tolist() == ["e", "b"]
+
+
+def test_split_accounts_are_listened_to_with_their_respondents():
+    answers = pd.DataFrame({
+        "account_id": ["a", "a", "a", "c", "c", "e", "e"], "user_id": ["u1", "u2", "u3", "v1", "v2", "w1", "w2"],
+        "submitted_at": pd.Timestamp("2025-01-10", tz="UTC"), "score": [10, 2, 3, 9, 1, 10, 0],
+        "survey_type": "nps"})
+    out = split_respondents(answers, _accounts(), k=2)
+    # split accounts with at most 10 respondents: a (mean 3.0) and e (6.5); c has 12 respondents
+    assert sorted(out["account_id"].unique()) == ["a", "e"]
+    assert len(out) == 5 and out.groupby("account_id").size().to_dict() == {"a": 3, "e": 2}
+
+
+def test_most_at_risk_ranks_by_expected_mrr_lost_and_breaks_ties_by_id():
+    scored = pd.DataFrame({"account_id": ["x", "y", "z", "w"], "churn_probability": [0.5, 0.1, 0.25, 0.9],
+                           "mrr": [100.0, 1000.0, 200.0, None]})
+    top = most_at_risk(scored, n=3)
+    assert top["account_id"].tolist() == ["y", "x", "z"]  # 100, 50, 50 (x before z by id); w has no MRR: 0
+    assert top["mrr_at_risk"].tolist() == [100.0, 50.0, 50.0]
+
+
+def test_top_at_risk_carries_the_main_driver_in_each_language_and_the_play():
+    now = pd.DataFrame({"account_id": ["x", "y"], "name": ["X", "Y"], "band": ["red", "yellow"],
+                        "churn_probability": [0.5, 0.2], "mrr": [100.0, 100.0],
+                        "drivers_text_en": ["logins 2, typical 9: -5 points; tickets 4: -2 points", ""],
+                        "drivers_text_ja": ["ログイン 2：-5ポイント; チケット 4：-2ポイント", ""]})
+    plan = pd.DataFrame({"account_id": ["x", "y"], "play_label": ["Rescue call", "Usage tips"]})
+    top = top_at_risk(plan, now, n=5)
+    assert top["driver_en"].tolist() == ["logins 2, typical 9: -5 points", ""]
+    assert top["driver_ja"].iloc[0] == "ログイン 2：-5ポイント" and top["play_label"].tolist() == ["Rescue call",
+                                                                                            "Usage tips"]
+    view = top_at_risk_view(top, "ja", currency="JPY")
+    assert view.iloc[0, 4] == "50円" and view.shape == (2, 7)
