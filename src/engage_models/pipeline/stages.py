@@ -155,7 +155,11 @@ def quality(ctx: Context) -> None:
     p = ctx.paths.processed
     ctx.out.frame("coverage", Q.date_coverage(p))
     ctx.out.frame("events_per_day", Q.events_per_day(p))
-    ctx.out.frame("surveys_per_month", Q.monthly_counts(p, "surveys", "submitted_at", by="trigger"))
+    per_month = Q.monthly_counts(p, "surveys", "submitted_at", by="trigger")
+    if len(per_month):
+        ctx.out.frame("surveys_per_month", per_month)
+    else:
+        ctx.out.skip("surveys_per_month", "the surveys table has no answer")
     for table in CONTRACTS:
         sample = Q.quarantine_sample(p, table)
         if len(sample):
