@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from engage_models._core.money import CURRENCIES
 from engage_models.cli import main
 from engage_models.demo.simulator import SimConfig, simulate
 from engage_models.reports import runner
@@ -156,6 +157,7 @@ def tiny_world(tmp_path_factory) -> Path:
     (["--horizon", "-30"], "horizon_days must be a positive number of days, not -30"),
     (["--horizon", "0"], "horizon_days must be a positive number of days, not 0"),
     (["--as-of", "2024-02-30"], "as_of must be a date YYYY-MM-DD, not '2024-02-30'"),
+    (["--currency", "XYZ"], f"currency must be one of {', '.join(CURRENCIES)}, not 'XYZ'"),
 ])
 def test_parameters_are_checked_before_any_model_runs_exit_2_and_nothing_published(tiny_world, tmp_path, capsys,
                                                                                     extra, message):
