@@ -25,19 +25,28 @@ RUN_DATE = "2030-01-01"  # after every world's data end (the longest: 24 months 
 FAST = {"health": {"n_bootstrap": 3, "metric_bootstrap": 20}, "survival": {"n_boot": 5},
         "surveys": {"driver_bootstrap": 20}}
 
-#: A bug fixed on the health-models branch (a fitted health model holds pandas objects, which skops cannot
-#: save): tolerated only with this exact reason until that branch is merged, then removed.
-KNOWN_ERRORS = {("health", "model"): "the fitted model could not be saved as a skops file"}
-
-#: (edge, accounts, months, seed): every edge at one size, plain worlds over sizes and seeds (150 x 12 seeds 3
-#: and 4 crashed the survival stage: lifelines' "too few early truncation times" in the NPS-category curves).
-SWEEP = [(edge, 100, 12, 11) for edge in EDGES if edge != "plain"] + [
-    ("plain", 50, 3, 1), ("plain", 60, 6, 2), ("plain", 80, 9, 5), ("plain", 150, 12, 3), ("plain", 150, 12, 4)]
+#: (edge, accounts, months, seed): every edge, plain worlds over sizes and seeds. Bounded for CI (about two and a
+#: half minutes of one core): the edges that the known-answer tests below read at 100 accounts, the others at
+#: 60; 150 x 12 seed 3 crashed the survival stage (lifelines' "too few early truncation times" in the
+#: NPS-category curves), seed 4 too: it is in the slow sweep.
+USED = {"no_churn", "all_churned", "one_month", "few_dates", "zero_event_account"}
+SWEEP = [(edge, 100 if edge in USED else 60, 12, 11) for edge in EDGES if edge != "plain"] + [
+    ("plain", 50, 3, 1), ("plain", 60, 6, 2), ("plain", 150, 12, 3)]
 #: Larger worlds (slow): bigger sizes, longer histories, other seeds.
-LARGE = [("plain", 300, 18, 21), ("plain", 500, 24, 22), ("no_churner_segment", 250, 24, 23),
-         ("zero_event_account", 400, 15, 24), ("one_answer_segment", 200, 20, 25)]
+LARGE = [("plain", 80, 9, 5), ("plain", 150, 12, 4), ("plain", 300, 18, 21), ("plain", 500, 24, 22),
+         ("no_churner_segment", 250, 24, 23), ("zero_event_account", 400, 15, 24), ("one_answer_segment", 200, 20, 25)]
 #: Rendered end to end: the ones that leave most out (no health score, no survival values, one month of data...).
 RENDERED = [("no_churn", 100, 12, 11), ("one_month", 100, 12, 11), ("plain", 60, 6, 2), ("all_churned", 100, 12, 11)]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One thread for OpenMP and BLAS (scikit-learn's boosted trees, numpy): on small worlds threads cost more
+    than they give, and on a shared runner they wait on each other."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
 
 
 def _id(spec) -> str:
@@ -65,8 +74,7 @@ def _config(root: Path) -> RunConfig:
 
 
 def _unexpected(sections: list[dict]) -> list[dict]:
-    return [s for s in sections if s["kind"] not in ("insufficient_data", "skipped")
-            and KNOWN_ERRORS.get((s["stage"], s["section"]), "\0") not in (s["reason"] or "")]
+    return [s for s in sections if s["kind"] not in ("insufficient_data", "skipped")]
 
 
 def assert_thin_only(result) -> None:
