@@ -726,7 +726,9 @@ class _World:
             columns=["ticket_id", "account_id", "opened_at", "closed_at", "priority", "csat"])
         tickets["opened_at"] = _iso(tickets["opened_at"])
         tickets["closed_at"] = _iso(tickets["closed_at"])
-        surveys = pd.concat(self.surveys, ignore_index=True)
+        surveys = pd.concat(self.surveys, ignore_index=True) if self.surveys else pd.DataFrame(
+            columns=["account_id", "user_id", "submitted_at", "survey_type", "trigger", "score", "comment", "lang",
+                     "ticket_id"])
         surveys = surveys.sort_values(["submitted_at", "account_id"], kind="stable").reset_index(drop=True)
         surveys.insert(0, "response_id", [f"R{i + 1:07d}" for i in range(len(surveys))])
         surveys["submitted_at"] = _iso(surveys["submitted_at"], (surveys["lang"] == "ja").to_numpy())
@@ -804,10 +806,13 @@ def _inject_defects(rng, tables: dict[str, pd.DataFrame], events: _StreamWriter,
     fresh = iter(range(9_000_001, 10_000_000))
 
     def add(table, reason, rows):
+        if not len(rows):  # a tiny world may have no row of this kind to copy
+            return
         defects.setdefault(table, {})[reason] = defects.get(table, {}).get(reason, 0) + len(rows)
         tables[table] = pd.concat([tables[table], rows], ignore_index=True)
 
     def sample(df, k):
+        k = min(k, len(df))  # as many as there are (the same draws whenever there are enough)
         return df.iloc[np.sort(rng.choice(len(df), size=k, replace=False))].copy()
 
     surveys = tables["surveys"]
@@ -817,10 +822,14 @@ def _inject_defects(rng, tables: dict[str, pd.DataFrame], events: _StreamWriter,
         rows[rows.columns[0]] = [f"{prefix}{next(fresh)}" for _ in range(len(rows))]
         return rows
 
-    add("surveys", C.NPS_OUT_OF_RANGE, renumbered(sample(nps, 3).assign(score=[11, 12, -1]), "R"))
+    def broken(rows, column, values):
+        rows[column] = values[: len(rows)]
+        return rows
+
+    add("surveys", C.NPS_OUT_OF_RANGE, renumbered(broken(sample(nps, 3), "score", [11, 12, -1]), "R"))
     add("surveys", C.CSAT_OUT_OF_SCALE, renumbered(sample(csat, 1).assign(score=7), "R"))
     add("surveys", C.unparseable("submitted_at"),
-        renumbered(sample(nps, 2).assign(submitted_at=["2025-02-30T10:00:00Z", "yesterday"]), "R"))
+        renumbered(broken(sample(nps, 2), "submitted_at", ["2025-02-30T10:00:00Z", "yesterday"]), "R"))
     add("surveys", C.duplicate(("response_id",)), sample(nps, 2))  # re-sent answers, same ids
 
     tickets = tables["tickets"]
@@ -869,8 +878,8 @@ def simulate(config: SimConfig | None = None, out: str | Path = "data/raw", **ov
         Folder for the raw files (created). Existing simulator files in it are overwritten.
     """
     cfg = replace(config or SimConfig(), **overrides)
-    if cfg.n_accounts < 10 or cfg.months < 2:
-        raise ValueError("simulate needs at least 10 accounts and 2 months")
+    if cfg.n_accounts < 10 or cfg.months < 1:
+        raise ValueError("simulate needs at least 10 accounts and 1 month")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     world = _World(cfg, out)

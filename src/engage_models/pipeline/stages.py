@@ -1,33 +1,36 @@
 """The stages of a run, in order; each a plain function from its inputs to the tables it writes.
 
 =========  ===========================  =================================================================
-stage      reads                        writes
+stage      reads (in brackets: if made) writes
 =========  ===========================  =================================================================
 ingest     raw files                    ``processed/`` tables (the contract's place), the ingest report, the
                                         data's first and last event
 quality    ingest                       date coverage, events per day, survey answers per month, quarantine
                                         samples
 panel      ingest                       the account x period panel (monthly, plus the observation date)
-kpis       ingest, panel                KPI summary, churn, revenue retention, MRR bridge, cohorts, activity,
+kpis       ingest, (panel)              KPI summary, churn, revenue retention, MRR bridge, cohorts, activity,
                                         engagement ranking
-surveys    ingest, panel                NPS and CSAT with intervals by group and period, drivers, churn by NPS
+surveys    ingest, (panel)              NPS and CSAT with intervals by group and period, drivers, churn by NPS
                                         category, accounts to call, themes and comments
 health     ingest, panel                backtest of the learned, hand-weighted and boosted scores; the final
                                         model (skops), its scorecard and band thresholds; scores, bands and
                                         drivers of every account over the last dates
 personas   ingest, panel, health        behavioural personas and their names across runs, milestones with the
                                         landmark comparison, touches by channel and device, lifecycle paths
-survival   ingest, panel, health        Kaplan-Meier curves (health band included), Cox models with their
+survival   ingest, (panel, health)      Kaplan-Meier curves (health band included), Cox models with their
                                         checks, out-of-time evaluation, remaining lifetime, LTV, revenue at risk
-actions    panel, health, survival      touch model, stage and play per account (the CRM exports: the list,
+actions    panel, health, (survival)    touch model, stage and play per account (the CRM exports: the list,
                                         HubSpot's and Salesforce's import files), score alerts, detractors at
                                         high-touch accounts, band movement, the accounts with most MRR at risk
-summary    kpis, surveys, health,       the executive summary's headline figures
-           survival, actions, personas
+summary    ingest, (kpis, surveys,      the executive summary's headline figures
+           health, survival, actions,
+           personas)
 =========  ===========================  =================================================================
 
 Data move forward only: a stage reads the artifacts of the stages it names and never what a later one writes.
-A stage that cannot compute a section on thin data records why (:meth:`Output.skip`) and writes the rest.
+A stage that cannot compute a section on thin data records why (:meth:`Output.skip`) and writes the rest. An
+input in brackets is read when it was computed; without it the stage records the sections it feeds as skipped,
+with that input's reason, and writes the others (a run with no churn still gets its survival curves).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class Context:
     config: RunConfig
     inputs: dict[str, Artifact]
     out: Output
+    absent: dict[str, str] = dataclasses.field(default_factory=dict)  # inputs it can do without -> why missing
 
     @property
     def paths(self):
@@ -69,13 +73,27 @@ class Context:
     def input(self, stage: str) -> Artifact:
         return self.inputs[stage]
 
-    def section(self, name: str, compute: Callable[[], None]) -> bool:
-        """Run ``compute`` (which writes one section); on :class:`InsufficientData` record why and go on."""
+    def has(self, stage: str, name: str | None = None) -> bool:
+        """Whether the input ``stage`` was computed (and wrote ``name``)."""
+        return stage in self.inputs and (name is None or self.inputs[stage].has(name))
+
+    def why_missing(self, stage: str, name: str | None = None) -> str:
+        """Why the input ``stage`` (or its section ``name``) is not there, in words."""
+        if stage not in self.inputs:
+            return self.absent.get(stage) or f"the {stage} stage was not run"
+        return (name and self.inputs[stage].reason(name)) or f"the {stage} stage did not compute {name}"
+
+    def section(self, name: str | tuple[str, ...], compute: Callable[[], None]) -> bool:
+        """Run ``compute`` (which writes one section); on :class:`InsufficientData` record why and go on.
+
+        ``name`` is the artifact a report asks for (or several, when ``compute`` writes several): the report
+        shows the recorded reason in place of each."""
         try:
             compute()
             return True
         except InsufficientData as exc:
-            self.out.skip(name, str(exc))
+            for n in (name,) if isinstance(name, str) else name:
+                self.out.skip(n, str(exc))
             return False
 
 
@@ -86,6 +104,7 @@ class Stage:
     needs: tuple[str, ...]
     params: Callable[[RunConfig], dict]
     title: str
+    uses: tuple[str, ...] = ()  # inputs read when computed; without them the stage skips the sections they feed
 
 
 # ------------------------------------------------------------------------------------------------ ingest
@@ -152,7 +171,11 @@ def quality(ctx: Context) -> None:
     p = ctx.paths.processed
     ctx.out.frame("coverage", Q.date_coverage(p))
     ctx.out.frame("events_per_day", Q.events_per_day(p))
-    ctx.out.frame("surveys_per_month", Q.monthly_counts(p, "surveys", "submitted_at", by="trigger"))
+    per_month = Q.monthly_counts(p, "surveys", "submitted_at", by="trigger")
+    if len(per_month):
+        ctx.out.frame("surveys_per_month", per_month)
+    else:
+        ctx.out.skip("surveys_per_month", "the surveys table has no answer")
     for table in CONTRACTS:
         sample = Q.quarantine_sample(p, table)
         if len(sample):
@@ -188,14 +211,28 @@ def kpis(ctx: Context) -> None:
 
     c, out = ctx.config, ctx.out
     accounts, subscriptions = K.load_tables(ctx.paths.processed)
-    pnl = ctx.input("panel").frame("panel")
+    pnl = ctx.input("panel").frame("panel") if ctx.has("panel") else None
     as_of = ctx.as_of
-    out.frame("summary", K.kpi_summary(accounts, subscriptions, pnl, as_of=as_of))
-    out.frame("logo_churn", K.logo_churn(accounts, subscriptions, as_of=as_of))
-    out.frame("revenue_retention", K.revenue_retention(accounts, subscriptions, as_of=as_of))
+    ctx.section("summary", lambda: out.frame("summary", K.kpi_summary(accounts, subscriptions, pnl, as_of=as_of)))
+
+    def monthly(name: str, compute: Callable[..., pd.DataFrame]) -> None:
+        def write():
+            df = compute(accounts, subscriptions, as_of=as_of)
+            if df.empty:
+                raise InsufficientData("no month of the data has closed before the observation date: monthly KPIs "
+                                       "need a complete month")
+            out.frame(name, df)
+
+        ctx.section(name, write)
+
+    for name, compute in (("logo_churn", K.logo_churn), ("revenue_retention", K.revenue_retention),
+                          ("mrr_bridge", K.mrr_bridge), ("cohorts", K.cohort_retention)):
+        monthly(name, compute)
+    if pnl is None:
+        for name in ("engagement_over_time", "most_engaged", "least_engaged"):
+            out.skip(name, ctx.why_missing("panel"))
+        return
     out.frame("engagement_over_time", K.engagement_over_time(pnl))
-    out.frame("mrr_bridge", K.mrr_bridge(accounts, subscriptions, as_of=as_of))
-    out.frame("cohorts", K.cohort_retention(accounts, subscriptions, as_of=as_of))
     top, bottom = engagement.ranking(pnl, n=c.actions.top_n, accounts=accounts)
     out.frame("most_engaged", top)
     out.frame("least_engaged", bottom)
@@ -215,8 +252,10 @@ def surveys(ctx: Context) -> None:
     out.frame("csat_answers", data.csat)
     out.json("info", {"attributes": data.attributes, "answers": len(data.nps), "csat_answers": len(data.csat),
                       "accounts": int(data.nps["account_id"].nunique()), "min_n": v.min_n})
+    no_nps = "no NPS answer before the observation date"
     if data.nps.empty:
-        out.skip("nps", "no NPS answer before the observation date")
+        for name in ("nps_overall", "nps_trend", *NPS_SECTIONS):  # the names the report asks for
+            out.skip(name, no_nps)
     else:
         overall = sv.nps(data.nps, method=v.ci_method)  # a table: the interval counts accounts
         out.json("nps_overall", dataclasses.asdict(overall))
@@ -244,14 +283,18 @@ def surveys(ctx: Context) -> None:
             out.frame("csat_by_close_time", cs.ticket_csat_by_close_time(tickets_csat, min_n=v.min_n))
             out.json("close_time_correlation", cs.close_time_correlation(tickets_csat))
         else:
-            out.skip("ticket_csat", "no CSAT answer at ticket close")
+            for name in ("csat_by_priority", "csat_by_close_time"):
+                out.skip(name, "no CSAT answer at ticket close")
     else:
-        out.skip("csat", "no CSAT answer before the observation date")
+        for name in ("csat_by_trigger", "csat_by_priority", "csat_by_close_time"):
+            out.skip(name, "no CSAT answer before the observation date")
     if data.nps.empty:
         return
-    pnl = ctx.input("panel").frame("panel")
+    pnl = ctx.input("panel").frame("panel") if ctx.has("panel") else None
 
     def drivers():
+        if pnl is None:
+            raise InsufficientData(ctx.why_missing("panel"))
         cols = dr.candidate_drivers(pnl.columns)
         joined, indicators = dr.one_hot(dr.attach_panel(data.nps, pnl, cols, max_age_days=45), data.attributes)
         out.frame("drivers", dr.driver_correlations(joined, cols + indicators, ci="bootstrap",
@@ -265,7 +308,9 @@ def surveys(ctx: Context) -> None:
                                                                    "horizon_days")})
     surv = sv.survival_frame(waves, data.accounts, ctx.as_of)
     if len(surv):
-        _write_km(out, "km_by_category", dr.km_by_category(surv))
+        ctx.section("km_by_category", lambda: _write_km(out, "km_by_category", dr.km_by_category(surv)))
+    else:
+        out.skip("km_by_category", "no NPS answer from an account still followed after it")
     current = data.accounts[data.accounts["end_date"].isna() | (data.accounts["end_date"] > ctx.as_of)]
     view = sv.account_nps(data.nps).merge(current[["account_id", "name", "segment"]], on="account_id")
     out.frame("accounts_to_call", sv.accounts_to_call(view, n=v.watch_list))
@@ -277,6 +322,11 @@ def surveys(ctx: Context) -> None:
     out.frame("key_terms", th.top_terms(terms, n=8))
     out.frame("representative_comments", sv.representative_comments(data.nps, k=1, terms=terms))
     out.frame("latest_detractor_comments", sv.latest_comments(data.nps, "detractor", 10))
+
+
+#: Sections of the surveys stage that read the NPS answers (each skipped, with the reason, when there are none).
+NPS_SECTIONS = ("drivers", "churn_by_category", "km_by_category", "accounts_to_call", "split_respondents",
+                "key_terms", "representative_comments", "latest_detractor_comments")
 
 
 def _write_km(out: Output, name: str, km) -> None:
@@ -338,7 +388,7 @@ def health(ctx: Context) -> None:
                               "seconds": bt.seconds,
                               "learned_vs_hand": evaluation.paired_difference(summary, "learned", "hand")})
 
-    ctx.section("backtest", backtest)
+    ctx.section(("backtest_metrics", "band_performance"), backtest)
     X = labelled.drop(columns=list(LABELS))
     final = HealthScore(gap_days=c.horizon_days, n_bootstrap=h.n_bootstrap, cost_ratios=h.cost_ratios,
                         random_state=c.seed).fit(X, labelled["churned_within_h"].astype(int))
@@ -399,18 +449,17 @@ def survival(ctx: Context) -> None:
     for name, km in groups.items():
         if km.by is None or km.by in lt:
             ctx.section(name, lambda km=km, name=name: _write_km(out, name, km.fit(lt)))
-    health_art = ctx.input("health")
-    if health_art.has("scores"):
+    if ctx.has("health", "scores"):
         from ..health.history import band_followup
 
         def km_band():
-            by_band = band_followup(health_art.frame("scores"), adata.accounts, ctx.as_of)
+            by_band = band_followup(ctx.input("health").frame("scores"), adata.accounts, ctx.as_of)
             _write_km(out, "km_band", KaplanMeierGroups("band", entry_col=None,
                                                          order=["green", "yellow", "red"]).fit(by_band))
 
         ctx.section("km_band", km_band)
     else:
-        out.skip("km_band", "the health score was not computed for this run")
+        out.skip("km_band", ctx.why_missing("health", "scores"))
 
     def cox():
         model = CoxModel(covariates=adata.covariates, entry_col="entry", random_state=c.seed).fit(lt)
@@ -422,21 +471,34 @@ def survival(ctx: Context) -> None:
                 out.frame(name, df)
         out.json("cox", {"penalizer": model.penalizer_, "remedies": model.remedies_,
                          "assumptions": {lang: model.assumptions_text(lang) for lang in ("en", "ja")}})
-        oot = analysis.out_of_time(adata, model)
-        out.json("oot_account", oot.result)
-        return oot.cutoff
+        return model
 
-    cutoff = None
+    cutoff, no_cutoff = None, None
     try:
-        cutoff = cox()
+        model = cox()
     except InsufficientData as exc:
-        out.skip("cox", str(exc))
+        model, no_cutoff = None, f"the Cox model could not be fitted ({exc})"
+        for name in ("cox_summary", "oot_account"):  # the names the report asks for
+            out.skip(name, str(exc))
+    if model is not None:
+        try:
+            oot = analysis.out_of_time(adata, model)
+            out.json("oot_account", oot.result)
+            cutoff = oot.cutoff
+        except InsufficientData as exc:
+            out.skip("oot_account", str(exc))
+            no_cutoff = str(exc)
+    if not ctx.has("panel"):
+        for name in ("tv_summary", "oot_panel", "values"):
+            out.skip(name, ctx.why_missing("panel"))
+        return
     pnl = ctx.input("panel").frame("panel")
     pdata = analysis.panel_table(adata, panel=pnl)
     try:
         tv = TimeVaryingCox(covariates=pdata.covariates, random_state=c.seed).fit(pdata.start_stop)
     except InsufficientData as exc:
-        out.skip("tv_summary", str(exc))
+        for name in ("tv_summary", "oot_panel", "values"):  # the per-account values come from this model
+            out.skip(name, str(exc))
         return
     out.frame("tv_summary", tv.summary_per_sd().reset_index(names="term"))
 
@@ -450,6 +512,8 @@ def survival(ctx: Context) -> None:
     out.json("time_varying", {"penalizer": tv.penalizer_})
     if cutoff is not None:
         ctx.section("oot_panel", lambda: out.json("oot_panel", analysis.out_of_time_panel(pdata, tv, cutoff).result))
+    else:  # the panel model is tested at the account model's cutoff
+        out.skip("oot_panel", no_cutoff)
     current = pdata.current
     if current.empty:
         out.skip("values", "no account is a customer at the observation date")
@@ -478,11 +542,11 @@ def actions(ctx: Context) -> None:
 
     c, out, a = ctx.config, ctx.out, ctx.config.actions
     scored = ctx.input("health").frame("scores")
-    values = ctx.input("survival")
-    if values.has("values"):
-        scored = scored.merge(values.frame("values")[["account_id", "ltv"]], on="account_id", how="left")
+    if ctx.has("survival", "values"):
+        scored = scored.merge(ctx.input("survival").frame("values")[["account_id", "ltv"]], on="account_id",
+                              how="left")
     else:
-        out.skip("ltv", values.reason("values") or "the survival stage computed no per-account values")
+        out.skip("ltv", ctx.why_missing("survival", "values"))
     pnl = ctx.input("panel").frame("panel")
     metrics = [col for col in pnl.columns if col not in scored.columns or col in ("account_id", "as_of")]
     scored = scored.merge(pnl[metrics], on=["account_id", "as_of"], how="left")
@@ -530,31 +594,38 @@ def summary(ctx: Context) -> None:
     from ..reports import summary as S
 
     out = ctx.out
-    scores = ctx.input("health").frame("scores")
-    now = scores[scores["as_of"] == scores["as_of"].max()]
-    out.json("mrr_at_risk", S.mrr_at_risk(now))
-    surv = ctx.input("survival")
-    if surv.has("values"):
-        v = surv.frame("values")
+    if ctx.has("health", "scores"):
+        scores = ctx.input("health").frame("scores")
+        out.json("mrr_at_risk", S.mrr_at_risk(scores[scores["as_of"] == scores["as_of"].max()]))
+    else:
+        out.skip("mrr_at_risk", ctx.why_missing("health", "scores"))
+    if ctx.has("survival", "values"):
+        v = ctx.input("survival").frame("values")
         out.json("survival_risk", {k: float((v["mrr"] * v[f"churn_{k}m"]).sum()) for k in (3, 6, 12)})
     else:
-        out.skip("survival_risk", surv.reason("values") or "no per-account survival values")
-    nps_answers = ctx.input("surveys").frame("nps_answers") if ctx.input("surveys").has("nps_answers") else None
-    if nps_answers is not None and len(nps_answers):
-        latest, previous, diff = S.nps_waves(nps_answers)
-        out.json("nps_waves", {"latest": latest, "previous": previous,
-                               "difference": dataclasses.asdict(diff) if diff is not None else None})
-        plan = ctx.input("actions").frame("actions")
-        answers = nps_answers[nps_answers["submitted_at"] >= latest["period"]] if latest is not None else nps_answers
-        out.frame("nps_by_touch_model", S.nps_table_by(answers.merge(plan[["account_id", "touch_model"]],
-                                                                      on="account_id"), "touch_model"))
+        out.skip("survival_risk", ctx.why_missing("survival", "values"))
+    if ctx.has("personas", "personas") and "growth" in ctx.input("personas").json("personas"):
+        out.json("persona_growth", ctx.input("personas").json("personas")["growth"])
     else:
-        out.skip("nps_waves", "no NPS answer before the observation date")
-    pers = ctx.input("personas")
-    if pers.has("personas") and "growth" in pers.json("personas"):
-        out.json("persona_growth", pers.json("personas")["growth"])
-    else:
-        out.skip("persona_growth", pers.reason("personas") or "fewer than two observation dates with personas")
+        out.skip("persona_growth", ctx.why_missing("personas", "personas") if not ctx.has("personas", "personas")
+                 else "fewer than two observation dates with personas")
+    nps_answers = ctx.input("surveys").frame("nps_answers") if ctx.has("surveys", "nps_answers") else None
+    if nps_answers is None or not len(nps_answers):
+        why = ctx.why_missing("surveys", "nps_answers") if nps_answers is None else \
+            "no NPS answer before the observation date"
+        out.skip("nps_waves", why)
+        out.skip("nps_by_touch_model", why)
+        return
+    latest, previous, diff = S.nps_waves(nps_answers)
+    out.json("nps_waves", {"latest": latest, "previous": previous,
+                           "difference": dataclasses.asdict(diff) if diff is not None else None})
+    if not ctx.has("actions", "actions"):
+        out.skip("nps_by_touch_model", ctx.why_missing("actions", "actions"))
+        return
+    plan = ctx.input("actions").frame("actions")
+    answers = nps_answers[nps_answers["submitted_at"] >= latest["period"]] if latest is not None else nps_answers
+    out.frame("nps_by_touch_model", S.nps_table_by(answers.merge(plan[["account_id", "touch_model"]],
+                                                                  on="account_id"), "touch_model"))
 
 
 def _params_of(*sections: str, keys: tuple[str, ...] = ()) -> Callable[[RunConfig], dict]:
@@ -570,20 +641,20 @@ STAGES: tuple[Stage, ...] = (
     Stage("quality", quality, ("ingest",), _params_of(), "describe the data"),
     Stage("panel", panel, ("ingest",), _params_of(keys=("horizon_days", "windows", "engine")),
           "build the account x period panel"),
-    Stage("kpis", kpis, ("ingest", "panel"), lambda c: {"top_n": c.actions.top_n}, "compute the KPIs"),
-    Stage("surveys", surveys, ("ingest", "panel"), _params_of("surveys", keys=("horizon_days", "seed")),
-          "analyse NPS and CSAT"),
+    Stage("kpis", kpis, ("ingest",), lambda c: {"top_n": c.actions.top_n}, "compute the KPIs", uses=("panel",)),
+    Stage("surveys", surveys, ("ingest",), _params_of("surveys", keys=("horizon_days", "seed")),
+          "analyse NPS and CSAT", uses=("panel",)),
     Stage("health", health, ("ingest", "panel"), _params_of("health", keys=("horizon_days", "seed")),
           "learn and backtest the health score"),
     Stage("personas", personas, ("ingest", "panel", "health"),
           lambda c: {**_params_of("personas", keys=("horizon_days", "seed", "windows"))(c),
                      "playbook": c.actions.playbook, "min_n": c.surveys.min_n}, "find personas and journeys"),
-    Stage("survival", survival, ("ingest", "panel", "health"), _params_of("survival", keys=("seed",)),
-          "fit survival models and value accounts"),
-    Stage("actions", actions, ("panel", "health", "survival"), _params_of("actions", keys=("lang",)),
-          "choose a play per account"),
-    Stage("summary", summary, ("kpis", "surveys", "health", "survival", "actions", "personas"), _params_of(),
-          "sum up for executives"),
+    Stage("survival", survival, ("ingest",), _params_of("survival", keys=("seed",)),
+          "fit survival models and value accounts", uses=("panel", "health")),
+    Stage("actions", actions, ("panel", "health"), _params_of("actions", keys=("lang",)),
+          "choose a play per account", uses=("survival",)),
+    Stage("summary", summary, ("ingest",), _params_of(), "sum up for executives",
+          uses=("kpis", "surveys", "health", "survival", "actions", "personas")),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 

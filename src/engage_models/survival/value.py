@@ -225,14 +225,14 @@ def plot_ltv(values: pd.DataFrame, simple: dict | None = None, ax=None, lang: st
 def plot_revenue_at_risk(portfolio: pd.DataFrame, ax=None, lang: str = "en", currency: str = "USD"):
     """Expected churned MRR by horizon, with bootstrap intervals when present."""
     from .._core.i18n import fmt_money, t
-    from .._core.plots import new_ax
+    from .._core.plots import error_bars, new_ax
 
     ax = new_ax(ax, figsize=(7, 4))
     x = np.arange(len(portfolio))
     y = portfolio["expected_churned_mrr"].to_numpy()
     err = None
     if "expected_churned_mrr_low" in portfolio:
-        err = np.vstack([y - portfolio["expected_churned_mrr_low"], portfolio["expected_churned_mrr_high"] - y])
+        err = error_bars(y, portfolio["expected_churned_mrr_low"], portfolio["expected_churned_mrr_high"])
     ax.bar(x, y, yerr=err, capsize=4, color="#d55e00", alpha=0.85)
     tops = y if err is None else y + err[1]
     for xi, top, yi, s in zip(x, tops, y, portfolio["share_of_mrr"], strict=True):
