@@ -76,6 +76,7 @@ from .._core.stats import sigmoid as _sigmoid
 from .._core.time import DAYS_PER_MONTH
 from ..ingest import contracts as C
 from .comments import comment_bank
+from .plays import PlaySettings, PlayState
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,8 @@ class SimConfig:
     nps_every_months: int = 6
     nps_response_rate: float = 0.25
     price_per_seat: tuple = (25.0, 50.0, 90.0)
+    # customer-success plays with known effects (None: no plays, no play log; see engage_models.demo.plays)
+    plays: PlaySettings | None = None
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -291,7 +294,10 @@ class _World:
         self._n_initial_users = len(acct)
         self.features_base = np.linspace(1.5, -2.0, len(FEATURES))  # popular -> niche
         self.events = _StreamWriter(out / "events.parquet", EVENT_SCHEMA)
-        self.touch = _StreamWriter(out / "touchpoints.parquet", TOUCHPOINT_SCHEMA)
+        self.plays = PlayState(cfg.plays, n, cfg.seed, self.month_starts) if cfg.plays is not None else None
+        touch_schema = TOUCHPOINT_SCHEMA if self.plays is None else TOUCHPOINT_SCHEMA.append(
+            pa.field("play_id", pa.string()))
+        self.touch = _StreamWriter(out / "touchpoints.parquet", touch_schema)
         self.subs, self.tickets, self.surveys, self.truth_rows = [], [], [], []
         self.n_tickets = 0
 
@@ -368,10 +374,17 @@ class _World:
         last = t == cfg.months - 1
         churn = np.zeros(n, dtype=bool)
         if not last:
+            if self.plays is not None:  # a campaign dated `me` picks plays from the last 28 days' behaviour
+                self.plays.campaign(t, alive_end, h, seats, self.nps_latest, self.segment, hz, len(FEATURES))
             churn[idx] = rng.random(len(idx)) < h[idx]
             nxt_days = int((self.month_starts[t + 2] - me) / np.timedelta64(1, "D"))
             c_idx = np.flatnonzero(churn)
-            self.churn_ts[c_idx] = me + rng.integers(0, nxt_days, len(c_idx)) * np.timedelta64(1, "D")
+            dates = me + rng.integers(0, nxt_days, len(c_idx)) * np.timedelta64(1, "D")
+            if self.plays is not None:  # a play that saves an account prevents its churn
+                keep = self.plays.decide(t, c_idx, dates)
+                churn[c_idx[~keep]] = False
+                c_idx, dates = c_idx[keep], dates[keep]
+            self.churn_ts[c_idx] = dates
         self.truth_rows.append(
             pd.DataFrame(
                 {
@@ -432,6 +445,9 @@ class _World:
         sig = np.array([0.8, 0.9, 0.5, 0.8])[etype]
         log_dur = np.where(etype == 0, 0.3 * e[self.u_acct[uu]], 0) + sig * rng.normal(size=len(uu))
         dur = np.round(med * np.exp(log_dur), 1)
+        if self.plays is not None and self.plays.is_campaign(t):  # what a panel at `me` sees of the last 28 days
+            recent = ts >= me - np.timedelta64(28, "D")
+            self.plays.note_events(self.u_acct[uu[recent]], uu[recent], feat[recent])
         o = np.argsort(ts, kind="stable")
         feat_names = np.array(list(FEATURES) + [None], dtype=object)
         self.events.write(
@@ -478,11 +494,18 @@ class _World:
         parts.append((np.full(len(m_acc), -1), m_acc, _uniform_times(rng, acct_w0[m_acc], acct_end[m_acc]),
                       "meeting", "outbound", None, att))
 
+        play_ids = []
+        if self.plays is not None:  # done plays of the last campaign: a contact carrying the play's id
+            for a, when, channel, ids in self.plays.take_touchpoints():
+                parts.append((np.full(len(a), -1), a, when, channel, "outbound", None, None))
+                play_ids.append(ids)
+
         users = np.concatenate([p[0] for p in parts])
         accts = np.concatenate([p[1] for p in parts])
         ts = np.concatenate([p[2] for p in parts])
         n_each = [len(p[0]) for p in parts]
-        chan = np.repeat(np.array([p[3] for p in parts], dtype=object), n_each)
+        chan = np.concatenate([np.asarray(p[3], dtype=object) if not isinstance(p[3], str)
+                               else np.full(len(p[0]), p[3], dtype=object) for p in parts])
         direc = np.repeat(np.array([p[4] for p in parts], dtype=object), n_each)
 
         def flags(i):
@@ -490,17 +513,19 @@ class _World:
 
         o = np.argsort(ts, kind="stable")
         uid = np.where(users >= 0, self._user_ids(np.maximum(users, 0)), None)
-        self.touch.write(
-            {
-                "account_id": self.account_ids[accts[o]],
-                "user_id": uid[o],
-                "timestamp": ts[o],
-                "channel": chan[o],
-                "direction": direc[o],
-                "opened": flags(5)[o],
-                "attended": flags(6)[o],
-            }
-        )
+        columns = {
+            "account_id": self.account_ids[accts[o]],
+            "user_id": uid[o],
+            "timestamp": ts[o],
+            "channel": chan[o],
+            "direction": direc[o],
+            "opened": flags(5)[o],
+            "attended": flags(6)[o],
+        }
+        if self.plays is not None:
+            n_plain = len(users) - sum(len(i) for i in play_ids)
+            columns["play_id"] = np.concatenate([np.full(n_plain, None, dtype=object), *play_ids])[o]
+        self.touch.write(columns)
 
     def _pick_user(self, accts, elig):
         """A random seat holder of each account (None when it has none)."""
@@ -520,6 +545,8 @@ class _World:
         if not len(a):
             return
         opened = _uniform_times(rng, acct_w0[a], acct_end[a])
+        if self.plays is not None:
+            self.plays.note_tickets(a, opened)
         prio = rng.choice(4, size=len(a), p=[0.3, 0.45, 0.2, 0.05])
         med_h = np.array([60.0, 30.0, 12.0, 4.0])[prio]
         hours = med_h * np.exp(0.9 * rng.normal(size=len(a)))
@@ -688,6 +715,10 @@ class _World:
         for name, frame in small.items():
             frame.to_csv(out / f"{name}.csv", index=False)
         truth_panel.to_parquet(out / "true_hazard.parquet", index=False)
+        plays = self.plays.finish(out, self.account_ids) if self.plays is not None else None
+        config = jsonable(asdict(cfg))
+        if plays is None:
+            config.pop("plays")  # a world without plays describes itself as before they existed
 
         churned = truth_panel["churned_next_month"].dropna()
         at_risk = truth_panel.loc[truth_panel["churned_next_month"].notna(), "hazard"]
@@ -707,7 +738,7 @@ class _World:
                 "segment": cfg.hazard.segment,
             },
             "drivers_by_importance": ["active_ratio", "feature_breadth", "log1p_tickets", "nps_centered"],
-            "config": jsonable(asdict(cfg)),
+            "config": config,
             "expected": {
                 "logins_per_active_user_month": "1 + login_rate*events_scale*exp(0.4*engagement)",
                 "mean_monthly_hazard": float(at_risk.mean()),
@@ -723,6 +754,8 @@ class _World:
                 "latent engagement, hazard, churned_next_month",
             },
         }
+        if plays is not None:
+            truth["plays"] = plays
         (out / "truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return {
             "out": str(out),
@@ -730,6 +763,7 @@ class _World:
                 **{name: len(frame) for name, frame in small.items()},
                 "events": self.events.rows,
                 "touchpoints": self.touch.rows,
+                **({"plays": plays["log_rows"]} if plays is not None else {}),
             },
             "churn_events": int(churned.sum()),
             "injected_defects": defects,
@@ -784,7 +818,7 @@ def _inject_defects(rng, tables: dict[str, pd.DataFrame], events: _StreamWriter,
     events.write(pa.Table.from_pandas(pd.concat(bad, ignore_index=True), schema=EVENT_SCHEMA, preserve_index=False))
     tp = touch.head.iloc[:2].assign(account_id="A99998")
     defects["touchpoints"] = {C.UNKNOWN_ACCOUNT: len(tp)}
-    touch.write(pa.Table.from_pandas(tp, schema=TOUCHPOINT_SCHEMA, preserve_index=False))
+    touch.write(pa.Table.from_pandas(tp, schema=touch.schema, preserve_index=False))
     return defects
 
 

@@ -71,9 +71,23 @@ class ActionConfig:
     playbook: str | None = None  # YAML playbook (None: the bundled one)
     alert_drop: float = 10.0  # a fall of more points than this raises an alert
     top_n: int = 10  # accounts in the at-risk lists
+    holdout: bool = True  # draw the playbook's randomised holdouts (False: every play assigned)
+    holdout_seed: int = 17  # seed of the holdout draw (keep it: the same accounts then stay held out)
 
 
-_SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": SurveyConfig, "actions": ActionConfig}
+@dataclass(frozen=True)
+class EffectsConfig:
+    """Did the plays work: effects measured from the play log."""
+
+    min_per_arm: int = 30  # accounts needed in each arm (treated, and held out or untreated) for an estimate
+    detect_points: float = 5.0  # the change in churn (percentage points) the sample sizes are computed for
+    power: float = 0.8  # power of the sample sizes (two-sided test at 95%)
+    trim: float = 0.05  # observational estimates leave out accounts whose propensity exceeds 1 - trim
+    folds: int = 5  # cross-fitting folds (grouped by account) of the observational estimate
+
+
+_SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": SurveyConfig, "actions": ActionConfig,
+             "effects": EffectsConfig}
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,7 @@ class RunConfig:
     survival: SurvivalConfig = field(default_factory=SurvivalConfig)
     surveys: SurveyConfig = field(default_factory=SurveyConfig)
     actions: ActionConfig = field(default_factory=ActionConfig)
+    effects: EffectsConfig = field(default_factory=EffectsConfig)
 
     def __post_init__(self):
         self.check()
@@ -193,6 +208,12 @@ class RunConfig:
             raise ConfigError(f"surveys.ci_method must be 'adjusted' or 'wald', not {v.ci_method!r}")
         if v.trend_freq not in ("M", "Q"):
             raise ConfigError(f"surveys.trend_freq must be 'M' or 'Q', not {v.trend_freq!r}")
+        e = self.effects
+        if e.min_per_arm < 2 or e.folds < 2:
+            raise ConfigError("effects.min_per_arm and effects.folds must be at least 2")
+        if not 0 < e.detect_points < 100 or not 0 < e.power < 1 or not 0 <= e.trim < 0.5:
+            raise ConfigError("effects.detect_points must lie in (0, 100), effects.power in (0, 1) and effects.trim "
+                              f"in [0, 0.5); got {e.detect_points!r}, {e.power!r}, {e.trim!r}")
 
     # ----------------------------------------------------------------------------------- derived
     @property
@@ -244,6 +265,10 @@ def _coerce(cls, name: str, value, where: str):
         if kind.startswith("tuple"):
             inner = float if "float" in kind else int
             return tuple(inner(v) for v in value)
+        if kind.startswith("bool"):
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
         if kind.startswith("int"):
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError

@@ -17,10 +17,13 @@ health     ingest, panel                backtest of the learned, hand-weighted a
                                         drivers of every account over the last dates
 survival   ingest, panel, health        Kaplan-Meier curves (health band included), Cox models with their
                                         checks, out-of-time evaluation, remaining lifetime, LTV, revenue at risk
-actions    panel, health, survival      touch model, stage and play per account (the CRM export), score
-                                        alerts, band movement, the accounts with most MRR at risk
+actions    panel, health, survival      touch model, stage and play per account with its randomised holdout
+                                        (the CRM export), the holdout design, score alerts, band movement, the
+                                        accounts with most MRR at risk
+effects    ingest, panel, health        the effect of each play in the play log on churn and on the health score:
+                                        randomised (CUPED) and observational (doubly robust beside naive)
 summary    kpis, surveys, health,       the executive summary's headline figures
-           survival, actions
+           survival, actions, effects
 =========  ===========================  =================================================================
 
 Data move forward only: a stage reads the artifacts of the stages it names and never what a later one writes.
@@ -467,8 +470,10 @@ def actions(ctx: Context) -> None:
     pnl = ctx.input("panel").frame("panel")
     metrics = [col for col in pnl.columns if col not in scored.columns or col in ("account_id", "as_of")]
     scored = scored.merge(pnl[metrics], on=["account_id", "as_of"], how="left")
-    plan = A.action_list(scored, a.playbook, lang=c.lang)
+    plan = A.action_list(scored, a.playbook, lang=c.lang, holdout_seed=a.holdout_seed if a.holdout else None)
     out.frame("actions", plan)
+    out.frame("holdout_design", A.holdout_design(plan))
+    out.json("holdout", {**(plan.attrs.get("holdout") or {}), "enabled": a.holdout})
     written = A.export_actions(plan, out.path / EXPORT_DIR / "actions")  # the files for a CRM, published as such
     out.files.extend(f"{EXPORT_DIR}/{p.name}" for p in written.values())
     out.frame("alerts", history.score_alerts(scored, drop=a.alert_drop))
@@ -479,8 +484,59 @@ def actions(ctx: Context) -> None:
     out.frame("top_at_risk", S.top_at_risk(plan, now, n=a.top_n))
 
 
+# ------------------------------------------------------------------------------------------------ effects
+def score_all_dates(config: RunConfig, health: Artifact, panel: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """Score, churn probability and band of every panel row by the run's final health model (a play's
+    pre-period score and its follow-up). When the health stage could not save the model file, the same model
+    is fitted again on the same rows (without the bootstrap, which only adds intervals), and the returned note
+    says so."""
+    from ..health.model_io import load_model
+
+    note = None
+    try:
+        model = load_model(health.file("model.skops"))
+    except KeyError:
+        h = pd.Timedelta(days=config.horizon_days)
+        labelled = panel[panel["churned_within_h"].notna() & (panel["as_of"] + h <= panel["as_of"].max())]
+        model = health_models(config)["learned"]().fit(labelled.drop(columns=list(LABELS)),
+                                                      labelled["churned_within_h"].astype(int))
+        note = "the health model file was not saved; its model was fitted again to score the plays' dates"
+    X = panel.drop(columns=[c for c in LABELS if c in panel.columns])
+    p = model.predict_proba(X)[:, 1]
+    return pd.DataFrame({"account_id": panel["account_id"].to_numpy(), "as_of": panel["as_of"].to_numpy(),
+                         "score": model.health_score(X).to_numpy(), "churn_probability": p,
+                         "band": model.bands(proba=p).to_numpy()}), note
+
+
+def effects(ctx: Context) -> None:
+    """Measure each logged play's effect (see :mod:`engage_models.effects`); no play log is not an error."""
+    from .. import effects as E
+
+    c, out, e = ctx.config, ctx.out, ctx.config.effects
+    log = E.read_play_log(ctx.paths.processed)
+    info = {"as_of": ctx.as_of, "horizon_days": c.horizon_days, "min_per_arm": e.min_per_arm,
+            "detect_points": e.detect_points, "power": e.power, "trim": e.trim, "folds": e.folds,
+            "log_rows": 0 if log is None else len(log)}
+    if log is None or log.empty:
+        out.json("info", {**info, "play_log": "absent" if log is None else "empty"})
+        out.frame("effects", pd.DataFrame(columns=E.EFFECT_COLUMNS))
+        return
+    pnl = ctx.input("panel").frame("panel")
+    accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
+    scores, note = score_all_dates(c, ctx.input("health"), pnl)
+    units = E.play_units(log, accounts, pnl, scores, as_of=ctx.as_of, horizon_days=c.horizon_days)
+    effects, overlap = E.measure_effects(units, pnl, min_per_arm=e.min_per_arm, detect_points=e.detect_points,
+                                         power=e.power, trim=e.trim, folds=e.folds, seed=c.seed)
+    out.frame("effects", effects)
+    out.frame("overlap", overlap)
+    out.frame("log_summary", E.log_summary(units, log))
+    out.frame("excluded", units.excluded)
+    out.json("info", {**info, **units.info, "play_log": "present", "scoring": note or "the final health model"})
+
+
 # ------------------------------------------------------------------------------------------------ summary
 def summary(ctx: Context) -> None:
+    from ..effects.views import headline
     from ..reports import summary as S
 
     out = ctx.out
@@ -504,6 +560,9 @@ def summary(ctx: Context) -> None:
                                                                       on="account_id"), "touch_model"))
     else:
         out.skip("nps_waves", "no NPS answer before the observation date")
+    measured = ctx.input("effects")  # one line of "What works"
+    out.frame("what_works", headline(measured.frame("effects")))
+    out.json("what_works", {"log_rows": measured.json("info").get("log_rows", 0)})
 
 
 def _params_of(*sections: str, keys: tuple[str, ...] = ()) -> Callable[[RunConfig], dict]:
@@ -528,7 +587,9 @@ STAGES: tuple[Stage, ...] = (
           "fit survival models and value accounts"),
     Stage("actions", actions, ("panel", "health", "survival"), _params_of("actions", keys=("lang",)),
           "choose a play per account"),
-    Stage("summary", summary, ("kpis", "surveys", "health", "survival", "actions"), _params_of(),
+    Stage("effects", effects, ("ingest", "panel", "health"),
+          _params_of("effects", keys=("horizon_days", "seed")), "measure what the plays did"),
+    Stage("summary", summary, ("kpis", "surveys", "health", "survival", "actions", "effects"), _params_of(),
           "sum up for executives"),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
