@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c requirements-lock.txt -e '.[dev,spark]'
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (engage-models)"
-	@$(PY) -c "from engage_models.engine import spark_unavailable as u; print('Spark engine:', u() or 'ready')"
+	@$(PY) -c "from engage_models.features.engine import spark_unavailable as u; print('Spark engine:', u() or 'ready')"
 	@touch $(STAMP)
 
 env: $(STAMP) ## build .venv with pip (pinned by requirements-lock.txt, Spark extra included), register the kernel

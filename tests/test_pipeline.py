@@ -142,8 +142,6 @@ def test_a_run_exported_to_a_folder_opens_again_with_the_same_artifacts(first_ru
 
 
 def test_the_final_health_model_is_stored_and_loads_without_pickle(first_run):
-    if first_run["health"].reason("model"):
-        pytest.xfail(first_run["health"].reason("model"))
     model = first_run.health_model
     latest = first_run.panel[first_run.panel["as_of"] == first_run.as_of].drop(columns=list(S.LABELS))
     scores = first_run.scores[first_run.scores["as_of"] == first_run.as_of]

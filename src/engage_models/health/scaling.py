@@ -11,8 +11,10 @@ linear model on raw counts is dominated by those tails, so, per column, learned 
    fat-tailed column (percent changes);
 3. **z-score**: ``(x - mean) / sd`` with the training mean and sd (sd 0 -> 1);
 4. optional **grouping of highly correlated columns** (``group_threshold``): columns whose transformed values
-   correlate above the threshold are averaged into one feature named after the group's first column, so a
-   score does not split one behaviour across five near-copies.
+   correlate above the threshold (in absolute value) are averaged into one feature named after the group's
+   first column, so a score does not split one behaviour across five near-copies; a column that moves
+   against the first (``inactive_days`` against ``active_days``) enters with its sign flipped, so opposite
+   metrics of one behaviour add up instead of cancelling.
 
 Every parameter is stored (``*_`` attributes), so a new account is rescored exactly as in training.
 
@@ -33,11 +35,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.stats import logit as _logit
 from ..features import metrics as M
+from ._inputs import binary_target, finite_numbers, frame_for_fit, frame_for_predict
 
 MISSING_SUFFIX = "__missing"
 
@@ -52,17 +55,36 @@ def _registry_skewed(column: str) -> bool | None:
 class SkewScaler(TransformerMixin, BaseEstimator):
     """Impute, log-transform fat tails, z-score, optionally merge correlated columns (see the module docstring).
 
+    A DataFrame in gives a DataFrame out (same index, columns ``get_feature_names_out()``); an array gives an
+    array. Missing values are imputed (``allow_nan``); infinite values are an error.
+
     Parameters
     ----------
     skew_threshold : float
         Sample skewness above which a column is log-transformed (registry metrics marked ``skewed`` always
         are).
     group_threshold : float or None
-        Merge columns whose transformed values correlate (Pearson) at or above this; None: no grouping.
+        Merge columns whose transformed values correlate (Pearson, either sign) at or above this in absolute
+        value; None: no grouping. A column correlated negatively with its group's first column enters the
+        group's mean with its sign flipped (``inactive_days`` counts as minus ``active_days``), so the two
+        reinforce instead of cancelling.
     missing_indicators : bool
         Add ``<column>__missing`` for columns with missing values in training.
     log_transform : bool
         False: no log transform (inputs already on a log-odds scale, as from :class:`MonotoneBinner`).
+
+    Attributes
+    ----------
+    columns_ : list of str
+        Input columns (``x0``, ``x1``, ... for an array).
+    medians_, means_, scales_ : dict
+        Per input column: the imputed value, and the mean and SD of the (logged) column. Plain dicts and
+        arrays throughout, so a fitted scaler saves with ``skops``.
+    groups_ : list of list of str
+        Input columns behind each output feature; the first names it.
+    group_signs_ : list of list of float
+        +1 or -1 per member of ``groups_``: the sign of its correlation with the group's first column.
+    n_features_in_, feature_names_in_ : as in scikit-learn (names only when fitted on a DataFrame).
     """
 
     def __init__(self, skew_threshold: float = 1.0, group_threshold: float | None = None,
@@ -72,76 +94,98 @@ class SkewScaler(TransformerMixin, BaseEstimator):
         self.missing_indicators = missing_indicators
         self.log_transform = log_transform
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
     def fit(self, X, y=None):
-        X = self._frame(X, fitting=True)
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.medians_ = X.median().fillna(0.0)
-        self.missing_columns_ = [c for c in X.columns if X[c].isna().any()] if self.missing_indicators else []
-        filled = X.fillna(self.medians_)
+        X = _numeric(frame_for_fit(self, X), type(self).__name__)
+        self.columns_ = list(X.columns)
+        medians = X.median().fillna(0.0).to_numpy(dtype=float)
+        self.medians_ = dict(zip(self.columns_, medians.tolist(), strict=True))
+        A = X.to_numpy(dtype=float)
+        missing = np.isnan(A).any(axis=0)
+        self.missing_columns_ = [c for c, m in zip(self.columns_, missing, strict=True) if m] \
+            if self.missing_indicators else []
+        filled = np.where(np.isnan(A), medians[None, :], A)
         self.log_columns_, self.signed_log_columns_ = [], []
-        for c in X.columns if self.log_transform else []:
-            v = filled[c].to_numpy(float)
-            if np.nanstd(v) == 0:
-                continue
-            marked = _registry_skewed(c)
-            skew = stats.skew(v) if len(v) > 2 else 0.0
-            heavy = marked if marked is not None else abs(skew) > self.skew_threshold
-            if marked is None and not heavy and v.min() < 0:
-                # signed columns: fat tails on either side (percent changes)
-                heavy = stats.kurtosis(v) > 3 * (1 + self.skew_threshold)
-            if heavy:
-                (self.log_columns_ if v.min() >= 0 else self.signed_log_columns_).append(c)
+        if self.log_transform and len(filled) > 0:
+            sd = filled.std(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                skew = stats.skew(filled, axis=0) if len(filled) > 2 else np.zeros(filled.shape[1])
+                kurt = stats.kurtosis(filled, axis=0) if len(filled) > 2 else np.zeros(filled.shape[1])
+            for j, c in enumerate(self.columns_):
+                if sd[j] == 0:
+                    continue
+                marked = _registry_skewed(c)
+                heavy = marked if marked is not None else abs(skew[j]) > self.skew_threshold
+                if marked is None and not heavy and filled[:, j].min() < 0:
+                    # signed columns: fat tails on either side (percent changes)
+                    heavy = kurt[j] > 3 * (1 + self.skew_threshold)
+                if heavy:
+                    (self.log_columns_ if filled[:, j].min() >= 0 else self.signed_log_columns_).append(c)
         logged = self._logs(filled)
-        self.means_ = logged.mean()
-        sd = logged.std(ddof=0)
-        self.scales_ = sd.where(sd > 0, 1.0)
-        z = (logged - self.means_) / self.scales_
-        self.groups_ = self._groups(z) if self.group_threshold else [[c] for c in z.columns]
+        means, sd = logged.mean(axis=0), logged.std(axis=0)
+        scales = np.where(sd > 0, sd, 1.0)
+        self.means_ = dict(zip(self.columns_, means.tolist(), strict=True))
+        self.scales_ = dict(zip(self.columns_, scales.tolist(), strict=True))
+        z = (logged - means) / scales
+        if self.group_threshold:
+            self.groups_, self.group_signs_ = self._groups(z)
+        else:
+            self.groups_, self.group_signs_ = [[c] for c in self.columns_], [[1.0] for _ in self.columns_]
+        # output feature g = sum over its members of sign / size * z: one matrix product at transform
+        position = {c: j for j, c in enumerate(self.columns_)}
+        self.group_weights_ = np.zeros((len(self.columns_), len(self.groups_)))
+        for g, (members, signs) in enumerate(zip(self.groups_, self.group_signs_, strict=True)):
+            for c, sign in zip(members, signs, strict=True):
+                self.group_weights_[position[c], g] = sign / len(members)
         self.feature_names_out_ = np.asarray([g[0] for g in self.groups_] +
                                              [c + MISSING_SUFFIX for c in self.missing_columns_], dtype=object)
         return self
 
-    def _frame(self, X, fitting=False) -> pd.DataFrame:
-        if not isinstance(X, pd.DataFrame):
-            X = pd.DataFrame(np.asarray(X, dtype=float),
-                             columns=None if fitting else list(self.feature_names_in_))
-            X.columns = [str(c) for c in X.columns]
-        if not fitting:
-            missing = [c for c in self.feature_names_in_ if c not in X.columns]
-            if missing:
-                raise ValueError(f"columns seen in fit are missing: {missing}")
-            X = X[list(self.feature_names_in_)]
-        return X.apply(pd.to_numeric, errors="coerce").astype(float)
-
-    def _logs(self, X: pd.DataFrame) -> pd.DataFrame:
-        X = X.copy()
+    def _logs(self, A: np.ndarray) -> np.ndarray:
+        """The log transforms of a (rows x ``columns_``) array."""
+        A = np.array(A, dtype=float, copy=True)
         for c in self.log_columns_:
-            X[c] = np.log1p(X[c].clip(lower=0))
+            j = self.columns_.index(c)
+            A[:, j] = np.log1p(np.clip(A[:, j], 0, None))
         for c in self.signed_log_columns_:
-            X[c] = np.sign(X[c]) * np.log1p(X[c].abs())
-        return X
+            j = self.columns_.index(c)
+            A[:, j] = np.sign(A[:, j]) * np.log1p(np.abs(A[:, j]))
+        return A
 
-    def _groups(self, z: pd.DataFrame) -> list[list[str]]:
-        corr = z.corr().abs().fillna(0.0).to_numpy()
-        cols, assigned, groups = list(z.columns), set(), []
+    def _groups(self, z: np.ndarray) -> tuple[list[list[str]], list[list[float]]]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.nan_to_num(np.corrcoef(z, rowvar=False), nan=0.0) if z.shape[1] > 1 else np.ones((1, 1))
+        cols, assigned, groups, signs = self.columns_, set(), [], []
         for i, c in enumerate(cols):  # greedy, in column order: the first column names its group
             if c in assigned:
                 continue
-            members = [c] + [cols[j] for j in range(i + 1, len(cols))
-                             if cols[j] not in assigned and corr[i, j] >= self.group_threshold]
+            js = [j for j in range(i + 1, len(cols))
+                  if cols[j] not in assigned and abs(corr[i, j]) >= self.group_threshold]
+            members = [c] + [cols[j] for j in js]
             assigned.update(members)
             groups.append(members)
-        return groups
+            signs.append([1.0] + [1.0 if corr[i, j] > 0 else -1.0 for j in js])
+        return groups, signs
 
     def transform(self, X):
         check_is_fitted(self, "means_")
-        X = self._frame(X)
-        miss = X[self.missing_columns_].isna().astype(float)
-        z = (self._logs(X.fillna(self.medians_)) - self.means_) / self.scales_
-        out = pd.DataFrame({g[0]: z[g].mean(axis=1) for g in self.groups_}, index=X.index)
+        frame = isinstance(X, pd.DataFrame)
+        X = _numeric(frame_for_predict(self, X, self.columns_)[self.columns_], type(self).__name__)
+        A = X.to_numpy(dtype=float)
+        missing = np.isnan(A)
+        filled = np.where(missing, self._per_column(self.medians_)[None, :], A)
+        z = (self._logs(filled) - self._per_column(self.means_)) / self._per_column(self.scales_)
+        out = pd.DataFrame(z @ self.group_weights_, columns=[g[0] for g in self.groups_], index=X.index)
         for c in self.missing_columns_:
-            out[c + MISSING_SUFFIX] = miss[c].to_numpy()
-        return out
+            out[c + MISSING_SUFFIX] = missing[:, self.columns_.index(c)].astype(float)
+        return out if frame else out.to_numpy(dtype=float)
+
+    def _per_column(self, values: dict) -> np.ndarray:
+        return np.array([values[c] for c in self.columns_], dtype=float)
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "feature_names_out_")
@@ -157,7 +201,7 @@ class SkewScaler(TransformerMixin, BaseEstimator):
         raise KeyError(feature)
 
     def inverse_column(self, feature: str, z: np.ndarray) -> np.ndarray:
-        """Raw value of a single-column feature at transformed value ``z`` (for words like 'typical 0.65')."""
+        """Raw value of a feature's first column at transformed value ``z`` (for words like 'typical 0.65')."""
         c = self.group_of(feature)[0]
         x = np.asarray(z, float) * self.scales_[c] + self.means_[c]
         if c in self.log_columns_:
@@ -167,7 +211,7 @@ class SkewScaler(TransformerMixin, BaseEstimator):
         return x
 
 
-class MonotoneBinner(TransformerMixin, BaseEstimator):
+class MonotoneBinner(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Monotone binning of numeric metrics into weights of evidence (the classic scorecard transform).
 
     For non-linear metrics (risk that drops sharply once a few seats are active, then flattens), per column,
@@ -180,17 +224,24 @@ class MonotoneBinner(TransformerMixin, BaseEstimator):
        in the next;
     4. each value replaced by its bin's weight of evidence ``logit(rate_bin) - logit(rate_all)``.
 
-    The output is on the log-odds scale and keeps the column names; the health score then weights it like
-    any other feature.
+    ``y`` is a binary outcome (two labels; the larger, e.g. churned = 1, is the event). The output is on the
+    log-odds scale and keeps the column names (a DataFrame in gives a DataFrame out, an array an array); the
+    health score then weights it like any other feature.
     """
 
     def __init__(self, n_bins: int = 5):
         self.n_bins = n_bins
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.target_tags.required = True
+        return tags
+
     def fit(self, X, y):
-        X = pd.DataFrame(X).apply(pd.to_numeric, errors="coerce").astype(float)
-        y = np.asarray(y, dtype=float)
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        X = _numeric(frame_for_fit(self, X), type(self).__name__)
+        _, y = binary_target(self, y, len(X))
+        self.columns_ = list(X.columns)
         base = (y.sum() + 0.5) / (len(y) + 1.0)
         self.edges_, self.woe_, self.missing_woe_ = {}, {}, {}
         for c in X.columns:
@@ -214,15 +265,25 @@ class MonotoneBinner(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "woe_")
-        X = pd.DataFrame(X)[list(self.feature_names_in_)].apply(pd.to_numeric, errors="coerce").astype(float)
+        frame = isinstance(X, pd.DataFrame)
+        X = _numeric(frame_for_predict(self, X, self.columns_)[self.columns_], type(self).__name__)
         out = {}
-        for c in self.feature_names_in_:
+        for c in self.columns_:
             v = X[c].to_numpy()
             w = self.woe_[c][np.searchsorted(self.edges_[c], np.nan_to_num(v), side="right")]
             out[c] = np.where(np.isnan(v), self.missing_woe_[c], w)
-        return pd.DataFrame(out, index=X.index)
+        out = pd.DataFrame(out, index=X.index)
+        return out if frame else out.to_numpy(dtype=float)
 
 
+def _numeric(X: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Columns as floats (text that is not a number becomes missing, as before); infinite values are an error."""
+    if all(pd.api.types.is_numeric_dtype(d) for d in X.dtypes):
+        out = X.astype(float)
+    else:
+        out = X.apply(pd.to_numeric, errors="coerce").astype(float)
+    finite_numbers(out, where)
+    return out
 
 
 def _pav(rates: np.ndarray, weights: np.ndarray, increasing: bool = True) -> np.ndarray:

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .._core.i18n import fmt_interval, fmt_money, fmt_pp, t
 from .._core.plots import BAND_COLOURS, new_ax
-from .score import feature_label
+from .design import feature_label
 
 BANDS = ("green", "yellow", "red")
 

@@ -330,11 +330,7 @@ def health(ctx: Context) -> None:
     X = labelled.drop(columns=list(LABELS))
     final = HealthScore(gap_days=c.horizon_days, n_bootstrap=h.n_bootstrap, cost_ratios=h.cost_ratios,
                         random_state=c.seed).fit(X, labelled["churned_within_h"].astype(int))
-    try:
-        save_model(final, out.file("model.skops"))
-    except TypeError as exc:  # a fitted attribute skops cannot write (pandas objects)
-        out.files.remove("model.skops")
-        out.skip("model", f"the fitted model could not be saved as a skops file ({exc})", kind="error")
+    save_model(final, out.file("model.skops"))  # loads back without pickle (health/model_io.py)
     card = final.scorecard("en")
     card["label_ja"] = final.scorecard("ja").set_index("feature").loc[card["feature"], "label"].to_numpy()
     out.frame("scorecard", card.rename(columns={"label": "label_en"}))

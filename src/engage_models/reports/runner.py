@@ -520,7 +520,7 @@ def run(
     simulated = prepare_data(data_path, demo if demo is not None else demo_if_empty, cfg.seed, demo_accounts,
                              demo_months, say) if needs or demo or demo_if_empty else False
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    params = RunParameters(str(data_path), cfg.as_of, cfg.horizon_days, lang, cfg.seed, run_day, cfg.engine,
+    params = RunParameters(data_path.name, cfg.as_of, cfg.horizon_days, lang, cfg.seed, run_day, cfg.engine,
                            cfg.spark_master, cfg.spark_driver_memory, cfg.currency).as_dict()
 
     out_dir.mkdir(parents=True, exist_ok=True)

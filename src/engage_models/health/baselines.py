@@ -1,0 +1,205 @@
+"""The baselines the learned score is backtested against: a hand-weighted scorecard and gradient boosting.
+
+:class:`HandWeightedScore` is a scorecard with typed-in weights, as customer-success tools are configured out of
+the box (the bundled ``hand_scorecard.yaml``, or your own); the learned score must beat it out of time, so the
+gain from learning is shown, not claimed. :class:`ChurnGBM` (scikit-learn's HistGradientBoosting on the same
+columns) is the flexible benchmark: how much accuracy the readable score leaves on the table.
+
+Both are binary classifiers in scikit-learn's conventions: ``classes_`` are the two labels of ``y`` (the second,
+e.g. churned = 1, is the event whose probability ``predict_proba(X)[:, 1]`` gives), a DataFrame's columns are
+picked by name (extra columns allowed), an array's columns are named ``x0``, ``x1``, ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
+
+from .._core.stats import sigmoid as _sigmoid
+from ._inputs import binary_target, frame_for_fit, frame_for_predict, positional_names
+from .design import _infer_columns
+
+_DEFAULT_CARD = Path(__file__).resolve().parent / "hand_scorecard.yaml"
+
+
+def load_scorecard(config=None) -> dict:
+    """A hand scorecard: a dict, or a YAML file path (default: the bundled vendor-style card).
+
+    Format::
+
+        name: ...
+        metrics:
+          - metric: logins_28d          # a column of X
+            weight: 25                  # relative weight (any positive numbers)
+            direction: higher           # higher | lower: which values are healthy
+            thresholds: [[20, 100], [5, 60], [0, 20]]   # [value, points]: the first whose value is reached
+    """
+    if config is None or isinstance(config, (str, Path)):
+        path = Path(config or _DEFAULT_CARD)
+        try:
+            config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ValueError(f"cannot read scorecard {path}: {exc}") from exc
+        where = str(path)
+    else:
+        where = "scorecard"
+    if not isinstance(config, dict) or not isinstance(config.get("metrics"), list) or not config["metrics"]:
+        raise ValueError(f"{where}: needs a non-empty 'metrics' list")
+    for i, m in enumerate(config["metrics"]):
+        need = {"metric", "weight", "thresholds"}
+        if not isinstance(m, dict) or need - set(m):
+            raise ValueError(f"{where}: metrics[{i}] needs {sorted(need)}, got {m!r}")
+        if m.get("direction", "higher") not in ("higher", "lower"):
+            raise ValueError(f"{where}: metrics[{i}] ({m['metric']}): direction must be 'higher' or 'lower'")
+        if float(m["weight"]) <= 0:
+            raise ValueError(f"{where}: metrics[{i}] ({m['metric']}): weight must be positive")
+    return config
+
+
+
+class HandWeightedScore(ClassifierMixin, BaseEstimator):
+    """A scorecard with typed-in weights and thresholds, as customer-success tools configure them.
+
+    ``score = sum_m weight_m * points_m(x_m) / sum_m weight_m`` with ``points_m`` from the first threshold the
+    value reaches (``direction: higher``: value >= threshold; ``lower``: value <= threshold), 0 when none;
+    a missing value scores the lowest points of its metric. ``fit`` learns nothing about the weights: only
+    the monotone map from score to probability (Platt), so its calibration can be compared fairly.
+
+    Parameters
+    ----------
+    config : dict, path or None
+        The card (see :func:`load_scorecard`); None: the bundled vendor-style card. Its metrics name columns of
+        ``X``: for an array, ``x0``, ``x1``, ... (the scikit-learn check suite runs it with such a card).
+    """
+
+    def __init__(self, config=None):
+        self.config = config
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True          # a missing value scores its metric's lowest points
+        tags.classifier_tags.multi_class = False  # churned or not
+        tags.classifier_tags.poor_score = True    # typed-in weights: nothing guarantees accuracy on any data
+        return tags
+
+    def _metrics(self, card) -> list[str]:
+        return [m["metric"] for m in card["metrics"]]
+
+    def fit(self, X, y):
+        card = load_scorecard(self.config)
+        X = frame_for_fit(self, X)
+        missing = [c for c in self._metrics(card) if c not in X.columns]
+        if missing:
+            cols = list(X.columns)
+            raise ValueError(f"hand scorecard metric(s) not in the data: {missing} (X has {len(cols)} feature(s): "
+                             f"{cols[:12]}{' ...' if len(cols) > 12 else ''})")
+        self.classes_, y01 = binary_target(self, y, len(X))
+        self.card_ = card
+        s = self._score(card, X)
+        platt = LogisticRegression(C=1e6, max_iter=1000).fit(s.reshape(-1, 1), y01)
+        self.calibration_ = (float(platt.intercept_[0]), float(platt.coef_[0, 0]))
+        return self
+
+    def health_score(self, X) -> pd.Series:
+        """The card's score, 0-100 (works before ``fit``: the card needs no learning)."""
+        if hasattr(self, "card_"):
+            card = self.card_
+            X = frame_for_predict(self, X, self._metrics(card))
+        else:
+            card = load_scorecard(self.config)
+            X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+            if not all(isinstance(c, str) for c in X.columns):
+                X = X.set_axis(positional_names(X.shape[1]), axis=1)
+        return pd.Series(self._score(card, X), index=X.index, name="score")
+
+    @staticmethod
+    def _score(card, X: pd.DataFrame) -> np.ndarray:
+        total_w = sum(float(m["weight"]) for m in card["metrics"])
+        score = np.zeros(len(X))
+        for m in card["metrics"]:
+            v = pd.to_numeric(X[m["metric"]], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            lowest = min(float(p) for _, p in m["thresholds"])
+            pts = np.where(np.isnan(v), lowest, 0.0)
+            done = np.zeros(len(X), bool)
+            for thr, p in m["thresholds"]:
+                hit = (v >= thr) if m.get("direction", "higher") == "higher" else (v <= thr)
+                hit &= ~done & ~np.isnan(v)
+                pts[hit] = float(p)
+                done |= hit
+            score += float(m["weight"]) * pts
+        return score / total_w
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "calibration_")
+        a, b = self.calibration_
+        p = _sigmoid(a + b * self.health_score(X).to_numpy())
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "calibration_")
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
+
+class ChurnGBM(ClassifierMixin, BaseEstimator):
+    """Gradient boosting (scikit-learn's HistGradientBoosting) on the same columns: the accuracy benchmark.
+
+    Numeric columns go in as they are (trees need no scaling; missing values are handled natively);
+    categorical columns as categories. Columns are inferred as for :class:`~engage_models.health.HealthScore`
+    (``date_col`` and ``id_col`` never enter).
+    """
+
+    def __init__(self, metrics=None, categorical=None, date_col: str = "as_of", id_col: str = "account_id",
+                 max_iter: int = 200, learning_rate: float = 0.06, max_leaf_nodes: int = 15,
+                 l2_regularization: float = 1.0, random_state: int = 0):
+        self.metrics = metrics
+        self.categorical = categorical
+        self.date_col = date_col
+        self.id_col = id_col
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.l2_regularization = l2_regularization
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True          # trees send missing values down their own branch
+        tags.classifier_tags.multi_class = False  # churned or not
+        return tags
+
+    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
+        out = X[self.metrics_].apply(pd.to_numeric, errors="coerce").astype(float)
+        for c in self.categorical_:
+            out[c] = pd.Categorical(X[c].astype("string"), categories=self.levels_[c])
+        return out
+
+    def fit(self, X, y):
+        X = frame_for_fit(self, X)
+        self.classes_, y01 = binary_target(self, y, len(X))
+        self.metrics_, self.categorical_ = _infer_columns(X, self.metrics, self.categorical,
+                                                          {self.date_col, self.id_col})
+        if not self.metrics_ and not self.categorical_:
+            raise ValueError("ChurnGBM: no feature columns: pass metrics=[...] or numeric columns")
+        self.levels_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical_}
+        self.model_ = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
+            l2_regularization=self.l2_regularization, categorical_features="from_dtype", early_stopping=False,
+            random_state=self.random_state,
+        ).fit(self._matrix(X), y01.astype(int))
+        self.n_iter_ = self.model_.n_iter_
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.model_.predict_proba(self._matrix(frame_for_predict(self, X, self.metrics_ + self.categorical_)))
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
