@@ -39,8 +39,9 @@ def test_every_account_is_held_out_with_the_plays_share_and_each_stratum_holds_o
     df = plan()
     seeds = range(1500)
     held = np.zeros(len(df))
+    book = A.load_playbook()  # parsed once: the loop then takes a few seconds
     for seed in seeds:
-        out = A.assign_holdout(df, seed=seed)
+        out = A.assign_holdout(df, book, seed=seed)
         h = out["assignment"].eq(A.HELD_OUT).to_numpy()
         per = out[h].groupby("holdout_stratum").size().reindex(["green/tech_touch", "yellow/low_touch"], fill_value=0)
         assert per.iloc[0] in (0, 1) and per.iloc[1] in (1, 2)

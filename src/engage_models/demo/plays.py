@@ -238,8 +238,8 @@ class PlayState:
             "note": np.where(held[rows], "held out (randomised)", ""),
         }))
         channels = np.array([p.channel for p in s.plays], dtype=object)
-        when = date + np.timedelta64(10 * 3600, "s") + (rng.random(len(a)) * 8 * 3600).astype(np.int64) * np.timedelta64(
-            1, "s")
+        seconds = (rng.random(len(a)) * 8 * 3600).astype(np.int64)  # during the working day of the campaign
+        when = date + np.timedelta64(10 * 3600, "s") + seconds * np.timedelta64(1, "s")
         self.pending_touch.append((a, when, channels[chosen[done]], ids[np.isin(rows, np.flatnonzero(done))]))
 
     def decide(self, t: int, would: np.ndarray, dates: np.ndarray) -> np.ndarray:

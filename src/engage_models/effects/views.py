@@ -229,7 +229,7 @@ def plot_effects(effects: pd.DataFrame, ax=None, lang: str = "en", playbook=None
         m = g.set_index("method")
         rows.append((design, play, m))
     ax = new_ax(ax, figsize=(8, 0.55 * max(len(rows), 2) + 1.2))
-    for i, (design, play, m) in enumerate(rows):
+    for i, (design, _play, m) in enumerate(rows):
         best = m.loc["cuped" if design == RANDOMISED else "aipw"]
         filled = design == RANDOMISED
         ax.errorbar(100 * best.estimate, i, xerr=[[100 * (best.estimate - best.ci_low)],
