@@ -38,7 +38,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import SplineTransformer, StandardScaler
 
 from .._core.stats import two_sided_p, z_value
 from ..features import metrics as M
@@ -168,8 +168,12 @@ def naive_difference(y, treated, clusters, level: float = 0.95) -> Estimate:
 
 
 def _model(binary: bool):
+    """Logistic (or ridge) regression on natural cubic-spline bases of the standardised covariates: smooth
+    non-linear effects (a rule picking both low and high users, a churn risk rising faster at the low end)
+    without a flexible learner's extreme propensities."""
     last = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=200) if binary else Ridge(alpha=1.0)
-    return make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler(), last)
+    return make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler(),
+                         SplineTransformer(n_knots=4, degree=3, knots="quantile", extrapolation="linear"), last)
 
 
 def _fit_predict(X_train, y_train, X_test, binary: bool) -> np.ndarray:
