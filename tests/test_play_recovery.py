@@ -6,7 +6,8 @@ the rules follow risk, so the naive comparison is biased). Pipeline-free: the pl
 :func:`engage_models.effects.play_units` and :func:`engage_models.effects.measure_effects` on a panel of the
 campaign dates carrying what the simulated team looked at (active users / seats over the last 28 days, and a
 pre-period score from the hazard formula on the same measurements). ``play_truth.parquet`` gives both potential
-outcomes of every account, so the true effect on the very accounts measured is known exactly.
+outcomes of every account, so the true effect on the very accounts measured is known exactly (for the
+observational estimate, the treated left after trimming: it describes those).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def one_world(seed: int, root) -> list[dict]:
                                                             churn_probability=np.nan, band="yellow")
     as_of = truth["date"].max() + pd.Timedelta(days=H)
     units = E.play_units(log, accounts, panel, scores, as_of=as_of, horizon_days=H)
-    effects, _ = E.measure_effects(units, panel, min_per_arm=10, folds=3, seed=seed, outcomes=("churned",))
+    effects, overlap = E.measure_effects(units, panel, min_per_arm=10, folds=3, seed=seed, outcomes=("churned",))
     effects = effects[effects["group"] == "all"].set_index(["play", "design", "method"])
     rnd_dates = sorted(truth["date"].unique())[:2]
     rows = []
@@ -47,6 +48,9 @@ def one_world(seed: int, root) -> list[dict]:
         po = potential_outcomes(truth, play, H)
         picked = po[(po["play"] == play) & po["date"].isin(rnd_dates)]
         done = po[(po["play"] == play) & (po["arm"] == "done") & ~po["date"].isin(rnd_dates) & po["y0"].notna()]
+        # the observational estimate describes the treated left after trimming (propensity above 0.95)
+        kept = overlap[(overlap["play"] == play) & overlap["treated"] & ~overlap["trimmed"]]
+        done = done.merge(kept[["account_id", "as_of"]].rename(columns={"as_of": "date"}), on=["account_id", "date"])
         for design, who, methods in ((E.RANDOMISED, picked, ("cuped", "difference")),
                                      (E.OBSERVATIONAL, done, ("aipw", "naive"))):
             truth_effect = float((who["y1"] - who["y0"]).mean())

@@ -481,27 +481,17 @@ def actions(ctx: Context) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ effects
-def score_all_dates(config: RunConfig, health: Artifact, panel: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+def score_all_dates(health: Artifact, panel: pd.DataFrame) -> pd.DataFrame:
     """Score, churn probability and band of every panel row by the run's final health model (a play's
-    pre-period score and its follow-up). When the health stage could not save the model file, the same model
-    is fitted again on the same rows (without the bootstrap, which only adds intervals), and the returned note
-    says so."""
+    pre-period score and its follow-up): one fixed function of what was measured at each date."""
     from ..health.model_io import load_model
 
-    note = None
-    try:
-        model = load_model(health.file("model.skops"))
-    except KeyError:
-        h = pd.Timedelta(days=config.horizon_days)
-        labelled = panel[panel["churned_within_h"].notna() & (panel["as_of"] + h <= panel["as_of"].max())]
-        model = health_models(config)["learned"]().fit(labelled.drop(columns=list(LABELS)),
-                                                      labelled["churned_within_h"].astype(int))
-        note = "the health model file was not saved; its model was fitted again to score the plays' dates"
+    model = load_model(health.file("model.skops"))
     X = panel.drop(columns=[c for c in LABELS if c in panel.columns])
     p = model.predict_proba(X)[:, 1]
     return pd.DataFrame({"account_id": panel["account_id"].to_numpy(), "as_of": panel["as_of"].to_numpy(),
                          "score": model.health_score(X).to_numpy(), "churn_probability": p,
-                         "band": model.bands(proba=p).to_numpy()}), note
+                         "band": model.bands(proba=p).to_numpy()})
 
 
 def effects(ctx: Context) -> None:
@@ -519,7 +509,7 @@ def effects(ctx: Context) -> None:
         return
     pnl = ctx.input("panel").frame("panel")
     accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
-    scores, note = score_all_dates(c, ctx.input("health"), pnl)
+    scores = score_all_dates(ctx.input("health"), pnl)
     units = E.play_units(log, accounts, pnl, scores, as_of=ctx.as_of, horizon_days=c.horizon_days)
     effects, overlap = E.measure_effects(units, pnl, min_per_arm=e.min_per_arm, detect_points=e.detect_points,
                                          power=e.power, trim=e.trim, folds=e.folds, seed=c.seed)
@@ -527,7 +517,7 @@ def effects(ctx: Context) -> None:
     out.frame("overlap", overlap)
     out.frame("log_summary", E.log_summary(units, log))
     out.frame("excluded", units.excluded)
-    out.json("info", {**info, **units.info, "play_log": "present", "scoring": note or "the final health model"})
+    out.json("info", {**info, **units.info, "play_log": "present", "scoring": "the final health model"})
 
 
 # ------------------------------------------------------------------------------------------------ summary
