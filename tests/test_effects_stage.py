@@ -18,6 +18,10 @@ from engage_models.effects import views as ev
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_DATE = "2025-05-01"
+# the other stages light (few bootstrap draws): this module checks the effects stage and report 06
+LIGHT = {"health": {"n_cutoffs": 1, "n_bootstrap": 0, "metric_bootstrap": 20}, "survival": {"n_boot": 10},
+         "surveys": {"driver_bootstrap": 20}}
+pytestmark = pytest.mark.slow  # a pipeline run on a world of its own
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +31,7 @@ def played(tmp_path_factory):
     root = tmp_path_factory.mktemp("played")
     simulate(SimConfig(n_accounts=300, months=16, seed=7, events_scale=0.5,
                        plays=PlaySettings(holdout=0.5, holdout_campaigns=(0, 1))), out=root / "raw")
-    run = pipeline.run({"data_dir": str(root), "run_date": RUN_DATE}, strict=True, progress=lambda m: None)
+    run = pipeline.run({"data_dir": str(root), "run_date": RUN_DATE, **LIGHT}, strict=True, progress=lambda m: None)
     return root, run
 
 
@@ -71,8 +75,9 @@ def test_the_summary_quotes_one_line_in_either_language(played):
     assert ev.summary_line(ww.iloc[0:0], "en", 90, log_rows=0).startswith("**What works:** no play log yet")
 
 
-def _execute(notebook: Path, run_dir: Path) -> None:
-    """Run a report notebook's code cells in one namespace (its parameters cell replaced by ``run_dir``)."""
+def _execute(notebook: Path, run_dir: Path, cells: tuple[str, ...] | None = None) -> None:
+    """Run a report notebook's code cells (those of ``cells`` only, when given) in one namespace, its
+    parameters cell replaced by ``run_dir``."""
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -80,6 +85,8 @@ def _execute(notebook: Path, run_dir: Path) -> None:
     ns: dict = {"run_dir": str(run_dir)}
     for cell in nb["cells"]:
         if cell["cell_type"] != "code" or "parameters" in cell["metadata"].get("tags", []):
+            continue
+        if cells is not None and cell["id"] not in cells:
             continue
         exec(compile("".join(cell["source"]), f"{notebook.name}:{cell['id']}", "exec"), ns)  # noqa: S102
     plt.close("all")
@@ -89,13 +96,16 @@ def _execute(notebook: Path, run_dir: Path) -> None:
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_report_06_renders_with_a_play_log_and_without_one(played, tmp_path, lang, small_world):
     root, _ = played
-    run = pipeline.run({"data_dir": str(root), "run_date": RUN_DATE, "lang": lang}, strict=True,
+    run = pipeline.run({"data_dir": str(root), "run_date": RUN_DATE, "lang": lang, **LIGHT}, strict=True,
                        progress=lambda m: None)
-    _execute(ROOT / "notebooks" / "06_what_works.ipynb", run.export(tmp_path / "with"))
+    folder = run.export(tmp_path / "with")
+    _execute(ROOT / "notebooks" / "06_what_works.ipynb", folder)
+    _execute(ROOT / "notebooks" / "00_executive_summary.ipynb", folder, cells=("00-03", "00-what-works"))
     bare = tmp_path / "bare"
     shutil.copytree(small_world / "raw", bare / "raw")
-    plain = pipeline.run({"data_dir": str(bare), "run_date": "2025-01-02", "lang": lang}, until="effects",
+    plain = pipeline.run({"data_dir": str(bare), "run_date": "2025-01-02", "lang": lang, **LIGHT}, until="effects",
                          strict=True, progress=lambda m: None)
     assert plain.json("effects", "info")["play_log"] == "absent"
-    assert np.isfinite(plain.frame("actions", "holdout_design")["expected_churn"]).all()
+    design = plain.frame("actions", "holdout_design")
+    assert np.isfinite(design.loc[design["eligible"] > 0, "expected_churn"]).all() and design["held_out"].sum() > 0
     _execute(ROOT / "notebooks" / "06_what_works.ipynb", plain.export(tmp_path / "without"))
