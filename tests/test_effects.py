@@ -169,3 +169,25 @@ def test_a_bad_play_log_is_named_by_column_and_row():
         E.check_play_log(log.assign(date="2024-01-01", status=["finished", "done", "done"]))
     with pytest.raises(DataError, match=r"missing column\(s\) status"):
         E.check_play_log(log.drop(columns="status"))
+
+
+# ------------------------------------------------------------------------------------------- settings
+@pytest.mark.parametrize("section, message", [
+    ({"actions": {"holdout": "yes"}}, r"actions\.holdout"),
+    ({"effects": {"trim": 0.6}}, r"effects\.trim in \[0, 0\.5\)"),
+    ({"effects": {"min_per_arm": 1}}, r"effects\.min_per_arm and effects\.folds must be at least 2"),
+])
+def test_bad_holdout_and_effects_settings_are_named(section, message):
+    from engage_models._core.errors import ConfigError
+    from engage_models.pipeline import RunConfig
+
+    with pytest.raises(ConfigError, match=message):
+        RunConfig.from_dict({"data_dir": "data", **section})
+    assert RunConfig.from_dict({"data_dir": "data", "actions": {"holdout": False}}).actions.holdout is False
+
+
+def test_simulate_refuses_a_holdout_share_outside_0_to_1(tmp_path, capsys):
+    from engage_models.cli import main
+
+    assert main(["simulate", "--plays", "1.5", "--out", str(tmp_path / "raw")]) == 2
+    assert "--plays: the holdout share lies in [0, 1), not 1.5" in capsys.readouterr().err
