@@ -92,17 +92,23 @@ def _execute(notebook: Path, run_dir: Path, cells: tuple[str, ...] | None = None
     plt.close("all")
 
 
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory, small_world) -> Path:
+    """A data folder without a play log (the small world of the other tests)."""
+    root = tmp_path_factory.mktemp("bare")
+    shutil.copytree(small_world / "raw", root / "raw")
+    return root
+
+
 @pytest.mark.filterwarnings("ignore:FigureCanvasAgg is non-interactive")
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_report_06_renders_with_a_play_log_and_without_one(played, tmp_path, lang, small_world):
+def test_report_06_renders_with_a_play_log_and_without_one(played, bare, tmp_path, lang):
     root, _ = played
     run = pipeline.run({"data_dir": str(root), "run_date": RUN_DATE, "lang": lang, **LIGHT}, strict=True,
-                       progress=lambda m: None)
+                       progress=lambda m: None)  # a second language recomputes the action list only
     folder = run.export(tmp_path / "with")
     _execute(ROOT / "notebooks" / "06_what_works.ipynb", folder)
     _execute(ROOT / "notebooks" / "00_executive_summary.ipynb", folder, cells=("00-03", "00-what-works"))
-    bare = tmp_path / "bare"
-    shutil.copytree(small_world / "raw", bare / "raw")
     plain = pipeline.run({"data_dir": str(bare), "run_date": "2025-01-02", "lang": lang, **LIGHT}, until="effects",
                          strict=True, progress=lambda m: None)
     assert plain.json("effects", "info")["play_log"] == "absent"
