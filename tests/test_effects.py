@@ -191,3 +191,26 @@ def test_simulate_refuses_a_holdout_share_outside_0_to_1(tmp_path, capsys):
 
     assert main(["simulate", "--plays", "1.5", "--out", str(tmp_path / "raw")]) == 2
     assert "--plays: the holdout share lies in [0, 1), not 1.5" in capsys.readouterr().err
+
+
+def test_a_band_is_called_clear_only_when_it_survives_the_false_discovery_correction():
+    from engage_models.effects import views as ev
+
+    base = {"play": "usage_tips", "design": "randomised", "outcome": "churned", "method": "cuped", "preferred": True,
+            "status": "estimated", "n_treated": 100, "n_control": 100, "mean_control": 0.10, "estimate": -0.05,
+            "se": 0.02, "ci_low": -0.089, "ci_high": -0.011, "mde": 0.056, "n_needed": np.nan}
+    # three bands: one clear at p = 0.012, two with nothing; BH: 0.012 * 3 = 0.036 < 0.05 -> still clear
+    rows = [{**base, "group": "all", "p_value": 0.012}, {**base, "group": "yellow", "p_value": 0.012},
+            {**base, "group": "green", "estimate": 0.0, "ci_low": -0.04, "ci_high": 0.04, "p_value": 0.9},
+            {**base, "group": "red", "estimate": 0.0, "ci_low": -0.04, "ci_high": 0.04, "p_value": 0.8}]
+    e = pd.DataFrame(rows)
+    e["q_value"] = E.measure.band_q_values(e)
+    assert e["q_value"].round(3).tolist()[1:] == [0.036, 0.9, 0.9] and np.isnan(e["q_value"].iloc[0])
+    yellow = next(e[e["group"] == "yellow"].itertuples())
+    assert "cut 90-day churn among yellow accounts from 10% to 5%" in ev.sentence(yellow)
+    # the same band among ten: 0.012 * 10 / 1 = 0.12 -> its interval excludes 0, but the report does not claim it
+    many = pd.DataFrame(rows[:2] + [{**rows[2], "play": f"p{i}"} for i in range(9)])
+    many["q_value"] = E.measure.band_q_values(many)
+    yellow = next(many[many["group"] == "yellow"].itertuples())
+    assert yellow.q_value == pytest.approx(0.12) and "no clear effect" in ev.sentence(yellow)
+    assert "Benjamini-Hochberg" in ev.sentences(many, "en") and "補正" in ev.sentences(many, "ja")

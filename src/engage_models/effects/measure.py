@@ -11,11 +11,13 @@
   (health points, among the accounts still customers at the follow-up date);
 * ``group`` ``all`` or the band (``green``, ``yellow``, ``red``) at the observation date before the play.
 
-``status`` is ``estimated``, or ``too_few`` when an arm has fewer than ``min_per_arm`` accounts (the counts
-and the sample size needed are still given). For churn, ``n_needed`` is the number of accounts (both arms)
-needed to detect a fall of ``detect_points`` points with the design's holdout share (CUPED's variance
-reduction included), and ``mde`` the smallest effect the present estimate can detect, both at 95% and the
-configured power. The observational propensities of every unit are returned for the overlap figure.
+``q_value`` adjusts the band rows' p-values together (:func:`band_q_values`); the report calls a band's effect
+clear only when it is below 0.05. ``status`` is ``estimated``, or ``too_few`` when an arm has fewer than
+``min_per_arm`` accounts (the counts and the sample size needed are still given). For churn, ``n_needed`` is
+the number of accounts (both arms) needed to detect a fall of ``detect_points`` points with the design's
+holdout share (CUPED's variance reduction included), and ``mde`` the smallest effect the present estimate can
+detect, both at 95% and the configured power. The observational propensities of every unit are returned for
+the overlap figure.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .._core.stats import benjamini_hochberg
 from .estimate import (
     att_aipw,
     cross_fit,
@@ -45,7 +48,7 @@ PREFERRED = {RANDOMISED: "cuped", OBSERVATIONAL: "aipw"}
 
 EFFECT_COLUMNS = ["play", "design", "outcome", "group", "method", "preferred", "status", "n_treated", "n_control",
                   "mean_treated", "mean_control", "estimate", "se", "ci_low", "ci_high", "p_value", "done_share",
-                  "variance_reduction", "trimmed_treated", "trimmed_control", "n_needed", "mde"]
+                  "variance_reduction", "trimmed_treated", "trimmed_control", "n_needed", "mde", "q_value"]
 
 
 def _groups(units: pd.DataFrame):
@@ -123,6 +126,24 @@ def _observational(units: pd.DataFrame, panel: pd.DataFrame, *, min_per_arm, tri
     return rows, overlap
 
 
+def band_q_values(effects: pd.DataFrame) -> np.ndarray:
+    """Benjamini-Hochberg q-values of the band estimates that stand on enough accounts, adjusted together per
+    outcome and method (all plays and bands of a method are one family: a report that reads many bands must
+    not call one effective by chance); NaN for the rows over all bands and the rest.
+
+    >>> e = pd.DataFrame({"outcome": "churned", "method": "cuped", "group": ["all", "red", "green", "yellow"],
+    ...                   "status": "estimated", "p_value": [0.001, 0.01, 0.04, 0.5]})
+    >>> band_q_values(e).round(3).tolist()
+    [nan, 0.03, 0.06, 0.5]
+    """
+    q = np.full(len(effects), np.nan)
+    bands = (effects["group"] != "all") & (effects["status"] == ESTIMATED)
+    for _, idx in effects[bands].groupby(["outcome", "method"]).groups.items():
+        pos = effects.index.get_indexer(idx)
+        q[pos] = benjamini_hochberg(effects.loc[idx, "p_value"].to_numpy(dtype=float))
+    return q
+
+
 def measure_effects(units: PlayUnits, panel: pd.DataFrame, *, min_per_arm: int = 30, detect_points: float = 5.0,
                     power: float = 0.8, trim: float = 0.05, folds: int = 5, seed: int = 0,
                     level: float = 0.95, outcomes: tuple[str, ...] = OUTCOMES) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -143,6 +164,7 @@ def measure_effects(units: PlayUnits, panel: pd.DataFrame, *, min_per_arm: int =
             effects[c] = np.nan
     effects = effects[EFFECT_COLUMNS]
     effects["preferred"] = effects["preferred"].astype(bool)
+    effects["q_value"] = band_q_values(effects)
     overlap = pd.concat(overlap, ignore_index=True) if overlap else pd.DataFrame(
         columns=["play", "account_id", "as_of", "treated", "propensity", "trimmed"])
     effects.attrs.update({"min_per_arm": min_per_arm, "detect_points": detect_points, "power": power, "trim": trim,

@@ -63,16 +63,19 @@ def sentence(row, lang: str = "en", horizon_days: int = 90, playbook=None, min_p
                  need=f"{math.ceil(need):,}" if np.isfinite(need) else "—", **common)
     ci = _ci_points(row.ci_low, row.ci_high, lang)
     p0, p1 = _pct(row.mean_control), _pct(row.mean_control + row.estimate)
-    if row.ci_high < 0:
+    # a band's estimate is one of many: it is called clear only when it survives the false-discovery correction
+    q = getattr(row, "q_value", np.nan)
+    survives = row.group == "all" or (q is not None and np.isfinite(q) and q < 0.05)
+    if row.ci_high < 0 and survives:
         key = "effects.sentence.cut"
-    elif row.ci_low > 0:
+    elif row.ci_low > 0 and survives:
         key = "effects.sentence.raised"
     else:
         key = "effects.sentence.unclear"
     mde = _points(row.mde, signed=False) if "mde" in row._fields and np.isfinite(row.mde) else ""
     text = t(key, lang, p0=p0, p1=p1, ci=ci, diff=_points(row.estimate), **common)
     if key == "effects.sentence.unclear" and mde:
-        text += " " + t("effects.sentence.mde", lang, mde=mde)
+        text += t("effects.sentence.mde", lang, mde=mde)
     return text
 
 
@@ -95,6 +98,8 @@ def sentences(effects: pd.DataFrame, lang: str = "en", horizon_days: int = 90, p
                 continue
             lines.append(("- " if r.group == "all" else "  - ") + sentence(
                 r, lang, horizon_days, playbook, min_per_arm, detect_points))
+    if bands and (rows["group"] != "all").any():
+        lines += ["", t("effects.bands_note", lang)]
     return "\n".join(lines)
 
 
@@ -123,7 +128,8 @@ def effects_view(effects: pd.DataFrame, design: str, lang: str = "en", playbook=
                 t("effects.with", lang): value(r.mean_control + r.estimate) if np.isfinite(r.estimate) else "",
                 t("effects.effect_points" if churn else "effects.effect_score", lang): effect,
                 t("effects.ci", lang): lo_hi,
-                t("effects.p_value", lang): "" if not np.isfinite(r.p_value) else f"{r.p_value:.3f}"}
+                t("effects.p_value", lang): "" if not np.isfinite(r.p_value) else f"{r.p_value:.3f}",
+                t("effects.q_value", lang): f"{r.q_value:.3f}" if np.isfinite(getattr(r, "q_value", np.nan)) else ""}
         if churn and design == RANDOMISED:
             item[t("effects.mde", lang)] = _points(r.mde, signed=False)
             item[t("effects.n_needed", lang)] = f"{math.ceil(r.n_needed):,}" if np.isfinite(r.n_needed) else ""
