@@ -214,3 +214,32 @@ def test_a_band_is_called_clear_only_when_it_survives_the_false_discovery_correc
     yellow = next(many[many["group"] == "yellow"].itertuples())
     assert yellow.q_value == pytest.approx(0.12) and "no clear effect" in ev.sentence(yellow)
     assert "Benjamini-Hochberg" in ev.sentences(many, "en") and "補正" in ev.sentences(many, "ja")
+
+
+# --------------------------------------------------------------------------------------- the contract
+def test_ingest_keeps_a_good_play_log_and_quarantines_an_unknown_status_and_a_done_play_in_the_future(tmp_path):
+    from engage_models.ingest import contracts as C
+    from engage_models.ingest import load
+    from test_ingest import _run, _tables
+
+    tables = _tables()
+    tables["plays"] = [
+        {"play_id": "P1", "account_id": "A1", "play": "Rescue_Call", "date": "2025-01-20", "owner": "csm",
+         "status": "done", "holdout": "false", "note": "called, renewal discussed"},
+        {"play_id": "P2", "account_id": "A2", "play": "rescue_call", "date": "2025-01-20", "owner": "csm",
+         "status": "skipped", "holdout": "true", "note": ""},
+        {"play_id": "P3", "account_id": "A1", "play": "usage_tips", "date": "2025-02-01", "owner": "csm",
+         "status": "finished", "holdout": "", "note": ""},
+        {"play_id": "P4", "account_id": "A1", "play": "usage_tips", "date": "2026-06-01", "owner": "csm",
+         "status": "done", "holdout": "", "note": ""},
+        {"play_id": "P5", "account_id": "A2", "play": "usage_tips", "date": "2026-06-01", "owner": "csm",
+         "status": "planned", "holdout": "", "note": ""},  # a planned play may lie ahead
+    ]
+    report, processed = _run(tmp_path, tables)
+    assert (report.tables["plays"].rows_kept, report.tables["plays"].rows_quarantined) == (3, 2)
+    plays = load("plays", processed)
+    assert plays["play_id"].tolist() == ["P1", "P2", "P5"] and plays["play"].iloc[0] == "rescue_call"
+    assert plays["holdout"].tolist()[:2] == [False, True] and pd.isna(plays["holdout"].iloc[2])
+    bad = load("plays", processed, quarantine=True).set_index("play_id")["reason"]
+    assert bad["P3"] == C.UNKNOWN_PLAY_STATUS and bad["P4"] == C.PLAY_DONE_IN_FUTURE
+    assert "plays" not in report.missing_optional  # NOW is 2026-01-01: a done play in June 2026 is ahead
