@@ -39,6 +39,7 @@ def _simulate(args) -> int:
         events_scale=args.events_scale,
         inject_defects=not args.clean,
         plays=plays,
+        **({"personas": True, "devices": True, "prepurchase": True} if args.personas else {}),
     )
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0
@@ -214,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plays", type=float, default=None, metavar="HOLDOUT",
                    help="add customer-success plays with known effects and a play log (engage_models.demo.plays); "
                         "the first two campaigns hold out this share at random, the later ones none (0: none)")
+    s.add_argument("--personas", action="store_true",
+                   help="plant four behavioural personas and two milestones, with devices on events and touches "
+                        "and touches before the contract start (engage_models.demo.journeys)")
     s.add_argument("--out", type=Path, default=config.RAW_DIR)
     s.set_defaults(func=_simulate)
 

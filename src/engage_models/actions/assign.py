@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -228,7 +229,8 @@ def action_list(scored: pd.DataFrame, playbook=None, lang: str = "en", as_of=Non
     out = df[[*EXPORT_COLUMNS, *extra]].reset_index(drop=True)
     for c in _NUMBER_EXPORT:
         out[c] = out[c].astype(float)
-    out.attrs.update({"as_of": when.isoformat(), "playbook": book.source, "lang": lang,
+    # the playbook by file name: the list is forwarded, a machine path is not
+    out.attrs.update({"as_of": when.isoformat(), "playbook": Path(str(book.source)).name, "lang": lang,
                       "holdout": df.attrs.get("holdout")})
     return out
 

@@ -19,6 +19,10 @@ STRING, TIMESTAMP, DOUBLE, BOOLEAN = "VARCHAR", "TIMESTAMPTZ", "DOUBLE", "BOOLEA
 SURVEY_TYPES = ("nps", "csat")
 SURVEY_TRIGGERS = ("onboarding", "ticket_close", "annual", "periodic")
 CHANNELS = ("newsletter", "community", "event", "webinar", "meeting")
+#: Channels of touches before the contract starts (the prospect's approach: see engage_models.journeys).
+PREPURCHASE_CHANNELS = ("content_read", "material_request", "trial")
+#: Devices an event or a touch may come from (optional column ``device``; any other text is kept as it is).
+DEVICES = ("desktop", "mobile", "tablet")
 EVENT_TYPES = ("login", "feature_use", "export", "content_view")
 PLAY_STATUSES = ("planned", "done", "skipped")
 
@@ -168,6 +172,7 @@ CONTRACTS: dict[str, TableContract] = {
                 _c("event_type", STRING, nullable=False, lower=True),
                 _c("feature", STRING, required=False),
                 _c("duration_s", DOUBLE, required=False),
+                _c("device", STRING, required=False, lower=True),
             ),
             future_columns=("timestamp",),
             checks=(Check(NEGATIVE_DURATION, '"duration_s" < 0', ("duration_s",)),),
@@ -199,6 +204,7 @@ CONTRACTS: dict[str, TableContract] = {
                 _c("direction", STRING, required=False, lower=True),
                 _c("opened", BOOLEAN, required=False),
                 _c("attended", BOOLEAN, required=False),
+                _c("device", STRING, required=False, lower=True),
                 _c("play_id", STRING, required=False),  # the play (plays.play_id) this contact was part of
             ),
             future_columns=("timestamp",),

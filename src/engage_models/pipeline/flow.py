@@ -95,7 +95,8 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
             say(f"  {st.name:9s} skipped: needs {', '.join(missing)}")
             continue
         inputs = {n: done[n] for n in st.needs}
-        key = make_key(st.name, st.params(config), {n: a.key for n, a in inputs.items()})
+        params = st.params(config)  # once: ingest's parameters query the database tables
+        key = make_key(st.name, params, {n: a.key for n, a in inputs.items()})
         found = store.get(st.name, key)
         if found is not None and (st.name != "ingest" or ingest_is_current(found, config)):
             done[st.name] = found
@@ -108,7 +109,7 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
         t0 = time.perf_counter()
         try:
             with store.write(st.name, key, {"needs": {n: a.key for n, a in inputs.items()},
-                                            "params": st.params(config)}) as out:
+                                            "params": params}) as out:
                 st.run(Context(config, inputs, out))
         except InsufficientData as exc:
             records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0, str(exc),

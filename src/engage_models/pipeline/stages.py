@@ -15,15 +15,19 @@ surveys    ingest, panel                NPS and CSAT with intervals by group and
 health     ingest, panel                backtest of the learned, hand-weighted and boosted scores; the final
                                         model (skops), its scorecard and band thresholds; scores, bands and
                                         drivers of every account over the last dates
+personas   ingest, panel, health        behavioural personas and their names across runs, milestones with the
+                                        landmark comparison, touches by channel and device, lifecycle paths
 survival   ingest, panel, health        Kaplan-Meier curves (health band included), Cox models with their
                                         checks, out-of-time evaluation, remaining lifetime, LTV, revenue at risk
 actions    panel, health, survival      touch model, stage and play per account with its randomised holdout
-                                        (the CRM export), the holdout design, score alerts, band movement, the
-                                        accounts with most MRR at risk
+                                        (the CRM exports: the list, HubSpot's and Salesforce's import files),
+                                        the holdout design, score alerts, detractors at high-touch accounts,
+                                        band movement, the accounts with most MRR at risk
 effects    ingest, panel, health        the effect of each play in the play log on churn and on the health score:
                                         randomised (CUPED) and observational (doubly robust beside naive)
 summary    kpis, surveys, health,       the executive summary's headline figures
-           survival, actions, effects
+           survival, actions,
+           personas, effects
 =========  ===========================  =================================================================
 
 Data move forward only: a stage reads the artifacts of the stages it names and never what a later one writes.
@@ -98,7 +102,17 @@ def run_date_end(config: RunConfig) -> pd.Timestamp:
 
 def _ingest_params(c: RunConfig) -> dict:
     return {"csat_scale": c.csat_scale, "now": run_date_end(c).isoformat(), "as_of": c.as_of,
-            "raw": fingerprint(c.paths.raw)}
+            "raw": fingerprint(c.paths.raw), "databases": database_fingerprints(c.paths.raw)}
+
+
+def database_fingerprints(raw: Path) -> dict[str, dict]:
+    """What the database tables of ``raw/sources.yaml`` are now (see :func:`engage_models.ingest.database.fingerprint`):
+    a database changes between runs without any file changing, so ingest's key covers it too. A table with an
+    ``updated_column`` is keyed on its row count and that column's maximum; one without is read on every run."""
+    from ..ingest.database import fingerprint as db_fingerprint
+    from ..ingest.sources import database_tables
+
+    return {table: db_fingerprint(db, table=table) for table, db in database_tables(raw).items()}
 
 
 def ingest(ctx: Context) -> None:
@@ -121,6 +135,8 @@ def ingest(ctx: Context) -> None:
 
 
 def _relative(path: str, folder: Path) -> str:
+    if "://" in path:  # a database table's label (no password in it): kept as it is
+        return path
     try:
         return str(Path(path).resolve().relative_to(Path(folder).resolve()))
     except ValueError:
@@ -350,6 +366,14 @@ def health(ctx: Context) -> None:
     out.frame("scores", history.with_context(scores, pnl, accounts))
 
 
+# ------------------------------------------------------------------------------------------------ personas
+def personas(ctx: Context) -> None:
+    """Personas and journeys (see :mod:`engage_models.journeys.stage`)."""
+    from ..journeys.stage import compute
+
+    compute(ctx)
+
+
 # ------------------------------------------------------------------------------------------------ survival
 def survival(ctx: Context) -> None:
     from ..survival import (
@@ -436,7 +460,7 @@ def survival(ctx: Context) -> None:
         return
     values, portfolio = bootstrap_values(
         tv, pdata.start_stop, current, current["t0"], current["mrr"], n_boot=s.n_boot, random_state=c.seed,
-        cluster="account_id", margin=s.margin, annual_discount_rate=s.annual_discount_rate,
+        cluster="account_id", n_jobs=s.n_jobs, margin=s.margin, annual_discount_rate=s.annual_discount_rate,
         horizon=s.ltv_horizon_months)
     values = values.rename_axis("account_id").reset_index()
     values["name"] = current.loc[values["account_id"], "name"].astype(str).to_numpy()
@@ -470,14 +494,41 @@ def actions(ctx: Context) -> None:
     out.frame("actions", plan)
     out.frame("holdout_design", A.holdout_design(plan))
     out.json("holdout", {**(plan.attrs.get("holdout") or {}), "enabled": a.holdout})
+    now = scored[scored["as_of"] == scored["as_of"].max()]
+    names = now[["account_id", "name"]] if "name" in now.columns else None
     written = A.export_actions(plan, out.path / EXPORT_DIR / "actions")  # the files for a CRM, published as such
+    # the same list as HubSpot's and Salesforce's import files; the health model's key identifies the model
+    written.update(A.export_crm(plan, out.path / EXPORT_DIR, model_id=ctx.input("health").key, lang=c.lang,
+                                names=names))
     out.files.extend(f"{EXPORT_DIR}/{p.name}" for p in written.values())
-    out.frame("alerts", history.score_alerts(scored, drop=a.alert_drop))
+    alerts = history.score_alerts(scored, drop=a.alert_drop)
+    if names is not None:  # the deliveries name the accounts
+        alerts.insert(1, "name", alerts["account_id"].map(names.drop_duplicates("account_id")
+                                                          .set_index("account_id")["name"]))
+    out.frame("alerts", alerts)
+    ctx.section("detractor_alerts", lambda: out.frame("detractor_alerts",
+                                                      _detractor_alerts(ctx, plan, names, alerts.attrs)))
     movement = history.band_movement(scored)
     out.frame("band_movement", movement.rename_axis(index="from", columns=None).reset_index())
     out.json("movement", {"previous": movement.attrs.get("previous"), "as_of": movement.attrs.get("as_of")})
-    now = scored[scored["as_of"] == scored["as_of"].max()]
     out.frame("top_at_risk", S.top_at_risk(plan, now, n=a.top_n))
+
+
+#: Without an earlier observation date, detractor alerts look back this far.
+DETRACTOR_LOOKBACK = pd.Timedelta(days=28)
+
+
+def _detractor_alerts(ctx: Context, plan: pd.DataFrame, names: pd.DataFrame | None, dates: dict) -> pd.DataFrame:
+    """NPS detractors at high-touch accounts since the previous observation date (see
+    :func:`engage_models.actions.alerts.detractor_alerts`)."""
+    from ..actions.alerts import detractor_alerts
+    from ..ingest import load
+
+    until = to_utc(dates["as_of"])
+    since = to_utc(dates["previous"]) if dates.get("previous") is not None else until - DETRACTOR_LOOKBACK
+    named = plan.merge(names.drop_duplicates("account_id"), on="account_id", how="left") if names is not None \
+        else plan
+    return detractor_alerts(load("surveys", ctx.paths.processed), named, since=since, until=until)
 
 
 # ------------------------------------------------------------------------------------------------ effects
@@ -549,6 +600,11 @@ def summary(ctx: Context) -> None:
     measured = ctx.input("effects")  # one line of "What works"
     out.frame("what_works", headline(measured.frame("effects")))
     out.json("what_works", {"log_rows": measured.json("info").get("log_rows", 0)})
+    pers = ctx.input("personas")
+    if pers.has("personas") and "growth" in pers.json("personas"):
+        out.json("persona_growth", pers.json("personas")["growth"])
+    else:
+        out.skip("persona_growth", pers.reason("personas") or "fewer than two observation dates with personas")
 
 
 def _params_of(*sections: str, keys: tuple[str, ...] = ()) -> Callable[[RunConfig], dict]:
@@ -569,14 +625,17 @@ STAGES: tuple[Stage, ...] = (
           "analyse NPS and CSAT"),
     Stage("health", health, ("ingest", "panel"), _params_of("health", keys=("horizon_days", "seed")),
           "learn and backtest the health score"),
+    Stage("personas", personas, ("ingest", "panel", "health"),
+          lambda c: {**_params_of("personas", keys=("horizon_days", "seed", "windows"))(c),
+                     "playbook": c.actions.playbook, "min_n": c.surveys.min_n}, "find personas and journeys"),
     Stage("survival", survival, ("ingest", "panel", "health"), _params_of("survival", keys=("seed",)),
           "fit survival models and value accounts"),
     Stage("actions", actions, ("panel", "health", "survival"), _params_of("actions", keys=("lang",)),
           "choose a play per account"),
     Stage("effects", effects, ("ingest", "panel", "health"),
           _params_of("effects", keys=("horizon_days", "seed")), "measure what the plays did"),
-    Stage("summary", summary, ("kpis", "surveys", "health", "survival", "actions", "effects"), _params_of(),
-          "sum up for executives"),
+    Stage("summary", summary, ("kpis", "surveys", "health", "survival", "actions", "personas", "effects"),
+          _params_of(), "sum up for executives"),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 

@@ -12,7 +12,10 @@ The runner
 4. exports each executed notebook to HTML with input cells removed, images embedded and nothing fetched from the
    network (see ``templates/engage_report``), and publishes the run when at least one report rendered: a
    notebook that failed is listed with its error, the sections the stages could not compute are listed with
-   their reasons, and the last good reports of other dates are never touched.
+   their reasons, and the last good reports of other dates are never touched;
+5. sends the run's alerts where the configuration's ``delivery`` section says (a webhook, mail: see
+   :mod:`engage_models.delivery`), after publishing: a delivery that fails is logged, recorded in ``run.json``
+   and on the index pages, and the run ends with exit code 3, its reports published all the same.
 
 Layout of ``<out>`` (``reports/``) after runs on two dates::
 
@@ -38,6 +41,7 @@ import re
 import shutil
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -56,6 +60,7 @@ from .._core.i18n import LANGS, fmt_date, t
 from .._core.io import jsonable, write_text
 from ..demo.simulator import simulate
 from ..ingest.contracts import CONTRACTS
+from ..ingest.sources import SOURCES_FILE
 from ..ingest.validate import SUFFIXES
 
 if TYPE_CHECKING:
@@ -147,8 +152,10 @@ def discover_notebooks(notebooks_dir: str | Path = config.NOTEBOOKS_DIR) -> list
 
 
 def has_raw_tables(raw_dir: str | Path) -> bool:
+    """Whether ``raw_dir`` holds a table's file or a sources file (which may read every table from a database)."""
     raw = Path(raw_dir)
-    return any((raw / f"{t}{s}").exists() or (raw / t).is_dir() for t in CONTRACTS for s in SUFFIXES)
+    return (raw / SOURCES_FILE).is_file() or any((raw / f"{t}{s}").exists() or (raw / t).is_dir()
+                                                 for t in CONTRACTS for s in SUFFIXES)
 
 
 def resolve_kernel(preferred: str | None = None) -> str:
@@ -262,6 +269,11 @@ def _run_section(run: dict, prefix: str, lang: str) -> str:
         parts.append(f"<h2>{e(t('run.files', lang))}</h2><ul>{files}</ul>")
     if run.get("simulated_data"):
         parts.insert(0, f"<p><strong>{e(t('run.simulated', lang))}</strong></p>")
+    if run.get("delivery"):
+        rows = [f"<li>{e(t('delivery.sent', lang, channel=d['target']))}</li>" if d["status"] == "sent" else
+                f"<li><strong>{e(t('delivery.failed', lang, channel=d['target'], error=d.get('error') or ''))}"
+                "</strong></li>" for d in run["delivery"]]
+        parts.append(f"<h2>{e(t('run.delivery', lang))}</h2><ul>{''.join(rows)}</ul>")
     if run.get("failed") or run.get("skipped"):
         parts.append(f"<h2>{e(t('run.not_computed', lang))}</h2>")
         rows = [f"<li>{e(t('run.notebook_failed', lang, notebook=f['notebook'], error=f['error']))}</li>"
@@ -379,18 +391,68 @@ def notebook_needs(path: Path) -> list[str]:
 class RunResult(list):
     """The HTML reports of a run (a list of paths), with how the run went.
 
-    ``exit_code``: 0 everything published; 3 published, with notebooks failed or sections skipped (listed in
-    ``run.json`` and on the index page). ``failed``: the notebooks that raised; ``skipped``: the sections the
-    stages could not compute, with their reasons.
+    ``exit_code``: 0 everything published (and delivered); 3 published, with notebooks failed, sections skipped
+    or a delivery failed (listed in ``run.json`` and on the index page). ``failed``: the notebooks that raised;
+    ``skipped``: the sections the stages could not compute, with their reasons; ``delivery``: one result per
+    channel of the configuration's ``delivery`` section (``status`` ``sent`` or ``failed`` with ``error``).
     """
 
-    def __init__(self, paths, failed: list[dict], skipped: list[dict], folder: Path):
+    def __init__(self, paths, failed: list[dict], skipped: list[dict], folder: Path,
+                 delivery: list[dict] | None = None):
         super().__init__(paths)
         self.failed, self.skipped, self.folder = failed, skipped, folder
+        self.delivery = delivery or []
+
+    @property
+    def delivery_failed(self) -> bool:
+        return any(d["status"] != "sent" for d in self.delivery)
 
     @property
     def exit_code(self) -> int:
-        return 3 if self.failed or self.skipped else 0
+        return 3 if self.failed or self.skipped or self.delivery_failed else 0
+
+
+def _deliver(cfg: RunConfig, pipeline_run, run_day: str, out_dir: Path, dated: Path, say) -> list[dict]:
+    """Send the run's alerts as ``cfg.delivery`` says, after publishing: a failure is logged, recorded in
+    ``run.json`` and on the index pages, and never touches the reports."""
+    from ..delivery import deliver_run
+
+    if not cfg.delivery.enabled or pipeline_run is None:
+        return []
+    if "actions" not in pipeline_run.records:  # e.g. --only 01: the alerts were not part of this run
+        say("delivery: not sent (this run's reports do not need the actions stage, where the alerts are made)")
+        return []
+    try:
+        results = [r.as_dict() for r in deliver_run(pipeline_run, cfg.delivery, run_date=run_day)]
+    except Exception as exc:  # a bug in building the message: the reports stay published, the run says so
+        log.error("delivery failed:\n%s", traceback.format_exc())
+        results = [{"channel": "all", "target": "deliveries", "status": "failed",
+                    "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}]
+    for r in results:
+        say(f"delivery: {r['target']}: {r['status']}" + (f" ({r['error']})" if r["error"] else ""))
+    _record_delivery(out_dir, dated, results)
+    return results
+
+
+def _record_delivery(out_dir: Path, dated: Path, results: list[dict]) -> None:
+    """Add the deliveries to the published ``run.json`` and index pages (the dated folder, ``latest/`` when it
+    holds this run, and ``<out>/index.html``)."""
+    failed = any(r["status"] != "sent" for r in results)
+    this = json.loads((dated / "run.json").read_text(encoding="utf-8"))
+    for folder in (dated, out_dir / LATEST):
+        path = folder / "run.json"
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if (record.get("run_date"), record.get("started")) != (this.get("run_date"), this.get("started")):
+            continue  # latest/ holds a newer run date: this run is a backfill
+        record["delivery"] = results
+        if failed:
+            record["status"] = f"{record.get('status', 'published')}; delivery failed"
+        lang = record["parameters"].get("lang") or "en"
+        write_text(path, json.dumps(jsonable(record), indent=2, ensure_ascii=False) + "\n")
+        _write_page(folder / "index.html", lang, t("run.title", lang), _run_section(record, "", lang))
+    write_index(out_dir)
 
 
 def prepare_data(data_dir: Path, demo: bool | None, seed: int, demo_accounts: int | None, demo_months: int | None,
@@ -603,10 +665,11 @@ def run(
         raise ConfigError(f"cannot publish into {out_dir}: {exc.strerror or exc}; the previous reports are "
                           f"unchanged") from None
     shutil.rmtree(out_dir / ".failed", ignore_errors=True)
+    delivery = _deliver(cfg, pipeline_run, run_day, out_dir, dated, say)
     if failures or skipped:
         say(f"published {len(entries)} report(s) in {dated}, with {len(failures)} notebook(s) failed and "
             f"{len(skipped)} section(s) skipped (see {dated / 'index.html'})")
     else:
         say(f"published {len(entries)} report(s) in {dated} (index: {out_dir / 'index.html'})")
     paths = [dated / e["html"] for e in entries if e["notebook"] in {nb.name for nb in notebooks}]
-    return RunResult(paths, record["failed"], skipped, dated)
+    return RunResult(paths, record["failed"], skipped, dated, delivery)
