@@ -117,3 +117,22 @@ def test_the_action_list_records_the_assignment_and_the_export_carries_it(tmp_pa
     assert design.iloc[0][["play", "recommended", "must_act", "eligible", "held_out", "assigned"]].tolist() == [
         "usage_tips", 40, 0, 40, 4, 36]
     assert design.iloc[0]["expected_churn"] == pytest.approx(0.05) and design.iloc[0]["strata"] == 1
+
+
+def test_the_crm_files_give_held_out_accounts_no_task_and_no_play(tmp_path):
+    as_of = pd.Timestamp("2025-06-01", tz="UTC")
+    scored = pd.DataFrame({"account_id": [f"a{i:02d}" for i in range(40)], "as_of": as_of, "mrr": 100.0,
+                           "seats": 10, "tenure_days": 400, "score": 30.0, "band": "red",
+                           "churn_probability": 0.4, "nps_latest": 8.0, "active_user_ratio_28d": 0.2,
+                           "feature_breadth_28d": 0.7, "drivers": [[] for _ in range(40)]})
+    plan = A.action_list(scored, holdout_seed=3)
+    held = set(plan.loc[plan["assignment"] == A.HELD_OUT, "account_id"])
+    assert len(held) == 4 and plan["owner"].eq("csm").all()  # training sessions, a person's task each
+    files = A.export_crm(plan, tmp_path, model_id="m1")
+    from engage_models._core.io import read_csv
+
+    tasks = read_csv(files["hubspot_tasks"])
+    assert len(tasks) == 36 and not held & set(tasks["engage_account_id"])
+    companies = read_csv(files["hubspot_companies"]).set_index("engage_account_id")
+    assert len(companies) == 40 and companies.loc[sorted(held), "engage_next_play"].fillna("").eq("").all()
+    assert companies.drop(index=sorted(held))["engage_next_play"].ne("").all()
