@@ -25,6 +25,7 @@ def _plan(lang_reason: str = "Few seats in use") -> pd.DataFrame:
     df["ltv"] = [1000.0, None, 5000.0]
     df["driver"] = ""
     df["reason"] = [lang_reason, "Low activity", "-all good"]
+    df["assignment"] = "assigned"  # none held out of its play (see test_holdout for those)
     return df[list(EXPORT_COLUMNS)]
 
 

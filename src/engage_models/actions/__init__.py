@@ -48,11 +48,13 @@ from .assign import (
     prepare,
 )
 from .export import export_actions, export_crm, read_actions
+from .holdout import ASSIGNED, HELD_OUT, assign_holdout, holdout_design, stable_uniform
 from .playbook import (
     BANDS,
     DEFAULT_PLAYBOOK,
     DERIVED_COLUMNS,
     EXPORT_COLUMNS,
+    HOLDOUT_STRATA,
     OPTIONAL_COLUMNS,
     OWNERS,
     PLAY_SECTIONS,
@@ -71,10 +73,13 @@ from .playbook import (
 from .views import actions_view, describe_plays, describe_rules, describe_stages, describe_touch_models, plot_plays
 
 __all__ = [
+    "ASSIGNED",
     "BANDS",
     "DEFAULT_PLAYBOOK",
     "DERIVED_COLUMNS",
     "EXPORT_COLUMNS",
+    "HELD_OUT",
+    "HOLDOUT_STRATA",
     "OPTIONAL_COLUMNS",
     "OWNERS",
     "PLAY_SECTIONS",
@@ -89,6 +94,7 @@ __all__ = [
     "Rule",
     "action_list",
     "actions_view",
+    "assign_holdout",
     "assign_stage",
     "assign_touch_model",
     "choose_play",
@@ -102,9 +108,11 @@ __all__ = [
     "export_actions",
     "export_crm",
     "format_value",
+    "holdout_design",
     "load_playbook",
     "parse_playbook",
     "plot_plays",
     "prepare",
     "read_actions",
+    "stable_uniform",
 ]

@@ -116,7 +116,8 @@ def export_crm(actions: pd.DataFrame, folder: str | Path, *, model_id: str, lang
     ========================  =====================================================================================
 
     Every account gets its company / Account row; a task is written for the plays a person carries out (owner
-    in :data:`TASK_OWNERS`), due :data:`DUE_DAYS` after the observation date by band. Text (play, reason, task
+    in :data:`TASK_OWNERS`) except those held out at random (``assignment`` held_out: no task, no next play),
+    due :data:`DUE_DAYS` after the observation date by band. Text (play, reason, task
     subject and body) is in ``lang``, the team's language; ``model_id`` (the health model's artifact key) goes into
     the company / Account rows and every task's body, so a record in the CRM says which model scored it.
     All files go through :func:`engage_models._core.io.write_csv`: UTF-8 with a byte-order mark, formula-safe.
@@ -131,11 +132,14 @@ def export_crm(actions: pd.DataFrame, folder: str | Path, *, model_id: str, lang
         ``account_id`` and ``name`` (the accounts' names: the action list has ids only).
     """
     folder = Path(folder)
-    missing = [c for c in EXPORT_COLUMNS if c not in actions.columns]
+    missing = [c for c in EXPORT_COLUMNS if c not in actions.columns and c != "assignment"]
     if missing:
         raise ValueError(f"the action list lacks {missing}: build it with action_list()")
     df = actions.copy()
     df.attrs = {}
+    # an account held out of its play at random (actions.holdout) gets neither the task nor the play shown
+    held = df["assignment"].eq("held_out") if "assignment" in df else pd.Series(False, index=df.index)
+    df["play_label"] = df["play_label"].where(~held, "")
     if names is not None and "name" in names:
         df = df.drop(columns="name", errors="ignore").merge(names[["account_id", "name"]].drop_duplicates("account_id"),
                                                            on="account_id", how="left")
@@ -156,7 +160,7 @@ def export_crm(actions: pd.DataFrame, folder: str | Path, *, model_id: str, lang
         "Health_Score__c": score, "Health_Band__c": df["band"], "Churn_Probability__c": p,
         "Lifecycle_Stage__c": df["stage"], "Touch_Model__c": df["touch_model"], "Next_Play__c": df["play_label"],
         "Play_Reason__c": df["reason"], "Health_Model__c": model_id, "Health_Scored_On__c": df["as_of_text"]})
-    tasks = df[df["owner"].isin(TASK_OWNERS)]
+    tasks = df[df["owner"].isin(TASK_OWNERS) & ~held]
     texts = [_task_text(row, model_id, lang) for _, row in tasks.iterrows()]
     subjects = [s for s, _ in texts]
     bodies = [b for _, b in texts]

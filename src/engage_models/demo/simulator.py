@@ -77,6 +77,7 @@ from .._core.time import DAYS_PER_MONTH
 from ..ingest import contracts as C
 from . import journeys as J
 from .comments import comment_bank
+from .plays import PlaySettings, PlayState
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,8 @@ class SimConfig:
     nps_every_months: int = 6
     nps_response_rate: float = 0.25
     price_per_seat: tuple = (25.0, 50.0, 90.0)
+    # customer-success plays with known effects (None: no plays, no play log; see engage_models.demo.plays)
+    plays: PlaySettings | None = None
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -307,7 +310,11 @@ class _World:
         self.prepurchase = J.Prepurchase(cfg.seed, self.start_ts, self.sim_start) if cfg.prepurchase else None
         with_device = (lambda s: s.append(DEVICE_FIELD)) if cfg.devices else (lambda s: s)
         self.events = _StreamWriter(out / "events.parquet", with_device(EVENT_SCHEMA))
-        self.touch = _StreamWriter(out / "touchpoints.parquet", with_device(TOUCHPOINT_SCHEMA))
+        self.plays = PlayState(cfg.plays, n, cfg.seed, self.month_starts) if cfg.plays is not None else None
+        touch_schema = with_device(TOUCHPOINT_SCHEMA)
+        if self.plays is not None:  # a done play's contact carries its play_id
+            touch_schema = touch_schema.append(pa.field("play_id", pa.string()))
+        self.touch = _StreamWriter(out / "touchpoints.parquet", touch_schema)
         self.subs, self.tickets, self.surveys, self.truth_rows = [], [], [], []
         self.n_tickets = 0
 
@@ -392,10 +399,17 @@ class _World:
         last = t == cfg.months - 1
         churn = np.zeros(n, dtype=bool)
         if not last:
+            if self.plays is not None:  # a campaign dated `me` picks plays from the last 28 days' behaviour
+                self.plays.campaign(t, alive_end, h, seats, self.nps_latest, self.segment, hz, len(FEATURES))
             churn[idx] = rng.random(len(idx)) < h[idx]
             nxt_days = int((self.month_starts[t + 2] - me) / np.timedelta64(1, "D"))
             c_idx = np.flatnonzero(churn)
-            self.churn_ts[c_idx] = me + rng.integers(0, nxt_days, len(c_idx)) * np.timedelta64(1, "D")
+            dates = me + rng.integers(0, nxt_days, len(c_idx)) * np.timedelta64(1, "D")
+            if self.plays is not None:  # a play that saves an account prevents its churn
+                keep = self.plays.decide(t, c_idx, dates)
+                churn[c_idx[~keep]] = False
+                c_idx, dates = c_idx[keep], dates[keep]
+            self.churn_ts[c_idx] = dates
         self.truth_rows.append(
             pd.DataFrame(
                 {
@@ -464,6 +478,9 @@ class _World:
         if self.traits is not None:  # the persona's session length (logins)
             med = np.where(etype == 0, med * self.traits.session[self.u_acct[uu]], med)
         dur = np.round(med * np.exp(log_dur), 1)
+        if self.plays is not None and self.plays.is_campaign(t):  # what a panel at `me` sees of the last 28 days
+            recent = ts >= me - np.timedelta64(28, "D")
+            self.plays.note_events(self.u_acct[uu[recent]], uu[recent], feat[recent])
         kinds = np.asarray(EVENT_TYPES, dtype=object)[etype]
         if self.traits is not None:  # the planted milestones of this month, by the account's admin
             acct_end = np.where(np.isnat(self.churn_ts), me, np.minimum(self.churn_ts, me))
@@ -528,11 +545,18 @@ class _World:
                 hit = p_chan == channel
                 parts.append((np.full(hit.sum(), -1), p_acc[hit], p_ts[hit], channel, "inbound", None, None))
 
+        play_ids = []
+        if self.plays is not None:  # done plays of the last campaign: a contact carrying the play's id
+            for a, when, channel, ids in self.plays.take_touchpoints():
+                parts.append((np.full(len(a), -1), a, when, channel, "outbound", None, None))
+                play_ids.append(ids)
+
         users = np.concatenate([p[0] for p in parts])
         accts = np.concatenate([p[1] for p in parts])
         ts = np.concatenate([p[2] for p in parts])
         n_each = [len(p[0]) for p in parts]
-        chan = np.repeat(np.array([p[3] for p in parts], dtype=object), n_each)
+        chan = np.concatenate([np.asarray(p[3], dtype=object) if not isinstance(p[3], str)
+                               else np.full(len(p[0]), p[3], dtype=object) for p in parts])
         direc = np.repeat(np.array([p[4] for p in parts], dtype=object), n_each)
 
         def flags(i):
@@ -551,6 +575,9 @@ class _World:
         }
         if self.devices is not None:
             columns["device"] = self.devices.touches(users[o], chan[o], columns["opened"], columns["attended"])
+        if self.plays is not None:
+            n_plain = len(users) - sum(len(i) for i in play_ids)
+            columns["play_id"] = np.concatenate([np.full(n_plain, None, dtype=object), *play_ids])[o]
         self.touch.write(columns)
 
     def _pick_user(self, accts, elig):
@@ -571,6 +598,8 @@ class _World:
         if not len(a):
             return
         opened = _uniform_times(rng, acct_w0[a], acct_end[a])
+        if self.plays is not None:
+            self.plays.note_tickets(a, opened)
         prio = rng.choice(4, size=len(a), p=[0.3, 0.45, 0.2, 0.05])
         med_h = np.array([60.0, 30.0, 12.0, 4.0])[prio]
         hours = med_h * np.exp(0.9 * rng.normal(size=len(a)))
@@ -741,6 +770,7 @@ class _World:
         for name, frame in small.items():
             frame.to_csv(out / f"{name}.csv", index=False)
         truth_panel.to_parquet(out / "true_hazard.parquet", index=False)
+        plays = self.plays.finish(out, self.account_ids) if self.plays is not None else None
 
         churned = truth_panel["churned_next_month"].dropna()
         at_risk = truth_panel.loc[truth_panel["churned_next_month"].notna(), "hazard"]
@@ -776,6 +806,8 @@ class _World:
                 "latent engagement, hazard, churned_next_month",
             },
         }
+        if plays is not None:
+            truth["plays"] = plays
         if self.traits is not None:
             truth.update(self.traits.truth())
             truth["files"]["true_personas.parquet"] = ("one row per account: its planted persona and the days "
@@ -790,6 +822,7 @@ class _World:
                 **{name: len(frame) for name, frame in small.items()},
                 "events": self.events.rows,
                 "touchpoints": self.touch.rows,
+                **({"plays": plays["log_rows"]} if plays is not None else {}),
             },
             "churn_events": int(churned.sum()),
             "injected_defects": defects,
@@ -856,7 +889,8 @@ def _inject_defects(rng, tables: dict[str, pd.DataFrame], events: _StreamWriter,
 
 
 #: SimConfig switches recorded in truth.json only when on (the default world's truth.json is as before them).
-_OPTIONAL_SWITCHES = ("devices", "prepurchase", "personas")
+# switched off, these are left out of truth.json's config: a world without them describes itself as before
+_OPTIONAL_SWITCHES = ("devices", "prepurchase", "personas", "plays")
 
 
 def _config_record(cfg: SimConfig) -> dict:

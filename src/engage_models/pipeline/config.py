@@ -74,6 +74,19 @@ class ActionConfig:
     playbook: str | None = None  # YAML playbook (None: the bundled one)
     alert_drop: float = 10.0  # a fall of more points than this raises an alert
     top_n: int = 10  # accounts in the at-risk lists
+    holdout: bool = True  # draw the playbook's randomised holdouts (False: every play assigned)
+    holdout_seed: int = 17  # seed of the holdout draw (keep it: the same accounts then stay held out)
+
+
+@dataclass(frozen=True)
+class EffectsConfig:
+    """Did the plays work: effects measured from the play log."""
+
+    min_per_arm: int = 30  # accounts needed in each arm (treated, and held out or untreated) for an estimate
+    detect_points: float = 5.0  # the change in churn (percentage points) the sample sizes are computed for
+    power: float = 0.8  # power of the sample sizes (two-sided test at 95%)
+    trim: float = 0.05  # observational estimates leave out accounts whose propensity exceeds 1 - trim
+    folds: int = 5  # cross-fitting folds (grouped by account) of the observational estimate
 
 
 @dataclass(frozen=True)
@@ -130,7 +143,7 @@ class DeliveryConfig:
 
 
 _SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": SurveyConfig, "actions": ActionConfig,
-             "personas": PersonaConfig, "delivery": DeliveryConfig}
+             "personas": PersonaConfig, "delivery": DeliveryConfig, "effects": EffectsConfig}
 
 
 @dataclass(frozen=True)
@@ -155,6 +168,7 @@ class RunConfig:
     actions: ActionConfig = field(default_factory=ActionConfig)
     personas: PersonaConfig = field(default_factory=PersonaConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    effects: EffectsConfig = field(default_factory=EffectsConfig)
 
     def __post_init__(self):
         self.check()
@@ -261,6 +275,12 @@ class RunConfig:
             raise ConfigError(f"surveys.trend_freq must be 'M' or 'Q', not {v.trend_freq!r}")
         _check_personas(self.personas)
         _check_delivery(self.delivery)
+        e = self.effects
+        if e.min_per_arm < 2 or e.folds < 2:
+            raise ConfigError("effects.min_per_arm and effects.folds must be at least 2")
+        if not 0 < e.detect_points < 100 or not 0 < e.power < 1 or not 0 <= e.trim < 0.5:
+            raise ConfigError("effects.detect_points must lie in (0, 100), effects.power in (0, 1) and effects.trim "
+                              f"in [0, 0.5); got {e.detect_points!r}, {e.power!r}, {e.trim!r}")
 
     # ----------------------------------------------------------------------------------- derived
     @property
@@ -360,6 +380,10 @@ def _coerce(cls, name: str, value, where: str):
         if kind.startswith("tuple"):
             inner = float if "float" in kind else str if "str" in kind else int
             return tuple(inner(v) for v in ([value] if isinstance(value, str) else value))
+        if kind.startswith("bool"):
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
         if kind.startswith("int"):
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError

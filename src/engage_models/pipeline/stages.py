@@ -19,12 +19,15 @@ personas   ingest, panel, health        behavioural personas and their names acr
                                         landmark comparison, touches by channel and device, lifecycle paths
 survival   ingest, (panel, health)      Kaplan-Meier curves (health band included), Cox models with their
                                         checks, out-of-time evaluation, remaining lifetime, LTV, revenue at risk
-actions    panel, health, (survival)    touch model, stage and play per account (the CRM exports: the list,
-                                        HubSpot's and Salesforce's import files), score alerts, detractors at
-                                        high-touch accounts, band movement, the accounts with most MRR at risk
+actions    panel, health, (survival)    touch model, stage and play per account with its randomised holdout
+                                        (the CRM exports: the list, HubSpot's and Salesforce's import files),
+                                        the holdout design, score alerts, detractors at high-touch accounts,
+                                        band movement, the accounts with most MRR at risk
+effects    ingest, panel, health        the effect of each play in the play log on churn and on the health score:
+                                        randomised (CUPED) and observational (doubly robust beside naive)
 summary    ingest, (kpis, surveys,      the executive summary's headline figures
            health, survival, actions,
-           personas)
+           personas, effects)
 =========  ===========================  =================================================================
 
 Data move forward only: a stage reads the artifacts of the stages it names and never what a later one writes.
@@ -550,8 +553,10 @@ def actions(ctx: Context) -> None:
     pnl = ctx.input("panel").frame("panel")
     metrics = [col for col in pnl.columns if col not in scored.columns or col in ("account_id", "as_of")]
     scored = scored.merge(pnl[metrics], on=["account_id", "as_of"], how="left")
-    plan = A.action_list(scored, a.playbook, lang=c.lang)
+    plan = A.action_list(scored, a.playbook, lang=c.lang, holdout_seed=a.holdout_seed if a.holdout else None)
     out.frame("actions", plan)
+    out.frame("holdout_design", A.holdout_design(plan))
+    out.json("holdout", {**(plan.attrs.get("holdout") or {}), "enabled": a.holdout})
     now = scored[scored["as_of"] == scored["as_of"].max()]
     names = now[["account_id", "name"]] if "name" in now.columns else None
     written = A.export_actions(plan, out.path / EXPORT_DIR / "actions")  # the files for a CRM, published as such
@@ -589,8 +594,49 @@ def _detractor_alerts(ctx: Context, plan: pd.DataFrame, names: pd.DataFrame | No
     return detractor_alerts(load("surveys", ctx.paths.processed), named, since=since, until=until)
 
 
+# ------------------------------------------------------------------------------------------------ effects
+def score_all_dates(health: Artifact, panel: pd.DataFrame) -> pd.DataFrame:
+    """Score, churn probability and band of every panel row by the run's final health model (a play's
+    pre-period score and its follow-up): one fixed function of what was measured at each date."""
+    from ..health.model_io import load_model
+
+    model = load_model(health.file("model.skops"))
+    X = panel.drop(columns=[c for c in LABELS if c in panel.columns])
+    p = model.predict_proba(X)[:, 1]
+    return pd.DataFrame({"account_id": panel["account_id"].to_numpy(), "as_of": panel["as_of"].to_numpy(),
+                         "score": model.health_score(X).to_numpy(), "churn_probability": p,
+                         "band": model.bands(proba=p).to_numpy()})
+
+
+def effects(ctx: Context) -> None:
+    """Measure each logged play's effect (see :mod:`engage_models.effects`); no play log is not an error."""
+    from .. import effects as E
+
+    c, out, e = ctx.config, ctx.out, ctx.config.effects
+    log = E.read_play_log(ctx.paths.processed)
+    info = {"as_of": ctx.as_of, "horizon_days": c.horizon_days, "min_per_arm": e.min_per_arm,
+            "detect_points": e.detect_points, "power": e.power, "trim": e.trim, "folds": e.folds,
+            "log_rows": 0 if log is None else len(log)}
+    if log is None or log.empty:
+        out.json("info", {**info, "play_log": "absent" if log is None else "empty"})
+        out.frame("effects", pd.DataFrame(columns=E.EFFECT_COLUMNS))
+        return
+    pnl = ctx.input("panel").frame("panel")
+    accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
+    scores = score_all_dates(ctx.input("health"), pnl)
+    units = E.play_units(log, accounts, pnl, scores, as_of=ctx.as_of, horizon_days=c.horizon_days)
+    effects, overlap = E.measure_effects(units, pnl, min_per_arm=e.min_per_arm, detect_points=e.detect_points,
+                                         power=e.power, trim=e.trim, folds=e.folds, seed=c.seed)
+    out.frame("effects", effects)
+    out.frame("overlap", overlap)
+    out.frame("log_summary", E.log_summary(units, log))
+    out.frame("excluded", units.excluded)
+    out.json("info", {**info, **units.info, "play_log": "present", "scoring": "the final health model"})
+
+
 # ------------------------------------------------------------------------------------------------ summary
 def summary(ctx: Context) -> None:
+    from ..effects.views import headline
     from ..reports import summary as S
 
     out = ctx.out
@@ -609,6 +655,12 @@ def summary(ctx: Context) -> None:
     else:
         out.skip("persona_growth", ctx.why_missing("personas", "personas") if not ctx.has("personas", "personas")
                  else "fewer than two observation dates with personas")
+    if ctx.has("effects", "effects"):  # one line of "What works"
+        measured = ctx.input("effects")
+        out.frame("what_works", headline(measured.frame("effects")))
+        out.json("what_works", {"log_rows": measured.json("info").get("log_rows", 0)})
+    else:
+        out.skip("what_works", ctx.why_missing("effects", "effects"))
     nps_answers = ctx.input("surveys").frame("nps_answers") if ctx.has("surveys", "nps_answers") else None
     if nps_answers is None or not len(nps_answers):
         why = ctx.why_missing("surveys", "nps_answers") if nps_answers is None else \
@@ -654,7 +706,9 @@ STAGES: tuple[Stage, ...] = (
     Stage("actions", actions, ("panel", "health"), _params_of("actions", keys=("lang",)),
           "choose a play per account", uses=("survival",)),
     Stage("summary", summary, ("ingest",), _params_of(), "sum up for executives",
-          uses=("kpis", "surveys", "health", "survival", "actions", "personas")),
+          uses=("kpis", "surveys", "health", "survival", "actions", "personas", "effects")),
+    Stage("effects", effects, ("ingest", "panel", "health"),
+          _params_of("effects", keys=("horizon_days", "seed")), "measure what the plays did"),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
