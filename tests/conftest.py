@@ -107,3 +107,26 @@ def report_data(tmp_path_factory, small_world) -> Path:
 HOSTILE = "<script>alert(1)</script> & more"
 #: The run date of the report tests (the small world's data end on 31 Dec 2024).
 REPORT_RUN_DATE = "2025-01-02"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the session (see ``pg_server.TemporaryPostgres``), its binaries' folder
+    put on PATH. Skipped with the reason when it cannot start here, except in CI (``CI`` set), which must run it."""
+    import os
+
+    from pg_server import PostgresUnavailable, TemporaryPostgres
+
+    server = TemporaryPostgres()
+    try:
+        server.start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL tests: {exc}")
+        pytest.skip(f"no PostgreSQL server here: {exc}")
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("PATH", f"{server.bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+            yield server
+    finally:
+        server.stop()

@@ -143,10 +143,12 @@ def test_a_file_in_no_known_encoding_is_refused_with_what_to_do(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("tables:\n  surveys: {encoding: cp932, url: 'postgres://x'}\n", r"unknown key\(s\) \['url'\]"),
+    ("tables:\n  surveys: {encoding: cp932, url: 'postgres://x'}\n", r"names a database \(url\) and a file "
+     r"\(encoding\); keep one"),
+    ("tables:\n  surveys: {query: 'SELECT 1'}\n", "query without a url"),
     ("tables:\n  survey: {encoding: cp932}\n", "unknown table 'survey'"),
     ("tables:\n  surveys: {encoding: nope}\n", "unknown encoding 'nope'"),
-    ("surveys: {encoding: cp932}\n", "one top-level key, 'tables'"),
+    ("surveys: {encoding: cp932}\n", "top-level keys 'tables' and \\(optional\\) 'env_file'"),
 ])
 def test_a_bad_sources_file_names_the_file_and_the_entry(tmp_path, text, message):
     raw = _write(tmp_path / "raw", _tables())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -108,17 +109,22 @@ def test_a_failing_stage_is_recorded_its_dependents_skipped_and_the_others_run(w
     def thin(ctx):
         raise InsufficientData("no NPS answer at all")
 
-    stages = tuple(S.Stage(s.name, broken if s.name == "health" else thin if s.name == "surveys" else s.run,
-                           s.needs, s.params, s.title) for s in S.STAGES)
+    stages = tuple(dataclasses.replace(s, run=broken if s.name == "health" else thin if s.name == "surveys" else s.run)
+                   for s in S.STAGES)
     monkeypatch.setattr("engage_models.pipeline.flow.STAGES", stages)
-    run = pipeline.run({"data_dir": str(data), "run_date": RUN_DATE}, progress=lambda m: None)
+    run = pipeline.run({"data_dir": str(data), "run_date": RUN_DATE, "survival": {"n_boot": 2}},
+                       progress=lambda m: None)
     status = _statuses(run)
     assert status["health"] == "failed" and run.records["health"].kind == "error"
     assert "a bug in the health stage" in run.records["health"].reason
     assert status["surveys"] == "failed" and run.records["surveys"].kind == "insufficient_data"
-    assert status["survival"] == status["actions"] == status["summary"] == "skipped"
-    assert "needs health" in run.records["survival"].reason
-    assert status["kpis"] == status["panel"] == "computed"
+    assert status["actions"] == "skipped" and "needs health" in run.records["actions"].reason
+    # survival and summary can do without health: they run, and say which sections its failure cost
+    assert status["survival"] == status["summary"] == status["kpis"] == status["panel"] == "computed"
+    assert run["survival"].has("km_all") and not run["survival"].has("km_band")
+    why = "the health stage was not computed (RuntimeError: a bug in the health stage)"
+    assert run.reason("survival", "km_band") == run.reason("summary", "mrr_at_risk") == why
+    assert run.reason("summary", "nps_waves").startswith("the surveys stage was not computed (no NPS answer at all")
     skipped = {(s["stage"], s["kind"]) for s in run.skipped_sections}
     assert ("health", "error") in skipped and ("surveys", "insufficient_data") in skipped
     with pytest.raises(RuntimeError, match="a bug"):  # strict: a bug is raised, not recorded

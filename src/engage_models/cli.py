@@ -21,8 +21,14 @@ from ._core.errors import ConfigError
 
 
 def _simulate(args) -> int:
+    from .demo.plays import PlaySettings
     from .demo.simulator import SimConfig, simulate
 
+    plays = None
+    if args.plays is not None:
+        if not 0 <= args.plays < 1:
+            raise ConfigError(f"--plays: the holdout share lies in [0, 1), not {args.plays}")
+        plays = PlaySettings(holdout=args.plays, holdout_campaigns=(0, 1) if args.plays > 0 else None)
     summary = simulate(
         SimConfig(),
         out=args.out,
@@ -32,6 +38,8 @@ def _simulate(args) -> int:
         start=args.start,
         events_scale=args.events_scale,
         inject_defects=not args.clean,
+        plays=plays,
+        **({"personas": True, "devices": True, "prepurchase": True} if args.personas else {}),
     )
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0
@@ -204,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--start", default="2024-01-01", help="first month (YYYY-MM-01)")
     s.add_argument("--events-scale", type=float, default=1.0, help="multiplies every event rate (size knob)")
     s.add_argument("--clean", action="store_true", help="do not plant the few known bad rows")
+    s.add_argument("--plays", type=float, default=None, metavar="HOLDOUT",
+                   help="add customer-success plays with known effects and a play log (engage_models.demo.plays); "
+                        "the first two campaigns hold out this share at random, the later ones none (0: none)")
+    s.add_argument("--personas", action="store_true",
+                   help="plant four behavioural personas and two milestones, with devices on events and touches "
+                        "and touches before the contract start (engage_models.demo.journeys)")
     s.add_argument("--out", type=Path, default=config.RAW_DIR)
     s.set_defaults(func=_simulate)
 
@@ -336,7 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):  # small models: see pipeline.flow.BLAS_NOTE
+            return args.func(args)
     except EngageError as exc:
         print(f"engage {args.command}: error: {exc}", file=sys.stderr)
         return 2

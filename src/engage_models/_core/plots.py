@@ -10,6 +10,7 @@ English reports and Japanese text never turns into empty boxes.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import seaborn as sns
 from matplotlib import font_manager
 
@@ -60,6 +61,20 @@ def new_ax(ax=None, figsize=None):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     return ax
+
+
+def error_bars(estimate, low, high) -> np.ndarray:
+    """Matplotlib's ``xerr``/``yerr`` (shape ``(2, n)``) for an estimate and its interval, never negative.
+
+    A bootstrap percentile interval need not contain its point estimate (a skewed statistic on few accounts),
+    and an interval end can differ from its estimate by rounding noise (a Wilson bound of 1e-15 at 0 events):
+    matplotlib refuses any negative length, so the reach on such a side is 0; a missing interval draws no bar.
+
+    >>> error_bars([0.5, 0.0], [0.4, 1e-15], [0.7, 0.1]).round(3).tolist()
+    [[0.1, 0.0], [0.2, 0.1]]
+    """
+    est, lo, hi = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (estimate, low, high))
+    return np.nan_to_num(np.vstack([est - lo, hi - est]), nan=0.0).clip(0)
 
 
 def date_axis(ax, lang: str = "en", max_ticks: int = 8):

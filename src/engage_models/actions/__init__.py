@@ -17,8 +17,9 @@ What to do for whom is not code: it is the **playbook**, a YAML file the user ca
   worst driver (e.g. few active users -> a training session), then fallbacks; each with an owner type and
   a reason in English and Japanese that quotes the numbers.
 
-:func:`action_list` runs all three on the latest observation date and :func:`export_actions` writes the
-list as CSV and Parquet for a CRM import.
+:func:`action_list` runs all three on the latest observation date, :func:`export_actions` writes the
+list as CSV and Parquet, and :func:`export_crm` as HubSpot's and Salesforce's import files;
+:func:`detractor_alerts` lists NPS detractors at high-touch accounts for the run's deliveries.
 
 Examples
 --------
@@ -35,6 +36,7 @@ Examples
 'Few of the seats are in use: active users / seats (28 days) 0.21, typical healthy 0.65 (-8.2 points)'
 """
 
+from .alerts import detractor_alerts
 from .assign import (
     action_list,
     assign_stage,
@@ -45,12 +47,14 @@ from .assign import (
     format_value,
     prepare,
 )
-from .export import export_actions, read_actions
+from .export import export_actions, export_crm, read_actions
+from .holdout import ASSIGNED, HELD_OUT, assign_holdout, holdout_design, stable_uniform
 from .playbook import (
     BANDS,
     DEFAULT_PLAYBOOK,
     DERIVED_COLUMNS,
     EXPORT_COLUMNS,
+    HOLDOUT_STRATA,
     OPTIONAL_COLUMNS,
     OWNERS,
     PLAY_SECTIONS,
@@ -69,10 +73,13 @@ from .playbook import (
 from .views import actions_view, describe_plays, describe_rules, describe_stages, describe_touch_models, plot_plays
 
 __all__ = [
+    "ASSIGNED",
     "BANDS",
     "DEFAULT_PLAYBOOK",
     "DERIVED_COLUMNS",
     "EXPORT_COLUMNS",
+    "HELD_OUT",
+    "HOLDOUT_STRATA",
     "OPTIONAL_COLUMNS",
     "OWNERS",
     "PLAY_SECTIONS",
@@ -87,6 +94,7 @@ __all__ = [
     "Rule",
     "action_list",
     "actions_view",
+    "assign_holdout",
     "assign_stage",
     "assign_touch_model",
     "choose_play",
@@ -95,12 +103,16 @@ __all__ = [
     "describe_rules",
     "describe_stages",
     "describe_touch_models",
+    "detractor_alerts",
     "driver_metric",
     "export_actions",
+    "export_crm",
     "format_value",
+    "holdout_design",
     "load_playbook",
     "parse_playbook",
     "plot_plays",
     "prepare",
     "read_actions",
+    "stable_uniform",
 ]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .._core.i18n import check_lang, t
 from .._core.time import to_utc
+from .holdout import assign_holdout
 from .playbook import (
     _NUMBER_EXPORT,
     BANDS,
@@ -192,17 +194,21 @@ def choose_play(scored: pd.DataFrame, playbook=None, lang: str = "en") -> pd.Dat
     return df.assign(**out)
 
 
-def action_list(scored: pd.DataFrame, playbook=None, lang: str = "en", as_of=None) -> pd.DataFrame:
+def action_list(scored: pd.DataFrame, playbook=None, lang: str = "en", as_of=None,
+                holdout_seed: int | None = None) -> pd.DataFrame:
     """The action list of one observation date (default the latest): touch model, stage and play per account.
 
     Score changes come from the whole of ``scored`` (pass several dates to let a sharp drop count), the
     actions from ``as_of`` only. Rows are sorted red band first, then by churn probability (highest first).
+    With ``holdout_seed``, the playbook's randomised holdout is drawn with that seed
+    (:func:`~engage_models.actions.holdout.assign_holdout`); without it every play is ``assigned``.
 
     Returns
     -------
     DataFrame
-        :data:`EXPORT_COLUMNS`, then ``touch_rule``, ``stage_rule``, ``score_change`` and the context
-        columns present (``segment``, ``plan``, ``mrr``), ready for :func:`export_actions`.
+        :data:`EXPORT_COLUMNS` (``assignment``: assigned or held_out), then ``touch_rule``, ``stage_rule``,
+        ``score_change``, ``must_act``, ``holdout_share``, ``holdout_stratum`` and the context columns present
+        (``segment``, ``plan``, ``mrr``), ready for :func:`export_actions`.
     """
     book = load_playbook(playbook)
     df = prepare(scored)
@@ -217,11 +223,15 @@ def action_list(scored: pd.DataFrame, playbook=None, lang: str = "en", as_of=Non
     order = df["band"].map({"red": 0, "yellow": 1, "green": 2})
     df = (df.assign(_o=order, _p=-df["churn_probability"].astype(float))
           .sort_values(["_o", "_p", "account_id"], kind="stable", na_position="last").drop(columns=["_o", "_p"]))
-    extra = ["touch_rule", "stage_rule", "score_change", *[c for c in ("segment", "plan", "mrr") if c in df.columns]]
+    df = assign_holdout(df, book, holdout_seed)
+    extra = ["touch_rule", "stage_rule", "score_change", "must_act", "holdout_share", "holdout_stratum",
+             *[c for c in ("segment", "plan", "mrr") if c in df.columns]]
     out = df[[*EXPORT_COLUMNS, *extra]].reset_index(drop=True)
     for c in _NUMBER_EXPORT:
         out[c] = out[c].astype(float)
-    out.attrs.update({"as_of": when.isoformat(), "playbook": book.source, "lang": lang})
+    # the playbook by file name: the list is forwarded, a machine path is not
+    out.attrs.update({"as_of": when.isoformat(), "playbook": Path(str(book.source)).name, "lang": lang,
+                      "holdout": df.attrs.get("holdout")})
     return out
 
 

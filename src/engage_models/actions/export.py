@@ -62,3 +62,118 @@ def read_actions(path: str | Path) -> pd.DataFrame:
     return df[list(EXPORT_COLUMNS)]
 
 
+
+
+# ------------------------------------------------------------------------------------------- CRM imports
+#: The files :func:`export_crm` writes, by CRM and object.
+CRM_FILES = {"hubspot_companies": "hubspot_companies.csv", "hubspot_tasks": "hubspot_tasks.csv",
+             "salesforce_accounts": "salesforce_accounts.csv", "salesforce_tasks": "salesforce_tasks.csv"}
+#: Owner types whose plays become tasks for a person (marketing automation runs by itself: no task).
+TASK_OWNERS = ("csm", "support", "executive_sponsor", "community_manager")
+#: Days from the observation date to a task's due date, by band (a red account is called first).
+DUE_DAYS = {"red": 2, "yellow": 7, "green": 14}
+#: Task priorities by band, in each CRM's values.
+HUBSPOT_PRIORITY = {"red": "HIGH", "yellow": "MEDIUM", "green": "LOW"}
+SALESFORCE_PRIORITY = {"red": "High", "yellow": "Normal", "green": "Low"}
+#: The custom property / field that carries our account id in each CRM (a unique value / an External ID):
+#: companies and Accounts are matched on it, tasks are associated through it.
+HUBSPOT_ID = "engage_account_id"
+SALESFORCE_ID = "Engage_Account_ID__c"
+
+
+def _task_text(row, model_id: str, lang: str) -> tuple[str, str]:
+    from .._core.i18n import fmt_date, t
+
+    name = row["name"] or row["account_id"]
+    subject = t("crm.task_subject", lang, play=row["play_label"], name=name)[:255]  # Salesforce's Subject limit
+    body = t("crm.task_body", lang, reason=row["reason"], score=f"{row['score']:.0f}", band=t(row["band"], lang),
+             p=f"{100 * row['churn_probability']:.0f}", model=model_id, as_of=fmt_date(row["as_of"], lang))
+    return subject, body
+
+
+def export_crm(actions: pd.DataFrame, folder: str | Path, *, model_id: str, lang: str = "en",
+               names: pd.DataFrame | None = None) -> dict[str, Path]:
+    """The action list as the import files of HubSpot and Salesforce, one file per CRM object.
+
+    ========================  =====================================================================================
+    file                      columns (the CRM's documented names)
+    ========================  =====================================================================================
+    hubspot_companies.csv     ``engage_account_id`` (a custom company property with unique values: companies are
+                              matched on it), ``name`` (Company name), and custom properties ``engage_health_score``,
+                              ``engage_health_band``, ``engage_churn_probability``, ``engage_lifecycle_stage``,
+                              ``engage_touch_model``, ``engage_next_play``, ``engage_play_reason``,
+                              ``engage_health_model``, ``engage_scored_on``
+    hubspot_tasks.csv         ``hs_task_subject``, ``hs_task_body``, ``hs_timestamp`` (due date), ``hs_task_status``
+                              (NOT_STARTED), ``hs_task_priority`` (HIGH/MEDIUM/LOW), ``hs_task_type`` (TODO), and
+                              ``engage_account_id`` to associate each task with its company (a two-object import)
+    salesforce_accounts.csv   ``Engage_Account_ID__c`` (an External ID field: upsert on it), ``Name``, and custom
+                              fields ``Health_Score__c``, ``Health_Band__c``, ``Churn_Probability__c``,
+                              ``Lifecycle_Stage__c``, ``Touch_Model__c``, ``Next_Play__c``, ``Play_Reason__c``,
+                              ``Health_Model__c``, ``Health_Scored_On__c``
+    salesforce_tasks.csv      ``Subject``, ``Description``, ``ActivityDate`` (due date), ``Status`` (Not Started),
+                              ``Priority`` (High/Normal/Low), ``Account:What.Engage_Account_ID__c`` (the Bulk API's
+                              header for a polymorphic lookup by External ID: the task's Related To account)
+    ========================  =====================================================================================
+
+    Every account gets its company / Account row; a task is written for the plays a person carries out (owner
+    in :data:`TASK_OWNERS`) except those held out at random (``assignment`` held_out: no task, no next play),
+    due :data:`DUE_DAYS` after the observation date by band. Text (play, reason, task
+    subject and body) is in ``lang``, the team's language; ``model_id`` (the health model's artifact key) goes into
+    the company / Account rows and every task's body, so a record in the CRM says which model scored it.
+    All files go through :func:`engage_models._core.io.write_csv`: UTF-8 with a byte-order mark, formula-safe.
+
+    Parameters
+    ----------
+    actions : DataFrame
+        The action list (:func:`~engage_models.actions.action_list`).
+    folder : path
+        Where the four files are written.
+    names : DataFrame, optional
+        ``account_id`` and ``name`` (the accounts' names: the action list has ids only).
+    """
+    folder = Path(folder)
+    missing = [c for c in EXPORT_COLUMNS if c not in actions.columns and c != "assignment"]
+    if missing:
+        raise ValueError(f"the action list lacks {missing}: build it with action_list()")
+    df = actions.copy()
+    df.attrs = {}
+    # an account held out of its play at random (actions.holdout) gets neither the task nor the play shown
+    held = df["assignment"].eq("held_out") if "assignment" in df else pd.Series(False, index=df.index)
+    df["play_label"] = df["play_label"].where(~held, "")
+    if names is not None and "name" in names:
+        df = df.drop(columns="name", errors="ignore").merge(names[["account_id", "name"]].drop_duplicates("account_id"),
+                                                           on="account_id", how="left")
+    if "name" not in df:
+        df["name"] = ""
+    df["name"] = df["name"].fillna("").astype(str)
+    as_of = pd.to_datetime(df["as_of"], utc=True)
+    df["as_of_text"] = as_of.dt.strftime("%Y-%m-%d")
+    due = (as_of + pd.to_timedelta(df["band"].map(DUE_DAYS).fillna(7), unit="D")).dt.strftime("%Y-%m-%d")
+    score, p = df["score"].round(1), df["churn_probability"].round(4)
+    hubspot = pd.DataFrame({
+        HUBSPOT_ID: df["account_id"], "name": df["name"], "engage_health_score": score,
+        "engage_health_band": df["band"], "engage_churn_probability": p, "engage_lifecycle_stage": df["stage"],
+        "engage_touch_model": df["touch_model"], "engage_next_play": df["play_label"],
+        "engage_play_reason": df["reason"], "engage_health_model": model_id, "engage_scored_on": df["as_of_text"]})
+    salesforce = pd.DataFrame({
+        SALESFORCE_ID: df["account_id"], "Name": df["name"].where(df["name"] != "", df["account_id"]),
+        "Health_Score__c": score, "Health_Band__c": df["band"], "Churn_Probability__c": p,
+        "Lifecycle_Stage__c": df["stage"], "Touch_Model__c": df["touch_model"], "Next_Play__c": df["play_label"],
+        "Play_Reason__c": df["reason"], "Health_Model__c": model_id, "Health_Scored_On__c": df["as_of_text"]})
+    tasks = df[df["owner"].isin(TASK_OWNERS) & ~held]
+    texts = [_task_text(row, model_id, lang) for _, row in tasks.iterrows()]
+    subjects = [s for s, _ in texts]
+    bodies = [b for _, b in texts]
+    hubspot_tasks = pd.DataFrame({
+        "hs_task_subject": subjects, "hs_task_body": bodies, "hs_timestamp": due[tasks.index].to_list(),
+        "hs_task_status": "NOT_STARTED", "hs_task_priority": tasks["band"].map(HUBSPOT_PRIORITY).to_list(),
+        "hs_task_type": "TODO", HUBSPOT_ID: tasks["account_id"].to_list()})
+    salesforce_tasks = pd.DataFrame({
+        "Subject": subjects, "Description": bodies, "ActivityDate": due[tasks.index].to_list(),
+        "Status": "Not Started", "Priority": tasks["band"].map(SALESFORCE_PRIORITY).to_list(),
+        f"Account:What.{SALESFORCE_ID}": tasks["account_id"].to_list()})
+    frames = {"hubspot_companies": hubspot, "hubspot_tasks": hubspot_tasks, "salesforce_accounts": salesforce,
+              "salesforce_tasks": salesforce_tasks}
+    paths = {k: write_csv(frames[k], folder / f) for k, f in CRM_FILES.items()}
+    log.info("wrote CRM import files for %d accounts and %d tasks into %s", len(df), len(tasks), folder)
+    return paths

@@ -6,6 +6,7 @@ decides. :func:`load_playbook` reads and checks a file, naming the entry of any 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import operator
@@ -32,6 +33,10 @@ STAGES = ("onboarding", "adoption", "mature", "at_risk", "expansion")
 OWNERS = ("csm", "support", "marketing_automation", "community_manager", "executive_sponsor")
 PLAY_SECTIONS = ("situation", "drivers", "fallback")
 BANDS = ("green", "yellow", "red")
+#: A randomised holdout is drawn within each play x these columns (see :mod:`engage_models.actions.holdout`).
+HOLDOUT_STRATA = ("band", "touch_model")
+#: The largest share of a play's accounts a playbook may hold out.
+MAX_HOLDOUT = 0.5
 
 #: The scored-accounts interface (health score and survival modules); plus the panel's metric columns.
 SCORED_COLUMNS = ("account_id", "as_of", "segment", "plan", "mrr", "seats", "tenure_days", "score", "band",
@@ -42,8 +47,9 @@ DERIVED_COLUMNS = ("community_activity_90d", "tickets_28d_vs_90d", "score_change
 OPTIONAL_COLUMNS = ("onboarding_completed",)
 #: Columns of the exported action list, in order.
 EXPORT_COLUMNS = ("account_id", "as_of", "score", "band", "churn_probability", "ltv", "stage", "touch_model",
-                  "play", "play_label", "owner", "driver", "reason")
-_TEXT_EXPORT = ("account_id", "band", "stage", "touch_model", "play", "play_label", "owner", "driver", "reason")
+                  "play", "play_label", "owner", "driver", "reason", "assignment")
+_TEXT_EXPORT = ("account_id", "band", "stage", "touch_model", "play", "play_label", "owner", "driver", "reason",
+                "assignment")
 _NUMBER_EXPORT = ("score", "churn_probability", "ltv")
 
 
@@ -158,6 +164,7 @@ class Play:
     when: tuple[Condition, ...] = ()
     any: tuple[Condition, ...] = ()
     driver: tuple[str, ...] = ()
+    holdout: float | None = None  # share of the play's accounts held out at random (None: the playbook's default)
 
     @property
     def unconditional(self) -> bool:
@@ -211,10 +218,19 @@ class Playbook:
     min_points: float
     columns: tuple[str, ...]
     source: str
+    holdout_share: float = 0.0  # default share of a play's accounts held out (a play may set its own)
+    must_act: tuple[Rule, ...] = ()  # accounts for which one of these rules holds are never held out
 
     @property
     def all_plays(self) -> tuple[Play, ...]:
         return tuple(p for s in PLAY_SECTIONS for p in self.plays[s])
+
+    def holdout_of(self, play_id: str) -> float:
+        """The share of ``play_id``'s accounts held out at random (0 for a play not in the playbook)."""
+        for p in self.all_plays:
+            if p.id == play_id:
+                return self.holdout_share if p.holdout is None else p.holdout
+        return 0.0
 
     def play(self, play_id: str) -> Play:
         for p in self.all_plays:
@@ -227,8 +243,9 @@ class Playbook:
                 f"{len(self.all_plays)} plays)")
 
 
-_TOP_KEYS = {"version", "columns", "touch_models", "stages", "drivers", "plays"}
-_PLAY_KEYS = {"id", "label", "why", "owner", "owner_by_touch", "stages", "touch_models", "when", "any", "driver"}
+_TOP_KEYS = {"version", "columns", "touch_models", "stages", "drivers", "plays", "holdout"}
+_PLAY_KEYS = {"id", "label", "why", "owner", "owner_by_touch", "stages", "touch_models", "when", "any", "driver",
+              "holdout"}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -323,7 +340,37 @@ def _play(item, section: str, i: int, known: set[str], seen: set[str]) -> Play:
         stages=_names(item.get("stages", []), STAGES, "stage(s)", where),
         touch_models=_names(item.get("touch_models", []), TOUCH_MODELS, "touch model(s)", where),
         when=when, any=any_, driver=driver,
+        holdout=_share(item["holdout"], f"{where}.holdout") if "holdout" in item else None,
     )
+
+
+def _share(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_HOLDOUT:
+        raise PlaybookError(f"{where}: a holdout share is a number from 0 to {MAX_HOLDOUT} (0.1 holds out one "
+                            f"account in ten), got {value!r}")
+    return float(value)
+
+
+def _holdout(data, known: set[str]) -> tuple[float, tuple[Rule, ...]]:
+    """The ``holdout:`` section: the default share and the must-act rules (lists of conditions)."""
+    if data is None:
+        return 0.0, ()
+    if not isinstance(data, dict) or set(data) - {"share", "must_act"}:
+        raise PlaybookError(f"holdout: expected {{share: S, must_act: [[conditions], ...]}}, got {data!r}")
+    share = _share(data.get("share", 0.0), "holdout.share")
+    rules = data.get("must_act") or []
+    if not isinstance(rules, list):
+        raise PlaybookError(f"holdout.must_act: expected a list of rules (each a list of conditions), got {rules!r}")
+    out = []
+    for i, item in enumerate(rules):
+        where = f"holdout.must_act[{i}]"
+        when = _conditions(item, where)
+        if not when:
+            raise PlaybookError(f"{where}: a must-act rule needs at least one condition (an empty rule would hold "
+                                "for every account and no one could be held out)")
+        _check_columns(when, known, where)
+        out.append(Rule("must_act", when, where))
+    return share, tuple(out)
 
 
 def parse_playbook(data, source: str = "<playbook>") -> Playbook:
@@ -379,7 +426,8 @@ def _parse(data) -> Playbook:
         where = plays["fallback"][-1].where if plays["fallback"] else "plays.fallback"
         raise PlaybookError(f"{where}: the last fallback play must have no stages, touch_models, when or any, so "
                             "that every account gets a play")
-    return Playbook(touch, stages, plays, top, float(min_points), tuple(extra), "")
+    share, must_act = _holdout(data.get("holdout"), known)
+    return Playbook(touch, stages, plays, top, float(min_points), tuple(extra), "", share, must_act)
 
 
 def load_playbook(path: str | Path | Playbook | None = None) -> Playbook:
@@ -403,9 +451,7 @@ def load_playbook(path: str | Path | Playbook | None = None) -> Playbook:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise PlaybookError(f"playbook {path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
-    book = parse_playbook(data, str(path))
-    return Playbook(book.touch_models, book.stages, book.plays, book.top_drivers, book.min_points, book.columns,
-                    str(path))
+    return dataclasses.replace(parse_playbook(data, str(path)), source=str(path))
 
 
 # ---------------------------------------------------------------------------------------- formatting

@@ -75,7 +75,9 @@ from .._core.io import jsonable
 from .._core.stats import sigmoid as _sigmoid
 from .._core.time import DAYS_PER_MONTH
 from ..ingest import contracts as C
+from . import journeys as J
 from .comments import comment_bank
+from .plays import PlaySettings, PlayState
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +169,12 @@ class SimConfig:
     max_prior_tenure_months: int = 36
     japanese_share: float = 0.5
     inject_defects: bool = True  # add a few known bad rows (recorded in truth.json) for ingest to catch
+    # personas and journeys (engage_models.demo.journeys), all off by default so the demo world stays as it was
+    # (`engage simulate --personas` turns all three on): devices and pre-purchase touches draw from streams of
+    # their own (the rest of the world is the same with or without them); planted personas change the world
+    devices: bool = False  # a device (desktop, mobile, tablet) on events and touchpoints
+    prepurchase: bool = False  # touches before the contract start: content read, material requested, trial
+    personas: bool = False  # four planted personas with known behaviour and churn, two planted milestones
     hazard: HazardModel = field(default_factory=HazardModel)
     # latent engagement
     sd_account: float = 0.6
@@ -185,13 +193,15 @@ class SimConfig:
     nps_every_months: int = 6
     nps_response_rate: float = 0.25
     price_per_seat: tuple = (25.0, 50.0, 90.0)
+    # customer-success plays with known effects (None: no plays, no play log; see engage_models.demo.plays)
+    plays: PlaySettings | None = None
 
 
 # --------------------------------------------------------------------------------------------- helpers
 def _config_json(cfg: SimConfig) -> dict:
     """The config for truth.json; the off-by-default non-linear truth is left out when off, so the default
     world's files stay byte-identical to those written before it existed."""
-    out = jsonable(asdict(cfg))
+    out = jsonable(_config_record(cfg))
     if cfg.hazard.nonlinear is None:
         out["hazard"].pop("nonlinear", None)
     return out
@@ -280,6 +290,7 @@ EVENT_SCHEMA = pa.schema(
         ("duration_s", pa.float64()),
     ]
 )
+DEVICE_FIELD = pa.field("device", pa.string())
 TOUCHPOINT_SCHEMA = pa.schema(
     [
         ("account_id", pa.string()),
@@ -328,6 +339,9 @@ class _World:
         self.discount = rng.choice([0.0, 0.1, 0.2], size=n, p=[0.6, 0.3, 0.1])
         self.japanese = rng.random(n) < cfg.japanese_share
         self.mu = rng.normal(0, cfg.sd_account, n)
+        self.traits = J.Traits(cfg.seed, self.start_ts, self.sim_start) if cfg.personas else None
+        if self.traits is not None:
+            self.mu = self.mu + self.traits.engagement
         self.x = rng.normal(0, cfg.sd_state, n)
         self.churn_ts = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
         self.nps_latest = np.full(n, np.nan)
@@ -345,6 +359,8 @@ class _World:
         # users: one per seat, created at the account's start (existing accounts' users over their 1st month)
         low, high = np.array([2, 10, 40]), np.array([11, 41, 151])
         seats0 = rng.integers(low[self.segment], high[self.segment])
+        if self.traits is not None:
+            seats0 = np.maximum(2, np.round(seats0 * self.traits.seats)).astype(np.int64)
         acct = np.repeat(np.arange(n), seats0)
         created = self.start_ts[acct] + (rng.random(len(acct)) * 14 * SECONDS_PER_DAY).astype(np.int64) * _S
         first = np.r_[True, acct[1:] != acct[:-1]]
@@ -362,8 +378,15 @@ class _World:
         )
         self._n_initial_users = len(acct)
         self.features_base = np.linspace(1.5, -2.0, len(FEATURES))  # popular -> niche
-        self.events = _StreamWriter(out / "events.parquet", EVENT_SCHEMA)
-        self.touch = _StreamWriter(out / "touchpoints.parquet", TOUCHPOINT_SCHEMA)
+        self.devices = J.Devices(cfg.seed, self.segment, self.traits) if cfg.devices else None
+        self.prepurchase = J.Prepurchase(cfg.seed, self.start_ts, self.sim_start) if cfg.prepurchase else None
+        with_device = (lambda s: s.append(DEVICE_FIELD)) if cfg.devices else (lambda s: s)
+        self.events = _StreamWriter(out / "events.parquet", with_device(EVENT_SCHEMA))
+        self.plays = PlayState(cfg.plays, n, cfg.seed, self.month_starts) if cfg.plays is not None else None
+        touch_schema = with_device(TOUCHPOINT_SCHEMA)
+        if self.plays is not None:  # a done play's contact carries its play_id
+            touch_schema = touch_schema.append(pa.field("play_id", pa.string()))
+        self.touch = _StreamWriter(out / "touchpoints.parquet", touch_schema)
         self.subs, self.tickets, self.surveys, self.truth_rows = [], [], [], []
         self.n_tickets = 0
 
@@ -388,13 +411,19 @@ class _World:
         elig = present[ua] & (w1 > w0)
         seats = np.bincount(ua[elig], minlength=n)
         ramp = np.select([tenure_m < 1, tenure_m < 2], [-1.0, -0.5], 0.0)
+        if self.traits is not None:
+            ramp = ramp + self.traits.active
+        if self.devices is not None:
+            self.devices.users(ua)
         p_act = _sigmoid(cfg.active_base + cfg.active_engagement * e[ua] + self.u_eff + ramp[ua])
         active = elig & (rng.random(len(ua)) < p_act)
         act_idx = np.flatnonzero(active)
         n_active = np.bincount(ua[act_idx], minlength=n)
 
         # feature adoption this month (only accounts with somebody active can show usage)
-        used = rng.random((n, len(FEATURES))) < _sigmoid(self.features_base[None, :] + 1.5 * e[:, None])
+        breadth_shift = self.traits.breadth[:, None] if self.traits is not None else 0.0
+        used = rng.random((n, len(FEATURES))) < _sigmoid(self.features_base[None, :] + 1.5 * e[:, None]
+                                                         + breadth_shift)
         used &= (n_active > 0)[:, None]
         n_used = used.sum(1)
         self._write_events(t, act_idx, w0, w1, e, used, n_used, ms, me)
@@ -434,16 +463,25 @@ class _World:
         breadth = n_used / len(FEATURES)
         nps_c = np.nan_to_num(self.nps_latest - 7.0, nan=0.0)
         lp = hz.linear_predictor(active_ratio, breadth, n_tix, nps_c, self.segment, self.plan)
+        if self.traits is not None:  # the persona's shift and the planted milestones reached in time
+            lp = lp + self.traits.hazard_shift(np.arange(n), me, self.start_ts)
         tenure_end = (me - self.start_ts) / np.timedelta64(1, "D") / DAYS_PER_MONTH
         h = np.where(tenure_end >= hz.min_tenure_months - 1e-9, _sigmoid(lp), 0.0)
         idx = np.flatnonzero(alive_end)
         last = t == cfg.months - 1
         churn = np.zeros(n, dtype=bool)
         if not last:
+            if self.plays is not None:  # a campaign dated `me` picks plays from the last 28 days' behaviour
+                self.plays.campaign(t, alive_end, h, seats, self.nps_latest, self.segment, hz, len(FEATURES))
             churn[idx] = rng.random(len(idx)) < h[idx]
             nxt_days = int((self.month_starts[t + 2] - me) / np.timedelta64(1, "D"))
             c_idx = np.flatnonzero(churn)
-            self.churn_ts[c_idx] = me + rng.integers(0, nxt_days, len(c_idx)) * np.timedelta64(1, "D")
+            dates = me + rng.integers(0, nxt_days, len(c_idx)) * np.timedelta64(1, "D")
+            if self.plays is not None:  # a play that saves an account prevents its churn
+                keep = self.plays.decide(t, c_idx, dates)
+                churn[c_idx[~keep]] = False
+                c_idx, dates = c_idx[keep], dates[keep]
+            self.churn_ts[c_idx] = dates
         self.truth_rows.append(
             pd.DataFrame(
                 {
@@ -457,6 +495,7 @@ class _World:
                     "nps_centered": nps_c[idx],
                     "engagement": e[idx],
                     "linear_predictor": lp[idx],
+                    **({"persona": self.traits.names()[idx]} if self.traits is not None else {}),
                     "hazard": h[idx],
                     "churned_next_month": pd.array(churn[idx], dtype="boolean") if not last
                     else pd.array([pd.NA] * len(idx), dtype="boolean"),
@@ -474,10 +513,15 @@ class _World:
         ea = e[ua]
         frac = (w1[act_idx] - w0[act_idx]) / (me - ms)
         s = cfg.events_scale
-        n_login = 1 + rng.poisson(cfg.login_rate * s * np.exp(0.4 * ea) * frac)
-        n_feat = np.where(n_used[ua] > 0, rng.poisson(cfg.feature_rate * s * np.exp(0.4 * ea) * frac), 0)
-        n_exp = np.where(n_used[ua] > 0, rng.poisson(cfg.export_rate * s * np.exp(0.6 * ea) * frac), 0)
-        n_cont = rng.poisson(cfg.content_rate * s * np.exp(0.3 * ea) * frac)
+        rate = {k: s * getattr(cfg, f"{k}_rate") for k in ("login", "feature", "export", "content")}
+        if self.traits is not None:  # the persona's rates
+            tr = self.traits
+            rate = {"login": rate["login"] * tr.logins[ua], "feature": rate["feature"] * tr.features[ua],
+                    "export": rate["export"] * tr.exports[ua], "content": rate["content"] * tr.content[ua]}
+        n_login = 1 + rng.poisson(rate["login"] * np.exp(0.4 * ea) * frac)
+        n_feat = np.where(n_used[ua] > 0, rng.poisson(rate["feature"] * np.exp(0.4 * ea) * frac), 0)
+        n_exp = np.where(n_used[ua] > 0, rng.poisson(rate["export"] * np.exp(0.6 * ea) * frac), 0)
+        n_cont = rng.poisson(rate["content"] * np.exp(0.3 * ea) * frac)
 
         # each feature the account used gets at least one event, from one of its active users
         order = np.argsort(ua, kind="stable")
@@ -505,19 +549,35 @@ class _World:
         med = np.array([900.0, 180.0, 15.0, 90.0])[etype]
         sig = np.array([0.8, 0.9, 0.5, 0.8])[etype]
         log_dur = np.where(etype == 0, 0.3 * e[self.u_acct[uu]], 0) + sig * rng.normal(size=len(uu))
+        if self.traits is not None:  # the persona's session length (logins)
+            med = np.where(etype == 0, med * self.traits.session[self.u_acct[uu]], med)
         dur = np.round(med * np.exp(log_dur), 1)
+        if self.plays is not None and self.plays.is_campaign(t):  # what a panel at `me` sees of the last 28 days
+            recent = ts >= me - np.timedelta64(28, "D")
+            self.plays.note_events(self.u_acct[uu[recent]], uu[recent], feat[recent])
+        kinds = np.asarray(EVENT_TYPES, dtype=object)[etype]
+        if self.traits is not None:  # the planted milestones of this month, by the account's admin
+            acct_end = np.where(np.isnat(self.churn_ts), me, np.minimum(self.churn_ts, me))
+            m_acc, m_ts, m_kind = self.traits.milestone_events(self.start_ts, ms, me, acct_end)
+            uu = np.concatenate([uu, self._admins(m_acc)])
+            ts = np.concatenate([ts, m_ts])
+            kinds = np.concatenate([kinds, m_kind])
+            feat = np.concatenate([feat, np.full(len(m_acc), -1, feat.dtype)])
+            dur = np.concatenate([dur, np.zeros(len(m_acc))])
+            etype = np.concatenate([etype, np.full(len(m_acc), 4, etype.dtype)])
         o = np.argsort(ts, kind="stable")
         feat_names = np.array(list(FEATURES) + [None], dtype=object)
-        self.events.write(
-            {
-                "account_id": self.account_ids[self.u_acct[uu[o]]],
-                "user_id": self._user_ids(uu[o]),
-                "timestamp": ts[o],
-                "event_type": np.asarray(EVENT_TYPES, dtype=object)[etype[o]],
-                "feature": feat_names[feat[o]],
-                "duration_s": dur[o],
-            }
-        )
+        columns = {
+            "account_id": self.account_ids[self.u_acct[uu[o]]],
+            "user_id": self._user_ids(uu[o]),
+            "timestamp": ts[o],
+            "event_type": kinds[o],
+            "feature": feat_names[feat[o]],
+            "duration_s": dur[o],
+        }
+        if self.devices is not None:
+            columns["device"] = self.devices.events(uu[o], etype[o])
+        self.events.write(columns)
 
     def _user_ids(self, idx):
         return np.char.add("U", np.char.zfill((idx + 1).astype(str), 7)).astype(object)
@@ -530,10 +590,12 @@ class _World:
         send = ms + np.timedelta64(9 * SECONDS_PER_DAY + 9 * 3600, "s")
         got = np.flatnonzero(elig & (w0 <= send) & (w1 > send))
         opened = rng.random(len(got)) < _sigmoid(-0.8 + 0.7 * e[self.u_acct[got]] + 0.3 * self.u_eff[got])
+        tr = self.traits
         parts.append((got, self.u_acct[got], np.full(len(got), send), "newsletter", "outbound", opened, None))
         # community posts by active users
         act = np.flatnonzero(active)
-        k = rng.poisson(0.04 * np.exp(0.8 * e[self.u_acct[act]]))
+        post_rate = 0.04 * tr.community[self.u_acct[act]] if tr is not None else 0.04
+        k = rng.poisson(post_rate * np.exp(0.8 * e[self.u_acct[act]]))
         poster = np.repeat(act, k)
         parts.append((poster, self.u_acct[poster], _uniform_times(rng, w0[poster], w1[poster]),
                       "community", "inbound", None, None))
@@ -544,19 +606,31 @@ class _World:
                 continue
             ts = ms + np.timedelta64(19 * SECONDS_PER_DAY + 8 * 3600, "s")
             inv = acc[(acct_w0[acc] <= ts) & (acct_end[acc] > ts)]
-            att = rng.random(len(inv)) < _sigmoid(base + e[inv])
+            att = rng.random(len(inv)) < _sigmoid(base + e[inv] + (tr.attend[inv] if tr is not None else 0.0))
             parts.append((np.full(len(inv), -1), inv, np.full(len(inv), ts), channel, "outbound", None, att))
         meet_p = np.array([0.05, 0.3, 0.8])[self.segment[acc]]
         m_acc = acc[rng.random(len(acc)) < meet_p]
         att = rng.random(len(m_acc)) < _sigmoid(1.0 + 0.8 * e[m_acc])
         parts.append((np.full(len(m_acc), -1), m_acc, _uniform_times(rng, acct_w0[m_acc], acct_end[m_acc]),
                       "meeting", "outbound", None, att))
+        if self.prepurchase is not None:  # prospects: no user yet
+            p_acc, p_ts, p_chan = self.prepurchase.between(ms, self.month_starts[t + 1])
+            for channel in J.PREPURCHASE_CHANNELS:
+                hit = p_chan == channel
+                parts.append((np.full(hit.sum(), -1), p_acc[hit], p_ts[hit], channel, "inbound", None, None))
+
+        play_ids = []
+        if self.plays is not None:  # done plays of the last campaign: a contact carrying the play's id
+            for a, when, channel, ids in self.plays.take_touchpoints():
+                parts.append((np.full(len(a), -1), a, when, channel, "outbound", None, None))
+                play_ids.append(ids)
 
         users = np.concatenate([p[0] for p in parts])
         accts = np.concatenate([p[1] for p in parts])
         ts = np.concatenate([p[2] for p in parts])
         n_each = [len(p[0]) for p in parts]
-        chan = np.repeat(np.array([p[3] for p in parts], dtype=object), n_each)
+        chan = np.concatenate([np.asarray(p[3], dtype=object) if not isinstance(p[3], str)
+                               else np.full(len(p[0]), p[3], dtype=object) for p in parts])
         direc = np.repeat(np.array([p[4] for p in parts], dtype=object), n_each)
 
         def flags(i):
@@ -564,17 +638,21 @@ class _World:
 
         o = np.argsort(ts, kind="stable")
         uid = np.where(users >= 0, self._user_ids(np.maximum(users, 0)), None)
-        self.touch.write(
-            {
-                "account_id": self.account_ids[accts[o]],
-                "user_id": uid[o],
-                "timestamp": ts[o],
-                "channel": chan[o],
-                "direction": direc[o],
-                "opened": flags(5)[o],
-                "attended": flags(6)[o],
-            }
-        )
+        columns = {
+            "account_id": self.account_ids[accts[o]],
+            "user_id": uid[o],
+            "timestamp": ts[o],
+            "channel": chan[o],
+            "direction": direc[o],
+            "opened": flags(5)[o],
+            "attended": flags(6)[o],
+        }
+        if self.devices is not None:
+            columns["device"] = self.devices.touches(users[o], chan[o], columns["opened"], columns["attended"])
+        if self.plays is not None:
+            n_plain = len(users) - sum(len(i) for i in play_ids)
+            columns["play_id"] = np.concatenate([np.full(n_plain, None, dtype=object), *play_ids])[o]
+        self.touch.write(columns)
 
     def _pick_user(self, accts, elig):
         """A random seat holder of each account (None when it has none)."""
@@ -594,6 +672,8 @@ class _World:
         if not len(a):
             return
         opened = _uniform_times(rng, acct_w0[a], acct_end[a])
+        if self.plays is not None:
+            self.plays.note_tickets(a, opened)
         prio = rng.choice(4, size=len(a), p=[0.3, 0.45, 0.2, 0.05])
         med_h = np.array([60.0, 30.0, 12.0, 4.0])[prio]
         hours = med_h * np.exp(0.9 * rng.normal(size=len(a)))
@@ -749,7 +829,9 @@ class _World:
             columns=["ticket_id", "account_id", "opened_at", "closed_at", "priority", "csat"])
         tickets["opened_at"] = _iso(tickets["opened_at"])
         tickets["closed_at"] = _iso(tickets["closed_at"])
-        surveys = pd.concat(self.surveys, ignore_index=True)
+        surveys = pd.concat(self.surveys, ignore_index=True) if self.surveys else pd.DataFrame(
+            columns=["account_id", "user_id", "submitted_at", "survey_type", "trigger", "score", "comment", "lang",
+                     "ticket_id"])
         surveys = surveys.sort_values(["submitted_at", "account_id"], kind="stable").reset_index(drop=True)
         surveys.insert(0, "response_id", [f"R{i + 1:07d}" for i in range(len(surveys))])
         surveys["submitted_at"] = _iso(surveys["submitted_at"], (surveys["lang"] == "ja").to_numpy())
@@ -762,6 +844,7 @@ class _World:
         for name, frame in small.items():
             frame.to_csv(out / f"{name}.csv", index=False)
         truth_panel.to_parquet(out / "true_hazard.parquet", index=False)
+        plays = self.plays.finish(out, self.account_ids) if self.plays is not None else None
 
         churned = truth_panel["churned_next_month"].dropna()
         at_risk = truth_panel.loc[truth_panel["churned_next_month"].notna(), "hazard"]
@@ -799,6 +882,15 @@ class _World:
         }
         if cfg.hazard.nonlinear is not None:
             truth.update(_nonlinear_truth(cfg.hazard))
+        if plays is not None:
+            truth["plays"] = plays
+        if self.traits is not None:
+            truth.update(self.traits.truth())
+            truth["files"]["true_personas.parquet"] = ("one row per account: its planted persona and the days "
+                                                       "after its start at which it reached each planted milestone")
+            days = {f"{k}_days": v for k, v in self.traits.milestone_days.items()}
+            pd.DataFrame({"account_id": self.account_ids, "persona": self.traits.names(), **days}).to_parquet(
+                out / "true_personas.parquet", index=False)
         (out / "truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return {
             "out": str(out),
@@ -806,6 +898,7 @@ class _World:
                 **{name: len(frame) for name, frame in small.items()},
                 "events": self.events.rows,
                 "touchpoints": self.touch.rows,
+                **({"plays": plays["log_rows"]} if plays is not None else {}),
             },
             "churn_events": int(churned.sum()),
             "injected_defects": defects,
@@ -822,10 +915,13 @@ def _inject_defects(rng, tables: dict[str, pd.DataFrame], events: _StreamWriter,
     fresh = iter(range(9_000_001, 10_000_000))
 
     def add(table, reason, rows):
+        if not len(rows):  # a tiny world may have no row of this kind to copy
+            return
         defects.setdefault(table, {})[reason] = defects.get(table, {}).get(reason, 0) + len(rows)
         tables[table] = pd.concat([tables[table], rows], ignore_index=True)
 
     def sample(df, k):
+        k = min(k, len(df))  # as many as there are (the same draws whenever there are enough)
         return df.iloc[np.sort(rng.choice(len(df), size=k, replace=False))].copy()
 
     surveys = tables["surveys"]
@@ -835,10 +931,14 @@ def _inject_defects(rng, tables: dict[str, pd.DataFrame], events: _StreamWriter,
         rows[rows.columns[0]] = [f"{prefix}{next(fresh)}" for _ in range(len(rows))]
         return rows
 
-    add("surveys", C.NPS_OUT_OF_RANGE, renumbered(sample(nps, 3).assign(score=[11, 12, -1]), "R"))
+    def broken(rows, column, values):
+        rows[column] = values[: len(rows)]
+        return rows
+
+    add("surveys", C.NPS_OUT_OF_RANGE, renumbered(broken(sample(nps, 3), "score", [11, 12, -1]), "R"))
     add("surveys", C.CSAT_OUT_OF_SCALE, renumbered(sample(csat, 1).assign(score=7), "R"))
     add("surveys", C.unparseable("submitted_at"),
-        renumbered(sample(nps, 2).assign(submitted_at=["2025-02-30T10:00:00Z", "yesterday"]), "R"))
+        renumbered(broken(sample(nps, 2), "submitted_at", ["2025-02-30T10:00:00Z", "yesterday"]), "R"))
     add("surveys", C.duplicate(("response_id",)), sample(nps, 2))  # re-sent answers, same ids
 
     tickets = tables["tickets"]
@@ -857,11 +957,24 @@ def _inject_defects(rng, tables: dict[str, pd.DataFrame], events: _StreamWriter,
            ev.iloc[10:13].assign(timestamp=pd.Timestamp("2099-01-01", tz="UTC"))]
     for reason, rows in zip((C.NEGATIVE_DURATION, C.UNKNOWN_ACCOUNT, C.in_future("timestamp")), bad, strict=False):
         defects.setdefault("events", {})[reason] = len(rows)
-    events.write(pa.Table.from_pandas(pd.concat(bad, ignore_index=True), schema=EVENT_SCHEMA, preserve_index=False))
+    events.write(pa.Table.from_pandas(pd.concat(bad, ignore_index=True), schema=events.schema, preserve_index=False))
     tp = touch.head.iloc[:2].assign(account_id="A99998")
     defects["touchpoints"] = {C.UNKNOWN_ACCOUNT: len(tp)}
-    touch.write(pa.Table.from_pandas(tp, schema=TOUCHPOINT_SCHEMA, preserve_index=False))
+    touch.write(pa.Table.from_pandas(tp, schema=touch.schema, preserve_index=False))
     return defects
+
+
+#: SimConfig switches recorded in truth.json only when on (the default world's truth.json is as before them).
+# switched off, these are left out of truth.json's config: a world without them describes itself as before
+_OPTIONAL_SWITCHES = ("devices", "prepurchase", "personas", "plays")
+
+
+def _config_record(cfg: SimConfig) -> dict:
+    record = asdict(cfg)
+    for name in _OPTIONAL_SWITCHES:
+        if not record[name]:
+            del record[name]
+    return record
 
 
 def simulate(config: SimConfig | None = None, out: str | Path = "data/raw", **overrides) -> dict:
@@ -875,8 +988,8 @@ def simulate(config: SimConfig | None = None, out: str | Path = "data/raw", **ov
         Folder for the raw files (created). Existing simulator files in it are overwritten.
     """
     cfg = replace(config or SimConfig(), **overrides)
-    if cfg.n_accounts < 10 or cfg.months < 2:
-        raise ValueError("simulate needs at least 10 accounts and 2 months")
+    if cfg.n_accounts < 10 or cfg.months < 1:
+        raise ValueError("simulate needs at least 10 accounts and 1 month")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     world = _World(cfg, out)

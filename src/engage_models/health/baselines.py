@@ -185,6 +185,9 @@ class ChurnGBM(ClassifierMixin, BaseEstimator):
         self.classes_, y01 = binary_target(self, y, len(X))
         self.metrics_, self.categorical_ = _infer_columns(X, self.metrics, self.categorical,
                                                           {self.date_col, self.id_col})
+        # a metric without a single value (no survey at all: no NPS) tells the trees nothing, and
+        # HistGradientBoosting cannot bin it
+        self.metrics_ = [c for c in self.metrics_ if pd.to_numeric(X[c], errors="coerce").notna().any()]
         if not self.metrics_ and not self.categorical_:
             raise ValueError("ChurnGBM: no feature columns: pass metrics=[...] or numeric columns")
         self.levels_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical_}

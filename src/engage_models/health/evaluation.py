@@ -36,8 +36,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from .._core.errors import InsufficientData
 from .._core.i18n import fmt_interval, t
-from .._core.plots import BAND_COLOURS, new_ax
+from .._core.plots import BAND_COLOURS, error_bars, new_ax
 from .._core.stats import log_loss
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,7 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
         cutoffs = default_cutoffs(panel, n_cutoffs, label, date_col)
     cutoffs = [pd.Timestamp(c) for c in cutoffs]
     h = pd.Timedelta(days=horizon_days)
-    preds, fitted, seconds = [], {}, {}
+    preds, fitted, seconds, used = [], {}, {}, []
     extra = list((scores or {}).values())
     for cut in cutoffs:
         train = panel[(panel[date_col] + h <= cut) & lab.notna()]
@@ -268,6 +269,7 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
         if train[label].nunique() < 2 or test.empty:
             log.warning("cutoff %s skipped: %d training rows, %d test rows", cut, len(train), len(test))
             continue
+        used.append(cut)
         features = [c for c in panel.columns if c not in (label, *drop, *extra)]
         X, y = train[features], train[label].astype(int).to_numpy()
         Xt, yt = test[features], test[label].astype(int).to_numpy()
@@ -286,8 +288,11 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
                                        "model": name, "p": test[col].to_numpy(float)}))
         log.info("backtest cutoff %s: %d training rows, %d test rows", cut.date(), len(train), len(test))
     if not preds:
-        raise ValueError("no cutoff had both training rows with churners and test rows")
-    return Backtest(pd.concat(preds, ignore_index=True), cutoffs, horizon_days, fitted, seconds)
+        dates = ", ".join(f"{c:%Y-%m-%d}" for c in cutoffs) or "none with an observed label"
+        raise InsufficientData(f"out-of-time backtest: no test date ({dates}) has both churned and retained "
+                               f"accounts among the observation dates at least {horizon_days} days before it "
+                               f"to train on, and accounts to test: it needs more months of history with churn")
+    return Backtest(pd.concat(preds, ignore_index=True), used, horizon_days, fitted, seconds)
 
 
 # ------------------------------------------------------------------------------------------ views
@@ -319,7 +324,7 @@ def plot_calibration(bt, models=None, ax=None, lang: str = "en", bins: int = 10)
     for m in models:
         g = predictions[predictions["model"] == m]
         c = calibration_curve(g["y"], g["p"], bins)
-        ax.errorbar(c["predicted"], c["observed"], yerr=[c["observed"] - c["ci_low"], c["ci_high"] - c["observed"]],
+        ax.errorbar(c["predicted"], c["observed"], yerr=error_bars(c["observed"], c["ci_low"], c["ci_high"]),
                     marker="o", markersize=4, capsize=2, linewidth=1, label=t(m, lang))
         top = max(top, c["predicted"].max(), c["ci_high"].max())
     ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=0.8, label=t("perfect calibration", lang))
@@ -335,7 +340,7 @@ def plot_metrics(boot: pd.DataFrame, metric: str = "roc_auc", ax=None, lang: str
     g = boot[boot["metric"] == metric].set_index("model").loc[models]
     ax = new_ax(ax, figsize=(6, 0.5 * len(models) + 1.2))
     yv = np.arange(len(models))
-    ax.errorbar(g["estimate"], yv, xerr=[g["estimate"] - g["ci_low"], g["ci_high"] - g["estimate"]], fmt="o",
+    ax.errorbar(g["estimate"], yv, xerr=error_bars(g["estimate"], g["ci_low"], g["ci_high"]), fmt="o",
                 capsize=3, color="#0072b2")
     ax.set_yticks(yv, [t(m, lang) for m in models])
     ax.invert_yaxis()

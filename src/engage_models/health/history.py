@@ -32,6 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from .._core.errors import InsufficientData
 from .._core.i18n import check_lang, fmt_date, t
 from .._core.plots import BAND_COLOURS, date_axis, new_ax
 from .._core.time import DAYS_PER_MONTH, to_utc
@@ -199,7 +200,9 @@ def rolling_scores(panel: pd.DataFrame, make_model: Callable[[], object], *, hor
     dates with the same training rows share one fit, and ``prefit`` maps the last training date of a model
     already fitted on exactly those rows to it (the run's final model), so it is not fitted twice. Bands come
     from each model's own thresholds (chosen on its out-of-fold predictions), so no date is banded with what
-    was learned after it. Returns the scores and the fitted models by date.
+    was learned after it. A date whose known labels do not yet hold both a churned and a retained account has
+    no model, so it is left out of the history (on thin data the history starts later). Returns the scores and
+    the fitted models by date.
     """
     all_dates = sorted(panel["as_of"].unique())
     dates = [pd.Timestamp(d) for d in (dates if dates is not None else all_dates[-n_dates:])]
@@ -209,7 +212,11 @@ def rolling_scores(panel: pd.DataFrame, make_model: Callable[[], object], *, hor
     out = []
     for d in dates:
         train = panel[(panel["as_of"] + h <= d) & panel[label].notna()]
-        key = pd.Timestamp(train["as_of"].max())
+        key = pd.Timestamp(train["as_of"].max()) if len(train) else None
+        if key not in fits and train[label].nunique() < 2:
+            log.info("no score at %s: the labels known then (%d rows) are not both churned and retained", d.date(),
+                     len(train))
+            continue
         if key not in fits:
             X = train.drop(columns=[c for c in LABELS if c in train.columns])
             fits[key] = make_model().fit(X, train[label].astype(int))
@@ -222,6 +229,9 @@ def rolling_scores(panel: pd.DataFrame, make_model: Callable[[], object], *, hor
                                  "score": model.health_score(X).to_numpy(), "churn_probability": p,
                                  "band": model.bands(proba=p).to_numpy(), "trained_until": key}))
         models[d] = model
+    if not out:
+        raise InsufficientData("no observation date has known labels with both churned and retained accounts: "
+                               "no health score can be learned yet")
     return pd.concat(out, ignore_index=True), models
 
 

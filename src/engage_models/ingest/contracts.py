@@ -19,7 +19,12 @@ STRING, TIMESTAMP, DOUBLE, BOOLEAN = "VARCHAR", "TIMESTAMPTZ", "DOUBLE", "BOOLEA
 SURVEY_TYPES = ("nps", "csat")
 SURVEY_TRIGGERS = ("onboarding", "ticket_close", "annual", "periodic")
 CHANNELS = ("newsletter", "community", "event", "webinar", "meeting")
+#: Channels of touches before the contract starts (the prospect's approach: see engage_models.journeys).
+PREPURCHASE_CHANNELS = ("content_read", "material_request", "trial")
+#: Devices an event or a touch may come from (optional column ``device``; any other text is kept as it is).
+DEVICES = ("desktop", "mobile", "tablet")
 EVENT_TYPES = ("login", "feature_use", "export", "content_view")
+PLAY_STATUSES = ("planned", "done", "skipped")
 
 
 # Reasons a row is quarantined. Functions where the reason names a column.
@@ -53,6 +58,8 @@ CSAT_OUT_OF_SCALE = "csat score outside the csat scale"
 UNKNOWN_SURVEY_TYPE = "unknown survey_type"
 CLOSED_BEFORE_OPENED = "closed_at before opened_at"
 END_BEFORE_START = "end_date before start_date"
+UNKNOWN_PLAY_STATUS = "unknown play status"
+PLAY_DONE_IN_FUTURE = "play done in the future"
 
 # Lines of a text file that are not rows (see engage_models.ingest.files): quarantined with their raw line.
 TOO_MANY_FIELDS = "too many fields"
@@ -165,6 +172,7 @@ CONTRACTS: dict[str, TableContract] = {
                 _c("event_type", STRING, nullable=False, lower=True),
                 _c("feature", STRING, required=False),
                 _c("duration_s", DOUBLE, required=False),
+                _c("device", STRING, required=False, lower=True),
             ),
             future_columns=("timestamp",),
             checks=(Check(NEGATIVE_DURATION, '"duration_s" < 0', ("duration_s",)),),
@@ -196,6 +204,8 @@ CONTRACTS: dict[str, TableContract] = {
                 _c("direction", STRING, required=False, lower=True),
                 _c("opened", BOOLEAN, required=False),
                 _c("attended", BOOLEAN, required=False),
+                _c("device", STRING, required=False, lower=True),
+                _c("play_id", STRING, required=False),  # the play (plays.play_id) this contact was part of
             ),
             future_columns=("timestamp",),
             cluster_by=("account_id", "timestamp"),
@@ -224,6 +234,29 @@ CONTRACTS: dict[str, TableContract] = {
                 Check(CSAT_OUT_OF_SCALE,
                       "\"survey_type\" = 'csat' AND (\"score\" < $csat_min OR \"score\" > $csat_max)",
                       ("survey_type", "score")),
+            ),
+        ),
+        # The play log: which customer-success play was planned, done or skipped for which account, and when.
+        # ``holdout`` marks the rows of a randomised design (the action list's ``assignment``): true for an
+        # account held out of the play (its status is then normally skipped), false for one assigned to it;
+        # empty for plays run without a holdout (their effect can only be estimated observationally).
+        TableContract(
+            "plays",
+            (
+                _c("account_id", STRING, nullable=False),
+                _c("play", STRING, nullable=False, lower=True),
+                _c("date", TIMESTAMP, nullable=False),
+                _c("owner", STRING, lower=True),
+                _c("status", STRING, nullable=False, lower=True),
+                _c("note", STRING, required=False),  # outcome note, free text
+                _c("play_id", STRING, required=False),
+                _c("holdout", BOOLEAN, required=False),
+            ),
+            key=("play_id",),
+            required=False,
+            checks=(
+                Check(UNKNOWN_PLAY_STATUS, "\"status\" NOT IN ('planned', 'done', 'skipped')", ("status",)),
+                Check(PLAY_DONE_IN_FUTURE, "\"status\" = 'done' AND \"date\" > $now", ("status", "date")),
             ),
         ),
     )

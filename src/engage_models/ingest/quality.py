@@ -17,7 +17,7 @@ from .._core.plots import date_axis, new_ax
 from .._core.time import to_utc
 from ..features.engine import connect_duckdb
 from .contracts import CONTRACTS, TIMESTAMP
-from .validate import IngestReport
+from .validate import IngestReport, source_name
 
 #: Quarantine reasons that name a column (see engage_models.ingest.contracts), with their catalogue template.
 _REASON_PATTERNS = (
@@ -165,7 +165,8 @@ def quarantine_sample(processed: str | Path, table: str, n: int = 5, lang: str =
     """The first ``n`` quarantined rows of a table: raw text as read, reason (in ``lang``), file name and
     data row; the line number and the line as read when a line could not be split into fields.
 
-    Only the file's name is shown (a report is forwarded; local folder names have no place in it).
+    Only the file's name is shown (a report is forwarded; local folder names have no place in it), or a database
+    table's label.
     """
     path = Path(processed) / "quarantine" / f"{table}.parquet"
     if not path.exists():
@@ -173,7 +174,7 @@ def quarantine_sample(processed: str | Path, table: str, n: int = 5, lang: str =
     with _con() as con:
         df = con.execute("SELECT * FROM read_parquet($p) ORDER BY source_row LIMIT $n",
                          {"p": str(path), "n": n}).df()
-    df["source_file"] = df["source_file"].map(lambda f: Path(f).name)
+    df["source_file"] = df["source_file"].map(source_name)  # a database table: its label (no password in it)
     df["reason"] = df["reason"].map(lambda r: translate_reason(r, lang))
     unused = [c for c in ("source_line", "raw_line") if c in df.columns and df[c].isna().all()]
     return df.drop(columns=unused)

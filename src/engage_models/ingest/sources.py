@@ -3,17 +3,22 @@
 A sources file names, per table, what to read instead of (or in addition to what is known about) the file
 found in the raw folder::
 
+    env_file: warehouse.env            # optional: KEY=VALUE lines for the ${NAME} references below
     tables:
       surveys:
         path: surveys_from_excel.csv   # relative to this file's folder; a glob of parts works too
         encoding: cp932                # text files only; detected when absent
       tickets:
         encoding: utf-16               # no path: the raw folder's tickets.* file, read as UTF-16
+      events:                          # a database table: a URL and a table name or a query
+        url: postgresql://analytics:${WAREHOUSE_PASSWORD}@db.example.com:5432/app
+        table: app.events
+        updated_column: loaded_at      # optional (see engage_models.ingest.database.fingerprint)
 
-Every entry is a mapping of a few known keys. Today a table is a file (``path``), or the file found in the raw
-folder when ``path`` is absent; a database table will later be a ``url`` plus a ``query`` instead of a
-``path`` (one :class:`Source` kind more, the same ``tables:`` mapping). Unknown keys are refused, so a typo
-never silently falls back to the default.
+Every entry is a mapping of a few known keys: a file (``path``, ``encoding``), the file found in the raw folder
+when ``path`` is absent, or a database table (``url`` with ``table`` or ``query``, see
+:mod:`~.database`). Unknown keys are refused, so a typo never silently falls back to the default; so is a
+password written into a URL (``${NAME}`` takes its place, filled in from the environment or ``env_file``).
 """
 
 from __future__ import annotations
@@ -27,11 +32,16 @@ import yaml
 
 from .._core.errors import ConfigError
 from .contracts import CONTRACTS
+from .database import DATABASE_KEYS, DatabaseSource, database_source
 
 #: The file ``ingest`` reads from the raw folder when no sources are given.
 SOURCES_FILE = "sources.yaml"
-#: Keys a table's entry may have today.
-SOURCE_KEYS = ("path", "encoding")
+#: Keys a file table's entry may have.
+FILE_KEYS = ("path", "encoding")
+#: Keys a table's entry may have: a file's, or a database table's (:data:`~.database.DATABASE_KEYS`).
+SOURCE_KEYS = FILE_KEYS + DATABASE_KEYS
+#: Top-level keys of a sources file.
+TOP_KEYS = ("tables", "env_file")
 
 
 @dataclass(frozen=True)
@@ -40,10 +50,12 @@ class Source:
 
     ``path``: a file or a glob of parts (``None``: the table's file, or folder of parts, in the raw folder).
     ``encoding``: the text encoding of a CSV/TSV/JSON file, a Python codec name (``None``: detected).
+    ``database``: a database table instead of a file (see :mod:`~.database`).
     """
 
     path: str | None = None
     encoding: str | None = None
+    database: DatabaseSource | None = None
 
 
 def check_encoding(encoding: str, where: str) -> str:
@@ -60,7 +72,7 @@ def _check_table(table: str, where: str) -> None:
         raise ConfigError(f"{where}: unknown table {table!r}; known: {', '.join(CONTRACTS)}")
 
 
-def source_from(table: str, entry, where: str, base: Path | None = None) -> Source:
+def source_from(table: str, entry, where: str, base: Path | None = None, env_file: str | None = None) -> Source:
     """A :class:`Source` from a sources-file entry (mapping), a path, or a Source."""
     _check_table(table, where)
     if isinstance(entry, Source):
@@ -73,6 +85,15 @@ def source_from(table: str, entry, where: str, base: Path | None = None) -> Sour
     unknown = sorted(set(entry) - set(SOURCE_KEYS))
     if unknown:
         raise ConfigError(f"{where}: table {table!r} has unknown key(s) {unknown}; allowed: {list(SOURCE_KEYS)}")
+    if "url" in entry:
+        mixed = sorted(set(entry) & set(FILE_KEYS))
+        if mixed:
+            raise ConfigError(f"{where}: table {table!r} names a database (url) and a file ({', '.join(mixed)}); "
+                              "keep one")
+        return Source(database=database_source(table, entry, where, env_file=env_file, base=base))
+    db_only = sorted(set(entry) & set(DATABASE_KEYS))
+    if db_only:
+        raise ConfigError(f"{where}: table {table!r} has {', '.join(db_only)} without a url")
     path = entry.get("path")
     if path is not None:
         path = Path(str(path)).expanduser()
@@ -99,13 +120,18 @@ def load_sources(path: str | Path) -> dict[str, Source]:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if data is None:
         return {}
-    if not isinstance(data, Mapping) or set(data) - {"tables"}:
-        raise ConfigError(f"{path}: a sources file has one top-level key, 'tables' (found: "
-                          f"{sorted(data) if isinstance(data, Mapping) else type(data).__name__})")
+    if not isinstance(data, Mapping) or set(data) - set(TOP_KEYS):
+        raise ConfigError(f"{path}: a sources file has the top-level keys 'tables' and (optional) 'env_file' "
+                          f"(found: {sorted(data) if isinstance(data, Mapping) else type(data).__name__})")
     tables = data.get("tables") or {}
     if not isinstance(tables, Mapping):
         raise ConfigError(f"{path}: 'tables' must map table names to their sources")
-    return {str(t): source_from(str(t), e, str(path), base=path.parent) for t, e in tables.items()}
+    env_file = data.get("env_file")
+    if env_file is not None:
+        env_file = Path(str(env_file)).expanduser()
+        env_file = str(env_file if env_file.is_absolute() else path.parent / env_file)
+    return {str(t): source_from(str(t), e, str(path), base=path.parent, env_file=env_file)
+            for t, e in tables.items()}
 
 
 def parse_encodings(items: list[str] | None) -> dict[str, str]:
@@ -137,5 +163,12 @@ def resolve_sources(raw_dir: Path, sources, encodings: Mapping[str, str] | None)
         _check_table(table, "encodings")
         enc = check_encoding(encoding, f"encoding of {table!r}")
         old = resolved.get(table, Source())
+        if old.database is not None:
+            raise ConfigError(f"an encoding is given for {table!r}, which is read from a database")
         resolved[table] = Source(path=old.path, encoding=enc)
     return resolved
+
+
+def database_tables(raw_dir: str | Path, sources=None) -> dict[str, DatabaseSource]:
+    """The tables that ``sources`` (default: the raw folder's ``sources.yaml``) reads from a database."""
+    return {t: s.database for t, s in resolve_sources(Path(raw_dir), sources, None).items() if s.database}

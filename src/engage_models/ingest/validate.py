@@ -3,7 +3,8 @@
 For each table in :data:`engage_models.ingest.contracts.TABLE_ORDER` (accounts first):
 
 1. find its source: ``raw/<table>.parquet|.csv|.csv.gz|.tsv|.json`` or a folder ``raw/<table>/`` of parts
-   (two of them for one table is an error), or what ``sources`` (default ``raw/sources.yaml``) names;
+   (two of them for one table is an error), or what ``sources`` (default ``raw/sources.yaml``) names: a
+   file, or a database table read in Arrow batches (see :mod:`~.database`);
 2. read it: text files in their encoding (given, or detected: see :mod:`~.files`), lines that are not rows
    (too many or too few fields, an unclosed quote, a truncated last line) set aside with their raw text;
 3. check that the contract's required columns are there, else raise :class:`IngestError` naming the
@@ -59,6 +60,7 @@ from .._core.io import write_json
 from .._core.time import to_utc
 from ..features.engine import connect_duckdb
 from . import contracts as C
+from . import database as D
 from . import files as F
 from .sources import Source, resolve_sources
 
@@ -114,7 +116,7 @@ class IngestReport:
                 "rows kept": r.rows_kept,
                 "rows quarantined": r.rows_quarantined,
                 "% quarantined": 100 * r.rows_quarantined / r.rows_read if r.rows_read else 0.0,
-                "source": Path(r.source).name,
+                "source": source_name(r.source),
                 "encoding": r.encoding or "",
             }
             for r in self.tables.values()
@@ -150,6 +152,11 @@ class IngestReport:
         if self.rows_quarantined:
             parts.append(self.reasons_frame().to_html(index=False))
         return "\n".join(parts)
+
+
+def source_name(source: str) -> str:
+    """A table's source as a report shows it: a file by its name, a database table by its label."""
+    return source if "://" in source else Path(source).name
 
 
 def _ident(name: str) -> str:
@@ -331,24 +338,55 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
                     f"FROM {_read_csv_sql(bad_cols, header=False)}", p)
         bad.append(f"SELECT * FROM __bad{k}")
     union = " UNION ALL BY NAME ".join(parts)
-    types = _infer_types(con, contract, names, union)
-    # typed extra columns keep their text too (__txt<j>): the quarantine shows values as they were read
-    cast = ", ".join(f"__raw{j}" if t == "VARCHAR" else
-                     f"CAST(NULLIF(trim(__raw{j}), '') AS {t}) AS __raw{j}, __raw{j} AS __txt{j}"
-                     for j, t in enumerate(types))
-    sql = f"SELECT {cast}, __row, __file FROM ({union})"
-    text = [j for j, t in enumerate(types) if t != "VARCHAR"]
+    sql, types, text = _typed_text(con, contract, names, union)
     return _Source(sql, {}, names, types, " UNION ALL ".join(bad) or None, encodings, given is None, text)
+
+
+def _typed_text(con, contract: C.TableContract, names: list[str], rows_sql: str,
+                params: dict | None = None, types: list[str] | None = None) -> tuple[str, list[str], list[int]]:
+    """Rows ``__raw<j>`` with their extra text columns typed (see :func:`_infer_types`); ``types``: the
+    columns' types as read (default: all text).
+
+    Typed extra columns keep their text too (``__txt<j>``): the quarantine shows values as they were read.
+    """
+    before = list(types) if types is not None else ["VARCHAR"] * len(names)
+    types = _infer_types(con, contract, names, rows_sql, params, before)
+    changed = [j for j, (a, b) in enumerate(zip(before, types, strict=True)) if a != b]
+    cast = ", ".join(f"CAST(NULLIF(trim(__raw{j}), '') AS {t}) AS __raw{j}, __raw{j} AS __txt{j}" if j in changed
+                     else f"__raw{j}" for j, t in enumerate(types))
+    sql = f"SELECT {cast}, __row, __file FROM ({rows_sql})"
+    return sql, types, changed
+
+
+def _open_database(con, contract: C.TableContract, source: Source, work: Path) -> _Source:
+    """A database table, read batch by batch into a Parquet file in ``work`` (see :mod:`~.database`).
+
+    Rows are numbered in the order the database returned them; ``__file`` is the source's label (the URL
+    without password). Columns the driver typed keep their types (the contract casts them as it casts a
+    Parquet file's); a column of text is typed by the rules of a CSV file's, wherever it comes from: the
+    contract types its own columns, and an extra column becomes the first type all its values cast to.
+    """
+    db = source.database
+    landed = D.land(db, work / f"{contract.name}.database.parquet", table=contract.name)
+    params = {"dbpath": str(landed.path), "dblabel": D.label(db)}
+    sql = (f"SELECT {_positional(landed.names)}, {_ident(landed.row_column)} AS __row, $dblabel AS __file "
+           f"FROM read_parquet($dbpath)")
+    types = [str(t) for t in con.sql("SELECT * EXCLUDE (__row, __file) FROM (" + sql + ") LIMIT 0",
+                                     params=params).types]
+    sql, types, text = _typed_text(con, contract, landed.names, sql, params, types)
+    return _Source(sql, params, landed.names, types, text=text)
 
 
 #: Types tried, in order, for the extra columns of a text file (the contract types its own columns).
 _EXTRA_TYPES = ("BIGINT", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMPTZ")
 
 
-def _infer_types(con, contract: C.TableContract, names: list[str], union: str) -> list[str]:
-    """VARCHAR for contract columns; for each extra column the first type every non-empty value casts to."""
-    types = ["VARCHAR"] * len(names)
-    extras = [j for j, n in enumerate(names) if n not in contract.column_names]
+def _infer_types(con, contract: C.TableContract, names: list[str], union: str, params: dict | None = None,
+                 types: list[str] | None = None) -> list[str]:
+    """``types`` (default: all VARCHAR) with each extra VARCHAR column given the first type every non-empty
+    value casts to; contract columns are left as they are (the contract types them)."""
+    types = list(types) if types is not None else ["VARCHAR"] * len(names)
+    extras = [j for j, n in enumerate(names) if n not in contract.column_names and types[j] == "VARCHAR"]
     if not extras:
         return types
     checks = []
@@ -361,7 +399,7 @@ def _infer_types(con, contract: C.TableContract, names: list[str], union: str) -
                   "DATE": f"regexp_full_match({v}, '\\d{{4}}-\\d{{2}}-\\d{{2}}') AND TRY_CAST({v} AS DATE) IS NOT NULL",
                   }.get(t, f"TRY_CAST({v} AS {t}) IS NOT NULL")
             checks.append(f"bool_and({v} IS NULL OR {ok})")
-    flags = con.execute(f"SELECT {', '.join(checks)} FROM ({union})").fetchall()[0]
+    flags = con.execute(f"SELECT {', '.join(checks)} FROM ({union})", params or {}).fetchall()[0]
     step = len(_EXTRA_TYPES) + 1
     for i, j in enumerate(extras):
         any_value, *fits = flags[i * step:(i + 1) * step]
@@ -374,7 +412,7 @@ def _open_source(con, contract: C.TableContract, source: str, encoding: str | No
     """The source's rows with ``__row`` (1-based data row) and ``__file``, its column names and types.
 
     Parquet is scanned in place (streaming). Text formats are loaded into temporary tables first: a
-    table keeps insertion order, so its rowid is the row in the file.
+    table keeps insertion order, so its rowid is the row in the file. (Database tables: :func:`_open_database`.)
     """
     kind = _kind(source)
     if kind == "parquet" and encoding:
@@ -490,11 +528,16 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     work = work or out_dir / ".work"
     work.mkdir(parents=True, exist_ok=True)
     (out_dir / "quarantine").mkdir(parents=True, exist_ok=True)
-    src = _open_source(con, contract, source.path, source.encoding, work)
+    if source.database is not None:
+        where = D.label(source.database)
+        src = _open_database(con, contract, source, work)
+    else:
+        where = source.path
+        src = _open_source(con, contract, source.path, source.encoding, work)
     missing = [c for c in contract.required_columns if c not in src.names]
     if missing:
         raise IngestError(
-            f"{contract.name}: {source.path} is missing required column(s) {', '.join(repr(m) for m in missing)} "
+            f"{contract.name}: {where} is missing required column(s) {', '.join(repr(m) for m in missing)} "
             f"(found: {', '.join(src.names)})"
         )
     annotated = _table_sql(contract, src, has_accounts)
@@ -524,7 +567,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         try:
             con.sql(sql, params=_params(sql, values)).write_parquet(str(path), compression="zstd")
         except duckdb.Error as exc:
-            raise IngestError(f"{contract.name}: failed while validating {source.path}: {exc}") from exc
+            raise IngestError(f"{contract.name}: failed while validating {where}: {exc}") from exc
     scratch = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
                           "(starts_with(table_name, '__src') OR starts_with(table_name, '__bad'))").fetchall()
     for (name,) in scratch:  # the text tables' copies: not needed once the table is written
@@ -540,11 +583,11 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     )
     final_dir = final_dir or out_dir
     encoding = ", ".join(dict.fromkeys(src.encodings)) or None
-    result = TableResult(contract.name, source.path, kept + quarantined, kept, quarantined, by_reason,
+    result = TableResult(contract.name, where, kept + quarantined, kept, quarantined, by_reason,
                          str(final_dir / out.name), str(final_dir / "quarantine" / qout.name),
                          [src.names[j] for j in extras], encoding, src.detected if encoding else None)
     log.info("%s: read %d, kept %d, quarantined %d (%s)", contract.name, result.rows_read, kept, quarantined,
-             encoding or "parquet")
+             encoding or ("database" if source.database is not None else "parquet"))
     return result
 
 
@@ -617,7 +660,8 @@ def ingest(
         ingest does not write are kept.
     sources : mapping or path, optional
         A sources file (see :mod:`~.sources`), or table name -> path (any DuckDB-readable path or glob) or
-        ``{"path": ..., "encoding": ...}``. Default: ``raw_dir/sources.yaml`` when it exists.
+        ``{"path": ..., "encoding": ...}`` or ``{"url": ..., "table": ...}`` / ``{"url": ..., "query": ...}``
+        (a database table, see :mod:`~.database`). Default: ``raw_dir/sources.yaml`` when it exists.
     encodings : mapping, optional
         Table name -> encoding of its text file (``{"surveys": "cp932"}``), over the sources file's.
         Without either, the encoding is detected (see :mod:`~.files`).
@@ -633,7 +677,8 @@ def ingest(
     Raises
     ------
     IngestError
-        A required table's file is missing, unreadable, ambiguous, or lacks required columns.
+        A required table's file is missing, unreadable, ambiguous, or lacks required columns; a database
+        table cannot be read (:class:`~.database.DatabaseError`, its message free of credentials).
     ConfigError
         The sources file or an encoding is not valid.
     """
@@ -662,6 +707,13 @@ def ingest(
             for name in wanted:
                 contract = C.CONTRACTS[name]
                 src = resolved.get(name, Source())
+                if src.database is not None:
+                    results[name] = ingest_table(con, contract, src, staging, values,
+                                                 has_accounts="accounts" in results, work=work,
+                                                 final_dir=processed_dir)
+                    if name == "accounts":
+                        _accepted_accounts(con, staging)
+                    continue
                 path = src.path or find_source(raw_dir, name)
                 if path is None:
                     if contract.required:
@@ -673,8 +725,7 @@ def ingest(
                 results[name] = ingest_table(con, contract, Source(str(path), src.encoding), staging, values,
                                              has_accounts="accounts" in results, work=work, final_dir=processed_dir)
                 if name == "accounts":
-                    con.execute("CREATE OR REPLACE TEMP TABLE __accounts AS SELECT account_id FROM read_parquet($p)",
-                                {"p": str(staging / "accounts.parquet")})
+                    _accepted_accounts(con, staging)
         finally:
             con.close()
         if tables is not None:
@@ -695,6 +746,12 @@ def ingest(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return report
+
+
+def _accepted_accounts(con, staging: Path) -> None:
+    """The accepted account ids, for the other tables' ``unknown account_id`` check."""
+    con.execute("CREATE OR REPLACE TEMP TABLE __accounts AS SELECT account_id FROM read_parquet($p)",
+                {"p": str(staging / "accounts.parquet")})
 
 
 def load(table: str, processed_dir: str | Path = config.PROCESSED_DIR, quarantine: bool = False) -> pd.DataFrame:

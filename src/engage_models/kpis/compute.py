@@ -520,7 +520,8 @@ def kpi_summary(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = Non
     """
     bridge = mrr_bridge(accounts, subscriptions, as_of=as_of, observed_from=observed_from)
     if len(bridge) < 1:
-        raise ValueError("kpi_summary needs at least one complete month after observed_from")
+        raise InsufficientData("the headline KPIs are those of the latest complete month, and no month of the data "
+                               "has closed before the observation date")
     churn = logo_churn(accounts, subscriptions, as_of=as_of, observed_from=observed_from, level=level)
     rr = revenue_retention(accounts, subscriptions, as_of=as_of, observed_from=observed_from)
     tr = trailing_revenue_retention(accounts, subscriptions, as_of=as_of, observed_from=observed_from)

@@ -9,9 +9,9 @@ summary`` (see :mod:`~engage_models.pipeline.stages` for what each reads and wri
 code are unchanged; the notebooks only render what the stages wrote (:func:`open_run` reads a published run).
 """
 
-from .config import ActionConfig, HealthConfig, RunConfig, SurveyConfig, SurvivalConfig
+from .config import ActionConfig, DeliveryConfig, HealthConfig, RunConfig, SurveyConfig, SurvivalConfig
 from .flow import Run, StageRecord, open_run, run
 from .stages import STAGE_NAMES, STAGES, Stage
 
-__all__ = ["STAGES", "STAGE_NAMES", "ActionConfig", "HealthConfig", "Run", "RunConfig", "Stage", "StageRecord",
-           "SurveyConfig", "SurvivalConfig", "open_run", "run"]
+__all__ = ["STAGES", "STAGE_NAMES", "ActionConfig", "DeliveryConfig", "HealthConfig", "Run", "RunConfig", "Stage",
+           "StageRecord", "SurveyConfig", "SurvivalConfig", "open_run", "run"]

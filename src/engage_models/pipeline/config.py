@@ -1,7 +1,8 @@
 """The run's configuration: one object, one file.
 
 :class:`RunConfig` holds every parameter of a run: where the data are, the observation date and horizon, the
-report language and currency, and one section per stage (``health``, ``survival``, ``surveys``, ``actions``).
+report language and currency, one section per stage (``health``, ``survival``, ``surveys``, ``actions``) and
+where the alerts go (``delivery``).
 It reads from a YAML file (every key optional; an unknown key is an error naming it), takes overrides from the
 command line, is checked before any work starts, and is written into every run's folder (``config.json``),
 so a report always says how it was made.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -53,6 +55,7 @@ class SurvivalConfig:
     annual_discount_rate: float = 0.10
     ltv_horizon_months: float = 36.0  # remaining lifetime and LTV count at most this many months
     n_boot: int = 100  # bootstrap refits for the intervals of remaining lifetime, LTV and revenue at risk
+    n_jobs: int = -1  # processes sharing those refits (-1: every core); the intervals do not depend on it
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,76 @@ class ActionConfig:
     playbook: str | None = None  # YAML playbook (None: the bundled one)
     alert_drop: float = 10.0  # a fall of more points than this raises an alert
     top_n: int = 10  # accounts in the at-risk lists
+    holdout: bool = True  # draw the playbook's randomised holdouts (False: every play assigned)
+    holdout_seed: int = 17  # seed of the holdout draw (keep it: the same accounts then stay held out)
 
 
-_SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": SurveyConfig, "actions": ActionConfig}
+@dataclass(frozen=True)
+class EffectsConfig:
+    """Did the plays work: effects measured from the play log."""
+
+    min_per_arm: int = 30  # accounts needed in each arm (treated, and held out or untreated) for an estimate
+    detect_points: float = 5.0  # the change in churn (percentage points) the sample sizes are computed for
+    power: float = 0.8  # power of the sample sizes (two-sided test at 95%)
+    trim: float = 0.05  # observational estimates leave out accounts whose propensity exceeds 1 - trim
+    folds: int = 5  # cross-fitting folds (grouped by account) of the observational estimate
+
+
+@dataclass(frozen=True)
+class PersonaConfig:
+    """Behavioural personas and customer journeys (:mod:`engage_models.journeys`)."""
+
+    metrics: tuple[str, ...] | None = None  # panel columns to cluster on (None: per-user behaviour, longest window)
+    k_min: int = 2  # fewest personas tried
+    k_max: int = 6  # most personas tried
+    n_bootstrap: int = 20  # resamples of accounts for the stability of each number of personas
+    min_stability: float = 0.8  # median adjusted Rand index a number of personas needs to be chosen
+    min_tenure_days: int = 90  # personas are fitted on accounts at least this old (younger ones are assigned)
+    min_accounts: int = 30  # fewer accounts to fit on: no personas
+    fit_months: int = 12  # fitted on quarterly snapshots of this many months
+    compare_months: int = 3  # growth and moves between personas since this many months ago
+    max_match_distance: float = 0.5  # RMS z distance within which a persona keeps its registered name
+    registry: str | None = None  # persona names file (None: <data_dir>/artifacts/personas/registry.json)
+    landmark_days: int = 30  # milestones "reached within N days", compared from a landmark at N days
+    key_features: tuple[str, ...] | None = None  # features with a first-use milestone (None: the most used)
+    n_key_features: int = 5
+    first_value: str = "first_export"  # the milestone that marks first value
+    milestones_file: str | None = None  # YAML file of milestones of your own
+    top_paths: int = 10
+    lookback_days: int = 90  # touches counted before a landmark (and before the contract start)
+    prepurchase_outcome_days: int = 365  # churn and expansion after the start, for touches before it
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    """Where a run's alerts go once its reports are published (see :mod:`engage_models.delivery`).
+
+    Secrets are named, never written: ``webhook_url_env`` and ``smtp_password_env`` are names of environment
+    variables (set in the environment, or in ``env_file``; the environment wins). Nothing is sent unless a
+    webhook or an SMTP host is set.
+    """
+
+    webhook_url_env: str | None = None  # variable holding the incoming-webhook URL (Slack or Teams)
+    webhook_format: str = "slack"  # the JSON the webhook takes: slack (Slack, Mattermost) or teams (Teams Workflows)
+    smtp_host: str | None = None  # mail server; mail is sent when set
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls, ssl (implicit TLS, port 465) or none (loopback servers only)
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None  # variable holding the SMTP password
+    mail_from: str | None = None
+    mail_to: tuple[str, ...] = ()
+    report_url: str | None = None  # where reports/ is served: messages link <report_url>/<run date>/index.html
+    env_file: str | None = None  # KEY=VALUE file for the variables above (relative: to the configuration file)
+    top_n: int = 5  # accounts listed per kind of alert and at risk
+    timeout_s: float = 10.0  # per attempt to deliver
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook_url_env or self.smtp_host)
+
+
+_SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": SurveyConfig, "actions": ActionConfig,
+             "personas": PersonaConfig, "delivery": DeliveryConfig, "effects": EffectsConfig}
 
 
 @dataclass(frozen=True)
@@ -98,6 +168,9 @@ class RunConfig:
     survival: SurvivalConfig = field(default_factory=SurvivalConfig)
     surveys: SurveyConfig = field(default_factory=SurveyConfig)
     actions: ActionConfig = field(default_factory=ActionConfig)
+    personas: PersonaConfig = field(default_factory=PersonaConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    effects: EffectsConfig = field(default_factory=EffectsConfig)
 
     def __post_init__(self):
         self.check()
@@ -142,6 +215,11 @@ class RunConfig:
             raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: a configuration is a mapping of settings")
+        delivery = data.get("delivery")
+        if isinstance(delivery, dict) and delivery.get("env_file"):  # a relative env_file: next to this file
+            env_file = Path(str(delivery["env_file"])).expanduser()
+            data = {**data, "delivery": {**delivery, "env_file": str(env_file if env_file.is_absolute()
+                                                                     else path.resolve().parent / env_file)}}
         return cls.from_dict(data, where=str(path.name), **overrides)
 
     def replace(self, **overrides) -> RunConfig:
@@ -190,6 +268,8 @@ class RunConfig:
                 raise ConfigError(f"{name} must not be negative, not {value!r}")
         if any(r <= 0 for r in h.cost_ratios) or len(h.cost_ratios) != 2:
             raise ConfigError(f"health.cost_ratios must be two positive numbers, not {h.cost_ratios!r}")
+        if s.n_jobs == 0:
+            raise ConfigError("survival.n_jobs must be a number of processes (1, 2, ...) or -1 for every core, not 0")
         if not 0 < s.margin <= 1:
             raise ConfigError(f"survival.margin must lie in (0, 1], not {s.margin!r}")
         if s.annual_discount_rate < 0 or s.ltv_horizon_months <= 0:
@@ -198,11 +278,67 @@ class RunConfig:
             raise ConfigError(f"surveys.ci_method must be 'adjusted' or 'wald', not {v.ci_method!r}")
         if v.trend_freq not in ("M", "Q"):
             raise ConfigError(f"surveys.trend_freq must be 'M' or 'Q', not {v.trend_freq!r}")
+        _check_personas(self.personas)
+        _check_delivery(self.delivery)
+        e = self.effects
+        if e.min_per_arm < 2 or e.folds < 2:
+            raise ConfigError("effects.min_per_arm and effects.folds must be at least 2")
+        if not 0 < e.detect_points < 100 or not 0 < e.power < 1 or not 0 <= e.trim < 0.5:
+            raise ConfigError("effects.detect_points must lie in (0, 100), effects.power in (0, 1) and effects.trim "
+                              f"in [0, 0.5); got {e.detect_points!r}, {e.power!r}, {e.trim!r}")
 
     # ----------------------------------------------------------------------------------- derived
     @property
     def paths(self) -> paths.DataPaths:
         return paths.DataPaths(self.data_dir)
+
+
+def _check_personas(p: PersonaConfig) -> None:
+    if not 2 <= p.k_min <= p.k_max:
+        raise ConfigError(f"personas.k_min and k_max must satisfy 2 <= k_min <= k_max, not {p.k_min}, {p.k_max}")
+    if not 0 <= p.min_stability <= 1:
+        raise ConfigError(f"personas.min_stability must lie in [0, 1], not {p.min_stability!r}")
+    for name in ("n_bootstrap", "min_tenure_days", "max_match_distance"):
+        if getattr(p, name) < 0:
+            raise ConfigError(f"personas.{name} must not be negative, not {getattr(p, name)!r}")
+    for name in ("min_accounts", "fit_months", "compare_months", "landmark_days", "n_key_features",
+                 "top_paths", "lookback_days", "prepurchase_outcome_days"):
+        if getattr(p, name) < 1:
+            raise ConfigError(f"personas.{name} must be at least 1, not {getattr(p, name)!r}")
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_delivery(d: DeliveryConfig) -> None:
+    """The delivery section; a value that looks like a secret where a variable's name belongs is refused
+    without being repeated."""
+    for name in ("webhook_url_env", "smtp_password_env"):
+        value = getattr(d, name)
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ConfigError(f"delivery.{name} is the NAME of an environment variable holding the secret "
+                              "(e.g. ENGAGE_WEBHOOK_URL), not the secret itself")
+    if d.webhook_format not in ("slack", "teams"):
+        raise ConfigError(f"delivery.webhook_format must be 'slack' or 'teams', not {d.webhook_format!r}")
+    if d.smtp_security not in ("starttls", "ssl", "none"):
+        raise ConfigError(f"delivery.smtp_security must be 'starttls', 'ssl' or 'none', not {d.smtp_security!r}")
+    if d.smtp_host:
+        if not d.mail_from or not d.mail_to:
+            raise ConfigError("delivery.smtp_host is set: delivery.mail_from and delivery.mail_to are needed too")
+        bad = [a for a in (d.mail_from, *d.mail_to) if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+", a)]
+        if bad:
+            raise ConfigError(f"delivery: not a mail address: {', '.join(repr(a) for a in bad)}")
+        if not 0 < d.smtp_port < 65536:
+            raise ConfigError(f"delivery.smtp_port must be a port number, not {d.smtp_port!r}")
+    elif d.mail_to or d.smtp_user or d.smtp_password_env:
+        raise ConfigError("delivery: mail settings are given but no delivery.smtp_host")
+    if d.report_url is not None and not re.fullmatch(r"https?://[^\s<>|\"]+", d.report_url):
+        raise ConfigError(f"delivery.report_url must be an http(s) address, not {d.report_url!r}")
+    if d.env_file is not None and not Path(d.env_file).is_absolute():
+        raise ConfigError("delivery.env_file must be an absolute path (in a configuration file, a relative path "
+                          "is taken from the file's folder)")
+    if d.top_n < 1 or d.timeout_s <= 0:
+        raise ConfigError("delivery.top_n must be at least 1 and delivery.timeout_s positive")
 
 
 def _check_date(value: str, name: str) -> None:
@@ -247,8 +383,12 @@ def _coerce(cls, name: str, value, where: str):
         raise ConfigError(f"{where}: a value is required")
     try:
         if kind.startswith("tuple"):
-            inner = float if "float" in kind else int
-            return tuple(inner(v) for v in value)
+            inner = float if "float" in kind else str if "str" in kind else int
+            return tuple(inner(v) for v in ([value] if isinstance(value, str) else value))
+        if kind.startswith("bool"):
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
         if kind.startswith("int"):
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from .._core.errors import ConfigError, InsufficientData
 from .._core.io import read_json, write_json
@@ -27,6 +28,12 @@ from .._core.time import to_utc
 from .config import RunConfig
 from .stages import STAGE_NAMES, STAGES, Context, Stage, ingest_is_current, read_km
 from .store import Artifact, Store, make_key
+
+#: BLAS_NOTE: stages run with one BLAS thread. Their matrices are small (thousands of rows, tens of columns)
+#: and L-BFGS calls BLAS thousands of times: OpenBLAS's threads then spin more than they compute, and on a
+#: busy machine (two cores shared with another job) a health-score fit took 8.8 s with two threads and 0.85 s
+#: with one. Bootstrap refits get their parallelism from processes instead (``survival.n_jobs``); DuckDB and
+#: gradient boosting keep their own threads.
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +101,10 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
             records[st.name] = StageRecord(st.name, "skipped", reason=f"needs {', '.join(missing)} ({why})")
             say(f"  {st.name:9s} skipped: needs {', '.join(missing)}")
             continue
-        inputs = {n: done[n] for n in st.needs}
-        key = make_key(st.name, st.params(config), {n: a.key for n, a in inputs.items()})
+        inputs = {n: done[n] for n in (*st.needs, *st.uses) if n in done}
+        absent = {n: _absent_reason(n, records) for n in st.uses if n not in done}
+        params = st.params(config)  # once: ingest's parameters query the database tables
+        key = make_key(st.name, params, {n: a.key for n, a in inputs.items()})
         found = store.get(st.name, key)
         if found is not None and (st.name != "ingest" or ingest_is_current(found, config)):
             done[st.name] = found
@@ -108,8 +117,9 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
         t0 = time.perf_counter()
         try:
             with store.write(st.name, key, {"needs": {n: a.key for n, a in inputs.items()},
-                                            "params": st.params(config)}) as out:
-                st.run(Context(config, inputs, out))
+                                            "params": params}) as out:
+                with threadpool_limits(limits=1, user_api="blas"):  # see BLAS_NOTE
+                    st.run(Context(config, inputs, out, absent))
         except InsufficientData as exc:
             records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0, str(exc),
                                            "insufficient_data")
@@ -135,8 +145,17 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
     return Run(config=config, artifacts=done, records=records)
 
 
+def _absent_reason(stage: str, records: dict[str, StageRecord]) -> str:
+    """Why an input a stage can do without is not there, in words (for the sections it leaves out)."""
+    rec = records.get(stage)
+    if rec is None:
+        return f"the {stage} stage was not run"
+    return f"the {stage} stage was not computed ({rec.reason})" if rec.reason else f"the {stage} stage was not computed"
+
+
 def _check_as_of(config: RunConfig, ingest: Artifact) -> None:
-    """An observation date after the data end is a mistake (every metric would read empty windows)."""
+    """An observation date outside the data is a mistake: after the data end every metric would read empty
+    windows; on or before the first event day there is nothing before it to measure."""
     dates = ingest.json("dates")
     if config.as_of is not None and dates.get("last_event") is not None:
         end = to_utc(dates["last_event"]).normalize() + pd.Timedelta(days=1)
@@ -144,6 +163,10 @@ def _check_as_of(config: RunConfig, ingest: Artifact) -> None:
             raise ConfigError(f"as_of {config.as_of} is after the data end: the last event is on "
                               f"{to_utc(dates['last_event']):%Y-%m-%d} (the latest observation date is "
                               f"{end:%Y-%m-%d})")
+        first = to_utc(dates["first_event"])
+        if to_utc(config.as_of) <= first.normalize():
+            raise ConfigError(f"as_of {config.as_of} is before the data start: the first event is on "
+                              f"{first:%Y-%m-%d}")
 
 
 class Run:

@@ -1,30 +1,39 @@
 """The stages of a run, in order; each a plain function from its inputs to the tables it writes.
 
 =========  ===========================  =================================================================
-stage      reads                        writes
+stage      reads (in brackets: if made) writes
 =========  ===========================  =================================================================
 ingest     raw files                    ``processed/`` tables (the contract's place), the ingest report, the
                                         data's first and last event
 quality    ingest                       date coverage, events per day, survey answers per month, quarantine
                                         samples
 panel      ingest                       the account x period panel (monthly, plus the observation date)
-kpis       ingest, panel                KPI summary, churn, revenue retention, MRR bridge, cohorts, activity,
+kpis       ingest, (panel)              KPI summary, churn, revenue retention, MRR bridge, cohorts, activity,
                                         engagement ranking
-surveys    ingest, panel                NPS and CSAT with intervals by group and period, drivers, churn by NPS
+surveys    ingest, (panel)              NPS and CSAT with intervals by group and period, drivers, churn by NPS
                                         category, accounts to call, themes and comments
 health     ingest, panel                backtest of the learned, hand-weighted and boosted scores; the final
                                         model (skops), its scorecard and band thresholds; scores, bands and
                                         drivers of every account over the last dates
-survival   ingest, panel, health        Kaplan-Meier curves (health band included), Cox models with their
+personas   ingest, panel, health        behavioural personas and their names across runs, milestones with the
+                                        landmark comparison, touches by channel and device, lifecycle paths
+survival   ingest, (panel, health)      Kaplan-Meier curves (health band included), Cox models with their
                                         checks, out-of-time evaluation, remaining lifetime, LTV, revenue at risk
-actions    panel, health, survival      touch model, stage and play per account (the CRM export), score
-                                        alerts, band movement, the accounts with most MRR at risk
-summary    kpis, surveys, health,       the executive summary's headline figures
-           survival, actions
+actions    panel, health, (survival)    touch model, stage and play per account with its randomised holdout
+                                        (the CRM exports: the list, HubSpot's and Salesforce's import files),
+                                        the holdout design, score alerts, detractors at high-touch accounts,
+                                        band movement, the accounts with most MRR at risk
+effects    ingest, panel, health        the effect of each play in the play log on churn and on the health score:
+                                        randomised (CUPED) and observational (doubly robust beside naive)
+summary    ingest, (kpis, surveys,      the executive summary's headline figures
+           health, survival, actions,
+           personas, effects)
 =========  ===========================  =================================================================
 
 Data move forward only: a stage reads the artifacts of the stages it names and never what a later one writes.
-A stage that cannot compute a section on thin data records why (:meth:`Output.skip`) and writes the rest.
+A stage that cannot compute a section on thin data records why (:meth:`Output.skip`) and writes the rest. An
+input in brackets is read when it was computed; without it the stage records the sections it feeds as skipped,
+with that input's reason, and writes the others (a run with no churn still gets its survival curves).
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ class Context:
     config: RunConfig
     inputs: dict[str, Artifact]
     out: Output
+    absent: dict[str, str] = dataclasses.field(default_factory=dict)  # inputs it can do without -> why missing
 
     @property
     def paths(self):
@@ -67,13 +77,27 @@ class Context:
     def input(self, stage: str) -> Artifact:
         return self.inputs[stage]
 
-    def section(self, name: str, compute: Callable[[], None]) -> bool:
-        """Run ``compute`` (which writes one section); on :class:`InsufficientData` record why and go on."""
+    def has(self, stage: str, name: str | None = None) -> bool:
+        """Whether the input ``stage`` was computed (and wrote ``name``)."""
+        return stage in self.inputs and (name is None or self.inputs[stage].has(name))
+
+    def why_missing(self, stage: str, name: str | None = None) -> str:
+        """Why the input ``stage`` (or its section ``name``) is not there, in words."""
+        if stage not in self.inputs:
+            return self.absent.get(stage) or f"the {stage} stage was not run"
+        return (name and self.inputs[stage].reason(name)) or f"the {stage} stage did not compute {name}"
+
+    def section(self, name: str | tuple[str, ...], compute: Callable[[], None]) -> bool:
+        """Run ``compute`` (which writes one section); on :class:`InsufficientData` record why and go on.
+
+        ``name`` is the artifact a report asks for (or several, when ``compute`` writes several): the report
+        shows the recorded reason in place of each."""
         try:
             compute()
             return True
         except InsufficientData as exc:
-            self.out.skip(name, str(exc))
+            for n in (name,) if isinstance(name, str) else name:
+                self.out.skip(n, str(exc))
             return False
 
 
@@ -84,6 +108,7 @@ class Stage:
     needs: tuple[str, ...]
     params: Callable[[RunConfig], dict]
     title: str
+    uses: tuple[str, ...] = ()  # inputs read when computed; without them the stage skips the sections they feed
 
 
 # ------------------------------------------------------------------------------------------------ ingest
@@ -96,7 +121,17 @@ def run_date_end(config: RunConfig) -> pd.Timestamp:
 
 def _ingest_params(c: RunConfig) -> dict:
     return {"csat_scale": c.csat_scale, "now": run_date_end(c).isoformat(), "as_of": c.as_of,
-            "raw": fingerprint(c.paths.raw)}
+            "raw": fingerprint(c.paths.raw), "databases": database_fingerprints(c.paths.raw)}
+
+
+def database_fingerprints(raw: Path) -> dict[str, dict]:
+    """What the database tables of ``raw/sources.yaml`` are now (see :func:`engage_models.ingest.database.fingerprint`):
+    a database changes between runs without any file changing, so ingest's key covers it too. A table with an
+    ``updated_column`` is keyed on its row count and that column's maximum; one without is read on every run."""
+    from ..ingest.database import fingerprint as db_fingerprint
+    from ..ingest.sources import database_tables
+
+    return {table: db_fingerprint(db, table=table) for table, db in database_tables(raw).items()}
 
 
 def ingest(ctx: Context) -> None:
@@ -119,6 +154,8 @@ def ingest(ctx: Context) -> None:
 
 
 def _relative(path: str, folder: Path) -> str:
+    if "://" in path:  # a database table's label (no password in it): kept as it is
+        return path
     try:
         return str(Path(path).resolve().relative_to(Path(folder).resolve()))
     except ValueError:
@@ -138,7 +175,11 @@ def quality(ctx: Context) -> None:
     p = ctx.paths.processed
     ctx.out.frame("coverage", Q.date_coverage(p))
     ctx.out.frame("events_per_day", Q.events_per_day(p))
-    ctx.out.frame("surveys_per_month", Q.monthly_counts(p, "surveys", "submitted_at", by="trigger"))
+    per_month = Q.monthly_counts(p, "surveys", "submitted_at", by="trigger")
+    if len(per_month):
+        ctx.out.frame("surveys_per_month", per_month)
+    else:
+        ctx.out.skip("surveys_per_month", "the surveys table has no answer")
     for table in CONTRACTS:
         sample = Q.quarantine_sample(p, table)
         if len(sample):
@@ -174,14 +215,28 @@ def kpis(ctx: Context) -> None:
 
     c, out = ctx.config, ctx.out
     accounts, subscriptions = K.load_tables(ctx.paths.processed)
-    pnl = ctx.input("panel").frame("panel")
+    pnl = ctx.input("panel").frame("panel") if ctx.has("panel") else None
     as_of = ctx.as_of
-    out.frame("summary", K.kpi_summary(accounts, subscriptions, pnl, as_of=as_of))
-    out.frame("logo_churn", K.logo_churn(accounts, subscriptions, as_of=as_of))
-    out.frame("revenue_retention", K.revenue_retention(accounts, subscriptions, as_of=as_of))
+    ctx.section("summary", lambda: out.frame("summary", K.kpi_summary(accounts, subscriptions, pnl, as_of=as_of)))
+
+    def monthly(name: str, compute: Callable[..., pd.DataFrame]) -> None:
+        def write():
+            df = compute(accounts, subscriptions, as_of=as_of)
+            if df.empty:
+                raise InsufficientData("no month of the data has closed before the observation date: monthly KPIs "
+                                       "need a complete month")
+            out.frame(name, df)
+
+        ctx.section(name, write)
+
+    for name, compute in (("logo_churn", K.logo_churn), ("revenue_retention", K.revenue_retention),
+                          ("mrr_bridge", K.mrr_bridge), ("cohorts", K.cohort_retention)):
+        monthly(name, compute)
+    if pnl is None:
+        for name in ("engagement_over_time", "most_engaged", "least_engaged"):
+            out.skip(name, ctx.why_missing("panel"))
+        return
     out.frame("engagement_over_time", K.engagement_over_time(pnl))
-    out.frame("mrr_bridge", K.mrr_bridge(accounts, subscriptions, as_of=as_of))
-    out.frame("cohorts", K.cohort_retention(accounts, subscriptions, as_of=as_of))
     top, bottom = engagement.ranking(pnl, n=c.actions.top_n, accounts=accounts)
     out.frame("most_engaged", top)
     out.frame("least_engaged", bottom)
@@ -201,8 +256,10 @@ def surveys(ctx: Context) -> None:
     out.frame("csat_answers", data.csat)
     out.json("info", {"attributes": data.attributes, "answers": len(data.nps), "csat_answers": len(data.csat),
                       "accounts": int(data.nps["account_id"].nunique()), "min_n": v.min_n})
+    no_nps = "no NPS answer before the observation date"
     if data.nps.empty:
-        out.skip("nps", "no NPS answer before the observation date")
+        for name in ("nps_overall", "nps_trend", *NPS_SECTIONS):  # the names the report asks for
+            out.skip(name, no_nps)
     else:
         overall = sv.nps(data.nps, method=v.ci_method)  # a table: the interval counts accounts
         out.json("nps_overall", dataclasses.asdict(overall))
@@ -230,14 +287,18 @@ def surveys(ctx: Context) -> None:
             out.frame("csat_by_close_time", cs.ticket_csat_by_close_time(tickets_csat, min_n=v.min_n))
             out.json("close_time_correlation", cs.close_time_correlation(tickets_csat))
         else:
-            out.skip("ticket_csat", "no CSAT answer at ticket close")
+            for name in ("csat_by_priority", "csat_by_close_time"):
+                out.skip(name, "no CSAT answer at ticket close")
     else:
-        out.skip("csat", "no CSAT answer before the observation date")
+        for name in ("csat_by_trigger", "csat_by_priority", "csat_by_close_time"):
+            out.skip(name, "no CSAT answer before the observation date")
     if data.nps.empty:
         return
-    pnl = ctx.input("panel").frame("panel")
+    pnl = ctx.input("panel").frame("panel") if ctx.has("panel") else None
 
     def drivers():
+        if pnl is None:
+            raise InsufficientData(ctx.why_missing("panel"))
         cols = dr.candidate_drivers(pnl.columns)
         joined, indicators = dr.one_hot(dr.attach_panel(data.nps, pnl, cols, max_age_days=45), data.attributes)
         out.frame("drivers", dr.driver_correlations(joined, cols + indicators, ci="bootstrap",
@@ -251,7 +312,9 @@ def surveys(ctx: Context) -> None:
                                                                    "horizon_days")})
     surv = sv.survival_frame(waves, data.accounts, ctx.as_of)
     if len(surv):
-        _write_km(out, "km_by_category", dr.km_by_category(surv))
+        ctx.section("km_by_category", lambda: _write_km(out, "km_by_category", dr.km_by_category(surv)))
+    else:
+        out.skip("km_by_category", "no NPS answer from an account still followed after it")
     current = data.accounts[data.accounts["end_date"].isna() | (data.accounts["end_date"] > ctx.as_of)]
     view = sv.account_nps(data.nps).merge(current[["account_id", "name", "segment"]], on="account_id")
     out.frame("accounts_to_call", sv.accounts_to_call(view, n=v.watch_list))
@@ -263,6 +326,11 @@ def surveys(ctx: Context) -> None:
     out.frame("key_terms", th.top_terms(terms, n=8))
     out.frame("representative_comments", sv.representative_comments(data.nps, k=1, terms=terms))
     out.frame("latest_detractor_comments", sv.latest_comments(data.nps, "detractor", 10))
+
+
+#: Sections of the surveys stage that read the NPS answers (each skipped, with the reason, when there are none).
+NPS_SECTIONS = ("drivers", "churn_by_category", "km_by_category", "accounts_to_call", "split_respondents",
+                "key_terms", "representative_comments", "latest_detractor_comments")
 
 
 def _write_km(out: Output, name: str, km) -> None:
@@ -359,7 +427,7 @@ def health(ctx: Context) -> None:
                               "seconds": bt.seconds, "learned_model": learned,
                               "learned_vs_hand": evaluation.paired_difference(summary, learned, "hand")})
 
-    if not ctx.section("backtest", backtest):
+    if not ctx.section(("backtest_metrics", "band_performance"), backtest):
         chosen.update(choose_form(None, h.score))
     form = chosen["form"]
     X = labelled.drop(columns=list(LABELS))
@@ -405,6 +473,14 @@ def _shape_artifacts(final, out) -> None:
     cards.write_card_yaml(final, out.file(f"{EXPORT_DIR}/learned_scorecard.yaml"))
 
 
+# ------------------------------------------------------------------------------------------------ personas
+def personas(ctx: Context) -> None:
+    """Personas and journeys (see :mod:`engage_models.journeys.stage`)."""
+    from ..journeys.stage import compute
+
+    compute(ctx)
+
+
 # ------------------------------------------------------------------------------------------------ survival
 def survival(ctx: Context) -> None:
     from ..survival import (
@@ -434,18 +510,17 @@ def survival(ctx: Context) -> None:
     for name, km in groups.items():
         if km.by is None or km.by in lt:
             ctx.section(name, lambda km=km, name=name: _write_km(out, name, km.fit(lt)))
-    health_art = ctx.input("health")
-    if health_art.has("scores"):
+    if ctx.has("health", "scores"):
         from ..health.history import band_followup
 
         def km_band():
-            by_band = band_followup(health_art.frame("scores"), adata.accounts, ctx.as_of)
+            by_band = band_followup(ctx.input("health").frame("scores"), adata.accounts, ctx.as_of)
             _write_km(out, "km_band", KaplanMeierGroups("band", entry_col=None,
                                                          order=["green", "yellow", "red"]).fit(by_band))
 
         ctx.section("km_band", km_band)
     else:
-        out.skip("km_band", "the health score was not computed for this run")
+        out.skip("km_band", ctx.why_missing("health", "scores"))
 
     def cox():
         model = CoxModel(covariates=adata.covariates, entry_col="entry", random_state=c.seed).fit(lt)
@@ -457,21 +532,34 @@ def survival(ctx: Context) -> None:
                 out.frame(name, df)
         out.json("cox", {"penalizer": model.penalizer_, "remedies": model.remedies_,
                          "assumptions": {lang: model.assumptions_text(lang) for lang in ("en", "ja")}})
-        oot = analysis.out_of_time(adata, model)
-        out.json("oot_account", oot.result)
-        return oot.cutoff
+        return model
 
-    cutoff = None
+    cutoff, no_cutoff = None, None
     try:
-        cutoff = cox()
+        model = cox()
     except InsufficientData as exc:
-        out.skip("cox", str(exc))
+        model, no_cutoff = None, f"the Cox model could not be fitted ({exc})"
+        for name in ("cox_summary", "oot_account"):  # the names the report asks for
+            out.skip(name, str(exc))
+    if model is not None:
+        try:
+            oot = analysis.out_of_time(adata, model)
+            out.json("oot_account", oot.result)
+            cutoff = oot.cutoff
+        except InsufficientData as exc:
+            out.skip("oot_account", str(exc))
+            no_cutoff = str(exc)
+    if not ctx.has("panel"):
+        for name in ("tv_summary", "oot_panel", "values"):
+            out.skip(name, ctx.why_missing("panel"))
+        return
     pnl = ctx.input("panel").frame("panel")
     pdata = analysis.panel_table(adata, panel=pnl)
     try:
         tv = TimeVaryingCox(covariates=pdata.covariates, random_state=c.seed).fit(pdata.start_stop)
     except InsufficientData as exc:
-        out.skip("tv_summary", str(exc))
+        for name in ("tv_summary", "oot_panel", "values"):  # the per-account values come from this model
+            out.skip(name, str(exc))
         return
     out.frame("tv_summary", tv.summary_per_sd().reset_index(names="term"))
 
@@ -485,13 +573,15 @@ def survival(ctx: Context) -> None:
     out.json("time_varying", {"penalizer": tv.penalizer_})
     if cutoff is not None:
         ctx.section("oot_panel", lambda: out.json("oot_panel", analysis.out_of_time_panel(pdata, tv, cutoff).result))
+    else:  # the panel model is tested at the account model's cutoff
+        out.skip("oot_panel", no_cutoff)
     current = pdata.current
     if current.empty:
         out.skip("values", "no account is a customer at the observation date")
         return
     values, portfolio = bootstrap_values(
         tv, pdata.start_stop, current, current["t0"], current["mrr"], n_boot=s.n_boot, random_state=c.seed,
-        cluster="account_id", margin=s.margin, annual_discount_rate=s.annual_discount_rate,
+        cluster="account_id", n_jobs=s.n_jobs, margin=s.margin, annual_discount_rate=s.annual_discount_rate,
         horizon=s.ltv_horizon_months)
     values = values.rename_axis("account_id").reset_index()
     values["name"] = current.loc[values["account_id"], "name"].astype(str).to_numpy()
@@ -513,51 +603,139 @@ def actions(ctx: Context) -> None:
 
     c, out, a = ctx.config, ctx.out, ctx.config.actions
     scored = ctx.input("health").frame("scores")
-    values = ctx.input("survival")
-    if values.has("values"):
-        scored = scored.merge(values.frame("values")[["account_id", "ltv"]], on="account_id", how="left")
+    if ctx.has("survival", "values"):
+        scored = scored.merge(ctx.input("survival").frame("values")[["account_id", "ltv"]], on="account_id",
+                              how="left")
     else:
-        out.skip("ltv", values.reason("values") or "the survival stage computed no per-account values")
+        out.skip("ltv", ctx.why_missing("survival", "values"))
     pnl = ctx.input("panel").frame("panel")
     metrics = [col for col in pnl.columns if col not in scored.columns or col in ("account_id", "as_of")]
     scored = scored.merge(pnl[metrics], on=["account_id", "as_of"], how="left")
-    plan = A.action_list(scored, a.playbook, lang=c.lang)
+    plan = A.action_list(scored, a.playbook, lang=c.lang, holdout_seed=a.holdout_seed if a.holdout else None)
     out.frame("actions", plan)
+    out.frame("holdout_design", A.holdout_design(plan))
+    out.json("holdout", {**(plan.attrs.get("holdout") or {}), "enabled": a.holdout})
+    now = scored[scored["as_of"] == scored["as_of"].max()]
+    names = now[["account_id", "name"]] if "name" in now.columns else None
     written = A.export_actions(plan, out.path / EXPORT_DIR / "actions")  # the files for a CRM, published as such
+    # the same list as HubSpot's and Salesforce's import files; the health model's key identifies the model
+    written.update(A.export_crm(plan, out.path / EXPORT_DIR, model_id=ctx.input("health").key, lang=c.lang,
+                                names=names))
     out.files.extend(f"{EXPORT_DIR}/{p.name}" for p in written.values())
-    out.frame("alerts", history.score_alerts(scored, drop=a.alert_drop))
+    alerts = history.score_alerts(scored, drop=a.alert_drop)
+    if names is not None:  # the deliveries name the accounts
+        alerts.insert(1, "name", alerts["account_id"].map(names.drop_duplicates("account_id")
+                                                          .set_index("account_id")["name"]))
+    out.frame("alerts", alerts)
+    ctx.section("detractor_alerts", lambda: out.frame("detractor_alerts",
+                                                      _detractor_alerts(ctx, plan, names, alerts.attrs)))
     movement = history.band_movement(scored)
     out.frame("band_movement", movement.rename_axis(index="from", columns=None).reset_index())
     out.json("movement", {"previous": movement.attrs.get("previous"), "as_of": movement.attrs.get("as_of")})
-    now = scored[scored["as_of"] == scored["as_of"].max()]
     out.frame("top_at_risk", S.top_at_risk(plan, now, n=a.top_n))
+
+
+#: Without an earlier observation date, detractor alerts look back this far.
+DETRACTOR_LOOKBACK = pd.Timedelta(days=28)
+
+
+def _detractor_alerts(ctx: Context, plan: pd.DataFrame, names: pd.DataFrame | None, dates: dict) -> pd.DataFrame:
+    """NPS detractors at high-touch accounts since the previous observation date (see
+    :func:`engage_models.actions.alerts.detractor_alerts`)."""
+    from ..actions.alerts import detractor_alerts
+    from ..ingest import load
+
+    until = to_utc(dates["as_of"])
+    since = to_utc(dates["previous"]) if dates.get("previous") is not None else until - DETRACTOR_LOOKBACK
+    named = plan.merge(names.drop_duplicates("account_id"), on="account_id", how="left") if names is not None \
+        else plan
+    return detractor_alerts(load("surveys", ctx.paths.processed), named, since=since, until=until)
+
+
+# ------------------------------------------------------------------------------------------------ effects
+def score_all_dates(health: Artifact, panel: pd.DataFrame) -> pd.DataFrame:
+    """Score, churn probability and band of every panel row by the run's final health model (a play's
+    pre-period score and its follow-up): one fixed function of what was measured at each date."""
+    from ..health.model_io import load_model
+
+    model = load_model(health.file("model.skops"))
+    X = panel.drop(columns=[c for c in LABELS if c in panel.columns])
+    p = model.predict_proba(X)[:, 1]
+    return pd.DataFrame({"account_id": panel["account_id"].to_numpy(), "as_of": panel["as_of"].to_numpy(),
+                         "score": model.health_score(X).to_numpy(), "churn_probability": p,
+                         "band": model.bands(proba=p).to_numpy()})
+
+
+def effects(ctx: Context) -> None:
+    """Measure each logged play's effect (see :mod:`engage_models.effects`); no play log is not an error."""
+    from .. import effects as E
+
+    c, out, e = ctx.config, ctx.out, ctx.config.effects
+    log = E.read_play_log(ctx.paths.processed)
+    info = {"as_of": ctx.as_of, "horizon_days": c.horizon_days, "min_per_arm": e.min_per_arm,
+            "detect_points": e.detect_points, "power": e.power, "trim": e.trim, "folds": e.folds,
+            "log_rows": 0 if log is None else len(log)}
+    if log is None or log.empty:
+        out.json("info", {**info, "play_log": "absent" if log is None else "empty"})
+        out.frame("effects", pd.DataFrame(columns=E.EFFECT_COLUMNS))
+        return
+    pnl = ctx.input("panel").frame("panel")
+    accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
+    scores = score_all_dates(ctx.input("health"), pnl)
+    units = E.play_units(log, accounts, pnl, scores, as_of=ctx.as_of, horizon_days=c.horizon_days)
+    effects, overlap = E.measure_effects(units, pnl, min_per_arm=e.min_per_arm, detect_points=e.detect_points,
+                                         power=e.power, trim=e.trim, folds=e.folds, seed=c.seed)
+    out.frame("effects", effects)
+    out.frame("overlap", overlap)
+    out.frame("log_summary", E.log_summary(units, log))
+    out.frame("excluded", units.excluded)
+    out.json("info", {**info, **units.info, "play_log": "present", "scoring": "the final health model"})
 
 
 # ------------------------------------------------------------------------------------------------ summary
 def summary(ctx: Context) -> None:
+    from ..effects.views import headline
     from ..reports import summary as S
 
     out = ctx.out
-    scores = ctx.input("health").frame("scores")
-    now = scores[scores["as_of"] == scores["as_of"].max()]
-    out.json("mrr_at_risk", S.mrr_at_risk(now))
-    surv = ctx.input("survival")
-    if surv.has("values"):
-        v = surv.frame("values")
+    if ctx.has("health", "scores"):
+        scores = ctx.input("health").frame("scores")
+        out.json("mrr_at_risk", S.mrr_at_risk(scores[scores["as_of"] == scores["as_of"].max()]))
+    else:
+        out.skip("mrr_at_risk", ctx.why_missing("health", "scores"))
+    if ctx.has("survival", "values"):
+        v = ctx.input("survival").frame("values")
         out.json("survival_risk", {k: float((v["mrr"] * v[f"churn_{k}m"]).sum()) for k in (3, 6, 12)})
     else:
-        out.skip("survival_risk", surv.reason("values") or "no per-account survival values")
-    nps_answers = ctx.input("surveys").frame("nps_answers") if ctx.input("surveys").has("nps_answers") else None
-    if nps_answers is not None and len(nps_answers):
-        latest, previous, diff = S.nps_waves(nps_answers)
-        out.json("nps_waves", {"latest": latest, "previous": previous,
-                               "difference": dataclasses.asdict(diff) if diff is not None else None})
-        plan = ctx.input("actions").frame("actions")
-        answers = nps_answers[nps_answers["submitted_at"] >= latest["period"]] if latest is not None else nps_answers
-        out.frame("nps_by_touch_model", S.nps_table_by(answers.merge(plan[["account_id", "touch_model"]],
-                                                                      on="account_id"), "touch_model"))
+        out.skip("survival_risk", ctx.why_missing("survival", "values"))
+    if ctx.has("personas", "personas") and "growth" in ctx.input("personas").json("personas"):
+        out.json("persona_growth", ctx.input("personas").json("personas")["growth"])
     else:
-        out.skip("nps_waves", "no NPS answer before the observation date")
+        out.skip("persona_growth", ctx.why_missing("personas", "personas") if not ctx.has("personas", "personas")
+                 else "fewer than two observation dates with personas")
+    if ctx.has("effects", "effects"):  # one line of "What works"
+        measured = ctx.input("effects")
+        out.frame("what_works", headline(measured.frame("effects")))
+        out.json("what_works", {"log_rows": measured.json("info").get("log_rows", 0)})
+    else:
+        out.skip("what_works", ctx.why_missing("effects", "effects"))
+    nps_answers = ctx.input("surveys").frame("nps_answers") if ctx.has("surveys", "nps_answers") else None
+    if nps_answers is None or not len(nps_answers):
+        why = ctx.why_missing("surveys", "nps_answers") if nps_answers is None else \
+            "no NPS answer before the observation date"
+        out.skip("nps_waves", why)
+        out.skip("nps_by_touch_model", why)
+        return
+    latest, previous, diff = S.nps_waves(nps_answers)
+    out.json("nps_waves", {"latest": latest, "previous": previous,
+                           "difference": dataclasses.asdict(diff) if diff is not None else None})
+    if not ctx.has("actions", "actions"):
+        out.skip("nps_by_touch_model", ctx.why_missing("actions", "actions"))
+        return
+    plan = ctx.input("actions").frame("actions")
+    answers = nps_answers[nps_answers["submitted_at"] >= latest["period"]] if latest is not None else nps_answers
+    out.frame("nps_by_touch_model", S.nps_table_by(answers.merge(plan[["account_id", "touch_model"]],
+                                                                  on="account_id"), "touch_model"))
 
 
 def _params_of(*sections: str, keys: tuple[str, ...] = ()) -> Callable[[RunConfig], dict]:
@@ -573,17 +751,22 @@ STAGES: tuple[Stage, ...] = (
     Stage("quality", quality, ("ingest",), _params_of(), "describe the data"),
     Stage("panel", panel, ("ingest",), _params_of(keys=("horizon_days", "windows", "engine")),
           "build the account x period panel"),
-    Stage("kpis", kpis, ("ingest", "panel"), lambda c: {"top_n": c.actions.top_n}, "compute the KPIs"),
-    Stage("surveys", surveys, ("ingest", "panel"), _params_of("surveys", keys=("horizon_days", "seed")),
-          "analyse NPS and CSAT"),
+    Stage("kpis", kpis, ("ingest",), lambda c: {"top_n": c.actions.top_n}, "compute the KPIs", uses=("panel",)),
+    Stage("surveys", surveys, ("ingest",), _params_of("surveys", keys=("horizon_days", "seed")),
+          "analyse NPS and CSAT", uses=("panel",)),
     Stage("health", health, ("ingest", "panel"), _params_of("health", keys=("horizon_days", "seed")),
           "learn and backtest the health score"),
-    Stage("survival", survival, ("ingest", "panel", "health"), _params_of("survival", keys=("seed",)),
-          "fit survival models and value accounts"),
-    Stage("actions", actions, ("panel", "health", "survival"), _params_of("actions", keys=("lang",)),
-          "choose a play per account"),
-    Stage("summary", summary, ("kpis", "surveys", "health", "survival", "actions"), _params_of(),
-          "sum up for executives"),
+    Stage("personas", personas, ("ingest", "panel", "health"),
+          lambda c: {**_params_of("personas", keys=("horizon_days", "seed", "windows"))(c),
+                     "playbook": c.actions.playbook, "min_n": c.surveys.min_n}, "find personas and journeys"),
+    Stage("survival", survival, ("ingest",), _params_of("survival", keys=("seed",)),
+          "fit survival models and value accounts", uses=("panel", "health")),
+    Stage("actions", actions, ("panel", "health"), _params_of("actions", keys=("lang",)),
+          "choose a play per account", uses=("survival",)),
+    Stage("summary", summary, ("ingest",), _params_of(), "sum up for executives",
+          uses=("kpis", "surveys", "health", "survival", "actions", "personas", "effects")),
+    Stage("effects", effects, ("ingest", "panel", "health"),
+          _params_of("effects", keys=("horizon_days", "seed")), "measure what the plays did"),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 

@@ -12,7 +12,10 @@ The runner
 4. exports each executed notebook to HTML with input cells removed, images embedded and nothing fetched from the
    network (see ``templates/engage_report``), and publishes the run when at least one report rendered: a
    notebook that failed is listed with its error, the sections the stages could not compute are listed with
-   their reasons, and the last good reports of other dates are never touched.
+   their reasons, and the last good reports of other dates are never touched;
+5. sends the run's alerts where the configuration's ``delivery`` section says (a webhook, mail: see
+   :mod:`engage_models.delivery`), after publishing: a delivery that fails is logged, recorded in ``run.json``
+   and on the index pages, and the run ends with exit code 3, its reports published all the same.
 
 Layout of ``<out>`` (``reports/``) after runs on two dates::
 
@@ -30,6 +33,7 @@ are copies rather than symbolic links so that the folders survive being zipped, 
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
@@ -38,6 +42,7 @@ import re
 import shutil
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -56,6 +61,7 @@ from .._core.i18n import LANGS, fmt_date, t
 from .._core.io import jsonable, write_text
 from ..demo.simulator import simulate
 from ..ingest.contracts import CONTRACTS
+from ..ingest.sources import SOURCES_FILE
 from ..ingest.validate import SUFFIXES
 
 if TYPE_CHECKING:
@@ -115,7 +121,7 @@ class RunParameters:
 _ENGINE_DEFAULTS = {"engine": "duckdb", "spark_master": None, "spark_driver_memory": None}
 
 #: Parameters that make two runs comparable (a partial run keeps the other reports of its date only if equal).
-_SAME_RUN = ("data_dir", "as_of", "horizon_days", "lang", "seed")
+_SAME_RUN = ("data_key", "as_of", "horizon_days", "lang", "seed")
 _RUN_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LATEST = "latest"
 
@@ -147,8 +153,10 @@ def discover_notebooks(notebooks_dir: str | Path = config.NOTEBOOKS_DIR) -> list
 
 
 def has_raw_tables(raw_dir: str | Path) -> bool:
+    """Whether ``raw_dir`` holds a table's file or a sources file (which may read every table from a database)."""
     raw = Path(raw_dir)
-    return any((raw / f"{t}{s}").exists() or (raw / t).is_dir() for t in CONTRACTS for s in SUFFIXES)
+    return (raw / SOURCES_FILE).is_file() or any((raw / f"{t}{s}").exists() or (raw / t).is_dir()
+                                                 for t in CONTRACTS for s in SUFFIXES)
 
 
 def resolve_kernel(preferred: str | None = None) -> str:
@@ -262,6 +270,11 @@ def _run_section(run: dict, prefix: str, lang: str) -> str:
         parts.append(f"<h2>{e(t('run.files', lang))}</h2><ul>{files}</ul>")
     if run.get("simulated_data"):
         parts.insert(0, f"<p><strong>{e(t('run.simulated', lang))}</strong></p>")
+    if run.get("delivery"):
+        rows = [f"<li>{e(t('delivery.sent', lang, channel=d['target']))}</li>" if d["status"] == "sent" else
+                f"<li><strong>{e(t('delivery.failed', lang, channel=d['target'], error=d.get('error') or ''))}"
+                "</strong></li>" for d in run["delivery"]]
+        parts.append(f"<h2>{e(t('run.delivery', lang))}</h2><ul>{''.join(rows)}</ul>")
     if run.get("failed") or run.get("skipped"):
         parts.append(f"<h2>{e(t('run.not_computed', lang))}</h2>")
         rows = [f"<li>{e(t('run.notebook_failed', lang, notebook=f['notebook'], error=f['error']))}</li>"
@@ -293,10 +306,14 @@ def published_runs(out_dir: str | Path) -> list[dict]:
     return sorted(runs, key=lambda r: r.get("run_date", ""), reverse=True)
 
 
-def write_index(out_dir: str | Path) -> Path:
-    """``<out>/index.html``: the newest run's reports with run date and parameters, then the earlier runs."""
+def write_index(out_dir: str | Path, runs: list[dict] | None = None, path: str | Path | None = None) -> Path:
+    """``<out>/index.html``: the newest run's reports with run date and parameters, then the earlier runs.
+
+    ``runs`` (newest first) defaults to :func:`published_runs`; ``path`` (default ``<out>/index.html``) lets the
+    publisher write the page beside its place before swapping it in.
+    """
     out_dir = Path(out_dir)
-    runs = published_runs(out_dir)
+    runs = published_runs(out_dir) if runs is None else runs
     if not runs:
         raise FileNotFoundError(f"no published run in {out_dir}")
     newest, earlier = runs[0], runs[1:]
@@ -314,9 +331,14 @@ def write_index(out_dir: str | Path) -> Path:
                         f'<td>{e(r["started"])}</td>' + "".join(f"<td>{e(v)}</td>" for v in p.values())
                         + f"<td>{len(r['reports'])}</td></tr>")
         body.append(f"<h2>{e(t('run.earlier', lang))}</h2><table><tr>{head}</tr>{''.join(rows)}</table>")
-    path = out_dir / "index.html"
+    path = Path(path) if path is not None else out_dir / "index.html"
     _write_page(path, lang, t("run.title", lang), "\n".join(body))
     return path
+
+
+def data_key(data_dir: Path) -> str:
+    """Which data folder a run read, without naming its path (run.json travels: it names the folder only)."""
+    return hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:16]
 
 
 def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict, say) -> list[dict]:
@@ -325,7 +347,7 @@ def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict
         before = json.loads((previous / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return entries
-    if any(before["parameters"].get(k) != params.get(k) for k in _SAME_RUN):
+    if any({**before["parameters"], "data_key": before.get("data_key")}.get(k) != params.get(k) for k in _SAME_RUN):
         say(f"replacing the reports of {previous.name}: they were made with other parameters")
         return entries
     ran = {e["notebook"] for e in entries}
@@ -340,30 +362,78 @@ def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict
     return sorted(entries + kept, key=lambda e: e["notebook"])
 
 
-def _swap_in(new: Path, target: Path) -> None:
-    """Put folder ``new`` at ``target``, replacing what is there (two renames; the old copy is then deleted)."""
-    old = target.with_name(f".old-{target.name}-{os.getpid()}")
-    if target.is_symlink() or target.is_file():
-        target.unlink()
-    elif target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+def _rename(src: Path, dst: Path) -> None:
+    """One rename within the reports folder (atomic on one file system; the tests make it fail on purpose)."""
+    os.rename(src, dst)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _publish(staging: Path, out_dir: Path, run_date: str) -> Path:
-    """Move the staged run to ``<out>/<run_date>/`` and refresh ``latest/`` and ``index.html``."""
+    """Move the staged run to ``<out>/<run_date>/`` and refresh ``latest/`` and ``index.html``: all or nothing.
+
+    Everything new is prepared beside its place first (the copy for ``latest/``, the index page); only then do
+    renames put the new pieces in place, each old one moved aside. If a rename fails (a folder locked by
+    another program, a disk gone read-only), the renames already made are undone, so the reports folder is
+    exactly as before, and the error is raised. The old copies are deleted only once all pieces are in place.
+    """
     dated = out_dir / run_date
-    _swap_in(staging, dated)
-    newest = max(r["run_date"] for r in published_runs(out_dir))
-    if run_date >= newest:
-        copy = out_dir / f".{LATEST}-{os.getpid()}"
-        shutil.rmtree(copy, ignore_errors=True)
-        shutil.copytree(dated, copy)
-        _swap_in(copy, out_dir / LATEST)
-    else:
-        log.info("run date %s is older than the newest run (%s): latest/ unchanged", run_date, newest)
-    write_index(out_dir)
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
+    record = json.loads((staging / "run.json").read_text(encoding="utf-8"))
+    runs = sorted([r for r in published_runs(out_dir) if r.get("run_date") != run_date] + [record],
+                  key=lambda r: r.get("run_date", ""), reverse=True)
+    prepared: list[Path] = []
+    moves = [(staging, dated)]
+    try:
+        if run_date >= runs[0]["run_date"]:
+            copy = out_dir / f".{LATEST}-{tag}"
+            prepared.append(copy)
+            shutil.copytree(staging, copy)
+            moves.append((copy, out_dir / LATEST))
+        else:
+            log.info("run date %s is older than the newest run (%s): latest/ unchanged", run_date,
+                     runs[0]["run_date"])
+        index = out_dir / f".index-{tag}.html"
+        prepared.append(index)
+        write_index(out_dir, runs, path=index)
+        moves.append((index, out_dir / "index.html"))
+    except BaseException:
+        for p in prepared:
+            _remove(p)
+        raise
+    done: list[tuple[Path, Path, Path | None]] = []  # (new, target, where the old target was moved)
+    try:
+        for new, target in moves:
+            old = None
+            if target.exists() or target.is_symlink():
+                old = out_dir / f".old-{target.name}-{tag}"
+                _rename(target, old)
+            try:
+                _rename(new, target)
+            except BaseException:
+                if old is not None:
+                    _rename(old, target)
+                raise
+            done.append((new, target, old))
+    except BaseException:
+        for new, target, old in reversed(done):  # undo, newest first: each piece back where it was
+            try:
+                _rename(target, new)
+                if old is not None:
+                    _rename(old, target)
+            except OSError as exc:  # cannot happen short of the disk failing now; say where things are
+                log.error("could not restore %s (%s): the previous version is in %s", target, exc, old)
+        for p in prepared:
+            _remove(p)
+        raise
+    for _, _, old in done:
+        if old is not None:
+            _remove(old)
     return dated
 
 
@@ -379,18 +449,68 @@ def notebook_needs(path: Path) -> list[str]:
 class RunResult(list):
     """The HTML reports of a run (a list of paths), with how the run went.
 
-    ``exit_code``: 0 everything published; 3 published, with notebooks failed or sections skipped (listed in
-    ``run.json`` and on the index page). ``failed``: the notebooks that raised; ``skipped``: the sections the
-    stages could not compute, with their reasons.
+    ``exit_code``: 0 everything published (and delivered); 3 published, with notebooks failed, sections skipped
+    or a delivery failed (listed in ``run.json`` and on the index page). ``failed``: the notebooks that raised;
+    ``skipped``: the sections the stages could not compute, with their reasons; ``delivery``: one result per
+    channel of the configuration's ``delivery`` section (``status`` ``sent`` or ``failed`` with ``error``).
     """
 
-    def __init__(self, paths, failed: list[dict], skipped: list[dict], folder: Path):
+    def __init__(self, paths, failed: list[dict], skipped: list[dict], folder: Path,
+                 delivery: list[dict] | None = None):
         super().__init__(paths)
         self.failed, self.skipped, self.folder = failed, skipped, folder
+        self.delivery = delivery or []
+
+    @property
+    def delivery_failed(self) -> bool:
+        return any(d["status"] != "sent" for d in self.delivery)
 
     @property
     def exit_code(self) -> int:
-        return 3 if self.failed or self.skipped else 0
+        return 3 if self.failed or self.skipped or self.delivery_failed else 0
+
+
+def _deliver(cfg: RunConfig, pipeline_run, run_day: str, out_dir: Path, dated: Path, say) -> list[dict]:
+    """Send the run's alerts as ``cfg.delivery`` says, after publishing: a failure is logged, recorded in
+    ``run.json`` and on the index pages, and never touches the reports."""
+    from ..delivery import deliver_run
+
+    if not cfg.delivery.enabled or pipeline_run is None:
+        return []
+    if "actions" not in pipeline_run.records:  # e.g. --only 01: the alerts were not part of this run
+        say("delivery: not sent (this run's reports do not need the actions stage, where the alerts are made)")
+        return []
+    try:
+        results = [r.as_dict() for r in deliver_run(pipeline_run, cfg.delivery, run_date=run_day)]
+    except Exception as exc:  # a bug in building the message: the reports stay published, the run says so
+        log.error("delivery failed:\n%s", traceback.format_exc())
+        results = [{"channel": "all", "target": "deliveries", "status": "failed",
+                    "error": f"{type(exc).__name__}: {exc}", "seconds": 0.0}]
+    for r in results:
+        say(f"delivery: {r['target']}: {r['status']}" + (f" ({r['error']})" if r["error"] else ""))
+    _record_delivery(out_dir, dated, results)
+    return results
+
+
+def _record_delivery(out_dir: Path, dated: Path, results: list[dict]) -> None:
+    """Add the deliveries to the published ``run.json`` and index pages (the dated folder, ``latest/`` when it
+    holds this run, and ``<out>/index.html``)."""
+    failed = any(r["status"] != "sent" for r in results)
+    this = json.loads((dated / "run.json").read_text(encoding="utf-8"))
+    for folder in (dated, out_dir / LATEST):
+        path = folder / "run.json"
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if (record.get("run_date"), record.get("started")) != (this.get("run_date"), this.get("started")):
+            continue  # latest/ holds a newer run date: this run is a backfill
+        record["delivery"] = results
+        if failed:
+            record["status"] = f"{record.get('status', 'published')}; delivery failed"
+        lang = record["parameters"].get("lang") or "en"
+        write_text(path, json.dumps(jsonable(record), indent=2, ensure_ascii=False) + "\n")
+        _write_page(folder / "index.html", lang, t("run.title", lang), _run_section(record, "", lang))
+    write_index(out_dir)
 
 
 def prepare_data(data_dir: Path, demo: bool | None, seed: int, demo_accounts: int | None, demo_months: int | None,
@@ -418,8 +538,32 @@ def prepare_data(data_dir: Path, demo: bool | None, seed: int, demo_accounts: in
 SIMULATED_MARKER = "truth.json"
 
 
-def _render(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int | None, lang: str, meta: str):
-    """Execute one notebook into ``staging`` and export its HTML; returns its entry, or raises NotebookFailed."""
+def machine_paths(staging: Path, data_dir: Path, out_dir: Path, notebooks_dir: Path) -> list[tuple[str, str]]:
+    """Absolute paths of this machine a published file must not show, each with what it becomes, longest first.
+
+    The run's folder becomes ``..`` (an executed notebook sits in ``executed/`` of its run), the data, reports
+    and notebook folders their names, Python's installation ``<python>``, the home folder ``~``.
+    """
+    pairs = {str(staging): "..", str(data_dir): Path(data_dir).name, str(out_dir): Path(out_dir).name,
+             str(notebooks_dir): Path(notebooks_dir).name, str(config.PROJECT_ROOT): config.PROJECT_ROOT.name,
+             sys.prefix: "<python>", sys.base_prefix: "<python>", str(Path.home()): "~"}
+    return sorted(((k, v) for k, v in pairs.items() if len(k) > 1), key=lambda kv: -len(kv[0]))
+
+
+def strip_machine_paths(text: str, paths: list[tuple[str, str]]) -> str:
+    """``text`` with every path of :func:`machine_paths` replaced (longest first, so a folder inside another
+    is replaced by its own name)."""
+    for path, shown in paths:
+        text = text.replace(path, shown)
+    return text
+
+
+def _render(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int | None, lang: str, meta: str,
+            paths: list[tuple[str, str]] = ()):
+    """Execute one notebook into ``staging`` and export its HTML; returns its entry, or raises NotebookFailed.
+
+    The executed notebook is published (``executed/``): its parameters, Papermill's record and any warning
+    text are kept without the machine's paths (``paths``, see :func:`machine_paths`)."""
     executed = staging / nb.name
     t0 = time.perf_counter()
     try:
@@ -430,6 +574,8 @@ def _render(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int 
                              exc.source) from exc
     except Exception as exc:  # kernel died, timeout, bad notebook: still name the notebook
         raise NotebookFailed(nb.name, None, type(exc).__name__, str(exc)) from exc
+    if paths:
+        executed.write_text(strip_machine_paths(executed.read_text(encoding="utf-8"), paths), encoding="utf-8")
     done = nbformat.read(executed, as_version=4)
     title = report_title(done, lang, nb.stem)
     html_path = export_html(done, staging / f"{nb.stem}.html", lang=lang, title=title, meta=meta)
@@ -523,12 +669,12 @@ def run(
     params = RunParameters(data_path.name, cfg.as_of, cfg.horizon_days, lang, cfg.seed, run_day, cfg.engine,
                            cfg.spark_master, cfg.spark_driver_memory, cfg.currency).as_dict()
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / f".staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
     try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
-    except OSError as exc:
+    except OSError as exc:  # read-only, locked, or a file where the folder should be: nothing done yet
         raise ConfigError(f"cannot write into the reports folder {out_dir}: {exc.strerror or exc}") from None
     try:
         pipeline_run = None
@@ -543,6 +689,7 @@ def run(
         meta = _meta_line(params, started, lang, simulated)
         public = {k: v for k, v in cfg.to_dict().items() if not isinstance(v, dict)}
         entries, failures = [], []
+        paths = machine_paths(staging, data_path, out_dir, Path(notebooks_dir).resolve())
         with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
             futures = {}
             for i, nb in enumerate(notebooks, 1):
@@ -550,7 +697,7 @@ def run(
                 values = {**public, "data_dir": str(data_path), "run_dir": str(staging), "output_dir": str(staging)}
                 nb_params = {k: v for k, v in values.items() if k in declared}
                 say(f"[{i}/{len(notebooks)}] {nb.name} ...")
-                futures[pool.submit(_render, nb, staging, nb_params, kernel, timeout, lang, meta)] = nb
+                futures[pool.submit(_render, nb, staging, nb_params, kernel, timeout, lang, meta, paths)] = nb
             for fut in as_completed(futures):
                 nb = futures[fut]
                 try:
@@ -570,13 +717,15 @@ def run(
             if (staging / nb.name).exists():
                 (staging / nb.name).rename(staging / "executed" / nb.name)
         if only and (out_dir / run_day / "run.json").exists():
-            entries = _carry_over(out_dir / run_day, staging, entries, params, say)
+            entries = _carry_over(out_dir / run_day, staging, entries, {**params, "data_key": data_key(data_path)},
+                                  say)
         reports = {e["html"] for e in entries}
         files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()
                        and p.parent.name != "executed" and p.name not in reports and p.name != "run.json"
                        and "artifacts" not in p.relative_to(staging).parts)
         failed = [{"notebook": f.notebook, "cell": f.cell, "error": f"{f.ename}: {f.evalue}"} for f in failures]
-        record = {"run_date": run_day, "started": started, "parameters": params, "kernel": kernel,
+        record = {"run_date": run_day, "started": started, "parameters": params, "data_key": data_key(data_path),
+                  "kernel": kernel,
                   "simulated_data": simulated, "reports": entries, "files": files, "failed": failed,
                   "skipped": skipped, "status": "published with sections skipped" if failed or skipped
                   else "published"}
@@ -603,10 +752,11 @@ def run(
         raise ConfigError(f"cannot publish into {out_dir}: {exc.strerror or exc}; the previous reports are "
                           f"unchanged") from None
     shutil.rmtree(out_dir / ".failed", ignore_errors=True)
+    delivery = _deliver(cfg, pipeline_run, run_day, out_dir, dated, say)
     if failures or skipped:
         say(f"published {len(entries)} report(s) in {dated}, with {len(failures)} notebook(s) failed and "
             f"{len(skipped)} section(s) skipped (see {dated / 'index.html'})")
     else:
         say(f"published {len(entries)} report(s) in {dated} (index: {out_dir / 'index.html'})")
     paths = [dated / e["html"] for e in entries if e["notebook"] in {nb.name for nb in notebooks}]
-    return RunResult(paths, record["failed"], skipped, dated)
+    return RunResult(paths, record["failed"], skipped, dated, delivery)

@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from .._core.i18n import t
-from .._core.plots import date_axis, new_ax
+from .._core.plots import date_axis, error_bars, new_ax
 from .._core.stats import (
     cluster_bootstrap_spearman,
     cluster_moments,
@@ -199,7 +199,7 @@ def plot_csat(table: pd.DataFrame, by: str, ax=None, lang: str = "en", colour: s
     """Bars of % satisfied per group with Wilson intervals; each label carries its number of answers."""
     ax = new_ax(ax, figsize=(8, 0.5 * len(table) + 1.2))
     y = np.arange(len(table))[::-1]
-    err = [table["pct_satisfied"] - table["ci_low"], table["ci_high"] - table["pct_satisfied"]]
+    err = error_bars(table["pct_satisfied"], table["ci_low"], table["ci_high"])
     colours = ["#bbbbbb" if s else colour for s in table["small_n"]]
     ax.barh(y, table["pct_satisfied"], xerr=err, color=colours, capsize=3)
     labels = [f"{t(str(g), lang)} ({t('n', lang)}={n:,})" for g, n in zip(table[by], table["n"], strict=True)]

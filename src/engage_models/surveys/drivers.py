@@ -43,7 +43,7 @@ from scipy import stats
 
 from .._core.errors import ConfigError
 from .._core.i18n import t
-from .._core.plots import new_ax
+from .._core.plots import error_bars, new_ax
 from .._core.stats import (
     benjamini_hochberg,
     cluster_bootstrap_spearman,
@@ -213,7 +213,7 @@ def plot_drivers(drivers: pd.DataFrame, ax=None, lang: str = "en", top: int = 15
     y = np.arange(len(d))[::-1]
     for yi, (_, r) in zip(y, d.iterrows(), strict=True):
         colour = "#009e73" if r["rho"] > 0 else "#d55e00"
-        ax.errorbar(r["rho"], yi, xerr=[[r["rho"] - r["ci_low"]], [r["ci_high"] - r["rho"]]], fmt="o",
+        ax.errorbar(r["rho"], yi, xerr=error_bars(r["rho"], r["ci_low"], r["ci_high"]), fmt="o",
                     color=colour, mfc=colour if r["significant"] else "white", capsize=3)
     ax.set_yticks(y, [driver_label(c, lang) for c in d["driver"]])
     ax.axvline(0, color="#777777", linewidth=0.8)
@@ -340,7 +340,7 @@ def plot_churn_by_category(table: pd.DataFrame, ax=None, lang: str = "en"):
     """Churn rate within the horizon per NPS category with Wilson intervals."""
     ax = new_ax(ax, figsize=(7, 3.5))
     d = table[table["n"] > 0]
-    err = [d["churn_rate"] - d["ci_low"], d["ci_high"] - d["churn_rate"]]
+    err = error_bars(d["churn_rate"], d["ci_low"], d["ci_high"])
     ax.bar([f"{t(c + 's', lang)}\n({t('n', lang)}={n:,})" for c, n in zip(d["category"], d["n"], strict=True)],
            d["churn_rate"], yerr=err, capsize=4, color=[CATEGORY_COLOURS[c] for c in d["category"]])
     ax.set_ylabel(t("churn_within", lang, h=table.attrs.get("horizon_days", "")))

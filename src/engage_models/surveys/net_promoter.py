@@ -79,7 +79,7 @@ import pandas as pd
 from scipy import stats
 
 from .._core.i18n import fmt_interval, fmt_number, t
-from .._core.plots import BAND_COLOURS, date_axis, new_ax
+from .._core.plots import BAND_COLOURS, date_axis, error_bars, new_ax
 from .._core.stats import cluster_moments, effective_n, two_sided_p, z_value
 
 log = logging.getLogger(__name__)
@@ -648,7 +648,7 @@ def plot_nps_by(table: pd.DataFrame, by: str, ax=None, lang: str = "en"):
     y = np.arange(len(table))[::-1]
     for yi, (_, r) in zip(y, table.iterrows(), strict=True):
         colour = "#999999" if r["small_n"] else "#0072b2"
-        ax.errorbar(r["nps"], yi, xerr=[[r["nps"] - r["ci_low"]], [r["ci_high"] - r["nps"]]], fmt="o",
+        ax.errorbar(r["nps"], yi, xerr=error_bars(r["nps"], r["ci_low"], r["ci_high"]), fmt="o",
                     color=colour, mfc="white" if r["small_n"] else colour, capsize=3)
     labels = [f"{t(str(g), lang)} ({t('n', lang)}={n:,}{', ' + t('small_n', lang) if s else ''})"
               for g, n, s in zip(table[by], table["n"], table["small_n"], strict=True)]

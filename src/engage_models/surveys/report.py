@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
-from .._core.i18n import fmt_date, fmt_interval, t
+from .._core.i18n import fmt_date, fmt_interval, fmt_number, t
 
 #: Columns whose *values* are label keys (category names, triggers, ...), with the key prefix if any.
 VALUE_KEYS = {"category": "", "trigger": "", "priority": "", "theme": "theme.", "time_to_close": "",
@@ -66,3 +67,18 @@ def drivers_view(drivers: pd.DataFrame, lang: str = "en", top: int = 15) -> pd.D
     d["driver"] = d["driver"].map(lambda c: driver_label(c, lang))
     d = with_interval(d, "rho", "ci_low", "ci_high", "rho_ci", lang, decimals=2)
     return d[["driver", "n", "rho_ci", "q_value", "significant"]]
+
+
+def churn_line(churn: pd.DataFrame, horizon_days: int, lang: str = "en") -> str:
+    """The sentence under the churn-by-category figure (:func:`~engage_models.surveys.drivers.churn_by_category`):
+    the risk ratio of detractors to promoters and the test of equal rates, or, when the churns are too few to
+    give them (no churner among detractors or promoters: a ratio of 0 or infinity), how many there were."""
+    a = churn.attrs
+    numbers = [a.get(k) for k in ("risk_ratio", "rr_low", "rr_high", "chi2_p")]
+    if all(v is not None and np.isfinite(v) for v in numbers):
+        rr, lo, hi = (fmt_number(v, lang, 2) for v in numbers[:3])
+        return t("voc.churn_line", lang, rr=rr, lo=lo, hi=hi, h=horizon_days, p=f"{numbers[3]:.3g}")
+    by = churn.set_index("category")
+    return t("voc.churn_line_thin", lang, h=horizon_days, n=int(by["churned"].sum()),
+             d=int(by.loc["detractor", "churned"]) if "detractor" in by.index else 0,
+             p=int(by.loc["promoter", "churned"]) if "promoter" in by.index else 0)

@@ -267,7 +267,7 @@ def plot_themes(table: pd.DataFrame, ax=None, lang: str = "en", by: str = "categ
                 groups=("detractor", "passive", "promoter")):
     """Share of each group's comments per theme (grouped bars with Wilson intervals)."""
     from .._core.i18n import t
-    from .._core.plots import new_ax
+    from .._core.plots import error_bars, new_ax
     from .net_promoter import CATEGORY_COLOURS
 
     themes = list(dict.fromkeys(table["theme"]))
@@ -277,7 +277,7 @@ def plot_themes(table: pd.DataFrame, ax=None, lang: str = "en", by: str = "categ
     y = np.arange(len(themes))[::-1]
     for i, g in enumerate(groups):
         d = table[table[by] == g].set_index("theme").reindex(themes)
-        err = [d["share"] - d["ci_low"], d["ci_high"] - d["share"]]
+        err = error_bars(d["share"], d["ci_low"], d["ci_high"])
         ax.barh(y + (len(groups) / 2 - i - 0.5) * height, d["share"], height=height, xerr=err, capsize=2,
                 color=CATEGORY_COLOURS.get(g), label=f"{t(g + 's', lang)} ({t('n', lang)}={int(d['n'].iloc[0]):,})")
     ax.set_yticks(y, [t("theme." + th, lang) for th in themes])

@@ -146,3 +146,88 @@ def ph_test(start, stop, event, X, beta, variance, names, strata=None, transform
     # direction: does the hazard ratio rise (+) or fall (-) with tenure?
     slope = (gc[:, None] * scaled).sum(0) / (gc**2).sum()
     return pd.DataFrame({"term": list(names), "test_statistic": stat, "p": stats.chi2.sf(stat, 1), "slope": slope})
+
+
+def _segment_sums(keys: np.ndarray, times: np.ndarray, phi: np.ndarray, X: np.ndarray):
+    """Sums over rows with ``key >= t_k`` for each sorted time ``t_k``: of ``phi``, ``phi x`` and ``phi x x'``.
+
+    Each row falls in one segment ``[t_k, t_{k+1})`` of the times (rows before ``t_0`` in none); the sums per
+    segment, accumulated from the last segment back, are the suffix sums. Cost ``O(n d^2)``, memory
+    ``O(K d^2)`` for ``K`` times, never ``O(n d^2)``.
+    """
+    seg = np.searchsorted(times, keys, side="right") - 1
+    s0, s1, s2 = _group_sums(seg, len(times), phi, X)
+    rev = (slice(None, None, -1),)
+    return np.cumsum(s0[rev], axis=0)[rev], np.cumsum(s1[rev], axis=0)[rev], np.cumsum(s2[rev], axis=0)[rev]
+
+
+def _group_sums(group: np.ndarray, k: int, phi: np.ndarray, X: np.ndarray):
+    """Per group ``0..k-1`` (rows with a negative group left out): sums of ``phi``, ``phi x``, ``phi x x'``."""
+    keep = np.flatnonzero(group >= 0)
+    order = keep[np.argsort(group[keep], kind="stable")]
+    g, p, x = group[order], phi[order], X[order]
+    px = p[:, None] * x
+    s0 = np.bincount(g, weights=p, minlength=k)
+    s1 = np.zeros((k, X.shape[1]))
+    s2 = np.zeros((k, X.shape[1], X.shape[1]))
+    if len(g):
+        heads = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        s1[g[heads]] = np.add.reduceat(px, heads, axis=0)
+        ends = np.r_[heads[1:], len(g)]
+        for j, a, b in zip(g[heads], heads, ends, strict=True):
+            s2[j] = x[a:b].T @ px[a:b]
+    return s0, s1, s2
+
+
+def efron_gradients(X, events, start, stop, weights, beta):
+    """Hessian, gradient and log partial likelihood of the Cox model on (start, stop] rows, Efron's ties.
+
+    The same quantities, in the same order and convention, as lifelines'
+    ``CoxTimeVaryingFitter._get_gradients`` (which loops over the event times and rebuilds each risk set:
+    ``O(K n d^2)`` for ``K`` distinct event times); here the risk-set sums come from suffix sums over the
+    sorted start and stop times (``O(n d^2 + K d^2)``), and the ties of every time are handled at once.
+    With ``S(t) = sum over start < t <= stop`` of ``phi = w e^{x'b}`` (and ``phi x``, ``phi x x'``), ``T(t)``
+    the same over the ``m`` tied events at ``t``, and ``f_j = j / m`` for ``j = 0..m-1``:
+
+    .. math:: \\ell = \\sum_t \\Big[ \\sum_{i \\in D_t} w_i x_i' b - \\bar w_t \\sum_j \\log (S_0 - f_j T_0) \\Big]
+    """
+    X = np.asarray(X, dtype=float)
+    events = np.asarray(events).astype(bool)
+    start, stop = np.asarray(start, dtype=float), np.asarray(stop, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    beta = np.asarray(beta, dtype=float)
+    d = X.shape[1]
+    times = np.unique(stop[events])
+    if not len(times):
+        return np.zeros((d, d)), np.zeros(d), 0.0
+    phi = w * np.exp(X @ beta)
+    s0_stop, s1_stop, s2_stop = _segment_sums(stop, times, phi, X)
+    s0_start, s1_start, s2_start = _segment_sums(start, times, phi, X)
+    S0, S1, S2 = s0_stop - s0_start, s1_stop - s1_start, s2_stop - s2_start
+    # the tie sets: events at each time
+    ev = np.flatnonzero(events)
+    k_of = np.searchsorted(times, stop[ev])
+    m = np.bincount(k_of, minlength=len(times)).astype(float)
+    T0, T1, T2 = _group_sums(k_of, len(times), phi[ev], X[ev])
+    xw = np.zeros((len(times), d))
+    heads = np.flatnonzero(np.r_[True, k_of[1:] != k_of[:-1]]) if np.all(np.diff(k_of) >= 0) else None
+    if heads is not None:
+        xw[k_of[heads]] = np.add.reduceat(w[ev, None] * X[ev], heads, axis=0)
+    else:
+        np.add.at(xw, k_of, w[ev, None] * X[ev])
+    wavg = np.bincount(k_of, weights=w[ev], minlength=len(times)) / m
+    # one term per event: j = 0..m-1 within each time
+    kk = np.repeat(np.arange(len(times)), m.astype(int))
+    first = np.r_[0, np.cumsum(m.astype(int))[:-1]]
+    frac = (np.arange(len(kk)) - first[kk]) / m[kk]
+    denom = 1.0 / (S0[kk] - frac * T0[kk])
+    summand = (S1[kk] - frac[:, None] * T1[kk]) * denom[:, None]
+    wk = wavg[kk]
+    A = np.bincount(kk, weights=denom, minlength=len(times))
+    B = np.bincount(kk, weights=frac * denom, minlength=len(times))
+    a1 = np.einsum("k,kab->ab", wavg * A, S2) - np.einsum("k,kab->ab", wavg * B, T2)
+    a2 = summand.T @ (wk[:, None] * summand)
+    hessian = a2 - a1
+    gradient = xw.sum(0) - (wk[:, None] * summand).sum(0)
+    log_lik = float((xw @ beta).sum() + (wk * np.log(denom)).sum())
+    return hessian, gradient, log_lik

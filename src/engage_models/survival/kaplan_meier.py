@@ -20,7 +20,7 @@ curves, so it accepts left truncation (lifelines' tests do not):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 from scipy import stats
 
+from .._core.errors import InsufficientData
 from .._core.i18n import t
 from .._core.plots import BAND_COLOURS, new_ax
 
@@ -118,19 +119,69 @@ class KaplanMeierGroups:
         groups = self._groups(data)
         labels = list(self.order) if self.order is not None else sorted(groups.unique(), key=str)
         labels = [lab for lab in labels if (groups == lab).any()]
-        self.labels_ = labels
         self.fitters_ = {}
         self.data_ = {}
+        self.conditional_ = {}  # group -> tenure its curve is conditional on (see _fit_group)
+        self.left_out_ = {}  # group -> why it has no curve
+        used = []
         for lab in labels:
-            d = data[groups == lab]
-            kmf = KaplanMeierFitter(label=str(lab))
-            kmf.fit(d[self.duration_col], d[self.event_col], entry=d[entry] if entry else None)
-            self.fitters_[lab] = kmf
-            self.data_[lab] = (d[self.duration_col].to_numpy(float), d[self.event_col].to_numpy(int),
-                               d[entry].to_numpy(float) if entry else np.zeros(len(d)))
-        self.logrank_ = logrank(data[self.duration_col], data[self.event_col], groups,
-                                data[entry] if entry else None)
+            fitted = self._fit_group(lab, data[groups == lab], entry)
+            if fitted is not None:
+                used.append(fitted.index)
+        self.labels_ = [lab for lab in labels if lab in self.fitters_]
+        if not self.labels_:
+            what = f"Kaplan-Meier curves by {self.by}" if self.by else "Kaplan-Meier curve of all accounts"
+            why = "; ".join(f"{k}: {v['reason']}" for k, v in self.left_out_.items())
+            raise InsufficientData(f"{what}: no group has enough accounts at risk ({why})" if why
+                                   else f"{what}: no account has time at risk")
+        kept = data.loc[np.concatenate(used)] if used else data.iloc[0:0]
+        kept_entry = None
+        if entry:
+            kept_entry = kept[entry].copy()
+            for lab, t0 in self.conditional_.items():
+                mask = groups.loc[kept.index] == lab
+                kept_entry[mask] = np.maximum(kept_entry[mask], t0)
+        self.logrank_ = logrank(kept[self.duration_col], kept[self.event_col], groups.loc[kept.index], kept_entry)
         return self
+
+    def _fit_group(self, lab, d: pd.DataFrame, entry: str | None) -> pd.DataFrame | None:
+        """Fit one group's curve; returns the rows it used (None: the group is left out, with the reason).
+
+        With left truncation the risk set can empty early in tenure (the few accounts that entered first all
+        churn while later ones have not entered yet): the product-limit estimate is then 0 from there on and
+        lifelines refuses ("too few early truncation times"). Such a group's curve is estimated conditional on
+        having reached the first tenure with ``min_at_risk`` accounts at risk, which is where the report starts
+        drawing it anyway (:meth:`span`); a group that never reaches that many is left out.
+        """
+        from lifelines.exceptions import StatError
+
+        dur, ev = d[self.duration_col].to_numpy(float), d[self.event_col].to_numpy(int)
+        a = d[entry].to_numpy(float) if entry else np.zeros(len(d))
+        kmf = KaplanMeierFitter(label=str(lab))
+        try:
+            kmf.fit(dur, ev, entry=a if entry else None)
+        except StatError:
+            grid = np.unique(np.r_[0.0, a, dur])
+            at_risk = ((a[None, :] <= grid[:, None]) & (dur[None, :] > grid[:, None])).sum(1)
+            ok = np.flatnonzero(at_risk >= self.min_at_risk)
+            left_out = {"accounts": len(d), "churned": int(ev.sum()), "min_at_risk": self.min_at_risk}
+            if not len(ok):
+                self.left_out_[lab] = {**left_out, "reason": f"never {self.min_at_risk} accounts at risk at once"}
+                return None
+            t0 = float(grid[ok[0]])
+            keep = dur > t0
+            d, dur, ev, a = d[keep], dur[keep], ev[keep], np.maximum(a[keep], t0)
+            try:
+                kmf.fit(dur, ev, entry=a)
+            except StatError:
+                why = (f"the accounts under observation all left it (churned or censored) before later ones "
+                       f"entered, even from {t0:.1f} months of tenure on")
+                self.left_out_[lab] = {**left_out, "reason": why}
+                return None
+            self.conditional_[lab] = t0
+        self.fitters_[lab] = kmf
+        self.data_[lab] = (dur, ev, a)
+        return d
 
     # -------------------------------------------------------------------------------------- results
     def at_risk(self, times) -> pd.DataFrame:
@@ -209,7 +260,8 @@ class KaplanMeierGroups:
                                  n={str(lab): int(len(self.data_[lab][0])) for lab in self.labels_},
                                  curves=curves, at_risk=counts.reset_index(), summary=self.summary.assign(
                                      group=lambda d: d["group"].astype(str)),
-                                 logrank=self.logrank_, t_end=float(t_end))
+                                 logrank=self.logrank_, t_end=float(t_end),
+                                 left_out={str(k): v for k, v in self.left_out_.items()})
 
     def plot(self, ax=None, lang: str = "en", ci: bool = True, at_risk: bool = True, ticks=None,
              min_at_risk: int | None = None, colors=None):
@@ -242,18 +294,19 @@ class KaplanMeierResult:
     summary: pd.DataFrame
     logrank: dict
     t_end: float
+    left_out: dict = field(default_factory=dict)  # group -> accounts, churned, reason: groups without a curve
 
     def to_tables(self) -> tuple[dict[str, pd.DataFrame], dict]:
         """``({"curves", "at_risk", "summary"}: DataFrame, info)``: Parquet-ready tables and JSON-ready info."""
         info = {"by": self.by, "labels": self.labels, "n": self.n, "logrank": self.logrank, "t_end": self.t_end,
-                "tables": ["curves", "at_risk", "summary"]}
+                "left_out": self.left_out, "tables": ["curves", "at_risk", "summary"]}
         return {"curves": self.curves, "at_risk": self.at_risk, "summary": self.summary}, info
 
     @classmethod
     def from_tables(cls, tables: dict[str, pd.DataFrame], info: dict) -> KaplanMeierResult:
         return cls(by=info["by"], labels=list(info["labels"]), n=dict(info["n"]), curves=tables["curves"],
                    at_risk=tables["at_risk"], summary=tables["summary"], logrank=info["logrank"],
-                   t_end=float(info["t_end"]))
+                   t_end=float(info["t_end"]), left_out=dict(info.get("left_out") or {}))
 
     def plot(self, ax=None, lang: str = "en", ci: bool = True, at_risk: bool = True, colors=None, names=None,
              xlabel: str | None = None):

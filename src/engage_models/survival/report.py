@@ -49,6 +49,13 @@ def km_table(km, lang: str = "en") -> Table:
         "retention_12m": s["retention_12m"].map(lambda v: fmt_pct(100 * v, lang) if pd.notna(v) else ""),
         "retention_24m": s["retention_24m"].map(lambda v: fmt_pct(100 * v, lang) if pd.notna(v) else ""),
     })
+    left_out = getattr(km, "left_out", None) or {}
+    if left_out:  # groups without a curve are listed with why, not dropped in silence
+        out = pd.concat([out, pd.DataFrame({
+            "group": [t(str(g), lang) for g in left_out], "accounts": [v["accounts"] for v in left_out.values()],
+            "churned_accounts": [v["churned"] for v in left_out.values()], "surv.curve_from": np.nan,
+            "median_months": [t("surv.no_curve", lang, n=v["min_at_risk"]) for v in left_out.values()],
+            "retention_12m": "", "retention_24m": ""})], ignore_index=True)
     return table(out, lang=lang)
 
 

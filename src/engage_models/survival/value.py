@@ -25,6 +25,7 @@ which carry the uncertainty of both the coefficients and the baseline hazard.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 import numpy as np
@@ -96,13 +97,17 @@ def simple_ltv(lt: pd.DataFrame, *, margin: float = 0.8, mrr_col: str = "mrr", d
 
 
 def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr, *, n_boot: int = 100,
-                     random_state: int = 0, cluster: str | None = None, alpha: float = 0.05, **value_kw):
+                     random_state: int = 0, cluster: str | None = None, alpha: float = 0.05, n_jobs: int | None = None,
+                     **value_kw):
     """Refit ``model`` on ``n_boot`` resamples of ``train``; percentile intervals of values and totals.
 
     ``model`` is a fitted estimator of this package with ``refit_params()`` (the final specification, no
-    selection repeated) and ``predict_curves``. Rows of ``train`` are resampled, or whole ``cluster`` groups
-    (accounts, for start/stop data). Returns ``(per_account, portfolio)``: :func:`account_value` of the fitted
-    model with ``<col>_low``/``<col>_high`` columns, and :func:`revenue_at_risk` with intervals.
+    selection repeated; a start from the fitted coefficients where the model takes one) and ``predict_curves``.
+    Rows of ``train`` are resampled, or whole ``cluster`` groups (accounts, for start/stop data). The resamples
+    are drawn first, from ``random_state``, and the refits shared among ``n_jobs`` processes (joblib; ``-1``
+    all cores), so the intervals do not depend on ``n_jobs``. Returns ``(per_account, portfolio)``:
+    :func:`account_value` of the fitted model with ``<col>_low``/``<col>_high`` columns, and
+    :func:`revenue_at_risk` with intervals.
     """
     curves = model.predict_curves(accounts)
     t0 = pd.Series(np.broadcast_to(np.asarray(t0, float), (len(accounts),)), index=accounts.index)
@@ -112,27 +117,22 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
     if n_boot <= 0:
         return base, port
     rng = np.random.default_rng(random_state)
-    params = model.refit_params()
-    cols = ["expected_remaining_months", "discounted_months", "ltv"]
-    pcols = ["expected_churned_mrr", "expected_lost_mrr_months", "expected_churned_accounts"]
-    draws, pdraws = [], []
-    groups = train[cluster].to_numpy() if cluster else None
-    uniq = pd.unique(groups) if cluster else None
-    for b in range(n_boot):
-        if cluster:
-            pick = rng.choice(uniq, size=len(uniq), replace=True)
-            sample = _resample_clusters(train, cluster, pick)
-        else:
-            sample = train.iloc[rng.integers(0, len(train), len(train))].reset_index(drop=True)
-        try:
-            m = clone(model).set_params(**params).fit(sample)
-            c = m.predict_curves(accounts.loc[base.index])
-        except (ValueError, np.linalg.LinAlgError) as exc:  # a resample without events in a stratum, etc.
-            log.info("bootstrap draw %d skipped: %s", b, exc)
-            continue
-        v = account_value(c, t0.loc[c.index], mrr.loc[c.index], **value_kw).reindex(base.index)
-        draws.append(v[cols].to_numpy())
-        pdraws.append(revenue_at_risk(v.fillna(0.0), value_kw.get("horizons", HORIZONS))[pcols].to_numpy())
+    if cluster:
+        uniq = pd.unique(train[cluster].to_numpy())
+        picks = [rng.choice(uniq, size=len(uniq), replace=True) for _ in range(n_boot)]
+    else:
+        picks = [rng.integers(0, len(train), len(train)) for _ in range(n_boot)]
+    from sklearn.utils.parallel import Parallel, delayed
+
+    jobs = max(1, min(n_boot, effective_n_jobs(n_jobs)))
+    chunks = [list(range(n_boot))[j::jobs] for j in range(jobs)]
+    done = Parallel(n_jobs=jobs)(
+        delayed(_bootstrap_draws)(model, train, accounts.loc[base.index], t0.loc[base.index], mrr.loc[base.index],
+                                  cluster, [(b, picks[b]) for b in chunk], value_kw)
+        for chunk in chunks)
+    results = sorted((r for part in done for r in part), key=lambda r: r[0])  # in draw order, whatever n_jobs
+    draws = [r[1] for r in results]
+    pdraws = [r[2] for r in results]
     if len(draws) < max(10, n_boot // 2):
         log.warning("only %d of %d bootstrap draws succeeded: intervals are rough", len(draws), n_boot)
     if not draws:
@@ -142,13 +142,52 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
     with warnings.catch_warnings():  # a value never defined (LTV without MRR) has no interval: NaN, silently
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
         lo, hi = np.nanpercentile(arr, q, axis=0)
-    for j, c in enumerate(cols):
+    for j, c in enumerate(VALUE_COLUMNS):
         base[f"{c}_low"], base[f"{c}_high"] = lo[:, j], hi[:, j]
     plo, phi = np.nanpercentile(parr, q, axis=0)
-    for j, c in enumerate(pcols):
+    for j, c in enumerate(PORTFOLIO_COLUMNS):
         port[f"{c}_low"], port[f"{c}_high"] = plo[:, j], phi[:, j]
     base.attrs["n_boot"] = port.attrs["n_boot"] = len(draws)
     return base, port
+
+
+#: Per-account and portfolio columns that get bootstrap intervals.
+VALUE_COLUMNS = ["expected_remaining_months", "discounted_months", "ltv"]
+PORTFOLIO_COLUMNS = ["expected_churned_mrr", "expected_lost_mrr_months", "expected_churned_accounts"]
+
+
+def effective_n_jobs(n_jobs: int | None) -> int:
+    """Processes for ``n_jobs`` as joblib counts them: ``None`` 1, ``-1`` every core this process may use,
+    ``-2`` all but one, ...
+
+    >>> effective_n_jobs(None), effective_n_jobs(3)
+    (1, 3)
+    """
+    if n_jobs is None or n_jobs == 0:
+        return 1
+    if n_jobs > 0:
+        return int(n_jobs)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores + 1 + int(n_jobs))
+
+
+def _bootstrap_draws(model, train, accounts, t0, mrr, cluster, picks, value_kw) -> list:
+    """Refit on each ``(draw, pick)`` resample; ``(draw, values, portfolio)`` for the draws that fit."""
+    params = model.refit_params()
+    out = []
+    for b, pick in picks:
+        sample = (_resample_clusters(train, cluster, pick) if cluster
+                  else train.iloc[pick].reset_index(drop=True))
+        try:
+            m = clone(model).set_params(**params).fit(sample)
+            c = m.predict_curves(accounts)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # a resample without events in a stratum, etc.
+            log.info("bootstrap draw %d skipped: %s", b, exc)
+            continue
+        v = account_value(c, t0.loc[c.index], mrr.loc[c.index], **value_kw).reindex(accounts.index)
+        port = revenue_at_risk(v.fillna(0.0), value_kw.get("horizons", HORIZONS))
+        out.append((b, v[VALUE_COLUMNS].to_numpy(), port[PORTFOLIO_COLUMNS].to_numpy()))
+    return out
 
 
 def _resample_clusters(df: pd.DataFrame, cluster: str, pick: np.ndarray) -> pd.DataFrame:
@@ -186,14 +225,14 @@ def plot_ltv(values: pd.DataFrame, simple: dict | None = None, ax=None, lang: st
 def plot_revenue_at_risk(portfolio: pd.DataFrame, ax=None, lang: str = "en", currency: str = "USD"):
     """Expected churned MRR by horizon, with bootstrap intervals when present."""
     from .._core.i18n import fmt_money, t
-    from .._core.plots import new_ax
+    from .._core.plots import error_bars, new_ax
 
     ax = new_ax(ax, figsize=(7, 4))
     x = np.arange(len(portfolio))
     y = portfolio["expected_churned_mrr"].to_numpy()
     err = None
     if "expected_churned_mrr_low" in portfolio:
-        err = np.vstack([y - portfolio["expected_churned_mrr_low"], portfolio["expected_churned_mrr_high"] - y])
+        err = error_bars(y, portfolio["expected_churned_mrr_low"], portfolio["expected_churned_mrr_high"])
     ax.bar(x, y, yerr=err, capsize=4, color="#d55e00", alpha=0.85)
     tops = y if err is None else y + err[1]
     for xi, top, yi, s in zip(x, tops, y, portfolio["share_of_mrr"], strict=True):

@@ -1,0 +1,173 @@
+"""Each pipeline stage's time and peak memory on worlds of growing size, and how each grows with accounts.
+
+For every size a world is simulated once into ``data/bench/stages-<accounts>/raw`` (reused afterwards) and the
+whole pipeline (``engage_models.pipeline.run``: ingest to summary, no notebooks) runs on it in a fresh child
+process with an empty artifact store, so nothing is read back from an earlier run. The child samples its
+resident memory (its own and its worker processes', every 50 ms) and records when each stage starts and ends.
+Printed per stage and size: seconds, seconds as a ratio to the panel stage of the same run (what travels
+between machines), and peak resident memory; per stage, the exponent ``b`` of ``seconds ~ accounts^b`` fitted
+by least squares on the log scale (1 is linear; above 1 grows faster than the accounts).
+
+Usage::
+
+    python benchmarks/bench_stages.py                               # 500, 1000, 2000 accounts x 24 months
+    python benchmarks/bench_stages.py --accounts 2000 16000 50000   # the issue's sizes (50,000: ~150M events)
+    python benchmarks/bench_stages.py --accounts 1000 --json        # one line of JSON per size
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ensure_world(accounts: int, months: int, seed: int) -> Path:
+    """``data/bench/stages-<accounts>`` with a simulated raw folder (generated once)."""
+    folder = ROOT / "data" / "bench" / f"stages-{accounts}x{months}"
+    if not (folder / "raw" / "accounts.parquet").exists():
+        from engage_models.demo.simulator import simulate
+
+        print(f"simulating {accounts:,} accounts x {months} months into {folder} ...", file=sys.stderr, flush=True)
+        simulate(out=folder / "raw", n_accounts=accounts, months=months, seed=seed, inject_defects=False)
+    return folder
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    out = [int(k) for k in kids]
+    for k in list(out):
+        out.extend(_children(k))
+    return out
+
+
+class MemorySampler(threading.Thread):
+    """Resident memory of this process and its descendants (joblib workers), sampled every ``every`` s."""
+
+    def __init__(self, every: float = 0.05):
+        super().__init__(daemon=True)
+        self.every, self.samples, self._done = every, [], threading.Event()
+
+    def run(self) -> None:
+        me = os.getpid()
+        while not self._done.is_set():
+            self.samples.append((time.perf_counter(), sum(_rss_mb(p) for p in [me, *_children(me)])))
+            time.sleep(self.every)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def peak(self, t0: float, t1: float) -> float:
+        inside = [mb for t, mb in self.samples if t0 <= t <= t1]
+        return max(inside, default=0.0)
+
+
+def run_child(folder: str) -> None:
+    """One pipeline run on ``folder`` (its artifacts removed first); prints one JSON line."""
+    from engage_models import pipeline
+
+    shutil.rmtree(Path(folder) / "artifacts", ignore_errors=True)
+    shutil.rmtree(Path(folder) / "processed", ignore_errors=True)
+    sampler = MemorySampler()
+    sampler.start()
+    marks: dict[str, list[float]] = {}
+
+    def progress(message: str) -> None:
+        words = message.split()
+        if len(words) >= 2:
+            if words[1] != "done" and message.rstrip().endswith("..."):
+                marks[words[0]] = [time.perf_counter()]
+            elif words[0] in marks:
+                marks[words[0]].append(time.perf_counter())
+        print(message, file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    run = pipeline.run({"data_dir": folder}, progress=progress)
+    total = time.perf_counter() - t0
+    sampler.stop()
+    stages = {}
+    for name, rec in run.records.items():
+        t = marks.get(name, [])
+        stages[name] = {"seconds": rec.seconds, "status": rec.status,
+                        "peak_rss_mb": sampler.peak(t[0], t[-1]) if len(t) == 2 else None}
+    print(json.dumps({"total_seconds": total, "peak_rss_mb": max((mb for _, mb in sampler.samples), default=0.0),
+                      "stages": stages}))
+
+
+def exponent(sizes, seconds) -> float:
+    """Least-squares slope of log(seconds) on log(accounts).
+
+    >>> round(exponent([1000, 2000, 4000], [1.0, 2.0, 4.0]), 6)
+    1.0
+    """
+    x, y = np.log(np.asarray(sizes, float)), np.log(np.maximum(np.asarray(seconds, float), 1e-3))
+    return float(np.polyfit(x, y, 1)[0]) if len(x) >= 2 else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--accounts", type=int, nargs="+", default=[500, 1000, 2000])
+    ap.add_argument("--months", type=int, default=24)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--json", action="store_true", help="one JSON line per size")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        run_child(args.child)
+        return
+    results = {}
+    for n in args.accounts:
+        folder = ensure_world(n, args.months, args.seed)
+        proc = subprocess.run([sys.executable, __file__, "--child", str(folder)], capture_output=True, text=True)
+        if proc.returncode:
+            raise SystemExit(f"the run at {n} accounts failed:\n{proc.stderr[-3000:]}")
+        results[n] = json.loads(proc.stdout.strip().splitlines()[-1])
+        if args.json:
+            print(json.dumps({"accounts": n, **results[n]}))
+    if args.json:
+        return
+    sizes = sorted(results)
+    stages = list(results[sizes[0]]["stages"])
+    print(f"{'stage':10s}" + "".join(f"{n:>28,}" for n in sizes) + f"{'exponent':>10s}")
+    print(f"{'':10s}" + "".join(f"{'s (x panel) peak MB':>28s}" for _ in sizes))
+    for st in stages:
+        cells, secs = [], []
+        for n in sizes:
+            r = results[n]["stages"].get(st, {})
+            panel = results[n]["stages"].get("panel", {}).get("seconds") or float("nan")
+            s, mb = r.get("seconds", float("nan")), r.get("peak_rss_mb")
+            secs.append(s)
+            cells.append(f"{s:9.1f} ({s / panel:6.1f}) {mb or 0:8.0f}")
+        print(f"{st:10s}" + "".join(f"{c:>28s}" for c in cells) + f"{exponent(sizes, secs):10.2f}")
+    totals = [results[n]["total_seconds"] for n in sizes]
+    print(f"{'total':10s}" + "".join(f"{t:9.1f} s, peak {results[n]['peak_rss_mb']:7.0f} MB".rjust(28)
+                                      for t, n in zip(totals, sizes, strict=True))
+          + f"{exponent(sizes, totals):10.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""From the play log to the units an effect is measured on.
+
+Each row of the play log (the ``plays`` table: ``account_id``, ``play``, ``date``, ``owner``, ``status``
+planned / done / skipped, optional ``holdout``, ``play_id``, ``note``) is matched to the **observation date
+at or before it** (the panel's ``as_of``, so every covariate and the pre-period score were measured before
+the play) and gets its outcomes, counted from the play date:
+
+* ``churned``: the account's ``end_date`` falls within ``horizon_days`` after the date (``end_date <= date +
+  h``, as the panel's label); known only once ``date + h <= as_of`` (otherwise the row is *pending*);
+* ``score_change``: the health score at the last observation date within the horizon minus the score at the
+  observation date before the play, for accounts still customers then (a play that keeps at-risk accounts
+  lowers this average; it describes survivors, it is not an effect on everyone).
+
+Two designs, kept apart:
+
+* **randomised**: rows with ``holdout`` filled (the action list's ``assignment``): ``holdout = false`` is the
+  treated arm, ``holdout = true`` the held-out arm, whatever was then done (intention to treat; the share
+  actually done is reported). Each account counts once per play, at its **first** randomised assignment, so a
+  later run that moved it to the other arm does not blur the comparison.
+* **observational**: plays done without a holdout (``holdout`` empty, status ``done``) against the accounts of
+  the panel at the same observation dates that had no play done from ``horizon`` days before that date to the
+  next observation date (clean comparisons; the treated likewise had no other play in the horizon before
+  theirs). Their outcome counts from the observation date.
+
+Rows that cannot be used are kept with the reason (not a customer at the play date, before the panel's
+first date, outcome not yet observed, a repeat assignment, another play just before).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._core.errors import DataError
+from .._core.time import to_utc
+from ..ingest.contracts import PLAY_STATUSES
+
+log = logging.getLogger(__name__)
+
+LOG_COLUMNS = ("account_id", "play", "date", "status")
+RANDOMISED, OBSERVATIONAL = "randomised", "observational"
+
+# reasons a log row is not used
+NOT_CUSTOMER = "not a customer at the play date"
+BEFORE_PANEL = "before the panel's first observation date"
+NO_PANEL_ROW = "no panel row at the observation date before the play"
+PENDING = "outcome not yet observed"
+REPEAT = "a later randomised assignment of the same play (the first counts)"
+OTHER_PLAY = "another play was done within the horizon before it"
+NOT_DONE = "not done (observational rows count only plays done)"
+UNKNOWN_ACCOUNT = "unknown account"
+
+
+def read_play_log(processed_dir: str | Path) -> pd.DataFrame | None:
+    """The processed play log (``plays.parquet``), or None when the data have none."""
+    path = Path(processed_dir) / "plays.parquet"
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def check_play_log(log: pd.DataFrame, source: str = "play log") -> pd.DataFrame:
+    """The log with typed columns: ``date`` UTC, ``status`` lower case, ``holdout`` a nullable boolean.
+
+    Raises :class:`DataError` naming the missing column, or the rows with an unreadable date or an unknown
+    status (ingest quarantines such rows; this guards a log passed in directly).
+    """
+    missing = [c for c in LOG_COLUMNS if c not in log.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)}; a play log has "
+                        f"{', '.join(LOG_COLUMNS)} (and optionally owner, holdout, play_id, note)")
+    df = log.copy().reset_index(drop=True)
+    df["date"] = pd.to_datetime(df["date"], utc=True, errors="coerce")
+    bad = df.index[df["date"].isna()]
+    if len(bad):
+        raise DataError(f"{source}: unreadable or empty date in row(s) {_rows(bad)}")
+    df["status"] = df["status"].astype(str).str.strip().str.lower()
+    bad = df.index[~df["status"].isin(PLAY_STATUSES)]
+    if len(bad):
+        raise DataError(f"{source}: status must be one of {', '.join(PLAY_STATUSES)}; rows {_rows(bad)} hold "
+                        f"{sorted(df.loc[bad, 'status'].unique())}")
+    df["play"] = df["play"].astype(str).str.strip().str.lower()
+    df["account_id"] = df["account_id"].astype(str)
+    df["holdout"] = df["holdout"].astype("boolean") if "holdout" in df else pd.array([pd.NA] * len(df), "boolean")
+    if "play_id" not in df:
+        df["play_id"] = [f"row{i + 1}" for i in range(len(df))]
+    return df
+
+
+def _rows(index) -> str:
+    shown = ", ".join(str(i + 1) for i in list(index)[:10])
+    return shown + (f" and {len(index) - 10} more" if len(index) > 10 else "")
+
+
+@dataclass
+class PlayUnits:
+    """The units of the effect estimates (see the module docstring)."""
+
+    randomised: pd.DataFrame
+    observational: pd.DataFrame
+    excluded: pd.DataFrame
+    info: dict = field(default_factory=dict)
+
+
+_UNIT_COLUMNS = ["play", "design", "account_id", "date", "as_of", "treated", "done", "churned", "score_pre",
+                 "churn_probability_pre", "band", "follow_up", "score_follow_up", "score_change"]
+
+
+def _floor_dates(when: pd.Series, dates: np.ndarray) -> pd.Series:
+    """The latest of ``dates`` at or before each value (NaT before the first)."""
+    pos = np.searchsorted(dates, when.to_numpy(dtype="datetime64[ns]"), side="right") - 1
+    out = pd.Series(pd.NaT, index=when.index, dtype="datetime64[ns, UTC]")
+    ok = pos >= 0
+    out[ok] = pd.to_datetime(dates[pos[ok]], utc=True)
+    return out
+
+
+def _follow_up(start: pd.Series, dates: np.ndarray, h: pd.Timedelta) -> pd.Series:
+    """The last observation date within the horizon after ``start`` (NaT when none is after it)."""
+    f = _floor_dates(start + h, dates)
+    return f.where(f > start)
+
+
+def _outcomes(units: pd.DataFrame, start: pd.Series, end_dates: pd.Series, scores: pd.DataFrame,
+              dates: np.ndarray, h: pd.Timedelta) -> pd.DataFrame:
+    units = units.copy()
+    units["churned"] = (end_dates.notna() & (end_dates <= start + h)).astype(float).to_numpy()
+    pre = scores.reindex(pd.MultiIndex.from_arrays([units["account_id"], units["as_of"]]))
+    units["score_pre"] = pre["score"].to_numpy(dtype=float)
+    units["churn_probability_pre"] = pre["churn_probability"].to_numpy(dtype=float)
+    units["band"] = pre["band"].to_numpy(dtype=object)
+    units["follow_up"] = _follow_up(start, dates, h).to_numpy()
+    post = scores.reindex(pd.MultiIndex.from_arrays([units["account_id"], pd.to_datetime(units["follow_up"],
+                                                                                         utc=True)]))
+    units["score_follow_up"] = post["score"].to_numpy(dtype=float)
+    units["score_change"] = units["score_follow_up"] - units["score_pre"]
+    return units
+
+
+def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, scores: pd.DataFrame, *,
+               as_of, horizon_days: int) -> PlayUnits:
+    """The randomised and observational units of every play in ``log`` (see the module docstring).
+
+    Parameters
+    ----------
+    log : DataFrame
+        The play log (see :func:`check_play_log`).
+    accounts : DataFrame
+        ``account_id``, ``start_date``, ``end_date``.
+    panel : DataFrame
+        The account x period panel (``account_id``, ``as_of``; its dates are the observation dates).
+    scores : DataFrame
+        ``account_id``, ``as_of``, ``score``, ``churn_probability``, ``band`` at the panel's dates.
+    as_of : date
+        Until when churn is known (the run's observation date).
+    horizon_days : int
+        The churn horizon.
+    """
+    h = pd.Timedelta(days=horizon_days)
+    as_of = to_utc(as_of)
+    log = check_play_log(log)
+    dates = np.sort(pd.to_datetime(panel["as_of"].unique(), utc=True).to_numpy(dtype="datetime64[ns]"))
+    acc = accounts.assign(start_date=pd.to_datetime(accounts["start_date"], utc=True),
+                          end_date=pd.to_datetime(accounts["end_date"], utc=True)).drop_duplicates("account_id")
+    acc = acc.set_index("account_id")
+    sc = scores.assign(as_of=pd.to_datetime(scores["as_of"], utc=True)).drop_duplicates(["account_id", "as_of"])
+    sc = sc.set_index(["account_id", "as_of"])[["score", "churn_probability", "band"]]
+    in_panel = pd.MultiIndex.from_frame(panel[["account_id", "as_of"]].assign(
+        as_of=pd.to_datetime(panel["as_of"], utc=True)))
+
+    rows = log.assign(design=np.where(log["holdout"].notna(), RANDOMISED, OBSERVATIONAL))
+    rows["as_of"] = _floor_dates(rows["date"], dates)
+    known = rows["account_id"].isin(acc.index)
+    start = rows["account_id"].map(acc["start_date"])
+    end = rows["account_id"].map(acc["end_date"])
+    reason = pd.Series("", index=rows.index, dtype=object)
+
+    def mark(mask, why):
+        reason[(reason == "") & mask] = why
+
+    mark(~known, UNKNOWN_ACCOUNT)
+    mark((start > rows["date"]) | (end.notna() & (end <= rows["date"])), NOT_CUSTOMER)
+    mark(rows["as_of"].isna(), BEFORE_PANEL)
+    mark(~pd.MultiIndex.from_arrays([rows["account_id"], rows["as_of"]]).isin(in_panel), NO_PANEL_ROW)
+    # randomised: the first assignment of each account to each play
+    rnd = (rows["design"] == RANDOMISED) & (reason == "")
+    order = rows[rnd].sort_values(["date", "play_id"], kind="stable")
+    first = order.drop_duplicates(["play", "account_id"], keep="first").index
+    mark(rnd & ~rows.index.isin(first), REPEAT)
+    # observational: plays done, with no other play done within the horizon before
+    obs = rows["design"] == OBSERVATIONAL
+    mark(obs & (rows["status"] != "done"), NOT_DONE)
+    done = log[log["status"] == "done"][["account_id", "date", "play_id"]]
+    prior = rows[obs & (reason == "")].reset_index().merge(done, on="account_id", suffixes=("", "_other"))
+    prior = prior[(prior["play_id_other"] != prior["play_id"]) & (prior["date_other"] < prior["date"])
+                  & (prior["date_other"] > prior["date"] - h)]
+    mark(rows.index.isin(prior["index"]), OTHER_PLAY)
+    mark(rows["date"] + h > as_of, PENDING)
+
+    used = rows[reason == ""]
+    units = used.assign(treated=np.where(used["design"] == RANDOMISED, ~used["holdout"].fillna(False).astype(bool),
+                                         used["status"] == "done"),
+                        done=used["status"] == "done")
+    units = _outcomes(units, units["date"], end[units.index], sc, dates, h)
+    randomised = units[units["design"] == RANDOMISED][_UNIT_COLUMNS].reset_index(drop=True)
+    treated_obs = units[units["design"] == OBSERVATIONAL]
+
+    controls = _controls(treated_obs, panel, done, acc, dates, as_of, h)
+    controls = _outcomes(controls, controls["date"], controls["account_id"].map(acc["end_date"]), sc, dates, h)
+    observational = pd.concat([treated_obs[_UNIT_COLUMNS], controls[_UNIT_COLUMNS]], ignore_index=True)
+    for frame in (randomised, observational):
+        frame["treated"] = frame["treated"].astype(bool)
+        frame["done"] = frame["done"].astype(bool)
+    excluded = rows.loc[reason != "", ["play", "design", "account_id", "date", "status", "play_id"]].assign(
+        reason=reason[reason != ""]).reset_index(drop=True)
+    info = {"log_rows": len(log), "used": int((reason == "").sum()),
+            "by_status": {k: int(v) for k, v in log["status"].value_counts().items()},
+            "excluded": {k: int(v) for k, v in reason[reason != ""].value_counts().items()},
+            "randomised_rows": int((rows["design"] == RANDOMISED).sum()),
+            "observational_rows": int((rows["design"] == OBSERVATIONAL).sum()),
+            "plays": sorted(log["play"].unique().tolist()), "horizon_days": horizon_days, "as_of": as_of,
+            "first_date": log["date"].min() if len(log) else None, "last_date": log["date"].max() if len(log) else None}
+    log_msg = "play log: %d rows, %d used (%d randomised units, %d observational units with controls)"
+    logging.getLogger(__name__).info(log_msg, len(log), info["used"], len(randomised), len(observational))
+    return PlayUnits(randomised, observational, excluded, info)
+
+
+def _controls(treated: pd.DataFrame, panel: pd.DataFrame, done: pd.DataFrame, acc: pd.DataFrame,
+              dates: np.ndarray, as_of: pd.Timestamp, h: pd.Timedelta) -> pd.DataFrame:
+    """For each play and observation date with observational treated units: the panel's accounts at that date
+    with no play done from ``h`` before it to the next observation date, whose outcome is known."""
+    if treated.empty:
+        return pd.DataFrame(columns=["play", "design", "account_id", "date", "as_of", "treated", "done"])
+    pnl = panel[["account_id", "as_of"]].assign(as_of=pd.to_datetime(panel["as_of"], utc=True))
+    out = []
+    for tau in sorted(treated["as_of"].unique()):
+        tau = pd.Timestamp(tau)
+        if tau + h > as_of:
+            continue
+        nxt = dates[dates > tau.to_datetime64()]
+        until = pd.Timestamp(nxt[0], tz="UTC") if len(nxt) else tau + pd.Timedelta(days=31)
+        busy = done[(done["date"] > tau - h) & (done["date"] < until)]["account_id"].unique()
+        here = pnl[(pnl["as_of"] == tau) & ~pnl["account_id"].isin(busy)]
+        for play in treated.loc[treated["as_of"] == tau, "play"].unique():
+            out.append(here.assign(play=play, design=OBSERVATIONAL, date=tau, treated=False, done=False))
+    if not out:
+        return pd.DataFrame(columns=["play", "design", "account_id", "date", "as_of", "treated", "done"])
+    return pd.concat(out, ignore_index=True)
+
+
+def log_summary(units: PlayUnits, log: pd.DataFrame) -> pd.DataFrame:
+    """Per play and design: rows logged, done, skipped, planned, held out, used in the estimate, pending (outcome
+    not yet observed) and left out for another reason."""
+    log = check_play_log(log)
+    log = log.assign(design=np.where(log["holdout"].notna(), RANDOMISED, OBSERVATIONAL),
+                     held_out=log["holdout"].fillna(False).astype(bool))
+    out = log.groupby(["play", "design"]).agg(
+        rows=("account_id", "size"), done=("status", lambda s: int((s == "done").sum())),
+        skipped=("status", lambda s: int((s == "skipped").sum())),
+        planned=("status", lambda s: int((s == "planned").sum())), held_out=("held_out", "sum"),
+        first=("date", "min"), last=("date", "max"))
+    ex = units.excluded
+    pending = ex[ex["reason"] == PENDING].groupby(["play", "design"]).size()
+    other = ex[ex["reason"] != PENDING].groupby(["play", "design"]).size()
+    out["pending"] = pending.reindex(out.index).fillna(0).astype(int)
+    out["left_out"] = other.reindex(out.index).fillna(0).astype(int)
+    out["used"] = out["rows"] - out["pending"] - out["left_out"]
+    out["held_out"] = out["held_out"].astype(int)
+    return out.reset_index()

@@ -1,0 +1,369 @@
+"""The "What works" report as a reader sees it: tables, figures and a plain sentence per play, in either language.
+
+Everything here formats what the ``effects`` stage (and the ``actions`` stage's holdout design) computed; the
+only arithmetic is the sample-size formula applied to today's recommendations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .._core.i18n import check_lang, fmt_pct, t
+from .._core.plots import BAND_COLOURS, new_ax
+from .measure import ESTIMATED
+from .power import sample_size
+from .units import OBSERVATIONAL, RANDOMISED
+
+
+# --------------------------------------------------------------------------------------------- labels
+def play_label(play: str, lang: str = "en", playbook=None) -> str:
+    """The play's label in the playbook (its id when the playbook does not know it)."""
+    from ..actions.playbook import PlaybookError, load_playbook
+
+    try:
+        return load_playbook(playbook).play(play).label[lang]
+    except (KeyError, PlaybookError):
+        return play
+
+
+def _points(x, signed: bool = True) -> str:
+    return "" if x is None or not np.isfinite(x) else f"{100 * x:{'+' if signed else ''}.1f}"
+
+
+def _pct(x) -> str:
+    return "" if x is None or not np.isfinite(x) else fmt_pct(100 * x, decimals=0)
+
+
+def _ci_points(lo, hi, lang: str) -> str:
+    return t("effects.ci_points", lang, lo=_points(lo), hi=_points(hi))
+
+
+def _preferred(effects: pd.DataFrame, outcome: str = "churned") -> pd.DataFrame:
+    return effects[effects["preferred"].astype(bool) & (effects["outcome"] == outcome)]
+
+
+# ------------------------------------------------------------------------------------------- sentences
+def sentence(row, lang: str = "en", horizon_days: int = 90, playbook=None, min_per_arm: int = 30,
+             detect_points: float = 5.0) -> str:
+    """One plain sentence for one estimate (a row of the effects table, preferred method, churn outcome):
+    what the play did to churn within the horizon, with the interval, the design and the counts."""
+    check_lang(lang)
+    label = play_label(row.play, lang, playbook)
+    among = "" if row.group == "all" else t("effects.among", lang, band=t(row.group, lang))
+    design = t(f"effects.design.{row.design}", lang)
+    controls = t(f"effects.controls.{row.design}", lang)
+    common = {"play": label, "h": horizon_days, "among": among, "design": design, "n1": f"{int(row.n_treated):,}",
+              "n0": f"{int(row.n_control):,}", "controls": controls}
+    if row.status != ESTIMATED:
+        need = row.n_needed if np.isfinite(row.n_needed) else math.nan
+        return t("effects.sentence.too_few", lang, min=min_per_arm, detect=f"{detect_points:g}",
+                 need=f"{math.ceil(need):,}" if np.isfinite(need) else "—", **common)
+    ci = _ci_points(row.ci_low, row.ci_high, lang)
+    p0, p1 = _pct(row.mean_control), _pct(row.mean_control + row.estimate)
+    # a band's estimate is one of many: it is called clear only when it survives the false-discovery correction
+    q = getattr(row, "q_value", np.nan)
+    survives = row.group == "all" or (q is not None and np.isfinite(q) and q < 0.05)
+    if row.ci_high < 0 and survives:
+        key = "effects.sentence.cut"
+    elif row.ci_low > 0 and survives:
+        key = "effects.sentence.raised"
+    else:
+        key = "effects.sentence.unclear"
+    mde = _points(row.mde, signed=False) if "mde" in row._fields and np.isfinite(row.mde) else ""
+    text = t(key, lang, p0=p0, p1=p1, ci=ci, diff=_points(row.estimate), **common)
+    if key == "effects.sentence.unclear" and mde:
+        text += t("effects.sentence.mde", lang, mde=mde)
+    return text
+
+
+def sentences(effects: pd.DataFrame, lang: str = "en", horizon_days: int = 90, playbook=None, design=None,
+              bands: bool = True, min_per_arm: int = 30, detect_points: float = 5.0) -> str:
+    """A Markdown list: one sentence per play (randomised first), then one per band where the band's estimate
+    stands on enough accounts."""
+    rows = _preferred(effects)
+    if design is not None:
+        rows = rows[rows["design"] == design]
+    if rows.empty:
+        return ""
+    order = {RANDOMISED: 0, OBSERVATIONAL: 1}
+    rows = rows.assign(_d=rows["design"].map(order), _g=rows["group"].map({"all": 0, "green": 1, "yellow": 2,
+                                                                          "red": 3}))
+    lines = []
+    for _, grp in rows.sort_values(["_d", "play", "_g"], kind="stable").groupby(["_d", "play"], sort=False):
+        for r in grp.itertuples():
+            if r.group != "all" and (not bands or r.status != ESTIMATED):
+                continue
+            lines.append(("- " if r.group == "all" else "  - ") + sentence(
+                r, lang, horizon_days, playbook, min_per_arm, detect_points))
+    if bands and (rows["group"] != "all").any():
+        lines += ["", t("effects.bands_note", lang)]
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------- tables
+def effects_view(effects: pd.DataFrame, design: str, lang: str = "en", playbook=None,
+                 outcome: str = "churned") -> pd.DataFrame:
+    """The preferred estimate of each play and band of one ``design``: accounts in each arm, churn (or score
+    change) without and with the play, the effect with its interval, p-value, and for churn the smallest
+    detectable effect and the accounts needed."""
+    check_lang(lang)
+    rows = _preferred(effects, outcome)
+    rows = rows[rows["design"] == design]
+    churn = outcome == "churned"
+    out = []
+    for r in rows.itertuples():
+        value = (lambda v: _pct(v)) if churn else (lambda v: "" if not np.isfinite(v) else f"{v:+.1f}")
+        effect = (_points(r.estimate) if churn else f"{r.estimate:+.1f}") if np.isfinite(r.estimate) else ""
+        lo_hi = (t("ci.range", lang, est="", lo=_points(r.ci_low), hi=_points(r.ci_high)).strip() if churn
+                 else t("ci.range", lang, est="", lo=f"{r.ci_low:+.1f}", hi=f"{r.ci_high:+.1f}").strip()) \
+            if np.isfinite(r.ci_low) else ""
+        item = {t("play", lang): play_label(r.play, lang, playbook),
+                t("band", lang): t("effects.all_bands", lang) if r.group == "all" else t(r.group, lang),
+                t("effects.treated", lang): f"{int(r.n_treated):,}",
+                t(f"effects.controls.{design}", lang): f"{int(r.n_control):,}",
+                t("effects.without", lang): value(r.mean_control),
+                t("effects.with", lang): value(r.mean_control + r.estimate) if np.isfinite(r.estimate) else "",
+                t("effects.effect_points" if churn else "effects.effect_score", lang): effect,
+                t("effects.ci", lang): lo_hi,
+                t("effects.p_value", lang): "" if not np.isfinite(r.p_value) else f"{r.p_value:.3f}",
+                t("effects.q_value", lang): f"{r.q_value:.3f}" if np.isfinite(getattr(r, "q_value", np.nan)) else ""}
+        if churn and design == RANDOMISED:
+            item[t("effects.mde", lang)] = _points(r.mde, signed=False)
+            item[t("effects.n_needed", lang)] = f"{math.ceil(r.n_needed):,}" if np.isfinite(r.n_needed) else ""
+        if design == OBSERVATIONAL:
+            item[t("effects.trimmed", lang)] = f"{int(r.trimmed_treated or 0):,} / {int(r.trimmed_control or 0):,}"
+        item[t("effects.status", lang)] = t(f"effects.status.{r.status}", lang)
+        out.append(item)
+    return pd.DataFrame(out)
+
+
+def naive_view(effects: pd.DataFrame, lang: str = "en", playbook=None) -> pd.DataFrame:
+    """Observational plays: the naive comparison (done minus not done) beside the doubly robust estimate that
+    corrects it, with the correction in points."""
+    check_lang(lang)
+    obs = effects[(effects["design"] == OBSERVATIONAL) & (effects["outcome"] == "churned")
+                  & (effects["group"] == "all")]
+    out = []
+    for play, g in obs.groupby("play", sort=True):
+        m = g.set_index("method")
+        if not {"naive", "aipw"} <= set(m.index):
+            continue
+        nv, dr = m.loc["naive"], m.loc["aipw"]
+        out.append({t("play", lang): play_label(play, lang, playbook),
+                    t("effects.naive", lang): t("ci.interval", lang, est=_points(nv.estimate), lo=_points(nv.ci_low),
+                                                hi=_points(nv.ci_high)) if np.isfinite(nv.estimate) else "",
+                    t("effects.aipw", lang): t("ci.interval", lang, est=_points(dr.estimate), lo=_points(dr.ci_low),
+                                               hi=_points(dr.ci_high)) if np.isfinite(dr.estimate) else "",
+                    t("effects.correction", lang): _points(dr.estimate - nv.estimate)
+                    if np.isfinite(dr.estimate) and np.isfinite(nv.estimate) else ""})
+    return pd.DataFrame(out)
+
+
+def log_view(summary: pd.DataFrame, lang: str = "en", playbook=None) -> pd.DataFrame:
+    """The play log per play and design: rows, done / skipped / planned, held out, used, pending, left out."""
+    check_lang(lang)
+    cols = ("rows", "done", "skipped", "planned", "held_out", "used", "pending", "left_out")
+    out = pd.DataFrame({t("play", lang): [play_label(p, lang, playbook) for p in summary["play"]],
+                        t("effects.design", lang): [t(f"effects.design.{d}", lang) for d in summary["design"]]})
+    for c in cols:
+        out[t(f"effects.log.{c}", lang)] = summary[c].astype(int).map("{:,}".format).to_numpy()
+    return out
+
+
+# ------------------------------------------------------------------------------------------- the design
+def design_view(design: pd.DataFrame, lang: str = "en", playbook=None) -> pd.DataFrame:
+    """Today's holdout per play (the actions stage's ``holdout_design``): recommended, must-act (never held
+    out), held out, assigned, share."""
+    check_lang(lang)
+    return pd.DataFrame({
+        t("play", lang): [play_label(p, lang, playbook) for p in design["play"]],
+        t("effects.recommended", lang): design["recommended"].map("{:,}".format),
+        t("effects.must_act", lang): design["must_act"].map("{:,}".format),
+        t("effects.held_out", lang): design["held_out"].map("{:,}".format),
+        t("effects.assigned", lang): design["assigned"].map("{:,}".format),
+        t("effects.share", lang): design["share"].map(lambda s: fmt_pct(100 * s, decimals=0) if s > 0 else "—"),
+    })
+
+
+def sample_size_view(design: pd.DataFrame, detect_points: float = 5.0, power: float = 0.8, lang: str = "en",
+                     playbook=None) -> pd.DataFrame:
+    """Per play with a holdout: the churn to expect without it (the eligible accounts' mean predicted
+    probability), the accounts needed (both arms) to detect a fall of ``detect_points`` points with the play's
+    share at 95% and ``power``, and how many lists of today's size that takes."""
+    check_lang(lang)
+    rows = []
+    for r in design[design["share"] > 0].itertuples():
+        need = sample_size(r.expected_churn, detect_points / 100, r.share, power=power)
+        rows.append({t("play", lang): play_label(r.play, lang, playbook),
+                     t("effects.eligible", lang): f"{int(r.eligible):,}",
+                     t("effects.share", lang): fmt_pct(100 * r.share, decimals=0),
+                     t("effects.expected_churn", lang): _pct(r.expected_churn),
+                     t("effects.n_needed", lang): f"{math.ceil(need):,}" if np.isfinite(need) else "—",
+                     t("effects.lists_needed", lang): f"{math.ceil(need / r.eligible):,}"
+                     if np.isfinite(need) and r.eligible > 0 else "—"})
+    return pd.DataFrame(rows)
+
+
+def plot_design(design: pd.DataFrame, ax=None, lang: str = "en", playbook=None):
+    """Accounts per recommended play today: assigned, held out at random, and must-act (never held out)."""
+    check_lang(lang)
+    d = design.sort_values("recommended", kind="stable")
+    labels = [play_label(p, lang, playbook) for p in d["play"]]
+    ax = new_ax(ax, figsize=(8, 0.4 * max(len(d), 3) + 1))
+    must = d["must_act"].to_numpy()
+    assigned = (d["assigned"] - d["must_act"]).clip(lower=0).to_numpy()
+    held = d["held_out"].to_numpy()
+    ax.barh(labels, must, color="#555555", label=t("effects.must_act", lang))
+    ax.barh(labels, assigned, left=must, color="#0072b2", label=t("effects.assigned", lang))
+    ax.barh(labels, held, left=must + assigned, color="#e69f00", label=t("effects.held_out", lang))
+    ax.set_xlabel(t("accounts", lang))
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return ax
+
+
+# ------------------------------------------------------------------------------------------- figures
+def plot_effects(effects: pd.DataFrame, ax=None, lang: str = "en", playbook=None):
+    """Each play's effect on churn (points) with its 95% interval: randomised (filled), observational
+    (hollow) with the naive comparison it corrects (grey); plays without enough accounts are left out."""
+    check_lang(lang)
+    eff = effects[(effects["outcome"] == "churned") & (effects["group"] == "all") & (effects["status"] == ESTIMATED)]
+    rows = []
+    for (design, play), g in eff.groupby(["design", "play"], sort=True):
+        m = g.set_index("method")
+        rows.append((design, play, m))
+    ax = new_ax(ax, figsize=(8, 0.55 * max(len(rows), 2) + 1.2))
+    for i, (design, _play, m) in enumerate(rows):
+        best = m.loc["cuped" if design == RANDOMISED else "aipw"]
+        filled = design == RANDOMISED
+        ax.errorbar(100 * best.estimate, i, xerr=[[100 * (best.estimate - best.ci_low)],
+                                                  [100 * (best.ci_high - best.estimate)]],
+                    fmt="o", color="#0072b2", mfc="#0072b2" if filled else "white", capsize=3)
+        if design == OBSERVATIONAL and "naive" in m.index:
+            ax.plot(100 * m.loc["naive"].estimate, i, marker="x", color="#999999", linestyle="none")
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    ax.set_yticks(range(len(rows)), [f"{play_label(p, lang, playbook)} ({t(f'effects.design_short.{d}', lang)})"
+                                     for d, p, _ in rows])
+    ax.set_xlabel(t("effects.axis_points", lang))
+    ax.invert_yaxis()
+    return ax
+
+
+def plot_overlap(overlap: pd.DataFrame, trim: float = 0.05, lang: str = "en", playbook=None):
+    """Propensity of the accounts that got each observational play and of those that did not (histograms,
+    share of each group per bin), with the trimming line: where the two overlap the comparison is fair."""
+    import matplotlib.pyplot as plt
+
+    check_lang(lang)
+    plays = sorted(overlap["play"].unique())
+    fig, axes = plt.subplots(1, max(len(plays), 1), figsize=(4 * max(len(plays), 1), 3), squeeze=False)
+    bins = np.linspace(0, 1, 21)
+    for ax, play in zip(axes[0], plays, strict=False):
+        o = overlap[(overlap["play"] == play) & overlap["propensity"].notna()]
+        for treated, colour, key in ((False, "#999999", "effects.untreated"), (True, "#0072b2", "effects.treated")):
+            v = o.loc[o["treated"] == treated, "propensity"].to_numpy()
+            if len(v):
+                ax.hist(v, bins=bins, weights=np.full(len(v), 1 / len(v)), alpha=0.6, color=colour,
+                        label=f"{t(key, lang)} ({len(v):,})")
+        ax.axvline(1 - trim, color="#d55e00", linestyle="--", linewidth=1)
+        ax.set_title(play_label(play, lang, playbook), fontsize=10)
+        ax.set_xlabel(t("effects.propensity", lang))
+        ax.legend(frameon=False, fontsize=7)
+    axes[0][0].set_ylabel(t("effects.share_of_group", lang))
+    fig.tight_layout()
+    return fig
+
+
+def plot_bands(effects: pd.DataFrame, design: str, ax=None, lang: str = "en", playbook=None):
+    """The preferred estimate of each play by band (points, 95% interval), bands in their colours."""
+    check_lang(lang)
+    rows = _preferred(effects)
+    rows = rows[(rows["design"] == design) & (rows["group"] != "all") & rows["estimate"].notna()]
+    plays = sorted(rows["play"].unique())
+    ax = new_ax(ax, figsize=(8, 0.7 * max(len(plays), 2) + 1))
+    offsets = {"green": -0.2, "yellow": 0.0, "red": 0.2}
+    for i, play in enumerate(plays):
+        for r in rows[rows["play"] == play].itertuples():
+            hollow = r.status != ESTIMATED
+            ax.errorbar(100 * r.estimate, i + offsets[r.group], xerr=[[100 * (r.estimate - r.ci_low)],
+                                                                      [100 * (r.ci_high - r.estimate)]],
+                        fmt="o", color=BAND_COLOURS[r.group], mfc="white" if hollow else BAND_COLOURS[r.group],
+                        capsize=2)
+    for band, colour in BAND_COLOURS.items():
+        ax.plot([], [], "o", color=colour, label=t(band, lang))
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    ax.set_yticks(range(len(plays)), [play_label(p, lang, playbook) for p in plays])
+    ax.set_xlabel(t("effects.axis_points", lang))
+    ax.legend(frameon=False, fontsize=8)
+    ax.invert_yaxis()
+    return ax
+
+
+# ---------------------------------------------------------------------------------- executive summary
+def headline(effects: pd.DataFrame) -> pd.DataFrame:
+    """The estimates the executive summary quotes: each play's preferred estimate of churn over all bands,
+    randomised before observational, the clearest first."""
+    rows = _preferred(effects)
+    rows = rows[rows["group"] == "all"].copy()
+    rows["_d"] = rows["design"].map({RANDOMISED: 0, OBSERVATIONAL: 1})
+    rows = rows.sort_values(["_d", "status", "p_value", "play"], kind="stable").drop(columns="_d")
+    return rows.reset_index(drop=True)
+
+
+def summary_line(what_works: pd.DataFrame, lang: str = "en", horizon_days: int = 90, playbook=None,
+                 log_rows: int = 0) -> str:
+    """One line for the executive summary: which plays changed churn, with the clearest estimate."""
+    check_lang(lang)
+    if not log_rows:
+        return t("effects.summary.no_log", lang)
+    est = what_works[what_works["status"] == ESTIMATED]
+    if est.empty:
+        return t("effects.summary.too_few", lang, n=f"{log_rows:,}")
+    clear = est[(est["ci_high"] < 0) | (est["ci_low"] > 0)]
+    first = clear.iloc[0] if len(clear) else est.iloc[0]
+    quote = t("effects.summary.quote", lang, play=play_label(first["play"], lang, playbook),
+              diff=_points(first["estimate"]), ci=_ci_points(first["ci_low"], first["ci_high"], lang),
+              h=horizon_days, design=t(f"effects.design_short.{first['design']}", lang))
+    return t("effects.summary.line", lang, k=len(clear), n=len(est), quote=quote)
+
+
+# ---------------------------------------------------------------------------------------------- prose
+def header(info: dict, lang: str = "en") -> str:
+    """What the report covers: the play log's size and dates, the horizon, or that there is no log."""
+    from .._core.i18n import fmt_date
+
+    check_lang(lang)
+    if not info.get("log_rows"):
+        return t("effects.header.no_log", lang, h=info.get("horizon_days", 90))
+    return t("effects.header", lang, n=f"{int(info['log_rows']):,}", first=fmt_date(info.get("first_date"), lang),
+             last=fmt_date(info.get("last_date"), lang), h=info.get("horizon_days", 90),
+             date=fmt_date(info.get("as_of"), lang), used=f"{int(info.get('used', 0)):,}")
+
+
+def holdout_text(holdout: dict, design: pd.DataFrame, lang: str = "en") -> str:
+    """Today's holdout in words: how many accounts are held out, how they were drawn, and why it is safe."""
+    check_lang(lang)
+    held, total = int(design["held_out"].sum()), int(design["recommended"].sum())
+    must = int(design["must_act"].sum())
+    rules = holdout.get("must_act", {}).get(lang) or []
+    rules_text = t("sep.list", lang).join(f"({r})" for r in rules) if rules else t("effects.no_rule", lang)
+    if not holdout.get("enabled", True) or holdout.get("seed") is None:
+        return t("effects.holdout.off", lang, n=f"{total:,}")
+    return t("effects.holdout.text", lang, held=f"{held:,}", n=f"{total:,}", seed=holdout.get("seed"),
+             must=f"{must:,}", rules=rules_text)
+
+
+def nothing_text(design: str, lang: str = "en") -> str:
+    """Why a design has no estimate: no play of the log was run that way."""
+    return t(f"effects.nothing.{design}", lang)
+
+
+def trimming_text(effects: pd.DataFrame, trim: float, folds: int, lang: str = "en") -> str:
+    """How the observational estimate was made: cross-fitting folds, the trimming rule and what it left out."""
+    obs = effects[(effects["design"] == OBSERVATIONAL) & (effects["method"] == "aipw") & (effects["group"] == "all")
+                  & (effects["outcome"] == "churned")]
+    t1 = int(obs["trimmed_treated"].fillna(0).sum())
+    t0 = int(obs["trimmed_control"].fillna(0).sum())
+    return t("effects.trimming", lang, folds=folds, cut=f"{1 - trim:.2f}", t1=f"{t1:,}", t0=f"{t0:,}")

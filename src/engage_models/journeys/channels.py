@@ -1,0 +1,254 @@
+"""Touches by channel and device, before and after the contract start, and which of them precede expansion
+or churn.
+
+* :func:`touch_summary`: per phase (``before_start``: the ``lookback_days`` before the contract started, for
+  accounts whose whole approach lies in the data; ``after_start``: while a customer), channel and device,
+  the touches and the share of accounts touched.
+* :func:`device_mix`: the share of product events and of accounts per device over a window.
+* :func:`outcomes_by_exposure`: one row per exposure (a channel touched, a device used, the device most of
+  an account's events came from) with the share that churned and the share that expanded, among the
+  accounts exposed and the others, each with a Wilson interval, Fisher's exact test and Benjamini-Hochberg
+  q-values. After the start, exposure is measured in the ``lookback_days`` before a landmark date and the
+  outcome within the horizon after it; before the start, exposure is the approach and the outcome comes
+  within ``outcome_days`` of the start. One row per account in each comparison, so the intervals need no
+  clustering correction. These are associations: an exposure may only mark accounts that were going to
+  stay anyway (an engaged customer both attends webinars and renews).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._core.stats import benjamini_hochberg, wilson_interval
+from .._core.time import to_utc
+
+PHASES = ("before_start", "after_start")
+UNKNOWN = "unknown"
+
+
+def _has(path: Path, column: str) -> bool:
+    with duckdb.connect() as con:
+        return column in [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet($p)",
+                                                    {"p": str(path)}).fetchall()]
+
+
+def _touches(processed: Path, until) -> pd.DataFrame:
+    """Touchpoints before ``until`` with the account's start: account_id, timestamp, channel, device."""
+    path = processed / "touchpoints.parquet"
+    if not path.exists():
+        return pd.DataFrame(columns=["account_id", "timestamp", "channel", "device"])
+    device = "coalesce(CAST(device AS VARCHAR), $unknown)" if _has(path, "device") else "$unknown"
+    with duckdb.connect() as con:
+        df = con.execute(f"SELECT account_id, timestamp, channel, {device} AS device FROM read_parquet($p) "
+                         "WHERE timestamp < $until", {"p": str(path), "until": to_utc(until), "unknown": UNKNOWN}).df()
+    df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
+    return df
+
+
+def _accounts(accounts: pd.DataFrame) -> pd.DataFrame:
+    a = accounts[["account_id", "start_date", "end_date"]].copy()
+    a["start_date"] = pd.to_datetime(a["start_date"], utc=True)
+    a["end_date"] = pd.to_datetime(a["end_date"], utc=True)
+    return a
+
+
+def touch_summary(processed: str | Path, accounts: pd.DataFrame, data_start, as_of,
+                  lookback_days: int = 90) -> pd.DataFrame:
+    """Touches per phase, channel and device: ``touches``, ``accounts`` touched, ``share`` of the phase's
+    accounts (before the start: accounts started at least ``lookback_days`` after the data begin, so that
+    their approach is in the data; after: accounts that were customers at some time in the data)."""
+    processed = Path(processed)
+    as_of, data_start = to_utc(as_of), to_utc(data_start)
+    a = _accounts(accounts)
+    tp = _touches(processed, as_of).merge(a, on="account_id")
+    before = tp[(tp["timestamp"] < tp["start_date"])
+                & (tp["timestamp"] >= tp["start_date"] - pd.Timedelta(days=lookback_days))
+                & (tp["start_date"] >= data_start + pd.Timedelta(days=lookback_days))]
+    after = tp[(tp["timestamp"] >= tp["start_date"]) & (tp["end_date"].isna() | (tp["timestamp"] < tp["end_date"]))]
+    base = {"before_start": int(((a["start_date"] >= data_start + pd.Timedelta(days=lookback_days))
+                                 & (a["start_date"] < as_of)).sum()),
+            "after_start": int(((a["start_date"] < as_of)
+                                & (a["end_date"].isna() | (a["end_date"] > data_start))).sum())}
+    rows = []
+    for phase, df in (("before_start", before), ("after_start", after)):
+        if df.empty:
+            continue
+        g = df.groupby(["channel", "device"]).agg(touches=("account_id", "size"), accounts=("account_id", "nunique"))
+        g = g.reset_index().assign(phase=phase, phase_accounts=base[phase])
+        rows.append(g)
+    cols = ["phase", "channel", "device", "touches", "accounts", "phase_accounts", "share"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(rows, ignore_index=True)
+    out["share"] = out["accounts"] / out["phase_accounts"].where(out["phase_accounts"] > 0)
+    order = {p: i for i, p in enumerate(PHASES)}
+    out = out.assign(_p=out["phase"].map(order)).sort_values(["_p", "touches"], ascending=[True, False],
+                                                             kind="stable")
+    return out[cols].reset_index(drop=True)
+
+
+def device_mix(processed: str | Path, since, until) -> pd.DataFrame:
+    """Product events in ``[since, until)`` per device: events, share of events, accounts using it."""
+    path = Path(processed) / "events.parquet"
+    if not path.exists() or not _has(path, "device"):
+        return pd.DataFrame(columns=["device", "events", "share", "accounts"])
+    with duckdb.connect() as con:
+        df = con.execute("SELECT coalesce(CAST(device AS VARCHAR), $u) AS device, count(*) AS events, "
+                         "count(DISTINCT account_id) AS accounts FROM read_parquet($p) "
+                         "WHERE timestamp >= $s AND timestamp < $e GROUP BY 1 ORDER BY 2 DESC, 1",
+                         {"p": str(path), "s": to_utc(since), "e": to_utc(until), "u": UNKNOWN}).df()
+    df["share"] = df["events"] / df["events"].sum() if len(df) else np.nan
+    return df[["device", "events", "share", "accounts"]]
+
+
+def events_by_device(processed: str | Path, since, until) -> pd.DataFrame:
+    """Per account, events per device in ``[since, until)`` (wide: one column per device); empty without a
+    ``device`` column."""
+    path = Path(processed) / "events.parquet"
+    if not path.exists() or not _has(path, "device"):
+        return pd.DataFrame(columns=["account_id"])
+    with duckdb.connect() as con:
+        df = con.execute("SELECT account_id, coalesce(CAST(device AS VARCHAR), $u) AS device, count(*) AS n "
+                         "FROM read_parquet($p) WHERE timestamp >= $s AND timestamp < $e GROUP BY 1, 2",
+                         {"p": str(path), "s": to_utc(since), "e": to_utc(until), "u": UNKNOWN}).df()
+    if df.empty:
+        return pd.DataFrame(columns=["account_id"])
+    return df.pivot_table(index="account_id", columns="device", values="n", fill_value=0).reset_index()
+
+
+def mobile_share(processed: str | Path, since, until) -> pd.Series:
+    """Share of each account's events in ``[since, until)`` that came from a phone (index: account_id)."""
+    wide = events_by_device(processed, since, until)
+    if wide.empty or "mobile" not in wide:
+        return pd.Series(dtype=float, name="mobile_share")
+    total = wide.drop(columns="account_id").sum(axis=1)
+    return pd.Series((wide["mobile"] / total.where(total > 0)).to_numpy(), index=wide["account_id"],
+                     name="mobile_share")
+
+
+def mrr_at(subscriptions: pd.DataFrame, when: pd.Series) -> pd.Series:
+    """MRR of each account at its own date (the latest subscription month starting before it), aligned to
+    ``when`` (a Series of dates indexed by account_id); NaN when none."""
+    s = subscriptions[["account_id", "period_start", "mrr"]].copy()
+    s["period_start"] = pd.to_datetime(s["period_start"], utc=True).astype("datetime64[ns, UTC]")
+    q = pd.DataFrame({"account_id": when.index.to_numpy(),
+                      "at": pd.to_datetime(when.to_numpy(), utc=True).astype("datetime64[ns, UTC]")})
+    q = q.reset_index(names="_row").sort_values("at", kind="stable")
+    s = s.sort_values("period_start", kind="stable")
+    m = pd.merge_asof(q, s, left_on="at", right_on="period_start", by="account_id", allow_exact_matches=False)
+    return pd.Series(m.sort_values("_row")["mrr"].to_numpy(), index=when.index)
+
+
+def _rate(k: int, n: int) -> tuple[float, float, float]:
+    lo, hi = wilson_interval(k, n)
+    return (k / n if n else np.nan), float(lo), float(hi)
+
+
+def _compare_rows(base: pd.DataFrame, exposures: pd.DataFrame, phase: str, min_n: int) -> list[dict]:
+    """``base``: account_id, churned (0/1), expanded (0/1 or NaN); ``exposures``: account_id, kind, value."""
+    rows = []
+    for (kind, value), g in exposures.groupby(["kind", "value"], sort=True):
+        exposed = base["account_id"].isin(g["account_id"])
+        n1, n0 = int(exposed.sum()), int((~exposed).sum())
+        if n1 < min_n or n0 < min_n:
+            continue
+        row = {"phase": phase, "kind": kind, "value": value, "n_with": n1, "n_without": n0}
+        for outcome in ("churned", "expanded"):
+            y = base[outcome]
+            ok = y.notna()
+            k1, m1 = int(y[exposed & ok].sum()), int((exposed & ok).sum())
+            k0, m0 = int(y[~exposed & ok].sum()), int((~exposed & ok).sum())
+            for side, (k, m) in (("with", (k1, m1)), ("without", (k0, m0))):
+                r, lo, hi = _rate(k, m)
+                row.update({f"{outcome}_{side}": r, f"{outcome}_{side}_low": lo, f"{outcome}_{side}_high": hi})
+            row[f"{outcome}_p"] = (float(stats.fisher_exact([[k1, m1 - k1], [k0, m0 - k0]])[1])
+                                   if min(m1, m0) > 0 else np.nan)
+        rows.append(row)
+    return rows
+
+
+def outcomes_by_exposure(processed: str | Path, accounts: pd.DataFrame, subscriptions: pd.DataFrame | None,
+                         panel: pd.DataFrame, data_start, as_of, horizon_days: int, lookback_days: int = 90,
+                         outcome_days: int = 365, min_n: int = 10) -> pd.DataFrame:
+    """Which channels and devices precede churn or expansion (see the module docstring).
+
+    After the start, the landmark is the latest panel date whose churn label is known (``churned_within_h``
+    observed for the whole horizon); the accounts are the customers at that date; *expanded* means MRR
+    at the end of the horizon above MRR at the landmark (not churned). Before the start, the accounts are
+    those started at least ``lookback_days`` after the data begin and ``outcome_days`` before ``as_of``;
+    *expanded* compares MRR ``outcome_days`` after the start with the first month's.
+    """
+    processed = Path(processed)
+    as_of, data_start = to_utc(as_of), to_utc(data_start)
+    a = _accounts(accounts).set_index("account_id")
+    tp = _touches(processed, as_of)
+    rows = []
+    # after the start: a landmark with a known outcome
+    labelled = panel[panel["churned_within_h"].notna()
+                     & (pd.to_datetime(panel["as_of"], utc=True) + pd.Timedelta(days=horizon_days) <= as_of)]
+    if len(labelled):
+        landmark = pd.to_datetime(labelled["as_of"], utc=True).max()
+        now = labelled[pd.to_datetime(labelled["as_of"], utc=True) == landmark]
+        base = pd.DataFrame({"account_id": now["account_id"].to_numpy(),
+                             "churned": now["churned_within_h"].astype(float).to_numpy()})
+        base["expanded"] = np.nan
+        if subscriptions is not None and len(subscriptions):
+            ids = pd.Index(base["account_id"])
+            before = mrr_at(subscriptions, pd.Series(landmark, index=ids))
+            after = mrr_at(subscriptions, pd.Series(landmark + pd.Timedelta(days=horizon_days), index=ids))
+            base["expanded"] = np.where(before.notna().to_numpy() & after.notna().to_numpy(),
+                                        ((after > before).to_numpy() & (base["churned"] == 0).to_numpy()), np.nan)
+        since = landmark - pd.Timedelta(days=lookback_days)
+        win = tp.merge(a[["start_date"]], left_on="account_id", right_index=True)
+        win = win[(win["timestamp"] >= since) & (win["timestamp"] < landmark) & (win["timestamp"] >= win["start_date"])]
+        exp = [win[["account_id"]].assign(kind="channel", value=win["channel"]),
+               win.loc[win["device"] != UNKNOWN, ["account_id"]].assign(
+                   kind="touch_device", value=win.loc[win["device"] != UNKNOWN, "device"])]
+        ev = events_by_device(processed, since, landmark)
+        if len(ev) and ev.shape[1] > 1:
+            devs = ev.drop(columns="account_id")
+            main = devs.idxmax(axis=1)
+            exp.append(pd.DataFrame({"account_id": ev["account_id"], "kind": "main_device", "value": main}))
+        exposures = pd.concat(exp, ignore_index=True).drop_duplicates()
+        for r in _compare_rows(base, exposures, "after_start", min_n):
+            r["landmark"] = landmark
+            rows.append(r)
+    # before the start: the approach, and the first year
+    start = a["start_date"]
+    cohort = a[(start >= data_start + pd.Timedelta(days=lookback_days))
+               & (start + pd.Timedelta(days=outcome_days) <= as_of)]
+    if len(cohort):
+        end = cohort["start_date"] + pd.Timedelta(days=outcome_days)
+        churned = (cohort["end_date"].notna() & (cohort["end_date"] <= end)).astype(float)
+        base = pd.DataFrame({"account_id": cohort.index.to_numpy(), "churned": churned.to_numpy()})
+        base["expanded"] = np.nan
+        if subscriptions is not None and len(subscriptions):
+            first = mrr_at(subscriptions, cohort["start_date"] + pd.Timedelta(days=31))
+            later = mrr_at(subscriptions, end)
+            base["expanded"] = np.where(first.notna().to_numpy() & later.notna().to_numpy(),
+                                        ((later > first).to_numpy() & (churned == 0).to_numpy()), np.nan)
+        t = tp.merge(cohort[["start_date"]], left_on="account_id", right_index=True)
+        t = t[(t["timestamp"] < t["start_date"])
+              & (t["timestamp"] >= t["start_date"] - pd.Timedelta(days=lookback_days))]
+        exposures = pd.concat([t[["account_id"]].assign(kind="channel", value=t["channel"]),
+                               t.loc[t["device"] != UNKNOWN, ["account_id"]].assign(
+                                   kind="touch_device", value=t.loc[t["device"] != UNKNOWN, "device"])],
+                              ignore_index=True).drop_duplicates()
+        for r in _compare_rows(base, exposures, "before_start", min_n):
+            r["outcome_days"] = outcome_days
+            rows.append(r)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    for outcome in ("churned", "expanded"):
+        out[f"{outcome}_q"] = np.nan
+        for phase in PHASES:
+            sel = out["phase"] == phase
+            if sel.any():
+                out.loc[sel, f"{outcome}_q"] = benjamini_hochberg(out.loc[sel, f"{outcome}_p"].to_numpy(float))
+    return out

@@ -1,0 +1,344 @@
+"""The ``personas`` stage of the pipeline: personas and journeys computed from the run's tables.
+
+:func:`compute` receives the pipeline's context (``ctx.config``, ``ctx.input(stage)``, ``ctx.out``,
+``ctx.section``) and writes, each part as a section that records why when the data are too thin:
+
+==========================  ===========================================================================
+artifact                    what it holds
+==========================  ===========================================================================
+``persona_selection``       silhouette and bootstrap stability of each number of personas tried
+``persona_table``           per persona: size, MRR, churn within the horizon and NPS with intervals, words
+``persona_profile``         per persona and metric: median, everyone's median, mean z-score
+``persona_assignments``     the persona of every account at every observation date
+``persona_sizes``           accounts per persona and date; ``persona_moves``: from the comparison date to now
+``personas`` (JSON)         the fit, the names matched to the registry, growth, switching rate
+``milestones``              when each account (started inside the data) reached each milestone
+``milestone_summary``       landmark comparison per milestone (and the naive one), ``km_<milestone>`` curves
+``time_to_value``           share reaching the first-value milestone within 7/30/90 days, by cohort too
+``touches``, ``device_mix`` touches by phase, channel and device; product events by device
+``channel_outcomes``        churn and expansion after each exposure (channels, devices)
+``stage_paths``             the most common lifecycle paths; ``stage_transitions`` for the flow diagram
+==========================  ===========================================================================
+
+Persona names survive from run to run through the registry file (``personas.registry``, by default
+``<data_dir>/artifacts/personas/registry.json``): it lives beside the stage's artifacts but outside any of
+them, because the artifact folders are a cache (pruned to the last few, keyed by inputs) while the names
+must outlive any one of them, and because a run on other data or with other parameters should still be
+named after every persona seen before, not only the most recent artifact's.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._core.errors import InsufficientData
+from .._core.stats import cluster_moments, effective_n, wilson_interval
+from .._core.time import to_utc
+from . import channels as CH
+from . import flows as FL
+from . import milestones as MS
+from . import personas as PS
+
+log = logging.getLogger(__name__)
+
+ARTIFACTS = "artifacts"
+STAGE = "personas"
+
+
+def registry_path(config) -> Path:
+    """Where the persona registry of a run lives (see the module docstring)."""
+    pc = config.personas
+    return Path(pc.registry) if pc.registry else Path(config.data_dir) / ARTIFACTS / STAGE / "registry.json"
+
+
+def _read(processed: Path, name: str) -> pd.DataFrame | None:
+    path = processed / f"{name}.parquet"
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def fit_dates(dates, months: int) -> list[pd.Timestamp]:
+    """The observation dates the personas are fitted on: the latest and every third one before it, within
+    ``months`` months of the latest (quarterly snapshots of the last year by default)."""
+    dates = sorted(pd.to_datetime(pd.Series(dates), utc=True).unique())
+    if not dates:
+        return []
+    last = dates[-1]
+    keep = [d for d in dates if d > last - pd.DateOffset(months=months)]
+    return sorted(keep[::-1][::3])
+
+
+def compute(ctx) -> None:
+    c, out = ctx.config, ctx.out
+    pc = c.personas
+    processed = ctx.paths.processed
+    pnl = ctx.input("panel").frame("panel")
+    dates = ctx.input("ingest").json("dates")
+    as_of, data_start = ctx.as_of, to_utc(dates["first_event"])
+    accounts = pd.read_parquet(processed / "accounts.parquet")
+    subscriptions = _read(processed, "subscriptions")
+    ctx.section("personas", lambda: personas_section(ctx, pnl, accounts, as_of))
+    ctx.section("milestones", lambda: milestones_section(ctx, accounts, data_start, as_of))
+    ctx.section("touches", lambda: (out.frame("touches", CH.touch_summary(processed, accounts, data_start, as_of,
+                                                                           pc.lookback_days)),
+                                    out.frame("device_mix", CH.device_mix(processed, as_of - pd.Timedelta(
+                                        days=pc.lookback_days), as_of))))
+
+    def channel_outcomes():
+        table = CH.outcomes_by_exposure(processed, accounts, subscriptions, pnl, data_start, as_of, c.horizon_days,
+                                        pc.lookback_days, pc.prepurchase_outcome_days)
+        if table.empty:
+            raise InsufficientData("no channel or device was seen by at least 10 accounts and missed by 10 others "
+                                   "before a known outcome")
+        out.frame("channel_outcomes", table)
+
+    ctx.section("channel_outcomes", channel_outcomes)
+    ctx.section("stage_flow", lambda: stage_flow_section(ctx, pnl, accounts))
+
+
+# ------------------------------------------------------------------------------------------- personas
+def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> None:
+    c, out, pc = ctx.config, ctx.out, ctx.config.personas
+    processed = ctx.paths.processed
+    metrics = list(pc.metrics) if pc.metrics else PS.metric_columns(PS.DEFAULT_METRICS, c.windows)
+    absent = [m for m in metrics if m not in pnl.columns]
+    if absent:
+        raise InsufficientData(f"the panel has no column {', '.join(absent)} (personas.metrics)")
+    pnl = pnl.assign(as_of=pd.to_datetime(pnl["as_of"], utc=True))
+    chosen = fit_dates(pnl["as_of"], pc.fit_months)
+    rows = pnl[pnl["as_of"].isin(chosen) & (pnl["tenure_days"] >= pc.min_tenure_days)]
+    n_acc = rows["account_id"].nunique()
+    if n_acc < pc.min_accounts:
+        raise InsufficientData(f"{n_acc} accounts with at least {pc.min_tenure_days} days of tenure at the "
+                               f"fitting dates; personas need {pc.min_accounts}")
+    model = PS.PersonaModel(metrics=metrics, k_range=(pc.k_min, pc.k_max), n_bootstrap=pc.n_bootstrap,
+                            min_stability=pc.min_stability, random_state=c.seed).fit(rows, groups=rows["account_id"])
+    registry = PS.PersonaRegistry(registry_path(c))
+    matches = registry.match(model, np.bincount(model.labels_, minlength=model.n_personas_), pc.max_match_distance)
+    number = dict(zip(matches["cluster"], matches["persona"], strict=True))
+    assign = pnl[["account_id", "as_of"]].copy()
+    assign["persona"] = pd.Series(model.predict(pnl[metrics]), index=pnl.index).map(number).astype(int)
+    out.frame("persona_selection", model.selection_)
+    out.frame("persona_assignments", assign)
+    latest = assign["as_of"].max()
+    now = pnl[pnl["as_of"] == latest].merge(assign, on=["account_id", "as_of"])
+    mob = CH.mobile_share(processed, latest - pd.Timedelta(days=pc.lookback_days), latest)
+    now["mobile_share"] = now["account_id"].map(mob)
+    prof = PS.profile(now, now["persona"], PS.metric_columns(PS.PROFILE_METRICS, c.windows))
+    out.frame("persona_profile", prof)
+    words = {p: {lang: PS.words(PS.distinctive(prof, p), lang) for lang in ("en", "ja")}
+             for p in sorted(now["persona"].unique())}
+    table = persona_table(now, assign, pnl, accounts, processed, as_of, c.horizon_days, matches, registry, words,
+                          c.surveys.min_n)
+    out.frame("persona_table", table)
+    sizes = assign.groupby(["as_of", "persona"]).size().rename("accounts").reset_index()
+    sizes["share"] = sizes["accounts"] / sizes.groupby("as_of")["accounts"].transform("sum")
+    out.frame("persona_sizes", sizes)
+    previous = comparison_date(assign["as_of"], pc.compare_months)
+    info = {"as_of": latest, "k": model.n_personas_, "criterion": model.criterion_, "metrics": metrics,
+            "fit_dates": chosen, "fit_rows": len(rows), "fit_accounts": int(n_acc),
+            "min_tenure_days": pc.min_tenure_days, "min_stability": pc.min_stability,
+            "matches": matches.to_dict("records"), "registry_runs": len(registry.runs) + 1,
+            "switching": switching_rate(assign), "previous": previous}
+    if previous is not None:
+        out.frame("persona_moves", moves(assign, previous, latest))
+        info["growth"] = growth(sizes, previous, latest, words)
+    out.json("personas", info)
+    registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
+
+
+def persona_table(now, assign, pnl, accounts, processed, as_of, horizon_days, matches, registry, words,
+                  min_n: int = 30) -> pd.DataFrame:
+    """Per persona at the latest date: accounts, share, MRR, churn within the horizon at the landmark date
+    (Wilson interval, one row per account), NPS of the last year's answers given while in the persona."""
+    rows = []
+    mrr = now["mrr"].astype(float) if "mrr" in now else pd.Series(np.nan, index=now.index)
+    total_mrr = float(mrr.sum())
+    labelled = pnl[pnl["churned_within_h"].notna()
+                   & (pnl["as_of"] + pd.Timedelta(days=horizon_days) <= pnl["as_of"].max())]
+    landmark = labelled["as_of"].max() if len(labelled) else None
+    at_l = (labelled[labelled["as_of"] == landmark].merge(assign, on=["account_id", "as_of"])
+            if landmark is not None else None)
+    nps = persona_nps(processed, assign, as_of, min_n)
+    status = dict(zip(matches["persona"], matches["status"], strict=True))
+    for p in sorted(set(now["persona"]) | set(status)):
+        sel = now["persona"] == p
+        row = {"persona": int(p), "status": status.get(p, "kept"),
+               "first_seen": registry.personas.get(str(p), {}).get("first_seen"), "accounts": int(sel.sum()),
+               "share": float(sel.mean()), "mrr": float(mrr[sel].sum()),
+               "mrr_share": float(mrr[sel].sum() / total_mrr) if total_mrr else np.nan,
+               "mrr_median": float(mrr[sel].median()) if sel.any() else np.nan,
+               "description_en": words.get(p, {}).get("en", ""), "description_ja": words.get(p, {}).get("ja", "")}
+        if at_l is not None:
+            g = at_l[at_l["persona"] == p]
+            k, n = int(g["churned_within_h"].sum()), len(g)
+            lo, hi = wilson_interval(k, n)
+            row.update({"churn_accounts": n, "churned": k, "churn_rate": k / n if n else np.nan,
+                        "churn_low": float(lo), "churn_high": float(hi), "churn_landmark": landmark})
+        if nps is not None and p in nps.index:
+            r = nps.loc[p]
+            row.update({"nps": float(r["nps"]), "nps_low": float(r["ci_low"]), "nps_high": float(r["ci_high"]),
+                        "nps_answers": int(r["n"]), "nps_small_n": bool(r["small_n"])})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def persona_nps(processed: Path, assign: pd.DataFrame, as_of, min_n: int = 30, days: int = 365):
+    """NPS per persona of the answers of the last ``days`` days, each answer counted in the persona its
+    account had at the latest observation date before it (intervals clustered by account)."""
+    from ..surveys import nps_table
+
+    surveys = _read(processed, "surveys")
+    if surveys is None:
+        return None
+    s = surveys[(surveys["survey_type"] == "nps") & surveys["score"].notna()].copy()
+    s["submitted_at"] = pd.to_datetime(s["submitted_at"], utc=True).astype("datetime64[ns, UTC]")
+    s = s[(s["submitted_at"] < as_of) & (s["submitted_at"] >= as_of - pd.Timedelta(days=days))]
+    if s.empty:
+        return None
+    a = assign.sort_values("as_of", kind="stable").astype({"as_of": "datetime64[ns, UTC]"})
+    s = pd.merge_asof(s.sort_values("submitted_at", kind="stable"), a, left_on="submitted_at", right_on="as_of",
+                      by="account_id", allow_exact_matches=True).dropna(subset=["persona"])
+    if s.empty:
+        return None
+    s["persona"] = s["persona"].astype(int)
+    return nps_table(s, "persona", min_n=min_n).set_index("persona")
+
+
+def comparison_date(dates, months: int):
+    """The latest observation date at least ``months`` months before the latest one (None: none)."""
+    d = sorted(pd.to_datetime(pd.Series(dates), utc=True).unique())
+    if len(d) < 2:
+        return None
+    before = [x for x in d if x <= d[-1] - pd.DateOffset(months=months)]
+    return before[-1] if before else d[0]
+
+
+def moves(assign: pd.DataFrame, before, after) -> pd.DataFrame:
+    """Accounts by persona at ``before`` (or ``new``) and at ``after`` (or ``left``): ``from``, ``to``,
+    ``accounts``."""
+    a = assign[assign["as_of"] == before].set_index("account_id")["persona"]
+    b = assign[assign["as_of"] == after].set_index("account_id")["persona"]
+    both = pd.concat([a.rename("from"), b.rename("to")], axis=1)
+    both["from"] = both["from"].map(lambda v: "new" if pd.isna(v) else str(int(v)))
+    both["to"] = both["to"].map(lambda v: "left" if pd.isna(v) else str(int(v)))
+    g = both.groupby(["from", "to"]).size().rename("accounts").reset_index()
+    g.attrs.update({"previous": pd.Timestamp(before).isoformat(), "as_of": pd.Timestamp(after).isoformat()})
+    return g
+
+
+def switching_rate(assign: pd.DataFrame) -> dict:
+    """Share of accounts whose persona changed from one observation date to the next (pooled over the
+    dates). An account gives one pair per pair of dates, so the Wilson interval is computed on the effective
+    number of pairs of the clustered mean (clusters: accounts; :func:`~engage_models._core.stats.effective_n`)."""
+    a = assign.sort_values(["account_id", "as_of"], kind="stable")
+    prev = a.groupby("account_id")["persona"].shift(1)
+    ok = prev.notna()
+    changed = (a.loc[ok, "persona"] != prev[ok]).astype(float)
+    k, n = int(changed.sum()), int(ok.sum())
+    if not n:
+        return {"changed": 0, "pairs": 0, "accounts": 0, "rate": None, "low": None, "high": None}
+    m = cluster_moments(changed.to_numpy(), a.loc[ok, "account_id"].to_numpy()).iloc[0]
+    n_eff = float(effective_n(m["n"], m["clusters"], m["var_cluster"], m["var_srs"], m["sum_m2"]))
+    lo, hi = wilson_interval(k / n * n_eff, n_eff)
+    return {"changed": k, "pairs": n, "accounts": int(m["clusters"]), "rate": k / n, "low": float(lo),
+            "high": float(hi)}
+
+
+def growth(sizes: pd.DataFrame, before, after, words: dict) -> dict:
+    """Per persona the change in its share of customers from ``before`` to ``after``, and the persona whose
+    share grew or shrank the most (in percentage points)."""
+    a = sizes[sizes["as_of"] == before].set_index("persona")
+    b = sizes[sizes["as_of"] == after].set_index("persona")
+    ids = sorted(set(a.index) | set(b.index))
+    rows = []
+    for p in ids:
+        s0 = float(a["share"].get(p, 0.0))
+        s1 = float(b["share"].get(p, 0.0))
+        rows.append({"persona": int(p), "accounts_before": int(a["accounts"].get(p, 0)),
+                     "accounts_now": int(b["accounts"].get(p, 0)), "share_before": s0, "share_now": s1,
+                     "change_pp": 100 * (s1 - s0)})
+    top = max(rows, key=lambda r: (abs(r["change_pp"]), -r["persona"]))
+    return {"previous": before, "as_of": after, "personas": rows, "top": {
+        **top, "description_en": words.get(top["persona"], {}).get("en", ""),
+        "description_ja": words.get(top["persona"], {}).get("ja", "")}}
+
+
+# ------------------------------------------------------------------------------------------ milestones
+def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
+    out, pc = ctx.out, ctx.config.personas
+    processed = ctx.paths.processed
+    features = list(pc.key_features) if pc.key_features is not None else MS.key_features(
+        processed, pc.n_key_features, until=as_of)
+    declared = MS.expand(MS.registry(milestones_file=pc.milestones_file), features)
+    obs = MS.observed_accounts(accounts, data_start, as_of)
+    if obs.empty:
+        raise InsufficientData("no account started inside the data: the milestones of the others happened "
+                               "before the data begin")
+    times, skipped = MS.milestone_times(processed, declared, as_of)
+    times = times[times["account_id"].isin(obs["account_id"])].merge(obs[["account_id", "start_date"]],
+                                                                      on="account_id")
+    times["days"] = (times["reached_at"] - times["start_date"]).dt.total_seconds() / 86_400
+    out.frame("milestones", times.drop(columns="start_date"))
+    usable = [m for m in declared if m.name not in skipped]
+    at_months = MS.retention_months(obs, pc.landmark_days)
+    table, kms, left_out = MS.landmark_analysis(times, obs, usable, pc.landmark_days, as_of, at_months)
+    skipped.update(left_out)
+    if len(table):
+        out.frame("milestone_summary", table)
+    else:
+        out.skip("milestone_summary", "no milestone had 10 accounts that reached it by the landmark and 10 that "
+                                      "did not")
+    for name, km in kms.items():
+        _write_km(out, f"km_{name}", km)
+    labels = {m.name: {lang: m.text(lang) for lang in ("en", "ja")} for m in declared}
+    info = {"landmark_days": pc.landmark_days, "at_months": at_months, "observed_accounts": len(obs),
+            "data_start": data_start, "key_features": features, "first_value": pc.first_value,
+            "skipped": skipped, "labels": labels, "order": [m.name for m in declared]}
+    value = next((m for m in declared if m.name == pc.first_value), None)
+    if value is None or value.name in skipped:
+        reason = skipped.get(pc.first_value, f"no milestone named {pc.first_value!r}")
+        out.skip("time_to_value", f"first value ({pc.first_value}): {reason}")
+    else:
+        ttv = MS.time_to_value(times, obs, value.name, as_of)
+        out.frame("time_to_value", ttv)
+        info["time_to_value"] = dict(ttv.attrs)
+        out.frame("time_to_value_by_cohort", MS.time_to_value_by_cohort(times, obs, value.name, as_of,
+                                                                         within=pc.landmark_days))
+        if value.name in kms:  # the biased comparison beside the landmark one, to show what the landmark avoids
+            try:
+                _, naive = MS.compare(MS.naive_frame(times, obs, value.name), at_months)
+                _write_km(out, f"km_naive_{value.name}", naive)
+            except InsufficientData as exc:
+                out.skip(f"km_naive_{value.name}", str(exc))
+    out.json("milestones", info)
+
+
+def _write_km(out, name: str, km) -> None:
+    """A fitted Kaplan-Meier as its tables (read back with ``Run.km``)."""
+    frames, info = km.result().to_tables()
+    for part, df in frames.items():
+        out.frame(f"{name}.{part}", df)
+    out.json(name, info)
+
+
+# ------------------------------------------------------------------------------------------ stage flow
+def stage_flow_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame) -> None:
+    out, pc = ctx.out, ctx.config.personas
+    health = ctx.input("health")
+    if not health.has("scores"):
+        raise InsufficientData(health.reason("scores") or "the health stage scored no account")
+    scores = health.frame("scores")
+    scores["as_of"] = pd.to_datetime(scores["as_of"], utc=True)
+    dates = sorted(scores["as_of"].unique())
+    if len(dates) < 2:
+        raise InsufficientData("the health score covers one observation date: no month-to-month path "
+                               "(health.history_dates sets how many dates are scored)")
+    stages = FL.lifecycle_stages(scores, pnl, ctx.config.actions.playbook)
+    paths = FL.stage_paths(stages, accounts, dates)
+    out.frame("stage_paths", FL.common_paths(paths, n=pc.top_paths))
+    out.frame("stage_transitions", FL.transitions(paths))
+    out.json("stage_flow", {"dates": list(dates), "cohort": len(paths), "paths": int(paths["path"].nunique())})

@@ -1,0 +1,319 @@
+"""Tables and figures of the "Personas and journeys" report (notebook 07), from the ``personas`` stage's
+artifacts, in English or Japanese. Plot functions take ``ax=None`` and return the ``ax``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._core.display import table
+from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_pct, fmt_pp, t
+from .._core.plots import date_axis, new_ax
+from . import flows as FL
+from .personas import metric_label, persona_name
+
+
+def _pct(v, lang, decimals=0):
+    return fmt_pct(100 * v, lang, decimals) if v is not None and pd.notna(v) else ""
+
+
+def _pct_interval(est, lo, hi, lang, decimals=1):
+    return fmt_interval(100 * est, 100 * lo, 100 * hi, lang, decimals=decimals, unit="%", label=False) \
+        if pd.notna(est) else ""
+
+
+def header(info: dict, lang: str = "en") -> str:
+    """One sentence: how many personas, chosen how, fitted on what."""
+    sw = info.get("switching") or {}
+    rate = _pct_interval(sw.get("rate"), sw.get("low"), sw.get("high"), lang) if sw.get("rate") is not None else "—"
+    return t("pj.header", lang, k=info["k"], accounts=info["fit_accounts"], dates=len(info["fit_dates"]),
+             tenure=info["min_tenure_days"], stability=fmt_number(info["min_stability"], lang, 2), switching=rate)
+
+
+def persona_table_view(tbl: pd.DataFrame, lang: str = "en", currency: str = "USD", horizon_days: int = 90):
+    """The persona table: name, words, accounts (share), MRR (share), churn within the horizon, NPS."""
+    rows = []
+    for r in tbl.sort_values("persona", kind="stable").itertuples():
+        churn = (fmt_interval(100 * r.churn_rate, 100 * r.churn_low, 100 * r.churn_high, lang, decimals=1, unit="%",
+                              n=int(r.churn_accounts)) if "churn_rate" in tbl and pd.notna(r.churn_rate) else "")
+        nps = (fmt_interval(r.nps, r.nps_low, r.nps_high, lang, decimals=0, signed=True, n=int(r.nps_answers))
+               if "nps" in tbl and pd.notna(getattr(r, "nps", np.nan)) else "")
+        if nps and getattr(r, "nps_small_n", False):
+            nps += " " + t("pj.small_n_mark", lang)
+        name = persona_name(r.persona, lang) + (" " + t("pj.new_mark", lang) if r.status == "new" else "")
+        rows.append({t("pj.persona", lang): name, t("pj.in_words", lang): getattr(r, f"description_{lang}"),
+                     t("accounts", lang): f"{r.accounts:,} ({_pct(r.share, lang)})",
+                     t("mrr", lang): f"{fmt_money(r.mrr, lang, currency)} ({_pct(r.mrr_share, lang)})",
+                     t("churn_within", lang, h=horizon_days): churn, t("nps", lang): nps})
+    return table(pd.DataFrame(rows), lang=lang, translate=False, max_chars=200)
+
+
+def selection_view(sel: pd.DataFrame, lang: str = "en"):
+    """How the number of personas was chosen: silhouette and bootstrap stability per ``k``."""
+    return table(pd.DataFrame({
+        t("pj.k", lang): sel["k"].astype(int), t("pj.silhouette", lang): sel["silhouette"].round(3),
+        t("pj.stability", lang): sel["stability"].round(3), t("pj.stability_low", lang): sel["stability_low"].round(3),
+        t("pj.chosen", lang): sel["chosen"].map(lambda v: "✓" if v else "")}), lang=lang, translate=False,
+        decimals=3)
+
+
+def plot_profile(prof: pd.DataFrame, ax=None, lang: str = "en"):
+    """Heat map of each persona's mean z-score per metric (blue above everyone's typical value, red below),
+    with the persona's median written in each cell."""
+    metrics = list(dict.fromkeys(prof["metric"]))
+    personas = sorted(prof["persona"].unique())
+    z = prof.pivot(index="persona", columns="metric", values="z").reindex(index=personas, columns=metrics)
+    med = prof.pivot(index="persona", columns="metric", values="median").reindex(index=personas, columns=metrics)
+    ax = new_ax(ax, figsize=(1.0 + 0.95 * len(metrics), 0.9 + 0.55 * len(personas)))
+    im = ax.imshow(z.to_numpy(float).clip(-2, 2), cmap="RdBu", vmin=-2, vmax=2, aspect="auto")
+    for i in range(len(personas)):
+        for j in range(len(metrics)):
+            v = med.iat[i, j]
+            if pd.notna(v):
+                ax.text(j, i, f"{v:,.2g}" if abs(v) < 100 else f"{v:,.0f}", ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(metrics)), [metric_label(m, lang) for m in metrics], rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(len(personas)), [persona_name(p, lang) for p in personas], fontsize=9)
+    ax.grid(False)
+    ax.figure.colorbar(im, ax=ax, shrink=0.8, label=t("pj.z_axis", lang))
+    return ax
+
+
+def plot_sizes(sizes: pd.DataFrame, ax=None, lang: str = "en"):
+    """Share of customers in each persona over the observation dates (stacked)."""
+    ax = new_ax(ax, figsize=(10, 3.8))
+    wide = sizes.pivot(index="as_of", columns="persona", values="share").fillna(0.0)
+    wide.index = pd.to_datetime(wide.index, utc=True).tz_localize(None)
+    ax.stackplot(wide.index, *[wide[c].to_numpy() for c in wide.columns],
+                 labels=[persona_name(c, lang) for c in wide.columns], alpha=0.85)
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
+    ax.set_ylabel(t("pj.share_of_customers", lang))
+    date_axis(ax, lang)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    return ax
+
+
+def moves_view(mv: pd.DataFrame, lang: str = "en"):
+    """Accounts from each persona at the comparison date (rows; ``new``: not a customer then) to each persona
+    now (columns; ``left``: no longer a customer)."""
+    def name(v):
+        return t(f"movement.{v}", lang) if v in ("new", "left") else persona_name(int(v), lang)
+
+    wide = mv.pivot_table(index="from", columns="to", values="accounts", aggfunc="sum", fill_value=0)
+    order = lambda idx: sorted(idx, key=lambda v: (v in ("new", "left"), int(v) if v.isdigit() else 0))  # noqa: E731
+    wide = wide.reindex(index=order(wide.index), columns=order(wide.columns), fill_value=0)
+    out = wide.astype(int)
+    out.index = [name(v) for v in out.index]
+    out.columns = [name(v) for v in out.columns]
+    out = out.reset_index(names=t("pj.from_to", lang))
+    return table(out, lang=lang, translate=False)
+
+
+def growth_sentence(info: dict, lang: str = "en") -> str:
+    """The persona that grew or shrank the most since the comparison date, in one sentence."""
+    g = info.get("growth") if "growth" in info else info
+    if not g or not g.get("top"):
+        return ""
+    top = g["top"]
+    key = "pj.grew" if top["change_pp"] >= 0 else "pj.shrank"
+    return t(key, lang, persona=persona_name(top["persona"], lang), words=top.get(f"description_{lang}", ""),
+             before=_pct(top["share_before"], lang), now=_pct(top["share_now"], lang),
+             change=fmt_pp(top["change_pp"], lang), since=fmt_date(g["previous"], lang),
+             n0=f"{top['accounts_before']:,}", n1=f"{top['accounts_now']:,}")
+
+
+# ------------------------------------------------------------------------------------------ milestones
+def milestone_label(info: dict, name: str, lang: str = "en") -> str:
+    lab = (info.get("labels") or {}).get(name, {})
+    return lab.get(lang) or t(f"milestone.{name}", lang)
+
+
+def milestone_view(summary: pd.DataFrame, lang: str = "en"):
+    """Per milestone: share reaching it by the landmark, retention of each group at the comparison tenure,
+    the difference with the naive comparison's beside it, and the log-rank q-value."""
+    rows = []
+    for r in summary.itertuples():
+        rows.append({
+            t("pj.milestone", lang): getattr(r, f"label_{lang}"),
+            t("pj.reached_by_landmark", lang, days=int(r.landmark_days)):
+                f"{_pct(r.share, lang)} ({r.reached:,}/{r.accounts:,})",
+            t("pj.retention_reached", lang, m=int(r.at_months)):
+                _pct_interval(r.reached_survival, r.reached_ci_low, r.reached_ci_high, lang),
+            t("pj.retention_not", lang, m=int(r.at_months)):
+                _pct_interval(r.not_reached_survival, r.not_reached_ci_low, r.not_reached_ci_high, lang),
+            t("pj.difference", lang): fmt_pp(100 * r.difference, lang) if pd.notna(r.difference) else "",
+            t("pj.naive_difference", lang): fmt_pp(100 * r.naive_difference, lang)
+            if pd.notna(r.naive_difference) else "",
+            t("pj.q_value", lang): "< 0.001" if r.q_value < 0.001 else f"{r.q_value:.3f}",
+        })
+    return table(pd.DataFrame(rows), lang=lang, translate=False, max_chars=200)
+
+
+def group_names(lang: str = "en", days: int = 30, naive: bool = False) -> dict:
+    """Legend names of the two groups of a milestone comparison (``naive``: ever / never reached)."""
+    if naive:
+        return {"reached": t("pj.group.ever", lang), "not_reached": t("pj.group.never", lang)}
+    return {g: t(f"pj.group.{g}", lang, days=days) for g in ("reached", "not_reached")}
+
+
+def naive_title(lang: str = "en") -> str:
+    return t("pj.naive_title", lang)
+
+
+def landmark_title(days: int, lang: str = "en") -> str:
+    return t("pj.landmark_title", lang, days=int(days))
+
+
+def phase_title(phase: str, lang: str = "en") -> str:
+    return t(f"pj.phase.{phase}", lang)
+
+
+def ttv_sentence(info: dict, lang: str = "en") -> str:
+    ttv = info.get("time_to_value") or {}
+    if not ttv.get("reached"):
+        return ""
+    return t("pj.ttv", lang, milestone=milestone_label(info, info["first_value"], lang),
+             median=fmt_number(ttv["median_days"], lang, 0), q1=fmt_number(ttv["q1_days"], lang, 0),
+             q3=fmt_number(ttv["q3_days"], lang, 0), reached=f"{ttv['reached']:,}", n=f"{ttv['accounts']:,}")
+
+
+def ttv_view(ttv: pd.DataFrame, lang: str = "en"):
+    return table(pd.DataFrame({
+        t("pj.within_days", lang): ttv["within_days"].map(lambda d: t("run.days", lang, n=int(d))),
+        t("accounts", lang): ttv["accounts"].astype(int), t("pj.reached", lang): ttv["reached"].astype(int),
+        t("share", lang): [_pct_interval(s, lo, hi, lang) for s, lo, hi in zip(ttv["share"], ttv["ci_low"],
+                                                                                  ttv["ci_high"], strict=True)]}),
+        lang=lang, translate=False)
+
+
+def plot_ttv_cohorts(by: pd.DataFrame, days: int, ax=None, lang: str = "en"):
+    """Share of each start quarter reaching first value within ``days`` days, with its interval."""
+    ax = new_ax(ax, figsize=(9, 3.5))
+    x = pd.to_datetime(by["cohort"], utc=True).dt.tz_localize(None)
+    ax.errorbar(x, by["share"], yerr=[by["share"] - by["ci_low"], by["ci_high"] - by["share"]], fmt="o-", capsize=3)
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
+    ax.set_ylabel(t("pj.reached_within", lang, days=days))
+    ax.set_xlabel(t("pj.start_quarter", lang))
+    date_axis(ax, lang)
+    return ax
+
+
+# ------------------------------------------------------------------------------------------ channels
+def channel_label(value: str, lang: str = "en") -> str:
+    key = f"channel.{value}"
+    text = t(key, lang)
+    return text if text != key else str(value)
+
+
+def device_label(value: str, lang: str = "en") -> str:
+    key = f"device.{value}"
+    text = t(key, lang)
+    return text if text != key else str(value)
+
+
+def plot_touches(touches: pd.DataFrame, ax=None, lang: str = "en"):
+    """For each channel, the share of its touches from each device (100% bars), before and after the contract
+    start (one panel each), with the number of touches at the end of each bar."""
+    import matplotlib.pyplot as plt
+
+    phases = [p for p in ("before_start", "after_start") if (touches["phase"] == p).any()]
+    if ax is None:
+        fig, axes = plt.subplots(1, max(1, len(phases)), figsize=(13, 3.8), squeeze=False)
+        axes = list(axes[0])
+    else:
+        fig, axes = ax.figure, [ax]
+    colours = {"desktop": "#0072b2", "mobile": "#e69f00", "tablet": "#009e73", "unknown": "#bbbbbb"}
+    for a, phase in zip(axes, phases, strict=False):
+        d = touches[touches["phase"] == phase]
+        wide = d.pivot_table(index="channel", columns="device", values="touches", aggfunc="sum", fill_value=0)
+        total = wide.sum(axis=1)
+        wide = wide.loc[total.sort_values(ascending=True, kind="stable").index]
+        total = total.loc[wide.index]
+        share = wide.div(total, axis=0)
+        labels = [channel_label(c, lang) for c in wide.index]
+        left = np.zeros(len(wide))
+        devices = [c for c in colours if c in wide.columns] + [c for c in wide.columns if c not in colours]
+        for dev in devices:
+            a.barh(labels, share[dev], left=left, color=colours.get(dev, "#999999"), label=device_label(dev, lang))
+            left += share[dev].to_numpy()
+        for y, n in enumerate(total):
+            a.text(1.01, y, t("pj.n_touches", lang, n=f"{int(n):,}"), va="center", fontsize=8)
+        a.set_xlim(0, 1.25)
+        a.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0%", "25%", "50%", "75%", "100%"])
+        a.set_title(t(f"pj.phase.{phase}", lang), fontsize=10)
+        a.set_xlabel(t("pj.device_share", lang))
+        a.grid(False, axis="y")
+    if phases:
+        handles, names = axes[0].get_legend_handles_labels()
+        for a in axes[1:]:
+            for h, n in zip(*a.get_legend_handles_labels(), strict=True):
+                if n not in names:
+                    handles.append(h)
+                    names.append(n)
+        fig.legend(handles, names, loc="lower center", ncols=len(names), frameon=False, fontsize=8,
+                   bbox_to_anchor=(0.5, -0.06))
+        fig.tight_layout()
+    return axes[0]
+
+
+def touches_view(touches: pd.DataFrame, lang: str = "en"):
+    d = touches.groupby(["phase", "channel"], sort=False).agg(touches=("touches", "sum"), accounts=("accounts", "max"),
+                                                             base=("phase_accounts", "first")).reset_index()
+    return table(pd.DataFrame({
+        t("pj.phase", lang): d["phase"].map(lambda p: t(f"pj.phase.{p}", lang)),
+        t("pj.channel", lang): d["channel"].map(lambda c: channel_label(c, lang)),
+        t("pj.touches", lang): d["touches"].astype(int),
+        t("pj.accounts_touched", lang): [f"{a:,} / {b:,}" for a, b in zip(d["accounts"], d["base"], strict=True)]}),
+        lang=lang, translate=False)
+
+
+def device_view(mix: pd.DataFrame, lang: str = "en"):
+    return table(pd.DataFrame({t("pj.device", lang): mix["device"].map(lambda d: device_label(d, lang)),
+                               t("pj.events", lang): mix["events"].astype(int),
+                               t("share", lang): mix["share"].map(lambda v: _pct(v, lang, 1)),
+                               t("accounts", lang): mix["accounts"].astype(int)}), lang=lang, translate=False)
+
+
+def exposure_label(kind: str, value: str, lang: str = "en") -> str:
+    if kind == "channel":
+        return t("pj.exposure.channel", lang, value=channel_label(value, lang))
+    return t(f"pj.exposure.{kind}", lang, value=device_label(value, lang))
+
+
+def outcomes_view(tbl: pd.DataFrame, phase: str, lang: str = "en"):
+    """Churn and expansion with and without each exposure of one phase, with q-values (associations)."""
+    d = tbl[tbl["phase"] == phase]
+    rows = []
+    for r in d.itertuples():
+        def q(v):
+            return "" if pd.isna(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}")
+        rows.append({
+            t("pj.exposure", lang): exposure_label(r.kind, r.value, lang),
+            t("pj.n_with_without", lang): f"{r.n_with:,} / {r.n_without:,}",
+            t("pj.churn_with", lang): _pct_interval(r.churned_with, r.churned_with_low, r.churned_with_high, lang),
+            t("pj.churn_without", lang): _pct_interval(r.churned_without, r.churned_without_low,
+                                                       r.churned_without_high, lang),
+            t("pj.churn_q", lang): q(r.churned_q),
+            t("pj.expansion_with", lang): _pct_interval(r.expanded_with, r.expanded_with_low, r.expanded_with_high,
+                                                        lang),
+            t("pj.expansion_without", lang): _pct_interval(r.expanded_without, r.expanded_without_low,
+                                                           r.expanded_without_high, lang),
+            t("pj.expansion_q", lang): q(r.expanded_q),
+        })
+    return table(pd.DataFrame(rows), lang=lang, translate=False, max_chars=200)
+
+
+# ------------------------------------------------------------------------------------------ lifecycle
+def paths_view(paths: pd.DataFrame, lang: str = "en"):
+    def words(p):
+        return " → ".join(FL._state_label(s, lang) for s in p.split(" > "))
+
+    return table(pd.DataFrame({t("pj.path", lang): paths["path"].map(words),
+                               t("accounts", lang): paths["accounts"].astype(int),
+                               t("share", lang): paths["share"].map(lambda v: _pct(v, lang, 1))}),
+                 lang=lang, translate=False, max_chars=200)
+
+
+def plot_flow(transitions: pd.DataFrame, info: dict, ax=None, lang: str = "en"):
+    return FL.plot_flow(transitions, info["dates"], ax=ax, lang=lang)

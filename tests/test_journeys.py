@@ -1,0 +1,404 @@
+"""Personas and journeys on small hand-built tables whose right answers are counted by hand.
+
+The simulator recovery tests (planted personas and milestones) are in ``test_journeys_world.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engage_models._core.errors import ConfigError, InsufficientData
+from engage_models._core.time import DAYS_PER_MONTH
+from engage_models.journeys import channels as CH
+from engage_models.journeys import flows as FL
+from engage_models.journeys import milestones as MS
+from engage_models.journeys import personas as PS
+from engage_models.journeys import stage as ST
+
+UTC = "UTC"
+
+
+def _ts(s):
+    return pd.Timestamp(s, tz=UTC)
+
+
+# ------------------------------------------------------------------------------------------ landmark
+#: Churn day of each account profile (None: still a customer at the observation date).
+CHURN_DAYS = (10, 20, 45, 60, 90, 120, 200, 300, 400, None)
+DATA_START, AS_OF = _ts("2023-01-01"), _ts("2025-01-01")
+
+
+def _immortal_time_world(replicates: int = 10):
+    """A milestone that does nothing, and a naive comparison that says it halves churn.
+
+    Every churn profile comes ``replicates`` times (so that 10 accounts are still at risk where the curves are
+    read): account ``A`` reaches the milestone on day 5, account ``B`` on day 100 if
+    it is still a customer then (else never). The milestone changes nothing (A and B leave on the same day),
+    but the accounts that left before day 100 can only be among the "never reached".
+    """
+    rows, times = [], []
+    for r in range(replicates):
+        for j, churn in enumerate(CHURN_DAYS):
+            end = DATA_START + pd.Timedelta(days=churn) if churn is not None else pd.NaT
+            for kind, reach in (("A", 5), ("B", 100)):
+                aid = f"{kind}{r}_{j}"
+                rows.append({"account_id": aid, "start_date": DATA_START, "end_date": end})
+                if churn is None or reach < churn:
+                    times.append({"account_id": aid, "milestone": "m",
+                                  "reached_at": DATA_START + pd.Timedelta(days=reach)})
+    accounts = MS.observed_accounts(pd.DataFrame(rows), DATA_START, AS_OF)
+    return accounts, pd.DataFrame(times)
+
+
+def test_the_landmark_removes_the_immortal_time_bias_the_naive_comparison_shows():
+    accounts, times = _immortal_time_world()
+    at = 1.5  # months (45.7 days): where each curve still has 10 accounts at risk
+    naive = MS.naive_frame(times, accounts, "m")
+    # naive: "never reached" holds exactly the B accounts that left by day 100 (days 10, 20, 45, 60, 90)
+    assert (naive["group"] == "not_reached").sum() == 50
+    row, _ = MS.compare(naive, at)
+    # by 1.5 months: of the never reached, the profiles leaving on days 60 and 90 are left (2 of 5); of the
+    # reached (10 A profiles, 5 B profiles from day 120 on), all but those leaving on days 10, 20, 45 (12 of 15)
+    assert row["not_reached_survival"] == pytest.approx(2 / 5)
+    assert row["reached_survival"] == pytest.approx(12 / 15)
+    assert row["difference"] == pytest.approx(0.4) and row["p_value"] < 0.001
+    # landmark at 30 days: the accounts still customers then (8 profiles each), A reached it by then, B not
+    lm = MS.landmark_frame(times, accounts, "m", 30, AS_OF)
+    assert lm["group"].value_counts().to_dict() == {"reached": 80, "not_reached": 80}
+    assert not lm["account_id"].str.endswith(("_0", "_1")).any()  # those that left on days 10 and 20 are out
+    assert lm["entry"].eq(30 / DAYS_PER_MONTH).all()  # followed from the landmark, in months of tenure
+    row, _ = MS.compare(lm, at)
+    assert row["reached_survival"] == pytest.approx(7 / 8) and row["not_reached_survival"] == pytest.approx(7 / 8)
+    assert row["difference"] == pytest.approx(0.0, abs=1e-12) and row["p_value"] == pytest.approx(1.0)
+    table, kms, skipped = MS.landmark_analysis(times, accounts, [MS.Milestone("m", "events")], 30, AS_OF, at)
+    assert skipped == {} and set(kms) == {"m"}
+    r = table.iloc[0]
+    assert r["difference"] == pytest.approx(0.0, abs=1e-12) and r["naive_difference"] == pytest.approx(0.4)
+    assert (r["reached"], r["accounts"]) == (80, 160) and r["share_low"] < 0.5 < r["share_high"]
+
+
+def test_a_milestone_too_rare_to_compare_is_left_out_with_the_reason():
+    accounts, times = _immortal_time_world(replicates=1)  # 8 accounts per landmark group: fewer than 10
+    table, kms, skipped = MS.landmark_analysis(times, accounts, [MS.Milestone("m", "events")], 30, AS_OF, 1.5)
+    assert table.empty and kms == {}
+    assert "8 accounts" in skipped["m"] and "at least 10" in skipped["m"]
+
+
+def test_landmark_leaves_out_accounts_started_less_than_the_landmark_before_the_observation_date():
+    accounts = MS.observed_accounts(pd.DataFrame({
+        "account_id": ["old", "young", "before_data"],
+        "start_date": [_ts("2024-01-01"), _ts("2024-12-20"), _ts("2022-06-01")],
+        "end_date": [pd.NaT, pd.NaT, pd.NaT]}), DATA_START, AS_OF)
+    assert list(accounts["account_id"]) == ["old", "young"]  # the third started before the data begin
+    lm = MS.landmark_frame(pd.DataFrame(columns=["account_id", "milestone", "reached_at"]), accounts, "m", 30, AS_OF)
+    assert list(lm["account_id"]) == ["old"] and list(lm["group"]) == ["not_reached"]
+
+
+def test_time_to_value_counts_accounts_old_enough_to_have_had_the_chance():
+    accounts = MS.observed_accounts(pd.DataFrame({
+        "account_id": ["a", "b", "c", "d"],
+        "start_date": [_ts("2024-01-01"), _ts("2024-06-01"), _ts("2024-12-10"), _ts("2024-03-01")],
+        "end_date": [pd.NaT, pd.NaT, pd.NaT, _ts("2024-03-05")]}), DATA_START, AS_OF)
+    times = pd.DataFrame({"account_id": ["a", "b", "c"], "milestone": "v",
+                          "reached_at": [_ts("2024-01-04"), _ts("2024-06-21"), _ts("2024-12-11")]})
+    ttv = MS.time_to_value(times, accounts, "v", AS_OF, within=(7, 30))
+    # within 7 days: a (3 days) and c (1 day) among a, b, c, d (all started 7+ days ago); d left first
+    assert ttv[["within_days", "accounts", "reached"]].values.tolist() == [[7, 4, 2], [30, 3, 2]]
+    assert ttv.attrs["median_days"] == 3.0 and ttv.attrs["reached"] == 3
+
+
+# ------------------------------------------------------------------------------------------ milestone registry
+def _processed(tmp_path):
+    """events and tickets of three accounts, as ingest writes them."""
+    p = tmp_path / "processed"
+    p.mkdir()
+    ev = pd.DataFrame({
+        "account_id": ["a", "a", "a", "b", "b", "c"],
+        "user_id": ["u1", "u1", "u2", "u3", "u3", "u4"],
+        "timestamp": pd.to_datetime(["2024-01-03", "2024-01-05", "2024-01-09", "2024-02-02", "2024-02-10",
+                                     "2025-03-01"], utc=True),
+        "event_type": ["login", "feature_use", "feature_use", "login", "feature_use", "feature_use"],
+        "feature": [None, "reports", "Sharing", None, "sharing", "sharing"],
+    })
+    ev.to_parquet(p / "events.parquet", index=False)
+    pd.DataFrame({"account_id": ["b"], "opened_at": pd.to_datetime(["2024-02-20"], utc=True)}).to_parquet(
+        p / "tickets.parquet", index=False)
+    return p
+
+
+def test_a_milestone_of_your_own_from_a_yaml_file_is_computed_like_the_built_in_ones(tmp_path):
+    processed = _processed(tmp_path)
+    f = tmp_path / "milestones.yaml"
+    f.write_text("milestones:\n  - name: first_share\n    source: events\n"
+                 "    match: {event_type: feature_use, feature: sharing}\n"
+                 "    label: {en: first dashboard shared, ja: 初めての共有}\n"
+                 "  - name: first_sso\n    source: events\n    match: {sso_provider: okta}\n", encoding="utf-8")
+    declared = MS.registry(milestones_file=f)
+    names = [m.name for m in declared]
+    assert names[: len(MS.MILESTONES)] == [m.name for m in MS.MILESTONES] and names[-2:] == ["first_share", "first_sso"]
+    share = declared[-2]
+    assert share.text("ja") == "初めての共有"
+    times, skipped = MS.milestone_times(processed, declared, until=_ts("2025-01-01"))
+    got = times[times["milestone"] == "first_share"].set_index("account_id")["reached_at"]
+    # values compared case-insensitively; c's use after `until` does not count
+    assert got.to_dict() == {"a": _ts("2024-01-09"), "b": _ts("2024-02-10")}
+    assert times[times["milestone"] == "first_login"].set_index("account_id")["reached_at"].to_dict() == {
+        "a": _ts("2024-01-03"), "b": _ts("2024-02-02")}
+    assert times[times["milestone"] == "first_ticket"]["account_id"].tolist() == ["b"]
+    assert skipped["first_sso"] == "the events table has no column sso_provider"
+    assert skipped["first_community_post"] == "no touchpoints table"
+    assert skipped["first_export"] == "no account reached it in the data"
+
+
+def test_per_feature_milestones_expand_to_one_per_key_feature(tmp_path):
+    processed = _processed(tmp_path)
+    assert MS.key_features(processed, n=2, until=_ts("2025-01-01")) == ["sharing", "reports"]  # 2 accounts, 1
+    ms = MS.expand(MS.registry(), ["sharing", "reports"])
+    names = [m.name for m in ms]
+    assert "first_use" not in names and {"first_use_sharing", "first_use_reports"} <= set(names)
+    times, _ = MS.milestone_times(processed, [m for m in ms if m.name.startswith("first_use_")], _ts("2025-01-01"))
+    assert times.groupby("milestone")["account_id"].apply(list).to_dict() == {
+        "first_use_reports": ["a"], "first_use_sharing": ["a", "b"]}
+    with pytest.raises(ConfigError, match="per='device' is not supported"):
+        MS.expand([MS.Milestone("x", "events", per="device")], ["sharing"])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("milestones:\n  - name: x\n    source: crm\n", r"milestones\[0\] \(x\): source must be one of"),
+    ("milestones:\n  - {source: events}\n", r"milestones\[0\]: each milestone needs a name"),
+    ("milestones:\n  - name: x\n    source: events\n    when: 3\n", r"unknown key\(s\) when"),
+    ("- just a list\n", "expected a list under 'milestones:'"),
+])
+def test_a_bad_milestones_file_names_the_file_and_the_entry(tmp_path, text, message):
+    f = tmp_path / "mine.yaml"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message) as exc:
+        MS.load_milestones(f)
+    assert "mine.yaml" in str(exc.value)
+
+
+# ------------------------------------------------------------------------------------------ persona names
+def _blobs(sizes, centres, seed):
+    rng = np.random.default_rng(seed)
+    parts = [pd.DataFrame({"a": rng.normal(cx, 0.3, n), "b": rng.normal(cy, 0.3, n), "blob": i})
+             for i, (n, (cx, cy)) in enumerate(zip(sizes, centres, strict=True))]
+    return pd.concat(parts, ignore_index=True).sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+CENTRES = [(0, 0), (4, 0), (0, 4)]
+
+
+def _names(model, matches, frame):
+    """blob -> persona number of the fit (the blob's most common cluster)."""
+    number = dict(zip(matches["cluster"], matches["persona"], strict=True))
+    persona = pd.Series(model.labels_).map(number)
+    return persona.groupby(frame["blob"]).agg(lambda s: s.mode()[0]).to_dict()
+
+
+def test_persona_names_stay_the_same_across_runs_through_the_registry(tmp_path):
+    path = tmp_path / "registry.json"
+    first = _blobs([90, 60, 30], CENTRES, seed=1)
+    m1 = PS.PersonaModel(metrics=["a", "b"], k_range=(2, 4), n_bootstrap=5, random_state=0).fit(first)
+    assert m1.n_personas_ == 3
+    reg = PS.PersonaRegistry(path)
+    matches = reg.match(m1, np.bincount(m1.labels_))
+    assert (matches["status"] == "new").all()
+    assert _names(m1, matches, first) == {0: 1, 1: 2, 2: 3}  # a first run numbers them by size, largest first
+    reg.update(m1, matches, "2024-06-01")
+    # next run: other accounts, other sizes, another row order and seed; k-means numbers its clusters otherwise
+    second = _blobs([40, 70, 50], CENTRES, seed=2)
+    m2 = PS.PersonaModel(metrics=["a", "b"], k_range=(2, 4), n_bootstrap=5, random_state=9).fit(second)
+    reg2 = PS.PersonaRegistry(path)  # read back from the file
+    matches2 = reg2.match(m2, np.bincount(m2.labels_))
+    assert (matches2["status"] == "kept").all() and matches2["distance"].lt(0.5).all()
+    assert _names(m2, matches2, second) == {0: 1, 1: 2, 2: 3}
+    reg2.update(m2, matches2, "2024-07-01")
+    # a run in which a new kind of customer appears: it gets the next free number, the others keep theirs
+    third = _blobs([40, 70, 50, 60], [*CENTRES, (4, 4)], seed=3)
+    m3 = PS.PersonaModel(metrics=["a", "b"], k_range=(4, 4), n_bootstrap=0, random_state=3).fit(third)
+    reg3 = PS.PersonaRegistry(path)
+    matches3 = reg3.match(m3, np.bincount(m3.labels_))
+    assert _names(m3, matches3, third) == {0: 1, 1: 2, 2: 3, 3: 4}
+    assert sorted(matches3["status"]) == ["kept", "kept", "kept", "new"]
+    assert len(reg3.runs) == 2 and reg3.personas["1"]["first_seen"].startswith("2024-06-01")
+
+
+def test_the_number_of_personas_is_chosen_by_silhouette_among_stable_solutions():
+    frame = _blobs([60, 60, 60], CENTRES, seed=4)
+    model = PS.PersonaModel(metrics=["a", "b"], k_range=(2, 5), n_bootstrap=8).fit(frame)
+    sel = model.selection_.set_index("k")
+    assert list(sel.index) == [2, 3, 4, 5] and sel["chosen"].sum() == 1 and model.n_personas_ == 3
+    assert sel.loc[3, "stability"] > 0.95 and sel.loc[3, "silhouette"] == sel["silhouette"].max()
+    assert model.criterion_ == "silhouette among stable"
+    # centroids come back in the metrics' own units
+    got = model.centroids_.round(0).abs().sort_values(["a", "b"]).to_numpy().tolist()
+    assert got == [[0.0, 0.0], [0.0, 4.0], [4.0, 0.0]]
+    with pytest.raises(InsufficientData, match="3 rows cannot be split"):
+        PS.PersonaModel(metrics=["a", "b"], k_range=(3, 4)).fit(frame.head(3))
+
+
+def test_a_persona_is_described_by_what_sets_it_apart():
+    frame = pd.DataFrame({"seats": [100.0] * 10 + [10.0] * 30, "active_user_ratio_90d": [0.1] * 10 + [0.7] * 30,
+                          "tickets_90d": [1.0, 2.0] * 20})
+    persona = pd.Series([1] * 10 + [2] * 30)
+    prof = PS.profile(frame, persona, ["seats", "active_user_ratio_90d", "tickets_90d"])
+    d = PS.distinctive(prof, 1)
+    assert {(x["metric"], x["direction"]) for x in d} == {("seats", "high"), ("active_user_ratio_90d", "low")}
+    assert len(d) == 2  # tickets are the same in both personas: not what sets persona 1 apart
+    assert set(PS.words(d, "en").split(", ")) == {"many seats", "few of the seats in use"}
+    assert set(PS.words(d, "ja").split("、")) == {"席数が多い", "利用されている席が少ない"}
+    assert PS.words([], "en") == "close to the typical account"
+    # a measure without words of its own is named by its label
+    assert PS.words([{"metric": "logins_90d", "direction": "high", "z": 1.0}], "en") == \
+        "high " + PS.metric_label("logins_90d", "en")
+
+
+# ------------------------------------------------------------------------------------------ moves, growth
+def _assign():
+    d0, d1 = _ts("2024-09-01"), _ts("2024-12-01")
+    return pd.DataFrame({
+        "account_id": ["a", "b", "c", "d", "a", "b", "c", "e", "f"],
+        "as_of": [d0] * 4 + [d1] * 5,
+        "persona": [1, 1, 2, 2, 1, 2, 2, 2, 2],
+    }), d0, d1
+
+
+def test_moves_between_personas_are_counted_with_arrivals_and_departures():
+    assign, d0, d1 = _assign()
+    mv = ST.moves(assign, d0, d1).set_index(["from", "to"])["accounts"].to_dict()
+    assert mv == {("1", "1"): 1, ("1", "2"): 1, ("2", "2"): 1, ("2", "left"): 1, ("new", "2"): 2}
+    rate = ST.switching_rate(assign)
+    assert (rate["changed"], rate["pairs"]) == (1, 3)  # b moved; a and c stayed; d, e, f seen once
+    g = ST.growth(ST.pd.DataFrame({"as_of": [d0, d0, d1, d1], "persona": [1, 2, 1, 2], "accounts": [2, 2, 1, 4],
+                                   "share": [0.5, 0.5, 0.2, 0.8]}), d0, d1, {2: {"en": "x", "ja": "y"}})
+    assert g["top"]["persona"] == 2 and g["top"]["change_pp"] == pytest.approx(30.0)
+    assert g["top"]["description_en"] == "x"
+
+
+def test_fit_dates_are_quarterly_snapshots_of_the_last_year():
+    dates = pd.date_range("2023-01-01", "2025-01-01", freq="MS", tz=UTC)
+    got = ST.fit_dates(dates, 12)
+    assert [d.strftime("%Y-%m") for d in got] == ["2024-04", "2024-07", "2024-10", "2025-01"]
+    assert ST.comparison_date(dates, 3) == _ts("2024-10-01")
+
+
+# ------------------------------------------------------------------------------------------ stage flows
+def test_lifecycle_paths_and_transitions_are_counted_and_drawn():
+    d = [_ts("2024-10-01"), _ts("2024-11-01"), _ts("2024-12-01")]
+    stages = pd.DataFrame({
+        "account_id": ["A1", "A2", "A3", "A4", "A1", "A2", "A3", "A4", "A5", "A1", "A2", "A5"],
+        "as_of": [d[0]] * 4 + [d[1]] * 5 + [d[2]] * 3,
+        "stage": ["adoption", "adoption", "adoption", "onboarding", "mature", "mature", "at_risk", "adoption",
+                  "onboarding", "mature", "mature", "adoption"]})
+    accounts = pd.DataFrame({"account_id": ["A1", "A2", "A3", "A4", "A5"],
+                             "end_date": [pd.NaT, pd.NaT, _ts("2024-11-15"), pd.NaT, pd.NaT]})
+    paths = FL.stage_paths(stages, accounts, d)
+    assert list(paths["account_id"]) == ["A1", "A2", "A3", "A4"]  # A5 was not a customer at the first date
+    assert paths.set_index("account_id")["path"].to_dict() == {
+        "A1": "adoption > mature > mature", "A2": "adoption > mature > mature",
+        "A3": "adoption > at_risk > churned", "A4": "onboarding > adoption > left"}
+    top = FL.common_paths(paths, n=2)
+    assert top.values.tolist() == [["adoption > mature > mature", 2, 0.5], ["adoption > at_risk > churned", 1, 0.25]]
+    tr = FL.transitions(paths)
+    assert {(r.step, r._2, r.to): r.accounts for r in tr.itertuples()} == {
+        (0, "adoption", "mature"): 2, (0, "adoption", "at_risk"): 1, (0, "onboarding", "adoption"): 1,
+        (1, "mature", "mature"): 2, (1, "at_risk", "churned"): 1, (1, "adoption", "left"): 1}
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = FL.plot_flow(tr, d)
+    # blocks: 2 states at the first date, 3 at the second, 3 at the last; one band per move
+    assert len(ax.patches) == 8 and len(ax.collections) == 6
+    plt.close(ax.figure)
+
+
+# ------------------------------------------------------------------------------------------ channels
+def test_touches_are_counted_by_phase_channel_and_device(tmp_path):
+    p = tmp_path / "processed"
+    p.mkdir()
+    tp = pd.DataFrame([
+        ("X", "2024-05-10", "content_read", "mobile"), ("X", "2024-05-20", "content_read", "mobile"),
+        ("X", "2024-05-25", "trial", "desktop"),
+        ("X", "2024-01-15", "content_read", "desktop"),  # more than 90 days before X started: not its approach
+        ("X", "2024-07-01", "webinar", "desktop"), ("X", "2024-08-01", "newsletter", None),
+        ("Y", "2024-01-20", "content_read", "mobile"),  # Y started too soon after the data begin: approach unseen
+        ("Y", "2024-03-01", "webinar", "desktop"),
+        ("Y", "2024-07-01", "newsletter", None),  # after Y left
+        ("Z", "2024-08-15", "material_request", "desktop"),
+    ], columns=["account_id", "timestamp", "channel", "device"])
+    tp["timestamp"] = pd.to_datetime(tp["timestamp"], utc=True)
+    tp.to_parquet(p / "touchpoints.parquet", index=False)
+    accounts = pd.DataFrame({"account_id": ["X", "Y", "Z"],
+                             "start_date": pd.to_datetime(["2024-06-01", "2024-02-01", "2024-09-01"], utc=True),
+                             "end_date": [pd.NaT, _ts("2024-06-01"), pd.NaT]})
+    got = CH.touch_summary(p, accounts, _ts("2024-01-01"), _ts("2025-01-01"), lookback_days=90)
+    rows = {(r.phase, r.channel, r.device): (r.touches, r.accounts, r.phase_accounts) for r in got.itertuples()}
+    assert rows == {("before_start", "content_read", "mobile"): (2, 1, 2),
+                    ("before_start", "trial", "desktop"): (1, 1, 2),
+                    ("before_start", "material_request", "desktop"): (1, 1, 2),
+                    ("after_start", "webinar", "desktop"): (2, 2, 3),
+                    ("after_start", "newsletter", "unknown"): (1, 1, 3)}
+    assert list(got["phase"]) == ["before_start"] * 3 + ["after_start"] * 2
+
+
+def test_outcomes_by_exposure_compare_rates_with_and_without_each_exposure():
+    base = pd.DataFrame({"account_id": [f"a{i}" for i in range(30)],
+                         "churned": [1.0] * 3 + [0.0] * 12 + [1.0] * 9 + [0.0] * 6,
+                         "expanded": [np.nan] * 30})
+    exposures = pd.concat([
+        pd.DataFrame({"account_id": [f"a{i}" for i in range(15)], "kind": "channel", "value": "webinar"}),
+        pd.DataFrame({"account_id": [f"a{i}" for i in range(5)], "kind": "channel", "value": "event"}),  # < 10
+    ])
+    rows = CH._compare_rows(base, exposures, "after_start", min_n=10)
+    assert len(rows) == 1
+    r = rows[0]
+    assert (r["value"], r["n_with"], r["n_without"]) == ("webinar", 15, 15)
+    assert r["churned_with"] == pytest.approx(0.2) and r["churned_without"] == pytest.approx(0.6)
+    from scipy.stats import fisher_exact
+
+    assert r["churned_p"] == pytest.approx(fisher_exact([[3, 12], [9, 6]])[1])
+    assert r["churned_with_low"] < 0.2 < r["churned_with_high"] and np.isnan(r["expanded_with"])
+
+
+def test_the_summary_line_names_the_persona_that_grew_the_most_in_both_languages():
+    from engage_models.journeys import views
+
+    assign, d0, d1 = _assign()
+    sizes = assign.groupby(["as_of", "persona"]).size().rename("accounts").reset_index()
+    sizes["share"] = sizes["accounts"] / sizes.groupby("as_of")["accounts"].transform("sum")
+    g = ST.growth(sizes, d0, d1, {2: {"en": "many outputs", "ja": "アウトプットが多い"}})
+    # persona 2: 2 of 4 accounts (50%) in September, 4 of 5 (80%) in December
+    assert (g["top"]["persona"], g["top"]["accounts_before"], g["top"]["accounts_now"]) == (2, 2, 4)
+    en, ja = views.growth_sentence(g, "en"), views.growth_sentence({"growth": g}, "ja")
+    assert "many outputs" in en and "50%" in en and "80%" in en
+    assert "アウトプットが多い" in ja and "ペルソナ" in ja
+    assert views.growth_sentence({}, "en") == ""
+
+
+def test_the_switching_interval_counts_accounts_not_account_months():
+    dates = pd.date_range("2024-01-01", periods=11, freq="MS", tz=UTC)
+
+    def assign(changes):  # changes: account -> dates index at which its persona flips
+        rows = []
+        for a in range(20):
+            p = 1
+            for i, d in enumerate(dates):
+                if i in changes.get(a, ()):
+                    p = 3 - p
+                rows.append({"account_id": f"a{a}", "as_of": d, "persona": p})
+        return pd.DataFrame(rows)
+
+    few = ST.switching_rate(assign({0: range(1, 11), 1: range(1, 11)}))  # 2 accounts change at every date
+    spread = ST.switching_rate(assign({a: (5,) for a in range(20)}))  # every account changes once
+    for r in (few, spread):
+        assert (r["changed"], r["pairs"], r["accounts"]) == (20, 200, 20) and r["rate"] == pytest.approx(0.1)
+    assert few["low"] < spread["low"] < 0.1 < spread["high"] < few["high"]
+    from engage_models._core.stats import wilson_interval
+
+    lo, hi = wilson_interval(20, 200)  # as if the 200 pairs were independent
+    assert spread["high"] - spread["low"] == pytest.approx(float(hi - lo), rel=0.15)
+    assert few["high"] - few["low"] > 2 * float(hi - lo)

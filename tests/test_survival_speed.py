@@ -1,0 +1,98 @@
+"""What makes the survival fits fast keeps their numbers: the vectorised risk-set sums against lifelines
+(which they replace in the Cox fits' inner loop), warm starts, and bootstrap refits shared among processes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter, CoxTimeVaryingFitter
+
+from engage_models.survival import CoxModel, TimeVaryingCox, bootstrap_values
+from engage_models.survival._riskset import efron_gradients
+from engage_models.survival.cox import CoxTimeVaryingFitterFast
+
+
+def _start_stop(seed: int, n: int, d: int, ties: int):
+    """Rows (start, stop] with few distinct times (many tied events), positive weights, random covariates."""
+    rng = np.random.default_rng(seed)
+    start = rng.integers(0, ties, n).astype(float)
+    stop = start + rng.integers(1, ties, n)
+    return (rng.normal(size=(n, d)), rng.random(n) < 0.35, start, stop, rng.uniform(0.5, 2.0, n),
+            rng.normal(scale=0.4, size=d))
+
+
+@pytest.mark.parametrize("seed, n, d, ties", [(0, 30, 1, 3), (1, 200, 3, 6), (2, 1500, 6, 40), (3, 800, 4, 400)])
+def test_efron_gradients_equal_lifelines_on_tied_weighted_start_stop_rows(seed, n, d, ties):
+    X, event, start, stop, w, beta = _start_stop(seed, n, d, ties)
+    want = CoxTimeVaryingFitter._get_gradients(X, event, start, stop, w, beta)
+    got = efron_gradients(X, event, start, stop, w, beta)
+    for a, b in zip(want, got, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-10)
+
+
+def test_efron_gradients_without_events_are_zero():
+    X, _, start, stop, w, beta = _start_stop(4, 20, 2, 5)
+    h, g, ll = efron_gradients(X, np.zeros(20, bool), start, stop, w, beta)
+    assert ll == 0.0 and not g.any() and not h.any()
+
+
+def _frame(seed: int = 5, n: int = 600) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    entry = rng.integers(0, 6, n).astype(float)
+    t = entry + rng.exponential(12 * np.exp(-0.6 * x[:, 0] + 0.3 * x[:, 1]))
+    stop = np.minimum(np.ceil(t), 30.0)
+    return pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2], "plan": rng.choice(["a", "b"], n),
+                         "entry": entry, "duration": np.maximum(stop, entry + 1), "event": (t <= 30).astype(int)})
+
+
+@pytest.mark.parametrize("penalizer", [0.0, 0.05])
+def test_the_fast_fitter_gives_lifelines_coefficients_and_variance(penalizer):
+    df = _frame()
+    frame = df[["x1", "x2", "x3"]].assign(_start=df["entry"], _stop=df["duration"], _event=df["event"],
+                                          _id=np.arange(len(df)))
+    kw = {"event_col": "_event", "start_col": "_start", "stop_col": "_stop", "id_col": "_id"}
+    slow = CoxTimeVaryingFitter(penalizer=penalizer).fit(frame, **kw)
+    fast = CoxTimeVaryingFitterFast(penalizer=penalizer).fit(frame, **kw)
+    np.testing.assert_allclose(fast.params_, slow.params_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast.variance_matrix_, slow.variance_matrix_, rtol=1e-8, atol=1e-14)
+    assert fast.log_likelihood_ == pytest.approx(slow.log_likelihood_, rel=1e-12)
+
+
+def test_cox_model_with_entry_matches_lifelines_coxph_with_entry_col():
+    """CoxModel fits (entry, duration] rows with the start/stop fitter: lifelines' CoxPHFitter with an entry
+    column maximises the same likelihood."""
+    df = _frame(6)
+    model = CoxModel(covariates=["x1", "x2", "x3"], entry_col="entry", penalizer=0.0, check_ph=False).fit(df)
+    ref = CoxPHFitter().fit(df[["x1", "x2", "x3", "entry", "duration", "event"]], "duration", "event",
+                            entry_col="entry")
+    terms = ["x1", "x2", "x3"]
+    # the two Newton-Raphson loops stop at slightly different points (their stopping rules differ): 1e-5
+    np.testing.assert_allclose(model.params_.loc[terms], ref.params_.loc[terms], rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(np.sqrt(np.diag(model.variance_.loc[terms, terms])),
+                               np.sqrt(np.diag(ref.variance_matrix_.loc[terms, terms])), rtol=1e-5)
+
+
+def test_a_warm_start_reaches_the_same_optimum():
+    df = _frame(7, 400)
+    rows = df.assign(account_id=np.arange(len(df)), start=df["entry"], stop=df["duration"])
+    cold = TimeVaryingCox(covariates=["x1", "x2", "plan"], penalizer=0.01).fit(rows)
+    far = pd.Series(3.0, index=cold.params_.index)
+    for start in (cold.params_, far, cold.params_.iloc[:1]):  # at the optimum, far from it, one term only
+        warm = TimeVaryingCox(covariates=["x1", "x2", "plan"], penalizer=0.01, init_params=start).fit(rows)
+        np.testing.assert_allclose(warm.params_, cold.params_, rtol=1e-6, atol=1e-8)
+    assert "init_params" in cold.refit_params()
+
+
+def test_bootstrap_intervals_do_not_depend_on_the_number_of_processes():
+    df = _frame(8, 300)
+    rows = df.assign(account_id=np.arange(len(df)), start=df["entry"], stop=df["duration"])
+    model = TimeVaryingCox(covariates=["x1", "x2"], penalizer=0.01).fit(rows)
+    now = rows.head(25)
+    kw = {"n_boot": 6, "random_state": 3, "cluster": "account_id", "horizon": 24.0}
+    one, port1 = bootstrap_values(model, rows, now, now["stop"], 100.0, n_jobs=1, **kw)
+    two, port2 = bootstrap_values(model, rows, now, now["stop"], 100.0, n_jobs=2, **kw)
+    pd.testing.assert_frame_equal(one, two)
+    pd.testing.assert_frame_equal(port1, port2)
+    assert one.attrs["n_boot"] == 6 and (one["ltv_low"] < one["ltv_high"]).all()
