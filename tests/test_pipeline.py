@@ -220,3 +220,13 @@ def test_the_same_data_and_parameters_give_the_same_artifacts(first_run, world, 
                 if isinstance(x, dict):
                     x, y = ({k: v for k, v in d.items() if k not in timing} for d in (x, y))
                 assert _close(x, y), f"{stage}/{name}: {x} != {y}"
+
+
+def test_every_stage_reads_only_stages_that_run_before_it():
+    """Data move forward only: a stage's inputs (needed or optional) are all earlier in the run's order."""
+    from engage_models.pipeline.stages import STAGE_NAMES, STAGES
+
+    for i, st in enumerate(STAGES):
+        later = (set(st.needs) | set(st.uses)) - set(STAGE_NAMES[:i])
+        assert not later, f"{st.name} reads {sorted(later)}, which run after it"
+    assert STAGE_NAMES[-1] == "summary"

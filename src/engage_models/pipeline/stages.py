@@ -763,10 +763,10 @@ STAGES: tuple[Stage, ...] = (
           "fit survival models and value accounts", uses=("panel", "health")),
     Stage("actions", actions, ("panel", "health"), _params_of("actions", keys=("lang",)),
           "choose a play per account", uses=("survival",)),
-    Stage("summary", summary, ("ingest",), _params_of(), "sum up for executives",
-          uses=("kpis", "surveys", "health", "survival", "actions", "personas", "effects")),
     Stage("effects", effects, ("ingest", "panel", "health"),
           _params_of("effects", keys=("horizon_days", "seed")), "measure what the plays did"),
+    Stage("summary", summary, ("ingest",), _params_of(), "sum up for executives",
+          uses=("kpis", "surveys", "health", "survival", "actions", "personas", "effects")),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
