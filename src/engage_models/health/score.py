@@ -76,6 +76,7 @@ from .._core.stats import log_loss
 from .._core.stats import logit as _logit
 from .._core.stats import sigmoid as _sigmoid
 from . import explain
+from ._calibrated import CalibratedScoreMixin
 from ._inputs import binary_target, frame_for_fit, frame_for_predict
 from .baselines import ChurnGBM, HandWeightedScore, load_scorecard  # noqa: F401  (re-exported: older imports)
 from .cv import _splits, account_groups, choose_thresholds, time_splits  # noqa: F401
@@ -180,7 +181,7 @@ def _platt(eta, y, fold=None) -> tuple[float, float]:
     return a, b
 
 
-class HealthScore(ClassifierMixin, BaseEstimator):
+class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     """Learned health score (0-100, 100 = healthiest) with calibrated churn probability, bands and drivers.
 
     See the module docstring for the model, the points, the calibration and the thresholds.
@@ -240,6 +241,8 @@ class HealthScore(ClassifierMixin, BaseEstimator):
     weight_intervals_ : (2, n_features) stability intervals of ``coef_`` or None.
     n_train_ : rows fitted; ``n_features_in_``, ``feature_names_in_`` as in scikit-learn.
     """
+
+    _fitted_attr = "fitted_"
 
     def __init__(self, metrics=None, categorical=None, penalty: str = "l2", Cs=DEFAULT_CS, cv: int = 3,
                  date_col: str = "as_of", id_col: str = "account_id", gap_days: int = 90,
@@ -390,30 +393,6 @@ class HealthScore(ClassifierMixin, BaseEstimator):
     def linear_predictor(self, X) -> np.ndarray:
         """The regression's log-odds of churn before calibration (no clipping); higher = riskier."""
         return self.fitted_.linear(self._design(X))
-
-    def decision_function(self, X) -> np.ndarray:
-        """Calibrated log-odds of the event (churn): ``predict_proba(X)[:, 1] == sigmoid(decision_function(X))``,
-        and positive exactly where ``predict`` says ``classes_[1]``."""
-        check_is_fitted(self, "fitted_")
-        a, b = self.calibration_
-        return a + b * self.health_score(X).to_numpy()
-
-    def predict_proba(self, X) -> np.ndarray:
-        p = _sigmoid(self.decision_function(X))
-        return np.column_stack([1 - p, p])
-
-    def predict(self, X) -> np.ndarray:
-        check_is_fitted(self, "fitted_")
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
-
-    def bands(self, X=None, proba=None) -> pd.Series:
-        """green / yellow / red from the churn probability and ``thresholds_`` (yellow, red)."""
-        check_is_fitted(self, "thresholds_")
-        p = self.predict_proba(X)[:, 1] if proba is None else np.asarray(proba, float)
-        yellow, red = self.thresholds_
-        index = None if X is None or not isinstance(X, pd.DataFrame) else X.index
-        return pd.Series(np.where(p >= red, "red", np.where(p >= yellow, "yellow", "green")), name="band",
-                         index=index)
 
     # ---------------------------------------------------------------------------------- explaining
     def scorecard(self, lang: str = "en") -> pd.DataFrame:

@@ -62,6 +62,7 @@ from .._core.i18n import t
 from .._core.stats import logit as _logit
 from .._core.stats import sigmoid as _sigmoid
 from ..features import metrics as M
+from ._calibrated import CalibratedScoreMixin
 from ._inputs import binary_target, finite_numbers, frame_for_fit, frame_for_predict
 from .cv import _splits, account_groups, choose_thresholds
 from .design import _infer_columns
@@ -231,7 +232,7 @@ def _registry_direction(col: str) -> bool | None:
         return None
 
 
-class ShapeScore(ClassifierMixin, BaseEstimator):
+class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     """Health score (0-100, 100 = healthiest) from learned ranges and points, with a calibrated churn
     probability, bands and drivers. See the module docstring.
 
@@ -266,6 +267,8 @@ class ShapeScore(ClassifierMixin, BaseEstimator):
     point_intervals_ : per term, (2, cells) array of points intervals or None; interval_mc_se_.
     integer_ : columns whose training values are whole numbers (ranges read 4-7, not 3.5-7.5).
     """
+
+    _fitted_attr = "card_"
 
     def __init__(self, metrics=None, categorical=None, date_col: str = "as_of", id_col: str = "account_id",
                  gap_days: int = 90, cv: int = 3, monotone="registry", interactions: int = 3, max_ranges: int = 6,
@@ -498,28 +501,6 @@ class ShapeScore(ClassifierMixin, BaseEstimator):
     def linear_predictor(self, X) -> np.ndarray:
         """The card's churn log-odds before calibration; higher = riskier."""
         return _eta(self.card_, self._frame(X))
-
-    def decision_function(self, X) -> np.ndarray:
-        check_is_fitted(self, "card_")
-        a, b = self.calibration_
-        return a + b * self.health_score(X).to_numpy()
-
-    def predict_proba(self, X) -> np.ndarray:
-        p = _sigmoid(self.decision_function(X))
-        return np.column_stack([1 - p, p])
-
-    def predict(self, X) -> np.ndarray:
-        check_is_fitted(self, "card_")
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
-
-    def bands(self, X=None, proba=None) -> pd.Series:
-        """green / yellow / red from the churn probability and ``thresholds_`` (yellow, red)."""
-        check_is_fitted(self, "thresholds_")
-        p = self.predict_proba(X)[:, 1] if proba is None else np.asarray(proba, float)
-        yellow, red = self.thresholds_
-        index = X.index if isinstance(X, pd.DataFrame) else None
-        return pd.Series(np.where(p >= red, "red", np.where(p >= yellow, "yellow", "green")), name="band",
-                         index=index)
 
     # ---------------------------------------------------------------------------------- explaining
     def term_label(self, ti: int, lang: str = "en") -> str:
