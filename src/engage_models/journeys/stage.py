@@ -80,9 +80,12 @@ def compute(ctx) -> None:
     as_of, data_start = ctx.as_of, to_utc(dates["first_event"])
     accounts = pd.read_parquet(processed / "accounts.parquet")
     subscriptions = _read(processed, "subscriptions")
-    ctx.section("personas", lambda: personas_section(ctx, pnl, accounts, as_of))
-    ctx.section("milestones", lambda: milestones_section(ctx, accounts, data_start, as_of))
-    ctx.section("touches", lambda: (out.frame("touches", CH.touch_summary(processed, accounts, data_start, as_of,
+    ctx.section(("personas", "persona_selection", "persona_profile", "persona_table", "persona_sizes",
+                 "persona_moves"), lambda: personas_section(ctx, pnl, accounts, as_of))
+    ctx.section(("milestones", "milestone_summary", "time_to_value"),
+                lambda: milestones_section(ctx, accounts, data_start, as_of))
+    ctx.section(("touches", "device_mix"),
+                lambda: (out.frame("touches", CH.touch_summary(processed, accounts, data_start, as_of,
                                                                            pc.lookback_days)),
                                     out.frame("device_mix", CH.device_mix(processed, as_of - pd.Timedelta(
                                         days=pc.lookback_days), as_of))))
@@ -96,7 +99,7 @@ def compute(ctx) -> None:
         out.frame("channel_outcomes", table)
 
     ctx.section("channel_outcomes", channel_outcomes)
-    ctx.section("stage_flow", lambda: stage_flow_section(ctx, pnl, accounts))
+    ctx.section(("stage_flow", "stage_paths", "stage_transitions"), lambda: stage_flow_section(ctx, pnl, accounts))
 
 
 # ------------------------------------------------------------------------------------------- personas
@@ -146,6 +149,8 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> N
     if previous is not None:
         out.frame("persona_moves", moves(assign, previous, latest))
         info["growth"] = growth(sizes, previous, latest, words)
+    else:
+        out.skip("persona_moves", f"no observation date {pc.compare_months} months before the latest to compare with")
     out.json("personas", info)
     registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
 
@@ -294,6 +299,10 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
                                       "did not")
     for name, km in kms.items():
         _write_km(out, f"km_{name}", km)
+    if pc.first_value not in kms:  # the report's curves of first value say why they are missing
+        why = skipped.get(pc.first_value) or "too few accounts on either side of the landmark to compare"
+        out.skip(f"km_{pc.first_value}", why)
+        out.skip(f"km_naive_{pc.first_value}", why)
     labels = {m.name: {lang: m.text(lang) for lang in ("en", "ja")} for m in declared}
     info = {"landmark_days": pc.landmark_days, "at_months": at_months, "observed_accounts": len(obs),
             "data_start": data_start, "key_features": features, "first_value": pc.first_value,
