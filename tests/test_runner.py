@@ -284,7 +284,8 @@ def test_the_same_run_renders_the_same_reports(report_data, tmp_path):
     written = "|".join(re.escape(d) for d in (today.isoformat(), fmt_date(today, "en"), fmt_date(today, "ja")))
     mask = re.compile(rf"(?:{written})[T ]\d{{2}}:\d{{2}}(:\d{{2}})?")  # "validated at <now>": wall-clock time
     for out in ("a", "b"):
-        result = run(data_dir=report_data, out_dir=tmp_path / out, run_date=REPORT_RUN_DATE, progress=lambda m: None)
+        result = run(data_dir=report_data, out_dir=tmp_path / out, run_date=REPORT_RUN_DATE, progress=lambda m: None,
+                     rerender=True)  # both executed: the kept executed copies are what is tested here
         assert result.failed == [], result.failed
     first, second = (tmp_path / x / REPORT_RUN_DATE / "executed" for x in ("a", "b"))
     names = sorted(p.name for p in first.glob("*.ipynb"))
@@ -293,3 +294,57 @@ def test_the_same_run_renders_the_same_reports(report_data, tmp_path):
         a, b = _outputs(first / name, mask), _outputs(second / name, mask)
         assert len(a) > 3 and any("image/png" in x[2] for x in a), name
         assert a == b, f"{name}: outputs differ between two renderings of the same run"
+
+
+def test_an_unchanged_report_is_exported_again_without_executing_its_notebook(report_data, tmp_path):
+    """The second run with the same artifacts, notebook, code and parameters exports the kept executed notebook
+    (the same outputs) with this run's title line; another parameter, or ``rerender``, executes it again."""
+    from engage_models.reports.runner import RENDERED_DIR
+
+    def go(out, **kw):
+        said = []
+        result = run(data_dir=report_data, out_dir=tmp_path / out, only=["01"], run_date=REPORT_RUN_DATE,
+                     progress=said.append, **kw)
+        assert result.failed == [] and len(result) == 1
+        return " ".join(said), tmp_path / out / REPORT_RUN_DATE
+
+    go("warm")  # executes, or reuses what an earlier test left: either way a kept copy exists now
+    kept = sorted((report_data / "artifacts" / RENDERED_DIR).glob("01_data_quality-*.ipynb"))
+    assert len(kept) == 1
+    said, first = go("a")
+    assert "01_data_quality.ipynb unchanged, exported again" in said
+    mask = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
+    said, second = go("b", rerender=True)
+    assert "01_data_quality.ipynb done" in said
+    name = "01_data_quality.ipynb"
+    assert _outputs(first / "executed" / name, mask) == _outputs(second / "executed" / name, mask)
+    a, b = ((d / "01_data_quality.html").read_text(encoding="utf-8") for d in (first, second))
+    assert mask.sub("<now>", a) == mask.sub("<now>", b)  # the same page, but for the time of the run
+    _assert_self_contained_without_code(a)
+    said, _ = go("c", lang="ja")  # another parameter the notebook takes: executed, and kept beside the first
+    assert "01_data_quality.ipynb done" in said
+    assert len(list((report_data / "artifacts" / RENDERED_DIR).glob("01_data_quality-*.ipynb"))) == 2
+
+
+def test_the_render_key_follows_what_a_report_shows(tmp_path):
+    """The key changes with the notebook's text, a stage's key, reason or skipped sections, and a parameter;
+    not with the run's staging folder or a stage's status and time."""
+    from engage_models.reports.runner import render_key
+
+    nb = _notebook(tmp_path / "x.ipynb", "print(1)")
+    stages = [{"name": "panel", "status": "computed", "key": "k1", "seconds": 3.0, "reason": None, "kind": None,
+               "skipped": []}]
+    cfg = {"lang": "en", "currency": "USD"}
+    base = render_key(nb, {"x": 1, "run_dir": "/tmp/a"}, "python3", stages, cfg)
+    same = render_key(nb, {"x": 1, "run_dir": "/tmp/b"}, "python3",
+                      [{**stages[0], "status": "reused", "seconds": 0.1}], dict(cfg))
+    assert base == same
+    changed = [render_key(nb, {"x": 2, "run_dir": "/tmp/a"}, "python3", stages, cfg),
+               render_key(nb, {"x": 1}, "other-kernel", stages, cfg),
+               render_key(nb, {"x": 1}, "python3", [{**stages[0], "key": "k2"}], cfg),
+               render_key(nb, {"x": 1}, "python3", [{**stages[0], "skipped": [{"section": "s"}]}], cfg),
+               render_key(nb, {"x": 1}, "python3", [{**stages[0], "key": None, "reason": "too few"}], cfg),
+               render_key(nb, {"x": 1}, "python3", stages, {**cfg, "currency": "JPY"})]
+    assert len({base, *changed}) == 7
+    _notebook(nb, "print(2)")
+    assert render_key(nb, {"x": 1, "run_dir": "/tmp/a"}, "python3", stages, cfg) != base

@@ -93,7 +93,7 @@ def _run(args) -> int:
             only=args.only, as_of=args.as_of, horizon_days=args.horizon, lang=args.lang, seed=args.seed,
             run_date=args.run_date, currency=args.currency, demo=demo, demo_accounts=args.demo_accounts,
             demo_months=args.demo_months, kernel_name=args.kernel, timeout=args.timeout, engine=args.engine,
-            workers=args.workers, **_engine_settings(args),
+            workers=args.workers, rerender=args.rerender, **_engine_settings(args),
         )
     except NotebookFailed as exc:
         print(f"engage run: FAILED: {exc}", file=sys.stderr)
@@ -283,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--kernel", default=None, help=f"Jupyter kernel (default {config.KERNEL_NAME}, else python3)")
     r.add_argument("--timeout", type=int, default=1800, help="seconds a cell may run")
     r.add_argument("--workers", type=int, default=None, help="notebooks rendered at once (default 2)")
+    r.add_argument("--rerender", action="store_true",
+                   help="execute every notebook (default: a report whose inputs are unchanged is exported again)")
     _engine_arguments(r, default=None)
     r.set_defaults(func=_run)
 

@@ -558,14 +558,67 @@ def strip_machine_paths(text: str, paths: list[tuple[str, str]]) -> str:
     return text
 
 
+#: Executed notebooks kept for reuse, under the pipeline's artifact store: ``<data_dir>/artifacts/.rendered/``.
+RENDERED_DIR = ".rendered"
+#: Executed notebooks kept per report (the newest by use).
+RENDERED_KEEP = 2
+#: Notebook parameters that name this run's staging folder: they change every run but not what is shown.
+_RUN_PATHS = ("run_dir", "output_dir")
+
+
+def render_key(nb: Path, nb_params: dict, kernel: str, stages: list[dict], config: dict) -> str:
+    """What an executed report depends on: the notebook's text, the package's code, the kernel, the notebook's
+    parameters (without the run's staging paths), the run's configuration (the notebooks read the language,
+    the currency... from it) and every stage's key, failure reason and skipped sections (not its status or
+    time: a reused stage renders as the computed one did)."""
+    from ..pipeline.store import code_version
+
+    shown = [{k: s.get(k) for k in ("name", "key", "reason", "kind", "skipped")} for s in stages]
+    payload = json.dumps(jsonable({"notebook": hashlib.sha256(nb.read_bytes()).hexdigest(), "code": code_version(),
+                                   "kernel": kernel, "stages": shown, "config": config,
+                                   "params": {k: v for k, v in nb_params.items() if k not in _RUN_PATHS}}),
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _cached_render(cache: Path, key: str, nb: Path) -> Path:
+    return cache / f"{nb.stem}-{key}.ipynb"
+
+
+def _keep_render(cache: Path, key: str, nb: Path, executed: Path) -> None:
+    """Keep ``executed`` (already without machine paths) for a later run with the same key; prune older ones."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        target = _cached_render(cache, key, nb)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(executed, tmp)
+        tmp.replace(target)
+        older = sorted(cache.glob(f"{nb.stem}-*.ipynb"), key=lambda q: q.stat().st_mtime, reverse=True)
+        for old in older[RENDERED_KEEP:]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:  # a read-only store only costs the next run a render
+        log.warning("could not keep the executed %s for reuse: %s", nb.name, exc)
+
+
 def _render(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int | None, lang: str, meta: str,
-            paths: list[tuple[str, str]] = ()):
+            paths: list[tuple[str, str]] = (), cache: tuple[Path, str] | None = None):
     """Execute one notebook into ``staging`` and export its HTML; returns its entry, or raises NotebookFailed.
 
     The executed notebook is published (``executed/``): its parameters, Papermill's record and any warning
-    text are kept without the machine's paths (``paths``, see :func:`machine_paths`)."""
+    text are kept without the machine's paths (``paths``, see :func:`machine_paths`). With ``cache`` (a folder
+    and the notebook's :func:`render_key`), a notebook executed before with the same key is not executed
+    again: its kept copy is exported with this run's title line (entry ``reused``: True)."""
     executed = staging / nb.name
     t0 = time.perf_counter()
+    if cache is not None and _cached_render(*cache, nb).is_file():
+        kept = _cached_render(*cache, nb)
+        shutil.copyfile(kept, executed)
+        os.utime(kept)  # the newest by use is kept longest
+        done = nbformat.read(executed, as_version=4)
+        title = report_title(done, lang, nb.stem)
+        html_path = export_html(done, staging / f"{nb.stem}.html", lang=lang, title=title, meta=meta)
+        return {"notebook": nb.name, "title": title, "html": html_path.name, "seconds": time.perf_counter() - t0,
+                "reused": True}
     try:
         pm.execute_notebook(str(nb), str(executed), parameters=nb_params, kernel_name=kernel, progress_bar=False,
                             log_output=False, execution_timeout=timeout)
@@ -576,10 +629,13 @@ def _render(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int 
         raise NotebookFailed(nb.name, None, type(exc).__name__, str(exc)) from exc
     if paths:
         executed.write_text(strip_machine_paths(executed.read_text(encoding="utf-8"), paths), encoding="utf-8")
+    if cache is not None:
+        _keep_render(*cache, nb, executed)
     done = nbformat.read(executed, as_version=4)
     title = report_title(done, lang, nb.stem)
     html_path = export_html(done, staging / f"{nb.stem}.html", lang=lang, title=title, meta=meta)
-    return {"notebook": nb.name, "title": title, "html": html_path.name, "seconds": time.perf_counter() - t0}
+    return {"notebook": nb.name, "title": title, "html": html_path.name, "seconds": time.perf_counter() - t0,
+            "reused": False}
 
 
 def run(
@@ -607,6 +663,7 @@ def run(
     config_file: str | Path | None = None,
     run_config: RunConfig | None = None,
     workers: int | None = None,
+    rerender: bool = False,
 ) -> RunResult:
     """Run the pipeline and publish the reports into ``out_dir/<run_date>/`` and ``out_dir/latest/``.
 
@@ -624,6 +681,10 @@ def run(
         reports are kept.
     workers : int, optional
         Notebooks rendered at once (default: 2, or 1 on a single core).
+    rerender : bool, default False
+        Execute every notebook. By default a report whose notebook, code, parameters and stage artifacts are
+        those of an earlier run is not executed again: its executed copy (kept in the data folder's
+        ``artifacts/.rendered/``) is exported with this run's title line.
 
     Returns
     -------
@@ -639,6 +700,7 @@ def run(
     """
     from ..pipeline import RunConfig
     from ..pipeline import run as run_pipeline
+    from ..pipeline.flow import ARTIFACTS
     from ..pipeline.stages import EXPORT_DIR, STAGE_NAMES
 
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -690,6 +752,7 @@ def run(
         public = {k: v for k, v in cfg.to_dict().items() if not isinstance(v, dict)}
         entries, failures = [], []
         paths = machine_paths(staging, data_path, out_dir, Path(notebooks_dir).resolve())
+        stage_list = [r.as_dict() for r in pipeline_run.records.values()] if pipeline_run is not None else []
         with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
             futures = {}
             for i, nb in enumerate(notebooks, 1):
@@ -697,13 +760,19 @@ def run(
                 values = {**public, "data_dir": str(data_path), "run_dir": str(staging), "output_dir": str(staging)}
                 nb_params = {k: v for k, v in values.items() if k in declared}
                 say(f"[{i}/{len(notebooks)}] {nb.name} ...")
-                futures[pool.submit(_render, nb, staging, nb_params, kernel, timeout, lang, meta, paths)] = nb
+                cache = None
+                if pipeline_run is not None and notebook_needs(nb) and not rerender:
+                    key = render_key(nb, nb_params, kernel, stage_list, cfg.to_dict())
+                    cache = (data_path / ARTIFACTS / RENDERED_DIR, key)
+                futures[pool.submit(_render, nb, staging, nb_params, kernel, timeout, lang, meta, paths,
+                                    cache)] = nb
             for fut in as_completed(futures):
                 nb = futures[fut]
                 try:
                     entry = fut.result()
                     entries.append(entry)
-                    say(f"      {nb.name} done in {entry['seconds']:.1f} s -> {entry['html']}")
+                    how = "unchanged, exported again" if entry.pop("reused", False) else "done"
+                    say(f"      {nb.name} {how} in {entry['seconds']:.1f} s -> {entry['html']}")
                 except NotebookFailed as exc:
                     failures.append(exc)
                     say(f"      {exc}")
