@@ -2,5 +2,5 @@
 
 :mod:`~.errors` the error family, :mod:`~.time` UTC and months, :mod:`~.stats` intervals and link functions,
 :mod:`~.io` atomic files and JSON, :mod:`~.i18n` the message catalogue and number formats,
-:mod:`~.display` tables for notebooks, :mod:`~.plots` the figure style.
+:mod:`~.display` tables for notebooks, :mod:`~.plots` the figure style, :mod:`~.progress` bars on long stages.
 """

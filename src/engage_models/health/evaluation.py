@@ -39,6 +39,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from .._core.errors import InsufficientData
 from .._core.i18n import fmt_interval, t
 from .._core.plots import BAND_COLOURS, error_bars, new_ax
+from .._core.progress import step
 from .._core.stats import log_loss
 
 log = logging.getLogger(__name__)
@@ -263,7 +264,8 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
     h = pd.Timedelta(days=horizon_days)
     preds, fitted, seconds, used = [], {}, {}, []
     extra = list((scores or {}).values())
-    for cut in cutoffs:
+    for i, cut in enumerate(cutoffs):
+        step(i, len(cutoffs), "backtest cutoffs")  # done so far; the last is reported after the loop
         train = panel[(panel[date_col] + h <= cut) & lab.notna()]
         test = panel[(panel[date_col] == cut) & lab.notna()]
         if train[label].nunique() < 2 or test.empty:
@@ -287,6 +289,7 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
             preds.append(pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(), "y": yt,
                                        "model": name, "p": test[col].to_numpy(float)}))
         log.info("backtest cutoff %s: %d training rows, %d test rows", cut.date(), len(train), len(test))
+    step(len(cutoffs), len(cutoffs), "backtest cutoffs")
     if not preds:
         dates = ", ".join(f"{c:%Y-%m-%d}" for c in cutoffs) or "none with an observed label"
         raise InsufficientData(f"out-of-time backtest: no test date ({dates}) has both churned and retained "

@@ -72,6 +72,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.i18n import t
+from .._core.progress import step
 from .._core.stats import log_loss
 from .._core.stats import logit as _logit
 from .._core.stats import sigmoid as _sigmoid
@@ -363,7 +364,8 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         m = clone(self.fitted_.model)
         if m.solver == "lbfgs":  # each refit starts from the full fit's weights: a few iterations each
             m.set_params(warm_start=True)
-        for _ in range(self.n_bootstrap):
+        for b in range(self.n_bootstrap):
+            step(b, self.n_bootstrap, "bootstrap refits")
             pick = rng.integers(0, n_acc, n_acc)
             idx = np.concatenate([rows_of[i] for i in pick])
             if len(np.unique(y[idx])) < 2:
@@ -371,6 +373,7 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
             m.coef_, m.intercept_ = self.fitted_.model.coef_.copy(), self.fitted_.model.intercept_.copy()
             m.fit(Zn[idx], y[idx])
             coefs.append(m.coef_[0].copy())
+        step(self.n_bootstrap, self.n_bootstrap, "bootstrap refits")
         return np.percentile(np.array(coefs), [2.5, 97.5], axis=0) if coefs else None
 
     # ------------------------------------------------------------------------------------- scoring

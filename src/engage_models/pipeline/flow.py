@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from .._core.errors import ConfigError, InsufficientData
 from .._core.io import read_json, write_json
+from .._core.progress import show_bars, stage_bar
 from .._core.time import to_utc
 from .config import RunConfig
 from .stages import STAGE_NAMES, STAGES, Context, Stage, ingest_is_current, read_km
@@ -91,6 +92,7 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
     elif overrides:
         config = config.replace(**overrides)
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    bars = progress is None and show_bars()  # a bar per long stage on a terminal (see _core.progress)
     store = Store(Path(config.data_dir) / ARTIFACTS)
     done: dict[str, Artifact] = {}
     records: dict[str, StageRecord] = {}
@@ -118,7 +120,8 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
         try:
             with store.write(st.name, key, {"needs": {n: a.key for n, a in inputs.items()},
                                             "params": params}) as out:
-                with threadpool_limits(limits=1, user_api="blas"):  # see BLAS_NOTE
+                with threadpool_limits(limits=1, user_api="blas"), \
+                        stage_bar(st.name, enabled=bars, last_seconds=store.last_seconds(st.name)):  # BLAS_NOTE
                     st.run(Context(config, inputs, out, absent))
         except InsufficientData as exc:
             records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0, str(exc),

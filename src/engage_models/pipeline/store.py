@@ -223,6 +223,19 @@ class Store:
             shutil.rmtree(staging, ignore_errors=True)
         self.prune(stage)
 
+    def last_seconds(self, stage: str) -> float | None:
+        """How long ``stage`` took when it was last computed here (its newest version's manifest), if ever."""
+        folder = self.root / stage
+        manifests = [p / MANIFEST for p in folder.iterdir() if (p / MANIFEST).is_file()] if folder.exists() else []
+        if not manifests:
+            return None
+        try:
+            newest = max((json.loads(m.read_text(encoding="utf-8")) for m in manifests),
+                         key=lambda m: m.get("created", ""))
+        except (OSError, ValueError):
+            return None
+        return newest.get("seconds")
+
     def prune(self, stage: str) -> None:
         """Keep the ``keep`` most recently used versions of ``stage``."""
         folder = self.root / stage

@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.base import clone
 
+from .._core.progress import step
 from .curves import SurvivalCurves, monthly_discount_rate
 
 log = logging.getLogger(__name__)
@@ -125,11 +126,17 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
     from sklearn.utils.parallel import Parallel, delayed
 
     jobs = max(1, min(n_boot, effective_n_jobs(n_jobs)))
-    chunks = [list(range(n_boot))[j::jobs] for j in range(jobs)]
-    done = Parallel(n_jobs=jobs)(
-        delayed(_bootstrap_draws)(model, train, accounts.loc[base.index], t0.loc[base.index], mrr.loc[base.index],
-                                  cluster, [(b, picks[b]) for b in chunk], value_kw)
-        for chunk in chunks)
+    # a few chunks per process, so that progress is seen as they return (and a slow chunk is not waited on alone)
+    n_chunks = min(n_boot, jobs * 2) if jobs > 1 else 1
+    chunks = [list(range(n_boot))[j::n_chunks] for j in range(n_chunks)]
+    done = []
+    step(0, n_boot, "bootstrap refits")
+    for part in Parallel(n_jobs=jobs, return_as="generator_unordered")(
+            delayed(_bootstrap_draws)(model, train, accounts.loc[base.index], t0.loc[base.index],
+                                      mrr.loc[base.index], cluster, [(b, picks[b]) for b in chunk], value_kw)
+            for chunk in chunks):
+        done.append(part)
+        step(round(n_boot * len(done) / n_chunks), n_boot, "bootstrap refits")
     results = sorted((r for part in done for r in part), key=lambda r: r[0])  # in draw order, whatever n_jobs
     draws = [r[1] for r in results]
     pdraws = [r[2] for r in results]

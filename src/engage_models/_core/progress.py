@@ -1,0 +1,73 @@
+"""Progress a person can see on long stages: one bar per stage, with its current step, elapsed and remaining.
+
+Long loops (bootstrap refits, backtest cutoffs) call :func:`step` as they go; the call costs nothing when no
+bar is shown (a scheduled run, a test, a notebook). The pipeline opens a bar per computed stage with
+:func:`stage_bar` when it prints to a terminal. The bar is tqdm's: the remaining time is tqdm's estimate from the
+rate of the current step (a stage's steps are shown one after the other: "backtest 3/6", then "refits 20/50").
+
+>>> step(1, 10, "refits")       # no bar open: nothing happens
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_REPORTER: ContextVar[Callable[[int, int, str], None] | None] = ContextVar("engage_progress", default=None)
+
+
+def step(done: int, total: int, what: str = "") -> None:
+    """Report that ``done`` of ``total`` units of the step ``what`` are finished (no-op without a bar)."""
+    reporter = _REPORTER.get()
+    if reporter is not None:
+        reporter(int(done), int(total), what)
+
+
+@contextmanager
+def reporting(reporter: Callable[[int, int, str], None] | None) -> Iterator[None]:
+    """Send :func:`step` calls made inside the block to ``reporter(done, total, what)``."""
+    token = _REPORTER.set(reporter)
+    try:
+        yield
+    finally:
+        _REPORTER.reset(token)
+
+
+def show_bars(stream=None) -> bool:
+    """Bars only on a terminal: a log file or a CI console gets the stage lines alone."""
+    stream = stream if stream is not None else sys.stderr
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+@contextmanager
+def stage_bar(name: str, *, enabled: bool, last_seconds: float | None = None, stream=None) -> Iterator[None]:
+    """A bar for the stage ``name`` while the block runs (nothing when not ``enabled``).
+
+    ``last_seconds``: how long the stage took when last computed, shown beside the bar as a guide."""
+    if not enabled:
+        with reporting(None):
+            yield
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=1, desc=f"  {name:9s}", file=stream if stream is not None else sys.stderr, leave=False,
+               bar_format="{desc} {n_fmt}/{total_fmt} |{bar:20}| {elapsed}<{remaining}{postfix}", dynamic_ncols=True)
+    if last_seconds:
+        bar.set_postfix_str(f"last time {last_seconds:.0f} s", refresh=False)
+    current = {"what": None}
+
+    def report(done: int, total: int, what: str) -> None:
+        if what != current["what"] or total != bar.total:
+            current["what"] = what
+            bar.reset(total=max(total, 1))
+            bar.set_description_str(f"  {name:9s} {what}", refresh=False)
+        bar.n = min(done, bar.total)
+        bar.refresh()
+
+    try:
+        with reporting(report):
+            yield
+    finally:
+        bar.close()
