@@ -330,6 +330,8 @@ def test_driver_q_values_come_from_the_account_bootstrap_p_values():
         assert out.loc[name, "p_value"] == pytest.approx(r["p_value"])
         excludes_zero = out.loc[name, "ci_low"] > 0 or out.loc[name, "ci_high"] < 0
         assert excludes_zero == (out.loc[name, "p_value"] < 0.05)
+    shared = driver_correlations(df, ["signal", "noise"], n_boot=400, n_jobs=2).set_index("driver")
+    pd.testing.assert_frame_equal(shared, out)  # processes share the candidates; the draws do not change
 
 
 # ------------------------------------------------------------------------------------- churn by category

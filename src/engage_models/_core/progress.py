@@ -1,4 +1,5 @@
-"""Progress a person can see on long stages: one bar per stage, with its current step, elapsed and remaining.
+"""Long stages: progress a person can see (one bar per stage: its current step, elapsed and remaining), and
+how many processes a stage's refits may share (:func:`effective_n_jobs`).
 
 Long loops (bootstrap refits, backtest cutoffs) call :func:`step` as they go; the call costs nothing when no
 bar is shown (a scheduled run, a test, a notebook). The pipeline opens a bar per computed stage with
@@ -10,6 +11,7 @@ rate of the current step (a stage's steps are shown one after the other: "backte
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,3 +73,18 @@ def stage_bar(name: str, *, enabled: bool, last_seconds: float | None = None, st
             yield
     finally:
         bar.close()
+
+
+def effective_n_jobs(n_jobs: int | None) -> int:
+    """Processes for ``n_jobs`` as joblib counts them: ``None`` 1, ``-1`` every core this process may use,
+    ``-2`` all but one, ...
+
+    >>> effective_n_jobs(None), effective_n_jobs(3)
+    (1, 3)
+    """
+    if n_jobs is None or n_jobs == 0:
+        return 1
+    if n_jobs > 0:
+        return int(n_jobs)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores + 1 + int(n_jobs))

@@ -66,6 +66,7 @@ class SurveyConfig:
     ci_method: str = "adjusted"  # NPS interval: "adjusted" (adjusted Wald) or "wald"
     trend_freq: str = "M"  # period of the trends: M (month), Q (quarter)
     driver_bootstrap: int = 300  # bootstrap draws for the drivers' intervals
+    n_jobs: int = -1  # processes sharing the drivers' bootstraps (-1: every core); the intervals do not depend on it
     watch_list: int = 15  # accounts to call in the report
 
 

@@ -302,7 +302,7 @@ def surveys(ctx: Context) -> None:
         cols = dr.candidate_drivers(pnl.columns)
         joined, indicators = dr.one_hot(dr.attach_panel(data.nps, pnl, cols, max_age_days=45), data.attributes)
         out.frame("drivers", dr.driver_correlations(joined, cols + indicators, ci="bootstrap",
-                                                    n_boot=v.driver_bootstrap, seed=c.seed))
+                                                    n_boot=v.driver_bootstrap, seed=c.seed, n_jobs=v.n_jobs))
 
     ctx.section("drivers", drivers)
     waves = sv.account_waves(data.nps)

@@ -44,6 +44,7 @@ from scipy import stats
 from .._core.errors import ConfigError
 from .._core.i18n import t
 from .._core.plots import error_bars, new_ax
+from .._core.progress import effective_n_jobs
 from .._core.stats import (
     benjamini_hochberg,
     cluster_bootstrap_spearman,
@@ -137,7 +138,7 @@ def candidate_drivers(columns: Sequence[str], exclude_families: Sequence[str] = 
 
 def driver_correlations(df: pd.DataFrame, columns: Sequence[str], target: str = "score", *, ci: str | None = None,
                         level: float = 0.95, n_boot: int = 1000, cluster: str | None = "account_id",
-                        seed: int = 0, min_n: int = 10) -> pd.DataFrame:
+                        seed: int = 0, min_n: int = 10, n_jobs: int | None = None) -> pd.DataFrame:
     """Spearman's rho between ``target`` and each column, with an interval, ranked by |rho|.
 
     Parameters
@@ -151,6 +152,9 @@ def driver_correlations(df: pd.DataFrame, columns: Sequence[str], target: str = 
         when ``cluster`` is None or not a column). ``'fisher'``: Fisher-z interval and Spearman's p-value,
         both for independent rows. None (default): ``'bootstrap'`` when ``df`` has the ``cluster`` column,
         else ``'fisher'``.
+    n_jobs : int, optional
+        Processes sharing the candidates' bootstraps (joblib's convention: -1 every core). Each candidate's
+        draws are seeded alike whatever ``n_jobs`` is, so the result does not depend on it.
 
     Returns
     -------
@@ -169,7 +173,7 @@ def driver_correlations(df: pd.DataFrame, columns: Sequence[str], target: str = 
     if clustered and df[cluster].isna().any():
         raise ValueError(f"{int(df[cluster].isna().sum())} answers have no {cluster!r}: give every answer its "
                          "account, or cluster=None to treat answers as independent")
-    rows = []
+    rows, boots = [], []
     y_all = pd.to_numeric(df[target], errors="coerce")
     for col in columns:
         x = pd.to_numeric(df[col], errors="coerce")
@@ -187,9 +191,16 @@ def driver_correlations(df: pd.DataFrame, columns: Sequence[str], target: str = 
             row.update(rho=float(rho), ci_low=lo, ci_high=hi, p_value=float(p))
         else:
             groups = df.loc[ok, cluster].to_numpy() if clustered else np.arange(n)
-            r = cluster_bootstrap_spearman(x[ok].to_numpy(), y_all[ok].to_numpy(), groups, n_boot, seed, level)
-            row.update({k: r[k] for k in ("rho", "ci_low", "ci_high", "p_value")})
+            boots.append((row, (x[ok].to_numpy(), y_all[ok].to_numpy(), groups, n_boot, seed, level)))
         rows.append(row)
+    if boots:  # the candidates' cluster bootstraps, shared among processes (the draws do not depend on it)
+        from sklearn.utils.parallel import Parallel, delayed
+
+        jobs = max(1, min(len(boots), effective_n_jobs(n_jobs)))
+        found = Parallel(n_jobs=jobs)(delayed(cluster_bootstrap_spearman)(*args) for _, args in boots) \
+            if jobs > 1 else [cluster_bootstrap_spearman(*args) for _, args in boots]
+        for (row, _), r in zip(boots, found, strict=True):
+            row.update({k: r[k] for k in ("rho", "ci_low", "ci_high", "p_value")})
     out = pd.DataFrame(rows, columns=["driver", "n", "rho", "ci_low", "ci_high", "p_value", "accounts"])
     out["accounts"] = out["accounts"].astype("Int64")
     out.insert(6, "q_value", benjamini_hochberg(out["p_value"]))

@@ -25,7 +25,6 @@ which carry the uncertainty of both the coefficients and the baseline hazard.
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 
 import numpy as np
@@ -33,7 +32,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.base import clone
 
-from .._core.progress import step
+from .._core.progress import effective_n_jobs, step
 from .curves import SurvivalCurves, monthly_discount_rate
 
 log = logging.getLogger(__name__)
@@ -161,21 +160,6 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
 #: Per-account and portfolio columns that get bootstrap intervals.
 VALUE_COLUMNS = ["expected_remaining_months", "discounted_months", "ltv"]
 PORTFOLIO_COLUMNS = ["expected_churned_mrr", "expected_lost_mrr_months", "expected_churned_accounts"]
-
-
-def effective_n_jobs(n_jobs: int | None) -> int:
-    """Processes for ``n_jobs`` as joblib counts them: ``None`` 1, ``-1`` every core this process may use,
-    ``-2`` all but one, ...
-
-    >>> effective_n_jobs(None), effective_n_jobs(3)
-    (1, 3)
-    """
-    if n_jobs is None or n_jobs == 0:
-        return 1
-    if n_jobs > 0:
-        return int(n_jobs)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores + 1 + int(n_jobs))
 
 
 def _bootstrap_draws(model, train, accounts, t0, mrr, cluster, picks, value_kw) -> list:
