@@ -230,3 +230,20 @@ def test_every_stage_reads_only_stages_that_run_before_it():
         later = (set(st.needs) | set(st.uses)) - set(STAGE_NAMES[:i])
         assert not later, f"{st.name} reads {sorted(later)}, which run after it"
     assert STAGE_NAMES[-1] == "summary"
+
+
+def test_the_health_stage_fits_on_a_sample_scores_everyone_and_says_so(first_run, world):
+    """Only health is recomputed (its parameters changed): its models see 120 accounts, everyone is scored."""
+    run = pipeline.run({"data_dir": str(world), "run_date": "2025-01-02", "health": {"max_fit_accounts": 120}},
+                       until="health", strict=True, progress=lambda m: None)
+    model = run["health"].json("model")
+    accounts = run.panel["account_id"].nunique()
+    assert model["fit_sample"]["sampled"] and model["fit_sample"]["fitted_on"] == 120
+    assert model["fit_sample"]["accounts"] > 120
+    assert run["health"].json("backtest")["fit_sample"] == model["fit_sample"]
+    latest = run.scores[run.scores["as_of"] == run.scores["as_of"].max()]
+    assert latest["account_id"].nunique() == run.panel.loc[run.panel["as_of"] == run.panel["as_of"].max(),
+                                                           "account_id"].nunique()
+    assert model["n_train"] < len(run.panel) and accounts > 120
+    with pytest.raises(ConfigError, match="max_fit_accounts"):
+        RunConfig.from_dict({"health": {"max_fit_accounts": 5}})

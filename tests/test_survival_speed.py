@@ -96,3 +96,26 @@ def test_bootstrap_intervals_do_not_depend_on_the_number_of_processes():
     pd.testing.assert_frame_equal(one, two)
     pd.testing.assert_frame_equal(port1, port2)
     assert one.attrs["n_boot"] == 6 and (one["ltv_low"] < one["ltv_high"]).all()
+
+
+@pytest.mark.slow  # 160 refits on 1,600 accounts: about 40 s on an idle 2-core machine
+def test_the_m_out_of_n_bootstrap_keeps_the_full_bootstraps_widths():
+    """Refits on 400 of 1,600 accounts, each draw's distance from the full fit shrunk by sqrt(400/1600) = 1/2,
+    give intervals as wide as refits on all 1,600 (the same model, 80 draws each): the median ratio of the
+    widths over accounts and values is within 20% of 1, the m-out-of-n intervals still hold the full fit's value,
+    and the results say what was resampled."""
+    df = _frame(9, 1600)
+    rows = df.assign(account_id=np.arange(len(df)), start=df["entry"], stop=df["duration"])
+    model = TimeVaryingCox(covariates=["x1", "x2"], penalizer=0.01).fit(rows)
+    now = rows.sample(40, random_state=1)
+    kw = {"n_boot": 80, "random_state": 3, "cluster": "account_id", "horizon": 24.0, "n_jobs": 1}
+    full, _ = bootstrap_values(model, rows, now, now["stop"], 100.0, **kw)
+    part, port = bootstrap_values(model, rows, now, now["stop"], 100.0, max_resample=400, **kw)
+    assert (full.attrs["resampled"], full.attrs["clusters"]) == (1600, 1600)
+    assert (part.attrs["resampled"], port.attrs["clusters"]) == (400, 1600)
+    ratios = [((part[f"{c}_high"] - part[f"{c}_low"]) / (full[f"{c}_high"] - full[f"{c}_low"])).median()
+              for c in ("expected_remaining_months", "ltv")]
+    print("median width ratios (m-out-of-n / full):", ratios)
+    assert all(0.8 < r < 1.25 for r in ratios), ratios
+    for c in ("expected_remaining_months", "ltv"):
+        assert ((part[f"{c}_low"] <= part[c] + 1e-9) & (part[c] <= part[f"{c}_high"] + 1e-9)).mean() > 0.9

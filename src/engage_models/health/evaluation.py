@@ -244,7 +244,7 @@ def default_cutoffs(panel: pd.DataFrame, n_cutoffs: int = 4, label: str = "churn
 def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, horizon_days: int,
              cutoffs=None, n_cutoffs: int = 4, label: str = "churned_within_h", date_col: str = "as_of",
              id_col: str = "account_id", scores: dict[str, str] | None = None,
-             drop: tuple[str, ...] = ("duration_days", "event")) -> Backtest:
+             drop: tuple[str, ...] = ("duration_days", "event"), train_accounts=None) -> Backtest:
     """Rolling-origin out-of-time backtest (see the module docstring).
 
     Parameters
@@ -256,6 +256,9 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
     scores : dict, optional
         Name -> a panel column that already is a score (e.g. the simulator's true hazard): evaluated on the
         same rows, nothing fitted.
+    train_accounts : array-like, optional
+        Fit every cutoff's models on these accounts' rows only (a sample of a large company, see
+        :func:`engage_models._core.sampling.stratified_accounts`); every account's rows are still tested.
     """
     lab = panel[label]
     if cutoffs is None:
@@ -264,9 +267,10 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
     h = pd.Timedelta(days=horizon_days)
     preds, fitted, seconds, used = [], {}, {}, []
     extra = list((scores or {}).values())
+    fit_on = panel if train_accounts is None else panel[panel[id_col].isin(pd.Index(train_accounts))]
     for i, cut in enumerate(cutoffs):
         step(i, len(cutoffs), "backtest cutoffs")  # done so far; the last is reported after the loop
-        train = panel[(panel[date_col] + h <= cut) & lab.notna()]
+        train = fit_on[(fit_on[date_col] + h <= cut) & fit_on[label].notna()]
         test = panel[(panel[date_col] == cut) & lab.notna()]
         if train[label].nunique() < 2 or test.empty:
             log.warning("cutoff %s skipped: %d training rows, %d test rows", cut, len(train), len(test))

@@ -193,7 +193,7 @@ def score_alerts(scored: pd.DataFrame, drop: float = 10.0, as_of=None, previous=
 # ------------------------------------------------------------------------------------ scores over time
 def rolling_scores(panel: pd.DataFrame, make_model: Callable[[], object], *, horizon_days: int,
                    dates=None, n_dates: int = 6, label: str = "churned_within_h",
-                   prefit: dict | None = None) -> tuple[pd.DataFrame, dict]:
+                   prefit: dict | None = None, train_accounts=None) -> tuple[pd.DataFrame, dict]:
     """Score, churn probability and band of every account at each of the last ``n_dates`` dates.
 
     Each date's model is fitted on the rows whose label was known by that date (``as_of + horizon <= date``);
@@ -202,16 +202,17 @@ def rolling_scores(panel: pd.DataFrame, make_model: Callable[[], object], *, hor
     from each model's own thresholds (chosen on its out-of-fold predictions), so no date is banded with what
     was learned after it. A date whose known labels do not yet hold both a churned and a retained account has
     no model, so it is left out of the history (on thin data the history starts later). Returns the scores and
-    the fitted models by date.
+    the fitted models by date. ``train_accounts``: fit on these accounts' rows only (every account is scored).
     """
     all_dates = sorted(panel["as_of"].unique())
+    fit_on = panel if train_accounts is None else panel[panel["account_id"].isin(pd.Index(train_accounts))]
     dates = [pd.Timestamp(d) for d in (dates if dates is not None else all_dates[-n_dates:])]
     h = pd.Timedelta(days=horizon_days)
     fits: dict = {pd.Timestamp(k): m for k, m in (prefit or {}).items()}
     models: dict = {}
     out = []
     for d in dates:
-        train = panel[(panel["as_of"] + h <= d) & panel[label].notna()]
+        train = fit_on[(fit_on["as_of"] + h <= d) & fit_on[label].notna()]
         key = pd.Timestamp(train["as_of"].max()) if len(train) else None
         if key not in fits and train[label].nunique() < 2:
             log.info("no score at %s: the labels known then (%d rows) are not both churned and retained", d.date(),

@@ -100,11 +100,14 @@ def choice_text(model: dict, lang: str = "en") -> str:
     chosen = model.get("chosen_by", {})
     form = t(f"hs.form_{model.get('form', 'linear')}", lang)
     auc = chosen.get("auc")
+    sample = model.get("fit_sample") or {}
+    # the message starts with the space its language puts between sentences (none in Japanese)
+    said = t("hs.fit_sample", lang, m=sample["fitted_on"], n=sample["accounts"]) if sample.get("sampled") else ""
     if chosen.get("by") != "backtest ROC-AUC" or not auc:
-        return t("hs.choice_fixed", lang, form=form)
+        return t("hs.choice_fixed", lang, form=form) + said
     diff = chosen.get("shape_vs_linear") or {}
     return t("hs.choice", lang, form=form, shape=auc["shape"], linear=auc["linear"],
-             d=diff.get("difference", np.nan), lo=diff.get("ci_low", np.nan), hi=diff.get("ci_high", np.nan))
+             d=diff.get("difference", np.nan), lo=diff.get("ci_low", np.nan), hi=diff.get("ci_high", np.nan)) + said
 
 
 def shape_card_view(card: pd.DataFrame, lang: str = "en") -> pd.DataFrame:

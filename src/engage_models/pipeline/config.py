@@ -44,6 +44,7 @@ class HealthConfig:
     score: str = "linear"  # the card: linear (weights), shape (ranges) or auto (the backtest's ROC-AUC chooses)
     shape_bootstrap: int = 20  # refits of the shape learner for its points' intervals (when the shape card is used)
     history_dates: int = 3  # observation dates scored for the score history
+    max_fit_accounts: int | None = 5000  # more accounts: models fitted on a stratified sample of this many
     at_risk: int = 15  # accounts in the health report's at-risk list
 
 
@@ -56,6 +57,7 @@ class SurvivalConfig:
     ltv_horizon_months: float = 36.0  # remaining lifetime and LTV count at most this many months
     n_boot: int = 100  # bootstrap refits for the intervals of remaining lifetime, LTV and revenue at risk
     n_jobs: int = -1  # processes sharing those refits (-1: every core); the intervals do not depend on it
+    max_resample: int | None = 4000  # with more accounts, each refit resamples this many (m-out-of-n, rescaled)
 
 
 @dataclass(frozen=True)
@@ -269,8 +271,15 @@ class RunConfig:
                 raise ConfigError(f"{name} must not be negative, not {value!r}")
         if any(r <= 0 for r in h.cost_ratios) or len(h.cost_ratios) != 2:
             raise ConfigError(f"health.cost_ratios must be two positive numbers, not {h.cost_ratios!r}")
-        if s.n_jobs == 0:
-            raise ConfigError("survival.n_jobs must be a number of processes (1, 2, ...) or -1 for every core, not 0")
+        for name, jobs in {"survival.n_jobs": s.n_jobs, "surveys.n_jobs": v.n_jobs}.items():
+            if jobs == 0:
+                raise ConfigError(f"{name} must be a number of processes (1, 2, ...) or -1 for every core, not 0")
+        if h.max_fit_accounts is not None and h.max_fit_accounts < 100:
+            raise ConfigError(f"health.max_fit_accounts must be at least 100 accounts (or empty: fit on all), "
+                              f"not {h.max_fit_accounts!r}")
+        if s.max_resample is not None and s.max_resample < 50:
+            raise ConfigError(f"survival.max_resample must be at least 50 accounts (or empty: resample all), "
+                              f"not {s.max_resample!r}")
         if not 0 < s.margin <= 1:
             raise ConfigError(f"survival.margin must lie in (0, 1], not {s.margin!r}")
         if s.annual_discount_rate < 0 or s.ltv_horizon_months <= 0:

@@ -398,6 +398,7 @@ def choose_form(summary: pd.DataFrame | None, setting: str = "auto") -> dict:
 
 
 def health(ctx: Context) -> None:
+    from .._core.sampling import sample_note, stratified_accounts
     from ..health import evaluation, history
     from ..health.model_io import save_model
 
@@ -411,10 +412,14 @@ def health(ctx: Context) -> None:
                                f"the health score needs more than {c.horizon_days} days of history with churn")
 
     chosen: dict = {}
+    # a large company's models are fitted on a stratified sample of its accounts; every account is scored
+    sample = stratified_accounts(labelled["account_id"], labelled["churned_within_h"], h.max_fit_accounts, c.seed)
+    fit_note = sample_note(sample, labelled["account_id"].nunique())
 
     def backtest():
         models = health_models(c)
-        bt = evaluation.backtest(pnl, models, horizon_days=c.horizon_days, n_cutoffs=h.n_cutoffs)
+        bt = evaluation.backtest(pnl, models, horizon_days=c.horizon_days, n_cutoffs=h.n_cutoffs,
+                                 train_accounts=sample)
         summary = bt.summary(n_boot=h.metric_bootstrap, seed=c.seed)
         chosen.update(choose_form(summary, h.score))
         learned = FORM_MODEL[chosen["form"]]
@@ -424,15 +429,16 @@ def health(ctx: Context) -> None:
         out.frame("backtest_metrics", summary)
         out.frame("band_performance", evaluation.band_table(*bt.bands_of(learned)))
         out.json("backtest", {"cutoffs": bt.cutoffs, "rows": summary.attrs["n"], "churned": summary.attrs["churned"],
-                              "seconds": bt.seconds, "learned_model": learned,
+                              "seconds": bt.seconds, "learned_model": learned, "fit_sample": fit_note,
                               "learned_vs_hand": evaluation.paired_difference(summary, learned, "hand")})
 
     if not ctx.section(("backtest_metrics", "band_performance"), backtest):
         chosen.update(choose_form(None, h.score))
     form = chosen["form"]
-    X = labelled.drop(columns=list(LABELS))
+    fit_rows = labelled if sample is None else labelled[labelled["account_id"].isin(sample)]
+    X = fit_rows.drop(columns=list(LABELS))
     final = _learned(form, c, h.n_bootstrap if form == "linear" else h.shape_bootstrap).fit(
-        X, labelled["churned_within_h"].astype(int))
+        X, fit_rows["churned_within_h"].astype(int))
     save_model(final, out.file("model.skops"))  # loads back without pickle (health/model_io.py)
     card = final.scorecard("en")
     card["label_ja"] = final.scorecard("ja").set_index("feature").loc[card["feature"], "label"].to_numpy()
@@ -440,7 +446,7 @@ def health(ctx: Context) -> None:
     yellow, red = final.thresholds_
     model_info = {"form": form, "chosen_by": chosen, "thresholds": {"yellow": yellow, "red": red},
                   "cost_ratios": h.cost_ratios, "cv": final.cv_kind_, "calibration": final.calibration_,
-                  "n_train": final.n_train_, "trained_until": labelled["as_of"].max()}
+                  "n_train": final.n_train_, "trained_until": labelled["as_of"].max(), "fit_sample": fit_note}
     if form == "linear":
         model_info.update({"C": final.C_, "n_bootstrap": h.n_bootstrap})
     else:
@@ -450,7 +456,8 @@ def health(ctx: Context) -> None:
     out.json("model", model_info)
     scores, fitted = history.rolling_scores(
         pnl, lambda: _learned(form, c, 0),
-        horizon_days=c.horizon_days, n_dates=h.history_dates, prefit={labelled["as_of"].max(): final})
+        horizon_days=c.horizon_days, n_dates=h.history_dates, prefit={labelled["as_of"].max(): final},
+        train_accounts=sample)
     latest_date = scores["as_of"].max()
     latest = pnl[pnl["as_of"] == latest_date]
     drivers = history.drivers_in_words(fitted[latest_date], latest.drop(columns=list(LABELS)))
@@ -581,8 +588,11 @@ def survival(ctx: Context) -> None:
         return
     values, portfolio = bootstrap_values(
         tv, pdata.start_stop, current, current["t0"], current["mrr"], n_boot=s.n_boot, random_state=c.seed,
-        cluster="account_id", n_jobs=s.n_jobs, margin=s.margin, annual_discount_rate=s.annual_discount_rate,
-        horizon=s.ltv_horizon_months)
+        cluster="account_id", n_jobs=s.n_jobs, max_resample=s.max_resample, margin=s.margin,
+        annual_discount_rate=s.annual_discount_rate, horizon=s.ltv_horizon_months)
+    out.json("intervals", {"refits": values.attrs.get("n_boot", 0), "asked": s.n_boot,
+                           "resampled_accounts": values.attrs.get("resampled"),
+                           "accounts": values.attrs.get("clusters")})
     values = values.rename_axis("account_id").reset_index()
     values["name"] = current.loc[values["account_id"], "name"].astype(str).to_numpy()
     out.frame("values", values)

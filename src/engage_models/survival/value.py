@@ -98,7 +98,7 @@ def simple_ltv(lt: pd.DataFrame, *, margin: float = 0.8, mrr_col: str = "mrr", d
 
 def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr, *, n_boot: int = 100,
                      random_state: int = 0, cluster: str | None = None, alpha: float = 0.05, n_jobs: int | None = None,
-                     **value_kw):
+                     max_resample: int | None = None, **value_kw):
     """Refit ``model`` on ``n_boot`` resamples of ``train``; percentile intervals of values and totals.
 
     ``model`` is a fitted estimator of this package with ``refit_params()`` (the final specification, no
@@ -108,6 +108,12 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
     all cores), so the intervals do not depend on ``n_jobs``. Returns ``(per_account, portfolio)``:
     :func:`account_value` of the fitted model with ``<col>_low``/``<col>_high`` columns, and
     :func:`revenue_at_risk` with intervals.
+
+    ``max_resample``: with more clusters than this, each resample draws only ``m = max_resample`` of the ``n``
+    clusters (the m-out-of-n bootstrap: Bickel, Goetze and van Zwet 1997) and each draw's distance from the
+    full fit is scaled by ``sqrt(m / n)`` before the percentiles, so the refits cost what ``m`` clusters cost
+    while the intervals keep the full data's width (first order: the values are smooth functions of the
+    coefficients). The attributes ``resampled`` and ``clusters`` of both results say what was done.
     """
     curves = model.predict_curves(accounts)
     t0 = pd.Series(np.broadcast_to(np.asarray(t0, float), (len(accounts),)), index=accounts.index)
@@ -117,11 +123,13 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
     if n_boot <= 0:
         return base, port
     rng = np.random.default_rng(random_state)
+    n = len(pd.unique(train[cluster].to_numpy())) if cluster else len(train)
+    m = min(n, int(max_resample)) if max_resample else n
     if cluster:
         uniq = pd.unique(train[cluster].to_numpy())
-        picks = [rng.choice(uniq, size=len(uniq), replace=True) for _ in range(n_boot)]
+        picks = [rng.choice(uniq, size=m, replace=True) for _ in range(n_boot)]
     else:
-        picks = [rng.integers(0, len(train), len(train)) for _ in range(n_boot)]
+        picks = [rng.integers(0, len(train), m) for _ in range(n_boot)]
     from sklearn.utils.parallel import Parallel, delayed
 
     jobs = max(1, min(n_boot, effective_n_jobs(n_jobs)))
@@ -145,6 +153,13 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
         return base, port
     q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
     arr, parr = np.stack(draws), np.stack(pdraws)
+    if m < n:  # m-out-of-n: a draw's distance from the full fit shrinks by sqrt(m / n)
+        shrink = np.sqrt(m / n)
+        full = base[VALUE_COLUMNS].to_numpy(float)
+        pfull = port[PORTFOLIO_COLUMNS].to_numpy(float)
+        with np.errstate(invalid="ignore"):  # inf - inf (an LTV without end) stays undefined
+            arr = full + shrink * (arr - full)
+            parr = pfull + shrink * (parr - pfull)
     with warnings.catch_warnings():  # a value never defined (LTV without MRR) has no interval: NaN, silently
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
         lo, hi = np.nanpercentile(arr, q, axis=0)
@@ -154,6 +169,8 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
     for j, c in enumerate(PORTFOLIO_COLUMNS):
         port[f"{c}_low"], port[f"{c}_high"] = plo[:, j], phi[:, j]
     base.attrs["n_boot"] = port.attrs["n_boot"] = len(draws)
+    base.attrs["resampled"] = port.attrs["resampled"] = m
+    base.attrs["clusters"] = port.attrs["clusters"] = n
     return base, port
 
 
