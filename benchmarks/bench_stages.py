@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def ensure_world(accounts: int, months: int, seed: int) -> Path:
     """``data/bench/stages-<accounts>`` with a simulated raw folder (generated once)."""
     folder = ROOT / "data" / "bench" / f"stages-{accounts}x{months}"
-    if not (folder / "raw" / "accounts.parquet").exists():
+    if not (folder / "raw" / "truth.json").exists():  # written last by the simulator
         from engage_models.demo.simulator import simulate
 
         print(f"simulating {accounts:,} accounts x {months} months into {folder} ...", file=sys.stderr, flush=True)

@@ -63,24 +63,44 @@ def lift_at(y, p, share: float = 0.1) -> float:
 
 def lowess(x, y, frac: float = 0.3, it: int = 0, grid: int = 60) -> tuple[np.ndarray, np.ndarray]:
     """Local linear regression with tricube weights (Cleveland's lowess, no robustness iterations by
-    default), evaluated on ``grid`` points spanning ``x``. Returns (grid_x, fitted)."""
+    default), evaluated on ``grid`` points spanning ``x``. Returns (grid_x, fitted).
+
+    Each point's neighbourhood is its ``k = ceil(frac n)`` nearest ``x``: on sorted ``x`` a window of ``k``
+    consecutive rows, found by bisection (the window whose ends are equally far from the point); its reach is
+    the bandwidth, and only the rows within it are summed, so a point costs ``O(k)`` rather than a partial sort
+    of all rows (rows beyond the bandwidth weigh 0 either way)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    order = np.argsort(x)
+    order = np.argsort(x, kind="stable")
     x, y = x[order], y[order]
     n = len(x)
-    k = max(3, int(np.ceil(frac * n)))
+    k = min(n, max(3, int(np.ceil(frac * n))))
     gx = np.linspace(x[0], x[-1], grid) if grid else x
+    # window [a, a + k) around g: the first a whose far end is at least as far as its near end, or the one before
+    ends = x[: n - k + 1] + x[k - 1:]
+    first = np.clip(np.searchsorted(ends, 2 * gx, side="left"), 0, n - k)
+    before = np.clip(first - 1, 0, n - k)
+    reach = [np.maximum(gx - x[a], x[a + k - 1] - gx) for a in (first, before)]
+    bandwidth = np.minimum(reach[0], reach[1])  # the k-th smallest distance
+    # every row within the bandwidth (ties at the edge included: they weigh 0, as any row beyond)
+    lo = np.searchsorted(x, gx - bandwidth, side="left")
+    hi = np.searchsorted(x, gx + bandwidth, side="right")
     out = np.empty(len(gx))
     w_rob = np.ones(n)
     for _ in range(it + 1):
         for i, g in enumerate(gx):
-            d = np.abs(x - g)
-            h = np.partition(d, k - 1)[k - 1] or 1e-12
-            w = np.clip(1 - (d / h) ** 3, 0, None) ** 3 * w_rob
+            sl = slice(lo[i], hi[i])
+            xs, ys = x[sl], y[sl]
+            h = bandwidth[i] or 1e-12
+            w = np.clip(1 - (np.abs(xs - g) / h) ** 3, 0, None) ** 3 * w_rob[sl]
             sw = w.sum()
-            mx, my = (w * x).sum() / sw, (w * y).sum() / sw
-            vx = (w * (x - mx) ** 2).sum()
-            beta = (w * (x - mx) * (y - my)).sum() / vx if vx > 0 else 0.0
+            if sw <= 0:  # every neighbour exactly at the bandwidth (ties): their plain mean
+                out[i] = ys.mean()
+                continue
+            mx, my = (w * xs).sum() / sw, (w * ys).sum() / sw
+            vx = (w * (xs - mx) ** 2).sum()
+            # every weighted row at one x (ties): no slope; rounding would make one up out of 1e-30s
+            flat = vx <= 1e-12 * sw * h * h
+            beta = 0.0 if flat else (w * (xs - mx) * (ys - my)).sum() / vx
             out[i] = my + beta * (g - mx)
     return gx, out
 
