@@ -104,3 +104,22 @@ def test_lowess_on_one_tied_value_has_no_slope():
     y = np.r_[np.zeros(10), np.tile([0.0, 0.0, 1.0], 10), np.ones(40)]
     gx, fit = lowess(x, y, frac=0.3, grid=5)
     assert fit[2] == pytest.approx(1 / 3)  # at 0.1 only the 0.1 rows weigh (the nearest 24 are all there)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_bootstraps_auc_and_average_precision_are_scikit_learns(seed):
+    """The metric bootstrap's own AUC and average precision (no input checks: thousands of calls) give
+    scikit-learn's values, on continuous scores and on heavily tied ones (a points card)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from engage_models.health.evaluation import average_precision, roc_auc
+
+    rng = np.random.default_rng(seed)
+    for n in (7, 100, 5000):
+        for p in (rng.random(n), np.round(rng.random(n), 1), rng.integers(0, 3, n).astype(float)):
+            y = (rng.random(n) < 0.3 + 0.4 * p / max(p.max(), 1)).astype(int)
+            if y.min() == y.max():
+                continue
+            assert roc_auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+            assert average_precision(y, p) == pytest.approx(average_precision_score(y, p), abs=1e-12)
+    assert np.isnan(roc_auc(np.zeros(5), np.arange(5.0))) and np.isnan(average_precision(np.zeros(5), np.arange(5.0)))
