@@ -35,6 +35,8 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from pathlib import Path
@@ -48,12 +50,12 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .._core.errors import InsufficientData
 from .._core.i18n import t
 from .._core.io import jsonable, read_json, write_json
 from .._core.time import to_utc
 from ..features import metrics as M
 from ..health.scaling import SkewScaler
+from .reasons import Thin
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +146,7 @@ class PersonaModel(ClusterMixin, BaseEstimator):
         lo, hi = self.k_range
         ks = [k for k in range(max(2, lo), hi + 1) if k < n]
         if not ks:
-            raise InsufficientData(f"{n} rows cannot be split into {lo} to {hi} personas")
+            raise Thin("pj.why.too_few_rows", n=n, lo=lo, hi=hi)
         groups = np.arange(n) if groups is None else np.asarray(groups)
         rng = np.random.default_rng(self.random_state)
         sample = min(n, self.silhouette_sample)
@@ -219,6 +221,13 @@ class PersonaRegistry:
         data = read_json(self.path) if self.path is not None and self.path.is_file() else {}
         self.personas: dict[str, dict] = dict(data.get("personas", {}))
         self.runs: list[dict] = list(data.get("runs", []))
+
+    @staticmethod
+    def digest_of(path: str | Path) -> str:
+        """SHA-256 of the personas a registry file records (every section but the log of runs), canonical JSON."""
+        data = read_json(Path(path))
+        content = {k: v for k, v in data.items() if k != "runs"}
+        return hashlib.sha256(json.dumps(jsonable(content), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     @property
     def centroids(self) -> pd.DataFrame:

@@ -42,6 +42,7 @@ from . import channels as CH
 from . import flows as FL
 from . import milestones as MS
 from . import personas as PS
+from .reasons import Reasons, Thin, Why, reason_of
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,16 @@ def registry_path(config) -> Path:
     """Where the persona registry of a run lives (see the module docstring)."""
     pc = config.personas
     return Path(pc.registry) if pc.registry else Path(config.data_dir) / ARTIFACTS / STAGE / "registry.json"
+
+
+def registry_digest(config) -> str | None:
+    """Hash of what the registry says about the personas (their numbers, centroids, dates and words; not the
+    log of runs), or None without a registry file: part of the stage's key, so a registry edited by hand, or
+    written by a run on other data, makes the stage run again, and a run is reproducible from its inputs."""
+    path = registry_path(config)
+    if not path.is_file():
+        return None
+    return PS.PersonaRegistry.digest_of(path)
 
 
 def _read(processed: Path, name: str) -> pd.DataFrame | None:
@@ -80,11 +91,12 @@ def compute(ctx) -> None:
     as_of, data_start = ctx.as_of, to_utc(dates["first_event"])
     accounts = pd.read_parquet(processed / "accounts.parquet")
     subscriptions = _read(processed, "subscriptions")
-    ctx.section(("personas", "persona_selection", "persona_profile", "persona_table", "persona_sizes",
+    why = ctx.why = Reasons(out)  # skipped sections with their reasons in every language (report 07 reads them)
+    why.section(("personas", "persona_selection", "persona_profile", "persona_table", "persona_sizes",
                  "persona_moves"), lambda: personas_section(ctx, pnl, accounts, as_of))
-    ctx.section(("milestones", "milestone_summary", "time_to_value"),
+    why.section(("milestones", "milestone_summary", "time_to_value"),
                 lambda: milestones_section(ctx, accounts, data_start, as_of))
-    ctx.section(("touches", "device_mix"),
+    why.section(("touches", "device_mix"),
                 lambda: (out.frame("touches", CH.touch_summary(processed, accounts, data_start, as_of,
                                                                            pc.lookback_days)),
                                     out.frame("device_mix", CH.device_mix(processed, as_of - pd.Timedelta(
@@ -94,12 +106,12 @@ def compute(ctx) -> None:
         table = CH.outcomes_by_exposure(processed, accounts, subscriptions, pnl, data_start, as_of, c.horizon_days,
                                         pc.lookback_days, pc.prepurchase_outcome_days)
         if table.empty:
-            raise InsufficientData("no channel or device was seen by at least 10 accounts and missed by 10 others "
-                                   "before a known outcome")
+            raise Thin("pj.why.no_channel")
         out.frame("channel_outcomes", table)
 
-    ctx.section("channel_outcomes", channel_outcomes)
-    ctx.section(("stage_flow", "stage_paths", "stage_transitions"), lambda: stage_flow_section(ctx, pnl, accounts))
+    why.section("channel_outcomes", channel_outcomes)
+    why.section(("stage_flow", "stage_paths", "stage_transitions"), lambda: stage_flow_section(ctx, pnl, accounts))
+    why.write()
 
 
 # ------------------------------------------------------------------------------------------- personas
@@ -109,14 +121,13 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> N
     metrics = list(pc.metrics) if pc.metrics else PS.metric_columns(PS.DEFAULT_METRICS, c.windows)
     absent = [m for m in metrics if m not in pnl.columns]
     if absent:
-        raise InsufficientData(f"the panel has no column {', '.join(absent)} (personas.metrics)")
+        raise Thin("pj.why.no_metric", cols=", ".join(absent))
     pnl = pnl.assign(as_of=pd.to_datetime(pnl["as_of"], utc=True))
     chosen = fit_dates(pnl["as_of"], pc.fit_months)
     rows = pnl[pnl["as_of"].isin(chosen) & (pnl["tenure_days"] >= pc.min_tenure_days)]
     n_acc = rows["account_id"].nunique()
     if n_acc < pc.min_accounts:
-        raise InsufficientData(f"{n_acc} accounts with at least {pc.min_tenure_days} days of tenure at the "
-                               f"fitting dates; personas need {pc.min_accounts}")
+        raise Thin("pj.why.few_accounts", n=int(n_acc), days=pc.min_tenure_days, need=pc.min_accounts)
     model = PS.PersonaModel(metrics=metrics, k_range=(pc.k_min, pc.k_max), n_bootstrap=pc.n_bootstrap,
                             min_stability=pc.min_stability, random_state=c.seed).fit(rows, groups=rows["account_id"])
     registry = PS.PersonaRegistry(registry_path(c))
@@ -144,13 +155,13 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> N
     info = {"as_of": latest, "k": model.n_personas_, "criterion": model.criterion_, "metrics": metrics,
             "fit_dates": chosen, "fit_rows": len(rows), "fit_accounts": int(n_acc),
             "min_tenure_days": pc.min_tenure_days, "min_stability": pc.min_stability,
-            "matches": matches.to_dict("records"), "registry_runs": len(registry.runs) + 1,
+            "matches": matches.to_dict("records"), "registry_known": len(registry.personas),
             "switching": switching_rate(assign), "previous": previous}
     if previous is not None:
         out.frame("persona_moves", moves(assign, previous, latest))
         info["growth"] = growth(sizes, previous, latest, words)
     else:
-        out.skip("persona_moves", f"no observation date {pc.compare_months} months before the latest to compare with")
+        ctx.why.skip("persona_moves", Why("pj.why.no_compare_date", months=pc.compare_months))
     out.json("personas", info)
     registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
 
@@ -281,8 +292,7 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
     declared = MS.expand(MS.registry(milestones_file=pc.milestones_file), features)
     obs = MS.observed_accounts(accounts, data_start, as_of)
     if obs.empty:
-        raise InsufficientData("no account started inside the data: the milestones of the others happened "
-                               "before the data begin")
+        raise Thin("pj.why.no_new_accounts")
     times, skipped = MS.milestone_times(processed, declared, as_of)
     times = times[times["account_id"].isin(obs["account_id"])].merge(obs[["account_id", "start_date"]],
                                                                       on="account_id")
@@ -295,22 +305,21 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
     if len(table):
         out.frame("milestone_summary", table)
     else:
-        out.skip("milestone_summary", "no milestone had 10 accounts that reached it by the landmark and 10 that "
-                                      "did not")
+        ctx.why.skip("milestone_summary", Why("pj.why.no_milestone_compared"))
     for name, km in kms.items():
         _write_km(out, f"km_{name}", km)
     if pc.first_value not in kms:  # the report's curves of first value say why they are missing
-        why = skipped.get(pc.first_value) or "too few accounts on either side of the landmark to compare"
-        out.skip(f"km_{pc.first_value}", why)
-        out.skip(f"km_naive_{pc.first_value}", why)
+        why = skipped.get(pc.first_value) or Why("pj.why.few_sides")
+        ctx.why.skip(f"km_{pc.first_value}", why)
+        ctx.why.skip(f"km_naive_{pc.first_value}", why)
     labels = {m.name: {lang: m.text(lang) for lang in ("en", "ja")} for m in declared}
     info = {"landmark_days": pc.landmark_days, "at_months": at_months, "observed_accounts": len(obs),
             "data_start": data_start, "key_features": features, "first_value": pc.first_value,
             "skipped": skipped, "labels": labels, "order": [m.name for m in declared]}
     value = next((m for m in declared if m.name == pc.first_value), None)
     if value is None or value.name in skipped:
-        reason = skipped.get(pc.first_value, f"no milestone named {pc.first_value!r}")
-        out.skip("time_to_value", f"first value ({pc.first_value}): {reason}")
+        reason = skipped.get(pc.first_value) or Why("pj.why.no_milestone_named", name=pc.first_value)
+        ctx.why.skip("time_to_value", Why("pj.why.first_value", name=pc.first_value, reason=reason))
     else:
         ttv = MS.time_to_value(times, obs, value.name, as_of)
         out.frame("time_to_value", ttv)
@@ -322,7 +331,7 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
                 _, naive = MS.compare(MS.naive_frame(times, obs, value.name), at_months)
                 _write_km(out, f"km_naive_{value.name}", naive)
             except InsufficientData as exc:
-                out.skip(f"km_naive_{value.name}", str(exc))
+                ctx.why.skip(f"km_naive_{value.name}", reason_of(exc))
     out.json("milestones", info)
 
 
@@ -337,15 +346,13 @@ def _write_km(out, name: str, km) -> None:
 # ------------------------------------------------------------------------------------------ stage flow
 def stage_flow_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame) -> None:
     out, pc = ctx.out, ctx.config.personas
-    health = ctx.input("health")
-    if not health.has("scores"):
-        raise InsufficientData(health.reason("scores") or "the health stage scored no account")
-    scores = health.frame("scores")
+    if not ctx.has("health", "scores"):  # health is optional: without scores, no lifecycle stages
+        raise Thin("pj.why.no_health", reason=ctx.why_missing("health", "scores"))
+    scores = ctx.input("health").frame("scores")
     scores["as_of"] = pd.to_datetime(scores["as_of"], utc=True)
     dates = sorted(scores["as_of"].unique())
     if len(dates) < 2:
-        raise InsufficientData("the health score covers one observation date: no month-to-month path "
-                               "(health.history_dates sets how many dates are scored)")
+        raise Thin("pj.why.one_date")
     stages = FL.lifecycle_stages(scores, pnl, ctx.config.actions.playbook)
     paths = FL.stage_paths(stages, accounts, dates)
     out.frame("stage_paths", FL.common_paths(paths, n=pc.top_paths))

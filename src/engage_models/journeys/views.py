@@ -22,6 +22,37 @@ def _pct_interval(est, lo, hi, lang, decimals=1):
         if pd.notna(est) else ""
 
 
+def missing_reason(run, name: str, lang: str | None = None) -> str | None:
+    """Why the personas stage did not write ``name``, in ``lang`` (the run's by default): the stage's own
+    reasons in that language (its ``reasons`` JSON), else the run's (English) reason; None when it is there."""
+    lang = lang or run.lang
+    if run.has("personas", name):
+        return None
+    if run.has("personas", "reasons"):
+        texts = run.json("personas", "reasons").get(name)
+        if texts and texts.get(lang):
+            return texts[lang]
+    return run.reason("personas", name)
+
+
+def available(run, *names: str) -> bool:
+    """:func:`engage_models.reports.render.available` for the personas stage, with its reasons in the report's
+    language."""
+    from IPython.display import Markdown, display
+
+    from .._core.i18n import markdown
+    from ..reports.render import available as stage_available
+
+    if not run.has("personas"):
+        return stage_available(run, "personas", *names)
+    for name in names:
+        why = missing_reason(run, name)
+        if why is not None:
+            display(Markdown(markdown(f"*{t('section.missing', run.lang, reason=why)}*")))
+            return False
+    return True
+
+
 def header(info: dict, lang: str = "en") -> str:
     """One sentence: how many personas, chosen how, fitted on what."""
     sw = info.get("switching") or {}

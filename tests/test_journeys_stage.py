@@ -1,0 +1,130 @@
+"""The personas stage in the pipeline: the registry is part of its key, health is optional, and the reasons of
+the sections it leaves out are written in every report language."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import pytest
+
+from edge_worlds import make_world
+from engage_models import pipeline
+from engage_models._core.i18n import t
+from engage_models.journeys.reasons import Reasons, Thin, Why, text
+from engage_models.journeys.stage import registry_digest, registry_path
+from engage_models.pipeline import RunConfig
+from engage_models.pipeline import stages as S
+
+RUN_DATE = "2030-01-01"
+FAST = {"health": {"n_bootstrap": 3, "metric_bootstrap": 20}, "personas": {"n_bootstrap": 3, "k_max": 4}}
+
+
+@pytest.fixture(scope="module")
+def no_churn(tmp_path_factory):
+    """100 accounts over 12 months of which none churns: the health score cannot be learned (no outcome)."""
+    return make_world(tmp_path_factory.mktemp("no-churn"), "no_churn", 100, 12, 11)
+
+
+def _config(root, **personas):
+    return RunConfig.from_dict({"data_dir": str(root), "run_date": RUN_DATE,
+                                **FAST, "personas": {**FAST["personas"], **personas}})
+
+
+def _digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
+            if p.name != "manifest.json"}
+
+
+def test_without_a_health_score_personas_and_journeys_are_still_computed(no_churn):
+    run = pipeline.run(_config(no_churn), until="personas", progress=lambda m: None)
+    assert run.records["health"].status == "failed"
+    assert run.records["personas"].status == "computed"
+    art = run["personas"]
+    assert art.has("persona_table") and art.has("personas") and art.has("touches")
+    # the sections that need scores say why, in both languages
+    why = {s.section: s.reason for s in art.skipped}
+    assert why["stage_flow"].startswith("no health scores: the health stage was not computed (")
+    reasons = art.json("reasons")
+    assert set(reasons) == set(why)
+    assert reasons["stage_paths"]["ja"].startswith("ヘルススコアがありません（")
+    assert reasons["stage_paths"]["en"] == why["stage_paths"]
+
+
+def test_an_edited_registry_reruns_the_stage_and_the_same_registry_gives_the_same_run(no_churn, tmp_path):
+    config = _config(no_churn, registry=str(tmp_path / "registry.json"))
+    path = registry_path(config)
+    quiet = {"progress": lambda m: None}
+    first = pipeline.run(config, until="personas", **quiet)
+    assert first.records["personas"].status == "computed" and path.is_file()
+    # the run wrote the names: the registry changed, so the next run is computed again, and keeps every name
+    second = pipeline.run(config, until="personas", **quiet)
+    assert second.records["personas"].status == "computed"
+    assert second["personas"].key != first["personas"].key
+    assert (second["personas"].frame("persona_table")["status"] == "kept").all()
+    # that run wrote the same personas (only its line in the log of runs is new): unchanged, read back
+    third = pipeline.run(config, until="personas", **quiet)
+    assert third.records["personas"].status == "reused" and third["personas"].key == second["personas"].key
+    saved = path.read_bytes()
+    # an edit of the names' file by hand makes a new key
+    data = json.loads(saved)
+    first_persona = sorted(data["personas"])[0]
+    data["personas"][first_persona]["description"] = "edited by hand"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert registry_digest(config) != _digest_of(saved, tmp_path)
+    edited = pipeline.run(config, until="personas", **quiet)
+    assert edited.records["personas"].status == "computed" and edited["personas"].key != second["personas"].key
+    # the same registry again: the same key, and computed afresh (its cache removed) the same files
+    path.write_bytes(saved)
+    shutil.copytree(second["personas"].path, tmp_path / "second")
+    shutil.rmtree(second["personas"].path)
+    again = pipeline.run(config, until="personas", **quiet)
+    assert again.records["personas"].status == "computed" and again["personas"].key == second["personas"].key
+    assert _digests(tmp_path / "second") == _digests(again["personas"].path)
+
+
+def _digest_of(content: bytes, tmp_path) -> str:
+    from engage_models.journeys.personas import PersonaRegistry
+
+    p = tmp_path / "copy.json"
+    p.write_bytes(content)
+    return PersonaRegistry.digest_of(p)
+
+
+def test_the_log_of_runs_is_not_part_of_the_key(tmp_path):
+    path = tmp_path / "registry.json"
+    config = RunConfig.from_dict({"data_dir": str(tmp_path), "personas": {"registry": str(path)}})
+    assert registry_digest(config) is None
+    body = {"version": 1, "personas": {"1": {"centroid": {"a": 1.0}, "first_seen": "2025-01-01"}}}
+    path.write_text(json.dumps({**body, "runs": [{"as_of": "2025-01-01"}]}), encoding="utf-8")
+    d1 = registry_digest(config)
+    path.write_text(json.dumps({**body, "runs": [{"as_of": "2025-01-01"}, {"as_of": "2025-02-01"}]}),
+                    encoding="utf-8")
+    assert registry_digest(config) == d1
+    body["personas"]["1"]["centroid"]["a"] = 1.5
+    path.write_text(json.dumps(body), encoding="utf-8")
+    assert registry_digest(config) != d1
+    assert S.stage("personas").params(config)["registry_digest"] == registry_digest(config)
+    assert "health" in S.stage("personas").uses and "health" not in S.stage("personas").needs
+
+
+def test_reasons_are_written_in_every_language(tmp_path):
+    from engage_models.pipeline.store import Output
+
+    out = Output(tmp_path, "personas")
+    why = Reasons(out)
+    assert not why.section(("a", "b"), lambda: (_ for _ in ()).throw(Thin("pj.why.few_accounts", n=12, days=90,
+                                                                            need=30)))
+    why.skip("c", Why("pj.why.first_value", name="first_export", reason=Why("pj.why.never_reached")))
+    why.skip("d", "a library said no")
+    why.write()
+    texts = json.loads((tmp_path / "reasons.json").read_text(encoding="utf-8"))
+    assert texts["a"] == texts["b"] == {
+        "en": "12 accounts with at least 90 days of tenure at the fitting dates; personas need 30",
+        "ja": "適合日に契約期間90日以上の顧客が12社しかありません（ペルソナには30社必要）"}
+    assert texts["c"]["ja"] == "最初の価値（first_export）：データ中で到達した顧客がいません"
+    assert texts["c"]["en"] == "first value (first_export): no account reached it in the data"
+    assert texts["d"] == {"en": "a library said no", "ja": t("pj.why.other", "ja", reason="a library said no")}
+    assert {s.section: s.reason for s in out.skipped}["c"] == texts["c"]["en"]
+    assert text("plain", "en") == "plain"
