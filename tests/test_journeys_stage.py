@@ -43,6 +43,17 @@ def test_without_a_health_score_personas_and_journeys_are_still_computed(no_chur
     assert run.records["personas"].status == "computed"
     art = run["personas"]
     assert art.has("persona_table") and art.has("personas") and art.has("touches")
+    # user personas: every user of a customer at the latest date counted once, in a persona or inactive
+    users = art.json("user_personas")
+    mix = art.frame("user_persona_mix")
+    table = art.frame("user_persona_table")
+    assert users["k"] == len(table) and table["users"].sum() == users["users"]
+    assert mix.loc[mix["user_persona"] != "inactive", "users"].sum() == users["users"]
+    assert mix.loc[mix["user_persona"] == "inactive", "users"].sum() == users["inactive"]
+    latest = run.panel.query("as_of == as_of.max()")["account_id"]
+    assert set(mix["account_id"]) <= set(latest)
+    by = art.frame("user_persona_by_account_persona")
+    assert by.groupby("persona")["share"].sum().round(9).eq(1).all()
     # the sections that need scores say why, in both languages
     why = {s.section: s.reason for s in art.skipped}
     assert why["stage_flow"].startswith("no health scores: the health stage was not computed (")

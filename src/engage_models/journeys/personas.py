@@ -213,20 +213,30 @@ class PersonaRegistry:
 
     The file (JSON) holds, per persona number, its centroid in the metrics' own units, the first and last
     observation date it was seen, and its description when last seen; and one line per run. A missing file
-    is an empty registry (the first run numbers the personas by size, largest first).
+    is an empty registry (the first run numbers the personas by size, largest first). ``section`` names the
+    kind of persona (``personas``: accounts; ``user_personas``: users): each kind is numbered on its own in
+    the same file.
     """
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, section: str = "personas"):
         self.path = Path(path) if path is not None else None
-        data = read_json(self.path) if self.path is not None and self.path.is_file() else {}
-        self.personas: dict[str, dict] = dict(data.get("personas", {}))
-        self.runs: list[dict] = list(data.get("runs", []))
+        self.section = section
+        data = self._read()
+        self.personas: dict[str, dict] = dict(data.get(section, {}))
+        self.runs: list[dict] = list(data.get(self._runs_key, []))
+
+    @property
+    def _runs_key(self) -> str:
+        return "runs" if self.section == "personas" else f"{self.section}_runs"
+
+    def _read(self) -> dict:
+        return read_json(self.path) if self.path is not None and self.path.is_file() else {}
 
     @staticmethod
     def digest_of(path: str | Path) -> str:
-        """SHA-256 of the personas a registry file records (every section but the log of runs), canonical JSON."""
+        """SHA-256 of the personas a registry file records (every section but the logs of runs), canonical JSON."""
         data = read_json(Path(path))
-        content = {k: v for k, v in data.items() if k != "runs"}
+        content = {k: v for k, v in data.items() if k != "runs" and not k.endswith("_runs")}
         return hashlib.sha256(json.dumps(jsonable(content), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     @property
@@ -277,8 +287,9 @@ class PersonaRegistry:
         self.runs.append({"as_of": as_of, "metrics": list(model.metrics_),
                           "personas": {str(int(r.persona)): r.status for r in matches.itertuples()}})
         self.runs = self.runs[-50:]
-        if self.path is not None:
-            write_json(self.path, jsonable({"version": 1, "personas": self.personas, "runs": self.runs}))
+        if self.path is not None:  # the other sections (account and user personas share the file) as they are
+            data = {"version": 1, **self._read(), self.section: self.personas, self._runs_key: self.runs}
+            write_json(self.path, jsonable(data))
 
 
 # --------------------------------------------------------------------------------------------- words

@@ -42,6 +42,7 @@ from . import channels as CH
 from . import flows as FL
 from . import milestones as MS
 from . import personas as PS
+from . import users as US
 from .reasons import Reasons, Thin, Why, reason_of
 
 log = logging.getLogger(__name__)
@@ -91,9 +92,14 @@ def compute(ctx) -> None:
     as_of, data_start = ctx.as_of, to_utc(dates["first_event"])
     accounts = pd.read_parquet(processed / "accounts.parquet")
     subscriptions = _read(processed, "subscriptions")
+    found: dict = {}  # what a section hands to a later one (the account personas to the user personas)
     why = ctx.why = Reasons(out)  # skipped sections with their reasons in every language (report 07 reads them)
     why.section(("personas", "persona_selection", "persona_profile", "persona_table", "persona_sizes",
-                 "persona_moves"), lambda: personas_section(ctx, pnl, accounts, as_of))
+                 "persona_moves"), lambda: found.update(assign=personas_section(ctx, pnl, accounts, as_of)))
+    if pc.users:
+        why.section(("user_personas", "user_persona_selection", "user_persona_profile", "user_persona_table",
+                     "user_persona_mix", "user_persona_by_account_persona"),
+                    lambda: user_personas_section(ctx, pnl, processed, found.get("assign")))
     why.section(("milestones", "milestone_summary", "time_to_value"),
                 lambda: milestones_section(ctx, accounts, data_start, as_of))
     why.section(("touches", "device_mix"),
@@ -115,7 +121,7 @@ def compute(ctx) -> None:
 
 
 # ------------------------------------------------------------------------------------------- personas
-def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> None:
+def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> pd.DataFrame:
     c, out, pc = ctx.config, ctx.out, ctx.config.personas
     processed = ctx.paths.processed
     metrics = list(pc.metrics) if pc.metrics else PS.metric_columns(PS.DEFAULT_METRICS, c.windows)
@@ -163,6 +169,56 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> N
     else:
         ctx.why.skip("persona_moves", Why("pj.why.no_compare_date", months=pc.compare_months))
     out.json("personas", info)
+    registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
+    return assign
+
+
+def user_personas_section(ctx, pnl: pd.DataFrame, processed: Path, assign: pd.DataFrame | None) -> None:
+    """User personas (:mod:`engage_models.journeys.users`): the users of the customers at the latest date,
+    clustered on their own use over the longest window, and each account's mix of them (and, with the account
+    personas ``assign``, the mix of each account persona)."""
+    c, out, pc = ctx.config, ctx.out, ctx.config.personas
+    days = max(c.windows)
+    latest = pd.to_datetime(pnl["as_of"], utc=True).max()
+    customers = pnl.loc[pd.to_datetime(pnl["as_of"], utc=True) == latest, "account_id"].unique()
+    users = US.user_metrics(processed, latest, days, accounts=customers)
+    metrics = [m for m in US.USER_METRICS if users[m].notna().any()]
+    if len(users) < pc.min_users:
+        raise Thin("pj.why.few_users", n=len(users), days=days, need=pc.min_users)
+    model = PS.PersonaModel(metrics=metrics, k_range=(pc.k_min, pc.k_max), n_bootstrap=pc.n_bootstrap,
+                            min_stability=pc.min_stability, random_state=c.seed).fit(users, groups=users["account_id"])
+    registry = PS.PersonaRegistry(registry_path(c), section="user_personas")
+    sizes = np.bincount(model.labels_, minlength=model.n_personas_)
+    matches = registry.match(model, sizes, pc.max_match_distance)
+    number = dict(zip(matches["cluster"], matches["persona"], strict=True))
+    persona = pd.Series(model.labels_, index=users.index).map(number).astype(int)
+    prof = PS.profile(users, persona, [m for m in US.USER_PROFILE if m in users])
+    words = {p: {lang: PS.words(PS.distinctive(prof, p), lang) for lang in ("en", "ja")}
+             for p in sorted(persona.unique())}
+    seated = US.seated_users(processed, latest, customers)
+    user_mix = US.mix(users, persona, seated)
+    status = dict(zip(matches["persona"], matches["status"], strict=True))
+    table = pd.DataFrame([{"user_persona": int(p), "status": status.get(p, "kept"),
+                           "first_seen": registry.personas.get(str(p), {}).get("first_seen"),
+                           "users": int((persona == p).sum()), "share": float((persona == p).mean()),
+                           "accounts": int(users.loc[persona == p, "account_id"].nunique()),
+                           "description_en": words[p]["en"], "description_ja": words[p]["ja"]}
+                          for p in sorted(persona.unique())])
+    out.frame("user_persona_selection", model.selection_)
+    out.frame("user_persona_profile", prof)
+    out.frame("user_persona_table", table)
+    out.frame("user_persona_mix", user_mix)
+    inactive = int(user_mix.loc[user_mix["user_persona"] == US.INACTIVE, "users"].sum())
+    info = {"as_of": latest, "days": days, "k": model.n_personas_, "criterion": model.criterion_,
+            "metrics": metrics, "users": len(users), "accounts": int(users["account_id"].nunique()),
+            "inactive": inactive, "matches": matches.to_dict("records"), "min_stability": pc.min_stability,
+            "words": {str(p): w for p, w in words.items()}}
+    if assign is not None:
+        now = assign[pd.to_datetime(assign["as_of"], utc=True) == latest].set_index("account_id")["persona"]
+        out.frame("user_persona_by_account_persona", US.by_account_persona(user_mix, now))
+    else:
+        ctx.why.skip("user_persona_by_account_persona", Why("pj.why.no_account_personas"))
+    out.json("user_personas", info)
     registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
 
 
