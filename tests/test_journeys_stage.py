@@ -139,3 +139,21 @@ def test_reasons_are_written_in_every_language(tmp_path):
     assert texts["d"] == {"en": "a library said no", "ja": t("pj.why.other", "ja", reason="a library said no")}
     assert {s.section: s.reason for s in out.skipped}["c"] == texts["c"]["en"]
     assert text("plain", "en") == "plain"
+
+
+@pytest.mark.notebook
+@pytest.mark.slow  # renders report 07 in Japanese (about 30 s)
+def test_report_07_in_japanese_says_why_in_japanese_and_shows_the_user_personas(no_churn, tmp_path):
+    from engage_models.reports.runner import run
+
+    config = _config(no_churn).replace(lang="ja")
+    paths = run(data_dir=no_churn, out_dir=tmp_path / "reports", only=["07"], run_config=config, run_date=RUN_DATE,
+                progress=lambda m: None)
+    assert paths.failed == []
+    body = paths[0].read_text(encoding="utf-8")
+    body = body[body.index("<body"):]
+    assert "Traceback" not in body
+    assert "ユーザーペルソナ1" in body and "ユーザー数の多い顧客の構成" in body
+    # the lifecycle paths need health scores: the reason is the Japanese one, and no English reason is shown
+    assert "計算できませんでした（理由：ヘルススコアがありません（英語の詳細：" in body
+    assert "Not computed" not in body and "no health scores" not in body

@@ -56,7 +56,7 @@ def test_each_account_gets_its_mix_with_the_users_who_did_nothing_as_inactive():
     got = {(r.account_id, r.user_persona): r.users for r in mix.itertuples()}
     assert got == {("A", "1"): 1, ("A", "2"): 2, ("A", "inactive"): 1, ("B", "1"): 1, ("C", "inactive"): 1}
     assert US.mix_text(mix[mix["account_id"] == "A"], {2: "readers"}) == \
-        "2 readers (User persona 2), 1 of User persona 1, 1 inactive"
+        "2 readers (User persona 2); 1 of User persona 1; 1 inactive"
     # per account persona: A (persona 7) has 1 + 2 + 1 users; B and C (persona 8) 1 and 1
     by = US.by_account_persona(mix, pd.Series({"A": 7, "B": 8, "C": 8})).set_index(["persona", "user_persona"])
     assert by.loc[(7, "2"), "share"] == pytest.approx(0.5) and by.loc[(7, "inactive"), "users"] == 1

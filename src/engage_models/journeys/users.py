@@ -20,7 +20,7 @@ Examples
 >>> mix = pd.DataFrame({"account_id": ["A", "A", "A", "B"], "user_persona": ["1", "2", "2", "inactive"],
 ...                     "users": [1, 9, 0, 4]})
 >>> mix_text(mix[mix["account_id"] == "A"], {1: "power users", 2: "readers"})
-'9 readers (User persona 2), 1 power users (User persona 1)'
+'9 readers (User persona 2); 1 power users (User persona 1)'
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def mix(users: pd.DataFrame, persona: pd.Series, seated: pd.DataFrame | None = N
 
 
 def mix_text(account_mix: pd.DataFrame, words: dict | None = None, lang: str = "en") -> str:
-    """One account's mix in words, largest first ("1 power users (user persona 1), 9 readers (user persona 2)")."""
+    """One account's mix in words, largest first ("9 readers (User persona 2); 1 power users (User persona 1)")."""
     words = words or {}
     rows = account_mix[account_mix["users"] > 0].sort_values(["users", "user_persona"], ascending=[False, True],
                                                                kind="stable")
@@ -133,7 +133,7 @@ def mix_text(account_mix: pd.DataFrame, words: dict | None = None, lang: str = "
             what = words.get(p)
             parts.append(t("pj.users.mix_part", lang, n=int(r.users), what=what, name=name) if what
                          else t("pj.users.mix_part_plain", lang, n=int(r.users), name=name))
-    return t("sep.comma", lang).join(parts)
+    return t("pj.users.mix_sep", lang).join(parts)
 
 
 def by_account_persona(user_mix: pd.DataFrame, account_persona: pd.Series) -> pd.DataFrame:
