@@ -53,7 +53,7 @@ def test_the_personas_stage_runs_and_report_07_renders_and_names_stay_on_the_nex
     assert (table2["status"] == "kept").all()
     cols = ["persona", "accounts", "description_en"]
     pd.testing.assert_frame_equal(table2[cols], table[cols])
-    assert again["personas"].json("personas")["registry_runs"] == 2
+    assert again["personas"].json("personas")["registry_known"] >= len(table)  # the names of the first run
 
 
 def test_a_world_with_too_few_accounts_says_why_instead_of_raising(tmp_path):

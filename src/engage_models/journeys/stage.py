@@ -12,19 +12,27 @@ artifact                    what it holds
 ``persona_assignments``     the persona of every account at every observation date
 ``persona_sizes``           accounts per persona and date; ``persona_moves``: from the comparison date to now
 ``personas`` (JSON)         the fit, the names matched to the registry, growth, switching rate
+``user_persona_*``          user personas (where events carry a user): ``_selection``, ``_profile``, ``_table``,
+                            ``_mix`` (users per account and user persona, inactive users counted),
+                            ``_by_account_persona``; ``user_personas`` (JSON) the fit
 ``milestones``              when each account (started inside the data) reached each milestone
 ``milestone_summary``       landmark comparison per milestone (and the naive one), ``km_<milestone>`` curves
 ``time_to_value``           share reaching the first-value milestone within 7/30/90 days, by cohort too
 ``touches``, ``device_mix`` touches by phase, channel and device; product events by device
 ``channel_outcomes``        churn and expansion after each exposure (channels, devices)
 ``stage_paths``             the most common lifecycle paths; ``stage_transitions`` for the flow diagram
+                            (needs the health stage's scores; the health stage is optional)
+``reasons`` (JSON)          why each missing section is missing, in English and Japanese (report 07)
 ==========================  ===========================================================================
 
 Persona names survive from run to run through the registry file (``personas.registry``, by default
 ``<data_dir>/artifacts/personas/registry.json``): it lives beside the stage's artifacts but outside any of
 them, because the artifact folders are a cache (pruned to the last few, keyed by inputs) while the names
 must outlive any one of them, and because a run on other data or with other parameters should still be
-named after every persona seen before, not only the most recent artifact's.
+named after every persona seen before, not only the most recent artifact's. Its content (not its log of runs:
+:func:`registry_digest`) is one of the stage's parameters, so an edited registry reruns the stage and a run
+is reproducible from its inputs; the run that first writes the names is followed by one more computed run
+(the names now registered), then the stage is read back while nothing changes.
 """
 
 from __future__ import annotations
