@@ -64,6 +64,14 @@ def test_each_account_gets_its_mix_with_the_users_who_did_nothing_as_inactive():
     assert by.loc[(8, "2"), "users"] == 0
 
 
+def test_a_sample_for_the_fit_keeps_whole_accounts_and_stays_under_the_cap():
+    users = pd.DataFrame({"account_id": np.repeat([f"A{i}" for i in range(50)], 10), "user_id": range(500)})
+    assert US.sample_accounts(users, 500) is users
+    s = US.sample_accounts(users, 123, seed=1)
+    assert len(s) == 120 and s.groupby("account_id").size().eq(10).all()
+    assert s.equals(US.sample_accounts(users, 123, seed=1))
+
+
 def test_seated_users_are_those_created_before_and_not_yet_gone(tmp_path):
     pd.DataFrame({"user_id": ["u1", "u2", "u3"], "account_id": ["A", "A", "B"],
                   "created_at": [_ts("2025-01-01"), _ts("2025-07-02"), _ts("2025-01-01")],

@@ -193,13 +193,15 @@ def user_personas_section(ctx, pnl: pd.DataFrame, processed: Path, assign: pd.Da
     metrics = [m for m in US.USER_METRICS if users[m].notna().any()]
     if len(users) < pc.min_users:
         raise Thin("pj.why.few_users", n=len(users), days=days, need=pc.min_users)
+    fit = US.sample_accounts(users, pc.max_fit_users, c.seed)
     model = PS.PersonaModel(metrics=metrics, k_range=(pc.k_min, pc.k_max), n_bootstrap=pc.n_bootstrap,
-                            min_stability=pc.min_stability, random_state=c.seed).fit(users, groups=users["account_id"])
+                            min_stability=pc.min_stability, random_state=c.seed).fit(fit, groups=fit["account_id"])
     registry = PS.PersonaRegistry(registry_path(c), section="user_personas")
-    sizes = np.bincount(model.labels_, minlength=model.n_personas_)
+    labels = model.predict(users) if len(fit) < len(users) else model.labels_
+    sizes = np.bincount(labels, minlength=model.n_personas_)
     matches = registry.match(model, sizes, pc.max_match_distance)
     number = dict(zip(matches["cluster"], matches["persona"], strict=True))
-    persona = pd.Series(model.labels_, index=users.index).map(number).astype(int)
+    persona = pd.Series(labels, index=users.index).map(number).astype(int)
     prof = PS.profile(users, persona, [m for m in US.USER_PROFILE if m in users])
     words = {p: {lang: PS.words(PS.distinctive(prof, p), lang) for lang in ("en", "ja")}
              for p in sorted(persona.unique())}
@@ -219,6 +221,7 @@ def user_personas_section(ctx, pnl: pd.DataFrame, processed: Path, assign: pd.Da
     inactive = int(user_mix.loc[user_mix["user_persona"] == US.INACTIVE, "users"].sum())
     info = {"as_of": latest, "days": days, "k": model.n_personas_, "criterion": model.criterion_,
             "metrics": metrics, "users": len(users), "accounts": int(users["account_id"].nunique()),
+            "fit_users": len(fit), "fit_accounts": int(fit["account_id"].nunique()),
             "inactive": inactive, "matches": matches.to_dict("records"), "min_stability": pc.min_stability,
             "words": {str(p): w for p, w in words.items()}}
     if assign is not None:

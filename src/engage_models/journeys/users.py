@@ -84,6 +84,18 @@ def user_metrics(processed: str | Path, as_of, days: int = 90, accounts=None) ->
     return df
 
 
+def sample_accounts(users: pd.DataFrame, max_users: int, seed: int = 0) -> pd.DataFrame:
+    """``users`` when they are at most ``max_users``; else the users of whole accounts drawn at random (in a
+    seeded order) until the next account would pass ``max_users`` (the clustering's bootstrap resamples
+    accounts, so a sample keeps every account's users together)."""
+    if len(users) <= max_users:
+        return users
+    counts = users.groupby("account_id").size()
+    order = np.random.default_rng(seed).permutation(counts.index.to_numpy())
+    keep = order[np.cumsum(counts.loc[order].to_numpy()) <= max_users]
+    return users[users["account_id"].isin(set(keep))]
+
+
 def seated_users(processed: str | Path, as_of, accounts=None) -> pd.DataFrame:
     """The users on the books at ``as_of`` (created before it, not deactivated by then): ``account_id``,
     ``user_id``; empty without a users table."""
