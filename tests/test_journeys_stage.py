@@ -69,30 +69,29 @@ def test_an_edited_registry_reruns_the_stage_and_the_same_registry_gives_the_sam
     quiet = {"progress": lambda m: None}
     first = pipeline.run(config, until="personas", **quiet)
     assert first.records["personas"].status == "computed" and path.is_file()
-    # the run wrote the names: the registry changed, so the next run is computed again, and keeps every name
+    # the names the run wrote for itself are not a new input: the next run reads the stage back
     second = pipeline.run(config, until="personas", **quiet)
-    assert second.records["personas"].status == "computed"
-    assert second["personas"].key != first["personas"].key
-    assert (second["personas"].frame("persona_table")["status"] == "kept").all()
-    # that run wrote the same personas (only its line in the log of runs is new): unchanged, read back
-    third = pipeline.run(config, until="personas", **quiet)
-    assert third.records["personas"].status == "reused" and third["personas"].key == second["personas"].key
-    saved = path.read_bytes()
+    assert second.records["personas"].status == "reused" and second["personas"].key == first["personas"].key
     # an edit of the names' file by hand makes a new key
-    data = json.loads(saved)
-    first_persona = sorted(data["personas"])[0]
-    data["personas"][first_persona]["description"] = "edited by hand"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    before = _digest_of(path.read_bytes(), tmp_path)
+    data["personas"][sorted(data["personas"])[0]]["description"] = "edited by hand"
     path.write_text(json.dumps(data), encoding="utf-8")
-    assert registry_digest(config) != _digest_of(saved, tmp_path)
+    edited_bytes = path.read_bytes()
+    assert registry_digest(config) == _digest_of(edited_bytes, tmp_path) != before
     edited = pipeline.run(config, until="personas", **quiet)
-    assert edited.records["personas"].status == "computed" and edited["personas"].key != second["personas"].key
-    # the same registry again: the same key, and computed afresh (its cache removed) the same files
-    path.write_bytes(saved)
-    shutil.copytree(second["personas"].path, tmp_path / "second")
-    shutil.rmtree(second["personas"].path)
+    assert edited.records["personas"].status == "computed" and edited["personas"].key != first["personas"].key
+    assert (edited["personas"].frame("persona_table")["status"] == "kept").all()  # it read the names
+    # ... after which, nothing changed, it is read back
+    assert pipeline.run(config, until="personas", **quiet).records["personas"].status == "reused"
+    # the same registry again (the edited file): the same key, and computed afresh (its cache removed) the
+    # same files
+    path.write_bytes(edited_bytes)
+    shutil.copytree(edited["personas"].path, tmp_path / "edited")
+    shutil.rmtree(edited["personas"].path)
     again = pipeline.run(config, until="personas", **quiet)
-    assert again.records["personas"].status == "computed" and again["personas"].key == second["personas"].key
-    assert _digests(tmp_path / "second") == _digests(again["personas"].path)
+    assert again.records["personas"].status == "computed" and again["personas"].key == edited["personas"].key
+    assert _digests(tmp_path / "edited") == _digests(again["personas"].path)
 
 
 def _digest_of(content: bytes, tmp_path) -> str:
@@ -103,7 +102,7 @@ def _digest_of(content: bytes, tmp_path) -> str:
     return PersonaRegistry.digest_of(p)
 
 
-def test_the_log_of_runs_is_not_part_of_the_key(tmp_path):
+def test_the_log_of_runs_is_not_part_of_the_key_and_the_stages_own_writes_stand_for_what_it_read(tmp_path):
     path = tmp_path / "registry.json"
     config = RunConfig.from_dict({"data_dir": str(tmp_path), "personas": {"registry": str(path)}})
     assert registry_digest(config) is None
@@ -117,6 +116,17 @@ def test_the_log_of_runs_is_not_part_of_the_key(tmp_path):
     path.write_text(json.dumps(body), encoding="utf-8")
     assert registry_digest(config) != d1
     assert S.stage("personas").params(config)["registry_digest"] == registry_digest(config)
+    # sealed by the stage: the registry it left stands for the one it read (here d1's content) ...
+    from engage_models.journeys.stage import seal_registry
+
+    d2 = registry_digest(config)
+    seal_registry(config, d1)
+    assert registry_digest(config) == d1
+    # ... until someone edits it
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["personas"]["1"]["description"] = "mine"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert registry_digest(config) not in (d1, d2, None)
     assert "health" in S.stage("personas").uses and "health" not in S.stage("personas").needs
 
 

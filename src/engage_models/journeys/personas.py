@@ -234,9 +234,10 @@ class PersonaRegistry:
 
     @staticmethod
     def digest_of(path: str | Path) -> str:
-        """SHA-256 of the personas a registry file records (every section but the logs of runs), canonical JSON."""
+        """SHA-256 of the personas a registry file records (every section but the logs of runs and the stage's
+        seal), canonical JSON."""
         data = read_json(Path(path))
-        content = {k: v for k, v in data.items() if k != "runs" and not k.endswith("_runs")}
+        content = {k: v for k, v in data.items() if k not in ("runs", "written") and not k.endswith("_runs")}
         return hashlib.sha256(json.dumps(jsonable(content), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     @property

@@ -30,9 +30,9 @@ Persona names survive from run to run through the registry file (``personas.regi
 them, because the artifact folders are a cache (pruned to the last few, keyed by inputs) while the names
 must outlive any one of them, and because a run on other data or with other parameters should still be
 named after every persona seen before, not only the most recent artifact's. Its content (not its log of runs:
-:func:`registry_digest`) is one of the stage's parameters, so an edited registry reruns the stage and a run
-is reproducible from its inputs; the run that first writes the names is followed by one more computed run
-(the names now registered), then the stage is read back while nothing changes.
+:func:`registry_digest`) is one of the stage's parameters, so an edited registry reruns the stage and the
+same registry gives the same run; what the stage writes there itself is sealed as standing for the registry
+it read, so a second run with nothing changed is read back.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import InsufficientData
+from .._core.io import read_json, write_json
 from .._core.stats import cluster_moments, effective_n, wilson_interval
 from .._core.time import to_utc
 from . import channels as CH
@@ -66,13 +67,29 @@ def registry_path(config) -> Path:
 
 
 def registry_digest(config) -> str | None:
-    """Hash of what the registry says about the personas (their numbers, centroids, dates and words; not the
-    log of runs), or None without a registry file: part of the stage's key, so a registry edited by hand, or
-    written by a run on other data, makes the stage run again, and a run is reproducible from its inputs."""
+    """The registry as an input of the stage's key: None without a file; the hash of what it says about the
+    personas (numbers, centroids, dates, words; not the log of runs) when it was edited since the stage last
+    wrote it; and, when it is exactly as the stage left it, the value this function gave for the registry
+    that run read (the seal :func:`seal_registry` writes). So an edited registry makes the stage run again,
+    while the names a run writes for itself are not a new input (a second run with nothing changed is read
+    back, not computed)."""
     path = registry_path(config)
     if not path.is_file():
         return None
-    return PS.PersonaRegistry.digest_of(path)
+    digest = PS.PersonaRegistry.digest_of(path)
+    seal = read_json(path).get("written") or {}
+    return seal.get("input") if seal.get("output") == digest else digest
+
+
+def seal_registry(config, digest_in: str | None) -> None:
+    """Record in the registry which input it stands for (``digest_in``: :func:`registry_digest` before the run)
+    and the hash of what the run left, so that :func:`registry_digest` knows the stage's own writes."""
+    path = registry_path(config)
+    if not path.is_file():
+        return
+    data = read_json(path)
+    data["written"] = {"input": digest_in, "output": PS.PersonaRegistry.digest_of(path)}
+    write_json(path, data)
 
 
 def _read(processed: Path, name: str) -> pd.DataFrame | None:
@@ -100,6 +117,7 @@ def compute(ctx) -> None:
     as_of, data_start = ctx.as_of, to_utc(dates["first_event"])
     accounts = pd.read_parquet(processed / "accounts.parquet")
     subscriptions = _read(processed, "subscriptions")
+    registry_in = registry_digest(c)  # the registry this run reads (its key's), sealed into what it writes
     found: dict = {}  # what a section hands to a later one (the account personas to the user personas)
     why = ctx.why = Reasons(out)  # skipped sections with their reasons in every language (report 07 reads them)
     why.section(("personas", "persona_selection", "persona_profile", "persona_table", "persona_sizes",
@@ -126,6 +144,7 @@ def compute(ctx) -> None:
     why.section("channel_outcomes", channel_outcomes)
     why.section(("stage_flow", "stage_paths", "stage_transitions"), lambda: stage_flow_section(ctx, pnl, accounts))
     why.write()
+    seal_registry(c, registry_in)
 
 
 # ------------------------------------------------------------------------------------------- personas
