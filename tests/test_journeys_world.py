@@ -37,7 +37,9 @@ def test_clustering_recovers_the_planted_personas(persona_world):
     truth = pd.read_parquet(persona_world / "raw" / "true_personas.parquet").set_index("account_id")["persona"]
     model = PS.PersonaModel(k_range=(2, 6), n_bootstrap=10).fit(last, groups=last["account_id"])
     ari = adjusted_rand_score(truth.reindex(last["account_id"]).to_numpy(), model.labels_)
-    # the four planted personas (PERSONAS) are found as four clusters, ARI 0.81 measured (seed 3); 0.6 required
+    # the four planted personas (PERSONAS) are found as four clusters, ARI 0.81 measured (seed 3); 0.6 required.
+    # On other seeds of this world the number can be three (seeds 1 and 4: ARI 0.66 and 0.64; seeds 0, 2, 5:
+    # four, 0.83, 0.80, 0.67): the seed-free test is test_persona_recovery_does_not_depend_on_the_seed
     assert model.n_personas_ == len(PERSONAS) == 4
     assert ari >= 0.6, ari
     # each persona's largest cluster is a different one, and words say what the planted behaviour was
@@ -77,6 +79,49 @@ def test_landmark_finds_the_milestone_that_keeps_customers_and_not_the_one_that_
     r = table.set_index("milestone")
     assert r.loc["onboarding_completed", "p_value"] < 0.01 and r.loc["onboarding_completed", "difference"] > 0.1
     assert r.loc["profile_completed", "p_value"] > 0.2 and abs(r.loc["profile_completed", "difference"]) < 0.05
+
+
+#: The recovery over seeds: 400 accounts over 12 months (about 240 accounts with 90 days of tenure at the last
+#: date). Measured on seeds 0 to 9: four personas chosen on 4 seeds, three on 5 (shelfware and mobile_light
+#: merged: the silhouette of 3 and 4 clusters are within 0.02 of each other), five on 1; adjusted Rand index
+#: 0.58 to 0.85 (k-means forced to 4 clusters: 0.67 to 0.77). Neither clipping the z-scores, a quantile
+#: scaling, Ward linkage, a Gaussian mixture nor the gap statistic, Calinski-Harabasz or BIC as the criterion
+#: did better on these worlds, so the test states what the method gives rather than what one seed gave.
+SEED_WORLD = dict(n_accounts=400, months=12, personas=True)
+MIN_SEED_ARI = 0.55
+
+
+def _recovery_on_seed(seed, root):
+    simulate(SimConfig(seed=seed, **SEED_WORLD), out=root / "raw")
+    ingest(root / "raw", root / "processed")
+    panel = build_panel(root / "processed")
+    last = panel[(panel["as_of"] == panel["as_of"].max()) & (panel["tenure_days"] >= 90)]
+    truth = pd.read_parquet(root / "raw" / "true_personas.parquet").set_index("account_id")["persona"]
+    kinds = truth.reindex(last["account_id"]).to_numpy()
+    model = PS.PersonaModel(k_range=(2, 6), n_bootstrap=10).fit(last, groups=last["account_id"])
+    return model, kinds, adjusted_rand_score(kinds, model.labels_)
+
+
+def _check_seed(model, kinds, ari):
+    assert 3 <= model.n_personas_ <= 5, model.selection_
+    assert ari >= MIN_SEED_ARI, ari
+    # the two personas that stand out (heavy exports; community) each have a cluster of their own
+    table = pd.crosstab(kinds, model.labels_)
+    home = table.idxmax(axis=1)
+    assert home["analysts"] != home["community"]
+    assert home["analysts"] not in {home["shelfware"], home["mobile_light"]}
+    assert home["community"] not in {home["shelfware"], home["mobile_light"]}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_persona_recovery_does_not_depend_on_the_seed(seed, tmp_path):
+    _check_seed(*_recovery_on_seed(seed, tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(5, 10))
+def test_persona_recovery_on_more_seeds(seed, tmp_path):
+    _check_seed(*_recovery_on_seed(seed, tmp_path))
 
 
 def _digests(folder, skip=()):

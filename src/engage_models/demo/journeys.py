@@ -248,3 +248,102 @@ class Prepurchase:
     def between(self, lo: np.datetime64, hi: np.datetime64):
         hit = (self.ts >= lo) & (self.ts < hi)
         return self.acct[hit], self.ts[hit], self.channel[hit]
+
+
+# ----------------------------------------------------------------------------------------- user personas
+@dataclass(frozen=True)
+class UserType:
+    """A planted kind of user, for the user personas' recovery test (:func:`user_world`).
+
+    Over a window of ``days`` days the user is active on each day with probability ``p_day``; an active day
+    has one login (of ``minutes`` minutes, lognormal), Poisson(``uses``) feature uses among the user's own
+    ``breadth`` features, Poisson(``exports``) exports and Poisson(``reads``) content views; ``mobile`` is the
+    share of the user's events from a phone. Each user departs from the type by :data:`HETEROGENEITY`.
+    """
+
+    name: str
+    share: float
+    p_day: float
+    minutes: float
+    breadth: int
+    uses: float
+    exports: float
+    reads: float
+    mobile: float
+
+
+USER_TYPES: tuple[UserType, ...] = (
+    # every other day, long sessions, most features, many exports
+    UserType("power", 0.15, p_day=0.55, minutes=45, breadth=8, uses=4.0, exports=1.5, reads=0.2, mobile=0.1),
+    # reads what is sent, on the phone, hardly uses a feature
+    UserType("reader", 0.35, p_day=0.20, minutes=6, breadth=1, uses=0.3, exports=0.0, reads=3.0, mobile=0.7),
+    # a few logins a quarter, nothing else
+    UserType("occasional", 0.35, p_day=0.04, minutes=4, breadth=1, uses=0.5, exports=0.0, reads=0.2, mobile=0.3),
+    # builds reports: weekly, a few features, exports every time
+    UserType("reporter", 0.15, p_day=0.15, minutes=25, breadth=3, uses=2.0, exports=3.0, reads=0.3, mobile=0.05),
+)
+#: Spread of users of one kind around it (the sd of the log of their frequency, session length, intensity and
+#: breadth).
+HETEROGENEITY = 0.4
+FEATURES = ("dashboards", "reports", "alerts", "sharing", "api", "integrations", "automation", "forecasting",
+            "mobile", "admin_console", "audit", "sso")
+
+
+def user_world(n_accounts: int = 60, seed: int = 0, as_of="2025-07-01", days: int = 90):
+    """Events of users of planted :data:`USER_TYPES` over the ``days`` before ``as_of``, the users table and
+    the truth. Accounts have 3 to 20 users whose types are drawn from a Dirichlet mix around the shares (so
+    accounts differ: some are mostly readers, some have several power users).
+
+    Returns ``(events, users, truth)``: ``events`` with the contract's columns (account_id, user_id,
+    timestamp, event_type, feature, duration_s, device), ``users`` (user_id, account_id, role, created_at),
+    ``truth`` (user_id, account_id, user_type).
+    """
+    rng = np.random.default_rng([seed, 104])
+    end = np.datetime64(str(as_of)[:10], "s")
+    start = end - np.timedelta64(days, "D")
+    shares = np.array([u.share for u in USER_TYPES])
+    acct, types = [], []
+    for a in range(n_accounts):
+        n = int(rng.integers(3, 21))
+        mixp = rng.dirichlet(4 * shares)
+        acct.append(np.full(n, a))
+        types.append(rng.choice(len(USER_TYPES), size=n, p=mixp))
+    acct, types = np.concatenate(acct), np.concatenate(types)
+    n_users = len(acct)
+    account_ids = np.array([f"A{a + 1:05d}" for a in range(n_accounts)], dtype=object)[acct]
+    user_ids = np.array([f"U{u + 1:07d}" for u in range(n_users)], dtype=object)
+    rows = {k: [] for k in ("user", "day", "etype", "feature", "seconds")}
+    for u in range(n_users):
+        ut = USER_TYPES[types[u]]
+        # people of one kind differ: how often, how long and how much vary by user (lognormal, sd 0.4)
+        vary = rng.lognormal(0, HETEROGENEITY, 3)
+        breadth = int(np.clip(round(ut.breadth * rng.lognormal(0, HETEROGENEITY)), 1, len(FEATURES)))
+        feats = rng.choice(len(FEATURES), size=breadth, replace=False)
+        active = np.flatnonzero(rng.random(days) < min(ut.p_day * vary[0], 0.95))
+        for d in active:
+            rows["user"].append(u), rows["day"].append(d), rows["etype"].append("login")
+            rows["feature"].append(None), rows["seconds"].append(60 * ut.minutes * vary[1] * rng.lognormal(0, 0.4))
+            for etype, rate in (("feature_use", ut.uses * vary[2]), ("export", ut.exports * vary[2]),
+                                ("content_view", ut.reads * vary[2])):
+                for _ in range(rng.poisson(rate)):
+                    rows["user"].append(u), rows["day"].append(d), rows["etype"].append(etype)
+                    rows["feature"].append(FEATURES[rng.choice(feats)] if etype == "feature_use" else None)
+                    rows["seconds"].append(60 * rng.lognormal(0.5, 0.5) if etype == "feature_use" else None)
+    users_i = np.asarray(rows["user"], dtype=int)
+    secs = rng.integers(8 * 3600, 20 * 3600, len(users_i))
+    ts = start + np.asarray(rows["day"], dtype=int) * np.timedelta64(1, "D") + secs * np.timedelta64(1, "s")
+    mobile = rng.random(len(users_i)) < np.array([USER_TYPES[t].mobile for t in types])[users_i]
+    other = np.where(rng.random(len(users_i)) < 0.9, "desktop", "tablet")
+    import pandas as pd
+
+    events = pd.DataFrame({"account_id": account_ids[users_i], "user_id": user_ids[users_i],
+                           "timestamp": pd.to_datetime(ts).tz_localize("UTC"),
+                           "event_type": rows["etype"], "feature": rows["feature"],
+                           "duration_s": pd.array(rows["seconds"], dtype="Float64").astype(float),
+                           "device": np.where(mobile, "mobile", other)})
+    events = events.sort_values(["account_id", "timestamp"], kind="stable").reset_index(drop=True)
+    users = pd.DataFrame({"user_id": user_ids, "account_id": account_ids, "role": "member",
+                          "created_at": pd.Timestamp(str(start)[:10], tz="UTC") - pd.Timedelta(days=30)})
+    truth = pd.DataFrame({"user_id": user_ids, "account_id": account_ids,
+                          "user_type": np.array([u.name for u in USER_TYPES], dtype=object)[types]})
+    return events, users, truth

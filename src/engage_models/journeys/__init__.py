@@ -6,6 +6,9 @@ module             what it holds
 ``personas``       behavioural personas: skew-aware scaled per-user metrics, k-means with the number chosen by
                    silhouette among bootstrap-stable solutions, words for what sets each apart, and a registry
                    that keeps their names from run to run (Hungarian matching of centroids)
+``users``          user personas where events carry a user: per-user measures, the users of each account by
+                   user persona (inactive users counted), and by account persona
+``reasons``        why a section is missing, in English and Japanese
 ``milestones``     the milestone registry (first login, first use of each key feature, first export,
                    onboarding completed, first ticket, first community post, first event attended; add your
                    own), when each account reached each, time to first value, and the landmark comparison of

@@ -47,6 +47,7 @@ from .._core.i18n import t
 from .._core.stats import benjamini_hochberg, wilson_interval
 from .._core.time import DAYS_PER_MONTH, to_utc
 from ..survival.kaplan_meier import KaplanMeierGroups
+from .reasons import Thin, Why, reason_of
 
 log = logging.getLogger(__name__)
 
@@ -194,11 +195,11 @@ def milestone_times(processed: str | Path, milestones, until) -> tuple[pd.DataFr
         path = processed / f"{source}.parquet"
         if source not in SOURCES:
             for m in ms:
-                skipped[m.name] = f"unknown source {source!r}"
+                skipped[m.name] = Why("pj.why.unknown_source", source=source)
             continue
         if not path.exists():
             for m in ms:
-                skipped[m.name] = f"no {source} table"
+                skipped[m.name] = Why("pj.why.no_table", source=source)
             continue
         schema = _schema(path)
         ts = SOURCES[source]
@@ -207,7 +208,7 @@ def milestone_times(processed: str | Path, milestones, until) -> tuple[pd.DataFr
         for i, m in enumerate(ms):
             absent = [c for c in m.match if c not in schema]
             if absent:
-                skipped[m.name] = f"the {source} table has no column {', '.join(absent)}"
+                skipped[m.name] = Why("pj.why.no_column", source=source, cols=", ".join(absent))
                 continue
             conds = []
             for j, (col, value) in enumerate(m.match.items()):
@@ -234,7 +235,7 @@ def milestone_times(processed: str | Path, milestones, until) -> tuple[pd.DataFr
     out["reached_at"] = pd.to_datetime(out["reached_at"], utc=True)
     never = [m.name for m in milestones if m.name not in skipped and not (out["milestone"] == m.name).any()]
     for name in never:
-        skipped[name] = "no account reached it in the data"
+        skipped[name] = Why("pj.why.never_reached")
     return out[cols].sort_values(["milestone", "account_id"], kind="stable").reset_index(drop=True), skipped
 
 
@@ -299,8 +300,12 @@ def compare(frame: pd.DataFrame, at_months: float, min_group: int = 10) -> tuple
     counts = frame["group"].value_counts()
     small = [g for g in GROUPS if counts.get(g, 0) < min_group]
     if small:
-        raise InsufficientData(", ".join(f"{counts.get(g, 0)} accounts {t('journey.' + g, 'en')}" for g in small)
-                               + f" (at least {min_group} needed in each group)")
+        if len(small) == 1:
+            raise Thin("pj.why.small_group", n=int(counts.get(small[0], 0)), group=Why(f"journey.{small[0]}"),
+                       min=min_group)
+        g1, g2 = small
+        raise Thin("pj.why.small_groups", n1=int(counts.get(g1, 0)), group1=Why(f"journey.{g1}"),
+                   n2=int(counts.get(g2, 0)), group2=Why(f"journey.{g2}"), min=min_group)
     km = KaplanMeierGroups("group", entry_col="entry", min_accounts=1, order=list(GROUPS)).fit(frame)
     row = {"accounts": int(len(frame)), "reached": int(counts.get("reached", 0)),
            "churned": int(frame["event"].sum()), "p_value": km.logrank_["p"], "chi2": km.logrank_["test_statistic"],
@@ -344,7 +349,7 @@ def landmark_analysis(times: pd.DataFrame, accounts: pd.DataFrame, milestones, l
         try:
             row, km = compare(frame, at_months, min_group)
         except InsufficientData as exc:
-            skipped[m.name] = str(exc)
+            skipped[m.name] = reason_of(exc)
             continue
         try:
             naive, _ = compare(naive_frame(times, accounts, m.name), at_months, min_group)

@@ -35,6 +35,8 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from pathlib import Path
@@ -48,12 +50,12 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .._core.errors import InsufficientData
 from .._core.i18n import t
 from .._core.io import jsonable, read_json, write_json
 from .._core.time import to_utc
 from ..features import metrics as M
 from ..health.scaling import SkewScaler
+from .reasons import Thin
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +146,7 @@ class PersonaModel(ClusterMixin, BaseEstimator):
         lo, hi = self.k_range
         ks = [k for k in range(max(2, lo), hi + 1) if k < n]
         if not ks:
-            raise InsufficientData(f"{n} rows cannot be split into {lo} to {hi} personas")
+            raise Thin("pj.why.too_few_rows", n=n, lo=lo, hi=hi)
         groups = np.arange(n) if groups is None else np.asarray(groups)
         rng = np.random.default_rng(self.random_state)
         sample = min(n, self.silhouette_sample)
@@ -211,14 +213,32 @@ class PersonaRegistry:
 
     The file (JSON) holds, per persona number, its centroid in the metrics' own units, the first and last
     observation date it was seen, and its description when last seen; and one line per run. A missing file
-    is an empty registry (the first run numbers the personas by size, largest first).
+    is an empty registry (the first run numbers the personas by size, largest first). ``section`` names the
+    kind of persona (``personas``: accounts; ``user_personas``: users): each kind is numbered on its own in
+    the same file.
     """
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, section: str = "personas"):
         self.path = Path(path) if path is not None else None
-        data = read_json(self.path) if self.path is not None and self.path.is_file() else {}
-        self.personas: dict[str, dict] = dict(data.get("personas", {}))
-        self.runs: list[dict] = list(data.get("runs", []))
+        self.section = section
+        data = self._read()
+        self.personas: dict[str, dict] = dict(data.get(section, {}))
+        self.runs: list[dict] = list(data.get(self._runs_key, []))
+
+    @property
+    def _runs_key(self) -> str:
+        return "runs" if self.section == "personas" else f"{self.section}_runs"
+
+    def _read(self) -> dict:
+        return read_json(self.path) if self.path is not None and self.path.is_file() else {}
+
+    @staticmethod
+    def digest_of(path: str | Path) -> str:
+        """SHA-256 of the personas a registry file records (every section but the logs of runs and the stage's
+        seal), canonical JSON."""
+        data = read_json(Path(path))
+        content = {k: v for k, v in data.items() if k not in ("runs", "written") and not k.endswith("_runs")}
+        return hashlib.sha256(json.dumps(jsonable(content), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     @property
     def centroids(self) -> pd.DataFrame:
@@ -268,8 +288,9 @@ class PersonaRegistry:
         self.runs.append({"as_of": as_of, "metrics": list(model.metrics_),
                           "personas": {str(int(r.persona)): r.status for r in matches.itertuples()}})
         self.runs = self.runs[-50:]
-        if self.path is not None:
-            write_json(self.path, jsonable({"version": 1, "personas": self.personas, "runs": self.runs}))
+        if self.path is not None:  # the other sections (account and user personas share the file) as they are
+            data = {"version": 1, **self._read(), self.section: self.personas, self._runs_key: self.runs}
+            write_json(self.path, jsonable(data))
 
 
 # --------------------------------------------------------------------------------------------- words

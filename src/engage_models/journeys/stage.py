@@ -12,19 +12,27 @@ artifact                    what it holds
 ``persona_assignments``     the persona of every account at every observation date
 ``persona_sizes``           accounts per persona and date; ``persona_moves``: from the comparison date to now
 ``personas`` (JSON)         the fit, the names matched to the registry, growth, switching rate
+``user_persona_*``          user personas (where events carry a user): ``_selection``, ``_profile``, ``_table``,
+                            ``_mix`` (users per account and user persona, inactive users counted),
+                            ``_by_account_persona``; ``user_personas`` (JSON) the fit
 ``milestones``              when each account (started inside the data) reached each milestone
 ``milestone_summary``       landmark comparison per milestone (and the naive one), ``km_<milestone>`` curves
 ``time_to_value``           share reaching the first-value milestone within 7/30/90 days, by cohort too
 ``touches``, ``device_mix`` touches by phase, channel and device; product events by device
 ``channel_outcomes``        churn and expansion after each exposure (channels, devices)
 ``stage_paths``             the most common lifecycle paths; ``stage_transitions`` for the flow diagram
+                            (needs the health stage's scores; the health stage is optional)
+``reasons`` (JSON)          why each missing section is missing, in English and Japanese (report 07)
 ==========================  ===========================================================================
 
 Persona names survive from run to run through the registry file (``personas.registry``, by default
 ``<data_dir>/artifacts/personas/registry.json``): it lives beside the stage's artifacts but outside any of
 them, because the artifact folders are a cache (pruned to the last few, keyed by inputs) while the names
 must outlive any one of them, and because a run on other data or with other parameters should still be
-named after every persona seen before, not only the most recent artifact's.
+named after every persona seen before, not only the most recent artifact's. Its content (not its log of runs:
+:func:`registry_digest`) is one of the stage's parameters, so an edited registry reruns the stage and the
+same registry gives the same run; what the stage writes there itself is sealed as standing for the registry
+it read, so a second run with nothing changed is read back.
 """
 
 from __future__ import annotations
@@ -36,12 +44,15 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import InsufficientData
+from .._core.io import read_json, write_json
 from .._core.stats import cluster_moments, effective_n, wilson_interval
 from .._core.time import to_utc
 from . import channels as CH
 from . import flows as FL
 from . import milestones as MS
 from . import personas as PS
+from . import users as US
+from .reasons import Reasons, Thin, Why, reason_of
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +64,32 @@ def registry_path(config) -> Path:
     """Where the persona registry of a run lives (see the module docstring)."""
     pc = config.personas
     return Path(pc.registry) if pc.registry else Path(config.data_dir) / ARTIFACTS / STAGE / "registry.json"
+
+
+def registry_digest(config) -> str | None:
+    """The registry as an input of the stage's key: None without a file; the hash of what it says about the
+    personas (numbers, centroids, dates, words; not the log of runs) when it was edited since the stage last
+    wrote it; and, when it is exactly as the stage left it, the value this function gave for the registry
+    that run read (the seal :func:`seal_registry` writes). So an edited registry makes the stage run again,
+    while the names a run writes for itself are not a new input (a second run with nothing changed is read
+    back, not computed)."""
+    path = registry_path(config)
+    if not path.is_file():
+        return None
+    digest = PS.PersonaRegistry.digest_of(path)
+    seal = read_json(path).get("written") or {}
+    return seal.get("input") if seal.get("output") == digest else digest
+
+
+def seal_registry(config, digest_in: str | None) -> None:
+    """Record in the registry which input it stands for (``digest_in``: :func:`registry_digest` before the run)
+    and the hash of what the run left, so that :func:`registry_digest` knows the stage's own writes."""
+    path = registry_path(config)
+    if not path.is_file():
+        return
+    data = read_json(path)
+    data["written"] = {"input": digest_in, "output": PS.PersonaRegistry.digest_of(path)}
+    write_json(path, data)
 
 
 def _read(processed: Path, name: str) -> pd.DataFrame | None:
@@ -80,11 +117,18 @@ def compute(ctx) -> None:
     as_of, data_start = ctx.as_of, to_utc(dates["first_event"])
     accounts = pd.read_parquet(processed / "accounts.parquet")
     subscriptions = _read(processed, "subscriptions")
-    ctx.section(("personas", "persona_selection", "persona_profile", "persona_table", "persona_sizes",
-                 "persona_moves"), lambda: personas_section(ctx, pnl, accounts, as_of))
-    ctx.section(("milestones", "milestone_summary", "time_to_value"),
+    registry_in = registry_digest(c)  # the registry this run reads (its key's), sealed into what it writes
+    found: dict = {}  # what a section hands to a later one (the account personas to the user personas)
+    why = ctx.why = Reasons(out)  # skipped sections with their reasons in every language (report 07 reads them)
+    why.section(("personas", "persona_selection", "persona_profile", "persona_table", "persona_sizes",
+                 "persona_moves"), lambda: found.update(assign=personas_section(ctx, pnl, accounts, as_of)))
+    if pc.users:
+        why.section(("user_personas", "user_persona_selection", "user_persona_profile", "user_persona_table",
+                     "user_persona_mix", "user_persona_by_account_persona"),
+                    lambda: user_personas_section(ctx, pnl, processed, found.get("assign")))
+    why.section(("milestones", "milestone_summary", "time_to_value"),
                 lambda: milestones_section(ctx, accounts, data_start, as_of))
-    ctx.section(("touches", "device_mix"),
+    why.section(("touches", "device_mix"),
                 lambda: (out.frame("touches", CH.touch_summary(processed, accounts, data_start, as_of,
                                                                            pc.lookback_days)),
                                     out.frame("device_mix", CH.device_mix(processed, as_of - pd.Timedelta(
@@ -94,29 +138,29 @@ def compute(ctx) -> None:
         table = CH.outcomes_by_exposure(processed, accounts, subscriptions, pnl, data_start, as_of, c.horizon_days,
                                         pc.lookback_days, pc.prepurchase_outcome_days)
         if table.empty:
-            raise InsufficientData("no channel or device was seen by at least 10 accounts and missed by 10 others "
-                                   "before a known outcome")
+            raise Thin("pj.why.no_channel")
         out.frame("channel_outcomes", table)
 
-    ctx.section("channel_outcomes", channel_outcomes)
-    ctx.section(("stage_flow", "stage_paths", "stage_transitions"), lambda: stage_flow_section(ctx, pnl, accounts))
+    why.section("channel_outcomes", channel_outcomes)
+    why.section(("stage_flow", "stage_paths", "stage_transitions"), lambda: stage_flow_section(ctx, pnl, accounts))
+    why.write()
+    seal_registry(c, registry_in)
 
 
 # ------------------------------------------------------------------------------------------- personas
-def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> None:
+def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> pd.DataFrame:
     c, out, pc = ctx.config, ctx.out, ctx.config.personas
     processed = ctx.paths.processed
     metrics = list(pc.metrics) if pc.metrics else PS.metric_columns(PS.DEFAULT_METRICS, c.windows)
     absent = [m for m in metrics if m not in pnl.columns]
     if absent:
-        raise InsufficientData(f"the panel has no column {', '.join(absent)} (personas.metrics)")
+        raise Thin("pj.why.no_metric", cols=", ".join(absent))
     pnl = pnl.assign(as_of=pd.to_datetime(pnl["as_of"], utc=True))
     chosen = fit_dates(pnl["as_of"], pc.fit_months)
     rows = pnl[pnl["as_of"].isin(chosen) & (pnl["tenure_days"] >= pc.min_tenure_days)]
     n_acc = rows["account_id"].nunique()
     if n_acc < pc.min_accounts:
-        raise InsufficientData(f"{n_acc} accounts with at least {pc.min_tenure_days} days of tenure at the "
-                               f"fitting dates; personas need {pc.min_accounts}")
+        raise Thin("pj.why.few_accounts", n=int(n_acc), days=pc.min_tenure_days, need=pc.min_accounts)
     model = PS.PersonaModel(metrics=metrics, k_range=(pc.k_min, pc.k_max), n_bootstrap=pc.n_bootstrap,
                             min_stability=pc.min_stability, random_state=c.seed).fit(rows, groups=rows["account_id"])
     registry = PS.PersonaRegistry(registry_path(c))
@@ -144,14 +188,67 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> N
     info = {"as_of": latest, "k": model.n_personas_, "criterion": model.criterion_, "metrics": metrics,
             "fit_dates": chosen, "fit_rows": len(rows), "fit_accounts": int(n_acc),
             "min_tenure_days": pc.min_tenure_days, "min_stability": pc.min_stability,
-            "matches": matches.to_dict("records"), "registry_runs": len(registry.runs) + 1,
+            "matches": matches.to_dict("records"), "registry_known": len(registry.personas),
             "switching": switching_rate(assign), "previous": previous}
     if previous is not None:
         out.frame("persona_moves", moves(assign, previous, latest))
         info["growth"] = growth(sizes, previous, latest, words)
     else:
-        out.skip("persona_moves", f"no observation date {pc.compare_months} months before the latest to compare with")
+        ctx.why.skip("persona_moves", Why("pj.why.no_compare_date", months=pc.compare_months))
     out.json("personas", info)
+    registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
+    return assign
+
+
+def user_personas_section(ctx, pnl: pd.DataFrame, processed: Path, assign: pd.DataFrame | None) -> None:
+    """User personas (:mod:`engage_models.journeys.users`): the users of the customers at the latest date,
+    clustered on their own use over the longest window, and each account's mix of them (and, with the account
+    personas ``assign``, the mix of each account persona)."""
+    c, out, pc = ctx.config, ctx.out, ctx.config.personas
+    days = max(c.windows)
+    latest = pd.to_datetime(pnl["as_of"], utc=True).max()
+    customers = pnl.loc[pd.to_datetime(pnl["as_of"], utc=True) == latest, "account_id"].unique()
+    users = US.user_metrics(processed, latest, days, accounts=customers)
+    metrics = [m for m in US.USER_METRICS if users[m].notna().any()]
+    if len(users) < pc.min_users:
+        raise Thin("pj.why.few_users", n=len(users), days=days, need=pc.min_users)
+    fit = US.sample_accounts(users, pc.max_fit_users, c.seed)
+    model = PS.PersonaModel(metrics=metrics, k_range=(pc.k_min, pc.k_max), n_bootstrap=pc.n_bootstrap,
+                            min_stability=pc.min_stability, random_state=c.seed).fit(fit, groups=fit["account_id"])
+    registry = PS.PersonaRegistry(registry_path(c), section="user_personas")
+    labels = model.predict(users) if len(fit) < len(users) else model.labels_
+    sizes = np.bincount(labels, minlength=model.n_personas_)
+    matches = registry.match(model, sizes, pc.max_match_distance)
+    number = dict(zip(matches["cluster"], matches["persona"], strict=True))
+    persona = pd.Series(labels, index=users.index).map(number).astype(int)
+    prof = PS.profile(users, persona, [m for m in US.USER_PROFILE if m in users])
+    words = {p: {lang: PS.words(PS.distinctive(prof, p), lang) for lang in ("en", "ja")}
+             for p in sorted(persona.unique())}
+    seated = US.seated_users(processed, latest, customers)
+    user_mix = US.mix(users, persona, seated)
+    status = dict(zip(matches["persona"], matches["status"], strict=True))
+    table = pd.DataFrame([{"user_persona": int(p), "status": status.get(p, "kept"),
+                           "first_seen": registry.personas.get(str(p), {}).get("first_seen"),
+                           "users": int((persona == p).sum()), "share": float((persona == p).mean()),
+                           "accounts": int(users.loc[persona == p, "account_id"].nunique()),
+                           "description_en": words[p]["en"], "description_ja": words[p]["ja"]}
+                          for p in sorted(persona.unique())])
+    out.frame("user_persona_selection", model.selection_)
+    out.frame("user_persona_profile", prof)
+    out.frame("user_persona_table", table)
+    out.frame("user_persona_mix", user_mix)
+    inactive = int(user_mix.loc[user_mix["user_persona"] == US.INACTIVE, "users"].sum())
+    info = {"as_of": latest, "days": days, "k": model.n_personas_, "criterion": model.criterion_,
+            "metrics": metrics, "users": len(users), "accounts": int(users["account_id"].nunique()),
+            "fit_users": len(fit), "fit_accounts": int(fit["account_id"].nunique()),
+            "inactive": inactive, "matches": matches.to_dict("records"), "min_stability": pc.min_stability,
+            "words": {str(p): w for p, w in words.items()}}
+    if assign is not None:
+        now = assign[pd.to_datetime(assign["as_of"], utc=True) == latest].set_index("account_id")["persona"]
+        out.frame("user_persona_by_account_persona", US.by_account_persona(user_mix, now))
+    else:
+        ctx.why.skip("user_persona_by_account_persona", Why("pj.why.no_account_personas"))
+    out.json("user_personas", info)
     registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
 
 
@@ -281,8 +378,7 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
     declared = MS.expand(MS.registry(milestones_file=pc.milestones_file), features)
     obs = MS.observed_accounts(accounts, data_start, as_of)
     if obs.empty:
-        raise InsufficientData("no account started inside the data: the milestones of the others happened "
-                               "before the data begin")
+        raise Thin("pj.why.no_new_accounts")
     times, skipped = MS.milestone_times(processed, declared, as_of)
     times = times[times["account_id"].isin(obs["account_id"])].merge(obs[["account_id", "start_date"]],
                                                                       on="account_id")
@@ -295,22 +391,21 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
     if len(table):
         out.frame("milestone_summary", table)
     else:
-        out.skip("milestone_summary", "no milestone had 10 accounts that reached it by the landmark and 10 that "
-                                      "did not")
+        ctx.why.skip("milestone_summary", Why("pj.why.no_milestone_compared"))
     for name, km in kms.items():
         _write_km(out, f"km_{name}", km)
     if pc.first_value not in kms:  # the report's curves of first value say why they are missing
-        why = skipped.get(pc.first_value) or "too few accounts on either side of the landmark to compare"
-        out.skip(f"km_{pc.first_value}", why)
-        out.skip(f"km_naive_{pc.first_value}", why)
+        why = skipped.get(pc.first_value) or Why("pj.why.few_sides")
+        ctx.why.skip(f"km_{pc.first_value}", why)
+        ctx.why.skip(f"km_naive_{pc.first_value}", why)
     labels = {m.name: {lang: m.text(lang) for lang in ("en", "ja")} for m in declared}
     info = {"landmark_days": pc.landmark_days, "at_months": at_months, "observed_accounts": len(obs),
             "data_start": data_start, "key_features": features, "first_value": pc.first_value,
             "skipped": skipped, "labels": labels, "order": [m.name for m in declared]}
     value = next((m for m in declared if m.name == pc.first_value), None)
     if value is None or value.name in skipped:
-        reason = skipped.get(pc.first_value, f"no milestone named {pc.first_value!r}")
-        out.skip("time_to_value", f"first value ({pc.first_value}): {reason}")
+        reason = skipped.get(pc.first_value) or Why("pj.why.no_milestone_named", name=pc.first_value)
+        ctx.why.skip("time_to_value", Why("pj.why.first_value", name=pc.first_value, reason=reason))
     else:
         ttv = MS.time_to_value(times, obs, value.name, as_of)
         out.frame("time_to_value", ttv)
@@ -322,7 +417,7 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
                 _, naive = MS.compare(MS.naive_frame(times, obs, value.name), at_months)
                 _write_km(out, f"km_naive_{value.name}", naive)
             except InsufficientData as exc:
-                out.skip(f"km_naive_{value.name}", str(exc))
+                ctx.why.skip(f"km_naive_{value.name}", reason_of(exc))
     out.json("milestones", info)
 
 
@@ -337,15 +432,13 @@ def _write_km(out, name: str, km) -> None:
 # ------------------------------------------------------------------------------------------ stage flow
 def stage_flow_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame) -> None:
     out, pc = ctx.out, ctx.config.personas
-    health = ctx.input("health")
-    if not health.has("scores"):
-        raise InsufficientData(health.reason("scores") or "the health stage scored no account")
-    scores = health.frame("scores")
+    if not ctx.has("health", "scores"):  # health is optional: without scores, no lifecycle stages
+        raise Thin("pj.why.no_health", reason=ctx.why_missing("health", "scores"))
+    scores = ctx.input("health").frame("scores")
     scores["as_of"] = pd.to_datetime(scores["as_of"], utc=True)
     dates = sorted(scores["as_of"].unique())
     if len(dates) < 2:
-        raise InsufficientData("the health score covers one observation date: no month-to-month path "
-                               "(health.history_dates sets how many dates are scored)")
+        raise Thin("pj.why.one_date")
     stages = FL.lifecycle_stages(scores, pnl, ctx.config.actions.playbook)
     paths = FL.stage_paths(stages, accounts, dates)
     out.frame("stage_paths", FL.common_paths(paths, n=pc.top_paths))

@@ -22,6 +22,37 @@ def _pct_interval(est, lo, hi, lang, decimals=1):
         if pd.notna(est) else ""
 
 
+def missing_reason(run, name: str, lang: str | None = None) -> str | None:
+    """Why the personas stage did not write ``name``, in ``lang`` (the run's by default): the stage's own
+    reasons in that language (its ``reasons`` JSON), else the run's (English) reason; None when it is there."""
+    lang = lang or run.lang
+    if run.has("personas", name):
+        return None
+    if run.has("personas", "reasons"):
+        texts = run.json("personas", "reasons").get(name)
+        if texts and texts.get(lang):
+            return texts[lang]
+    return run.reason("personas", name)
+
+
+def available(run, *names: str) -> bool:
+    """:func:`engage_models.reports.render.available` for the personas stage, with its reasons in the report's
+    language."""
+    from IPython.display import Markdown, display
+
+    from .._core.i18n import markdown
+    from ..reports.render import available as stage_available
+
+    if not run.has("personas"):
+        return stage_available(run, "personas", *names)
+    for name in names:
+        why = missing_reason(run, name)
+        if why is not None:
+            display(Markdown(markdown(f"*{t('section.missing', run.lang, reason=why)}*")))
+            return False
+    return True
+
+
 def header(info: dict, lang: str = "en") -> str:
     """One sentence: how many personas, chosen how, fitted on what."""
     sw = info.get("switching") or {}
@@ -57,9 +88,10 @@ def selection_view(sel: pd.DataFrame, lang: str = "en"):
         decimals=3)
 
 
-def plot_profile(prof: pd.DataFrame, ax=None, lang: str = "en"):
+def plot_profile(prof: pd.DataFrame, ax=None, lang: str = "en", users: bool = False):
     """Heat map of each persona's mean z-score per metric (blue above everyone's typical value, red below),
-    with the persona's median written in each cell."""
+    with the persona's median written in each cell (``users``: of user personas)."""
+    name = user_persona_name if users else persona_name
     metrics = list(dict.fromkeys(prof["metric"]))
     personas = sorted(prof["persona"].unique())
     z = prof.pivot(index="persona", columns="metric", values="z").reindex(index=personas, columns=metrics)
@@ -72,10 +104,62 @@ def plot_profile(prof: pd.DataFrame, ax=None, lang: str = "en"):
             if pd.notna(v):
                 ax.text(j, i, f"{v:,.2g}" if abs(v) < 100 else f"{v:,.0f}", ha="center", va="center", fontsize=7)
     ax.set_xticks(range(len(metrics)), [metric_label(m, lang) for m in metrics], rotation=40, ha="right", fontsize=8)
-    ax.set_yticks(range(len(personas)), [persona_name(p, lang) for p in personas], fontsize=9)
+    ax.set_yticks(range(len(personas)), [name(p, lang) for p in personas], fontsize=9)
     ax.grid(False)
     ax.figure.colorbar(im, ax=ax, shrink=0.8, label=t("pj.z_axis", lang))
     return ax
+
+
+def user_persona_name(persona, lang: str = "en") -> str:
+    return t("pj.users.name", lang, n=int(persona))
+
+
+def users_header(info: dict, lang: str = "en") -> str:
+    """One sentence: how many user personas, among how many users of how many customers."""
+    return t("pj.users.header", lang, k=info["k"], users=info["users"], accounts=info["accounts"], days=info["days"],
+             inactive=info["inactive"])
+
+
+def user_persona_table_view(tbl: pd.DataFrame, lang: str = "en"):
+    """The user personas: name, words, users (share of the active users), accounts with at least one."""
+    rows = []
+    for r in tbl.sort_values("user_persona", kind="stable").itertuples():
+        name = user_persona_name(r.user_persona, lang) + (" " + t("pj.new_mark", lang) if r.status == "new" else "")
+        rows.append({t("pj.users.user_persona", lang): name, t("pj.in_words", lang): getattr(r, f"description_{lang}"),
+                     t("pj.users.users", lang): f"{r.users:,} ({_pct(r.share, lang)})",
+                     t("pj.users.accounts_with", lang): f"{r.accounts:,}"})
+    return table(pd.DataFrame(rows), lang=lang, translate=False, max_chars=200)
+
+
+def _user_column(value: str, lang: str) -> str:
+    return t("pj.users.inactive", lang) if value == "inactive" else user_persona_name(value, lang)
+
+
+def user_mix_view(by: pd.DataFrame, lang: str = "en"):
+    """Rows: account personas; columns: user personas (and inactive users); cells: share of the account
+    persona's users, pooled (the mean share within an account in brackets)."""
+    cols = sorted(by["user_persona"].unique(), key=lambda v: (v == "inactive", int(v) if v != "inactive" else 0))
+    rows = []
+    for p, g in by.groupby("persona", sort=True):
+        g = g.set_index("user_persona")
+        row = {t("pj.persona", lang): persona_name(p, lang), t("accounts", lang): f"{int(g['accounts'].iloc[0]):,}"}
+        for c in cols:
+            share, within = (g.loc[c, "share"], g.loc[c, "mean_account_share"]) if c in g.index else (None, None)
+            row[_user_column(c, lang)] = f"{_pct(share, lang)} ({_pct(within, lang)})" if share is not None else ""
+        rows.append(row)
+    return table(pd.DataFrame(rows), lang=lang, translate=False)
+
+
+def mix_examples(user_mix: pd.DataFrame, info: dict, lang: str = "en", n: int = 3) -> str:
+    """The mixes of the ``n`` accounts with the most users, in words (a Markdown list: "A00012: 9 readers (User
+    persona 2); 1 ...")."""
+    from .users import mix_text
+
+    words = {int(p): w[lang] for p, w in (info.get("words") or {}).items()}
+    size = user_mix.groupby("account_id")["users"].sum().sort_values(ascending=False, kind="stable")
+    lines = ["- " + t("sep.label_value", lang, what=a, value=mix_text(user_mix[user_mix["account_id"] == a], words,
+                                                                      lang)) for a in size.index[:n]]
+    return t("pj.users.example", lang) + "\n\n" + "\n".join(lines)
 
 
 def plot_sizes(sizes: pd.DataFrame, ax=None, lang: str = "en"):

@@ -109,6 +109,9 @@ class PersonaConfig:
     compare_months: int = 3  # growth and moves between personas since this many months ago
     max_match_distance: float = 0.5  # RMS z distance within which a persona keeps its registered name
     registry: str | None = None  # persona names file (None: <data_dir>/artifacts/personas/registry.json)
+    users: bool = True  # user personas where events carry a user_id (False: accounts only)
+    min_users: int = 60  # fewer users active in the window: no user personas
+    max_fit_users: int = 5000  # more: fitted on the users of a random sample of whole accounts, applied to all
     landmark_days: int = 30  # milestones "reached within N days", compared from a landmark at N days
     key_features: tuple[str, ...] | None = None  # features with a first-use milestone (None: the most used)
     n_key_features: int = 5

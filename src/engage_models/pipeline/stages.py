@@ -15,7 +15,7 @@ surveys    ingest, (panel)              NPS and CSAT with intervals by group and
 health     ingest, panel                backtest of the learned, hand-weighted and boosted scores; the final
                                         model (skops), its scorecard and band thresholds; scores, bands and
                                         drivers of every account over the last dates
-personas   ingest, panel, health        behavioural personas and their names across runs, milestones with the
+personas   ingest, panel, (health)      behavioural personas and their names across runs, milestones with the
                                         landmark comparison, touches by channel and device, lifecycle paths
 survival   ingest, (panel, health)      Kaplan-Meier curves (health band included), Cox models with their
                                         checks, out-of-time evaluation, remaining lifetime, LTV, revenue at risk
@@ -488,6 +488,14 @@ def personas(ctx: Context) -> None:
     compute(ctx)
 
 
+def _personas_params(c: RunConfig) -> dict:
+    """The personas section, and the registry's content (persona names from earlier runs: an input too)."""
+    from ..journeys.stage import registry_digest
+
+    return {**_params_of("personas", keys=("horizon_days", "seed", "windows"))(c), "playbook": c.actions.playbook,
+            "min_n": c.surveys.min_n, "registry_digest": registry_digest(c)}
+
+
 # ------------------------------------------------------------------------------------------------ survival
 def survival(ctx: Context) -> None:
     from ..survival import (
@@ -766,9 +774,7 @@ STAGES: tuple[Stage, ...] = (
           "analyse NPS and CSAT", uses=("panel",)),
     Stage("health", health, ("ingest", "panel"), _params_of("health", keys=("horizon_days", "seed")),
           "learn and backtest the health score"),
-    Stage("personas", personas, ("ingest", "panel", "health"),
-          lambda c: {**_params_of("personas", keys=("horizon_days", "seed", "windows"))(c),
-                     "playbook": c.actions.playbook, "min_n": c.surveys.min_n}, "find personas and journeys"),
+    Stage("personas", personas, ("ingest", "panel"), _personas_params, "find personas and journeys", uses=("health",)),
     Stage("survival", survival, ("ingest",), _params_of("survival", keys=("seed",)),
           "fit survival models and value accounts", uses=("panel", "health")),
     Stage("actions", actions, ("panel", "health"), _params_of("actions", keys=("lang",)),
