@@ -31,7 +31,7 @@ def export_actions(actions: pd.DataFrame, path: str | Path) -> dict[str, Path]:
     missing = [c for c in EXPORT_COLUMNS if c not in actions.columns]
     if missing:
         raise ValueError(f"the action list lacks {missing}: build it with action_list()")
-    out = actions[list(EXPORT_COLUMNS)].copy()
+    out = actions[_columns(actions)].copy()
     out.attrs = {}
     csv = out.assign(as_of=pd.to_datetime(out["as_of"], utc=True).dt.strftime("%Y-%m-%d"))
     paths = {"csv": stem.with_name(stem.name + ".csv"), "parquet": stem.with_name(stem.name + ".parquet")}
@@ -57,9 +57,17 @@ def read_actions(path: str | Path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: not an action list (lacks {missing})")
     df["as_of"] = pd.to_datetime(df["as_of"], utc=True)
-    for c in _TEXT_EXPORT:
+    for c in (*_TEXT_EXPORT, *[c for c in OPTIONAL_EXPORT if c in df.columns]):
         df[c] = df[c].fillna("").astype(str)
-    return df[list(EXPORT_COLUMNS)]
+    return df[_columns(df)]
+
+
+#: Columns exported when the action list has them: the id of the health model that scored it.
+OPTIONAL_EXPORT = ("model_id",)
+
+
+def _columns(df: pd.DataFrame) -> list[str]:
+    return [*EXPORT_COLUMNS, *[c for c in OPTIONAL_EXPORT if c in df.columns]]
 
 
 

@@ -196,6 +196,7 @@ def save_frozen(model, folder: str | Path, *, panel_rows: pd.DataFrame, info: di
                          "churned_rows": int(labels.sum())},
             "features": model_features(model),
             "scorecard": info.get("scorecard"),
+            "scorecard_attrs": info.get("scorecard_attrs"),
             "backtest": info.get("backtest"),
             "backtest_reason": info.get("backtest_reason"),
             "thresholds": info.get("thresholds"),
@@ -308,9 +309,10 @@ class FrozenModel:
         """Refuse to score ``panel`` with this model when it would be wrong: another label horizon
         (:class:`ConfigError`) or a feature the panel lacks (:class:`DataError` naming them)."""
         if int(horizon_days) != self.horizon_days:
-            raise ConfigError(f"model {self.model_id} was trained for a {self.horizon_days}-day churn horizon; this run "
-                              f"asks for {horizon_days} days: its probabilities and bands would mean another thing "
-                              f"(run with horizon_days={self.horizon_days}, or train a model for {horizon_days} days)")
+            raise ConfigError(f"model {self.model_id} was trained for a {self.horizon_days}-day churn horizon; "
+                              f"this run asks for {horizon_days} days: its probabilities and bands would mean another "
+                              f"thing (run with horizon_days={self.horizon_days}, or train a model for "
+                              f"{horizon_days} days)")
         missing = [f for f in self.features if f not in panel.columns]
         if missing:
             raise DataError(f"the panel lacks feature(s) model {self.model_id} was trained on: {', '.join(missing)} "

@@ -171,6 +171,9 @@ class RunConfig:
     personas: PersonaConfig = field(default_factory=PersonaConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     effects: EffectsConfig = field(default_factory=EffectsConfig)
+    model: str | None = None  # a model folder (or models folder: its current model): score with it, fit nothing
+    retrain: str | None = None  # never, monthly or on-drift: train or score with the models folder's current model
+    models_dir: str | None = None  # the models folder (None: <data_dir>/models)
 
     def __post_init__(self):
         self.check()
@@ -278,6 +281,11 @@ class RunConfig:
             raise ConfigError(f"surveys.ci_method must be 'adjusted' or 'wald', not {v.ci_method!r}")
         if v.trend_freq not in ("M", "Q"):
             raise ConfigError(f"surveys.trend_freq must be 'M' or 'Q', not {v.trend_freq!r}")
+        if self.retrain is not None and self.retrain not in ("never", "monthly", "on-drift"):
+            raise ConfigError(f"retrain must be 'never', 'monthly' or 'on-drift', not {self.retrain!r}")
+        if self.retrain is not None and self.model is not None:
+            raise ConfigError("model and retrain exclude each other: a fixed model is never retrained (pass the "
+                              "models folder with retrain, or a model without it)")
         _check_personas(self.personas)
         _check_delivery(self.delivery)
         e = self.effects

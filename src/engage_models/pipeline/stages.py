@@ -402,6 +402,10 @@ def health(ctx: Context) -> None:
     from ..health.model_io import save_model
 
     c, out, h = ctx.config, ctx.out, ctx.config.health
+    if c.model:  # a frozen model: score with it, fit nothing (engage score / run --model)
+        from ..lifecycle.stage import score_frozen
+
+        return score_frozen(ctx)
     pnl = ctx.input("panel").frame("panel")
     accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
     labelled = pnl[pnl["churned_within_h"].notna() & (pnl["as_of"] + pd.Timedelta(days=c.horizon_days)
@@ -411,6 +415,7 @@ def health(ctx: Context) -> None:
                                f"the health score needs more than {c.horizon_days} days of history with churn")
 
     chosen: dict = {}
+    tested: dict = {}
 
     def backtest():
         models = health_models(c)
@@ -422,6 +427,7 @@ def health(ctx: Context) -> None:
             chosen["shape_vs_linear"] = evaluation.paired_difference(summary, "shape", "learned")
         out.frame("backtest_predictions", bt.predictions)
         out.frame("backtest_metrics", summary)
+        tested["metrics"] = summary
         out.frame("band_performance", evaluation.band_table(*bt.bands_of(learned)))
         out.json("backtest", {"cutoffs": bt.cutoffs, "rows": summary.attrs["n"], "churned": summary.attrs["churned"],
                               "seconds": bt.seconds, "learned_model": learned,
@@ -436,7 +442,8 @@ def health(ctx: Context) -> None:
     save_model(final, out.file("model.skops"))  # loads back without pickle (health/model_io.py)
     card = final.scorecard("en")
     card["label_ja"] = final.scorecard("ja").set_index("feature").loc[card["feature"], "label"].to_numpy()
-    out.frame("scorecard", card.rename(columns={"label": "label_en"}))
+    card = card.rename(columns={"label": "label_en"})
+    out.frame("scorecard", card)
     yellow, red = final.thresholds_
     model_info = {"form": form, "chosen_by": chosen, "thresholds": {"yellow": yellow, "red": red},
                   "cost_ratios": h.cost_ratios, "cv": final.cv_kind_, "calibration": final.calibration_,
@@ -447,6 +454,10 @@ def health(ctx: Context) -> None:
         _shape_artifacts(final, out)
         model_info.update({"n_bootstrap": h.shape_bootstrap, "interval_mc_se": final.interval_mc_se_,
                            "terms": final.term_names_})
+    from ..lifecycle.stage import freeze  # the model folder, named by its content (engage_models.lifecycle)
+
+    model_info["model_id"] = freeze(ctx, final, labelled, model_info, tested.get("metrics"),
+                                    card, backtest_reason=out.reason("backtest_metrics") if not tested else None)
     out.json("model", model_info)
     scores, fitted = history.rolling_scores(
         pnl, lambda: _learned(form, c, 0),
@@ -456,7 +467,7 @@ def health(ctx: Context) -> None:
     drivers = history.drivers_in_words(fitted[latest_date], latest.drop(columns=list(LABELS)))
     scores = scores.merge(drivers.assign(account_id=latest["account_id"].to_numpy(), as_of=latest_date),
                           on=["account_id", "as_of"], how="left")
-    out.frame("scores", history.with_context(scores, pnl, accounts))
+    out.frame("scores", history.with_context(scores, pnl, accounts).assign(model_id=model_info["model_id"]))
 
 
 def _shape_artifacts(final, out) -> None:
@@ -612,15 +623,17 @@ def actions(ctx: Context) -> None:
     metrics = [col for col in pnl.columns if col not in scored.columns or col in ("account_id", "as_of")]
     scored = scored.merge(pnl[metrics], on=["account_id", "as_of"], how="left")
     plan = A.action_list(scored, a.playbook, lang=c.lang, holdout_seed=a.holdout_seed if a.holdout else None)
+    # the health model that scored the list: its model folder's id (older health artifacts: the stage's key)
+    model_id = ctx.input("health").json("model").get("model_id") or ctx.input("health").key
+    plan["model_id"] = model_id
     out.frame("actions", plan)
     out.frame("holdout_design", A.holdout_design(plan))
     out.json("holdout", {**(plan.attrs.get("holdout") or {}), "enabled": a.holdout})
     now = scored[scored["as_of"] == scored["as_of"].max()]
     names = now[["account_id", "name"]] if "name" in now.columns else None
     written = A.export_actions(plan, out.path / EXPORT_DIR / "actions")  # the files for a CRM, published as such
-    # the same list as HubSpot's and Salesforce's import files; the health model's key identifies the model
-    written.update(A.export_crm(plan, out.path / EXPORT_DIR, model_id=ctx.input("health").key, lang=c.lang,
-                                names=names))
+    # the same list as HubSpot's and Salesforce's import files, naming the health model that scored it
+    written.update(A.export_crm(plan, out.path / EXPORT_DIR, model_id=model_id, lang=c.lang, names=names))
     out.files.extend(f"{EXPORT_DIR}/{p.name}" for p in written.values())
     alerts = history.score_alerts(scored, drop=a.alert_drop)
     if names is not None:  # the deliveries name the accounts
@@ -746,6 +759,17 @@ def _params_of(*sections: str, keys: tuple[str, ...] = ()) -> Callable[[RunConfi
     return params
 
 
+def _health_params(c: RunConfig) -> dict:
+    """The health stage's parameters: with a frozen model, its id (a new model reruns the stage) and what
+    scoring reads; else every health setting."""
+    if c.model:
+        from ..lifecycle.frozen import CARD_FILE, resolve
+
+        return {"model_id": read_json(resolve(c.model) / CARD_FILE)["model_id"], "horizon_days": c.horizon_days,
+                "history_dates": c.health.history_dates}
+    return _params_of("health", keys=("horizon_days", "seed"))(c)
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", ingest, (), _ingest_params, "validate the raw tables"),
     Stage("quality", quality, ("ingest",), _params_of(), "describe the data"),
@@ -754,8 +778,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("kpis", kpis, ("ingest",), lambda c: {"top_n": c.actions.top_n}, "compute the KPIs", uses=("panel",)),
     Stage("surveys", surveys, ("ingest",), _params_of("surveys", keys=("horizon_days", "seed")),
           "analyse NPS and CSAT", uses=("panel",)),
-    Stage("health", health, ("ingest", "panel"), _params_of("health", keys=("horizon_days", "seed")),
-          "learn and backtest the health score"),
+    Stage("health", health, ("ingest", "panel"), _health_params, "learn and backtest the health score"),
     Stage("personas", personas, ("ingest", "panel", "health"),
           lambda c: {**_params_of("personas", keys=("horizon_days", "seed", "windows"))(c),
                      "playbook": c.actions.playbook, "min_n": c.surveys.min_n}, "find personas and journeys"),

@@ -1,0 +1,136 @@
+"""The health stage's two ends in production, and the retrain policy's place in a run.
+
+* :func:`freeze`: the model the health stage trained, written as a model folder inside the stage's artifact
+  (``frozen/<model_id>/``); :func:`after_health` copies it into the models folder.
+* :func:`score_frozen`: the health stage with ``RunConfig.model``: no fit, no rolling refits; every reported
+  date is scored by the frozen model, and the stage writes what the reports read (scores, scorecard, model.json
+  with ``model_id``; the backtest is the card's, so this run's backtest sections say so).
+* :func:`resolve_policy`: with ``RunConfig.retrain``, what the health stage of this run does (train, or score
+  with the current model) and why; the decision is part of the stage's key and written as ``lifecycle.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from .._core.errors import InsufficientData
+from .._core.time import to_utc
+from .frozen import MODEL_FILE, load_frozen, save_frozen
+from .store import ModelStore, decide
+
+log = logging.getLogger(__name__)
+
+#: Where the health stage keeps the model folder it trained, inside its artifact.
+FROZEN_DIR = "frozen"
+
+
+def models_dir(config) -> Path:
+    """The run's models folder: ``RunConfig.models_dir``, else ``<data_dir>/models``."""
+    return Path(config.models_dir).expanduser() if config.models_dir else Path(config.data_dir) / "models"
+
+
+# ------------------------------------------------------------------------------------------------ training
+def freeze(ctx, final, labelled: pd.DataFrame, model_info: dict, backtest: pd.DataFrame | None,
+           scorecard: pd.DataFrame, backtest_reason: str | None = None) -> str:
+    """Write the trained ``final`` card as a model folder under the stage's ``frozen/``; returns its id."""
+    info = {"form": model_info["form"], "horizon_days": ctx.config.horizon_days, "cutoff": ctx.as_of,
+            "thresholds": model_info["thresholds"], "model_info": model_info,
+            "scorecard": scorecard.to_dict("records"), "scorecard_attrs": dict(scorecard.attrs),
+            "backtest": backtest.to_dict("records") if backtest is not None else None,
+            "backtest_reason": backtest_reason}
+    folder = save_frozen(final, ctx.out.path / FROZEN_DIR, panel_rows=labelled, info=info)
+    ctx.out.files.extend(f"{FROZEN_DIR}/{folder.name}/{p.name}" for p in sorted(folder.iterdir()))
+    return folder.name
+
+
+# ------------------------------------------------------------------------------------------------ scoring
+def score_frozen(ctx) -> None:
+    """The health stage with a frozen model (``RunConfig.model``): score, do not fit."""
+    from ..health import history
+    from ..pipeline.stages import LABELS, _shape_artifacts
+
+    c, out, h = ctx.config, ctx.out, ctx.config.health
+    frozen = load_frozen(c.model)
+    pnl = ctx.input("panel").frame("panel")
+    frozen.check(pnl, c.horizon_days)
+    accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
+    model, mid = frozen.model, frozen.model_id
+    shutil.copy2(frozen.folder / MODEL_FILE, out.file(MODEL_FILE))  # what later stages load (effects)
+    card = pd.DataFrame(frozen.card["scorecard"])
+    card.attrs.update(frozen.card.get("scorecard_attrs") or {})
+    out.frame("scorecard", card)
+    if frozen.form == "shape":
+        _shape_artifacts(model, out)
+    why = (f"scored with the frozen model {mid} (trained on data until "
+           f"{pd.Timestamp(frozen.cutoff or frozen.trained_until):%Y-%m-%d}): this run fits and backtests nothing; "
+           "the model's own backtest is in its card")
+    for name in ("backtest_metrics", "band_performance"):
+        out.skip(name, why)
+    info = dict(frozen.card.get("model_info") or {})
+    info.update({"form": frozen.form, "thresholds": frozen.card["thresholds"], "model_id": mid, "frozen": True,
+                 "trained_until": frozen.trained_until, "cutoff": frozen.cutoff,
+                 "created": frozen.card.get("created"), "versions": frozen.card.get("versions")})
+    out.json("model", info)
+    dates = sorted(pnl["as_of"].unique())[-h.history_dates:]
+    rows = pnl[pnl["as_of"].isin(dates)]
+    if rows.empty:
+        raise InsufficientData("the panel has no observation date to score")
+    X = rows.drop(columns=[col for col in LABELS if col in rows.columns])
+    p = model.predict_proba(X)[:, 1]
+    scores = pd.DataFrame({"account_id": rows["account_id"].to_numpy(), "as_of": rows["as_of"].to_numpy(),
+                           "score": model.health_score(X).to_numpy(), "churn_probability": p,
+                           "band": model.bands(proba=p).to_numpy(),
+                           "trained_until": to_utc(frozen.trained_until)})
+    latest_date = scores["as_of"].max()
+    latest = pnl[pnl["as_of"] == latest_date]
+    drivers = history.drivers_in_words(model, latest.drop(columns=[col for col in LABELS if col in latest.columns]))
+    scores = scores.merge(drivers.assign(account_id=latest["account_id"].to_numpy(), as_of=latest_date),
+                          on=["account_id", "as_of"], how="left")
+    scores = history.with_context(scores, pnl, accounts)
+    scores["model_id"] = mid
+    out.frame("scores", scores)
+
+
+# ------------------------------------------------------------------------------------------------ policy
+def resolve_policy(config, done: dict) -> tuple[object, dict | None]:
+    """The configuration the health stage runs with under ``config.retrain``, and the decision (None without a
+    policy): scoring with the current model sets ``model`` to its folder; training leaves the config as it is."""
+    if not config.retrain:
+        return config, None
+    as_of = to_utc(done["ingest"].json("dates")["as_of"])
+    panel = done["panel"].frame("panel") if config.retrain == "on-drift" and "panel" in done else None
+    store = ModelStore(models_dir(config))
+    decision = decide(config.retrain, store, as_of=as_of, panel=panel, horizon_days=config.horizon_days)
+    log.info("retrain %s: %s", config.retrain, decision["reason"])
+    if decision["action"] == "score":
+        import dataclasses
+
+        return dataclasses.replace(config, model=str(store.folder(decision["model_id"])), retrain=None), decision
+    return config, decision
+
+
+def after_health(config, artifact, decision: dict | None) -> dict | None:
+    """After the health stage (computed or reused): a model it trained goes into the models folder (kept if
+    there), and becomes the current one when the policy trained it or when there is no current model yet.
+    Returns ``{"model_id", "folder", "current"}`` of a trained model, None when the stage scored."""
+    if not artifact.has("model"):
+        return None
+    info = artifact.json("model")
+    mid = info.get("model_id")
+    if info.get("frozen") or mid is None:
+        return None
+    source = artifact.path / FROZEN_DIR / mid
+    if not source.is_dir():
+        return None
+    store = ModelStore(models_dir(config))
+    folder = store.publish(source)
+    current = store.current_id() if store.pointer.is_file() else None
+    if decision is not None and decision["action"] == "train" and current != mid:
+        store.set_current(mid, decision["reason"])
+    elif current is None:
+        store.set_current(mid, "the first model of this models folder")
+    return {"model_id": mid, "folder": folder, "current": store.current_id() == mid}
