@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------- export
 def export_actions(actions: pd.DataFrame, path: str | Path) -> dict[str, Path]:
-    """Write the action list as ``<path>.csv`` and ``<path>.parquet`` (:data:`EXPORT_COLUMNS` only).
+    """Write the action list as ``<path>.csv`` and ``<path>.parquet`` (:data:`EXPORT_COLUMNS`, and ``model_id``
+    when present).
 
     The CSV is UTF-8 with a byte-order mark (Excel then reads Japanese reasons correctly), ``as_of`` as
     ``YYYY-MM-DD``, codes (band, stage, touch model, play, owner) as stable identifiers for CRM pick lists and

@@ -46,7 +46,7 @@ LABEL = "churned_within_h"
 #: card.json's layout; a folder written with a later layout is refused by an older package.
 CARD_VERSION = 1
 #: Libraries recorded in the card (interpret only when the model uses it).
-LIBRARIES = ("engage_models", "scikit-learn", "numpy", "pandas", "scipy", "skops", "interpret")
+LIBRARIES = ("engage_models", "scikit-learn", "numpy", "pandas", "scipy", "skops", "interpret-core")
 #: Fields of the card left out of the model id (they say when, not what).
 NOT_HASHED = ("model_id", "created")
 
@@ -111,7 +111,7 @@ def model_id_of(card: dict) -> str:
 def library_versions(form: str | None = None) -> dict[str, str]:
     out = {}
     for lib in LIBRARIES:
-        if lib == "interpret" and form != "shape":
+        if lib == "interpret-core" and form != "shape":
             continue
         try:
             out[lib] = metadata.version(lib)
@@ -240,13 +240,14 @@ def card_html(card: dict) -> str:
     feats = "".join(f"<tr><td>{e(f['name'])}</td><td>{e(f['kind'])}</td><td>{e(f['transform'])}</td></tr>"
                     for f in card.get("features", []))
     sc = card.get("scorecard") or []
-    score_rows = "".join(f"<tr><td>{e(r.get('label_en', r.get('feature')))}</td><td>{_num(r.get('weight'))}</td>"
+    label = lambda r: r.get("label_en", r.get("label", r.get("feature")))  # noqa: E731
+    score_rows = "".join(f"<tr><td>{e(label(r))}</td><td>{_num(r.get('weight'))}</td>"
                          f"<td>{_num(r.get('points_range', r.get('points')))}</td></tr>" for r in sc[:25])
     versions = ", ".join(f"{e(k)} {e(v)}" for k, v in card.get("versions", {}).items())
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>Health model {e(card.get('model_id'))}</title><style>body{{font-family:sans-serif;"
-            "max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;"
-            "padding:2px 6px;text-align:left}}</style></head><body>"
+            "max-width:60em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+            "padding:2px 6px;text-align:left}</style></head><body>"
             f"<h1>Health model {e(card.get('model_id'))}</h1><table>{facts}</table>"
             f"<h2>Backtest (out of time)</h2>{backtest}"
             "<h2>The learned card</h2><table><tr><th>feature</th><th>weight</th><th>points range</th></tr>"
