@@ -140,9 +140,10 @@ def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.Dat
         raise ConfigError("retrain 'on-drift' needs the run's panel")
     rec = recommend_retrain(frozen.model, frozen.reference, panel, trained_until=frozen.trained_until, as_of=as_of,
                             horizon_days=horizon_days if horizon_days is not None else frozen.horizon_days)
-    reasons = [{"kind": str(r.get("kind")), "detail": str(r.get("detail"))} for r in rec.get("reasons", [])]
+    reasons = [{**r, "kind": str(r.get("kind")), "detail": str(r.get("detail"))} for r in rec.get("reasons", [])]
+    evidence = {"psi": rec.get("psi"), "calibration": rec.get("calibration"), "age_days": rec.get("age_days")}
     if rec.get("retrain"):
         words = "; ".join(r["detail"] for r in reasons) or "monitoring recommends retraining"
-        return {**base, "action": "train", "reason": f"on-drift: {words}", "reasons": reasons}
-    return {**base, "action": "score", "reason": f"on-drift: no drift or decay past its thresholds for {current}",
-            "reasons": reasons}
+        return {**base, "action": "train", "reason": f"on-drift: {words}", "reasons": reasons, "monitoring": evidence}
+    return {**base, "action": "score", "reason": f"on-drift: no drift, miscalibration or age past the thresholds "
+            f"for {current}", "reasons": reasons, "monitoring": evidence}
