@@ -31,7 +31,8 @@ monitoring ingest, panel, health        the health model against today's panel: 
                                         reasons, and a new model against the old one when the run retrained
 summary    ingest, (kpis, surveys,      the executive summary's headline figures
            health, survival, actions,
-           personas, effects)
+           personas, effects,
+           monitoring)
 =========  ===========================  =================================================================
 
 Data move forward only: a stage reads the artifacts of the stages it names and never what a later one writes.
@@ -822,6 +823,10 @@ def summary(ctx: Context) -> None:
         out.json("what_works", {"log_rows": measured.json("info").get("log_rows", 0)})
     else:
         out.skip("what_works", ctx.why_missing("effects", "effects"))
+    if ctx.has("monitoring", "recommendation"):  # one line of "Model monitoring"
+        out.json("monitoring", ctx.input("monitoring").json("recommendation"))
+    else:
+        out.skip("monitoring", ctx.why_missing("monitoring", "recommendation"))
     nps_answers = ctx.input("surveys").frame("nps_answers") if ctx.has("surveys", "nps_answers") else None
     if nps_answers is None or not len(nps_answers):
         why = ctx.why_missing("surveys", "nps_answers") if nps_answers is None else \
