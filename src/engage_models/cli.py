@@ -22,8 +22,14 @@ from ._core.errors import ConfigError
 
 def _simulate(args) -> int:
     from .demo.plays import PlaySettings
-    from .demo.simulator import SimConfig, simulate
+    from .demo.simulator import DriftSettings, SimConfig, simulate
 
+    drift = None
+    if args.drift is not None:
+        try:
+            drift = DriftSettings(kind=args.drift, date=args.drift_date)
+        except ValueError as exc:
+            raise ConfigError(f"--drift: {exc}") from exc
     plays = None
     if args.plays is not None:
         if not 0 <= args.plays < 1:
@@ -39,6 +45,7 @@ def _simulate(args) -> int:
         events_scale=args.events_scale,
         inject_defects=not args.clean,
         plays=plays,
+        drift=drift,
         **({"personas": True, "devices": True, "prepurchase": True} if args.personas else {}),
     )
     print(json.dumps(summary, indent=2, ensure_ascii=False))
@@ -278,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--personas", action="store_true",
                    help="plant four behavioural personas and two milestones, with devices on events and touches "
                         "and touches before the contract start (engage_models.demo.journeys)")
+    s.add_argument("--drift", choices=("logins", "segment"), default=None,
+                   help="change behaviour at --drift-date: 'logins' (a product change lowers logins and session "
+                        "length for everyone, churn unchanged) or 'segment' (accounts starting then are a new "
+                        "segment using the product differently); recorded in truth.json")
+    s.add_argument("--drift-date", default=None, metavar="YYYY-MM-01",
+                   help="first month of the drift (default: the middle month of the window)")
     s.add_argument("--out", type=Path, default=config.RAW_DIR)
     s.set_defaults(func=_simulate)
 

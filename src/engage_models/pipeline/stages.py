@@ -25,9 +25,14 @@ actions    panel, health, (survival)    touch model, stage and play per account 
                                         band movement, the accounts with most MRR at risk
 effects    ingest, panel, health        the effect of each play in the play log on churn and on the health score:
                                         randomised (CUPED) and observational (doubly robust beside naive)
+monitoring ingest, panel, health        the health model against today's panel: population stability of every
+                                        metric and of the score over time, its calibration and ROC-AUC on the
+                                        labels matured since training, the retraining recommendation with its
+                                        reasons, and a new model against the old one when the run retrained
 summary    ingest, (kpis, surveys,      the executive summary's headline figures
            health, survival, actions,
-           personas, effects)
+           personas, effects,
+           monitoring)
 =========  ===========================  =================================================================
 
 Data move forward only: a stage reads the artifacts of the stages it names and never what a later one writes.
@@ -705,6 +710,105 @@ def effects(ctx: Context) -> None:
     out.json("info", {**info, **units.info, "play_log": "present", "scoring": "the final health model"})
 
 
+# ------------------------------------------------------------------------------------------------ monitoring
+def monitoring_reference(ctx: Context, pnl: pd.DataFrame, trained_until) -> tuple[pd.DataFrame, str]:
+    """The health model's training rows and where they came from: the health artifact's ``reference`` frame, else
+    the frozen model folder's (when the lifecycle wrote one), else the panel's labelled rows up to the cutoff."""
+    health = ctx.input("health")
+    if health.has("reference"):
+        return health.frame("reference"), "the health stage's training rows"
+    frozen = _frozen_model(ctx, health.json("model").get("model_id"))
+    if frozen is not None and getattr(frozen, "reference", None) is not None:
+        return frozen.reference, "the model folder's training rows"
+    ref = pnl[(to_utc(pnl["as_of"]) <= to_utc(trained_until)) & pnl["churned_within_h"].notna()]
+    return ref, "the panel's rows with a label up to the training cutoff"
+
+
+def _frozen_model(ctx: Context, model_id: str | None):
+    """The model folder ``model_id`` of the run's models folder, loaded (None when there is none to load)."""
+    if not model_id:
+        return None
+    try:
+        from ..lifecycle.frozen import load_frozen
+        from ..lifecycle.stage import models_dir
+    except ImportError:  # a package without the model lifecycle
+        return None
+    folder = models_dir(ctx.config) / str(model_id)
+    return load_frozen(folder) if folder.is_dir() else None
+
+
+def monitoring(ctx: Context) -> None:
+    """Is the health model still good? (see :mod:`engage_models.monitoring`)"""
+    from .. import monitoring as M
+    from ..health.model_io import load_model
+
+    c, out, m = ctx.config, ctx.out, ctx.config.monitoring
+    health = ctx.input("health")
+    pnl = ctx.input("panel").frame("panel")
+    info = health.json("model")
+    trained_until = to_utc(info["trained_until"])
+    model = load_model(health.file("model.skops"))
+    reference, source = monitoring_reference(ctx, pnl, trained_until)
+    settings = {"psi_threshold": m.psi_threshold, "metric_psi_share": m.metric_psi_share,
+                "max_age_days": m.max_age_days, "bins": m.bins}
+    out.json("info", {"as_of": ctx.as_of, "trained_until": trained_until, "horizon_days": c.horizon_days,
+                      "model_id": info.get("model_id") or health.key, "reference": source,
+                      "reference_rows": len(reference), "frozen": bool(info.get("frozen")), **settings})
+    found: dict = {}
+
+    def stability():
+        if reference.empty:
+            raise InsufficientData(f"no training row to compare with ({source}: none)")
+        found["stability"] = M.stability_table(model, reference, pnl, trained_until=trained_until, bins=m.bins)
+        out.frame("stability", found["stability"])
+
+    def performance():
+        found["performance"] = M.matured_performance(model, pnl, trained_until=trained_until, as_of=ctx.as_of,
+                                                     horizon_days=c.horizon_days, n_boot=m.n_boot, seed=c.seed)
+        out.frame("performance", found["performance"])
+
+    ctx.section("stability", stability)
+    if not ctx.section("performance", performance):
+        found["performance"] = None
+    if "stability" in found:
+        rec = M.recommend_retrain(model, reference, pnl, trained_until=trained_until, as_of=ctx.as_of,
+                                  horizon_days=c.horizon_days, max_age_days=m.max_age_days,
+                                  psi_threshold=m.psi_threshold, metric_psi_share=m.metric_psi_share,
+                                  stability=found["stability"], performance=found["performance"],
+                                  n_boot=m.n_boot, seed=c.seed)
+        if found["performance"] is None:
+            rec["calibration"] = {"available": False, "why": _skipped(out, "performance")}
+        out.json("recommendation", rec)
+    else:
+        out.skip("recommendation", _skipped(out, "stability") or "no population stability")
+    ctx.section("comparison", lambda: out.json("comparison", _new_against_old(ctx, model, pnl, trained_until)))
+
+
+def _skipped(out: Output, section: str) -> str | None:
+    return next((s.reason for s in out.skipped if s.section == section), None)
+
+
+def _new_against_old(ctx: Context, model, pnl: pd.DataFrame, trained_until) -> dict:
+    """The model this run trained against the one it replaced, on the labels matured after both cutoffs."""
+    from ..monitoring import compare_models
+
+    health = ctx.input("health")
+    decision = health.json("lifecycle") if health.has("lifecycle") else None
+    old_id = health.json("model").get("old_model") or (
+        decision.get("model_id") if decision and decision.get("action") == "train" else None)
+    if not old_id:
+        raise InsufficientData("this run did not replace a model (no retraining decision with an earlier model): "
+                               "there is nothing to compare the health model with")
+    old = _frozen_model(ctx, old_id)
+    if old is None:
+        raise InsufficientData(f"the earlier model {old_id} is not in the models folder")
+    c = ctx.config
+    result = compare_models(model, old.model, pnl, trained_until_new=trained_until,
+                            trained_until_old=old.trained_until, as_of=ctx.as_of, horizon_days=c.horizon_days,
+                            n_boot=c.monitoring.n_boot, seed=c.seed)
+    return {**result, "old_model": old_id, "decision": decision}
+
+
 # ------------------------------------------------------------------------------------------------ summary
 def summary(ctx: Context) -> None:
     from ..effects.views import headline
@@ -732,6 +836,10 @@ def summary(ctx: Context) -> None:
         out.json("what_works", {"log_rows": measured.json("info").get("log_rows", 0)})
     else:
         out.skip("what_works", ctx.why_missing("effects", "effects"))
+    if ctx.has("monitoring", "recommendation"):  # one line of "Model monitoring"
+        out.json("monitoring", ctx.input("monitoring").json("recommendation"))
+    else:
+        out.skip("monitoring", ctx.why_missing("monitoring", "recommendation"))
     nps_answers = ctx.input("surveys").frame("nps_answers") if ctx.has("surveys", "nps_answers") else None
     if nps_answers is None or not len(nps_answers):
         why = ctx.why_missing("surveys", "nps_answers") if nps_answers is None else \
@@ -788,8 +896,10 @@ STAGES: tuple[Stage, ...] = (
           "choose a play per account", uses=("survival",)),
     Stage("effects", effects, ("ingest", "panel", "health"),
           _params_of("effects", keys=("horizon_days", "seed")), "measure what the plays did"),
+    Stage("monitoring", monitoring, ("ingest", "panel", "health"),
+          _params_of("monitoring", keys=("horizon_days", "seed")), "check the health model for drift and decay"),
     Stage("summary", summary, ("ingest",), _params_of(), "sum up for executives",
-          uses=("kpis", "surveys", "health", "survival", "actions", "personas", "effects")),
+          uses=("kpis", "surveys", "health", "survival", "actions", "personas", "effects", "monitoring")),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 
