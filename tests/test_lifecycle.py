@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from engage_models import pipeline
 from engage_models._core.errors import ConfigError, DataError
 from engage_models.actions.export import read_actions
+from engage_models.cli import main
 from engage_models.demo.simulator import SimConfig, simulate
 from engage_models.features.panel import default_panel
 from engage_models.health import HealthScore, ShapeScore
@@ -164,9 +167,9 @@ def test_a_model_and_a_retrain_policy_exclude_each_other():
 
 
 # ------------------------------------------------------------------------------------------ runs
-def _copy(world: Path, tmp_path: Path) -> Path:
-    shutil.copytree(world / "raw", tmp_path / "raw")
-    return tmp_path
+def _copy(world: Path, folder: Path) -> Path:
+    shutil.copytree(world / "raw", folder / "raw")
+    return folder
 
 
 def _quiet(**kw) -> dict:
@@ -174,17 +177,29 @@ def _quiet(**kw) -> dict:
 
 
 @pytest.mark.slow
-def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_its_id(world, tmp_path):
-    data = _copy(world, tmp_path)
+def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_its_id(world, tmp_path, capsys):
+    data = _copy(world, tmp_path / "data")
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(_quiet()), encoding="utf-8")
+    common = ["--config", str(config), "--data-dir", str(data)]
+    assert main(["train", *common, "--out", str(tmp_path / "models")]) == 0  # prints the id and the folder
+    mid, folder = capsys.readouterr().out.split("\n")[:2]
+    mid = mid.removeprefix("model ")
+    assert Path(folder) == tmp_path / "models" / mid and (Path(folder) / "card.json").is_file()
+    store = ModelStore(tmp_path / "models")
+    assert store.current_id() == mid  # engage train makes its model the current one
     trained = pipeline.run({"data_dir": str(data), **_quiet()}, until="health", strict=True, progress=lambda m: None)
-    info = trained.json("health", "model")
-    mid = info["model_id"]
-    store = ModelStore(data / "models")
-    assert store.current_id() == mid  # the first model of the folder becomes current
-    assert (trained.scores["model_id"] == mid).all()
-    runs = [pipeline.run({"data_dir": str(data), **_quiet(model=str(data / "models" / mid))}, until="actions",
-                         strict=True, progress=lambda m: None) for _ in range(2)]
-    assert runs[0].records["health"].status == "computed" and runs[1].records["health"].status == "reused"
+    assert trained.records["health"].status == "reused" and (trained.scores["model_id"] == mid).all()
+    first = pipeline.run({"data_dir": str(data), **_quiet(model=folder)}, until="actions", strict=True,
+                         progress=lambda m: None)
+    assert first.records["health"].status == "computed"
+    # engage score with the models folder (its current model): the same model id, so the same health stage
+    assert main(["score", *common, "--model", str(tmp_path / "models")]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"^health +reused", printed, re.M) and f"model {mid}:" in printed
+    runs = [first, pipeline.run({"data_dir": str(data), **_quiet(model=str(tmp_path / "models"))}, until="actions",
+                                strict=True, progress=lambda m: None)]
+    assert runs[1].records["health"].status == "reused"
     first, second = (r.scores.sort_values(["as_of", "account_id"]).reset_index(drop=True) for r in runs)
     assert np.array_equal(first["score"], second["score"])
     assert np.array_equal(first["churn_probability"], second["churn_probability"])
@@ -204,7 +219,7 @@ def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_it
     assert (pd.read_csv(export / "salesforce_accounts.csv")["Health_Model__c"] == mid).all()
     # a model trained for another horizon stops the run before any score
     with pytest.raises(ConfigError, match="churn horizon"):
-        pipeline.run({"data_dir": str(data), **_quiet(model=str(data / "models"), horizon_days=60)},
+        pipeline.run({"data_dir": str(data), **_quiet(model=folder, horizon_days=60)},
                      until="health", strict=True, progress=lambda m: None)
 
 
@@ -229,3 +244,42 @@ def test_retrain_monthly_trains_when_the_month_changes_and_never_keeps_the_model
     assert d4["action"] == "train" and "2024-11-01" in d4["reason"] and m2 != m1
     assert store.current_id() == m2 and set(store.ids()) == {m1, m2}  # the old one is kept
     assert (r4.scores["model_id"] == m2).all()
+
+
+@pytest.fixture(scope="module")
+def twin_worlds(tmp_path_factory) -> dict:
+    """One world (400 accounts, 14 months from 2024-01) with and without a product change on 2024-11-01 that cuts
+    logins without changing churn (part 2's simulator setting)."""
+    from engage_models.demo.simulator import DriftSettings
+
+    worlds = {}
+    for kind in (None, "logins"):
+        root = tmp_path_factory.mktemp(f"lifecycle_drift_{kind}")
+        drift = DriftSettings(kind, date="2024-11-01") if kind else None
+        simulate(SimConfig(n_accounts=400, months=14, seed=7, inject_defects=False, drift=drift), out=root / "raw")
+        worlds[kind] = root
+    return worlds
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", [None, "logins"])
+def test_retrain_on_drift_trains_on_a_drifted_world_and_says_why_and_not_on_an_undrifted_one(twin_worlds, kind):
+    data = twin_worlds[kind]
+    # the model's age is not the question here: a year is allowed (the default, 180 days, would retrain both)
+    settings = {"data_dir": str(data), "run_date": "2025-03-02", **FAST,
+                "monitoring": {"max_age_days": 365, "n_boot": 50}, "retrain": "on-drift"}
+    first = pipeline.run({**settings, "as_of": "2024-11-01"}, until="health", strict=True, progress=lambda m: None)
+    old = first.json("health", "model")["model_id"]
+    assert first.json("health", "lifecycle")["action"] == "train"  # no model yet: the first one is trained
+    later = pipeline.run({**settings, "as_of": "2025-03-01"}, until="health", strict=True, progress=lambda m: None)
+    decision = later.json("health", "lifecycle")
+    kinds = [r["kind"] for r in decision["reasons"]]
+    store = ModelStore(data / "models")
+    if kind is None:
+        assert decision["action"] == "score" and "drift" not in kinds
+        assert later.json("health", "model")["model_id"] == old and store.current_id() == old
+    else:
+        assert decision["action"] == "train" and "drift" in kinds
+        assert "logins" in decision["reason"] or "usage_hours" in decision["reason"]  # says which metrics moved
+        new = later.json("health", "model")["model_id"]
+        assert new != old and store.current_id() == new and set(store.ids()) == {old, new}

@@ -104,7 +104,11 @@ def resolve_policy(config, done: dict) -> tuple[object, dict | None]:
     as_of = to_utc(done["ingest"].json("dates")["as_of"])
     panel = done["panel"].frame("panel") if config.retrain == "on-drift" and "panel" in done else None
     store = ModelStore(models_dir(config))
-    decision = decide(config.retrain, store, as_of=as_of, panel=panel, horizon_days=config.horizon_days)
+    m = config.monitoring
+    settings = {"psi_threshold": m.psi_threshold, "metric_psi_share": m.metric_psi_share,
+                "max_age_days": m.max_age_days, "bins": m.bins, "n_boot": m.n_boot, "seed": config.seed}
+    decision = decide(config.retrain, store, as_of=as_of, panel=panel, horizon_days=config.horizon_days,
+                      monitoring=settings)
     log.info("retrain %s: %s", config.retrain, decision["reason"])
     if decision["action"] == "score":
         import dataclasses
@@ -121,7 +125,13 @@ def after_health(config, artifact, decision: dict | None) -> dict | None:
         return None
     info = artifact.json("model")
     mid = info.get("model_id")
-    if info.get("frozen") or mid is None:
+    if mid is None:
+        return None
+    if info.get("frozen"):  # a model from elsewhere joins the run's models folder (monitoring reads it there)
+        from .frozen import resolve
+
+        if config.model and not (ModelStore(models_dir(config)).folder(mid) / "card.json").is_file():
+            ModelStore(models_dir(config)).publish(resolve(config.model), mid)
         return None
     source = artifact.path / FROZEN_DIR / mid
     if not source.is_dir():

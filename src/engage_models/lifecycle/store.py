@@ -84,14 +84,16 @@ class ModelStore:
                 fh.write(json.dumps(jsonable({"when": now, "from": old, "to": model_id, "reason": reason}),
                                     ensure_ascii=False) + "\n")
 
-    def publish(self, source: Path) -> Path:
-        """Copy the model folder ``source`` into the store (kept as it is when already there); returns its place."""
+    def publish(self, source: Path, model_id: str | None = None) -> Path:
+        """Copy the model folder ``source`` into the store as ``model_id`` (default: the folder's name; kept as it
+        is when already there); returns its place."""
         source = Path(source)
-        target = self.folder(source.name)
+        model_id = model_id or source.name
+        target = self.folder(model_id)
         if (target / "card.json").is_file():
             return target
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = self.root / f".{source.name}.tmp"
+        staging = self.root / f".{model_id}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
         shutil.copytree(source, staging)
         shutil.rmtree(target, ignore_errors=True)
@@ -100,8 +102,11 @@ class ModelStore:
 
 
 def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.DataFrame | None = None,
-           horizon_days: int | None = None) -> dict:
+           horizon_days: int | None = None, monitoring: dict | None = None) -> dict:
     """Whether this run trains a new model or scores with the current one, and why.
+
+    ``monitoring`` holds the settings passed to :func:`~engage_models.monitoring.recommend_retrain` under
+    ``on-drift`` (``psi_threshold``, ``metric_psi_share``, ``max_age_days``, ``bins``, ``n_boot``, ``seed``).
 
     Returns ``{"policy", "action": "train" | "score", "model_id" (the current one, or None), "reason",
     "reasons" (list of {kind, detail}), "as_of"}``.
@@ -139,7 +144,8 @@ def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.Dat
     if panel is None:
         raise ConfigError("retrain 'on-drift' needs the run's panel")
     rec = recommend_retrain(frozen.model, frozen.reference, panel, trained_until=frozen.trained_until, as_of=as_of,
-                            horizon_days=horizon_days if horizon_days is not None else frozen.horizon_days)
+                            horizon_days=horizon_days if horizon_days is not None else frozen.horizon_days,
+                            **(monitoring or {}))
     reasons = [{**r, "kind": str(r.get("kind")), "detail": str(r.get("detail"))} for r in rec.get("reasons", [])]
     evidence = {"psi": rec.get("psi"), "calibration": rec.get("calibration"), "age_days": rec.get("age_days")}
     if rec.get("retrain"):
