@@ -207,6 +207,8 @@ def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_it
     latest = trained.scores[trained.scores["as_of"] == trained.scores["as_of"].max()].sort_values("account_id")
     now = first[first["as_of"] == latest["as_of"].max()].sort_values("account_id")
     assert np.array_equal(now["score"].to_numpy(), latest["score"].to_numpy())
+    # the reports read the same scorecard as from the run that trained the model
+    pd.testing.assert_frame_equal(runs[0].scorecard, trained.scorecard)
     model = runs[0].json("health", "model")
     assert model["model_id"] == mid and model["frozen"] is True
     assert runs[0]["health"].reason("backtest_metrics").startswith(f"scored with the frozen model {mid}")

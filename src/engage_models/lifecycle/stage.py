@@ -60,7 +60,7 @@ def score_frozen(ctx) -> None:
     accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
     model, mid = frozen.model, frozen.model_id
     shutil.copy2(frozen.folder / MODEL_FILE, out.file(MODEL_FILE))  # what later stages load (effects)
-    card = pd.DataFrame(frozen.card["scorecard"])
+    card = _numbers(pd.DataFrame(frozen.card["scorecard"]))
     card.attrs.update(frozen.card.get("scorecard_attrs") or {})
     out.frame("scorecard", card)
     if frozen.form == "shape":
@@ -93,6 +93,17 @@ def score_frozen(ctx) -> None:
     scores = history.with_context(scores, pnl, accounts)
     scores["model_id"] = mid
     out.frame("scores", scores)
+
+
+def _numbers(df: pd.DataFrame) -> pd.DataFrame:
+    """A table read back from JSON with its number columns as floats (JSON's null for NaN made a column of
+    ``None`` when every value was missing, e.g. weight intervals without bootstrap)."""
+    out = df.copy()
+    for col in out.columns:
+        values = [v for v in out[col] if v is not None]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ policy
