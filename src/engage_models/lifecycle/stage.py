@@ -1,7 +1,7 @@
 """The health stage's two ends in production, and the retrain policy's place in a run.
 
 * :func:`freeze`: the model the health stage trained, written as a model folder inside the stage's artifact
-  (``frozen/<model_id>/``); :func:`after_health` copies it into the models folder.
+  (``frozen/``); :func:`after_health` copies it into the models folder as ``<model_id>/``.
 * :func:`score_frozen`: the health stage with ``RunConfig.model``: no fit, no rolling refits; every reported
   date is scored by the frozen model, and the stage writes what the reports read (scores, scorecard, model.json
   with ``model_id``; the backtest is the card's, so this run's backtest sections say so).
@@ -42,8 +42,11 @@ def freeze(ctx, final, labelled: pd.DataFrame, model_info: dict, backtest: pd.Da
             "scorecard": scorecard.to_dict("records"), "scorecard_attrs": dict(scorecard.attrs),
             "backtest": backtest.to_dict("records") if backtest is not None else None,
             "backtest_reason": backtest_reason}
-    folder = save_frozen(final, ctx.out.path / FROZEN_DIR, panel_rows=labelled, info=info)
-    ctx.out.files.extend(f"{FROZEN_DIR}/{folder.name}/{p.name}" for p in sorted(folder.iterdir()))
+    staging = ctx.out.path / f".{FROZEN_DIR}"
+    folder = save_frozen(final, staging, panel_rows=labelled, info=info)
+    folder.rename(ctx.out.path / FROZEN_DIR)  # one place whatever the id: the stage's file list names no id
+    shutil.rmtree(staging, ignore_errors=True)
+    ctx.out.files.extend(f"{FROZEN_DIR}/{p.name}" for p in sorted((ctx.out.path / FROZEN_DIR).iterdir()))
     return folder.name
 
 
@@ -144,11 +147,11 @@ def after_health(config, artifact, decision: dict | None) -> dict | None:
         if config.model and not (ModelStore(models_dir(config)).folder(mid) / "card.json").is_file():
             ModelStore(models_dir(config)).publish(resolve(config.model), mid)
         return None
-    source = artifact.path / FROZEN_DIR / mid
-    if not source.is_dir():
+    source = artifact.path / FROZEN_DIR
+    if not (source / "card.json").is_file():
         return None
     store = ModelStore(models_dir(config))
-    folder = store.publish(source)
+    folder = store.publish(source, mid)
     current = store.current_id() if store.pointer.is_file() else None
     if decision is not None and decision["action"] == "train" and current != mid:
         store.set_current(mid, decision["reason"])
