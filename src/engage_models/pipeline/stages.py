@@ -461,8 +461,9 @@ def health(ctx: Context) -> None:
                            "terms": final.term_names_})
     from ..lifecycle.stage import freeze  # the model folder, named by its content (engage_models.lifecycle)
 
-    model_info["model_id"] = freeze(ctx, final, labelled, model_info, tested.get("metrics"),
-                                    card, backtest_reason=out.reason("backtest_metrics") if not tested else None)
+    why_untested = next((s.reason for s in out.skipped if s.section == "backtest_metrics"), None)
+    model_info["model_id"] = freeze(ctx, final, labelled, model_info, tested.get("metrics"), card,
+                                    backtest_reason=None if tested else why_untested)
     out.json("model", model_info)
     scores, fitted = history.rolling_scores(
         pnl, lambda: _learned(form, c, 0),
