@@ -269,3 +269,22 @@ def test_new_against_old_on_the_labels_after_both_cutoffs():
     assert r["models"]["new"]["calibration"] == pytest.approx(0.5 - 2.2 / 4)
     assert r["models"]["old"]["calibration"] == pytest.approx(0.5 - 1.2 / 4)
     assert r["difference"]["abs_calibration"] == pytest.approx(0.05 - 0.2)
+
+
+@pytest.mark.notebook
+def test_report_08_renders_the_stage_and_says_what_it_cannot_show(report_data, tmp_path):
+    """One render of report 08 on the report tests' small world (the pipeline's artifacts are shared with them).
+    The run's own model learned from every label matured by the data's end, so no label has matured since: the
+    report says so in place of the calibration section, and shows the stability and the recommendation."""
+    from conftest import REPORT_RUN_DATE
+    from engage_models.reports.runner import run
+
+    out = tmp_path / "reports"
+    run(data_dir=report_data, out_dir=out, only=["08"], run_date=REPORT_RUN_DATE, progress=lambda m: None)
+    html = (out / "latest" / "08_model_monitoring.html").read_text(encoding="utf-8")
+    assert "Model monitoring" in html and "Traceback" not in html and "<script" not in html.lower()
+    assert "No retraining needed" in html or "Retraining recommended" in html
+    assert "no label has matured since the model" in html
+    assert "nothing to compare" in html
+    assert html.count('src="data:image/png;base64,') >= 1  # PSI over time
+    assert "health score" in html and "population stability index" in html
