@@ -288,3 +288,24 @@ def test_report_08_renders_the_stage_and_says_what_it_cannot_show(report_data, t
     assert "nothing to compare" in html
     assert html.count('src="data:image/png;base64,') >= 1  # PSI over time
     assert "health score" in html and "population stability index" in html
+
+
+def test_a_new_segment_joins_with_its_own_behaviour(tmp_path):
+    """drift='segment': accounts starting on or after the date log in about 3 times as often per active user."""
+    import json
+
+    from engage_models.demo.simulator import DriftSettings, SimConfig, simulate
+
+    simulate(SimConfig(n_accounts=150, months=8, seed=5, inject_defects=False,
+                       drift=DriftSettings("segment", date="2024-04-01")), out=tmp_path)
+    truth = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))
+    new = set(truth["drift"]["accounts"])
+    accounts = pd.read_csv(tmp_path / "accounts.csv")
+    assert new == set(accounts.loc[accounts["start_date"] >= "2024-04-01", "account_id"]) and len(new) > 5
+    ev = pd.read_parquet(tmp_path / "events.parquet", columns=["account_id", "user_id", "timestamp", "event_type"])
+    ev["month"] = pd.to_datetime(ev["timestamp"], utc=True).dt.strftime("%Y-%m")
+    ev = ev[(ev["event_type"] == "login") & (ev["month"] >= "2024-05")]
+    per_user_month = ev.groupby(["account_id", "user_id", "month"]).size().groupby(level=0).mean()
+    in_new = per_user_month.index.isin(new)
+    ratio = per_user_month[in_new].mean() / per_user_month[~in_new].mean()
+    assert ratio > 1.8, ratio  # 3x the login rate beside the one login every active user makes
