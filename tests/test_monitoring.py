@@ -121,7 +121,7 @@ def _world(rng, n, date, p_mean, churn, x_shift=0.0):
 def test_recommendation_reasons_on_hand_built_cases():
     rng = np.random.default_rng(3)
     ref = _world(rng, 400, "2025-01-01", 0.10, 0.10)
-    kw = dict(trained_until="2025-01-01", as_of="2025-06-01", horizon_days=30, n_boot=20)
+    kw = dict(trained_until="2025-01-01", as_of="2025-06-01", horizon_days=30)
     calm = pd.concat([_world(rng, 400, d, 0.10, 0.10) for d in ("2025-03-01", "2025-04-01")])
     r = recommend_retrain(ColumnModel(), ref, calm, **kw)
     assert r == {**r, "retrain": False, "reasons": []}
@@ -172,8 +172,7 @@ def test_drift_is_detected_where_it_exists_and_not_where_it_does_not(twin_worlds
     import json
 
     w = twin_worlds
-    kw = dict(trained_until=w["reference"]["as_of"].max(), as_of=w["end"], horizon_days=90, n_boot=20,
-              max_age_days=365)
+    kw = dict(trained_until=w["reference"]["as_of"].max(), as_of=w["end"], horizon_days=90, max_age_days=365)
     # the drifted world's reference rows are the same rows (the drift starts after them)
     root, drifted = w["worlds"]["logins"]
     truth = json.loads((root / "raw" / "truth.json").read_text(encoding="utf-8"))
@@ -241,6 +240,11 @@ def test_the_stage_judges_the_frozen_model_on_matured_labels_and_recommends(twin
     rec = got.json("recommendation")
     assert rec["retrain"] and [r["kind"] for r in rec["reasons"]] == ["drift"]
     assert rec["calibration"]["available"] and not rec["calibration"]["off"]
+    direct = recommend_retrain(w["model"], w["reference"], drifted, trained_until=cut, as_of=w["end"],
+                               horizon_days=90, max_age_days=365)  # the decision alone: pooled calibration only
+    assert direct["calibration"]["difference"] == pytest.approx(rec["calibration"]["difference"])
+    assert direct["calibration"]["ci_low"] == pytest.approx(rec["calibration"]["ci_low"])
+    assert direct["reasons"] == rec["reasons"]
     stab = got.frame("stability")
     assert set(pd.to_datetime(stab["as_of"], utc=True).dt.strftime("%Y-%m")) == {
         "2024-08", "2024-09", "2024-10", "2024-11", "2024-12", "2025-01", "2025-02", "2025-03"}
