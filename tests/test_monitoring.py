@@ -313,3 +313,15 @@ def test_a_new_segment_joins_with_its_own_behaviour(tmp_path):
     in_new = per_user_month.index.isin(new)
     ratio = per_user_month[in_new].mean() / per_user_month[~in_new].mean()
     assert ratio > 1.8, ratio  # 3x the login rate beside the one login every active user makes
+
+
+def test_engage_simulate_drift_from_the_command_line(tmp_path):
+    import json
+
+    from engage_models.cli import main
+
+    assert main(["simulate", "--accounts", "20", "--months", "4", "--drift", "logins", "--clean",
+                 "--out", str(tmp_path)]) == 0
+    drift = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))["drift"]
+    assert drift["kind"] == "logins" and drift["first_month"] == "2024-03-01"  # the middle month by default
+    assert drift["login_rate_factor"] == 0.25 and drift["hazard_changed"] is False
