@@ -121,7 +121,7 @@ def _world(rng, n, date, p_mean, churn, x_shift=0.0):
 def test_recommendation_reasons_on_hand_built_cases():
     rng = np.random.default_rng(3)
     ref = _world(rng, 400, "2025-01-01", 0.10, 0.10)
-    kw = dict(trained_until="2025-01-01", as_of="2025-06-01", horizon_days=30, n_boot=20)
+    kw = dict(trained_until="2025-01-01", as_of="2025-06-01", horizon_days=30)
     calm = pd.concat([_world(rng, 400, d, 0.10, 0.10) for d in ("2025-03-01", "2025-04-01")])
     r = recommend_retrain(ColumnModel(), ref, calm, **kw)
     assert r == {**r, "retrain": False, "reasons": []}
@@ -172,8 +172,7 @@ def test_drift_is_detected_where_it_exists_and_not_where_it_does_not(twin_worlds
     import json
 
     w = twin_worlds
-    kw = dict(trained_until=w["reference"]["as_of"].max(), as_of=w["end"], horizon_days=90, n_boot=20,
-              max_age_days=365)
+    kw = dict(trained_until=w["reference"]["as_of"].max(), as_of=w["end"], horizon_days=90, max_age_days=365)
     # the drifted world's reference rows are the same rows (the drift starts after them)
     root, drifted = w["worlds"]["logins"]
     truth = json.loads((root / "raw" / "truth.json").read_text(encoding="utf-8"))
@@ -190,3 +189,139 @@ def test_drift_is_detected_where_it_exists_and_not_where_it_does_not(twin_worlds
     r = recommend_retrain(w["model"], w["reference"], calm, **kw)
     assert not {"logins_28d", "logins_90d", "usage_hours_28d", "usage_hours_90d"} & set(r["psi"]["over"])
     assert "drift" not in [x["kind"] for x in r["reasons"]] and r["psi"]["share"] < 0.15
+
+
+def _artifact(path, stage, **parts):
+    from engage_models._core.io import write_json
+    from engage_models.pipeline.store import Artifact
+
+    path.mkdir(parents=True)
+    write_json(path / "manifest.json", {"stage": stage, "key": f"{stage}-key", "files": [], "skipped": []})
+    for name, obj in parts.items():
+        if isinstance(obj, pd.DataFrame):
+            obj.to_parquet(path / f"{name}.parquet")
+        else:
+            write_json(path / f"{name}.json", obj)
+    return Artifact(path)
+
+
+def test_the_stage_judges_the_frozen_model_on_matured_labels_and_recommends(twin_worlds, tmp_path):
+    from engage_models.health.model_io import save_model
+    from engage_models.pipeline import RunConfig
+    from engage_models.pipeline import stages as S
+    from engage_models.pipeline.store import Artifact, Output
+
+    w = twin_worlds
+    _, drifted = w["worlds"]["logins"]
+    cut = w["reference"]["as_of"].max()
+    ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": w["end"]})
+    panel = _artifact(tmp_path / "panel", "panel", panel=drifted)
+    health = _artifact(tmp_path / "health", "health", model={"trained_until": cut})
+    save_model(w["model"], health.path / "model.skops")
+    config = RunConfig.from_dict({"data_dir": str(tmp_path), "horizon_days": 90,
+                                  "monitoring": {"n_boot": 20, "max_age_days": 365}})
+    out = Output(tmp_path / "monitoring", "monitoring")
+    out.path.mkdir()
+    S.monitoring(S.Context(config, {"ingest": ingest, "panel": panel, "health": health}, out))
+    from engage_models._core.io import write_json
+    write_json(out.path / "manifest.json", {"stage": "monitoring", "key": "m", "files": out.files,
+                                            "skipped": [s.as_dict() for s in out.skipped]})
+    got = Artifact(out.path)
+    info = got.json("info")
+    assert info["reference_rows"] == len(w["reference"]) and "panel" in info["reference"]
+    # matured since the cutoff (2024-07-01) by the data's end (2025-03-01) with a 90-day horizon: Aug to Dec
+    perf = got.frame("performance")
+    dates = pd.to_datetime(perf.loc[perf["scope"] == "date", "as_of"], utc=True)
+    assert [d.strftime("%Y-%m") for d in dates] == ["2024-08", "2024-09", "2024-10", "2024-11", "2024-12"]
+    expected = matured_performance(w["model"], drifted, trained_until=cut, as_of=w["end"], horizon_days=90, n_boot=20,
+                                   seed=config.seed)
+    pd.testing.assert_series_equal(perf["difference"], expected["difference"])
+    # the product change cut logins, not churn: the model's probabilities still match (no calibration reason)
+    rec = got.json("recommendation")
+    assert rec["retrain"] and [r["kind"] for r in rec["reasons"]] == ["drift"]
+    assert rec["calibration"]["available"] and not rec["calibration"]["off"]
+    direct = recommend_retrain(w["model"], w["reference"], drifted, trained_until=cut, as_of=w["end"],
+                               horizon_days=90, max_age_days=365)  # the decision alone: pooled calibration only
+    assert direct["calibration"]["difference"] == pytest.approx(rec["calibration"]["difference"])
+    assert direct["calibration"]["ci_low"] == pytest.approx(rec["calibration"]["ci_low"])
+    assert direct["reasons"] == rec["reasons"]
+    stab = got.frame("stability")
+    assert set(pd.to_datetime(stab["as_of"], utc=True).dt.strftime("%Y-%m")) == {
+        "2024-08", "2024-09", "2024-10", "2024-11", "2024-12", "2025-01", "2025-02", "2025-03"}
+    assert "nothing to compare" in got.reason("comparison")
+
+
+def test_new_against_old_on_the_labels_after_both_cutoffs():
+    from engage_models.monitoring import compare_models
+
+    class Other(ColumnModel):
+        def predict_proba(self, X):
+            q = X["x"].to_numpy(float)
+            return np.column_stack([1 - q, q])
+
+    pnl = _panel([
+        ("a", "2025-02-01", 0.5, 0.5, 1.0),  # after the old cutoff only: not used
+        ("a", "2025-04-01", 0.3, 0.9, 1.0), ("b", "2025-04-01", 0.6, 0.2, 0.0), ("c", "2025-04-01", 0.2, 0.4, 0.0),
+        ("d", "2025-04-01", 0.1, 0.7, 1.0),
+    ])
+    r = compare_models(ColumnModel(), Other(), pnl, trained_until_new="2025-03-01", trained_until_old="2025-01-01",
+                       as_of="2025-08-01", horizon_days=30, n_boot=50)
+    assert r["n"] == 4 and r["churners"] == 2
+    # new (p): churners 0.9, 0.7 above 0.2, 0.4: AUC 1; old (x): churners 0.3, 0.1 against 0.6, 0.2: 1 of 4 pairs
+    assert r["models"]["new"]["auc"] == 1.0 and r["models"]["old"]["auc"] == 0.25
+    assert r["difference"]["auc"] == pytest.approx(0.75)
+    assert r["models"]["new"]["calibration"] == pytest.approx(0.5 - 2.2 / 4)
+    assert r["models"]["old"]["calibration"] == pytest.approx(0.5 - 1.2 / 4)
+    assert r["difference"]["abs_calibration"] == pytest.approx(0.05 - 0.2)
+
+
+@pytest.mark.notebook
+def test_report_08_renders_the_stage_and_says_what_it_cannot_show(report_data, tmp_path):
+    """One render of report 08 on the report tests' small world (the pipeline's artifacts are shared with them).
+    The run's own model learned from every label matured by the data's end, so no label has matured since: the
+    report says so in place of the calibration section, and shows the stability and the recommendation."""
+    from conftest import REPORT_RUN_DATE
+    from engage_models.reports.runner import run
+
+    out = tmp_path / "reports"
+    run(data_dir=report_data, out_dir=out, only=["08"], run_date=REPORT_RUN_DATE, progress=lambda m: None)
+    html = (out / "latest" / "08_model_monitoring.html").read_text(encoding="utf-8")
+    assert "Model monitoring" in html and "Traceback" not in html and "<script" not in html.lower()
+    assert "No retraining needed" in html or "Retraining recommended" in html
+    assert "no label has matured since the model" in html
+    assert "nothing to compare" in html
+    assert html.count('src="data:image/png;base64,') >= 1  # PSI over time
+    assert "health score" in html and "population stability index" in html
+
+
+def test_a_new_segment_joins_with_its_own_behaviour(tmp_path):
+    """drift='segment': accounts starting on or after the date log in about 3 times as often per active user."""
+    import json
+
+    from engage_models.demo.simulator import DriftSettings, SimConfig, simulate
+
+    simulate(SimConfig(n_accounts=150, months=8, seed=5, inject_defects=False,
+                       drift=DriftSettings("segment", date="2024-04-01")), out=tmp_path)
+    truth = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))
+    new = set(truth["drift"]["accounts"])
+    accounts = pd.read_csv(tmp_path / "accounts.csv")
+    assert new == set(accounts.loc[accounts["start_date"] >= "2024-04-01", "account_id"]) and len(new) > 5
+    ev = pd.read_parquet(tmp_path / "events.parquet", columns=["account_id", "user_id", "timestamp", "event_type"])
+    ev["month"] = pd.to_datetime(ev["timestamp"], utc=True).dt.strftime("%Y-%m")
+    ev = ev[(ev["event_type"] == "login") & (ev["month"] >= "2024-05")]
+    per_user_month = ev.groupby(["account_id", "user_id", "month"]).size().groupby(level=0).mean()
+    in_new = per_user_month.index.isin(new)
+    ratio = per_user_month[in_new].mean() / per_user_month[~in_new].mean()
+    assert ratio > 1.8, ratio  # 3x the login rate beside the one login every active user makes
+
+
+def test_engage_simulate_drift_from_the_command_line(tmp_path):
+    import json
+
+    from engage_models.cli import main
+
+    assert main(["simulate", "--accounts", "20", "--months", "4", "--drift", "logins", "--clean",
+                 "--out", str(tmp_path)]) == 0
+    drift = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))["drift"]
+    assert drift["kind"] == "logins" and drift["first_month"] == "2024-03-01"  # the middle month by default
+    assert drift["login_rate_factor"] == 0.25 and drift["hazard_changed"] is False

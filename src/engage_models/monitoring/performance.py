@@ -68,6 +68,26 @@ def auc_interval(y, p, clusters, *, n_boot: int = 200, seed: int = 0) -> dict:
     return {"auc": float(boot["estimate"]), "auc_low": float(boot["ci_low"]), "auc_high": float(boot["ci_high"])}
 
 
+def pooled_calibration(model, panel: pd.DataFrame, *, trained_until, as_of, horizon_days: int,
+                       id_col: str = "account_id", date_col: str = "as_of") -> dict:
+    """:func:`calibration_in_the_large` of ``model`` on all labels matured since ``trained_until`` (raises
+    :class:`InsufficientData` when there is none)."""
+    rows = _matured_or_raise(panel, trained_until, as_of, horizon_days, date_col)
+    p = np.asarray(model.predict_proba(features_of(rows))[:, 1], dtype=float)
+    return calibration_in_the_large(rows[LABEL].astype(float).to_numpy(), p, rows[id_col].to_numpy())
+
+
+def _matured_or_raise(panel, trained_until, as_of, horizon_days, date_col) -> pd.DataFrame:
+    rows = matured_rows(panel, trained_until=trained_until, as_of=as_of, horizon_days=horizon_days,
+                        date_col=date_col)
+    if rows.empty:
+        raise InsufficientData(
+            f"no label has matured since the model's training cutoff ({to_utc(trained_until):%Y-%m-%d}): "
+            f"a row's outcome is known {horizon_days} days after its observation date, and the data end on "
+            f"{to_utc(as_of):%Y-%m-%d}")
+    return rows
+
+
 def matured_performance(model, panel: pd.DataFrame, *, trained_until, as_of, horizon_days: int,
                         n_boot: int = 200, seed: int = 0, id_col: str = "account_id",
                         date_col: str = "as_of") -> pd.DataFrame:
@@ -77,13 +97,7 @@ def matured_performance(model, panel: pd.DataFrame, *, trained_until, as_of, hor
     ``accounts``, ``churners``, ``observed`` (+ Wilson interval), ``predicted``, ``difference`` (observed minus
     predicted) with ``ci_low``/``ci_high``, ``off``, ``auc`` with ``auc_low``/``auc_high``. Raises
     :class:`InsufficientData` when no label has matured since training."""
-    rows = matured_rows(panel, trained_until=trained_until, as_of=as_of, horizon_days=horizon_days,
-                        date_col=date_col)
-    if rows.empty:
-        raise InsufficientData(
-            f"no label has matured since the model's training cutoff ({to_utc(trained_until):%Y-%m-%d}): "
-            f"a row's outcome is known {horizon_days} days after its observation date, and the data end on "
-            f"{to_utc(as_of):%Y-%m-%d}")
+    rows = _matured_or_raise(panel, trained_until, as_of, horizon_days, date_col)
     p = np.asarray(model.predict_proba(features_of(rows))[:, 1], dtype=float)
     y = rows[LABEL].astype(float).to_numpy()
     ids, dates = rows[id_col].to_numpy(), to_utc(rows[date_col]).to_numpy()

@@ -23,7 +23,7 @@ from .._core.errors import InsufficientData
 from .._core.i18n import t
 from .._core.time import to_utc
 from .drift import stability_table
-from .performance import matured_performance
+from .performance import pooled_calibration
 
 #: Share of the monitored metrics whose PSI must pass the threshold to call the population drifted: about one
 #: in seven. A world's own ageing moves a few metrics past 0.25 with no change of behaviour (the latest CSAT fills
@@ -38,8 +38,7 @@ def _reason(kind: str, key: str, **args) -> dict:
 
 def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trained_until, as_of,
                       horizon_days: int, max_age_days: int = 180, psi_threshold: float = 0.25,
-                      metric_psi_share: float = METRIC_PSI_SHARE, bins: int = 10, n_boot: int = 200,
-                      seed: int = 0, stability: pd.DataFrame | None = None,
+                      metric_psi_share: float = METRIC_PSI_SHARE, bins: int = 10, stability: pd.DataFrame | None = None,
                       performance: pd.DataFrame | None = None) -> dict:
     """Should the frozen ``model`` be retrained? (see the module docstring)
 
@@ -56,7 +55,8 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
         The label's horizon: a row's label has matured when ``as_of`` of the row + horizon <= ``as_of``.
     stability, performance : DataFrame, optional
         Already computed :func:`~engage_models.monitoring.drift.stability_table` and
-        :func:`~engage_models.monitoring.performance.matured_performance` (a stage reuses its own).
+        :func:`~engage_models.monitoring.performance.matured_performance` (a stage reuses its own); without
+        ``performance`` only the pooled calibration is computed (the decision needs nothing else).
 
     Returns
     -------
@@ -87,10 +87,11 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
                                names=", ".join(f"{m} {v:.2f}" for m, v in over.head(5).items())))
     calibration: dict
     try:
-        if performance is None:
-            performance = matured_performance(model, panel, trained_until=trained_until, as_of=as_of,
-                                              horizon_days=horizon_days, n_boot=n_boot, seed=seed)
-        pooled = performance[performance["scope"] == "all"].iloc[0].drop(["scope", "as_of"]).to_dict()
+        if performance is None:  # the decision reads the pooled calibration only: no AUC bootstrap for it
+            pooled = pooled_calibration(model, panel, trained_until=trained_until, as_of=as_of,
+                                        horizon_days=horizon_days)
+        else:
+            pooled = performance[performance["scope"] == "all"].iloc[0].drop(["scope", "as_of"]).to_dict()
         calibration = {"available": True, **{k: (bool(v) if k == "off" else v) for k, v in pooled.items()}}
         if calibration["off"]:
             reasons.append(_reason(

@@ -775,10 +775,7 @@ def monitoring(ctx: Context) -> None:
         rec = M.recommend_retrain(model, reference, pnl, trained_until=trained_until, as_of=ctx.as_of,
                                   horizon_days=c.horizon_days, max_age_days=m.max_age_days,
                                   psi_threshold=m.psi_threshold, metric_psi_share=m.metric_psi_share,
-                                  stability=found["stability"], performance=found["performance"],
-                                  n_boot=m.n_boot, seed=c.seed)
-        if found["performance"] is None:
-            rec["calibration"] = {"available": False, "why": _skipped(out, "performance")}
+                                  stability=found["stability"], performance=found["performance"])
         out.json("recommendation", rec)
     else:
         out.skip("recommendation", _skipped(out, "stability") or "no population stability")
