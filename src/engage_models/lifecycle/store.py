@@ -145,7 +145,7 @@ def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.Dat
         raise ConfigError("retrain 'on-drift' needs the run's panel")
     rec = recommend_retrain(frozen.model, frozen.reference, panel, trained_until=frozen.trained_until, as_of=as_of,
                             horizon_days=horizon_days if horizon_days is not None else frozen.horizon_days,
-                            **(monitoring or {}))
+                            **_accepted(recommend_retrain, monitoring or {}))
     reasons = [{**r, "kind": str(r.get("kind")), "detail": str(r.get("detail"))} for r in rec.get("reasons", [])]
     evidence = {"psi": rec.get("psi"), "calibration": rec.get("calibration"), "age_days": rec.get("age_days")}
     if rec.get("retrain"):
@@ -153,3 +153,11 @@ def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.Dat
         return {**base, "action": "train", "reason": f"on-drift: {words}", "reasons": reasons, "monitoring": evidence}
     return {**base, "action": "score", "reason": f"on-drift: no drift, miscalibration or age past the thresholds "
             f"for {current}", "reasons": reasons, "monitoring": evidence}
+
+
+def _accepted(func, settings: dict) -> dict:
+    """The ``settings`` that ``func`` takes (the monitoring's settings and its function evolve separately)."""
+    import inspect
+
+    names = inspect.signature(func).parameters
+    return {k: v for k, v in settings.items() if k in names}
