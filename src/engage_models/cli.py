@@ -1,4 +1,4 @@
-"""Command line: ``engage simulate | ingest | panel | pipeline | run | fit | survival | playbook`` (also
+"""Command line: ``engage simulate | ingest | panel | pipeline | train | score | run | fit | survival | playbook`` (also
 ``python -m engage_models ...``).
 
 Exit codes: 0 success (everything published); 3 published, with reports or sections that could not be made
@@ -22,8 +22,14 @@ from ._core.errors import ConfigError
 
 def _simulate(args) -> int:
     from .demo.plays import PlaySettings
-    from .demo.simulator import SimConfig, simulate
+    from .demo.simulator import DriftSettings, SimConfig, simulate
 
+    drift = None
+    if args.drift is not None:
+        try:
+            drift = DriftSettings(kind=args.drift, date=args.drift_date)
+        except ValueError as exc:
+            raise ConfigError(f"--drift: {exc}") from exc
     plays = None
     if args.plays is not None:
         if not 0 <= args.plays < 1:
@@ -39,6 +45,7 @@ def _simulate(args) -> int:
         events_scale=args.events_scale,
         inject_defects=not args.clean,
         plays=plays,
+        drift=drift,
         **({"personas": True, "devices": True, "prepurchase": True} if args.personas else {}),
     )
     print(json.dumps(summary, indent=2, ensure_ascii=False))
@@ -93,7 +100,7 @@ def _run(args) -> int:
             only=args.only, as_of=args.as_of, horizon_days=args.horizon, lang=args.lang, seed=args.seed,
             run_date=args.run_date, currency=args.currency, demo=demo, demo_accounts=args.demo_accounts,
             demo_months=args.demo_months, kernel_name=args.kernel, timeout=args.timeout, engine=args.engine,
-            workers=args.workers, rerender=args.rerender, **_engine_settings(args),
+            workers=args.workers, rerender=args.rerender, **_engine_settings(args), **_model_settings(args),
         )
     except NotebookFailed as exc:
         print(f"engage run: FAILED: {exc}", file=sys.stderr)
@@ -108,12 +115,72 @@ def _run(args) -> int:
     return result.exit_code
 
 
-def _pipeline(args) -> int:
-    from .pipeline import RunConfig, run
+def _model_settings(args) -> dict:
+    """--model, --retrain and --models as configuration settings (absent ones left out)."""
+    out = {"model": str(args.model) if getattr(args, "model", None) else None,
+           "retrain": getattr(args, "retrain", None),
+           "models_dir": str(args.models) if getattr(args, "models", None) else None}
+    if out["models_dir"] and not out["retrain"]:
+        raise ConfigError("--models is the models folder of --retrain (with --model, pass the folder itself)")
+    return {k: v for k, v in out.items() if v is not None}
 
-    cfg = RunConfig.load(args.config, data_dir=str(args.data_dir) if args.data_dir else None, as_of=args.as_of,
-                         horizon_days=args.horizon, lang=args.lang, seed=args.seed, run_date=args.run_date,
-                         currency=args.currency, engine=args.engine, **_engine_settings(args))
+
+def _pipeline_config(args, **extra):
+    from .pipeline import RunConfig
+
+    return RunConfig.load(args.config, data_dir=str(args.data_dir) if args.data_dir else None, as_of=args.as_of,
+                          horizon_days=args.horizon, lang=getattr(args, "lang", None), seed=args.seed,
+                          run_date=args.run_date, currency=getattr(args, "currency", None),
+                          engine=getattr(args, "engine", None), **_engine_settings(args), **extra)
+
+
+def _train(args) -> int:
+    """Run the pipeline up to the health stage, keep the model it trained in the models folder, make it current."""
+    from .lifecycle import ModelStore
+    from .lifecycle.stage import models_dir
+    from .pipeline import run
+
+    cfg = _pipeline_config(args, models_dir=str(args.out) if args.out else None)
+    if cfg.model or cfg.retrain:
+        raise ConfigError("engage train trains: the configuration's model and retrain settings do not apply")
+    result = run(cfg, until="health", strict=args.strict)
+    rec = result.records["health"]
+    if rec.status not in ("computed", "reused"):
+        print(f"engage train: no model: the health stage {rec.status}: {rec.reason}", file=sys.stderr)
+        return 1
+    mid = result.json("health", "model")["model_id"]
+    store = ModelStore(models_dir(cfg))
+    store.set_current(mid, "engage train")
+    print(f"model {mid}")
+    print(store.folder(mid))
+    return 0
+
+
+def _score(args) -> int:
+    """Run the pipeline up to the action list with a frozen model: scores and plays, no fit, no Jupyter."""
+    from .pipeline import run
+
+    cfg = _pipeline_config(args, model=str(args.model))
+    result = run(cfg, until="actions", strict=args.strict)
+    for rec in result.records.values():
+        print(f"{rec.name:9s} {rec.status:8s} {rec.key or '':20s} {rec.seconds:7.1f} s"
+              + (f"  {rec.reason}" if rec.reason else ""))
+    if not result.has("actions", "actions"):
+        return 1
+    scores, plan = result.scores, result.actions
+    now = scores[scores["as_of"] == scores["as_of"].max()]
+    print(f"model {now['model_id'].iloc[0]}: {len(now):,} accounts scored at {now['as_of'].max():%Y-%m-%d} "
+          f"({', '.join(f'{b} {n}' for b, n in now['band'].value_counts().items())}); {len(plan):,} actions")
+    print(result["actions"].path / "export")
+    if args.export:
+        print(f"artifacts written to {result.export(args.export)}")
+    return 0
+
+
+def _pipeline(args) -> int:
+    from .pipeline import run
+
+    cfg = _pipeline_config(args, **_model_settings(args))
     result = run(cfg, until=args.until, strict=args.strict)
     for rec in result.records.values():
         line = f"{rec.name:9s} {rec.status:8s} {rec.key or '':20s} {rec.seconds:7.1f} s"
@@ -218,6 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--personas", action="store_true",
                    help="plant four behavioural personas and two milestones, with devices on events and touches "
                         "and touches before the contract start (engage_models.demo.journeys)")
+    s.add_argument("--drift", choices=("logins", "segment"), default=None,
+                   help="change behaviour at --drift-date: 'logins' (a product change lowers logins and session "
+                        "length for everyone, churn unchanged) or 'segment' (accounts starting then are a new "
+                        "segment using the product differently); recorded in truth.json")
+    s.add_argument("--drift-date", default=None, metavar="YYYY-MM-01",
+                   help="first month of the drift (default: the middle month of the window)")
     s.add_argument("--out", type=Path, default=config.RAW_DIR)
     s.set_defaults(func=_simulate)
 
@@ -259,7 +332,23 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--export", type=Path, default=None, help="also write the run's artifacts and run.json here")
     q.add_argument("--strict", action="store_true", help="stop at a stage's unexpected error (default: record it)")
     _engine_arguments(q, default=None)
+    _model_arguments(q)
     q.set_defaults(func=_pipeline)
+
+    tr = sub.add_parser("train", help="train the health model (pipeline up to health) and keep it as a model folder")
+    tr.add_argument("--out", type=Path, default=None,
+                    help="models folder: the model goes into OUT/<model_id>/ and becomes OUT's current model "
+                         "(default: DATA_DIR/models)")
+    _run_arguments(tr)
+    tr.set_defaults(func=_train)
+
+    sc = sub.add_parser("score", help="score today's panel with a frozen model and choose the plays (no refit, "
+                                      "no Jupyter)")
+    sc.add_argument("--model", type=Path, required=True,
+                    help="a model folder, or a models folder (its current model)")
+    sc.add_argument("--export", type=Path, default=None, help="also write the run's artifacts and run.json here")
+    _run_arguments(sc)
+    sc.set_defaults(func=_score)
 
     r = sub.add_parser("run", help="run the pipeline, then render the notebooks into HTML reports")
     r.add_argument("--config", type=Path, default=None, help="run configuration (YAML); options below override it")
@@ -286,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rerender", action="store_true",
                    help="execute every notebook (default: a report whose inputs are unchanged is exported again)")
     _engine_arguments(r, default=None)
+    _model_arguments(r)
     r.set_defaults(func=_run)
 
     f = sub.add_parser("fit", help="learn a health score on a table of your own (one row per account [and date])")
@@ -335,6 +425,29 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", type=Path, required=True, help="folder for the output files")
     v.set_defaults(func=_survival)
     return parser
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    """The data and date options of train and score."""
+    p.add_argument("--config", type=Path, default=None, help="run configuration (YAML); options below override it")
+    p.add_argument("--data-dir", type=Path, default=None, help="folder holding raw/ and processed/")
+    p.add_argument("--as-of", default=None, help="observation date YYYY-MM-DD (default: last day with events)")
+    p.add_argument("--horizon", type=int, default=None, help="churn horizon in days")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--run-date", type=_date_arg, default=None, help="date of the run (ingest's 'now' is its end)")
+    p.add_argument("--strict", action="store_true", help="stop at a stage's unexpected error (default: record it)")
+    _engine_arguments(p, default=None)
+
+
+def _model_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--model", type=Path, default=None,
+                   help="score with this frozen model (a model folder, or a models folder: its current model)")
+    g.add_argument("--retrain", choices=("never", "monthly", "on-drift"), default=None,
+                   help="train a new model or score with the models folder's current one: never (train only when "
+                        "there is none), monthly (when the current one saw an earlier month), on-drift (when "
+                        "monitoring recommends it)")
+    p.add_argument("--models", type=Path, default=None, help="models folder of --retrain (default: DATA_DIR/models)")
 
 
 def _engine_arguments(p: argparse.ArgumentParser, default: str | None = "duckdb") -> None:

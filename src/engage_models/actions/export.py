@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------- export
 def export_actions(actions: pd.DataFrame, path: str | Path) -> dict[str, Path]:
-    """Write the action list as ``<path>.csv`` and ``<path>.parquet`` (:data:`EXPORT_COLUMNS` only).
+    """Write the action list as ``<path>.csv`` and ``<path>.parquet`` (:data:`EXPORT_COLUMNS`, and ``model_id``
+    when present).
 
     The CSV is UTF-8 with a byte-order mark (Excel then reads Japanese reasons correctly), ``as_of`` as
     ``YYYY-MM-DD``, codes (band, stage, touch model, play, owner) as stable identifiers for CRM pick lists and
@@ -31,7 +32,7 @@ def export_actions(actions: pd.DataFrame, path: str | Path) -> dict[str, Path]:
     missing = [c for c in EXPORT_COLUMNS if c not in actions.columns]
     if missing:
         raise ValueError(f"the action list lacks {missing}: build it with action_list()")
-    out = actions[list(EXPORT_COLUMNS)].copy()
+    out = actions[_columns(actions)].copy()
     out.attrs = {}
     csv = out.assign(as_of=pd.to_datetime(out["as_of"], utc=True).dt.strftime("%Y-%m-%d"))
     paths = {"csv": stem.with_name(stem.name + ".csv"), "parquet": stem.with_name(stem.name + ".parquet")}
@@ -57,9 +58,17 @@ def read_actions(path: str | Path) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: not an action list (lacks {missing})")
     df["as_of"] = pd.to_datetime(df["as_of"], utc=True)
-    for c in _TEXT_EXPORT:
+    for c in (*_TEXT_EXPORT, *[c for c in OPTIONAL_EXPORT if c in df.columns]):
         df[c] = df[c].fillna("").astype(str)
-    return df[list(EXPORT_COLUMNS)]
+    return df[_columns(df)]
+
+
+#: Columns exported when the action list has them: the id of the health model that scored it.
+OPTIONAL_EXPORT = ("model_id",)
+
+
+def _columns(df: pd.DataFrame) -> list[str]:
+    return [*EXPORT_COLUMNS, *[c for c in OPTIONAL_EXPORT if c in df.columns]]
 
 
 

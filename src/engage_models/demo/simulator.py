@@ -46,6 +46,23 @@ The coefficients are in :class:`HazardModel` and are written to ``truth.json``; 
 covariates, latent engagement, hazard and outcome go to ``true_hazard.parquet``. Engagement drives churn
 only through the observable behaviour above, so a model with perfect features can reach the oracle.
 
+Drift (off by default: ``SimConfig(drift=DriftSettings(...))``, ``engage simulate --drift logins|segment``)
+-----------------------------------------------------------------------------------------------------------
+So that monitoring can be tested where drift exists and where it does not, a world can change at a stated
+month (``DriftSettings.date``, by default the middle month of the window; a date inside a month starts the
+change at the next month start):
+
+* ``logins``: a product change (say, reports sent by e-mail that make many logins unnecessary) from that
+  month on: every active user logs in ``1 + Poisson(factor login_rate exp(0.4 e))`` times and each login
+  session lasts ``factor`` times as long, for everyone. Who is active, which features are used, tickets and
+  NPS are drawn as before, so the churn hazard (which reads only those) is unchanged: the metrics move, churn
+  does not;
+* ``segment``: a new segment of accounts joins: every account starting on or after the date uses the product
+  differently (its users log in ``segment_rate`` times as often and use features ``segment_rate`` times as
+  often); its hazard is the same function of the same covariates.
+
+``truth.json`` records the drift (kind, date, factors, the accounts of the new segment).
+
 Output is streamed: events and touchpoints are written month by month as Parquet row groups, so the
 size knobs (``n_accounts``, ``events_scale``) reach 50M+ events in bounded memory. The same seed gives
 byte-identical files.
@@ -157,6 +174,25 @@ class HazardModel:
 
 
 @dataclass(frozen=True)
+class DriftSettings:
+    """A change of behaviour at a stated month (see the module docstring, "Drift")."""
+
+    kind: str = "logins"  # 'logins' (a product change for everyone) or 'segment' (a new segment joins)
+    date: str | None = None  # first month of the change; None: the middle month of the window
+    factor: float = 0.25  # logins: multiplies the login rate and the login session length
+    segment_rate: float = 3.0  # segment: multiplies the new accounts' login and feature-use rates
+
+    def __post_init__(self):
+        if self.kind not in DRIFT_KINDS:
+            raise ValueError(f"drift kind must be one of {', '.join(DRIFT_KINDS)}, not {self.kind!r}")
+        if not (self.factor > 0 and self.segment_rate > 0):
+            raise ValueError("drift factor and segment_rate must be positive")
+
+
+DRIFT_KINDS = ("logins", "segment")
+
+
+@dataclass(frozen=True)
 class SimConfig:
     """Everything the world depends on. Same config (seed included) -> byte-identical files."""
 
@@ -195,6 +231,8 @@ class SimConfig:
     price_per_seat: tuple = (25.0, 50.0, 90.0)
     # customer-success plays with known effects (None: no plays, no play log; see engage_models.demo.plays)
     plays: PlaySettings | None = None
+    # a change of behaviour at a stated month (None: none; see DriftSettings and the module docstring)
+    drift: DriftSettings | None = None
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -389,6 +427,14 @@ class _World:
         self.touch = _StreamWriter(out / "touchpoints.parquet", touch_schema)
         self.subs, self.tickets, self.surveys, self.truth_rows = [], [], [], []
         self.n_tickets = 0
+        self.drift_month, self.new_segment = None, None
+        if cfg.drift is not None:  # the first month of the change, and (segment) who belongs to the new segment
+            at = np.datetime64(pd.Timestamp(cfg.drift.date).strftime("%Y-%m-%d")) if cfg.drift.date else \
+                self.month_starts[cfg.months // 2]
+            self.drift_month = int(np.searchsorted(self.month_starts[:-1], at, side="left"))
+            self.drift_at = self.month_starts[min(self.drift_month, len(self.month_starts) - 1)]
+            if cfg.drift.kind == "segment":
+                self.new_segment = self.start_ts >= at
 
     # -- one month -----------------------------------------------------------------------------------
     def month(self, t: int):
@@ -507,6 +553,22 @@ class _World:
         if not last:
             self._seat_changes(alive_end & ~churn, active_ratio, elig, active, me)
 
+    def _drift_truth(self) -> dict:
+        d = self.cfg.drift
+        out = {"kind": d.kind, "first_month": pd.Timestamp(self.drift_at).strftime("%Y-%m-%d"),
+               "hazard_changed": False}
+        if d.kind == "logins":
+            out.update({"login_rate_factor": d.factor, "login_session_factor": d.factor,
+                        "description": "from first_month on every active user logs in 1 + Poisson(factor * "
+                                       "login_rate * exp(0.4 e)) times, each session factor times as long; "
+                                       "activity, features, tickets, NPS and the hazard are unchanged"})
+        else:
+            out.update({"segment_rate": d.segment_rate, "accounts": self.account_ids[self.new_segment].tolist(),
+                        "description": "accounts starting on or after the drift date are a new segment: their "
+                                       "users log in and use features segment_rate times as often; the hazard "
+                                       "is the same function of the same covariates"})
+        return out
+
     def _write_events(self, t, act_idx, w0, w1, e, used, n_used, ms, me):
         cfg, rng = self.cfg, self.rng
         ua = self.u_acct[act_idx]
@@ -518,6 +580,12 @@ class _World:
             tr = self.traits
             rate = {"login": rate["login"] * tr.logins[ua], "feature": rate["feature"] * tr.features[ua],
                     "export": rate["export"] * tr.exports[ua], "content": rate["content"] * tr.content[ua]}
+        drifted = self.drift_month is not None and t >= self.drift_month
+        if drifted and cfg.drift.kind == "logins":  # the product change: fewer logins
+            rate = {**rate, "login": rate["login"] * cfg.drift.factor}
+        elif drifted and cfg.drift.kind == "segment":  # the new segment's accounts use the product differently
+            k = np.where(self.new_segment[ua], cfg.drift.segment_rate, 1.0)
+            rate = {**rate, "login": rate["login"] * k, "feature": rate["feature"] * k}
         n_login = 1 + rng.poisson(rate["login"] * np.exp(0.4 * ea) * frac)
         n_feat = np.where(n_used[ua] > 0, rng.poisson(rate["feature"] * np.exp(0.4 * ea) * frac), 0)
         n_exp = np.where(n_used[ua] > 0, rng.poisson(rate["export"] * np.exp(0.6 * ea) * frac), 0)
@@ -551,6 +619,8 @@ class _World:
         log_dur = np.where(etype == 0, 0.3 * e[self.u_acct[uu]], 0) + sig * rng.normal(size=len(uu))
         if self.traits is not None:  # the persona's session length (logins)
             med = np.where(etype == 0, med * self.traits.session[self.u_acct[uu]], med)
+        if drifted and cfg.drift.kind == "logins":  # each login session lasts `factor` times as long
+            med = np.where(etype == 0, med * cfg.drift.factor, med)
         dur = np.round(med * np.exp(log_dur), 1)
         if self.plays is not None and self.plays.is_campaign(t):  # what a panel at `me` sees of the last 28 days
             recent = ts >= me - np.timedelta64(28, "D")
@@ -884,6 +954,8 @@ class _World:
             truth.update(_nonlinear_truth(cfg.hazard))
         if plays is not None:
             truth["plays"] = plays
+        if cfg.drift is not None:
+            truth["drift"] = self._drift_truth()
         if self.traits is not None:
             truth.update(self.traits.truth())
             truth["files"]["true_personas.parquet"] = ("one row per account: its planted persona and the days "
@@ -966,7 +1038,7 @@ def _inject_defects(rng, tables: dict[str, pd.DataFrame], events: _StreamWriter,
 
 #: SimConfig switches recorded in truth.json only when on (the default world's truth.json is as before them).
 # switched off, these are left out of truth.json's config: a world without them describes itself as before
-_OPTIONAL_SWITCHES = ("devices", "prepurchase", "personas", "plays")
+_OPTIONAL_SWITCHES = ("devices", "prepurchase", "personas", "plays", "drift")
 
 
 def _config_record(cfg: SimConfig) -> dict:

@@ -5,11 +5,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import fmt_interval, fmt_money, fmt_pp, t
+from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_pp, t
 from .._core.plots import BAND_COLOURS, new_ax
 from .design import feature_label
 
 BANDS = ("green", "yellow", "red")
+
+
+def model_line(run, lang: str = "en") -> str:
+    """Which health model scored this run, in one line: its id, the data it was trained on, whether this run
+    trained it or scored with a frozen one, and the retrain policy's decision (empty for runs before model ids)."""
+    if not run.has("health", "model"):
+        return ""
+    model = run.json("health", "model")
+    mid = model.get("model_id")
+    if not mid:
+        return ""
+    until = model.get("cutoff") or model.get("trained_until")
+    date = fmt_date(pd.Timestamp(until), lang) if until else "?"
+    line = t("hs.model_frozen" if model.get("frozen") else "hs.model_trained", lang, id=mid, date=date)
+    if run.has("health", "lifecycle"):
+        decision = run.json("health", "lifecycle")
+        line += " " + t(f"hs.policy_{decision['action']}", lang, policy=decision["policy"])
+    return line
 
 
 def card_labels(card: pd.DataFrame, lang: str = "en") -> pd.Series:

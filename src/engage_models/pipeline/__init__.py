@@ -1,9 +1,10 @@
 """The run as named stages: ``ingest -> quality -> panel -> kpis -> surveys -> health -> personas -> survival ->
-actions -> effects -> summary`` (see :mod:`~engage_models.pipeline.stages` for what each reads and writes).
+actions -> effects -> monitoring -> summary`` (see :mod:`~engage_models.pipeline.stages` for what each reads and
+writes).
 
 >>> from engage_models import pipeline
->>> pipeline.STAGE_NAMES
-('ingest', 'quality', 'panel', 'kpis', 'surveys', 'health', 'personas', 'survival', 'actions', 'effects', 'summary')
+>>> pipeline.STAGE_NAMES[-3:]
+('effects', 'monitoring', 'summary')
 
 ``pipeline.run(config)`` runs them (any prefix with ``until=``), reusing each stage whose inputs, parameters and
 code are unchanged; the notebooks only render what the stages wrote (:func:`open_run` reads a published run).

@@ -95,6 +95,18 @@ class EffectsConfig:
 
 
 @dataclass(frozen=True)
+class MonitoringConfig:
+    """When the health model has gone stale (:mod:`engage_models.monitoring`): thresholds set here, never on the
+    data they judge."""
+
+    psi_threshold: float = 0.25  # a population stability index past this is a major shift (the usual reading)
+    metric_psi_share: float = 0.15  # drift when this share of the metrics (or the score) passes psi_threshold
+    max_age_days: int = 180  # retrain when the model's training cutoff is older than this
+    bins: int = 10  # quantile bins of the training rows for the PSI
+    n_boot: int = 200  # account bootstrap draws for the ROC-AUC intervals on matured labels
+
+
+@dataclass(frozen=True)
 class PersonaConfig:
     """Behavioural personas and customer journeys (:mod:`engage_models.journeys`)."""
 
@@ -151,7 +163,8 @@ class DeliveryConfig:
 
 
 _SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": SurveyConfig, "actions": ActionConfig,
-             "personas": PersonaConfig, "delivery": DeliveryConfig, "effects": EffectsConfig}
+             "personas": PersonaConfig, "delivery": DeliveryConfig, "effects": EffectsConfig,
+             "monitoring": MonitoringConfig}
 
 
 @dataclass(frozen=True)
@@ -177,6 +190,10 @@ class RunConfig:
     personas: PersonaConfig = field(default_factory=PersonaConfig)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     effects: EffectsConfig = field(default_factory=EffectsConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    model: str | None = None  # a model folder (or models folder: its current model): score with it, fit nothing
+    retrain: str | None = None  # never, monthly or on-drift: train or score with the models folder's current model
+    models_dir: str | None = None  # the models folder (None: <data_dir>/models)
 
     def __post_init__(self):
         self.check()
@@ -291,6 +308,11 @@ class RunConfig:
             raise ConfigError(f"surveys.ci_method must be 'adjusted' or 'wald', not {v.ci_method!r}")
         if v.trend_freq not in ("M", "Q"):
             raise ConfigError(f"surveys.trend_freq must be 'M' or 'Q', not {v.trend_freq!r}")
+        if self.retrain is not None and self.retrain not in ("never", "monthly", "on-drift"):
+            raise ConfigError(f"retrain must be 'never', 'monthly' or 'on-drift', not {self.retrain!r}")
+        if self.retrain is not None and self.model is not None:
+            raise ConfigError("model and retrain exclude each other: a fixed model is never retrained (pass the "
+                              "models folder with retrain, or a model without it)")
         _check_personas(self.personas)
         _check_delivery(self.delivery)
         e = self.effects
@@ -299,6 +321,12 @@ class RunConfig:
         if not 0 < e.detect_points < 100 or not 0 < e.power < 1 or not 0 <= e.trim < 0.5:
             raise ConfigError("effects.detect_points must lie in (0, 100), effects.power in (0, 1) and effects.trim "
                               f"in [0, 0.5); got {e.detect_points!r}, {e.power!r}, {e.trim!r}")
+        m = self.monitoring
+        if not m.psi_threshold > 0 or not 0 < m.metric_psi_share <= 1 or m.max_age_days < 1 or m.bins < 2 \
+                or m.n_boot < 0:
+            raise ConfigError("monitoring: psi_threshold must be > 0, metric_psi_share in (0, 1], max_age_days >= 1, "
+                              f"bins >= 2 and n_boot >= 0; got {m.psi_threshold!r}, {m.metric_psi_share!r}, "
+                              f"{m.max_age_days!r}, {m.bins!r}, {m.n_boot!r}")
 
     # ----------------------------------------------------------------------------------- derived
     @property

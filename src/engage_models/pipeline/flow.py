@@ -23,7 +23,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .._core.errors import ConfigError, InsufficientData
-from .._core.io import read_json, write_json
+from .._core.io import jsonable, read_json, write_json
 from .._core.progress import show_bars, stage_bar
 from .._core.time import to_utc
 from .config import RunConfig
@@ -105,7 +105,16 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
             continue
         inputs = {n: done[n] for n in (*st.needs, *st.uses) if n in done}
         absent = {n: _absent_reason(n, records) for n in st.uses if n not in done}
-        params = st.params(config)  # once: ingest's parameters query the database tables
+        stage_config, decision = config, None
+        if st.name == "health":  # the retrain policy: train, or score with the current model (lifecycle.stage)
+            from ..lifecycle.stage import resolve_policy
+
+            stage_config, decision = resolve_policy(config, done)
+            if decision is not None:
+                say(f"  {st.name:9s} retrain {config.retrain}: {decision['action']} ({decision['reason']})")
+        params = st.params(stage_config)  # once: ingest's parameters query the database tables
+        if decision is not None:
+            params = {**params, "lifecycle": jsonable(decision)}
         key = make_key(st.name, params, {n: a.key for n, a in inputs.items()})
         found = store.get(st.name, key)
         if found is not None and (st.name != "ingest" or ingest_is_current(found, config)):
@@ -114,6 +123,8 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
             say(f"  {st.name:9s} unchanged ({key[:8]})")
             if st.name == "ingest":
                 _check_as_of(config, found)
+            if st.name == "health":
+                _keep_model(config, found, decision, say)
             continue
         say(f"  {st.name:9s} {st.title} ...")
         t0 = time.perf_counter()
@@ -122,7 +133,9 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
                                             "params": params}) as out:
                 with threadpool_limits(limits=1, user_api="blas"), \
                         stage_bar(st.name, enabled=bars, last_seconds=store.last_seconds(st.name)):  # BLAS_NOTE
-                    st.run(Context(config, inputs, out, absent))
+                    st.run(Context(stage_config, inputs, out, absent))
+                if decision is not None:
+                    out.json("lifecycle", decision)
         except InsufficientData as exc:
             records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0, str(exc),
                                            "insufficient_data")
@@ -145,7 +158,20 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
         say(f"  {st.name:9s} done in {records[st.name].seconds:.1f} s")
         if st.name == "ingest":
             _check_as_of(config, art)
+        if st.name == "health":
+            _keep_model(config, art, decision, say)
     return Run(config=config, artifacts=done, records=records)
+
+
+def _keep_model(config: RunConfig, health: Artifact, decision: dict | None, say) -> None:
+    """A model the health stage trained goes into the models folder (see
+    :func:`engage_models.lifecycle.stage.after_health`)."""
+    from ..lifecycle.stage import after_health
+
+    kept = after_health(config, health, decision)
+    if kept is not None:
+        say(f"  {'health':9s} model {kept['model_id']} kept in {kept['folder'].parent.name}/"
+            + (" (current)" if kept["current"] else ""))
 
 
 def _absent_reason(stage: str, records: dict[str, StageRecord]) -> str:
@@ -291,6 +317,9 @@ class Run:
         record = {"config": self.config.to_dict(), "stages": [r.as_dict() for r in self.records.values()],
                   **(meta or {})}
         record["config"]["data_dir"] = Path(self.config.data_dir).name  # no machine path in a forwarded folder
+        for name in ("model", "models_dir"):
+            if record["config"].get(name):
+                record["config"][name] = Path(record["config"][name]).name
         write_json(folder / RUN_FILE, record)
         return folder
 

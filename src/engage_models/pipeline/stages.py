@@ -25,9 +25,14 @@ actions    panel, health, (survival)    touch model, stage and play per account 
                                         band movement, the accounts with most MRR at risk
 effects    ingest, panel, health        the effect of each play in the play log on churn and on the health score:
                                         randomised (CUPED) and observational (doubly robust beside naive)
+monitoring ingest, panel, health        the health model against today's panel: population stability of every
+                                        metric and of the score over time, its calibration and ROC-AUC on the
+                                        labels matured since training, the retraining recommendation with its
+                                        reasons, and a new model against the old one when the run retrained
 summary    ingest, (kpis, surveys,      the executive summary's headline figures
            health, survival, actions,
-           personas, effects)
+           personas, effects,
+           monitoring)
 =========  ===========================  =================================================================
 
 Data move forward only: a stage reads the artifacts of the stages it names and never what a later one writes.
@@ -403,6 +408,10 @@ def health(ctx: Context) -> None:
     from ..health.model_io import save_model
 
     c, out, h = ctx.config, ctx.out, ctx.config.health
+    if c.model:  # a frozen model: score with it, fit nothing (engage score / run --model)
+        from ..lifecycle.stage import score_frozen
+
+        return score_frozen(ctx)
     pnl = ctx.input("panel").frame("panel")
     accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
     labelled = pnl[pnl["churned_within_h"].notna() & (pnl["as_of"] + pd.Timedelta(days=c.horizon_days)
@@ -415,6 +424,7 @@ def health(ctx: Context) -> None:
     # a large company's models are fitted on a stratified sample of its accounts; every account is scored
     sample = stratified_accounts(labelled["account_id"], labelled["churned_within_h"], h.max_fit_accounts, c.seed)
     fit_note = sample_note(sample, labelled["account_id"].nunique())
+    tested: dict = {}
 
     def backtest():
         models = health_models(c)
@@ -427,6 +437,7 @@ def health(ctx: Context) -> None:
             chosen["shape_vs_linear"] = evaluation.paired_difference(summary, "shape", "learned")
         out.frame("backtest_predictions", bt.predictions)
         out.frame("backtest_metrics", summary)
+        tested["metrics"] = summary
         out.frame("band_performance", evaluation.band_table(*bt.bands_of(learned)))
         out.json("backtest", {"cutoffs": bt.cutoffs, "rows": summary.attrs["n"], "churned": summary.attrs["churned"],
                               "seconds": bt.seconds, "learned_model": learned, "fit_sample": fit_note,
@@ -442,7 +453,8 @@ def health(ctx: Context) -> None:
     save_model(final, out.file("model.skops"))  # loads back without pickle (health/model_io.py)
     card = final.scorecard("en")
     card["label_ja"] = final.scorecard("ja").set_index("feature").loc[card["feature"], "label"].to_numpy()
-    out.frame("scorecard", card.rename(columns={"label": "label_en"}))
+    card = card.rename(columns={"label": "label_en"})
+    out.frame("scorecard", card)
     yellow, red = final.thresholds_
     model_info = {"form": form, "chosen_by": chosen, "thresholds": {"yellow": yellow, "red": red},
                   "cost_ratios": h.cost_ratios, "cv": final.cv_kind_, "calibration": final.calibration_,
@@ -453,6 +465,11 @@ def health(ctx: Context) -> None:
         _shape_artifacts(final, out)
         model_info.update({"n_bootstrap": h.shape_bootstrap, "interval_mc_se": final.interval_mc_se_,
                            "terms": final.term_names_})
+    from ..lifecycle.stage import freeze  # the model folder, named by its content (engage_models.lifecycle)
+
+    why_untested = next((s.reason for s in out.skipped if s.section == "backtest_metrics"), None)
+    model_info["model_id"] = freeze(ctx, final, fit_rows, model_info, tested.get("metrics"), card,
+                                    backtest_reason=None if tested else why_untested)
     out.json("model", model_info)
     scores, fitted = history.rolling_scores(
         pnl, lambda: _learned(form, c, 0),
@@ -463,7 +480,7 @@ def health(ctx: Context) -> None:
     drivers = history.drivers_in_words(fitted[latest_date], latest.drop(columns=list(LABELS)))
     scores = scores.merge(drivers.assign(account_id=latest["account_id"].to_numpy(), as_of=latest_date),
                           on=["account_id", "as_of"], how="left")
-    out.frame("scores", history.with_context(scores, pnl, accounts))
+    out.frame("scores", history.with_context(scores, pnl, accounts).assign(model_id=model_info["model_id"]))
 
 
 def _shape_artifacts(final, out) -> None:
@@ -630,15 +647,17 @@ def actions(ctx: Context) -> None:
     metrics = [col for col in pnl.columns if col not in scored.columns or col in ("account_id", "as_of")]
     scored = scored.merge(pnl[metrics], on=["account_id", "as_of"], how="left")
     plan = A.action_list(scored, a.playbook, lang=c.lang, holdout_seed=a.holdout_seed if a.holdout else None)
+    # the health model that scored the list: its model folder's id (older health artifacts: the stage's key)
+    model_id = ctx.input("health").json("model").get("model_id") or ctx.input("health").key
+    plan["model_id"] = model_id
     out.frame("actions", plan)
     out.frame("holdout_design", A.holdout_design(plan))
     out.json("holdout", {**(plan.attrs.get("holdout") or {}), "enabled": a.holdout})
     now = scored[scored["as_of"] == scored["as_of"].max()]
     names = now[["account_id", "name"]] if "name" in now.columns else None
     written = A.export_actions(plan, out.path / EXPORT_DIR / "actions")  # the files for a CRM, published as such
-    # the same list as HubSpot's and Salesforce's import files; the health model's key identifies the model
-    written.update(A.export_crm(plan, out.path / EXPORT_DIR, model_id=ctx.input("health").key, lang=c.lang,
-                                names=names))
+    # the same list as HubSpot's and Salesforce's import files, naming the health model that scored it
+    written.update(A.export_crm(plan, out.path / EXPORT_DIR, model_id=model_id, lang=c.lang, names=names))
     out.files.extend(f"{EXPORT_DIR}/{p.name}" for p in written.values())
     alerts = history.score_alerts(scored, drop=a.alert_drop)
     if names is not None:  # the deliveries name the accounts
@@ -710,6 +729,102 @@ def effects(ctx: Context) -> None:
     out.json("info", {**info, **units.info, "play_log": "present", "scoring": "the final health model"})
 
 
+# ------------------------------------------------------------------------------------------------ monitoring
+def monitoring_reference(ctx: Context, pnl: pd.DataFrame, trained_until) -> tuple[pd.DataFrame, str]:
+    """The health model's training rows and where they came from: the health artifact's ``reference`` frame, else
+    the frozen model folder's (when the lifecycle wrote one), else the panel's labelled rows up to the cutoff."""
+    health = ctx.input("health")
+    if health.has("reference"):
+        return health.frame("reference"), "the health stage's training rows"
+    frozen = _frozen_model(ctx, health.json("model").get("model_id"))
+    if frozen is not None and getattr(frozen, "reference", None) is not None:
+        return frozen.reference, "the model folder's training rows"
+    ref = pnl[(to_utc(pnl["as_of"]) <= to_utc(trained_until)) & pnl["churned_within_h"].notna()]
+    return ref, "the panel's rows with a label up to the training cutoff"
+
+
+def _frozen_model(ctx: Context, model_id: str | None):
+    """The model folder ``model_id`` of the run's models folder, loaded (None when there is none to load)."""
+    if not model_id:
+        return None
+    try:
+        from ..lifecycle.frozen import load_frozen
+        from ..lifecycle.stage import models_dir
+    except ImportError:  # a package without the model lifecycle
+        return None
+    folder = models_dir(ctx.config) / str(model_id)
+    return load_frozen(folder) if folder.is_dir() else None
+
+
+def monitoring(ctx: Context) -> None:
+    """Is the health model still good? (see :mod:`engage_models.monitoring`)"""
+    from .. import monitoring as M
+    from ..health.model_io import load_model
+
+    c, out, m = ctx.config, ctx.out, ctx.config.monitoring
+    health = ctx.input("health")
+    pnl = ctx.input("panel").frame("panel")
+    info = health.json("model")
+    trained_until = to_utc(info["trained_until"])
+    model = load_model(health.file("model.skops"))
+    reference, source = monitoring_reference(ctx, pnl, trained_until)
+    settings = {"psi_threshold": m.psi_threshold, "metric_psi_share": m.metric_psi_share,
+                "max_age_days": m.max_age_days, "bins": m.bins}
+    out.json("info", {"as_of": ctx.as_of, "trained_until": trained_until, "horizon_days": c.horizon_days,
+                      "model_id": info.get("model_id") or health.key, "reference": source,
+                      "reference_rows": len(reference), "frozen": bool(info.get("frozen")), **settings})
+    found: dict = {}
+
+    def stability():
+        if reference.empty:
+            raise InsufficientData(f"no training row to compare with ({source}: none)")
+        found["stability"] = M.stability_table(model, reference, pnl, trained_until=trained_until, bins=m.bins)
+        out.frame("stability", found["stability"])
+
+    def performance():
+        found["performance"] = M.matured_performance(model, pnl, trained_until=trained_until, as_of=ctx.as_of,
+                                                     horizon_days=c.horizon_days, n_boot=m.n_boot, seed=c.seed)
+        out.frame("performance", found["performance"])
+
+    ctx.section("stability", stability)
+    if not ctx.section("performance", performance):
+        found["performance"] = None
+    if "stability" in found:
+        rec = M.recommend_retrain(model, reference, pnl, trained_until=trained_until, as_of=ctx.as_of,
+                                  horizon_days=c.horizon_days, max_age_days=m.max_age_days,
+                                  psi_threshold=m.psi_threshold, metric_psi_share=m.metric_psi_share,
+                                  stability=found["stability"], performance=found["performance"])
+        out.json("recommendation", rec)
+    else:
+        out.skip("recommendation", _skipped(out, "stability") or "no population stability")
+    ctx.section("comparison", lambda: out.json("comparison", _new_against_old(ctx, model, pnl, trained_until)))
+
+
+def _skipped(out: Output, section: str) -> str | None:
+    return next((s.reason for s in out.skipped if s.section == section), None)
+
+
+def _new_against_old(ctx: Context, model, pnl: pd.DataFrame, trained_until) -> dict:
+    """The model this run trained against the one it replaced, on the labels matured after both cutoffs."""
+    from ..monitoring import compare_models
+
+    health = ctx.input("health")
+    decision = health.json("lifecycle") if health.has("lifecycle") else None
+    old_id = health.json("model").get("old_model") or (
+        decision.get("model_id") if decision and decision.get("action") == "train" else None)
+    if not old_id:
+        raise InsufficientData("this run did not replace a model (no retraining decision with an earlier model): "
+                               "there is nothing to compare the health model with")
+    old = _frozen_model(ctx, old_id)
+    if old is None:
+        raise InsufficientData(f"the earlier model {old_id} is not in the models folder")
+    c = ctx.config
+    result = compare_models(model, old.model, pnl, trained_until_new=trained_until,
+                            trained_until_old=old.trained_until, as_of=ctx.as_of, horizon_days=c.horizon_days,
+                            n_boot=c.monitoring.n_boot, seed=c.seed)
+    return {**result, "old_model": old_id, "decision": decision}
+
+
 # ------------------------------------------------------------------------------------------------ summary
 def summary(ctx: Context) -> None:
     from ..effects.views import headline
@@ -737,6 +852,10 @@ def summary(ctx: Context) -> None:
         out.json("what_works", {"log_rows": measured.json("info").get("log_rows", 0)})
     else:
         out.skip("what_works", ctx.why_missing("effects", "effects"))
+    if ctx.has("monitoring", "recommendation"):  # one line of "Model monitoring"
+        out.json("monitoring", ctx.input("monitoring").json("recommendation"))
+    else:
+        out.skip("monitoring", ctx.why_missing("monitoring", "recommendation"))
     nps_answers = ctx.input("surveys").frame("nps_answers") if ctx.has("surveys", "nps_answers") else None
     if nps_answers is None or not len(nps_answers):
         why = ctx.why_missing("surveys", "nps_answers") if nps_answers is None else \
@@ -764,6 +883,17 @@ def _params_of(*sections: str, keys: tuple[str, ...] = ()) -> Callable[[RunConfi
     return params
 
 
+def _health_params(c: RunConfig) -> dict:
+    """The health stage's parameters: with a frozen model, its id (a new model reruns the stage) and what
+    scoring reads; else every health setting."""
+    if c.model:
+        from ..lifecycle.frozen import CARD_FILE, resolve
+
+        return {"model_id": read_json(resolve(c.model) / CARD_FILE)["model_id"], "horizon_days": c.horizon_days,
+                "history_dates": c.health.history_dates}
+    return _params_of("health", keys=("horizon_days", "seed"))(c)
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", ingest, (), _ingest_params, "validate the raw tables"),
     Stage("quality", quality, ("ingest",), _params_of(), "describe the data"),
@@ -772,8 +902,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("kpis", kpis, ("ingest",), lambda c: {"top_n": c.actions.top_n}, "compute the KPIs", uses=("panel",)),
     Stage("surveys", surveys, ("ingest",), _params_of("surveys", keys=("horizon_days", "seed")),
           "analyse NPS and CSAT", uses=("panel",)),
-    Stage("health", health, ("ingest", "panel"), _params_of("health", keys=("horizon_days", "seed")),
-          "learn and backtest the health score"),
+    Stage("health", health, ("ingest", "panel"), _health_params, "learn and backtest the health score"),
     Stage("personas", personas, ("ingest", "panel"), _personas_params, "find personas and journeys", uses=("health",)),
     Stage("survival", survival, ("ingest",), _params_of("survival", keys=("seed",)),
           "fit survival models and value accounts", uses=("panel", "health")),
@@ -781,8 +910,10 @@ STAGES: tuple[Stage, ...] = (
           "choose a play per account", uses=("survival",)),
     Stage("effects", effects, ("ingest", "panel", "health"),
           _params_of("effects", keys=("horizon_days", "seed")), "measure what the plays did"),
+    Stage("monitoring", monitoring, ("ingest", "panel", "health"),
+          _params_of("monitoring", keys=("horizon_days", "seed")), "check the health model for drift and decay"),
     Stage("summary", summary, ("ingest",), _params_of(), "sum up for executives",
-          uses=("kpis", "surveys", "health", "survival", "actions", "personas", "effects")),
+          uses=("kpis", "surveys", "health", "survival", "actions", "personas", "effects", "monitoring")),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)
 

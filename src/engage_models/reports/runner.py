@@ -664,6 +664,9 @@ def run(
     run_config: RunConfig | None = None,
     workers: int | None = None,
     rerender: bool = False,
+    model: str | Path | None = None,
+    retrain: str | None = None,
+    models_dir: str | Path | None = None,
 ) -> RunResult:
     """Run the pipeline and publish the reports into ``out_dir/<run_date>/`` and ``out_dir/latest/``.
 
@@ -685,6 +688,9 @@ def run(
         Execute every notebook. By default a report whose notebook, code, parameters and stage artifacts are
         those of an earlier run is not executed again: its executed copy (kept in the data folder's
         ``artifacts/.rendered/``) is exported with this run's title line.
+    model, retrain, models_dir
+        Score with a frozen model folder (``model``), or let the policy ``retrain`` (never, monthly, on-drift)
+        choose between training and the current model of ``models_dir`` (see :mod:`engage_models.lifecycle`).
 
     Returns
     -------
@@ -707,7 +713,9 @@ def run(
     overrides = {"as_of": as_of, "horizon_days": horizon_days, "lang": lang, "seed": seed, "engine": engine,
                  "spark_master": spark_master, "spark_driver_memory": spark_driver_memory, "currency": currency,
                  "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else None,
-                 "run_date": parse_run_date(run_date)}
+                 "run_date": parse_run_date(run_date),
+                 "model": str(Path(model).resolve()) if model is not None else None, "retrain": retrain,
+                 "models_dir": str(Path(models_dir).resolve()) if models_dir is not None else None}
     if run_config is not None:
         cfg = run_config.replace(**overrides)
     else:

@@ -1,0 +1,387 @@
+"""A trained health model as a folder that names itself: the model, its card, and the rows it learned from.
+
+:func:`save_frozen` writes ``<folder>/<model_id>/`` holding
+
+* ``model.skops``: the fitted card (:mod:`engage_models.health.model_io`: loads without running code);
+* ``card.json``: what the model is (training window and cutoff, rows, accounts, churners, features and their
+  transforms, the learned card, the backtest with intervals, thresholds, library versions) and ``model_id``;
+* ``card.html``: the same, short, as a self-contained page (every text escaped, no machine path);
+* ``reference.parquet``: the training rows (``account_id``, ``as_of``, the model's features and the label), what
+  drift monitoring compares today's panel with.
+
+``model_id`` is a content hash of ``model.skops`` and of the card: a changed file is a different model. The hash
+of the skops file is taken over its *content* (the schema with skops' memory-address ids renumbered in order,
+and the arrays' bytes), not over the zip's bytes, which carry write times and addresses: the same fitted model
+saved twice has one id.
+
+:func:`load_frozen` reads a folder back (or the ``current`` model of a models folder, see
+:mod:`engage_models.lifecycle.store`), refusing a folder whose files do not match the card's hashes, and checks
+that this environment can read the model (:class:`~engage_models._core.errors.ConfigError` otherwise);
+:meth:`FrozenModel.check` refuses a panel the model cannot score (another horizon, a missing feature).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._core.errors import ConfigError, DataError
+from .._core.io import jsonable, read_json, write_json, write_parquet, write_text
+
+MODEL_FILE = "model.skops"
+CARD_FILE = "card.json"
+CARD_HTML = "card.html"
+REFERENCE_FILE = "reference.parquet"
+FILES = (MODEL_FILE, CARD_FILE, CARD_HTML, REFERENCE_FILE)
+LABEL = "churned_within_h"
+#: card.json's layout; a folder written with a later layout is refused by an older package.
+CARD_VERSION = 1
+#: Libraries recorded in the card (interpret only when the model uses it).
+LIBRARIES = ("engage_models", "scikit-learn", "numpy", "pandas", "scipy", "skops", "interpret-core")
+#: Fields of the card left out of the model id (they say when, not what).
+NOT_HASHED = ("model_id", "created")
+
+
+# ------------------------------------------------------------------------------------------------ hashing
+def skops_digest(path: str | Path) -> str:
+    """SHA-256 of a skops file's content: its schema with skops' object ids (memory addresses) renumbered by
+    first appearance and each array file replaced by the hash of its bytes."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            schema = json.loads(z.read("schema.json"))
+            ids: dict = {}
+
+            def canon(obj):
+                if isinstance(obj, dict):
+                    out = {}
+                    for k, v in obj.items():
+                        if k == "__id__":
+                            out[k] = ids.setdefault(v, len(ids))
+                        elif k == "file" and isinstance(v, str):
+                            out[k] = hashlib.sha256(z.read(v)).hexdigest()
+                        else:
+                            out[k] = canon(v)
+                    return out
+                if isinstance(obj, list):
+                    return [canon(v) for v in obj]
+                return obj
+
+            content = canon(schema)
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise DataError(f"{path.name}: not a readable skops model file ({exc})") from None
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def frame_digest(df: pd.DataFrame) -> str:
+    """SHA-256 of a table's columns and values (not of its Parquet bytes)."""
+    h = hashlib.sha256(json.dumps([str(c) for c in df.columns]).encode())
+    h.update(pd.util.hash_pandas_object(df.apply(_significant), index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _significant(col: pd.Series, digits: int = 10) -> pd.Series:
+    """Floats to ``digits`` significant digits: the panel's sums run in parallel (DuckDB), so the same data give
+    values that differ in the last bits from one build to the next."""
+    if col.dtype.kind != "f":
+        return col
+    v = col.to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.where((v == 0) | ~np.isfinite(v), 0, np.floor(np.log10(np.abs(v))))
+    scale = 10.0 ** (digits - 1 - mag)
+    return pd.Series(np.where(np.isfinite(v), np.round(v * scale) / scale, v), index=col.index)
+
+
+def model_id_of(card: dict) -> str:
+    """The id of a card (which holds its files' hashes): 16 hex digits of the hash of its content."""
+    content = {k: v for k, v in card.items() if k not in NOT_HASHED}
+    return hashlib.sha256(json.dumps(jsonable(content), sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------------ the card
+def library_versions(form: str | None = None) -> dict[str, str]:
+    out = {}
+    for lib in LIBRARIES:
+        if lib == "interpret-core" and form != "shape":
+            continue
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            if lib == "engage_models":
+                from .. import __version__
+
+                out[lib] = __version__
+    return out
+
+
+def model_features(model) -> list[dict]:
+    """The model's input columns and what it does to each before scoring."""
+    metrics, categorical = list(getattr(model, "metrics_", [])), list(getattr(model, "categorical_", []))
+    design = getattr(getattr(model, "fitted_", None), "design", None)
+    out = []
+    if design is not None:  # the linear card: SkewScaler (after monotone bins, if asked), one-hot categories
+        sc = design.scaler
+        for c in metrics:
+            steps = ["monotone bins (weight of evidence)"] if design.binner is not None else []
+            if c in getattr(sc, "log_columns_", []):
+                steps.append("log1p")
+            elif c in getattr(sc, "signed_log_columns_", []):
+                steps.append("signed log1p")
+            steps.append("z-score")
+            group = next((g for g in getattr(sc, "groups_", []) if c in g), [c])
+            entry = {"name": c, "kind": "numeric", "transform": ", ".join(steps),
+                     "missing": f"median {sc.medians_[c]:.6g}" + (" + indicator" if c in sc.missing_columns_ else ""),
+                     "mean": sc.means_.get(c), "scale": sc.scales_.get(c)}
+            if len(group) > 1:
+                entry["grouped_with"] = [g for g in group if g != c]
+            out.append(entry)
+        for c in categorical:
+            out.append({"name": c, "kind": "categorical", "transform": "one-hot", "levels": design.levels.get(c, [])})
+        return out
+    for c in metrics:  # the shape card: ranges with points
+        out.append({"name": c, "kind": "numeric", "transform": "ranges with points (missing: own range)"})
+    for c in categorical:
+        out.append({"name": c, "kind": "categorical", "transform": "points per level"})
+    return out
+
+
+def reference_rows(model, panel_rows: pd.DataFrame) -> pd.DataFrame:
+    """The training rows as the reference of drift monitoring: ids, date, the model's features, the label."""
+    features = [f["name"] for f in model_features(model)]
+    cols = [c for c in ("account_id", "as_of", *features, LABEL) if c in panel_rows.columns]
+    return panel_rows[cols].sort_values(["account_id", "as_of"], kind="stable").reset_index(drop=True)
+
+
+def save_frozen(model, folder: str | Path, *, panel_rows: pd.DataFrame, info: dict) -> Path:
+    """Write ``model`` with its card and reference rows into ``folder/<model_id>/``; returns that folder.
+
+    Parameters
+    ----------
+    model : fitted HealthScore or ShapeScore
+    folder : the models folder (the model's own folder, named by its id, is made inside it)
+    panel_rows : the panel rows the model was fitted on (with ``account_id``, ``as_of`` and the label)
+    info : what the card says beyond the model itself: ``form``, ``horizon_days``, ``cutoff`` (the training
+        run's observation date), ``thresholds``, ``backtest`` (the health stage's backtest_metrics records, or
+        None with ``backtest_reason``), ``model_info`` (the health stage's model.json), ``scorecard`` (records).
+    """
+    from ..health.model_io import save_model
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".staging-{hashlib.sha256(str(id(model)).encode()).hexdigest()[:8]}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        save_model(model, staging / MODEL_FILE)
+        reference = reference_rows(model, panel_rows)
+        write_parquet(reference, staging / REFERENCE_FILE)
+        labels = panel_rows[LABEL].astype(int)
+        card = {
+            "card_version": CARD_VERSION,
+            "created": pd.Timestamp.now(tz="UTC"),
+            "form": info.get("form"),
+            "horizon_days": int(info["horizon_days"]),
+            "training": {"first_as_of": panel_rows["as_of"].min(), "last_as_of": panel_rows["as_of"].max(),
+                         "cutoff": info.get("cutoff"), "rows": len(panel_rows),
+                         "accounts": int(panel_rows["account_id"].nunique()),
+                         "churners": int(panel_rows.loc[labels == 1, "account_id"].nunique()),
+                         "churned_rows": int(labels.sum())},
+            "features": model_features(model),
+            "scorecard": info.get("scorecard"),
+            "scorecard_attrs": info.get("scorecard_attrs"),
+            "backtest": info.get("backtest"),
+            "backtest_reason": info.get("backtest_reason"),
+            "thresholds": info.get("thresholds"),
+            "model_info": info.get("model_info"),
+            "versions": library_versions(info.get("form")),
+            "files": {MODEL_FILE: skops_digest(staging / MODEL_FILE), REFERENCE_FILE: frame_digest(reference)},
+        }
+        card = jsonable(card)
+        card["model_id"] = model_id_of(card)
+        write_json(staging / CARD_FILE, card)
+        write_text(staging / CARD_HTML, card_html(card))
+        final = folder / card["model_id"]
+        if final.exists():  # the same model already kept: its folder stays as it is
+            return final
+        staging.rename(final)
+        return final
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def card_html(card: dict) -> str:
+    """The card as a short self-contained HTML page (escaped; no machine path)."""
+    e = lambda v: html.escape("" if v is None else str(v))  # noqa: E731
+    tr = card.get("training", {})
+    rows = [("model id", card.get("model_id")), ("created", card.get("created")), ("form", card.get("form")),
+            ("horizon (days)", card.get("horizon_days")),
+            ("training observation dates", f"{tr.get('first_as_of')} .. {tr.get('last_as_of')}"),
+            ("cutoff (data until)", tr.get("cutoff")), ("rows", tr.get("rows")), ("accounts", tr.get("accounts")),
+            ("churned accounts", tr.get("churners")),
+            ("thresholds (yellow, red)", json.dumps(card.get("thresholds")))]
+    facts = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
+    bt = card.get("backtest") or []
+    if bt:
+        backtest = "".join(f"<tr><td>{e(r.get('model'))}</td><td>{e(r.get('metric'))}</td>"
+                           f"<td>{_num(r.get('estimate'))}</td><td>{_num(r.get('ci_low'))} .. {_num(r.get('ci_high'))}"
+                           "</td></tr>" for r in bt)
+        backtest = ("<table><tr><th>model</th><th>metric</th><th>estimate</th><th>95% interval</th></tr>"
+                    f"{backtest}</table>")
+    else:
+        backtest = f"<p>{e(card.get('backtest_reason') or 'no backtest')}</p>"
+    feats = "".join(f"<tr><td>{e(f['name'])}</td><td>{e(f['kind'])}</td><td>{e(f['transform'])}</td></tr>"
+                    for f in card.get("features", []))
+    sc = card.get("scorecard") or []
+    label = lambda r: r.get("label_en", r.get("label", r.get("feature")))  # noqa: E731
+    score_rows = "".join(f"<tr><td>{e(label(r))}</td><td>{_num(r.get('weight'))}</td>"
+                         f"<td>{_num(r.get('points_range', r.get('points')))}</td></tr>" for r in sc[:25])
+    versions = ", ".join(f"{e(k)} {e(v)}" for k, v in card.get("versions", {}).items())
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>Health model {e(card.get('model_id'))}</title><style>body{{font-family:sans-serif;"
+            "max-width:60em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+            "padding:2px 6px;text-align:left}</style></head><body>"
+            f"<h1>Health model {e(card.get('model_id'))}</h1><table>{facts}</table>"
+            f"<h2>Backtest (out of time)</h2>{backtest}"
+            "<h2>The learned card</h2><table><tr><th>feature</th><th>weight</th><th>points range</th></tr>"
+            f"{score_rows}</table><h2>Features</h2><table><tr><th>column</th><th>kind</th><th>transform</th></tr>"
+            f"{feats}</table><h2>Libraries</h2><p>{versions}</p></body></html>")
+
+
+def _num(v) -> str:
+    try:
+        return html.escape(f"{float(v):.4g}")
+    except (TypeError, ValueError):
+        return ""
+
+
+# ------------------------------------------------------------------------------------------------ loading
+@dataclass
+class FrozenModel:
+    """A model folder read back: ``model`` (the fitted card), ``card`` (card.json), ``model_id``, ``folder``,
+    ``reference`` (the training rows, read on first use) and :meth:`check`."""
+
+    folder: Path
+    card: dict
+    model: object
+    _reference: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def model_id(self) -> str:
+        return self.card["model_id"]
+
+    @property
+    def form(self) -> str:
+        return self.card.get("form") or "linear"
+
+    @property
+    def horizon_days(self) -> int:
+        return int(self.card["horizon_days"])
+
+    @property
+    def features(self) -> list[str]:
+        return [f["name"] for f in self.card["features"]]
+
+    @property
+    def trained_until(self) -> pd.Timestamp:
+        """The last observation date of the training rows (its labels had matured by the cutoff)."""
+        return pd.Timestamp(self.card["training"]["last_as_of"])
+
+    @property
+    def cutoff(self) -> pd.Timestamp | None:
+        """The training run's observation date: the data the model saw ended here."""
+        c = self.card["training"].get("cutoff")
+        return pd.Timestamp(c) if c is not None else None
+
+    @property
+    def reference(self) -> pd.DataFrame:
+        if self._reference is None:
+            self._reference = pd.read_parquet(self.folder / REFERENCE_FILE)
+        return self._reference
+
+    def check(self, panel: pd.DataFrame, horizon_days: int) -> None:
+        """Refuse to score ``panel`` with this model when it would be wrong: another label horizon
+        (:class:`ConfigError`) or a feature the panel lacks (:class:`DataError` naming them)."""
+        if int(horizon_days) != self.horizon_days:
+            raise ConfigError(f"model {self.model_id} was trained for a {self.horizon_days}-day churn horizon; "
+                              f"this run asks for {horizon_days} days: its probabilities and bands would mean another "
+                              f"thing (run with horizon_days={self.horizon_days}, or train a model for "
+                              f"{horizon_days} days)")
+        missing = [f for f in self.features if f not in panel.columns]
+        if missing:
+            raise DataError(f"the panel lacks feature(s) model {self.model_id} was trained on: {', '.join(missing)} "
+                            "(build the panel with the same windows and tables, or train a new model)")
+
+
+def resolve(folder: str | Path) -> Path:
+    """A model's folder: ``folder`` itself, or the current model of a models folder (its ``current.json``)."""
+    from .store import ModelStore
+
+    folder = Path(folder).expanduser()
+    if (folder / CARD_FILE).is_file():
+        return folder
+    store = ModelStore(folder)
+    if store.pointer.is_file():
+        current = store.current_id()
+        if current is not None:
+            return store.folder(current)
+    if not folder.exists():
+        raise ConfigError(f"model folder {folder} does not exist")
+    raise ConfigError(f"{folder} is neither a model folder (no {CARD_FILE}) nor a models folder with a current model")
+
+
+def load_frozen(folder: str | Path) -> FrozenModel:
+    """The model saved by :func:`save_frozen` in ``folder`` (or the current one of a models folder).
+
+    Raises :class:`DataError` when a file is missing or does not match the card's hash (a tampered or damaged
+    folder) and :class:`ConfigError` when this environment cannot be trusted to read it (another major version
+    of this package, another scikit-learn minor version, a newer card layout)."""
+    from ..health.model_io import load_model
+
+    folder = resolve(folder)
+    missing = [f for f in (MODEL_FILE, CARD_FILE, REFERENCE_FILE) if not (folder / f).is_file()]
+    if missing:
+        raise DataError(f"model folder {folder.name}: missing {', '.join(missing)}")
+    card = read_json(folder / CARD_FILE)
+    if int(card.get("card_version", 0)) > CARD_VERSION:
+        raise ConfigError(f"model {card.get('model_id')}: its card has layout {card.get('card_version')}; this "
+                          f"package reads up to {CARD_VERSION}: upgrade engage-models")
+    if model_id_of(card) != card.get("model_id"):
+        raise DataError(f"model folder {folder.name}: card.json does not match its model id (edited?)")
+    digest = skops_digest(folder / MODEL_FILE)
+    if digest != card["files"][MODEL_FILE]:
+        raise DataError(f"model {card['model_id']}: model.skops does not match the hash in its card (the file was "
+                        "changed or damaged): refusing to score with it")
+    check_versions(card)
+    return FrozenModel(folder, card, load_model(folder / MODEL_FILE))
+
+
+def _major_minor(version: str) -> tuple[int, ...]:
+    parts = []
+    for p in str(version).split(".")[:2]:
+        digits = "".join(ch for ch in p if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def check_versions(card: dict, installed: dict | None = None) -> None:
+    """A model needs this package's major version and scikit-learn's major.minor version it was saved with
+    (scikit-learn does not promise that fitted estimators load across minor versions)."""
+    now = installed or library_versions(card.get("form"))
+    then = card.get("versions", {})
+    mid = card.get("model_id")
+    if "engage_models" in then and _major_minor(then["engage_models"])[0] != _major_minor(now["engage_models"])[0]:
+        raise ConfigError(f"model {mid} was saved by engage-models {then['engage_models']}; this is "
+                          f"{now['engage_models']} (another major version): train a new model")
+    if "scikit-learn" in then and _major_minor(then["scikit-learn"]) != _major_minor(now["scikit-learn"]):
+        raise ConfigError(f"model {mid} was saved with scikit-learn {then['scikit-learn']}; this environment has "
+                          f"{now['scikit-learn']}: model files are not compatible across scikit-learn minor versions "
+                          f"(install scikit-learn {'.'.join(map(str, _major_minor(then['scikit-learn'])))}.* or train "
+                          "a new model)")

@@ -1,0 +1,160 @@
+"""The health stage's two ends in production, and the retrain policy's place in a run.
+
+* :func:`freeze`: the model the health stage trained, written as a model folder inside the stage's artifact
+  (``frozen/``); :func:`after_health` copies it into the models folder as ``<model_id>/``.
+* :func:`score_frozen`: the health stage with ``RunConfig.model``: no fit, no rolling refits; every reported
+  date is scored by the frozen model, and the stage writes what the reports read (scores, scorecard, model.json
+  with ``model_id``; the backtest is the card's, so this run's backtest sections say so).
+* :func:`resolve_policy`: with ``RunConfig.retrain``, what the health stage of this run does (train, or score
+  with the current model) and why; the decision is part of the stage's key and written as ``lifecycle.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from .._core.errors import InsufficientData
+from .._core.time import to_utc
+from .frozen import MODEL_FILE, load_frozen, save_frozen
+from .store import ModelStore, decide
+
+log = logging.getLogger(__name__)
+
+#: Where the health stage keeps the model folder it trained, inside its artifact.
+FROZEN_DIR = "frozen"
+
+
+def models_dir(config) -> Path:
+    """The run's models folder: ``RunConfig.models_dir``, else ``<data_dir>/models``."""
+    return Path(config.models_dir).expanduser() if config.models_dir else Path(config.data_dir) / "models"
+
+
+# ------------------------------------------------------------------------------------------------ training
+def freeze(ctx, final, labelled: pd.DataFrame, model_info: dict, backtest: pd.DataFrame | None,
+           scorecard: pd.DataFrame, backtest_reason: str | None = None) -> str:
+    """Write the trained ``final`` card as a model folder under the stage's ``frozen/``; returns its id."""
+    info = {"form": model_info["form"], "horizon_days": ctx.config.horizon_days, "cutoff": ctx.as_of,
+            "thresholds": model_info["thresholds"], "model_info": model_info,
+            "scorecard": scorecard.to_dict("records"), "scorecard_attrs": dict(scorecard.attrs),
+            "backtest": backtest.to_dict("records") if backtest is not None else None,
+            "backtest_reason": backtest_reason}
+    staging = ctx.out.path / f".{FROZEN_DIR}"
+    folder = save_frozen(final, staging, panel_rows=labelled, info=info)
+    folder.rename(ctx.out.path / FROZEN_DIR)  # one place whatever the id: the stage's file list names no id
+    shutil.rmtree(staging, ignore_errors=True)
+    ctx.out.files.extend(f"{FROZEN_DIR}/{p.name}" for p in sorted((ctx.out.path / FROZEN_DIR).iterdir()))
+    return folder.name
+
+
+# ------------------------------------------------------------------------------------------------ scoring
+def score_frozen(ctx) -> None:
+    """The health stage with a frozen model (``RunConfig.model``): score, do not fit."""
+    from ..health import history
+    from ..pipeline.stages import LABELS, _shape_artifacts
+
+    c, out, h = ctx.config, ctx.out, ctx.config.health
+    frozen = load_frozen(c.model)
+    pnl = ctx.input("panel").frame("panel")
+    frozen.check(pnl, c.horizon_days)
+    accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
+    model, mid = frozen.model, frozen.model_id
+    shutil.copy2(frozen.folder / MODEL_FILE, out.file(MODEL_FILE))  # what later stages load (effects)
+    card = _numbers(pd.DataFrame(frozen.card["scorecard"]))
+    card.attrs.update(frozen.card.get("scorecard_attrs") or {})
+    out.frame("scorecard", card)
+    if frozen.form == "shape":
+        _shape_artifacts(model, out)
+    why = (f"scored with the frozen model {mid} (trained on data until "
+           f"{pd.Timestamp(frozen.cutoff or frozen.trained_until):%Y-%m-%d}): this run fits and backtests nothing; "
+           "the model's own backtest is in its card")
+    for name in ("backtest_metrics", "band_performance"):
+        out.skip(name, why)
+    info = dict(frozen.card.get("model_info") or {})
+    info.update({"form": frozen.form, "thresholds": frozen.card["thresholds"], "model_id": mid, "frozen": True,
+                 "trained_until": frozen.trained_until, "cutoff": frozen.cutoff,
+                 "created": frozen.card.get("created"), "versions": frozen.card.get("versions")})
+    out.json("model", info)
+    dates = sorted(pnl["as_of"].unique())[-h.history_dates:]
+    rows = pnl[pnl["as_of"].isin(dates)]
+    if rows.empty:
+        raise InsufficientData("the panel has no observation date to score")
+    X = rows.drop(columns=[col for col in LABELS if col in rows.columns])
+    p = model.predict_proba(X)[:, 1]
+    scores = pd.DataFrame({"account_id": rows["account_id"].to_numpy(), "as_of": rows["as_of"].to_numpy(),
+                           "score": model.health_score(X).to_numpy(), "churn_probability": p,
+                           "band": model.bands(proba=p).to_numpy(),
+                           "trained_until": to_utc(frozen.trained_until)})
+    latest_date = scores["as_of"].max()
+    latest = pnl[pnl["as_of"] == latest_date]
+    drivers = history.drivers_in_words(model, latest.drop(columns=[col for col in LABELS if col in latest.columns]))
+    scores = scores.merge(drivers.assign(account_id=latest["account_id"].to_numpy(), as_of=latest_date),
+                          on=["account_id", "as_of"], how="left")
+    scores = history.with_context(scores, pnl, accounts)
+    scores["model_id"] = mid
+    out.frame("scores", scores)
+
+
+def _numbers(df: pd.DataFrame) -> pd.DataFrame:
+    """A table read back from JSON with its number columns as floats (JSON's null for NaN made a column of
+    ``None`` when every value was missing, e.g. weight intervals without bootstrap)."""
+    out = df.copy()
+    for col in out.columns:
+        values = [v for v in out[col] if v is not None]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ policy
+def resolve_policy(config, done: dict) -> tuple[object, dict | None]:
+    """The configuration the health stage runs with under ``config.retrain``, and the decision (None without a
+    policy): scoring with the current model sets ``model`` to its folder; training leaves the config as it is."""
+    if not config.retrain:
+        return config, None
+    as_of = to_utc(done["ingest"].json("dates")["as_of"])
+    panel = done["panel"].frame("panel") if config.retrain == "on-drift" and "panel" in done else None
+    store = ModelStore(models_dir(config))
+    m = config.monitoring
+    settings = {"psi_threshold": m.psi_threshold, "metric_psi_share": m.metric_psi_share,
+                "max_age_days": m.max_age_days, "bins": m.bins, "n_boot": m.n_boot, "seed": config.seed}
+    decision = decide(config.retrain, store, as_of=as_of, panel=panel, horizon_days=config.horizon_days,
+                      monitoring=settings)
+    log.info("retrain %s: %s", config.retrain, decision["reason"])
+    if decision["action"] == "score":
+        import dataclasses
+
+        return dataclasses.replace(config, model=str(store.folder(decision["model_id"])), retrain=None), decision
+    return config, decision
+
+
+def after_health(config, artifact, decision: dict | None) -> dict | None:
+    """After the health stage (computed or reused): a model it trained goes into the models folder (kept if
+    there), and becomes the current one when the policy trained it or when there is no current model yet.
+    Returns ``{"model_id", "folder", "current"}`` of a trained model, None when the stage scored."""
+    if not artifact.has("model"):
+        return None
+    info = artifact.json("model")
+    mid = info.get("model_id")
+    if mid is None:
+        return None
+    if info.get("frozen"):  # a model from elsewhere joins the run's models folder (monitoring reads it there)
+        from .frozen import resolve
+
+        if config.model and not (ModelStore(models_dir(config)).folder(mid) / "card.json").is_file():
+            ModelStore(models_dir(config)).publish(resolve(config.model), mid)
+        return None
+    source = artifact.path / FROZEN_DIR
+    if not (source / "card.json").is_file():
+        return None
+    store = ModelStore(models_dir(config))
+    folder = store.publish(source, mid)
+    current = store.current_id() if store.pointer.is_file() else None
+    if decision is not None and decision["action"] == "train" and current != mid:
+        store.set_current(mid, decision["reason"])
+    elif current is None:
+        store.set_current(mid, "the first model of this models folder")
+    return {"model_id": mid, "folder": folder, "current": store.current_id() == mid}

@@ -1,0 +1,163 @@
+"""The models folder: every trained model kept by its id, a ``current.json`` pointer, and the retrain policy.
+
+Layout (default ``<data_dir>/models/``)::
+
+    <model_id>/           a model folder (see :mod:`engage_models.lifecycle.frozen`)
+    current.json          {"model_id": ..., "since": ..., "reason": ...}: the model scheduled runs score with
+    history.jsonl         one line per change of the pointer (old id, new id, when, why)
+
+The pointer is a small JSON file, not a symlink (it travels in archives and works on every file system). Old
+models are never deleted by the package.
+
+:func:`decide` is the retrain policy of ``engage run --retrain``:
+
+``never``
+    score with the current model; train only when there is none.
+``monthly``
+    train when the current model's data ended (its cutoff) in an earlier calendar month than the run's
+    observation date; else score with it.
+``on-drift``
+    ask :func:`engage_models.monitoring.recommend_retrain` (drift of the panel against the model's reference
+    rows, the model's performance on the labels matured since, its age); train when it says so.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .._core.errors import ConfigError
+from .._core.io import jsonable, read_json, write_json
+
+POINTER = "current.json"
+HISTORY = "history.jsonl"
+POLICIES = ("never", "monthly", "on-drift")
+
+
+@dataclass
+class ModelStore:
+    """The models folder ``root``."""
+
+    root: Path
+
+    def __post_init__(self):
+        self.root = Path(self.root).expanduser()
+
+    @property
+    def pointer(self) -> Path:
+        return self.root / POINTER
+
+    def folder(self, model_id: str) -> Path:
+        return self.root / model_id
+
+    def ids(self) -> list[str]:
+        """The ids of the models kept (folders with a card), oldest first by creation time."""
+        from .frozen import CARD_FILE
+
+        if not self.root.is_dir():
+            return []
+        found = [(read_json(p / CARD_FILE).get("created") or "", p.name) for p in self.root.iterdir()
+                 if (p / CARD_FILE).is_file()]
+        return [name for _, name in sorted(found)]
+
+    def current_id(self) -> str | None:
+        if not self.pointer.is_file():
+            return None
+        try:
+            mid = read_json(self.pointer).get("model_id")
+        except (ValueError, AttributeError):
+            raise ConfigError(f"{self.pointer}: not a current-model pointer (expected JSON with model_id)") from None
+        if mid is not None and not (self.folder(mid) / "card.json").is_file():
+            raise ConfigError(f"{self.pointer} names model {mid}, which is not in {self.root.name}/ (deleted?)")
+        return mid
+
+    def set_current(self, model_id: str, reason: str = "") -> None:
+        old = self.current_id() if self.pointer.is_file() else None
+        now = pd.Timestamp.now(tz="UTC")
+        write_json(self.pointer, {"model_id": model_id, "since": now, "reason": reason, "previous": old})
+        if old != model_id:
+            with open(self.root / HISTORY, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(jsonable({"when": now, "from": old, "to": model_id, "reason": reason}),
+                                    ensure_ascii=False) + "\n")
+
+    def publish(self, source: Path, model_id: str | None = None) -> Path:
+        """Copy the model folder ``source`` into the store as ``model_id`` (default: the folder's name; kept as it
+        is when already there); returns its place."""
+        source = Path(source)
+        model_id = model_id or source.name
+        target = self.folder(model_id)
+        if (target / "card.json").is_file():
+            return target
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = self.root / f".{model_id}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        return target
+
+
+def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.DataFrame | None = None,
+           horizon_days: int | None = None, monitoring: dict | None = None) -> dict:
+    """Whether this run trains a new model or scores with the current one, and why.
+
+    ``monitoring`` holds the settings passed to :func:`~engage_models.monitoring.recommend_retrain` under
+    ``on-drift`` (``psi_threshold``, ``metric_psi_share``, ``max_age_days``, ``bins``, ``n_boot``, ``seed``).
+
+    Returns ``{"policy", "action": "train" | "score", "model_id" (the current one, or None), "reason",
+    "reasons" (list of {kind, detail}), "as_of"}``.
+    """
+    if policy not in POLICIES:
+        raise ConfigError(f"retrain must be one of {', '.join(POLICIES)}, not {policy!r}")
+    as_of = pd.Timestamp(as_of)
+    current = store.current_id()
+    base = {"policy": policy, "model_id": current, "as_of": as_of}
+    if current is None:
+        return {**base, "action": "train", "reason": "no current model in the models folder",
+                "reasons": [{"kind": "none", "detail": "no current model"}]}
+    from .frozen import load_frozen
+
+    frozen = load_frozen(store.folder(current))
+    cutoff = frozen.cutoff or frozen.trained_until
+    if policy == "never":
+        return {**base, "action": "score", "reason": f"policy never: scoring with the current model {current}",
+                "reasons": []}
+    if policy == "monthly":
+        then, now = (cutoff.year, cutoff.month), (as_of.year, as_of.month)
+        if then < now:
+            detail = (f"the current model {current} saw data until {cutoff:%Y-%m-%d}, an earlier month than the "
+                      f"run's observation date {as_of:%Y-%m-%d}")
+            return {**base, "action": "train", "reason": f"monthly: {detail}",
+                    "reasons": [{"kind": "age", "detail": detail}]}
+        return {**base, "action": "score", "reason": f"monthly: the current model {current} saw data until "
+                f"{cutoff:%Y-%m-%d}, this month", "reasons": []}
+    # on-drift
+    try:
+        from ..monitoring import recommend_retrain
+    except ImportError:
+        raise ConfigError("retrain 'on-drift' needs engage_models.monitoring (drift and matured-label checks), "
+                          "which this installation lacks: use 'monthly' or 'never'") from None
+    if panel is None:
+        raise ConfigError("retrain 'on-drift' needs the run's panel")
+    rec = recommend_retrain(frozen.model, frozen.reference, panel, trained_until=frozen.trained_until, as_of=as_of,
+                            horizon_days=horizon_days if horizon_days is not None else frozen.horizon_days,
+                            **_accepted(recommend_retrain, monitoring or {}))
+    reasons = [{**r, "kind": str(r.get("kind")), "detail": str(r.get("detail"))} for r in rec.get("reasons", [])]
+    evidence = {"psi": rec.get("psi"), "calibration": rec.get("calibration"), "age_days": rec.get("age_days")}
+    if rec.get("retrain"):
+        words = "; ".join(r["detail"] for r in reasons) or "monitoring recommends retraining"
+        return {**base, "action": "train", "reason": f"on-drift: {words}", "reasons": reasons, "monitoring": evidence}
+    return {**base, "action": "score", "reason": f"on-drift: no drift, miscalibration or age past the thresholds "
+            f"for {current}", "reasons": reasons, "monitoring": evidence}
+
+
+def _accepted(func, settings: dict) -> dict:
+    """The ``settings`` that ``func`` takes (the monitoring's settings and its function evolve separately)."""
+    import inspect
+
+    names = inspect.signature(func).parameters
+    return {k: v for k, v in settings.items() if k in names}

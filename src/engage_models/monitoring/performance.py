@@ -1,0 +1,158 @@
+"""How a frozen model does on the labels that matured after it was trained.
+
+A row's label (churn within ``horizon_days`` of ``as_of``) is *matured* once the data reach
+``as_of + horizon_days``; before that a churn already seen is counted but a retention is not yet known, so an
+immature label is biased towards churn and is never used here. Only rows observed after the model's training
+cutoff (``as_of > trained_until``) are judged: the model never saw them.
+
+Per observation date and pooled over all of them:
+
+* observed churn (with its Wilson interval) against the mean predicted probability;
+* calibration-in-the-large: the mean of ``y - p`` (observed minus predicted churn), with an interval that
+  resamples nothing but treats each account as one cluster (the linearisation variance of
+  :func:`engage_models._core.stats.cluster_moments` and its t interval with K - 1 degrees of freedom), since
+  one account contributes a row at every date;
+* ROC-AUC (scikit-learn) with a 95% percentile interval from a bootstrap of accounts
+  (:func:`engage_models.health.evaluation.bootstrap`), all rows of an account drawn together.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from .._core.errors import InsufficientData
+from .._core.stats import cluster_moments, cluster_t_interval, wilson_interval
+from .._core.time import to_utc
+from .drift import features_of
+
+LABEL = "churned_within_h"
+
+
+def matured_rows(panel: pd.DataFrame, *, trained_until, as_of, horizon_days: int, label: str = LABEL,
+                 date_col: str = "as_of") -> pd.DataFrame:
+    """Rows observed after ``trained_until`` whose label has matured by ``as_of`` (the data's end):
+    ``trained_until < row as_of`` and ``row as_of + horizon_days <= as_of``, label present."""
+    d = to_utc(panel[date_col])
+    h = pd.Timedelta(days=int(horizon_days))
+    keep = (d > to_utc(trained_until)) & (d + h <= to_utc(as_of)) & panel[label].notna()
+    return panel[keep.to_numpy()]
+
+
+def calibration_in_the_large(y, p, clusters, level: float = 0.95) -> dict:
+    """Observed minus mean predicted churn, ``mean(y - p)``, with its account-clustered t interval.
+
+    Also the observed rate with its Wilson interval (as if rows were independent: per date each account has
+    one row) and the mean prediction. ``off`` is True when the interval excludes 0."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    m = cluster_moments(y - p, clusters=clusters).iloc[0]
+    lo, hi = cluster_t_interval(m["mean"], m["var_cluster"], m["clusters"], level)
+    olo, ohi = wilson_interval(y.sum(), len(y), level)
+    lo, hi = float(lo), float(hi)
+    return {"n": int(len(y)), "accounts": int(m["clusters"]), "churners": int(y.sum()),
+            "observed": float(y.mean()), "observed_low": float(olo), "observed_high": float(ohi),
+            "predicted": float(p.mean()), "difference": float(m["mean"]), "ci_low": lo, "ci_high": hi,
+            "off": bool(np.isfinite(lo) and (lo > 0 or hi < 0))}
+
+
+def auc_interval(y, p, clusters, *, n_boot: int = 200, seed: int = 0) -> dict:
+    """ROC-AUC with its 95% account-bootstrap interval (NaN without both outcomes)."""
+    from ..health.evaluation import bootstrap
+
+    y = np.asarray(y, dtype=float)
+    if len(np.unique(y)) < 2:
+        return {"auc": np.nan, "auc_low": np.nan, "auc_high": np.nan}
+    boot = bootstrap(y, {"model": np.asarray(p, dtype=float)}, clusters, n_boot=n_boot, seed=seed,
+                     metrics={"roc_auc": lambda yy, pp: float(roc_auc_score(yy, pp))}).iloc[0]
+    return {"auc": float(boot["estimate"]), "auc_low": float(boot["ci_low"]), "auc_high": float(boot["ci_high"])}
+
+
+def pooled_calibration(model, panel: pd.DataFrame, *, trained_until, as_of, horizon_days: int,
+                       id_col: str = "account_id", date_col: str = "as_of") -> dict:
+    """:func:`calibration_in_the_large` of ``model`` on all labels matured since ``trained_until`` (raises
+    :class:`InsufficientData` when there is none)."""
+    rows = _matured_or_raise(panel, trained_until, as_of, horizon_days, date_col)
+    p = np.asarray(model.predict_proba(features_of(rows))[:, 1], dtype=float)
+    return calibration_in_the_large(rows[LABEL].astype(float).to_numpy(), p, rows[id_col].to_numpy())
+
+
+def _matured_or_raise(panel, trained_until, as_of, horizon_days, date_col) -> pd.DataFrame:
+    rows = matured_rows(panel, trained_until=trained_until, as_of=as_of, horizon_days=horizon_days,
+                        date_col=date_col)
+    if rows.empty:
+        raise InsufficientData(
+            f"no label has matured since the model's training cutoff ({to_utc(trained_until):%Y-%m-%d}): "
+            f"a row's outcome is known {horizon_days} days after its observation date, and the data end on "
+            f"{to_utc(as_of):%Y-%m-%d}")
+    return rows
+
+
+def matured_performance(model, panel: pd.DataFrame, *, trained_until, as_of, horizon_days: int,
+                        n_boot: int = 200, seed: int = 0, id_col: str = "account_id",
+                        date_col: str = "as_of") -> pd.DataFrame:
+    """The frozen ``model`` on every label matured since ``trained_until`` (see the module docstring).
+
+    Returns one row per observation date and a last row ``as_of = NaT``, ``scope = 'all'`` pooling them: ``n``,
+    ``accounts``, ``churners``, ``observed`` (+ Wilson interval), ``predicted``, ``difference`` (observed minus
+    predicted) with ``ci_low``/``ci_high``, ``off``, ``auc`` with ``auc_low``/``auc_high``. Raises
+    :class:`InsufficientData` when no label has matured since training."""
+    rows = _matured_or_raise(panel, trained_until, as_of, horizon_days, date_col)
+    p = np.asarray(model.predict_proba(features_of(rows))[:, 1], dtype=float)
+    y = rows[LABEL].astype(float).to_numpy()
+    ids, dates = rows[id_col].to_numpy(), to_utc(rows[date_col]).to_numpy()
+    out = []
+    for d in np.unique(dates):
+        m = dates == d
+        out.append({"scope": "date", "as_of": to_utc(d), **calibration_in_the_large(y[m], p[m], ids[m]),
+                    **auc_interval(y[m], p[m], ids[m], n_boot=n_boot, seed=seed)})
+    out.append({"scope": "all", "as_of": pd.NaT, **calibration_in_the_large(y, p, ids),
+                **auc_interval(y, p, ids, n_boot=n_boot, seed=seed)})
+    return pd.DataFrame(out)
+
+
+def compare_models(new, old, panel: pd.DataFrame, *, trained_until_new, trained_until_old, as_of,
+                   horizon_days: int, n_boot: int = 200, seed: int = 0, id_col: str = "account_id",
+                   date_col: str = "as_of") -> dict:
+    """Two fitted models judged on the same matured labels: those after *both* training cutoffs.
+
+    Returns ``{"n", "accounts", "churners", "since", "models": {"new": {...}, "old": {...}}, "difference":
+    {...}}``: each model's ROC-AUC and calibration-in-the-large (observed minus predicted) with their 95%
+    account-bootstrap intervals, and the paired differences ``new - old`` (the same resamples for both, so
+    the interval of a difference is narrower than the two intervals suggest). For calibration the difference
+    is of absolute calibration errors (``|obs - pred|``: negative means the new model is closer). Raises
+    :class:`InsufficientData` when no label has matured after both cutoffs, or it has one outcome only."""
+    from ..health.evaluation import bootstrap, paired_difference
+
+    since = max(to_utc(trained_until_new), to_utc(trained_until_old))
+    rows = matured_rows(panel, trained_until=since, as_of=as_of, horizon_days=horizon_days, date_col=date_col)
+    if rows.empty:
+        raise InsufficientData(f"no label has matured after both models' training cutoffs (the later is "
+                               f"{since:%Y-%m-%d}): the new model can be compared with the old one "
+                               f"{horizon_days} days after its cutoff")
+    y = rows[LABEL].astype(float).to_numpy()
+    if len(np.unique(y)) < 2:
+        raise InsufficientData(f"the {len(y)} labels matured after both cutoffs are all "
+                               f"{'churned' if y[0] else 'retained'}: ROC-AUC needs both outcomes")
+    X = features_of(rows)
+    scores = {"new": new.predict_proba(X)[:, 1], "old": old.predict_proba(X)[:, 1]}
+    metrics = {"roc_auc": lambda yy, pp: float(roc_auc_score(yy, pp)),
+               "calibration": lambda yy, pp: float(np.mean(yy) - np.mean(pp)),
+               "abs_calibration": lambda yy, pp: float(abs(np.mean(yy) - np.mean(pp)))}
+    boot = bootstrap(y, scores, rows[id_col].to_numpy(), n_boot=n_boot, seed=seed, metrics=metrics)
+    models = {}
+    for name in scores:
+        b = boot[boot["model"] == name].set_index("metric")
+        models[name] = {"auc": float(b.loc["roc_auc", "estimate"]), "auc_low": float(b.loc["roc_auc", "ci_low"]),
+                        "auc_high": float(b.loc["roc_auc", "ci_high"]),
+                        "predicted": float(np.mean(scores[name])),
+                        "calibration": float(b.loc["calibration", "estimate"]),
+                        "calibration_low": float(b.loc["calibration", "ci_low"]),
+                        "calibration_high": float(b.loc["calibration", "ci_high"])}
+    auc_d = paired_difference(boot, "new", "old", "roc_auc")
+    cal_d = paired_difference(boot, "new", "old", "abs_calibration")
+    return {"n": int(len(y)), "accounts": int(rows[id_col].nunique()), "churners": int(y.sum()),
+            "observed": float(y.mean()), "since": since, "models": models,
+            "difference": {"auc": auc_d["difference"], "auc_low": auc_d["ci_low"], "auc_high": auc_d["ci_high"],
+                           "abs_calibration": cal_d["difference"], "abs_calibration_low": cal_d["ci_low"],
+                           "abs_calibration_high": cal_d["ci_high"]}}

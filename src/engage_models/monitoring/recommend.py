@@ -1,0 +1,113 @@
+"""Whether to retrain: drift past a threshold, calibration off by more than its interval, or age.
+
+:func:`recommend_retrain` is the contract the lifecycle (``--retrain on-drift``) relies on. It gives three
+kinds of reason, each a sentence in English (``detail``) and a locale key with its arguments (``key``,
+``args``) so a report can say it in Japanese as well:
+
+* ``drift``: at the latest observation date, the PSI of the health score is past ``psi_threshold``, or the
+  share of the monitored metrics whose PSI is past it reaches ``metric_psi_share``;
+* ``calibration``: on all the labels matured since the training cutoff, observed minus predicted churn has
+  an account-clustered 95% interval that excludes 0 (:func:`~engage_models.monitoring.performance
+  .calibration_in_the_large`);
+* ``age``: the training cutoff is more than ``max_age_days`` before ``as_of``.
+
+No threshold here is chosen on the data it judges: all are settings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._core.errors import InsufficientData
+from .._core.i18n import t
+from .._core.time import to_utc
+from .drift import stability_table
+from .performance import pooled_calibration
+
+#: Share of the monitored metrics whose PSI must pass the threshold to call the population drifted: about one
+#: in seven. A world's own ageing moves a few metrics past 0.25 with no change of behaviour (the latest CSAT fills
+#: in as answers accumulate from the data's start, tenure grows): in the simulated test world 2 of 37 (5%) move
+#: with no drift, 7 of 37 (19%) after a product change that cut logins, so one or two metrics are no reason.
+METRIC_PSI_SHARE = 0.15
+
+
+def _reason(kind: str, key: str, **args) -> dict:
+    return {"kind": kind, "detail": t(key, "en", **args), "key": key, "args": args}
+
+
+def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trained_until, as_of,
+                      horizon_days: int, max_age_days: int = 180, psi_threshold: float = 0.25,
+                      metric_psi_share: float = METRIC_PSI_SHARE, bins: int = 10, stability: pd.DataFrame | None = None,
+                      performance: pd.DataFrame | None = None) -> dict:
+    """Should the frozen ``model`` be retrained? (see the module docstring)
+
+    Parameters
+    ----------
+    model : fitted health card (``predict_proba``, ``health_score``, ``feature_names_in_``)
+    reference : DataFrame
+        The training rows (account_id, as_of, metrics, ``churned_within_h``).
+    panel : DataFrame
+        Today's panel (same columns; labels where matured).
+    trained_until, as_of : dates
+        The model's training cutoff (last training observation date) and the data's end.
+    horizon_days : int
+        The label's horizon: a row's label has matured when ``as_of`` of the row + horizon <= ``as_of``.
+    stability, performance : DataFrame, optional
+        Already computed :func:`~engage_models.monitoring.drift.stability_table` and
+        :func:`~engage_models.monitoring.performance.matured_performance` (a stage reuses its own); without
+        ``performance`` only the pooled calibration is computed (the decision needs nothing else).
+
+    Returns
+    -------
+    dict
+        ``retrain`` (bool), ``reasons`` (list of ``{"kind", "detail", "key", "args"}``; empty when ``retrain``
+        is False), ``psi`` (``as_of`` of the latest date, ``score``, ``metrics`` {name: PSI}, ``over``: the
+        metrics past the threshold, ``share``, the settings), ``calibration`` (the pooled matured-label
+        row, or ``{"available": False, "why": ...}``) and ``age_days``.
+    """
+    as_of, trained_until = to_utc(as_of), to_utc(trained_until)
+    reasons: list[dict] = []
+    if stability is None:
+        stability = stability_table(model, reference, panel, trained_until=trained_until, bins=bins)
+    latest = stability["as_of"].max()
+    now = stability[stability["as_of"] == latest]
+    metric_psi = now[now["kind"] == "metric"].set_index("variable")["psi"]
+    score_psi = float(now.loc[now["kind"] == "score", "psi"].iloc[0])
+    over = metric_psi[metric_psi > psi_threshold].sort_values(ascending=False)
+    share = float(len(over) / len(metric_psi)) if len(metric_psi) else 0.0
+    date = f"{latest:%Y-%m-%d}"
+    if np.isfinite(score_psi) and score_psi > psi_threshold:
+        reasons.append(_reason("drift", "monitoring.reason.drift_score", psi=f"{score_psi:.2f}",
+                               threshold=f"{psi_threshold:g}", date=date))
+    if len(metric_psi) and share >= metric_psi_share and len(over):
+        reasons.append(_reason("drift", "monitoring.reason.drift_metrics", k=len(over), n=len(metric_psi),
+                               share=f"{share:.0%}", min_share=f"{metric_psi_share:.0%}",
+                               threshold=f"{psi_threshold:g}", date=date,
+                               names=", ".join(f"{m} {v:.2f}" for m, v in over.head(5).items())))
+    calibration: dict
+    try:
+        if performance is None:  # the decision reads the pooled calibration only: no AUC bootstrap for it
+            pooled = pooled_calibration(model, panel, trained_until=trained_until, as_of=as_of,
+                                        horizon_days=horizon_days)
+        else:
+            pooled = performance[performance["scope"] == "all"].iloc[0].drop(["scope", "as_of"]).to_dict()
+        calibration = {"available": True, **{k: (bool(v) if k == "off" else v) for k, v in pooled.items()}}
+        if calibration["off"]:
+            reasons.append(_reason(
+                "calibration", "monitoring.reason.calibration", n=int(pooled["n"]),
+                since=f"{trained_until:%Y-%m-%d}", observed=f"{pooled['observed']:.1%}",
+                predicted=f"{pooled['predicted']:.1%}", difference=f"{pooled['difference'] * 100:+.1f}",
+                lo=f"{pooled['ci_low'] * 100:+.1f}", hi=f"{pooled['ci_high'] * 100:+.1f}"))
+    except InsufficientData as exc:
+        calibration = {"available": False, "why": str(exc)}
+    age_days = int((as_of - trained_until).days)
+    if age_days > max_age_days:
+        reasons.append(_reason("age", "monitoring.reason.age", age=age_days, max_age=max_age_days,
+                               since=f"{trained_until:%Y-%m-%d}", as_of=f"{as_of:%Y-%m-%d}"))
+    return {"retrain": bool(reasons), "reasons": reasons,
+            "psi": {"as_of": latest, "score": score_psi, "metrics": {k: float(v) for k, v in metric_psi.items()},
+                    "over": list(over.index), "share": share, "threshold": psi_threshold,
+                    "metric_psi_share": metric_psi_share},
+            "calibration": calibration, "age_days": age_days, "trained_until": trained_until, "as_of": as_of,
+            "max_age_days": max_age_days}

@@ -1,0 +1,174 @@
+"""What report 08 (model monitoring) and the executive summary show of the monitoring stage's artifacts.
+
+Every function takes what the stage wrote (``info``, ``stability``, ``performance``, ``recommendation``,
+``comparison``) and the report's language; words come from the locale catalogue, metric names from the registry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._core.i18n import fmt_date, fmt_interval, fmt_number, fmt_pct, t
+from .._core.plots import date_axis, error_bars, new_ax
+from .._core.time import to_utc
+from .drift import PSI_LEVELS
+
+
+def _label(variable: str, lang: str) -> str:
+    from ..features.metrics import label
+
+    return t("monitoring.score", lang) if variable == "score" else label(variable, lang)
+
+
+def header(info: dict, lang: str = "en") -> str:
+    """Which model is monitored, its training cutoff and age, and what it is compared with."""
+    as_of, cut = to_utc(info["as_of"]), to_utc(info["trained_until"])
+    return t("monitoring.header", lang, model=str(info.get("model_id", ""))[:12], cutoff=fmt_date(cut, lang),
+             as_of=fmt_date(as_of, lang), age=fmt_number((as_of - cut).days, lang),
+             rows=fmt_number(info.get("reference_rows", 0), lang),
+             frozen=t("monitoring.frozen" if info.get("frozen") else "monitoring.trained", lang))
+
+
+def reason_text(reason: dict, lang: str = "en") -> str:
+    """One reason of :func:`~engage_models.monitoring.recommend_retrain` in ``lang``."""
+    return t(reason["key"], lang, **reason.get("args", {})) if reason.get("key") else reason.get("detail", "")
+
+
+def recommendation_text(rec: dict, lang: str = "en") -> str:
+    """The recommendation in words: retrain or not, and each reason as a bullet."""
+    if not rec["retrain"]:
+        psi = rec["psi"]
+        return t("monitoring.keep", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]),
+                 n=len(psi["metrics"]), threshold=f"{psi['threshold']:g}", age=rec["age_days"],
+                 max_age=rec.get("max_age_days", 180))
+    lines = [t("monitoring.retrain", lang)] + [f"- {reason_text(r, lang)}" for r in rec["reasons"]]
+    return "\n".join(lines)
+
+
+def summary_line(rec: dict, lang: str = "en") -> str:
+    """One line for the executive summary."""
+    if rec["retrain"]:
+        kinds = sorted({r["kind"] for r in rec["reasons"]}, key=["drift", "calibration", "age"].index)
+        return t("sum.monitoring.retrain", lang, reasons=t("monitoring.and", lang).join(
+            t(f"monitoring.kind.{k}", lang) for k in kinds))
+    return t("sum.monitoring.keep", lang, psi=f"{rec['psi']['score']:.2f}", age=rec["age_days"])
+
+
+def stability_view(stability: pd.DataFrame, lang: str = "en", threshold: float = PSI_LEVELS[1]) -> pd.DataFrame:
+    """The latest date's PSI per variable, the score first, then the metrics from the largest shift down."""
+    now = stability[stability["as_of"] == stability["as_of"].max()].copy()
+    now["order"] = np.where(now["kind"] == "score", np.inf, now["psi"])
+    now = now.sort_values("order", ascending=False, kind="stable")
+    return pd.DataFrame({
+        t("monitoring.variable", lang): [_label(v, lang) for v in now["variable"]],
+        "PSI": now["psi"].round(3).to_numpy(),
+        t("monitoring.level", lang): [t(f"monitoring.level.{x}", lang) for x in now["level"]],
+        t("monitoring.mean_reference", lang): now["mean_reference"].to_numpy(),
+        t("monitoring.mean_now", lang): now["mean"].to_numpy(),
+        t("monitoring.over", lang): (now["psi"] > threshold).to_numpy(),
+    })
+
+
+def plot_psi(stability: pd.DataFrame, lang: str = "en", threshold: float = PSI_LEVELS[1], n_metrics: int = 6,
+             ax=None):
+    """PSI over the observation dates since training: the score (bold) and the metrics that moved most."""
+    ax = new_ax(ax, figsize=(10, 4))
+    latest = stability[stability["as_of"] == stability["as_of"].max()]
+    top = latest[latest["kind"] == "metric"].nlargest(n_metrics, "psi")["variable"].tolist()
+    for var in ["score", *top]:
+        d = stability[stability["variable"] == var]
+        ax.plot(d["as_of"], d["psi"], marker="o", lw=2.5 if var == "score" else 1.2,
+                color="black" if var == "score" else None, label=_label(var, lang))
+    for level, style in zip(PSI_LEVELS, (":", "--"), strict=True):
+        ax.axhline(level, color="grey", ls=style, lw=1)
+    if threshold not in PSI_LEVELS:
+        ax.axhline(threshold, color="red", ls="--", lw=1)
+    ax.set_ylabel(t("monitoring.psi_axis", lang))
+    ax.set_xlabel(t("as_of", lang))
+    date_axis(ax, lang)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return ax
+
+
+def performance_view(perf: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """Per observation date (and all together): rows, churners, observed against predicted churn, their
+    difference and ROC-AUC, each with its 95% interval."""
+    def pct(v):
+        return f"{v * 100:.1f}%"
+
+    def pp(v):
+        return f"{v * 100:+.1f}"
+
+    dates = [t("monitoring.all_dates", lang) if s == "all" else fmt_date(d, lang)
+             for s, d in zip(perf["scope"], perf["as_of"], strict=True)]
+    return pd.DataFrame({
+        t("as_of", lang): dates,
+        t("rows", lang): perf["n"].astype(int).to_numpy(),
+        t("monitoring.accounts", lang): perf["accounts"].astype(int).to_numpy(),
+        t("monitoring.churners", lang): perf["churners"].astype(int).to_numpy(),
+        t("monitoring.observed", lang): [
+            fmt_interval(o, lo, hi, lang, fmt=pct, label=False)
+            for o, lo, hi in zip(perf["observed"], perf["observed_low"], perf["observed_high"], strict=True)],
+        t("monitoring.predicted", lang): [pct(p) for p in perf["predicted"]],
+        t("monitoring.difference", lang): [fmt_interval(d, lo, hi, lang, fmt=pp, label=False) for d, lo, hi in
+                                           zip(perf["difference"], perf["ci_low"], perf["ci_high"], strict=True)],
+        "ROC-AUC": [fmt_interval(a, lo, hi, lang, decimals=3, label=False) if pd.notna(a) else "—"
+                    for a, lo, hi in zip(perf["auc"], perf["auc_low"], perf["auc_high"], strict=True)],
+    })
+
+
+def plot_performance(perf: pd.DataFrame, lang: str = "en", axes=None):
+    """Observed churn (with its interval) against the mean prediction, and ROC-AUC with its interval, by date."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+    d = perf[perf["scope"] == "date"]
+    x = pd.to_datetime(d["as_of"])
+    a = axes[0]
+    a.errorbar(x, d["observed"] * 100, yerr=error_bars(d["observed"], d["observed_low"], d["observed_high"]) * 100,
+               fmt="o", capsize=3, label=t("monitoring.observed", lang))
+    a.plot(x, d["predicted"] * 100, "s--", color="grey", label=t("monitoring.predicted", lang))
+    a.set_ylabel(t("monitoring.churn_axis", lang))
+    a.legend(fontsize=8)
+    date_axis(a, lang)
+    b = axes[1]
+    ok = d["auc"].notna().to_numpy()
+    b.errorbar(x[ok], d["auc"][ok], yerr=error_bars(d["auc"][ok], d["auc_low"][ok], d["auc_high"][ok]), fmt="o",
+               capsize=3)
+    b.axhline(0.5, color="grey", ls=":", lw=1)
+    b.set_ylabel("ROC-AUC")
+    date_axis(b, lang)
+    return axes
+
+
+def comparison_view(cmp: dict, lang: str = "en") -> pd.DataFrame:
+    """The new model and the one it replaced on the same matured labels, and the paired difference."""
+    def pp(v):
+        return f"{v * 100:+.1f}"
+
+    rows = []
+    for name in ("new", "old"):
+        m = cmp["models"][name]
+        rows.append({t("monitoring.model", lang): t(f"monitoring.{name}_model", lang),
+                     "ROC-AUC": fmt_interval(m["auc"], m["auc_low"], m["auc_high"], lang, decimals=3, label=False),
+                     t("monitoring.predicted", lang): fmt_pct(m["predicted"], lang),
+                     t("monitoring.difference", lang): fmt_interval(m["calibration"], m["calibration_low"],
+                                                                    m["calibration_high"], lang, fmt=pp,
+                                                                    label=False)})
+    d = cmp["difference"]
+    rows.append({t("monitoring.model", lang): t("monitoring.new_minus_old", lang),
+                 "ROC-AUC": fmt_interval(d["auc"], d["auc_low"], d["auc_high"], lang, decimals=3, signed=True,
+                                         label=False),
+                 t("monitoring.predicted", lang): "",
+                 t("monitoring.difference", lang): t("monitoring.abs_error", lang, value=fmt_interval(
+                     d["abs_calibration"], d["abs_calibration_low"], d["abs_calibration_high"], lang, fmt=pp,
+                     label=False))})
+    return pd.DataFrame(rows)
+
+
+def comparison_text(cmp: dict, lang: str = "en") -> str:
+    return t("monitoring.comparison", lang, n=fmt_number(cmp["n"], lang), accounts=fmt_number(cmp["accounts"], lang),
+             churners=fmt_number(cmp["churners"], lang), since=fmt_date(to_utc(cmp["since"]), lang),
+             old=str(cmp.get("old_model", ""))[:12])

@@ -1,0 +1,287 @@
+"""Scores in production: model folders named by their content, scoring without refitting, the retrain policy."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from engage_models import pipeline
+from engage_models._core.errors import ConfigError, DataError
+from engage_models.actions.export import read_actions
+from engage_models.cli import main
+from engage_models.demo.simulator import SimConfig, simulate
+from engage_models.features.panel import default_panel
+from engage_models.health import HealthScore, ShapeScore
+from engage_models.health.model_io import load_model, save_model
+from engage_models.ingest import ingest
+from engage_models.lifecycle import ModelStore, decide, load_frozen, save_frozen
+from engage_models.lifecycle.frozen import check_versions, library_versions
+
+LABELS = ["churned_within_h", "duration_days", "event"]
+H = 90
+RUN_DATE = "2025-01-02"
+#: The cheapest settings that still run every part of the health stage.
+FAST = {"health": {"n_bootstrap": 0, "metric_bootstrap": 20, "n_cutoffs": 1, "history_dates": 2},
+        "survival": {"n_boot": 3}}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    """150 accounts over 2024 (the data end on 31 Dec 2024), ingested."""
+    root = tmp_path_factory.mktemp("lifecycle")
+    simulate(SimConfig(n_accounts=150, months=12, seed=3), out=root / "raw")
+    ingest(root / "raw", root / "processed")
+    return root
+
+
+@pytest.fixture(scope="module")
+def panel(world) -> pd.DataFrame:
+    return default_panel(world / "processed", pd.Timestamp("2025-01-01", tz="UTC"), horizon_days=H)
+
+
+def _training_rows(panel: pd.DataFrame) -> pd.DataFrame:
+    return panel[panel["churned_within_h"].notna() & (panel["as_of"] + pd.Timedelta(days=H) <= panel["as_of"].max())]
+
+
+@pytest.fixture(scope="module", params=["linear", "shape"])
+def fitted(request, panel):
+    rows = _training_rows(panel)
+    cls = HealthScore if request.param == "linear" else ShapeScore
+    model = cls(gap_days=H, n_bootstrap=0, random_state=0).fit(rows.drop(columns=LABELS),
+                                                               rows["churned_within_h"].astype(int))
+    return request.param, model, rows
+
+
+def _info(form: str, model, cutoff="2025-01-01", label=None) -> dict:
+    card = model.scorecard("en")
+    if label is not None:
+        card.loc[0, "label"] = label
+    return {"form": form, "horizon_days": H, "cutoff": pd.Timestamp(cutoff, tz="UTC"),
+            "thresholds": {"yellow": model.thresholds_[0], "red": model.thresholds_[1]},
+            "scorecard": card.to_dict("records"),
+            "backtest": [{"model": "learned", "metric": "roc_auc", "estimate": 0.71, "ci_low": 0.64, "ci_high": 0.78}]}
+
+
+# ------------------------------------------------------------------------------------------ the model folder
+def test_a_saved_and_loaded_model_scores_bit_identically_and_names_itself_by_its_content(fitted, panel, tmp_path):
+    form, model, rows = fitted
+    folder = save_frozen(model, tmp_path / "models", panel_rows=rows, info=_info(form, model, label="<b>x</b> & y"))
+    assert sorted(p.name for p in folder.iterdir()) == ["card.html", "card.json", "model.skops", "reference.parquet"]
+    frozen = load_frozen(folder)
+    assert frozen.model_id == folder.name == frozen.card["model_id"]
+    X = panel.drop(columns=LABELS)
+    assert np.array_equal(frozen.model.predict_proba(X), model.predict_proba(X))
+    assert np.array_equal(frozen.model.health_score(X).to_numpy(), model.health_score(X).to_numpy())
+    assert np.array_equal(frozen.model.bands(X).to_numpy(), model.bands(X).to_numpy())
+    card = frozen.card
+    # what the card says is what the rows say, counted by hand
+    assert card["training"]["rows"] == len(rows)
+    assert card["training"]["accounts"] == rows["account_id"].nunique()
+    assert card["training"]["churners"] == rows.loc[rows["churned_within_h"] == 1, "account_id"].nunique()
+    assert pd.Timestamp(card["training"]["last_as_of"]) == rows["as_of"].max()
+    assert card["horizon_days"] == H and card["form"] == form
+    assert set(card["versions"]) >= {"engage_models", "scikit-learn", "numpy", "pandas", "skops"}
+    assert ("interpret-core" in card["versions"]) == (form == "shape")
+    assert [f["name"] for f in card["features"]] == model.metrics_ + model.categorical_
+    # the reference rows: ids, dates, the model's features and the label, nothing else
+    ref = frozen.reference
+    assert list(ref.columns) == ["account_id", "as_of", *frozen.features, "churned_within_h"]
+    assert len(ref) == len(rows)
+    # the page: escaped text, no machine path
+    page = (folder / "card.html").read_text(encoding="utf-8")
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in page and "<b>x</b>" not in page
+    assert str(tmp_path) not in page and frozen.model_id in page
+    # the same model saved again (elsewhere, later) has the same id: the id is its content, not the write time
+    assert save_frozen(model, tmp_path / "again", panel_rows=rows, info=_info(form, model, label="<b>x</b> & y")
+                       ).name == frozen.model_id
+
+
+def test_a_model_refuses_a_panel_it_cannot_score_and_a_changed_file(fitted, panel, tmp_path):
+    form, model, rows = fitted
+    folder = save_frozen(model, tmp_path, panel_rows=rows, info=_info(form, model))
+    frozen = load_frozen(folder)
+    frozen.check(panel, H)  # the panel it was trained on passes
+    gone = frozen.features[1]
+    with pytest.raises(DataError, match=gone):
+        frozen.check(panel.drop(columns=[gone]), H)
+    with pytest.raises(ConfigError, match="90-day churn horizon; this run asks for 60"):
+        frozen.check(panel, 60)
+    # a model.skops changed after saving (other thresholds: every band would move) is refused
+    tampered = load_model(folder / "model.skops")
+    tampered.thresholds_ = (0.01, 0.02)
+    save_model(tampered, folder / "model.skops")
+    with pytest.raises(DataError, match="does not match the hash"):
+        load_frozen(folder)
+
+
+def test_another_major_version_or_scikit_learn_minor_version_is_a_clear_error(fitted, tmp_path):
+    form, model, rows = fitted
+    card = load_frozen(save_frozen(model, tmp_path, panel_rows=rows, info=_info(form, model))).card
+    now = library_versions(form)
+    check_versions(card, now)  # this environment reads its own models
+    patch = now["scikit-learn"].rsplit(".", 1)[0] + ".99"
+    check_versions(card, {**now, "scikit-learn": patch})  # a patch release reads them too
+    major, minor = now["scikit-learn"].split(".")[:2]
+    with pytest.raises(ConfigError, match="not compatible across scikit-learn minor versions"):
+        check_versions(card, {**now, "scikit-learn": f"{major}.{int(minor) + 1}.0"})
+    with pytest.raises(ConfigError, match="another major version"):
+        check_versions(card, {**now, "engage_models": f"{int(now['engage_models'].split('.')[0]) + 1}.0.0"})
+
+
+# ------------------------------------------------------------------------------------------ the retrain policy
+def test_the_policies_decide_by_the_current_models_cutoff_month(fitted, tmp_path):
+    form, model, rows = fitted
+    store = ModelStore(tmp_path / "models")
+    nov = pd.Timestamp("2024-11-15", tz="UTC")
+    for policy in ("never", "monthly"):  # no current model: both train
+        assert decide(policy, store, as_of=nov)["action"] == "train"
+    old = save_frozen(model, store.root, panel_rows=rows, info=_info(form, model, cutoff="2024-11-01")).name
+    store.set_current(old, "test")
+    same_month = decide("monthly", store, as_of=nov)
+    assert (same_month["action"], same_month["model_id"]) == ("score", old)
+    later = decide("monthly", store, as_of=pd.Timestamp("2024-12-01", tz="UTC"))
+    assert later["action"] == "train" and later["reasons"][0]["kind"] == "age" and "2024-11-01" in later["reason"]
+    assert decide("never", store, as_of=pd.Timestamp("2025-06-01", tz="UTC"))["action"] == "score"
+    with pytest.raises(ConfigError, match="retrain must be one of"):
+        decide("weekly", store, as_of=nov)
+    # a new current model keeps the old one, and the pointer's history says why it moved
+    new = save_frozen(model, store.root, panel_rows=rows, info=_info(form, model, cutoff="2024-12-01")).name
+    store.set_current(new, later["reason"])
+    assert store.current_id() == new and set(store.ids()) == {old, new}
+    moves = [json.loads(line) for line in (store.root / "history.jsonl").read_text().splitlines()]
+    assert [(m["from"], m["to"]) for m in moves] == [(None, old), (old, new)]
+
+
+def test_a_model_and_a_retrain_policy_exclude_each_other():
+    with pytest.raises(ConfigError, match="exclude each other"):
+        pipeline.RunConfig(model="m", retrain="monthly")
+    with pytest.raises(ConfigError, match="retrain must be"):
+        pipeline.RunConfig(retrain="weekly")
+
+
+# ------------------------------------------------------------------------------------------ runs
+def _copy(world: Path, folder: Path) -> Path:
+    shutil.copytree(world / "raw", folder / "raw")
+    return folder
+
+
+def _quiet(**kw) -> dict:
+    return {"run_date": RUN_DATE, **FAST, **kw}
+
+
+@pytest.mark.slow
+def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_its_id(world, tmp_path, capsys):
+    data = _copy(world, tmp_path / "data")
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(_quiet()), encoding="utf-8")
+    common = ["--config", str(config), "--data-dir", str(data)]
+    assert main(["train", *common, "--out", str(tmp_path / "models")]) == 0  # prints the id and the folder
+    mid, folder = capsys.readouterr().out.split("\n")[:2]
+    mid = mid.removeprefix("model ")
+    assert Path(folder) == tmp_path / "models" / mid and (Path(folder) / "card.json").is_file()
+    store = ModelStore(tmp_path / "models")
+    assert store.current_id() == mid  # engage train makes its model the current one
+    trained = pipeline.run({"data_dir": str(data), **_quiet()}, until="health", strict=True, progress=lambda m: None)
+    assert trained.records["health"].status == "reused" and (trained.scores["model_id"] == mid).all()
+    first = pipeline.run({"data_dir": str(data), **_quiet(model=folder)}, until="actions", strict=True,
+                         progress=lambda m: None)
+    assert first.records["health"].status == "computed"
+    # engage score with the models folder (its current model): the same model id, so the same health stage
+    assert main(["score", *common, "--model", str(tmp_path / "models")]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"^health +reused", printed, re.M) and f"model {mid}:" in printed
+    runs = [first, pipeline.run({"data_dir": str(data), **_quiet(model=str(tmp_path / "models"))}, until="actions",
+                                strict=True, progress=lambda m: None)]
+    assert runs[1].records["health"].status == "reused"
+    first, second = (r.scores.sort_values(["as_of", "account_id"]).reset_index(drop=True) for r in runs)
+    assert np.array_equal(first["score"], second["score"])
+    assert np.array_equal(first["churn_probability"], second["churn_probability"])
+    # the frozen model scores the latest date exactly as the run that trained it did
+    latest = trained.scores[trained.scores["as_of"] == trained.scores["as_of"].max()].sort_values("account_id")
+    now = first[first["as_of"] == latest["as_of"].max()].sort_values("account_id")
+    assert np.array_equal(now["score"].to_numpy(), latest["score"].to_numpy())
+    # the reports read the same scorecard as from the run that trained the model
+    pd.testing.assert_frame_equal(runs[0].scorecard, trained.scorecard)
+    model = runs[0].json("health", "model")
+    assert model["model_id"] == mid and model["frozen"] is True
+    assert runs[0]["health"].reason("backtest_metrics").startswith(f"scored with the frozen model {mid}")
+    # every score, action and exported action row names the model
+    assert (first["model_id"] == mid).all() and (runs[0].actions["model_id"] == mid).all()
+    export = runs[0]["actions"].path / "export"
+    for name in ("actions.csv", "actions.parquet"):
+        assert (read_actions(export / name)["model_id"] == mid).all()
+    assert (pd.read_csv(export / "hubspot_companies.csv")["engage_health_model"] == mid).all()
+    assert (pd.read_csv(export / "salesforce_accounts.csv")["Health_Model__c"] == mid).all()
+    # a model trained for another horizon stops the run before any score
+    with pytest.raises(ConfigError, match="churn horizon"):
+        pipeline.run({"data_dir": str(data), **_quiet(model=folder, horizon_days=60)},
+                     until="health", strict=True, progress=lambda m: None)
+
+
+@pytest.mark.slow
+def test_retrain_monthly_trains_when_the_month_changes_and_never_keeps_the_model(world, tmp_path):
+    data = _copy(world, tmp_path)
+
+    def run(policy: str, as_of: str):
+        r = pipeline.run({"data_dir": str(data), **_quiet(retrain=policy, as_of=as_of)}, until="health",
+                         strict=True, progress=lambda m: None)
+        return r, r.json("health", "lifecycle"), r.json("health", "model")["model_id"]
+
+    _, d1, m1 = run("monthly", "2024-11-01")
+    assert d1["action"] == "train" and d1["model_id"] is None
+    store = ModelStore(data / "models")
+    assert store.current_id() == m1
+    _, d2, used = run("monthly", "2024-11-20")  # same month: scores with the current model
+    assert (d2["action"], used) == ("score", m1)
+    _, d3, kept = run("never", "2024-12-10")  # a new month, but never: the same model
+    assert (d3["action"], kept) == ("score", m1)
+    r4, d4, m2 = run("monthly", "2024-12-10")  # a new month: a new model, which becomes current
+    assert d4["action"] == "train" and "2024-11-01" in d4["reason"] and m2 != m1
+    assert store.current_id() == m2 and set(store.ids()) == {m1, m2}  # the old one is kept
+    assert (r4.scores["model_id"] == m2).all()
+
+
+@pytest.fixture(scope="module")
+def twin_worlds(tmp_path_factory) -> dict:
+    """One world (400 accounts, 14 months from 2024-01) with and without a product change on 2024-11-01 that cuts
+    logins without changing churn (part 2's simulator setting)."""
+    from engage_models.demo.simulator import DriftSettings
+
+    worlds = {}
+    for kind in (None, "logins"):
+        root = tmp_path_factory.mktemp(f"lifecycle_drift_{kind}")
+        drift = DriftSettings(kind, date="2024-11-01") if kind else None
+        simulate(SimConfig(n_accounts=400, months=14, seed=7, inject_defects=False, drift=drift), out=root / "raw")
+        worlds[kind] = root
+    return worlds
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", [None, "logins"])
+def test_retrain_on_drift_trains_on_a_drifted_world_and_says_why_and_not_on_an_undrifted_one(twin_worlds, kind):
+    data = twin_worlds[kind]
+    # the model's age is not the question here: a year is allowed (the default, 180 days, would retrain both)
+    settings = {"data_dir": str(data), "run_date": "2025-03-02", **FAST,
+                "monitoring": {"max_age_days": 365, "n_boot": 50}, "retrain": "on-drift"}
+    first = pipeline.run({**settings, "as_of": "2024-11-01"}, until="health", strict=True, progress=lambda m: None)
+    old = first.json("health", "model")["model_id"]
+    assert first.json("health", "lifecycle")["action"] == "train"  # no model yet: the first one is trained
+    later = pipeline.run({**settings, "as_of": "2025-03-01"}, until="health", strict=True, progress=lambda m: None)
+    decision = later.json("health", "lifecycle")
+    kinds = [r["kind"] for r in decision["reasons"]]
+    store = ModelStore(data / "models")
+    if kind is None:
+        assert decision["action"] == "score" and "drift" not in kinds
+        assert later.json("health", "model")["model_id"] == old and store.current_id() == old
+    else:
+        assert decision["action"] == "train" and "drift" in kinds
+        assert "logins" in decision["reason"] or "usage_hours" in decision["reason"]  # says which metrics moved
+        new = later.json("health", "model")["model_id"]
+        assert new != old and store.current_id() == new and set(store.ids()) == {old, new}

@@ -1,0 +1,327 @@
+"""Monitoring a frozen model: PSI, matured-label calibration and AUC, the retraining recommendation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engage_models.monitoring import (
+    PSI_FLOOR,
+    calibration_in_the_large,
+    matured_performance,
+    matured_rows,
+    psi,
+    recommend_retrain,
+)
+from engage_models.monitoring.drift import psi_edges
+
+
+class ColumnModel:
+    """A stand-in health card: the churn probability is the column ``p``, the score ``100 * (1 - p)``."""
+
+    feature_names_in_ = np.array(["account_id", "as_of", "x", "p"], dtype=object)
+    metrics_ = ["x", "p"]
+
+    def predict_proba(self, X):
+        p = X["p"].to_numpy(float)
+        return np.column_stack([1 - p, p])
+
+    def health_score(self, X):
+        return pd.Series(100 * (1 - X["p"].to_numpy(float)), index=X.index, name="score")
+
+
+# ------------------------------------------------------------------------------------------------ PSI
+def test_psi_by_hand_with_an_empty_bin():
+    expected = [1, 2, 3, 4, 5, 6, 7, 8]          # quartile edges 2.75, 4.5, 6.25: two rows per bin
+    actual = [1, 1, 1, 1, 5, 5, 7, 8]            # shares 4/8, 0, 2/8, 2/8: the second bin is empty
+    assert psi_edges(expected, 4) == pytest.approx([2.75, 4.5, 6.25])
+    e = np.array([0.25, 0.25, 0.25, 0.25])
+    a = np.array([0.5, PSI_FLOOR, 0.25, 0.25])
+    by_hand = float(np.sum((a - e) * np.log(a / e)))  # 0.25 ln 2 + (1e-4 - 0.25) ln(4e-4) = 2.1289
+    assert by_hand == pytest.approx(0.25 * np.log(2) + (1e-4 - 0.25) * np.log(4e-4))
+    assert psi(expected, actual, bins=4) == pytest.approx(by_hand)
+    assert psi(expected, expected, bins=4) == 0.0
+    # a shift inside one bin does not count; a value on an edge belongs to the upper bin
+    assert psi(expected, [2, 2, 4, 4, 6, 6, 8, 8], bins=4) == 0.0
+    assert psi([1, 2, 3, 4], [2.5, 2.5, 2.5, 2.5], bins=2) == pytest.approx(
+        (1 - 0.5) * np.log(1 / 0.5) + (PSI_FLOOR - 0.5) * np.log(PSI_FLOOR / 0.5))
+
+
+def test_psi_missing_values_are_a_bin_of_their_own():
+    expected = [1, 2, 3, 4]
+    actual = [1, 3, np.nan, np.nan]               # halves 1/4 and 1/4, missing 1/2 (expected: 0 -> floor)
+    e, a = np.array([0.5, 0.5, PSI_FLOOR]), np.array([0.25, 0.25, 0.5])
+    assert psi(expected, actual, bins=2) == pytest.approx(float(np.sum((a - e) * np.log(a / e))))
+
+
+# ------------------------------------------------------------------------------------------------ matured labels
+def _panel(rows):
+    df = pd.DataFrame(rows, columns=["account_id", "as_of", "x", "p", "churned_within_h"])
+    df["as_of"] = pd.to_datetime(df["as_of"], utc=True)
+    return df
+
+
+def test_only_labels_matured_after_training_are_judged():
+    pnl = _panel([
+        ("a", "2025-01-01", 0, 0.9, 1.0),   # before the cutoff: the model saw it
+        ("a", "2025-03-01", 0, 0.8, 1.0), ("b", "2025-03-01", 0, 0.2, 0.0), ("c", "2025-03-01", 0, 0.6, 0.0),
+        ("d", "2025-03-01", 0, 0.1, np.nan),  # label missing
+        ("b", "2025-04-01", 0, 0.3, 1.0), ("c", "2025-04-01", 0, 0.4, 0.0),
+        ("a", "2025-06-01", 0, 0.5, 1.0),   # as_of + 60 days is after the data's end: a churn not matured
+    ])
+    kw = dict(trained_until="2025-02-01", as_of="2025-07-01", horizon_days=60)
+    kept = matured_rows(pnl, **{k: pd.Timestamp(v, tz="UTC") if k != "horizon_days" else v for k, v in kw.items()})
+    assert sorted(zip(kept["account_id"], kept["as_of"].dt.month, strict=True)) == [
+        ("a", 3), ("b", 3), ("b", 4), ("c", 3), ("c", 4)]
+    perf = matured_performance(ColumnModel(), pnl, n_boot=50, **kw)
+    by = perf.set_index(perf["as_of"].dt.month.fillna(0).astype(int))
+    # March: y = 1, 0, 0 and p = 0.8, 0.2, 0.6: observed 1/3, predicted 1.6/3, AUC 1 (the churner ranks first)
+    assert by.loc[3, "n"] == 3 and by.loc[3, "churners"] == 1
+    assert by.loc[3, "observed"] == pytest.approx(1 / 3)
+    assert by.loc[3, "predicted"] == pytest.approx(1.6 / 3)
+    assert by.loc[3, "difference"] == pytest.approx(1 / 3 - 1.6 / 3)
+    assert by.loc[3, "auc"] == 1.0
+    # April: y = 1, 0 with p = 0.3, 0.4: the churner ranks below, AUC 0
+    assert by.loc[4, "auc"] == 0.0
+    # pooled: y - p = 0.2, -0.2, -0.6, 0.7, -0.4 over accounts a, b, c (clusters a: 0.2; b: -0.2 + 0.7; c: -1.0)
+    pooled = by.loc[0]
+    assert pooled["n"] == 5 and pooled["accounts"] == 3
+    assert pooled["difference"] == pytest.approx(-0.3 / 5)
+    totals, sizes = np.array([0.2, 0.5, -1.0]), np.array([1, 2, 2])
+    var = 3 / 2 * np.sum((totals - (-0.06) * sizes) ** 2) / 25
+    from scipy import stats
+    half = stats.t.ppf(0.975, 2) * np.sqrt(var)
+    assert pooled["ci_low"] == pytest.approx(-0.06 - half) and pooled["ci_high"] == pytest.approx(-0.06 + half)
+    # pooled AUC: churners 0.8, 0.3 against 0.2, 0.6, 0.4: pairs won 3 + 1 of 6
+    assert pooled["auc"] == pytest.approx(4 / 6)
+    assert pooled["auc_low"] <= pooled["auc"] <= pooled["auc_high"]
+
+
+def test_calibration_in_the_large_by_hand():
+    y = np.array([1, 0, 0, 0, 1, 0, 0, 0])
+    p = np.full(8, 0.5)
+    c = calibration_in_the_large(y, p, np.arange(8))
+    d = y - p                                      # one row per account: the ordinary t interval
+    from scipy import stats
+    half = stats.t.ppf(0.975, 7) * d.std(ddof=1) / np.sqrt(8)
+    assert c["difference"] == pytest.approx(-0.25)
+    assert c["ci_low"] == pytest.approx(-0.25 - half) and c["ci_high"] == pytest.approx(-0.25 + half)
+    assert c["off"] == (-0.25 + half < 0)
+
+
+# ------------------------------------------------------------------------------------------------ recommendation
+def _world(rng, n, date, p_mean, churn, x_shift=0.0):
+    p = np.clip(rng.normal(p_mean, 0.03, n), 0.01, 0.99)
+    return pd.DataFrame({"account_id": [f"a{i}" for i in range(n)], "as_of": pd.Timestamp(date, tz="UTC"),
+                         "x": rng.normal(x_shift, 1, n), "p": p,
+                         "churned_within_h": (rng.random(n) < churn).astype(float)})
+
+
+def test_recommendation_reasons_on_hand_built_cases():
+    rng = np.random.default_rng(3)
+    ref = _world(rng, 400, "2025-01-01", 0.10, 0.10)
+    kw = dict(trained_until="2025-01-01", as_of="2025-06-01", horizon_days=30)
+    calm = pd.concat([_world(rng, 400, d, 0.10, 0.10) for d in ("2025-03-01", "2025-04-01")])
+    r = recommend_retrain(ColumnModel(), ref, calm, **kw)
+    assert r == {**r, "retrain": False, "reasons": []}
+    assert r["age_days"] == 151 and r["calibration"]["available"] and not r["calibration"]["off"]
+    assert r["psi"]["score"] < 0.1
+    # the model predicts 10% where 30% churn: calibration is off by far more than its interval
+    off = pd.concat([_world(rng, 400, d, 0.10, 0.30) for d in ("2025-03-01", "2025-04-01")])
+    r = recommend_retrain(ColumnModel(), ref, off, **kw)
+    assert [x["kind"] for x in r["reasons"]] == ["calibration"] and r["retrain"]
+    assert r["calibration"]["ci_low"] > 0.1 and r["reasons"][0]["key"] == "monitoring.reason.calibration"
+    assert "excludes 0" in r["reasons"][0]["detail"]
+    # x moved by 2 SD (one metric of two: share 50% >= 25%) and the model is older than 120 days
+    moved = pd.concat([_world(rng, 400, d, 0.10, 0.10, x_shift=2.0) for d in ("2025-03-01", "2025-04-01")])
+    r = recommend_retrain(ColumnModel(), ref, moved, max_age_days=120, **kw)
+    assert sorted(x["kind"] for x in r["reasons"]) == ["age", "drift"]
+    assert r["psi"]["over"] == ["x"] and r["psi"]["metrics"]["x"] > 1
+    # nothing matured since training: no calibration reason, said so
+    r = recommend_retrain(ColumnModel(), ref, calm, **{**kw, "as_of": "2025-04-15", "horizon_days": 60})
+    assert not r["calibration"]["available"] and "matured" in r["calibration"]["why"]
+
+
+# ------------------------------------------------------------------------------------------------ simulated drift
+@pytest.fixture(scope="module")
+def twin_worlds(tmp_path_factory):
+    """One simulated world (400 accounts, 14 months from 2024-01) with and without a product change on 2024-11-01
+    that cuts logins; a health card trained on the rows matured by 2024-10-01; the panels at 2025-03-01."""
+    from engage_models.demo.simulator import DriftSettings, SimConfig, simulate
+    from engage_models.features.panel import default_panel
+    from engage_models.health import HealthScore
+    from engage_models.ingest import ingest
+
+    end, cut = pd.Timestamp("2025-03-01", tz="UTC"), pd.Timestamp("2024-10-01", tz="UTC")
+    worlds = {}
+    for kind in (None, "logins"):
+        root = tmp_path_factory.mktemp(f"drift_{kind}")
+        drift = DriftSettings(kind, date="2024-11-01") if kind else None
+        simulate(SimConfig(n_accounts=400, months=14, seed=7, inject_defects=False, drift=drift), out=root / "raw")
+        ingest(root / "raw", root / "processed")
+        worlds[kind] = (root, default_panel(root / "processed", end, horizon_days=90))
+    pnl = worlds[None][1]
+    ref = pnl[pnl["as_of"] + pd.Timedelta(days=90) <= cut]
+    model = HealthScore(gap_days=90, n_bootstrap=0, cv=2).fit(
+        ref.drop(columns=["churned_within_h", "duration_days", "event"]), ref["churned_within_h"].astype(int))
+    return {"model": model, "reference": ref, "end": end, "worlds": worlds}
+
+
+def test_drift_is_detected_where_it_exists_and_not_where_it_does_not(twin_worlds):
+    import json
+
+    w = twin_worlds
+    kw = dict(trained_until=w["reference"]["as_of"].max(), as_of=w["end"], horizon_days=90, max_age_days=365)
+    # the drifted world's reference rows are the same rows (the drift starts after them)
+    root, drifted = w["worlds"]["logins"]
+    truth = json.loads((root / "raw" / "truth.json").read_text(encoding="utf-8"))
+    assert truth["drift"]["kind"] == "logins" and truth["drift"]["first_month"] == "2024-11-01"
+    assert not truth["drift"]["hazard_changed"]
+    r = recommend_retrain(w["model"], w["reference"], drifted, **kw)
+    # seen: usage_hours_90d 0.75, usage_hours_28d 0.69, dau_mau 0.58, logins_90d 0.39, logins_28d 0.33 (plus
+    # csat_latest 0.49 and active_users_pct_change 0.45, which move in the undrifted world too): 7 of 37
+    assert {"logins_28d", "logins_90d", "usage_hours_28d", "usage_hours_90d"} <= set(r["psi"]["over"])
+    assert r["retrain"] and "drift" in [x["kind"] for x in r["reasons"]]
+    # the same world without the change: only csat_latest 0.51 and active_users_pct_change 0.52 pass 0.25 (the
+    # latest CSAT fills in from the data's start; early months' user counts ramp up), 2 of 37; logins_28d 0.10
+    _, calm = w["worlds"][None]
+    r = recommend_retrain(w["model"], w["reference"], calm, **kw)
+    assert not {"logins_28d", "logins_90d", "usage_hours_28d", "usage_hours_90d"} & set(r["psi"]["over"])
+    assert "drift" not in [x["kind"] for x in r["reasons"]] and r["psi"]["share"] < 0.15
+
+
+def _artifact(path, stage, **parts):
+    from engage_models._core.io import write_json
+    from engage_models.pipeline.store import Artifact
+
+    path.mkdir(parents=True)
+    write_json(path / "manifest.json", {"stage": stage, "key": f"{stage}-key", "files": [], "skipped": []})
+    for name, obj in parts.items():
+        if isinstance(obj, pd.DataFrame):
+            obj.to_parquet(path / f"{name}.parquet")
+        else:
+            write_json(path / f"{name}.json", obj)
+    return Artifact(path)
+
+
+def test_the_stage_judges_the_frozen_model_on_matured_labels_and_recommends(twin_worlds, tmp_path):
+    from engage_models.health.model_io import save_model
+    from engage_models.pipeline import RunConfig
+    from engage_models.pipeline import stages as S
+    from engage_models.pipeline.store import Artifact, Output
+
+    w = twin_worlds
+    _, drifted = w["worlds"]["logins"]
+    cut = w["reference"]["as_of"].max()
+    ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": w["end"]})
+    panel = _artifact(tmp_path / "panel", "panel", panel=drifted)
+    health = _artifact(tmp_path / "health", "health", model={"trained_until": cut})
+    save_model(w["model"], health.path / "model.skops")
+    config = RunConfig.from_dict({"data_dir": str(tmp_path), "horizon_days": 90,
+                                  "monitoring": {"n_boot": 20, "max_age_days": 365}})
+    out = Output(tmp_path / "monitoring", "monitoring")
+    out.path.mkdir()
+    S.monitoring(S.Context(config, {"ingest": ingest, "panel": panel, "health": health}, out))
+    from engage_models._core.io import write_json
+    write_json(out.path / "manifest.json", {"stage": "monitoring", "key": "m", "files": out.files,
+                                            "skipped": [s.as_dict() for s in out.skipped]})
+    got = Artifact(out.path)
+    info = got.json("info")
+    assert info["reference_rows"] == len(w["reference"]) and "panel" in info["reference"]
+    # matured since the cutoff (2024-07-01) by the data's end (2025-03-01) with a 90-day horizon: Aug to Dec
+    perf = got.frame("performance")
+    dates = pd.to_datetime(perf.loc[perf["scope"] == "date", "as_of"], utc=True)
+    assert [d.strftime("%Y-%m") for d in dates] == ["2024-08", "2024-09", "2024-10", "2024-11", "2024-12"]
+    expected = matured_performance(w["model"], drifted, trained_until=cut, as_of=w["end"], horizon_days=90, n_boot=20,
+                                   seed=config.seed)
+    pd.testing.assert_series_equal(perf["difference"], expected["difference"])
+    # the product change cut logins, not churn: the model's probabilities still match (no calibration reason)
+    rec = got.json("recommendation")
+    assert rec["retrain"] and [r["kind"] for r in rec["reasons"]] == ["drift"]
+    assert rec["calibration"]["available"] and not rec["calibration"]["off"]
+    direct = recommend_retrain(w["model"], w["reference"], drifted, trained_until=cut, as_of=w["end"],
+                               horizon_days=90, max_age_days=365)  # the decision alone: pooled calibration only
+    assert direct["calibration"]["difference"] == pytest.approx(rec["calibration"]["difference"])
+    assert direct["calibration"]["ci_low"] == pytest.approx(rec["calibration"]["ci_low"])
+    assert direct["reasons"] == rec["reasons"]
+    stab = got.frame("stability")
+    assert set(pd.to_datetime(stab["as_of"], utc=True).dt.strftime("%Y-%m")) == {
+        "2024-08", "2024-09", "2024-10", "2024-11", "2024-12", "2025-01", "2025-02", "2025-03"}
+    assert "nothing to compare" in got.reason("comparison")
+
+
+def test_new_against_old_on_the_labels_after_both_cutoffs():
+    from engage_models.monitoring import compare_models
+
+    class Other(ColumnModel):
+        def predict_proba(self, X):
+            q = X["x"].to_numpy(float)
+            return np.column_stack([1 - q, q])
+
+    pnl = _panel([
+        ("a", "2025-02-01", 0.5, 0.5, 1.0),  # after the old cutoff only: not used
+        ("a", "2025-04-01", 0.3, 0.9, 1.0), ("b", "2025-04-01", 0.6, 0.2, 0.0), ("c", "2025-04-01", 0.2, 0.4, 0.0),
+        ("d", "2025-04-01", 0.1, 0.7, 1.0),
+    ])
+    r = compare_models(ColumnModel(), Other(), pnl, trained_until_new="2025-03-01", trained_until_old="2025-01-01",
+                       as_of="2025-08-01", horizon_days=30, n_boot=50)
+    assert r["n"] == 4 and r["churners"] == 2
+    # new (p): churners 0.9, 0.7 above 0.2, 0.4: AUC 1; old (x): churners 0.3, 0.1 against 0.6, 0.2: 1 of 4 pairs
+    assert r["models"]["new"]["auc"] == 1.0 and r["models"]["old"]["auc"] == 0.25
+    assert r["difference"]["auc"] == pytest.approx(0.75)
+    assert r["models"]["new"]["calibration"] == pytest.approx(0.5 - 2.2 / 4)
+    assert r["models"]["old"]["calibration"] == pytest.approx(0.5 - 1.2 / 4)
+    assert r["difference"]["abs_calibration"] == pytest.approx(0.05 - 0.2)
+
+
+@pytest.mark.notebook
+def test_report_08_renders_the_stage_and_says_what_it_cannot_show(report_data, tmp_path):
+    """One render of report 08 on the report tests' small world (the pipeline's artifacts are shared with them).
+    The run's own model learned from every label matured by the data's end, so no label has matured since: the
+    report says so in place of the calibration section, and shows the stability and the recommendation."""
+    from conftest import REPORT_RUN_DATE
+    from engage_models.reports.runner import run
+
+    out = tmp_path / "reports"
+    run(data_dir=report_data, out_dir=out, only=["08"], run_date=REPORT_RUN_DATE, progress=lambda m: None)
+    html = (out / "latest" / "08_model_monitoring.html").read_text(encoding="utf-8")
+    assert "Model monitoring" in html and "Traceback" not in html and "<script" not in html.lower()
+    assert "No retraining needed" in html or "Retraining recommended" in html
+    assert "no label has matured since the model" in html
+    assert "nothing to compare" in html
+    assert html.count('src="data:image/png;base64,') >= 1  # PSI over time
+    assert "health score" in html and "population stability index" in html
+
+
+def test_a_new_segment_joins_with_its_own_behaviour(tmp_path):
+    """drift='segment': accounts starting on or after the date log in about 3 times as often per active user."""
+    import json
+
+    from engage_models.demo.simulator import DriftSettings, SimConfig, simulate
+
+    simulate(SimConfig(n_accounts=150, months=8, seed=5, inject_defects=False,
+                       drift=DriftSettings("segment", date="2024-04-01")), out=tmp_path)
+    truth = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))
+    new = set(truth["drift"]["accounts"])
+    accounts = pd.read_csv(tmp_path / "accounts.csv")
+    assert new == set(accounts.loc[accounts["start_date"] >= "2024-04-01", "account_id"]) and len(new) > 5
+    ev = pd.read_parquet(tmp_path / "events.parquet", columns=["account_id", "user_id", "timestamp", "event_type"])
+    ev["month"] = pd.to_datetime(ev["timestamp"], utc=True).dt.strftime("%Y-%m")
+    ev = ev[(ev["event_type"] == "login") & (ev["month"] >= "2024-05")]
+    per_user_month = ev.groupby(["account_id", "user_id", "month"]).size().groupby(level=0).mean()
+    in_new = per_user_month.index.isin(new)
+    ratio = per_user_month[in_new].mean() / per_user_month[~in_new].mean()
+    assert ratio > 1.8, ratio  # 3x the login rate beside the one login every active user makes
+
+
+def test_engage_simulate_drift_from_the_command_line(tmp_path):
+    import json
+
+    from engage_models.cli import main
+
+    assert main(["simulate", "--accounts", "20", "--months", "4", "--drift", "logins", "--clean",
+                 "--out", str(tmp_path)]) == 0
+    drift = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))["drift"]
+    assert drift["kind"] == "logins" and drift["first_month"] == "2024-03-01"  # the middle month by default
+    assert drift["login_rate_factor"] == 0.25 and drift["hazard_changed"] is False
