@@ -195,7 +195,7 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
     out = tmp_path / "fit"
     proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(path), "--label", "left",
                            "--date-col", "as_of", "--id-col", "account_id", "--horizon", "30", "--bootstrap", "5",
-                           "--out", str(out)], capture_output=True, text=True)
+                           "--score", "linear", "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     ev = json.loads((out / "evaluation.json").read_text())
     assert ev["validation"]["method"].startswith("out-of-time")
@@ -215,7 +215,8 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
     html = (out / "report.html").read_text()
     assert "<script" not in html and "data:image/png;base64," in html
     # without a date column: stratified cross-validation, and it says so
-    ev2 = fit_table(df.drop(columns="as_of"), "left", tmp_path / "fit2", n_bootstrap=0, n_boot_eval=20)
+    ev2 = fit_table(df.drop(columns="as_of"), "left", tmp_path / "fit2", n_bootstrap=0, n_boot_eval=20,
+                    score="linear")
     assert ev2["validation"]["method"].startswith("stratified 5-fold cross-validation, folds of rows")
     assert ev2["validation"]["test_rows"] == len(df) and ev2["validation"]["grouped_by"] is None
 

@@ -41,7 +41,7 @@ class HealthConfig:
     metric_bootstrap: int = 200  # account bootstrap draws for the backtest metrics' intervals
     hand_scorecard: str | None = None  # YAML hand-weighted card (None: the bundled vendor-style card)
     cost_ratios: tuple[float, float] = (9.0, 4.0)  # a missed churner costs this many outreaches (yellow, red)
-    score: str = "linear"  # the card: linear (weights), shape (ranges) or auto (the backtest's ROC-AUC chooses)
+    score: str = "auto"  # the card: auto (both backtested, the higher out-of-time ROC-AUC is used), linear, shape
     shape_bootstrap: int = 20  # refits of the shape learner for its points' intervals (when the shape card is used)
     history_dates: int = 3  # observation dates scored for the score history
     at_risk: int = 15  # accounts in the health report's at-risk list
