@@ -43,6 +43,7 @@ class HealthConfig:
     cost_ratios: tuple[float, float] = (9.0, 4.0)  # a missed churner costs this many outreaches (yellow, red)
     score: str = "auto"  # the card: auto (both backtested, the higher out-of-time ROC-AUC is used), linear, shape
     shape_bootstrap: int = 20  # refits of the shape learner for its points' intervals (when the shape card is used)
+    n_jobs: int = -1  # processes sharing the shape card's EBM fits (-1: every core); the card does not depend on it
     history_dates: int = 3  # observation dates scored for the score history
     at_risk: int = 15  # accounts in the health report's at-risk list
 
@@ -268,6 +269,8 @@ class RunConfig:
                 raise ConfigError(f"{name} must not be negative, not {value!r}")
         if any(r <= 0 for r in h.cost_ratios) or len(h.cost_ratios) != 2:
             raise ConfigError(f"health.cost_ratios must be two positive numbers, not {h.cost_ratios!r}")
+        if h.n_jobs == 0:
+            raise ConfigError("health.n_jobs must be a number of processes (1, 2, ...) or -1 for every core, not 0")
         if s.n_jobs == 0:
             raise ConfigError("survival.n_jobs must be a number of processes (1, 2, ...) or -1 for every core, not 0")
         if not 0 < s.margin <= 1:
