@@ -319,3 +319,17 @@ def test_engage_fit_on_a_table_learns_the_shape_card_by_default(tmp_path):
     assert [d["term"] for d in exported["not_in_card"]][0] == "plan"
     with pytest.raises(ValueError, match="score must be"):
         fit_table(df, "churned", tmp_path, score="boosted")
+
+
+def test_the_summary_states_a_shape_cards_effect_from_the_10th_to_the_90th_percentile_not_per_sd():
+    from engage_models.reports.summary import learned_in_words
+
+    card = pd.DataFrame({"feature": ["tickets_90d", "usage", "plan"], "label": ["tickets", "usage", "plan"],
+                         "weight": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                         "delta_churn_probability": [0.12, -0.08, np.nan], "kind": ["numeric", "numeric", "nominal"]})
+    for lang in ("en", "ja"):
+        text = learned_in_words(card, lang)
+        assert "90" in text and "標準偏差" not in text and "standard deviation" not in text, text
+        linear = learned_in_words(card.drop(columns="kind"), lang)  # the linear card's wording is per SD
+        assert "standard deviation" in linear or "標準偏差" in linear
+    assert learned_in_words(card).index("usage") < learned_in_words(card).index("tickets")  # protects, then harms
