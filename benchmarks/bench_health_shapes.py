@@ -15,7 +15,7 @@ out-of-fold predictions are pooled. ROC-AUC and ICI (integrated calibration inde
 bootstrap of rows (one row per customer, so rows are the clusters); the AUC difference to the learned shape card
 is paired (the same resamples). Models:
 
-* ``shape``: :class:`engage_models.health.ShapeScore` (learned ranges and points, at most 3 pairwise tables);
+* ``shape``: :class:`engage_models.health.ShapeScore` (learned ranges and points, at most 10 pairwise tables);
 * ``linear``: :class:`engage_models.health.HealthScore` (the logistic points card);
 * ``gbm``: :class:`engage_models.health.ChurnGBM` (scikit-learn HistGradientBoosting);
 * ``ebm``: InterpretML's ExplainableBoostingClassifier with its defaults but 2 outer bags (not 14, for time);

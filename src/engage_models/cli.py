@@ -200,7 +200,8 @@ def _fit(args) -> int:
     ev = fit_table(df, args.label, args.out, date_col=args.date_col, id_col=args.id_col,
                    horizon_days=args.horizon, test_windows=args.test_windows, folds=args.folds,
                    observed_until=args.observed_until, keep_columns=args.keep_column,
-                   hand_scorecard=args.hand_scorecard, n_bootstrap=args.bootstrap, where=str(args.table))
+                   hand_scorecard=args.hand_scorecard, n_bootstrap=args.bootstrap, where=str(args.table),
+                   score=args.score)
     for line in describe(ev["leakage_screen"]):
         print(line)
     val = ev["validation"]
@@ -394,7 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--keep-column", action="append", default=[], metavar="NAME",
                    help="use this column even if the leakage screen suspects it (repeatable)")
     f.add_argument("--hand-scorecard", type=Path, default=None, help="YAML scorecard to evaluate beside it")
-    f.add_argument("--bootstrap", type=int, default=100, help="bootstrap refits for the weights' intervals")
+    f.add_argument("--score", choices=("shape", "linear"), default="shape",
+                   help="the learned card: shape (ranges and points, the default) or linear (weights)")
+    f.add_argument("--bootstrap", type=int, default=100,
+                   help="bootstrap refits for the intervals (the weights; the shape card's points: at most 20)")
     f.add_argument("--out", type=Path, required=True)
     f.set_defaults(func=_fit)
 

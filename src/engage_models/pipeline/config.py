@@ -41,8 +41,9 @@ class HealthConfig:
     metric_bootstrap: int = 200  # account bootstrap draws for the backtest metrics' intervals
     hand_scorecard: str | None = None  # YAML hand-weighted card (None: the bundled vendor-style card)
     cost_ratios: tuple[float, float] = (9.0, 4.0)  # a missed churner costs this many outreaches (yellow, red)
-    score: str = "linear"  # the card: linear (weights), shape (ranges) or auto (the backtest's ROC-AUC chooses)
+    score: str = "linear"  # the card: linear (weights), shape (ranges) or auto (both backtested, the better used)
     shape_bootstrap: int = 20  # refits of the shape learner for its points' intervals (when the shape card is used)
+    n_jobs: int = -1  # processes sharing the shape card's EBM fits (-1: every core); the card does not depend on it
     history_dates: int = 3  # observation dates scored for the score history
     max_fit_accounts: int | None = 5000  # more accounts: models fitted on a stratified sample of this many
     at_risk: int = 15  # accounts in the health report's at-risk list
@@ -291,7 +292,7 @@ class RunConfig:
                 raise ConfigError(f"{name} must not be negative, not {value!r}")
         if any(r <= 0 for r in h.cost_ratios) or len(h.cost_ratios) != 2:
             raise ConfigError(f"health.cost_ratios must be two positive numbers, not {h.cost_ratios!r}")
-        for name, jobs in {"survival.n_jobs": s.n_jobs, "surveys.n_jobs": v.n_jobs}.items():
+        for name, jobs in {"health.n_jobs": h.n_jobs, "survival.n_jobs": s.n_jobs, "surveys.n_jobs": v.n_jobs}.items():
             if jobs == 0:
                 raise ConfigError(f"{name} must be a number of processes (1, 2, ...) or -1 for every core, not 0")
         if h.max_fit_accounts is not None and h.max_fit_accounts < 100:

@@ -384,7 +384,7 @@ def _learned(form: str, c: RunConfig, n_bootstrap: int):
 
     if form == "shape":
         return ShapeScore(gap_days=c.horizon_days, n_bootstrap=n_bootstrap, cost_ratios=c.health.cost_ratios,
-                          random_state=c.seed)
+                          random_state=c.seed, n_jobs=c.health.n_jobs)
     return HealthScore(gap_days=c.horizon_days, n_bootstrap=n_bootstrap, cost_ratios=c.health.cost_ratios,
                        random_state=c.seed)
 

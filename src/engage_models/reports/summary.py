@@ -117,8 +117,10 @@ def learned_in_words(card: pd.DataFrame, lang: str = "en", k: int = 3) -> str:
     """What the model learned, in plain words: the metrics that move churn probability most, each way.
 
     Only weights whose 95% bootstrap interval excludes zero are named (missing-value indicators and
-    categories are left to the full scorecard).
+    categories are left to the full scorecard). A shape card (a ``kind`` column: ranges and points, no weight
+    per standard deviation) states its change from the metric's 10th to its 90th percentile instead.
     """
+    shape = "kind" in card.columns
     c = card[~card["feature"].str.contains("__missing|=", regex=True)]
     if c["ci_low"].notna().any():
         c = c[(c["ci_low"] > 0) | (c["ci_high"] < 0)]
@@ -132,7 +134,7 @@ def learned_in_words(card: pd.DataFrame, lang: str = "en", k: int = 3) -> str:
 
     parts = []
     if len(protect):
-        parts.append(t("sum.protect", lang, items=items(protect)))
+        parts.append(t("sum.protect_range" if shape else "sum.protect", lang, items=items(protect)))
     if len(harm):
         parts.append(t("sum.harm", lang, items=items(harm)))
     return " ".join(parts)
