@@ -242,9 +242,14 @@ def test_cross_validation_keeps_an_accounts_rows_together(tmp_path):
     gbm = HistGradientBoostingClassifier(max_iter=100, random_state=0)
     by_row = cross_val_score(gbm, X, y, cv=StratifiedKFold(5, shuffle=True, random_state=0), scoring="roc_auc")
     assert by_row.mean() > 0.95 > true_auc + 0.3  # folds of rows: the model recognises the accounts
-    # the linear card: on 300 accounts with a weak signal (true AUC 0.59) the shape card, now engage fit's
-    # default, ranks at chance (0.49: its held-out calibration slope is negative in every fold)
-    ev = fit_table(df, "churned", tmp_path, id_col="account", n_bootstrap=0, n_boot_eval=50, score="linear")
+    # engage fit's default validates both cards: on 300 accounts with a weak signal (true AUC 0.59) the shape
+    # card ranks at chance (0.49: its held-out calibration slope is negative in every fold), so the linear card
+    # is kept, and said to be
+    ev = fit_table(df, "churned", tmp_path, id_col="account", n_bootstrap=0, n_boot_eval=50)
+    assert ev["chosen"]["score"] == "linear" == ev["final_model"]["score"]
+    assert ev["chosen"]["roc_auc"]["linear"] > ev["chosen"]["roc_auc"]["shape"]
+    assert ev["models"]["learned"] == ev["models"]["linear"]
+    assert "The learned card is the <strong>linear</strong> card" in (tmp_path / "report.html").read_text()
     val = ev["validation"]
     assert val["method"].startswith("stratified 5-fold cross-validation, folds of accounts by 'account'")
     assert (val["test_rows"], val["test_accounts"]) == (1800, 300)

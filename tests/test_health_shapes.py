@@ -312,6 +312,8 @@ def test_engage_fit_on_a_table_learns_the_shape_card_by_default(tmp_path):
     df = X.drop(columns="account_id").assign(churned=y)
     ev = fit_table(df, "churned", tmp_path, folds=3, n_bootstrap=0, n_boot_eval=20)
     assert ev["final_model"]["score"] == "shape" and ev["models"]["learned"]["roc_auc"]["estimate"] > 0.65
+    # the default validated both cards and kept the shape card, which ranks better on a threshold truth
+    assert ev["chosen"]["score"] == "shape" and ev["chosen"]["roc_auc"]["shape"] > ev["chosen"]["roc_auc"]["linear"]
     card = pd.read_csv(tmp_path / "card.csv")
     # a registry metric in the table: the registry's metrics are the features (as for the linear card)
     assert "tickets_90d" in set(card["feature"]) and "plan" in set(card["feature"])

@@ -242,7 +242,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
               id_col: str | None = None, horizon_days: int = 90, test_windows: int = 4, folds: int = 5,
               observed_until=None, keep_columns=(), min_test_events: int = 10, hand_scorecard=None,
               n_bootstrap: int = 100, n_boot_eval: int = 200, seed: int = 0, where: str = "table",
-              lang: str = "en", score: str = "shape", shape_bootstrap: int | None = None) -> dict:
+              lang: str = "en", score: str = "auto", shape_bootstrap: int | None = None) -> dict:
     """Fit, validate and write the learned score for a user's table. Returns the evaluation dict.
 
     Parameters
@@ -261,12 +261,15 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         mature by then, and the final model is fitted on mature rows only.
     keep_columns : sequence of str
         Columns to use even if the leakage screen suspects them.
-    score : 'shape' or 'linear'
-        The learned card: ranges and points (:class:`~engage_models.health.ShapeScore`, the default: it follows
-        thresholds, saturation and pairwise effects a linear card cannot: on the public ``mlc_churn`` table of
+    score : 'auto', 'shape' or 'linear'
+        The learned card: ranges and points (:class:`~engage_models.health.ShapeScore`: it follows thresholds,
+        saturation and pairwise effects a linear card cannot: on the public ``mlc_churn`` table of
         ``benchmarks/bench_health_shapes.py`` it ranks at ROC-AUC 0.920 against the linear card's 0.795) or weights
-        (:class:`~engage_models.health.HealthScore`; ``engage fit --score linear``). Both write the same files
-        (the shape card also ``card.csv`` and ``learned_scorecard.yaml``).
+        (:class:`~engage_models.health.HealthScore`; ``engage fit --score linear``). ``'auto'`` (the default)
+        validates both and keeps the one with the higher ROC-AUC there (the shape card on a tie); the evaluation
+        then lists both as ``shape`` and ``linear``, says which won (``chosen``) and gives the winner's figures
+        as ``learned`` too: chosen among two on the windows that report it, so a little optimistic, said so.
+        Both write the same files (the shape card also ``card.csv`` and ``learned_scorecard.yaml``).
     n_bootstrap, shape_bootstrap : int
         Bootstrap refits for the linear card's weight intervals / the shape card's points intervals (each a
         refit of the shape learner: seconds, not milliseconds; None: ``min(n_bootstrap, 20)``).
@@ -277,20 +280,19 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     out.mkdir(parents=True, exist_ok=True)
     X, y, report = prepare(df, label, date_col, id_col, where, keep_columns, lang, seed)
     id_name = "__id"
-    if score not in ("shape", "linear"):
-        raise ValueError(f"score must be 'shape' or 'linear', not {score!r}")
+    if score not in ("auto", "shape", "linear"):
+        raise ValueError(f"score must be 'auto', 'shape' or 'linear', not {score!r}")
 
-    def learned(n_boot: int):
-        if score == "shape":
+    def learned(n_boot: int, form: str | None = None):
+        if (form or score) == "shape":
             return ShapeScore(date_col=date_col or "__none", id_col=id_name, gap_days=horizon_days,
                               n_bootstrap=n_boot, random_state=seed)
         return HealthScore(date_col=date_col or "__none", id_col=id_name, gap_days=horizon_days,
                            n_bootstrap=n_boot, random_state=seed)
 
-    models = {
-        "learned": lambda: learned(0),
-        "gbm": lambda: ChurnGBM(date_col=date_col or "__none", id_col=id_name, random_state=seed),
-    }
+    forms = {"shape": lambda: learned(0, "shape"), "linear": lambda: learned(0, "linear")} if score == "auto" \
+        else {"learned": lambda: learned(0)}
+    models = {**forms, "gbm": lambda: ChurnGBM(date_col=date_col or "__none", id_col=id_name, random_state=seed)}
     if hand_scorecard is not None:
         models["hand"] = lambda: HandWeightedScore(hand_scorecard)
     final_rows = np.ones(len(X), bool)
@@ -315,6 +317,14 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         "data": report,
         "leakage_screen": report["leakage_screen"],
     }
+    if score == "auto":  # the form with the higher validation ROC-AUC (the shape card on a tie)
+        auc = {f: evaluation["models"][f]["roc_auc"]["estimate"] for f in ("shape", "linear")}
+        score = "linear" if auc["linear"] > auc["shape"] else "shape"
+        diff = E.paired_difference(boot, "shape", "linear")
+        evaluation["chosen"] = {"score": score, "by": "validation ROC-AUC", "roc_auc": auc,
+                                "shape_minus_linear": diff,
+                                "note": "chosen among two on the validation that reports it: a little optimistic"}
+        evaluation["models"]["learned"] = evaluation["models"][score]
     # the final model on every row whose label is mature
     Xf, yf = X[final_rows].reset_index(drop=True), y[final_rows].reset_index(drop=True)
     if shape_bootstrap is None:
@@ -382,6 +392,14 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
         table = pd.DataFrame(val["windows"]).drop(columns=["skipped", "roc_auc"], errors="ignore")
         windows = (f"<p>Test windows (labels mature by {html.escape(val['labels_mature_until'])}):</p>"
                    + table.to_html(index=False, escape=True, border=0))
+    chosen = ""
+    if "chosen" in evaluation:
+        ch = evaluation["chosen"]
+        d = ch["shape_minus_linear"]
+        chosen = (f"<p>The learned card is the <strong>{html.escape(ch['score'])}</strong> card: its validation "
+                  f"ROC-AUC is the higher (shape {ch['roc_auc']['shape']:.3f}, linear {ch['roc_auc']['linear']:.3f}; "
+                  f"shape minus linear {d['difference']:+.3f}, 95% CI {d['ci_low']:+.3f} to {d['ci_high']:+.3f}). "
+                  "Chosen among two on the validation that reports it, so its figure is a little optimistic.</p>")
     leaks = describe(evaluation["leakage_screen"], "en")
     leaks = ("<h2>Leakage screen</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in leaks) + "</ul>") \
         if leaks else ""
@@ -392,7 +410,7 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}}</styl
 <p>{data['rows']:,} rows ({data['rows_without_label']:,} without a label, left out); churn rate
 {100 * data['churn_rate']:.1f}%. Validation: {html.escape(val['method'])}: {val['test_rows']:,} test rows with
 {val['test_events']:,} churners from {val['test_accounts']:,} accounts.</p>{windows}{leaks}
-<h2>Models compared (95% intervals, bootstrap over accounts)</h2>{comparison}
+<h2>Models compared (95% intervals, bootstrap over accounts)</h2>{chosen}{comparison}
 <h2>Calibration</h2>
 <img alt="calibration: observed against predicted churn by decile" src="data:image/png;base64,{img}">
 <h2>Scorecard</h2>{scorecard.to_html(index=False, escape=True, border=0)}
