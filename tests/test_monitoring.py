@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -284,7 +286,12 @@ def test_report_08_renders_the_stage_and_says_what_it_cannot_show(report_data, t
     from engage_models.reports.runner import run
 
     out = tmp_path / "reports"
-    run(data_dir=report_data, out_dir=out, only=["08"], run_date=REPORT_RUN_DATE, progress=lambda m: None)
+    result = run(data_dir=report_data, out_dir=out, only=["08"], run_date=REPORT_RUN_DATE, progress=lambda m: None)
+    # nothing matured and nothing replaced is the usual state of a run that trains: said in the report, listed
+    # in run.json as not due, and not counted as a section the run failed to compute (no exit 3 for it)
+    assert not [s for s in result.skipped if s["stage"] == "monitoring"]
+    record = json.loads((out / "latest" / "run.json").read_text(encoding="utf-8"))
+    assert {s["section"] for s in record["not_due"] if s["stage"] == "monitoring"} == {"performance", "comparison"}
     html = (out / "latest" / "08_model_monitoring.html").read_text(encoding="utf-8")
     assert "Model monitoring" in html and "Traceback" not in html and "<script" not in html.lower()
     assert "No retraining needed" in html or "Retraining recommended" in html

@@ -189,7 +189,7 @@ def _pipeline(args) -> int:
         print(f"artifacts written to {result.export(args.export)}")
     if any(r.status in ("failed", "skipped") for r in result.records.values()):
         return 3
-    return 3 if result.skipped_sections else 0
+    return 3 if result.missing_sections else 0
 
 
 def _fit(args) -> int:

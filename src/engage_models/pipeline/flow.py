@@ -28,7 +28,7 @@ from .._core.progress import show_bars, stage_bar
 from .._core.time import to_utc
 from .config import RunConfig
 from .stages import STAGE_NAMES, STAGES, Context, Stage, ingest_is_current, read_km
-from .store import Artifact, Store, make_key
+from .store import NOT_DUE, Artifact, Store, make_key
 
 #: BLAS_NOTE: stages run with one BLAS thread. Their matrices are small (thousands of rows, tens of columns)
 #: and L-BFGS calls BLAS thousands of times: OpenBLAS's threads then spin more than they compute, and on a
@@ -293,6 +293,11 @@ class Run:
     @property
     def failed(self) -> list[StageRecord]:
         return [r for r in self.records.values() if r.status in ("failed", "skipped")]
+
+    @property
+    def missing_sections(self) -> list[dict]:
+        """The skipped sections that count against the run (not those with nothing to show yet by design)."""
+        return [s for s in self.skipped_sections if s.get("kind") != NOT_DUE]
 
     @property
     def skipped_sections(self) -> list[dict]:

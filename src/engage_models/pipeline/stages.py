@@ -56,7 +56,7 @@ from .._core.errors import InsufficientData
 from .._core.io import read_json, write_json
 from .._core.time import to_utc
 from .config import RunConfig
-from .store import Artifact, Output, fingerprint
+from .store import NOT_DUE, Artifact, Output, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -787,7 +787,12 @@ def monitoring(ctx: Context) -> None:
         out.frame("performance", found["performance"])
 
     ctx.section("stability", stability)
-    if not ctx.section("performance", performance):
+    matured = M.matured_rows(pnl, trained_until=trained_until, as_of=ctx.as_of, horizon_days=c.horizon_days)
+    if matured.empty:  # the usual state of a model trained in this run: nothing to judge it on yet
+        found["performance"] = None
+        out.skip("performance", f"no label has matured since the model's training cutoff ({trained_until:%Y-%m-%d}): "
+                 f"a row's outcome is known {c.horizon_days} days after its observation date", kind=NOT_DUE)
+    elif not ctx.section("performance", performance):
         found["performance"] = None
     if "stability" in found:
         rec = M.recommend_retrain(model, reference, pnl, trained_until=trained_until, as_of=ctx.as_of,
@@ -797,7 +802,19 @@ def monitoring(ctx: Context) -> None:
         out.json("recommendation", rec)
     else:
         out.skip("recommendation", _skipped(out, "stability") or "no population stability")
-    ctx.section("comparison", lambda: out.json("comparison", _new_against_old(ctx, model, pnl, trained_until)))
+    if _replaced_model(ctx) is None:  # no model was replaced in this run: nothing to compare, by design
+        out.skip("comparison", "this run did not replace a model (no retraining decision with an earlier model): "
+                 "there is nothing to compare the health model with", kind=NOT_DUE)
+    else:
+        ctx.section("comparison", lambda: out.json("comparison", _new_against_old(ctx, model, pnl, trained_until)))
+
+
+def _replaced_model(ctx: Context) -> str | None:
+    """The id of the model this run's health stage replaced, if it replaced one."""
+    health = ctx.input("health")
+    decision = health.json("lifecycle") if health.has("lifecycle") else None
+    return health.json("model").get("old_model") or (
+        decision.get("model_id") if decision and decision.get("action") == "train" else None)
 
 
 def _skipped(out: Output, section: str) -> str | None:
@@ -810,11 +827,7 @@ def _new_against_old(ctx: Context, model, pnl: pd.DataFrame, trained_until) -> d
 
     health = ctx.input("health")
     decision = health.json("lifecycle") if health.has("lifecycle") else None
-    old_id = health.json("model").get("old_model") or (
-        decision.get("model_id") if decision and decision.get("action") == "train" else None)
-    if not old_id:
-        raise InsufficientData("this run did not replace a model (no retraining decision with an earlier model): "
-                               "there is nothing to compare the health model with")
+    old_id = _replaced_model(ctx)
     old = _frozen_model(ctx, old_id)
     if old is None:
         raise InsufficientData(f"the earlier model {old_id} is not in the models folder")

@@ -69,13 +69,18 @@ def make_key(stage: str, params: dict, inputs: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
+#: A section with nothing to show yet by design (a model just trained has no matured label to be judged on):
+#: the report says why, but the run is not "published with sections skipped" for it.
+NOT_DUE = "not_due"
+
+
 @dataclass
 class Skipped:
     """A section a stage could not compute, and why (for the reports to say in words)."""
 
     section: str
     reason: str
-    kind: str = "insufficient_data"  # or "error": an unexpected failure (a bug to report)
+    kind: str = "insufficient_data"  # or "error": an unexpected failure (a bug to report); or NOT_DUE
 
     def as_dict(self) -> dict:
         return {"section": self.section, "reason": self.reason, "kind": self.kind}

@@ -755,7 +755,8 @@ def run(
             pipeline_run.export(staging)
             for exported in sorted((staging / "artifacts").glob(f"*/{EXPORT_DIR}/*")):
                 shutil.copy2(exported, staging / exported.name)  # files for others (the CRM's action list)
-        skipped = pipeline_run.skipped_sections if pipeline_run is not None else []
+        skipped = pipeline_run.missing_sections if pipeline_run is not None else []
+        not_due = [x for x in pipeline_run.skipped_sections if x not in skipped] if pipeline_run is not None else []
         meta = _meta_line(params, started, lang, simulated)
         public = {k: v for k, v in cfg.to_dict().items() if not isinstance(v, dict)}
         entries, failures = [], []
@@ -804,7 +805,8 @@ def run(
         record = {"run_date": run_day, "started": started, "parameters": params, "data_key": data_key(data_path),
                   "kernel": kernel,
                   "simulated_data": simulated, "reports": entries, "files": files, "failed": failed,
-                  "skipped": skipped, "status": "published with sections skipped" if failed or skipped
+                  "skipped": skipped, "not_due": not_due,
+                  "status": "published with sections skipped" if failed or skipped
                   else "published"}
         if pipeline_run is not None:
             record.update(json.loads((staging / "run.json").read_text(encoding="utf-8")))
