@@ -293,6 +293,8 @@ def test_report_08_renders_the_stage_and_says_what_it_cannot_show(report_data, t
     record = json.loads((out / "latest" / "run.json").read_text(encoding="utf-8"))
     assert {s["section"] for s in record["not_due"] if s["stage"] == "monitoring"} == {"performance", "comparison"}
     html = (out / "latest" / "08_model_monitoring.html").read_text(encoding="utf-8")
+    model_id = json.loads((out / "latest" / "artifacts" / "health" / "model.json").read_text())["model_id"]
+    assert f"health model {model_id}" in html  # every report's title line names the model that scored the run
     assert "Model monitoring" in html and "Traceback" not in html and "<script" not in html.lower()
     assert "No retraining needed" in html or "Retraining recommended" in html
     assert "no label has matured since the model" in html

@@ -233,12 +233,15 @@ def _shown_parameters(params: dict, lang: str) -> dict[str, str]:
     return shown
 
 
-def _meta_line(params: dict, started: str, lang: str, simulated: bool = False) -> str:
-    """The line under every report's title: run date, parameters, the currency, and a warning on simulated data."""
+def _meta_line(params: dict, started: str, lang: str, simulated: bool = False, model_id: str | None = None) -> str:
+    """The line under every report's title: run date, parameters, the currency, the health model that scored the
+    run (its id names its folder under ``models/``), and a warning on simulated data."""
     hidden = {"data_dir", "run_date"} | {k for k, v in _ENGINE_DEFAULTS.items() if params.get(k) == v}
     shown = _shown_parameters({k: v for k, v in params.items() if k not in hidden}, lang)
     head = t("run.meta", lang, date=fmt_date(params["run_date"], lang), started=started)
     parts = [head, *(t("sep.label_value", lang, what=k, value=v) for k, v in shown.items())]
+    if model_id:
+        parts.append(t("run.model", lang, id=model_id))
     if simulated:
         parts.insert(0, t("run.simulated", lang))
     return t("sep.dot", lang).join(parts)
@@ -253,6 +256,13 @@ table{{border-collapse:collapse}} h2{{margin-top:2rem}}</style></head>
 {body}
 </body></html>
 """
+
+
+def _model_id(pipeline_run) -> str | None:
+    """The id of the health model that scored the run (trained in it or frozen), if the health stage ran."""
+    if pipeline_run is None or "health" not in pipeline_run or not pipeline_run["health"].has("model"):
+        return None
+    return pipeline_run["health"].json("model").get("model_id")
 
 
 def _run_section(run: dict, prefix: str, lang: str) -> str:
@@ -757,7 +767,7 @@ def run(
                 shutil.copy2(exported, staging / exported.name)  # files for others (the CRM's action list)
         skipped = pipeline_run.missing_sections if pipeline_run is not None else []
         not_due = [x for x in pipeline_run.skipped_sections if x not in skipped] if pipeline_run is not None else []
-        meta = _meta_line(params, started, lang, simulated)
+        meta = _meta_line(params, started, lang, simulated, model_id=_model_id(pipeline_run))
         public = {k: v for k, v in cfg.to_dict().items() if not isinstance(v, dict)}
         entries, failures = [], []
         paths = machine_paths(staging, data_path, out_dir, Path(notebooks_dir).resolve())
