@@ -247,3 +247,16 @@ def test_the_health_stage_fits_on_a_sample_scores_everyone_and_says_so(first_run
     assert model["n_train"] < len(run.panel) and accounts > 120
     with pytest.raises(ConfigError, match="max_fit_accounts"):
         RunConfig.from_dict({"health": {"max_fit_accounts": 5}})
+
+
+def test_survey_drivers_of_a_large_company_come_from_a_sample_of_its_accounts(first_run, world):
+    """Only surveys is recomputed: its drivers see the answers of 100 accounts, and the stage says so."""
+    run = pipeline.run({"data_dir": str(world), "run_date": RUN_DATE, "surveys": {"max_driver_accounts": 100}},
+                       until="surveys", strict=True, progress=lambda m: None)
+    assert run.records["surveys"].status == "computed" and run.records["panel"].status == "reused"
+    note = run["surveys"].json("drivers_sample")
+    assert note["sampled"] and note["fitted_on"] == 100 and note["accounts"] > 100
+    assert run["surveys"].frame("drivers")["accounts"].max() <= 100
+    assert not first_run["surveys"].json("drivers_sample")["sampled"]  # the default: every account of a small one
+    with pytest.raises(ConfigError, match="max_driver_accounts"):
+        RunConfig.from_dict({"surveys": {"max_driver_accounts": 3}})

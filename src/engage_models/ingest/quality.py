@@ -91,8 +91,13 @@ def file_encodings(report: IngestReport, lang: str = "en") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "source", "encoding", "encoding_how"])
 
 
+#: The quality queries are scans and small aggregates: a bounded buffer pool keeps a 50M-event company's run
+#: under 4 GB (DuckDB's default is 80% of the machine's memory, held until the process ends).
+QUALITY_MEMORY = "1GB"
+
+
 def _con() -> duckdb.DuckDBPyConnection:
-    return connect_duckdb()
+    return connect_duckdb(memory_limit=QUALITY_MEMORY)
 
 
 def _tables(processed: Path) -> dict[str, Path]:

@@ -70,6 +70,7 @@ class SurveyConfig:
     trend_freq: str = "M"  # period of the trends: M (month), Q (quarter)
     driver_bootstrap: int = 300  # bootstrap draws for the drivers' intervals
     n_jobs: int = -1  # processes sharing the drivers' bootstraps (-1: every core); the intervals do not depend on it
+    max_driver_accounts: int | None = 4000  # more answering accounts: drivers from a random sample of this many
     watch_list: int = 15  # accounts to call in the report
 
 
@@ -295,6 +296,9 @@ class RunConfig:
         for name, jobs in {"health.n_jobs": h.n_jobs, "survival.n_jobs": s.n_jobs, "surveys.n_jobs": v.n_jobs}.items():
             if jobs == 0:
                 raise ConfigError(f"{name} must be a number of processes (1, 2, ...) or -1 for every core, not 0")
+        if v.max_driver_accounts is not None and v.max_driver_accounts < 100:
+            raise ConfigError(f"surveys.max_driver_accounts must be at least 100 accounts (or empty: all), "
+                              f"not {v.max_driver_accounts!r}")
         if h.max_fit_accounts is not None and h.max_fit_accounts < 100:
             raise ConfigError(f"health.max_fit_accounts must be at least 100 accounts (or empty: fit on all), "
                               f"not {h.max_fit_accounts!r}")

@@ -304,8 +304,16 @@ def surveys(ctx: Context) -> None:
     def drivers():
         if pnl is None:
             raise InsufficientData(ctx.why_missing("panel"))
+        from .._core.sampling import sample_note, stratified_accounts
+
         cols = dr.candidate_drivers(pnl.columns)
         joined, indicators = dr.one_hot(dr.attach_panel(data.nps, pnl, cols, max_age_days=45), data.attributes)
+        # a large company's drivers come from the answers of a sample of its accounts (a simple random one:
+        # one stratum); the account bootstrap's intervals are those of the sample, so honest and a little wider
+        sample = stratified_accounts(joined["account_id"], np.zeros(len(joined), int), v.max_driver_accounts, c.seed)
+        out.json("drivers_sample", sample_note(sample, joined["account_id"].nunique()))
+        if sample is not None:
+            joined = joined[joined["account_id"].isin(pd.Index(sample))]
         out.frame("drivers", dr.driver_correlations(joined, cols + indicators, ci="bootstrap",
                                                     n_boot=v.driver_bootstrap, seed=c.seed, n_jobs=v.n_jobs))
 
