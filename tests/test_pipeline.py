@@ -214,12 +214,24 @@ def test_the_same_data_and_parameters_give_the_same_artifacts(first_run, world, 
         assert a.manifest["files"] == b.manifest["files"], stage
         for name in a.manifest["files"]:
             if name.endswith(".parquet") and "/" not in name:
-                pd.testing.assert_frame_equal(a.frame(name[:-8]), b.frame(name[:-8]), obj=f"{stage}/{name}")
+                pd.testing.assert_frame_equal(*(f.frame(name[:-8]).drop(columns=list(IDS), errors="ignore")
+                                                for f in (a, b)), obj=f"{stage}/{name}")
             elif name.endswith(".json") and not name.endswith(".attrs.json") and name != "processed.json":
-                x, y = a.json(name[:-5]), b.json(name[:-5])
-                if isinstance(x, dict):
-                    x, y = ({k: v for k, v in d.items() if k not in timing} for d in (x, y))
+                x, y = (_without(f.json(name[:-5]), timing | IDS) for f in (a, b))
                 assert _close(x, y), f"{stage}/{name}: {x} != {y}"
+
+
+#: A model's id hashes its exact numbers: recomputed from scratch, the panel's parallel sums can change the last
+#: bits of a coefficient (equal to 1e-9 above), and the recomputed model is then, rightly, another model.
+IDS = {"model_id", "files", "old_model"}
+
+
+def _without(x, keys: set):
+    if isinstance(x, dict):
+        return {k: _without(v, keys) for k, v in x.items() if k not in keys}
+    if isinstance(x, list):
+        return [_without(v, keys) for v in x]
+    return x
 
 
 def test_every_stage_reads_only_stages_that_run_before_it():
