@@ -134,6 +134,49 @@ def test_rmst_of_a_step_curve_by_hand():
     assert c.rmst(3.0, 2.0)[0] == pytest.approx((0.5 * 1 + 0.25 * 1) / 0.5)  # conditional on S(3) = 0.5
 
 
+def _rmst_by_loop(times, h, tail, t0, horizon, delta):
+    """One account's conditional RMST, step by step in plain Python (the reference)."""
+    def integral(x, y):  # int_x^y exp(-delta (u - t0)) du
+        return y - x if delta == 0 else (np.exp(-delta * (x - t0)) - np.exp(-delta * (y - t0))) / delta
+
+    def cum(t):
+        k = max(int(np.searchsorted(times, t, side="right")) - 1, 0)
+        return h[k] + tail * max(t - times[-1], 0.0)
+
+    a, b, total = t0, t0 + horizon, 0.0
+    for k in range(len(times) - 1):
+        lo, hi = max(times[k], a), min(times[k + 1], b)
+        if hi > lo:
+            total += np.exp(-(h[k] - cum(a))) * integral(lo, hi)
+    lo = max(a, times[-1])
+    if b > lo:  # the tail, on a fine grid
+        u = np.linspace(lo, b, 20001)
+        f = np.exp(-(h[-1] + tail * (u - times[-1]) - cum(a))) * np.exp(-delta * (u - t0))
+        total += float(np.sum((f[1:] + f[:-1]) / 2 * np.diff(u)))
+    return total
+
+
+def test_rmst_of_many_horizons_and_rates_equals_a_step_by_step_sum():
+    rng = np.random.default_rng(5)
+    times = np.r_[0.0, np.sort(rng.uniform(0, 30, 40))]
+    n = 60
+    h = np.cumsum(rng.exponential(0.02, (len(times), n)) * rng.uniform(0.2, 5, n), axis=0)
+    h[0] = 0.0
+    h[:, 0] = np.r_[0.0, np.full(len(times) - 1, 800.0)]  # S = 0 after the first knot: 0, not 0 / 0
+    tail = rng.uniform(0, 0.1, n)
+    t0 = np.r_[rng.uniform(0, 40, n - 3), times[7], 0.0, 31.0]  # on a knot, at 0, past the last knot
+    curves = SurvivalCurves(times, h, tail)
+    specs = [(36.0, 0.0), (36.0, 0.01), (3.0, 0.0), (0.0, 0.0), (0.5, 0.2)]
+    got = curves.rmst_many(t0, specs, chunk=7)  # several blocks
+    for j, (horizon, delta) in enumerate(specs):
+        ref = [_rmst_by_loop(times, h[:, i], tail[i], t0[i], horizon, delta) for i in range(n)]
+        np.testing.assert_allclose(got[j], ref, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(curves.rmst(t0, horizon, discount=delta), got[j], rtol=1e-12, atol=1e-12)
+    assert np.isfinite(got).all()
+    with pytest.raises(ValueError, match="horizon"):
+        curves.rmst_many(t0, [(-1.0, 0.0)])
+
+
 def test_tail_hazard_is_the_average_of_the_last_window():
     times = np.array([0.0, 10.0, 20.0, 30.0])
     assert tail_hazard(times, np.array([0.0, 0.1, 0.3, 0.6]), window=20) == pytest.approx((0.6 - 0.1) / 20)

@@ -227,6 +227,31 @@ def test_penalizer_is_chosen_by_cross_validated_partial_likelihood():
     assert row0["cv_loglik_diff"] < -row0["cv_loglik_diff_se"] < 0  # beaten by more than its standard error
 
 
+def test_on_a_large_company_the_penalty_is_chosen_on_a_stratified_sample_and_carried_to_every_row(person_months):
+    from engage_models.survival import report
+
+    covs = [f"x{i}" for i in range(16)]
+    data = _exp_table(600, 15, 0.0, 2)
+    model = CoxModel(covariates=covs, check_ph=False, cv=5, max_cv_accounts=150).fit(data)
+    sample = model.penalizer_sample_
+    assert sample == {"sampled_accounts": 150, "accounts": 600, "rows_scale": 0.25}
+    on_sample = pick_penalizer(model.cv_results_)
+    assert on_sample == max(model.penalizers)  # 150 accounts of noise: the largest penalty, as above
+    assert model.penalizer_ == pytest.approx(on_sample * 0.25)  # the same total penalty on 4x the rows
+    assert model.n_accounts_ == 600 and any("150 of 600 accounts" in n for n in model.notes())
+    marked = report.penalizer_table(model.cv_results_, model.penalizer_, sample=sample).frame
+    assert marked.loc[marked["surv.chosen"], "penalizer"].tolist() == [on_sample]
+    assert "150" in report.penalizer_note(sample, model.penalizer_, "ja") and not report.penalizer_note(None, 0.1)
+    # no sample when the company is small enough
+    assert CoxModel(covariates=covs, check_ph=False, max_cv_accounts=600).fit(data).penalizer_sample_ is None
+    # start/stop rows: whole accounts are sampled, churners in proportion, the final fit on every row
+    tv = TimeVaryingCox(covariates=["x0", "x1", "x2"], max_cv_accounts=100).fit(person_months)
+    s = tv.penalizer_sample_
+    assert s["sampled_accounts"] == 100 and s["accounts"] == 400
+    assert 0.15 < s["rows_scale"] < 0.35 and tv.n_rows_ == len(person_months)
+    assert tv.penalizer_ == pytest.approx(pick_penalizer(tv.cv_results_) * s["rows_scale"])
+
+
 def test_pick_penalizer_takes_the_smallest_within_one_standard_error():
     res = pd.DataFrame({"penalizer": [0.0, 0.01, 0.1, 1.0], "cv_loglik_diff": [-3.0, -1.0, 0.0, -9.0],
                         "cv_loglik_diff_se": [2.0, 2.0, 0.0, 4.0]})

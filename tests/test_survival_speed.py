@@ -119,3 +119,23 @@ def test_the_m_out_of_n_bootstrap_keeps_the_full_bootstraps_widths():
     assert all(0.8 < r < 1.25 for r in ratios), ratios
     for c in ("expected_remaining_months", "ltv"):
         assert ((part[f"{c}_low"] <= part[c] + 1e-9) & (part[c] <= part[f"{c}_high"] + 1e-9)).mean() > 0.9
+
+
+def test_group_folds_keep_every_row_of_an_account_together_and_match_the_account_folds():
+    from engage_models.survival.evaluation import account_folds, group_folds
+
+    rng = np.random.default_rng(3)
+    ids = rng.permutation(np.repeat([f"a{i}" for i in range(300)], rng.integers(1, 6, 300)))
+    df = pd.DataFrame({"account_id": ids, "event": (rng.random(len(ids)) < 0.1).astype(int),
+                       "plan": rng.choice(["x", "y", "z"], len(ids))})
+    splits = group_folds(df, "account_id", "event", 5, random_state=1, categorical=["plan"])
+    acc = df.groupby("account_id", sort=False).agg({"event": "max", "plan": "first"})
+    expected = account_folds(acc, "event", 5, 1, ["plan"])
+    assert len(splits) == len(expected)
+    seen = np.zeros(len(df), int)
+    for (train, test), (_, acc_test) in zip(splits, expected):
+        seen[test] += 1
+        assert set(df["account_id"].iloc[test]) == set(acc.index[acc_test])
+        assert not set(df["account_id"].iloc[test]) & set(df["account_id"].iloc[train])
+        assert len(train) + len(test) == len(df)
+    assert (seen == 1).all()  # the test parts partition the rows

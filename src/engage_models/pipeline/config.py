@@ -59,6 +59,7 @@ class SurvivalConfig:
     n_boot: int = 100  # bootstrap refits for the intervals of remaining lifetime, LTV and revenue at risk
     n_jobs: int = -1  # processes sharing those refits (-1: every core); the intervals do not depend on it
     max_resample: int | None = 4000  # with more accounts, each refit resamples this many (m-out-of-n, rescaled)
+    max_cv_accounts: int | None = 4000  # with more accounts, the Cox penalties are chosen on a stratified sample
 
 
 @dataclass(frozen=True)

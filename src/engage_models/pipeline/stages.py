@@ -563,14 +563,16 @@ def survival(ctx: Context) -> None:
         out.skip("km_band", ctx.why_missing("health", "scores"))
 
     def cox():
-        model = CoxModel(covariates=adata.covariates, entry_col="entry", random_state=c.seed).fit(lt)
+        model = CoxModel(covariates=adata.covariates, entry_col="entry", random_state=c.seed,
+                         max_cv_accounts=s.max_cv_accounts).fit(lt)
         out.frame("cox_summary", model.summary.reset_index(names="term"))
         if model.cv_results_ is not None:
             out.frame("cox_penalizer", model.cv_results_)
         for name, df in (("cox_ph_before", model.ph_test_), ("cox_ph_after", model.ph_test_after_)):
             if df is not None:
                 out.frame(name, df)
-        out.json("cox", {"penalizer": model.penalizer_, "remedies": model.remedies_,
+        out.json("cox", {"penalizer": model.penalizer_, "penalizer_sample": model.penalizer_sample_,
+                         "remedies": model.remedies_,
                          "assumptions": {lang: model.assumptions_text(lang) for lang in ("en", "ja")}})
         return model
 
@@ -596,7 +598,8 @@ def survival(ctx: Context) -> None:
     pnl = ctx.input("panel").frame("panel")
     pdata = analysis.panel_table(adata, panel=pnl)
     try:
-        tv = TimeVaryingCox(covariates=pdata.covariates, random_state=c.seed).fit(pdata.start_stop)
+        tv = TimeVaryingCox(covariates=pdata.covariates, random_state=c.seed,
+                            max_cv_accounts=s.max_cv_accounts).fit(pdata.start_stop)
     except InsufficientData as exc:
         for name in ("tv_summary", "oot_panel", "values"):  # the per-account values come from this model
             out.skip(name, str(exc))
@@ -610,7 +613,7 @@ def survival(ctx: Context) -> None:
     ctx.section("discrete_summary", discrete)
     if tv.cv_results_ is not None:
         out.frame("tv_penalizer", tv.cv_results_)
-    out.json("time_varying", {"penalizer": tv.penalizer_})
+    out.json("time_varying", {"penalizer": tv.penalizer_, "penalizer_sample": tv.penalizer_sample_})
     if cutoff is not None:
         ctx.section("oot_panel", lambda: out.json("oot_panel", analysis.out_of_time_panel(pdata, tv, cutoff).result))
     else:  # the panel model is tested at the account model's cutoff

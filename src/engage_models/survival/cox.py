@@ -208,12 +208,17 @@ class CoxModel(BaseEstimator):
         Months over which the hazard beyond the last observed tenure is averaged.
     unpenalised_summary : bool
         Refit without penalty for :attr:`summary` when the penalizer is positive (see module docstring).
+    max_cv_accounts : int, optional
+        With more accounts, the penalizer is chosen on a stratified sample of this many and rescaled to the
+        whole data (:func:`penalty_sample`; ``penalizer_sample_`` and the notes say so). The final fit uses
+        every account.
     """
 
     def __init__(self, covariates=None, categorical=None, strata=None, duration_col="duration", event_col="event",
                  entry_col=None, penalizer=None, penalizers=PENALIZERS, cv=5, check_ph=True, ph_alpha=0.01,
                  remedy=True, time_split=None, split_time=None, tail_window=12.0, max_strata=1,
-                 min_stratum_events=MIN_STRATUM_EVENTS, unpenalised_summary=True, random_state=0):
+                 min_stratum_events=MIN_STRATUM_EVENTS, unpenalised_summary=True, random_state=0,
+                 max_cv_accounts=None):
         self.covariates = covariates
         self.categorical = categorical
         self.strata = strata
@@ -233,6 +238,7 @@ class CoxModel(BaseEstimator):
         self.min_stratum_events = min_stratum_events
         self.unpenalised_summary = unpenalised_summary
         self.random_state = random_state
+        self.max_cv_accounts = max_cv_accounts
 
     # ------------------------------------------------------------------------------------------- fitting
     def _prepare(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -257,12 +263,17 @@ class CoxModel(BaseEstimator):
         self.aliased_ = self.design_.aliased_records()
         self.n_accounts_ = len(data)
         self.n_events_ = int(data[self.event_col].sum())
-        self.penalizer_note_ = None
+        self.penalizer_note_ = self.penalizer_sample_ = None
         if self.penalizer is None and len(self.penalizers) > 1:
             try:
-                self.cv_results_ = choose_penalizer(self, data, self.penalizers, cv=self.cv,
+                rows, self.penalizer_sample_ = penalty_sample(data, np.arange(len(data)), data[self.event_col],
+                                                              self.max_cv_accounts, self.random_state)
+                self.cv_results_ = choose_penalizer(self, rows, self.penalizers, cv=self.cv,
                                                     random_state=self.random_state)
                 self.penalizer_ = pick_penalizer(self.cv_results_)
+                if self.penalizer_sample_:
+                    self.penalizer_note_ = sample_text(self.penalizer_sample_, self.penalizer_)
+                    self.penalizer_ *= self.penalizer_sample_["rows_scale"]
             except InsufficientData as exc:
                 self.cv_results_ = None
                 self.penalizer_ = float(min(self.penalizers))
@@ -704,6 +715,35 @@ def pick_penalizer(results: pd.DataFrame, score: str = "cv_loglik") -> float:
     best = results[score].max()
     near = results[results[score] >= best - CONCORDANCE_TIE]
     return float(near["penalizer"].min())
+
+
+def penalty_sample(data: pd.DataFrame, ids, events, max_accounts: int | None, seed: int = 0):
+    """The rows on which to choose a penalizer for a large company, and what was done: ``(rows, note)``.
+
+    With more than ``max_accounts`` accounts, the cross-validation that chooses the ridge penalty runs on a
+    stratified sample of that many accounts (churned or not, in proportion:
+    :func:`~engage_models._core.sampling.stratified_accounts`); ``note`` holds ``sampled_accounts``,
+    ``accounts`` and ``rows_scale`` (the sample's share of the rows). lifelines' penalty grows with the rows
+    (``penalizer x rows / 2 x |beta|^2``), so the strength chosen on the sample is multiplied by
+    ``rows_scale`` for the whole data: the same total penalty, the prior it stands for unchanged. ``note`` is
+    ``None`` (and ``rows`` is ``data``) when there are no more accounts than that.
+    """
+    from .._core.sampling import stratified_accounts
+
+    ids = np.asarray(ids)
+    picked = stratified_accounts(ids, np.asarray(events), max_accounts, seed)
+    if picked is None:
+        return data, None
+    keep = pd.Index(picked).get_indexer(ids) >= 0
+    return data[keep], {"sampled_accounts": int(len(picked)), "accounts": int(len(pd.unique(ids))),
+                        "rows_scale": float(keep.sum() / len(data))}
+
+
+def sample_text(note: dict, chosen: float) -> str:
+    """The sentence a model's notes give for a penalizer chosen on a sample (see :func:`penalty_sample`)."""
+    return (f"penalizer chosen by cross-validation on a stratified sample of {note['sampled_accounts']:,} of "
+            f"{note['accounts']:,} accounts ({chosen:g} there, {chosen * note['rows_scale']:.3g} on every row: "
+            "the same total penalty)")
 
 
 def choose_penalizer(model: CoxModel, data: pd.DataFrame, penalizers=PENALIZERS, cv: int = 5,

@@ -137,13 +137,23 @@ class SurvivalCurves:
         the closed-form tail ``S(t_K) e^{-\\lambda (l - t_K)} e^{-\\delta (l - a)} (1 - e^{-r (b - l)}) / r``
         with ``r = \\lambda + \\delta`` and ``l = max(a, t_K)``.
         """
-        if horizon < 0:
+        return self.rmst_many(t0, [(horizon, discount)], chunk=chunk)[0]
+
+    def rmst_many(self, t0, specs, chunk: int = 4096) -> np.ndarray:
+        """:meth:`rmst` for several ``(horizon, discount)`` pairs at once: an array (len(specs), n).
+
+        The survival ratios ``S(t_k) / S(t0)`` and their running integrals are formed once per discount rate
+        (one pass over the knots); each horizon then reads two entries per account. The cost of LTV's five
+        integrals (three horizons, the 36-month window with and without discounting) is that of about two.
+        """
+        specs = [(float(h), float(d)) for h, d in specs]
+        if any(h < 0 for h, _ in specs):
             raise ValueError("horizon must be >= 0")
         t0 = np.broadcast_to(np.asarray(t0, dtype=float), (self.n,))
-        out = np.empty(self.n)
+        out = np.empty((len(specs), self.n))
         for lo in range(0, self.n, chunk):
             sl = slice(lo, lo + chunk)
-            out[sl] = _rmst_block(self.times, self.cumhaz[:, sl], self.tail_hazard[sl], t0[sl], horizon, discount)
+            out[:, sl] = _rmst_blocks(self.times, self.cumhaz[:, sl], self.tail_hazard[sl], t0[sl], specs)
         return out
 
     def to_frame(self, times=None) -> pd.DataFrame:
@@ -154,37 +164,60 @@ class SurvivalCurves:
         return s.stack().rename("survival").reset_index()
 
 
-def _expint(a: np.ndarray, b: np.ndarray, origin: np.ndarray, delta: float) -> np.ndarray:
-    """``\\int_a^b e^{-delta (u - origin)} du`` (element-wise, 0 where b <= a)."""
-    length = np.maximum(b - a, 0.0)
+def _expint_abs(x: np.ndarray, y: np.ndarray, delta: float) -> np.ndarray:
+    """``\\int_x^y e^{-delta u} du`` (element-wise; x <= y)."""
     if delta == 0:
-        return length
-    return np.exp(-delta * (a - origin)) * -np.expm1(-delta * length) / delta
+        return y - x
+    return np.exp(-delta * x) * -np.expm1(-delta * (y - x)) / delta
 
 
-def _rmst_block(times, cumhaz, tail, t0, horizon, delta):
-    a, b = t0, t0 + horizon
-    # H(t0): S(u) / S(t0) = exp(-(H(u) - H(t0))) is formed as one exponent, so that a curve already at
-    # S = 0 (a very large hazard) gives 0 months rather than 0 / 0
+def _rmst_blocks(times, cumhaz, tail, t0, specs):
+    """Conditional RMST of a block of accounts for each ``(horizon, discount)`` in ``specs``.
+
+    Steps: with ``E_k = S(t_k) / S(t0)`` for the steps ``[t_k, t_{k+1})`` from the one holding ``t0`` on (others
+    0) and ``C_m = sum_{k<m} E_k \\int_{t_k}^{t_{k+1}} e^{-delta u} du``, the integral over ``[a, b)`` is
+    ``C_{kb+1} - C_{ka}`` less the parts of the two end steps outside ``[a, b)``, times ``e^{delta a}``.
+    ``S(u) / S(t0)`` is formed as one exponent, so that a curve already at ``S = 0`` gives 0 months.
+    """
+    n_knots, n = cumhaz.shape
+    cols = np.arange(n)
     t_k = times[-1]
-    k = np.clip(np.searchsorted(times, a, side="right") - 1, 0, len(times) - 1)
-    h0 = cumhaz[k, np.arange(cumhaz.shape[1])] + tail * np.maximum(a - t_k, 0.0)
-    left = times[:-1, None]
-    right = times[1:, None]
-    lo = np.clip(left, a, b)
-    hi = np.clip(right, a, b)
-    inside = hi > lo  # steps after t0 only: their H is >= H(t0), so the exponent is <= 0
-    rel = np.where(inside, cumhaz[:-1] - h0, 0.0)
-    steps = np.where(inside, np.exp(-rel) * _expint(lo, hi, a, delta), 0.0).sum(0)
-    # tail: [t_K, inf) with S(u) = exp(-H_K - lam (u - t_K))
-    lo_t = np.maximum(a, t_k)
-    length = np.maximum(b - lo_t, 0.0)
-    rate = tail + delta
-    s_lo = np.exp(-np.maximum(cumhaz[-1] + tail * (lo_t - t_k) - h0, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        integral = np.where(rate > 0, -np.expm1(-rate * length) / np.where(rate > 0, rate, 1.0), length)
-    tail_part = s_lo * np.exp(-delta * (lo_t - a)) * integral
-    return steps + tail_part
+    a = np.maximum(t0, 0.0)  # the steps start at 0
+    k_a = np.clip(np.searchsorted(times, t0, side="right") - 1, 0, n_knots - 1)
+    h0 = cumhaz[k_a, cols] + tail * np.maximum(t0 - t_k, 0.0)
+    out = np.empty((len(specs), n))
+    steps_of = {}
+    if n_knots > 1:
+        live = np.arange(n_knots - 1)[:, None] >= k_a[None, :]  # steps at or after the one holding t0
+        e = np.exp(-np.where(live, cumhaz[:-1] - h0, np.inf))  # <= 1: H is non-decreasing
+        s_a = e[np.minimum(k_a, n_knots - 2), cols]
+        for delta in {d for _, d in specs}:
+            run = np.zeros((n_knots, n))
+            np.cumsum(e * _expint_abs(times[:-1], times[1:], delta)[:, None], axis=0, out=run[1:])
+            steps_of[delta] = run
+    for j, (horizon, delta) in enumerate(specs):
+        b = t0 + horizon
+        steps = np.zeros(n)
+        if n_knots > 1:
+            b_s = np.minimum(b, t_k)
+            ok = b_s > a
+            k_b = np.clip(np.searchsorted(times, b_s, side="left") - 1, 0, n_knots - 2)
+            ka = np.minimum(k_a, n_knots - 2)
+            run = steps_of[delta]
+            s_b = np.exp(-np.maximum(cumhaz[k_b, cols] - h0, 0.0))
+            total = (run[k_b + 1, cols] - run[ka, cols]
+                     - s_a * _expint_abs(times[ka], np.maximum(a, times[ka]), delta)
+                     - s_b * _expint_abs(np.minimum(b_s, times[k_b + 1]), times[k_b + 1], delta))
+            steps = np.where(ok, np.maximum(total, 0.0) * np.exp(delta * t0), 0.0)
+        # tail: [t_K, inf) with S(u) = exp(-H_K - lam (u - t_K))
+        lo_t = np.maximum(t0, t_k)
+        length = np.maximum(b - lo_t, 0.0)
+        rate = tail + delta
+        s_lo = np.exp(-np.maximum(cumhaz[-1] + tail * (lo_t - t_k) - h0, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            integral = np.where(rate > 0, -np.expm1(-rate * length) / np.where(rate > 0, rate, 1.0), length)
+        out[j] = steps + s_lo * np.exp(-delta * (lo_t - t0)) * integral
+    return out
 
 
 def from_baseline(times, baseline_cumhaz, partial_hazard, tail_hazard_baseline=0.0, index=None) -> SurvivalCurves:

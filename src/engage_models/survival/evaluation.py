@@ -288,12 +288,11 @@ def group_folds(df: pd.DataFrame, id_col: str, event_col: str, cv: int, random_s
     its categorical levels are those of its first row. Returns row positions."""
     acc = df.groupby(id_col, sort=False).agg({event_col: "max", **{c: "first" for c in categorical}})
     splits = account_folds(acc, event_col, cv, random_state, categorical)
-    ids = df[id_col].to_numpy()
-    out = []
-    for _tr, te in splits:
-        test = np.isin(ids, acc.index.to_numpy()[te])
-        out.append((np.flatnonzero(~test), np.flatnonzero(test)))
-    return out
+    fold = np.empty(len(acc), dtype=np.int64)
+    for f, (_tr, te) in enumerate(splits):
+        fold[te] = f
+    row_fold = fold[acc.index.get_indexer(df[id_col])]  # a hash lookup: np.isin on object ids is quadratic-ish
+    return [(np.flatnonzero(row_fold != f), np.flatnonzero(row_fold == f)) for f in range(len(splits))]
 
 
 def categorical_columns(model, df: pd.DataFrame) -> list[str]:

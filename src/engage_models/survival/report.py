@@ -160,15 +160,34 @@ def ph_table(before, after=None, lang: str = "en") -> Table:
     return table(pd.DataFrame(rows), lang=lang, decimals=2)
 
 
-def penalizer_table(results: pd.DataFrame | None, chosen: float, lang: str = "en", score: str = "cv_loglik") -> Table:
-    """The penalties tried with their cross-validated scores, the chosen one marked (empty when it was given)."""
+def penalizer_table(results: pd.DataFrame | None, chosen: float, lang: str = "en", score: str = "cv_loglik",
+                    sample: dict | None = None) -> Table:
+    """The penalties tried with their cross-validated scores, the chosen one marked (empty when it was given).
+
+    ``sample``: the model's ``penalizer_sample_`` when the penalties were tried on a sample of accounts
+    (:func:`~.cox.penalty_sample`); the row marked is the one chosen there (``chosen / rows_scale``);
+    :func:`penalizer_note` says how the strength was carried to every row.
+    """
     if results is None:
         return table(pd.DataFrame({"penalizer": [chosen], "surv.chosen": [True]}), lang=lang, decimals=3)
     out = results.copy()
-    out["surv.chosen"] = out["penalizer"] == chosen
-    keep = [c for c in ("penalizer", score, f"{score}_sd", "cv_loglik_diff", "cv_loglik_diff_se", "within_1se",
-                        "harrell_c", "concordance", "concordance_sd", "uno_c", "surv.chosen") if c in out]
+    on_sample = chosen / sample["rows_scale"] if sample else chosen
+    out["surv.chosen"] = np.isclose(out["penalizer"].to_numpy(float), on_sample, rtol=1e-9, atol=0.0)
+    keep = [c for c in _PENALIZER_COLUMNS if c in out]
     return table(out[keep], lang=lang, decimals=3)
+
+
+def penalizer_note(sample: dict | None, chosen: float, lang: str = "en") -> str:
+    """One sentence when the penalties were tried on a sample of accounts (else ``""``)."""
+    if not sample:
+        return ""
+    return t("surv.penalizer_sample", lang, m=fmt_number(sample["sampled_accounts"], lang),
+             n=fmt_number(sample["accounts"], lang), chosen=f"{chosen / sample['rows_scale']:g}",
+             full=f"{chosen:.3g}")
+
+
+_PENALIZER_COLUMNS = ("penalizer", "cv_loglik", "cv_loglik_sd", "cv_loglik_diff", "cv_loglik_diff_se", "within_1se",
+                      "harrell_c", "concordance", "concordance_sd", "uno_c", "surv.chosen")
 
 
 def evaluation_table(results: dict, lang: str = "en") -> Table:

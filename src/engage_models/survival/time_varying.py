@@ -53,10 +53,12 @@ from .cox import (
     check_events,
     coefficient_table,
     lifelines_convergence_logged,
+    penalty_sample,
     pick_penalizer,
     plot_forest,
     runaway_terms,
     runaway_text,
+    sample_text,
     selection_table,
 )
 from .curves import SurvivalCurves, tail_hazard
@@ -120,13 +122,15 @@ class _StartStopModel(BaseEstimator):
     def _choose_penalizer(self, df: pd.DataFrame) -> None:
         """``penalizer_``: the given one, else the smallest within one SE of the best cross-validated
         log-likelihood (:meth:`cv_log_likelihood` over folds of accounts, shared by the penalizers)."""
-        self.penalizer_note_ = None
+        self.penalizer_note_ = self.penalizer_sample_ = None
         if self.penalizer is not None or len(self.penalizers) < 2:
             self.penalizer_ = float(self.penalizer if self.penalizer is not None else self.penalizers[0])
             self.cv_results_ = None
             return
         from .evaluation import categorical_columns, group_folds
 
+        df, self.penalizer_sample_ = penalty_sample(df, df[self.id_col], df[self.event_col],
+                                                    getattr(self, "max_cv_accounts", None), self.random_state)
         try:
             splits = group_folds(df, self.id_col, self.event_col, self.cv, self.random_state,
                                  categorical_columns(self, df))
@@ -148,6 +152,9 @@ class _StartStopModel(BaseEstimator):
                                                       test[self.event_col], m.linear_predictor(test))
             self.cv_results_ = selection_table(self.penalizers, cvl, {"concordance": conc})
             self.penalizer_ = pick_penalizer(self.cv_results_)
+            if self.penalizer_sample_:
+                self.penalizer_note_ = sample_text(self.penalizer_sample_, self.penalizer_)
+                self.penalizer_ *= self.penalizer_sample_["rows_scale"]
         except InsufficientData as exc:
             self.cv_results_ = None
             self.penalizer_ = float(min(self.penalizers))
@@ -267,13 +274,17 @@ class TimeVaryingCox(_StartStopModel):
         does not depend on the start; a start near it saves steps: the bootstrap refits (:meth:`refit_params`)
         and the penalizers of one cross-validation fold start from a fitted model's coefficients, and the
         unpenalised refit for :attr:`summary` from the penalised ones.
+    max_cv_accounts : int, optional
+        With more accounts, the penalizer is chosen on a stratified sample of this many and rescaled to every
+        row (:func:`~.cox.penalty_sample`; ``penalizer_sample_`` and the notes say so). The final fit, its
+        bootstrap refits and its predictions use every account.
     """
 
     label = "time-varying Cox model"
 
     def __init__(self, covariates=None, categorical=None, id_col="account_id", start_col="start", stop_col="stop",
                  event_col="event", penalizer=None, penalizers=PENALIZERS, cv=5, tail_window=12.0,
-                 unpenalised_summary=True, random_state=0, init_params=None):
+                 unpenalised_summary=True, random_state=0, init_params=None, max_cv_accounts=None):
         self.covariates = covariates
         self.categorical = categorical
         self.id_col = id_col
@@ -287,6 +298,7 @@ class TimeVaryingCox(_StartStopModel):
         self.unpenalised_summary = unpenalised_summary
         self.random_state = random_state
         self.init_params = init_params
+        self.max_cv_accounts = max_cv_accounts
 
     def _warm_start(self, fitted) -> dict:
         if fitted is None or not hasattr(fitted, "params_") or not len(fitted.params_):

@@ -52,13 +52,13 @@ def account_value(curves: SurvivalCurves, t0, mrr, *, margin: float = 0.8, annua
     t0 = np.broadcast_to(np.asarray(t0, dtype=float), (curves.n,))
     mrr = np.broadcast_to(np.asarray(mrr, dtype=float), (curves.n,))
     delta = monthly_discount_rate(annual_discount_rate)
-    rem = curves.rmst(t0, horizon)
-    disc = curves.rmst(t0, horizon, discount=delta) if delta else rem
+    ints = curves.rmst_many(t0, [(horizon, 0.0), (horizon, delta), *((k, 0.0) for k in horizons)])
+    rem, disc = ints[0], ints[1]
     out = pd.DataFrame({"tenure_months": t0, "mrr": mrr, "expected_remaining_months": rem,
                         "discounted_months": disc, "ltv": margin * mrr * disc}, index=curves.index)
-    for k in horizons:
+    for j, k in enumerate(horizons):
         out[f"churn_{k}m"] = curves.churn_probability(t0, k)
-        out[f"remaining_{k}m"] = curves.rmst(t0, k)
+        out[f"remaining_{k}m"] = ints[2 + j]
     return out
 
 
