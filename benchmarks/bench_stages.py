@@ -101,7 +101,7 @@ def run_child(folder: str) -> None:
         if len(words) >= 2:
             if words[1] != "done" and message.rstrip().endswith("..."):
                 marks[words[0]] = [time.perf_counter()]
-            elif words[0] in marks:
+            elif words[1] == "done" and words[0] in marks:  # not the lines after it ("health model ... kept")
                 marks[words[0]].append(time.perf_counter())
         print(message, file=sys.stderr, flush=True)
 

@@ -167,3 +167,21 @@ def test_report_07_in_japanese_says_why_in_japanese_and_shows_the_user_personas(
     # the lifecycle paths need health scores: the reason is the Japanese one, and no English reason is shown
     assert "計算できませんでした（理由：ヘルススコアがありません（英語の詳細：" in body
     assert "Not computed" not in body and "no health scores" not in body
+
+
+def test_a_large_company_fits_personas_on_a_sample_of_accounts_and_assigns_every_account(no_churn, tmp_path):
+    from engage_models.journeys.views import header
+
+    root = tmp_path / "world"
+    shutil.copytree(no_churn, root, ignore=shutil.ignore_patterns("artifacts"))
+    run = pipeline.run(_config(root, max_fit_accounts=40, users=False), until="personas", progress=lambda m: None)
+    art = run["personas"]
+    info = art.json("personas")
+    assert info["fit_accounts"] == 40 and info["eligible_accounts"] > 40
+    assign = art.frame("persona_assignments")
+    assert len(assign) == len(run.panel) and assign["persona"].notna().all()  # every account, every date
+    assert assign["persona"].nunique() == info["k"]
+    assert f"random sample of the {info['eligible_accounts']:,} eligible" in header(info, "en")
+    assert "無作為に抽出" in header(info, "ja")
+    full = pipeline.run(_config(root, users=False), until="personas", progress=lambda m: None)
+    assert "random sample" not in header(full["personas"].json("personas"), "en")

@@ -123,3 +123,21 @@ def test_the_bootstraps_auc_and_average_precision_are_scikit_learns(seed):
             assert roc_auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
             assert average_precision(y, p) == pytest.approx(average_precision_score(y, p), abs=1e-12)
     assert np.isnan(roc_auc(np.zeros(5), np.arange(5.0))) and np.isnan(average_precision(np.zeros(5), np.arange(5.0)))
+
+
+def test_the_metric_bootstrap_resamples_whole_accounts_and_does_not_depend_on_the_processes():
+    from engage_models.health.evaluation import METRICS, bootstrap
+
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(300), rng.integers(1, 5, 300))
+    y = (rng.random(len(groups)) < 0.2).astype(float)
+    scores = {"a": y * 0.3 + rng.random(len(y)), "b": rng.random(len(y))}
+    one = bootstrap(y, scores, groups, n_boot=30, seed=2)
+    two = bootstrap(y, scores, groups, n_boot=30, seed=2, n_jobs=2)
+    for key, d in one.attrs["draws"].items():
+        np.testing.assert_array_equal(d, two.attrs["draws"][key])
+    # draw 0 by hand: the accounts picked, each with all its rows, in the order drawn
+    pick = np.random.default_rng(2).integers(0, 300, 300)
+    idx = np.concatenate([np.flatnonzero(groups == g) for g in pick])
+    assert one.attrs["draws"][("a", "roc_auc")][0] == METRICS["roc_auc"](y[idx], scores["a"][idx])
+    assert one.attrs["draws"][("b", "ici")][0] == METRICS["ici"](y[idx], scores["b"][idx])

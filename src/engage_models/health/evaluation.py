@@ -39,7 +39,7 @@ from scipy import stats
 from .._core.errors import InsufficientData
 from .._core.i18n import fmt_interval, t
 from .._core.plots import BAND_COLOURS, error_bars, new_ax
-from .._core.progress import step
+from .._core.progress import effective_n_jobs, step
 from .._core.stats import log_loss
 
 log = logging.getLogger(__name__)
@@ -167,33 +167,55 @@ HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "brier": False, "log_loss":
                     "ici": False}
 
 
-def _cluster_rows(groups) -> tuple[int, list[np.ndarray]]:
-    codes, uniq = pd.factorize(pd.Series(groups))
-    rows = pd.Series(np.arange(len(codes))).groupby(codes).apply(np.asarray).to_list()
-    return len(uniq), rows
+def _bootstrap_draws(y, scores, codes, n, picks, metrics) -> list[dict | None]:
+    """Every metric of every score on each resample (the rows of its drawn clusters, in the order drawn);
+    ``None`` for a resample with one class only."""
+    order = np.argsort(codes, kind="stable")  # each cluster's rows, ascending
+    counts = np.bincount(codes, minlength=n)
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    out = []
+    for pick in picks:
+        lengths = counts[pick]
+        offsets = np.repeat(starts[pick] - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+        idx = order[offsets + np.arange(int(lengths.sum()))]
+        yy = y[idx]
+        if yy.min() == yy.max():
+            out.append(None)
+            continue
+        out.append({(s, m): fn(yy, p[idx]) for s, p in scores.items() for m, fn in metrics.items()})
+    return out
 
 
 def bootstrap(y, scores: dict[str, np.ndarray], groups, n_boot: int = 200, seed: int = 0,
-              metrics: dict[str, Callable] | None = None) -> pd.DataFrame:
+              metrics: dict[str, Callable] | None = None, n_jobs: int | None = None) -> pd.DataFrame:
     """Point estimate and 95% percentile interval of each metric for each score, resampling ``groups``.
 
     The same resamples serve every score, so differences between scores can be read off paired
-    (:func:`paired_difference`).
+    (:func:`paired_difference`). The resamples are drawn first, from ``seed``, and shared among ``n_jobs``
+    processes (joblib; ``-1`` every core), so the intervals do not depend on ``n_jobs``.
     """
     metrics = metrics or METRICS
     y = np.asarray(y, float)
-    n, rows = _cluster_rows(groups)
+    scores = {s: np.asarray(p, float) for s, p in scores.items()}
+    codes, uniq = pd.factorize(pd.Series(np.asarray(groups)))
+    n = len(uniq)
     rng = np.random.default_rng(seed)
+    picks = [rng.integers(0, n, n) for _ in range(n_boot)]  # clusters drawn, per resample
+    jobs = max(1, min(n_boot, effective_n_jobs(n_jobs)))
+    if jobs == 1:
+        per_draw = _bootstrap_draws(y, scores, codes, n, picks, metrics)
+    else:
+        from sklearn.utils.parallel import Parallel, delayed
+
+        parts = Parallel(n_jobs=jobs)(delayed(_bootstrap_draws)(y, scores, codes, n, picks[j::jobs], metrics)
+                                      for j in range(jobs))
+        per_draw = [parts[b % jobs][b // jobs] for b in range(n_boot)]  # part j holds draws j, j + jobs, ...
     draws = {(s, m): [] for s in scores for m in metrics}
-    picks = [np.concatenate([rows[i] for i in rng.integers(0, n, n)]) for _ in range(n_boot)]
-    for idx in picks:
-        yy = y[idx]
-        if yy.min() == yy.max():
+    for values in per_draw:
+        if values is None:  # one class only: no metric
             continue
-        for s, p in scores.items():
-            pp = np.asarray(p, float)[idx]
-            for m, fn in metrics.items():
-                draws[(s, m)].append(fn(yy, pp))
+        for key, v in values.items():
+            draws[key].append(v)
     out = []
     for s, p in scores.items():
         for m, fn in metrics.items():
@@ -252,10 +274,11 @@ class Backtest:
         return self.predictions.pivot_table(index=["as_of", "account_id", "y"], columns="model",
                                             values="p").reset_index()
 
-    def summary(self, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
+    def summary(self, n_boot: int = 200, seed: int = 0, n_jobs: int | None = None) -> pd.DataFrame:
         w = self.wide()
         models = [c for c in w.columns if c not in ("as_of", "account_id", "y")]
-        boot = bootstrap(w["y"], {m: w[m] for m in models}, w["account_id"], n_boot=n_boot, seed=seed)
+        boot = bootstrap(w["y"], {m: w[m] for m in models}, w["account_id"], n_boot=n_boot, seed=seed,
+                         n_jobs=n_jobs)
         boot.attrs["n"] = len(w)
         boot.attrs["churned"] = int(w["y"].sum())
         return boot

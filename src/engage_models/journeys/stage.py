@@ -161,10 +161,16 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> p
     n_acc = rows["account_id"].nunique()
     if n_acc < pc.min_accounts:
         raise Thin("pj.why.few_accounts", n=int(n_acc), days=pc.min_tenure_days, need=pc.min_accounts)
+    fit = rows
+    if pc.max_fit_accounts and n_acc > pc.max_fit_accounts:  # a large company: whole accounts, at random
+        ids = np.sort(rows["account_id"].unique())
+        picked = np.random.default_rng(c.seed).choice(ids, size=pc.max_fit_accounts, replace=False)
+        fit = rows[rows["account_id"].isin(set(picked))]
     model = PS.PersonaModel(metrics=metrics, k_range=(pc.k_min, pc.k_max), n_bootstrap=pc.n_bootstrap,
-                            min_stability=pc.min_stability, random_state=c.seed).fit(rows, groups=rows["account_id"])
+                            min_stability=pc.min_stability, random_state=c.seed).fit(fit, groups=fit["account_id"])
+    labels = model.predict(rows[metrics]) if len(fit) < len(rows) else model.labels_
     registry = PS.PersonaRegistry(registry_path(c))
-    matches = registry.match(model, np.bincount(model.labels_, minlength=model.n_personas_), pc.max_match_distance)
+    matches = registry.match(model, np.bincount(labels, minlength=model.n_personas_), pc.max_match_distance)
     number = dict(zip(matches["cluster"], matches["persona"], strict=True))
     assign = pnl[["account_id", "as_of"]].copy()
     assign["persona"] = pd.Series(model.predict(pnl[metrics]), index=pnl.index).map(number).astype(int)
@@ -186,7 +192,8 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> p
     out.frame("persona_sizes", sizes)
     previous = comparison_date(assign["as_of"], pc.compare_months)
     info = {"as_of": latest, "k": model.n_personas_, "criterion": model.criterion_, "metrics": metrics,
-            "fit_dates": chosen, "fit_rows": len(rows), "fit_accounts": int(n_acc),
+            "fit_dates": chosen, "fit_rows": len(fit), "fit_accounts": int(fit["account_id"].nunique()),
+            "eligible_accounts": int(n_acc),
             "min_tenure_days": pc.min_tenure_days, "min_stability": pc.min_stability,
             "matches": matches.to_dict("records"), "registry_known": len(registry.personas),
             "switching": switching_rate(assign), "previous": previous}

@@ -57,8 +57,12 @@ def header(info: dict, lang: str = "en") -> str:
     """One sentence: how many personas, chosen how, fitted on what."""
     sw = info.get("switching") or {}
     rate = _pct_interval(sw.get("rate"), sw.get("low"), sw.get("high"), lang) if sw.get("rate") is not None else "—"
-    return t("pj.header", lang, k=info["k"], accounts=info["fit_accounts"], dates=len(info["fit_dates"]),
+    text = t("pj.header", lang, k=info["k"], accounts=info["fit_accounts"], dates=len(info["fit_dates"]),
              tenure=info["min_tenure_days"], stability=fmt_number(info["min_stability"], lang, 2), switching=rate)
+    eligible = info.get("eligible_accounts", info["fit_accounts"])
+    if eligible > info["fit_accounts"]:
+        text += " " + t("pj.fit_sample", lang, m=info["fit_accounts"], n=eligible)
+    return text
 
 
 def persona_table_view(tbl: pd.DataFrame, lang: str = "en", currency: str = "USD", horizon_days: int = 90):

@@ -120,6 +120,7 @@ class PersonaConfig:
     min_stability: float = 0.8  # median adjusted Rand index a number of personas needs to be chosen
     min_tenure_days: int = 90  # personas are fitted on accounts at least this old (younger ones are assigned)
     min_accounts: int = 30  # fewer accounts to fit on: no personas
+    max_fit_accounts: int | None = 5000  # more: fitted on a random sample of this many accounts, applied to all
     fit_months: int = 12  # fitted on quarterly snapshots of this many months
     compare_months: int = 3  # growth and moves between personas since this many months ago
     max_match_distance: float = 0.5  # RMS z distance within which a persona keeps its registered name

@@ -438,7 +438,7 @@ def health(ctx: Context) -> None:
         models = health_models(c)
         bt = evaluation.backtest(pnl, models, horizon_days=c.horizon_days, n_cutoffs=h.n_cutoffs,
                                  train_accounts=sample)
-        summary = bt.summary(n_boot=h.metric_bootstrap, seed=c.seed)
+        summary = bt.summary(n_boot=h.metric_bootstrap, seed=c.seed, n_jobs=h.n_jobs)
         chosen.update(choose_form(summary, h.score))
         learned = FORM_MODEL[chosen["form"]]
         if {"learned", "shape"} <= set(models):
