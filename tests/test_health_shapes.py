@@ -336,3 +336,55 @@ def test_the_summary_states_a_shape_cards_effect_from_the_10th_to_the_90th_perce
         linear = learned_in_words(card.drop(columns="kind"), lang)  # the linear card's wording is per SD
         assert "standard deviation" in linear or "標準偏差" in linear
     assert learned_in_words(card).index("usage") < learned_in_words(card).index("tickets")  # protects, then harms
+
+
+def test_neighbouring_ranges_with_the_same_points_are_shown_as_one_range():
+    model = ShapeScore()
+    model.card_ = {"terms": [{"specs": [[1.5, 3.5, 7.5], {"Pro": 1, "Starter": 2}], "features": ["tickets", "plan"]}]}
+    model.integer_ = {"tickets"}
+    span = model._span_text
+    assert [span(0, 0, i, i, "en") for i in (1, 2, 3, 4)] == [range_text([1.5, 3.5, 7.5], i, True) for i in (1, 2, 3, 4)]
+    assert span(0, 0, 2, 3, "en") == range_text([1.5, 7.5], 2, True)  # 2-3 and 4-7: 2-7
+    assert span(0, 0, 1, 2, "en") == range_text([3.5], 1, True)  # at most 3
+    assert span(0, 0, 3, 4, "en") == range_text([3.5], 2, True)  # 4 or more
+    values = np.array([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0], [1.0, 2.0], [5.0, np.nan]])
+    # cells 0 (missing) .. 4 of tickets: missing stays alone, 1-3 equal, 4 differs
+    assert model._merged_cells(0, 0, np.array([0, 1, 2, 3, 4]), values) == [[0], [1, 2, 3], [4]]
+    assert model._merged_cells(0, 0, np.array([1, 3, 4]), values[:3]) == [[0], [1, 2]]  # cell 2 absent: not across
+    assert model._merged_cells(0, 1, np.array([1, 2]), np.array([[1.0], [1.0]])) == [[0], [1]]  # levels stay apart
+
+
+def test_merged_pair_tables_show_the_same_points_as_the_full_grid():
+    X, y, _ = _threshold_world(4000, seed=3)
+    model = ShapeScore(metrics=["tickets_90d", "usage"], interactions=1, max_interaction_bins=16,
+                       random_state=0).fit(X, y)
+    (name, merged), = model.pair_tables().items()
+    (_, full), = model.pair_tables(decimals=12).items()
+    grid = full.to_numpy(float).round(0)
+
+    def starts(a):  # the first of each run of equal neighbours (no missing cells in this world)
+        return [0] + [i for i in range(1, len(a)) if not np.array_equal(a[i], a[i - 1], equal_nan=True)]
+
+    rows, cols = starts(grid), starts(grid.T)
+    assert len(rows) < grid.shape[0] or len(cols) < grid.shape[1]  # something to merge on a 16 x 16 grid
+    assert merged.shape == (len(rows), len(cols))
+    np.testing.assert_array_equal(merged.to_numpy(float).round(0), grid[np.ix_(rows, cols)])
+    assert merged.index[0].split("-")[0] == full.index[0].split("-")[0]  # the first range starts where it did
+
+
+def test_the_report_draws_the_three_largest_pair_tables_and_names_the_others():
+    from engage_models.health import views as hv
+
+    def tb(spread):
+        return {"index": ["a", "b"], "columns": ["x", "y"], "points": [[0.0, spread], [None, 1.0]],
+                "row_label": "r", "column_label": "c"}
+
+    tables = {lang: {f"p{i}": tb(10.0 - i) for i in range(5)} for lang in ("en", "ja")}
+    shown = hv.pair_table_views(tables, "en")
+    assert [name for name, _ in shown] == ["p0", "p1", "p2"]
+    assert shown[0][1].iloc[0].tolist() == ["a", 0.0, 10.0]
+    assert hv.more_pairs_text(tables, "en") == ("2 more pairwise term(s), each moving fewer points than the tables "
+                                                "above: p3 (7.0 points); p4 (6.0 points).")
+    assert "p3（7.0点）" in hv.more_pairs_text(tables, "ja")
+    assert hv.more_pairs_text({"en": dict(list(tables["en"].items())[:3])}, "en") == ""
+    assert len(hv.pair_table_views(tables, "en", max_tables=None)) == 5

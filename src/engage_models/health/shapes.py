@@ -609,28 +609,63 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                          "n_train": self.n_train_, "interval": None})
         return df
 
-    def pair_tables(self, lang: str = "en") -> dict[str, pd.DataFrame]:
+    def pair_tables(self, lang: str = "en", decimals: int = 0) -> dict[str, pd.DataFrame]:
         """Each pairwise term as a small two-way table of points (rows: first feature's cells, columns: the
-        second's; cells without training rows blank)."""
+        second's; cells without training rows blank), largest range of points first.
+
+        Neighbouring ranges of a metric whose points are the same to ``decimals`` (whole points, as CS tools
+        type them) in every cell of the other metric are shown as one range ("4-10" for "4-6" and "7-10"): a
+        16 x 16 grid of which a team can read only the few steps that matter becomes the table of those steps,
+        and nothing shown at that precision changes."""
         check_is_fitted(self, "card_")
         scale = 100.0 / self.card_["total"]
         out = {}
-        for ti, tm in enumerate(self.card_["terms"]):
+        order = sorted(range(len(self.card_["terms"])),
+                       key=lambda ti: -(self.card_["terms"][ti]["hi"] - self.card_["terms"][ti]["lo"]))
+        for ti in order:
+            tm = self.card_["terms"][ti]
             if tm["kind"] != "pair":
                 continue
             pts = scale * (np.clip(-tm["scores"], tm["lo"], tm["hi"]) - tm["lo"])
             pts = np.where(tm["weights"] > 0, pts, np.nan)
             keep_r = np.flatnonzero(np.nansum(tm["weights"], axis=1) > 0)
             keep_c = np.flatnonzero(np.nansum(tm["weights"], axis=0) > 0)
-            table = pd.DataFrame(pts[np.ix_(keep_r, keep_c)],
-                                 index=[self.cell_text(ti, int(i), lang, 0) for i in keep_r],
-                                 columns=[self.cell_text(ti, int(j), lang, 1) for j in keep_c])
+            grid = pts[np.ix_(keep_r, keep_c)]
+            rows = self._merged_cells(ti, 0, keep_r, np.round(grid, decimals))
+            cols = self._merged_cells(ti, 1, keep_c, np.round(grid, decimals).T)
+            table = pd.DataFrame(grid[np.ix_([r[0] for r in rows], [c[0] for c in cols])],
+                                 index=[self._span_text(ti, 0, keep_r[r[0]], keep_r[r[-1]], lang) for r in rows],
+                                 columns=[self._span_text(ti, 1, keep_c[c[0]], keep_c[c[-1]], lang) for c in cols])
             table.index.name = M.label(tm["features"][0], lang) if tm["features"][0] in self.metrics_ else t(
                 tm["features"][0], lang)
             table.columns.name = M.label(tm["features"][1], lang) if tm["features"][1] in self.metrics_ else t(
                 tm["features"][1], lang)
             out[self.term_label(ti, lang)] = table
         return out
+
+    def _merged_cells(self, ti: int, dim: int, cells: np.ndarray, values: np.ndarray) -> list[list[int]]:
+        """Runs of positions in ``cells`` (a pair term's cells of feature ``dim``, rows of ``values``) that are
+        neighbouring ranges of a number with equal rows: each run is shown as one range. Missing values and
+        levels of a category stay alone."""
+        spec = self.card_["terms"][ti]["specs"][dim]
+        runs: list[list[int]] = []
+        for pos, cell in enumerate(cells):
+            prev = runs[-1][-1] if runs else None
+            if (prev is not None and not isinstance(spec, dict) and cell > 1 and cells[prev] == cell - 1
+                    and cells[prev] != 0 and np.array_equal(values[prev], values[pos], equal_nan=True)):
+                runs[-1].append(pos)
+            else:
+                runs.append([pos])
+        return runs
+
+    def _span_text(self, ti: int, dim: int, first: int, last: int, lang: str) -> str:
+        """Words for the cells ``first`` to ``last`` of a term's feature ``dim`` (one range when several)."""
+        if first == last:
+            return self.cell_text(ti, int(first), lang, dim)
+        tm = self.card_["terms"][ti]
+        cuts = np.asarray(tm["specs"][dim], float)
+        sub = ([cuts[first - 2]] if first >= 2 else []) + ([cuts[last - 1]] if last - 1 < len(cuts) else [])
+        return range_text(sub, 2 if first >= 2 else 1, tm["features"][dim] in self.integer_, lang)
 
     def drivers(self, X, k: int = 3, lang: str = "en") -> pd.DataFrame:
         """Per row: the ``k`` terms costing most points against the typical healthy account, in words with the

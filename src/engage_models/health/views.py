@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_pp, t
+from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_pp, t
 from .._core.plots import BAND_COLOURS, new_ax
 from .design import feature_label
 
@@ -167,11 +167,30 @@ def plot_shapes(card: pd.DataFrame, lang: str = "en", ncols: int = 4, top: int |
     return fig
 
 
-def pair_table_views(tables: dict, lang: str = "en") -> list[tuple[str, pd.DataFrame]]:
-    """The pairwise terms (the health stage's ``pair_tables`` JSON) as (title, two-way table of points)."""
+#: Pairwise tables the health report shows in full (the largest ranges of points); the others are named.
+MAX_PAIR_TABLES = 3
+
+
+def pair_table_views(tables: dict, lang: str = "en", max_tables: int | None = MAX_PAIR_TABLES
+                     ) -> list[tuple[str, pd.DataFrame]]:
+    """The pairwise terms (the health stage's ``pair_tables`` JSON, largest range of points first) as (title,
+    two-way table of points): the first ``max_tables`` of them (:func:`more_pairs_text` names the others)."""
     out = []
-    for name, tb in (tables or {}).get(lang, {}).items():
-        df = pd.DataFrame(np.asarray(tb["points"], dtype=float), index=tb["index"], columns=tb["columns"]).round(1)
+    for name, tb in list((tables or {}).get(lang, {}).items())[:max_tables]:
+        df = pd.DataFrame(np.asarray(tb["points"], dtype=float), index=tb["index"], columns=tb["columns"]).round(0)
         df.index.name = f"{tb['row_label']} \\ {tb['column_label']}"
         out.append((name, df.reset_index()))
     return out
+
+
+def more_pairs_text(tables: dict, lang: str = "en", max_tables: int | None = MAX_PAIR_TABLES) -> str:
+    """The pairwise terms not drawn by :func:`pair_table_views`, each with its range of points ("" if none)."""
+    rest = list((tables or {}).get(lang, {}).items())[max_tables:] if max_tables is not None else []
+    if not rest:
+        return ""
+    items = []
+    for name, tb in rest:
+        pts = np.asarray(tb["points"], dtype=float)
+        spread = float(np.nanmax(pts) - np.nanmin(pts)) if np.isfinite(pts).any() else 0.0
+        items.append(t("hs.pair_item", lang, name=name, points=fmt_number(spread, lang, 1)))
+    return t("hs.more_pairs", lang, n=len(rest), items=t("sep.list", lang).join(items))
