@@ -133,6 +133,13 @@ def test_another_major_version_or_scikit_learn_minor_version_is_a_clear_error(fi
         check_versions(card, {**now, "scikit-learn": f"{major}.{int(minor) + 1}.0"})
     with pytest.raises(ConfigError, match="another major version"):
         check_versions(card, {**now, "engage_models": f"{int(now['engage_models'].split('.')[0]) + 1}.0.0"})
+    if form == "shape":  # the boosting machine inside a shape card: interpret-core's minor version too
+        major, minor = now["interpret-core"].split(".")[:2]
+        check_versions(card, {**now, "interpret-core": f"{major}.{minor}.99"})
+        with pytest.raises(ConfigError, match="interpret-core"):
+            check_versions(card, {**now, "interpret-core": f"{major}.{int(minor) + 1}.0"})
+    else:
+        assert "interpret-core" not in card["versions"]
 
 
 # ------------------------------------------------------------------------------------------ the retrain policy

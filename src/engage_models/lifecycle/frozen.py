@@ -373,7 +373,8 @@ def _major_minor(version: str) -> tuple[int, ...]:
 
 def check_versions(card: dict, installed: dict | None = None) -> None:
     """A model needs this package's major version and scikit-learn's major.minor version it was saved with
-    (scikit-learn does not promise that fitted estimators load across minor versions)."""
+    (scikit-learn does not promise that fitted estimators load across minor versions), and a shape card also
+    interpret-core's major.minor version (its boosting machine is part of the saved model)."""
     now = installed or library_versions(card.get("form"))
     then = card.get("versions", {})
     mid = card.get("model_id")
@@ -385,3 +386,9 @@ def check_versions(card: dict, installed: dict | None = None) -> None:
                           f"{now['scikit-learn']}: model files are not compatible across scikit-learn minor versions "
                           f"(install scikit-learn {'.'.join(map(str, _major_minor(then['scikit-learn'])))}.* or train "
                           "a new model)")
+    if "interpret-core" in then and "interpret-core" in now and (
+            _major_minor(then["interpret-core"]) != _major_minor(now["interpret-core"])):
+        raise ConfigError(f"model {mid} (a shape card) was saved with interpret-core {then['interpret-core']}; this "
+                          f"environment has {now['interpret-core']}: its learner is not promised to load across "
+                          f"minor versions (install interpret-core "
+                          f"{'.'.join(map(str, _major_minor(then['interpret-core'])))}.* or train a new model)")
