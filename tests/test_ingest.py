@@ -258,3 +258,17 @@ def test_every_planted_defect_is_quarantined_with_its_reason(small_ingested, tru
         assert r.rows_kept + r.rows_quarantined == r.rows_read
         q = load(name, root / "processed", quarantine=True)
         assert len(q) == r.rows_quarantined and q.reason.notna().all() and q.source_row.notna().all()
+
+
+def test_events_per_day_counts_events_and_distinct_accounts_per_day_and_type(tmp_path):
+    from engage_models.ingest.quality import events_per_day
+
+    ts = pd.to_datetime(["2025-01-01 01:00", "2025-01-01 23:59", "2025-01-01 05:00", "2025-01-02 00:00",
+                         "2025-01-01 07:00"], utc=True)
+    pd.DataFrame({"account_id": ["a", "a", "b", "b", "b"], "user_id": ["u1", "u2", None, "u3", "u3"],
+                  "timestamp": ts, "event_type": ["login", "login", "login", "login", "export"]}).to_parquet(
+        tmp_path / "events.parquet")
+    got = events_per_day(tmp_path)
+    assert got[["event_type", "events", "accounts"]].values.tolist() == [
+        ["export", 1, 1], ["login", 3, 2], ["login", 1, 1]]
+    assert got["day"].dt.strftime("%Y-%m-%d").tolist() == ["2025-01-01", "2025-01-01", "2025-01-02"]

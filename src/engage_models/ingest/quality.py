@@ -141,11 +141,18 @@ def observation_date(as_of: str | None, processed: str | Path) -> pd.Timestamp:
 
 
 def events_per_day(processed: str | Path) -> pd.DataFrame:
-    """Events per calendar day (UTC) and event type, plus distinct active accounts and users per day."""
+    """Events per calendar day (UTC) and event type, and the distinct accounts active in them.
+
+    The distinct count is a count of groups (day, type, account): a grouping spills to disk within the quality
+    stage's memory limit, while ``count(DISTINCT ...)`` over 160M events (50,000 accounts) ran out of it.
+    Active users per day are the engagement report's (its KPIs); counting them here too cost 3x this query.
+    """
     sql = """
-        SELECT date_trunc('day', timestamp) AS day, event_type, count(*) AS events,
-               count(DISTINCT account_id) AS accounts, count(DISTINCT user_id) AS users
-        FROM read_parquet($p) GROUP BY ALL ORDER BY day, event_type
+        WITH per_account AS (
+            SELECT date_trunc('day', timestamp) AS day, event_type, account_id, count(*) AS events
+            FROM read_parquet($p) GROUP BY ALL)
+        SELECT day, event_type, sum(events)::BIGINT AS events, count(*) AS accounts
+        FROM per_account GROUP BY ALL ORDER BY day, event_type
     """
     with _con() as con:
         df = con.execute(sql, {"p": str(Path(processed) / "events.parquet")}).df()
