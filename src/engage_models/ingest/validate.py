@@ -543,12 +543,20 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     annotated = _table_sql(contract, src, has_accounts)
     values = {**values, **src.params}
     extras = [j for j, n in enumerate(src.names) if n not in contract.column_names]
+    rows = f"({annotated})"
     if contract.cluster_by:
-        order = " ORDER BY " + ", ".join(_ident(c) for c in contract.cluster_by) + ", __file, __row"
+        cluster = [_ident(c) for c in contract.cluster_by]
+        if contract.cluster_by[0] == "account_id" and has_accounts:
+            # the accounts' rank in account_id order (an integer) sorts like the id itself, at a fraction of the
+            # cost of comparing strings: 160M events sort 25-40% faster (every kept row has a known account)
+            rows = (f"(SELECT __a.*, __k.__rank FROM ({annotated}) __a LEFT JOIN "
+                    "(SELECT account_id AS __acc, __rank FROM __accounts) __k ON __a.account_id = __k.__acc)")
+            cluster = ["__rank", *cluster]
+        order = " ORDER BY " + ", ".join(cluster) + ", __file, __row"
     else:
         order = " ORDER BY __file, __row" if contract.key else ""
     keep_cols = [_ident(c) for c in contract.column_names] + [f"__raw{j} AS {_ident(src.names[j])}" for j in extras]
-    keep_sql = f"SELECT {', '.join(keep_cols)} FROM ({annotated}) WHERE __reason IS NULL{order}"
+    keep_sql = f"SELECT {', '.join(keep_cols)} FROM {rows} WHERE __reason IS NULL{order}"
     q_names = _quarantine_names(src.names)
     data_cols = [f"CAST(__{'txt' if j in src.text else 'raw'}{j} AS VARCHAR) AS {_ident(n)}"
                  for j, n in enumerate(q_names)]
@@ -750,8 +758,9 @@ def ingest(
 
 def _accepted_accounts(con, staging: Path) -> None:
     """The accepted account ids, for the other tables' ``unknown account_id`` check."""
-    con.execute("CREATE OR REPLACE TEMP TABLE __accounts AS SELECT account_id FROM read_parquet($p)",
-                {"p": str(staging / "accounts.parquet")})
+    con.execute("CREATE OR REPLACE TEMP TABLE __accounts AS SELECT account_id, "
+                "(row_number() OVER (ORDER BY account_id))::BIGINT AS __rank FROM "
+                "(SELECT DISTINCT account_id FROM read_parquet($p))", {"p": str(staging / "accounts.parquet")})
 
 
 def load(table: str, processed_dir: str | Path = config.PROCESSED_DIR, quarantine: bool = False) -> pd.DataFrame:
