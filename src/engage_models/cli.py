@@ -300,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--out", type=Path, default=config.PROCESSED_DIR)
     i.add_argument("--now", default=None, help="timestamps after this are 'in the future' (default: now)")
     i.add_argument("--csat-scale", type=int, nargs=2, default=(1, 5), metavar=("LOW", "HIGH"))
-    i.add_argument("--memory-limit", default="4GB", help="DuckDB memory limit (default 4GB)")
+    i.add_argument("--memory-limit", default="3GB",
+                   help="DuckDB memory limit (default 3GB: a 16,000-account company ingests within 4 GB)")
     i.add_argument("--sources", type=Path, default=None,
                    help="sources file naming each table's file and encoding (default: RAW/sources.yaml if present)")
     i.add_argument("--encoding", action="append", default=None, metavar="TABLE=ENCODING",

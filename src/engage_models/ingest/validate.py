@@ -653,7 +653,7 @@ def ingest(
     now: datetime | str | None = None,
     csat_scale: tuple[int, int] = (1, 5),
     tables: tuple[str, ...] | None = None,
-    memory_limit: str | None = "4GB",
+    memory_limit: str | None = "3GB",
     threads: int | None = None,
 ) -> IngestReport:
     """Validate every table and replace ``processed_dir``; return what was read, kept and quarantined.

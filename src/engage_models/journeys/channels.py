@@ -17,6 +17,8 @@ or churn.
 
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 
 import duckdb
@@ -38,10 +40,17 @@ def _has(path: Path, column: str) -> bool:
 
 
 def _touches(processed: Path, until) -> pd.DataFrame:
-    """Touchpoints before ``until`` with the account's start: account_id, timestamp, channel, device."""
+    """Touchpoints before ``until``: account_id, timestamp, channel, device (a copy: callers may change it)."""
     path = processed / "touchpoints.parquet"
     if not path.exists():
         return pd.DataFrame(columns=["account_id", "timestamp", "channel", "device"])
+    return _read_touches(str(path), path.stat().st_mtime_ns, to_utc(until)).copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _read_touches(path: str, mtime_ns: int, until) -> pd.DataFrame:
+    """:func:`_touches` read once per file version and date (the stage's sections ask for the same rows)."""
+    path = Path(path)
     device = "coalesce(CAST(device AS VARCHAR), $unknown)" if _has(path, "device") else "$unknown"
     with duckdb.connect() as con:
         df = con.execute(f"SELECT account_id, timestamp, channel, {device} AS device FROM read_parquet($p) "
