@@ -45,6 +45,7 @@ import pandas as pd
 
 from .._core.errors import InsufficientData
 from .._core.io import read_json, write_json
+from .._core.sampling import stratified_accounts
 from .._core.stats import cluster_moments, effective_n, wilson_interval
 from .._core.time import to_utc
 from . import channels as CH
@@ -162,11 +163,9 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> p
     n_acc = rows["account_id"].nunique()
     if n_acc < pc.min_accounts:
         raise Thin("pj.why.few_accounts", n=int(n_acc), days=pc.min_tenure_days, need=pc.min_accounts)
-    fit = rows
-    if pc.max_fit_accounts and n_acc > pc.max_fit_accounts:  # a large company: whole accounts, at random
-        ids = np.sort(rows["account_id"].unique())
-        picked = np.random.default_rng(c.seed).choice(ids, size=pc.max_fit_accounts, replace=False)
-        fit = rows[rows["account_id"].isin(set(picked))]
+    # a large company: the rows of whole accounts drawn at random (one stratum: no outcome to balance here)
+    picked = stratified_accounts(rows["account_id"], np.zeros(len(rows)), pc.max_fit_accounts or None, c.seed)
+    fit = rows if picked is None else rows[rows["account_id"].isin(set(picked))]
     model = PS.PersonaModel(metrics=metrics, k_range=(pc.k_min, pc.k_max), n_bootstrap=pc.n_bootstrap,
                             min_stability=pc.min_stability, random_state=c.seed).fit(fit, groups=fit["account_id"])
     labels = model.predict(rows[metrics]) if len(fit) < len(rows) else model.labels_
