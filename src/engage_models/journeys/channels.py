@@ -18,7 +18,6 @@ or churn.
 from __future__ import annotations
 
 import functools
-
 from pathlib import Path
 
 import duckdb
