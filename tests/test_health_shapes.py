@@ -343,7 +343,8 @@ def test_neighbouring_ranges_with_the_same_points_are_shown_as_one_range():
     model.card_ = {"terms": [{"specs": [[1.5, 3.5, 7.5], {"Pro": 1, "Starter": 2}], "features": ["tickets", "plan"]}]}
     model.integer_ = {"tickets"}
     span = model._span_text
-    assert [span(0, 0, i, i, "en") for i in (1, 2, 3, 4)] == [range_text([1.5, 3.5, 7.5], i, True) for i in (1, 2, 3, 4)]
+    cells = (1, 2, 3, 4)
+    assert [span(0, 0, i, i, "en") for i in cells] == [range_text([1.5, 3.5, 7.5], i, True) for i in cells]
     assert span(0, 0, 2, 3, "en") == range_text([1.5, 7.5], 2, True)  # 2-3 and 4-7: 2-7
     assert span(0, 0, 1, 2, "en") == range_text([3.5], 1, True)  # at most 3
     assert span(0, 0, 3, 4, "en") == range_text([3.5], 2, True)  # 4 or more
