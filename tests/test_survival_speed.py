@@ -133,7 +133,7 @@ def test_group_folds_keep_every_row_of_an_account_together_and_match_the_account
     expected = account_folds(acc, "event", 5, 1, ["plan"])
     assert len(splits) == len(expected)
     seen = np.zeros(len(df), int)
-    for (train, test), (_, acc_test) in zip(splits, expected):
+    for (train, test), (_, acc_test) in zip(splits, expected, strict=True):
         seen[test] += 1
         assert set(df["account_id"].iloc[test]) == set(acc.index[acc_test])
         assert not set(df["account_id"].iloc[test]) & set(df["account_id"].iloc[train])
