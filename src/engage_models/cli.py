@@ -232,7 +232,7 @@ def _playbook(args) -> int:
 
 
 def _date_arg(text: str) -> str:
-    from .reports.runner import parse_run_date
+    from ._core.time import parse_run_date
 
     try:
         return parse_run_date(text)

@@ -11,7 +11,12 @@ Timestamp('2025-01-06 00:00:00+0000', tz='UTC')
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, date, datetime
+
 import pandas as pd
+
+from .errors import ConfigError
 
 #: Days in an average month (365.25 / 12): the clock of tenure, lifetimes and survival curves.
 DAYS_PER_MONTH = 365.25 / 12
@@ -47,3 +52,24 @@ def naive_utc(values) -> pd.Series:
 def months_between(start, end):
     """Elapsed months ``(end - start) / 30.4375 days`` (scalars or Series)."""
     return (end - start) / pd.Timedelta(days=DAYS_PER_MONTH)
+
+
+#: A run date (and the name of its reports folder): ``YYYY-MM-DD``.
+RUN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_run_date(value: str | date | None = None) -> str:
+    """The run date as ``YYYY-MM-DD``: ``value`` checked, or today in UTC."""
+    if value is None:
+        return datetime.now(UTC).date().isoformat()
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    try:
+        if not RUN_DATE.match(text):
+            raise ValueError
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ConfigError(f"run date must be a date YYYY-MM-DD, not {value!r}") from None

@@ -119,7 +119,7 @@ class Stage:
 # ------------------------------------------------------------------------------------------------ ingest
 def run_date_end(config: RunConfig) -> pd.Timestamp:
     """Ingest's "now": the end of the run date (timestamps after it are in the future)."""
-    from ..reports.runner import parse_run_date
+    from .._core.time import parse_run_date
 
     return to_utc(parse_run_date(config.run_date)) + pd.Timedelta(days=1)
 

@@ -38,7 +38,6 @@ import html
 import json
 import logging
 import os
-import re
 import shutil
 import sys
 import time
@@ -59,6 +58,8 @@ from .. import config
 from .._core.errors import ConfigError
 from .._core.i18n import LANGS, fmt_date, t
 from .._core.io import jsonable, write_text
+from .._core.time import RUN_DATE as _RUN_DIR
+from .._core.time import parse_run_date
 from ..demo.simulator import simulate
 from ..ingest.contracts import CONTRACTS
 from ..ingest.sources import SOURCES_FILE
@@ -122,25 +123,7 @@ _ENGINE_DEFAULTS = {"engine": "duckdb", "spark_master": None, "spark_driver_memo
 
 #: Parameters that make two runs comparable (a partial run keeps the other reports of its date only if equal).
 _SAME_RUN = ("data_key", "as_of", "horizon_days", "lang", "seed")
-_RUN_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LATEST = "latest"
-
-
-def parse_run_date(value: str | date | None = None) -> str:
-    """The run date as ``YYYY-MM-DD``: ``value`` checked, or today in UTC."""
-    if value is None:
-        return datetime.now(UTC).date().isoformat()
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value).strip()
-    try:
-        if not _RUN_DIR.match(text):
-            raise ValueError
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise ConfigError(f"run date must be a date YYYY-MM-DD, not {value!r}") from None
 
 
 def discover_notebooks(notebooks_dir: str | Path = config.NOTEBOOKS_DIR) -> list[Path]:
