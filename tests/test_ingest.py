@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -247,6 +248,34 @@ def test_sources_override_and_folders_of_parts(tmp_path):
     assert report.tables["events"].rows_kept == 1
     with pytest.raises(ConfigError, match="unknown table 'evnts'"):
         ingest(raw, tmp_path / "p3", sources={"evnts": other})
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_events_in_parts_are_ordered_by_account_time_then_file_name_and_row(tmp_path, fmt):
+    """Ties on account and time keep the files' name order (part-10 before part-2) and each file's row order."""
+    raw = _write(tmp_path / "raw", {k: v for k, v in _tables().items() if k != "events"})
+    parts = raw / "events"
+    parts.mkdir()
+    rng = np.random.default_rng(3)
+    frames = []
+    for k in range(12):  # 12 parts: the names sort part-0, part-1, part-10, part-11, part-2, ...
+        n = 6
+        part = pd.DataFrame({"account_id": rng.choice(["A2", "A1"], n), "user_id": "U1",
+                             "timestamp": pd.Timestamp("2025-01-05", tz="UTC") + pd.to_timedelta(
+                                 rng.integers(0, 2, n), unit="h"),
+                             "event_type": "login", "feature": "", "duration_s": np.arange(n) + 100.0 * k})
+        if fmt == "parquet":
+            part.to_parquet(parts / f"part-{k}.parquet", index=False)
+        else:
+            part.assign(timestamp=part["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(
+                parts / f"part-{k}.csv", index=False)
+        frames.append(part.assign(file=f"part-{k}", row=np.arange(n)))
+    _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    got = load("events", tmp_path / "processed")
+    want = pd.concat(frames).sort_values(["account_id", "timestamp", "file", "row"], kind="stable")
+    assert got["duration_s"].tolist() == want["duration_s"].tolist()
+    assert got["duration_s"].tolist() != pd.concat(frames).sort_values(
+        ["account_id", "timestamp", "duration_s"])["duration_s"].tolist()  # the file names' order mattered
 
 
 # --------------------------------------------------------------------------- the simulator's defects

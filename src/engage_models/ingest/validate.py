@@ -45,6 +45,7 @@ import json
 import logging
 import re
 import shutil
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -225,7 +226,9 @@ def _unique(name: str, taken) -> str:
 
 @dataclass
 class _Source:
-    """A source opened for validation: rows as ``__raw<j>`` (position j of ``names``), ``__row``, ``__file``."""
+    """A source opened for validation: rows as ``__raw<j>`` (position j of ``names``), ``__row``, ``__file`` and
+    ``__fileno`` (the file's position among the source's sorted files: an integer sorts far faster than the
+    name, and in the same order)."""
 
     sql: str
     params: dict
@@ -244,17 +247,17 @@ def _positional(names: list[str]) -> str:
 def _open_parquet(con, contract: C.TableContract, source: str) -> _Source:
     rel = con.sql("SELECT * FROM read_parquet($src) LIMIT 0", params={"src": source})
     names, types = list(rel.columns), [str(t) for t in rel.types]
-    if "file_row_number" not in names:
+    if "file_row_number" not in names and "file_index" not in names:
         fname = _unique("__file", names)
-        sql = (f"SELECT {_positional(names)}, file_row_number + 1 AS __row, {_ident(fname)} AS __file "
-               f"FROM read_parquet($src, file_row_number = true, filename = {_literal(fname)})")
+        sql = (f"SELECT {_positional(names)}, file_row_number + 1 AS __row, {_ident(fname)} AS __file, "
+               f"file_index AS __fileno FROM read_parquet($src, file_row_number = true, filename = {_literal(fname)})")
         return _Source(sql, {"src": source}, names, types)
-    # a data column named file_row_number: the rows are numbered by their order in a table instead
+    # a data column named file_row_number (or file_index): the rows are numbered by their order in a table
     parts = []
     for k, f in enumerate(_files(source)):
         con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT * FROM read_parquet($f)", {"f": str(f)})
-        parts.append(f"SELECT {_positional(names)}, rowid + 1 AS __row, {_literal(str(f))} AS __file "
-                     f"FROM __src{k}")
+        parts.append(f"SELECT {_positional(names)}, rowid + 1 AS __row, {_literal(str(f))} AS __file, "
+                     f"{k} AS __fileno FROM __src{k}")
     return _Source(" UNION ALL ".join(parts), {}, names, types)
 
 
@@ -282,9 +285,10 @@ def _open_json(con, contract: C.TableContract, source: str, given: str | None, w
     parts = []
     for k, (f, cols) in enumerate(columns):
         sel = ", ".join(f"{_ident(n) if n in cols else 'NULL'} AS __raw{j}" for j, n in enumerate(names))
-        parts.append(f"SELECT {sel}, rowid + 1 AS __row, {_literal(str(f))} AS __file FROM __src{k}")
+        parts.append(f"SELECT {sel}, rowid + 1 AS __row, {_literal(str(f))} AS __file, {k} AS __fileno "
+                     f"FROM __src{k}")
     sql = " UNION ALL ".join(parts)
-    types = [str(t) for t in con.sql(f"SELECT * EXCLUDE (__row, __file) FROM ({sql}) LIMIT 0").types]
+    types = [str(t) for t in con.sql(f"SELECT * EXCLUDE (__row, __file, __fileno) FROM ({sql}) LIMIT 0").types]
     return _Source(sql, {}, names, types, encodings=encodings, detected=given is None)
 
 
@@ -313,7 +317,7 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
         try:  # clean files (nearly all): DuckDB alone, strict, streaming
             con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT *, $file AS __file "
                         f"FROM {_read_csv_sql(columns, header=True)}", p)
-            parts.append(f"SELECT *, rowid + 1 AS __row FROM __src{k}")
+            parts.append(f"SELECT *, rowid + 1 AS __row, {k} AS __fileno FROM __src{k}")
             continue
         except duckdb.Error as exc:
             log.info("%s: %s has lines that are not rows (%s); splitting it", contract.name, f, str(exc)[:200])
@@ -331,7 +335,7 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
         p = {"f": str(good), "delim": ",", "file": str(f)}
         con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT *, $file AS __file "
                     f"FROM {_read_csv_sql({**columns, '__row': 'BIGINT'}, header=False)}", p)
-        parts.append(f"SELECT * FROM __src{k}")
+        parts.append(f"SELECT *, {k} AS __fileno FROM __src{k}")
         bad_cols = {"__row": "BIGINT", "__line": "BIGINT", "__rawline": "VARCHAR", "__reason": "VARCHAR"}
         p = {"f": str(rejects), "delim": ",", "file": str(f)}
         con.execute(f"CREATE OR REPLACE TEMP TABLE __bad{k} AS SELECT *, $file AS __file "
@@ -354,7 +358,7 @@ def _typed_text(con, contract: C.TableContract, names: list[str], rows_sql: str,
     changed = [j for j, (a, b) in enumerate(zip(before, types, strict=True)) if a != b]
     cast = ", ".join(f"CAST(NULLIF(trim(__raw{j}), '') AS {t}) AS __raw{j}, __raw{j} AS __txt{j}" if j in changed
                      else f"__raw{j}" for j, t in enumerate(types))
-    sql = f"SELECT {cast}, __row, __file FROM ({rows_sql})"
+    sql = f"SELECT {cast}, __row, __file, __fileno FROM ({rows_sql})"
     return sql, types, changed
 
 
@@ -369,9 +373,10 @@ def _open_database(con, contract: C.TableContract, source: Source, work: Path) -
     db = source.database
     landed = D.land(db, work / f"{contract.name}.database.parquet", table=contract.name)
     params = {"dbpath": str(landed.path), "dblabel": D.label(db)}
-    sql = (f"SELECT {_positional(landed.names)}, {_ident(landed.row_column)} AS __row, $dblabel AS __file "
+    sql = (f"SELECT {_positional(landed.names)}, {_ident(landed.row_column)} AS __row, $dblabel AS __file, "
+           "0 AS __fileno "
            f"FROM read_parquet($dbpath)")
-    types = [str(t) for t in con.sql("SELECT * EXCLUDE (__row, __file) FROM (" + sql + ") LIMIT 0",
+    types = [str(t) for t in con.sql("SELECT * EXCLUDE (__row, __file, __fileno) FROM (" + sql + ") LIMIT 0",
                                      params=params).types]
     sql, types, text = _typed_text(con, contract, landed.names, sql, params, types)
     return _Source(sql, params, landed.names, types, text=text)
@@ -490,13 +495,13 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool) -> s
     if contract.account_fk and has_accounts:
         reasons.append((C.UNKNOWN_ACCOUNT, '"account_id" NOT IN (SELECT account_id FROM __accounts)'))
     cases = ", ".join(f"CASE WHEN {cond} THEN {_literal(reason)} END" for reason, cond in reasons) or "NULL"
-    base = f"SELECT {', '.join(raw_sel + typed_sel)}, __row, __file FROM ({src.sql})"
+    base = f"SELECT {', '.join(raw_sel + typed_sel)}, __row, __file, __fileno FROM ({src.sql})"
     checked = f"SELECT *, NULLIF(concat_ws('; ', {cases}), '') AS __r0 FROM ({base})"
     if contract.key:
         key = ", ".join(_ident(k) for k in contract.key)
         key_ok = " AND ".join(f"{_ident(k)} IS NOT NULL" for k in contract.key)
         dup = (f"CASE WHEN __r0 IS NULL AND {key_ok} AND row_number() OVER "
-               f"(PARTITION BY {key}, __r0 IS NULL ORDER BY __file, __row) > 1 "
+               f"(PARTITION BY {key}, __r0 IS NULL ORDER BY __fileno, __row) > 1 "
                f"THEN {_literal(C.duplicate(contract.key))} END")
         return f"SELECT *, coalesce(__r0, {dup}) AS __reason FROM ({checked})"
     return f"SELECT *, __r0 AS __reason FROM ({checked})"
@@ -548,13 +553,14 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         cluster = [_ident(c) for c in contract.cluster_by]
         if contract.cluster_by[0] == "account_id" and has_accounts:
             # the accounts' rank in account_id order (an integer) sorts like the id itself, at a fraction of the
-            # cost of comparing strings: 160M events sort 25-40% faster (every kept row has a known account)
+            # cost of comparing strings (every kept row has a known account, so the rank alone decides)
             rows = (f"(SELECT __a.*, __k.__rank FROM ({annotated}) __a LEFT JOIN "
                     "(SELECT account_id AS __acc, __rank FROM __accounts) __k ON __a.account_id = __k.__acc)")
-            cluster = ["__rank", *cluster]
-        order = " ORDER BY " + ", ".join(cluster) + ", __file, __row"
+            cluster = ["__rank", *cluster[1:]]
+        # file and row break ties: the file's number, not its name (a string key doubled the sort of 52M events)
+        order = " ORDER BY " + ", ".join(cluster) + ", __fileno, __row"
     else:
-        order = " ORDER BY __file, __row" if contract.key else ""
+        order = " ORDER BY __fileno, __row" if contract.key else ""
     keep_cols = [_ident(c) for c in contract.column_names] + [f"__raw{j} AS {_ident(src.names[j])}" for j in extras]
     keep_sql = f"SELECT {', '.join(keep_cols)} FROM {rows} WHERE __reason IS NULL{order}"
     q_names = _quarantine_names(src.names)
@@ -572,10 +578,12 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     out = out_dir / f"{contract.name}.parquet"
     qout = out_dir / "quarantine" / f"{contract.name}.parquet"
     for sql, path in ((keep_sql, out), (q_sql, qout)):
+        t0 = time.perf_counter()
         try:
             con.sql(sql, params=_params(sql, values)).write_parquet(str(path), compression="zstd")
         except duckdb.Error as exc:
             raise IngestError(f"{contract.name}: failed while validating {where}: {exc}") from exc
+        log.debug("%s: %s written in %.1f s", contract.name, path.name, time.perf_counter() - t0)
     scratch = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
                           "(starts_with(table_name, '__src') OR starts_with(table_name, '__bad'))").fetchall()
     for (name,) in scratch:  # the text tables' copies: not needed once the table is written
