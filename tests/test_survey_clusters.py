@@ -21,6 +21,7 @@ from engage_models._core.errors import ConfigError
 from engage_models._core.stats import (
     benjamini_hochberg,
     cluster_bootstrap_spearman,
+    cluster_bootstrap_weights,
     cluster_moments,
     effective_n,
     weighted_spearman,
@@ -94,6 +95,21 @@ def test_weighted_spearman_equals_spearman_of_the_repeated_sample():
     w = rng.integers(0, 4, size=(6, 40))
     expected = [stats.spearmanr(np.repeat(x, wi), np.repeat(y, wi))[0] for wi in w]
     assert weighted_spearman(x, y, w) == pytest.approx(expected, abs=1e-12)
+
+
+def test_cluster_bootstrap_spearman_is_spearman_of_each_resample_of_whole_accounts():
+    """The bootstrap works on (value, score) pairs per account; each resample's rho must still be scipy's
+    rho of the answers repeated as often as their account was drawn."""
+    rng = np.random.default_rng(11)
+    accounts = rng.integers(0, 30, 150)
+    x = np.round(rng.gamma(2, 3, 30), 1)[accounts]  # an account's metric: the same on each of its answers
+    y = np.clip(np.round(x / 2 + rng.normal(5, 2, 150)), 0, 10)
+    got = cluster_bootstrap_spearman(x, y, accounts, n_boot=60, seed=4, chunk=25)
+    w = cluster_bootstrap_weights(accounts, 60, seed=4)
+    rhos = np.array([stats.spearmanr(np.repeat(x, wi), np.repeat(y, wi))[0] for wi in w])
+    assert got["se"] == pytest.approx(np.std(np.arctanh(rhos), ddof=1), rel=1e-9)
+    assert got["rho"] == pytest.approx(stats.spearmanr(x, y)[0], abs=1e-12)
+    assert got["clusters"] == 30
 
 
 # ------------------------------------------------------------------------------------------ NPS intervals

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 _EPS = 1e-6
 
@@ -224,13 +224,10 @@ def cluster_t_interval(mean, var_cluster, clusters, level: float = 0.95) -> tupl
     return m - half, m + half
 
 
-def cluster_bootstrap_weights(clusters, n_boot: int, seed=0, chunk: int | None = None):
-    """``(n_boot, n)`` integer weights: how often each observation's cluster is drawn in each resample.
-
-    Each resample draws as many clusters as there are, with replacement (the cluster bootstrap: Davison
-    and Hinkley 1997, section 3.8); an observation enters with its cluster's multiplicity. With ``chunk``
-    the weights come as an iterator of ``(chunk, n)`` blocks (the same draws, bounded memory).
-    """
+def _cluster_draws(clusters, n_boot: int, seed=0, chunk: int | None = None):
+    """The cluster codes of the observations and an iterator of ``(size, k)`` blocks of cluster counts (how
+    often each of the ``k`` clusters is drawn in each resample): the draws behind
+    :func:`cluster_bootstrap_weights`."""
     codes = pd.factorize(np.asarray(clusters, dtype=object))[0]
     k = int(codes.max()) + 1 if len(codes) else 0
     rng = np.random.default_rng(seed)
@@ -238,22 +235,60 @@ def cluster_bootstrap_weights(clusters, n_boot: int, seed=0, chunk: int | None =
     def blocks():
         for start in range(0, n_boot, chunk or n_boot):
             size = min(chunk or n_boot, n_boot - start)
-            counts = rng.multinomial(k, np.full(k, 1.0 / k), size=size) if k else np.zeros((size, 0), int)
-            yield counts[:, codes].astype(np.int32)
+            yield rng.multinomial(k, np.full(k, 1.0 / k), size=size) if k else np.zeros((size, 0), int)
 
-    return blocks() if chunk else next(blocks(), np.zeros((0, len(codes)), np.int32))
+    return codes, k, blocks()
 
 
-def _weighted_midranks(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Mid-ranks of ``x`` in each weighted resample (rows of ``w``), as if rows were repeated ``w`` times."""
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    starts = np.r_[0, np.flatnonzero(xs[1:] != xs[:-1]) + 1]
-    inv = np.empty(len(x), dtype=np.int64)
-    inv[order] = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(xs)]))
-    wu = np.add.reduceat(w[:, order].astype(float), starts, axis=1)
-    ranks_u = np.cumsum(wu, axis=1) - wu + (wu + 1) / 2
-    return ranks_u[:, inv]
+def cluster_bootstrap_weights(clusters, n_boot: int, seed=0, chunk: int | None = None):
+    """``(n_boot, n)`` integer weights: how often each observation's cluster is drawn in each resample.
+
+    Each resample draws as many clusters as there are, with replacement (the cluster bootstrap: Davison
+    and Hinkley 1997, section 3.8); an observation enters with its cluster's multiplicity. With ``chunk``
+    the weights come as an iterator of ``(chunk, n)`` blocks (the same draws, bounded memory).
+    """
+    codes, _, draws = _cluster_draws(clusters, n_boot, seed, chunk)
+    blocks = (counts[:, codes].astype(np.int32) for counts in draws)
+    return blocks if chunk else next(blocks, np.zeros((0, len(codes)), np.int32))
+
+
+def _indicator(rows: np.ndarray, n_cols: int) -> sparse.csr_matrix:
+    """``(len(rows), n_cols)`` sparse matrix with a 1 at ``(i, rows[i])``."""
+    return sparse.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), rows)), shape=(len(rows), n_cols))
+
+
+class _RankPairs:
+    """The distinct values of ``x`` and ``y`` and the distinct ``(x, y)`` pairs the observations take.
+
+    A weighted Spearman's rho needs only each pair's total weight: the mid-ranks are running sums over the
+    distinct values, and every moment of the ranks is a sum over values or pairs. Observations that share an
+    account's metric value and an answer score collapse into one pair, so the work per resample is the number
+    of pairs, not of observations.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        ux, xi = np.unique(x, return_inverse=True)
+        uy, yi = np.unique(y, return_inverse=True)
+        pairs, self.pair = np.unique(xi.ravel().astype(np.int64) * len(uy) + yi.ravel(), return_inverse=True)
+        self.pair = self.pair.ravel()
+        self.n_pairs = len(pairs)
+        self.px = pairs // len(uy)
+        self.to_x = _indicator(self.px, len(ux)).T.tocsr()  # (x values, pairs)
+        self.to_y = _indicator(pairs % len(uy), len(uy)).T.tocsr()
+
+    def rho(self, wp: np.ndarray) -> np.ndarray:
+        """Rho in each row of ``wp`` (``(m, pairs)``: the total weight of each pair in each resample)."""
+        wx, wy = (self.to_x @ wp.T).T, (self.to_y @ wp.T).T  # the total weight of each distinct value
+        rx = np.cumsum(wx, axis=1) - wx + (wx + 1) / 2  # mid-ranks of the distinct values, as if repeated
+        ry = np.cumsum(wy, axis=1) - wy + (wy + 1) / 2
+        sw = wx.sum(1)
+        sx, sy = (wx * rx).sum(1), (wy * ry).sum(1)
+        sxx, syy = (wx * rx * rx).sum(1), (wy * ry * ry).sum(1)
+        sxy = ((self.to_y @ (wp * rx[:, self.px]).T).T * ry).sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (sxy - sx * sy / sw) / np.sqrt((sxx - sx * sx / sw) * (syy - sy * sy / sw))
+        varies = ((wx > 0).sum(1) > 1) & ((wy > 0).sum(1) > 1)  # exact: a constant resample has one value
+        return np.where(varies, np.clip(r, -1.0, 1.0), np.nan)
 
 
 def weighted_spearman(x, y, weights) -> np.ndarray:
@@ -263,15 +298,9 @@ def weighted_spearman(x, y, weights) -> np.ndarray:
     NaN where either variable is constant in the resample.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    w = np.atleast_2d(np.asarray(weights))
-    rx, ry = _weighted_midranks(x, w), _weighted_midranks(y, w)
-    sw = w.sum(1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cx = rx - (w * rx).sum(1, keepdims=True) / sw
-        cy = ry - (w * ry).sum(1, keepdims=True) / sw
-        sxy, sxx, syy = (w * cx * cy).sum(1), (w * cx * cx).sum(1), (w * cy * cy).sum(1)
-        r = sxy / np.sqrt(sxx * syy)
-    return np.where((sxx > 1e-12) & (syy > 1e-12), r, np.nan)
+    w = np.atleast_2d(np.asarray(weights)).astype(float)
+    rp = _RankPairs(x, y)
+    return rp.rho((_indicator(rp.pair, rp.n_pairs).T @ w.T).T)
 
 
 def cluster_bootstrap_spearman(x, y, clusters, n_boot: int = 1000, seed=0, level: float = 0.95,
@@ -291,8 +320,11 @@ def cluster_bootstrap_spearman(x, y, clusters, n_boot: int = 1000, seed=0, level
     nan = {"rho": rho, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "se": np.nan, "clusters": k}
     if k < 2 or np.isnan(rho):
         return nan
-    blocks = cluster_bootstrap_weights(clusters, n_boot, seed, chunk)
-    rhos = np.concatenate([weighted_spearman(x, y, w) for w in blocks])
+    codes, k, draws = _cluster_draws(clusters, n_boot, seed, chunk)
+    rp = _RankPairs(x, y)
+    # each cluster's observations per (x, y) pair: a resample's pair weights are its cluster counts times this
+    per_cluster = sparse.csr_matrix((np.ones(len(x)), (codes, rp.pair)), shape=(k, rp.n_pairs)).T.tocsr()
+    rhos = np.concatenate([rp.rho((per_cluster @ counts.T.astype(float)).T) for counts in draws])
     zb = np.arctanh(np.clip(rhos[~np.isnan(rhos)], -0.999999, 0.999999))
     if len(zb) < 2:
         return nan
