@@ -117,7 +117,9 @@ ROLLUPS: dict[str, Rollup] = {
         "feature_uses": "count_if(event_type = 'feature_use')",
         "exports": "count_if(event_type = 'export')",
         "content_views": "count_if(event_type = 'content_view')",
-        "usage_s": "sum(coalesce(duration_s, 0))",
+        # an exact (decimal) sum: a sum of doubles depends on the order DuckDB's threads add them in, and the
+        # last-digit differences moved a shape card's bin edges from one run to the next on the same data
+        "usage_s": "sum(CAST(coalesce(duration_s, 0) AS DECIMAL(38, 6)))",
         "day_mask": f"bit_or({_DAY_BIT})",
         # distinct days of known users (the numerator of DAU/MAU); an unknown user is not a user
         "user_days": f"CASE WHEN user_id IS NULL THEN 0 ELSE bit_count(bit_or({_DAY_BIT})) END",
@@ -190,7 +192,8 @@ REGISTRY: tuple[Metric, ...] = (
        "Sum over days of the users active that day (the numerator of DAU/MAU).",
        "日ごとのアクティブユーザー数の合計（DAU/MAUの分子）。", True, unit="count", skewed=True, model=False),
     # depth
-    _w("usage_hours", "depth", "user_bucket", "sum(usage_s) / 3600.0", "usage hours ({w})", "利用時間（{w}・時間）",
+    _w("usage_hours", "depth", "user_bucket", "CAST(sum(usage_s) AS DOUBLE) / 3600.0", "usage hours ({w})",
+       "利用時間（{w}・時間）",
        "Time in product: sum of event durations, in hours.", "製品の利用時間（イベント時間の合計、時間）。",
        True, unit="hours", skewed=True),
     _w("exports", "depth", "user_bucket", "sum(exports)", "outputs ({w})", "アウトプット数（{w}）",
