@@ -183,6 +183,23 @@ def test_backtest_fits_only_on_labels_known_by_each_cutoff():
     assert set(bt.predictions["as_of"]) == set(bt.cutoffs)
 
 
+def test_backtest_fits_in_processes_give_the_same_predictions():
+    """Each (cutoff, model) fit is a task for its own process; the fits are seeded, so nothing changes but the
+    time. A model with its own processes (the shape card) is given one in a worker."""
+    from engage_models.health import ChurnGBM, ShapeScore
+
+    df = _synthetic(n=900, seed=6, dates=8)
+    models = {"learned": lambda: HealthScore(gap_days=60, n_bootstrap=0),
+              "shape": lambda: ShapeScore(gap_days=60, max_rounds=100, n_jobs=-1),
+              "gbm": lambda: ChurnGBM(random_state=1)}
+    one = E.backtest(df, models, horizon_days=60, n_cutoffs=3, label="churned")
+    two = E.backtest(df, models, horizon_days=60, n_cutoffs=3, label="churned", n_jobs=2)
+    pd.testing.assert_frame_equal(one.predictions, two.predictions)
+    assert list(one.predictions["model"].unique()) == ["learned", "shape", "gbm"] and one.cutoffs == two.cutoffs
+    assert one.fitted["shape"].n_jobs == -1 and two.fitted["shape"].n_jobs == 1
+    assert set(two.seconds) == set(models) and all(v > 0 for v in two.seconds.values())
+
+
 # ---------------------------------------------------------------------------------------------- generic tables
 def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
     df = _synthetic(n=900, seed=5, dates=8).rename(columns={"churned": "left"})

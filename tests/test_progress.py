@@ -58,6 +58,6 @@ def test_the_backtest_and_the_refits_report_every_step():
                  n_cutoffs=3)
         HealthScore(metrics=["x"], n_bootstrap=7, gap_days=30).fit(panel.drop(columns="churned_within_h"),
                                                                    panel["churned_within_h"].astype(int))
-    cutoffs = [s for s in seen if s[2] == "backtest cutoffs"]
+    cutoffs = [s for s in seen if s[2] == "backtest fits"]  # one model: a fit per cutoff
     assert [(d, t) for d, t, _ in cutoffs] == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert [(d, t) for d, t, w in seen if w == "bootstrap refits"] == [(b, 7) for b in range(8)]

@@ -312,10 +312,25 @@ def default_cutoffs(panel: pd.DataFrame, n_cutoffs: int = 4, label: str = "churn
     return [pd.Timestamp(d) for d in dates[-n_cutoffs:]]
 
 
+def _fit_predict(make: Callable[[], object], X: pd.DataFrame, y: np.ndarray, Xt: pd.DataFrame, one_job: bool):
+    """One backtest fit: the model, its fitting seconds, its probabilities on ``Xt`` and, for a card, its bands.
+    ``one_job``: the model runs in a process of its own, so its own ``n_jobs`` (if any) is set to 1."""
+    t0 = time.perf_counter()
+    model = make()
+    if one_job and "n_jobs" in getattr(model, "get_params", dict)():
+        model.set_params(n_jobs=1)
+    model.fit(X, y)
+    secs = time.perf_counter() - t0
+    p = model.predict_proba(Xt)[:, 1]
+    band = np.asarray(model.bands(proba=p)) if hasattr(model, "bands") else None
+    return model, secs, p, band
+
+
 def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, horizon_days: int,
              cutoffs=None, n_cutoffs: int = 4, label: str = "churned_within_h", date_col: str = "as_of",
              id_col: str = "account_id", scores: dict[str, str] | None = None,
-             drop: tuple[str, ...] = ("duration_days", "event"), train_accounts=None) -> Backtest:
+             drop: tuple[str, ...] = ("duration_days", "event"), train_accounts=None,
+             n_jobs: int | None = None) -> Backtest:
     """Rolling-origin out-of-time backtest (see the module docstring).
 
     Parameters
@@ -330,6 +345,10 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
     train_accounts : array-like, optional
         Fit every cutoff's models on these accounts' rows only (a sample of a large company, see
         :func:`engage_models._core.sampling.stratified_accounts`); every account's rows are still tested.
+    n_jobs : int, optional
+        Processes sharing the fits (joblib; ``-1`` every core): each (cutoff, model) fit is one task, and a
+        model's own ``n_jobs`` is then 1. The fits are seeded, so the predictions do not depend on it; the
+        seconds per model are then each fit's own time in its process.
     """
     lab = panel[label]
     if cutoffs is None:
@@ -339,32 +358,43 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
     preds, fitted, seconds, used = [], {}, {}, []
     extra = list((scores or {}).values())
     fit_on = panel if train_accounts is None else panel[panel[id_col].isin(pd.Index(train_accounts))]
-    for i, cut in enumerate(cutoffs):
-        step(i, len(cutoffs), "backtest cutoffs")  # done so far; the last is reported after the loop
+    features = [c for c in panel.columns if c not in (label, *drop, *extra)]
+    tests, tasks = {}, []
+    for cut in cutoffs:
         train = fit_on[(fit_on[date_col] + h <= cut) & fit_on[label].notna()]
         test = panel[(panel[date_col] == cut) & lab.notna()]
         if train[label].nunique() < 2 or test.empty:
             log.warning("cutoff %s skipped: %d training rows, %d test rows", cut, len(train), len(test))
             continue
         used.append(cut)
-        features = [c for c in panel.columns if c not in (label, *drop, *extra)]
+        tests[cut] = test
         X, y = train[features], train[label].astype(int).to_numpy()
-        Xt, yt = test[features], test[label].astype(int).to_numpy()
-        for name, make in models.items():
-            t0 = time.perf_counter()
-            model = make().fit(X, y)
-            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
-            p = model.predict_proba(Xt)[:, 1]
-            pred = pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(), "y": yt, "model": name, "p": p})
-            if hasattr(model, "bands"):  # each cutoff's bands from that model's own (out-of-fold) thresholds
-                pred["band"] = np.asarray(model.bands(proba=p))
-            preds.append(pred)
-            fitted[name] = model
-        for name, col in (scores or {}).items():
-            preds.append(pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(), "y": yt,
-                                       "model": name, "p": test[col].to_numpy(float)}))
+        tasks.extend((cut, name, make, X, y, test[features]) for name, make in models.items())
         log.info("backtest cutoff %s: %d training rows, %d test rows", cut.date(), len(train), len(test))
-    step(len(cutoffs), len(cutoffs), "backtest cutoffs")
+    jobs = max(1, min(len(tasks), effective_n_jobs(n_jobs)))
+    if jobs > 1:
+        from joblib import Parallel, delayed
+
+        done = Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(_fit_predict)(make, X, y, Xt, True) for _, _, make, X, y, Xt in tasks)
+    else:
+        done = (_fit_predict(make, X, y, Xt, False) for _, _, make, X, y, Xt in tasks)
+    step(0, len(tasks), "backtest fits")
+    for i, ((cut, name, *_), (model, secs, p, band)) in enumerate(zip(tasks, done, strict=True)):
+        test = tests[cut]
+        seconds[name] = seconds.get(name, 0.0) + secs
+        pred = pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(),
+                             "y": test[label].astype(int).to_numpy(), "model": name, "p": p})
+        if band is not None:  # each cutoff's bands from that model's own (out-of-fold) thresholds
+            pred["band"] = band
+        preds.append(pred)
+        fitted[name] = model
+        step(i + 1, len(tasks), "backtest fits")
+        if i + 1 == len(tasks) or tasks[i + 1][0] != cut:  # the cutoff's last model: its given scores
+            for sname, col in (scores or {}).items():
+                preds.append(pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(),
+                                           "y": test[label].astype(int).to_numpy(), "model": sname,
+                                           "p": test[col].to_numpy(float)}))
     if not preds:
         dates = ", ".join(f"{c:%Y-%m-%d}" for c in cutoffs) or "none with an observed label"
         raise InsufficientData(f"out-of-time backtest: no test date ({dates}) has both churned and retained "

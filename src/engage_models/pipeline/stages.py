@@ -436,7 +436,7 @@ def health(ctx: Context) -> None:
 
     def backtest():
         models = health_models(c)
-        bt = evaluation.backtest(pnl, models, horizon_days=c.horizon_days, n_cutoffs=h.n_cutoffs,
+        bt = evaluation.backtest(pnl, models, horizon_days=c.horizon_days, n_cutoffs=h.n_cutoffs, n_jobs=h.n_jobs,
                                  train_accounts=sample)
         summary = bt.summary(n_boot=h.metric_bootstrap, seed=c.seed, n_jobs=h.n_jobs)
         chosen.update(choose_form(summary, h.score))
