@@ -357,7 +357,9 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
             warnings.filterwarnings("ignore", message="Missing values detected", category=UserWarning)
             ebm.fit(M_, y.astype(int))
         for ti, feats in enumerate(ebm.term_features_):
-            if len(feats) == 1 and names[feats[0]] in self.directions_:
+            # a metric never observed in these rows (a thin fold) has a flat shape and nothing to monotonize
+            # (InterpretML would divide by its zero weight)
+            if len(feats) == 1 and names[feats[0]] in self.directions_ and M_[names[feats[0]]].notna().any():
                 ebm.monotonize(ti, increasing=not self.directions_[names[feats[0]]])
         return ebm
 
