@@ -200,6 +200,27 @@ def test_backtest_fits_in_processes_give_the_same_predictions():
     assert set(two.seconds) == set(models) and all(v > 0 for v in two.seconds.values())
 
 
+def test_an_optional_model_that_fails_at_one_cutoff_is_left_out_of_every_cutoff():
+    df = _synthetic(n=900, seed=7, dates=8)
+
+    class FailsLate:
+        def fit(self, X, y):
+            if X["as_of"].max() >= df["as_of"].max() - pd.Timedelta(days=100):
+                raise ValueError("too late")
+            return self
+
+        def predict_proba(self, X):
+            return np.column_stack([np.full(len(X), 0.5), np.full(len(X), 0.5)])
+
+    models = {"learned": lambda: HealthScore(gap_days=60, n_bootstrap=0), "alt": FailsLate}
+    bt = E.backtest(df, models, horizon_days=60, n_cutoffs=3, label="churned", optional=("alt",))
+    assert set(bt.predictions["model"]) == {"learned"} and set(bt.fitted) == set(bt.seconds) == {"learned"}
+    assert bt.failed["alt"].startswith("ValueError: too late (cutoff ")
+    assert bt.summary(n_boot=20)["model"].unique().tolist() == ["learned"]
+    with pytest.raises(ValueError, match="too late"):  # not optional: raised
+        E.backtest(df, models, horizon_days=60, n_cutoffs=3, label="churned")
+
+
 # ---------------------------------------------------------------------------------------------- generic tables
 def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
     df = _synthetic(n=900, seed=5, dates=8).rename(columns={"churned": "left"})

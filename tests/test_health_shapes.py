@@ -173,6 +173,18 @@ def test_bad_settings_and_inputs_are_refused():
         ShapeScore(metrics=["usage"]).fit(X.assign(usage=np.where(np.arange(300) == 5, np.inf, X["usage"])), y)
 
 
+def test_a_metric_never_observed_is_left_flat_not_an_error():
+    """A thin world's fold can hold a metric with no value at all (NPS before any survey): the card fits, the
+    metric earns no points, and the observed metrics keep their shapes."""
+    X, y, _ = _threshold_world(400)
+    X = X.assign(nps=np.nan)
+    card = ShapeScore(metrics=[*[c for c in X.columns if c != "segment"]], monotone={"usage": True, "nps": True},
+                      n_bootstrap=0, cv=2).fit(X, y)
+    points = card.card("en").groupby("feature")["points"].agg(["min", "max"])
+    assert "nps" not in points.index or points.loc["nps", "max"] - points.loc["nps", "min"] == 0
+    assert points.loc["usage", "max"] > points.loc["usage", "min"]
+
+
 @pytest.fixture(scope="module")
 def nonlinear_world(tmp_path_factory):
     """The simulator's world with its non-linear truth on; the account-months at risk, each drawn four times
@@ -293,11 +305,14 @@ def test_the_pipeline_uses_the_card_with_the_better_out_of_time_auc_and_says_so(
     text = hv.choice_text({"form": "shape", "chosen_by": {**chosen, "shape_vs_linear": {
         "difference": 0.04, "ci_low": 0.01, "ci_high": 0.07}}}, "en")
     assert "shape card" in text and "0.780" in text and "0.740" in text and "+0.010 to +0.070" in text
-    # auto backtests both forms; a fixed card (linear by default: auto's cost does not fit the run's budget yet)
-    # backtests only itself
-    auto = RunConfig.from_dict({"health": {"score": "auto"}})
-    assert {"learned", "shape", "hand", "gbm"} == set(S.health_models(auto))
-    assert "shape" not in S.health_models(RunConfig()) and RunConfig().health.score == "linear"
+    # a shape card that failed in the backtest: the linear card, and the report says why
+    failed = hv.choice_text({"form": "linear", "chosen_by": {**S.choose_form(summary[summary["model"] == "learned"]),
+                                                            "failed": {"shape": "ValueError: x (cutoff 2025-01-01)"}}})
+    assert "linear card" in failed and "failed to fit" in failed and "nan" not in failed
+    # auto (the default) backtests both forms; a fixed card backtests only itself
+    assert RunConfig().health.score == "auto"
+    assert {"learned", "shape", "hand", "gbm"} == set(S.health_models(RunConfig()))
+    assert "shape" not in S.health_models(RunConfig.from_dict({"health": {"score": "linear"}}))
     assert "learned" not in S.health_models(RunConfig.from_dict({"health": {"score": "shape"}}))
     with pytest.raises(ConfigError, match="health.score"):
         RunConfig.from_dict({"health": {"score": "boosted"}}).check()

@@ -261,6 +261,25 @@ def test_the_health_stage_fits_on_a_sample_scores_everyone_and_says_so(first_run
         RunConfig.from_dict({"health": {"max_fit_accounts": 5}})
 
 
+def test_a_shape_card_that_fails_in_the_backtest_leaves_the_linear_card_and_says_why(first_run, world, monkeypatch):
+    """With health.score auto the shape card is the alternative: its failure on odd data must not cost the run
+    its health score (one process, so the broken fit is the one the backtest calls)."""
+    from engage_models.health import ShapeScore
+
+    def broken(self, X, y):
+        raise ValueError("a shape learner that cannot fit")
+
+    monkeypatch.setattr(ShapeScore, "fit", broken)
+    run = pipeline.run({"data_dir": str(world), "run_date": RUN_DATE, "health": {"n_jobs": 1, "metric_bootstrap": 20}},
+                       until="health", strict=True, progress=lambda m: None)
+    model = run["health"].json("model")
+    assert run.records["health"].status == "computed" and model["form"] == "linear"
+    assert model["chosen_by"]["failed"]["shape"].startswith("ValueError: a shape learner that cannot fit")
+    assert "shape" not in set(run["health"].frame("backtest_metrics")["model"])
+    skipped = {(s["stage"], s["section"], s["kind"]) for s in run.skipped_sections}
+    assert ("health", "backtest_shape", "error") in skipped
+
+
 def test_survey_drivers_of_a_large_company_come_from_a_sample_of_its_accounts(first_run, world):
     """Only surveys is recomputed: its drivers see the answers of 100 accounts, and the stage says so."""
     run = pipeline.run({"data_dir": str(world), "run_date": RUN_DATE, "surveys": {"max_driver_accounts": 100}},

@@ -269,6 +269,7 @@ class Backtest:
     horizon_days: int
     fitted: dict = field(default_factory=dict)  # the models of the last cutoff, by name
     seconds: dict = field(default_factory=dict)
+    failed: dict = field(default_factory=dict)  # optional models left out, by name: why (their first failure)
 
     def wide(self) -> pd.DataFrame:
         return self.predictions.pivot_table(index=["as_of", "account_id", "y"], columns="model",
@@ -312,14 +313,21 @@ def default_cutoffs(panel: pd.DataFrame, n_cutoffs: int = 4, label: str = "churn
     return [pd.Timestamp(d) for d in dates[-n_cutoffs:]]
 
 
-def _fit_predict(make: Callable[[], object], X: pd.DataFrame, y: np.ndarray, Xt: pd.DataFrame, one_job: bool):
+def _fit_predict(make: Callable[[], object], X: pd.DataFrame, y: np.ndarray, Xt: pd.DataFrame, one_job: bool,
+                 optional: bool = False):
     """One backtest fit: the model, its fitting seconds, its probabilities on ``Xt`` and, for a card, its bands.
-    ``one_job``: the model runs in a process of its own, so its own ``n_jobs`` (if any) is set to 1."""
+    ``one_job``: the model runs in a process of its own, so its own ``n_jobs`` (if any) is set to 1.
+    ``optional``: an error is returned as ``(None, 0.0, None, why)`` instead of raised."""
     t0 = time.perf_counter()
     model = make()
     if one_job and "n_jobs" in getattr(model, "get_params", dict)():
         model.set_params(n_jobs=1)
-    model.fit(X, y)
+    try:
+        model.fit(X, y)
+    except Exception as exc:
+        if not optional:
+            raise
+        return None, 0.0, None, f"{type(exc).__name__}: {exc}"
     secs = time.perf_counter() - t0
     p = model.predict_proba(Xt)[:, 1]
     band = np.asarray(model.bands(proba=p)) if hasattr(model, "bands") else None
@@ -330,7 +338,7 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
              cutoffs=None, n_cutoffs: int = 4, label: str = "churned_within_h", date_col: str = "as_of",
              id_col: str = "account_id", scores: dict[str, str] | None = None,
              drop: tuple[str, ...] = ("duration_days", "event"), train_accounts=None,
-             n_jobs: int | None = None) -> Backtest:
+             n_jobs: int | None = None, optional: tuple[str, ...] = ()) -> Backtest:
     """Rolling-origin out-of-time backtest (see the module docstring).
 
     Parameters
@@ -349,6 +357,10 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
         Processes sharing the fits (joblib; ``-1`` every core): each (cutoff, model) fit is one task, and a
         model's own ``n_jobs`` is then 1. The fits are seeded, so the predictions do not depend on it; the
         seconds per model are then each fit's own time in its process.
+    optional : tuple of str
+        Models that may fail (an alternative, with another model to fall back on): a failure at any cutoff
+        leaves the model out of the whole backtest, with the reason in :attr:`Backtest.failed`; any other
+        model's failure is raised.
     """
     lab = panel[label]
     if cutoffs is None:
@@ -376,31 +388,41 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
         from joblib import Parallel, delayed
 
         done = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_fit_predict)(make, X, y, Xt, True) for _, _, make, X, y, Xt in tasks)
+            delayed(_fit_predict)(make, X, y, Xt, True, name in optional) for _, name, make, X, y, Xt in tasks)
     else:
-        done = (_fit_predict(make, X, y, Xt, False) for _, _, make, X, y, Xt in tasks)
+        done = (_fit_predict(make, X, y, Xt, False, name in optional) for _, name, make, X, y, Xt in tasks)
+    failed: dict[str, str] = {}
     step(0, len(tasks), "backtest fits")
     for i, ((cut, name, *_), (model, secs, p, band)) in enumerate(zip(tasks, done, strict=True)):
         test = tests[cut]
-        seconds[name] = seconds.get(name, 0.0) + secs
-        pred = pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(),
-                             "y": test[label].astype(int).to_numpy(), "model": name, "p": p})
-        if band is not None:  # each cutoff's bands from that model's own (out-of-fold) thresholds
-            pred["band"] = band
-        preds.append(pred)
-        fitted[name] = model
+        if model is None:  # an optional model's failure: ``band`` holds why
+            log.warning("backtest: %s left out: it failed at cutoff %s (%s)", name, cut.date(), band)
+            failed.setdefault(name, f"{band} (cutoff {cut.date()})")
+        else:
+            seconds[name] = seconds.get(name, 0.0) + secs
+            pred = pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(),
+                                 "y": test[label].astype(int).to_numpy(), "model": name, "p": p})
+            if band is not None:  # each cutoff's bands from that model's own (out-of-fold) thresholds
+                pred["band"] = band
+            preds.append(pred)
+            fitted[name] = model
         step(i + 1, len(tasks), "backtest fits")
         if i + 1 == len(tasks) or tasks[i + 1][0] != cut:  # the cutoff's last model: its given scores
             for sname, col in (scores or {}).items():
                 preds.append(pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(),
                                            "y": test[label].astype(int).to_numpy(), "model": sname,
                                            "p": test[col].to_numpy(float)}))
+    if failed:  # a model that failed at one cutoff is left out at every cutoff: the comparisons stay paired
+        preds = [pr for pr in preds if pr["model"].iat[0] not in failed]
+        for name in failed:
+            fitted.pop(name, None)
+            seconds.pop(name, None)
     if not preds:
         dates = ", ".join(f"{c:%Y-%m-%d}" for c in cutoffs) or "none with an observed label"
         raise InsufficientData(f"out-of-time backtest: no test date ({dates}) has both churned and retained "
                                f"accounts among the observation dates at least {horizon_days} days before it "
                                f"to train on, and accounts to test: it needs more months of history with churn")
-    return Backtest(pd.concat(preds, ignore_index=True), used, horizon_days, fitted, seconds)
+    return Backtest(pd.concat(preds, ignore_index=True), used, horizon_days, fitted, seconds, failed)
 
 
 # ------------------------------------------------------------------------------------------ views

@@ -121,6 +121,8 @@ def choice_text(model: dict, lang: str = "en") -> str:
     sample = model.get("fit_sample") or {}
     # the message starts with the space its language puts between sentences (none in Japanese)
     said = t("hs.fit_sample", lang, m=sample["fitted_on"], n=sample["accounts"]) if sample.get("sampled") else ""
+    if chosen.get("failed"):
+        return t("hs.choice_failed", lang, form=form) + said
     if chosen.get("by") != "backtest ROC-AUC" or not auc:
         return t("hs.choice_fixed", lang, form=form) + said
     diff = chosen.get("shape_vs_linear") or {}

@@ -403,7 +403,7 @@ def choose_form(summary: pd.DataFrame | None, setting: str = "auto") -> dict:
     if setting != "auto":
         return {"form": setting, "by": "setting"}
     if summary is None:
-        return {"form": "linear", "by": "no backtest: the linear card (the default)"}
+        return {"form": "linear", "by": "no backtest to choose by: the linear card"}
     auc = summary[summary["metric"] == "roc_auc"].set_index("model")["estimate"]
     form = "shape" if auc.get("shape", -np.inf) > auc.get("learned", -np.inf) else "linear"
     return {"form": form, "by": "backtest ROC-AUC", "auc": {"linear": float(auc.get("learned", np.nan)),
@@ -436,12 +436,17 @@ def health(ctx: Context) -> None:
 
     def backtest():
         models = health_models(c)
+        # with auto, the shape card is the alternative: should it fail on odd data, the linear card carries on
         bt = evaluation.backtest(pnl, models, horizon_days=c.horizon_days, n_cutoffs=h.n_cutoffs, n_jobs=h.n_jobs,
-                                 train_accounts=sample)
+                                 train_accounts=sample, optional=("shape",) if h.score == "auto" else ())
+        for name, why in bt.failed.items():
+            out.skip(f"backtest_{name}", f"left out of the backtest: it failed ({why})", kind="error")
         summary = bt.summary(n_boot=h.metric_bootstrap, seed=c.seed, n_jobs=h.n_jobs)
         chosen.update(choose_form(summary, h.score))
+        if bt.failed:
+            chosen["failed"] = dict(bt.failed)
         learned = FORM_MODEL[chosen["form"]]
-        if {"learned", "shape"} <= set(models):
+        if {"learned", "shape"} <= set(summary["model"]):
             chosen["shape_vs_linear"] = evaluation.paired_difference(summary, "shape", "learned")
         out.frame("backtest_predictions", bt.predictions)
         out.frame("backtest_metrics", summary)
