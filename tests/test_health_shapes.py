@@ -291,6 +291,7 @@ def test_terms_the_yaml_cannot_hold_are_listed_not_dropped_silently():
 
 def test_the_pipeline_uses_the_card_with_the_better_out_of_time_auc_and_says_so():
     from engage_models._core.errors import ConfigError
+    from engage_models.health import evaluation
     from engage_models.health import views as hv
     from engage_models.pipeline import stages as S
     from engage_models.pipeline.config import RunConfig
@@ -305,6 +306,20 @@ def test_the_pipeline_uses_the_card_with_the_better_out_of_time_auc_and_says_so(
     text = hv.choice_text({"form": "shape", "chosen_by": {**chosen, "shape_vs_linear": {
         "difference": 0.04, "ci_low": 0.01, "ci_high": 0.07}}}, "en")
     assert "shape card" in text and "0.780" in text and "0.740" in text and "+0.010 to +0.070" in text
+    # with the bootstrap's draws, the shape card must lead beyond the paired 95% interval, else the linear card stays
+    rng = np.random.default_rng(0)
+    base = 0.74 + rng.normal(0, 0.02, 200)
+    noisy = summary.copy()
+    noisy.attrs["draws"] = {("learned", "roc_auc"): base, ("shape", "roc_auc"): base + 0.04 + rng.normal(0, 0.05, 200)}
+    kept = S.choose_form(noisy)
+    assert kept["form"] == "linear" and kept["shape_lead_within_noise"]
+    diff = evaluation.paired_difference(noisy, "shape", "learned")
+    assert diff["ci_low"] < 0 < diff["ci_high"]
+    text = hv.choice_text({"form": "linear", "chosen_by": {**kept, "shape_vs_linear": diff}}, "en")
+    assert "linear card" in text and "within the uncertainty" in text and "0.780" in text
+    clear = summary.copy()
+    clear.attrs["draws"] = {("learned", "roc_auc"): base, ("shape", "roc_auc"): base + 0.04 + rng.normal(0, 0.005, 200)}
+    assert S.choose_form(clear)["form"] == "shape" and not S.choose_form(clear)["shape_lead_within_noise"]
     # a shape card that failed in the backtest: the linear card, and the report says why
     failed = hv.choice_text({"form": "linear", "chosen_by": {**S.choose_form(summary[summary["model"] == "learned"]),
                                                             "failed": {"shape": "ValueError: x (cutoff 2025-01-01)"}}})

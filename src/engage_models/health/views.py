@@ -126,7 +126,8 @@ def choice_text(model: dict, lang: str = "en") -> str:
     if chosen.get("by") != "backtest ROC-AUC" or not auc:
         return t("hs.choice_fixed", lang, form=form) + said
     diff = chosen.get("shape_vs_linear") or {}
-    return t("hs.choice", lang, form=form, shape=auc["shape"], linear=auc["linear"],
+    key = "hs.choice_kept" if chosen.get("shape_lead_within_noise") else "hs.choice"
+    return t(key, lang, form=form, shape=auc["shape"], linear=auc["linear"],
              d=diff.get("difference", np.nan), lo=diff.get("ci_low", np.nan), hi=diff.get("ci_high", np.nan)) + said
 
 

@@ -41,7 +41,7 @@ class HealthConfig:
     metric_bootstrap: int = 200  # account bootstrap draws for the backtest metrics' intervals
     hand_scorecard: str | None = None  # YAML hand-weighted card (None: the bundled vendor-style card)
     cost_ratios: tuple[float, float] = (9.0, 4.0)  # a missed churner costs this many outreaches (yellow, red)
-    score: str = "linear"  # the card: linear (weights), shape (ranges) or auto (both backtested, the better used)
+    score: str = "auto"  # the card: auto (both backtested, the better used), linear (weights) or shape (ranges)
     shape_bootstrap: int = 20  # refits of the shape learner for its points' intervals (when the shape card is used)
     n_jobs: int = -1  # processes sharing the shape card's EBM fits (-1: every core); the card does not depend on it
     history_dates: int = 3  # observation dates scored for the score history
