@@ -24,11 +24,15 @@ def drivers(model, X: pd.DataFrame, k: int = 3, lang: str = "en") -> pd.DataFram
     costing most points against its typical healthy account.
 
     Returns ``drivers`` (list of dicts: feature, label, value, typical, points) and ``drivers_text``.
+    A feature's label and its metric's column are looked up once, not per row (a row of a wide frame costs
+    a fifth of a millisecond to take out: 10 seconds at 16,000 accounts in two languages).
     """
     pts = model.points(X)
     typical_pts = model._points_from_z(model.typical_)
     lost = pts.to_numpy() - typical_pts[None, :]
     order = np.argsort(lost, axis=1)[:, :k]
+    labels: dict[str, str] = {}
+    sources: dict[str, tuple[np.ndarray | None, float | None]] = {}
     out, texts = [], []
     for i in range(len(pts)):
         items = []
@@ -36,25 +40,29 @@ def drivers(model, X: pd.DataFrame, k: int = 3, lang: str = "en") -> pd.DataFram
             if lost[i, j] >= -MIN_POINTS:
                 continue
             feat = model.feature_names_[j]
-            value, typical = raw_value(model, X.iloc[i], feat)
-            items.append({"feature": feat, "label": model.feature_label(feat, lang), "value": value,
-                          "typical": typical, "points": float(lost[i, j])})
+            if feat not in labels:
+                labels[feat] = model.feature_label(feat, lang)
+                sources[feat] = raw_values(model, X, feat)
+            column, typical = sources[feat]
+            items.append({"feature": feat, "label": labels[feat],
+                          "value": None if column is None else _number(column[i]), "typical": typical,
+                          "points": float(lost[i, j])})
         out.append(items)
         texts.append("; ".join(driver_words(d, lang) for d in items))
     return pd.DataFrame({"drivers": out, "drivers_text": texts}, index=pts.index)
 
 
-def raw_value(model, row: pd.Series, feat: str) -> tuple[float | str | None, float | str | None]:
-    """(this account's value, the typical healthy value) of the metric behind a design feature; None for a
-    category level (the label says it) and for a missing value."""
+def raw_values(model, X: pd.DataFrame, feat: str) -> tuple[np.ndarray | None, float | None]:
+    """(the values of the metric behind a design feature, one per row of ``X``; the typical healthy value).
+    No values for a category level (the label says it) or a missing-value indicator (its value is "missing");
+    a missing value reads as None through :func:`_number`."""
     design = model.fitted_.design
     if feat.endswith(MISSING_SUFFIX) and design.is_binary(feat):
-        typical = model.typical_raw_.get(feat.removesuffix(MISSING_SUFFIX))
-        return None, _number(typical)
+        return None, _number(model.typical_raw_.get(feat.removesuffix(MISSING_SUFFIX)))
     if design.is_binary(feat):  # a category level ("segment = SMB")
         return None, None
     col = design.scaler.group_of(feat)[0]
-    return _number(row[col]), _number(model.typical_raw_.get(col))
+    return X[col].to_numpy(), _number(model.typical_raw_.get(col))
 
 
 def _number(v) -> float | None:

@@ -683,6 +683,10 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         lost = _points(self.card_, Mx) - self.typical_points_[None, :]
         order = np.argsort(lost, axis=1)[:, :k]
         cells = [_cells(tm, Mx) for tm in self.card_["terms"]]
+        # looked up once, not per row: the columns as arrays, each term's label, each cell's words
+        columns = {f: Mx[f].to_numpy() for tm in self.card_["terms"] for f in tm["features"]}
+        labels: dict[int, str] = {}
+        cell_words: dict[tuple[int, int, int], str] = {}
         out, texts = [], []
         for i in range(len(Mx)):
             items, words = [], []
@@ -692,17 +696,21 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                 tm = self.card_["terms"][j]
                 parts = []
                 for d, f in enumerate(tm["features"]):
-                    v = Mx[f].iloc[i]
+                    v = columns[f][i]
                     cell = int(min(cells[j][d][i], (tm["scores"].shape[d] - 1)))
                     value = t("health.missing_value", lang) if pd.isna(v) else (
                         (_fmt(float(v), True) if f in self.integer_ and float(v) % 1 == 0 else fmt_value(float(v)))
                         if f in self.metrics_ else str(v))
-                    parts.append((f, value, self.cell_text(j, cell, lang, d)))
-                label = self.term_label(j, lang)
+                    if (j, cell, d) not in cell_words:
+                        cell_words[j, cell, d] = self.cell_text(j, cell, lang, d)
+                    parts.append((f, value, cell_words[j, cell, d]))
+                if j not in labels:
+                    labels[j] = self.term_label(j, lang)
+                label = labels[j]
                 value = ", ".join(p[1] for p in parts)
                 rng_ = ", ".join(p[2] for p in parts)
                 f0 = tm["features"][0]  # the numbers of the (first) metric, as the linear card's drivers give them
-                v0, typ0 = (Mx[f0].iloc[i], self.typical_raw_.get(f0)) if f0 in self.metrics_ else (None, None)
+                v0, typ0 = (columns[f0][i], self.typical_raw_.get(f0)) if f0 in self.metrics_ else (None, None)
                 items.append({"feature": self.term_names_[j], "label": label,
                               "value": None if v0 is None or pd.isna(v0) else float(v0),
                               "typical": None if typ0 is None or pd.isna(typ0) else float(typ0),
