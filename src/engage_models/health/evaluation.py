@@ -53,66 +53,87 @@ def brier(y, p) -> float:
 
 
 def lift_at(y, p, share: float = 0.1) -> float:
-    """Churn rate among the ``share`` highest-scored rows divided by the overall churn rate."""
-    y, p = np.asarray(y, float), np.asarray(p, float)
-    k = max(1, int(round(share * len(y))))
-    top = np.argsort(-p, kind="stable")[:k]
-    base = y.mean()
-    return float(y[top].mean() / base) if base > 0 else float("nan")
+    """Churn rate among the ``share`` highest-scored rows divided by the overall churn rate.
+
+    The top is ``round(share * n)`` rows (at least one). Rows tied at the cut share it: each counts for the
+    fraction of the tied rows the cut takes, so a points card's lift does not depend on the order of its rows."""
+    pos, tot = _counts(y, p)
+    return _lift(pos, tot, share)
 
 
-def lowess(x, y, frac: float = 0.3, it: int = 0, grid: int = 60) -> tuple[np.ndarray, np.ndarray]:
-    """Local linear regression with tricube weights (Cleveland's lowess, no robustness iterations by
-    default), evaluated on ``grid`` points spanning ``x``. Returns (grid_x, fitted).
+def lowess(x, y, frac: float = 0.3, grid: int = 60, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """Local linear regression with tricube weights (Cleveland's lowess, no robustness iterations),
+    evaluated on ``grid`` points spanning ``x``. Returns (grid_x, fitted).
 
     Each point's neighbourhood is its ``k = ceil(frac n)`` nearest ``x``: on sorted ``x`` a window of ``k``
     consecutive rows, found by bisection (the window whose ends are equally far from the point); its reach is
     the bandwidth, and only the rows within it are summed, so a point costs ``O(k)`` rather than a partial sort
-    of all rows (rows beyond the bandwidth weigh 0 either way)."""
+    of all rows (rows beyond the bandwidth weigh 0 either way).
+
+    ``weights``: whole-number multiplicities (a bootstrap resample as counts of the rows it drew). The fit is
+    the fit of the rows repeated that many times (``n`` is their sum; rows of weight 0 are left out), without
+    building the repeated rows: the window is found on the cumulated counts."""
     x, y = np.asarray(x, float), np.asarray(y, float)
-    order = np.argsort(x, kind="stable")
-    x, y = x[order], y[order]
-    n = len(x)
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, float)
+    keep = w > 0
+    order = np.argsort(x[keep], kind="stable")
+    x, y, w = x[keep][order], y[keep][order], w[keep][order]
+    cum = np.cumsum(w)
+    n = int(round(cum[-1]))
     k = min(n, max(3, int(np.ceil(frac * n))))
+
+    def at(q):  # the x at position q of the repeated, sorted rows
+        return x[np.searchsorted(cum, q, side="right")]
+
     gx = np.linspace(x[0], x[-1], grid) if grid else x
     # window [a, a + k) around g: the first a whose far end is at least as far as its near end, or the one before
-    ends = x[: n - k + 1] + x[k - 1:]
-    first = np.clip(np.searchsorted(ends, 2 * gx, side="left"), 0, n - k)
+    lo, hi = np.zeros(len(gx), dtype=np.int64), np.full(len(gx), n - k + 1, dtype=np.int64)
+    while np.any(lo < hi):
+        mid = np.minimum((lo + hi) // 2, n - k)
+        right = at(mid) + at(mid + k - 1) >= 2 * gx
+        open_ = lo < hi
+        hi = np.where(open_ & right, mid, hi)
+        lo = np.where(open_ & ~right, mid + 1, lo)
+    first = np.clip(lo, 0, n - k)
     before = np.clip(first - 1, 0, n - k)
-    reach = [np.maximum(gx - x[a], x[a + k - 1] - gx) for a in (first, before)]
+    reach = [np.maximum(gx - at(a), at(a + k - 1) - gx) for a in (first, before)]
     bandwidth = np.minimum(reach[0], reach[1])  # the k-th smallest distance
     # every row within the bandwidth (ties at the edge included: they weigh 0, as any row beyond)
     lo = np.searchsorted(x, gx - bandwidth, side="left")
     hi = np.searchsorted(x, gx + bandwidth, side="right")
     out = np.empty(len(gx))
-    w_rob = np.ones(n)
-    for _ in range(it + 1):
-        for i, g in enumerate(gx):
-            sl = slice(lo[i], hi[i])
-            xs, ys = x[sl], y[sl]
-            h = bandwidth[i] or 1e-12
-            w = np.clip(1 - (np.abs(xs - g) / h) ** 3, 0, None) ** 3 * w_rob[sl]
-            sw = w.sum()
-            if sw <= 0:  # every neighbour exactly at the bandwidth (ties): their plain mean
-                out[i] = ys.mean()
-                continue
-            mx, my = (w * xs).sum() / sw, (w * ys).sum() / sw
-            vx = (w * (xs - mx) ** 2).sum()
-            # every weighted row at one x (ties): no slope; rounding would make one up out of 1e-30s
-            flat = vx <= 1e-12 * sw * h * h
-            beta = 0.0 if flat else (w * (xs - mx) * (ys - my)).sum() / vx
-            out[i] = my + beta * (g - mx)
+    for i, g in enumerate(gx):
+        sl = slice(lo[i], hi[i])
+        xs, ys, ws = x[sl], y[sl], w[sl]
+        h = bandwidth[i] or 1e-12
+        u = np.abs(xs - g) / h
+        wt = np.clip(1 - u * u * u, 0, None)
+        wt = wt * wt * wt * ws  # tricube
+        sw = wt.sum()
+        if sw <= 0:  # every neighbour exactly at the bandwidth (ties): their plain mean
+            out[i] = (ws @ ys) / ws.sum()
+            continue
+        mx, my = (wt @ xs) / sw, (wt @ ys) / sw
+        dx = xs - mx
+        wdx = wt * dx
+        vx = wdx @ dx
+        # every weighted row at one x (ties): no slope; rounding would make one up out of 1e-30s
+        flat = vx <= 1e-12 * sw * h * h
+        beta = 0.0 if flat else (wdx @ (ys - my)) / vx
+        out[i] = my + beta * (g - mx)
     return gx, out
 
 
-def ici(y, p, frac: float = 0.3) -> float:
-    """Integrated calibration index: mean over rows of |p - smoothed observed rate at p| (lowess)."""
+def ici(y, p, frac: float = 0.3, weights=None) -> float:
+    """Integrated calibration index: mean over rows of |p - smoothed observed rate at p| (lowess).
+    ``weights``: whole-number multiplicities of the rows (see :func:`lowess`)."""
     y, p = np.asarray(y, float), np.asarray(p, float)
-    if len(np.unique(p)) < 3:
-        return float(np.abs(p.mean() - y.mean()))
-    gx, fit = lowess(p, y, frac=frac)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, float)
+    if len(np.unique(p[w > 0])) < 3:
+        return float(np.abs((w * p).sum() / w.sum() - (w * y).sum() / w.sum()))
+    gx, fit = lowess(p, y, frac=frac, weights=weights)
     smooth = np.clip(np.interp(p, gx, fit), 0, 1)
-    return float(np.mean(np.abs(p - smooth)))
+    return float((w * np.abs(p - smooth)).sum() / w.sum())
 
 
 def calibration_curve(y, p, bins: int = 10) -> pd.DataFrame:
@@ -127,32 +148,84 @@ def calibration_curve(y, p, bins: int = 10) -> pd.DataFrame:
     return df.assign(ci_low=lo, ci_high=hi)
 
 
-def roc_auc(y, p) -> float:
-    """scikit-learn's ``roc_auc_score`` for a 0/1 ``y``, from mid-ranks (Mann-Whitney; a tie counts half),
-    without its input checks: the metric bootstrap calls it a few thousand times."""
+# The ranking metrics from the churners (``pos``) and all rows (``tot``) at each distinct score, ascending:
+# a bootstrap resample changes only these counts, not the order of the scores (see ``_Reweighted``).
+def _counts(y, p) -> tuple[np.ndarray, np.ndarray]:
     y, p = np.asarray(y, float), np.asarray(p, float)
-    n1 = y.sum()
-    n0 = len(y) - n1
+    _, inv = np.unique(p, return_inverse=True)
+    k = int(inv.max()) + 1 if len(inv) else 0
+    return np.bincount(inv, weights=y, minlength=k), np.bincount(inv, minlength=k).astype(float)
+
+
+def _auc(pos: np.ndarray, tot: np.ndarray) -> float:
+    """Mann-Whitney: each churner beats the retained accounts scored below it, and half of those tied with it."""
+    neg = tot - pos
+    n1, n0 = pos.sum(), neg.sum()
     if n1 == 0 or n0 == 0:
         return float("nan")
-    r = stats.rankdata(p)
-    return float((r[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    return float((pos * (np.cumsum(neg) - neg / 2)).sum() / (n1 * n0))
+
+
+def _average_precision(pos: np.ndarray, tot: np.ndarray) -> float:
+    """Precision at each distinct score (from the highest), weighted by the recall it adds."""
+    n1 = pos.sum()
+    if n1 == 0:
+        return float("nan")
+    tp, seen = np.cumsum(pos[::-1]), np.cumsum(tot[::-1])
+    precision = np.divide(tp, seen, out=np.zeros(len(tp)), where=seen > 0)
+    return float(np.sum(np.diff(np.r_[0.0, tp / n1]) * precision))
+
+
+def _lift(pos: np.ndarray, tot: np.ndarray, share: float) -> float:
+    n, n1 = tot.sum(), pos.sum()
+    if n1 <= 0:
+        return float("nan")
+    top = max(1, int(round(share * n)))
+    cum = np.cumsum(tot[::-1])
+    b = int(np.searchsorted(cum, top, side="left"))  # the distinct score the cut falls in
+    taken = top - (cum[b - 1] if b else 0.0)
+    churned = pos[::-1][:b].sum() + pos[::-1][b] * taken / tot[::-1][b]
+    return float(churned / top / (n1 / n))
+
+
+def roc_auc(y, p) -> float:
+    """scikit-learn's ``roc_auc_score`` for a 0/1 ``y`` (Mann-Whitney; a tie counts half), without its
+    input checks: the metric bootstrap calls it a few thousand times."""
+    return _auc(*_counts(y, p))
 
 
 def average_precision(y, p) -> float:
     """scikit-learn's ``average_precision_score`` for a 0/1 ``y`` (precision at each distinct score, weighted
     by the recall it adds), without its input checks."""
-    y, p = np.asarray(y, float), np.asarray(p, float)
-    n1 = y.sum()
-    if n1 == 0:
-        return float("nan")
-    order = np.argsort(-p, kind="stable")
-    ys, ps = y[order], p[order]
-    last = np.r_[np.flatnonzero(ps[1:] != ps[:-1]), len(ps) - 1]  # the end of each distinct score
-    tp = np.cumsum(ys)[last]
-    precision = tp / (last + 1)
-    recall = tp / n1
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return _average_precision(*_counts(y, p))
+
+
+class _Reweighted:
+    """Every metric of :data:`METRICS` for one score on a resample given as multiplicities of the rows (a row
+    drawn twice weighs 2): the same numbers as the metric functions on the repeated rows. The rows are sorted
+    by the score once; a resample then costs sums over the rows and the distinct scores, not a sort of its own.
+    """
+
+    def __init__(self, y: np.ndarray, p: np.ndarray):
+        self.order = np.argsort(p, kind="stable")
+        self.y, self.p = y[self.order], p[self.order]
+        _, self.inv = np.unique(self.p, return_inverse=True)
+        self.k = int(self.inv.max()) + 1 if len(self.inv) else 0
+        pc = np.clip(self.p, _EPS, 1 - _EPS)
+        self.loss = -(self.y * np.log(pc) + (1 - self.y) * np.log(1 - pc))  # as _core.stats.log_loss
+        self.squared = (self.p - self.y) ** 2
+
+    def __call__(self, weights: np.ndarray, names) -> dict[str, float]:
+        w = weights[self.order]
+        n = w.sum()
+        pos = np.bincount(self.inv, weights=w * self.y, minlength=self.k)
+        tot = np.bincount(self.inv, weights=w, minlength=self.k)
+        every = {"roc_auc": lambda: _auc(pos, tot), "pr_auc": lambda: _average_precision(pos, tot),
+                 "brier": lambda: float((w * self.squared).sum() / n),
+                 "log_loss": lambda: float((w * self.loss).sum() / n),
+                 "lift_top_decile": lambda: _lift(pos, tot, 0.1),
+                 "ici": lambda: ici(self.y, self.p, weights=w)}
+        return {m: every[m]() for m in names}
 
 
 METRICS: dict[str, Callable] = {
@@ -168,21 +241,32 @@ HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "brier": False, "log_loss":
 
 
 def _bootstrap_draws(y, scores, codes, n, picks, metrics) -> list[dict | None]:
-    """Every metric of every score on each resample (the rows of its drawn clusters, in the order drawn);
-    ``None`` for a resample with one class only."""
+    """Every metric of every score on each resample (the rows of its drawn clusters); ``None`` for a resample
+    with one class only.
+
+    The metrics of :data:`METRICS` read a resample as multiplicities of the rows (:class:`_Reweighted`: the
+    same numbers as on the repeated rows, without sorting each resample); any other metric is given the
+    resample's rows, cluster by cluster in the order drawn."""
+    own = {m for m, fn in metrics.items() if METRICS.get(m) is fn}
+    fast = {s: _Reweighted(y, p) for s, p in scores.items()} if own else {}
     order = np.argsort(codes, kind="stable")  # each cluster's rows, ascending
     counts = np.bincount(codes, minlength=n)
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     out = []
     for pick in picks:
-        lengths = counts[pick]
-        offsets = np.repeat(starts[pick] - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
-        idx = order[offsets + np.arange(int(lengths.sum()))]
-        yy = y[idx]
-        if yy.min() == yy.max():
+        w = np.bincount(pick, minlength=n)[codes].astype(float)
+        churned = (w * y).sum()
+        if churned == 0 or churned == w.sum():
             out.append(None)
             continue
-        out.append({(s, m): fn(yy, p[idx]) for s, p in scores.items() for m, fn in metrics.items()})
+        values = {(s, m): v for s in fast for m, v in fast[s](w, [m for m in metrics if m in own]).items()}
+        if len(own) < len(metrics):
+            lengths = counts[pick]
+            offsets = np.repeat(starts[pick] - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+            idx = order[offsets + np.arange(int(lengths.sum()))]
+            values.update({(s, m): fn(y[idx], p[idx]) for s, p in scores.items() for m, fn in metrics.items()
+                           if m not in own})
+        out.append({(s, m): values[s, m] for s in scores for m in metrics})
     return out
 
 
