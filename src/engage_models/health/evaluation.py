@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._core.errors import InsufficientData
 from .._core.i18n import fmt_interval, t
