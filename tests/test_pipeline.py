@@ -131,6 +131,28 @@ def test_a_failing_stage_is_recorded_its_dependents_skipped_and_the_others_run(w
         pipeline.run({"data_dir": str(data), "run_date": RUN_DATE}, strict=True, progress=lambda m: None)
 
 
+def test_on_stage_sees_the_run_after_each_stage_and_exports_it_stage_by_stage(world, tmp_path):
+    """``on_stage`` gets the run as it stands after each stage (the report runner starts a report from it);
+    exported with ``keep``, a stage already in the folder is left as it is (a report may be reading it) and
+    run.json lists the stages so far."""
+    seen, folder = [], tmp_path / "run"
+
+    def on_stage(so_far):
+        seen.append(list(so_far.records))
+        so_far.export(folder, keep=True)
+        assert [s["name"] for s in json.loads((folder / "run.json").read_text())["stages"]] == seen[-1]
+        if len(seen) == 1:
+            (folder / "artifacts" / "ingest" / "mark").write_text("read by a report")
+
+    run = pipeline.run({"data_dir": str(world), "run_date": RUN_DATE}, until="panel", progress=lambda m: None,
+                       on_stage=on_stage)
+    assert seen == [["ingest"], ["ingest", "quality"], ["ingest", "quality", "panel"]]
+    assert (folder / "artifacts" / "ingest" / "mark").exists()  # kept, not exported again
+    assert open_run(folder).records.keys() == run.records.keys()
+    run.export(folder)  # without keep: every stage exported afresh
+    assert not (folder / "artifacts" / "ingest" / "mark").exists()
+
+
 def test_a_run_exported_to_a_folder_opens_again_with_the_same_artifacts(first_run, tmp_path):
     folder = first_run.export(tmp_path / "run")
     record = json.loads((folder / "run.json").read_text(encoding="utf-8"))

@@ -357,3 +357,54 @@ def test_the_render_key_follows_what_a_report_shows(tmp_path):
     assert len({base, *changed}) == 7
     _notebook(nb, "print(2)")
     assert render_key(nb, {"x": 1, "run_dir": "/tmp/a"}, "python3", stages, cfg) != base
+
+
+def test_a_report_executes_as_soon_as_the_stages_it_reads_are_done(small_world, tmp_path):
+    """A notebook reading the quality stage starts while the pipeline goes on to the panel: the pipeline is
+    held at the panel's start until the notebook has begun (it would wait in vain if the notebook were
+    executed after the pipeline), and the notebook sees the run as it stood, ingest and quality. The report
+    reading the KPIs runs after them; both are published with the run's title line."""
+    import shutil
+    import threading
+    import time
+
+    from engage_models._core.i18n import fmt_date
+
+    data = tmp_path / "data"
+    shutil.copytree(small_world / "raw", data / "raw")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    seen = ("from engage_models.pipeline import open_run\n"
+            "import pathlib\n"
+            "stages = list(open_run(run_dir).records)\n"
+            f"pathlib.Path({str(marks)!r}, NAME).write_text(','.join(stages))\n"
+            "print('stages seen:', len(stages))")
+    for name, needs in (("01_early", ["quality"]), ("02_late", ["kpis"])):
+        nb = _notebook(nbs / f"{name}.ipynb", f"NAME = {name!r}", seen, params="run_dir = None\n")
+        book = nbformat.read(nb, as_version=4)
+        book.metadata["engage"] = {"needs": needs}
+        nbformat.write(book, nb)
+    held = {}
+
+    def progress(message: str) -> None:
+        if message.strip().startswith("panel ") and "panel" not in held:
+            t0 = time.perf_counter()
+            while not (marks / "01_early").exists() and time.perf_counter() - t0 < 120:
+                time.sleep(0.1)
+            held["panel"] = (marks / "01_early").exists()
+            held["thread"] = threading.current_thread() is threading.main_thread()
+
+    result = run(data_dir=data, out_dir=tmp_path / "out", notebooks_dir=nbs, run_date=REPORT_RUN_DATE,
+                 progress=progress, kernel_name="python3")
+    assert result.failed == [] and len(result) == 2
+    assert held == {"panel": True, "thread": True}
+    assert (marks / "01_early").read_text() == "ingest,quality"
+    assert (marks / "02_late").read_text() == "ingest,quality,panel,kpis"
+    day = tmp_path / "out" / REPORT_RUN_DATE
+    for name in ("01_early", "02_late"):
+        html = (day / f"{name}.html").read_text(encoding="utf-8")
+        assert "stages seen:" in html and fmt_date(REPORT_RUN_DATE, "en") in html  # the title line, at the end
+    record = json.loads((day / "run.json").read_text(encoding="utf-8"))
+    assert [s["name"] for s in record["stages"]] == ["ingest", "quality", "panel", "kpis"]

@@ -69,7 +69,8 @@ def _stages_until(until: str | None) -> tuple[Stage, ...]:
 
 
 def run(config: RunConfig | dict | None = None, *, until: str | None = None, strict: bool = False,
-        progress: Callable[[str], None] | None = None, **overrides) -> Run:
+        progress: Callable[[str], None] | None = None, on_stage: Callable[[Run], None] | None = None,
+        **overrides) -> Run:
     """Run the pipeline (every stage, or up to ``until``) and return the :class:`Run`.
 
     Parameters
@@ -83,6 +84,10 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
     strict : bool
         Raise a stage's unexpected error instead of recording it and going on (for tests and debugging).
         Thin data (:class:`~engage_models._core.errors.InsufficientData`) is always recorded, never raised.
+    on_stage : callable, optional
+        Called with the :class:`Run` so far each time a stage is recorded (computed, read back, failed or
+        skipped), before the next stage starts: the report runner renders a report as soon as the stages it
+        reads are done, beside the stages still running.
 
     A stage whose inputs, parameters and code are unchanged since it last ran is read back, not recomputed.
     A stage that fails is recorded with its reason; the stages that need it are skipped; the others run.
@@ -97,70 +102,79 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
     done: dict[str, Artifact] = {}
     records: dict[str, StageRecord] = {}
     for st in _stages_until(until):
-        missing = [n for n in st.needs if n not in done]
-        if missing:
-            why = "; ".join(f"{n}: {records[n].reason}" for n in missing if n in records)
-            records[st.name] = StageRecord(st.name, "skipped", reason=f"needs {', '.join(missing)} ({why})")
-            say(f"  {st.name:9s} skipped: needs {', '.join(missing)}")
-            continue
-        inputs = {n: done[n] for n in (*st.needs, *st.uses) if n in done}
-        absent = {n: _absent_reason(n, records) for n in st.uses if n not in done}
-        stage_config, decision = config, None
-        if st.name == "health":  # the retrain policy: train, or score with the current model (lifecycle.stage)
-            from ..lifecycle.stage import resolve_policy
-
-            stage_config, decision = resolve_policy(config, done)
-            if decision is not None:
-                say(f"  {st.name:9s} retrain {config.retrain}: {decision['action']} ({decision['reason']})")
-        params = st.params(stage_config)  # once: ingest's parameters query the database tables
-        if decision is not None:
-            params = {**params, "lifecycle": jsonable(decision)}
-        key = make_key(st.name, params, {n: a.key for n, a in inputs.items()})
-        found = store.get(st.name, key)
-        if found is not None and (st.name != "ingest" or ingest_is_current(found, config)):
-            done[st.name] = found
-            records[st.name] = StageRecord(st.name, "reused", key, 0.0, skipped=found.manifest.get("skipped", []))
-            say(f"  {st.name:9s} unchanged ({key[:8]})")
-            if st.name == "ingest":
-                _check_as_of(config, found)
-            if st.name == "health":
-                _keep_model(config, found, decision, say)
-            continue
-        say(f"  {st.name:9s} {st.title} ...")
-        t0 = time.perf_counter()
-        try:
-            with store.write(st.name, key, {"needs": {n: a.key for n, a in inputs.items()},
-                                            "params": params}) as out:
-                with threadpool_limits(limits=1, user_api="blas"), \
-                        stage_bar(st.name, enabled=bars, last_seconds=store.last_seconds(st.name)):  # BLAS_NOTE
-                    st.run(Context(stage_config, inputs, out, absent))
-                if decision is not None:
-                    out.json("lifecycle", decision)
-        except InsufficientData as exc:
-            records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0, str(exc),
-                                           "insufficient_data")
-            say(f"  {st.name:9s} not computed: {exc}")
-            continue
-        except ConfigError:
-            raise
-        except Exception as exc:
-            if strict or st.name == "ingest":
-                raise
-            log.error("stage %s failed:\n%s", st.name, traceback.format_exc())
-            records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0,
-                                           f"{type(exc).__name__}: {exc}", "error")
-            say(f"  {st.name:9s} FAILED: {type(exc).__name__}: {exc}")
-            continue
-        art = store.get(st.name, key)
-        done[st.name] = art
-        records[st.name] = StageRecord(st.name, "computed", key, time.perf_counter() - t0,
-                                       skipped=art.manifest.get("skipped", []))
-        say(f"  {st.name:9s} done in {records[st.name].seconds:.1f} s")
-        if st.name == "ingest":
-            _check_as_of(config, art)
-        if st.name == "health":
-            _keep_model(config, art, decision, say)
+        _run_stage(st, config, store, done, records, say, bars, strict)
+        if on_stage is not None:
+            on_stage(Run(config=config, artifacts=dict(done), records=dict(records)))
     return Run(config=config, artifacts=done, records=records)
+
+
+def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], records: dict[str, StageRecord],
+               say: Callable[[str], None], bars: bool, strict: bool) -> None:
+    """One stage of :func:`run`: read back, computed, failed or skipped; its artifact into ``done`` and its
+    record into ``records`` (an error in ingest, or any with ``strict``, is raised without a record)."""
+    missing = [n for n in st.needs if n not in done]
+    if missing:
+        why = "; ".join(f"{n}: {records[n].reason}" for n in missing if n in records)
+        records[st.name] = StageRecord(st.name, "skipped", reason=f"needs {', '.join(missing)} ({why})")
+        say(f"  {st.name:9s} skipped: needs {', '.join(missing)}")
+        return
+    inputs = {n: done[n] for n in (*st.needs, *st.uses) if n in done}
+    absent = {n: _absent_reason(n, records) for n in st.uses if n not in done}
+    stage_config, decision = config, None
+    if st.name == "health":  # the retrain policy: train, or score with the current model (lifecycle.stage)
+        from ..lifecycle.stage import resolve_policy
+
+        stage_config, decision = resolve_policy(config, done)
+        if decision is not None:
+            say(f"  {st.name:9s} retrain {config.retrain}: {decision['action']} ({decision['reason']})")
+    params = st.params(stage_config)  # once: ingest's parameters query the database tables
+    if decision is not None:
+        params = {**params, "lifecycle": jsonable(decision)}
+    key = make_key(st.name, params, {n: a.key for n, a in inputs.items()})
+    found = store.get(st.name, key)
+    if found is not None and (st.name != "ingest" or ingest_is_current(found, config)):
+        done[st.name] = found
+        records[st.name] = StageRecord(st.name, "reused", key, 0.0, skipped=found.manifest.get("skipped", []))
+        say(f"  {st.name:9s} unchanged ({key[:8]})")
+        if st.name == "ingest":
+            _check_as_of(config, found)
+        if st.name == "health":
+            _keep_model(config, found, decision, say)
+        return
+    say(f"  {st.name:9s} {st.title} ...")
+    t0 = time.perf_counter()
+    try:
+        with store.write(st.name, key, {"needs": {n: a.key for n, a in inputs.items()},
+                                        "params": params}) as out:
+            with threadpool_limits(limits=1, user_api="blas"), \
+                    stage_bar(st.name, enabled=bars, last_seconds=store.last_seconds(st.name)):  # BLAS_NOTE
+                st.run(Context(stage_config, inputs, out, absent))
+            if decision is not None:
+                out.json("lifecycle", decision)
+    except InsufficientData as exc:
+        records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0, str(exc),
+                                       "insufficient_data")
+        say(f"  {st.name:9s} not computed: {exc}")
+        return
+    except ConfigError:
+        raise
+    except Exception as exc:
+        if strict or st.name == "ingest":
+            raise
+        log.error("stage %s failed:\n%s", st.name, traceback.format_exc())
+        records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0,
+                                       f"{type(exc).__name__}: {exc}", "error")
+        say(f"  {st.name:9s} FAILED: {type(exc).__name__}: {exc}")
+        return
+    art = store.get(st.name, key)
+    done[st.name] = art
+    records[st.name] = StageRecord(st.name, "computed", key, time.perf_counter() - t0,
+                                   skipped=art.manifest.get("skipped", []))
+    say(f"  {st.name:9s} done in {records[st.name].seconds:.1f} s")
+    if st.name == "ingest":
+        _check_as_of(config, art)
+    if st.name == "health":
+        _keep_model(config, art, decision, say)
 
 
 def _keep_model(config: RunConfig, health: Artifact, decision: dict | None, say) -> None:
@@ -309,14 +323,19 @@ class Run:
         return out
 
     # -------------------------------------------------------------------------------------- export
-    def export(self, folder: str | Path, meta: dict | None = None) -> Path:
+    def export(self, folder: str | Path, meta: dict | None = None, *, keep: bool = False) -> Path:
         """Write the artifacts into ``folder/artifacts/<stage>/`` (hard links where the file system allows)
-        and ``folder/run.json``; returns ``folder``."""
+        and ``folder/run.json``; returns ``folder``.
+
+        ``keep``: a stage already in ``folder`` is left as it is (the same run exported stage by stage, while
+        reports read what is there); ``run.json`` is replaced at once, never seen half written."""
         folder = Path(folder)
         target = folder / ARTIFACTS
         for name, art in self.artifacts.items():
             dest = target / name
             if dest.exists():
+                if keep:
+                    continue
                 shutil.rmtree(dest)
             shutil.copytree(art.path, dest, copy_function=_link_or_copy)
         record = {"config": self.config.to_dict(), "stages": [r.as_dict() for r in self.records.values()],

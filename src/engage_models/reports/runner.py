@@ -40,6 +40,7 @@ import logging
 import os
 import shutil
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -562,8 +563,9 @@ _RUN_PATHS = ("run_dir", "output_dir")
 def render_key(nb: Path, nb_params: dict, kernel: str, stages: list[dict], config: dict) -> str:
     """What an executed report depends on: the notebook's text, the package's code, the kernel, the notebook's
     parameters (without the run's staging paths), the run's configuration (the notebooks read the language,
-    the currency... from it) and every stage's key, failure reason and skipped sections (not its status or
-    time: a reused stage renders as the computed one did)."""
+    the currency... from it) and the key, failure reason and skipped sections of each stage in ``stages`` (not
+    its status or time: a reused stage renders as the computed one did). The runner passes the stages up to
+    the last the notebook reads (see ``_ready_at``): a later stage's change does not execute it again."""
     from ..pipeline.store import code_version
 
     shown = [{k: s.get(k) for k in ("name", "key", "reason", "kind", "skipped")} for s in stages]
@@ -593,25 +595,28 @@ def _keep_render(cache: Path, key: str, nb: Path, executed: Path) -> None:
         log.warning("could not keep the executed %s for reuse: %s", nb.name, exc)
 
 
-def _render(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int | None, lang: str, meta: str,
-            paths: list[tuple[str, str]] = (), cache: tuple[Path, str] | None = None):
-    """Execute one notebook into ``staging`` and export its HTML; returns its entry, or raises NotebookFailed.
+def _ready_at(nb: Path, stage_names: Sequence[str]) -> int:
+    """The position of the last stage (in the pipeline's order) a notebook reads: it may execute once every
+    stage up to that one is recorded. Its reports read only stages up to there (``engage.needs`` names the last;
+    the ones before are its inputs), so its :func:`render_key` covers those stages' records only."""
+    return max(stage_names.index(s) for s in notebook_needs(nb))
+
+
+def _execute(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int | None,
+             paths: list[tuple[str, str]] = (), cache: tuple[Path, str] | None = None) -> tuple[float, bool]:
+    """Execute one notebook into ``staging``; ``(seconds, reused)``, or raises NotebookFailed.
 
     The executed notebook is published (``executed/``): its parameters, Papermill's record and any warning
     text are kept without the machine's paths (``paths``, see :func:`machine_paths`). With ``cache`` (a folder
     and the notebook's :func:`render_key`), a notebook executed before with the same key is not executed
-    again: its kept copy is exported with this run's title line (entry ``reused``: True)."""
+    again: its kept copy is used (``reused``)."""
     executed = staging / nb.name
     t0 = time.perf_counter()
     if cache is not None and _cached_render(*cache, nb).is_file():
         kept = _cached_render(*cache, nb)
         shutil.copyfile(kept, executed)
         os.utime(kept)  # the newest by use is kept longest
-        done = nbformat.read(executed, as_version=4)
-        title = report_title(done, lang, nb.stem)
-        html_path = export_html(done, staging / f"{nb.stem}.html", lang=lang, title=title, meta=meta)
-        return {"notebook": nb.name, "title": title, "html": html_path.name, "seconds": time.perf_counter() - t0,
-                "reused": True}
+        return time.perf_counter() - t0, True
     try:
         pm.execute_notebook(str(nb), str(executed), parameters=nb_params, kernel_name=kernel, progress_bar=False,
                             log_output=False, execution_timeout=timeout)
@@ -624,11 +629,17 @@ def _render(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int 
         executed.write_text(strip_machine_paths(executed.read_text(encoding="utf-8"), paths), encoding="utf-8")
     if cache is not None:
         _keep_render(*cache, nb, executed)
-    done = nbformat.read(executed, as_version=4)
+    return time.perf_counter() - t0, False
+
+
+def _export(nb: Path, staging: Path, lang: str, meta: str, seconds: float, reused: bool) -> dict:
+    """The executed notebook as its HTML report, with this run's title line; the report's entry."""
+    t0 = time.perf_counter()
+    done = nbformat.read(staging / nb.name, as_version=4)
     title = report_title(done, lang, nb.stem)
     html_path = export_html(done, staging / f"{nb.stem}.html", lang=lang, title=title, meta=meta)
-    return {"notebook": nb.name, "title": title, "html": html_path.name, "seconds": time.perf_counter() - t0,
-            "reused": False}
+    return {"notebook": nb.name, "title": title, "html": html_path.name,
+            "seconds": seconds + time.perf_counter() - t0, "reused": reused}
 
 
 def run(
@@ -676,7 +687,9 @@ def run(
         Render only the notebooks whose names start with these; with the same parameters the date's other
         reports are kept.
     workers : int, optional
-        Notebooks rendered at once (default: 2, or 1 on a single core).
+        Notebooks rendered at once once the pipeline is done (default: 2, or 1 on a single core). While it
+        runs, a report's notebook executes as soon as the stages it reads are recorded, one at a time beside
+        the stages; the title lines (naming the run's model) are written when the pipeline is done.
     rerender : bool, default False
         Execute every notebook. By default a report whose notebook, code, parameters and stage artifacts are
         those of an earlier run is not executed again: its executed copy (kept in the data folder's
@@ -740,44 +753,88 @@ def run(
     except OSError as exc:  # read-only, locked, or a file where the folder should be: nothing done yet
         raise ConfigError(f"cannot write into the reports folder {out_dir}: {exc.strerror or exc}") from None
     try:
-        pipeline_run = None
-        if needs:
-            until = max(needs, key=STAGE_NAMES.index)
-            say(f"pipeline (up to {until}):")
-            pipeline_run = run_pipeline(cfg, until=until, progress=say)
-            pipeline_run.export(staging)
-            for exported in sorted((staging / "artifacts").glob(f"*/{EXPORT_DIR}/*")):
-                shutil.copy2(exported, staging / exported.name)  # files for others (the CRM's action list)
-        skipped = pipeline_run.missing_sections if pipeline_run is not None else []
-        not_due = [x for x in pipeline_run.skipped_sections if x not in skipped] if pipeline_run is not None else []
-        meta = _meta_line(params, started, lang, simulated, model_id=_model_id(pipeline_run))
-        public = {k: v for k, v in cfg.to_dict().items() if not isinstance(v, dict)}
-        entries, failures = [], []
         paths = machine_paths(staging, data_path, out_dir, Path(notebooks_dir).resolve())
-        stage_list = [r.as_dict() for r in pipeline_run.records.values()] if pipeline_run is not None else []
-        with ThreadPoolExecutor(max_workers=workers or min(2, os.cpu_count() or 1)) as pool:
-            futures = {}
-            for i, nb in enumerate(notebooks, 1):
+        public = {k: v for k, v in cfg.to_dict().items() if not isinstance(v, dict)}
+        n_workers = workers or min(2, os.cpu_count() or 1)
+        # Beside the pipeline one notebook executes at a time (the stages keep the other cores); once the
+        # pipeline is done, ``n_workers``. A report's notebook starts as soon as every stage up to the last it
+        # reads is recorded (``_ready_at``); a notebook of one's own (no needs) waits for the whole pipeline.
+        gate = threading.BoundedSemaphore(n_workers)
+        held = n_workers - 1
+        for _ in range(held):
+            gate.acquire()
+        futures: dict = {}
+        order = {nb: i for i, nb in enumerate(notebooks, 1)}
+        waiting = list(notebooks)
+
+        stopped = threading.Event()  # the pipeline raised: a notebook waiting for its turn does not start
+
+        def gated(nb, *args):
+            with gate:
+                if stopped.is_set():
+                    raise NotebookFailed(nb.name, None, "Cancelled", "the pipeline stopped before it ran")
+                return _execute(nb, *args)
+
+        def submit(ready: list[Path], stages: list[dict] | None) -> None:
+            for nb in ready:
+                waiting.remove(nb)
                 declared = pm.inspect_notebook(str(nb))
                 values = {**public, "data_dir": str(data_path), "run_dir": str(staging), "output_dir": str(staging)}
                 nb_params = {k: v for k, v in values.items() if k in declared}
-                say(f"[{i}/{len(notebooks)}] {nb.name} ...")
+                say(f"[{order[nb]}/{len(notebooks)}] {nb.name} ...")
                 cache = None
-                if pipeline_run is not None and notebook_needs(nb) and not rerender:
-                    key = render_key(nb, nb_params, kernel, stage_list, cfg.to_dict())
+                if stages is not None and notebook_needs(nb) and not rerender:
+                    key = render_key(nb, nb_params, kernel, stages[:_ready_at(nb, STAGE_NAMES) + 1], cfg.to_dict())
                     cache = (data_path / ARTIFACTS / RENDERED_DIR, key)
-                futures[pool.submit(_render, nb, staging, nb_params, kernel, timeout, lang, meta, paths,
-                                    cache)] = nb
+                futures[pool.submit(gated, nb, staging, nb_params, kernel, timeout, paths, cache)] = nb
+
+        def on_stage(so_far) -> None:
+            """A stage is recorded: export what is done, start the notebooks whose stages are all there."""
+            ready = [nb for nb in waiting if notebook_needs(nb)
+                     and _ready_at(nb, STAGE_NAMES) < len(so_far.records)]
+            if ready:
+                so_far.export(staging, keep=True)
+                submit(ready, [r.as_dict() for r in so_far.records.values()])
+
+        pipeline_run = None
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            try:
+                if needs:
+                    until = max(needs, key=STAGE_NAMES.index)
+                    say(f"pipeline (up to {until}):")
+                    pipeline_run = run_pipeline(cfg, until=until, progress=say, on_stage=on_stage)
+                    pipeline_run.export(staging, keep=True)
+                    for exported in sorted((staging / "artifacts").glob(f"*/{EXPORT_DIR}/*")):
+                        shutil.copy2(exported, staging / exported.name)  # files for others (the CRM's action list)
+            except BaseException:
+                stopped.set()
+                for f in futures:
+                    f.cancel()
+                raise
+            finally:
+                for _ in range(held):  # every core to the notebooks now (or to finishing them, on an error)
+                    gate.release()
+            submit(list(waiting), [r.as_dict() for r in pipeline_run.records.values()]
+                   if pipeline_run is not None else None)
+            executed = {}
+            failures = []
             for fut in as_completed(futures):
                 nb = futures[fut]
                 try:
-                    entry = fut.result()
-                    entries.append(entry)
-                    how = "unchanged, exported again" if entry.pop("reused", False) else "done"
-                    say(f"      {nb.name} {how} in {entry['seconds']:.1f} s -> {entry['html']}")
+                    executed[nb] = fut.result()
                 except NotebookFailed as exc:
                     failures.append(exc)
                     say(f"      {exc}")
+        skipped = pipeline_run.missing_sections if pipeline_run is not None else []
+        not_due = [x for x in pipeline_run.skipped_sections if x not in skipped] if pipeline_run is not None else []
+        meta = _meta_line(params, started, lang, simulated, model_id=_model_id(pipeline_run))
+        entries = []
+        for nb in notebooks:  # the title line names the run's model: known once the pipeline is done
+            if nb in executed:
+                entry = _export(nb, staging, lang, meta, *executed[nb])
+                entries.append(entry)
+                how = "unchanged, exported again" if entry.pop("reused", False) else "done"
+                say(f"      {nb.name} {how} in {entry['seconds']:.1f} s -> {entry['html']}")
         entries.sort(key=lambda e: e["notebook"])
         if not entries:
             raise failures[0] if len(failures) == 1 else NotebookFailed(
