@@ -266,9 +266,11 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         saturation and pairwise effects a linear card cannot: on the public ``mlc_churn`` table of
         ``benchmarks/bench_health_shapes.py`` it ranks at ROC-AUC 0.920 against the linear card's 0.795) or weights
         (:class:`~engage_models.health.HealthScore`; ``engage fit --score linear``). ``'auto'`` (the default)
-        validates both and keeps the one with the higher ROC-AUC there (the shape card on a tie); the evaluation
-        then lists both as ``shape`` and ``linear``, says which won (``chosen``) and gives the winner's figures
-        as ``learned`` too: chosen among two on the windows that report it, so a little optimistic, said so.
+        validates both and keeps the shape card when its ROC-AUC there leads beyond the paired 95% interval, the
+        linear card otherwise (:func:`~engage_models.health.evaluation.choose_card`, the pipeline's rule); the
+        evaluation then lists both as ``shape`` and ``linear``, says which won (``chosen``) and gives the
+        winner's figures as ``learned`` too: chosen among two on the windows that report it, so a little
+        optimistic, said so.
         Both write the same files (the shape card also ``card.csv`` and ``learned_scorecard.yaml``).
     n_bootstrap, shape_bootstrap : int
         Bootstrap refits for the linear card's weight intervals / the shape card's points intervals (each a
@@ -317,12 +319,12 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         "data": report,
         "leakage_screen": report["leakage_screen"],
     }
-    if score == "auto":  # the form with the higher validation ROC-AUC (the shape card on a tie)
-        auc = {f: evaluation["models"][f]["roc_auc"]["estimate"] for f in ("shape", "linear")}
-        score = "linear" if auc["linear"] > auc["shape"] else "shape"
-        diff = E.paired_difference(boot, "shape", "linear")
-        evaluation["chosen"] = {"score": score, "by": "validation ROC-AUC", "roc_auc": auc,
-                                "shape_minus_linear": diff,
+    if score == "auto":  # the pipeline's rule: the shape card only when it leads beyond the paired interval
+        chosen = E.choose_card(boot, "shape", "linear")
+        score = chosen["form"]
+        evaluation["chosen"] = {"score": score, "by": "validation ROC-AUC", "roc_auc": chosen["auc"],
+                                "shape_minus_linear": chosen["shape_minus_linear"],
+                                "shape_lead_within_noise": chosen["shape_lead_within_noise"],
                                 "note": "chosen among two on the validation that reports it: a little optimistic"}
         evaluation["models"]["learned"] = evaluation["models"][score]
     # the final model on every row whose label is mature
@@ -396,10 +398,14 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     if "chosen" in evaluation:
         ch = evaluation["chosen"]
         d = ch["shape_minus_linear"]
-        chosen = (f"<p>The learned card is the <strong>{html.escape(ch['score'])}</strong> card: its validation "
-                  f"ROC-AUC is the higher (shape {ch['roc_auc']['shape']:.3f}, linear {ch['roc_auc']['linear']:.3f}; "
+        why = ("its validation ROC-AUC is the higher beyond the noise" if ch["score"] == "shape" else
+               "the shape card's lead is within the noise, and the simpler card is kept"
+               if ch.get("shape_lead_within_noise") else "its validation ROC-AUC is the higher")
+        chosen = (f"<p>The learned card is the <strong>{html.escape(ch['score'])}</strong> card: {why} "
+                  f"(shape {ch['roc_auc']['shape']:.3f}, linear {ch['roc_auc']['linear']:.3f}; "
                   f"shape minus linear {d['difference']:+.3f}, 95% CI {d['ci_low']:+.3f} to {d['ci_high']:+.3f}). "
-                  "Chosen among two on the validation that reports it, so its figure is a little optimistic.</p>")
+                  "The shape card is kept only when its lead is beyond that interval. Chosen among two on the "
+                  "validation that reports it, so its figure is a little optimistic.</p>")
     leaks = describe(evaluation["leakage_screen"], "en")
     leaks = ("<h2>Leakage screen</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in leaks) + "</ul>") \
         if leaks else ""

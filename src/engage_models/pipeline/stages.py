@@ -398,25 +398,18 @@ def _learned(form: str, c: RunConfig, n_bootstrap: int):
 
 
 def choose_form(summary: pd.DataFrame | None, setting: str = "auto") -> dict:
-    """Which learned card the run uses: the configured one, or (``auto``) the shape card when its out-of-time
-    backtest ROC-AUC is higher than the linear card's beyond the paired 95% bootstrap interval, the linear card
-    otherwise (a tie, a lead within the noise, or no backtest: the simpler and steadier card). Without bootstrap
-    draws in ``summary`` the point estimates decide. Returns ``form``, ``by`` and the AUCs."""
+    """Which learned card the run uses: the configured one, or (``auto``) the one
+    :func:`~engage_models.health.evaluation.choose_card` keeps on the out-of-time backtest (the shape card only
+    when it leads beyond the paired 95% interval). Returns ``form``, ``by`` and the AUCs."""
     if setting != "auto":
         return {"form": setting, "by": "setting"}
     if summary is None:
         return {"form": "linear", "by": "no backtest to choose by: the linear card"}
-    auc = summary[summary["metric"] == "roc_auc"].set_index("model")["estimate"]
-    lead = auc.get("shape", -np.inf) > auc.get("learned", -np.inf)
-    draws = summary.attrs.get("draws") or {}
-    sure = lead
-    if lead and ("shape", "roc_auc") in draws and ("learned", "roc_auc") in draws:
-        from ..health.evaluation import paired_difference
+    from ..health.evaluation import choose_card
 
-        sure = paired_difference(summary, "shape", "learned")["ci_low"] > 0
-    return {"form": "shape" if sure else "linear", "by": "backtest ROC-AUC",
-            "auc": {"linear": float(auc.get("learned", np.nan)), "shape": float(auc.get("shape", np.nan))},
-            "shape_lead_within_noise": bool(lead and not sure)}
+    chosen = choose_card(summary, "shape", "learned")
+    return {"form": chosen["form"], "by": "backtest ROC-AUC", "auc": chosen["auc"],
+            "shape_lead_within_noise": chosen["shape_lead_within_noise"]}
 
 
 def health(ctx: Context) -> None:
