@@ -269,8 +269,8 @@ class _RankPairs:
     def __init__(self, x: np.ndarray, y: np.ndarray):
         ux, xi = np.unique(x, return_inverse=True)
         uy, yi = np.unique(y, return_inverse=True)
-        pairs, self.pair = np.unique(xi.ravel().astype(np.int64) * len(uy) + yi.ravel(), return_inverse=True)
-        self.pair = self.pair.ravel()
+        pairs, pair = np.unique(xi.ravel().astype(np.int64) * len(uy) + yi.ravel(), return_inverse=True)
+        self.pair = pair.ravel()  # numpy 2 gives the inverse the input's shape: flat here either way
         self.n_pairs = len(pairs)
         self.px = pairs // len(uy)
         self.to_x = _indicator(self.px, len(ux)).T.tocsr()  # (x values, pairs)

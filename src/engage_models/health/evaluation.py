@@ -31,6 +31,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -414,11 +415,22 @@ def default_cutoffs(panel: pd.DataFrame, n_cutoffs: int = 4, label: str = "churn
     return [pd.Timestamp(d) for d in dates[-n_cutoffs:]]
 
 
+class _Fitted(NamedTuple):
+    """One backtest fit (:func:`_fit_predict`): the model (None when an optional one failed, ``error`` says
+    why), its fitting seconds, its probabilities on the test rows and, for a card, its bands."""
+
+    model: object | None
+    seconds: float
+    proba: np.ndarray | None
+    bands: np.ndarray | None
+    error: str | None = None
+
+
 def _fit_predict(make: Callable[[], object], X: pd.DataFrame, y: np.ndarray, Xt: pd.DataFrame, one_job: bool,
-                 optional: bool = False):
-    """One backtest fit: the model, its fitting seconds, its probabilities on ``Xt`` and, for a card, its bands.
+                 optional: bool = False) -> _Fitted:
+    """One backtest fit on ``X``, predicting ``Xt``.
     ``one_job``: the model runs in a process of its own, so its own ``n_jobs`` (if any) is set to 1.
-    ``optional``: an error is returned as ``(None, 0.0, None, why)`` instead of raised."""
+    ``optional``: an error is returned (``error``, no model) instead of raised."""
     t0 = time.perf_counter()
     model = make()
     if one_job and "n_jobs" in getattr(model, "get_params", dict)():
@@ -428,11 +440,11 @@ def _fit_predict(make: Callable[[], object], X: pd.DataFrame, y: np.ndarray, Xt:
     except Exception as exc:
         if not optional:
             raise
-        return None, 0.0, None, f"{type(exc).__name__}: {exc}"
+        return _Fitted(None, 0.0, None, None, f"{type(exc).__name__}: {exc}")
     secs = time.perf_counter() - t0
     p = model.predict_proba(Xt)[:, 1]
     band = np.asarray(model.bands(proba=p)) if hasattr(model, "bands") else None
-    return model, secs, p, band
+    return _Fitted(model, secs, p, band)
 
 
 def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, horizon_days: int,
@@ -494,11 +506,11 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
         done = (_fit_predict(make, X, y, Xt, False, name in optional) for _, name, make, X, y, Xt in tasks)
     failed: dict[str, str] = {}
     step(0, len(tasks), "backtest fits")
-    for i, ((cut, name, *_), (model, secs, p, band)) in enumerate(zip(tasks, done, strict=True)):
+    for i, ((cut, name, *_), (model, secs, p, band, error)) in enumerate(zip(tasks, done, strict=True)):
         test = tests[cut]
-        if model is None:  # an optional model's failure: ``band`` holds why
-            log.warning("backtest: %s left out: it failed at cutoff %s (%s)", name, cut.date(), band)
-            failed.setdefault(name, f"{band} (cutoff {cut.date()})")
+        if model is None:  # an optional model's failure
+            log.warning("backtest: %s left out: it failed at cutoff %s (%s)", name, cut.date(), error)
+            failed.setdefault(name, f"{error} (cutoff {cut.date()})")
         else:
             seconds[name] = seconds.get(name, 0.0) + secs
             pred = pd.DataFrame({"as_of": cut, "account_id": test[id_col].to_numpy(),
