@@ -13,6 +13,7 @@ Usage::
     python benchmarks/bench_stages.py                               # 500, 1000, 2000 accounts x 24 months
     python benchmarks/bench_stages.py --accounts 2000 16000 50000   # the issue's sizes (50,000: ~150M events)
     python benchmarks/bench_stages.py --accounts 1000 --json        # one line of JSON per size
+    python benchmarks/bench_stages.py --accounts 16000 --reports    # the whole `engage run`, reports included
 """
 
 from __future__ import annotations
@@ -86,12 +87,14 @@ class MemorySampler(threading.Thread):
         return max(inside, default=0.0)
 
 
-def run_child(folder: str) -> None:
-    """One pipeline run on ``folder`` (its artifacts removed first); prints one JSON line."""
+def run_child(folder: str, reports: bool = False) -> None:
+    """One pipeline run on ``folder`` (its artifacts removed first); prints one JSON line. With ``reports``
+    the run is ``engage run`` (the reports executed as their stages are done, then published)."""
     from engage_models import pipeline
 
     shutil.rmtree(Path(folder) / "artifacts", ignore_errors=True)
     shutil.rmtree(Path(folder) / "processed", ignore_errors=True)
+    shutil.rmtree(Path(folder) / "reports", ignore_errors=True)
     sampler = MemorySampler()
     sampler.start()
     marks: dict[str, list[float]] = {}
@@ -106,14 +109,27 @@ def run_child(folder: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
-    run = pipeline.run({"data_dir": folder}, progress=progress)
+    if reports:
+        from engage_models.reports.runner import run as engage_run
+
+        result = engage_run(data_dir=folder, out_dir=Path(folder) / "reports", progress=progress, demo=False)
+        if result.failed:
+            raise SystemExit(f"reports failed: {result.failed}")
+        records = {r["name"]: (r["seconds"], r["status"])
+                   for r in json.loads((result.folder / "run.json").read_text(encoding="utf-8"))["stages"]}
+    else:
+        run = pipeline.run({"data_dir": folder}, progress=progress)
+        records = {name: (rec.seconds, rec.status) for name, rec in run.records.items()}
     total = time.perf_counter() - t0
     sampler.stop()
     stages = {}
-    for name, rec in run.records.items():
+    for name, (seconds, status) in records.items():
         t = marks.get(name, [])
-        stages[name] = {"seconds": rec.seconds, "status": rec.status,
+        stages[name] = {"seconds": seconds, "status": status,
                         "peak_rss_mb": sampler.peak(t[0], t[-1]) if len(t) == 2 else None}
+    if reports and len(marks.get("summary", [])) == 2:  # what the reports add after the last stage
+        stages["reports"] = {"seconds": t0 + total - marks["summary"][1], "status": "after the pipeline",
+                             "peak_rss_mb": sampler.peak(marks["summary"][1], t0 + total)}
     print(json.dumps({"total_seconds": total, "peak_rss_mb": max((mb for _, mb in sampler.samples), default=0.0),
                       "stages": stages}))
 
@@ -134,15 +150,19 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=24)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", action="store_true", help="one JSON line per size")
+    ap.add_argument("--reports", action="store_true",
+                    help="time the whole `engage run` (reports included): the row 'reports' is what they add after "
+                         "the last stage, the total is the whole run")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        run_child(args.child)
+        run_child(args.child, args.reports)
         return
     results = {}
     for n in args.accounts:
         folder = ensure_world(n, args.months, args.seed)
-        proc = subprocess.run([sys.executable, __file__, "--child", str(folder)], capture_output=True, text=True)
+        child = [sys.executable, __file__, "--child", str(folder), *(["--reports"] if args.reports else [])]
+        proc = subprocess.run(child, capture_output=True, text=True)
         if proc.returncode:
             raise SystemExit(f"the run at {n} accounts failed:\n{proc.stderr[-3000:]}")
         results[n] = json.loads(proc.stdout.strip().splitlines()[-1])
