@@ -232,6 +232,26 @@ def test_parquet_and_csv_sources_give_the_same_result(tmp_path):
     pd.testing.assert_frame_equal(load("events", processed), load("events", tmp_path / "pq" / "processed"))
 
 
+@pytest.mark.parametrize("bad", [False, True])
+def test_a_parquet_source_whose_rows_are_all_kept_gets_the_same_empty_quarantine(tmp_path, bad):
+    """Every row kept (the footers' count): the quarantine is written empty without a second pass, with the
+    columns a quarantine of the same source has when it holds rows."""
+    raw = _write(tmp_path / "raw", {k: v for k, v in _tables().items() if k != "events"})
+    events = pd.DataFrame(_tables()["events"])
+    if bad:
+        events.loc[0, "account_id"] = "nobody"  # unknown account: quarantined
+    half = len(events) // 2
+    (raw / "events").mkdir()
+    events.iloc[:half].to_parquet(raw / "events" / "part-0.parquet", index=False)
+    events.iloc[half:].to_parquet(raw / "events" / "part-1.parquet", index=False)
+    r = _checked(ingest(raw, tmp_path / "processed", now=NOW)).tables["events"]
+    q = _quarantine(tmp_path / "processed", "events")
+    assert (r.rows_read, r.rows_quarantined, len(q)) == ((len(events), 1, 1) if bad else (len(events), 0, 0))
+    if bad:
+        assert q["reason"].tolist() == [C.UNKNOWN_ACCOUNT] and q["account_id"].tolist() == ["nobody"]
+    assert list(q.columns) == ["source_file", "source_row", "source_line", "reason", "raw_line",
+                               *events.columns]
+
 def test_sources_override_and_folders_of_parts(tmp_path):
     raw = _write(tmp_path / "raw", _tables())
     parts = tmp_path / "raw" / "events"

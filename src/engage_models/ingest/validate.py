@@ -238,10 +238,19 @@ class _Source:
     encodings: list[str] = field(default_factory=list)
     detected: bool | None = None
     text: list[int] = field(default_factory=list)  # positions j with the text as read in __txt<j>
+    rows: int | None = None  # how many rows it holds, where known without reading them (Parquet's footers)
 
 
 def _positional(names: list[str]) -> str:
     return ", ".join(f"{_ident(n)} AS __raw{j}" for j, n in enumerate(names))
+
+
+def _footer_rows(source: str) -> int | None:
+    """The rows of a Parquet source from its files' footers (None for a path that is not a local file)."""
+    files = _files(source)
+    if not files or not all(f.is_file() for f in files):
+        return None
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
 
 def _open_parquet(con, contract: C.TableContract, source: str) -> _Source:
@@ -251,7 +260,7 @@ def _open_parquet(con, contract: C.TableContract, source: str) -> _Source:
         fname = _unique("__file", names)
         sql = (f"SELECT {_positional(names)}, file_row_number + 1 AS __row, {_ident(fname)} AS __file, "
                f"file_index AS __fileno FROM read_parquet($src, file_row_number = true, filename = {_literal(fname)})")
-        return _Source(sql, {"src": source}, names, types)
+        return _Source(sql, {"src": source}, names, types, rows=_footer_rows(source))
     # a data column named file_row_number (or file_index): the rows are numbered by their order in a table
     parts = []
     for k, f in enumerate(_files(source)):
@@ -579,6 +588,10 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     qout = out_dir / "quarantine" / f"{contract.name}.parquet"
     for sql, path in ((keep_sql, out), (q_sql, qout)):
         t0 = time.perf_counter()
+        if path == qout and src.rows is not None and pq.ParquetFile(out).metadata.num_rows == src.rows:
+            # every row was kept: the quarantine is empty, without validating the rows a second time (the
+            # second pass cost 4 s on 52M events and 22-28 s on 160M)
+            sql = f"SELECT * FROM ({sql}) LIMIT 0"
         try:
             con.sql(sql, params=_params(sql, values)).write_parquet(str(path), compression="zstd")
         except duckdb.Error as exc:
