@@ -398,7 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--hand-scorecard", type=Path, default=None, help="YAML scorecard to evaluate beside it")
     f.add_argument("--score", choices=("auto", "shape", "linear"), default="auto",
                    help="the learned card: shape (ranges and points), linear (weights) or auto (the default: both "
-                        "validated, the one with the higher ROC-AUC kept and named)")
+                        "validated; the shape card kept only when its ROC-AUC leads beyond the paired 95%% interval, "
+                        "as in the pipeline; the card kept is named)")
     f.add_argument("--bootstrap", type=int, default=100,
                    help="bootstrap refits for the intervals (the weights; the shape card's points: at most 20)")
     f.add_argument("--out", type=Path, required=True)
