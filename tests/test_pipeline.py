@@ -274,7 +274,10 @@ def test_the_health_stage_fits_on_a_sample_scores_everyone_and_says_so(first_run
     accounts = run.panel["account_id"].nunique()
     assert model["fit_sample"]["sampled"] and model["fit_sample"]["fitted_on"] == 120
     assert model["fit_sample"]["accounts"] > 120
-    assert run["health"].json("backtest")["fit_sample"] == model["fit_sample"]
+    backtest = run["health"].json("backtest")
+    assert backtest["fit_sample"] == model["fit_sample"]
+    # the learned score's ICI beside a calibrated score's, on the backtest's rows
+    assert backtest["calibration"]["rows"] == backtest["rows"] and backtest["calibration"]["q95"] > 0
     latest = run.scores[run.scores["as_of"] == run.scores["as_of"].max()]
     assert latest["account_id"].nunique() == run.panel.loc[run.panel["as_of"] == run.panel["as_of"].max(),
                                                            "account_id"].nunique()

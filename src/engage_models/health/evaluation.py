@@ -73,11 +73,20 @@ def lowess(x, y, frac: float = 0.3, grid: int = 60, weights=None) -> tuple[np.nd
     ``weights``: whole-number multiplicities (a bootstrap resample as counts of the rows it drew). The fit is
     the fit of the rows repeated that many times (``n`` is their sum; rows of weight 0 are left out), without
     building the repeated rows: the window is found on the cumulated counts."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
+    take, gx, rows = _lowess_rows(x, frac, grid, weights)
+    y = np.asarray(y, float)[take]
+    return gx, np.array([c @ y[sl] for sl, c in rows])
+
+
+def _lowess_rows(x, frac: float, grid: int, weights) -> tuple[np.ndarray, np.ndarray, list]:
+    """The lowess as a linear smoother: with no robustness iterations each fitted value is a weighted sum of
+    the outcomes, with weights that depend on ``x`` alone. Returns ``take`` (the rows used, in ``x`` order),
+    the grid and, per grid point, the slice of the taken rows it sums and their coefficients."""
+    x = np.asarray(x, float)
     w = np.ones(len(x)) if weights is None else np.asarray(weights, float)
-    keep = w > 0
-    order = np.argsort(x[keep], kind="stable")
-    x, y, w = x[keep][order], y[keep][order], w[keep][order]
+    keep = np.flatnonzero(w > 0)
+    take = keep[np.argsort(x[keep], kind="stable")]
+    x, w = x[take], w[take]
     cum = np.cumsum(w)
     n = int(round(cum[-1]))
     k = min(n, max(3, int(np.ceil(frac * n))))
@@ -101,27 +110,27 @@ def lowess(x, y, frac: float = 0.3, grid: int = 60, weights=None) -> tuple[np.nd
     # every row within the bandwidth (ties at the edge included: they weigh 0, as any row beyond)
     lo = np.searchsorted(x, gx - bandwidth, side="left")
     hi = np.searchsorted(x, gx + bandwidth, side="right")
-    out = np.empty(len(gx))
+    rows = []
     for i, g in enumerate(gx):
         sl = slice(lo[i], hi[i])
-        xs, ys, ws = x[sl], y[sl], w[sl]
+        xs, ws = x[sl], w[sl]
         h = bandwidth[i] or 1e-12
         u = np.abs(xs - g) / h
         wt = np.clip(1 - u * u * u, 0, None)
         wt = wt * wt * wt * ws  # tricube
         sw = wt.sum()
         if sw <= 0:  # every neighbour exactly at the bandwidth (ties): their plain mean
-            out[i] = (ws @ ys) / ws.sum()
+            rows.append((sl, ws / ws.sum()))
             continue
-        mx, my = (wt @ xs) / sw, (wt @ ys) / sw
-        dx = xs - mx
-        wdx = wt * dx
-        vx = wdx @ dx
+        mx = (wt @ xs) / sw
+        wdx = wt * (xs - mx)
+        vx = wdx @ (xs - mx)
         # every weighted row at one x (ties): no slope; rounding would make one up out of 1e-30s
         flat = vx <= 1e-12 * sw * h * h
-        beta = 0.0 if flat else (wdx @ (ys - my)) / vx
-        out[i] = my + beta * (g - mx)
-    return gx, out
+        # mean + slope x (g - mx), the slope's sum wdx @ (y - my) written as coefficients of y: wdx sums to 0
+        # only up to rounding, which a vx near 0 would blow up (hence the centring, as in the sum itself)
+        rows.append((sl, wt / sw if flat else wt / sw + (g - mx) * (wdx - wdx.sum() * wt / sw) / vx))
+    return take, gx, rows
 
 
 def ici(y, p, frac: float = 0.3, weights=None) -> float:
@@ -134,6 +143,48 @@ def ici(y, p, frac: float = 0.3, weights=None) -> float:
     gx, fit = lowess(p, y, frac=frac, weights=weights)
     smooth = np.clip(np.interp(p, gx, fit), 0, 1)
     return float((w * np.abs(p - smooth)).sum() / w.sum())
+
+
+def ici_if_calibrated(p, n_draws: int = 200, seed: int = 0, frac: float = 0.3) -> np.ndarray:
+    """The ICI a perfectly calibrated score with these probabilities would show on this many rows.
+
+    Outcomes are drawn as Bernoulli(``p``) ``n_draws`` times and each draw's ICI is computed: the smoother
+    follows the outcomes' noise, so the ICI is above zero on finite rows even when the probabilities are
+    exact. An observed ICI inside this distribution is what calibration cannot lower on this many rows; one
+    well beyond it is miscalibration. Returns the ``n_draws`` ICIs, each equal to :func:`ici` of its draw (the
+    lowess is a linear smoother of the outcomes, so its coefficients are computed once for every draw).
+    """
+    p = np.clip(np.asarray(p, float), 0, 1)
+    rng = np.random.default_rng(seed)
+    out = np.empty(n_draws)
+    if len(np.unique(p)) < 3:  # as ici: the mean difference
+        for d in range(n_draws):
+            out[d] = abs(p.mean() - (rng.random(len(p)) < p).mean())
+        return out
+    take, gx, rows = _lowess_rows(p, frac, 60, None)
+    # the interpolation of every row's p on the grid, once: smooth(p) = (1 - f) fit[j] + f fit[j + 1]
+    j = np.clip(np.searchsorted(gx, p, side="right") - 1, 0, len(gx) - 2)
+    f = np.clip((p - gx[j]) / np.where(gx[j + 1] > gx[j], gx[j + 1] - gx[j], 1.0), 0, 1)
+    for start in range(0, n_draws, 25):  # 25 draws at a time: rows x 25 outcomes in memory
+        m = min(25, n_draws - start)
+        y = np.empty((len(p), m))
+        for d in range(m):
+            y[:, d] = rng.random(len(p)) < p
+        ys = y[take]
+        fit = np.stack([c @ ys[sl] for sl, c in rows])  # grid x draws
+        smooth = np.clip((1 - f)[:, None] * fit[j] + f[:, None] * fit[j + 1], 0, 1)
+        out[start:start + m] = np.abs(p[:, None] - smooth).mean(axis=0)
+    return out
+
+
+def calibration_reference(y, p, n_draws: int = 200, seed: int = 0) -> dict:
+    """The ICI of ``p`` beside the ICI a perfectly calibrated score with these probabilities shows on this many
+    rows (:func:`ici_if_calibrated`): ``ici``, the reference's ``median`` and ``q95``, ``rows``, ``draws`` and
+    ``beyond`` (the ICI is above the reference's 95th percentile: miscalibration, not only noise)."""
+    ref = ici_if_calibrated(p, n_draws, seed)
+    observed, q95 = ici(y, p), float(np.quantile(ref, 0.95))
+    return {"ici": observed, "median": float(np.median(ref)), "q95": q95, "rows": int(len(p)),
+            "draws": int(n_draws), "beyond": bool(observed > q95)}
 
 
 def calibration_curve(y, p, bins: int = 10) -> pd.DataFrame:
@@ -376,6 +427,12 @@ class Backtest:
     def wide(self) -> pd.DataFrame:
         return self.predictions.pivot_table(index=["as_of", "account_id", "y"], columns="model",
                                             values="p").reset_index()
+
+    def calibration_reference(self, model: str, n_draws: int = 200, seed: int = 0) -> dict:
+        """``model``'s ICI on the pooled test rows beside a perfectly calibrated score's
+        (:func:`calibration_reference`)."""
+        w = self.wide().dropna(subset=[model])
+        return calibration_reference(w["y"], w[model], n_draws, seed)
 
     def summary(self, n_boot: int = 200, seed: int = 0, n_jobs: int | None = None) -> pd.DataFrame:
         w = self.wide()

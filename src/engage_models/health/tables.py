@@ -327,6 +327,9 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
                                 "shape_lead_within_noise": chosen["shape_lead_within_noise"],
                                 "note": "chosen among two on the validation that reports it: a little optimistic"}
         evaluation["models"]["learned"] = evaluation["models"][score]
+    # its ICI beside a perfectly calibrated score's on as many rows
+    col = "learned" if "learned" in models else score
+    evaluation["calibration"] = {"model": score, **E.calibration_reference(w["y"], w[col], seed=seed)}
     # the final model on every row whose label is mature
     Xf, yf = X[final_rows].reset_index(drop=True), y[final_rows].reset_index(drop=True)
     if shape_bootstrap is None:
@@ -371,6 +374,7 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     import matplotlib.pyplot as plt
 
     from .._core.plots import setup
+    from .views import calibration_text
 
     setup("en")
     fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -417,7 +421,7 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}}</styl
 {100 * data['churn_rate']:.1f}%. Validation: {html.escape(val['method'])}: {val['test_rows']:,} test rows with
 {val['test_events']:,} churners from {val['test_accounts']:,} accounts.</p>{windows}{leaks}
 <h2>Models compared (95% intervals, bootstrap over accounts)</h2>{chosen}{comparison}
-<h2>Calibration</h2>
+<h2>Calibration</h2><p>{html.escape(calibration_text(evaluation["calibration"]))}</p>
 <img alt="calibration: observed against predicted churn by decile" src="data:image/png;base64,{img}">
 <h2>Scorecard</h2>{scorecard.to_html(index=False, escape=True, border=0)}
 <h2>Data</h2><p>Missing values (imputed with the median plus an indicator):

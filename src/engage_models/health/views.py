@@ -131,6 +131,16 @@ def choice_text(model: dict, lang: str = "en") -> str:
              d=diff.get("difference", np.nan), lo=diff.get("ci_low", np.nan), hi=diff.get("ci_high", np.nan)) + said
 
 
+def calibration_text(ref: dict | None, lang: str = "en") -> str:
+    """The learned score's ICI beside a perfectly calibrated score's on as many rows
+    (:func:`~engage_models.health.evaluation.calibration_reference`); empty without one."""
+    if not ref:
+        return ""
+    verdict = t("hs.ici_beyond" if ref["beyond"] else "hs.ici_within", lang)
+    return t("hs.ici_reference", lang, ici=ref["ici"], median=ref["median"], q95=ref["q95"], rows=ref["rows"],
+             draws=ref["draws"], verdict=verdict)
+
+
 def shape_card_view(card: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """The card as ranges and points (with the bootstrap interval when there is one), metric by metric."""
     label = card[f"label_{lang}"] if f"label_{lang}" in card else card["label"]

@@ -456,6 +456,7 @@ def health(ctx: Context) -> None:
         out.frame("band_performance", evaluation.band_table(*bt.bands_of(learned)))
         out.json("backtest", {"cutoffs": bt.cutoffs, "rows": summary.attrs["n"], "churned": summary.attrs["churned"],
                               "seconds": bt.seconds, "learned_model": learned, "fit_sample": fit_note,
+                              "calibration": bt.calibration_reference(learned, seed=c.seed),
                               "learned_vs_hand": evaluation.paired_difference(summary, learned, "hand")})
 
     if not ctx.section(("backtest_metrics", "band_performance"), backtest):
