@@ -130,3 +130,46 @@ def test_a_score_that_does_not_rank_held_out_data_gets_the_base_rate_not_a_rever
     # one probability for all, the out-of-fold churn rate
     assert hs.calibration_eta_[1] == 0 and np.allclose(p, hs.oof_["y"].mean())
     assert np.all(np.diff(p[np.argsort(hs.health_score(X).to_numpy())]) <= 1e-12)   # never rises with the score
+
+
+# ------------------------------------------------------------------------------------ the calibration's floor
+def test_a_floor_of_churn_no_score_explains_is_found_and_kept_only_when_the_data_show_one():
+    from engage_models.health._calibrated import fit_calibration, floored_proba
+
+    rng = np.random.default_rng(11)
+    eta, fold = rng.normal(0, 1.5, 20000), np.repeat([0, 1, 2, 3], 5000)
+    y = (rng.random(20000) < 0.05 + 0.95 * sigmoid(-2.5 + 1.5 * eta)).astype(float)  # 5% leave whatever the score
+    c, a, b = fit_calibration(eta, y, fold)
+    assert c == pytest.approx(0.05, abs=0.012) and b == pytest.approx(1.5, abs=0.2)
+    assert a == pytest.approx(-2.5, abs=0.3)
+    assert floored_proba(a + b * eta, c).sum() == pytest.approx(y.sum(), rel=1e-6)  # the churn rate, matched
+    # Platt's map cannot bend: its probabilities for the healthiest tenth are far below their churn rate
+    pa, pb = _platt(eta, y, fold)
+    low = eta < np.quantile(eta, 0.1)
+    assert sigmoid(pa + pb * eta[low]).mean() < 0.6 * y[low].mean()
+    assert floored_proba(a + b * eta[low], c).mean() == pytest.approx(y[low].mean(), abs=0.01)
+    # no floor in the data: none kept, and the map is Platt's to the last digit
+    y0 = (rng.random(20000) < sigmoid(-2.5 + 1.5 * eta)).astype(float)
+    c0, a0, b0 = fit_calibration(eta, y0, fold)
+    assert c0 == 0 and (a0, b0) == _platt(eta, y0, fold)
+
+
+def test_a_floored_card_gives_probabilities_and_log_odds_that_agree_at_every_score():
+    from engage_models.health._calibrated import floored_logit, floored_proba
+
+    z = np.linspace(-60, 60, 241)
+    for c in (0.0, 1e-6, 0.04, 0.3):
+        lo = floored_logit(z, c)
+        assert np.isfinite(lo).all() and np.all(np.diff(lo) >= 0)  # flat only where p has reached the floor
+        np.testing.assert_allclose(sigmoid(lo), floored_proba(z, c), rtol=1e-9, atol=1e-300)
+    np.testing.assert_array_equal(floored_logit(z, 0.0), z)
+    rng = np.random.default_rng(12)
+    n = 6000
+    X = pd.DataFrame({"usage": rng.normal(size=n), "noise": rng.normal(size=n)})
+    y = (rng.random(n) < 0.06 + 0.94 * sigmoid(-3 + 2.0 * X["usage"])).astype(int)
+    hs = HealthScore(Cs=(1.0,), n_bootstrap=0, group_threshold=None).fit(X, y)
+    assert hs.calibration_floor_ > 0.02  # found on the out-of-fold predictions
+    p = hs.predict_proba(X)[:, 1]
+    assert p.min() >= hs.calibration_floor_ and np.array_equal(hs.predict(X) == 1, p > 0.5)
+    np.testing.assert_allclose(sigmoid(hs.decision_function(X)), p, rtol=1e-9)
+    np.testing.assert_allclose(p, hs.proba_of_score(hs.health_score(X)))

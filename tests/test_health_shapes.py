@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from engage_models.health import ShapeScore
+from engage_models.health._calibrated import floored_logit
 from engage_models.health.model_io import load_model, save_model
 from engage_models.health.shapes import _bin_index, _card_from_ebm, _eta, _merge_ranges, range_text
 
@@ -85,7 +86,9 @@ def test_points_sum_to_a_0_100_score_that_maps_exactly_to_the_probability(fitted
     np.testing.assert_allclose(pts.sum(axis=1), score)
     assert score.min() >= 0 and score.max() <= 100 + 1e-9
     a, b = model.calibration_
-    np.testing.assert_allclose(model.decision_function(X), a + b * score.to_numpy())
+    np.testing.assert_allclose(model.decision_function(X), floored_logit(a + b * score.to_numpy(),
+                                                                          model.calibration_floor_))
+    np.testing.assert_allclose(model.predict_proba(X)[:, 1], model.proba_of_score(score.to_numpy()))
     assert b < 0  # a healthier score, a lower churn probability
     # the score is an exact affine map of the card's log-odds
     e0, e1 = model.card_["intercept"] - sum(tm["lo"] for tm in model.card_["terms"]), -model.card_["total"] / 100

@@ -31,14 +31,16 @@ model's log-odds with each contribution held to its training range)::
 
 Probability
 -----------
-``predict_proba`` is a monotone (Platt) calibration of the log-odds, ``p = 1 / (1 + exp(-(a + b eta)))``,
-fitted on the *out-of-fold* ``eta`` of the cross-validation at the chosen ``C`` (each fold's own model and
-clipping; log-odds are on one scale across folds, where 0-100 scores are not), never on the rows the weights
-were fitted to: the slope within folds, the intercept to match the out-of-fold churn rate (see ``_platt``).
-``calibration_`` states the same map on the final model's score (``p = 1 / (1 + exp(-(a' + b' score)))``), so
-the score and the probability move together exactly. The slope is never negative: when held-out data rank
-churn against the score, every account gets the out-of-fold churn rate (and a warning), rather than a probability
-that rises as the score rises.
+``predict_proba`` is a monotone calibration of the log-odds, Platt's map with a floor,
+``p = c + (1 - c) / (1 + exp(-(a + b eta)))``, fitted on the *out-of-fold* ``eta`` of the cross-validation at
+the chosen ``C`` (each fold's own model and clipping; log-odds are on one scale across folds, where 0-100 scores
+are not), never on the rows the weights were fitted to: the slope within folds, the intercept to match the
+out-of-fold churn rate (see ``_platt``). The floor ``c`` (``calibration_floor_``) is churn no score explains,
+kept only when the out-of-fold data show one beyond chance, else 0 (see :mod:`._calibrated`).
+``calibration_`` states the same map on the final model's score (``p = c + (1 - c) / (1 + exp(-(a' + b'
+score)))``), so the score and the probability move together exactly. The slope is never negative: when held-out
+data rank churn against the score, every account gets the out-of-fold churn rate (and a warning), rather than a
+probability that rises as the score rises.
 
 Bands and drivers
 -----------------
@@ -65,7 +67,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -77,7 +78,7 @@ from .._core.stats import log_loss
 from .._core.stats import logit as _logit
 from .._core.stats import sigmoid as _sigmoid
 from . import explain
-from ._calibrated import CalibratedScoreMixin
+from ._calibrated import CalibratedScoreMixin, _platt, fit_calibration, floored_proba  # noqa: F401
 from ._inputs import binary_target, frame_for_fit, frame_for_predict
 from .baselines import ChurnGBM, HandWeightedScore, load_scorecard  # noqa: F401  (re-exported: older imports)
 from .cv import _splits, account_groups, choose_thresholds, time_splits  # noqa: F401
@@ -159,29 +160,6 @@ def _fit_one(X, y, numeric, categorical, C, penalty, skew_threshold, group_thres
     return _finish(design, Z, model, quantiles)
 
 
-def _platt(eta, y, fold=None) -> tuple[float, float]:
-    """``(a, b)`` of ``p = 1 / (1 + exp(-(a + b eta)))`` on out-of-fold log-odds ``eta``.
-
-    The slope ``b`` is fitted *within* folds (one intercept per fold): fold models differ in their intercepts
-    (a fold trained on a period of higher churn predicts higher everywhere), and pooled across folds those
-    shifts can outweigh the ranking inside each fold, down to a reversed slope. ``a`` is then the intercept
-    that, with ``b`` fixed, matches the out-of-fold churn rate (the maximum-likelihood intercept).
-    """
-    eta, y = np.asarray(eta, float), np.asarray(y, float)
-    levels = np.unique(fold) if fold is not None else np.array([0])
-    if len(levels) < 2:
-        m = LogisticRegression(C=1e6, max_iter=1000).fit(eta.reshape(-1, 1), y)
-        return float(m.intercept_[0]), float(m.coef_[0, 0])
-    dummies = (np.asarray(fold)[:, None] == levels[None, :]).astype(float)
-    m = LogisticRegression(C=1e6, fit_intercept=False, max_iter=1000).fit(np.column_stack([eta, dummies]), y)
-    b = float(m.coef_[0, 0])
-    shift = b * eta  # below lo every p is ~0 (too few churners), above hi ~1 (too many): a root in between
-    lo, hi = -float(shift.max()) - 40.0, -float(shift.min()) + 40.0
-    with np.errstate(over="ignore"):  # exp overflows harmlessly to p = 0 at the far end of the bracket
-        a = float(brentq(lambda a: float(np.sum(y - _sigmoid(a + shift))), lo, hi))
-    return a, b
-
-
 class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     """Learned health score (0-100, 100 = healthiest) with calibrated churn probability, bands and drivers.
 
@@ -234,7 +212,8 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     oof_ : dict of arrays ``row`` (position in the ``X`` of fit), ``y`` (0/1), ``eta`` (fold model's clipped
         log-odds) and ``p`` (calibrated probability): the out-of-fold predictions at ``C_`` behind the
         calibration and the thresholds; ``n_out_of_fold_`` rows.
-    calibration_ : (a', b'): ``p = 1 / (1 + exp(-(a' + b' score)))``.
+    calibration_ : (a', b'): ``p = c + (1 - c) / (1 + exp(-(a' + b' score)))``.
+    calibration_floor_ : c, the floor of that map (0: Platt's map).
     calibration_eta_ : (a, b) of the same map on the clipped log-odds ``eta`` (what was fitted).
     calibration_source_ : 'out-of-fold', or 'in-sample' when cross-validation was impossible.
     thresholds_ : (yellow, red) churn probabilities of the bands.
@@ -332,15 +311,16 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                         "in-sample (optimistic)")
             eta, y_cal, rows, fold = self.fitted_.clipped_linear(Z), y, np.arange(len(y)), None
             self.calibration_source_ = "in-sample"
-        a, b = _platt(eta, y_cal, fold)
+        c, a, b = fit_calibration(eta, y_cal, fold)
         if b < 0:  # a monotone calibration cannot reverse the score: held-out data saw no ranking, so none
             log.warning("calibration slope is negative (%.3g): the score does not rank churn on held-out data; "
                         "every account gets the out-of-fold churn rate", b)
-            a, b = float(_logit(np.mean(y_cal))), 0.0
+            c, a, b = 0.0, float(_logit(np.mean(y_cal))), 0.0
         e0, e1 = self.fitted_.score_to_eta()
         self.calibration_eta_ = (a, b)
         self.calibration_ = (a + b * e0, b * e1)
-        p_cal = _sigmoid(a + b * eta)
+        self.calibration_floor_ = c
+        p_cal = floored_proba(a + b * eta, c)
         self.cv_auc_ = float(roc_auc_score(y_cal, p_cal)) if self.calibration_source_ == "out-of-fold" else np.nan
         self.n_out_of_fold_ = len(y_cal) if self.calibration_source_ == "out-of-fold" else 0
         self.oof_ = {"row": rows.astype(int), "y": y_cal, "eta": eta, "p": p_cal}
@@ -409,7 +389,6 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "fitted_")
         f = self.fitted_
         base = self.typical_.copy()
-        a, b = self.calibration_
         rows = []
         for j, feat in enumerate(self.feature_names_):
             binary = f.design.is_binary(feat)
@@ -423,7 +402,7 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                 "ci_low": self.weight_intervals_[0][j] if self.weight_intervals_ is not None else np.nan,
                 "ci_high": self.weight_intervals_[1][j] if self.weight_intervals_ is not None else np.nan,
                 "points_range": 100.0 * (f.hi[j] - f.lo[j]) / f.total,
-                "delta_churn_probability": float(_sigmoid(a + b * s1) - _sigmoid(a + b * s0)),
+                "delta_churn_probability": float(self.proba_of_score(s1) - self.proba_of_score(s0)),
                 "higher_is_better": bool(self.coef_[j] < 0) if not binary else None,
             })
         df = pd.DataFrame(rows).sort_values("points_range", ascending=False, kind="stable").reset_index(drop=True)

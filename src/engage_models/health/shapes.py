@@ -42,7 +42,8 @@ linear card's, :mod:`engage_models.health.score`).
 
 Probability, bands, drivers
 ---------------------------
-Platt calibration of ``eta`` fitted on *out-of-fold* predictions (one EBM per fold of
+Platt calibration of ``eta``, with a floor where the data show one (:mod:`._calibrated`), fitted on
+*out-of-fold* predictions (one EBM per fold of
 :mod:`engage_models.health.cv`: time-aware, grouped by account or stratified), slope within folds; thresholds
 chosen by cost on the same out-of-fold probabilities. Drivers: per account, the terms costing it most points
 against the typical healthy account (median metric values of training accounts that did not churn), in words
@@ -70,9 +71,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._core.i18n import t
 from .._core.stats import logit as _logit
-from .._core.stats import sigmoid as _sigmoid
 from ..features import metrics as M
-from ._calibrated import CalibratedScoreMixin
+from ._calibrated import CalibratedScoreMixin, fit_calibration, floored_proba
 from ._inputs import binary_target, finite_numbers, frame_for_fit, frame_for_predict
 from .cv import _splits, account_groups, choose_thresholds
 from .design import _infer_columns
@@ -270,8 +270,9 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_, thresholds_, calibration_ (a', b' on the score), calibration_eta_, calibration_source_, cv_kind_,
-    cv_auc_, oof_, n_out_of_fold_, n_train_, baseline_rate_: as :class:`~engage_models.health.HealthScore`.
+    classes_, thresholds_, calibration_ (a', b' on the score), calibration_floor_ (c), calibration_eta_,
+    calibration_source_, cv_kind_, cv_auc_, oof_, n_out_of_fold_, n_train_, baseline_rate_: as
+    :class:`~engage_models.health.HealthScore`.
     card_ : dict of plain data: ``intercept``, ``total`` and ``terms`` (kind, features, cell specs, log-odds,
         weights, lo, hi per term).
     term_names_ : one name per term ('tickets_90d', 'plan & active_ratio').
@@ -426,8 +427,6 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         return out
 
     def _calibrate(self, folds: list, Mx: pd.DataFrame, y: np.ndarray) -> None:
-        from .score import _platt
-
         eta, y_cal, rows, fold = (np.concatenate([r[i] for r in folds]) if folds else np.array([])
                                   for i in range(4))
         self.calibration_source_ = "out-of-fold"
@@ -436,15 +435,16 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                         "in-sample (optimistic)")
             eta, y_cal, rows, fold = _eta(self.card_, Mx), y, np.arange(len(y)), None
             self.calibration_source_ = "in-sample"
-        a, b = _platt(eta, y_cal, fold)
+        c, a, b = fit_calibration(eta, y_cal, fold)
         if b < 0:
             log.warning("calibration slope is negative (%.3g): the score does not rank churn on held-out data; "
                         "every account gets the out-of-fold churn rate", b)
-            a, b = float(_logit(np.mean(y_cal))), 0.0
+            c, a, b = 0.0, float(_logit(np.mean(y_cal))), 0.0
         e0, e1 = _score_to_eta(self.card_)
         self.calibration_eta_ = (a, b)
         self.calibration_ = (a + b * e0, b * e1)
-        p_cal = _sigmoid(a + b * eta)
+        self.calibration_floor_ = c
+        p_cal = floored_proba(a + b * eta, c)
         oof = self.calibration_source_ == "out-of-fold"
         self.cv_auc_ = float(roc_auc_score(y_cal, p_cal)) if oof else np.nan
         self.n_out_of_fold_ = len(y_cal) if oof else 0
@@ -589,7 +589,6 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         10th; NaN for categories and pairs), ``higher_is_better`` (the sign of that change); ``weight`` and its
         interval are NaN (a shape has no single weight: see :meth:`card`)."""
         check_is_fitted(self, "card_")
-        a, b = self.calibration_
         base = pd.DataFrame({c: [v] for c, v in self.typical_raw_.items()})
         scale = 100.0 / self.card_["total"]
         rows = []
@@ -600,7 +599,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                 lo_v, hi_v = self.quantiles_[f]
                 s_lo = self.health_score(base.assign(**{f: lo_v})).iloc[0]
                 s_hi = self.health_score(base.assign(**{f: hi_v})).iloc[0]
-                delta = float(_sigmoid(a + b * s_hi) - _sigmoid(a + b * s_lo))
+                delta = float(self.proba_of_score(s_hi) - self.proba_of_score(s_lo))
             rows.append({"feature": self.term_names_[ti], "label": self.term_label(ti, lang), "weight": np.nan,
                          "ci_low": np.nan, "ci_high": np.nan, "points_range": scale * (tm["hi"] - tm["lo"]),
                          "delta_churn_probability": delta,

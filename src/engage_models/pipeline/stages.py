@@ -474,6 +474,7 @@ def health(ctx: Context) -> None:
     yellow, red = final.thresholds_
     model_info = {"form": form, "chosen_by": chosen, "thresholds": {"yellow": yellow, "red": red},
                   "cost_ratios": h.cost_ratios, "cv": final.cv_kind_, "calibration": final.calibration_,
+                  "calibration_floor": final.calibration_floor_,
                   "n_train": final.n_train_, "trained_until": labelled["as_of"].max(), "fit_sample": fit_note}
     if form == "linear":
         model_info.update({"C": final.C_, "n_bootstrap": h.n_bootstrap})
