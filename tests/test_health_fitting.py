@@ -133,7 +133,8 @@ def test_a_score_that_does_not_rank_held_out_data_gets_the_base_rate_not_a_rever
 
 
 # ------------------------------------------------------------------------------------ the calibration's floor
-def test_a_floor_of_churn_no_score_explains_is_found_and_kept_only_when_the_data_show_one():
+def test_a_floor_of_churn_no_score_explains_is_found_and_kept_only_when_the_data_show_one(monkeypatch):
+    from engage_models.health import _calibrated
     from engage_models.health._calibrated import fit_calibration, floored_proba
 
     rng = np.random.default_rng(11)
@@ -148,6 +149,13 @@ def test_a_floor_of_churn_no_score_explains_is_found_and_kept_only_when_the_data
     low = eta < np.quantile(eta, 0.1)
     assert sigmoid(pa + pb * eta[low]).mean() < 0.6 * y[low].mean()
     assert floored_proba(a + b * eta[low], c).mean() == pytest.approx(y[low].mean(), abs=0.01)
+    # too few churners to read a tail from (a planted floor, 87 churners): not estimated, Platt's map
+    few = slice(200, 600)
+    assert y[few].sum() < 100 and fit_calibration(eta[few], y[few], fold[few]) == (0.0, *_platt(eta[few], y[few],
+                                                                                                  fold[few]))
+    with monkeypatch.context() as m:  # the likelihood test alone would have kept one there
+        m.setattr(_calibrated, "MIN_FLOOR_EVENTS", 0)
+        assert fit_calibration(eta[few], y[few], fold[few])[0] > 0
     # no floor in the data: none kept, and the map is Platt's to the last digit
     y0 = (rng.random(20000) < sigmoid(-2.5 + 1.5 * eta)).astype(float)
     c0, a0, b0 = fit_calibration(eta, y0, fold)
