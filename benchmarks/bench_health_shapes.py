@@ -22,7 +22,12 @@ percentile); an ICI within it is the smoother following noise, not miscalibratio
 * ``linear``: :class:`engage_models.health.HealthScore` (the logistic points card);
 * ``gbm``: :class:`engage_models.health.ChurnGBM` (scikit-learn HistGradientBoosting);
 * ``ebm``: InterpretML's ExplainableBoostingClassifier with its defaults but 2 outer bags (not 14, for time);
-* ``logistic``: one-hot + standardised features, scikit-learn LogisticRegression (C=1).
+* ``logistic``: one-hot + standardised features, scikit-learn LogisticRegression (C=1);
+* ``card_ebm`` (not run by default): the EBM the shape card is made from, monotonised but before its shapes are
+  merged into ranges and calibrated: the card minus this is what the conversion into a card costs.
+
+``--shape KEY=VALUE`` and ``--ebm KEY=VALUE`` (repeatable) change a setting of the shape card (and of its EBM in
+``card_ebm``) or of the reference EBM, e.g. ``--shape learning_rate=0.015 --ebm interactions=10``.
 """
 
 from __future__ import annotations
@@ -69,25 +74,60 @@ def _logistic(X: pd.DataFrame):
                          LogisticRegression(C=1.0, max_iter=5000))
 
 
+#: settings given on the command line (--shape, --ebm)
+SETTINGS: dict[str, dict] = {"shape": {}, "ebm": {}}
+
+
 def _ebm():
     from interpret.glassbox import ExplainableBoostingClassifier
 
     # defaults (3 x n_features pairwise terms ...) but 2 outer bags, not 14: seconds a fit, not minutes
-    return ExplainableBoostingClassifier(outer_bags=2, n_jobs=1, random_state=0)
+    return ExplainableBoostingClassifier(**{"outer_bags": 2, "n_jobs": 1, "random_state": 0, **SETTINGS["ebm"]})
+
+
+class CardEBM:
+    """The EBM behind the shape card (its columns, settings and monotone shapes; no merging, no calibration)."""
+
+    def fit(self, X, y):
+        from engage_models.health.design import _infer_columns
+
+        self.card_ = ShapeScore(random_state=0, **SETTINGS["shape"])
+        self.card_.metrics_, self.card_.categorical_ = _infer_columns(X, None, None, {"as_of", "account_id"})
+        self.card_.directions_ = self.card_._directions()
+        self.model_ = self.card_._fit_ebm(self.card_._matrix(X), np.asarray(y), 0)
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(self.card_._matrix(X))
 
 
 MODELS = {
-    "shape": lambda X: ShapeScore(random_state=0),
+    "shape": lambda X: ShapeScore(random_state=0, **SETTINGS["shape"]),
     "linear": lambda X: HealthScore(n_bootstrap=0, random_state=0),
     "gbm": lambda X: ChurnGBM(random_state=0),
     "ebm": lambda X: _ebm(),
     "logistic": _logistic,
+    "card_ebm": lambda X: CardEBM(),
 }
+DEFAULT_MODELS = ["shape", "linear", "gbm", "ebm", "logistic"]
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE read as a Python literal (a number, None, True) or else kept as text."""
+    import ast
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
 
 
 def run(name: str, folds: int, n_boot: int, models=None, deciles: bool = False) -> pd.DataFrame:
     X, y = load(name)
-    MODELS_ = {m: MODELS[m] for m in (models or MODELS)}
+    MODELS_ = {m: MODELS[m] for m in (models or DEFAULT_MODELS)}
     oof = {m: np.zeros(len(y)) for m in MODELS_}
     seconds = dict.fromkeys(MODELS_, 0.0)
     for k, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y)):
@@ -220,14 +260,19 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--boot", type=int, default=200, help="bootstrap draws for the intervals")
-    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
+    ap.add_argument("--models", nargs="+", default=DEFAULT_MODELS, choices=list(MODELS),
                     help="a subset of the models (the AUC differences are to 'shape', which must be among them)")
     ap.add_argument("--world", default=None, metavar="DATA_DIR",
                     help="instead of the tables: a world's out-of-time backtest (e.g. data, the demo world), "
                          "the pipeline's models and the EBM; differences are to the EBM")
     ap.add_argument("--deciles", action="store_true",
                     help="also print each model's calibration by decile and its ICI after a logistic recalibration")
+    ap.add_argument("--shape", type=_setting, action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting of the shape card (ShapeScore), e.g. learning_rate=0.015 (repeatable)")
+    ap.add_argument("--ebm", type=_setting, action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting of the reference EBM, e.g. interactions=10 (repeatable)")
     args = ap.parse_args(argv)
+    SETTINGS["shape"], SETTINGS["ebm"] = dict(args.shape), dict(args.ebm)
     if args.world:
         res, ref = run_world(args.world, args.boot), "ebm"
     else:
