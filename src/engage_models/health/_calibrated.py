@@ -15,13 +15,19 @@ a calibrated score shows there at most (95%), and a cross-fitted floor of 3-4% b
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq, minimize
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
-from .._core.stats import sigmoid
+from .._core.stats import logit, sigmoid
+from .cv import choose_thresholds
+
+log = logging.getLogger(__name__)
 
 #: Twice the log-likelihood a floor must add to be kept: the 5% critical value of a test of one parameter on
 #: the boundary of its range (c = 0), whose statistic is half chi-squared(0), half chi-squared(1).
@@ -124,6 +130,31 @@ class CalibratedScoreMixin:
 
     def _floor(self) -> float:
         return float(getattr(self, "calibration_floor_", 0.0))  # cards saved before the floor have none
+
+    def _set_calibration(self, eta, y, rows, fold, eta_of_score: tuple[float, float]) -> None:
+        """Calibration, thresholds and out-of-fold record from log-odds ``eta`` of rows ``rows`` (outcomes ``y``,
+        cross-validation ``fold``; ``calibration_source_`` already says whether they are out-of-fold).
+        ``eta_of_score = (e0, e1)``: the card's log-odds are ``e0 + e1 score``.
+
+        Sets ``calibration_eta_`` (a, b on ``eta``), ``calibration_`` (the same map on the score),
+        ``calibration_floor_``, ``cv_auc_``, ``n_out_of_fold_``, ``oof_`` and ``thresholds_`` (chosen by cost on
+        these probabilities unless the card was given thresholds)."""
+        c, a, b = fit_calibration(eta, y, fold)
+        if b < 0:  # a monotone calibration cannot reverse the score: held-out data saw no ranking, so none
+            log.warning("calibration slope is negative (%.3g): the score does not rank churn on held-out data; "
+                        "every account gets the out-of-fold churn rate", b)
+            c, a, b = 0.0, float(logit(np.mean(y))), 0.0
+        e0, e1 = eta_of_score
+        self.calibration_eta_ = (a, b)
+        self.calibration_ = (a + b * e0, b * e1)
+        self.calibration_floor_ = c
+        p = floored_proba(a + b * eta, c)
+        oof = self.calibration_source_ == "out-of-fold"
+        self.cv_auc_ = float(roc_auc_score(y, p)) if oof else np.nan
+        self.n_out_of_fold_ = len(y) if oof else 0
+        self.oof_ = {"row": np.asarray(rows).astype(int), "y": y, "eta": eta, "p": p}
+        self.thresholds_ = (tuple(float(v) for v in self.thresholds) if self.thresholds
+                            else choose_thresholds(y, p, self.cost_ratios))
 
     def proba_of_score(self, score) -> np.ndarray:
         """The calibrated churn probability of a 0-100 score."""

@@ -69,16 +69,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.i18n import t
 from .._core.progress import step
 from .._core.stats import log_loss
-from .._core.stats import logit as _logit
 from .._core.stats import sigmoid as _sigmoid
 from . import explain
-from ._calibrated import CalibratedScoreMixin, _platt, fit_calibration, floored_proba  # noqa: F401
+from ._calibrated import CalibratedScoreMixin, _platt  # noqa: F401  (_platt re-exported: older imports)
 from ._inputs import binary_target, frame_for_fit, frame_for_predict
 from .baselines import ChurnGBM, HandWeightedScore, load_scorecard  # noqa: F401  (re-exported: older imports)
 from .cv import _splits, account_groups, choose_thresholds, time_splits  # noqa: F401
@@ -311,21 +309,7 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                         "in-sample (optimistic)")
             eta, y_cal, rows, fold = self.fitted_.clipped_linear(Z), y, np.arange(len(y)), None
             self.calibration_source_ = "in-sample"
-        c, a, b = fit_calibration(eta, y_cal, fold)
-        if b < 0:  # a monotone calibration cannot reverse the score: held-out data saw no ranking, so none
-            log.warning("calibration slope is negative (%.3g): the score does not rank churn on held-out data; "
-                        "every account gets the out-of-fold churn rate", b)
-            c, a, b = 0.0, float(_logit(np.mean(y_cal))), 0.0
-        e0, e1 = self.fitted_.score_to_eta()
-        self.calibration_eta_ = (a, b)
-        self.calibration_ = (a + b * e0, b * e1)
-        self.calibration_floor_ = c
-        p_cal = floored_proba(a + b * eta, c)
-        self.cv_auc_ = float(roc_auc_score(y_cal, p_cal)) if self.calibration_source_ == "out-of-fold" else np.nan
-        self.n_out_of_fold_ = len(y_cal) if self.calibration_source_ == "out-of-fold" else 0
-        self.oof_ = {"row": rows.astype(int), "y": y_cal, "eta": eta, "p": p_cal}
-        self.thresholds_ = (tuple(float(v) for v in self.thresholds) if self.thresholds
-                            else choose_thresholds(y_cal, p_cal, self.cost_ratios))
+        self._set_calibration(eta, y_cal, rows, fold, self.fitted_.score_to_eta())
 
     def _bootstrap(self, X, y, Z) -> np.ndarray | None:
         """2.5-97.5 percentiles of the weights over refits on accounts resampled with replacement (all rows of

@@ -66,15 +66,13 @@ import math
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics import roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.i18n import t
-from .._core.stats import logit as _logit
 from ..features import metrics as M
-from ._calibrated import CalibratedScoreMixin, fit_calibration, floored_proba
+from ._calibrated import CalibratedScoreMixin
 from ._inputs import binary_target, finite_numbers, frame_for_fit, frame_for_predict
-from .cv import _splits, account_groups, choose_thresholds
+from .cv import _splits, account_groups
 from .design import _infer_columns
 
 log = logging.getLogger(__name__)
@@ -435,22 +433,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                         "in-sample (optimistic)")
             eta, y_cal, rows, fold = _eta(self.card_, Mx), y, np.arange(len(y)), None
             self.calibration_source_ = "in-sample"
-        c, a, b = fit_calibration(eta, y_cal, fold)
-        if b < 0:
-            log.warning("calibration slope is negative (%.3g): the score does not rank churn on held-out data; "
-                        "every account gets the out-of-fold churn rate", b)
-            c, a, b = 0.0, float(_logit(np.mean(y_cal))), 0.0
-        e0, e1 = _score_to_eta(self.card_)
-        self.calibration_eta_ = (a, b)
-        self.calibration_ = (a + b * e0, b * e1)
-        self.calibration_floor_ = c
-        p_cal = floored_proba(a + b * eta, c)
-        oof = self.calibration_source_ == "out-of-fold"
-        self.cv_auc_ = float(roc_auc_score(y_cal, p_cal)) if oof else np.nan
-        self.n_out_of_fold_ = len(y_cal) if oof else 0
-        self.oof_ = {"row": rows.astype(int), "y": y_cal, "eta": eta, "p": p_cal}
-        self.thresholds_ = (tuple(float(v) for v in self.thresholds) if self.thresholds
-                            else choose_thresholds(y_cal, p_cal, self.cost_ratios))
+        self._set_calibration(eta, y_cal, rows, fold, _score_to_eta(self.card_))
 
     def _bootstrap(self, X, Mx, y):
         """Points per cell over refits of the shape learner on resampled accounts (see the module docstring)."""
