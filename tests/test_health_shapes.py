@@ -41,6 +41,24 @@ def test_merging_ranges_finds_the_steps_of_a_step_function():
     assert _merge_ranges(scores, np.ones(8), 1) == [(0, 8)]
 
 
+
+def test_merging_ranges_is_the_least_squares_optimum_of_every_segmentation():
+    from itertools import combinations
+
+    def sse(s, w, segs):
+        return sum(float(np.sum(w[i:j] * (s[i:j] - np.average(s[i:j], weights=w[i:j])) ** 2)) for i, j in segs)
+
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        m, k = int(rng.integers(2, 9)), int(rng.integers(1, 5))
+        s, w = rng.normal(size=m).cumsum(), rng.integers(1, 20, m).astype(float)
+        best = min(sse(s, w, list(zip((0, *cuts), (*cuts, m), strict=True)))
+                   for p in range(min(k, m)) for cuts in combinations(range(1, m), p))
+        segs = _merge_ranges(s, w, k)
+        assert len(segs) <= k and segs[0][0] == 0 and segs[-1][1] == m
+        assert all(a[1] == b[0] for a, b in zip(segs, segs[1:], strict=False))
+        assert sse(s, w, segs) == pytest.approx(best, abs=1e-9)
+
 def test_range_words_read_whole_numbers_as_counts():
     cuts = [1.5, 3.5]
     assert [range_text(cuts, i, True) for i in (1, 2, 3)] == ["1 or less", "2-3", "4 or more"]
@@ -431,3 +449,11 @@ def test_the_report_draws_the_three_largest_pair_tables_and_names_the_others():
     assert "p3（7.0点）" in hv.more_pairs_text(tables, "ja")
     assert hv.more_pairs_text({"en": dict(list(tables["en"].items())[:3])}, "en") == ""
     assert len(hv.pair_table_views(tables, "en", max_tables=None)) == 5
+
+
+def test_early_stopping_rounds_reach_the_shape_learner(fitted):
+    _, X, y, _ = fitted
+    model = ShapeScore(metrics=["tickets_90d", "usage"], interactions=0, cv=2, early_stopping_rounds=7,
+                       random_state=0).fit(X.iloc[:1000], y[:1000])
+    ebm = model._fit_ebm(model._matrix(X.iloc[:1000]), y[:1000], 0)
+    assert ebm.early_stopping_rounds == 7

@@ -93,7 +93,7 @@ def _merge_ranges(scores: np.ndarray, weights: np.ndarray, k: int) -> list[tuple
     cws = np.concatenate([[0.0], np.cumsum(w * scores)])
     cwss = np.concatenate([[0.0], np.cumsum(w * scores ** 2)])
 
-    def cost(i, j):  # segment [i, j)
+    def cost(i, j):  # segments [i, j) for the array of starts i
         sw, s = cw[j] - cw[i], cws[j] - cws[i]
         return cwss[j] - cwss[i] - s * s / sw
 
@@ -103,7 +103,8 @@ def _merge_ranges(scores: np.ndarray, weights: np.ndarray, k: int) -> list[tuple
     best[0, 0] = 0.0
     for p in range(1, k + 1):
         for j in range(p, m + 1):
-            cands = [best[p - 1, i] + cost(i, j) for i in range(p - 1, j)]
+            starts = np.arange(p - 1, j)
+            cands = best[p - 1, starts] + cost(starts, j)
             i = int(np.argmin(cands))
             best[p, j], arg[p, j] = cands[i], i + p - 1
     p = int(np.argmin(best[1:, m])) + 1
@@ -257,7 +258,8 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         At most this many pairwise terms, chosen by the data (InterpretML's FAST ranking).
     max_ranges : int
         Ranges per metric in the card.
-    max_bins, max_interaction_bins, outer_bags, learning_rate, max_rounds : passed to the EBM.
+    max_bins, max_interaction_bins, outer_bags, learning_rate, max_rounds, early_stopping_rounds : passed to the
+        EBM.
     thresholds, cost_ratios : bands, as :class:`~engage_models.health.HealthScore`.
     n_bootstrap : int
         Refits of the shape learner on resampled accounts for the points' stability intervals; 0 skips them.
@@ -285,8 +287,8 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     def __init__(self, metrics=None, categorical=None, date_col: str = "as_of", id_col: str = "account_id",
                  gap_days: int = 90, cv: int = 3, monotone="registry", interactions: int = 10, max_ranges: int = 6,
                  max_bins: int = 64, max_interaction_bins: int = 16, outer_bags: int = 2, learning_rate: float = 0.08,
-                 max_rounds: int = 1000, thresholds=None, cost_ratios=(9.0, 4.0), n_bootstrap: int = 0,
-                 random_state: int = 0, n_jobs: int | None = None):
+                 max_rounds: int = 1000, early_stopping_rounds: int = 100, thresholds=None, cost_ratios=(9.0, 4.0),
+                 n_bootstrap: int = 0, random_state: int = 0, n_jobs: int | None = None):
         self.metrics = metrics
         self.categorical = categorical
         self.date_col = date_col
@@ -301,6 +303,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         self.outer_bags = outer_bags
         self.learning_rate = learning_rate
         self.max_rounds = max_rounds
+        self.early_stopping_rounds = early_stopping_rounds
         self.thresholds = thresholds
         self.cost_ratios = cost_ratios
         self.n_bootstrap = n_bootstrap
@@ -350,7 +353,8 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
             feature_names=names, feature_types=["continuous"] * len(self.metrics_) + ["nominal"] * len(
                 self.categorical_), interactions=int(self.interactions), max_bins=int(self.max_bins),
             max_interaction_bins=int(self.max_interaction_bins), outer_bags=int(self.outer_bags),
-            learning_rate=float(self.learning_rate), max_rounds=int(self.max_rounds), n_jobs=1, random_state=seed)
+            learning_rate=float(self.learning_rate), max_rounds=int(self.max_rounds), n_jobs=1, random_state=seed,
+            early_stopping_rounds=int(self.early_stopping_rounds))
         import warnings
         with warnings.catch_warnings():  # only the notice that missing values are not drawn in its own plots
             warnings.filterwarnings("ignore", message="Missing values detected", category=UserWarning)
