@@ -457,3 +457,19 @@ def test_early_stopping_rounds_reach_the_shape_learner(fitted):
                        random_state=0).fit(X.iloc[:1000], y[:1000])
     ebm = model._fit_ebm(model._matrix(X.iloc[:1000]), y[:1000], 0)
     assert ebm.early_stopping_rounds == 7
+
+
+def test_folds_without_both_outcomes_calibrate_in_sample_and_say_so(fitted, caplog):
+    import copy
+
+    model, X, y, _ = fitted
+    model = copy.deepcopy(model)  # the module's fitted card stays as it was
+    M = model._matrix(X.iloc[:4000])
+    eta = _eta(model.card_, M)
+    one_class = [(eta[:100], np.zeros(100, int), np.arange(100), np.zeros(100, int))]
+    with caplog.at_level("WARNING"):
+        model._calibrate_folds(one_class, y[:4000], lambda: eta, (0.0, 1.0))
+    assert model.calibration_source_ == "in-sample" and "in-sample (optimistic)" in caplog.text
+    assert model.n_out_of_fold_ == 0 and np.isnan(model.cv_auc_) and len(model.oof_["row"]) == 4000
+    model._calibrate_folds([(eta, y[:4000], np.arange(4000), np.zeros(4000, int))], y[:4000], None, (0.0, 1.0))
+    assert model.calibration_source_ == "out-of-fold" and model.n_out_of_fold_ == 4000

@@ -131,6 +131,20 @@ class CalibratedScoreMixin:
     def _floor(self) -> float:
         return float(getattr(self, "calibration_floor_", 0.0))  # cards saved before the floor have none
 
+    def _calibrate_folds(self, folds: list, y: np.ndarray, in_sample_eta, eta_of_score: tuple[float, float]) -> None:
+        """Calibration and thresholds from the pooled cross-validation folds ``folds`` (per fold: log-odds,
+        outcomes, rows and fold number), or in-sample (``in_sample_eta()``, optimistic, with a warning) when no
+        fold had both outcomes; then :meth:`_set_calibration`."""
+        eta, y_cal, rows, fold = (np.concatenate([r[i] for r in folds]) if folds else np.array([])
+                                  for i in range(4))
+        self.calibration_source_ = "out-of-fold"
+        if len(np.unique(y_cal)) < 2:
+            log.warning("no cross-validation fold had both outcomes: calibrating and choosing the band thresholds "
+                        "in-sample (optimistic)")
+            eta, y_cal, rows, fold = in_sample_eta(), y, np.arange(len(y)), None
+            self.calibration_source_ = "in-sample"
+        self._set_calibration(eta, y_cal, rows, fold, eta_of_score)
+
     def _set_calibration(self, eta, y, rows, fold, eta_of_score: tuple[float, float]) -> None:
         """Calibration, thresholds and out-of-fold record from log-odds ``eta`` of rows ``rows`` (outcomes ``y``,
         cross-validation ``fold``; ``calibration_source_`` already says whether they are out-of-fold).

@@ -301,15 +301,8 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
 
     def _calibrate(self, folds: list, Z: pd.DataFrame, y: np.ndarray) -> None:
         """Platt on the out-of-fold clipped log-odds; thresholds by cost on the same out-of-fold predictions."""
-        eta, y_cal, rows, fold = (np.concatenate([r[i] for r in folds]) if folds else np.array([])
-                                  for i in (1, 2, 3, 4))
-        self.calibration_source_ = "out-of-fold"
-        if len(np.unique(y_cal)) < 2:
-            log.warning("no cross-validation fold had both outcomes: calibrating and choosing the band thresholds "
-                        "in-sample (optimistic)")
-            eta, y_cal, rows, fold = self.fitted_.clipped_linear(Z), y, np.arange(len(y)), None
-            self.calibration_source_ = "in-sample"
-        self._set_calibration(eta, y_cal, rows, fold, self.fitted_.score_to_eta())
+        self._calibrate_folds([r[1:5] for r in folds], y, lambda: self.fitted_.clipped_linear(Z),
+                              self.fitted_.score_to_eta())
 
     def _bootstrap(self, X, y, Z) -> np.ndarray | None:
         """2.5-97.5 percentiles of the weights over refits on accounts resampled with replacement (all rows of

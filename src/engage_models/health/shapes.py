@@ -429,15 +429,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         return out
 
     def _calibrate(self, folds: list, Mx: pd.DataFrame, y: np.ndarray) -> None:
-        eta, y_cal, rows, fold = (np.concatenate([r[i] for r in folds]) if folds else np.array([])
-                                  for i in range(4))
-        self.calibration_source_ = "out-of-fold"
-        if len(np.unique(y_cal)) < 2:
-            log.warning("no cross-validation fold had both outcomes: calibrating and choosing the band thresholds "
-                        "in-sample (optimistic)")
-            eta, y_cal, rows, fold = _eta(self.card_, Mx), y, np.arange(len(y)), None
-            self.calibration_source_ = "in-sample"
-        self._set_calibration(eta, y_cal, rows, fold, _score_to_eta(self.card_))
+        self._calibrate_folds(folds, y, lambda: _eta(self.card_, Mx), _score_to_eta(self.card_))
 
     def _bootstrap(self, X, Mx, y):
         """Points per cell over refits of the shape learner on resampled accounts (see the module docstring)."""
