@@ -473,3 +473,65 @@ def test_folds_without_both_outcomes_calibrate_in_sample_and_say_so(fitted, capl
     assert model.n_out_of_fold_ == 0 and np.isnan(model.cv_auc_) and len(model.oof_["row"]) == 4000
     model._calibrate_folds([(eta, y[:4000], np.arange(4000), np.zeros(4000, int))], y[:4000], None, (0.0, 1.0))
     assert model.calibration_source_ == "out-of-fold" and model.n_out_of_fold_ == 4000
+
+
+def test_a_fit_already_made_is_read_back_from_memory_and_changes_nothing(fitted, tmp_path, monkeypatch):
+    """The shape learner's fits kept in ``memory`` are keyed by rows, settings and seed: the same rows (wherever
+    they sat in the frame) are read back, with the same card; other rows or another setting are fitted."""
+    from engage_models.health import shapes
+
+    _, X, y, _ = fitted
+    calls = []
+    learn = shapes._learn_ebm
+    monkeypatch.setattr(shapes, "_learn_ebm", lambda *a: calls.append(len(a[1])) or learn(*a))
+    kw = dict(metrics=["tickets_90d", "usage"], interactions=0, cv=2, max_rounds=200, random_state=0)
+    plain = ShapeScore(**kw).fit(X.iloc[:1500], y[:1500])
+    assert len(calls) == 3  # two folds and the final fit
+    kept = ShapeScore(**kw, memory=str(tmp_path)).fit(X.iloc[:1500], y[:1500])
+    assert len(calls) == 6
+    # the same rows from another place in another frame: every fit read back, the same card and probabilities
+    again = ShapeScore(**kw, memory=str(tmp_path)).fit(X.iloc[:1500].set_index(X.index[:1500] + 10_000),
+                                                       y[:1500])
+    assert len(calls) == 6
+    for model in (kept, again):
+        np.testing.assert_array_equal(model.predict_proba(X.iloc[4000:])[:, 1], plain.predict_proba(X.iloc[4000:])[:, 1])
+        assert model.thresholds_ == plain.thresholds_ and model.calibration_ == plain.calibration_
+    ShapeScore(**kw, memory=str(tmp_path)).fit(X.iloc[:1400], y[:1400])  # other rows: fitted
+    ShapeScore(**{**kw, "max_ranges": 3}, memory=str(tmp_path)).fit(X.iloc[:1500], y[:1500])  # another setting
+    assert len(calls) == 12
+    # bootstrap refits are never kept (each is drawn once)
+    ShapeScore(**kw, n_bootstrap=2, memory=str(tmp_path)).fit(X.iloc[:1500], y[:1500])
+    assert len(calls) == 14
+
+
+def test_the_backtest_reads_back_the_fits_its_cutoffs_share_with_the_same_predictions(tmp_path, monkeypatch):
+    """A backtest's cutoffs train on earlier dates of one panel and their time folds on earlier dates still: the
+    same dates recur, and with ``memory`` each distinct set of rows is fitted once, in processes too."""
+    from engage_models.health import evaluation, shapes
+
+    rng = np.random.default_rng(3)
+    n, dates = 700, pd.date_range("2024-01-01", periods=14, freq="MS", tz="UTC")
+    rows = []
+    for d in dates:
+        tickets = rng.poisson(2.0, n).astype(float)
+        eta = -2.2 + 0.5 * (tickets >= 4)
+        rows.append(pd.DataFrame({"account_id": [f"a{i}" for i in range(n)], "as_of": d, "tickets_90d": tickets,
+                                  "churned": (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float)}))
+    panel = pd.concat(rows, ignore_index=True)
+    kw = dict(metrics=["tickets_90d"], interactions=0, max_rounds=100, gap_days=60)
+    calls = []
+    learn = shapes._learn_ebm
+    monkeypatch.setattr(shapes, "_learn_ebm", lambda *a: calls.append(len(a[1])) or learn(*a))
+    plain = evaluation.backtest(panel, {"shape": lambda: ShapeScore(**kw)}, horizon_days=60, n_cutoffs=5,
+                                label="churned")
+    fits = len(calls)
+    kept = evaluation.backtest(panel, {"shape": lambda: ShapeScore(**kw, memory=str(tmp_path))}, horizon_days=60,
+                               n_cutoffs=5, label="churned")
+    distinct = len(calls) - fits
+    assert distinct < fits, (distinct, fits)
+    pd.testing.assert_frame_equal(plain.predictions, kept.predictions)
+    # in two processes, reading what the first run kept: every fit read back, the same predictions
+    both = evaluation.backtest(panel, {"shape": lambda: ShapeScore(**kw, memory=str(tmp_path))}, horizon_days=60,
+                               n_cutoffs=5, label="churned", n_jobs=2)
+    pd.testing.assert_frame_equal(plain.predictions, both.predictions)
+    assert len(list(tmp_path.rglob("output.pkl"))) == distinct

@@ -241,6 +241,37 @@ def _registry_direction(col: str) -> bool | None:
         return None
 
 
+def _learn_ebm(learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int):
+    """The EBM of one fit of the shape learner (``learner``: :meth:`ShapeScore._learner`), its metrics with a
+    healthy direction made monotone."""
+    import warnings
+
+    from interpret.glassbox import ExplainableBoostingClassifier
+
+    names = list(M_.columns)
+    ebm = ExplainableBoostingClassifier(
+        feature_names=names, feature_types=["continuous"] * len(learner["numeric"]) + ["nominal"] * len(
+            learner["nominal"]), interactions=learner["interactions"], max_bins=learner["max_bins"],
+        max_interaction_bins=learner["max_interaction_bins"], outer_bags=learner["outer_bags"],
+        learning_rate=learner["learning_rate"], max_rounds=learner["max_rounds"], n_jobs=1, random_state=seed,
+        early_stopping_rounds=learner["early_stopping_rounds"])
+    with warnings.catch_warnings():  # only the notice that missing values are not drawn in its own plots
+        warnings.filterwarnings("ignore", message="Missing values detected", category=UserWarning)
+        ebm.fit(M_, y.astype(int))
+    directions = learner["directions"]
+    for ti, feats in enumerate(ebm.term_features_):
+        # a metric never observed in these rows (a thin fold) has a flat shape and nothing to monotonize
+        # (InterpretML would divide by its zero weight)
+        if len(feats) == 1 and names[feats[0]] in directions and M_[names[feats[0]]].notna().any():
+            ebm.monotonize(ti, increasing=not directions[names[feats[0]]])
+    return ebm
+
+
+def _learn_card(learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int) -> dict:
+    """The card of one fit of the shape learner: its EBM's shapes merged into ranges (a plain dict)."""
+    return _card_from_ebm(_learn_ebm(learner, M_, y, seed), list(M_.columns), {}, learner["max_ranges"])
+
+
 class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     """Health score (0-100, 100 = healthiest) from learned ranges and points, with a calibrated churn
     probability, bands and drivers. See the module docstring.
@@ -267,6 +298,11 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     n_jobs : int, optional
         Processes sharing the EBM fits (the cross-validation folds with the final fit, and the bootstrap
         refits; joblib, -1 every core, None one). Each fit has its own seed, so the card does not depend on it.
+    memory : joblib.Memory, str or None
+        Where to keep the shape learner's fits (the cross-validation folds' and the final one; not the bootstrap
+        refits), keyed by their rows, settings and seed: a fit on rows already fitted is read back. In a
+        backtest the cutoffs' training rows and their folds' are all earlier dates of one panel, and the same
+        dates come up again (13 distinct of 22 fits at 16,000 accounts). The card does not depend on it.
 
     Attributes
     ----------
@@ -288,7 +324,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                  gap_days: int = 90, cv: int = 3, monotone="registry", interactions: int = 10, max_ranges: int = 6,
                  max_bins: int = 64, max_interaction_bins: int = 16, outer_bags: int = 2, learning_rate: float = 0.08,
                  max_rounds: int = 1000, early_stopping_rounds: int = 100, thresholds=None, cost_ratios=(9.0, 4.0),
-                 n_bootstrap: int = 0, random_state: int = 0, n_jobs: int | None = None):
+                 n_bootstrap: int = 0, random_state: int = 0, n_jobs: int | None = None, memory=None):
         self.metrics = metrics
         self.categorical = categorical
         self.date_col = date_col
@@ -309,6 +345,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         self.n_bootstrap = n_bootstrap
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.memory = memory
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -340,31 +377,29 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
             out[c] = s.astype("string").astype(object).where(s.notna(), None)
         return out
 
-    def _fit_card(self, M_: pd.DataFrame, y: np.ndarray, seed: int) -> dict:
-        """The card of one fit of the shape learner: the EBM, its registry-monotone shapes, the merged ranges."""
-        return _card_from_ebm(self._fit_ebm(M_, y, seed), list(M_.columns), {}, int(self.max_ranges))
+    def _learner(self) -> dict:
+        """Everything a fit of the shape learner depends on besides its rows and seed (plain data: a cache key)."""
+        return {"numeric": list(self.metrics_), "nominal": list(self.categorical_),
+                "directions": dict(self.directions_), "interactions": int(self.interactions),
+                "max_bins": int(self.max_bins), "max_interaction_bins": int(self.max_interaction_bins),
+                "outer_bags": int(self.outer_bags), "learning_rate": float(self.learning_rate),
+                "max_rounds": int(self.max_rounds), "early_stopping_rounds": int(self.early_stopping_rounds),
+                "max_ranges": int(self.max_ranges)}
+
+    def _fit_card(self, M_: pd.DataFrame, y: np.ndarray, seed: int, cache: bool = False) -> dict:
+        """The card of one fit of the shape learner: the EBM, its registry-monotone shapes, the merged ranges;
+        with ``cache`` and a ``memory``, read back when these rows were fitted before with the same settings."""
+        M_ = M_.reset_index(drop=True)  # the rows, not where they sat in a larger frame, make the fit
+        memory = getattr(self, "memory", None)  # a card saved before the setting has none
+        if cache and memory is not None:
+            from sklearn.utils.validation import check_memory
+
+            return check_memory(memory).cache(_learn_card)(self._learner(), M_, np.asarray(y), seed)
+        return _learn_card(self._learner(), M_, np.asarray(y), seed)
 
     def _fit_ebm(self, M_: pd.DataFrame, y: np.ndarray, seed: int):
         """The EBM behind a card (after monotonizing, before merging): what the card conversion is measured against."""
-        from interpret.glassbox import ExplainableBoostingClassifier
-
-        names = list(M_.columns)
-        ebm = ExplainableBoostingClassifier(
-            feature_names=names, feature_types=["continuous"] * len(self.metrics_) + ["nominal"] * len(
-                self.categorical_), interactions=int(self.interactions), max_bins=int(self.max_bins),
-            max_interaction_bins=int(self.max_interaction_bins), outer_bags=int(self.outer_bags),
-            learning_rate=float(self.learning_rate), max_rounds=int(self.max_rounds), n_jobs=1, random_state=seed,
-            early_stopping_rounds=int(self.early_stopping_rounds))
-        import warnings
-        with warnings.catch_warnings():  # only the notice that missing values are not drawn in its own plots
-            warnings.filterwarnings("ignore", message="Missing values detected", category=UserWarning)
-            ebm.fit(M_, y.astype(int))
-        for ti, feats in enumerate(ebm.term_features_):
-            # a metric never observed in these rows (a thin fold) has a flat shape and nothing to monotonize
-            # (InterpretML would divide by its zero weight)
-            if len(feats) == 1 and names[feats[0]] in self.directions_ and M_[names[feats[0]]].notna().any():
-                ebm.monotonize(ti, increasing=not self.directions_[names[feats[0]]])
-        return ebm
+        return _learn_ebm(self._learner(), M_, np.asarray(y), seed)
 
     def fit(self, X, y):
         X = frame_for_fit(self, X).reset_index(drop=True)
@@ -383,8 +418,8 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         splits, self.cv_kind_ = _splits(X, y, self.date_col, self.cv, self.gap_days, self.random_state, self.id_col)
         used = [(k, tr, va) for k, (tr, va) in enumerate(splits) if len(np.unique(y[tr])) >= 2 and len(tr) >= 4]
         # the folds' cards (for the calibration) and the final card are independent fits: shared among n_jobs
-        cards = self._parallel([(Mx.iloc[tr], y[tr], self.random_state) for _, tr, _ in used]
-                               + [(Mx, y, self.random_state)])
+        cards = self._parallel([(Mx.iloc[tr], y[tr], self.random_state, True) for _, tr, _ in used]
+                               + [(Mx, y, self.random_state, True)])
         folds = [(_eta(card, Mx.iloc[va]), y[va], va, np.full(len(va), k))
                  for card, (k, _, va) in zip(cards[:-1], used, strict=True)]
         self.card_ = cards[-1]
@@ -472,7 +507,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         return intervals, mc
 
     def _parallel(self, tasks: list) -> list[dict]:
-        """``_fit_card(M, y, seed)`` of each task, shared among ``n_jobs`` processes (in order)."""
+        """``_fit_card(M, y, seed[, cache])`` of each task, shared among ``n_jobs`` processes (in order)."""
         from joblib import Parallel, delayed, effective_n_jobs
 
         jobs = max(1, min(len(tasks), effective_n_jobs(self.n_jobs)))

@@ -368,13 +368,14 @@ LABELS = ("churned_within_h", "duration_days", "event")
 EXPORT_DIR = "export"
 
 
-def health_models(config: RunConfig) -> dict[str, Callable[[], object]]:
+def health_models(config: RunConfig, memory=None) -> dict[str, Callable[[], object]]:
     """The models of the backtest, each a factory of an unfitted estimator; the learned score's gap between
-    training and validation dates is the run's horizon, by construction."""
+    training and validation dates is the run's horizon, by construction. ``memory``: where the shape card keeps
+    its fits (see :func:`health`)."""
     from ..health import ChurnGBM, HandWeightedScore
 
     c = config
-    models = {"learned": lambda: _learned("linear", c, 0), "shape": lambda: _learned("shape", c, 0),
+    models = {"learned": lambda: _learned("linear", c, 0), "shape": lambda: _learned("shape", c, 0, memory),
               "hand": lambda: HandWeightedScore(c.health.hand_scorecard),
               "gbm": lambda: ChurnGBM(random_state=c.seed)}
     if c.health.score != "auto":  # the card is fixed: no backtest of the other form
@@ -386,13 +387,13 @@ def health_models(config: RunConfig) -> dict[str, Callable[[], object]]:
 FORM_MODEL = {"linear": "learned", "shape": "shape"}
 
 
-def _learned(form: str, c: RunConfig, n_bootstrap: int):
+def _learned(form: str, c: RunConfig, n_bootstrap: int, memory=None):
     """The learned card of ``form``: 'linear' (weights on transformed metrics) or 'shape' (ranges and points)."""
     from ..health import HealthScore, ShapeScore
 
     if form == "shape":
         return ShapeScore(gap_days=c.horizon_days, n_bootstrap=n_bootstrap, cost_ratios=c.health.cost_ratios,
-                          random_state=c.seed, n_jobs=c.health.n_jobs)
+                          random_state=c.seed, n_jobs=c.health.n_jobs, memory=memory)
     return HealthScore(gap_days=c.horizon_days, n_bootstrap=n_bootstrap, cost_ratios=c.health.cost_ratios,
                        random_state=c.seed)
 
@@ -413,15 +414,28 @@ def choose_form(summary: pd.DataFrame | None, setting: str = "auto") -> dict:
 
 
 def health(ctx: Context) -> None:
+    """The backtest, the final card, its scores and drivers (a frozen model: its scores only).
+
+    The shape card's fits are kept in a folder for the stage's length (:class:`~engage_models.health.ShapeScore`'s
+    ``memory``): the backtest's cutoffs, their cross-validation folds, the final card and the score history all
+    train on the rows of earlier dates of one panel (and one sample of accounts), and the same dates recur; a fit
+    already made is read back (at 16,000 accounts 13 distinct of the backtest's 22)."""
+    import tempfile
+
+    if ctx.config.model:  # a frozen model: score with it, fit nothing (engage score / run --model)
+        from ..lifecycle.stage import score_frozen
+
+        return score_frozen(ctx)
+    with tempfile.TemporaryDirectory(prefix="engage-health-fits-") as fits:
+        _train_health(ctx, fits)
+
+
+def _train_health(ctx: Context, fits: str) -> None:
     from .._core.sampling import sample_note, stratified_accounts
     from ..health import evaluation, history
     from ..health.model_io import save_model
 
     c, out, h = ctx.config, ctx.out, ctx.config.health
-    if c.model:  # a frozen model: score with it, fit nothing (engage score / run --model)
-        from ..lifecycle.stage import score_frozen
-
-        return score_frozen(ctx)
     pnl = ctx.input("panel").frame("panel")
     accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
     labelled = pnl[pnl["churned_within_h"].notna() & (pnl["as_of"] + pd.Timedelta(days=c.horizon_days)
@@ -437,7 +451,7 @@ def health(ctx: Context) -> None:
     tested: dict = {}
 
     def backtest():
-        models = health_models(c)
+        models = health_models(c, fits)
         # with auto, the shape card is the alternative: should it fail on odd data, the linear card carries on
         bt = evaluation.backtest(pnl, models, horizon_days=c.horizon_days, n_cutoffs=h.n_cutoffs, n_jobs=h.n_jobs,
                                  train_accounts=sample, optional=("shape",) if h.score == "auto" else ())
@@ -464,8 +478,10 @@ def health(ctx: Context) -> None:
     form = chosen["form"]
     fit_rows = labelled if sample is None else labelled[labelled["account_id"].isin(sample)]
     X = fit_rows.drop(columns=list(LABELS))
-    final = _learned(form, c, h.n_bootstrap if form == "linear" else h.shape_bootstrap).fit(
+    final = _learned(form, c, h.n_bootstrap if form == "linear" else h.shape_bootstrap, fits).fit(
         X, fit_rows["churned_within_h"].astype(int))
+    if form == "shape":
+        final.set_params(memory=None)  # the model saved names no folder of this machine
     save_model(final, out.file("model.skops"))  # loads back without pickle (health/model_io.py)
     card = final.scorecard("en")
     card["label_ja"] = final.scorecard("ja").set_index("feature").loc[card["feature"], "label"].to_numpy()
@@ -489,7 +505,7 @@ def health(ctx: Context) -> None:
                                     backtest_reason=None if tested else why_untested)
     out.json("model", model_info)
     scores, fitted = history.rolling_scores(
-        pnl, lambda: _learned(form, c, 0),
+        pnl, lambda: _learned(form, c, 0, fits),
         horizon_days=c.horizon_days, n_dates=h.history_dates, prefit={labelled["as_of"].max(): final},
         train_accounts=sample)
     latest_date = scores["as_of"].max()
