@@ -5,7 +5,8 @@ whole pipeline (``engage_models.pipeline.run``: ingest to summary, no notebooks)
 process with an empty artifact store, so nothing is read back from an earlier run. The child samples its
 resident memory (its own and its worker processes', every 50 ms) and records when each stage starts and ends.
 Printed per stage and size: seconds, seconds as a ratio to the panel stage of the same run (what travels
-between machines), and peak resident memory; per stage, the exponent ``b`` of ``seconds ~ accounts^b`` fitted
+between machines), peak resident memory, and the cores it kept busy (the machine's busy CPU seconds per
+second, from ``/proc/stat``: run it on an otherwise idle machine); per stage, the exponent ``b`` of ``seconds ~ accounts^b`` fitted
 by least squares on the log scale (1 is linear; above 1 grows faster than the accounts).
 
 Usage::
@@ -65,17 +66,31 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (``/proc/stat``: every state but idle and iowait):
+    on an otherwise idle machine, the difference over a stage is the CPU time the stage used, its workers and
+    threads included, and that over the stage's seconds is how many cores it kept busy."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return float("nan")
+    ticks = [int(v) for v in fields]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 class MemorySampler(threading.Thread):
-    """Resident memory of this process and its descendants (joblib workers), sampled every ``every`` s."""
+    """Resident memory of this process and its descendants (joblib workers), and the machine's busy CPU
+    seconds, sampled every ``every`` s."""
 
     def __init__(self, every: float = 0.05):
         super().__init__(daemon=True)
-        self.every, self.samples, self._done = every, [], threading.Event()
+        self.every, self.samples, self.busy, self._done = every, [], [], threading.Event()
 
     def run(self) -> None:
         me = os.getpid()
         while not self._done.is_set():
             self.samples.append((time.perf_counter(), sum(_rss_mb(p) for p in [me, *_children(me)])))
+            self.busy.append((time.perf_counter(), _busy_seconds()))
             time.sleep(self.every)
 
     def stop(self) -> None:
@@ -85,6 +100,13 @@ class MemorySampler(threading.Thread):
     def peak(self, t0: float, t1: float) -> float:
         inside = [mb for t, mb in self.samples if t0 <= t <= t1]
         return max(inside, default=0.0)
+
+    def cores(self, t0: float, t1: float) -> float | None:
+        """Busy CPU seconds per second between ``t0`` and ``t1`` (2.0: both of two cores busy throughout)."""
+        inside = [(t, b) for t, b in self.busy if t0 <= t <= t1]
+        if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+            return None
+        return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
 def run_child(folder: str, reports: bool = False) -> None:
@@ -126,12 +148,14 @@ def run_child(folder: str, reports: bool = False) -> None:
     for name, (seconds, status) in records.items():
         t = marks.get(name, [])
         stages[name] = {"seconds": seconds, "status": status,
-                        "peak_rss_mb": sampler.peak(t[0], t[-1]) if len(t) == 2 else None}
+                        "peak_rss_mb": sampler.peak(t[0], t[-1]) if len(t) == 2 else None,
+                        "cores": sampler.cores(t[0], t[-1]) if len(t) == 2 else None}
     if reports and len(marks.get("summary", [])) == 2:  # what the reports add after the last stage
         stages["reports"] = {"seconds": t0 + total - marks["summary"][1], "status": "after the pipeline",
-                             "peak_rss_mb": sampler.peak(marks["summary"][1], t0 + total)}
+                             "peak_rss_mb": sampler.peak(marks["summary"][1], t0 + total),
+                             "cores": sampler.cores(marks["summary"][1], t0 + total)}
     print(json.dumps({"total_seconds": total, "peak_rss_mb": max((mb for _, mb in sampler.samples), default=0.0),
-                      "stages": stages}))
+                      "cores": sampler.cores(t0, t0 + total), "stages": stages}))
 
 
 def exponent(sizes, seconds) -> float:
@@ -172,19 +196,19 @@ def main() -> None:
         return
     sizes = sorted(results)
     stages = list(results[sizes[0]]["stages"])
-    print(f"{'stage':10s}" + "".join(f"{n:>28,}" for n in sizes) + f"{'exponent':>10s}")
-    print(f"{'':10s}" + "".join(f"{'s (x panel) peak MB':>28s}" for _ in sizes))
+    print(f"{'stage':10s}" + "".join(f"{n:>34,}" for n in sizes) + f"{'exponent':>10s}")
+    print(f"{'':10s}" + "".join(f"{'s (x panel) peak MB cores':>34s}" for _ in sizes))
     for st in stages:
         cells, secs = [], []
         for n in sizes:
             r = results[n]["stages"].get(st, {})
             panel = results[n]["stages"].get("panel", {}).get("seconds") or float("nan")
-            s, mb = r.get("seconds", float("nan")), r.get("peak_rss_mb")
+            s, mb, cores = r.get("seconds", float("nan")), r.get("peak_rss_mb"), r.get("cores")
             secs.append(s)
-            cells.append(f"{s:9.1f} ({s / panel:6.1f}) {mb or 0:8.0f}")
-        print(f"{st:10s}" + "".join(f"{c:>28s}" for c in cells) + f"{exponent(sizes, secs):10.2f}")
+            cells.append(f"{s:9.1f} ({s / panel:6.1f}) {mb or 0:8.0f} {cores if cores is not None else float('nan'):5.2f}")
+        print(f"{st:10s}" + "".join(f"{c:>34s}" for c in cells) + f"{exponent(sizes, secs):10.2f}")
     totals = [results[n]["total_seconds"] for n in sizes]
-    print(f"{'total':10s}" + "".join(f"{t:9.1f} s, peak {results[n]['peak_rss_mb']:7.0f} MB".rjust(28)
+    print(f"{'total':10s}" + "".join(f"{t:7.1f} s, {results[n]['peak_rss_mb']:5.0f} MB, {results[n].get('cores') or 0:4.2f} cores".rjust(34)
                                       for t, n in zip(totals, sizes, strict=True))
           + f"{exponent(sizes, totals):10.2f}")
 
