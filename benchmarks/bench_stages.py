@@ -6,8 +6,9 @@ process with an empty artifact store, so nothing is read back from an earlier ru
 resident memory (its own and its worker processes', every 50 ms) and records when each stage starts and ends.
 Printed per stage and size: seconds, seconds as a ratio to the panel stage of the same run (what travels
 between machines), peak resident memory, and the cores it kept busy (the machine's busy CPU seconds per
-second, from ``/proc/stat``: run it on an otherwise idle machine); per stage, the exponent ``b`` of ``seconds ~ accounts^b`` fitted
-by least squares on the log scale (1 is linear; above 1 grows faster than the accounts).
+second, from ``/proc/stat``: run it on an otherwise idle machine); per stage, the exponent ``b`` of
+``seconds ~ accounts^b`` fitted by least squares on the log scale (1 is linear; above 1 grows faster than the
+accounts).
 
 Usage::
 
@@ -205,10 +206,12 @@ def main() -> None:
             panel = results[n]["stages"].get("panel", {}).get("seconds") or float("nan")
             s, mb, cores = r.get("seconds", float("nan")), r.get("peak_rss_mb"), r.get("cores")
             secs.append(s)
-            cells.append(f"{s:9.1f} ({s / panel:6.1f}) {mb or 0:8.0f} {cores if cores is not None else float('nan'):5.2f}")
+            busy = cores if cores is not None else float("nan")
+            cells.append(f"{s:9.1f} ({s / panel:6.1f}) {mb or 0:8.0f} {busy:5.2f}")
         print(f"{st:10s}" + "".join(f"{c:>34s}" for c in cells) + f"{exponent(sizes, secs):10.2f}")
     totals = [results[n]["total_seconds"] for n in sizes]
-    print(f"{'total':10s}" + "".join(f"{t:7.1f} s, {results[n]['peak_rss_mb']:5.0f} MB, {results[n].get('cores') or 0:4.2f} cores".rjust(34)
+    print(f"{'total':10s}" + "".join(f"{t:7.1f} s, {results[n]['peak_rss_mb']:5.0f} MB, "
+                                      f"{results[n].get('cores') or 0:4.2f} cores".rjust(34)
                                       for t, n in zip(totals, sizes, strict=True))
           + f"{exponent(sizes, totals):10.2f}")
 

@@ -494,7 +494,7 @@ def test_a_fit_already_made_is_read_back_from_memory_and_changes_nothing(fitted,
                                                        y[:1500])
     assert len(calls) == 6
     for model in (kept, again):
-        np.testing.assert_array_equal(model.predict_proba(X.iloc[4000:])[:, 1], plain.predict_proba(X.iloc[4000:])[:, 1])
+        np.testing.assert_array_equal(model.predict_proba(X.iloc[4000:]), plain.predict_proba(X.iloc[4000:]))
         assert model.thresholds_ == plain.thresholds_ and model.calibration_ == plain.calibration_
     ShapeScore(**kw, memory=str(tmp_path)).fit(X.iloc[:1400], y[:1400])  # other rows: fitted
     ShapeScore(**{**kw, "max_ranges": 3}, memory=str(tmp_path)).fit(X.iloc[:1500], y[:1500])  # another setting
