@@ -345,6 +345,36 @@ def test_touches_are_counted_by_phase_channel_and_device(tmp_path):
     assert list(got["phase"]) == ["before_start"] * 3 + ["after_start"] * 2
 
 
+def test_exposures_are_the_touches_inside_each_accounts_window_once_per_account(tmp_path):
+    """A window is [lo, hi) per account (no hi: open), the touches are cut at ``until``, a missing device is not
+    a device touched from, a touch without a channel is not a channel, and an account without lo has no window."""
+    p = tmp_path / "processed"
+    p.mkdir()
+    tp = pd.DataFrame([
+        ("A", "2024-03-01", "webinar", "mobile"),  # at lo: inside
+        ("A", "2024-03-05", "webinar", "mobile"),  # the same exposure again: once
+        ("A", "2024-04-01", "trial", "desktop"),  # at hi: outside
+        ("B", "2024-03-10", "newsletter", None),  # unknown device: a channel, not a device
+        ("B", "2024-03-11", None, "desktop"),  # no channel: a device only
+        ("B", "2024-06-01", "event", "desktop"),  # B's window has no end, but this is after `until`
+        ("C", "2024-03-10", "webinar", "mobile"),  # C has no start: no window
+        ("D", "2024-03-10", "webinar", "mobile"),  # D is not among the accounts
+    ], columns=["account_id", "timestamp", "channel", "device"])
+    tp["timestamp"] = pd.to_datetime(tp["timestamp"], utc=True)
+    tp.to_parquet(p / "touchpoints.parquet", index=False)
+    windows = CH._window(["A", "B", "C"], "after_start",
+                         pd.Series(pd.to_datetime(["2024-03-01", "2024-03-01", None], utc=True)),
+                         pd.Series(pd.to_datetime(["2024-04-01", None, None], utc=True)))
+    got = CH._exposures(p, windows, _ts("2024-05-01"))
+    assert sorted(map(tuple, got.to_numpy())) == [("A", "channel", "webinar"), ("A", "touch_device", "mobile"),
+                                                  ("B", "channel", "newsletter"), ("B", "touch_device", "desktop")]
+    assert CH._exposures(tmp_path, windows, _ts("2024-05-01")).empty  # no touchpoints file: no exposure
+    one_date = CH._window(["A"], "after_start", _ts("2024-03-02"), _ts("2024-04-02"))  # one date for all
+    assert sorted(map(tuple, CH._exposures(p, one_date, _ts("2024-05-01")).to_numpy())) == [
+        ("A", "channel", "trial"), ("A", "channel", "webinar"), ("A", "touch_device", "desktop"),
+        ("A", "touch_device", "mobile")]
+
+
 def test_outcomes_by_exposure_compare_rates_with_and_without_each_exposure():
     base = pd.DataFrame({"account_id": [f"a{i}" for i in range(30)],
                          "churned": [1.0] * 3 + [0.0] * 12 + [1.0] * 9 + [0.0] * 6,

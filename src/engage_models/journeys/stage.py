@@ -143,7 +143,6 @@ def compute(ctx) -> None:
         out.frame("channel_outcomes", table)
 
     why.section("channel_outcomes", channel_outcomes)
-    CH._read_touches.cache_clear()  # read once for the two sections above; not held through the later stages
     why.section(("stage_flow", "stage_paths", "stage_transitions"), lambda: stage_flow_section(ctx, pnl, accounts))
     why.write()
     seal_registry(c, registry_in)
