@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -193,3 +195,22 @@ def test_rows_tied_at_the_top_decile_share_the_cut():
     assert lift_at(y, p, 0.1) == pytest.approx(0.25 / 0.2)
     assert lift_at(y[[3, 2, 1, 0, 4, 5, 6, 7, 8, 9]], p, 0.1) == pytest.approx(0.25 / 0.2)
     assert lift_at(y, p, 0.5) == pytest.approx((1 + 1) / 5 / 0.2)  # the four tied and the 0.5 row: both churners
+
+
+def test_percentiles_by_column_equal_numpys_with_missing_and_infinite_values():
+    from engage_models._core.stats import nanpercentile_columns
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(60, 500, 3))
+    a[rng.random(a.shape) < 0.002] = np.nan
+    a[:, 5, 1] = np.nan  # never defined
+    a[:, 7, 2] = np.inf  # a lifetime without end
+    a[:3, 9, 0] = -np.inf
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = np.nanpercentile(a, [2.5, 97.5], axis=0)
+        got = nanpercentile_columns(a, [2.5, 97.5])
+        assert np.array_equal(ref, got, equal_nan=True) and np.isnan(got[:, 5, 1]).all()
+        assert np.array_equal(nanpercentile_columns(a[:, :, 0], 50.0), np.nanpercentile(a[:, :, 0], 50.0, axis=0),
+                              equal_nan=True)
+        assert np.array_equal(nanpercentile_columns(a[:, 0, 0], [5, 95]), np.nanpercentile(a[:, 0, 0], [5, 95]))

@@ -66,6 +66,30 @@ def log_loss(y, p, eps: float = _EPS) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
+def nanpercentile_columns(a, q) -> np.ndarray:
+    """``np.nanpercentile(a, q, axis=0)``, equal to it, without its loop over columns.
+
+    numpy takes a column at a time as soon as any value is missing (27,000 columns: 2.5 s for one bootstrap's
+    intervals); here the columns without a missing value go through ``np.percentile`` at once, and only the
+    others one by one. All-missing columns give NaN (silently)."""
+    import warnings
+
+    a = np.asarray(a, float)
+    if a.ndim < 2:
+        return np.nanpercentile(a, q, axis=0)
+    flat = a.reshape(a.shape[0], -1)
+    missing = np.isnan(flat).any(axis=0)
+    out = np.empty((len(np.atleast_1d(q)), flat.shape[1]))
+    if (~missing).any():
+        out[:, ~missing] = np.percentile(flat[:, ~missing], q, axis=0).reshape(len(out), -1)
+    if missing.any():
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+            out[:, missing] = np.nanpercentile(flat[:, missing], q, axis=0).reshape(len(out), -1)
+    out = out.reshape((len(out), *a.shape[1:]))
+    return out if np.ndim(q) else out[0]
+
+
 def mean_interval(values, level: float = 0.95) -> tuple[float, float, float, int]:
     """Mean with its Student-t interval ``mean +- t_{n-1} s / sqrt(n)``: ``(mean, low, high, n)``.
 

@@ -25,7 +25,6 @@ which carry the uncertainty of both the coefficients and the baseline hazard.
 from __future__ import annotations
 
 import logging
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -33,6 +32,7 @@ from scipy import stats
 from sklearn.base import clone
 
 from .._core.progress import effective_n_jobs, step
+from .._core.stats import nanpercentile_columns
 from .curves import SurvivalCurves, monthly_discount_rate
 
 log = logging.getLogger(__name__)
@@ -160,12 +160,10 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
         with np.errstate(invalid="ignore"):  # inf - inf (an LTV without end) stays undefined
             arr = full + shrink * (arr - full)
             parr = pfull + shrink * (parr - pfull)
-    with warnings.catch_warnings():  # a value never defined (LTV without MRR) has no interval: NaN, silently
-        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-        lo, hi = np.nanpercentile(arr, q, axis=0)
+    lo, hi = nanpercentile_columns(arr, q)  # a value never defined (LTV without MRR) has no interval: NaN
     for j, c in enumerate(VALUE_COLUMNS):
         base[f"{c}_low"], base[f"{c}_high"] = lo[:, j], hi[:, j]
-    plo, phi = np.nanpercentile(parr, q, axis=0)
+    plo, phi = nanpercentile_columns(parr, q)
     for j, c in enumerate(PORTFOLIO_COLUMNS):
         port[f"{c}_low"], port[f"{c}_high"] = plo[:, j], phi[:, j]
     base.attrs["n_boot"] = port.attrs["n_boot"] = len(draws)
