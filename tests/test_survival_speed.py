@@ -99,6 +99,22 @@ def test_bootstrap_intervals_do_not_depend_on_the_number_of_processes():
 
 
 @pytest.mark.slow  # 160 refits on 1,600 accounts: about 40 s on an idle 2-core machine
+def test_the_penalizers_folds_in_processes_choose_the_same_penalizer_with_the_same_table():
+    df = _frame(9, 400)
+    rows = df.assign(account_id=np.arange(len(df)), start=df["entry"], stop=df["duration"])
+    pens = (0.0, 0.01, 0.1, 1.0)
+    one = TimeVaryingCox(covariates=["x1", "x2", "x3", "plan"], penalizers=pens, cv=4).fit(rows)
+    two = TimeVaryingCox(covariates=["x1", "x2", "x3", "plan"], penalizers=pens, cv=4, n_jobs=2).fit(rows)
+    pd.testing.assert_frame_equal(one.cv_results_, two.cv_results_)
+    assert one.penalizer_ == two.penalizer_ and one.cv_results_.notna().all().all()
+    np.testing.assert_array_equal(one.params_, two.params_)
+    kw = {"covariates": ["x1", "x2", "x3", "plan"], "entry_col": "entry", "penalizers": pens, "cv": 4,
+          "check_ph": False}
+    a, b = CoxModel(**kw).fit(df), CoxModel(**kw, n_jobs=2).fit(df)
+    pd.testing.assert_frame_equal(a.cv_results_, b.cv_results_)
+    assert a.penalizer_ == b.penalizer_ and len(a.cv_results_) == len(pens)
+
+
 def test_the_m_out_of_n_bootstrap_keeps_the_full_bootstraps_widths():
     """Refits on 400 of 1,600 accounts, each draw's distance from the full fit shrunk by sqrt(400/1600) = 1/2,
     give intervals as wide as refits on all 1,600 (the same model, 80 draws each): the median ratio of the

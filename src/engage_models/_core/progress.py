@@ -88,3 +88,14 @@ def effective_n_jobs(n_jobs: int | None) -> int:
         return int(n_jobs)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores + 1 + int(n_jobs))
+
+
+def parallel_map(fn: Callable, tasks: list[tuple], n_jobs: int | None) -> list:
+    """``[fn(*task) for task in tasks]``, the tasks shared among ``n_jobs`` processes (joblib; ``-1`` every core,
+    ``None`` this process), the results in the tasks' order."""
+    jobs = max(1, min(len(tasks), effective_n_jobs(n_jobs)))
+    if jobs == 1:
+        return [fn(*task) for task in tasks]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=jobs)(delayed(fn)(*task) for task in tasks)

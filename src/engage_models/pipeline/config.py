@@ -57,7 +57,7 @@ class SurvivalConfig:
     annual_discount_rate: float = 0.10
     ltv_horizon_months: float = 36.0  # remaining lifetime and LTV count at most this many months
     n_boot: int = 100  # bootstrap refits for the intervals of remaining lifetime, LTV and revenue at risk
-    n_jobs: int = -1  # processes sharing those refits (-1: every core); the intervals do not depend on it
+    n_jobs: int = -1  # processes sharing those refits and the penalizers' folds (-1: every core); no number changes
     max_resample: int | None = 4000  # with more accounts, each refit resamples this many (m-out-of-n, rescaled)
     max_cv_accounts: int | None = 4000  # with more accounts, the Cox penalties are chosen on a stratified sample
 

@@ -589,7 +589,7 @@ def survival(ctx: Context) -> None:
 
     def cox():
         model = CoxModel(covariates=adata.covariates, entry_col="entry", random_state=c.seed,
-                         max_cv_accounts=s.max_cv_accounts).fit(lt)
+                         max_cv_accounts=s.max_cv_accounts, n_jobs=s.n_jobs).fit(lt)
         out.frame("cox_summary", model.summary.reset_index(names="term"))
         if model.cv_results_ is not None:
             out.frame("cox_penalizer", model.cv_results_)
@@ -624,7 +624,7 @@ def survival(ctx: Context) -> None:
     pdata = analysis.panel_table(adata, panel=pnl)
     try:
         tv = TimeVaryingCox(covariates=pdata.covariates, random_state=c.seed,
-                            max_cv_accounts=s.max_cv_accounts).fit(pdata.start_stop)
+                            max_cv_accounts=s.max_cv_accounts, n_jobs=s.n_jobs).fit(pdata.start_stop)
     except InsufficientData as exc:
         for name in ("tv_summary", "oot_panel", "values"):  # the per-account values come from this model
             out.skip(name, str(exc))

@@ -212,13 +212,16 @@ class CoxModel(BaseEstimator):
         With more accounts, the penalizer is chosen on a stratified sample of this many and rescaled to the
         whole data (:func:`penalty_sample`; ``penalizer_sample_`` and the notes say so). The final fit uses
         every account.
+    n_jobs : int, optional
+        Processes sharing the penalizer's cross-validation folds (joblib; ``-1`` every core, ``None`` one); the
+        folds are seeded, so the choice does not depend on it.
     """
 
     def __init__(self, covariates=None, categorical=None, strata=None, duration_col="duration", event_col="event",
                  entry_col=None, penalizer=None, penalizers=PENALIZERS, cv=5, check_ph=True, ph_alpha=0.01,
                  remedy=True, time_split=None, split_time=None, tail_window=12.0, max_strata=1,
                  min_stratum_events=MIN_STRATUM_EVENTS, unpenalised_summary=True, random_state=0,
-                 max_cv_accounts=None):
+                 max_cv_accounts=None, n_jobs=None):
         self.covariates = covariates
         self.categorical = categorical
         self.strata = strata
@@ -239,6 +242,7 @@ class CoxModel(BaseEstimator):
         self.unpenalised_summary = unpenalised_summary
         self.random_state = random_state
         self.max_cv_accounts = max_cv_accounts
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------------------------------- fitting
     def _prepare(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -269,7 +273,8 @@ class CoxModel(BaseEstimator):
                 rows, self.penalizer_sample_ = penalty_sample(data, np.arange(len(data)), data[self.event_col],
                                                               self.max_cv_accounts, self.random_state)
                 self.cv_results_ = choose_penalizer(self, rows, self.penalizers, cv=self.cv,
-                                                    random_state=self.random_state)
+                                                    random_state=self.random_state,
+                                                    n_jobs=getattr(self, "n_jobs", None))
                 self.penalizer_ = pick_penalizer(self.cv_results_)
                 if self.penalizer_sample_:
                     self.penalizer_note_ = sample_text(self.penalizer_sample_, self.penalizer_)
@@ -747,33 +752,45 @@ def sample_text(note: dict, chosen: float) -> str:
 
 
 def choose_penalizer(model: CoxModel, data: pd.DataFrame, penalizers=PENALIZERS, cv: int = 5,
-                     random_state: int = 0) -> pd.DataFrame:
+                     random_state: int = 0, n_jobs: int | None = None) -> pd.DataFrame:
     """Cross-validated partial likelihood (and Harrell's C) of ``model`` (PH checks off) for each penalizer.
 
     Verweij and van Houwelingen's cross-validated partial likelihood: fold ``k`` scores the coefficients
     fitted without it by ``l(beta_-k) - l_-k(beta_-k)``, the log partial likelihood of all rows minus that of
     the training rows (a held-out account's contribution with its full risk sets). Folds are shared by the
     penalizers (paired) and stratified on churn and rare levels (:func:`~.evaluation.account_folds`).
-    Returns :func:`selection_table` with ``harrell_c`` of the held-out accounts beside it.
+    Returns :func:`selection_table` with ``harrell_c`` of the held-out accounts beside it. The folds are shared
+    among ``n_jobs`` processes (the same table in any number).
     """
-    from .evaluation import account_folds, categorical_columns, harrell_c
+    from .._core.progress import parallel_map
+    from .evaluation import account_folds, categorical_columns
 
     splits = account_folds(data, model.event_col, cv, random_state, categorical_columns(model, data))
-    cvl = np.full((len(penalizers), len(splits)), np.nan)
-    conc = np.full_like(cvl, np.nan)
-    for j, (tr, te) in enumerate(splits):
-        train, test = data.iloc[tr], data.iloc[te]
-        for i, p in enumerate(penalizers):
-            m = clone(model).set_params(penalizer=p, check_ph=False, unpenalised_summary=False)
-            try:
-                m.fit(train)
-            except InsufficientData as exc:
-                log.info("penalizer %g, fold %d: %s", p, j + 1, exc)
-                continue
-            cvl[i, j] = m.log_partial_likelihood(data) - m.log_partial_likelihood(train)
-            curves = m.predict_curves(test)
-            kept = test.loc[curves.index]
-            risk = curves.cumulative_hazard([float(np.median(train[model.duration_col]))]).to_numpy()[0]
-            entry = kept[model.entry_col].to_numpy(float) if model.entry_col else None
-            conc[i, j] = harrell_c(kept[model.duration_col], kept[model.event_col], risk, entry)
+    paths = parallel_map(_penalizer_path, [(model, data, tr, te, j, penalizers) for j, (tr, te) in enumerate(splits)],
+                         n_jobs)
+    cvl = np.column_stack([c for c, _ in paths])
+    conc = np.column_stack([k for _, k in paths])
     return selection_table(penalizers, cvl, {"harrell_c": conc})
+
+
+def _penalizer_path(model: CoxModel, data: pd.DataFrame, tr, te, j: int, penalizers) -> tuple[np.ndarray, np.ndarray]:
+    """Fold ``j``'s cross-validated partial likelihood and Harrell's C for each penalizer."""
+    from .evaluation import harrell_c
+
+    train, test = data.iloc[tr], data.iloc[te]
+    cvl = np.full(len(penalizers), np.nan)
+    conc = np.full_like(cvl, np.nan)
+    for i, p in enumerate(penalizers):
+        m = clone(model).set_params(penalizer=p, check_ph=False, unpenalised_summary=False)
+        try:
+            m.fit(train)
+        except InsufficientData as exc:
+            log.info("penalizer %g, fold %d: %s", p, j + 1, exc)
+            continue
+        cvl[i] = m.log_partial_likelihood(data) - m.log_partial_likelihood(train)
+        curves = m.predict_curves(test)
+        kept = test.loc[curves.index]
+        risk = curves.cumulative_hazard([float(np.median(train[model.duration_col]))]).to_numpy()[0]
+        entry = kept[model.entry_col].to_numpy(float) if model.entry_col else None
+        conc[i] = harrell_c(kept[model.duration_col], kept[model.event_col], risk, entry)
+    return cvl, conc

@@ -46,6 +46,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.errors import InsufficientData
+from .._core.progress import parallel_map
 from . import _riskset
 from .cox import (
     PENALIZERS,
@@ -134,22 +135,11 @@ class _StartStopModel(BaseEstimator):
         try:
             splits = group_folds(df, self.id_col, self.event_col, self.cv, self.random_state,
                                  categorical_columns(self, df))
-            cvl = np.full((len(self.penalizers), len(splits)), np.nan)
-            conc = np.full_like(cvl, np.nan)
-            for j, (tr, te) in enumerate(splits):
-                train, test = df.iloc[tr], df.iloc[te]
-                previous = None
-                for i, p in enumerate(self.penalizers):
-                    m = clone(self).set_params(**self._selection_params(p), **self._warm_start(previous))
-                    try:
-                        m.fit(train)
-                    except InsufficientData as exc:
-                        log.info("penalizer %g, fold %d: %s", p, j + 1, exc)
-                        continue
-                    previous = m
-                    cvl[i, j] = m.cv_log_likelihood(df, train, test)
-                    conc[i, j] = risk_set_concordance(test[self.start_col], test[self.stop_col],
-                                                      test[self.event_col], m.linear_predictor(test))
+            # the folds' paths are independent: shared among n_jobs processes (the same numbers in any number)
+            paths = parallel_map(self._penalizer_path, [(df, tr, te, j) for j, (tr, te) in enumerate(splits)],
+                                 getattr(self, "n_jobs", None))
+            cvl = np.column_stack([c for c, _ in paths])
+            conc = np.column_stack([k for _, k in paths])
             self.cv_results_ = selection_table(self.penalizers, cvl, {"concordance": conc})
             self.penalizer_ = pick_penalizer(self.cv_results_)
             if self.penalizer_sample_:
@@ -160,6 +150,26 @@ class _StartStopModel(BaseEstimator):
             self.penalizer_ = float(min(self.penalizers))
             self.penalizer_note_ = f"penalizer {self.penalizer_:g} not chosen by cross-validation: {exc}"
             log.info(self.penalizer_note_)
+
+    def _penalizer_path(self, df: pd.DataFrame, tr, te, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fold ``j``'s cross-validated log-likelihood and concordance for each penalizer, each fit started from
+        the previous penalizer's coefficients."""
+        train, test = df.iloc[tr], df.iloc[te]
+        cvl = np.full(len(self.penalizers), np.nan)
+        conc = np.full_like(cvl, np.nan)
+        previous = None
+        for i, p in enumerate(self.penalizers):
+            m = clone(self).set_params(**self._selection_params(p), **self._warm_start(previous))
+            try:
+                m.fit(train)
+            except InsufficientData as exc:
+                log.info("penalizer %g, fold %d: %s", p, j + 1, exc)
+                continue
+            previous = m
+            cvl[i] = m.cv_log_likelihood(df, train, test)
+            conc[i] = risk_set_concordance(test[self.start_col], test[self.stop_col], test[self.event_col],
+                                           m.linear_predictor(test))
+        return cvl, conc
 
     def _selection_params(self, p: float) -> dict:
         return {"penalizer": p, "unpenalised_summary": False}
@@ -278,13 +288,16 @@ class TimeVaryingCox(_StartStopModel):
         With more accounts, the penalizer is chosen on a stratified sample of this many and rescaled to every
         row (:func:`~.cox.penalty_sample`; ``penalizer_sample_`` and the notes say so). The final fit, its
         bootstrap refits and its predictions use every account.
+    n_jobs : int, optional
+        Processes sharing the penalizer's cross-validation folds (joblib; ``-1`` every core, ``None`` one); the
+        folds are seeded, so the choice does not depend on it.
     """
 
     label = "time-varying Cox model"
 
     def __init__(self, covariates=None, categorical=None, id_col="account_id", start_col="start", stop_col="stop",
                  event_col="event", penalizer=None, penalizers=PENALIZERS, cv=5, tail_window=12.0,
-                 unpenalised_summary=True, random_state=0, init_params=None, max_cv_accounts=None):
+                 unpenalised_summary=True, random_state=0, init_params=None, max_cv_accounts=None, n_jobs=None):
         self.covariates = covariates
         self.categorical = categorical
         self.id_col = id_col
@@ -299,6 +312,7 @@ class TimeVaryingCox(_StartStopModel):
         self.random_state = random_state
         self.init_params = init_params
         self.max_cv_accounts = max_cv_accounts
+        self.n_jobs = n_jobs
 
     def _warm_start(self, fitted) -> dict:
         if fitted is None or not hasattr(fitted, "params_") or not len(fitted.params_):
