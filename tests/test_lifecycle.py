@@ -292,3 +292,15 @@ def test_retrain_on_drift_trains_on_a_drifted_world_and_says_why_and_not_on_an_u
         assert "logins" in decision["reason"] or "usage_hours" in decision["reason"]  # says which metrics moved
         new = later.json("health", "model")["model_id"]
         assert new != old and store.current_id() == new and set(store.ids()) == {old, new}
+
+
+@pytest.mark.slow
+def test_a_shape_card_trained_by_the_pipeline_is_saved_without_the_folder_of_its_fits(world, tmp_path):
+    """The health stage keeps the shape card's fits in a folder of its own for its length (they recur across the
+    backtest's cutoffs); the model it saves names no folder, and loads."""
+    data = _copy(world, tmp_path / "data")
+    cfg = _quiet(health={**FAST["health"], "score": "shape", "shape_bootstrap": 0})
+    run = pipeline.run({"data_dir": str(data), **cfg}, until="health", strict=True, progress=lambda m: None)
+    model = load_model(run["health"].file("model.skops"))
+    assert isinstance(model, ShapeScore) and model.get_params()["memory"] is None
+    assert run["health"].json("model")["form"] == "shape"
