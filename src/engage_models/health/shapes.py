@@ -69,6 +69,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.i18n import t
+from .._core.progress import parallel_map
 from ..features import metrics as M
 from ._calibrated import CalibratedScoreMixin
 from ._inputs import binary_target, finite_numbers, frame_for_fit, frame_for_predict
@@ -418,8 +419,8 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         splits, self.cv_kind_ = _splits(X, y, self.date_col, self.cv, self.gap_days, self.random_state, self.id_col)
         used = [(k, tr, va) for k, (tr, va) in enumerate(splits) if len(np.unique(y[tr])) >= 2 and len(tr) >= 4]
         # the folds' cards (for the calibration) and the final card are independent fits: shared among n_jobs
-        cards = self._parallel([(Mx.iloc[tr], y[tr], self.random_state, True) for _, tr, _ in used]
-                               + [(Mx, y, self.random_state, True)])
+        cards = parallel_map(self._fit_card, [(Mx.iloc[tr], y[tr], self.random_state, True) for _, tr, _ in used]
+                             + [(Mx, y, self.random_state, True)], self.n_jobs)
         folds = [(_eta(card, Mx.iloc[va]), y[va], va, np.full(len(va), k))
                  for card, (k, _, va) in zip(cards[:-1], used, strict=True)]
         self.card_ = cards[-1]
@@ -482,7 +483,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
             if len(np.unique(y[idx])) < 2:
                 continue
             tasks.append((Mx.iloc[idx].reset_index(drop=True), y[idx], self.random_state + 1 + b))
-        for card in self._parallel(tasks):
+        for card in parallel_map(self._fit_card, tasks, self.n_jobs):
             by_name = {" & ".join(tm["features"]): (j, tm) for j, tm in enumerate(card["terms"])}
             for ti, probe in enumerate(probes):
                 name = self.term_names_[ti]
@@ -505,15 +506,6 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                              for _ in range(100)])
             mc = max(mc, float(np.nanmax(reps.std(axis=0))))
         return intervals, mc
-
-    def _parallel(self, tasks: list) -> list[dict]:
-        """``_fit_card(M, y, seed[, cache])`` of each task, shared among ``n_jobs`` processes (in order)."""
-        from joblib import Parallel, delayed, effective_n_jobs
-
-        jobs = max(1, min(len(tasks), effective_n_jobs(self.n_jobs)))
-        if jobs == 1:
-            return [self._fit_card(*task) for task in tasks]
-        return Parallel(n_jobs=jobs)(delayed(self._fit_card)(*task) for task in tasks)
 
     def _probe(self, ti: int) -> pd.DataFrame | None:
         """One row per cell of a main term (numeric: each range's median value; nominal: each level)."""

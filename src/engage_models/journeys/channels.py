@@ -37,8 +37,7 @@ def _has(path: Path, column: str) -> bool:
                                                     {"p": str(path)}).fetchall()]
 
 
-def _in_windows(processed: Path, windows: pd.DataFrame, until, query: str, params: dict | None = None
-                ) -> pd.DataFrame | None:
+def _in_windows(processed: Path, windows: pd.DataFrame, until, query: str) -> pd.DataFrame | None:
     """``query`` run on ``inside``: the touches before ``until`` that fall in a window of their account
     (``windows``: account_id, phase, lo, hi; ``lo <= timestamp < hi``, no ``hi``: no end), with account_id,
     phase, channel and device (missing: ``unknown``). None without a touchpoints file.
@@ -59,7 +58,7 @@ def _in_windows(processed: Path, windows: pd.DataFrame, until, query: str, param
            "WHERE t.timestamp < $until AND t.timestamp >= w.lo AND (w.hi IS NULL OR t.timestamp < w.hi)) " + query)
     with duckdb.connect() as con:
         con.register("windows", w)
-        return con.execute(sql, {"p": str(path), "until": to_utc(until), "unknown": UNKNOWN, **(params or {})}).df()
+        return con.execute(sql, {"p": str(path), "until": to_utc(until), "unknown": UNKNOWN}).df()
 
 
 def _accounts(accounts: pd.DataFrame) -> pd.DataFrame:
