@@ -432,3 +432,31 @@ def test_the_switching_interval_counts_accounts_not_account_months():
     lo, hi = wilson_interval(20, 200)  # as if the 200 pairs were independent
     assert spread["high"] - spread["low"] == pytest.approx(float(hi - lo), rel=0.15)
     assert few["high"] - few["low"] > 2 * float(hi - lo)
+
+
+def test_exposures_reach_accounts_whose_ids_are_numbers(tmp_path):
+    """The touches' account ids come back from DuckDB as text; accounts numbered 1, 2, ... are still found
+    exposed (they were all counted unexposed for a moment, which emptied the channel table silently)."""
+    base = pd.DataFrame({"account_id": np.arange(30), "churned": [1.0] * 3 + [0.0] * 12 + [1.0] * 9 + [0.0] * 6,
+                         "expanded": np.nan})
+    exposures = pd.DataFrame({"account_id": [str(i) for i in range(15)], "kind": "channel", "value": "webinar"})
+    (row,) = CH._compare_rows(base, exposures, "after_start", min_n=10)
+    assert (row["n_with"], row["n_without"]) == (15, 15) and row["churned_with"] == pytest.approx(0.2)
+
+
+def test_touch_windows_read_timestamps_without_a_zone_as_utc(tmp_path, monkeypatch):
+    """A touches file whose timestamps carry no zone is read as UTC whatever the machine's zone."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        p = tmp_path / "processed"
+        p.mkdir()
+        pd.DataFrame({"account_id": ["A"], "timestamp": pd.to_datetime(["2024-03-01 03:00"]).astype("datetime64[us]"),
+                      "channel": ["webinar"], "device": ["mobile"]}).to_parquet(p / "touchpoints.parquet", index=False)
+        after = CH._window(["A"], "after_start", _ts("2024-03-01"), None)
+        assert len(CH._exposures(p, after, _ts("2024-06-01"))) == 2  # 03:00 UTC is after a start at midnight UTC
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

@@ -98,7 +98,6 @@ def test_bootstrap_intervals_do_not_depend_on_the_number_of_processes():
     assert one.attrs["n_boot"] == 6 and (one["ltv_low"] < one["ltv_high"]).all()
 
 
-@pytest.mark.slow  # 160 refits on 1,600 accounts: about 40 s on an idle 2-core machine
 def test_the_penalizers_folds_in_processes_choose_the_same_penalizer_with_the_same_table():
     df = _frame(9, 400)
     rows = df.assign(account_id=np.arange(len(df)), start=df["entry"], stop=df["duration"])
@@ -115,6 +114,7 @@ def test_the_penalizers_folds_in_processes_choose_the_same_penalizer_with_the_sa
     assert a.penalizer_ == b.penalizer_ and len(a.cv_results_) == len(pens)
 
 
+@pytest.mark.slow  # 160 refits on 1,600 accounts: about 40 s on an idle 2-core machine
 def test_the_m_out_of_n_bootstrap_keeps_the_full_bootstraps_widths():
     """Refits on 400 of 1,600 accounts, each draw's distance from the full fit shrunk by sqrt(400/1600) = 1/2,
     give intervals as wide as refits on all 1,600 (the same model, 80 draws each): the median ratio of the

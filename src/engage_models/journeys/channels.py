@@ -57,6 +57,7 @@ def _in_windows(processed: Path, windows: pd.DataFrame, until, query: str) -> pd
            "ON CAST(t.account_id AS VARCHAR) = w.account_id "
            "WHERE t.timestamp < $until AND t.timestamp >= w.lo AND (w.hi IS NULL OR t.timestamp < w.hi)) " + query)
     with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")  # a timestamp without a zone is UTC, as the contract reads it
         con.register("windows", w)
         return con.execute(sql, {"p": str(path), "until": to_utc(until), "unknown": UNKNOWN}).df()
 
@@ -169,8 +170,9 @@ def _rate(k: int, n: int) -> tuple[float, float, float]:
 def _compare_rows(base: pd.DataFrame, exposures: pd.DataFrame, phase: str, min_n: int) -> list[dict]:
     """``base``: account_id, churned (0/1), expanded (0/1 or NaN); ``exposures``: account_id, kind, value."""
     rows = []
+    ids = base["account_id"].astype(str)  # ids as text on both sides: the touches' and events' ids come as text
     for (kind, value), g in exposures.groupby(["kind", "value"], sort=True):
-        exposed = base["account_id"].isin(g["account_id"])
+        exposed = ids.isin(g["account_id"].astype(str))
         n1, n0 = int(exposed.sum()), int((~exposed).sum())
         if n1 < min_n or n0 < min_n:
             continue
