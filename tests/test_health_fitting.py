@@ -11,8 +11,8 @@ from sklearn.metrics import roc_auc_score
 
 from engage_models._core.stats import sigmoid
 from engage_models.health import HealthScore, SkewScaler, choose_thresholds
+from engage_models.health._calibrated import _platt
 from engage_models.health.cv import time_splits
-from engage_models.health.score import _platt
 
 FAST = dict(Cs=(0.001, 0.01, 0.1, 1.0, 10.0), n_bootstrap=0)
 

@@ -460,3 +460,34 @@ def test_touch_windows_read_timestamps_without_a_zone_as_utc(tmp_path, monkeypat
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_the_main_device_is_a_recorded_device_never_unknown():
+    """"unknown" is no device: an account whose events mostly lack one gets its most used recorded device, and
+    one none of whose events has a device gets no main device (the comparison "main device: unknown" was the
+    accounts with events against those without, and read as a finding)."""
+    wide = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "desktop": [5, 0, 0, 2], "mobile": [1, 2, 0, 3],
+                         "unknown": [0, 9, 4, 1]})
+    got = CH._main_device(wide)
+    assert sorted(map(tuple, got.to_numpy())) == [("a", "main_device", "desktop"), ("b", "main_device", "mobile"),
+                                                  ("d", "main_device", "mobile")]
+    assert CH._main_device(wide[["account_id", "unknown"]]).empty  # no device recorded at all
+    assert CH._main_device(pd.DataFrame(columns=["account_id"])).empty
+
+
+def test_a_device_column_never_filled_is_not_read_and_gives_no_device(tmp_path):
+    """Ingest writes an optional column the source lacked as all missing; the row groups' statistics say so
+    without a scan, and the events per device are then empty (not one column "unknown")."""
+    p = tmp_path / "processed"
+    p.mkdir()
+    ev = pd.DataFrame({"account_id": ["a", "a", "b"] * 4, "timestamp": pd.date_range("2024-03-01", periods=12,
+                                                                                       freq="D", tz=UTC),
+                       "device": pd.Series([None] * 12, dtype="string")})
+    ev.to_parquet(p / "events.parquet", index=False, row_group_size=5)
+    assert not CH._recorded(p / "events.parquet", "device") and not CH._recorded(p / "events.parquet", "feature")
+    assert CH.events_by_device(p, _ts("2024-01-01"), _ts("2025-01-01")).empty
+    ev.loc[11, "device"] = "mobile"  # one value, in the last row group
+    ev.to_parquet(p / "events.parquet", index=False, row_group_size=5)
+    assert CH._recorded(p / "events.parquet", "device")
+    wide = CH.events_by_device(p, _ts("2024-01-01"), _ts("2025-01-01")).set_index("account_id")
+    assert wide.loc["b", "mobile"] == 1 and wide.loc["a", "unknown"] == 8 and wide["unknown"].sum() == 11

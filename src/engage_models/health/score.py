@@ -35,8 +35,8 @@ Probability
 ``p = c + (1 - c) / (1 + exp(-(a + b eta)))``, fitted on the *out-of-fold* ``eta`` of the cross-validation at
 the chosen ``C`` (each fold's own model and clipping; log-odds are on one scale across folds, where 0-100 scores
 are not), never on the rows the weights were fitted to: the slope within folds, the intercept to match the
-out-of-fold churn rate (see ``_platt``). The floor ``c`` (``calibration_floor_``) is churn no score explains,
-kept only when the out-of-fold data show one beyond chance, else 0 (see :mod:`._calibrated`).
+out-of-fold churn rate (see ``_calibrated._platt``). The floor ``c`` (``calibration_floor_``) is churn no score
+explains, kept only when the out-of-fold data show one beyond chance, else 0 (see :mod:`._calibrated`).
 ``calibration_`` states the same map on the final model's score (``p = c + (1 - c) / (1 + exp(-(a' + b'
 score)))``), so the score and the probability move together exactly. The slope is never negative: when held-out
 data rank churn against the score, every account gets the out-of-fold churn rate (and a warning), rather than a
@@ -76,7 +76,7 @@ from .._core.progress import step
 from .._core.stats import log_loss
 from .._core.stats import sigmoid as _sigmoid
 from . import explain
-from ._calibrated import CalibratedScoreMixin, _platt  # noqa: F401  (_platt re-exported: older imports)
+from ._calibrated import CalibratedScoreMixin
 from ._inputs import binary_target, frame_for_fit, frame_for_predict
 from .baselines import ChurnGBM, HandWeightedScore, load_scorecard  # noqa: F401  (re-exported: older imports)
 from .cv import _splits, account_groups, choose_thresholds, time_splits  # noqa: F401

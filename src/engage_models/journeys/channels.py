@@ -37,6 +37,25 @@ def _has(path: Path, column: str) -> bool:
                                                     {"p": str(path)}).fetchall()]
 
 
+def _recorded(path: Path, column: str) -> bool:
+    """``column`` is in the Parquet file and holds a value somewhere, by the row groups' statistics (no scan):
+    an optional column the source did not have is written all missing by ingest. Without statistics, assumed
+    recorded."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    names = [meta.schema.column(j).name for j in range(meta.num_columns)]
+    if column not in names:
+        return False
+    j = names.index(column)
+    for g in range(meta.num_row_groups):
+        rg = meta.row_group(g)
+        st = rg.column(j).statistics
+        if st is None or not st.has_null_count or st.null_count < rg.num_rows:
+            return True
+    return False
+
+
 def _in_windows(processed: Path, windows: pd.DataFrame, until, query: str) -> pd.DataFrame | None:
     """``query`` run on ``inside``: the touches before ``until`` that fall in a window of their account
     (``windows``: account_id, phase, lo, hi; ``lo <= timestamp < hi``, no ``hi``: no end), with account_id,
@@ -128,7 +147,7 @@ def events_by_device(processed: str | Path, since, until) -> pd.DataFrame:
     """Per account, events per device in ``[since, until)`` (wide: one column per device); empty without a
     ``device`` column."""
     path = Path(processed) / "events.parquet"
-    if not path.exists() or not _has(path, "device"):
+    if not path.exists() or not _recorded(path, "device"):  # never recorded: no device to count (nor to scan for)
         return pd.DataFrame(columns=["account_id"])
     with duckdb.connect() as con:
         df = con.execute("SELECT account_id, coalesce(CAST(device AS VARCHAR), $u) AS device, count(*) AS n "
@@ -137,6 +156,19 @@ def events_by_device(processed: str | Path, since, until) -> pd.DataFrame:
     if df.empty:
         return pd.DataFrame(columns=["account_id"])
     return df.pivot_table(index="account_id", columns="device", values="n", fill_value=0).reset_index()
+
+
+def _main_device(wide: pd.DataFrame) -> pd.DataFrame:
+    """The exposures ``main_device``: per account of ``wide`` (:func:`events_by_device`), the device most of its
+    events came from. Among the devices recorded only: "unknown" is no device (as for the touches), and an
+    account none of whose events has one has no main device (else "main device: unknown" compared the accounts
+    with events against those without)."""
+    devs = wide.drop(columns=["account_id", UNKNOWN], errors="ignore")
+    if not len(wide) or not devs.shape[1]:
+        return pd.DataFrame(columns=["account_id", "kind", "value"])
+    known = (devs.sum(axis=1) > 0).to_numpy()
+    return pd.DataFrame({"account_id": wide["account_id"].to_numpy()[known], "kind": "main_device",
+                         "value": devs[known].idxmax(axis=1).to_numpy()})
 
 
 def mobile_share(processed: str | Path, since, until) -> pd.Series:
@@ -236,11 +268,7 @@ def outcomes_by_exposure(processed: str | Path, accounts: pd.DataFrame, subscrip
         start = a["start_date"]
         exp = [_exposures(processed, _window(a.index, "after_start", start.where(start.isna() | (start > since), since),
                                              landmark), landmark)]
-        ev = events_by_device(processed, since, landmark)
-        if len(ev) and ev.shape[1] > 1:
-            devs = ev.drop(columns="account_id")
-            main = devs.idxmax(axis=1)
-            exp.append(pd.DataFrame({"account_id": ev["account_id"], "kind": "main_device", "value": main}))
+        exp.append(_main_device(events_by_device(processed, since, landmark)))
         exposures = pd.concat(exp, ignore_index=True).drop_duplicates()
         for r in _compare_rows(base, exposures, "after_start", min_n):
             r["landmark"] = landmark

@@ -180,9 +180,12 @@ PORTFOLIO_COLUMNS = ["expected_churned_mrr", "expected_lost_mrr_months", "expect
 def _bootstrap_draws(model, train, accounts, t0, mrr, cluster, picks, value_kw) -> list:
     """Refit on each ``(draw, pick)`` resample; ``(draw, values, portfolio)`` for the draws that fit."""
     params = model.refit_params()
+    # each cluster's rows, found once for the chunk: a groupby of the whole training frame per draw cost as much
+    # as the rest of the draw's resampling at 50,000 accounts (0.24 s of 1.2M rows, 100 times)
+    groups = train.groupby(cluster, sort=False).indices if cluster else None
     out = []
     for b, pick in picks:
-        sample = (_resample_clusters(train, cluster, pick) if cluster
+        sample = (_resample_clusters(train, cluster, pick, groups) if cluster
                   else train.iloc[pick].reset_index(drop=True))
         try:
             m = clone(model).set_params(**params).fit(sample)
@@ -196,9 +199,12 @@ def _bootstrap_draws(model, train, accounts, t0, mrr, cluster, picks, value_kw) 
     return out
 
 
-def _resample_clusters(df: pd.DataFrame, cluster: str, pick: np.ndarray) -> pd.DataFrame:
-    """Rows of the picked clusters, each copy given a new cluster id (so repeated accounts stay distinct)."""
-    groups = df.groupby(cluster, sort=False).indices
+def _resample_clusters(df: pd.DataFrame, cluster: str, pick: np.ndarray,
+                       groups: dict | None = None) -> pd.DataFrame:
+    """Rows of the picked clusters, each copy given a new cluster id (so repeated accounts stay distinct).
+    ``groups``: ``df.groupby(cluster).indices``, when the caller resamples the same frame many times."""
+    if groups is None:
+        groups = df.groupby(cluster, sort=False).indices
     idx = np.concatenate([groups[g] for g in pick])
     reps = np.repeat(np.arange(len(pick)), [len(groups[g]) for g in pick])
     out = df.iloc[idx].reset_index(drop=True)
