@@ -491,3 +491,9 @@ def test_a_device_column_never_filled_is_not_read_and_gives_no_device(tmp_path):
     assert CH._recorded(p / "events.parquet", "device")
     wide = CH.events_by_device(p, _ts("2024-01-01"), _ts("2025-01-01")).set_index("account_id")
     assert wide.loc["b", "mobile"] == 1 and wide.loc["a", "unknown"] == 8 and wide["unknown"].sum() == 11
+
+
+def test_a_nested_field_of_the_same_name_is_not_the_device_column(tmp_path):
+    p = tmp_path / "events.parquet"
+    pd.DataFrame({"meta": [{"device": None}, {"device": None}], "device": ["mobile", "desktop"]}).to_parquet(p)
+    assert CH._recorded(p, "device")

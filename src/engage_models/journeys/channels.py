@@ -40,11 +40,13 @@ def _has(path: Path, column: str) -> bool:
 def _recorded(path: Path, column: str) -> bool:
     """``column`` is in the Parquet file and holds a value somewhere, by the row groups' statistics (no scan):
     an optional column the source did not have is written all missing by ingest. Without statistics, assumed
-    recorded."""
+    recorded, and so is a folder of parts (read as before)."""
     import pyarrow.parquet as pq
 
+    if path.is_dir():
+        return _has(path, column)
     meta = pq.ParquetFile(path).metadata
-    names = [meta.schema.column(j).name for j in range(meta.num_columns)]
+    names = [meta.schema.column(j).path for j in range(meta.num_columns)]  # the path: a struct's child is not it
     if column not in names:
         return False
     j = names.index(column)
