@@ -106,9 +106,9 @@ def main(argv=None) -> int:
         return 0
 
     processed = ensure_data(_count(a.events), a.data or ROOT / "data" / "bench" / a.events.upper())
-    import pyarrow.parquet as pq
+    from engage_models._core.io import parquet_rows
 
-    events = pq.ParquetFile(processed / "events.parquet").metadata.num_rows
+    events = parquet_rows(processed / "events.parquet")  # one file, or ingest's folder of parts
     spark_settings = {"spark_master": a.spark_master, "spark_driver_memory": a.spark_driver_memory,
                       "spark_shuffle_partitions": a.shuffle_partitions,
                       "spark_conf": {"spark.ui.enabled": "false"}}

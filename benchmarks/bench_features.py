@@ -154,9 +154,9 @@ def main(argv=None) -> int:
 
     n = _count(a.events)
     processed = ensure_data(n, a.data or ROOT / "data" / "bench" / a.events.upper())
-    import pyarrow.parquet as pq
+    from engage_models._core.io import parquet_rows
 
-    events = pq.ParquetFile(processed / "events.parquet").metadata.num_rows
+    events = parquet_rows(processed / "events.parquet")  # one file, or ingest's folder of parts
     with tempfile.TemporaryDirectory() as tmp:
         eng_out, pd_out = f"{tmp}/engine.parquet", f"{tmp}/pandas.parquet"
         print(f"engine (DuckDB, memory limit {a.memory_limit}) on {events:,} events ...", flush=True)

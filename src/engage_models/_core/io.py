@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from .errors import DataError
 
@@ -194,3 +195,33 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read it ({exc})") from exc
     raise DataError(f"{path}: expected .parquet, .csv or .tsv")
+
+
+# ------------------------------------------------------------------------------- tables stored in parts
+def parquet_files(path: str | Path) -> list[Path]:
+    """The Parquet files of a table stored as one file or as a folder of part files (as Spark and other lake
+    writers store a table: ``part-00000-<id>.parquet`` ..., beside ``_SUCCESS`` and hidden checksums, which are
+    not parts); ``[]`` when there is neither."""
+    path = Path(path)
+    if path.is_dir():
+        return sorted(p for p in path.glob("*.parquet") if p.is_file() and not p.name.startswith((".", "_")))
+    return [path] if path.exists() else []
+
+
+def parquet_source(path: str | Path) -> str | list[str]:
+    """What DuckDB's ``read_parquet`` is given for such a table: the file, or the list of its parts.
+
+    A list, not a glob: a folder's name may hold ``[`` or ``*``, which a glob would read as a pattern.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return str(path)
+    files = parquet_files(path)
+    if not files:
+        raise DataError(f"{path} is a folder without Parquet parts (part-*.parquet)")
+    return [str(f) for f in files]
+
+
+def parquet_rows(path: str | Path) -> int:
+    """Rows of a table stored as one Parquet file or a folder of parts, from the files' footers."""
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in parquet_files(path))

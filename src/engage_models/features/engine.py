@@ -37,6 +37,7 @@ import duckdb
 import pandas as pd
 
 from .._core.errors import EngageError
+from .._core.io import parquet_source
 from .._core.time import to_utc
 
 log = logging.getLogger(__name__)
@@ -134,12 +135,11 @@ class DuckDBEngine(Engine):
         self.con = connect_duckdb(memory_limit, threads, spill, preserve_order=False)
 
     def table(self, name: str, path: str | Path) -> None:
-        path = Path(path)
-        src = str(path / "*.parquet") if path.is_dir() else str(path)
-        # a view: the file is scanned (streaming, with projection and filter push-down) by each query.
-        # DDL cannot take bound parameters; the path is a quoted literal (quotes doubled), not data.
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS "
-                         f"SELECT * FROM read_parquet('{_setting(src)}')")
+        src = parquet_source(path)  # the file, or the list of a folder's parts
+        src = "[" + ", ".join(f"'{_setting(f)}'" for f in src) + "]" if isinstance(src, list) else f"'{_setting(src)}'"
+        # a view: the files are scanned (streaming, with projection and filter push-down) by each query.
+        # DDL cannot take bound parameters; the paths are quoted literals (quotes doubled), not data.
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * FROM read_parquet({src})")
 
     def put(self, name: str, df: pd.DataFrame) -> None:
         self.con.register(f"__df_{name}", df)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .._core.errors import InsufficientData
 from .._core.i18n import catalogue, check_lang, fmt_date, t
+from .._core.io import parquet_source
 from .._core.plots import date_axis, new_ax
 from .._core.time import to_utc
 from ..features.engine import connect_duckdb
@@ -113,7 +114,7 @@ def date_coverage(processed: str | Path) -> pd.DataFrame:
                 if col.dtype != TIMESTAMP:
                     continue
                 q = f'SELECT min("{col.name}"), max("{col.name}"), count(*), count("{col.name}") FROM read_parquet($p)'
-                lo, hi, n, filled = con.execute(q, {"p": str(path)}).fetchone()
+                lo, hi, n, filled = con.execute(q, {"p": parquet_source(path)}).fetchone()
                 rows.append({"table": table, "column": col.name, "first": lo, "last": hi, "rows": n,
                              "% empty": 100 * (n - filled) / n if n else 0.0})
     return pd.DataFrame(rows)
@@ -123,7 +124,7 @@ def last_event_date(processed: str | Path) -> pd.Timestamp:
     """The last day with any event: the default observation date of a run."""
     with _con() as con:
         (ts,) = con.execute("SELECT max(timestamp) FROM read_parquet($p)",
-                            {"p": str(Path(processed) / "events.parquet")}).fetchone()
+                            {"p": parquet_source(Path(processed) / "events.parquet")}).fetchone()
     if ts is None:
         raise ValueError("the events table is empty: no default observation date")
     return to_utc(ts).normalize()
@@ -155,7 +156,7 @@ def events_per_day(processed: str | Path) -> pd.DataFrame:
         FROM per_account GROUP BY ALL ORDER BY day, event_type
     """
     with _con() as con:
-        df = con.execute(sql, {"p": str(Path(processed) / "events.parquet")}).df()
+        df = con.execute(sql, {"p": parquet_source(Path(processed) / "events.parquet")}).df()
     df["day"] = pd.to_datetime(df["day"], utc=True)
     return df
 
@@ -170,7 +171,7 @@ def monthly_counts(processed: str | Path, table: str, column: str, by: str | Non
     sql = (f'SELECT date_trunc(\'month\', "{column}") AS month{group}, count(*) AS rows '
            f'FROM read_parquet($p) WHERE "{column}" IS NOT NULL GROUP BY ALL ORDER BY ALL')
     with _con() as con:
-        return con.execute(sql, {"p": str(Path(processed) / f"{table}.parquet")}).df()
+        return con.execute(sql, {"p": parquet_source(Path(processed) / f"{table}.parquet")}).df()
 
 
 def quarantine_sample(processed: str | Path, table: str, n: int = 5, lang: str = "en") -> pd.DataFrame:
@@ -185,7 +186,7 @@ def quarantine_sample(processed: str | Path, table: str, n: int = 5, lang: str =
         return pd.DataFrame()
     with _con() as con:
         df = con.execute("SELECT * FROM read_parquet($p) ORDER BY source_row LIMIT $n",
-                         {"p": str(path), "n": n}).df()
+                         {"p": parquet_source(path), "n": n}).df()
     df["source_file"] = df["source_file"].map(source_name)  # a database table: its label (no password in it)
     df["reason"] = df["reason"].map(lambda r: translate_reason(r, lang))
     unused = [c for c in ("source_line", "raw_line") if c in df.columns and df[c].isna().all()]
@@ -243,7 +244,7 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
     last event), as ISO strings: what every later stage needs to know about time."""
     with _con() as con:
         first, last = con.execute("SELECT min(timestamp), max(timestamp) FROM read_parquet($p)",
-                                  {"p": str(Path(processed) / "events.parquet")}).fetchone()
+                                  {"p": parquet_source(Path(processed) / "events.parquet")}).fetchone()
     if last is None:
         raise InsufficientData("the events table is empty: there is no activity to measure")
     return {"first_event": to_utc(first).isoformat(), "last_event": to_utc(last).isoformat(),

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._core.io import parquet_files, parquet_source
 from .._core.stats import benjamini_hochberg, wilson_interval
 from .._core.time import to_utc
 
@@ -34,27 +35,26 @@ UNKNOWN = "unknown"
 def _has(path: Path, column: str) -> bool:
     with duckdb.connect() as con:
         return column in [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet($p)",
-                                                    {"p": str(path)}).fetchall()]
+                                                    {"p": parquet_source(path)}).fetchall()]
 
 
 def _recorded(path: Path, column: str) -> bool:
-    """``column`` is in the Parquet file and holds a value somewhere, by the row groups' statistics (no scan):
-    an optional column the source did not have is written all missing by ingest. Without statistics, assumed
-    recorded, and so is a folder of parts (read as before)."""
+    """``column`` is in the table and holds a value somewhere, by the row groups' statistics (no scan): an
+    optional column the source did not have is written all missing by ingest. A table stored in parts is
+    recorded when any part is; without statistics, assumed recorded."""
     import pyarrow.parquet as pq
 
-    if path.is_dir():
-        return _has(path, column)
-    meta = pq.ParquetFile(path).metadata
-    names = [meta.schema.column(j).path for j in range(meta.num_columns)]  # the path: a struct's child is not it
-    if column not in names:
-        return False
-    j = names.index(column)
-    for g in range(meta.num_row_groups):
-        rg = meta.row_group(g)
-        st = rg.column(j).statistics
-        if st is None or not st.has_null_count or st.null_count < rg.num_rows:
-            return True
+    for f in parquet_files(path):
+        meta = pq.ParquetFile(f).metadata
+        names = [meta.schema.column(j).path for j in range(meta.num_columns)]  # the path: a struct's child is not
+        if column not in names:
+            continue
+        j = names.index(column)
+        for g in range(meta.num_row_groups):
+            rg = meta.row_group(g)
+            st = rg.column(j).statistics
+            if st is None or not st.has_null_count or st.null_count < rg.num_rows:
+                return True
     return False
 
 
@@ -80,7 +80,7 @@ def _in_windows(processed: Path, windows: pd.DataFrame, until, query: str) -> pd
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")  # a timestamp without a zone is UTC, as the contract reads it
         con.register("windows", w)
-        return con.execute(sql, {"p": str(path), "until": to_utc(until), "unknown": UNKNOWN}).df()
+        return con.execute(sql, {"p": parquet_source(path), "until": to_utc(until), "unknown": UNKNOWN}).df()
 
 
 def _accounts(accounts: pd.DataFrame) -> pd.DataFrame:
@@ -140,7 +140,7 @@ def device_mix(processed: str | Path, since, until) -> pd.DataFrame:
         df = con.execute("SELECT coalesce(CAST(device AS VARCHAR), $u) AS device, count(*) AS events, "
                          "count(DISTINCT account_id) AS accounts FROM read_parquet($p) "
                          "WHERE timestamp >= $s AND timestamp < $e GROUP BY 1 ORDER BY 2 DESC, 1",
-                         {"p": str(path), "s": to_utc(since), "e": to_utc(until), "u": UNKNOWN}).df()
+                         {"p": parquet_source(path), "s": to_utc(since), "e": to_utc(until), "u": UNKNOWN}).df()
     df["share"] = df["events"] / df["events"].sum() if len(df) else np.nan
     return df[["device", "events", "share", "accounts"]]
 
@@ -154,7 +154,7 @@ def events_by_device(processed: str | Path, since, until) -> pd.DataFrame:
     with duckdb.connect() as con:
         df = con.execute("SELECT account_id, coalesce(CAST(device AS VARCHAR), $u) AS device, count(*) AS n "
                          "FROM read_parquet($p) WHERE timestamp >= $s AND timestamp < $e GROUP BY 1, 2",
-                         {"p": str(path), "s": to_utc(since), "e": to_utc(until), "u": UNKNOWN}).df()
+                         {"p": parquet_source(path), "s": to_utc(since), "e": to_utc(until), "u": UNKNOWN}).df()
     if df.empty:
         return pd.DataFrame(columns=["account_id"])
     return df.pivot_table(index="account_id", columns="device", values="n", fill_value=0).reset_index()

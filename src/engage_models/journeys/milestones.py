@@ -44,6 +44,7 @@ import yaml
 
 from .._core.errors import ConfigError, InsufficientData
 from .._core.i18n import t
+from .._core.io import parquet_source
 from .._core.stats import benjamini_hochberg, wilson_interval
 from .._core.time import DAYS_PER_MONTH, to_utc
 from ..survival.kaplan_meier import KaplanMeierGroups
@@ -136,7 +137,7 @@ def registry(extra=None, milestones_file: str | Path | None = None) -> list[Mile
 
 def _schema(path: Path) -> dict[str, str]:
     with duckdb.connect() as con:
-        rows = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(path)}).fetchall()
+        rows = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": parquet_source(path)}).fetchall()
     return {r[0]: r[1] for r in rows}
 
 
@@ -154,7 +155,7 @@ def key_features(processed: str | Path, n: int = 5, until=None) -> list[str]:
     with duckdb.connect() as con:
         rows = con.execute("SELECT lower(feature) AS f, count(DISTINCT account_id) AS n FROM read_parquet($p) "
                            "WHERE feature IS NOT NULL AND timestamp < $u GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $n",
-                           {"p": str(path), "u": until, "n": int(n)}).fetchall()
+                           {"p": parquet_source(path), "u": until, "n": int(n)}).fetchall()
     return [r[0] for r in rows]
 
 
@@ -203,7 +204,7 @@ def milestone_times(processed: str | Path, milestones, until) -> tuple[pd.DataFr
             continue
         schema = _schema(path)
         ts = SOURCES[source]
-        params: dict = {"p": str(path), "until": until}
+        params: dict = {"p": parquet_source(path), "until": until}
         cases = []
         for i, m in enumerate(ms):
             absent = [c for c in m.match if c not in schema]

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.i18n import t
+from .._core.io import parquet_source
 from .._core.time import to_utc
 from .reasons import Thin
 
@@ -45,7 +46,8 @@ INACTIVE = "inactive"
 
 def _schema(path: Path) -> set[str]:
     with duckdb.connect() as con:
-        return {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(path)}).fetchall()}
+        rows = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": parquet_source(path)}).fetchall()
+    return {r[0] for r in rows}
 
 
 def user_metrics(processed: str | Path, as_of, days: int = 90, accounts=None) -> pd.DataFrame:
@@ -77,7 +79,7 @@ def user_metrics(processed: str | Path, as_of, days: int = 90, accounts=None) ->
            "FROM read_parquet($p) WHERE user_id IS NOT NULL AND timestamp >= $lo AND timestamp < $hi "
            "GROUP BY account_id, user_id ORDER BY account_id, user_id")
     with duckdb.connect() as con:
-        df = con.execute(sql, {"p": str(path), "lo": as_of - pd.Timedelta(days=days), "hi": as_of}).df()
+        df = con.execute(sql, {"p": parquet_source(path), "lo": as_of - pd.Timedelta(days=days), "hi": as_of}).df()
     if accounts is not None:
         df = df[df["account_id"].isin(set(accounts))].reset_index(drop=True)
     for c in USER_PROFILE:

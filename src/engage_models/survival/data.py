@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._core.io import parquet_source
 from .._core.time import DAYS_PER_MONTH, months_between, to_utc  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,8 @@ def observation_start(processed: str | Path) -> pd.Timestamp | None:
         if path.exists():
             with duckdb.connect() as con:
                 con.execute("SET TimeZone = 'UTC'")
-                (ts,) = con.execute(f'SELECT min("{col}") FROM read_parquet($p)', {"p": str(path)}).fetchone()
+                (ts,) = con.execute(f'SELECT min("{col}") FROM read_parquet($p)',
+                                    {"p": parquet_source(path)}).fetchone()
             if ts is not None:
                 return to_utc(ts).normalize()
     return None
