@@ -222,6 +222,15 @@ def parquet_source(path: str | Path) -> str | list[str]:
     return [str(f) for f in files]
 
 
+def parquet_columns(path: str | Path) -> dict[str, str]:
+    """Column names and DuckDB types of a table stored as one Parquet file or a folder of parts."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        rows = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": parquet_source(path)}).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
 def parquet_rows(path: str | Path) -> int:
     """Rows of a table stored as one Parquet file or a folder of parts, from the files' footers."""
     return sum(pq.ParquetFile(f).metadata.num_rows for f in parquet_files(path))

@@ -24,18 +24,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._core.io import parquet_files, parquet_source
+from .._core.io import parquet_columns, parquet_files, parquet_source
 from .._core.stats import benjamini_hochberg, wilson_interval
 from .._core.time import to_utc
 
 PHASES = ("before_start", "after_start")
 UNKNOWN = "unknown"
-
-
-def _has(path: Path, column: str) -> bool:
-    with duckdb.connect() as con:
-        return column in [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet($p)",
-                                                    {"p": parquet_source(path)}).fetchall()]
 
 
 def _recorded(path: Path, column: str) -> bool:
@@ -69,7 +63,7 @@ def _in_windows(processed: Path, windows: pd.DataFrame, until, query: str) -> pd
     path = processed / "touchpoints.parquet"
     if not path.exists():
         return None
-    device = "coalesce(CAST(device AS VARCHAR), $unknown)" if _has(path, "device") else "$unknown"
+    device = "coalesce(CAST(device AS VARCHAR), $unknown)" if "device" in parquet_columns(path) else "$unknown"
     w = windows[["account_id", "phase", "lo", "hi"]].astype({"account_id": str, "phase": str})
     for col in ("lo", "hi"):  # instants in UTC on both sides
         w[col] = pd.to_datetime(w[col], utc=True).astype("datetime64[us, UTC]")
@@ -134,7 +128,7 @@ def touch_summary(processed: str | Path, accounts: pd.DataFrame, data_start, as_
 def device_mix(processed: str | Path, since, until) -> pd.DataFrame:
     """Product events in ``[since, until)`` per device: events, share of events, accounts using it."""
     path = Path(processed) / "events.parquet"
-    if not path.exists() or not _has(path, "device"):
+    if not path.exists() or "device" not in parquet_columns(path):
         return pd.DataFrame(columns=["device", "events", "share", "accounts"])
     with duckdb.connect() as con:
         df = con.execute("SELECT coalesce(CAST(device AS VARCHAR), $u) AS device, count(*) AS events, "

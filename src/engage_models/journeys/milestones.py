@@ -44,7 +44,7 @@ import yaml
 
 from .._core.errors import ConfigError, InsufficientData
 from .._core.i18n import t
-from .._core.io import parquet_source
+from .._core.io import parquet_columns, parquet_source
 from .._core.stats import benjamini_hochberg, wilson_interval
 from .._core.time import DAYS_PER_MONTH, to_utc
 from ..survival.kaplan_meier import KaplanMeierGroups
@@ -135,12 +135,6 @@ def registry(extra=None, milestones_file: str | Path | None = None) -> list[Mile
     return list(found.values())
 
 
-def _schema(path: Path) -> dict[str, str]:
-    with duckdb.connect() as con:
-        rows = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": parquet_source(path)}).fetchall()
-    return {r[0]: r[1] for r in rows}
-
-
 def _ident(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
@@ -149,7 +143,7 @@ def key_features(processed: str | Path, n: int = 5, until=None) -> list[str]:
     """The ``n`` features used by the most accounts (ties by name), in lower case: milestones match values
     case-insensitively, so ``Sharing`` and ``sharing`` are one feature."""
     path = Path(processed) / "events.parquet"
-    if not path.exists() or "feature" not in _schema(path):
+    if not path.exists() or "feature" not in parquet_columns(path):
         return []
     until = to_utc(until) if until is not None else pd.Timestamp.max.tz_localize("UTC")
     with duckdb.connect() as con:
@@ -202,7 +196,7 @@ def milestone_times(processed: str | Path, milestones, until) -> tuple[pd.DataFr
             for m in ms:
                 skipped[m.name] = Why("pj.why.no_table", source=source)
             continue
-        schema = _schema(path)
+        schema = parquet_columns(path)
         ts = SOURCES[source]
         params: dict = {"p": parquet_source(path), "until": until}
         cases = []

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.i18n import t
-from .._core.io import parquet_source
+from .._core.io import parquet_columns, parquet_source
 from .._core.time import to_utc
 from .reasons import Thin
 
@@ -42,12 +42,6 @@ USER_METRICS = ("user_active_days", "user_logins", "user_features", "user_hours"
 #: Measures that describe the user personas (those of the fit and the share of events from a phone).
 USER_PROFILE = (*USER_METRICS, "user_mobile_share")
 INACTIVE = "inactive"
-
-
-def _schema(path: Path) -> set[str]:
-    with duckdb.connect() as con:
-        rows = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": parquet_source(path)}).fetchall()
-    return {r[0] for r in rows}
 
 
 def user_metrics(processed: str | Path, as_of, days: int = 90, accounts=None) -> pd.DataFrame:
@@ -60,7 +54,7 @@ def user_metrics(processed: str | Path, as_of, days: int = 90, accounts=None) ->
     path = Path(processed) / "events.parquet"
     if not path.exists():
         raise Thin("pj.why.no_table", source="events")
-    cols = _schema(path)
+    cols = set(parquet_columns(path))
     if "user_id" not in cols:
         raise Thin("pj.why.no_user_ids")
     as_of = to_utc(as_of)
