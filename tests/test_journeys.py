@@ -486,11 +486,15 @@ def test_a_device_column_never_filled_is_not_read_and_gives_no_device(tmp_path):
     ev.to_parquet(p / "events.parquet", index=False, row_group_size=5)
     assert not CH._recorded(p / "events.parquet", "device") and not CH._recorded(p / "events.parquet", "feature")
     assert CH.events_by_device(p, _ts("2024-01-01"), _ts("2025-01-01")).empty
+    assert CH.device_mix(p, _ts("2024-01-01"), _ts("2025-01-01")).empty  # not one row "unknown 100%"
     ev.loc[11, "device"] = "mobile"  # one value, in the last row group
     ev.to_parquet(p / "events.parquet", index=False, row_group_size=5)
     assert CH._recorded(p / "events.parquet", "device")
     wide = CH.events_by_device(p, _ts("2024-01-01"), _ts("2025-01-01")).set_index("account_id")
     assert wide.loc["b", "mobile"] == 1 and wide.loc["a", "unknown"] == 8 and wide["unknown"].sum() == 11
+    mix = CH.device_mix(p, _ts("2024-01-01"), _ts("2025-01-01")).set_index("device")
+    assert mix["events"].to_dict() == {"unknown": 11, "mobile": 1} and mix.loc["mobile", "accounts"] == 1
+    assert mix["share"].sum() == pytest.approx(1.0)
 
 
 def test_a_nested_field_of_the_same_name_is_not_the_device_column(tmp_path):

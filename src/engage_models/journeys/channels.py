@@ -126,9 +126,12 @@ def touch_summary(processed: str | Path, accounts: pd.DataFrame, data_start, as_
 
 
 def device_mix(processed: str | Path, since, until) -> pd.DataFrame:
-    """Product events in ``[since, until)`` per device: events, share of events, accounts using it."""
+    """Product events in ``[since, until)`` per device: events, share of events, accounts using it.
+
+    Empty when the events record no device (no column, or a column ingest wrote all missing): a single row
+    "unknown 100%" would be true and say nothing."""
     path = Path(processed) / "events.parquet"
-    if not path.exists() or "device" not in parquet_columns(path):
+    if not path.exists() or not _recorded(path, "device"):
         return pd.DataFrame(columns=["device", "events", "share", "accounts"])
     with duckdb.connect() as con:
         df = con.execute("SELECT coalesce(CAST(device AS VARCHAR), $u) AS device, count(*) AS events, "

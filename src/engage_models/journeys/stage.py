@@ -129,11 +129,16 @@ def compute(ctx) -> None:
                     lambda: user_personas_section(ctx, pnl, processed, found.get("assign")))
     why.section(("milestones", "milestone_summary", "time_to_value"),
                 lambda: milestones_section(ctx, accounts, data_start, as_of))
-    why.section(("touches", "device_mix"),
-                lambda: (out.frame("touches", CH.touch_summary(processed, accounts, data_start, as_of,
-                                                                           pc.lookback_days)),
-                                    out.frame("device_mix", CH.device_mix(processed, as_of - pd.Timedelta(
-                                        days=pc.lookback_days), as_of))))
+    why.section("touches", lambda: out.frame("touches", CH.touch_summary(processed, accounts, data_start, as_of,
+                                                                         pc.lookback_days)))
+
+    def devices():
+        mix = CH.device_mix(processed, as_of - pd.Timedelta(days=pc.lookback_days), as_of)
+        if mix.empty:
+            raise Thin("pj.why.no_device", days=pc.lookback_days)
+        out.frame("device_mix", mix)
+
+    why.section("device_mix", devices)
 
     def channel_outcomes():
         table = CH.outcomes_by_exposure(processed, accounts, subscriptions, pnl, data_start, as_of, c.horizon_days,
