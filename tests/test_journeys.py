@@ -394,6 +394,37 @@ def test_outcomes_by_exposure_compare_rates_with_and_without_each_exposure():
     assert r["churned_with_low"] < 0.2 < r["churned_with_high"] and np.isnan(r["expanded_with"])
 
 
+def test_the_channel_table_compares_accounts_by_their_main_recorded_device(tmp_path):
+    """outcomes_by_exposure end to end on events: 20 accounts mostly on a phone (15 churn), 10 on a desktop (2
+    churn), 10 whose events record no device (5 churn). The device rows are mobile and desktop, each against
+    all other customers at the landmark; the accounts without a device are in no device's group."""
+    p = tmp_path / "processed"
+    p.mkdir()
+    ids = [f"a{i:02d}" for i in range(40)]
+    landmark = _ts("2024-06-01")
+    rows = []
+    for i, a in enumerate(ids):
+        main = "mobile" if i < 20 else "desktop" if i < 30 else None
+        other = "desktop" if main == "mobile" else "mobile" if main == "desktop" else None
+        for k, dev in enumerate([main, main, other]):  # two events on the main device, one on the other
+            rows.append({"account_id": a, "timestamp": landmark - pd.Timedelta(days=10 + k), "device": dev})
+    pd.DataFrame(rows).astype({"device": "string"}).to_parquet(p / "events.parquet", index=False)
+    accounts = pd.DataFrame({"account_id": ids, "start_date": _ts("2023-01-01"), "end_date": pd.NaT})
+    churned = [1.0] * 15 + [0.0] * 5 + [1.0] * 2 + [0.0] * 8 + [1.0] * 5 + [0.0] * 5
+    panel = pd.DataFrame({"account_id": ids, "as_of": landmark, "churned_within_h": churned})
+    got = CH.outcomes_by_exposure(p, accounts, None, panel, _ts("2023-01-01"), landmark + pd.Timedelta(days=200),
+                                  horizon_days=180)
+    dev = got[got["kind"] == "main_device"].set_index("value")
+    assert sorted(dev.index) == ["desktop", "mobile"]  # no "unknown"
+    assert (dev.loc["mobile", "n_with"], dev.loc["mobile", "n_without"]) == (20, 20)
+    assert (dev.loc["desktop", "n_with"], dev.loc["desktop", "n_without"]) == (10, 30)
+    assert dev.loc["mobile", "churned_with"] == pytest.approx(15 / 20)
+    assert dev.loc["mobile", "churned_without"] == pytest.approx(7 / 20)
+    assert dev.loc["desktop", "churned_with"] == pytest.approx(2 / 10)
+    assert dev.loc["desktop", "churned_without"] == pytest.approx(20 / 30)
+    assert (got["phase"] == "after_start").all() and got["landmark"].eq(landmark).all()
+
+
 def test_the_summary_line_names_the_persona_that_grew_the_most_in_both_languages():
     from engage_models.journeys import views
 
