@@ -298,6 +298,33 @@ def test_events_in_parts_are_ordered_by_account_time_then_file_name_and_row(tmp_
         ["account_id", "timestamp", "duration_s"])["duration_s"].tolist()  # the file names' order mattered
 
 
+def test_events_keep_their_ids_and_order_when_source_columns_are_named_like_the_sort_keys(tmp_path):
+    """The sort carries each account's rank and looks the id up after it; a source column called __rank, __row
+    or __fileno is data, kept as it came, and not taken for a sort key."""
+    t = _tables()
+    ids = ["A2", "A10", "A1", "B", "A10", "A2", "A1", "B"]  # A10 sorts between A1 and A2 as text
+    t["accounts"] = [{**t["accounts"][0], "account_id": a} for a in sorted(set(ids))]
+    for name in ("touchpoints", "surveys"):
+        t[name] = [{**row, "account_id": "A1"} for row in t[name]]
+    # a keyed table keeps the file's order
+    t["tickets"] = [{**t["tickets"][0], "account_id": "A1", "ticket_id": i, "__row": r}
+                    for i, r in (("T2", 1), ("T3", 2), ("T1", 0))]
+    t["events"] = [{"account_id": a, "user_id": "U1", "timestamp": f"2025-01-0{1 + (k % 2)}T00:00:00Z",
+                    "event_type": "login", "feature": "", "duration_s": k, "__rank": 100 - k, "__row": -k,
+                    "__fileno": 7 * k % 5} for k, a in enumerate(ids)]
+    _checked(_run(tmp_path, t)[0])
+    got = load("events", tmp_path / "processed")
+    want = pd.DataFrame(t["events"]).assign(ts=lambda d: d["timestamp"], k=range(len(ids))).sort_values(
+        ["account_id", "ts", "k"])
+    assert got["account_id"].tolist() == want["account_id"].tolist() == ["A1", "A1", "A10", "A10", "A2", "A2",
+                                                                        "B", "B"]
+    assert got["duration_s"].tolist() == want["duration_s"].astype(float).tolist()
+    for col in ("__rank", "__row", "__fileno"):
+        assert got[col].astype(int).tolist() == want[col].tolist()
+    tickets = load("tickets", tmp_path / "processed")
+    assert tickets["ticket_id"].tolist() == ["T2", "T3", "T1"] and tickets["__row"].astype(int).tolist() == [1, 2, 0]
+
+
 # --------------------------------------------------------------------------- the simulator's defects
 def test_every_planted_defect_is_quarantined_with_its_reason(small_ingested, truth):
     root, report = small_ingested
