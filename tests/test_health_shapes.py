@@ -504,6 +504,23 @@ def test_a_fit_already_made_is_read_back_from_memory_and_changes_nothing(fitted,
     assert len(calls) == 14
 
 
+def test_the_key_of_a_fit_changes_with_any_value_name_type_outcome_or_setting_and_not_with_the_index():
+    from engage_models.health.shapes import _fit_key
+
+    M_ = pd.DataFrame({"a": [1.0, 2.0, np.nan], "b": [0.5, 0.5, 1.0], "plan": ["pro", None, "basic"]})
+    y, learner = np.array([0, 1, 0]), {"max_ranges": 4}
+    key = _fit_key(learner, M_, y, 0)
+    assert _fit_key(learner, M_.set_index(pd.Index([7, 8, 9])), y, 0) == key
+    changed = [M_.assign(plan=["pro", None, "basics"]), M_.assign(a=[1.0, 2.0, 3.0]),
+               M_.rename(columns={"a": "b", "b": "a"}), M_[["b", "a", "plan"]], M_.astype({"b": "float32"}),
+               M_.iloc[:2]]
+    for other in changed:
+        assert _fit_key(learner, other, y[:len(other)], 0) != key
+    assert _fit_key(learner, M_, np.array([0, 0, 1]), 0) != key
+    assert _fit_key(learner, M_, y, 1) != key
+    assert _fit_key({"max_ranges": 5}, M_, y, 0) != key
+
+
 def test_the_backtest_reads_back_the_fits_its_cutoffs_share_with_the_same_predictions(tmp_path, monkeypatch):
     """A backtest's cutoffs train on earlier dates of one panel and their time folds on earlier dates still: the
     same dates recur, and with ``memory`` each distinct set of rows is fitted once, in processes too."""

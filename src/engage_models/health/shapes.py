@@ -273,6 +273,25 @@ def _learn_card(learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int) -> di
     return _card_from_ebm(_learn_ebm(learner, M_, y, seed), list(M_.columns), {}, learner["max_ranges"])
 
 
+def _learn_card_keyed(key: str, learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int) -> dict:
+    """:func:`_learn_card` for a cache that hashes ``key`` alone (:func:`_fit_key`)."""
+    return _learn_card(learner, M_, y, seed)
+
+
+def _fit_key(learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int) -> str:
+    """What a fit of the shape learner depends on, as one digest: the settings, the columns (names, types, values
+    row by row), the outcomes and the seed. joblib's own hash pickles a text column value by value: 2.95 s for
+    the 22 fits of a backtest at 16,000 accounts (539,000 rows in all); pandas hashes the rows as arrays."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256(json.dumps([learner, seed, [(str(c), str(t)) for c, t in M_.dtypes.items()],
+                                   len(M_), str(np.asarray(y).dtype)], sort_keys=True, default=str).encode())
+    h.update(pd.util.hash_pandas_object(M_, index=False).to_numpy().tobytes())  # combines the columns in order
+    h.update(np.ascontiguousarray(np.asarray(y)).tobytes())
+    return h.hexdigest()
+
+
 class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     """Health score (0-100, 100 = healthiest) from learned ranges and points, with a calibrated churn
     probability, bands and drivers. See the module docstring.
@@ -395,7 +414,9 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         if cache and memory is not None:
             from sklearn.utils.validation import check_memory
 
-            return check_memory(memory).cache(_learn_card)(self._learner(), M_, np.asarray(y), seed)
+            learner, y = self._learner(), np.asarray(y)
+            return check_memory(memory).cache(_learn_card_keyed, ignore=["learner", "M_", "y", "seed"])(
+                _fit_key(learner, M_, y, seed), learner, M_, y, seed)
         return _learn_card(self._learner(), M_, np.asarray(y), seed)
 
     def _fit_ebm(self, M_: pd.DataFrame, y: np.ndarray, seed: int):
