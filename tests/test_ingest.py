@@ -311,7 +311,7 @@ def test_events_keep_their_ids_and_order_when_source_columns_are_named_like_the_
                     for i, r in (("T2", 1), ("T3", 2), ("T1", 0))]
     t["events"] = [{"account_id": a, "user_id": "U1", "timestamp": f"2025-01-0{1 + (k % 2)}T00:00:00Z",
                     "event_type": "login", "feature": "", "duration_s": k, "__rank": 100 - k, "__row": -k,
-                    "__fileno": 7 * k % 5} for k, a in enumerate(ids)]
+                    "__fileno": 7 * k % 5, "__RANK": 3 - k, "Device": f"d{k}"} for k, a in enumerate(ids)]
     _checked(_run(tmp_path, t)[0])
     got = load("events", tmp_path / "processed")
     want = pd.DataFrame(t["events"]).assign(ts=lambda d: d["timestamp"], k=range(len(ids))).sort_values(
@@ -321,6 +321,10 @@ def test_events_keep_their_ids_and_order_when_source_columns_are_named_like_the_
     assert got["duration_s"].tolist() == want["duration_s"].astype(float).tolist()
     for col in ("__rank", "__row", "__fileno"):
         assert got[col].astype(int).tolist() == want[col].tolist()
+    # names equal but for case are apart for DuckDB too: the user's Device keeps its values beside the contract's
+    # (absent, so empty) device, under the name DuckDB gives a repeated name; __RANK is data as well
+    assert got["Device_1"].tolist() == want["Device"].tolist() and got["device"].isna().all()
+    assert got["__RANK_1"].astype(int).tolist() == want["__RANK"].tolist()
     tickets = load("tickets", tmp_path / "processed")
     assert tickets["ticket_id"].tolist() == ["T2", "T3", "T1"] and tickets["__row"].astype(int).tolist() == [1, 2, 0]
 

@@ -526,6 +526,8 @@ def test_a_device_column_never_filled_is_not_read_and_gives_no_device(tmp_path):
     mix = CH.device_mix(p, _ts("2024-01-01"), _ts("2025-01-01")).set_index("device")
     assert mix["events"].to_dict() == {"unknown": 11, "mobile": 1} and mix.loc["mobile", "accounts"] == 1
     assert mix["share"].sum() == pytest.approx(1.0)
+    # the one device lies outside the window: none recorded in it, no table
+    assert CH.device_mix(p, _ts("2024-03-01"), _ts("2024-03-11")).empty
 
 
 def test_a_nested_field_of_the_same_name_is_not_the_device_column(tmp_path):

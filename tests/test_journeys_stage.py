@@ -62,7 +62,7 @@ def test_without_a_health_score_personas_and_journeys_are_still_computed(no_chur
     assert reasons["stage_paths"]["ja"].startswith("ヘルススコアがありません（")
     assert reasons["stage_paths"]["en"] == why["stage_paths"]
     # the world records no device: the device table is left out with its reason, not shown as "unknown 100%"
-    assert not art.has("device_mix") and why["device_mix"] == "the product events of the last 90 days record no device"
+    assert not art.has("device_mix") and why["device_mix"] == "no product event of the last 90 days records a device"
     assert reasons["device_mix"]["ja"] == "直近90日間の製品利用イベントにデバイスの記録がありません"
 
 

@@ -282,7 +282,11 @@ def _fit_key(learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int) -> str:
     """What a fit of the shape learner depends on, as one digest: the settings, the columns (names, types, values
     row by row), the outcomes and the seed. joblib's own hash pickles a text column value by value: 2.95 s for
     the 22 fits of a backtest at 16,000 accounts (539,000 rows in all); pandas hashes the rows as arrays (under
-    1 s)."""
+    1 s). Made for the matrices of :meth:`ShapeScore._matrix` (float columns, text-or-None columns) and 0/1
+    outcomes: pandas hashes None like NaN and 1 like "1", and a categorical column's type names no categories.
+    The pipeline keeps the cache in a temporary folder for one health stage; a lasting ``memory`` folder given by
+    hand is keyed on the code of :func:`_learn_card_keyed` only (joblib), so clear it after editing
+    :func:`_learn_card`."""
     import hashlib
     import json
 

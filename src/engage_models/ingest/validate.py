@@ -559,11 +559,8 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     extras = [j for j, n in enumerate(src.names) if n not in contract.column_names]
     rows = f"({annotated})"
     out_names = [*contract.column_names, *(src.names[j] for j in extras)]
-    keep_cols = [_ident(c) for c in contract.column_names] + [f"__raw{j} AS {_ident(src.names[j])}" for j in extras]
-    # the sort keys that are not columns of the output get names no column of the source has (a source may have
-    # a column called __rank or __row: it is data, not a key)
-    hidden = {k: _unique(k, out_names) for k in ("__rank", "__fileno", "__row")}
-    keys: list[str] = []
+    exprs = [_ident(c) for c in contract.column_names] + [f"__raw{j}" for j in extras]  # on the validated rows
+    keys: list[str] = []  # the sort keys, as expressions on the validated rows
     by_rank = False
     if contract.cluster_by:
         keys = [_ident(c) for c in contract.cluster_by]
@@ -572,25 +569,34 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
             # cost of comparing strings (every kept row has a known account, so the rank alone decides)
             rows = (f"(SELECT __a.*, __k.__rank FROM ({annotated}) __a LEFT JOIN "
                     "(SELECT account_id AS __acc, __rank FROM __accounts) __k ON __a.account_id = __k.__acc)")
-            keys[0] = hidden["__rank"]
+            keys[0] = "__rank"
             by_rank = True
         # file and row break ties: the file's number, not its name (a string key doubled the sort of 52M events)
-        keys += [hidden["__fileno"], hidden["__row"]]
+        keys += ["__fileno", "__row"]
     elif contract.key:
-        keys = [hidden["__fileno"], hidden["__row"]]
+        keys = ["__fileno", "__row"]
     if not keys:
-        keep_sql = f"SELECT {', '.join(keep_cols)} FROM {rows} WHERE __reason IS NULL"
+        keep_sql = (f"SELECT {', '.join(f'{e} AS {_ident(n)}' for e, n in zip(exprs, out_names, strict=True))} "
+                    f"FROM {rows} WHERE __reason IS NULL")
     else:
-        inner = keep_cols + [f"{k} AS {a}" for k, a in hidden.items() if a in keys]
-        outer = [_ident(n) for n in out_names]
+        # Inside the sort every column has a positional name (__o<i>, keys __k<i>) and gets its own name after
+        # it: a source column may be called __rank or __row, or differ from a contract column only in case
+        # (Device beside device), and DuckDB matches names without regard to case, so a name could pick up
+        # another column's values.
+        inner = [f"{e} AS __o{i}" for i, e in enumerate(exprs)]
+        inner += [f"{k} AS __k{i}" for i, k in enumerate(keys)]
+        outer = [f"__o{i} AS {_ident(n)}" for i, n in enumerate(out_names)]
         if by_rank:
             # the rank travels through the sort in the id's place and the id is looked up after it, in order:
-            # the sort carries an integer, not a string, per row (32 s against 36-38 s for 50.6M events)
-            inner.remove(_ident("account_id"))
-            outer[out_names.index("account_id")] = (
-                f"(SELECT list(account_id ORDER BY __rank) FROM __accounts)[{hidden['__rank']}] AS account_id")
+            # the sort carries an integer, not a string, per row (32 s against 36-38 s for 50.6M events). The
+            # ids are one list in a variable: the projection reads it without joining another relation.
+            i = out_names.index("account_id")
+            inner.pop(i)
+            outer[i] = 'getvariable(\'__account_ids\')[__k0] AS "account_id"'
+            con.execute("SET VARIABLE __account_ids = (SELECT list(account_id ORDER BY __rank) FROM __accounts)")
+        order = ", ".join(f"__k{i}" for i in range(len(keys)))
         keep_sql = (f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {rows} "
-                    f"WHERE __reason IS NULL ORDER BY {', '.join(keys)})")
+                    f"WHERE __reason IS NULL ORDER BY {order})")
     q_names = _quarantine_names(src.names)
     data_cols = [f"CAST(__{'txt' if j in src.text else 'raw'}{j} AS VARCHAR) AS {_ident(n)}"
                  for j, n in enumerate(q_names)]

@@ -128,8 +128,8 @@ def touch_summary(processed: str | Path, accounts: pd.DataFrame, data_start, as_
 def device_mix(processed: str | Path, since, until) -> pd.DataFrame:
     """Product events in ``[since, until)`` per device: events, share of events, accounts using it.
 
-    Empty when the events record no device (no column, or a column ingest wrote all missing): a single row
-    "unknown 100%" would be true and say nothing."""
+    Empty when no event of the window records a device (no column, a column ingest wrote all missing, or only
+    missing values in the window): a single row "unknown 100%" would be true and say nothing."""
     path = Path(processed) / "events.parquet"
     if not path.exists() or not _recorded(path, "device"):
         return pd.DataFrame(columns=["device", "events", "share", "accounts"])
@@ -138,7 +138,9 @@ def device_mix(processed: str | Path, since, until) -> pd.DataFrame:
                          "count(DISTINCT account_id) AS accounts FROM read_parquet($p) "
                          "WHERE timestamp >= $s AND timestamp < $e GROUP BY 1 ORDER BY 2 DESC, 1",
                          {"p": parquet_source(path), "s": to_utc(since), "e": to_utc(until), "u": UNKNOWN}).df()
-    df["share"] = df["events"] / df["events"].sum() if len(df) else np.nan
+    if not (df["device"] != UNKNOWN).any():
+        return pd.DataFrame(columns=["device", "events", "share", "accounts"])
+    df["share"] = df["events"] / df["events"].sum()
     return df[["device", "events", "share", "accounts"]]
 
 
