@@ -64,6 +64,9 @@ def test_without_a_health_score_personas_and_journeys_are_still_computed(no_chur
     # the world records no device: the device table is left out with its reason, not shown as "unknown 100%"
     assert not art.has("device_mix") and why["device_mix"] == "no product event of the last 90 days records a device"
     assert reasons["device_mix"]["ja"] == "直近90日間の製品利用イベントにデバイスの記録がありません"
+    # data the company does not record: said, not counted as a section the run missed
+    assert {s["section"] for s in run.skipped_sections} >= {"device_mix"}
+    assert "device_mix" not in {s["section"] for s in run.missing_sections}
 
 
 def test_an_edited_registry_reruns_the_stage_and_the_same_registry_gives_the_same_run(no_churn, tmp_path):

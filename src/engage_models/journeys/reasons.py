@@ -69,8 +69,8 @@ class Reasons:
         self.out = out
         self.texts: dict[str, dict[str, str]] = {}
 
-    def skip(self, section: str, reason) -> None:
-        self.out.skip(section, str(reason))
+    def skip(self, section: str, reason, kind: str | None = None) -> None:
+        self.out.skip(section, str(reason), **({"kind": kind} if kind else {}))
         self.texts[section] = {lang: text(reason, lang) for lang in LANGS}
 
     def section(self, names, compute) -> bool:

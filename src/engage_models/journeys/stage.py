@@ -48,6 +48,7 @@ from .._core.io import read_json, write_json
 from .._core.sampling import stratified_accounts
 from .._core.stats import cluster_moments, effective_n, wilson_interval
 from .._core.time import to_utc
+from ..pipeline.store import NOT_RECORDED
 from . import channels as CH
 from . import flows as FL
 from . import milestones as MS
@@ -134,9 +135,10 @@ def compute(ctx) -> None:
 
     def devices():
         mix = CH.device_mix(processed, as_of - pd.Timedelta(days=pc.lookback_days), as_of)
-        if mix.empty:
-            raise Thin("pj.why.no_device", days=pc.lookback_days)
-        out.frame("device_mix", mix)
+        if mix.empty:  # data the company does not record: said in the report, not a section missed
+            why.skip("device_mix", Why("pj.why.no_device", days=pc.lookback_days), kind=NOT_RECORDED)
+        else:
+            out.frame("device_mix", mix)
 
     why.section("device_mix", devices)
 

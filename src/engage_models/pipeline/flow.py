@@ -28,7 +28,7 @@ from .._core.progress import show_bars, stage_bar
 from .._core.time import to_utc
 from .config import RunConfig
 from .stages import STAGE_NAMES, STAGES, Context, Stage, ingest_is_current, read_km
-from .store import NOT_DUE, Artifact, Store, make_key
+from .store import NOT_DUE, NOT_RECORDED, Artifact, Store, make_key
 
 #: BLAS_NOTE: stages run with one BLAS thread. Their matrices are small (thousands of rows, tens of columns)
 #: and L-BFGS calls BLAS thousands of times: OpenBLAS's threads then spin more than they compute, and on a
@@ -311,7 +311,7 @@ class Run:
     @property
     def missing_sections(self) -> list[dict]:
         """The skipped sections that count against the run (not those with nothing to show yet by design)."""
-        return [s for s in self.skipped_sections if s.get("kind") != NOT_DUE]
+        return [s for s in self.skipped_sections if s.get("kind") not in (NOT_DUE, NOT_RECORDED)]
 
     @property
     def skipped_sections(self) -> list[dict]:

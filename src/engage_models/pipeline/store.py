@@ -72,6 +72,9 @@ def make_key(stage: str, params: dict, inputs: dict) -> str:
 #: A section with nothing to show yet by design (a model just trained has no matured label to be judged on):
 #: the report says why, but the run is not "published with sections skipped" for it.
 NOT_DUE = "not_due"
+#: A section about data the company does not record (events without a device): the report says so, and the
+#: run is not "published with sections skipped" for it either.
+NOT_RECORDED = "not_recorded"
 
 
 @dataclass
