@@ -74,11 +74,13 @@ def _config(root: Path) -> RunConfig:
 
 
 def _unexpected(sections: list[dict]) -> list[dict]:
-    """Sections left out for anything but thin data, an input left out, or nothing due yet (a model trained in
-    this run has no matured label and replaced no model): each of those has its reason."""
-    from engage_models.pipeline.store import NOT_DUE
+    """Sections left out for anything but thin data, an input left out, nothing due yet (a model trained in
+    this run has no matured label and replaced no model) or a field the world does not record (no event names a
+    device): each of those has its reason."""
+    from engage_models.pipeline.store import NOT_DUE, NOT_RECORDED
 
-    return [s for s in sections if s["kind"] not in ("insufficient_data", "skipped", NOT_DUE) or not s["reason"]]
+    allowed = ("insufficient_data", "skipped", NOT_DUE, NOT_RECORDED)
+    return [s for s in sections if s["kind"] not in allowed or not s["reason"]]
 
 
 def assert_thin_only(result) -> None:
