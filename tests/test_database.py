@@ -62,8 +62,10 @@ def test_a_database_entry_is_a_url_with_a_table_or_a_query(tmp_path):
         "accounts": {"url": "postgresql://ana:${PW}@db.example.com:5432/crm?sslmode=require", "table": "crm.accounts",
                      "updated_column": "updated_at"},
         "events": {"url": "${WAREHOUSE_URL}", "query": "SELECT * FROM app.events;"},
-        "surveys": {"path": "surveys.csv", "encoding": "cp932"}}})
+        "surveys": {"path": "surveys.csv", "encoding": "cp932"},
+        "tickets": {"url": "sqlite:///crm.db", "table": "tickets", "date_format": "%d.%m.%Y %H:%M"}}})
     got = load_sources(path)
+    assert got["tickets"].date_format == ("%d.%m.%Y %H:%M",) and got["tickets"].database.table == "tickets"
     acc = got["accounts"].database
     assert acc.table == "crm.accounts" and acc.query is None and acc.updated_column == "updated_at"
     assert acc.sql == "SELECT * FROM crm.accounts"
@@ -168,6 +170,27 @@ def test_a_missing_column_or_table_is_a_clear_error(tiny_world, tmp_path):
     with pytest.raises(DatabaseError, match=r"tickets: cannot read sqlite:///crm.db \[no_such\].*no such table"):
         ingest(tiny_world / "raw", tmp_path / "p", sources={"tickets": {"url": url, "table": "no_such"}}, now=NOW)
     assert not (tmp_path / "p").exists()  # all or nothing: no processed folder from a failed ingest
+
+
+def test_a_warehouse_that_names_columns_in_upper_case_is_read_like_the_files(tiny_world, tmp_path):
+    """Snowflake and Oracle return unquoted names in upper case: ACCOUNT_ID is the contract's account_id."""
+    _sqlite_world(tiny_world / "raw", tmp_path / "crm.db")
+    with sqlite3.connect(tmp_path / "crm.db") as con:
+        names = [r[1] for r in con.execute('PRAGMA table_info("tickets")')]
+    upper = ", ".join(f'"{n}" AS "{n.upper()}"' for n in names)
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    sources = {"tickets": {"url": url, "query": f"SELECT {upper} FROM tickets ORDER BY rowid"}}
+    report = ingest(tiny_world / "raw", tmp_path / "db", sources=sources, now=NOW)
+    files = ingest(tiny_world / "raw", tmp_path / "again", now=NOW).tables["tickets"]
+    got = report.tables["tickets"]
+    assert got.renamed_columns == {n.upper(): n for n in names} and got.extra_columns == []
+    assert (got.rows_kept, got.by_reason) == (files.rows_kept, files.by_reason)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "db" / "tickets.parquet"),
+                                  pd.read_parquet(tmp_path / "again" / "tickets.parquet"))
+    # two columns alike but for case: an error naming both, not the first one's values read twice
+    both = {"tickets": {"url": url, "query": 'SELECT ticket_id AS "ACCOUNT_ID", * FROM tickets'}}
+    with pytest.raises(IngestError, match=r"'account_id' could be any of 'ACCOUNT_ID', 'account_id_1'"):
+        ingest(tiny_world / "raw", tmp_path / "both", sources=both, now=NOW)
 
 
 # --------------------------------------------------------------------------------- a real PostgreSQL

@@ -149,6 +149,9 @@ def test_a_file_in_no_known_encoding_is_refused_with_what_to_do(tmp_path):
     ("tables:\n  survey: {encoding: cp932}\n", "unknown table 'survey'"),
     ("tables:\n  surveys: {encoding: nope}\n", "unknown encoding 'nope'"),
     ("surveys: {encoding: cp932}\n", "top-level keys 'tables' and \\(optional\\) 'env_file'"),
+    ("tables:\n  tickets: {date_format: 'mm/dd/yyyy'}\n", r"table 'tickets'.*'mm/dd/yyyy' has no % directive"),
+    ("tables:\n  tickets: {date_format: '%m/%Q'}\n", r"table 'tickets'.*'%m/%Q' is not a strptime format"),
+    ("tables:\n  tickets: {date_format: [1, 2]}\n", r"table 'tickets'.*date_format is a strptime format"),
 ])
 def test_a_bad_sources_file_names_the_file_and_the_entry(tmp_path, text, message):
     raw = _write(tmp_path / "raw", _tables())
@@ -156,6 +159,97 @@ def test_a_bad_sources_file_names_the_file_and_the_entry(tmp_path, text, message
     with pytest.raises(ConfigError, match=message) as err:
         ingest(raw, tmp_path / "processed", now=NOW)
     assert "sources.yaml" in str(err.value)
+
+
+# ------------------------------------------------------------------------------------- dates as written
+def test_dates_written_as_a_spreadsheet_writes_them_are_read_with_the_format_given(tmp_path, caplog):
+    """1/5/2025 is not ISO 8601 (January or May?): without a format it is quarantined as unparseable, with a
+    warning that shows it and says what to do; with ``date_format`` it is read, ISO text still is, and a value
+    neither reads is quarantined as before."""
+    t = _tables()
+    t["accounts"][1]["start_date"] = "1/5/2024"  # 5 January; A1's 2024-01-01 is ISO, read either way
+    t["tickets"] = [{**t["tickets"][0], "ticket_id": "T1", "opened_at": "01/02/2025 13:45",
+                     "closed_at": "1/3/2025 9:00"},
+                    {**t["tickets"][0], "ticket_id": "T2", "opened_at": "01/02/2025 09:00 +0900", "closed_at": ""},
+                    {**t["tickets"][0], "ticket_id": "T3", "opened_at": "13/02/2025", "closed_at": ""}]
+    raw = _write(tmp_path / "raw", t)
+    with caplog.at_level("WARNING", logger="engage_models.ingest.validate"):
+        report = _ingest(raw, tmp_path / "plain")
+    assert report.tables["tickets"].by_reason == {C.unparseable("opened_at"): 3, C.unparseable("closed_at"): 1}
+    assert report.tables["accounts"].by_reason == {C.unparseable("start_date"): 1}
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("tickets: 3 row(s)" in m and "opened_at that is not a date, such as '01/02/2025 13:45'" in m
+               and "date_format in sources.yaml" in m for m in warned), warned
+
+    (raw / "sources.yaml").write_text(
+        "tables:\n  accounts: {date_format: '%m/%d/%Y'}\n"
+        "  tickets:\n    date_format: ['%m/%d/%Y %H:%M %z', '%m/%d/%Y %H:%M', '%m/%d/%Y']\n", encoding="utf-8")
+    report = _ingest(raw, tmp_path / "formatted")
+    assert report.tables["accounts"].rows_quarantined == 0
+    accounts = load("accounts", tmp_path / "formatted")
+    assert accounts["start_date"].tolist() == [pd.Timestamp(d, tz="UTC") for d in ("2024-01-01", "2024-01-05")]
+    assert report.tables["tickets"].by_reason == {C.unparseable("opened_at"): 1}  # month 13: no format reads it
+    tickets = load("tickets", tmp_path / "formatted").set_index("ticket_id")
+    assert tickets.loc["T1", "opened_at"] == pd.Timestamp("2025-01-02 13:45", tz="UTC")  # no offset: UTC
+    assert tickets.loc["T1", "closed_at"] == pd.Timestamp("2025-01-03 09:00", tz="UTC")
+    assert tickets.loc["T2", "opened_at"] == pd.Timestamp("2025-01-02 00:00", tz="UTC")  # 09:00 at +09:00
+    q = load("tickets", tmp_path / "formatted", quarantine=True)
+    assert q["opened_at"].tolist() == ["13/02/2025"]  # kept as it was written
+    # the command line's --encoding keeps the file's date format
+    from engage_models.ingest.sources import resolve_sources
+
+    assert resolve_sources(raw, None, {"tickets": "utf-8"})["tickets"].date_format == (
+        "%m/%d/%Y %H:%M %z", "%m/%d/%Y %H:%M", "%m/%d/%Y")
+
+
+@pytest.mark.parametrize("thousands, decimal, written, want", [
+    (",", None, ["1,200", "¥1,200", "1,200円", "+1,234,567.5", "500", "$ 1,200.50"], [1200, 1200, 1200, 1234567.5,
+                                                                                   500, 1200.5]),
+    (".", ",", ["1.200", "1.200,50", "€1.234.567", "500,25"], [1200, 1200.5, 1234567, 500.25]),
+    (" ", ",", ["1 200", "1 200,5", "12,5"], [1200, 1200.5, 12.5]),
+    ("'", None, ["1'200'000.5"], [1200000.5]),
+])
+def test_numbers_written_with_separators_are_read_as_the_source_says(tmp_path, caplog, thousands, decimal, written,
+                                                                     want):
+    """mrr exported from a formatted spreadsheet: without a number format such a value is unparseable (and its
+    account is quarantined); with thousands/decimal it is read, digits grouped by three only."""
+    t = _tables()
+    acc = t["accounts"][0]
+    t["accounts"] = [{**acc, "account_id": f"A{k}", "mrr": v} for k, v in enumerate(written)]
+    t["accounts"].append({**acc, "account_id": "BAD", "mrr": "1" + (thousands or ",") + "2"})  # not grouped by 3
+    for name in ("events", "tickets", "touchpoints", "surveys"):
+        t[name] = [{**row, "account_id": "A0"} for row in t[name]]
+    raw = _write(tmp_path / "raw", t)
+    with caplog.at_level("WARNING", logger="engage_models.ingest.validate"):
+        plain = _ingest(raw, tmp_path / "plain").tables["accounts"]
+    assert plain.rows_quarantined >= len([w for w in written if not w.replace(".", "").isdigit()])
+    # (1.200 is read as 1.2 without a format: a point is a decimal point unless the source says otherwise)
+    assert any(any(f"mrr that is not a number, such as {w!r}" in r.getMessage() for w in written)
+               and "thousands" in r.getMessage() for r in caplog.records)
+    entry = {"thousands": thousands, **({"decimal": decimal} if decimal else {})}
+    import yaml
+
+    (raw / "sources.yaml").write_text(yaml.safe_dump({"tables": {"accounts": entry}}, allow_unicode=True),
+                                      encoding="utf-8")
+    report = _ingest(raw, tmp_path / "formatted")
+    assert report.tables["accounts"].by_reason == {C.unparseable("mrr"): 1}
+    got = load("accounts", tmp_path / "formatted").set_index("account_id")["mrr"]
+    assert got.loc[[f"A{k}" for k in range(len(written))]].tolist() == pytest.approx(want)
+    q = load("accounts", tmp_path / "formatted", quarantine=True)
+    assert q["account_id"].tolist() == ["BAD"] and q["mrr"].tolist() == ["1" + thousands + "2"]
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"thousands": "x"}, "thousands is one of"),
+    ({"decimal": ";"}, "decimal is '.' or ','"),
+    ({"thousands": ",", "decimal": ","}, "thousands and decimal are both ','"),
+    ({"thousands": "."}, "thousands and decimal are both '.'; give decimal: ','"),
+])
+def test_a_bad_number_format_names_the_file_and_table(tmp_path, entry, message):
+    from engage_models.ingest.sources import source_from
+
+    with pytest.raises(ConfigError, match=r"sources\.yaml, table 'accounts': " + message):
+        source_from("accounts", entry, "sources.yaml")
 
 
 # --------------------------------------------------------------------------------- lines that are not rows

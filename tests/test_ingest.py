@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -127,6 +128,83 @@ def test_missing_column_names_file_and_column(tmp_path):
         del row["score"]
     with pytest.raises(IngestError, match=r"surveys: .*surveys\.csv is missing required column\(s\) 'score'"):
         _run(tmp_path, t)
+
+
+def test_columns_spelled_otherwise_are_read_as_the_contracts_and_said(tmp_path):
+    """Account_ID, ' CSAT ', OPENED_AT: the contract's columns in another case or with spaces (a warehouse's
+    upper-case names, a spreadsheet's headers) are read and typed as the contract's, and the report says so; the
+    quarantine keeps the names the file has."""
+    t = _tables()
+    t["tickets"] = [{"Ticket_ID": "T1", "Account_ID": "A1", "OPENED_AT": "2025-01-02T00:00:00Z",
+                     "closed_at": "2025-01-03T00:00:00Z", "priority": "high", " CSAT ": 4, "Region": "EU"},
+                    {"Ticket_ID": "T2", "Account_ID": "A1", "OPENED_AT": "not a date",
+                     "closed_at": "", "priority": "low", " CSAT ": 9, "Region": "EU"}]
+    report, processed = _run(tmp_path, t)
+    r = report.tables["tickets"]
+    # (the CSV reader trims a header's spaces: the file's " CSAT " is read as CSAT)
+    assert r.renamed_columns == {"Ticket_ID": "ticket_id", "Account_ID": "account_id", "OPENED_AT": "opened_at",
+                                 "CSAT": "csat"}
+    assert r.extra_columns == ["Region"]
+    kept = load("tickets", processed)
+    assert kept[["ticket_id", "account_id", "csat"]].values.tolist() == [["T1", "A1", 4]]
+    assert kept["opened_at"].tolist() == [pd.Timestamp("2025-01-02", tz="UTC")]  # typed by the contract
+    assert not {"Ticket_ID", "OPENED_AT", "CSAT"} & set(kept.columns)
+    # the bad row is judged by the contract's rules (a date, a CSAT on its scale) and shown as the file has it
+    assert r.by_reason == {C.unparseable("opened_at"): 1, C.CSAT_OUT_OF_SCALE: 1}
+    q = _quarantine(processed, "tickets")
+    assert q.loc[0, "OPENED_AT"] == "not a date" and q.loc[0, "CSAT"] == "9"
+    from engage_models.ingest import IngestReport
+
+    again = IngestReport.from_json(processed / "ingest_report.json")
+    assert again.tables["tickets"].renamed_columns == r.renamed_columns
+    from engage_models.ingest.quality import column_names
+
+    shown = column_names(again, "en")  # the data quality report's table
+    assert shown.values.tolist() == [["tickets", "Ticket_ID", "ticket_id"], ["tickets", "Account_ID", "account_id"],
+                                     ["tickets", "OPENED_AT", "opened_at"], ["tickets", "CSAT", "csat"],
+                                     ["accounts", "region", "kept as an extra column (no metric reads it)"],
+                                     ["tickets", "Region", "kept as an extra column (no metric reads it)"]]
+    assert column_names(again, "ja")["read as"].iloc[-1] == "追加列として保持（指標には使われません）"
+
+
+def test_two_columns_that_could_be_one_contract_column_are_an_error_naming_both(tmp_path):
+    t = _tables()
+    t["tickets"] = [{**{k: v for k, v in row.items() if k != "csat"}, "CSAT": 4, "Csat": 5} for row in t["tickets"]]
+    with pytest.raises(IngestError, match=r"tickets: .*tickets\.csv has several columns .*'csat' could be any of "
+                                          r"'CSAT', 'Csat'"):
+        _run(tmp_path, t)
+    # beside the contract's own spelling, the others are extra columns and nothing is ambiguous
+    t["tickets"] = [{**row, "csat": 3} for row in t["tickets"]]
+    report, processed = _run(tmp_path / "again", t)
+    assert report.tables["tickets"].renamed_columns == {}
+    assert load("tickets", processed)["csat"].tolist() == [3]
+
+
+def test_parquet_and_json_columns_spelled_otherwise_part_by_part(tmp_path):
+    """Parquet keeps a header's spaces; JSON parts are matched each on its own (one part's CSAT, another's
+    Csat); two columns alike but for case in one file, which the reader numbers (Device, device_1), are an
+    error naming both rather than a guess."""
+    t = _tables()
+    raw = _write(tmp_path / "raw", {k: v for k, v in t.items() if k not in ("tickets", "events")})
+    (raw / "tickets").mkdir()
+    base = {k: v for k, v in t["tickets"][0].items() if k != "csat"}
+    for k, key in enumerate(("CSAT", "Csat")):
+        (raw / "tickets" / f"p{k}.json").write_text(json.dumps({**base, "ticket_id": f"T{k}", key: 4 - k}))
+    events = pd.DataFrame(t["events"]).rename(columns={"account_id": " Account_ID "})
+    events.to_parquet(raw / "events.parquet", index=False)
+    report, processed = _checked(ingest(raw, tmp_path / "p", now=NOW)), tmp_path / "p"
+    assert report.tables["tickets"].renamed_columns == {"CSAT": "csat", "Csat": "csat"}
+    assert load("tickets", processed)[["ticket_id", "csat"]].values.tolist() == [["T0", 4], ["T1", 3]]
+    assert report.tables["events"].renamed_columns == {" Account_ID ": "account_id"}
+    assert load("events", processed)["account_id"].tolist() == ["A1", "A1", "A2"]
+    from engage_models.ingest.quality import column_names
+
+    assert "' Account_ID '" in column_names(report)["column in the source"].tolist()  # spaces seen in a page
+    events.rename(columns={" Account_ID ": "account_id"}).assign(Device="UP", device="low").to_parquet(
+        raw / "events.parquet", index=False)
+    with pytest.raises(IngestError, match=r"events: .*events\.parquet has several columns .*'device' could be any of "
+                                          r"'Device', 'device_1'.*two columns spelled alike but for case"):
+        ingest(raw, tmp_path / "q", now=NOW)
 
 
 def test_unreadable_file_names_the_file(tmp_path):
@@ -321,9 +399,9 @@ def test_events_keep_their_ids_and_order_when_source_columns_are_named_like_the_
     assert got["duration_s"].tolist() == want["duration_s"].astype(float).tolist()
     for col in ("__rank", "__row", "__fileno"):
         assert got[col].astype(int).tolist() == want[col].tolist()
-    # names equal but for case are apart for DuckDB too: the user's Device keeps its values beside the contract's
-    # (absent, so empty) device, under the name DuckDB gives a repeated name; __RANK is data as well
-    assert got["Device_1"].tolist() == want["Device"].tolist() and got["device"].isna().all()
+    # the user's Device is the contract's device, spelled otherwise (read_as); __RANK, equal to the hidden
+    # __rank but for case, is data and keeps its own values (under the name DuckDB gives a repeated name)
+    assert got["device"].tolist() == want["Device"].str.lower().tolist() and "Device" not in got.columns
     assert got["__RANK_1"].astype(int).tolist() == want["__RANK"].tolist()
     tickets = load("tickets", tmp_path / "processed")
     assert tickets["ticket_id"].tolist() == ["T2", "T3", "T1"] and tickets["__row"].astype(int).tolist() == [1, 2, 0]

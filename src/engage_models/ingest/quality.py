@@ -92,6 +92,21 @@ def file_encodings(report: IngestReport, lang: str = "en") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "source", "encoding", "encoding_how"])
 
 
+def column_names(report: IngestReport, lang: str = "en") -> pd.DataFrame:
+    """One row per source column not read under its own name as a contract column: read as a contract column
+    spelled otherwise (``CSAT`` as ``csat``), or kept as an extra column that no metric reads. Empty when
+    every column of every table is the contract's own."""
+    def shown(name: str) -> str:  # a name with spaces around it, quoted (a page collapses the spaces)
+        return f"'{name}'" if name != name.strip() else name
+
+    rows = [{"table": _coded("table", r.table, lang), "column in the source": shown(name), "read as": col}
+            for r in report.tables.values() for name, col in r.renamed_columns.items()]
+    rows += [{"table": _coded("table", r.table, lang), "column in the source": shown(name),
+              "read as": t("dq.extra_column", lang)}
+             for r in report.tables.values() for name in r.extra_columns]
+    return pd.DataFrame(rows, columns=["table", "column in the source", "read as"])
+
+
 #: The quality queries are scans and small aggregates: a bounded buffer pool keeps a 50M-event company's run
 #: under 4 GB (DuckDB's default is 80% of the machine's memory, held until the process ends).
 QUALITY_MEMORY = "1GB"

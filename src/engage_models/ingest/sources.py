@@ -8,6 +8,8 @@ found in the raw folder::
       surveys:
         path: surveys_from_excel.csv   # relative to this file's folder; a glob of parts works too
         encoding: cp932                # text files only; detected when absent
+        date_format: "%m/%d/%Y %H:%M"  # optional: how its timestamps are written when not ISO (or a list)
+        thousands: ","                 # optional: numbers written 1,200 or ¥1,200 (decimal: "," for 1.200,50)
       tickets:
         encoding: utf-16               # no path: the raw folder's tickets.* file, read as UTF-16
       events:                          # a database table: a URL and a table name or a query
@@ -17,7 +19,9 @@ found in the raw folder::
 
 Every entry is a mapping of a few known keys: a file (``path``, ``encoding``), the file found in the raw folder
 when ``path`` is absent, or a database table (``url`` with ``table`` or ``query``, see
-:mod:`~.database`). Unknown keys are refused, so a typo never silently falls back to the default; so is a
+:mod:`~.database`); either may say how its timestamps are written (``date_format``, see
+:func:`check_date_formats`) and its numbers (``thousands``, ``decimal``, see :func:`check_number_format`).
+Unknown keys are refused, so a typo never silently falls back to the default; so is a
 password written into a URL (``${NAME}`` takes its place, filled in from the environment or ``env_file``).
 """
 
@@ -38,8 +42,13 @@ from .database import DATABASE_KEYS, DatabaseSource, database_source
 SOURCES_FILE = "sources.yaml"
 #: Keys a file table's entry may have.
 FILE_KEYS = ("path", "encoding")
+#: Keys a file's or a database table's entry may have.
+COMMON_KEYS = ("date_format", "thousands", "decimal")
+#: Characters a number's digits may be grouped by (``thousands``): comma, point, space, no-break space,
+#: apostrophe (Swiss), underscore.
+THOUSANDS = (",", ".", " ", "\u00a0", "'", "_")
 #: Keys a table's entry may have: a file's, or a database table's (:data:`~.database.DATABASE_KEYS`).
-SOURCE_KEYS = FILE_KEYS + DATABASE_KEYS
+SOURCE_KEYS = FILE_KEYS + DATABASE_KEYS + COMMON_KEYS
 #: Top-level keys of a sources file.
 TOP_KEYS = ("tables", "env_file")
 
@@ -51,11 +60,22 @@ class Source:
     ``path``: a file or a glob of parts (``None``: the table's file, or folder of parts, in the raw folder).
     ``encoding``: the text encoding of a CSV/TSV/JSON file, a Python codec name (``None``: detected).
     ``database``: a database table instead of a file (see :mod:`~.database`).
+    ``date_format``: strptime formats of the timestamps written as text (see :func:`check_date_formats`).
+    ``thousands``, ``decimal``: how numbers written as text group their digits and mark their decimals
+    (see :func:`check_number_format`; ``None``: plain numbers, ``1200.5``).
     """
 
     path: str | None = None
     encoding: str | None = None
     database: DatabaseSource | None = None
+    date_format: tuple[str, ...] = ()
+    thousands: str | None = None
+    decimal: str | None = None
+
+    @property
+    def formats(self) -> dict:
+        """The entry's formats (date_format, thousands, decimal), to copy into another Source."""
+        return {"date_format": self.date_format, "thousands": self.thousands, "decimal": self.decimal}
 
 
 def check_encoding(encoding: str, where: str) -> str:
@@ -65,6 +85,51 @@ def check_encoding(encoding: str, where: str) -> str:
     except LookupError:
         raise ConfigError(f"{where}: unknown encoding {encoding!r} (a Python codec name: utf-8, cp932, "
                           f"utf-16, ...)") from None
+
+
+def check_date_formats(formats, where: str) -> tuple[str, ...]:
+    """``formats`` (one strptime format or a list) as a tuple, each checked; ConfigError naming ``where``.
+
+    A table's timestamps written as text are read with the first of these formats that fits, then, failing
+    all, as ISO 8601 (``2025-01-05 10:00``, ``2025/1/5``, with or without an offset) as they are without a
+    format: ``%m/%d/%Y %H:%M`` reads a US spreadsheet's ``1/5/2025 10:00``, ``%d.%m.%Y`` a German one's, and a
+    value neither reads is quarantined as unparseable. Without ``%z`` a time is UTC, like ISO text without an
+    offset. Formats are DuckDB's (``strptime``), the directives of C and Python.
+    """
+    import duckdb
+
+    items = [formats] if isinstance(formats, str) else formats
+    if not isinstance(items, (list, tuple)) or not items or not all(isinstance(f, str) for f in items):
+        raise ConfigError(f"{where}: date_format is a strptime format such as '%m/%d/%Y %H:%M', or a list of "
+                          f"them (found {formats!r})")
+    for f in items:
+        if "%" not in f:
+            raise ConfigError(f"{where}: date_format {f!r} has no % directive (e.g. '%m/%d/%Y' for 1/5/2025)")
+        try:
+            duckdb.connect().execute("SELECT try_strptime('', $f)", {"f": f}).fetchall()
+        except duckdb.Error as exc:
+            raise ConfigError(f"{where}: date_format {f!r} is not a strptime format ({exc})") from None
+    return tuple(items)
+
+
+def check_number_format(thousands, decimal, where: str) -> tuple[str | None, str | None]:
+    """``thousands`` and ``decimal`` checked; ConfigError naming ``where``.
+
+    With either given, a table's numbers written as text are read as the locale writes them: ``thousands: ","``
+    reads ``1,200`` and ``1,200.50``; ``thousands: "."`` with ``decimal: ","`` reads ``1.200,50``; the
+    separator must group the digits by three (``1,2`` stays unparseable), and a currency sign before or after
+    the number (``$ ¥ ￥ € £ 円``) is dropped, so ``¥1,200`` and ``1,200円`` are 1200. Plain numbers are read
+    as before.
+    """
+    if thousands is not None and (not isinstance(thousands, str) or thousands not in THOUSANDS):
+        raise ConfigError(f"{where}: thousands is one of {', '.join(repr(c) for c in THOUSANDS)} "
+                          f"(found {thousands!r})")
+    if decimal is not None and decimal not in (".", ","):
+        raise ConfigError(f"{where}: decimal is '.' or ',' (found {decimal!r})")
+    if thousands is not None and thousands == (decimal or "."):
+        raise ConfigError(f"{where}: thousands and decimal are both {thousands!r}; give decimal: "
+                          f"{',' if thousands == '.' else '.'!r}")
+    return thousands, decimal
 
 
 def _check_table(table: str, where: str) -> None:
@@ -85,12 +150,18 @@ def source_from(table: str, entry, where: str, base: Path | None = None, env_fil
     unknown = sorted(set(entry) - set(SOURCE_KEYS))
     if unknown:
         raise ConfigError(f"{where}: table {table!r} has unknown key(s) {unknown}; allowed: {list(SOURCE_KEYS)}")
+    formats = ()
+    if entry.get("date_format") is not None:
+        formats = check_date_formats(entry["date_format"], f"{where}, table {table!r}")
+    thousands, decimal = check_number_format(entry.get("thousands"), entry.get("decimal"), f"{where}, table {table!r}")
+    as_written = {"date_format": formats, "thousands": thousands, "decimal": decimal}
     if "url" in entry:
         mixed = sorted(set(entry) & set(FILE_KEYS))
         if mixed:
             raise ConfigError(f"{where}: table {table!r} names a database (url) and a file ({', '.join(mixed)}); "
                               "keep one")
-        return Source(database=database_source(table, entry, where, env_file=env_file, base=base))
+        db = {k: v for k, v in entry.items() if k not in COMMON_KEYS}
+        return Source(database=database_source(table, db, where, env_file=env_file, base=base), **as_written)
     db_only = sorted(set(entry) & set(DATABASE_KEYS))
     if db_only:
         raise ConfigError(f"{where}: table {table!r} has {', '.join(db_only)} without a url")
@@ -103,7 +174,7 @@ def source_from(table: str, entry, where: str, base: Path | None = None, env_fil
     encoding = entry.get("encoding")
     if encoding is not None:
         encoding = check_encoding(encoding, f"{where}, table {table!r}")
-    return Source(path=path, encoding=encoding)
+    return Source(path=path, encoding=encoding, **as_written)
 
 
 def load_sources(path: str | Path) -> dict[str, Source]:
@@ -165,7 +236,7 @@ def resolve_sources(raw_dir: Path, sources, encodings: Mapping[str, str] | None)
         old = resolved.get(table, Source())
         if old.database is not None:
             raise ConfigError(f"an encoding is given for {table!r}, which is read from a database")
-        resolved[table] = Source(path=old.path, encoding=enc)
+        resolved[table] = Source(path=old.path, encoding=enc, **old.formats)
     return resolved
 
 

@@ -94,6 +94,8 @@ class TableResult:
     encoding: str | None = None
     #: True when detected, False when given (sources file, ``--encoding``); None for Parquet
     encoding_detected: bool | None = None
+    #: source columns read as a contract column spelled otherwise (``{"CSAT": "csat"}``; see :func:`read_as`)
+    renamed_columns: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict) -> TableResult:
@@ -219,7 +221,9 @@ def _files(source: str) -> list[Path]:
 
 
 def _unique(name: str, taken) -> str:
-    while name in taken:
+    """``name``, prefixed with ``_`` until no name of ``taken`` equals it, without regard to case (DuckDB's)."""
+    lower = {t.lower() for t in taken}
+    while name.lower() in lower:
         name = "_" + name
     return name
 
@@ -239,6 +243,39 @@ class _Source:
     detected: bool | None = None
     text: list[int] = field(default_factory=list)  # positions j with the text as read in __txt<j>
     rows: int | None = None  # how many rows it holds, where known without reading them (Parquet's footers)
+    renamed: dict[str, str] = field(default_factory=dict)  # parts' columns read as a contract's (see read_as)
+
+
+def read_as(contract: C.TableContract, names: list[str]) -> tuple[dict[int, str], dict[str, list[str]]]:
+    """Source columns read as a contract column spelled otherwise, by position, and the ambiguous cases.
+
+    A contract column absent under its own name is read from the one source column equal to it but for case
+    and surrounding spaces (``CSAT``, ``Account_ID``, a warehouse's ``ACCOUNT_ID``). Where several are (``CSAT``
+    and ``Csat``, no ``csat``), none is chosen: the second mapping lists them, by contract column. DuckDB
+    numbers a name repeated but for case in a Parquet or JSON file (``Device`` and ``device`` are read as
+    ``Device`` and ``device_1``), so a ``device_<n>`` beside a ``Device`` makes ``device`` ambiguous too.
+    """
+    exact = set(names)
+    taken = set(contract.column_names)
+    found: dict[int, str] = {}
+    ambiguous: dict[str, list[str]] = {}
+    for col in contract.column_names:
+        if col in exact:
+            continue
+        hits = [j for j, n in enumerate(names) if n not in taken and n.strip().lower() == col.lower()]
+        numbered = [j for j, n in enumerate(names) if re.fullmatch(re.escape(col) + r"_[0-9]+", n.strip(), re.I)]
+        if len(hits) == 1 and not numbered:
+            found[hits[0]] = col
+        elif hits:
+            ambiguous[col] = [names[j] for j in hits + numbered]
+    return found, ambiguous
+
+
+def _extras(contract: C.TableContract, names: list[str]) -> list[int]:
+    """Positions of the source columns that no contract column reads (see :func:`read_as`)."""
+    found, ambiguous = read_as(contract, names)
+    unsure = {n for ns in ambiguous.values() for n in ns}
+    return [j for j, n in enumerate(names) if n not in contract.column_names and j not in found and n not in unsure]
 
 
 def _positional(names: list[str]) -> str:
@@ -256,7 +293,7 @@ def _footer_rows(source: str) -> int | None:
 def _open_parquet(con, contract: C.TableContract, source: str) -> _Source:
     rel = con.sql("SELECT * FROM read_parquet($src) LIMIT 0", params={"src": source})
     names, types = list(rel.columns), [str(t) for t in rel.types]
-    if "file_row_number" not in names and "file_index" not in names:
+    if not {"file_row_number", "file_index"} & {n.lower() for n in names}:
         fname = _unique("__file", names)
         sql = (f"SELECT {_positional(names)}, file_row_number + 1 AS __row, {_ident(fname)} AS __file, "
                f"file_index AS __fileno FROM read_parquet($src, file_row_number = true, filename = {_literal(fname)})")
@@ -279,7 +316,7 @@ def _encoding(f: Path, given: str | None) -> str:
 
 def _open_json(con, contract: C.TableContract, source: str, given: str | None, work: Path) -> _Source:
     """JSON parts loaded into temporary tables (DuckDB's own types); columns matched by name across parts."""
-    columns, encodings = [], []
+    columns, encodings, renamed = [], [], {}
     for k, f in enumerate(_files(source)):
         enc = _encoding(f, given)
         encodings.append(enc)
@@ -289,16 +326,31 @@ def _open_json(con, contract: C.TableContract, source: str, given: str | None, w
             con.execute(create + "read_json_auto($f)", {"f": str(path)})
         except duckdb.Error:
             con.execute(create + "read_json_auto($f, format = 'auto')", {"f": str(path)})
-        columns.append((f, con.sql(f"SELECT * FROM __src{k} LIMIT 0").columns))
+        cols = con.sql(f"SELECT * FROM __src{k} LIMIT 0").columns
+        # each part's keys are matched to the contract on their own (one part's CSAT, another's csat)
+        found, ambiguous = read_as(contract, cols)
+        if ambiguous:
+            _ambiguous(contract, str(f), ambiguous)
+        renamed.update({cols[j]: c for j, c in found.items()})
+        columns.append((f, {found.get(j, n): n for j, n in enumerate(cols)}))  # name as matched -> as read
     names = list(dict.fromkeys(n for _, cols in columns for n in cols))  # a key missing from a part is NULL there
     parts = []
     for k, (f, cols) in enumerate(columns):
-        sel = ", ".join(f"{_ident(n) if n in cols else 'NULL'} AS __raw{j}" for j, n in enumerate(names))
+        sel = ", ".join(f"{_ident(cols[n]) if n in cols else 'NULL'} AS __raw{j}" for j, n in enumerate(names))
         parts.append(f"SELECT {sel}, rowid + 1 AS __row, {_literal(str(f))} AS __file, {k} AS __fileno "
                      f"FROM __src{k}")
     sql = " UNION ALL ".join(parts)
     types = [str(t) for t in con.sql(f"SELECT * EXCLUDE (__row, __file, __fileno) FROM ({sql}) LIMIT 0").types]
-    return _Source(sql, {}, names, types, encodings=encodings, detected=given is None)
+    return _Source(sql, {}, names, types, encodings=encodings, detected=given is None, renamed=renamed)
+
+
+def _ambiguous(contract: C.TableContract, where: str, ambiguous: dict[str, list[str]]) -> None:
+    which = "; ".join(f"{col!r} could be any of {', '.join(repr(n) for n in ns)}" for col, ns in ambiguous.items())
+    numbered = any(re.search(r"_[0-9]+$", n) for ns in ambiguous.values() for n in ns)
+    note = (" (a name ending in _<number> is how the reader tells apart two columns spelled alike but for "
+            "case)") if numbered else ""
+    raise IngestError(f"{contract.name}: {where} has several columns for one contract column ({which}){note}: "
+                      "rename the one to read, or the others")
 
 
 def _read_csv_sql(columns: dict[str, str], header: bool) -> str:
@@ -382,13 +434,18 @@ def _open_database(con, contract: C.TableContract, source: Source, work: Path) -
     db = source.database
     landed = D.land(db, work / f"{contract.name}.database.parquet", table=contract.name)
     params = {"dbpath": str(landed.path), "dblabel": D.label(db)}
-    sql = (f"SELECT {_positional(landed.names)}, {_ident(landed.row_column)} AS __row, $dblabel AS __file, "
-           "0 AS __fileno "
+    # the columns under DuckDB's names: it numbers a name repeated but for case (ACCOUNT_ID, account_id_1), and
+    # selecting by the database's names would read the first of them twice
+    file_names = pq.read_schema(landed.path).names
+    duck = con.sql("SELECT * FROM read_parquet($dbpath) LIMIT 0", params={"dbpath": params["dbpath"]}).columns
+    names = [duck[file_names.index(n)] for n in landed.names]
+    row = duck[file_names.index(landed.row_column)]
+    sql = (f"SELECT {_positional(names)}, {_ident(row)} AS __row, $dblabel AS __file, 0 AS __fileno "
            f"FROM read_parquet($dbpath)")
     types = [str(t) for t in con.sql("SELECT * EXCLUDE (__row, __file, __fileno) FROM (" + sql + ") LIMIT 0",
                                      params=params).types]
-    sql, types, text = _typed_text(con, contract, landed.names, sql, params, types)
-    return _Source(sql, params, landed.names, types, text=text)
+    sql, types, text = _typed_text(con, contract, names, sql, params, types)
+    return _Source(sql, params, names, types, text=text)
 
 
 #: Types tried, in order, for the extra columns of a text file (the contract types its own columns).
@@ -400,7 +457,7 @@ def _infer_types(con, contract: C.TableContract, names: list[str], union: str, p
     """``types`` (default: all VARCHAR) with each extra VARCHAR column given the first type every non-empty
     value casts to; contract columns are left as they are (the contract types them)."""
     types = list(types) if types is not None else ["VARCHAR"] * len(names)
-    extras = [j for j, n in enumerate(names) if n not in contract.column_names and types[j] == "VARCHAR"]
+    extras = [j for j in _extras(contract, names) if types[j] == "VARCHAR"]
     if not extras:
         return types
     checks = []
@@ -445,14 +502,39 @@ def _open_source(con, contract: C.TableContract, source: str, encoding: str | No
         raise IngestError(f"{contract.name}: cannot read {source}: {exc}") from exc
 
 
-def _typed(col: C.Column, src_type: str, ref: str) -> tuple[str, str | None, str | None]:
+#: Currency signs dropped from a number written as text when the source says how its numbers are written.
+_CURRENCY = "[$¥￥€£円]"
+
+
+def _number_params(source: Source) -> dict:
+    """The query parameters of :func:`_typed`'s numbers as the source writes them (none for plain numbers)."""
+    if source.thousands is None and source.decimal is None:
+        return {}
+    decimal = source.decimal or "."
+    grouped = "[+-]?[0-9]{1,3}(" + re.escape(source.thousands or "\x00") + "[0-9]{3})+(" + re.escape(decimal) + \
+        "[0-9]*)?"
+    return {"thousands": source.thousands or "", "decimal": decimal, "number_grouped": grouped}
+
+
+def _typed(col: C.Column, src_type: str, ref: str,
+           source: Source | None = None) -> tuple[str, str | None, str | None]:
     """SQL for the typed value, SQL TRUE when a present raw value could not be typed, and SQL TRUE when
-    it is not finite (``inf``, ``NaN``, ``infinity``: the typed value is then NULL)."""
+    it is not finite (``inf``, ``NaN``, ``infinity``: the typed value is then NULL). ``source``: how its
+    timestamps and numbers are written as text, where not ISO 8601 or plain (see :mod:`~.sources`); its
+    formats are the query's parameters (``$date_formats``, :func:`_number_params`), never part of its text."""
     text = f"NULLIF(trim(CAST({ref} AS VARCHAR)), '')"
     if col.dtype == C.STRING:
         return (f"lower({text})" if col.lower else text), None, None
     if src_type.upper() == "VARCHAR":
         value = f"TRY_CAST({text} AS {col.dtype})"
+        if col.dtype == C.TIMESTAMP and source is not None and source.date_format:
+            value = f"coalesce(CAST(try_strptime({text}, $date_formats) AS TIMESTAMPTZ), {value})"
+        if col.dtype == C.DOUBLE and source is not None and _number_params(source):
+            bare = f"trim(regexp_replace({text}, '{_CURRENCY}', '', 'g'))"
+            value = (f"TRY_CAST(CASE WHEN regexp_full_match({bare}, $number_grouped) "
+                     f"THEN replace(replace({bare}, $thousands, ''), $decimal, '.') "
+                     f"WHEN $thousands <> '' AND contains({bare}, $thousands) THEN NULL "  # 1,2 or 12,00
+                     f"ELSE replace({bare}, $decimal, '.') END AS DOUBLE)")
         unparseable = f"({text} IS NOT NULL AND {value} IS NULL)"
         if col.dtype == C.TIMESTAMP:  # DuckDB reads 'epoch' as 1970-01-01: a date has digits
             unparseable = (f"({unparseable} OR ({value} IS NOT NULL AND isfinite({value}) "
@@ -468,7 +550,7 @@ def _typed(col: C.Column, src_type: str, ref: str) -> tuple[str, str | None, str
     return f"CASE WHEN isfinite({value}) THEN {value} END", unparseable, infinite
 
 
-def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool) -> str:
+def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, source: Source | None = None) -> str:
     """The annotated-rows query: raw columns ``__raw<j>``, typed contract columns, ``__reason``."""
     position = {n: j for j, n in enumerate(src.names)}
     raw_sel = [f"__raw{j}" for j in range(len(src.names))] + [f"__txt{j}" for j in src.text]
@@ -476,7 +558,7 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool) -> s
     for i, col in enumerate(contract.columns):
         if col.name in position:
             j = position[col.name]
-            expr, bad, infinite = _typed(col, src.types[j], f"__raw{j}")
+            expr, bad, infinite = _typed(col, src.types[j], f"__raw{j}", source)
             typed_sel.append(f"{expr} AS {_ident(col.name)}")
             # flags are computed next to the raw value; the outer query sees only the typed column
             ok = []
@@ -548,14 +630,19 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     else:
         where = source.path
         src = _open_source(con, contract, source.path, source.encoding, work)
+    found, ambiguous = read_as(contract, src.names)
+    if ambiguous:
+        _ambiguous(contract, where, ambiguous)
+    as_read = list(src.names)  # the quarantine shows the columns under the names they have in the source
+    src.names = [found.get(j, n) for j, n in enumerate(as_read)]
     missing = [c for c in contract.required_columns if c not in src.names]
     if missing:
         raise IngestError(
             f"{contract.name}: {where} is missing required column(s) {', '.join(repr(m) for m in missing)} "
-            f"(found: {', '.join(src.names)})"
+            f"(found: {', '.join(as_read)})"
         )
-    annotated = _table_sql(contract, src, has_accounts)
-    values = {**values, **src.params}
+    annotated = _table_sql(contract, src, has_accounts, source)
+    values = {**values, **src.params, "date_formats": list(source.date_format), **_number_params(source)}
     extras = [j for j, n in enumerate(src.names) if n not in contract.column_names]
     rows = f"({annotated})"
     out_names = [*contract.column_names, *(src.names[j] for j in extras)]
@@ -597,7 +684,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         order = ", ".join(f"__k{i}" for i in range(len(keys)))
         keep_sql = (f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {rows} "
                     f"WHERE __reason IS NULL ORDER BY {order})")
-    q_names = _quarantine_names(src.names)
+    q_names = _quarantine_names(as_read)
     data_cols = [f"CAST(__{'txt' if j in src.text else 'raw'}{j} AS VARCHAR) AS {_ident(n)}"
                  for j, n in enumerate(q_names)]
     q_sql = ("SELECT __file AS source_file, __row AS source_row, CAST(NULL AS BIGINT) AS source_line, "
@@ -635,14 +722,42 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
             {"q": str(qout)},
         ).fetchall()
     )
+    _hint_formats(con, contract, src.names, q_names, by_reason, qout, where, source)
     final_dir = final_dir or out_dir
     encoding = ", ".join(dict.fromkeys(src.encodings)) or None
     result = TableResult(contract.name, where, kept + quarantined, kept, quarantined, by_reason,
                          str(final_dir / out.name), str(final_dir / "quarantine" / qout.name),
-                         [src.names[j] for j in extras], encoding, src.detected if encoding else None)
+                         [src.names[j] for j in extras], encoding, src.detected if encoding else None,
+                         {**src.renamed, **{as_read[j]: col for j, col in sorted(found.items())}})
     log.info("%s: read %d, kept %d, quarantined %d (%s)", contract.name, result.rows_read, kept, quarantined,
              encoding or ("database" if source.database is not None else "parquet"))
     return result
+
+
+def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: list[str], by_reason: dict,
+                  qout: Path, where: str, source: Source) -> None:
+    """A warning per date or number column with unparseable values, with one of them: ``01/05/2025`` is not
+    ISO 8601 and ``1,200`` not a plain number; the sources file says how they are written
+    (``date_format``, ``thousands``, ``decimal``: :mod:`~.sources`)."""
+    for col in contract.columns:
+        n = by_reason.get(C.unparseable(col.name), 0)
+        if col.dtype not in (C.TIMESTAMP, C.DOUBLE) or not n or col.name not in names:
+            continue
+        shown = q_names[names.index(col.name)]
+        rows = con.execute(f"SELECT {_ident(shown)} FROM read_parquet($q) WHERE list_contains(string_split(reason, "
+                           f"'; '), $r) AND {_ident(shown)} IS NOT NULL LIMIT 1",
+                           {"q": str(qout), "r": C.unparseable(col.name)}).fetchall()
+        example = f", such as {rows[0][0]!r}" if rows else ""
+        if col.dtype == C.TIMESTAMP:
+            what, given = "a date", f" (date_format {list(source.date_format)} given)" if source.date_format else ""
+            todo = "give its format as date_format in sources.yaml (e.g. '%m/%d/%Y %H:%M')"
+        else:
+            what = "a number"
+            given = (f" (thousands {source.thousands!r}, decimal {source.decimal or '.'!r} given)"
+                     if source.thousands or source.decimal else "")
+            todo = "say so with thousands (and decimal) in sources.yaml (e.g. thousands: ',' for 1,200)"
+        log.warning("%s: %d row(s) of %s hold a value of %s that is not %s%s%s; if that is how they are written "
+                    "there, %s", contract.name, n, where, col.name, what, example, given, todo)
 
 
 # ------------------------------------------------------------------------------------------ all or nothing
@@ -776,7 +891,8 @@ def ingest(
                                           f"{looked}, or a folder {name}/ of parts)")
                     missing_optional.append(name)
                     continue
-                results[name] = ingest_table(con, contract, Source(str(path), src.encoding), staging, values,
+                here = Source(str(path), src.encoding, **src.formats)
+                results[name] = ingest_table(con, contract, here, staging, values,
                                              has_accounts="accounts" in results, work=work, final_dir=processed_dir)
                 if name == "accounts":
                     _accepted_accounts(con, staging)
