@@ -94,7 +94,8 @@ def file_encodings(report: IngestReport, lang: str = "en") -> pd.DataFrame:
 
 def column_names(report: IngestReport, lang: str = "en") -> pd.DataFrame:
     """One row per source column not read under its own name as a contract column: read as a contract column
-    spelled otherwise (``CSAT`` as ``csat``), or kept as an extra column that no metric reads. Empty when
+    spelled otherwise (``CSAT`` as ``csat``), or kept as an extra column (a few are read where present: ``seats``,
+    ``country``). Empty when
     every column of every table is the contract's own."""
     def shown(name: str) -> str:  # a name with spaces around it, quoted (a page collapses the spaces)
         return f"'{name}'" if name != name.strip() else name
