@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -168,17 +169,19 @@ def test_dates_written_as_a_spreadsheet_writes_them_are_read_with_the_format_giv
     neither reads is quarantined as before."""
     t = _tables()
     t["accounts"][1]["start_date"] = "1/5/2024"  # 5 January; A1's 2024-01-01 is ISO, read either way
-    t["tickets"] = [{**t["tickets"][0], "ticket_id": "T1", "opened_at": "01/02/2025 13:45",
+    # T2's offset must not carry over to T1 and T4, read after it by formats without one
+    t["tickets"] = [{**t["tickets"][0], "ticket_id": "T2", "opened_at": "01/02/2025 09:00 +0900", "closed_at": ""},
+                    {**t["tickets"][0], "ticket_id": "T1", "opened_at": "01/02/2025 13:45",
                      "closed_at": "1/3/2025 9:00"},
-                    {**t["tickets"][0], "ticket_id": "T2", "opened_at": "01/02/2025 09:00 +0900", "closed_at": ""},
-                    {**t["tickets"][0], "ticket_id": "T3", "opened_at": "13/02/2025", "closed_at": ""}]
+                    {**t["tickets"][0], "ticket_id": "T3", "opened_at": "13/02/2025", "closed_at": ""},
+                    {**t["tickets"][0], "ticket_id": "T4", "opened_at": "01/04/2025", "closed_at": ""}]
     raw = _write(tmp_path / "raw", t)
     with caplog.at_level("WARNING", logger="engage_models.ingest.validate"):
         report = _ingest(raw, tmp_path / "plain")
-    assert report.tables["tickets"].by_reason == {C.unparseable("opened_at"): 3, C.unparseable("closed_at"): 1}
+    assert report.tables["tickets"].by_reason == {C.unparseable("opened_at"): 4, C.unparseable("closed_at"): 1}
     assert report.tables["accounts"].by_reason == {C.unparseable("start_date"): 1}
     warned = [r.getMessage() for r in caplog.records]
-    assert any("tickets: 3 row(s)" in m and "opened_at that is not a date, such as '01/02/2025 13:45'" in m
+    assert any("tickets: 4 row(s)" in m and "opened_at that is not a date, such as '01/02/2025 09:00 +0900'" in m
                and "date_format in sources.yaml" in m for m in warned), warned
 
     (raw / "sources.yaml").write_text(
@@ -193,6 +196,7 @@ def test_dates_written_as_a_spreadsheet_writes_them_are_read_with_the_format_giv
     assert tickets.loc["T1", "opened_at"] == pd.Timestamp("2025-01-02 13:45", tz="UTC")  # no offset: UTC
     assert tickets.loc["T1", "closed_at"] == pd.Timestamp("2025-01-03 09:00", tz="UTC")
     assert tickets.loc["T2", "opened_at"] == pd.Timestamp("2025-01-02 00:00", tz="UTC")  # 09:00 at +09:00
+    assert tickets.loc["T4", "opened_at"] == pd.Timestamp("2025-01-04 00:00", tz="UTC")
     q = load("tickets", tmp_path / "formatted", quarantine=True)
     assert q["opened_at"].tolist() == ["13/02/2025"]  # kept as it was written
     # the command line's --encoding keeps the file's date format
@@ -207,6 +211,7 @@ def test_dates_written_as_a_spreadsheet_writes_them_are_read_with_the_format_giv
                                                                                    500, 1200.5]),
     (".", ",", ["1.200", "1.200,50", "€1.234.567", "500,25"], [1200, 1200.5, 1234567, 500.25]),
     (" ", ",", ["1 200", "1 200,5", "12,5"], [1200, 1200.5, 12.5]),
+    (None, ",", ["12,5", "1200", ",5"], [12.5, 1200, 0.5]),
     ("'", None, ["1'200'000.5"], [1200000.5]),
 ])
 def test_numbers_written_with_separators_are_read_as_the_source_says(tmp_path, caplog, thousands, decimal, written,
@@ -216,7 +221,9 @@ def test_numbers_written_with_separators_are_read_as_the_source_says(tmp_path, c
     t = _tables()
     acc = t["accounts"][0]
     t["accounts"] = [{**acc, "account_id": f"A{k}", "mrr": v} for k, v in enumerate(written)]
-    t["accounts"].append({**acc, "account_id": "BAD", "mrr": "1" + (thousands or ",") + "2"})  # not grouped by 3
+    # not grouped by three; a point where the decimal is a comma; a sign inside the digits
+    bad = {"1" + (thousands or ".") + "2", "1.5" if decimal == "," else "1,2¥00"}
+    t["accounts"] += [{**acc, "account_id": f"BAD{k}", "mrr": v} for k, v in enumerate(sorted(bad))]
     for name in ("events", "tickets", "touchpoints", "surveys"):
         t[name] = [{**row, "account_id": "A0"} for row in t[name]]
     raw = _write(tmp_path / "raw", t)
@@ -232,11 +239,35 @@ def test_numbers_written_with_separators_are_read_as_the_source_says(tmp_path, c
     (raw / "sources.yaml").write_text(yaml.safe_dump({"tables": {"accounts": entry}}, allow_unicode=True),
                                       encoding="utf-8")
     report = _ingest(raw, tmp_path / "formatted")
-    assert report.tables["accounts"].by_reason == {C.unparseable("mrr"): 1}
+    assert report.tables["accounts"].by_reason == {C.unparseable("mrr"): len(bad)}
     got = load("accounts", tmp_path / "formatted").set_index("account_id")["mrr"]
     assert got.loc[[f"A{k}" for k in range(len(written))]].tolist() == pytest.approx(want)
     q = load("accounts", tmp_path / "formatted", quarantine=True)
-    assert q["account_id"].tolist() == ["BAD"] and q["mrr"].tolist() == ["1" + thousands + "2"]
+    assert sorted(q["mrr"]) == sorted(bad) and all(q["account_id"].str.startswith("BAD"))
+
+
+def test_json_dates_and_numbers_are_read_by_the_sources_formats_not_guessed(tmp_path):
+    """DuckDB's JSON reader would read 05-01-2024 as 5 January on its own: here a date not in ISO 8601 waits for
+    date_format like a CSV's; a JSON column of numbers and text (200 and "¥1,200") is read by its values' text."""
+    t = _tables()
+    del t["accounts"]
+    raw = _write(tmp_path / "raw", t)
+    rows = [{**_tables()["accounts"][0], "start_date": "05-01-2024", "mrr": 200, "signed": "2024-02-03"},
+            {**_tables()["accounts"][1], "start_date": "06-02-2024", "mrr": "¥1,200", "signed": "2024-02-04"}]
+    (raw / "accounts.json").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    plain = _ingest(raw, tmp_path / "plain").tables["accounts"]
+    assert plain.by_reason == {C.unparseable("start_date"): 2, C.unparseable("mrr"): 1}
+    (raw / "sources.yaml").write_text("tables:\n  accounts: {date_format: '%m-%d-%Y', thousands: ','}\n",
+                                      encoding="utf-8")
+    assert _ingest(raw, tmp_path / "formatted").tables["accounts"].rows_quarantined == 0
+    got = load("accounts", tmp_path / "formatted")
+    assert got["start_date"].tolist() == [pd.Timestamp(d, tz="UTC") for d in ("2024-05-01", "2024-06-02")]
+    assert got["mrr"].tolist() == [200, 1200]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # an ISO date in an extra column is still a date
+    assert pq.read_schema(tmp_path / "formatted" / "accounts.parquet").field("signed").type == pa.date32()
 
 
 @pytest.mark.parametrize("entry, message", [
@@ -423,14 +454,14 @@ def test_non_finite_values_in_parquet_are_quarantined_too(tmp_path):
 def test_data_columns_named_like_internal_ones_cannot_corrupt_the_quarantine(tmp_path, fmt):
     t = _tables()
     clash = {"__row": "r", "__file": "x.csv", "reason": "my reason", "source_row": "99", "__raw0": "r",
-             "__reason": "z", "raw_line": "l", "filename": "f"}
+             "__reason": "z", "raw_line": "l", "filename": "f", "note$date_formats": "n", "x$csat_min": "c"}
     for i, row in enumerate(t["surveys"]):
         row.update({k: f"{v}{i}" for k, v in clash.items()})
     t["surveys"][1]["score"] = 11  # a CSAT answer outside 1-5: quarantined
     raw = _write(tmp_path / "raw", t)
     if fmt == "parquet":
         df = pd.read_csv(raw / "surveys.csv", dtype=str)
-        df["file_row_number"] = ["a", "b"]
+        df["File_Row_Number"] = ["a", "b"]  # DuckDB's own column, but for case
         df.to_parquet(raw / "surveys.parquet", index=False)
         (raw / "surveys.csv").unlink()
     report = _ingest(raw, tmp_path / "processed")
@@ -444,6 +475,9 @@ def test_data_columns_named_like_internal_ones_cannot_corrupt_the_quarantine(tmp
     assert q.loc[0, "data.reason"] == "my reason1" and q.loc[0, "data.source_row"] == "991"
     assert q.loc[0, "data.raw_line"] == "l1" and q.loc[0, "__file"] == "x.csv1" and q.loc[0, "__row"] == "r1"
     assert q.loc[0, "score"] == "11"
+    assert q.loc[0, "note$date_formats"] == "n1" and q.loc[0, "x$csat_min"] == "c1"  # a $name in a name: no parameter
+    if fmt == "parquet":
+        assert q.loc[0, "File_Row_Number"] == "b" and kept.loc[0, "File_Row_Number"] == "a"
     assert list(q.columns[:5]) == list(V.QUARANTINE_COLUMNS)
 
 

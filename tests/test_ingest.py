@@ -284,6 +284,25 @@ def test_duplicate_key_keeps_the_first_good_row(tmp_path):
     assert q.source_row.tolist() == [1, 3]
 
 
+def test_rows_of_an_account_quarantined_in_accounts_say_so_apart_from_unknown_ids(tmp_path):
+    """One bad cell in accounts (an mrr of 1,200) quarantines the account and with it every row of it elsewhere:
+    those rows say their account was quarantined (fix that row to get them back), not that the id is unknown."""
+    t = _tables()
+    t["accounts"][1]["mrr"] = "1,200"  # A2
+    t["events"].append({**t["events"][0], "account_id": "A404"})
+    report, processed = _run(tmp_path, t)
+    assert report.tables["accounts"].by_reason == {C.unparseable("mrr"): 1}
+    assert report.tables["events"].by_reason == {C.ACCOUNT_QUARANTINED: 1, C.UNKNOWN_ACCOUNT: 1}
+    assert report.tables["surveys"].by_reason == {C.ACCOUNT_QUARANTINED: 1}
+    q = _quarantine(processed, "events").set_index("account_id")["reason"]
+    assert q.to_dict() == {"A2": C.ACCOUNT_QUARANTINED, "A404": C.UNKNOWN_ACCOUNT}
+    # the id as the accounts file wrote it, under its own name for the column
+    t["accounts"] = [{("Account_ID" if k == "account_id" else k): (f" {v} " if k == "account_id" else v)
+                      for k, v in row.items()} for row in t["accounts"]]
+    report, _ = _run(tmp_path / "spelled", t)
+    assert report.tables["events"].by_reason == {C.ACCOUNT_QUARANTINED: 1, C.UNKNOWN_ACCOUNT: 1}
+
+
 def test_a_row_breaking_several_rules_lists_every_reason(tmp_path):
     report, processed = _run(tmp_path, _with("events", {"account_id": "A404", "duration_s": -1}))
     q = _quarantine(processed, "events")

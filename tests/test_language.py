@@ -88,8 +88,8 @@ def test_english_reports_still_draw_japanese_names():
 
 
 def test_every_quarantine_reason_and_event_type_has_japanese_words():
-    fixed = [C.UNKNOWN_ACCOUNT, C.NEGATIVE_DURATION, C.NEGATIVE_MRR, C.NPS_OUT_OF_RANGE, C.NPS_NOT_WHOLE,
-             C.CSAT_OUT_OF_SCALE, C.UNKNOWN_SURVEY_TYPE, C.CLOSED_BEFORE_OPENED, C.END_BEFORE_START]
+    fixed = [C.UNKNOWN_ACCOUNT, C.ACCOUNT_QUARANTINED, C.NEGATIVE_DURATION, C.NEGATIVE_MRR, C.NPS_OUT_OF_RANGE,
+             C.NPS_NOT_WHOLE, C.CSAT_OUT_OF_SCALE, C.UNKNOWN_SURVEY_TYPE, C.CLOSED_BEFORE_OPENED, C.END_BEFORE_START]
     named = [C.unparseable("opened_at"), C.missing("mrr"), C.duplicate(("ticket_id",)), C.in_future("timestamp")]
     for reason in fixed + named:
         ja = quality.translate_reason(reason, "ja")

@@ -50,6 +50,8 @@ def not_finite(column: str) -> str:
 
 
 UNKNOWN_ACCOUNT = "unknown account_id"
+#: the row's account is in the accounts file, but its row there was quarantined (fix that row to get these back)
+ACCOUNT_QUARANTINED = "account_id quarantined in accounts"
 NEGATIVE_DURATION = "negative duration_s"
 NEGATIVE_MRR = "negative mrr"
 NPS_OUT_OF_RANGE = "nps score outside 0-10"

@@ -45,8 +45,8 @@ FILE_KEYS = ("path", "encoding")
 #: Keys a file's or a database table's entry may have.
 COMMON_KEYS = ("date_format", "thousands", "decimal")
 #: Characters a number's digits may be grouped by (``thousands``): comma, point, space, no-break space,
-#: apostrophe (Swiss), underscore.
-THOUSANDS = (",", ".", " ", "\u00a0", "'", "_")
+#: narrow no-break space (French), apostrophe (Swiss), underscore.
+THOUSANDS = (",", ".", " ", "\u00a0", "\u202f", "'", "_")
 #: Keys a table's entry may have: a file's, or a database table's (:data:`~.database.DATABASE_KEYS`).
 SOURCE_KEYS = FILE_KEYS + DATABASE_KEYS + COMMON_KEYS
 #: Top-level keys of a sources file.

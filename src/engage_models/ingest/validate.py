@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz", ".json", ".ndjson")
 _PARAM = re.compile(r"\$([a-z_]+)")
+_QUOTED = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'')
 #: The quarantine's own columns; a data column of the same name is stored as ``data.<name>`` there.
 QUARANTINE_COLUMNS = ("source_file", "source_row", "source_line", "reason", "raw_line")
 REPORT_FILE = "ingest_report.json"
@@ -322,10 +323,13 @@ def _open_json(con, contract: C.TableContract, source: str, given: str | None, w
         encodings.append(enc)
         path = f if enc == "utf-8" else F.transcode(f, enc, work / f"{contract.name}-{k}.json")
         create = f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT * FROM "
+        # DuckDB's JSON reader would guess a date's format (05-01-2024 read day first as 5 January): only ISO
+        # dates are dates there; every other text is typed by the contract (date_format) or as a CSV's extras
+        iso = "dateformat = '%Y-%m-%d', timestampformat = '%Y-%m-%d %H:%M:%S'"
         try:
-            con.execute(create + "read_json_auto($f)", {"f": str(path)})
+            con.execute(create + f"read_json_auto($f, {iso})", {"f": str(path)})
         except duckdb.Error:
-            con.execute(create + "read_json_auto($f, format = 'auto')", {"f": str(path)})
+            con.execute(create + f"read_json_auto($f, format = 'auto', {iso})", {"f": str(path)})
         cols = con.sql(f"SELECT * FROM __src{k} LIMIT 0").columns
         # each part's keys are matched to the contract on their own (one part's CSAT, another's csat)
         found, ambiguous = read_as(contract, cols)
@@ -341,7 +345,8 @@ def _open_json(con, contract: C.TableContract, source: str, given: str | None, w
                      f"FROM __src{k}")
     sql = " UNION ALL ".join(parts)
     types = [str(t) for t in con.sql(f"SELECT * EXCLUDE (__row, __file, __fileno) FROM ({sql}) LIMIT 0").types]
-    return _Source(sql, {}, names, types, encodings=encodings, detected=given is None, renamed=renamed)
+    sql, types, text = _typed_text(con, contract, names, sql, None, types)
+    return _Source(sql, {}, names, types, encodings=encodings, detected=given is None, text=text, renamed=renamed)
 
 
 def _ambiguous(contract: C.TableContract, where: str, ambiguous: dict[str, list[str]]) -> None:
@@ -502,18 +507,23 @@ def _open_source(con, contract: C.TableContract, source: str, encoding: str | No
         raise IngestError(f"{contract.name}: cannot read {source}: {exc}") from exc
 
 
-#: Currency signs dropped from a number written as text when the source says how its numbers are written.
-_CURRENCY = "[$¥￥€£円]"
+#: A currency sign before a number (after its sign) or after it, dropped when the source says how its numbers
+#: are written (``¥1,200``, ``-$5``, ``1,200円``).
+_CURRENCY_BEFORE = "^([+-]?)\\s*[$¥￥€£]\\s*"
+_CURRENCY_AFTER = "\\s*[$¥￥€£円]$"
 
 
 def _number_params(source: Source) -> dict:
-    """The query parameters of :func:`_typed`'s numbers as the source writes them (none for plain numbers)."""
+    """The query parameters of :func:`_typed`'s numbers as the source writes them (none for plain numbers):
+    a number grouped by ``thousands`` in threes, or plain with ``decimal`` as its point; nothing else."""
     if source.thousands is None and source.decimal is None:
         return {}
-    decimal = source.decimal or "."
-    grouped = "[+-]?[0-9]{1,3}(" + re.escape(source.thousands or "\x00") + "[0-9]{3})+(" + re.escape(decimal) + \
-        "[0-9]*)?"
-    return {"thousands": source.thousands or "", "decimal": decimal, "number_grouped": grouped}
+    decimal = re.escape(source.decimal or ".")
+    grouped = ("[+-]?[0-9]{1,3}(" + re.escape(source.thousands) + f"[0-9]{{3}})+({decimal}[0-9]*)?"
+               if source.thousands else "$^")
+    plain = f"[+-]?([0-9]+({decimal}[0-9]*)?|{decimal}[0-9]+)([eE][+-]?[0-9]+)?"
+    return {"thousands": source.thousands or "", "decimal": source.decimal or ".", "number_grouped": grouped,
+            "number_plain": plain}
 
 
 def _typed(col: C.Column, src_type: str, ref: str,
@@ -522,19 +532,25 @@ def _typed(col: C.Column, src_type: str, ref: str,
     it is not finite (``inf``, ``NaN``, ``infinity``: the typed value is then NULL). ``source``: how its
     timestamps and numbers are written as text, where not ISO 8601 or plain (see :mod:`~.sources`); its
     formats are the query's parameters (``$date_formats``, :func:`_number_params`), never part of its text."""
+    if src_type.upper() == "JSON":  # a JSON column of mixed values: each value's text, without JSON's quotes
+        ref, src_type = f"({ref} ->> '$')", "VARCHAR"
     text = f"NULLIF(trim(CAST({ref} AS VARCHAR)), '')"
     if col.dtype == C.STRING:
         return (f"lower({text})" if col.lower else text), None, None
     if src_type.upper() == "VARCHAR":
         value = f"TRY_CAST({text} AS {col.dtype})"
         if col.dtype == C.TIMESTAMP and source is not None and source.date_format:
-            value = f"coalesce(CAST(try_strptime({text}, $date_formats) AS TIMESTAMPTZ), {value})"
+            # one call per format, in order: DuckDB's list form carries a %z match's offset to later rows
+            tried = [f"CAST(try_strptime({text}, ($date_formats)[{i + 1}]) AS TIMESTAMPTZ)"
+                     for i in range(len(source.date_format))]
+            value = f"coalesce({', '.join(tried)}, {value})"
         if col.dtype == C.DOUBLE and source is not None and _number_params(source):
-            bare = f"trim(regexp_replace({text}, '{_CURRENCY}', '', 'g'))"
+            bare = f"regexp_replace(regexp_replace({text}, '{_CURRENCY_BEFORE}', '\\1'), '{_CURRENCY_AFTER}', '')"
             value = (f"TRY_CAST(CASE WHEN regexp_full_match({bare}, $number_grouped) "
                      f"THEN replace(replace({bare}, $thousands, ''), $decimal, '.') "
-                     f"WHEN $thousands <> '' AND contains({bare}, $thousands) THEN NULL "  # 1,2 or 12,00
-                     f"ELSE replace({bare}, $decimal, '.') END AS DOUBLE)")
+                     f"WHEN regexp_full_match({bare}, $number_plain) THEN replace({bare}, $decimal, '.') "
+                     f"WHEN lower({bare}) IN ('inf', '+inf', '-inf', 'infinity', '+infinity', '-infinity', 'nan') "
+                     f"THEN {bare} END AS DOUBLE)")
         unparseable = f"({text} IS NOT NULL AND {value} IS NULL)"
         if col.dtype == C.TIMESTAMP:  # DuckDB reads 'epoch' as 1970-01-01: a date has digits
             unparseable = (f"({unparseable} OR ({value} IS NOT NULL AND isfinite({value}) "
@@ -550,8 +566,10 @@ def _typed(col: C.Column, src_type: str, ref: str,
     return f"CASE WHEN isfinite({value}) THEN {value} END", unparseable, infinite
 
 
-def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, source: Source | None = None) -> str:
-    """The annotated-rows query: raw columns ``__raw<j>``, typed contract columns, ``__reason``."""
+def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, source: Source | None = None,
+               held: bool = False) -> str:
+    """The annotated-rows query: raw columns ``__raw<j>``, typed contract columns, ``__reason``. ``held``: some
+    accounts were quarantined in accounts (the temporary table ``__held``, see :func:`_accepted_accounts`)."""
     position = {n: j for j, n in enumerate(src.names)}
     raw_sel = [f"__raw{j}" for j in range(len(src.names))] + [f"__txt{j}" for j in src.text]
     typed_sel, reasons = [], []
@@ -584,7 +602,12 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
         if set(check.needs) <= present:
             reasons.append((check.reason, f"({check.sql})"))
     if contract.account_fk and has_accounts:
-        reasons.append((C.UNKNOWN_ACCOUNT, '"account_id" NOT IN (SELECT account_id FROM __accounts)'))
+        known = '"account_id" NOT IN (SELECT account_id FROM __accounts)'
+        if held:  # accounts whose row in accounts was quarantined: said apart from ids no file knows
+            reasons.append((C.UNKNOWN_ACCOUNT, f'({known} AND "account_id" NOT IN (SELECT account_id FROM __held))'))
+            reasons.append((C.ACCOUNT_QUARANTINED, '"account_id" IN (SELECT account_id FROM __held)'))
+        else:
+            reasons.append((C.UNKNOWN_ACCOUNT, known))
     cases = ", ".join(f"CASE WHEN {cond} THEN {_literal(reason)} END" for reason, cond in reasons) or "NULL"
     base = f"SELECT {', '.join(raw_sel + typed_sel)}, __row, __file, __fileno FROM ({src.sql})"
     checked = f"SELECT *, NULLIF(concat_ws('; ', {cases}), '') AS __r0 FROM ({base})"
@@ -599,7 +622,8 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
 
 
 def _params(sql: str, values: dict) -> dict:
-    return {k: values[k] for k in set(_PARAM.findall(sql)) if k in values}
+    bare = _QUOTED.sub("", sql)  # a column named note$date_formats is not a parameter
+    return {k: values[k] for k in set(_PARAM.findall(bare)) if k in values}
 
 
 def _quarantine_names(names: list[str]) -> list[str]:
@@ -641,7 +665,8 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
             f"{contract.name}: {where} is missing required column(s) {', '.join(repr(m) for m in missing)} "
             f"(found: {', '.join(as_read)})"
         )
-    annotated = _table_sql(contract, src, has_accounts, source)
+    held = has_accounts and contract.account_fk and con.execute("SELECT count(*) FROM __held").fetchall()[0][0] > 0
+    annotated = _table_sql(contract, src, has_accounts, source, held)
     values = {**values, **src.params, "date_formats": list(source.date_format), **_number_params(source)}
     extras = [j for j, n in enumerate(src.names) if n not in contract.column_names]
     rows = f"({annotated})"
@@ -686,6 +711,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
                     f"WHERE __reason IS NULL ORDER BY {order})")
     q_names = _quarantine_names(as_read)
     data_cols = [f"CAST(__{'txt' if j in src.text else 'raw'}{j} AS VARCHAR) AS {_ident(n)}"
+                 if src.types[j].upper() != "JSON" else f"(__raw{j} ->> '$') AS {_ident(n)}"  # without JSON's quotes
                  for j, n in enumerate(q_names)]
     q_sql = ("SELECT __file AS source_file, __row AS source_row, CAST(NULL AS BIGINT) AS source_line, "
              f"__reason AS reason, CAST(NULL AS VARCHAR) AS raw_line, {', '.join(data_cols)} "
@@ -881,7 +907,7 @@ def ingest(
                                                  has_accounts="accounts" in results, work=work,
                                                  final_dir=processed_dir)
                     if name == "accounts":
-                        _accepted_accounts(con, staging)
+                        _accepted_accounts(con, staging, results[name])
                     continue
                 path = src.path or find_source(raw_dir, name)
                 if path is None:
@@ -895,7 +921,7 @@ def ingest(
                 results[name] = ingest_table(con, contract, here, staging, values,
                                              has_accounts="accounts" in results, work=work, final_dir=processed_dir)
                 if name == "accounts":
-                    _accepted_accounts(con, staging)
+                    _accepted_accounts(con, staging, results[name])
         finally:
             con.close()
         if tables is not None:
@@ -918,11 +944,23 @@ def ingest(
     return report
 
 
-def _accepted_accounts(con, staging: Path) -> None:
-    """The accepted account ids, for the other tables' ``unknown account_id`` check."""
+def _accepted_accounts(con, staging: Path, accounts: TableResult) -> None:
+    """The accepted account ids, for the other tables' ``unknown account_id`` check, and the ids of accounts
+    whose every row was quarantined (``__held``: their rows elsewhere are quarantined for that reason)."""
     con.execute("CREATE OR REPLACE TEMP TABLE __accounts AS SELECT account_id, "
                 "(row_number() OVER (ORDER BY account_id))::BIGINT AS __rank FROM "
                 "(SELECT DISTINCT account_id FROM read_parquet($p))", {"p": str(staging / "accounts.parquet")})
+    # the quarantine keeps the id as the file wrote it, under the file's name for the column
+    as_read = next((n for n, c in accounts.renamed_columns.items() if c == "account_id"), "account_id")
+    shown = _quarantine_names([as_read])[0]
+    q = staging / "quarantine" / "accounts.parquet"
+    columns = pq.read_schema(q).names
+    if shown not in columns:  # lines that are not rows only: no id column in the quarantine
+        con.execute("CREATE OR REPLACE TEMP TABLE __held (account_id VARCHAR)")
+        return
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __held AS SELECT DISTINCT NULLIF(trim({_ident(shown)}), '') AS "
+                f"account_id FROM read_parquet($q) WHERE NULLIF(trim({_ident(shown)}), '') IS NOT NULL AND "
+                f"NULLIF(trim({_ident(shown)}), '') NOT IN (SELECT account_id FROM __accounts)", {"q": str(q)})
 
 
 def load(table: str, processed_dir: str | Path = config.PROCESSED_DIR, quarantine: bool = False) -> pd.DataFrame:
