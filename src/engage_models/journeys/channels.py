@@ -131,17 +131,18 @@ def device_mix(processed: str | Path, since, until) -> pd.DataFrame:
     Empty when no event of the window records a device (no column, a column ingest wrote all missing, or only
     missing values in the window): a single row "unknown 100%" would be true and say nothing."""
     path = Path(processed) / "events.parquet"
+    cols = ["device", "events", "share", "accounts"]
     if not path.exists() or not _recorded(path, "device"):
-        return pd.DataFrame(columns=["device", "events", "share", "accounts"])
+        return pd.DataFrame(columns=cols)
     with duckdb.connect() as con:
         df = con.execute("SELECT coalesce(CAST(device AS VARCHAR), $u) AS device, count(*) AS events, "
                          "count(DISTINCT account_id) AS accounts FROM read_parquet($p) "
                          "WHERE timestamp >= $s AND timestamp < $e GROUP BY 1 ORDER BY 2 DESC, 1",
                          {"p": parquet_source(path), "s": to_utc(since), "e": to_utc(until), "u": UNKNOWN}).df()
     if not (df["device"] != UNKNOWN).any():
-        return pd.DataFrame(columns=["device", "events", "share", "accounts"])
+        return pd.DataFrame(columns=cols)
     df["share"] = df["events"] / df["events"].sum()
-    return df[["device", "events", "share", "accounts"]]
+    return df[cols]
 
 
 def events_by_device(processed: str | Path, since, until) -> pd.DataFrame:
