@@ -61,3 +61,18 @@ def test_engagement_report_end_to_end(report_data, tmp_path, lang):
     else:
         assert "Cohort retention" in html and "95% CI" in html
         assert "active users / seats (28 days)" in html  # a metric name from the registry
+
+
+def test_a_metric_no_account_has_is_said_in_its_panel_not_a_crash():
+    """seats unknown for every account (no seats in subscriptions, no users table): the grid still draws, and
+    that panel says there is no value (the boxplot raised on an all-empty column and took report 02 down)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    panel = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "as_of": pd.Timestamp("2025-03-01", tz="UTC"),
+                          "segment": ["SMB", "SMB", "Mid"], "seats": [None, None, None],
+                          "logins_28d": [3, 5, 8]})
+    fig = engagement.plot_metric_grid(panel, ["seats", "logins_28d"], lang="ja")
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert texts == ["値のあるアカウントがありません"]
+    assert len(fig.axes[1].patches) + len(fig.axes[1].artists) > 0 or fig.axes[1].lines  # logins drawn

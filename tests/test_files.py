@@ -213,6 +213,7 @@ def test_dates_written_as_a_spreadsheet_writes_them_are_read_with_the_format_giv
     (" ", ",", ["1 200", "1 200,5", "12,5"], [1200, 1200.5, 12.5]),
     (None, ",", ["12,5", "1200", ",5"], [12.5, 1200, 0.5]),
     ("'", None, ["1'200'000.5"], [1200000.5]),
+    (",", None, ["\\12,330", "\\5"], [12330, 5]),  # ¥ as Shift_JIS writes it: the byte of a backslash
 ])
 def test_numbers_written_with_separators_are_read_as_the_source_says(tmp_path, caplog, thousands, decimal, written,
                                                                      want):

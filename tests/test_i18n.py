@@ -34,3 +34,18 @@ def test_labels_numbers_and_dates_in_both_languages():
     assert i18n.fmt_money(-1234.5, "en") == "-$1,234"
     with pytest.raises(ValueError, match="lang"):
         i18n.t("promoters", "fr")
+
+
+def test_every_stage_and_run_parameter_has_words_in_both_languages():
+    """The index page names stages and run parameters by these keys; a missing one showed the key itself
+    (stage.personas, run.param.engine)."""
+    import dataclasses
+
+    from engage_models._core.i18n import catalogue
+    from engage_models.pipeline import STAGE_NAMES
+    from engage_models.reports.runner import RunParameters
+
+    keys = [f"stage.{s}" for s in STAGE_NAMES]
+    keys += [f"run.param.{f.name}" for f in dataclasses.fields(RunParameters)] + ["run.param.notebooks"]
+    missing = [k for k in keys if set(catalogue().get(k, {})) < {"en", "ja"}]
+    assert not missing, missing

@@ -129,6 +129,26 @@ def test_window_edges_and_hand_computed_metrics(hand):
     assert a2["active_user_ratio_28d"] == pytest.approx(1 / 20)
 
 
+def test_seats_are_found_under_another_case_or_counted_from_users(tmp_path):
+    """A subscriptions export with Seats (not seats) still gives seats; one without seats counts the account's
+    users (the months' empty seats used to win over the users' count)."""
+    _write_raw(tmp_path / "raw")
+    subs = pd.read_csv(tmp_path / "raw" / "subscriptions.csv")
+    subs.rename(columns={"seats": "Seats"}).to_csv(tmp_path / "raw" / "subscriptions.csv", index=False)
+    report = ingest(tmp_path / "raw", tmp_path / "p1")
+    assert report.tables["subscriptions"].renamed_columns == {"Seats": "seats"}
+    panel = build_panel(tmp_path / "p1", ["2025-03-01"], until=UNTIL)
+    assert _row(panel, "A1")["seats"] == 6
+    subs.drop(columns="seats").to_csv(tmp_path / "raw" / "subscriptions.csv", index=False)
+    pd.DataFrame({"user_id": ["u1", "u2", "u3", "u4"], "account_id": ["A1", "A1", "A1", "A2"],
+                  "role": "member", "created_at": ["2024-12-01", "2024-12-01", "2025-03-05", "2024-12-01"]}
+                 ).to_csv(tmp_path / "raw" / "users.csv", index=False)
+    ingest(tmp_path / "raw", tmp_path / "p2")
+    panel = build_panel(tmp_path / "p2", ["2025-03-01"], until=UNTIL)
+    assert _row(panel, "A1")["seats"] == 2 and _row(panel, "A2")["seats"] == 1  # u3 joins after as_of
+    assert _row(panel, "A1")["mrr"] == 150.0  # the months still give the MRR
+
+
 def test_an_account_without_any_activity_has_zeros_not_gaps(hand):
     a3 = _row(hand, "A3")
     for col in ("logins_28d", "active_users_90d", "features_used_28d", "tickets_28d", "exports_90d",

@@ -408,3 +408,41 @@ def test_a_report_executes_as_soon_as_the_stages_it_reads_are_done(small_world, 
         assert "stages seen:" in html and fmt_date(REPORT_RUN_DATE, "en") in html  # the title line, at the end
     record = json.loads((day / "run.json").read_text(encoding="utf-8"))
     assert [s["name"] for s in record["stages"]] == ["ingest", "quality", "panel", "kpis"]
+
+
+def test_a_world_whose_every_row_is_quarantined_gets_a_data_quality_report_that_says_why(tmp_path):
+    """Dates a spreadsheet wrote (1/5/2024) without a date_format: every account is quarantined and every event
+    with it. The run says that (not "the events table is empty") and report 01 renders, saying it."""
+    from test_ingest import _tables, _write
+
+    t = _tables()
+    for row in t["accounts"]:
+        row["start_date"] = "1/5/2024"
+    _write(tmp_path / "data" / "raw", t)
+    out = tmp_path / "reports"
+    run(data_dir=tmp_path / "data", out_dir=out, only=["01"], run_date="2026-01-01", progress=lambda m: None)
+    html = (out / "latest" / "01_data_quality.html").read_text(encoding="utf-8")
+    assert "Traceback" not in html and "KeyError" not in html
+    assert "no event was kept, accounts: all 2 rows quarantined (unparseable start_date: 2), events: all 3 rows" in html
+    assert "sources.yaml can say how dates and numbers are written" in html
+
+
+def test_a_failed_notebooks_traceback_is_published_without_the_machines_paths(tmp_path):
+    """The executed notebook of a failed report is published (executed/) for analysts: its traceback, which
+    runs through the package's files, names no folder of this machine."""
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_ok.ipynb", "print('first is fine')")
+    _notebook(nbs / "02_broken.ipynb", "from engage_models.reports.runner import parse_run_date\n"
+                                       "parse_run_date('not a date')")
+    out = tmp_path / "reports"
+    (tmp_path / "data").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "run", "--data-dir", str(tmp_path / "data"),
+                           "--out", str(out), "--notebooks-dir", str(nbs), "--no-demo", "--kernel", "python3",
+                           "--run-date", "2025-07-02"], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stderr
+    executed = (out / "2025-07-02" / "executed" / "02_broken.ipynb").read_text(encoding="utf-8")
+    assert "parse_run_date" in executed and "_core/time.py" in executed  # the traceback is there ...
+    published = [p.read_text(encoding="utf-8", errors="replace") for p in out.rglob("*") if p.is_file()]
+    for path in {str(ROOT), sys.prefix, str(Path.home()), str(tmp_path)}:
+        assert not any(path in text for text in published), path  # ... without this machine's folders

@@ -343,9 +343,12 @@ class PanelBuilder:
             join = f"JOIN daymap w ON {day('s.' + M.WINDOW_SOURCES[source])} = w.d"
             eng.create(f"w_{source}", self._window_sql(source, join, ms))
             parts[f"w_{source}"] = list(ms)
-        for source, sql in self._point_sql().items():
+        points = self._point_sql()
+        for source, sql in points.items():
             eng.create(f"p_{source}", sql)
             parts[f"p_{source}"] = [c for c in eng.columns(f"p_{source}") if c not in ("account_id", "as_of")]
+        if "users" in points and "subscriptions" in points:  # seats counted from users: not the months' NULL
+            parts["p_subscriptions"] = [c for c in parts["p_subscriptions"] if c != "seats"]
         if ranges:
             # last active day before as_of: running max over buckets (all start before as_of) and spine rows,
             # ordered so that a bucket starting on as_of comes after the spine row of as_of

@@ -250,17 +250,18 @@ class _Source:
 def read_as(contract: C.TableContract, names: list[str]) -> tuple[dict[int, str], dict[str, list[str]]]:
     """Source columns read as a contract column spelled otherwise, by position, and the ambiguous cases.
 
-    A contract column absent under its own name is read from the one source column equal to it but for case
-    and surrounding spaces (``CSAT``, ``Account_ID``, a warehouse's ``ACCOUNT_ID``). Where several are (``CSAT``
-    and ``Csat``, no ``csat``), none is chosen: the second mapping lists them, by contract column. DuckDB
-    numbers a name repeated but for case in a Parquet or JSON file (``Device`` and ``device`` are read as
-    ``Device`` and ``device_1``), so a ``device_<n>`` beside a ``Device`` makes ``device`` ambiguous too.
+    A contract column (or a known extra one: ``contract.known``) absent under its own name is read from the one
+    source column equal to it but for case and surrounding spaces (``CSAT``, ``Account_ID``, a warehouse's
+    ``ACCOUNT_ID``). Where several are (``CSAT`` and ``Csat``, no ``csat``), none is chosen: the second mapping
+    lists them, by contract column. DuckDB numbers a name repeated but for case in a Parquet or JSON file
+    (``Device`` and ``device`` are read as ``Device`` and ``device_1``), so a ``device_<n>`` beside a ``Device``
+    makes ``device`` ambiguous too.
     """
     exact = set(names)
-    taken = set(contract.column_names)
+    taken = set(contract.column_names) | set(contract.known)
     found: dict[int, str] = {}
     ambiguous: dict[str, list[str]] = {}
-    for col in contract.column_names:
+    for col in (*contract.column_names, *contract.known):
         if col in exact:
             continue
         hits = [j for j, n in enumerate(names) if n not in taken and n.strip().lower() == col.lower()]
@@ -273,10 +274,12 @@ def read_as(contract: C.TableContract, names: list[str]) -> tuple[dict[int, str]
 
 
 def _extras(contract: C.TableContract, names: list[str]) -> list[int]:
-    """Positions of the source columns that no contract column reads (see :func:`read_as`)."""
+    """Positions of the source columns that no contract column reads (see :func:`read_as`): a known extra
+    column found under another case is one of them."""
     found, ambiguous = read_as(contract, names)
     unsure = {n for ns in ambiguous.values() for n in ns}
-    return [j for j, n in enumerate(names) if n not in contract.column_names and j not in found and n not in unsure]
+    ours = {j for j, c in found.items() if c in contract.column_names}
+    return [j for j, n in enumerate(names) if n not in contract.column_names and j not in ours and n not in unsure]
 
 
 def _positional(names: list[str]) -> str:
@@ -508,8 +511,9 @@ def _open_source(con, contract: C.TableContract, source: str, encoding: str | No
 
 
 #: A currency sign before a number (after its sign) or after it, dropped when the source says how its numbers
-#: are written (``¥1,200``, ``-$5``, ``1,200円``).
-_CURRENCY_BEFORE = "^([+-]?)\\s*[$¥￥€£]\\s*"
+#: are written (``¥1,200``, ``-$5``, ``1,200円``). A backslash is a yen sign too: Shift_JIS (CP932) writes ¥ as
+#: the byte 0x5C, which decodes as ``\``.
+_CURRENCY_BEFORE = "^([+-]?)\\s*[$¥￥€£\\\\]\\s*"
 _CURRENCY_AFTER = "\\s*[$¥￥€£円]$"
 
 
@@ -776,14 +780,18 @@ def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: lis
         example = f", such as {rows[0][0]!r}" if rows else ""
         if col.dtype == C.TIMESTAMP:
             what, given = "a date", f" (date_format {list(source.date_format)} given)" if source.date_format else ""
-            todo = "give its format as date_format in sources.yaml (e.g. '%m/%d/%Y %H:%M')"
+            todo = ("if that is how dates are written there, add its format to date_format" if given else
+                    "if that is how dates are written there, give its format as date_format in sources.yaml: one "
+                    "strptime format or a list tried in order, e.g. ['%m/%d/%Y %H:%M', '%m/%d/%Y']")
         else:
             what = "a number"
             given = (f" (thousands {source.thousands!r}, decimal {source.decimal or '.'!r} given)"
                      if source.thousands or source.decimal else "")
-            todo = "say so with thousands (and decimal) in sources.yaml (e.g. thousands: ',' for 1,200)"
-        log.warning("%s: %d row(s) of %s hold a value of %s that is not %s%s%s; if that is how they are written "
-                    "there, %s", contract.name, n, where, col.name, what, example, given, todo)
+            todo = ("the value itself is not a number as they are written there" if given else
+                    "if that is how numbers are written there, say so with thousands (and decimal) in sources.yaml, "
+                    "e.g. thousands: ',' for 1,200 or ¥1,200")
+        log.warning("%s: %d row(s) of %s hold a value of %s that is not %s%s%s; %s", contract.name, n, where,
+                    col.name, what, example, given, todo)
 
 
 # ------------------------------------------------------------------------------------------ all or nothing

@@ -72,6 +72,12 @@ def plot_by_segment(panel: pd.DataFrame, metric: str, by: str = "segment", ax=No
     m = M.get(metric)
     order = list(order) if order is not None else sorted(now[by].dropna().unique())
     values = now[metric].astype(float)
+    if values.isna().all():  # a metric its source does not give (no seats known): said, not drawn
+        ax.text(0.5, 0.5, t("plot.no_value", lang), ha="center", va="center", transform=ax.transAxes, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(m.label(lang), fontsize=9)
+        return ax
     log = m.skewed and (values > 0).any()
     if log:
         values = np.log10(values + 1)

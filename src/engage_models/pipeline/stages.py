@@ -139,6 +139,22 @@ def database_fingerprints(raw: Path) -> dict[str, dict]:
     return {table: db_fingerprint(db, table=table) for table, db in database_tables(raw).items()}
 
 
+def _nothing_kept(report) -> str | None:
+    """Why no event is left when events were read: the tables whose every row was quarantined, with their
+    main reasons (every account quarantined takes every event with it)."""
+    empty = [r for r in report.tables.values() if r.rows_read and not r.rows_kept]
+    events = report.tables.get("events")
+    if not empty or events is None or events.rows_kept:
+        return None
+
+    def why(r) -> str:
+        top = sorted(r.by_reason.items(), key=lambda kv: -kv[1])[:2]
+        return f"{r.table}: all {r.rows_read:,} rows quarantined ({'; '.join(f'{k}: {n:,}' for k, n in top)})"
+
+    return ("no event was kept, " + ", ".join(why(r) for r in empty) + ": the quarantined rows and ingest's "
+            "warnings say why, and sources.yaml can say how dates and numbers are written")
+
+
 def ingest(ctx: Context) -> None:
     """Validate the raw tables into ``processed/`` (see :func:`engage_models.ingest.ingest`)."""
     from ..ingest import ingest as run_ingest
@@ -154,7 +170,12 @@ def ingest(ctx: Context) -> None:
             if table.get(key):
                 table[key] = _relative(table[key], folder)
     write_json(path, data)
-    ctx.out.json("dates", data_dates(c.paths.processed, c.as_of))
+    try:
+        dates = data_dates(c.paths.processed, c.as_of)
+    except InsufficientData:
+        raise InsufficientData(_nothing_kept(report) or "the events table is empty: there is no activity to "
+                               "measure") from None
+    ctx.out.json("dates", dates)
     ctx.out.json("processed", fingerprint(c.paths.processed, "*.parquet"))
 
 

@@ -617,16 +617,21 @@ def _execute(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int
         shutil.copyfile(kept, executed)
         os.utime(kept)  # the newest by use is kept longest
         return time.perf_counter() - t0, True
+    def strip() -> None:  # a failed cell's traceback names the package's files: published all the same
+        if paths and executed.is_file():
+            executed.write_text(strip_machine_paths(executed.read_text(encoding="utf-8"), paths), encoding="utf-8")
+
     try:
         pm.execute_notebook(str(nb), str(executed), parameters=nb_params, kernel_name=kernel, progress_bar=False,
                             log_output=False, execution_timeout=timeout)
     except pm.PapermillExecutionError as exc:
+        strip()
         raise NotebookFailed(nb.name, _source_cell(executed, exc.cell_index), exc.ename, exc.evalue,
                              exc.source) from exc
     except Exception as exc:  # kernel died, timeout, bad notebook: still name the notebook
+        strip()
         raise NotebookFailed(nb.name, None, type(exc).__name__, str(exc)) from exc
-    if paths:
-        executed.write_text(strip_machine_paths(executed.read_text(encoding="utf-8"), paths), encoding="utf-8")
+    strip()
     if cache is not None:
         _keep_render(*cache, nb, executed)
     return time.perf_counter() - t0, False
