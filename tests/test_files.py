@@ -271,6 +271,20 @@ def test_json_dates_and_numbers_are_read_by_the_sources_formats_not_guessed(tmp_
     assert pq.read_schema(tmp_path / "formatted" / "accounts.parquet").field("signed").type == pa.date32()
 
 
+def test_no_format_advice_for_values_no_format_would_read(tmp_path, caplog):
+    """'n/a' for a number and 2025-02-30 (ISO, but no such day) are quarantined as unparseable without advice to
+    give a format: only a value a format could read is shown as the example."""
+    t = _tables()
+    t["accounts"][1]["mrr"] = "n/a"
+    t["tickets"] = [{**t["tickets"][0], "ticket_id": "T1", "opened_at": "2025-02-30T10:00:00Z"},
+                    {**t["tickets"][0], "ticket_id": "T2", "opened_at": "1/5/2025"}]
+    with caplog.at_level("WARNING", logger="engage_models.ingest.validate"):
+        report = _ingest(_write(tmp_path / "raw", t), tmp_path / "p")
+    assert report.tables["accounts"].by_reason == {C.unparseable("mrr"): 1}
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "opened_at that is not a date, such as '1/5/2025'" in warned[0], warned
+
+
 @pytest.mark.parametrize("entry, message", [
     ({"thousands": "x"}, "thousands is one of"),
     ({"decimal": ";"}, "decimal is '.' or ','"),

@@ -773,11 +773,15 @@ def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: lis
         n = by_reason.get(C.unparseable(col.name), 0)
         if col.dtype not in (C.TIMESTAMP, C.DOUBLE) or not n or col.name not in names:
             continue
-        shown = q_names[names.index(col.name)]
-        rows = con.execute(f"SELECT {_ident(shown)} FROM read_parquet($q) WHERE list_contains(string_split(reason, "
-                           f"'; '), $r) AND {_ident(shown)} IS NOT NULL LIMIT 1",
+        shown = _ident(q_names[names.index(col.name)])
+        # a value a format could read: it has digits, and a date is not an ISO one gone wrong (2025-02-30)
+        iso = f" AND NOT regexp_matches({shown}, '^\\s*[0-9]{{4}}[-/][0-9]{{1,2}}[-/][0-9]{{1,2}}')"
+        rows = con.execute(f"SELECT {shown} FROM read_parquet($q) WHERE list_contains(string_split(reason, '; '), $r) "
+                           f"AND regexp_matches({shown}, '[0-9]'){iso if col.dtype == C.TIMESTAMP else ''} LIMIT 1",
                            {"q": str(qout), "r": C.unparseable(col.name)}).fetchall()
-        example = f", such as {rows[0][0]!r}" if rows else ""
+        if not rows:  # nothing a format would read: the quarantine's reasons say the rest
+            continue
+        example = f", such as {rows[0][0]!r}"
         if col.dtype == C.TIMESTAMP:
             what, given = "a date", f" (date_format {list(source.date_format)} given)" if source.date_format else ""
             todo = ("if that is how dates are written there, add its format to date_format" if given else
@@ -966,9 +970,9 @@ def _accepted_accounts(con, staging: Path, accounts: TableResult) -> None:
     if shown not in columns:  # lines that are not rows only: no id column in the quarantine
         con.execute("CREATE OR REPLACE TEMP TABLE __held (account_id VARCHAR)")
         return
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __held AS SELECT DISTINCT NULLIF(trim({_ident(shown)}), '') AS "
-                f"account_id FROM read_parquet($q) WHERE NULLIF(trim({_ident(shown)}), '') IS NOT NULL AND "
-                f"NULLIF(trim({_ident(shown)}), '') NOT IN (SELECT account_id FROM __accounts)", {"q": str(q)})
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __held AS SELECT DISTINCT account_id FROM (SELECT "
+                f"NULLIF(trim({_ident(shown)}), '') AS account_id FROM read_parquet($q)) WHERE account_id IS NOT NULL "
+                "AND account_id NOT IN (SELECT account_id FROM __accounts)", {"q": str(q)})
 
 
 def load(table: str, processed_dir: str | Path = config.PROCESSED_DIR, quarantine: bool = False) -> pd.DataFrame:
