@@ -281,8 +281,12 @@ def test_no_format_advice_for_values_no_format_would_read(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="engage_models.ingest.validate"):
         report = _ingest(_write(tmp_path / "raw", t), tmp_path / "p")
     assert report.tables["accounts"].by_reason == {C.unparseable("mrr"): 1}
-    warned = [r.getMessage() for r in caplog.records]
+    warned = [r.getMessage() for r in caplog.records if "not a date" in r.getMessage() or "not a number" in
+              r.getMessage()]
     assert len(warned) == 1 and "opened_at that is not a date, such as '1/5/2025'" in warned[0], warned
+    # a table that lost every row says so where it happens (its metrics would read zero)
+    assert any(r.getMessage().startswith("tickets: every one of the 2 rows read from ") and
+               "(unparseable opened_at: 2)" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("entry, message", [

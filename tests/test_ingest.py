@@ -118,7 +118,8 @@ def test_report_counts_add_up_and_are_saved(tmp_path):
 def test_missing_required_file_names_table_and_folder(tmp_path):
     t = _tables()
     del t["events"]
-    with pytest.raises(IngestError, match=r"events: no file for this required table in .*raw"):
+    with pytest.raises(IngestError, match=r"events: no file for this required table in .*raw.*named in "
+                                          r"sources\.yaml: tables: \{events: \{path: \.\.\.\}\}"):
         _run(tmp_path, t)
 
 

@@ -761,6 +761,10 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
                          {**src.renamed, **{as_read[j]: col for j, col in sorted(found.items())}})
     log.info("%s: read %d, kept %d, quarantined %d (%s)", contract.name, result.rows_read, kept, quarantined,
              encoding or ("database" if source.database is not None else "parquet"))
+    if quarantined and not kept:  # every metric of this table will read zero or nothing: said where it starts
+        top = "; ".join(f"{r}: {n:,}" for r, n in sorted(by_reason.items(), key=lambda kv: -kv[1])[:3])
+        log.warning("%s: every one of the %d rows read from %s was quarantined (%s)", contract.name, quarantined,
+                    where, top)
     return result
 
 
@@ -926,7 +930,8 @@ def ingest(
                     if contract.required:
                         looked = ", ".join(f"{name}{s}" for s in SUFFIXES)
                         raise IngestError(f"{name}: no file for this required table in {raw_dir} (looked for "
-                                          f"{looked}, or a folder {name}/ of parts)")
+                                          f"{looked}, or a folder {name}/ of parts; a file named otherwise is "
+                                          f"named in sources.yaml: tables: {{{name}: {{path: ...}}}})")
                     missing_optional.append(name)
                     continue
                 here = Source(str(path), src.encoding, **src.formats)
