@@ -511,10 +511,12 @@ def _open_source(con, contract: C.TableContract, source: str, encoding: str | No
 
 
 #: A currency sign before a number (after its sign) or after it, dropped when the source says how its numbers
-#: are written (``¥1,200``, ``-$5``, ``1,200円``). A backslash is a yen sign too: Shift_JIS (CP932) writes ¥ as
-#: the byte 0x5C, which decodes as ``\``.
-_CURRENCY_BEFORE = "^([+-]?)\\s*[$¥￥€£\\\\]\\s*"
-_CURRENCY_AFTER = "\\s*[$¥￥€£円]$"
+#: are written (yen, fullwidth yen, dollar, euro, pound before; any of them or the kanji for yen after). A
+#: backslash is a yen sign too: Shift_JIS (CP932) writes the yen sign as the byte 0x5C, which decodes as ``\``.
+#: The signs are symbols a value may carry, not report text (that lives in the catalogue): named by code point.
+_SIGNS = "$" + "".join(map(chr, (0xA5, 0xFFE5, 0x20AC, 0xA3)))
+_CURRENCY_BEFORE = f"^([+-]?)\\s*[{_SIGNS}\\\\]\\s*"
+_CURRENCY_AFTER = f"\\s*[{_SIGNS}{chr(0x5186)}]$"
 
 
 def _number_params(source: Source) -> dict:
