@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -71,11 +71,6 @@ class Source:
     date_format: tuple[str, ...] = ()
     thousands: str | None = None
     decimal: str | None = None
-
-    @property
-    def formats(self) -> dict:
-        """The entry's formats (date_format, thousands, decimal), to copy into another Source."""
-        return {"date_format": self.date_format, "thousands": self.thousands, "decimal": self.decimal}
 
 
 def check_encoding(encoding: str, where: str) -> str:
@@ -236,7 +231,7 @@ def resolve_sources(raw_dir: Path, sources, encodings: Mapping[str, str] | None)
         old = resolved.get(table, Source())
         if old.database is not None:
             raise ConfigError(f"an encoding is given for {table!r}, which is read from a database")
-        resolved[table] = Source(path=old.path, encoding=enc, **old.formats)
+        resolved[table] = replace(old, encoding=enc)
     return resolved
 
 

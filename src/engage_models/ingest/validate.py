@@ -47,7 +47,7 @@ import re
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -936,7 +936,7 @@ def ingest(
                                           f"named in sources.yaml: tables: {{{name}: {{path: ...}}}})")
                     missing_optional.append(name)
                     continue
-                here = Source(str(path), src.encoding, **src.formats)
+                here = replace(src, path=str(path))
                 results[name] = ingest_table(con, contract, here, staging, values,
                                              has_accounts="accounts" in results, work=work, final_dir=processed_dir)
                 if name == "accounts":
