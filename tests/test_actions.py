@@ -363,3 +363,53 @@ def test_views_and_plots_in_japanese(japanese_figures):
     for fig in map(plt.figure, plt.get_fignums()):
         fig.canvas.draw()  # a glyph missing from the fonts would warn here (the fixture fails the test)
     plt.close("all")
+
+
+def test_amounts_in_rules_and_reasons_are_in_the_runs_currency():
+    """A company whose MRR is in yen reads its playbook's thresholds and its action list's reasons in yen (report
+    06 and the action list printed the bundled playbook's amounts as dollars whatever --currency said)."""
+    assert A.describe_touch_models(lang="en", currency="JPY")["condition"].iloc[0] == "MRR ≥ ¥2,000"
+    assert A.describe_touch_models(lang="ja", currency="JPY")["condition"].iloc[0].endswith("2,000円")
+    assert "$" not in A.describe_rules(lang="en", currency="JPY")
+    assert A.format_value("mrr", 1200.0, "en", "EUR") == "€1,200"
+    for lang in ("en", "ja"):
+        plan = A.action_list(_scored_two_dates(), lang=lang, holdout_seed=3, currency="JPY")
+        rules = plan.attrs["holdout"]["must_act"][lang]
+        assert any("2,000" in r for r in rules) and not any("$" in r for r in rules)
+        assert not plan["reason"].str.contains("$", regex=False).any()
+    usd = A.action_list(_scored_two_dates(), holdout_seed=3)
+    assert any("$2,000" in r for r in usd.attrs["holdout"]["must_act"]["en"])  # the default is unchanged
+
+
+def test_the_playbook_command_prints_amounts_in_the_currency_asked(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "playbook", "--currency", "jpy"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "MRR ≥ ¥2,000" in proc.stdout and "$" not in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", "engage_models", "playbook", "--currency", "XYZ"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown currency 'XYZ'" in bad.stderr
+
+
+def test_the_playbook_command_checks_a_file_and_shows_the_default(tmp_path):
+    """`engage playbook` (the README's way to check an edited playbook) runs: it imported a module that no
+    longer existed."""
+    import subprocess
+    import sys
+
+    shown = subprocess.run([sys.executable, "-m", "engage_models", "playbook", "--show-default"],
+                           capture_output=True, text=True)
+    assert shown.returncode == 0 and "touch_models:" in shown.stdout
+    mine = tmp_path / "my_playbook.yaml"
+    mine.write_text(shown.stdout, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "playbook", str(mine), "--lang", "ja"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "my_playbook.yaml: OK" in proc.stderr and "ハイタッチ" in proc.stdout
+    mine.write_text(shown.stdout.replace("owner: csm", "owner: nobody", 1), encoding="utf-8")
+    bad = subprocess.run([sys.executable, "-m", "engage_models", "playbook", str(mine)], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "nobody" in bad.stderr

@@ -152,7 +152,7 @@ def test_reasons_are_written_in_every_language(tmp_path):
         "ja": "適合日に契約期間90日以上の顧客が12社しかありません（ペルソナには30社必要）"}
     assert texts["c"]["ja"] == "最初の価値（first_export）：データ中で到達した顧客がいません"
     assert texts["c"]["en"] == "first value (first_export): no account reached it in the data"
-    assert texts["d"] == {"en": "a library said no", "ja": t("pj.why.other", "ja", reason="a library said no")}
+    assert texts["d"] == {"en": "a library said no", "ja": t("reason.other", "ja", reason="a library said no")}
     assert {s.section: s.reason for s in out.skipped}["c"] == texts["c"]["en"]
     assert text("plain", "en") == "plain"
 

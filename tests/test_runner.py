@@ -416,15 +416,64 @@ def test_a_world_whose_every_row_is_quarantined_gets_a_data_quality_report_that_
     from test_ingest import _tables, _write
 
     t = _tables()
+    out = tmp_path / "reports"
+    _write(tmp_path / "data" / "raw", t)
+    good = run(data_dir=tmp_path / "data", out_dir=out, only=["01"], run_date="2025-12-31", progress=lambda m: None)
+    assert not good.no_data and good.exit_code in (0, 3)
+    kept = _tree(out / "latest")
+    for row in t["accounts"]:
+        row["start_date"] = "1/5/2024"
+    _write(tmp_path / "data" / "raw", t)
+    result = run(data_dir=tmp_path / "data", out_dir=out, only=["01"], run_date="2026-01-01",
+                 progress=lambda m: None)
+    html = (out / "2026-01-01" / "01_data_quality.html").read_text(encoding="utf-8")
+    assert "Traceback" not in html and "KeyError" not in html
+    assert "no event was kept, accounts: all 2 rows quarantined (unparseable start_date: 2), events: all 3 rows" in html
+    assert "sources.yaml can say how dates and numbers are written" in html
+    # the last reports with data stay at the stable address; the index says so and links both
+    assert result.no_data and result.exit_code == 4
+    assert _tree(out / "latest") == kept
+    assert json.loads((out / "2026-01-01" / "run.json").read_text())["no_data"] is True
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "This run had no usable data" in index and "The last reports with data, of 31 Dec 2025, stay in" in index
+    assert '<a href="2026-01-01/01_data_quality.html">' in index
+    # once the data are fixed, latest/ follows again
+    _write(tmp_path / "data" / "raw", _tables())
+    again = run(data_dir=tmp_path / "data", out_dir=out, only=["01"], run_date="2026-01-02", progress=lambda m: None)
+    assert not again.no_data
+    assert json.loads((out / "latest" / "run.json").read_text())["run_date"] == "2026-01-02"
+    assert "no usable data" not in (out / "index.html").read_text(encoding="utf-8")
+    # the same date again without data: its good reports live on in latest/ only, and a backfill keeps them
+    bad = _tables()
+    for row in bad["accounts"]:
+        row["start_date"] = "1/5/2024"
+    _write(tmp_path / "data" / "raw", bad)
+    assert run(data_dir=tmp_path / "data", out_dir=out, only=["01"], run_date="2026-01-02",
+               progress=lambda m: None).no_data
+    held = json.loads((out / "latest" / "run.json").read_text())
+    assert held["run_date"] == "2026-01-02" and not held.get("no_data")
+    assert "The last reports with data, of 2 Jan 2026, stay in" in (out / "index.html").read_text(encoding="utf-8")
+    _write(tmp_path / "data" / "raw", _tables())
+    run(data_dir=tmp_path / "data", out_dir=out, only=["01"], run_date="2026-01-01", progress=lambda m: None)
+    assert json.loads((out / "latest" / "run.json").read_text()) == held
+
+
+def test_a_first_run_without_usable_data_makes_no_latest_folder_and_exits_4(tmp_path):
+    from test_ingest import _tables, _write
+
+    t = _tables()
     for row in t["accounts"]:
         row["start_date"] = "1/5/2024"
     _write(tmp_path / "data" / "raw", t)
     out = tmp_path / "reports"
-    run(data_dir=tmp_path / "data", out_dir=out, only=["01"], run_date="2026-01-01", progress=lambda m: None)
-    html = (out / "latest" / "01_data_quality.html").read_text(encoding="utf-8")
-    assert "Traceback" not in html and "KeyError" not in html
-    assert "no event was kept, accounts: all 2 rows quarantined (unparseable start_date: 2), events: all 3 rows" in html
-    assert "sources.yaml can say how dates and numbers are written" in html
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "run", "--data-dir", str(tmp_path / "data"),
+                           "--out", str(out), "--only", "01", "--run-date", "2026-01-01", "--no-demo"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 4, proc.stderr
+    assert "no usable data" in proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["2026-01-01", "index.html"]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "This run had no usable data" in index and 'href="latest/' not in index
 
 
 def test_a_failed_notebooks_traceback_is_published_without_the_machines_paths(tmp_path):

@@ -138,6 +138,30 @@ def test_what_each_edge_leaves_out_is_said_with_its_reason(worlds):
     assert result["kpis"].has("engagement_over_time")
 
 
+def test_a_japanese_report_gives_the_reasons_of_thin_data_in_japanese(worlds):
+    """The reasons of the sweep's known answers, in Japanese: kept in every language in the manifest (and in
+    run.json for a failed stage), through the sections and stages that inherit them."""
+    result = _sweep(("no_churn", 100, 12, 11), worlds)
+    assert result.reason("health", lang="ja").startswith("解約した顧客と継続した顧客の両方がいる")
+    assert result.reason("survival", "cox_summary", "ja").startswith(
+        "Coxモデル：使える100件（顧客または行）に解約がありません")
+    assert result.reason("summary", "mrr_at_risk", "ja").startswith("healthステージは計算されませんでした（解約した")
+    assert result.reason("actions", lang="ja").startswith("healthステージの結果が必要です（health: 解約した")
+    english = {(s["stage"], s["section"]): s["reason"] for s in result.skipped_sections}
+    for stage, section in english:  # every reason has its Japanese, or says it is in English
+        ja = result.reason(stage, None if section == "*" else section, "ja")
+        assert ja and ja != english[stage, section], (stage, section, ja)
+    reopened = pipeline.open_run(result.export(worlds(("no_churn", 100, 12, 11)) / "reopened"))
+    assert reopened.reason("health", lang="ja") == result.reason("health", lang="ja")
+    assert reopened.reason("survival", "cox_summary", "ja") == result.reason("survival", "cox_summary", "ja")
+
+    result = _sweep(("all_churned", 100, 12, 11), worlds)
+    assert result.reason("survival", "values", "ja") == "観測日に契約中の顧客がいません"
+    result = _sweep(("one_month", 100, 12, 11), worlds)
+    assert result.reason("kpis", "summary", "ja").startswith("主要KPIは直近の完結した月の値ですが")
+    assert result.reason("surveys", "nps_overall", "ja") == "観測日より前のNPS回答がありません"
+
+
 def test_a_current_account_without_a_single_event_is_scored_and_valued(worlds):
     """The zero-event account (issue 12: it broke the survival fits) gets a health score below the median (no
     activity costs points) and a finite remaining lifetime and LTV, like every other customer."""

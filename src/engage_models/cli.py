@@ -112,6 +112,9 @@ def _run(args) -> int:
         print(f"engage run: report not made: {f['notebook']}: {f['error']}", file=sys.stderr)
     for s in result.skipped:
         print(f"engage run: not computed: {s['stage']} / {s['section']}: {s['reason']}", file=sys.stderr)
+    if result.no_data:
+        print(f"engage run: no usable data: the reports saying why are in {result.folder}; latest/ is left as it "
+              "was", file=sys.stderr)
     return result.exit_code
 
 
@@ -220,15 +223,24 @@ def _fit(args) -> int:
 
 
 def _playbook(args) -> int:
-    from .actions.core import DEFAULT_PLAYBOOK, describe_rules, load_playbook
+    from .actions import DEFAULT_PLAYBOOK, describe_rules, load_playbook
 
     if args.show_default:
         print(DEFAULT_PLAYBOOK.read_text(encoding="utf-8"), end="")
         return 0
     book = load_playbook(args.file)
     print(f"{book.source}: OK", file=sys.stderr)
-    print(describe_rules(book, args.lang))
+    print(describe_rules(book, args.lang, args.currency))
     return 0
+
+
+def _currency_arg(text: str) -> str:
+    from ._core.money import currency_code
+
+    try:
+        return currency_code(text.upper() if text.isalpha() else text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _date_arg(text: str) -> str:
@@ -408,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("playbook", help="check a playbook (touch models, stages, plays) and print its rules")
     b.add_argument("file", nargs="?", type=Path, default=None, help="your playbook YAML (default: the bundled one)")
     b.add_argument("--lang", choices=("en", "ja"), default="en")
+    b.add_argument("--currency", type=_currency_arg, default="USD",
+                   help="currency of the amounts in the rules (ISO code, e.g. USD, JPY; default USD)")
     b.add_argument("--show-default", action="store_true", help="print the bundled playbook, to copy and edit")
     b.set_defaults(func=_playbook)
 

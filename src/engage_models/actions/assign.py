@@ -121,37 +121,37 @@ def _drivers_of(value, top: int, min_points: float) -> list[dict]:
     return sorted(costly, key=lambda d: float(d["points"]))[:top]
 
 
-def _driver_evidence(d: dict, lang: str) -> str:
+def _driver_evidence(d: dict, lang: str, currency: str) -> str:
     metric = str(d["metric"])
     return t("actions.driver_evidence", lang, metric=column_label(metric, lang),
-             value=format_value(metric, d.get("value"), lang), typical=format_value(metric, d.get("typical"), lang),
-             points=f"{float(d['points']):+.1f}")
+             value=format_value(metric, d.get("value"), lang, currency),
+             typical=format_value(metric, d.get("typical"), lang, currency), points=f"{float(d['points']):+.1f}")
 
 
-def _condition_evidence(row: pd.Series, conds: Iterable[Condition], lang: str) -> list[str]:
+def _condition_evidence(row: pd.Series, conds: Iterable[Condition], lang: str, currency: str) -> list[str]:
     shown, out = set(), []
     for c in conds:
         if c.column in shown:
             continue
         shown.add(c.column)
-        out.append(f"{column_label(c.column, lang)} {format_value(c.column, row.get(c.column), lang)}")
+        out.append(f"{column_label(c.column, lang)} {format_value(c.column, row.get(c.column), lang, currency)}")
     return out
 
 
-def _play_evidence(row: pd.Series, play: Play, stage_rule: Rule | None, lang: str) -> str:
+def _play_evidence(row: pd.Series, play: Play, stage_rule: Rule | None, lang: str, currency: str) -> str:
     """The numbers behind a situation or fallback play: its conditions that hold, else the stage rule's,
     and the health score."""
     one = row.to_frame().T
     conds = [c for c in play.when] + [c for c in play.any if c.holds(one)[0]]
     if not conds and play.stages and stage_rule is not None:
         conds = list(stage_rule.when)
-    parts = _condition_evidence(row, conds, lang)
+    parts = _condition_evidence(row, conds, lang, currency)
     if not any(c.column == "score" for c in conds):
-        parts.append(f"{column_label('score', lang)} {format_value('score', row.get('score'), lang)}")
+        parts.append(f"{column_label('score', lang)} {format_value('score', row.get('score'), lang, currency)}")
     return t("sep.list", lang).join(parts)
 
 
-def choose_play(scored: pd.DataFrame, playbook=None, lang: str = "en") -> pd.DataFrame:
+def choose_play(scored: pd.DataFrame, playbook=None, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
     """``scored`` with one play per row: ``play`` (id), ``play_label``, ``owner``, ``driver`` (the metric the
     play answers, empty for situation and fallback plays) and ``reason`` (in ``lang``, quoting the numbers).
 
@@ -182,10 +182,10 @@ def choose_play(scored: pd.DataFrame, playbook=None, lang: str = "en") -> pd.Dat
         if chosen is None:
             chosen = next(p for p in fallback if eligible[p.id][i])
         if driver is not None:
-            evidence = _driver_evidence(driver, lang)
+            evidence = _driver_evidence(driver, lang, currency)
         else:
             rule_no = int(row.get("stage_rule", 0) or 0)
-            evidence = _play_evidence(row, chosen, book.stages[rule_no - 1] if rule_no else None, lang)
+            evidence = _play_evidence(row, chosen, book.stages[rule_no - 1] if rule_no else None, lang, currency)
         out["play"].append(chosen.id)
         out["play_label"].append(chosen.label[lang])
         out["owner"].append(chosen.owner_for(row["touch_model"]))
@@ -195,7 +195,7 @@ def choose_play(scored: pd.DataFrame, playbook=None, lang: str = "en") -> pd.Dat
 
 
 def action_list(scored: pd.DataFrame, playbook=None, lang: str = "en", as_of=None,
-                holdout_seed: int | None = None) -> pd.DataFrame:
+                holdout_seed: int | None = None, currency: str = "USD") -> pd.DataFrame:
     """The action list of one observation date (default the latest): touch model, stage and play per account.
 
     Score changes come from the whole of ``scored`` (pass several dates to let a sharp drop count), the
@@ -216,14 +216,14 @@ def action_list(scored: pd.DataFrame, playbook=None, lang: str = "en", as_of=Non
     df = df[df["as_of"] == when]
     if df.empty:
         raise ValueError(f"no scored accounts at {when:%Y-%m-%d}")
-    df = choose_play(assign_stage(assign_touch_model(df, book), book), book, lang)
+    df = choose_play(assign_stage(assign_touch_model(df, book), book), book, lang, currency)
     for c in ("churn_probability", "ltv"):
         if c not in df.columns:
             df[c] = np.nan
     order = df["band"].map({"red": 0, "yellow": 1, "green": 2})
     df = (df.assign(_o=order, _p=-df["churn_probability"].astype(float))
           .sort_values(["_o", "_p", "account_id"], kind="stable", na_position="last").drop(columns=["_o", "_p"]))
-    df = assign_holdout(df, book, holdout_seed)
+    df = assign_holdout(df, book, holdout_seed, currency)
     extra = ["touch_rule", "stage_rule", "score_change", "must_act", "holdout_share", "holdout_stratum",
              *[c for c in ("segment", "plan", "mrr") if c in df.columns]]
     out = df[[*EXPORT_COLUMNS, *extra]].reset_index(drop=True)

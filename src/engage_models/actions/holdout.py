@@ -48,7 +48,7 @@ def stable_uniform(*parts) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
-def assign_holdout(plan: pd.DataFrame, playbook=None, seed: int | None = 0) -> pd.DataFrame:
+def assign_holdout(plan: pd.DataFrame, playbook=None, seed: int | None = 0, currency: str = "USD") -> pd.DataFrame:
     """``plan`` (an action list: ``account_id``, ``play``, ``band``, ``touch_model`` and the columns the must-act
     rules read) with the holdout drawn (see the module docstring).
 
@@ -85,7 +85,7 @@ def assign_holdout(plan: pd.DataFrame, playbook=None, seed: int | None = 0) -> p
     df["holdout_stratum"] = stratum.to_numpy()
     df.attrs = {**plan.attrs, "holdout": {
         "seed": seed, "strata": list(HOLDOUT_STRATA), "default_share": book.holdout_share,
-        "must_act": {lang: [r.render(lang) for r in book.must_act] for lang in ("en", "ja")},
+        "must_act": {lang: [r.render(lang, currency) for r in book.must_act] for lang in ("en", "ja")},
         "held_out": int(held.sum()), "must_act_accounts": int(must.sum())}}
     log.info("holdout: %d of %d accounts held out (%d must-act, never held out)", held.sum(), len(df), must.sum())
     return df

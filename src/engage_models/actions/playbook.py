@@ -105,15 +105,15 @@ class Condition:
         with np.errstate(invalid="ignore"):
             return ~np.isnan(x) & _OPS[self.op](x, float(self.value))
 
-    def render(self, lang: str = "en") -> str:
-        """The condition in words: ``MRR ≥ $2,000``, ``区分 = 危険``."""
+    def render(self, lang: str = "en", currency: str = "USD") -> str:
+        """The condition in words: ``MRR ≥ $2,000``, ``区分 = 危険`` (amounts in ``currency``)."""
         value = self.value
         if isinstance(value, bool):
             shown = t("yes" if value else "no", lang)
         elif isinstance(value, str):
             shown = t(value, lang)
         else:
-            shown = format_value(self.column, value, lang)
+            shown = format_value(self.column, value, lang, currency)
         return f"{column_label(self.column, lang)} {_SYMBOLS[self.op]} {shown}"
 
 
@@ -142,10 +142,10 @@ class Rule:
             ok &= c.holds(df)
         return ok
 
-    def render(self, lang: str = "en") -> str:
+    def render(self, lang: str = "en", currency: str = "USD") -> str:
         if not self.when:
             return t("actions.otherwise", lang)
-        return t("actions.and", lang).join(c.render(lang) for c in self.when)
+        return t("actions.and", lang).join(c.render(lang, currency) for c in self.when)
 
 
 @dataclass(frozen=True)
@@ -189,8 +189,8 @@ class Play:
     def owner_for(self, touch_model: str) -> str:
         return self.owner_by_touch.get(touch_model, self.owner)
 
-    def render(self, lang: str = "en") -> str:
-        """The play's conditions in words (``otherwise`` when it has none)."""
+    def render(self, lang: str = "en", currency: str = "USD") -> str:
+        """The play's conditions in words (``otherwise`` when it has none; amounts in ``currency``)."""
         parts = []
         if self.stages:
             parts.append(t("sep.label_value", lang, what=t("stage", lang),
@@ -198,9 +198,10 @@ class Play:
         if self.touch_models:
             parts.append(t("sep.label_value", lang, what=t("touch_model", lang),
                            value="/".join(t(m, lang) for m in self.touch_models)))
-        parts += [c.render(lang) for c in self.when]
+        parts += [c.render(lang, currency) for c in self.when]
         if self.any:
-            parts.append(t("actions.group", lang, x=t("actions.or_short", lang).join(c.render(lang) for c in self.any)))
+            parts.append(t("actions.group", lang, x=t("actions.or_short", lang).join(
+                c.render(lang, currency) for c in self.any)))
         if self.driver:
             parts.append(t("actions.driver_among", lang, metrics=t("sep.comma", lang).join(
                 column_label(d, lang) for d in self.driver)))
@@ -460,8 +461,8 @@ def column_label(column: str, lang: str = "en") -> str:
     return t("health_score" if column == "score" else column, lang)
 
 
-def format_value(column: str, value, lang: str = "en") -> str:
-    """A value of ``column`` as a reason quotes it: ratios to 2 decimals, counts whole, money with its sign."""
+def format_value(column: str, value, lang: str = "en", currency: str = "USD") -> str:
+    """A value of ``column`` as a reason quotes it: ratios to 2 decimals, counts whole, money in ``currency``."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return t("actions.missing", lang)
     if isinstance(value, str):
@@ -471,7 +472,7 @@ def format_value(column: str, value, lang: str = "en") -> str:
     unit = M.REGISTRY_COLUMNS[column].unit if column in M.REGISTRY_COLUMNS else _UNITS.get(column, "")
     v = float(value)
     if unit == "currency":
-        return fmt_money(v, lang)
+        return fmt_money(v, lang, currency)
     if unit == "%":
         return f"{v:+,.0f}%"
     if unit == "ratio":

@@ -15,26 +15,26 @@ log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------------- rules as text
-def describe_touch_models(playbook=None, lang: str = "en") -> pd.DataFrame:
+def describe_touch_models(playbook=None, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
     """The touch-model rules in words, in order (the first that holds decides): ``rule``, ``touch_model``,
     ``condition``."""
     check_lang(lang)
     book = load_playbook(playbook)
     return pd.DataFrame({"rule": range(1, len(book.touch_models) + 1),
                          "touch_model": [t(r.target, lang) for r in book.touch_models],
-                         "condition": [r.render(lang) for r in book.touch_models]})
+                         "condition": [r.render(lang, currency) for r in book.touch_models]})
 
 
-def describe_stages(playbook=None, lang: str = "en") -> pd.DataFrame:
+def describe_stages(playbook=None, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
     """The lifecycle-stage rules in words, in order of precedence: ``rule``, ``stage``, ``condition``."""
     check_lang(lang)
     book = load_playbook(playbook)
     return pd.DataFrame({"rule": range(1, len(book.stages) + 1),
                          "stage": [t(f"stage.{r.target}", lang) for r in book.stages],
-                         "condition": [r.render(lang) for r in book.stages]})
+                         "condition": [r.render(lang, currency) for r in book.stages]})
 
 
-def describe_plays(playbook=None, lang: str = "en") -> pd.DataFrame:
+def describe_plays(playbook=None, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
     """Every play in the order it is considered: ``step``, ``play``, ``owner``, ``condition``."""
     check_lang(lang)
     book = load_playbook(playbook)
@@ -44,12 +44,13 @@ def describe_plays(playbook=None, lang: str = "en") -> pd.DataFrame:
         owners += [t("sep.label_value", lang, what=t(o, lang), value=t(f"owner.{w}", lang))
                    for o, w in p.owner_by_touch.items()]
         rows.append({"step": t(f"actions.step.{p.section}", lang), "play": p.label[lang],
-                     "owner": t("sep.list", lang).join(owners), "condition": p.render(lang)})
+                     "owner": t("sep.list", lang).join(owners), "condition": p.render(lang, currency)})
     return pd.DataFrame(rows)
 
 
-def describe_rules(playbook=None, lang: str = "en") -> str:
-    """The whole playbook as Markdown: touch models, stages and plays, each in the order they are applied."""
+def describe_rules(playbook=None, lang: str = "en", currency: str = "USD") -> str:
+    """The whole playbook as Markdown: touch models, stages and plays, each in the order they are applied
+    (amounts in ``currency``)."""
     book = load_playbook(playbook)
 
     def numbered(frame: pd.DataFrame, name: str) -> list[str]:
@@ -57,10 +58,10 @@ def describe_rules(playbook=None, lang: str = "en") -> str:
                 for r in frame.itertuples()]
 
     lines = [t("actions.rules_heading", lang, what=t("touch_model", lang)), "",
-             *numbered(describe_touch_models(book, lang), "touch_model"), "",
+             *numbered(describe_touch_models(book, lang, currency), "touch_model"), "",
              t("actions.rules_heading", lang, what=t("stage", lang)), "",
-             *numbered(describe_stages(book, lang), "stage"), "", t("actions.plays_heading", lang), ""]
-    for r in describe_plays(book, lang).itertuples():
+             *numbered(describe_stages(book, lang, currency), "stage"), "", t("actions.plays_heading", lang), ""]
+    for r in describe_plays(book, lang, currency).itertuples():
         lines.append(t("actions.play_line", lang, step=r.step, play=r.play, owner=r.owner, condition=r.condition))
     return "\n".join(lines)
 

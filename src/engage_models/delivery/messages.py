@@ -104,7 +104,7 @@ def build_digest(run, *, run_date: str, top_n: int = 5, link: str | None = None)
     """The digest of a :class:`~engage_models.pipeline.Run`: up to ``top_n`` of each kind of alert and at risk."""
     d = Digest(run_date=run_date, lang=run.lang, currency=run.currency, link=link, where=f"{run_date}/index.html")
     if not run.has("actions"):
-        d.missing.append(run.reason("actions"))
+        d.missing.append(run.reason("actions", lang=run.lang))
         return d
     art = run["actions"]
     for section, attr, count in (("alerts", "score_alerts", "n_score_alerts"),
@@ -117,7 +117,7 @@ def build_digest(run, *, run_date: str, top_n: int = 5, link: str | None = None)
             if section == "alerts" and df.attrs.get("previous"):
                 d.since = pd.Timestamp(df.attrs["previous"])
         else:
-            d.missing.append(art.reason(section) or f"{section} not computed")
+            d.missing.append(art.reason(section, run.lang) or f"{section} not computed")
     return d
 
 

@@ -54,6 +54,7 @@ import pandas as pd
 
 from .. import config
 from .._core.errors import ConfigError, DataError, InsufficientData
+from .._core.reasons import Thin
 from .._core.time import to_utc, utc_midnight
 from . import metrics as M
 from .engine import Engine, is_uri, location, make_engine, quote_ident
@@ -273,8 +274,7 @@ class PanelBuilder:
             items = [as_of] if isinstance(as_of, (str, pd.Timestamp)) or not isinstance(as_of, Iterable) else as_of
             dates = pd.DatetimeIndex(sorted({utc_midnight(a, strict=True) for a in items}))
         if len(dates) == 0:
-            raise InsufficientData(f"no observation date between the data start {first_day:%Y-%m-%d} and "
-                                   f"{until:%Y-%m-%d}: the longest window does not fit in the data yet")
+            raise Thin("reason.no_observation_date", start=f"{first_day:%Y-%m-%d}", until=f"{until:%Y-%m-%d}")
         if dates.max() > until:
             raise ConfigError(f"observation date {dates.max():%Y-%m-%d} is after the observation end {until:%Y-%m-%d}")
         return dates, until, first_day

@@ -36,10 +36,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._core.errors import InsufficientData
 from .._core.i18n import fmt_interval, t
 from .._core.plots import BAND_COLOURS, error_bars, new_ax
 from .._core.progress import effective_n_jobs, step
+from .._core.reasons import Thin
 from .._core.stats import log_loss
 
 log = logging.getLogger(__name__)
@@ -589,9 +589,7 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
             seconds.pop(name, None)
     if not preds:
         dates = ", ".join(f"{c:%Y-%m-%d}" for c in cutoffs) or "none with an observed label"
-        raise InsufficientData(f"out-of-time backtest: no test date ({dates}) has both churned and retained "
-                               f"accounts among the observation dates at least {horizon_days} days before it "
-                               f"to train on, and accounts to test: it needs more months of history with churn")
+        raise Thin("reason.backtest_no_date", dates=dates, days=horizon_days)
     return Backtest(pd.concat(preds, ignore_index=True), used, horizon_days, fitted, seconds, failed)
 
 

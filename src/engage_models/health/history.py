@@ -32,9 +32,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from .._core.errors import InsufficientData
 from .._core.i18n import check_lang, fmt_date, t
 from .._core.plots import BAND_COLOURS, date_axis, new_ax
+from .._core.reasons import Thin
 from .._core.time import DAYS_PER_MONTH, to_utc
 
 log = logging.getLogger(__name__)
@@ -231,8 +231,7 @@ def rolling_scores(panel: pd.DataFrame, make_model: Callable[[], object], *, hor
                                  "band": model.bands(proba=p).to_numpy(), "trained_until": key}))
         models[d] = model
     if not out:
-        raise InsufficientData("no observation date has known labels with both churned and retained accounts: "
-                               "no health score can be learned yet")
+        raise Thin("reason.no_known_labels")
     return pd.concat(out, ignore_index=True), models
 
 

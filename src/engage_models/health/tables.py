@@ -36,6 +36,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from .._core.errors import DataError, InsufficientData
 from .._core.io import read_table, write_csv  # noqa: F401  (read_table: the CLI reads tables with it)
+from .._core.reasons import Thin
 from ..features.screening import describe, screen_label
 from . import evaluation as E
 from .score import ChurnGBM, HandWeightedScore, HealthScore
@@ -152,8 +153,7 @@ def _cv_predictions(models: dict, X: pd.DataFrame, y: pd.Series, folds: int, see
     per_class = [pd.unique(ids[(y == v).to_numpy()]).size for v in (0, 1)]
     k = int(min(folds, *per_class))
     if k < 2:
-        raise InsufficientData("too few churners (or non-churners) for cross-validation: "
-                               f"{per_class[1]} account(s) with a churn, {per_class[0]} without")
+        raise Thin("reason.cv_few_churners", churned=per_class[1], retained=per_class[0])
     preds = []
     splitter = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
     for i, (tr, va) in enumerate(splitter.split(X, y, groups=ids)):

@@ -32,7 +32,7 @@ def missing_reason(run, name: str, lang: str | None = None) -> str | None:
         texts = run.json("personas", "reasons").get(name)
         if texts and texts.get(lang):
             return texts[lang]
-    return run.reason("personas", name)
+    return run.reason("personas", name, lang)
 
 
 def available(run, *names: str) -> bool:

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._core.errors import InsufficientData
+from .._core.reasons import Thin
 from .._core.stats import wilson_interval
 from .._core.time import naive_utc, to_utc
 
@@ -141,7 +141,7 @@ def _grid(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, as_
     if last_sub is not None:
         last = min(last, last_sub)
     if last < first:
-        raise InsufficientData(f"no complete month between {first:%Y-%m} and as_of {as_of_ts:%Y-%m-%d}")
+        raise Thin("reason.no_complete_month", first=f"{first:%Y-%m}", as_of=f"{as_of_ts:%Y-%m-%d}")
     months = pd.date_range(first, last, freq="MS")
     closes = (months + pd.DateOffset(months=1)).to_numpy()
 
@@ -520,8 +520,7 @@ def kpi_summary(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = Non
     """
     bridge = mrr_bridge(accounts, subscriptions, as_of=as_of, observed_from=observed_from)
     if len(bridge) < 1:
-        raise InsufficientData("the headline KPIs are those of the latest complete month, and no month of the data "
-                               "has closed before the observation date")
+        raise Thin("reason.no_headline_month")
     churn = logo_churn(accounts, subscriptions, as_of=as_of, observed_from=observed_from, level=level)
     rr = revenue_retention(accounts, subscriptions, as_of=as_of, observed_from=observed_from)
     tr = trailing_revenue_retention(accounts, subscriptions, as_of=as_of, observed_from=observed_from)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from .._core.errors import InsufficientData
+from .._core.reasons import Thin
 from .._core.stats import cluster_moments, cluster_t_interval, wilson_interval
 from .._core.time import to_utc
 from .drift import features_of
@@ -81,10 +81,8 @@ def _matured_or_raise(panel, trained_until, as_of, horizon_days, date_col) -> pd
     rows = matured_rows(panel, trained_until=trained_until, as_of=as_of, horizon_days=horizon_days,
                         date_col=date_col)
     if rows.empty:
-        raise InsufficientData(
-            f"no label has matured since the model's training cutoff ({to_utc(trained_until):%Y-%m-%d}): "
-            f"a row's outcome is known {horizon_days} days after its observation date, and the data end on "
-            f"{to_utc(as_of):%Y-%m-%d}")
+        raise Thin("reason.not_matured_end", cutoff=f"{to_utc(trained_until):%Y-%m-%d}", days=horizon_days,
+                   end=f"{to_utc(as_of):%Y-%m-%d}")
     return rows
 
 
@@ -127,13 +125,10 @@ def compare_models(new, old, panel: pd.DataFrame, *, trained_until_new, trained_
     since = max(to_utc(trained_until_new), to_utc(trained_until_old))
     rows = matured_rows(panel, trained_until=since, as_of=as_of, horizon_days=horizon_days, date_col=date_col)
     if rows.empty:
-        raise InsufficientData(f"no label has matured after both models' training cutoffs (the later is "
-                               f"{since:%Y-%m-%d}): the new model can be compared with the old one "
-                               f"{horizon_days} days after its cutoff")
+        raise Thin("reason.compare_not_matured", since=f"{since:%Y-%m-%d}", days=horizon_days)
     y = rows[LABEL].astype(float).to_numpy()
     if len(np.unique(y)) < 2:
-        raise InsufficientData(f"the {len(y)} labels matured after both cutoffs are all "
-                               f"{'churned' if y[0] else 'retained'}: ROC-AUC needs both outcomes")
+        raise Thin("reason.compare_one_outcome_churned" if y[0] else "reason.compare_one_outcome_retained", n=len(y))
     X = features_of(rows)
     scores = {"new": new.predict_proba(X)[:, 1], "old": old.predict_proba(X)[:, 1]}
     metrics = {"roc_auc": lambda yy, pp: float(roc_auc_score(yy, pp)),

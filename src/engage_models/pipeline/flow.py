@@ -23,8 +23,10 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .._core.errors import ConfigError, InsufficientData
+from .._core.i18n import LANGS
 from .._core.io import jsonable, read_json, write_json
 from .._core.progress import show_bars, stage_bar
+from .._core.reasons import Why, reason_of, stored, text, texts
 from .._core.time import to_utc
 from .config import RunConfig
 from .stages import STAGE_NAMES, STAGES, Context, Stage, ingest_is_current, read_km
@@ -51,13 +53,20 @@ class StageRecord:
     status: str
     key: str | None = None
     seconds: float = 0.0
-    reason: str | None = None
+    reason: str | None = None  # in English
     kind: str | None = None  # "insufficient_data" or "error" for failed stages
     skipped: list[dict] = field(default_factory=list)
+    texts: dict | None = None  # the reason in every language, when it was given as a Why
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "status": self.status, "key": self.key, "seconds": round(self.seconds, 2),
-                "reason": self.reason, "kind": self.kind, "skipped": self.skipped}
+        out = {"name": self.name, "status": self.status, "key": self.key, "seconds": round(self.seconds, 2),
+               "reason": self.reason, "kind": self.kind, "skipped": self.skipped}
+        return {**out, "texts": self.texts} if self.texts else out
+
+    @property
+    def why(self):
+        """The reason as a :class:`~engage_models._core.reasons.Why` when its languages were kept, else text."""
+        return stored(self.reason, self.texts) if self.reason else None
 
 
 def _stages_until(until: str | None) -> tuple[Stage, ...]:
@@ -114,8 +123,10 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
     record into ``records`` (an error in ingest, or any with ``strict``, is raised without a record)."""
     missing = [n for n in st.needs if n not in done]
     if missing:
-        why = "; ".join(f"{n}: {records[n].reason}" for n in missing if n in records)
-        records[st.name] = StageRecord(st.name, "skipped", reason=f"needs {', '.join(missing)} ({why})")
+        why = Why.of({lang: "; ".join(f"{n}: {text(records[n].why, lang)}" for n in missing if n in records)
+                      for lang in LANGS})
+        said = Why("reason.needs", stages=", ".join(missing), why=why)
+        records[st.name] = StageRecord(st.name, "skipped", reason=str(said), texts=texts(said))
         say(f"  {st.name:9s} skipped: needs {', '.join(missing)}")
         return
     inputs = {n: done[n] for n in (*st.needs, *st.uses) if n in done}
@@ -153,7 +164,7 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
                 out.json("lifecycle", decision)
     except InsufficientData as exc:
         records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0, str(exc),
-                                       "insufficient_data")
+                                       "insufficient_data", texts=texts(reason_of(exc)))
         say(f"  {st.name:9s} not computed: {exc}")
         return
     except ConfigError:
@@ -188,12 +199,14 @@ def _keep_model(config: RunConfig, health: Artifact, decision: dict | None, say)
             + (" (current)" if kept["current"] else ""))
 
 
-def _absent_reason(stage: str, records: dict[str, StageRecord]) -> str:
+def _absent_reason(stage: str, records: dict[str, StageRecord]) -> Why:
     """Why an input a stage can do without is not there, in words (for the sections it leaves out)."""
     rec = records.get(stage)
     if rec is None:
-        return f"the {stage} stage was not run"
-    return f"the {stage} stage was not computed ({rec.reason})" if rec.reason else f"the {stage} stage was not computed"
+        return Why("reason.stage_was_not_run", stage=stage)
+    if not rec.reason:
+        return Why("reason.stage_not_computed", stage=stage)
+    return Why("reason.stage_not_computed_why", stage=stage, why=rec.why)
 
 
 def _check_as_of(config: RunConfig, ingest: Artifact) -> None:
@@ -243,13 +256,15 @@ class Run:
         """Whether ``stage`` ran (and wrote ``name``)."""
         return stage in self.artifacts and (name is None or self.artifacts[stage].has(name))
 
-    def reason(self, stage: str, name: str | None = None) -> str:
-        """Why ``stage`` (or its section ``name``) is missing, in words (English; reports translate the frame)."""
+    def reason(self, stage: str, name: str | None = None, lang: str = "en") -> str:
+        """Why ``stage`` (or its section ``name``) is missing, in words, in ``lang`` where the reason was given
+        in it (a reason only in English is said so)."""
         rec = self.records.get(stage)
         if stage not in self.artifacts:
-            return rec.reason if rec and rec.reason else f"the {stage} stage did not run"
+            return text(rec.why if rec and rec.reason else Why("reason.stage_not_run", stage=stage), lang)
         art = self.artifacts[stage]
-        return (name and art.reason(name)) or f"the {stage} stage did not compute {name}"
+        return (name and art.reason(name, lang)) or text(Why("reason.section_not_computed", stage=stage,
+                                                             section=name), lang)
 
     def frame(self, stage: str, name: str) -> pd.DataFrame:
         return self[stage].frame(name)
@@ -316,8 +331,8 @@ class Run:
     @property
     def skipped_sections(self) -> list[dict]:
         """Every section not computed, with its stage and reason (failed stages count as one section each)."""
-        out = [{"stage": r.name, "section": "*", "reason": r.reason, "kind": r.kind or "skipped"}
-               for r in self.failed]
+        out = [{"stage": r.name, "section": "*", "reason": r.reason, "kind": r.kind or "skipped",
+                **({"texts": r.texts} if r.texts else {})} for r in self.failed]
         for r in self.records.values():
             out += [{"stage": r.name, **s} for s in r.skipped]
         return out

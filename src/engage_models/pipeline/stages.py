@@ -53,7 +53,9 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import InsufficientData
+from .._core.i18n import LANGS, t
 from .._core.io import read_json, write_json
+from .._core.reasons import Thin, Why, reason_of
 from .._core.time import to_utc
 from .config import RunConfig
 from .store import NOT_DUE, Artifact, Output, fingerprint
@@ -86,11 +88,12 @@ class Context:
         """Whether the input ``stage`` was computed (and wrote ``name``)."""
         return stage in self.inputs and (name is None or self.inputs[stage].has(name))
 
-    def why_missing(self, stage: str, name: str | None = None) -> str:
-        """Why the input ``stage`` (or its section ``name``) is not there, in words."""
+    def why_missing(self, stage: str, name: str | None = None) -> Why:
+        """Why the input ``stage`` (or its section ``name``) is not there, in words (every language it has)."""
         if stage not in self.inputs:
-            return self.absent.get(stage) or f"the {stage} stage was not run"
-        return (name and self.inputs[stage].reason(name)) or f"the {stage} stage did not compute {name}"
+            return self.absent.get(stage) or Why("reason.stage_was_not_run", stage=stage)
+        return (name and self.inputs[stage].why(name)) or Why("reason.section_not_computed", stage=stage,
+                                                              section=name)
 
     def section(self, name: str | tuple[str, ...], compute: Callable[[], None]) -> bool:
         """Run ``compute`` (which writes one section); on :class:`InsufficientData` record why and go on.
@@ -102,7 +105,7 @@ class Context:
             return True
         except InsufficientData as exc:
             for n in (name,) if isinstance(name, str) else name:
-                self.out.skip(n, str(exc))
+                self.out.skip(n, exc)
             return False
 
 
@@ -139,7 +142,7 @@ def database_fingerprints(raw: Path) -> dict[str, dict]:
     return {table: db_fingerprint(db, table=table) for table, db in database_tables(raw).items()}
 
 
-def _nothing_kept(report) -> str | None:
+def _nothing_kept(report) -> Why | None:
     """Why no event is left when events were read: the tables whose every row was quarantined, with their
     main reasons (every account quarantined takes every event with it)."""
     empty = [r for r in report.tables.values() if r.rows_read and not r.rows_kept]
@@ -147,12 +150,17 @@ def _nothing_kept(report) -> str | None:
     if not empty or events is None or events.rows_kept:
         return None
 
-    def why(r) -> str:
-        top = sorted(r.by_reason.items(), key=lambda kv: -kv[1])[:2]
-        return f"{r.table}: all {r.rows_read:,} rows quarantined ({'; '.join(f'{k}: {n:,}' for k, n in top)})"
+    from ..ingest.quality import translate_reason
 
-    return ("no event was kept, " + ", ".join(why(r) for r in empty) + ": the quarantined rows and ingest's "
-            "warnings say why, and sources.yaml can say how dates and numbers are written")
+    def why(r) -> Why:
+        top = sorted(r.by_reason.items(), key=lambda kv: -kv[1])[:2]
+        return Why("reason.table_quarantined", table=r.table, n=f"{r.rows_read:,}",
+                   why=Why.of({lang: "; ".join(f"{translate_reason(k, lang)}: {n:,}" for k, n in top)
+                               for lang in LANGS}))
+
+    tables = [why(r) for r in empty]
+    return Why("reason.nothing_kept", tables=Why.of({lang: t("sep.comma", lang).join(w.text(lang) for w in tables)
+                                                     for lang in LANGS}))
 
 
 def ingest(ctx: Context) -> None:
@@ -173,8 +181,7 @@ def ingest(ctx: Context) -> None:
     try:
         dates = data_dates(c.paths.processed, c.as_of)
     except InsufficientData:
-        raise InsufficientData(_nothing_kept(report) or "the events table is empty: there is no activity to "
-                               "measure") from None
+        raise Thin.of(_nothing_kept(report) or Why("reason.no_events")) from None
     ctx.out.json("dates", dates)
     ctx.out.json("processed", fingerprint(c.paths.processed, "*.parquet"))
 
@@ -205,7 +212,7 @@ def quality(ctx: Context) -> None:
     if len(per_month):
         ctx.out.frame("surveys_per_month", per_month)
     else:
-        ctx.out.skip("surveys_per_month", "the surveys table has no answer")
+        ctx.out.skip("surveys_per_month", Why("reason.no_survey_answer"))
     for table in CONTRACTS:
         sample = Q.quarantine_sample(p, table)
         if len(sample):
@@ -226,7 +233,7 @@ def panel(ctx: Context) -> None:
     df = default_panel(ctx.paths.processed, ctx.as_of, horizon_days=c.horizon_days, windows=c.windows,
                        **_engine_settings(c))
     if df.empty:
-        raise InsufficientData("no account was a customer on any observation date: the panel is empty")
+        raise Thin("reason.empty_panel")
     ctx.out.frame("panel", df)
     dates = sorted(df["as_of"].unique())
     ctx.out.json("info", {"until": ctx.as_of, "horizon_days": c.horizon_days, "windows": list(c.windows),
@@ -249,8 +256,7 @@ def kpis(ctx: Context) -> None:
         def write():
             df = compute(accounts, subscriptions, as_of=as_of)
             if df.empty:
-                raise InsufficientData("no month of the data has closed before the observation date: monthly KPIs "
-                                       "need a complete month")
+                raise Thin("reason.no_closed_month")
             out.frame(name, df)
 
         ctx.section(name, write)
@@ -282,7 +288,7 @@ def surveys(ctx: Context) -> None:
     out.frame("csat_answers", data.csat)
     out.json("info", {"attributes": data.attributes, "answers": len(data.nps), "csat_answers": len(data.csat),
                       "accounts": int(data.nps["account_id"].nunique()), "min_n": v.min_n})
-    no_nps = "no NPS answer before the observation date"
+    no_nps = Why("reason.no_nps")
     if data.nps.empty:
         for name in ("nps_overall", "nps_trend", *NPS_SECTIONS):  # the names the report asks for
             out.skip(name, no_nps)
@@ -299,7 +305,7 @@ def surveys(ctx: Context) -> None:
             out.json("nps_wave_change", {"a": a["period"], "b": b["period"], "nps_a": a["nps"], "nps_b": b["nps"],
                                          "difference": dataclasses.asdict(diff)})
         else:
-            out.skip("nps_wave_change", "fewer than two survey periods")
+            out.skip("nps_wave_change", Why("reason.one_survey_period"))
         for attr in data.attributes:
             out.frame(f"nps_by_{attr}", sv.nps_table(data.nps, attr, method=v.ci_method, min_n=v.min_n))
     if len(data.csat):
@@ -314,17 +320,17 @@ def surveys(ctx: Context) -> None:
             out.json("close_time_correlation", cs.close_time_correlation(tickets_csat))
         else:
             for name in ("csat_by_priority", "csat_by_close_time"):
-                out.skip(name, "no CSAT answer at ticket close")
+                out.skip(name, Why("reason.no_ticket_csat"))
     else:
         for name in ("csat_by_trigger", "csat_by_priority", "csat_by_close_time"):
-            out.skip(name, "no CSAT answer before the observation date")
+            out.skip(name, Why("reason.no_csat"))
     if data.nps.empty:
         return
     pnl = ctx.input("panel").frame("panel") if ctx.has("panel") else None
 
     def drivers():
         if pnl is None:
-            raise InsufficientData(ctx.why_missing("panel"))
+            raise Thin.of(ctx.why_missing("panel"))
         from .._core.sampling import sample_note, stratified_accounts
 
         cols = dr.candidate_drivers(pnl.columns)
@@ -348,7 +354,7 @@ def surveys(ctx: Context) -> None:
     if len(surv):
         ctx.section("km_by_category", lambda: _write_km(out, "km_by_category", dr.km_by_category(surv)))
     else:
-        out.skip("km_by_category", "no NPS answer from an account still followed after it")
+        out.skip("km_by_category", Why("reason.no_followed_nps"))
     current = data.accounts[data.accounts["end_date"].isna() | (data.accounts["end_date"] > ctx.as_of)]
     view = sv.account_nps(data.nps).merge(current[["account_id", "name", "segment"]], on="account_id")
     out.frame("accounts_to_call", sv.accounts_to_call(view, n=v.watch_list))
@@ -462,8 +468,7 @@ def _train_health(ctx: Context, fits: str) -> None:
     labelled = pnl[pnl["churned_within_h"].notna() & (pnl["as_of"] + pd.Timedelta(days=c.horizon_days)
                                                      <= pnl["as_of"].max())]
     if labelled.empty or labelled["churned_within_h"].nunique() < 2:
-        raise InsufficientData("no observation date has a matured label with both churned and retained accounts: "
-                               f"the health score needs more than {c.horizon_days} days of history with churn")
+        raise Thin("reason.no_matured_labels", days=c.horizon_days)
 
     chosen: dict = {}
     # a large company's models are fitted on a stratified sample of its accounts; every account is scored
@@ -584,7 +589,7 @@ def survival(ctx: Context) -> None:
     adata = analysis.account_table(c.data_dir, ctx.as_of)
     lt = adata.lifetimes
     if lt.empty:
-        raise InsufficientData("no account has a positive time observed")
+        raise Thin("reason.no_time_observed")
     out.frame("lifetimes", lt)
     out.json("info", {"as_of": adata.as_of, "observed_from": adata.observed_from, "accounts": len(lt),
                       "churned": int(lt["event"].sum()), "left_truncated": int(lt["left_truncated"].sum()),
@@ -626,17 +631,17 @@ def survival(ctx: Context) -> None:
     try:
         model = cox()
     except InsufficientData as exc:
-        model, no_cutoff = None, f"the Cox model could not be fitted ({exc})"
+        model, no_cutoff = None, Why("reason.cox_not_fitted", why=reason_of(exc))
         for name in ("cox_summary", "oot_account"):  # the names the report asks for
-            out.skip(name, str(exc))
+            out.skip(name, exc)
     if model is not None:
         try:
             oot = analysis.out_of_time(adata, model)
             out.json("oot_account", oot.result)
             cutoff = oot.cutoff
         except InsufficientData as exc:
-            out.skip("oot_account", str(exc))
-            no_cutoff = str(exc)
+            out.skip("oot_account", exc)
+            no_cutoff = reason_of(exc)
     if not ctx.has("panel"):
         for name in ("tv_summary", "oot_panel", "values"):
             out.skip(name, ctx.why_missing("panel"))
@@ -648,7 +653,7 @@ def survival(ctx: Context) -> None:
                             max_cv_accounts=s.max_cv_accounts, n_jobs=s.n_jobs).fit(pdata.start_stop)
     except InsufficientData as exc:
         for name in ("tv_summary", "oot_panel", "values"):  # the per-account values come from this model
-            out.skip(name, str(exc))
+            out.skip(name, exc)
         return
     out.frame("tv_summary", tv.summary_per_sd().reset_index(names="term"))
 
@@ -666,7 +671,7 @@ def survival(ctx: Context) -> None:
         out.skip("oot_panel", no_cutoff)
     current = pdata.current
     if current.empty:
-        out.skip("values", "no account is a customer at the observation date")
+        out.skip("values", Why("reason.no_customer"))
         return
     values, portfolio = bootstrap_values(
         tv, pdata.start_stop, current, current["t0"], current["mrr"], n_boot=s.n_boot, random_state=c.seed,
@@ -703,7 +708,8 @@ def actions(ctx: Context) -> None:
     pnl = ctx.input("panel").frame("panel")
     metrics = [col for col in pnl.columns if col not in scored.columns or col in ("account_id", "as_of")]
     scored = scored.merge(pnl[metrics], on=["account_id", "as_of"], how="left")
-    plan = A.action_list(scored, a.playbook, lang=c.lang, holdout_seed=a.holdout_seed if a.holdout else None)
+    plan = A.action_list(scored, a.playbook, lang=c.lang, holdout_seed=a.holdout_seed if a.holdout else None,
+                         currency=c.currency)
     # the health model that scored the list: its model folder's id (older health artifacts: the stage's key)
     model_id = ctx.input("health").json("model").get("model_id") or ctx.input("health").key
     plan["model_id"] = model_id
@@ -847,8 +853,8 @@ def monitoring(ctx: Context) -> None:
     matured = M.matured_rows(pnl, trained_until=trained_until, as_of=ctx.as_of, horizon_days=c.horizon_days)
     if matured.empty:  # the usual state of a model trained in this run: nothing to judge it on yet
         found["performance"] = None
-        out.skip("performance", f"no label has matured since the model's training cutoff ({trained_until:%Y-%m-%d}): "
-                 f"a row's outcome is known {c.horizon_days} days after its observation date", kind=NOT_DUE)
+        out.skip("performance", Why("reason.not_matured", cutoff=f"{trained_until:%Y-%m-%d}", days=c.horizon_days),
+                 kind=NOT_DUE)
     elif not ctx.section("performance", performance):
         found["performance"] = None
     if "stability" in found:
@@ -860,8 +866,7 @@ def monitoring(ctx: Context) -> None:
     else:
         out.skip("recommendation", _skipped(out, "stability") or "no population stability")
     if _replaced_model(ctx) is None:  # no model was replaced in this run: nothing to compare, by design
-        out.skip("comparison", "this run did not replace a model (no retraining decision with an earlier model): "
-                 "there is nothing to compare the health model with", kind=NOT_DUE)
+        out.skip("comparison", Why("reason.no_replaced_model"), kind=NOT_DUE)
     else:
         ctx.section("comparison", lambda: out.json("comparison", _new_against_old(ctx, model, pnl, trained_until)))
 
@@ -875,7 +880,7 @@ def _replaced_model(ctx: Context) -> str | None:
 
 
 def _skipped(out: Output, section: str) -> str | None:
-    return next((s.reason for s in out.skipped if s.section == section), None)
+    return next((s.why for s in out.skipped if s.section == section), None)
 
 
 def _new_against_old(ctx: Context, model, pnl: pd.DataFrame, trained_until) -> dict:
@@ -915,7 +920,7 @@ def summary(ctx: Context) -> None:
         out.json("persona_growth", ctx.input("personas").json("personas")["growth"])
     else:
         out.skip("persona_growth", ctx.why_missing("personas", "personas") if not ctx.has("personas", "personas")
-                 else "fewer than two observation dates with personas")
+                 else Why("reason.one_persona_date"))
     if ctx.has("effects", "effects"):  # one line of "What works"
         measured = ctx.input("effects")
         out.frame("what_works", headline(measured.frame("effects")))
@@ -929,7 +934,7 @@ def summary(ctx: Context) -> None:
     nps_answers = ctx.input("surveys").frame("nps_answers") if ctx.has("surveys", "nps_answers") else None
     if nps_answers is None or not len(nps_answers):
         why = ctx.why_missing("surveys", "nps_answers") if nps_answers is None else \
-            "no NPS answer before the observation date"
+            Why("reason.no_nps")
         out.skip("nps_waves", why)
         out.skip("nps_by_touch_model", why)
         return
@@ -976,7 +981,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("personas", personas, ("ingest", "panel"), _personas_params, "find personas and journeys", uses=("health",)),
     Stage("survival", survival, ("ingest",), _params_of("survival", keys=("seed",)),
           "fit survival models and value accounts", uses=("panel", "health")),
-    Stage("actions", actions, ("panel", "health"), _params_of("actions", keys=("lang",)),
+    Stage("actions", actions, ("panel", "health"), _params_of("actions", keys=("lang", "currency")),
           "choose a play per account", uses=("survival",)),
     Stage("effects", effects, ("ingest", "panel", "health"),
           _params_of("effects", keys=("horizon_days", "seed")), "measure what the plays did"),

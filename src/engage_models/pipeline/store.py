@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._core.io import jsonable, read_json, write_json, write_parquet
+from .._core.reasons import reason_of, stored, text, texts
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +83,18 @@ class Skipped:
     """A section a stage could not compute, and why (for the reports to say in words)."""
 
     section: str
-    reason: str
+    reason: str  # in English
     kind: str = "insufficient_data"  # or "error": an unexpected failure (a bug to report); or NOT_DUE
+    texts: dict | None = None  # {lang: reason} when the reason was a Why (engage_models._core.reasons)
 
     def as_dict(self) -> dict:
-        return {"section": self.section, "reason": self.reason, "kind": self.kind}
+        out = {"section": self.section, "reason": self.reason, "kind": self.kind}
+        return {**out, "texts": self.texts} if self.texts else out
+
+    @property
+    def why(self):
+        """The reason as a :class:`~engage_models._core.reasons.Why` when its languages were kept, else text."""
+        return stored(self.reason, self.texts)
 
 
 class Artifact:
@@ -134,9 +142,14 @@ class Artifact:
             raise KeyError(f"stage {self.stage!r} wrote no file {name!r}")
         return path
 
-    def reason(self, section: str) -> str | None:
-        """Why ``section`` was not computed (None when it was)."""
-        return next((s.reason for s in self.skipped if s.section == section), None)
+    def reason(self, section: str, lang: str = "en") -> str | None:
+        """Why ``section`` was not computed, in ``lang`` (None when it was)."""
+        why = self.why(section)
+        return None if why is None else text(why, lang)
+
+    def why(self, section: str):
+        """Why ``section`` was not computed, as a reason in every language it was given in (None when it was)."""
+        return next((s.why for s in self.skipped if s.section == section), None)
 
     def _why(self, name: str) -> str:
         return self.reason(name) or "not computed"
@@ -172,9 +185,13 @@ class Output:
         self.files.append(name)
         return self.path / name
 
-    def skip(self, section: str, reason: str, kind: str = "insufficient_data") -> None:
+    def skip(self, section: str, reason, kind: str = "insufficient_data") -> None:
+        """Record ``section`` as not computed; ``reason`` is a sentence, a
+        :class:`~engage_models._core.reasons.Why` (kept in every language), or an error that gives one."""
+        if isinstance(reason, BaseException):
+            reason = reason_of(reason)
         log.info("%s: %s not computed: %s", self.stage, section, reason)
-        self.skipped.append(Skipped(section, str(reason), kind))
+        self.skipped.append(Skipped(section, str(reason), kind, texts(reason)))
 
 
 def _is_simple(value) -> bool:

@@ -27,7 +27,7 @@ def open_report(run_dir: str | Path | None = None):
 
 def missing_text(run, stage: str, name: str | None = None) -> str:
     """One sentence in the run's language: which section is missing and why."""
-    return t("section.missing", run.lang, reason=run.reason(stage, name))
+    return t("section.missing", run.lang, reason=run.reason(stage, name, run.lang))
 
 
 def available(run, stage: str, *names: str) -> bool:

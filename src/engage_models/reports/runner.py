@@ -20,14 +20,15 @@ The runner
 Layout of ``<out>`` (``reports/``) after runs on two dates::
 
     index.html            this run's reports with run date and parameters, what was skipped, the earlier runs
-    latest/               a copy of the newest run's folder (a stable address for bookmarks and links)
+    latest/               a copy of the newest run's folder with usable data (a stable address for bookmarks)
     2026-11-27/           one folder per run date: NN_*.html, index.html, run.json, executed/NN_*.ipynb,
     2026-11-28/           artifacts/<stage>/ (what the reports show, as tables) and files for others
                           (the action list for a CRM)
 
 A run replaces the folder of its run date (a scheduled run repeated the same day overwrites the earlier
 one); a run of some notebooks only (``only``) with the same parameters keeps the date's other reports.
-``latest/`` follows the newest run date, so re-running an older date (a backfill) leaves it alone. Reports
+``latest/`` follows the newest run date with usable data, so re-running an older date (a backfill) leaves it
+alone, and so does a run whose ingest kept nothing (its dated folder says why). Reports
 are copies rather than symbolic links so that the folders survive being zipped, synced or served.
 """
 
@@ -59,6 +60,8 @@ from .. import config
 from .._core.errors import ConfigError
 from .._core.i18n import LANGS, fmt_date, t
 from .._core.io import jsonable, write_text
+from .._core.reasons import stored
+from .._core.reasons import text as said
 from .._core.time import RUN_DATE as _RUN_DIR
 from .._core.time import parse_run_date
 from ..demo.simulator import simulate
@@ -203,6 +206,8 @@ def _shown_parameters(params: dict, lang: str) -> dict[str, str]:
     """Run parameters as a reader sees them: labels and values in ``lang``, the data folder by name only."""
     shown = {}
     for key, value in params.items():
+        if key in _ENGINE_DEFAULTS and value is None:  # Spark's settings, not given: nothing to show
+            continue
         if key == "as_of":
             value = fmt_date(value, lang) if value else t("run.latest_data", lang)
         elif key == "run_date":
@@ -275,7 +280,7 @@ def _run_section(run: dict, prefix: str, lang: str) -> str:
                 for f in run.get("failed", [])]
         for s in run.get("skipped", []):
             text = t("run.section_skipped", lang, stage=t(f"stage.{s['stage']}", lang), section=s["section"],
-                     reason=s["reason"] or "")
+                     reason=said(stored(s["reason"], s.get("texts")), lang) if s["reason"] else "")
             rows.append(f"<li>{e(text)}</li>")
         parts.append(f"<ul>{''.join(rows)}</ul>")
     params = {**run["parameters"], "notebooks": ", ".join(r["notebook"] for r in run["reports"])}
@@ -313,8 +318,16 @@ def write_index(out_dir: str | Path, runs: list[dict] | None = None, path: str |
     newest, earlier = runs[0], runs[1:]
     lang = newest["parameters"].get("lang") or "en"
     e = html.escape
-    body = [_run_section(newest, f"{newest['run_date']}/", lang),
-            f"<p>{e(t('run.same_reports', lang))} <a href=\"{LATEST}/index.html\">{LATEST}/</a></p>"]
+    link = f"<a href=\"{LATEST}/index.html\">{LATEST}/</a>"
+    good = _latest_record(out_dir)
+    if not newest.get("no_data"):
+        latest = f"<p>{e(t('run.same_reports', lang))} {link}</p>"
+    elif good is not None and not good.get("no_data"):
+        keeps = t("run.latest_keeps", lang, date=fmt_date(good["run_date"], lang))
+        latest = f"<p><strong>{e(t('run.no_data', lang))}</strong> {e(keeps)} {link}</p>"
+    else:
+        latest = f"<p><strong>{e(t('run.no_data', lang))}</strong></p>"
+    body = [_run_section(newest, f"{newest['run_date']}/", lang), latest]
     if earlier:
         head = "".join(f"<th>{e(t(k, lang))}</th>" for k in ("run.param.run_date", "run.started",
                                                               "run.param.lang", "run.param.as_of", "run.reports"))
@@ -330,19 +343,33 @@ def write_index(out_dir: str | Path, runs: list[dict] | None = None, path: str |
     return path
 
 
+def _latest_record(out_dir: Path) -> dict | None:
+    """The ``run.json`` of the run ``latest/`` holds (None when there is none)."""
+    try:
+        return json.loads((Path(out_dir) / LATEST / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def data_key(data_dir: Path) -> str:
     """Which data folder a run read, without naming its path (run.json travels: it names the folder only)."""
     return hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:16]
 
 
-def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict, say) -> list[dict]:
-    """A partial run keeps the other reports of its date when they were made with the same parameters."""
+def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict, say,
+                no_data: bool = False) -> list[dict]:
+    """A partial run keeps the other reports of its date when they were made with the same parameters (and
+    both runs had usable data, or neither had: reports saying "not computed" never mix with reports of data)."""
     try:
         before = json.loads((previous / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return entries
     if any({**before["parameters"], "data_key": before.get("data_key")}.get(k) != params.get(k) for k in _SAME_RUN):
         say(f"replacing the reports of {previous.name}: they were made with other parameters")
+        return entries
+    if bool(before.get("no_data")) != no_data:
+        say(f"replacing the reports of {previous.name}: they were made " +
+            ("with data, this run has none" if no_data else "without usable data"))
         return entries
     ran = {e["notebook"] for e in entries}
     kept = [e for e in before["reports"] if e["notebook"] not in ran]
@@ -371,6 +398,10 @@ def _remove(path: Path) -> None:
 def _publish(staging: Path, out_dir: Path, run_date: str) -> Path:
     """Move the staged run to ``<out>/<run_date>/`` and refresh ``latest/`` and ``index.html``: all or nothing.
 
+    ``latest/`` holds the newest run date with usable data: a run whose ingest kept nothing (``no_data`` in its
+    ``run.json``) is published in its dated folder, where its reports say why, and ``latest/`` keeps the last
+    good reports.
+
     Everything new is prepared beside its place first (the copy for ``latest/``, the index page); only then do
     renames put the new pieces in place, each old one moved aside. If a rename fails (a folder locked by
     another program, a disk gone read-only), the renames already made are undone, so the reports folder is
@@ -383,15 +414,20 @@ def _publish(staging: Path, out_dir: Path, run_date: str) -> Path:
                   key=lambda r: r.get("run_date", ""), reverse=True)
     prepared: list[Path] = []
     moves = [(staging, dated)]
+    held = _latest_record(out_dir)  # a run date's good reports may live on only there (its folder re-run without data)
+    newest_good = max([r["run_date"] for r in runs if not r.get("no_data")]
+                      + ([held["run_date"]] if held and not held.get("no_data") else []), default="")
     try:
-        if run_date >= runs[0]["run_date"]:
+        if record.get("no_data"):
+            log.info("run date %s: no usable data, latest/ unchanged", run_date)
+        elif run_date >= newest_good:
             copy = out_dir / f".{LATEST}-{tag}"
             prepared.append(copy)
             shutil.copytree(staging, copy)
             moves.append((copy, out_dir / LATEST))
         else:
-            log.info("run date %s is older than the newest run (%s): latest/ unchanged", run_date,
-                     runs[0]["run_date"])
+            log.info("run date %s is older than the newest run with data (%s): latest/ unchanged", run_date,
+                     newest_good)
         index = out_dir / f".index-{tag}.html"
         prepared.append(index)
         write_index(out_dir, runs, path=index)
@@ -444,16 +480,19 @@ class RunResult(list):
     """The HTML reports of a run (a list of paths), with how the run went.
 
     ``exit_code``: 0 everything published (and delivered); 3 published, with notebooks failed, sections skipped
-    or a delivery failed (listed in ``run.json`` and on the index page). ``failed``: the notebooks that raised;
-    ``skipped``: the sections the stages could not compute, with their reasons; ``delivery``: one result per
-    channel of the configuration's ``delivery`` section (``status`` ``sent`` or ``failed`` with ``error``).
+    or a delivery failed (listed in ``run.json`` and on the index page); 4 no usable data (``no_data``: the
+    ingest stage kept nothing), the reports saying why published in the dated folder only, ``latest/``
+    unchanged. ``failed``: the notebooks that raised; ``skipped``: the sections the stages could not compute,
+    with their reasons; ``delivery``: one result per channel of the configuration's ``delivery`` section
+    (``status`` ``sent`` or ``failed`` with ``error``).
     """
 
     def __init__(self, paths, failed: list[dict], skipped: list[dict], folder: Path,
-                 delivery: list[dict] | None = None):
+                 delivery: list[dict] | None = None, no_data: bool = False):
         super().__init__(paths)
         self.failed, self.skipped, self.folder = failed, skipped, folder
         self.delivery = delivery or []
+        self.no_data = no_data
 
     @property
     def delivery_failed(self) -> bool:
@@ -461,6 +500,8 @@ class RunResult(list):
 
     @property
     def exit_code(self) -> int:
+        if self.no_data:
+            return 4
         return 3 if self.failed or self.skipped or self.delivery_failed else 0
 
 
@@ -849,9 +890,10 @@ def run(
         for nb in notebooks:
             if (staging / nb.name).exists():
                 (staging / nb.name).rename(staging / "executed" / nb.name)
+        no_data = pipeline_run is not None and any(r.name == "ingest" for r in pipeline_run.failed)
         if only and (out_dir / run_day / "run.json").exists():
             entries = _carry_over(out_dir / run_day, staging, entries, {**params, "data_key": data_key(data_path)},
-                                  say)
+                                  say, no_data)
         reports = {e["html"] for e in entries}
         files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()
                        and p.parent.name != "executed" and p.name not in reports and p.name != "run.json"
@@ -861,8 +903,10 @@ def run(
                   "kernel": kernel,
                   "simulated_data": simulated, "reports": entries, "files": files, "failed": failed,
                   "skipped": skipped, "not_due": not_due,
-                  "status": "published with sections skipped" if failed or skipped
-                  else "published"}
+                  "status": "published without usable data (latest/ unchanged)" if no_data
+                  else "published with sections skipped" if failed or skipped else "published"}
+        if no_data:
+            record["no_data"] = True
         if pipeline_run is not None:
             record.update(json.loads((staging / "run.json").read_text(encoding="utf-8")))
         record["config"] = {**cfg.to_dict(), "data_dir": data_path.name}
@@ -887,10 +931,13 @@ def run(
                           f"unchanged") from None
     shutil.rmtree(out_dir / ".failed", ignore_errors=True)
     delivery = _deliver(cfg, pipeline_run, run_day, out_dir, dated, say)
-    if failures or skipped:
+    if no_data:
+        say(f"published {len(entries)} report(s) in {dated} without usable data (the ingest stage kept nothing): "
+            f"latest/ left as it was (see {dated / 'index.html'})")
+    elif failures or skipped:
         say(f"published {len(entries)} report(s) in {dated}, with {len(failures)} notebook(s) failed and "
             f"{len(skipped)} section(s) skipped (see {dated / 'index.html'})")
     else:
         say(f"published {len(entries)} report(s) in {dated} (index: {out_dir / 'index.html'})")
     paths = [dated / e["html"] for e in entries if e["notebook"] in {nb.name for nb in notebooks}]
-    return RunResult(paths, record["failed"], skipped, dated, delivery)
+    return RunResult(paths, record["failed"], skipped, dated, delivery, no_data=no_data)

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .._core.errors import DataError, InsufficientData
 from .._core.io import read_table, write_csv, write_json  # noqa: F401  (read_table: the CLI's reader)
+from .._core.reasons import Thin, reason_of
 from .._core.time import to_utc
 from ..config import DataPaths
 from ..features.screening import Screen, screen_survival
@@ -152,8 +153,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         raise DataError(f"id column {id_col!r} is not unique (e.g. {dup!r}): the table needs one row per account")
     data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
     if data.empty:
-        raise InsufficientData(f"none of the {len(df)} rows has time at risk (a duration above 0 and above the "
-                               f"entry): nothing to fit")
+        raise Thin("reason.no_time_at_risk", n=len(df))
     data.index.name = None
     entry_col = "_entry" if entry else None
     others = [c for c in df.columns if c not in {duration, event, entry, id_col, *covariates}]  # e.g. MRR
@@ -346,8 +346,7 @@ def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> Acco
     observed_from = D.observation_start(paths.processed)
     lt = D.lifetimes(accounts, as_of, observed_from)
     if lt.empty:
-        raise InsufficientData(f"no account started before the observation date {as_of.date()}: no lifetime to "
-                               f"analyse")
+        raise Thin("reason.no_lifetime", as_of=as_of.date())
     lt["start_year"] = to_utc(lt["start_date"]).dt.year.astype(str)
     lt = covariates_at(lt, subs, as_of, measured=measured, observed_from=observed_from)
     if surveys is not None:
@@ -556,11 +555,11 @@ def _refit_and_score(model, train: pd.DataFrame, test: pd.DataFrame, cutoff, tra
     """
     m = clone_refit(model) if hasattr(model, "params_") else model
     if test.empty:
-        raise InsufficientData(f"out-of-time test at {cutoff.date()}: no account was still a customer at the cutoff")
+        raise Thin("reason.oot_no_customer", cutoff=cutoff.date())
     try:
         m.fit(train)
     except InsufficientData as exc:
-        raise InsufficientData(f"out-of-time test at {cutoff.date()}, fitted on what was known then: {exc}") from exc
+        raise Thin("reason.oot_not_fitted", cutoff=cutoff.date(), why=reason_of(exc)) from exc
     curves = m.predict_curves(test)
     test = test.loc[curves.index]
     result = evaluate_predictions(test, curves, horizons=horizons, n_groups=n_groups)

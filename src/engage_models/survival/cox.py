@@ -69,7 +69,8 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.errors import InsufficientData
-from .._core.i18n import fmt_number, t
+from .._core.i18n import LANGS, fmt_number, t
+from .._core.reasons import Thin, Why
 from . import _riskset
 from .curves import SurvivalCurves, tail_hazard
 from .data import usable
@@ -662,17 +663,15 @@ CONCORDANCE_TIE = 0.002
 
 def check_events(rows: int, usable_rows: int, events: int, what: str, minimum: int = 2) -> None:
     """:class:`InsufficientData` with a sentence when fewer than ``minimum`` churns are left to fit on."""
+    model = Why.of({lang: t(what, lang) for lang in LANGS})  # the model's name, in the catalogue when it is there
     if rows == 0:
-        raise InsufficientData(f"{what}: the table has no rows")
+        raise Thin("reason.cox.no_rows", what=model)
     if usable_rows == 0:
-        raise InsufficientData(f"{what}: none of the {rows} rows has every covariate and some time at risk "
-                               f"(duration above entry)")
+        raise Thin("reason.cox.no_usable_rows", what=model, rows=rows)
     if events == 0:
-        raise InsufficientData(f"{what}: no churn among the {usable_rows} accounts/rows usable: a survival model "
-                               f"needs churners (at least {minimum})")
+        raise Thin("reason.cox.no_churn", what=model, n=usable_rows, minimum=minimum)
     if events < minimum:
-        raise InsufficientData(f"{what}: only {events} churn among the {usable_rows} accounts/rows usable; at "
-                               f"least {minimum} are needed")
+        raise Thin("reason.cox.few_churn", what=model, events=events, n=usable_rows, minimum=minimum)
 
 
 def selection_table(penalizers, cvl: np.ndarray, extra: dict | None = None) -> pd.DataFrame:
