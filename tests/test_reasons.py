@@ -9,7 +9,7 @@ import pytest
 
 from engage_models._core.errors import InsufficientData
 from engage_models._core.i18n import catalogue, t
-from engage_models._core.reasons import Thin, Why, reason_of, stored, text, texts
+from engage_models._core.reasons import Thin, Why, reason_of, stage_name, stored, text, texts
 from engage_models.pipeline.store import Store
 
 
@@ -30,11 +30,11 @@ def test_every_reason_says_the_same_values_in_both_languages():
 
 def test_a_why_is_its_english_and_knows_its_japanese_through_nesting_and_pickling():
     inner = Why("reason.no_matured_labels", days=90)
-    outer = Why("reason.stage_not_computed_why", stage="health", why=inner)
+    outer = Why("reason.stage_not_computed_why", stage=stage_name("health"), why=inner)
     assert inner == ("no observation date has a matured label with both churned and retained accounts: the health "
                      "score needs more than 90 days of history with churn")
     assert outer == f"the health stage was not computed ({inner})"
-    assert outer.text("ja") == f"healthステージは計算されませんでした（{inner.text('ja')}）"
+    assert outer.text("ja") == f"「ヘルススコア」は計算されませんでした（{inner.text('ja')}）"
     assert "90日" in inner.text("ja")
     back = pickle.loads(pickle.dumps(outer))  # joblib's workers send their errors back pickled
     assert back == outer and back.text("ja") == outer.text("ja")

@@ -495,3 +495,23 @@ def test_a_failed_notebooks_traceback_is_published_without_the_machines_paths(tm
     published = [p.read_text(encoding="utf-8", errors="replace") for p in out.rglob("*") if p.is_file()]
     for path in {str(ROOT), sys.prefix, str(Path.home()), str(tmp_path)}:
         assert not any(path in text for text in published), path  # ... without this machine's folders
+
+
+@pytest.mark.parametrize("lang, alt", [("en", "Figure: Churn &lt;by&gt; month"), ("ja", "図：月別の解約")])
+def test_every_figure_says_what_it_shows_in_the_reports_language(tmp_path, lang, alt):
+    """A figure's alternative text is its section's heading (screen readers; a mail client that blocks images),
+    in the report's language, escaped; not nbconvert's "No description has been provided"."""
+    import base64
+
+    from engage_models.reports.runner import export_html
+
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("## Churn <by> month", metadata={"tags": ["lang-en"]}),
+        nbformat.v4.new_markdown_cell("## 月別の解約", metadata={"tags": ["lang-ja"]}),
+        nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output(
+            "display_data", data={"image/png": png, "text/plain": "<Figure>"})]),
+    ])
+    html = export_html(nb, tmp_path / "r.html", lang=lang, title="Report").read_text(encoding="utf-8")
+    assert f'alt="{alt}"' in html and "No description has been provided" not in html
+    assert html.count("<img") == 1 and f"data:image/png;base64,{png}" in html

@@ -52,6 +52,12 @@ class Why(str):
         return {lang: self.text(lang) for lang in LANGS}
 
 
+def stage_name(stage: str) -> Why:
+    """A stage as a reason names it: its id in English (``the health stage``), its label in the other languages
+    (``「ヘルススコア」``)."""
+    return Why.of({lang: stage if lang == "en" else t(f"stage.{stage}", lang) for lang in LANGS})
+
+
 def _in(fmt: dict, lang: str) -> dict:
     return {k: v.text(lang) if isinstance(v, Why) else v for k, v in fmt.items()}
 

@@ -26,7 +26,7 @@ from .._core.errors import ConfigError, InsufficientData
 from .._core.i18n import LANGS
 from .._core.io import jsonable, read_json, write_json
 from .._core.progress import show_bars, stage_bar
-from .._core.reasons import Why, reason_of, stored, text, texts
+from .._core.reasons import Why, reason_of, stage_name, stored, text, texts
 from .._core.time import to_utc
 from .config import RunConfig
 from .stages import STAGE_NAMES, STAGES, Context, Stage, ingest_is_current, read_km
@@ -123,9 +123,10 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
     record into ``records`` (an error in ingest, or any with ``strict``, is raised without a record)."""
     missing = [n for n in st.needs if n not in done]
     if missing:
-        why = Why.of({lang: "; ".join(f"{n}: {text(records[n].why, lang)}" for n in missing if n in records)
-                      for lang in LANGS})
-        said = Why("reason.needs", stages=", ".join(missing), why=why)
+        why = Why.of({lang: "; ".join(f"{stage_name(n).text(lang)}: {text(records[n].why, lang)}"
+                                      for n in missing if n in records) for lang in LANGS})
+        names = Why.of({lang: ", ".join(stage_name(n).text(lang) for n in missing) for lang in LANGS})
+        said = Why("reason.needs", stages=names, why=why)
         records[st.name] = StageRecord(st.name, "skipped", reason=str(said), texts=texts(said))
         say(f"  {st.name:9s} skipped: needs {', '.join(missing)}")
         return
@@ -203,10 +204,10 @@ def _absent_reason(stage: str, records: dict[str, StageRecord]) -> Why:
     """Why an input a stage can do without is not there, in words (for the sections it leaves out)."""
     rec = records.get(stage)
     if rec is None:
-        return Why("reason.stage_was_not_run", stage=stage)
+        return Why("reason.stage_was_not_run", stage=stage_name(stage))
     if not rec.reason:
-        return Why("reason.stage_not_computed", stage=stage)
-    return Why("reason.stage_not_computed_why", stage=stage, why=rec.why)
+        return Why("reason.stage_not_computed", stage=stage_name(stage))
+    return Why("reason.stage_not_computed_why", stage=stage_name(stage), why=rec.why)
 
 
 def _check_as_of(config: RunConfig, ingest: Artifact) -> None:
@@ -261,9 +262,9 @@ class Run:
         in it (a reason only in English is said so)."""
         rec = self.records.get(stage)
         if stage not in self.artifacts:
-            return text(rec.why if rec and rec.reason else Why("reason.stage_not_run", stage=stage), lang)
+            return text(rec.why if rec and rec.reason else Why("reason.stage_not_run", stage=stage_name(stage)), lang)
         art = self.artifacts[stage]
-        return (name and art.reason(name, lang)) or text(Why("reason.section_not_computed", stage=stage,
+        return (name and art.reason(name, lang)) or text(Why("reason.section_not_computed", stage=stage_name(stage),
                                                              section=name), lang)
 
     def frame(self, stage: str, name: str) -> pd.DataFrame:

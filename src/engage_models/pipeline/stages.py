@@ -55,7 +55,7 @@ import pandas as pd
 from .._core.errors import InsufficientData
 from .._core.i18n import LANGS, t
 from .._core.io import read_json, write_json
-from .._core.reasons import Thin, Why, reason_of
+from .._core.reasons import Thin, Why, reason_of, stage_name
 from .._core.time import to_utc
 from .config import RunConfig
 from .store import NOT_DUE, Artifact, Output, fingerprint
@@ -91,8 +91,8 @@ class Context:
     def why_missing(self, stage: str, name: str | None = None) -> Why:
         """Why the input ``stage`` (or its section ``name``) is not there, in words (every language it has)."""
         if stage not in self.inputs:
-            return self.absent.get(stage) or Why("reason.stage_was_not_run", stage=stage)
-        return (name and self.inputs[stage].why(name)) or Why("reason.section_not_computed", stage=stage,
+            return self.absent.get(stage) or Why("reason.stage_was_not_run", stage=stage_name(stage))
+        return (name and self.inputs[stage].why(name)) or Why("reason.section_not_computed", stage=stage_name(stage),
                                                               section=name)
 
     def section(self, name: str | tuple[str, ...], compute: Callable[[], None]) -> bool:

@@ -170,6 +170,25 @@ class _DropStderr(Preprocessor):
         return cell, resources
 
 
+class _AltText(Preprocessor):
+    """Each figure's alternative text: "Figure: <the heading of its section>" in the report's language (the
+    nearest Markdown heading above it, once the other language's cells are gone), or the report's title."""
+
+    lang = "en"
+
+    def preprocess(self, nb, resources):
+        heading = resources.get("metadata", {}).get("name", "")
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                found = [ln.lstrip("#").strip().strip("*_") for ln in cell.source.splitlines() if ln.startswith("#")]
+                heading = found[-1] if found else heading
+            for output in cell.get("outputs", []):
+                if "image/png" in output.get("data", {}):
+                    meta = output.setdefault("metadata", {}).setdefault("image/png", {})
+                    meta.setdefault("alt", t("report.figure_alt", self.lang, heading=heading))
+        return nb, resources
+
+
 def export_html(notebook: nbformat.NotebookNode, path: Path, *, lang: str = "en", meta: str = "",
                 title: str | None = None) -> Path:
     """Write ``notebook`` as HTML without input cells, prompts, stderr or anything fetched from outside."""
@@ -184,6 +203,9 @@ def export_html(notebook: nbformat.NotebookNode, path: Path, *, lang: str = "en"
         enabled=True,
     )
     exporter.register_preprocessor(_DropStderr(), enabled=True)
+    alt = _AltText()
+    alt.lang = lang
+    exporter.register_preprocessor(alt, enabled=True)
     resources = {"engage_meta": meta, "metadata": {"name": title or path.stem}}
     body, _ = exporter.from_notebook_node(notebook, resources=resources)
     path.write_text(body, encoding="utf-8")
