@@ -183,6 +183,14 @@ def test_dates_written_as_a_spreadsheet_writes_them_are_read_with_the_format_giv
     warned = [r.getMessage() for r in caplog.records]
     assert any("tickets: 4 row(s)" in m and "opened_at that is not a date, such as '01/02/2025 09:00 +0900'" in m
                and "date_format in sources.yaml" in m for m in warned), warned
+    # ... and in the ingest report, for report 01's readers (the log is for whoever runs the job)
+    assert report.warnings == [m for m in warned if m in report.warnings] and len(report.warnings) == len(warned)
+    from engage_models.ingest import IngestReport
+    from engage_models.ingest.quality import ingest_warnings
+
+    assert IngestReport.from_json(tmp_path / "plain" / "ingest_report.json").warnings == report.warnings
+    shown = ingest_warnings(report, "ja")["warning"].tolist()
+    assert shown == [f"詳細（英語）：{w}" for w in report.warnings]
 
     (raw / "sources.yaml").write_text(
         "tables:\n  accounts: {date_format: '%m/%d/%Y'}\n"

@@ -430,6 +430,8 @@ def test_a_world_whose_every_row_is_quarantined_gets_a_data_quality_report_that_
     assert "Traceback" not in html and "KeyError" not in html
     assert "no event was kept, accounts: all 2 rows quarantined (unparseable start_date: 2), events: all 3 rows" in html
     assert "sources.yaml can say how dates and numbers are written" in html
+    assert "give its format as date_format in sources.yaml" in html  # ingest's warning, in report 01
+    assert str(tmp_path) not in html and " of accounts.csv hold" in html  # the file, by its place in the raw folder
     # the last reports with data stay at the stable address; the index says so and links both
     assert result.no_data and result.exit_code == 4
     assert _tree(out / "latest") == kept

@@ -15,6 +15,7 @@ from .._core.errors import InsufficientData
 from .._core.i18n import catalogue, check_lang, fmt_date, t
 from .._core.io import parquet_source
 from .._core.plots import date_axis, new_ax
+from .._core.reasons import text
 from .._core.time import to_utc
 from ..features.engine import connect_duckdb
 from .contracts import CONTRACTS, TIMESTAMP
@@ -106,6 +107,13 @@ def column_names(report: IngestReport, lang: str = "en") -> pd.DataFrame:
               "read as": t("dq.extra_column", lang)}
              for r in report.tables.values() for name in r.extra_columns]
     return pd.DataFrame(rows, columns=["table", "column in the source", "read as"])
+
+
+def ingest_warnings(report: IngestReport, lang: str = "en") -> pd.DataFrame:
+    """What ingest warned about (a value a ``date_format`` or ``thousands`` setting would read, a table that lost
+    every row...), one row each: ``warning``, in English (marked as such in a Japanese report). Empty when ingest
+    warned about nothing."""
+    return pd.DataFrame({"warning": [text(w, lang) for w in report.warnings]}, columns=["warning"])
 
 
 #: The quality queries are scans and small aggregates: a bounded buffer pool keeps a 50M-event company's run

@@ -45,6 +45,7 @@ import json
 import logging
 import re
 import shutil
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -111,6 +112,7 @@ class IngestReport:
     tables: dict[str, TableResult]
     now: str
     missing_optional: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what ingest warned about, in the order it did
 
     def to_frame(self) -> pd.DataFrame:
         rows = [
@@ -141,14 +143,15 @@ class IngestReport:
         return sum(r.rows_quarantined for r in self.tables.values())
 
     def to_json(self, path: str | Path) -> None:
-        write_json(path, {"now": self.now, "missing_optional": self.missing_optional,
+        write_json(path, {"now": self.now, "missing_optional": self.missing_optional, "warnings": self.warnings,
                           "tables": {k: asdict(v) for k, v in self.tables.items()}})
 
     @classmethod
     def from_json(cls, path: str | Path) -> IngestReport:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         tables = {k: TableResult.from_dict(v) for k, v in data["tables"].items()}
-        return cls(tables=tables, now=data["now"], missing_optional=data.get("missing_optional", []))
+        return cls(tables=tables, now=data["now"], missing_optional=data.get("missing_optional", []),
+                   warnings=data.get("warnings", []))
 
     def _repr_html_(self) -> str:
         parts = [f"<p>Ingest at {html.escape(self.now)}: {self.rows_quarantined:,} rows quarantined.</p>",
@@ -912,6 +915,8 @@ def ingest(
         old.rename(processed_dir)  # killed between the two renames of a swap: the previous data comes back
     (staging / "quarantine").mkdir(parents=True)
     work = staging / ".work"
+    heard = _Warnings()  # what ingest warns about goes into its report too, for report 01's readers
+    logging.getLogger(__package__).addHandler(heard)
     try:
         con = _connect(memory_limit, threads, staging / ".duckdb_tmp")
         results: dict[str, TableResult] = {}
@@ -952,7 +957,7 @@ def ingest(
                     if previous and name in previous.missing_optional:
                         missing_optional.append(name)
         report = IngestReport({t: results[t] for t in C.TABLE_ORDER if t in results}, now_ts.isoformat(),
-                              missing_optional)
+                              missing_optional, list(heard.messages))
         report.to_json(staging / REPORT_FILE)
         for scratch in (work, staging / ".duckdb_tmp"):
             shutil.rmtree(scratch, ignore_errors=True)
@@ -960,7 +965,22 @@ def ingest(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        logging.getLogger(__package__).removeHandler(heard)
     return report
+
+
+class _Warnings(logging.Handler):
+    """The warnings logged while one ingest runs (this thread's: another ingest's are not this one's)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.messages.append(record.getMessage())
 
 
 def _accepted_accounts(con, staging: Path, accounts: TableResult) -> None:

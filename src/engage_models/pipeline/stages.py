@@ -142,9 +142,10 @@ def database_fingerprints(raw: Path) -> dict[str, dict]:
     return {table: db_fingerprint(db, table=table) for table, db in database_tables(raw).items()}
 
 
-def _nothing_kept(report) -> Why | None:
+def _nothing_kept(report, warnings: list[str] = ()) -> Why | None:
     """Why no event is left when events were read: the tables whose every row was quarantined, with their
-    main reasons (every account quarantined takes every event with it)."""
+    main reasons (every account quarantined takes every event with it), and what ingest warned about (its advice
+    on date and number formats: report 01 has no ingest report to show them from when nothing was kept)."""
     empty = [r for r in report.tables.values() if r.rows_read and not r.rows_kept]
     events = report.tables.get("events")
     if not empty or events is None or events.rows_kept:
@@ -158,9 +159,11 @@ def _nothing_kept(report) -> Why | None:
                    why=Why.of({lang: "; ".join(f"{translate_reason(k, lang)}: {n:,}" for k, n in top)
                                for lang in LANGS}))
 
-    tables = [why(r) for r in empty]
-    return Why("reason.nothing_kept", tables=Why.of({lang: t("sep.comma", lang).join(w.text(lang) for w in tables)
-                                                     for lang in LANGS}))
+    tables = Why.of({lang: t("sep.comma", lang).join(w.text(lang) for w in map(why, empty)) for lang in LANGS})
+    advice = [w for w in warnings if "every one of the" not in w]  # the tables that lost every row: said above
+    if advice:
+        return Why("reason.nothing_kept_warned", tables=tables, warnings="; ".join(advice))
+    return Why("reason.nothing_kept", tables=tables)
 
 
 def ingest(ctx: Context) -> None:
@@ -177,13 +180,22 @@ def ingest(ctx: Context) -> None:
         for key, folder in (("source", c.paths.raw), ("processed", c.paths.root), ("quarantine", c.paths.root)):
             if table.get(key):
                 table[key] = _relative(table[key], folder)
+    data["warnings"] = [_without_folders(w, (c.paths.raw, c.paths.root)) for w in data.get("warnings", [])]
     write_json(path, data)
     try:
         dates = data_dates(c.paths.processed, c.as_of)
     except InsufficientData:
-        raise Thin.of(_nothing_kept(report) or Why("reason.no_events")) from None
+        raise Thin.of(_nothing_kept(report, data["warnings"]) or Why("reason.no_events")) from None
     ctx.out.json("dates", dates)
     ctx.out.json("processed", fingerprint(c.paths.processed, "*.parquet"))
+
+
+def _without_folders(text: str, folders) -> str:
+    """``text`` with the machine's ``folders`` taken out of the paths it names (they name a raw file)."""
+    for folder in folders:
+        for form in {str(Path(folder).resolve()), str(Path(folder).absolute())}:
+            text = text.replace(form + "/", "").replace(form, ".")
+    return text
 
 
 def _relative(path: str, folder: Path) -> str:
