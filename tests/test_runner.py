@@ -422,12 +422,13 @@ def test_a_world_whose_every_row_is_quarantined_gets_a_data_quality_report_that_
     assert not good.no_data and good.exit_code in (0, 3)
     kept = _tree(out / "latest")
     for row in t["accounts"]:
-        row["start_date"] = "1/5/2024"
+        row["start_date"] = f"{HOSTILE} 1/5/2024"  # the reason quotes the value: it must reach the page as text
     _write(tmp_path / "data" / "raw", t)
     result = run(data_dir=tmp_path / "data", out_dir=out, only=["01"], run_date="2026-01-01",
                  progress=lambda m: None)
     html = (out / "2026-01-01" / "01_data_quality.html").read_text(encoding="utf-8")
     assert "Traceback" not in html and "KeyError" not in html
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "no event was kept, accounts: all 2 rows quarantined (unparseable start_date: 2), events: all 3 rows" in html
     assert "sources.yaml can say how dates and numbers are written" in html
     assert "give its format as date_format in sources.yaml" in html  # ingest's warning, in report 01

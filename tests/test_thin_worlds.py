@@ -146,7 +146,8 @@ def test_a_japanese_report_gives_the_reasons_of_thin_data_in_japanese(worlds):
     assert result.reason("survival", "cox_summary", "ja").startswith(
         "Coxモデル：使える100件（顧客または行）に解約がありません")
     assert result.reason("summary", "mrr_at_risk", "ja").startswith("「ヘルススコア」は計算されませんでした（解約した")
-    assert result.reason("actions", lang="ja").startswith("「ヘルススコア」の結果が必要です（ヘルススコア: 解約した")
+    assert result.reason("actions", lang="ja").startswith(
+        "「ヘルススコア」の結果が必要です（「ヘルススコア」: 解約した")
     english = {(s["stage"], s["section"]): s["reason"] for s in result.skipped_sections}
     for stage, section in english:  # every reason has its Japanese, or says it is in English
         ja = result.reason(stage, None if section == "*" else section, "ja")

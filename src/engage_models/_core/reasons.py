@@ -55,7 +55,8 @@ class Why(str):
 def stage_name(stage: str) -> Why:
     """A stage as a reason names it: its id in English (``the health stage``), its label in the other languages
     (``「ヘルススコア」``)."""
-    return Why.of({lang: stage if lang == "en" else t(f"stage.{stage}", lang) for lang in LANGS})
+    return Why.of({lang: stage if lang == "en" else t("reason.stage", lang, name=t(f"stage.{stage}", lang))
+                   for lang in LANGS})
 
 
 def _in(fmt: dict, lang: str) -> dict:

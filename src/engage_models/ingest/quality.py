@@ -112,7 +112,9 @@ def column_names(report: IngestReport, lang: str = "en") -> pd.DataFrame:
 def ingest_warnings(report: IngestReport, lang: str = "en") -> pd.DataFrame:
     """What ingest warned about (a value a ``date_format`` or ``thousands`` setting would read, a table that lost
     every row...), one row each: ``warning``, in English (marked as such in a Japanese report). Empty when ingest
-    warned about nothing."""
+    warned about nothing; None for an ingest report written before warnings were kept."""
+    if report.warnings is None:
+        return None
     return pd.DataFrame({"warning": [text(w, lang) for w in report.warnings]}, columns=["warning"])
 
 

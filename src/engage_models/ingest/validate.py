@@ -112,7 +112,7 @@ class IngestReport:
     tables: dict[str, TableResult]
     now: str
     missing_optional: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # what ingest warned about, in the order it did
+    warnings: list[str] | None = field(default_factory=list)  # what ingest warned about (None: not recorded)
 
     def to_frame(self) -> pd.DataFrame:
         rows = [
@@ -151,7 +151,7 @@ class IngestReport:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         tables = {k: TableResult.from_dict(v) for k, v in data["tables"].items()}
         return cls(tables=tables, now=data["now"], missing_optional=data.get("missing_optional", []),
-                   warnings=data.get("warnings", []))
+                   warnings=data.get("warnings"))
 
     def _repr_html_(self) -> str:
         parts = [f"<p>Ingest at {html.escape(self.now)}: {self.rows_quarantined:,} rows quarantined.</p>",

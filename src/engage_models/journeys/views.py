@@ -38,17 +38,15 @@ def missing_reason(run, name: str, lang: str | None = None) -> str | None:
 def available(run, *names: str) -> bool:
     """:func:`engage_models.reports.render.available` for the personas stage, with its reasons in the report's
     language."""
-    from IPython.display import Markdown, display
-
-    from .._core.i18n import markdown
     from ..reports.render import available as stage_available
+    from ..reports.render import show_missing
 
     if not run.has("personas"):
         return stage_available(run, "personas", *names)
     for name in names:
         why = missing_reason(run, name)
         if why is not None:
-            display(Markdown(markdown(f"*{t('section.missing', run.lang, reason=why)}*")))
+            show_missing(t("section.missing", run.lang, reason=why))
             return False
     return True
 

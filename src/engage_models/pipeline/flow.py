@@ -23,7 +23,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .._core.errors import ConfigError, InsufficientData
-from .._core.i18n import LANGS
+from .._core.i18n import LANGS, t
 from .._core.io import jsonable, read_json, write_json
 from .._core.progress import show_bars, stage_bar
 from .._core.reasons import Why, reason_of, stage_name, stored, text, texts
@@ -125,7 +125,7 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
     if missing:
         why = Why.of({lang: "; ".join(f"{stage_name(n).text(lang)}: {text(records[n].why, lang)}"
                                       for n in missing if n in records) for lang in LANGS})
-        names = Why.of({lang: ", ".join(stage_name(n).text(lang) for n in missing) for lang in LANGS})
+        names = Why.of({lang: t("sep.comma", lang).join(stage_name(n).text(lang) for n in missing) for lang in LANGS})
         said = Why("reason.needs", stages=names, why=why)
         records[st.name] = StageRecord(st.name, "skipped", reason=str(said), texts=texts(said))
         say(f"  {st.name:9s} skipped: needs {', '.join(missing)}")

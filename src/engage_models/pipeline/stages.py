@@ -176,11 +176,15 @@ def ingest(ctx: Context) -> None:
     path = ctx.out.file("ingest_report.json")
     report.to_json(path)
     data = read_json(path)  # sources by their place in the raw folder: no machine path in a run's folder
+    named = {}  # each source as ingest's warnings name it -> as the run's folder does
     for table in data.get("tables", {}).values():
         for key, folder in (("source", c.paths.raw), ("processed", c.paths.root), ("quarantine", c.paths.root)):
             if table.get(key):
-                table[key] = _relative(table[key], folder)
-    data["warnings"] = [_without_folders(w, (c.paths.raw, c.paths.root)) for w in data.get("warnings", [])]
+                shown = _relative(table[key], folder)
+                named[table[key]] = shown
+                table[key] = shown
+    for old in sorted(named, key=len, reverse=True):  # the longest first: no path is cut inside another
+        data["warnings"] = [w.replace(old, named[old]) for w in data.get("warnings", [])]
     write_json(path, data)
     try:
         dates = data_dates(c.paths.processed, c.as_of)
@@ -188,14 +192,6 @@ def ingest(ctx: Context) -> None:
         raise Thin.of(_nothing_kept(report, data["warnings"]) or Why("reason.no_events")) from None
     ctx.out.json("dates", dates)
     ctx.out.json("processed", fingerprint(c.paths.processed, "*.parquet"))
-
-
-def _without_folders(text: str, folders) -> str:
-    """``text`` with the machine's ``folders`` taken out of the paths it names (they name a raw file)."""
-    for folder in folders:
-        for form in {str(Path(folder).resolve()), str(Path(folder).absolute())}:
-            text = text.replace(form + "/", "").replace(form, ".")
-    return text
 
 
 def _relative(path: str, folder: Path) -> str:

@@ -7,6 +7,7 @@ that section (thin data), so the rest of the report renders.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from IPython.display import Markdown, display
@@ -30,10 +31,16 @@ def missing_text(run, stage: str, name: str | None = None) -> str:
     return t("section.missing", run.lang, reason=run.reason(stage, name, run.lang))
 
 
+def show_missing(text: str) -> None:
+    """A sentence saying what is missing, in italics. Escaped: a reason may quote the data (a value ingest could
+    not read), and Markdown would pass its HTML through as it is."""
+    display(Markdown(markdown(f"*{html.escape(text)}*")))
+
+
 def available(run, stage: str, *names: str) -> bool:
     """Whether ``stage`` wrote every one of ``names`` (or ran, without names); if not, show why, in words."""
     for name in names or (None,):
         if not run.has(stage, name):
-            display(Markdown(markdown(f"*{missing_text(run, stage, name)}*")))
+            show_missing(missing_text(run, stage, name))
             return False
     return True
