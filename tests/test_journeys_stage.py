@@ -172,7 +172,8 @@ def test_report_07_in_japanese_says_why_in_japanese_and_shows_the_user_personas(
     assert "ユーザーペルソナ1" in body and "ユーザー数の多い顧客の構成" in body
     # the lifecycle paths need health scores: the reason is the Japanese one, and no English reason is shown
     # the health stage's own reason, in Japanese too (it was marked as English detail)
-    assert "計算できませんでした（理由：ヘルススコアがありません（「ヘルススコア」は計算されませんでした（解約した" in body
+    assert "計算できませんでした（理由：ヘルススコアがありません（「ヘルススコア」は計算されませんでした（解約した" \
+        in body
     assert "Not computed" not in body and "no health scores" not in body
 
 
