@@ -255,6 +255,45 @@ def test_numbers_written_with_separators_are_read_as_the_source_says(tmp_path, c
     assert sorted(q["mrr"]) == sorted(bad) and all(q["account_id"].str.startswith("BAD"))
 
 
+def test_amounts_in_two_currencies_or_another_than_the_runs_are_warned_about(tmp_path):
+    """Currency signs are dropped as numbers are read (thousands given): they are counted per column first, a
+    column holding two currencies is warned about at ingest, and report 01 warns when the signs are not the
+    run's currency's (the reports would show yen as dollars)."""
+    from engage_models.ingest.quality import currency_mismatches, ingest_warnings
+
+    t = _tables()
+    acc = t["accounts"][0]
+    written = ["¥1,200", "1,200円", "\\5,000", "500", "$ 300", "+¥40", "1,2¥00"]  # the last: a sign inside digits
+    t["accounts"] = [{**acc, "account_id": f"A{k}", "mrr": v} for k, v in enumerate(written)]
+    for name in ("events", "tickets", "touchpoints", "surveys"):
+        t[name] = [{**row, "account_id": "A0"} for row in t[name]]
+    raw = _write(tmp_path / "raw", t)
+    (raw / "sources.yaml").write_text("tables:\n  accounts: {thousands: ','}\n", encoding="utf-8")
+    report = _ingest(raw, tmp_path / "p")
+    assert report.tables["accounts"].currency_signs == {"mrr": {"¥": 4, "$": 1}}
+    assert report.tables["accounts"].by_reason == {C.unparseable("mrr"): 1}
+    two = [w for w in report.warnings if "more than one currency" in w]
+    assert len(two) == 1 and two[0].startswith("accounts: the values of mrr in ")
+    assert "(¥ 4 row(s), $ 1 row(s))" in two[0]
+    said = currency_mismatches(report, "USD")
+    assert len(said) == 1 and "(¥ 4 row(s))" in said[0] and "--currency" in said[0]
+    assert "($ 1 row(s))" in currency_mismatches(report, "JPY")[0]
+    assert "($ 1 row(s))" in currency_mismatches(report, "CNY")[0]  # ¥ is both's sign: only $ is another's
+    shown = ingest_warnings(report, "en", "USD")["warning"].tolist()
+    assert shown == report.warnings + said
+    assert IngestReport.from_json(tmp_path / "p" / "ingest_report.json").tables["accounts"].currency_signs == \
+        {"mrr": {"¥": 4, "$": 1}}
+
+    # one currency, the run's: nothing said; no sources file: signs are not read, nor counted
+    t["accounts"] = [{**acc, "account_id": f"A{k}", "mrr": v} for k, v in enumerate(["$1,200", "300", "$5"])]
+    _write(raw, t)
+    one = _ingest(raw, tmp_path / "one")
+    assert one.tables["accounts"].currency_signs == {"mrr": {"$": 2}} and not one.warnings
+    assert currency_mismatches(one, "USD") == [] and currency_mismatches(one, "CAD") == []
+    (raw / "sources.yaml").unlink()
+    assert _ingest(raw, tmp_path / "none").tables["accounts"].currency_signs == {}
+
+
 def test_json_dates_and_numbers_are_read_by_the_sources_formats_not_guessed(tmp_path):
     """DuckDB's JSON reader would read 05-01-2024 as 5 January on its own: here a date not in ISO 8601 waits for
     date_format like a CSV's; a JSON column of numbers and text (200 and "¥1,200") is read by its values' text."""
@@ -268,7 +307,8 @@ def test_json_dates_and_numbers_are_read_by_the_sources_formats_not_guessed(tmp_
     assert plain.by_reason == {C.unparseable("start_date"): 2, C.unparseable("mrr"): 1}
     (raw / "sources.yaml").write_text("tables:\n  accounts: {date_format: '%m-%d-%Y', thousands: ','}\n",
                                       encoding="utf-8")
-    assert _ingest(raw, tmp_path / "formatted").tables["accounts"].rows_quarantined == 0
+    formatted = _ingest(raw, tmp_path / "formatted").tables["accounts"]
+    assert formatted.rows_quarantined == 0 and formatted.currency_signs == {"mrr": {"¥": 1}}
     got = load("accounts", tmp_path / "formatted")
     assert got["start_date"].tolist() == [pd.Timestamp(d, tz="UTC") for d in ("2024-05-01", "2024-06-02")]
     assert got["mrr"].tolist() == [200, 1200]
@@ -636,3 +676,37 @@ def test_ingesting_some_tables_keeps_the_others(tmp_path):
     assert report.tables["surveys"] == first.tables["surveys"]
     assert load("surveys", processed)["response_id"].tolist() == ["R1", "R2"]
     assert set(IngestReport.from_json(processed / "ingest_report.json").tables) == set(first.tables)
+
+
+def test_ingest_keeps_its_warnings_whatever_the_logging_level_and_table_by_table(tmp_path):
+    """Report 01 shows ingest's warnings: a host that quiets this package's log must not empty them, and an
+    ingest of some tables keeps the warnings of the tables it left as they were (and only theirs)."""
+    import logging
+
+    t = _tables()
+    t["accounts"][1]["start_date"] = "1/5/2024"
+    t["tickets"] = [{**t["tickets"][0], "opened_at": "01/02/2025 13:45"},
+                    {**t["tickets"][0], "ticket_id": "T2", "opened_at": "2025-01-02 13:45"}]
+    raw = _write(tmp_path / "raw", t)
+    quiet = logging.getLogger("engage_models")
+    before = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        report = _ingest(raw, tmp_path / "processed")
+    finally:
+        quiet.setLevel(before)
+    assert [w.split(":")[0] for w in report.warnings] == ["accounts", "tickets"], report.warnings
+    assert "start_date that is not a date, such as '1/5/2024'" in report.warnings[0]
+
+    t["tickets"][0]["opened_at"] = "2025-01-02 13:45"  # fixed: only tickets are ingested again
+    again = _ingest(_write(tmp_path / "raw", t), tmp_path / "processed", tables=("tickets",))
+    # accounts is always read again (and warns again); tickets' warning is gone with its bad value
+    assert [w.split(":")[0] for w in again.warnings] == ["accounts"], again.warnings
+    surveys_only = _ingest(_write(tmp_path / "raw", t), tmp_path / "processed", tables=("surveys",))
+    assert surveys_only.warnings == again.warnings
+    t["tickets"][0]["opened_at"] = "01/02/2025 13:45"
+    bad_again = _ingest(_write(tmp_path / "raw", t), tmp_path / "processed", tables=("tickets",))
+    kept = _ingest(_write(tmp_path / "raw", _tables()), tmp_path / "processed", tables=("surveys",))
+    # accounts, read again and clean now, no longer warns; tickets' warning of the last ingest carries over
+    assert [w.split(":")[0] for w in bad_again.warnings] == ["accounts", "tickets"]
+    assert kept.warnings == [w for w in bad_again.warnings if w.startswith("tickets: ")]

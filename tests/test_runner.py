@@ -410,6 +410,27 @@ def test_a_report_executes_as_soon_as_the_stages_it_reads_are_done(small_world, 
     assert [s["name"] for s in record["stages"]] == ["ingest", "quality", "panel", "kpis"]
 
 
+def test_report_01_warns_when_amounts_carry_another_currencys_sign_than_the_runs(tmp_path):
+    """MRR exported as ¥1,200 (read with thousands: ','), the run left in its default USD: report 01 says the
+    amounts carry the yen's sign and how to give the run its currency; a run in JPY says nothing of it."""
+    from test_ingest import _tables, _write
+
+    t = _tables()
+    for row, mrr in zip(t["accounts"], ("¥1,200", "1,200円"), strict=True):
+        row["mrr"] = mrr
+    raw = _write(tmp_path / "data" / "raw", t)
+    (raw / "sources.yaml").write_text("tables:\n  accounts: {thousands: ','}\n", encoding="utf-8")
+    said = "the values of mrr are written with the sign of another currency than the run"
+    for currency, day in (("USD", "2026-01-01"), ("JPY", "2026-01-02")):
+        result = run(data_dir=tmp_path / "data", out_dir=tmp_path / "out", only=["01"], run_date=day,
+                     currency=currency, progress=lambda m: None)
+        assert not result.no_data
+        html = (tmp_path / "out" / day / "01_data_quality.html").read_text(encoding="utf-8")
+        assert (said in html) == (currency == "USD"), currency
+        if currency == "USD":
+            assert "(¥ 2 row(s)): the reports show them as USD" in html and "--currency" in html
+
+
 def test_a_world_whose_every_row_is_quarantined_gets_a_data_quality_report_that_says_why(tmp_path):
     """Dates a spreadsheet wrote (1/5/2024) without a date_format: every account is quarantined and every event
     with it. The run says that (not "the events table is empty") and report 01 renders, saying it."""

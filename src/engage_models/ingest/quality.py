@@ -109,13 +109,36 @@ def column_names(report: IngestReport, lang: str = "en") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "column in the source", "read as"])
 
 
-def ingest_warnings(report: IngestReport, lang: str = "en") -> pd.DataFrame:
+def ingest_warnings(report: IngestReport, lang: str = "en", currency: str | None = None) -> pd.DataFrame:
     """What ingest warned about (a value a ``date_format`` or ``thousands`` setting would read, a table that lost
     every row...), one row each: ``warning``, in English (marked as such in a Japanese report). Empty when ingest
-    warned about nothing; None for an ingest report written before warnings were kept."""
+    warned about nothing; None for an ingest report written before warnings were kept.
+
+    ``currency``: the run's (ISO code). Amounts written with a sign of another currency (``¥1,200`` in a run in
+    USD) are warned about too: the reports would show them with the run's sign."""
     if report.warnings is None:
         return None
-    return pd.DataFrame({"warning": [text(w, lang) for w in report.warnings]}, columns=["warning"])
+    said = list(report.warnings)
+    if currency is not None:
+        said += currency_mismatches(report, currency)
+    return pd.DataFrame({"warning": [text(w, lang) for w in said]}, columns=["warning"])
+
+
+def currency_mismatches(report: IngestReport, currency: str) -> list[str]:
+    """A warning per number column whose values carry a currency sign that ``currency`` is not written with
+    (from ``TableResult.currency_signs``: read where the sources file gives ``thousands`` or ``decimal``)."""
+    from .validate import SIGN_CURRENCIES
+
+    out = []
+    for r in report.tables.values():
+        for column, signs in r.currency_signs.items():
+            other = {sign: n for sign, n in signs.items() if currency not in SIGN_CURRENCIES.get(sign, ())}
+            if other:
+                shown = ", ".join(f"{sign} {n:,} row(s)" for sign, n in other.items())
+                out.append(f"{r.table}: the values of {column} are written with the sign of another currency than "
+                           f"the run's {currency} ({shown}): the reports show them as {currency}; give the run its "
+                           f"currency (engage run --currency, or currency: in the run's configuration)")
+    return out
 
 
 #: The quality queries are scans and small aggregates: a bounded buffer pool keeps a 50M-event company's run

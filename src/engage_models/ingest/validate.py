@@ -45,9 +45,9 @@ import json
 import logging
 import re
 import shutil
-import threading
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,6 +98,9 @@ class TableResult:
     encoding_detected: bool | None = None
     #: source columns read as a contract column spelled otherwise (``{"CSAT": "csat"}``; see :func:`read_as`)
     renamed_columns: dict[str, str] = field(default_factory=dict)
+    #: amounts written with a currency sign (read where the sources file gives ``thousands`` or ``decimal``):
+    #: column -> sign -> rows, the yen's spellings (full-width, Shift_JIS's backslash, the kanji) as one
+    currency_signs: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict) -> TableResult:
@@ -522,6 +525,48 @@ _CURRENCY_BEFORE = f"^([+-]?)\\s*[{_SIGNS}\\\\]\\s*"
 _CURRENCY_AFTER = f"\\s*[{_SIGNS}{chr(0x5186)}]$"
 
 
+#: Each sign a value may carry -> the sign it is shown as (the yen's four spellings are one currency).
+_SIGN_OF = {"$": "$", chr(0xA5): chr(0xA5), chr(0xFFE5): chr(0xA5), "\\": chr(0xA5), chr(0x5186): chr(0xA5),
+            chr(0x20AC): chr(0x20AC), chr(0xA3): chr(0xA3)}
+#: sign -> the currencies (ISO codes) whose amounts it may mark
+SIGN_CURRENCIES = {"$": ("USD", "AUD", "CAD", "SGD"), chr(0xA5): ("JPY", "CNY"), chr(0x20AC): ("EUR",),
+                   chr(0xA3): ("GBP",)}
+
+
+def _currency_signs(con, contract: C.TableContract, src: _Source, source: Source,
+                    where: str) -> dict[str, dict[str, int]]:
+    """The currency signs on each number column's values, counted (see ``TableResult.currency_signs``), for
+    a text source whose numbers are read with their signs (``thousands``/``decimal`` given); a column whose
+    values carry more than one currency is warned about: its amounts are added up as if they were one."""
+    if not _number_params(source):
+        return {}
+    out: dict[str, dict[str, int]] = {}
+    for col in contract.columns:
+        if col.dtype != C.DOUBLE or col.name not in src.names:
+            continue
+        j = src.names.index(col.name)
+        kind = src.types[j].upper()
+        if kind not in ("VARCHAR", "JSON"):  # a typed number carries no sign
+            continue
+        raw = f"(__raw{j} ->> '$')" if kind == "JSON" else f"__raw{j}"
+        text = f"NULLIF(trim(CAST({raw} AS VARCHAR)), '')"
+        sign = (f"coalesce(NULLIF(regexp_extract({text}, '{_CURRENCY_BEFORE}', 0), ''), "
+                f"NULLIF(regexp_extract({text}, '{_CURRENCY_AFTER}', 0), ''))")
+        rows = con.execute(f"SELECT s, count(*) FROM (SELECT {sign} AS s FROM ({src.sql})) WHERE s IS NOT NULL "
+                           "GROUP BY s", src.params).fetchall()
+        counted: dict[str, int] = {}
+        for found, n in rows:  # the match keeps the number's sign and spaces: the currency's sign is in it
+            key = next(_SIGN_OF[ch] for ch in found if ch in _SIGN_OF)
+            counted[key] = counted.get(key, 0) + n
+        if counted:
+            out[col.name] = dict(sorted(counted.items(), key=lambda kv: -kv[1]))
+        if len(counted) > 1:
+            _warn("%s: the values of %s in %s carry more than one currency (%s): they are read as amounts of one "
+                  "currency; convert them to one before ingest", contract.name, col.name, where,
+                  ", ".join(f"{k} {n:,} row(s)" for k, n in out[col.name].items()))
+    return out
+
+
 def _number_params(source: Source) -> dict:
     """The query parameters of :func:`_typed`'s numbers as the source writes them (none for plain numbers):
     a number grouped by ``thousands`` in threes, or plain with ``decimal`` as its point; nothing else."""
@@ -750,6 +795,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         except duckdb.Error as exc:
             raise IngestError(f"{contract.name}: failed while validating {where}: {exc}") from exc
         log.debug("%s: %s written in %.1f s", contract.name, path.name, time.perf_counter() - t0)
+    signs = _currency_signs(con, contract, src, source, where)
     scratch = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
                           "(starts_with(table_name, '__src') OR starts_with(table_name, '__bad'))").fetchall()
     for (name,) in scratch:  # the text tables' copies: not needed once the table is written
@@ -769,13 +815,13 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     result = TableResult(contract.name, where, kept + quarantined, kept, quarantined, by_reason,
                          str(final_dir / out.name), str(final_dir / "quarantine" / qout.name),
                          [src.names[j] for j in extras], encoding, src.detected if encoding else None,
-                         {**src.renamed, **{as_read[j]: col for j, col in sorted(found.items())}})
+                         {**src.renamed, **{as_read[j]: col for j, col in sorted(found.items())}}, signs)
     log.info("%s: read %d, kept %d, quarantined %d (%s)", contract.name, result.rows_read, kept, quarantined,
              encoding or ("database" if source.database is not None else "parquet"))
     if quarantined and not kept:  # every metric of this table will read zero or nothing: said where it starts
         top = "; ".join(f"{r}: {n:,}" for r, n in sorted(by_reason.items(), key=lambda kv: -kv[1])[:3])
-        log.warning("%s: every one of the %d rows read from %s was quarantined (%s)", contract.name, quarantined,
-                    where, top)
+        _warn("%s: every one of the %d rows read from %s was quarantined (%s)", contract.name, quarantined,
+              where, top)
     return result
 
 
@@ -809,8 +855,8 @@ def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: lis
             todo = ("the value itself is not a number as they are written there" if given else
                     "if that is how numbers are written there, say so with thousands (and decimal) in sources.yaml, "
                     "e.g. thousands: ',' for 1,200 or ¥1,200")
-        log.warning("%s: %d row(s) of %s hold a value of %s that is not %s%s%s; %s", contract.name, n, where,
-                    col.name, what, example, given, todo)
+        _warn("%s: %d row(s) of %s hold a value of %s that is not %s%s%s; %s", contract.name, n, where,
+              col.name, what, example, given, todo)
 
 
 # ------------------------------------------------------------------------------------------ all or nothing
@@ -921,8 +967,8 @@ def ingest(
         old.rename(processed_dir)  # killed between the two renames of a swap: the previous data comes back
     (staging / "quarantine").mkdir(parents=True)
     work = staging / ".work"
-    heard = _Warnings()  # what ingest warns about goes into its report too, for report 01's readers
-    logging.getLogger(__package__).addHandler(heard)
+    heard: list[str] = []  # what ingest warns about goes into its report too, for report 01's readers
+    token = _HEARD.set(heard)
     try:
         con = _connect(memory_limit, threads, staging / ".duckdb_tmp")
         results: dict[str, TableResult] = {}
@@ -962,8 +1008,10 @@ def ingest(
                     _keep_previous(name, processed_dir, staging, previous, results)
                     if previous and name in previous.missing_optional:
                         missing_optional.append(name)
+                    if previous and name in results:  # its warnings carry over with its files
+                        heard.extend(w for w in previous.warnings or () if w.startswith(f"{name}: "))
         report = IngestReport({t: results[t] for t in C.TABLE_ORDER if t in results}, now_ts.isoformat(),
-                              missing_optional, list(heard.messages))
+                              missing_optional, sorted(heard, key=_table_of))
         report.to_json(staging / REPORT_FILE)
         for scratch in (work, staging / ".duckdb_tmp"):
             shutil.rmtree(scratch, ignore_errors=True)
@@ -972,21 +1020,27 @@ def ingest(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
-        logging.getLogger(__package__).removeHandler(heard)
+        _HEARD.reset(token)
     return report
 
 
-class _Warnings(logging.Handler):
-    """The warnings logged while one ingest runs (this thread's: another ingest's are not this one's)."""
+#: The warnings of the ingest running in this context (its thread), kept for its report whatever level the
+#: host's logging is set to: a host that quiets ``engage_models`` must not empty report 01's warnings.
+_HEARD: ContextVar[list[str] | None] = ContextVar("ingest_warnings", default=None)
 
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-        self.thread = threading.get_ident()
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self.thread:
-            self.messages.append(record.getMessage())
+def _table_of(warning: str) -> int:
+    """A warning's table (every one starts ``<table>: ``) as its place in the tables' order."""
+    name = warning.split(":", 1)[0]
+    return C.TABLE_ORDER.index(name) if name in C.TABLE_ORDER else len(C.TABLE_ORDER)
+
+
+def _warn(message: str, *args) -> None:
+    """A warning for the job's log and, during :func:`ingest`, for its report (what report 01 shows)."""
+    heard = _HEARD.get()
+    if heard is not None:
+        heard.append(message % args)
+    log.warning(message, *args)
 
 
 def _accepted_accounts(con, staging: Path, accounts: TableResult) -> None:
