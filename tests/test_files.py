@@ -263,26 +263,36 @@ def test_amounts_in_two_currencies_or_another_than_the_runs_are_warned_about(tmp
 
     t = _tables()
     acc = t["accounts"][0]
-    written = ["¥1,200", "1,200円", "\\5,000", "500", "$ 300", "+¥40", "1,2¥00"]  # the last: a sign inside digits
+    written = ["¥1,200", "1,200円", "\\5,000", "500", "$ 300", "+¥40",
+               "1,2¥00", "¥abc"]  # the last two: a sign inside digits, no number (quarantined: not counted)
     t["accounts"] = [{**acc, "account_id": f"A{k}", "mrr": v} for k, v in enumerate(written)]
     for name in ("events", "tickets", "touchpoints", "surveys"):
         t[name] = [{**row, "account_id": "A0"} for row in t[name]]
     raw = _write(tmp_path / "raw", t)
     (raw / "sources.yaml").write_text("tables:\n  accounts: {thousands: ','}\n", encoding="utf-8")
     report = _ingest(raw, tmp_path / "p")
-    assert report.tables["accounts"].currency_signs == {"mrr": {"¥": 4, "$": 1}}
-    assert report.tables["accounts"].by_reason == {C.unparseable("mrr"): 1}
+    signs = {"¥": 3, "$": 1, "円": 1}  # 円 is the yen's too, but only the yen's
+    assert report.tables["accounts"].currency_signs == {"mrr": signs}
+    assert report.tables["accounts"].by_reason == {C.unparseable("mrr"): 2}
     two = [w for w in report.warnings if "more than one currency" in w]
     assert len(two) == 1 and two[0].startswith("accounts: the values of mrr in ")
-    assert "(¥ 4 row(s), $ 1 row(s))" in two[0]
+    assert "(¥ 3 row(s), $ 1 row(s), 円 1 row(s))" in two[0]
     said = currency_mismatches(report, "USD")
-    assert len(said) == 1 and "(¥ 4 row(s))" in said[0] and "--currency" in said[0]
+    assert len(said) == 1 and "(¥ 3 row(s), 円 1 row(s))" in said[0] and "--currency" in said[0]
     assert "($ 1 row(s))" in currency_mismatches(report, "JPY")[0]
-    assert "($ 1 row(s))" in currency_mismatches(report, "CNY")[0]  # ¥ is both's sign: only $ is another's
+    assert "($ 1 row(s), 円 1 row(s))" in currency_mismatches(report, "CNY")[0]  # Chinese writes 元, not 円
     shown = ingest_warnings(report, "en", "USD")["warning"].tolist()
     assert shown == report.warnings + said
     assert IngestReport.from_json(tmp_path / "p" / "ingest_report.json").tables["accounts"].currency_signs == \
-        {"mrr": {"¥": 4, "$": 1}}
+        {"mrr": signs}
+
+    # yen written both ways is one currency; one value with two currencies' signs is not
+    for mrr, warned in ((["¥1,200", "300円"], False), (["$1,200円", "300"], True)):
+        t["accounts"] = [{**acc, "account_id": f"A{k}", "mrr": v} for k, v in enumerate(mrr)]
+        _write(raw, t)
+        got = _ingest(raw, tmp_path / f"w{warned}")
+        assert any("more than one currency" in w for w in got.warnings) == warned, got.warnings
+    assert got.tables["accounts"].currency_signs == {"mrr": {"$": 1, "円": 1}}
 
     # one currency, the run's: nothing said; no sources file: signs are not read, nor counted
     t["accounts"] = [{**acc, "account_id": f"A{k}", "mrr": v} for k, v in enumerate(["$1,200", "300", "$5"])]

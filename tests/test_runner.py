@@ -428,7 +428,8 @@ def test_report_01_warns_when_amounts_carry_another_currencys_sign_than_the_runs
         html = (tmp_path / "out" / day / "01_data_quality.html").read_text(encoding="utf-8")
         assert (said in html) == (currency == "USD"), currency
         if currency == "USD":
-            assert "(¥ 2 row(s)): the reports show them as USD" in html and "--currency" in html
+            assert "(¥ 1 row(s), 円 1 row(s)): the reports show them as USD" in html and "--currency" in html
+        assert "more than one currency" not in html  # ¥ and 円 are one currency
 
 
 def test_a_world_whose_every_row_is_quarantined_gets_a_data_quality_report_that_says_why(tmp_path):

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from .. import config
-from .._core.errors import ConfigError, DataError, InsufficientData
+from .._core.errors import ConfigError, DataError
 from .._core.reasons import Thin
 from .._core.time import to_utc, utc_midnight
 from . import metrics as M
@@ -169,7 +169,7 @@ class PanelBuilder:
         lo, hi = df["lo"].iloc[0], df["hi"].iloc[0]
         if pd.isna(hi):
             where = location(self.processed, "events.parquet")
-            raise InsufficientData(f"{where} has no rows: no observation date to use")
+            raise Thin("reason.events_no_rows", where=where)
         return to_utc(lo).normalize(), to_utc(hi).normalize() + pd.Timedelta(days=1)
 
     def default_dates(self, until: pd.Timestamp | None = None, freq: str = "MS") -> pd.DatetimeIndex:

@@ -11,11 +11,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .._core.errors import InsufficientData
 from .._core.i18n import catalogue, check_lang, fmt_date, t
 from .._core.io import parquet_source
 from .._core.plots import date_axis, new_ax
-from .._core.reasons import text
+from .._core.reasons import Thin, text
 from .._core.time import to_utc
 from ..features.engine import connect_duckdb
 from .contracts import CONTRACTS, TIMESTAMP
@@ -295,6 +294,6 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
         first, last = con.execute("SELECT min(timestamp), max(timestamp) FROM read_parquet($p)",
                                   {"p": parquet_source(Path(processed) / "events.parquet")}).fetchone()
     if last is None:
-        raise InsufficientData("the events table is empty: there is no activity to measure")
+        raise Thin("reason.no_events")
     return {"first_event": to_utc(first).isoformat(), "last_event": to_utc(last).isoformat(),
             "as_of": observation_date(as_of, processed).isoformat()}

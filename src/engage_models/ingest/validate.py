@@ -99,7 +99,7 @@ class TableResult:
     #: source columns read as a contract column spelled otherwise (``{"CSAT": "csat"}``; see :func:`read_as`)
     renamed_columns: dict[str, str] = field(default_factory=dict)
     #: amounts written with a currency sign (read where the sources file gives ``thousands`` or ``decimal``):
-    #: column -> sign -> rows, the yen's spellings (full-width, Shift_JIS's backslash, the kanji) as one
+    #: column -> sign -> kept rows (¥, full-width ¥ and Shift_JIS's backslash as one sign; 円 apart: JPY's only)
     currency_signs: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
@@ -525,19 +525,20 @@ _CURRENCY_BEFORE = f"^([+-]?)\\s*[{_SIGNS}\\\\]\\s*"
 _CURRENCY_AFTER = f"\\s*[{_SIGNS}{chr(0x5186)}]$"
 
 
-#: Each sign a value may carry -> the sign it is shown as (the yen's four spellings are one currency).
-_SIGN_OF = {"$": "$", chr(0xA5): chr(0xA5), chr(0xFFE5): chr(0xA5), "\\": chr(0xA5), chr(0x5186): chr(0xA5),
+#: Each sign a value may carry -> the sign it is counted as (the yen's three spellings before a number as one).
+_SIGN_OF = {"$": "$", chr(0xA5): chr(0xA5), chr(0xFFE5): chr(0xA5), "\\": chr(0xA5), chr(0x5186): chr(0x5186),
             chr(0x20AC): chr(0x20AC), chr(0xA3): chr(0xA3)}
-#: sign -> the currencies (ISO codes) whose amounts it may mark
-SIGN_CURRENCIES = {"$": ("USD", "AUD", "CAD", "SGD"), chr(0xA5): ("JPY", "CNY"), chr(0x20AC): ("EUR",),
-                   chr(0xA3): ("GBP",)}
+#: sign -> the currencies (ISO codes) whose amounts it may mark (the kanji is Japanese only; Chinese writes 元)
+SIGN_CURRENCIES = {"$": ("USD", "AUD", "CAD", "SGD"), chr(0xA5): ("JPY", "CNY"), chr(0x5186): ("JPY",),
+                   chr(0x20AC): ("EUR",), chr(0xA3): ("GBP",)}
 
 
-def _currency_signs(con, contract: C.TableContract, src: _Source, source: Source,
+def _currency_signs(con, contract: C.TableContract, src: _Source, source: Source, annotated: str, values: dict,
                     where: str) -> dict[str, dict[str, int]]:
-    """The currency signs on each number column's values, counted (see ``TableResult.currency_signs``), for
-    a text source whose numbers are read with their signs (``thousands``/``decimal`` given); a column whose
-    values carry more than one currency is warned about: its amounts are added up as if they were one."""
+    """The currency signs on each number column's kept values, counted (see ``TableResult.currency_signs``), for
+    a text source whose numbers are read with their signs (``thousands``/``decimal`` given). A column whose
+    kept values carry signs of no one currency (``$`` and ``¥``; ``$1,200円``) is warned about: its amounts are
+    added up as if they were one. ``annotated``: the validated rows (:func:`_table_sql`)."""
     if not _number_params(source):
         return {}
     out: dict[str, dict[str, int]] = {}
@@ -550,19 +551,25 @@ def _currency_signs(con, contract: C.TableContract, src: _Source, source: Source
             continue
         raw = f"(__raw{j} ->> '$')" if kind == "JSON" else f"__raw{j}"
         text = f"NULLIF(trim(CAST({raw} AS VARCHAR)), '')"
-        sign = (f"coalesce(NULLIF(regexp_extract({text}, '{_CURRENCY_BEFORE}', 0), ''), "
-                f"NULLIF(regexp_extract({text}, '{_CURRENCY_AFTER}', 0), ''))")
-        rows = con.execute(f"SELECT s, count(*) FROM (SELECT {sign} AS s FROM ({src.sql})) WHERE s IS NOT NULL "
-                           "GROUP BY s", src.params).fetchall()
+        sql = (f"SELECT NULLIF(regexp_extract({text}, '{_CURRENCY_BEFORE}', 0), '') AS b, "
+               f"NULLIF(regexp_extract({text}, '{_CURRENCY_AFTER}', 0), '') AS a "
+               f"FROM ({annotated}) WHERE __reason IS NULL")  # the kept rows: a quarantined value reaches no report
+        sql = f"SELECT b, a, count(*) FROM ({sql}) WHERE b IS NOT NULL OR a IS NOT NULL GROUP BY ALL"
+        try:
+            rows = con.execute(sql, _params(sql, values)).fetchall()
+        except duckdb.Error as exc:
+            raise IngestError(f"{contract.name}: failed while reading the currency signs of {col.name} in "
+                              f"{where}: {exc}") from exc
         counted: dict[str, int] = {}
-        for found, n in rows:  # the match keeps the number's sign and spaces: the currency's sign is in it
-            key = next(_SIGN_OF[ch] for ch in found if ch in _SIGN_OF)
-            counted[key] = counted.get(key, 0) + n
-        if counted:
-            out[col.name] = dict(sorted(counted.items(), key=lambda kv: -kv[1]))
-        if len(counted) > 1:
-            _warn("%s: the values of %s in %s carry more than one currency (%s): they are read as amounts of one "
-                  "currency; convert them to one before ingest", contract.name, col.name, where,
+        for before, after, n in rows:  # a match keeps the number's sign and spaces: the currency's is in it
+            for key in {_SIGN_OF[ch] for found in (before, after) if found for ch in found if ch in _SIGN_OF}:
+                counted[key] = counted.get(key, 0) + n
+        if not counted:
+            continue
+        out[col.name] = dict(sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
+        if not set.intersection(*(set(SIGN_CURRENCIES[k]) for k in counted)):
+            _warn("%s: the values of %s in %s carry signs of more than one currency (%s): they are read as "
+                  "amounts of one currency; convert them to one before ingest", contract.name, col.name, where,
                   ", ".join(f"{k} {n:,} row(s)" for k, n in out[col.name].items()))
     return out
 
@@ -795,7 +802,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         except duckdb.Error as exc:
             raise IngestError(f"{contract.name}: failed while validating {where}: {exc}") from exc
         log.debug("%s: %s written in %.1f s", contract.name, path.name, time.perf_counter() - t0)
-    signs = _currency_signs(con, contract, src, source, where)
+    signs = _currency_signs(con, contract, src, source, annotated, values, where)
     scratch = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
                           "(starts_with(table_name, '__src') OR starts_with(table_name, '__bad'))").fetchall()
     for (name,) in scratch:  # the text tables' copies: not needed once the table is written

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._core.errors import InsufficientData
+from .._core.reasons import Thin
 from .._core.time import to_utc
 from .frozen import MODEL_FILE, load_frozen, save_frozen
 from .store import ModelStore, decide
@@ -81,7 +81,7 @@ def score_frozen(ctx) -> None:
     dates = sorted(pnl["as_of"].unique())[-h.history_dates:]
     rows = pnl[pnl["as_of"].isin(dates)]
     if rows.empty:
-        raise InsufficientData("the panel has no observation date to score")
+        raise Thin("reason.no_date_to_score")
     X = rows.drop(columns=[col for col in LABELS if col in rows.columns])
     p = model.predict_proba(X)[:, 1]
     scores = pd.DataFrame({"account_id": rows["account_id"].to_numpy(), "as_of": rows["as_of"].to_numpy(),

@@ -848,7 +848,7 @@ def monitoring(ctx: Context) -> None:
 
     def stability():
         if reference.empty:
-            raise InsufficientData(f"no training row to compare with ({source}: none)")
+            raise Thin("reason.no_training_rows", source=source)
         found["stability"] = M.stability_table(model, reference, pnl, trained_until=trained_until, bins=m.bins)
         out.frame("stability", found["stability"])
 
@@ -900,7 +900,7 @@ def _new_against_old(ctx: Context, model, pnl: pd.DataFrame, trained_until) -> d
     old_id = _replaced_model(ctx)
     old = _frozen_model(ctx, old_id)
     if old is None:
-        raise InsufficientData(f"the earlier model {old_id} is not in the models folder")
+        raise Thin("reason.earlier_model_missing", model=old_id)
     c = ctx.config
     result = compare_models(model, old.model, pnl, trained_until_new=trained_until,
                             trained_until_old=old.trained_until, as_of=ctx.as_of, horizon_days=c.horizon_days,

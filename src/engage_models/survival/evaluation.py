@@ -34,6 +34,7 @@ from lifelines.utils import concordance_index
 from sklearn.base import clone
 
 from .._core.errors import InsufficientData
+from .._core.reasons import Thin
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,8 @@ def n_folds(n_events: int, cv: int, what: str = "accounts") -> int:
     part keeps some); :class:`InsufficientData` below 2 folds."""
     k = min(int(cv), int(n_events) // 2)
     if k < 2:
+        if what == "accounts":  # the reason every caller of this package gives, in every language
+            raise Thin("reason.cv_few_events", n=int(n_events))
         raise InsufficientData(f"cross-validation needs at least 4 churn events (2 per fold, 2 folds); the "
                                f"{what} have {int(n_events)}")
     return k

@@ -28,9 +28,9 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 from scipy import stats
 
-from .._core.errors import InsufficientData
-from .._core.i18n import t
+from .._core.i18n import LANGS, t
 from .._core.plots import BAND_COLOURS, new_ax
+from .._core.reasons import Thin, Why, text
 
 _AT_RISK_MIN = 10
 
@@ -130,10 +130,12 @@ class KaplanMeierGroups:
                 used.append(fitted.index)
         self.labels_ = [lab for lab in labels if lab in self.fitters_]
         if not self.labels_:
-            what = f"Kaplan-Meier curves by {self.by}" if self.by else "Kaplan-Meier curve of all accounts"
-            why = "; ".join(f"{k}: {v['reason']}" for k, v in self.left_out_.items())
-            raise InsufficientData(f"{what}: no group has enough accounts at risk ({why})" if why
-                                   else f"{what}: no account has time at risk")
+            what = Why("reason.km_by", by=self.by) if self.by else Why("reason.km_all")
+            if not self.left_out_:
+                raise Thin("reason.km_no_time", what=what)
+            why = Why.of({lang: "; ".join(f"{k}: {text(v['reason'], lang)}" for k, v in self.left_out_.items())
+                          for lang in LANGS})
+            raise Thin("reason.km_no_group", what=what, why=why)
         kept = data.loc[np.concatenate(used)] if used else data.iloc[0:0]
         kept_entry = None
         if entry:
@@ -166,7 +168,7 @@ class KaplanMeierGroups:
             ok = np.flatnonzero(at_risk >= self.min_at_risk)
             left_out = {"accounts": len(d), "churned": int(ev.sum()), "min_at_risk": self.min_at_risk}
             if not len(ok):
-                self.left_out_[lab] = {**left_out, "reason": f"never {self.min_at_risk} accounts at risk at once"}
+                self.left_out_[lab] = {**left_out, "reason": Why("reason.km_never_at_risk", n=self.min_at_risk)}
                 return None
             t0 = float(grid[ok[0]])
             keep = dur > t0
@@ -174,9 +176,7 @@ class KaplanMeierGroups:
             try:
                 kmf.fit(dur, ev, entry=a)
             except StatError:
-                why = (f"the accounts under observation all left it (churned or censored) before later ones "
-                       f"entered, even from {t0:.1f} months of tenure on")
-                self.left_out_[lab] = {**left_out, "reason": why}
+                self.left_out_[lab] = {**left_out, "reason": Why("reason.km_left_before", t0=f"{t0:.1f}")}
                 return None
             self.conditional_[lab] = t0
         self.fitters_[lab] = kmf

@@ -47,6 +47,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._core.errors import InsufficientData
 from .._core.progress import parallel_map
+from .._core.reasons import Thin
 from . import _riskset
 from .cox import (
     PENALIZERS,
@@ -335,14 +336,12 @@ class TimeVaryingCox(_StartStopModel):
                     initial_point=initial)
         except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
             first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
-            raise InsufficientData(f"the time-varying Cox model did not converge on {self.n_accounts_} accounts "
-                                   f"with {self.n_events_} churned (penalizer {penalizer:g}; lifelines: {first}): "
-                                   f"give fewer covariates or a penalizer") from exc
+            raise Thin("reason.tv_not_converged", n=self.n_accounts_, events=self.n_events_,
+                       penalizer=f"{penalizer:g}", why=first) from exc
         params = model.params_.copy()
         variance = pd.DataFrame(np.asarray(model.variance_matrix_), index=params.index, columns=params.index)
         if not (np.isfinite(params).all() and np.isfinite(variance.to_numpy()).all()):
-            raise InsufficientData(f"the time-varying Cox model gave non-finite estimates (penalizer {penalizer:g}) "
-                                   f"on {self.n_accounts_} accounts with {self.n_events_} churned")
+            raise Thin("reason.tv_not_finite", penalizer=f"{penalizer:g}", n=self.n_accounts_, events=self.n_events_)
         runaway = runaway_terms(params, variance, self.term_sd_.reindex(params.index).fillna(0.0))
         if runaway:
             raise InsufficientData(runaway_text(self.label, runaway, self.n_rows_, self.n_events_, penalizer))
