@@ -66,3 +66,30 @@ def test_a_stage_keeps_a_reason_in_every_language_and_says_an_english_one_is_eng
     assert art.reason("other", "ja") == "詳細（英語）：a library said no" == text("a library said no", "ja")
     assert art.reason("computed", "ja") is None
     assert [s.as_dict().get("texts") is not None for s in art.skipped] == [True, True, False]
+
+
+def test_survival_and_scoring_reasons_are_said_in_japanese_with_the_english_unchanged():
+    """Reasons of thin survival data (cross-validation folds, Kaplan-Meier groups) reach a Japanese report in
+    Japanese; their English is what it was (the thin-world tests and the README quote it)."""
+    import pandas as pd
+
+    from engage_models.survival import KaplanMeierGroups
+    from engage_models.survival.evaluation import n_folds
+
+    with pytest.raises(InsufficientData) as err:
+        n_folds(3, 5)
+    why = reason_of(err.value)
+    assert why == "cross-validation needs at least 4 churn events (2 per fold, 2 folds); the accounts have 3"
+    assert text(why, "ja") == t("reason.cv_few_events", "ja", n=3) and "3件" in text(why, "ja")
+
+    # two accounts that leave before three others enter: never 10 at risk at once (see test_thin_worlds)
+    small = pd.DataFrame({"duration": [1.0, 2.0, 6.0, 7.0, 8.0], "event": [1, 1, 1, 1, 0],
+                          "entry": [0.0, 0.0, 5.0, 5.0, 5.0], "g": "b"})
+    with pytest.raises(InsufficientData) as err:
+        KaplanMeierGroups("g", min_accounts=1).fit(small)
+    why = reason_of(err.value)
+    assert why == ("Kaplan-Meier curves by g: no group has enough accounts at risk "
+                   "(b: never 10 accounts at risk at once)")
+    assert text(why, "ja") == ("g別のカプラン・マイヤー曲線：リスク集合の社数が足りるグループがありません"
+                               "（b: 同時に観察できる社数が10社に達しません）")
+    assert pickle.loads(pickle.dumps(why)).text("ja") == text(why, "ja")  # through the stage's worker processes
