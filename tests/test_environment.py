@@ -77,3 +77,48 @@ def test_committed_notebooks_have_no_outputs_and_a_parameters_cell():
         tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, f"{path.name}: exactly one cell tagged 'parameters'"
         assert nb["metadata"]["kernelspec"]["name"] == "engage-models", path.name
+
+
+def test_an_installed_package_carries_the_report_notebooks_and_writes_where_it_is_run(tmp_path):
+    """A wheel (what a scheduler's environment installs) holds the report notebooks, the checkout's own; an
+    `engage run` of the installed package, outside any checkout, reads them and writes data/ and reports/
+    under the folder it was started in (it looked for notebooks in site-packages' grandparent and stopped)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    wheels, site, source = tmp_path / "wheels", tmp_path / "site", tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):  # built apart: the checkout stays clean
+        shutil.copy2(ROOT / name, source / name)
+    for folder in ("src", "notebooks"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns(
+            "__pycache__", "*.egg-info", ".ipynb_checkpoints"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
+                    str(source)], check=True, capture_output=True)
+    (wheel,) = wheels.glob("engage_models-*.whl")
+    ours = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    with zipfile.ZipFile(wheel) as z:
+        shipped = sorted(Path(n).name for n in z.namelist() if n.startswith("engage_models/notebooks/"))
+        assert shipped == ours and len(ours) >= 9
+        assert z.read("engage_models/notebooks/01_data_quality.ipynb") == \
+            (ROOT / "notebooks" / "01_data_quality.ipynb").read_bytes()
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True)
+    work = tmp_path / "job"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    env.pop("ENGAGE_HOME", None)
+    where = subprocess.run([sys.executable, "-c", "import engage_models.config as c; "
+                            "print(c.__file__, c.IN_CHECKOUT, c.PROJECT_ROOT, c.NOTEBOOKS_DIR, sep='\\n')"],
+                           cwd=work, env=env, check=True, capture_output=True, text=True).stdout.split("\n")
+    assert where[0].startswith(str(site)) and where[1] == "False"
+    assert Path(where[2]) == work.resolve() and Path(where[3]) == (site / "engage_models" / "notebooks").resolve()
+    done = subprocess.run([sys.executable, "-m", "engage_models", "run", "--demo", "--demo-accounts", "60",
+                           "--demo-months", "8", "--only", "01", "--run-date", "2026-01-31"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode in (0, 3), done.stderr[-2000:]
+    assert (work / "reports" / "2026-01-31" / "01_data_quality.html").is_file()
+    assert (work / "data" / "raw").is_dir() and not (site / "data").exists()
