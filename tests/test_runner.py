@@ -540,3 +540,27 @@ def test_every_figure_says_what_it_shows_in_the_reports_language(tmp_path, lang,
     html = export_html(nb, tmp_path / "r.html", lang=lang, title="Report").read_text(encoding="utf-8")
     assert f'alt="{alt}"' in html and "No description has been provided" not in html
     assert html.count("<img") == 1 and f"data:image/png;base64,{png}" in html
+
+
+def test_a_figures_alt_text_is_the_heading_as_words_not_a_comment_or_markup(tmp_path):
+    """The nearest heading above a figure, as a reader hears it: a `#` line inside a fenced block is no heading,
+    code marks, emphasis and links are reduced to their words, and a heading the code displayed counts."""
+    import base64
+
+    from engage_models.reports.runner import _AltText, export_html
+
+    assert _AltText.headings("## The `score` and **drivers** [why](https://x) ##\n```\n# a comment\n```\n#tag") == \
+        ["The score and drivers why"]
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+    def figure():
+        return nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("## Bands of the `score`\n\n```python\n# not a heading\n```"),
+        nbformat.v4.new_code_cell("plot()", outputs=[figure()]),
+        nbformat.v4.new_code_cell("show()", outputs=[
+            nbformat.v4.new_output("display_data", data={"text/markdown": "### Drivers of *churn*",
+                                                         "text/plain": "Drivers"}), figure()]),
+    ])
+    html = export_html(nb, tmp_path / "r.html", lang="en", title="Report").read_text(encoding="utf-8")
+    assert 'alt="Figure: Bands of the score"' in html and 'alt="Figure: Drivers of churn"' in html

@@ -39,6 +39,7 @@ import html
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import threading
@@ -175,15 +176,35 @@ class _AltText(Preprocessor):
     nearest Markdown heading above it, once the other language's cells are gone), or the report's title."""
 
     lang = "en"
+    _HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
+    _FENCE = re.compile(r"^ {0,3}(```|~~~)")
+    _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+
+    @classmethod
+    def headings(cls, markdown: str) -> list[str]:
+        """The ATX headings of ``markdown`` as plain text (outside fenced code; emphasis, code marks and links
+        reduced to their words)."""
+        found, fenced = [], False
+        for line in markdown.splitlines():
+            if cls._FENCE.match(line):
+                fenced = not fenced
+                continue
+            m = None if fenced else cls._HEADING.match(line)
+            if m:
+                text = cls._LINK.sub(r"\1", m.group(1))
+                found.append(re.sub(r"[*_`]+", "", text).strip())
+        return [h for h in found if h]
 
     def preprocess(self, nb, resources):
         heading = resources.get("metadata", {}).get("name", "")
         for cell in nb.cells:
             if cell.cell_type == "markdown":
-                found = [ln.lstrip("#").strip().strip("*_") for ln in cell.source.splitlines() if ln.startswith("#")]
-                heading = found[-1] if found else heading
+                heading = ([heading] + self.headings(cell.source))[-1]
             for output in cell.get("outputs", []):
-                if "image/png" in output.get("data", {}):
+                data = output.get("data", {})
+                if "text/markdown" in data:  # a heading the code displayed (display(Markdown(...)))
+                    heading = ([heading] + self.headings(str(data["text/markdown"])))[-1]
+                if "image/png" in data:
                     meta = output.setdefault("metadata", {}).setdefault("image/png", {})
                     meta.setdefault("alt", t("report.figure_alt", self.lang, heading=heading))
         return nb, resources
