@@ -12,7 +12,7 @@ import pytest
 from edge_worlds import make_world
 from engage_models import pipeline
 from engage_models._core.i18n import t
-from engage_models.journeys.reasons import Reasons, Thin, Why, text
+from engage_models.journeys.reasons import Thin, Why, text
 from engage_models.journeys.stage import registry_digest, registry_path
 from engage_models.pipeline import RunConfig
 from engage_models.pipeline import stages as S
@@ -57,13 +57,12 @@ def test_without_a_health_score_personas_and_journeys_are_still_computed(no_chur
     # the sections that need scores say why, in both languages
     why = {s.section: s.reason for s in art.skipped}
     assert why["stage_flow"].startswith("no health scores: the health stage was not computed (")
-    reasons = art.json("reasons")
-    assert set(reasons) == set(why)
-    assert reasons["stage_paths"]["ja"].startswith("ヘルススコアがありません（")
-    assert reasons["stage_paths"]["en"] == why["stage_paths"]
+    assert art.reason("stage_paths", "ja").startswith("ヘルススコアがありません（")
+    assert art.reason("stage_paths", "en") == why["stage_paths"]
+    assert not art.has("reasons")  # the manifest keeps them in every language: no second copy
     # the world records no device: the device table is left out with its reason, not shown as "unknown 100%"
     assert not art.has("device_mix") and why["device_mix"] == "no product event of the last 90 days records a device"
-    assert reasons["device_mix"]["ja"] == "直近90日間の製品利用イベントにデバイスの記録がありません"
+    assert art.reason("device_mix", "ja") == "直近90日間の製品利用イベントにデバイスの記録がありません"
     # data the company does not record: said, not counted as a section the run missed
     assert {s["section"] for s in run.skipped_sections} >= {"device_mix"}
     assert "device_mix" not in {s["section"] for s in run.missing_sections}
@@ -136,24 +135,21 @@ def test_the_log_of_runs_is_not_part_of_the_key_and_the_stages_own_writes_stand_
     assert "health" in S.stage("personas").uses and "health" not in S.stage("personas").needs
 
 
-def test_reasons_are_written_in_every_language(tmp_path):
+def test_reasons_are_kept_in_every_language(tmp_path):
     from engage_models.pipeline.store import Output
 
     out = Output(tmp_path, "personas")
-    why = Reasons(out)
-    assert not why.section(("a", "b"), lambda: (_ for _ in ()).throw(Thin("pj.why.few_accounts", n=12, days=90,
-                                                                            need=30)))
-    why.skip("c", Why("pj.why.first_value", name="first_export", reason=Why("pj.why.never_reached")))
-    why.skip("d", "a library said no")
-    why.write()
-    texts = json.loads((tmp_path / "reasons.json").read_text(encoding="utf-8"))
-    assert texts["a"] == texts["b"] == {
+    for name in ("a", "b"):
+        out.skip(name, Thin("pj.why.few_accounts", n=12, days=90, need=30))
+    out.skip("c", Why("pj.why.first_value", name="first_export", reason=Why("pj.why.never_reached")))
+    out.skip("d", "a library said no")
+    why = {s.section: s.why for s in out.skipped}
+    assert why["a"].all() == why["b"].all() == {
         "en": "12 accounts with at least 90 days of tenure at the fitting dates; personas need 30",
         "ja": "適合日に契約期間90日以上の顧客が12社しかありません（ペルソナには30社必要）"}
-    assert texts["c"]["ja"] == "最初の価値（first_export）：データ中で到達した顧客がいません"
-    assert texts["c"]["en"] == "first value (first_export): no account reached it in the data"
-    assert texts["d"] == {"en": "a library said no", "ja": t("reason.other", "ja", reason="a library said no")}
-    assert {s.section: s.reason for s in out.skipped}["c"] == texts["c"]["en"]
+    assert text(why["c"], "ja") == "最初の価値（first_export）：データ中で到達した顧客がいません"
+    assert why["c"] == "first value (first_export): no account reached it in the data"
+    assert text(why["d"], "ja") == t("reason.other", "ja", reason="a library said no")
     assert text("plain", "en") == "plain"
 
 

@@ -54,7 +54,7 @@ from . import flows as FL
 from . import milestones as MS
 from . import personas as PS
 from . import users as US
-from .reasons import Reasons, Thin, Why, reason_of
+from .reasons import Thin, Why, reason_of
 
 log = logging.getLogger(__name__)
 
@@ -121,26 +121,26 @@ def compute(ctx) -> None:
     subscriptions = _read(processed, "subscriptions")
     registry_in = registry_digest(c)  # the registry this run reads (its key's), sealed into what it writes
     found: dict = {}  # what a section hands to a later one (the account personas to the user personas)
-    why = ctx.why = Reasons(out)  # skipped sections with their reasons in every language (report 07 reads them)
-    why.section(("personas", "persona_selection", "persona_profile", "persona_table", "persona_sizes",
+    # a section that cannot be computed is skipped with its reason, in every language (the manifest keeps them)
+    ctx.section(("personas", "persona_selection", "persona_profile", "persona_table", "persona_sizes",
                  "persona_moves"), lambda: found.update(assign=personas_section(ctx, pnl, accounts, as_of)))
     if pc.users:
-        why.section(("user_personas", "user_persona_selection", "user_persona_profile", "user_persona_table",
+        ctx.section(("user_personas", "user_persona_selection", "user_persona_profile", "user_persona_table",
                      "user_persona_mix", "user_persona_by_account_persona"),
                     lambda: user_personas_section(ctx, pnl, processed, found.get("assign")))
-    why.section(("milestones", "milestone_summary", "time_to_value"),
+    ctx.section(("milestones", "milestone_summary", "time_to_value"),
                 lambda: milestones_section(ctx, accounts, data_start, as_of))
-    why.section("touches", lambda: out.frame("touches", CH.touch_summary(processed, accounts, data_start, as_of,
+    ctx.section("touches", lambda: out.frame("touches", CH.touch_summary(processed, accounts, data_start, as_of,
                                                                          pc.lookback_days)))
 
     def devices():
         mix = CH.device_mix(processed, as_of - pd.Timedelta(days=pc.lookback_days), as_of)
         if mix.empty:  # data the company does not record: said in the report, not a section missed
-            why.skip("device_mix", Why("pj.why.no_device", days=pc.lookback_days), kind=NOT_RECORDED)
+            out.skip("device_mix", Why("pj.why.no_device", days=pc.lookback_days), kind=NOT_RECORDED)
         else:
             out.frame("device_mix", mix)
 
-    why.section("device_mix", devices)
+    ctx.section("device_mix", devices)
 
     def channel_outcomes():
         table = CH.outcomes_by_exposure(processed, accounts, subscriptions, pnl, data_start, as_of, c.horizon_days,
@@ -149,9 +149,8 @@ def compute(ctx) -> None:
             raise Thin("pj.why.no_channel")
         out.frame("channel_outcomes", table)
 
-    why.section("channel_outcomes", channel_outcomes)
-    why.section(("stage_flow", "stage_paths", "stage_transitions"), lambda: stage_flow_section(ctx, pnl, accounts))
-    why.write()
+    ctx.section("channel_outcomes", channel_outcomes)
+    ctx.section(("stage_flow", "stage_paths", "stage_transitions"), lambda: stage_flow_section(ctx, pnl, accounts))
     seal_registry(c, registry_in)
 
 
@@ -207,7 +206,7 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> p
         out.frame("persona_moves", moves(assign, previous, latest))
         info["growth"] = growth(sizes, previous, latest, words)
     else:
-        ctx.why.skip("persona_moves", Why("pj.why.no_compare_date", months=pc.compare_months))
+        ctx.out.skip("persona_moves", Why("pj.why.no_compare_date", months=pc.compare_months))
     out.json("personas", info)
     registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
     return assign
@@ -260,7 +259,7 @@ def user_personas_section(ctx, pnl: pd.DataFrame, processed: Path, assign: pd.Da
         now = assign[pd.to_datetime(assign["as_of"], utc=True) == latest].set_index("account_id")["persona"]
         out.frame("user_persona_by_account_persona", US.by_account_persona(user_mix, now))
     else:
-        ctx.why.skip("user_persona_by_account_persona", Why("pj.why.no_account_personas"))
+        ctx.out.skip("user_persona_by_account_persona", Why("pj.why.no_account_personas"))
     out.json("user_personas", info)
     registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
 
@@ -404,13 +403,13 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
     if len(table):
         out.frame("milestone_summary", table)
     else:
-        ctx.why.skip("milestone_summary", Why("pj.why.no_milestone_compared"))
+        ctx.out.skip("milestone_summary", Why("pj.why.no_milestone_compared"))
     for name, km in kms.items():
         _write_km(out, f"km_{name}", km)
     if pc.first_value not in kms:  # the report's curves of first value say why they are missing
         why = skipped.get(pc.first_value) or Why("pj.why.few_sides")
-        ctx.why.skip(f"km_{pc.first_value}", why)
-        ctx.why.skip(f"km_naive_{pc.first_value}", why)
+        ctx.out.skip(f"km_{pc.first_value}", why)
+        ctx.out.skip(f"km_naive_{pc.first_value}", why)
     labels = {m.name: {lang: m.text(lang) for lang in ("en", "ja")} for m in declared}
     info = {"landmark_days": pc.landmark_days, "at_months": at_months, "observed_accounts": len(obs),
             "data_start": data_start, "key_features": features, "first_value": pc.first_value,
@@ -418,7 +417,7 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
     value = next((m for m in declared if m.name == pc.first_value), None)
     if value is None or value.name in skipped:
         reason = skipped.get(pc.first_value) or Why("pj.why.no_milestone_named", name=pc.first_value)
-        ctx.why.skip("time_to_value", Why("pj.why.first_value", name=pc.first_value, reason=reason))
+        ctx.out.skip("time_to_value", Why("pj.why.first_value", name=pc.first_value, reason=reason))
     else:
         ttv = MS.time_to_value(times, obs, value.name, as_of)
         out.frame("time_to_value", ttv)
@@ -430,7 +429,7 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
                 _, naive = MS.compare(MS.naive_frame(times, obs, value.name), at_months)
                 _write_km(out, f"km_naive_{value.name}", naive)
             except InsufficientData as exc:
-                ctx.why.skip(f"km_naive_{value.name}", reason_of(exc))
+                ctx.out.skip(f"km_naive_{value.name}", reason_of(exc))
     out.json("milestones", info)
 
 

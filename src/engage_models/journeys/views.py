@@ -23,12 +23,13 @@ def _pct_interval(est, lo, hi, lang, decimals=1):
 
 
 def missing_reason(run, name: str, lang: str | None = None) -> str | None:
-    """Why the personas stage did not write ``name``, in ``lang`` (the run's by default): the stage's own
-    reasons in that language (its ``reasons`` JSON), else the run's (English) reason; None when it is there."""
+    """Why the personas stage did not write ``name``, in ``lang`` (the run's by default), as its manifest keeps
+    it; a run published before the manifest kept the reasons in every language has them in the stage's
+    ``reasons`` JSON. None when it is there."""
     lang = lang or run.lang
     if run.has("personas", name):
         return None
-    if run.has("personas", "reasons"):
+    if run.has("personas", "reasons"):  # written by the stage until 4 Dec 2026
         texts = run.json("personas", "reasons").get(name)
         if texts and texts.get(lang):
             return texts[lang]
