@@ -259,12 +259,19 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
     df["email"] = [f"user{i}@example.com" for i in range(len(df))]  # an identifier-like text: left out
     df["left"] = df["left"].map({1: "yes", 0: "no"})
     path = tmp_path / "accounts.csv"
-    df.to_csv(path, index=False)
+    # dates as an export writes them: ISO 8601 with and without a time (pandas' inference took one format)
+    written = df.assign(as_of=[d.strftime("%Y-%m-%d" if i % 3 else "%Y-%m-%d %H:%M:%S")
+                               for i, d in enumerate(pd.to_datetime(df["as_of"]))])
+    written.loc[[5, 6, 7], "left"] = ""  # no label: left out, and said
+    written.to_csv(path, index=False)
     out = tmp_path / "fit"
     proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(path), "--label", "left",
                            "--date-col", "as_of", "--id-col", "account_id", "--horizon", "30", "--bootstrap", "5",
                            "--score", "linear", "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    assert f"left out 3 row(s) without a label (of {len(df):,})" in proc.stdout
+    assert "column 'email' left out: text with" in proc.stdout
+    df = df.drop(index=[5, 6, 7]).reset_index(drop=True)
     ev = json.loads((out / "evaluation.json").read_text())
     assert ev["validation"]["method"].startswith("out-of-time")
     assert set(ev["models"]) == {"learned", "gbm"}
@@ -519,3 +526,12 @@ def test_monotone_binning_captures_a_threshold_effect_and_stays_monotone():
     assert woe[0] - woe[-1] > 1.5                          # about logit(0.35) - logit(0.05) = 2.3
     grid = pd.DataFrame({"ratio": np.linspace(0, 1, 50), "noise": 0.0})
     assert np.all(np.diff(binned.predict_proba(grid)[:, 1]) <= 1e-12)
+
+
+def test_a_date_column_of_numbers_is_refused_not_read_as_1970(tmp_path):
+    """`--date-col income` read the numbers as nanoseconds after 1970 and fitted on one date: now a clear error."""
+    from engage_models.health.tables import TableError, prepare
+
+    df = _synthetic(n=200, seed=1, dates=3).assign(income=lambda d: np.arange(len(d)) * 10.0)
+    with pytest.raises(TableError, match=r"t.csv, column 'income': holds numbers, not dates \(e.g. 0.0\)"):
+        prepare(df, "churned", date_col="income", where="t.csv")

@@ -506,6 +506,42 @@ def test_cli_names_a_missing_column(tmp_path):
     assert proc.returncode == 2 and "months" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_table_s_bad_durations_are_named_and_rows_without_time_at_risk_are_said(tmp_path):
+    """From a new user's run on public tables: a negative or empty duration is an error naming the file and the
+    rows (an empty one was dropped in silence, a negative one named neither); rows with a duration of 0 (no time
+    at risk) are left out and the command says so; a table where every row churned (or none did) says why no
+    survival model can come of it (it said 'did not converge ... give fewer covariates')."""
+    own = _own_table()
+    where = str(tmp_path / "t.csv")
+
+    def cli(table, *extra):
+        table.to_csv(where, index=False)
+        return subprocess.run([sys.executable, "-m", "engage_models", "survival", "--table", where, "--duration",
+                               "tenure", "--event", "churned", "--covariates", "tier", "users", "--unit", "days",
+                               "--id", "customer", "--n-boot", "0", "--cv", "3", *extra],
+                              capture_output=True, text=True)
+
+    for value, what in ((-3.0, "negative"), (np.nan, "empty")):
+        bad = own.copy()
+        bad.loc[[4, 9], "tenure"] = value
+        proc = cli(bad, "--out", str(tmp_path / "o"))
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert f"{where}, duration column 'tenure': {what} in 2 row(s) (first at data rows [6, 11])" in proc.stderr
+    zero = own.copy()
+    zero.loc[[0, 7], "tenure"] = 0.0
+    proc = cli(zero, "--out", str(tmp_path / "o"))
+    assert proc.returncode == 0, proc.stderr
+    assert "left out 2 row(s) of 240 with no time at risk: a duration of 0 (first at data rows [2, 9])" in proc.stderr
+    for churned, said in ((True, "every one of the 240 rows with time at risk churned"),
+                          (False, "none of the 240 rows with time at risk churned")):
+        proc = cli(own.assign(churned=churned), "--out", str(tmp_path / "o"))
+        assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    (tmp_path / "afile").write_text("x")
+    for out in ("afile", "afile/sub"):
+        proc = cli(own, "--out", str(tmp_path / out))
+        assert proc.returncode == 2 and "is a file, not a folder" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_an_identifier_is_not_taken_for_a_covariate():
     own = _own_table()
     with pytest.raises(ValueError, match="'customer' has 240 distinct values"):

@@ -195,10 +195,21 @@ def _pipeline(args) -> int:
     return 3 if result.missing_sections else 0
 
 
+def _out_folder(path: Path) -> Path:
+    """``--out`` as a folder the command can write into: a file in its way (or on its way) is a clear error."""
+    from ._core.errors import ConfigError
+
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            raise ConfigError(f"--out {path}: {p} is a file, not a folder (give a folder to write the results into)")
+    return path
+
+
 def _fit(args) -> int:
     from .features.screening import describe
     from .health.tables import fit_table, read_table
 
+    _out_folder(args.out)
     df = read_table(args.table)
     ev = fit_table(df, args.label, args.out, date_col=args.date_col, id_col=args.id_col,
                    horizon_days=args.horizon, test_windows=args.test_windows, folds=args.folds,
@@ -207,6 +218,12 @@ def _fit(args) -> int:
                    score=args.score)
     for line in describe(ev["leakage_screen"]):
         print(line)
+    data = ev.get("data", {})
+    if data.get("rows_without_label"):
+        print(f"left out {data['rows_without_label']:,} row(s) without a label (of {data['rows']:,})")
+    for column, why in data.get("dropped_columns", {}).items():
+        if not why.startswith("possible leak"):  # the screen's lines above say those
+            print(f"column {column!r} left out: {why}")
     val = ev["validation"]
     print(f"validation: {val['method']}")
     for w in val.get("windows", []):
@@ -256,6 +273,7 @@ def _survival(args) -> int:
     from .features.screening import describe
     from .survival.analysis import analyse_table, read_table
 
+    _out_folder(args.out)
     df = read_table(args.table)
     result = analyse_table(
         df, duration=args.duration, event=args.event, covariates=args.covariates, entry=args.entry,
@@ -277,6 +295,10 @@ def _survival(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     for what, why in result.evaluation["skipped"].items():
         print(f"skipped {what}: {why}", file=sys.stderr)
+    gone = result.evaluation["table"].get("left_out", {})
+    if gone.get("rows"):
+        print(f"left out {gone['rows']:,} row(s) of {result.evaluation['table']['rows']:,} with {gone['why']} "
+              f"(first at data rows {gone['first_rows']})", file=sys.stderr)
     return 0
 
 

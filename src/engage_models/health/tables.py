@@ -69,6 +69,15 @@ def _label(series: pd.Series, where: str) -> pd.Series:
     return series.astype(float)
 
 
+def _dates(values: pd.Series) -> pd.Series:
+    """Dates as written: ISO 8601 in any of its forms (``2024-02-01`` beside ``2024-01-01 00:00:00``, which
+    pandas' inference from the first value refuses), else the one format pandas infers for the column."""
+    iso = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    if not (iso.isna() & values.notna()).any():
+        return iso
+    return iso.fillna(pd.to_datetime(values, utc=True, errors="coerce"))
+
+
 def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: str | None = None,
             where: str = "table", keep_columns=(), lang: str = "en", seed: int = 0
             ) -> tuple[pd.DataFrame, pd.Series, dict]:
@@ -81,7 +90,10 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
     y = _label(df[label], f"{where}, column {label!r}")
     report = {"rows": int(len(df)), "rows_without_label": int(y.isna().sum())}
     if date_col:
-        dates = pd.to_datetime(df[date_col], utc=True, errors="coerce")
+        if pd.api.types.is_numeric_dtype(df[date_col]) and not pd.api.types.is_bool_dtype(df[date_col]):
+            raise TableError(f"{where}, column {date_col!r}: holds numbers, not dates (e.g. {df[date_col].iloc[0]});"
+                             f" the date column is each row's observation date, such as 2024-01-31")
+        dates = _dates(df[date_col])
         bad = dates.isna() & df[date_col].notna()
         if bad.any():
             rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()

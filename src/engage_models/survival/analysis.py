@@ -82,6 +82,17 @@ class TableAnalysis:
         return paths
 
 
+def _numbers(values: pd.Series, where: str, column: str, what: str) -> pd.Series:
+    """``values`` as numbers; a value that is not one is an error naming the rows."""
+    out = pd.to_numeric(values, errors="coerce")
+    bad = out.isna() & values.notna()
+    if bad.any():
+        rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
+        raise DataError(f"{where}, {what} column {column!r}: {int(bad.sum())} value(s) that are not numbers (first at "
+                        f"data rows {rows}, e.g. {values[bad].iloc[0]!r})")
+    return out
+
+
 def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=None, entry: str | None = None,
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
@@ -139,10 +150,14 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                         f"rows {rows}); each row needs 1 (churned) or 0 (still a customer)")
     data["_event"] = ev.astype(int)
     scale = 1.0 if unit == "months" else 1.0 / DAYS_PER_MONTH
-    data["_duration"] = pd.to_numeric(data[duration], errors="raise").astype(float) * scale
-    if (data["_duration"] < 0).any():
-        raise DataError(f"duration column {duration!r} has negative values")
-    data["_entry"] = pd.to_numeric(data[entry]).astype(float) * scale if entry else 0.0
+    data["_duration"] = _numbers(data[duration], where, duration, "duration").astype(float) * scale
+    for bad, what in ((data["_duration"].isna(), "empty"), (data["_duration"] < 0, "negative")):
+        if bad.any():
+            rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
+            raise DataError(f"{where}, duration column {duration!r}: {what} in {int(bad.sum())} row(s) (first at "
+                            f"data rows {rows}); each row needs the time from its start to churn or to the end of "
+                            f"observation")
+    data["_entry"] = _numbers(data[entry], where, entry, "entry").astype(float) * scale if entry else 0.0
     if covariates is None:
         covariates = [c for c in df.columns if c not in {duration, event, entry, id_col, mrr}]
     covariates = list(covariates)
@@ -151,9 +166,20 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if data["_id"].duplicated().any():
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
         raise DataError(f"id column {id_col!r} is not unique (e.g. {dup!r}): the table needs one row per account")
+    no_time = ~(data["_duration"] > data["_entry"]) if entry else ~(data["_duration"] > 0)
+    left_out = {"rows": int(no_time.sum()), "first_rows": (np.flatnonzero(no_time.to_numpy())[:5] + 2).tolist(),
+                "why": "no time at risk: a duration of 0" + (", or not after the entry" if entry else "")}
     data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
     if data.empty:
         raise Thin("reason.no_time_at_risk", n=len(df))
+    churned = int(data["_event"].sum())
+    if churned == len(data):  # the durations of churners alone say how long they stayed, not who churns
+        raise DataError(f"{where}: every one of the {len(data)} rows with time at risk churned ({event} = 1 in each): "
+                        f"a survival model compares churners with accounts still observed; add the accounts still "
+                        f"active ({event} = 0)")
+    if churned == 0:
+        raise DataError(f"{where}: none of the {len(data)} rows with time at risk churned ({event} = 0 in each): "
+                        f"there is no churn to model")
     data.index.name = None
     entry_col = "_entry" if entry else None
     others = [c for c in df.columns if c not in {duration, event, entry, id_col, *covariates}]  # e.g. MRR
@@ -194,6 +220,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
             "cross_validation": validated(clone_refit(discrete), "discrete_time_logistic")}
     evaluation = {
         "table": {"rows": int(len(df)), "rows_used": int(len(data)), "events": int(data["_event"].sum()),
+                  "left_out": left_out,
                   "duration_unit": unit, "time_unit_of_results": "months", "left_truncated": bool(entry)},
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
                    "time_split": cox.time_split_, "notes": cox.notes()},
