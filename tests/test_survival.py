@@ -509,8 +509,8 @@ def test_cli_names_a_missing_column(tmp_path):
 def test_a_table_s_bad_durations_are_named_and_rows_without_time_at_risk_are_said(tmp_path):
     """From a new user's run on public tables: a negative or empty duration is an error naming the file and the
     rows (an empty one was dropped in silence, a negative one named neither); rows with a duration of 0 (no time
-    at risk) are left out and the command says so; a table where every row churned (or none did) says why no
-    survival model can come of it (it said 'did not converge ... give fewer covariates')."""
+    at risk) are left out and the command says so; a table where every row churned says what its hazard ratios
+    can and cannot tell (where its model did not converge it said only "give fewer covariates")."""
     own = _own_table()
     where = str(tmp_path / "t.csv")
 
@@ -532,14 +532,32 @@ def test_a_table_s_bad_durations_are_named_and_rows_without_time_at_risk_are_sai
     proc = cli(zero, "--out", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
     assert "left out 2 row(s) of 240 with no time at risk: a duration of 0 (first at data rows [2, 9])" in proc.stderr
-    for churned, said in ((True, "every one of the 240 rows with time at risk churned"),
-                          (False, "none of the 240 rows with time at risk churned")):
+    for churned, said in ((True, "every one of the 240 rows with time at risk churned (churned = 1 in each): the "
+                                 "hazard ratios compare how soon churners left, not who churns"),
+                          (False, "no churn among the 240")):
         proc = cli(own.assign(churned=churned), "--out", str(tmp_path / "o"))
-        assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode == (0 if churned else 2)
     (tmp_path / "afile").write_text("x")
     for out in ("afile", "afile/sub"):
         proc = cli(own, "--out", str(tmp_path / out))
         assert proc.returncode == 2 and "is a file, not a folder" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_clock_that_ran_during_the_follow_up_is_left_out():
+    """Days on the current plan never exceed the days as a customer and rise with them: read when the account
+    left, they say how long it stayed (the public attrition table's years in the current role took the
+    concordance from 0.88 to 0.94). Left out by the screen; the number of users, below the tenure in most rows
+    but not tied to it, stays."""
+    own = _own_table()
+    rng = np.random.default_rng(0)
+    own["days_on_plan"] = np.floor(own["tenure"] * rng.uniform(0.3, 1.0, len(own)))
+    res = A.analyse_table(own, duration="tenure", event="churned", unit="days", id_col="customer", mrr="fee",
+                          n_boot=0, cv=3)
+    screen = res.evaluation["leakage_screen"]
+    assert "days_on_plan" in screen["excluded"] and "users" not in screen["excluded"], screen
+    assert "never more than tenure and rising with it" in json.dumps(screen)
+    assert set(res.cox.design_.covariates) == {"tier", "users"}
 
 
 def test_an_identifier_is_not_taken_for_a_covariate():

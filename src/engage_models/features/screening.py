@@ -63,7 +63,7 @@ from .._core.i18n import t
 
 #: Default thresholds (see the module docstring).
 THRESHOLDS = {"auc": 0.95, "concordance": 0.95, "rank": 0.98, "r2": 0.98, "partial_r2": 0.9, "one_sided": 0.01,
-              "min_per_class": 10, "min_rows_identifier": 20}
+              "min_per_class": 10, "min_rows_identifier": 20, "bounded_rho": 0.5, "min_rows_bounded": 30}
 _MAX_LEVELS = 50  # categorical columns with more levels enter the regressions of duration_function not at all
 
 
@@ -205,8 +205,10 @@ def _label_checks(col: str, s: pd.Series, y: np.ndarray, groups, th: dict, what:
     """single_column_auc and missing_pattern of one column against a 0/1 outcome."""
     found = []
     present = s.notna().to_numpy()
-    r1, r0 = present[y == 1].mean(), present[y == 0].mean()
     n1, n0 = int((y == 1).sum()), int((y == 0).sum())
+    if not (n1 and n0):  # one class only: nothing to tell apart (and no mean of an empty slice)
+        return found
+    r1, r0 = present[y == 1].mean(), present[y == 0].mean()
     lo, hi = min(r1, r0), max(r1, r0)
     enough = min(n1, n0) >= th["min_per_class"]
     for filled, a, b in (("filled", r1, r0), ("empty", 1 - r1, 1 - r0)):
@@ -269,13 +271,20 @@ def screen_label(df: pd.DataFrame, y, columns: Sequence[str] | None = None, *, g
 def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequence[str] | None = None, *,
                     others: Sequence[str] = (), keep: Iterable[str] = (), exclude: Iterable[str] = (),
                     thresholds: dict | None = None, lang: str = "en", seed: int = 0, where: str = "table",
-                    event_label: str | None = None) -> Screen:
+                    event_label: str | None = None, duration_as_written: str | None = None) -> Screen:
     """Screen ``columns`` (default: all but duration, event and ``exclude``) of a survival table.
 
     Every column is checked against the event as a 0/1 outcome (a status column, a churn date filled only
     for churners), for concordance with the duration and event, for being a function of the duration
     (alone or with the other columns; ``others``: further columns that may explain it, e.g. MRR) and for
     looking like an identifier. ``event_label``: the event column's name in the reasons (default ``event``).
+
+    A column that never exceeds the duration as the table writes it (``duration_as_written``: the column and
+    its unit, where ``duration`` was rescaled) and rises with it (rank correlation at least ``bounded_rho``) is a
+    clock that ran during the follow-up: years in the current role, years with the current manager, years
+    since the last promotion, beside years at the company. Measured when the account left, it tells how long
+    it stayed (on the public attrition table two such columns took the cross-validated concordance from 0.88
+    to 0.94). A covariate must be known at the start of the time it explains.
     """
     th = {**THRESHOLDS, **(thresholds or {})}
     keep = _check_keep(df, keep, where)
@@ -305,6 +314,18 @@ def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequen
     for c, f in _duration_functions(df, T, cols, [o for o in others if o in df.columns and o not in cols],
                                     th, lang).items():
         found[c] += f
+    if duration_as_written is not None:
+        written = pd.to_numeric(df[duration_as_written], errors="coerce")
+        for c in cols:
+            if found[c] or c == duration_as_written or (x := _numeric(df[c])) is None:
+                continue
+            m = (x.notna() & written.notna()).to_numpy()
+            if m.sum() < th["min_rows_bounded"] or x[m].nunique() < 3 or not (x[m] <= written[m]).all():
+                continue
+            rho = float(spearmanr(x[m], written[m]).statistic)
+            if rho >= th["bounded_rho"]:
+                found[c].append(Finding(c, "bounded_by_duration", rho, t(
+                    "screen.duration_bounded", lang, duration=duration_as_written, rho=f"{rho:.2f}")))
     return Screen([f for c in cols for f in found[c]], keep, cols, th)
 
 

@@ -172,26 +172,28 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
     if data.empty:
         raise Thin("reason.no_time_at_risk", n=len(df))
-    churned = int(data["_event"].sum())
-    if churned == len(data):  # the durations of churners alone say how long they stayed, not who churns
-        raise DataError(f"{where}: every one of the {len(data)} rows with time at risk churned ({event} = 1 in each): "
-                        f"a survival model compares churners with accounts still observed; add the accounts still "
-                        f"active ({event} = 0)")
-    if churned == 0:
-        raise DataError(f"{where}: none of the {len(data)} rows with time at risk churned ({event} = 0 in each): "
-                        f"there is no churn to model")
+    # the durations of churners alone say how soon they left, not who churns: said beside the results
+    all_churned = (f"every one of the {len(data)} rows with time at risk churned ({event} = 1 in each): the hazard "
+                   f"ratios compare how soon churners left, not who churns; add the accounts still active "
+                   f"({event} = 0)") if data["_event"].all() else None
     data.index.name = None
     entry_col = "_entry" if entry else None
     others = [c for c in df.columns if c not in {duration, event, entry, id_col, *covariates}]  # e.g. MRR
     screen = screen_survival(data, "_duration", "_event", covariates, others=others,
-                             keep=keep_columns, seed=random_state, where=where, event_label=event)
+                             keep=keep_columns, seed=random_state, where=where, event_label=event,
+                             duration_as_written=duration)
     covariates = [c for c in covariates if c not in screen.excluded]
     if not covariates and screen.excluded:
         raise DataError(f"{where}: no covariate left after the leakage screen left out "
                         f"{', '.join(screen.excluded)} (keep one with --keep-column NAME)")
 
-    cox = CoxModel(covariates=covariates, duration_col="_duration", event_col="_event", entry_col=entry_col,
-                   penalizer=penalizer, cv=cv, random_state=random_state).fit(data)
+    try:
+        cox = CoxModel(covariates=covariates, duration_col="_duration", event_col="_event", entry_col=entry_col,
+                       penalizer=penalizer, cv=cv, random_state=random_state).fit(data)
+    except InsufficientData as exc:
+        if all_churned is None:
+            raise
+        raise InsufficientData(f"{where}: {all_churned} ({exc})") from exc
     skipped = {}
     discrete = DiscreteTimeHazard(covariates=covariates, id_col="_id", event_col="_event", period_width=1.0,
                                   duration_col="_duration", entry_col=entry_col, penalizer=cox.penalizer_,
@@ -223,7 +225,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                   "left_out": left_out,
                   "duration_unit": unit, "time_unit_of_results": "months", "left_truncated": bool(entry)},
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
-                   "time_split": cox.time_split_, "notes": cox.notes()},
+                   "time_split": cox.time_split_, "notes": [*([all_churned] if all_churned else []), *cox.notes()]},
         "models": models,
         "penalizer_selection": cox.cv_results_.to_dict("records") if cox.cv_results_ is not None else None,
         "proportional_hazards": {"alpha": cox.ph_alpha, "remedies": cox.remedies_,
