@@ -544,6 +544,22 @@ def test_a_table_s_bad_durations_are_named_and_rows_without_time_at_risk_are_sai
         assert proc.returncode == 2 and "is a file, not a folder" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_csv_a_japanese_excel_wrote_is_read(tmp_path):
+    """Shift_JIS (CP932), as Excel saves a CSV on a Japanese Windows: fit and survival read it as ingest does
+    (they stopped on "'utf-8' codec can't decode byte 0x93")."""
+    own = _own_table().rename(columns={"tier": "プラン", "churned": "解約"})
+    own["プラン"] = own["プラン"].map({"basic": "ベーシック", "pro": "プロ", "max": "マックス"})
+    path = tmp_path / "顧客.csv"
+    own.to_csv(path, index=False, encoding="cp932")
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "survival", "--table", str(path), "--duration",
+                           "tenure", "--event", "解約", "--covariates", "プラン", "users", "--unit", "days", "--id",
+                           "customer", "--n-boot", "0", "--cv", "3", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    hr = pd.read_csv(tmp_path / "o" / "hazard_ratios.csv")
+    assert any(term.startswith("プラン=") for term in hr["term"]), hr["term"].tolist()
+
+
 def test_a_clock_that_ran_during_the_follow_up_is_left_out():
     """Days on the current plan never exceed the days as a customer and rise with them: read when the account
     left, they say how long it stayed (the public attrition table's years in the current role took the

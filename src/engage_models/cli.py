@@ -205,12 +205,28 @@ def _out_folder(path: Path) -> Path:
     return path
 
 
+def _read_table(path: Path):
+    """A table a user brings (:func:`~engage_models._core.io.read_table`); a text file's encoding is detected as
+    ingest detects it (a byte-order mark, else UTF-8, else CP932: a Japanese Excel's CSV)."""
+    from ._core.errors import DataError
+    from ._core.io import read_table
+    from .ingest.files import FileError, detect_encoding
+
+    encoding = None
+    if path.is_file() and path.name.lower().endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+        try:
+            encoding = detect_encoding(path)
+        except FileError as exc:
+            raise DataError(f"{path}: {exc}") from None
+    return read_table(path, encoding=encoding)
+
+
 def _fit(args) -> int:
     from .features.screening import describe
-    from .health.tables import fit_table, read_table
+    from .health.tables import fit_table
 
     _out_folder(args.out)
-    df = read_table(args.table)
+    df = _read_table(args.table)
     ev = fit_table(df, args.label, args.out, date_col=args.date_col, id_col=args.id_col,
                    horizon_days=args.horizon, test_windows=args.test_windows, folds=args.folds,
                    observed_until=args.observed_until, keep_columns=args.keep_column,
@@ -271,10 +287,10 @@ def _date_arg(text: str) -> str:
 
 def _survival(args) -> int:
     from .features.screening import describe
-    from .survival.analysis import analyse_table, read_table
+    from .survival.analysis import analyse_table
 
     _out_folder(args.out)
-    df = read_table(args.table)
+    df = _read_table(args.table)
     result = analyse_table(
         df, duration=args.duration, event=args.event, covariates=args.covariates, entry=args.entry,
         id_col=args.id, mrr=args.mrr, unit=args.unit, margin=args.margin,

@@ -177,8 +177,9 @@ def read_json(path: str | Path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A table a user brings: Parquet (``.parquet``, ``.pq``), CSV (``.csv``, ``.csv.gz``) or TSV (``.tsv``).
+def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
+    """A table a user brings: Parquet (``.parquet``, ``.pq``), CSV (``.csv``, ``.csv.gz``) or TSV (``.tsv``);
+    ``encoding``: a text file's (default UTF-8; the command line detects it, as ingest does).
 
     Raises :class:`~engage_models._core.errors.DataError` naming the file when it is missing, of another
     kind, or unreadable.
@@ -191,7 +192,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if name.endswith((".parquet", ".pq")):
             return pd.read_parquet(path)
         if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
-            return pd.read_csv(path, sep="\t" if ".tsv" in name else ",")
+            return pd.read_csv(path, sep="\t" if ".tsv" in name else ",", encoding=encoding)
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read it ({exc})") from exc
     raise DataError(f"{path}: expected .parquet, .csv or .tsv")
