@@ -250,6 +250,10 @@ def _window_predictions(models: dict, X: pd.DataFrame, y: pd.Series, date_col: s
     return tested, record
 
 
+#: The files only a shape card's fit writes (``--score shape``, or ``auto`` when the shape card is chosen).
+SHAPE_ONLY = ("card.csv", "learned_scorecard.yaml")
+
+
 def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: str | None = None,
               id_col: str | None = None, horizon_days: int = 90, test_windows: int = 4, folds: int = 5,
               observed_until=None, keep_columns=(), min_test_events: int = 10, hand_scorecard=None,
@@ -354,6 +358,9 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
 
         write_csv(final.card(lang), out / "card.csv")
         write_card_yaml(final, out / "learned_scorecard.yaml")
+    else:  # a shape card written here by an earlier fit is not this fit's: a script would pick it up
+        for name in SHAPE_ONLY:
+            (out / name).unlink(missing_ok=True)
     proba = final.predict_proba(X)[:, 1]
     scores = pd.DataFrame({"id": X[id_name].to_numpy()})
     if date_col:
