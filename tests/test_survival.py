@@ -578,8 +578,14 @@ def test_a_clock_that_ran_during_the_follow_up_is_left_out():
 
 def test_an_identifier_is_not_taken_for_a_covariate():
     own = _own_table()
-    with pytest.raises(ValueError, match="'customer' has 240 distinct values"):
-        A.analyse_table(own, duration="tenure", event="churned", unit="days", n_boot=0)  # customer not named as id
+    with pytest.raises(ValueError, match="'customer' has 240 distinct values: an identifier"):
+        A.analyse_table(own, duration="tenure", event="churned", unit="days", n_boot=0,
+                        covariates=["tier", "customer"])  # named as a covariate: an error, with what to do
+    # every other column (no covariates named): a text column of many values is left out, and said (as fit does)
+    res = A.analyse_table(own, duration="tenure", event="churned", unit="days", mrr="fee", n_boot=0, cv=3)
+    assert set(res.cox.design_.covariates) == {"tier", "users"}
+    assert any(n.startswith("'customer' left out: text with 240 distinct values") for n in
+               res.evaluation["design"]["notes"])
     res = A.analyse_table(own, duration="tenure", event="churned", unit="days", id_col="customer", mrr="fee",
                           n_boot=0, cv=3, penalizer=0.0)
     assert set(res.cox.design_.covariates) == {"tier", "users"}  # all columns but the id, MRR, duration, event

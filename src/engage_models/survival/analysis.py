@@ -31,7 +31,7 @@ from ..features.screening import Screen, screen_survival
 from . import data as D
 from .cox import CoxModel
 from .curves import DAYS_PER_MONTH
-from .design import is_categorical
+from .design import MAX_LEVELS, is_categorical
 from .evaluation import HORIZONS, cross_validate, evaluate_predictions
 from .time_varying import DiscreteTimeHazard
 from .value import bootstrap_values, simple_ltv
@@ -158,10 +158,17 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                             f"data rows {rows}); each row needs the time from its start to churn or to the end of "
                             f"observation")
     data["_entry"] = _numbers(data[entry], where, entry, "entry").astype(float) * scale if entry else 0.0
+    chosen = covariates is None  # every other column: one that cannot be a covariate is left out, and said
     if covariates is None:
         covariates = [c for c in df.columns if c not in {duration, event, entry, id_col, mrr}]
     covariates = list(covariates)
     data = numbers_stored_as_text(data, covariates)
+    many = {c: int(data[c].dropna().astype(str).nunique()) for c in covariates if is_categorical(data[c])}
+    many = {c: n for c, n in many.items() if n > MAX_LEVELS} if chosen else {}
+    text_notes = [f"{c!r} left out: text with {n} distinct values (an identifier, free text, or more categories "
+                  f"than {MAX_LEVELS} to estimate one by one: group them, or name an identifier with --id)"
+                  for c, n in many.items()]
+    covariates = [c for c in covariates if c not in many]
     data["_id"] = data[id_col].astype(str) if id_col else data.index.astype(str)
     if data["_id"].duplicated().any():
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
@@ -225,7 +232,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                   "left_out": left_out,
                   "duration_unit": unit, "time_unit_of_results": "months", "left_truncated": bool(entry)},
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
-                   "time_split": cox.time_split_, "notes": [*([all_churned] if all_churned else []), *cox.notes()]},
+                   "time_split": cox.time_split_,
+                   "notes": [*([all_churned] if all_churned else []), *text_notes, *cox.notes()]},
         "models": models,
         "penalizer_selection": cox.cv_results_.to_dict("records") if cox.cv_results_ is not None else None,
         "proportional_hazards": {"alpha": cox.ph_alpha, "remedies": cox.remedies_,

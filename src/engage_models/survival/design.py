@@ -63,9 +63,10 @@ class Design:
             if c in categorical:
                 counts = df[c].dropna().astype(str).value_counts()
                 if len(counts) > MAX_LEVELS:
-                    raise DataError(f"covariate {c!r} has {len(counts)} distinct values: an identifier or free "
-                                    f"text, not a category (more than {MAX_LEVELS}); name it as the id column or "
-                                    f"leave it out of the covariates")
+                    raise DataError(f"covariate {c!r} has {len(counts)} distinct values: an identifier, free text, "
+                                    f"or more categories than {MAX_LEVELS} to estimate one by one; group its "
+                                    f"values, name an identifier as the id column, or leave it out of the "
+                                    f"covariates")
                 order = sorted(counts.index, key=lambda v: (-counts[v], v))
                 if len(order) < 2:
                     log.warning("covariate %r has a single level: left out", c)
