@@ -535,3 +535,16 @@ def test_a_date_column_of_numbers_is_refused_not_read_as_1970(tmp_path):
     df = _synthetic(n=200, seed=1, dates=3).assign(income=lambda d: np.arange(len(d)) * 10.0)
     with pytest.raises(TableError, match=r"t.csv, column 'income': holds numbers, not dates \(e.g. 0.0\)"):
         prepare(df, "churned", date_col="income", where="t.csv")
+
+
+def test_fit_says_when_the_learned_score_is_no_better_than_chance(tmp_path):
+    """Forty rows of noise: the command says the score ranks no better than chance and not to act on it (it
+    wrote a scorecard and exited 0 with nothing but the figures to tell)."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "noise.csv"
+    pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40), "churned": rng.integers(0, 2, 40)}).to_csv(
+        path, index=False)
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(path), "--label", "churned",
+                           "--bootstrap", "0", "--out", str(tmp_path / "f")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "the learned score ranks no better than chance on this validation" in proc.stdout

@@ -251,6 +251,10 @@ def _fit(args) -> int:
         auc = m["roc_auc"]
         print(f"  {model:8s} ROC-AUC {auc['estimate']:.3f} (95% CI {auc['ci_low']:.3f} to {auc['ci_high']:.3f})  "
               f"Brier {m['brier']['estimate']:.4f}  ICI {m['ici']['estimate']:.4f}")
+    auc = ev["models"].get("learned", {}).get("roc_auc", {})
+    if auc and auc["ci_low"] <= 0.5:
+        print(f"the learned score ranks no better than chance on this validation (ROC-AUC {auc['estimate']:.3f}, its "
+              f"95% interval reaches 0.5): too few rows, or no signal in these columns; do not act on its bands")
     print(f"wrote scorecard.csv, scores.parquet, evaluation.json, report.html to {args.out}")
     return 0
 
