@@ -20,7 +20,8 @@ class BuildWithNotebooks(build_py):
         if getattr(self, "editable_mode", False):
             return
         target = Path(self.build_lib) / "engage_models" / "notebooks"
-        target.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)  # a reused build folder keeps no notebook renamed since
+        target.mkdir(parents=True)
         for notebook in sorted((HERE / "notebooks").glob("[0-9][0-9]_*.ipynb")):
             shutil.copyfile(notebook, target / notebook.name)
 

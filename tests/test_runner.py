@@ -551,6 +551,8 @@ def test_a_figures_alt_text_is_the_heading_as_words_not_a_comment_or_markup(tmp_
 
     assert _AltText.headings("## The `score` and **drivers** [why](https://x) ##\n```\n# a comment\n```\n#tag") == \
         ["The score and drivers why"]
+    assert _AltText.headings("# Time to `first_export`\n## churn_rate by _plan_\n~~~\n```\n~~~\n# after") == \
+        ["Time to first_export", "churn_rate by plan", "after"]  # names keep their underscores; fences pair
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
     def figure():
         return nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})

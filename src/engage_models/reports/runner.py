@@ -184,15 +184,15 @@ class _AltText(Preprocessor):
     def headings(cls, markdown: str) -> list[str]:
         """The ATX headings of ``markdown`` as plain text (outside fenced code; emphasis, code marks and links
         reduced to their words)."""
-        found, fenced = [], False
+        found, fence = [], None
         for line in markdown.splitlines():
-            if cls._FENCE.match(line):
-                fenced = not fenced
+            if f := cls._FENCE.match(line):
+                fence = f.group(1) if fence is None else (None if f.group(1) == fence else fence)
                 continue
-            m = None if fenced else cls._HEADING.match(line)
-            if m:
-                text = cls._LINK.sub(r"\1", m.group(1))
-                found.append(re.sub(r"[*_`]+", "", text).strip())
+            m = None if fence else cls._HEADING.match(line)
+            if m:  # emphasis marks go; an underscore inside a name (churn_rate) stays
+                text = re.sub(r"[*`]+|(?<!\w)_+|_+(?!\w)", "", cls._LINK.sub(r"\1", m.group(1)))
+                found.append(text.strip())
         return [h for h in found if h]
 
     def preprocess(self, nb, resources):

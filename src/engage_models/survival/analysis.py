@@ -158,6 +158,13 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                             f"data rows {rows}); each row needs the time from its start to churn or to the end of "
                             f"observation")
     data["_entry"] = _numbers(data[entry], where, entry, "entry").astype(float) * scale if entry else 0.0
+    if entry:
+        for bad, what in ((data["_entry"].isna(), "empty"), (data["_entry"] < 0, "negative")):
+            if bad.any():
+                rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
+                raise DataError(f"{where}, entry column {entry!r}: {what} in {int(bad.sum())} row(s) (first at data "
+                                f"rows {rows}); each row needs the time at which its observation began (0: from "
+                                f"the start)")
     chosen = covariates is None  # every other column: one that cannot be a covariate is left out, and said
     if covariates is None:
         covariates = [c for c in df.columns if c not in {duration, event, entry, id_col, mrr}]
@@ -173,7 +180,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if data["_id"].duplicated().any():
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
         raise DataError(f"id column {id_col!r} is not unique (e.g. {dup!r}): the table needs one row per account")
-    no_time = ~(data["_duration"] > data["_entry"]) if entry else ~(data["_duration"] > 0)
+    no_time = ~((data["_duration"] > 0) & (data["_duration"] > data["_entry"]))
     left_out = {"rows": int(no_time.sum()), "first_rows": (np.flatnonzero(no_time.to_numpy())[:5] + 2).tolist(),
                 "why": "no time at risk: a duration of 0" + (", or not after the entry" if entry else "")}
     data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
