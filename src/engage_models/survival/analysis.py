@@ -93,6 +93,18 @@ def _numbers(values: pd.Series, where: str, column: str, what: str) -> pd.Series
     return out
 
 
+def _times(values: pd.Series, where: str, column: str, what: str, needs: str) -> pd.Series:
+    """A column of times as numbers: a value that is not a number, an empty one or a negative one is an error
+    naming the rows and saying what each row ``needs``."""
+    out = _numbers(values, where, column, what).astype(float)
+    for bad, kind in ((out.isna(), "empty"), (out < 0, "negative")):
+        if bad.any():
+            rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
+            raise DataError(f"{where}, {what} column {column!r}: {kind} in {int(bad.sum())} row(s) (first at data "
+                            f"rows {rows}); each row needs {needs}")
+    return out
+
+
 def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=None, entry: str | None = None,
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
@@ -150,21 +162,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                         f"rows {rows}); each row needs 1 (churned) or 0 (still a customer)")
     data["_event"] = ev.astype(int)
     scale = 1.0 if unit == "months" else 1.0 / DAYS_PER_MONTH
-    data["_duration"] = _numbers(data[duration], where, duration, "duration").astype(float) * scale
-    for bad, what in ((data["_duration"].isna(), "empty"), (data["_duration"] < 0, "negative")):
-        if bad.any():
-            rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
-            raise DataError(f"{where}, duration column {duration!r}: {what} in {int(bad.sum())} row(s) (first at "
-                            f"data rows {rows}); each row needs the time from its start to churn or to the end of "
-                            f"observation")
-    data["_entry"] = _numbers(data[entry], where, entry, "entry").astype(float) * scale if entry else 0.0
-    if entry:
-        for bad, what in ((data["_entry"].isna(), "empty"), (data["_entry"] < 0, "negative")):
-            if bad.any():
-                rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
-                raise DataError(f"{where}, entry column {entry!r}: {what} in {int(bad.sum())} row(s) (first at data "
-                                f"rows {rows}); each row needs the time at which its observation began (0: from "
-                                f"the start)")
+    data["_duration"] = _times(data[duration], where, duration, "duration", "the time from its start to churn "
+                               "or to the end of observation") * scale
+    data["_entry"] = _times(data[entry], where, entry, "entry", "the time at which its observation began (0: from "
+                            "the start)") * scale if entry else 0.0
     chosen = covariates is None  # every other column: one that cannot be a covariate is left out, and said
     if covariates is None:
         covariates = [c for c in df.columns if c not in {duration, event, entry, id_col, mrr}]
