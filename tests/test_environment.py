@@ -122,3 +122,23 @@ def test_an_installed_package_carries_the_report_notebooks_and_writes_where_it_i
     assert done.returncode in (0, 3), done.stderr[-2000:]
     assert (work / "reports" / "2026-01-31" / "01_data_quality.html").is_file()
     assert (work / "data" / "raw").is_dir() and not (site / "data").exists()
+
+
+def test_engage_home_for_data_only_keeps_the_checkouts_notebooks(tmp_path):
+    """ENGAGE_HOME set to a folder for data and reports (no notebooks of its own), the package imported from the
+    checkout: the reports are the checkout's notebooks; with report notebooks of its own, the folder's."""
+    import os
+    import subprocess
+    import sys
+
+    def where(home):
+        env = {**os.environ, "ENGAGE_HOME": str(home)}
+        out = subprocess.run([sys.executable, "-c", "import engage_models.config as c; "
+                              "print(c.IN_CHECKOUT, c.PROJECT_ROOT, c.NOTEBOOKS_DIR, sep='\\n')"],
+                             env=env, check=True, capture_output=True, text=True).stdout.split("\n")
+        return out[0], Path(out[1]), Path(out[2])
+
+    assert where(tmp_path) == ("True", tmp_path.resolve(), ROOT / "notebooks")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_own.ipynb").write_text("{}")
+    assert where(tmp_path)[2] == tmp_path.resolve() / "notebooks"

@@ -25,9 +25,11 @@ DATA_DIR = PROJECT_ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
 REPORTS_DIR = PROJECT_ROOT / "reports"
-#: the checkout's notebooks, or report notebooks of a project under ENGAGE_HOME; else the installed package's
+#: report notebooks of a project under ENGAGE_HOME; else the checkout's (ENGAGE_HOME set to a folder for data
+#: and reports only); else the installed package's
 _OWN = bool(os.environ.get("ENGAGE_HOME")) and any((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks" if IN_CHECKOUT or _OWN else _PACKAGE / "notebooks"
+NOTEBOOKS_DIR = (PROJECT_ROOT / "notebooks" if _OWN else _CHECKOUT / "notebooks" if IN_CHECKOUT
+                 else _PACKAGE / "notebooks")
 TEMPLATES_DIR = Path(__file__).resolve().parent / "reports" / "templates"
 
 #: Jupyter kernel registered by ``make env``; the runner falls back to ``python3`` when it is absent.
