@@ -548,3 +548,38 @@ def test_fit_says_when_the_learned_score_is_no_better_than_chance(tmp_path):
                            "--bootstrap", "0", "--out", str(tmp_path / "f")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "the learned score ranks no better than chance on this validation" in proc.stdout
+
+
+def test_a_table_that_cannot_be_fitted_is_refused_with_what_is_wrong_where(tmp_path):
+    """A new user's tables: the header only, an empty label or date column, labels of other words, one outcome,
+    ids missing after unlabeled rows, an id-like text kept on purpose, and a table too thin for any validation
+    (the message names the file)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"id": [f"a{i}" for i in range(60)], "x": rng.normal(size=60), "left": [1, 0] * 30})
+    where = "t.csv"
+    with pytest.raises(T.TableError, match=r"t.csv: no data rows \(only the header: id, x, left\)"):
+        T.prepare(df.iloc[:0], "left", where=where)
+    with pytest.raises(T.TableError, match="column 'left': empty in every one of the 60 row"):
+        T.prepare(df.assign(left=np.nan), "left", where=where)
+    with pytest.raises(T.TableError, match="column 'when': empty in every row"):
+        T.prepare(df.assign(when=np.nan), "left", date_col="when", where=where)
+    words = df.assign(left=df["left"].map({1: "yes", 0: "no"}))
+    words.loc[[3, 8], "left"] = ["maybe", "n/a"]
+    with pytest.raises(T.TableError, match=r"2 row\(s\) are not \(first at data rows \[5, 10\]; values found: "
+                                           r"'maybe', 'n/a'\)"):
+        T.prepare(words, "left", where=where)
+    with pytest.raises(T.TableError, match=r"has a single value \(0 in all 30 row\(s\) with a label\)"):
+        T.prepare(df[df["left"] == 0], "left", where=where)
+    holes = df.astype({"left": float, "id": object})
+    holes.loc[[0, 1, 2], "left"] = np.nan  # unlabeled: left out before the ids are checked
+    holes.loc[[10, 20], "id"] = None
+    with pytest.raises(T.TableError, match=r"2 row\(s\) without an id \(first at data rows \[12, 22\]\)"):
+        T.prepare(holes, "left", id_col="id", where=where)
+    _, _, report = T.prepare(df, "left", keep_columns=["id"], where=where)
+    assert "--keep-column keeps a column from the leakage screen" in report["dropped_columns"]["id"]
+    path = tmp_path / "thin.csv"
+    df.assign(left=[1] + [0] * 59).to_csv(path, index=False)
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(path), "--label", "left",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"engage fit: error: {path}: too few churners"), proc.stderr

@@ -145,3 +145,16 @@ def test_a_small_table_keeps_its_best_honest_column():
     rng = np.random.default_rng(0)
     strong = np.where(big == 1, rng.normal(3.5, 1, 1000), rng.normal(0, 1, 1000))  # AUC about 0.99
     assert screen_label(pd.DataFrame({"strong": strong}), big).excluded == ["strong"]
+
+
+def test_the_interval_condition_binds_on_the_smaller_class_as_the_docstring_says():
+    """The numbers of ``_auc_low``'s docstring: at AUC 0.95 the lower end passes 0.90 from 37 churners in 300 and
+    40 of each on a balanced table (not before); on 300 rows with 20 churners a column at 0.96 is kept."""
+    from engage_models.features.screening import _auc_low
+
+    def low(n1, n, auc):
+        return _auc_low(auc, np.r_[np.ones(n1), np.zeros(n - n1)])
+
+    assert low(37, 300, 0.95) >= 0.90 > low(36, 300, 0.95)
+    assert low(40, 80, 0.95) >= 0.90 > low(39, 78, 0.95)
+    assert low(20, 300, 0.96) == pytest.approx(0.8996, abs=1e-4)

@@ -594,6 +594,12 @@ def test_an_identifier_is_not_taken_for_a_covariate():
     assert set(res.cox.design_.covariates) == {"tier", "users"}
     assert any(n.startswith("'customer' left out: text with 240 distinct values") for n in
                res.evaluation["design"]["notes"])
+    # kept with --keep-column, it is still left out, and the note says why the option did not keep it
+    res = A.analyse_table(own, duration="tenure", event="churned", unit="days", mrr="fee", n_boot=0, cv=3,
+                          keep_columns=["customer"])
+    assert "customer" not in res.cox.design_.covariates
+    note = next(n for n in res.evaluation["design"]["notes"] if n.startswith("'customer' left out"))
+    assert "--keep-column keeps a column from the leakage screen" in note
     res = A.analyse_table(own, duration="tenure", event="churned", unit="days", id_col="customer", mrr="fee",
                           n_boot=0, cv=3, penalizer=0.0)
     assert set(res.cox.design_.covariates) == {"tier", "users"}  # all columns but the id, MRR, duration, event

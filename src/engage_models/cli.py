@@ -11,6 +11,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -221,17 +222,31 @@ def _read_table(path: Path):
     return read_table(path, encoding=encoding)
 
 
+@contextlib.contextmanager
+def _naming(table: Path):
+    """Too little data in a user's table: the message names the table (a model's reason does not know it)."""
+    from ._core.errors import InsufficientData
+
+    try:
+        yield
+    except InsufficientData as exc:
+        if str(table) in str(exc):
+            raise
+        raise InsufficientData(f"{table}: {exc}") from exc
+
+
 def _fit(args) -> int:
     from .features.screening import describe
     from .health.tables import fit_table
 
     _out_folder(args.out)
     df = _read_table(args.table)
-    ev = fit_table(df, args.label, args.out, date_col=args.date_col, id_col=args.id_col,
-                   horizon_days=args.horizon, test_windows=args.test_windows, folds=args.folds,
-                   observed_until=args.observed_until, keep_columns=args.keep_column,
-                   hand_scorecard=args.hand_scorecard, n_bootstrap=args.bootstrap, where=str(args.table),
-                   score=args.score)
+    with _naming(args.table):
+        ev = fit_table(df, args.label, args.out, date_col=args.date_col, id_col=args.id_col,
+                       horizon_days=args.horizon, test_windows=args.test_windows, folds=args.folds,
+                       observed_until=args.observed_until, keep_columns=args.keep_column,
+                       hand_scorecard=args.hand_scorecard, n_bootstrap=args.bootstrap, where=str(args.table),
+                       score=args.score)
     for line in describe(ev["leakage_screen"]):
         print(line)
     data = ev.get("data", {})
@@ -295,12 +310,13 @@ def _survival(args) -> int:
 
     _out_folder(args.out)
     df = _read_table(args.table)
-    result = analyse_table(
-        df, duration=args.duration, event=args.event, covariates=args.covariates, entry=args.entry,
-        id_col=args.id, mrr=args.mrr, unit=args.unit, margin=args.margin,
-        annual_discount_rate=args.annual_discount_rate, horizon=args.horizon, n_boot=args.n_boot, cv=args.cv,
-        penalizer=args.penalizer, random_state=args.seed, keep_columns=args.keep_column, where=str(args.table),
-    )
+    with _naming(args.table):
+        result = analyse_table(
+            df, duration=args.duration, event=args.event, covariates=args.covariates, entry=args.entry,
+            id_col=args.id, mrr=args.mrr, unit=args.unit, margin=args.margin,
+            annual_discount_rate=args.annual_discount_rate, horizon=args.horizon, n_boot=args.n_boot, cv=args.cv,
+            penalizer=args.penalizer, random_state=args.seed, keep_columns=args.keep_column, where=str(args.table),
+        )
     for path in result.write(args.out):
         print(path)
     for line in describe(result.evaluation["leakage_screen"]):

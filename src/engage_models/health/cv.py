@@ -63,7 +63,9 @@ def _splits(X: pd.DataFrame, y: np.ndarray, date_col: str | None, cv: int, gap_d
         s = time_splits(X[date_col], n_splits=cv, gap_days=gap_days)
         if s:
             return s, "time"
-        log.warning("too few observation dates for time-aware CV; falling back to folds of accounts")
+        log.warning("the score's inner folds (calibration and bands, inside its training rows): too few "
+                    "observation dates for time-ordered folds there; folds of accounts instead (the validation "
+                    "of the score itself is unchanged)")
     counts = np.bincount(y.astype(int), minlength=2)
     groups = account_groups(X, id_col)
     if groups is not None and len(np.unique(groups)) < len(groups):

@@ -55,6 +55,7 @@ def _label(series: pd.Series, where: str) -> pd.Series:
     """0/1 (float, NaN where missing) from 0/1, booleans or yes/no text; other values are an error."""
     if pd.api.types.is_bool_dtype(series):
         return series.astype(float)
+    original = series
     if pd.api.types.is_numeric_dtype(series):
         bad = series.notna() & ~series.isin([0, 1])
     else:
@@ -64,8 +65,9 @@ def _label(series: pd.Series, where: str) -> pd.Series:
         series = mapped
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()  # 1-based data rows after the header
+        found = ", ".join(repr(v) for v in original[bad].astype(str).value_counts().index[:5])
         raise TableError(f"{where}: label values must be 0/1, true/false or yes/no; "
-                         f"{int(bad.sum())} row(s) are not (first at data rows {rows})")
+                         f"{int(bad.sum())} row(s) are not (first at data rows {rows}; values found: {found})")
     return series.astype(float)
 
 
@@ -87,9 +89,17 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         if col and col not in df.columns:
             raise TableError(f"{where}: no {what} column {col!r} (columns: {', '.join(map(str, df.columns))})")
     df = df.copy()
+    if df.empty:
+        raise TableError(f"{where}: no data rows (only the header: {', '.join(map(str, df.columns))})")
     y = _label(df[label], f"{where}, column {label!r}")
     report = {"rows": int(len(df)), "rows_without_label": int(y.isna().sum())}
+    if y.isna().all():
+        raise TableError(f"{where}, column {label!r}: empty in every one of the {len(df):,} row(s); each row needs "
+                         f"its outcome (1 churned, 0 stayed)")
     if date_col:
+        if df[date_col].isna().all():
+            raise TableError(f"{where}, column {date_col!r}: empty in every row; the date column is each row's "
+                             f"observation date, such as 2024-01-31 (or leave --date-col out for cross-validation)")
         if pd.api.types.is_numeric_dtype(df[date_col]) and not pd.api.types.is_bool_dtype(df[date_col]):
             raise TableError(f"{where}, column {date_col!r}: holds numbers, not dates (e.g. {df[date_col].iloc[0]});"
                              f" the date column is each row's observation date, such as 2024-01-31")
@@ -101,11 +111,13 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
                              f"(first at data rows {rows})")
         df[date_col] = dates
     keep = y.notna().to_numpy()
+    data_row = np.flatnonzero(keep) + 2  # the kept rows' 1-based data rows in the file (after the header)
     df, y = df.loc[keep].reset_index(drop=True), y[keep].reset_index(drop=True)
     if y.nunique() < 2:
-        raise TableError(f"{where}: the label {label!r} has a single value; nothing to learn")
+        raise TableError(f"{where}: the label {label!r} has a single value ({int(y.iloc[0])} in all {len(y):,} "
+                         f"row(s) with a label); nothing to learn")
     if id_col and df[id_col].isna().any():
-        rows = (np.flatnonzero(df[id_col].isna().to_numpy())[:5] + 2).tolist()
+        rows = data_row[np.flatnonzero(df[id_col].isna().to_numpy())[:5]].tolist()
         raise TableError(f"{where}, column {id_col!r}: {int(df[id_col].isna().sum())} row(s) without an id "
                          f"(first at data rows {rows})")
     # the id travels as "__id" (a cluster for folds and the bootstrap, never a feature)
@@ -132,7 +144,9 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
             df[c] = s.astype("string")
             used.append(c)
         else:
-            dropped[c] = f"text with {s.nunique()} distinct values (an identifier?)"
+            dropped[c] = (f"text with {s.nunique()} distinct values (an identifier?)"
+                          + (": --keep-column keeps a column from the leakage screen, not one with more values "
+                             "than 50 to estimate one by one; group its values" if c in screen.keep else ""))
     if not used:
         hint = " (the leakage screen left out " + ", ".join(screen.excluded) + ")" if screen.excluded else ""
         raise TableError(f"{where}: no usable feature column besides the label/date/id{hint}")

@@ -173,8 +173,11 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     data = numbers_stored_as_text(data, covariates)
     many = {c: int(data[c].dropna().astype(str).nunique()) for c in covariates if is_categorical(data[c])}
     many = {c: n for c, n in many.items() if n > MAX_LEVELS} if chosen else {}
+    kept = set(keep_columns or ())
     text_notes = [f"{c!r} left out: text with {n} distinct values (an identifier, free text, or more categories "
                   f"than {MAX_LEVELS} to estimate one by one: group them, or name an identifier with --id)"
+                  + (" - --keep-column keeps a column from the leakage screen, not one that cannot be estimated"
+                     if c in kept else "")
                   for c, n in many.items()]
     covariates = [c for c in covariates if c not in many]
     data["_id"] = data[id_col].astype(str) if id_col else data.index.astype(str)
