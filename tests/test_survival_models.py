@@ -525,3 +525,25 @@ def test_small_simulated_worlds_fit_or_say_what_is_missing(tmp_path, n, months, 
     else:
         assert said[0].startswith("out-of-time test at") and "churn" in said[0]
     assert "churn" in said[1] or "too little history" in said[1]
+
+
+def test_one_number_written_twice_is_named_as_such_not_as_separation():
+    """A charge that is minutes x a price rounded to cents (public telecom tables carry both): the unpenalised
+    ratios run off in opposite directions; the message names the pair, not a separation of churners. A term that
+    does separate them is still said to."""
+    from engage_models.survival.cox import near_aliased, runaway_text
+
+    rng = np.random.default_rng(3)
+    n = 400
+    minutes = rng.gamma(4.0, 45.0, n).round(1)
+    df = pd.DataFrame({"minutes": minutes, "charge": (minutes * 0.17).round(2), "calls": rng.poisson(2, n),
+                       "d": rng.exponential(24, n).clip(0.5, 48).round(1)})
+    df["e"] = (rng.random(n) < 1 / (1 + np.exp(-(minutes - 180) / 40))).astype(int)
+    X = df[["minutes", "charge", "calls"]]
+    assert near_aliased(X, ["minutes", "charge", "calls"]) == {"minutes": "charge", "charge": "minutes"}
+    text = runaway_text("Cox model", ["minutes", "charge", "calls"], n, int(df["e"].sum()), 0.0, X)
+    assert "'charge' with 'minutes': nearly one number written twice" in text
+    assert "'calls' separate(s) churners" in text and "'minutes' separate" not in text
+    assert "separate" in runaway_text("Cox model", ["calls"], n, 10, 0.0)  # without the design: as before
+    with pytest.raises(InsufficientData, match="'charge' with 'minutes': nearly one number written twice"):
+        CoxModel(covariates=["minutes", "charge", "calls"], duration_col="d", event_col="e", penalizer=0.0).fit(df)

@@ -97,11 +97,57 @@ def runaway_terms(params: pd.Series, variance, sd) -> list[str]:
     return [str(k) for k in params.index[bad]]
 
 
-def runaway_text(what: str, terms: list[str], rows: int, events: int, penalizer: float) -> str:
-    return (f"{what}: {', '.join(repr(t) for t in terms)} separate(s) churners from the others on {rows} rows with "
-            f"{events} churned (a group with no churner or only churners, or a number that all but decides who "
-            f"churns): the ratio runs off to 0 or infinity (penalizer {penalizer:g}); give a penalizer or leave the "
-            f"covariate out")
+#: A term whose variance the other terms explain to within this share (1 - R^2) is nearly aliased: the same
+#: number written twice up to rounding (a charge = price x minutes, rounded to cents).
+NEAR_ALIAS = 1e-4
+
+
+def near_aliased(X: pd.DataFrame | None, terms: list[str]) -> dict[str, str]:
+    """Of ``terms``, those the other columns of ``X`` explain to within ``NEAR_ALIAS`` (least squares with a
+    constant, on the distinct rows): ``{term: the other column most correlated with it}``. Exact aliases are
+    left out before any fit (:func:`~.design.aliased_terms`); a near one makes the unpenalised likelihood
+    flat along the two terms' difference, so their ratios run off in opposite directions, which reads like
+    separation and is not."""
+    if X is None or not terms:
+        return {}
+    A = X.drop_duplicates().to_numpy(float)
+    A = A - A.mean(axis=0)
+    out = {}
+    for term in terms:
+        if term not in X.columns:
+            continue
+        j = X.columns.get_loc(term)
+        y, others = A[:, j], np.delete(A, j, axis=1)
+        total = float(y @ y)
+        if total <= 0 or others.shape[1] == 0:
+            continue
+        coef, *_ = np.linalg.lstsq(others, y, rcond=None)
+        rest = y - others @ coef
+        if float(rest @ rest) < NEAR_ALIAS * total:
+            norms = np.sqrt((others ** 2).sum(axis=0) * total)
+            corr = np.abs(others.T @ y) / np.where(norms > 0, norms, np.inf)
+            out[term] = str(X.columns.drop(term)[int(np.argmax(corr))])
+    return out
+
+
+def runaway_text(what: str, terms: list[str], rows: int, events: int, penalizer: float,
+                 X: pd.DataFrame | None = None) -> str:
+    """Why a fit's ratios ran off: separation, or (given the design ``X``) terms that nearly repeat others."""
+    near = near_aliased(X, terms)
+    apart = [term for term in terms if term not in near]
+    parts = []
+    if near:
+        pairs = list(dict.fromkeys(tuple(sorted(pair)) for pair in near.items()))
+        said = ", ".join(f"{a!r} with {b!r}" for a, b in pairs)
+        parts.append(f"{said}: nearly one number written twice (the other covariates explain at least 99.99% of "
+                     f"each, as a charge = price x minutes does): their ratios run off in opposite directions "
+                     f"(penalizer {penalizer:g}); keep one of each pair, or give a penalizer")
+    if apart:
+        parts.append(f"{', '.join(map(repr, apart))} separate(s) churners from the others on {rows} rows "
+                     f"with {events} churned (a group with no churner or only churners, or a number that all but "
+                     f"decides who churns): the ratio runs off to 0 or infinity (penalizer {penalizer:g}); give a "
+                     f"penalizer or leave the covariate out")
+    return f"{what}: " + "; and ".join(parts)
 
 
 @contextmanager
@@ -381,7 +427,8 @@ class CoxModel(BaseEstimator):
             raise InsufficientData(self._convergence_text("non-finite estimates", penalizer))
         runaway = runaway_terms(params, variance, Xm[list(params.index)].std().fillna(0.0))
         if runaway:
-            raise InsufficientData(runaway_text("Cox model", runaway, self.n_accounts_, self.n_events_, penalizer))
+            raise InsufficientData(runaway_text("Cox model", runaway, self.n_accounts_, self.n_events_, penalizer,
+                                                Xm[list(params.index)]))
         return model, params, variance, start, stop, event, Xm, ep
 
     def _convergence_text(self, exc, penalizer: float) -> str:

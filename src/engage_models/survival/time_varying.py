@@ -472,7 +472,7 @@ class DiscreteTimeHazard(_StartStopModel):
             runaway = runaway_terms(beta, cov, self.term_sd_.reindex(X.columns).fillna(0.0))
             if runaway or not np.isfinite(beta).all():
                 raise InsufficientData(runaway_text(self.label, runaway or list(X.columns), self.n_rows_,
-                                                    self.n_events_, penalizer))
+                                                    self.n_events_, penalizer, X))
             if not ok:
                 log.warning("%s: the fit did not fully converge (penalizer %g)", self.label, penalizer)
             return alpha, beta, cov
