@@ -566,3 +566,45 @@ def test_a_figures_alt_text_is_the_heading_as_words_not_a_comment_or_markup(tmp_
     ])
     html = export_html(nb, tmp_path / "r.html", lang="en", title="Report").read_text(encoding="utf-8")
     assert 'alt="Figure: Bands of the score"' in html and 'alt="Figure: Drivers of churn"' in html
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Unix sockets")
+def test_report_kernels_talk_over_private_unix_sockets_and_leave_none_behind(tmp_path, monkeypatch, capfd):
+    """ipykernel 7 warned once per notebook in the run's log that the kernel ran over TCP without encryption
+    (loopback ports any local user can reach). The reports' kernels use Unix sockets in a private folder of
+    their own, removed when the kernel stops; two kernels at once (the runner's workers) do not collide."""
+    import os
+    import shutil
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    import papermill as pm
+
+    from engage_models.reports import runner as R
+
+    short = Path(tempfile.mkdtemp(prefix="ek"))  # a socket's path has at most 107 characters; tmp_path is long
+    monkeypatch.setenv("TMPDIR", str(short))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os\nprint(os.getpid())")]
+    path = tmp_path / "a.ipynb"
+    nbformat.write(nb, path)
+    manager = R._kernel_manager_class()
+    assert manager.__name__ == "IPCKernelManager"
+
+    def execute(i):
+        out = tmp_path / f"out{i}.ipynb"
+        pm.execute_notebook(str(path), str(out), kernel_name="python3", progress_bar=False,
+                            kernel_manager_class=manager, stderr_file=None)
+        return nbformat.read(out, as_version=4).cells[0].outputs[0]["text"]
+
+    with ThreadPoolExecutor(2) as pool:
+        pids = list(pool.map(execute, range(2)))
+    assert len(set(pids)) == 2 and all(p.strip().isdigit() for p in pids)
+    assert "without encryption" not in capfd.readouterr().err
+    assert os.listdir(short) == []  # each kernel's socket folder removed with it
+    k = manager(kernel_name="python3")
+    assert k.transport == "ipc" and k.ip.startswith(str(short / "engage-kernel-"))
+    assert oct(os.stat(os.path.dirname(k.ip)).st_mode & 0o777) == "0o700"
+    monkeypatch.undo()  # the temporary folder as it was, before the capture's own temporary files need it
+    shutil.rmtree(short)

@@ -161,6 +161,34 @@ def resolve_kernel(preferred: str | None = None) -> str:
     return "python3"
 
 
+def _kernel_manager_class():
+    """The kernel manager the reports' kernels are started with: on POSIX, the kernel's sockets are Unix sockets
+    in a private temporary folder of its own (IPC transport) instead of TCP ports on the loopback, which any local
+    user can reach and which ipykernel 7 warns about once per notebook in the run's log. Elsewhere (or where the
+    temporary folder's path is too long for a socket's name) the default, TCP."""
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    if os.name != "posix" or len(tempfile.gettempdir()) > 60:
+        return AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._socket_dir = tempfile.mkdtemp(prefix="engage-kernel-")  # 0700: this user's only
+            self.transport, self.ip = "ipc", os.path.join(self._socket_dir, "k")
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:
+                shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+        cleanup_resources = _async_cleanup_resources
+
+    return IPCKernelManager
+
+
 class _DropStderr(Preprocessor):
     """Warnings and log lines are for analysts (they stay in the executed notebook), not for readers."""
 
@@ -707,7 +735,8 @@ def _execute(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int
 
     try:
         pm.execute_notebook(str(nb), str(executed), parameters=nb_params, kernel_name=kernel, progress_bar=False,
-                            log_output=False, execution_timeout=timeout)
+                            log_output=False, execution_timeout=timeout,
+                            kernel_manager_class=_kernel_manager_class())
     except pm.PapermillExecutionError as exc:
         strip()
         raise NotebookFailed(nb.name, _source_cell(executed, exc.cell_index), exc.ename, exc.evalue,
