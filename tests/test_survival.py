@@ -662,3 +662,77 @@ def test_survival_report_end_to_end(report_data, tmp_path):
         assert heading in html and "Traceback" not in html and "<script" not in html.lower()
         assert html.count('src="data:image/png;base64,') >= 6
         assert "95%" in html
+
+
+def test_rows_with_an_empty_covariate_are_left_out_once_and_counted(tmp_path):
+    """An empty covariate in every tenth row: left out before the models (not fold by fold, each fold warning
+    with its own count), counted by column with the first rows of the file, and the still-active ones among them
+    said to get no remaining lifetime."""
+    rng = np.random.default_rng(0)
+    n = 300
+    x = rng.normal(size=n)
+    d = rng.exponential(20 * np.exp(-0.5 * x)).clip(0.5, 40).round(1)
+    df = pd.DataFrame({"id": range(n), "x": x, "plan": rng.choice(["a", "b"], n), "mrr": 100.0, "tenure": d,
+                       "churn": ((d < 40) & (rng.random(n) < 0.7)).astype(int)})
+    df.loc[::10, "x"] = np.nan
+    active = int(((df.index % 10 == 0) & (df["churn"] == 0)).sum())
+    res = A.analyse_table(df, duration="tenure", event="churn", id_col="id", mrr="mrr", n_boot=5, cv=3)
+    table = res.evaluation["table"]
+    assert table["missing_covariates"] == {"rows": 30, "columns": {"x": 30}, "first_rows": [2, 12, 22, 32, 42],
+                                           "active": active}
+    assert table["rows_used"] == 270 and len(res.per_account) == int((df["churn"] == 0).sum()) - active
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "survival", "--table", str(path), "--duration",
+                           "tenure", "--event", "churn", "--id", "id", "--n-boot", "0", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (f"left out 30 row(s) with an empty covariate (x 30; first at data rows [2, 12, 22, 32, 42]): not in "
+            f"the models, and no remaining lifetime for the {active} still active") in proc.stderr
+    assert "missing covariate" not in proc.stderr  # no warning per fold
+    with pytest.raises(ValueError, match="every row with time at risk has an empty covariate"):
+        A.analyse_table(df.assign(x=np.nan), duration="tenure", event="churn", covariates=["x"], n_boot=0, cv=3)
+
+
+def test_a_table_in_years_or_weeks_gives_the_results_of_the_same_table_in_months(tmp_path):
+    rng = np.random.default_rng(4)
+    n = 200
+    x = rng.normal(size=n)
+    months = rng.exponential(18 * np.exp(-0.6 * x)).clip(1, 48).round(0)
+    df = pd.DataFrame({"x": x, "tenure": months, "churn": ((months < 48) & (rng.random(n) < 0.6)).astype(int)})
+    base = A.analyse_table(df, duration="tenure", event="churn", n_boot=0, cv=3)
+    for unit, per_month in (("years", 1 / 12), ("weeks", 365.25 / 12 / 7)):
+        other = A.analyse_table(df.assign(tenure=df["tenure"] * per_month), duration="tenure", event="churn",
+                                unit=unit, n_boot=0, cv=3)
+        span = base.evaluation["table"]["duration_months"]
+        assert other.evaluation["table"]["duration_months"] == pytest.approx(span)
+        pd.testing.assert_frame_equal(other.per_account, base.per_account, rtol=1e-6)
+    assert base.evaluation["table"]["duration_months"]["max"] == 48.0
+    with pytest.raises(ValueError, match="unit must be one of days, weeks, months, years, not 'hours'"):
+        A.analyse_table(df, duration="tenure", event="churn", unit="hours", n_boot=0)
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    run = [sys.executable, "-m", "engage_models", "survival", "--table", str(path), "--duration", "tenure",
+           "--event", "churn", "--n-boot", "0"]
+    said = subprocess.run([*run, "--out", str(tmp_path / "a")], capture_output=True, text=True)
+    assert said.returncode == 0 and "durations read as months (no --unit given): 1 to 48, median" in said.stderr
+    quiet = subprocess.run([*run, "--unit", "months", "--out", str(tmp_path / "b")], capture_output=True, text=True)
+    assert quiet.returncode == 0 and "durations read as months" not in quiet.stderr
+
+
+def test_calibration_plots_say_why_when_no_horizon_can_be_evaluated(monkeypatch):
+    """Twelve accounts over three months, all churned (a new user's world): after the cutoff no horizon had the
+    follow-up to compare predicted with observed churn, and report 05 stopped on max() of nothing. It says so."""
+    from engage_models.reports import render
+    from engage_models.survival import report as R
+
+    said = []
+    monkeypatch.setattr(render, "show_missing", said.append)
+    stored = {"surv.model_account": {"follow_up_months": 1.4, "horizons": {"3": {"evaluable": False},
+                                                                           "6": {"evaluable": False}}},
+              "surv.model_panel": {"follow_up_months": 0.0, "horizons": {}}}
+    assert R.plot_calibrations(stored, lang="en") is None
+    assert said == ["Not computed: no horizon has enough follow-up after the cutoff (1.4 months of it, or no account "
+                    "still a customer at the cutoff) to compare predicted with observed churn"]
+    R.plot_calibrations(stored, lang="ja")
+    assert said[1].startswith("計算できませんでした（理由：カットオフ後の追跡期間（1.4か月）")

@@ -219,7 +219,16 @@ def plot_calibrations(oots: dict, lang: str = "en"):
     oots = {k: v if hasattr(v, "calibration") else _Calibrations(v) for k, v in oots.items()}
     import matplotlib.pyplot as plt
 
+    from ..reports.render import show_missing
     from .evaluation import plot_calibration
+
+    shown = {k: o for k, o in oots.items() if o.calibration()}  # a model with no horizon evaluable has no plot
+    if not shown:  # every account churned before the cutoff's follow-up ended, or too short a follow-up
+        follow = max((float(o.result.get("follow_up_months", 0.0)) for o in oots.values()), default=0.0)
+        show_missing(t("section.missing", lang, reason=t("surv.no_calibration", lang,
+                                                        months=fmt_number(follow, lang, 1))))
+        return None
+    oots = shown
 
     fig, axes = plt.subplots(1, len(oots), figsize=(5.5 * len(oots), 5), squeeze=False)
     top = max(max(float(tab[["predicted", "observed_high"]].max().max()) for tab in o.calibration().values())
