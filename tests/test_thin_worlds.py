@@ -198,6 +198,16 @@ def test_without_a_panel_the_kpis_and_surveys_still_run_and_say_what_it_cost(wor
     assert result.reason("kpis", "engagement_over_time") == result.reason("surveys", "drivers") == why
     assert result["kpis"].has("summary") and result["surveys"].has("nps_overall")
     assert not any(s["kind"] == "error" for s in result.skipped_sections)
+    # the stages after it: health needs the panel, actions the panel and health; each says the panel's reason
+    # once (not health's reason, with the panel's nested inside, beside the panel's)
+    result = pipeline.run(_config(data).replace(data_dir=str(data)), until="actions", progress=lambda m: None)
+    panel = "panel: no account was a customer on any observation date: the panel is empty"
+    assert result.records["health"].reason == f"needs panel ({panel})"
+    assert result.records["actions"].reason == f"needs panel, health ({panel})"
+    from engage_models.cli import _record_line
+
+    assert _record_line(result.records["panel"]).startswith("panel     not computed ")
+    assert _record_line(result.records["actions"]).startswith("actions   skipped ")
 
 
 #: Absolute paths of the machine that no published file may show (besides the test's own folder).

@@ -160,6 +160,14 @@ def _train(args) -> int:
     return 0
 
 
+def _record_line(rec) -> str:
+    """A stage's line in the console table: a stage that had too little data is "not computed" (as the reports
+    say), one that broke "failed"."""
+    status = "not computed" if rec.status == "failed" and rec.kind == "insufficient_data" else rec.status
+    return (f"{rec.name:9s} {status:12s} {rec.key or '':20s} {rec.seconds:7.1f} s"
+            + (f"  {rec.reason}" if rec.reason else ""))
+
+
 def _score(args) -> int:
     """Run the pipeline up to the action list with a frozen model: scores and plays, no fit, no Jupyter."""
     from .pipeline import run
@@ -167,8 +175,7 @@ def _score(args) -> int:
     cfg = _pipeline_config(args, model=str(args.model))
     result = run(cfg, until="actions", strict=args.strict)
     for rec in result.records.values():
-        print(f"{rec.name:9s} {rec.status:8s} {rec.key or '':20s} {rec.seconds:7.1f} s"
-              + (f"  {rec.reason}" if rec.reason else ""))
+        print(_record_line(rec))
     if not result.has("actions", "actions"):
         return 1
     scores, plan = result.scores, result.actions
@@ -187,8 +194,7 @@ def _pipeline(args) -> int:
     cfg = _pipeline_config(args, **_model_settings(args))
     result = run(cfg, until=args.until, strict=args.strict)
     for rec in result.records.values():
-        line = f"{rec.name:9s} {rec.status:8s} {rec.key or '':20s} {rec.seconds:7.1f} s"
-        print(line + (f"  {rec.reason}" if rec.reason else ""))
+        print(_record_line(rec))
     if args.export:
         print(f"artifacts written to {result.export(args.export)}")
     if any(r.status in ("failed", "skipped") for r in result.records.values()):
@@ -313,7 +319,7 @@ def _survival(args) -> int:
     with _naming(args.table):
         result = analyse_table(
             df, duration=args.duration, event=args.event, covariates=args.covariates, entry=args.entry,
-            id_col=args.id, mrr=args.mrr, unit=args.unit, margin=args.margin,
+            id_col=args.id, mrr=args.mrr, unit=args.unit or "months", margin=args.margin,
             annual_discount_rate=args.annual_discount_rate, horizon=args.horizon, n_boot=args.n_boot, cv=args.cv,
             penalizer=args.penalizer, random_state=args.seed, keep_columns=args.keep_column, where=str(args.table),
         )
@@ -331,6 +337,17 @@ def _survival(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     for what, why in result.evaluation["skipped"].items():
         print(f"skipped {what}: {why}", file=sys.stderr)
+    if args.unit is None:
+        span = result.evaluation["table"]["duration_months"]
+        print(f"durations read as months (no --unit given): {span['min']:g} to {span['max']:g}, median "
+              f"{span['median']:g}; if {args.duration!r} counts days, weeks or years, run again with --unit",
+              file=sys.stderr)
+    holes = result.evaluation["table"].get("missing_covariates", {})
+    if holes.get("rows"):
+        cols = ", ".join(f"{c} {n:,}" for c, n in holes["columns"].items())
+        print(f"left out {holes['rows']:,} row(s) with an empty covariate ({cols}; first at data rows "
+              f"{holes['first_rows']}): not in the models" + (f", and no remaining lifetime for the "
+              f"{holes['active']:,} still active" if holes["active"] else ""), file=sys.stderr)
     gone = result.evaluation["table"].get("left_out", {})
     if gone.get("rows"):
         print(f"left out {gone['rows']:,} row(s) of {result.evaluation['table']['rows']:,} with {gone['why']} "
@@ -491,7 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--entry", default=None, help="column: tenure when first observed (left truncation)")
     v.add_argument("--id", default=None, help="column identifying the account (default: row number)")
     v.add_argument("--mrr", default=None, help="column: monthly recurring revenue (enables LTV and revenue at risk)")
-    v.add_argument("--unit", choices=("months", "days"), default="months", help="unit of duration and entry")
+    v.add_argument("--unit", choices=("days", "weeks", "months", "years"), default=None,
+                   help="unit of duration and entry (default months, and said: a table in years or days read as "
+                        "months would be wrong by a factor of 12 or 30)")
     v.add_argument("--margin", type=float, default=0.8, help="gross margin for LTV (default 0.8)")
     v.add_argument("--annual-discount-rate", type=float, default=0.10, help="for LTV (default 0.10)")
     v.add_argument("--horizon", type=float, default=36.0, help="months of remaining lifetime counted (default 36)")

@@ -117,14 +117,32 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
     return Run(config=config, artifacts=done, records=records)
 
 
+def _root_causes(missing: list[str], records: dict[str, StageRecord], done: dict) -> list[str]:
+    """The stages, in run order, whose own failure left ``missing`` without an artifact: a stage skipped because
+    it needed another is replaced by that one's causes (health, needing the panel, is not said again beside
+    the panel, nor with the panel's reason nested inside its own)."""
+    out: list[str] = []
+    for n in missing:
+        rec = records.get(n)
+        if rec is None:
+            continue
+        if rec.status == "skipped":
+            needs = next((s.needs for s in STAGES if s.name == n), ())
+            out += _root_causes([m for m in needs if m not in done], records, done)
+        else:
+            out.append(n)
+    return sorted(set(out), key=STAGE_NAMES.index)
+
+
 def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], records: dict[str, StageRecord],
                say: Callable[[str], None], bars: bool, strict: bool) -> None:
     """One stage of :func:`run`: read back, computed, failed or skipped; its artifact into ``done`` and its
     record into ``records`` (an error in ingest, or any with ``strict``, is raised without a record)."""
     missing = [n for n in st.needs if n not in done]
     if missing:
+        roots = _root_causes(missing, records, done)  # a stage skipped for want of another: that one's reason, once
         why = Why.of({lang: "; ".join(f"{stage_name(n).text(lang)}: {text(records[n].why, lang)}"
-                                      for n in missing if n in records) for lang in LANGS})
+                                      for n in roots) for lang in LANGS})
         names = Why.of({lang: t("sep.comma", lang).join(stage_name(n).text(lang) for n in missing) for lang in LANGS})
         said = Why("reason.needs", stages=names, why=why)
         records[st.name] = StageRecord(st.name, "skipped", reason=str(said), texts=texts(said))
