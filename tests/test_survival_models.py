@@ -119,8 +119,13 @@ def test_engage_survival_runs_on_a_telco_like_table_with_all_columns(tmp_path):
     ev = json.loads((out / "evaluation.json").read_text())
     assert {a["term"] for a in ev["design"]["aliased_terms"]} == ALIASED
     assert "left out 'OnlineSecurity=No internet service'" in proc.stderr
-    churned = (table["Churn"] == "Yes") & (table["tenure"] > 0)  # tenure 0: no time at risk
-    assert ev["table"]["rows_used"] == 598 and ev["table"]["events"] == int(churned.sum())
+    blank = table["DeviceCost"] == " "  # an empty covariate: left out once, and counted
+    at_risk = table["tenure"] > 0  # tenure 0: no time at risk
+    churned = (table["Churn"] == "Yes") & at_risk & ~blank
+    assert ev["table"]["missing_covariates"]["rows"] == int((blank & at_risk).sum()) > 0
+    assert ev["table"]["rows_used"] == 598 - int((blank & at_risk).sum())
+    assert ev["table"]["events"] == int(churned.sum())
+    assert f"left out {int((blank & at_risk).sum())} row(s) with an empty covariate (DeviceCost" in proc.stderr
     cox = ev["models"]["cox_ph"]
     assert len(cox["strata"]) <= 1  # at most one stratum; the other failures are split in time
     assert len(cox["cross_validation"]["folds"]) == 3 and 0.6 < cox["cv_concordance"] <= 1

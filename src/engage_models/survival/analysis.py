@@ -105,6 +105,10 @@ def _times(values: pd.Series, where: str, column: str, what: str, needs: str) ->
     return out
 
 
+#: Months in one unit of a user's durations (results are in months whatever the unit).
+MONTHS_PER_UNIT = {"days": 1.0 / DAYS_PER_MONTH, "weeks": 7.0 / DAYS_PER_MONTH, "months": 1.0, "years": 12.0}
+
+
 def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=None, entry: str | None = None,
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
@@ -123,9 +127,9 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     df : DataFrame
         One row per account: ``duration`` (time observed), ``event`` (1 churned / 0 still a customer),
         optional ``entry`` (left truncation), covariates, ``mrr``.
-    unit : {"months", "days"}
-        Unit of ``duration`` and ``entry``; days are converted to months (30.4375 days) so that the horizons
-        (``horizon``, ``horizons``) are always months.
+    unit : {"months", "days", "weeks", "years"}
+        Unit of ``duration`` and ``entry``; converted to months (a month is 30.4375 days, a year 12 months) so
+        that the results and the horizons (``horizon``, ``horizons``) are always months.
     covariates : list of str, optional
         Default: every other column except the id and MRR.
     n_boot : int
@@ -150,9 +154,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     missing = [c for c in (duration, event, entry, id_col, mrr, *(covariates or [])) if c and c not in df.columns]
     if missing:
         raise DataError(f"column(s) not in the table: {missing} (it has {list(df.columns)})")
-    if unit not in ("months", "days"):
-        raise DataError(f"unit must be 'months' or 'days', not {unit!r}")
+    if unit not in MONTHS_PER_UNIT:
+        raise DataError(f"unit must be one of {', '.join(MONTHS_PER_UNIT)}, not {unit!r}")
     data = df.copy()
+    data["_row"] = np.arange(len(df)) + 2  # the row's number in the file (after the header), for messages
     from ..health.tables import _label  # 0/1, true/false, yes/no: one parser for the labels users bring
 
     ev = _label(data[event], f"{where}, event column {event!r}")
@@ -161,11 +166,13 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         raise DataError(f"{where}, event column {event!r}: empty in {int(ev.isna().sum())} row(s) (first at data "
                         f"rows {rows}); each row needs 1 (churned) or 0 (still a customer)")
     data["_event"] = ev.astype(int)
-    scale = 1.0 if unit == "months" else 1.0 / DAYS_PER_MONTH
-    data["_duration"] = _times(data[duration], where, duration, "duration", "the time from its start to churn "
-                               "or to the end of observation") * scale
-    data["_entry"] = _times(data[entry], where, entry, "entry", "the time at which its observation began (0: from "
-                            "the start)") * scale if entry else 0.0
+    def months(x):  # to months, rounded to 1e-9 so that 3.75 years is 45 months (not 45.000000000000007)
+        return x if unit == "months" else (x * MONTHS_PER_UNIT[unit]).round(9)
+
+    data["_duration"] = months(_times(data[duration], where, duration, "duration", "the time from its start to "
+                                      "churn or to the end of observation"))
+    data["_entry"] = months(_times(data[entry], where, entry, "entry", "the time at which its observation began "
+                                   "(0: from the start)")) if entry else 0.0
     chosen = covariates is None  # every other column: one that cannot be a covariate is left out, and said
     if covariates is None:
         covariates = [c for c in df.columns if c not in {duration, event, entry, id_col, mrr}]
@@ -204,6 +211,16 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if not covariates and screen.excluded:
         raise DataError(f"{where}: no covariate left after the leakage screen left out "
                         f"{', '.join(screen.excluded)} (keep one with --keep-column NAME)")
+    empty = data[covariates].isna()
+    gaps = empty.any(axis=1).to_numpy()
+    missing_covariates = {"rows": int(gaps.sum()), "columns": {c: int(n) for c, n in empty.sum().items() if n},
+                          "first_rows": data["_row"].to_numpy()[gaps][:5].tolist(),
+                          "active": int((gaps & (data["_event"] == 0).to_numpy()).sum())}
+    if gaps.all():
+        raise DataError(f"{where}: every row with time at risk has an empty covariate "
+                        f"({', '.join(f'{c}: {n:,}' for c, n in missing_covariates['columns'].items())}); "
+                        f"fill them or name fewer covariates")
+    data = data[~gaps]  # left out once here, and said once (the models would drop them fold by fold)
 
     try:
         cox = CoxModel(covariates=covariates, duration_col="_duration", event_col="_event", entry_col=entry_col,
@@ -240,7 +257,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
             "cross_validation": validated(clone_refit(discrete), "discrete_time_logistic")}
     evaluation = {
         "table": {"rows": int(len(df)), "rows_used": int(len(data)), "events": int(data["_event"].sum()),
-                  "left_out": left_out,
+                  "left_out": left_out, "missing_covariates": missing_covariates,
+                  "duration_months": {k: float(getattr(data["_duration"], k)()) for k in ("min", "median", "max")},
                   "duration_unit": unit, "time_unit_of_results": "months", "left_truncated": bool(entry)},
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
                    "time_split": cox.time_split_,
