@@ -583,3 +583,19 @@ def test_a_table_that_cannot_be_fitted_is_refused_with_what_is_wrong_where(tmp_p
                            "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith(f"engage fit: error: {path}: too few churners"), proc.stderr
+
+
+def test_the_learned_score_against_the_hand_card_is_said_as_the_interval_says():
+    """A difference of -0.029 (-0.086 to +0.025) was "ranks churners better ... by -0.029": it is alike within
+    the noise; an interval below 0 is worse, above 0 better, in both languages."""
+    from engage_models.health import views as hv
+
+    alike = hv.compare_text({"difference": -0.029, "ci_low": -0.086, "ci_high": 0.025}, 0.80, 0.77)
+    assert "rank churners alike: the difference, -0.029 ROC-AUC (95% CI -0.086 to +0.025), is within the noise" in alike
+    worse = hv.compare_text({"difference": -0.05, "ci_low": -0.08, "ci_high": -0.02}, 0.8, 0.7)
+    assert "ranks churners worse than the hand-weighted card, by **0.050** ROC-AUC" in worse
+    better = hv.compare_text({"difference": 0.04, "ci_low": 0.01, "ci_high": 0.07}, 0.8, 0.78)
+    assert "better than the hand-weighted card by **0.040**" in better
+    assert "低く" in hv.compare_text({"difference": -0.05, "ci_low": -0.08, "ci_high": -0.02}, 0.8, 0.7, "ja")
+    assert "差は見られません" in hv.compare_text({"difference": -0.029, "ci_low": -0.086, "ci_high": 0.025}, 0.8, 0.77,
+                                                 "ja")

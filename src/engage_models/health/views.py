@@ -131,6 +131,15 @@ def choice_text(model: dict, lang: str = "en") -> str:
              d=diff.get("difference", np.nan), lo=diff.get("ci_low", np.nan), hi=diff.get("ci_high", np.nan)) + said
 
 
+def compare_text(diff: dict, gbm: float, learned: float, lang: str = "en") -> str:
+    """The learned score against the hand-weighted card out of time, in words that follow the interval: better
+    (the interval above 0), worse (below 0), or alike (it spans 0). A difference of -0.029 read "better by
+    -0.029" before."""
+    d, lo, hi = diff["difference"], diff["ci_low"], diff["ci_high"]
+    key = "hs.compare" if lo > 0 else "hs.compare_worse" if hi < 0 else "hs.compare_noise"
+    return t(key, lang, d=abs(d) if key != "hs.compare_noise" else d, lo=lo, hi=hi, gbm=gbm, learned=learned)
+
+
 def calibration_text(ref: dict | None, lang: str = "en") -> str:
     """The learned score's ICI beside a perfectly calibrated score's on as many rows
     (:func:`~engage_models.health.evaluation.calibration_reference`); empty without one."""
