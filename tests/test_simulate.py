@@ -177,5 +177,13 @@ def test_planted_defects_are_recorded(truth):
 
 
 def test_rejects_a_world_too_small(tmp_path):
+    import subprocess
+    import sys
+
     with pytest.raises(ValueError, match="at least 10 accounts"):
         simulate(out=tmp_path, n_accounts=3)
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "simulate", "--accounts", "8", "--months", "3",
+                           "--out", str(tmp_path / "w")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr  # one line, as for any input a user can fix
+    assert proc.stderr.strip() == ("engage simulate: error: simulate needs at least 10 accounts and 1 month "
+                                   "(--accounts 8, --months 3)")

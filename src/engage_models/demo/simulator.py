@@ -1061,7 +1061,10 @@ def simulate(config: SimConfig | None = None, out: str | Path = "data/raw", **ov
     """
     cfg = replace(config or SimConfig(), **overrides)
     if cfg.n_accounts < 10 or cfg.months < 1:
-        raise ValueError("simulate needs at least 10 accounts and 1 month")
+        from .._core.errors import ConfigError
+
+        raise ConfigError(f"simulate needs at least 10 accounts and 1 month (--accounts {cfg.n_accounts}, "
+                          f"--months {cfg.months})")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     world = _World(cfg, out)
