@@ -406,6 +406,19 @@ def test_japanese_tokenizer_needs_no_network(monkeypatch):
         th._janome.cache_clear()
 
 
+def test_japanese_easy_and_hard_to_use_are_one_term_of_the_ease_of_use_theme():
+    """使いやすい is 使い (a verb) + やすい (a dependent adjective) to janome, and neither was kept: a new user's
+    57 comments saying exactly that got no theme. The verb's continuative form and やすい/にくい/づらい are one
+    term now; し + やすい after a noun keeps the noun (操作しやすい -> 操作)."""
+    from engage_models.surveys.themes import THEMES
+
+    cases = {"使いやすい": ["使いやすい"], "とても使いやすいです。サポートも迅速。": ["使いやすい", "サポート", "迅速"],
+             "分かりにくい画面": ["分かりにくい", "画面"], "操作しやすい": ["操作"], "見づらい": ["見づらい"]}
+    for text, terms in cases.items():
+        assert tokenize(text, "ja") == terms, text
+        assert set(terms) & THEMES["ease_of_use"], text
+
+
 def _comments() -> pd.DataFrame:
     rows = []
     for i in range(12):

@@ -56,6 +56,7 @@ EN_STOP = frozenset(_LEXICON["stop_words"]["en"].split())
 JA_STOP = frozenset(_LEXICON["stop_words"]["ja"].split())
 _JA_NOUNS = frozenset(_LEXICON["janome_nouns"])
 _POS = _LEXICON["janome_pos"]
+_JA_COMPOUND = frozenset(_LEXICON["janome_compound_suffixes"].split())
 
 #: Theme -> terms, from ``lexicon.yaml`` next to this module. Edit that file freely.
 THEMES: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in _LEXICON["themes"].items()}
@@ -89,9 +90,16 @@ def _janome():
 
 def _tokenize_ja(text: str) -> list[str]:
     out = []
-    for tok in _janome().tokenize(text):
+    toks = list(_janome().tokenize(text))
+    for i, tok in enumerate(toks):
         pos = tok.part_of_speech.split(",")
         base = tok.base_form if tok.base_form != "*" else tok.surface
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if (pos[0] == _POS["verb"] and pos[1] == _POS["independent"] and tok.infl_form == _POS["continuative"]
+                and nxt is not None and nxt.part_of_speech.startswith(f"{_POS['adjective']},{_POS['dependent']}")
+                and nxt.base_form in _JA_COMPOUND and len(tok.surface) > 1):  # not し + やすい after a noun
+            out.append(tok.surface + nxt.base_form)
+            continue
         noun = pos[0] == _POS["noun"] and pos[1] in _JA_NOUNS
         if noun or pos[0] == _POS["adjective"] and pos[1] == _POS["independent"]:
             word = base.lower() if base.isascii() else base
