@@ -76,3 +76,15 @@ def test_a_metric_no_account_has_is_said_in_its_panel_not_a_crash():
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert texts == ["値のあるアカウントがありません"]
     assert len(fig.axes[1].patches) + len(fig.axes[1].artists) > 0 or fig.axes[1].lines  # logins drawn
+
+
+def test_the_engagement_rankings_show_mrr_in_the_runs_currency():
+    """Report 02's most and least engaged accounts showed MRR as 250,000.00 beside a KPI table in yen."""
+    from engage_models._core.display import table
+    from engage_models.kpis import engagement
+
+    ranked = pd.DataFrame({"account_id": ["a", "b"], "engagement_index": [1.2, 0.4], "mrr": [250000.0, float("nan")]})
+    view = engagement.ranking_view(ranked, "ja", "JPY")
+    assert view["mrr"].tolist() == ["250,000円", ""] and ranked["mrr"].iloc[0] == 250000.0
+    assert engagement.ranking_view(ranked, "en", "USD")["mrr"].iloc[0] == "$250,000"
+    assert "250,000.00" not in table(view, lang="ja")._repr_html_()

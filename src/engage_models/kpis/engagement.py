@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .._core.i18n import check_lang, t
+from .._core.i18n import check_lang, fmt_money, t
 from .._core.plots import new_ax
 from ..features import metrics as M
 
@@ -57,6 +57,15 @@ def ranking(panel: pd.DataFrame, n: int = 10, accounts: pd.DataFrame | None = No
     now = now[[c for c in cols if c in now.columns]].sort_values(["engagement_index", "account_id"],
                                                                  ascending=[False, True])
     return now.head(n).reset_index(drop=True), now.tail(n).iloc[::-1].reset_index(drop=True)
+
+
+def ranking_view(ranked: pd.DataFrame, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
+    """One of :func:`ranking`'s tables for a report: MRR in the run's currency (``¥250,000``, not
+    ``250,000.00``), the other columns as they are (the report's table formats them)."""
+    out = ranked.copy()
+    if "mrr" in out:
+        out["mrr"] = out["mrr"].map(lambda v: "" if pd.isna(v) else fmt_money(v, lang, currency))
+    return out
 
 
 def plot_by_segment(panel: pd.DataFrame, metric: str, by: str = "segment", ax=None, lang: str = "en",
