@@ -368,14 +368,14 @@ def test_views_and_plots_in_japanese(japanese_figures):
 def test_amounts_in_rules_and_reasons_are_in_the_runs_currency():
     """A company whose MRR is in yen reads its playbook's thresholds and its action list's reasons in yen (report
     06 and the action list printed the bundled playbook's amounts as dollars whatever --currency said)."""
-    assert A.describe_touch_models(lang="en", currency="JPY")["condition"].iloc[0] == "MRR ≥ ¥2,000"
-    assert A.describe_touch_models(lang="ja", currency="JPY")["condition"].iloc[0].endswith("2,000円")
+    assert A.describe_touch_models(lang="en", currency="JPY")["condition"].iloc[0] == "MRR ≥ ¥300,000"
+    assert A.describe_touch_models(lang="ja", currency="JPY")["condition"].iloc[0].endswith("300,000円")
     assert "$" not in A.describe_rules(lang="en", currency="JPY")
     assert A.format_value("mrr", 1200.0, "en", "EUR") == "€1,200"
     for lang in ("en", "ja"):
         plan = A.action_list(_scored_two_dates(), lang=lang, holdout_seed=3, currency="JPY")
         rules = plan.attrs["holdout"]["must_act"][lang]
-        assert any("2,000" in r for r in rules) and not any("$" in r for r in rules)
+        assert any("300,000" in r for r in rules) and not any("$" in r for r in rules)
         assert not plan["reason"].str.contains("$", regex=False).any()
     usd = A.action_list(_scored_two_dates(), holdout_seed=3)
     assert any("$2,000" in r for r in usd.attrs["holdout"]["must_act"]["en"])  # the default is unchanged
@@ -388,7 +388,7 @@ def test_the_playbook_command_prints_amounts_in_the_currency_asked(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "engage_models", "playbook", "--currency", "jpy"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "MRR ≥ ¥2,000" in proc.stdout and "$" not in proc.stdout
+    assert "MRR ≥ ¥300,000" in proc.stdout and "$" not in proc.stdout
     bad = subprocess.run([sys.executable, "-m", "engage_models", "playbook", "--currency", "XYZ"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown currency 'XYZ'" in bad.stderr
@@ -413,3 +413,39 @@ def test_the_playbook_command_checks_a_file_and_shows_the_default(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "engage_models", "playbook", str(mine)], capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "nobody" in bad.stderr
+
+
+def test_the_default_playbooks_amounts_are_read_in_the_runs_currency(tmp_path):
+    """A yen company (MRR 30,000-250,000円) was all high-touch under the default playbook, whose amounts were
+    dollars compared as yen. The default names its amounts per currency; a playbook of bare numbers compares them
+    as written; an amount without the run's currency is an error naming it."""
+    import yaml
+
+    rng = np.random.default_rng(0)
+    n = 200
+    scored = pd.DataFrame({"account_id": [f"a{i}" for i in range(n)], "as_of": pd.Timestamp("2026-01-31", tz="UTC"),
+                           "segment": "SMB", "plan": "pro", "seats": 10, "score": rng.uniform(20, 90, n),
+                           "band": "green", "churn_probability": 0.1, "mrr": rng.uniform(30_000, 250_000, n),
+                           "ltv": np.nan, "tenure_days": 400, "drivers": None})
+    yen = A.assign_touch_model(A.prepare(scored), currency="JPY")["touch_model"]
+    assert 0 < (yen == "high_touch").sum() < n * 0.5 and (yen == "tech_touch").sum() > 0
+    assert (A.assign_touch_model(A.prepare(scored))["touch_model"] == "high_touch").all()  # read as dollars
+    book = A.load_playbook()
+    assert book.currency == "USD" and book.amounts["large_mrr"]["JPY"] == 300_000
+    assert A.load_playbook(book, "JPY").touch_models[0].when[0].value == 300_000  # a loaded playbook, re-read
+    data = yaml.safe_load(A.DEFAULT_PLAYBOOK.read_text(encoding="utf-8"))
+    bare = {**data, "touch_models": [{"model": "high_touch", "when": ["mrr >= 2000"]}, {"model": "tech_touch",
+                                                                                       "when": []}]}
+    path = tmp_path / "bare.yaml"
+    path.write_text(yaml.safe_dump(bare, allow_unicode=True), encoding="utf-8")
+    assert A.load_playbook(path, "JPY").touch_models[0].when[0].value == 2000
+    short = {**data, "amounts": {**data["amounts"], "large_mrr": {"USD": 2000}}}
+    path.write_text(yaml.safe_dump(short, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(A.PlaybookError, match=r"condition 'mrr >= large_mrr': amounts.large_mrr has no amount in "
+                                              r"JPY \(it has USD\)"):
+        A.load_playbook(path, "JPY")
+    assert A.load_playbook(path, "USD").touch_models[0].when[0].value == 2000
+    for amounts, said in (({"big": {"XYZ": 1}}, "unknown currency 'XYZ'"), ({"big": {"USD": -1}}, ">= 0"),
+                          ({"1x": {"USD": 1}}, "is not a name"), ({"big": 5}, "amounts per currency")):
+        with pytest.raises(A.PlaybookError, match=said):
+            A.parse_playbook({**data, "amounts": amounts}, "p.yaml")

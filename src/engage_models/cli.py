@@ -286,7 +286,7 @@ def _playbook(args) -> int:
     if args.show_default:
         print(DEFAULT_PLAYBOOK.read_text(encoding="utf-8"), end="")
         return 0
-    book = load_playbook(args.file)
+    book = load_playbook(args.file, args.currency)
     print(f"{book.source}: OK", file=sys.stderr)
     print(describe_rules(book, args.lang, args.currency))
     return 0

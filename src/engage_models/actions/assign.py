@@ -84,18 +84,18 @@ def _first_rule(df: pd.DataFrame, rules: tuple[Rule, ...]) -> tuple[np.ndarray, 
     return target, number
 
 
-def assign_touch_model(scored: pd.DataFrame, playbook=None) -> pd.DataFrame:
+def assign_touch_model(scored: pd.DataFrame, playbook=None, currency: str | None = None) -> pd.DataFrame:
     """``scored`` with ``touch_model`` and ``touch_rule`` (the number of the rule that decided, 1-based, as in
     :func:`describe_touch_models`). Run :func:`prepare` first for the derived columns."""
-    book = load_playbook(playbook)
+    book = load_playbook(playbook, currency)
     target, number = _first_rule(scored, book.touch_models)
     return scored.assign(touch_model=target, touch_rule=number)
 
 
-def assign_stage(scored: pd.DataFrame, playbook=None) -> pd.DataFrame:
+def assign_stage(scored: pd.DataFrame, playbook=None, currency: str | None = None) -> pd.DataFrame:
     """``scored`` with ``stage`` and ``stage_rule`` (1-based number of the deciding rule, as in
     :func:`describe_stages`): the precedence of stages is the order of the playbook's rules."""
-    book = load_playbook(playbook)
+    book = load_playbook(playbook, currency)
     target, number = _first_rule(scored, book.stages)
     return scored.assign(stage=target, stage_rule=number)
 
@@ -161,7 +161,7 @@ def choose_play(scored: pd.DataFrame, playbook=None, lang: str = "en", currency:
     Touch model and stage are assigned first when the columns are missing.
     """
     check_lang(lang)
-    book = load_playbook(playbook)
+    book = load_playbook(playbook, currency)
     df = scored
     if "touch_model" not in df.columns:
         df = assign_touch_model(df, book)
@@ -210,7 +210,7 @@ def action_list(scored: pd.DataFrame, playbook=None, lang: str = "en", as_of=Non
         ``score_change``, ``must_act``, ``holdout_share``, ``holdout_stratum`` and the context columns present
         (``segment``, ``plan``, ``mrr``), ready for :func:`export_actions`.
     """
-    book = load_playbook(playbook)
+    book = load_playbook(playbook, currency)
     df = prepare(scored)
     when = df["as_of"].max() if as_of is None else to_utc(as_of)
     df = df[df["as_of"] == when]

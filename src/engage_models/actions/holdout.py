@@ -56,7 +56,7 @@ def assign_holdout(plan: pd.DataFrame, playbook=None, seed: int | None = 0, curr
     ``assignment``, ``must_act``, ``holdout_share`` and ``holdout_stratum``; ``attrs["holdout"]`` records the
     seed, the strata and the must-act rules in words.
     """
-    book = load_playbook(playbook)
+    book = load_playbook(playbook, currency)
     missing = [c for c in ("account_id", "play", *HOLDOUT_STRATA) if c not in plan.columns]
     if missing:
         raise ValueError(f"the action list lacks {missing}: build it with action_list()")

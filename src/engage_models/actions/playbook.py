@@ -89,7 +89,8 @@ class Condition:
             value = _WORDS.get(raw.lower(), raw)
             if op not in ("==", "!="):
                 raise PlaybookError(
-                    f"{where}: condition {text!r} compares with {op} a value that is not a number") from None
+                    f"{where}: condition {text!r} compares with {op} a value that is not a number (nor an amount "
+                    f"named under amounts:)") from None
         return cls(column, op, value, text.strip())
 
     def holds(self, df: pd.DataFrame) -> np.ndarray:
@@ -221,6 +222,9 @@ class Playbook:
     source: str
     holdout_share: float = 0.0  # default share of a play's accounts held out (a play may set its own)
     must_act: tuple[Rule, ...] = ()  # accounts for which one of these rules holds are never held out
+    currency: str = "USD"  # the currency the named amounts were read in
+    amounts: dict = dataclasses.field(default_factory=dict)  # name -> {currency: amount}, as the file gives them
+    data: dict | None = dataclasses.field(default=None, repr=False, compare=False)  # the mapping it was read from
 
     @property
     def all_plays(self) -> tuple[Play, ...]:
@@ -244,7 +248,7 @@ class Playbook:
                 f"{len(self.all_plays)} plays)")
 
 
-_TOP_KEYS = {"version", "columns", "touch_models", "stages", "drivers", "plays", "holdout"}
+_TOP_KEYS = {"version", "columns", "touch_models", "stages", "drivers", "plays", "holdout", "amounts"}
 _PLAY_KEYS = {"id", "label", "why", "owner", "owner_by_touch", "stages", "touch_models", "when", "any", "driver",
               "holdout"}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -374,12 +378,59 @@ def _holdout(data, known: set[str]) -> tuple[float, tuple[Rule, ...]]:
     return share, tuple(out)
 
 
-def parse_playbook(data, source: str = "<playbook>") -> Playbook:
-    """Validate a playbook given as a mapping (the parsed YAML). Errors name ``source`` and the entry."""
+def parse_playbook(data, source: str = "<playbook>", currency: str = "USD") -> Playbook:
+    """Validate a playbook given as a mapping (the parsed YAML). Errors name ``source`` and the entry.
+
+    A condition may compare with a named amount (``mrr >= large_account``) that ``amounts:`` gives per currency
+    (``large_account: {USD: 2000, JPY: 300000}``): it is read in ``currency``, the run's. A playbook written with
+    bare numbers compares them as written, whatever the currency."""
     try:
-        return _parse(data)
+        amounts = _amounts(data.get("amounts") if isinstance(data, dict) else None)
+        resolved = _with_amounts(data, amounts, currency) if amounts else data
+        book = _parse(resolved)
     except PlaybookError as exc:
         raise PlaybookError(f"playbook {source}: {exc}") from None
+    return dataclasses.replace(book, currency=currency, amounts=amounts, data=data)
+
+
+def _amounts(raw) -> dict[str, dict[str, float]]:
+    """``amounts:`` validated: names (as a column is named) to amounts per currency code."""
+    from .._core.money import CURRENCIES
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise PlaybookError(f"amounts: expected a mapping of names to amounts per currency, got {raw!r}")
+    out = {}
+    for name, per in raw.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise PlaybookError(f"amounts: {name!r} is not a name (letters, digits and _)")
+        if not isinstance(per, dict) or not per:
+            raise PlaybookError(f"amounts.{name}: expected amounts per currency, e.g. {{USD: 2000, JPY: 300000}}")
+        for code, v in per.items():
+            if code not in CURRENCIES:
+                raise PlaybookError(f"amounts.{name}: unknown currency {code!r} (known: {', '.join(CURRENCIES)})")
+            if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
+                raise PlaybookError(f"amounts.{name}.{code}: an amount >= 0, got {v!r}")
+        out[name] = {code: float(v) for code, v in per.items()}
+    return out
+
+
+def _with_amounts(node, amounts: dict[str, dict[str, float]], currency: str):
+    """``node`` with each condition naming an amount given the amount in ``currency``."""
+    if isinstance(node, dict):
+        return {k: node[k] if k == "amounts" else _with_amounts(node[k], amounts, currency) for k in node}
+    if isinstance(node, list):
+        return [_with_amounts(x, amounts, currency) for x in node]
+    m = _CONDITION.match(node) if isinstance(node, str) else None
+    if m is None or m.group(3) not in amounts:
+        return node
+    column, op, name = m.groups()
+    if currency not in amounts[name]:
+        raise PlaybookError(f"condition {node!r}: amounts.{name} has no amount in {currency} (it has "
+                            f"{', '.join(amounts[name])}); add {currency}: ... under amounts.{name}, or run in one "
+                            f"of those currencies")
+    return f"{column} {op} {amounts[name][currency]:g}"
 
 
 def _parse(data) -> Playbook:
@@ -431,8 +482,9 @@ def _parse(data) -> Playbook:
     return Playbook(touch, stages, plays, top, float(min_points), tuple(extra), "", share, must_act)
 
 
-def load_playbook(path: str | Path | Playbook | None = None) -> Playbook:
-    """Read and validate a playbook (default: the package's ``playbook.yaml``).
+def load_playbook(path: str | Path | Playbook | None = None, currency: str | None = None) -> Playbook:
+    """Read and validate a playbook (default: the package's ``playbook.yaml``), its named amounts in ``currency``
+    (default: a playbook object's own, else USD).
 
     Raises
     ------
@@ -440,7 +492,10 @@ def load_playbook(path: str | Path | Playbook | None = None) -> Playbook:
         The file is missing, is not valid YAML, or an entry is wrong; the message names the file and entry.
     """
     if isinstance(path, Playbook):
-        return path
+        if currency is None or currency == path.currency or not path.amounts or path.data is None:
+            return path
+        return dataclasses.replace(parse_playbook(path.data, path.source, currency), source=path.source)
+    currency = currency or "USD"
     path = Path(path) if path is not None else DEFAULT_PLAYBOOK
     try:
         text = path.read_text(encoding="utf-8")
@@ -452,7 +507,7 @@ def load_playbook(path: str | Path | Playbook | None = None) -> Playbook:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise PlaybookError(f"playbook {path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
-    return dataclasses.replace(parse_playbook(data, str(path)), source=str(path))
+    return dataclasses.replace(parse_playbook(data, str(path), currency), source=str(path))
 
 
 # ---------------------------------------------------------------------------------------- formatting

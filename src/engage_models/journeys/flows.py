@@ -28,7 +28,8 @@ STATE_COLOURS = {"onboarding": "#56b4e9", "adoption": "#0072b2", "mature": "#009
 LABELS = ("churned_within_h", "duration_days", "event")
 
 
-def lifecycle_stages(scores: pd.DataFrame, panel: pd.DataFrame, playbook=None) -> pd.DataFrame:
+def lifecycle_stages(scores: pd.DataFrame, panel: pd.DataFrame, playbook=None, currency: str | None = None
+                     ) -> pd.DataFrame:
     """Stage per (account, date) of the health ``scores`` (``account_id``, ``as_of``, ``score``, ``band``...),
     with the panel's metrics of the same dates, by the playbook's stage rules."""
     from ..actions import assign_stage, prepare
@@ -39,7 +40,7 @@ def lifecycle_stages(scores: pd.DataFrame, panel: pd.DataFrame, playbook=None) -
     p = p.assign(as_of=pd.to_datetime(p["as_of"], utc=True))
     metrics = [c for c in p.columns if c not in s.columns or c in ("account_id", "as_of")]
     scored = s.merge(p[metrics], on=["account_id", "as_of"], how="left")
-    staged = assign_stage(prepare(scored), playbook)
+    staged = assign_stage(prepare(scored), playbook, currency)
     return staged[["account_id", "as_of", "score", "band", "stage"]].reset_index(drop=True)
 
 

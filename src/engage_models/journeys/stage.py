@@ -451,7 +451,7 @@ def stage_flow_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame) -> None:
     dates = sorted(scores["as_of"].unique())
     if len(dates) < 2:
         raise Thin("pj.why.one_date")
-    stages = FL.lifecycle_stages(scores, pnl, ctx.config.actions.playbook)
+    stages = FL.lifecycle_stages(scores, pnl, ctx.config.actions.playbook, ctx.config.currency)
     paths = FL.stage_paths(stages, accounts, dates)
     out.frame("stage_paths", FL.common_paths(paths, n=pc.top_paths))
     out.frame("stage_transitions", FL.transitions(paths))

@@ -577,6 +577,7 @@ def _personas_params(c: RunConfig) -> dict:
     from ..journeys.stage import registry_digest
 
     return {**_params_of("personas", keys=("horizon_days", "seed", "windows"))(c), "playbook": c.actions.playbook,
+            "currency": c.currency,  # a stage rule may compare with an amount the playbook names per currency
             "min_n": c.surveys.min_n, "registry_digest": registry_digest(c)}
 
 
