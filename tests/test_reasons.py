@@ -93,3 +93,21 @@ def test_survival_and_scoring_reasons_are_said_in_japanese_with_the_english_unch
     assert text(why, "ja") == ("g別のカプラン・マイヤー曲線：リスク集合の社数が足りるグループがありません"
                                "（b: 同時に観察できる社数が10社に達しません）")
     assert pickle.loads(pickle.dumps(why)).text("ja") == text(why, "ja")  # through the stage's worker processes
+
+
+def test_a_panel_without_a_date_at_risk_is_said_in_japanese():
+    """Three months of data: the time-varying models have no panel date at risk. The reason reached a Japanese
+    report in English ("詳細（英語）：time-varying Cox model: the engagement panel has no observation date...")."""
+    import pandas as pd
+
+    from engage_models.survival import TimeVaryingCox
+
+    empty = pd.DataFrame(columns=["account_id", "start", "stop", "event", "x"])
+    empty.attrs["why_empty"] = {"date": "2026-03-31", "rows": 12}
+    with pytest.raises(InsufficientData) as err:
+        TimeVaryingCox(covariates=["x"]).fit(empty)
+    why = reason_of(err.value)
+    assert str(why).startswith("time-varying Cox model: the engagement panel has no observation date on which an "
+                               "account was at risk before 2026-03-31 (12 panel rows)")
+    assert text(why, "ja").startswith("時間依存Coxモデル：エンゲージメントのパネルに、2026-03-31より前で")
+    assert "12行" in text(why, "ja")

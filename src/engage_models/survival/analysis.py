@@ -600,10 +600,9 @@ def panel_table(adata: AccountData, data_dir=None, columns=PANEL_COVARIATES, *,
         names.append("segment")
     ss = D.panel_to_start_stop(panel, adata.lifetimes, names, as_of=adata.as_of)
     if ss.empty:  # the models fitted on it raise InsufficientData with this reason
-        ss.attrs["why_empty"] = (f"the engagement panel has no observation date on which an account was at risk "
-                                 f"before {adata.as_of.date()} ({len(panel)} panel rows): too little history (its "
-                                 f"first date needs the longest trailing window of data)")
-        log.info(ss.attrs["why_empty"])
+        ss.attrs["why_empty"] = {"date": str(adata.as_of.date()), "rows": len(panel)}  # Thin's fields, below
+        log.info("the engagement panel has no observation date on which an account was at risk before %s (%d "
+                 "panel rows)", adata.as_of.date(), len(panel))
     active = adata.active.set_index("account_id")
     last = panel[panel["account_id"].isin(active.index)].sort_values("as_of").groupby("account_id").tail(1)
     current = last.set_index("account_id")

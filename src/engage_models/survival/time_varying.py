@@ -47,7 +47,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._core.errors import InsufficientData
 from .._core.progress import parallel_map
-from .._core.reasons import Thin
+from .._core.reasons import Thin, Why
 from . import _riskset
 from .cox import (
     PENALIZERS,
@@ -105,7 +105,7 @@ class _StartStopModel(BaseEstimator):
         if missing:
             raise ValueError(f"column(s) {missing} not in the table")
         if df.empty and df.attrs.get("why_empty"):
-            raise InsufficientData(f"{self.label}: {df.attrs['why_empty']}")
+            raise Thin("reason.panel_no_risk_date", model=Why(self.label), **df.attrs["why_empty"])
         ok = df[list(self.covariates or [])].notna().all(axis=1) & (df[self.stop_col] > df[self.start_col])
         if (~ok).any():
             log.warning("%d row(s) with a missing covariate or no length left out", int((~ok).sum()))
