@@ -121,6 +121,11 @@ def test_missing_required_file_names_table_and_folder(tmp_path):
     with pytest.raises(IngestError, match=r"events: no file for this required table in .*raw.*named in "
                                           r"sources\.yaml: tables: \{events: \{path: \.\.\.\}\}"):
         _run(tmp_path, t)
+    t = _tables()
+    del t["tickets"]  # a company with no ticket system: told how to say so
+    with pytest.raises(IngestError, match=r"A company without any tickets gives a tickets.csv of the header alone: "
+                                          r"ticket_id,account_id,"):
+        _run(tmp_path / "2", t)
 
 
 def test_missing_column_names_file_and_column(tmp_path):
@@ -450,3 +455,16 @@ def test_events_per_day_counts_events_and_distinct_accounts_per_day_and_type(tmp
     assert got[["event_type", "events", "accounts"]].values.tolist() == [
         ["export", 1, 1], ["login", 3, 2], ["login", 1, 1]]
     assert got["day"].dt.strftime("%Y-%m-%d").tolist() == ["2025-01-01", "2025-01-01", "2025-01-02"]
+
+
+def test_an_accounts_file_of_the_header_alone_is_named_as_the_cause(tmp_path):
+    """A new user's accounts.csv held only its header: ingest said only that every other table was quarantined as
+    of unknown accounts. It now says the accounts file has no rows, first."""
+    raw = _write(tmp_path / "raw", _tables())
+    (raw / "accounts.csv").write_text("account_id,name,segment,plan,mrr,start_date,end_date\n", encoding="utf-8")
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    assert report.tables["accounts"].rows_read == 0
+    said = [w for w in report.warnings if w.startswith("accounts: ")]
+    assert said == [f"accounts: {raw / 'accounts.csv'} has no data rows (the header only); every row of the other "
+                    f"tables will be quarantined as of an unknown account_id"], report.warnings
+    assert any(w.startswith("events: every one of the") for w in report.warnings)

@@ -825,6 +825,10 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
                          {**src.renamed, **{as_read[j]: col for j, col in sorted(found.items())}}, signs)
     log.info("%s: read %d, kept %d, quarantined %d (%s)", contract.name, result.rows_read, kept, quarantined,
              encoding or ("database" if source.database is not None else "parquet"))
+    if not result.rows_read:  # a header without rows: said, for accounts above all (every other row then fails)
+        _warn("%s: %s has no data rows (the header only)%s", contract.name, where,
+              "; every row of the other tables will be quarantined as of an unknown account_id"
+              if contract.name == "accounts" else "")
     if quarantined and not kept:  # every metric of this table will read zero or nothing: said where it starts
         top = "; ".join(f"{r}: {n:,}" for r, n in sorted(by_reason.items(), key=lambda kv: -kv[1])[:3])
         _warn("%s: every one of the %d rows read from %s was quarantined (%s)", contract.name, quarantined,
@@ -997,7 +1001,9 @@ def ingest(
                         looked = ", ".join(f"{name}{s}" for s in SUFFIXES)
                         raise IngestError(f"{name}: no file for this required table in {raw_dir} (looked for "
                                           f"{looked}, or a folder {name}/ of parts; a file named otherwise is "
-                                          f"named in sources.yaml: tables: {{{name}: {{path: ...}}}})")
+                                          f"named in sources.yaml: tables: {{{name}: {{path: ...}}}}). A company "
+                                          f"without any {name} gives a {name}.csv of the header alone: "
+                                          f"{','.join(contract.required_columns)}")
                     missing_optional.append(name)
                     continue
                 here = replace(src, path=str(path))
