@@ -468,3 +468,21 @@ def test_an_accounts_file_of_the_header_alone_is_named_as_the_cause(tmp_path):
     assert said == [f"accounts: {raw / 'accounts.csv'} has no data rows (the header only); every row of the other "
                     f"tables will be quarantined as of an unknown account_id"], report.warnings
     assert any(w.startswith("events: every one of the") for w in report.warnings)
+
+
+def test_ids_that_differ_by_leading_zeros_are_pointed_out(tmp_path):
+    """accounts.csv wrote 00001; the events (a numeric column elsewhere) wrote 1: every event was quarantined as
+    of an unknown account, with no hint why."""
+    t = _tables()
+    t["accounts"][0]["account_id"] = "00001"
+    for row in t["events"]:
+        row["account_id"] = {"A1": "1", "A2": "a2"}.get(row["account_id"], row["account_id"])
+    raw = _write(tmp_path / "raw", t)
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    said = [w for w in report.warnings if "but for leading zeros or case" in w]
+    events = [w for w in said if w.startswith("events: ")]
+    assert len(events) == 1 and events[0].startswith("events: 2 account_id value(s) of "), report.warnings
+    assert "(e.g. '1' here, '00001' in accounts)" in events[0]
+    assert report.tables["events"].rows_quarantined >= 1
+    plain = _checked(ingest(_write(tmp_path / "raw2", _tables()), tmp_path / "p2", now=NOW))
+    assert not any("leading zeros" in w for w in plain.warnings)

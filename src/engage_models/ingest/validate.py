@@ -817,6 +817,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         ).fetchall()
     )
     _hint_formats(con, contract, src.names, q_names, by_reason, qout, where, source)
+    _hint_ids(con, contract, src.names, q_names, by_reason, qout, where)
     final_dir = final_dir or out_dir
     encoding = ", ".join(dict.fromkeys(src.encodings)) or None
     result = TableResult(contract.name, where, kept + quarantined, kept, quarantined, by_reason,
@@ -868,6 +869,26 @@ def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: lis
                     "e.g. thousands: ',' for 1,200 or ¥1,200")
         _warn("%s: %d row(s) of %s hold a value of %s that is not %s%s%s; %s", contract.name, n, where,
               col.name, what, example, given, todo)
+
+
+def _hint_ids(con, contract: C.TableContract, names: list[str], q_names: list[str], by_reason: dict, qout: Path,
+              where: str) -> None:
+    """A warning when ids quarantined as unknown match accepted accounts but for leading zeros or case
+    (``1`` against ``00001``: a spreadsheet or a numeric Parquet column drops the zeros)."""
+    if not by_reason.get(C.UNKNOWN_ACCOUNT) or "account_id" not in names:
+        return
+    shown = _ident(q_names[names.index("account_id")])
+    norm = "ltrim(lower({}), '0')"
+    found = con.execute(
+        f"SELECT count(*), min(q.id), arg_min(a.account_id, q.id) FROM (SELECT DISTINCT "
+        f"trim(CAST({shown} AS VARCHAR)) AS id FROM read_parquet($q) WHERE list_contains(string_split(reason, '; '), $r)) q JOIN __accounts a ON "
+        f"{norm.format('q.id')} = {norm.format('a.account_id')} AND q.id <> a.account_id",
+        {"q": str(qout), "r": C.UNKNOWN_ACCOUNT}).fetchall()
+    n, theirs, ours = found[0]
+    if n:
+        _warn("%s: %d account_id value(s) of %s quarantined as unknown match an account of accounts but for leading "
+              "zeros or case (e.g. %r here, %r in accounts): write the ids the same way in both (a spreadsheet drops "
+              "leading zeros unless the column is formatted as text)", contract.name, n, where, theirs, ours)
 
 
 # ------------------------------------------------------------------------------------------ all or nothing
