@@ -881,8 +881,9 @@ def _hint_ids(con, contract: C.TableContract, names: list[str], q_names: list[st
     norm = "ltrim(lower({}), '0')"
     found = con.execute(
         f"SELECT count(*), min(q.id), arg_min(a.account_id, q.id) FROM (SELECT DISTINCT "
-        f"trim(CAST({shown} AS VARCHAR)) AS id FROM read_parquet($q) WHERE list_contains(string_split(reason, '; '), $r)) q JOIN __accounts a ON "
-        f"{norm.format('q.id')} = {norm.format('a.account_id')} AND q.id <> a.account_id",
+        f"trim(CAST({shown} AS VARCHAR)) AS id FROM read_parquet($q) WHERE "
+        f"list_contains(string_split(reason, '; '), $r)) q JOIN __accounts a "
+        f"ON {norm.format('q.id')} = {norm.format('a.account_id')} AND q.id <> a.account_id",
         {"q": str(qout), "r": C.UNKNOWN_ACCOUNT}).fetchall()
     n, theirs, ours = found[0]
     if n:
