@@ -15,7 +15,7 @@ from lifelines.utils import concordance_index
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from engage_models._core.errors import DataError
+from engage_models._core.errors import DataError, InsufficientData
 from engage_models.demo.simulator import SimConfig, simulate
 from engage_models.survival import (
     CoxModel,
@@ -59,7 +59,7 @@ def test_kaplan_meier_equals_the_hand_computed_product_limit():
     # S(t) = prod_{t_j <= t} (1 - d_j / n_j); an account censored at t_j is still at risk at t_j
     #   t=2: n=8, d=1 -> 7/8;  t=3: n=7, d=1 (the other one censored at 3) -> 7/8 * 6/7 = 3/4
     #   t=5: n=5 -> 3/4 * 4/5 = 3/5;  t=6: censored;  t=8: n=3 -> 3/5 * 2/3 = 2/5;  t=9: censored;  t=12: n=1 -> 0
-    km = KaplanMeierGroups(entry_col=None).fit(HAND)
+    km = KaplanMeierGroups(entry_col=None, min_at_risk=1).fit(HAND)  # 8 accounts: below the reports' 10
     expected = [1.0, 7 / 8, 3 / 4, 3 / 4, 3 / 5, 3 / 5, 2 / 5, 2 / 5, 0.0]
     assert _km_at(km, "all", [1, 2, 3, 4, 5, 7, 8, 11, 12]) == pytest.approx(expected)
     assert km.summary.loc[0, "median_months"] == 8  # first time S <= 1/2
@@ -69,7 +69,7 @@ def test_kaplan_meier_with_left_truncation_equals_the_hand_computation():
     # the account lasting 6 months entered the data at 4, the one lasting 9 at 7: at risk only after that
     #   t=2: n=6 (not the two late entrants) -> 5/6;  t=3: n=5 -> 5/6 * 4/5 = 2/3
     #   t=5: n=4 (5, 6 entered at 4, 8, 12) -> 2/3 * 3/4 = 1/2;  t=8: n=3 (8, 9 entered at 7, 12) -> 1/2 * 2/3 = 1/3
-    km = KaplanMeierGroups(entry_col="entry").fit(HAND)
+    km = KaplanMeierGroups(entry_col="entry", min_at_risk=1).fit(HAND)
     assert _km_at(km, "all", [2, 3, 5, 8, 12]) == pytest.approx([5 / 6, 2 / 3, 1 / 2, 1 / 3, 0.0])
     # at risk at t = entered by t and still a customer after t: t=0 the six entered at 0;
     # t=4: 5, 6 (entered at 4), 8, 12; t=7: 8, 9 (entered at 7), 12
@@ -96,7 +96,7 @@ def test_logrank_matches_lifelines_without_truncation_and_accepts_it():
 
 
 def test_km_by_group_summary_plot_and_sentence():
-    km = KaplanMeierGroups("group", entry_col=None, min_accounts=1).fit(HAND)
+    km = KaplanMeierGroups("group", entry_col=None, min_accounts=1, min_at_risk=1).fit(HAND)
     assert km.labels_ == ["a", "b"]
     assert km.summary["accounts"].tolist() == [4, 4] and km.summary["churned"].tolist() == [4, 1]
     ax = km.plot(lang="ja", min_at_risk=1)
@@ -736,3 +736,18 @@ def test_calibration_plots_say_why_when_no_horizon_can_be_evaluated(monkeypatch)
                     "still a customer at the cutoff) to compare predicted with observed churn"]
     R.plot_calibrations(stored, lang="ja")
     assert said[1].startswith("計算できませんでした（理由：カットオフ後の追跡期間（1.4か月）")
+
+
+def test_a_group_never_with_enough_accounts_at_risk_has_no_curve_whatever_its_entries():
+    """A ten-account world: a segment of 4 accounts had a curve (median 11.3, interval 11.3 to 11.3) beside one of
+    3 left out as "never 10 at risk at once" (that check ran only when left truncation emptied the risk set)."""
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"duration": rng.uniform(1, 20, 30).round(1), "event": rng.integers(0, 2, 30),
+                       "entry": 0.0, "g": ["big"] * 23 + ["small"] * 4 + ["tiny"] * 3})
+    assert KaplanMeierGroups("g", min_accounts=1).fit(df).labels_ == ["big", "small", "tiny"]  # as an estimator
+    km = KaplanMeierGroups("g", min_accounts=1, require_at_risk=True).fit(df)  # as the survival report uses it
+    assert km.labels_ == ["big"]
+    assert set(km.left_out_) == {"small", "tiny"}
+    assert {str(v["reason"]) for v in km.left_out_.values()} == {"never 10 accounts at risk at once"}
+    with pytest.raises(InsufficientData, match="no group has enough accounts at risk"):
+        KaplanMeierGroups("g", min_accounts=1, require_at_risk=True).fit(df[df["g"] != "big"])

@@ -603,9 +603,12 @@ def survival(ctx: Context) -> None:
     out.json("info", {"as_of": adata.as_of, "observed_from": adata.observed_from, "accounts": len(lt),
                       "churned": int(lt["event"].sum()), "left_truncated": int(lt["left_truncated"].sum()),
                       "covariates": adata.covariates})
-    groups = {"km_all": KaplanMeierGroups(), "km_segment": KaplanMeierGroups("segment"),
-              "km_plan": KaplanMeierGroups("plan"), "km_start_year": KaplanMeierGroups("start_year"),
-              "km_nps": KaplanMeierGroups("nps_category", entry_col="nps_entry",
+    # a group the report could never draw (never 10 accounts at risk at once) is left out, with the reason
+    groups = {"km_all": KaplanMeierGroups(require_at_risk=True),
+              "km_segment": KaplanMeierGroups("segment", require_at_risk=True),
+              "km_plan": KaplanMeierGroups("plan", require_at_risk=True),
+              "km_start_year": KaplanMeierGroups("start_year", require_at_risk=True),
+              "km_nps": KaplanMeierGroups("nps_category", entry_col="nps_entry", require_at_risk=True,
                                           order=["promoter", "passive", "detractor", "no_answer"])}
     for name, km in groups.items():
         if km.by is None or km.by in lt:
@@ -615,7 +618,7 @@ def survival(ctx: Context) -> None:
 
         def km_band():
             by_band = band_followup(ctx.input("health").frame("scores"), adata.accounts, ctx.as_of)
-            _write_km(out, "km_band", KaplanMeierGroups("band", entry_col=None,
+            _write_km(out, "km_band", KaplanMeierGroups("band", entry_col=None, require_at_risk=True,
                                                          order=["green", "yellow", "red"]).fit(by_band))
 
         ctx.section("km_band", km_band)

@@ -83,6 +83,9 @@ class KaplanMeierGroups:
         A curve is shown (and read off) only over the tenures where at least this many accounts are at
         risk: from where enough have entered (a group made only of left-truncated accounts starts late, and
         its curve is then conditional on having reached that tenure) to where too few remain.
+    require_at_risk : bool
+        Leave out (with the reason) a group that never has ``min_at_risk`` accounts at risk at once, as the
+        survival report does: otherwise such a group gets a curve no report would draw from.
 
     Attributes
     ----------
@@ -94,8 +97,9 @@ class KaplanMeierGroups:
 
     def __init__(self, by: str | None = None, duration_col: str = "duration", event_col: str = "event",
                  entry_col: str | None = "entry", min_accounts: int = 10, min_at_risk: int = _AT_RISK_MIN,
-                 order=None):
+                 order=None, require_at_risk: bool = False):
         self.by = by
+        self.require_at_risk = require_at_risk
         self.min_at_risk = min_at_risk
         self.duration_col = duration_col
         self.event_col = event_col
@@ -159,6 +163,14 @@ class KaplanMeierGroups:
 
         dur, ev = d[self.duration_col].to_numpy(float), d[self.event_col].to_numpy(int)
         a = d[entry].to_numpy(float) if entry else np.zeros(len(d))
+        grid = np.unique(np.r_[0.0, a, dur])
+        most = ((a[None, :] <= grid[:, None]) & (dur[None, :] > grid[:, None])).sum(1).max(initial=0)
+        if self.require_at_risk and most < self.min_at_risk:
+            # the report draws a curve where it has min_at_risk accounts at risk: a group that never has them
+            # had a curve of 4 accounts (median 11.3, interval 11.3 to 11.3) beside a group of 3 left out
+            self.left_out_[lab] = {"accounts": len(d), "churned": int(ev.sum()), "min_at_risk": self.min_at_risk,
+                                   "reason": Why("reason.km_never_at_risk", n=self.min_at_risk)}
+            return None
         kmf = KaplanMeierFitter(label=str(lab))
         try:
             kmf.fit(dur, ev, entry=a if entry else None)
