@@ -486,3 +486,19 @@ def test_ids_that_differ_by_leading_zeros_are_pointed_out(tmp_path):
     assert report.tables["events"].rows_quarantined >= 1
     plain = _checked(ingest(_write(tmp_path / "raw2", _tables()), tmp_path / "p2", now=NOW))
     assert not any("leading zeros" in w for w in plain.warnings)
+
+
+def test_values_no_format_reads_get_a_hint_that_fits_them(tmp_path):
+    """An NPS of 10点 was told to set thousands; full-width digits were quarantined with no word; a date in
+    Japanese was offered only US formats. Each is now told what to do (the values are quarantined all the same)."""
+    t = _tables()
+    t["surveys"][0]["score"] = "10" + chr(0x70B9)  # 10 points
+    t["accounts"][1]["mrr"] = "".join(chr(0xFF10 + int(d)) for d in "30000")  # full-width digits
+    t["accounts"][0]["start_date"] = "2024" + chr(0x5E74) + "1" + chr(0x6708) + "1" + chr(0x65E5)
+    raw = _write(tmp_path / "raw", t)
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    said = "\n".join(report.warnings)
+    assert "surveys: 1 row(s) of" in said and "a unit follows the number: remove it" in said
+    assert "it is written in full-width digits: convert the column to half-width (ASCII) digits" in said
+    assert f"give date_format: '%Y{chr(0x5E74)}%m{chr(0x6708)}%d{chr(0x65E5)}' in sources.yaml" in said
+    assert "thousands: ','" not in said  # not the advice for these values

@@ -850,11 +850,16 @@ def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: lis
         # a value a format could read: it has digits, and a date is not an ISO one gone wrong (2025-02-30)
         iso = f" AND NOT regexp_matches({shown}, '^\\s*[0-9]{{4}}[-/][0-9]{{1,2}}[-/][0-9]{{1,2}}')"
         rows = con.execute(f"SELECT {shown} FROM read_parquet($q) WHERE list_contains(string_split(reason, '; '), $r) "
-                           f"AND regexp_matches({shown}, '[0-9]'){iso if col.dtype == C.TIMESTAMP else ''} LIMIT 1",
-                           {"q": str(qout), "r": C.unparseable(col.name)}).fetchall()
+                           f"AND regexp_matches({shown}, '[0-9{_WIDE_DIGITS}]')"
+                           f"{iso if col.dtype == C.TIMESTAMP else ''} LIMIT 1", {"q": str(qout), "r": C.unparseable(col.name)}).fetchall()
         if not rows:  # nothing a format would read: the quarantine's reasons say the rest
             continue
         example = f", such as {rows[0][0]!r}"
+        special = _value_hint(str(rows[0][0]), col.dtype)
+        if special:  # full-width digits, a unit after a number, a date in Japanese: what to do is not a format
+            _warn("%s: %d row(s) of %s hold a value of %s that is not %s%s; %s", contract.name, n, where, col.name,
+                  "a date" if col.dtype == C.TIMESTAMP else "a number", example, special)
+            continue
         if col.dtype == C.TIMESTAMP:
             what, given = "a date", f" (date_format {list(source.date_format)} given)" if source.date_format else ""
             todo = ("if that is how dates are written there, add its format to date_format" if given else
@@ -869,6 +874,27 @@ def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: lis
                     "e.g. thousands: ',' for 1,200 or ¥1,200")
         _warn("%s: %d row(s) of %s hold a value of %s that is not %s%s%s; %s", contract.name, n, where,
               col.name, what, example, given, todo)
+
+
+#: Full-width digits (U+FF10-FF19), as a Japanese input method may type them
+_WIDE_DIGITS = chr(0xFF10) + "-" + chr(0xFF19)
+#: Year, month and day as a Japanese date writes them (2025<year>1<month>1<day>)
+_JA_DATE = (chr(0x5E74), chr(0x6708), chr(0x65E5))
+
+
+def _value_hint(value: str, dtype) -> str:
+    """What to do about an unreadable value that no sources.yaml format reads as it is: full-width digits, a
+    unit after a number (10 points), a date written in Japanese (its strptime format is offered). '' otherwise."""
+    if re.search(f"[{_WIDE_DIGITS}]", value):
+        return ("it is written in full-width digits: convert the column to half-width (ASCII) digits before "
+                "ingest (Excel: the ASC function)")
+    if dtype == C.TIMESTAMP and all(ch in value for ch in _JA_DATE):
+        y, m, d = _JA_DATE
+        return f"if that is how dates are written there, give date_format: '%Y{y}%m{m}%d{d}' in sources.yaml"
+    if dtype == C.DOUBLE and re.fullmatch(r"\s*[-+]?[0-9][0-9,.]*\s*[^\s0-9,.]+\s*", value) \
+            and not re.search(_CURRENCY_AFTER, value):
+        return "a unit follows the number: remove it from the column (the number alone, e.g. 10 for 10 points)"
+    return ""
 
 
 def _hint_ids(con, contract: C.TableContract, names: list[str], q_names: list[str], by_reason: dict, qout: Path,
