@@ -851,7 +851,8 @@ def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: lis
         iso = f" AND NOT regexp_matches({shown}, '^\\s*[0-9]{{4}}[-/][0-9]{{1,2}}[-/][0-9]{{1,2}}')"
         rows = con.execute(f"SELECT {shown} FROM read_parquet($q) WHERE list_contains(string_split(reason, '; '), $r) "
                            f"AND regexp_matches({shown}, '[0-9{_WIDE_DIGITS}]')"
-                           f"{iso if col.dtype == C.TIMESTAMP else ''} LIMIT 1", {"q": str(qout), "r": C.unparseable(col.name)}).fetchall()
+                           f"{iso if col.dtype == C.TIMESTAMP else ''} LIMIT 1",
+                           {"q": str(qout), "r": C.unparseable(col.name)}).fetchall()
         if not rows:  # nothing a format would read: the quarantine's reasons say the rest
             continue
         example = f", such as {rows[0][0]!r}"
