@@ -751,3 +751,16 @@ def test_a_group_never_with_enough_accounts_at_risk_has_no_curve_whatever_its_en
     assert {str(v["reason"]) for v in km.left_out_.values()} == {"never 10 accounts at risk at once"}
     with pytest.raises(InsufficientData, match="no group has enough accounts at risk"):
         KaplanMeierGroups("g", min_accounts=1, require_at_risk=True).fit(df[df["g"] != "big"])
+
+
+def test_a_ratio_whose_interval_says_nothing_is_shown_as_not_estimable():
+    """Ten accounts, two churned: the report showed 'Pro 1,893.68 (95% CI 0.00 to 25,175,755,495.29)'."""
+    from engage_models.survival import report as R
+
+    summary = pd.DataFrame({"hazard_ratio": [1893.68, 1.8], "ci_low": [1e-4, 1.2], "ci_high": [2.5e10, 2.7],
+                            "p": [0.4, 0.003]}, index=["plan=Pro", "x"])
+    html = R.ratio_table(summary)._repr_html_()
+    assert "not estimable (95% interval wider than 10,000-fold: too few churners)" in html
+    assert "25,175" not in html and "1.80 (95% CI 1.20 to 2.70)" in html
+    assert R.ratio_cell(2.0, 0.0, 5.0, "ja").startswith("推定できません")
+    assert R.ratio_cell(2.0, 0.01, 50.0) == "2.00 (95% CI 0.01 to 50.00)"  # 5,000-fold: shown

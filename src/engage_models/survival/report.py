@@ -86,11 +86,24 @@ def _term_label(term: str, lang: str) -> str:
     return t(term, lang)
 
 
+#: A ratio whose 95% interval spans more than this factor (high / low) says nothing: it is shown as not
+#: estimable instead of "1,893.68 (0.00 to 25,175,755,495.29)" (ten accounts, two churned).
+MAX_SPAN = 1e4
+
+
+def ratio_cell(r, lo, hi, lang: str = "en") -> str:
+    """A ratio with its interval, or "not estimable" in words when the interval spans more than ``MAX_SPAN``."""
+    values = np.array([r, lo, hi], float)
+    if not np.isfinite(values).all() or lo <= 0 or hi / lo > MAX_SPAN:
+        return t("surv.not_estimable", lang)
+    return fmt_interval(r, lo, hi, lang, decimals=2)
+
+
 def ratio_table(summary: pd.DataFrame, lang: str = "en", ratio: str = "hazard_ratio") -> Table:
-    """Covariate, ratio with its 95% interval, p-value."""
+    """Covariate, ratio with its 95% interval (or "not estimable", :func:`ratio_cell`), p-value."""
     out = pd.DataFrame({
         "covariate": [_term_label(i, lang) for i in summary.index],
-        f"{ratio}_ci": [fmt_interval(r, lo, hi, lang, decimals=2) for r, lo, hi in
+        f"{ratio}_ci": [ratio_cell(r, lo, hi, lang) for r, lo, hi in
                         zip(summary[ratio], summary["ci_low"], summary["ci_high"], strict=True)],
         "p": summary["p"].map(_p),
     })
@@ -120,10 +133,10 @@ def driver_table(tv, discrete, lang: str = "en") -> Table:
         b = discrete if isinstance(discrete, pd.DataFrame) else discrete.summary_per_sd()
     out = pd.DataFrame({
         "covariate": [_term_label(i, lang) + (" †" if a.loc[i, "per"] == "sd" else "") for i in a.index],
-        "surv.hr_per_sd": [fmt_interval(r, lo, hi, lang, decimals=2) for r, lo, hi in
+        "surv.hr_per_sd": [ratio_cell(r, lo, hi, lang) for r, lo, hi in
                            zip(a["hazard_ratio"], a["ci_low"], a["ci_high"], strict=True)],
         "p": a["p"].map(_p),
-        "surv.or_per_sd": [fmt_interval(b.loc[i, "odds_ratio"], b.loc[i, "ci_low"], b.loc[i, "ci_high"], lang, 2)
+        "surv.or_per_sd": [ratio_cell(b.loc[i, "odds_ratio"], b.loc[i, "ci_low"], b.loc[i, "ci_high"], lang)
                            if i in b.index else "" for i in a.index],
     })
     return table(out, lang=lang)
