@@ -449,3 +449,36 @@ def test_the_default_playbooks_amounts_are_read_in_the_runs_currency(tmp_path):
                           ({"1x": {"USD": 1}}, "is not a name"), ({"big": 5}, "amounts per currency")):
         with pytest.raises(A.PlaybookError, match=said):
             A.parse_playbook({**data, "amounts": amounts}, "p.yaml")
+
+
+def test_a_playbook_keeps_the_currency_it_was_read_in_through_every_function(tmp_path):
+    """A review's findings: a playbook object read in JPY was re-read in USD by the functions whose currency
+    defaulted to USD; a named amount lost digits (1234567 -> 1.23457e+06); a currency given as its sign failed; a
+    playbook with yen amounts only could not give its plays' labels."""
+    import yaml
+
+    from engage_models.effects.views import play_label
+
+    rng = np.random.default_rng(0)
+    n = 200
+    scored = pd.DataFrame({"account_id": [f"a{i}" for i in range(n)], "as_of": pd.Timestamp("2026-01-31", tz="UTC"),
+                           "segment": "SMB", "plan": "pro", "seats": 10, "score": rng.uniform(20, 90, n),
+                           "band": "green", "churn_probability": 0.1, "mrr": rng.uniform(30_000, 600_000, n),
+                           "ltv": np.nan, "tenure_days": 400, "drivers": None})
+    book = A.load_playbook(currency="JPY")
+    high = A.assign_touch_model(A.prepare(scored), book)["touch_model"].eq("high_touch").sum()
+    assert 0 < high < n
+    assert A.action_list(scored, book)["touch_model"].eq("high_touch").sum() == high
+    assert A.choose_play(A.prepare(scored), book)["touch_model"].eq("high_touch").sum() == high
+    assert A.describe_touch_models(book)["condition"].iloc[0] == "MRR ≥ ¥300,000"
+    assert A.load_playbook(currency="¥").currency == "JPY"
+    data = yaml.safe_load(A.DEFAULT_PLAYBOOK.read_text(encoding="utf-8"))
+    yen = {**data, "amounts": {k: {"JPY": v["JPY"] + 1234567} for k, v in data["amounts"].items()}}
+    path = tmp_path / "yen.yaml"
+    path.write_text(yaml.safe_dump(yen, allow_unicode=True), encoding="utf-8")
+    only = A.load_playbook(path)  # no currency asked: the one its amounts have
+    assert only.currency == "JPY" and only.touch_models[0].when[0].value == 300_000 + 1234567
+    assert play_label("onboarding_call", "en", str(path)) == A.load_playbook().play("onboarding_call").label["en"]
+    plain = A.parse_playbook({**data, "amounts": None, "touch_models": [{"model": "tech_touch", "when": []}],
+                              "holdout": {"share": 0}})
+    assert A.load_playbook(plain, "JPY").currency == "JPY"  # bare numbers, shown in the currency asked

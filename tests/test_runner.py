@@ -603,6 +603,10 @@ def test_report_kernels_talk_over_private_unix_sockets_and_leave_none_behind(tmp
     assert len(set(pids)) == 2 and all(p.strip().isdigit() for p in pids)
     assert "without encryption" not in capfd.readouterr().err
     assert os.listdir(short) == []  # each kernel's socket folder removed with it
+    with pytest.raises(Exception, match="no-such-kernel"):  # a kernel that cannot start leaves no folder either
+        pm.execute_notebook(str(path), str(tmp_path / "x.ipynb"), kernel_name="no-such-kernel", progress_bar=False,
+                            kernel_manager_class=manager)
+    assert os.listdir(short) == []
     k = manager(kernel_name="python3")
     assert k.transport == "ipc" and k.ip.startswith(str(short / "engage-kernel-"))
     assert oct(os.stat(os.path.dirname(k.ip)).st_mode & 0o777) == "0o700"

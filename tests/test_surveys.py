@@ -413,7 +413,8 @@ def test_japanese_easy_and_hard_to_use_are_one_term_of_the_ease_of_use_theme():
     from engage_models.surveys.themes import THEMES
 
     cases = {"使いやすい": ["使いやすい"], "とても使いやすいです。サポートも迅速。": ["使いやすい", "サポート", "迅速"],
-             "分かりにくい画面": ["分かりにくい", "画面"], "操作しやすい": ["操作"], "見づらい": ["見づらい"]}
+             "分かりにくい画面": ["分かりにくい", "画面"], "操作しやすい": ["操作"], "見づらい": ["見づらい"],
+             "画面が見やすい": ["画面", "見やすい"]}
     for text, terms in cases.items():
         assert tokenize(text, "ja") == terms, text
         assert set(terms) & THEMES["ease_of_use"], text

@@ -532,7 +532,7 @@ def test_a_table_s_bad_durations_are_named_and_rows_without_time_at_risk_are_sai
     proc = cli(zero, "--out", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
     assert "left out 2 row(s) of 240 with no time at risk: a duration of 0 (first at data rows [2, 9])" in proc.stderr
-    for churned, said in ((True, "every one of the 240 rows with time at risk churned (churned = 1 in each): the "
+    for churned, said in ((True, "every one of the 240 rows used churned (churned = 1 in each): the "
                                  "hazard ratios compare how soon churners left, not who churns"),
                           (False, "no churn among the 240")):
         proc = cli(own.assign(churned=churned), "--out", str(tmp_path / "o"))
@@ -760,7 +760,26 @@ def test_a_ratio_whose_interval_says_nothing_is_shown_as_not_estimable():
     summary = pd.DataFrame({"hazard_ratio": [1893.68, 1.8], "ci_low": [1e-4, 1.2], "ci_high": [2.5e10, 2.7],
                             "p": [0.4, 0.003]}, index=["plan=Pro", "x"])
     html = R.ratio_table(summary)._repr_html_()
-    assert "not estimable (95% interval wider than 10,000-fold: too few churners)" in html
+    assert "not estimable (95% interval wider than 10,000-fold: too few churners for this term" in html
     assert "25,175" not in html and "1.80 (95% CI 1.20 to 2.70)" in html
     assert R.ratio_cell(2.0, 0.0, 5.0, "ja").startswith("推定できません")
     assert R.ratio_cell(2.0, 0.01, 50.0) == "2.00 (95% CI 0.01 to 50.00)"  # 5,000-fold: shown
+
+
+def test_most_at_risk_equals_counting_at_every_time():
+    from engage_models.survival.kaplan_meier import _most_at_risk
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        a = rng.integers(0, 5, n).astype(float)
+        d = a + rng.integers(1, 10, n)
+        grid = np.unique(np.r_[0.0, a, d])
+        assert _most_at_risk(a, d) == ((a[None, :] <= grid[:, None]) & (d[None, :] > grid[:, None])).sum(1).max()
+    assert _most_at_risk(np.array([]), np.array([])) == 0
+
+
+def test_a_header_only_table_is_said_to_have_no_rows():
+    with pytest.raises(DataError, match=r"t.csv: no data rows \(only the header: tenure, churned, x\)"):
+        A.analyse_table(pd.DataFrame(columns=["tenure", "churned", "x"]), duration="tenure", event="churned",
+                        where="t.csv")

@@ -151,7 +151,7 @@ def _play_evidence(row: pd.Series, play: Play, stage_rule: Rule | None, lang: st
     return t("sep.list", lang).join(parts)
 
 
-def choose_play(scored: pd.DataFrame, playbook=None, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
+def choose_play(scored: pd.DataFrame, playbook=None, lang: str = "en", currency: str | None = None) -> pd.DataFrame:
     """``scored`` with one play per row: ``play`` (id), ``play_label``, ``owner``, ``driver`` (the metric the
     play answers, empty for situation and fallback plays) and ``reason`` (in ``lang``, quoting the numbers).
 
@@ -162,6 +162,7 @@ def choose_play(scored: pd.DataFrame, playbook=None, lang: str = "en", currency:
     """
     check_lang(lang)
     book = load_playbook(playbook, currency)
+    currency = book.currency  # the amounts and the reasons in one currency (a playbook object keeps its own)
     df = scored
     if "touch_model" not in df.columns:
         df = assign_touch_model(df, book)
@@ -195,7 +196,7 @@ def choose_play(scored: pd.DataFrame, playbook=None, lang: str = "en", currency:
 
 
 def action_list(scored: pd.DataFrame, playbook=None, lang: str = "en", as_of=None,
-                holdout_seed: int | None = None, currency: str = "USD") -> pd.DataFrame:
+                holdout_seed: int | None = None, currency: str | None = None) -> pd.DataFrame:
     """The action list of one observation date (default the latest): touch model, stage and play per account.
 
     Score changes come from the whole of ``scored`` (pass several dates to let a sharp drop count), the
@@ -211,6 +212,7 @@ def action_list(scored: pd.DataFrame, playbook=None, lang: str = "en", as_of=Non
         (``segment``, ``plan``, ``mrr``), ready for :func:`export_actions`.
     """
     book = load_playbook(playbook, currency)
+    currency = book.currency
     df = prepare(scored)
     when = df["as_of"].max() if as_of is None else to_utc(as_of)
     df = df[df["as_of"] == when]

@@ -48,7 +48,8 @@ def stable_uniform(*parts) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
-def assign_holdout(plan: pd.DataFrame, playbook=None, seed: int | None = 0, currency: str = "USD") -> pd.DataFrame:
+def assign_holdout(plan: pd.DataFrame, playbook=None, seed: int | None = 0, currency: str | None = None
+                   ) -> pd.DataFrame:
     """``plan`` (an action list: ``account_id``, ``play``, ``band``, ``touch_model`` and the columns the must-act
     rules read) with the holdout drawn (see the module docstring).
 
@@ -57,6 +58,7 @@ def assign_holdout(plan: pd.DataFrame, playbook=None, seed: int | None = 0, curr
     seed, the strata and the must-act rules in words.
     """
     book = load_playbook(playbook, currency)
+    currency = book.currency
     missing = [c for c in ("account_id", "play", *HOLDOUT_STRATA) if c not in plan.columns]
     if missing:
         raise ValueError(f"the action list lacks {missing}: build it with action_list()")

@@ -430,7 +430,7 @@ def _with_amounts(node, amounts: dict[str, dict[str, float]], currency: str):
         raise PlaybookError(f"condition {node!r}: amounts.{name} has no amount in {currency} (it has "
                             f"{', '.join(amounts[name])}); add {currency}: ... under amounts.{name}, or run in one "
                             f"of those currencies")
-    return f"{column} {op} {amounts[name][currency]:g}"
+    return f"{column} {op} {amounts[name][currency]!r}"  # every digit (1234567.0, not 1.23457e+06)
 
 
 def _parse(data) -> Playbook:
@@ -484,18 +484,26 @@ def _parse(data) -> Playbook:
 
 def load_playbook(path: str | Path | Playbook | None = None, currency: str | None = None) -> Playbook:
     """Read and validate a playbook (default: the package's ``playbook.yaml``), its named amounts in ``currency``
-    (default: a playbook object's own, else USD).
+    (a code or a sign; default: a playbook object's own, else USD when every named amount has one, else the
+    first currency they all have).
 
     Raises
     ------
     PlaybookError
         The file is missing, is not valid YAML, or an entry is wrong; the message names the file and entry.
     """
+    from .._core.money import currency_code
+
+    try:
+        currency = currency_code(currency) if currency is not None else None
+    except ValueError as exc:
+        raise PlaybookError(str(exc)) from None
     if isinstance(path, Playbook):
-        if currency is None or currency == path.currency or not path.amounts or path.data is None:
+        if currency is None or currency == path.currency:
             return path
+        if not path.amounts or path.data is None:  # bare numbers: compared as written, shown in this currency
+            return dataclasses.replace(path, currency=currency)
         return dataclasses.replace(parse_playbook(path.data, path.source, currency), source=path.source)
-    currency = currency or "USD"
     path = Path(path) if path is not None else DEFAULT_PLAYBOOK
     try:
         text = path.read_text(encoding="utf-8")
@@ -507,7 +515,18 @@ def load_playbook(path: str | Path | Playbook | None = None, currency: str | Non
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise PlaybookError(f"playbook {path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    if currency is None:
+        currency = _default_currency(data.get("amounts") if isinstance(data, dict) else None)
     return dataclasses.replace(parse_playbook(data, str(path), currency), source=str(path))
+
+
+def _default_currency(raw) -> str:
+    """USD when every named amount has it (or there are none), else the first currency all of them have, else
+    the first one listed (a playbook's labels are read whatever its amounts)."""
+    if not isinstance(raw, dict) or not raw or not all(isinstance(v, dict) and v for v in raw.values()):
+        return "USD"
+    shared = [c for c in next(iter(raw.values())) if all(c in v for v in raw.values())]
+    return "USD" if "USD" in shared else (shared or list(next(iter(raw.values()))))[0]
 
 
 # ---------------------------------------------------------------------------------------- formatting

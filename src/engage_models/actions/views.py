@@ -15,29 +15,32 @@ log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------------- rules as text
-def describe_touch_models(playbook=None, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
+def describe_touch_models(playbook=None, lang: str = "en", currency: str | None = None) -> pd.DataFrame:
     """The touch-model rules in words, in order (the first that holds decides): ``rule``, ``touch_model``,
     ``condition``."""
     check_lang(lang)
     book = load_playbook(playbook, currency)
+    currency = book.currency
     return pd.DataFrame({"rule": range(1, len(book.touch_models) + 1),
                          "touch_model": [t(r.target, lang) for r in book.touch_models],
                          "condition": [r.render(lang, currency) for r in book.touch_models]})
 
 
-def describe_stages(playbook=None, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
+def describe_stages(playbook=None, lang: str = "en", currency: str | None = None) -> pd.DataFrame:
     """The lifecycle-stage rules in words, in order of precedence: ``rule``, ``stage``, ``condition``."""
     check_lang(lang)
     book = load_playbook(playbook, currency)
+    currency = book.currency
     return pd.DataFrame({"rule": range(1, len(book.stages) + 1),
                          "stage": [t(f"stage.{r.target}", lang) for r in book.stages],
                          "condition": [r.render(lang, currency) for r in book.stages]})
 
 
-def describe_plays(playbook=None, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
+def describe_plays(playbook=None, lang: str = "en", currency: str | None = None) -> pd.DataFrame:
     """Every play in the order it is considered: ``step``, ``play``, ``owner``, ``condition``."""
     check_lang(lang)
     book = load_playbook(playbook, currency)
+    currency = book.currency
     rows = []
     for p in book.all_plays:
         owners = [t(f"owner.{p.owner}", lang)]
@@ -48,10 +51,11 @@ def describe_plays(playbook=None, lang: str = "en", currency: str = "USD") -> pd
     return pd.DataFrame(rows)
 
 
-def describe_rules(playbook=None, lang: str = "en", currency: str = "USD") -> str:
+def describe_rules(playbook=None, lang: str = "en", currency: str | None = None) -> str:
     """The whole playbook as Markdown: touch models, stages and plays, each in the order they are applied
     (amounts in ``currency``)."""
     book = load_playbook(playbook, currency)
+    currency = book.currency
 
     def numbered(frame: pd.DataFrame, name: str) -> list[str]:
         return [t("actions.rule_line", lang, n=r.rule, target=getattr(r, name), condition=r.condition)

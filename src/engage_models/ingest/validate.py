@@ -826,7 +826,8 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
                          {**src.renamed, **{as_read[j]: col for j, col in sorted(found.items())}}, signs)
     log.info("%s: read %d, kept %d, quarantined %d (%s)", contract.name, result.rows_read, kept, quarantined,
              encoding or ("database" if source.database is not None else "parquet"))
-    if not result.rows_read:  # a header without rows: said, for accounts above all (every other row then fails)
+    if not result.rows_read and contract.name in ("accounts", "events"):  # a header without rows, where it
+        # breaks the run (every other row fails, or no metric); a company without tickets gives their header alone
         _warn("%s: %s has no data rows (the header only)%s", contract.name, where,
               "; every row of the other tables will be quarantined as of an unknown account_id"
               if contract.name == "accounts" else "")
@@ -883,17 +884,26 @@ _WIDE_DIGITS = chr(0xFF10) + "-" + chr(0xFF19)
 _JA_DATE = (chr(0x5E74), chr(0x6708), chr(0x65E5))
 
 
+#: Units a count or a score is written with (10 points, 3 cases, 5 people, 2 times), and multipliers
+_UNITS = tuple(map(chr, (0x70B9, 0x4EF6, 0x4EBA, 0x56DE, 0x540D, 0x793E))) + ("pt", "pts", "point", "points")
+_MULTIPLIERS = tuple(map(chr, (0x4E07, 0x5104, 0x5343))) + ("k", "K", "M", "%")  # 10^4, 10^8, 10^3
+
+
 def _value_hint(value: str, dtype) -> str:
     """What to do about an unreadable value that no sources.yaml format reads as it is: full-width digits, a
-    unit after a number (10 points), a date written in Japanese (its strptime format is offered). '' otherwise."""
+    unit after a count or a score (10 points), a multiplier (12 ten-thousands, 1.5k, 12.5%), a date written in
+    Japanese (its strptime format is offered). '' otherwise (the format advice applies)."""
     if re.search(f"[{_WIDE_DIGITS}]", value):
         return ("it is written in full-width digits: convert the column to half-width (ASCII) digits before "
                 "ingest (Excel: the ASC function)")
-    if dtype == C.TIMESTAMP and all(ch in value for ch in _JA_DATE):
-        y, m, d = _JA_DATE
+    y, m, d = _JA_DATE
+    if dtype == C.TIMESTAMP and re.fullmatch(f"\\s*[0-9]{{4}}{y}[0-9]{{1,2}}{m}[0-9]{{1,2}}{d}\\s*", value):
         return f"if that is how dates are written there, give date_format: '%Y{y}%m{m}%d{d}' in sources.yaml"
-    if dtype == C.DOUBLE and re.fullmatch(r"\s*[-+]?[0-9][0-9,.]*\s*[^\s0-9,.]+\s*", value) \
-            and not re.search(_CURRENCY_AFTER, value):
+    found = re.fullmatch(r"\s*[-+]?[0-9][0-9,.]*\s*(\S+?)\s*", value) if dtype == C.DOUBLE else None
+    if found and found.group(1) in _MULTIPLIERS:
+        return (f"the number carries a multiplier ({found.group(1)}): write the whole number (1.5k as 1500, 12.5% "
+                f"as 0.125 or 12.5 as the column expects) before ingest")
+    if found and found.group(1) in _UNITS:
         return "a unit follows the number: remove it from the column (the number alone, e.g. 10 for 10 points)"
     return ""
 
@@ -907,7 +917,7 @@ def _hint_ids(con, contract: C.TableContract, names: list[str], q_names: list[st
     shown = _ident(q_names[names.index("account_id")])
     norm = "ltrim(lower({}), '0')"
     found = con.execute(
-        f"SELECT count(*), min(q.id), arg_min(a.account_id, q.id) FROM (SELECT DISTINCT "
+        f"SELECT count(DISTINCT q.id), min(q.id), arg_min(a.account_id, q.id) FROM (SELECT DISTINCT "
         f"trim(CAST({shown} AS VARCHAR)) AS id FROM read_parquet($q) WHERE "
         f"list_contains(string_split(reason, '; '), $r)) q JOIN __accounts a "
         f"ON {norm.format('q.id')} = {norm.format('a.account_id')} AND q.id <> a.account_id",

@@ -179,6 +179,15 @@ def _kernel_manager_class():
             self._socket_dir = tempfile.mkdtemp(prefix="engage-kernel-")  # 0700: this user's only
             self.transport, self.ip = "ipc", os.path.join(self._socket_dir, "k")
 
+        async def _async_start_kernel(self, **kwargs) -> None:
+            try:
+                await super()._async_start_kernel(**kwargs)
+            except BaseException:  # no kernel to clean up after: its folder goes now (an unknown kernel name...)
+                shutil.rmtree(self._socket_dir, ignore_errors=True)
+                raise
+
+        start_kernel = _async_start_kernel
+
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
             await super()._async_cleanup_resources(restart=restart)
             if not restart:

@@ -97,7 +97,7 @@ def _tokenize_ja(text: str) -> list[str]:
         nxt = toks[i + 1] if i + 1 < len(toks) else None
         if (pos[0] == _POS["verb"] and pos[1] == _POS["independent"] and tok.infl_form == _POS["continuative"]
                 and nxt is not None and nxt.part_of_speech.startswith(f"{_POS['adjective']},{_POS['dependent']}")
-                and nxt.base_form in _JA_COMPOUND and len(tok.surface) > 1):  # not し + やすい after a noun
+                and nxt.base_form in _JA_COMPOUND and tok.base_form != _POS["light_verb"]):  # 操作し+やすい: the noun
             out.append(tok.surface + nxt.base_form)
             continue
         noun = pos[0] == _POS["noun"] and pos[1] in _JA_NOUNS

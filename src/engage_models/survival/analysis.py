@@ -156,6 +156,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         raise DataError(f"column(s) not in the table: {missing} (it has {list(df.columns)})")
     if unit not in MONTHS_PER_UNIT:
         raise DataError(f"unit must be one of {', '.join(MONTHS_PER_UNIT)}, not {unit!r}")
+    if df.empty:
+        raise DataError(f"{where}: no data rows (only the header: {', '.join(map(str, df.columns))})")
     data = df.copy()
     data["_row"] = np.arange(len(df)) + 2  # the row's number in the file (after the header), for messages
     from ..health.tables import _label  # 0/1, true/false, yes/no: one parser for the labels users bring
@@ -197,10 +199,6 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
     if data.empty:
         raise Thin("reason.no_time_at_risk", n=len(df))
-    # the durations of churners alone say how soon they left, not who churns: said beside the results
-    all_churned = (f"every one of the {len(data)} rows with time at risk churned ({event} = 1 in each): the hazard "
-                   f"ratios compare how soon churners left, not who churns; add the accounts still active "
-                   f"({event} = 0)") if data["_event"].all() else None
     data.index.name = None
     entry_col = "_entry" if entry else None
     others = [c for c in df.columns if c not in {duration, event, entry, id_col, *covariates}]  # e.g. MRR
@@ -221,6 +219,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                         f"({', '.join(f'{c}: {n:,}' for c, n in missing_covariates['columns'].items())}); "
                         f"fill them or name fewer covariates")
     data = data[~gaps]  # left out once here, and said once (the models would drop them fold by fold)
+    # the durations of churners alone say how soon they left, not who churns: said beside the results
+    all_churned = (f"every one of the {len(data)} rows used churned ({event} = 1 in each): the hazard "
+                   f"ratios compare how soon churners left, not who churns; add the accounts still active "
+                   f"({event} = 0)") if data["_event"].all() else None
 
     try:
         cox = CoxModel(covariates=covariates, duration_col="_duration", event_col="_event", entry_col=entry_col,
