@@ -415,18 +415,23 @@ def test_the_playbook_command_checks_a_file_and_shows_the_default(tmp_path):
     assert bad.returncode == 2 and "nobody" in bad.stderr
 
 
+def _yen_accounts(n: int, top: float) -> pd.DataFrame:
+    """``n`` scored accounts of one date, MRR from 30,000 to ``top`` (a yen company's)."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"account_id": [f"a{i}" for i in range(n)], "as_of": pd.Timestamp("2026-01-31", tz="UTC"),
+                         "segment": "SMB", "plan": "pro", "seats": 10, "score": rng.uniform(20, 90, n),
+                         "band": "green", "churn_probability": 0.1, "mrr": rng.uniform(30_000, top, n),
+                         "ltv": np.nan, "tenure_days": 400, "drivers": None})
+
+
 def test_the_default_playbooks_amounts_are_read_in_the_runs_currency(tmp_path):
     """A yen company (MRR 30,000-250,000円) was all high-touch under the default playbook, whose amounts were
     dollars compared as yen. The default names its amounts per currency; a playbook of bare numbers compares them
     as written; an amount without the run's currency is an error naming it."""
     import yaml
 
-    rng = np.random.default_rng(0)
     n = 200
-    scored = pd.DataFrame({"account_id": [f"a{i}" for i in range(n)], "as_of": pd.Timestamp("2026-01-31", tz="UTC"),
-                           "segment": "SMB", "plan": "pro", "seats": 10, "score": rng.uniform(20, 90, n),
-                           "band": "green", "churn_probability": 0.1, "mrr": rng.uniform(30_000, 250_000, n),
-                           "ltv": np.nan, "tenure_days": 400, "drivers": None})
+    scored = _yen_accounts(n, 250_000)
     yen = A.assign_touch_model(A.prepare(scored), currency="JPY")["touch_model"]
     assert 0 < (yen == "high_touch").sum() < n * 0.5 and (yen == "tech_touch").sum() > 0
     assert (A.assign_touch_model(A.prepare(scored))["touch_model"] == "high_touch").all()  # read as dollars
@@ -459,12 +464,8 @@ def test_a_playbook_keeps_the_currency_it_was_read_in_through_every_function(tmp
 
     from engage_models.effects.views import play_label
 
-    rng = np.random.default_rng(0)
     n = 200
-    scored = pd.DataFrame({"account_id": [f"a{i}" for i in range(n)], "as_of": pd.Timestamp("2026-01-31", tz="UTC"),
-                           "segment": "SMB", "plan": "pro", "seats": 10, "score": rng.uniform(20, 90, n),
-                           "band": "green", "churn_probability": 0.1, "mrr": rng.uniform(30_000, 600_000, n),
-                           "ltv": np.nan, "tenure_days": 400, "drivers": None})
+    scored = _yen_accounts(n, 600_000)
     book = A.load_playbook(currency="JPY")
     high = A.assign_touch_model(A.prepare(scored), book)["touch_model"].eq("high_touch").sum()
     assert 0 < high < n
