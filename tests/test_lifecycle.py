@@ -219,6 +219,7 @@ def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_it
     model = runs[0].json("health", "model")
     assert model["model_id"] == mid and model["frozen"] is True
     assert runs[0]["health"].reason("backtest_metrics").startswith(f"scored with the frozen model {mid}")
+    assert runs[0]["health"].reason("backtest_metrics", "ja").startswith(f"凍結したモデル{mid}（")
     # every score, action and exported action row names the model
     assert (first["model_id"] == mid).all() and (runs[0].actions["model_id"] == mid).all()
     export = runs[0]["actions"].path / "export"

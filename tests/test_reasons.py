@@ -111,3 +111,62 @@ def test_a_panel_without_a_date_at_risk_is_said_in_japanese():
                                "account was at risk before 2026-03-31 (12 panel rows)")
     assert text(why, "ja").startswith("時間依存Coxモデル：エンゲージメントのパネルに、2026-03-31より前で")
     assert "12行" in text(why, "ja")
+
+
+def _literal_sections() -> set[str]:
+    """Every section name the package's stages skip or compute by a literal name (``out.skip("x", ...)``,
+    ``ctx.section("x", ...)``, ``ctx.section(("x", "y"), ...)``)."""
+    import re
+    from pathlib import Path
+
+    import engage_models
+
+    names: set[str] = set()
+    for path in Path(engage_models.__file__).parent.rglob("*.py"):
+        src = path.read_text(encoding="utf-8")
+        names |= set(re.findall(r"""\.skip\(\s*"([a-z_]+)\"""", src))
+        names |= set(re.findall(r"""\.section\(\s*"([a-z_]+)\"""", src))
+        for group in re.findall(r"""\.section\(\s*\(([^)]*)\)""", src):
+            names |= set(re.findall(r'"([a-z_]+)"', group))
+    return names
+
+
+def test_every_section_a_stage_can_leave_out_is_named_in_words_in_both_languages():
+    """The index lists what was not computed by stage and section: a Japanese reader saw ``nps_wave_change``."""
+    from engage_models._core.reasons import section_label, section_name
+
+    names = _literal_sections()
+    assert {"nps_wave_change", "km_band", "persona_moves", "oot_panel", "backtest_metrics"} <= names
+    unlabelled = sorted(n for n in names if f"section.{n}" not in catalogue())
+    assert not unlabelled, unlabelled
+    for name in names:
+        assert section_label(name, "ja") != name and section_label(name, "en"), name
+    assert section_label("nps_wave_change", "ja") == "調査回ごとのNPSの変化"
+    # names made per milestone or per model: the milestone's label, or the feature's name in it
+    assert section_label("km_first_export") == "retention by first export"
+    assert section_label("km_naive_first_export", "ja") == "初回エクスポートの有無別の継続率（単純な比較）"
+    assert section_label("km_first_use_api") == "retention by first use of api"
+    assert section_label("backtest_shape") == "backtest of shape"
+    assert section_label("km_") == "km_"
+    assert section_label("made_up_section", "ja") == "made_up_section"  # shown as it is, not as a key
+    name = section_name("scores")
+    assert name == "health scores" and name.text("ja") == "ヘルススコア"
+    why = Why("reason.section_not_computed", stage=stage_name("health"), section=name)
+    assert why == "the health stage did not compute health scores"
+    assert why.text("ja") == "「ヘルススコア」はヘルススコアを計算しませんでした"
+
+
+def test_the_index_names_what_was_not_computed_in_the_run_language():
+    from engage_models.reports.runner import _run_section
+
+    run = {"run_date": "2025-07-02", "started": "2025-07-02T01:00:00", "reports": [], "parameters": {"lang": "ja"},
+           "skipped": [{"stage": "surveys", "section": "nps_wave_change", "reason": "only one survey period",
+                        "texts": None},
+                       {"stage": "actions", "section": "*", "reason": "needs health", "texts": None}]}
+    page = _run_section(run, "", "ja")
+    assert "顧客の声・調査回ごとのNPSの変化：詳細（英語）：only one survey period" in page
+    assert "アクション：詳細（英語）：needs health" in page and "*" not in page
+    assert "nps_wave_change" not in page
+    english = _run_section({**run, "parameters": {"lang": "en"}}, "", "en")
+    assert "Voice of the customer, NPS change between survey waves: only one survey period" in english
+    assert "Actions: needs health" in english

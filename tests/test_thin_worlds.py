@@ -18,6 +18,7 @@ import pytest
 
 from edge_worlds import EDGES, check_edge, make_world
 from engage_models import pipeline
+from engage_models._core.reasons import section_label
 from engage_models.pipeline import RunConfig
 from engage_models.reports.runner import run
 
@@ -152,6 +153,7 @@ def test_a_japanese_report_gives_the_reasons_of_thin_data_in_japanese(worlds):
     for stage, section in english:  # every reason has its Japanese, or says it is in English
         ja = result.reason(stage, None if section == "*" else section, "ja")
         assert ja and ja != english[stage, section], (stage, section, ja)
+        assert section == "*" or section_label(section, "ja") != section, section  # the index names it in words
     reopened = pipeline.open_run(result.export(worlds(("no_churn", 100, 12, 11)) / "reopened"))
     assert reopened.reason("health", lang="ja") == result.reason("health", lang="ja")
     assert reopened.reason("survival", "cox_summary", "ja") == result.reason("survival", "cox_summary", "ja")

@@ -59,6 +59,38 @@ def stage_name(stage: str) -> Why:
                    for lang in LANGS})
 
 
+def section_label(section: str, lang: str = "en") -> str:
+    """A stage's section (an artifact name such as ``nps_wave_change``) in words: its ``section.<name>`` label;
+    ``km_<milestone>`` and ``km_naive_<milestone>`` name their milestone, ``backtest_<model>`` its model; a name
+    without a label is shown as it is."""
+    from .i18n import catalogue
+
+    if f"section.{section}" in catalogue():
+        return t(f"section.{section}", lang)
+    for prefix, key, field in (("km_naive_", "section.km_naive_milestone", "milestone"),
+                               ("km_", "section.km_milestone", "milestone"),
+                               ("backtest_", "section.backtest_model", "model")):
+        if section.startswith(prefix) and len(section) > len(prefix):
+            name = section[len(prefix):]
+            return t(key, lang, **{field: _milestone(name, lang) if field == "milestone" else name})
+    return section
+
+
+def _milestone(name: str, lang: str) -> str:
+    from .i18n import catalogue
+
+    if f"milestone.{name}" in catalogue():
+        return t(f"milestone.{name}", lang)
+    if name.startswith("first_use_"):  # one milestone per feature (engage_models.journeys.milestones)
+        return t("milestone.first_use", lang, feature=name[len("first_use_"):])
+    return name
+
+
+def section_name(section: str) -> Why:
+    """A section as a reason names it, in every language (see :func:`section_label`)."""
+    return Why.of({lang: section_label(section, lang) for lang in LANGS})
+
+
 def _in(fmt: dict, lang: str) -> dict:
     return {k: v.text(lang) if isinstance(v, Why) else v for k, v in fmt.items()}
 

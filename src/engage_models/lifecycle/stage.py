@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._core.reasons import Thin
+from .._core.reasons import Thin, Why
 from .._core.time import to_utc
 from .frozen import MODEL_FILE, load_frozen, save_frozen
 from .store import ModelStore, decide
@@ -68,9 +68,8 @@ def score_frozen(ctx) -> None:
     out.frame("scorecard", card)
     if frozen.form == "shape":
         _shape_artifacts(model, out)
-    why = (f"scored with the frozen model {mid} (trained on data until "
-           f"{pd.Timestamp(frozen.cutoff or frozen.trained_until):%Y-%m-%d}): this run fits and backtests nothing; "
-           "the model's own backtest is in its card")
+    why = Why("reason.frozen_model", model=mid,
+              until=f"{pd.Timestamp(frozen.cutoff or frozen.trained_until):%Y-%m-%d}")
     for name in ("backtest_metrics", "band_performance"):
         out.skip(name, why)
     info = dict(frozen.card.get("model_info") or {})

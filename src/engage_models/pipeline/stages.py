@@ -55,7 +55,7 @@ import pandas as pd
 from .._core.errors import InsufficientData
 from .._core.i18n import LANGS, t
 from .._core.io import read_json, write_json
-from .._core.reasons import Thin, Why, reason_of, stage_name
+from .._core.reasons import Thin, Why, reason_of, section_name, stage_name
 from .._core.time import to_utc
 from .config import RunConfig
 from .store import NOT_DUE, Artifact, Output, fingerprint
@@ -93,7 +93,7 @@ class Context:
         if stage not in self.inputs:
             return self.absent.get(stage) or Why("reason.stage_was_not_run", stage=stage_name(stage))
         return (name and self.inputs[stage].why(name)) or Why("reason.section_not_computed", stage=stage_name(stage),
-                                                              section=name)
+                                                              section=section_name(name or ""))
 
     def section(self, name: str | tuple[str, ...], compute: Callable[[], None]) -> bool:
         """Run ``compute`` (which writes one section); on :class:`InsufficientData` record why and go on.

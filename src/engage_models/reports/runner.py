@@ -61,7 +61,7 @@ from .. import config
 from .._core.errors import ConfigError
 from .._core.i18n import LANGS, fmt_date, t
 from .._core.io import jsonable, write_text
-from .._core.reasons import stored
+from .._core.reasons import section_label, stored
 from .._core.reasons import text as said
 from .._core.time import RUN_DATE as _RUN_DIR
 from .._core.time import parse_run_date
@@ -359,8 +359,11 @@ def _run_section(run: dict, prefix: str, lang: str) -> str:
         rows = [f"<li>{e(t('run.notebook_failed', lang, notebook=f['notebook'], error=f['error']))}</li>"
                 for f in run.get("failed", [])]
         for s in run.get("skipped", []):
-            text = t("run.section_skipped", lang, stage=t(f"stage.{s['stage']}", lang), section=s["section"],
-                     reason=said(stored(s["reason"], s.get("texts")), lang) if s["reason"] else "")
+            reason = said(stored(s["reason"], s.get("texts")), lang) if s["reason"] else ""
+            text = (t("run.stage_skipped", lang, stage=t(f"stage.{s['stage']}", lang), reason=reason)
+                    if s["section"] == "*" else
+                    t("run.section_skipped", lang, stage=t(f"stage.{s['stage']}", lang),
+                      section=section_label(s["section"], lang), reason=reason))
             rows.append(f"<li>{e(text)}</li>")
         parts.append(f"<ul>{''.join(rows)}</ul>")
     params = {**run["parameters"], "notebooks": ", ".join(r["notebook"] for r in run["reports"])}
