@@ -283,11 +283,22 @@ def test_duplicate_key_keeps_the_first_good_row(tmp_path):
     t = _tables()
     t["tickets"] = [broken, first, second]
     report, processed = _run(tmp_path, t)
-    assert report.tables["tickets"].by_reason == {C.unparseable("opened_at"): 1, C.duplicate(("ticket_id",)): 1}
+    # the bad copy has every reason: fixing its date alone would not bring it back
+    assert report.tables["tickets"].by_reason == {C.unparseable("opened_at"): 1, C.duplicate(("ticket_id",)): 2}
     kept = load("tickets", processed)
     assert kept.priority.tolist() == ["high"]
     q = _quarantine(processed, "tickets")
     assert q.source_row.tolist() == [1, 3]
+    assert q.reason.tolist() == [f"{C.unparseable('opened_at')}; {C.duplicate(('ticket_id',))}",
+                                 C.duplicate(("ticket_id",))]
+    assert report.tables["tickets"].rows_quarantined == 2  # a row with two reasons is one row
+
+
+def test_a_quarantined_row_alone_with_its_key_is_not_called_a_duplicate(tmp_path):
+    t = _tables()
+    t["tickets"][0]["opened_at"] = "not a date"
+    report, processed = _run(tmp_path, t)
+    assert report.tables["tickets"].by_reason == {C.unparseable("opened_at"): 1}
 
 
 def test_rows_of_an_account_quarantined_in_accounts_say_so_apart_from_unknown_ids(tmp_path):

@@ -11,7 +11,8 @@ For each table in :data:`engage_models.ingest.contracts.TABLE_ORDER` (accounts f
    file and the missing columns;
 4. type every contract column (timestamps become UTC; text without an offset is read as UTC), and
    annotate each row with every reason it breaks the contract: unparseable, non-finite (``inf``, ``NaN``,
-   ``infinity``) or missing values, values out of range, duplicate keys (the first good row is kept),
+   ``infinity``) or missing values, values out of range, duplicate keys (the first good row is kept; a
+   quarantined row that shares its key with another row says so too),
    unknown ``account_id``, timestamps in the future;
 5. write the good rows to ``processed/<table>.parquet`` (contract columns typed, extra columns kept) and
    the others to ``processed/quarantine/<table>.parquet``: ``source_file``, ``source_row`` (1-based data
@@ -675,10 +676,14 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
     if contract.key:
         key = ", ".join(_ident(k) for k in contract.key)
         key_ok = " AND ".join(f"{_ident(k)} IS NOT NULL" for k in contract.key)
-        dup = (f"CASE WHEN __r0 IS NULL AND {key_ok} AND row_number() OVER "
+        # a good row is a duplicate after the first good row of its key (that one is kept); a quarantined row
+        # whenever another row has its key, so that its reasons are all there (fixing its value alone would
+        # not bring it back)
+        dup = (f"CASE WHEN {key_ok} AND CASE WHEN __r0 IS NULL THEN row_number() OVER "
                f"(PARTITION BY {key}, __r0 IS NULL ORDER BY __fileno, __row) > 1 "
+               f"ELSE count(*) OVER (PARTITION BY {key}) > 1 END "
                f"THEN {_literal(C.duplicate(contract.key))} END")
-        return f"SELECT *, coalesce(__r0, {dup}) AS __reason FROM ({checked})"
+        return f"SELECT *, NULLIF(concat_ws('; ', __r0, {dup}), '') AS __reason FROM ({checked})"
     return f"SELECT *, __r0 AS __reason FROM ({checked})"
 
 
