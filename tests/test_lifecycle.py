@@ -220,6 +220,10 @@ def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_it
     assert model["model_id"] == mid and model["frozen"] is True
     assert runs[0]["health"].reason("backtest_metrics").startswith(f"scored with the frozen model {mid}")
     assert runs[0]["health"].reason("backtest_metrics", "ja").startswith(f"凍結したモデル{mid}（")
+    # by design, not for thin data: a scheduled scoring run does not exit 3 ("sections not computed") for it
+    assert not [x for x in runs[0].missing_sections if x["stage"] == "health"], runs[0].missing_sections
+    assert {x["section"] for x in runs[0].skipped_sections if x["stage"] == "health"} == {
+        "backtest_metrics", "band_performance"}
     # every score, action and exported action row names the model
     assert (first["model_id"] == mid).all() and (runs[0].actions["model_id"] == mid).all()
     export = runs[0]["actions"].path / "export"
@@ -237,8 +241,8 @@ def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_it
 def test_retrain_monthly_trains_when_the_month_changes_and_never_keeps_the_model(world, tmp_path):
     data = _copy(world, tmp_path)
 
-    def run(policy: str, as_of: str):
-        r = pipeline.run({"data_dir": str(data), **_quiet(retrain=policy, as_of=as_of)}, until="health",
+    def run(policy: str, as_of: str, until: str = "health"):
+        r = pipeline.run({"data_dir": str(data), **_quiet(retrain=policy, as_of=as_of)}, until=until,
                          strict=True, progress=lambda m: None)
         return r, r.json("health", "lifecycle"), r.json("health", "model")["model_id"]
 
@@ -250,8 +254,11 @@ def test_retrain_monthly_trains_when_the_month_changes_and_never_keeps_the_model
     assert (d2["action"], used) == ("score", m1)
     _, d3, kept = run("never", "2024-12-10")  # a new month, but never: the same model
     assert (d3["action"], kept) == ("score", m1)
-    r4, d4, m2 = run("monthly", "2024-12-10")  # a new month: a new model, which becomes current
+    r4, d4, m2 = run("monthly", "2024-12-10", "monitoring")  # a new month: a new model, which becomes current
     assert d4["action"] == "train" and "2024-11-01" in d4["reason"] and m2 != m1
+    # the new model against the old one is due once labels mature after the new cutoff: said, not a failure
+    assert r4.reason("monitoring", "comparison").startswith("no label has matured after both models'")
+    assert not [x for x in r4.missing_sections if x["stage"] == "monitoring"], r4.missing_sections
     assert store.current_id() == m2 and set(store.ids()) == {m1, m2}  # the old one is kept
     assert (r4.scores["model_id"] == m2).all()
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .._core.reasons import Thin, Why
 from .._core.time import to_utc
+from ..pipeline.store import NOT_DUE
 from .frozen import MODEL_FILE, load_frozen, save_frozen
 from .store import ModelStore, decide
 
@@ -70,8 +71,8 @@ def score_frozen(ctx) -> None:
         _shape_artifacts(model, out)
     why = Why("reason.frozen_model", model=mid,
               until=f"{pd.Timestamp(frozen.cutoff or frozen.trained_until):%Y-%m-%d}")
-    for name in ("backtest_metrics", "band_performance"):
-        out.skip(name, why)
+    for name in ("backtest_metrics", "band_performance"):  # by design: a scheduled scoring run is not a failed one
+        out.skip(name, why, kind=NOT_DUE)
     info = dict(frozen.card.get("model_info") or {})
     info.update({"form": frozen.form, "thresholds": frozen.card["thresholds"], "model_id": mid, "frozen": True,
                  "trained_until": frozen.trained_until, "cutoff": frozen.cutoff,

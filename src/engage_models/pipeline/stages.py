@@ -879,6 +879,9 @@ def monitoring(ctx: Context) -> None:
         out.skip("recommendation", _skipped(out, "stability") or "no population stability")
     if _replaced_model(ctx) is None:  # no model was replaced in this run: nothing to compare, by design
         out.skip("comparison", Why("reason.no_replaced_model"), kind=NOT_DUE)
+    elif matured.empty:  # the run that retrains: no label has matured after the new model's cutoff yet
+        out.skip("comparison", Why("reason.compare_not_matured", since=f"{trained_until:%Y-%m-%d}",
+                                   days=c.horizon_days), kind=NOT_DUE)
     else:
         ctx.section("comparison", lambda: out.json("comparison", _new_against_old(ctx, model, pnl, trained_until)))
 

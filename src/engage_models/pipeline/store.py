@@ -70,8 +70,9 @@ def make_key(stage: str, params: dict, inputs: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-#: A section with nothing to show yet by design (a model just trained has no matured label to be judged on):
-#: the report says why, but the run is not "published with sections skipped" for it.
+#: A section with nothing to show yet, or ever in this run, by design (a model just trained has no matured label
+#: to be judged on; a run scoring with a frozen model backtests nothing): the report says why, but the run is not
+#: "published with sections skipped" for it (nor does ``engage run`` exit 3 for it).
 NOT_DUE = "not_due"
 #: A section about data the company does not record (events without a device): the report says so, and the
 #: run is not "published with sections skipped" for it either.
