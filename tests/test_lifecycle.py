@@ -22,7 +22,7 @@ from engage_models.health import HealthScore, ShapeScore
 from engage_models.health.model_io import load_model, save_model
 from engage_models.ingest import ingest
 from engage_models.lifecycle import ModelStore, decide, load_frozen, save_frozen
-from engage_models.lifecycle.frozen import check_versions, library_versions
+from engage_models.lifecycle.frozen import check_versions, library_versions, verify_frozen
 
 LABELS = ["churned_within_h", "duration_days", "event"]
 H = 90
@@ -119,6 +119,38 @@ def test_a_model_refuses_a_panel_it_cannot_score_and_a_changed_file(fitted, pane
     save_model(tampered, folder / "model.skops")
     with pytest.raises(DataError, match="does not match the hash"):
         load_frozen(folder)
+
+
+def test_a_damaged_model_folder_is_refused_with_the_file_it_names(fitted, tmp_path):
+    """Each file of a model folder truncated, changed or gone: a one-line error naming the folder and the file
+    (a truncated card.json raised a JSONDecodeError with its traceback; a changed reference was used)."""
+    form, model, rows = fitted
+    good = save_frozen(model, tmp_path / "good", panel_rows=rows, info=_info(form, model))
+    assert verify_frozen(good)["model_id"] == good.name
+
+    def damaged(name: str, change) -> Path:
+        folder = tmp_path / name
+        shutil.copytree(good, folder)
+        change(folder)
+        return folder
+
+    card = (good / "card.json").read_text(encoding="utf-8")
+    cases = {
+        "card.json is not readable JSON": lambda f: (f / "card.json").write_text(card[:40], encoding="utf-8"),
+        "missing reference.parquet": lambda f: (f / "reference.parquet").unlink(),
+        "reference.parquet does not match the hash": lambda f: pd.read_parquet(f / "reference.parquet").iloc[1:]
+        .to_parquet(f / "reference.parquet"),
+        "not a readable skops model file": lambda f: (f / "model.skops").write_bytes(
+            (good / "model.skops").read_bytes()[:-50]),
+        "card.json does not match its model id": lambda f: (f / "card.json").write_text(
+            card.replace('"horizon_days": 90', '"horizon_days": 60'), encoding="utf-8"),
+    }
+    for i, (message, change) in enumerate(cases.items()):
+        folder = damaged(f"bad{i}", change)
+        for check in (verify_frozen, load_frozen):
+            with pytest.raises(DataError, match=message) as info:
+                check(folder)
+            assert folder.name in str(info.value) or good.name in str(info.value), str(info.value)
 
 
 def test_another_major_version_or_scikit_learn_minor_version_is_a_clear_error(fitted, tmp_path):
@@ -235,6 +267,14 @@ def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_it
     with pytest.raises(ConfigError, match="churn horizon"):
         pipeline.run({"data_dir": str(data), **_quiet(model=folder, horizon_days=60)},
                      until="health", strict=True, progress=lambda m: None)
+    # a model damaged after it scored is refused before ingest, also where the health stage would be read back
+    (Path(folder) / "model.skops").write_bytes((Path(folder) / "model.skops").read_bytes()[:-50])
+    with pytest.raises(DataError, match="model.skops"):
+        pipeline.run({"data_dir": str(data), **_quiet(model=folder)}, until="actions", strict=True,
+                     progress=lambda m: None)
+    capsys.readouterr()
+    assert main(["score", *common, "--model", folder]) == 2
+    assert "model.skops" in capsys.readouterr().err
 
 
 @pytest.mark.slow

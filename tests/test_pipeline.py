@@ -197,6 +197,25 @@ def test_the_configuration_is_one_object_read_from_one_file_and_checked(tmp_path
         RunConfig.load(path)
 
 
+def test_a_published_configuration_holds_no_path_of_the_machine(tmp_path):
+    """run.json is forwarded with the reports: every path setting keeps its last part only (the model folder
+    was published whole by engage run)."""
+    home = tmp_path / "secret-home"
+    cfg = RunConfig.from_dict({"data_dir": str(home / "data"), "model": str(home / "models" / "abc123"),
+                               "personas": {"registry": str(home / "reg.json"),
+                                            "milestones_file": str(home / "ms.yaml")},
+                               "delivery": {"env_file": str(home / "engage.env")}})
+    published = cfg.published()
+    assert str(home) not in json.dumps(published) and "secret-home" not in json.dumps(published)
+    assert (published["data_dir"], published["model"], published["personas"]["registry"],
+            published["personas"]["milestones_file"], published["delivery"]["env_file"]) == (
+        "data", "abc123", "reg.json", "ms.yaml", "engage.env")
+    assert published["models_dir"] is None and cfg.to_dict()["model"] == str(home / "models" / "abc123")
+    flat = {k: v for k, v in published.items() if not isinstance(v, dict)}
+    assert {k: v for k, v in cfg.to_dict().items() if k in flat and k not in ("data_dir", "model")} == {
+        k: v for k, v in flat.items() if k not in ("data_dir", "model")}  # nothing else changed
+
+
 def test_an_observation_date_after_the_data_end_is_refused_before_any_model_runs(world, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(world / "raw", data / "raw")

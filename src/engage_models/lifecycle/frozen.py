@@ -346,21 +346,48 @@ def load_frozen(folder: str | Path) -> FrozenModel:
     from ..health.model_io import load_model
 
     folder = resolve(folder)
+    card = verify_frozen(folder)
+    return FrozenModel(folder, card, load_model(folder / MODEL_FILE))
+
+
+def verify_frozen(folder: str | Path) -> dict:
+    """The card of the model in ``folder`` (or the current one of a models folder), once its files are checked
+    against it: every file there, the card readable and matching its id, ``model.skops`` and the reference rows
+    matching their hashes, this environment able to read it (the errors of :func:`load_frozen`). The model is
+    not loaded: the pipeline checks a model before any stage runs and on every run, also when the health stage
+    is read back (a damaged folder would otherwise go unnoticed until the data changed)."""
+    folder = resolve(folder)
     missing = [f for f in (MODEL_FILE, CARD_FILE, REFERENCE_FILE) if not (folder / f).is_file()]
     if missing:
         raise DataError(f"model folder {folder.name}: missing {', '.join(missing)}")
-    card = read_json(folder / CARD_FILE)
+    try:
+        card = read_json(folder / CARD_FILE)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"model folder {folder.name}: {CARD_FILE} is not readable JSON ({exc}): the folder was "
+                        "changed or damaged; use another model or train one") from None
+    if not isinstance(card, dict) or not isinstance(card.get("files"), dict):
+        raise DataError(f"model folder {folder.name}: {CARD_FILE} is not a model card (no 'files')")
     if int(card.get("card_version", 0)) > CARD_VERSION:
         raise ConfigError(f"model {card.get('model_id')}: its card has layout {card.get('card_version')}; this "
                           f"package reads up to {CARD_VERSION}: upgrade engage-models")
     if model_id_of(card) != card.get("model_id"):
         raise DataError(f"model folder {folder.name}: card.json does not match its model id (edited?)")
-    digest = skops_digest(folder / MODEL_FILE)
-    if digest != card["files"][MODEL_FILE]:
+    try:
+        digest = skops_digest(folder / MODEL_FILE)
+    except DataError as exc:
+        raise DataError(f"model folder {folder.name}: {exc}") from None
+    if digest != card["files"].get(MODEL_FILE):
         raise DataError(f"model {card['model_id']}: model.skops does not match the hash in its card (the file was "
                         "changed or damaged): refusing to score with it")
+    try:
+        reference = pd.read_parquet(folder / REFERENCE_FILE)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"model folder {folder.name}: {REFERENCE_FILE} is not readable ({exc})") from None
+    if REFERENCE_FILE in card["files"] and frame_digest(reference) != card["files"][REFERENCE_FILE]:
+        raise DataError(f"model {card['model_id']}: {REFERENCE_FILE} does not match the hash in its card (the file "
+                        "was changed or damaged): refusing to score with it")
     check_versions(card)
-    return FrozenModel(folder, card, load_model(folder / MODEL_FILE))
+    return card
 
 
 def _major_minor(version: str) -> tuple[int, ...]:

@@ -171,6 +171,11 @@ _SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": Surv
              "monitoring": MonitoringConfig}
 
 
+#: The settings that hold a path of the machine, as ``(section or None, name)`` (see :meth:`RunConfig.published`).
+_PATHS = ((None, "data_dir"), (None, "model"), (None, "models_dir"), ("personas", "registry"),
+          ("personas", "milestones_file"), ("delivery", "env_file"))
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Every parameter of a run (see the module docstring); build it with :meth:`from_dict` or :meth:`load`."""
@@ -255,6 +260,17 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def published(self) -> dict:
+        """:meth:`to_dict` as a forwarded run folder keeps it: every path reduced to its last part (no machine
+        path in ``run.json``: the data folder, the model, the models folder, the persona registry, the milestones
+        file, delivery's ``env_file``)."""
+        d = self.to_dict()
+        for section, name in _PATHS:
+            holder = d if section is None else d.get(section) or {}
+            if holder.get(name):
+                holder[name] = Path(str(holder[name])).name
+        return d
 
     # ------------------------------------------------------------------------------------- checking
     def check(self) -> None:

@@ -107,10 +107,15 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
         config = config.replace(**overrides)
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
     bars = progress is None and show_bars()  # a bar per long stage on a terminal (see _core.progress)
+    stages = _stages_until(until)
+    if config.model and any(st.name == "health" for st in stages):
+        from ..lifecycle.frozen import verify_frozen
+
+        verify_frozen(config.model)  # a missing or damaged model stops the run before ingest, not after it
     store = Store(Path(config.data_dir) / ARTIFACTS)
     done: dict[str, Artifact] = {}
     records: dict[str, StageRecord] = {}
-    for st in _stages_until(until):
+    for st in stages:
         _run_stage(st, config, store, done, records, say, bars, strict)
         if on_stage is not None:
             on_stage(Run(config=config, artifacts=dict(done), records=dict(records)))
@@ -372,12 +377,8 @@ class Run:
                     continue
                 shutil.rmtree(dest)
             shutil.copytree(art.path, dest, copy_function=_link_or_copy)
-        record = {"config": self.config.to_dict(), "stages": [r.as_dict() for r in self.records.values()],
-                  **(meta or {})}
-        record["config"]["data_dir"] = Path(self.config.data_dir).name  # no machine path in a forwarded folder
-        for name in ("model", "models_dir"):
-            if record["config"].get(name):
-                record["config"][name] = Path(record["config"][name]).name
+        record = {"config": self.config.published(), "stages": [r.as_dict() for r in self.records.values()],
+                  **(meta or {})}  # no machine path in a forwarded folder
         write_json(folder / RUN_FILE, record)
         return folder
 

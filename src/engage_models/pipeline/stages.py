@@ -977,9 +977,10 @@ def _health_params(c: RunConfig) -> dict:
     """The health stage's parameters: with a frozen model, its id (a new model reruns the stage) and what
     scoring reads; else every health setting."""
     if c.model:
-        from ..lifecycle.frozen import CARD_FILE, resolve
+        from ..lifecycle.frozen import verify_frozen
 
-        return {"model_id": read_json(resolve(c.model) / CARD_FILE)["model_id"], "horizon_days": c.horizon_days,
+        # checked on every run (0.2 s): a damaged folder is refused also when the stage would be read back
+        return {"model_id": verify_frozen(c.model)["model_id"], "horizon_days": c.horizon_days,
                 "history_dates": c.health.history_dates}
     return _params_of("health", keys=("horizon_days", "seed"))(c)
 

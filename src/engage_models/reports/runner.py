@@ -993,7 +993,7 @@ def run(
             record["no_data"] = True
         if pipeline_run is not None:
             record.update(json.loads((staging / "run.json").read_text(encoding="utf-8")))
-        record["config"] = {**cfg.to_dict(), "data_dir": data_path.name}
+        record["config"] = {**cfg.published(), "data_dir": data_path.name}
         write_text(staging / "run.json", json.dumps(jsonable(record), indent=2, ensure_ascii=False) + "\n")
         _write_page(staging / "index.html", lang, t("run.title", lang), _run_section(record, "", lang))
     except NotebookFailed as exc:
