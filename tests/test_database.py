@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import pyarrow as pa
@@ -18,7 +19,7 @@ from engage_models._core.errors import ConfigError
 from engage_models.demo.simulator import SimConfig, simulate
 from engage_models.ingest import contracts as C
 from engage_models.ingest import ingest
-from engage_models.ingest.database import DatabaseError, DatabaseSource, label, land, resolve
+from engage_models.ingest.database import DatabaseError, DatabaseSource, label, land, resolve, scrub
 from engage_models.ingest.sources import load_sources, resolve_sources
 from engage_models.ingest.validate import IngestError
 from pg_server import CSV_TABLES, PARQUET_TABLES, csv_as_text, load_world, sources_for
@@ -113,6 +114,28 @@ def test_variables_come_from_the_environment_first_then_the_env_file(tmp_path):
     with pytest.raises(ConfigError, match=r"\$\{MISSING\}"):
         resolve(DatabaseSource("postgresql://ana:${MISSING}@db/crm", table="t"), environ={})
     assert label(db, environ={}) == "postgresql://ana@db.example.com:5432/crm [t]"
+
+
+@pytest.mark.parametrize("password", ["Zq9/abcdef", "Tr0ub4dor@x", "p@ss:w/rd#1", "50% off?&x=y", "a b+c"])
+def test_a_password_with_url_separators_is_encoded_read_whole_and_scrubbed_whole(password):
+    """Generated passwords hold @ / : # ? %: filled in raw they split the URL (the first part became the port,
+    the rest a host) and the scrubber, given a fragment ('p'), mangled every p of the message."""
+    from urllib.parse import parse_qs
+
+    db = DatabaseSource("postgresql://ana:${PW}@db.example.com:5432/crm?sslpassword=${PW}", table="t")
+    url, secrets = resolve(db, environ={"PW": password})
+    parts = urlsplit(url)
+    assert (parts.hostname, parts.port, parts.path, parts.username) == ("db.example.com", 5432, "/crm", "ana")
+    assert unquote(parts.password) == password and parse_qs(parts.query)["sslpassword"] == [password]
+    assert secrets[0] == max(secrets, key=len) and password in secrets and parts.password in secrets
+    assert all(len(s) >= len(password) for s in secrets)  # no fragment of it
+    message = f"connection to {url} failed: could not translate host name; password {password} rejected"
+    assert password not in scrub(message, secrets) and parts.password not in scrub(message, secrets)
+    assert "connection to postgresql://ana:***@db.example.com:5432/crm" in scrub(message, secrets)
+    # a value in the host or the path is filled in as it is
+    url, _ = resolve(DatabaseSource("postgresql://ana@${HOST}/${DB}", table="t"),
+                     environ={"HOST": "db.example.com", "DB": "crm_eu"})
+    assert url == "postgresql://ana@db.example.com/crm_eu"
 
 
 # ------------------------------------------------------------------------------- SQLite through SQLAlchemy
@@ -324,6 +347,24 @@ def test_the_password_never_appears_in_outputs_logs_or_errors(postgres, tmp_path
         assert words in text and "tickets" in text and secret not in text, text
         assert err.value.__cause__ is None and err.value.__suppress_context__  # no chained driver message
     assert secret not in caplog.text
+
+
+def test_a_role_whose_password_holds_url_separators_connects(postgres, tmp_path):
+    special = "p@ss:w/rd#1 %41?&"
+    db = postgres.create_database("special_pw")
+    with postgres.connect(db, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("DROP ROLE IF EXISTS special_user")
+        cur.execute(f"CREATE ROLE special_user LOGIN PASSWORD '{special}'")
+        cur.execute("CREATE TABLE tickets (ticket_id text, account_id text)")
+        cur.execute("INSERT INTO tickets VALUES ('T1', 'A1')")
+        cur.execute("GRANT SELECT ON tickets TO special_user")
+    template = f"postgresql://special_user:${{SPECIAL_PW}}@127.0.0.1:{postgres.port}/{db}"
+    landed = land(DatabaseSource(template, table="tickets"), tmp_path / "t.parquet", environ={"SPECIAL_PW": special})
+    assert landed.rows == 1
+    assert pd.read_parquet(tmp_path / "t.parquet")[["ticket_id", "account_id"]].values.tolist() == [["T1", "A1"]]
+    with pytest.raises(DatabaseError, match="password authentication failed") as err:  # and no piece of it
+        land(DatabaseSource(template, table="tickets"), tmp_path / "u.parquet", environ={"SPECIAL_PW": special[:-1]})
+    assert "p@ss" not in str(err.value) and "w/rd" not in str(err.value)
 
 
 def test_land_streams_batches_into_parquet_with_row_numbers(tiny_world, tmp_path):

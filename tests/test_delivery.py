@@ -221,7 +221,7 @@ def test_failures_are_results_with_reasons_and_no_secrets(webhook, smtp, monkeyp
     assert down.status == "failed" and "cannot reach 127.0.0.1" in down.error and "refused" in down.error
     monkeypatch.delenv("TEST_WEBHOOK_URL")
     (unset,) = deliver(_digest(), _config(webhook_port=1))
-    assert unset.error == "$TEST_WEBHOOK_URL is set neither in the environment"
+    assert unset.error == "$TEST_WEBHOOK_URL is set neither in the environment nor in an env_file"
     everything = json.dumps([r.as_dict() for r in [*results, down, unset]]) + caplog.text
     assert WEBHOOK_SECRET not in everything and SMTP_PASSWORD not in everything
 

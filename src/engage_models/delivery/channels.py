@@ -83,8 +83,8 @@ def secret(name: str, env_file: str | None, environ: Mapping[str, str] | None = 
         value = dotenv_values(env_file).get(name)
         if value:
             return value
-    where = f" or in {Path(env_file).name}" if env_file else ""
-    raise DeliveryError(f"${name} is set neither in the environment{where}")
+    where = f" in {Path(env_file).name}" if env_file else " in an env_file"
+    raise DeliveryError(f"${name} is set neither in the environment nor{where}")
 
 
 # --------------------------------------------------------------------------------------------- webhook

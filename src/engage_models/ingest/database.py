@@ -51,7 +51,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -179,25 +179,53 @@ def resolve(db: DatabaseSource, environ: Mapping[str, str] | None = None) -> tup
     """
     env = _environment(db, environ)
     used: list[str] = []
+    encoded = _encoded_spans(db.url)
 
     def fill(m: re.Match) -> str:
         name = m.group(1)
         if name not in env:
-            where = f" or in {Path(db.env_file).name}" if db.env_file else ""
-            raise ConfigError(f"the database URL needs ${{{name}}}, which is set neither in the environment{where}")
-        used.append(env[name])
-        return env[name]
+            where = f" in {Path(db.env_file).name}" if db.env_file else " in an env_file"
+            raise ConfigError(f"the database URL needs ${{{name}}}, which is set neither in the environment nor"
+                              f"{where}")
+        value = env[name]
+        # a value in the user, password or query part is percent-encoded: a password holding @ / : # ? % or
+        # a space is read whole (it split the URL: 'Zq9/abc' became the port, and parts of it were printed)
+        if any(a <= m.start() < b for a, b in encoded):
+            value = quote(value, safe="")
+            used.append(env[name])
+        used.append(value)
+        return value
 
     url = _VAR.sub(fill, db.url)
-    secrets = [v for v in used if v]
-    try:
-        if urlsplit(url).password:
-            secrets.append(urlsplit(url).password)
-            secrets.append(unquote(urlsplit(url).password))
-    except ValueError:
-        pass
     # longest first, so a secret that contains another is removed whole
-    return _sqlite_path(url, db.base), sorted(set(secrets), key=len, reverse=True)
+    return _sqlite_path(url, db.base), sorted({v for v in used if v}, key=len, reverse=True)
+
+
+def _encoded_spans(template: str) -> list[tuple[int, int]]:
+    """Where in a URL template a filled-in value is percent-encoded: the user information (before the host's
+    ``@``) and the query string. Found on the template, whose ``${NAME}`` hold none of the URL's separators.
+
+    >>> t = "postgresql://${USER}:${PW}@db:5432/crm?sslkey=${KEY}"
+    >>> [t[a:b] for a, b in _encoded_spans(t)]
+    ['${USER}:${PW}', 'sslkey=${KEY}']
+    """
+    spans = []
+    start = template.find("://")
+    if start >= 0:
+        start += 3
+        end = len(template)
+        for sep in "/?#":
+            i = template.find(sep, start)
+            if i >= 0:
+                end = min(end, i)
+        at = template.rfind("@", start, end)
+        if at >= 0:
+            spans.append((start, at))
+    q = template.find("?")
+    if q >= 0:
+        h = template.find("#", q)
+        spans.append((q + 1, h if h >= 0 else len(template)))
+    return spans
 
 
 def _sqlite_path(url: str, base: str | None) -> str:
