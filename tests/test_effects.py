@@ -216,6 +216,64 @@ def test_a_band_is_called_clear_only_when_it_survives_the_false_discovery_correc
     assert "Benjamini-Hochberg" in ev.sentences(many, "en") and "補正" in ev.sentences(many, "ja")
 
 
+def _randomised_units(treated_dates: dict, control_dates: dict, churned=0.0, pre: float = 0.3) -> pd.DataFrame:
+    rows = []
+    for treated, dates in ((True, treated_dates), (False, control_dates)):
+        for day, n in dates.items():
+            for i in range(n):
+                rows.append({"play": "usage_tips", "account_id": f"{'T' if treated else 'C'}{day}-{i}",
+                             "as_of": pd.Timestamp(day, tz="UTC"), "treated": treated, "done": treated,
+                             "churned": churned(i) if callable(churned) else churned, "score_change": np.nan,
+                             "score_pre": 50.0 + i % 7, "churn_probability_pre": pre, "band": "yellow"})
+    return pd.DataFrame(rows)
+
+
+def test_a_small_holdout_says_what_was_logged_and_shows_no_number_it_cannot_stand_behind():
+    """A randomised play logged with 80 treated and 2 held out on two dates: no assignment date has 2 accounts
+    in each arm, so nothing counts; the report said '0 got it, 0 held out' and 'about — accounts'."""
+    from engage_models.effects import views as ev
+    from engage_models.effects.measure import _randomised
+
+    units = _randomised_units({"2024-03-01": 40, "2024-04-01": 40}, {"2024-03-01": 1, "2024-04-01": 1},
+                              churned=lambda i: float(i % 5 == 0))
+    rows = pd.DataFrame(_randomised(units, min_per_arm=30, detect_points=5.0, power=0.8, level=0.95,
+                                    outcomes=("churned",)))
+    cuped = next(rows[(rows["method"] == "cuped") & (rows["group"] == "all")].itertuples())
+    assert (cuped.status, cuped.n_treated, cuped.n_control) == ("too_few", 0, 0)
+    assert (cuped.assigned_treated, cuped.assigned_control) == (80, 2)
+    # the churn to plan on is the model's before the play (30%), not the 0 of an empty arm: a number, not "—"
+    assert cuped.n_needed == pytest.approx(E.power.sample_size(0.3, 0.05, 2 / 82), rel=1e-9)
+    text = ev.sentence(cuped)
+    assert "(0 got it, 0 held out; randomised)" in text and "The log has 80 who got it and 2 held out" in text
+    assert f"about {math.ceil(cuped.n_needed):,} accounts" in text and "—" not in text
+    assert "記録上は実施80社" in ev.sentence(cuped, "ja")
+    # where no plan can be computed the sentence ends with what each group needs
+    assert ev.sentence(cuped._replace(n_needed=np.nan)).endswith("Each group needs at least 30 accounts.")
+
+
+def test_estimates_on_too_few_accounts_or_without_variation_are_not_shown_as_numbers():
+    from engage_models.effects import views as ev
+    from engage_models.effects.measure import _randomised
+
+    # 18 treated, 2 held out on one date: the estimate exists but stands on 2 accounts
+    few = pd.DataFrame(_randomised(_randomised_units({"2024-03-01": 18}, {"2024-03-01": 2},
+                                                     churned=lambda i: float(i % 3 == 0)),
+                                   min_per_arm=30, detect_points=5.0, power=0.8, level=0.95, outcomes=("churned",)))
+    # 40 and 40, nobody churned: estimate 0, standard error 0, an interval of (+0.0 to +0.0)
+    flat = pd.DataFrame(_randomised(_randomised_units({"2024-03-01": 40}, {"2024-03-01": 40}, churned=0.0),
+                                    min_per_arm=30, detect_points=5.0, power=0.8, level=0.95, outcomes=("churned",)))
+    assert set(few["status"]) == {"too_few"} and set(flat["status"]) == {"no_variation"}
+    for rows in (few, flat):
+        view = ev.effects_view(rows, "randomised")
+        assert len(view) == 2  # all, yellow
+        for col in ("effect (points)", "95% interval", "p-value"):
+            col = next(c for c in view.columns if c.startswith(col.split(" ")[0]))
+            assert (view[col] == "").all(), (col, view[col].tolist())
+    flat_row = next(flat[(flat["method"] == "cuped") & (flat["group"] == "all")].itertuples())
+    assert "every account in both groups had the same outcome (0% churned" in ev.sentence(flat_row)
+    assert ev.effects_view(flat, "randomised", "ja").iloc[0].tolist()[-1] == "結果にばらつきなし"
+
+
 # --------------------------------------------------------------------------------------- the contract
 def test_ingest_keeps_a_good_play_log_and_quarantines_an_unknown_status_and_a_done_play_in_the_future(tmp_path):
     from engage_models.ingest import contracts as C

@@ -12,8 +12,11 @@
 * ``group`` ``all`` or the band (``green``, ``yellow``, ``red``) at the observation date before the play.
 
 ``q_value`` adjusts the band rows' p-values together (:func:`band_q_values`); the report calls a band's effect
-clear only when it is below 0.05. ``status`` is ``estimated``, or ``too_few`` when an arm has fewer than
-``min_per_arm`` accounts (the counts and the sample size needed are still given). For churn, ``n_needed`` is
+clear only when it is below 0.05. ``status`` is ``estimated``; ``too_few`` when an arm has fewer than
+``min_per_arm`` accounts (the counts and the sample size needed are still given); ``no_variation`` when every
+account had the same outcome (no interval). ``n_treated``/``n_control`` count the accounts in the estimate,
+``assigned_treated``/``assigned_control`` those logged (a randomised assignment date needs 2 accounts in each arm
+to count). For churn, ``n_needed`` is
 the number of accounts (both arms) needed to detect a fall of ``detect_points`` points with the design's
 holdout share (CUPED's variance reduction included), and ``mde`` the smallest effect the present estimate can
 detect, both at 95% and the configured power. The observational propensities of every unit are returned for
@@ -43,11 +46,12 @@ log = logging.getLogger(__name__)
 
 OUTCOMES = ("churned", "score_change")
 GROUPS = ("all", "green", "yellow", "red")
-ESTIMATED, TOO_FEW = "estimated", "too_few"
+ESTIMATED, TOO_FEW, NO_VARIATION = "estimated", "too_few", "no_variation"
 PREFERRED = {RANDOMISED: "cuped", OBSERVATIONAL: "aipw"}
 
 EFFECT_COLUMNS = ["play", "design", "outcome", "group", "method", "preferred", "status", "n_treated", "n_control",
-                  "mean_treated", "mean_control", "estimate", "se", "ci_low", "ci_high", "p_value", "done_share",
+                  "assigned_treated", "assigned_control", "mean_treated", "mean_control", "estimate", "se", "ci_low",
+                  "ci_high", "p_value", "done_share",
                   "variance_reduction", "trimmed_treated", "trimmed_control", "n_needed", "mde", "q_value"]
 
 
@@ -61,8 +65,14 @@ def _groups(units: pd.DataFrame):
 
 def _row(play, design, outcome, group, est, *, min_per_arm, status=None, **extra) -> dict:
     d = est.as_dict()
-    status = status or (ESTIMATED if min(d["n_treated"], d["n_control"]) >= min_per_arm
-                        and np.isfinite(d["estimate"]) else TOO_FEW)
+    if status is None:
+        if min(d["n_treated"], d["n_control"]) < min_per_arm or not np.isfinite(d["estimate"]):
+            status = TOO_FEW
+        elif not (np.isfinite(d["se"]) and d["se"] > 0):  # every account had the same outcome: no interval
+            status = NO_VARIATION
+        else:
+            status = ESTIMATED
+    extra = {"assigned_treated": d["n_treated"], "assigned_control": d["n_control"], **extra}
     return {"play": play, "design": design, "outcome": outcome, "group": group,
             "preferred": d["method"] == PREFERRED[design], "status": status, **d, **extra}
 
@@ -86,9 +96,14 @@ def _randomised(units: pd.DataFrame, *, min_per_arm, detect_points, power, level
                 adj = cuped_difference(u[outcome], t, u["score_pre"], batch, level)
                 done_share = float(u.loc[u["treated"], "done"].mean()) if t.any() else np.nan
                 share = (~t).sum() / len(t) if len(t) else np.nan
-                extra = {"done_share": done_share}
+                # the logged counts: an assignment date needs 2 accounts in each arm to count in the estimate
+                extra = {"done_share": done_share, "assigned_treated": int(t.sum()),
+                         "assigned_control": int((~t).sum())}
                 if outcome == "churned":
-                    p0 = adj.mean_control if np.isfinite(adj.mean_control) else float(u["churn_probability_pre"].mean())
+                    # churn without the play: the held-out accounts' when there are enough of them to say it
+                    # (0 of 2 is no rate to plan a test on), else what the model predicted before the play
+                    p0 = (adj.mean_control if adj.n_control >= min_per_arm and np.isfinite(adj.mean_control)
+                          else float(u["churn_probability_pre"].mean()))
                     reduction = adj.extra.get("variance_reduction", np.nan)
                     extra.update(_power(p0, share if 0 < share < 1 else np.nan, adj.se, reduction, detect_points,
                                         power, level))

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .._core.i18n import check_lang, fmt_pct, t
 from .._core.plots import BAND_COLOURS, new_ax
-from .measure import ESTIMATED
+from .measure import ESTIMATED, NO_VARIATION
 from .power import sample_size
 from .units import OBSERVATIONAL, RANDOMISED
 
@@ -57,10 +57,19 @@ def sentence(row, lang: str = "en", horizon_days: int = 90, playbook=None, min_p
     controls = t(f"effects.controls.{row.design}", lang)
     common = {"play": label, "h": horizon_days, "among": among, "design": design, "n1": f"{int(row.n_treated):,}",
               "n0": f"{int(row.n_control):,}", "controls": controls}
+    if row.status == NO_VARIATION:
+        return t("effects.sentence.no_variation", lang, p0=_pct(row.mean_control), **common)
     if row.status != ESTIMATED:
+        text = t("effects.sentence.too_few_counts", lang, **common)
+        a1, a0 = (getattr(row, f"assigned_{arm}", np.nan) for arm in ("treated", "control"))
+        if np.isfinite(a1) and np.isfinite(a0) and (int(a1), int(a0)) != (int(row.n_treated), int(row.n_control)):
+            # logged but left out: an assignment date needs 2 accounts in each arm (the counts above are used)
+            text += t("effects.sentence.too_few_dates", lang, a1=f"{int(a1):,}", a0=f"{int(a0):,}", controls=controls)
         need = row.n_needed if np.isfinite(row.n_needed) else math.nan
-        return t("effects.sentence.too_few", lang, min=min_per_arm, detect=f"{detect_points:g}",
-                 need=f"{math.ceil(need):,}" if np.isfinite(need) else "—", **common)
+        if np.isfinite(need):
+            return text + t("effects.sentence.too_few_need", lang, min=min_per_arm, detect=f"{detect_points:g}",
+                            need=f"{math.ceil(need):,}")
+        return text + t("effects.sentence.too_few_min", lang, min=min_per_arm)
     ci = _ci_points(row.ci_low, row.ci_high, lang)
     p0, p1 = _pct(row.mean_control), _pct(row.mean_control + row.estimate)
     # a band's estimate is one of many: it is called clear only when it survives the false-discovery correction
@@ -115,6 +124,9 @@ def effects_view(effects: pd.DataFrame, design: str, lang: str = "en", playbook=
     churn = outcome == "churned"
     out = []
     for r in rows.itertuples():
+        if r.status != ESTIMATED:  # no effect, interval or p-value on too few accounts or without variation
+            r = r._replace(**{f: np.nan for f in ("estimate", "ci_low", "ci_high", "p_value", "q_value", "mde")
+                              if f in r._fields})
         value = (lambda v: _pct(v)) if churn else (lambda v: "" if not np.isfinite(v) else f"{v:+.1f}")
         effect = (_points(r.estimate) if churn else f"{r.estimate:+.1f}") if np.isfinite(r.estimate) else ""
         lo_hi = (t("ci.range", lang, est="", lo=_points(r.ci_low), hi=_points(r.ci_high)).strip() if churn
@@ -152,6 +164,11 @@ def naive_view(effects: pd.DataFrame, lang: str = "en", playbook=None) -> pd.Dat
         if not {"naive", "aipw"} <= set(m.index):
             continue
         nv, dr = m.loc["naive"], m.loc["aipw"]
+        if nv.status != ESTIMATED or dr.status != ESTIMATED:  # no numbers on too few accounts: the status
+            status = t(f"effects.status.{nv.status if nv.status != ESTIMATED else dr.status}", lang)
+            out.append({t("play", lang): play_label(play, lang, playbook), t("effects.naive", lang): status,
+                        t("effects.aipw", lang): status, t("effects.correction", lang): ""})
+            continue
         out.append({t("play", lang): play_label(play, lang, playbook),
                     t("effects.naive", lang): t("ci.interval", lang, est=_points(nv.estimate), lo=_points(nv.ci_low),
                                                 hi=_points(nv.ci_high)) if np.isfinite(nv.estimate) else "",
