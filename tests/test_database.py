@@ -193,6 +193,12 @@ def test_a_missing_column_or_table_is_a_clear_error(tiny_world, tmp_path):
     with pytest.raises(DatabaseError, match=r"tickets: cannot read sqlite:///crm.db \[no_such\].*no such table"):
         ingest(tiny_world / "raw", tmp_path / "p", sources={"tickets": {"url": url, "table": "no_such"}}, now=NOW)
     assert not (tmp_path / "p").exists()  # all or nothing: no processed folder from a failed ingest
+    # a mistyped file: said as such, and no empty database made in its place (SQLite creates one on connect)
+    typo = f"sqlite:///{tmp_path / 'crm_typo.db'}"
+    with pytest.raises(DatabaseError, match=r"tickets: cannot read sqlite:///crm_typo.db \[tickets\]: no SQLite "
+                                            r"file crm_typo.db in"):
+        ingest(tiny_world / "raw", tmp_path / "p", sources={"tickets": {"url": typo, "table": "tickets"}}, now=NOW)
+    assert not (tmp_path / "crm_typo.db").exists()
 
 
 def test_a_warehouse_that_names_columns_in_upper_case_is_read_like_the_files(tiny_world, tmp_path):

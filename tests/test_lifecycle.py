@@ -121,6 +121,22 @@ def test_a_model_refuses_a_panel_it_cannot_score_and_a_changed_file(fitted, pane
         load_frozen(folder)
 
 
+def test_levels_the_model_never_saw_are_counted_by_account_and_said(fitted, panel, tmp_path, caplog):
+    """30 new accounts on a new plan (and 10 moved to it) were scored without a word: their plan counts for
+    nothing in the score."""
+    form, model, rows = fitted
+    frozen = load_frozen(save_frozen(model, tmp_path, panel_rows=rows, info=_info(form, model)))
+    categorical = [f["name"] for f in frozen.card["features"] if f["kind"] == "categorical"]
+    assert "plan" in categorical, categorical
+    latest = panel[panel["as_of"] == panel["as_of"].max()].copy()
+    assert frozen.unseen_levels(latest) == {}
+    moved = latest["account_id"].drop_duplicates().iloc[:10]
+    latest["plan"] = latest["plan"].astype(object)
+    latest.loc[latest["account_id"].isin(moved), "plan"] = "Platinum"
+    latest.loc[latest["account_id"] == moved.iloc[0], "plan"] = "Diamond"
+    assert frozen.unseen_levels(latest) == {"plan": {"Platinum": 9, "Diamond": 1}}
+
+
 def test_a_damaged_model_folder_is_refused_with_the_file_it_names(fitted, tmp_path):
     """Each file of a model folder truncated, changed or gone: a one-line error naming the folder and the file
     (a truncated card.json raised a JSONDecodeError with its traceback; a changed reference was used)."""

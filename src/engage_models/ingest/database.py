@@ -236,6 +236,18 @@ def _sqlite_path(url: str, base: str | None) -> str:
     return f"{m.group(1)}{Path(base) / m.group(2)}{m.group(3) or ''}"
 
 
+def _sqlite_file_exists(url: str, table: str, name: str) -> None:
+    """A SQLite file that is not there is an error naming it: SQLite would create an empty one (ingest never
+    writes to a database) and then say 'no such table', which sends a user looking in the wrong place."""
+    m = re.match(r"^sqlite(?:\+\w+)?:///([^?]*)(\?.*)?$", url)
+    if not m or m.group(1) in ("", ":memory:") or "mode=memory" in (m.group(2) or ""):
+        return
+    file = Path(unquote(m.group(1)))
+    if not file.is_file():
+        raise DatabaseError(f"{table}: cannot read {name}: no SQLite file {file.name} in {file.parent.name or '.'}/ "
+                            "(a relative path in the URL is taken from the sources file's folder)")
+
+
 def scrub(text: str, secrets: list[str]) -> str:
     """``text`` with every secret replaced by ``***``."""
     for s in secrets:
@@ -354,6 +366,7 @@ def land(db: DatabaseSource, path: str | Path, *, table: str = "", environ: Mapp
     url, secrets = resolve(db, environ)
     driver = _driver(db, url)
     name = label(db, environ)
+    _sqlite_file_exists(url, table, name)
     t0 = time.perf_counter()
     writer = None
     rows = 0
@@ -418,6 +431,7 @@ def fingerprint(db: DatabaseSource, *, table: str = "", environ: Mapping[str, st
         return out
     url, secrets = resolve(db, environ)
     driver = _driver(db, url)
+    _sqlite_file_exists(url, table, out["source"])
     sql = f"SELECT count(*), max({db.updated_column}) FROM ({db.sql}) AS engage_fingerprint"
     try:
         if driver == "sqlalchemy":

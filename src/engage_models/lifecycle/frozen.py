@@ -319,6 +319,26 @@ class FrozenModel:
             raise DataError(f"the panel lacks feature(s) model {self.model_id} was trained on: {', '.join(missing)} "
                             "(build the panel with the same windows and tables, or train a new model)")
 
+    def unseen_levels(self, rows: pd.DataFrame) -> dict[str, dict[str, int]]:
+        """Levels of the model's categorical features in ``rows`` that its training rows never had, with the
+        number of accounts at each (``{"plan": {"Platinum": 40}}``): the model scores them as no level at all
+        (the linear card's one-hot columns all 0, the shape card's points 0), which the run says."""
+        out: dict[str, dict[str, int]] = {}
+        for f in self.card["features"]:
+            name = f["name"]
+            if f.get("kind") != "categorical" or name not in rows.columns:
+                continue
+            seen = (set(f["levels"]) if f.get("levels") else
+                    set(self.reference[name].dropna().astype(str)) if name in self.reference.columns else None)
+            if seen is None:
+                continue
+            values = rows[name].astype("string")
+            new = rows[values.notna() & ~values.isin(seen)]
+            if not new.empty:
+                counts = new.groupby(new[name].astype(str))["account_id"].nunique()
+                out[name] = {str(k): int(v) for k, v in counts.sort_values(ascending=False).items()}
+        return out
+
 
 def resolve(folder: str | Path) -> Path:
     """A model's folder: ``folder`` itself, or the current model of a models folder (its ``current.json``)."""
