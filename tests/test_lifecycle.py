@@ -212,6 +212,11 @@ def test_the_policies_decide_by_the_current_models_cutoff_month(fitted, tmp_path
     assert store.current_id() == new and set(store.ids()) == {old, new}
     moves = [json.loads(line) for line in (store.root / "history.jsonl").read_text().splitlines()]
     assert [(m["from"], m["to"]) for m in moves] == [(None, old), (old, new)]
+    # made current again (engage train after the run that trained it): the pointer still names the one before
+    store.set_current(new, "again")
+    pointer = json.loads(store.pointer.read_text())
+    assert (pointer["model_id"], pointer["previous"], pointer["reason"]) == (new, old, later["reason"])
+    assert len((store.root / "history.jsonl").read_text().splitlines()) == 2
 
 
 def test_a_model_and_a_retrain_policy_exclude_each_other():

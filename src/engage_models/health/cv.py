@@ -13,6 +13,7 @@ Folds, by what ``X`` allows (the first that applies):
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import numpy as np
@@ -56,6 +57,12 @@ def account_groups(X: pd.DataFrame, id_col: str | None) -> np.ndarray | None:
     return codes
 
 
+@functools.lru_cache(maxsize=64)
+def _warn_once(message: str) -> None:
+    """Log ``message`` once per process: every refit of a backtest or a bootstrap would say it again."""
+    log.warning(message)
+
+
 def _splits(X: pd.DataFrame, y: np.ndarray, date_col: str | None, cv: int, gap_days: int, seed: int,
             id_col: str | None = None):
     """(list of (train, validation) index arrays, kind): kind is 'time', 'grouped' or 'stratified'."""
@@ -63,9 +70,9 @@ def _splits(X: pd.DataFrame, y: np.ndarray, date_col: str | None, cv: int, gap_d
         s = time_splits(X[date_col], n_splits=cv, gap_days=gap_days)
         if s:
             return s, "time"
-        log.warning("the score's inner folds (calibration and bands, inside its training rows): too few "
-                    "observation dates for time-ordered folds there; folds of accounts instead (the validation "
-                    "of the score itself is unchanged)")
+        _warn_once("the score's inner folds (calibration and bands, inside its training rows): too few "
+                   "observation dates for time-ordered folds there; folds of accounts instead (the validation "
+                   "of the score itself is unchanged)")
     counts = np.bincount(y.astype(int), minlength=2)
     groups = account_groups(X, id_col)
     if groups is not None and len(np.unique(groups)) < len(groups):

@@ -78,6 +78,8 @@ class ModelStore:
     def set_current(self, model_id: str, reason: str = "") -> None:
         old = self.current_id() if self.pointer.is_file() else None
         now = pd.Timestamp.now(tz="UTC")
+        if old == model_id:  # made current again (engage train after the run that trained it): nothing moved
+            return
         write_json(self.pointer, {"model_id": model_id, "since": now, "reason": reason, "previous": old})
         if old != model_id:
             with open(self.root / HISTORY, "a", encoding="utf-8") as fh:
