@@ -69,8 +69,8 @@ def score_frozen(ctx) -> None:
     out.frame("scorecard", card)
     if frozen.form == "shape":
         _shape_artifacts(model, out)
-    why = Why("reason.frozen_model", model=mid,
-              until=f"{pd.Timestamp(frozen.cutoff or frozen.trained_until):%Y-%m-%d}")
+    # the training cutoff as report 08 names it: the last observation date of the training rows
+    why = Why("reason.frozen_model", model=mid, until=f"{pd.Timestamp(frozen.trained_until):%Y-%m-%d}")
     for name in ("backtest_metrics", "band_performance"):  # by design: a scheduled scoring run is not a failed one
         out.skip(name, why, kind=NOT_DUE)
     info = dict(frozen.card.get("model_info") or {})
