@@ -129,6 +129,22 @@ def test_window_edges_and_hand_computed_metrics(hand):
     assert a2["active_user_ratio_28d"] == pytest.approx(1 / 20)
 
 
+def test_windows_without_28_days_give_the_change_metrics_on_the_shortest_window(hand, tmp_path):
+    """DAU/MAU and the % changes were written on 28 days: a panel of 14 and 90 days failed with a binder error
+    ('active_users_28d' not found). They follow the shortest window."""
+    _write_raw(tmp_path / "raw")
+    ingest(tmp_path / "raw", tmp_path / "processed")
+    panel = build_panel(tmp_path / "processed", ["2025-03-01"], until=UNTIL, windows=(14, 90))
+    a1 = _row(panel, "A1")
+    assert "logins_28d" not in panel and "logins_prev14d" in panel
+    assert a1["dau_mau"] == pytest.approx((a1["user_days_14d"] / 14) / a1["active_users_14d"])
+    expected = 100.0 * (a1["logins_14d"] - a1["logins_prev14d"]) / a1["logins_prev14d"] \
+        if a1["logins_prev14d"] > 0 else (0.0 if a1["logins_14d"] == 0 else np.nan)
+    assert a1["logins_pct_change"] == pytest.approx(expected, nan_ok=True)
+    # the default windows give the same columns as before
+    assert _row(hand, "A1")["dau_mau"] == pytest.approx(3 / 28)
+
+
 def test_seats_are_found_under_another_case_or_counted_from_users(tmp_path):
     """A subscriptions export with Seats (not seats) still gives seats; one without seats counts the account's
     users (the months' empty seats used to win over the users' count)."""

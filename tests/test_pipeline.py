@@ -188,7 +188,8 @@ def test_the_configuration_is_one_object_read_from_one_file_and_checked(tmp_path
     bad = [({"horizon_days": -5}, "horizon_days must be a positive"), ({"currency": "XYZ"}, "currency must be"),
            ({"health": {"n_cutofs": 3}}, "unknown setting 'health.n_cutofs'"), ({"as_of": "31/12/2024"}, "as_of"),
            ({"lang": "fr"}, "lang must be"), ({"engine": "presto"}, "unknown engine 'presto'"),
-           ({"horizon_days": "ninety"}, "horizon_days: expected int"), ({"colour": "red"}, "unknown setting 'colour'")]
+           ({"horizon_days": "ninety"}, "horizon_days: expected int"), ({"colour": "red"}, "unknown setting 'colour'"),
+           ({"windows": [14, 90]}, r"windows must include 28 .* e\.g\. \[14, 28, 90\]")]
     for data, message in bad:
         with pytest.raises(ConfigError, match=message):
             RunConfig.from_dict(data)

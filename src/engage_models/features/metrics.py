@@ -281,24 +281,25 @@ REGISTRY: tuple[Metric, ...] = (
     _d("active_user_ratio", "reach", "CAST(active_users{w} AS DOUBLE) / nullif(seats, 0)",
        "active users / seats ({w})", "アクティブユーザー率（{w}）", "Active users per seat held.",
        "契約席数に対するアクティブユーザーの割合。", True, unit="ratio", fill_zero=False, per_window=True),
-    _d("dau_mau", "reach", "CASE WHEN active_users_28d > 0 THEN (user_days_28d / 28.0) / active_users_28d "
+    # {s}: the shortest trailing window's suffix (_28d by default), {sd} its days, {p} the window before it
+    _d("dau_mau", "reach", "CASE WHEN active_users{s} > 0 THEN (user_days{s} / {sd}) / active_users{s} "
        "ELSE 0 END", "DAU/MAU", "DAU/MAU（定着度）",
        "Stickiness: average daily active users over the last 28 days / distinct users active in them (MAU); "
        "0 without any active user.", "過去28日の平均日次アクティブユーザー数 ÷ 28日間の利用ユーザー数（MAU）。",
        True, unit="ratio"),
     _d("logins_pct_change", "change",
-       "CASE WHEN logins_prev28d > 0 THEN 100.0 * (logins_28d - logins_prev28d) / logins_prev28d "
-       "WHEN logins_28d = 0 THEN 0 END", "logins % change", "ログイン回数の増減率",
+       "CASE WHEN logins{p} > 0 THEN 100.0 * (logins{s} - logins{p}) / logins{p} "
+       "WHEN logins{s} = 0 THEN 0 END", "logins % change", "ログイン回数の増減率",
        "Logins in the last 28 days against the 28 days before, in percent (empty when that was 0 and now is not).",
        "直近28日のログイン回数の前28日比（%）。", True, unit="%", fill_zero=False),
     _d("active_users_pct_change", "change",
-       "CASE WHEN active_users_prev28d > 0 THEN 100.0 * (active_users_28d - active_users_prev28d) "
-       "/ active_users_prev28d WHEN active_users_28d = 0 THEN 0 END", "active users % change",
+       "CASE WHEN active_users{p} > 0 THEN 100.0 * (active_users{s} - active_users{p}) "
+       "/ active_users{p} WHEN active_users{s} = 0 THEN 0 END", "active users % change",
        "アクティブユーザー数の増減率", "Active users in the last 28 days against the 28 days before, in percent.",
        "直近28日のアクティブユーザー数の前28日比（%）。", True, unit="%", fill_zero=False),
     _d("usage_hours_pct_change", "change",
-       "CASE WHEN usage_hours_prev28d > 0 THEN 100.0 * (usage_hours_28d - usage_hours_prev28d) "
-       "/ usage_hours_prev28d WHEN usage_hours_28d = 0 THEN 0 END", "usage hours % change", "利用時間の増減率",
+       "CASE WHEN usage_hours{p} > 0 THEN 100.0 * (usage_hours{s} - usage_hours{p}) "
+       "/ usage_hours{p} WHEN usage_hours{s} = 0 THEN 0 END", "usage hours % change", "利用時間の増減率",
        "Usage hours in the last 28 days against the 28 days before, in percent.", "直近28日の利用時間の前28日比（%）。",
        True, unit="%", fill_zero=False),
     # per active user: how people use the product, apart from how many they are (behavioural personas,
@@ -404,6 +405,19 @@ def _window_label(window: str, lang: str) -> str:
     if window.startswith("prev"):
         return f"前の{days}日" if lang == "ja" else f"previous {days} days"
     return f"{days}日" if lang == "ja" else f"{days} days"
+
+
+def derived_sql(metric: Metric, windows: tuple[Window, ...], window: str | None = None) -> str:
+    """A derived metric's SQL for a panel of ``windows``: ``{w}`` its own window, ``{s}`` the shortest trailing
+    window (``{sd}`` its days), ``{p}`` the window before that one (the change metrics compare the two).
+
+    >>> derived_sql(get("dau_mau"), windows_for((14, 90)))
+    'CASE WHEN active_users_14d > 0 THEN (user_days_14d / 14.0) / active_users_14d ELSE 0 END'
+    """
+    short = min((w for w in windows if w.end == 0), key=lambda w: w.start)
+    prev = next(w for w in windows if w.end == short.start)
+    return (metric.sql.replace("{w}", "_" + window if window else "").replace("{sd}", f"{float(short.start)}")
+            .replace("{s}", short.suffix).replace("{p}", prev.suffix))
 
 
 def expand(windows: tuple[Window, ...] | None = None) -> dict[str, Metric]:

@@ -409,7 +409,7 @@ class PanelBuilder:
         for col, m in self.metrics.items():
             if m.kind == "derived":
                 base = M.get(col.removesuffix("_" + m.window) if m.window else col)
-                derived.append(f"{base.sql.replace('{w}', '_' + m.window if m.window else '')} AS {quote_ident(col)}")
+                derived.append(f"{M.derived_sql(base, self.windows, m.window)} AS {quote_ident(col)}")
         sql = (f"SELECT account_id, as_of, segment, plan, {', '.join(quote_ident(c) for c in self.metrics)}, "
                f"{', '.join(LABELS)} FROM (SELECT *, {', '.join(derived)} FROM ({inner}) i) d")
         self.engine.create("panel", sql, {"until": until})

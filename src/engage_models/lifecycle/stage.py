@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._core.errors import ConfigError, DataError
 from .._core.reasons import Thin, Why
 from .._core.time import to_utc
 from ..pipeline.store import NOT_DUE
@@ -60,7 +61,10 @@ def score_frozen(ctx) -> None:
     c, out, h = ctx.config, ctx.out, ctx.config.health
     frozen = load_frozen(c.model)
     pnl = ctx.input("panel").frame("panel")
-    frozen.check(pnl, c.horizon_days)
+    try:
+        frozen.check(pnl, c.horizon_days)
+    except DataError as exc:  # a model this data cannot feed stops the run (exit 2), like another horizon
+        raise ConfigError(str(exc)) from None
     accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
     model, mid = frozen.model, frozen.model_id
     shutil.copy2(frozen.folder / MODEL_FILE, out.file(MODEL_FILE))  # what later stages load (effects)

@@ -283,6 +283,10 @@ class RunConfig:
             raise ConfigError(f"horizon_days must be a positive number of days, not {self.horizon_days!r}")
         if not self.windows or any(w <= 0 for w in self.windows):
             raise ConfigError(f"windows must be positive numbers of days, not {self.windows!r}")
+        if 28 not in self.windows:  # the KPIs' DAU/MAU and the hand-weighted card read 28-day columns
+            raise ConfigError(f"windows must include 28 (DAU/MAU in the KPIs and the hand-weighted card are on 28 "
+                              f"days), not {list(self.windows)!r}: add other windows beside it, e.g. "
+                              f"{sorted({*self.windows, 28})!r}")
         if self.engine not in ("duckdb", "spark"):
             raise ConfigError(f"unknown engine {self.engine!r} (available: 'duckdb', 'spark')")
         if self.engine != "spark" and (self.spark_master or self.spark_driver_memory):
