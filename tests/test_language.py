@@ -114,6 +114,15 @@ def test_tables_write_dates_and_times_as_each_language_does():
     assert i18n.fmt_datetime("2026-11-27T16:04:31+00:00", "en") == "27 Nov 2026 16:04"
 
 
+def test_an_empty_table_is_a_sentence_in_the_report_language():
+    """Report 03 on a 10-account world showed a header row over nothing (no account with split respondents)."""
+    empty = pd.DataFrame({"account_id": pd.Series([], dtype=str), "nps": pd.Series([], dtype=float)})
+    assert table(empty)._repr_html_() == '<p class="engage-empty"><em>Nothing to list here for this data.</em></p>'
+    assert "該当する項目がありません" in table(empty, lang="ja")._repr_html_()
+    assert "<table" not in table(empty, lang="ja")._repr_html_() and table(empty).frame is empty
+    assert "<table" in table(pd.DataFrame({"nps": [1.0]}))._repr_html_()
+
+
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
 @pytest.mark.parametrize("cmdline, env_lang, expected", [
     (["LANG=ja"], "en_US.UTF-8", "--lang ja"),

@@ -52,8 +52,11 @@ def table(df: pd.DataFrame, *, decimals: int = 2, date_format: str | None = None
     With ``translate`` the column headers go through :func:`engage_models.i18n.t` (metric names from the
     registry, other labels from the catalogue), so one call serves both languages. Timestamps are written
     as the language does in tables (``2025-01-31 09:00``, ``2025/01/31 09:00``; without the time when a
-    column holds dates only) unless ``date_format`` says otherwise.
+    column holds dates only) unless ``date_format`` says otherwise. An empty frame is shown as a sentence that
+    says there is nothing to list.
     """
+    if df.empty:  # a thin world's empty list: a sentence, not a header row over nothing
+        return Table(df, f'<p class="engage-empty"><em>{t("table.empty", lang)}</em></p>')
     shown = df.reset_index(drop=True).copy()
     for col in shown.columns:
         shown[col] = _fmt_column(shown[col], decimals, date_format, lang)
