@@ -277,6 +277,33 @@ def test_csat_scale_is_a_parameter(tmp_path):
     assert report.tables["surveys"].rows_quarantined == 0
 
 
+JP_HEADERS = {"account_id": "顧客ID", "name": "会社名", "segment": "セグメント", "plan": "プラン", "mrr": "月額",
+              "start_date": "契約開始日", "end_date": "解約日"}
+
+
+def test_headers_written_in_japanese_are_read_as_the_contracts_columns(tmp_path):
+    """A Japanese export names its columns in Japanese: sources.yaml's columns maps them, and the quarantine
+    shows the rows under the headers they have in the file."""
+    t = _tables()
+    t["accounts"][1]["mrr"] = "二百"
+    t["accounts"] = [{JP_HEADERS.get(k, k): v for k, v in row.items()} for row in t["accounts"]]
+    report, processed = _run(tmp_path, t, sources={"accounts": {"columns": JP_HEADERS}})
+    kept = load("accounts", processed)
+    assert kept["account_id"].tolist() == ["A1"] and kept["mrr"].tolist() == [500.0] and "region" in kept
+    assert report.tables["accounts"].by_reason == {C.unparseable("mrr"): 1}
+    q = _quarantine(processed, "accounts")
+    assert q["月額"].tolist() == ["二百"] and q["顧客ID"].tolist() == ["A2"]
+    # a header the file does not have, a column the table does not have, both names at once: each said
+    with pytest.raises(IngestError, match=r"accounts: .*accounts.csv has no column '月額料金' \(named in "
+                                          r"sources.yaml's columns for 'mrr'\)"):
+        _run(tmp_path / "b", t, sources={"accounts": {"columns": {**JP_HEADERS, "mrr": "月額料金"}}})
+    with pytest.raises(ConfigError, match=r"columns names \['revenue'\], not column\(s\) of accounts"):
+        _run(tmp_path / "c", t, sources={"accounts": {"columns": {"revenue": "月額"}}})
+    both = [{**row, "mrr": 1} for row in t["accounts"]]
+    with pytest.raises(IngestError, match="'mrr' could be any of 'mrr', '月額'"):
+        _run(tmp_path / "d", {**t, "accounts": both}, sources={"accounts": {"columns": JP_HEADERS}})
+
+
 def test_duplicate_key_keeps_the_first_good_row(tmp_path):
     first, second = dict(_tables()["tickets"][0]), dict(_tables()["tickets"][0], priority="low")
     broken = dict(first, opened_at="not a date")  # a bad first copy does not block a later good one

@@ -43,7 +43,7 @@ SOURCES_FILE = "sources.yaml"
 #: Keys a file table's entry may have.
 FILE_KEYS = ("path", "encoding")
 #: Keys a file's or a database table's entry may have.
-COMMON_KEYS = ("date_format", "thousands", "decimal")
+COMMON_KEYS = ("date_format", "thousands", "decimal", "columns")
 #: Characters a number's digits may be grouped by (``thousands``): comma, point, space, no-break space,
 #: narrow no-break space (French), apostrophe (Swiss), underscore.
 THOUSANDS = (",", ".", " ", "\u00a0", "\u202f", "'", "_")
@@ -63,6 +63,8 @@ class Source:
     ``date_format``: strptime formats of the timestamps written as text (see :func:`check_date_formats`).
     ``thousands``, ``decimal``: how numbers written as text group their digits and mark their decimals
     (see :func:`check_number_format`; ``None``: plain numbers, ``1200.5``).
+    ``columns``: ``(contract column, the source's header)`` pairs for headers written otherwise (a Japanese
+    export's header in Japanese read as ``account_id``; see :func:`check_columns`).
     """
 
     path: str | None = None
@@ -71,6 +73,7 @@ class Source:
     date_format: tuple[str, ...] = ()
     thousands: str | None = None
     decimal: str | None = None
+    columns: tuple[tuple[str, str], ...] = ()
 
 
 def check_encoding(encoding: str, where: str) -> str:
@@ -127,6 +130,29 @@ def check_number_format(thousands, decimal, where: str) -> tuple[str | None, str
     return thousands, decimal
 
 
+def check_columns(table: str, columns, where: str) -> tuple[tuple[str, str], ...]:
+    """``columns`` (a mapping: contract column -> the source's header) checked; ConfigError naming ``where``.
+
+    >>> check_columns("accounts", {"account_id": "Customer No.", "mrr": "Monthly fee"}, "sources.yaml")
+    (('account_id', 'Customer No.'), ('mrr', 'Monthly fee'))
+    """
+    contract = CONTRACTS[table]
+    if not isinstance(columns, Mapping) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
+                                                   for k, v in columns.items()):
+        raise ConfigError(f"{where}: columns maps the table's column names to the source's headers, e.g. "
+                          f"{{account_id: Customer No.}} (found {columns!r})")
+    known = (*contract.column_names, *contract.known)
+    unknown = sorted(set(columns) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: columns names {unknown}, not column(s) of {table}; its columns: "
+                          f"{', '.join(known)}")
+    headers = list(columns.values())
+    twice = sorted({h for h in headers if headers.count(h) > 1})
+    if twice:
+        raise ConfigError(f"{where}: columns gives the header(s) {twice} to more than one column")
+    return tuple((str(k), str(v)) for k, v in columns.items())
+
+
 def _check_table(table: str, where: str) -> None:
     if table not in CONTRACTS:
         raise ConfigError(f"{where}: unknown table {table!r}; known: {', '.join(CONTRACTS)}")
@@ -149,7 +175,8 @@ def source_from(table: str, entry, where: str, base: Path | None = None, env_fil
     if entry.get("date_format") is not None:
         formats = check_date_formats(entry["date_format"], f"{where}, table {table!r}")
     thousands, decimal = check_number_format(entry.get("thousands"), entry.get("decimal"), f"{where}, table {table!r}")
-    as_written = {"date_format": formats, "thousands": thousands, "decimal": decimal}
+    columns = check_columns(table, entry["columns"], f"{where}, table {table!r}") if entry.get("columns") else ()
+    as_written = {"date_format": formats, "thousands": thousands, "decimal": decimal, "columns": columns}
     if "url" in entry:
         mixed = sorted(set(entry) & set(FILE_KEYS))
         if mixed:

@@ -268,8 +268,19 @@ def read_as(contract: C.TableContract, names: list[str]) -> tuple[dict[int, str]
     taken = set(contract.column_names) | set(contract.known)
     found: dict[int, str] = {}
     ambiguous: dict[str, list[str]] = {}
+    named = dict(_COLUMNS.get())  # the sources file's ``columns``: contract column -> the source's header
+    for col, header in named.items():
+        at = [j for j, n in enumerate(names) if n == header] or [j for j, n in enumerate(names)
+                                                                 if n.strip() == header.strip()]
+        if at and col in exact and header != col:  # the contract's own name is there too
+            ambiguous[col] = [col, header]
+        elif len(at) == 1:
+            found[at[0]] = col
+        elif at:
+            ambiguous[col] = [names[j] for j in at]
+    taken |= set(named.values())
     for col in (*contract.column_names, *contract.known):
-        if col in exact:
+        if col in exact or col in named:
             continue
         hits = [j for j, n in enumerate(names) if n not in taken and n.strip().lower() == col.lower()]
         numbered = [j for j, n in enumerate(names) if re.fullmatch(re.escape(col) + r"_[0-9]+", n.strip(), re.I)]
@@ -721,13 +732,23 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     work = work or out_dir / ".work"
     work.mkdir(parents=True, exist_ok=True)
     (out_dir / "quarantine").mkdir(parents=True, exist_ok=True)
-    if source.database is not None:
-        where = D.label(source.database)
-        src = _open_database(con, contract, source, work)
-    else:
-        where = source.path
-        src = _open_source(con, contract, source.path, source.encoding, work)
-    found, ambiguous = read_as(contract, src.names)
+    token = _COLUMNS.set(source.columns)  # every read_as of this table (type inference included) uses them
+    try:
+        if source.database is not None:
+            where = D.label(source.database)
+            src = _open_database(con, contract, source, work)
+        else:
+            where = source.path
+            src = _open_source(con, contract, source.path, source.encoding, work)
+        found, ambiguous = read_as(contract, src.names)
+    finally:
+        _COLUMNS.reset(token)
+    absent = [(c, h) for c, h in source.columns if h not in src.names and h.strip() not in
+              {n.strip() for n in src.names}]
+    if absent:
+        raise IngestError(f"{contract.name}: {where} has no column "
+                          + ", ".join(f"{h!r} (named in sources.yaml's columns for {c!r})" for c, h in absent)
+                          + f" (found: {', '.join(src.names)})")
     if ambiguous:
         _ambiguous(contract, where, ambiguous)
     as_read = list(src.names)  # the quarantine shows the columns under the names they have in the source
@@ -1104,6 +1125,8 @@ def ingest(
 #: The warnings of the ingest running in this context (its thread), kept for its report whatever level the
 #: host's logging is set to: a host that quiets ``engage_models`` must not empty report 01's warnings.
 _HEARD: ContextVar[list[str] | None] = ContextVar("ingest_warnings", default=None)
+#: The table being read's ``columns`` (contract column -> header), for :func:`read_as` wherever it is called.
+_COLUMNS: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("ingest_columns", default=())
 
 
 def _table_of(warning: str) -> int:
