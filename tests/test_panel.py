@@ -141,8 +141,13 @@ def test_windows_without_28_days_give_the_change_metrics_on_the_shortest_window(
     expected = 100.0 * (a1["logins_14d"] - a1["logins_prev14d"]) / a1["logins_prev14d"] \
         if a1["logins_prev14d"] > 0 else (0.0 if a1["logins_14d"] == 0 else np.nan)
     assert a1["logins_pct_change"] == pytest.approx(expected, nan_ok=True)
-    # the default windows give the same columns as before
+    # the default windows give the same columns as before, and so do windows beside 28 days: a model trained
+    # on the defaults reads the same dau_mau and % changes from a panel that adds a 14-day window
     assert _row(hand, "A1")["dau_mau"] == pytest.approx(3 / 28)
+    wider = build_panel(tmp_path / "processed", ["2025-03-01"], until=UNTIL, windows=(14, 28, 90))
+    for col in ("dau_mau", "logins_pct_change", "active_users_pct_change", "usage_hours_pct_change"):
+        assert _row(wider, "A1")[col] == pytest.approx(_row(hand, "A1")[col], nan_ok=True), col
+    assert "logins_prev28d" in wider and "logins_prev14d" not in wider
 
 
 def test_seats_are_found_under_another_case_or_counted_from_users(tmp_path):

@@ -78,10 +78,15 @@ class Window:
         return f"_{self.name}"
 
 
+#: The window DAU/MAU and the % changes are on (and the one before it): 28 days when the panel has it.
+CHANGE_DAYS = 28
+
+
 def windows_for(days: tuple[int, ...] = DEFAULT_WINDOWS) -> tuple[Window, ...]:
-    """The trailing windows plus, for the shortest, the window before it (for percent changes)."""
+    """The trailing windows plus the window before the change window (for percent changes): before 28 days
+    when the windows hold it, else before the shortest."""
     days = tuple(sorted(set(days)))
-    short = days[0]
+    short = CHANGE_DAYS if CHANGE_DAYS in days else days[0]
     return tuple(Window(f"{d}d", d) for d in days) + (Window(f"prev{short}d", 2 * short, short),)
 
 
@@ -408,14 +413,18 @@ def _window_label(window: str, lang: str) -> str:
 
 
 def derived_sql(metric: Metric, windows: tuple[Window, ...], window: str | None = None) -> str:
-    """A derived metric's SQL for a panel of ``windows``: ``{w}`` its own window, ``{s}`` the shortest trailing
-    window (``{sd}`` its days), ``{p}`` the window before that one (the change metrics compare the two).
+    """A derived metric's SQL for a panel of ``windows``: ``{w}`` its own window, ``{s}`` the change window
+    (28 days when the panel has it, else its shortest; ``{sd}`` its days), ``{p}`` the window before it (the
+    change metrics compare the two). A model's ``dau_mau`` is the same number whatever other windows a panel
+    adds: a frozen model scores it as it was trained.
 
+    >>> derived_sql(get("dau_mau"), windows_for((14, 28, 90)))
+    'CASE WHEN active_users_28d > 0 THEN (user_days_28d / 28.0) / active_users_28d ELSE 0 END'
     >>> derived_sql(get("dau_mau"), windows_for((14, 90)))
     'CASE WHEN active_users_14d > 0 THEN (user_days_14d / 14.0) / active_users_14d ELSE 0 END'
     """
-    short = min((w for w in windows if w.end == 0), key=lambda w: w.start)
-    prev = next(w for w in windows if w.end == short.start)
+    prev = next(w for w in windows if w.end)
+    short = next(w for w in windows if w.end == 0 and w.start == prev.end)
     return (metric.sql.replace("{w}", "_" + window if window else "").replace("{sd}", f"{float(short.start)}")
             .replace("{s}", short.suffix).replace("{p}", prev.suffix))
 

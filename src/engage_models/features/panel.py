@@ -127,8 +127,8 @@ class PanelBuilder:
         Folder of processed Parquet tables (``accounts.parquet``, ``events.parquet``, ...); with the Spark
         engine it may be any location Spark reads (``s3a://bucket/processed``).
     windows : tuple of int
-        Trailing windows in days (default 28 and 90); the shortest also gets the previous window, for the
-        percent-change metrics.
+        Trailing windows in days (default 28 and 90); 28 days (else the shortest) also gets the previous window,
+        for the percent-change metrics and DAU/MAU.
     horizon_days : int
         Churn horizon of the ``churned_within_h`` label.
     engine : str or Engine
