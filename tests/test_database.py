@@ -132,6 +132,16 @@ def test_a_password_with_url_separators_is_encoded_read_whole_and_scrubbed_whole
     message = f"connection to {url} failed: could not translate host name; password {password} rejected"
     assert password not in scrub(message, secrets) and parts.password not in scrub(message, secrets)
     assert "connection to postgresql://ana:***@db.example.com:5432/crm" in scrub(message, secrets)
+    # one variable for user:password has each part encoded (the user is not the whole of it, nor is the password
+    # shown in the label); one for a whole query string is kept as written; only a query's values are encoded
+    creds = DatabaseSource("postgresql://${CREDS}@db.example.com:5432/crm?${OPTS}&sslpassword=${PW}", table="t")
+    url, secrets = resolve(creds, environ={"CREDS": f"ana:{password}", "OPTS": "sslmode=require&connect_timeout=5",
+                                           "PW": password})
+    parts = urlsplit(url)
+    assert (parts.username, unquote(parts.password), parts.hostname) == ("ana", password, "db.example.com")
+    assert parse_qs(parts.query) == {"sslmode": ["require"], "connect_timeout": ["5"], "sslpassword": [password]}
+    assert label(creds, environ={"CREDS": f"ana:{password}", "OPTS": "x=1", "PW": password}) == (
+        "postgresql://ana@db.example.com:5432/crm [t]")
     # a value in the host or the path is filled in as it is
     url, _ = resolve(DatabaseSource("postgresql://ana@${HOST}/${DB}", table="t"),
                      environ={"HOST": "db.example.com", "DB": "crm_eu"})
@@ -199,6 +209,11 @@ def test_a_missing_column_or_table_is_a_clear_error(tiny_world, tmp_path):
                                             r"file crm_typo.db in"):
         ingest(tiny_world / "raw", tmp_path / "p", sources={"tickets": {"url": typo, "table": "tickets"}}, now=NOW)
     assert not (tmp_path / "crm_typo.db").exists()
+    # SQLite's read-only URI form is its own to open (the check would have refused it)
+    ro = f"sqlite:///file:{tmp_path / 'crm.db'}?mode=ro&uri=true"
+    report = ingest(tiny_world / "raw", tmp_path / "p3", sources={"tickets": {"url": ro, "table": "tickets"}},
+                    now=NOW)
+    assert report.tables["tickets"].rows_read > 0
 
 
 def test_a_warehouse_that_names_columns_in_upper_case_is_read_like_the_files(tiny_world, tmp_path):
@@ -353,6 +368,18 @@ def test_the_password_never_appears_in_outputs_logs_or_errors(postgres, tmp_path
         assert words in text and "tickets" in text and secret not in text, text
         assert err.value.__cause__ is None and err.value.__suppress_context__  # no chained driver message
     assert secret not in caplog.text
+
+
+def test_a_password_given_percent_encoded_is_warned_about_without_its_value(caplog):
+    db = DatabaseSource("postgresql://ana:${PW}@db/crm", table="t")
+    with caplog.at_level(logging.WARNING, logger="engage_models.ingest.database"):
+        url, _ = resolve(db, environ={"PW": "p%40ss"})
+    assert urlsplit(url).password == "p%2540ss"  # sent as written: the server gets p%40ss
+    assert "${PW} holds a percent sign" in caplog.text and "p%40ss" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="engage_models.ingest.database"):
+        resolve(db, environ={"PW": "50% off"})
+    assert not caplog.text
 
 
 def test_a_role_whose_password_holds_url_separators_connects(postgres, tmp_path):

@@ -179,7 +179,7 @@ def resolve(db: DatabaseSource, environ: Mapping[str, str] | None = None) -> tup
     """
     env = _environment(db, environ)
     used: list[str] = []
-    encoded = _encoded_spans(db.url)
+    userinfo, query = _spans(db.url)
 
     def fill(m: re.Match) -> str:
         name = m.group(1)
@@ -187,13 +187,19 @@ def resolve(db: DatabaseSource, environ: Mapping[str, str] | None = None) -> tup
             where = f" in {Path(db.env_file).name}" if db.env_file else " in an env_file"
             raise ConfigError(f"the database URL needs ${{{name}}}, which is set neither in the environment nor"
                               f"{where}")
-        value = env[name]
-        # a value in the user, password or query part is percent-encoded: a password holding @ / : # ? % or
-        # a space is read whole (it split the URL: 'Zq9/abc' became the port, and parts of it were printed)
-        if any(a <= m.start() < b for a, b in encoded):
-            value = quote(value, safe="")
-            used.append(env[name])
-        used.append(value)
+        raw = value = env[name]
+        # a user, a password or a query value is percent-encoded: a password holding @ / : # ? % or a space is
+        # read whole (raw, 'Zq9/abc' became the port and parts of it were printed); a variable that is the whole
+        # user information (user:password) has each part encoded; one that is a whole query string is kept
+        if userinfo and m.span() == userinfo:
+            value = ":".join(quote(part, safe="") for part in raw.split(":", 1))
+        elif (userinfo and userinfo[0] <= m.start() < userinfo[1]) or (
+                query and query[0] <= m.start() < query[1] and db.url[m.start() - 1] == "="):
+            value = quote(raw, safe="")
+        if value != raw and re.search(r"%[0-9A-Fa-f]{2}", raw):
+            log.warning("${%s} holds a percent sign followed by two hex digits: it is sent as written (the URL "
+                        "encodes it); give the value as it is, not percent-encoded", name)
+        used.extend((raw, value))
         return value
 
     url = _VAR.sub(fill, db.url)
@@ -201,15 +207,15 @@ def resolve(db: DatabaseSource, environ: Mapping[str, str] | None = None) -> tup
     return _sqlite_path(url, db.base), sorted({v for v in used if v}, key=len, reverse=True)
 
 
-def _encoded_spans(template: str) -> list[tuple[int, int]]:
-    """Where in a URL template a filled-in value is percent-encoded: the user information (before the host's
-    ``@``) and the query string. Found on the template, whose ``${NAME}`` hold none of the URL's separators.
+def _spans(template: str) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """The user information (between ``://`` and the host's ``@``) and the query string of a URL template, as
+    spans of the template (its ``${NAME}`` hold none of the URL's separators); None where there is none.
 
     >>> t = "postgresql://${USER}:${PW}@db:5432/crm?sslkey=${KEY}"
-    >>> [t[a:b] for a, b in _encoded_spans(t)]
+    >>> [t[a:b] for a, b in _spans(t)]
     ['${USER}:${PW}', 'sslkey=${KEY}']
     """
-    spans = []
+    userinfo = query = None
     start = template.find("://")
     if start >= 0:
         start += 3
@@ -220,12 +226,12 @@ def _encoded_spans(template: str) -> list[tuple[int, int]]:
                 end = min(end, i)
         at = template.rfind("@", start, end)
         if at >= 0:
-            spans.append((start, at))
+            userinfo = (start, at)
     q = template.find("?")
     if q >= 0:
         h = template.find("#", q)
-        spans.append((q + 1, h if h >= 0 else len(template)))
-    return spans
+        query = (q + 1, h if h >= 0 else len(template))
+    return userinfo, query
 
 
 def _sqlite_path(url: str, base: str | None) -> str:
@@ -241,6 +247,8 @@ def _sqlite_file_exists(url: str, table: str, name: str) -> None:
     writes to a database) and then say 'no such table', which sends a user looking in the wrong place."""
     m = re.match(r"^sqlite(?:\+\w+)?:///([^?]*)(\?.*)?$", url)
     if not m or m.group(1) in ("", ":memory:") or "mode=memory" in (m.group(2) or ""):
+        return
+    if m.group(1).startswith("file:") or "uri=true" in (m.group(2) or "").lower():  # SQLite's URI form: its own
         return
     file = Path(unquote(m.group(1)))
     if not file.is_file():

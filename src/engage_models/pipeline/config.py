@@ -173,7 +173,8 @@ _SECTIONS = {"health": HealthConfig, "survival": SurvivalConfig, "surveys": Surv
 
 #: The settings that hold a path of the machine, as ``(section or None, name)`` (see :meth:`RunConfig.published`).
 _PATHS = ((None, "data_dir"), (None, "model"), (None, "models_dir"), ("personas", "registry"),
-          ("personas", "milestones_file"), ("delivery", "env_file"))
+          ("personas", "milestones_file"), ("delivery", "env_file"), ("health", "hand_scorecard"),
+          ("actions", "playbook"))
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,7 @@ class RunConfig:
     def published(self) -> dict:
         """:meth:`to_dict` as a forwarded run folder keeps it: every path reduced to its last part (no machine
         path in ``run.json``: the data folder, the model, the models folder, the persona registry, the milestones
-        file, delivery's ``env_file``)."""
+        file, delivery's ``env_file``, the hand-weighted card, the playbook)."""
         d = self.to_dict()
         for section, name in _PATHS:
             holder = d if section is None else d.get(section) or {}
