@@ -270,8 +270,24 @@ def test_estimates_on_too_few_accounts_or_without_variation_are_not_shown_as_num
             col = next(c for c in view.columns if c.startswith(col.split(" ")[0]))
             assert (view[col] == "").all(), (col, view[col].tolist())
     flat_row = next(flat[(flat["method"] == "cuped") & (flat["group"] == "all")].itertuples())
-    assert "every account in both groups had the same outcome (0% churned" in ev.sentence(flat_row)
-    assert ev.effects_view(flat, "randomised", "ja").iloc[0].tolist()[-1] == "結果にばらつきなし"
+    assert "within each group every account had the same outcome (0% churned with the play, 0% without" in (
+        ev.sentence(flat_row))
+    assert ev.effects_view(flat, "randomised", "ja").iloc[0].tolist()[-1] == "群内で結果にばらつきなし"
+    # one outcome in each group but not the same one: no interval either, and the sentence says both rates
+    split = pd.DataFrame(_randomised(_randomised_units({"2024-03-01": 40}, {"2024-03-01": 40},
+                                                       churned=lambda i: 0.0) .assign(
+        churned=lambda u: (~u["treated"]).astype(float)), min_per_arm=30, detect_points=5.0, power=0.8,
+        level=0.95, outcomes=("churned",)))
+    row = next(split[(split["method"] == "difference") & (split["group"] == "all")].itertuples())
+    assert row.status == "no_variation" and row.estimate == -1.0
+    assert "(0% churned with the play, 100% without" in ev.sentence(row)
+    # the naive comparison beside the doubly robust one: each column shows its own number or its own status
+    base = {"play": "rescue_call", "design": "observational", "outcome": "churned", "group": "all",
+            "preferred": False, "n_treated": 60, "n_control": 300, "ci_low": -0.12, "ci_high": -0.02}
+    obs = pd.DataFrame([{**base, "method": "naive", "status": "estimated", "estimate": -0.07},
+                        {**base, "method": "aipw", "status": "too_few", "estimate": -0.01}])
+    view = ev.naive_view(obs).iloc[0].tolist()
+    assert view[1].startswith("-7.0") and view[2] == "too few accounts" and view[3] == ""
 
 
 # --------------------------------------------------------------------------------------- the contract

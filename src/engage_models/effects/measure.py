@@ -13,8 +13,8 @@
 
 ``q_value`` adjusts the band rows' p-values together (:func:`band_q_values`); the report calls a band's effect
 clear only when it is below 0.05. ``status`` is ``estimated``; ``too_few`` when an arm has fewer than
-``min_per_arm`` accounts (the counts and the sample size needed are still given); ``no_variation`` when every
-account had the same outcome (no interval). ``n_treated``/``n_control`` count the accounts in the estimate,
+``min_per_arm`` accounts (the counts and the sample size needed are still given); ``no_variation`` when the
+accounts of each group all had one outcome (the same in both, or not: no interval either way). ``n_treated``/``n_control`` count the accounts in the estimate,
 ``assigned_treated``/``assigned_control`` those logged (a randomised assignment date needs 2 accounts in each arm
 to count). For churn, ``n_needed`` is
 the number of accounts (both arms) needed to detect a fall of ``detect_points`` points with the design's
@@ -68,7 +68,7 @@ def _row(play, design, outcome, group, est, *, min_per_arm, status=None, **extra
     if status is None:
         if min(d["n_treated"], d["n_control"]) < min_per_arm or not np.isfinite(d["estimate"]):
             status = TOO_FEW
-        elif not (np.isfinite(d["se"]) and d["se"] > 0):  # every account had the same outcome: no interval
+        elif not (np.isfinite(d["se"]) and d["se"] > 0):  # one outcome within each group: no interval
             status = NO_VARIATION
         else:
             status = ESTIMATED

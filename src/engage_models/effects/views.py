@@ -58,7 +58,8 @@ def sentence(row, lang: str = "en", horizon_days: int = 90, playbook=None, min_p
     common = {"play": label, "h": horizon_days, "among": among, "design": design, "n1": f"{int(row.n_treated):,}",
               "n0": f"{int(row.n_control):,}", "controls": controls}
     if row.status == NO_VARIATION:
-        return t("effects.sentence.no_variation", lang, p0=_pct(row.mean_control), **common)
+        return t("effects.sentence.no_variation", lang, p0=_pct(row.mean_control),
+                 p1=_pct(row.mean_control + row.estimate), **common)
     if row.status != ESTIMATED:
         text = t("effects.sentence.too_few_counts", lang, **common)
         a1, a0 = (getattr(row, f"assigned_{arm}", np.nan) for arm in ("treated", "control"))
@@ -164,11 +165,19 @@ def naive_view(effects: pd.DataFrame, lang: str = "en", playbook=None) -> pd.Dat
         if not {"naive", "aipw"} <= set(m.index):
             continue
         nv, dr = m.loc["naive"], m.loc["aipw"]
-        if nv.status != ESTIMATED or dr.status != ESTIMATED:  # no numbers on too few accounts: the status
-            status = t(f"effects.status.{nv.status if nv.status != ESTIMATED else dr.status}", lang)
-            out.append({t("play", lang): play_label(play, lang, playbook), t("effects.naive", lang): status,
-                        t("effects.aipw", lang): status, t("effects.correction", lang): ""})
-            continue
+
+        def shown(r):  # no numbers on too few accounts or without variation: the status instead
+            if r.status != ESTIMATED:
+                return t(f"effects.status.{r.status}", lang)
+            return t("ci.interval", lang, est=_points(r.estimate), lo=_points(r.ci_low), hi=_points(r.ci_high)) \
+                if np.isfinite(r.estimate) else ""
+
+        both = nv.status == ESTIMATED and dr.status == ESTIMATED
+        out.append({t("play", lang): play_label(play, lang, playbook), t("effects.naive", lang): shown(nv),
+                    t("effects.aipw", lang): shown(dr),
+                    t("effects.correction", lang): _points(dr.estimate - nv.estimate)
+                    if both and np.isfinite(dr.estimate) and np.isfinite(nv.estimate) else ""})
+        continue
         out.append({t("play", lang): play_label(play, lang, playbook),
                     t("effects.naive", lang): t("ci.interval", lang, est=_points(nv.estimate), lo=_points(nv.ci_low),
                                                 hi=_points(nv.ci_high)) if np.isfinite(nv.estimate) else "",

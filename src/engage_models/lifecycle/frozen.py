@@ -22,6 +22,8 @@ that this environment can read the model (:class:`~engage_models._core.errors.Co
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import html
 import json
@@ -375,11 +377,21 @@ def verify_frozen(folder: str | Path) -> dict:
     against it: every file there, the card readable and matching its id, ``model.skops`` and the reference rows
     matching their hashes, this environment able to read it (the errors of :func:`load_frozen`). The model is
     not loaded: the pipeline checks a model before any stage runs and on every run, also when the health stage
-    is read back (a damaged folder would otherwise go unnoticed until the data changed)."""
+    is read back (a damaged folder would otherwise go unnoticed until the data changed). A folder whose files
+    are unchanged (times and sizes) since it was last checked in this process is not hashed again."""
     folder = resolve(folder)
     missing = [f for f in (MODEL_FILE, CARD_FILE, REFERENCE_FILE) if not (folder / f).is_file()]
     if missing:
         raise DataError(f"model folder {folder.name}: missing {', '.join(missing)}")
+    stamp = tuple((f, (folder / f).stat().st_mtime_ns, (folder / f).stat().st_size)
+                  for f in (MODEL_FILE, CARD_FILE, REFERENCE_FILE))
+    return copy.deepcopy(_verified(str(folder), stamp))
+
+
+@functools.lru_cache(maxsize=8)
+def _verified(path: str, stamp: tuple) -> dict:
+    """:func:`verify_frozen`'s checks of the folder ``path`` as ``stamp`` (its files' times and sizes) finds it."""
+    folder = Path(path)
     try:
         card = read_json(folder / CARD_FILE)
     except (ValueError, UnicodeDecodeError) as exc:

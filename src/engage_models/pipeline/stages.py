@@ -831,6 +831,16 @@ def _frozen_model(ctx: Context, model_id: str | None):
     return load_frozen(folder) if folder.is_dir() else None
 
 
+def _model_folder(ctx: Context, model_id: str | None) -> bool:
+    """Whether the run's models folder holds the model ``model_id`` (a replaced model that is gone is said as
+    missing, not as a comparison not due yet)."""
+    try:
+        from ..lifecycle.stage import models_dir
+    except ImportError:  # a package without the model lifecycle
+        return False
+    return bool(model_id) and (models_dir(ctx.config) / str(model_id)).is_dir()
+
+
 def monitoring(ctx: Context) -> None:
     """Is the health model still good? (see :mod:`engage_models.monitoring`)"""
     from .. import monitoring as M
@@ -879,7 +889,7 @@ def monitoring(ctx: Context) -> None:
         out.skip("recommendation", _skipped(out, "stability") or "no population stability")
     if _replaced_model(ctx) is None:  # no model was replaced in this run: nothing to compare, by design
         out.skip("comparison", Why("reason.no_replaced_model"), kind=NOT_DUE)
-    elif matured.empty:  # the run that retrains: no label has matured after the new model's cutoff yet
+    elif matured.empty and _model_folder(ctx, _replaced_model(ctx)):  # the run that retrains: nothing matured yet
         out.skip("comparison", Why("reason.compare_not_matured", since=f"{trained_until:%Y-%m-%d}",
                                    days=c.horizon_days), kind=NOT_DUE)
     else:
