@@ -16,7 +16,8 @@ clear only when it is below 0.05. ``status`` is ``estimated``; ``too_few`` when 
 ``min_per_arm`` accounts (the counts and the sample size needed are still given); ``no_variation`` when the
 accounts of each group all had one outcome (the same in both, or not: no interval either way).
 ``n_treated``/``n_control`` count the accounts in the estimate, ``assigned_treated``/``assigned_control`` those
-logged (a randomised assignment date needs 2 accounts in each arm to count). For churn, ``n_needed`` is the number of accounts (both arms) needed to detect a fall of ``detect_points`` points with the design's
+logged (a randomised assignment date needs 2 accounts in each arm to count). For churn, ``n_needed`` is the number
+of accounts (both arms) needed to detect a fall of ``detect_points`` points with the design's
 holdout share (CUPED's variance reduction included), and ``mde`` the smallest effect the present estimate can
 detect, both at 95% and the configured power. The observational propensities of every unit are returned for
 the overlap figure.
