@@ -167,6 +167,12 @@ def test_the_index_names_what_was_not_computed_in_the_run_language():
     assert "顧客の声・調査回ごとのNPSの変化：詳細（英語）：only one survey period" in page
     assert "アクション：詳細（英語）：needs health" in page and "*" not in page
     assert "nps_wave_change" not in page
+    # the sections of a stage left out for one reason are one line, in their order
+    few = {"stage": "personas", "reason": "8 accounts; personas need 30", "texts": None}
+    grouped = _run_section({**run, "skipped": [{**few, "section": "personas"}, {**few, "section": "persona_table"},
+                                               {**run["skipped"][0]}]}, "", "en")
+    assert "<li>Personas and journeys, account personas, persona table: 8 accounts; personas need 30</li>" in grouped
+    assert grouped.count("<li>") == 2
     english = _run_section({**run, "parameters": {"lang": "en"}}, "", "en")
     assert "Voice of the customer, NPS change between survey waves: only one survey period" in english
     assert "Actions: needs health" in english

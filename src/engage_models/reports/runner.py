@@ -358,12 +358,16 @@ def _run_section(run: dict, prefix: str, lang: str) -> str:
         parts.append(f"<h2>{e(t('run.not_computed', lang))}</h2>")
         rows = [f"<li>{e(t('run.notebook_failed', lang, notebook=f['notebook'], error=f['error']))}</li>"
                 for f in run.get("failed", [])]
+        # the sections of a stage left out for one reason are one line (a thin world's personas gave six)
+        grouped: dict[tuple[str, str], list[str]] = {}
         for s in run.get("skipped", []):
             reason = said(stored(s["reason"], s.get("texts")), lang) if s["reason"] else ""
-            text = (t("run.stage_skipped", lang, stage=t(f"stage.{s['stage']}", lang), reason=reason)
-                    if s["section"] == "*" else
-                    t("run.section_skipped", lang, stage=t(f"stage.{s['stage']}", lang),
-                      section=section_label(s["section"], lang), reason=reason))
+            grouped.setdefault((s["stage"], reason), []).append(s["section"])
+        for (stage, reason), sections in grouped.items():
+            labels = [section_label(x, lang) for x in sections if x != "*"]
+            text = (t("run.section_skipped", lang, stage=t(f"stage.{stage}", lang),
+                      section=t("sep.comma", lang).join(labels), reason=reason) if labels else
+                    t("run.stage_skipped", lang, stage=t(f"stage.{stage}", lang), reason=reason))
             rows.append(f"<li>{e(text)}</li>")
         parts.append(f"<ul>{''.join(rows)}</ul>")
     params = {**run["parameters"], "notebooks": ", ".join(r["notebook"] for r in run["reports"])}
