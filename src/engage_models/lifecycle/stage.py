@@ -81,20 +81,19 @@ def score_frozen(ctx) -> None:
     info.update({"form": frozen.form, "thresholds": frozen.card["thresholds"], "model_id": mid, "frozen": True,
                  "trained_until": frozen.trained_until, "cutoff": frozen.cutoff,
                  "created": frozen.card.get("created"), "versions": frozen.card.get("versions")})
-    out.json("model", info)
     dates = sorted(pnl["as_of"].unique())[-h.history_dates:]
     rows = pnl[pnl["as_of"].isin(dates)]
+    unseen = frozen.unseen_levels(rows) if not rows.empty else {}
+    if unseen:
+        info["unseen_levels"] = unseen
+    out.json("model", info)  # written before a thin panel stops the stage: later stages read it
     if rows.empty:
         raise Thin("reason.no_date_to_score")
-    unseen = frozen.unseen_levels(rows)
     for name, levels in unseen.items():
         shown = ", ".join(f"{lv!r} ({n:,} account{'s' if n != 1 else ''})" for lv, n in list(levels.items())[:5])
         log.warning("model %s never saw %s %s%s: those accounts are scored as if they had no %s (train a new model "
                     "to learn them)", mid, name, shown, f" and {len(levels) - 5} more" if len(levels) > 5 else "",
                     name)
-    if unseen:
-        info["unseen_levels"] = unseen
-        out.json("model", info)
     X = rows.drop(columns=[col for col in LABELS if col in rows.columns])
     p = model.predict_proba(X)[:, 1]
     scores = pd.DataFrame({"account_id": rows["account_id"].to_numpy(), "as_of": rows["as_of"].to_numpy(),

@@ -818,27 +818,27 @@ def monitoring_reference(ctx: Context, pnl: pd.DataFrame, trained_until) -> tupl
     return ref, "the panel's rows with a label up to the training cutoff"
 
 
-def _frozen_model(ctx: Context, model_id: str | None):
-    """The model folder ``model_id`` of the run's models folder, loaded (None when there is none to load)."""
+def _model_path(ctx: Context, model_id: str | None):
+    """The folder of model ``model_id`` in the run's models folder, when it is there (else None; also None in a
+    package without the model lifecycle)."""
     if not model_id:
         return None
     try:
-        from ..lifecycle.frozen import load_frozen
         from ..lifecycle.stage import models_dir
     except ImportError:  # a package without the model lifecycle
         return None
     folder = models_dir(ctx.config) / str(model_id)
-    return load_frozen(folder) if folder.is_dir() else None
+    return folder if folder.is_dir() else None
 
 
-def _model_folder(ctx: Context, model_id: str | None) -> bool:
-    """Whether the run's models folder holds the model ``model_id`` (a replaced model that is gone is said as
-    missing, not as a comparison not due yet)."""
-    try:
-        from ..lifecycle.stage import models_dir
-    except ImportError:  # a package without the model lifecycle
-        return False
-    return bool(model_id) and (models_dir(ctx.config) / str(model_id)).is_dir()
+def _frozen_model(ctx: Context, model_id: str | None):
+    """The model folder ``model_id`` of the run's models folder, loaded (None when there is none to load)."""
+    folder = _model_path(ctx, model_id)
+    if folder is None:
+        return None
+    from ..lifecycle.frozen import load_frozen
+
+    return load_frozen(folder)
 
 
 def monitoring(ctx: Context) -> None:
@@ -889,7 +889,7 @@ def monitoring(ctx: Context) -> None:
         out.skip("recommendation", _skipped(out, "stability") or "no population stability")
     if _replaced_model(ctx) is None:  # no model was replaced in this run: nothing to compare, by design
         out.skip("comparison", Why("reason.no_replaced_model"), kind=NOT_DUE)
-    elif matured.empty and _model_folder(ctx, _replaced_model(ctx)):  # the run that retrains: nothing matured yet
+    elif matured.empty and _model_path(ctx, _replaced_model(ctx)) is not None:  # the run that retrains: nothing matured yet
         out.skip("comparison", Why("reason.compare_not_matured", since=f"{trained_until:%Y-%m-%d}",
                                    days=c.horizon_days), kind=NOT_DUE)
     else:
