@@ -58,7 +58,8 @@ def _ingest(args) -> int:
     from .ingest.validate import ingest
 
     report = ingest(args.raw, args.out, sources=args.sources, encodings=parse_encodings(args.encoding),
-                    now=args.now, csat_scale=tuple(args.csat_scale), memory_limit=args.memory_limit)
+                    now=args.now, csat_scale=tuple(args.csat_scale), memory_limit=args.memory_limit,
+                    timezone=args.timezone or "UTC")
     print(report.to_frame().to_string(index=False))
     if report.rows_quarantined:
         print()
@@ -101,7 +102,8 @@ def _run(args) -> int:
             only=args.only, as_of=args.as_of, horizon_days=args.horizon, lang=args.lang, seed=args.seed,
             run_date=args.run_date, currency=args.currency, demo=demo, demo_accounts=args.demo_accounts,
             demo_months=args.demo_months, kernel_name=args.kernel, timeout=args.timeout, engine=args.engine,
-            workers=args.workers, rerender=args.rerender, **_engine_settings(args), **_model_settings(args),
+            workers=args.workers, rerender=args.rerender, timezone=args.timezone, **_engine_settings(args),
+            **_model_settings(args),
         )
     except NotebookFailed as exc:
         print(f"engage run: FAILED: {exc}", file=sys.stderr)
@@ -135,7 +137,8 @@ def _pipeline_config(args, **extra):
     return RunConfig.load(args.config, data_dir=str(args.data_dir) if args.data_dir else None, as_of=args.as_of,
                           horizon_days=args.horizon, lang=getattr(args, "lang", None), seed=args.seed,
                           run_date=args.run_date, currency=getattr(args, "currency", None),
-                          engine=getattr(args, "engine", None), **_engine_settings(args), **extra)
+                          engine=getattr(args, "engine", None), timezone=getattr(args, "timezone", None),
+                          **_engine_settings(args), **extra)
 
 
 def _train(args) -> int:
@@ -386,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--raw", type=Path, default=config.RAW_DIR)
     i.add_argument("--out", type=Path, default=config.PROCESSED_DIR)
     i.add_argument("--now", default=None, help="timestamps after this are 'in the future' (default: now)")
+    _timezone_argument(i)
     i.add_argument("--csat-scale", type=int, nargs=2, default=(1, 5), metavar=("LOW", "HIGH"))
     i.add_argument("--memory-limit", default="3GB",
                    help="DuckDB memory limit (default 3GB: a 16,000-account company ingests within 4 GB)")
@@ -418,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--currency", default=None, help="currency of MRR (ISO code, e.g. USD, JPY)")
     q.add_argument("--seed", type=int, default=None)
     q.add_argument("--run-date", type=_date_arg, default=None, help="date of the run (ingest's 'now' is its end)")
+    _timezone_argument(q)
     q.add_argument("--export", type=Path, default=None, help="also write the run's artifacts and run.json here")
     q.add_argument("--strict", action="store_true", help="stop at a stage's unexpected error (default: record it)")
     _engine_arguments(q, default=None)
@@ -452,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--currency", default=None, help="currency of MRR (ISO code, e.g. USD, JPY; default USD)")
     r.add_argument("--seed", type=int, default=None)
     r.add_argument("--run-date", type=_date_arg, default=None,
-                   help="date of the run YYYY-MM-DD, names reports/<run-date>/ (default: today in UTC)")
+                   help="date of the run YYYY-MM-DD, names reports/<run-date>/ (default: today in --timezone)")
+    _timezone_argument(r)
     r.add_argument("--demo", action="store_true", help="generate a demo world when raw/ is empty (default: only in "
                    "the project's data folder)")
     r.add_argument("--no-demo", action="store_true", help="never generate demo data")
@@ -533,8 +539,15 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--horizon", type=int, default=None, help="churn horizon in days")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--run-date", type=_date_arg, default=None, help="date of the run (ingest's 'now' is its end)")
+    _timezone_argument(p)
     p.add_argument("--strict", action="store_true", help="stop at a stage's unexpected error (default: record it)")
     _engine_arguments(p, default=None)
+
+
+def _timezone_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timezone", default=None, metavar="ZONE",
+                   help="the company's calendar, an IANA time zone (e.g. Asia/Tokyo): its days and months begin at "
+                        "its midnight; times written without an offset are read in it (default UTC)")
 
 
 def _model_arguments(p: argparse.ArgumentParser) -> None:

@@ -3,8 +3,15 @@
 Every module converts through these functions, so a naive value is read as UTC everywhere and an aware one
 is converted (never merely relabelled).
 
+A company on another calendar (``RunConfig.timezone``, ``Asia/Tokyo``) gets its days and months by ingest
+alone: ingest stores every moment as the clock on that company's wall showed it, labelled UTC
+(:func:`wall_clock`), so the same midnight arithmetic downstream begins a day at the company's midnight. A
+login at 2025-01-31T15:42Z is then 2025-02-01 00:42 (a February login in Tokyo), not a January one.
+
 >>> to_utc("2025-01-06T09:00:00+09:00")
 Timestamp('2025-01-06 00:00:00+0000', tz='UTC')
+>>> wall_clock("2025-01-31T15:42:00Z", "Asia/Tokyo")
+Timestamp('2025-02-01 00:42:00+0000', tz='UTC')
 >>> round(float(months_between(pd.Timestamp("2025-01-01"), pd.Timestamp("2026-01-01"))), 3)
 11.992
 """
@@ -12,7 +19,7 @@ Timestamp('2025-01-06 00:00:00+0000', tz='UTC')
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import pandas as pd
 
@@ -58,10 +65,43 @@ def months_between(start, end):
 RUN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def parse_run_date(value: str | date | None = None) -> str:
-    """The run date as ``YYYY-MM-DD``: ``value`` checked, or today in UTC."""
+def check_zone(name, where: str = "timezone") -> str:
+    """``name`` checked as an IANA time zone (``Asia/Tokyo``, ``Europe/Berlin``, ``UTC``); ConfigError naming
+    ``where`` otherwise (an abbreviation such as ``JST`` or an offset such as ``+09:00`` is not a zone: it does
+    not say when summer time begins)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if isinstance(name, str) and name.strip() and not name.startswith(("/", ".")):
+        try:
+            ZoneInfo(name)
+            return name
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise ConfigError(f"{where}: unknown time zone {name!r} (an IANA name such as 'Asia/Tokyo', 'Europe/Berlin', "
+                      f"'America/New_York' or 'UTC')")
+
+
+def wall_clock(value, zone: str = "UTC") -> pd.Timestamp:
+    """The moment ``value`` as the clock on the wall in ``zone`` shows it, labelled UTC (the convention of data
+    read with a calendar zone, see the module docstring). A naive value is already a wall-clock time; an aware
+    one is converted."""
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        return ts.tz_localize("UTC")
+    return ts.tz_convert(zone).tz_localize(None).tz_localize("UTC")
+
+
+def today(zone: str = "UTC") -> date:
+    """Today's date on the calendar of ``zone``."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(zone)).date()
+
+
+def parse_run_date(value: str | date | None = None, zone: str = "UTC") -> str:
+    """The run date as ``YYYY-MM-DD``: ``value`` checked, or today on the calendar of ``zone``."""
     if value is None:
-        return datetime.now(UTC).date().isoformat()
+        return today(zone).isoformat()
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):

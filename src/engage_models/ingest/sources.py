@@ -10,6 +10,7 @@ found in the raw folder::
         encoding: cp932                # text files only; detected when absent
         date_format: "%m/%d/%Y %H:%M"  # optional: how its timestamps are written when not ISO (or a list)
         thousands: ","                 # optional: numbers written 1,200 or ¥1,200 (decimal: "," for 1.200,50)
+        timezone: UTC                  # optional: the zone of its times written without an offset
       tickets:
         encoding: utf-16               # no path: the raw folder's tickets.* file, read as UTF-16
       events:                          # a database table: a URL and a table name or a query
@@ -20,7 +21,8 @@ found in the raw folder::
 Every entry is a mapping of a few known keys: a file (``path``, ``encoding``), the file found in the raw folder
 when ``path`` is absent, or a database table (``url`` with ``table`` or ``query``, see
 :mod:`~.database`); either may say how its timestamps are written (``date_format``, see
-:func:`check_date_formats`) and its numbers (``thousands``, ``decimal``, see :func:`check_number_format`).
+:func:`check_date_formats`, and in which zone when they carry no offset: ``timezone``) and its numbers
+(``thousands``, ``decimal``, see :func:`check_number_format`).
 Unknown keys are refused, so a typo never silently falls back to the default; so is a
 password written into a URL (``${NAME}`` takes its place, filled in from the environment or ``env_file``).
 """
@@ -35,6 +37,7 @@ from pathlib import Path
 import yaml
 
 from .._core.errors import ConfigError
+from .._core.time import check_zone
 from .contracts import CONTRACTS
 from .database import DATABASE_KEYS, DatabaseSource, database_source
 
@@ -43,7 +46,7 @@ SOURCES_FILE = "sources.yaml"
 #: Keys a file table's entry may have.
 FILE_KEYS = ("path", "encoding")
 #: Keys a file's or a database table's entry may have.
-COMMON_KEYS = ("date_format", "thousands", "decimal", "columns")
+COMMON_KEYS = ("date_format", "thousands", "decimal", "columns", "timezone")
 #: Characters a number's digits may be grouped by (``thousands``): comma, point, space, no-break space,
 #: narrow no-break space (French), apostrophe (Swiss), underscore.
 THOUSANDS = (",", ".", " ", "\u00a0", "\u202f", "'", "_")
@@ -65,6 +68,8 @@ class Source:
     (see :func:`check_number_format`; ``None``: plain numbers, ``1200.5``).
     ``columns``: ``(contract column, the source's header)`` pairs for headers written otherwise (a Japanese
     export's header in Japanese read as ``account_id``; see :func:`check_columns`).
+    ``timezone``: the zone of its times written without an offset (an IANA name; ``None``: the run's calendar
+    zone, ``RunConfig.timezone``). A time with an offset, or a database's ``timestamptz``, is a moment already.
     """
 
     path: str | None = None
@@ -74,6 +79,7 @@ class Source:
     thousands: str | None = None
     decimal: str | None = None
     columns: tuple[tuple[str, str], ...] = ()
+    timezone: str | None = None
 
 
 def check_encoding(encoding: str, where: str) -> str:
@@ -91,8 +97,9 @@ def check_date_formats(formats, where: str) -> tuple[str, ...]:
     A table's timestamps written as text are read with the first of these formats that fits, then, failing
     all, as ISO 8601 (``2025-01-05 10:00``, ``2025/1/5``, with or without an offset) as they are without a
     format: ``%m/%d/%Y %H:%M`` reads a US spreadsheet's ``1/5/2025 10:00``, ``%d.%m.%Y`` a German one's, and a
-    value neither reads is quarantined as unparseable. Without ``%z`` a time is UTC, like ISO text without an
-    offset. Formats are DuckDB's (``strptime``), the directives of C and Python.
+    value neither reads is quarantined as unparseable. Without ``%z`` a time is in the table's ``timezone``
+    (default: the run's, UTC unless set), like ISO text without an offset. Formats are DuckDB's
+    (``strptime``), the directives of C and Python.
     """
     import duckdb
 
@@ -176,7 +183,9 @@ def source_from(table: str, entry, where: str, base: Path | None = None, env_fil
         formats = check_date_formats(entry["date_format"], f"{where}, table {table!r}")
     thousands, decimal = check_number_format(entry.get("thousands"), entry.get("decimal"), f"{where}, table {table!r}")
     columns = check_columns(table, entry["columns"], f"{where}, table {table!r}") if entry.get("columns") else ()
-    as_written = {"date_format": formats, "thousands": thousands, "decimal": decimal, "columns": columns}
+    zone = check_zone(entry["timezone"], f"{where}, table {table!r}") if entry.get("timezone") is not None else None
+    as_written = {"date_format": formats, "thousands": thousands, "decimal": decimal, "columns": columns,
+                  "timezone": zone}
     if "url" in entry:
         mixed = sorted(set(entry) & set(FILE_KEYS))
         if mixed:

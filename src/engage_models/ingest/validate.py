@@ -58,9 +58,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .. import config
-from .._core.errors import DataError
+from .._core.errors import ConfigError, DataError
 from .._core.io import write_json
-from .._core.time import to_utc
+from .._core.time import check_zone, wall_clock
 from ..features.engine import connect_duckdb
 from . import contracts as C
 from . import database as D
@@ -102,6 +102,8 @@ class TableResult:
     #: amounts written with a currency sign (read where the sources file gives ``thousands`` or ``decimal``):
     #: column -> sign -> kept rows (¥, full-width ¥ and Shift_JIS's backslash as one sign; 円 apart: JPY's only)
     currency_signs: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: the zone its times written without an offset were read in (sources.yaml's ``timezone``, else the run's)
+    timezone: str = "UTC"
 
     @classmethod
     def from_dict(cls, data: dict) -> TableResult:
@@ -117,6 +119,8 @@ class IngestReport:
     now: str
     missing_optional: list[str] = field(default_factory=list)
     warnings: list[str] | None = field(default_factory=list)  # what ingest warned about (None: not recorded)
+    #: the calendar the processed times are wall-clock times of (see :mod:`engage_models._core.time`)
+    timezone: str = "UTC"
 
     def to_frame(self) -> pd.DataFrame:
         rows = [
@@ -147,15 +151,15 @@ class IngestReport:
         return sum(r.rows_quarantined for r in self.tables.values())
 
     def to_json(self, path: str | Path) -> None:
-        write_json(path, {"now": self.now, "missing_optional": self.missing_optional, "warnings": self.warnings,
-                          "tables": {k: asdict(v) for k, v in self.tables.items()}})
+        write_json(path, {"now": self.now, "timezone": self.timezone, "missing_optional": self.missing_optional,
+                          "warnings": self.warnings, "tables": {k: asdict(v) for k, v in self.tables.items()}})
 
     @classmethod
     def from_json(cls, path: str | Path) -> IngestReport:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         tables = {k: TableResult.from_dict(v) for k, v in data["tables"].items()}
         return cls(tables=tables, now=data["now"], missing_optional=data.get("missing_optional", []),
-                   warnings=data.get("warnings"))
+                   warnings=data.get("warnings"), timezone=data.get("timezone", "UTC"))
 
     def _repr_html_(self) -> str:
         parts = [f"<p>Ingest at {html.escape(self.now)}: {self.rows_quarantined:,} rows quarantined.</p>",
@@ -176,7 +180,8 @@ def _ident(name: str) -> str:
 
 
 def _literal(text: str) -> str:
-    """Quote a string constant written in this package (reasons); never used for user values."""
+    """Quote a string constant written in this package (reasons) or checked against a closed list (a time zone
+    known to :func:`~engage_models._core.time.check_zone`); never used for other user values."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -599,12 +604,14 @@ def _number_params(source: Source) -> dict:
             "number_plain": plain}
 
 
-def _typed(col: C.Column, src_type: str, ref: str,
-           source: Source | None = None) -> tuple[str, str | None, str | None]:
+def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None,
+           zone: str = "UTC") -> tuple[str, str | None, str | None]:
     """SQL for the typed value, SQL TRUE when a present raw value could not be typed, and SQL TRUE when
     it is not finite (``inf``, ``NaN``, ``infinity``: the typed value is then NULL). ``source``: how its
     timestamps and numbers are written as text, where not ISO 8601 or plain (see :mod:`~.sources`); its
-    formats are the query's parameters (``$date_formats``, :func:`_number_params`), never part of its text."""
+    formats are the query's parameters (``$date_formats``, :func:`_number_params`), never part of its text.
+    ``zone``: the run's calendar; a timestamp is its wall-clock time there, labelled UTC (a time written without
+    an offset is read in the session's time zone, the table's: see :func:`ingest_table`)."""
     if src_type.upper() == "JSON":  # a JSON column of mixed values: each value's text, without JSON's quotes
         ref, src_type = f"({ref} ->> '$')", "VARCHAR"
     text = f"NULLIF(trim(CAST({ref} AS VARCHAR)), '')"
@@ -629,18 +636,21 @@ def _typed(col: C.Column, src_type: str, ref: str,
             unparseable = (f"({unparseable} OR ({value} IS NOT NULL AND isfinite({value}) "
                            f"AND NOT regexp_matches({text}, '[0-9]')))")
     elif col.dtype == C.TIMESTAMP and src_type.upper().startswith(("TIMESTAMP", "DATE")):
-        value, unparseable = f"CAST({ref} AS TIMESTAMPTZ)", None  # naive timestamps are UTC (session time zone)
+        value, unparseable = f"CAST({ref} AS TIMESTAMPTZ)", None  # a naive one is in the session's time zone
     else:
         value = f"TRY_CAST({ref} AS {col.dtype})"
         unparseable = f"({ref} IS NOT NULL AND {value} IS NULL)"
     if col.dtype == C.BOOLEAN:
         return value, unparseable, None
     infinite = f"({value} IS NOT NULL AND NOT isfinite({value}))"
-    return f"CASE WHEN isfinite({value}) THEN {value} END", unparseable, infinite
+    shown = value
+    if col.dtype == C.TIMESTAMP and zone != "UTC":  # the moment as the calendar's wall clock shows it
+        shown = f"timezone('UTC', timezone({_literal(zone)}, {value}))"
+    return f"CASE WHEN isfinite({value}) THEN {shown} END", unparseable, infinite
 
 
 def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, source: Source | None = None,
-               held: bool = False) -> str:
+               held: bool = False, zone: str = "UTC") -> str:
     """The annotated-rows query: raw columns ``__raw<j>``, typed contract columns, ``__reason``. ``held``: some
     accounts were quarantined in accounts (the temporary table ``__held``, see :func:`_accepted_accounts`)."""
     position = {n: j for j, n in enumerate(src.names)}
@@ -649,7 +659,7 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
     for i, col in enumerate(contract.columns):
         if col.name in position:
             j = position[col.name]
-            expr, bad, infinite = _typed(col, src.types[j], f"__raw{j}", source)
+            expr, bad, infinite = _typed(col, src.types[j], f"__raw{j}", source, zone)
             typed_sel.append(f"{expr} AS {_ident(col.name)}")
             # flags are computed next to the raw value; the outer query sees only the typed column
             ok = []
@@ -723,10 +733,13 @@ def _quarantine_names(names: list[str]) -> list[str]:
 
 
 def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: Path, values: dict,
-                 has_accounts: bool, *, work: Path | None = None, final_dir: Path | None = None) -> TableResult:
+                 has_accounts: bool, *, work: Path | None = None, final_dir: Path | None = None,
+                 timezone: str = "UTC") -> TableResult:
     """Validate one table into ``out_dir`` (``<table>.parquet`` and ``quarantine/<table>.parquet``).
 
     ``final_dir``: where the files will live once ingest has finished (the report records those paths).
+    ``timezone``: the run's calendar (see :func:`ingest`); times without an offset are read in the source's
+    ``timezone``, else in this one.
     """
     source = source if isinstance(source, Source) else Source(path=str(source))
     work = work or out_dir / ".work"
@@ -760,7 +773,8 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
             f"(found: {', '.join(as_read)})"
         )
     held = has_accounts and contract.account_fk and con.execute("SELECT count(*) FROM __held").fetchall()[0][0] > 0
-    annotated = _table_sql(contract, src, has_accounts, source, held)
+    annotated = _table_sql(contract, src, has_accounts, source, held, timezone)
+    naive_zone = source.timezone or timezone
     values = {**values, **src.params, "date_formats": list(source.date_format), **_number_params(source)}
     extras = [j for j, n in enumerate(src.names) if n not in contract.column_names]
     rows = f"({annotated})"
@@ -817,17 +831,21 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
 
     out = out_dir / f"{contract.name}.parquet"
     qout = out_dir / "quarantine" / f"{contract.name}.parquet"
-    for sql, path in ((keep_sql, out), (q_sql, qout)):
-        t0 = time.perf_counter()
-        if path == qout and src.rows is not None and pq.ParquetFile(out).metadata.num_rows == src.rows:
-            # every row was kept: the quarantine is empty, without validating the rows a second time (the
-            # second pass cost 4 s on 52M events and 22-28 s on 160M)
-            sql = f"SELECT * FROM ({sql}) LIMIT 0"
-        try:
-            con.sql(sql, params=_params(sql, values)).write_parquet(str(path), compression="zstd")
-        except duckdb.Error as exc:
-            raise IngestError(f"{contract.name}: failed while validating {where}: {exc}") from exc
-        log.debug("%s: %s written in %.1f s", contract.name, path.name, time.perf_counter() - t0)
+    con.execute(f"SET TimeZone = {_literal(naive_zone)}")  # what a time without an offset means here
+    try:
+        for sql, path in ((keep_sql, out), (q_sql, qout)):
+            t0 = time.perf_counter()
+            if path == qout and src.rows is not None and pq.ParquetFile(out).metadata.num_rows == src.rows:
+                # every row was kept: the quarantine is empty, without validating the rows a second time (the
+                # second pass cost 4 s on 52M events and 22-28 s on 160M)
+                sql = f"SELECT * FROM ({sql}) LIMIT 0"
+            try:
+                con.sql(sql, params=_params(sql, values)).write_parquet(str(path), compression="zstd")
+            except duckdb.Error as exc:
+                raise IngestError(f"{contract.name}: failed while validating {where}: {exc}") from exc
+            log.debug("%s: %s written in %.1f s", contract.name, path.name, time.perf_counter() - t0)
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
     signs = _currency_signs(con, contract, src, source, annotated, values, where)
     scratch = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
                           "(starts_with(table_name, '__src') OR starts_with(table_name, '__bad'))").fetchall()
@@ -849,7 +867,8 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     result = TableResult(contract.name, where, kept + quarantined, kept, quarantined, by_reason,
                          str(final_dir / out.name), str(final_dir / "quarantine" / qout.name),
                          [src.names[j] for j in extras], encoding, src.detected if encoding else None,
-                         {**src.renamed, **{as_read[j]: col for j, col in sorted(found.items())}}, signs)
+                         {**src.renamed, **{as_read[j]: col for j, col in sorted(found.items())}}, signs,
+                         naive_zone)
     log.info("%s: read %d, kept %d, quarantined %d (%s)", contract.name, result.rows_read, kept, quarantined,
              encoding or ("database" if source.database is not None else "parquet"))
     if not result.rows_read and contract.name in ("accounts", "events"):  # a header without rows, where it
@@ -1011,6 +1030,7 @@ def ingest(
     tables: tuple[str, ...] | None = None,
     memory_limit: str | None = "3GB",
     threads: int | None = None,
+    timezone: str = "UTC",
 ) -> IngestReport:
     """Validate every table and replace ``processed_dir``; return what was read, kept and quarantined.
 
@@ -1030,13 +1050,19 @@ def ingest(
         Table name -> encoding of its text file (``{"surveys": "cp932"}``), over the sources file's.
         Without either, the encoding is detected (see :mod:`~.files`).
     now : datetime or str, optional
-        Timestamps after this are "in the future" (default: the current time, UTC).
+        Timestamps after this are "in the future" (default: the current time). A naive value is a wall-clock
+        time on the calendar of ``timezone``; an aware one a moment.
     csat_scale : (low, high)
         The CSAT answer scale; scores outside it are quarantined.
     tables : tuple of str, optional
         Only these tables (accounts is always read first when present, for the account_id checks); the
         others keep their previous processed files.
     memory_limit, threads : DuckDB settings (``None`` keeps DuckDB's defaults).
+    timezone : str
+        The company's calendar, an IANA name (``Asia/Tokyo``): every time is stored as the clock on its wall
+        showed it, labelled UTC, so that every later step begins its days and months at the company's midnight
+        (see :mod:`engage_models._core.time`). A time written without an offset is a time in this zone unless
+        the sources file gives its table another ``timezone`` (a product-analytics export in UTC, say).
 
     Raises
     ------
@@ -1047,10 +1073,16 @@ def ingest(
         The sources file or an encoding is not valid.
     """
     raw_dir, processed_dir = Path(raw_dir), Path(processed_dir)
-    now_ts = to_utc(pd.Timestamp(now or datetime.now(UTC)))
+    timezone = check_zone(timezone, "timezone")
+    now_ts = wall_clock(now if now is not None else datetime.now(UTC), timezone)
     values = {"now": now_ts.to_pydatetime(), "csat_min": float(csat_scale[0]), "csat_max": float(csat_scale[1])}
     resolved = resolve_sources(raw_dir, sources, encodings)
     wanted = [t for t in C.TABLE_ORDER if tables is None or t in tables or t == "accounts"]
+    if tables is not None and (processed_dir / REPORT_FILE).exists():  # the tables kept must be on one calendar
+        kept_zone = IngestReport.from_json(processed_dir / REPORT_FILE).timezone
+        if kept_zone != timezone:
+            raise ConfigError(f"{processed_dir}: its tables were read on the calendar of {kept_zone}, not "
+                              f"{timezone}; ingest every table again (without tables=...) to change it")
 
     if processed_dir.is_symlink():  # a link to a bigger disk: stage and swap there, keep the link
         processed_dir = processed_dir.resolve()
@@ -1076,7 +1108,7 @@ def ingest(
                 if src.database is not None:
                     results[name] = ingest_table(con, contract, src, staging, values,
                                                  has_accounts="accounts" in results, work=work,
-                                                 final_dir=processed_dir)
+                                                 final_dir=processed_dir, timezone=timezone)
                     if name == "accounts":
                         _accepted_accounts(con, staging, results[name])
                     continue
@@ -1092,8 +1124,8 @@ def ingest(
                     missing_optional.append(name)
                     continue
                 here = replace(src, path=str(path))
-                results[name] = ingest_table(con, contract, here, staging, values,
-                                             has_accounts="accounts" in results, work=work, final_dir=processed_dir)
+                results[name] = ingest_table(con, contract, here, staging, values, has_accounts="accounts" in results,
+                                             work=work, final_dir=processed_dir, timezone=timezone)
                 if name == "accounts":
                     _accepted_accounts(con, staging, results[name])
         finally:
@@ -1109,7 +1141,7 @@ def ingest(
                     if previous and name in results:  # its warnings carry over with its files
                         heard.extend(w for w in previous.warnings or () if w.startswith(f"{name}: "))
         report = IngestReport({t: results[t] for t in C.TABLE_ORDER if t in results}, now_ts.isoformat(),
-                              missing_optional, sorted(heard, key=_table_of))
+                              missing_optional, sorted(heard, key=_table_of), timezone)
         report.to_json(staging / REPORT_FILE)
         for scratch in (work, staging / ".duckdb_tmp"):
             shutil.rmtree(scratch, ignore_errors=True)

@@ -222,6 +222,7 @@ def milestone_times(processed: str | Path, milestones, until) -> tuple[pd.DataFr
         sql = (f"SELECT account_id, {', '.join(cases)} FROM read_parquet($p) WHERE {_ident(ts)} < $until "
                "GROUP BY account_id")
         with duckdb.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")  # a milestone's own SQL sees UTC days, not the machine's
             wide = con.execute(sql, params).df()
         long = wide.melt(id_vars="account_id", var_name="milestone", value_name="reached_at").dropna()
         frames.append(long)

@@ -73,6 +73,7 @@ def user_metrics(processed: str | Path, as_of, days: int = 90, accounts=None) ->
            "FROM read_parquet($p) WHERE user_id IS NOT NULL AND timestamp >= $lo AND timestamp < $hi "
            "GROUP BY account_id, user_id ORDER BY account_id, user_id")
     with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")  # a day is a UTC day (DuckDB's default is the machine's zone)
         df = con.execute(sql, {"p": parquet_source(path), "lo": as_of - pd.Timedelta(days=days), "hi": as_of}).df()
     if accounts is not None:
         df = df[df["account_id"].isin(set(accounts))].reset_index(drop=True)

@@ -30,6 +30,7 @@ from .. import config as paths
 from .._core.errors import ConfigError
 from .._core.i18n import LANGS
 from .._core.money import CURRENCIES
+from .._core.time import check_zone
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,8 @@ class RunConfig:
     lang: str = "en"  # report language: en or ja
     currency: str = "USD"  # currency of MRR and LTV (ISO code): shown in every report
     seed: int = 42
-    run_date: str | None = None  # names reports/<run-date>/ (None: today in UTC); ingest's "now" is its end
+    run_date: str | None = None  # names reports/<run-date>/ (None: today in `timezone`); ingest's "now" is its end
+    timezone: str = "UTC"  # the company's calendar (IANA name): where its days and months begin (see ingest)
     csat_scale: tuple[int, int] = (1, 5)
     engine: str = "duckdb"  # where the panel's SQL runs: duckdb or spark
     spark_master: str | None = None
@@ -292,6 +294,7 @@ class RunConfig:
             raise ConfigError(f"unknown engine {self.engine!r} (available: 'duckdb', 'spark')")
         if self.engine != "spark" and (self.spark_master or self.spark_driver_memory):
             raise ConfigError("spark_master and spark_driver_memory apply to engine 'spark' only")
+        check_zone(self.timezone, "timezone")
         for name in ("as_of", "run_date"):
             value = getattr(self, name)
             if value is not None:

@@ -121,14 +121,16 @@ class Stage:
 
 # ------------------------------------------------------------------------------------------------ ingest
 def run_date_end(config: RunConfig) -> pd.Timestamp:
-    """Ingest's "now": the end of the run date (timestamps after it are in the future)."""
+    """Ingest's "now": the end of the run date on the run's calendar (timestamps after it are in the future), a
+    wall-clock time as ingest stores times (see :mod:`engage_models._core.time`)."""
     from .._core.time import parse_run_date
 
-    return to_utc(parse_run_date(config.run_date)) + pd.Timedelta(days=1)
+    return to_utc(parse_run_date(config.run_date, config.timezone)) + pd.Timedelta(days=1)
 
 
 def _ingest_params(c: RunConfig) -> dict:
-    return {"csat_scale": c.csat_scale, "now": run_date_end(c).isoformat(), "as_of": c.as_of,
+    zone = {"timezone": c.timezone} if c.timezone != "UTC" else {}  # UTC runs keep the keys they had
+    return {"csat_scale": c.csat_scale, "now": run_date_end(c).isoformat(), "as_of": c.as_of, **zone,
             "raw": fingerprint(c.paths.raw), "databases": database_fingerprints(c.paths.raw)}
 
 
@@ -172,7 +174,8 @@ def ingest(ctx: Context) -> None:
     from ..ingest.quality import data_dates
 
     c = ctx.config
-    report = run_ingest(c.paths.raw, c.paths.processed, now=run_date_end(c), csat_scale=c.csat_scale)
+    report = run_ingest(c.paths.raw, c.paths.processed, now=run_date_end(c).tz_localize(None),
+                        csat_scale=c.csat_scale, timezone=c.timezone)
     path = ctx.out.file("ingest_report.json")
     report.to_json(path)
     data = read_json(path)  # sources by their place in the raw folder: no machine path in a run's folder
@@ -889,7 +892,7 @@ def monitoring(ctx: Context) -> None:
         out.skip("recommendation", _skipped(out, "stability") or "no population stability")
     if _replaced_model(ctx) is None:  # no model was replaced in this run: nothing to compare, by design
         out.skip("comparison", Why("reason.no_replaced_model"), kind=NOT_DUE)
-    elif matured.empty and _model_path(ctx, _replaced_model(ctx)) is not None:  # the run that retrains: nothing matured yet
+    elif matured.empty and _model_path(ctx, _replaced_model(ctx)) is not None:  # retrained: nothing matured yet
         out.skip("comparison", Why("reason.compare_not_matured", since=f"{trained_until:%Y-%m-%d}",
                                    days=c.horizon_days), kind=NOT_DUE)
     else:

@@ -48,9 +48,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import nbformat
 import papermill as pm
@@ -805,6 +806,7 @@ def run(
     model: str | Path | None = None,
     retrain: str | None = None,
     models_dir: str | Path | None = None,
+    timezone: str | None = None,
 ) -> RunResult:
     """Run the pipeline and publish the reports into ``out_dir/<run_date>/`` and ``out_dir/latest/``.
 
@@ -813,7 +815,8 @@ def run(
     config_file, run_config
         The run's configuration (a YAML file, or a :class:`~engage_models.pipeline.RunConfig`); the keyword
         arguments (``data_dir``, ``as_of``, ``horizon_days``, ``lang``, ``seed``, ``run_date``, ``currency``,
-        ``engine``...) override it. Everything is checked before any work starts.
+        ``engine``, ``timezone``...) override it. Everything is checked before any work starts. Without a run
+        date the run is dated today on the calendar of its ``timezone``.
     demo : bool, optional
         Generate the demo world when the data folder has no raw tables. Default: only into the project's own
         data folder (``demo_if_empty`` is the former name).
@@ -853,7 +856,7 @@ def run(
     overrides = {"as_of": as_of, "horizon_days": horizon_days, "lang": lang, "seed": seed, "engine": engine,
                  "spark_master": spark_master, "spark_driver_memory": spark_driver_memory, "currency": currency,
                  "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else None,
-                 "run_date": parse_run_date(run_date),
+                 "run_date": parse_run_date(run_date) if run_date is not None else None, "timezone": timezone,
                  "model": str(Path(model).resolve()) if model is not None else None, "retrain": retrain,
                  "models_dir": str(Path(models_dir).resolve()) if models_dir is not None else None}
     if run_config is not None:
@@ -862,6 +865,8 @@ def run(
         cfg = RunConfig.load(config_file, **overrides)
     if cfg.data_dir == str(config.DATA_DIR) or data_dir is None:
         cfg = cfg.replace(data_dir=str(Path(cfg.data_dir).resolve()))
+    if cfg.run_date is None:  # today where the company is (a Tokyo run at 08:00 is dated that day, not the day before)
+        cfg = cfg.replace(run_date=parse_run_date(None, cfg.timezone))
     lang, run_day, data_path, out_dir = cfg.lang, cfg.run_date, Path(cfg.data_dir), Path(out_dir).resolve()
     notebooks = discover_notebooks(notebooks_dir)
     if only:
@@ -875,7 +880,7 @@ def run(
         raise ConfigError(f"notebooks need unknown stage(s) {sorted(unknown)} (stages: {', '.join(STAGE_NAMES)})")
     simulated = prepare_data(data_path, demo if demo is not None else demo_if_empty, cfg.seed, demo_accounts,
                              demo_months, say) if needs or demo or demo_if_empty else False
-    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    started = datetime.now(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")  # UTC, JST, CET...
     params = RunParameters(data_path.name, cfg.as_of, cfg.horizon_days, lang, cfg.seed, run_day, cfg.engine,
                            cfg.spark_master, cfg.spark_driver_memory, cfg.currency).as_dict()
 

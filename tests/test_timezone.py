@@ -1,0 +1,177 @@
+"""The company's calendar (``timezone``): days and months begin at its midnight, whatever zone the data were
+written in, and no result depends on the machine's own time zone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from engage_models._core.errors import ConfigError
+from engage_models._core.time import check_zone, parse_run_date, wall_clock
+from engage_models.ingest import contracts as C
+from engage_models.ingest import ingest, load
+from engage_models.ingest.quality import events_per_day
+from engage_models.pipeline import RunConfig
+from engage_models.pipeline.stages import run_date_end
+
+TOKYO = "Asia/Tokyo"
+#: one moment, 2025-02-01 00:42 in Tokyo, written four ways, and a moment 22 minutes earlier (still January there)
+SAME_MOMENT = ("2025-01-31T15:42:00Z", "2025-02-01 00:42:00", "2025-02-01T00:42:00+09:00", "2025-01-31T16:42:00+01:00")
+EARLIER = "2025-01-31T15:20:00Z"  # 2025-02-01 00:20 in Tokyo
+
+
+def _raw(folder: Path, stamps, sources: str | None = None) -> Path:
+    folder.mkdir(parents=True)
+    pd.DataFrame([{"account_id": "A1", "name": "Acme", "segment": "SMB", "plan": "Pro", "mrr": 100,
+                   "start_date": "2024-01-01", "end_date": "", "region": "JP"}]).to_csv(folder / "accounts.csv",
+                                                                                       index=False)
+    pd.DataFrame([{"account_id": "A1", "user_id": f"U{i}", "timestamp": ts, "event_type": "login"}
+                  for i, ts in enumerate(stamps)]).to_csv(folder / "events.csv", index=False)
+    for name in ("tickets", "touchpoints", "surveys"):  # a company without any: the header alone
+        (folder / f"{name}.csv").write_text(",".join(C.CONTRACTS[name].required_columns) + "\n", encoding="utf-8")
+    if sources:
+        (folder / "sources.yaml").write_text(sources, encoding="utf-8")
+    return folder
+
+
+def _stamps(processed: Path) -> list[pd.Timestamp]:
+    ev = load("events", processed).sort_values("user_id")
+    return [pd.Timestamp(t) for t in ev["timestamp"]]
+
+
+def test_every_way_of_writing_one_moment_is_the_same_tokyo_wall_clock_time(tmp_path):
+    raw = _raw(tmp_path / "raw", SAME_MOMENT)
+    report = ingest(raw, tmp_path / "p", now="2026-01-01", timezone=TOKYO)
+    assert report.rows_quarantined == 0
+    assert _stamps(tmp_path / "p") == [pd.Timestamp("2025-02-01 00:42", tz="UTC")] * 4
+    assert load("accounts", tmp_path / "p")["start_date"].iloc[0] == pd.Timestamp("2024-01-01", tz="UTC")
+    assert report.timezone == TOKYO and report.tables["events"].timezone == TOKYO
+
+
+def test_without_a_calendar_nothing_changes_naive_times_are_utc(tmp_path):
+    raw = _raw(tmp_path / "raw", SAME_MOMENT)
+    report = ingest(raw, tmp_path / "p", now="2026-01-01")
+    got = _stamps(tmp_path / "p")
+    assert got == [pd.Timestamp("2025-01-31 15:42", tz="UTC"), pd.Timestamp("2025-02-01 00:42", tz="UTC"),
+                   pd.Timestamp("2025-01-31 15:42", tz="UTC"), pd.Timestamp("2025-01-31 15:42", tz="UTC")]
+    assert report.timezone == "UTC"
+
+
+def test_a_table_written_in_utc_says_so_in_the_sources_file(tmp_path):
+    # a product-analytics export in naive UTC beside a Tokyo company's CRM
+    raw = _raw(tmp_path / "raw", ["2025-01-31 15:42:00", "2025-02-01T00:42:00+09:00"],
+               sources="tables:\n  events:\n    timezone: UTC\n")
+    report = ingest(raw, tmp_path / "p", now="2026-01-01", timezone=TOKYO)
+    assert _stamps(tmp_path / "p") == [pd.Timestamp("2025-02-01 00:42", tz="UTC")] * 2
+    assert report.tables["events"].timezone == "UTC" and report.tables["accounts"].timezone == TOKYO
+
+
+def test_a_parquet_source_naive_and_aware_columns(tmp_path):
+    raw = _raw(tmp_path / "raw", [])
+    (raw / "events.csv").unlink()
+    naive = pd.to_datetime(["2025-02-01 00:42"])
+    aware = pd.to_datetime(["2025-01-31 15:42"]).tz_localize("UTC")
+    for name, col in (("naive", naive), ("aware", aware)):
+        folder = raw / "events"
+        folder.mkdir(exist_ok=True)
+        pd.DataFrame({"account_id": ["A1"], "user_id": [name], "timestamp": col, "event_type": ["login"]}).to_parquet(
+            folder / f"{name}.parquet")
+        ingest(raw, tmp_path / f"p_{name}", now="2026-01-01", timezone=TOKYO)
+        (folder / f"{name}.parquet").unlink()
+        assert _stamps(tmp_path / f"p_{name}") == [pd.Timestamp("2025-02-01 00:42", tz="UTC")], name
+
+
+def test_the_future_is_judged_on_the_calendars_clock(tmp_path):
+    raw = _raw(tmp_path / "raw", [SAME_MOMENT[0], EARLIER])
+    # now = 00:30 on 1 Feb in Tokyo: the 00:20 login has happened, the 00:42 one has not
+    report = ingest(raw, tmp_path / "p", now="2025-02-01 00:30", timezone=TOKYO)
+    assert report.tables["events"].by_reason == {"timestamp in the future": 1}
+    assert _stamps(tmp_path / "p") == [pd.Timestamp("2025-02-01 00:20", tz="UTC")]
+    # the same "now" given as a moment elsewhere: 2025-01-31T15:30Z is 00:30 in Tokyo
+    again = ingest(raw, tmp_path / "q", now="2025-01-31T15:30:00Z", timezone=TOKYO)
+    assert again.tables["events"].by_reason == {"timestamp in the future": 1}
+    assert pd.Timestamp(again.now) == pd.Timestamp("2025-02-01 00:30", tz="UTC")
+
+
+def test_days_are_the_calendars_days_downstream(tmp_path):
+    # 15:20Z and 15:42Z on 31 Jan, and 14:00Z: in Tokyo, two logins on 1 Feb and one on 31 Jan
+    raw = _raw(tmp_path / "raw", [SAME_MOMENT[0], EARLIER, "2025-01-31T14:00:00Z"])
+    ingest(raw, tmp_path / "p", now="2026-01-01", timezone=TOKYO)
+    days = events_per_day(tmp_path / "p").groupby("day")["events"].sum()
+    assert days.to_dict() == {pd.Timestamp("2025-01-31", tz="UTC"): 1, pd.Timestamp("2025-02-01", tz="UTC"): 2}
+    ingest(raw, tmp_path / "u", now="2026-01-01")
+    assert events_per_day(tmp_path / "u")["events"].sum() == 3
+    assert set(events_per_day(tmp_path / "u")["day"]) == {pd.Timestamp("2025-01-31", tz="UTC")}
+
+
+def test_tables_read_again_alone_must_be_on_the_same_calendar(tmp_path):
+    raw = _raw(tmp_path / "raw", [SAME_MOMENT[0]])
+    ingest(raw, tmp_path / "p", now="2026-01-01", timezone=TOKYO)
+    with pytest.raises(ConfigError, match="calendar of Asia/Tokyo, not UTC"):
+        ingest(raw, tmp_path / "p", now="2026-01-01", tables=("events",))
+    assert _stamps(tmp_path / "p") == [pd.Timestamp("2025-02-01 00:42", tz="UTC")]  # left as it was
+    ingest(raw, tmp_path / "p", now="2026-01-01", tables=("events",), timezone=TOKYO)
+
+
+@pytest.mark.parametrize("bad", ["JST", "+09:00", "Asia/Tokio", "", "../etc/passwd", 9])
+def test_an_unknown_zone_is_refused_where_it_was_given(tmp_path, bad):
+    with pytest.raises(ConfigError, match="unknown time zone"):
+        check_zone(bad)
+    with pytest.raises(ConfigError, match="^timezone: unknown time zone"):
+        RunConfig.from_dict({"timezone": bad})
+    raw = _raw(tmp_path / "raw", [SAME_MOMENT[0]], sources=f"tables:\n  events:\n    timezone: {json.dumps(bad)}\n")
+    with pytest.raises(ConfigError, match=r"sources.yaml, table 'events': unknown time zone"):
+        ingest(raw, tmp_path / "p", now="2026-01-01")
+    assert not (tmp_path / "p").exists()
+
+
+def test_the_run_date_is_today_on_the_calendar():
+    for zone in ("UTC", TOKYO, "America/Los_Angeles"):
+        before = datetime.now(ZoneInfo(zone)).date()
+        got = date.fromisoformat(parse_run_date(None, zone))
+        assert got in (before, before + timedelta(days=1))  # the same day unless midnight passed between
+    cfg = RunConfig.from_dict({"timezone": TOKYO, "run_date": "2025-02-01"})
+    # ingest's "now" is the end of the run date on the company's clock, as ingest stores times
+    assert run_date_end(cfg) == pd.Timestamp("2025-02-02", tz="UTC")
+    assert wall_clock("2025-02-01T15:00:00Z", TOKYO) == pd.Timestamp("2025-02-02", tz="UTC")
+
+
+def test_the_cli_reads_on_the_calendar_given(tmp_path):
+    raw = _raw(tmp_path / "raw", [SAME_MOMENT[1]])
+    done = subprocess.run([sys.executable, "-m", "engage_models", "ingest", "--raw", str(raw), "--out",
+                           str(tmp_path / "p"), "--timezone", TOKYO], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "p" / "ingest_report.json").read_text())["timezone"] == TOKYO
+    bad = subprocess.run([sys.executable, "-m", "engage_models", "ingest", "--raw", str(raw), "--out",
+                          str(tmp_path / "q"), "--timezone", "JST"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown time zone 'JST'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+_USERS = """
+import sys
+from engage_models.journeys.users import user_metrics
+df = user_metrics(sys.argv[1], "2025-03-01", days=90)
+print(int(df["user_active_days"].iloc[0]))
+"""
+
+
+def test_a_users_active_days_do_not_depend_on_the_machines_zone(tmp_path):
+    # 10:00Z and 20:00Z on 5 Jan: one day in UTC; on a Tokyo machine DuckDB's default session zone made it two
+    raw = _raw(tmp_path / "raw", [])
+    pd.DataFrame([{"account_id": "A1", "user_id": "U1", "timestamp": ts, "event_type": "login"}
+                  for ts in ("2025-01-05T10:00:00Z", "2025-01-05T20:00:00Z")]).to_csv(raw / "events.csv", index=False)
+    ingest(raw, tmp_path / "p", now="2026-01-01")
+    seen = {}
+    for tz in ("UTC", TOKYO):
+        done = subprocess.run([sys.executable, "-c", _USERS, str(tmp_path / "p")], capture_output=True, text=True,
+                              env={**__import__("os").environ, "TZ": tz})
+        assert done.returncode == 0, done.stderr
+        seen[tz] = int(done.stdout.split()[-1])
+    assert seen == {"UTC": 1, TOKYO: 1}
