@@ -203,6 +203,13 @@ def test_a_missing_column_or_table_is_a_clear_error(tiny_world, tmp_path):
     with pytest.raises(DatabaseError, match=r"tickets: cannot read sqlite:///crm.db \[no_such\].*no such table"):
         ingest(tiny_world / "raw", tmp_path / "p", sources={"tickets": {"url": url, "table": "no_such"}}, now=NOW)
     assert not (tmp_path / "p").exists()  # all or nothing: no processed folder from a failed ingest
+    # a mistyped updated_column: said by ingest itself, not first by a scheduled run's key
+    typo_col = {"tickets": {"url": url, "table": "tickets", "updated_column": "updated_at"}}
+    with pytest.raises(ConfigError, match=r"tickets: sources.yaml's updated_column 'updated_at' is not a column of "
+                                          r"sqlite:///crm.db \[tickets\] \(its columns: ticket_id, account_id, "):
+        ingest(tiny_world / "raw", tmp_path / "p", sources=typo_col, now=NOW)
+    upper = {"tickets": {"url": url, "table": "tickets", "updated_column": "OPENED_AT"}}  # unquoted: any case
+    assert ingest(tiny_world / "raw", tmp_path / "p4", sources=upper, now=NOW).tables["tickets"].rows_read > 0
     # a mistyped file: said as such, and no empty database made in its place (SQLite creates one on connect)
     typo = f"sqlite:///{tmp_path / 'crm_typo.db'}"
     with pytest.raises(DatabaseError, match=r"tickets: cannot read sqlite:///crm_typo.db \[tickets\]: no SQLite "

@@ -284,14 +284,21 @@ def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_it
         assert (read_actions(export / name)["model_id"] == mid).all()
     assert (pd.read_csv(export / "hubspot_companies.csv")["engage_health_model"] == mid).all()
     assert (pd.read_csv(export / "salesforce_accounts.csv")["Health_Model__c"] == mid).all()
-    # a model trained for another horizon stops the run before any score
+    # a model trained for another horizon, or on a window this run leaves out, stops the run before any stage
+    said: list[str] = []
     with pytest.raises(ConfigError, match="churn horizon"):
         pipeline.run({"data_dir": str(data), **_quiet(model=folder, horizon_days=60)},
-                     until="health", strict=True, progress=lambda m: None)
-    # a panel without the 90-day window cannot feed the model: the run stops with the features it lacks (exit 2)
-    with pytest.raises(ConfigError, match="the panel lacks feature.*_90d"):
+                     until="health", strict=True, progress=said.append)
+    with pytest.raises(ConfigError, match=r"trained on metrics of 90-day windows \(.*_90d.*\), which this run's "
+                                          r"windows \[28\] leave out: run with windows \[28, 90\]"):
         pipeline.run({"data_dir": str(data), **_quiet(model=folder, windows=(28,))}, until="health",
-                     progress=lambda m: None)
+                     progress=said.append)
+    assert said == []  # refused before ingest
+    # a panel that lacks a feature for want of data (here: the model's columns taken away by hand) stops the
+    # health stage with the features it lacks (exit 2)
+    frozen = load_frozen(folder)
+    with pytest.raises(DataError, match="the panel lacks feature"):
+        frozen.check(pd.DataFrame(columns=frozen.features[1:]), H)
     # a model damaged after it scored is refused before ingest, also where the health stage would be read back
     (Path(folder) / "model.skops").write_bytes((Path(folder) / "model.skops").read_bytes()[:-50])
     with pytest.raises(DataError, match="model.skops"):

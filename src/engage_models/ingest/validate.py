@@ -732,6 +732,17 @@ def _quarantine_names(names: list[str]) -> list[str]:
     return out
 
 
+def _check_updated_column(table: str, db: D.DatabaseSource, where: str, names: list[str]) -> None:
+    """A database table's ``updated_column`` must be a column it returns: the pipeline's key takes its maximum
+    over the same query (:func:`~.database.fingerprint`), and a name mistyped there would stop only the
+    scheduled run, not ``engage ingest`` that a person runs to check the sources file."""
+    column = db.updated_column
+    if column is not None and column.lower() not in {n.lower() for n in names}:
+        raise ConfigError(f"{table}: sources.yaml's updated_column {column!r} is not a column of {where} "
+                          f"(its columns: {', '.join(names)}); name the column that changes when a row does, "
+                          f"selected by the query")
+
+
 def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: Path, values: dict,
                  has_accounts: bool, *, work: Path | None = None, final_dir: Path | None = None,
                  timezone: str = "UTC") -> TableResult:
@@ -750,6 +761,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         if source.database is not None:
             where = D.label(source.database)
             src = _open_database(con, contract, source, work)
+            _check_updated_column(contract.name, source.database, where, src.names)
         else:
             where = source.path
             src = _open_source(con, contract, source.path, source.encoding, work)

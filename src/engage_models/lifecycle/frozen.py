@@ -27,6 +27,7 @@ import functools
 import hashlib
 import html
 import json
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass, field
@@ -370,6 +371,32 @@ def load_frozen(folder: str | Path) -> FrozenModel:
     folder = resolve(folder)
     card = verify_frozen(folder)
     return FrozenModel(folder, card, load_model(folder / MODEL_FILE))
+
+
+def check_run_settings(card: dict, horizon_days: int, windows: tuple[int, ...]) -> None:
+    """Refuse, before any stage runs, the settings a model cannot score under (ConfigError): another churn
+    horizon, or trailing windows that would leave out a metric it was trained on (a model of ``logins_90d``
+    with ``windows: [28]``). What depends on the data (a table the panel will not have) is checked on the panel
+    (:meth:`FrozenModel.check`)."""
+    from ..features import metrics as M
+
+    mid = card.get("model_id")
+    if int(card.get("horizon_days", horizon_days)) != int(horizon_days):
+        raise ConfigError(f"model {mid} was trained for a {card['horizon_days']}-day churn horizon; this run asks "
+                          f"for {horizon_days} days: its probabilities and bands would mean another thing (run "
+                          f"with horizon_days={card['horizon_days']}, or train a model for {horizon_days} days)")
+    have = set(M.expand(M.windows_for(tuple(windows))))
+    wanted: dict[int, list[str]] = {}
+    for f in card.get("features") or ():
+        name = f.get("name", "")
+        for days in sorted({int(d) for d in re.findall(r"_(\d+)d\b", name)}):
+            if name not in have and days not in windows and name in M.expand(M.windows_for(tuple({*windows, days}))):
+                wanted.setdefault(days, []).append(name)
+    if wanted:
+        need = sorted({*windows, *wanted})
+        raise ConfigError(f"model {mid} was trained on metrics of {', '.join(f'{d}-day' for d in wanted)} windows "
+                          f"({', '.join(n for names in wanted.values() for n in names)}), which this run's windows "
+                          f"{list(windows)!r} leave out: run with windows {need!r}, or train a new model")
 
 
 def verify_frozen(folder: str | Path) -> dict:

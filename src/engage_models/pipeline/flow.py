@@ -109,9 +109,11 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
     bars = progress is None and show_bars()  # a bar per long stage on a terminal (see _core.progress)
     stages = _stages_until(until)
     if config.model and any(st.name == "health" for st in stages):
-        from ..lifecycle.frozen import verify_frozen
+        from ..lifecycle.frozen import check_run_settings, verify_frozen
 
-        verify_frozen(config.model)  # a missing or damaged model stops the run before ingest, not after it
+        # a missing or damaged model, or one this run's horizon or windows cannot feed, stops the run before
+        # ingest, not after it
+        check_run_settings(verify_frozen(config.model), config.horizon_days, config.windows)
     store = Store(Path(config.data_dir) / ARTIFACTS)
     done: dict[str, Artifact] = {}
     records: dict[str, StageRecord] = {}
