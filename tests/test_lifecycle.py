@@ -137,6 +137,15 @@ def test_levels_the_model_never_saw_are_counted_by_account_and_said(fitted, pane
     assert frozen.unseen_levels(latest) == {"plan": {"Platinum": 9, "Diamond": 1}}
 
 
+def test_a_card_names_the_calendar_its_panel_was_counted_on_where_not_utc(fitted, tmp_path):
+    form, model, rows = fitted
+    utc = save_frozen(model, tmp_path / "a", panel_rows=rows, info={**_info(form, model), "timezone": "UTC"})
+    plain = save_frozen(model, tmp_path / "b", panel_rows=rows, info=_info(form, model))
+    tokyo = save_frozen(model, tmp_path / "c", panel_rows=rows, info={**_info(form, model), "timezone": "Asia/Tokyo"})
+    assert utc.name == plain.name and "timezone" not in verify_frozen(utc)  # a UTC model's id as before
+    assert tokyo.name != utc.name and verify_frozen(tokyo)["timezone"] == "Asia/Tokyo"
+
+
 def test_a_damaged_model_folder_is_refused_with_the_file_it_names(fitted, tmp_path):
     """Each file of a model folder truncated, changed or gone: a one-line error naming the folder and the file
     (a truncated card.json raised a JSONDecodeError with its traceback; a changed reference was used)."""

@@ -233,6 +233,22 @@ def test_a_partial_run_keeps_the_dates_other_reports_only_with_the_same_paramete
         "01_first.ipynb", "02_second.ipynb"]
     run(**kw, only=["02"], lang="ja")  # other parameters: the English first report is not mixed in
     assert sorted(p.name for p in (out / "latest").glob("*.html")) == ["02_second.html", "index.html"]
+    run(**kw, lang="ja")
+    run(**kw, only=["02"], lang="ja", timezone="Asia/Tokyo")  # another calendar: another run, too
+    assert sorted(p.name for p in (out / "latest").glob("*.html")) == ["02_second.html", "index.html"]
+    record = json.loads((out / "latest" / "run.json").read_text())
+    assert record["parameters"]["timezone"] == "Asia/Tokyo" and record["started"].endswith(" JST")
+    assert "タイムゾーン</th><td>Asia/Tokyo" in (out / "index.html").read_text(encoding="utf-8")
+    # a run recorded before the calendar was a parameter was on UTC: a UTC run keeps its reports
+    run(**kw)
+    for name in ("latest", "2025-07-01"):
+        path = out / name / "run.json"
+        old = json.loads(path.read_text())
+        old["parameters"].pop("timezone")
+        path.write_text(json.dumps(old))
+    run(**kw, only=["02"])
+    assert sorted(p.name for p in (out / "latest").glob("*.html")) == ["01_first.html", "02_second.html",
+                                                                      "index.html"]
 
 
 def test_files_a_notebook_writes_to_its_output_dir_are_published_and_listed(tmp_path):

@@ -120,7 +120,8 @@ def test_tables_read_again_alone_must_be_on_the_same_calendar(tmp_path):
     ingest(raw, tmp_path / "p", now="2026-01-01", tables=("events",), timezone=TOKYO)
 
 
-@pytest.mark.parametrize("bad", ["JST", "+09:00", "Asia/Tokio", "", "../etc/passwd", 9])
+@pytest.mark.parametrize("bad", ["JST", "+09:00", "Asia/Tokio", "", "../etc/passwd", 9, "localtime",
+                                 "posix/Asia/Tokyo", "right/Asia/Tokyo", "Factory"])
 def test_an_unknown_zone_is_refused_where_it_was_given(tmp_path, bad):
     with pytest.raises(ConfigError, match="unknown time zone"):
         check_zone(bad)
@@ -149,9 +150,11 @@ def test_the_cli_reads_on_the_calendar_given(tmp_path):
                            str(tmp_path / "p"), "--timezone", TOKYO], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "p" / "ingest_report.json").read_text())["timezone"] == TOKYO
-    bad = subprocess.run([sys.executable, "-m", "engage_models", "ingest", "--raw", str(raw), "--out",
-                          str(tmp_path / "q"), "--timezone", "JST"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "unknown time zone 'JST'" in bad.stderr and "Traceback" not in bad.stderr
+    for zone in ("JST", "", "localtime"):  # an empty one (an unset variable) is not UTC in silence
+        bad = subprocess.run([sys.executable, "-m", "engage_models", "ingest", "--raw", str(raw), "--out",
+                              str(tmp_path / "q"), "--timezone", zone], capture_output=True, text=True)
+        assert bad.returncode == 2 and f"unknown time zone {zone!r}" in bad.stderr, bad.stderr
+        assert "Traceback" not in bad.stderr
 
 
 _USERS = """
@@ -175,3 +178,64 @@ def test_a_users_active_days_do_not_depend_on_the_machines_zone(tmp_path):
         assert done.returncode == 0, done.stderr
         seen[tz] = int(done.stdout.split()[-1])
     assert seen == {"UTC": 1, TOKYO: 1}
+
+
+def test_extra_columns_of_times_are_on_the_calendar_too(tmp_path):
+    # the contract's timestamp and two columns it does not name, each 00:42 on 1 Feb in Tokyo
+    raw = _raw(tmp_path / "raw", [])
+    pd.DataFrame([{"account_id": "A1", "user_id": "U1", "timestamp": "2025-02-01 00:42:00",
+                   "received_at": "2025-02-01 00:42:00", "sent_at": "2025-01-31T15:42:00Z"}]).assign(
+        event_type="login").to_csv(raw / "events.csv", index=False)
+    ingest(raw, tmp_path / "p", now="2026-01-01", timezone=TOKYO)
+    ev = load("events", tmp_path / "p")
+    wall = pd.Timestamp("2025-02-01 00:42", tz="UTC")
+    assert [pd.Timestamp(ev[c].iloc[0]) for c in ("timestamp", "received_at", "sent_at")] == [wall] * 3
+    # from Parquet: a naive column in a table said to be UTC, and an aware one
+    (raw / "events.csv").unlink()
+    pd.DataFrame({"account_id": ["A1"], "user_id": ["U1"], "timestamp": ["2025-02-01T00:42:00+09:00"],
+                  "event_type": ["login"], "naive_utc": pd.to_datetime(["2025-01-31 15:42"]),
+                  "aware": pd.to_datetime(["2025-01-31 15:42"]).tz_localize("UTC")}).to_parquet(raw / "events.parquet")
+    (raw / "sources.yaml").write_text("tables:\n  events: {timezone: UTC}\n", encoding="utf-8")
+    ingest(raw, tmp_path / "q", now="2026-01-01", timezone=TOKYO)
+    ev = load("events", tmp_path / "q")
+    assert pd.Timestamp(ev["naive_utc"].iloc[0]) == pd.Timestamp("2025-02-01 00:42")  # still without a zone
+    assert pd.Timestamp(ev["aware"].iloc[0]) == wall and pd.Timestamp(ev["timestamp"].iloc[0]) == wall
+    # on UTC (the default) nothing changes: a naive column stays as it was written
+    ingest(raw, tmp_path / "u", now="2026-01-01")
+    ev = load("events", tmp_path / "u")
+    assert pd.Timestamp(ev["naive_utc"].iloc[0]) == pd.Timestamp("2025-01-31 15:42")
+    assert pd.Timestamp(ev["aware"].iloc[0]) == pd.Timestamp("2025-01-31 15:42", tz="UTC")
+
+
+def test_currency_signs_are_counted_on_the_rows_kept_on_the_calendar(tmp_path):
+    # 20:00 on 31 Dec in Tokyo is before "now" (1 Jan, 00:00 Tokyo); read as UTC it would be in the future
+    raw = _raw(tmp_path / "raw", [SAME_MOMENT[0]], sources="tables:\n  subscriptions: {thousands: ','}\n")
+    pd.DataFrame({"account_id": ["A1", "A1"], "period_start": ["2025-12-01", "2025-12-31 20:00"],
+                  "mrr": ["¥1,200", "¥1,300"]}).to_csv(raw / "subscriptions.csv", index=False)
+    report = ingest(raw, tmp_path / "p", now="2026-01-01", timezone=TOKYO)
+    assert report.tables["subscriptions"].rows_kept == 2
+    assert report.tables["subscriptions"].currency_signs == {"mrr": {"¥": 2}}
+
+
+def test_a_model_counted_on_another_calendar_is_refused_before_any_stage():
+    from engage_models.lifecycle.frozen import check_run_settings
+
+    card = {"model_id": "m1", "horizon_days": 90, "features": [{"name": "logins_28d"}], "timezone": TOKYO}
+    check_run_settings(card, 90, (28, 90), TOKYO)
+    with pytest.raises(ConfigError, match="trained on the calendar of Asia/Tokyo; this run counts days and months "
+                                          "in UTC: run with timezone Asia/Tokyo"):
+        check_run_settings(card, 90, (28, 90))
+    utc_card = {k: v for k, v in card.items() if k != "timezone"}  # a card without one was counted on UTC
+    check_run_settings(utc_card, 90, (28, 90))
+    with pytest.raises(ConfigError, match="calendar of UTC"):
+        check_run_settings(utc_card, 90, (28, 90), TOKYO)
+
+
+def test_the_report_header_names_a_calendar_other_than_utc():
+    from engage_models.reports.runner import RunParameters, _meta_line
+
+    plain = _meta_line(RunParameters("data", run_date="2025-07-01").as_dict(), "2025-07-01 09:00 UTC", "en")
+    assert "time zone" not in plain and "UTC" in plain  # the start time says it
+    tokyo = _meta_line(RunParameters("data", run_date="2025-07-01", timezone=TOKYO).as_dict(), "2025-07-01 18:00 JST",
+                       "ja")
+    assert "タイムゾーン" in tokyo and "Asia/Tokyo" in tokyo

@@ -59,7 +59,7 @@ def _ingest(args) -> int:
 
     report = ingest(args.raw, args.out, sources=args.sources, encodings=parse_encodings(args.encoding),
                     now=args.now, csat_scale=tuple(args.csat_scale), memory_limit=args.memory_limit,
-                    timezone=args.timezone or "UTC")
+                    timezone="UTC" if args.timezone is None else args.timezone)
     print(report.to_frame().to_string(index=False))
     if report.rows_quarantined:
         print()

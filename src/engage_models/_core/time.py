@@ -18,6 +18,7 @@ Timestamp('2025-02-01 00:42:00+0000', tz='UTC')
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime
 
@@ -67,18 +68,32 @@ RUN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def check_zone(name, where: str = "timezone") -> str:
     """``name`` checked as an IANA time zone (``Asia/Tokyo``, ``Europe/Berlin``, ``UTC``); ConfigError naming
-    ``where`` otherwise (an abbreviation such as ``JST`` or an offset such as ``+09:00`` is not a zone: it does
-    not say when summer time begins)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    if isinstance(name, str) and name.strip() and not name.startswith(("/", ".")):
-        try:
-            ZoneInfo(name)
-            return name
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
+    ``where`` otherwise. An abbreviation such as ``JST`` or an offset such as ``+09:00`` is not a zone (it does not
+    say when summer time begins); nor are ``localtime`` (the machine's own zone: a run's results would depend on
+    the machine) and the tz database's file names (``posix/...``, ``right/...``)."""
+    if name == "UTC" or (isinstance(name, str) and name in _zones()):  # the default without building the list
+        return name
     raise ConfigError(f"{where}: unknown time zone {name!r} (an IANA name such as 'Asia/Tokyo', 'Europe/Berlin', "
                       f"'America/New_York' or 'UTC')")
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    """The zones every reader of times here knows: Python's tz database, DuckDB's and pandas'."""
+    from zoneinfo import available_timezones
+
+    import duckdb
+
+    with duckdb.connect() as con:
+        known = {r[0] for r in con.execute("SELECT name FROM pg_timezone_names()").fetchall()}
+    zones = set()
+    for name in (available_timezones() & known) - {"localtime", "Factory"}:
+        try:
+            pd.Timestamp(0, tz="UTC").tz_convert(name)
+        except Exception:  # noqa: BLE001 - a zone pandas cannot convert to is not offered
+            continue
+        zones.add(name)
+    return frozenset(zones)
 
 
 def wall_clock(value, zone: str = "UTC") -> pd.Timestamp:

@@ -732,6 +732,18 @@ def _quarantine_names(names: list[str]) -> list[str]:
     return out
 
 
+def _extra_time(ref: str, src_type: str, zone: str, naive_zone: str) -> str:
+    """An extra column (one the contract does not name) as it is kept: a time on the run's calendar like the
+    contract's times (a moment as the calendar's wall clock shows it, labelled UTC; a time without a zone, in the
+    table's zone, as the calendar's wall clock, still without a zone); any other value as it is."""
+    kind = src_type.upper()
+    if kind.startswith("TIMESTAMPTZ") or kind.endswith("WITH TIME ZONE"):  # TIMESTAMPTZ_NS from pandas' Parquet
+        return ref if zone == "UTC" else f"timezone('UTC', timezone({_literal(zone)}, {ref}))"
+    if kind.startswith("TIMESTAMP") and naive_zone != zone:
+        return f"timezone({_literal(zone)}, timezone({_literal(naive_zone)}, {ref}))"
+    return ref
+
+
 def _check_updated_column(table: str, db: D.DatabaseSource, where: str, names: list[str]) -> None:
     """A database table's ``updated_column`` must be a column it returns: the pipeline's key takes its maximum
     over the same query (:func:`~.database.fingerprint`), and a name mistyped there would stop only the
@@ -785,13 +797,14 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
             f"(found: {', '.join(as_read)})"
         )
     held = has_accounts and contract.account_fk and con.execute("SELECT count(*) FROM __held").fetchall()[0][0] > 0
-    annotated = _table_sql(contract, src, has_accounts, source, held, timezone)
     naive_zone = source.timezone or timezone
+    annotated = _table_sql(contract, src, has_accounts, source, held, timezone)
     values = {**values, **src.params, "date_formats": list(source.date_format), **_number_params(source)}
     extras = [j for j, n in enumerate(src.names) if n not in contract.column_names]
     rows = f"({annotated})"
     out_names = [*contract.column_names, *(src.names[j] for j in extras)]
-    exprs = [_ident(c) for c in contract.column_names] + [f"__raw{j}" for j in extras]  # on the validated rows
+    exprs = [_ident(c) for c in contract.column_names] + [  # on the validated rows
+        _extra_time(f"__raw{j}", src.types[j], timezone, naive_zone) for j in extras]
     keys: list[str] = []  # the sort keys, as expressions on the validated rows
     by_rank = False
     if contract.cluster_by:
@@ -856,9 +869,9 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
             except duckdb.Error as exc:
                 raise IngestError(f"{contract.name}: failed while validating {where}: {exc}") from exc
             log.debug("%s: %s written in %.1f s", contract.name, path.name, time.perf_counter() - t0)
+        signs = _currency_signs(con, contract, src, source, annotated, values, where)  # of the rows kept, above
     finally:
         con.execute("SET TimeZone = 'UTC'")
-    signs = _currency_signs(con, contract, src, source, annotated, values, where)
     scratch = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
                           "(starts_with(table_name, '__src') OR starts_with(table_name, '__bad'))").fetchall()
     for (name,) in scratch:  # the text tables' copies: not needed once the table is written

@@ -192,6 +192,8 @@ def save_frozen(model, folder: str | Path, *, panel_rows: pd.DataFrame, info: di
             "created": pd.Timestamp.now(tz="UTC"),
             "form": info.get("form"),
             "horizon_days": int(info["horizon_days"]),
+            # the calendar its panel was counted on, where not UTC (a UTC model's card, and so its id, as before)
+            **({"timezone": info["timezone"]} if info.get("timezone", "UTC") != "UTC" else {}),
             "training": {"first_as_of": panel_rows["as_of"].min(), "last_as_of": panel_rows["as_of"].max(),
                          "cutoff": info.get("cutoff"), "rows": len(panel_rows),
                          "accounts": int(panel_rows["account_id"].nunique()),
@@ -373,10 +375,11 @@ def load_frozen(folder: str | Path) -> FrozenModel:
     return FrozenModel(folder, card, load_model(folder / MODEL_FILE))
 
 
-def check_run_settings(card: dict, horizon_days: int, windows: tuple[int, ...]) -> None:
+def check_run_settings(card: dict, horizon_days: int, windows: tuple[int, ...], timezone: str = "UTC") -> None:
     """Refuse, before any stage runs, the settings a model cannot score under (ConfigError): another churn
-    horizon, or trailing windows that would leave out a metric it was trained on (a model of ``logins_90d``
-    with ``windows: [28]``). What depends on the data (a table the panel will not have) is checked on the panel
+    horizon, trailing windows that would leave out a metric it was trained on (a model of ``logins_90d``
+    with ``windows: [28]``), or another calendar (its days and months counted elsewhere: a scheduled scoring job
+    that forgot ``--timezone``). What depends on the data (a table the panel will not have) is checked on the panel
     (:meth:`FrozenModel.check`)."""
     from ..features import metrics as M
 
@@ -385,6 +388,10 @@ def check_run_settings(card: dict, horizon_days: int, windows: tuple[int, ...]) 
         raise ConfigError(f"model {mid} was trained for a {card['horizon_days']}-day churn horizon; this run asks "
                           f"for {horizon_days} days: its probabilities and bands would mean another thing (run "
                           f"with horizon_days={card['horizon_days']}, or train a model for {horizon_days} days)")
+    trained_on = card.get("timezone", "UTC")
+    if trained_on != timezone:
+        raise ConfigError(f"model {mid} was trained on the calendar of {trained_on}; this run counts days and months "
+                          f"in {timezone}: run with timezone {trained_on}, or train a model on {timezone}")
     have = set(M.expand(M.windows_for(tuple(windows))))
     wanted: dict[int, list[str]] = {}
     for f in card.get("features") or ():

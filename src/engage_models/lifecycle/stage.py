@@ -21,7 +21,7 @@ from .._core.errors import ConfigError, DataError
 from .._core.reasons import Thin, Why
 from .._core.time import to_utc
 from ..pipeline.store import NOT_DUE
-from .frozen import MODEL_FILE, load_frozen, save_frozen
+from .frozen import MODEL_FILE, check_run_settings, load_frozen, save_frozen
 from .store import ModelStore, decide
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,8 @@ def models_dir(config) -> Path:
 def freeze(ctx, final, labelled: pd.DataFrame, model_info: dict, backtest: pd.DataFrame | None,
            scorecard: pd.DataFrame, backtest_reason: str | None = None) -> str:
     """Write the trained ``final`` card as a model folder under the stage's ``frozen/``; returns its id."""
-    info = {"form": model_info["form"], "horizon_days": ctx.config.horizon_days, "cutoff": ctx.as_of,
+    info = {"form": model_info["form"], "horizon_days": ctx.config.horizon_days, "timezone": ctx.config.timezone,
+            "cutoff": ctx.as_of,
             "thresholds": model_info["thresholds"], "model_info": model_info,
             "scorecard": scorecard.to_dict("records"), "scorecard_attrs": dict(scorecard.attrs),
             "backtest": backtest.to_dict("records") if backtest is not None else None,
@@ -61,6 +62,7 @@ def score_frozen(ctx) -> None:
     c, out, h = ctx.config, ctx.out, ctx.config.health
     frozen = load_frozen(c.model)
     pnl = ctx.input("panel").frame("panel")
+    check_run_settings(frozen.card, c.horizon_days, c.windows, c.timezone)  # also a retrain policy's current model
     try:
         frozen.check(pnl, c.horizon_days)
     except DataError as exc:  # a model this data cannot feed stops the run (exit 2), like another horizon

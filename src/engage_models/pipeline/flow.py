@@ -113,7 +113,7 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
 
         # a missing or damaged model, or one this run's horizon or windows cannot feed, stops the run before
         # ingest, not after it
-        check_run_settings(verify_frozen(config.model), config.horizon_days, config.windows)
+        check_run_settings(verify_frozen(config.model), config.horizon_days, config.windows, config.timezone)
     store = Store(Path(config.data_dir) / ARTIFACTS)
     done: dict[str, Artifact] = {}
     records: dict[str, StageRecord] = {}

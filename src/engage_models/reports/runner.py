@@ -116,19 +116,23 @@ class RunParameters:
     spark_master: str | None = None  # Spark master URL (None: local[*], or the session spark-submit made)
     spark_driver_memory: str | None = None
     currency: str = "USD"
+    timezone: str = "UTC"  # the company's calendar (see RunConfig.timezone)
 
     def as_dict(self) -> dict:
         return {"data_dir": self.data_dir, "as_of": self.as_of, "horizon_days": self.horizon_days,
                 "lang": self.lang, "seed": self.seed, "run_date": self.run_date, "engine": self.engine,
                 "spark_master": self.spark_master, "spark_driver_memory": self.spark_driver_memory,
-                "currency": self.currency}
+                "currency": self.currency, "timezone": self.timezone}
 
 
-#: Engine parameters left at these values are not shown in a report's header line.
+#: Engine parameters left at these values are not shown in a report's header line (nor is the calendar at UTC).
 _ENGINE_DEFAULTS = {"engine": "duckdb", "spark_master": None, "spark_driver_memory": None}
+_QUIET = {**_ENGINE_DEFAULTS, "timezone": "UTC"}
 
 #: Parameters that make two runs comparable (a partial run keeps the other reports of its date only if equal).
-_SAME_RUN = ("data_key", "as_of", "horizon_days", "lang", "seed")
+_SAME_RUN = ("data_key", "as_of", "horizon_days", "lang", "seed", "timezone")
+#: What a run recorded before a parameter existed meant: its default.
+_BEFORE = {"timezone": "UTC"}
 LATEST = "latest"
 
 
@@ -306,7 +310,7 @@ def _shown_parameters(params: dict, lang: str) -> dict[str, str]:
 def _meta_line(params: dict, started: str, lang: str, simulated: bool = False, model_id: str | None = None) -> str:
     """The line under every report's title: run date, parameters, the currency, the health model that scored the
     run (its id names its folder under ``models/``), and a warning on simulated data."""
-    hidden = {"data_dir", "run_date"} | {k for k, v in _ENGINE_DEFAULTS.items() if params.get(k) == v}
+    hidden = {"data_dir", "run_date"} | {k for k, v in _QUIET.items() if params.get(k) == v}
     shown = _shown_parameters({k: v for k, v in params.items() if k not in hidden}, lang)
     head = t("run.meta", lang, date=fmt_date(params["run_date"], lang), started=started)
     parts = [head, *(t("sep.label_value", lang, what=k, value=v) for k, v in shown.items())]
@@ -452,7 +456,8 @@ def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict
         before = json.loads((previous / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return entries
-    if any({**before["parameters"], "data_key": before.get("data_key")}.get(k) != params.get(k) for k in _SAME_RUN):
+    if any({**_BEFORE, **before["parameters"], "data_key": before.get("data_key")}.get(k) != params.get(k)
+           for k in _SAME_RUN):
         say(f"replacing the reports of {previous.name}: they were made with other parameters")
         return entries
     if bool(before.get("no_data")) != no_data:
@@ -882,7 +887,7 @@ def run(
                              demo_months, say) if needs or demo or demo_if_empty else False
     started = datetime.now(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")  # UTC, JST, CET...
     params = RunParameters(data_path.name, cfg.as_of, cfg.horizon_days, lang, cfg.seed, run_day, cfg.engine,
-                           cfg.spark_master, cfg.spark_driver_memory, cfg.currency).as_dict()
+                           cfg.spark_master, cfg.spark_driver_memory, cfg.currency, cfg.timezone).as_dict()
 
     staging = out_dir / f".staging-{os.getpid()}"
     try:
