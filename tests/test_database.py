@@ -205,7 +205,7 @@ def test_a_missing_column_or_table_is_a_clear_error(tiny_world, tmp_path):
     assert not (tmp_path / "p").exists()  # all or nothing: no processed folder from a failed ingest
     # a mistyped updated_column: said by ingest itself, not first by a scheduled run's key
     typo_col = {"tickets": {"url": url, "table": "tickets", "updated_column": "updated_at"}}
-    with pytest.raises(ConfigError, match=r"tickets: sources.yaml's updated_column 'updated_at' is not a column of "
+    with pytest.raises(ConfigError, match=r"tickets: its updated_column 'updated_at' \(sources\) is not a column of "
                                           r"sqlite:///crm.db \[tickets\] \(its columns: ticket_id, account_id, "):
         ingest(tiny_world / "raw", tmp_path / "p", sources=typo_col, now=NOW)
     upper = {"tickets": {"url": url, "table": "tickets", "updated_column": "OPENED_AT"}}  # unquoted: any case

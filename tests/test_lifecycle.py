@@ -213,6 +213,14 @@ def test_the_policies_decide_by_the_current_models_cutoff_month(fitted, tmp_path
     later = decide("monthly", store, as_of=pd.Timestamp("2024-12-01", tz="UTC"))
     assert later["action"] == "train" and later["reasons"][0]["kind"] == "age" and "2024-11-01" in later["reason"]
     assert decide("never", store, as_of=pd.Timestamp("2025-06-01", tz="UTC"))["action"] == "score"
+    # a current model this run cannot score with: replaced under monthly and on-drift, refused under never
+    run = {"as_of": nov, "horizon_days": H, "windows": (28, 90)}
+    assert decide("monthly", store, **run)["action"] == "score"
+    for other in ({"horizon_days": 60}, {"windows": (28,)}, {"timezone": "Asia/Tokyo"}):
+        moved = decide("monthly", store, **{**run, **other})
+        assert moved["action"] == "train" and moved["reasons"][0]["kind"] == "settings", other
+        with pytest.raises(ConfigError, match="horizon|windows|calendar"):
+            decide("never", store, **{**run, **other})
     with pytest.raises(ConfigError, match="retrain must be one of"):
         decide("weekly", store, as_of=nov)
     # a new current model keeps the old one, and the pointer's history says why it moved
@@ -342,6 +350,12 @@ def test_retrain_monthly_trains_when_the_month_changes_and_never_keeps_the_model
     assert not [x for x in r4.missing_sections if x["stage"] == "monitoring"], r4.missing_sections
     assert store.current_id() == m2 and set(store.ids()) == {m1, m2}  # the old one is kept
     assert (r4.scores["model_id"] == m2).all()
+    # 'never' with a current model this run's horizon cannot use: refused before any stage runs
+    said: list[str] = []
+    with pytest.raises(ConfigError, match="churn horizon"):
+        pipeline.run({"data_dir": str(data), **_quiet(retrain="never", horizon_days=60)}, until="health",
+                     progress=said.append)
+    assert said == []
 
 
 @pytest.fixture(scope="module")

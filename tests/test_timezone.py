@@ -239,3 +239,50 @@ def test_the_report_header_names_a_calendar_other_than_utc():
     tokyo = _meta_line(RunParameters("data", run_date="2025-07-01", timezone=TOKYO).as_dict(), "2025-07-01 18:00 JST",
                        "ja")
     assert "タイムゾーン" in tokyo and "Asia/Tokyo" in tokyo
+
+
+def test_summer_time_a_ticket_across_the_repeated_hour_is_kept_and_dates_stay_dates(tmp_path):
+    ny = "America/New_York"
+    # opened 01:50 EDT, closed 01:10 EST 20 minutes later (2 Nov 2025, clocks go back at 02:00): kept, as moments
+    # are compared; a date alone in a table said to be UTC is still that day on the company's calendar
+    raw = _raw(tmp_path / "raw", ["2025-03-09 02:30:00"],  # 02:30 does not exist that day in New York
+               sources="tables:\n  subscriptions: {timezone: UTC}\n  tickets: {timezone: UTC}\n")
+    (raw / "tickets.csv").write_text("ticket_id,account_id,opened_at,closed_at,priority\n"
+                                     "T1,A1,2025-11-02 05:50:00,2025-11-02 06:10:00,low\n"
+                                     "T2,A1,2025-11-02 06:10:00,2025-11-02 05:50:00,low\n", encoding="utf-8")
+    pd.DataFrame({"account_id": ["A1", "A1"], "period_start": ["2025-02-01", "2025/3/1"], "mrr": [100, 120]}).to_csv(
+        raw / "subscriptions.csv", index=False)
+    report = ingest(raw, tmp_path / "p", now="2026-01-01", timezone=ny)
+    assert report.tables["tickets"].rows_kept == 1
+    assert report.tables["tickets"].by_reason == {"closed_at before opened_at": 1}  # really closed before
+    tk = load("tickets", tmp_path / "p")
+    assert (tk["opened_at"].iloc[0], tk["closed_at"].iloc[0]) == (pd.Timestamp("2025-11-02 01:50", tz="UTC"),
+                                                                   pd.Timestamp("2025-11-02 01:10", tz="UTC"))
+    subs = load("subscriptions", tmp_path / "p")
+    assert list(subs["period_start"]) == [pd.Timestamp("2025-02-01", tz="UTC"), pd.Timestamp("2025-03-01", tz="UTC")]
+    assert _stamps(tmp_path / "p") == [pd.Timestamp("2025-03-09 03:30", tz="UTC")]  # read an hour later
+    # the hours to close of a wall-clock pair running backwards are 0, not negative
+    from engage_models.surveys.csat import ticket_csat
+
+    tk = tk.assign(csat=4)
+    assert ticket_csat(tk)["hours_to_close"].tolist() == [0.0]
+
+
+def test_utcs_other_names_are_utc():
+    for name in ("Etc/UTC", "Zulu", "GMT", "UCT"):
+        assert check_zone(name) == "UTC" and RunConfig.from_dict({"timezone": name}).timezone == "UTC"
+    assert check_zone("Asia/Tokyo") == TOKYO
+
+
+def test_the_pipelines_ingest_is_keyed_on_the_calendar(tmp_path):
+    from engage_models.cli import main
+
+    _raw(tmp_path / "raw", [SAME_MOMENT[0], EARLIER])
+    common = ["pipeline", "--data-dir", str(tmp_path), "--until", "ingest", "--run-date", "2025-12-31"]
+    report = tmp_path / "processed" / "ingest_report.json"
+    assert main(common) == 0 and json.loads(report.read_text())["timezone"] == "UTC"
+    assert main([*common, "--timezone", TOKYO]) == 0
+    assert json.loads(report.read_text())["timezone"] == TOKYO  # ingested again, on the new calendar
+    assert _stamps(tmp_path / "processed")[0] == pd.Timestamp("2025-02-01 00:42", tz="UTC")
+    assert main([*common, "--timezone", "Etc/UTC"]) == 0  # UTC by another name: UTC
+    assert json.loads(report.read_text())["timezone"] == "UTC"

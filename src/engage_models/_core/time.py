@@ -70,11 +70,23 @@ def check_zone(name, where: str = "timezone") -> str:
     """``name`` checked as an IANA time zone (``Asia/Tokyo``, ``Europe/Berlin``, ``UTC``); ConfigError naming
     ``where`` otherwise. An abbreviation such as ``JST`` or an offset such as ``+09:00`` is not a zone (it does not
     say when summer time begins); nor are ``localtime`` (the machine's own zone: a run's results would depend on
-    the machine) and the tz database's file names (``posix/...``, ``right/...``)."""
+    the machine) and the tz database's file names (``posix/...``, ``right/...``). UTC's other names
+    (``Etc/UTC``, ``Zulu``, ``GMT``) are ``UTC``.
+
+    >>> check_zone("Etc/UTC"), check_zone("Asia/Tokyo")
+    ('UTC', 'Asia/Tokyo')
+    """
     if name == "UTC" or (isinstance(name, str) and name in _zones()):  # the default without building the list
-        return name
+        return "UTC" if name in _UTC_NAMES else name
     raise ConfigError(f"{where}: unknown time zone {name!r} (an IANA name such as 'Asia/Tokyo', 'Europe/Berlin', "
                       f"'America/New_York' or 'UTC')")
+
+
+#: Other names of UTC's clock: one calendar, so one name (a UTC model is not refused by an ``Etc/UTC`` run, and
+#: such a run stores the times as they are).
+_UTC_NAMES = frozenset({"Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "Universal", "Etc/Universal", "GMT",
+                        "Etc/GMT", "GMT0", "Etc/GMT0", "GMT+0", "Etc/GMT+0", "GMT-0", "Etc/GMT-0", "Greenwich",
+                        "Etc/Greenwich"})
 
 
 @functools.cache
@@ -104,6 +116,16 @@ def wall_clock(value, zone: str = "UTC") -> pd.Timestamp:
     if ts.tzinfo is None:
         return ts.tz_localize("UTC")
     return ts.tz_convert(zone).tz_localize(None).tz_localize("UTC")
+
+
+def moment(value, zone: str = "UTC") -> pd.Timestamp:
+    """``value`` as a moment in UTC: an aware value converted, a naive one read as a wall-clock time in ``zone``
+    (the inverse of :func:`wall_clock`; a time summer time skips is read an hour later, one it repeats as its
+    first occurrence)."""
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+    return ts.tz_convert("UTC")
 
 
 def today(zone: str = "UTC") -> date:

@@ -225,7 +225,8 @@ REGISTRY: tuple[Metric, ...] = (
        "優先度の高い問い合わせ（{w}）", "Tickets of priority high or urgent.", "優先度が高・緊急の問い合わせ件数。",
        False, unit="count", skewed=True, model=False),
     _w("median_hours_to_close", "support", "tickets",
-       "median(CASE WHEN closed_at < as_of THEN date_diff('microsecond', opened_at, closed_at) / 3600000000.0 END)",
+       "median(CASE WHEN closed_at < as_of THEN greatest(date_diff('microsecond', opened_at, closed_at), 0) "
+       "/ 3600000000.0 END)",
        "median hours to close ({w})", "解決までの時間の中央値（{w}・時間）",
        "Median time to close of the window's tickets closed before the observation date; empty without any.",
        "期間内に起票され観測日までに解決した問い合わせの解決時間の中央値（該当なしは空欄）。",

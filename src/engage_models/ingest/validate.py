@@ -60,7 +60,7 @@ import pyarrow.parquet as pq
 from .. import config
 from .._core.errors import ConfigError, DataError
 from .._core.io import write_json
-from .._core.time import check_zone, wall_clock
+from .._core.time import check_zone, moment, wall_clock
 from ..features.engine import connect_duckdb
 from . import contracts as C
 from . import database as D
@@ -604,14 +604,31 @@ def _number_params(source: Source) -> dict:
             "number_plain": plain}
 
 
-def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None,
-           zone: str = "UTC") -> tuple[str, str | None, str | None]:
+#: A date written without a time (ISO 8601 or Japanese Excel's slashes): a day on the calendar, not a moment.
+_DATE_ONLY_TEXT = r"[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}"
+
+
+def _has_time(fmt: str) -> bool:
+    """Whether a strptime format reads a time of day or an offset (else it reads a calendar date)."""
+    return re.search(r"%[HIMSfpzZcXTRr]", fmt) is not None
+
+
+def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None, zone: str = "UTC",
+           naive_zone: str | None = None) -> tuple[str, str | None, str | None]:
     """SQL for the typed value, SQL TRUE when a present raw value could not be typed, and SQL TRUE when
     it is not finite (``inf``, ``NaN``, ``infinity``: the typed value is then NULL). ``source``: how its
     timestamps and numbers are written as text, where not ISO 8601 or plain (see :mod:`~.sources`); its
     formats are the query's parameters (``$date_formats``, :func:`_number_params`), never part of its text.
-    ``zone``: the run's calendar; a timestamp is its wall-clock time there, labelled UTC (a time written without
-    an offset is read in the session's time zone, the table's: see :func:`ingest_table`)."""
+    A timestamp is a moment (the calendar's wall clock is applied to the rows kept, see :func:`ingest_table`): a
+    time written without an offset is read in the session's time zone, the table's (``naive_zone``), and a date
+    without a time is midnight on the run's calendar (``zone``) whatever the table's zone (a subscription's
+    ``2025-02-01`` in a table said to be UTC is still 1 February where the company is)."""
+    naive_zone = naive_zone or zone
+    dates_apart = col.dtype == C.TIMESTAMP and naive_zone != zone
+
+    def on_calendar(naive: str) -> str:  # a wall-clock time (no zone) on the run's calendar, as a moment
+        return f"timezone({_literal(zone)}, {naive})"
+
     if src_type.upper() == "JSON":  # a JSON column of mixed values: each value's text, without JSON's quotes
         ref, src_type = f"({ref} ->> '$')", "VARCHAR"
     text = f"NULLIF(trim(CAST({ref} AS VARCHAR)), '')"
@@ -619,10 +636,16 @@ def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None,
         return (f"lower({text})" if col.lower else text), None, None
     if src_type.upper() == "VARCHAR":
         value = f"TRY_CAST({text} AS {col.dtype})"
+        if dates_apart:
+            value = (f"CASE WHEN regexp_full_match({text}, '{_DATE_ONLY_TEXT}') "
+                     f"THEN {on_calendar(f'TRY_CAST({text} AS TIMESTAMP)')} ELSE {value} END")
         if col.dtype == C.TIMESTAMP and source is not None and source.date_format:
             # one call per format, in order: DuckDB's list form carries a %z match's offset to later rows
-            tried = [f"CAST(try_strptime({text}, ($date_formats)[{i + 1}]) AS TIMESTAMPTZ)"
-                     for i in range(len(source.date_format))]
+            tried = []
+            for i, fmt in enumerate(source.date_format):
+                parsed = f"try_strptime({text}, ($date_formats)[{i + 1}])"
+                tried.append(on_calendar(parsed) if dates_apart and not _has_time(fmt)
+                             else f"CAST({parsed} AS TIMESTAMPTZ)")
             value = f"coalesce({', '.join(tried)}, {value})"
         if col.dtype == C.DOUBLE and source is not None and _number_params(source):
             bare = f"regexp_replace(regexp_replace({text}, '{_CURRENCY_BEFORE}', '\\1'), '{_CURRENCY_AFTER}', '')"
@@ -635,6 +658,8 @@ def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None,
         if col.dtype == C.TIMESTAMP:  # DuckDB reads 'epoch' as 1970-01-01: a date has digits
             unparseable = (f"({unparseable} OR ({value} IS NOT NULL AND isfinite({value}) "
                            f"AND NOT regexp_matches({text}, '[0-9]')))")
+    elif col.dtype == C.TIMESTAMP and dates_apart and src_type.upper() == "DATE":
+        value, unparseable = on_calendar(f"CAST({ref} AS TIMESTAMP)"), None
     elif col.dtype == C.TIMESTAMP and src_type.upper().startswith(("TIMESTAMP", "DATE")):
         value, unparseable = f"CAST({ref} AS TIMESTAMPTZ)", None  # a naive one is in the session's time zone
     else:
@@ -643,14 +668,11 @@ def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None,
     if col.dtype == C.BOOLEAN:
         return value, unparseable, None
     infinite = f"({value} IS NOT NULL AND NOT isfinite({value}))"
-    shown = value
-    if col.dtype == C.TIMESTAMP and zone != "UTC":  # the moment as the calendar's wall clock shows it
-        shown = f"timezone('UTC', timezone({_literal(zone)}, {value}))"
-    return f"CASE WHEN isfinite({value}) THEN {shown} END", unparseable, infinite
+    return f"CASE WHEN isfinite({value}) THEN {value} END", unparseable, infinite
 
 
 def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, source: Source | None = None,
-               held: bool = False, zone: str = "UTC") -> str:
+               held: bool = False, zone: str = "UTC", naive_zone: str | None = None) -> str:
     """The annotated-rows query: raw columns ``__raw<j>``, typed contract columns, ``__reason``. ``held``: some
     accounts were quarantined in accounts (the temporary table ``__held``, see :func:`_accepted_accounts`)."""
     position = {n: j for j, n in enumerate(src.names)}
@@ -659,7 +681,7 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
     for i, col in enumerate(contract.columns):
         if col.name in position:
             j = position[col.name]
-            expr, bad, infinite = _typed(col, src.types[j], f"__raw{j}", source, zone)
+            expr, bad, infinite = _typed(col, src.types[j], f"__raw{j}", source, zone, naive_zone)
             typed_sel.append(f"{expr} AS {_ident(col.name)}")
             # flags are computed next to the raw value; the outer query sees only the typed column
             ok = []
@@ -732,13 +754,18 @@ def _quarantine_names(names: list[str]) -> list[str]:
     return out
 
 
+def _wall(moment: str, zone: str) -> str:
+    """SQL of a moment (TIMESTAMPTZ) as the clock on the wall of ``zone`` shows it, labelled UTC (itself on UTC)."""
+    return moment if zone == "UTC" else f"timezone('UTC', timezone({_literal(zone)}, {moment}))"
+
+
 def _extra_time(ref: str, src_type: str, zone: str, naive_zone: str) -> str:
     """An extra column (one the contract does not name) as it is kept: a time on the run's calendar like the
     contract's times (a moment as the calendar's wall clock shows it, labelled UTC; a time without a zone, in the
     table's zone, as the calendar's wall clock, still without a zone); any other value as it is."""
     kind = src_type.upper()
     if kind.startswith("TIMESTAMPTZ") or kind.endswith("WITH TIME ZONE"):  # TIMESTAMPTZ_NS from pandas' Parquet
-        return ref if zone == "UTC" else f"timezone('UTC', timezone({_literal(zone)}, {ref}))"
+        return _wall(ref, zone)
     if kind.startswith("TIMESTAMP") and naive_zone != zone:
         return f"timezone({_literal(zone)}, timezone({_literal(naive_zone)}, {ref}))"
     return ref
@@ -750,7 +777,7 @@ def _check_updated_column(table: str, db: D.DatabaseSource, where: str, names: l
     scheduled run, not ``engage ingest`` that a person runs to check the sources file."""
     column = db.updated_column
     if column is not None and column.lower() not in {n.lower() for n in names}:
-        raise ConfigError(f"{table}: sources.yaml's updated_column {column!r} is not a column of {where} "
+        raise ConfigError(f"{table}: its updated_column {column!r} (sources) is not a column of {where} "
                           f"(its columns: {', '.join(names)}); name the column that changes when a row does, "
                           f"selected by the query")
 
@@ -798,13 +825,15 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         )
     held = has_accounts and contract.account_fk and con.execute("SELECT count(*) FROM __held").fetchall()[0][0] > 0
     naive_zone = source.timezone or timezone
-    annotated = _table_sql(contract, src, has_accounts, source, held, timezone)
+    annotated = _table_sql(contract, src, has_accounts, source, held, timezone, naive_zone)
     values = {**values, **src.params, "date_formats": list(source.date_format), **_number_params(source)}
     extras = [j for j, n in enumerate(src.names) if n not in contract.column_names]
     rows = f"({annotated})"
     out_names = [*contract.column_names, *(src.names[j] for j in extras)]
-    exprs = [_ident(c) for c in contract.column_names] + [  # on the validated rows
-        _extra_time(f"__raw{j}", src.types[j], timezone, naive_zone) for j in extras]
+    # on the validated rows, whose checks (closed before opened, in the future) compared moments: the rows kept
+    # get the calendar's wall clock (a ticket across the night summer time ends is not "closed before opened")
+    exprs = [_wall(_ident(c.name), timezone) if c.dtype == C.TIMESTAMP else _ident(c.name) for c in contract.columns]
+    exprs += [_extra_time(f"__raw{j}", src.types[j], timezone, naive_zone) for j in extras]
     keys: list[str] = []  # the sort keys, as expressions on the validated rows
     by_rank = False
     if contract.cluster_by:
@@ -1099,8 +1128,10 @@ def ingest(
     """
     raw_dir, processed_dir = Path(raw_dir), Path(processed_dir)
     timezone = check_zone(timezone, "timezone")
-    now_ts = wall_clock(now if now is not None else datetime.now(UTC), timezone)
-    values = {"now": now_ts.to_pydatetime(), "csat_min": float(csat_scale[0]), "csat_max": float(csat_scale[1])}
+    now = now if now is not None else datetime.now(UTC)
+    now_ts = wall_clock(now, timezone)  # as the report says it
+    values = {"now": moment(now, timezone).to_pydatetime(),  # as the rows' checks compare it
+              "csat_min": float(csat_scale[0]), "csat_max": float(csat_scale[1])}
     resolved = resolve_sources(raw_dir, sources, encodings)
     wanted = [t for t in C.TABLE_ORDER if tables is None or t in tables or t == "accounts"]
     if tables is not None and (processed_dir / REPORT_FILE).exists():  # the tables kept must be on one calendar

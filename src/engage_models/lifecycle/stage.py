@@ -136,7 +136,7 @@ def resolve_policy(config, done: dict) -> tuple[object, dict | None]:
     settings = {"psi_threshold": m.psi_threshold, "metric_psi_share": m.metric_psi_share,
                 "max_age_days": m.max_age_days, "bins": m.bins, "n_boot": m.n_boot, "seed": config.seed}
     decision = decide(config.retrain, store, as_of=as_of, panel=panel, horizon_days=config.horizon_days,
-                      monitoring=settings)
+                      monitoring=settings, windows=config.windows, timezone=config.timezone)
     log.info("retrain %s: %s", config.retrain, decision["reason"])
     if decision["action"] == "score":
         import dataclasses

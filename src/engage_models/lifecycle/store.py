@@ -104,8 +104,13 @@ class ModelStore:
 
 
 def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.DataFrame | None = None,
-           horizon_days: int | None = None, monitoring: dict | None = None) -> dict:
+           horizon_days: int | None = None, monitoring: dict | None = None, windows: tuple[int, ...] | None = None,
+           timezone: str | None = None) -> dict:
     """Whether this run trains a new model or scores with the current one, and why.
+
+    A current model this run's settings cannot score with (another horizon, ``windows`` without its metrics'
+    window, another calendar: :func:`~.frozen.check_run_settings`) is replaced under ``monthly`` and
+    ``on-drift``; under ``never`` it stops the run (ConfigError), as ``never`` promises not to retrain.
 
     ``monitoring`` holds the settings passed to :func:`~engage_models.monitoring.recommend_retrain` under
     ``on-drift`` (``psi_threshold``, ``metric_psi_share``, ``max_age_days``, ``bins``, ``n_boot``, ``seed``).
@@ -124,6 +129,16 @@ def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.Dat
     from .frozen import load_frozen
 
     frozen = load_frozen(store.folder(current))
+    if horizon_days is not None and windows is not None:
+        from .frozen import check_run_settings
+
+        try:
+            check_run_settings(frozen.card, horizon_days, tuple(windows), timezone or "UTC")
+        except ConfigError as exc:
+            if policy == "never":
+                raise
+            return {**base, "action": "train", "reason": f"{policy}: {exc}",
+                    "reasons": [{"kind": "settings", "detail": str(exc)}]}
     cutoff = frozen.cutoff or frozen.trained_until
     if policy == "never":
         return {**base, "action": "score", "reason": f"policy never: scoring with the current model {current}",

@@ -294,7 +294,7 @@ class RunConfig:
             raise ConfigError(f"unknown engine {self.engine!r} (available: 'duckdb', 'spark')")
         if self.engine != "spark" and (self.spark_master or self.spark_driver_memory):
             raise ConfigError("spark_master and spark_driver_memory apply to engine 'spark' only")
-        check_zone(self.timezone, "timezone")
+        object.__setattr__(self, "timezone", check_zone(self.timezone, "timezone"))  # Etc/UTC is UTC
         for name in ("as_of", "run_date"):
             value = getattr(self, name)
             if value is not None:

@@ -114,6 +114,15 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
         # a missing or damaged model, or one this run's horizon or windows cannot feed, stops the run before
         # ingest, not after it
         check_run_settings(verify_frozen(config.model), config.horizon_days, config.windows, config.timezone)
+    elif config.retrain == "never" and any(st.name == "health" for st in stages):
+        from ..lifecycle.frozen import check_run_settings, verify_frozen
+        from ..lifecycle.stage import models_dir
+        from ..lifecycle.store import ModelStore
+
+        store = ModelStore(models_dir(config))
+        if store.pointer.is_file():  # the current model 'never' keeps scoring with: refused now, not after ingest
+            check_run_settings(verify_frozen(store.folder(store.current_id())), config.horizon_days, config.windows,
+                               config.timezone)
     store = Store(Path(config.data_dir) / ARTIFACTS)
     done: dict[str, Artifact] = {}
     records: dict[str, StageRecord] = {}

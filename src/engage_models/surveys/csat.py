@@ -159,7 +159,9 @@ def ticket_csat(tickets: pd.DataFrame, surveys: pd.DataFrame | None = None) -> p
         raise ValueError("no CSAT for tickets: give surveys with a ticket_id column or tickets with a csat column")
     tk = tk[tk["score"].notna()]
     hours = (pd.to_datetime(tk["closed_at"], utc=True) - pd.to_datetime(tk["opened_at"], utc=True)).dt.total_seconds()
-    tk["hours_to_close"] = hours / 3600
+    # at least 0: on a calendar with summer time a ticket opened and closed in the hour repeated when it ends is
+    # kept (ingest compares moments) but its wall-clock times may run backwards
+    tk["hours_to_close"] = hours.clip(lower=0) / 3600
     tk["time_to_close"] = pd.cut(tk["hours_to_close"], CLOSE_BINS, labels=CLOSE_LABELS, right=False).astype(str)
     return tk[["ticket_id", "account_id", "priority", "opened_at", "closed_at", "hours_to_close", "time_to_close",
                "score"]].reset_index(drop=True)
