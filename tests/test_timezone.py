@@ -286,3 +286,19 @@ def test_the_pipelines_ingest_is_keyed_on_the_calendar(tmp_path):
     assert _stamps(tmp_path / "processed")[0] == pd.Timestamp("2025-02-01 00:42", tz="UTC")
     assert main([*common, "--timezone", "Etc/UTC"]) == 0  # UTC by another name: UTC
     assert json.loads(report.read_text())["timezone"] == "UTC"
+
+
+def test_a_zone_without_summer_time_is_an_offset_and_gives_the_conversions_times():
+    from engage_models._core.time import fixed_offset
+
+    assert (fixed_offset(TOKYO), fixed_offset("Asia/Kolkata"), fixed_offset("UTC")) == (32400, 19800, 0)
+    assert fixed_offset("America/New_York") is None and fixed_offset("Asia/Seoul") is None  # summer time in 1987-88
+    import duckdb
+
+    from engage_models.ingest.validate import _wall
+
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'America/New_York'")  # whatever the session's zone
+        stamps = "SELECT TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_seconds(i * 86399) AS m FROM range(0, 50000) r(i)"
+        fast, slow = _wall("m", TOKYO), f"timezone('UTC', timezone('{TOKYO}', m))"
+        assert con.execute(f"SELECT count(*) FROM ({stamps}) WHERE {fast} <> {slow}").fetchall() == [(0,)]

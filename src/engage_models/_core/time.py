@@ -118,6 +118,18 @@ def wall_clock(value, zone: str = "UTC") -> pd.Timestamp:
     return ts.tz_convert(zone).tz_localize(None).tz_localize("UTC")
 
 
+@functools.cache
+def fixed_offset(zone: str) -> int | None:
+    """The offset of ``zone`` from UTC in seconds when it is the same from 1970 to 2100 (``Asia/Tokyo``: 32400), else
+    None (a zone with summer time, or one that changed its offset): a wall clock is then one addition away."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    offsets = {datetime(year, month, 15, 12, tzinfo=tz).utcoffset() for year in range(1970, 2101)
+               for month in range(1, 13)}
+    return int(offsets.pop().total_seconds()) if len(offsets) == 1 else None
+
+
 def moment(value, zone: str = "UTC") -> pd.Timestamp:
     """``value`` as a moment in UTC: an aware value converted, a naive one read as a wall-clock time in ``zone``
     (the inverse of :func:`wall_clock`; a time summer time skips is read an hour later, one it repeats as its

@@ -60,7 +60,7 @@ import pyarrow.parquet as pq
 from .. import config
 from .._core.errors import ConfigError, DataError
 from .._core.io import write_json
-from .._core.time import check_zone, moment, wall_clock
+from .._core.time import check_zone, fixed_offset, moment, wall_clock
 from ..features.engine import connect_duckdb
 from . import contracts as C
 from . import database as D
@@ -755,8 +755,14 @@ def _quarantine_names(names: list[str]) -> list[str]:
 
 
 def _wall(moment: str, zone: str) -> str:
-    """SQL of a moment (TIMESTAMPTZ) as the clock on the wall of ``zone`` shows it, labelled UTC (itself on UTC)."""
-    return moment if zone == "UTC" else f"timezone('UTC', timezone({_literal(zone)}, {moment}))"
+    """SQL of a moment (TIMESTAMPTZ) as the clock on the wall of ``zone`` shows it, labelled UTC (itself on UTC).
+    A zone without summer time is its offset added (a fifth of the time of the conversion, 52M events a run)."""
+    if zone == "UTC":
+        return moment
+    offset = fixed_offset(zone)
+    if offset is not None:
+        return f"({moment} + to_seconds({offset}))"
+    return f"timezone('UTC', timezone({_literal(zone)}, {moment}))"
 
 
 def _extra_time(ref: str, src_type: str, zone: str, naive_zone: str) -> str:
