@@ -628,3 +628,23 @@ def test_report_kernels_talk_over_private_unix_sockets_and_leave_none_behind(tmp
     assert oct(os.stat(os.path.dirname(k.ip)).st_mode & 0o777) == "0o700"
     monkeypatch.undo()  # the temporary folder as it was, before the capture's own temporary files need it
     shutil.rmtree(short)
+
+
+def test_the_run_date_comes_from_the_option_then_the_configuration_then_today_on_the_calendar(tmp_path):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_first.ipynb", "print('first report')")
+    config = tmp_path / "run.yaml"
+    config.write_text("run_date: '2025-07-03'\ntimezone: Pacific/Kiritimati\n", encoding="utf-8")
+    kw = dict(data_dir=tmp_path, out_dir=tmp_path / "reports", notebooks_dir=nbs, demo_if_empty=False,
+              progress=lambda m: None)
+    assert run(**kw, run_date="2025-07-01")[0].parent.name == "2025-07-01"
+    assert run(**kw, config_file=config)[0].parent.name == "2025-07-03"
+    config.write_text("timezone: Pacific/Kiritimati\n", encoding="utf-8")  # UTC+14: a day ahead of UTC by the
+    # afternoon; the run is dated by the company's day
+    before = datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()
+    folder = run(**kw, config_file=config)[0].parent.name
+    assert folder in (before, datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat())
