@@ -302,3 +302,17 @@ def test_a_zone_without_summer_time_is_an_offset_and_gives_the_conversions_times
         stamps = "SELECT TIMESTAMPTZ '1970-01-01 00:00:00+00' + to_seconds(i * 86399) AS m FROM range(0, 50000) r(i)"
         fast, slow = _wall("m", TOKYO), f"timezone('UTC', timezone('{TOKYO}', m))"
         assert con.execute(f"SELECT count(*) FROM ({stamps}) WHERE {fast} <> {slow}").fetchall() == [(0,)]
+
+
+def test_two_names_of_one_zone_are_one_calendar(tmp_path):
+    from engage_models._core.time import same_clock
+    from engage_models.lifecycle.frozen import check_run_settings
+
+    assert same_clock("Japan", TOKYO) and not same_clock(TOKYO, "Asia/Seoul")
+    assert not same_clock("America/New_York", "America/Chicago")
+    card = {"model_id": "m1", "horizon_days": 90, "features": [], "timezone": TOKYO}
+    check_run_settings(card, 90, (28, 90), "Japan")  # the model's calendar by its other name
+    raw = _raw(tmp_path / "raw", [SAME_MOMENT[0]])
+    ingest(raw, tmp_path / "p", now="2026-01-01", timezone=TOKYO)
+    ingest(raw, tmp_path / "p", now="2026-01-01", tables=("events",), timezone="Japan")
+    assert _stamps(tmp_path / "p") == [pd.Timestamp("2025-02-01 00:42", tz="UTC")]

@@ -119,15 +119,28 @@ def wall_clock(value, zone: str = "UTC") -> pd.Timestamp:
 
 
 @functools.cache
-def fixed_offset(zone: str) -> int | None:
-    """The offset of ``zone`` from UTC in seconds when it is the same from 1970 to 2100 (``Asia/Tokyo``: 32400), else
-    None (a zone with summer time, or one that changed its offset): a wall clock is then one addition away."""
+def _offsets(zone: str) -> tuple:
+    """The offset of ``zone`` from UTC at 12:00 on the 1st and the 15th of every month, 1970 to 2100: two zones
+    whose clocks differ only for days between two of these noons are taken as one (none of the database's
+    zones that keep the same offsets differ so little)."""
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(zone)
-    offsets = {datetime(year, month, 15, 12, tzinfo=tz).utcoffset() for year in range(1970, 2101)
-               for month in range(1, 13)}
+    return tuple(datetime(year, month, day, 12, tzinfo=tz).utcoffset() for year in range(1970, 2101)
+                 for month in range(1, 13) for day in (1, 15))
+
+
+def fixed_offset(zone: str) -> int | None:
+    """The offset of ``zone`` from UTC in seconds when it is the same from 1970 to 2100 (``Asia/Tokyo``: 32400), else
+    None (a zone with summer time, or one that changed its offset): a wall clock is then one addition away."""
+    offsets = set(_offsets(zone))
     return int(offsets.pop().total_seconds()) if len(offsets) == 1 else None
+
+
+def same_clock(a: str, b: str) -> bool:
+    """Whether two zone names keep one clock from 1970 to 2100 (``Japan`` and ``Asia/Tokyo``, names of one zone):
+    the same calendar for a run, whichever name each was given by."""
+    return a == b or _offsets(a) == _offsets(b)
 
 
 def moment(value, zone: str = "UTC") -> pd.Timestamp:

@@ -60,7 +60,7 @@ import pyarrow.parquet as pq
 from .. import config
 from .._core.errors import ConfigError, DataError
 from .._core.io import write_json
-from .._core.time import check_zone, fixed_offset, moment, wall_clock
+from .._core.time import check_zone, fixed_offset, moment, same_clock, wall_clock
 from ..features.engine import connect_duckdb
 from . import contracts as C
 from . import database as D
@@ -1142,7 +1142,7 @@ def ingest(
     wanted = [t for t in C.TABLE_ORDER if tables is None or t in tables or t == "accounts"]
     if tables is not None and (processed_dir / REPORT_FILE).exists():  # the tables kept must be on one calendar
         kept_zone = IngestReport.from_json(processed_dir / REPORT_FILE).timezone
-        if kept_zone != timezone:
+        if not same_clock(kept_zone, timezone):
             raise ConfigError(f"{processed_dir}: its tables were read on the calendar of {kept_zone}, not "
                               f"{timezone}; ingest every table again (without tables=...) to change it")
 

@@ -39,6 +39,7 @@ import pandas as pd
 
 from .._core.errors import ConfigError, DataError
 from .._core.io import jsonable, read_json, write_json, write_parquet, write_text
+from .._core.time import same_clock
 
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
@@ -389,7 +390,7 @@ def check_run_settings(card: dict, horizon_days: int, windows: tuple[int, ...], 
                           f"for {horizon_days} days: its probabilities and bands would mean another thing (run "
                           f"with horizon_days={card['horizon_days']}, or train a model for {horizon_days} days)")
     trained_on = card.get("timezone", "UTC")
-    if trained_on != timezone:
+    if not same_clock(trained_on, timezone):
         raise ConfigError(f"model {mid} was trained on the calendar of {trained_on}; this run counts days and months "
                           f"in {timezone}: run with timezone {trained_on}, or train a model on {timezone}")
     have = set(M.expand(M.windows_for(tuple(windows))))
