@@ -77,6 +77,22 @@ def _stages_until(until: str | None) -> tuple[Stage, ...]:
     return STAGES[: STAGE_NAMES.index(until) + 1]
 
 
+def _check_model_first(config: RunConfig) -> None:
+    """The model a run will score with (``model``, or under ``retrain: never`` the models folder's current one),
+    checked before ingest rather than after it: missing or damaged files, another horizon, windows or calendar."""
+    folder = config.model
+    if not folder and config.retrain == "never":
+        from ..lifecycle.stage import models_dir
+        from ..lifecycle.store import ModelStore
+
+        models = ModelStore(models_dir(config))
+        folder = models.folder(models.current_id()) if models.pointer.is_file() else None
+    if folder:
+        from ..lifecycle.frozen import check_run_settings, verify_frozen
+
+        check_run_settings(verify_frozen(folder), config.horizon_days, config.windows, config.timezone)
+
+
 def run(config: RunConfig | dict | None = None, *, until: str | None = None, strict: bool = False,
         progress: Callable[[str], None] | None = None, on_stage: Callable[[Run], None] | None = None,
         **overrides) -> Run:
@@ -108,21 +124,8 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
     bars = progress is None and show_bars()  # a bar per long stage on a terminal (see _core.progress)
     stages = _stages_until(until)
-    if config.model and any(st.name == "health" for st in stages):
-        from ..lifecycle.frozen import check_run_settings, verify_frozen
-
-        # a missing or damaged model, or one this run's horizon or windows cannot feed, stops the run before
-        # ingest, not after it
-        check_run_settings(verify_frozen(config.model), config.horizon_days, config.windows, config.timezone)
-    elif config.retrain == "never" and any(st.name == "health" for st in stages):
-        from ..lifecycle.frozen import check_run_settings, verify_frozen
-        from ..lifecycle.stage import models_dir
-        from ..lifecycle.store import ModelStore
-
-        store = ModelStore(models_dir(config))
-        if store.pointer.is_file():  # the current model 'never' keeps scoring with: refused now, not after ingest
-            check_run_settings(verify_frozen(store.folder(store.current_id())), config.horizon_days, config.windows,
-                               config.timezone)
+    if any(st.name == "health" for st in stages):
+        _check_model_first(config)
     store = Store(Path(config.data_dir) / ARTIFACTS)
     done: dict[str, Artifact] = {}
     records: dict[str, StageRecord] = {}
