@@ -61,6 +61,9 @@ UNKNOWN_SURVEY_TYPE = "unknown survey_type"
 CLOSED_BEFORE_OPENED = "closed_at before opened_at"
 END_BEFORE_START = "end_date before start_date"
 UNKNOWN_PLAY_STATUS = "unknown play status"
+#: a row equal in every column to an earlier row of a table without a key (sources.yaml's ``exact_copies:
+#: quarantine``; without it such rows are kept and counted, see engage_models.ingest.validate)
+EXACT_COPY = "exact copy of an earlier row"
 PLAY_DONE_IN_FUTURE = "play done in the future"
 
 # Lines of a text file that are not rows (see engage_models.ingest.files): quarantined with their raw line.
@@ -115,6 +118,13 @@ class TableContract:
     @property
     def required_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.required)
+
+    @property
+    def always_keyed(self) -> bool:
+        """Every row has a key (its columns are required): a row repeating another is a duplicate key. A table
+        without one (events, touchpoints; plays without ``play_id``) is checked for exact copies instead."""
+        required = set(self.required_columns)
+        return bool(self.key) and set(self.key) <= required
 
 
 def _c(name, dtype, required=True, nullable=True, lower=False):

@@ -11,6 +11,8 @@ found in the raw folder::
         date_format: "%m/%d/%Y %H:%M"  # optional: how its timestamps are written when not ISO (or a list)
         thousands: ","                 # optional: numbers written 1,200 or ¥1,200 (decimal: "," for 1.200,50)
         timezone: UTC                  # optional: the zone of its times written without an offset
+      events:
+        exact_copies: quarantine       # optional, tables without a key: rows equal to an earlier row set aside
       tickets:
         encoding: utf-16               # no path: the raw folder's tickets.* file, read as UTF-16
       events:                          # a database table: a URL and a table name or a query
@@ -22,7 +24,10 @@ Every entry is a mapping of a few known keys: a file (``path``, ``encoding``), t
 when ``path`` is absent, or a database table (``url`` with ``table`` or ``query``, see
 :mod:`~.database`); either may say how its timestamps are written (``date_format``, see
 :func:`check_date_formats`, and in which zone when they carry no offset: ``timezone``) and its numbers
-(``thousands``, ``decimal``, see :func:`check_number_format`).
+(``thousands``, ``decimal``, see :func:`check_number_format`). A table without a key (events, touchpoints,
+plays without ``play_id``) may say what becomes of a row equal in every column to an earlier one:
+``exact_copies: keep`` (the default: kept, counted and warned about) or ``quarantine`` (set aside with the
+reason ``exact copy of an earlier row``, for an export known to overlap another).
 Unknown keys are refused, so a typo never silently falls back to the default; so is a
 password written into a URL (``${NAME}`` takes its place, filled in from the environment or ``env_file``).
 """
@@ -46,7 +51,9 @@ SOURCES_FILE = "sources.yaml"
 #: Keys a file table's entry may have.
 FILE_KEYS = ("path", "encoding")
 #: Keys a file's or a database table's entry may have.
-COMMON_KEYS = ("date_format", "thousands", "decimal", "columns", "timezone")
+COMMON_KEYS = ("date_format", "thousands", "decimal", "columns", "timezone", "exact_copies")
+#: What ``exact_copies`` may say (the first is the default).
+EXACT_COPIES = ("keep", "quarantine")
 #: Characters a number's digits may be grouped by (``thousands``): comma, point, space, no-break space,
 #: narrow no-break space (French), apostrophe (Swiss), underscore.
 THOUSANDS = (",", ".", " ", "\u00a0", "\u202f", "'", "_")
@@ -70,6 +77,8 @@ class Source:
     export's header in Japanese read as ``account_id``; see :func:`check_columns`).
     ``timezone``: the zone of its times written without an offset (an IANA name; ``None``: the run's calendar
     zone, ``RunConfig.timezone``). A time with an offset, or a database's ``timestamptz``, is a moment already.
+    ``exact_copies``: what becomes of a row equal in every column to an earlier one, in a table without a key
+    (``keep``: kept and counted; ``quarantine``: set aside with its reason).
     """
 
     path: str | None = None
@@ -80,6 +89,18 @@ class Source:
     decimal: str | None = None
     columns: tuple[tuple[str, str], ...] = ()
     timezone: str | None = None
+    exact_copies: str = EXACT_COPIES[0]
+
+
+def check_exact_copies(table: str, value, where: str) -> str:
+    """``value`` checked (one of :data:`EXACT_COPIES`, for a table without a key); ConfigError naming ``where``."""
+    if value not in EXACT_COPIES:
+        raise ConfigError(f"{where}: exact_copies is {' or '.join(EXACT_COPIES)} (found {value!r})")
+    contract = CONTRACTS[table]
+    if contract.always_keyed:
+        raise ConfigError(f"{where}: exact_copies is for a table without a key; {table} has one "
+                          f"({', '.join(contract.key)}), and a row repeating a key is quarantined already")
+    return value
 
 
 def check_encoding(encoding: str, where: str) -> str:
@@ -184,8 +205,10 @@ def source_from(table: str, entry, where: str, base: Path | None = None, env_fil
     thousands, decimal = check_number_format(entry.get("thousands"), entry.get("decimal"), f"{where}, table {table!r}")
     columns = check_columns(table, entry["columns"], f"{where}, table {table!r}") if entry.get("columns") else ()
     zone = check_zone(entry["timezone"], f"{where}, table {table!r}") if entry.get("timezone") is not None else None
+    copies = (check_exact_copies(table, entry["exact_copies"], f"{where}, table {table!r}")
+              if entry.get("exact_copies") is not None else EXACT_COPIES[0])
     as_written = {"date_format": formats, "thousands": thousands, "decimal": decimal, "columns": columns,
-                  "timezone": zone}
+                  "timezone": zone, "exact_copies": copies}
     if "url" in entry:
         mixed = sorted(set(entry) & set(FILE_KEYS))
         if mixed:
