@@ -420,6 +420,39 @@ def test_japanese_easy_and_hard_to_use_are_one_term_of_the_ease_of_use_theme():
         assert set(terms) & THEMES["ease_of_use"], text
 
 
+def test_a_negated_word_is_a_term_of_its_own_and_of_its_word_s_theme():
+    """使いやすくない (not easy to use) was the term 使いやすい, a promoter's word, in a detractor's comment; "isn't
+    intuitive" was "intuitive". A negated adjective or adjectival noun is its own term, of the theme of its word."""
+    from engage_models.surveys.themes import affirmative, assign_themes
+
+    cases = {
+        ("ja", "画面が使いやすくない。"): ["画面", "使いやすくない"],
+        ("ja", "使いやすくなかった"): ["使いやすくない"],                # the past: the same term
+        ("ja", "操作は簡単ではない"): ["操作", "簡単ではない"],
+        ("ja", "簡単じゃない"): ["簡単ではない"],                        # one term however it is written
+        ("ja", "動作が遅くないので満足"): ["動作", "遅くない", "満足"],
+        ("ja", "料金が高すぎます。"): ["料金", "高い"],                   # not negated: as before
+        ("ja", "機能がない"): ["機能"],                                  # "there is none": not a negated word
+        ("en", "The interface isn't very intuitive"): ["interface", "not intuitive"],
+        ("en", "Support was not that responsive"): ["support", "not responsive"],
+        ("en", "I can never find the report I built"): ["not find", "report", "built"],
+        ("en", "Not the fastest, but reliable"): ["fastest", "reliable"],  # "not the": the negation stops
+    }
+    for (lang, text), terms in cases.items():
+        assert tokenize(text, lang) == terms, text
+    assert [affirmative(w) for w in ["使いやすくない", "遅くない", "簡単ではない", "not intuitive", "少ない", "遅い"]] == \
+        ["使いやすい", "遅い", "簡単", "intuitive", "少ない", "遅い"]
+    themes = assign_themes(pd.Series([frozenset(tokenize(text, lang)) for lang, text in cases]))
+    assert themes.iloc[0] == ("ease_of_use",) and themes.iloc[4] == ("performance",)
+    assert themes.iloc[7] == ("ease_of_use",) and themes.iloc[8] == ("support",)
+    # key terms: a detractor's negation is not counted for the promoters' word
+    df = pd.DataFrame([("detractor", "ja", "画面が使いやすくない。")] * 5 + [("promoter", "ja", "画面が使いやすい。")] * 5,
+                      columns=["category", "lang", "comment"])
+    kt = key_terms(df).set_index(["category", "term"])
+    assert kt.loc[("detractor", "使いやすくない"), "share"] == 100 and ("detractor", "使いやすい") not in kt.index
+    assert kt.loc[("promoter", "使いやすい"), "z"] > 0
+
+
 def _comments() -> pd.DataFrame:
     rows = []
     for i in range(12):

@@ -57,6 +57,13 @@ JA_STOP = frozenset(_LEXICON["stop_words"]["ja"].split())
 _JA_NOUNS = frozenset(_LEXICON["janome_nouns"])
 _POS = _LEXICON["janome_pos"]
 _JA_COMPOUND = frozenset(_LEXICON["janome_compound_suffixes"].split())
+_NEG = _LEXICON["negation"]
+_EN_NEGATORS = frozenset(_NEG["en"].split())
+_EN_BETWEEN = frozenset(_NEG["en_between"].split())
+_JA_COPULA = frozenset(_NEG["ja_copula"].split())
+#: the prefix of a negated English term ("not intuitive")
+EN_NOT = "not "
+_TE_ENDING, _DICT_ENDING = _NEG["ja_te_ending"], _NEG["ja_dict_ending"]
 
 #: Theme -> terms, from ``lexicon.yaml`` next to this module. Edit that file freely.
 THEMES: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in _LEXICON["themes"].items()}
@@ -77,8 +84,18 @@ def _fold(word: str) -> str:
 
 
 def _tokenize_en(text: str) -> list[str]:
-    words = _EN_WORD.findall(text.lower().replace("’", "'"))
-    return [_fold(w) for w in words if w not in EN_STOP and len(w) > 1 and not w.isdigit()]
+    out, negated = [], False
+    for w in _EN_WORD.findall(text.lower().replace("’", "'")):
+        if w in _EN_NEGATORS:  # "not" reaches the next content word, past "very", "that", "be"...
+            negated = True
+        elif negated and w in _EN_BETWEEN:
+            continue
+        elif w in EN_STOP or len(w) < 2 or w.isdigit():
+            negated = False
+        else:
+            out.append(EN_NOT + _fold(w) if negated else _fold(w))
+            negated = False
+    return out
 
 
 @functools.cache
@@ -88,6 +105,23 @@ def _janome():
     return Tokenizer()
 
 
+def _negates(tok) -> bool:
+    """The auxiliary ない (also as なかっ-た): what comes before it is negated."""
+    return tok is not None and tok.part_of_speech.startswith(_NEG["ja_auxiliary_pos"]) \
+        and tok.base_form == _NEG["ja_auxiliary"]
+
+
+def _negated_noun(toks, i: int) -> bool:
+    """An adjectival noun at ``i`` followed by a copula, optionally は, and ない (簡単ではない, 簡単じゃない)."""
+    j = i + 1
+    if j >= len(toks) or toks[j].surface not in _JA_COPULA:
+        return False
+    j += 1
+    if j < len(toks) and toks[j].surface == _NEG["ja_topic"]:
+        j += 1
+    return j < len(toks) and toks[j].base_form == _NEG["ja_auxiliary"]
+
+
 def _tokenize_ja(text: str) -> list[str]:
     out = []
     toks = list(_janome().tokenize(text))
@@ -95,18 +129,39 @@ def _tokenize_ja(text: str) -> list[str]:
         pos = tok.part_of_speech.split(",")
         base = tok.base_form if tok.base_form != "*" else tok.surface
         nxt = toks[i + 1] if i + 1 < len(toks) else None
+        after = toks[i + 2] if i + 2 < len(toks) else None
         if (pos[0] == _POS["verb"] and pos[1] == _POS["independent"] and tok.infl_form == _POS["continuative"]
                 and nxt is not None and nxt.part_of_speech.startswith(f"{_POS['adjective']},{_POS['dependent']}")
                 and nxt.base_form in _JA_COMPOUND and tok.base_form != _POS["light_verb"]):  # 操作し+やすい: the noun
-            out.append(tok.surface + nxt.base_form)
+            negated = nxt.infl_form == _NEG["ja_te_form"] and _negates(after)  # 使いやすく + ない
+            out.append(tok.surface + (nxt.surface + _NEG["ja_auxiliary"] if negated else nxt.base_form))
             continue
         noun = pos[0] == _POS["noun"] and pos[1] in _JA_NOUNS
         if noun or pos[0] == _POS["adjective"] and pos[1] == _POS["independent"]:
             word = base.lower() if base.isascii() else base
             if word in JA_STOP or word in EN_STOP or (word.isascii() and len(word) < 2) or word.isdigit():
                 continue
+            if not noun and tok.infl_form == _NEG["ja_te_form"] and _negates(nxt):  # 早く + ない
+                word = tok.surface + _NEG["ja_auxiliary"]
+            elif noun and pos[1] == _NEG["ja_adjectival_noun"] and _negated_noun(toks, i):  # 簡単 + で + は + ない
+                word += _NEG["ja_noun_negated"]
             out.append(word)
     return out
+
+
+def affirmative(term: str) -> str:
+    """The word a negated term negates (``not intuitive`` -> ``intuitive``, 使いやすくない -> 使いやすい,
+    簡単ではない -> 簡単); any other term as it is. A negated term belongs to its word's theme."""
+    if term.startswith(EN_NOT):
+        return term[len(EN_NOT):]
+    if term.endswith(_NEG["ja_noun_negated"]):
+        return term[:-len(_NEG["ja_noun_negated"])]
+    aux = _NEG["ja_auxiliary"]
+    if len(term) > len(aux) + 1 and term.endswith(aux) and _JA_CHARS.search(term):
+        stem = term[:-len(aux)]  # 早く -> 早い: the te-form's final く back to い
+        if stem.endswith(_TE_ENDING):
+            return stem[:-1] + _DICT_ENDING
+    return term
 
 
 def tokenize(text: str | None, lang: str | None = None) -> list[str]:
@@ -199,9 +254,11 @@ def top_terms(terms: pd.DataFrame, by: str = "category", n: int = 10, min_z: flo
 
 # ----------------------------------------------------------------------------------------------- themes
 def assign_themes(terms: pd.Series, lexicon: dict[str, frozenset[str]] | None = None) -> pd.Series:
-    """The themes (tuple, lexicon order) whose terms a comment uses."""
+    """The themes (tuple, lexicon order) whose terms a comment uses; a negated term (``not intuitive``,
+    使いやすくない) is of its word's theme."""
     lexicon = lexicon or THEMES
-    return terms.map(lambda ts: tuple(th for th, words in lexicon.items() if ts & words))
+    return terms.map(lambda ts: tuple(th for th, words in lexicon.items()
+                                      if ts & words or {affirmative(t) for t in ts} & words))
 
 
 def theme_table(df: pd.DataFrame, by: str = "category", *, text: str = "comment", lang: str = "lang",
