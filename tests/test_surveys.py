@@ -399,7 +399,7 @@ def test_japanese_tokenizer_needs_no_network(monkeypatch):
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     th._janome.cache_clear()
-    th._tokens.cache_clear()
+    th._clauses.cache_clear()
     try:
         assert "料金" in tokenize("料金が高すぎます。", "ja")
     finally:
@@ -423,7 +423,7 @@ def test_japanese_easy_and_hard_to_use_are_one_term_of_the_ease_of_use_theme():
 def test_a_negated_word_is_a_term_of_its_own_and_of_its_word_s_theme():
     """使いやすくない (not easy to use) was the term 使いやすい, a promoter's word, in a detractor's comment; "isn't
     intuitive" was "intuitive". A negated adjective or adjectival noun is its own term, of the theme of its word."""
-    from engage_models.surveys.themes import affirmative, assign_themes
+    from engage_models.surveys.themes import affirmative, comment_themes
 
     cases = {
         ("ja", "画面が使いやすくない。"): ["画面", "使いやすくない"],
@@ -442,7 +442,7 @@ def test_a_negated_word_is_a_term_of_its_own_and_of_its_word_s_theme():
         assert tokenize(text, lang) == terms, text
     assert [affirmative(w) for w in ["使いやすくない", "遅くない", "簡単ではない", "not intuitive", "少ない", "遅い"]] == \
         ["使いやすい", "遅い", "簡単", "intuitive", "少ない", "遅い"]
-    themes = assign_themes(pd.Series([frozenset(tokenize(text, lang)) for lang, text in cases]))
+    themes = comment_themes(pd.DataFrame([{"comment": text, "lang": lang} for lang, text in cases]))
     assert themes.iloc[0] == ("ease_of_use",) and themes.iloc[4] == ("performance",)
     assert themes.iloc[7] == ("ease_of_use",) and themes.iloc[8] == ("support",)
     # key terms: a detractor's negation is not counted for the promoters' word
@@ -451,6 +451,31 @@ def test_a_negated_word_is_a_term_of_its_own_and_of_its_word_s_theme():
     kt = key_terms(df).set_index(["category", "term"])
     assert kt.loc[("detractor", "使いやすくない"), "share"] == 100 and ("detractor", "使いやすい") not in kt.index
     assert kt.loc[("promoter", "使いやすい"), "z"] > 0
+
+
+def test_slow_support_is_support_s_theme_and_a_slow_product_is_performance():
+    """サポートが遅い counted under performance too (the product's speed) and so did "slow replies from support".
+    A word of speed beside a support term, with nothing else of performance in its clause, is support's alone; in
+    another clause of the same comment it is the product's again."""
+    from engage_models.surveys.themes import comment_themes
+
+    cases = {
+        ("ja", "サポートの返信が遅い"): ("support",),
+        ("ja", "問い合わせへの回答が遅くて困る"): ("support",),
+        ("ja", "サポートの対応は早いが、動作が遅い"): ("support", "performance"),
+        ("ja", "動作が重くてサポートに問い合わせたが返事が遅い"): ("support", "performance"),
+        ("ja", "動作が遅い"): ("performance",),
+        ("ja", "サポートは丁寧だが、アプリが遅い"): ("support", "performance"),  # two clauses: the app's speed
+        ("ja", "サポートは丁寧で、読み込みも速い"): ("support", "performance"),
+        ("en", "Slow replies from support"): ("support",),
+        ("en", "Support is great but the dashboards are slow"): ("support", "performance"),
+        ("en", "Support was slow to answer and the app freezes"): ("support", "performance"),  # freeze: its own
+        ("en", "Dashboards are painfully slow"): ("performance",),
+        ("en", "The support team is not fast enough"): ("support",),  # negated speed: still a speed word
+    }
+    frame = pd.DataFrame([{"comment": text, "lang": lang} for lang, text in cases])
+    assert comment_themes(frame).tolist() == list(cases.values())
+    assert tokenize("サポートの対応は早いが、動作が遅い", "ja") == ["サポート", "対応", "早い", "動作", "遅い"]
 
 
 def _comments() -> pd.DataFrame:

@@ -64,6 +64,11 @@ _JA_COPULA = frozenset(_NEG["ja_copula"].split())
 #: the prefix of a negated English term ("not intuitive")
 EN_NOT = "not "
 _TE_ENDING, _DICT_ENDING = _NEG["ja_te_ending"], _NEG["ja_dict_ending"]
+_EN_BREAK = re.compile(r"[.,;:!?()\n]+|\b(?:" + "|".join(map(re.escape, _LEXICON["clauses"]["en_breaks"].split()))
+                       + r")\b")
+_JA_BREAKS = tuple(_LEXICON["clauses"]["janome_breaks"].split())
+_SPEED = _LEXICON["speed"]
+_SPEED_WORDS = frozenset(_SPEED["words"].split())
 
 #: Theme -> terms, from ``lexicon.yaml`` next to this module. Edit that file freely.
 THEMES: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in _LEXICON["themes"].items()}
@@ -81,6 +86,11 @@ def _fold(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "'s")):
         return word[:-1]
     return word.removesuffix("'s")
+
+
+def _clauses_en(text: str) -> list[list[str]]:
+    parts = _EN_BREAK.split(text.lower().replace("’", "'"))
+    return [terms for part in parts if (terms := _tokenize_en(part))]
 
 
 def _tokenize_en(text: str) -> list[str]:
@@ -122,10 +132,16 @@ def _negated_noun(toks, i: int) -> bool:
     return j < len(toks) and toks[j].base_form == _NEG["ja_auxiliary"]
 
 
-def _tokenize_ja(text: str) -> list[str]:
-    out = []
+def _clauses_ja(text: str) -> list[list[str]]:
+    clauses: list[list[str]] = [[]]
+    out = clauses[0]
     toks = list(_janome().tokenize(text))
     for i, tok in enumerate(toks):
+        if tok.part_of_speech.startswith(_JA_BREAKS):  # 、。 and が, けど, て, ので: the clause ends
+            if out:
+                out = []
+                clauses.append(out)
+            continue
         pos = tok.part_of_speech.split(",")
         base = tok.base_form if tok.base_form != "*" else tok.surface
         nxt = toks[i + 1] if i + 1 < len(toks) else None
@@ -146,7 +162,7 @@ def _tokenize_ja(text: str) -> list[str]:
             elif noun and pos[1] == _NEG["ja_adjectival_noun"] and _negated_noun(toks, i):  # 簡単 + で + は + ない
                 word += _NEG["ja_noun_negated"]
             out.append(word)
-    return out
+    return [c for c in clauses if c]
 
 
 def affirmative(term: str) -> str:
@@ -177,17 +193,20 @@ def tokenize(text: str | None, lang: str | None = None) -> list[str]:
     if text is None or (not isinstance(text, str) and pd.isna(text)) or not str(text).strip():
         return []
     text = str(text)
+    return [w for clause in _clauses(text, _lang_of(text, lang)) for w in clause]
+
+
+def _lang_of(text: str, lang: str | None) -> str:
     lang = lang if lang in ("en", "ja") else detect_lang(text)
     # a comment tagged English may still be written in Japanese (and the other way round)
-    if lang == "en" and _JA_CHARS.search(text):
-        lang = "ja"
-    return list(_tokens(text, lang))
+    return "ja" if lang == "en" and _JA_CHARS.search(text) else lang
 
 
 @functools.lru_cache(maxsize=100_000)
-def _tokens(text: str, lang: str) -> tuple[str, ...]:
-    """Cached: a report tokenises each comment for key terms, themes and examples."""
-    return tuple(_tokenize_ja(text) if lang == "ja" else _tokenize_en(text))
+def _clauses(text: str, lang: str) -> tuple[tuple[str, ...], ...]:
+    """The terms of each clause, in order. Cached: a report tokenises each comment for key terms, themes and
+    examples."""
+    return tuple(map(tuple, _clauses_ja(text) if lang == "ja" else _clauses_en(text)))
 
 
 def comment_terms(df: pd.DataFrame, text: str = "comment", lang: str = "lang") -> pd.Series:
@@ -253,12 +272,40 @@ def top_terms(terms: pd.DataFrame, by: str = "category", n: int = 10, min_z: flo
 
 
 # ----------------------------------------------------------------------------------------------- themes
-def assign_themes(terms: pd.Series, lexicon: dict[str, frozenset[str]] | None = None) -> pd.Series:
-    """The themes (tuple, lexicon order) whose terms a comment uses; a negated term (``not intuitive``,
-    使いやすくない) is of its word's theme."""
+def clause_themes(terms, lexicon: dict[str, frozenset[str]] | None = None) -> list[str]:
+    """The themes (lexicon order) of one clause's terms. A negated term (``not intuitive``, 使いやすくない) is of
+    its word's theme. A word of speed (``slow``, 遅い) is of the speed theme (performance) unless the clause also
+    has a term of the theme it is said beside (support) and no other term of its own: サポートの返信が遅い and
+    "slow replies from support" are support's (see ``speed`` in ``lexicon.yaml``).
+
+    >>> clause_themes(["サポート", "返信", "遅い"]), clause_themes(["動作", "遅い"])
+    (['support'], ['performance'])
+    """
     lexicon = lexicon or THEMES
-    return terms.map(lambda ts: tuple(th for th, words in lexicon.items()
-                                      if ts & words or {affirmative(t) for t in ts} & words))
+    words = {t: affirmative(t) for t in terms}
+    found = [th for th, vocab in lexicon.items() if any(t in vocab or a in vocab for t, a in words.items())]
+    speed, beside = _SPEED["theme"], _SPEED["beside"]
+    if speed in found and beside in found:
+        own = [a for t, a in words.items() if t in lexicon[speed] or a in lexicon[speed]]
+        if all(a in _SPEED_WORDS for a in own):
+            found.remove(speed)
+    return found
+
+
+def comment_themes(df: pd.DataFrame, text: str = "comment", lang: str = "lang",
+                   lexicon: dict[str, frozenset[str]] | None = None) -> pd.Series:
+    """The themes (tuple, lexicon order) of each comment: those of its clauses (:func:`clause_themes`)."""
+    lexicon = lexicon or THEMES
+    langs = df[lang] if lang in df else pd.Series(None, index=df.index)
+
+    def themes(comment, lg) -> tuple[str, ...]:
+        if not isinstance(comment, str) or not comment.strip():
+            return ()
+        hit = {th for clause in _clauses(comment, _lang_of(comment, lg)) for th in clause_themes(clause, lexicon)}
+        return tuple(th for th in lexicon if th in hit)
+
+    return pd.Series([themes(c, lg) for c, lg in zip(df[text], langs, strict=True)], index=df.index,
+                     name="themes")
 
 
 def theme_table(df: pd.DataFrame, by: str = "category", *, text: str = "comment", lang: str = "lang",
@@ -276,7 +323,7 @@ def theme_table(df: pd.DataFrame, by: str = "category", *, text: str = "comment"
     lexicon = lexicon or THEMES
     d = df[df[text].notna() & df[by].notna()]
     clustered = bool(cluster) and cluster in d
-    themes = assign_themes(comment_terms(d, text, lang), lexicon)
+    themes = comment_themes(d, text, lang, lexicon)
     rows = []
     for g, idx in d.groupby(by, observed=True).groups.items():
         th = themes.loc[idx]
@@ -313,7 +360,7 @@ def representative_comments(df: pd.DataFrame, by: str = "category", groups=("pro
     terms = key_terms(df, by, text=text, lang=lang, min_comments=1) if terms is None else terms
     zmap = {(g, term): z for g, term, z in zip(terms[by], terms["term"], terms["z"], strict=True)}
     d["_terms"] = comment_terms(d, text, lang)
-    d["_themes"] = assign_themes(d["_terms"], lexicon)
+    d["_themes"] = comment_themes(d, text, lang, lexicon)
     d["_typical"] = [np.mean([zmap.get((g, w), 0.0) for w in sorted(ts)]) if ts else -np.inf
                      for g, ts in zip(d[by], d["_terms"], strict=True)]
     d["_len"] = d[text].str.len()
