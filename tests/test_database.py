@@ -451,3 +451,45 @@ def test_the_ingest_stage_rereads_a_database_table_only_when_it_changed(tiny_wor
     assert status() == "computed"
     kept = pd.read_parquet(tmp_path / "processed" / "tickets.parquet")
     assert "T-new" in set(kept["ticket_id"])
+
+
+# ------------------------------------------------------------------------------------- updated_column's case
+def test_updated_column_is_read_as_the_table_spells_it(postgres, tmp_path, monkeypatch):
+    """A column created quoted in mixed case ("LoadedAt") could not be named: the key's unquoted max(LoadedAt)
+    folded to loadedat and failed. The maximum now reads the column as the table returns it, quoted, whatever
+    case the sources file gives; a name two columns share but for case is refused, naming them."""
+    from engage_models.ingest.database import database_source, fingerprint
+
+    db = postgres.create_database("spelled")
+    with postgres.connect(db) as conn, conn.cursor() as cur:
+        cur.execute('CREATE TABLE t (ticket_id text, "LoadedAt" timestamp, loaded_at integer, "X" int, x int)')
+        cur.execute("INSERT INTO t VALUES ('T1', '2025-01-02 03:04:05', 7, 1, 2), ('T2', '2025-02-01', 9, 1, 2)")
+        conn.commit()
+    monkeypatch.setenv("PGPW_SPELLED", postgres.password)
+    url = postgres.url("${PGPW_SPELLED}", database=db)
+    for given, latest in (("LoadedAt", "2025-02-01"), ("loadedat", "2025-02-01"), ("loaded_at", "9"),
+                          ("LOADED_AT", "9")):
+        src = database_source("tickets", {"url": url, "table": "t", "updated_column": given}, "sources.yaml")
+        got = fingerprint(src, table="tickets")
+        assert got["rows"] == 2 and got["latest"].startswith(latest), (given, got)
+    src = database_source("tickets", {"url": url, "table": "t", "updated_column": "x"}, "sources.yaml")
+    assert fingerprint(src, table="tickets")["latest"] == "2"  # its own spelling first
+    src = database_source("tickets", {"url": url, "table": "t", "updated_column": "LOADEDAT"}, "sources.yaml")
+    assert fingerprint(src, table="tickets")["latest"].startswith("2025-02-01")
+    src = database_source("tickets", {"url": url, "table": "t", "updated_column": "nope"}, "sources.yaml")
+    with pytest.raises(ConfigError, match=r"tickets: its updated_column 'nope' \(sources\) is not a column of .*"
+                                          r"\(its columns: ticket_id, LoadedAt, loaded_at, X, x\)"):
+        fingerprint(src, table="tickets")
+
+
+def test_updated_column_with_sqlalchemy_and_sqlite_reads_the_spelled_column(tmp_path):
+    from engage_models.ingest.database import database_source, fingerprint
+
+    path = tmp_path / "crm.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute('CREATE TABLE t (ticket_id TEXT, "Loaded At" TEXT, "A" INT, "b" INT)')
+        conn.execute("INSERT INTO t VALUES ('T1', '2025-01-02', 1, 5), ('T2', '2025-03-04', 3, 4)")
+    for given, latest in (("A", "3"), ("a", "3"), ("B", "5")):
+        src = database_source("tickets", {"url": f"sqlite:///{path}", "table": "t", "updated_column": given,
+                                          "driver": "sqlalchemy"}, "sources.yaml")
+        assert fingerprint(src, table="tickets")["latest"] == latest, given

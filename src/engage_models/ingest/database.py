@@ -440,7 +440,12 @@ def fingerprint(db: DatabaseSource, *, table: str = "", environ: Mapping[str, st
     url, secrets = resolve(db, environ)
     driver = _driver(db, url)
     _sqlite_file_exists(url, table, out["source"])
-    sql = f"SELECT count(*), max({db.updated_column}) FROM ({db.sql}) AS engage_fingerprint"
+    columns = f"SELECT * FROM ({db.sql}) AS engage_columns WHERE 1 = 0"
+
+    def aggregate(names: list[str], quote) -> str:
+        return (f"SELECT count(*), max({quote(updated_column(db, names, table, label(db, environ)))}) "
+                f"FROM ({db.sql}) AS engage_fingerprint")
+
     try:
         if driver == "sqlalchemy":
             import sqlalchemy as sa
@@ -449,16 +454,45 @@ def fingerprint(db: DatabaseSource, *, table: str = "", environ: Mapping[str, st
             engine = sa.create_engine(url, poolclass=NullPool)
             try:
                 with engine.connect() as conn:
-                    n, latest = conn.execute(sa.text(sql)).one()
+                    names = list(conn.execute(sa.text(columns)).keys())
+                    quoting = engine.dialect.identifier_preparer.quote_identifier  # the database's own quotes
+                    n, latest = conn.execute(sa.text(aggregate(names, quoting))).one()
             finally:
                 engine.dispose()
         else:
             dbapi = importlib.import_module(f"{driver}.dbapi")
             with dbapi.connect(url) as conn, conn.cursor() as cur:
-                cur.execute(sql)
+                cur.execute(columns)
+                names = [d[0] for d in cur.description]
+                cur.fetchall()
+                cur.execute(aggregate(names, _quoted))
                 n, latest = cur.fetchone()
+    except ConfigError:
+        raise
     except Exception as exc:
         text = scrub(f"{type(exc).__name__}: {exc}", secrets).strip()
         raise DatabaseError(f"{table}: cannot read {label(db, environ)}: {text}") from None
     out.update({"rows": int(n), "latest": _text(latest)})
     return out
+
+
+def _quoted(name: str) -> str:
+    """A column name in standard SQL's double quotes (PostgreSQL, SQLite, DuckDB, Snowflake: the ADBC drivers)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def updated_column(db: DatabaseSource, names: list[str], table: str, where: str) -> str:
+    """``db.updated_column`` as the table returns it among ``names``: its own spelling first, else the one name
+    equal to it but for case (the sources file's ``loaded_at`` for PostgreSQL's ``"LoadedAt"``, a column created
+    quoted, which an unquoted name could never reach, and Snowflake's ``LOADED_AT``). Quoted in that spelling, the
+    maximum reads exactly that column. ConfigError naming the table's columns when none is."""
+    column = db.updated_column
+    if column in names:
+        return column
+    same = [n for n in names if n.lower() == column.lower()]
+    if len(same) == 1:
+        return same[0]
+    raise ConfigError(f"{table}: its updated_column {column!r} (sources) is "
+                      + ("one of several columns differing only in case" if same else "not a column")
+                      + f" of {where} (its columns: {', '.join(names)}); name the column that changes when a row "
+                      f"does, selected by the query, as the table spells it")

@@ -885,11 +885,8 @@ def _check_updated_column(table: str, db: D.DatabaseSource, where: str, names: l
     """A database table's ``updated_column`` must be a column it returns: the pipeline's key takes its maximum
     over the same query (:func:`~.database.fingerprint`), and a name mistyped there would stop only the
     scheduled run, not ``engage ingest`` that a person runs to check the sources file."""
-    column = db.updated_column
-    if column is not None and column.lower() not in {n.lower() for n in names}:
-        raise ConfigError(f"{table}: its updated_column {column!r} (sources) is not a column of {where} "
-                          f"(its columns: {', '.join(names)}); name the column that changes when a row does, "
-                          f"selected by the query")
+    if db.updated_column is not None:
+        D.updated_column(db, names, table, where)
 
 
 def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: Path, values: dict,
