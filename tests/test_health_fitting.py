@@ -181,3 +181,33 @@ def test_a_floored_card_gives_probabilities_and_log_odds_that_agree_at_every_sco
     assert p.min() >= hs.calibration_floor_ and np.array_equal(hs.predict(X) == 1, p > 0.5)
     np.testing.assert_allclose(sigmoid(hs.decision_function(X)), p, rtol=1e-9)
     np.testing.assert_allclose(p, hs.proba_of_score(hs.health_score(X)))
+
+
+def test_the_inner_folds_fallback_is_said_once_per_run_not_once_per_process(caplog, monkeypatch, tmp_path):
+    """A long-lived worker (a scheduler's Python process) ran many runs; the fallback was logged on the first only."""
+    from engage_models import pipeline
+    from engage_models.health import cv
+
+    X = pd.DataFrame({"as_of": pd.to_datetime(["2025-01-31"] * 8), "x": np.arange(8)})
+    y = np.array([0, 1] * 4)
+    cv.forget_said()
+    with caplog.at_level("WARNING", logger=cv.__name__):
+        for _ in range(3):  # three refits of one run
+            cv._splits(X, y, "as_of", 3, 0, 0)
+    assert sum("too few observation dates" in r.message for r in caplog.records) == 1
+
+    class Started(Exception):
+        pass
+
+    def started():
+        raise Started
+
+    monkeypatch.setattr(cv, "forget_said", started)
+    with pytest.raises(Started):  # a run of the pipeline forgets first, before anything else
+        pipeline.run(data_dir=str(tmp_path))
+    monkeypatch.undo()
+    caplog.clear()
+    cv.forget_said()
+    with caplog.at_level("WARNING", logger=cv.__name__):
+        cv._splits(X, y, "as_of", 3, 0, 0)
+    assert sum("too few observation dates" in r.message for r in caplog.records) == 1

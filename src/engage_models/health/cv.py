@@ -13,7 +13,6 @@ Folds, by what ``X`` allows (the first that applies):
 
 from __future__ import annotations
 
-import functools
 import logging
 
 import numpy as np
@@ -57,10 +56,21 @@ def account_groups(X: pd.DataFrame, id_col: str | None) -> np.ndarray | None:
     return codes
 
 
-@functools.lru_cache(maxsize=64)
+_SAID: set[str] = set()
+
+
 def _warn_once(message: str) -> None:
-    """Log ``message`` once per process: every refit of a backtest or a bootstrap would say it again."""
-    log.warning(message)
+    """Log ``message`` once per run (every refit of a backtest or a bootstrap would say it again): a run of the
+    pipeline starts by forgetting what the last one said (:func:`forget_said`), so a long-lived worker says it
+    on each run, not once ever."""
+    if message not in _SAID:
+        _SAID.add(message)
+        log.warning(message)
+
+
+def forget_said() -> None:
+    """The next :func:`_warn_once` of a message logs it again (``pipeline.run`` calls this first)."""
+    _SAID.clear()
 
 
 def _splits(X: pd.DataFrame, y: np.ndarray, date_col: str | None, cv: int, gap_days: int, seed: int,

@@ -117,6 +117,9 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
     A stage whose inputs, parameters and code are unchanged since it last ran is read back, not recomputed.
     A stage that fails is recorded with its reason; the stages that need it are skipped; the others run.
     """
+    from ..health.cv import forget_said
+
+    forget_said()  # what a model's refits warn about once, each run says again
     if not isinstance(config, RunConfig):
         config = RunConfig.from_dict(config or {}, **overrides)
     elif overrides:
