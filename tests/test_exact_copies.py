@@ -112,6 +112,7 @@ def test_quarantine_sets_the_later_copies_aside_with_their_reason(tmp_path):
     assert sorted(copies["source_row"]) == [2, 3, 9]  # the later of each, by row in the file
     assert not load("events", processed).duplicated().any()
     assert report.tables["touchpoints"].by_reason == {C.EXACT_COPY: 1}
+    assert report.tables["touchpoints"].exact_copies == 0  # set aside: none kept
     assert not any("exact copies" in w for w in report.warnings)
     assert quality.translate_reason(C.EXACT_COPY, "ja") != C.EXACT_COPY
 
@@ -139,15 +140,24 @@ def test_an_extra_column_that_differs_makes_a_row_no_copy(tmp_path):
     assert (report.tables["events"].rows_kept, report.tables["events"].exact_copies) == (2, 0)
 
 
-def test_plays_without_a_play_id_are_checked_and_with_one_are_keyed(tmp_path):
+def test_plays_without_a_play_id_are_checked_with_or_without_the_column(tmp_path):
     t = _tables()
     play = {"account_id": "A1", "play": "check_in", "date": "2025-01-07", "owner": "csm1", "status": "done"}
     t["plays"] = [play, dict(play), {**play, "date": "2025-01-08"}]
     report, _ = _ingest(tmp_path, t)
     assert report.tables["plays"].exact_copies == 1
-    t["plays"] = [{**p, "play_id": f"P{i}"} for i, p in enumerate(t["plays"])]
+    # the column there, empty in the copied rows (a helper found these unchecked, the option ignored)
+    t["plays"] = [{**play, "play_id": ""}, {**play, "play_id": ""}, {**play, "play_id": "P1"},
+                  {**play, "play_id": "P2"}]
     report, _ = _ingest(tmp_path, t)
-    assert report.tables["plays"].exact_copies is None
+    assert report.tables["plays"].exact_copies == 1  # P1 and P2 differ in their id: no copy
+    report, processed = _ingest(tmp_path, t, {"plays": {"exact_copies": "quarantine"}})
+    assert report.tables["plays"].by_reason == {C.EXACT_COPY: 1} and report.tables["plays"].rows_kept == 3
+    # a copy with its play_id too: both reasons
+    t["plays"] = [{**play, "play_id": "P1"}, {**play, "play_id": "P1"}]
+    report, _ = _ingest(tmp_path, t, {"plays": {"exact_copies": "quarantine"}})
+    assert report.tables["plays"].by_reason == {C.duplicate(("play_id",)): 1, C.EXACT_COPY: 1}
+    assert report.tables["plays"].rows_quarantined == 1
 
 
 @pytest.mark.parametrize("entry, says", [
@@ -167,3 +177,15 @@ def test_a_report_written_before_the_check_reads_as_not_checked(tmp_path):
     (processed / "ingest_report.json").write_text(data, encoding="utf-8")
     old = V.IngestReport.from_json(processed / "ingest_report.json")
     assert old.tables["events"].exact_copies is None
+
+
+def test_engage_ingest_prints_the_count_and_a_blank_for_tables_with_a_key(tmp_path, capsys):
+    from engage_models.cli import main
+
+    raw = _write(tmp_path / "raw", _world_with_copies())
+    assert main(["ingest", "--raw", str(raw), "--out", str(tmp_path / "p"), "--now", NOW]) == 0
+    out = capsys.readouterr().out.split("\n\n")[0]  # the tables' summary, before the reasons
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert "<NA>" not in "".join(lines.values()) and "nan" not in "".join(lines.values())
+    assert lines["events"].split()[5] == "3"  # table, read, kept, quarantined, % quarantined, copies
+    assert lines["tickets"].split()[5] == "tickets.csv"  # no count: a blank

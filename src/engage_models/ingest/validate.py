@@ -726,25 +726,26 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
     cases = ", ".join(f"CASE WHEN {cond} THEN {_literal(reason)} END" for reason, cond in reasons) or "NULL"
     base = f"SELECT {', '.join(raw_sel + typed_sel)}, __row, __file, __fileno FROM ({src.sql})"
     checked = f"SELECT *, NULLIF(concat_ws('; ', {cases}), '') AS __r0 FROM ({base})"
-    if not _keyed(contract, src.names) and source is not None and source.exact_copies == "quarantine":
-        # every value as read: the contract's typed columns (two spellings of one time are one moment) and the
-        # extra columns as they are
-        values = [_ident(c.name) for c in contract.columns if c.name in present]
-        values += [f"__raw{j}" for j, n in enumerate(src.names) if n not in contract.column_names]
-        copy = (f"CASE WHEN __r0 IS NULL AND row_number() OVER (PARTITION BY {', '.join(values)}, __r0 IS NULL "
-                f"ORDER BY __fileno, __row) > 1 THEN {_literal(C.EXACT_COPY)} END")
-        return f"SELECT *, NULLIF(concat_ws('; ', __r0, {copy}), '') AS __reason FROM ({checked})"
+    more = []  # reasons that compare a row with the others
     if contract.key:
         key = ", ".join(_ident(k) for k in contract.key)
         key_ok = " AND ".join(f"{_ident(k)} IS NOT NULL" for k in contract.key)
         # a good row is a duplicate after the first good row of its key (that one is kept); a quarantined row
         # whenever another row has its key, so that its reasons are all there (fixing its value alone would
         # not bring it back)
-        dup = (f"CASE WHEN {key_ok} AND CASE WHEN __r0 IS NULL THEN row_number() OVER "
-               f"(PARTITION BY {key}, __r0 IS NULL ORDER BY __fileno, __row) > 1 "
-               f"ELSE count(*) OVER (PARTITION BY {key}) > 1 END "
-               f"THEN {_literal(C.duplicate(contract.key))} END")
-        return f"SELECT *, NULLIF(concat_ws('; ', __r0, {dup}), '') AS __reason FROM ({checked})"
+        more.append(f"CASE WHEN {key_ok} AND CASE WHEN __r0 IS NULL THEN row_number() OVER "
+                    f"(PARTITION BY {key}, __r0 IS NULL ORDER BY __fileno, __row) > 1 "
+                    f"ELSE count(*) OVER (PARTITION BY {key}) > 1 END "
+                    f"THEN {_literal(C.duplicate(contract.key))} END")
+    if not contract.always_keyed and source is not None and source.exact_copies == "quarantine":
+        # every value as read: the contract's typed columns (two spellings of one time are one moment) and the
+        # extra columns as they are (plays: rows without a play_id too)
+        values = [_ident(c.name) for c in contract.columns if c.name in present]
+        values += [f"__raw{j}" for j, n in enumerate(src.names) if n not in contract.column_names]
+        more.append(f"CASE WHEN __r0 IS NULL AND row_number() OVER (PARTITION BY {', '.join(values)}, __r0 IS NULL "
+                    f"ORDER BY __fileno, __row) > 1 THEN {_literal(C.EXACT_COPY)} END")
+    if more:
+        return f"SELECT *, NULLIF(concat_ws('; ', __r0, {', '.join(more)}), '') AS __reason FROM ({checked})"
     return f"SELECT *, __r0 AS __reason FROM ({checked})"
 
 
@@ -753,11 +754,6 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
 #: one key rather than two the sort of 52M events took 48-49 s against 53-58 s, and a file's name, a string,
 #: had doubled it.
 _SOURCE_ORDER = "((CAST(__fileno AS BIGINT) << 40) + __row)"
-
-
-def _keyed(contract: C.TableContract, names) -> bool:
-    """Whether every row of this source has a key (the key's columns are among ``names``)."""
-    return bool(contract.key) and set(contract.key) <= set(names)
 
 
 #: Rows read at a time when counting a sorted table's exact copies (see :func:`_exact_copies`).
@@ -1014,7 +1010,11 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         con.execute(f"DROP TABLE {_ident(name)}")
     kept = pq.ParquetFile(out).metadata.num_rows
     quarantined = pq.ParquetFile(qout).metadata.num_rows
-    copies, copied = (None, None) if _keyed(contract, src.names) else _exact_copies(con, contract, out)
+    copies, copied = None, None  # a table whose every row has a key: its repeats are duplicate keys
+    if source.exact_copies == "quarantine":
+        copies = 0  # set aside above (two moments an hour apart the night summer time ends share a wall clock)
+    elif not contract.always_keyed:
+        copies, copied = _exact_copies(con, contract, out)
     by_reason = dict(
         con.execute(
             "SELECT trim(r) AS reason, count(*) FROM (SELECT unnest(string_split(reason, '; ')) AS r "

@@ -61,6 +61,11 @@ _NEG = _LEXICON["negation"]
 _EN_NEGATORS = frozenset(_NEG["en"].split())
 _EN_BETWEEN = frozenset(_NEG["en_between"].split())
 _JA_COPULA = frozenset(_NEG["ja_copula"].split())
+_JA_TOPIC = frozenset(_NEG["ja_topic"].split())
+_JA_POLITE_VERBS = frozenset(_NEG["ja_polite_verbs"].split())
+_EN_BE = frozenset(_NEG["en_be"].split())
+_EN_ABILITY = frozenset(_NEG["en_ability"].split())
+_EN_ENOUGH = _NEG["en_enough"]
 #: the prefix of a negated English term ("not intuitive")
 EN_NOT = "not "
 _TE_ENDING, _DICT_ENDING = _NEG["ja_te_ending"], _NEG["ja_dict_ending"]
@@ -94,18 +99,25 @@ def _clauses_en(text: str) -> list[list[str]]:
 
 
 def _tokenize_en(text: str) -> list[str]:
-    out, negated = [], False
-    for w in _EN_WORD.findall(text.lower().replace("’", "'")):
-        if w in _EN_NEGATORS:  # "not" reaches the next content word, past "very", "that", "be"...
-            negated = True
+    out, negated, between, words = [], False, [], _EN_WORD.findall(text.lower().replace("’", "'"))
+    for i, w in enumerate(words):
+        if w in _EN_NEGATORS:  # "not" reaches the next content word, past "very", "that", "be", "seem"...
+            negated, between, negator = True, [], w
         elif negated and w in _EN_BETWEEN:
-            continue
+            between.append(w)
         elif w in EN_STOP or len(w) < 2 or w.isdigit():
             negated = False
         else:
+            if negated and (_praise(w, between) or negator in _EN_ABILITY and _EN_ENOUGH in words[i + 1:]):
+                negated = False  # "couldn't be happier", "can't recommend it enough": praise, not negation
             out.append(EN_NOT + _fold(w) if negated else _fold(w))
             negated = False
     return out
+
+
+def _praise(word: str, between: list[str]) -> bool:
+    """A comparative after "be"/"been" (``easier``, ``happier``, ``better``): "couldn't be happier"."""
+    return bool(_EN_BE & set(between)) and (word.endswith("er") or word == "better")
 
 
 @functools.cache
@@ -115,28 +127,38 @@ def _janome():
     return Tokenizer()
 
 
-def _negates(tok) -> bool:
-    """The auxiliary ない (also as なかっ-た): what comes before it is negated."""
-    return tok is not None and tok.part_of_speech.startswith(_NEG["ja_auxiliary_pos"]) \
-        and tok.base_form == _NEG["ja_auxiliary"]
-
-
-def _negated_noun(toks, i: int) -> bool:
-    """An adjectival noun at ``i`` followed by a copula, optionally は, and ない (簡単ではない, 簡単じゃない)."""
-    j = i + 1
-    if j >= len(toks) or toks[j].surface not in _JA_COPULA:
-        return False
-    j += 1
-    if j < len(toks) and toks[j].surface == _NEG["ja_topic"]:
+def _negation_at(toks, j: int) -> bool:
+    """Whether the tokens from ``j`` negate what came before: optionally は or も, then ない (an auxiliary, or an
+    adjective after は: 早くはない), or the polite ありません / ございません (ある, ます, ん)."""
+    if j < len(toks) and toks[j].surface in _JA_TOPIC:
         j += 1
-    return j < len(toks) and toks[j].base_form == _NEG["ja_auxiliary"]
+    if j >= len(toks):
+        return False
+    if toks[j].base_form == _NEG["ja_auxiliary"]:
+        return True
+    return (toks[j].base_form in _JA_POLITE_VERBS and j + 2 < len(toks)
+            and toks[j + 1].base_form == _NEG["ja_polite"] and toks[j + 2].base_form == _NEG["ja_polite_negative"])
+
+
+def _negated_noun(toks, i: int) -> str | None:
+    """A noun at ``i`` (or a noun and 的: 直感的) followed by a copula and a negation (簡単ではない, 簡単じゃない,
+    簡単ではありません, 直感的でない): the noun as negated (簡単ではない, 直感的ではない), else None."""
+    j, word = i + 1, toks[i].surface
+    if j < len(toks) and toks[j].surface == _NEG["ja_noun_suffix"]:
+        j, word = j + 1, word + toks[j].surface
+    if j >= len(toks) or toks[j].surface not in _JA_COPULA or not _negation_at(toks, j + 1):
+        return None
+    return word + _NEG["ja_noun_negated"]
 
 
 def _clauses_ja(text: str) -> list[list[str]]:
     clauses: list[list[str]] = [[]]
     out = clauses[0]
     toks = list(_janome().tokenize(text))
+    skip = -1
     for i, tok in enumerate(toks):
+        if i == skip:  # the second half of a compound (使い + やすい)
+            continue
         if tok.part_of_speech.startswith(_JA_BREAKS):  # 、。 and が, けど, て, ので: the clause ends
             if out:
                 out = []
@@ -145,22 +167,26 @@ def _clauses_ja(text: str) -> list[list[str]]:
         pos = tok.part_of_speech.split(",")
         base = tok.base_form if tok.base_form != "*" else tok.surface
         nxt = toks[i + 1] if i + 1 < len(toks) else None
-        after = toks[i + 2] if i + 2 < len(toks) else None
-        if (pos[0] == _POS["verb"] and pos[1] == _POS["independent"] and tok.infl_form == _POS["continuative"]
-                and nxt is not None and nxt.part_of_speech.startswith(f"{_POS['adjective']},{_POS['dependent']}")
-                and nxt.base_form in _JA_COMPOUND and tok.base_form != _POS["light_verb"]):  # 操作し+やすい: the noun
-            negated = nxt.infl_form == _NEG["ja_te_form"] and _negates(after)  # 使いやすく + ない
+        verb = (pos[0] == _POS["verb"] and pos[1] == _POS["independent"] and tok.infl_form == _POS["continuative"]
+                and tok.base_form != _POS["light_verb"])  # 操作し + やすい: the noun is the term
+        # at the start of a text janome takes 使い for a noun and やすく for an independent adjective
+        lead = pos[0] == _POS["noun"] and pos[1] == _POS["general"]
+        if ((verb or lead) and nxt is not None and nxt.part_of_speech.startswith(_POS["adjective"])
+                and nxt.base_form in _JA_COMPOUND and (verb or not nxt.part_of_speech.startswith(
+                    f"{_POS['adjective']},{_POS['dependent']}"))):
+            negated = nxt.infl_form == _NEG["ja_te_form"] and _negation_at(toks, i + 2)  # 使いやすく + ない
             out.append(tok.surface + (nxt.surface + _NEG["ja_auxiliary"] if negated else nxt.base_form))
+            skip = i + 1
             continue
         noun = pos[0] == _POS["noun"] and pos[1] in _JA_NOUNS
         if noun or pos[0] == _POS["adjective"] and pos[1] == _POS["independent"]:
             word = base.lower() if base.isascii() else base
             if word in JA_STOP or word in EN_STOP or (word.isascii() and len(word) < 2) or word.isdigit():
                 continue
-            if not noun and tok.infl_form == _NEG["ja_te_form"] and _negates(nxt):  # 早く + ない
+            if not noun and tok.infl_form == _NEG["ja_te_form"] and _negation_at(toks, i + 1):  # 早く + ない
                 word = tok.surface + _NEG["ja_auxiliary"]
-            elif noun and pos[1] == _NEG["ja_adjectival_noun"] and _negated_noun(toks, i):  # 簡単 + で + は + ない
-                word += _NEG["ja_noun_negated"]
+            elif noun and (negated := _negated_noun(toks, i)):  # 簡単 + で + は + ない, 直感 + 的 + で + ない
+                word = negated
             out.append(word)
     return [c for c in clauses if c]
 
