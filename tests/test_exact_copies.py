@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engage_models._core.errors import ConfigError
-from engage_models.ingest import ingest, load, quality
 from engage_models.ingest import contracts as C
+from engage_models.ingest import ingest, load, quality
 from engage_models.ingest import validate as V
 from engage_models.ingest.sources import load_sources
 from test_ingest import NOW, _checked, _tables, _write
@@ -102,8 +102,8 @@ def test_a_world_without_copies_says_nothing(tmp_path):
 
 
 def test_quarantine_sets_the_later_copies_aside_with_their_reason(tmp_path):
-    report, processed = _ingest(tmp_path, _world_with_copies(),
-                                {"events": {"exact_copies": "quarantine"}, "touchpoints": {"exact_copies": "quarantine"}})
+    aside = {"exact_copies": "quarantine"}
+    report, processed = _ingest(tmp_path, _world_with_copies(), {"events": aside, "touchpoints": aside})
     ev = report.tables["events"]
     assert (ev.rows_read, ev.rows_kept, ev.rows_quarantined, ev.exact_copies) == (9, 4, 5, 0)
     assert ev.by_reason == {C.NEGATIVE_DURATION: 2, C.EXACT_COPY: 3}

@@ -455,14 +455,14 @@ def test_a_negated_word_is_a_term_of_its_own_and_of_its_word_s_theme():
     }
     for (lang, text), terms in cases.items():
         assert tokenize(text, lang) == terms, text
-    assert [affirmative(w) for w in ["使いやすくない", "遅くない", "簡単ではない", "not intuitive", "少ない", "遅い",
-                                     "直感的ではない"]] == ["使いやすい", "遅い", "簡単", "intuitive", "少ない", "遅い", "直感的"]
+    negated = ["使いやすくない", "遅くない", "簡単ではない", "not intuitive", "少ない", "遅い", "直感的ではない"]
+    assert [affirmative(w) for w in negated] == ["使いやすい", "遅い", "簡単", "intuitive", "少ない", "遅い", "直感的"]
     themes = comment_themes(pd.DataFrame([{"comment": text, "lang": lang} for lang, text in cases]))
     assert themes.iloc[0] == ("ease_of_use",) and themes.iloc[4] == ("performance",)
     assert themes.iloc[7] == ("ease_of_use",) and themes.iloc[8] == ("support",)
     # key terms: a detractor's negation is not counted for the promoters' word
-    df = pd.DataFrame([("detractor", "ja", "画面が使いやすくない。")] * 5 + [("promoter", "ja", "画面が使いやすい。")] * 5,
-                      columns=["category", "lang", "comment"])
+    rows = [("detractor", "ja", "画面が使いやすくない。")] * 5 + [("promoter", "ja", "画面が使いやすい。")] * 5
+    df = pd.DataFrame(rows, columns=["category", "lang", "comment"])
     kt = key_terms(df).set_index(["category", "term"])
     assert kt.loc[("detractor", "使いやすくない"), "share"] == 100 and ("detractor", "使いやすい") not in kt.index
     assert kt.loc[("promoter", "使いやすい"), "z"] > 0
