@@ -427,9 +427,9 @@ def test_time_windows_example_and_the_module_examples():
 
 def test_bad_tables_name_the_file_column_and_rows(tmp_path):
     df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "churned": [0, 2, 1], "d": ["2025-01-01", "soon", "2025-02-01"]})
-    with pytest.raises(TableError, match=r"t.csv, column 'churned': .*1 row\(s\).*data rows \[3\]"):
+    with pytest.raises(TableError, match=r"t.csv, column 'churned': .*1 row\(s\).*data rows \[2\]"):
         fit_table(df, "churned", tmp_path, where="t.csv")
-    with pytest.raises(TableError, match=r"t.csv, column 'd': 1 unparseable date.*\[3\]"):
+    with pytest.raises(TableError, match=r"t.csv, column 'd': 1 unparseable date.*\[2\]"):
         fit_table(df.assign(churned=[0, 1, 1]), "churned", tmp_path, date_col="d", where="t.csv")
     with pytest.raises(TableError, match="no label column 'gone'"):
         fit_table(df, "gone", tmp_path, where="t.csv")
@@ -565,7 +565,7 @@ def test_a_table_that_cannot_be_fitted_is_refused_with_what_is_wrong_where(tmp_p
         T.prepare(df.assign(when=np.nan), "left", date_col="when", where=where)
     words = df.assign(left=df["left"].map({1: "yes", 0: "no"}))
     words.loc[[3, 8], "left"] = ["maybe", "n/a"]
-    with pytest.raises(T.TableError, match=r"2 row\(s\) are not \(first at data rows \[5, 10\]; values found: "
+    with pytest.raises(T.TableError, match=r"2 row\(s\) are not \(first at data rows \[4, 9\]; values found: "
                                            r"'maybe', 'n/a'\)"):
         T.prepare(words, "left", where=where)
     with pytest.raises(T.TableError, match=r"has a single value \(0 in all 30 row\(s\) with a label\)"):
@@ -573,7 +573,7 @@ def test_a_table_that_cannot_be_fitted_is_refused_with_what_is_wrong_where(tmp_p
     holes = df.astype({"left": float, "id": object})
     holes.loc[[0, 1, 2], "left"] = np.nan  # unlabeled: left out before the ids are checked
     holes.loc[[10, 20], "id"] = None
-    with pytest.raises(T.TableError, match=r"2 row\(s\) without an id \(first at data rows \[12, 22\]\)"):
+    with pytest.raises(T.TableError, match=r"2 row\(s\) without an id \(first at data rows \[11, 21\]\)"):
         T.prepare(holes, "left", id_col="id", where=where)
     _, _, report = T.prepare(df, "left", keep_columns=["id"], where=where)
     assert "--keep-column keeps a column from the leakage screen" in report["dropped_columns"]["id"]

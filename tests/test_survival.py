@@ -526,12 +526,12 @@ def test_a_table_s_bad_durations_are_named_and_rows_without_time_at_risk_are_sai
         bad.loc[[4, 9], "tenure"] = value
         proc = cli(bad, "--out", str(tmp_path / "o"))
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-        assert f"{where}, duration column 'tenure': {what} in 2 row(s) (first at data rows [6, 11])" in proc.stderr
+        assert f"{where}, duration column 'tenure': {what} in 2 row(s) (first at data rows [5, 10])" in proc.stderr
     zero = own.copy()
     zero.loc[[0, 7], "tenure"] = 0.0
     proc = cli(zero, "--out", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
-    assert "left out 2 row(s) of 240 with no time at risk: a duration of 0 (first at data rows [2, 9])" in proc.stderr
+    assert "left out 2 row(s) of 240 with no time at risk: a duration of 0 (first at data rows [1, 8])" in proc.stderr
     for churned, said in ((True, "every one of the 240 rows used churned (churned = 1 in each): the "
                                  "hazard ratios compare how soon churners left, not who churns"),
                           (False, "no churn among the 240")):
@@ -539,7 +539,7 @@ def test_a_table_s_bad_durations_are_named_and_rows_without_time_at_risk_are_sai
         assert said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
         assert proc.returncode == (0 if churned else 2)
     with pytest.raises(ValueError, match=r"t.csv, entry column 'start': empty in 1 row\(s\) \(first at data rows "
-                                         r"\[4\]\)"):
+                                         r"\[3\]\)"):
         A.analyse_table(own.assign(start=[0.0, 0.0, np.nan] + [0.0] * 237), duration="tenure", event="churned",
                         entry="start", unit="days", id_col="customer", n_boot=0, where="t.csv")
     (tmp_path / "afile").write_text("x")
@@ -678,7 +678,7 @@ def test_rows_with_an_empty_covariate_are_left_out_once_and_counted(tmp_path):
     active = int(((df.index % 10 == 0) & (df["churn"] == 0)).sum())
     res = A.analyse_table(df, duration="tenure", event="churn", id_col="id", mrr="mrr", n_boot=5, cv=3)
     table = res.evaluation["table"]
-    assert table["missing_covariates"] == {"rows": 30, "columns": {"x": 30}, "first_rows": [2, 12, 22, 32, 42],
+    assert table["missing_covariates"] == {"rows": 30, "columns": {"x": 30}, "first_rows": [1, 11, 21, 31, 41],
                                            "active": active}
     assert table["rows_used"] == 270 and len(res.per_account) == int((df["churn"] == 0).sum()) - active
     path = tmp_path / "t.csv"
@@ -687,7 +687,7 @@ def test_rows_with_an_empty_covariate_are_left_out_once_and_counted(tmp_path):
                            "tenure", "--event", "churn", "--id", "id", "--n-boot", "0", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert (f"left out 30 row(s) with an empty covariate (x 30; first at data rows [2, 12, 22, 32, 42]): not in "
+    assert (f"left out 30 row(s) with an empty covariate (x 30; first at data rows [1, 11, 21, 31, 41]): not in "
             f"the models, and no remaining lifetime for the {active} still active") in proc.stderr
     assert "missing covariate" not in proc.stderr  # no warning per fold
     with pytest.raises(ValueError, match="every row with time at risk has an empty covariate"):

@@ -64,7 +64,7 @@ def _label(series: pd.Series, where: str) -> pd.Series:
         bad = series.notna() & mapped.isna()
         series = mapped
     if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()  # 1-based data rows after the header
+        rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()  # 1-based data rows (as ingest numbers them)
         found = ", ".join(repr(v) for v in original[bad].astype(str).value_counts().index[:5])
         raise TableError(f"{where}: label values must be 0/1, true/false or yes/no; "
                          f"{int(bad.sum())} row(s) are not (first at data rows {rows}; values found: {found})")
@@ -106,12 +106,12 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         dates = _dates(df[date_col])
         bad = dates.isna() & df[date_col].notna()
         if bad.any():
-            rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
+            rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
             raise TableError(f"{where}, column {date_col!r}: {int(bad.sum())} unparseable date(s) "
                              f"(first at data rows {rows})")
         df[date_col] = dates
     keep = y.notna().to_numpy()
-    data_row = np.flatnonzero(keep) + 2  # the kept rows' 1-based data rows in the file (after the header)
+    data_row = np.flatnonzero(keep) + 1  # the kept rows' 1-based data rows in the file (the header not counted)
     df, y = df.loc[keep].reset_index(drop=True), y[keep].reset_index(drop=True)
     if y.nunique() < 2:
         raise TableError(f"{where}: the label {label!r} has a single value ({int(y.iloc[0])} in all {len(y):,} "

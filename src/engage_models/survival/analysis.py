@@ -87,7 +87,7 @@ def _numbers(values: pd.Series, where: str, column: str, what: str) -> pd.Series
     out = pd.to_numeric(values, errors="coerce")
     bad = out.isna() & values.notna()
     if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
+        rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
         raise DataError(f"{where}, {what} column {column!r}: {int(bad.sum())} value(s) that are not numbers (first at "
                         f"data rows {rows}, e.g. {values[bad].iloc[0]!r})")
     return out
@@ -99,7 +99,7 @@ def _times(values: pd.Series, where: str, column: str, what: str, needs: str) ->
     out = _numbers(values, where, column, what).astype(float)
     for bad, kind in ((out.isna(), "empty"), (out < 0, "negative")):
         if bad.any():
-            rows = (np.flatnonzero(bad.to_numpy())[:5] + 2).tolist()
+            rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
             raise DataError(f"{where}, {what} column {column!r}: {kind} in {int(bad.sum())} row(s) (first at data "
                             f"rows {rows}); each row needs {needs}")
     return out
@@ -159,12 +159,12 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if df.empty:
         raise DataError(f"{where}: no data rows (only the header: {', '.join(map(str, df.columns))})")
     data = df.copy()
-    data["_row"] = np.arange(len(df)) + 2  # the row's number in the file (after the header), for messages
+    data["_row"] = np.arange(len(df)) + 1  # the row's 1-based data row (the header not counted), for messages
     from ..health.tables import _label  # 0/1, true/false, yes/no: one parser for the labels users bring
 
     ev = _label(data[event], f"{where}, event column {event!r}")
     if ev.isna().any():
-        rows = (np.flatnonzero(ev.isna().to_numpy())[:5] + 2).tolist()
+        rows = (np.flatnonzero(ev.isna().to_numpy())[:5] + 1).tolist()
         raise DataError(f"{where}, event column {event!r}: empty in {int(ev.isna().sum())} row(s) (first at data "
                         f"rows {rows}); each row needs 1 (churned) or 0 (still a customer)")
     data["_event"] = ev.astype(int)
@@ -194,7 +194,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
         raise DataError(f"id column {id_col!r} is not unique (e.g. {dup!r}): the table needs one row per account")
     no_time = ~((data["_duration"] > 0) & (data["_duration"] > data["_entry"]))
-    left_out = {"rows": int(no_time.sum()), "first_rows": (np.flatnonzero(no_time.to_numpy())[:5] + 2).tolist(),
+    left_out = {"rows": int(no_time.sum()), "first_rows": (np.flatnonzero(no_time.to_numpy())[:5] + 1).tolist(),
                 "why": "no time at risk: a duration of 0" + (", or not after the entry" if entry else "")}
     data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
     if data.empty:
