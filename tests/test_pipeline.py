@@ -362,3 +362,18 @@ def test_survey_drivers_of_a_large_company_come_from_a_sample_of_its_accounts(fi
     assert not first_run["surveys"].json("drivers_sample")["sampled"]  # the default: every account of a small one
     with pytest.raises(ConfigError, match="max_driver_accounts"):
         RunConfig.from_dict({"surveys": {"max_driver_accounts": 3}})
+
+
+@pytest.mark.parametrize("command", [["pipeline"], ["train"], ["score", "--model", "models"]])
+def test_a_mistyped_data_folder_stops_every_command_and_is_not_made(tmp_path, command, capsys):
+    """Only engage run refused a --data-dir that does not exist; pipeline, train and score made its artifacts
+    folder and then said "accounts: no file for this required table" (a new user's run of the README)."""
+    from engage_models.cli import main
+
+    missing = tmp_path / "dta"
+    assert main([*command, "--data-dir", str(missing)]) == 2
+    assert f"data folder {missing} does not exist" in capsys.readouterr().err
+    assert not missing.exists()
+    with pytest.raises(ConfigError, match="does not exist"):
+        pipeline.run(data_dir=str(missing))
+    assert not missing.exists()

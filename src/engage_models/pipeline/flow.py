@@ -124,6 +124,8 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
         config = RunConfig.from_dict(config or {}, **overrides)
     elif overrides:
         config = config.replace(**overrides)
+    if not Path(config.data_dir).is_dir():  # a mistyped folder: nothing made in it (every stage writes there)
+        raise ConfigError(f"data folder {config.data_dir} does not exist (its raw/ folder holds the tables)")
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
     bars = progress is None and show_bars()  # a bar per long stage on a terminal (see _core.progress)
     stages = _stages_until(until)
