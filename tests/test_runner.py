@@ -648,3 +648,37 @@ def test_the_run_date_comes_from_the_option_then_the_configuration_then_today_on
     before = datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()
     folder = run(**kw, config_file=config)[0].parent.name
     assert folder in (before, datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat())
+
+
+def test_a_partial_run_keeps_the_stages_of_the_reports_it_keeps(tmp_path, small_world):
+    """After engage run --only 01 the folder still held the health report and its artifacts, but run.json named
+    only the stages the partial run needed: open_run(...).scores and a report rendered again from the folder
+    said "the health stage did not run" (a new user's run of the README)."""
+    import shutil
+
+    from engage_models.pipeline import open_run
+    from engage_models.reports.runner import NOTEBOOK_META
+
+    data = tmp_path / "data"
+    shutil.copytree(small_world / "raw", data / "raw")
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    for name, needs in (("01_first", ["ingest"]), ("02_second", ["kpis"])):
+        path = _notebook(nbs / f"{name}.ipynb", f"print('{name}')", params="run_dir = None\n")
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata[NOTEBOOK_META] = {"needs": needs}
+        nbformat.write(nb, path)
+    out = tmp_path / "reports"
+    kw = dict(data_dir=data, out_dir=out, notebooks_dir=nbs, run_date="2025-01-15", progress=lambda m: None)
+    run(**kw)
+    full = json.loads((out / "latest" / "run.json").read_text())
+    assert [st["name"] for st in full["stages"]] == ["ingest", "quality", "panel", "kpis"]
+    run(**kw, only=["01"])
+    record = json.loads((out / "latest" / "run.json").read_text())
+    assert [st["name"] for st in record["stages"]] == ["ingest", "quality", "panel", "kpis"]
+    assert {st["name"]: st["key"] for st in record["stages"]} == {st["name"]: st["key"] for st in full["stages"]}
+    again = open_run(out / "latest")
+    assert len(again.frame("kpis", "summary")) and len(again.panel)
+    run(**kw, only=["01"], lang="ja")  # other parameters: the other reports and their stages are not kept
+    record = json.loads((out / "latest" / "run.json").read_text())
+    assert [st["name"] for st in record["stages"]] == ["ingest"]

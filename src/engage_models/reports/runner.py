@@ -449,21 +449,23 @@ def data_key(data_dir: Path) -> str:
 
 
 def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict, say,
-                no_data: bool = False) -> list[dict]:
+                no_data: bool = False) -> tuple[list[dict], dict | None]:
     """A partial run keeps the other reports of its date when they were made with the same parameters (and
-    both runs had usable data, or neither had: reports saying "not computed" never mix with reports of data)."""
+    both runs had usable data, or neither had: reports saying "not computed" never mix with reports of data).
+    Returns the reports, and the previous run's record when its reports and artifacts were kept (None when
+    they are replaced): see :func:`_keep_stages`."""
     try:
         before = json.loads((previous / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return entries
+        return entries, None
     if any({**_BEFORE, **before["parameters"], "data_key": before.get("data_key")}.get(k) != params.get(k)
            for k in _SAME_RUN):
         say(f"replacing the reports of {previous.name}: they were made with other parameters")
-        return entries
+        return entries, None
     if bool(before.get("no_data")) != no_data:
         say(f"replacing the reports of {previous.name}: they were made " +
             ("with data, this run has none" if no_data else "without usable data"))
-        return entries
+        return entries, None
     ran = {e["notebook"] for e in entries}
     kept = [e for e in before["reports"] if e["notebook"] not in ran]
     for item in previous.rglob("*"):
@@ -473,7 +475,23 @@ def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict
             shutil.copy2(item, target)
     if kept:
         say(f"keeping {len(kept)} other report(s) of {previous.name}")
-    return sorted(entries + kept, key=lambda e: e["notebook"])
+    return sorted(entries + kept, key=lambda e: e["notebook"]), before
+
+
+def _keep_stages(record: dict, before: dict) -> None:
+    """The stages a partial run did not run, as the date's previous run recorded them (their artifacts were
+    carried over with its reports), with their skipped sections: ``open_run`` finds them, a report rendered
+    again from the folder reads them, and the index still says what they could not compute."""
+    from ..pipeline.stages import STAGE_NAMES
+
+    ran = {st["name"] for st in record.get("stages", [])}
+    kept = [st for st in before.get("stages", []) if st.get("name") not in ran]
+    if not kept:
+        return
+    order = {name: i for i, name in enumerate(STAGE_NAMES)}
+    record["stages"] = sorted(record.get("stages", []) + kept, key=lambda st: order.get(st["name"], len(order)))
+    for key in ("skipped", "not_due"):
+        record[key] = record.get(key, []) + [x for x in before.get(key, []) if x.get("stage") not in ran]
 
 
 def _rename(src: Path, dst: Path) -> None:
@@ -989,9 +1007,10 @@ def run(
             if (staging / nb.name).exists():
                 (staging / nb.name).rename(staging / "executed" / nb.name)
         no_data = pipeline_run is not None and any(r.name == "ingest" for r in pipeline_run.failed)
+        before = None
         if only and (out_dir / run_day / "run.json").exists():
-            entries = _carry_over(out_dir / run_day, staging, entries, {**params, "data_key": data_key(data_path)},
-                                  say, no_data)
+            entries, before = _carry_over(out_dir / run_day, staging, entries,
+                                          {**params, "data_key": data_key(data_path)}, say, no_data)
         reports = {e["html"] for e in entries}
         files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()
                        and p.parent.name != "executed" and p.name not in reports and p.name != "run.json"
@@ -1007,6 +1026,10 @@ def run(
             record["no_data"] = True
         if pipeline_run is not None:
             record.update(json.loads((staging / "run.json").read_text(encoding="utf-8")))
+        if before is not None:
+            _keep_stages(record, before)
+            if record["skipped"] and record["status"] == "published":  # the folder's reports, not this run's exit
+                record["status"] = "published with sections skipped"
         record["config"] = {**cfg.published(), "data_dir": data_path.name}
         write_text(staging / "run.json", json.dumps(jsonable(record), indent=2, ensure_ascii=False) + "\n")
         _write_page(staging / "index.html", lang, t("run.title", lang), _run_section(record, "", lang))
