@@ -383,9 +383,11 @@ def test_engage_fit_on_a_table_learns_the_shape_card_by_default(tmp_path):
     with pytest.raises(ValueError, match="score must be"):
         fit_table(df, "churned", tmp_path, score="boosted")
     # a linear fit into the same folder leaves no shape card of the earlier fit beside its own
-    fit_table(df.head(600), "churned", tmp_path, folds=3, n_bootstrap=0, n_boot_eval=20, score="linear")
+    assert sorted(ev["files"]) == sorted(p.name for p in tmp_path.iterdir())  # what engage fit says it wrote
+    linear = fit_table(df.head(600), "churned", tmp_path, folds=3, n_bootstrap=0, n_boot_eval=20, score="linear")
     assert not (tmp_path / "card.csv").exists() and not (tmp_path / "learned_scorecard.yaml").exists()
     assert (tmp_path / "scorecard.csv").exists()
+    assert sorted(linear["files"]) == sorted(p.name for p in tmp_path.iterdir())
 
 
 def test_the_summary_states_a_shape_cards_effect_from_the_10th_to_the_90th_percentile_not_per_sd():

@@ -285,7 +285,7 @@ def _fit(args) -> int:
     if auc and auc["ci_low"] <= 0.5:
         print(f"the learned score ranks no better than chance on this validation (ROC-AUC {auc['estimate']:.3f}, its "
               f"95% interval reaches 0.5): too few rows, or no signal in these columns; do not act on its bands")
-    print(f"wrote scorecard.csv, scores.parquet, evaluation.json, report.html to {args.out}")
+    print(f"wrote {', '.join(ev['files'])} to {args.out}")
     return 0
 
 

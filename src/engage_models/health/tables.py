@@ -387,6 +387,8 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     evaluation["final_model"] = {"score": score, "C": getattr(final, "C_", None),
                                  "thresholds": list(final.thresholds_), "cv": final.cv_kind_,
                                  "train_rows": int(final_rows.sum()), "train_accounts": int(Xf[id_name].nunique())}
+    evaluation["files"] = ["scorecard.csv", *(SHAPE_ONLY if score == "shape" else ()), "scores.parquet",
+                           "evaluation.json", "report.html"]
     (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=_json) + "\n", encoding="utf-8")
     _write_report(out / "report.html", card, boot, w, evaluation, models)
     return evaluation

@@ -131,6 +131,10 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
     stages = _stages_until(until)
     if any(st.name == "health" for st in stages):
         _check_model_first(config)
+    if any(st.name == "actions" for st in stages) and config.actions.playbook:
+        from ..actions.playbook import load_playbook
+
+        load_playbook(config.actions.playbook, config.currency)  # a mistake in it: said before ingest, not after
     store = Store(Path(config.data_dir) / ARTIFACTS)
     done: dict[str, Artifact] = {}
     records: dict[str, StageRecord] = {}
