@@ -40,6 +40,14 @@ def with_interval(df: pd.DataFrame, est: str, low: str, high: str, name: str, la
     return out
 
 
+def comments_in(comments: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The comments written in the report's language where there are any (a report in Japanese quotes Japanese
+    customers), else all of them; a table without a ``lang`` column as it is."""
+    if "lang" not in comments or not (comments["lang"] == lang).any():
+        return comments
+    return comments[comments["lang"] == lang].reset_index(drop=True)
+
+
 def nps_view(table: pd.DataFrame, lang: str = "en", by: Sequence[str] = ()) -> pd.DataFrame:
     """An :func:`~engage_models.surveys.net_promoter.nps_table` for readers: groups, n, shares, NPS with interval."""
     cols = [*by, "n", "pct_promoters", "pct_detractors", "nps", "ci_low", "ci_high", "small_n"]

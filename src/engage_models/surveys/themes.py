@@ -63,6 +63,9 @@ _EN_BETWEEN = frozenset(_NEG["en_between"].split())
 _JA_COPULA = frozenset(_NEG["ja_copula"].split())
 _JA_TOPIC = frozenset(_NEG["ja_topic"].split())
 _JA_POLITE_VERBS = frozenset(_NEG["ja_polite_verbs"].split())
+_JA_REPORTED = frozenset(_NEG["ja_reported"].split())
+_JA_JUDGING = frozenset(_NEG["ja_judging"].split())
+_JA_TENSE = frozenset(_NEG["ja_tense"].split())
 _EN_BE = frozenset(_NEG["en_be"].split())
 _EN_ABILITY = frozenset(_NEG["en_ability"].split())
 _EN_ENOUGH = _NEG["en_enough"]
@@ -140,6 +143,31 @@ def _negation_at(toks, j: int) -> bool:
             and toks[j + 1].base_form == _NEG["ja_polite"] and toks[j + 2].base_form == _NEG["ja_polite_negative"])
 
 
+def _judged_not(toks, j: int) -> bool:
+    """Whether a judgement of the word before ``j`` is denied at its clause's end: と, ところ or こと at ``j``,
+    then only particles, adverbs, verbs of judging (思う, 言える, 感じる, ある) and auxiliaries up to the clause's
+    end, which is a negation (ない, ません; です and た after it): 高いとは思いません, 遅いと感じたことはありません."""
+    if j >= len(toks) or toks[j].surface not in _JA_REPORTED:
+        return False
+    rest = []
+    for tok in toks[j + 1:]:
+        if tok.part_of_speech.startswith(_JA_BREAKS):
+            break
+        kind = tok.part_of_speech.split(",")[0]
+        if kind not in (_POS["particle"], _POS["adverb"], _POS["auxiliary"]) and tok.surface not in _JA_REPORTED \
+                and tok.base_form not in _JA_JUDGING and tok.base_form != _NEG["ja_auxiliary"]:
+            return False  # another word of content: what the clause denies is not this word
+        rest.append(tok)
+    while rest and rest[-1].base_form in _JA_TENSE:
+        rest.pop()
+    if not rest:
+        return False
+    if rest[-1].base_form == _NEG["ja_auxiliary"]:
+        return True
+    return (len(rest) >= 2 and rest[-1].base_form == _NEG["ja_polite_negative"]
+            and rest[-2].base_form == _NEG["ja_polite"])
+
+
 def _negated_noun(toks, i: int) -> str | None:
     """A noun at ``i`` (or a noun and 的: 直感的) followed by a copula and a negation (簡単ではない, 簡単じゃない,
     簡単ではありません, 直感的でない): the noun as negated (簡単ではない, 直感的ではない), else None."""
@@ -175,7 +203,10 @@ def _clauses_ja(text: str) -> list[list[str]]:
                 and nxt.base_form in _JA_COMPOUND and (verb or not nxt.part_of_speech.startswith(
                     f"{_POS['adjective']},{_POS['dependent']}"))):
             negated = nxt.infl_form == _NEG["ja_te_form"] and _negation_at(toks, i + 2)  # 使いやすく + ない
-            out.append(tok.surface + (nxt.surface + _NEG["ja_auxiliary"] if negated else nxt.base_form))
+            if not negated and nxt.surface == nxt.base_form and _judged_not(toks, i + 2):  # 使いやすいとは言えません
+                out.append(tok.surface + nxt.base_form[:-1] + _TE_ENDING + _NEG["ja_auxiliary"])
+            else:
+                out.append(tok.surface + (nxt.surface + _NEG["ja_auxiliary"] if negated else nxt.base_form))
             skip = i + 1
             continue
         noun = pos[0] == _POS["noun"] and pos[1] in _JA_NOUNS
@@ -185,6 +216,9 @@ def _clauses_ja(text: str) -> list[list[str]]:
                 continue
             if not noun and tok.infl_form == _NEG["ja_te_form"] and _negation_at(toks, i + 1):  # 早く + ない
                 word = tok.surface + _NEG["ja_auxiliary"]
+            elif (not noun and tok.surface == base and base.endswith(_DICT_ENDING)
+                  and _judged_not(toks, i + 1)):  # 高い + とは思いません
+                word = base[:-1] + _TE_ENDING + _NEG["ja_auxiliary"]
             elif noun and (negated := _negated_noun(toks, i)):  # 簡単 + で + は + ない, 直感 + 的 + で + ない
                 word = negated
             out.append(word)
@@ -371,34 +405,41 @@ def representative_comments(df: pd.DataFrame, by: str = "category", groups=("pro
                             k: int = 2, text: str = "comment", lang: str = "lang",
                             lexicon: dict[str, frozenset[str]] | None = None, terms: pd.DataFrame | None = None,
                             themes: list[str] | None = None) -> pd.DataFrame:
-    """Up to ``k`` typical comments per theme for each group in ``groups``.
+    """Up to ``k`` typical comments per theme for each group in ``groups``, in each language of the comments.
 
     Typical = highest mean key-term ``z`` of its terms for its group (from :func:`key_terms`, computed here
-    when ``terms`` is not given), shorter first on ties; a comment repeated word for word shows once.
+    when ``terms`` is not given), shorter first on ties; a comment repeated word for word shows once. Each
+    language is chosen apart (its terms' z are its own): a report in Japanese quotes Japanese customers where
+    there are any (:func:`engage_models.surveys.report.comments_in`), where one ranking of both languages
+    quoted only English ones.
 
-    Returns ``theme``, ``by``, ``comment`` and the other columns of ``df`` that exist among ``score``,
-    ``submitted_at``, ``lang``.
+    Returns ``theme``, ``by``, ``comment``, ``lang`` (the comment's language) and the other columns of ``df``
+    that exist among ``score`` and ``submitted_at``.
     """
     lexicon = lexicon or THEMES
     d = df[df[text].notna() & df[by].isin(groups)].copy()
+    extra = [c for c in ("score", "submitted_at") if c in d]
     if d.empty:
-        return pd.DataFrame(columns=["theme", by, text])
+        return pd.DataFrame(columns=["theme", by, text, "lang", *extra])
     terms = key_terms(df, by, text=text, lang=lang, min_comments=1) if terms is None else terms
-    zmap = {(g, term): z for g, term, z in zip(terms[by], terms["term"], terms["z"], strict=True)}
+    zmap = {(lg, g, term): z for lg, g, term, z in zip(terms["lang"], terms[by], terms["term"], terms["z"],
+                                                        strict=True)}
     d["_terms"] = comment_terms(d, text, lang)
+    d["_lang"] = _comment_lang(d, text, lang)
     d["_themes"] = comment_themes(d, text, lang, lexicon)
-    d["_typical"] = [np.mean([zmap.get((g, w), 0.0) for w in sorted(ts)]) if ts else -np.inf
-                     for g, ts in zip(d[by], d["_terms"], strict=True)]
+    d["_typical"] = [np.mean([zmap.get((lg, g, w), 0.0) for w in sorted(ts)]) if ts else -np.inf
+                     for lg, g, ts in zip(d["_lang"], d[by], d["_terms"], strict=True)]
     d["_len"] = d[text].str.len()
-    extra = [c for c in ("score", "submitted_at", "lang") if c in d]
     rows = []
     for g in groups:
         dg = d[d[by] == g].sort_values(["_typical", "_len"], ascending=[False, True], kind="stable")
         for theme in themes or lexicon:
-            hit = dg[dg["_themes"].map(lambda ts, theme=theme: theme in ts)].drop_duplicates(text).head(k)
-            for _, r in hit.iterrows():
-                rows.append({"theme": theme, by: g, text: r[text], **{c: r[c] for c in extra}})
-    return pd.DataFrame(rows, columns=["theme", by, text, *extra])
+            of_theme = dg[dg["_themes"].map(lambda ts, theme=theme: theme in ts)]
+            for lg in sorted(of_theme["_lang"].dropna().unique()):
+                hit = of_theme[of_theme["_lang"] == lg].drop_duplicates(text).head(k)
+                for _, r in hit.iterrows():
+                    rows.append({"theme": theme, by: g, text: r[text], "lang": lg, **{c: r[c] for c in extra}})
+    return pd.DataFrame(rows, columns=["theme", by, text, "lang", *extra])
 
 
 def plot_themes(table: pd.DataFrame, ax=None, lang: str = "en", by: str = "category",
