@@ -679,6 +679,17 @@ def test_a_partial_run_keeps_the_stages_of_the_reports_it_keeps(tmp_path, small_
     assert {st["name"]: st["key"] for st in record["stages"]} == {st["name"]: st["key"] for st in full["stages"]}
     again = open_run(out / "latest")
     assert len(again.frame("kpis", "summary")) and len(again.panel)
+    # the data changed: this run's ingest is another one, and the stages made from the old one are not kept
+    events = data / "raw" / "events.parquet"
+    import pandas as pd
+
+    pd.read_parquet(events).iloc[::2].to_parquet(events)
+    run(**kw, only=["01"])
+    record = json.loads((out / "latest" / "run.json").read_text())
+    assert [st["name"] for st in record["stages"]] == ["ingest"]
+    assert record["stages"][0]["key"] != full["stages"][0]["key"]
+    assert not (out / "latest" / "artifacts" / "panel").exists()
+    run(**kw)
     run(**kw, only=["01"], lang="ja")  # other parameters: the other reports and their stages are not kept
     record = json.loads((out / "latest" / "run.json").read_text())
     assert [st["name"] for st in record["stages"]] == ["ingest"]

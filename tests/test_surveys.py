@@ -451,6 +451,7 @@ def test_a_negated_word_is_a_term_of_its_own_and_of_its_word_s_theme():
         ("en", "Couldn't be happier with support"): ["happier", "support"],  # praise, not negation
         ("en", "I can't recommend it enough"): ["recommend", "enough"],
         ("en", "It is not better than before"): ["not better"],
+        ("en", "It wouldn't be user friendly"): ["not user", "friendly"],  # not a comparative of praise
         ("en", "Do I like it? Not really. Easy to use though."): ["easy", "use"],  # a clause ends the negation
         # a judgement denied at the clause's end (a Japanese helper's comments: promoters counted for 高い, 遅い)
         ("ja", "使いやすいとは言えません"): ["使いやすくない"],
@@ -497,6 +498,7 @@ def test_slow_support_is_support_s_theme_and_a_slow_product_is_performance():
         ("en", "Support was slow to answer and the app freezes"): ("support", "performance"),  # freeze: its own
         ("en", "Dashboards are painfully slow"): ("performance",),
         ("en", "The support team is not fast enough"): ("support",),  # negated speed: still a speed word
+        ("en", "The app is slow and support never answers"): ("support", "performance"),  # "and": two clauses
     }
     frame = pd.DataFrame([{"comment": text, "lang": lang} for lang, text in cases])
     assert comment_themes(frame).tolist() == list(cases.values())

@@ -54,19 +54,13 @@ def _simulate(args) -> int:
 
 
 def _ingest(args) -> int:
-    import pandas as pd
-
     from .ingest.sources import parse_encodings
     from .ingest.validate import ingest
 
     report = ingest(args.raw, args.out, sources=args.sources, encodings=parse_encodings(args.encoding),
                     now=args.now, csat_scale=tuple(args.csat_scale), memory_limit=args.memory_limit,
                     timezone="UTC" if args.timezone is None else args.timezone)
-    frame = report.to_frame()
-    copies = "exact copies kept"  # a table with a key is not counted for them: a blank, not <NA>
-    if copies in frame:
-        frame[copies] = frame[copies].map(lambda n: "" if pd.isna(n) else f"{int(n):,}")
-    print(frame.to_string(index=False))
+    print(report.to_text_frame().to_string(index=False))
     if report.rows_quarantined:
         print()
         print(report.reasons_frame().to_string(index=False))

@@ -454,8 +454,12 @@ def fingerprint(db: DatabaseSource, *, table: str = "", environ: Mapping[str, st
             engine = sa.create_engine(url, poolclass=NullPool)
             try:
                 with engine.connect() as conn:
-                    names = list(conn.execute(sa.text(columns)).keys())
-                    quoting = engine.dialect.identifier_preparer.quote_identifier  # the database's own quotes
+                    described = conn.execute(sa.text(columns))
+                    names = list(described.keys())
+                    described.close()
+                    # quoted where the database needs it (PostgreSQL's "LoadedAt"), as the dialect names it: a
+                    # dialect that folds names (Snowflake, Oracle) returns them in lower case, unquoted they match
+                    quoting = engine.dialect.identifier_preparer.quote
                     n, latest = conn.execute(sa.text(aggregate(names, quoting))).one()
             finally:
                 engine.dispose()

@@ -145,6 +145,14 @@ class IngestReport:
             frame["exact copies kept"] = frame["exact copies kept"].astype("Int64")
         return frame
 
+    def to_text_frame(self) -> pd.DataFrame:
+        """:meth:`to_frame` with the counts of exact copies as text (a blank for a table with a key, not <NA>),
+        for a console or a notebook's own display."""
+        frame = self.to_frame()
+        if len(frame):
+            frame["exact copies kept"] = frame["exact copies kept"].map(lambda n: "" if pd.isna(n) else f"{int(n):,}")
+        return frame
+
     def reasons_frame(self) -> pd.DataFrame:
         """One row per (table, reason) with the number of rows quarantined for it."""
         rows = [
@@ -171,7 +179,7 @@ class IngestReport:
 
     def _repr_html_(self) -> str:
         parts = [f"<p>Ingest at {html.escape(self.now)}: {self.rows_quarantined:,} rows quarantined.</p>",
-                 self.to_frame().to_html(index=False, float_format="{:.2f}".format)]
+                 self.to_text_frame().to_html(index=False, float_format="{:.2f}".format)]
         if self.rows_quarantined:
             parts.append(self.reasons_frame().to_html(index=False))
         return "\n".join(parts)

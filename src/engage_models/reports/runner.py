@@ -478,20 +478,37 @@ def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict
     return sorted(entries + kept, key=lambda e: e["notebook"]), before
 
 
-def _keep_stages(record: dict, before: dict) -> None:
+def _keep_stages(record: dict, before: dict, folder: Path) -> None:
     """The stages a partial run did not run, as the date's previous run recorded them (their artifacts were
-    carried over with its reports), with their skipped sections: ``open_run`` finds them, a report rendered
-    again from the folder reads them, and the index still says what they could not compute."""
+    carried over into ``folder`` with its reports), with their skipped sections: ``open_run`` finds them, a report
+    rendered again from the folder reads them, and the index still says what they could not compute. A stage made
+    from inputs other than this run's (the data changed, and this run's ingest with them) is not kept: its
+    artifacts are removed, and it reads as not run, rather than an old panel beside a new ingest."""
     from ..pipeline.stages import STAGE_NAMES
+    from ..pipeline.store import MANIFEST
 
-    ran = {st["name"] for st in record.get("stages", [])}
-    kept = [st for st in before.get("stages", []) if st.get("name") not in ran]
+    order = {name: i for i, name in enumerate(STAGE_NAMES)}
+    keys = {st["name"]: st.get("key") for st in record.get("stages", [])}
+    ran = set(keys)
+    kept = []
+    for st in sorted((st for st in before.get("stages", []) if st.get("name") not in ran),
+                     key=lambda st: order.get(st["name"], len(order))):
+        artifacts = folder / "artifacts" / st["name"]
+        try:
+            needs = json.loads((artifacts / MANIFEST).read_text(encoding="utf-8")).get("needs", {})
+        except (OSError, ValueError):
+            needs = {}  # a stage that failed or was skipped wrote nothing: its record alone
+        if any(keys.get(stage) != key for stage, key in needs.items()):
+            shutil.rmtree(artifacts, ignore_errors=True)
+            continue
+        keys[st["name"]] = st.get("key")
+        kept.append(st)
     if not kept:
         return
-    order = {name: i for i, name in enumerate(STAGE_NAMES)}
+    names = {st["name"] for st in kept}
     record["stages"] = sorted(record.get("stages", []) + kept, key=lambda st: order.get(st["name"], len(order)))
     for key in ("skipped", "not_due"):
-        record[key] = record.get(key, []) + [x for x in before.get(key, []) if x.get("stage") not in ran]
+        record[key] = record.get(key, []) + [x for x in before.get(key, []) if x.get("stage") in names]
 
 
 def _rename(src: Path, dst: Path) -> None:
@@ -1027,7 +1044,7 @@ def run(
         if pipeline_run is not None:
             record.update(json.loads((staging / "run.json").read_text(encoding="utf-8")))
         if before is not None:
-            _keep_stages(record, before)
+            _keep_stages(record, before, staging)
             if record["skipped"] and record["status"] == "published":  # the folder's reports, not this run's exit
                 record["status"] = "published with sections skipped"
         record["config"] = {**cfg.published(), "data_dir": data_path.name}

@@ -67,6 +67,7 @@ _JA_REPORTED = frozenset(_NEG["ja_reported"].split())
 _JA_JUDGING = frozenset(_NEG["ja_judging"].split())
 _JA_TENSE = frozenset(_NEG["ja_tense"].split())
 _EN_BE = frozenset(_NEG["en_be"].split())
+_EN_COMPARATIVES = frozenset(_NEG["en_comparatives"].split())
 _EN_ABILITY = frozenset(_NEG["en_ability"].split())
 _EN_ENOUGH = _NEG["en_enough"]
 #: the prefix of a negated English term ("not intuitive")
@@ -119,8 +120,9 @@ def _tokenize_en(text: str) -> list[str]:
 
 
 def _praise(word: str, between: list[str]) -> bool:
-    """A comparative after "be"/"been" (``easier``, ``happier``, ``better``): "couldn't be happier"."""
-    return bool(_EN_BE & set(between)) and (word.endswith("er") or word == "better")
+    """A comparative of praise after "be"/"been" (``easier``, ``happier``, ``better``): "couldn't be happier"
+    (not "wouldn't be user friendly")."""
+    return bool(_EN_BE & set(between)) and word in _EN_COMPARATIVES
 
 
 @functools.cache
