@@ -569,3 +569,20 @@ def test_voice_of_customer_report_end_to_end(report_data, tmp_path, lang, headin
         assert "adjusted Wald" in html and "ticket close" in html and "promoters" in html
     else:
         assert "調整ワルド法" in html and "問い合わせ完了時" in html and "推奨者" in html
+
+
+def test_the_wave_change_says_when_a_period_has_few_answers():
+    """A Japanese team's survey wave spilled 9 answers into the next month: the headline compared NPS 22.2 with
+    -14.6 on those 9 answers without a word (the table alone flagged them)."""
+    from engage_models.surveys.report import wave_change_line
+
+    diff = {"n_a": 9, "n_b": 110, "nps_a": 22.2, "nps_b": -14.6, "difference": 36.8, "ci_low": -10.0,
+            "ci_high": 80.0, "z": 1.5, "p_value": 0.13}
+    change = {"a": "2024-09-01", "b": "2024-10-01", "nps_a": -14.6, "nps_b": 22.2, "n_a": 110, "n_b": 9, "min_n": 30,
+              "difference": diff}
+    en, ja = wave_change_line(change, "en"), wave_change_line(change, "ja")
+    assert "Read it with care: Oct 2024 has 9 answers, fewer than 30" in en, en
+    assert "2024年10月の回答は9件" in ja and "30件未満" in ja, ja
+    assert "Read it with care" not in wave_change_line({**change, "n_b": 95}, "en")
+    assert "Read it with care" not in wave_change_line({k: v for k, v in change.items() if k not in ("n_a", "n_b")},
+                                                       "en")  # an artifact written before the counts were kept

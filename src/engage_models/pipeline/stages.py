@@ -314,6 +314,7 @@ def surveys(ctx: Context) -> None:
             diff = sv.nps_difference(npsm.answers_in_period(data.nps, b["period"], v.trend_freq),
                                      npsm.answers_in_period(data.nps, a["period"], v.trend_freq), method=v.ci_method)
             out.json("nps_wave_change", {"a": a["period"], "b": b["period"], "nps_a": a["nps"], "nps_b": b["nps"],
+                                         "n_a": int(a["n"]), "n_b": int(b["n"]), "min_n": v.min_n,
                                          "difference": dataclasses.asdict(diff)})
         else:
             out.skip("nps_wave_change", Why("reason.one_survey_period"))

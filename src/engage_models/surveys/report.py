@@ -48,6 +48,24 @@ def comments_in(comments: pd.DataFrame, lang: str) -> pd.DataFrame:
     return comments[comments["lang"] == lang].reset_index(drop=True)
 
 
+def wave_change_line(change: dict, lang: str = "en") -> str:
+    """The sentence comparing the latest period's NPS with the one before (the surveys stage's ``nps_wave_change``),
+    and, when either period has fewer than ``min_n`` answers, that it does and how many: a survey wave whose last
+    days fall into the next month made a "latest period" of 9 answers, compared in the headline without a word."""
+    from .net_promoter import NPSDifference
+
+    line = t("voc.wave_change", lang, a=fmt_date(change["a"], lang, month_only=True),
+             b=fmt_date(change["b"], lang, month_only=True), na=f"{change['nps_a']:.1f}", nb=f"{change['nps_b']:.1f}",
+             diff=NPSDifference(**change["difference"]).text(lang))
+    thin = [(change[p], change[f"n_{k}"]) for k, p in (("b", "b"), ("a", "a"))
+            if change.get(f"n_{k}") is not None and change[f"n_{k}"] < change.get("min_n", 0)]
+    if thin:
+        line += " " + t("voc.wave_change_thin", lang, periods=t("sep.comma", lang).join(
+            t("voc.period_answers", lang, period=fmt_date(p, lang, month_only=True), n=f"{n:,}") for p, n in thin),
+            min_n=change["min_n"])
+    return line
+
+
 def nps_view(table: pd.DataFrame, lang: str = "en", by: Sequence[str] = ()) -> pd.DataFrame:
     """An :func:`~engage_models.surveys.net_promoter.nps_table` for readers: groups, n, shares, NPS with interval."""
     cols = [*by, "n", "pct_promoters", "pct_detractors", "nps", "ci_low", "ci_high", "small_n"]
