@@ -543,6 +543,9 @@ def test_themes_and_representative_comments():
 
     assert set(comments_in(rep, "ja")["lang"]) == {"ja"} and set(comments_in(rep, "en")["lang"]) == {"en"}
     assert len(comments_in(rep[rep["lang"] == "en"], "ja")) == (rep["lang"] == "en").sum()  # none in ja: all
+    from engage_models.surveys.report import language_first
+
+    assert language_first(rep, "ja")["lang"].iloc[0] == "ja" and language_first(rep, "en")["lang"].iloc[0] == "en"
 
 
 # --------------------------------------------------------------------------------------------- the report

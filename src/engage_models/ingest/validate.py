@@ -1040,8 +1040,8 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
                          {**src.renamed, **{as_read[j]: col for j, col in sorted(found.items())}}, signs,
                          naive_zone, copies)
     if copies:
-        example = ", ".join(f"{c} {v:%Y-%m-%d %H:%M:%S}" if isinstance(v, datetime) else f"{c} {v!r}"
-                            for c, v in (copied or {}).items())
+        example = ", ".join(f"{c} {v:%Y-%m-%d %H:%M:%S} ({timezone})" if isinstance(v, datetime) else f"{c} {v!r}"
+                            for c, v in (copied or {}).items())  # a time on the company's clock, said so
         _warn("%s: %s of the %s rows kept (%s) are exact copies of an earlier row, every column the same (e.g. "
               "%s): each counts again in every metric. If the source repeats rows (an export overlapping "
               "another), give the table exact_copies: quarantine in sources.yaml; if they are real (two "

@@ -48,6 +48,13 @@ def comments_in(comments: pd.DataFrame, lang: str) -> pd.DataFrame:
     return comments[comments["lang"] == lang].reset_index(drop=True)
 
 
+def language_first(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """``frame``'s rows in the report's language first (a ``lang`` column), the others after, each in its order."""
+    if "lang" not in frame:
+        return frame
+    return frame.sort_values("lang", key=lambda s: s != lang, kind="stable").reset_index(drop=True)
+
+
 def wave_change_line(change: dict, lang: str = "en") -> str:
     """The sentence comparing the latest period's NPS with the one before (the surveys stage's ``nps_wave_change``),
     and, when either period has fewer than ``min_n`` answers, that it does and how many: a survey wave whose last
