@@ -693,3 +693,28 @@ def test_a_partial_run_keeps_the_stages_of_the_reports_it_keeps(tmp_path, small_
     run(**kw, only=["01"], lang="ja")  # other parameters: the other reports and their stages are not kept
     record = json.loads((out / "latest" / "run.json").read_text())
     assert [st["name"] for st in record["stages"]] == ["ingest"]
+
+
+def test_kept_stages_need_this_run_s_inputs_and_no_old_file_enters_a_stage_this_run_made(tmp_path):
+    """A review: a failed or skipped stage of the previous run (no manifest) was kept whatever its inputs; and an
+    older version's file (a section this run did not write) was copied into the stage folder this run exported."""
+    from engage_models.reports.runner import _carry_over, _keep_stages
+
+    before = {"stages": [{"name": "ingest", "key": "I1"}, {"name": "quality", "key": "Q1"},
+                         {"name": "health", "key": None, "status": "failed"},
+                         {"name": "survival", "key": None, "status": "skipped"}],
+              "skipped": [{"stage": "health", "section": "*"}], "not_due": []}
+    for ingest_key, names in (("I2", ["ingest"]), ("I1", ["ingest", "quality", "health", "survival"])):
+        record = {"stages": [{"name": "ingest", "key": ingest_key}], "skipped": [], "not_due": []}
+        _keep_stages(record, before, tmp_path)
+        assert [st["name"] for st in record["stages"]] == names
+        assert bool(record["skipped"]) == (ingest_key == "I1")
+    previous, staging = tmp_path / "prev", tmp_path / "stage"
+    for path in (previous / "artifacts" / "surveys" / "old.json", previous / "artifacts" / "health" / "h.json",
+                 staging / "artifacts" / "surveys" / "new.json"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    (previous / "run.json").write_text(json.dumps({"parameters": {}, "reports": [], "data_key": None}))
+    entries, kept = _carry_over(previous, staging, [], {"data_key": None, "timezone": "UTC"}, lambda m: None)
+    assert kept is not None and (staging / "artifacts" / "health" / "h.json").exists()
+    assert not (staging / "artifacts" / "surveys" / "old.json").exists()

@@ -459,6 +459,9 @@ def test_a_negated_word_is_a_term_of_its_own_and_of_its_word_s_theme():
         ("ja", "サポートの対応が遅いと感じたことはありません"): ["サポート", "対応", "遅くない"],
         ("ja", "価格が高いとは思いませんでした"): ["価格", "高くない"],
         ("ja", "価格が高いと思います"): ["価格", "高い"],                    # affirmed: as it is
+        ("ja", "遅いとしか言えない"): ["遅い"],                             # "nothing but slow" (a review)
+        ("ja", "高いと思わない？"): ["高い"],                                # a question, not a denial
+        ("ja", "料金やすくて助かる"): ["料金", "やすい"],                    # not 使い: no compound
         ("ja", "遅いと感じる機能はありません"): ["遅い", "機能"],            # the clause denies 機能, not 遅い
     }
     for (lang, text), terms in cases.items():
@@ -498,7 +501,9 @@ def test_slow_support_is_support_s_theme_and_a_slow_product_is_performance():
         ("en", "Support was slow to answer and the app freezes"): ("support", "performance"),  # freeze: its own
         ("en", "Dashboards are painfully slow"): ("performance",),
         ("en", "The support team is not fast enough"): ("support",),  # negated speed: still a speed word
-        ("en", "The app is slow and support never answers"): ("support", "performance"),  # "and": two clauses
+        ("en", "The app is slow and support never answers"): ("support", "performance"),  # the app: its speed
+        ("en", "Support is friendly and fast"): ("support",),
+        ("ja", "遅いとしか言えない"): ("performance",),
     }
     frame = pd.DataFrame([{"comment": text, "lang": lang} for lang, text in cases])
     assert comment_themes(frame).tolist() == list(cases.values())
@@ -541,8 +546,19 @@ def test_themes_and_representative_comments():
     assert "slow" in perf.loc["en", "comment"] and "遅い" in perf.loc["ja", "comment"]
     from engage_models.surveys.report import comments_in
 
-    assert set(comments_in(rep, "ja")["lang"]) == {"ja"} and set(comments_in(rep, "en")["lang"]) == {"en"}
+    for lang in ("ja", "en"):  # each theme and category in the report's language where it has any
+        shown = comments_in(rep, lang)
+        for (theme, cat), g in shown.groupby(["theme", "category"]):
+            has = rep[(rep["theme"] == theme) & (rep["category"] == cat)]
+            assert set(g["lang"]) == ({lang} if (has["lang"] == lang).any() else {has["lang"].iloc[0]})
+        assert len(shown.groupby(["theme", "category"])) == len(rep.groupby(["theme", "category"]))
     assert len(comments_in(rep[rep["lang"] == "en"], "ja")) == (rep["lang"] == "en").sum()  # none in ja: all
+    # a theme only English customers spoke of keeps its English example in a Japanese report (a review)
+    mixed = pd.DataFrame({"theme": ["performance", "support", "support"], "category": "detractor",
+                          "comment": ["Dashboards are slow", "Support never answers", "サポートが遅い"],
+                          "lang": ["en", "en", "ja"]})
+    shown = comments_in(mixed, "ja")
+    assert shown["comment"].tolist() == ["Dashboards are slow", "サポートが遅い"]
     from engage_models.surveys.report import language_first
 
     assert language_first(rep, "ja")["lang"].iloc[0] == "ja" and language_first(rep, "en")["lang"].iloc[0] == "en"

@@ -491,8 +491,8 @@ def updated_column(db: DatabaseSource, names: list[str], table: str, where: str)
     quoted, which an unquoted name could never reach, and Snowflake's ``LOADED_AT``). Quoted in that spelling, the
     maximum reads exactly that column. ConfigError naming the table's columns when none is."""
     column = db.updated_column
-    if column in names:
-        return column
+    if column in names:  # the name as the driver gave it (SQLAlchemy's quoted_name keeps whether it must be quoted)
+        return names[names.index(column)]
     same = [n for n in names if n.lower() == column.lower()]
     if len(same) == 1:
         return same[0]

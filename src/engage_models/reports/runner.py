@@ -468,8 +468,12 @@ def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict
         return entries, None
     ran = {e["notebook"] for e in entries}
     kept = [e for e in before["reports"] if e["notebook"] not in ran]
+    made = {p.name for p in (staging / "artifacts").iterdir()} if (staging / "artifacts").is_dir() else set()
     for item in previous.rglob("*"):
-        target = staging / item.relative_to(previous)
+        rel = item.relative_to(previous)
+        target = staging / rel
+        if rel.parts[0] == "artifacts" and len(rel.parts) > 1 and rel.parts[1] in made:
+            continue  # a stage this run exported: none of an older version's files mixed into it
         if item.is_file() and item.name not in ("index.html", "run.json") and not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(item, target)
@@ -481,25 +485,21 @@ def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict
 def _keep_stages(record: dict, before: dict, folder: Path) -> None:
     """The stages a partial run did not run, as the date's previous run recorded them (their artifacts were
     carried over into ``folder`` with its reports), with their skipped sections: ``open_run`` finds them, a report
-    rendered again from the folder reads them, and the index still says what they could not compute. A stage made
-    from inputs other than this run's (the data changed, and this run's ingest with them) is not kept: its
-    artifacts are removed, and it reads as not run, rather than an old panel beside a new ingest."""
-    from ..pipeline.stages import STAGE_NAMES
-    from ..pipeline.store import MANIFEST
+    rendered again from the folder reads them, and the index still says what they could not compute. A stage whose
+    inputs (its needs and the stages it uses) this run made anew from other data is not kept, computed, failed or
+    skipped alike: its artifacts are removed and it reads as not run, rather than an old panel beside a new ingest."""
+    from ..pipeline.stages import STAGES
 
-    order = {name: i for i, name in enumerate(STAGE_NAMES)}
+    order = {st.name: i for i, st in enumerate(STAGES)}
+    inputs = {st.name: (*st.needs, *st.uses) for st in STAGES}
+    was = {st.get("name"): st.get("key") for st in before.get("stages", [])}
     keys = {st["name"]: st.get("key") for st in record.get("stages", [])}
     ran = set(keys)
     kept = []
     for st in sorted((st for st in before.get("stages", []) if st.get("name") not in ran),
                      key=lambda st: order.get(st["name"], len(order))):
-        artifacts = folder / "artifacts" / st["name"]
-        try:
-            needs = json.loads((artifacts / MANIFEST).read_text(encoding="utf-8")).get("needs", {})
-        except (OSError, ValueError):
-            needs = {}  # a stage that failed or was skipped wrote nothing: its record alone
-        if any(keys.get(stage) != key for stage, key in needs.items()):
-            shutil.rmtree(artifacts, ignore_errors=True)
+        if any(n in was and keys.get(n) != was[n] for n in inputs.get(st["name"], ())):
+            shutil.rmtree(folder / "artifacts" / st["name"], ignore_errors=True)
             continue
         keys[st["name"]] = st.get("key")
         kept.append(st)

@@ -40,12 +40,24 @@ def with_interval(df: pd.DataFrame, est: str, low: str, high: str, name: str, la
     return out
 
 
-def comments_in(comments: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """The comments written in the report's language where there are any (a report in Japanese quotes Japanese
-    customers), else all of them; a table without a ``lang`` column as it is."""
-    if "lang" not in comments or not (comments["lang"] == lang).any():
+def comments_in(comments: pd.DataFrame, lang: str, by: Sequence[str] = ("theme", "category")) -> pd.DataFrame:
+    """For each group (``by``: theme and category), its comments in the report's language where there are any (a
+    report in Japanese quotes Japanese customers), else those of one other language (a theme only English
+    customers spoke of still has its example); a table without a ``lang`` column as it is."""
+    if "lang" not in comments or comments.empty:
         return comments
-    return comments[comments["lang"] == lang].reset_index(drop=True)
+    keys = [c for c in by if c in comments]
+    rank = (comments["lang"] != lang).astype(int)
+    groups = comments.assign(_rank=rank).groupby(keys, sort=False, dropna=False) if keys else [(None, comments)]
+    parts = []
+    for _, g in groups:
+        if "_rank" not in g:
+            g = g.assign(_rank=rank.loc[g.index])
+        best = g[g["_rank"] == g["_rank"].min()]
+        if (best["lang"] != lang).all():  # none in the report's language: one other language, the first
+            best = best[best["lang"] == best["lang"].iloc[0]]
+        parts.append(best.drop(columns="_rank"))
+    return pd.concat(parts).sort_index().reset_index(drop=True)
 
 
 def language_first(frame: pd.DataFrame, lang: str) -> pd.DataFrame:

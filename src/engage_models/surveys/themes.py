@@ -66,6 +66,9 @@ _JA_POLITE_VERBS = frozenset(_NEG["ja_polite_verbs"].split())
 _JA_REPORTED = frozenset(_NEG["ja_reported"].split())
 _JA_JUDGING = frozenset(_NEG["ja_judging"].split())
 _JA_TENSE = frozenset(_NEG["ja_tense"].split())
+_JA_ONLY = frozenset(_NEG["ja_only"].split())
+_JA_QUESTION = frozenset(_NEG["ja_question"].split())
+_JA_LEAD_STEMS = frozenset(_NEG["ja_lead_stems"].split())
 _EN_BE = frozenset(_NEG["en_be"].split())
 _EN_COMPARATIVES = frozenset(_NEG["en_comparatives"].split())
 _EN_ABILITY = frozenset(_NEG["en_ability"].split())
@@ -78,6 +81,7 @@ _EN_BREAK = re.compile(r"[.,;:!?()\n]+|\b(?:" + "|".join(map(re.escape, _LEXICON
 _JA_BREAKS = tuple(_LEXICON["clauses"]["janome_breaks"].split())
 _SPEED = _LEXICON["speed"]
 _SPEED_WORDS = frozenset(_SPEED["words"].split())
+_PRODUCT = frozenset(_SPEED["product"].split())
 
 #: Theme -> terms, from ``lexicon.yaml`` next to this module. Edit that file freely.
 THEMES: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in _LEXICON["themes"].items()}
@@ -154,7 +158,11 @@ def _judged_not(toks, j: int) -> bool:
     rest = []
     for tok in toks[j + 1:]:
         if tok.part_of_speech.startswith(_JA_BREAKS):
+            if tok.surface in _JA_QUESTION:  # 高いと思わない？: asked, not denied
+                return False
             break
+        if tok.surface in _JA_ONLY:  # 遅いとしか言えない: "nothing but slow"
+            return False
         kind = tok.part_of_speech.split(",")[0]
         if kind not in (_POS["particle"], _POS["adverb"], _POS["auxiliary"]) and tok.surface not in _JA_REPORTED \
                 and tok.base_form not in _JA_JUDGING and tok.base_form != _NEG["ja_auxiliary"]:
@@ -200,7 +208,7 @@ def _clauses_ja(text: str) -> list[list[str]]:
         verb = (pos[0] == _POS["verb"] and pos[1] == _POS["independent"] and tok.infl_form == _POS["continuative"]
                 and tok.base_form != _POS["light_verb"])  # 操作し + やすい: the noun is the term
         # at the start of a text janome takes 使い for a noun and やすく for an independent adjective
-        lead = pos[0] == _POS["noun"] and pos[1] == _POS["general"]
+        lead = pos[0] == _POS["noun"] and pos[1] == _POS["general"] and tok.surface in _JA_LEAD_STEMS
         if ((verb or lead) and nxt is not None and nxt.part_of_speech.startswith(_POS["adjective"])
                 and nxt.base_form in _JA_COMPOUND and (verb or not nxt.part_of_speech.startswith(
                     f"{_POS['adjective']},{_POS['dependent']}"))):
@@ -337,8 +345,9 @@ def top_terms(terms: pd.DataFrame, by: str = "category", n: int = 10, min_z: flo
 def clause_themes(terms, lexicon: dict[str, frozenset[str]] | None = None) -> list[str]:
     """The themes (lexicon order) of one clause's terms. A negated term (``not intuitive``, 使いやすくない) is of
     its word's theme. A word of speed (``slow``, 遅い) is of the speed theme (performance) unless the clause also
-    has a term of the theme it is said beside (support) and no other term of its own: サポートの返信が遅い and
-    "slow replies from support" are support's (see ``speed`` in ``lexicon.yaml``).
+    has a term of the theme it is said beside (support), no other term of its own and names no product (the app,
+    a dashboard): サポートの返信が遅い and "slow replies from support" are support's, "the app is slow and support
+    never answers" both (see ``speed`` in ``lexicon.yaml``).
 
     >>> clause_themes(["サポート", "返信", "遅い"]), clause_themes(["動作", "遅い"])
     (['support'], ['performance'])
@@ -347,7 +356,7 @@ def clause_themes(terms, lexicon: dict[str, frozenset[str]] | None = None) -> li
     words = {t: affirmative(t) for t in terms}
     found = [th for th, vocab in lexicon.items() if any(t in vocab or a in vocab for t, a in words.items())]
     speed, beside = _SPEED["theme"], _SPEED["beside"]
-    if speed in found and beside in found:
+    if speed in found and beside in found and not (set(words.values()) & _PRODUCT):
         own = [a for t, a in words.items() if t in lexicon[speed] or a in lexicon[speed]]
         if all(a in _SPEED_WORDS for a in own):
             found.remove(speed)
