@@ -47,17 +47,12 @@ def comments_in(comments: pd.DataFrame, lang: str, by: Sequence[str] = ("theme",
     if "lang" not in comments or comments.empty:
         return comments
     keys = [c for c in by if c in comments]
-    rank = (comments["lang"] != lang).astype(int)
-    groups = comments.assign(_rank=rank).groupby(keys, sort=False, dropna=False) if keys else [(None, comments)]
-    parts = []
-    for _, g in groups:
-        if "_rank" not in g:
-            g = g.assign(_rank=rank.loc[g.index])
-        best = g[g["_rank"] == g["_rank"].min()]
-        if (best["lang"] != lang).all():  # none in the report's language: one other language, the first
-            best = best[best["lang"] == best["lang"].iloc[0]]
-        parts.append(best.drop(columns="_rank"))
-    return pd.concat(parts).sort_index().reset_index(drop=True)
+    groups = comments.groupby(keys, sort=False, dropna=False).groups.values() if keys else [comments.index]
+    keep = pd.Series(False, index=comments.index)
+    for idx in groups:
+        langs = comments.loc[idx, "lang"]
+        keep[idx] = langs == (lang if (langs == lang).any() else langs.iloc[0])
+    return comments[keep].reset_index(drop=True)
 
 
 def language_first(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
