@@ -588,6 +588,11 @@ def test_voice_of_customer_report_end_to_end(report_data, tmp_path, lang, headin
         assert "adjusted Wald" in html and "ticket close" in html and "promoters" in html
     else:
         assert "調整ワルド法" in html and "問い合わせ完了時" in html and "推奨者" in html
+    from engage_models.pipeline import open_run
+    from engage_models.pipeline.stages import KEY_TERM_Z
+
+    terms = open_run(out / "latest").frame("surveys", "key_terms")
+    assert len(terms) and (terms["z"] >= KEY_TERM_Z).all()  # beyond chance only (a team was shown z 0.3)
 
 
 def test_the_wave_change_says_when_a_period_has_few_answers():

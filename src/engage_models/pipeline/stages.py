@@ -375,10 +375,15 @@ def surveys(ctx: Context) -> None:
     if len(themes):
         out.frame("themes", themes)
     terms = sv.key_terms(data.nps)
-    out.frame("key_terms", th.top_terms(terms, n=8))
+    # terms that set a group apart beyond chance (z of 1.96: the 5% level, each term alone), not the 8 largest z
+    # whatever they are (a Japanese team was shown terms at z 0.3)
+    out.frame("key_terms", th.top_terms(terms, n=8, min_z=KEY_TERM_Z))
     out.frame("representative_comments", sv.representative_comments(data.nps, k=1, terms=terms))
     out.frame("latest_detractor_comments", sv.latest_comments(data.nps, "detractor", 10))
 
+
+#: The smallest log-odds z of a key term shown (see :func:`engage_models.surveys.themes.key_terms`).
+KEY_TERM_Z = 1.96
 
 #: Sections of the surveys stage that read the NPS answers (each skipped, with the reason, when there are none).
 NPS_SECTIONS = ("drivers", "churn_by_category", "km_by_category", "accounts_to_call", "split_respondents",
