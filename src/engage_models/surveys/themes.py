@@ -145,8 +145,19 @@ def _negation_at(toks, j: int) -> bool:
         return False
     if toks[j].base_form == _NEG["ja_auxiliary"]:
         return True
-    return (toks[j].base_form in _JA_POLITE_VERBS and j + 2 < len(toks)
-            and toks[j + 1].base_form == _NEG["ja_polite"] and toks[j + 2].base_form == _NEG["ja_polite_negative"])
+    return toks[j].base_form in _JA_POLITE_VERBS and _ends_polite_no(toks[j + 1:j + 3])
+
+
+def _ends_polite_no(toks) -> bool:
+    """Whether ``toks`` end in the polite negation ません (ます, ん)."""
+    return len(toks) >= 2 and toks[-2].base_form == _NEG["ja_polite"] and toks[-1].base_form == _NEG[
+        "ja_polite_negative"]
+
+
+def _negated(dictionary_form: str) -> str:
+    """An adjective's negated term from its dictionary form (早い -> 早くない, 使いやすい -> 使いやすくない): the
+    inverse of :func:`affirmative`."""
+    return dictionary_form[:-1] + _TE_ENDING + _NEG["ja_auxiliary"]
 
 
 def _judged_not(toks, j: int) -> bool:
@@ -172,10 +183,7 @@ def _judged_not(toks, j: int) -> bool:
         rest.pop()
     if not rest:
         return False
-    if rest[-1].base_form == _NEG["ja_auxiliary"]:
-        return True
-    return (len(rest) >= 2 and rest[-1].base_form == _NEG["ja_polite_negative"]
-            and rest[-2].base_form == _NEG["ja_polite"])
+    return rest[-1].base_form == _NEG["ja_auxiliary"] or _ends_polite_no(rest)
 
 
 def _negated_noun(toks, i: int) -> str | None:
@@ -214,7 +222,7 @@ def _clauses_ja(text: str) -> list[list[str]]:
                     f"{_POS['adjective']},{_POS['dependent']}"))):
             negated = nxt.infl_form == _NEG["ja_te_form"] and _negation_at(toks, i + 2)  # 使いやすく + ない
             if not negated and nxt.surface == nxt.base_form and _judged_not(toks, i + 2):  # 使いやすいとは言えません
-                out.append(tok.surface + nxt.base_form[:-1] + _TE_ENDING + _NEG["ja_auxiliary"])
+                out.append(tok.surface + _negated(nxt.base_form))
             else:
                 out.append(tok.surface + (nxt.surface + _NEG["ja_auxiliary"] if negated else nxt.base_form))
             skip = i + 1
@@ -228,7 +236,7 @@ def _clauses_ja(text: str) -> list[list[str]]:
                 word = tok.surface + _NEG["ja_auxiliary"]
             elif (not noun and tok.surface == base and base.endswith(_DICT_ENDING)
                   and _judged_not(toks, i + 1)):  # 高い + とは思いません
-                word = base[:-1] + _TE_ENDING + _NEG["ja_auxiliary"]
+                word = _negated(base)
             elif noun and (negated := _negated_noun(toks, i)):  # 簡単 + で + は + ない, 直感 + 的 + で + ない
                 word = negated
             out.append(word)
