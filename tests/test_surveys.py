@@ -452,6 +452,15 @@ def test_a_negated_word_is_a_term_of_its_own_and_of_its_word_s_theme():
         ("en", "I can't recommend it enough"): ["recommend", "enough"],
         ("en", "It is not better than before"): ["not better"],
         ("en", "It wouldn't be user friendly"): ["not user", "friendly"],  # not a comparative of praise
+        ("en", "It won't be easier next year"): ["not easier", "next", "year"],  # "won't": no praise (a note)
+        ("en", "Could not be happier"): ["happier"],
+        ("en", "Reporting has never been easier"): ["reporting", "easier"],
+        # a verb of judging passes the negation to what its pronoun is found (it was "not find", "intuitive")
+        ("en", "I do not find it intuitive"): ["not intuitive"],
+        ("en", "I don't think it's easy to use"): ["not easy", "use"],
+        ("en", "We didn't consider them reliable"): ["not reliable"],
+        ("en", "I don't find the UI intuitive"): ["not find", "ui", "intuitive"],  # a noun: the verb, as before
+        ("en", "Hard to say, I don't think"): ["hard", "say", "not think"],
         ("en", "Do I like it? Not really. Easy to use though."): ["easy", "use"],  # a clause ends the negation
         # a judgement denied at the clause's end (a Japanese helper's comments: promoters counted for 高い, 遅い)
         ("ja", "使いやすいとは言えません"): ["使いやすくない"],

@@ -73,6 +73,10 @@ _EN_BE = frozenset(_NEG["en_be"].split())
 _EN_COMPARATIVES = frozenset(_NEG["en_comparatives"].split())
 _EN_ABILITY = frozenset(_NEG["en_ability"].split())
 _EN_ENOUGH = _NEG["en_enough"]
+_EN_MORE_NOT_POSSIBLE = _EN_ABILITY | frozenset(_NEG["en_never"].split())
+_EN_COULD = frozenset(_NEG["en_could"].split())
+_EN_JUDGING = frozenset(_NEG["en_judging"].split())
+_EN_OBJECTS = frozenset(_NEG["en_objects"].split())
 #: the prefix of a negated English term ("not intuitive")
 EN_NOT = "not "
 _TE_ENDING, _DICT_ENDING = _NEG["ja_te_ending"], _NEG["ja_dict_ending"]
@@ -108,25 +112,40 @@ def _clauses_en(text: str) -> list[list[str]]:
 
 def _tokenize_en(text: str) -> list[str]:
     out, negated, between, words = [], False, [], _EN_WORD.findall(text.lower().replace("’", "'"))
+    judging = None  # a verb of judging after a negator ("don't find"), until its object says what it is
     for i, w in enumerate(words):
+        if judging is not None:
+            if w in _EN_OBJECTS:  # "don't find it intuitive": the negation passes to what "it" is found
+                judging = ""
+                continue
+            if judging:  # "don't find the report": the verb is what is negated, as any other word
+                out.append(EN_NOT + _fold(judging))
+                negated = False
+            judging = None
         if w in _EN_NEGATORS:  # "not" reaches the next content word, past "very", "that", "be", "seem"...
-            negated, between, negator = True, [], w
+            negated, between = True, []
+            negator = "cannot" if w == "not" and i and words[i - 1] in _EN_COULD else w
         elif negated and w in _EN_BETWEEN:
             between.append(w)
+        elif negated and not between and w in _EN_JUDGING:
+            judging = w
         elif w in EN_STOP or len(w) < 2 or w.isdigit():
             negated = False
         else:
-            if negated and (_praise(w, between) or negator in _EN_ABILITY and _EN_ENOUGH in words[i + 1:]):
+            if negated and (_praise(w, between, negator) or negator in _EN_ABILITY and _EN_ENOUGH in words[i + 1:]):
                 negated = False  # "couldn't be happier", "can't recommend it enough": praise, not negation
             out.append(EN_NOT + _fold(w) if negated else _fold(w))
             negated = False
+    if judging:
+        out.append(EN_NOT + _fold(judging))
     return out
 
 
-def _praise(word: str, between: list[str]) -> bool:
-    """A comparative of praise after "be"/"been" (``easier``, ``happier``, ``better``): "couldn't be happier"
-    (not "wouldn't be user friendly")."""
-    return bool(_EN_BE & set(between)) and word in _EN_COMPARATIVES
+def _praise(word: str, between: list[str], negator: str) -> bool:
+    """A comparative of praise after "be"/"been" (``easier``, ``happier``, ``better``) when the negator says it could
+    not be more: "couldn't be happier", "never been easier" (not "won't be easier", not "wouldn't be user
+    friendly")."""
+    return negator in _EN_MORE_NOT_POSSIBLE and bool(_EN_BE & set(between)) and word in _EN_COMPARATIVES
 
 
 @functools.cache
