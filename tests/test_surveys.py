@@ -472,6 +472,15 @@ def test_a_negated_word_is_a_term_of_its_own_and_of_its_word_s_theme():
         ("ja", "高いと思わない？"): ["高い"],                                # a question, not a denial
         ("ja", "料金やすくて助かる"): ["料金", "やすい"],                    # not 使い: no compound
         ("ja", "遅いと感じる機能はありません"): ["遅い", "機能"],            # the clause denies 機能, not 遅い
+        # a negation negated affirms (they were read as plain negations)
+        ("ja", "分かりやすくないわけではない"): ["分かりやすい"],
+        ("ja", "使いやすくないことはない"): ["使いやすい"],
+        ("ja", "使いやすくなくはない"): ["使いやすい"],
+        ("ja", "簡単ではないわけではありません"): ["簡単"],
+        ("ja", "サポートが遅くないとは言えない"): ["サポート", "遅い"],
+        ("ja", "価格が高いとは言えなくもない"): ["価格", "高い"],
+        ("ja", "高いと思わなくもないです"): ["高い"],
+        ("ja", "使いにくいことはない"): ["使いにくくない"],                 # one negation: as before
     }
     for (lang, text), terms in cases.items():
         assert tokenize(text, lang) == terms, text
@@ -486,6 +495,36 @@ def test_a_negated_word_is_a_term_of_its_own_and_of_its_word_s_theme():
     kt = key_terms(df).set_index(["category", "term"])
     assert kt.loc[("detractor", "使いやすくない"), "share"] == 100 and ("detractor", "使いやすい") not in kt.index
     assert kt.loc[("promoter", "使いやすい"), "z"] > 0
+
+
+def test_verbs_and_adverbs_of_a_theme_and_words_of_no_theme():
+    """固まる (freezes), サクサク (snappy), ごちゃごちゃ (cluttered) gave no theme (janome keeps nouns and adjectives);
+    画面 (screen) put "the screen loads slowly" under ease of use and レスポンス (response) put a slow system
+    under support (a Japanese helper's comments). A negated verb is a term of its own, of its word's theme."""
+    from engage_models.surveys.themes import affirmative, comment_themes
+
+    cases = {
+        "フィルターをかけるたびに画面が固まります。": ("フィルター", "画面", "固まる"),
+        "サクサク動く": ("サクサク",),
+        "画面がごちゃごちゃしている": ("画面", "ごちゃごちゃ"),
+        "全く固まらない": ("固まらない",),
+        "固まりませんでした": ("固まらない",),
+    }
+    for text, terms in cases.items():
+        assert tuple(tokenize(text, "ja")) == terms, text
+    assert affirmative("固まらない") == "固まる"
+    themes = {
+        "フィルターをかけるたびに画面が固まります。": ("features", "performance"),
+        "サクサク動く": ("performance",),
+        "全く固まらない": ("performance",),
+        "画面がごちゃごちゃしている": ("ease_of_use",),
+        "画面の読み込みが遅いです。": ("performance",),
+        "レスポンスが遅く、画面の切り替えに待たされます。": ("performance",),
+        "サポートのレスポンスが遅い": ("support",),
+        "画面が見やすい": ("ease_of_use",),
+    }
+    got = comment_themes(pd.DataFrame({"comment": list(themes), "lang": "ja"}))
+    assert dict(zip(themes, got)) == themes
 
 
 def test_slow_support_is_support_s_theme_and_a_slow_product_is_performance():

@@ -57,6 +57,8 @@ JA_STOP = frozenset(_LEXICON["stop_words"]["ja"].split())
 _JA_NOUNS = frozenset(_LEXICON["janome_nouns"])
 _POS = _LEXICON["janome_pos"]
 _JA_COMPOUND = frozenset(_LEXICON["janome_compound_suffixes"].split())
+_JA_WORDS: dict[str, str | None] = _LEXICON["janome_words"]
+_JA_WORDS_NEGATED = {negated: word for word, negated in _JA_WORDS.items() if negated}
 _NEG = _LEXICON["negation"]
 _EN_NEGATORS = frozenset(_NEG["en"].split())
 _EN_BETWEEN = frozenset(_NEG["en_between"].split())
@@ -69,6 +71,7 @@ _JA_TENSE = frozenset(_NEG["ja_tense"].split())
 _JA_ONLY = frozenset(_NEG["ja_only"].split())
 _JA_QUESTION = frozenset(_NEG["ja_question"].split())
 _JA_LEAD_STEMS = frozenset(_NEG["ja_lead_stems"].split())
+_JA_DOUBLE = frozenset(_NEG["ja_double"].split())
 _EN_BE = frozenset(_NEG["en_be"].split())
 _EN_COMPARATIVES = frozenset(_NEG["en_comparatives"].split())
 _EN_ABILITY = frozenset(_NEG["en_ability"].split())
@@ -155,16 +158,34 @@ def _janome():
     return Tokenizer()
 
 
-def _negation_at(toks, j: int) -> bool:
-    """Whether the tokens from ``j`` negate what came before: optionally は or も, then ない (an auxiliary, or an
-    adjective after は: 早くはない), or the polite ありません / ございません (ある, ます, ん)."""
+def _negation_end(toks, j: int) -> int | None:
+    """Where a negation from ``j`` ends (the index after it), or None when the tokens from ``j`` do not negate what
+    came before: optionally は or も, then ない (an auxiliary, or an adjective after は: 早くはない), or the polite
+    ありません / ございません (ある, ます, ん)."""
     if j < len(toks) and toks[j].surface in _JA_TOPIC:
         j += 1
     if j >= len(toks):
-        return False
+        return None
     if toks[j].base_form == _NEG["ja_auxiliary"]:
-        return True
-    return toks[j].base_form in _JA_POLITE_VERBS and _ends_polite_no(toks[j + 1:j + 3])
+        return j + 1
+    if toks[j].base_form in _JA_POLITE_VERBS and _ends_polite_no(toks[j + 1:j + 3]):
+        return j + 3
+    return None
+
+
+def _negation_at(toks, j: int) -> bool:
+    """Whether the tokens from ``j`` negate what came before, once: a negation negated again (使いやすくないわけで
+    はない, 使いやすくなくもない, 遅くないとは言えない) affirms it."""
+    end = _negation_end(toks, j)
+    if end is None:
+        return False
+    if toks[end - 1].infl_form == _NEG["ja_te_form"] and _negation_end(toks, end) is not None:  # なく + も + ない
+        return False
+    if end < len(toks) and toks[end].surface in _JA_DOUBLE:  # ない + わけ/こと + (で) + は + ない
+        k = end + 1 + (end + 1 < len(toks) and toks[end + 1].surface in _JA_COPULA)
+        if _negation_end(toks, k) is not None:
+            return False
+    return not _judged_not(toks, end)  # ない + とは言えない
 
 
 def _ends_polite_no(toks) -> bool:
@@ -200,9 +221,12 @@ def _judged_not(toks, j: int) -> bool:
         rest.append(tok)
     while rest and rest[-1].base_form in _JA_TENSE:
         rest.pop()
-    if not rest:
+    if not rest or not (rest[-1].base_form == _NEG["ja_auxiliary"] or _ends_polite_no(rest)):
         return False
-    return rest[-1].base_form == _NEG["ja_auxiliary"] or _ends_polite_no(rest)
+    # 言えなくもない, 思わなくはない: two negations, no denial
+    negations = sum(t.base_form == _NEG["ja_auxiliary"] for t in rest)
+    negations += sum(_ends_polite_no(rest[:k + 1]) for k in range(len(rest)))
+    return negations % 2 == 1
 
 
 def _negated_noun(toks, i: int) -> str | None:
@@ -259,16 +283,21 @@ def _clauses_ja(text: str) -> list[list[str]]:
             elif noun and (negated := _negated_noun(toks, i)):  # 簡単 + で + は + ない, 直感 + 的 + で + ない
                 word = negated
             out.append(word)
+        elif base in _JA_WORDS and pos[0] in (_POS["verb"], _POS["adverb"]):  # 固まる, サクサク
+            negated = _JA_WORDS[base] and (_negation_at(toks, i + 1) or _ends_polite_no(toks[i + 1:i + 3]))
+            out.append(_JA_WORDS[base] if negated else base)  # 固まらない, 固まりません
     return [c for c in clauses if c]
 
 
 def affirmative(term: str) -> str:
     """The word a negated term negates (``not intuitive`` -> ``intuitive``, 使いやすくない -> 使いやすい,
-    簡単ではない -> 簡単); any other term as it is. A negated term belongs to its word's theme."""
+    簡単ではない -> 簡単, 固まらない -> 固まる); any other term as it is. A negated term belongs to its word's theme."""
     if term.startswith(EN_NOT):
         return term[len(EN_NOT):]
     if term.endswith(_NEG["ja_noun_negated"]):
         return term[:-len(_NEG["ja_noun_negated"])]
+    if term in _JA_WORDS_NEGATED:
+        return _JA_WORDS_NEGATED[term]
     aux = _NEG["ja_auxiliary"]
     if len(term) > len(aux) + 1 and term.endswith(aux) and _JA_CHARS.search(term):
         stem = term[:-len(aux)]  # 早く -> 早い: the te-form's final く back to い
