@@ -316,6 +316,14 @@ def test_trend_and_movement_plots():
     assert len(ax.get_lines()) == 2 and [t.get_text() for t in ax.get_legend().get_texts()] == ["GRR", "NRR"]
     ax = K.plot_kpi_trend(K.logo_churn(ACCOUNTS, SUBS, as_of=AS_OF), "logo_churn_rate")
     assert len(ax.get_lines()) == 1 and len(ax.collections) == 1  # the line and its Wilson band
+    # DAU/MAU (about 50%) was drawn in the active-account rate's band (83-97%), the frame's ci_low/ci_high
+    over_time = K.engagement_over_time(pd.DataFrame({
+        "account_id": ["a", "b", "a", "b"], "as_of": pd.to_datetime(["2024-01-31"] * 2 + ["2024-02-29"] * 2),
+        "user_days_28d": [28, 14, 20, 0], "active_users_28d": [2, 1, 2, 0]}))
+    assert len(K.plot_kpi_trend(over_time, "dau_mau", x="as_of").collections) == 0
+    ax = K.plot_kpi_trend(over_time, "active_account_rate", x="as_of")
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert len(ax.collections) == 1 and band.min() == pytest.approx(over_time["ci_low"].min())
     ax = K.plot_mrr_movements(K.mrr_bridge(ACCOUNTS, SUBS, as_of=AS_OF))
     assert len(ax.patches) == 4 * 3
     assert [ln.get_label() for ln in ax.get_lines() if not ln.get_label().startswith("_")] == ["net new MRR"]

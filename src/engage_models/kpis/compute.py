@@ -70,6 +70,9 @@ RATIO_COLUMNS = frozenset({
     "active_account_rate", "dau_mau",
 })  # fmt: skip
 MOVEMENTS = ("new", "expansion", "contraction", "churn")
+#: The rates whose frames carry their interval as ``ci_low``/``ci_high`` (one rate a frame: ``logo_churn``,
+#: ``continuation``, ``engagement_over_time``); another column of those frames (``dau_mau``) has no interval there.
+INTERVAL_COLUMNS = frozenset({"logo_churn_rate", "continuation_rate", "active_account_rate"})
 _DAYS_28 = 28.0
 
 

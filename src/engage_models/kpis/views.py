@@ -9,7 +9,7 @@ import pandas as pd
 
 from .._core.i18n import check_lang, fmt_date, fmt_interval, fmt_money, fmt_pct, fmt_pp, t
 from .._core.plots import date_axis, new_ax
-from .compute import MOVEMENTS, RATIO_COLUMNS, _aware, _month_start, cohort_matrix
+from .compute import INTERVAL_COLUMNS, MOVEMENTS, RATIO_COLUMNS, _aware, _month_start, cohort_matrix
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ def _month_labels(values, lang: str) -> list[str]:
 def plot_kpi_trend(frame: pd.DataFrame, columns, x: str = "month", ax=None, lang: str = "en", band: bool = True):
     """Lines of KPI ``columns`` of ``frame`` over ``x``; a percent axis when every column is a rate.
 
-    With a single column and ``ci_low``/``ci_high`` in ``frame`` (and ``band``), the interval is shaded.
+    With a single column whose interval ``ci_low``/``ci_high`` is (:data:`INTERVAL_COLUMNS`; not ``dau_mau`` beside
+    the active-account rate's interval) and ``band``, the interval is shaded.
     """
     check_lang(lang)
     columns = [columns] if isinstance(columns, str) else list(columns)
@@ -60,7 +61,7 @@ def plot_kpi_trend(frame: pd.DataFrame, columns, x: str = "month", ax=None, lang
     xs = pd.to_datetime(frame[x])
     for col in columns:
         ax.plot(xs, frame[col], marker="o", markersize=3, label=t(col, lang))
-    if band and len(columns) == 1 and {"ci_low", "ci_high"} <= set(frame.columns):
+    if band and len(columns) == 1 and columns[0] in INTERVAL_COLUMNS and {"ci_low", "ci_high"} <= set(frame.columns):
         ax.fill_between(xs, frame["ci_low"], frame["ci_high"], alpha=0.2, linewidth=0, label=t("ci_band", lang))
     if all(c in RATIO_COLUMNS for c in columns):
         from matplotlib.ticker import PercentFormatter
