@@ -524,7 +524,7 @@ def test_verbs_and_adverbs_of_a_theme_and_words_of_no_theme():
         "画面が見やすい": ("ease_of_use",),
     }
     got = comment_themes(pd.DataFrame({"comment": list(themes), "lang": "ja"}))
-    assert dict(zip(themes, got)) == themes
+    assert dict(zip(themes, got, strict=True)) == themes
 
 
 def test_slow_support_is_support_s_theme_and_a_slow_product_is_performance():
