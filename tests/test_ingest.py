@@ -526,6 +526,44 @@ def test_ids_that_differ_by_leading_zeros_are_pointed_out(tmp_path):
     assert not any("leading zeros" in w for w in plain.warnings)
 
 
+def test_ingest_warnings_are_in_the_report_s_language_and_keep_it_in_the_json(tmp_path):
+    """Report 01 in Japanese showed every ingest warning in English ("詳細（英語）：events: 2 row(s) of ..."). A
+    warning is kept in every language (``warning_texts`` beside ``warnings`` in ingest_report.json) and read back
+    so; a report written before then still shows its English, said to be English."""
+    from engage_models.ingest.quality import ingest_warnings
+    from engage_models.ingest.validate import IngestReport
+
+    t = _tables()
+    t["surveys"][0]["score"] = "10点"
+    t["accounts"][1]["mrr"] = "３００００"
+    t["tickets"][0]["opened_at"] = "1/5/2024"
+    raw = _write(tmp_path / "raw", t)
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    en, ja = ingest_warnings(report, "en")["warning"].tolist(), ingest_warnings(report, "ja")["warning"].tolist()
+    assert len(en) == len(ja) == 5 and en == [str(w) for w in report.warnings]  # two tables lost every row
+    assert any("a unit follows the number" in w for w in en)
+    assert not any("詳細（英語）" in w or " row(s) " in w or "such as" in w for w in ja), ja
+    assert any("単位があります" in w for w in ja) and any("全角数字" in w for w in ja)
+    assert any("date_format にその書式を指定してください" in w and "'1/5/2024'" in w for w in ja)
+    assert any("行がすべて隔離されました（account_id が accounts で隔離済み：1、score が読み取れない：1）" in w
+               for w in ja)
+    # read back from the JSON, as a report reads it
+    path = tmp_path / "ingest_report.json"
+    report.to_json(path)
+    again = IngestReport.from_json(path)
+    assert ingest_warnings(again, "ja")["warning"].tolist() == ja
+    assert ingest_warnings(again, "en")["warning"].tolist() == en
+    # a report of before: the English, said to be English
+    data = json.loads(path.read_text(encoding="utf-8"))
+    del data["warning_texts"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    old = ingest_warnings(IngestReport.from_json(path), "ja")["warning"].tolist()
+    assert old == [f"詳細（英語）：{w}" for w in en]
+    # another currency's sign than the run's: in Japanese too
+    said = ingest_warnings(again, "ja", currency="USD")["warning"].tolist()
+    assert said[:5] == ja
+
+
 def test_values_no_format_reads_get_a_hint_that_fits_them(tmp_path):
     """An NPS of 10点 was told to set thousands; full-width digits were quarantined with no word; a date in
     Japanese was offered only US formats. Each is now told what to do (the values are quarantined all the same)."""

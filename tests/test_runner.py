@@ -446,6 +446,16 @@ def test_report_01_warns_when_amounts_carry_another_currencys_sign_than_the_runs
         if currency == "USD":
             assert "(¥ 1 row(s), 円 1 row(s)): the reports show them as USD" in html and "--currency" in html
         assert "more than one currency" not in html  # ¥ and 円 are one currency
+    # in Japanese, in Japanese (it was "詳細（英語）：accounts: the values of mrr ..."), and a file by its place in
+    # the data folder, not the machine's path
+    t["tickets"][0]["opened_at"] = "1/5/2024"
+    _write(raw, t)
+    run(data_dir=tmp_path / "data", out_dir=tmp_path / "out", only=["01"], run_date="2026-01-03", currency="USD",
+        lang="ja", progress=lambda m: None)
+    html = (tmp_path / "out" / "2026-01-03" / "01_data_quality.html").read_text(encoding="utf-8")
+    assert "別の通貨の記号で書かれています（¥ 1行、円 1行）" in html and "詳細（英語）" not in html
+    assert "tickets：tickets.csv の1行で、opened_at の値が日付として読めません" in html
+    assert str(tmp_path) not in html
 
 
 def test_a_world_whose_every_row_is_quarantined_gets_a_data_quality_report_that_says_why(tmp_path):

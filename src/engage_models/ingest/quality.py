@@ -14,11 +14,11 @@ import pandas as pd
 from .._core.i18n import catalogue, check_lang, fmt_date, t
 from .._core.io import parquet_source
 from .._core.plots import date_axis, new_ax
-from .._core.reasons import Thin, text
+from .._core.reasons import Thin, Why, text
 from .._core.time import to_utc
 from ..features.engine import connect_duckdb
 from .contracts import CONTRACTS, TIMESTAMP
-from .validate import IngestReport, source_name
+from .validate import IngestReport, sign_rows, source_name
 
 #: Quarantine reasons that name a column (see engage_models.ingest.contracts), with their catalogue template.
 _REASON_PATTERNS = (
@@ -110,8 +110,9 @@ def column_names(report: IngestReport, lang: str = "en") -> pd.DataFrame:
 
 def ingest_warnings(report: IngestReport, lang: str = "en", currency: str | None = None) -> pd.DataFrame:
     """What ingest warned about (a value a ``date_format`` or ``thousands`` setting would read, a table that lost
-    every row...), one row each: ``warning``, in English (marked as such in a Japanese report). Empty when ingest
-    warned about nothing; None for an ingest report written before warnings were kept.
+    every row...), one row each: ``warning``, in ``lang`` (an ingest report written before 4 Dec 2026 kept them in
+    English: a Japanese report says so). Empty when ingest warned about nothing; None for an ingest report written
+    before warnings were kept.
 
     ``currency``: the run's (ISO code). Amounts written with a sign of another currency (``¥1,200`` in a run in
     USD) are warned about too: the reports would show them with the run's sign."""
@@ -133,10 +134,8 @@ def currency_mismatches(report: IngestReport, currency: str) -> list[str]:
         for column, signs in r.currency_signs.items():
             other = {sign: n for sign, n in signs.items() if currency not in SIGN_CURRENCIES.get(sign, ())}
             if other:
-                shown = ", ".join(f"{sign} {n:,} row(s)" for sign, n in other.items())
-                out.append(f"{r.table}: the values of {column} are written with the sign of another currency than "
-                           f"the run's {currency} ({shown}): the reports show them as {currency}; give the run its "
-                           f"currency (engage run --currency, or currency: in the run's configuration)")
+                out.append(Why("ingest.warn.other_currency", table=r.table, column=column, currency=currency,
+                               signs=sign_rows(other)))
     return out
 
 

@@ -59,8 +59,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .. import config
+from .._core import i18n
 from .._core.errors import ConfigError, DataError
 from .._core.io import write_json
+from .._core.reasons import Why, stored
 from .._core.time import check_zone, fixed_offset, moment, same_clock, wall_clock
 from ..features.engine import connect_duckdb
 from . import contracts as C
@@ -167,15 +169,22 @@ class IngestReport:
         return sum(r.rows_quarantined for r in self.tables.values())
 
     def to_json(self, path: str | Path) -> None:
+        warnings = None if self.warnings is None else [str(w) for w in self.warnings]
+        texts = None if self.warnings is None else [w.all() if isinstance(w, Why) else None for w in self.warnings]
         write_json(path, {"now": self.now, "timezone": self.timezone, "missing_optional": self.missing_optional,
-                          "warnings": self.warnings, "tables": {k: asdict(v) for k, v in self.tables.items()}})
+                          "warnings": warnings, "warning_texts": texts,
+                          "tables": {k: asdict(v) for k, v in self.tables.items()}})
 
     @classmethod
     def from_json(cls, path: str | Path) -> IngestReport:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         tables = {k: TableResult.from_dict(v) for k, v in data["tables"].items()}
+        warnings = data.get("warnings")
+        if warnings is not None:  # in every language where the report kept them (since 4 Dec 2026), else English
+            texts = data.get("warning_texts") or [None] * len(warnings)
+            warnings = [stored(w, texts_) for w, texts_ in zip(warnings, texts, strict=True)]
         return cls(tables=tables, now=data["now"], missing_optional=data.get("missing_optional", []),
-                   warnings=data.get("warnings"), timezone=data.get("timezone", "UTC"))
+                   warnings=warnings, timezone=data.get("timezone", "UTC"))
 
     def _repr_html_(self) -> str:
         parts = [f"<p>Ingest at {html.escape(self.now)}: {self.rows_quarantined:,} rows quarantined.</p>",
@@ -601,9 +610,7 @@ def _currency_signs(con, contract: C.TableContract, src: _Source, source: Source
             continue
         out[col.name] = dict(sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
         if not set.intersection(*(set(SIGN_CURRENCIES[k]) for k in counted)):
-            _warn("%s: the values of %s in %s carry signs of more than one currency (%s): they are read as "
-                  "amounts of one currency; convert them to one before ingest", contract.name, col.name, where,
-                  ", ".join(f"{k} {n:,} row(s)" for k, n in out[col.name].items()))
+            _warn("currencies", table=contract.name, column=col.name, source=where, signs=sign_rows(out[col.name]))
     return out
 
 
@@ -839,10 +846,10 @@ def _exact_copies(con, contract: C.TableContract, path: Path) -> tuple[int, dict
     return int(copies), dict(zip(shown, row, strict=True)) if row else None
 
 
-def _share(part: int, whole: int) -> str:
+def _share(part: int, whole: int) -> Why | str:
     """``part`` of ``whole`` as a percentage a reader can see is not zero (0.002%, 12%)."""
     pct = 100 * part / whole
-    return "under 0.001%" if pct < 0.001 else f"{pct:.2g}%" if pct < 10 else f"{pct:.0f}%"
+    return Why("ingest.share_under", pct="0.001%") if pct < 0.001 else f"{pct:.2g}%" if pct < 10 else f"{pct:.0f}%"
 
 
 def _params(sql: str, values: dict) -> dict:
@@ -1042,22 +1049,22 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     if copies:
         example = ", ".join(f"{c} {v:%Y-%m-%d %H:%M:%S} ({timezone})" if isinstance(v, datetime) else f"{c} {v!r}"
                             for c, v in (copied or {}).items())  # a time on the company's clock, said so
-        _warn("%s: %s of the %s rows kept (%s) are exact copies of an earlier row, every column the same (e.g. "
-              "%s): each counts again in every metric. If the source repeats rows (an export overlapping "
-              "another), give the table exact_copies: quarantine in sources.yaml; if they are real (two "
-              "identical actions in one second), nothing is wrong", contract.name, f"{copies:,}", f"{kept:,}",
-              _share(copies, kept), example)
+        _warn("exact_copies", table=contract.name, copies=f"{copies:,}", kept=f"{kept:,}", share=_share(copies, kept),
+              example=example)
     log.info("%s: read %d, kept %d, quarantined %d (%s)", contract.name, result.rows_read, kept, quarantined,
              encoding or ("database" if source.database is not None else "parquet"))
     if not result.rows_read and contract.name in ("accounts", "events"):  # a header without rows, where it
         # breaks the run (every other row fails, or no metric); a company without tickets gives their header alone
-        _warn("%s: %s has no data rows (the header only)%s", contract.name, where,
-              "; every row of the other tables will be quarantined as of an unknown account_id"
-              if contract.name == "accounts" else "")
+        _warn("header_only_accounts" if contract.name == "accounts" else "header_only", table=contract.name,
+              source=where)
     if quarantined and not kept:  # every metric of this table will read zero or nothing: said where it starts
-        top = "; ".join(f"{r}: {n:,}" for r, n in sorted(by_reason.items(), key=lambda kv: -kv[1])[:3])
-        _warn("%s: every one of the %d rows read from %s was quarantined (%s)", contract.name, quarantined,
-              where, top)
+        from .quality import translate_reason  # (quality reads this module's reports)
+
+        top = sorted(by_reason.items(), key=lambda kv: -kv[1])[:3]
+        reasons = Why.of({lang: i18n.t("sep.list", lang).join(
+            i18n.t("sep.label_value", lang, what=translate_reason(r, lang), value=f"{n:,}") for r, n in top)
+            for lang in i18n.LANGS})
+        _warn("all_quarantined", table=contract.name, n=quarantined, source=where, reasons=reasons)
     return result
 
 
@@ -1079,26 +1086,22 @@ def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: lis
                            {"q": str(qout), "r": C.unparseable(col.name)}).fetchall()
         if not rows:  # nothing a format would read: the quarantine's reasons say the rest
             continue
-        example = f", such as {rows[0][0]!r}"
-        special = _value_hint(str(rows[0][0]), col.dtype)
-        if special:  # full-width digits, a unit after a number, a date in Japanese: what to do is not a format
-            _warn("%s: %d row(s) of %s hold a value of %s that is not %s%s; %s", contract.name, n, where, col.name,
-                  "a date" if col.dtype == C.TIMESTAMP else "a number", example, special)
-            continue
-        if col.dtype == C.TIMESTAMP:
-            what, given = "a date", f" (date_format {list(source.date_format)} given)" if source.date_format else ""
-            todo = ("if that is how dates are written there, add its format to date_format" if given else
-                    "if that is how dates are written there, give its format as date_format in sources.yaml: one "
-                    "strptime format or a list tried in order, e.g. ['%m/%d/%Y %H:%M', '%m/%d/%Y']")
-        else:
-            what = "a number"
-            given = (f" (thousands {source.thousands!r}, decimal {source.decimal or '.'!r} given)"
-                     if source.thousands or source.decimal else "")
-            todo = ("the value itself is not a number as they are written there" if given else
-                    "if that is how numbers are written there, say so with thousands (and decimal) in sources.yaml, "
-                    "e.g. thousands: ',' for 1,200 or ¥1,200")
-        _warn("%s: %d row(s) of %s hold a value of %s that is not %s%s%s; %s", contract.name, n, where,
-              col.name, what, example, given, todo)
+        date = col.dtype == C.TIMESTAMP
+        what = Why("ingest.what.date" if date else "ingest.what.number")
+        given = ""
+        todo = _value_hint(str(rows[0][0]), col.dtype)
+        # full-width digits, a unit after a number, a date in Japanese: what to do is not a format
+        if not todo and date:
+            if source.date_format:
+                given = Why("ingest.given.date_format", formats=str(list(source.date_format)))
+            todo = Why("ingest.todo.date_add" if given else "ingest.todo.date_give")
+        elif not todo:
+            if source.thousands or source.decimal:
+                given = Why("ingest.given.number", thousands=repr(source.thousands),
+                            decimal=repr(source.decimal or "."))
+            todo = Why("ingest.todo.number_given" if given else "ingest.todo.number_give")
+        _warn("unreadable", table=contract.name, n=n, source=where, column=col.name, what=what,
+              example=repr(rows[0][0]), given=given, todo=todo)
 
 
 #: Full-width digits (U+FF10-FF19), as a Japanese input method may type them
@@ -1112,22 +1115,20 @@ _UNITS = tuple(map(chr, (0x70B9, 0x4EF6, 0x4EBA, 0x56DE, 0x540D, 0x793E))) + ("p
 _MULTIPLIERS = tuple(map(chr, (0x4E07, 0x5104, 0x5343))) + ("k", "K", "M", "%")  # 10^4, 10^8, 10^3
 
 
-def _value_hint(value: str, dtype) -> str:
+def _value_hint(value: str, dtype) -> Why | str:
     """What to do about an unreadable value that no sources.yaml format reads as it is: full-width digits, a
     unit after a count or a score (10 points), a multiplier (12 ten-thousands, 1.5k, 12.5%), a date written in
     Japanese (its strptime format is offered). '' otherwise (the format advice applies)."""
     if re.search(f"[{_WIDE_DIGITS}]", value):
-        return ("it is written in full-width digits: convert the column to half-width (ASCII) digits before "
-                "ingest (Excel: the ASC function)")
+        return Why("ingest.todo.full_width")
     y, m, d = _JA_DATE
     if dtype == C.TIMESTAMP and re.fullmatch(f"\\s*[0-9]{{4}}{y}[0-9]{{1,2}}{m}[0-9]{{1,2}}{d}\\s*", value):
-        return f"if that is how dates are written there, give date_format: '%Y{y}%m{m}%d{d}' in sources.yaml"
+        return Why("ingest.todo.ja_date", format=f"%Y{y}%m{m}%d{d}")
     found = re.fullmatch(r"\s*[-+]?[0-9][0-9,.]*\s*(\S+?)\s*", value) if dtype == C.DOUBLE else None
     if found and found.group(1) in _MULTIPLIERS:
-        return (f"the number carries a multiplier ({found.group(1)}): write the whole number (1.5k as 1500, 12.5% "
-                f"as 0.125 or 12.5 as the column expects) before ingest")
+        return Why("ingest.todo.multiplier", multiplier=found.group(1))
     if found and found.group(1) in _UNITS:
-        return "a unit follows the number: remove it from the column (the number alone, e.g. 10 for 10 points)"
+        return Why("ingest.todo.unit")
     return ""
 
 
@@ -1147,9 +1148,7 @@ def _hint_ids(con, contract: C.TableContract, names: list[str], q_names: list[st
         {"q": str(qout), "r": C.UNKNOWN_ACCOUNT}).fetchall()
     n, theirs, ours = found[0]
     if n:
-        _warn("%s: %d account_id value(s) of %s quarantined as unknown match an account of accounts but for leading "
-              "zeros or case (e.g. %r here, %r in accounts): write the ids the same way in both (a spreadsheet drops "
-              "leading zeros unless the column is formatted as text)", contract.name, n, where, theirs, ours)
+        _warn("id_zeros", table=contract.name, n=n, source=where, theirs=repr(theirs), ours=repr(ours))
 
 
 # ------------------------------------------------------------------------------------------ all or nothing
@@ -1347,12 +1346,20 @@ def _table_of(warning: str) -> int:
     return C.TABLE_ORDER.index(name) if name in C.TABLE_ORDER else len(C.TABLE_ORDER)
 
 
-def _warn(message: str, *args) -> None:
-    """A warning for the job's log and, during :func:`ingest`, for its report (what report 01 shows)."""
+def _warn(warning: str, **fmt) -> None:
+    """A warning (``ingest.warn.<warning>`` of the catalogue, every one starting with its table) for the job's log
+    in English and, during :func:`ingest`, for its report in every language (what report 01 shows)."""
+    said = Why(f"ingest.warn.{warning}", **fmt)
     heard = _HEARD.get()
     if heard is not None:
-        heard.append(message % args)
-    log.warning(message, *args)
+        heard.append(said)
+    log.warning("%s", said)
+
+
+def sign_rows(signs: Mapping[str, int]) -> Why:
+    """Rows per currency sign (``¥ 3 row(s), $ 5 row(s)``) in every language."""
+    return Why.of({lang: i18n.t("sep.comma", lang).join(i18n.t("ingest.sign_rows", lang, sign=k, n=f"{n:,}")
+                                                        for k, n in signs.items()) for lang in i18n.LANGS})
 
 
 def _accepted_accounts(con, staging: Path, accounts: TableResult) -> None:

@@ -55,7 +55,7 @@ import pandas as pd
 from .._core.errors import InsufficientData
 from .._core.i18n import LANGS, t
 from .._core.io import read_json, write_json
-from .._core.reasons import Thin, Why, reason_of, section_name, stage_name
+from .._core.reasons import Thin, Why, reason_of, section_name, stage_name, stored, text
 from .._core.time import to_utc
 from .config import RunConfig
 from .store import NOT_DUE, Artifact, Output, fingerprint
@@ -164,7 +164,8 @@ def _nothing_kept(report, warnings: list[str] = ()) -> Why | None:
     tables = Why.of({lang: t("sep.comma", lang).join(w.text(lang) for w in map(why, empty)) for lang in LANGS})
     advice = [w for w in warnings if "every one of the" not in w]  # the tables that lost every row: said above
     if advice:
-        return Why("reason.nothing_kept_warned", tables=tables, warnings="; ".join(advice))
+        return Why("reason.nothing_kept_warned", tables=tables,
+                   warnings=Why.of({lang: t("sep.list", lang).join(text(w, lang) for w in advice) for lang in LANGS}))
     return Why("reason.nothing_kept", tables=tables)
 
 
@@ -188,11 +189,15 @@ def ingest(ctx: Context) -> None:
                 table[key] = shown
     for old in sorted(named, key=len, reverse=True):  # the longest first: no path is cut inside another
         data["warnings"] = [w.replace(old, named[old]) for w in data.get("warnings", [])]
+        data["warning_texts"] = [tx and {lang: w.replace(old, named[old]) for lang, w in tx.items()}
+                                 for tx in data.get("warning_texts") or [None] * len(data["warnings"])]
     write_json(path, data)
     try:
         dates = data_dates(c.paths.processed, c.as_of)
     except InsufficientData:
-        raise Thin.of(_nothing_kept(report, data["warnings"]) or Why("reason.no_events")) from None
+        said = [stored(w, tx) for w, tx in zip(data["warnings"], data.get("warning_texts") or [None] * len(
+            data["warnings"]), strict=True)]
+        raise Thin.of(_nothing_kept(report, said) or Why("reason.no_events")) from None
     ctx.out.json("dates", dates)
     ctx.out.json("processed", fingerprint(c.paths.processed, "*.parquet"))
 
