@@ -728,3 +728,19 @@ def test_kept_stages_need_this_run_s_inputs_and_no_old_file_enters_a_stage_this_
     entries, kept = _carry_over(previous, staging, [], {"data_key": None, "timezone": "UTC"}, lambda m: None)
     assert kept is not None and (staging / "artifacts" / "health" / "h.json").exists()
     assert not (staging / "artifacts" / "surveys" / "old.json").exists()
+
+
+def test_the_index_and_banner_say_when_a_run_started_in_the_reader_s_words():
+    """A Japanese index and every report's banner said 開始 2026-12-05 07:29 JST and (00_executive_summary.ipynb,
+    8 s) beside dates written 2026年12月5日."""
+    from engage_models.reports.runner import _run_section, _started
+
+    assert _started("2026-12-05 07:29 JST", "ja") == "2026年12月5日 07:29 JST"
+    assert _started("2026-12-05 07:29 UTC", "en") == "5 Dec 2026 07:29 UTC"
+    assert _started("sometime", "ja") == "sometime"  # a form it does not know: as kept
+    run_record = {"run_date": "2026-12-05", "started": "2026-12-05 07:29 JST",
+                  "reports": [{"html": "00.html", "title": "サマリー", "notebook": "00_executive_summary.ipynb",
+                               "seconds": 8.4}], "parameters": {}}
+    page = _run_section(run_record, "2026-12-05/", "ja")
+    assert "開始 2026年12月5日 07:29 JST" in page and "（00_executive_summary.ipynb、8秒）" in page
+    assert "(00_executive_summary.ipynb, 8 s)" in _run_section(run_record, "2026-12-05/", "en")

@@ -60,7 +60,7 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from .. import config
 from .._core.errors import ConfigError
-from .._core.i18n import LANGS, fmt_date, t
+from .._core.i18n import LANGS, fmt_date, fmt_datetime, t
 from .._core.io import jsonable, write_text
 from .._core.reasons import section_label, stored
 from .._core.reasons import text as said
@@ -312,13 +312,22 @@ def _meta_line(params: dict, started: str, lang: str, simulated: bool = False, m
     run (its id names its folder under ``models/``), and a warning on simulated data."""
     hidden = {"data_dir", "run_date"} | {k for k, v in _QUIET.items() if params.get(k) == v}
     shown = _shown_parameters({k: v for k, v in params.items() if k not in hidden}, lang)
-    head = t("run.meta", lang, date=fmt_date(params["run_date"], lang), started=started)
+    head = t("run.meta", lang, date=fmt_date(params["run_date"], lang), started=_started(started, lang))
     parts = [head, *(t("sep.label_value", lang, what=k, value=v) for k, v in shown.items())]
     if model_id:
         parts.append(t("run.model", lang, id=model_id))
     if simulated:
         parts.insert(0, t("run.simulated", lang))
     return t("sep.dot", lang).join(parts)
+
+
+def _started(started: str, lang: str) -> str:
+    """When a run started (kept as ``2026-12-05 07:29 JST``) as a reader's date: ``2026年12月5日 07:29 JST``."""
+    stamp, _, zone = started.rpartition(" ")
+    try:
+        return f"{fmt_datetime(stamp, lang)} {zone}"
+    except ValueError:  # another form (a record of before): as it was kept
+        return started
 
 
 _PAGE = """<!DOCTYPE html>
@@ -344,10 +353,12 @@ def _run_section(run: dict, prefix: str, lang: str) -> str:
     e = html.escape
     items = "\n".join(
         f'<li><a href="{e(prefix + r["html"])}">{e(r["title"])}</a> '
-        f'<span class="t">({e(r["notebook"])}, {r["seconds"]:.0f} s)</span></li>'
+        f'<span class="t">{e(t("run.report_line", lang, notebook=r["notebook"], seconds=round(r["seconds"])))}'
+        '</span></li>'
         for r in run["reports"]
     )
-    parts = [f"<p>{e(t('run.run_date_line', lang, date=fmt_date(run['run_date'], lang), started=run['started']))}</p>",
+    when = t("run.run_date_line", lang, date=fmt_date(run["run_date"], lang), started=_started(run["started"], lang))
+    parts = [f"<p>{e(when)}</p>",
              f"<ul>\n{items}\n</ul>"]
     if run.get("files"):
         files = "".join(f'<li><a href="{e(prefix + f)}">{e(f)}</a></li>' for f in run["files"])
@@ -427,7 +438,7 @@ def write_index(out_dir: str | Path, runs: list[dict] | None = None, path: str |
         for r in earlier:
             p = _shown_parameters({k: r["parameters"].get(k) for k in ("lang", "as_of")}, lang)
             rows.append(f'<tr><td><a href="{e(r["run_date"])}/index.html">{e(r["run_date"])}</a></td>'
-                        f'<td>{e(r["started"])}</td>' + "".join(f"<td>{e(v)}</td>" for v in p.values())
+                        f'<td>{e(_started(r["started"], lang))}</td>' + "".join(f"<td>{e(v)}</td>" for v in p.values())
                         + f"<td>{len(r['reports'])}</td></tr>")
         body.append(f"<h2>{e(t('run.earlier', lang))}</h2><table><tr>{head}</tr>{''.join(rows)}</table>")
     path = Path(path) if path is not None else out_dir / "index.html"
