@@ -105,6 +105,51 @@ def test_score_points_probability_bands_and_drivers_are_consistent():
     assert "typical healthy" in d["drivers_text"].iloc[0] and "points" in d["drivers_text"].iloc[0]
 
 
+def test_a_categorical_column_is_one_driver_quoting_the_account_s_level_and_the_typical_one(tmp_path):
+    """engage fit on a public credit table: a widow's drivers read "Marital = married: -2 points", a
+    freelancer's "job = fixed", and Records=yes gave "Records = yes: -4; Records = no: -4" (one fact twice). A
+    categorical column is one driver: the account's level, the typical healthy account's (the healthy accounts'
+    commonest level), and the points the account loses to it, which is what its level costs the score."""
+    from engage_models.actions.assign import _driver_evidence
+
+    rng = np.random.default_rng(0)
+    n = 1500
+    X = pd.DataFrame({"usage": rng.gamma(2, 2, n),
+                      "marital": rng.choice(["married", "single", "widow"], n, p=[0.4, 0.35, 0.25]),
+                      "records": rng.choice(["yes", "no"], n, p=[0.2, 0.8])})
+    logit = -1 - 0.3 * X["usage"] + 1.2 * (X["records"] == "yes") + 0.8 * (X["marital"] == "widow")
+    y = pd.Series((rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int))
+    hs = HealthScore(n_bootstrap=0).fit(X, y)
+    widow = X.index[(X["marital"] == "widow") & (X["records"] == "yes")][0]
+    got = hs.drivers(X.loc[[widow]], k=5)
+    items = {d["feature"]: d for d in got["drivers"].iloc[0]}
+    assert {"marital", "records"} <= set(items) and not any("=" in f for f in items)  # one driver a column
+    assert (items["marital"]["level"], items["marital"]["typical_level"]) == ("widow", "married")
+    assert (items["records"]["level"], items["records"]["typical_level"]) == ("yes", "no")
+    # the points: what the account's level costs against the typical level, all else as it is
+    for column, typical in (("marital", "married"), ("records", "no")):
+        moved = X.loc[[widow]].assign(**{column: typical})
+        cost = hs.health_score(X.loc[[widow]]).iloc[0] - hs.health_score(moved).iloc[0]
+        assert items[column]["points"] == pytest.approx(cost, abs=1e-9)
+    text = got["drivers_text"].iloc[0]
+    assert "marital widow, typical healthy married: " in text and "records yes, typical healthy no: " in text
+    assert "= married" not in text and "records = no" not in text
+    assert "widow、健全な顧客の典型 married：" in hs.drivers(X.loc[[widow]], k=5, lang="ja")["drivers_text"].iloc[0]
+    # the modal level is the typical one even without a majority (none had one: "married" was not typical)
+    from engage_models.health.explain import _levels
+
+    assert (X.loc[y == 0, "marital"].value_counts(normalize=True) < 0.5).all()
+    assert _levels(hs, X, "marital")[1] == "married"
+    # the action list's evidence quotes the levels, as stored (Parquet gives every driver both keys)
+    path = tmp_path / "drivers.parquet"
+    got.to_parquet(path)
+    back = [d for d in pd.read_parquet(path)["drivers"].iloc[0] if d["feature"] == "marital"][0]
+    assert "widow" in _driver_evidence({**back, "metric": "marital"}, "en", "USD")
+    usage = [d for d in pd.read_parquet(path)["drivers"].iloc[0] if d["feature"] == "usage"]
+    assert len(usage) == 1  # a number's driver read back: its value, not "missing"
+    assert f"{usage[0]['value']:,.1f}" in _driver_evidence({**usage[0], "metric": "usage"}, "en", "USD")
+
+
 def test_scores_are_reproducible_and_a_new_account_alone_scores_as_in_a_batch():
     df = _synthetic(seed=2)
     X, y = df.drop(columns="churned"), df["churned"]

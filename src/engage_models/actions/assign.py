@@ -123,9 +123,12 @@ def _drivers_of(value, top: int, min_points: float) -> list[dict]:
 
 def _driver_evidence(d: dict, lang: str, currency: str) -> str:
     metric = str(d["metric"])
+    # a categorical column's driver quotes the levels (a health model's: level and typical_level)
+    level_of = d.get("level") is not None or d.get("typical_level") is not None
     return t("actions.driver_evidence", lang, metric=column_label(metric, lang),
-             value=format_value(metric, d.get("value"), lang, currency),
-             typical=format_value(metric, d.get("typical"), lang, currency), points=f"{float(d['points']):+.1f}")
+             value=format_value(metric, d.get("level") if level_of else d.get("value"), lang, currency),
+             typical=format_value(metric, d.get("typical_level") if level_of else d.get("typical"), lang, currency),
+             points=f"{float(d['points']):+.1f}")
 
 
 def _condition_evidence(row: pd.Series, conds: Iterable[Condition], lang: str, currency: str) -> list[str]:

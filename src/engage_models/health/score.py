@@ -288,9 +288,15 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         # typical healthy account: the median design row of training accounts that did not churn
         healthy = Z[y == 0] if (y == 0).any() else Z
         typical = healthy.median()
+        design = self.fitted_.design
         for f in self.feature_names_:
-            if self.fitted_.design.is_binary(f):
+            if design.is_binary(f):  # a missing value: when most healthy accounts miss it
                 typical[f] = float(healthy[f].mean() >= 0.5)
+        for c in design.categorical:  # one level, the healthy accounts' commonest (not "none" without a majority)
+            levels = [f"{c}={lv}" for lv in design.levels[c]]
+            if levels:
+                typical[levels] = 0.0
+                typical[max(levels, key=lambda f: (healthy[f].sum(), -levels.index(f)))] = 1.0
         self.typical_ = typical.reindex(self.feature_names_).to_numpy(dtype=float)
         raw = X.loc[y == 0, self.metrics_].apply(pd.to_numeric, errors="coerce").median()
         self.typical_raw_ = {c: float(v) for c, v in raw.items()}
