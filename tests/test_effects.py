@@ -317,3 +317,20 @@ def test_ingest_keeps_a_good_play_log_and_quarantines_an_unknown_status_and_a_do
     bad = load("plays", processed, quarantine=True).set_index("play_id")["reason"]
     assert bad["P3"] == C.UNKNOWN_PLAY_STATUS and bad["P4"] == C.PLAY_DONE_IN_FUTURE
     assert "plays" not in report.missing_optional  # NOW is 2026-01-01: a done play in June 2026 is ahead
+
+
+@pytest.mark.parametrize("holdout, dates", [
+    ([False, True], ["2024-02-10", "2024-02-10"]),    # holdout plays only
+    ([None, None], ["2024-11-01", "2024-11-20"]),      # no-holdout plays whose 90 days have not passed
+])
+def test_a_log_with_no_measurable_no_holdout_play_gives_units_not_a_type_error(holdout, dates):
+    """The demo's own plays, 14 months in: the effects stage raised "TypeError: Invalid comparison between
+    dtype=datetime64[us, UTC] and ndarray" (no control, an untyped empty frame), and report 06 said there was no
+    play log. The usual state for 90 days after each campaign."""
+    accounts, panel, scores = _world()
+    log = pd.DataFrame({"play_id": ["p1", "p2"], "account_id": ["a", "b"], "play": ["rescue_call"] * 2,
+                        "date": dates, "status": ["done", "done"], "holdout": holdout})
+    units = E.play_units(log, accounts, panel, scores, as_of="2024-12-15", horizon_days=90)
+    assert units.observational.empty and str(units.observational["date"].dtype).startswith("datetime64")
+    assert len(units.randomised) == (2 if holdout[0] is not None else 0)
+    assert units.info["used"] + sum(units.info["excluded"].values()) == 2

@@ -232,7 +232,7 @@ def _controls(treated: pd.DataFrame, panel: pd.DataFrame, done: pd.DataFrame, ac
     """For each play and observation date with observational treated units: the panel's accounts at that date
     with no play done from ``h`` before it to the next observation date, whose outcome is known."""
     if treated.empty:
-        return pd.DataFrame(columns=["play", "design", "account_id", "date", "as_of", "treated", "done"])
+        return _no_controls()
     pnl = panel[["account_id", "as_of"]].assign(as_of=pd.to_datetime(panel["as_of"], utc=True))
     out = []
     for tau in sorted(treated["as_of"].unique()):
@@ -246,8 +246,18 @@ def _controls(treated: pd.DataFrame, panel: pd.DataFrame, done: pd.DataFrame, ac
         for play in treated.loc[treated["as_of"] == tau, "play"].unique():
             out.append(here.assign(play=play, design=OBSERVATIONAL, date=tau, treated=False, done=False))
     if not out:
-        return pd.DataFrame(columns=["play", "design", "account_id", "date", "as_of", "treated", "done"])
+        return _no_controls()
     return pd.concat(out, ignore_index=True)
+
+
+def _no_controls() -> pd.DataFrame:
+    """No control unit, with the columns' types (an untyped empty frame's dates are objects, and comparing the
+    treated units' times with them raised a TypeError: the effects stage failed whenever no play without a
+    holdout had its outcome yet)."""
+    return pd.DataFrame({"play": pd.Series(dtype=object), "design": pd.Series(dtype=object),
+                         "account_id": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns, UTC]"),
+                         "as_of": pd.Series(dtype="datetime64[ns, UTC]"), "treated": pd.Series(dtype=bool),
+                         "done": pd.Series(dtype=bool)})
 
 
 def log_summary(units: PlayUnits, log: pd.DataFrame) -> pd.DataFrame:
