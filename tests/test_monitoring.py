@@ -140,6 +140,14 @@ def test_recommendation_reasons_on_hand_built_cases():
     r = recommend_retrain(ColumnModel(), ref, moved, max_age_days=120, **kw)
     assert sorted(x["kind"] for x in r["reasons"]) == ["age", "drift"]
     assert r["psi"]["over"] == ["x"] and r["psi"]["metrics"]["x"] > 1
+    # its age counts from the cutoff, where the data it saw ended (a horizon after its last training row): a
+    # model trained on 2025-02-01 with rows until 2025-01-01 is 120 days old on 2025-06-01, not 151 (a 90-day
+    # model was born 90 days old, and on-drift retrained it at three months)
+    r = recommend_retrain(ColumnModel(), ref, calm, **{**kw, "cutoff": "2025-02-01", "max_age_days": 125})
+    assert r["age_days"] == 120 and not r["retrain"] and r["cutoff"] == pd.Timestamp("2025-02-01", tz="UTC")
+    r = recommend_retrain(ColumnModel(), ref, calm, **{**kw, "cutoff": "2025-02-01", "max_age_days": 110})
+    assert [x["kind"] for x in r["reasons"]] == ["age"] and "saw data until 2025-02-01, 120 days" in r["reasons"][0][
+        "detail"]
     # nothing matured since training: no calibration reason, said so
     r = recommend_retrain(ColumnModel(), ref, calm, **{**kw, "as_of": "2025-04-15", "horizon_days": 60})
     assert not r["calibration"]["available"] and "matured" in r["calibration"]["why"]
@@ -218,7 +226,8 @@ def test_the_stage_judges_the_frozen_model_on_matured_labels_and_recommends(twin
     cut = w["reference"]["as_of"].max()
     ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": w["end"]})
     panel = _artifact(tmp_path / "panel", "panel", panel=drifted)
-    health = _artifact(tmp_path / "health", "health", model={"trained_until": cut})
+    cutoff = cut + pd.Timedelta(days=90)  # the training run's date: its last rows' labels had matured by then
+    health = _artifact(tmp_path / "health", "health", model={"trained_until": cut, "cutoff": cutoff})
     save_model(w["model"], health.path / "model.skops")
     config = RunConfig.from_dict({"data_dir": str(tmp_path), "horizon_days": 90,
                                   "monitoring": {"n_boot": 20, "max_age_days": 365}})
@@ -247,6 +256,7 @@ def test_the_stage_judges_the_frozen_model_on_matured_labels_and_recommends(twin
     assert direct["calibration"]["difference"] == pytest.approx(rec["calibration"]["difference"])
     assert direct["calibration"]["ci_low"] == pytest.approx(rec["calibration"]["ci_low"])
     assert direct["reasons"] == rec["reasons"]
+    assert rec["age_days"] == (w["end"] - cutoff).days  # from the cutoff the model card names, not its last row
     stab = got.frame("stability")
     assert set(pd.to_datetime(stab["as_of"], utc=True).dt.strftime("%Y-%m")) == {
         "2024-08", "2024-09", "2024-10", "2024-11", "2024-12", "2025-01", "2025-02", "2025-03"}

@@ -161,6 +161,7 @@ def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.Dat
     if panel is None:
         raise ConfigError("retrain 'on-drift' needs the run's panel")
     rec = recommend_retrain(frozen.model, frozen.reference, panel, trained_until=frozen.trained_until, as_of=as_of,
+                            cutoff=cutoff,
                             horizon_days=horizon_days if horizon_days is not None else frozen.horizon_days,
                             **_accepted(recommend_retrain, monitoring or {}))
     reasons = [{**r, "kind": str(r.get("kind")), "detail": str(r.get("detail"))} for r in rec.get("reasons", [])]

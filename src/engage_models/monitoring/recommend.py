@@ -37,7 +37,7 @@ def _reason(kind: str, key: str, **args) -> dict:
 
 
 def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trained_until, as_of,
-                      horizon_days: int, max_age_days: int = 180, psi_threshold: float = 0.25,
+                      horizon_days: int, cutoff=None, max_age_days: int = 180, psi_threshold: float = 0.25,
                       metric_psi_share: float = METRIC_PSI_SHARE, bins: int = 10, stability: pd.DataFrame | None = None,
                       performance: pd.DataFrame | None = None) -> dict:
     """Should the frozen ``model`` be retrained? (see the module docstring)
@@ -50,7 +50,13 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
     panel : DataFrame
         Today's panel (same columns; labels where matured).
     trained_until, as_of : dates
-        The model's training cutoff (last training observation date) and the data's end.
+        The last observation date of the model's training rows (the rows after it are new to the model) and the
+        data's end.
+    cutoff : date, optional
+        The training run's observation date, where the data the model saw ended (``trained_until`` is a horizon
+        before it): the model's age counts from it (from ``trained_until`` a 90-day model was born 90 days old,
+        and ``on-drift`` retrained it at three months where ``monthly`` counts from the cutoff). Default:
+        ``trained_until``.
     horizon_days : int
         The label's horizon: a row's label has matured when ``as_of`` of the row + horizon <= ``as_of``.
     stability, performance : DataFrame, optional
@@ -101,13 +107,15 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
                 lo=f"{pooled['ci_low'] * 100:+.1f}", hi=f"{pooled['ci_high'] * 100:+.1f}"))
     except InsufficientData as exc:
         calibration = {"available": False, "why": str(exc)}
-    age_days = int((as_of - trained_until).days)
+    born = to_utc(cutoff) if cutoff is not None else trained_until
+    age_days = int((as_of - born).days)
     if age_days > max_age_days:
         reasons.append(_reason("age", "monitoring.reason.age", age=age_days, max_age=max_age_days,
-                               since=f"{trained_until:%Y-%m-%d}", as_of=f"{as_of:%Y-%m-%d}"))
+                               since=f"{born:%Y-%m-%d}", as_of=f"{as_of:%Y-%m-%d}"))
     return {"retrain": bool(reasons), "reasons": reasons,
             "psi": {"as_of": latest, "score": score_psi, "metrics": {k: float(v) for k, v in metric_psi.items()},
                     "over": list(over.index), "share": share, "threshold": psi_threshold,
                     "metric_psi_share": metric_psi_share},
-            "calibration": calibration, "age_days": age_days, "trained_until": trained_until, "as_of": as_of,
+            "calibration": calibration, "age_days": age_days, "trained_until": trained_until, "cutoff": born,
+            "as_of": as_of,
             "max_age_days": max_age_days}

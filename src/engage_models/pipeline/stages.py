@@ -539,7 +539,8 @@ def _train_health(ctx: Context, fits: str) -> None:
     model_info = {"form": form, "chosen_by": chosen, "thresholds": {"yellow": yellow, "red": red},
                   "cost_ratios": h.cost_ratios, "cv": final.cv_kind_, "calibration": final.calibration_,
                   "calibration_floor": final.calibration_floor_,
-                  "n_train": final.n_train_, "trained_until": labelled["as_of"].max(), "fit_sample": fit_note}
+                  "n_train": final.n_train_, "trained_until": labelled["as_of"].max(), "cutoff": ctx.as_of,
+                  "fit_sample": fit_note}
     if form == "linear":
         model_info.update({"C": final.C_, "n_bootstrap": h.n_bootstrap})
     else:
@@ -895,7 +896,7 @@ def monitoring(ctx: Context) -> None:
         found["performance"] = None
     if "stability" in found:
         rec = M.recommend_retrain(model, reference, pnl, trained_until=trained_until, as_of=ctx.as_of,
-                                  horizon_days=c.horizon_days, max_age_days=m.max_age_days,
+                                  horizon_days=c.horizon_days, cutoff=info.get("cutoff"), max_age_days=m.max_age_days,
                                   psi_threshold=m.psi_threshold, metric_psi_share=m.metric_psi_share,
                                   stability=found["stability"], performance=found["performance"])
         out.json("recommendation", rec)
