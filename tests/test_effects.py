@@ -263,6 +263,8 @@ def test_estimates_on_too_few_accounts_or_without_variation_are_not_shown_as_num
     flat = pd.DataFrame(_randomised(_randomised_units({"2024-03-01": 40}, {"2024-03-01": 40}, churned=0.0),
                                     min_per_arm=30, detect_points=5.0, power=0.8, level=0.95, outcomes=("churned",)))
     assert set(few["status"]) == {"too_few"} and set(flat["status"]) == {"no_variation"}
+    # stored too: no interval on 2 accounts (a helper found -9.6 to -2.1 points kept for 1 treated account)
+    assert few[["se", "ci_low", "ci_high", "p_value"]].isna().all().all()
     for rows in (few, flat):
         view = ev.effects_view(rows, "randomised")
         assert len(view) == 2  # all, yellow

@@ -120,7 +120,8 @@ def cuped_difference(y, treated, x, batch=None, level: float = 0.95) -> Estimate
     batch mean (they are then not adjusted). ``extra`` holds ``theta`` and ``variance_reduction`` (1 - the
     adjusted variance over the unadjusted one).
 
-    A pre-period covariate that predicts the outcome narrows the interval without moving the estimate:
+    A pre-period covariate that predicts the outcome narrows the interval; on average it leaves the estimate
+    where it was (in one sample it moves it by the arms' chance difference in the covariate):
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=400); t = np.arange(400) % 2 == 0; y = 2 * x + 0.5 * t + rng.normal(size=400)

@@ -72,6 +72,8 @@ def _row(play, design, outcome, group, est, *, min_per_arm, status=None, **extra
             status = NO_VARIATION
         else:
             status = ESTIMATED
+    if status == TOO_FEW:  # an interval of 1 treated account (-9.6 to -2.1 points) is no interval to keep
+        d.update(se=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan)
     extra = {"assigned_treated": d["n_treated"], "assigned_control": d["n_control"], **extra}
     return {"play": play, "design": design, "outcome": outcome, "group": group,
             "preferred": d["method"] == PREFERRED[design], "status": status, **d, **extra}
