@@ -108,3 +108,13 @@ def test_detractor_alerts_keep_high_touch_answers_of_0_to_6_in_the_window():
     assert got["response_id"].tolist() == ["R1"]
     assert got.iloc[0][["name", "band", "mrr", "comment"]].tolist() == ["Acme", "red", 900.0, "too slow"]
     assert got.attrs["since"] == pd.Timestamp("2025-05-01", tz="UTC")
+
+
+def test_a_task_subject_is_one_line_whatever_the_company_name_holds(tmp_path):
+    """A company named "Acme, Inc.\\r\\nLine2" put a line break into the HubSpot and Salesforce task Subject (a
+    one-line field; the chat messages already joined lines). The name's own line, in the company file, is kept."""
+    names = pd.DataFrame({"account_id": ["A1", "A2"], "name": ["Acme, Inc.\r\nLine2", "Globex\n"]})
+    paths = export_crm(_plan(), tmp_path, model_id="m1", names=names)
+    subjects = read_csv(paths["salesforce_tasks"])["Subject"].tolist()
+    assert subjects[0].endswith("Acme, Inc. Line2") and not any("\n" in s or "\r" in s for s in subjects)
+    assert read_csv(paths["hubspot_tasks"])["hs_task_subject"].iloc[0] == subjects[0]

@@ -93,7 +93,7 @@ SALESFORCE_ID = "Engage_Account_ID__c"
 def _task_text(row, model_id: str, lang: str) -> tuple[str, str]:
     from .._core.i18n import fmt_date, t
 
-    name = row["name"] or row["account_id"]
+    name = " ".join(str(row["name"] or row["account_id"]).split())  # a subject is one line: a name's line breaks
     subject = t("crm.task_subject", lang, play=row["play_label"], name=name)[:255]  # Salesforce's Subject limit
     body = t("crm.task_body", lang, reason=row["reason"], score=f"{row['score']:.0f}", band=t(row["band"], lang),
              p=f"{100 * row['churn_probability']:.0f}", model=model_id, as_of=fmt_date(row["as_of"], lang))
