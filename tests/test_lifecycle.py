@@ -267,9 +267,13 @@ def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_it
     assert store.current_id() == mid  # engage train makes its model the current one
     trained = pipeline.run({"data_dir": str(data), **_quiet()}, until="health", strict=True, progress=lambda m: None)
     assert trained.records["health"].status == "reused" and (trained.scores["model_id"] == mid).all()
+    said: list[str] = []
     first = pipeline.run({"data_dir": str(data), **_quiet(model=folder)}, until="actions", strict=True,
-                         progress=lambda m: None)
+                         progress=said.append)
     assert first.records["health"].status == "computed"
+    health_lines = [m for m in said if m.strip().startswith("health")]  # it said "learn and backtest" (a helper)
+    assert any("score with the frozen health model" in m for m in health_lines), said
+    assert not any("learn and backtest" in m for m in health_lines)
     # engage score with the models folder (its current model): the same model id, so the same health stage
     assert main(["score", *common, "--model", str(tmp_path / "models")]) == 0
     printed = capsys.readouterr().out

@@ -199,7 +199,10 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
         if st.name == "health":
             _keep_model(config, found, decision, say)
         return
-    say(f"  {st.name:9s} {st.title} ...")
+    title = st.title
+    if st.name == "health" and stage_config.model is not None:  # a frozen model scores: nothing is learned
+        title = "score with the frozen health model"
+    say(f"  {st.name:9s} {title} ...")
     t0 = time.perf_counter()
     try:
         with store.write(st.name, key, {"needs": {n: a.key for n, a in inputs.items()},
