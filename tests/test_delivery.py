@@ -49,7 +49,18 @@ def _digest(lang: str = "en", link: str | None = "https://reports.example.com/20
                      "submitted_at": pd.Timestamp("2025-05-28", tz="UTC"), "comment": NASTY}],
         at_risk=[{"account_id": "A1", "name": "Acme <b>Corp</b>", "mrr_at_risk": 1234.5, "churn_probability": 0.31,
                   "play_label": "Executive call"}],
-        n_score_alerts=7, n_detractors=1, n_at_risk=1)
+        n_score_alerts=7, n_detractors=1, n_detractor_accounts=1, n_at_risk=1)
+
+
+def test_the_summary_counts_detractor_answers_and_their_accounts():
+    """A chat alert said "168 detractor(s) at high-touch accounts": 168 answers of 25 accounts."""
+    from engage_models.delivery.messages import _head
+
+    d = _digest()
+    d.n_detractors, d.n_detractor_accounts = 168, 25
+    assert _head(d)[1] == "7 score alert(s), 168 detractor answer(s) from 25 high-touch account(s)"
+    d.lang = "ja"
+    assert _head(d)[1] == "スコアアラート 7件・ハイタッチ顧客25社の批判者の回答 168件"
 
 
 # --------------------------------------------------------------------------------------------- messages
@@ -292,6 +303,9 @@ def test_the_runner_delivers_after_publishing_and_a_dead_webhook_only_sets_exit_
     published = json.loads((out / REPORT_RUN_DATE / "run.json").read_text(encoding="utf-8"))
     alerts = pd.read_parquet(out / REPORT_RUN_DATE / "artifacts" / "actions" / "alerts.parquet")
     assert f"{len(alerts)} score alert(s)" in payload["text"]  # the digest counts what the run found
+    detractors = pd.read_parquet(out / REPORT_RUN_DATE / "artifacts" / "actions" / "detractor_alerts.parquet")
+    assert (f"{len(detractors)} detractor answer(s) from {detractors['account_id'].nunique()} high-touch"
+            in payload["text"])
     assert [d["status"] for d in published["delivery"]] == ["sent", "sent"]
     assert len(smtp.messages) == 1
     for name in ("hubspot_companies.csv", "hubspot_tasks.csv", "salesforce_accounts.csv", "salesforce_tasks.csv"):

@@ -91,7 +91,8 @@ class Digest:
     detractors: list[dict] = field(default_factory=list)
     at_risk: list[dict] = field(default_factory=list)
     n_score_alerts: int = 0
-    n_detractors: int = 0
+    n_detractors: int = 0  # answers; from n_detractor_accounts accounts
+    n_detractor_accounts: int = 0
     n_at_risk: int = 0
     missing: list[str] = field(default_factory=list)  # why a part could not be computed this run
 
@@ -114,6 +115,8 @@ def build_digest(run, *, run_date: str, top_n: int = 5, link: str | None = None)
             df = art.frame(section)
             setattr(d, attr, _records(df, top_n))
             setattr(d, count, len(df))
+            if section == "detractor_alerts" and "account_id" in df:
+                d.n_detractor_accounts = int(df["account_id"].nunique())
             if section == "alerts" and df.attrs.get("previous"):
                 d.since = pd.Timestamp(df.attrs["previous"])
         else:
@@ -162,7 +165,8 @@ def _sections(d: Digest, esc) -> list[tuple[str, list[str]]]:
 def _head(d: Digest) -> tuple[str, str]:
     lang = d.lang
     title = t("delivery.title", lang, date=fmt_date(d.run_date, lang))
-    summary = t("delivery.summary", lang, alerts=d.n_score_alerts, detractors=d.n_detractors)
+    summary = t("delivery.summary", lang, alerts=d.n_score_alerts, detractors=d.n_detractors,
+                accounts=d.n_detractor_accounts)
     return title, summary
 
 
