@@ -301,7 +301,7 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
     df = _synthetic(n=900, seed=5, dates=8).rename(columns={"churned": "left"})
     df.loc[::7, "usage"] = np.nan                          # missing values are imputed and reported
     df["plan"] = np.where(df.index % 2, "pro", "basic")     # a categorical column
-    df["email"] = [f"user{i}@example.com" for i in range(len(df))]  # an identifier-like text: left out
+    df["メール"] = [f"user{i}@example.com" for i in range(len(df))]  # an identifier-like text: left out
     df["left"] = df["left"].map({1: "yes", 0: "no"})
     path = tmp_path / "accounts.csv"
     # dates as an export writes them: ISO 8601 with and without a time (pandas' inference took one format)
@@ -315,7 +315,7 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
                            "--score", "linear", "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert f"left out 3 row(s) without a label (of {len(df):,})" in proc.stdout
-    assert "column 'email' left out: text with" in proc.stdout
+    assert "column 'メール' left out: text with" in proc.stdout
     df = df.drop(index=[5, 6, 7]).reset_index(drop=True)
     ev = json.loads((out / "evaluation.json").read_text())
     assert ev["validation"]["method"].startswith("out-of-time")
@@ -330,13 +330,14 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
     cal = ev["calibration"]  # the learned score's ICI beside a calibrated score's on as many rows
     assert cal["ici"] == pytest.approx(ev["models"]["learned"]["ici"]["estimate"])
     assert cal["rows"] == ev["validation"]["test_rows"] and 0 < cal["median"] < cal["q95"]
-    assert "email" in ev["data"]["dropped_columns"] and "plan" in ev["data"]["features"]
+    assert "メール" in ev["data"]["dropped_columns"] and "plan" in ev["data"]["features"]
     card = pd.read_csv(out / "scorecard.csv")
     assert {"plan=basic", "plan=pro", "usage__missing"} <= set(card["feature"])
     scores = pd.read_parquet(out / "scores.parquet")
     assert len(scores) == len(df) and scores["score"].between(0, 100).all()
-    html = (out / "report.html").read_text()
+    html = (out / "report.html").read_text(encoding="utf-8")
     assert "<script" not in html and "data:image/png;base64," in html
+    assert "メール" in html and "\\u30e1" not in html  # a Japanese column by its name, not a JSON escape
     assert f"is {cal['ici']:.3f}. A perfectly calibrated score" in html
     # without a date column: stratified cross-validation, and it says so
     ev2 = fit_table(df.drop(columns="as_of"), "left", tmp_path / "fit2", n_bootstrap=0, n_boot_eval=20,

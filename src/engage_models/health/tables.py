@@ -459,8 +459,8 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}}</styl
 <h2>Calibration</h2><p>{html.escape(calibration_text(evaluation["calibration"]))}</p>
 <img alt="calibration: observed against predicted churn by decile" src="data:image/png;base64,{img}">
 <h2>Scorecard</h2>{scorecard.to_html(index=False, escape=True, border=0)}
-<h2>Data</h2><p>Missing values (imputed with the median plus an indicator):
-{html.escape(json.dumps(data['missing_values']))}.
-Columns left out: {html.escape(json.dumps(data['dropped_columns']))}.</p>
+<h2>Data</h2><p>Missing values (a number's: the median plus an indicator; a category's: none of its levels):
+{html.escape(json.dumps(data['missing_values'], ensure_ascii=False))}.
+Columns left out: {html.escape(json.dumps(data['dropped_columns'], ensure_ascii=False))}.</p>
 </body></html>"""
     path.write_text(body, encoding="utf-8")
