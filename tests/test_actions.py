@@ -157,7 +157,7 @@ def test_the_reason_quotes_the_driver_numbers_in_both_languages():
     en, ja = plays(row)["reason"].iloc[0], plays(row, lang="ja")["reason"].iloc[0]
     assert en == "Few of the seats are in use: active users / seats (28 days) 0.21, typical healthy 0.65 (-8.2 points)"
     assert ja == ("契約席のうち利用されているのは一部です："
-                  "アクティブユーザー率（28日） 0.21（健全な顧客の典型値 0.65、-8.2ポイント）")
+                  "アクティブユーザー率（28日） 0.21（健全な顧客の典型値 0.65、-8.2点）")
     assert plays(row, lang="ja")["play_label"].iloc[0] == "利用者を増やすためのトレーニング"
 
 

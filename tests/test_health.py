@@ -134,7 +134,7 @@ def test_a_categorical_column_is_one_driver_quoting_the_account_s_level_and_the_
     text = got["drivers_text"].iloc[0]
     assert "marital widow, typical healthy married: " in text and "records yes, typical healthy no: " in text
     assert "= married" not in text and "records = no" not in text
-    assert "widow、健全な顧客の典型 married：" in hs.drivers(X.loc[[widow]], k=5, lang="ja")["drivers_text"].iloc[0]
+    assert "widow、健全な顧客の典型値 married：" in hs.drivers(X.loc[[widow]], k=5, lang="ja")["drivers_text"].iloc[0]
     # the modal level is the typical one even without a majority (none had one: "married" was not typical)
     from engage_models.health.explain import _levels
 

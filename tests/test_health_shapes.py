@@ -176,7 +176,7 @@ def test_drivers_name_the_range_in_both_languages(fitted):
     typical = model.typical_points_[model.term_names_.index("tickets_90d")]
     assert item["points"] == pytest.approx(model.points(row)["tickets_90d"].iloc[0] - typical)
     ja = model.drivers(row, k=3, lang="ja")["drivers_text"].iloc[0]
-    assert f"{words.split()[0]}以上" in ja and "ポイント" in ja
+    assert f"{words.split()[0]}以上" in ja and "点" in ja and "ポイント" not in ja
 
 
 def test_a_fitted_shape_score_saves_with_skops(tmp_path, fitted):

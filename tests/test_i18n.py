@@ -49,3 +49,11 @@ def test_every_stage_and_run_parameter_has_words_in_both_languages():
     keys += [f"run.param.{f.name}" for f in dataclasses.fields(RunParameters)] + ["run.param.notebooks"]
     missing = [k for k in keys if set(catalogue().get(k, {})) < {"en", "ja"}]
     assert not missing, missing
+
+
+def test_p_values_are_written_one_way():
+    """Report 03 wrote p = 3.45e-07 where report 05 wrote p < 0.001, and the log-rank sentences "p 0.206"."""
+    from engage_models._core.i18n import fmt_p, p_is
+
+    assert [p_is(p) for p in (3.45e-07, 0.2061, 0.001)] == ["p < 0.001", "p = 0.206", "p = 0.001"]
+    assert fmt_p(0.5) == "0.500" and fmt_p(1e-9) == "< 0.001"

@@ -152,6 +152,16 @@ def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "
     return t(key, lang, est=number(est), lo=number(lo), hi=number(hi), n=f"{int(n):,}" if n is not None else "")
 
 
+def fmt_p(p: float) -> str:
+    """A p-value as the reports write it: ``< 0.001`` or three decimals (not ``3.45e-07``)."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_is(p: float) -> str:
+    """``p < 0.001`` or ``p = 0.206``: a p-value with its sign."""
+    return f"p {fmt_p(p)}" if p < 0.001 else f"p = {fmt_p(p)}"
+
+
 def fmt_pp(x, lang: str = "en", decimals: int = 1) -> str:
     """A difference of two percentages in percentage points: ``+1.2 pp`` / ``+1.2ポイント``."""
     if x is None or pd.isna(x):

@@ -28,7 +28,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 from scipy import stats
 
-from .._core.i18n import LANGS, t
+from .._core.i18n import LANGS, p_is, t
 from .._core.plots import BAND_COLOURS, new_ax
 from .._core.reasons import Thin, Why, text
 
@@ -378,11 +378,7 @@ class KaplanMeierResult:
             return ""
         key = "surv.logrank_differ" if lr["p"] < 0.05 else "surv.logrank_same"
         return t(key, lang, by=t(self.by or "", lang), stat=f"{lr['test_statistic']:.1f}", df=lr["df"],
-                 p=_fmt_p(lr["p"]))
-
-
-def _fmt_p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+                 p=p_is(lr["p"]))
 
 
 def _ticks(t_end: float) -> np.ndarray:

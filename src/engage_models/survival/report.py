@@ -11,14 +11,10 @@ import numpy as np
 import pandas as pd
 
 from .._core.display import Table, table
-from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_pct, t
+from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_p, fmt_pct, t
 from .._core.plots import new_ax
 from .curves import SurvivalCurves
 from .value import plot_ltv, plot_revenue_at_risk  # noqa: F401  (re-exported for the notebook)
-
-
-def _p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def header(info, lang: str = "en") -> str:
@@ -105,7 +101,7 @@ def ratio_table(summary: pd.DataFrame, lang: str = "en", ratio: str = "hazard_ra
         "covariate": [_term_label(i, lang) for i in summary.index],
         f"{ratio}_ci": [ratio_cell(r, lo, hi, lang) for r, lo, hi in
                         zip(summary[ratio], summary["ci_low"], summary["ci_high"], strict=True)],
-        "p": summary["p"].map(_p),
+        "p": summary["p"].map(fmt_p),
     })
     return table(out, lang=lang)
 
@@ -135,7 +131,7 @@ def driver_table(tv, discrete, lang: str = "en") -> Table:
         "covariate": [_term_label(i, lang) + (" †" if a.loc[i, "per"] == "sd" else "") for i in a.index],
         "surv.hr_per_sd": [ratio_cell(r, lo, hi, lang) for r, lo, hi in
                            zip(a["hazard_ratio"], a["ci_low"], a["ci_high"], strict=True)],
-        "p": a["p"].map(_p),
+        "p": a["p"].map(fmt_p),
         "surv.or_per_sd": [ratio_cell(b.loc[i, "odds_ratio"], b.loc[i, "ci_low"], b.loc[i, "ci_high"], lang)
                            if i in b.index else "" for i in a.index],
     })
@@ -168,7 +164,7 @@ def ph_table(before, after=None, lang: str = "en") -> Table:
     for df, stage in frames:
         for _, r in df.iterrows():
             rows.append({"covariate": _term_label(r["term"], lang), "test_statistic": r["test_statistic"],
-                         "p": _p(r["p"]), "proportional": bool(r["proportional"]),
+                         "p": fmt_p(r["p"]), "proportional": bool(r["proportional"]),
                          **({"surv.stage": t(f"surv.{stage}_remedy", lang)} if len(frames) > 1 else {})})
     return table(pd.DataFrame(rows), lang=lang, decimals=2)
 
