@@ -57,3 +57,24 @@ def test_p_values_are_written_one_way():
 
     assert [p_is(p) for p in (3.45e-07, 0.2061, 0.001)] == ["p < 0.001", "p = 0.206", "p = 0.001"]
     assert fmt_p(0.5) == "0.500" and fmt_p(1e-9) == "< 0.001"
+
+
+def test_a_date_axis_never_labels_two_ticks_with_one_month():
+    """Report 08's stability chart over three months read 2025年5月 2025年5月 2025年6月 2025年6月 (ticks every half
+    month, each labelled with its month). Month labels where every tick is a month's first day, else dates."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from engage_models._core.plots import date_axis
+
+    for start, n in (("2025-05-01", 3), ("2025-05-01", 2), ("2024-01-01", 24)):
+        fig, ax = plt.subplots()
+        ax.plot(pd.date_range(start, periods=n, freq="MS"), range(n))
+        date_axis(ax, "en")
+        fig.canvas.draw()
+        labels = [x.get_text() for x in ax.get_xticklabels()]
+        assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+        plt.close(fig)

@@ -78,9 +78,18 @@ def error_bars(estimate, low, high) -> np.ndarray:
 
 
 def date_axis(ax, lang: str = "en", max_ticks: int = 8):
-    """At most ``max_ticks`` date ticks, labelled as the locale writes a month (``Jan 2025``, ``2025年1月``)."""
+    """At most ``max_ticks`` date ticks, labelled as the locale writes a month (``Jan 2025``, ``2025年1月``) where
+    every tick is a month's first day, else as a date (a span of a few months got ticks every half month, each
+    labelled with its month: ``2025年5月 2025年5月 2025年6月``)."""
     import matplotlib.dates as mdates
 
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=max_ticks))
-    ax.xaxis.set_major_formatter(lambda v, _pos: fmt_date(mdates.num2date(v), lang, month_only=True))
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=max_ticks)
+    ax.xaxis.set_major_locator(locator)
+
+    def label(v, _pos):
+        ticks = [mdates.num2date(x) for x in locator()]
+        months = all(d.day == 1 and d.hour == 0 for d in ticks)
+        return fmt_date(mdates.num2date(v), lang, month_only=months)
+
+    ax.xaxis.set_major_formatter(label)
     return ax
