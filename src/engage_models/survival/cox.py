@@ -223,6 +223,32 @@ class CoxTimeVaryingFitterFast(CoxTimeVaryingFitter):
         return pd.DataFrame({"baseline hazard": pd.Series(dtype=float)})
 
 
+def _start_stop_fit(frame: pd.DataFrame, penalizer: float, strata, entry: bool):
+    """The Cox fit of (``_start``, ``_stop``] rows (one per account, or an account's episodes split in time):
+    :class:`CoxTimeVaryingFitterFast`; where its Newton-Raphson runs off (the public pbc table unpenalised: its
+    log-likelihood fell from -550 to -755, then a singular matrix), lifelines' ``CoxPHFitter``, whose step sizes
+    converge there, on the same likelihood: the rows as left-truncated at ``_start`` have the same risk sets as
+    the episodes (the two agree to 1e-8 where both converge, penalised alike: ``tests/test_survival_models.py``).
+    ``entry``: some row starts after 0."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a run-off says so by raising
+            model = CoxTimeVaryingFitterFast(penalizer=penalizer)
+            return model.fit(frame, event_col="_event", start_col="_start", stop_col="_stop", id_col="_id",
+                             strata=strata)
+    except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
+        first = exc
+    from lifelines import CoxPHFitter
+
+    data = frame.drop(columns=["_id"] if entry else ["_id", "_start"])
+    try:
+        model = CoxPHFitter(penalizer=penalizer).fit(data, duration_col="_stop", event_col="_event",
+                                                      entry_col="_start" if entry else None, strata=strata)
+    except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError):
+        raise first from None
+    log.info("Cox fit: the start/stop fitter did not converge (%s); lifelines' CoxPHFitter did", first)
+    return model
+
+
 class CoxModel(BaseEstimator):
     """Cox PH on account rows: aliased terms left out, penalizer by cross-validated partial likelihood,
     PH tested and remedied, hazard ratios from an unpenalised fit.
@@ -339,6 +365,7 @@ class CoxModel(BaseEstimator):
         self.split_time_ = float(self.split_time if self.split_time is not None
                                  else np.median(data.loc[data[self.event_col] == 1, self.duration_col]))
         self.remedies_ = []
+        self._unpenalised = None  # (specification, params, variance or the reason it failed), fitted once
         self._fit_or_penalise(data)
         self.ph_test_ = self.ph_test_after_ = None
         if self.check_ph and self.design_.terms:
@@ -405,18 +432,14 @@ class CoxModel(BaseEstimator):
                     frame["_id"] = np.arange(len(frame))
                     for s in self.strata_:
                         frame[s] = data[s].astype(str).to_numpy()
-                    model = CoxTimeVaryingFitterFast(penalizer=penalizer)
-                    model.fit(frame, event_col="_event", start_col="_start", stop_col="_stop", id_col="_id",
-                              strata=strata)
+                    model = _start_stop_fit(frame, penalizer, strata, bool(self.entry_col))
                     start, stop = frame["_start"].to_numpy(), frame["_stop"].to_numpy()
                     event, Xm, ep = frame["_event"].to_numpy(), X, None
                 else:
                     ep = self._episodes(data, X)
                     for s in self.strata_:
                         ep[s] = ep[s].astype(str)
-                    model = CoxTimeVaryingFitterFast(penalizer=penalizer)
-                    model.fit(ep, event_col="_event", start_col="_start", stop_col="_stop", id_col="_id",
-                              strata=strata)
+                    model = _start_stop_fit(ep, penalizer, strata, True)
                     start, stop, event = ep["_start"].to_numpy(), ep["_stop"].to_numpy(), ep["_event"].to_numpy()
                     Xm = ep[list(model.params_.index)]
         except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
@@ -483,15 +506,26 @@ class CoxModel(BaseEstimator):
         self.inference_note_ = None
         if not (self.penalizer_ > 0 and self.unpenalised_summary and len(self.params_)):
             return
-        try:
-            _, params, variance, *_ = self._lifelines_fit(data, 0.0)
-        except InsufficientData as exc:
+        params, variance = self._without_penalty(data)
+        if params is None:
             self.inference_note_ = (f"hazard ratios are from the penalised fit (penalizer {self.penalizer_:g}): "
-                                    f"shrunk towards 1; without penalty {exc}")
+                                    f"shrunk towards 1; without penalty {variance}")
             log.info(self.inference_note_)
             return
         self.inference_params_, self.inference_variance_ = params, variance
         self.summary_penalizer_ = 0.0
+
+    def _without_penalty(self, data: pd.DataFrame):
+        """``(params, variance)`` of the current specification fitted without penalty, or ``(None, reason)``
+        when that fit does not converge; fitted once per specification (the PH test and the summary share it)."""
+        spec = (tuple(self.strata_), tuple(self.time_split_))
+        if self._unpenalised is None or self._unpenalised[0] != spec:
+            try:
+                _, params, variance, *_ = self._lifelines_fit(data, 0.0)
+            except InsufficientData as exc:
+                params, variance = None, exc
+            self._unpenalised = (spec, params, variance)
+        return self._unpenalised[1], self._unpenalised[2]
 
     def _strata_key(self, frame: pd.DataFrame, fitted: bool = False) -> np.ndarray:
         """Stratum label per row; ``fitted``: a label never seen in fitting becomes the most common stratum."""
@@ -537,21 +571,43 @@ class CoxModel(BaseEstimator):
 
     # -------------------------------------------------------------------------------- assumption checks
     def _ph_table(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Schoenfeld residual tests of the hazard ratios the summary reports: the fit without penalty when the
+        model is penalised (the penalised fit's shrunk ratios hid textbook failures: rossi's age p 0.023
+        penalised, 0.0007 without), the penalised fit when that does not converge (``attrs["penalizer"]``)."""
+        params, variance, penalizer = self.params_, self.variance_, self.penalizer_
+        if self.penalizer_ > 0 and len(self.params_):
+            free, free_variance = self._without_penalty(data)
+            if free is not None:
+                params, variance, penalizer = free, free_variance, 0.0
         start, stop, event, Xm, strata = self._counting_process(data)
-        res = _riskset.ph_test(start, stop, event, Xm, self.params_, self.variance_, self.params_.index, strata)
+        res = _riskset.ph_test(start, stop, event, Xm, params, variance, params.index, strata)
         covariate_of = self.design_.term_covariate()
         bases = [term.split(" [")[0] for term in res["term"]]
         res["covariate"] = [covariate_of.get(b, b) for b in bases]
         res["proportional"] = res["p"] >= self.ph_alpha
-        return res[["covariate", "term", "test_statistic", "p", "slope", "proportional"]]
+        out = res[["covariate", "term", "test_statistic", "p", "slope", "proportional"]]
+        out.attrs["penalizer"] = penalizer
+        return out
 
     def _can_stratify(self, data: pd.DataFrame, cov: str) -> bool:
-        """At most ``max_strata`` strata, and at least ``min_stratum_events`` churns in every level of ``cov``."""
+        """At most ``max_strata`` strata, at least ``min_stratum_events`` churns in every level of ``cov``, and
+        every other term left with a value that varies inside some stratum: a term constant in each stratum has
+        no information in the stratified likelihood (a telco table's ``DeviceProtection`` has a level "No
+        internet service", the rows of ``InternetService=No``: stratified by it, that term's fit without penalty
+        was singular, and its ratio came from the penalised fit)."""
         if len(self.strata_) >= self.max_strata:
             return False
         events = data.loc[data[self.event_col] == 1, cov].astype(str).value_counts()
         levels = data[cov].astype(str).unique()
-        return bool(min(events.get(lev, 0) for lev in levels) >= self.min_stratum_events)
+        if min(events.get(lev, 0) for lev in levels) < self.min_stratum_events:
+            return False
+        others = [c for c in self._covariates_in_model() if c != cov]
+        if not others:
+            return True
+        X = Design(others, {c: v for c, v in self.design_.levels.items() if c in others}).transform(data)
+        X = X[[term for term in X.columns if term in self.design_.terms]]
+        key = data[[*self.strata_, cov]].astype(str).agg(" / ".join, axis=1)
+        return bool((X.groupby(key.to_numpy()).nunique(dropna=True) > 1).any().all())
 
     def _apply_remedies(self, data: pd.DataFrame) -> None:
         failing = self.ph_test_[~self.ph_test_["proportional"]]
