@@ -244,10 +244,13 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
 
     def validated(model, name):
         try:
-            return cross_validate(model, data, **kw)
+            result = cross_validate(model, data, **kw)
         except InsufficientData as exc:
             skipped[f"{name}_cross_validation"] = str(exc)
             return {"skipped": str(exc)}
+        for metric, why in result.get("not_computed", {}).items():
+            skipped[f"{name}_{metric}"] = why
+        return result
 
     models = {"cox_ph": {"penalizer": cox.penalizer_, "summary_penalizer": cox.summary_penalizer_,
                          "strata": cox.strata_, "time_split": cox.time_split_,

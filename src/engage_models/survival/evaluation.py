@@ -345,15 +345,25 @@ def cross_validate(model, df: pd.DataFrame, *, cv: int = 5, random_state: int = 
         for h in horizons:
             # churn within h months of the time the account was first observed (its entry)
             p = curves.churn_probability(entry, h)
-            row[f"auc_{h}"] = cumulative_dynamic_auc(time - entry, event, p, h, tr_rem, train[event_col])
+            # every account predicted alike (no churn by h in the training part): no ranking, not an AUC of 0.5
+            row[f"auc_{h}"] = (cumulative_dynamic_auc(time - entry, event, p, h, tr_rem, train[event_col])
+                               if np.ptp(p) > 0 else float("nan"))
         rows.append(row)
     if not rows:
         raise InsufficientData("cross-validation: no fold could be fitted (" + "; ".join(f["reason"] for f in failed)
                                + ")")
     folds_df = pd.DataFrame(rows)
-    summary = {c: {"mean": _nanmean(folds_df[c]), "sd": _nansd(folds_df[c])}
-               for c in folds_df.columns if c not in ("fold", "accounts", "events")}
+    metrics = [c for c in folds_df.columns if c not in ("fold", "accounts", "events")]
+    # a mean of one fold is that fold's luck, and has no spread: a metric is summarised over two folds or more
+    counted = {c: int(np.isfinite(folds_df[c].to_numpy(float)).sum()) for c in metrics}
+    summary = {c: {"mean": _nanmean(folds_df[c]) if counted[c] >= 2 else float("nan"), "sd": _nansd(folds_df[c])}
+               for c in metrics}
     out = {"folds": folds_df.to_dict("records"), **summary}
+    thin = {c: (f"computable in {counted[c]} of {len(folds_df)} folds: a fold needs churns by the horizon and accounts "
+                f"still customers after it, and a model trained without churn by it cannot rank")
+            for c in metrics if counted[c] < 2}
+    if thin:
+        out["not_computed"] = thin
     if failed:
         out["failed_folds"] = failed
     return out
