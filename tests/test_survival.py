@@ -783,3 +783,14 @@ def test_a_header_only_table_is_said_to_have_no_rows():
     with pytest.raises(DataError, match=r"t.csv: no data rows \(only the header: tenure, churned, x\)"):
         A.analyse_table(pd.DataFrame(columns=["tenure", "churned", "x"]), duration="tenure", event="churned",
                         where="t.csv")
+
+
+def test_the_simple_ltv_is_given_with_its_interval_as_every_other_number():
+    """Report 05 wrote the simple LTV's interval '$25,895–$35,785' (an en dash, no '95% CI'); every other interval
+    of the reports reads '95% CI lo to hi' (95%信頼区間 lo〜hi)."""
+    from engage_models.survival.report import ltv_summary
+
+    values = pd.DataFrame({"ltv": [100.0, 200.0, 300.0]})
+    simple = {"ltv": 30339.0, "ltv_low": 25895.0, "ltv_high": 35785.0, "monthly_churn_rate": 0.02, "arpa": 500.0}
+    assert "is $30,339 (95% CI $25,895 to $35,785): one number" in ltv_summary(values, simple, "en")
+    assert "30,339円（95%信頼区間 25,895円〜35,785円）で、" in ltv_summary(values, simple, "ja", "JPY")

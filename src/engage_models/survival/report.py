@@ -307,12 +307,11 @@ def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "US
 
 def ltv_summary(values: pd.DataFrame, simple: dict, lang: str = "en", currency: str = "USD") -> str:
     """One sentence comparing the model-based LTV with the simple one."""
-    lo, hi = fmt_money(simple["ltv_low"], lang, currency), fmt_money(simple["ltv_high"], lang, currency)
     return t("surv.ltv_sentence", lang, median=fmt_money(values["ltv"].median(), lang, currency),
              mean=fmt_money(values["ltv"].mean(), lang, currency),
              total=fmt_money(values["ltv"].sum(), lang, currency),
-             simple=fmt_money(simple["ltv"], lang, currency),
-             simple_ci=f"{lo}–{hi}",
+             simple=fmt_interval(simple["ltv"], simple["ltv_low"], simple["ltv_high"], lang,
+                                 fmt=lambda v: fmt_money(v, lang, currency)),
              rate=fmt_pct(100 * simple["monthly_churn_rate"], lang, 2),
              arpa=fmt_money(simple["arpa"], lang, currency))
 
