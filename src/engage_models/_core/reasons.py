@@ -19,7 +19,7 @@ True
 from __future__ import annotations
 
 from .errors import InsufficientData
-from .i18n import LANGS, t
+from .i18n import LANGS, fmt_date, t
 
 
 class Why(str):
@@ -50,6 +50,12 @@ class Why(str):
     def all(self) -> dict[str, str]:
         """``{lang: text}`` for every language of the reports."""
         return {lang: self.text(lang) for lang in LANGS}
+
+
+def date_of(ts, month_only: bool = False) -> Why:
+    """A date in a reason as each language writes it (``1 Oct 2024``, ``2024年10月1日``; a Japanese reason said
+    2024-10-01)."""
+    return Why.of({lang: fmt_date(ts, lang, month_only=month_only) for lang in LANGS})
 
 
 def stage_name(stage: str) -> Why:

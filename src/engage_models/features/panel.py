@@ -54,7 +54,7 @@ import pandas as pd
 
 from .. import config
 from .._core.errors import ConfigError, DataError
-from .._core.reasons import Thin
+from .._core.reasons import Thin, date_of
 from .._core.time import to_utc, utc_midnight
 from . import metrics as M
 from .engine import Engine, is_uri, location, make_engine, quote_ident
@@ -274,7 +274,7 @@ class PanelBuilder:
             items = [as_of] if isinstance(as_of, (str, pd.Timestamp)) or not isinstance(as_of, Iterable) else as_of
             dates = pd.DatetimeIndex(sorted({utc_midnight(a, strict=True) for a in items}))
         if len(dates) == 0:
-            raise Thin("reason.no_observation_date", start=f"{first_day:%Y-%m-%d}", until=f"{until:%Y-%m-%d}")
+            raise Thin("reason.no_observation_date", start=date_of(first_day), until=date_of(until))
         if dates.max() > until:
             raise ConfigError(f"observation date {dates.max():%Y-%m-%d} is after the observation end {until:%Y-%m-%d}")
         return dates, until, first_day

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._core.reasons import Thin
+from .._core.reasons import Thin, date_of
 from .._core.stats import wilson_interval
 from .._core.time import naive_utc, to_utc
 
@@ -144,7 +144,7 @@ def _grid(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, as_
     if last_sub is not None:
         last = min(last, last_sub)
     if last < first:
-        raise Thin("reason.no_complete_month", first=f"{first:%Y-%m}", as_of=f"{as_of_ts:%Y-%m-%d}")
+        raise Thin("reason.no_complete_month", first=date_of(first, month_only=True), as_of=date_of(as_of_ts))
     months = pd.date_range(first, last, freq="MS")
     closes = (months + pd.DateOffset(months=1)).to_numpy()
 

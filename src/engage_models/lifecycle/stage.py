@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._core.errors import ConfigError, DataError
-from .._core.reasons import Thin, Why
+from .._core.reasons import Thin, Why, date_of
 from .._core.time import to_utc
 from ..pipeline.store import NOT_DUE
 from .frozen import MODEL_FILE, check_run_settings, load_frozen, save_frozen
@@ -76,7 +76,7 @@ def score_frozen(ctx) -> None:
     if frozen.form == "shape":
         _shape_artifacts(model, out)
     # the training cutoff as report 08 names it: the last observation date of the training rows
-    why = Why("reason.frozen_model", model=mid, until=f"{pd.Timestamp(frozen.trained_until):%Y-%m-%d}")
+    why = Why("reason.frozen_model", model=mid, until=date_of(frozen.trained_until))
     for name in ("backtest_metrics", "band_performance"):  # by design: a scheduled scoring run is not a failed one
         out.skip(name, why, kind=NOT_DUE)
     info = dict(frozen.card.get("model_info") or {})

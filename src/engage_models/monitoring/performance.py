@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from .._core.reasons import Thin
+from .._core.reasons import Thin, date_of
 from .._core.stats import cluster_moments, cluster_t_interval, wilson_interval
 from .._core.time import to_utc
 from .drift import features_of
@@ -81,7 +81,7 @@ def _matured_or_raise(panel, trained_until, as_of, horizon_days, date_col) -> pd
     rows = matured_rows(panel, trained_until=trained_until, as_of=as_of, horizon_days=horizon_days,
                         date_col=date_col)
     if rows.empty:
-        raise Thin("reason.not_matured_end", cutoff=f"{to_utc(trained_until):%Y-%m-%d}", days=horizon_days,
+        raise Thin("reason.not_matured_end", cutoff=date_of(to_utc(trained_until)), days=horizon_days,
                    end=f"{to_utc(as_of):%Y-%m-%d}")
     return rows
 
@@ -125,7 +125,7 @@ def compare_models(new, old, panel: pd.DataFrame, *, trained_until_new, trained_
     since = max(to_utc(trained_until_new), to_utc(trained_until_old))
     rows = matured_rows(panel, trained_until=since, as_of=as_of, horizon_days=horizon_days, date_col=date_col)
     if rows.empty:
-        raise Thin("reason.compare_not_matured", since=f"{since:%Y-%m-%d}", days=horizon_days)
+        raise Thin("reason.compare_not_matured", since=date_of(since), days=horizon_days)
     y = rows[LABEL].astype(float).to_numpy()
     if len(np.unique(y)) < 2:
         raise Thin("reason.compare_one_outcome_churned" if y[0] else "reason.compare_one_outcome_retained", n=len(y))

@@ -55,7 +55,7 @@ import pandas as pd
 from .._core.errors import InsufficientData
 from .._core.i18n import LANGS, t
 from .._core.io import read_json, write_json
-from .._core.reasons import Thin, Why, reason_of, section_name, stage_name, stored, text
+from .._core.reasons import Thin, Why, date_of, reason_of, section_name, stage_name, stored, text
 from .._core.time import to_utc
 from .config import RunConfig
 from .store import NOT_DUE, Artifact, Output, fingerprint
@@ -890,7 +890,7 @@ def monitoring(ctx: Context) -> None:
     matured = M.matured_rows(pnl, trained_until=trained_until, as_of=ctx.as_of, horizon_days=c.horizon_days)
     if matured.empty:  # the usual state of a model trained in this run: nothing to judge it on yet
         found["performance"] = None
-        out.skip("performance", Why("reason.not_matured", cutoff=f"{trained_until:%Y-%m-%d}", days=c.horizon_days),
+        out.skip("performance", Why("reason.not_matured", cutoff=date_of(trained_until), days=c.horizon_days),
                  kind=NOT_DUE)
     elif not ctx.section("performance", performance):
         found["performance"] = None
@@ -905,7 +905,7 @@ def monitoring(ctx: Context) -> None:
     if _replaced_model(ctx) is None:  # no model was replaced in this run: nothing to compare, by design
         out.skip("comparison", Why("reason.no_replaced_model"), kind=NOT_DUE)
     elif matured.empty and _model_path(ctx, _replaced_model(ctx)) is not None:  # retrained: nothing matured yet
-        out.skip("comparison", Why("reason.compare_not_matured", since=f"{trained_until:%Y-%m-%d}",
+        out.skip("comparison", Why("reason.compare_not_matured", since=date_of(trained_until),
                                    days=c.horizon_days), kind=NOT_DUE)
     else:
         ctx.section("comparison", lambda: out.json("comparison", _new_against_old(ctx, model, pnl, trained_until)))

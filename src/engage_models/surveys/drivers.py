@@ -352,7 +352,8 @@ def plot_churn_by_category(table: pd.DataFrame, ax=None, lang: str = "en"):
     ax = new_ax(ax, figsize=(7, 3.5))
     d = table[table["n"] > 0]
     err = error_bars(d["churn_rate"], d["ci_low"], d["ci_high"])
-    ax.bar([f"{t(c + 's', lang)}\n({t('n', lang)}={n:,})" for c, n in zip(d["category"], d["n"], strict=True)],
+    ax.bar([f"{t(c + 's', lang)}\n({t('accounts_n', lang, n=f'{n:,}')})" for c, n in zip(d["category"], d["n"],
+                                                                                     strict=True)],
            d["churn_rate"], yerr=err, capsize=4, color=[CATEGORY_COLOURS[c] for c in d["category"]])
     ax.set_ylabel(t("churn_within", lang, h=table.attrs.get("horizon_days", "")))
     return ax
