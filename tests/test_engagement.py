@@ -74,7 +74,7 @@ def test_a_metric_no_account_has_is_said_in_its_panel_not_a_crash():
                           "logins_28d": [3, 5, 8]})
     fig = engagement.plot_metric_grid(panel, ["seats", "logins_28d"], lang="ja")
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert texts == ["値のあるアカウントがありません"]
+    assert texts == ["値のある顧客がいません"]
     assert len(fig.axes[1].patches) + len(fig.axes[1].artists) > 0 or fig.axes[1].lines  # logins drawn
 
 

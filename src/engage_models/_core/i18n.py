@@ -14,7 +14,7 @@ Three mechanisms, one per kind of text:
 Examples
 --------
 >>> t("account_id", "ja")
-'アカウントID'
+'顧客ID'
 >>> t("no such key", "ja")      # unknown keys fall back to the key itself
 'no such key'
 >>> fmt_date("2026-11-27", "ja"), fmt_date("2026-11-27", "en")

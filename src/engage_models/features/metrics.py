@@ -188,7 +188,7 @@ def _d(name, family, sql, en, ja, den, dja, hib, **kw):
 REGISTRY: tuple[Metric, ...] = (
     # frequency
     _w("logins", "frequency", "user_bucket", "sum(logins)", "logins ({w})", "ログイン回数（{w}）",
-       "Logins by any user of the account in the window.", "期間内のアカウント全ユーザーのログイン回数。",
+       "Logins by any user of the account in the window.", "期間内の顧客の全ユーザーのログイン回数。",
        True, unit="count", skewed=True),
     _w("active_days", "frequency", "account_bucket", "sum(active_days)", "active days ({w})", "利用日数（{w}）",
        "Days on which at least one user of the account did anything.", "いずれかのユーザーが利用した日数。",
@@ -206,7 +206,7 @@ REGISTRY: tuple[Metric, ...] = (
        True, unit="count", skewed=True),
     # breadth
     _w("features_used", "breadth", "feature_bucket", "count(DISTINCT feature)", "features used ({w})",
-       "利用機能数（{w}）", "Distinct features used by anyone in the account.", "アカウント内で使われた機能の種類数。",
+       "利用機能数（{w}）", "Distinct features used by anyone in the account.", "顧客のユーザーが使った機能の種類数。",
        True, unit="features"),
     # reach
     _w("active_users", "reach", "user_bucket", "count(DISTINCT user_id)", "active users ({w})",
