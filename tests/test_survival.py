@@ -101,6 +101,9 @@ def test_km_by_group_summary_plot_and_sentence():
     assert km.summary["accounts"].tolist() == [4, 4] and km.summary["churned"].tolist() == [4, 1]
     ax = km.plot(lang="ja", min_at_risk=1)
     assert ax.get_ylabel() == "継続している割合"
+    # the legend counts accounts in the report's words (it read "a (n=4)" beside 回答数= in other charts)
+    assert [x.get_text() for x in ax.get_legend().get_texts()][:2] == ["a（4社）", "b（4社）"]
+    assert "a (n=4)" in [x.get_text() for x in km.plot(lang="en", min_at_risk=1).get_legend().get_texts()]
     assert "log-rank" in km.logrank_text("en").lower()
 
 

@@ -92,7 +92,8 @@ def plot_by_segment(panel: pd.DataFrame, metric: str, by: str = "segment", ax=No
         values = np.log10(values + 1)
     sns.boxplot(x=now[by], y=values, order=order, ax=ax, color="#56b4e9", fliersize=1.5, linewidth=0.8)
     counts = now[by].value_counts()
-    ax.set_xticks(range(len(order)), [f"{g}\n(n={counts.get(g, 0):,})" for g in order], fontsize=8)
+    ax.set_xticks(range(len(order)), [t("legend.accounts", lang, name=f"{g}\n", n=f"{counts.get(g, 0):,}")
+                           for g in order], fontsize=8)
     ax.set_xlabel("")
     ax.set_ylabel(m.label(lang) + (" (log10(1+x))" if log else ""), fontsize=9)
     return ax

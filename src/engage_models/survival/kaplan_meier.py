@@ -346,7 +346,8 @@ class KaplanMeierResult:
                 continue
             colour = (colors or {}).get(lab) or BAND_COLOURS.get(lab) or cycle[i % len(cycle)]
             name = (names or {}).get(lab) or (t(lab, lang) if self.by else t("accounts", lang))
-            ax.step(g["time"], g["survival"], where="post", color=colour, label=f"{name} (n={self.n[lab]:,})")
+            ax.step(g["time"], g["survival"], where="post", color=colour,
+                    label=t("legend.accounts", lang, name=name, n=f"{self.n[lab]:,}"))
             if ci:
                 ax.fill_between(g["time"], g["ci_low"], g["ci_high"], step="post", color=colour, alpha=0.15)
         ax.set_xlim(0, self.t_end)
