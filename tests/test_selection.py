@@ -59,3 +59,19 @@ def test_top_at_risk_carries_the_main_driver_in_each_language_and_the_play():
                                                                                             "Usage tips"]
     view = top_at_risk_view(top, "ja", currency="JPY")
     assert view.iloc[0, 4] == "50円" and view.shape == (2, 7)
+
+
+def test_the_headline_gives_the_nps_change_with_its_interval_and_p_value():
+    """Report 00's NPS change read "+7 (p=0.35)": no interval where every other number has one."""
+    from types import SimpleNamespace
+
+    from engage_models.reports.summary import headline
+
+    kpi = pd.DataFrame(columns=["kpi", "value", "ci_low", "ci_high", "change"])
+    latest = {"nps": 12.0, "ci_low": 2.0, "ci_high": 22.0, "n": 400}
+    diff = SimpleNamespace(difference=7.2, ci_low=-5.4, ci_high=19.8, p_value=0.35)
+    rows = headline(kpi, latest, None, diff, "en")
+    assert rows.iloc[0].tolist()[-1] == "+7 (95% CI -5 to +20), p = 0.350"
+    assert headline(kpi, latest, None, diff, "ja").iloc[0].tolist()[-1] == "+7（95%信頼区間 -5〜+20）、p = 0.350"
+    untested = SimpleNamespace(difference=7.2, ci_low=float("nan"), ci_high=float("nan"), p_value=float("nan"))
+    assert headline(kpi, latest, None, untested, "en").iloc[0].tolist()[-1] == "+7"

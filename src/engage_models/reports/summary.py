@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import LANGS, fmt_interval, fmt_money, fmt_pct, fmt_pp, t
+from .._core.i18n import LANGS, fmt_interval, fmt_money, fmt_pct, fmt_pp, p_is, t
 from .._core.plots import BAND_COLOURS, new_ax
 from ..health.views import card_labels, most_at_risk
 
@@ -56,7 +56,10 @@ def headline(kpi: pd.DataFrame, nps_latest, nps_previous, nps_diff, lang: str = 
                              signed=True, n=int(nps_latest["n"]))
         change = ""
         if nps_diff is not None:
-            change = t("ci.p_value", lang, value=f"{nps_diff.difference:+.0f}", p=f"{nps_diff.p_value:.2f}")
+            change = fmt_interval(nps_diff.difference, nps_diff.ci_low, nps_diff.ci_high, lang, decimals=0,
+                                  signed=True)  # NPS points, with the interval every other change has
+            if pd.notna(nps_diff.p_value):
+                change = t("ci.p_value", lang, value=change, p=p_is(nps_diff.p_value))
         rows.append({t("kpi", lang): t("nps", lang), t("value", lang): value, t("change", lang): change})
     ratio("active_account_rate")
     return pd.DataFrame(rows)

@@ -78,7 +78,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._core.i18n import fmt_interval, fmt_number, t
+from .._core.i18n import fmt_interval, fmt_number, p_is, t
 from .._core.plots import BAND_COLOURS, date_axis, error_bars, new_ax
 from .._core.stats import cluster_moments, effective_n, two_sided_p, z_value
 
@@ -505,7 +505,7 @@ class NPSDifference:
             return t("nps.difference_untested", lang, diff=fmt_number(self.difference, lang, 1),
                      k=fmt_number(self.accounts if self.accounts is not None else 0, lang))
         diff = fmt_interval(self.difference, self.ci_low, self.ci_high, lang)
-        return t("nps.difference", lang, diff=diff, p=f"{self.p_value:.3f}")
+        return t("nps.difference", lang, diff=diff, p=p_is(self.p_value))
 
     def _repr_html_(self) -> str:
         return f"<p>{html.escape(self.text())}</p>"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import fmt_date, fmt_interval, fmt_number, t
+from .._core.i18n import fmt_date, fmt_interval, fmt_number, p_is, t
 
 #: Columns whose *values* are label keys (category names, triggers, ...), with the key prefix if any.
 VALUE_KEYS = {"category": "", "trigger": "", "priority": "", "theme": "theme.", "time_to_close": "",
@@ -117,7 +117,7 @@ def churn_line(churn: pd.DataFrame, horizon_days: int, lang: str = "en") -> str:
     numbers = [a.get(k) for k in ("risk_ratio", "rr_low", "rr_high", "chi2_p")]
     if all(v is not None and np.isfinite(v) for v in numbers):
         rr, lo, hi = (fmt_number(v, lang, 2) for v in numbers[:3])
-        return t("voc.churn_line", lang, rr=rr, lo=lo, hi=hi, h=horizon_days, p=f"{numbers[3]:.3g}")
+        return t("voc.churn_line", lang, rr=rr, lo=lo, hi=hi, h=horizon_days, p=p_is(numbers[3]))
     by = churn.set_index("category")
     return t("voc.churn_line_thin", lang, h=horizon_days, n=int(by["churned"].sum()),
              d=int(by.loc["detractor", "churned"]) if "detractor" in by.index else 0,

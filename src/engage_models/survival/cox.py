@@ -69,7 +69,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.errors import InsufficientData
-from .._core.i18n import LANGS, fmt_number, t
+from .._core.i18n import LANGS, fmt_number, p_is, t
 from .._core.reasons import Thin, Why
 from . import _riskset
 from .curves import SurvivalCurves, tail_hazard
@@ -697,7 +697,7 @@ class CoxModel(BaseEstimator):
         if not self.remedies_:
             parts.append(t("surv.ph_ok", lang, alpha=f"{self.ph_alpha:g}"))
         for r in self.remedies_:
-            p = f"{r['p_before']:.2g}"
+            p = p_is(r["p_before"])
             if r["action"] == "stratified":
                 parts.append(t("surv.ph_stratified", lang, covariate=t(r["covariate"], lang), p=p))
             else:
