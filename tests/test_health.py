@@ -140,9 +140,12 @@ def test_a_categorical_column_is_one_driver_quoting_the_account_s_level_and_the_
 
     assert (X.loc[y == 0, "marital"].value_counts(normalize=True) < 0.5).all()
     assert _levels(hs, X, "marital")[1] == "married"
-    # the action list's evidence quotes the levels, as stored (Parquet gives every driver both keys)
+    # the action list's evidence quotes the levels, as the health stage stores them (drivers_in_words, then
+    # Parquet, which gives every driver both keys)
+    from engage_models.health.history import drivers_in_words
+
     path = tmp_path / "drivers.parquet"
-    got.to_parquet(path)
+    drivers_in_words(hs, X.loc[[widow]], k=5).to_parquet(path)
     back = [d for d in pd.read_parquet(path)["drivers"].iloc[0] if d["feature"] == "marital"][0]
     assert "widow" in _driver_evidence({**back, "metric": "marital"}, "en", "USD")
     usage = [d for d in pd.read_parquet(path)["drivers"].iloc[0] if d["feature"] == "usage"]
@@ -623,6 +626,11 @@ def test_a_table_that_cannot_be_fitted_is_refused_with_what_is_wrong_where(tmp_p
         T.prepare(holes, "left", id_col="id", where=where)
     _, _, report = T.prepare(df, "left", keep_columns=["id"], where=where)
     assert "--keep-column keeps a column from the leakage screen" in report["dropped_columns"]["id"]
+    # a column of dates was "text with 60 distinct values (an identifier?)"; it is said to be dates
+    dated = df.assign(signed=pd.date_range("2024-01-01", periods=len(df), freq="D").strftime("%Y-%m-%d"))
+    _, _, report = T.prepare(dated, "left", where=where)
+    assert report["dropped_columns"]["signed"].startswith("dates: give the column of each row's observation date "
+                                                          "as --date-col")
     path = tmp_path / "thin.csv"
     df.assign(left=[1] + [0] * 59).to_csv(path, index=False)
     proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(path), "--label", "left",

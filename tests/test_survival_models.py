@@ -17,7 +17,7 @@ import pytest
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 
-from engage_models._core.errors import InsufficientData
+from engage_models._core.errors import DataError, InsufficientData
 from engage_models.survival import (
     CoxModel,
     DiscreteTimeHazard,
@@ -532,6 +532,18 @@ def test_an_auc_no_fold_can_rank_is_not_computed_not_a_mean_of_one_tied_fold():
     assert not any(f["auc_3"] == 0.5 for f in cv["folds"])
     assert "computable in" in res.evaluation["skipped"]["cox_ph_auc_3"]
     assert 0.6 < cv["auc_12"]["mean"] < 0.9 and "cox_ph_auc_12" not in res.evaluation["skipped"]
+
+
+def test_rows_are_named_as_the_messages_name_them_and_a_missing_column_names_its_file():
+    """Without an id, per_account.csv named accounts by their 0-based row while every message counts 1-based
+    data rows; a missing column's error named no file (a helper's `engage survival --duration weeks`)."""
+    rng = np.random.default_rng(4)
+    table = _thin(60).assign(e=(rng.random(60) < 0.4).astype(int))
+    res = A.analyse_table(table, duration="d", event="e", n_boot=0, cv=3)
+    active = np.flatnonzero(table["e"].to_numpy() == 0) + 1
+    assert sorted(res.per_account["row"].astype(int)) == active.tolist()
+    with pytest.raises(DataError, match=r"^rossi\.csv: column\(s\) not in the table: \['weeks'\]"):
+        A.analyse_table(table, duration="weeks", event="e", where="rossi.csv")
 
 
 def test_a_covariate_that_separates_churners_is_named_not_given_an_infinite_ratio():

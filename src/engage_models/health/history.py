@@ -237,13 +237,15 @@ def rolling_scores(panel: pd.DataFrame, make_model: Callable[[], object], *, hor
 
 def drivers_in_words(model, X: pd.DataFrame, k: int = 3) -> pd.DataFrame:
     """Per row of ``X``: the ``k`` features costing most points (``drivers``: a list of dicts with ``feature``,
-    ``value``, ``typical``, ``points``) and the same in words in every report language (``drivers_text_en``,
-    ``drivers_text_ja``), so the reports of either language read them from one computation."""
+    ``value``, ``typical``, ``points``, and for a categorical column ``level`` and ``typical_level``) and the same
+    in words in every report language (``drivers_text_en``, ``drivers_text_ja``), so the reports of either
+    language read them from one computation."""
     from .._core.i18n import LANGS
 
     out = model.drivers(X, k=k, lang="en")
-    result = pd.DataFrame({"drivers": [[{key: d[key] for key in ("feature", "value", "typical", "points")}
-                                        for d in items] for items in out["drivers"]]}, index=X.index)
+    kept = ("feature", "value", "typical", "points", "level", "typical_level")  # the levels: the action list quotes
+    result = pd.DataFrame({"drivers": [[{key: d[key] for key in kept if key in d} for d in items]
+                                       for items in out["drivers"]]}, index=X.index)
     for lang in LANGS:
         result[f"drivers_text_{lang}"] = out["drivers_text"] if lang == "en" else model.drivers(X, k=k, lang=lang)[
             "drivers_text"]

@@ -80,6 +80,16 @@ def _dates(values: pd.Series) -> pd.Series:
     return iso.fillna(pd.to_datetime(values, utc=True, errors="coerce"))
 
 
+_DATE_TEXT = r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}.*)?\s*$"
+
+
+def _looks_like_dates(s: pd.Series) -> bool:
+    """Whether most values of a text column are written as dates (2024-01-31, 31/01/2024, with or without a
+    time)."""
+    values = s.dropna().astype(str)
+    return bool(len(values)) and values.str.match(_DATE_TEXT).mean() >= 0.9
+
+
 def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: str | None = None,
             where: str = "table", keep_columns=(), lang: str = "en", seed: int = 0
             ) -> tuple[pd.DataFrame, pd.Series, dict]:
@@ -121,7 +131,7 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         raise TableError(f"{where}, column {id_col!r}: {int(df[id_col].isna().sum())} row(s) without an id "
                          f"(first at data rows {rows})")
     # the id travels as "__id" (a cluster for folds and the bootstrap, never a feature)
-    df["__id"] = df[id_col].to_numpy() if id_col else np.arange(len(df))
+    df["__id"] = df[id_col].to_numpy() if id_col else np.arange(len(df)) + 1  # the 1-based data row, as messages
     special = (label, date_col, id_col, "__id")
     screen = screen_label(df, y, [c for c in df.columns if c not in special], groups=df["__id"] if id_col else None,
                           keep=keep_columns, label=label, lang=lang, seed=seed, where=where)
@@ -143,6 +153,9 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         elif s.nunique() <= 50:
             df[c] = s.astype("string")
             used.append(c)
+        elif _looks_like_dates(s):  # a date is no feature (it was called "an identifier?")
+            dropped[c] = ("dates: give the column of each row's observation date as --date-col (an out-of-time "
+                          "validation), or turn a date into a number of days (since the start, until renewal)")
         else:
             dropped[c] = (f"text with {s.nunique()} distinct values (an identifier?)"
                           + (": --keep-column keeps a column from the leakage screen, not one with more values "

@@ -153,7 +153,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     """
     missing = [c for c in (duration, event, entry, id_col, mrr, *(covariates or [])) if c and c not in df.columns]
     if missing:
-        raise DataError(f"column(s) not in the table: {missing} (it has {list(df.columns)})")
+        raise DataError(f"{where}: column(s) not in the table: {missing} (it has {list(df.columns)})")
     if unit not in MONTHS_PER_UNIT:
         raise DataError(f"unit must be one of {', '.join(MONTHS_PER_UNIT)}, not {unit!r}")
     if df.empty:
@@ -189,7 +189,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                      if c in kept else "")
                   for c, n in many.items()]
     covariates = [c for c in covariates if c not in many]
-    data["_id"] = data[id_col].astype(str) if id_col else data.index.astype(str)
+    # without an id, an account is named by its 1-based data row, as the messages name rows (it was 0-based)
+    data["_id"] = data[id_col].astype(str) if id_col else data["_row"].astype(str)
     if data["_id"].duplicated().any():
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
         raise DataError(f"id column {id_col!r} is not unique (e.g. {dup!r}): the table needs one row per account")
