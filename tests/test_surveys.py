@@ -461,6 +461,10 @@ def test_a_negated_word_is_a_term_of_its_own_and_of_its_word_s_theme():
         ("en", "We didn't consider them reliable"): ["not reliable"],
         ("en", "I don't find the UI intuitive"): ["not find", "ui", "intuitive"],  # a noun: the verb, as before
         ("en", "Hard to say, I don't think"): ["hard", "say", "not think"],
+        ("en", "I can't find it"): ["not find"],                        # a plain verb: as before (a review)
+        ("en", "I can't find it anywhere"): ["not find", "anywhere"],
+        ("en", "Couldn't find it in the menu"): ["not find", "menu"],
+        ("en", "I don't find it very intuitive"): ["not intuitive"],
         ("en", "Do I like it? Not really. Easy to use though."): ["easy", "use"],  # a clause ends the negation
         # a judgement denied at the clause's end (a Japanese helper's comments: promoters counted for 高い, 遅い)
         ("ja", "使いやすいとは言えません"): ["使いやすくない"],
@@ -509,6 +513,12 @@ def test_verbs_and_adverbs_of_a_theme_and_words_of_no_theme():
         "画面がごちゃごちゃしている": ("画面", "ごちゃごちゃ"),
         "全く固まらない": ("固まらない",),
         "固まりませんでした": ("固まらない",),
+        # "never froze" is not a freeze; an adverb of a negated verb is no praise and no complaint (a review)
+        "固まったことはない": ("固まらない",),
+        "固まることはありません": ("固まらない",),
+        "サクサク動かない": (),
+        "ごちゃごちゃしていない": (),
+        "サクサク動くし、固まらない": ("サクサク", "固まらない"),
     }
     for text, terms in cases.items():
         assert tuple(tokenize(text, "ja")) == terms, text

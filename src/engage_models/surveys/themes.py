@@ -72,6 +72,8 @@ _JA_ONLY = frozenset(_NEG["ja_only"].split())
 _JA_QUESTION = frozenset(_NEG["ja_question"].split())
 _JA_LEAD_STEMS = frozenset(_NEG["ja_lead_stems"].split())
 _JA_DOUBLE = frozenset(_NEG["ja_double"].split())
+_JA_HAS = frozenset(_NEG["ja_has"].split())
+_JA_TE = frozenset(_NEG["ja_te"].split())
 _EN_BE = frozenset(_NEG["en_be"].split())
 _EN_COMPARATIVES = frozenset(_NEG["en_comparatives"].split())
 _EN_ABILITY = frozenset(_NEG["en_ability"].split())
@@ -92,6 +94,9 @@ _PRODUCT = frozenset(_SPEED["product"].split())
 
 #: Theme -> terms, from ``lexicon.yaml`` next to this module. Edit that file freely.
 THEMES: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in _LEXICON["themes"].items()}
+#: Every theme's words: what a verb of judging can pass a negation to ("don't find it intuitive", not "can't find
+#: it anywhere")
+_THEME_WORDS = frozenset().union(*THEMES.values())
 
 
 # ----------------------------------------------------------------------------------------------- tokens
@@ -115,23 +120,26 @@ def _clauses_en(text: str) -> list[list[str]]:
 
 def _tokenize_en(text: str) -> list[str]:
     out, negated, between, words = [], False, [], _EN_WORD.findall(text.lower().replace("’", "'"))
-    judging = None  # a verb of judging after a negator ("don't find"), until its object says what it is
+    judging, found = None, False  # a verb of judging after a negator ("don't find"); its object ("it") seen
     for i, w in enumerate(words):
         if judging is not None:
-            if w in _EN_OBJECTS:  # "don't find it intuitive": the negation passes to what "it" is found
-                judging = ""
+            if w in _EN_OBJECTS or (found and w in _EN_BETWEEN):  # "don't find it (very) intuitive"
+                found = found or w in _EN_OBJECTS
                 continue
-            if judging:  # "don't find the report": the verb is what is negated, as any other word
-                out.append(EN_NOT + _fold(judging))
-                negated = False
-            judging = None
+            if found and _fold(w) in _THEME_WORDS:  # what "it" is found: a word of a theme, negated
+                out.append(EN_NOT + _fold(w))
+                judging, negated = None, False
+                continue
+            # "don't find the report", "can't find it anywhere": the verb is what is negated, as any other word
+            out.append(EN_NOT + _fold(judging))
+            judging, negated = None, False
         if w in _EN_NEGATORS:  # "not" reaches the next content word, past "very", "that", "be", "seem"...
             negated, between = True, []
             negator = "cannot" if w == "not" and i and words[i - 1] in _EN_COULD else w
         elif negated and w in _EN_BETWEEN:
             between.append(w)
         elif negated and not between and w in _EN_JUDGING:
-            judging = w
+            judging, found = w, False
         elif w in EN_STOP or len(w) < 2 or w.isdigit():
             negated = False
         else:
@@ -283,10 +291,38 @@ def _clauses_ja(text: str) -> list[list[str]]:
             elif noun and (negated := _negated_noun(toks, i)):  # 簡単 + で + は + ない, 直感 + 的 + で + ない
                 word = negated
             out.append(word)
-        elif base in _JA_WORDS and pos[0] in (_POS["verb"], _POS["adverb"]):  # 固まる, サクサク
-            negated = _JA_WORDS[base] and (_negation_at(toks, i + 1) or _ends_polite_no(toks[i + 1:i + 3]))
-            out.append(_JA_WORDS[base] if negated else base)  # 固まらない, 固まりません
+        elif base in _JA_WORDS and pos[0] == _POS["verb"]:  # 固まる; 固まらない, 固まりません, 固まったことはない
+            out.append(_JA_WORDS[base] if _verb_negated(toks, i + 1) else base)
+        elif base in _JA_WORDS and pos[0] == _POS["adverb"] and not _predicate_negated(toks, i + 1):
+            out.append(base)  # サクサク; not サクサク動かない, ごちゃごちゃしていない (no praise, no complaint)
     return [c for c in clauses if c]
+
+
+def _verb_negated(toks, j: int) -> bool:
+    """Whether the verb before ``j`` is negated: ない or the polite ません after it, or (た) こと は/が/も ない:
+    固まらない, 固まりません, 固まったことはない, 固まることはありません."""
+    if _negation_at(toks, j) or _ends_polite_no(toks[j:j + 2]):
+        return True
+    if j < len(toks) and toks[j].base_form in _JA_TENSE:
+        j += 1
+    if j < len(toks) and toks[j].surface == _NEG["ja_experience"]:  # こと
+        j += 1
+        if j < len(toks) and toks[j].surface in _JA_HAS:
+            j += 1
+        return _negation_end(toks, j) is not None
+    return False
+
+
+def _predicate_negated(toks, j: int) -> bool:
+    """Whether the predicate an adverb at ``j - 1`` qualifies is negated (サクサク動かない, ごちゃごちゃしていない,
+    サクサク動きません): a negation before the clause's punctuation or a conjunctive particle other than て."""
+    for k in range(j, min(j + 6, len(toks))):
+        tok = toks[k]
+        if tok.part_of_speech.startswith(_JA_BREAKS) and tok.surface not in _JA_TE:
+            return False
+        if tok.base_form == _NEG["ja_auxiliary"] or _ends_polite_no(toks[k - 1:k + 1]):
+            return True
+    return False
 
 
 def affirmative(term: str) -> str:
