@@ -293,7 +293,7 @@ def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_it
     model = runs[0].json("health", "model")
     assert model["model_id"] == mid and model["frozen"] is True
     assert runs[0]["health"].reason("backtest_metrics").startswith(f"scored with the frozen model {mid}")
-    assert runs[0]["health"].reason("backtest_metrics", "ja").startswith(f"固定したモデル{mid}（学習の締め日")
+    assert runs[0]["health"].reason("backtest_metrics", "ja").startswith(f"固定したモデル{mid}（学習データの最終観測日")
     # by design, not for thin data: a scheduled scoring run does not exit 3 ("sections not computed") for it
     assert not [x for x in runs[0].missing_sections if x["stage"] == "health"], runs[0].missing_sections
     assert {x["section"] for x in runs[0].skipped_sections if x["stage"] == "health"} == {

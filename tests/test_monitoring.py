@@ -344,3 +344,20 @@ def test_engage_simulate_drift_from_the_command_line(tmp_path):
     drift = json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))["drift"]
     assert drift["kind"] == "logins" and drift["first_month"] == "2024-03-01"  # the middle month by default
     assert drift["login_rate_factor"] == 0.25 and drift["hazard_changed"] is False
+
+
+def test_report_08_gives_one_age_the_one_the_decision_counts():
+    """Report 08's header counted the model's age from its last training row ("120 days before") while the
+    verdict, from the cutoff, said 30: the header names both dates and counts from the cutoff."""
+    from engage_models.monitoring.views import header, recommendation_text
+
+    info = {"as_of": "2025-06-01", "trained_until": "2025-02-01", "cutoff": "2025-05-02", "model_id": "abc",
+            "reference_rows": 10}
+    en = header(info, "en")
+    assert "saw data until **2 May 2025**, 30 days before" in en and "up to 1 Feb 2025" in en
+    assert "2025年5月2日** までで、今回の観測日（2025年6月1日）の30日前" in header(info, "ja")
+    rec = {"retrain": False, "psi": {"score": 0.05, "over": [], "metrics": {"x": 0.01}, "threshold": 0.25},
+           "age_days": 30, "max_age_days": 180}
+    assert "the data it saw ended 30 days ago (limit 180)" in recommendation_text(rec, "en")
+    old = {k: v for k, v in info.items() if k != "cutoff"}  # a run of before: from its last training date
+    assert "saw data until **1 Feb 2025**, 120 days before" in header(old, "en")

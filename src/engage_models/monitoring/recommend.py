@@ -6,10 +6,10 @@ kinds of reason, each a sentence in English (``detail``) and a locale key with i
 
 * ``drift``: at the latest observation date, the PSI of the health score is past ``psi_threshold``, or the
   share of the monitored metrics whose PSI is past it reaches ``metric_psi_share``;
-* ``calibration``: on all the labels matured since the training cutoff, observed minus predicted churn has
+* ``calibration``: on all the labels matured since the last training date, observed minus predicted churn has
   an account-clustered 95% interval that excludes 0 (:func:`~engage_models.monitoring.performance
   .calibration_in_the_large`);
-* ``age``: the training cutoff is more than ``max_age_days`` before ``as_of``.
+* ``age``: the data the model saw ended (its cutoff) more than ``max_age_days`` before ``as_of``.
 
 No threshold here is chosen on the data it judges: all are settings.
 """

@@ -22,10 +22,12 @@ def _label(variable: str, lang: str) -> str:
 
 
 def header(info: dict, lang: str = "en") -> str:
-    """Which model is monitored, its training cutoff and age, and what it is compared with."""
-    as_of, cut = to_utc(info["as_of"]), to_utc(info["trained_until"])
+    """Which model is monitored, where the data it saw ended (its age counts from there, as the retraining
+    decision's does) and its last training date, and what it is compared with."""
+    as_of, last = to_utc(info["as_of"]), to_utc(info["trained_until"])
+    cut = to_utc(info.get("cutoff") or info["trained_until"])
     return t("monitoring.header", lang, model=str(info.get("model_id", ""))[:12], cutoff=fmt_date(cut, lang),
-             as_of=fmt_date(as_of, lang), age=fmt_number((as_of - cut).days, lang),
+             last=fmt_date(last, lang), as_of=fmt_date(as_of, lang), age=fmt_number((as_of - cut).days, lang),
              rows=fmt_number(info.get("reference_rows", 0), lang),
              frozen=t("monitoring.frozen" if info.get("frozen") else "monitoring.trained", lang))
 

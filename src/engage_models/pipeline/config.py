@@ -105,7 +105,7 @@ class MonitoringConfig:
 
     psi_threshold: float = 0.25  # a population stability index past this is a major shift (the usual reading)
     metric_psi_share: float = 0.15  # drift when this share of the metrics (or the score) passes psi_threshold
-    max_age_days: int = 180  # retrain when the model's training cutoff is older than this
+    max_age_days: int = 180  # retrain when the data the model saw ended longer ago than this
     bins: int = 10  # quantile bins of the training rows for the PSI
     n_boot: int = 200  # account bootstrap draws for the ROC-AUC intervals on matured labels
 

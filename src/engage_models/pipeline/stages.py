@@ -870,7 +870,8 @@ def monitoring(ctx: Context) -> None:
     reference, source = monitoring_reference(ctx, pnl, trained_until)
     settings = {"psi_threshold": m.psi_threshold, "metric_psi_share": m.metric_psi_share,
                 "max_age_days": m.max_age_days, "bins": m.bins}
-    out.json("info", {"as_of": ctx.as_of, "trained_until": trained_until, "horizon_days": c.horizon_days,
+    out.json("info", {"as_of": ctx.as_of, "trained_until": trained_until, "cutoff": info.get("cutoff"),
+                      "horizon_days": c.horizon_days,
                       "model_id": info.get("model_id") or health.key, "reference": source,
                       "reference_rows": len(reference), "frozen": bool(info.get("frozen")), **settings})
     found: dict = {}
