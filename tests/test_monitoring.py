@@ -361,3 +361,14 @@ def test_report_08_gives_one_age_the_one_the_decision_counts():
     assert "the data it saw ended 30 days ago (limit 180)" in recommendation_text(rec, "en")
     old = {k: v for k, v in info.items() if k != "cutoff"}  # a run of before: from its last training date
     assert "saw data until **1 Feb 2025**, 120 days before" in header(old, "en")
+
+
+def test_a_retraining_reason_gives_its_dates_in_the_report_s_words():
+    """The reasons keep ISO dates in the recommendation's JSON; report 08 in Japanese printed them so."""
+    from engage_models.monitoring.recommend import _reason
+    from engage_models.monitoring.views import reason_text
+
+    r = _reason("age", "monitoring.reason.age", age=200, max_age=180, since="2024-10-01", as_of="2025-04-19")
+    assert "2024-10-01" in r["detail"]  # the log's English, as kept
+    assert "2024年10月1日までで、2025年4月19日の200日前" in reason_text(r, "ja")
+    assert "saw data until 1 Oct 2024, 200 days before 19 Apr 2025" in reason_text(r, "en")

@@ -82,7 +82,7 @@ def _matured_or_raise(panel, trained_until, as_of, horizon_days, date_col) -> pd
                         date_col=date_col)
     if rows.empty:
         raise Thin("reason.not_matured_end", cutoff=date_of(to_utc(trained_until)), days=horizon_days,
-                   end=f"{to_utc(as_of):%Y-%m-%d}")
+                   end=date_of(to_utc(as_of)))
     return rows
 
 

@@ -32,9 +32,17 @@ def header(info: dict, lang: str = "en") -> str:
              frozen=t("monitoring.frozen" if info.get("frozen") else "monitoring.trained", lang))
 
 
+#: A reason's arguments that are dates (kept as ISO text in the recommendation's JSON), written as ``lang`` does
+_DATE_ARGS = ("since", "as_of", "date")
+
+
 def reason_text(reason: dict, lang: str = "en") -> str:
-    """One reason of :func:`~engage_models.monitoring.recommend_retrain` in ``lang``."""
-    return t(reason["key"], lang, **reason.get("args", {})) if reason.get("key") else reason.get("detail", "")
+    """One reason of :func:`~engage_models.monitoring.recommend_retrain` in ``lang``, its dates as ``lang``
+    writes them (a Japanese report 08 said 2024-10-01)."""
+    if not reason.get("key"):
+        return reason.get("detail", "")
+    args = {k: fmt_date(v, lang) if k in _DATE_ARGS and v else v for k, v in reason.get("args", {}).items()}
+    return t(reason["key"], lang, **args)
 
 
 def recommendation_text(rec: dict, lang: str = "en") -> str:

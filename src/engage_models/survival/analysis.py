@@ -24,7 +24,7 @@ import pandas as pd
 
 from .._core.errors import DataError, InsufficientData
 from .._core.io import read_table, write_csv, write_json  # noqa: F401  (read_table: the CLI's reader)
-from .._core.reasons import Thin, reason_of
+from .._core.reasons import Thin, date_of, reason_of
 from .._core.time import to_utc
 from ..config import DataPaths
 from ..features.screening import Screen, screen_survival
@@ -418,7 +418,7 @@ def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> Acco
     observed_from = D.observation_start(paths.processed)
     lt = D.lifetimes(accounts, as_of, observed_from)
     if lt.empty:
-        raise Thin("reason.no_lifetime", as_of=as_of.date())
+        raise Thin("reason.no_lifetime", as_of=date_of(as_of))
     lt["start_year"] = to_utc(lt["start_date"]).dt.year.astype(str)
     lt = covariates_at(lt, subs, as_of, measured=measured, observed_from=observed_from)
     if surveys is not None:
@@ -626,11 +626,11 @@ def _refit_and_score(model, train: pd.DataFrame, test: pd.DataFrame, cutoff, tra
     """
     m = clone_refit(model) if hasattr(model, "params_") else model
     if test.empty:
-        raise Thin("reason.oot_no_customer", cutoff=cutoff.date())
+        raise Thin("reason.oot_no_customer", cutoff=date_of(cutoff))
     try:
         m.fit(train)
     except InsufficientData as exc:
-        raise Thin("reason.oot_not_fitted", cutoff=cutoff.date(), why=reason_of(exc)) from exc
+        raise Thin("reason.oot_not_fitted", cutoff=date_of(cutoff), why=reason_of(exc)) from exc
     curves = m.predict_curves(test)
     test = test.loc[curves.index]
     result = evaluate_predictions(test, curves, horizons=horizons, n_groups=n_groups)
