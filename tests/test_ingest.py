@@ -537,7 +537,9 @@ def test_ingest_warnings_are_in_the_report_s_language_and_keep_it_in_the_json(tm
     t["surveys"][0]["score"] = "10点"
     t["accounts"][1]["mrr"] = "３００００"
     t["tickets"][0]["opened_at"] = "1/5/2024"
+    t["accounts"][0]["mrr"] = "¥1,200"  # read with thousands; another currency's sign than a run in USD
     raw = _write(tmp_path / "raw", t)
+    (raw / "sources.yaml").write_text("tables:\n  accounts: {thousands: ','}\n", encoding="utf-8")
     report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
     en, ja = ingest_warnings(report, "en")["warning"].tolist(), ingest_warnings(report, "ja")["warning"].tolist()
     assert len(en) == len(ja) == 5 and en == [str(w) for w in report.warnings]  # two tables lost every row
@@ -561,7 +563,9 @@ def test_ingest_warnings_are_in_the_report_s_language_and_keep_it_in_the_json(tm
     assert old == [f"詳細（英語）：{w}" for w in en]
     # another currency's sign than the run's: in Japanese too
     said = ingest_warnings(again, "ja", currency="USD")["warning"].tolist()
-    assert said[:5] == ja
+    assert said[:5] == ja and said[5:] == ["accounts：mrr の値は、この実行の通貨 USD とは別の通貨の記号で書かれています"
+                                           "（¥ 1行）。レポートでは USD として表示されます。実行に通貨を指定してください（engage "
+                                           "run --currency、または実行の設定の currency:）"]
 
 
 def test_values_no_format_reads_get_a_hint_that_fits_them(tmp_path):

@@ -668,3 +668,13 @@ def test_the_wave_change_says_when_a_period_has_few_answers():
     assert "Read it with care" not in wave_change_line({**change, "n_b": 95}, "en")
     assert "Read it with care" not in wave_change_line({k: v for k, v in change.items() if k not in ("n_a", "n_b")},
                                                        "en")  # an artifact written before the counts were kept
+
+
+def test_driver_and_effect_tables_write_p_values_as_the_sentences_do():
+    """Report 03's q-values and report 06's p-values were printed raw (0.000, 3.2e-05) beside "p < 0.001"."""
+    from engage_models.surveys.report import drivers_view
+
+    d = pd.DataFrame({"driver": ["logins_28d", "tickets_90d"], "n": [300, 300], "rho": [0.31, -0.05],
+                      "ci_low": [0.2, -0.15], "ci_high": [0.4, 0.05], "q_value": [3.2e-05, 0.25],
+                      "significant": [True, False]})
+    assert drivers_view(d)["q_value"].tolist() == ["< 0.001", "0.250"]

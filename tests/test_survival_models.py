@@ -324,6 +324,10 @@ def test_an_unpenalised_fit_the_start_stop_fitter_runs_off_is_lifelines_coxph_s(
     assert m.params_[ref.params_.index].to_numpy() == pytest.approx(ref.params_.to_numpy(), rel=1e-4, abs=1e-7)
     shrunk = CoxModel(covariates=covs, duration_col="time", event_col="death", penalizer=0.1, check_ph=False)
     assert shrunk.fit(pbc).inference_note_ is None and shrunk.summary_penalizer_ == 0.0
+    # the time-varying model's start/stop rows have the same fallback (a review: it had none)
+    rows = pbc.assign(account_id=np.arange(len(pbc)), start=0.0, stop=pbc["time"], event=pbc["death"])
+    tv = TimeVaryingCox(covariates=covs, penalizer=0.0).fit(rows)
+    assert tv.params_[ref.params_.index].to_numpy() == pytest.approx(ref.params_.to_numpy(), rel=1e-4, abs=1e-7)
 
 
 def test_both_start_stop_models_take_the_penalty_on_lifelines_scale(person_months):

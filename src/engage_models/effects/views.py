@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import check_lang, fmt_pct, t
+from .._core.i18n import check_lang, fmt_p, fmt_pct, t
 from .._core.plots import BAND_COLOURS, new_ax
 from .measure import ESTIMATED, NO_VARIATION
 from .power import sample_size
@@ -141,8 +141,8 @@ def effects_view(effects: pd.DataFrame, design: str, lang: str = "en", playbook=
                 t("effects.with", lang): value(r.mean_control + r.estimate) if np.isfinite(r.estimate) else "",
                 t("effects.effect_points" if churn else "effects.effect_score", lang): effect,
                 t("effects.ci", lang): lo_hi,
-                t("effects.p_value", lang): "" if not np.isfinite(r.p_value) else f"{r.p_value:.3f}",
-                t("effects.q_value", lang): f"{r.q_value:.3f}" if np.isfinite(getattr(r, "q_value", np.nan)) else ""}
+                t("effects.p_value", lang): "" if not np.isfinite(r.p_value) else fmt_p(r.p_value),
+                t("effects.q_value", lang): fmt_p(r.q_value) if np.isfinite(getattr(r, "q_value", np.nan)) else ""}
         if churn and design == RANDOMISED:
             item[t("effects.mde", lang)] = _points(r.mde, signed=False)
             item[t("effects.n_needed", lang)] = f"{math.ceil(r.n_needed):,}" if np.isfinite(r.n_needed) else ""

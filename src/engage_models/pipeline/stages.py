@@ -158,8 +158,9 @@ def _nothing_kept(report, warnings: list[str] = ()) -> Why | None:
     def why(r) -> Why:
         top = sorted(r.by_reason.items(), key=lambda kv: -kv[1])[:2]
         return Why("reason.table_quarantined", table=r.table, n=f"{r.rows_read:,}",
-                   why=Why.of({lang: "; ".join(f"{translate_reason(k, lang)}: {n:,}" for k, n in top)
-                               for lang in LANGS}))
+                   why=Why.of({lang: t("sep.list", lang).join(
+                       t("sep.label_value", lang, what=translate_reason(k, lang), value=f"{n:,}") for k, n in top)
+                       for lang in LANGS}))
 
     tables = Why.of({lang: t("sep.comma", lang).join(w.text(lang) for w in map(why, empty)) for lang in LANGS})
     advice = [w for w in warnings if "every one of the" not in w]  # the tables that lost every row: said above

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import fmt_date, fmt_interval, fmt_number, p_is, t
+from .._core.i18n import fmt_date, fmt_interval, fmt_number, fmt_p, p_is, t
 
 #: Columns whose *values* are label keys (category names, triggers, ...), with the key prefix if any.
 VALUE_KEYS = {"category": "", "trigger": "", "priority": "", "theme": "theme.", "time_to_close": "",
@@ -106,6 +106,7 @@ def drivers_view(drivers: pd.DataFrame, lang: str = "en", top: int = 15) -> pd.D
     d = drivers.dropna(subset=["rho"]).head(top).copy()
     d["driver"] = d["driver"].map(lambda c: driver_label(c, lang))
     d = with_interval(d, "rho", "ci_low", "ci_high", "rho_ci", lang, decimals=2)
+    d["q_value"] = d["q_value"].map(lambda q: fmt_p(q) if pd.notna(q) else "")  # as every p-value is written
     return d[["driver", "n", "rho_ci", "q_value", "significant"]]
 
 

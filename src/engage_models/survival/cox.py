@@ -223,18 +223,19 @@ class CoxTimeVaryingFitterFast(CoxTimeVaryingFitter):
         return pd.DataFrame({"baseline hazard": pd.Series(dtype=float)})
 
 
-def _start_stop_fit(frame: pd.DataFrame, penalizer: float, strata, entry: bool):
+def start_stop_fit(frame: pd.DataFrame, penalizer: float, strata, entry: bool, initial_point=None):
     """The Cox fit of (``_start``, ``_stop``] rows (one per account, or an account's episodes split in time):
     :class:`CoxTimeVaryingFitterFast`; where its Newton-Raphson runs off (the public pbc table unpenalised: its
     log-likelihood fell from -550 to -755, then a singular matrix), lifelines' ``CoxPHFitter``, whose step sizes
     converge there, on the same likelihood: the rows as left-truncated at ``_start`` have the same risk sets as
     the episodes (the two agree to 1e-8 where both converge, penalised alike: ``tests/test_survival_models.py``).
-    ``entry``: some row starts after 0."""
+    ``entry``: some row starts after 0. ``initial_point``: the start/stop fitter's (a refit's warm start).
+    Used by :class:`CoxModel` and :class:`~engage_models.survival.time_varying.TimeVaryingCox` alike."""
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a run-off says so by raising
             model = CoxTimeVaryingFitterFast(penalizer=penalizer)
             return model.fit(frame, event_col="_event", start_col="_start", stop_col="_stop", id_col="_id",
-                             strata=strata)
+                             strata=strata, initial_point=initial_point)
     except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
         first = exc
     from lifelines import CoxPHFitter
@@ -432,14 +433,14 @@ class CoxModel(BaseEstimator):
                     frame["_id"] = np.arange(len(frame))
                     for s in self.strata_:
                         frame[s] = data[s].astype(str).to_numpy()
-                    model = _start_stop_fit(frame, penalizer, strata, bool(self.entry_col))
+                    model = start_stop_fit(frame, penalizer, strata, bool(self.entry_col))
                     start, stop = frame["_start"].to_numpy(), frame["_stop"].to_numpy()
                     event, Xm, ep = frame["_event"].to_numpy(), X, None
                 else:
                     ep = self._episodes(data, X)
                     for s in self.strata_:
                         ep[s] = ep[s].astype(str)
-                    model = _start_stop_fit(ep, penalizer, strata, True)
+                    model = start_stop_fit(ep, penalizer, strata, True)
                     start, stop, event = ep["_start"].to_numpy(), ep["_stop"].to_numpy(), ep["_event"].to_numpy()
                     Xm = ep[list(model.params_.index)]
         except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError) as exc:

@@ -51,7 +51,6 @@ from .._core.reasons import Thin, Why
 from . import _riskset
 from .cox import (
     PENALIZERS,
-    CoxTimeVaryingFitterFast,
     check_events,
     coefficient_table,
     lifelines_convergence_logged,
@@ -62,6 +61,7 @@ from .cox import (
     runaway_text,
     sample_text,
     selection_table,
+    start_stop_fit,
 )
 from .curves import SurvivalCurves, tail_hazard
 from .data import person_period
@@ -331,9 +331,7 @@ class TimeVaryingCox(_StartStopModel):
                 initial = None
         try:
             with lifelines_convergence_logged():
-                model = CoxTimeVaryingFitterFast(penalizer=penalizer).fit(
-                    frame, event_col="_event", start_col="_start", stop_col="_stop", id_col="_id",
-                    initial_point=initial)
+                model = start_stop_fit(frame, penalizer, None, True, initial_point=initial)
         except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
             first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
             raise Thin("reason.tv_not_converged", n=self.n_accounts_, events=self.n_events_,
