@@ -140,6 +140,13 @@ def test_a_categorical_column_is_one_driver_quoting_the_account_s_level_and_the_
 
     assert (X.loc[y == 0, "marital"].value_counts(normalize=True) < 0.5).all()
     assert _levels(hs, X, "marital")[1] == "married"
+    # the scorecard's change in churn probability of a level: from the typical level to it (it set the level on
+    # beside the typical one, two levels at once)
+    card = hs.scorecard().set_index("feature")["delta_churn_probability"]
+    typical = X.loc[[widow]].assign(usage=hs.typical_raw_["usage"], records="no")
+    p = {lv: hs.predict_proba(typical.assign(marital=lv))[0, 1] for lv in ("married", "widow")}
+    assert card["marital=widow"] == pytest.approx(p["widow"] - p["married"], abs=1e-9)
+    assert card["marital=married"] == 0
     # the action list's evidence quotes the levels, as the health stage stores them (drivers_in_words, then
     # Parquet, which gives every driver both keys)
     from engage_models.health.history import drivers_in_words

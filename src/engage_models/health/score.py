@@ -364,7 +364,8 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     def scorecard(self, lang: str = "en") -> pd.DataFrame:
         """Per feature: weight (log-odds per SD; negative = protective), its 95% bootstrap *stability* interval
         (``ci_low``, ``ci_high``; see the module docstring: not a confidence interval), points range, and the
-        change in churn probability for +1 SD (indicators: 0 -> 1) at the typical account.
+        change in churn probability for +1 SD (a missing-value indicator: 0 -> 1; a category's level: from the
+        typical account's level to this one, 0 for the typical level) at the typical account.
 
         Sorted by points range: the features that move the score most first. ``attrs`` hold C, the CV kind,
         thresholds, calibration, rows fitted and ``interval`` (what the interval is).
@@ -372,12 +373,18 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "fitted_")
         f = self.fitted_
         base = self.typical_.copy()
+        names = list(self.feature_names_)
+        levels_of = {f"{c}={lv}": [names.index(f"{c}={x}") for x in f.design.levels[c]]
+                     for c in f.design.categorical for lv in f.design.levels[c]}
         rows = []
         for j, feat in enumerate(self.feature_names_):
             binary = f.design.is_binary(feat)
-            lo_z, hi_z = (0.0, 1.0) if binary else (base[j], base[j] + 1.0)
             z0, z1 = base.copy(), base.copy()
-            z0[j], z1[j] = lo_z, hi_z
+            if feat in levels_of:  # one level at a time: the typical account's level, then this one
+                z1[levels_of[feat]] = 0.0
+                z1[j] = 1.0
+            else:
+                z0[j], z1[j] = (0.0, 1.0) if binary else (base[j], base[j] + 1.0)
             s0 = self._points_from_z(z0).sum()
             s1 = self._points_from_z(z1).sum()
             rows.append({
