@@ -333,8 +333,10 @@ def _survival(args) -> int:
     models = result.evaluation["models"]
     for name, m in models.items():
         cvr = m["cross_validation"].get("harrell_c")
-        if cvr:
+        if cvr and cvr["mean"] is not None and cvr["mean"] == cvr["mean"]:  # not NaN
             print(f"{name}: cross-validated concordance {cvr['mean']:.3f} (sd {cvr['sd']:.3f})", file=sys.stderr)
+        elif cvr:
+            print(f"{name}: cross-validated concordance not computed (see skipped)", file=sys.stderr)
     print(result.evaluation["proportional_hazards"]["text"], file=sys.stderr)
     for note in result.evaluation["design"]["notes"]:
         print(f"note: {note}", file=sys.stderr)

@@ -102,8 +102,11 @@ def schoenfeld(start, stop, event, X, beta, strata=None) -> tuple[np.ndarray, np
     return stop[idx], res
 
 
-def ph_test(start, stop, event, X, beta, variance, names, strata=None, transform: str = "rank") -> pd.DataFrame:
-    """Grambsch-Therneau test of proportional hazards, one covariate at a time (as lifelines computes it).
+def ph_test(start, stop, event, X, beta, variance, names, strata=None, transform: str = "rank",
+            groups=None, exact: bool = True) -> pd.DataFrame:
+    """Grambsch-Therneau test of proportional hazards, one term at a time and (``groups``) a covariate's terms
+    together: the exact score test (:func:`ph_score_test`, R's ``cox.zph``), or with ``exact=False`` the
+    scaled-residual form lifelines computes, below.
 
     Scaled Schoenfeld residuals ``r*_i = D V r_i`` (``D`` events, ``V`` the coefficients' covariance) are
     correlated with a transform ``g`` of the event time (``rank`` by default; ``km``, ``log``, ``identity``):
@@ -113,6 +116,13 @@ def ph_test(start, stop, event, X, beta, variance, names, strata=None, transform
     Unlike lifelines' ``proportional_hazard_test``, left-truncated rows (``start > 0``) are allowed: each
     residual uses the risk set ``start < t <= stop``. A slope of the scaled residuals against time means the
     hazard ratio drifts with tenure.
+
+    ``groups`` (a label per name: the covariate a categorical level's term comes from) adds each group's joint
+    test, as R's ``cox.zph`` tests a factor as one term (``joint_statistic``, ``joint_df``, ``joint_p``; a group
+    of one term is its own test; in the scaled form ``T_S = u_S' (D V_SS sum (g - g_bar)^2)^-1 u_S``). A
+    level-by-level test missed a factor whose levels each drift a little: the veteran table's ``celltype``, 15.3
+    on 3 df (p 0.0016) exactly, as R reports it, where the scaled form gave 7.5 (p 0.058) and no level alone
+    passed 0.05. ``slope`` is the scaled residuals' trend, either way.
     """
     times, r = schoenfeld(start, stop, event, X, beta, strata)
     d = len(times)
@@ -144,8 +154,80 @@ def ph_test(start, stop, event, X, beta, variance, names, strata=None, transform
     den = d * np.diag(V) * (gc**2).sum()
     stat = num / den
     # direction: does the hazard ratio rise (+) or fall (-) with tenure?
-    slope = (gc[:, None] * scaled).sum(0) / (gc**2).sum()
-    return pd.DataFrame({"term": list(names), "test_statistic": stat, "p": stats.chi2.sf(stat, 1), "slope": slope})
+    u = (gc[:, None] * scaled).sum(0)
+    slope = u / (gc**2).sum()
+    if exact:
+        groupings = [list(names)] + ([list(groups)] if groups is not None else [])
+        tests = ph_score_test(start, stop, event, X, beta, gc, groupings, strata)
+        stat = tests[0][0]
+    out = pd.DataFrame({"term": list(names), "test_statistic": stat, "p": stats.chi2.sf(stat, 1), "slope": slope})
+    if groups is not None and exact:
+        joint, df = tests[1]
+    elif groups is not None:
+        labels = np.asarray(list(groups), dtype=object)
+        joint, df = np.empty(len(labels)), np.empty(len(labels), dtype=int)
+        for label in dict.fromkeys(labels):
+            idx = np.flatnonzero(labels == label)
+            cov = d * V[np.ix_(idx, idx)] * (gc**2).sum()
+            joint[idx] = float(u[idx] @ np.linalg.lstsq(cov, u[idx], rcond=None)[0])
+            df[idx] = len(idx)
+    if groups is not None:
+        out["joint_statistic"], out["joint_df"], out["joint_p"] = joint, df, stats.chi2.sf(joint, df)
+    return out
+
+
+def ph_score_test(start, stop, event, X, beta, g, groupings, strata=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    r"""The exact score test of proportional hazards (R's ``cox.zph`` since survival 3.0): for each group of
+    terms ``S``, the score test of adding ``gamma_S x g(t)`` to the model at the fitted ``beta`` (Breslow ties).
+
+    With ``V_k`` the covariance of ``x`` over the risk set of event ``k`` (weights ``e^{x'beta}``), ``r_k`` its
+    Schoenfeld residual and ``g_k`` the transformed time: ``U = sum g_k r_k``, ``I_bb = sum V_k``,
+    ``I_bg = sum g_k V_k``, ``I_gg = sum g_k^2 V_k``, and
+
+    .. math:: T_S = U_S' (I_{gg,SS} - I_{gb,S\cdot} I_{bb}^{-1} I_{bg,\cdot S})^{-1} U_S \sim \chi^2_{|S|}
+
+    The scaled-residual form (:func:`ph_test`'s ``T_j``, lifelines') takes ``V_k`` constant in time: on the veteran
+    table its ``celltype`` statistic was 7.5 on 3 df where this one follows how the cell types' mix in the risk
+    set moves. ``groupings``: labellings of the terms (a label per term), each giving ``(statistic, df)`` per
+    term, a term carrying its group's; ``g`` per event, in the data's order of the events.
+    """
+    start, stop = np.asarray(start, dtype=float), np.asarray(stop, dtype=float)
+    event = np.asarray(event).astype(bool)
+    X = np.asarray(X, dtype=float)
+    w = np.exp(X @ np.asarray(beta, dtype=float))
+    strata = np.zeros(len(stop), dtype=int) if strata is None else np.asarray(strata)
+    g = np.asarray(g, dtype=float)
+    idx = np.flatnonzero(event)  # the events, in the order of g
+    p = X.shape[1]
+    U, Ibb, Ibg, Igg = np.zeros(p), np.zeros((p, p)), np.zeros((p, p)), np.zeros((p, p))
+    for s in pd.unique(strata):
+        m = np.flatnonzero(strata == s)
+        ev = np.flatnonzero(event & (strata == s))
+        if not len(ev):
+            continue
+        times = np.unique(stop[ev])
+        a0, a1, a2 = _segment_sums(stop[m], times, w[m], X[m])
+        b0, b1, b2 = _segment_sums(start[m], times, w[m], X[m])
+        s0, s1, s2 = a0 - b0, a1 - b1, a2 - b2
+        k = np.searchsorted(times, stop[ev])
+        mean = s1[k] / s0[k][:, None]
+        V = s2[k] / s0[k][:, None, None] - mean[:, :, None] * mean[:, None, :]
+        gk = g[np.searchsorted(idx, ev)]
+        U += (gk[:, None] * (X[ev] - mean)).sum(0)
+        Ibb += V.sum(0)
+        Ibg += (gk[:, None, None] * V).sum(0)
+        Igg += (gk[:, None, None] ** 2 * V).sum(0)
+    info = Igg - Ibg.T @ np.linalg.pinv(Ibb) @ Ibg
+    out = []
+    for groups in groupings:
+        labels = np.asarray(list(groups), dtype=object)
+        stat, df = np.empty(p), np.empty(p, dtype=int)
+        for label in dict.fromkeys(labels):
+            S = np.flatnonzero(labels == label)
+            stat[S] = float(U[S] @ np.linalg.lstsq(info[np.ix_(S, S)], U[S], rcond=None)[0])
+            df[S] = len(S)
+        out.append((stat, df))
+    return out
 
 
 def _segment_sums(keys: np.ndarray, times: np.ndarray, phi: np.ndarray, X: np.ndarray):

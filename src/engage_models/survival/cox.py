@@ -581,12 +581,15 @@ class CoxModel(BaseEstimator):
             if free is not None:
                 params, variance, penalizer = free, free_variance, 0.0
         start, stop, event, Xm, strata = self._counting_process(data)
-        res = _riskset.ph_test(start, stop, event, Xm, params, variance, params.index, strata)
         covariate_of = self.design_.term_covariate()
-        bases = [term.split(" [")[0] for term in res["term"]]
-        res["covariate"] = [covariate_of.get(b, b) for b in bases]
-        res["proportional"] = res["p"] >= self.ph_alpha
-        out = res[["covariate", "term", "test_statistic", "p", "slope", "proportional"]]
+        # a covariate is tested as one (a categorical's levels together; a time-split covariate's early and late
+        # terms apart, each its own hazard ratio)
+        groups = [covariate_of.get(term, term) if " [" not in term else term for term in params.index]
+        res = _riskset.ph_test(start, stop, event, Xm, params, variance, params.index, strata, groups=groups)
+        res["covariate"] = [covariate_of.get(term.split(" [")[0], term) for term in res["term"]]
+        res["proportional"] = res["joint_p"] >= self.ph_alpha
+        out = res[["covariate", "term", "test_statistic", "p", "joint_statistic", "joint_df", "joint_p", "slope",
+                   "proportional"]]
         out.attrs["penalizer"] = penalizer
         return out
 
@@ -614,7 +617,7 @@ class CoxModel(BaseEstimator):
         failing = self.ph_test_[~self.ph_test_["proportional"]]
         if failing.empty:
             return
-        worst = failing.groupby("covariate", sort=False)["p"].min().sort_values(kind="stable")
+        worst = failing.groupby("covariate", sort=False)["joint_p"].min().sort_values(kind="stable")
         for cov, p in worst.items():
             p = float(p)
             if cov in self.design_.levels and self._can_stratify(data, cov):

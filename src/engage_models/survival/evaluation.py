@@ -352,16 +352,23 @@ def cross_validate(model, df: pd.DataFrame, *, cv: int = 5, random_state: int = 
     if not rows:
         raise InsufficientData("cross-validation: no fold could be fitted (" + "; ".join(f["reason"] for f in failed)
                                + ")")
-    folds_df = pd.DataFrame(rows)
+    return fold_summary(pd.DataFrame(rows), failed)
+
+
+def fold_summary(folds_df: pd.DataFrame, failed: list[dict]) -> dict:
+    """``folds`` (one record a fold), each metric's ``mean`` and ``sd`` over the folds that have it, and
+    ``failed_folds``. A mean of one fold is that fold's luck and has no spread: a metric of fewer than two folds
+    has none, and ``not_computed`` says why."""
     metrics = [c for c in folds_df.columns if c not in ("fold", "accounts", "events")]
-    # a mean of one fold is that fold's luck, and has no spread: a metric is summarised over two folds or more
+    tried = len(folds_df) + len(failed)
     counted = {c: int(np.isfinite(folds_df[c].to_numpy(float)).sum()) for c in metrics}
     summary = {c: {"mean": _nanmean(folds_df[c]) if counted[c] >= 2 else float("nan"), "sd": _nansd(folds_df[c])}
                for c in metrics}
     out = {"folds": folds_df.to_dict("records"), **summary}
-    thin = {c: (f"computable in {counted[c]} of {len(folds_df)} folds: a fold needs churns by the horizon and accounts "
-                f"still customers after it, and a model trained without churn by it cannot rank")
-            for c in metrics if counted[c] < 2}
+    thin = {c: f"computable in {counted[c]} of {tried} folds" + (
+        f": a fold needs churns within {c.removeprefix('auc_')} months and accounts still customers after them, and "
+        f"a model trained without churn by then cannot rank" if c.startswith("auc_") else "")
+        for c in metrics if counted[c] < 2}
     if thin:
         out["not_computed"] = thin
     if failed:

@@ -148,7 +148,8 @@ def plot_drivers(tv, ax=None, lang: str = "en"):
 
 
 def ph_table(before, after=None, lang: str = "en") -> Table:
-    """The Schoenfeld tests, one row per term, before (and after) the remedy.
+    """The Schoenfeld tests, one row per term, before (and after) the remedy; a categorical covariate's levels
+    also together (its decision; the column is blank for a covariate of one term).
 
     ``before``: a fitted :class:`~engage_models.survival.CoxModel`, or its ``ph_test_`` table (then ``after`` is
     its ``ph_test_after_``, None when no remedy was needed).
@@ -163,8 +164,10 @@ def ph_table(before, after=None, lang: str = "en") -> Table:
     rows = []
     for df, stage in frames:
         for _, r in df.iterrows():
+            joint = r.get("joint_df", 1) > 1 and pd.notna(r.get("joint_p"))
             rows.append({"covariate": _term_label(r["term"], lang), "test_statistic": r["test_statistic"],
-                         "p": fmt_p(r["p"]), "proportional": bool(r["proportional"]),
+                         "p": fmt_p(r["p"]), "surv.joint_p": fmt_p(r["joint_p"]) if joint else "",
+                         "proportional": bool(r["proportional"]),
                          **({"surv.stage": t(f"surv.{stage}_remedy", lang)} if len(frames) > 1 else {})})
     return table(pd.DataFrame(rows), lang=lang, decimals=2)
 

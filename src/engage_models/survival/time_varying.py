@@ -578,7 +578,7 @@ def _fit_logistic(A: np.ndarray, y: np.ndarray, penalizer: float, n_free: int, t
 def cross_validate_start_stop(model, df: pd.DataFrame, *, cv: int = 5, random_state: int = 0) -> dict:
     """Risk-set concordance on held-out accounts (folds of accounts, stratified on churn and rare levels),
     for start/stop-row models. A fold that cannot be fitted is listed in ``failed_folds``."""
-    from .evaluation import categorical_columns, group_folds
+    from .evaluation import categorical_columns, fold_summary, group_folds
 
     splits = group_folds(df, model.id_col, model.event_col, cv, random_state, categorical_columns(model, df))
     rows, failed = [], []
@@ -596,10 +596,4 @@ def cross_validate_start_stop(model, df: pd.DataFrame, *, cv: int = 5, random_st
     if not rows:
         raise InsufficientData("cross-validation: no fold could be fitted (" + "; ".join(f["reason"] for f in failed)
                                + ")")
-    folds_df = pd.DataFrame(rows)
-    out = {"folds": folds_df.to_dict("records"),
-           "concordance": {"mean": float(folds_df["concordance"].mean()),
-                           "sd": float(folds_df["concordance"].std(ddof=1))}}
-    if failed:
-        out["failed_folds"] = failed
-    return out
+    return fold_summary(pd.DataFrame(rows), failed)
