@@ -563,9 +563,10 @@ def test_ingest_warnings_are_in_the_report_s_language_and_keep_it_in_the_json(tm
     assert old == [f"詳細（英語）：{w}" for w in en]
     # another currency's sign than the run's: in Japanese too
     said = ingest_warnings(again, "ja", currency="USD")["warning"].tolist()
-    assert said[:5] == ja and said[5:] == ["accounts：mrr の値は、この実行の通貨 USD とは別の通貨の記号で書かれています"
-                                           "（¥ 1行）。レポートでは USD として表示されます。実行に通貨を指定してください（engage "
-                                           "run --currency、または実行の設定の currency:）"]
+    assert said[:5] == ja and said[5:] == ["accounts：mrr の値は、この実行の通貨 USD とは別の通貨の記号で"
+                                           "書かれています（¥ 1行）。レポートでは USD として表示されます。"
+                                           "実行に通貨を指定してください（engage run --currency、"
+                                           "または実行の設定の currency:）"]
 
 
 def test_values_no_format_reads_get_a_hint_that_fits_them(tmp_path):
