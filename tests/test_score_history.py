@@ -111,9 +111,9 @@ def test_views_and_plots_in_japanese(japanese_figures):
     view = H.alerts_view(alerts, "ja")
     assert view["alert"].tolist() == ["スコア低下", "危険区分へ移行"] and view["band"].tolist() == ["注意", "危険"]
     movement = H.movement_view(H.band_movement(world()), "ja")
-    assert movement.iloc[:, 0].tolist() == ["良好", "注意", "危険", "新規"] and "離脱" in movement.columns
+    assert movement.iloc[:, 0].tolist() == ["良好", "注意", "危険", "新規"] and "解約" in movement.columns
     ax = H.plot_band_movement(H.band_movement(world()), lang="ja")
-    assert ax.get_xlabel() == "区分 (2025年6月1日)" and [x.get_text() for x in ax.get_xticklabels()][-1] == "離脱"
+    assert ax.get_xlabel() == "区分 (2025年6月1日)" and [x.get_text() for x in ax.get_xticklabels()][-1] == "解約"
     ax = H.plot_score_alerts(alerts, lang="ja")
     assert [x.get_text() for x in ax.get_yticklabels()] == ["faller", "into_red"]
     assert ax.get_xlabel() == "ヘルススコア"
