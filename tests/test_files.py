@@ -189,8 +189,11 @@ def test_dates_written_as_a_spreadsheet_writes_them_are_read_with_the_format_giv
     from engage_models.ingest.quality import ingest_warnings
 
     assert IngestReport.from_json(tmp_path / "plain" / "ingest_report.json").warnings == report.warnings
-    shown = ingest_warnings(report, "ja")["warning"].tolist()
-    assert shown == [f"詳細（英語）：{w}" for w in report.warnings]
+    shown = ingest_warnings(report, "ja")["warning"].tolist()  # in Japanese now (they were "詳細（英語）：...")
+    assert len(shown) == len(report.warnings) and not any("詳細（英語）" in w or "such as" in w for w in shown)
+    assert [w.split("：", 1)[0] for w in shown] == [w.split(":", 1)[0] for w in report.warnings]
+    again = IngestReport.from_json(tmp_path / "plain" / "ingest_report.json")
+    assert ingest_warnings(again, "ja")["warning"].tolist() == shown
 
     (raw / "sources.yaml").write_text(
         "tables:\n  accounts: {date_format: '%m/%d/%Y'}\n"
