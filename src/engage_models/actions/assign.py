@@ -122,12 +122,13 @@ def _drivers_of(value, top: int, min_points: float) -> list[dict]:
 
 
 def _driver_evidence(d: dict, lang: str, currency: str) -> str:
+    from ..health.explain import level_of
+
     metric = str(d["metric"])
-    # a categorical column's driver quotes the levels (a health model's: level and typical_level)
-    level_of = d.get("level") is not None or d.get("typical_level") is not None
+    category = level_of(d)  # a categorical column's driver quotes the levels (level and typical_level)
     return t("actions.driver_evidence", lang, metric=column_label(metric, lang),
-             value=format_value(metric, d.get("level") if level_of else d.get("value"), lang, currency),
-             typical=format_value(metric, d.get("typical_level") if level_of else d.get("typical"), lang, currency),
+             value=format_value(metric, d.get("level") if category else d.get("value"), lang, currency),
+             typical=format_value(metric, d.get("typical_level") if category else d.get("typical"), lang, currency),
              points=f"{float(d['points']):+.1f}")
 
 

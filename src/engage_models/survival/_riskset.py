@@ -150,13 +150,11 @@ def ph_test(start, stop, event, X, beta, variance, names, strata=None, transform
     else:
         raise ValueError(f"unknown time transform {transform!r}")
     gc = g - g.mean()
-    num = (gc[:, None] * scaled).sum(0) ** 2
-    den = d * np.diag(V) * (gc**2).sum()
-    stat = num / den
-    # direction: does the hazard ratio rise (+) or fall (-) with tenure?
     u = (gc[:, None] * scaled).sum(0)
-    slope = u / (gc**2).sum()
-    if exact:
+    slope = u / (gc**2).sum()  # direction: does the hazard ratio rise (+) or fall (-) with tenure?
+    if not exact:
+        stat = u**2 / (d * np.diag(V) * (gc**2).sum())
+    else:
         groupings = [list(names)] + ([list(groups)] if groups is not None else [])
         tests = ph_score_test(start, stop, event, X, beta, gc, groupings, strata)
         stat = tests[0][0]
