@@ -190,11 +190,13 @@ def test_drift_is_detected_where_it_exists_and_not_where_it_does_not(twin_worlds
     assert not truth["drift"]["hazard_changed"]
     r = recommend_retrain(w["model"], w["reference"], drifted, **kw)
     # seen: usage_hours_90d 0.75, usage_hours_28d 0.69, dau_mau 0.58, logins_90d 0.39, logins_28d 0.33 (plus
-    # csat_latest 0.49 and active_users_pct_change 0.45, which move in the undrifted world too): 7 of 37
+    # csat_latest 0.50, events_attended_28d 0.47 and active_users_pct_change 0.45, which move in the undrifted
+    # world too): 8 of 37
     assert {"logins_28d", "logins_90d", "usage_hours_28d", "usage_hours_90d"} <= set(r["psi"]["over"])
     assert r["retrain"] and "drift" in [x["kind"] for x in r["reasons"]]
-    # the same world without the change: only csat_latest 0.51 and active_users_pct_change 0.52 pass 0.25 (the
-    # latest CSAT fills in from the data's start; early months' user counts ramp up), 2 of 37; logins_28d 0.10
+    # the same world without the change: only csat_latest 0.56, active_users_pct_change 0.53 and
+    # events_attended_28d 0.43 (its training dates' own largest: 0.38) pass 0.25 (the latest CSAT fills in from
+    # the data's start; early months' user counts ramp up; the quarterly webinar), 3 of 37
     _, calm = w["worlds"][None]
     r = recommend_retrain(w["model"], w["reference"], calm, **kw)
     assert not {"logins_28d", "logins_90d", "usage_hours_28d", "usage_hours_90d"} & set(r["psi"]["over"])
@@ -372,3 +374,79 @@ def test_a_retraining_reason_gives_its_dates_in_the_report_s_words():
     assert "2024-10-01" in r["detail"]  # the log's English, as kept
     assert "2024年10月1日までで、2025年4月19日の200日前" in reason_text(r, "ja")
     assert "saw data until 1 Oct 2024, 200 days before 19 Apr 2025" in reason_text(r, "en")
+
+
+# ------------------------------------------------------------------------------------------ tied values, schedules
+def test_a_metric_most_accounts_never_reach_is_not_blind():
+    """A count that is 0 for 92% of the training rows had one PSI edge (0) and every row in one bin: its PSI was 0
+    whatever the other rows did (the demo's events attended tripled at PSI 0). The zeros are now a bin."""
+    expected = np.r_[np.zeros(92), np.ones(6), np.full(2, 3.0)]
+    assert psi_edges(expected, 10).tolist() == [0.0, 1.0]
+    tripled = np.r_[np.zeros(76), np.ones(18), np.full(6, 3.0)]
+    e, a = np.array([0.92, 0.08]), np.array([0.76, 0.24])  # bins: below 0 (empty), 0, 1 and more
+    assert psi(expected, tripled) == pytest.approx(float(np.sum((a - e) * np.log(a / e))))
+    assert psi(expected, tripled) > 0.1
+    # a continuous sample keeps its deciles (no value holds more than a bin's share)
+    x = np.arange(100.0)
+    assert psi_edges(x, 10) == pytest.approx(np.quantile(x, np.arange(1, 10) / 10))
+    # an atom above the middle: the quantiles that fall on it get it a bin of its own, the values above another
+    y = np.r_[np.arange(50.0), np.full(40, 60.0), np.arange(61.0, 71.0)]
+    edges = psi_edges(y, 10)
+    assert 60.0 in edges and 61.0 in edges
+
+
+def _scheduled(rng, n, date, webinar: bool, y_shift=0.0):
+    """Rows of one date: ``w`` counts a webinar's attendance (0 for everyone in a month without one), ``y`` is
+    an ordinary metric, ``p`` the model's churn probability."""
+    w = rng.poisson(1.5, n).astype(float) if webinar else np.zeros(n)
+    when = pd.Timestamp(date).tz_localize(None).tz_localize("UTC")
+    return pd.DataFrame({"account_id": [f"a{i}" for i in range(n)], "as_of": when, "w": w,
+                         "y": rng.normal(y_shift, 1, n), "p": np.clip(rng.normal(0.1, 0.03, n), 0.01, 0.99),
+                         "churned_within_h": (rng.random(n) < 0.1).astype(float)})
+
+
+class ScheduledModel(ColumnModel):
+    feature_names_in_ = np.array(["account_id", "as_of", "w", "y", "p"], dtype=object)
+    metrics_ = ["w", "y", "p"]
+
+
+def test_a_scheduled_metric_s_off_month_is_its_usual_variation_not_drift():
+    """A quarterly webinar's attendance is 0 for everyone two months in three: against the pooled training rows
+    every such month is a "major shift" (report 08 said so every off-month, and on-drift would retrain). It moved
+    as far on the training dates themselves, so it is not counted; a metric that moved further still is."""
+    from engage_models.monitoring.drift import stability_table, usual_psi
+    from engage_models.monitoring.views import recommendation_text, stability_view
+
+    rng = np.random.default_rng(11)
+    months = pd.date_range("2025-01-01", periods=9, freq="MS", tz="UTC")
+    ref = pd.concat([_scheduled(rng, 300, d, webinar=(i % 3 == 0)) for i, d in enumerate(months)])
+    off = _scheduled(rng, 300, "2025-11-01", webinar=False)
+    # usual_psi by hand: the largest PSI of one training date's rows against all of them
+    by_hand = max(psi(ref["w"], ref.loc[ref["as_of"] == d, "w"]) for d in months)
+    assert usual_psi(ref["w"].to_numpy(), ref["as_of"].to_numpy()) == pytest.approx(by_hand)
+    assert np.isnan(usual_psi(ref["w"].to_numpy(), None))
+    assert np.isnan(usual_psi([1.0, 2.0], ["d", "d"]))           # one date: nothing to compare
+
+    table = stability_table(ScheduledModel(), ref, off, trained_until=months[-1])
+    w = table.set_index("variable").loc["w"]
+    assert w["level"] == "major" and w["psi"] > 0.25 and w["usual"] and w["psi"] <= w["psi_usual"]
+    assert not table.set_index("variable").loc["y", "usual"] or table.set_index("variable").loc["y", "psi"] < 0.1
+
+    kw = dict(trained_until=months[-1], as_of="2025-11-01", horizon_days=30, metric_psi_share=0.3)
+    r = recommend_retrain(ScheduledModel(), ref, off, **kw)
+    assert not r["retrain"] and r["psi"]["over"] == [] and r["psi"]["usual"] == ["w"]
+    assert r["psi"]["usual_psi"]["w"] == pytest.approx(w["psi_usual"])
+    text = recommendation_text(r, "en")
+    assert "No retraining needed" in text and "Not counted as drift: 1 metric(s)" in text
+    assert "学習期間内" in recommendation_text(r, "ja")
+    view = stability_view(table, "en").set_index("variable")
+    assert view.loc["w", "reading"] == "major shift, as on a training date"
+    assert not view.loc["w", "past the threshold and its usual variation"]
+
+    # the same off-month with y moved by 2 SD: y is past 0.25 and far past its training dates' variation
+    moved = _scheduled(rng, 300, "2025-11-01", webinar=False, y_shift=2.0)
+    r = recommend_retrain(ScheduledModel(), ref, moved, **kw)
+    assert r["retrain"] and r["psi"]["over"] == ["y"] and r["psi"]["usual"] == ["w"]
+    # without dates in the reference rows there is no usual variation to compare with: counted as before
+    r = recommend_retrain(ScheduledModel(), ref.drop(columns="as_of").assign(as_of=months[0]), off, **kw)
+    assert r["psi"]["over"] == ["w"] and r["retrain"]

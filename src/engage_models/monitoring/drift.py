@@ -30,16 +30,27 @@ LABEL_COLUMNS = ("churned_within_h", "duration_days", "event")
 
 
 def psi_edges(expected, bins: int = 10) -> np.ndarray:
-    """Inner edges of the quantile bins of ``expected`` (the distinct ``k / bins`` quantiles, k = 1..bins-1).
+    """Inner edges of the quantile bins of ``expected`` (the distinct ``k / bins`` quantiles, k = 1..bins-1), and
+    after a value that several quantiles fall on, the next larger value of ``expected``.
 
     A value ``x`` falls in bin ``i`` when ``edges[i-1] <= x < edges[i]`` (the first bin is open below, the last
-    open above), so tied values never straddle a bin; a heavily tied sample has fewer, distinct bins."""
+    open above), so tied values never straddle a bin. A value holding more than a bin's share of the rows (the
+    zeros of a count most accounts never reach) is a bin of its own: with the quantiles alone, a metric that is 0
+    for 92% of the training rows had the one edge 0 and every row in one bin, and its PSI stayed 0 whatever the
+    other 8% did (the demo's events attended tripled at PSI 0).
+
+    >>> psi_edges([0, 0, 0, 0, 0, 0, 0, 0, 1, 3], bins=4).tolist()
+    [0.0, 1.0]
+    """
     e = np.asarray(expected, dtype=float)
     e = e[~np.isnan(e)]
     if len(e) == 0:
         return np.array([])
     q = np.quantile(e, np.arange(1, bins) / bins, method="linear")
-    return np.unique(q)
+    edges, times = np.unique(q, return_counts=True)
+    values = np.unique(e)
+    after = [values[np.searchsorted(values, v, side="right")] for v in edges[times > 1] if v < values[-1]]
+    return np.unique(np.concatenate([edges, after]))
 
 
 def bin_shares(values, edges) -> np.ndarray:
@@ -67,7 +78,10 @@ def psi(expected, actual, *, bins: int = 10, floor: float = PSI_FLOOR) -> float:
     if len(e) == 0 or len(a) == 0:
         return float("nan")
     edges = psi_edges(e, bins)
-    pe, pa = bin_shares(e, edges), bin_shares(a, edges)
+    return _psi_of_shares(bin_shares(e, edges), bin_shares(a, edges), floor)
+
+
+def _psi_of_shares(pe: np.ndarray, pa: np.ndarray, floor: float) -> float:
     used = (pe > 0) | (pa > 0)  # the missing bin counts only when someone is missing
     pe, pa = np.maximum(pe[used], floor), np.maximum(pa[used], floor)
     return float(np.sum((pa - pe) * np.log(pa / pe)))
@@ -78,6 +92,32 @@ def psi_level(value: float) -> str:
     if value is None or not np.isfinite(value):
         return "unknown"
     return "stable" if value < PSI_LEVELS[0] else "shift" if value < PSI_LEVELS[1] else "major"
+
+
+def usual_psi(expected, dates, *, bins: int = 10) -> float:
+    """The largest PSI of one date's rows of ``expected`` against all of ``expected`` (its bins), over the distinct
+    ``dates``: how far a single observation date strayed from the training rows while the model was trained.
+
+    A metric whose months differ by design (a quarterly webinar's attendance, 0 in two months of three) moves as
+    far every month; a PSI no larger than this is the metric's ordinary month-to-month variation, not drift. NaN
+    with fewer than two dates (nothing to compare).
+
+    >>> usual = usual_psi([0, 0, 0, 0, 5, 5, 5, 5], ["a", "a", "b", "b", "c", "c", "d", "d"], bins=2)
+    >>> round(usual, 4) == round(psi([0, 0, 0, 0, 5, 5, 5, 5], [5, 5], bins=2), 4)
+    True
+    """
+    if dates is None:
+        return float("nan")
+    e = np.asarray(expected, dtype=float)
+    day, days = pd.factorize(np.asarray(dates))
+    if len(e) == 0 or len(days) < 2:
+        return float("nan")
+    edges = psi_edges(e, bins)
+    pe = bin_shares(e, edges)
+    b = np.where(np.isnan(e), len(edges) + 1, np.searchsorted(edges, np.nan_to_num(e), side="right"))
+    counts = np.bincount(day * (len(edges) + 2) + b, minlength=len(days) * (len(edges) + 2))
+    counts = counts.reshape(len(days), len(edges) + 2).astype(float)
+    return max(_psi_of_shares(pe, row / row.sum(), PSI_FLOOR) for row in counts)
 
 
 def monitored_metrics(model, reference: pd.DataFrame, panel: pd.DataFrame) -> list[str]:
@@ -114,7 +154,10 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
     -------
     DataFrame
         One row per (date, variable): ``as_of``, ``variable`` (a metric's column, or ``score``), ``kind``
-        ('metric' or 'score'), ``psi``, ``level`` (:func:`psi_level`), ``n_reference``, ``n``, the two means.
+        ('metric' or 'score'), ``psi``, ``level`` (:func:`psi_level`), ``psi_usual`` (:func:`usual_psi`: the
+        largest PSI of one training date's rows against all of them; NaN with fewer than two training dates),
+        ``usual`` (``psi`` at most ``psi_usual``: a move no larger than the metric made while the model was
+        trained, e.g. a webinar count in a month without a webinar), ``n_reference``, ``n``, the two means.
     """
     if reference.empty:
         raise ValueError("stability_table: the reference (training) sample has no row")
@@ -128,6 +171,9 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
     dates = sorted(set(dates) | {latest})
     when = to_utc(panel[date_col])
     ref_score = np.asarray(model.health_score(features_of(reference)), dtype=float)
+    ref_dates = to_utc(reference[date_col]).to_numpy() if date_col in reference.columns else None
+    usual = {m: usual_psi(reference[m].to_numpy(float), ref_dates, bins=bins) for m in metrics}
+    usual["score"] = usual_psi(ref_score, ref_dates, bins=bins)
     rows = []
     for d in dates:
         now = panel[(when == d).to_numpy()]
@@ -137,7 +183,8 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
         for name, kind, e, a in pairs:
             value = psi(e, a, bins=bins)
             rows.append({"as_of": to_utc(d), "variable": name, "kind": kind, "psi": value,
-                         "level": psi_level(value), "n_reference": len(e), "n": len(a),
+                         "level": psi_level(value), "psi_usual": usual[name],
+                         "usual": bool(np.isfinite(value) and value <= usual[name]), "n_reference": len(e), "n": len(a),
                          "mean_reference": float(np.nanmean(e)) if np.isfinite(e).any() else np.nan,
                          "mean": float(np.nanmean(a)) if np.isfinite(a).any() else np.nan})
     return pd.DataFrame(rows)

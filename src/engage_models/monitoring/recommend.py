@@ -5,7 +5,9 @@ kinds of reason, each a sentence in English (``detail``) and a locale key with i
 ``args``) so a report can say it in Japanese as well:
 
 * ``drift``: at the latest observation date, the PSI of the health score is past ``psi_threshold``, or the
-  share of the monitored metrics whose PSI is past it reaches ``metric_psi_share``;
+  share of the monitored metrics whose PSI is past it reaches ``metric_psi_share``; a PSI no larger than the
+  variable's own on one of the training dates (its ordinary month-to-month variation, e.g. a quarterly webinar's
+  attendance in a month without one: :func:`~engage_models.monitoring.drift.usual_psi`) is not counted;
 * ``calibration``: on all the labels matured since the last training date, observed minus predicted churn has
   an account-clustered 95% interval that excludes 0 (:func:`~engage_models.monitoring.performance
   .calibration_in_the_large`);
@@ -69,7 +71,9 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
     dict
         ``retrain`` (bool), ``reasons`` (list of ``{"kind", "detail", "key", "args"}``; empty when ``retrain``
         is False), ``psi`` (``as_of`` of the latest date, ``score``, ``metrics`` {name: PSI}, ``over``: the
-        metrics past the threshold, ``share``, the settings), ``calibration`` (the pooled matured-label
+        metrics past the threshold and past their usual variation, ``usual``: those past the threshold no further
+        than on one of the training dates (not counted), ``usual_psi`` {name: that largest training-date PSI},
+        ``score_usual``, ``share`` (of ``over``), the settings), ``calibration`` (the pooled matured-label
         row, or ``{"available": False, "why": ...}``) and ``age_days``.
     """
     as_of, trained_until = to_utc(as_of), to_utc(trained_until)
@@ -78,12 +82,17 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
         stability = stability_table(model, reference, panel, trained_until=trained_until, bins=bins)
     latest = stability["as_of"].max()
     now = stability[stability["as_of"] == latest]
-    metric_psi = now[now["kind"] == "metric"].set_index("variable")["psi"]
-    score_psi = float(now.loc[now["kind"] == "score", "psi"].iloc[0])
-    over = metric_psi[metric_psi > psi_threshold].sort_values(ascending=False)
+    metrics = now[now["kind"] == "metric"].set_index("variable")
+    metric_psi = metrics["psi"]
+    usual = metrics["usual"] if "usual" in metrics else pd.Series(False, index=metrics.index)
+    score_row = now[now["kind"] == "score"].iloc[0]
+    score_psi = float(score_row["psi"])
+    past = metric_psi > psi_threshold
+    over = metric_psi[past & ~usual].sort_values(ascending=False)
+    as_usual = metric_psi[past & usual].sort_values(ascending=False)
     share = float(len(over) / len(metric_psi)) if len(metric_psi) else 0.0
     date = f"{latest:%Y-%m-%d}"
-    if np.isfinite(score_psi) and score_psi > psi_threshold:
+    if np.isfinite(score_psi) and score_psi > psi_threshold and not bool(score_row.get("usual", False)):
         reasons.append(_reason("drift", "monitoring.reason.drift_score", psi=f"{score_psi:.2f}",
                                threshold=f"{psi_threshold:g}", date=date))
     if len(metric_psi) and share >= metric_psi_share and len(over):
@@ -114,7 +123,10 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
                                since=f"{born:%Y-%m-%d}", as_of=f"{as_of:%Y-%m-%d}"))
     return {"retrain": bool(reasons), "reasons": reasons,
             "psi": {"as_of": latest, "score": score_psi, "metrics": {k: float(v) for k, v in metric_psi.items()},
-                    "over": list(over.index), "share": share, "threshold": psi_threshold,
+                    "over": list(over.index), "usual": list(as_usual.index),
+                    "usual_psi": {k: float(v) for k, v in metrics.get("psi_usual", pd.Series(dtype=float)).items()},
+                    "score_usual": float(score_row.get("psi_usual", np.nan)), "share": share,
+                    "threshold": psi_threshold,
                     "metric_psi_share": metric_psi_share},
             "calibration": calibration, "age_days": age_days, "trained_until": trained_until, "cutoff": born,
             "as_of": as_of,

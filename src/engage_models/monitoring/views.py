@@ -49,11 +49,21 @@ def recommendation_text(rec: dict, lang: str = "en") -> str:
     """The recommendation in words: retrain or not, and each reason as a bullet."""
     if not rec["retrain"]:
         psi = rec["psi"]
-        return t("monitoring.keep", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]),
+        text = t("monitoring.keep", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]),
                  n=len(psi["metrics"]), threshold=f"{psi['threshold']:g}", age=rec["age_days"],
                  max_age=rec.get("max_age_days", 180))
+        return text + (" " + _usual_text(psi, lang) if psi.get("usual") else "")
     lines = [t("monitoring.retrain", lang)] + [f"- {reason_text(r, lang)}" for r in rec["reasons"]]
+    if rec["psi"].get("usual"):
+        lines.append(_usual_text(rec["psi"], lang))
     return "\n".join(lines)
+
+
+def _usual_text(psi: dict, lang: str) -> str:
+    """The metrics past the threshold that moved no further than on a training date, named (not counted)."""
+    names = [f"{_label(m, lang)} {psi['metrics'][m]:.2f} ({psi['usual_psi'][m]:.2f})" for m in psi["usual"]]
+    return t("monitoring.usual_note", lang, k=len(names), threshold=f"{psi['threshold']:g}",
+             names=t("sep.list", lang).join(names))
 
 
 def summary_line(rec: dict, lang: str = "en") -> str:
@@ -70,13 +80,17 @@ def stability_view(stability: pd.DataFrame, lang: str = "en", threshold: float =
     now = stability[stability["as_of"] == stability["as_of"].max()].copy()
     now["order"] = np.where(now["kind"] == "score", np.inf, now["psi"])
     now = now.sort_values("order", ascending=False, kind="stable")
+    usual = now["usual"].astype(bool) if "usual" in now else pd.Series(False, index=now.index)
+    level = [t(f"monitoring.level.{x}", lang) + (t("monitoring.level.as_usual", lang) if u and x != "stable" else "")
+             for x, u in zip(now["level"], usual, strict=True)]
     return pd.DataFrame({
         t("monitoring.variable", lang): [_label(v, lang) for v in now["variable"]],
         "PSI": now["psi"].round(3).to_numpy(),
-        t("monitoring.level", lang): [t(f"monitoring.level.{x}", lang) for x in now["level"]],
+        t("monitoring.usual", lang): (now["psi_usual"].round(3) if "psi_usual" in now else np.nan),
+        t("monitoring.level", lang): level,
         t("monitoring.mean_reference", lang): now["mean_reference"].to_numpy(),
         t("monitoring.mean_now", lang): now["mean"].to_numpy(),
-        t("monitoring.over", lang): (now["psi"] > threshold).to_numpy(),
+        t("monitoring.over", lang): ((now["psi"] > threshold) & ~usual).to_numpy(),
     })
 
 
