@@ -345,6 +345,14 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
     assert {"plan=basic", "plan=pro", "usage__missing"} <= set(card["feature"])
     scores = pd.read_parquet(out / "scores.parquet")
     assert len(scores) == len(df) and scores["score"].between(0, 100).all()
+    # the validation predictions name each row by its data row in the file: the rows without a label (data rows
+    # 6 to 8) are skipped, not renumbered over
+    val_rows = pd.read_csv(out / "validation_predictions.csv", encoding="utf-8-sig")
+    assert not set(val_rows["data_row"]) & {6, 7, 8} and val_rows["data_row"].max() <= len(written)
+    ids = written["account_id"].to_numpy()[val_rows["data_row"].to_numpy() - 1]
+    assert (ids == val_rows["account_id"].to_numpy()).all()
+    assert (written["left"].to_numpy()[val_rows["data_row"].to_numpy() - 1] == val_rows["label"].map(
+        {1: "yes", 0: "no"}).to_numpy()).all()
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "<script" not in html and "data:image/png;base64," in html
     assert "メール" in html and "\\u30e1" not in html  # a Japanese column by its name, not a JSON escape
@@ -401,6 +409,11 @@ def test_cross_validation_keeps_an_accounts_rows_together(tmp_path):
         df.assign(__id=df["account"]), y, 5, 0)
     assert k == 5 and preds.groupby("account_id")["as_of"].nunique().max() == 1
     assert (preds["account_id"].map(fold_of) == preds["as_of"]).all()
+    # the validation predictions file: one fold per account, its rows the table's data rows
+    val_rows = pd.read_csv(tmp_path / "validation_predictions.csv", encoding="utf-8-sig")
+    assert len(val_rows) == 1800 and list(val_rows.columns[:4]) == ["data_row", "account", "fold", "label"]
+    assert val_rows.groupby("account")["fold"].nunique().max() == 1 and set(val_rows["fold"]) == {1, 2, 3, 4, 5}
+    assert (df["churned"].to_numpy()[val_rows["data_row"].to_numpy() - 1] == val_rows["label"].to_numpy()).all()
 
 
 def test_fit_leaves_leaks_out_says_so_and_keeps_a_column_on_request(tmp_path):
@@ -464,6 +477,21 @@ def test_out_of_time_tests_windows_of_mature_labels(tmp_path):
     assert val["test_accounts"] == tested["account"].nunique()
     assert [w["train_rows"] for w in val["windows"]] == [8 * 150, 8 * 187, 8 * 225, 8 * 262]  # day + 30 <= start
     assert ev["final_model"]["train_rows"] == 8 * 330  # mature rows only
+    # every validation prediction is written, one row per test row and window, each traceable to its data row,
+    # and the evaluation's ROC-AUC recomputes from them
+    val_rows = pd.read_csv(tmp_path / "validation_predictions.csv", encoding="utf-8-sig")
+    assert len(val_rows) == 1200 and "validation_predictions.csv" in ev["files"]
+    assert list(val_rows.columns[:5]) == ["data_row", "account", "as_of", "window", "label"]
+    assert {"p_shape", "p_linear", "p_gbm"} <= set(val_rows.columns)
+    src = df.iloc[val_rows["data_row"].to_numpy() - 1]
+    assert (src["account"].to_numpy() == val_rows["account"].to_numpy()).all()
+    assert (src["churned_30d"].to_numpy() == val_rows["label"].to_numpy()).all()
+    assert (pd.to_datetime(val_rows["as_of"], utc=True).to_numpy() == src["as_of"].to_numpy()).all()
+    tested_day = (pd.to_datetime(val_rows["as_of"], utc=True) - df["as_of"].min()).dt.days
+    assert tested_day[val_rows["window"] == 1].between(180, 216).all() and set(val_rows["window"]) == {1, 2, 3, 4}
+    for m in ("shape", "linear", "gbm"):
+        assert roc_auc_score(val_rows["label"], val_rows[f"p_{m}"]) == pytest.approx(
+            ev["models"][m]["roc_auc"]["estimate"])
     with pytest.raises(InsufficientData, match=r"1200 test row\(s\) with \d+ churner\(s\) in 4 window\(s\)"):
         fit_table(df, "churned_30d", tmp_path, date_col="as_of", id_col="account", horizon_days=30,
                   min_test_events=10_000, n_bootstrap=0)

@@ -170,7 +170,9 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         "leakage_screen": screen.to_dict(),
     })
     cols = used + ([date_col] if date_col else []) + ["__id"]
-    return df[cols], y.astype(int), report
+    X = df[cols]
+    X.attrs["data_row"] = data_row  # a row's 1-based data row in the file, for the files written about rows
+    return X, y.astype(int), report
 
 
 def _predictions(models: dict, X: pd.DataFrame, y: pd.Series, tr, va, key) -> list[pd.DataFrame]:
@@ -354,6 +356,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
                   "folds": k, "grouped_by": id_col, "test_rows": int(len(y)), "test_events": int(y.sum()),
                   "test_accounts": int(X[id_name].nunique())}
     w = preds.pivot_table(index=["as_of", "row", "account_id", "y"], columns="model", values="p").reset_index()
+    _write_validation(out / "validation_predictions.csv", w, X, list(models), date_col, id_col)
     boot = E.bootstrap(w["y"], {m: w[m] for m in models}, w["account_id"], n_boot=n_boot_eval, seed=seed)
     evaluation = {
         "validation": method,
@@ -401,10 +404,35 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
                                  "thresholds": list(final.thresholds_), "cv": final.cv_kind_,
                                  "train_rows": int(final_rows.sum()), "train_accounts": int(Xf[id_name].nunique())}
     evaluation["files"] = ["scorecard.csv", *(SHAPE_ONLY if score == "shape" else ()), "scores.parquet",
-                           "evaluation.json", "report.html"]
+                           "validation_predictions.csv", "evaluation.json", "report.html"]
     (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=_json) + "\n", encoding="utf-8")
     _write_report(out / "report.html", card, boot, w, evaluation, models)
     return evaluation
+
+
+def _write_validation(path: Path, w: pd.DataFrame, X: pd.DataFrame, models: list[str], date_col: str | None,
+                      id_col: str | None) -> None:
+    """Every validation prediction, one row per table row tested (per test window or fold): the figures of
+    ``evaluation.json`` can be recomputed from it, and a row's out-of-time probability read beside its outcome.
+
+    Columns: ``data_row`` (the row's 1-based data row in the file), the id (with ``id_col``), the date (with
+    ``date_col``), ``window`` (1-based test window) or ``fold``, ``label``, then ``p_<model>``: each model's
+    churn probability from a fit that never saw the row (nor, with ``id_col``, its account's other rows in a
+    fold), for ``learned`` (or ``shape`` and ``linear``), ``gbm`` and ``hand``."""
+    rows = w["row"].to_numpy()
+    data_row = X.attrs.get("data_row")
+    out = pd.DataFrame({"data_row": data_row[rows] if data_row is not None else rows + 1})
+    if id_col:
+        out[id_col] = w["account_id"].to_numpy()
+    if date_col:
+        out[date_col] = X[date_col].to_numpy()[rows]
+        out["window"] = w["as_of"].to_numpy() + 1
+    else:
+        out["fold"] = w["as_of"].to_numpy() + 1
+    out["label"] = w["y"].to_numpy().astype(int)
+    for m in models:
+        out[f"p_{m}"] = w[m].to_numpy()
+    write_csv(out.sort_values(["data_row", *(["window"] if date_col else [])], kind="stable"), path)
 
 
 def _json(v):
