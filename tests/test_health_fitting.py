@@ -211,3 +211,43 @@ def test_the_inner_folds_fallback_is_said_once_per_run_not_once_per_process(capl
     with caplog.at_level("WARNING", logger=cv.__name__):
         cv._splits(X, y, "as_of", 3, 0, 0)
     assert sum("too few observation dates" in r.message for r in caplog.records) == 1
+
+
+def test_levels_of_too_few_accounts_share_one_weight():
+    """A text column of a dozen one-row levels got a dozen weights, each fitted to one account's outcome. Levels
+    of fewer than MIN_LEVEL_ACCOUNTS accounts are pooled into one level (with any level a later table brings);
+    the pool gets a weight when it reaches that many accounts, else its rows carry no effect of the column."""
+    from engage_models.health.design import MIN_LEVEL_ACCOUNTS, OTHER, _Design, feature_label
+
+    rng = np.random.default_rng(0)
+    n = 1500
+    x = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-1.5 + x)))).astype(int)
+    region = np.where(rng.random(n) < 0.5, "A", "B").astype(object)
+    rare_rows = rng.choice(n, 12, replace=False)
+    region[rare_rows] = [f"r{k}" for k in range(12)]
+    X = pd.DataFrame({"usage": x, "region": region})
+    m = HealthScore(date_col="__none", id_col="__none", n_bootstrap=0).fit(X, y)
+    assert [f for f in m.feature_names_ if f.startswith("region=")] == ["region=A", "region=B", f"region={OTHER}"]
+    assert m.fitted_.design.pooled == {"region": sorted(f"r{k}" for k in range(12))}
+    assert feature_label(f"region={OTHER}", "en") == "region = other (rare levels)"
+    assert "その他" in feature_label(f"region={OTHER}", "ja")
+    Z = m.fitted_.design.transform(pd.DataFrame({"usage": [0.0] * 4, "region": ["A", "r3", "never seen", None]}))
+    assert Z[["region=A", "region=B", f"region={OTHER}"]].to_numpy().tolist() == [
+        [1, 0, 0], [0, 0, 1], [0, 0, 1], [0, 0, 0]]
+    # the typical healthy account's level is a named one, and a pooled row's driver names its own level
+    drivers = m.drivers(pd.DataFrame({"usage": [0.0], "region": ["r3"]}), lang="en")["drivers"].iloc[0]
+    region_driver = [d for d in drivers if d["feature"] == "region"]
+    assert all(d["level"] == "r3" and d["typical_level"] in ("A", "B") for d in region_driver)
+
+    # counted in accounts, not rows: one account's twelve rows make a rare level; a pool below the minimum gets
+    # no weight at all (its rows: zeros)
+    d = _Design([], ["plan"], 1.0, 0.9)
+    plan = pd.DataFrame({"plan": ["big"] * 12 + ["a"] * 20 + ["b"] * 20})
+    groups = np.r_[np.zeros(12, int), np.arange(1, 41)]
+    d.fit(plan, None, groups)
+    assert d.levels == {"plan": ["a", "b"]} and d.pooled == {"plan": ["big"]}
+    assert d.transform(plan).sum().to_dict() == {"plan=a": 20.0, "plan=b": 20.0}
+    d.fit(plan, None)  # without accounts: rows, and twelve rows are enough
+    assert d.levels == {"plan": ["a", "b", "big"]} and d.pooled == {}
+    assert MIN_LEVEL_ACCOUNTS == 10

@@ -1,18 +1,29 @@
 """The design of the health score: which columns enter, how, and what each design feature is called.
 
 Numeric metrics go through :class:`~engage_models.health.scaling.SkewScaler` (after monotone binning, if asked);
-categorical columns (segment, plan) are one-hot encoded on the levels seen in fit (others: all zeros). A design
-feature is a metric (or a group of correlated metrics, named after its first), ``<metric>__missing`` (1 when the
-metric had no value) or ``<column>=<level>``.
+categorical columns (segment, plan) are one-hot encoded on the levels seen in fit. A level of fewer than
+``MIN_LEVEL_ACCOUNTS`` accounts (rows, without an id column) gets no weight of its own: such levels are pooled
+into one level ``OTHER`` (with the levels a later table brings that fit never saw), which gets a weight when
+the pool reaches that many accounts; below it, their rows carry no effect of the column (all zeros). A weight
+fitted to one or two accounts' outcomes is noise read as a finding (a text column of a dozen one-row levels gave
+a dozen weights, the largest a quarter of the strongest metric's). A design feature is a metric (or a group of
+correlated metrics, named after its first), ``<metric>__missing`` (1 when the metric had no value) or
+``<column>=<level>``.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .._core.i18n import t
 from ..features import metrics as M
 from .scaling import MISSING_SUFFIX, MonotoneBinner, SkewScaler
+
+#: A categorical level needs this many accounts in the training rows for a weight of its own (else it is pooled).
+MIN_LEVEL_ACCOUNTS = 10
+#: The level that pools the rare ones (and the ones fit never saw); a name no data level is expected to have.
+OTHER = "__other__"
 
 
 def _infer_columns(X: pd.DataFrame, metrics, categorical, exclude) -> tuple[list[str], list[str]]:
@@ -47,17 +58,32 @@ class _Design:
         self.scaler = SkewScaler(skew_threshold=skew_threshold, group_threshold=group_threshold,
                                  missing_indicators=not binning, log_transform=not binning)
         self.levels: dict[str, list[str]] = {}
+        self.pooled: dict[str, list[str]] = {}  # column -> its levels pooled into OTHER (too few accounts)
         self.binary: list[str] = []
 
     def _numeric(self, X: pd.DataFrame) -> pd.DataFrame:
         return self.binner.transform(X[self.numeric]) if self.binner is not None else X[self.numeric]
 
-    def fit(self, X: pd.DataFrame, y=None):
+    def fit(self, X: pd.DataFrame, y=None, groups=None):
+        """Fit on ``X``; ``groups`` (one account code per row) counts a level's accounts, else its rows."""
         if self.numeric:
             if self.binner is not None:
                 self.binner.fit(X[self.numeric], y)
             self.scaler.fit(self._numeric(X))
-        self.levels = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical}
+        self.levels, self.pooled = {}, {}
+        for c in self.categorical:
+            v = X[c].astype("string")
+            ok = v.notna().to_numpy()
+            who = pd.Series(np.asarray(groups)[ok] if groups is not None else np.flatnonzero(ok))
+            n = who.groupby(v[ok].to_numpy()).nunique()
+            rare = sorted(str(lv) for lv in n.index[n < MIN_LEVEL_ACCOUNTS])
+            kept = sorted(str(lv) for lv in n.index[n >= MIN_LEVEL_ACCOUNTS])
+            if rare:
+                self.pooled[c] = rare
+                pool = who[v[ok].isin(rare).to_numpy()].nunique()
+                if pool >= MIN_LEVEL_ACCOUNTS:
+                    kept.append(OTHER)
+            self.levels[c] = kept
         self.binary = ([c + MISSING_SUFFIX for c in self.scaler.missing_columns_] if self.numeric else []) + \
             [f"{c}={lv}" for c in self.categorical for lv in self.levels[c]]
         return self
@@ -66,8 +92,11 @@ class _Design:
         parts = [self.scaler.transform(self._numeric(X))] if self.numeric else []
         for c in self.categorical:
             v = X[c].astype("string")
-            parts.append(pd.DataFrame({f"{c}={lv}": (v == lv).fillna(False).astype(float).to_numpy()
-                                       for lv in self.levels[c]}, index=X.index))
+            named = [lv for lv in self.levels[c] if lv != OTHER]
+            cols = {f"{c}={lv}": (v == lv).fillna(False).astype(float).to_numpy() for lv in named}
+            if OTHER in self.levels[c]:  # the rare levels of fit, and any level it never saw
+                cols[f"{c}={OTHER}"] = (v.notna() & ~v.isin(named)).astype(float).to_numpy()
+            parts.append(pd.DataFrame(cols, index=X.index)[[f"{c}={lv}" for lv in self.levels[c]]])
         return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=X.index)
 
     def is_binary(self, feature: str) -> bool:
@@ -82,5 +111,10 @@ def feature_label(feature: str, lang: str = "en") -> str:
         return f"{M.label(base, lang)}: {t('health.missing_value', lang)}"
     if "=" in feature:
         col, level = feature.split("=", 1)
-        return f"{t(col, lang)} = {level}"
+        return f"{t(col, lang)} = {level_label(level, lang)}"
     return M.label(feature, lang)
+
+
+def level_label(level: str, lang: str = "en") -> str:
+    """A categorical level as a reader sees it: the pooled rare levels read "other (rare levels)"."""
+    return t("health.other_levels", lang) if level == OTHER else level

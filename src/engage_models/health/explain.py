@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.i18n import t
+from .design import OTHER
 from .scaling import MISSING_SUFFIX
 
 #: a feature costing less than this many points against the typical healthy account is not a driver
@@ -75,7 +76,7 @@ def _levels(model, X: pd.DataFrame, column: str) -> tuple[list[str | None], str 
     rows = [None if pd.isna(v) else str(v) for v in values]
     levels = model.fitted_.design.levels[column]
     names = list(model.feature_names_)
-    held = [lv for lv in levels if model.typical_[names.index(f"{column}={lv}")] == 1]
+    held = [lv for lv in levels if model.typical_[names.index(f"{column}={lv}")] == 1 and lv != OTHER]
     return rows, held[0] if held else None
 
 

@@ -80,7 +80,7 @@ from ._calibrated import CalibratedScoreMixin
 from ._inputs import binary_target, frame_for_fit, frame_for_predict
 from .baselines import ChurnGBM, HandWeightedScore, load_scorecard  # noqa: F401  (re-exported: older imports)
 from .cv import _splits, account_groups, choose_thresholds, time_splits  # noqa: F401
-from .design import _Design, _infer_columns, feature_label
+from .design import OTHER, _Design, _infer_columns, feature_label
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,8 @@ def _finish(design: _Design, Z: pd.DataFrame, model: LogisticRegression, quantil
 
 
 def _fit_one(X, y, numeric, categorical, C, penalty, skew_threshold, group_threshold, quantiles, seed,
-             binning=None, n_bins=5) -> _Fitted:
-    design = _Design(numeric, categorical, skew_threshold, group_threshold, binning, n_bins).fit(X, y)
+             binning=None, n_bins=5, groups=None) -> _Fitted:
+    design = _Design(numeric, categorical, skew_threshold, group_threshold, binning, n_bins).fit(X, y, groups)
     Z = design.transform(X)
     model = _logistic(C, penalty, seed).fit(Z.to_numpy(), y)
     return _finish(design, Z, model, quantiles)
@@ -264,12 +264,13 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         kw = dict(penalty=self.penalty, skew_threshold=self.skew_threshold, group_threshold=self.group_threshold,
                   quantiles=self.points_quantiles, seed=self.random_state, binning=self.binning, n_bins=self.n_bins)
         splits, self.cv_kind_ = _splits(X, y, self.date_col, self.cv, self.gap_days, self.random_state, self.id_col)
+        groups = account_groups(X, self.id_col)
         per_c: dict[float, list] = {C: [] for C in self.Cs}
         for k, (tr, va) in enumerate(splits):  # one design per fold, every C on it
             if len(np.unique(y[tr])) < 2:
                 continue
             design = _Design(*args, self.skew_threshold, self.group_threshold, self.binning,
-                             self.n_bins).fit(X.iloc[tr], y[tr])
+                             self.n_bins).fit(X.iloc[tr], y[tr], None if groups is None else groups[tr])
             Zt, Zv = design.transform(X.iloc[tr]), design.transform(X.iloc[va])
             for C in self.Cs:
                 f = _finish(design, Zt, _logistic(C, self.penalty, self.random_state).fit(Zt.to_numpy(), y[tr]),
@@ -279,7 +280,7 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         losses = {C: float(np.mean([r[0] for r in rs])) for C, rs in per_c.items() if rs}
         self.cv_log_loss_ = [(float(C), loss) for C, loss in losses.items()]
         self.C_ = min(losses, key=losses.get) if losses else float(np.median(self.Cs))
-        self.fitted_ = _fit_one(X, y, *args, C=self.C_, **kw)
+        self.fitted_ = _fit_one(X, y, *args, C=self.C_, groups=groups, **kw)
         Z = self.fitted_.design.transform(X)
         self.feature_names_ = list(Z.columns)
         self.coef_ = self.fitted_.model.coef_[0].copy()
@@ -292,11 +293,12 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         for f in self.feature_names_:
             if design.is_binary(f):  # a missing value: when most healthy accounts miss it
                 typical[f] = float(healthy[f].mean() >= 0.5)
-        for c in design.categorical:  # one level, the healthy accounts' commonest (not "none" without a majority)
-            levels = [f"{c}={lv}" for lv in design.levels[c]]
+        for c in design.categorical:  # one level, the healthy accounts' commonest (not "none" without a majority;
+            levels = [f"{c}={lv}" for lv in design.levels[c]]  # a named level before the pool of rare ones)
             if levels:
                 typical[levels] = 0.0
-                typical[max(levels, key=lambda f: (healthy[f].sum(), -levels.index(f)))] = 1.0
+                typical[max(levels, key=lambda f: (not f.endswith(f"={OTHER}"), healthy[f].sum(),
+                                                   -levels.index(f)))] = 1.0
         self.typical_ = typical.reindex(self.feature_names_).to_numpy(dtype=float)
         raw = X.loc[y == 0, self.metrics_].apply(pd.to_numeric, errors="coerce").median()
         self.typical_raw_ = {c: float(v) for c, v in raw.items()}

@@ -400,7 +400,9 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     scores["band"] = final.bands(proba=proba).to_numpy()
     scores["drivers"] = final.drivers(X, lang=lang)["drivers_text"].to_numpy()
     scores.to_parquet(out / "scores.parquet", index=False)
+    design = getattr(getattr(final, "fitted_", None), "design", None)
     evaluation["final_model"] = {"score": score, "C": getattr(final, "C_", None),
+                                 "pooled_levels": getattr(design, "pooled", {}),
                                  "thresholds": list(final.thresholds_), "cv": final.cv_kind_,
                                  "train_rows": int(final_rows.sum()), "train_accounts": int(Xf[id_name].nunique())}
     evaluation["files"] = ["scorecard.csv", *(SHAPE_ONLY if score == "shape" else ()), "scores.parquet",

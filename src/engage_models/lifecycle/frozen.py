@@ -149,7 +149,10 @@ def model_features(model) -> list[dict]:
                 entry["grouped_with"] = [g for g in group if g != c]
             out.append(entry)
         for c in categorical:
-            out.append({"name": c, "kind": "categorical", "transform": "one-hot", "levels": design.levels.get(c, [])})
+            entry = {"name": c, "kind": "categorical", "transform": "one-hot", "levels": design.levels.get(c, [])}
+            if getattr(design, "pooled", {}).get(c):  # levels of too few accounts, sharing the "__other__" weight
+                entry["pooled"] = design.pooled[c]
+            out.append(entry)
         return out
     for c in metrics:  # the shape card: ranges with points
         out.append({"name": c, "kind": "numeric", "transform": "ranges with points (missing: own range)"})
@@ -328,13 +331,14 @@ class FrozenModel:
     def unseen_levels(self, rows: pd.DataFrame) -> dict[str, dict[str, int]]:
         """Levels of the model's categorical features in ``rows`` that its training rows never had, with the
         number of accounts at each (``{"plan": {"Platinum": 40}}``): the model scores them as no level at all
-        (the linear card's one-hot columns all 0, the shape card's points 0), which the run says."""
+        (the linear card's one-hot columns all 0, or its pool of rare levels when it has one; the shape card's
+        points 0), which the run says. A level the training rows had too few accounts of (pooled) was seen."""
         out: dict[str, dict[str, int]] = {}
         for f in self.card["features"]:
             name = f["name"]
             if f.get("kind") != "categorical" or name not in rows.columns:
                 continue
-            seen = (set(f["levels"]) if f.get("levels") else
+            seen = (set(f["levels"]) | set(f.get("pooled", [])) if f.get("levels") else
                     set(self.reference[name].dropna().astype(str)) if name in self.reference.columns else None)
             if seen is None:
                 continue
