@@ -400,3 +400,44 @@ def test_a_mistaken_playbook_stops_the_run_before_ingest(tmp_path):
 
     with pytest.raises(IngestError, match="accounts: no file"):  # a run without the actions stage: not read
         pipeline.run(data_dir=str(data), until="ingest", actions={"playbook": str(path)})
+
+
+def test_a_mistaken_hand_card_stops_the_run_before_ingest_and_a_missing_metric_leaves_only_the_card_out(
+        first_run, world, tmp_path):
+    """A vendor card with a mistake stopped the health stage with three tracebacks, after ingest and the panel
+    ("not enough values to unpack", naming neither file nor entry), and everything after it with it; some
+    mistakes passed silently (thresholds listed the wrong way round scored every account 0). The card is checked
+    before ingest; a metric the panel lacks (known only then) leaves the card out of the backtest, with why."""
+    data = tmp_path / "data"
+    (data / "raw").mkdir(parents=True)
+    cases = {
+        "metrics:\n  - {metric: logins_28d, weight: 1, thresholds: [[3]]}\n":
+            r"card.yaml: metrics\[0\] \(logins_28d\): thresholds\[0\] must be a \[value, points\] pair",
+        "metrics:\n  - {metric: logins_28d, weight: 1, thresholds: [[0, 0], [3, 5], [11, 10]]}\n":
+            r"thresholds\[1\] \[3, 5\] can never apply after \[0, 0\]: .* from the highest value down",
+        "metrics:\n  - {metric: logins_28d, weight: 1, thresholds: [[11, 500]]}\n": "gives 500 points: points lie",
+        "metrics:\n  - {metric: a, weight: 1, thresholds: [[1, 1]]}\n  - {metric: a, weight: 2, thresholds: "
+        "[[1, 1]]}\n": r"metrics\[1\] repeats metric 'a' of metrics\[0\]",
+        "metrics:\n  - {metric: a, weight: 1, ranges: [[1, 1]]}\n": r"needs \['metric', 'thresholds', 'weight'\]",
+        "metrics: [": "is not valid YAML",
+    }
+    for text, message in cases.items():
+        card = tmp_path / "card.yaml"
+        card.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError, match=message):
+            pipeline.run(data_dir=str(data), health={"hand_scorecard": str(card)})
+        assert not (data / "artifacts").exists()  # nothing ran
+    with pytest.raises(ConfigError, match="cannot read scorecard nowhere.yaml"):
+        pipeline.run(data_dir=str(data), health={"hand_scorecard": str(tmp_path / "nowhere.yaml")})
+
+    card = tmp_path / "vendor.yaml"
+    card.write_text("metrics:\n  - {metric: logins_28days, weight: 1, thresholds: [[10, 100], [0, 0]]}\n",
+                    encoding="utf-8")
+    run = pipeline.run({"data_dir": str(world), "run_date": RUN_DATE,
+                        "health": {"n_jobs": 1, "metric_bootstrap": 20, "hand_scorecard": str(card)}},
+                       until="health", strict=True, progress=lambda m: None)
+    assert run.records["health"].status == "computed"
+    assert "hand" not in set(run["health"].frame("backtest_metrics")["model"])
+    assert run["health"].json("backtest")["learned_vs_hand"] is None
+    why = {s["section"]: s["reason"] for s in run.skipped_sections if s["stage"] == "health"}
+    assert "vendor.yaml: metric(s) not in the data: ['logins_28days']" in why["backtest_hand"]

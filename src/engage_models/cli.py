@@ -249,6 +249,10 @@ def _fit(args) -> int:
     from .health.tables import fit_table
 
     _out_folder(args.out)
+    if args.hand_scorecard is not None:  # a mistake in the card: said before the table is read and fitted
+        from .health.baselines import load_scorecard
+
+        load_scorecard(args.hand_scorecard)
     df = _read_table(args.table)
     with _naming(args.table):
         ev = fit_table(df, args.label, args.out, date_col=args.date_col, id_col=args.id_col,

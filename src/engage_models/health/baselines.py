@@ -12,6 +12,7 @@ picked by name (extra columns allowed), an array's columns are named ``x0``, ``x
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from .._core.errors import ConfigError
 from .._core.stats import sigmoid as _sigmoid
 from ._inputs import binary_target, frame_for_fit, frame_for_predict, positional_names
 from .design import _infer_columns
@@ -46,21 +48,66 @@ def load_scorecard(config=None) -> dict:
         try:
             config = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ValueError(f"cannot read scorecard {path}: {exc}") from exc
-        where = str(path)
+            raise ConfigError(f"cannot read scorecard {path.name}: {exc.strerror or exc}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"scorecard {path.name} is not valid YAML: {exc}") from exc
+        where = path.name
     else:
         where = "scorecard"
     if not isinstance(config, dict) or not isinstance(config.get("metrics"), list) or not config["metrics"]:
-        raise ValueError(f"{where}: needs a non-empty 'metrics' list")
+        raise ConfigError(f"{where}: needs a non-empty 'metrics' list")
+    seen: dict[str, int] = {}
     for i, m in enumerate(config["metrics"]):
         need = {"metric", "weight", "thresholds"}
         if not isinstance(m, dict) or need - set(m):
-            raise ValueError(f"{where}: metrics[{i}] needs {sorted(need)}, got {m!r}")
-        if m.get("direction", "higher") not in ("higher", "lower"):
-            raise ValueError(f"{where}: metrics[{i}] ({m['metric']}): direction must be 'higher' or 'lower'")
-        if float(m["weight"]) <= 0:
-            raise ValueError(f"{where}: metrics[{i}] ({m['metric']}): weight must be positive")
+            got = sorted(m) if isinstance(m, dict) else m
+            raise ConfigError(f"{where}: metrics[{i}] needs {sorted(need)}, got {got!r} (thresholds: [value, "
+                              f"points] pairs, e.g. [[10, 100], [3, 50], [0, 0]])")
+        _check_entry(m, f"{where}: metrics[{i}] ({m['metric']})")
+        if m["metric"] in seen:
+            raise ConfigError(f"{where}: metrics[{i}] repeats metric {m['metric']!r} of metrics[{seen[m['metric']]}]:"
+                              f" one entry per metric (its weight counts once)")
+        seen[m["metric"]] = i
     return config
+
+
+def _check_entry(m: dict, where: str) -> None:
+    """One metric's entry: a positive weight, a direction, [value, points] pairs with points 0-100, in the order
+    the first reached applies (higher: from the highest value down; lower: from the lowest up); any other order
+    leaves a pair no value can reach (thresholds 0, 3, 2, 11 for 'higher' scored every account 0)."""
+    if not isinstance(m["metric"], str) or not m["metric"]:
+        raise ConfigError(f"{where}: the metric must be a column name")
+    direction = m.get("direction", "higher")
+    if direction not in ("higher", "lower"):
+        raise ConfigError(f"{where}: direction must be 'higher' or 'lower', not {direction!r}")
+    try:
+        weight = float(m["weight"])
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: weight must be a number, not {m['weight']!r}") from None
+    if not weight > 0 or math.isinf(weight):
+        raise ConfigError(f"{where}: weight must be a positive number, not {m['weight']!r}")
+    pairs = m["thresholds"]
+    if not isinstance(pairs, list) or not pairs:
+        raise ConfigError(f"{where}: thresholds must be a list of [value, points] pairs, not {pairs!r}")
+    values = []
+    for k, pair in enumerate(pairs):
+        try:
+            value, points = (float(x) for x in pair)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: thresholds[{k}] must be a [value, points] pair of numbers, not "
+                              f"{pair!r}") from None
+        if not 0 <= points <= 100:
+            raise ConfigError(f"{where}: thresholds[{k}] gives {points:g} points: points lie in 0-100 (the score is "
+                              f"their weighted mean, 0-100)")
+        values.append(value)
+    steps = np.diff(values)
+    wrong = np.flatnonzero(steps >= 0) if direction == "higher" else np.flatnonzero(steps <= 0)
+    if len(wrong):
+        k = int(wrong[0]) + 1
+        order = "from the highest value down" if direction == "higher" else "from the lowest value up"
+        raise ConfigError(f"{where}: thresholds[{k}] {pairs[k]!r} can never apply after {pairs[k - 1]!r}: with "
+                          f"direction {direction} the first value reached gives the points, so list the pairs "
+                          f"{order}")
 
 
 
@@ -98,7 +145,8 @@ class HandWeightedScore(ClassifierMixin, BaseEstimator):
         missing = [c for c in self._metrics(card) if c not in X.columns]
         if missing:
             cols = list(X.columns)
-            raise ValueError(f"hand scorecard metric(s) not in the data: {missing} (X has {len(cols)} feature(s): "
+            card_name = Path(self.config).name if isinstance(self.config, (str, Path)) else "hand scorecard"
+            raise ValueError(f"{card_name}: metric(s) not in the data: {missing} (X has {len(cols)} feature(s): "
                              f"{cols[:12]}{' ...' if len(cols) > 12 else ''})")
         self.classes_, y01 = binary_target(self, y, len(X))
         self.card_ = card

@@ -341,6 +341,14 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         else {"learned": lambda: learned(0)}
     models = {**forms, "gbm": lambda: ChurnGBM(date_col=date_col or "__none", id_col=id_name, random_state=seed)}
     if hand_scorecard is not None:
+        from .baselines import load_scorecard
+
+        card_metrics = [m["metric"] for m in load_scorecard(hand_scorecard)["metrics"]]
+        lacking = [m for m in card_metrics if m not in X.columns]
+        if lacking:
+            card = Path(hand_scorecard).name if isinstance(hand_scorecard, (str, Path)) else "the hand scorecard"
+            raise TableError(f"{card}: metric(s) {lacking} are not feature columns of {where} (its features: "
+                             f"{', '.join(c for c in X.columns if c not in (date_col, '__id'))})")
         models["hand"] = lambda: HandWeightedScore(hand_scorecard)
     final_rows = np.ones(len(X), bool)
     if date_col:

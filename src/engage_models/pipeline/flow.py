@@ -131,6 +131,10 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
     stages = _stages_until(until)
     if any(st.name == "health" for st in stages):
         _check_model_first(config)
+        if config.health.hand_scorecard:
+            from ..health.baselines import load_scorecard
+
+            load_scorecard(config.health.hand_scorecard)  # a mistake in the card: said before ingest, not after
     if any(st.name == "actions" for st in stages) and config.actions.playbook:
         from ..actions.playbook import load_playbook
 

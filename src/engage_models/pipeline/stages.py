@@ -502,8 +502,9 @@ def _train_health(ctx: Context, fits: str) -> None:
     def backtest():
         models = health_models(c, fits)
         # with auto, the shape card is the alternative: should it fail on odd data, the linear card carries on
+        # the hand card is a yardstick: a card naming a metric the panel lacks is left out, not the backtest
         bt = evaluation.backtest(pnl, models, horizon_days=c.horizon_days, n_cutoffs=h.n_cutoffs, n_jobs=h.n_jobs,
-                                 train_accounts=sample, optional=("shape",) if h.score == "auto" else ())
+                                 train_accounts=sample, optional=("shape", "hand") if h.score == "auto" else ("hand",))
         for name, why in bt.failed.items():
             out.skip(f"backtest_{name}", f"left out of the backtest: it failed ({why})", kind="error")
         summary = bt.summary(n_boot=h.metric_bootstrap, seed=c.seed, n_jobs=h.n_jobs)
@@ -520,7 +521,8 @@ def _train_health(ctx: Context, fits: str) -> None:
         out.json("backtest", {"cutoffs": bt.cutoffs, "rows": summary.attrs["n"], "churned": summary.attrs["churned"],
                               "seconds": bt.seconds, "learned_model": learned, "fit_sample": fit_note,
                               "calibration": bt.calibration_reference(learned, seed=c.seed),
-                              "learned_vs_hand": evaluation.paired_difference(summary, learned, "hand")})
+                              "learned_vs_hand": evaluation.paired_difference(summary, learned, "hand")
+                              if "hand" in set(summary["model"]) else None})
 
     if not ctx.section(("backtest_metrics", "band_performance"), backtest):
         chosen.update(choose_form(None, h.score))
