@@ -129,6 +129,13 @@ def test_what_each_edge_leaves_out_is_said_with_its_reason(worlds):
     assert result.reason("survival", "cox_summary").startswith("Cox model: no churn among the 100 accounts")
     assert result.reason("summary", "mrr_at_risk").startswith("the health stage was not computed (no observation")
 
+    # five churned accounts: a card fitted to them published bands "yellow from 30%, red from 30%" and weights
+    # with tight intervals; now no health score, said with the count
+    result = _sweep(("plain", 60, 6, 2), worlds)
+    assert result.records["health"].status == "failed" and result.records["actions"].status == "skipped"
+    assert result.records["health"].reason.startswith("only 5 of the 46 accounts churned within 90 days")
+    assert "at least 10" in result.records["health"].reason
+
     result = _sweep(("all_churned", 100, 12, 11), worlds)
     assert result.reason("survival", "values") == "no account is a customer at the observation date"
     assert result["health"].has("scores") and result["survival"].has("km_all")

@@ -48,6 +48,7 @@ class HealthConfig:
     history_dates: int = 3  # observation dates scored for the score history
     max_fit_accounts: int | None = 5000  # more accounts: models fitted on a stratified sample of this many
     at_risk: int = 15  # accounts in the health report's at-risk list
+    min_churners: int = 10  # fewer churned accounts in the matured labels: no health score (said, not published)
 
 
 @dataclass(frozen=True)
@@ -304,7 +305,7 @@ class RunConfig:
             raise ConfigError(f"csat_scale must be (low, high) with low < high, not {self.csat_scale!r}")
         h, s, v, a = self.health, self.survival, self.surveys, self.actions
         positive = {"health.n_cutoffs": h.n_cutoffs, "health.history_dates": h.history_dates,
-                    "health.at_risk": h.at_risk,
+                    "health.at_risk": h.at_risk, "health.min_churners": h.min_churners,
                     "surveys.min_n": v.min_n, "actions.top_n": a.top_n, "surveys.watch_list": v.watch_list}
         for name, value in positive.items():
             if value < 1:

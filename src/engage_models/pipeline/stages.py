@@ -492,6 +492,10 @@ def _train_health(ctx: Context, fits: str) -> None:
                                                      <= pnl["as_of"].max())]
     if labelled.empty or labelled["churned_within_h"].nunique() < 2:
         raise Thin("reason.no_matured_labels", days=c.horizon_days)
+    churners = int(labelled.loc[labelled["churned_within_h"] == 1, "account_id"].nunique())
+    if churners < h.min_churners:  # a card fitted to one or three churners published thresholds of 100%
+        raise Thin("reason.few_churners", churners=churners, need=h.min_churners,
+                   accounts=int(labelled["account_id"].nunique()), days=c.horizon_days)
 
     chosen: dict = {}
     # a large company's models are fitted on a stratified sample of its accounts; every account is scored
