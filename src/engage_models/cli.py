@@ -152,8 +152,9 @@ def _train(args) -> int:
         raise ConfigError("engage train trains: the configuration's model and retrain settings do not apply")
     result = run(cfg, until="health", strict=args.strict)
     rec = result.records["health"]
-    if rec.status not in ("computed", "reused"):
-        print(f"engage train: no model: the health stage {rec.status}: {rec.reason}", file=sys.stderr)
+    if rec.status not in ("computed", "reused"):  # "not computed" for thin data, as the run's table says
+        status = "not computed" if rec.status == "failed" and rec.kind == "insufficient_data" else rec.status
+        print(f"engage train: no model: the health stage: {status}: {rec.reason}", file=sys.stderr)
         return 1
     mid = result.json("health", "model")["model_id"]
     store = ModelStore(models_dir(cfg))
