@@ -75,3 +75,18 @@ def test_the_headline_gives_the_nps_change_with_its_interval_and_p_value():
     assert headline(kpi, latest, None, diff, "ja").iloc[0].tolist()[-1] == "+7（95%信頼区間 -5〜+20）、p = 0.350"
     untested = SimpleNamespace(difference=7.2, ci_low=float("nan"), ci_high=float("nan"), p_value=float("nan"))
     assert headline(kpi, latest, None, untested, "en").iloc[0].tolist()[-1] == "+7"
+
+
+def test_the_money_at_risk_says_why_the_survival_figures_are_missing():
+    """Report 00 read "Over 3, 6 and 12 months the survival model expects —, — and —" on a thin world whose
+    survival values were not computed: the reason is given instead (and escaped: a reason may quote data)."""
+    from engage_models.reports.summary import risk_text
+
+    risk = {"expected": 1200.0, "ci_low": 800.0, "ci_high": 1600.0, "share": 0.05, "accounts": 3.2}
+    full = risk_text(risk, {"3": 500.0, "6": 900.0, "12": 1500.0}, 90, "en", "USD")
+    assert "**$1,200** (95% range $800 to $1,600)" in full and "expects $500, $900 and $1,500." in full
+    why = "no account is a customer at the observation date <b>"
+    thin = risk_text(risk, None, 90, "en", "USD", survival_missing=why)
+    assert "—" not in thin and "not computed: no account is a customer at the observation date &lt;b&gt;." in thin
+    assert "計算できませんでした" in risk_text(risk, None, 90, "ja", "JPY", survival_missing="理由")
+    assert risk_text(risk, None, 90, "en") == risk_text(risk, {}, 90, "en")  # no reason given: the first sentence

@@ -7,6 +7,8 @@ estimated twice.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 
@@ -79,6 +81,22 @@ def mrr_at_risk(scored_now: pd.DataFrame, level_z: float = 1.96) -> dict:
     return {"expected": exp, "ci_low": max(0.0, exp - level_z * sd), "ci_high": exp + level_z * sd,
             "mrr": total, "share": exp / total if total else np.nan,
             "accounts": float(p.sum())}
+
+
+def risk_text(risk: dict, survival: dict | None, horizon_days: int, lang: str = "en", currency: str = "USD",
+              survival_missing: str | None = None) -> str:
+    """The money at risk in words: the health score's expected MRR lost within the horizon (with its interval),
+    then the survival model's 3, 6 and 12 months, or why it has none (a page read "the survival model expects
+    —, — and —")."""
+    money = {k: fmt_money(risk[k], lang, currency) for k in ("expected", "ci_low", "ci_high")}
+    text = t("sum.risk", lang, h=horizon_days, exp=money["expected"], lo=money["ci_low"], hi=money["ci_high"],
+             share=fmt_pct(100 * risk["share"], lang), acc=risk["accounts"])
+    if survival and all(str(k) in survival for k in (3, 6, 12)):
+        m = {k: fmt_money(survival[str(k)], lang, currency) for k in (3, 6, 12)}
+        return text + " " + t("sum.risk_survival", lang, m3=m[3], m6=m[6], m12=m[12])
+    if not survival_missing:
+        return text
+    return text + " " + t("sum.risk_survival_missing", lang, why=html.escape(survival_missing.rstrip(".")))
 
 
 def band_shares(scored_now: pd.DataFrame) -> pd.DataFrame:
