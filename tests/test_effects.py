@@ -275,6 +275,14 @@ def test_estimates_on_too_few_accounts_or_without_variation_are_not_shown_as_num
     assert "within each group every account had the same outcome (0% churned with the play, 0% without" in (
         ev.sentence(flat_row))
     assert ev.effects_view(flat, "randomised", "ja").iloc[0].tolist()[-1] == "群内で結果にばらつきなし"
+    # the score-change table heads its columns with score changes (it said "churn without the play" over +4.7)
+    scored = pd.DataFrame(_randomised(_randomised_units({"2024-03-01": 40}, {"2024-03-01": 40},
+                                                        churned=lambda i: float(i % 4 == 0)),
+                                      min_per_arm=30, detect_points=5.0, power=0.8, level=0.95,
+                                      outcomes=("score_change",)))
+    cols = ev.effects_view(scored, "randomised", outcome="score_change").columns
+    assert "score change without the play (points)" in cols and not any(c.startswith("churn") for c in cols)
+    assert "実施しない場合のスコア変化（点）" in ev.effects_view(scored, "randomised", "ja", outcome="score_change")
     # one outcome in each group but not the same one: no interval either, and the sentence says both rates
     split = pd.DataFrame(_randomised(_randomised_units({"2024-03-01": 40}, {"2024-03-01": 40},
                                                        churned=lambda i: 0.0) .assign(

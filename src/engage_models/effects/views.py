@@ -137,8 +137,9 @@ def effects_view(effects: pd.DataFrame, design: str, lang: str = "en", playbook=
                 t("band", lang): t("effects.all_bands", lang) if r.group == "all" else t(r.group, lang),
                 t("effects.treated", lang): f"{int(r.n_treated):,}",
                 t(f"effects.controls.{design}", lang): f"{int(r.n_control):,}",
-                t("effects.without", lang): value(r.mean_control),
-                t("effects.with", lang): value(r.mean_control + r.estimate) if np.isfinite(r.estimate) else "",
+                t("effects.without" if churn else "effects.without_score", lang): value(r.mean_control),
+                t("effects.with" if churn else "effects.with_score", lang):
+                    value(r.mean_control + r.estimate) if np.isfinite(r.estimate) else "",
                 t("effects.effect_points" if churn else "effects.effect_score", lang): effect,
                 t("effects.ci", lang): lo_hi,
                 t("effects.p_value", lang): "" if not np.isfinite(r.p_value) else fmt_p(r.p_value),
