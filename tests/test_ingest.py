@@ -583,3 +583,40 @@ def test_values_no_format_reads_get_a_hint_that_fits_them(tmp_path):
     assert "it is written in full-width digits: convert the column to half-width (ASCII) digits" in said
     assert f"give date_format: '%Y{chr(0x5E74)}%m{chr(0x6708)}%d{chr(0x65E5)}' in sources.yaml" in said
     assert "thousands: ','" not in said  # not the advice for these values
+
+
+def test_event_types_and_channels_no_metric_counts_are_kept_and_said(tmp_path):
+    """Event types written in Japanese (ログイン, 機能利用) were kept without a word and every login, export and
+    view metric read 0 for every account; a touchpoint channel 'email' likewise. Kept (nothing is lost), and said
+    with the commonest values, their rows and the names the metrics count."""
+    t = _tables()
+    t["events"][0]["event_type"] = "ログイン"
+    t["events"][2]["event_type"] = "ログイン"
+    t["touchpoints"][0]["channel"] = "Email"
+    raw = _write(tmp_path / "raw", t)
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    assert report.tables["events"].rows_kept == 3 and report.tables["touchpoints"].rows_kept == 1
+    events = [w for w in report.warnings if w.startswith("events: ")]
+    assert len(events) == 1 and "2 of the 3 rows kept from" in events[0], report.warnings
+    assert ("(67%) have a value of event_type that no metric or default milestone counts: 'ログイン' 2 row(s)"
+            in events[0])
+    assert "Those count login, feature_use, export, content_view, onboarding_completed" in events[0]
+    touch = [w for w in report.warnings if w.startswith("touchpoints: ")]
+    assert len(touch) == 1 and "'email' 1 row(s)" in touch[0]  # channels are read in lower case
+    from engage_models._core.reasons import text
+
+    ja = [text(w, "ja") for w in report.warnings if str(w).startswith("events: ")][0]
+    assert "どの指標も既定のマイルストーンも数えない event_type です：'ログイン' 2行" in ja
+    plain = _checked(ingest(_write(tmp_path / "raw2", _tables()), tmp_path / "p2", now=NOW))
+    assert not any("no metric or default milestone" in w for w in plain.warnings)
+    # every event type a default milestone counts is one ingest knows is counted (the lists kept in step)
+    from engage_models.journeys.milestones import MILESTONES
+
+    for m in MILESTONES:
+        if m.source == "events" and "event_type" in m.match:
+            types = m.match["event_type"] if isinstance(m.match["event_type"], list) else [m.match["event_type"]]
+            assert set(types) <= set(C.COUNTED_EVENT_TYPES), m
+    for m in MILESTONES:
+        if m.source == "touchpoints" and "channel" in m.match:
+            channels = m.match["channel"] if isinstance(m.match["channel"], list) else [m.match["channel"]]
+            assert set(channels) <= set(C.CHANNELS + C.PREPURCHASE_CHANNELS), m

@@ -24,6 +24,9 @@ PREPURCHASE_CHANNELS = ("content_read", "material_request", "trial")
 #: Devices an event or a touch may come from (optional column ``device``; any other text is kept as it is).
 DEVICES = ("desktop", "mobile", "tablet")
 EVENT_TYPES = ("login", "feature_use", "export", "content_view")
+#: Event types something of the package counts: the panel's metrics (EVENT_TYPES) and the default milestones of
+#: engage_models.journeys (a test keeps the two in step); ingest says when kept events have none of these.
+COUNTED_EVENT_TYPES = EVENT_TYPES + ("onboarding_completed",)
 PLAY_STATUSES = ("planned", "done", "skipped")
 
 

@@ -1039,6 +1039,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     )
     _hint_formats(con, contract, src.names, q_names, by_reason, qout, where, source)
     _hint_ids(con, contract, src.names, q_names, by_reason, qout, where)
+    _hint_unknown_values(con, contract, out, kept, where)
     final_dir = final_dir or out_dir
     encoding = ", ".join(dict.fromkeys(src.encodings)) or None
     result = TableResult(contract.name, where, kept + quarantined, kept, quarantined, by_reason,
@@ -1149,6 +1150,32 @@ def _hint_ids(con, contract: C.TableContract, names: list[str], q_names: list[st
     n, theirs, ours = found[0]
     if n:
         _warn("id_zeros", table=contract.name, n=n, source=where, theirs=repr(theirs), ours=repr(ours))
+
+
+#: The columns whose values the metrics count by name: a value outside these is kept, but no metric counts it.
+KNOWN_VALUES = {("events", "event_type"): C.COUNTED_EVENT_TYPES,
+                ("touchpoints", "channel"): C.CHANNELS + C.PREPURCHASE_CHANNELS}
+
+
+def _hint_unknown_values(con, contract: C.TableContract, out: Path, kept: int, where: str) -> None:
+    """A warning when kept rows carry a value of a counted column (``events.event_type``, ``touchpoints.channel``)
+    that no metric counts, with the commonest such values and their rows: event types written in Japanese (ログイン)
+    were kept without a word and every login, export and view metric read 0."""
+    for (table, column), known in KNOWN_VALUES.items():
+        if table != contract.name or not kept:
+            continue
+        rows = con.execute(
+            f"SELECT {_ident(column)} AS v, count(*) AS n FROM read_parquet($p) WHERE {_ident(column)} IS NOT NULL "
+            f"AND NOT list_contains($known, {_ident(column)}) GROUP BY 1 ORDER BY 2 DESC, 1",
+            {"p": str(out), "known": list(known)}).fetchall()
+        if not rows:
+            continue
+        n = sum(k for _, k in rows)
+        shown = Why.of({lang: i18n.t("sep.comma", lang).join(
+            i18n.t("ingest.value_rows", lang, value=repr(v), n=f"{k:,}") for v, k in rows[:5])
+            + (i18n.t("ingest.more_values", lang, k=len(rows) - 5) if len(rows) > 5 else "") for lang in i18n.LANGS})
+        _warn("unknown_values", table=table, column=column, source=where, n=f"{n:,}", kept=f"{kept:,}",
+              share=_share(n, kept), values=shown, known=", ".join(known))
 
 
 # ------------------------------------------------------------------------------------------ all or nothing
