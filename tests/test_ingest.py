@@ -411,6 +411,31 @@ def test_sources_override_and_folders_of_parts(tmp_path):
         ingest(raw, tmp_path / "p3", sources={"evnts": other})
 
 
+def test_csv_parts_are_matched_by_column_name(tmp_path):
+    """Monthly exports whose columns came in another order, or that gained a column mid-year, stopped ingest
+    ("events_2024-06.csv has columns [...], the first part has [...]"); a part's lines that are not rows are set
+    aside by its own header's width."""
+    raw = _write(tmp_path / "raw", _tables())
+    parts = raw / "events"
+    parts.mkdir()
+    ev = pd.read_csv(raw / "events.csv")
+    (raw / "events.csv").unlink()
+    ev.iloc[:1].to_csv(parts / "2025-01a.csv", index=False)
+    ev.iloc[1:2][list(reversed(ev.columns))].to_csv(parts / "2025-01b.csv", index=False)  # another order
+    later = ev.iloc[2:].assign(device="mobile", browser="x")  # two columns more, one of them an extra
+    text = later.to_csv(index=False) + "A2,U2,only,three\n"  # and a line that is not a row (too few fields)
+    (parts / "2025-02.csv").write_text(text, encoding="utf-8")
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    r = report.tables["events"]
+    assert (r.rows_read, r.rows_kept, r.rows_quarantined) == (4, 3, 1)
+    kept = load("events", tmp_path / "processed").sort_values("timestamp")
+    assert kept["event_type"].tolist() == ["login", "feature_use", "export"]
+    assert kept["feature"].fillna("").tolist() == ["", "reports", "reports"]
+    assert kept["device"].tolist() == [None, None, "mobile"]  # empty where a part had no such column
+    q = load("events", tmp_path / "processed", quarantine=True)
+    assert [(Path(f).name, n) for f, n in q[["source_file", "source_row"]].values] == [("2025-02.csv", 2)]
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_events_in_parts_are_ordered_by_account_time_then_file_name_and_row(tmp_path, fmt):
     """Ties on account and time keep the files' name order (part-10 before part-2) and each file's row order."""

@@ -416,9 +416,11 @@ def _read_csv_sql(columns: dict[str, str], header: bool) -> str:
 
 
 def _open_text(con, contract: C.TableContract, source: str, given: str | None, work: Path) -> _Source:
-    """CSV/TSV parts read as text (the contract types them); lines that are not rows set aside."""
+    """CSV/TSV parts read as text (the contract types them); lines that are not rows set aside. Parts are matched
+    by column name: a monthly export whose columns came in another order, or that gained a column, is read (a
+    column missing from a part is empty there, so its rows are quarantined if the contract needs it)."""
     delimiter = "\t" if ".tsv" in source.lower() else ","
-    parts, bad, names, encodings = [], [], None, []
+    parts, bad, names, encodings, own = [], [], None, [], {}
     for k, f in enumerate(_files(source)):
         enc = _encoding(f, given)
         encodings.append(enc)
@@ -426,15 +428,19 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
         with F.open_text(path, "utf-8-sig") as text:
             header = F.read_header(text, delimiter, str(f))
         if names is None:
-            names = header.names
+            names = list(header.names)
         elif header.names != names:
-            raise IngestError(f"{contract.name}: {f} has columns {header.names}, the first part has {names}")
-        columns = {f"__raw{j}": "VARCHAR" for j in range(len(names))}
+            if len(set(header.names)) < len(header.names) or len(set(names)) < len(names):
+                raise IngestError(f"{contract.name}: {f} has columns {header.names}, the first part has {names} "
+                                  f"(a name repeated in a part: parts cannot be matched by name)")
+            names += [n for n in header.names if n not in names]
+        own[k] = list(header.names)
+        columns = {f"__raw{j}": "VARCHAR" for j in range(len(header.names))}
         p = {"f": str(path), "delim": delimiter, "file": str(f)}
         try:  # clean files (nearly all): DuckDB alone, strict, streaming
             con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT *, $file AS __file "
                         f"FROM {_read_csv_sql(columns, header=True)}", p)
-            parts.append(f"SELECT *, rowid + 1 AS __row, {k} AS __fileno FROM __src{k}")
+            parts.append((k, "rowid + 1 AS __row"))
             continue
         except duckdb.Error as exc:
             log.info("%s: %s has lines that are not rows (%s); splitting it", contract.name, f, str(exc)[:200])
@@ -444,7 +450,7 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
             for _ in range(header.lines):
                 next(text)
             gw, bw = csv.writer(g, lineterminator="\n"), csv.writer(b, lineterminator="\n")
-            for r in F.split_lines(text, len(names), delimiter, header.lines + 1):
+            for r in F.split_lines(text, len(header.names), delimiter, header.lines + 1):
                 if r.fields is None:
                     bw.writerow([r.row, r.line, r.raw, r.reason])
                 else:
@@ -452,13 +458,22 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
         p = {"f": str(good), "delim": ",", "file": str(f)}
         con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT *, $file AS __file "
                     f"FROM {_read_csv_sql({**columns, '__row': 'BIGINT'}, header=False)}", p)
-        parts.append(f"SELECT *, {k} AS __fileno FROM __src{k}")
+        parts.append((k, "__row"))
         bad_cols = {"__row": "BIGINT", "__line": "BIGINT", "__rawline": "VARCHAR", "__reason": "VARCHAR"}
         p = {"f": str(rejects), "delim": ",", "file": str(f)}
         con.execute(f"CREATE OR REPLACE TEMP TABLE __bad{k} AS SELECT *, $file AS __file "
                     f"FROM {_read_csv_sql(bad_cols, header=False)}", p)
         bad.append(f"SELECT * FROM __bad{k}")
-    union = " UNION ALL BY NAME ".join(parts)
+    def source(k: int, j: int, n: str) -> str:  # a part's column for column j of all parts: in place, by name
+        if j < len(own[k]) and own[k][j] == n:
+            return f"__raw{j}"
+        return f"__raw{own[k].index(n)}" if n in own[k] else "NULL::VARCHAR"
+
+    def part(k: int, row: str) -> str:  # the part's columns under the names of all parts
+        sel = ", ".join(f"{source(k, j, n)} AS __raw{j}" for j, n in enumerate(names))
+        return f"SELECT {sel}, __file, {row}, {k} AS __fileno FROM __src{k}"
+
+    union = " UNION ALL BY NAME ".join(part(k, row) for k, row in parts)
     sql, types, text = _typed_text(con, contract, names, union)
     return _Source(sql, {}, names, types, " UNION ALL ".join(bad) or None, encodings, given is None, text)
 
