@@ -645,3 +645,21 @@ def test_event_types_and_channels_no_metric_counts_are_kept_and_said(tmp_path):
         if m.source == "touchpoints" and "channel" in m.match:
             channels = m.match["channel"] if isinstance(m.match["channel"], list) else [m.match["channel"]]
             assert set(channels) <= set(C.CHANNELS + C.PREPURCHASE_CHANNELS), m
+
+
+def test_a_semicolon_separated_file_is_recognised_and_read_with_its_delimiter(tmp_path):
+    """A European spreadsheet's CSV separates fields by ';': ingest said only "missing required column(s) ...
+    (found: account_id;name;segment;...)", and sources.yaml refused a delimiter."""
+    raw = _write(tmp_path / "raw", _tables())
+    accounts = pd.read_csv(raw / "accounts.csv", dtype=str, keep_default_na=False)
+    accounts.to_csv(raw / "accounts.csv", index=False, sep=";")
+    with pytest.raises(IngestError, match=r'the header looks separated by ";", not commas: give the table '
+                                          r'delimiter: ";" in sources.yaml'):
+        ingest(raw, tmp_path / "processed", now=NOW)
+    (raw / "sources.yaml").write_text('tables:\n  accounts: {delimiter: ";"}\n', encoding="utf-8")
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    assert report.tables["accounts"].rows_kept == len(accounts)
+    assert sorted(load("accounts", tmp_path / "processed")["account_id"]) == sorted(accounts["account_id"])
+    (raw / "sources.yaml").write_text('tables:\n  accounts: {delimiter: ":"}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"delimiter must be one of ',', ';', '\\t', '\|', not ':'"):
+        ingest(raw, tmp_path / "p2", now=NOW)

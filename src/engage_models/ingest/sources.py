@@ -8,6 +8,7 @@ found in the raw folder::
       surveys:
         path: surveys_from_excel.csv   # relative to this file's folder; a glob of parts works too
         encoding: cp932                # text files only; detected when absent
+        delimiter: ";"                 # CSV only: the field separator (default "," and a tab for .tsv)
         date_format: "%m/%d/%Y %H:%M"  # optional: how its timestamps are written when not ISO (or a list)
         thousands: ","                 # optional: numbers written 1,200 or ¥1,200 (decimal: "," for 1.200,50)
         timezone: UTC                  # optional: the zone of its times written without an offset
@@ -20,8 +21,8 @@ found in the raw folder::
         table: app.events
         updated_column: loaded_at      # optional (see engage_models.ingest.database.fingerprint)
 
-Every entry is a mapping of a few known keys: a file (``path``, ``encoding``), the file found in the raw folder
-when ``path`` is absent, or a database table (``url`` with ``table`` or ``query``, see
+Every entry is a mapping of a few known keys: a file (``path``, ``encoding``, ``delimiter``), the file found in
+the raw folder when ``path`` is absent, or a database table (``url`` with ``table`` or ``query``, see
 :mod:`~.database`); either may say how its timestamps are written (``date_format``, see
 :func:`check_date_formats`, and in which zone when they carry no offset: ``timezone``) and its numbers
 (``thousands``, ``decimal``, see :func:`check_number_format`). A table without a key (events, touchpoints,
@@ -49,7 +50,9 @@ from .database import DATABASE_KEYS, DatabaseSource, database_source
 #: The file ``ingest`` reads from the raw folder when no sources are given.
 SOURCES_FILE = "sources.yaml"
 #: Keys a file table's entry may have.
-FILE_KEYS = ("path", "encoding")
+FILE_KEYS = ("path", "encoding", "delimiter")
+#: Field separators a CSV file may have (``delimiter``): comma, semicolon (a European spreadsheet's), tab, pipe.
+DELIMITERS = (",", ";", "\t", "|")
 #: Keys a file's or a database table's entry may have.
 COMMON_KEYS = ("date_format", "thousands", "decimal", "columns", "timezone", "exact_copies")
 #: What ``exact_copies`` may say (the first is the default).
@@ -83,6 +86,7 @@ class Source:
 
     path: str | None = None
     encoding: str | None = None
+    delimiter: str | None = None
     database: DatabaseSource | None = None
     date_format: tuple[str, ...] = ()
     thousands: str | None = None
@@ -228,7 +232,11 @@ def source_from(table: str, entry, where: str, base: Path | None = None, env_fil
     encoding = entry.get("encoding")
     if encoding is not None:
         encoding = check_encoding(encoding, f"{where}, table {table!r}")
-    return Source(path=path, encoding=encoding, **as_written)
+    delimiter = entry.get("delimiter")
+    if delimiter is not None and delimiter not in DELIMITERS:
+        raise ConfigError(f"{where}, table {table!r}: delimiter must be one of "
+                          f"{', '.join(repr(d) for d in DELIMITERS)}, not {delimiter!r}")
+    return Source(path=path, encoding=encoding, delimiter=delimiter, **as_written)
 
 
 def load_sources(path: str | Path) -> dict[str, Source]:

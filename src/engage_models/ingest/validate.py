@@ -415,11 +415,12 @@ def _read_csv_sql(columns: dict[str, str], header: bool) -> str:
             "delim = $delim, quote = '\"', escape = '\"', strict_mode = true, encoding = 'utf-8')")
 
 
-def _open_text(con, contract: C.TableContract, source: str, given: str | None, work: Path) -> _Source:
+def _open_text(con, contract: C.TableContract, source: str, given: str | None, work: Path,
+               delimiter: str | None = None) -> _Source:
     """CSV/TSV parts read as text (the contract types them); lines that are not rows set aside. Parts are matched
     by column name: a monthly export whose columns came in another order, or that gained a column, is read (a
     column missing from a part is empty there, so its rows are quarantined if the contract needs it)."""
-    delimiter = "\t" if ".tsv" in source.lower() else ","
+    delimiter = delimiter or ("\t" if ".tsv" in source.lower() else ",")
     parts, bad, names, encodings, own = [], [], None, [], {}
     for k, f in enumerate(_files(source)):
         enc = _encoding(f, given)
@@ -550,7 +551,8 @@ def _infer_types(con, contract: C.TableContract, names: list[str], union: str, p
     return types
 
 
-def _open_source(con, contract: C.TableContract, source: str, encoding: str | None, work: Path) -> _Source:
+def _open_source(con, contract: C.TableContract, source: str, encoding: str | None, work: Path,
+                 delimiter: str | None = None) -> _Source:
     """The source's rows with ``__row`` (1-based data row) and ``__file``, its column names and types.
 
     Parquet is scanned in place (streaming). Text formats are loaded into temporary tables first: a
@@ -566,7 +568,7 @@ def _open_source(con, contract: C.TableContract, source: str, encoding: str | No
             return _open_parquet(con, contract, source)
         if kind == "json":
             return _open_json(con, contract, source, encoding, work)
-        return _open_text(con, contract, source, encoding, work)
+        return _open_text(con, contract, source, encoding, work, delimiter)
     except F.FileError as exc:
         raise IngestError(f"{contract.name}: {exc}") from exc
     except (duckdb.Error, OSError) as exc:
@@ -936,7 +938,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
             _check_updated_column(contract.name, source.database, where, src.names)
         else:
             where = source.path
-            src = _open_source(con, contract, source.path, source.encoding, work)
+            src = _open_source(con, contract, source.path, source.encoding, work, source.delimiter)
         found, ambiguous = read_as(contract, src.names)
     finally:
         _COLUMNS.reset(token)
@@ -954,7 +956,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     if missing:
         raise IngestError(
             f"{contract.name}: {where} is missing required column(s) {', '.join(repr(m) for m in missing)} "
-            f"(found: {', '.join(as_read)})"
+            f"(found: {', '.join(as_read)}){_delimiter_hint(as_read, source)}"
         )
     held = has_accounts and contract.account_fk and con.execute("SELECT count(*) FROM __held").fetchall()[0][0] > 0
     naive_zone = source.timezone or timezone
@@ -1145,6 +1147,16 @@ def _value_hint(value: str, dtype) -> Why | str:
         return Why("ingest.todo.multiplier", multiplier=found.group(1))
     if found and found.group(1) in _UNITS:
         return Why("ingest.todo.unit")
+    return ""
+
+
+def _delimiter_hint(names: list[str], source) -> str:
+    """When a header read as one or few columns holds another separator (``account_id;name;segment``): say so."""
+    joined = "".join(names)
+    for sep, said in ((";", '";"'), ("\t", '"\\t"'), ("|", '"|"')):
+        if joined.count(sep) >= 2 and sep != (getattr(source, "delimiter", None) or ","):
+            return (f"; the header looks separated by {said}, not commas: give the table delimiter: {said} in "
+                    f"sources.yaml")
     return ""
 
 
