@@ -485,6 +485,12 @@ def test_time_varying_cox_on_the_engagement_panel_of_the_small_world(small_inges
     tv = TimeVaryingCox(covariates=pdata.covariates, penalizer=0.1).fit(ss)
     oot = A.out_of_time_panel(pdata, tv, A.default_cutoff(ad.as_of, ad.observed_from))
     assert oot.train["as_of"].max() < oot.cutoff and 0 <= oot.result["harrell_c"] <= 1
+    # a cutoff before the panel's first observation date: nothing to fit on, said so (it read "no account was
+    # still a customer at the cutoff" where 112 of 120 were)
+    early = ss["as_of"].min() - pd.Timedelta(days=1)
+    with pytest.raises(InsufficientData, match=r"the engagement panel's first observation date is .* nothing was "
+                                               r"observed before the cutoff"):
+        A.out_of_time_panel(pdata, tv, early)
 
 
 def _own_table(n=240, seed=11):

@@ -643,5 +643,9 @@ def out_of_time_panel(pdata: PanelData, model, cutoff, horizons=HORIZONS, n_grou
     """Refit a start/stop model on the rows observed before ``cutoff`` and score its landmark predictions
     for the accounts still customers then (see :func:`~engage_models.survival.data.split_start_stop`)."""
     cutoff = to_utc(cutoff)
+    dates = to_utc(pdata.start_stop["as_of"]) if not pdata.start_stop.empty else pd.Series(dtype="datetime64[ns, UTC]")
+    if dates.empty or not (dates < cutoff).any():  # nothing observed before it: not "no customer then"
+        raise Thin("reason.oot_no_panel_date", cutoff=date_of(cutoff),
+                   first=date_of(dates.min()) if not dates.empty else "-")
     train, test = D.split_start_stop(pdata.start_stop, cutoff)
     return _refit_and_score(model, train, test, cutoff, int(train["account_id"].nunique()), horizons, n_groups)
