@@ -663,3 +663,27 @@ def test_a_semicolon_separated_file_is_recognised_and_read_with_its_delimiter(tm
     (raw / "sources.yaml").write_text('tables:\n  accounts: {delimiter: ":"}\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"delimiter must be one of ',', ';', '\\t', '\|', not ':'"):
         ingest(raw, tmp_path / "p2", now=NOW)
+
+
+def test_an_empty_file_is_a_table_without_rows_not_a_stopped_run(tmp_path):
+    """A 0-byte surveys.csv (an export of nothing) stopped ingest and the whole run ("the file is empty (no header
+    line)", exit 2) where the same file with its header alone is read as no rows. It is read as no rows, said;
+    an empty part among parts is skipped, said."""
+    raw = _write(tmp_path / "raw", _tables())
+    (raw / "surveys.csv").write_bytes(b"")
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    r = report.tables["surveys"]
+    assert (r.rows_read, r.rows_kept, r.rows_quarantined) == (0, 0, 0)
+    said = [w for w in report.warnings if w.startswith("surveys: ")]
+    assert said == [f"surveys: {raw / 'surveys.csv'} is empty (0 bytes, not even a header): read as a table "
+                    f"without rows"], report.warnings
+    assert len(load("surveys", tmp_path / "processed")) == 0
+    parts = raw / "events"
+    parts.mkdir()
+    ev = pd.read_csv(raw / "events.csv")
+    (raw / "events.csv").unlink()
+    ev.to_csv(parts / "a.csv", index=False)
+    (parts / "b.csv").write_bytes(b"")
+    report = _checked(ingest(raw, tmp_path / "p2", now=NOW))
+    assert report.tables["events"].rows_kept == len(ev)
+    assert any(w.startswith("events: ") and "b.csv is empty (0 bytes" in w for w in report.warnings)

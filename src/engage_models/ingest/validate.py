@@ -423,6 +423,9 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
     delimiter = delimiter or ("\t" if ".tsv" in source.lower() else ",")
     parts, bad, names, encodings, own = [], [], None, [], {}
     for k, f in enumerate(_files(source)):
+        if Path(f).stat().st_size == 0:  # an export of nothing, not even its header: a table without rows
+            _warn("empty_file", table=contract.name, source=str(f))
+            continue
         enc = _encoding(f, given)
         encodings.append(enc)
         path = f if enc in F.DUCKDB_ENCODINGS else F.transcode(f, enc, work / f"{contract.name}-{k}.csv")
@@ -474,7 +477,12 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
         sel = ", ".join(f"{source(k, j, n)} AS __raw{j}" for j, n in enumerate(names))
         return f"SELECT {sel}, __file, {row}, {k} AS __fileno FROM __src{k}"
 
-    union = " UNION ALL BY NAME ".join(part(k, row) for k, row in parts)
+    if names is None:  # every part empty: the contract's columns, no row
+        names = list(contract.required_columns)
+        union = ("SELECT " + ", ".join(f"NULL::VARCHAR AS __raw{j}" for j in range(len(names)))
+                 + ", NULL::VARCHAR AS __file, NULL::BIGINT AS __row, 0 AS __fileno WHERE false")
+    else:
+        union = " UNION ALL BY NAME ".join(part(k, row) for k, row in parts)
     sql, types, text = _typed_text(con, contract, names, union)
     return _Source(sql, {}, names, types, " UNION ALL ".join(bad) or None, encodings, given is None, text)
 
