@@ -687,3 +687,31 @@ def test_an_empty_file_is_a_table_without_rows_not_a_stopped_run(tmp_path):
     report = _checked(ingest(raw, tmp_path / "p2", now=NOW))
     assert report.tables["events"].rows_kept == len(ev)
     assert any(w.startswith("events: ") and "b.csv is empty (0 bytes" in w for w in report.warnings)
+
+
+def test_events_their_account_or_user_contradicts_are_kept_counted_and_said(tmp_path):
+    """An event of 2019 for an account that started in 2023, an event at 1970-01-01 (an empty cell read as a
+    date), events by a user of another account or of none were all kept without a word; report 01 showed only
+    "first 2019-01-01" in its date coverage."""
+    t = _tables()
+    t["events"][0]["timestamp"] = "1970-01-01T00:00:00Z"            # A1 started 2024-01-01
+    t["events"].append({"account_id": "A2", "user_id": "U1", "timestamp": "2025-06-01T10:00:00Z",  # A2 ended
+                        "event_type": "login", "feature": "", "duration_s": 1})             # 2025-03-15; U1 is A1's
+    t["events"].append({"account_id": "A2", "user_id": "U9", "timestamp": "2025-01-07T10:00:00Z",
+                        "event_type": "login", "feature": "", "duration_s": 1})             # U9: no such user
+    t["users"] = [{"user_id": "U1", "account_id": "A1", "role": "admin", "created_at": "2024-01-01"},
+                  {"user_id": "U2", "account_id": "A2", "role": "user", "created_at": "2024-02-01"}]
+    report = _checked(ingest(_write(tmp_path / "raw", t), tmp_path / "processed", now=NOW))
+    assert report.tables["events"].rows_kept == 5  # kept: a trial or a shared login cannot be told from an error
+    said = [w for w in report.warnings if w.startswith("events: ")]
+    before = [w for w in said if "before their account's start_date" in w]
+    assert len(before) == 1 and before[0].startswith("events: 1 of the 5 kept events")
+    assert "(the earliest 1 Jan 1970, account 'A1', which started 1 Jan 2024)" in before[0]
+    after = [w for w in said if "after their account's end_date" in w]
+    assert len(after) == 1 and "(the latest 1 Jun 2025, account 'A2', which ended 15 Mar 2025)" in after[0]
+    other = [w for w in said if "users gives to another account" in w]
+    assert len(other) == 1 and "events: 1 events" in other[0]
+    assert "'U1', a user of 'A1', in an event of 'A2'" in other[0]
+    assert any("users does not have (e.g. 'U9')" in w for w in said)
+    clean = _checked(ingest(_write(tmp_path / "raw2", _tables()), tmp_path / "p2", now=NOW))
+    assert not any("start_date" in w or "end_date" in w or "user_id" in w for w in clean.warnings)

@@ -1158,6 +1158,46 @@ def _value_hint(value: str, dtype) -> Why | str:
     return ""
 
 
+def _hint_event_consistency(con, staging: Path, results: dict) -> None:
+    """Warnings about kept events that their account or user contradicts (kept: ingest cannot tell a trial from
+    a wrong date, nor a shared login from a wrong id; counted and said, with the first example): events dated
+    before their account's start_date or after its end_date (an epoch-zero 1970-01-01 from an empty cell), and
+    events whose user_id users gives to another account or does not have."""
+    from .._core.reasons import date_of
+
+    if not results.get("events") or not results["events"].rows_kept or "accounts" not in results:
+        return
+    ev, acc = str(staging / "events.parquet"), str(staging / "accounts.parquet")
+    for side, cond, day in (("before", "e.timestamp < a.start_date", "start_date"),
+                            ("after", "e.timestamp >= a.end_date + INTERVAL 1 DAY", "end_date")):
+        n, first, account, bound = con.execute(
+            f"SELECT count(*), {'min' if side == 'before' else 'max'}(e.timestamp), "
+            f"arg_{'min' if side == 'before' else 'max'}(e.account_id, e.timestamp), "
+            f"arg_{'min' if side == 'before' else 'max'}(a.{day}, e.timestamp) "
+            f"FROM read_parquet($ev) e JOIN read_parquet($acc) a USING (account_id) WHERE {cond}",
+            {"ev": ev, "acc": acc}).fetchone()
+        if n:
+            _warn(f"events_{side}_{'start' if side == 'before' else 'end'}", table="events", n=f"{n:,}",
+                  kept=f"{results['events'].rows_kept:,}", date=date_of(first), account=repr(account),
+                  bound=date_of(bound))
+    users = results.get("users")
+    if users is None or not users.rows_kept:
+        return
+    us = str(staging / "users.parquet")
+    other, e_acc, u_user, u_acc = con.execute(
+        "SELECT count(*), arg_min(e.account_id, e.timestamp), arg_min(e.user_id, e.timestamp), "
+        "arg_min(u.account_id, e.timestamp) FROM read_parquet($ev) e JOIN read_parquet($us) u USING (user_id) "
+        "WHERE u.account_id <> e.account_id", {"ev": ev, "us": us}).fetchone()
+    unknown, x_user = con.execute(
+        "SELECT count(*), min(e.user_id) FROM read_parquet($ev) e ANTI JOIN read_parquet($us) u USING (user_id) "
+        "WHERE e.user_id IS NOT NULL", {"ev": ev, "us": us}).fetchone()
+    if other:
+        _warn("events_other_users", table="events", n=f"{other:,}", user=repr(u_user), theirs=repr(u_acc),
+              account=repr(e_acc))
+    if unknown:
+        _warn("events_unknown_users", table="events", n=f"{unknown:,}", user=repr(x_user))
+
+
 def _delimiter_hint(names: list[str], source) -> str:
     """When a header read as one or few columns holds another separator (``account_id;name;segment``): say so."""
     joined = "".join(names)
@@ -1369,6 +1409,7 @@ def ingest(
                                              work=work, final_dir=processed_dir, timezone=timezone)
                 if name == "accounts":
                     _accepted_accounts(con, staging, results[name])
+            _hint_event_consistency(con, staging, results)
         finally:
             con.close()
         if tables is not None:
