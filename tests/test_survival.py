@@ -829,3 +829,29 @@ def test_the_simple_ltv_is_given_with_its_interval_as_every_other_number():
     simple = {"ltv": 30339.0, "ltv_low": 25895.0, "ltv_high": 35785.0, "monthly_churn_rate": 0.02, "arpa": 500.0}
     assert "is $30,339 (95% CI $25,895 to $35,785): one number" in ltv_summary(values, simple, "en")
     assert "30,339円（95%信頼区間 25,895円〜35,785円）で、" in ltv_summary(values, simple, "ja", "JPY")
+
+
+def test_kaplan_meier_retention_is_given_with_its_interval_or_why_it_is_not():
+    """Report 05's "retained at 12/24 months" had no interval where the median beside it had one, and a blank
+    cell where the curve did not reach (no reason). 30 accounts, one churn a month from month 1: S(12) = 18/30
+    with lifelines' interval; at 24 months 6 are at risk, fewer than 10, so no figure and that reason."""
+    from lifelines import KaplanMeierFitter
+
+    from engage_models.survival import KaplanMeierGroups
+    from engage_models.survival.kaplan_meier import KaplanMeierResult
+    from engage_models.survival.report import km_table
+
+    df = pd.DataFrame({"duration": np.arange(1.0, 31.0), "event": 1, "entry": 0.0})
+    km = KaplanMeierGroups().fit(df)
+    row = km.summary.iloc[0]
+    ref = KaplanMeierFitter().fit(df["duration"], df["event"])
+    band = ref.confidence_interval_survival_function_
+    assert row["retention_12m"] == pytest.approx(18 / 30)
+    assert (row["retention_12m_low"], row["retention_12m_high"]) == pytest.approx(tuple(band.loc[12.0]))
+    assert np.isnan(row["retention_24m"]) and np.isnan(row["retention_24m_low"])
+    tables, info = km.result().to_tables()
+    for shown in (km_table(km, "en").frame, km_table(KaplanMeierResult.from_tables(tables, info), "en").frame):
+        cells = shown.iloc[0].tolist()
+        lo, hi = (100 * v for v in band.loc[12.0])
+        assert f"60.0% ({lo:.1f}% to {hi:.1f}%)" in cells, cells
+        assert "— (fewer than 10 accounts at risk by then)" in cells

@@ -239,7 +239,8 @@ class KaplanMeierGroups:
     @property
     def summary(self) -> pd.DataFrame:
         """Per group: accounts, churned, tenure the curve starts at, median lifetime (months) with its 95%
-        interval, retention at 12 and 24 months (empty outside the curve's span)."""
+        interval, retention at 12 and 24 months with theirs (``retention_12m_low``/``_high``; empty outside the
+        curve's span, where fewer than ``min_at_risk`` accounts are at risk)."""
         rows = []
         for lab, kmf in self.fitters_.items():
             d, e, _ = self.data_[lab]
@@ -252,7 +253,10 @@ class KaplanMeierGroups:
             for tm in (12, 24):
                 s = self.survival_at([tm])
                 s = s[s["group"] == lab].iloc[0]
-                row[f"retention_{tm}m"] = s["survival"] if first <= tm <= last else np.nan
+                inside = first <= tm <= last
+                row[f"retention_{tm}m"] = s["survival"] if inside else np.nan
+                row[f"retention_{tm}m_low"] = s["ci_low"] if inside else np.nan
+                row[f"retention_{tm}m_high"] = s["ci_high"] if inside else np.nan
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -282,7 +286,8 @@ class KaplanMeierGroups:
                                  curves=curves, at_risk=counts.reset_index(), summary=self.summary.assign(
                                      group=lambda d: d["group"].astype(str)),
                                  logrank=self.logrank_, t_end=float(t_end),
-                                 left_out={str(k): v for k, v in self.left_out_.items()})
+                                 left_out={str(k): v for k, v in self.left_out_.items()},
+                                 min_at_risk=self.min_at_risk if min_at_risk is None else min_at_risk)
 
     def plot(self, ax=None, lang: str = "en", ci: bool = True, at_risk: bool = True, ticks=None,
              min_at_risk: int | None = None, colors=None):
@@ -316,18 +321,20 @@ class KaplanMeierResult:
     logrank: dict
     t_end: float
     left_out: dict = field(default_factory=dict)  # group -> accounts, churned, reason: groups without a curve
+    min_at_risk: int | None = None  # a curve is drawn (and read) where at least this many accounts are at risk
 
     def to_tables(self) -> tuple[dict[str, pd.DataFrame], dict]:
         """``({"curves", "at_risk", "summary"}: DataFrame, info)``: Parquet-ready tables and JSON-ready info."""
         info = {"by": self.by, "labels": self.labels, "n": self.n, "logrank": self.logrank, "t_end": self.t_end,
-                "left_out": self.left_out, "tables": ["curves", "at_risk", "summary"]}
+                "left_out": self.left_out, "min_at_risk": self.min_at_risk, "tables": ["curves", "at_risk", "summary"]}
         return {"curves": self.curves, "at_risk": self.at_risk, "summary": self.summary}, info
 
     @classmethod
     def from_tables(cls, tables: dict[str, pd.DataFrame], info: dict) -> KaplanMeierResult:
         return cls(by=info["by"], labels=list(info["labels"]), n=dict(info["n"]), curves=tables["curves"],
                    at_risk=tables["at_risk"], summary=tables["summary"], logrank=info["logrank"],
-                   t_end=float(info["t_end"]), left_out=dict(info.get("left_out") or {}))
+                   t_end=float(info["t_end"]), left_out=dict(info.get("left_out") or {}),
+                   min_at_risk=info.get("min_at_risk"))
 
     def plot(self, ax=None, lang: str = "en", ci: bool = True, at_risk: bool = True, colors=None, names=None,
              xlabel: str | None = None):

@@ -32,9 +32,26 @@ def header(info, lang: str = "en") -> str:
              since=fmt_date(info["observed_from"], lang) if info.get("observed_from") is not None else "-")
 
 
-def km_table(km, lang: str = "en") -> Table:
-    """Per group: accounts, churned, median lifetime with its interval, retention at 12 and 24 months."""
+def km_table(km, lang: str = "en", min_at_risk: int | None = None) -> Table:
+    """Per group: accounts, churned, median lifetime with its interval, retention at 12 and 24 months with theirs
+    (a Kaplan-Meier curve's pointwise 95% interval); a retention the curve does not reach says why (fewer than
+    ``min_at_risk`` accounts at risk there; default the fitter's)."""
     s = km.summary
+    n_min = min_at_risk if min_at_risk is not None else getattr(km, "min_at_risk", None)
+
+    def retention(tm: int) -> list[str]:
+        lo = s.get(f"retention_{tm}m_low", pd.Series(np.nan, index=s.index))
+        hi = s.get(f"retention_{tm}m_high", pd.Series(np.nan, index=s.index))
+        out = []
+        for v, a, b in zip(s[f"retention_{tm}m"], lo, hi, strict=True):
+            if pd.isna(v):
+                out.append(t("surv.retention_beyond", lang, n=n_min) if n_min else "")
+            elif pd.notna(a) and pd.notna(b):
+                out.append(fmt_interval(100 * v, 100 * a, 100 * b, lang, fmt=lambda x: fmt_pct(x, lang), label=False))
+            else:
+                out.append(fmt_pct(100 * v, lang))
+        return out
+
     out = pd.DataFrame({
         "group": [t(str(g), lang) for g in s["group"]],
         "accounts": s["accounts"].astype(int),
@@ -42,8 +59,8 @@ def km_table(km, lang: str = "en") -> Table:
         "surv.curve_from": s["from_months"].round(1),
         "median_months": [_median(m, lo, hi, lang) for m, lo, hi in zip(s["median_months"], s["median_low"],
                                                                          s["median_high"], strict=True)],
-        "retention_12m": s["retention_12m"].map(lambda v: fmt_pct(100 * v, lang) if pd.notna(v) else ""),
-        "retention_24m": s["retention_24m"].map(lambda v: fmt_pct(100 * v, lang) if pd.notna(v) else ""),
+        "retention_12m": retention(12),
+        "retention_24m": retention(24),
     })
     left_out = getattr(km, "left_out", None) or {}
     if left_out:  # groups without a curve are listed with why, not dropped in silence
