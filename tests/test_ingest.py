@@ -715,3 +715,15 @@ def test_events_their_account_or_user_contradicts_are_kept_counted_and_said(tmp_
     assert any("users does not have (e.g. 'U9')" in w for w in said)
     clean = _checked(ingest(_write(tmp_path / "raw2", _tables()), tmp_path / "p2", now=NOW))
     assert not any("start_date" in w or "end_date" in w or "user_id" in w for w in clean.warnings)
+
+
+def test_a_workbook_is_named_with_what_to_do(tmp_path):
+    """accounts.xlsx beside the other tables read "accounts: no file for this required table", and a sources.yaml
+    path to it "cannot tell the format from the name": neither said to save it as CSV."""
+    raw = _write(tmp_path / "raw", _tables())
+    (raw / "accounts.csv").rename(raw / "accounts.xlsx")
+    with pytest.raises(IngestError, match=r"accounts: .*accounts\.xlsx is a spreadsheet workbook, which ingest does "
+                                          r"not read: save the sheet as CSV \(Excel: File > Save As > CSV UTF-8\)"):
+        ingest(raw, tmp_path / "processed", now=NOW)
+    with pytest.raises(IngestError, match="is a spreadsheet workbook"):
+        ingest(raw, tmp_path / "processed", now=NOW, sources={"accounts": raw / "accounts.xlsx"})

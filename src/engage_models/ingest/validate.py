@@ -234,8 +234,19 @@ def find_source(raw_dir: str | Path, table: str) -> Path | None:
     return found[0] if found else None
 
 
+#: Workbooks ingest does not read: a table saved in one is named in the error with what to do.
+WORKBOOKS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+
+
+def _workbook_hint(path: str) -> str:
+    return (f"{path} is a spreadsheet workbook, which ingest does not read: save the sheet as CSV (Excel: File > "
+            f"Save As > CSV UTF-8) and give that file")
+
+
 def _kind(source: str) -> str:
     s = source.lower()
+    if s.endswith(WORKBOOKS):
+        raise IngestError(_workbook_hint(source))
     for kind, endings in (("parquet", (".parquet",)), ("csv", (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")),
                           ("json", (".json", ".ndjson", ".jsonl"))):
         if s.endswith(endings):
@@ -1395,6 +1406,9 @@ def ingest(
                     continue
                 path = src.path or find_source(raw_dir, name)
                 if path is None:
+                    books = [raw_dir / f"{name}{s}" for s in WORKBOOKS if (raw_dir / f"{name}{s}").is_file()]
+                    if books:  # "no file for this required table" beside an accounts.xlsx read as a mystery
+                        raise IngestError(f"{name}: {_workbook_hint(str(books[0]))}")
                     if contract.required:
                         looked = ", ".join(f"{name}{s}" for s in SUFFIXES)
                         raise IngestError(f"{name}: no file for this required table in {raw_dir} (looked for "
