@@ -727,3 +727,38 @@ def test_a_workbook_is_named_with_what_to_do(tmp_path):
         ingest(raw, tmp_path / "processed", now=NOW)
     with pytest.raises(IngestError, match="is a spreadsheet workbook"):
         ingest(raw, tmp_path / "processed", now=NOW, sources={"accounts": raw / "accounts.xlsx"})
+
+
+def test_dates_written_as_numbers_are_recognised_and_read_with_their_name(tmp_path):
+    """Excel serial dates (45292.5) and Unix times were told "add its format to date_format", which no strptime
+    format reads, and hid behind another unreadable date until that one was fixed; date_format: '%s' was refused.
+    They are named (excel, epoch_s, epoch_ms), said apart, and read; a numeric Parquet column of epoch
+    milliseconds too."""
+    t = _tables()
+    t["events"][0]["timestamp"] = "45663.5"            # 6 Jan 2025 12:00 on the table's clock (45658: 1 Jan)
+    t["events"][1]["timestamp"] = "05.01.2025 10:05"    # a German spreadsheet's, another pattern
+    raw = _write(tmp_path / "raw", t)
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    said = [w for w in report.warnings if w.startswith("events: ") and "timestamp" in w]
+    assert len(said) == 2, report.warnings
+    serial = next(w for w in said if "such as '45663.5'" in w)
+    assert "spreadsheet's serial date" in serial and "give date_format: excel in sources.yaml" in serial
+    assert any("such as '05.01.2025 10:05'" in w and "strptime" in w for w in said)
+    (raw / "sources.yaml").write_text("tables:\n  events: {date_format: [excel, '%d.%m.%Y %H:%M']}\n",
+                                      encoding="utf-8")
+    report = _checked(ingest(raw, tmp_path / "p2", now=NOW))
+    assert report.tables["events"].rows_kept == 3
+    got = sorted(load("events", tmp_path / "p2")["timestamp"])
+    assert got == [pd.Timestamp(v, tz="UTC") for v in ("2025-01-05 10:05", "2025-01-06 00:00", "2025-01-06 12:00")]
+    # epoch milliseconds in a Parquet integer column, and seconds in text
+    ev = pd.read_csv(raw / "events.csv").drop(columns="timestamp")
+    ms = [1736071200000, 1736071500000, 1736150400000]
+    ev.assign(timestamp=ms).to_parquet(raw / "events.parquet")
+    (raw / "events.csv").unlink()
+    (raw / "sources.yaml").write_text("tables:\n  events: {date_format: epoch_ms}\n", encoding="utf-8")
+    report = _checked(ingest(raw, tmp_path / "p3", now=NOW))
+    assert report.tables["events"].rows_kept == 3
+    assert sorted(load("events", tmp_path / "p3")["timestamp"]) == [pd.Timestamp(v, unit="ms", tz="UTC") for v in ms]
+    with pytest.raises(ConfigError, match=r"date_format 'excell' has no % directive .* none of the dates written "
+                                          r"as numbers \(excel, epoch_s, epoch_ms\)"):
+        ingest(raw, tmp_path / "p4", now=NOW, sources={"events": {"date_format": "excell"}})

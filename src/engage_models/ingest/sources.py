@@ -60,6 +60,8 @@ EXACT_COPIES = ("keep", "quarantine")
 #: Characters a number's digits may be grouped by (``thousands``): comma, point, space, no-break space,
 #: narrow no-break space (French), apostrophe (Swiss), underscore.
 THOUSANDS = (",", ".", " ", "\u00a0", "\u202f", "'", "_")
+#: Dates written as numbers (``date_format``): a spreadsheet's serial day, seconds or milliseconds since 1970.
+NUMBER_DATES = ("excel", "epoch_s", "epoch_ms")
 #: Keys a table's entry may have: a file's, or a database table's (:data:`~.database.DATABASE_KEYS`).
 SOURCE_KEYS = FILE_KEYS + DATABASE_KEYS + COMMON_KEYS
 #: Top-level keys of a sources file.
@@ -124,7 +126,10 @@ def check_date_formats(formats, where: str) -> tuple[str, ...]:
     format: ``%m/%d/%Y %H:%M`` reads a US spreadsheet's ``1/5/2025 10:00``, ``%d.%m.%Y`` a German one's, and a
     value neither reads is quarantined as unparseable. Without ``%z`` a time is in the table's ``timezone``
     (default: the run's, UTC unless set), like ISO text without an offset. Formats are DuckDB's
-    (``strptime``), the directives of C and Python.
+    (``strptime``), the directives of C and Python. Dates written as numbers have names instead of a format:
+    ``excel`` (a spreadsheet's serial number, days since 30 Dec 1899 with the time as the fraction: 45292.5 is
+    1 Jan 2024 12:00 on the table's clock), ``epoch_s`` and ``epoch_ms`` (seconds or milliseconds since
+    1 Jan 1970 UTC, a moment); they read a text column and a numeric one (a Parquet or database integer) alike.
     """
     import duckdb
 
@@ -133,8 +138,11 @@ def check_date_formats(formats, where: str) -> tuple[str, ...]:
         raise ConfigError(f"{where}: date_format is a strptime format such as '%m/%d/%Y %H:%M', or a list of "
                           f"them (found {formats!r})")
     for f in items:
+        if f in NUMBER_DATES:
+            continue
         if "%" not in f:
-            raise ConfigError(f"{where}: date_format {f!r} has no % directive (e.g. '%m/%d/%Y' for 1/5/2025)")
+            raise ConfigError(f"{where}: date_format {f!r} has no % directive (e.g. '%m/%d/%Y' for 1/5/2025), "
+                              f"and is none of the dates written as numbers ({', '.join(NUMBER_DATES)})")
         try:
             duckdb.connect().execute("SELECT try_strptime('', $f)", {"f": f}).fetchall()
         except duckdb.Error as exc:

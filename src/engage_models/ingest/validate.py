@@ -68,7 +68,7 @@ from ..features.engine import connect_duckdb
 from . import contracts as C
 from . import database as D
 from . import files as F
-from .sources import Source, resolve_sources
+from .sources import NUMBER_DATES, Source, resolve_sources
 
 log = logging.getLogger(__name__)
 
@@ -702,6 +702,9 @@ def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None,
             # one call per format, in order: DuckDB's list form carries a %z match's offset to later rows
             tried = []
             for i, fmt in enumerate(source.date_format):
+                if fmt in NUMBER_DATES:
+                    tried.append(_number_date(fmt, f"TRY_CAST({text} AS DOUBLE)", on_calendar, dates_apart))
+                    continue
                 parsed = f"try_strptime({text}, ($date_formats)[{i + 1}])"
                 tried.append(on_calendar(parsed) if dates_apart and not _has_time(fmt)
                              else f"CAST({parsed} AS TIMESTAMPTZ)")
@@ -721,6 +724,11 @@ def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None,
         value, unparseable = on_calendar(f"CAST({ref} AS TIMESTAMP)"), None
     elif col.dtype == C.TIMESTAMP and src_type.upper().startswith(("TIMESTAMP", "DATE")):
         value, unparseable = f"CAST({ref} AS TIMESTAMPTZ)", None  # a naive one is in the session's time zone
+    elif col.dtype == C.TIMESTAMP and source is not None and any(f in NUMBER_DATES for f in source.date_format):
+        # a numeric column of dates written as numbers (a Parquet or database integer of epoch milliseconds)
+        fmt = next(f for f in source.date_format if f in NUMBER_DATES)
+        value = _number_date(fmt, f"TRY_CAST({ref} AS DOUBLE)", on_calendar, dates_apart)
+        unparseable = f"({ref} IS NOT NULL AND {value} IS NULL)"
     else:
         value = f"TRY_CAST({ref} AS {col.dtype})"
         unparseable = f"({ref} IS NOT NULL AND {value} IS NULL)"
@@ -728,6 +736,23 @@ def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None,
         return value, unparseable, None
     infinite = f"({value} IS NOT NULL AND NOT isfinite({value}))"
     return f"CASE WHEN isfinite({value}) THEN {value} END", unparseable, infinite
+
+
+def _number_date(fmt: str, number: str, on_calendar, dates_apart: bool) -> str:
+    """SQL for a date written as a number (:data:`~.sources.NUMBER_DATES`): ``excel``, a spreadsheet's serial day
+    on the table's wall clock (a whole number is a date: midnight on the run's calendar when the two differ);
+    ``epoch_s`` / ``epoch_ms``, a moment. NULL for a value out of range (a serial before 1900 or past 9999)."""
+    if fmt == "excel":
+        micros = f"CAST(round(({number} - 25569) * 86400000000) AS BIGINT)"
+        naive = f"CASE WHEN {number} BETWEEN 1 AND 2958465 THEN make_timestamp({micros}) END"
+        if dates_apart:
+            return (f"CASE WHEN {number} = floor({number}) THEN {on_calendar(naive)} "
+                    f"ELSE CAST({naive} AS TIMESTAMPTZ) END")
+        return f"CAST({naive} AS TIMESTAMPTZ)"
+    scale = 1_000_000 if fmt == "epoch_s" else 1_000
+    micros = f"CAST(round({number} * {scale}) AS BIGINT)"
+    return (f"CASE WHEN abs({number}) < {253402300800 * 1_000_000 // scale} "
+            f"THEN timezone('UTC', make_timestamp({micros})) END")
 
 
 def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, source: Source | None = None,
@@ -1139,6 +1164,22 @@ def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: lis
             todo = Why("ingest.todo.number_given" if given else "ingest.todo.number_give")
         _warn("unreadable", table=contract.name, n=n, source=where, column=col.name, what=what,
               example=repr(rows[0][0]), given=given, todo=todo)
+        if date:  # dates written as numbers and as text side by side: each said (the second showed only once the
+            numeric = bool(re.fullmatch(_NUMBER_TEXT, str(rows[0][0])))  # first's format was fixed)
+            k, example = con.execute(
+                f"SELECT count(*), min({shown}) FROM read_parquet($q) WHERE list_contains(string_split(reason, "
+                f"'; '), $r) AND {'NOT ' if numeric else ''}regexp_full_match({shown}, $p) AND "
+                f"regexp_matches({shown}, '[0-9]'){iso}",
+                {"q": str(qout), "r": C.unparseable(col.name), "p": _NUMBER_TEXT}).fetchone()
+            hint = _value_hint(str(example), col.dtype) if k else ""
+            if k and (hint or numeric):
+                _warn("unreadable", table=contract.name, n=k, source=where, column=col.name, what=what,
+                      example=repr(example), given=given if numeric and not hint else "",
+                      todo=hint or Why("ingest.todo.date_add" if given else "ingest.todo.date_give"))
+
+
+#: A value written as a plain number (a spreadsheet's serial date, a Unix time) in a text column
+_NUMBER_TEXT = r"\s*[0-9]+(\.[0-9]+)?\s*"
 
 
 #: Full-width digits (U+FF10-FF19), as a Japanese input method may type them
@@ -1158,6 +1199,11 @@ def _value_hint(value: str, dtype) -> Why | str:
     Japanese (its strptime format is offered). '' otherwise (the format advice applies)."""
     if re.search(f"[{_WIDE_DIGITS}]", value):
         return Why("ingest.todo.full_width")
+    if dtype == C.TIMESTAMP:  # a date written as a number: a spreadsheet's serial day, or seconds since 1970
+        for pattern, name in ((r"\s*[1-5][0-9]{4}(\.[0-9]+)?\s*", "excel"), (r"\s*1[0-9]{9}(\.[0-9]+)?\s*", "epoch_s"),
+                              (r"\s*1[0-9]{12}\s*", "epoch_ms")):
+            if re.fullmatch(pattern, value):
+                return Why(f"ingest.todo.{name}", format=name)
     y, m, d = _JA_DATE
     if dtype == C.TIMESTAMP and re.fullmatch(f"\\s*[0-9]{{4}}{y}[0-9]{{1,2}}{m}[0-9]{{1,2}}{d}\\s*", value):
         return Why("ingest.todo.ja_date", format=f"%Y{y}%m{m}%d{d}")
