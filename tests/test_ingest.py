@@ -762,3 +762,24 @@ def test_dates_written_as_numbers_are_recognised_and_read_with_their_name(tmp_pa
     with pytest.raises(ConfigError, match=r"date_format 'excell' has no % directive .* none of the dates written "
                                           r"as numbers \(excel, epoch_s, epoch_ms\)"):
         ingest(raw, tmp_path / "p4", now=NOW, sources={"events": {"date_format": "excell"}})
+
+
+def test_blank_rows_and_a_repeated_header_are_quarantined_as_what_they_are(tmp_path):
+    """An Excel export's trailing ",,,,,," rows were quarantined as "missing account_id; missing start_date" and a
+    header pasted in the middle as "unparseable mrr; unparseable start_date; ...": counted as bad data (4.8% of
+    accounts), and read as such. Each is now said as what it is, in every language."""
+    from engage_models.ingest.quality import translate_reason
+
+    raw = _write(tmp_path / "raw", _tables())
+    text = (raw / "accounts.csv").read_text(encoding="utf-8").splitlines()
+    header, rows = text[0], text[1:]
+    (raw / "accounts.csv").write_text("\n".join([header, rows[0], header, rows[1], ",,,,,,,", ",,,,,,,"]) + "\n",
+                                      encoding="utf-8")
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    r = report.tables["accounts"]
+    assert (r.rows_kept, r.rows_quarantined) == (2, 3)
+    assert r.by_reason == {C.REPEATED_HEADER: 1, C.BLANK_ROW: 2}
+    q = load("accounts", tmp_path / "processed", quarantine=True)
+    assert q.sort_values("source_row")["source_row"].tolist() == [2, 4, 5]
+    assert translate_reason(C.BLANK_ROW, "ja") == "空の行（どの列にも値がない）"
+    assert translate_reason(C.REPEATED_HEADER, "ja") == "見出し行の繰り返し"

@@ -68,6 +68,10 @@ UNKNOWN_PLAY_STATUS = "unknown play status"
 #: quarantine``; without it such rows are kept and counted, see engage_models.ingest.validate)
 EXACT_COPY = "exact copy of an earlier row"
 PLAY_DONE_IN_FUTURE = "play done in the future"
+#: a row with no value at all (a spreadsheet's trailing ",,,,,,"), and a row that repeats the header (two exports
+#: pasted into one file): each is said as what it is, in place of a "missing" or "unparseable" per column
+BLANK_ROW = "blank row"
+REPEATED_HEADER = "repeated header line"
 
 # Lines of a text file that are not rows (see engage_models.ingest.files): quarantined with their raw line.
 TOO_MANY_FIELDS = "too many fields"

@@ -293,6 +293,7 @@ class _Source:
     text: list[int] = field(default_factory=list)  # positions j with the text as read in __txt<j>
     rows: int | None = None  # how many rows it holds, where known without reading them (Parquet's footers)
     renamed: dict[str, str] = field(default_factory=dict)  # parts' columns read as a contract's (see read_as)
+    as_read: list[str] = field(default_factory=list)  # the columns' names in the source (``names``: as matched)
 
 
 def read_as(contract: C.TableContract, names: list[str]) -> tuple[dict[int, str], dict[str, list[str]]]:
@@ -801,7 +802,17 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
             reasons.append((C.UNKNOWN_ACCOUNT, known))
     cases = ", ".join(f"CASE WHEN {cond} THEN {_literal(reason)} END" for reason, cond in reasons) or "NULL"
     base = f"SELECT {', '.join(raw_sel + typed_sel)}, __row, __file, __fileno FROM ({src.sql})"
-    checked = f"SELECT *, NULLIF(concat_ws('; ', {cases}), '') AS __r0 FROM ({base})"
+    # a row that is no record at all, said as what it is: empty in every column, or the header again
+    values = [f"trim(CAST({'__txt' if j in src.text else '__raw'}{j} AS VARCHAR))" for j in range(len(src.names))]
+    must = {c.name for c in contract.columns if not c.nullable}  # tested first: a good row stops at its id
+    order = sorted(range(len(values)), key=lambda j: src.names[j] not in must)
+    blank = " AND ".join(f"coalesce({values[j]}, '') = ''" for j in order) or "FALSE"
+    read_as = src.as_read or src.names
+    headed = [f"lower({v}) IN ({_literal(n.lower())}, {_literal(read_as[j].strip().lower())})"
+              for j, (v, n) in enumerate(zip(values, src.names, strict=True)) if n in contract.column_names]
+    header = " AND ".join(headed) if len(headed) >= 2 else "FALSE"  # the first compares the first column
+    checked = (f"SELECT *, CASE WHEN {blank} THEN {_literal(C.BLANK_ROW)} WHEN {header} THEN "
+               f"{_literal(C.REPEATED_HEADER)} ELSE NULLIF(concat_ws('; ', {cases}), '') END AS __r0 FROM ({base})")
     more = []  # reasons that compare a row with the others
     if contract.key:
         key = ", ".join(_ident(k) for k in contract.key)
@@ -995,6 +1006,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     if ambiguous:
         _ambiguous(contract, where, ambiguous)
     as_read = list(src.names)  # the quarantine shows the columns under the names they have in the source
+    src.as_read = as_read
     src.names = [found.get(j, n) for j, n in enumerate(as_read)]
     missing = [c for c in contract.required_columns if c not in src.names]
     if missing:
