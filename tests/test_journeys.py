@@ -16,6 +16,7 @@ from engage_models.journeys import flows as FL
 from engage_models.journeys import milestones as MS
 from engage_models.journeys import personas as PS
 from engage_models.journeys import stage as ST
+from engage_models.journeys import views as V
 
 UTC = "UTC"
 
@@ -534,3 +535,62 @@ def test_a_nested_field_of_the_same_name_is_not_the_device_column(tmp_path):
     p = tmp_path / "events.parquet"
     pd.DataFrame({"meta": [{"device": None}, {"device": None}], "device": ["mobile", "desktop"]}).to_parquet(p)
     assert CH._recorded(p, "device")
+
+
+# ------------------------------------------------------------------------------------------ report 07's tables
+def _two_cohort_world(n_not: int = 20, churn_not: int = 5, churn_not_day: int = 100):
+    """20 accounts that started at the data's start and reached the milestone on day 5, none of which left
+    (followed 24 months); ``n_not`` that started on 1 Jul 2024, never reached it, ``churn_not`` of them leaving
+    on day ``churn_not_day`` (followed about 6 months: the "not reached" curve ends long before 12 months)."""
+    late = _ts("2024-07-01")
+    rows = [{"account_id": f"r{i}", "start_date": DATA_START, "end_date": pd.NaT} for i in range(20)]
+    rows += [{"account_id": f"n{i}", "start_date": late,
+              "end_date": late + pd.Timedelta(days=churn_not_day) if i < churn_not else pd.NaT} for i in range(n_not)]
+    times = pd.DataFrame({"account_id": [f"r{i}" for i in range(20)], "milestone": "m",
+                          "reached_at": DATA_START + pd.Timedelta(days=5)})
+    return MS.observed_accounts(pd.DataFrame(rows), DATA_START, AS_OF), times
+
+
+def test_each_milestone_is_compared_where_both_its_groups_are_still_followed_with_the_difference_interval():
+    # the report showed one retention cell per row and no difference: 12 months was chosen over all accounts,
+    # the "not reached" curve ends at 6 months, and the comparison came back NaN
+    accounts, times = _two_cohort_world()
+    table, _, skipped = MS.landmark_analysis(times, accounts, [MS.Milestone("m", "events")], 30, AS_OF, 12.0)
+    assert skipped == {}
+    r = table.iloc[0]
+    # the not-reached accounts are followed 184 days (6.05 months): 6 is the longest whole month both have 10
+    assert r["at_months"] == 6.0 and (r["reached_at_risk"], r["not_reached_at_risk"]) == (20, 15)
+    assert r["not_reached_survival"] == pytest.approx(15 / 20) and r["reached_survival"] == 1.0
+    # 5 of 20 leave at once: exponential Greenwood (log-log) by hand
+    se = np.sqrt(5 / (20 * 15)) / abs(np.log(0.75))
+    lo2, hi2 = (np.exp(-np.exp(np.log(-np.log(0.75)) + s * 1.959964 * se)) for s in (1, -1))
+    assert (r["not_reached_ci_low"], r["not_reached_ci_high"]) == pytest.approx((lo2, hi2), abs=1e-4)
+    # no churn among the reached: not Greenwood's "100% (100% to 100%)" but the Wilson interval of the 20 followed
+    assert r["reached_ci_low"] == pytest.approx(20 / (20 + 1.959964**2)) and r["reached_ci_high"] == 1.0
+    assert r["difference"] == pytest.approx(0.25)
+    assert r["difference_low"] == pytest.approx(0.25 - np.hypot(1 - r["reached_ci_low"], hi2 - 0.75), abs=1e-4)
+    assert r["difference_high"] == pytest.approx(0.25 + np.hypot(0.0, 0.75 - lo2), abs=1e-4)
+    assert r["why_en"] == "" and r["why_ja"] == ""
+
+
+def test_a_milestone_whose_groups_are_never_both_followed_says_why_and_shows_no_q_value():
+    # 12 accounts never reached it, 4 left on day 45: 8 still followed at 2 months, the shortest tenure compared
+    accounts, times = _two_cohort_world(n_not=12, churn_not=4, churn_not_day=45)
+    table, _, _ = MS.landmark_analysis(times, accounts, [MS.Milestone("m", "events")], 30, AS_OF, 12.0)
+    r = table.iloc[0]
+    assert np.isnan(r["at_months"]) and np.isnan(r["difference"]) and np.isnan(r["reached_survival"])
+    assert r["why_en"] == ("20 accounts that reached it and 8 that did not were still followed at 2 months of "
+                           "tenure (retention is read where each group has at least 10)")
+    assert r["why_ja"].startswith("契約2か月時点で追跡中の顧客は、到達20社・未到達8社")
+    assert r["naive_why_en"] == r["why_en"]
+    view = V.milestone_view(table, "en").frame.iloc[0]
+    assert view["difference"] == r["why_en"] and view["q-value (log-rank)"] == "not shown: no difference"
+    assert view["retention compared at"] == view["retention then: reached"] == "not compared"
+    shown = V.milestone_view(_shown_table(), "en").frame.iloc[0]
+    assert shown["retention compared at"] == "6 months" and shown["difference"].startswith("+25.0 pp (")
+
+
+def _shown_table():
+    accounts, times = _two_cohort_world()
+    return MS.landmark_analysis(times, accounts, [MS.Milestone("m", "events")], 30, AS_OF, 12.0)[0]
+

@@ -73,9 +73,8 @@ def test_landmark_finds_the_milestone_that_keeps_customers_and_not_the_one_that_
     got = times[times["milestone"] == "onboarding_completed"].merge(obs[["account_id", "start_date"]])
     days = (got["reached_at"] - got["start_date"]).dt.total_seconds() / 86_400
     assert (days.to_numpy() - planted.loc[got["account_id"], "onboarding_completed_days"].to_numpy()).max() < 1e-4
-    at = MS.retention_months(obs, 30)
-    table, _, left_out = MS.landmark_analysis(times, obs, declared, 30, as_of, at)
-    assert left_out == {} and at == 12.0
+    table, _, left_out = MS.landmark_analysis(times, obs, declared, 30, as_of, 12.0)
+    assert left_out == {} and (table["at_months"] == 12.0).all()  # both groups of each still followed then
     r = table.set_index("milestone")
     assert r.loc["onboarding_completed", "p_value"] < 0.01 and r.loc["onboarding_completed", "difference"] > 0.1
     assert r.loc["profile_completed", "p_value"] > 0.2 and abs(r.loc["profile_completed", "difference"]) < 0.05

@@ -49,6 +49,18 @@ def wilson_interval(k, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
 
 
+def difference_interval(p1, lo1, hi1, p2, lo2, hi2) -> tuple[float, float]:
+    """Interval of ``p1 - p2`` from each estimate's own (independent) interval, by the method of variance
+    estimates recovery (MOVER; Newcombe 1998, Zou and Donner 2008): asymmetric intervals such as Wilson's or
+    a Kaplan-Meier curve's stay asymmetric, and a group with no event (an interval up to 1) still widens it.
+
+    >>> [round(v, 4) for v in difference_interval(0.5, 0.4, 0.6, 0.5, 0.4, 0.6)]
+    [-0.1414, 0.1414]
+    """
+    d = p1 - p2
+    return float(d - np.hypot(p1 - lo1, hi2 - p2)), float(d + np.hypot(hi1 - p1, p2 - lo2))
+
+
 def sigmoid(x):
     """The logistic function ``1 / (1 + exp(-x))``."""
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))

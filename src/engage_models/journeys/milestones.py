@@ -43,18 +43,21 @@ import pandas as pd
 import yaml
 
 from .._core.errors import ConfigError, InsufficientData
-from .._core.i18n import t
+from .._core.i18n import LANGS, t
 from .._core.io import parquet_columns, parquet_source
-from .._core.stats import benjamini_hochberg, wilson_interval
+from .._core.stats import benjamini_hochberg, difference_interval, wilson_interval
 from .._core.time import DAYS_PER_MONTH, to_utc
 from ..survival.kaplan_meier import KaplanMeierGroups
-from .reasons import Thin, Why, reason_of
+from .reasons import Thin, Why, reason_of, text
 
 log = logging.getLogger(__name__)
 
 #: Tables a milestone may come from, and the column that dates their rows.
 SOURCES = {"events": "timestamp", "tickets": "opened_at", "touchpoints": "timestamp", "surveys": "submitted_at"}
 GROUPS = ("reached", "not_reached")
+#: Accounts a group must still have followed at a tenure for its retention to be read there (as the
+#: survival report draws a curve only where this many are at risk).
+MIN_AT_RISK = 10
 
 
 @dataclass(frozen=True)
@@ -287,71 +290,141 @@ def naive_frame(times: pd.DataFrame, accounts: pd.DataFrame, milestone: str) -> 
                          "event": accounts["churned"].astype(int).to_numpy()})
 
 
-def compare(frame: pd.DataFrame, at_months: float, min_group: int = 10) -> tuple[dict, KaplanMeierGroups]:
-    """Kaplan-Meier of the two groups of a :func:`landmark_frame` (or :func:`naive_frame`), the log-rank test,
-    and retention at ``at_months`` of tenure in each group with its interval.
-
-    Raises :class:`InsufficientData` when a group has fewer than ``min_group`` accounts.
-    """
+def fit_groups(frame: pd.DataFrame, min_group: int = 10, naive: bool = False) -> KaplanMeierGroups:
+    """Kaplan-Meier of the two groups of a comparison frame; :class:`Thin` when a group has fewer than
+    ``min_group`` accounts (``naive``: the groups of a :func:`naive_frame`, named so in the reason)."""
     counts = frame["group"].value_counts()
     small = [g for g in GROUPS if counts.get(g, 0) < min_group]
+    name = "journey.naive." if naive else "journey."
     if small:
         if len(small) == 1:
-            raise Thin("pj.why.small_group", n=int(counts.get(small[0], 0)), group=Why(f"journey.{small[0]}"),
+            raise Thin("pj.why.small_group", n=int(counts.get(small[0], 0)), group=Why(f"{name}{small[0]}"),
                        min=min_group)
         g1, g2 = small
-        raise Thin("pj.why.small_groups", n1=int(counts.get(g1, 0)), group1=Why(f"journey.{g1}"),
-                   n2=int(counts.get(g2, 0)), group2=Why(f"journey.{g2}"), min=min_group)
-    km = KaplanMeierGroups("group", entry_col="entry", min_accounts=1, order=list(GROUPS)).fit(frame)
+        raise Thin("pj.why.small_groups", n1=int(counts.get(g1, 0)), group1=Why(f"{name}{g1}"),
+                   n2=int(counts.get(g2, 0)), group2=Why(f"{name}{g2}"), min=min_group)
+    return KaplanMeierGroups("group", entry_col="entry", min_accounts=1, order=list(GROUPS)).fit(frame)
+
+
+def readable(km: KaplanMeierGroups, at_months: float, min_at_risk: int = MIN_AT_RISK) -> bool:
+    """Whether both groups' curves can be read at ``at_months``: each has at least ``min_at_risk`` accounts still
+    followed then (entered and neither left nor censored by then). Not ``span``'s last tenure, which is the last
+    churn or censoring time with that many at risk: a group whose 15 accounts are all followed to 6.05 months
+    after its last churn at 3.3 months can be read at 6 months."""
+    if any(g not in km.fitters_ for g in GROUPS):
+        return False
+    n = km.at_risk([at_months]).iloc[0]
+    return all(int(n[g]) >= min_at_risk for g in GROUPS)
+
+
+def _read(km: KaplanMeierGroups, frame: pd.DataFrame, at_months: float, min_at_risk: int) -> dict:
+    """Retention of each group at ``at_months`` with its interval, the difference with its interval, or the
+    reason they cannot be read (``why``)."""
+    counts = frame["group"].value_counts()
     row = {"accounts": int(len(frame)), "reached": int(counts.get("reached", 0)),
            "churned": int(frame["event"].sum()), "p_value": km.logrank_["p"], "chi2": km.logrank_["test_statistic"],
            "at_months": float(at_months)}
+    at_risk = km.at_risk([at_months]).iloc[0]
+    for g in GROUPS:
+        row[f"{g}_at_risk"] = int(at_risk.get(g, 0))
+    keys = [f"{g}_{col}" for g in GROUPS for col in ("survival", "ci_low", "ci_high")]
+    row.update(dict.fromkeys([*keys, "difference", "difference_low", "difference_high"], np.nan))
+    if not readable(km, at_months, min_at_risk):
+        row["why"] = Why("pj.why.few_followed", m=f"{at_months:g}", n1=row["reached_at_risk"],
+                         n2=row["not_reached_at_risk"], min=min_at_risk)
+        return row
+    row["why"] = None
     sa = km.survival_at([at_months]).set_index("group")
     for g in GROUPS:
-        first, last = km.span(g)
-        inside = np.isfinite(first) and first <= at_months <= last
-        for col in ("survival", "ci_low", "ci_high"):
-            row[f"{g}_{col}"] = float(sa.loc[g, col]) if inside else np.nan
+        s, lo, hi = (float(sa.loc[g, c]) for c in ("survival", "ci_low", "ci_high"))
+        if s >= 1.0 and lo >= 1.0:  # no churn in the group by then: Greenwood's interval is the point 1 to 1
+            lo, hi = (float(v) for v in wilson_interval(row[f"{g}_at_risk"], row[f"{g}_at_risk"]))
+        row.update({f"{g}_survival": s, f"{g}_ci_low": lo, f"{g}_ci_high": hi})
     row["difference"] = row["reached_survival"] - row["not_reached_survival"]
-    return row, km
+    row["difference_low"], row["difference_high"] = difference_interval(
+        *(row[f"{g}_{c}"] for g in GROUPS for c in ("survival", "ci_low", "ci_high")))
+    return row
 
 
-def retention_months(accounts: pd.DataFrame, landmark_days: float, preferred: float = 12.0,
-                     min_at_risk: int = 10) -> float:
-    """The tenure at which retention is compared: ``preferred`` months, or the longest whole number of months
-    that at least ``min_at_risk`` of the accounts reach while still customers (short data)."""
+def compare(frame: pd.DataFrame, at_months: float, min_group: int = 10,
+            min_at_risk: int = MIN_AT_RISK) -> tuple[dict, KaplanMeierGroups]:
+    """Kaplan-Meier of the two groups of a :func:`landmark_frame` (or :func:`naive_frame`), the log-rank test,
+    and retention at ``at_months`` of tenure in each group with its interval, their ``difference`` with its
+    interval (:func:`~engage_models._core.stats.difference_interval`), and the accounts still followed then.
+
+    Retention is read only where both groups still have ``min_at_risk`` accounts followed; otherwise the
+    retention and difference are NaN and ``why`` says so (a group with no churn by then gets the Wilson
+    interval of its accounts still followed, not Greenwood's zero-width one). Raises
+    :class:`InsufficientData` when a group has fewer than ``min_group`` accounts.
+    """
+    km = fit_groups(frame, min_group)
+    return _read(km, frame, at_months, min_at_risk), km
+
+
+def candidate_months(landmark_days: float, preferred: float = 12.0) -> list[float]:
+    """The tenures retention may be compared at, longest first: ``preferred``, then every whole month below it
+    that lies at least a month after the landmark (a comparison a few days after it says nothing)."""
     lm = landmark_days / DAYS_PER_MONTH
-    reach = np.sort(accounts["tenure_end"].to_numpy(float))[::-1]
-    longest = reach[min_at_risk - 1] if len(reach) >= min_at_risk else lm
-    return float(min(preferred, max(np.floor(longest), np.ceil(lm))))
+    months = [float(m) for m in range(int(np.ceil(preferred)) - 1, int(np.ceil(lm + 1)) - 1, -1) if m < preferred]
+    return [float(preferred), *months]
+
+
+def retention_months(km: KaplanMeierGroups, landmark_days: float, preferred: float = 12.0,
+                     min_at_risk: int = MIN_AT_RISK) -> float | None:
+    """The tenure at which one milestone's groups are compared: the longest of :func:`candidate_months` at which
+    both groups still have ``min_at_risk`` accounts followed (None: none has)."""
+    return next((m for m in candidate_months(landmark_days, preferred) if readable(km, m, min_at_risk)), None)
 
 
 def landmark_analysis(times: pd.DataFrame, accounts: pd.DataFrame, milestones, landmark_days: float, as_of,
-                      at_months: float = 12.0, min_group: int = 10):
+                      at_months: float = 12.0, min_group: int = 10, min_at_risk: int = MIN_AT_RISK):
     """The landmark comparison for each milestone, with the naive one beside it.
+
+    Each milestone is compared at its own tenure (:func:`retention_months`): ``at_months`` when both of its
+    groups still have ``min_at_risk`` accounts followed then, else the longest whole month at which they do.
+    Where no tenure qualifies, its retention and difference are NaN and ``why_en``/``why_ja`` say why (the
+    log-rank test is still computed on the whole curves, but a report shows no q-value without a difference).
 
     Returns
     -------
     (DataFrame, dict, dict)
         One row per milestone that could be compared (``milestone``, ``label_en``, ``label_ja``, accounts,
-        reached, share reached with its Wilson interval, retention of each group at ``at_months`` with its
-        interval, their ``difference``, the log-rank ``p_value``, its Benjamini-Hochberg ``q_value`` over the
-        milestones, and the naive comparison's ``naive_difference`` and ``naive_p_value``); the fitted
-        Kaplan-Meier per milestone; the milestones left out with the reason.
+        reached, share reached with its Wilson interval, ``at_months``, accounts still followed then in each
+        group, retention of each group with its interval, their ``difference`` with its interval, the log-rank
+        ``p_value``, its Benjamini-Hochberg ``q_value`` over the milestones, the naive comparison's
+        ``naive_difference`` with its interval and ``naive_p_value`` at the same tenure, and the reasons a
+        difference is missing, ``why_*`` and ``naive_why_*``, in each language); the fitted Kaplan-Meier per
+        milestone; the milestones left out with the reason.
     """
     rows, kms, skipped = [], {}, {}
     for m in milestones:
         frame = landmark_frame(times, accounts, m.name, landmark_days, as_of)
         try:
-            row, km = compare(frame, at_months, min_group)
+            km = fit_groups(frame, min_group)
         except InsufficientData as exc:
             skipped[m.name] = reason_of(exc)
             continue
+        nframe = naive_frame(times, accounts, m.name)
         try:
-            naive, _ = compare(naive_frame(times, accounts, m.name), at_months, min_group)
-            row["naive_difference"], row["naive_p_value"] = naive["difference"], naive["p_value"]
-        except InsufficientData:
-            row["naive_difference"], row["naive_p_value"] = np.nan, np.nan
+            nkm, naive_thin = fit_groups(nframe, min_group, naive=True), None
+        except InsufficientData as exc:
+            nkm, naive_thin = None, reason_of(exc)
+        # the landmark comparison's tenure; the naive one is read at the same tenure (a contrast at another
+        # tenure would say nothing), or says why it cannot be (its "never reached" often ends sooner)
+        month = retention_months(km, landmark_days, at_months, min_at_risk)
+        # no tenure to read: the row says so at the shortest candidate (how many were still followed there)
+        row = _read(km, frame, month if month is not None else candidate_months(landmark_days, at_months)[-1],
+                    min_at_risk)
+        naive = {"difference": np.nan, "difference_low": np.nan, "difference_high": np.nan, "p_value": np.nan,
+                 "why": row["why"] if month is None else naive_thin}
+        if month is not None and nkm is not None:
+            naive = _read(nkm, nframe, month, min_at_risk)
+        for k in ("difference", "difference_low", "difference_high", "p_value"):
+            row[f"naive_{k}"] = naive[k]
+        if month is None:
+            row["at_months"] = np.nan
+        for key, why in (("why", row.pop("why")), ("naive_why", naive["why"])):
+            row.update({f"{key}_{lang}": text(why, lang) if why else "" for lang in LANGS})
         lo, hi = wilson_interval(row["reached"], row["accounts"])
         rows.append({"milestone": m.name, "label_en": m.text("en"), "label_ja": m.text("ja"), **row,
                      "share": row["reached"] / row["accounts"], "share_low": float(lo), "share_high": float(hi)})

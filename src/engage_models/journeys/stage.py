@@ -59,6 +59,8 @@ from .reasons import Thin, Why, reason_of
 log = logging.getLogger(__name__)
 
 ARTIFACTS = "artifacts"
+#: Retention of a milestone's groups is compared at this tenure (months), or the longest below it both can be read at.
+MAX_MONTHS = 12.0
 STAGE = "personas"
 
 
@@ -397,8 +399,7 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
     times["days"] = (times["reached_at"] - times["start_date"]).dt.total_seconds() / 86_400
     out.frame("milestones", times.drop(columns="start_date"))
     usable = [m for m in declared if m.name not in skipped]
-    at_months = MS.retention_months(obs, pc.landmark_days)
-    table, kms, left_out = MS.landmark_analysis(times, obs, usable, pc.landmark_days, as_of, at_months)
+    table, kms, left_out = MS.landmark_analysis(times, obs, usable, pc.landmark_days, as_of, MAX_MONTHS)
     skipped.update(left_out)
     if len(table):
         out.frame("milestone_summary", table)
@@ -411,7 +412,8 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
         ctx.out.skip(f"km_{pc.first_value}", why)
         ctx.out.skip(f"km_naive_{pc.first_value}", why)
     labels = {m.name: {lang: m.text(lang) for lang in ("en", "ja")} for m in declared}
-    info = {"landmark_days": pc.landmark_days, "at_months": at_months, "observed_accounts": len(obs),
+    info = {"landmark_days": pc.landmark_days, "max_months": MAX_MONTHS, "min_at_risk": MS.MIN_AT_RISK,
+            "observed_accounts": len(obs),
             "data_start": data_start, "key_features": features, "first_value": pc.first_value,
             "skipped": skipped, "labels": labels, "order": [m.name for m in declared]}
     value = next((m for m in declared if m.name == pc.first_value), None)
@@ -426,7 +428,7 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
                                                                          within=pc.landmark_days))
         if value.name in kms:  # the biased comparison beside the landmark one, to show what the landmark avoids
             try:
-                _, naive = MS.compare(MS.naive_frame(times, obs, value.name), at_months)
+                naive = MS.fit_groups(MS.naive_frame(times, obs, value.name))
                 _write_km(out, f"km_naive_{value.name}", naive)
             except InsufficientData as exc:
                 ctx.out.skip(f"km_naive_{value.name}", reason_of(exc))

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.display import table
-from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_pct, fmt_pp, t
+from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_p, fmt_pct, fmt_pp, t
 from .._core.plots import date_axis, new_ax
 from . import flows as FL
 from .personas import metric_label, persona_name
@@ -215,23 +215,35 @@ def milestone_label(info: dict, name: str, lang: str = "en") -> str:
     return lab.get(lang) or t(f"milestone.{name}", lang)
 
 
+def _pp_interval(est, lo, hi, lang):
+    return fmt_interval(est, lo, hi, lang, fmt=lambda v: fmt_pp(100 * v, lang), label=False)
+
+
 def milestone_view(summary: pd.DataFrame, lang: str = "en"):
-    """Per milestone: share reaching it by the landmark, retention of each group at the comparison tenure,
-    the difference with the naive comparison's beside it, and the log-rank q-value."""
+    """Per milestone: share reaching it by the landmark, the tenure its groups are compared at, retention of
+    each group then, the difference with its interval and the naive comparison's beside it, and the log-rank
+    q-value. A milestone whose groups cannot be read at any tenure says why in its difference cell (and shows
+    no q-value: no test without the difference it tests); so does a naive comparison that cannot be read."""
     rows = []
     for r in summary.itertuples():
+        shown = pd.notna(r.difference)
+        not_compared = t("pj.not_compared", lang)
+        naive = (_pp_interval(r.naive_difference, r.naive_difference_low, r.naive_difference_high, lang)
+                 if pd.notna(r.naive_difference) else getattr(r, f"naive_why_{lang}") or not_compared)
         rows.append({
             t("pj.milestone", lang): getattr(r, f"label_{lang}"),
             t("pj.reached_by_landmark", lang, days=int(r.landmark_days)):
                 f"{_pct(r.share, lang)} ({r.reached:,}/{r.accounts:,})",
-            t("pj.retention_reached", lang, m=int(r.at_months)):
-                _pct_interval(r.reached_survival, r.reached_ci_low, r.reached_ci_high, lang),
-            t("pj.retention_not", lang, m=int(r.at_months)):
-                _pct_interval(r.not_reached_survival, r.not_reached_ci_low, r.not_reached_ci_high, lang),
-            t("pj.difference", lang): fmt_pp(100 * r.difference, lang) if pd.notna(r.difference) else "",
-            t("pj.naive_difference", lang): fmt_pp(100 * r.naive_difference, lang)
-            if pd.notna(r.naive_difference) else "",
-            t("pj.q_value", lang): "< 0.001" if r.q_value < 0.001 else f"{r.q_value:.3f}",
+            t("pj.compared_at", lang): t("pj.at_months", lang, m=f"{r.at_months:g}") if shown else not_compared,
+            t("pj.retention_reached", lang):
+                _pct_interval(r.reached_survival, r.reached_ci_low, r.reached_ci_high, lang) or not_compared,
+            t("pj.retention_not", lang):
+                _pct_interval(r.not_reached_survival, r.not_reached_ci_low, r.not_reached_ci_high, lang)
+                or not_compared,
+            t("pj.difference", lang): _pp_interval(r.difference, r.difference_low, r.difference_high, lang)
+            if shown else getattr(r, f"why_{lang}") or not_compared,
+            t("pj.naive_difference", lang): naive,
+            t("pj.q_value", lang): fmt_p(r.q_value) if shown else t("pj.q_not_shown", lang),
         })
     return table(pd.DataFrame(rows), lang=lang, translate=False, max_chars=200)
 
