@@ -594,3 +594,64 @@ def _shown_table():
     accounts, times = _two_cohort_world()
     return MS.landmark_analysis(times, accounts, [MS.Milestone("m", "events")], 30, AS_OF, 12.0)[0]
 
+
+def _persona_world(tmp_path):
+    """Four monthly observation dates (Apr to Jul 2024); persona 1 of 30 accounts (a*), persona 2 of 8 (b*, and
+    c0, which moves to it on 1 Jul from persona 1), persona 3 of one account (e0) without NPS answers. NPS
+    answers: two in March (before the first date, inside its 90-day window), one in December (in no window),
+    one in May, one in June, one exactly at midnight on 1 Jun."""
+    dates = pd.to_datetime(["2024-04-01", "2024-05-01", "2024-06-01", "2024-07-01"], utc=True)
+    who = {**{f"a{i}": 1 for i in range(30)}, **{f"b{i}": 2 for i in range(7)}, "c0": 1, "d0": 2, "e0": 3}
+    assign = pd.DataFrame([{"account_id": a, "as_of": d, "persona": 2 if a == "c0" and d == dates[-1] else p}
+                           for d in dates for a, p in who.items()])
+    pnl = assign[["account_id", "as_of"]].assign(churned_within_h=0.0, mrr=100.0)
+    (tmp_path / "processed").mkdir()
+    pd.DataFrame({"response_id": [f"s{i}" for i in range(6)],
+                  "account_id": ["a0", "b0", "a2", "a1", "c0", "d0"],
+                  "submitted_at": pd.to_datetime(["2024-03-15", "2024-03-20", "2023-12-01", "2024-05-10",
+                                                  "2024-06-10", "2024-06-01"], utc=True),
+                  "survey_type": "nps", "score": [10.0, 0.0, 10.0, 9.0, 0.0, 8.0]}
+                 ).to_parquet(tmp_path / "processed" / "surveys.parquet")
+    now = pnl[pnl["as_of"] == dates[-1]].merge(assign, on=["account_id", "as_of"])
+    matches = pd.DataFrame({"persona": [1, 2, 3], "status": "new"})
+    words = {p: {"en": f"words {p}", "ja": f"w{p}"} for p in (1, 2, 3)}
+    return ST.persona_table(now, assign, pnl, None, tmp_path / "processed", dates[-1], 30, matches,
+                            PS.PersonaRegistry(None), words, min_n=30).set_index("persona")
+
+
+def test_persona_nps_counts_each_answer_in_the_persona_whose_window_holds_it(tmp_path):
+    # the report's NPS column was blank: answers were matched to the date *before* them, and in a six-month world
+    # every answer came before the first observation date
+    tbl = _persona_world(tmp_path)
+    # persona 1: a0 (15 Mar -> 1 Apr), a1 (10 May -> 1 Jun): two promoters; a2's December answer is in no window
+    assert (tbl.loc[1, "nps_answers"], tbl.loc[1, "nps"]) == (2, 100.0)
+    # persona 2: b0 (20 Mar -> 1 Apr), c0 (10 Jun -> 1 Jul, in persona 2 by then), d0 (1 Jun 00:00 -> 1 Jul)
+    assert (tbl.loc[2, "nps_answers"], tbl.loc[2, "nps"]) == (3, pytest.approx(-200 / 3))
+    assert tbl.loc[1, "nps_why_en"] == "" and np.isnan(tbl.loc[3, "nps"])
+    assert tbl.loc[3, "nps_why_en"] == "no NPS answer from its accounts in the last 365 days"
+    assert tbl.loc[3, "nps_why_ja"] == "直近365日間にこのペルソナの顧客からのNPS回答がありません"
+    cells = V.persona_table_view(tbl.reset_index(), "en", horizon_days=30).frame.set_index("persona")["NPS"]
+    assert cells.iloc[2] == "no NPS answer from its accounts in the last 365 days"
+    assert cells.iloc[0].startswith("+100 (95% CI") and cells.iloc[0].endswith("(small n)")
+
+
+def test_a_persona_of_fewer_accounts_than_surveys_min_n_is_flagged_in_the_table_and_in_its_words(tmp_path):
+    tbl = _persona_world(tmp_path)
+    # today: persona 1 has 30 accounts, persona 2 nine (c0 moved to it), persona 3 one; surveys.min_n = 30
+    assert tbl["accounts"].to_dict() == {1: 30, 2: 9, 3: 1}
+    assert tbl["few_accounts"].to_dict() == {1: False, 2: True, 3: True} and (tbl["min_accounts"] == 30).all()
+    view = V.persona_table_view(tbl.reset_index(), "en", horizon_days=30).frame
+    assert view["persona"].tolist() == ["Persona 1 (new)", "Persona 2 (new) (few accounts)",
+                                        "Persona 3 (new) (few accounts)"]
+    assert view["what sets it apart"].iloc[0] == "words 1"
+    assert view["what sets it apart"].iloc[1] == ("words 2; built on 9 accounts, fewer than 30: its words and "
+                                                   "rates are uncertain")
+    ja = V.persona_table_view(tbl.reset_index(), "ja", horizon_days=30).frame
+    assert ja.iloc[1, 1] == "w2、9社（30社未満）にもとづくため、特徴と各率は不確かです"
+    # the executive summary's line says it too
+    sizes = pd.DataFrame({"as_of": [1, 1, 2, 2], "persona": [1, 2, 1, 2], "accounts": [40, 2, 40, 9],
+                          "share": [40 / 42, 2 / 42, 40 / 49, 9 / 49]})
+    g = ST.growth(sizes, 1, 2, {2: {"en": "heavy exports", "ja": "x"}}, min_n=30)
+    assert g["top"]["persona"] == 2 and g["top"]["few_accounts"]
+    assert "(heavy exports; built on 9 accounts, fewer than 30: its words and rates are uncertain)" in \
+        V.growth_sentence({"growth": {**g, "previous": "2024-06-01"}}, "en")

@@ -44,7 +44,9 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import InsufficientData
+from .._core.i18n import LANGS
 from .._core.io import read_json, write_json
+from .._core.reasons import date_of, text
 from .._core.sampling import stratified_accounts
 from .._core.stats import cluster_moments, effective_n, wilson_interval
 from .._core.time import to_utc
@@ -192,7 +194,7 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> p
     words = {p: {lang: PS.words(PS.distinctive(prof, p), lang) for lang in ("en", "ja")}
              for p in sorted(now["persona"].unique())}
     table = persona_table(now, assign, pnl, accounts, processed, as_of, c.horizon_days, matches, registry, words,
-                          c.surveys.min_n)
+                          c.surveys.min_n, max(c.windows))
     out.frame("persona_table", table)
     sizes = assign.groupby(["as_of", "persona"]).size().rename("accounts").reset_index()
     sizes["share"] = sizes["accounts"] / sizes.groupby("as_of")["accounts"].transform("sum")
@@ -206,7 +208,7 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> p
             "switching": switching_rate(assign), "previous": previous}
     if previous is not None:
         out.frame("persona_moves", moves(assign, previous, latest))
-        info["growth"] = growth(sizes, previous, latest, words)
+        info["growth"] = growth(sizes, previous, latest, words, c.surveys.min_n)
     else:
         ctx.out.skip("persona_moves", Why("pj.why.no_compare_date", months=pc.compare_months))
     out.json("personas", info)
@@ -267,9 +269,15 @@ def user_personas_section(ctx, pnl: pd.DataFrame, processed: Path, assign: pd.Da
 
 
 def persona_table(now, assign, pnl, accounts, processed, as_of, horizon_days, matches, registry, words,
-                  min_n: int = 30) -> pd.DataFrame:
+                  min_n: int = 30, window_days: int = 90) -> pd.DataFrame:
     """Per persona at the latest date: accounts, share, MRR, churn within the horizon at the landmark date
-    (Wilson interval, one row per account), NPS of the last year's answers given while in the persona."""
+    (Wilson interval, one row per account), NPS of the last year's answers given while in the persona
+    (:func:`persona_nps`), and where a churn or NPS cell cannot be computed, why (``churn_why_*``,
+    ``nps_why_*``, in each language).
+
+    A persona of fewer than ``min_n`` accounts today is flagged ``few_accounts`` (``min_accounts`` holds the
+    threshold): the rule and threshold that flag a survey group of fewer than ``surveys.min_n`` answers as
+    *small n*, so its profile, words and rates are read with the same care."""
     rows = []
     mrr = now["mrr"].astype(float) if "mrr" in now else pd.Series(np.nan, index=now.index)
     total_mrr = float(mrr.sum())
@@ -278,7 +286,7 @@ def persona_table(now, assign, pnl, accounts, processed, as_of, horizon_days, ma
     landmark = labelled["as_of"].max() if len(labelled) else None
     at_l = (labelled[labelled["as_of"] == landmark].merge(assign, on=["account_id", "as_of"])
             if landmark is not None else None)
-    nps = persona_nps(processed, assign, as_of, min_n)
+    nps, nps_why = persona_nps(processed, assign, as_of, min_n, window_days=window_days)
     status = dict(zip(matches["persona"], matches["status"], strict=True))
     for p in sorted(set(now["persona"]) | set(status)):
         sel = now["persona"] == p
@@ -287,41 +295,64 @@ def persona_table(now, assign, pnl, accounts, processed, as_of, horizon_days, ma
                "share": float(sel.mean()), "mrr": float(mrr[sel].sum()),
                "mrr_share": float(mrr[sel].sum() / total_mrr) if total_mrr else np.nan,
                "mrr_median": float(mrr[sel].median()) if sel.any() else np.nan,
+               "few_accounts": bool(sel.sum() < min_n), "min_accounts": int(min_n),
                "description_en": words.get(p, {}).get("en", ""), "description_ja": words.get(p, {}).get("ja", "")}
+        churn_why = Why("pj.why.no_churn_outcome", h=horizon_days) if at_l is None else None
         if at_l is not None:
             g = at_l[at_l["persona"] == p]
             k, n = int(g["churned_within_h"].sum()), len(g)
             lo, hi = wilson_interval(k, n)
             row.update({"churn_accounts": n, "churned": k, "churn_rate": k / n if n else np.nan,
                         "churn_low": float(lo), "churn_high": float(hi), "churn_landmark": landmark})
+            if not n:
+                churn_why = Why("pj.why.persona_not_at", date=date_of(landmark))
+        why = nps_why
         if nps is not None and p in nps.index:
             r = nps.loc[p]
             row.update({"nps": float(r["nps"]), "nps_low": float(r["ci_low"]), "nps_high": float(r["ci_high"]),
                         "nps_answers": int(r["n"]), "nps_small_n": bool(r["small_n"])})
+        elif nps is not None:
+            why = Why("pj.why.persona_no_nps", days=365)
+        for key, reason in (("churn_why", churn_why), ("nps_why", None if "nps" in row else why)):
+            row.update({f"{key}_{lang}": text(reason, lang) if reason else "" for lang in LANGS})
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def persona_nps(processed: Path, assign: pd.DataFrame, as_of, min_n: int = 30, days: int = 365):
-    """NPS per persona of the answers of the last ``days`` days, each answer counted in the persona its
-    account had at the latest observation date before it (intervals clustered by account)."""
+def persona_nps(processed: Path, assign: pd.DataFrame, as_of, min_n: int = 30, days: int = 365,
+                window_days: int = 90):
+    """NPS per persona of the answers of the last ``days`` days (intervals clustered by account), each answer
+    counted in the persona whose window holds it: a persona at an observation date is found from the account's
+    use over the ``window_days`` before that date, so an answer belongs to the first observation date after it,
+    if that date is at most ``window_days`` later.
+
+    (Until 5 Dec 2026 an answer was counted in the persona of the latest date *before* it, whose window ended before
+    the answer: every answer given before the first observation date was dropped, which in a world of six
+    months, whose panel starts in its fourth, left no NPS at all beside a persona described as critical.)
+
+    Returns
+    -------
+    (DataFrame or None, Why or None)
+        The :func:`~engage_models.surveys.nps_table` by persona, or None and the reason.
+    """
     from ..surveys import nps_table
 
     surveys = _read(processed, "surveys")
     if surveys is None:
-        return None
+        return None, Why("pj.why.no_table", source="surveys")
     s = surveys[(surveys["survey_type"] == "nps") & surveys["score"].notna()].copy()
     s["submitted_at"] = pd.to_datetime(s["submitted_at"], utc=True).astype("datetime64[ns, UTC]")
     s = s[(s["submitted_at"] < as_of) & (s["submitted_at"] >= as_of - pd.Timedelta(days=days))]
     if s.empty:
-        return None
+        return None, Why("pj.why.no_nps_answers", days=days)
     a = assign.sort_values("as_of", kind="stable").astype({"as_of": "datetime64[ns, UTC]"})
     s = pd.merge_asof(s.sort_values("submitted_at", kind="stable"), a, left_on="submitted_at", right_on="as_of",
-                      by="account_id", allow_exact_matches=True).dropna(subset=["persona"])
+                      by="account_id", direction="forward", allow_exact_matches=False,
+                      tolerance=pd.Timedelta(days=window_days)).dropna(subset=["persona"])
     if s.empty:
-        return None
+        return None, Why("pj.why.nps_outside_windows", days=days, window=window_days)
     s["persona"] = s["persona"].astype(int)
-    return nps_table(s, "persona", min_n=min_n).set_index("persona")
+    return nps_table(s, "persona", min_n=min_n).set_index("persona"), None
 
 
 def comparison_date(dates, months: int):
@@ -364,9 +395,10 @@ def switching_rate(assign: pd.DataFrame) -> dict:
             "high": float(hi)}
 
 
-def growth(sizes: pd.DataFrame, before, after, words: dict) -> dict:
+def growth(sizes: pd.DataFrame, before, after, words: dict, min_n: int = 30) -> dict:
     """Per persona the change in its share of customers from ``before`` to ``after``, and the persona whose
-    share grew or shrank the most (in percentage points)."""
+    share grew or shrank the most (in percentage points), flagged ``few_accounts`` when it has fewer than
+    ``min_n`` accounts now (as :func:`persona_table` flags it)."""
     a = sizes[sizes["as_of"] == before].set_index("persona")
     b = sizes[sizes["as_of"] == after].set_index("persona")
     ids = sorted(set(a.index) | set(b.index))
@@ -380,7 +412,8 @@ def growth(sizes: pd.DataFrame, before, after, words: dict) -> dict:
     top = max(rows, key=lambda r: (abs(r["change_pp"]), -r["persona"]))
     return {"previous": before, "as_of": after, "personas": rows, "top": {
         **top, "description_en": words.get(top["persona"], {}).get("en", ""),
-        "description_ja": words.get(top["persona"], {}).get("ja", "")}}
+        "description_ja": words.get(top["persona"], {}).get("ja", ""),
+        "few_accounts": top["accounts_now"] < min_n, "min_accounts": int(min_n)}}
 
 
 # ------------------------------------------------------------------------------------------ milestones

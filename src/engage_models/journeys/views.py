@@ -65,17 +65,24 @@ def header(info: dict, lang: str = "en") -> str:
 
 
 def persona_table_view(tbl: pd.DataFrame, lang: str = "en", currency: str = "USD", horizon_days: int = 90):
-    """The persona table: name, words, accounts (share), MRR (share), churn within the horizon, NPS."""
+    """The persona table: name, words, accounts (share), MRR (share), churn within the horizon, NPS; a cell that
+    cannot be computed says why, and a persona built on few accounts is marked and says so in its words."""
     rows = []
     for r in tbl.sort_values("persona", kind="stable").itertuples():
         churn = (fmt_interval(100 * r.churn_rate, 100 * r.churn_low, 100 * r.churn_high, lang, decimals=1, unit="%",
-                              n=int(r.churn_accounts)) if "churn_rate" in tbl and pd.notna(r.churn_rate) else "")
+                              n=int(r.churn_accounts)) if "churn_rate" in tbl and pd.notna(r.churn_rate)
+                 else getattr(r, f"churn_why_{lang}", ""))
         nps = (fmt_interval(r.nps, r.nps_low, r.nps_high, lang, decimals=0, signed=True, n=int(r.nps_answers))
-               if "nps" in tbl and pd.notna(getattr(r, "nps", np.nan)) else "")
-        if nps and getattr(r, "nps_small_n", False):
+               if "nps" in tbl and pd.notna(getattr(r, "nps", np.nan)) else getattr(r, f"nps_why_{lang}", ""))
+        if "nps" in tbl and pd.notna(getattr(r, "nps", np.nan)) and getattr(r, "nps_small_n", False):
             nps += " " + t("pj.small_n_mark", lang)
         name = persona_name(r.persona, lang) + (" " + t("pj.new_mark", lang) if r.status == "new" else "")
-        rows.append({t("pj.persona", lang): name, t("pj.in_words", lang): getattr(r, f"description_{lang}"),
+        words = getattr(r, f"description_{lang}")
+        if getattr(r, "few_accounts", False):
+            name += " " + t("pj.few_accounts_mark", lang)
+            note = t("pj.few_accounts_words", lang, n=f"{r.accounts:,}", min=int(r.min_accounts))
+            words = t("sep.list", lang).join(w for w in (words, note) if w)
+        rows.append({t("pj.persona", lang): name, t("pj.in_words", lang): words,
                      t("accounts", lang): f"{r.accounts:,} ({_pct(r.share, lang)})",
                      t("mrr", lang): f"{fmt_money(r.mrr, lang, currency)} ({_pct(r.mrr_share, lang)})",
                      t("churn_within", lang, h=horizon_days): churn, t("nps", lang): nps})
@@ -203,7 +210,11 @@ def growth_sentence(info: dict, lang: str = "en") -> str:
         return ""
     top = g["top"]
     key = "pj.grew" if top["change_pp"] >= 0 else "pj.shrank"
-    return t(key, lang, persona=persona_name(top["persona"], lang), words=top.get(f"description_{lang}", ""),
+    words = top.get(f"description_{lang}", "")
+    if top.get("few_accounts"):  # a persona of few accounts says so wherever its words are shown
+        note = t("pj.few_accounts_words", lang, n=f"{top['accounts_now']:,}", min=int(top["min_accounts"]))
+        words = t("sep.list", lang).join(w for w in (words, note) if w)
+    return t(key, lang, persona=persona_name(top["persona"], lang), words=words,
              before=_pct(top["share_before"], lang), now=_pct(top["share_now"], lang),
              change=fmt_pp(top["change_pp"], lang), since=fmt_date(g["previous"], lang),
              n0=f"{top['accounts_before']:,}", n1=f"{top['accounts_now']:,}")
