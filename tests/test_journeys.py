@@ -588,6 +588,9 @@ def test_a_milestone_whose_groups_are_never_both_followed_says_why_and_shows_no_
     assert view["retention compared at"] == view["retention then: reached"] == "not compared"
     shown = V.milestone_view(_shown_table(), "en").frame.iloc[0]
     assert shown["retention compared at"] == "6 months" and shown["difference"].startswith("+25.0 pp (")
+    # a run published before the intervals and reasons were written still renders
+    old = _shown_table().drop(columns=["difference_low", "difference_high", "why_en", "why_ja", "naive_why_en"])
+    assert V.milestone_view(old, "en").frame.iloc[0]["difference"] == "+25.0 pp"
 
 
 def _shown_table():

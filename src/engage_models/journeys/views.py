@@ -235,6 +235,10 @@ def milestone_view(summary: pd.DataFrame, lang: str = "en"):
     each group then, the difference with its interval and the naive comparison's beside it, and the log-rank
     q-value. A milestone whose groups cannot be read at any tenure says why in its difference cell (and shows
     no q-value: no test without the difference it tests); so does a naive comparison that cannot be read."""
+    # a run published before 5 Dec 2026 has no intervals of the differences nor reasons: shown without them
+    summary = summary.assign(**{c: summary[c] if c in summary else np.nan for c in (
+        "difference_low", "difference_high", "naive_difference_low", "naive_difference_high")},
+        **{c: summary[c] if c in summary else "" for c in ("why_en", "why_ja", "naive_why_en", "naive_why_ja")})
     rows = []
     for r in summary.itertuples():
         shown = pd.notna(r.difference)
