@@ -189,6 +189,15 @@ def test_hand_weighted_score_follows_its_card_and_rejects_a_bad_one(tmp_path):
     hw = HandWeightedScore(card).fit(X, [0, 0, 1, 1])
     # (3*100 + 1*100)/4 = 100; (3*50 + 1*40)/4 = 47.5; (3*0 + 1*0)/4 = 0; missing logins -> lowest (0): 25
     assert hw.health_score(X).tolist() == [100.0, 47.5, 0.0, 25.0]
+    # a missing value never beats an observed one: with a gap below the lowest threshold a 0 scores 0, and so does
+    # a missing value (it scored the lowest pair's 5); a card whose lowest pair is at -inf keeps that pair's points
+    gap = {"metrics": [{"metric": "logins", "weight": 1, "thresholds": [[11, 10], [3, 5]]}]}
+    scored = HandWeightedScore(gap).health_score(pd.DataFrame({"logins": [0.0, np.nan, 4.0]})).tolist()
+    assert scored == [0.0, 0.0, 5.0]
+    floor = {"metrics": [{"metric": "logins", "weight": 1, "thresholds": [[11, 10], [-np.inf, 5]]}]}
+    assert HandWeightedScore(floor).health_score(pd.DataFrame({"logins": [0.0, np.nan]})).tolist() == [5.0, 5.0]
+    low = {"metrics": [{"metric": "tickets", "weight": 1, "direction": "lower", "thresholds": [[0, 100], [3, 40]]}]}
+    assert HandWeightedScore(low).health_score(pd.DataFrame({"tickets": [9.0, np.nan]})).tolist() == [0.0, 0.0]
     bad = tmp_path / "card.yaml"
     bad.write_text("metrics:\n  - metric: logins\n    weight: 2\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"card.yaml: metrics\[0\] needs"):

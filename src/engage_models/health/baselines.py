@@ -71,6 +71,17 @@ def load_scorecard(config=None) -> dict:
     return config
 
 
+def _missing_points(m: dict) -> float:
+    """The points a missing value of metric entry ``m`` scores: the lowest an observed value can score, so a
+    missing value never beats an observed one. That is the lowest points of its pairs, or 0 where a value can reach
+    no pair (``direction: higher`` without a pair at ``-.inf``: a value below the lowest threshold scores 0; with
+    pairs ``[[11, 10], [3, 5]]`` a 0 scored 0 and a missing value 5)."""
+    values = [float(v) for v, _ in m["thresholds"]]
+    lowest = min(float(p) for _, p in m["thresholds"])
+    covered = min(values) == -math.inf if m.get("direction", "higher") == "higher" else max(values) == math.inf
+    return lowest if covered else min(lowest, 0.0)
+
+
 def _check_entry(m: dict, where: str) -> None:
     """One metric's entry: a positive weight, a direction, [value, points] pairs with points 0-100, in the order
     the first reached applies (higher: from the highest value down; lower: from the lowest up); any other order
@@ -116,8 +127,9 @@ class HandWeightedScore(ClassifierMixin, BaseEstimator):
 
     ``score = sum_m weight_m * points_m(x_m) / sum_m weight_m`` with ``points_m`` from the first threshold the
     value reaches (``direction: higher``: value >= threshold; ``lower``: value <= threshold), 0 when none;
-    a missing value scores the lowest points of its metric. ``fit`` learns nothing about the weights: only
-    the monotone map from score to probability (Platt), so its calibration can be compared fairly.
+    a missing value scores the lowest points an observed value of its metric can (:func:`_missing_points`).
+    ``fit`` learns nothing about the weights: only the monotone map from score to probability (Platt), so its
+    calibration can be compared fairly.
 
     Parameters
     ----------
@@ -173,7 +185,7 @@ class HandWeightedScore(ClassifierMixin, BaseEstimator):
         score = np.zeros(len(X))
         for m in card["metrics"]:
             v = pd.to_numeric(X[m["metric"]], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            lowest = min(float(p) for _, p in m["thresholds"])
+            lowest = _missing_points(m)
             pts = np.where(np.isnan(v), lowest, 0.0)
             done = np.zeros(len(X), bool)
             for thr, p in m["thresholds"]:
