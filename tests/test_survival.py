@@ -855,3 +855,13 @@ def test_kaplan_meier_retention_is_given_with_its_interval_or_why_it_is_not():
         lo, hi = (100 * v for v in band.loc[12.0])
         assert f"60.0% ({lo:.1f}% to {hi:.1f}%)" in cells, cells
         assert "— (fewer than 10 accounts at risk by then)" in cells
+
+
+def test_a_log_rank_test_without_any_churn_is_no_test():
+    """Report 03 printed "Log-rank test of equal curves: p = 1.000" for groups without a single churn."""
+    from engage_models.survival.kaplan_meier import logrank
+
+    none = logrank([3.0, 5.0, 4.0, 6.0], [0, 0, 0, 0], ["a", "a", "b", "b"])
+    assert none["df"] == 0 and np.isnan(none["p"]) and np.isnan(none["test_statistic"])
+    some = logrank([3.0, 5.0, 4.0, 6.0], [1, 0, 0, 0], ["a", "a", "b", "b"])
+    assert some["df"] == 1 and 0 < some["p"] < 1

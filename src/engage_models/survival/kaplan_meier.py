@@ -49,7 +49,8 @@ def _most_at_risk(entry: np.ndarray, duration: np.ndarray) -> int:
 def logrank(duration, event, groups, entry=None) -> dict:
     """Multivariate log-rank test between the groups (left truncation through ``entry``).
 
-    Returns ``{"test_statistic", "df", "p", "observed", "expected"}`` (the last two per group).
+    Returns ``{"test_statistic", "df", "p", "observed", "expected"}`` (the last two per group); ``df`` 0 and no
+    statistic with a single group or without any churn (no test: a report shows none).
     """
     d = np.asarray(duration, float)
     e = np.asarray(event).astype(bool)
@@ -71,7 +72,7 @@ def logrank(duration, event, groups, entry=None) -> dict:
     share = n / n_tot[:, None]
     V = np.einsum("j,jg,gh->gh", factor, share, np.eye(len(labels))) - np.einsum("j,jg,jh->gh", factor, share, share)
     k = len(labels)
-    if k < 2:
+    if k < 2 or not d_tot.sum():  # one group, or no churn at all: nothing to test (it read "p = 1.000")
         return {"test_statistic": np.nan, "df": 0, "p": np.nan, "observed": {}, "expected": {}}
     stat = float(U[:-1] @ np.linalg.pinv(V[:-1, :-1]) @ U[:-1])
     return {"test_statistic": stat, "df": k - 1, "p": float(stats.chi2.sf(stat, k - 1)),
