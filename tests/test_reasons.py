@@ -93,6 +93,12 @@ def test_survival_and_scoring_reasons_are_said_in_japanese_with_the_english_unch
     assert text(why, "ja") == ("g別のカプラン・マイヤー曲線：リスク集合の社数が足りるグループがありません"
                                "（b: 同時に観察できる社数が10社に達しません）")
     assert pickle.loads(pickle.dumps(why)).text("ja") == text(why, "ja")  # through the stage's worker processes
+    # a grouping column the catalogue names is said by its name (a reason read "by nps_category" in Japanese too)
+    with pytest.raises(InsufficientData) as err:
+        KaplanMeierGroups("nps_category", min_accounts=1).fit(small.rename(columns={"g": "nps_category"}))
+    why = reason_of(err.value)
+    assert why.startswith("Kaplan-Meier curves by NPS category at first answer: ")
+    assert text(why, "ja").startswith("初回回答時のNPS区分別のカプラン・マイヤー曲線")
 
 
 def test_a_panel_without_a_date_at_risk_is_said_in_japanese():

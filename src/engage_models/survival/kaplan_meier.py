@@ -28,7 +28,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 from scipy import stats
 
-from .._core.i18n import LANGS, p_is, t
+from .._core.i18n import LANGS, catalogue, p_is, t
 from .._core.plots import BAND_COLOURS, new_ax
 from .._core.reasons import Thin, Why, text
 
@@ -146,7 +146,9 @@ class KaplanMeierGroups:
                 used.append(fitted.index)
         self.labels_ = [lab for lab in labels if lab in self.fitters_]
         if not self.labels_:
-            what = Why("reason.km_by", by=self.by) if self.by else Why("reason.km_all")
+            # the grouping column by its name in the catalogue (a reason read "by nps_category" in both languages)
+            by = Why.of({lang: t(self.by, lang) if self.by in catalogue() else self.by for lang in LANGS})
+            what = Why("reason.km_by", by=by) if self.by else Why("reason.km_all")
             if not self.left_out_:
                 raise Thin("reason.km_no_time", what=what)
             why = Why.of({lang: "; ".join(f"{k}: {text(v['reason'], lang)}" for k, v in self.left_out_.items())
