@@ -344,3 +344,18 @@ def test_a_log_with_no_measurable_no_holdout_play_gives_units_not_a_type_error(h
     assert units.observational.empty and str(units.observational["date"].dtype).startswith("datetime64")
     assert len(units.randomised) == (2 if holdout[0] is not None else 0)
     assert units.info["used"] + sum(units.info["excluded"].values()) == 2
+
+
+def test_a_sample_size_that_cannot_be_given_says_why():
+    """Report 06's sample-size table left the accounts needed empty for a play whose accounts churn at 4%: a fall
+    of 5 points from there is below 0. It says so."""
+    from engage_models.effects import views as ev
+
+    design = pd.DataFrame({"play": ["exec_sponsor", "training"], "eligible": [200, 300], "share": [0.2, 0.2],
+                           "expected_churn": [0.04, 0.20], "recommended": [200, 300], "must_act": [0, 0],
+                           "held_out": [40, 60], "assigned": [160, 240]})
+    view = ev.sample_size_view(design, detect_points=5.0)
+    assert view["accounts needed"].tolist() == [
+        "— (a fall of 5 points from 4% would be below 0: too little churn to test)", "3,013"]
+    ja = ev.sample_size_view(design, detect_points=5.0, lang="ja")
+    assert "0を下回る" in ja.iloc[0].tolist()[4]

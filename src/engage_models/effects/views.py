@@ -215,6 +215,16 @@ def design_view(design: pd.DataFrame, lang: str = "en", playbook=None) -> pd.Dat
     })
 
 
+def _no_size(p0: float, detect_points: float, lang: str) -> str:
+    """Why no sample size is given: a fall of ``detect_points`` from a churn below it would be below 0 (a 5-point
+    fall from 4%), or no churn to start from. A blank cell said nothing."""
+    if p0 is None or not np.isfinite(p0):
+        return t("effects.no_size.no_churn", lang)
+    if detect_points / 100 > p0:
+        return t("effects.no_size.below_zero", lang, points=f"{detect_points:g}", p0=_pct(p0))
+    return "—"
+
+
 def sample_size_view(design: pd.DataFrame, detect_points: float = 5.0, power: float = 0.8, lang: str = "en",
                      playbook=None) -> pd.DataFrame:
     """Per play with a holdout: the churn to expect without it (the eligible accounts' mean predicted
@@ -228,7 +238,8 @@ def sample_size_view(design: pd.DataFrame, detect_points: float = 5.0, power: fl
                      t("effects.eligible", lang): f"{int(r.eligible):,}",
                      t("effects.share", lang): fmt_pct(100 * r.share, decimals=0),
                      t("effects.expected_churn", lang): _pct(r.expected_churn),
-                     t("effects.n_needed", lang): f"{math.ceil(need):,}" if np.isfinite(need) else "—",
+                     t("effects.n_needed", lang): f"{math.ceil(need):,}" if np.isfinite(need)
+                     else _no_size(r.expected_churn, detect_points, lang),
                      t("effects.lists_needed", lang): f"{math.ceil(need / r.eligible):,}"
                      if np.isfinite(need) and r.eligible > 0 else "—"})
     return pd.DataFrame(rows)
