@@ -193,6 +193,36 @@ def test_ingest_from_sqlite_equals_ingest_from_the_files_bad_rows_included(tiny_
     assert report.tables["events"].source.endswith("events.parquet")  # tables the sources file does not name
 
 
+def test_ingest_from_a_duckdb_file_equals_ingest_from_the_files(tiny_world, tmp_path):
+    """url: duckdb:///wh.duckdb stopped with SQLAlchemy's "Can't load plugin: sqlalchemy.dialects:duckdb",
+    though DuckDB ships with the package: a DuckDB file is read with DuckDB, read-only, its path taken from the
+    sources file's folder; a file that is not there is named; the pipeline's fingerprint reads it too."""
+    import duckdb
+
+    from engage_models.ingest.database import fingerprint
+
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        for t in CSV_TABLES:
+            con.execute(f'CREATE TABLE "{t}" AS SELECT * FROM read_csv($f, all_varchar = true, header = true)',
+                        {"f": str(tiny_world / "raw" / f"{t}.csv")})
+    (tmp_path / "conf").mkdir()
+    tables = {t: {"url": "duckdb:///../wh.duckdb", "table": t} for t in CSV_TABLES}
+    path = _write(tmp_path / "conf" / "sources.yaml", {"tables": tables})
+    report = ingest(tiny_world / "raw", tmp_path / "db", sources=path, now=NOW)
+    files = ingest(tiny_world / "raw", tmp_path / "again", now=NOW)
+    for t in CSV_TABLES:
+        a, b = files.tables[t], report.tables[t]
+        assert (b.rows_read, b.rows_kept, b.rows_quarantined) == (a.rows_read, a.rows_kept, a.rows_quarantined), t
+    assert report.tables["tickets"].source == "duckdb:///wh.duckdb [tickets]"
+    db = DatabaseSource(f"duckdb:///{tmp_path / 'wh.duckdb'}", table="tickets", updated_column="opened_at")
+    assert fingerprint(db, table="tickets")["rows"] == files.tables["tickets"].rows_read
+    missing = _write(tmp_path / "conf" / "missing.yaml",
+                     {"tables": {"tickets": {"url": "duckdb:///../nowhere.duckdb", "table": "tickets"}}})
+    with pytest.raises(DatabaseError, match=r"tickets: cannot read duckdb:///nowhere.duckdb \[tickets\]: no DuckDB "
+                                          r"file nowhere.duckdb"):
+        ingest(tiny_world / "raw", tmp_path / "db2", sources=missing, now=NOW)
+
+
 def test_a_missing_column_or_table_is_a_clear_error(tiny_world, tmp_path):
     _sqlite_world(tiny_world / "raw", tmp_path / "crm.db")
     url = f"sqlite:///{tmp_path / 'crm.db'}"

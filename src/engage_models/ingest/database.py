@@ -235,24 +235,27 @@ def _spans(template: str) -> tuple[tuple[int, int] | None, tuple[int, int] | Non
 
 
 def _sqlite_path(url: str, base: str | None) -> str:
-    """``sqlite:///crm.db`` relative to the sources file's folder (never to the working directory)."""
-    m = re.match(r"^(sqlite(?:\+\w+)?:///)([^/?][^?]*)(\?.*)?$", url)
+    """``sqlite:///crm.db`` (or ``duckdb:///warehouse.duckdb``) relative to the sources file's folder (never to
+    the working directory)."""
+    m = re.match(r"^((?:sqlite(?:\+\w+)?|duckdb):///)([^/?][^?]*)(\?.*)?$", url)
     if base is None or not m or m.group(2) == ":memory:":
         return url
     return f"{m.group(1)}{Path(base) / m.group(2)}{m.group(3) or ''}"
 
 
 def _sqlite_file_exists(url: str, table: str, name: str) -> None:
-    """A SQLite file that is not there is an error naming it: SQLite would create an empty one (ingest never
-    writes to a database) and then say 'no such table', which sends a user looking in the wrong place."""
-    m = re.match(r"^sqlite(?:\+\w+)?:///([^?]*)(\?.*)?$", url)
+    """A SQLite (or DuckDB) file that is not there is an error naming it: SQLite would create an empty one
+    (ingest never writes to a database) and then say 'no such table', which sends a user looking in the wrong
+    place."""
+    m = re.match(r"^(?:sqlite(?:\+\w+)?|duckdb):///([^?]*)(\?.*)?$", url)
     if not m or m.group(1) in ("", ":memory:") or "mode=memory" in (m.group(2) or ""):
         return
     if m.group(1).startswith("file:") or "uri=true" in (m.group(2) or "").lower():  # SQLite's URI form: its own
         return
     file = Path(unquote(m.group(1)))
     if not file.is_file():
-        raise DatabaseError(f"{table}: cannot read {name}: no SQLite file {file.name} in {file.parent.name or '.'}/ "
+        kind = "DuckDB" if url.startswith("duckdb:") else "SQLite"
+        raise DatabaseError(f"{table}: cannot read {name}: no {kind} file {file.name} in {file.parent.name or '.'}/ "
                             "(a relative path in the URL is taken from the sources file's folder)")
 
 
@@ -281,7 +284,7 @@ def label(db: DatabaseSource, environ: Mapping[str, str] | None = None) -> str:
     try:
         p = urlsplit(url)
         scheme = p.scheme
-        if scheme.split("+")[0] == "sqlite":  # a file: its name only (no machine path in a run's records)
+        if scheme.split("+")[0] in ("sqlite", "duckdb"):  # a file: its name only (no machine path in records)
             return f"{scheme}:///{Path(p.path).name or ':memory:'} [{what}]"
         host = p.hostname or ""
         user = f"{unquote(p.username)}@" if p.username else ""
@@ -295,7 +298,27 @@ def _driver(db: DatabaseSource, url: str) -> str:
     if db.driver:
         return db.driver
     scheme = url.split(":", 1)[0].lower()
+    if scheme == "duckdb":  # a DuckDB file: read with DuckDB itself, a dependency already
+        return "duckdb"
     return ADBC_SCHEMES.get(scheme, "sqlalchemy")
+
+
+def _duckdb_connect(url: str):
+    """A read-only connection to the DuckDB file of a ``duckdb:///path`` URL."""
+    import duckdb
+
+    path = unquote(urlsplit(url).path)
+    return duckdb.connect(path[1:], read_only=True)  # three slashes and a relative path, four and an absolute one
+
+
+def _duckdb_batches(url: str, sql: str) -> Iterator[pa.RecordBatch | pa.Schema]:
+    con = _duckdb_connect(url)
+    try:
+        reader = con.sql(sql).to_arrow_reader()
+        yield reader.schema
+        yield from reader
+    finally:
+        con.close()
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -381,6 +404,8 @@ def land(db: DatabaseSource, path: str | Path, *, table: str = "", environ: Mapp
     try:
         if driver == "sqlalchemy":
             batches = _sqlalchemy_batches(url, db.sql, batch_rows)
+        elif driver == "duckdb":
+            batches = _duckdb_batches(url, db.sql)
         else:
             try:
                 importlib.import_module(driver)
@@ -463,6 +488,12 @@ def fingerprint(db: DatabaseSource, *, table: str = "", environ: Mapping[str, st
                     n, latest = conn.execute(sa.text(aggregate(names, quoting))).one()
             finally:
                 engine.dispose()
+        elif driver == "duckdb":
+            with _duckdb_connect(url) as conn:
+                cur = conn.execute(columns)
+                names = [d[0] for d in cur.description]
+                cur.fetchall()
+                n, latest = conn.execute(aggregate(names, _quoted)).fetchone()
         else:
             dbapi = importlib.import_module(f"{driver}.dbapi")
             with dbapi.connect(url) as conn, conn.cursor() as cur:
