@@ -389,7 +389,11 @@ def test_a_metric_most_accounts_never_reach_is_not_blind():
     # a continuous sample keeps its deciles (no value holds more than a bin's share)
     x = np.arange(100.0)
     assert psi_edges(x, 10) == pytest.approx(np.quantile(x, np.arange(1, 10) / 10))
-    # an atom above the middle: the quantiles that fall on it get it a bin of its own, the values above another
+    # 15% zeros (more than a tenth, fewer than two deciles): still a bin of their own, no edge inside 0 to 0.1
+    z = np.r_[np.zeros(15), np.linspace(0.1, 10, 85)]
+    edges = psi_edges(z, 10)
+    assert edges[:2].tolist() == [0.0, 0.1] and not ((edges > 0) & (edges < 0.1)).any()
+    # an atom above the middle: a bin of its own, the values above it another
     y = np.r_[np.arange(50.0), np.full(40, 60.0), np.arange(61.0, 71.0)]
     edges = psi_edges(y, 10)
     assert 60.0 in edges and 61.0 in edges
@@ -410,43 +414,54 @@ class ScheduledModel(ColumnModel):
     metrics_ = ["w", "y", "p"]
 
 
-def test_a_scheduled_metric_s_off_month_is_its_usual_variation_not_drift():
+def test_a_scheduled_metric_s_off_month_is_like_a_training_date_not_drift():
     """A quarterly webinar's attendance is 0 for everyone two months in three: against the pooled training rows
-    every such month is a "major shift" (report 08 said so every off-month, and on-drift would retrain). It moved
-    as far on the training dates themselves, so it is not counted; a metric that moved further still is."""
-    from engage_models.monitoring.drift import stability_table, usual_psi
+    every such month is a "major shift" (report 08 said so every off-month, and on-drift would retrain). Its rows
+    look like an off-month's of training (PSI against that date near 0), so it is not counted; a metric that moved
+    where no training date was still is, and so is the score, whatever."""
+    from engage_models.monitoring.drift import nearest_psi, stability_table
     from engage_models.monitoring.views import recommendation_text, stability_view
 
     rng = np.random.default_rng(11)
     months = pd.date_range("2025-01-01", periods=9, freq="MS", tz="UTC")
     ref = pd.concat([_scheduled(rng, 300, d, webinar=(i % 3 == 0)) for i, d in enumerate(months)])
     off = _scheduled(rng, 300, "2025-11-01", webinar=False)
-    # usual_psi by hand: the largest PSI of one training date's rows against all of them
-    by_hand = max(psi(ref["w"], ref.loc[ref["as_of"] == d, "w"]) for d in months)
-    assert usual_psi(ref["w"].to_numpy(), ref["as_of"].to_numpy()) == pytest.approx(by_hand)
-    assert np.isnan(usual_psi(ref["w"].to_numpy(), None))
-    assert np.isnan(usual_psi([1.0, 2.0], ["d", "d"]))           # one date: nothing to compare
+    # nearest_psi by hand: the smallest PSI of today's rows against one training date's
+    by_hand = min(psi(ref.loc[ref["as_of"] == d, "w"], off["w"]) for d in months)
+    assert nearest_psi(ref["w"].to_numpy(), ref["as_of"].to_numpy(), off["w"].to_numpy()) == pytest.approx(by_hand)
+    assert by_hand < 0.01
+    assert np.isnan(nearest_psi(ref["w"].to_numpy(), None, off["w"].to_numpy()))
+    assert np.isnan(nearest_psi([1.0, 2.0], ["d", "d"], [1.0]))           # one date: nothing to compare
+    # a thin date does not count (its PSI is noise and the empty-bin floor): 15 rows against 100 needed
+    thin = pd.concat([ref, _scheduled(rng, 15, "2024-12-01", webinar=False).assign(y=lambda d: d["y"] + 1)])
+    shifted = _scheduled(rng, 300, "2025-11-01", webinar=False, y_shift=1.0)["y"].to_numpy()
+    assert nearest_psi(thin["y"].to_numpy(), thin["as_of"].to_numpy(), shifted) == pytest.approx(
+        nearest_psi(ref["y"].to_numpy(), ref["as_of"].to_numpy(), shifted))
+    assert nearest_psi(thin["y"].to_numpy(), thin["as_of"].to_numpy(), shifted) > 0.25
 
-    table = stability_table(ScheduledModel(), ref, off, trained_until=months[-1])
-    w = table.set_index("variable").loc["w"]
-    assert w["level"] == "major" and w["psi"] > 0.25 and w["usual"] and w["psi"] <= w["psi_usual"]
-    assert not table.set_index("variable").loc["y", "usual"] or table.set_index("variable").loc["y", "psi"] < 0.1
+    table = stability_table(ScheduledModel(), ref, off, trained_until=months[-1]).set_index("variable")
+    w = table.loc["w"]
+    assert w["level"] == "major" and w["psi"] > 0.25 and w["usual"] and w["psi_nearest"] < 0.1
+    assert np.isnan(table.loc["score", "psi_nearest"]) and not table.loc["score", "usual"]  # never excused
 
     kw = dict(trained_until=months[-1], as_of="2025-11-01", horizon_days=30, metric_psi_share=0.3)
     r = recommend_retrain(ScheduledModel(), ref, off, **kw)
     assert not r["retrain"] and r["psi"]["over"] == [] and r["psi"]["usual"] == ["w"]
-    assert r["psi"]["usual_psi"]["w"] == pytest.approx(w["psi_usual"])
+    assert r["psi"]["nearest_psi"]["w"] == pytest.approx(w["psi_nearest"])
     text = recommendation_text(r, "en")
     assert "No retraining needed" in text and "Not counted as drift: 1 metric(s)" in text
     assert "学習期間内" in recommendation_text(r, "ja")
-    view = stability_view(table, "en").set_index("variable")
-    assert view.loc["w", "reading"] == "major shift, as on a training date"
-    assert not view.loc["w", "past the threshold and its usual variation"]
+    view = stability_view(table.reset_index(), "en").set_index("variable")
+    assert view.loc["w", "reading"] == "major shift, like a training date"
+    assert not view.loc["w", "past the threshold and unlike every training date"]
 
-    # the same off-month with y moved by 2 SD: y is past 0.25 and far past its training dates' variation
+    # the same off-month with y moved by 2 SD: y is past 0.25 and like no training date
     moved = _scheduled(rng, 300, "2025-11-01", webinar=False, y_shift=2.0)
     r = recommend_retrain(ScheduledModel(), ref, moved, **kw)
     assert r["retrain"] and r["psi"]["over"] == ["y"] and r["psi"]["usual"] == ["w"]
-    # without dates in the reference rows there is no usual variation to compare with: counted as before
+    # reference rows of a single date: no training date to compare with, counted as before
     r = recommend_retrain(ScheduledModel(), ref.drop(columns="as_of").assign(as_of=months[0]), off, **kw)
     assert r["psi"]["over"] == ["w"] and r["retrain"]
+    # reference rows without any date column: the same
+    table = stability_table(ScheduledModel(), ref.drop(columns="as_of"), off, trained_until=months[-1])
+    assert not table["usual"].any()

@@ -31,26 +31,31 @@ LABEL_COLUMNS = ("churned_within_h", "duration_days", "event")
 
 def psi_edges(expected, bins: int = 10) -> np.ndarray:
     """Inner edges of the quantile bins of ``expected`` (the distinct ``k / bins`` quantiles, k = 1..bins-1), and
-    after a value that several quantiles fall on, the next larger value of ``expected``.
+    around every value that holds more than a bin's share of the rows (``1 / bins``), that value and the next
+    larger one, so that such a value is a bin of its own.
 
     A value ``x`` falls in bin ``i`` when ``edges[i-1] <= x < edges[i]`` (the first bin is open below, the last
-    open above), so tied values never straddle a bin. A value holding more than a bin's share of the rows (the
-    zeros of a count most accounts never reach) is a bin of its own: with the quantiles alone, a metric that is 0
-    for 92% of the training rows had the one edge 0 and every row in one bin, and its PSI stayed 0 whatever the
-    other 8% did (the demo's events attended tripled at PSI 0).
+    open above), so tied values never straddle a bin. With the quantiles alone, a metric that is 0 for 92% of the
+    training rows had the one edge 0 and every row in one bin, and its PSI stayed 0 whatever the other 8% did
+    (the demo's events attended tripled at PSI 0); with 15% zeros the zeros shared a bin with values up to 1.76.
 
     >>> psi_edges([0, 0, 0, 0, 0, 0, 0, 0, 1, 3], bins=4).tolist()
     [0.0, 1.0]
+    >>> psi_edges([0, 0, 1, 2, 3, 4, 5, 6, 7, 8], bins=10).round(2).tolist()   # 20% zeros: their own bin
+    [0.0, 1.0, 1.7, 2.6, 3.5, 4.4, 5.3, 6.2, 7.1]
     """
     e = np.asarray(expected, dtype=float)
     e = e[~np.isnan(e)]
     if len(e) == 0:
         return np.array([])
     q = np.quantile(e, np.arange(1, bins) / bins, method="linear")
-    edges, times = np.unique(q, return_counts=True)
-    values = np.unique(e)
-    after = [values[np.searchsorted(values, v, side="right")] for v in edges[times > 1] if v < values[-1]]
-    return np.unique(np.concatenate([edges, after]))
+    values, counts = np.unique(e, return_counts=True)
+    heavy = values[counts > len(e) / bins]
+    after = np.array([values[np.searchsorted(values, v, side="right")] for v in heavy if v < values[-1]])
+    edges = np.unique(np.concatenate([q, heavy, after]))
+    for v, w in zip(heavy, after, strict=False):  # no quantile edge inside the gap after such a value
+        edges = edges[(edges <= v) | (edges >= w)]
+    return edges
 
 
 def bin_shares(values, edges) -> np.ndarray:
@@ -94,30 +99,34 @@ def psi_level(value: float) -> str:
     return "stable" if value < PSI_LEVELS[0] else "shift" if value < PSI_LEVELS[1] else "major"
 
 
-def usual_psi(expected, dates, *, bins: int = 10) -> float:
-    """The largest PSI of one date's rows of ``expected`` against all of ``expected`` (its bins), over the distinct
-    ``dates``: how far a single observation date strayed from the training rows while the model was trained.
+#: A training date counts in :func:`nearest_psi` only with at least this many rows per bin (10 rows x 10 bins):
+#: a thin date's PSI is mostly noise and the empty-bin floor (a date of 15 rows read 1.65 against the rest).
+MIN_ROWS_PER_BIN = 10
 
-    A metric whose months differ by design (a quarterly webinar's attendance, 0 in two months of three) moves as
-    far every month; a PSI no larger than this is the metric's ordinary month-to-month variation, not drift. NaN
-    with fewer than two dates (nothing to compare).
 
-    >>> usual = usual_psi([0, 0, 0, 0, 5, 5, 5, 5], ["a", "a", "b", "b", "c", "c", "d", "d"], bins=2)
-    >>> round(usual, 4) == round(psi([0, 0, 0, 0, 5, 5, 5, 5], [5, 5], bins=2), 4)
-    True
+def nearest_psi(expected, dates, actual, *, bins: int = 10, min_rows: int | None = None) -> float:
+    """The smallest PSI of ``actual`` against one date's rows of ``expected`` (that date's own bins), over the
+    distinct ``dates`` with at least ``min_rows`` rows (default ``MIN_ROWS_PER_BIN * bins``): how far today's rows
+    are from the training date they look most like.
+
+    A metric whose months differ by design (a quarterly webinar's attendance, 0 for everyone two months in
+    three) is a "major shift" every off-month against all the training rows pooled, yet looks just like the
+    training rows of an off-month: its PSI against that date is near 0. A move to a distribution no training date
+    had (a product change that halved logins) is far from every date. NaN with no date of enough rows.
+
+    >>> e = [0.0] * 200 + [1.0, 2.0, 3.0, 4.0] * 50
+    >>> round(nearest_psi(e, ["off"] * 200 + ["on"] * 200, [0.0] * 150, bins=2), 6)   # like the off-month
+    0.0
     """
     if dates is None:
         return float("nan")
-    e = np.asarray(expected, dtype=float)
+    e, a = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
     day, days = pd.factorize(np.asarray(dates))
-    if len(e) == 0 or len(days) < 2:
+    if len(e) == 0 or len(a) == 0 or len(days) < 2:
         return float("nan")
-    edges = psi_edges(e, bins)
-    pe = bin_shares(e, edges)
-    b = np.where(np.isnan(e), len(edges) + 1, np.searchsorted(edges, np.nan_to_num(e), side="right"))
-    counts = np.bincount(day * (len(edges) + 2) + b, minlength=len(days) * (len(edges) + 2))
-    counts = counts.reshape(len(days), len(edges) + 2).astype(float)
-    return max(_psi_of_shares(pe, row / row.sum(), PSI_FLOOR) for row in counts)
+    need = MIN_ROWS_PER_BIN * bins if min_rows is None else min_rows
+    found = [psi(e[day == k], a, bins=bins) for k in range(len(days)) if (day == k).sum() >= need]
+    return float(min(found)) if found else float("nan")
 
 
 def monitored_metrics(model, reference: pd.DataFrame, panel: pd.DataFrame) -> list[str]:
@@ -154,10 +163,11 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
     -------
     DataFrame
         One row per (date, variable): ``as_of``, ``variable`` (a metric's column, or ``score``), ``kind``
-        ('metric' or 'score'), ``psi``, ``level`` (:func:`psi_level`), ``psi_usual`` (:func:`usual_psi`: the
-        largest PSI of one training date's rows against all of them; NaN with fewer than two training dates),
-        ``usual`` (``psi`` at most ``psi_usual``: a move no larger than the metric made while the model was
-        trained, e.g. a webinar count in a month without a webinar), ``n_reference``, ``n``, the two means.
+        ('metric' or 'score'), ``psi``, ``level`` (:func:`psi_level`), ``psi_nearest`` (a metric's
+        :func:`nearest_psi`: its PSI against the training date it looks most like; NaN for the score, whose drift
+        is never excused, and without two training dates of enough rows), ``usual`` (``psi_nearest`` below 0.1:
+        today looks like one of the training dates, e.g. a webinar count in a month without a webinar), ``n_reference``,
+        ``n``, the two means.
     """
     if reference.empty:
         raise ValueError("stability_table: the reference (training) sample has no row")
@@ -172,8 +182,6 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
     when = to_utc(panel[date_col])
     ref_score = np.asarray(model.health_score(features_of(reference)), dtype=float)
     ref_dates = to_utc(reference[date_col]).to_numpy() if date_col in reference.columns else None
-    usual = {m: usual_psi(reference[m].to_numpy(float), ref_dates, bins=bins) for m in metrics}
-    usual["score"] = usual_psi(ref_score, ref_dates, bins=bins)
     rows = []
     for d in dates:
         now = panel[(when == d).to_numpy()]
@@ -182,9 +190,10 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
         pairs.append(("score", "score", ref_score, score))
         for name, kind, e, a in pairs:
             value = psi(e, a, bins=bins)
+            near = nearest_psi(e, ref_dates, a, bins=bins) if kind == "metric" else float("nan")
             rows.append({"as_of": to_utc(d), "variable": name, "kind": kind, "psi": value,
-                         "level": psi_level(value), "psi_usual": usual[name],
-                         "usual": bool(np.isfinite(value) and value <= usual[name]), "n_reference": len(e), "n": len(a),
+                         "level": psi_level(value), "psi_nearest": near,
+                         "usual": bool(np.isfinite(near) and near < PSI_LEVELS[0]), "n_reference": len(e), "n": len(a),
                          "mean_reference": float(np.nanmean(e)) if np.isfinite(e).any() else np.nan,
                          "mean": float(np.nanmean(a)) if np.isfinite(a).any() else np.nan})
     return pd.DataFrame(rows)

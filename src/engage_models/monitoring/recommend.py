@@ -5,9 +5,9 @@ kinds of reason, each a sentence in English (``detail``) and a locale key with i
 ``args``) so a report can say it in Japanese as well:
 
 * ``drift``: at the latest observation date, the PSI of the health score is past ``psi_threshold``, or the
-  share of the monitored metrics whose PSI is past it reaches ``metric_psi_share``; a PSI no larger than the
-  variable's own on one of the training dates (its ordinary month-to-month variation, e.g. a quarterly webinar's
-  attendance in a month without one: :func:`~engage_models.monitoring.drift.usual_psi`) is not counted;
+  share of the monitored metrics whose PSI is past it reaches ``metric_psi_share``; a metric whose rows look
+  like those of one of the training dates (PSI below 0.1 against that date: a quarterly webinar's attendance in a
+  month without one, :func:`~engage_models.monitoring.drift.nearest_psi`) is not counted; the score always is;
 * ``calibration``: on all the labels matured since the last training date, observed minus predicted churn has
   an account-clustered 95% interval that excludes 0 (:func:`~engage_models.monitoring.performance
   .calibration_in_the_large`);
@@ -71,9 +71,9 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
     dict
         ``retrain`` (bool), ``reasons`` (list of ``{"kind", "detail", "key", "args"}``; empty when ``retrain``
         is False), ``psi`` (``as_of`` of the latest date, ``score``, ``metrics`` {name: PSI}, ``over``: the
-        metrics past the threshold and past their usual variation, ``usual``: those past the threshold no further
-        than on one of the training dates (not counted), ``usual_psi`` {name: that largest training-date PSI},
-        ``score_usual``, ``share`` (of ``over``), the settings), ``calibration`` (the pooled matured-label
+        metrics past the threshold that look like no training date, ``usual``: those past it whose rows look like
+        one training date's (not counted), ``nearest_psi`` {name: PSI against that nearest date}, ``share`` (of
+        ``over``), the settings), ``calibration`` (the pooled matured-label
         row, or ``{"available": False, "why": ...}``) and ``age_days``.
     """
     as_of, trained_until = to_utc(as_of), to_utc(trained_until)
@@ -86,13 +86,13 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
     metric_psi = metrics["psi"]
     usual = metrics["usual"] if "usual" in metrics else pd.Series(False, index=metrics.index)
     score_row = now[now["kind"] == "score"].iloc[0]
-    score_psi = float(score_row["psi"])
+    score_psi = float(score_row["psi"])  # the score's drift is never excused as usual
     past = metric_psi > psi_threshold
     over = metric_psi[past & ~usual].sort_values(ascending=False)
     as_usual = metric_psi[past & usual].sort_values(ascending=False)
     share = float(len(over) / len(metric_psi)) if len(metric_psi) else 0.0
     date = f"{latest:%Y-%m-%d}"
-    if np.isfinite(score_psi) and score_psi > psi_threshold and not bool(score_row.get("usual", False)):
+    if np.isfinite(score_psi) and score_psi > psi_threshold:
         reasons.append(_reason("drift", "monitoring.reason.drift_score", psi=f"{score_psi:.2f}",
                                threshold=f"{psi_threshold:g}", date=date))
     if len(metric_psi) and share >= metric_psi_share and len(over):
@@ -124,8 +124,8 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
     return {"retrain": bool(reasons), "reasons": reasons,
             "psi": {"as_of": latest, "score": score_psi, "metrics": {k: float(v) for k, v in metric_psi.items()},
                     "over": list(over.index), "usual": list(as_usual.index),
-                    "usual_psi": {k: float(v) for k, v in metrics.get("psi_usual", pd.Series(dtype=float)).items()},
-                    "score_usual": float(score_row.get("psi_usual", np.nan)), "share": share,
+                    "nearest_psi": {k: float(v) for k, v in metrics.get("psi_nearest", pd.Series(dtype=float)).items()},
+                    "share": share,
                     "threshold": psi_threshold,
                     "metric_psi_share": metric_psi_share},
             "calibration": calibration, "age_days": age_days, "trained_until": trained_until, "cutoff": born,

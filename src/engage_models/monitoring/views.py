@@ -60,8 +60,8 @@ def recommendation_text(rec: dict, lang: str = "en") -> str:
 
 
 def _usual_text(psi: dict, lang: str) -> str:
-    """The metrics past the threshold that moved no further than on a training date, named (not counted)."""
-    names = [f"{_label(m, lang)} {psi['metrics'][m]:.2f} ({psi['usual_psi'][m]:.2f})" for m in psi["usual"]]
+    """The metrics past the threshold whose rows look like one training date's, named (not counted)."""
+    names = [f"{_label(m, lang)} {psi['metrics'][m]:.2f} ({psi['nearest_psi'][m]:.2f})" for m in psi["usual"]]
     return t("monitoring.usual_note", lang, k=len(names), threshold=f"{psi['threshold']:g}",
              names=t("sep.list", lang).join(names))
 
@@ -86,7 +86,7 @@ def stability_view(stability: pd.DataFrame, lang: str = "en", threshold: float =
     return pd.DataFrame({
         t("monitoring.variable", lang): [_label(v, lang) for v in now["variable"]],
         "PSI": now["psi"].round(3).to_numpy(),
-        t("monitoring.usual", lang): (now["psi_usual"].round(3) if "psi_usual" in now else np.nan),
+        t("monitoring.usual", lang): (now["psi_nearest"].round(3) if "psi_nearest" in now else np.nan),
         t("monitoring.level", lang): level,
         t("monitoring.mean_reference", lang): now["mean_reference"].to_numpy(),
         t("monitoring.mean_now", lang): now["mean"].to_numpy(),
