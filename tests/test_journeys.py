@@ -584,13 +584,21 @@ def test_a_milestone_whose_groups_are_never_both_followed_says_why_and_shows_no_
     assert r["why_ja"].startswith("契約2か月時点で追跡中の顧客は、到達20社・未到達8社")
     assert r["naive_why_en"] == r["why_en"]
     view = V.milestone_view(table, "en").frame.iloc[0]
-    assert view["difference"] == r["why_en"] and view["q-value (log-rank)"] == "not shown: no difference"
+    assert view["difference"] == r["why_en"]
+    assert view["q-value (log-rank)"] == "not shown: the groups could not be compared"
     assert view["retention compared at"] == view["retention then: reached"] == "not compared"
     shown = V.milestone_view(_shown_table(), "en").frame.iloc[0]
     assert shown["retention compared at"] == "6 months" and shown["difference"].startswith("+25.0 pp (")
     # a run published before the intervals and reasons were written still renders
     old = _shown_table().drop(columns=["difference_low", "difference_high", "why_en", "why_ja", "naive_why_en"])
     assert V.milestone_view(old, "en").frame.iloc[0]["difference"] == "+25.0 pp"
+    # no churn in either group: a difference of 0 with its interval, and no log-rank test (it printed "nan")
+    accounts, times = _two_cohort_world(churn_not=0)
+    flat = MS.landmark_analysis(times, accounts, [MS.Milestone("m", "events")], 30, AS_OF, 12.0)[0]
+    row = V.milestone_view(flat, "en").frame.iloc[0]
+    assert row["difference"].startswith("+0.0 pp (")
+    assert row["q-value (log-rank)"] == "no test: no churn in either group"
+    assert V.milestone_view(flat, "ja").frame.iloc[0].tolist()[-1] == "どちらの群にも解約がないため検定なし"
 
 
 def _shown_table():
@@ -658,3 +666,13 @@ def test_a_persona_of_fewer_accounts_than_surveys_min_n_is_flagged_in_the_table_
     assert g["top"]["persona"] == 2 and g["top"]["few_accounts"]
     assert "(heavy exports; built on 9 accounts, fewer than 30: its words and rates are uncertain)" in \
         V.growth_sentence({"growth": {**g, "previous": "2024-06-01"}}, "en")
+
+
+def test_the_comparison_tenure_always_lies_a_month_past_the_landmark():
+    """candidate_months kept the preferred 12 months whatever the landmark: with a landmark at 400 days the
+    comparison sat before it."""
+    assert MS.candidate_months(30, 12.0)[0] == 12.0 and MS.candidate_months(30, 12.0)[-1] == 2.0
+    assert MS.candidate_months(400, 12.0) == []  # a landmark at 13.1 months: 12 months is before it
+    assert MS.candidate_months(335, 12.0) == [12.0]  # 11.0 months: 12 is after it, no whole month a month after
+    assert MS.candidate_months(30, 1.5) == [1.5]  # a preferred tenure after the landmark is kept
+    assert all(m >= 200 / 30.4375 + 1 for m in MS.candidate_months(200, 12.0))

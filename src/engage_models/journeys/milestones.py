@@ -362,11 +362,13 @@ def compare(frame: pd.DataFrame, at_months: float, min_group: int = 10,
 
 
 def candidate_months(landmark_days: float, preferred: float = 12.0) -> list[float]:
-    """The tenures retention may be compared at, longest first: ``preferred``, then every whole month below it
-    that lies at least a month after the landmark (a comparison a few days after it says nothing)."""
+    """The tenures retention may be compared at, longest first: ``preferred`` when it lies after the landmark, then
+    every whole month below it that lies at least a month after the landmark (a comparison a few days after it
+    says nothing)."""
     lm = landmark_days / DAYS_PER_MONTH
     months = [float(m) for m in range(int(np.ceil(preferred)) - 1, int(np.ceil(lm + 1)) - 1, -1) if m < preferred]
-    return [float(preferred), *months]
+    # the preferred tenure too must lie past the landmark (a landmark at 335 days and 12 months did not)
+    return [float(preferred)] * (preferred > lm) + months
 
 
 def retention_months(km: KaplanMeierGroups, landmark_days: float, preferred: float = 12.0,
@@ -413,8 +415,9 @@ def landmark_analysis(times: pd.DataFrame, accounts: pd.DataFrame, milestones, l
         # tenure would say nothing), or says why it cannot be (its "never reached" often ends sooner)
         month = retention_months(km, landmark_days, at_months, min_at_risk)
         # no tenure to read: the row says so at the shortest candidate (how many were still followed there)
-        row = _read(km, frame, month if month is not None else candidate_months(landmark_days, at_months)[-1],
-                    min_at_risk)
+        shortest = (candidate_months(landmark_days, at_months)
+                    or [float(np.ceil(landmark_days / DAYS_PER_MONTH + 1))])[-1]
+        row = _read(km, frame, month if month is not None else shortest, min_at_risk)
         naive = {"difference": np.nan, "difference_low": np.nan, "difference_high": np.nan, "p_value": np.nan,
                  "why": row["why"] if month is None else naive_thin}
         if month is not None and nkm is not None:

@@ -258,7 +258,8 @@ def milestone_view(summary: pd.DataFrame, lang: str = "en"):
             t("pj.difference", lang): _pp_interval(r.difference, r.difference_low, r.difference_high, lang)
             if shown else getattr(r, f"why_{lang}") or not_compared,
             t("pj.naive_difference", lang): naive,
-            t("pj.q_value", lang): fmt_p(r.q_value) if shown else t("pj.q_not_shown", lang),
+            t("pj.q_value", lang): fmt_p(r.q_value) if shown and pd.notna(r.q_value)
+            else t("pj.q_no_churn", lang) if shown else t("pj.q_not_shown", lang),
         })
     return table(pd.DataFrame(rows), lang=lang, translate=False, max_chars=200)
 
