@@ -427,6 +427,17 @@ def _read_csv_sql(columns: dict[str, str], header: bool) -> str:
             "delim = $delim, quote = '\"', escape = '\"', strict_mode = true, encoding = 'utf-8')")
 
 
+def _no_content(path: Path) -> bool:
+    """A text file of 0 bytes, or of a byte-order mark and blank lines only (Excel's "CSV UTF-8" of nothing)."""
+    size = path.stat().st_size
+    if size > 4096:
+        return False
+    raw = path.read_bytes()
+    for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+        raw = raw.removeprefix(bom)
+    return not raw.replace(b"\x00", b"").strip()
+
+
 def _open_text(con, contract: C.TableContract, source: str, given: str | None, work: Path,
                delimiter: str | None = None) -> _Source:
     """CSV/TSV parts read as text (the contract types them); lines that are not rows set aside. Parts are matched
@@ -435,7 +446,7 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
     delimiter = delimiter or ("\t" if ".tsv" in source.lower() else ",")
     parts, bad, names, encodings, own = [], [], None, [], {}
     for k, f in enumerate(_files(source)):
-        if Path(f).stat().st_size == 0:  # an export of nothing, not even its header: a table without rows
+        if _no_content(Path(f)):  # an export of nothing, not even its header: a table without rows
             _warn("empty_file", table=contract.name, source=str(f))
             continue
         enc = _encoding(f, given)
