@@ -240,6 +240,17 @@ def test_levels_of_too_few_accounts_share_one_weight():
     region_driver = [d for d in drivers if d["feature"] == "region"]
     assert all(d["level"] == "r3" and d["typical_level"] in ("A", "B") for d in region_driver)
 
+    # when most healthy accounts are in the pool (forty levels of five accounts), the pool is the typical level,
+    # said in words (a small named level was made typical and most accounts got a driver from pooling alone)
+    many = np.array([f"c{k % 40}" for k in range(200)] + ["A"] * 60 + ["B"] * 60, dtype=object)
+    Xm = pd.DataFrame({"usage": rng.normal(size=320), "country": many})
+    ym = (rng.random(320) < 0.2).astype(int)
+    mm = HealthScore(date_col="__none", id_col="__none", n_bootstrap=0).fit(Xm, ym)
+    assert mm.typical_[mm.feature_names_.index(f"country={OTHER}")] == 1.0
+    from engage_models.health.explain import _levels
+
+    assert _levels(mm, Xm.iloc[[200]], "country", "en") == (["A"], "other (rare levels)")
+    assert _levels(mm, Xm.iloc[[200]], "country", "ja")[1] == "その他（少数の区分）"
     # counted in accounts, not rows: one account's twelve rows make a rare level; a pool below the minimum gets
     # no weight at all (its rows: zeros)
     d = _Design([], ["plan"], 1.0, 0.9)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.i18n import t
-from .design import OTHER
+from .design import level_label
 from .scaling import MISSING_SUFFIX
 
 #: a feature costing less than this many points against the typical healthy account is not a driver
@@ -56,7 +56,8 @@ def drivers(model, X: pd.DataFrame, k: int = 3, lang: str = "en") -> pd.DataFram
             key = keys[j]
             if key not in labels:
                 labels[key] = t(key, lang) if key in design.categorical else model.feature_label(key, lang)
-                sources[key] = _levels(model, X, key) if key in design.categorical else raw_values(model, X, key)
+                sources[key] = (_levels(model, X, key, lang) if key in design.categorical
+                                else raw_values(model, X, key))
             item = {"feature": key, "label": labels[key], "value": None, "typical": None, "points": float(lost[i, j])}
             if key in design.categorical:
                 column, typical = sources[key]
@@ -70,14 +71,15 @@ def drivers(model, X: pd.DataFrame, k: int = 3, lang: str = "en") -> pd.DataFram
     return pd.DataFrame({"drivers": out, "drivers_text": texts}, index=pts.index)
 
 
-def _levels(model, X: pd.DataFrame, column: str) -> tuple[list[str | None], str | None]:
-    """(each row's level of a categorical ``column``, None where it has none; the typical healthy account's)."""
+def _levels(model, X: pd.DataFrame, column: str, lang: str = "en") -> tuple[list[str | None], str | None]:
+    """(each row's level of a categorical ``column``, None where it has none; the typical healthy account's, the
+    pool of rare levels in words when most healthy accounts are in it)."""
     values = X[column].astype("string")
     rows = [None if pd.isna(v) else str(v) for v in values]
     levels = model.fitted_.design.levels[column]
     names = list(model.feature_names_)
-    held = [lv for lv in levels if model.typical_[names.index(f"{column}={lv}")] == 1 and lv != OTHER]
-    return rows, held[0] if held else None
+    held = [lv for lv in levels if model.typical_[names.index(f"{column}={lv}")] == 1]
+    return rows, level_label(held[0], lang) if held else None
 
 
 def raw_values(model, X: pd.DataFrame, feat: str) -> tuple[np.ndarray | None, float | None]:

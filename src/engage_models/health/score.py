@@ -294,10 +294,10 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
             if design.is_binary(f):  # a missing value: when most healthy accounts miss it
                 typical[f] = float(healthy[f].mean() >= 0.5)
         for c in design.categorical:  # one level, the healthy accounts' commonest (not "none" without a majority;
-            levels = [f"{c}={lv}" for lv in design.levels[c]]  # a named level before the pool of rare ones)
+            levels = [f"{c}={lv}" for lv in design.levels[c]]  # the pool of rare levels when it holds the most)
             if levels:
                 typical[levels] = 0.0
-                typical[max(levels, key=lambda f: (not f.endswith(f"={OTHER}"), healthy[f].sum(),
+                typical[max(levels, key=lambda f: (healthy[f].sum(), not f.endswith(f"={OTHER}"),
                                                    -levels.index(f)))] = 1.0
         self.typical_ = typical.reindex(self.feature_names_).to_numpy(dtype=float)
         raw = X.loc[y == 0, self.metrics_].apply(pd.to_numeric, errors="coerce").median()
