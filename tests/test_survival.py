@@ -855,6 +855,10 @@ def test_kaplan_meier_retention_is_given_with_its_interval_or_why_it_is_not():
         lo, hi = (100 * v for v in band.loc[12.0])
         assert f"60.0% ({lo:.1f}% to {hi:.1f}%)" in cells, cells
         assert "— (fewer than 10 accounts at risk by then)" in cells
+    # a curve conditional on reaching 14 months (everyone entered late) has no 12-month figure, and says why
+    late = pd.DataFrame({"duration": np.arange(15.0, 45.0), "event": 1, "entry": 14.0})
+    cells = km_table(KaplanMeierGroups().fit(late), "en").frame.iloc[0].tolist()
+    assert "— (the curve starts at 14.0 months)" in cells, cells
 
 
 def test_a_log_rank_test_without_any_churn_is_no_test():

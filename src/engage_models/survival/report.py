@@ -43,8 +43,11 @@ def km_table(km, lang: str = "en", min_at_risk: int | None = None) -> Table:
         lo = s.get(f"retention_{tm}m_low", pd.Series(np.nan, index=s.index))
         hi = s.get(f"retention_{tm}m_high", pd.Series(np.nan, index=s.index))
         out = []
-        for v, a, b in zip(s[f"retention_{tm}m"], lo, hi, strict=True):
-            if pd.isna(v):
+        start = s.get("from_months", pd.Series(0.0, index=s.index))
+        for v, a, b, first in zip(s[f"retention_{tm}m"], lo, hi, start, strict=True):
+            if pd.isna(v) and pd.notna(first) and tm < first:  # a curve conditional on reaching a later tenure
+                out.append(t("surv.retention_before", lang, start=f"{first:.1f}"))
+            elif pd.isna(v):
                 out.append(t("surv.retention_beyond", lang, n=n_min) if n_min else "")
             elif pd.notna(a) and pd.notna(b):
                 out.append(fmt_interval(100 * v, 100 * a, 100 * b, lang, fmt=lambda x: fmt_pct(x, lang), label=False))
