@@ -326,6 +326,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     X, y, report = prepare(df, label, date_col, id_col, where, keep_columns, lang, seed)
+    data_row = X.attrs.pop("data_row", None)  # not carried along: pandas copies attrs into every derived frame
     id_name = "__id"
     if score not in ("auto", "shape", "linear"):
         raise ValueError(f"score must be 'auto', 'shape' or 'linear', not {score!r}")
@@ -364,7 +365,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
                   "folds": k, "grouped_by": id_col, "test_rows": int(len(y)), "test_events": int(y.sum()),
                   "test_accounts": int(X[id_name].nunique())}
     w = preds.pivot_table(index=["as_of", "row", "account_id", "y"], columns="model", values="p").reset_index()
-    _write_validation(out / "validation_predictions.csv", w, X, list(models), date_col, id_col)
+    _write_validation(out / "validation_predictions.csv", w, X, list(models), date_col, id_col, data_row)
     boot = E.bootstrap(w["y"], {m: w[m] for m in models}, w["account_id"], n_boot=n_boot_eval, seed=seed)
     evaluation = {
         "validation": method,
@@ -421,7 +422,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
 
 
 def _write_validation(path: Path, w: pd.DataFrame, X: pd.DataFrame, models: list[str], date_col: str | None,
-                      id_col: str | None) -> None:
+                      id_col: str | None, data_row: np.ndarray | None = None) -> None:
     """Every validation prediction, one row per table row tested (per test window or fold): the figures of
     ``evaluation.json`` can be recomputed from it, and a row's out-of-time probability read beside its outcome.
 
@@ -430,7 +431,6 @@ def _write_validation(path: Path, w: pd.DataFrame, X: pd.DataFrame, models: list
     churn probability from a fit that never saw the row (nor, with ``id_col``, its account's other rows in a
     fold), for ``learned`` (or ``shape`` and ``linear``), ``gbm`` and ``hand``."""
     rows = w["row"].to_numpy()
-    data_row = X.attrs.get("data_row")
     out = pd.DataFrame({"data_row": data_row[rows] if data_row is not None else rows + 1})
     if id_col:
         out[id_col] = w["account_id"].to_numpy()
