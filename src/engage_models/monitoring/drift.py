@@ -79,11 +79,23 @@ def psi(expected, actual, *, bins: int = 10, floor: float = PSI_FLOOR) -> float:
     >>> round(psi([1, 2, 3, 4], [4, 4, 4, 4], bins=2), 4)   # all rows moved to the upper half
     4.6043
     """
-    e, a = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
-    if len(e) == 0 or len(a) == 0:
-        return float("nan")
-    edges = psi_edges(e, bins)
-    return _psi_of_shares(bin_shares(e, edges), bin_shares(a, edges), floor)
+    return _Bins(expected, bins).psi(actual, floor)
+
+
+class _Bins:
+    """A reference sample's PSI bins and its shares in them, made once and compared with any number of samples."""
+
+    def __init__(self, expected, bins: int):
+        e = np.asarray(expected, dtype=float)
+        self.n = len(e)
+        self.edges = psi_edges(e, bins)
+        self.shares = bin_shares(e, self.edges)
+
+    def psi(self, actual, floor: float = PSI_FLOOR) -> float:
+        a = np.asarray(actual, dtype=float)
+        if self.n == 0 or len(a) == 0:
+            return float("nan")
+        return _psi_of_shares(self.shares, bin_shares(a, self.edges), floor)
 
 
 def _psi_of_shares(pe: np.ndarray, pa: np.ndarray, floor: float) -> float:
@@ -118,14 +130,27 @@ def nearest_psi(expected, dates, actual, *, bins: int = 10, min_rows: int | None
     >>> round(nearest_psi(e, ["off"] * 200 + ["on"] * 200, [0.0] * 150, bins=2), 6)   # like the off-month
     0.0
     """
-    if dates is None:
-        return float("nan")
-    e, a = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
+    e = np.asarray(expected, dtype=float)
+    return _nearest([_Bins(e[rows], bins) for rows in _date_rows(dates, bins, min_rows)], actual)
+
+
+def _date_rows(dates, bins: int, min_rows: int | None = None) -> list[np.ndarray]:
+    """The positions of each distinct date of ``dates`` with at least ``min_rows`` rows (default
+    ``MIN_ROWS_PER_BIN * bins``); none with fewer than two distinct dates, or without ``dates``."""
+    if dates is None or len(dates) == 0:
+        return []
     day, days = pd.factorize(np.asarray(dates))
-    if len(e) == 0 or len(a) == 0 or len(days) < 2:
-        return float("nan")
+    if len(days) < 2:
+        return []
     need = MIN_ROWS_PER_BIN * bins if min_rows is None else min_rows
-    found = [psi(e[day == k], a, bins=bins) for k in range(len(days)) if (day == k).sum() >= need]
+    rows = [np.flatnonzero(day == k) for k in range(len(days))]
+    return [r for r in rows if len(r) >= need]
+
+
+def _nearest(by_date: list[_Bins], actual) -> float:
+    if len(np.asarray(actual)) == 0:
+        return float("nan")
+    found = [b.psi(actual) for b in by_date]
     return float(min(found)) if found else float("nan")
 
 
@@ -182,15 +207,19 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
     when = to_utc(panel[date_col])
     ref_score = np.asarray(model.health_score(features_of(reference)), dtype=float)
     ref_dates = to_utc(reference[date_col]).to_numpy() if date_col in reference.columns else None
+    expected = {m: reference[m].to_numpy(float) for m in metrics} | {"score": ref_score}
+    pooled = {name: _Bins(e, bins) for name, e in expected.items()}  # each reference binned once, not per date
+    date_rows = _date_rows(ref_dates, bins)
+    by_date = {m: [_Bins(expected[m][r], bins) for r in date_rows] for m in metrics}
     rows = []
     for d in dates:
         now = panel[(when == d).to_numpy()]
         score = np.asarray(model.health_score(features_of(now)), dtype=float)
-        pairs = [(m, "metric", reference[m].to_numpy(float), now[m].to_numpy(float)) for m in metrics]
-        pairs.append(("score", "score", ref_score, score))
-        for name, kind, e, a in pairs:
-            value = psi(e, a, bins=bins)
-            near = nearest_psi(e, ref_dates, a, bins=bins) if kind == "metric" else float("nan")
+        pairs = [(m, "metric", now[m].to_numpy(float)) for m in metrics] + [("score", "score", score)]
+        for name, kind, a in pairs:
+            e = expected[name]
+            value = pooled[name].psi(a)
+            near = _nearest(by_date[name], a) if kind == "metric" else float("nan")
             rows.append({"as_of": to_utc(d), "variable": name, "kind": kind, "psi": value,
                          "level": psi_level(value), "psi_nearest": near,
                          "usual": bool(np.isfinite(near) and near < PSI_LEVELS[0]), "n_reference": len(e), "n": len(a),
