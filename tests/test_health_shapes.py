@@ -291,9 +291,19 @@ def test_the_learned_card_round_trips_through_the_hand_card_yaml(tmp_path):
     assert all(float(b).is_integer() for b, _ in tickets["thresholds"][:-1])  # counts: whole-number bounds
     hand = HandWeightedScore(config=exact)
     np.testing.assert_allclose(hand.health_score(X), model.health_score(X), atol=1e-9)
-    # as a person types it (points to 1 decimal): within rounding of the learned score
-    typed = HandWeightedScore(config=card_config(model, decimals=1))
-    assert np.abs(typed.health_score(X) - model.health_score(X)).max() < 0.1
+    # as a person types it (points to 1 decimal, bounds the roundest numbers between two training values, not
+    # 62.2936706663083): every training row in the same range, within rounding of the learned score
+    typed_config = card_config(model, decimals=1)
+    usage_exact = [b for b, _ in card["metrics"][1]["thresholds"][:-1]]
+    usage_typed = [b for b, _ in typed_config["metrics"][1]["thresholds"][:-1]]
+    assert all(len(repr(b)) <= 5 for b in usage_typed) and usage_typed != usage_exact, usage_typed
+    train_usage = np.sort(X["usage"].iloc[:2000].to_numpy())
+    for exact_b, typed_b in zip(usage_exact, usage_typed, strict=True):  # no training value between the two
+        assert not ((train_usage >= min(exact_b, typed_b)) & (train_usage < max(exact_b, typed_b))).any()
+    typed = HandWeightedScore(config=typed_config)
+    assert np.abs(typed.health_score(X.iloc[:2000]) - model.health_score(X.iloc[:2000])).max() < 0.1
+    assert card["metrics"][0]["thresholds"] == [[b, pytest.approx(p, abs=0.05)]
+                                                for b, p in typed_config["metrics"][0]["thresholds"]]
     # and it backtests like any vendor card: fitted (Platt only) it ranks exactly as the learned score
     hand.fit(X.iloc[:2000], y[:2000])
     assert roc_auc_score(y[2000:], hand.predict_proba(X.iloc[2000:])[:, 1]) == pytest.approx(

@@ -455,6 +455,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         self.baseline_rate_ = float(y.mean())
         self.n_train_ = len(y)
         self.range_values_ = self._range_values(Mx)
+        self.cut_gaps_ = self._cut_gaps(Mx)
         self.quantiles_ = {c: [float(v) for v in np.nanquantile(Mx[c].to_numpy(dtype=float), [0.1, 0.9])]
                            if Mx[c].notna().any() else [np.nan, np.nan] for c in self.metrics_}
         typical = self._typical_row(Mx, y)
@@ -488,6 +489,24 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
             k = len(tm["specs"][0]) + 1
             out.append(np.array([np.median(vals[idx == i]) if (idx == i).any() else np.nan
                                  for i in range(1, k + 1)]))
+        return out
+
+    def _cut_gaps(self, Mx: pd.DataFrame) -> list:
+        """Per term: for each numeric cut, the largest training value below it and the smallest at or above it
+        (+-inf where none). Any bound in ``(below, above]`` puts every training row in the same range as the cut
+        does: what lets the exported card round its bounds (:func:`~engage_models.health.cards.card_config`)."""
+        out = []
+        for tm in self.card_["terms"]:
+            if tm["kind"] != "numeric":
+                out.append(None)
+                continue
+            v = Mx[tm["features"][0]].to_numpy(dtype=float)
+            u = np.unique(v[~np.isnan(v)])
+            gaps = []
+            for c in np.asarray(tm["specs"][0], float):
+                i = int(np.searchsorted(u, c, side="left"))
+                gaps.append([float(u[i - 1]) if i > 0 else -np.inf, float(u[i]) if i < len(u) else np.inf])
+            out.append(gaps)
         return out
 
     def _calibrate(self, folds: list, Mx: pd.DataFrame, y: np.ndarray) -> None:
