@@ -300,6 +300,8 @@ def test_the_learned_card_round_trips_through_the_hand_card_yaml(tmp_path):
     train_usage = np.sort(X["usage"].iloc[:2000].to_numpy())
     for exact_b, typed_b in zip(usage_exact, usage_typed, strict=True):  # no training value between the two
         assert not ((train_usage >= min(exact_b, typed_b)) & (train_usage < max(exact_b, typed_b))).any()
+    shown = model.card().query("feature == 'usage'")["range"].tolist()  # report 04 shows the same bounds
+    assert shown[-1] == f"{usage_typed[0]:,} or more" and shown[0] == f"below {usage_typed[-1]:,}", shown
     typed = HandWeightedScore(config=typed_config)
     assert np.abs(typed.health_score(X.iloc[:2000]) - model.health_score(X.iloc[:2000])).max() < 0.1
     assert card["metrics"][0]["thresholds"] == [[b, pytest.approx(p, abs=0.05)]

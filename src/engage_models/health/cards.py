@@ -9,7 +9,8 @@ format, is backtested beside the learned one by the pipeline (``health.hand_scor
 Each metric becomes one entry: ``weight`` = the most points the metric can move on the 0-100 scale, ``thresholds``
 = ``[lower bound of the range, points within the metric (0-100)]`` from the highest range down, the lowest range
 with ``-.inf`` (each bound rounded to the roundest number that keeps every training row in its range, see
-:func:`roundest`); ``direction: higher`` (a value earns the points of the first bound it reaches, exactly the
+:func:`~engage_models.health.shapes.roundest`);
+``direction: higher`` (a value earns the points of the first bound it reaches, exactly the
 ranges' ``value >= bound`` rule, whatever the shape's direction). The hand card's score is
 ``sum(weight * points) / sum(weight)``: with only metric terms and no missing values, exactly the learned score.
 What the format cannot hold is listed under ``not_in_card`` (category terms, pairwise tables) and the
@@ -28,31 +29,12 @@ from sklearn.utils.validation import check_is_fitted
 from .._core.io import write_text
 
 
-def roundest(below: float, above: float, cut: float) -> float:
-    """The number with the fewest significant digits in ``(below, above]``: a range's bound that keeps every
-    training value (``below`` the largest under the cut, ``above`` the smallest at or over it) on its side.
-    ``cut`` itself when a side is unbounded (no training value there to keep).
-
-    >>> roundest(566.41, 566.7, 566.548), roundest(0.031, 0.052, 0.04), roundest(9.0, 12.0, 10.5)
-    (566.5, 0.04, 10.0)
-    """
-    if not (math.isfinite(below) and math.isfinite(above)) or not below < above:
-        return float(cut)
-    step = 10.0 ** math.floor(math.log10(max(abs(below), abs(above), 1e-300)))
-    for _ in range(40):
-        digits = max(0, -math.floor(math.log10(step)))
-        candidate = round((math.floor(below / step) + 1) * step, digits)
-        if below < candidate <= above:
-            return float(candidate)
-        step /= 10.0
-    return float(cut)
-
-
 def card_config(model, decimals: int | None = 1, name: str | None = None) -> dict:
     """The learned card as a hand-card dict (see the module docstring). ``decimals``: rounding of the points
     (1: as a person types them; None: exact, for a lossless round trip). With ``decimals`` the ranges' bounds are
     rounded too, each to the roundest number between the training values on either side of it
-    (:func:`roundest`): every training row stays in its range, a new value between the two may change range."""
+    (:func:`~engage_models.health.shapes.roundest`): every training row stays in its range, a new value between
+    the two may change range."""
     check_is_fitted(model, "card_")
     scale = 100.0 / model.card_["total"]
 
@@ -72,13 +54,8 @@ def card_config(model, decimals: int | None = 1, name: str | None = None) -> dic
         pts = np.clip(-tm["scores"][1:-1], tm["lo"], tm["hi"]) - tm["lo"]  # ranges 1..k, card points
         within = 100.0 * pts / (tm["hi"] - tm["lo"])
         integer = f in model.integer_
-        bounds = [float(math.ceil(c)) if integer else float(c) for c in cuts]
-        gaps = (getattr(model, "cut_gaps_", None) or [None] * (ti + 1))[ti]
-        if decimals is not None and gaps is not None:  # as a person types them, the same ranges for training rows
-            rounded = [roundest(lo, hi, c) for c, (lo, hi) in zip(bounds, gaps, strict=True)]
-            if all(a < b for a, b in zip(rounded, rounded[1:], strict=False)):
-                bounds = rounded
-        bounds = [-math.inf] + bounds
+        typed = model.typed_cuts(ti) if decimals is not None else None  # as a person types them
+        bounds = [-math.inf] + (typed or [float(math.ceil(c)) if integer else float(c) for c in cuts])
         thresholds = [[b, rnd(p)] for b, p in zip(bounds[::-1], within[::-1], strict=True)]
         metrics.append({"metric": f, "weight": rnd(max_points), "direction": "higher", "thresholds": thresholds})
     if not metrics:

@@ -214,11 +214,42 @@ def _fmt(v: float, integer: bool) -> str:
     return f"{v:,.0f}" if a >= 100 else f"{v:,.1f}" if a >= 10 else f"{v:,.2f}" if a >= 0.1 else f"{v:.3g}"
 
 
-def range_text(cuts, i: int, integer: bool, lang: str = "en") -> str:
-    """Words for range ``i`` (1-based as the cells: ``value >= cuts[i-2]`` and ``< cuts[i-1]``)."""
+def roundest(below: float, above: float, cut: float) -> float:
+    """The number with the fewest significant digits in ``(below, above]``: a range's bound that keeps every
+    training value (``below`` the largest under the cut, ``above`` the smallest at or over it) on its side.
+    ``cut`` itself when a side is unbounded (no training value there to keep).
+
+    >>> roundest(566.41, 566.7, 566.548), roundest(0.031, 0.052, 0.04), roundest(9.0, 12.0, 10.5)
+    (566.5, 0.04, 10.0)
+    """
+    if not (math.isfinite(below) and math.isfinite(above)) or not below < above:
+        return float(cut)
+    step = 10.0 ** math.floor(math.log10(max(abs(below), abs(above), 1e-300)))
+    for _ in range(40):
+        digits = max(0, -math.floor(math.log10(step)))
+        candidate = round((math.floor(below / step) + 1) * step, digits)
+        if below < candidate <= above:
+            return float(candidate)
+        step /= 10.0
+    return float(cut)
+
+
+def range_text(cuts, i: int, integer: bool, lang: str = "en", typed: bool = False) -> str:
+    """Words for range ``i`` (1-based as the cells: ``value >= cuts[i-2]`` and ``< cuts[i-1]``); ``typed``: the
+    cuts are already the numbers to show (:meth:`ShapeScore.typed_cuts`), written with all their digits."""
     cuts = np.asarray(cuts, float)
     lo = cuts[i - 2] if i >= 2 else None
     hi = cuts[i - 1] if i - 1 < len(cuts) else None
+    if typed and not integer:
+        fmt = lambda v: f"{int(v):,}" if float(v).is_integer() else f"{v:,}"  # noqa: E731
+        lo, hi = (None if v is None else float(v) for v in (lo, hi))
+        if lo is None and hi is None:
+            return t("health.range_all", lang)
+        if lo is None:
+            return t("health.range_below", lang, hi=fmt(hi))
+        if hi is None:
+            return t("health.range_at_least", lang, lo=fmt(lo))
+        return t("health.range_from_to", lang, lo=fmt(lo), hi=fmt(hi))
     if integer:  # values are whole numbers: a range [3.5, 7.5) is 4-7
         lo = math.ceil(lo) if lo is not None else None
         hi = math.ceil(hi) - 1 if hi is not None else None
@@ -599,7 +630,21 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         if isinstance(spec, dict):
             inv = {v: k for k, v in spec.items()}
             return str(inv.get(cell, t("health.range_other", lang)))
+        if dim == 0 and f not in self.integer_ and self.typed_cuts(ti):
+            return range_text(self.typed_cuts(ti), cell, False, lang, typed=True)
         return range_text(spec, cell, f in self.integer_, lang)
+
+    def typed_cuts(self, ti: int) -> list[float] | None:
+        """Term ``ti``'s cuts as a person types them (one numeric metric): each the roundest number between the
+        training values on either side of it (:func:`roundest`), so every training row keeps its range. None for
+        other terms, for a model saved without ``cut_gaps_``, or when rounding would merge two cuts."""
+        gaps = (getattr(self, "cut_gaps_", None) or [None] * len(self.card_["terms"]))[ti]
+        tm = self.card_["terms"][ti]
+        if gaps is None or tm["kind"] != "numeric":
+            return None
+        cuts = [float(math.ceil(c)) if tm["features"][0] in self.integer_ else float(c) for c in tm["specs"][0]]
+        typed = [roundest(lo, hi, c) for c, (lo, hi) in zip(cuts, gaps, strict=True)]
+        return typed if all(a < b for a, b in zip(typed, typed[1:], strict=False)) else None
 
     def card(self, lang: str = "en") -> pd.DataFrame:
         """The card as ranges and points: one row per range (or level) of each one-metric term, with the points
