@@ -7,6 +7,7 @@ Every test checks rows read = rows kept + rows quarantined for every table it in
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from pathlib import Path
@@ -100,8 +101,6 @@ def test_utf8_with_bom_and_utf16_read_the_same_rows(tmp_path, encoding, recorded
 
 
 def test_a_gzipped_cp932_file_is_read_too(tmp_path):
-    import gzip
-
     rows = [_survey("R1", COMMENTS_JA[0])]
     raw = _raw_with_surveys(tmp_path, gzip.compress(_csv_text(rows).encode("cp932")), "surveys.csv.gz")
     report = _ingest(raw, tmp_path / "processed")
@@ -574,6 +573,24 @@ def test_two_files_for_one_table_is_an_error_naming_both(tmp_path):
     # naming the one to read in the sources file settles it
     (raw / "sources.yaml").write_text("tables:\n  surveys: {path: surveys.csv}\n")
     assert _ingest(raw, tmp_path / "processed").tables["surveys"].rows_kept == 2
+
+
+def test_plain_and_compressed_csv_parts_are_one_source_and_a_part_there_twice_is_named(tmp_path):
+    """An archive compressed month by month beside the current month's plain export was '2 sources'."""
+    raw = _write(tmp_path / "raw", _tables())
+    (raw / "surveys.csv").unlink()
+    (raw / "surveys").mkdir()
+    (raw / "surveys" / "2025-01.csv.gz").write_bytes(gzip.compress(_csv_text([_survey("R1", "ok", "en")]).encode()))
+    (raw / "surveys" / "2025-02.csv").write_text(_csv_text([_survey("R2", "fine", "en"), ["R3", "too", "few"]]))
+    report = _ingest(raw, tmp_path / "processed")
+    assert (report.tables["surveys"].rows_read, report.tables["surveys"].rows_kept) == (3, 2)
+    q = load("surveys", tmp_path / "processed", quarantine=True)
+    assert [(Path(f).name, n) for f, n in q[["source_file", "source_row"]].values] == [("2025-02.csv", 2)]
+    kept = load("surveys", tmp_path / "processed")
+    assert kept["response_id"].tolist() == ["R1", "R2"]  # in the parts' name order, .gz or not
+    (raw / "surveys" / "2025-01.csv").write_text(_csv_text([_survey("R1", "ok", "en")]))  # the same month twice
+    with pytest.raises(IngestError, match=r"both plain and compressed, e\.g\. 2025-01\.csv and 2025-01\.csv\.gz"):
+        _ingest(raw, tmp_path / "processed2")
 
 
 def test_parts_in_different_encodings_keep_their_own_row_numbers(tmp_path):

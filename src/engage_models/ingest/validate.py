@@ -224,8 +224,8 @@ def find_source(raw_dir: str | Path, table: str) -> Path | None:
     raw_dir = Path(raw_dir)
     found = [raw_dir / f"{table}{s}" for s in SUFFIXES if (raw_dir / f"{table}{s}").is_file()]
     folder = raw_dir / table
-    if folder.is_dir():
-        kinds = {_suffix(p.name) for p in folder.iterdir() if p.is_file()} - {None}
+    if folder.is_dir():  # .csv and .csv.gz parts are one source (older months compressed): see _files
+        kinds = {_suffix(p.name).removesuffix(".gz") for p in folder.iterdir() if p.is_file() and _suffix(p.name)}
         found += [folder / f"*{s}" for s in SUFFIXES if s in kinds]
     if len(found) > 1:
         raise IngestError(f"{table}: {len(found)} sources for one table in {raw_dir}: "
@@ -260,9 +260,19 @@ def _connect(memory_limit: str | None, threads: int | None, temp_dir: Path) -> d
 
 
 def _files(source: str) -> list[Path]:
-    """The files a source names: itself, the files of a glob (sorted), or the parts of a folder."""
+    """The files a source names: itself, the files of a glob (sorted), or the parts of a folder. A glob of
+    ``.csv`` (``.tsv``) parts takes their ``.csv.gz`` (``.tsv.gz``) parts too, in one name order; a part there
+    both ways (``2024-01.csv`` and ``2024-01.csv.gz``) is an error naming both, not read twice."""
     if any(ch in source for ch in "*?["):
-        return [Path(p) for p in sorted(glob.glob(source)) if Path(p).is_file()]
+        names = glob.glob(source)
+        if source.lower().endswith((".csv", ".tsv")):
+            names += glob.glob(source + ".gz")
+            plain = {n.lower() for n in names if not n.lower().endswith(".gz")}
+            both = sorted(n for n in names if n.lower().endswith(".gz") and n.lower()[:-3] in plain)
+            if both:
+                raise IngestError(f"{source}: {len(both)} part(s) both plain and compressed, e.g. "
+                                  f"{Path(both[0][:-3]).name} and {Path(both[0]).name}: keep one of each")
+        return [Path(p) for p in sorted(set(names), key=lambda n: (n.removesuffix(".gz"), n)) if Path(p).is_file()]
     p = Path(source)
     if p.is_dir():
         return sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
