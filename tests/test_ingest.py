@@ -787,3 +787,13 @@ def test_blank_rows_and_a_repeated_header_are_quarantined_as_what_they_are(tmp_p
     assert q.sort_values("source_row")["source_row"].tolist() == [2, 4, 5]
     assert translate_reason(C.BLANK_ROW, "ja") == "空の行（どの列にも値がない）"
     assert translate_reason(C.REPEATED_HEADER, "ja") == "見出し行の繰り返し"
+
+    # an extra column of numbers stays numbers: the pasted header's "seats_bought" is not a value to type it by
+    lines = [header + ",seats_bought", rows[0] + ",12", header + ",seats_bought", rows[1] + ",7"]
+    (raw / "accounts.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = _checked(ingest(raw, tmp_path / "p2", now=NOW))
+    assert report.tables["accounts"].by_reason == {C.REPEATED_HEADER: 1}
+    kept = load("accounts", tmp_path / "p2")
+    assert pd.api.types.is_integer_dtype(kept["seats_bought"]) and kept["seats_bought"].tolist() == [12, 7]
+    q = load("accounts", tmp_path / "p2", quarantine=True)
+    assert q["seats_bought"].tolist() == ["seats_bought"]  # the quarantine shows it as it was read

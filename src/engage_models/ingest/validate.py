@@ -530,7 +530,9 @@ def _typed_text(con, contract: C.TableContract, names: list[str], rows_sql: str,
     before = list(types) if types is not None else ["VARCHAR"] * len(names)
     types = _infer_types(con, contract, names, rows_sql, params, before)
     changed = [j for j, (a, b) in enumerate(zip(before, types, strict=True)) if a != b]
-    cast = ", ".join(f"CAST(NULLIF(trim(__raw{j}), '') AS {t}) AS __raw{j}, __raw{j} AS __txt{j}" if j in changed
+    # TRY_CAST: every value cast when the type was inferred, but a pasted header line's (its own name: see
+    # _infer_types), which is quarantined as such
+    cast = ", ".join(f"TRY_CAST(NULLIF(trim(__raw{j}), '') AS {t}) AS __raw{j}, __raw{j} AS __txt{j}" if j in changed
                      else f"__raw{j}" for j, t in enumerate(types))
     sql = f"SELECT {cast}, __row, __file, __fileno FROM ({rows_sql})"
     return sql, types, changed
@@ -568,14 +570,20 @@ _EXTRA_TYPES = ("BIGINT", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMPTZ")
 def _infer_types(con, contract: C.TableContract, names: list[str], union: str, params: dict | None = None,
                  types: list[str] | None = None) -> list[str]:
     """``types`` (default: all VARCHAR) with each extra VARCHAR column given the first type every non-empty
-    value casts to; contract columns are left as they are (the contract types them)."""
+    value casts to; contract columns are left as they are (the contract types them). A row that repeats the
+    header (two or more of the contract's columns hold their own names: a file pasted under another) is not
+    looked at: its extra columns hold their names, which made a column of numbers text."""
     types = list(types) if types is not None else ["VARCHAR"] * len(names)
     extras = [j for j in _extras(contract, names) if types[j] == "VARCHAR"]
     if not extras:
         return types
+    found, _ = read_as(contract, names)
+    own = [j for j, n in enumerate(names) if n in contract.column_names or found.get(j) in contract.column_names]
+    header = " AND ".join(f"lower(trim(CAST(__raw{j} AS VARCHAR))) = {_literal(names[j].strip().lower())}"
+                          for j in own) if len(own) >= 2 else "FALSE"
     checks = []
     for j in extras:
-        v = f"NULLIF(trim(__raw{j}), '')"
+        v = f"CASE WHEN NOT coalesce({header}, FALSE) THEN NULLIF(trim(__raw{j}), '') END"
         checks.append(f"count({v}) > 0")
         for t in _EXTRA_TYPES:
             ok = {"BOOLEAN": f"lower({v}) IN ('true', 'false')",  # not 0/1, yes/no: those stay as they are
