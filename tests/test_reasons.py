@@ -152,6 +152,7 @@ def test_every_section_a_stage_can_leave_out_is_named_in_words_in_both_languages
     assert section_label("km_first_export") == "retention by first export"
     assert section_label("km_naive_first_export", "ja") == "初回エクスポートの有無別の継続率（単純な比較）"
     assert section_label("km_first_use_api") == "retention by first use of api"
+    assert "「api」の初回利用" in section_label("km_first_use_api", "ja")  # a data value, quoted in the Japanese
     assert section_label("backtest_shape") == "backtest of shape"
     assert section_label("km_") == "km_"
     assert section_label("made_up_section", "ja") == "made_up_section"  # shown as it is, not as a key
