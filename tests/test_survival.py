@@ -855,6 +855,12 @@ def test_kaplan_meier_retention_is_given_with_its_interval_or_why_it_is_not():
         lo, hi = (100 * v for v in band.loc[12.0])
         assert f"60.0% ({lo:.1f}% to {hi:.1f}%)" in cells, cells
         assert "— (fewer than 10 accounts at risk by then)" in cells
+    # 10 churn in months 1-10, 10 in months 13-22: at 12 months 10 accounts are still at risk, so S(12) = 0.5 is
+    # shown (the span ended at month 10, the last churn before 12, and the cell was "fewer than 10 at risk")
+    gap = pd.DataFrame({"duration": np.r_[np.arange(1.0, 11.0), np.arange(13.0, 23.0)], "event": 1, "entry": 0.0})
+    gap_km = KaplanMeierGroups().fit(gap)
+    assert gap_km.span(gap_km.summary.iloc[0]["group"]) == (0.0, 13.0)
+    assert gap_km.summary.iloc[0]["retention_12m"] == pytest.approx(0.5)
     # a curve conditional on reaching 14 months (everyone entered late) has no 12-month figure, and says why
     late = pd.DataFrame({"duration": np.arange(15.0, 45.0), "event": 1, "entry": 14.0})
     cells = km_table(KaplanMeierGroups().fit(late), "en").frame.iloc[0].tolist()

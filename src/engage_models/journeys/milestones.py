@@ -308,9 +308,8 @@ def fit_groups(frame: pd.DataFrame, min_group: int = 10, naive: bool = False) ->
 
 def readable(km: KaplanMeierGroups, at_months: float, min_at_risk: int = MIN_AT_RISK) -> bool:
     """Whether both groups' curves can be read at ``at_months``: each has at least ``min_at_risk`` accounts still
-    followed then (entered and neither left nor censored by then). Not ``span``'s last tenure, which is the last
-    churn or censoring time with that many at risk: a group whose 15 accounts are all followed to 6.05 months
-    after its last churn at 3.3 months can be read at 6 months."""
+    followed then (entered and neither left nor censored by then): a group whose 15 accounts are all followed to
+    6.05 months after its last churn at 3.3 months can be read at 6 months."""
     if any(g not in km.fitters_ for g in GROUPS):
         return False
     n = km.at_risk([at_months]).iloc[0]

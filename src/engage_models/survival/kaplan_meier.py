@@ -229,7 +229,9 @@ class KaplanMeierGroups:
         return pd.DataFrame(rows)
 
     def span(self, label, min_at_risk: int | None = None) -> tuple[float, float]:
-        """First and last tenure at which the group has at least ``min_at_risk`` accounts at risk."""
+        """First and last tenure of the curve estimated with at least ``min_at_risk`` accounts at risk: from the
+        first time that many are at risk, to the time their number falls below it (the estimate there is made
+        with the accounts at risk just before: the last it is made with enough)."""
         n_min = self.min_at_risk if min_at_risk is None else min_at_risk
         d, _, a = self.data_[label]
         grid = np.unique(np.r_[0.0, a, d])
@@ -237,7 +239,9 @@ class KaplanMeierGroups:
         ok = np.flatnonzero(n >= n_min)
         if not len(ok):
             return float("nan"), float("nan")
-        return float(grid[ok[0]]), float(grid[ok[-1]])
+        # at_risk counts the accounts still there after a time; a curve's value at the next time is made with
+        # those (a 12-month retention between two churn times with 10 at risk was "fewer than 10 at risk")
+        return float(grid[ok[0]]), float(grid[min(ok[-1] + 1, len(grid) - 1)])
 
     @property
     def summary(self) -> pd.DataFrame:
