@@ -721,6 +721,25 @@ def test_events_their_account_or_user_contradicts_are_kept_counted_and_said(tmp_
     assert not any("start_date" in w or "end_date" in w or "user_id" in w for w in clean.warnings)
 
 
+def test_several_subscription_rows_in_one_month_are_said_with_what_the_kpis_take(tmp_path):
+    """Two rows of one account starting in one month (a mid-month upgrade, or one row per product) were kept
+    without a word, and the KPIs take the latest row's MRR: an account billed per product was undercounted."""
+    t = _tables()
+    t["subscriptions"] = [{"account_id": "A1", "period_start": "2025-01-01", "mrr": 300},
+                          {"account_id": "A1", "period_start": "2025-01-15", "mrr": 200},   # the same month
+                          {"account_id": "A1", "period_start": "2025-02-01", "mrr": 500},
+                          {"account_id": "A2", "period_start": "2025-01-01", "mrr": 200}]
+    report = _checked(ingest(_write(tmp_path / "raw", t), tmp_path / "processed", now=NOW))
+    assert report.tables["subscriptions"].rows_kept == 4
+    said = [w for w in report.warnings if w.startswith("subscriptions: ")]
+    assert len(said) == 1, said
+    assert ("1 account-months have more than one row starting in the month (2 rows; e.g. 'A1' in 2025-01): the "
+            "month's MRR is the latest row's") in said[0], said
+    t["subscriptions"][1]["period_start"] = "2025-03-01"
+    clean = _checked(ingest(_write(tmp_path / "raw2", t), tmp_path / "p2", now=NOW))
+    assert not any(w.startswith("subscriptions: ") for w in clean.warnings)
+
+
 def test_a_workbook_is_named_with_what_to_do(tmp_path):
     """accounts.xlsx beside the other tables read "accounts: no file for this required table", and a sources.yaml
     path to it "cannot tell the format from the name": neither said to save it as CSV."""

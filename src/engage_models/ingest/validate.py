@@ -1300,6 +1300,21 @@ def _hint_event_consistency(con, staging: Path, results: dict) -> None:
         _warn("events_unknown_users", table="events", n=f"{unknown:,}", user=repr(x_user))
 
 
+def _hint_subscription_months(con, staging: Path, results: dict) -> None:
+    """A warning when an account has several kept subscription rows starting in one month (a mid-month upgrade,
+    or one row per product): the KPIs take the latest row's MRR for the month (see
+    :mod:`engage_models.kpis.compute`), which undercounts an account billed per product."""
+    if not results.get("subscriptions") or not results["subscriptions"].rows_kept:
+        return
+    n, months, account, month = con.execute(
+        "SELECT count(*), sum(rows), arg_min(account_id, (m, account_id)), min(m) FROM (SELECT account_id, "
+        "date_trunc('month', period_start) AS m, count(*) AS rows FROM read_parquet($s) GROUP BY ALL "
+        "HAVING count(*) > 1)", {"s": str(staging / "subscriptions.parquet")}).fetchone()
+    if n:
+        _warn("subscription_rows_per_month", table="subscriptions", n=f"{n:,}", rows=f"{months:,}",
+              account=repr(account), month=pd.Timestamp(month).strftime("%Y-%m"))
+
+
 def _delimiter_hint(names: list[str], source) -> str:
     """When a header read as one or few columns holds another separator (``account_id;name;segment``): say so."""
     joined = "".join(names)
@@ -1515,6 +1530,7 @@ def ingest(
                 if name == "accounts":
                     _accepted_accounts(con, staging, results[name])
             _hint_event_consistency(con, staging, results)
+            _hint_subscription_months(con, staging, results)
         finally:
             con.close()
         if tables is not None:
