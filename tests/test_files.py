@@ -739,3 +739,20 @@ def test_ingest_keeps_its_warnings_whatever_the_logging_level_and_table_by_table
     # accounts, read again and clean now, no longer warns; tickets' warning of the last ingest carries over
     assert [w.split(":")[0] for w in bad_again.warnings] == ["accounts", "tickets"]
     assert kept.warnings == [w for w in bad_again.warnings if w.startswith("tickets: ")]
+
+
+def test_a_key_value_folder_in_the_path_adds_no_column(tmp_path):
+    """DuckDB reads ``.../export_date=2024-12-31/device=desktop/`` as hive partitions: every processed table
+    gained ``export_date`` and ``device`` (all events "desktop"), and report 01 showed the folder's name as data."""
+    base = tmp_path / "export_date=2024-12-31" / "device=desktop"
+    t = _tables()
+    raw = _write(base / "raw", t)
+    events = pd.DataFrame(t.pop("events") if "events" in t else [])
+    (raw / "events.csv").unlink()
+    events.to_parquet(raw / "events.parquet")  # a Parquet source too
+    report = _ingest(raw, base / "processed")
+    assert report.tables["events"].rows_kept == len(events)
+    for name in ("accounts", "events", "surveys"):
+        frame = load(name, base / "processed")
+        assert "export_date" not in frame.columns, (name, list(frame.columns))
+        assert "device" not in frame.columns or frame["device"].isna().all(), (name, frame.get("device"))

@@ -228,7 +228,8 @@ def parquet_columns(path: str | Path) -> dict[str, str]:
     import duckdb
 
     with duckdb.connect() as con:
-        rows = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": parquet_source(path)}).fetchall()
+        rows = con.execute("DESCRIBE SELECT * FROM read_parquet($p,"
+                           " hive_partitioning = false)", {"p": parquet_source(path)}).fetchall()
     return {r[0]: r[1] for r in rows}
 
 

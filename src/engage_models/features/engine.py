@@ -139,7 +139,8 @@ class DuckDBEngine(Engine):
         src = "[" + ", ".join(f"'{_setting(f)}'" for f in src) + "]" if isinstance(src, list) else f"'{_setting(src)}'"
         # a view: the files are scanned (streaming, with projection and filter push-down) by each query.
         # DDL cannot take bound parameters; the paths are quoted literals (quotes doubled), not data.
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * FROM read_parquet({src})")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * FROM read_parquet({src},"
+                         f" hive_partitioning = false)")
 
     def put(self, name: str, df: pd.DataFrame) -> None:
         self.con.register(f"__df_{name}", df)

@@ -160,7 +160,8 @@ def date_coverage(processed: str | Path) -> pd.DataFrame:
             for col in CONTRACTS[table].columns:
                 if col.dtype != TIMESTAMP:
                     continue
-                q = f'SELECT min("{col.name}"), max("{col.name}"), count(*), count("{col.name}") FROM read_parquet($p)'
+                q = (f'SELECT min("{col.name}"), max("{col.name}"), count(*), count("{col.name}") '
+                     f'FROM read_parquet($p, hive_partitioning = false)')
                 lo, hi, n, filled = con.execute(q, {"p": parquet_source(path)}).fetchone()
                 rows.append({"table": table, "column": col.name, "first": lo, "last": hi, "rows": n,
                              "% empty": 100 * (n - filled) / n if n else 0.0})
@@ -170,7 +171,7 @@ def date_coverage(processed: str | Path) -> pd.DataFrame:
 def last_event_date(processed: str | Path) -> pd.Timestamp:
     """The last day with any event: the default observation date of a run."""
     with _con() as con:
-        (ts,) = con.execute("SELECT max(timestamp) FROM read_parquet($p)",
+        (ts,) = con.execute("SELECT max(timestamp) FROM read_parquet($p, hive_partitioning = false)",
                             {"p": parquet_source(Path(processed) / "events.parquet")}).fetchone()
     if ts is None:
         raise ValueError("the events table is empty: no default observation date")
@@ -198,7 +199,7 @@ def events_per_day(processed: str | Path) -> pd.DataFrame:
     sql = """
         WITH per_account AS (
             SELECT date_trunc('day', timestamp) AS day, event_type, account_id, count(*) AS events
-            FROM read_parquet($p) GROUP BY ALL)
+            FROM read_parquet($p, hive_partitioning = false) GROUP BY ALL)
         SELECT day, event_type, sum(events)::BIGINT AS events, count(*) AS accounts
         FROM per_account GROUP BY ALL ORDER BY day, event_type
     """
@@ -216,7 +217,7 @@ def monthly_counts(processed: str | Path, table: str, column: str, by: str | Non
         raise ValueError(f"{table}: unknown column {column!r} or {by!r}; contract columns: {names}")
     group = f', "{by}"' if by else ""
     sql = (f'SELECT date_trunc(\'month\', "{column}") AS month{group}, count(*) AS rows '
-           f'FROM read_parquet($p) WHERE "{column}" IS NOT NULL GROUP BY ALL ORDER BY ALL')
+           f'FROM read_parquet($p, hive_partitioning = false) WHERE "{column}" IS NOT NULL GROUP BY ALL ORDER BY ALL')
     with _con() as con:
         return con.execute(sql, {"p": parquet_source(Path(processed) / f"{table}.parquet")}).df()
 
@@ -232,7 +233,7 @@ def quarantine_sample(processed: str | Path, table: str, n: int = 5, lang: str =
     if not path.exists():
         return pd.DataFrame()
     with _con() as con:
-        df = con.execute("SELECT * FROM read_parquet($p) ORDER BY source_row LIMIT $n",
+        df = con.execute("SELECT * FROM read_parquet($p, hive_partitioning = false) ORDER BY source_row LIMIT $n",
                          {"p": parquet_source(path), "n": n}).df()
     df["source_file"] = df["source_file"].map(source_name)  # a database table: its label (no password in it)
     df["reason"] = df["reason"].map(lambda r: translate_reason(r, lang))
@@ -290,7 +291,8 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
     """The data's first and last event and the run's observation date (``as_of``, else the midnight after the
     last event), as ISO strings: what every later stage needs to know about time."""
     with _con() as con:
-        first, last = con.execute("SELECT min(timestamp), max(timestamp) FROM read_parquet($p)",
+        first, last = con.execute("SELECT min(timestamp), max(timestamp) FROM read_parquet($p,"
+                                  " hive_partitioning = false)",
                                   {"p": parquet_source(Path(processed) / "events.parquet")}).fetchone()
     if last is None:
         raise Thin("reason.no_events")

@@ -365,17 +365,19 @@ def _footer_rows(source: str) -> int | None:
 
 
 def _open_parquet(con, contract: C.TableContract, source: str) -> _Source:
-    rel = con.sql("SELECT * FROM read_parquet($src) LIMIT 0", params={"src": source})
+    rel = con.sql("SELECT * FROM read_parquet($src, hive_partitioning = false) LIMIT 0", params={"src": source})
     names, types = list(rel.columns), [str(t) for t in rel.types]
     if not {"file_row_number", "file_index"} & {n.lower() for n in names}:
         fname = _unique("__file", names)
         sql = (f"SELECT {_positional(names)}, file_row_number + 1 AS __row, {_ident(fname)} AS __file, "
-               f"file_index AS __fileno FROM read_parquet($src, file_row_number = true, filename = {_literal(fname)})")
+               f"file_index AS __fileno FROM read_parquet($src,"
+               f" hive_partitioning = false, file_row_number = true, filename = {_literal(fname)})")
         return _Source(sql, {"src": source}, names, types, rows=_footer_rows(source))
     # a data column named file_row_number (or file_index): the rows are numbered by their order in a table
     parts = []
     for k, f in enumerate(_files(source)):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT * FROM read_parquet($f)", {"f": str(f)})
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT * FROM read_parquet($f,"
+                    f" hive_partitioning = false)", {"f": str(f)})
         parts.append(f"SELECT {_positional(names)}, rowid + 1 AS __row, {_literal(str(f))} AS __file, "
                      f"{k} AS __fileno FROM __src{k}")
     return _Source(" UNION ALL ".join(parts), {}, names, types)
@@ -400,9 +402,10 @@ def _open_json(con, contract: C.TableContract, source: str, given: str | None, w
         # dates are dates there; every other text is typed by the contract (date_format) or as a CSV's extras
         iso = "dateformat = '%Y-%m-%d', timestampformat = '%Y-%m-%d %H:%M:%S'"
         try:
-            con.execute(create + f"read_json_auto($f, {iso})", {"f": str(path)})
+            con.execute(create + f"read_json_auto($f, hive_partitioning = false, {iso})", {"f": str(path)})
         except duckdb.Error:
-            con.execute(create + f"read_json_auto($f, format = 'auto', {iso})", {"f": str(path)})
+            con.execute(create + f"read_json_auto($f, format = 'auto',"
+                                 f" hive_partitioning = false, {iso})", {"f": str(path)})
         cols = con.sql(f"SELECT * FROM __src{k} LIMIT 0").columns
         # each part's keys are matched to the contract on their own (one part's CSAT, another's csat)
         found, ambiguous = read_as(contract, cols)
@@ -433,7 +436,8 @@ def _ambiguous(contract: C.TableContract, where: str, ambiguous: dict[str, list[
 
 def _read_csv_sql(columns: dict[str, str], header: bool) -> str:
     spec = ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in columns.items())
-    return (f"read_csv($f, header = {'true' if header else 'false'}, auto_detect = false, columns = {{{spec}}}, "
+    return (f"read_csv($f, header = {'true' if header else 'false'}, auto_detect = false,"
+            f" hive_partitioning = false, columns = {{{spec}}}, "
             "delim = $delim, quote = '\"', escape = '\"', strict_mode = true, encoding = 'utf-8')")
 
 
@@ -552,11 +556,12 @@ def _open_database(con, contract: C.TableContract, source: Source, work: Path) -
     # the columns under DuckDB's names: it numbers a name repeated but for case (ACCOUNT_ID, account_id_1), and
     # selecting by the database's names would read the first of them twice
     file_names = pq.read_schema(landed.path).names
-    duck = con.sql("SELECT * FROM read_parquet($dbpath) LIMIT 0", params={"dbpath": params["dbpath"]}).columns
+    duck = con.sql("SELECT * FROM read_parquet($dbpath,"
+                   " hive_partitioning = false) LIMIT 0", params={"dbpath": params["dbpath"]}).columns
     names = [duck[file_names.index(n)] for n in landed.names]
     row = duck[file_names.index(landed.row_column)]
     sql = (f"SELECT {_positional(names)}, {_ident(row)} AS __row, $dblabel AS __file, 0 AS __fileno "
-           f"FROM read_parquet($dbpath)")
+           f"FROM read_parquet($dbpath, hive_partitioning = false)")
     types = [str(t) for t in con.sql("SELECT * EXCLUDE (__row, __file, __fileno) FROM (" + sql + ") LIMIT 0",
                                      params=params).types]
     sql, types, text = _typed_text(con, contract, names, sql, params, types)
@@ -934,7 +939,7 @@ def _exact_copies(con, contract: C.TableContract, path: Path) -> tuple[int, dict
     """
     names = pq.ParquetFile(path).schema_arrow.names
     cols = ", ".join(_ident(n) for n in names)
-    scan = f"read_parquet({_literal(str(path))})"
+    scan = f"read_parquet({_literal(str(path))}, hive_partitioning = false)"
     if contract.cluster_by:
         runs = ", ".join(_ident(c) for c in contract.cluster_by)
         reader = con.sql(f"SELECT hash({runs}) AS k, hash({cols}) AS h FROM {scan}").to_arrow_reader(_COPY_BATCH)
@@ -1138,7 +1143,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     by_reason = dict(
         con.execute(
             "SELECT trim(r) AS reason, count(*) FROM (SELECT unnest(string_split(reason, '; ')) AS r "
-            "FROM read_parquet($q)) GROUP BY 1 ORDER BY 2 DESC, 1",
+            "FROM read_parquet($q, hive_partitioning = false)) GROUP BY 1 ORDER BY 2 DESC, 1",
             {"q": str(qout)},
         ).fetchall()
     )
@@ -1186,7 +1191,8 @@ def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: lis
         shown = _ident(q_names[names.index(col.name)])
         # a value a format could read: it has digits, and a date is not an ISO one gone wrong (2025-02-30)
         iso = f" AND NOT regexp_matches({shown}, '^\\s*[0-9]{{4}}[-/][0-9]{{1,2}}[-/][0-9]{{1,2}}')"
-        rows = con.execute(f"SELECT {shown} FROM read_parquet($q) WHERE list_contains(string_split(reason, '; '), $r) "
+        rows = con.execute(f"SELECT {shown} FROM read_parquet($q,"
+                           f" hive_partitioning = false) WHERE list_contains(string_split(reason, '; '), $r) "
                            f"AND regexp_matches({shown}, '[0-9{_WIDE_DIGITS}]')"
                            f"{iso if col.dtype == C.TIMESTAMP else ''} LIMIT 1",
                            {"q": str(qout), "r": C.unparseable(col.name)}).fetchall()
@@ -1211,7 +1217,8 @@ def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: lis
         if date:  # dates written as numbers and as text side by side: each said (the second showed only once the
             numeric = bool(re.fullmatch(_NUMBER_TEXT, str(rows[0][0])))  # first's format was fixed)
             k, example = con.execute(
-                f"SELECT count(*), min({shown}) FROM read_parquet($q) WHERE list_contains(string_split(reason, "
+                f"SELECT count(*), min({shown}) FROM read_parquet($q,"
+                f" hive_partitioning = false) WHERE list_contains(string_split(reason, "
                 f"'; '), $r) AND {'NOT ' if numeric else ''}regexp_full_match({shown}, $p) AND "
                 f"regexp_matches({shown}, '[0-9]'){iso}",
                 {"q": str(qout), "r": C.unparseable(col.name), "p": _NUMBER_TEXT}).fetchone()
@@ -1275,7 +1282,8 @@ def _hint_event_consistency(con, staging: Path, results: dict) -> None:
         f"arg_min(e.account_id, e.timestamp) FILTER ({early}), arg_min(a.start_date, e.timestamp) FILTER ({early}), "
         f"count(*) FILTER ({late}), max(e.timestamp) FILTER ({late}), "
         f"arg_max(e.account_id, e.timestamp) FILTER ({late}), arg_max(a.end_date, e.timestamp) FILTER ({late}) "
-        f"FROM read_parquet($ev) e JOIN read_parquet($acc) a USING (account_id) WHERE {early} OR {late}",
+        f"FROM read_parquet($ev, hive_partitioning = false) e "
+        f"JOIN read_parquet($acc, hive_partitioning = false) a USING (account_id) WHERE {early} OR {late}",
         {"ev": ev, "acc": acc}).fetchone()
     for key, (n, first, account, bound) in (("events_before_start", found[:4]), ("events_after_end", found[4:])):
         if n:
@@ -1290,8 +1298,10 @@ def _hint_event_consistency(con, staging: Path, results: dict) -> None:
     other, e_acc, u_user, u_acc, unknown, x_user = con.execute(  # one scan of the events for both
         f"SELECT count(*) FILTER ({other_}), arg_min(e.account_id, e.timestamp) FILTER ({other_}), "
         f"arg_min(e.user_id, e.timestamp) FILTER ({other_}), arg_min(u.account_id, e.timestamp) FILTER ({other_}), "
-        f"count(*) FILTER ({none_}), min(e.user_id) FILTER ({none_}) FROM read_parquet($ev) e "
-        f"LEFT JOIN (SELECT DISTINCT user_id, account_id FROM read_parquet($us)) u USING (user_id) "
+        f"count(*) FILTER ({none_}), min(e.user_id) FILTER ({none_}) FROM read_parquet($ev,"
+        f" hive_partitioning = false) e "
+        f"LEFT JOIN (SELECT DISTINCT user_id, account_id FROM read_parquet($us,"
+        f" hive_partitioning = false)) u USING (user_id) "
         f"WHERE e.user_id IS NOT NULL AND ({other_} OR {none_})", {"ev": ev, "us": us}).fetchone()
     if other:
         _warn("events_other_users", table="events", n=f"{other:,}", user=repr(u_user), theirs=repr(u_acc),
@@ -1308,7 +1318,8 @@ def _hint_subscription_months(con, staging: Path, results: dict) -> None:
         return
     n, months, account, month = con.execute(
         "SELECT count(*), sum(rows), arg_min(account_id, (m, account_id)), min(m) FROM (SELECT account_id, "
-        "date_trunc('month', period_start) AS m, count(*) AS rows FROM read_parquet($s) GROUP BY ALL "
+        "date_trunc('month', period_start) AS m, count(*) AS rows FROM read_parquet($s,"
+        " hive_partitioning = false) GROUP BY ALL "
         "HAVING count(*) > 1)", {"s": str(staging / "subscriptions.parquet")}).fetchone()
     if n:
         _warn("subscription_rows_per_month", table="subscriptions", n=f"{n:,}", rows=f"{months:,}",
@@ -1335,7 +1346,7 @@ def _hint_ids(con, contract: C.TableContract, names: list[str], q_names: list[st
     norm = "ltrim(lower({}), '0')"
     found = con.execute(
         f"SELECT count(DISTINCT q.id), min(q.id), arg_min(a.account_id, q.id) FROM (SELECT DISTINCT "
-        f"trim(CAST({shown} AS VARCHAR)) AS id FROM read_parquet($q) WHERE "
+        f"trim(CAST({shown} AS VARCHAR)) AS id FROM read_parquet($q, hive_partitioning = false) WHERE "
         f"list_contains(string_split(reason, '; '), $r)) q JOIN __accounts a "
         f"ON {norm.format('q.id')} = {norm.format('a.account_id')} AND q.id <> a.account_id",
         {"q": str(qout), "r": C.UNKNOWN_ACCOUNT}).fetchall()
@@ -1357,7 +1368,8 @@ def _hint_unknown_values(con, contract: C.TableContract, out: Path, kept: int, w
         if table != contract.name or not kept:
             continue
         rows = con.execute(
-            f"SELECT {_ident(column)} AS v, count(*) AS n FROM read_parquet($p) WHERE {_ident(column)} IS NOT NULL "
+            f"SELECT {_ident(column)} AS v, count(*) AS n FROM read_parquet($p,"
+            f" hive_partitioning = false) WHERE {_ident(column)} IS NOT NULL "
             f"AND NOT list_contains($known, {_ident(column)}) GROUP BY 1 ORDER BY 2 DESC, 1",
             {"p": str(out), "known": list(known)}).fetchall()
         if not rows:
@@ -1591,7 +1603,8 @@ def _accepted_accounts(con, staging: Path, accounts: TableResult) -> None:
     whose every row was quarantined (``__held``: their rows elsewhere are quarantined for that reason)."""
     con.execute("CREATE OR REPLACE TEMP TABLE __accounts AS SELECT account_id, "
                 "(row_number() OVER (ORDER BY account_id))::BIGINT AS __rank FROM "
-                "(SELECT DISTINCT account_id FROM read_parquet($p))", {"p": str(staging / "accounts.parquet")})
+                "(SELECT DISTINCT account_id FROM read_parquet($p,"
+                " hive_partitioning = false))", {"p": str(staging / "accounts.parquet")})
     # the quarantine keeps the id as the file wrote it, under the file's name for the column
     as_read = next((n for n, c in accounts.renamed_columns.items() if c == "account_id"), "account_id")
     shown = _quarantine_names([as_read])[0]
@@ -1601,7 +1614,8 @@ def _accepted_accounts(con, staging: Path, accounts: TableResult) -> None:
         con.execute("CREATE OR REPLACE TEMP TABLE __held (account_id VARCHAR)")
         return
     con.execute(f"CREATE OR REPLACE TEMP TABLE __held AS SELECT DISTINCT account_id FROM (SELECT "
-                f"NULLIF(trim({_ident(shown)}), '') AS account_id FROM read_parquet($q)) WHERE account_id IS NOT NULL "
+                f"NULLIF(trim({_ident(shown)}), '') AS account_id FROM read_parquet($q,"
+                f" hive_partitioning = false)) WHERE account_id IS NOT NULL "
                 "AND account_id NOT IN (SELECT account_id FROM __accounts)", {"q": str(q)})
 
 

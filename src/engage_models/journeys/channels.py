@@ -68,7 +68,7 @@ def _in_windows(processed: Path, windows: pd.DataFrame, until, query: str) -> pd
     for col in ("lo", "hi"):  # instants in UTC on both sides
         w[col] = pd.to_datetime(w[col], utc=True).astype("datetime64[us, UTC]")
     sql = (f"WITH inside AS (SELECT CAST(t.account_id AS VARCHAR) AS account_id, w.phase, t.channel, "
-           f"{device} AS device FROM read_parquet($p) t JOIN windows w "
+           f"{device} AS device FROM read_parquet($p, hive_partitioning = false) t JOIN windows w "
            "ON CAST(t.account_id AS VARCHAR) = w.account_id "
            "WHERE t.timestamp < $until AND t.timestamp >= w.lo AND (w.hi IS NULL OR t.timestamp < w.hi)) " + query)
     with duckdb.connect() as con:
@@ -136,7 +136,7 @@ def device_mix(processed: str | Path, since, until) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     with duckdb.connect() as con:
         df = con.execute("SELECT coalesce(CAST(device AS VARCHAR), $u) AS device, count(*) AS events, "
-                         "count(DISTINCT account_id) AS accounts FROM read_parquet($p) "
+                         "count(DISTINCT account_id) AS accounts FROM read_parquet($p, hive_partitioning = false) "
                          "WHERE timestamp >= $s AND timestamp < $e GROUP BY 1 ORDER BY 2 DESC, 1",
                          {"p": parquet_source(path), "s": to_utc(since), "e": to_utc(until), "u": UNKNOWN}).df()
     if not (df["device"] != UNKNOWN).any():
@@ -153,7 +153,8 @@ def events_by_device(processed: str | Path, since, until) -> pd.DataFrame:
         return pd.DataFrame(columns=["account_id"])
     with duckdb.connect() as con:
         df = con.execute("SELECT account_id, coalesce(CAST(device AS VARCHAR), $u) AS device, count(*) AS n "
-                         "FROM read_parquet($p) WHERE timestamp >= $s AND timestamp < $e GROUP BY 1, 2",
+                         "FROM read_parquet($p,"
+                         " hive_partitioning = false) WHERE timestamp >= $s AND timestamp < $e GROUP BY 1, 2",
                          {"p": parquet_source(path), "s": to_utc(since), "e": to_utc(until), "u": UNKNOWN}).df()
     if df.empty:
         return pd.DataFrame(columns=["account_id"])

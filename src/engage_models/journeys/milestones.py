@@ -150,7 +150,8 @@ def key_features(processed: str | Path, n: int = 5, until=None) -> list[str]:
         return []
     until = to_utc(until) if until is not None else pd.Timestamp.max.tz_localize("UTC")
     with duckdb.connect() as con:
-        rows = con.execute("SELECT lower(feature) AS f, count(DISTINCT account_id) AS n FROM read_parquet($p) "
+        rows = con.execute("SELECT lower(feature) AS f, count(DISTINCT account_id) AS n FROM read_parquet($p,"
+                           " hive_partitioning = false) "
                            "WHERE feature IS NOT NULL AND timestamp < $u GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $n",
                            {"p": parquet_source(path), "u": until, "n": int(n)}).fetchall()
     return [r[0] for r in rows]
@@ -222,7 +223,8 @@ def milestone_times(processed: str | Path, milestones, until) -> tuple[pd.DataFr
             cases.append(f"min(CASE WHEN {cond} THEN {_ident(ts)} END) AS {_ident(m.name)}")
         if not cases:
             continue
-        sql = (f"SELECT account_id, {', '.join(cases)} FROM read_parquet($p) WHERE {_ident(ts)} < $until "
+        sql = (f"SELECT account_id, {', '.join(cases)} FROM read_parquet($p,"
+               f" hive_partitioning = false) WHERE {_ident(ts)} < $until "
                "GROUP BY account_id")
         with duckdb.connect() as con:
             con.execute("SET TimeZone = 'UTC'")  # a milestone's own SQL sees UTC days, not the machine's

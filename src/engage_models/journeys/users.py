@@ -70,7 +70,8 @@ def user_metrics(processed: str | Path, as_of, days: int = 90, accounts=None) ->
              "user_mobile_share": ("avg(CASE WHEN device IS NULL THEN NULL WHEN lower(device) = 'mobile' THEN 1.0 "
                                    "ELSE 0.0 END)") if "device" in cols else "NULL"}
     sql = (f"SELECT account_id, user_id, {', '.join(f'{v} AS {k}' for k, v in exprs.items())} "
-           "FROM read_parquet($p) WHERE user_id IS NOT NULL AND timestamp >= $lo AND timestamp < $hi "
+           "FROM read_parquet($p,"
+           " hive_partitioning = false) WHERE user_id IS NOT NULL AND timestamp >= $lo AND timestamp < $hi "
            "GROUP BY account_id, user_id ORDER BY account_id, user_id")
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")  # a day is a UTC day (DuckDB's default is the machine's zone)

@@ -125,7 +125,7 @@ def observation_start(processed: str | Path) -> pd.Timestamp | None:
         if path.exists():
             with duckdb.connect() as con:
                 con.execute("SET TimeZone = 'UTC'")
-                (ts,) = con.execute(f'SELECT min("{col}") FROM read_parquet($p)',
+                (ts,) = con.execute(f'SELECT min("{col}") FROM read_parquet($p, hive_partitioning = false)',
                                     {"p": parquet_source(path)}).fetchone()
             if ts is not None:
                 return to_utc(ts).normalize()
