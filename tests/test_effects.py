@@ -214,6 +214,11 @@ def test_a_band_is_called_clear_only_when_it_survives_the_false_discovery_correc
     yellow = next(many[many["group"] == "yellow"].itertuples())
     assert yellow.q_value == pytest.approx(0.12) and "no clear effect" in ev.sentence(yellow)
     assert "Benjamini-Hochberg" in ev.sentences(many, "en") and "補正" in ev.sentences(many, "ja")
+    # a play's name is user text in a Markdown sentence: written so that it does nothing (report 06 ran a label's
+    # <script>), in the sentences and in the executive summary's line
+    hostile = pd.DataFrame([{**rows[0], "play": "call <script>x</script> [a](javascript:1)"}])
+    for text in (ev.sentences(hostile, "en"), ev.summary_line(hostile, "en", 90, log_rows=10)):
+        assert "<script" not in text and "](javascript" not in text and "&#60;script&#62;" in text, text
 
 
 def _randomised_units(treated_dates: dict, control_dates: dict, churned=0.0, pre: float = 0.3) -> pd.DataFrame:

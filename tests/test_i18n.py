@@ -78,3 +78,41 @@ def test_a_date_axis_never_labels_two_ticks_with_one_month():
         labels = [x.get_text() for x in ax.get_xticklabels()]
         assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
         plt.close(fig)
+
+
+def test_user_text_in_a_markdown_sentence_reads_as_typed_and_does_nothing():
+    """A playbook label ``<script>...</script> [more](javascript:...)`` ran as HTML in report 06, and a folder
+    name with a backtick closed report 01's code span: nbconvert renders Markdown outputs with raw HTML on."""
+    import html
+
+    from nbconvert.filters.markdown import markdown2html_mistune
+
+    from engage_models._core.i18n import md_text
+
+    hostile = ("Rescue `x` <script>alert(1)</script> [more](javascript:alert(1)) <img src=x onerror=alert(1)> "
+               "http://evil.example/x **b** $\\color{red}{x}$ _i_ # h | a | & &amp; ![](http://evil/x.png)")
+    out = markdown2html_mistune(f"- The play **{md_text(hostile)}** lowered churn")
+    assert "<script" not in out and "<img" not in out and "<a " not in out and "<em>" not in out
+    assert out.count("<strong>") == 1 and "<code>" not in out
+    visible = html.unescape(out.replace("<ul>", "").replace("</ul>", "").replace("<li>", "").replace("</li>", "")
+                            .replace("<strong>", "").replace("</strong>", "")).strip()
+    assert visible == f"The play {hostile} lowered churn"
+    assert md_text("line one\nline two") == "line one line two"
+
+
+def test_dollar_signs_in_a_figure_s_labels_are_text_not_math():
+    """A plan called "Pro $$" stopped reports 03, 05 and 07 (matplotlib parsed it as math and failed); a label
+    "$5 to $10" would have been set as math."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from engage_models._core import plots
+
+    plots.setup("en")
+    fig, ax = plt.subplots()
+    ax.bar(["Pro $$", "Basic ($5/mo) and Pro ($10/mo)", "$\\color{red}{x}$"], [1, 2, 3])
+    ax.set_title("webinar $$ promo")
+    fig.savefig(io.BytesIO(), format="png")  # raised ParseException before
+    assert [tick.get_text() for tick in ax.get_xticklabels()][0] == "Pro $$"
+    plt.close(fig)

@@ -80,8 +80,27 @@ def relabel(df: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
 
 
 def markdown(text: str) -> str:
-    """Text for ``IPython.display.Markdown``: dollar signs escaped (they would open LaTeX math)."""
+    """Text for ``IPython.display.Markdown``: dollar signs escaped (they would open LaTeX math). User text in it
+    goes through :func:`md_text` first."""
     return text.replace("$", r"\$")
+
+
+#: Characters that mean something in Markdown or HTML (or start a bare link: ``:``, ``/``), written as
+#: character references by :func:`md_text`.
+_MD_ACTIVE = {c: f"&#{ord(c)};" for c in "\\`*_{}[]()<>#+-.!|~:/$&\"'="}
+
+
+def md_text(value) -> str:
+    """A user's value (a play's label, a category level, a folder's name) for a sentence shown as Markdown:
+    every character Markdown or HTML would act on written as a character reference, so it reads as typed and
+    does nothing (``<script>``, ``[x](javascript:...)``, ``**``, a backtick closing a code span, a bare
+    ``http://`` link, ``$...$`` math). Line breaks become spaces.
+
+    >>> md_text("Rescue <b>call</b> [x](javascript:1)")
+    'Rescue &#60;b&#62;call&#60;&#47;b&#62; &#91;x&#93;&#40;javascript&#58;1&#41;'
+    """
+    text = " ".join(str(value).splitlines())
+    return "".join(_MD_ACTIVE.get(c, c) for c in text)
 
 
 def fmt_number(x, lang: str = "en", decimals: int = 0) -> str:

@@ -48,6 +48,9 @@ def setup(lang: str = "en", context: str = "notebook") -> None:
         "font.family": fonts,
         "font.sans-serif": fonts,
         "axes.unicode_minus": False,  # IPAexGothic has no U+2212
+        # text is text: a plan "Pro $$" or a label "$5 to $10" was parsed as math, and invalid math stopped the
+        # report (matplotlib's ParseException)
+        "text.parse_math": False,
     })
     try:
         from matplotlib_inline.backend_inline import set_matplotlib_formats

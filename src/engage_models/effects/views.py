@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import check_lang, fmt_p, fmt_pct, t
+from .._core.i18n import check_lang, fmt_p, fmt_pct, md_text, t
 from .._core.plots import BAND_COLOURS, new_ax
 from .measure import ESTIMATED, NO_VARIATION
 from .power import sample_size
@@ -51,7 +51,7 @@ def sentence(row, lang: str = "en", horizon_days: int = 90, playbook=None, min_p
     """One plain sentence for one estimate (a row of the effects table, preferred method, churn outcome):
     what the play did to churn within the horizon, with the interval, the design and the counts."""
     check_lang(lang)
-    label = play_label(row.play, lang, playbook)
+    label = md_text(play_label(row.play, lang, playbook))  # a Markdown sentence: the playbook's label is user text
     among = "" if row.group == "all" else t("effects.among", lang, band=t(row.group, lang))
     design = t(f"effects.design.{row.design}", lang)
     controls = t(f"effects.controls.{row.design}", lang)
@@ -361,7 +361,7 @@ def summary_line(what_works: pd.DataFrame, lang: str = "en", horizon_days: int =
         return t("effects.summary.too_few", lang, n=f"{log_rows:,}")
     clear = est[(est["ci_high"] < 0) | (est["ci_low"] > 0)]
     first = clear.iloc[0] if len(clear) else est.iloc[0]
-    quote = t("effects.summary.quote", lang, play=play_label(first["play"], lang, playbook),
+    quote = t("effects.summary.quote", lang, play=md_text(play_label(first["play"], lang, playbook)),
               diff=_points(first["estimate"]), ci=_ci_points(first["ci_low"], first["ci_high"], lang),
               h=horizon_days, design=t(f"effects.design_short.{first['design']}", lang))
     return t("effects.summary.line", lang, k=len(clear), n=len(est), quote=quote)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.display import table
-from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_p, fmt_pct, fmt_pp, t
+from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_p, fmt_pct, fmt_pp, md_text, t
 from .._core.plots import date_axis, new_ax
 from . import flows as FL
 from .personas import metric_label, persona_name
@@ -167,8 +167,9 @@ def mix_examples(user_mix: pd.DataFrame, info: dict, lang: str = "en", n: int = 
 
     words = {int(p): w[lang] for p, w in (info.get("words") or {}).items()}
     size = user_mix.groupby("account_id")["users"].sum().sort_values(ascending=False, kind="stable")
-    lines = ["- " + t("sep.label_value", lang, what=a, value=mix_text(user_mix[user_mix["account_id"] == a], words,
-                                                                      lang)) for a in size.index[:n]]
+    lines = ["- " + t("sep.label_value", lang, what=md_text(a),  # account ids, feature names: user text
+                      value=md_text(mix_text(user_mix[user_mix["account_id"] == a], words, lang)))
+             for a in size.index[:n]]
     return t("pj.users.example", lang) + "\n\n" + "\n".join(lines)
 
 
@@ -287,7 +288,7 @@ def ttv_sentence(info: dict, lang: str = "en") -> str:
     ttv = info.get("time_to_value") or {}
     if not ttv.get("reached"):
         return ""
-    return t("pj.ttv", lang, milestone=milestone_label(info, info["first_value"], lang),
+    return t("pj.ttv", lang, milestone=md_text(milestone_label(info, info["first_value"], lang)),
              median=fmt_number(ttv["median_days"], lang, 0), q1=fmt_number(ttv["q1_days"], lang, 0),
              q3=fmt_number(ttv["q3_days"], lang, 0), reached=f"{ttv['reached']:,}", n=f"{ttv['accounts']:,}")
 
