@@ -402,6 +402,37 @@ def test_a_mistaken_playbook_stops_the_run_before_ingest(tmp_path):
         pipeline.run(data_dir=str(data), until="ingest", actions={"playbook": str(path)})
 
 
+def test_a_playbook_counts_by_its_content_and_the_reports_read_its_labels_from_the_run(first_run, world, tmp_path):
+    """The actions stage's key held the playbook's path only (edited in place, the old labels and plays were
+    reused), its manifest held the machine's path, and report 06 loaded the playbook again by its bare name from
+    the folder the report was made in (another file's labels, or none)."""
+    import yaml
+
+    from engage_models.actions import DEFAULT_PLAYBOOK
+    from engage_models.effects.views import play_label, run_play_labels
+
+    book = yaml.safe_load(Path(DEFAULT_PLAYBOOK).read_text(encoding="utf-8"))
+    play = book["plays"]["drivers"][0]
+    path = tmp_path / "our_playbook.yaml"
+
+    def run_with(label):
+        play["label"] = {"en": label, "ja": label}
+        path.write_text(yaml.safe_dump(book, allow_unicode=True), encoding="utf-8")
+        return pipeline.run({"data_dir": str(world), "run_date": RUN_DATE, "actions": {"playbook": str(path)}},
+                            until="actions", strict=True, progress=lambda m: None)
+
+    first = run_with("Our first label")
+    assert first.records["actions"].status == "computed" and first.records["health"].status == "reused"
+    manifest = (first["actions"].path / "manifest.json").read_text(encoding="utf-8")
+    assert '"playbook": "our_playbook.yaml"' in manifest and str(tmp_path) not in manifest
+    labels = run_play_labels(first)
+    assert play_label(play["id"], "en", labels) == "Our first label"
+    second = run_with("Our second label")  # the same path, edited
+    assert second.records["actions"].status == "computed" and second["actions"].key != first["actions"].key
+    assert play_label(play["id"], "ja", run_play_labels(second)) == "Our second label"
+    assert play_label("no_such_play", "en", labels) == "no_such_play"
+
+
 def test_a_mistaken_hand_card_stops_the_run_before_ingest_and_a_missing_metric_leaves_only_the_card_out(
         first_run, world, tmp_path):
     """A vendor card with a mistake stopped the health stage with three tracebacks, after ingest and the panel

@@ -7,6 +7,7 @@ only arithmetic is the sample-size formula applied to today's recommendations.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -20,13 +21,23 @@ from .units import OBSERVATIONAL, RANDOMISED
 
 # --------------------------------------------------------------------------------------------- labels
 def play_label(play: str, lang: str = "en", playbook=None) -> str:
-    """The play's label in the playbook (its id when the playbook does not know it)."""
+    """The play's label in the playbook (its id when the playbook does not know it). ``playbook``: a playbook
+    (path or object; None: the bundled one), or the labels a run kept (:func:`run_play_labels`)."""
     from ..actions.playbook import PlaybookError, load_playbook
 
+    if isinstance(playbook, Mapping):
+        return (playbook.get(play) or {}).get(lang) or play
     try:
         return load_playbook(playbook).play(play).label[lang]
     except (KeyError, PlaybookError):
         return play
+
+
+def run_play_labels(run) -> dict:
+    """The play labels of the playbook the run's actions stage used (``{play: {lang: label}}``), kept in its
+    artifact: a report reads them there, not the playbook file again (run.json keeps the file's name only, and a
+    report made from another folder read another file, or none). Empty for a run without them: ids are shown."""
+    return run.json("actions", "play_labels") if run.has("actions", "play_labels") else {}
 
 
 def _points(x, signed: bool = True) -> str:

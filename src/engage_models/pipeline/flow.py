@@ -8,6 +8,7 @@ unchanged, and returns a :class:`Run`. :meth:`Run.export` writes the run's artif
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import os
@@ -28,7 +29,7 @@ from .._core.io import jsonable, read_json, write_json
 from .._core.progress import show_bars, stage_bar
 from .._core.reasons import Why, reason_of, stage_name, stored, text, texts
 from .._core.time import to_utc
-from .config import RunConfig
+from .config import _PATHS, RunConfig
 from .stages import STAGE_NAMES, STAGES, Context, Stage, ingest_is_current, read_km
 from .store import NOT_DUE, NOT_RECORDED, Artifact, Store, make_key
 
@@ -192,7 +193,9 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
     params = st.params(stage_config)  # once: ingest's parameters query the database tables
     if decision is not None:
         params = {**params, "lifecycle": jsonable(decision)}
-    key = make_key(st.name, params, {n: a.key for n, a in inputs.items()})
+    # a file the stage reads (the playbook, a hand card, a milestones file) counts by its content too: edited in
+    # place it reran nothing; the manifest names it without the machine's path
+    key = make_key(st.name, {**params, "files": _file_digests(params)}, {n: a.key for n, a in inputs.items()})
     found = store.get(st.name, key)
     if found is not None and (st.name != "ingest" or ingest_is_current(found, config)):
         done[st.name] = found
@@ -210,7 +213,7 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
     t0 = time.perf_counter()
     try:
         with store.write(st.name, key, {"needs": {n: a.key for n, a in inputs.items()},
-                                        "params": params}) as out:
+                                        "params": _published_params(params)}) as out:
             with threadpool_limits(limits=1, user_api="blas"), \
                     stage_bar(st.name, enabled=bars, last_seconds=store.last_seconds(st.name)):  # BLAS_NOTE
                 st.run(Context(stage_config, inputs, out, absent))
@@ -450,3 +453,32 @@ def open_run(folder: str | Path = "reports/latest") -> Run:
                  if (folder / ARTIFACTS / name / "manifest.json").is_file()}
     meta = {k: v for k, v in record.items() if k not in ("config", "stages")}
     return Run(config, artifacts, records, folder=folder, meta=meta)
+
+
+#: Parameters that hold a path (see :meth:`RunConfig.published`): named by their last part in a manifest.
+_PATH_KEYS = frozenset(name for _, name in _PATHS)
+
+
+def _path_values(params) -> list[str]:
+    if isinstance(params, dict):
+        return [v for k, v in params.items() if k in _PATH_KEYS and isinstance(v, str) and v] + [
+            p for k, v in params.items() if k not in _PATH_KEYS for p in _path_values(v)]
+    return []
+
+
+def _file_digests(params: dict) -> dict[str, str]:
+    """The SHA-256 of every file a stage's parameters name (folders and absent files are left out)."""
+    out = {}
+    for value in _path_values(params):
+        p = Path(value)
+        if p.is_file():
+            out[value] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def _published_params(params):
+    """``params`` with every path reduced to its last part (no machine path in a run's manifests)."""
+    if isinstance(params, dict):
+        return {k: (Path(v).name if k in _PATH_KEYS and isinstance(v, str) and v else _published_params(v))
+                for k, v in params.items()}
+    return params

@@ -753,6 +753,8 @@ def actions(ctx: Context) -> None:
     out.frame("actions", plan)
     out.frame("holdout_design", A.holdout_design(plan))
     out.json("holdout", {**(plan.attrs.get("holdout") or {}), "enabled": a.holdout})
+    # the labels, for the reports (which must not read the playbook file again: run.json names it only)
+    out.json("play_labels", {p.id: dict(p.label) for p in A.load_playbook(a.playbook, c.currency).all_plays})
     now = scored[scored["as_of"] == scored["as_of"].max()]
     names = now[["account_id", "name"]] if "name" in now.columns else None
     written = A.export_actions(plan, out.path / EXPORT_DIR / "actions")  # the files for a CRM, published as such
