@@ -756,3 +756,20 @@ def test_a_key_value_folder_in_the_path_adds_no_column(tmp_path):
         frame = load(name, base / "processed")
         assert "export_date" not in frame.columns, (name, list(frame.columns))
         assert "device" not in frame.columns or frame["device"].isna().all(), (name, frame.get("device"))
+
+
+def test_brackets_in_a_folder_or_file_name_are_names_not_patterns(tmp_path):
+    """'Customer data [JP]/raw/accounts.csv' was 'no such file' (the path was taken for a glob, [JP] a character
+    class), as was a sources.yaml path 'accounts [2024-12].csv'; parts in such a folder were not found either."""
+    t = _tables()
+    raw = _write(tmp_path / "Customer data [JP]" / "raw", t)
+    events = pd.read_csv(raw / "events.csv", dtype=str, keep_default_na=False)
+    (raw / "events.csv").unlink()
+    (raw / "events").mkdir()
+    events.iloc[:2].to_parquet(raw / "events" / "part-0.parquet")
+    events.iloc[2:].to_parquet(raw / "events" / "part-1.parquet")
+    (raw / "surveys.csv").rename(raw / "surveys [2024-12].csv")
+    (raw / "sources.yaml").write_text('tables:\n  surveys: {path: "surveys [2024-12].csv"}\n', encoding="utf-8")
+    report = _ingest(raw, tmp_path / "Customer data [JP]" / "processed")
+    assert report.tables["events"].rows_read == len(events) and report.tables["surveys"].rows_read == 2
+    assert report.tables["accounts"].rows_kept == len(t["accounts"])

@@ -263,10 +263,10 @@ def _files(source: str) -> list[Path]:
     """The files a source names: itself, the files of a glob (sorted), or the parts of a folder. A glob of
     ``.csv`` (``.tsv``) parts takes their ``.csv.gz`` (``.tsv.gz``) parts too, in one name order; a part there
     both ways (``2024-01.csv`` and ``2024-01.csv.gz``) is an error naming both, not read twice."""
-    if any(ch in source for ch in "*?["):
-        names = glob.glob(source)
+    if any(ch in source for ch in "*?[") and not Path(source).exists():  # a folder "Customer data [JP]": a path
+        names = _glob(source)
         if source.lower().endswith((".csv", ".tsv")):
-            names += glob.glob(source + ".gz")
+            names += _glob(source + ".gz")
             plain = {n.lower() for n in names if not n.lower().endswith(".gz")}
             both = sorted(n for n in names if n.lower().endswith(".gz") and n.lower()[:-3] in plain)
             if both:
@@ -277,6 +277,23 @@ def _files(source: str) -> list[Path]:
     if p.is_dir():
         return sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
     return [p]
+
+
+def _glob(pattern: str) -> list[str]:
+    """The files matching ``pattern``, the pattern in its last part only when its folder exists as written (a
+    folder named "Customer data [JP]" is a name, not a character class)."""
+    p = Path(pattern)
+    if p.parent.is_dir():
+        return [str(q) for q in p.parent.glob(p.name)]
+    return glob.glob(pattern)
+
+
+def _duck(source: str) -> str | list[str]:
+    """What DuckDB reads for ``source``: the files of a glob as a list (DuckDB would read the folder's own
+    ``[...]`` as a pattern too), else the path."""
+    if any(ch in source for ch in "*?[") and not Path(source).exists():
+        return [str(f) for f in _files(source)]
+    return source
 
 
 def _unique(name: str, taken) -> str:
@@ -365,14 +382,14 @@ def _footer_rows(source: str) -> int | None:
 
 
 def _open_parquet(con, contract: C.TableContract, source: str) -> _Source:
-    rel = con.sql("SELECT * FROM read_parquet($src, hive_partitioning = false) LIMIT 0", params={"src": source})
+    rel = con.sql("SELECT * FROM read_parquet($src, hive_partitioning = false) LIMIT 0", params={"src": _duck(source)})
     names, types = list(rel.columns), [str(t) for t in rel.types]
     if not {"file_row_number", "file_index"} & {n.lower() for n in names}:
         fname = _unique("__file", names)
         sql = (f"SELECT {_positional(names)}, file_row_number + 1 AS __row, {_ident(fname)} AS __file, "
                f"file_index AS __fileno FROM read_parquet($src,"
                f" hive_partitioning = false, file_row_number = true, filename = {_literal(fname)})")
-        return _Source(sql, {"src": source}, names, types, rows=_footer_rows(source))
+        return _Source(sql, {"src": _duck(source)}, names, types, rows=_footer_rows(source))
     # a data column named file_row_number (or file_index): the rows are numbered by their order in a table
     parts = []
     for k, f in enumerate(_files(source)):
