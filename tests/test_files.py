@@ -88,6 +88,19 @@ def test_a_short_cp932_file_is_not_taken_for_korean(tmp_path):
     assert F.detect_encoding(tmp_path / "t.csv") == "cp932"
 
 
+def test_a_stray_nul_byte_does_not_make_a_utf8_file_utf16(tmp_path):
+    """One NUL in the first 4 KB of a UTF-8 export made the file 'UTF-16': its header read as '敲灳湯敳楟...' and
+    ingest stopped with 'missing required columns'. UTF-16 without a mark has a zero byte in every ASCII pair."""
+    text = _csv_text([_survey("R1", COMMENTS_JA[0]), _survey("R2", "ok\x00", "en")])
+    (tmp_path / "nul.csv").write_bytes(text.encode("utf-8"))
+    assert F.detect_encoding(tmp_path / "nul.csv") == "utf-8"
+    report = _ingest(_raw_with_surveys(tmp_path, text.encode("utf-8")), tmp_path / "processed")
+    assert report.tables["surveys"].rows_read == 2 and report.tables["surveys"].encoding == "utf-8"
+    for encoding in ("utf-16-le", "utf-16-be"):
+        (tmp_path / "u16.csv").write_bytes(_csv_text([_survey("R1", COMMENTS_JA[0])]).encode(encoding))
+        assert F.detect_encoding(tmp_path / "u16.csv") == encoding
+
+
 @pytest.mark.parametrize("encoding, recorded", [("utf-8-sig", "utf-8-sig"), ("utf-16", "utf-16"),
                                                 ("utf-16-le", "utf-16-le"), ("utf-8", "utf-8")])
 def test_utf8_with_bom_and_utf16_read_the_same_rows(tmp_path, encoding, recorded):

@@ -3,8 +3,9 @@
 Encodings
     A byte-order mark decides first (UTF-8, UTF-16, UTF-32); without one, a file that decodes as UTF-8 from
     start to end is UTF-8, else one that decodes as CP932 (Japanese Excel's "Shift_JIS") is CP932, else the
-    file is refused with a message asking for its encoding. NUL bytes without a mark mean UTF-16 without a
-    mark. The whole file is checked (a streaming decode; a Japanese comment on the last line counts).
+    file is refused with a message asking for its encoding. Zero bytes without a mark, a tenth of the first 4 KB
+    or more and all on one side of the byte pairs, mean UTF-16 without a mark (a stray NUL does not). The whole
+    file is checked (a streaming decode; a Japanese comment on the last line counts).
     A library guess (charset-normalizer) is not used: on a two-line CP932 CSV it answers cp949 (Korean) and
     garbles the text, while a strict decode is exact for the two encodings Japanese exports use.
 
@@ -95,9 +96,13 @@ def detect_encoding(path: str | Path) -> str:
         if head.startswith(bom):
             return name
     candidates = FALLBACK_ENCODINGS
-    if b"\x00" in head:  # text never holds NUL: UTF-16 without a mark (ASCII characters give one zero byte)
-        odd = sum(1 for i in range(1, len(head), 2) if head[i] == 0)
-        candidates = ("utf-16-le",) if odd * 2 >= head.count(0) else ("utf-16-be",)
+    zeros = head.count(0)
+    odd = sum(1 for i in range(1, len(head), 2) if head[i] == 0)
+    # UTF-16 without a mark: its ASCII characters give one zero byte each, all on one side of the pairs. A few
+    # NULs anywhere (a stray byte from an export) are not that: the file is read as UTF-8 (decoded as UTF-16 it
+    # was characters like '敲灳湯' and "missing required columns")
+    if zeros >= 0.1 * len(head) and max(odd, zeros - odd) >= 0.9 * zeros:
+        candidates = ("utf-16-le",) if odd * 2 >= zeros else ("utf-16-be",)
     for name in candidates:
         try:
             check_decodes(path, name, plausible=name == "cp932")
