@@ -459,15 +459,20 @@ def open_run(folder: str | Path = "reports/latest") -> Run:
 _PATH_KEYS = frozenset(name for _, name in _PATHS)
 
 
-def _path_values(params) -> list[str]:
+#: Files a stage reads and nothing writes: counted by their content. (The persona registry, which the stage
+#: writes itself, has its own digest of what a person edited: journeys.stage.registry_digest.)
+_READ_FILES = frozenset({"playbook", "hand_scorecard", "milestones_file"})
+
+
+def _path_values(params, keys=_READ_FILES) -> list[str]:
     if isinstance(params, dict):
-        return [v for k, v in params.items() if k in _PATH_KEYS and isinstance(v, str) and v] + [
-            p for k, v in params.items() if k not in _PATH_KEYS for p in _path_values(v)]
+        return [v for k, v in params.items() if k in keys and isinstance(v, str) and v] + [
+            p for k, v in params.items() if k not in keys for p in _path_values(v, keys)]
     return []
 
 
 def _file_digests(params: dict) -> dict[str, str]:
-    """The SHA-256 of every file a stage's parameters name (folders and absent files are left out)."""
+    """The SHA-256 of every file a stage reads that its parameters name (absent files are left out)."""
     out = {}
     for value in _path_values(params):
         p = Path(value)
