@@ -837,6 +837,7 @@ def test_kaplan_meier_retention_is_given_with_its_interval_or_why_it_is_not():
     with lifelines' interval; at 24 months 6 are at risk, fewer than 10, so no figure and that reason."""
     from lifelines import KaplanMeierFitter
 
+    from engage_models._core.stats import wilson_interval
     from engage_models.survival import KaplanMeierGroups
     from engage_models.survival.kaplan_meier import KaplanMeierResult
     from engage_models.survival.report import km_table
@@ -861,6 +862,12 @@ def test_kaplan_meier_retention_is_given_with_its_interval_or_why_it_is_not():
     gap_km = KaplanMeierGroups().fit(gap)
     assert gap_km.span(gap_km.summary.iloc[0]["group"]) == (0.0, 13.0)
     assert gap_km.summary.iloc[0]["retention_12m"] == pytest.approx(0.5)
+    # no churn by 12 months among 60 accounts: Greenwood's interval was "100% (100% to 100%)"; Wilson's for 0 of 60
+    none = pd.DataFrame({"duration": np.full(60, 20.0), "event": 0, "entry": 0.0})
+    row = KaplanMeierGroups().fit(none).summary.iloc[0]
+    assert row["retention_12m"] == 1.0 and row["retention_12m_high"] == 1.0
+    assert row["retention_12m_low"] == pytest.approx(float(wilson_interval(60, 60)[0]))
+    assert row["retention_12m_low"] < 0.95
     # a curve conditional on reaching 14 months (everyone entered late) has no 12-month figure, and says why
     late = pd.DataFrame({"duration": np.arange(15.0, 45.0), "event": 1, "entry": 14.0})
     cells = km_table(KaplanMeierGroups().fit(late), "en").frame.iloc[0].tolist()

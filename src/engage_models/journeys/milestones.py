@@ -337,9 +337,7 @@ def _read(km: KaplanMeierGroups, frame: pd.DataFrame, at_months: float, min_at_r
     row["why"] = None
     sa = km.survival_at([at_months]).set_index("group")
     for g in GROUPS:
-        s, lo, hi = (float(sa.loc[g, c]) for c in ("survival", "ci_low", "ci_high"))
-        if s >= 1.0 and lo >= 1.0:  # no churn in the group by then: Greenwood's interval is the point 1 to 1
-            lo, hi = (float(v) for v in wilson_interval(row[f"{g}_at_risk"], row[f"{g}_at_risk"]))
+        s, lo, hi = (float(sa.loc[g, c]) for c in ("survival", "ci_low", "ci_high"))  # no churn: Wilson's
         row.update({f"{g}_survival": s, f"{g}_ci_low": lo, f"{g}_ci_high": hi})
     row["difference"] = row["reached_survival"] - row["not_reached_survival"]
     row["difference_low"], row["difference_high"] = difference_interval(
