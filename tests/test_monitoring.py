@@ -110,6 +110,28 @@ def test_calibration_in_the_large_by_hand():
     assert c["difference"] == pytest.approx(-0.25)
     assert c["ci_low"] == pytest.approx(-0.25 - half) and c["ci_high"] == pytest.approx(-0.25 + half)
     assert c["off"] == (-0.25 + half < 0)
+    from engage_models._core.stats import wilson_interval
+
+    lo, hi = wilson_interval(2, 8)  # one row per account: the observed rate's interval is Wilson's on the rows
+    assert (c["observed_low"], c["observed_high"]) == pytest.approx((float(lo), float(hi)))
+
+
+def test_the_observed_churn_rate_s_interval_counts_accounts_not_rows():
+    """Each account has a row at every date and its rows go together (a shared frailty): a Wilson interval on
+    rows covered the true rate 83% of the time for a nominal 95% (200 accounts x 6 dates; a coverage audit)."""
+    from scipy.special import expit
+
+    rng = np.random.default_rng(21)
+    z = rng.normal(size=400_000)
+    gh_x, gh_w = np.polynomial.hermite_e.hermegauss(40)
+    truth = (expit(-2.2 + 0.8 * z[:, None] + 1.5 * gh_x[None, :]) * gh_w / gh_w.sum()).sum(1).mean()
+    covered = []
+    for _ in range(300):
+        acc = np.repeat(np.arange(200), 6)
+        y = (rng.random(1200) < expit(-2.2 + 0.8 * rng.normal(size=1200) + np.repeat(rng.normal(0, 1.5, 200), 6)))
+        c = calibration_in_the_large(y.astype(float), np.full(1200, 0.15), acc)
+        covered.append(c["observed_low"] <= truth <= c["observed_high"])
+    assert 0.91 <= np.mean(covered) <= 0.99, np.mean(covered)  # 0.95 +- 3 Monte Carlo SE; rows: about 0.83
 
 
 # ------------------------------------------------------------------------------------------------ recommendation
