@@ -213,6 +213,22 @@ def test_simple_ltv_by_hand():
     assert res["ltv_low"] < res["ltv"] < res["ltv_high"]
 
 
+def test_the_simple_ltv_interval_carries_the_uncertainty_of_arpa_too():
+    """ARPA x margin / rate took its interval from the churn rate alone: with MRR varying between accounts
+    (lognormal, sigma 1.2) it covered the true LTV 82% of the time for a nominal 95% (a coverage audit)."""
+    rng = np.random.default_rng(11)
+    lam, margin, mu, sig, n = 0.03, 0.8, 5.0, 1.2, 500
+    truth = np.exp(mu + sig**2 / 2) * margin / lam
+    covered = []
+    for _ in range(400):
+        life, follow = rng.exponential(1 / lam, n), rng.uniform(0, 24, n)
+        lt = pd.DataFrame({"duration": np.minimum(life, follow), "event": (life <= follow).astype(int),
+                           "entry": 0.0, "mrr": rng.lognormal(mu, sig, n)})
+        r = simple_ltv(lt, margin=margin)
+        covered.append(r["ltv_low"] <= truth <= r["ltv_high"])
+    assert 0.92 <= np.mean(covered) <= 0.98, np.mean(covered)  # 0.95 +- 3 Monte Carlo SE; the rate's alone: 0.82
+
+
 # --------------------------------------------------------------------------------------- evaluation
 def test_uno_c_and_time_dependent_auc_by_hand():
     time, event, risk = np.array([1.0, 2, 3, 4]), np.array([1, 0, 1, 1]), np.array([4.0, 3, 1, 2])

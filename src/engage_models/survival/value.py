@@ -32,7 +32,7 @@ from scipy import stats
 from sklearn.base import clone
 
 from .._core.progress import effective_n_jobs, step
-from .._core.stats import nanpercentile_columns
+from .._core.stats import difference_interval, nanpercentile_columns
 from .curves import SurvivalCurves, monthly_discount_rate
 
 log = logging.getLogger(__name__)
@@ -77,10 +77,13 @@ def revenue_at_risk(values: pd.DataFrame, horizons=HORIZONS) -> pd.DataFrame:
 
 def simple_ltv(lt: pd.DataFrame, *, margin: float = 0.8, mrr_col: str = "mrr", duration: str = "duration",
                event: str = "event", entry: str | None = "entry", alpha: float = 0.05) -> dict:
-    """ARPA x margin / monthly churn rate, with the churn rate's exact Poisson interval.
+    """ARPA x margin / monthly churn rate, with the churn rate's exact Poisson interval and ARPA's t interval.
 
     The churn rate is events / months at risk (``duration - entry`` summed), so left-truncated years that
-    the data does not show are not counted as exposure.
+    the data does not show are not counted as exposure. The LTV's interval combines both on the log scale
+    (``log LTV = log ARPA - log rate``; MOVER, :func:`~engage_models._core.stats.difference_interval`): with the
+    churn rate's alone it covered the truth 68-84% of the time for a nominal 95% where MRR varies between
+    accounts (a coverage audit with known answers).
     """
     exposure = float((lt[duration] - (lt[entry] if entry and entry in lt else 0.0)).clip(lower=0).sum())
     d = int(lt[event].sum())
@@ -89,11 +92,19 @@ def simple_ltv(lt: pd.DataFrame, *, margin: float = 0.8, mrr_col: str = "mrr", d
     rate = d / exposure if exposure else float("nan")
     lo = stats.chi2.ppf(alpha / 2, 2 * d) / 2 / exposure if d else 0.0
     hi = stats.chi2.ppf(1 - alpha / 2, 2 * d + 2) / 2 / exposure
-    return {"arpa": arpa, "monthly_churn_rate": rate, "churn_rate_low": lo, "churn_rate_high": hi,
+    n = len(active)
+    se = float(active[mrr_col].std(ddof=1)) / np.sqrt(n) if n > 1 else float("nan")
+    half = stats.t.ppf(1 - alpha / 2, max(n - 1, 1)) * se / arpa if arpa > 0 and np.isfinite(se) else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):  # no churn: the rate's lower end 0, the LTV's upper inf
+        log_a, log_r = np.log(arpa * margin), np.log(rate) if rate else -np.inf
+        low, high = difference_interval(log_a, log_a - half, log_a + half, log_r, np.log(lo), np.log(hi))
+    return {"arpa": arpa, "arpa_low": arpa * np.exp(-half), "arpa_high": arpa * np.exp(half),
+            "monthly_churn_rate": rate, "churn_rate_low": lo, "churn_rate_high": hi,
             "events": d, "exposure_months": exposure, "margin": margin,
             "expected_lifetime_months": 1 / rate if rate else float("inf"),
             "ltv": arpa * margin / rate if rate else float("inf"),
-            "ltv_low": arpa * margin / hi, "ltv_high": arpa * margin / lo if lo else float("inf")}
+            "ltv_low": float(np.exp(low)) if rate else arpa * np.exp(-half) * margin / hi,
+            "ltv_high": float(np.exp(high)) if lo else float("inf")}
 
 
 def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr, *, n_boot: int = 100,
