@@ -335,7 +335,12 @@ def surveys(ctx: Context) -> None:
             out.frame("tickets_csat", tickets_csat)
             out.frame("csat_by_priority", sv.csat_table(tickets_csat, "priority", min_n=v.min_n))
             out.frame("csat_by_close_time", cs.ticket_csat_by_close_time(tickets_csat, min_n=v.min_n))
-            out.json("close_time_correlation", cs.close_time_correlation(tickets_csat))
+            corr = cs.close_time_correlation(tickets_csat)
+            if corr["accounts"] is not None and corr["accounts"] < cs.MIN_CORRELATION_ACCOUNTS:
+                out.skip("close_time_correlation", Why("reason.few_accounts_correlation", n=corr["accounts"],
+                                                       min=cs.MIN_CORRELATION_ACCOUNTS))
+            else:
+                out.json("close_time_correlation", corr)
         else:
             for name in ("csat_by_priority", "csat_by_close_time"):
                 out.skip(name, Why("reason.no_ticket_csat"))
