@@ -116,6 +116,8 @@ def csat_table(df: pd.DataFrame, by: str | Sequence[str] | None = "trigger", *, 
     n_eff = effective_n(n, ms["clusters"], ms["var_cluster"], ms["var_srs"], ms["sum_m2"], level)
     lo, hi = wilson_interval(out["satisfied"] / n * n_eff, n_eff, level)
     mlo, mhi = cluster_t_interval(mm["mean"], mm["var_cluster"], mm["clusters"], level)
+    # an answer lies on the scale, so does its mean: a t interval from few accounts reached 5.05, or -22 to 28
+    mlo, mhi = np.clip(mlo, *scale), np.clip(mhi, *scale)
     out = out.assign(satisfied=out["satisfied"].astype(int), pct_satisfied=100 * out["satisfied"] / n,
                      ci_low=100 * lo, ci_high=100 * hi, mean_score=mm["mean"].to_numpy(), mean_low=mlo, mean_high=mhi,
                      small_n=out["n"] < min_n,
