@@ -276,6 +276,11 @@ def test_estimates_on_too_few_accounts_or_without_variation_are_not_shown_as_num
         for col in ("effect (points)", "95% interval", "p-value"):
             col = next(c for c in view.columns if c.startswith(col.split(" ")[0]))
             assert (view[col] == "").all(), (col, view[col].tolist())
+    without = next(c for c in ev.effects_view(few, "randomised").columns if c.startswith("churn without"))
+    assert (ev.effects_view(few, "randomised")[without] == "").all()  # nor the rate without it, on 2 accounts
+    # a doubly robust counterfactual past 0-100% is not printed as a churn rate (report 06 read 103% and -4%)
+    odd = flat.assign(status="estimated", mean_control=1.026, estimate=-0.1)
+    assert ev.effects_view(odd, "randomised")[without].tolist() == ["", ""]
     flat_row = next(flat[(flat["method"] == "cuped") & (flat["group"] == "all")].itertuples())
     assert "within each group every account had the same outcome (0% churned with the play, 0% without" in (
         ev.sentence(flat_row))

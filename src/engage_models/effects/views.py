@@ -136,10 +136,13 @@ def effects_view(effects: pd.DataFrame, design: str, lang: str = "en", playbook=
     churn = outcome == "churned"
     out = []
     for r in rows.itertuples():
-        if r.status != ESTIMATED:  # no effect, interval or p-value on too few accounts or without variation
-            r = r._replace(**{f: np.nan for f in ("estimate", "ci_low", "ci_high", "p_value", "q_value", "mde")
-                              if f in r._fields})
-        value = (lambda v: _pct(v)) if churn else (lambda v: "" if not np.isfinite(v) else f"{v:+.1f}")
+        if r.status != ESTIMATED:  # no effect, interval or p-value on too few accounts or without variation; nor
+            # the doubly robust churn without the play, a model's counterfactual on those few (it read 103%, -4%)
+            r = r._replace(**{f: np.nan for f in ("estimate", "ci_low", "ci_high", "p_value", "q_value", "mde",
+                                                  "mean_control") if f in r._fields})
+        # a churn rate outside 0-100% is a model's extrapolation, not a rate: not printed as one
+        value = ((lambda v: _pct(v) if np.isfinite(v) and 0 <= v <= 1 else "") if churn
+                 else (lambda v: "" if not np.isfinite(v) else f"{v:+.1f}"))
         effect = (_points(r.estimate) if churn else f"{r.estimate:+.1f}") if np.isfinite(r.estimate) else ""
         lo_hi = (t("ci.range", lang, est="", lo=_points(r.ci_low), hi=_points(r.ci_high)).strip() if churn
                  else t("ci.range", lang, est="", lo=f"{r.ci_low:+.1f}", hi=f"{r.ci_high:+.1f}").strip()) \
