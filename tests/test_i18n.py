@@ -116,3 +116,19 @@ def test_dollar_signs_in_a_figure_s_labels_are_text_not_math():
     fig.savefig(io.BytesIO(), format="png")  # raised ParseException before
     assert [tick.get_text() for tick in ax.get_xticklabels()][0] == "Pro $$"
     plt.close(fig)
+
+
+def test_directional_controls_do_not_reorder_a_name_in_a_report():
+    """U+202E in an account's name showed it reversed in the reports ('\\u202egnp.exe' reads 'exe.png')."""
+    import pandas as pd
+
+    from engage_models._core.display import table
+    from engage_models._core.i18n import md_text
+
+    name = "Acme \u202egnp.exe\u2066x\u2069"
+    shown = table(pd.DataFrame({"name": [name]}), translate=False)._repr_html_()
+    assert "\u202e" not in shown and "\u2066" not in shown and "Acme gnp.exex" in shown
+    assert md_text(name) == "Acme gnp&#46;exex"
+    from engage_models.delivery.messages import escape_mail, escape_slack, escape_teams
+
+    assert {escape_mail(name), escape_slack(name)} == {"Acme gnp.exex"} and "\u202e" not in escape_teams(name)

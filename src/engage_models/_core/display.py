@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 from pandas.api import types as ptypes
 
-from .i18n import relabel, t
+from .i18n import plain, relabel, t
 
 
 class Table:
@@ -42,7 +42,8 @@ def _fmt_column(s: pd.Series, decimals: int, date_format: str | None, lang: str 
             values = s.dropna()
             date_format = date_only if len(values) and (values == values.dt.normalize()).all() else with_time
         return s.dt.strftime(date_format).fillna("")
-    return s.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))
+    # user text as it reads: without directional controls (U+202E showed a name reversed)
+    return s.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else plain(v))
 
 
 def table(df: pd.DataFrame, *, decimals: int = 2, date_format: str | None = None,

@@ -90,16 +90,26 @@ def markdown(text: str) -> str:
 _MD_ACTIVE = {c: f"&#{ord(c)};" for c in "\\`*_{}[]()<>#+-.!|~:/$&\"'="}
 
 
+#: Unicode's directional controls (embeddings, overrides, isolates, marks): in a name they reverse or reorder
+#: how it reads ("\u202egnp.exe" shows as "exe.png"). Left out of what a report or message shows.
+BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
+
+
+def plain(value) -> str:
+    """``value`` as text without Unicode's directional controls (:data:`BIDI_CONTROLS`)."""
+    return str(value).translate(BIDI_CONTROLS)
+
+
 def md_text(value) -> str:
     """A user's value (a play's label, a category level, a folder's name) for a sentence shown as Markdown:
     every character Markdown or HTML would act on written as a character reference, so it reads as typed and
     does nothing (``<script>``, ``[x](javascript:...)``, ``**``, a backtick closing a code span, a bare
-    ``http://`` link, ``$...$`` math). Line breaks become spaces.
+    ``http://`` link, ``$...$`` math). Line breaks become spaces; directional controls are left out.
 
     >>> md_text("Rescue <b>call</b> [x](javascript:1)")
     'Rescue &#60;b&#62;call&#60;&#47;b&#62; &#91;x&#93;&#40;javascript&#58;1&#41;'
     """
-    text = " ".join(str(value).splitlines())
+    text = " ".join(plain(value).splitlines())
     return "".join(_MD_ACTIVE.get(c, c) for c in text)
 
 

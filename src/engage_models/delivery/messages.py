@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .._core.i18n import check_lang, fmt_date, t
+from .._core.i18n import check_lang, fmt_date, plain, t
 from .._core.money import fmt_money
 
 #: At most this many characters of a survey comment reach a message.
@@ -38,10 +38,11 @@ _TEAMS_MARKDOWN = re.compile(r"([\\`*_\[\]()<>~#|!])")
 
 # ------------------------------------------------------------------------------------------------- escaping
 def _plain(text) -> str:
-    """User text on one line (runs of whitespace, line breaks included, become one space)."""
+    """User text on one line (runs of whitespace, line breaks included, become one space), without directional
+    controls (:func:`~engage_models._core.i18n.plain`)."""
     if text is None or (not isinstance(text, str) and pd.isna(text)):
         return ""
-    return _SPACE.sub(" ", str(text)).strip()
+    return _SPACE.sub(" ", plain(text)).strip()
 
 
 def _no_mentions(text: str) -> str:
