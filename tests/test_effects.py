@@ -119,12 +119,15 @@ def test_standard_errors_count_accounts_not_rows():
 
 
 # ------------------------------------------------------------------------------------------- the play log
-def _world():
+def _world(extra: str = ""):
+    """Accounts a-d (a ends 2024-04-20, c 2024-09-10, d starts 2024-06-15) and ``extra`` ones, customers all year."""
     dates = pd.date_range("2024-01-01", "2024-12-01", freq="MS", tz="UTC")
-    accounts = pd.DataFrame({"account_id": ["a", "b", "c", "d"],
-                             "start_date": pd.to_datetime(["2023-01-01"] * 3 + ["2024-06-15"], utc=True),
-                             "end_date": pd.to_datetime(["2024-04-20", None, "2024-09-10", None], utc=True)})
-    panel = pd.DataFrame([(a, d) for a in "abcd" for d in dates
+    accounts = pd.DataFrame({"account_id": ["a", "b", "c", "d", *extra],
+                             "start_date": pd.to_datetime(["2023-01-01"] * 3 + ["2024-06-15"]
+                                                          + ["2023-01-01"] * len(extra), utc=True),
+                             "end_date": pd.to_datetime(["2024-04-20", None, "2024-09-10", None] + [None] * len(extra),
+                                                        utc=True)})
+    panel = pd.DataFrame([(a, d) for a in "abcd" + extra for d in dates
                           if accounts.set_index("account_id").loc[a, "start_date"] <= d
                           and not (accounts.set_index("account_id").loc[a, "end_date"] <= d)],
                          columns=["account_id", "as_of"])
@@ -133,20 +136,24 @@ def _world():
 
 
 def test_the_play_log_becomes_units_with_outcomes_counted_from_the_play_and_reasons_for_the_rest():
-    accounts, panel, scores = _world()
+    accounts, panel, scores = _world("ef")
     log = pd.DataFrame({
-        "play_id": ["p1", "p2", "p3", "p4", "p5", "p6", "p7"],
-        "account_id": ["a", "b", "b", "c", "d", "zz", "b"],
-        "play": ["rescue_call"] * 4 + ["rescue_call", "rescue_call", "usage_tips"],
-        "date": ["2024-02-10", "2024-02-10", "2024-07-01", "2024-06-20", "2024-06-01", "2024-03-01", "2024-10-20"],
-        "status": ["done", "skipped", "done", "done", "done", "done", "done"],
-        "holdout": [False, True, False, None, None, None, None],
+        "play_id": ["p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"],
+        "account_id": ["a", "b", "b", "c", "d", "zz", "b", "e", "f"],
+        "play": ["rescue_call"] * 4 + ["rescue_call", "rescue_call", "usage_tips", "rescue_call", "rescue_call"],
+        "date": ["2024-02-10", "2024-02-10", "2024-07-01", "2024-06-20", "2024-06-01", "2024-03-01", "2024-10-20",
+                 "2024-02-25", "2024-02-01"],
+        "status": ["done", "skipped", "done", "done", "done", "done", "done", "done", "skipped"],
+        "holdout": [False, True, False, None, None, None, None, False, True],
     })
     units = E.play_units(log, accounts, panel, scores, as_of="2024-12-15", horizon_days=90)
     r = units.randomised.set_index("account_id")
     assert r.loc["a", "treated"] and not r.loc["b", "treated"]
-    assert r.loc["a", "as_of"] == pd.Timestamp("2024-02-01", tz="UTC")  # the observation date before the play
-    assert r.loc["a", "churned"] == 1.0 and r.loc["b", "churned"] == 0.0  # a ends 69 days after its play
+    # a randomised row starts at its draw: without assigned_on, the latest held-out row of the play at or before
+    # it (b's on 2024-02-10 for a and for e, done on 2024-02-25; f's own), matched to the observation date before
+    assert r["start"].dt.day.to_dict() == {"a": 10, "b": 10, "e": 10, "f": 1}
+    assert (r["as_of"] == pd.Timestamp("2024-02-01", tz="UTC")).all()
+    assert r.loc["a", "churned"] == 1.0 and r.loc["b", "churned"] == 0.0  # a ends 70 days after the draw
     # b's follow-up is the last date within 90 days of 2024-02-10 (2024-05-01): score 60 - 54
     assert r.loc["b", "score_pre"] == 54.0 and r.loc["b", "score_change"] == 6.0
     reasons = units.excluded.set_index("play_id")["reason"]
@@ -156,8 +163,12 @@ def test_the_play_log_becomes_units_with_outcomes_counted_from_the_play_and_reas
     obs = units.observational
     treated = obs[obs["treated"]]
     assert treated["account_id"].tolist() == ["c"] and treated["churned"].iloc[0] == 1.0  # ends 82 days later
-    # controls: the accounts at 2024-06-01 with no play done from 90 days before to the next date (d not yet)
-    assert sorted(obs.loc[~obs["treated"], "account_id"]) == ["b"]
+    assert treated["start"].iloc[0] == pd.Timestamp("2024-06-20", tz="UTC")  # an observational play starts on its date
+    # controls: the accounts at 2024-06-01 with no play done from 90 days before to the next date (d not yet),
+    # starting on the treated account's play date
+    controls = obs[~obs["treated"]]
+    assert sorted(controls["account_id"]) == ["b", "e", "f"]
+    assert (controls["start"] == pd.Timestamp("2024-06-20", tz="UTC")).all()
 
 
 def test_a_bad_play_log_is_named_by_column_and_row():
@@ -319,21 +330,25 @@ def test_ingest_keeps_a_good_play_log_and_quarantines_an_unknown_status_and_a_do
     tables = _tables()
     tables["plays"] = [
         {"play_id": "P1", "account_id": "A1", "play": "Rescue_Call", "date": "2025-01-20", "owner": "csm",
-         "status": "done", "holdout": "false", "note": "called, renewal discussed"},
+         "status": "done", "holdout": "false", "note": "called, renewal discussed", "assigned_on": "2025-01-01"},
         {"play_id": "P2", "account_id": "A2", "play": "rescue_call", "date": "2025-01-20", "owner": "csm",
-         "status": "skipped", "holdout": "true", "note": ""},
+         "status": "skipped", "holdout": "true", "note": "", "assigned_on": "2025-01-01"},
         {"play_id": "P3", "account_id": "A1", "play": "usage_tips", "date": "2025-02-01", "owner": "csm",
-         "status": "finished", "holdout": "", "note": ""},
+         "status": "finished", "holdout": "", "note": "", "assigned_on": ""},
         {"play_id": "P4", "account_id": "A1", "play": "usage_tips", "date": "2026-06-01", "owner": "csm",
-         "status": "done", "holdout": "", "note": ""},
+         "status": "done", "holdout": "", "note": "", "assigned_on": ""},
         {"play_id": "P5", "account_id": "A2", "play": "usage_tips", "date": "2026-06-01", "owner": "csm",
-         "status": "planned", "holdout": "", "note": ""},  # a planned play may lie ahead
+         "status": "planned", "holdout": "", "note": "", "assigned_on": ""},  # a planned play may lie ahead
     ]
     report, processed = _run(tmp_path, tables)
     assert (report.tables["plays"].rows_kept, report.tables["plays"].rows_quarantined) == (3, 2)
     plays = load("plays", processed)
     assert plays["play_id"].tolist() == ["P1", "P2", "P5"] and plays["play"].iloc[0] == "rescue_call"
     assert plays["holdout"].tolist()[:2] == [False, True] and pd.isna(plays["holdout"].iloc[2])
+    # the draw's date is read as a date (empty for a play without a holdout) and kept through to the units
+    assert plays["assigned_on"].iloc[0] == pd.Timestamp("2025-01-01", tz="UTC")
+    assert pd.isna(plays["assigned_on"].iloc[2])
+    assert E.check_play_log(plays)["assigned_on"].notna().tolist() == [True, True, False]
     bad = load("plays", processed, quarantine=True).set_index("play_id")["reason"]
     assert bad["P3"] == C.UNKNOWN_PLAY_STATUS and bad["P4"] == C.PLAY_DONE_IN_FUTURE
     assert "plays" not in report.missing_optional  # NOW is 2026-01-01: a done play in June 2026 is ahead
@@ -352,7 +367,9 @@ def test_a_log_with_no_measurable_no_holdout_play_gives_units_not_a_type_error(h
                         "date": dates, "status": ["done", "done"], "holdout": holdout})
     units = E.play_units(log, accounts, panel, scores, as_of="2024-12-15", horizon_days=90)
     assert units.observational.empty and str(units.observational["date"].dtype).startswith("datetime64")
-    assert len(units.randomised) == (2 if holdout[0] is not None else 0)
+    assert units.randomised.empty  # one account in each arm of the draw: no comparison, and said so
+    if holdout[0] is not None:
+        assert units.excluded["reason"].eq(E.units.ONE_ARM).all()
     assert units.info["used"] + sum(units.info["excluded"].values()) == 2
 
 
@@ -369,3 +386,161 @@ def test_a_sample_size_that_cannot_be_given_says_why():
         "— (a fall of 5 points from 4% would be below 0: too little churn to test)", "3,013"]
     ja = ev.sample_size_view(design, detect_points=5.0, lang="ja")
     assert "0を下回る" in ja.iloc[0].tolist()[4]
+
+
+# ------------------------------------------------------------------ the start of a unit: the draw, the play date
+def _lagged_world(n: int, seed: int, *, assigned_on: bool, churn: float = 0.2):
+    """A randomised play with no effect, drawn on 2024-11-15 (half held out); the CSM reaches each treated account
+    0-45 days later and the log dates the play then (a treated account that left first stays ``planned`` on the
+    draw's date)."""
+    rng = np.random.default_rng(seed)
+    ids = [f"A{i:05d}" for i in range(n)]
+    draw = pd.Timestamp("2024-11-15", tz="UTC")
+    end = pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
+    gone = rng.uniform(size=n) < churn
+    end[gone] = draw + pd.to_timedelta(rng.integers(1, 90, gone.sum()), unit="D")
+    accounts = pd.DataFrame({"account_id": ids, "start_date": pd.Timestamp("2023-01-01", tz="UTC"), "end_date": end})
+    dates = pd.date_range("2024-06-01", "2025-06-01", freq="MS", tz="UTC")
+    panel = pd.DataFrame({"account_id": np.repeat(ids, len(dates)), "as_of": np.tile(dates, n)})
+    panel = panel[~(panel["account_id"].map(accounts.set_index("account_id")["end_date"]) <= panel["as_of"])]
+    scores = panel.assign(score=rng.uniform(20, 90, len(panel)), churn_probability=churn, band="yellow")
+    treated = rng.permutation(n) < n // 2
+    when = draw + pd.to_timedelta(np.where(treated, rng.integers(0, 46, n), 0), unit="D")
+    reached = ~(end.notna() & (end <= when)).to_numpy()
+    when = when.where(reached, draw)
+    log = pd.DataFrame({"play_id": [f"P{i}" for i in range(n)], "account_id": ids, "play": "csm_call",
+                        "date": when, "status": np.where(~treated, "skipped", np.where(reached, "done", "planned")),
+                        "holdout": ~treated})
+    if assigned_on:
+        log["assigned_on"] = draw
+    return log, accounts, panel, scores
+
+
+@pytest.mark.parametrize("assigned_on", [True, False])
+def test_a_randomised_play_done_weeks_after_the_draw_is_compared_within_the_draw(assigned_on):
+    """Treated rows dated when the CSM reached them (into December) landed on a later observation date with no
+    held-out account and were dropped silently, and treated accounts that left before the call were "not a
+    customer" while their held-out twins counted: a null play read +9.9 points of churn (40 worlds of 400). Both
+    arms now start at the draw (``assigned_on``, or the held-out rows' date)."""
+    log, accounts, panel, scores = _lagged_world(4000, 3, assigned_on=assigned_on)
+    units = E.play_units(log, accounts, panel, scores, as_of="2025-07-01", horizon_days=90)
+    assert units.excluded.empty and len(units.randomised) == 4000  # intention to treat: every account, both arms
+    assert (units.randomised["start"] == pd.Timestamp("2024-11-15", tz="UTC")).all()
+    assert (units.randomised["as_of"] == pd.Timestamp("2024-11-01", tz="UTC")).all()
+    planned = units.randomised[units.randomised["treated"] & ~units.randomised["done"]]
+    assert len(planned) > 50 and (planned["churned"] == 1).all()  # left before the call: churners in the arm
+    eff, _ = E.measure_effects(units, panel, outcomes=("churned",))
+    row = eff[(eff["group"] == "all") & (eff["method"] == "difference")].iloc[0]
+    assert (row.n_treated, row.n_control) == (2000, 2000)
+    assert abs(row.estimate) < 0.03 and row.ci_low < 0 < row.ci_high  # truth 0 (se 1.3 points)
+
+
+def test_a_draw_given_after_the_play_or_lacking_an_arm_is_left_out_with_its_reason():
+    log, accounts, panel, scores = _lagged_world(40, 0, assigned_on=True)
+    log.loc[0, "assigned_on"] = log.loc[0, "date"] + pd.Timedelta(days=3)
+    log.loc[1:4, "assigned_on"] = pd.Timestamp("2024-09-02", tz="UTC")  # a second draw, of 4 accounts
+    log.loc[1:4, "holdout"] = False  # ... all assigned: no comparison at that draw
+    units = E.play_units(log, accounts, panel, scores, as_of="2025-07-01", horizon_days=90)
+    reasons = units.excluded.set_index("play_id")["reason"]
+    assert reasons["P0"] == E.units.ASSIGNED_LATER
+    assert (reasons[["P1", "P2", "P3", "P4"]] == E.units.ONE_ARM).all() and len(reasons) == 5
+    with pytest.raises(DataError, match=r"unreadable assigned_on in row\(s\) 2"):
+        E.check_play_log(log.assign(assigned_on=["2024-11-15", "last week"] + ["2024-11-15"] * 38))
+
+
+def test_a_play_without_a_held_out_account_is_named_and_counted_not_waited_for():
+    """A randomised play logged with 50 assigned and nobody held out said "not enough accounts yet", which
+    waiting will not cure; a play of 2 assigned and 1 held out said "0 got it, 0 held out" with no word on the log."""
+    from engage_models.effects import views as ev
+
+    log, accounts, panel, scores = _lagged_world(60, 1, assigned_on=True)
+    log = pd.concat([log.assign(holdout=False).iloc[:50],
+                     log.iloc[50:53].assign(play="exec_call", holdout=[False, False, True])])
+    units = E.play_units(log, accounts, panel, scores, as_of="2025-07-01", horizon_days=90)
+    assert units.randomised.empty and len(units.excluded) == 53
+    eff, _ = E.measure_effects(units, panel, outcomes=("churned",))
+    rows = {r.play: r for r in eff[eff["preferred"]].itertuples()}
+    assert {(r.status, r.n_treated, r.n_control) for r in rows.values()} == {("too_few", 0, 0)}
+    assert (rows["csm_call"].assigned_treated, rows["csm_call"].assigned_control) == (50, 0)
+    assert (rows["exec_call"].assigned_treated, rows["exec_call"].assigned_control) == (2, 1)
+    lines = {p: ev.sentence(r) for p, r in rows.items()}
+    assert "the log has 50 who got it and 0 held out. More time will not fill an empty group" in lines["csm_call"]
+    assert "not enough accounts yet" not in lines["csm_call"]
+    assert "The log has 2 who got it and 1 held out" in lines["exec_call"]
+    assert "空の群" in ev.sentence(rows["csm_call"], "ja")
+
+
+def _late_play_world(n: int, seed: int, gap_days: int, churn: float = 0.2):
+    """From the observation date 2024-11-01 on, every account churns at one constant hazard (``churn`` in 90
+    days); a play with no effect is done for 30% of the accounts still customers ``gap_days`` later."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"A{i:05d}" for i in range(n)])
+    lam = -np.log(1 - churn) / 90
+    end = pd.Series(pd.Timestamp("2024-11-01", tz="UTC") + pd.to_timedelta(1 + np.floor(rng.exponential(1 / lam, n)),
+                                                                             unit="D"))
+    end = end.where(end < pd.Timestamp("2025-07-01", tz="UTC"))
+    accounts = pd.DataFrame({"account_id": ids, "start_date": pd.Timestamp("2023-01-01", tz="UTC"), "end_date": end})
+    dates = pd.date_range("2024-01-01", "2025-06-01", freq="MS", tz="UTC")
+    panel = pd.DataFrame({"account_id": np.repeat(ids, len(dates)), "as_of": np.tile(dates, n)})
+    panel = panel[~(panel["account_id"].map(accounts.set_index("account_id")["end_date"]) <= panel["as_of"])]
+    scores = panel.assign(score=rng.uniform(30, 80, len(panel)), churn_probability=0.2, band="yellow")
+    day = pd.Timestamp("2024-11-01", tz="UTC") + pd.Timedelta(days=gap_days)
+    alive = accounts[~(accounts["end_date"] <= day)]
+    got = alive[rng.uniform(size=len(alive)) < 0.3]
+    log = pd.DataFrame({"play_id": [f"P{i}" for i in range(len(got))], "account_id": got["account_id"].to_numpy(),
+                        "play": "checkin_email", "date": day, "status": "done", "holdout": pd.NA})
+    return log, accounts, panel, scores
+
+
+def test_comparison_accounts_start_on_the_play_date_so_a_late_null_play_cuts_no_churn():
+    """The treated had to be customers on the play date (24 days after the observation date), the comparison
+    accounts were counted from the observation date: those who left in between counted as untreated churners,
+    and a null play "cut churn" (by 3.6 points in the audit's worlds, about 4 points here). Each comparison
+    account now starts on a treated account's play date, if still a customer then."""
+    log, accounts, panel, scores = _late_play_world(12000, 5, gap_days=28, churn=0.5)
+    units = E.play_units(log, accounts, panel, scores, as_of="2025-07-01", horizon_days=90)
+    obs = units.observational
+    controls = obs[~obs["treated"]]
+    assert (obs["start"] == pd.Timestamp("2024-11-29", tz="UTC")).all()
+    assert (obs["as_of"] == pd.Timestamp("2024-11-01", tz="UTC")).all()
+    ends = controls["account_id"].map(accounts.set_index("account_id")["end_date"])
+    assert not (ends <= controls["start"]).any()  # none had left before the play date ...
+    assert units.info["controls_left_before_play"] > 100  # ... and those who had are counted
+    for arm in (obs[obs["treated"]], controls):  # both churn at the truth, 50% within 90 days of the play
+        assert abs(arm["churned"].mean() - 0.5) < 2.5 * math.sqrt(0.25 / len(arm))
+    # the same comparison accounts counted from the observation date, leavers included: 54% expected
+    tau = pd.Timestamp("2024-11-01", tz="UTC")
+    pool = panel[(panel["as_of"] == tau) & ~panel["account_id"].isin(log["account_id"])]
+    end = pool["account_id"].map(accounts.set_index("account_id")["end_date"])
+    old = (end <= pd.Timestamp("2024-11-01", tz="UTC") + pd.Timedelta(days=90)).mean()
+    assert old - 0.5 > 5 * math.sqrt(0.25 / len(pool))
+
+
+def test_comparison_accounts_take_the_play_dates_of_their_own_observation_date_reproducibly():
+    log, accounts, panel, scores = _late_play_world(600, 2, gap_days=0)
+    log["date"] = pd.Timestamp("2024-11-01", tz="UTC") + pd.to_timedelta(np.arange(len(log)) % 20, unit="D")
+    units = E.play_units(log, accounts, panel, scores, as_of="2025-07-01", horizon_days=90)
+    again = E.play_units(log.sample(frac=1.0, random_state=1), accounts, panel, scores, as_of="2025-07-01",
+                         horizon_days=90)
+    controls = units.observational[~units.observational["treated"]].set_index("account_id")["start"]
+    assert controls.equals(again.observational[~again.observational["treated"]].set_index("account_id")["start"]
+                           .reindex(controls.index))
+    assert set(controls) <= set(log["date"]) and controls.nunique() > 10  # spread over the treated dates
+
+
+def test_the_header_gives_the_range_of_plays_done_and_the_rows_ingest_set_aside():
+    """A play planned for next year stretched the log's range to it, and the rows ingest quarantined were not
+    mentioned in report 06."""
+    from engage_models.effects import views as ev
+
+    accounts, panel, scores = _world()
+    log = pd.DataFrame({"play_id": ["p1", "p2", "p3"], "account_id": ["a", "b", "b"], "play": "rescue_call",
+                        "date": ["2024-02-10", "2024-03-05", "2027-01-04"], "status": ["done", "done", "planned"]})
+    units = E.play_units(log, accounts, panel, scores, as_of="2024-12-15", horizon_days=90)
+    info = {**units.info, "quarantined": 10}
+    assert (units.info["first_date"].day, units.info["last_date"].month, units.info["planned_after"]) == (10, 3, 1)
+    text = ev.header(info, "en")
+    assert "3 plays from 10 Feb 2024 to 5 Mar 2024" in text, text
+    assert "2027" not in text and "1 more are planned after that" in text
+    assert "Ingest set aside 10 rows of the play log" in text and "10行を除外" in ev.header(info, "ja")
+    assert "Ingest set aside 3 rows" in ev.header({"log_rows": 0, "quarantined": 3}, "en")

@@ -29,23 +29,17 @@ The draw is written down in the action list: ``assignment`` (``assigned`` / ``he
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 import numpy as np
 import pandas as pd
 
+from .._core.sampling import stable_uniform
 from .playbook import HOLDOUT_STRATA, load_playbook
 
 log = logging.getLogger(__name__)
 
 ASSIGNED, HELD_OUT = "assigned", "held_out"
-
-
-def stable_uniform(*parts) -> float:
-    """A number in [0, 1) from a BLAKE2 hash of ``parts`` (the same on every machine and run)."""
-    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2.0**64
 
 
 def assign_holdout(plan: pd.DataFrame, playbook=None, seed: int | None = 0, currency: str | None = None

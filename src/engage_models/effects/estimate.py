@@ -76,7 +76,7 @@ def _interval(method, n1, n0, m1, m0, est, se, level, **extra) -> Estimate:
                     float(two_sided_p(est / se)) if ok else np.nan, extra)
 
 
-def _empty(method: str, n1: int = 0, n0: int = 0, **extra) -> Estimate:
+def empty_estimate(method: str, n1: int = 0, n0: int = 0, **extra) -> Estimate:
     return Estimate(method, int(n1), int(n0), np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, extra)
 
 
@@ -107,7 +107,7 @@ def stratified_difference(y, treated, batch=None, level: float = 0.95, method: s
     n1, n0 = int(u["size1"].sum()), int(u["size0"].sum())
     dropped = int((g.loc[~usable, ["size0", "size1"]].sum(axis=1)).sum())
     if u.empty:
-        return _empty(method, n1, n0, batches=0, dropped=dropped)
+        return empty_estimate(method, n1, n0, batches=0, dropped=dropped)
     w = (u["size0"] + u["size1"]) / (u["size0"] + u["size1"]).sum()
     est = float((w * (u["mean1"] - u["mean0"])).sum())
     var = float((w**2 * (u["var1"] / u["size1"] + u["var0"] / u["size0"])).sum())
@@ -162,7 +162,7 @@ def naive_difference(y, treated, clusters, level: float = 0.95) -> Estimate:
     y, t = np.asarray(y, float), np.asarray(treated, bool)
     n1, n0 = int(t.sum()), int((~t).sum())
     if n1 == 0 or n0 == 0:
-        return _empty("naive", n1, n0)
+        return empty_estimate("naive", n1, n0)
     m1, m0 = y[t].mean(), y[~t].mean()
     psi = np.where(t, (y - m1) / n1, -(y - m0) / n0)
     return _interval("naive", n1, n0, m1, m0, m1 - m0, _cluster_se(psi, clusters), level)
@@ -217,12 +217,12 @@ def att_aipw(y, treated, e, m0, clusters, trim: float = 0.05, level: float = 0.9
     y, t, e, m0, clusters = y[keep], t[keep], e[keep], m0[keep], clusters[keep]
     n1, n0 = int(t.sum()), int((~t).sum())
     if n1 == 0 or n0 == 0:
-        return _empty("aipw", n1, n0, **trimmed)
+        return empty_estimate("aipw", n1, n0, **trimmed)
     r = y - m0
     w = np.where(t, 0.0, e / (1 - e))
     a, total = float(r[t].mean()), float(w.sum())
     if total <= 0:
-        return _empty("aipw", n1, n0, **trimmed)
+        return empty_estimate("aipw", n1, n0, **trimmed)
     b = float((w * r).sum() / total)
     theta = a - b
     psi = np.where(t, (r - a) / n1, -w * (r - b) / total)

@@ -16,7 +16,8 @@ clear only when it is below 0.05. ``status`` is ``estimated``; ``too_few`` when 
 ``min_per_arm`` accounts (the counts and the sample size needed are still given); ``no_variation`` when the
 accounts of each group all had one outcome (the same in both, or not: no interval either way).
 ``n_treated``/``n_control`` count the accounts in the estimate, ``assigned_treated``/``assigned_control`` those
-logged (a randomised assignment date needs 2 accounts in each arm to count). For churn, ``n_needed`` is the number
+logged (a randomised draw needs 2 accounts in each arm to count: a play whose every draw lacks them still gets
+its rows, with no account in the estimate). For churn, ``n_needed`` is the number
 of accounts (both arms) needed to detect a fall of ``detect_points`` points with the design's
 holdout share (CUPED's variance reduction included), and ``mde`` the smallest effect the present estimate can
 detect, both at 95% and the configured power. The observational propensities of every unit are returned for
@@ -35,12 +36,13 @@ from .estimate import (
     att_aipw,
     cross_fit,
     cuped_difference,
+    empty_estimate,
     naive_difference,
     nuisance_features,
     stratified_difference,
 )
 from .power import detectable_from_se, sample_size
-from .units import OBSERVATIONAL, RANDOMISED, PlayUnits
+from .units import OBSERVATIONAL, ONE_ARM, RANDOMISED, PlayUnits
 
 log = logging.getLogger(__name__)
 
@@ -85,27 +87,39 @@ def _power(p0, share, se, reduction, detect_points, power, level) -> dict:
             else np.nan, "mde": detectable_from_se(se, level, power)}
 
 
-def _randomised(units: pd.DataFrame, *, min_per_arm, detect_points, power, level, outcomes) -> list[dict]:
+def _randomised(units: pd.DataFrame, *, min_per_arm, detect_points, power, level, outcomes,
+                thin: pd.DataFrame | None = None) -> list[dict]:
+    """The randomised rows; ``thin``: the log rows left out because their draw lacked an arm (``play``,
+    ``holdout``), counted among the logged accounts of the rows over all bands."""
     rows = []
-    for play, pool in units.groupby("play", sort=True):
+    thin = thin if thin is not None else pd.DataFrame({"play": [], "holdout": []})
+    held = thin["holdout"].astype(bool).groupby(thin["play"]).agg(["sum", "size"])
+    for play in sorted(set(units["play"]) | set(thin["play"])):
+        pool = units[units["play"] == play]
+        t_thin, n_thin = (int(held.loc[play, "sum"]), int(held.loc[play, "size"])) if play in held.index else (0, 0)
         for outcome in outcomes:
             known = pool[pool[outcome].notna()]
-            for group, mask in _groups(known):
+            for group, mask in (_groups(known) if len(known) else [("all", np.zeros(0, dtype=bool))]):
                 u = known[mask]
                 t = u["treated"].to_numpy(bool)
                 batch = u["as_of"].astype("int64").to_numpy()
-                raw = stratified_difference(u[outcome], t, batch, level)
-                adj = cuped_difference(u[outcome], t, u["score_pre"], batch, level)
+                if len(u):
+                    raw = stratified_difference(u[outcome], t, batch, level)
+                    adj = cuped_difference(u[outcome], t, u["score_pre"], batch, level)
+                else:  # every draw of the play lacked an arm
+                    raw, adj = empty_estimate("difference"), empty_estimate("cuped")
                 done_share = float(u.loc[u["treated"], "done"].mean()) if t.any() else np.nan
-                share = (~t).sum() / len(t) if len(t) else np.nan
-                # the logged counts: an assignment date needs 2 accounts in each arm to count in the estimate
-                extra = {"done_share": done_share, "assigned_treated": int(t.sum()),
-                         "assigned_control": int((~t).sum())}
+                # the logged counts: a draw needs 2 accounts in each arm to count in the estimate
+                a1, a0 = int(t.sum()), int((~t).sum())
+                if group == "all":
+                    a1, a0 = a1 + n_thin - t_thin, a0 + t_thin
+                share = a0 / (a1 + a0) if a1 + a0 else np.nan
+                extra = {"done_share": done_share, "assigned_treated": a1, "assigned_control": a0}
                 if outcome == "churned":
                     # churn without the play: the held-out accounts' when there are enough of them to say it
                     # (0 of 2 is no rate to plan a test on), else what the model predicted before the play
                     p0 = (adj.mean_control if adj.n_control >= min_per_arm and np.isfinite(adj.mean_control)
-                          else float(u["churn_probability_pre"].mean()))
+                          else float(u["churn_probability_pre"].mean()) if len(u) else np.nan)
                     reduction = adj.extra.get("variance_reduction", np.nan)
                     extra.update(_power(p0, share if 0 < share < 1 else np.nan, adj.se, reduction, detect_points,
                                         power, level))
@@ -169,8 +183,10 @@ def measure_effects(units: PlayUnits, panel: pd.DataFrame, *, min_per_arm: int =
     bad = set(outcomes) - set(OUTCOMES)
     if bad or not outcomes:
         raise ValueError(f"outcomes must be among {OUTCOMES}, not {tuple(outcomes)!r}")
+    ex = units.excluded
+    thin = ex[(ex["design"] == RANDOMISED) & (ex["reason"] == ONE_ARM)] if "holdout" in ex else None
     rows = _randomised(units.randomised, min_per_arm=min_per_arm, detect_points=detect_points, power=power,
-                       level=level, outcomes=tuple(outcomes))
+                       level=level, outcomes=tuple(outcomes), thin=thin)
     obs_rows, overlap = _observational(units.observational, panel, min_per_arm=min_per_arm, trim=trim, folds=folds,
                                        seed=seed, level=level, outcomes=tuple(outcomes))
     effects = pd.DataFrame(rows + obs_rows)

@@ -1,29 +1,39 @@
 """From the play log to the units an effect is measured on.
 
 Each row of the play log (the ``plays`` table: ``account_id``, ``play``, ``date``, ``owner``, ``status``
-planned / done / skipped, optional ``holdout``, ``play_id``, ``note``) is matched to the **observation date
-at or before it** (the panel's ``as_of``, so every covariate and the pre-period score were measured before
-the play) and gets its outcomes, counted from the play date:
+planned / done / skipped, optional ``holdout``, ``assigned_on``, ``play_id``, ``note``) gets a **start**, the
+date its outcomes are counted from, and is matched to the **observation date at or before the start** (the
+panel's ``as_of``, so every covariate and the pre-period score were measured before the play):
 
-* ``churned``: the account's ``end_date`` falls within ``horizon_days`` after the date (``end_date <= date +
-  h``, as the panel's label); known only once ``date + h <= as_of`` (otherwise the row is *pending*);
-* ``score_change``: the health score at the last observation date within the horizon minus the score at the
-  observation date before the play, for accounts still customers then (a play that keeps at-risk accounts
-  lowers this average; it describes survivors, it is not an effect on everyone).
+* ``churned``: the account's ``end_date`` falls within ``horizon_days`` after the start (``end_date <= start +
+  h``, as the panel's label); known only once ``start + h <= as_of`` (otherwise the row is *pending*);
+* ``score_change``: the health score at the last observation date within the horizon after the start minus the
+  score at the observation date before it, for accounts still customers then (a play that keeps at-risk
+  accounts lowers this average; it describes survivors, it is not an effect on everyone).
 
 Two designs, kept apart:
 
 * **randomised**: rows with ``holdout`` filled (the action list's ``assignment``): ``holdout = false`` is the
   treated arm, ``holdout = true`` the held-out arm, whatever was then done (intention to treat; the share
-  actually done is reported). Each account counts once per play, at its **first** randomised assignment, so a
-  later run that moved it to the other arm does not blur the comparison.
-* **observational**: plays done without a holdout (``holdout`` empty, status ``done``) against the accounts of
-  the panel at the same observation dates that had no play done from ``horizon`` days before that date to the
-  next observation date (clean comparisons; the treated likewise had no other play in the horizon before
-  theirs). Their outcome counts from the observation date.
+  actually done is reported). Both arms start at the **draw**: ``assigned_on`` (the action list's ``as_of``)
+  when the log gives it, else the observation date at or before the row's date. A treated account that
+  churned before its CSM reached it stays in its arm, as its held-out twin does; a log that dates a play when
+  it was done, weeks after the draw, is still compared within its draw. Each account counts once per play,
+  at its **first** randomised assignment, so a later run that moved it to the other arm does not blur the
+  comparison. A draw (play x observation date) with fewer than two accounts in an arm is no comparison: its
+  rows are left out with that reason (a treated row dated a month after its draw, without ``assigned_on``,
+  lands there).
+* **observational**: plays done without a holdout (``holdout`` empty, status ``done``) start on the play date.
+  They are compared with the accounts of the panel at the same observation dates that had no play done from
+  ``horizon`` days before that date to the next observation date (clean comparisons; the treated likewise had
+  no other play in the horizon before theirs). Each comparison account starts on a play date drawn from its
+  treated accounts' (a reproducible hash of the play, date and account), and only if it was still a customer
+  then: the treated had to be customers on their play dates, and a comparison counted from the observation
+  date would count those who left before any play could reach them as untreated churners (a null play given 24
+  days after the observation date then "cut churn" by 3.6 points).
 
-Rows that cannot be used are kept with the reason (not a customer at the play date, before the panel's
-first date, outcome not yet observed, a repeat assignment, another play just before).
+Rows that cannot be used are kept with the reason (not a customer at the start, before the panel's first date,
+outcome not yet observed, a repeat assignment, an arm too small in its draw, another play just before).
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError
+from .._core.sampling import stable_uniform
 from .._core.time import to_utc
 from ..ingest.contracts import PLAY_STATUSES
 
@@ -45,7 +56,7 @@ LOG_COLUMNS = ("account_id", "play", "date", "status")
 RANDOMISED, OBSERVATIONAL = "randomised", "observational"
 
 # reasons a log row is not used
-NOT_CUSTOMER = "not a customer at the play date"
+NOT_CUSTOMER = "not a customer at the play date (randomised: at the draw)"
 BEFORE_PANEL = "before the panel's first observation date"
 NO_PANEL_ROW = "no panel row at the observation date before the play"
 PENDING = "outcome not yet observed"
@@ -53,6 +64,9 @@ REPEAT = "a later randomised assignment of the same play (the first counts)"
 OTHER_PLAY = "another play was done within the horizon before it"
 NOT_DONE = "not done (observational rows count only plays done)"
 UNKNOWN_ACCOUNT = "unknown account"
+ASSIGNED_LATER = "assigned_on after the play date"
+ONE_ARM = ("fewer than 2 accounts in an arm of its draw (play and observation date; a log that dates a play when "
+           "it was done can give the draw's date in assigned_on)")
 
 
 def read_play_log(processed_dir: str | Path) -> pd.DataFrame | None:
@@ -62,7 +76,8 @@ def read_play_log(processed_dir: str | Path) -> pd.DataFrame | None:
 
 
 def check_play_log(log: pd.DataFrame, source: str = "play log") -> pd.DataFrame:
-    """The log with typed columns: ``date`` UTC, ``status`` lower case, ``holdout`` a nullable boolean.
+    """The log with typed columns: ``date`` and ``assigned_on`` UTC (``assigned_on`` NaT where empty or absent),
+    ``status`` lower case, ``holdout`` a nullable boolean.
 
     Raises :class:`DataError` naming the missing column, or the rows with an unreadable date or an unknown
     status (ingest quarantines such rows; this guards a log passed in directly).
@@ -76,6 +91,11 @@ def check_play_log(log: pd.DataFrame, source: str = "play log") -> pd.DataFrame:
     bad = df.index[df["date"].isna()]
     if len(bad):
         raise DataError(f"{source}: unreadable or empty date in row(s) {_rows(bad)}")
+    given = df["assigned_on"] if "assigned_on" in df else pd.Series(pd.NaT, index=df.index)
+    df["assigned_on"] = pd.to_datetime(given, utc=True, errors="coerce")
+    bad = df.index[df["assigned_on"].isna() & given.notna() & (given.astype(str).str.strip() != "")]
+    if len(bad):
+        raise DataError(f"{source}: unreadable assigned_on in row(s) {_rows(bad)}")
     df["status"] = df["status"].astype(str).str.strip().str.lower()
     bad = df.index[~df["status"].isin(PLAY_STATUSES)]
     if len(bad):
@@ -104,7 +124,7 @@ class PlayUnits:
     info: dict = field(default_factory=dict)
 
 
-_UNIT_COLUMNS = ["play", "design", "account_id", "date", "as_of", "treated", "done", "churned", "score_pre",
+_UNIT_COLUMNS = ["play", "design", "account_id", "date", "start", "as_of", "treated", "done", "churned", "score_pre",
                  "churn_probability_pre", "band", "follow_up", "score_follow_up", "score_change"]
 
 
@@ -112,8 +132,25 @@ def _floor_dates(when: pd.Series, dates: np.ndarray) -> pd.Series:
     """The latest of ``dates`` at or before each value (NaT before the first)."""
     pos = np.searchsorted(dates, when.to_numpy(dtype="datetime64[ns]"), side="right") - 1
     out = pd.Series(pd.NaT, index=when.index, dtype="datetime64[ns, UTC]")
-    ok = pos >= 0
+    ok = (pos >= 0) & when.notna().to_numpy()
     out[ok] = pd.to_datetime(dates[pos[ok]], utc=True)
+    return out
+
+
+def _draw_dates(rows: pd.DataFrame, dates: np.ndarray) -> pd.Series:
+    """The draw of randomised rows without ``assigned_on``: the latest date of a held-out row of the same play at
+    or before the row (held-out accounts get no play, so a log dates them at the draw, while a treated row may
+    carry the day it was done, weeks later), else the observation date at or before the row."""
+    out = _floor_dates(rows["date"], dates)
+    held = rows[rows["holdout"].fillna(False).astype(bool)]
+    for play, part in rows.groupby("play", sort=False):
+        draws = np.unique(held.loc[held["play"] == play, "date"].to_numpy(dtype="datetime64[ns]"))
+        if not len(draws):
+            continue
+        when = part["date"].to_numpy(dtype="datetime64[ns]")
+        pos = np.searchsorted(draws, when, side="right") - 1
+        ok = pos >= 0
+        out.loc[part.index[ok]] = pd.to_datetime(draws[pos[ok]], utc=True)
     return out
 
 
@@ -171,7 +208,11 @@ def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, s
         as_of=pd.to_datetime(panel["as_of"], utc=True)))
 
     rows = log.assign(design=np.where(log["holdout"].notna(), RANDOMISED, OBSERVATIONAL))
-    rows["as_of"] = _floor_dates(rows["date"], dates)
+    is_rnd = rows["design"] == RANDOMISED
+    # the start: the draw for a randomised row (given, or inferred from the held-out rows), else the play date
+    drawn = rows["assigned_on"].where(rows["assigned_on"].notna(), _draw_dates(rows[is_rnd], dates))
+    rows["start"] = rows["date"].where(~is_rnd, drawn)
+    rows["as_of"] = _floor_dates(rows["start"], dates)
     known = rows["account_id"].isin(acc.index)
     start = rows["account_id"].map(acc["start_date"])
     end = rows["account_id"].map(acc["end_date"])
@@ -181,12 +222,13 @@ def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, s
         reason[(reason == "") & mask] = why
 
     mark(~known, UNKNOWN_ACCOUNT)
-    mark((start > rows["date"]) | (end.notna() & (end <= rows["date"])), NOT_CUSTOMER)
+    mark(is_rnd & (rows["assigned_on"] > rows["date"]), ASSIGNED_LATER)
+    mark((start > rows["start"]) | (end.notna() & (end <= rows["start"])), NOT_CUSTOMER)
     mark(rows["as_of"].isna(), BEFORE_PANEL)
     mark(~pd.MultiIndex.from_arrays([rows["account_id"], rows["as_of"]]).isin(in_panel), NO_PANEL_ROW)
     # randomised: the first assignment of each account to each play
-    rnd = (rows["design"] == RANDOMISED) & (reason == "")
-    order = rows[rnd].sort_values(["date", "play_id"], kind="stable")
+    rnd = is_rnd & (reason == "")
+    order = rows[rnd].sort_values(["start", "date", "play_id"], kind="stable")
     first = order.drop_duplicates(["play", "account_id"], keep="first").index
     mark(rnd & ~rows.index.isin(first), REPEAT)
     # observational: plays done, with no other play done within the horizon before
@@ -197,44 +239,63 @@ def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, s
     prior = prior[(prior["play_id_other"] != prior["play_id"]) & (prior["date_other"] < prior["date"])
                   & (prior["date_other"] > prior["date"] - h)]
     mark(rows.index.isin(prior["index"]), OTHER_PLAY)
-    mark(rows["date"] + h > as_of, PENDING)
+    mark(rows["start"] + h > as_of, PENDING)
+    # randomised: a draw needs two accounts in each arm (else it is no comparison; the estimate would drop it)
+    rnd = is_rnd & (reason == "")
+    arms = rows[rnd].assign(t=~rows.loc[rnd, "holdout"].astype(bool)).groupby(["play", "as_of"])["t"].agg(
+        ["sum", "size"])
+    thin = arms[(arms["sum"] < 2) | (arms["size"] - arms["sum"] < 2)].index
+    mark(rnd & pd.MultiIndex.from_arrays([rows["play"], rows["as_of"]]).isin(thin), ONE_ARM)
 
     used = rows[reason == ""]
     units = used.assign(treated=np.where(used["design"] == RANDOMISED, ~used["holdout"].fillna(False).astype(bool),
                                          used["status"] == "done"),
                         done=used["status"] == "done")
-    units = _outcomes(units, units["date"], end[units.index], sc, dates, h)
+    units = _outcomes(units, units["start"], end[units.index], sc, dates, h)
     randomised = units[units["design"] == RANDOMISED][_UNIT_COLUMNS].reset_index(drop=True)
     treated_obs = units[units["design"] == OBSERVATIONAL]
 
-    controls = _controls(treated_obs, panel, done, acc, dates, as_of, h)
-    controls = _outcomes(controls, controls["date"], controls["account_id"].map(acc["end_date"]), sc, dates, h)
+    controls, before_play = _controls(treated_obs, panel, done, acc, dates, as_of, h)
+    controls = _outcomes(controls, controls["start"], controls["account_id"].map(acc["end_date"]), sc, dates, h)
     observational = pd.concat([treated_obs[_UNIT_COLUMNS], controls[_UNIT_COLUMNS]], ignore_index=True)
     for frame in (randomised, observational):
         frame["treated"] = frame["treated"].astype(bool)
         frame["done"] = frame["done"].astype(bool)
-    excluded = rows.loc[reason != "", ["play", "design", "account_id", "date", "status", "play_id"]].assign(
+    excluded = rows.loc[reason != "", ["play", "design", "account_id", "date", "status", "holdout", "play_id"]].assign(
         reason=reason[reason != ""]).reset_index(drop=True)
     info = {"log_rows": len(log), "used": int((reason == "").sum()),
             "by_status": {k: int(v) for k, v in log["status"].value_counts().items()},
             "excluded": {k: int(v) for k, v in reason[reason != ""].value_counts().items()},
             "randomised_rows": int((rows["design"] == RANDOMISED).sum()),
             "observational_rows": int((rows["design"] == OBSERVATIONAL).sum()),
+            "controls_left_before_play": before_play,
             "plays": sorted(log["play"].unique().tolist()), "horizon_days": horizon_days, "as_of": as_of,
-            "first_date": log["date"].min() if len(log) else None, "last_date": log["date"].max() if len(log) else None}
+            **_log_range(log)}
     log_msg = "play log: %d rows, %d used (%d randomised units, %d observational units with controls)"
     logging.getLogger(__name__).info(log_msg, len(log), info["used"], len(randomised), len(observational))
     return PlayUnits(randomised, observational, excluded, info)
 
 
+def _log_range(log: pd.DataFrame) -> dict:
+    """The dates of the plays done or skipped (a play planned for next year does not stretch the log's range), and
+    the planned rows after the last of them; all rows when every one is planned."""
+    acted = log[log["status"] != "planned"]
+    dates = (acted if len(acted) else log)["date"]
+    last = dates.max() if len(dates) else None
+    ahead = int(((log["status"] == "planned") & (log["date"] > last)).sum()) if len(acted) else 0
+    return {"first_date": dates.min() if len(dates) else None, "last_date": last, "planned_after": ahead}
+
+
 def _controls(treated: pd.DataFrame, panel: pd.DataFrame, done: pd.DataFrame, acc: pd.DataFrame,
-              dates: np.ndarray, as_of: pd.Timestamp, h: pd.Timedelta) -> pd.DataFrame:
+              dates: np.ndarray, as_of: pd.Timestamp, h: pd.Timedelta) -> tuple[pd.DataFrame, int]:
     """For each play and observation date with observational treated units: the panel's accounts at that date
-    with no play done from ``h`` before it to the next observation date, whose outcome is known."""
+    with no play done from ``h`` before it to the next observation date, each starting on one of the treated
+    accounts' play dates (drawn by a hash of play, date and account) and kept only if still a customer then and
+    its outcome is known; and the number of comparison accounts left out because they left before that date."""
     if treated.empty:
-        return _no_controls()
+        return _no_controls(), 0
     pnl = panel[["account_id", "as_of"]].assign(as_of=pd.to_datetime(panel["as_of"], utc=True))
-    out = []
+    out, left = [], 0
     for tau in sorted(treated["as_of"].unique()):
         tau = pd.Timestamp(tau)
         if tau + h > as_of:
@@ -243,11 +304,21 @@ def _controls(treated: pd.DataFrame, panel: pd.DataFrame, done: pd.DataFrame, ac
         until = pd.Timestamp(nxt[0], tz="UTC") if len(nxt) else tau + pd.Timedelta(days=31)
         busy = done[(done["date"] > tau - h) & (done["date"] < until)]["account_id"].unique()
         here = pnl[(pnl["as_of"] == tau) & ~pnl["account_id"].isin(busy)]
-        for play in treated.loc[treated["as_of"] == tau, "play"].unique():
-            out.append(here.assign(play=play, design=OBSERVATIONAL, date=tau, treated=False, done=False))
+        ends = here["account_id"].map(acc["end_date"])
+        at_tau = treated[treated["as_of"] == tau]
+        for play in at_tau["play"].unique():
+            when = np.sort(at_tau.loc[at_tau["play"] == play, "start"].to_numpy(dtype="datetime64[ns]"))
+            pick = np.array([int(stable_uniform(play, tau.isoformat(), a) * len(when)) for a in here["account_id"]],
+                            dtype=int)
+            starts = pd.Series(pd.to_datetime(when[pick], utc=True) if len(here) else pd.DatetimeIndex([], tz="UTC"),
+                               index=here.index)
+            alive = ~(ends.notna() & (ends <= starts))
+            left += int((~alive).sum())
+            out.append(here[alive].assign(play=play, design=OBSERVATIONAL, date=starts[alive], start=starts[alive],
+                                          treated=False, done=False))
     if not out:
-        return _no_controls()
-    return pd.concat(out, ignore_index=True)
+        return _no_controls(), left
+    return pd.concat(out, ignore_index=True), left
 
 
 def _no_controls() -> pd.DataFrame:
@@ -256,6 +327,7 @@ def _no_controls() -> pd.DataFrame:
     holdout had its outcome yet)."""
     return pd.DataFrame({"play": pd.Series(dtype=object), "design": pd.Series(dtype=object),
                          "account_id": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns, UTC]"),
+                         "start": pd.Series(dtype="datetime64[ns, UTC]"),
                          "as_of": pd.Series(dtype="datetime64[ns, UTC]"), "treated": pd.Series(dtype=bool),
                          "done": pd.Series(dtype=bool)})
 

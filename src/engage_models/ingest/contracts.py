@@ -267,6 +267,7 @@ CONTRACTS: dict[str, TableContract] = {
         # ``holdout`` marks the rows of a randomised design (the action list's ``assignment``): true for an
         # account held out of the play (its status is then normally skipped), false for one assigned to it;
         # empty for plays run without a holdout (their effect can only be estimated observationally).
+        # ``assigned_on`` (optional): the date of the draw, as the action list's ``as_of``.
         TableContract(
             "plays",
             (
@@ -278,6 +279,9 @@ CONTRACTS: dict[str, TableContract] = {
                 _c("note", STRING, required=False),  # outcome note, free text
                 _c("play_id", STRING, required=False),
                 _c("holdout", BOOLEAN, required=False),
+                # the date of the holdout draw (the action list's ``as_of``): a randomised row's outcome counts
+                # from it in both arms, whenever the play was done
+                _c("assigned_on", TIMESTAMP, required=False),
             ),
             key=("play_id",),
             required=False,

@@ -819,6 +819,9 @@ def effects(ctx: Context) -> None:
     info = {"as_of": ctx.as_of, "horizon_days": c.horizon_days, "min_per_arm": e.min_per_arm,
             "detect_points": e.detect_points, "power": e.power, "trim": e.trim, "folds": e.folds,
             "log_rows": 0 if log is None else len(log)}
+    set_aside = ctx.paths.processed / "quarantine" / "plays.parquet"
+    if set_aside.exists():  # rows ingest quarantined (report 01 lists them): said beside the log's count
+        info["quarantined"] = len(pd.read_parquet(set_aside, columns=["reason"]))
     if log is None or log.empty:
         out.json("info", {**info, "play_log": "absent" if log is None else "empty"})
         out.frame("effects", pd.DataFrame(columns=E.EFFECT_COLUMNS))
