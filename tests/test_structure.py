@@ -105,3 +105,43 @@ def test_the_shared_helpers_have_one_home():
               if re.search(r"\b30\.4375?\b|\b30\.44\b", re.sub(r'""".*?"""', "", p.read_text(encoding="utf-8"),
                                                                 flags=re.S))]
     assert months == [], months  # the month length is _core.time.DAYS_PER_MONTH
+
+
+_SCAN = re.compile(r"\bread_(?:parquet|csv|csv_auto|json|json_auto|ndjson)\(")
+
+
+def _sql_texts(tree: ast.AST):
+    """The string literals of a module (an f-string with its placeholders as ``{}``), docstrings left out."""
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.body
+            and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    docs |= {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}  # read whole
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            yield node.lineno, node.value
+        elif isinstance(node, ast.JoinedStr):
+            yield node.lineno, "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+
+
+def _call_text(text: str, start: int) -> str:
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0 and text[i] == ")":
+            return text[start:i + 1]
+    return text[start:]
+
+
+def test_every_duckdb_file_scan_reads_the_path_as_names_not_hive_partitions():
+    """DuckDB takes ``key=value`` folders in a path for hive partitions and adds them as columns (a data folder
+    under ``export_date=2024-12-31/device=desktop/`` gave every processed table those columns): every scan of a
+    file in the package's SQL says ``hive_partitioning = false``."""
+    found, missing = 0, []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for line, text in _sql_texts(ast.parse(path.read_text(encoding="utf-8"))):
+            for m in _SCAN.finditer(text):
+                found += 1
+                call = _call_text(text, m.end() - 1)
+                if "hive_partitioning = false" not in call:
+                    missing.append(f"{path.relative_to(ROOT)}:{line}: {m.group(0)}{call[1:60]}")
+    assert found >= 30 and not missing, "\n".join(missing)
