@@ -240,30 +240,24 @@ def range_text(cuts, i: int, integer: bool, lang: str = "en", typed: bool = Fals
     cuts = np.asarray(cuts, float)
     lo = cuts[i - 2] if i >= 2 else None
     hi = cuts[i - 1] if i - 1 < len(cuts) else None
-    if typed and not integer:
-        fmt = lambda v: f"{int(v):,}" if float(v).is_integer() else f"{v:,}"  # noqa: E731
+    integer = integer and not typed
+    if typed:  # every digit the number has: 62.3, 1,200
         lo, hi = (None if v is None else float(v) for v in (lo, hi))
-        if lo is None and hi is None:
-            return t("health.range_all", lang)
-        if lo is None:
-            return t("health.range_below", lang, hi=fmt(hi))
-        if hi is None:
-            return t("health.range_at_least", lang, lo=fmt(lo))
-        return t("health.range_from_to", lang, lo=fmt(lo), hi=fmt(hi))
+        fmt = lambda v: f"{int(v):,}" if float(v).is_integer() else f"{v:,}"  # noqa: E731
+    else:
+        fmt = lambda v: _fmt(v, integer)  # noqa: E731
     if integer:  # values are whole numbers: a range [3.5, 7.5) is 4-7
         lo = math.ceil(lo) if lo is not None else None
         hi = math.ceil(hi) - 1 if hi is not None else None
         if lo is not None and hi is not None and lo == hi:
-            return t("health.range_exact", lang, v=_fmt(lo, True))
+            return t("health.range_exact", lang, v=fmt(lo))
     if lo is None and hi is None:
         return t("health.range_all", lang)
     if lo is None:
-        key = "health.range_at_most" if integer else "health.range_below"
-        return t(key, lang, hi=_fmt(hi, integer))
+        return t("health.range_at_most" if integer else "health.range_below", lang, hi=fmt(hi))
     if hi is None:
-        return t("health.range_at_least", lang, lo=_fmt(lo, integer))
-    return t("health.range_between" if integer else "health.range_from_to", lang, lo=_fmt(lo, integer),
-             hi=_fmt(hi, integer))
+        return t("health.range_at_least", lang, lo=fmt(lo))
+    return t("health.range_between" if integer else "health.range_from_to", lang, lo=fmt(lo), hi=fmt(hi))
 
 
 def _registry_direction(col: str) -> bool | None:
@@ -630,8 +624,9 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         if isinstance(spec, dict):
             inv = {v: k for k, v in spec.items()}
             return str(inv.get(cell, t("health.range_other", lang)))
-        if dim == 0 and f not in self.integer_ and self.typed_cuts(ti):
-            return range_text(self.typed_cuts(ti), cell, False, lang, typed=True)
+        typed = self.typed_cuts(ti) if dim == 0 and f not in self.integer_ else None
+        if typed:
+            return range_text(typed, cell, False, lang, typed=True)
         return range_text(spec, cell, f in self.integer_, lang)
 
     def typed_cuts(self, ti: int) -> list[float] | None:
