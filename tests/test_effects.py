@@ -25,9 +25,37 @@ def test_the_randomised_difference_weights_batches_by_size_and_uses_the_neyman_v
     e = E.stratified_difference(y, t, b)
     wa, wb = 7 / 11, 4 / 11
     assert e.estimate == pytest.approx(wa * (3 / 4 - 1 / 3) + wb * (0 - 1 / 2))
-    assert e.se == pytest.approx(math.sqrt(wa**2 * (1 / 4 / 4 + 1 / 3 / 3) + wb**2 * (0 / 2 + 1 / 2 / 2)))
+    # churn is 0/1: each arm gets Agresti-Caffo's one churner and one stayer, shared among its batches by their
+    # accounts (treated 4 and 2 of 6, held out 3 and 2 of 5): p~ = (k + c) / (n + 2c), variance p~(1-p~)/(n + 2c)
+    def term(k, n, c):
+        p = (k + c) / (n + 2 * c)
+        return p * (1 - p) / (n + 2 * c)
+    var = (wa**2 * (term(3, 4, 4 / 6) + term(1, 3, 3 / 5)) + wb**2 * (term(0, 2, 2 / 6) + term(1, 2, 2 / 5)))
+    assert e.se == pytest.approx(math.sqrt(var))
     assert (e.n_treated, e.n_control, e.extra["batches"], e.extra["dropped"]) == (6, 5, 2, 3)
     assert e.ci_low == pytest.approx(e.estimate - 1.959964 * e.se, abs=1e-5)
+    # an outcome that is not 0/1 keeps the plain Neyman variance: batch a's held out 0, 0, 2 (mean 2/3, var 4/3)
+    s = E.stratified_difference(np.where(np.arange(14) == 6, 2.0, y), t, b)
+    assert s.se == pytest.approx(math.sqrt(wa**2 * (1 / 4 / 4 + 4 / 3 / 3) + wb**2 * (0 / 2 + 1 / 2 / 2)))
+
+
+@pytest.mark.parametrize("n1, n0, p1, p0, wald", [(30, 30, 0.06, 0.10, 0.927), (200, 20, 0.05, 0.08, 0.808)])
+def test_the_interval_of_a_churn_difference_keeps_its_95_percent_where_churn_is_rare_and_the_holdout_small(
+        n1, n0, p1, p0, wald):
+    """Exact coverage (every outcome of both arms with its binomial probability, the tails below 1e-9 left out):
+    the Wald interval on p (1 - p) held the truth in ``wald`` of the trials (0.808 with 20 held out at 8%);
+    with Agresti-Caffo's variance 0.969 and 0.956."""
+    from scipy.stats import binom
+
+    t = np.r_[np.ones(n1, bool), np.zeros(n0, bool)]
+    covered = total = 0.0
+    for k1 in range(int(binom.ppf(1e-9, n1, p1)), int(binom.isf(1e-9, n1, p1)) + 1):
+        for k0 in range(int(binom.ppf(1e-9, n0, p0)), int(binom.isf(1e-9, n0, p0)) + 1):
+            pr = binom.pmf(k1, n1, p1) * binom.pmf(k0, n0, p0)
+            e = E.stratified_difference(np.r_[np.arange(n1) < k1, np.arange(n0) < k0].astype(float), t)
+            covered += pr * (e.ci_low <= p1 - p0 <= e.ci_high)
+            total += pr
+    assert total > 0.999999 and 0.945 <= covered <= 0.975 and covered > wald + 0.03
 
 
 def test_cuped_keeps_the_estimate_narrows_the_interval_and_both_cover_the_truth():
@@ -275,14 +303,23 @@ def test_estimates_on_too_few_accounts_or_without_variation_are_not_shown_as_num
     few = pd.DataFrame(_randomised(_randomised_units({"2024-03-01": 18}, {"2024-03-01": 2},
                                                      churned=lambda i: float(i % 3 == 0)),
                                    min_per_arm=30, detect_points=5.0, power=0.8, level=0.95, outcomes=("churned",)))
-    # 40 and 40, nobody churned: estimate 0, standard error 0, an interval of (+0.0 to +0.0)
-    flat = pd.DataFrame(_randomised(_randomised_units({"2024-03-01": 40}, {"2024-03-01": 40}, churned=0.0),
+    # 40 and 40, nobody churned: the plain standard error is 0 and the interval (+0.0 to +0.0); Agresti-Caffo's
+    # gives the width 0 of 40 in each group leaves (about 7 points either way)
+    none = pd.DataFrame(_randomised(_randomised_units({"2024-03-01": 40}, {"2024-03-01": 40}, churned=0.0),
                                     min_per_arm=30, detect_points=5.0, power=0.8, level=0.95, outcomes=("churned",)))
+    assert set(none["status"]) == {"estimated"} and (none["estimate"] == 0).all()
+    half = 1.959964 * math.sqrt(2 * (1 / 42) * (41 / 42) / 42)
+    assert none["ci_high"].to_numpy() == pytest.approx(half) and none["ci_low"].to_numpy() == pytest.approx(-half)
+    # a score change the same for every account has no interval to give
+    flat = pd.DataFrame(_randomised(_randomised_units({"2024-03-01": 40}, {"2024-03-01": 40}, churned=0.0)
+                                    .assign(score_change=3.0),
+                                    min_per_arm=30, detect_points=5.0, power=0.8, level=0.95,
+                                    outcomes=("score_change",)))
     assert set(few["status"]) == {"too_few"} and set(flat["status"]) == {"no_variation"}
     # stored too: no interval on 2 accounts (a helper found -9.6 to -2.1 points kept for 1 treated account)
     assert few[["se", "ci_low", "ci_high", "p_value"]].isna().all().all()
-    for rows in (few, flat):
-        view = ev.effects_view(rows, "randomised")
+    for rows, outcome in ((few, "churned"), (flat, "score_change")):
+        view = ev.effects_view(rows, "randomised", outcome=outcome)
         assert len(view) == 2  # all, yellow
         for col in ("effect (points)", "95% interval", "p-value"):
             col = next(c for c in view.columns if c.startswith(col.split(" ")[0]))
@@ -290,12 +327,15 @@ def test_estimates_on_too_few_accounts_or_without_variation_are_not_shown_as_num
     without = next(c for c in ev.effects_view(few, "randomised").columns if c.startswith("churn without"))
     assert (ev.effects_view(few, "randomised")[without] == "").all()  # nor the rate without it, on 2 accounts
     # a doubly robust counterfactual past 0-100% is not printed as a churn rate (report 06 read 103% and -4%)
-    odd = flat.assign(status="estimated", mean_control=1.026, estimate=-0.1)
+    odd = none.assign(status="estimated", mean_control=1.026, estimate=-0.1)
     assert ev.effects_view(odd, "randomised")[without].tolist() == ["", ""]
-    flat_row = next(flat[(flat["method"] == "cuped") & (flat["group"] == "all")].itertuples())
+    # an estimate without variation (an observational comparison of one outcome in each group keeps none)
+    flat_row = next(none[(none["method"] == "cuped") & (none["group"] == "all")].assign(status="no_variation")
+                    .itertuples())
     assert "within each group every account had the same outcome (0% churned with the play, 0% without" in (
         ev.sentence(flat_row))
-    assert ev.effects_view(flat, "randomised", "ja").iloc[0].tolist()[-1] == "群内で結果にばらつきなし"
+    assert (ev.effects_view(flat, "randomised", "ja", outcome="score_change").iloc[0].tolist()[-1]
+            == "群内で結果にばらつきなし")
     # the score-change table heads its columns with score changes (it said "churn without the play" over +4.7)
     scored = pd.DataFrame(_randomised(_randomised_units({"2024-03-01": 40}, {"2024-03-01": 40},
                                                         churned=lambda i: float(i % 4 == 0)),
@@ -304,14 +344,14 @@ def test_estimates_on_too_few_accounts_or_without_variation_are_not_shown_as_num
     cols = ev.effects_view(scored, "randomised", outcome="score_change").columns
     assert "score change without the play (points)" in cols and not any(c.startswith("churn") for c in cols)
     assert "実施しない場合のスコア変化（点）" in ev.effects_view(scored, "randomised", "ja", outcome="score_change")
-    # one outcome in each group but not the same one: no interval either, and the sentence says both rates
+    # one outcome in each group but not the same one: an interval cut at -100 points, both rates in the sentence
     split = pd.DataFrame(_randomised(_randomised_units({"2024-03-01": 40}, {"2024-03-01": 40},
                                                        churned=lambda i: 0.0) .assign(
         churned=lambda u: (~u["treated"]).astype(float)), min_per_arm=30, detect_points=5.0, power=0.8,
         level=0.95, outcomes=("churned",)))
     row = next(split[(split["method"] == "difference") & (split["group"] == "all")].itertuples())
-    assert row.status == "no_variation" and row.estimate == -1.0
-    assert "(0% churned with the play, 100% without" in ev.sentence(row)
+    assert row.status == "estimated" and row.estimate == -1.0 and row.ci_low == -1.0 and -1.0 < row.ci_high < -0.9
+    assert "from 100% to 0%" in ev.sentence(row)
     # the naive comparison beside the doubly robust one: each column shows its own number or its own status
     base = {"play": "rescue_call", "design": "observational", "outcome": "churned", "group": "all",
             "preferred": False, "n_treated": 60, "n_control": 300, "ci_low": -0.12, "ci_high": -0.02}

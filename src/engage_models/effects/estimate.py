@@ -4,7 +4,9 @@
 outcome (intention to treat), within each assignment batch (the observation date of the assignment: shares
 and base rates may change between runs) and averaged with weights proportional to the batch's accounts;
 variance ``sum w_b^2 (s1_b^2 / n1_b + s0_b^2 / n0_b)`` (Neyman; batches with fewer than two accounts in an arm
-are left out and counted). CUPED (Deng, Xu, Kohavi and Walker 2013) first replaces the outcome ``Y`` by
+are left out and counted; for churn, a 0/1 outcome, each arm's ``s^2 / n`` is Agresti and Caffo's, with one
+churner and one stayer added to the arm, which holds its 95% where churn is rare and the holdout small).
+CUPED (Deng, Xu, Kohavi and Walker 2013) first replaces the outcome ``Y`` by
 ``Y - theta (X - mean_b X)`` with ``X`` the pre-period health score and ``theta`` the within-batch regression
 slope of ``Y`` on ``X``: the expectation is unchanged (``X`` was measured before the assignment) and the variance
 shrinks by the share of it ``X`` explains. Each account counts once per play, so no clustering is left.
@@ -92,16 +94,32 @@ def _batches(y, treated, batch) -> pd.DataFrame:
     return g
 
 
-def stratified_difference(y, treated, batch=None, level: float = 0.95, method: str = "difference") -> Estimate:
-    """Treated minus control mean within batches, weighted by batch size, with the Neyman variance.
+def _binary(y: np.ndarray) -> bool:
+    v = y[np.isfinite(y)]
+    return len(v) > 0 and bool(np.isin(v, (0.0, 1.0)).all())
 
-    >>> e = stratified_difference([1, 0, 1, 1, 0, 0, 0, 1], [1, 1, 1, 1, 0, 0, 0, 0])
-    >>> round(e.estimate, 2), e.n_treated, e.n_control
-    (0.5, 4, 4)
-    """
-    y = np.asarray(y, float)
-    batch = np.zeros(len(y)) if batch is None else np.asarray(batch)
-    g = _batches(y, treated, batch)
+
+def _agresti_caffo(g: pd.DataFrame) -> pd.DataFrame:
+    """Each arm's variance of a 0/1 outcome as Agresti and Caffo (2000) have it: one success and one failure
+    added to the arm (``p~ = (k + 1) / (n + 2)``, variance of the mean ``p~ (1 - p~) / (n + 2)``), shared among
+    the arm's batches in proportion to its accounts there (``c_b``: ``(k_b + c_b) / (n_b + 2 c_b)``; a whole
+    success per batch made many small batches too wide), written as a variance per account (``var / n`` gives
+    it back). The plain ``p (1 - p)`` is 0 for an arm with no churner, and with rare churn and a small holdout
+    the Wald interval held the truth 91% of the time (30 and 30 at 6% and 10%; 80% with 20 held out of 220)
+    for a stated 95%; with this, 96% in both."""
+    g = g.copy()
+    for a in ("0", "1"):
+        n = g[f"size{a}"]
+        used = n[(g["size0"] >= 2) & (g["size1"] >= 2)].sum()
+        c = n / used if used > 0 else n  # the arm's one success and one failure, shared among its batches
+        p = (n * g[f"mean{a}"] + c) / (n + 2 * c)
+        g[f"var{a}"] = p * (1 - p) * n / (n + 2 * c)
+    return g
+
+
+def _neyman(g: pd.DataFrame, level: float, method: str, binary: bool = False) -> Estimate:
+    """The batch-weighted difference of ``g``'s arms (:func:`_batches`) with the Neyman variance; ``binary``: the
+    interval is cut at -1 and 1, the furthest two shares can differ."""
     usable = (g["size1"] >= 2) & (g["size0"] >= 2)
     u = g[usable]
     n1, n0 = int(u["size1"].sum()), int(u["size0"].sum())
@@ -111,8 +129,26 @@ def stratified_difference(y, treated, batch=None, level: float = 0.95, method: s
     w = (u["size0"] + u["size1"]) / (u["size0"] + u["size1"]).sum()
     est = float((w * (u["mean1"] - u["mean0"])).sum())
     var = float((w**2 * (u["var1"] / u["size1"] + u["var0"] / u["size0"])).sum())
-    return _interval(method, n1, n0, (w * u["mean1"]).sum(), (w * u["mean0"]).sum(), est, np.sqrt(var), level,
-                     batches=int(len(u)), dropped=dropped)
+    out = _interval(method, n1, n0, (w * u["mean1"]).sum(), (w * u["mean0"]).sum(), est, np.sqrt(var), level,
+                    batches=int(len(u)), dropped=dropped)
+    if binary:
+        out.ci_low, out.ci_high = max(out.ci_low, -1.0), min(out.ci_high, 1.0)
+    return out
+
+
+def stratified_difference(y, treated, batch=None, level: float = 0.95, method: str = "difference") -> Estimate:
+    """Treated minus control mean within batches, weighted by batch size, with the Neyman variance (each arm's
+    variance Agresti-Caffo's for a 0/1 outcome, :func:`_agresti_caffo`).
+
+    >>> e = stratified_difference([1, 0, 1, 1, 0, 0, 0, 1], [1, 1, 1, 1, 0, 0, 0, 0])
+    >>> round(e.estimate, 2), e.n_treated, e.n_control
+    (0.5, 4, 4)
+    """
+    y = np.asarray(y, float)
+    batch = np.zeros(len(y)) if batch is None else np.asarray(batch)
+    g = _batches(y, treated, batch)
+    binary = _binary(y)
+    return _neyman(_agresti_caffo(g) if binary else g, level, method, binary)
 
 
 def cuped_difference(y, treated, x, batch=None, level: float = 0.95) -> Estimate:
@@ -139,7 +175,17 @@ def cuped_difference(y, treated, x, batch=None, level: float = 0.95) -> Estimate
     theta = float((xc * yc).sum() / sxx) if sxx > 0 else 0.0
     adjusted = y - theta * xc.to_numpy()
     raw = stratified_difference(y, treated, batch, level)
-    out = stratified_difference(adjusted, treated, batch, level, method="cuped")
+    g = _batches(adjusted, treated, batch)
+    if _binary(y):
+        # each arm's adjusted variance scaled as Agresti-Caffo scale its plain one (an arm with no churner: the
+        # adjusted share of Agresti-Caffo's variance over all arms)
+        plain = _batches(y, treated, batch)
+        ac = _agresti_caffo(plain)
+        for a in ("0", "1"):
+            kept = float(g[f"var{a}"].sum() / plain[f"var{a}"].sum()) if plain[f"var{a}"].sum() > 0 else 1.0
+            ratio = (g[f"var{a}"] / plain[f"var{a}"]).where(plain[f"var{a}"] > 0, min(kept, 1.0))
+            g[f"var{a}"] = ac[f"var{a}"] * ratio
+    out = _neyman(g, level, "cuped", _binary(y))
     # the means read as the outcome's (the adjustment moves the arms' means, not their difference)
     out.mean_control, out.mean_treated = raw.mean_control, raw.mean_control + out.estimate
     reduction = 1 - out.se**2 / raw.se**2 if raw.se and np.isfinite(raw.se) and raw.se > 0 else np.nan
