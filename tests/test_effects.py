@@ -465,6 +465,7 @@ def test_a_randomised_play_done_weeks_after_the_draw_is_compared_within_the_draw
     log, accounts, panel, scores = _lagged_world(4000, 3, assigned_on=assigned_on)
     units = E.play_units(log, accounts, panel, scores, as_of="2025-07-01", horizon_days=90)
     assert units.excluded.empty and len(units.randomised) == 4000  # intention to treat: every account, both arms
+    assert units.info["draws_inferred"] == (0 if assigned_on else 4000)
     assert (units.randomised["start"] == pd.Timestamp("2024-11-15", tz="UTC")).all()
     assert (units.randomised["as_of"] == pd.Timestamp("2024-11-01", tz="UTC")).all()
     planned = units.randomised[units.randomised["treated"] & ~units.randomised["done"]]
@@ -508,6 +509,10 @@ def test_a_play_without_a_held_out_account_is_named_and_counted_not_waited_for()
     assert "not enough accounts yet" not in lines["csm_call"]
     assert "The log has 2 who got it and 1 held out" in lines["exec_call"]
     assert "空の群" in ev.sentence(rows["csm_call"], "ja")
+    # everyone held out: the advice is to run the play, not to hold more accounts out
+    held = rows["exec_call"]._replace(assigned_treated=0, assigned_control=3)
+    assert "the log has 3 held out and nobody who got it" in ev.sentence(held)
+    assert "holdout share" not in ev.sentence(held) and "実施した顧客がいません" in ev.sentence(held, "ja")
 
 
 def _late_play_world(n: int, seed: int, gap_days: int, churn: float = 0.2):
@@ -581,6 +586,7 @@ def test_the_header_gives_the_range_of_plays_done_and_the_rows_ingest_set_aside(
     assert (units.info["first_date"].day, units.info["last_date"].month, units.info["planned_after"]) == (10, 3, 1)
     text = ev.header(info, "en")
     assert "3 plays from 10 Feb 2024 to 5 Mar 2024" in text, text
-    assert "2027" not in text and "1 more are planned after that" in text
+    assert "2027" not in text and "3 plays from 10 Feb 2024 to 5 Mar 2024 (of which 1 planned for later);" in text
+    assert "までの3件（うち1件はそれ以降の予定）" in ev.header(info, "ja")
     assert "Ingest set aside 10 rows of the play log" in text and "10行を除外" in ev.header(info, "ja")
     assert "Ingest set aside 3 rows" in ev.header({"log_rows": 0, "quarantined": 3}, "en")

@@ -111,7 +111,7 @@ def _randomised(units: pd.DataFrame, *, min_per_arm, detect_points, power, level
                 done_share = float(u.loc[u["treated"], "done"].mean()) if t.any() else np.nan
                 # the logged counts: a draw needs 2 accounts in each arm to count in the estimate
                 a1, a0 = int(t.sum()), int((~t).sum())
-                if group == "all":
+                if group == "all" and outcome == "churned":  # the score change counts its survivors only
                     a1, a0 = a1 + n_thin - t_thin, a0 + t_thin
                 share = a0 / (a1 + a0) if a1 + a0 else np.nan
                 extra = {"done_share": done_share, "assigned_treated": a1, "assigned_control": a0}

@@ -16,13 +16,13 @@ Two designs, kept apart:
 * **randomised**: rows with ``holdout`` filled (the action list's ``assignment``): ``holdout = false`` is the
   treated arm, ``holdout = true`` the held-out arm, whatever was then done (intention to treat; the share
   actually done is reported). Both arms start at the **draw**: ``assigned_on`` (the action list's ``as_of``)
-  when the log gives it, else the observation date at or before the row's date. A treated account that
-  churned before its CSM reached it stays in its arm, as its held-out twin does; a log that dates a play when
-  it was done, weeks after the draw, is still compared within its draw. Each account counts once per play,
-  at its **first** randomised assignment, so a later run that moved it to the other arm does not blur the
-  comparison. A draw (play x observation date) with fewer than two accounts in an arm is no comparison: its
-  rows are left out with that reason (a treated row dated a month after its draw, without ``assigned_on``,
-  lands there).
+  when the log gives it, else the latest held-out row of the play at or before the row (:func:`_draw_dates`),
+  else the observation date at or before the row. A treated account that churned before its CSM reached it
+  stays in its arm, as its held-out twin does; a log that dates a play when it was done, weeks after the
+  draw, is still compared within its draw (a play drawn again before its calls are done needs
+  ``assigned_on``). Each account counts once per play, at its **first** randomised assignment, so a later run
+  that moved it to the other arm does not blur the comparison. A draw (play x observation date) with fewer
+  than two accounts in an arm is no comparison: its rows are left out with that reason.
 * **observational**: plays done without a holdout (``holdout`` empty, status ``done``) start on the play date.
   They are compared with the accounts of the panel at the same observation dates that had no play done from
   ``horizon`` days before that date to the next observation date (clean comparisons; the treated likewise had
@@ -138,13 +138,17 @@ def _floor_dates(when: pd.Series, dates: np.ndarray) -> pd.Series:
 
 
 def _draw_dates(rows: pd.DataFrame, dates: np.ndarray) -> pd.Series:
-    """The draw of randomised rows without ``assigned_on``: the latest date of a held-out row of the same play at
-    or before the row (held-out accounts get no play, so a log dates them at the draw, while a treated row may
-    carry the day it was done, weeks later), else the observation date at or before the row."""
+    """The draw of randomised rows without ``assigned_on``: the latest draw of a held-out row of the same play at
+    or before the row (its ``assigned_on``, else its date: held-out accounts get no play, so a log dates them at
+    the draw, while a treated row may carry the day it was done, weeks later), else the observation date at or
+    before the row. A play drawn again before its calls are done sends a call made after the next draw to that
+    draw (four monthly draws with calls 0-45 days after each moved a fifth of the treated rows, +0.5 points on
+    a null play): such a log needs ``assigned_on``, and the count of rows whose draw was inferred is kept."""
     out = _floor_dates(rows["date"], dates)
     held = rows[rows["holdout"].fillna(False).astype(bool)]
+    held_on = held["assigned_on"].where(held["assigned_on"].notna(), held["date"])
     for play, part in rows.groupby("play", sort=False):
-        draws = np.unique(held.loc[held["play"] == play, "date"].to_numpy(dtype="datetime64[ns]"))
+        draws = np.unique(held_on[held["play"] == play].to_numpy(dtype="datetime64[ns]"))
         if not len(draws):
             continue
         when = part["date"].to_numpy(dtype="datetime64[ns]")
@@ -269,6 +273,7 @@ def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, s
             "randomised_rows": int((rows["design"] == RANDOMISED).sum()),
             "observational_rows": int((rows["design"] == OBSERVATIONAL).sum()),
             "controls_left_before_play": before_play,
+            "draws_inferred": int((is_rnd & rows["assigned_on"].isna()).sum()),
             "plays": sorted(log["play"].unique().tolist()), "horizon_days": horizon_days, "as_of": as_of,
             **_log_range(log)}
     log_msg = "play log: %d rows, %d used (%d randomised units, %d observational units with controls)"
@@ -306,10 +311,13 @@ def _controls(treated: pd.DataFrame, panel: pd.DataFrame, done: pd.DataFrame, ac
         here = pnl[(pnl["as_of"] == tau) & ~pnl["account_id"].isin(busy)]
         ends = here["account_id"].map(acc["end_date"])
         at_tau = treated[treated["as_of"] == tau]
+        iso = tau.isoformat()
+        draws = np.array([stable_uniform(iso, a) for a in here["account_id"]], dtype=float)
         for play in at_tau["play"].unique():
             when = np.sort(at_tau.loc[at_tau["play"] == play, "start"].to_numpy(dtype="datetime64[ns]"))
-            pick = np.array([int(stable_uniform(play, tau.isoformat(), a) * len(when)) for a in here["account_id"]],
-                            dtype=int)
+            # each account's draw, turned by the play's (one hash per account and date, not per play)
+            u = (draws + stable_uniform(play, iso)) % 1.0
+            pick = np.minimum((u * len(when)).astype(int), len(when) - 1)
             starts = pd.Series(pd.to_datetime(when[pick], utc=True) if len(here) else pd.DatetimeIndex([], tz="UTC"),
                                index=here.index)
             alive = ~(ends.notna() & (ends <= starts))

@@ -75,7 +75,8 @@ def sentence(row, lang: str = "en", horizon_days: int = 90, playbook=None, min_p
         a1, a0 = (getattr(row, f"assigned_{arm}", np.nan) for arm in ("treated", "control"))
         if row.design == RANDOMISED and np.isfinite(a1) and np.isfinite(a0) and min(a1, a0) == 0 < max(a1, a0):
             # nobody held out (or nobody assigned): waiting for more accounts will not give a comparison
-            return t("effects.sentence.one_arm", lang, a1=f"{int(a1):,}", a0=f"{int(a0):,}", **common)
+            key = "effects.sentence.one_arm" if a0 == 0 else "effects.sentence.all_held_out"
+            return t(key, lang, a1=f"{int(a1):,}", a0=f"{int(a0):,}", **common)
         text = t("effects.sentence.too_few_counts", lang, **common)
         if np.isfinite(a1) and np.isfinite(a0) and (int(a1), int(a0)) != (int(row.n_treated), int(row.n_control)):
             # logged but left out: an assignment date needs 2 accounts in each arm (the counts above are used)
@@ -396,10 +397,10 @@ def header(info: dict, lang: str = "en") -> str:
     if not info.get("log_rows"):
         return t("effects.header.no_log", lang, h=info.get("horizon_days", 90)) + aside
     ahead = int(info.get("planned_after") or 0)
-    text = t("effects.header", lang, n=f"{int(info['log_rows']):,}", first=fmt_date(info.get("first_date"), lang),
-             last=fmt_date(info.get("last_date"), lang), h=info.get("horizon_days", 90),
-             date=fmt_date(info.get("as_of"), lang), used=f"{int(info.get('used', 0)):,}")
-    return text + (t("effects.header.planned_after", lang, k=f"{ahead:,}") if ahead else "") + aside
+    planned = t("effects.header.planned_after", lang, k=f"{ahead:,}") if ahead else ""
+    return t("effects.header", lang, n=f"{int(info['log_rows']):,}", first=fmt_date(info.get("first_date"), lang),
+             last=fmt_date(info.get("last_date"), lang), h=info.get("horizon_days", 90), planned=planned,
+             date=fmt_date(info.get("as_of"), lang), used=f"{int(info.get('used', 0)):,}") + aside
 
 
 def holdout_text(holdout: dict, design: pd.DataFrame, lang: str = "en") -> str:
