@@ -183,6 +183,26 @@ def test_rmst_of_many_horizons_and_rates_equals_a_step_by_step_sum():
 def test_tail_hazard_is_the_average_of_the_last_window():
     times = np.array([0.0, 10.0, 20.0, 30.0])
     assert tail_hazard(times, np.array([0.0, 0.1, 0.3, 0.6]), window=20) == pytest.approx((0.6 - 0.1) / 20)
+    # followed 8 months past the last churn: the window (18, 38] holds the churn at 20 and the 8 quiet months
+    assert tail_hazard(times, np.array([0.0, 0.1, 0.3, 0.6]), window=20, end=38) == pytest.approx((0.6 - 0.1) / 20)
+    assert tail_hazard(times, np.array([0.0, 0.1, 0.3, 0.6]), window=12, end=38) == pytest.approx((0.6 - 0.3) / 12)
+    # an end before the last churn changes nothing: (18, 30]
+    assert tail_hazard(times, np.array([0.0, 0.1, 0.3, 0.6]), window=12, end=25) == pytest.approx((0.6 - 0.1) / 12)
+
+
+def test_the_cox_tail_hazard_is_unbiased_when_follow_up_runs_past_the_last_churn():
+    """A constant 3% a month, follow-up spread evenly over 48 months: the window ended at the last churn, which
+    it always held, and left the quiet months after it out (mean 0.042 over these 40 samples); an account 30
+    months in got 19.6 of its true 22.0 remaining months within 36 (a coverage audit)."""
+    rng = np.random.default_rng(3)
+    est = []
+    for _ in range(40):
+        x = rng.normal(size=400)
+        t, c = rng.exponential(1 / (0.03 * np.exp(0.5 * x))), rng.uniform(0, 48, 400)
+        df = pd.DataFrame({"x": x, "duration": np.minimum(t, c), "event": (t <= c).astype(int)})
+        m = CoxModel(covariates=["x"], n_jobs=1).fit(df)
+        est.append(m.tail_hazard_[next(iter(m.tail_hazard_))] * np.exp(-m.lp_offset_))  # at x = 0
+    assert np.mean(est) == pytest.approx(0.03, abs=0.006)  # se of the mean 0.0026
 
 
 def test_ltv_and_revenue_at_risk_follow_their_definitions():

@@ -547,7 +547,9 @@ class CoxModel(BaseEstimator):
         strata = self._strata_key(episodes if episodes is not None else data)
         self.baseline_ = _riskset.breslow(start, stop, event, lp - self.lp_offset_, strata)
         self.strata_reference_ = pd.Series(self._strata_key(data)).value_counts().index[0]
-        self.tail_hazard_ = {s: tail_hazard(np.r_[0.0, tm], np.r_[0.0, h], self.tail_window)
+        # each stratum's window ends at its longest follow-up, not at its last churn
+        ends = pd.Series(np.asarray(stop, dtype=float)).groupby(np.asarray(strata)).max()
+        self.tail_hazard_ = {s: tail_hazard(np.r_[0.0, tm], np.r_[0.0, h], self.tail_window, ends.get(s))
                              for s, (tm, h) in self.baseline_.items()}
 
     def _counting_process(self, data: pd.DataFrame, fitted: bool = False):

@@ -232,15 +232,19 @@ def from_baseline(times, baseline_cumhaz, partial_hazard, tail_hazard_baseline=0
     return SurvivalCurves(times, h0[:, None] * ph[None, :], tail_hazard_baseline * ph, index)
 
 
-def tail_hazard(times, cumhaz, window: float) -> float:
+def tail_hazard(times, cumhaz, window: float, end: float | None = None) -> float:
     """Average hazard over the last ``window`` time units of a cumulative-hazard step function.
 
-    ``(H(t_K) - H(t_K - w)) / w``: the constant hazard used beyond the last knot. 0 when nothing happened.
+    ``(H(t_end) - H(t_end - w)) / w``: the constant hazard used beyond the last knot. 0 when nothing happened.
+    ``end``: the longest follow-up, when it runs past the last knot (an event time): the months after the last
+    churn without one belong to the window. Ending the window at the last churn put that churn in and left the
+    quiet months out: with a true 3% a month and follow-up spread over 48 months, an account 30 months in was
+    given 19.6 of its 22.0 remaining months within 36 (its interval held the truth 85% of the time).
     """
     times, cumhaz = np.asarray(times, dtype=float), np.asarray(cumhaz, dtype=float)
     if len(times) < 2:
         return 0.0
-    t_end = times[-1]
+    t_end = times[-1] if end is None or not np.isfinite(end) else max(times[-1], float(end))
     w = min(window, t_end - times[0]) if t_end > times[0] else 0.0
     if w <= 0:
         return 0.0

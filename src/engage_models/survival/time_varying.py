@@ -366,7 +366,8 @@ class TimeVaryingCox(_StartStopModel):
         ((times, cumhaz),) = _riskset.breslow(frame["_start"], frame["_stop"], frame["_event"],
                                              lp - self.lp_offset_).values()
         self.baseline_ = (times, cumhaz)
-        self.tail_hazard_ = tail_hazard(np.r_[0.0, times], np.r_[0.0, cumhaz], self.tail_window)
+        self.tail_hazard_ = tail_hazard(np.r_[0.0, times], np.r_[0.0, cumhaz], self.tail_window,
+                                        float(frame["_stop"].max()) if len(frame) else None)
         return self
 
     def log_partial_likelihood(self, df: pd.DataFrame) -> float:
