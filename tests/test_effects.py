@@ -288,9 +288,10 @@ def test_a_small_holdout_says_what_was_logged_and_shows_no_number_it_cannot_stan
     # the churn to plan on is the model's before the play (30%), not the 0 of an empty arm: a number, not "—"
     assert cuped.n_needed == pytest.approx(E.power.sample_size(0.3, 0.05, 2 / 82), rel=1e-9)
     text = ev.sentence(cuped)
-    assert "(0 got it, 0 held out; randomised)" in text and "The log has 80 who got it and 2 held out" in text
+    assert "(0 were assigned it, 0 held out; randomised)" in text
+    assert "The log has 80 who were assigned it and 2 held out" in text
     assert f"about {math.ceil(cuped.n_needed):,} accounts" in text and "—" not in text
-    assert "記録上は実施80社" in ev.sentence(cuped, "ja")
+    assert "記録上は割り当て80社" in ev.sentence(cuped, "ja")
     # where no plan can be computed the sentence ends with what each group needs
     assert ev.sentence(cuped._replace(n_needed=np.nan)).endswith("Each group needs at least 30 accounts.")
 
@@ -505,14 +506,15 @@ def test_a_play_without_a_held_out_account_is_named_and_counted_not_waited_for()
     assert (rows["csm_call"].assigned_treated, rows["csm_call"].assigned_control) == (50, 0)
     assert (rows["exec_call"].assigned_treated, rows["exec_call"].assigned_control) == (2, 1)
     lines = {p: ev.sentence(r) for p, r in rows.items()}
-    assert "the log has 50 who got it and 0 held out. More time will not fill an empty group" in lines["csm_call"]
+    assert "the log has 50 who were assigned it and 0 held out. More time will not fill an empty group" in lines[
+        "csm_call"]
     assert "not enough accounts yet" not in lines["csm_call"]
-    assert "The log has 2 who got it and 1 held out" in lines["exec_call"]
+    assert "The log has 2 who were assigned it and 1 held out" in lines["exec_call"]
     assert "空の群" in ev.sentence(rows["csm_call"], "ja")
     # everyone held out: the advice is to run the play, not to hold more accounts out
     held = rows["exec_call"]._replace(assigned_treated=0, assigned_control=3)
-    assert "the log has 3 held out and nobody who got it" in ev.sentence(held)
-    assert "holdout share" not in ev.sentence(held) and "実施した顧客がいません" in ev.sentence(held, "ja")
+    assert "the log has 3 held out and nobody assigned to it" in ev.sentence(held)
+    assert "holdout share" not in ev.sentence(held) and "割り当てた顧客がいません" in ev.sentence(held, "ja")
 
 
 def _late_play_world(n: int, seed: int, gap_days: int, churn: float = 0.2):
@@ -590,3 +592,55 @@ def test_the_header_gives_the_range_of_plays_done_and_the_rows_ingest_set_aside(
     assert "までの3件（うち1件はそれ以降の予定）" in ev.header(info, "ja")
     assert "Ingest set aside 10 rows of the play log" in text and "10行を除外" in ev.header(info, "ja")
     assert "Ingest set aside 3 rows" in ev.header({"log_rows": 0, "quarantined": 3}, "en")
+
+
+def test_a_log_written_by_hand_reads_its_dates_time_zones_and_duplicates_as_meant():
+    """From an adversarial run: dates with and without times in one column were 'unreadable'; a draw given as
+    2024-11-15 for plays logged 2024-11-15T08:00+09:00 (the 14th in UTC) left every row out as assigned after
+    its play; an observational play logged twice on a day counted its account twice."""
+    from engage_models.effects import views as ev
+
+    log = pd.DataFrame({"account_id": ["a", "b", "c"], "play": "x", "status": "done",
+                        "date": ["2024-01-01", "2024-01-02 10:30", "2024-01-03T08:00:00Z"]})
+    assert E.check_play_log(log)["date"].dt.day.tolist() == [1, 2, 3]
+    rnd, accounts, panel, scores = _lagged_world(40, 2, assigned_on=True)
+    rnd = rnd.assign(date=rnd["date"].dt.tz_convert("Asia/Tokyo").dt.strftime("%Y-%m-%dT08:00:00+09:00"),
+                     assigned_on="2024-11-15")
+    units = E.play_units(rnd, accounts, panel, scores, as_of="2025-07-01", horizon_days=90)
+    assert units.excluded.empty and len(units.randomised) == 40
+    late = rnd.assign(assigned_on="2024-11-18")  # three days after plays dated the 15th: an error in the log
+    assert E.units.ASSIGNED_LATER in set(E.play_units(late, accounts, panel, scores, as_of="2025-07-01",
+                                                      horizon_days=90).excluded["reason"])
+    twice = pd.DataFrame({"play_id": ["p1", "p2", "p3"], "account_id": ["A00001", "A00001", "A00002"],
+                          "play": "checkin", "date": "2024-11-20", "status": "done"})
+    units = E.play_units(twice, accounts, panel, scores, as_of="2025-07-01", horizon_days=90)
+    treated = units.observational[units.observational["treated"]]
+    assert sorted(treated["account_id"]) == ["A00001", "A00002"]
+    assert units.excluded.set_index("play_id")["reason"].to_dict() == {"p2": E.units.OTHER_PLAY}
+    assert "no draw date" not in ev.log_notes(units.info)
+
+
+def test_the_report_names_comparison_accounts_that_got_the_play_after_all_and_draws_it_had_to_guess():
+    """A held-out account given the play at a later draw, and a comparison account given an observational play
+    the month after, stay in their groups (intention to treat) and make the effect look smaller: report 06 now
+    counts them. Held-out rows on several dates without assigned_on: a play done after the next draw joins it."""
+    from engage_models.effects import views as ev
+
+    log, accounts, panel, scores = _lagged_world(200, 4, assigned_on=False)
+    log.loc[log.index[log["holdout"]][-5:], "date"] += pd.Timedelta(days=4)  # five held-out rows dated later
+    held = log.loc[log["holdout"], "account_id"].iloc[:7]
+    again = pd.DataFrame({"play_id": [f"Q{i}" for i in range(7)], "account_id": held.to_numpy(), "play": "csm_call",
+                          "date": "2024-12-20", "status": "done", "holdout": False})
+    obs = pd.DataFrame({"play_id": ["O1", "O2", "O3"], "account_id": ["A00001", "A00002", "A00003"],
+                        "play": "checkin", "date": ["2024-11-20", "2024-11-21", "2024-12-10"], "status": "done"})
+    units = E.play_units(pd.concat([log, again, obs], ignore_index=True), accounts, panel, scores,
+                         as_of="2025-07-01", horizon_days=90)
+    cross = units.info["crossovers"]
+    assert cross["csm_call"]["randomised"]["later"] == 7 - accounts.set_index("account_id").loc[
+        held, "end_date"].le(pd.Timestamp("2024-12-20", tz="UTC")).sum()
+    assert cross["checkin"]["observational"]["later"] == 1  # A00003, a comparison account in November
+    assert units.info["draws_repeated"] == {"csm_call": len(units.randomised)}  # held-out rows on two dates
+    text = ev.log_notes(units.info, "en")
+    assert "of its 100 held-out accounts got the play within 90 days of their draw" in text
+    assert "**checkin**: 1 of its" in text and "Give the action list's `as_of` as `assigned_on`" in text
+    assert "後からこのプレイを受けました" in ev.log_notes(units.info, "ja")

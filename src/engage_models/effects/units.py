@@ -21,8 +21,11 @@ Two designs, kept apart:
   stays in its arm, as its held-out twin does; a log that dates a play when it was done, weeks after the
   draw, is still compared within its draw (a play drawn again before its calls are done needs
   ``assigned_on``). Each account counts once per play, at its **first** randomised assignment, so a later run
-  that moved it to the other arm does not blur the comparison. A draw (play x observation date) with fewer
-  than two accounts in an arm is no comparison: its rows are left out with that reason.
+  that moved it to the other arm does not move it between groups; a held-out account then given the play
+  within its horizon stays held out and makes the effect smaller (``info["crossovers"]`` counts them; the
+  package's own draw keeps an account in its arm while its band and touch model stay). A draw (play x
+  observation date) with fewer than two accounts in an arm is no comparison: its rows are left out with that
+  reason.
 * **observational**: plays done without a holdout (``holdout`` empty, status ``done``) start on the play date.
   They are compared with the accounts of the panel at the same observation dates that had no play done from
   ``horizon`` days before that date to the next observation date (clean comparisons; the treated likewise had
@@ -30,7 +33,9 @@ Two designs, kept apart:
   treated accounts' (a reproducible hash of the play, date and account), and only if it was still a customer
   then: the treated had to be customers on their play dates, and a comparison counted from the observation
   date would count those who left before any play could reach them as untreated churners (a null play given 24
-  days after the observation date then "cut churn" by 3.6 points).
+  days after the observation date then "cut churn" by 3.6 points). A comparison account given the play later
+  within its horizon stays a comparison account: the estimate compares playing now with not yet, and
+  understates the play's own effect (``info["crossovers"]`` counts them).
 
 Rows that cannot be used are kept with the reason (not a customer at the start, before the panel's first date,
 outcome not yet observed, a repeat assignment, an arm too small in its draw, another play just before).
@@ -61,7 +66,7 @@ BEFORE_PANEL = "before the panel's first observation date"
 NO_PANEL_ROW = "no panel row at the observation date before the play"
 PENDING = "outcome not yet observed"
 REPEAT = "a later randomised assignment of the same play (the first counts)"
-OTHER_PLAY = "another play was done within the horizon before it"
+OTHER_PLAY = "another play was done within the horizon before it (or earlier in the log on the same day)"
 NOT_DONE = "not done (observational rows count only plays done)"
 UNKNOWN_ACCOUNT = "unknown account"
 ASSIGNED_LATER = "assigned_on after the play date"
@@ -87,12 +92,13 @@ def check_play_log(log: pd.DataFrame, source: str = "play log") -> pd.DataFrame:
         raise DataError(f"{source}: missing column(s) {', '.join(missing)}; a play log has "
                         f"{', '.join(LOG_COLUMNS)} (and optionally owner, holdout, play_id, note)")
     df = log.copy().reset_index(drop=True)
-    df["date"] = pd.to_datetime(df["date"], utc=True, errors="coerce")
+    # format="mixed": a log may give dates with and without times, "T" or a space, "Z" or an offset
+    df["date"] = pd.to_datetime(df["date"], utc=True, errors="coerce", format="mixed")
     bad = df.index[df["date"].isna()]
     if len(bad):
         raise DataError(f"{source}: unreadable or empty date in row(s) {_rows(bad)}")
     given = df["assigned_on"] if "assigned_on" in df else pd.Series(pd.NaT, index=df.index)
-    df["assigned_on"] = pd.to_datetime(given, utc=True, errors="coerce")
+    df["assigned_on"] = pd.to_datetime(given, utc=True, errors="coerce", format="mixed")
     bad = df.index[df["assigned_on"].isna() & given.notna() & (given.astype(str).str.strip() != "")]
     if len(bad):
         raise DataError(f"{source}: unreadable assigned_on in row(s) {_rows(bad)}")
@@ -215,7 +221,7 @@ def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, s
     is_rnd = rows["design"] == RANDOMISED
     # the start: the draw for a randomised row (given, or inferred from the held-out rows), else the play date
     drawn = rows["assigned_on"].where(rows["assigned_on"].notna(), _draw_dates(rows[is_rnd], dates))
-    rows["start"] = rows["date"].where(~is_rnd, drawn)
+    rows["start"] = rows["date"].where(~is_rnd, np.minimum(drawn, rows["date"]))
     rows["as_of"] = _floor_dates(rows["start"], dates)
     known = rows["account_id"].isin(acc.index)
     start = rows["account_id"].map(acc["start_date"])
@@ -226,7 +232,9 @@ def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, s
         reason[(reason == "") & mask] = why
 
     mark(~known, UNKNOWN_ACCOUNT)
-    mark(is_rnd & (rows["assigned_on"] > rows["date"]), ASSIGNED_LATER)
+    # a draw dated up to a day after the play is the same day written in another time zone (2024-11-15 against
+    # 2024-11-15T08:00+09:00, which is the 14th in UTC): the play's date is then the start
+    mark(is_rnd & (rows["assigned_on"] > rows["date"] + pd.Timedelta(days=1)), ASSIGNED_LATER)
     mark((start > rows["start"]) | (end.notna() & (end <= rows["start"])), NOT_CUSTOMER)
     mark(rows["as_of"].isna(), BEFORE_PANEL)
     mark(~pd.MultiIndex.from_arrays([rows["account_id"], rows["as_of"]]).isin(in_panel), NO_PANEL_ROW)
@@ -240,8 +248,12 @@ def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, s
     mark(obs & (rows["status"] != "done"), NOT_DONE)
     done = log[log["status"] == "done"][["account_id", "date", "play_id"]]
     prior = rows[obs & (reason == "")].reset_index().merge(done, on="account_id", suffixes=("", "_other"))
-    prior = prior[(prior["play_id_other"] != prior["play_id"]) & (prior["date_other"] < prior["date"])
-                  & (prior["date_other"] > prior["date"] - h)]
+    # another play before it within the horizon; on the same day, the one first in play_id order counts (a play
+    # logged twice on a day counted its account twice)
+    same_day_first = (prior["date_other"] == prior["date"]) & (prior["play_id_other"].astype(str)
+                                                               < prior["play_id"].astype(str))
+    before = (prior["date_other"] < prior["date"]) | same_day_first
+    prior = prior[(prior["play_id_other"] != prior["play_id"]) & before & (prior["date_other"] > prior["date"] - h)]
     mark(rows.index.isin(prior["index"]), OTHER_PLAY)
     mark(rows["start"] + h > as_of, PENDING)
     # randomised: a draw needs two accounts in each arm (else it is no comparison; the estimate would drop it)
@@ -274,11 +286,50 @@ def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, s
             "observational_rows": int((rows["design"] == OBSERVATIONAL).sum()),
             "controls_left_before_play": before_play,
             "draws_inferred": int((is_rnd & rows["assigned_on"].isna()).sum()),
+            "draws_repeated": _repeated_draws(rows[is_rnd & rows["assigned_on"].isna() & (reason == "")]),
+            "crossovers": _crossovers(randomised, observational, log, h),
             "plays": sorted(log["play"].unique().tolist()), "horizon_days": horizon_days, "as_of": as_of,
             **_log_range(log)}
     log_msg = "play log: %d rows, %d used (%d randomised units, %d observational units with controls)"
     logging.getLogger(__name__).info(log_msg, len(log), info["used"], len(randomised), len(observational))
     return PlayUnits(randomised, observational, excluded, info)
+
+
+def _later_done(units: pd.DataFrame, log: pd.DataFrame, h: pd.Timedelta) -> pd.Series:
+    """Whether each unit's account had the same play done after its start and within the horizon."""
+    done = log.loc[log["status"] == "done", ["account_id", "play", "date"]]
+    pairs = units[["account_id", "play", "start"]].reset_index().merge(done, on=["account_id", "play"])
+    hit = pairs[(pairs["date"] > pairs["start"]) & (pairs["date"] <= pairs["start"] + h)]["index"].unique()
+    return pd.Series(units.index.isin(hit), index=units.index)
+
+
+def _crossovers(randomised: pd.DataFrame, observational: pd.DataFrame, log: pd.DataFrame, h: pd.Timedelta) -> dict:
+    """Per play, the comparison accounts that got the play after all within their horizon: held-out accounts
+    of a randomised play (drawn again and assigned, or served anyway) and comparison accounts of an
+    observational one (given it at a later date). They stay in their group (intention to treat; the comparison
+    is of playing now with not now), so the estimate understates the play's own effect: a play re-drawn every
+    month with a fresh holdout lost a third of its effect (-6.0 points read for -9.0)."""
+    out = {}
+    for design, frame in ((RANDOMISED, randomised), (OBSERVATIONAL, observational)):
+        ctrl = frame[~frame["treated"]] if len(frame) else frame
+        if ctrl.empty:
+            continue
+        later = _later_done(ctrl, log, h)
+        for play, grp in ctrl.groupby("play"):
+            k = int(later[grp.index].sum())
+            if k:
+                out.setdefault(play, {})[design] = {"later": k, "of": int(len(grp))}
+    return out
+
+
+def _repeated_draws(rows: pd.DataFrame) -> dict:
+    """Per randomised play whose rows' draws were inferred (no ``assigned_on``): the rows, when the play's
+    held-out rows fall on more than one date (a repeated draw, or held-out rows dated after their draw), where a
+    treated row done after the next date joins that draw."""
+    held = rows[rows["holdout"].fillna(False).astype(bool)]
+    dates = held.groupby("play")["date"].nunique()
+    many = dates[dates > 1].index
+    return {p: int((rows["play"] == p).sum()) for p in many}
 
 
 def _log_range(log: pd.DataFrame) -> dict:

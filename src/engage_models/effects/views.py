@@ -67,7 +67,9 @@ def sentence(row, lang: str = "en", horizon_days: int = 90, playbook=None, min_p
     design = t(f"effects.design.{row.design}", lang)
     controls = t(f"effects.controls.{row.design}", lang)
     common = {"play": label, "h": horizon_days, "among": among, "design": design, "n1": f"{int(row.n_treated):,}",
-              "n0": f"{int(row.n_control):,}", "controls": controls}
+              "n0": f"{int(row.n_control):,}", "controls": controls,
+              # a randomised arm is the accounts drawn for the play, done or not (intention to treat)
+              "got": t(f"effects.got.{row.design}", lang)}
     if row.status == NO_VARIATION:
         return t("effects.sentence.no_variation", lang, p0=_pct(row.mean_control),
                  p1=_pct(row.mean_control + row.estimate), **common)
@@ -80,7 +82,8 @@ def sentence(row, lang: str = "en", horizon_days: int = 90, playbook=None, min_p
         text = t("effects.sentence.too_few_counts", lang, **common)
         if np.isfinite(a1) and np.isfinite(a0) and (int(a1), int(a0)) != (int(row.n_treated), int(row.n_control)):
             # logged but left out: an assignment date needs 2 accounts in each arm (the counts above are used)
-            text += t("effects.sentence.too_few_dates", lang, a1=f"{int(a1):,}", a0=f"{int(a0):,}", controls=controls)
+            text += t("effects.sentence.too_few_dates", lang, a1=f"{int(a1):,}", a0=f"{int(a0):,}", controls=controls,
+                      got=common["got"])
         need = row.n_needed if np.isfinite(row.n_needed) else math.nan
         if np.isfinite(need):
             return text + t("effects.sentence.too_few_need", lang, min=min_per_arm, detect=f"{detect_points:g}",
@@ -401,6 +404,24 @@ def header(info: dict, lang: str = "en") -> str:
     return t("effects.header", lang, n=f"{int(info['log_rows']):,}", first=fmt_date(info.get("first_date"), lang),
              last=fmt_date(info.get("last_date"), lang), h=info.get("horizon_days", 90), planned=planned,
              date=fmt_date(info.get("as_of"), lang), used=f"{int(info.get('used', 0)):,}") + aside
+
+
+def log_notes(info: dict, lang: str = "en", playbook=None) -> str:
+    """What in the log weakens a comparison, as a Markdown list (empty when nothing): comparison accounts that
+    got the play after all within their horizon, and randomised plays whose draws had to be inferred from
+    held-out rows on several dates (see :func:`~engage_models.effects.units.play_units`)."""
+    check_lang(lang)
+    h, lines = info.get("horizon_days", 90), []
+    for play, by in sorted((info.get("crossovers") or {}).items()):
+        label = md_text(play_label(play, lang, playbook))
+        for design in (RANDOMISED, OBSERVATIONAL):
+            if design in by:
+                lines.append(t(f"effects.note.crossover.{design}", lang, play=label, h=h,
+                               k=f"{by[design]['later']:,}", n=f"{by[design]['of']:,}"))
+    for play, k in sorted((info.get("draws_repeated") or {}).items()):
+        lines.append(t("effects.note.draws_repeated", lang, play=md_text(play_label(play, lang, playbook)),
+                       k=f"{k:,}"))
+    return "\n".join(f"- {line}" for line in lines)
 
 
 def holdout_text(holdout: dict, design: pd.DataFrame, lang: str = "en") -> str:
