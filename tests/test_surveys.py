@@ -208,10 +208,10 @@ def test_csat_by_trigger_on_a_tiny_table():
     # Wilson, x = 2, n = 3, z^2 = 3.8415: centre (2 + 1.9207) / 6.8415 = 0.5731,
     # half 1.96 / 6.8415 * sqrt(2 * 1 / 3 + 0.9604) = 0.3654 -> [20.77%, 93.85%]
     assert (onb["ci_low"], onb["ci_high"]) == pytest.approx((20.77, 93.85), abs=0.02)
-    # mean of 5, 4, 2 = 3.667, s = 1.5275, t(2) = 4.3027: half 4.3027 * 1.5275 / sqrt(3) = 3.7946
+    # mean of 5, 4, 2 = 3.667, s = 1.5275, t(2) = 4.3027: the plain t interval [-0.128, 7.461] leaves the 1-5 scale;
+    # on the logit of the mean's place on it (2/3): 0.693 +- 4.3027 x 0.8819 / (4 x 2/3 x 1/3) -> [1.109, 4.972]
     assert onb["mean_score"] == pytest.approx(11 / 3)
-    # [-0.128, 7.461] on a 1-5 scale: the mean of answers on the scale lies on it, so the interval is cut there
-    assert (onb["mean_low"], onb["mean_high"]) == (1.0, 5.0)
+    assert (onb["mean_low"], onb["mean_high"]) == pytest.approx((1.109, 4.972), abs=0.001)
     assert out.iloc[1]["pct_satisfied"] == pytest.approx(25.0)
     assert out["small_n"].tolist() == [False, False, True]
     annual = out.iloc[2]

@@ -260,6 +260,31 @@ def cluster_t_interval(mean, var_cluster, clusters, level: float = 0.95) -> tupl
     return m - half, m + half
 
 
+def bounded_t_interval(mean, var_cluster, clusters, low: float, high: float,
+                       level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """The interval of a clustered mean of answers on a scale ``[low, high]`` (a CSAT mean), made on the logit of
+    the mean's place on the scale (delta method, ``t_{K-1}``) and taken back: it stays on the scale and reaches
+    further from the end the mean is near. The plain t interval held the truth 90-93% of the time for a nominal
+    95% with 6-12 accounts and answers bunched at the top (mean 4.6-4.8 of 5; 0.93 even with 40 accounts at a
+    mean of 3.6); this one 0.935-0.952 in the same worlds. NaN for fewer than 2 clusters; the mean itself when
+    every answer is one value.
+
+    >>> lo, hi = bounded_t_interval([11 / 3], [1.5275**2 / 3], [3], 1, 5)  # answers 5, 4, 2 of 1-5
+    >>> round(float(lo[0]), 2), round(float(hi[0]), 2)
+    (1.11, 4.97)
+    """
+    m, v, k = (np.asarray(x, dtype=float) for x in (mean, var_cluster, clusters))
+    width = float(high - low)
+    s = np.clip((m - low) / width, 1e-9, 1 - 1e-9)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = stats.t.ppf(1 - (1 - level) / 2, np.where(k > 1, k - 1, np.nan))
+        half = q * np.sqrt(v) / (width * s * (1 - s))
+        theta = np.log(s / (1 - s))
+        lo, hi = (low + width / (1 + np.exp(-(theta + sign * half))) for sign in (-1, 1))
+    flat = (v == 0) & np.isfinite(q)
+    return np.where(flat, m, lo), np.where(flat, m, hi)
+
+
 def _cluster_draws(clusters, n_boot: int, seed=0, chunk: int | None = None):
     """The cluster codes of the observations and an iterator of ``(size, k)`` blocks of cluster counts (how
     often each of the ``k`` clusters is drawn in each resample): the draws behind

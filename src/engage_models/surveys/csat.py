@@ -32,9 +32,9 @@ from scipy import stats
 from .._core.i18n import t
 from .._core.plots import date_axis, error_bars, new_ax
 from .._core.stats import (
+    bounded_t_interval,
     cluster_bootstrap_spearman,
     cluster_moments,
-    cluster_t_interval,
     effective_n,
     fisher_z_interval,
     wilson_interval,
@@ -115,9 +115,9 @@ def csat_table(df: pd.DataFrame, by: str | Sequence[str] | None = "trigger", *, 
     n = out["n"].to_numpy(float)
     n_eff = effective_n(n, ms["clusters"], ms["var_cluster"], ms["var_srs"], ms["sum_m2"], level)
     lo, hi = wilson_interval(out["satisfied"] / n * n_eff, n_eff, level)
-    mlo, mhi = cluster_t_interval(mm["mean"], mm["var_cluster"], mm["clusters"], level)
-    # an answer lies on the scale, so does its mean: a t interval from few accounts reached 5.05, or -22 to 28
-    mlo, mhi = np.clip(mlo, *scale), np.clip(mhi, *scale)
+    # an answer lies on the scale, so does its mean: the interval is made on the logit of its place there (a t
+    # interval from few accounts reached 5.05, or -22 to 28, and fell short near the top of the scale)
+    mlo, mhi = bounded_t_interval(mm["mean"], mm["var_cluster"], mm["clusters"], *scale, level)
     out = out.assign(satisfied=out["satisfied"].astype(int), pct_satisfied=100 * out["satisfied"] / n,
                      ci_low=100 * lo, ci_high=100 * hi, mean_score=mm["mean"].to_numpy(), mean_low=mlo, mean_high=mhi,
                      small_n=out["n"] < min_n,
