@@ -1,7 +1,7 @@
 """Effect estimates with their uncertainty: randomised (CUPED-adjusted) and observational (doubly robust).
 
 **Randomised** (:func:`stratified_difference`, :func:`cuped_difference`). Treated minus held-out mean of the
-outcome (intention to treat), within each assignment batch (the observation date of the assignment: shares
+outcome (intention to treat), within each draw (the observation date of the draw: shares
 and base rates may change between runs) and averaged with weights proportional to the batch's accounts;
 variance ``sum w_b^2 (s1_b^2 / n1_b + s0_b^2 / n0_b)`` (Neyman; batches with fewer than two accounts in an arm
 are left out and counted; for churn, a 0/1 outcome, each arm's ``s^2 / n`` is Agresti and Caffo's, with one

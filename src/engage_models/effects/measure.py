@@ -14,7 +14,8 @@
 ``q_value`` adjusts the band rows' p-values together (:func:`band_q_values`); the report calls a band's effect
 clear only when it is below 0.05. ``status`` is ``estimated``; ``too_few`` when an arm has fewer than
 ``min_per_arm`` accounts (the counts and the sample size needed are still given); ``no_variation`` when the
-accounts of each group all had one outcome (the same in both, or not: no interval either way).
+accounts of each group all had one outcome (the same in both, or not: no interval either way; a randomised
+churn difference always has one, from Agresti-Caffo's variance).
 ``n_treated``/``n_control`` count the accounts in the estimate, ``assigned_treated``/``assigned_control`` those
 logged (a randomised draw needs 2 accounts in each arm to count: a play whose every draw lacks them still gets
 its rows, with no account in the estimate). For churn, ``n_needed`` is the number

@@ -81,7 +81,7 @@ def sentence(row, lang: str = "en", horizon_days: int = 90, playbook=None, min_p
             return t(key, lang, a1=f"{int(a1):,}", a0=f"{int(a0):,}", **common)
         text = t("effects.sentence.too_few_counts", lang, **common)
         if np.isfinite(a1) and np.isfinite(a0) and (int(a1), int(a0)) != (int(row.n_treated), int(row.n_control)):
-            # logged but left out: an assignment date needs 2 accounts in each arm (the counts above are used)
+            # logged but left out: a draw needs 2 accounts in each arm (the counts above are used)
             text += t("effects.sentence.too_few_dates", lang, a1=f"{int(a1):,}", a0=f"{int(a0):,}", controls=controls,
                       got=common["got"])
         need = row.n_needed if np.isfinite(row.n_needed) else math.nan
