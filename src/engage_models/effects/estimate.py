@@ -174,18 +174,18 @@ def cuped_difference(y, treated, x, batch=None, level: float = 0.95) -> Estimate
     sxx = float((xc**2).sum())
     theta = float((xc * yc).sum() / sxx) if sxx > 0 else 0.0
     adjusted = y - theta * xc.to_numpy()
-    raw = stratified_difference(y, treated, batch, level)
+    binary, plain = _binary(y), _batches(y, treated, batch)
+    ac = _agresti_caffo(plain) if binary else plain
+    raw = _neyman(ac, level, "difference", binary)  # stratified_difference(y, treated, batch, level)
     g = _batches(adjusted, treated, batch)
-    if _binary(y):
+    if binary:
         # each arm's adjusted variance scaled as Agresti-Caffo scale its plain one (an arm with no churner: the
         # adjusted share of Agresti-Caffo's variance over all arms)
-        plain = _batches(y, treated, batch)
-        ac = _agresti_caffo(plain)
         for a in ("0", "1"):
             kept = float(g[f"var{a}"].sum() / plain[f"var{a}"].sum()) if plain[f"var{a}"].sum() > 0 else 1.0
             ratio = (g[f"var{a}"] / plain[f"var{a}"]).where(plain[f"var{a}"] > 0, min(kept, 1.0))
             g[f"var{a}"] = ac[f"var{a}"] * ratio
-    out = _neyman(g, level, "cuped", _binary(y))
+    out = _neyman(g, level, "cuped", binary)
     # the means read as the outcome's (the adjustment moves the arms' means, not their difference)
     out.mean_control, out.mean_treated = raw.mean_control, raw.mean_control + out.estimate
     reduction = 1 - out.se**2 / raw.se**2 if raw.se and np.isfinite(raw.se) and raw.se > 0 else np.nan
