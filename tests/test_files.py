@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engage_models._core.errors import ConfigError
+from engage_models._core.locks import LOCK_FILE
 from engage_models.cli import main
 from engage_models.ingest import IngestError, IngestReport, ingest, load, quality
 from engage_models.ingest import contracts as C
@@ -670,7 +671,7 @@ def test_a_failed_ingest_leaves_the_previous_processed_data_byte_identical(tmp_p
         ingest(raw2, processed, now=NOW)
     monkeypatch.undo()
     assert _snapshot(processed) == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging left behind
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [LOCK_FILE]  # no staging left behind
 
     # 2. an error in the data of the last table
     for row in t["surveys"]:

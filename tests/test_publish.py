@@ -12,6 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from engage_models._core import locks
 from engage_models._core.money import CURRENCIES
 from engage_models.cli import main
 from engage_models.demo.simulator import SimConfig, simulate
@@ -110,7 +111,14 @@ def test_a_reports_folder_that_cannot_be_written_is_one_line_and_exit_2(tmp_path
             raise PermissionError(errno.EACCES, "Permission denied", str(self))
         return mkdir(self, *a, **k)
 
+    class Refused(locks.FileLock):  # nor can the folder's lock file be made there
+        def acquire(self, *a, **k):
+            if read_only in Path(self.lock_file).parents:
+                raise PermissionError(errno.EACCES, "Permission denied", self.lock_file)
+            return super().acquire(*a, **k)
+
     monkeypatch.setattr(Path, "mkdir", refused)
+    monkeypatch.setattr(locks, "FileLock", Refused)
     assert main([*args, "--out", str(read_only)]) == 2
     err = capsys.readouterr().err
     assert err == f"engage run: error: cannot write into the reports folder {read_only.resolve()}: Permission " \
@@ -166,7 +174,7 @@ def test_parameters_are_checked_before_any_model_runs_exit_2_and_nothing_publish
     err = capsys.readouterr().err
     assert code == 2, err
     assert err.strip().splitlines()[-1] == f"engage run: error: {message}"
-    assert not out.exists() or sorted(p.name for p in out.iterdir()) == []  # no report, no staging folder left
+    assert not out.exists() or {p.name for p in out.iterdir()} <= {".engage.lock"}  # no report, no staging left
     artifacts = tiny_world / "artifacts"
     assert not artifacts.exists() or {p.name for p in artifacts.iterdir()} <= {"ingest"}  # no model ran
 

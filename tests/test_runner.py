@@ -13,6 +13,7 @@ import pytest
 
 from conftest import HOSTILE, REPORT_RUN_DATE
 from engage_models._core.errors import ConfigError
+from engage_models._core.locks import LOCK_FILE
 from engage_models.reports.runner import NotebookFailed, parse_run_date, prepare_data, run
 
 pytestmark = pytest.mark.notebook
@@ -191,7 +192,8 @@ def test_run_date_layout_latest_copy_and_index(tmp_path):
     assert paths == [out.resolve() / "2025-07-01" / n for n in ("01_first.html", "02_second.html")]
     go("2025-07-02", as_of="2025-07-01")
     go("2025-06-15", as_of="2025-06-14")  # a backfill: an older run date does not become latest
-    assert sorted(p.name for p in out.iterdir()) == ["2025-06-15", "2025-07-01", "2025-07-02", "index.html", "latest"]
+    assert sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE) == ["2025-06-15", "2025-07-01", "2025-07-02",
+                                                                         "index.html", "latest"]
     day = out / "2025-07-02"
     assert {str(p) for p in _tree(day)} == {"01_first.html", "02_second.html", "index.html", "run.json",
                                             "executed/01_first.ipynb", "executed/02_second.ipynb"}
@@ -522,7 +524,7 @@ def test_a_first_run_without_usable_data_makes_no_latest_folder_and_exits_4(tmp_
                           capture_output=True, text=True)
     assert proc.returncode == 4, proc.stderr
     assert "no usable data" in proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["2026-01-01", "index.html"]
+    assert sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE) == ["2026-01-01", "index.html"]
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "This run had no usable data" in index and 'href="latest/' not in index
 

@@ -3,7 +3,8 @@
 
 Exit codes: 0 success (everything published); 3 published, with reports or sections that could not be made
 (listed in ``run.json`` and on the index page); 1 nothing published (the previous reports are kept); 2 bad input,
-arguments or configuration, found before anything was written. A domain error
+arguments or configuration, found before anything was written; 5 another engage process was writing the same
+data or reports folder, nothing done (``--wait`` waits for it; :mod:`engage_models._core.locks`). A domain error
 (:class:`~engage_models._core.errors.EngageError`) prints its message; anything else is a bug and shows its
 traceback.
 """
@@ -59,7 +60,7 @@ def _ingest(args) -> int:
 
     report = ingest(args.raw, args.out, sources=args.sources, encodings=parse_encodings(args.encoding),
                     now=args.now, csat_scale=tuple(args.csat_scale), memory_limit=args.memory_limit,
-                    timezone="UTC" if args.timezone is None else args.timezone)
+                    timezone="UTC" if args.timezone is None else args.timezone, wait=args.wait)
     print(report.to_text_frame().to_string(index=False))
     if report.rows_quarantined:
         print()
@@ -102,7 +103,8 @@ def _run(args) -> int:
             only=args.only, as_of=args.as_of, horizon_days=args.horizon, lang=args.lang, seed=args.seed,
             run_date=args.run_date, currency=args.currency, demo=demo, demo_accounts=args.demo_accounts,
             demo_months=args.demo_months, kernel_name=args.kernel, timeout=args.timeout, engine=args.engine,
-            workers=args.workers, rerender=args.rerender, timezone=args.timezone, **_engine_settings(args),
+            workers=args.workers, rerender=args.rerender, timezone=args.timezone, wait=args.wait,
+            **_engine_settings(args),
             **_model_settings(args),
         )
     except NotebookFailed as exc:
@@ -150,7 +152,7 @@ def _train(args) -> int:
     cfg = _pipeline_config(args, models_dir=str(args.out) if args.out else None)
     if cfg.model or cfg.retrain:
         raise ConfigError("engage train trains: the configuration's model and retrain settings do not apply")
-    result = run(cfg, until="health", strict=args.strict)
+    result = run(cfg, until="health", strict=args.strict, wait=args.wait)
     rec = result.records["health"]
     if rec.status not in ("computed", "reused"):  # "not computed" for thin data, as the run's table says
         status = "not computed" if rec.status == "failed" and rec.kind == "insufficient_data" else rec.status
@@ -177,7 +179,7 @@ def _score(args) -> int:
     from .pipeline import run
 
     cfg = _pipeline_config(args, model=str(args.model))
-    result = run(cfg, until="actions", strict=args.strict)
+    result = run(cfg, until="actions", strict=args.strict, wait=args.wait)
     for rec in result.records.values():
         print(_record_line(rec))
     if not result.has("actions", "actions"):
@@ -196,7 +198,7 @@ def _pipeline(args) -> int:
     from .pipeline import run
 
     cfg = _pipeline_config(args, **_model_settings(args))
-    result = run(cfg, until=args.until, strict=args.strict)
+    result = run(cfg, until=args.until, strict=args.strict, wait=args.wait)
     for rec in result.records.values():
         print(_record_line(rec))
     if args.export:
@@ -365,6 +367,12 @@ def _survival(args) -> int:
     return 0
 
 
+def _wait_argument(parser) -> None:
+    parser.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                        help="wait this long for another engage process writing the same folder (default 0: stop "
+                             "at once with exit status 5; -1: as long as it takes)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engage", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -404,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sources file naming each table's file and encoding (default: RAW/sources.yaml if present)")
     i.add_argument("--encoding", action="append", default=None, metavar="TABLE=ENCODING",
                    help="encoding of a table's text file, e.g. surveys=cp932 (repeatable; default: detected)")
+    _wait_argument(i)
     i.set_defaults(func=_ingest)
 
     p = sub.add_parser("panel", help="build the account x period panel and write it as Parquet")
@@ -434,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--strict", action="store_true", help="stop at a stage's unexpected error (default: record it)")
     _engine_arguments(q, default=None)
     _model_arguments(q)
+    _wait_argument(q)
     q.set_defaults(func=_pipeline)
 
     tr = sub.add_parser("train", help="train the health model (pipeline up to health) and keep it as a model folder")
@@ -478,6 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="execute every notebook (default: a report whose inputs are unchanged is exported again)")
     _engine_arguments(r, default=None)
     _model_arguments(r)
+    _wait_argument(r)
     r.set_defaults(func=_run)
 
     f = sub.add_parser("fit", help="learn a health score on a table of your own (one row per account [and date])")
@@ -549,6 +560,7 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     _timezone_argument(p)
     p.add_argument("--strict", action="store_true", help="stop at a stage's unexpected error (default: record it)")
     _engine_arguments(p, default=None)
+    _wait_argument(p)
 
 
 def _timezone_argument(p: argparse.ArgumentParser) -> None:
@@ -589,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
             return args.func(args)
     except EngageError as exc:
         print(f"engage {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
 
 
 if __name__ == "__main__":

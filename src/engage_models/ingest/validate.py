@@ -62,6 +62,7 @@ from .. import config
 from .._core import i18n
 from .._core.errors import ConfigError, DataError
 from .._core.io import write_json
+from .._core.locks import hold
 from .._core.reasons import Why, stored
 from .._core.time import check_zone, fixed_offset, moment, same_clock, wall_clock
 from ..features.engine import connect_duckdb
@@ -1456,6 +1457,7 @@ def ingest(
     memory_limit: str | None = "3GB",
     threads: int | None = None,
     timezone: str = "UTC",
+    wait: float = 0,
 ) -> IngestReport:
     """Validate every table and replace ``processed_dir``; return what was read, kept and quarantined.
 
@@ -1488,6 +1490,10 @@ def ingest(
         showed it, labelled UTC, so that every later step begins its days and months at the company's midnight
         (see :mod:`engage_models._core.time`). A time written without an offset is a time in this zone unless
         the sources file gives its table another ``timezone`` (a product-analytics export in UTC, say).
+    wait : float
+        Seconds to wait for another engage process holding the folder ``processed_dir`` lies in (the data
+        folder; see :mod:`engage_models._core.locks`); 0 stops at once, a negative number waits as long as it
+        takes.
 
     Raises
     ------
@@ -1496,8 +1502,18 @@ def ingest(
         table cannot be read (:class:`~.database.DatabaseError`, its message free of credentials).
     ConfigError
         The sources file or an encoding is not valid.
+    FolderBusy
+        Another engage process writes the data folder (nothing was read or written).
     """
-    raw_dir, processed_dir = Path(raw_dir), Path(processed_dir)
+    processed_dir = Path(processed_dir)
+    processed_dir.parent.mkdir(parents=True, exist_ok=True)
+    with hold(processed_dir.parent, "ingest", wait):  # its staging and previous folders are siblings there
+        return _ingest(Path(raw_dir), processed_dir, sources, encodings, now, csat_scale, tables, memory_limit,
+                       threads, timezone)
+
+
+def _ingest(raw_dir: Path, processed_dir: Path, sources, encodings, now, csat_scale, tables, memory_limit, threads,
+            timezone: str) -> IngestReport:
     timezone = check_zone(timezone, "timezone")
     now = now if now is not None else datetime.now(UTC)
     now_ts = wall_clock(now, timezone)  # as the report says it

@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 from .._core.errors import ConfigError, InsufficientData
 from .._core.i18n import LANGS, t
 from .._core.io import jsonable, read_json, write_json
+from .._core.locks import hold
 from .._core.progress import show_bars, stage_bar
 from .._core.reasons import Why, reason_of, stage_name, stored, text, texts
 from .._core.time import to_utc
@@ -96,7 +97,7 @@ def _check_model_first(config: RunConfig) -> None:
 
 def run(config: RunConfig | dict | None = None, *, until: str | None = None, strict: bool = False,
         progress: Callable[[str], None] | None = None, on_stage: Callable[[Run], None] | None = None,
-        **overrides) -> Run:
+        wait: float = 0, **overrides) -> Run:
     """Run the pipeline (every stage, or up to ``until``) and return the :class:`Run`.
 
     Parameters
@@ -114,6 +115,10 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
         Called with the :class:`Run` so far each time a stage is recorded (computed, read back, failed or
         skipped), before the next stage starts: the report runner renders a report as soon as the stages it
         reads are done, beside the stages still running.
+    wait : float
+        Seconds to wait for another engage process that holds the data folder (0: stop at once with
+        :class:`~engage_models._core.locks.FolderBusy`; negative: wait as long as it takes). The run holds the
+        folder's lock from its first stage to its last (:mod:`engage_models._core.locks`).
 
     A stage whose inputs, parameters and code are unchanged since it last ran is read back, not recomputed.
     A stage that fails is recorded with its reason; the stages that need it are skipped; the others run.
@@ -143,10 +148,12 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
     store = Store(Path(config.data_dir) / ARTIFACTS)
     done: dict[str, Artifact] = {}
     records: dict[str, StageRecord] = {}
-    for st in stages:
-        _run_stage(st, config, store, done, records, say, bars, strict)
-        if on_stage is not None:
-            on_stage(Run(config=config, artifacts=dict(done), records=dict(records)))
+    with hold(config.data_dir, "pipeline", wait):
+        store.clear_staging()  # what a killed run was writing: nobody else writes here while the lock is held
+        for st in stages:
+            _run_stage(st, config, store, done, records, say, bars, strict)
+            if on_stage is not None:
+                on_stage(Run(config=config, artifacts=dict(done), records=dict(records)))
     return Run(config=config, artifacts=done, records=records)
 
 

@@ -249,6 +249,22 @@ class Store:
             shutil.rmtree(staging, ignore_errors=True)
         self.prune(stage)
 
+    def clear_staging(self) -> list[Path]:
+        """Remove the staging folders (``<stage>/.<key>.<pid>.tmp``) and half-written files (``.<name>.<pid>.tmp``)
+        that runs ended by a kill left behind (``write`` removes its own on any error it sees; SIGKILL, a power
+        cut or a full disk mid-``rmtree`` leave them). Only while holding the data folder's lock
+        (:mod:`engage_models._core.locks`): another run's staging folder is work in progress. Returns what was
+        removed."""
+        gone = sorted(self.root.glob("*/.*.tmp")) if self.root.is_dir() else []
+        for path in gone:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        if gone:
+            log.info("removed %d unfinished stage folder(s) left by a run that was stopped", len(gone))
+        return gone
+
     def last_seconds(self, stage: str) -> float | None:
         """How long ``stage`` took when it was last computed here (its newest version's manifest), if ever."""
         folder = self.root / stage

@@ -34,6 +34,7 @@ are copies rather than symbolic links so that the folders survive being zipped, 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
@@ -62,6 +63,7 @@ from .. import config
 from .._core.errors import ConfigError
 from .._core.i18n import LANGS, fmt_date, fmt_datetime, t
 from .._core.io import jsonable, write_text
+from .._core.locks import hold
 from .._core.reasons import section_label, stored
 from .._core.reasons import text as said
 from .._core.time import RUN_DATE as _RUN_DIR
@@ -534,6 +536,31 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def tidy_reports(out_dir: Path, say=None) -> list[str]:
+    """Put right what a run ended by a kill left in the reports folder: its staging folder (``.staging-<pid>``)
+    and the pieces :func:`_publish` prepared beside their places are removed; an old piece moved aside whose
+    new one never arrived (killed between the two renames) is put back, so ``latest/``, a dated folder or
+    ``index.html`` is never left missing. Only while holding the folder's lock (another run's pieces are work in
+    progress). Returns the names it removed or put back."""
+    done = []
+    for old in sorted(out_dir.glob(".old-*")):
+        name = old.name[len(".old-"):].rsplit("-", 2)[0]  # .old-<name>-<pid>-<ns>
+        target = out_dir / name
+        if name and not target.exists() and not target.is_symlink():
+            _rename(old, target)
+            done.append(f"{name} (put back)")
+        else:
+            _remove(old)
+            done.append(old.name)
+    for pattern in (".staging-*", f".{LATEST}-*", ".index-*.html"):
+        for piece in sorted(out_dir.glob(pattern)):
+            _remove(piece)
+            done.append(piece.name)
+    if done and say is not None:
+        say(f"reports folder: tidied what a stopped run left ({', '.join(done)})")
+    return done
+
+
 def _publish(staging: Path, out_dir: Path, run_date: str) -> Path:
     """Move the staged run to ``<out>/<run_date>/`` and refresh ``latest/`` and ``index.html``: all or nothing.
 
@@ -858,6 +885,7 @@ def run(
     retrain: str | None = None,
     models_dir: str | Path | None = None,
     timezone: str | None = None,
+    wait: float = 0,
 ) -> RunResult:
     """Run the pipeline and publish the reports into ``out_dir/<run_date>/`` and ``out_dir/latest/``.
 
@@ -885,6 +913,10 @@ def run(
     model, retrain, models_dir
         Score with a frozen model folder (``model``), or let the policy ``retrain`` (never, monthly, on-drift)
         choose between training and the current model of ``models_dir`` (see :mod:`engage_models.lifecycle`).
+    wait : float, default 0
+        Seconds to wait for another engage process that holds the data folder or the reports folder (0: stop
+        at once; negative: as long as it takes). The run holds both from its first stage until it has
+        published (:mod:`engage_models._core.locks`).
 
     Returns
     -------
@@ -895,6 +927,8 @@ def run(
     ------
     ConfigError
         A parameter is not valid, or the data folder holds no data (nothing was touched).
+    FolderBusy
+        Another engage process holds the data or the reports folder (nothing was touched).
     NotebookFailed
         No report could be rendered; ``out_dir`` keeps the previous reports.
     """
@@ -929,164 +963,178 @@ def run(
     unknown = needs - set(STAGE_NAMES)
     if unknown:
         raise ConfigError(f"notebooks need unknown stage(s) {sorted(unknown)} (stages: {', '.join(STAGE_NAMES)})")
-    simulated = prepare_data(data_path, demo if demo is not None else demo_if_empty, cfg.seed, demo_accounts,
-                             demo_months, say) if needs or demo or demo_if_empty else False
-    started = datetime.now(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")  # UTC, JST, CET...
-    params = RunParameters(data_path.name, cfg.as_of, cfg.horizon_days, lang, cfg.seed, run_day, cfg.engine,
-                           cfg.spark_master, cfg.spark_driver_memory, cfg.currency, cfg.timezone).as_dict()
-
-    staging = out_dir / f".staging-{os.getpid()}"
+    if not data_path.is_dir() and (needs or demo or demo_if_empty):  # a mistyped folder: said, nothing made
+        prepare_data(data_path, demo if demo is not None else demo_if_empty, cfg.seed, demo_accounts, demo_months,
+                     say)  # (the first demo run makes the project's data folder)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-    except OSError as exc:  # read-only, locked, or a file where the folder should be: nothing done yet
+    except OSError as exc:  # read-only, or a file where the folder should be: nothing done yet
         raise ConfigError(f"cannot write into the reports folder {out_dir}: {exc.strerror or exc}") from None
-    try:
-        paths = machine_paths(staging, data_path, out_dir, Path(notebooks_dir).resolve())
-        public = {k: v for k, v in cfg.to_dict().items() if not isinstance(v, dict)}
-        n_workers = workers or min(2, os.cpu_count() or 1)
-        # Beside the pipeline one notebook executes at a time (the stages keep the other cores); once the
-        # pipeline is done, ``n_workers``. A report's notebook starts as soon as every stage up to the last it
-        # reads is recorded (``_ready_at``); a notebook of one's own (no needs) waits for the whole pipeline.
-        gate = threading.BoundedSemaphore(n_workers)
-        held = n_workers - 1
-        for _ in range(held):
-            gate.acquire()
-        futures: dict = {}
-        order = {nb: i for i, nb in enumerate(notebooks, 1)}
-        waiting = list(notebooks)
+    deadline = time.monotonic() + wait
+    with contextlib.ExitStack() as locks:  # one engage process at a time in each folder (see _core.locks)
+        if data_path.is_dir():
+            locks.enter_context(hold(data_path, "run", wait, name="the data folder"))
+        locks.enter_context(hold(out_dir, "run", max(0.0, deadline - time.monotonic()) if wait >= 0 else wait,
+                                 name="the reports folder"))
+        tidy_reports(out_dir, say)
+        simulated = prepare_data(data_path, demo if demo is not None else demo_if_empty, cfg.seed, demo_accounts,
+                                 demo_months, say) if needs or demo or demo_if_empty else False
+        started = datetime.now(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")  # UTC, JST, CET...
+        params = RunParameters(data_path.name, cfg.as_of, cfg.horizon_days, lang, cfg.seed, run_day, cfg.engine,
+                               cfg.spark_master, cfg.spark_driver_memory, cfg.currency, cfg.timezone).as_dict()
 
-        stopped = threading.Event()  # the pipeline raised: a notebook waiting for its turn does not start
+        staging = out_dir / f".staging-{os.getpid()}"
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
+        except OSError as exc:  # read-only, locked, or a file where the folder should be: nothing done yet
+            raise ConfigError(f"cannot write into the reports folder {out_dir}: {exc.strerror or exc}") from None
+        try:
+            paths = machine_paths(staging, data_path, out_dir, Path(notebooks_dir).resolve())
+            public = {k: v for k, v in cfg.to_dict().items() if not isinstance(v, dict)}
+            n_workers = workers or min(2, os.cpu_count() or 1)
+            # Beside the pipeline one notebook executes at a time (the stages keep the other cores); once the
+            # pipeline is done, ``n_workers``. A report's notebook starts as soon as every stage up to the last it
+            # reads is recorded (``_ready_at``); a notebook of one's own (no needs) waits for the whole pipeline.
+            gate = threading.BoundedSemaphore(n_workers)
+            held = n_workers - 1
+            for _ in range(held):
+                gate.acquire()
+            futures: dict = {}
+            order = {nb: i for i, nb in enumerate(notebooks, 1)}
+            waiting = list(notebooks)
 
-        def gated(nb, *args):
-            with gate:
-                if stopped.is_set():
-                    raise NotebookFailed(nb.name, None, "Cancelled", "the pipeline stopped before it ran")
-                return _execute(nb, *args)
+            stopped = threading.Event()  # the pipeline raised: a notebook waiting for its turn does not start
 
-        def submit(ready: list[Path], stages: list[dict] | None) -> None:
-            for nb in ready:
-                waiting.remove(nb)
-                declared = pm.inspect_notebook(str(nb))
-                values = {**public, "data_dir": str(data_path), "run_dir": str(staging), "output_dir": str(staging)}
-                nb_params = {k: v for k, v in values.items() if k in declared}
-                say(f"[{order[nb]}/{len(notebooks)}] {nb.name} ...")
-                cache = None
-                if stages is not None and notebook_needs(nb) and not rerender:
-                    key = render_key(nb, nb_params, kernel, stages[:_ready_at(nb, STAGE_NAMES) + 1], cfg.to_dict())
-                    cache = (data_path / ARTIFACTS / RENDERED_DIR, key)
-                futures[pool.submit(gated, nb, staging, nb_params, kernel, timeout, paths, cache)] = nb
+            def gated(nb, *args):
+                with gate:
+                    if stopped.is_set():
+                        raise NotebookFailed(nb.name, None, "Cancelled", "the pipeline stopped before it ran")
+                    return _execute(nb, *args)
 
-        def on_stage(so_far) -> None:
-            """A stage is recorded: export what is done, start the notebooks whose stages are all there."""
-            ready = [nb for nb in waiting if notebook_needs(nb)
-                     and _ready_at(nb, STAGE_NAMES) < len(so_far.records)]
-            if ready:
-                so_far.export(staging, keep=True)
-                submit(ready, [r.as_dict() for r in so_far.records.values()])
+            def submit(ready: list[Path], stages: list[dict] | None) -> None:
+                for nb in ready:
+                    waiting.remove(nb)
+                    declared = pm.inspect_notebook(str(nb))
+                    values = {**public, "data_dir": str(data_path), "run_dir": str(staging), "output_dir": str(staging)}
+                    nb_params = {k: v for k, v in values.items() if k in declared}
+                    say(f"[{order[nb]}/{len(notebooks)}] {nb.name} ...")
+                    cache = None
+                    if stages is not None and notebook_needs(nb) and not rerender:
+                        key = render_key(nb, nb_params, kernel, stages[:_ready_at(nb, STAGE_NAMES) + 1], cfg.to_dict())
+                        cache = (data_path / ARTIFACTS / RENDERED_DIR, key)
+                    futures[pool.submit(gated, nb, staging, nb_params, kernel, timeout, paths, cache)] = nb
 
-        pipeline_run = None
-        with ThreadPoolExecutor(max_workers=n_workers) as pool:
-            try:
-                if needs:
-                    until = max(needs, key=STAGE_NAMES.index)
-                    say(f"pipeline (up to {until}):")
-                    pipeline_run = run_pipeline(cfg, until=until, progress=say, on_stage=on_stage)
-                    pipeline_run.export(staging, keep=True)
-                    for exported in sorted((staging / "artifacts").glob(f"*/{EXPORT_DIR}/*")):
-                        shutil.copy2(exported, staging / exported.name)  # files for others (the CRM's action list)
-            except BaseException:
-                stopped.set()
-                for f in futures:
-                    f.cancel()
-                raise
-            finally:
-                for _ in range(held):  # every core to the notebooks now (or to finishing them, on an error)
-                    gate.release()
-            submit(list(waiting), [r.as_dict() for r in pipeline_run.records.values()]
-                   if pipeline_run is not None else None)
-            executed = {}
-            failures = []
-            for fut in as_completed(futures):
-                nb = futures[fut]
+            def on_stage(so_far) -> None:
+                """A stage is recorded: export what is done, start the notebooks whose stages are all there."""
+                ready = [nb for nb in waiting if notebook_needs(nb)
+                         and _ready_at(nb, STAGE_NAMES) < len(so_far.records)]
+                if ready:
+                    so_far.export(staging, keep=True)
+                    submit(ready, [r.as_dict() for r in so_far.records.values()])
+
+            pipeline_run = None
+            with ThreadPoolExecutor(max_workers=n_workers) as pool:
                 try:
-                    executed[nb] = fut.result()
-                except NotebookFailed as exc:
-                    failures.append(exc)
-                    say(f"      {exc}")
-        skipped = pipeline_run.missing_sections if pipeline_run is not None else []
-        not_due = [x for x in pipeline_run.skipped_sections if x not in skipped] if pipeline_run is not None else []
-        meta = _meta_line(params, started, lang, simulated, model_id=_model_id(pipeline_run))
-        entries = []
-        for nb in notebooks:  # the title line names the run's model: known once the pipeline is done
-            if nb in executed:
-                entry = _export(nb, staging, lang, meta, *executed[nb])
-                entries.append(entry)
-                how = "unchanged, exported again" if entry.pop("reused", False) else "done"
-                say(f"      {nb.name} {how} in {entry['seconds']:.1f} s -> {entry['html']}")
-        entries.sort(key=lambda e: e["notebook"])
-        if not entries:
-            raise failures[0] if len(failures) == 1 else NotebookFailed(
-                ", ".join(f.notebook for f in failures), None, "every notebook failed",
-                "; ".join(str(f) for f in failures))
-        (staging / "executed").mkdir()
-        for nb in notebooks:
-            if (staging / nb.name).exists():
-                (staging / nb.name).rename(staging / "executed" / nb.name)
-        no_data = pipeline_run is not None and any(r.name == "ingest" for r in pipeline_run.failed)
-        before = None
-        if only and (out_dir / run_day / "run.json").exists():
-            entries, before = _carry_over(out_dir / run_day, staging, entries,
-                                          {**params, "data_key": data_key(data_path)}, say, no_data)
-        reports = {e["html"] for e in entries}
-        files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()
-                       and p.parent.name != "executed" and p.name not in reports and p.name != "run.json"
-                       and "artifacts" not in p.relative_to(staging).parts)
-        failed = [{"notebook": f.notebook, "cell": f.cell, "error": f"{f.ename}: {f.evalue}"} for f in failures]
-        record = {"run_date": run_day, "started": started, "parameters": params, "data_key": data_key(data_path),
-                  "kernel": kernel,
-                  "simulated_data": simulated, "reports": entries, "files": files, "failed": failed,
-                  "skipped": skipped, "not_due": not_due,
-                  "status": "published without usable data (latest/ unchanged)" if no_data
-                  else "published with sections skipped" if failed or skipped else "published"}
-        if no_data:
-            record["no_data"] = True
-        if pipeline_run is not None:
-            record.update(json.loads((staging / "run.json").read_text(encoding="utf-8")))
-        if before is not None:
-            _keep_stages(record, before, staging)
-            if record["skipped"] and record["status"] == "published":  # the folder's reports, not this run's exit
-                record["status"] = "published with sections skipped"
-        record["config"] = {**cfg.published(), "data_dir": data_path.name}
-        write_text(staging / "run.json", json.dumps(jsonable(record), indent=2, ensure_ascii=False) + "\n")
-        _write_page(staging / "index.html", lang, t("run.title", lang), _run_section(record, "", lang))
-    except NotebookFailed as exc:
-        failed_dir = out_dir / ".failed"
-        shutil.rmtree(failed_dir, ignore_errors=True)
-        staging.rename(failed_dir)
-        exc.executed = failed_dir / exc.notebook
-        exc.args = (f"{exc.args[0]}; the executed notebooks are kept in {failed_dir}",)
-        raise
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+                    if needs:
+                        until = max(needs, key=STAGE_NAMES.index)
+                        say(f"pipeline (up to {until}):")
+                        pipeline_run = run_pipeline(cfg, until=until, progress=say, on_stage=on_stage)
+                        pipeline_run.export(staging, keep=True)
+                        for exported in sorted((staging / "artifacts").glob(f"*/{EXPORT_DIR}/*")):
+                            shutil.copy2(exported, staging / exported.name)  # files for others (the CRM's action list)
+                except BaseException:
+                    stopped.set()
+                    for f in futures:
+                        f.cancel()
+                    raise
+                finally:
+                    for _ in range(held):  # every core to the notebooks now (or to finishing them, on an error)
+                        gate.release()
+                submit(list(waiting), [r.as_dict() for r in pipeline_run.records.values()]
+                       if pipeline_run is not None else None)
+                executed = {}
+                failures = []
+                for fut in as_completed(futures):
+                    nb = futures[fut]
+                    try:
+                        executed[nb] = fut.result()
+                    except NotebookFailed as exc:
+                        failures.append(exc)
+                        say(f"      {exc}")
+            skipped = pipeline_run.missing_sections if pipeline_run is not None else []
+            not_due = [x for x in pipeline_run.skipped_sections if x not in skipped] if pipeline_run is not None else []
+            meta = _meta_line(params, started, lang, simulated, model_id=_model_id(pipeline_run))
+            entries = []
+            for nb in notebooks:  # the title line names the run's model: known once the pipeline is done
+                if nb in executed:
+                    entry = _export(nb, staging, lang, meta, *executed[nb])
+                    entries.append(entry)
+                    how = "unchanged, exported again" if entry.pop("reused", False) else "done"
+                    say(f"      {nb.name} {how} in {entry['seconds']:.1f} s -> {entry['html']}")
+            entries.sort(key=lambda e: e["notebook"])
+            if not entries:
+                raise failures[0] if len(failures) == 1 else NotebookFailed(
+                    ", ".join(f.notebook for f in failures), None, "every notebook failed",
+                    "; ".join(str(f) for f in failures))
+            (staging / "executed").mkdir()
+            for nb in notebooks:
+                if (staging / nb.name).exists():
+                    (staging / nb.name).rename(staging / "executed" / nb.name)
+            no_data = pipeline_run is not None and any(r.name == "ingest" for r in pipeline_run.failed)
+            before = None
+            if only and (out_dir / run_day / "run.json").exists():
+                entries, before = _carry_over(out_dir / run_day, staging, entries,
+                                              {**params, "data_key": data_key(data_path)}, say, no_data)
+            reports = {e["html"] for e in entries}
+            files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()
+                           and p.parent.name != "executed" and p.name not in reports and p.name != "run.json"
+                           and "artifacts" not in p.relative_to(staging).parts)
+            failed = [{"notebook": f.notebook, "cell": f.cell, "error": f"{f.ename}: {f.evalue}"} for f in failures]
+            record = {"run_date": run_day, "started": started, "parameters": params, "data_key": data_key(data_path),
+                      "kernel": kernel,
+                      "simulated_data": simulated, "reports": entries, "files": files, "failed": failed,
+                      "skipped": skipped, "not_due": not_due,
+                      "status": "published without usable data (latest/ unchanged)" if no_data
+                      else "published with sections skipped" if failed or skipped else "published"}
+            if no_data:
+                record["no_data"] = True
+            if pipeline_run is not None:
+                record.update(json.loads((staging / "run.json").read_text(encoding="utf-8")))
+            if before is not None:
+                _keep_stages(record, before, staging)
+                if record["skipped"] and record["status"] == "published":  # the folder's reports, not this run's exit
+                    record["status"] = "published with sections skipped"
+            record["config"] = {**cfg.published(), "data_dir": data_path.name}
+            write_text(staging / "run.json", json.dumps(jsonable(record), indent=2, ensure_ascii=False) + "\n")
+            _write_page(staging / "index.html", lang, t("run.title", lang), _run_section(record, "", lang))
+        except NotebookFailed as exc:
+            failed_dir = out_dir / ".failed"
+            shutil.rmtree(failed_dir, ignore_errors=True)
+            staging.rename(failed_dir)
+            exc.executed = failed_dir / exc.notebook
+            exc.args = (f"{exc.args[0]}; the executed notebooks are kept in {failed_dir}",)
+            raise
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
 
-    try:
-        dated = _publish(staging, out_dir, run_day)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ConfigError(f"cannot publish into {out_dir}: {exc.strerror or exc}; the previous reports are "
-                          f"unchanged") from None
-    shutil.rmtree(out_dir / ".failed", ignore_errors=True)
-    delivery = _deliver(cfg, pipeline_run, run_day, out_dir, dated, say)
-    if no_data:
-        say(f"published {len(entries)} report(s) in {dated} without usable data (the ingest stage kept nothing): "
-            f"latest/ left as it was (see {dated / 'index.html'})")
-    elif failures or skipped:
-        say(f"published {len(entries)} report(s) in {dated}, with {len(failures)} notebook(s) failed and "
-            f"{len(skipped)} section(s) skipped (see {dated / 'index.html'})")
-    else:
-        say(f"published {len(entries)} report(s) in {dated} (index: {out_dir / 'index.html'})")
-    paths = [dated / e["html"] for e in entries if e["notebook"] in {nb.name for nb in notebooks}]
-    return RunResult(paths, record["failed"], skipped, dated, delivery, no_data=no_data)
+        try:
+            dated = _publish(staging, out_dir, run_day)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ConfigError(f"cannot publish into {out_dir}: {exc.strerror or exc}; the previous reports are "
+                              f"unchanged") from None
+        shutil.rmtree(out_dir / ".failed", ignore_errors=True)
+        delivery = _deliver(cfg, pipeline_run, run_day, out_dir, dated, say)
+        if no_data:
+            say(f"published {len(entries)} report(s) in {dated} without usable data (the ingest stage kept nothing): "
+                f"latest/ left as it was (see {dated / 'index.html'})")
+        elif failures or skipped:
+            say(f"published {len(entries)} report(s) in {dated}, with {len(failures)} notebook(s) failed and "
+                f"{len(skipped)} section(s) skipped (see {dated / 'index.html'})")
+        else:
+            say(f"published {len(entries)} report(s) in {dated} (index: {out_dir / 'index.html'})")
+        paths = [dated / e["html"] for e in entries if e["notebook"] in {nb.name for nb in notebooks}]
+        return RunResult(paths, record["failed"], skipped, dated, delivery, no_data=no_data)
