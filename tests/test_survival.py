@@ -918,3 +918,39 @@ def test_a_log_rank_test_without_any_churn_is_no_test():
     assert none["df"] == 0 and np.isnan(none["p"]) and np.isnan(none["test_statistic"])
     some = logrank([3.0, 5.0, 4.0, 6.0], [1, 0, 0, 0], ["a", "a", "b", "b"])
     assert some["df"] == 1 and 0 < some["p"] < 1
+
+
+def test_the_out_of_time_refit_steps_up_the_penalty_when_a_level_has_no_churner_yet():
+    """Cross-validation on every account may choose no penalty; at an earlier cutoff a plan whose accounts have
+    not churned yet has no finite hazard ratio without one. The refit takes the next penalty of the grid that
+    fits (as the final fit does) and the table says so, instead of the whole test being "not computed"."""
+    from engage_models.survival import report
+
+    rng = np.random.default_rng(3)
+    n = 600
+    plan = np.where(np.arange(n) < 40, "enterprise", np.where(rng.random(n) < 0.3, "pro", "basic"))
+    x = rng.normal(size=n)
+    duration = rng.exponential(1 / (0.05 * np.exp(0.7 * x)))
+    duration[plan == "enterprise"] = 20.0 + rng.exponential(10.0, 40)  # enterprise churns only after month 20
+    event = (duration < 30).astype(int)
+    full = pd.DataFrame({"duration": np.minimum(duration, 30), "event": event, "plan": plan, "x": x,
+                         "entry": 0.0})
+    model = CoxModel(covariates=["plan", "x"], entry_col="entry", penalizers=(0.0, 0.001, 0.01, 0.1, 1.0),
+                     check_ph=False).fit(full)
+    assert model.penalizer_ == 0.0  # nothing to penalise on every account
+    train = full.assign(event=((full["duration"] < 15) & (full["event"] == 1)).astype(int),
+                        duration=full["duration"].clip(upper=15))  # what was known at month 15
+    assert train.loc[train["plan"] == "enterprise", "event"].sum() == 0
+    with pytest.raises(InsufficientData, match="separate"):
+        A.clone_refit(model).fit(train)  # the final penalty: the enterprise ratio runs off
+    refit, penalised = A._refit_penalised(model, train)
+    assert penalised == {"final": 0.0, "used": 0.001}
+    assert np.isfinite(refit.params_).all() and refit.penalizer_ == 0.001
+    assert refit.params_["x"] == pytest.approx(0.7, abs=0.2)  # the other effect is still estimated
+    row = report.evaluation_table({"surv.model_account": {"harrell_c": 0.7, "uno_c": 0.7, "horizons": {},
+                                                          "accounts": 10, "penalizer": penalised},
+                                   "surv.model_panel": {"harrell_c": 0.7, "uno_c": 0.7, "horizons": {},
+                                                        "accounts": 10}}, "en").frame.iloc[-1].tolist()
+    assert row == ["penalty of the refit at the cutoff",
+                   "0.001: the final model's 0 gave no finite hazard ratio on the accounts known then",
+                   "the final model's"]

@@ -627,16 +627,44 @@ def _refit_and_score(model, train: pd.DataFrame, test: pd.DataFrame, cutoff, tra
     m = clone_refit(model) if hasattr(model, "params_") else model
     if test.empty:
         raise Thin("reason.oot_no_customer", cutoff=date_of(cutoff))
+    penalised = None
     try:
         m.fit(train)
     except InsufficientData as exc:
-        raise Thin("reason.oot_not_fitted", cutoff=date_of(cutoff), why=reason_of(exc)) from exc
+        m, penalised = _refit_penalised(model, train)
+        if m is None:
+            raise Thin("reason.oot_not_fitted", cutoff=date_of(cutoff), why=reason_of(exc)) from exc
     curves = m.predict_curves(test)
     test = test.loc[curves.index]
     result = evaluate_predictions(test, curves, horizons=horizons, n_groups=n_groups)
+    if penalised is not None:
+        result["penalizer"] = penalised
     result["cutoff"] = str(cutoff.date())
     result["train_accounts"], result["train_events"] = train_accounts, int(train[D.EVENT].sum())
     return OutOfTime(cutoff, m, train, test, result)
+
+
+def _refit_penalised(model, train: pd.DataFrame):
+    """The final specification refitted on ``train`` with the next larger penalty of ``model``'s grid that fits,
+    as the final fit itself steps up when its chosen penalty does not (:meth:`~.cox.CoxModel._fit_or_penalise`):
+    the accounts known at the cutoff are fewer, and a level with no churner among them yet (or only churners)
+    has no finite hazard ratio without a penalty. Penalties tried on a sample of accounts are carried to every
+    row as the final fit's was (``rows_scale``). ``(model, {"final", "used"})``, or ``(None, None)`` when none
+    fits (the test is then not computed, with the first failure's reason)."""
+    if not hasattr(model, "params_"):
+        return None, None
+    final = float(model.penalizer_)
+    scale = float((getattr(model, "penalizer_sample_", None) or {}).get("rows_scale", 1.0))
+    grid = sorted({float(p) * scale for p in getattr(model, "penalizers", ()) if float(p) * scale > final * (1 + 1e-9)})
+    for p in grid:
+        m = clone_refit(model).set_params(penalizer=p)
+        try:
+            m.fit(train)
+        except InsufficientData:
+            continue
+        log.info("out-of-time refit with penalizer %g instead of the final model's %g", p, final)
+        return m, {"final": final, "used": p}
+    return None, None
 
 
 def out_of_time_panel(pdata: PanelData, model, cutoff, horizons=HORIZONS, n_groups: int = 10) -> OutOfTime:

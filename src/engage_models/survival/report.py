@@ -239,6 +239,10 @@ def evaluation_table(results: dict, lang: str = "en") -> Table:
             pred, obs = fmt_pct(100 * v["predicted_churn"], lang), fmt_pct(100 * v["observed_churn"], lang)
             rows[t("surv.churn_pred_obs", lang, h=h)] = f"{pred} / {obs}"
         rows[t("accounts", lang)] = fmt_number(result["accounts"], lang)
+        if any("penalizer" in r for r in results.values()):  # a refit at the cutoff needed a larger penalty
+            pen = result.get("penalizer")
+            rows[t("surv.oot_penalizer", lang)] = t("surv.oot_penalizer_same", lang) if pen is None else t(
+                "surv.oot_penalizer_raised", lang, used=f"{pen['used']:.3g}", final=f"{pen['final']:.3g}")
         cols[t(key, lang)] = rows
     df = pd.DataFrame(cols)
     df.insert(0, t("metric", lang), df.index)
