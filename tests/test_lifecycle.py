@@ -22,7 +22,7 @@ from engage_models.health import HealthScore, ShapeScore
 from engage_models.health.model_io import load_model, save_model
 from engage_models.ingest import ingest
 from engage_models.lifecycle import ModelStore, decide, load_frozen, save_frozen
-from engage_models.lifecycle.frozen import check_versions, library_versions, verify_frozen
+from engage_models.lifecycle.frozen import check_run_settings, check_versions, library_versions, verify_frozen
 
 LABELS = ["churned_within_h", "duration_days", "event"]
 H = 90
@@ -137,13 +137,57 @@ def test_levels_the_model_never_saw_are_counted_by_account_and_said(fitted, pane
     assert frozen.unseen_levels(latest) == {"plan": {"Platinum": 9, "Diamond": 1}}
 
 
-def test_a_card_names_the_calendar_its_panel_was_counted_on_where_not_utc(fitted, tmp_path):
+def test_a_card_names_the_calendar_its_panel_was_counted_on(fitted, tmp_path):
     form, model, rows = fitted
     utc = save_frozen(model, tmp_path / "a", panel_rows=rows, info={**_info(form, model), "timezone": "UTC"})
     plain = save_frozen(model, tmp_path / "b", panel_rows=rows, info=_info(form, model))
     tokyo = save_frozen(model, tmp_path / "c", panel_rows=rows, info={**_info(form, model), "timezone": "Asia/Tokyo"})
-    assert utc.name == plain.name and "timezone" not in verify_frozen(utc)  # a UTC model's id as before
+    assert utc.name == plain.name and verify_frozen(utc)["timezone"] == "UTC"
     assert tokyo.name != utc.name and verify_frozen(tokyo)["timezone"] == "Asia/Tokyo"
+    card = verify_frozen(tokyo)
+    check_run_settings(card, H, (28, 90), "Asia/Tokyo")
+    with pytest.raises(ConfigError, match="trained on the calendar of Asia/Tokyo; this run counts days and months "
+                                          "in UTC"):
+        check_run_settings(card, H, (28, 90), "UTC")
+    # a layout-1 card without a calendar: UTC, or a model of the versions that recorded none. It was read as
+    # UTC: a Tokyo model of those versions was refused on its own calendar with "trained on the calendar of UTC"
+    old = {k: v for k, v in card.items() if k not in ("timezone", "definitions")} | {"card_version": 1}
+    check_run_settings(old, H, (28, 90), "UTC")
+    with pytest.raises(ConfigError, match="does not say which calendar it was trained on .* train a new model on "
+                                          "Asia/Tokyo"):
+        check_run_settings(old, H, (28, 90), "Asia/Tokyo")
+
+
+def test_a_model_is_not_scored_on_metrics_computed_otherwise_than_when_it_was_trained(fitted, tmp_path, caplog):
+    """An upgrade that redefined dau_mau (its window moved from 14 to 28 days in a panel of 14, 28 and 90) scored
+    older models on the new numbers without a word: 4 of 223 bands moved, and monitoring read the change as drift.
+    A card keeps each metric's definition digest; a changed one is refused, naming the metrics."""
+    from engage_models.features import metrics as M
+
+    form, model, rows = fitted
+    card = verify_frozen(save_frozen(model, tmp_path / "m", panel_rows=rows, info=_info(form, model)))
+    numeric = [f["name"] for f in card["features"] if f["kind"] == "numeric"]
+    assert sorted(card["definitions"]) == sorted(c for c in numeric if c in M.expand(M.windows_for((28, 90))))
+    check_run_settings(card, H, (28, 90))
+    redefined = {**card, "definitions": {**card["definitions"], numeric[0]: "0" * 16}}
+    with pytest.raises(ConfigError, match=rf"computes otherwise \({numeric[0]}: their definitions changed"):
+        check_run_settings(redefined, H, (28, 90))
+    # the change window: dau_mau is on 28 days in a panel of (28, 90) and of (14, 28, 90), on 14 days without 28
+    on_28 = M.definition_digests(["dau_mau", "logins_28d"], (28, 90))
+    assert on_28 == M.definition_digests(["dau_mau", "logins_28d"], (14, 28, 90))
+    assert M.definition_digests(["dau_mau"], (14, 90)) != {"dau_mau": on_28["dau_mau"]}
+    with_dau = {**card, "features": [{"name": "dau_mau", "kind": "numeric"}],
+                "definitions": {"dau_mau": on_28["dau_mau"]}}
+    check_run_settings(with_dau, H, (14, 28, 90))
+    with pytest.raises(ConfigError, match=r"\(dau_mau: .*windows \[14, 90\] give them another window"):
+        check_run_settings(with_dau, H, (14, 90))
+    # a card written before definitions were kept: scored, with a warning (once) that nothing shows a change
+    old = {k: v for k, v in card.items() if k != "definitions"} | {"model_id": f"old-{form}-model"}
+    with caplog.at_level("WARNING"):
+        check_run_settings(old, H, (28, 90))
+        check_run_settings(old, H, (28, 90))
+    said = [r.getMessage() for r in caplog.records if "did not record how its metrics were computed" in r.getMessage()]
+    assert len(said) == 1 and f"old-{form}-model" in said[0]
 
 
 def test_a_damaged_model_folder_is_refused_with_the_file_it_names(fitted, tmp_path):

@@ -225,10 +225,12 @@ def test_a_model_counted_on_another_calendar_is_refused_before_any_stage():
     with pytest.raises(ConfigError, match="trained on the calendar of Asia/Tokyo; this run counts days and months "
                                           "in UTC: run with timezone Asia/Tokyo"):
         check_run_settings(card, 90, (28, 90))
-    utc_card = {k: v for k, v in card.items() if k != "timezone"}  # a card without one was counted on UTC
-    check_run_settings(utc_card, 90, (28, 90))
-    with pytest.raises(ConfigError, match="calendar of UTC"):
-        check_run_settings(utc_card, 90, (28, 90), TOKYO)
+    old_card = {k: v for k, v in card.items() if k != "timezone"}  # layout 1: UTC, or a version that kept none
+    check_run_settings(old_card, 90, (28, 90))
+    with pytest.raises(ConfigError, match="does not say which calendar it was trained on"):  # not "UTC": unknown
+        check_run_settings(old_card, 90, (28, 90), TOKYO)
+    with pytest.raises(ConfigError, match="calendar of UTC"):  # layout 2 always names it
+        check_run_settings({**card, "timezone": "UTC", "card_version": 2}, 90, (28, 90), TOKYO)
 
 
 def test_the_report_header_names_a_calendar_other_than_utc():

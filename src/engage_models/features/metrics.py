@@ -46,6 +46,9 @@ True
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from dataclasses import dataclass, field, replace
 
 from .._core.i18n import register_labels
@@ -500,6 +503,56 @@ def describe(lang: str = "en", windows: tuple[Window, ...] | None = None):
         for c, m in (expand(windows) if windows else REGISTRY_COLUMNS).items()
     ]
     return pd.DataFrame(rows)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _rollup_definition(name: str, measures: set[str]) -> dict:
+    """The parts of rollup ``name`` that the measures ``measures`` are made of, down to the events."""
+    r = ROLLUPS[name]
+    used = {m: r.measures[m] for m in sorted(measures) if m in r.measures}
+    out = {"source": r.source, "keys": list(r.keys), "where": r.where, "time": r.time, "measures": used}
+    if r.source in ROLLUPS:
+        inner = {n for sql in used.values() for n in _NAME.findall(sql)}
+        out["from"] = _rollup_definition(r.source, inner)
+    return out
+
+
+def definition(column: str, days: tuple[int, ...] = DEFAULT_WINDOWS) -> dict:
+    """What the panel column ``column`` is computed from in a panel of trailing windows ``days``, as declared:
+    its SQL, its window, the rollup measures or point query it reads and, for a derived column, the definitions
+    of the columns it is made of. Two versions of the package that give a column the same definition compute it
+    the same way from the same data, as far as the registry says (the panel's code around it is not in it).
+    A frozen model keeps the digest of each of its metrics' definitions (:func:`definition_digests`), so that a
+    model trained before a metric was redefined is not scored on the new numbers."""
+    windows = windows_for(tuple(days))
+    cols = expand(windows)
+    m = cols[column]
+    out = {"kind": m.kind, "source": m.source, "sql": m.sql, "fill_zero": m.fill_zero}
+    if m.kind == "window" or (m.kind == "derived" and m.per_window):
+        w = next(x for x in windows if x.name == m.window)
+        out["window"] = [w.start, w.end]
+    if m.kind == "window" and m.source in ROLLUPS:
+        out["rollup"] = _rollup_definition(m.source, set(_NAME.findall(m.sql)))
+    elif m.kind == "window" and m.source in WINDOW_SOURCES:
+        out["time"] = WINDOW_SOURCES[m.source]
+    elif m.kind == "point":
+        out["query"] = {k: POINT_QUERIES[k] for k in (m.source, "users" if m.name == "seats" else None)
+                        if k in POINT_QUERIES}
+    elif m.kind == "derived":
+        out["sql"] = derived_sql(m, windows, m.window)
+        out["inputs"] = {n: definition(n, days) for n in sorted(set(_NAME.findall(out["sql"])))
+                         if n in cols and n != column}
+    return out
+
+
+def definition_digests(columns, days: tuple[int, ...] = DEFAULT_WINDOWS) -> dict[str, str]:
+    """``{column: digest}`` of :func:`definition` for the registry's columns among ``columns`` (others, such as
+    an account's plan, are left out)."""
+    cols = expand(windows_for(tuple(days)))
+    return {c: hashlib.sha256(json.dumps(definition(c, days), sort_keys=True).encode()).hexdigest()[:16]
+            for c in columns if c in cols}
 
 
 @dataclass

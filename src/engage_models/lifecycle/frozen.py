@@ -27,6 +27,7 @@ import functools
 import hashlib
 import html
 import json
+import logging
 import re
 import shutil
 import zipfile
@@ -41,14 +42,18 @@ from .._core.errors import ConfigError, DataError
 from .._core.io import jsonable, read_json, write_json, write_parquet, write_text
 from .._core.time import same_clock
 
+log = logging.getLogger(__name__)
+
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 CARD_HTML = "card.html"
 REFERENCE_FILE = "reference.parquet"
 FILES = (MODEL_FILE, CARD_FILE, CARD_HTML, REFERENCE_FILE)
 LABEL = "churned_within_h"
-#: card.json's layout; a folder written with a later layout is refused by an older package.
-CARD_VERSION = 1
+#: card.json's layout; a folder written with a later layout is refused by an older package. 2: the calendar
+#: is always written (a layout-1 card without one was UTC, or a model of the versions that did not record it),
+#: each metric's definition digest is kept (``definitions``), rare levels may be pooled (``pooled``).
+CARD_VERSION = 2
 #: Libraries recorded in the card (interpret only when the model uses it).
 LIBRARIES = ("engage_models", "scikit-learn", "numpy", "pandas", "scipy", "skops", "interpret-core")
 #: Fields of the card left out of the model id (they say when, not what).
@@ -196,14 +201,16 @@ def save_frozen(model, folder: str | Path, *, panel_rows: pd.DataFrame, info: di
             "created": pd.Timestamp.now(tz="UTC"),
             "form": info.get("form"),
             "horizon_days": int(info["horizon_days"]),
-            # the calendar its panel was counted on, where not UTC (a UTC model's card, and so its id, as before)
-            **({"timezone": info["timezone"]} if info.get("timezone", "UTC") != "UTC" else {}),
+            "timezone": info.get("timezone") or "UTC",  # the calendar its panel was counted on
             "training": {"first_as_of": panel_rows["as_of"].min(), "last_as_of": panel_rows["as_of"].max(),
                          "cutoff": info.get("cutoff"), "rows": len(panel_rows),
                          "accounts": int(panel_rows["account_id"].nunique()),
                          "churners": int(panel_rows.loc[labels == 1, "account_id"].nunique()),
                          "churned_rows": int(labels.sum())},
             "features": model_features(model),
+            # how each metric was computed (features.metrics.definition): a later package that computes one
+            # otherwise refuses to score this model with it (check_run_settings)
+            "definitions": _definitions(model, info.get("windows")),
             "scorecard": info.get("scorecard"),
             "scorecard_attrs": info.get("scorecard_attrs"),
             "backtest": info.get("backtest"),
@@ -224,6 +231,13 @@ def save_frozen(model, folder: str | Path, *, panel_rows: pd.DataFrame, info: di
         return final
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _definitions(model, windows) -> dict[str, str]:
+    from ..features import metrics as M
+
+    numeric = [f["name"] for f in model_features(model) if f["kind"] == "numeric"]
+    return M.definition_digests(numeric, tuple(windows) if windows else M.DEFAULT_WINDOWS)
 
 
 def card_html(card: dict) -> str:
@@ -393,8 +407,13 @@ def check_run_settings(card: dict, horizon_days: int, windows: tuple[int, ...], 
         raise ConfigError(f"model {mid} was trained for a {card['horizon_days']}-day churn horizon; this run asks "
                           f"for {horizon_days} days: its probabilities and bands would mean another thing (run "
                           f"with horizon_days={card['horizon_days']}, or train a model for {horizon_days} days)")
-    trained_on = card.get("timezone", "UTC")
-    if not same_clock(trained_on, timezone):
+    trained_on = card.get("timezone") or ("UTC" if int(card.get("card_version", 1)) >= 2 else None)
+    if trained_on is None and not same_clock("UTC", timezone):  # a layout-1 card left UTC, and some every zone, out
+        raise ConfigError(f"model {mid} does not say which calendar it was trained on (its card was written by an "
+                          f"older engage-models, which left the calendar out for UTC models and, in some versions, "
+                          f"for every model); this run counts days and months in {timezone}: train a new model on "
+                          f"{timezone} (engage train), or run with timezone UTC if the model was trained on UTC")
+    if trained_on is not None and not same_clock(trained_on, timezone):
         raise ConfigError(f"model {mid} was trained on the calendar of {trained_on}; this run counts days and months "
                           f"in {timezone}: run with timezone {trained_on}, or train a model on {timezone}")
     have = set(M.expand(M.windows_for(tuple(windows))))
@@ -409,6 +428,22 @@ def check_run_settings(card: dict, horizon_days: int, windows: tuple[int, ...], 
         raise ConfigError(f"model {mid} was trained on metrics of {', '.join(f'{d}-day' for d in wanted)} windows "
                           f"({', '.join(n for names in wanted.values() for n in names)}), which this run's windows "
                           f"{list(windows)!r} leave out: run with windows {need!r}, or train a new model")
+    if "definitions" in card:
+        now = M.definition_digests(list(card["definitions"]), tuple(windows))
+        changed = sorted(c for c, d in card["definitions"].items() if now.get(c) != d)
+        if changed:
+            raise ConfigError(f"model {mid} was trained on metrics this version of engage-models computes otherwise "
+                              f"({', '.join(changed)}: their definitions changed since the model was saved, or the "
+                              f"windows {list(windows)!r} give them another window): its weights would be applied to "
+                              f"other numbers; train a new model (engage train)")
+    elif not _warned_definitions.get(mid):
+        _warned_definitions[mid] = True
+        log.warning("model %s was saved by an older engage-models that did not record how its metrics were computed: "
+                    "nothing shows whether a metric was redefined since (after an upgrade, train a new model to be "
+                    "sure; a model trained now is checked)", mid)
+
+
+_warned_definitions: dict[str, bool] = {}  # an old card's warning, once a process
 
 
 def verify_frozen(folder: str | Path) -> dict:

@@ -40,6 +40,7 @@ def freeze(ctx, final, labelled: pd.DataFrame, model_info: dict, backtest: pd.Da
            scorecard: pd.DataFrame, backtest_reason: str | None = None) -> str:
     """Write the trained ``final`` card as a model folder under the stage's ``frozen/``; returns its id."""
     info = {"form": model_info["form"], "horizon_days": ctx.config.horizon_days, "timezone": ctx.config.timezone,
+            "windows": ctx.config.windows,
             "cutoff": ctx.as_of,
             "thresholds": model_info["thresholds"], "model_info": model_info,
             "scorecard": scorecard.to_dict("records"), "scorecard_attrs": dict(scorecard.attrs),
