@@ -85,8 +85,21 @@ def test_a_failure_while_preparing_the_copies_changes_nothing(reports, monkeypat
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(runner.shutil, "copytree", full)
-    with pytest.raises(runner.ConfigError, match="No space left on device; the previous reports are unchanged"):
+    with pytest.raises(runner.MachineError, match="the disk is full; the previous reports are unchanged") as info:
         go("2025-07-02")
+    assert info.value.exit_code == 1  # nothing published: not "bad input" (2)
+    assert _tree(out) == before
+
+    def many(src, dst, *a, **k):  # copytree's own error lists every file it could not copy: said in one line
+        raise runner.shutil.Error([(f"{src}/f{i}", f"{dst}/f{i}", "[Errno 5] Input/output error")
+                                   for i in range(2000)])
+
+    monkeypatch.setattr(runner.shutil, "copytree", many)
+    with pytest.raises(runner.MachineError) as info:
+        go("2025-07-02")
+    assert str(info.value).endswith("an input/output error of the disk; the previous reports are unchanged")
+    assert runner._os_error_text(runner.shutil.Error([("a", "b", "[Errno 13] Permission denied")] * 3)) == \
+        "[Errno 13] Permission denied (and 2 other file(s))"
     assert _tree(out) == before
 
 

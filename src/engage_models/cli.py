@@ -4,7 +4,10 @@
 Exit codes: 0 success (everything published); 3 published, with reports or sections that could not be made
 (listed in ``run.json`` and on the index page); 1 nothing published (the previous reports are kept); 2 bad input,
 arguments or configuration, found before anything was written; 5 another engage process was writing the same
-data or reports folder, nothing done (``--wait`` waits for it; :mod:`engage_models._core.locks`). A domain error
+data or reports folder, nothing done (``--wait`` waits for it; :mod:`engage_models._core.locks`). The machine
+stopping a run (the disk full or read-only, an input/output error, memory run out) is exit 1 with one line, not
+a stage "not computed" published over the last reports; SIGTERM is handled as Ctrl-C (what was being written is
+cleared, worker processes end with the run), exit 143 and 130. A domain error
 (:class:`~engage_models._core.errors.EngageError`) prints its message; anything else is a bug and shows its
 traceback.
 """
@@ -15,11 +18,13 @@ import argparse
 import contextlib
 import json
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import config
-from ._core.errors import ConfigError
+from ._core.errors import ConfigError, machine_trouble
 
 
 def _simulate(args) -> int:
@@ -594,6 +599,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    global _stopped_by
+    _stopped_by = 0
+    main_thread = threading.current_thread() is threading.main_thread()
+    # a scheduler's stop (SIGTERM) is cleaned up as Ctrl-C is: staging folders, kernels, worker processes
+    previous = signal.signal(signal.SIGTERM, _stop) if main_thread else None
     try:
         from threadpoolctl import threadpool_limits
 
@@ -602,6 +612,32 @@ def main(argv: list[str] | None = None) -> int:
     except EngageError as exc:
         print(f"engage {args.command}: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
+    except KeyboardInterrupt:
+        said = "stopped by SIGTERM" if _stopped_by else "interrupted"
+        print(f"engage {args.command}: {said}: what it was writing is left out (the next run clears it); "
+              "published reports are as they were", file=sys.stderr)
+        return 128 + (_stopped_by or signal.SIGINT)
+    except Exception as exc:
+        trouble = machine_trouble(exc)
+        if trouble is None:
+            raise
+        print(f"engage {args.command}: error: {trouble} ({type(exc).__name__}: {str(exc)[:300]}): it stopped; "
+              "published reports are as they were", file=sys.stderr)
+        return 1
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+_stopped_by = 0
+
+
+def _stop(signum, frame) -> None:
+    """SIGTERM as Ctrl-C: the ``finally`` blocks run (staging folders, kernels, the folder's lock) and the
+    worker processes end with the run instead of outliving it."""
+    global _stopped_by
+    _stopped_by = signum
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

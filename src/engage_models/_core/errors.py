@@ -22,3 +22,38 @@ class ConfigError(EngageError, ValueError):
 class InsufficientData(EngageError, ValueError):
     """Too little data to compute a result (no churner, one answer, too few dates): reports say so in words
     and publish the rest."""
+
+
+class MachineError(EngageError):
+    """The machine, not the data, stopped the run: the disk full or read-only, an input/output error, memory run
+    out. The run stops (exit status 1): a stage that failed for it would otherwise be published as "not computed"
+    over the last good reports."""
+
+    exit_code = 1
+
+
+#: ``errno`` values and the words an error's text carries for them (DuckDB's IOException is not an OSError).
+_MACHINE = {
+    "ENOSPC": ("No space left on device", "the disk is full"),
+    "EDQUOT": ("Disk quota exceeded", "the disk quota is used up"),
+    "EROFS": ("Read-only file system", "the disk is read-only"),
+    "EIO": ("Input/output error", "an input/output error of the disk"),
+}
+
+
+def machine_trouble(exc: BaseException) -> str | None:
+    """What the machine ran out of or into, if ``exc`` (or an error it was raised from) is such an error, in
+    words; None for anything else."""
+    import errno
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MemoryError):
+            return "the memory ran out"
+        for name, (said, words) in _MACHINE.items():
+            number = getattr(errno, name, None)
+            if (isinstance(exc, OSError) and number is not None and exc.errno == number) or said in str(exc)[:2000]:
+                return words
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -1544,6 +1544,7 @@ def _ingest(raw_dir: Path, processed_dir: Path, sources, encodings, now, csat_sc
         con = _connect(memory_limit, threads, staging / ".duckdb_tmp")
         results: dict[str, TableResult] = {}
         missing_optional: list[str] = []
+        before = _raw_state(raw_dir)  # an export still being written, or replaced mid-read: nothing kept (below)
         try:
             for name in wanted:
                 contract = C.CONTRACTS[name]
@@ -1572,6 +1573,7 @@ def _ingest(raw_dir: Path, processed_dir: Path, sources, encodings, now, csat_sc
                 here = replace(src, path=str(path))
                 results[name] = ingest_table(con, contract, here, staging, values, has_accounts="accounts" in results,
                                              work=work, final_dir=processed_dir, timezone=timezone)
+                _check_line_ends(name, str(path))
                 if name == "accounts":
                     _accepted_accounts(con, staging, results[name])
             _hint_event_consistency(con, staging, results)
@@ -1588,6 +1590,12 @@ def _ingest(raw_dir: Path, processed_dir: Path, sources, encodings, now, csat_sc
                         missing_optional.append(name)
                     if previous and name in results:  # its warnings carry over with its files
                         heard.extend(w for w in previous.warnings or () if w.startswith(f"{name}: "))
+        changed = _raw_changes(before, _raw_state(raw_dir))
+        if changed:
+            raise IngestError(f"raw files changed while ingest read them ({', '.join(changed[:5])}"
+                              f"{f' and {len(changed) - 5} more' if len(changed) > 5 else ''}): the tables read would "
+                              "not be one export; nothing was kept (processed/ is as it was). Run again once the "
+                              "export is complete")
         report = IngestReport({t: results[t] for t in C.TABLE_ORDER if t in results}, now_ts.isoformat(),
                               missing_optional, sorted(heard, key=_table_of), timezone)
         report.to_json(staging / REPORT_FILE)
@@ -1613,6 +1621,44 @@ def _table_of(warning: str) -> int:
     """A warning's table (every one starts ``<table>: ``) as its place in the tables' order."""
     name = warning.split(":", 1)[0]
     return C.TABLE_ORDER.index(name) if name in C.TABLE_ORDER else len(C.TABLE_ORDER)
+
+
+def _raw_state(raw_dir: Path) -> dict[str, tuple[int, int]]:
+    """``{relative path: (size, modification time in ns)}`` of every file under ``raw_dir``."""
+    if not raw_dir.is_dir():
+        return {}
+    out = {}
+    for p in raw_dir.rglob("*"):
+        try:
+            if p.is_file():
+                st = p.stat()
+                out[str(p.relative_to(raw_dir))] = (st.st_size, st.st_mtime_ns)
+        except OSError:  # gone between the listing and the stat: a change, found by the comparison
+            continue
+    return out
+
+
+def _raw_changes(before: dict, after: dict) -> list[str]:
+    """The files that appeared, went or changed between two :func:`_raw_state`."""
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def _check_line_ends(table: str, source: str) -> None:
+    """A text file that does not end with a line break was often cut short (an export still being written, a
+    copy that stopped): its last row is read as it is, so it is said."""
+    for f in _files(source):
+        if not f.name.lower().endswith((".csv", ".tsv")):
+            continue
+        try:
+            with f.open("rb") as fh:
+                if fh.seek(0, 2) == 0:
+                    continue
+                fh.seek(-1, 2)
+                last = fh.read(1)
+        except OSError:
+            continue
+        if last not in (b"\n", b"\r"):
+            _warn("no_final_line_break", table=table, file=f.name)
 
 
 def _warn(warning: str, **fmt) -> None:

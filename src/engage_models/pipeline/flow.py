@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from .._core.errors import ConfigError, InsufficientData
+from .._core.errors import ConfigError, InsufficientData, MachineError, machine_trouble
 from .._core.i18n import LANGS, t
 from .._core.io import jsonable, read_json, write_json
 from .._core.locks import hold
@@ -219,13 +219,23 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
     say(f"  {st.name:9s} {title} ...")
     t0 = time.perf_counter()
     try:
-        with store.write(st.name, key, {"needs": {n: a.key for n, a in inputs.items()},
-                                        "params": _published_params(params)}) as out:
-            with threadpool_limits(limits=1, user_api="blas"), \
-                    stage_bar(st.name, enabled=bars, last_seconds=store.last_seconds(st.name)):  # BLAS_NOTE
-                st.run(Context(stage_config, inputs, out, absent))
-            if decision is not None:
-                out.json("lifecycle", decision)
+        try:
+            with store.write(st.name, key, {"needs": {n: a.key for n, a in inputs.items()},
+                                            "params": _published_params(params)}) as out:
+                with threadpool_limits(limits=1, user_api="blas"), \
+                        stage_bar(st.name, enabled=bars, last_seconds=store.last_seconds(st.name)):  # BLAS_NOTE
+                    st.run(Context(stage_config, inputs, out, absent))
+                if decision is not None:
+                    out.json("lifecycle", decision)
+        except Exception as exc:  # the disk full, read-only...: not a stage that failed on its data
+            trouble = machine_trouble(exc)
+            if trouble is not None:
+                raise MachineError(f"stage {st.name}: {trouble} ({type(exc).__name__}: {str(exc)[:300]}): the run "
+                                   "stopped before publishing anything, so the last reports are kept; run again "
+                                   "once that is mended") from exc
+            raise
+    except MachineError:
+        raise
     except InsufficientData as exc:
         records[st.name] = StageRecord(st.name, "failed", key, time.perf_counter() - t0, str(exc),
                                        "insufficient_data", texts=texts(reason_of(exc)))

@@ -1,7 +1,7 @@
 """Where stages keep what they computed: one folder per stage and key, written whole or not at all.
 
 A stage's *key* is the hash of everything its output depends on: the stage's name, the parameters it reads,
-the keys of the stages it reads from (or, for ingest, the raw files' names, sizes and modification times), and
+the keys of the stages it reads from (or, for ingest, the raw files' names, sizes, times and content), and
 the package's own source code. Equal keys mean equal outputs, so an unchanged stage is read back instead of
 recomputed; any change upstream, in a parameter or in the code changes the key.
 
@@ -50,9 +50,30 @@ def code_version() -> str:
     return h.hexdigest()[:16]
 
 
-def fingerprint(folder: str | Path, pattern: str = "*") -> list[list]:
+#: Files up to this size are fingerprinted by their whole content, larger ones by their first and last MiB.
+FULL_DIGEST_BYTES = 64 << 20
+_EDGE = 1 << 20
+
+
+def content_digest(path: Path, size: int) -> str:
+    """SHA-256 of the file's content (of its first and last MiB beyond :data:`FULL_DIGEST_BYTES`), 16 digits."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        if size <= FULL_DIGEST_BYTES:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        else:
+            h.update(fh.read(_EDGE))
+            fh.seek(size - _EDGE)
+            h.update(fh.read(_EDGE))
+    return h.hexdigest()[:16]
+
+
+def fingerprint(folder: str | Path, pattern: str = "*", content: bool = False) -> list[list]:
     """``[relative path, size, modification time in ns]`` of every file under ``folder`` matching ``pattern``
-    (recursively), sorted: what the raw data are, without reading them."""
+    (recursively), sorted: what the data are, without reading them. ``content``: a digest of each file's content
+    too (:func:`content_digest`), so that a file edited and given back its size and time (``cp -p``, ``rsync -t``,
+    an unzipped correction) is not taken for the one before: the raw files'."""
     folder = Path(folder)
     if not folder.exists():
         return []
@@ -60,7 +81,8 @@ def fingerprint(folder: str | Path, pattern: str = "*") -> list[list]:
     for p in sorted(folder.rglob(pattern)):
         if p.is_file() and not p.name.startswith("."):
             st = p.stat()
-            out.append([str(p.relative_to(folder)), st.st_size, st.st_mtime_ns])
+            out.append([str(p.relative_to(folder)), st.st_size, st.st_mtime_ns]
+                       + ([content_digest(p, st.st_size)] if content else []))
     return out
 
 

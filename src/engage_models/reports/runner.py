@@ -60,7 +60,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from .. import config
-from .._core.errors import ConfigError
+from .._core.errors import ConfigError, MachineError, machine_trouble
 from .._core.i18n import LANGS, fmt_date, fmt_datetime, t
 from .._core.io import jsonable, write_text
 from .._core.locks import hold
@@ -536,6 +536,17 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _os_error_text(exc: OSError) -> str:
+    """An OS error in a line: ``shutil.copytree``'s error carries one ``(source, target, why)`` per file it could
+    not copy (92 KB of them on a full disk), said here as the first reason and how many files had one."""
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
+        first = exc.args[0][0]
+        why = first[2] if isinstance(first, tuple) and len(first) == 3 else first
+        n = len(exc.args[0])
+        return f"{why}" + (f" (and {n - 1:,} other file(s))" if n > 1 else "")
+    return exc.strerror or str(exc)[:300]
+
+
 def tidy_reports(out_dir: Path, say=None) -> list[str]:
     """Put right what a run ended by a kill left in the reports folder: its staging folder (``.staging-<pid>``)
     and the pieces :func:`_publish` prepared beside their places are removed; an old piece moved aside whose
@@ -789,6 +800,7 @@ def _cached_render(cache: Path, key: str, nb: Path) -> Path:
 
 def _keep_render(cache: Path, key: str, nb: Path, executed: Path) -> None:
     """Keep ``executed`` (already without machine paths) for a later run with the same key; prune older ones."""
+    tmp = None
     try:
         cache.mkdir(parents=True, exist_ok=True)
         target = _cached_render(cache, key, nb)
@@ -799,6 +811,9 @@ def _keep_render(cache: Path, key: str, nb: Path, executed: Path) -> None:
         for old in older[RENDERED_KEEP:]:
             old.unlink(missing_ok=True)
     except OSError as exc:  # a read-only store only costs the next run a render
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)  # a full disk left it empty
         log.warning("could not keep the executed %s for reuse: %s", nb.name, exc)
 
 
@@ -977,9 +992,10 @@ def run(
         locks.enter_context(hold(out_dir, "run", max(0.0, deadline - time.monotonic()) if wait >= 0 else wait,
                                  name="the reports folder"))
         tidy_reports(out_dir, say)
+        started = datetime.now(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")  # UTC, JST, CET...
+        say(f"run {run_day}: started {started} (pid {os.getpid()})")  # a scheduled job's log tells its runs apart
         simulated = prepare_data(data_path, demo if demo is not None else demo_if_empty, cfg.seed, demo_accounts,
                                  demo_months, say) if needs or demo or demo_if_empty else False
-        started = datetime.now(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")  # UTC, JST, CET...
         params = RunParameters(data_path.name, cfg.as_of, cfg.horizon_days, lang, cfg.seed, run_day, cfg.engine,
                                cfg.spark_master, cfg.spark_driver_memory, cfg.currency, cfg.timezone).as_dict()
 
@@ -1124,8 +1140,10 @@ def run(
             dated = _publish(staging, out_dir, run_day)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            raise ConfigError(f"cannot publish into {out_dir}: {exc.strerror or exc}; the previous reports are "
-                              f"unchanged") from None
+            trouble = machine_trouble(exc)
+            message = (f"cannot publish into {out_dir}: {trouble or _os_error_text(exc)}; the previous reports are "
+                       "unchanged")
+            raise (MachineError(message) if trouble else ConfigError(message)) from None
         shutil.rmtree(out_dir / ".failed", ignore_errors=True)
         delivery = _deliver(cfg, pipeline_run, run_day, out_dir, dated, say)
         if no_data:
