@@ -91,10 +91,11 @@ def test_wait_lets_a_second_process_start_when_the_first_ends(tmp_path):
     other = Holder(tmp_path)
     t0 = time.monotonic()
     # the holder lets go after 1.5 s; waiting 60 s gets the folder then (the ingest itself then finds no raw tables)
-    threading.Timer(1.5, other.release).start()
+    threading.Timer(1.5, lambda: (other.proc.stdin.write("go\n"), other.proc.stdin.flush())).start()
     with pytest.raises(Exception, match="no file for this required table"):
         ingest(tmp_path / "raw", tmp_path / "processed", wait=60)
     assert time.monotonic() - t0 >= 1.4
+    assert other.proc.wait(timeout=30) == 0
     with Holder(tmp_path) as again:  # a short wait is not enough: busy, and the message says it waited
         with pytest.raises(FolderBusy, match="after waiting 0.3 s"):
             ingest(tmp_path / "raw", tmp_path / "processed", wait=0.3)
@@ -214,7 +215,14 @@ def test_machine_trouble_is_told_from_a_stage_failing_on_its_data():
     except ValueError as exc:
         assert machine_trouble(exc) == "the disk is full"
     assert machine_trouble(OSError(errno.EROFS, "Read-only file system")) == "the disk is read-only"
-    assert machine_trouble(MemoryError()) == "the memory ran out"
+    assert machine_trouble(MemoryError()) is None  # a stage out of memory is recorded; the others are published
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise ValueError("said otherwise") from None
+    except ValueError as exc:
+        assert machine_trouble(exc) is None  # "from None": not its cause
     assert machine_trouble(ValueError("could not convert 'abc' to float")) is None
     assert machine_trouble(FileNotFoundError(errno.ENOENT, "No such file")) is None
 
@@ -352,3 +360,92 @@ def test_a_raw_file_edited_and_given_back_its_size_and_time_is_read_again(tmp_pa
     assert accounts.stat().st_size == st.st_size and accounts.stat().st_mtime_ns == st.st_mtime_ns
     again = run(data_dir=str(tmp_path), until="ingest")
     assert again.records["ingest"].status == "computed" and again["ingest"].key != first["ingest"].key
+
+
+def test_two_threads_of_one_process_take_turns_and_the_second_does_not_let_go_of_the_first(tmp_path):
+    """Re-entrancy was per process: a second thread entered the folder beside the first, and the first one's
+    leaving released the lock under it (and its finally raised KeyError)."""
+    inside, order = threading.Event(), []
+
+    def first():
+        with hold(tmp_path, "pipeline"):
+            inside.set()
+            time.sleep(1.0)
+            order.append("first out")
+
+    t = threading.Thread(target=first)
+    t.start()
+    inside.wait(10)
+    with pytest.raises(FolderBusy, match="another thread of this process"):
+        with hold(tmp_path, "pipeline"):
+            pass
+    with hold(tmp_path, "pipeline", wait=30):  # waits for the first thread, then holds the folder alone
+        order.append("second in")
+        assert held(tmp_path)
+        with hold(tmp_path, "ingest"):  # re-entrant in its own thread
+            pass
+        assert held(tmp_path)
+    t.join(10)
+    assert order == ["first out", "second in"] and not held(tmp_path)
+
+
+def test_files_beside_the_raw_tables_may_change_while_ingest_reads(tmp_path, small_world, monkeypatch):
+    """The comparison is of the files the tables are read from: an editor's lock file, a sync client's temp file
+    or a log written into raw/ during ingest refused every ingest."""
+    from engage_models.ingest import validate as V
+
+    raw = _raw(tmp_path, small_world)
+    read = V.ingest_table
+
+    def and_beside(con, contract, *a, **k):
+        out = read(con, contract, *a, **k)
+        (raw / ".~lock.accounts.csv#").write_text(f"someone,{contract.name}")
+        (raw / "export.log").write_text(f"read {contract.name}\n")
+        return out
+
+    monkeypatch.setattr(V, "ingest_table", and_beside)
+    report = V.ingest(raw, tmp_path / "processed")
+    assert report.tables["accounts"].rows_kept > 0
+
+
+def test_a_utf16_file_ends_with_its_line_break_and_parts_cut_short_are_said_once(tmp_path):
+    from engage_models.ingest import validate as V
+
+    whole = tmp_path / "tickets.csv"
+    whole.write_text("ticket_id,account_id\r\nT1,A1\r\n", encoding="utf-16")  # Excel's "Unicode text"
+    parts = tmp_path / "events"
+    parts.mkdir()
+    for i in range(3):
+        (parts / f"2024-0{i + 1}.csv").write_text("account_id,timestamp\nA1,2024-01-0" + str(i + 1))
+    heard: list = []
+    token = V._HEARD.set(heard)
+    try:
+        V._check_line_ends("tickets", str(whole))
+        assert heard == []
+        V._check_line_ends("events", str(parts))
+    finally:
+        V._HEARD.reset(token)
+    assert [str(w) for w in heard] == ["events: 2024-01.csv (and 2 other part(s)) does not end with a line break: a "
+                                       "file still being written, or cut short? Its last row was read as it is; check "
+                                       "that the export is whole"]
+
+
+def test_raw_digests_are_read_again_only_for_files_that_moved(tmp_path, monkeypatch):
+    from engage_models.pipeline import store
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(3):
+        (raw / f"part{i}.csv").write_text(f"a,b\n{i},x\n")
+    cache = tmp_path / "digests.json"
+    first = store.fingerprint(raw, content=True, digests=cache)
+    read = []
+    digest = store.content_digest
+    monkeypatch.setattr(store, "content_digest", lambda p: read.append(p.name) or digest(p))
+    assert store.fingerprint(raw, content=True, digests=cache) == first and read == []  # nothing read again
+    st = (raw / "part1.csv").stat()
+    (raw / "part1.csv").write_text("a,b\n9,x\n")  # same size, time given back: its change time moved
+    os.utime(raw / "part1.csv", ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = store.fingerprint(raw, content=True, digests=cache)
+    assert read == ["part1.csv"] and again[1][:3] == first[1][:3] and again[1][3] != first[1][3]
+    assert store.fingerprint(raw) == [row[:3] for row in again]  # without content: names, sizes and times

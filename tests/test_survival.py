@@ -952,5 +952,19 @@ def test_the_out_of_time_refit_steps_up_the_penalty_when_a_level_has_no_churner_
                                    "surv.model_panel": {"harrell_c": 0.7, "uno_c": 0.7, "horizons": {},
                                                         "accounts": 10}}, "en").frame.iloc[-1].tolist()
     assert row == ["penalty of the refit at the cutoff",
-                   "0.001: the final model's 0 gave no finite hazard ratio on the accounts known then",
+                   "0.001: with the final model's 0 the accounts known then gave no finite estimate",
                    "the final model's"]
+
+
+def test_the_out_of_time_refit_keeps_a_penalty_the_user_gave():
+    rng = np.random.default_rng(3)
+    n = 300
+    plan = np.where(np.arange(n) < 30, "enterprise", "basic")
+    duration = rng.exponential(20.0, n)
+    duration[:30] = 25.0 + rng.exponential(5.0, 30)
+    full = pd.DataFrame({"duration": np.minimum(duration, 40), "event": (duration < 40).astype(int), "plan": plan,
+                         "entry": 0.0})
+    given = CoxModel(covariates=["plan"], entry_col="entry", penalizer=0.0, check_ph=False).fit(full)
+    train = full.assign(event=((full["duration"] < 15) & (full["event"] == 1)).astype(int),
+                        duration=full["duration"].clip(upper=15))
+    assert A._refit_penalised(given, train) == (None, None)  # not stepped up behind the user's back

@@ -5,7 +5,7 @@ Exit codes: 0 success (everything published); 3 published, with reports or secti
 (listed in ``run.json`` and on the index page); 1 nothing published (the previous reports are kept); 2 bad input,
 arguments or configuration, found before anything was written; 5 another engage process was writing the same
 data or reports folder, nothing done (``--wait`` waits for it; :mod:`engage_models._core.locks`). The machine
-stopping a run (the disk full or read-only, an input/output error, memory run out) is exit 1 with one line, not
+stopping a run (the disk full or read-only, an input/output error) is exit 1 with one line, not
 a stage "not computed" published over the last reports; SIGTERM is handled as Ctrl-C (what was being written is
 cleared, worker processes end with the run), exit 143 and 130. A domain error
 (:class:`~engage_models._core.errors.EngageError`) prints its message; anything else is a bug and shows its
@@ -603,7 +603,10 @@ def main(argv: list[str] | None = None) -> int:
     _stopped_by = 0
     main_thread = threading.current_thread() is threading.main_thread()
     # a scheduler's stop (SIGTERM) is cleaned up as Ctrl-C is: staging folders, kernels, worker processes
-    previous = signal.signal(signal.SIGTERM, _stop) if main_thread else None
+    previous = signal.getsignal(signal.SIGTERM) if main_thread else None
+    ours = main_thread and previous in (signal.SIG_DFL, signal.default_int_handler)  # not a host's own, nor SIG_IGN
+    if ours:
+        signal.signal(signal.SIGTERM, _stop)
     try:
         from threadpoolctl import threadpool_limits
 
@@ -614,18 +617,18 @@ def main(argv: list[str] | None = None) -> int:
         return getattr(exc, "exit_code", 2)
     except KeyboardInterrupt:
         said = "stopped by SIGTERM" if _stopped_by else "interrupted"
-        print(f"engage {args.command}: {said}: what it was writing is left out (the next run clears it); "
-              "published reports are as they were", file=sys.stderr)
+        print(f"engage {args.command}: {said}: what it was writing is left out (the next run clears it); no "
+              "report is left half-published", file=sys.stderr)
         return 128 + (_stopped_by or signal.SIGINT)
     except Exception as exc:
         trouble = machine_trouble(exc)
         if trouble is None:
             raise
         print(f"engage {args.command}: error: {trouble} ({type(exc).__name__}: {str(exc)[:300]}): it stopped; "
-              "published reports are as they were", file=sys.stderr)
+              "no report is left half-published", file=sys.stderr)
         return 1
     finally:
-        if main_thread:
+        if ours:
             signal.signal(signal.SIGTERM, previous)
 
 

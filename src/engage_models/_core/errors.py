@@ -25,9 +25,9 @@ class InsufficientData(EngageError, ValueError):
 
 
 class MachineError(EngageError):
-    """The machine, not the data, stopped the run: the disk full or read-only, an input/output error, memory run
-    out. The run stops (exit status 1): a stage that failed for it would otherwise be published as "not computed"
-    over the last good reports."""
+    """The machine, not the data, stopped the run: the disk full or read-only, an input/output error. The run stops
+    (exit status 1): a stage that failed for it would otherwise be published as "not computed" over the last good
+    reports. (Memory is not among them: a stage that runs out of it is recorded and the others are published.)"""
 
     exit_code = 1
 
@@ -49,11 +49,9 @@ def machine_trouble(exc: BaseException) -> str | None:
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, MemoryError):
-            return "the memory ran out"
         for name, (said, words) in _MACHINE.items():
             number = getattr(errno, name, None)
             if (isinstance(exc, OSError) and number is not None and exc.errno == number) or said in str(exc)[:2000]:
                 return words
-        exc = exc.__cause__ or exc.__context__
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
     return None

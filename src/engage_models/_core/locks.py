@@ -12,8 +12,8 @@ for it with ``--wait SECONDS``.
 The lock is the operating system's lock on ``<folder>/.engage.lock`` (`filelock`_: ``flock`` on Unix,
 ``LockFileEx`` on Windows): it goes with the process that holds it, however it ends (a killed run leaves
 no lock behind to clear by hand). Who holds it is written beside it, in ``.engage.lock.json``, for the
-message. Within one process the lock is re-entrant (``engage run`` holds the data folder and its pipeline
-takes it again).
+message. Within one thread the lock is re-entrant (``engage run`` holds the data folder and its pipeline
+takes it again); another thread of the same process waits as another process would.
 
 .. _filelock: https://py-filelock.readthedocs.io/
 """
@@ -25,6 +25,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -46,7 +47,8 @@ class FolderBusy(EngageError):
     exit_code = BUSY_EXIT
 
 
-_held: dict[str, list] = {}  # resolved folder -> [FileLock, depth]: re-entrant within the process
+_held: dict[str, list] = {}  # resolved folder -> [FileLock, depth, owning thread]: re-entrant within that thread
+_gates: dict[str, threading.Lock] = {}  # resolved folder -> the lock another thread of this process waits on
 _guard = threading.Lock()
 
 
@@ -68,8 +70,9 @@ def holder(folder: str | Path) -> dict | None:
         return None
 
 
-def _busy(folder: Path, what: str, wait: float) -> FolderBusy:
-    who = holder(folder) or {}
+def _busy(folder: Path, what: str, wait: float, here: bool = False) -> FolderBusy:
+    who = {"pid": os.getpid(), "host": socket.gethostname(), "command": "another thread of this process",
+           "since": "now"} if here else holder(folder) or {}
     by = ""
     if who:
         by = (f" (pid {who.get('pid', '?')} on {who.get('host', '?')}, '{who.get('command', '?')}', since "
@@ -81,52 +84,65 @@ def _busy(folder: Path, what: str, wait: float) -> FolderBusy:
 
 
 @contextlib.contextmanager
-def hold(folder: str | Path, what: str = "command", wait: float = 0, name: str = ""):
+def hold(folder: str | Path, what: str = "command", wait: float = 0, name: str = "", waited: float | None = None):
     """Hold ``folder``'s lock for the ``with`` block.
 
     ``wait``: seconds to wait for another process to let it go (0: do not wait; a negative number: wait as long
     as it takes); :class:`FolderBusy` when it is still held after that. ``what`` is the command or step (``run``,
     ``ingest``) and ``name`` what the folder is to it (``the reports folder``), for the messages. The folder is
     created if missing; :class:`~engage_models._core.errors.ConfigError` when it cannot be written (read-only,
-    a file in the way).
+    a file in the way). ``waited``: the wait to name when busy, if not ``wait`` (the whole of a wait shared by
+    two folders).
     """
     folder = Path(folder).resolve()
-    key = str(folder)
+    key, me = str(folder), threading.get_ident()
     with _guard:
-        if key in _held:
+        mine = key in _held and _held[key][2] == me
+        if mine:
             _held[key][1] += 1
-            lock = None
-        else:
-            lock = FileLock(folder / LOCK_FILE, timeout=wait, thread_local=False)
-    if lock is None:
+        gate = _gates.setdefault(key, threading.Lock())
+    if mine:  # the run holds it and its pipeline (or ingest) takes it again
         try:
             yield folder
         finally:
             with _guard:
                 _held[key][1] -= 1
         return
+    deadline = time.monotonic() + wait
+    # another thread of this process first (two pipelines of one program), then other processes: flock is per
+    # open file, so a second thread's acquire would be another holder, not a wait
+    if not (gate.acquire(timeout=wait) if wait > 0 else gate.acquire(blocking=wait < 0)):
+        raise _busy(folder, what, wait if waited is None else waited, here=True)
     try:
-        lock.acquire()
-    except Timeout:
-        raise _busy(folder, what, wait) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot write into {name + ' ' if name else ''}{folder}: {exc.strerror or exc}") from None
-    with _guard:
-        _held[key] = [lock, 1]
-    try:
-        with contextlib.suppress(OSError):  # the note is for the message only: a read-only folder still locks
-            write_json(folder / HOLDER_FILE, {"pid": os.getpid(), "host": socket.gethostname(), "command": _command(),
-                                             "since": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC")})
-        yield folder
-    finally:
+        left = max(0.0, deadline - time.monotonic()) if wait >= 0 else wait
+        lock = FileLock(folder / LOCK_FILE, timeout=left, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise _busy(folder, what, wait if waited is None else waited) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot write into {name + ' ' if name else ''}{folder}: "
+                              f"{exc.strerror or exc}") from None
         with _guard:
-            del _held[key]
-        with contextlib.suppress(OSError):
-            (folder / HOLDER_FILE).unlink(missing_ok=True)
-        lock.release()
+            _held[key] = [lock, 1, me]
+        try:
+            with contextlib.suppress(OSError):  # the note is for the message only: a read-only folder still locks
+                write_json(folder / HOLDER_FILE, {"pid": os.getpid(), "host": socket.gethostname(),
+                                                 "command": _command(),
+                                                 "since": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC")})
+            yield folder
+        finally:
+            with _guard:
+                del _held[key]
+            with contextlib.suppress(OSError):
+                (folder / HOLDER_FILE).unlink(missing_ok=True)
+            lock.release()
+    finally:
+        gate.release()
 
 
 def held(folder: str | Path) -> bool:
-    """This process holds ``folder``'s lock."""
+    """This thread holds ``folder``'s lock."""
     with _guard:
-        return str(Path(folder).resolve()) in _held
+        st = _held.get(str(Path(folder).resolve()))
+        return st is not None and st[2] == threading.get_ident()

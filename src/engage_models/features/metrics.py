@@ -538,8 +538,9 @@ def definition(column: str, days: tuple[int, ...] = DEFAULT_WINDOWS) -> dict:
     elif m.kind == "window" and m.source in WINDOW_SOURCES:
         out["time"] = WINDOW_SOURCES[m.source]
     elif m.kind == "point":
-        out["query"] = {k: POINT_QUERIES[k] for k in (m.source, "users" if m.name == "seats" else None)
-                        if k in POINT_QUERIES}
+        # the whole query (its columns are computed together), its layout left out: an indentation is no change
+        queries = (m.source, "users" if m.name == "seats" else None)
+        out["query"] = {k: " ".join(POINT_QUERIES[k].split()) for k in queries if k in POINT_QUERIES}
     elif m.kind == "derived":
         out["sql"] = derived_sql(m, windows, m.window)
         out["inputs"] = {n: definition(n, days) for n in sorted(set(_NAME.findall(out["sql"])))

@@ -69,7 +69,7 @@ from ..features.engine import connect_duckdb
 from . import contracts as C
 from . import database as D
 from . import files as F
-from .sources import NUMBER_DATES, Source, resolve_sources
+from .sources import NUMBER_DATES, SOURCES_FILE, Source, resolve_sources
 
 log = logging.getLogger(__name__)
 
@@ -1544,7 +1544,8 @@ def _ingest(raw_dir: Path, processed_dir: Path, sources, encodings, now, csat_sc
         con = _connect(memory_limit, threads, staging / ".duckdb_tmp")
         results: dict[str, TableResult] = {}
         missing_optional: list[str] = []
-        before = _raw_state(raw_dir)  # an export still being written, or replaced mid-read: nothing kept (below)
+        watched = _read_files(raw_dir, resolved, wanted)
+        before = _raw_state(watched, raw_dir)  # an export being written, or replaced mid-read: nothing kept
         try:
             for name in wanted:
                 contract = C.CONTRACTS[name]
@@ -1590,7 +1591,7 @@ def _ingest(raw_dir: Path, processed_dir: Path, sources, encodings, now, csat_sc
                         missing_optional.append(name)
                     if previous and name in results:  # its warnings carry over with its files
                         heard.extend(w for w in previous.warnings or () if w.startswith(f"{name}: "))
-        changed = _raw_changes(before, _raw_state(raw_dir))
+        changed = _raw_changes(before, _raw_state(watched, raw_dir))
         if changed:
             raise IngestError(f"raw files changed while ingest read them ({', '.join(changed[:5])}"
                               f"{f' and {len(changed) - 5} more' if len(changed) > 5 else ''}): the tables read would "
@@ -1623,18 +1624,38 @@ def _table_of(warning: str) -> int:
     return C.TABLE_ORDER.index(name) if name in C.TABLE_ORDER else len(C.TABLE_ORDER)
 
 
-def _raw_state(raw_dir: Path) -> dict[str, tuple[int, int]]:
-    """``{relative path: (size, modification time in ns)}`` of every file under ``raw_dir``."""
-    if not raw_dir.is_dir():
-        return {}
-    out = {}
-    for p in raw_dir.rglob("*"):
-        try:
-            if p.is_file():
-                st = p.stat()
-                out[str(p.relative_to(raw_dir))] = (st.st_size, st.st_mtime_ns)
-        except OSError:  # gone between the listing and the stat: a change, found by the comparison
+def _read_files(raw_dir: Path, resolved: Mapping[str, Source], wanted) -> list[Path]:
+    """The files the tables ``wanted`` are read from (a folder's parts each), and the sources file: what must not
+    change while ingest reads them (a log or an editor's lock file beside them may)."""
+    out = [raw_dir / SOURCES_FILE] if (raw_dir / SOURCES_FILE).is_file() else []
+    for name in wanted:
+        src = resolved.get(name, Source())
+        if src.database is not None:
             continue
+        path = src.path or find_source(raw_dir, name)
+        if path is None:
+            continue
+        try:
+            out.extend(_files(str(path)))
+        except IngestError:  # said when the table is read
+            continue
+    return sorted(set(out))
+
+
+def _raw_state(files: list[Path], raw_dir: Path) -> dict[str, tuple[int, int] | None]:
+    """``{path (within raw_dir where it lies there): (size, modification time in ns)}`` of ``files`` (None for one
+    that is gone)."""
+    out: dict[str, tuple[int, int] | None] = {}
+    for p in files:
+        try:
+            name = str(p.relative_to(raw_dir))
+        except ValueError:
+            name = str(p)
+        try:
+            st = p.stat()
+            out[name] = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            out[name] = None
     return out
 
 
@@ -1645,20 +1666,26 @@ def _raw_changes(before: dict, after: dict) -> list[str]:
 
 def _check_line_ends(table: str, source: str) -> None:
     """A text file that does not end with a line break was often cut short (an export still being written, a
-    copy that stopped): its last row is read as it is, so it is said."""
+    copy that stopped): its last row is read as it is, so it is said, once per table (the first such part and how
+    many). UTF-16 and UTF-32 files end in a line break followed or preceded by zero bytes."""
+    cut = []
     for f in _files(source):
         if not f.name.lower().endswith((".csv", ".tsv")):
             continue
         try:
             with f.open("rb") as fh:
-                if fh.seek(0, 2) == 0:
+                size = fh.seek(0, 2)
+                if size == 0:
                     continue
-                fh.seek(-1, 2)
-                last = fh.read(1)
+                fh.seek(max(0, size - 4))
+                tail = fh.read().rstrip(b"\x00")
         except OSError:
             continue
-        if last not in (b"\n", b"\r"):
-            _warn("no_final_line_break", table=table, file=f.name)
+        if tail and tail[-1:] not in (b"\n", b"\r"):
+            cut.append(f.name)
+    if cut:
+        _warn("no_final_line_break", table=table, file=cut[0] if len(cut) == 1 else
+              Why("ingest.parts_more", first=cut[0], n=len(cut) - 1))
 
 
 def _warn(warning: str, **fmt) -> None:

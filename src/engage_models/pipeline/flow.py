@@ -231,8 +231,8 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
             trouble = machine_trouble(exc)
             if trouble is not None:
                 raise MachineError(f"stage {st.name}: {trouble} ({type(exc).__name__}: {str(exc)[:300]}): the run "
-                                   "stopped before publishing anything, so the last reports are kept; run again "
-                                   "once that is mended") from exc
+                                   "stopped here, and nothing of it is published (the last reports are kept); run "
+                                   "again once that is mended") from exc
             raise
     except MachineError:
         raise

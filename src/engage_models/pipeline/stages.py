@@ -131,7 +131,13 @@ def run_date_end(config: RunConfig) -> pd.Timestamp:
 def _ingest_params(c: RunConfig) -> dict:
     zone = {"timezone": c.timezone} if c.timezone != "UTC" else {}  # UTC runs keep the keys they had
     return {"csat_scale": c.csat_scale, "now": run_date_end(c).isoformat(), "as_of": c.as_of, **zone,
-            "raw": fingerprint(c.paths.raw, content=True), "databases": database_fingerprints(c.paths.raw)}
+            "raw": fingerprint(c.paths.raw, content=True,
+                               digests=Path(c.data_dir) / "artifacts" / "ingest" / RAW_DIGESTS),
+            "databases": database_fingerprints(c.paths.raw)}
+
+
+#: The raw files' content digests, kept with the times and inode they were read at (see store.fingerprint).
+RAW_DIGESTS = ".raw_digests.json"
 
 
 def database_fingerprints(raw: Path) -> dict[str, dict]:

@@ -50,39 +50,49 @@ def code_version() -> str:
     return h.hexdigest()[:16]
 
 
-#: Files up to this size are fingerprinted by their whole content, larger ones by their first and last MiB.
-FULL_DIGEST_BYTES = 64 << 20
-_EDGE = 1 << 20
-
-
-def content_digest(path: Path, size: int) -> str:
-    """SHA-256 of the file's content (of its first and last MiB beyond :data:`FULL_DIGEST_BYTES`), 16 digits."""
+def content_digest(path: Path) -> str:
+    """SHA-256 of the file's content, 16 hex digits."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
-        if size <= FULL_DIGEST_BYTES:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        else:
-            h.update(fh.read(_EDGE))
-            fh.seek(size - _EDGE)
-            h.update(fh.read(_EDGE))
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
     return h.hexdigest()[:16]
 
 
-def fingerprint(folder: str | Path, pattern: str = "*", content: bool = False) -> list[list]:
+def fingerprint(folder: str | Path, pattern: str = "*", content: bool = False,
+                digests: str | Path | None = None) -> list[list]:
     """``[relative path, size, modification time in ns]`` of every file under ``folder`` matching ``pattern``
-    (recursively), sorted: what the data are, without reading them. ``content``: a digest of each file's content
-    too (:func:`content_digest`), so that a file edited and given back its size and time (``cp -p``, ``rsync -t``,
-    an unzipped correction) is not taken for the one before: the raw files'."""
+    (recursively, hidden files left out), sorted: what the data are, without reading them.
+
+    ``content``: each file's :func:`content_digest` too, so that a file edited and given back its size and time
+    (``cp -p``, ``rsync -t``, an unzipped correction) is not taken for the one before: the raw files'.
+    ``digests``: a JSON file keeping each digest with the file's size, modification and change times and inode;
+    a file whose four are unchanged is not read again (nothing sets a file's change time back, so an edit is
+    always read). Without it every file is read each time.
+    """
     folder = Path(folder)
     if not folder.exists():
         return []
-    out = []
+    kept: dict = {}
+    if content and digests is not None:
+        with contextlib.suppress(OSError, ValueError):
+            kept = json.loads(Path(digests).read_text(encoding="utf-8"))
+    out, seen = [], {}
     for p in sorted(folder.rglob(pattern)):
         if p.is_file() and not p.name.startswith("."):
             st = p.stat()
-            out.append([str(p.relative_to(folder)), st.st_size, st.st_mtime_ns]
-                       + ([content_digest(p, st.st_size)] if content else []))
+            rel = str(p.relative_to(folder))
+            row = [rel, st.st_size, st.st_mtime_ns]
+            if content:
+                stamp = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+                old = kept.get(rel)
+                digest = old[4] if isinstance(old, list) and len(old) == 5 and old[:4] == stamp else content_digest(p)
+                seen[rel] = [*stamp, digest]
+                row.append(digest)
+            out.append(row)
+    if content and digests is not None and seen != kept:
+        with contextlib.suppress(OSError):  # a read-only store only costs the next run the reading
+            write_json(Path(digests), seen)
     return out
 
 

@@ -978,9 +978,11 @@ def run(
     unknown = needs - set(STAGE_NAMES)
     if unknown:
         raise ConfigError(f"notebooks need unknown stage(s) {sorted(unknown)} (stages: {', '.join(STAGE_NAMES)})")
-    if not data_path.is_dir() and (needs or demo or demo_if_empty):  # a mistyped folder: said, nothing made
-        prepare_data(data_path, demo if demo is not None else demo_if_empty, cfg.seed, demo_accounts, demo_months,
-                     say)  # (the first demo run makes the project's data folder)
+    if not data_path.is_dir() and (needs or demo or demo_if_empty):
+        flag = demo if demo is not None else demo_if_empty
+        if not (flag if flag is not None else data_path.resolve() == config.DATA_DIR.resolve()):
+            prepare_data(data_path, flag, cfg.seed, demo_accounts, demo_months, say)  # a mistyped folder: said
+        data_path.mkdir(parents=True, exist_ok=True)  # the first demo run: the world is made under the lock
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # read-only, or a file where the folder should be: nothing done yet
@@ -990,7 +992,7 @@ def run(
         if data_path.is_dir():
             locks.enter_context(hold(data_path, "run", wait, name="the data folder"))
         locks.enter_context(hold(out_dir, "run", max(0.0, deadline - time.monotonic()) if wait >= 0 else wait,
-                                 name="the reports folder"))
+                                 name="the reports folder", waited=wait))
         tidy_reports(out_dir, say)
         started = datetime.now(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")  # UTC, JST, CET...
         say(f"run {run_day}: started {started} (pid {os.getpid()})")  # a scheduled job's log tells its runs apart
@@ -1072,13 +1074,19 @@ def run(
                        if pipeline_run is not None else None)
                 executed = {}
                 failures = []
-                for fut in as_completed(futures):
-                    nb = futures[fut]
-                    try:
-                        executed[nb] = fut.result()
-                    except NotebookFailed as exc:
-                        failures.append(exc)
-                        say(f"      {exc}")
+                try:
+                    for fut in as_completed(futures):
+                        nb = futures[fut]
+                        try:
+                            executed[nb] = fut.result()
+                        except NotebookFailed as exc:
+                            failures.append(exc)
+                            say(f"      {exc}")
+                except BaseException:  # Ctrl-C or SIGTERM while rendering: no notebook starts after it (the
+                    stopped.set()  # ones executing end with their cells), instead of every queued one running
+                    for f in futures:
+                        f.cancel()
+                    raise
             skipped = pipeline_run.missing_sections if pipeline_run is not None else []
             not_due = [x for x in pipeline_run.skipped_sections if x not in skipped] if pipeline_run is not None else []
             meta = _meta_line(params, started, lang, simulated, model_id=_model_id(pipeline_run))

@@ -646,12 +646,13 @@ def _refit_and_score(model, train: pd.DataFrame, test: pd.DataFrame, cutoff, tra
 
 def _refit_penalised(model, train: pd.DataFrame):
     """The final specification refitted on ``train`` with the next larger penalty of ``model``'s grid that fits,
-    as the final fit itself steps up when its chosen penalty does not (:meth:`~.cox.CoxModel._fit_or_penalise`):
-    the accounts known at the cutoff are fewer, and a level with no churner among them yet (or only churners)
-    has no finite hazard ratio without a penalty. Penalties tried on a sample of accounts are carried to every
-    row as the final fit's was (``rows_scale``). ``(model, {"final", "used"})``, or ``(None, None)`` when none
-    fits (the test is then not computed, with the first failure's reason)."""
-    if not hasattr(model, "params_"):
+    as the final fit itself steps up when the penalty cross-validation chose does not fit
+    (:meth:`~.cox.CoxModel._fit_or_penalise`): the accounts known at the cutoff are fewer, and a level with no
+    churner among them yet (or only churners) has no finite hazard ratio without a penalty. Penalties tried on a
+    sample of accounts are carried to every row as the final fit's was (``rows_scale``). A penalty the user gave
+    is kept (the test is then not computed, as the final fit would not be). ``(model, {"final", "used"})``, or
+    ``(None, None)`` when none fits (the test is then not computed, with the first failure's reason)."""
+    if not hasattr(model, "params_") or getattr(model, "penalizer", None) is not None:
         return None, None
     final = float(model.penalizer_)
     scale = float((getattr(model, "penalizer_sample_", None) or {}).get("rows_scale", 1.0))
