@@ -449,3 +449,100 @@ def test_raw_digests_are_read_again_only_for_files_that_moved(tmp_path, monkeypa
     again = store.fingerprint(raw, content=True, digests=cache)
     assert read == ["part1.csv"] and again[1][:3] == first[1][:3] and again[1][3] != first[1][3]
     assert store.fingerprint(raw) == [row[:3] for row in again]  # without content: names, sizes and times
+
+
+# ------------------------------------------------------------------------------ notebooks executing at a stop
+SLEEPER = """{"cells": [
+ {"cell_type": "code", "execution_count": null, "id": "p", "metadata": {"tags": ["parameters"]}, "outputs": [],
+  "source": ["data_dir = ''"]},
+ {"cell_type": "code", "execution_count": null, "id": "s", "metadata": {}, "outputs": [],
+  "source": ["import os, subprocess, sys, time\\n", "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\\n",
+             "open(os.environ['SLEEPER_PIDS'], 'w').write(f'{os.getpid()} {child.pid}')\\n", "time.sleep(300)"]}],
+ "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+ "nbformat": 4, "nbformat_minor": 5}
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").is_file() and Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def _wait_for(path: Path, seconds: float = 120) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.is_file() and len(path.read_text().split()) == 2:
+            return [int(x) for x in path.read_text().split()]
+        time.sleep(0.2)
+    raise AssertionError(f"the notebook never started ({path})")
+
+
+def test_a_stopped_run_ends_the_notebooks_executing_and_what_they_started(tmp_path, monkeypatch):
+    """Kernels run in sessions of their own: a run stopped while a notebook executed left its kernel running
+    the cell to its end (up to the cell timeout), past a scheduler's grace period, and anything the cell had
+    started (joblib's workers) with it. :meth:`Kernels.stop` ends them; a kernel that starts after the stop
+    is ended as it registers."""
+    from engage_models.reports import runner as R
+
+    nb = tmp_path / "sleep.ipynb"
+    nb.write_text(SLEEPER)
+    pids_file = tmp_path / "pids"
+    monkeypatch.setenv("SLEEPER_PIDS", str(pids_file))
+    kernels = R.Kernels()
+    out = tmp_path / "out"
+    out.mkdir()
+    result: dict = {}
+
+    def execute():
+        t0 = time.monotonic()
+        try:
+            R._execute(nb, out, {}, "python3", None, kernels=kernels)
+        except R.NotebookFailed as exc:
+            result["failed"] = str(exc)
+        result["seconds"] = time.monotonic() - t0
+
+    thread = threading.Thread(target=execute)
+    thread.start()
+    kernel, child = _wait_for(pids_file)
+    t0 = time.monotonic()
+    assert kernels.stop(grace=5) == 1
+    thread.join(timeout=60)
+    assert not thread.is_alive() and time.monotonic() - t0 < 30, result
+    assert "failed" in result and "sleep.ipynb" in result["failed"], result
+    assert _gone(kernel) and _gone(child)
+
+    pids_file.unlink()  # stopped already: a notebook that starts now does not run its cell
+    t0 = time.monotonic()
+    with pytest.raises(R.NotebookFailed):
+        R._execute(nb, out, {}, "python3", None, kernels=kernels)
+    assert time.monotonic() - t0 < 60
+
+
+def test_sigterm_while_the_reports_render_ends_their_kernels(tmp_path):
+    """``kill PID`` while a report executes: exit 143 within the scheduler's grace, nothing published, and
+    no kernel or process of the notebook left behind."""
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    (books / "01_sleep.ipynb").write_text(SLEEPER)
+    pids_file = tmp_path / "pids"
+    env = {**os.environ, "SLEEPER_PIDS": str(pids_file)}
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    proc = subprocess.Popen([sys.executable, "-m", "engage_models", "run", "--data-dir", str(tmp_path / "data"),
+                             "--out", str(tmp_path / "reports"), "--notebooks-dir", str(books), "--no-demo",
+                             "--kernel", "python3"], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        kernel, child = _wait_for(pids_file)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=60) == 143, rest
+        assert time.monotonic() - t0 < 30 and "stopped by SIGTERM" in rest and "Traceback" not in rest, rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(1)
+    assert _gone(kernel) and _gone(child)
+    assert not (tmp_path / "reports" / "latest").exists()

@@ -168,19 +168,96 @@ def resolve_kernel(preferred: str | None = None) -> str:
     return "python3"
 
 
-def _kernel_manager_class():
-    """The kernel manager the reports' kernels are started with: on POSIX, the kernel's sockets are Unix sockets
-    in a private temporary folder of its own (IPC transport) instead of TCP ports on the loopback, which any local
-    user can reach and which ipykernel 7 warns about once per notebook in the run's log. Elsewhere (or where the
-    temporary folder's path is too long for a socket's name) the default, TCP."""
+class Kernels:
+    """The kernels a run's notebooks execute in, while they run, so that a stopped run can end them.
+
+    A kernel runs in a session of its own (jupyter_client starts it so), so a Ctrl-C or a scheduler's SIGTERM
+    reaches this process and not the kernels: without :meth:`stop`, a notebook executing when a run stopped ran
+    its cell to the end (up to the cell timeout), past a scheduler's grace period. A kernel that starts after the
+    stop (its notebook had passed the gate) is ended as it registers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, object] = {}
+        self.stopped = False
+
+    def add(self, manager) -> None:
+        with self._lock:
+            self._running[id(manager)] = manager.provisioner
+            late = self.stopped
+        if late:
+            self._end([manager.provisioner], grace=0.0)
+
+    def remove(self, manager) -> None:
+        with self._lock:
+            self._running.pop(id(manager), None)
+
+    def stop(self, grace: float = 3.0) -> int:
+        """SIGTERM to each running kernel's process group (the kernel and what it started, such as joblib's
+        workers), SIGKILL to those left after ``grace`` seconds; the notebooks' threads then end with a dead
+        kernel. How many kernels it signalled."""
+        with self._lock:
+            self.stopped = True
+            running = list(self._running.values())
+        return self._end(running, grace)
+
+    @staticmethod
+    def _end(provisioners: list, grace: float) -> int:
+        import signal
+
+        def alive(prov) -> bool:
+            proc = getattr(prov, "process", None)
+            return proc is not None and proc.poll() is None
+
+        def send(prov, sig) -> bool:
+            try:
+                if getattr(prov, "pgid", None):
+                    os.killpg(prov.pgid, sig)
+                else:
+                    prov.process.send_signal(sig)
+                return True
+            except (OSError, AttributeError):
+                return False
+
+        signalled = [prov for prov in provisioners if alive(prov) and send(prov, signal.SIGTERM)]
+        end = time.monotonic() + grace
+        while any(alive(prov) for prov in signalled) and time.monotonic() < end:
+            time.sleep(0.05)
+        for prov in signalled:
+            if alive(prov):
+                send(prov, signal.SIGKILL)
+        return len(signalled)
+
+
+def _kernel_manager_class(kernels: Kernels | None = None):
+    """The kernel manager the reports' kernels are started with. Each kernel is kept in ``kernels`` (the run's)
+    while it runs, so that a stopped run can end it (:meth:`Kernels.stop`). On POSIX, the kernel's sockets are
+    Unix sockets in a private temporary folder of its own (IPC transport) instead of TCP ports on the loopback,
+    which any local user can reach and which ipykernel 7 warns about once per notebook in the run's log. Elsewhere
+    (or where the temporary folder's path is too long for a socket's name) the default, TCP."""
     import tempfile
 
     from jupyter_client.manager import AsyncKernelManager
 
-    if os.name != "posix" or len(tempfile.gettempdir()) > 60:
-        return AsyncKernelManager
+    kernels = Kernels() if kernels is None else kernels
 
-    class IPCKernelManager(AsyncKernelManager):
+    class TrackedKernelManager(AsyncKernelManager):
+        async def _async_start_kernel(self, **kwargs) -> None:
+            await super()._async_start_kernel(**kwargs)
+            kernels.add(self)
+
+        start_kernel = _async_start_kernel
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            kernels.remove(self)
+            await super()._async_cleanup_resources(restart=restart)
+
+        cleanup_resources = _async_cleanup_resources
+
+    if os.name != "posix" or len(tempfile.gettempdir()) > 60:
+        return TrackedKernelManager
+
+    class IPCKernelManager(TrackedKernelManager):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self._socket_dir = tempfile.mkdtemp(prefix="engage-kernel-")  # 0700: this user's only
@@ -825,13 +902,14 @@ def _ready_at(nb: Path, stage_names: Sequence[str]) -> int:
 
 
 def _execute(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int | None,
-             paths: list[tuple[str, str]] = (), cache: tuple[Path, str] | None = None) -> tuple[float, bool]:
+             paths: list[tuple[str, str]] = (), cache: tuple[Path, str] | None = None,
+             kernels: Kernels | None = None) -> tuple[float, bool]:
     """Execute one notebook into ``staging``; ``(seconds, reused)``, or raises NotebookFailed.
 
     The executed notebook is published (``executed/``): its parameters, Papermill's record and any warning
     text are kept without the machine's paths (``paths``, see :func:`machine_paths`). With ``cache`` (a folder
     and the notebook's :func:`render_key`), a notebook executed before with the same key is not executed
-    again: its kept copy is used (``reused``)."""
+    again: its kept copy is used (``reused``). ``kernels``: the run's running kernels (:class:`Kernels`)."""
     executed = staging / nb.name
     t0 = time.perf_counter()
     if cache is not None and _cached_render(*cache, nb).is_file():
@@ -846,7 +924,7 @@ def _execute(nb: Path, staging: Path, nb_params: dict, kernel: str, timeout: int
     try:
         pm.execute_notebook(str(nb), str(executed), parameters=nb_params, kernel_name=kernel, progress_bar=False,
                             log_output=False, execution_timeout=timeout,
-                            kernel_manager_class=_kernel_manager_class())
+                            kernel_manager_class=_kernel_manager_class(kernels))
     except pm.PapermillExecutionError as exc:
         strip()
         raise NotebookFailed(nb.name, _source_cell(executed, exc.cell_index), exc.ename, exc.evalue,
@@ -1024,6 +1102,7 @@ def run(
             waiting = list(notebooks)
 
             stopped = threading.Event()  # the pipeline raised: a notebook waiting for its turn does not start
+            kernels = Kernels()  # the notebooks' kernels while they run: a stopped run ends them
 
             def gated(nb, *args):
                 with gate:
@@ -1042,7 +1121,7 @@ def run(
                     if stages is not None and notebook_needs(nb) and not rerender:
                         key = render_key(nb, nb_params, kernel, stages[:_ready_at(nb, STAGE_NAMES) + 1], cfg.to_dict())
                         cache = (data_path / ARTIFACTS / RENDERED_DIR, key)
-                    futures[pool.submit(gated, nb, staging, nb_params, kernel, timeout, paths, cache)] = nb
+                    futures[pool.submit(gated, nb, staging, nb_params, kernel, timeout, paths, cache, kernels)] = nb
 
             def on_stage(so_far) -> None:
                 """A stage is recorded: export what is done, start the notebooks whose stages are all there."""
@@ -1062,10 +1141,11 @@ def run(
                         pipeline_run.export(staging, keep=True)
                         for exported in sorted((staging / "artifacts").glob(f"*/{EXPORT_DIR}/*")):
                             shutil.copy2(exported, staging / exported.name)  # files for others (the CRM's action list)
-                except BaseException:
+                except BaseException:  # the run stops: no report is published, none goes on executing
                     stopped.set()
                     for f in futures:
                         f.cancel()
+                    kernels.stop()
                     raise
                 finally:
                     for _ in range(held):  # every core to the notebooks now (or to finishing them, on an error)
@@ -1082,10 +1162,11 @@ def run(
                         except NotebookFailed as exc:
                             failures.append(exc)
                             say(f"      {exc}")
-                except BaseException:  # Ctrl-C or SIGTERM while rendering: no notebook starts after it (the
-                    stopped.set()  # ones executing end with their cells), instead of every queued one running
+                except BaseException:  # Ctrl-C or SIGTERM while rendering: no notebook starts after it, and
+                    stopped.set()  # the ones executing are ended (their kernels do not see the signal)
                     for f in futures:
                         f.cancel()
+                    kernels.stop()
                     raise
             skipped = pipeline_run.missing_sections if pipeline_run is not None else []
             not_due = [x for x in pipeline_run.skipped_sections if x not in skipped] if pipeline_run is not None else []
