@@ -456,7 +456,8 @@ SLEEPER = """{"cells": [
  {"cell_type": "code", "execution_count": null, "id": "p", "metadata": {"tags": ["parameters"]}, "outputs": [],
   "source": ["data_dir = ''"]},
  {"cell_type": "code", "execution_count": null, "id": "s", "metadata": {}, "outputs": [],
-  "source": ["import os, subprocess, sys, time\\n", "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\\n",
+  "source": ["import os, subprocess, sys, time\\n",
+             "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\\n",
              "open(os.environ['SLEEPER_PIDS'], 'w').write(f'{os.getpid()} {child.pid}')\\n", "time.sleep(300)"]}],
  "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
  "nbformat": 4, "nbformat_minor": 5}
