@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 
 import numpy as np
@@ -679,3 +680,86 @@ def test_driver_and_effect_tables_write_p_values_as_the_sentences_do():
                       "ci_low": [0.2, -0.15], "ci_high": [0.4, 0.05], "q_value": [3.2e-05, 0.25],
                       "significant": [True, False]})
     assert drivers_view(d)["q_value"].tolist() == ["< 0.001", "0.250"]
+
+
+def _campaigns(starts: list[str], n_per: int = 400, days: int = 21, seed: int = 0, accounts: int = 200,
+               good: float = 0.5) -> pd.DataFrame:
+    """Survey campaigns: ``n_per`` answers over ``days`` days after each start, from ``accounts`` accounts."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i, start in enumerate(starts):
+        at = pd.Timestamp(start, tz="UTC") + pd.to_timedelta(rng.uniform(0, days, n_per), unit="D")
+        score = np.where(rng.random(n_per) < good + 0.1 * i, 10, 3)
+        frames.append(pd.DataFrame({"submitted_at": at, "score": score,
+                                    "account_id": rng.integers(0, accounts, n_per).astype(str)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_survey_campaign_that_runs_into_the_next_quarter_stays_one_wave():
+    """The executive summary's headline NPS was -9 on 76 answers: the tail of a September campaign that fell
+    into October in the company's calendar, compared as "the latest quarter" with the campaign's 6,223 answers."""
+    from engage_models.surveys.net_promoter import latest_change, survey_waves
+
+    answers = _campaigns(["2025-03-20", "2025-09-20"])  # each campaign runs 21 days, over a quarter's end
+    waves = survey_waves(answers["submitted_at"])
+    assert waves is not None and sorted(waves.value_counts().tolist()) == [400, 400]
+    assert set(waves.dt.strftime("%Y-%m-%d")) == {"2025-03-20", "2025-09-20"}  # each campaign's first day
+    change = latest_change(answers, "Q", drop_small=True)
+    assert change["unit"] == "wave" and change["latest"]["n"] == 400 and change["previous"]["n"] == 400
+    late = answers.iloc[400:]
+    expected = nps(late["score"]).nps
+    assert change["latest"]["nps"] == pytest.approx(expected)
+    assert change["difference"].difference == pytest.approx(expected - nps(answers.iloc[:400]["score"]).nps)
+    assert change["latest"]["end"] == late["submitted_at"].max()
+
+    calendar = nps_trend(answers, "Q")  # what was compared before: the quarter holding the campaign's tail
+    assert calendar["n"].iloc[-1] < 400
+
+
+def test_a_late_answer_after_a_quiet_spell_joins_its_wave_and_continuous_answers_are_not_waves():
+    from engage_models.surveys.net_promoter import latest_change, survey_waves
+
+    answers = _campaigns(["2025-03-01", "2025-09-01"])
+    straggler = pd.DataFrame({"submitted_at": [pd.Timestamp("2025-11-15", tz="UTC")], "score": [0],
+                              "account_id": ["a"]})  # eight weeks after the campaign closed
+    early = straggler.assign(submitted_at=pd.Timestamp("2025-01-10", tz="UTC"))  # before the first campaign
+    waves = survey_waves(pd.concat([early, answers, straggler], ignore_index=True)["submitted_at"])
+    assert sorted(waves.value_counts().tolist()) == [401, 401]
+    assert waves.iloc[0] == waves.iloc[1]  # the early answer joins the first campaign
+    assert waves.iloc[-1] == waves.iloc[-2]  # the straggler joins the last campaign
+
+    rng = np.random.default_rng(3)
+    steady = pd.DataFrame({"submitted_at": pd.Timestamp("2025-01-01", tz="UTC")
+                           + pd.to_timedelta(rng.uniform(0, 365, 2000), unit="D"),
+                           "score": rng.integers(0, 11, 2000), "account_id": rng.integers(0, 300, 2000).astype(str)})
+    assert survey_waves(steady["submitted_at"]) is None  # an always-on survey: calendar quarters
+    change = latest_change(steady, "Q")
+    assert change["unit"] == "period" and change["latest"]["period"] == pd.Timestamp("2025-10-01", tz="UTC")
+    assert survey_waves(answers["submitted_at"].iloc[:400]) is None  # one campaign: nothing to compare with
+    assert latest_change(answers.iloc[:400], "Q")["previous"] is None
+    # a "campaign" of four months (longer than a quarter's span) is not a wave
+    assert survey_waves(_campaigns(["2025-01-01", "2025-09-01"], days=130)["submitted_at"]) is None
+
+
+def test_the_wave_change_and_the_headline_name_the_waves_they_compare():
+    from engage_models.reports.summary import nps_basis, nps_waves
+    from engage_models.surveys.report import wave_change_line
+
+    answers = _campaigns(["2025-03-20", "2025-09-20"])
+    latest, previous, diff, unit = nps_waves(answers)
+    assert unit == "wave" and latest["n"] == 400
+    waves = {"unit": unit, "latest": latest.to_dict(), "previous": previous.to_dict()}
+    en, ja = nps_basis(waves, "en"), nps_basis(waves, "ja")
+    assert en.startswith("NPS: the latest survey wave (answered 20 Sep 2025 to 1") and "400 answers" in en, en
+    assert "直近の調査回（回答期間 2025年9月20日〜2025年10月" in ja, ja
+    change = {"unit": "wave", "a": previous["period"], "b": latest["period"], "a_end": previous["end"],
+              "b_end": latest["end"], "nps_a": previous["nps"], "nps_b": latest["nps"], "n_a": 400, "n_b": 400,
+              "min_n": 30, "difference": dataclasses.asdict(diff)}
+    line = wave_change_line(change, "en")
+    assert line.startswith("Latest survey wave (answered 20 Sep 2025 to "), line
+    assert "against the one before (20 Mar 2025 to" in line, line
+    assert "Read it with care" not in line
+    assert "前回（2025年3月20日〜" in wave_change_line(change, "ja")
+    assert nps_basis({}, "en") == ""
+    one = {"unit": "period", "latest": latest.to_dict(), "previous": None}
+    assert "one quarter so far" in nps_basis(one, "en")

@@ -320,14 +320,14 @@ def surveys(ctx: Context) -> None:
         out.json("nps_overall", dataclasses.asdict(overall))
         trend = sv.nps_trend(data.nps, v.trend_freq, method=v.ci_method, min_n=v.min_n)
         out.frame("nps_trend", trend)
-        if len(trend) >= 2:
-            a, b = trend.iloc[-2], trend.iloc[-1]
-            # paired by account: many accounts answer in both periods, so the two are not independent samples
-            diff = sv.nps_difference(npsm.answers_in_period(data.nps, b["period"], v.trend_freq),
-                                     npsm.answers_in_period(data.nps, a["period"], v.trend_freq), method=v.ci_method)
-            out.json("nps_wave_change", {"a": a["period"], "b": b["period"], "nps_a": a["nps"], "nps_b": b["nps"],
-                                         "n_a": int(a["n"]), "n_b": int(b["n"]), "min_n": v.min_n,
-                                         "difference": dataclasses.asdict(diff)})
+        change = npsm.latest_change(data.nps, v.trend_freq, min_n=v.min_n, method=v.ci_method)
+        if change is not None and change["previous"] is not None:
+            # survey waves when the answers come in waves, else calendar periods; paired by account
+            a, b = change["previous"], change["latest"]
+            out.json("nps_wave_change", {"unit": change["unit"], "a": a["period"], "b": b["period"],
+                                         "a_end": a["end"], "b_end": b["end"], "nps_a": a["nps"],
+                                         "nps_b": b["nps"], "n_a": int(a["n"]), "n_b": int(b["n"]),
+                                         "min_n": v.min_n, "difference": dataclasses.asdict(change["difference"])})
         else:
             out.skip("nps_wave_change", Why("reason.one_survey_period"))
         for attr in data.attributes:
@@ -1005,8 +1005,8 @@ def summary(ctx: Context) -> None:
         out.skip("nps_waves", why)
         out.skip("nps_by_touch_model", why)
         return
-    latest, previous, diff = S.nps_waves(nps_answers)
-    out.json("nps_waves", {"latest": latest, "previous": previous,
+    latest, previous, diff, unit = S.nps_waves(nps_answers)
+    out.json("nps_waves", {"unit": unit, "latest": latest, "previous": previous,
                            "difference": dataclasses.asdict(diff) if diff is not None else None})
     if not ctx.has("actions", "actions"):
         out.skip("nps_by_touch_model", ctx.why_missing("actions", "actions"))

@@ -12,30 +12,41 @@ import html
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import LANGS, fmt_interval, fmt_money, fmt_pct, fmt_pp, p_is, t
+from .._core.i18n import LANGS, fmt_date, fmt_interval, fmt_money, fmt_pct, fmt_pp, p_is, t
 from .._core.plots import BAND_COLOURS, new_ax
 from ..health.views import card_labels, most_at_risk
 
 
 def nps_waves(nps_answers: pd.DataFrame, freq: str = "Q", min_n: int = 30):
-    """NPS of the latest and previous survey periods (default quarters), with intervals and the difference.
+    """NPS of the latest survey wave and the one before, with intervals and the difference; of the latest
+    calendar periods (``freq``, default quarters) with at least ``min_n`` answers when the answers come in
+    continuously (:func:`~engage_models.surveys.net_promoter.latest_change`).
 
-    Returns (latest row, previous row or None, :class:`~engage_models.surveys.NPSDifference` or None).
+    Returns (latest row, previous row or None, :class:`~engage_models.surveys.NPSDifference` or None, unit:
+    ``'wave'`` or ``'period'``); the rows' ``period`` is the first day, ``end`` the last answer.
     """
-    from ..surveys import nps_difference, nps_trend
-    from ..surveys.net_promoter import answers_in_period
+    from ..surveys.net_promoter import latest_change
 
-    trend = nps_trend(nps_answers, freq)
-    trend = trend[trend["n"] >= min_n] if (trend["n"] >= min_n).any() else trend
-    if trend.empty:
-        return None, None, None
-    latest = trend.iloc[-1]
-    previous = trend.iloc[-2] if len(trend) > 1 else None
-    diff = None
-    if previous is not None:  # paired by account: accounts answering in both periods are not independent
-        diff = nps_difference(answers_in_period(nps_answers, latest["period"], freq),
-                              answers_in_period(nps_answers, previous["period"], freq))
-    return latest, previous, diff
+    change = latest_change(nps_answers, freq, min_n=min_n, drop_small=True)
+    if change is None:
+        return None, None, None, None
+    return change["latest"], change["previous"], change["difference"], change["unit"]
+
+
+def nps_basis(waves: dict, lang: str = "en") -> str:
+    """What the headline's NPS compares, in a sentence: the survey waves (their answer dates) or the quarters."""
+    latest, previous = waves.get("latest"), waves.get("previous")
+    if not latest:
+        return ""
+    key = "sum.nps_basis_wave" if waves.get("unit") == "wave" else "sum.nps_basis_period"
+    if not previous:
+        key += "_one"
+
+    def span(r) -> str:
+        return t("sep.date_span", lang, a=fmt_date(r["period"], lang), b=fmt_date(r.get("end"), lang))
+
+    return t(key, lang, latest=span(latest), previous=span(previous) if previous else "",
+             n=f"{int(latest['n']):,}", n_prev=f"{int(previous['n']):,}" if previous else "")
 
 
 def headline(kpi: pd.DataFrame, nps_latest, nps_previous, nps_diff, lang: str = "en") -> pd.DataFrame:

@@ -344,6 +344,74 @@ def answers_in_period(df: pd.DataFrame, period, freq: str = "M", *, time: str = 
     return df[(ts == pd.Timestamp(period).tz_localize(None).to_period(freq)).to_numpy()]
 
 
+def survey_waves(times, *, gap_days: int = 14, max_span_days: int = 92, min_n: int = MIN_N) -> pd.Series | None:
+    """The company's survey waves, when its answers come in waves: a label per answer (its wave's first day,
+    UTC), or ``None`` when they come in continuously (compare calendar periods then).
+
+    Answers more than ``gap_days`` apart (no answer in between) start a new wave; a wave of fewer than ``min_n``
+    answers (a late answer after a quiet spell) joins the wave before it (the first, the one after). The
+    answers come in waves when at least two remain and none lasts longer than ``max_span_days``. A campaign
+    whose last days fall into the next month or quarter (or do so in the company's calendar, a day later than
+    UTC's) stays one wave: compared by calendar periods, its 76 late answers made a "latest quarter" set
+    against the 6,223 of the wave itself.
+    """
+    ts = pd.to_datetime(pd.Series(times), utc=True)
+    day = ts.dt.floor("D")
+    counts = day.value_counts().sort_index()
+    if len(counts) < 2 or counts.sum() < 2 * min_n:
+        return None
+    days = counts.index
+    segment = np.r_[0, np.cumsum((days[1:] - days[:-1]) > pd.Timedelta(days=gap_days))]
+    seg_n = np.bincount(segment, weights=counts.to_numpy())
+    kept = [k for k in range(len(seg_n)) if seg_n[k] >= min_n]
+    if len(kept) < 2:
+        return None
+    # each segment joins the kept wave at or before it; segments before the first kept wave join that one
+    wave = np.array([max([k for k in kept if k <= j], default=kept[0]) for j in range(len(seg_n))])[segment]
+    first = pd.Series(days, index=days).groupby(wave).transform("min")
+    spans = pd.Series(days, index=days).groupby(wave).agg(lambda x: x.max() - x.min())
+    if (spans > pd.Timedelta(days=max_span_days)).any():
+        return None
+    return pd.Series(day.map(first).to_numpy(), index=ts.index, name="wave")
+
+
+def latest_change(df: pd.DataFrame, freq: str = "M", *, time: str = "submitted_at", min_n: int = MIN_N,
+                  method: str = "adjusted", level: float = 0.95, drop_small: bool = False) -> dict | None:
+    """The latest survey wave's NPS against the one before, or the latest calendar period's (``freq``) when the
+    answers come in continuously (:func:`survey_waves`); ``None`` with fewer than one wave or period.
+
+    Returns ``unit`` (``'wave'`` or ``'period'``), ``freq``, ``latest`` and ``previous`` (rows of
+    :func:`nps_table` with ``period``, the wave's or period's first day, and ``end``, its last answer; the
+    previous one ``None`` when there is one only) and ``difference`` (a paired :class:`NPSDifference`, accounts
+    answering both are not independent; ``None`` without a previous one). ``drop_small``: periods with fewer
+    than ``min_n`` answers are not chosen (when any has as many).
+    """
+    if df.empty:
+        return None
+    ts = pd.to_datetime(df[time], utc=True)
+    waves = survey_waves(ts, min_n=min_n)
+    if waves is not None:
+        unit, label = "wave", waves
+    else:
+        unit = "period"
+        label = ts.dt.tz_localize(None).dt.to_period(freq).dt.start_time.dt.tz_localize("UTC")
+    d = df.assign(period=label.to_numpy(), _t=ts.to_numpy())
+    table = nps_table(d, "period", method=method, level=level, min_n=min_n).sort_values("period", ignore_index=True)
+    ends = d.groupby("period")["_t"].max()
+    table["end"] = table["period"].map(ends)
+    if drop_small and (table["n"] >= min_n).any():
+        table = table[table["n"] >= min_n].reset_index(drop=True)
+    if table.empty:
+        return None
+    latest = table.iloc[-1]
+    previous = table.iloc[-2] if len(table) > 1 else None
+    diff = None
+    if previous is not None:
+        diff = nps_difference(d[d["period"] == latest["period"]], d[d["period"] == previous["period"]],
+                              method=method, level=level)
+    return {"unit": unit, "freq": freq, "latest": latest, "previous": previous, "difference": diff}
+
+
 # ----------------------------------------------------------------------------------------- comparisons
 def _as_counts(x) -> tuple[float, float, float, float]:
     """``(promoters, detractors, n, n_eff)`` of answers, an :class:`NPSEstimate` or a table row."""

@@ -68,14 +68,20 @@ def wave_change_line(change: dict, lang: str = "en") -> str:
     days fall into the next month made a "latest period" of 9 answers, compared in the headline without a word."""
     from .net_promoter import NPSDifference
 
-    line = t("voc.wave_change", lang, a=fmt_date(change["a"], lang, month_only=True),
-             b=fmt_date(change["b"], lang, month_only=True), na=f"{change['nps_a']:.1f}", nb=f"{change['nps_b']:.1f}",
+    if change.get("unit") == "wave":  # the survey's waves, by their answers' first and last days
+        def when(k):
+            return t("sep.date_span", lang, a=fmt_date(change[k], lang), b=fmt_date(change.get(f"{k}_end"), lang))
+    else:
+        def when(k):
+            return fmt_date(change[k], lang, month_only=True)
+    line = t("voc.wave_change_wave" if change.get("unit") == "wave" else "voc.wave_change", lang, a=when("a"),
+             b=when("b"), na=f"{change['nps_a']:.1f}", nb=f"{change['nps_b']:.1f}",
              diff=NPSDifference(**change["difference"]).text(lang))
-    thin = [(change[p], change[f"n_{k}"]) for k, p in (("b", "b"), ("a", "a"))
+    thin = [(k, change[f"n_{k}"]) for k in ("b", "a")
             if change.get(f"n_{k}") is not None and change[f"n_{k}"] < change.get("min_n", 0)]
     if thin:
         line += " " + t("voc.wave_change_thin", lang, periods=t("sep.comma", lang).join(
-            t("voc.period_answers", lang, period=fmt_date(p, lang, month_only=True), n=f"{n:,}") for p, n in thin),
+            t("voc.period_answers", lang, period=when(k), n=f"{n:,}") for k, n in thin),
             min_n=change["min_n"])
     return line
 
