@@ -697,3 +697,30 @@ def test_the_learned_score_against_the_hand_card_is_said_as_the_interval_says():
     assert "低く" in hv.compare_text({"difference": -0.05, "ci_low": -0.08, "ci_high": -0.02}, 0.8, 0.7, "ja")
     assert "差は見られません" in hv.compare_text({"difference": -0.029, "ci_low": -0.086, "ci_high": 0.025}, 0.8, 0.77,
                                                  "ja")
+
+
+def test_a_missing_answer_reads_once_with_the_metric_s_name_and_drivers_are_joined_per_language():
+    """A Japanese CSM read 「直近のNPSスコア: 回答・値なし 回答・値なし、健全な顧客の典型値 7.42：-3点」: the missing
+    indicator's label ("...: missing") with the missing value after it, "no answer or value" beside usage
+    metrics too, and the drivers joined with an English "; "."""
+    rng = np.random.default_rng(4)
+    n = 1500
+    X = pd.DataFrame({"logins_28d": rng.gamma(2, 5, n), "nps_latest": rng.integers(0, 11, n).astype(float)})
+    silent = rng.random(n) < 0.3
+    X.loc[silent, "nps_latest"] = np.nan
+    X.loc[rng.random(n) < 0.1, "logins_28d"] = np.nan
+    logit = -1 - 0.15 * X["logins_28d"].fillna(0) - 0.2 * X["nps_latest"].fillna(2) + 1.5 * silent
+    y = pd.Series((rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int))
+    hs = HealthScore(n_bootstrap=0).fit(X, y)
+    rows = X.index[silent & X["logins_28d"].notna()][:20]
+    en = " | ".join(hs.drivers(X.loc[rows], k=5)["drivers_text"])
+    ja = " | ".join(hs.drivers(X.loc[rows], k=5, lang="ja")["drivers_text"])
+    assert "latest NPS score no answer, typical healthy " in en, en
+    assert "missing" not in en and "no answer no answer" not in en and "no answer: no answer" not in en
+    assert "直近のNPSスコア 未回答、健全な顧客の典型値 " in ja and "回答・値なし" not in ja, ja
+    assert "; " not in ja and "／" in ja, ja  # two drivers at least, joined the Japanese way
+    assert "; " in en
+    from engage_models.health.design import feature_label, missing_word
+
+    assert feature_label("nps_latest__missing", "en") == "latest NPS score: no answer"
+    assert missing_word("logins_28d", "ja") == "データなし" and missing_word("nps_latest", "ja") == "未回答"

@@ -491,3 +491,20 @@ def test_a_scheduled_metric_s_off_month_is_like_a_training_date_not_drift():
     # reference rows without any date column: the same
     table = stability_table(ScheduledModel(), ref.drop(columns="as_of"), off, trained_until=months[-1])
     assert not table["usual"].any()
+
+
+def test_a_model_trained_in_this_run_is_not_said_to_be_0_days_old_and_keeps_its_whole_id():
+    """Report 08 said 「…2026年1月2日 までで、今回の観測日（2026年1月2日）の0日前です」 and cut the model's id to 12
+    characters while every other page showed it whole."""
+    from engage_models.monitoring.views import header, summary_line
+
+    info = {"as_of": "2026-01-02", "trained_until": "2025-10-01", "cutoff": "2026-01-02",
+            "model_id": "451491fc773c04fd", "reference_rows": 1200, "frozen": False}
+    en, ja = header(info, "en"), header(info, "ja")
+    assert "451491fc773c04fd" in en and "0 days" not in en and "up to this run's observation date (2 Jan 2026)" in en
+    assert "0日前" not in ja and "今回の観測日（2026年1月2日）までのデータで学習" in ja, ja
+    older = header({**info, "cutoff": "2025-12-01"}, "en")
+    assert "saw data until **1 Dec 2025**, 32 days before" in older, older
+    rec = {"retrain": False, "psi": {"score": 0.03}, "age_days": 0}
+    assert "0日前" not in summary_line(rec, "ja") and "data up to this observation date" in summary_line(rec, "en")
+    assert "32 days old" in summary_line({**rec, "age_days": 32}, "en")

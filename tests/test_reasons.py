@@ -91,7 +91,11 @@ def test_survival_and_scoring_reasons_are_said_in_japanese_with_the_english_unch
     assert why == ("Kaplan-Meier curves by g: no group has enough accounts at risk "
                    "(b: never 10 accounts at risk at once)")
     assert text(why, "ja") == ("g別のカプラン・マイヤー曲線：リスク集合の社数が足りるグループがありません"
-                               "（b: 同時に観察できる社数が10社に達しません）")
+                               "（b：同時に観察できる社数が10社に達しません）")
+    with pytest.raises(InsufficientData) as err:  # the whole population's curve: its key "all" showed
+        KaplanMeierGroups(None, min_accounts=1).fit(small)
+    assert reason_of(err.value).endswith("(all accounts: never 10 accounts at risk at once)")
+    assert text(reason_of(err.value), "ja").endswith("（全顧客：同時に観察できる社数が10社に達しません）")
     assert pickle.loads(pickle.dumps(why)).text("ja") == text(why, "ja")  # through the stage's worker processes
     # a grouping column the catalogue names is said by its name (a reason read "by nps_category" in Japanese too)
     with pytest.raises(InsufficientData) as err:

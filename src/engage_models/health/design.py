@@ -104,11 +104,21 @@ class _Design:
         return feature in self.binary
 
 
+def missing_word(column: str, lang: str = "en") -> str:
+    """What a missing value of ``column`` is called: 'no answer' for a survey's metric (the customer did not
+    answer), 'no data' for the others (a Japanese team read 回答・値なし, "no answer or value", beside usage)."""
+    try:
+        survey = M.get(column).source == "surveys"
+    except KeyError:
+        survey = False
+    return t("health.no_answer" if survey else "health.missing_value", lang)
+
+
 def feature_label(feature: str, lang: str = "en") -> str:
-    """Readable name of a design feature (metric label, 'segment = SMB', 'latest NPS score: missing')."""
+    """Readable name of a design feature (metric label, 'segment = SMB', 'latest NPS score: no answer')."""
     if feature.endswith(MISSING_SUFFIX):
         base = feature.removesuffix(MISSING_SUFFIX)
-        return f"{M.label(base, lang)}: {t('health.missing_value', lang)}"
+        return t("sep.label_value", lang, what=M.label(base, lang), value=missing_word(base, lang))
     if "=" in feature:
         col, level = feature.split("=", 1)
         return f"{t(col, lang)} = {level_label(level, lang)}"

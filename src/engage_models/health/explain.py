@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from .._core.i18n import t
-from .design import level_label
+from ..features import metrics as M
+from .design import level_label, missing_word
 from .scaling import MISSING_SUFFIX
 
 #: a feature costing less than this many points against the typical healthy account is not a driver
@@ -67,7 +68,7 @@ def drivers(model, X: pd.DataFrame, k: int = 3, lang: str = "en") -> pd.DataFram
                 item.update(value=None if column is None else _number(column[i]), typical=typical)
             items.append(item)
         out.append(items)
-        texts.append("; ".join(driver_words(d, lang) for d in items))
+        texts.append(t("health.driver_sep", lang).join(driver_words(d, lang) for d in items))
     return pd.DataFrame({"drivers": out, "drivers_text": texts}, index=pts.index)
 
 
@@ -126,8 +127,14 @@ def driver_words(d: dict, lang: str) -> str:
         value = t("health.missing_value", lang) if d["level"] is None else str(d["level"])
         typical = "" if d.get("typical_level") is None else t("health.driver_typical", lang, typical=d["typical_level"])
         return t("health.driver", lang, label=d["label"], value=value, typical=typical, points=d["points"])
+    feature = str(d.get("feature") or "")
+    if feature.endswith(MISSING_SUFFIX):  # "latest NPS score no answer, typical healthy 7.42": the metric's name,
+        base = feature.removesuffix(MISSING_SUFFIX)  # not the indicator's ("...: missing missing" before)
+        typical = t("health.driver_typical", lang, typical=fmt_value(d["typical"])) if d["typical"] is not None else ""
+        return t("health.driver", lang, label=M.label(base, lang), value=missing_word(base, lang), typical=typical,
+                 points=d["points"])
     if d["value"] is None and d["typical"] is None:  # a level of before (no level kept): its label says it
         return t("health.driver_category", lang, label=d["label"], points=d["points"])
-    value = t("health.missing_value", lang) if d["value"] is None else fmt_value(d["value"])
+    value = missing_word(feature, lang) if d["value"] is None else fmt_value(d["value"])
     typical = t("health.driver_typical", lang, typical=fmt_value(d["typical"])) if d["typical"] is not None else ""
     return t("health.driver", lang, label=d["label"], value=value, typical=typical, points=d["points"])

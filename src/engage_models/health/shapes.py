@@ -74,7 +74,7 @@ from ..features import metrics as M
 from ._calibrated import CalibratedScoreMixin
 from ._inputs import binary_target, finite_numbers, frame_for_fit, frame_for_predict
 from .cv import _splits, account_groups
-from .design import _infer_columns
+from .design import _infer_columns, missing_word
 
 log = logging.getLogger(__name__)
 
@@ -620,7 +620,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         tm = self.card_["terms"][ti]
         spec, f = tm["specs"][dim], tm["features"][dim]
         if cell == 0:
-            return t("health.missing_value", lang)
+            return missing_word(f, lang)
         if isinstance(spec, dict):
             inv = {v: k for k, v in spec.items()}
             return str(inv.get(cell, t("health.range_other", lang)))
@@ -788,7 +788,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                 for d, f in enumerate(tm["features"]):
                     v = columns[f][i]
                     cell = int(min(cells[j][d][i], (tm["scores"].shape[d] - 1)))
-                    value = t("health.missing_value", lang) if pd.isna(v) else (
+                    value = missing_word(f, lang) if pd.isna(v) else (
                         (_fmt(float(v), True) if f in self.integer_ and float(v) % 1 == 0 else fmt_value(float(v)))
                         if f in self.metrics_ else str(v))
                     if (j, cell, d) not in cell_words:
@@ -808,5 +808,5 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                 words.append(t("health.driver_range", lang, label=label, value=value, range=rng_,
                                points=float(lost[i, j])))
             out.append(items)
-            texts.append("; ".join(words))
+            texts.append(t("health.driver_sep", lang).join(words))
         return pd.DataFrame({"drivers": out, "drivers_text": texts}, index=Mx.index)

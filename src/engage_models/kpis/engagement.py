@@ -95,7 +95,12 @@ def plot_by_segment(panel: pd.DataFrame, metric: str, by: str = "segment", ax=No
     ax.set_xticks(range(len(order)), [t("legend.accounts", lang, name=f"{g}\n", n=f"{counts.get(g, 0):,}")
                            for g in order], fontsize=8)
     ax.set_xlabel("")
-    ax.set_ylabel(m.label(lang) + (" (log10(1+x))" if log else ""), fontsize=9)
+    if log:  # drawn on log10(1 + x), labelled in the metric's own values (a reader saw "(log10(1+x))")
+        top = float(values.max())
+        marks = [v for v in (0, 1, 3, 10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
+                 if np.log10(v + 1) <= top * 1.05]
+        ax.set_yticks([np.log10(v + 1) for v in marks], [f"{v:,}" for v in marks])
+    ax.set_ylabel(m.label(lang) + (t("plot.log_scale", lang) if log else ""), fontsize=9)
     return ax
 
 

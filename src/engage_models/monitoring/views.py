@@ -26,7 +26,9 @@ def header(info: dict, lang: str = "en") -> str:
     decision's does) and its last training date, and what it is compared with."""
     as_of, last = to_utc(info["as_of"]), to_utc(info["trained_until"])
     cut = to_utc(info.get("cutoff") or info["trained_until"])
-    return t("monitoring.header", lang, model=str(info.get("model_id", ""))[:12], cutoff=fmt_date(cut, lang),
+    same_day = (as_of - cut).days == 0  # a model trained in this run: "0 days before" read as a slip
+    return t("monitoring.header_now" if same_day else "monitoring.header", lang, model=str(info.get("model_id", "")),
+             cutoff=fmt_date(cut, lang),
              last=fmt_date(last, lang), as_of=fmt_date(as_of, lang), age=fmt_number((as_of - cut).days, lang),
              rows=fmt_number(info.get("reference_rows", 0), lang),
              frozen=t("monitoring.frozen" if info.get("frozen") else "monitoring.trained", lang))
@@ -72,7 +74,8 @@ def summary_line(rec: dict, lang: str = "en") -> str:
         kinds = sorted({r["kind"] for r in rec["reasons"]}, key=["drift", "calibration", "age"].index)
         return t("sum.monitoring.retrain", lang, reasons=t("monitoring.and", lang).join(
             t(f"monitoring.kind.{k}", lang) for k in kinds))
-    return t("sum.monitoring.keep", lang, psi=f"{rec['psi']['score']:.2f}", age=rec["age_days"])
+    return t("sum.monitoring.keep_now" if rec["age_days"] == 0 else "sum.monitoring.keep", lang,
+             psi=f"{rec['psi']['score']:.2f}", age=rec["age_days"])
 
 
 def stability_view(stability: pd.DataFrame, lang: str = "en", threshold: float = PSI_LEVELS[1]) -> pd.DataFrame:

@@ -181,7 +181,8 @@ def top_at_risk(actions: pd.DataFrame, scored_now: pd.DataFrame, n: int = 10) ->
     for lang in LANGS:
         col = f"drivers_text_{lang}" if f"drivers_text_{lang}" in s else "drivers_text"
         texts = s[col] if col in s else pd.Series("", index=s.index)
-        out[f"driver_{lang}"] = texts.map(lambda v: v.split("; ")[0] if isinstance(v, str) and v else "")
+        sep = t("health.driver_sep", lang)
+        out[f"driver_{lang}"] = texts.map(lambda v, sep=sep: v.split(sep)[0] if isinstance(v, str) and v else "")
     out["play_label"] = out["account_id"].map(plays).fillna("")
     return out
 

@@ -706,7 +706,7 @@ def plot_nps_trend(trend: pd.DataFrame, ax=None, lang: str = "en", x: str = "per
         ax.annotate(f"{t('n', lang)}={n:,}", (xi, yi), textcoords="offset points", xytext=(0, 8), ha="center",
                     fontsize=8)
     ax.axhline(0, color="#777777", linewidth=0.8)
-    ax.set_ylabel(t("nps", lang) + " (-100..100)")
+    ax.set_ylabel(t("plot.nps_axis", lang))
     ax.set_xlabel("")
     date_axis(ax, lang)
     return ax

@@ -152,7 +152,11 @@ class KaplanMeierGroups:
             what = Why("reason.km_by", by=by) if self.by else Why("reason.km_all")
             if not self.left_out_:
                 raise Thin("reason.km_no_time", what=what)
-            why = Why.of({lang: "; ".join(f"{k}: {text(v['reason'], lang)}" for k, v in self.left_out_.items())
+            def group(k, lang):  # the whole population's curve is "all accounts", not its key "all"
+                return t("all", lang) if not self.by else (t(k, lang) if str(k) in catalogue() else str(k))
+            why = Why.of({lang: t("sep.list", lang).join(t("sep.label_value", lang, what=group(k, lang),
+                                                             value=text(v["reason"], lang))
+                                                           for k, v in self.left_out_.items())
                           for lang in LANGS})
             raise Thin("reason.km_no_group", what=what, why=why)
         kept = data.loc[np.concatenate(used)] if used else data.iloc[0:0]
