@@ -147,7 +147,7 @@ def test_reasons_are_kept_in_every_language(tmp_path):
     assert why["a"].all() == why["b"].all() == {
         "en": "12 accounts with at least 90 days of tenure at the fitting dates; personas need 30",
         "ja": "適合日に契約期間90日以上の顧客が12社しかありません（ペルソナには30社必要）"}
-    assert text(why["c"], "ja") == "最初の価値（first_export）：データ中で到達した顧客がいません"
+    assert text(why["c"], "ja") == "初回価値（first_export）：データ中で到達した顧客がいません"
     assert why["c"] == "first value (first_export): no account reached it in the data"
     assert text(why["d"], "ja") == t("reason.other", "ja", reason="a library said no")
     assert text("plain", "en") == "plain"

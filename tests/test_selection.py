@@ -51,11 +51,11 @@ def test_top_at_risk_carries_the_main_driver_in_each_language_and_the_play():
     now = pd.DataFrame({"account_id": ["x", "y"], "name": ["X", "Y"], "band": ["red", "yellow"],
                         "churn_probability": [0.5, 0.2], "mrr": [100.0, 100.0],
                         "drivers_text_en": ["logins 2, typical 9: -5 points; tickets 4: -2 points", ""],
-                        "drivers_text_ja": ["ログイン 2：-5ポイント; チケット 4：-2ポイント", ""]})
+                        "drivers_text_ja": ["ログイン 2、典型値 9：-5点／問い合わせ 4：-2点", ""]})
     plan = pd.DataFrame({"account_id": ["x", "y"], "play_label": ["Rescue call", "Usage tips"]})
     top = top_at_risk(plan, now, n=5)
     assert top["driver_en"].tolist() == ["logins 2, typical 9: -5 points", ""]
-    assert top["driver_ja"].iloc[0] == "ログイン 2：-5ポイント" and top["play_label"].tolist() == ["Rescue call",
+    assert top["driver_ja"].iloc[0] == "ログイン 2、典型値 9：-5点" and top["play_label"].tolist() == ["Rescue call",
                                                                                             "Usage tips"]
     view = top_at_risk_view(top, "ja", currency="JPY")
     assert view.iloc[0, 4] == "50円" and view.shape == (2, 7)

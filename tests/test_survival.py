@@ -806,7 +806,7 @@ def test_calibration_plots_say_why_when_no_horizon_can_be_evaluated(monkeypatch)
     assert said == ["Not computed: no horizon has enough follow-up after the cutoff (1.4 months of it, or no account "
                     "still a customer at the cutoff) to compare predicted with observed churn"]
     R.plot_calibrations(stored, lang="ja")
-    assert said[1].startswith("計算できませんでした（理由：カットオフ後の追跡期間（1.4か月）")
+    assert said[1].startswith("計算できませんでした（理由：基準日後の追跡期間（1.4か月）")
 
 
 def test_a_group_never_with_enough_accounts_at_risk_has_no_curve_whatever_its_entries():
