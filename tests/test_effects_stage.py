@@ -102,7 +102,13 @@ def bare(tmp_path_factory, small_world) -> Path:
 
 @pytest.mark.filterwarnings("ignore:FigureCanvasAgg is non-interactive")
 @pytest.mark.parametrize("lang", ["en", "ja"])
-def test_report_06_renders_with_a_play_log_and_without_one(played, bare, tmp_path, lang):
+def test_report_06_renders_with_a_play_log_and_without_one(played, bare, tmp_path, lang, monkeypatch):
+    """Without a log, each section says it is not measured yet (a small world's report showed four headings
+    and their prose over nothing)."""
+    from engage_models.reports import render
+
+    said: list[str] = []
+    monkeypatch.setattr(render, "show_missing", said.append)
     root, _ = played
     run = pipeline.run({"data_dir": str(root), "run_date": RUN_DATE, "lang": lang, **LIGHT}, strict=True,
                        progress=lambda m: None)  # a second language recomputes the action list only
@@ -114,4 +120,7 @@ def test_report_06_renders_with_a_play_log_and_without_one(played, bare, tmp_pat
     assert plain.json("effects", "info")["play_log"] == "absent"
     design = plain.frame("actions", "holdout_design")
     assert np.isfinite(design.loc[design["eligible"] > 0, "expected_churn"]).all() and design["held_out"].sum() > 0
+    assert not [x for x in said if "effects" in x or "プレイ" in x], said
     _execute(ROOT / "notebooks" / "06_what_works.ipynb", plain.export(tmp_path / "without"))
+    expected = "no play has been recorded yet" if lang == "en" else "プレイの記録がまだありません"
+    assert len([x for x in said if expected in x]) == 5, said

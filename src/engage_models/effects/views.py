@@ -40,6 +40,14 @@ def run_play_labels(run) -> dict:
     return run.json("actions", "play_labels") if run.has("actions", "play_labels") else {}
 
 
+
+def not_measured(run) -> str:
+    """Why a section of the effects report is empty, in the run's language: no play recorded yet, or why the
+    effects stage wrote nothing (a small world's report showed four headings and their prose over nothing)."""
+    if not run.has("effects", "effects"):
+        return t("section.missing", run.lang, reason=run.reason("effects", "effects", run.lang))
+    return t("section.missing", run.lang, reason=t("eff.no_log_reason", run.lang))
+
 def _points(x, signed: bool = True) -> str:
     return "" if x is None or not np.isfinite(x) else f"{100 * x:{'+' if signed else ''}.1f}"
 
