@@ -155,7 +155,7 @@ def test_a_japanese_report_gives_the_reasons_of_thin_data_in_japanese(worlds):
         "Coxモデル：使える100件（顧客または行）に解約がありません")
     assert result.reason("summary", "mrr_at_risk", "ja").startswith("「ヘルススコア」は計算されませんでした（解約した")
     assert result.reason("actions", lang="ja").startswith(
-        "「ヘルススコア」の結果が必要です（「ヘルススコア」: 解約した")
+        "「ヘルススコア」の結果が必要です（解約した")  # the stage named once
     english = {(s["stage"], s["section"]): s["reason"] for s in result.skipped_sections}
     for stage, section in english:  # every reason has its Japanese, or says it is in English
         ja = result.reason(stage, None if section == "*" else section, "ja")
@@ -211,7 +211,7 @@ def test_without_a_panel_the_kpis_and_surveys_still_run_and_say_what_it_cost(wor
     # once (not health's reason, with the panel's nested inside, beside the panel's)
     result = pipeline.run(_config(data).replace(data_dir=str(data)), until="actions", progress=lambda m: None)
     panel = "panel: no account was a customer on any observation date: the panel is empty"
-    assert result.records["health"].reason == f"needs panel ({panel})"
+    assert result.records["health"].reason == f"needs panel ({panel.removeprefix('panel: ')})"  # named once
     assert result.records["actions"].reason == f"needs panel, health ({panel})"
     from engage_models.cli import _record_line
 

@@ -181,8 +181,13 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
     missing = [n for n in st.needs if n not in done]
     if missing:
         roots = _root_causes(missing, records, done)  # a stage skipped for want of another: that one's reason, once
-        why = Why.of({lang: "; ".join(f"{stage_name(n).text(lang)}: {text(records[n].why, lang)}"
-                                      for n in roots) for lang in LANGS})
+        if roots == missing:  # the stage named once: "needs the health score (no churner...)", not twice
+            why = Why.of({lang: t("sep.list", lang).join(text(records[n].why, lang) for n in roots)
+                          for lang in LANGS})
+        else:
+            why = Why.of({lang: t("sep.list", lang).join(
+                t("sep.label_value", lang, what=stage_name(n).text(lang), value=text(records[n].why, lang))
+                for n in roots) for lang in LANGS})
         names = Why.of({lang: t("sep.comma", lang).join(stage_name(n).text(lang) for n in missing) for lang in LANGS})
         said = Why("reason.needs", stages=names, why=why)
         records[st.name] = StageRecord(st.name, "skipped", reason=str(said), texts=texts(said))
