@@ -124,3 +124,21 @@ def test_views_and_plots_in_japanese(japanese_figures):
     for fig in map(plt.figure, plt.get_fignums()):
         fig.canvas.draw()  # a glyph missing from the fonts would warn here (the fixture fails the test)
     plt.close("all")
+
+
+def test_a_run_the_day_after_a_month_start_compares_with_the_month_before_not_the_day_before():
+    """A run on 2 January (the observation dates are month starts plus the run's date) compared its accounts
+    with 1 January's: the band movement and the lifecycle flow showed one day's movement as a month's."""
+    df = world()
+    run_day = df[df["as_of"] == DATES[-1]].assign(as_of=DATES[-1] + pd.Timedelta(days=1))
+    run_day.loc[run_day["account_id"] == "riser", "score"] = 76.0
+    both = pd.concat([df, run_day], ignore_index=True)
+    now, before = H.comparison_dates(both)
+    assert (now, before) == (DATES[-1] + pd.Timedelta(days=1), DATES[1])
+    alerts = H.score_alerts(both, drop=10).set_index("account_id")
+    assert set(alerts.index) == {"faller", "into_red"}  # against May, as a run on 1 June alerts
+    assert H.history_steps(both["as_of"]) == [DATES[0], DATES[1], DATES[-1] + pd.Timedelta(days=1)]
+    mid = df[df["as_of"] == DATES[-1]].assign(as_of=DATES[-1] + pd.Timedelta(days=20))  # far enough: a step
+    assert H.comparison_dates(pd.concat([df, mid]))[1] == DATES[-1]
+    assert H.history_steps(pd.concat([df, mid])["as_of"]) == [*DATES, DATES[-1] + pd.Timedelta(days=20)]
+    assert H.comparison_dates(run_day)[1] is None  # one date: nothing to compare with

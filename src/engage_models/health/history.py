@@ -93,9 +93,25 @@ def score_history(scored: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+#: Two scored dates closer than this are not compared as steps of the history: the observation dates are month
+#: starts plus the run's own date, and a run on 2 January compared its accounts with 1 January's ("a day of
+#: movement" in the band table and the lifecycle flow, read as a month's).
+MIN_STEP_DAYS = 14
+
+
+def history_steps(dates) -> list[pd.Timestamp]:
+    """The scored dates a history steps through, oldest first: the latest, and each earlier one at least
+    :data:`MIN_STEP_DAYS` before the one kept after it."""
+    kept: list[pd.Timestamp] = []
+    for d in sorted(pd.DatetimeIndex(pd.to_datetime(pd.Series(list(dates)), utc=True).unique()), reverse=True):
+        if not kept or kept[-1] - d >= pd.Timedelta(days=MIN_STEP_DAYS):
+            kept.append(d)
+    return kept[::-1]
+
+
 def comparison_dates(scored: pd.DataFrame, as_of=None, previous=None) -> tuple[pd.Timestamp, pd.Timestamp | None]:
-    """The two observation dates compared: ``as_of`` (default the latest) and ``previous`` (default the one
-    before it in the data; None when there is none)."""
+    """The two observation dates compared: ``as_of`` (default the latest) and ``previous`` (default the latest
+    one at least :data:`MIN_STEP_DAYS` before it, see :func:`history_steps`; None when there is none)."""
     dates = pd.DatetimeIndex(pd.to_datetime(scored["as_of"], utc=True).unique()).sort_values()
     if dates.empty:
         raise ValueError("scored accounts are empty")
@@ -103,7 +119,7 @@ def comparison_dates(scored: pd.DataFrame, as_of=None, previous=None) -> tuple[p
     if now not in dates:
         raise ValueError(f"no scored accounts at {now:%Y-%m-%d}; dates: {[f'{d:%Y-%m-%d}' for d in dates]}")
     if previous is None:
-        earlier = dates[dates < now]
+        earlier = dates[dates <= now - pd.Timedelta(days=MIN_STEP_DAYS)]
         return now, (earlier[-1] if len(earlier) else None)
     before = to_utc(previous)
     if before not in dates or before >= now:

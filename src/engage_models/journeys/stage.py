@@ -50,6 +50,7 @@ from .._core.reasons import date_of, text
 from .._core.sampling import stratified_accounts
 from .._core.stats import cluster_moments, effective_n, wilson_interval
 from .._core.time import to_utc
+from ..health.history import history_steps
 from ..pipeline.store import NOT_RECORDED
 from . import channels as CH
 from . import flows as FL
@@ -483,7 +484,7 @@ def stage_flow_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame) -> None:
         raise Thin("pj.why.no_health", reason=ctx.why_missing("health", "scores"))
     scores = ctx.input("health").frame("scores")
     scores["as_of"] = pd.to_datetime(scores["as_of"], utc=True)
-    dates = sorted(scores["as_of"].unique())
+    dates = history_steps(scores["as_of"].unique())  # not a one-day step from a month start to the run's date
     if len(dates) < 2:
         raise Thin("pj.why.one_date")
     stages = FL.lifecycle_stages(scores, pnl, ctx.config.actions.playbook, ctx.config.currency)
