@@ -82,6 +82,7 @@ def test_the_command_line_exits_5_and_leaves_the_data_folder_as_it_was(tmp_path,
         assert not (data / "processed").exists()
         done = engage("pipeline", "--data-dir", str(data), "--until", "ingest")
         assert done.returncode == 5, done.stderr
+        assert done.stderr.startswith("engage pipeline: started ") and "(pid " in done.stderr.splitlines()[0]
         assert not (data / "artifacts").exists()
 
 

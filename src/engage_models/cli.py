@@ -138,6 +138,16 @@ def _model_settings(args) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def _say_started(command: str) -> None:
+    """The first line of a command that may run for minutes: when and as which process, so that a scheduled
+    job's log, appended to week after week, tells its runs apart (``engage run`` says its own)."""
+    import os
+    from datetime import datetime
+
+    print(f"engage {command}: started {datetime.now().astimezone():%Y-%m-%d %H:%M:%S %Z} (pid {os.getpid()})",
+          file=sys.stderr, flush=True)
+
+
 def _pipeline_config(args, **extra):
     from .pipeline import RunConfig
 
@@ -157,6 +167,7 @@ def _train(args) -> int:
     cfg = _pipeline_config(args, models_dir=str(args.out) if args.out else None)
     if cfg.model or cfg.retrain:
         raise ConfigError("engage train trains: the configuration's model and retrain settings do not apply")
+    _say_started("train")
     result = run(cfg, until="health", strict=args.strict, wait=args.wait)
     rec = result.records["health"]
     if rec.status not in ("computed", "reused"):  # "not computed" for thin data, as the run's table says
@@ -184,6 +195,7 @@ def _score(args) -> int:
     from .pipeline import run
 
     cfg = _pipeline_config(args, model=str(args.model))
+    _say_started("score")
     result = run(cfg, until="actions", strict=args.strict, wait=args.wait)
     for rec in result.records.values():
         print(_record_line(rec))
@@ -203,6 +215,7 @@ def _pipeline(args) -> int:
     from .pipeline import run
 
     cfg = _pipeline_config(args, **_model_settings(args))
+    _say_started("pipeline")
     result = run(cfg, until=args.until, strict=args.strict, wait=args.wait)
     for rec in result.records.values():
         print(_record_line(rec))
