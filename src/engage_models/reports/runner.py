@@ -1080,8 +1080,7 @@ def run(
                                cfg.spark_master, cfg.spark_driver_memory, cfg.currency, cfg.timezone).as_dict()
 
         staging = out_dir / f".staging-{os.getpid()}"
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
+        try:  # the reports folder was made before its lock was taken
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir()
         except OSError as exc:  # read-only, locked, or a file where the folder should be: nothing done yet
