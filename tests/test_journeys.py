@@ -664,8 +664,11 @@ def test_a_persona_of_fewer_accounts_than_surveys_min_n_is_flagged_in_the_table_
                           "share": [40 / 42, 2 / 42, 40 / 49, 9 / 49]})
     g = ST.growth(sizes, 1, 2, {2: {"en": "heavy exports", "ja": "x"}}, min_n=30)
     assert g["top"]["persona"] == 2 and g["top"]["few_accounts"]
-    assert "(heavy exports; built on 9 accounts, fewer than 30: its words and rates are uncertain)" in \
-        V.growth_sentence({"growth": {**g, "previous": "2024-06-01"}}, "en")
+    said = V.growth_sentence({"growth": {**g, "previous": "2024-06-01"}}, "en")
+    assert "(heavy exports)" in said and said.endswith(  # a sentence of its own, not one more trait
+        " It is built on 9 accounts, fewer than 30: its traits and rates are uncertain."), said
+    assert V.growth_sentence({"growth": {**g, "previous": "2024-06-01"}}, "ja").endswith(
+        "このペルソナは9社（30社未満）にもとづくため、特徴と各率は不確かです。")
 
 
 def test_the_comparison_tenure_always_lies_a_month_past_the_landmark():

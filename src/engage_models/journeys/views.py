@@ -212,13 +212,14 @@ def growth_sentence(info: dict, lang: str = "en") -> str:
     top = g["top"]
     key = "pj.grew" if top["change_pp"] >= 0 else "pj.shrank"
     words = top.get(f"description_{lang}", "")
-    if top.get("few_accounts"):  # a persona of few accounts says so wherever its words are shown
-        note = t("pj.few_accounts_words", lang, n=f"{top['accounts_now']:,}", min=int(top["min_accounts"]))
-        words = t("sep.list", lang).join(w for w in (words, note) if w)
-    return t(key, lang, persona=persona_name(top["persona"], lang), words=words,
+    said = t(key, lang, persona=persona_name(top["persona"], lang), words=words,
              before=_pct(top["share_before"], lang), now=_pct(top["share_now"], lang),
              change=fmt_pp(top["change_pp"], lang), since=fmt_date(g["previous"], lang),
              n0=f"{top['accounts_before']:,}", n1=f"{top['accounts_now']:,}")
+    if top.get("few_accounts"):  # a persona of few accounts says so, in a sentence of its own (inside the list
+        # of its traits it read as one more trait)
+        said += " " + t("pj.few_accounts_sentence", lang, n=f"{top['accounts_now']:,}", min=int(top["min_accounts"]))
+    return said
 
 
 # ------------------------------------------------------------------------------------------ milestones
