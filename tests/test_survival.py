@@ -968,3 +968,19 @@ def test_the_out_of_time_refit_keeps_a_penalty_the_user_gave():
     train = full.assign(event=((full["duration"] < 15) & (full["event"] == 1)).astype(int),
                         duration=full["duration"].clip(upper=15))
     assert A._refit_penalised(given, train) == (None, None)  # not stepped up behind the user's back
+
+
+def test_the_revenue_table_writes_lost_mrr_months_in_the_currency():
+    """Report 05 showed 「失われる見込みのMRR×月 141,196」 without a unit beside amounts in yen."""
+    from engage_models.survival.report import revenue_table
+
+    portfolio = pd.DataFrame({"horizon_months": [3], "expected_churned_mrr": [50_000.0],
+                              "expected_churned_mrr_low": [40_000.0], "expected_churned_mrr_high": [60_000.0],
+                              "share_of_mrr": [0.05], "expected_lost_mrr_months": [141_196.0],
+                              "expected_lost_mrr_months_low": [120_000.0],
+                              "expected_lost_mrr_months_high": [160_000.0], "expected_churned_accounts": [94.3]})
+    html = revenue_table(portfolio, "ja", currency="JPY")._repr_html_()
+    assert "141,196円" in html and "120,000円" in html, html
+    plain = revenue_table(portfolio.drop(columns=[c for c in portfolio if c.endswith(("_low", "_high"))]), "en",
+                          currency="USD")._repr_html_()
+    assert "$141,196" in plain, plain

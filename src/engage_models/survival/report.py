@@ -323,10 +323,11 @@ def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "US
                                                     fmt=lambda v: fmt_money(v, lang, currency))
             if ci else fmt_money(r["expected_churned_mrr"], lang, currency),
             "share_of_mrr": fmt_pct(100 * r["share_of_mrr"], lang),
-            "expected_lost_mrr_months_ci": fmt_interval(r["expected_lost_mrr_months"],
-                                                        r.get("expected_lost_mrr_months_low"),
-                                                        r.get("expected_lost_mrr_months_high"), lang, 0)
-            if ci else fmt_number(r["expected_lost_mrr_months"], lang),
+            "expected_lost_mrr_months_ci": fmt_interval(r["expected_lost_mrr_months"],  # money (times months):
+                                                        r.get("expected_lost_mrr_months_low"),  # its currency
+                                                        r.get("expected_lost_mrr_months_high"), lang,
+                                                        fmt=lambda v: fmt_money(v, lang, currency))
+            if ci else fmt_money(r["expected_lost_mrr_months"], lang, currency),
             "expected_churned_accounts": fmt_number(r["expected_churned_accounts"], lang, 1),
         })
     return table(pd.DataFrame(rows), lang=lang)
