@@ -132,3 +132,16 @@ def test_directional_controls_do_not_reorder_a_name_in_a_report():
     from engage_models.delivery.messages import escape_mail, escape_slack, escape_teams
 
     assert {escape_mail(name), escape_slack(name)} == {"Acme gnp.exex"} and "\u202e" not in escape_teams(name)
+
+
+def test_report_tables_write_whole_numbers_held_as_floats_without_decimals():
+    """NPS answers printed 「4.0」「10.0」 and counts 「2.00」 (floats after a join): whole numbers read as such;
+    a column with one fraction keeps its decimals for every row."""
+    import pandas as pd
+
+    from engage_models._core.display import table
+
+    html = table(pd.DataFrame({"answers": [2.0, 1500.0, None], "score": [4.0, 10.0, 7.0],
+                               "mean": [4.0, 7.25, 9.5]}), translate=False)._repr_html_()
+    assert "<td>2</td>" in html and "<td>1,500</td>" in html and "2.00" not in html and "4.0<" not in html
+    assert "<td>4.00</td>" in html and "<td>7.25</td>" in html  # the mean keeps its decimals

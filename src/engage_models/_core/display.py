@@ -6,6 +6,7 @@ through :func:`table`, which formats values first and then lets ``to_html`` esca
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
@@ -35,6 +36,10 @@ def _fmt_column(s: pd.Series, decimals: int, date_format: str | None, lang: str 
     if ptypes.is_integer_dtype(s):
         return s.map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
     if ptypes.is_float_dtype(s):
+        values = s.dropna()
+        if len(values) and np.isfinite(values).all() and (values == values.round()).all():
+            # whole numbers held as floats (counts after a join, answers 0-10): "2", not "2.00"
+            return s.map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
         return s.map(lambda v: "" if pd.isna(v) else f"{v:,.{decimals}f}")
     if ptypes.is_datetime64_any_dtype(s):
         if date_format is None:
