@@ -330,7 +330,7 @@ def test_report_08_renders_the_stage_and_says_what_it_cannot_show(report_data, t
     model_id = json.loads((out / "latest" / "artifacts" / "health" / "model.json").read_text())["model_id"]
     assert f"health model {model_id}" in html  # every report's title line names the model that scored the run
     assert "Model monitoring" in html and "Traceback" not in html and "<script" not in html.lower()
-    assert "No retraining needed" in html or "Retraining recommended" in html
+    assert "Trained in this run" in html  # the run trained its model: nothing to retrain, said
     assert "no label has matured since the model" in html
     assert "nothing to compare" in html
     assert html.count('src="data:image/png;base64,') >= 1  # PSI over time
@@ -508,3 +508,36 @@ def test_a_model_trained_in_this_run_is_not_said_to_be_0_days_old_and_keeps_its_
     rec = {"retrain": False, "psi": {"score": 0.03}, "age_days": 0}
     assert "0日前" not in summary_line(rec, "ja") and "data up to this observation date" in summary_line(rec, "en")
     assert "32 days old" in summary_line({**rec, "age_days": 32}, "en")
+
+
+def test_drift_is_judged_on_the_training_rows_calendar_and_never_in_the_run_that_trained():
+    """A year of weekly runs on a world with no drift: report 08 recommended retraining in 17 of 31 runs and
+    ``on-drift`` retrained four times, each for 6 of 37 metrics past 0.25 on a mid-month date (28-day windows
+    straddling two months) where every month start showed none; 8 of the 17 were the runs that had just trained."""
+    from engage_models.monitoring.recommend import judged_date
+    from engage_models.monitoring.views import recommendation_text, summary_line
+
+    rng = np.random.default_rng(5)
+    ref = _world(rng, 400, "2025-01-01", 0.10, 0.10)
+    kw = dict(trained_until="2025-01-01", as_of="2025-04-15", horizon_days=30, cutoff="2025-03-01")
+    month_starts = [_world(rng, 400, d, 0.10, 0.10) for d in ("2025-03-01", "2025-04-01")]
+    mid_month = _world(rng, 400, "2025-04-15", 0.10, 0.10, x_shift=2.0)  # the run's own date, off the grid
+    panel = pd.concat([*month_starts, mid_month])
+    r = recommend_retrain(ColumnModel(), ref, panel, **kw)
+    assert not r["retrain"] and r["psi"]["over"] == [], r["psi"]
+    assert r["psi"]["as_of"] == pd.Timestamp("2025-04-01", tz="UTC")
+    assert r["psi"]["latest"] == pd.Timestamp("2025-04-15", tz="UTC")
+    moved = pd.concat([month_starts[0], _world(rng, 400, "2025-04-01", 0.10, 0.10, x_shift=2.0), mid_month])
+    assert recommend_retrain(ColumnModel(), ref, moved, **kw)["retrain"]  # a drift on the grid is still seen
+    weekly_ref = pd.concat([_world(rng, 50, d, 0.1, 0.1) for d in ("2024-12-01", "2024-12-08", "2024-12-15")])
+    stab = pd.DataFrame({"as_of": pd.to_datetime(["2025-04-01", "2025-04-15"], utc=True)})
+    assert judged_date(stab, weekly_ref) == pd.Timestamp("2025-04-15", tz="UTC")  # a panel of other dates
+    assert judged_date(stab, ref.drop(columns="as_of")) == pd.Timestamp("2025-04-15", tz="UTC")  # no calendar
+
+    fresh = recommend_retrain(ColumnModel(), ref, moved, **kw, trained_now=True)  # the run that trained it
+    assert not fresh["retrain"] and fresh["reasons"] == [] and fresh["trained_now"]
+    assert fresh["psi"]["over"] == ["x"]  # the evidence is kept for the report
+    assert recommendation_text(fresh, "en").startswith("**Trained in this run**") and "1 of 2 metrics past 0.25" \
+        in recommendation_text(fresh, "en")
+    assert "今回の実行で学習しました" in recommendation_text(fresh, "ja")
+    assert "trained in this run" in summary_line(fresh, "en")

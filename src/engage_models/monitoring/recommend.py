@@ -13,6 +13,12 @@ kinds of reason, each a sentence in English (``detail``) and a locale key with i
   .calibration_in_the_large`);
 * ``age``: the data the model saw ended (its cutoff) more than ``max_age_days`` before ``as_of``.
 
+Drift is judged at the latest observation date on the training rows' calendar (the panel's month starts), not at
+a weekly run's own date: a 28-day window ending mid-month straddles two months, and a world with no drift
+showed 6 of 37 metrics past 0.25 on the 15th of a month and none on the 1st (``retrain on-drift`` retrained
+four times in a year for it). A model trained in the run is never recommended for retraining: it learned from
+every label that had matured, and retraining cannot do more until new ones mature.
+
 No threshold here is chosen on the data it judges: all are settings.
 """
 
@@ -38,10 +44,19 @@ def _reason(kind: str, key: str, **args) -> dict:
     return {"kind": kind, "detail": t(key, "en", **args), "key": key, "args": args}
 
 
+def judged_date(stability: pd.DataFrame, reference: pd.DataFrame) -> pd.Timestamp:
+    """The date drift is judged at: the latest date of ``stability`` on the calendar of the training rows (a day
+    of the month some of them have: month starts, the panel's), else the latest (a panel of other dates)."""
+    dates = pd.DatetimeIndex(pd.to_datetime(stability["as_of"], utc=True).unique()).sort_values()
+    days = set(pd.to_datetime(reference["as_of"], utc=True).dt.day) if "as_of" in reference else set()
+    on_grid = [d for d in dates if d.day in days]
+    return on_grid[-1] if on_grid else dates[-1]
+
+
 def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trained_until, as_of,
                       horizon_days: int, cutoff=None, max_age_days: int = 180, psi_threshold: float = 0.25,
                       metric_psi_share: float = METRIC_PSI_SHARE, bins: int = 10, stability: pd.DataFrame | None = None,
-                      performance: pd.DataFrame | None = None) -> dict:
+                      performance: pd.DataFrame | None = None, trained_now: bool = False) -> dict:
     """Should the frozen ``model`` be retrained? (see the module docstring)
 
     Parameters
@@ -65,6 +80,8 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
         Already computed :func:`~engage_models.monitoring.drift.stability_table` and
         :func:`~engage_models.monitoring.performance.matured_performance` (a stage reuses its own); without
         ``performance`` only the pooled calibration is computed (the decision needs nothing else).
+    trained_now : bool
+        The model was trained in this run: the evidence is gathered and said, and no retraining recommended.
 
     Returns
     -------
@@ -74,14 +91,15 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
         metrics past the threshold that look like no training date, ``usual``: those past it whose rows look like
         one training date's (not counted), ``nearest_psi`` {name: PSI against that nearest date}, ``share`` (of
         ``over``), the settings), ``calibration`` (the pooled matured-label
-        row, or ``{"available": False, "why": ...}``) and ``age_days``.
+        row, or ``{"available": False, "why": ...}``), ``age_days`` and ``trained_now``. ``psi.as_of`` is the
+        date judged (:func:`judged_date`), ``psi.latest`` the latest date of the table.
     """
     as_of, trained_until = to_utc(as_of), to_utc(trained_until)
     reasons: list[dict] = []
     if stability is None:
         stability = stability_table(model, reference, panel, trained_until=trained_until, bins=bins)
-    latest = stability["as_of"].max()
-    now = stability[stability["as_of"] == latest]
+    latest = judged_date(stability, reference)
+    now = stability[pd.to_datetime(stability["as_of"], utc=True) == latest]
     metrics = now[now["kind"] == "metric"].set_index("variable")
     metric_psi = metrics["psi"]
     usual = metrics["usual"] if "usual" in metrics else pd.Series(False, index=metrics.index)
@@ -121,8 +139,11 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
     if age_days > max_age_days:
         reasons.append(_reason("age", "monitoring.reason.age", age=age_days, max_age=max_age_days,
                                since=f"{born:%Y-%m-%d}", as_of=f"{as_of:%Y-%m-%d}"))
-    return {"retrain": bool(reasons), "reasons": reasons,
-            "psi": {"as_of": latest, "score": score_psi, "metrics": {k: float(v) for k, v in metric_psi.items()},
+    if trained_now:  # nothing to retrain: the evidence stays in the result, for the report to show
+        reasons = []
+    return {"retrain": bool(reasons), "reasons": reasons, "trained_now": bool(trained_now),
+            "psi": {"as_of": latest, "latest": pd.to_datetime(stability["as_of"], utc=True).max(), "score": score_psi,
+                    "metrics": {k: float(v) for k, v in metric_psi.items()},
                     "over": list(over.index), "usual": list(as_usual.index),
                     "nearest_psi": {k: float(v) for k, v in metrics.get("psi_nearest", pd.Series(dtype=float)).items()},
                     "share": share,

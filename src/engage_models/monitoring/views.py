@@ -49,6 +49,10 @@ def reason_text(reason: dict, lang: str = "en") -> str:
 
 def recommendation_text(rec: dict, lang: str = "en") -> str:
     """The recommendation in words: retrain or not, and each reason as a bullet."""
+    if rec.get("trained_now"):
+        psi = rec["psi"]
+        return t("monitoring.trained_now", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]),
+                 n=len(psi["metrics"]), threshold=f"{psi['threshold']:g}")
     if not rec["retrain"]:
         psi = rec["psi"]
         text = t("monitoring.keep", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]),
@@ -74,6 +78,8 @@ def summary_line(rec: dict, lang: str = "en") -> str:
         kinds = sorted({r["kind"] for r in rec["reasons"]}, key=["drift", "calibration", "age"].index)
         return t("sum.monitoring.retrain", lang, reasons=t("monitoring.and", lang).join(
             t(f"monitoring.kind.{k}", lang) for k in kinds))
+    if rec.get("trained_now"):
+        return t("sum.monitoring.trained_now", lang, psi=f"{rec['psi']['score']:.2f}")
     return t("sum.monitoring.keep_now" if rec["age_days"] == 0 else "sum.monitoring.keep", lang,
              psi=f"{rec['psi']['score']:.2f}", age=rec["age_days"])
 

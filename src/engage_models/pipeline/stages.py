@@ -925,7 +925,8 @@ def monitoring(ctx: Context) -> None:
         rec = M.recommend_retrain(model, reference, pnl, trained_until=trained_until, as_of=ctx.as_of,
                                   horizon_days=c.horizon_days, cutoff=info.get("cutoff"), max_age_days=m.max_age_days,
                                   psi_threshold=m.psi_threshold, metric_psi_share=m.metric_psi_share,
-                                  stability=found["stability"], performance=found["performance"])
+                                  stability=found["stability"], performance=found["performance"],
+                                  trained_now=_trained_now(info, ctx.as_of))
         out.json("recommendation", rec)
     else:
         out.skip("recommendation", _skipped(out, "stability") or "no population stability")
@@ -936,6 +937,12 @@ def monitoring(ctx: Context) -> None:
                                    days=c.horizon_days), kind=NOT_DUE)
     else:
         ctx.section("comparison", lambda: out.json("comparison", _new_against_old(ctx, model, pnl, trained_until)))
+
+
+def _trained_now(info: dict, as_of) -> bool:
+    """Whether the health stage trained its model in this run: not a frozen model, and its data ended at this
+    run's observation date (the model card's cutoff)."""
+    return not info.get("frozen") and info.get("cutoff") is not None and to_utc(info["cutoff"]) >= to_utc(as_of)
 
 
 def _replaced_model(ctx: Context) -> str | None:
