@@ -457,3 +457,52 @@ def test_a_shape_card_trained_by_the_pipeline_is_saved_without_the_folder_of_its
     model = load_model(run["health"].file("model.skops"))
     assert isinstance(model, ShapeScore) and model.get_params()["memory"] is None
     assert run["health"].json("model")["form"] == "shape"
+
+
+def test_a_backfill_scores_with_the_model_of_its_date_and_never_with_one_that_saw_later_data(fitted, tmp_path):
+    """A year of weekly runs: a backfill of 16 June after the run of 7 July scored June with the July model
+    (which had learned outcomes not known on 16 June), its report saying "trained on data until 7 Jul 2025"."""
+    from engage_models.lifecycle.stage import after_health
+
+    form, model, rows = fitted
+    store = ModelStore(tmp_path / "models")
+    june = save_frozen(model, store.root, panel_rows=rows, info=_info(form, model, cutoff="2024-06-02")).name
+    july = save_frozen(model, store.root, panel_rows=rows, info=_info(form, model, cutoff="2024-07-07")).name
+    store.set_current(july, "test")
+    for policy in ("never", "monthly"):
+        got = decide(policy, store, as_of=pd.Timestamp("2024-06-16", tz="UTC"))
+        assert (got["action"], got["model_id"], got["backfill"]) == ("score", june, True), got
+        assert "a backfill: the current model" in got["reason"] and "2024-07-07" in got["reason"]
+    july_later = decide("monthly", store, as_of=pd.Timestamp("2024-07-20", tz="UTC"))  # not a backfill
+    assert (july_later["action"], july_later["model_id"]) == ("score", july) and "backfill" not in july_later
+    # before any kept model's data ended: the backfill trains its own, which does not become current
+    may = decide("monthly", store, as_of=pd.Timestamp("2024-05-20", tz="UTC"))
+    assert may["action"] == "train" and may["backfill"] and may["reasons"][0]["kind"] == "backfill"
+    # a monthly backfill in a later month than the kept model's: trains, and keeps the current one current
+    aug = save_frozen(model, store.root, panel_rows=rows, info=_info(form, model, cutoff="2024-08-05")).name
+    store.set_current(aug, "test")
+    july_backfill = decide("monthly", store, as_of=pd.Timestamp("2024-07-30", tz="UTC"))
+    assert (july_backfill["action"], july_backfill["model_id"]) == ("score", july)
+
+    class Trained:  # the health stage's artifact of a model the backfill trained
+        def __init__(self, folder, mid):
+            self.path, self.mid = folder, mid
+
+        def has(self, name):
+            return name == "model"
+
+        def json(self, name):
+            return {"model_id": self.mid}
+
+    made = tmp_path / "artifact"
+    (made / "frozen").mkdir(parents=True)
+    for f in store.folder(june).iterdir():
+        (made / "frozen" / f.name).write_bytes(f.read_bytes())
+
+    class Config:
+        models_dir = str(store.root)
+        data_dir = str(tmp_path)
+        model = None
+
+    after_health(Config(), Trained(made, june), may)
+    assert store.current_id() == aug  # the backfill's model did not replace the current one

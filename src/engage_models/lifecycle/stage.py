@@ -168,7 +168,7 @@ def after_health(config, artifact, decision: dict | None) -> dict | None:
     store = ModelStore(models_dir(config))
     folder = store.publish(source, mid)
     current = store.current_id() if store.pointer.is_file() else None
-    if decision is not None and decision["action"] == "train" and current != mid:
+    if decision is not None and decision["action"] == "train" and current != mid and not decision.get("backfill"):
         store.set_current(mid, decision["reason"])
     elif current is None:
         store.set_current(mid, "the first model of this models folder")

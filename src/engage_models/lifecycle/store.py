@@ -24,6 +24,7 @@ models are never deleted by the package.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ import pandas as pd
 
 from .._core.errors import ConfigError
 from .._core.io import jsonable, read_json, write_json
+from .._core.time import to_utc
+
+log = logging.getLogger(__name__)
 
 POINTER = "current.json"
 HISTORY = "history.jsonl"
@@ -103,6 +107,29 @@ class ModelStore:
         return target
 
 
+def _latest_before(store: ModelStore, as_of) -> str | None:
+    """The kept model whose data ended last, at or before ``as_of`` (by its card's cutoff), or None."""
+    from .frozen import CARD_FILE
+
+    best = None
+    for mid in store.ids():
+        training = read_json(store.folder(mid) / CARD_FILE).get("training") or {}
+        seen = training.get("cutoff") or training.get("last_as_of")
+        if seen is not None and to_utc(seen) <= to_utc(as_of) and (best is None or to_utc(seen) >= best[0]):
+            best = (to_utc(seen), mid)
+    return best[1] if best else None
+
+
+@dataclass
+class _Pinned(ModelStore):
+    """A models folder read as if ``model_id`` were its current model (a backfill's model of that time)."""
+
+    model_id: str = ""
+
+    def current_id(self) -> str | None:
+        return self.model_id
+
+
 def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.DataFrame | None = None,
            horizon_days: int | None = None, monitoring: dict | None = None, windows: tuple[int, ...] | None = None,
            timezone: str | None = None) -> dict:
@@ -115,8 +142,12 @@ def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.Dat
     ``monitoring`` holds the settings passed to :func:`~engage_models.monitoring.recommend_retrain` under
     ``on-drift`` (``psi_threshold``, ``metric_psi_share``, ``max_age_days``, ``bins``, ``n_boot``, ``seed``).
 
+    A backfill (``as_of`` before the end of the data the current model saw) is decided with the latest kept model
+    whose data ended by ``as_of``, as a run on that date would have been; without one it trains. Its decision
+    has ``"backfill": True``, and a model it trains does not become the current one (:func:`after_health`).
+
     Returns ``{"policy", "action": "train" | "score", "model_id" (the current one, or None), "reason",
-    "reasons" (list of {kind, detail}), "as_of"}``.
+    "reasons" (list of {kind, detail}), "as_of"}`` (and ``backfill``).
     """
     if policy not in POLICIES:
         raise ConfigError(f"retrain must be one of {', '.join(POLICIES)}, not {policy!r}")
@@ -129,6 +160,26 @@ def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.Dat
     from .frozen import load_frozen
 
     frozen = load_frozen(store.folder(current))
+    seen = frozen.cutoff or frozen.trained_until
+    if to_utc(seen) > to_utc(as_of):
+        # a backfill (a run for a date before the current model's data ended): that model learned outcomes not
+        # known on the run's date. The latest kept model whose data ended by then scores, as a run on that date
+        # would have; without one, the run trains its own, which does not replace the current model.
+        earlier = _latest_before(store, as_of)
+        detail = (f"the current model {current} saw data until {to_utc(seen):%Y-%m-%d}, after the run's observation "
+                  f"date {to_utc(as_of):%Y-%m-%d}")
+        if earlier is None:
+            return {**base, "action": "train", "backfill": True,
+                    "reason": f"{policy}: {detail}; no kept model saw only data until then: this backfill trains one "
+                              f"(the current model stays current)",
+                    "reasons": [{"kind": "backfill", "detail": detail}]}
+        log.info("%s; scoring the backfill's date with %s, the latest kept model whose data ended by then",
+                 detail, earlier)
+        decision = decide(policy, _Pinned(store.root, earlier), as_of=as_of, panel=panel, horizon_days=horizon_days,
+                          monitoring=monitoring, windows=windows, timezone=timezone)
+        decision["backfill"] = True
+        decision["reason"] = f"{decision['reason']} (a backfill: {detail})"
+        return decision
     if horizon_days is not None and windows is not None:
         from .frozen import check_run_settings
 
