@@ -85,9 +85,18 @@ def test_a_failed_notebook_does_not_stop_the_others_and_the_exit_code_says_so(tm
                "(in `raise ValueError('boom in the numbers')`)")
     assert failure in proc.stderr
     day = out / "2025-07-02"
-    assert (day / "01_ok.html").exists() and not (day / "02_broken.html").exists()
+    assert (day / "01_ok.html").exists()
     record = json.loads((day / "run.json").read_text(encoding="utf-8"))
     assert record["failed"] == [{"notebook": "02_broken.ipynb", "cell": 4, "error": "ValueError: boom in the numbers"}]
+    # in its place (latest/ lost the report for the week: a bookmark opened nothing), a page saying so, with the
+    # newest earlier version
+    for folder in (day, out / "latest"):
+        page = (folder / "02_broken.html").read_text(encoding="utf-8")
+        assert "could not be rendered: ValueError: boom in the numbers" in page
+        assert 'href="../2025-07-01/02_broken.html"' in page and "<script" not in page.lower()
+    assert (out / "2025-07-01" / "02_broken.html").is_file()
+    assert "02_broken.html" not in record["files"]
+    assert [r["html"] for r in record["reports"]] == ["01_ok.html"]
     assert record["status"] == "published with sections skipped"
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "What could not be computed" in index and "02_broken.ipynb could not be rendered" in index
@@ -746,3 +755,19 @@ def test_the_index_and_banner_say_when_a_run_started_in_the_reader_s_words():
     page = _run_section(run_record, "2026-12-05/", "ja")
     assert "開始 2026年12月5日 07:29 JST" in page and "（00_executive_summary.ipynb、8秒）" in page
     assert "(00_executive_summary.ipynb, 8 s)" in _run_section(run_record, "2026-12-05/", "en")
+
+
+def test_a_run_exits_3_when_something_broke_and_0_when_only_thin_data_left_sections_out(tmp_path):
+    """24 weekly runs exited 3 for a persona landmark not yet reached, the same code as a week when two reports
+    failed: an Airflow task failed every week for nothing anyone could do."""
+    from engage_models.reports.runner import RunResult
+
+    thin = [{"stage": "personas", "section": "milestone_effect", "reason": "9 accounts", "kind": "insufficient_data"},
+            {"stage": "actions", "section": "*", "reason": "needs health", "kind": "skipped"}]
+    assert RunResult([], [], thin, tmp_path).exit_code == 0
+    assert RunResult([], [], thin, tmp_path, broken=["actions"]).exit_code == 3  # no action list for the CRM
+    error = [*thin, {"stage": "health", "section": "backtest_hand", "reason": "it failed", "kind": "error"}]
+    assert RunResult([], [], error, tmp_path).exit_code == 3
+    assert RunResult([], [{"notebook": "02.ipynb"}], thin, tmp_path).exit_code == 3
+    assert RunResult([], [], thin, tmp_path, delivery=[{"status": "failed"}]).exit_code == 3
+    assert RunResult([], [], [], tmp_path, no_data=True).exit_code == 4

@@ -475,6 +475,21 @@ def _write_page(path: Path, lang: str, title: str, body: str) -> None:
     write_text(path, _PAGE.format(lang=html.escape(lang), title=html.escape(title), body=body))
 
 
+def _failed_page(staging: Path, out_dir: Path, run_day: str, failed: dict, lang: str) -> None:
+    """The page a report that failed to render leaves in its place: what failed, and the newest earlier run's
+    version of it (``latest/`` lost the report for the week, and a bookmark to it opened nothing)."""
+    e = html.escape
+    name = f"{Path(failed['notebook']).stem}.html"
+    earlier = sorted((p.parent.name for p in out_dir.glob(f"*/{name}")
+                      if p.parent.name < run_day and _RUN_DIR.fullmatch(p.parent.name)), reverse=True)
+    body = f"<p>{e(t('run.notebook_failed', lang, notebook=failed['notebook'], error=failed['error']))}</p>"
+    if earlier:
+        body += (f'<p>{e(t("run.failed_earlier", lang))} <a href="../{e(earlier[0])}/{e(name)}">'
+                 f"{e(fmt_date(earlier[0], lang))}</a></p>")
+    body += f'<p><a href="index.html">{e(t("run.title", lang))}</a></p>'
+    _write_page(staging / name, lang, t("run.notebook_failed_title", lang, notebook=failed["notebook"]), body)
+
+
 def published_runs(out_dir: str | Path) -> list[dict]:
     """Every published run under ``out_dir`` (its ``run.json``), newest run date first."""
     runs = []
@@ -742,11 +757,13 @@ class RunResult(list):
     """
 
     def __init__(self, paths, failed: list[dict], skipped: list[dict], folder: Path,
-                 delivery: list[dict] | None = None, no_data: bool = False):
+                 delivery: list[dict] | None = None, no_data: bool = False, broken: list[str] | None = None):
         super().__init__(paths)
         self.failed, self.skipped, self.folder = failed, skipped, folder
         self.delivery = delivery or []
         self.no_data = no_data
+        self.broken = broken if broken is not None else [s.get("section", "") for s in skipped
+                                                         if s.get("kind") == "error"]
 
     @property
     def delivery_failed(self) -> bool:
@@ -754,9 +771,13 @@ class RunResult(list):
 
     @property
     def exit_code(self) -> int:
+        """4 no usable data; 3 something broke (a report that did not render, a section or stage that failed
+        with an error, no action list for the CRM, a delivery that failed); else 0, thin data included: a
+        section too thin to compute is said in its report and listed in ``run.json`` (a weekly run exited 3 for
+        a persona landmark not yet reached, 24 weeks running, the same code as two reports that failed)."""
         if self.no_data:
             return 4
-        return 3 if self.failed or self.skipped or self.delivery_failed else 0
+        return 3 if self.failed or self.broken or self.delivery_failed else 0
 
 
 def _deliver(cfg: RunConfig, pipeline_run, run_day: str, out_dir: Path, dated: Path, say) -> list[dict]:
@@ -1192,10 +1213,13 @@ def run(
                 entries, before = _carry_over(out_dir / run_day, staging, entries,
                                               {**params, "data_key": data_key(data_path)}, say, no_data)
             reports = {e["html"] for e in entries}
+            reports |= {f"{Path(f.notebook).stem}.html" for f in failures}
             files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()
                            and p.parent.name != "executed" and p.name not in reports and p.name != "run.json"
                            and "artifacts" not in p.relative_to(staging).parts)
             failed = [{"notebook": f.notebook, "cell": f.cell, "error": f"{f.ename}: {f.evalue}"} for f in failures]
+            for f in failed:  # a bookmark to a report that failed this week opens a page that says so
+                _failed_page(staging, out_dir, run_day, f, lang)
             record = {"run_date": run_day, "started": started, "parameters": params, "data_key": data_key(data_path),
                       "kernel": kernel,
                       "simulated_data": simulated, "reports": entries, "files": files, "failed": failed,
@@ -1243,4 +1267,8 @@ def run(
         else:
             say(f"published {len(entries)} report(s) in {dated} (index: {out_dir / 'index.html'})")
         paths = [dated / e["html"] for e in entries if e["notebook"] in {nb.name for nb in notebooks}]
-        return RunResult(paths, record["failed"], skipped, dated, delivery, no_data=no_data)
+        broken = [s.get("section", "") for s in skipped if s.get("kind") == "error"]
+        if pipeline_run is not None and "actions" in pipeline_run.records and \
+                pipeline_run.records["actions"].status not in ("computed", "reused"):
+            broken.append("actions")  # no action list for the CRM this week: a thin world's, but acted on
+        return RunResult(paths, record["failed"], skipped, dated, delivery, no_data=no_data, broken=broken)
