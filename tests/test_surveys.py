@@ -723,10 +723,15 @@ def test_a_late_answer_after_a_quiet_spell_joins_its_wave_and_continuous_answers
     straggler = pd.DataFrame({"submitted_at": [pd.Timestamp("2025-11-15", tz="UTC")], "score": [0],
                               "account_id": ["a"]})  # eight weeks after the campaign closed
     early = straggler.assign(submitted_at=pd.Timestamp("2025-01-10", tz="UTC"))  # before the first campaign
-    waves = survey_waves(pd.concat([early, answers, straggler], ignore_index=True)["submitted_at"])
-    assert sorted(waves.value_counts().tolist()) == [401, 401]
+    between = straggler.assign(submitted_at=pd.Timestamp("2025-05-20", tz="UTC"))  # after the first campaign
+    waves = survey_waves(pd.concat([early, answers, between], ignore_index=True)["submitted_at"])
+    assert sorted(waves.value_counts().tolist()) == [400, 402]
     assert waves.iloc[0] == waves.iloc[1]  # the early answer joins the first campaign
-    assert waves.iloc[-1] == waves.iloc[-2]  # the straggler joins the last campaign
+    assert waves.iloc[-1] == waves.iloc[1]  # the straggler between campaigns joins the one before it
+    last = survey_waves(pd.concat([answers, straggler], ignore_index=True)["submitted_at"])
+    assert sorted(last.value_counts().tolist()) == [1, 400, 400]  # after the last one: maybe a new campaign begun
+    assert latest_change(pd.concat([answers, straggler], ignore_index=True), "Q", drop_small=True)["latest"][
+        "n"] == 400  # the headline compares the last full waves
 
     rng = np.random.default_rng(3)
     steady = pd.DataFrame({"submitted_at": pd.Timestamp("2025-01-01", tz="UTC")
@@ -735,8 +740,10 @@ def test_a_late_answer_after_a_quiet_spell_joins_its_wave_and_continuous_answers
     assert survey_waves(steady["submitted_at"]) is None  # an always-on survey: calendar quarters
     change = latest_change(steady, "Q")
     assert change["unit"] == "period" and change["latest"]["period"] == pd.Timestamp("2025-10-01", tz="UTC")
-    assert survey_waves(answers["submitted_at"].iloc[:400]) is None  # one campaign: nothing to compare with
-    assert latest_change(answers.iloc[:400], "Q")["previous"] is None
+    one = survey_waves(answers["submitted_at"].iloc[:400])  # the company's first campaign: one wave
+    assert one is not None and one.nunique() == 1
+    first = latest_change(answers.iloc[:400], "Q")
+    assert first["unit"] == "wave" and first["previous"] is None and first["latest"]["n"] == 400
     # a "campaign" of four months (longer than a quarter's span) is not a wave
     assert survey_waves(_campaigns(["2025-01-01", "2025-09-01"], days=130)["submitted_at"]) is None
 
@@ -763,3 +770,28 @@ def test_the_wave_change_and_the_headline_name_the_waves_they_compare():
     assert nps_basis({}, "en") == ""
     one = {"unit": "period", "latest": latest.to_dict(), "previous": None}
     assert "one quarter so far" in nps_basis(one, "en")
+
+
+def test_a_first_campaign_across_a_quarter_s_end_and_a_campaign_just_begun_are_waves_not_quarters():
+    """A review's cases: 6,223 answers on 20-31 March and 76 on 1-3 April compared as "the latest quarter" (76)
+    against the one before, said to come in continuously; and 10 answers on the first day of a new campaign
+    were joined to the last one, whose span then passed 92 days and sent the whole history back to quarters."""
+    from engage_models.reports.summary import nps_basis, nps_waves
+    from engage_models.surveys.net_promoter import latest_change, survey_waves
+
+    first = pd.concat([_campaigns(["2024-03-20"], n_per=6223, days=12),
+                       _campaigns(["2024-04-01"], n_per=76, days=3, seed=1)], ignore_index=True)
+    latest, previous, _, unit = nps_waves(first)
+    assert (unit, int(latest["n"]), previous) == ("wave", 6299, None)
+    assert nps_basis({"unit": unit, "latest": latest.to_dict(), "previous": None}, "en").startswith(
+        "NPS: the only survey wave so far (answered 20 Mar 2024 to ")
+    quarterly = _campaigns(["2024-01-05", "2024-04-05", "2024-07-05"], n_per=300, days=20)
+    begun = pd.concat([quarterly, _campaigns(["2024-10-01"], n_per=10, days=1, seed=2)], ignore_index=True)
+    waves = survey_waves(begun["submitted_at"])
+    assert sorted(waves.value_counts().tolist()) == [10, 300, 300, 300]  # the new campaign is a wave of its own
+    change = latest_change(begun, "M")  # the report's line: the thin new wave against July's, said to be thin
+    assert change["unit"] == "wave" and (change["latest"]["n"], change["previous"]["n"]) == (10, 300)
+    latest, previous, _, unit = nps_waves(begun)  # the headline: the last two full waves
+    assert unit == "wave" and latest["period"] == pd.Timestamp("2024-07-05", tz="UTC") and previous["n"] == 300
+    a_week_on = pd.concat([quarterly, _campaigns(["2024-10-01"], n_per=10, days=7, seed=3)], ignore_index=True)
+    assert latest_change(a_week_on, "M")["unit"] == "wave"

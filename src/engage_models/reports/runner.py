@@ -530,7 +530,8 @@ def write_index(out_dir: str | Path, runs: list[dict] | None = None, path: str |
                                                               "run.param.lang", "run.param.as_of", "run.reports"))
         rows = []
         for r in earlier:
-            p = _shown_parameters({k: r["parameters"].get(k) for k in ("lang", "as_of")}, lang)
+            p = _shown_parameters({"lang": r["parameters"].get("lang"),
+                                   "as_of": r["parameters"].get("as_of") or r.get("as_of")}, lang)
             rows.append(f'<tr><td><a href="{e(r["run_date"])}/index.html">{e(r["run_date"])}</a></td>'
                         f'<td>{e(_started(r["started"], lang))}</td>' + "".join(f"<td>{e(v)}</td>" for v in p.values())
                         + f"<td>{len(r['reports'])}</td></tr>")
@@ -1230,6 +1231,8 @@ def run(
                 record["no_data"] = True
             if pipeline_run is not None:
                 record.update(json.loads((staging / "run.json").read_text(encoding="utf-8")))
+                if "ingest" in pipeline_run.records and pipeline_run["ingest"].has("dates"):
+                    record["as_of"] = pipeline_run.as_of  # the observation date the data gave (the index shows it)
             if before is not None:
                 _keep_stages(record, before, staging)
                 if record["skipped"] and record["status"] == "published":  # the folder's reports, not this run's exit

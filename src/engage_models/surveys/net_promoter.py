@@ -348,30 +348,32 @@ def survey_waves(times, *, gap_days: int = 14, max_span_days: int = 92, min_n: i
     """The company's survey waves, when its answers come in waves: a label per answer (its wave's first day,
     UTC), or ``None`` when they come in continuously (compare calendar periods then).
 
-    Answers more than ``gap_days`` apart (no answer in between) start a new wave; a wave of fewer than ``min_n``
-    answers (a late answer after a quiet spell) joins the wave before it (the first, the one after). The
-    answers come in waves when at least two remain and none lasts longer than ``max_span_days``. A campaign
-    whose last days fall into the next month or quarter (or do so in the company's calendar, a day later than
-    UTC's) stays one wave: compared by calendar periods, its 76 late answers made a "latest quarter" set
-    against the 6,223 of the wave itself.
+    Answers more than ``gap_days`` apart (no answer in between) start a new wave. A wave of fewer than ``min_n``
+    answers before the last one (a late answer after a quiet spell) joins the wave before it (the first, the one
+    after); the last one stays a wave of its own however small (a campaign that has just begun: the reports say
+    it is thin). The answers come in waves when every wave of at least ``min_n`` answers lasted at most
+    ``max_span_days``: a company's first campaign is one wave ("the only one so far"), and an always-on survey
+    longer than that is not waves. A campaign whose last days fall into the next month or quarter (or do so in
+    the company's calendar, a day later than UTC's) stays one wave: compared by calendar periods, its 76 late
+    answers made a "latest quarter" set against the 6,223 of the wave itself.
     """
     ts = pd.to_datetime(pd.Series(times), utc=True)
     day = ts.dt.floor("D")
     counts = day.value_counts().sort_index()
-    if len(counts) < 2 or counts.sum() < 2 * min_n:
+    if counts.empty:
         return None
     days = counts.index
     segment = np.r_[0, np.cumsum((days[1:] - days[:-1]) > pd.Timedelta(days=gap_days))]
     seg_n = np.bincount(segment, weights=counts.to_numpy())
-    kept = [k for k in range(len(seg_n)) if seg_n[k] >= min_n]
-    if len(kept) < 2:
-        return None
+    last = len(seg_n) - 1
+    kept = [k for k in range(len(seg_n)) if seg_n[k] >= min_n or k == last]
     # each segment joins the kept wave at or before it; segments before the first kept wave join that one
-    wave = np.array([max([k for k in kept if k <= j], default=kept[0]) for j in range(len(seg_n))])[segment]
-    first = pd.Series(days, index=days).groupby(wave).transform("min")
-    spans = pd.Series(days, index=days).groupby(wave).agg(lambda x: x.max() - x.min())
-    if (spans > pd.Timedelta(days=max_span_days)).any():
+    wave = np.array([max([k for k in kept if k <= j], default=kept[0]) for j in range(len(seg_n))])
+    full = [k for k in kept if seg_n[k] >= min_n]
+    spans = {k: days[segment == k].max() - days[segment == k].min() for k in full}  # stragglers not counted
+    if any(v > pd.Timedelta(days=max_span_days) for v in spans.values()):
         return None
+    first = pd.Series(days, index=days).groupby(wave[segment]).transform("min")
     return pd.Series(day.map(first).to_numpy(), index=ts.index, name="wave")
 
 
