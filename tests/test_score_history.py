@@ -142,3 +142,10 @@ def test_a_run_the_day_after_a_month_start_compares_with_the_month_before_not_th
     assert H.comparison_dates(pd.concat([df, mid]))[1] == DATES[-1]
     assert H.history_steps(pd.concat([df, mid])["as_of"]) == [*DATES, DATES[-1] + pd.Timedelta(days=20)]
     assert H.comparison_dates(run_day)[1] is None  # one date: nothing to compare with
+    # the history the playbook's score_change rules read steps the same way (a review: alerts compared with
+    # May while the action list compared with the day before)
+    hist = H.score_history(both).set_index(["account_id", "as_of"])
+    row = hist.loc[("faller", DATES[-1] + pd.Timedelta(days=1))]
+    assert row["previous_as_of"] == DATES[1] and row["score_change"] == 56 - 78
+    assert hist.loc[("faller", DATES[-1]), "previous_as_of"] == DATES[1]  # 1 June's previous is 1 May
+    assert pd.isna(hist.loc[("newcomer", DATES[-1]), "previous_score"])

@@ -82,13 +82,21 @@ def score_history(scored: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         ``scored`` sorted by account and date, plus ``previous_as_of``, ``previous_score``,
-        ``previous_band`` (the account's previous row; empty on its first) and ``score_change`` (points).
+        ``previous_band`` (the account's row at the previous date of the history, the latest scored date at least
+        :data:`MIN_STEP_DAYS` before, as :func:`comparison_dates` chooses; empty when it had none) and
+        ``score_change`` (points). The playbook's ``score_change`` rules read this: a run on 2 January compared
+        with 1 December in its alerts and with 1 January in its action list before.
     """
     df = _scored(scored).sort_values(["account_id", "as_of"], kind="stable").reset_index(drop=True)
-    prev = df.groupby("account_id", sort=False)[["as_of", "score", "band"]].shift(1)
-    df["previous_as_of"] = prev["as_of"]
-    df["previous_score"] = prev["score"].astype(float)
-    df["previous_band"] = prev["band"]
+    dates = pd.DatetimeIndex(df["as_of"].unique()).sort_values()
+    step = pd.Timedelta(days=MIN_STEP_DAYS)
+    before = {d: (dates[dates <= d - step][-1] if (dates <= d - step).any() else pd.NaT) for d in dates}
+    df["previous_as_of"] = pd.to_datetime(df["as_of"].map(before), utc=True)
+    prev = df[["account_id", "as_of", "score", "band"]].rename(
+        columns={"as_of": "previous_as_of", "score": "previous_score", "band": "previous_band"})
+    df = df.merge(prev, on=["account_id", "previous_as_of"], how="left")
+    df["previous_as_of"] = df["previous_as_of"].where(df["previous_score"].notna())
+    df["previous_score"] = df["previous_score"].astype(float)
     df["score_change"] = df["score"] - df["previous_score"]
     return df
 
@@ -187,7 +195,7 @@ def score_alerts(scored: pd.DataFrame, drop: float = 10.0, as_of=None, previous=
     drop : float
         Alert when ``score_change < -drop`` (points on the 0-100 scale).
     as_of, previous : date, optional
-        The dates compared (default: the latest and the one before it).
+        The dates compared (default: the latest and the latest at least :data:`MIN_STEP_DAYS` before it).
     """
     if drop < 0:
         raise ValueError(f"drop is a number of points (>= 0), not {drop}")

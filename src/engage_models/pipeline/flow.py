@@ -181,7 +181,7 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
     missing = [n for n in st.needs if n not in done]
     if missing:
         roots = _root_causes(missing, records, done)  # a stage skipped for want of another: that one's reason, once
-        if roots == missing:  # the stage named once: "needs the health score (no churner...)", not twice
+        if roots == missing and len(roots) == 1:  # the stage named once: "needs health (no churner...)", not twice
             why = Why.of({lang: t("sep.list", lang).join(text(records[n].why, lang) for n in roots)
                           for lang in LANGS})
         else:

@@ -949,6 +949,8 @@ def _replaced_model(ctx: Context) -> str | None:
     """The id of the model this run's health stage replaced, if it replaced one."""
     health = ctx.input("health")
     decision = health.json("lifecycle") if health.has("lifecycle") else None
+    if decision and decision.get("backfill"):  # a backfill's model replaced nothing: the current one stays
+        return None
     return health.json("model").get("old_model") or (
         decision.get("model_id") if decision and decision.get("action") == "train" else None)
 

@@ -219,12 +219,22 @@ class Kernels:
             except (OSError, AttributeError):
                 return False
 
+        def group_left(prov) -> bool:  # the kernel, or anything of its process group (a worker slow to go)
+            pgid = getattr(prov, "pgid", None)
+            if not pgid:
+                return alive(prov)
+            try:
+                os.killpg(pgid, 0)
+                return True
+            except OSError:
+                return False
+
         signalled = [prov for prov in provisioners if alive(prov) and send(prov, signal.SIGTERM)]
         end = time.monotonic() + grace
-        while any(alive(prov) for prov in signalled) and time.monotonic() < end:
+        while any(group_left(prov) for prov in signalled) and time.monotonic() < end:
             time.sleep(0.05)
         for prov in signalled:
-            if alive(prov):
+            if group_left(prov):
                 send(prov, signal.SIGKILL)
         return len(signalled)
 
@@ -480,14 +490,26 @@ def _failed_page(staging: Path, out_dir: Path, run_day: str, failed: dict, lang:
     version of it (``latest/`` lost the report for the week, and a bookmark to it opened nothing)."""
     e = html.escape
     name = f"{Path(failed['notebook']).stem}.html"
+    if (staging / name).exists():  # this date's earlier run rendered it (kept by --only): that one stays
+        return
     earlier = sorted((p.parent.name for p in out_dir.glob(f"*/{name}")
-                      if p.parent.name < run_day and _RUN_DIR.fullmatch(p.parent.name)), reverse=True)
+                      if p.parent.name < run_day and _RUN_DIR.fullmatch(p.parent.name)
+                      and _rendered_in(p.parent, name)), reverse=True)
     body = f"<p>{e(t('run.notebook_failed', lang, notebook=failed['notebook'], error=failed['error']))}</p>"
     if earlier:
         body += (f'<p>{e(t("run.failed_earlier", lang))} <a href="../{e(earlier[0])}/{e(name)}">'
                  f"{e(fmt_date(earlier[0], lang))}</a></p>")
     body += f'<p><a href="index.html">{e(t("run.title", lang))}</a></p>'
     _write_page(staging / name, lang, t("run.notebook_failed_title", lang, notebook=failed["notebook"]), body)
+
+
+def _rendered_in(folder: Path, html_name: str) -> bool:
+    """Whether the run in ``folder`` rendered the report ``html_name`` (not a page saying it failed)."""
+    try:
+        record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any(r.get("html") == html_name for r in record.get("reports", []))
 
 
 def published_runs(out_dir: str | Path) -> list[dict]:
@@ -749,8 +771,9 @@ def notebook_needs(path: Path) -> list[str]:
 class RunResult(list):
     """The HTML reports of a run (a list of paths), with how the run went.
 
-    ``exit_code``: 0 everything published (and delivered); 3 published, with notebooks failed, sections skipped
-    or a delivery failed (listed in ``run.json`` and on the index page); 4 no usable data (``no_data``: the
+    ``exit_code``: 0 everything published (and delivered), thin sections said and listed; 3 published with
+    something broken (``broken``: notebooks failed, a section or stage failed with an error, no action list, a
+    delivery failed; listed in ``run.json`` and on the index page); 4 no usable data (``no_data``: the
     ingest stage kept nothing), the reports saying why published in the dated folder only, ``latest/``
     unchanged. ``failed``: the notebooks that raised; ``skipped``: the sections the stages could not compute,
     with their reasons; ``delivery``: one result per channel of the configuration's ``delivery`` section
@@ -1171,11 +1194,11 @@ def run(
                 finally:
                     for _ in range(held):  # every core to the notebooks now (or to finishing them, on an error)
                         gate.release()
-                submit(list(waiting), [r.as_dict() for r in pipeline_run.records.values()]
-                       if pipeline_run is not None else None)
                 executed = {}
                 failures = []
                 try:
+                    submit(list(waiting), [r.as_dict() for r in pipeline_run.records.values()]
+                           if pipeline_run is not None else None)
                     for fut in as_completed(futures):
                         nb = futures[fut]
                         try:

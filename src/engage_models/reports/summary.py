@@ -181,8 +181,13 @@ def top_at_risk(actions: pd.DataFrame, scored_now: pd.DataFrame, n: int = 10) ->
     for lang in LANGS:
         col = f"drivers_text_{lang}" if f"drivers_text_{lang}" in s else "drivers_text"
         texts = s[col] if col in s else pd.Series("", index=s.index)
-        sep = t("health.driver_sep", lang)
-        out[f"driver_{lang}"] = texts.map(lambda v, sep=sep: v.split(sep)[0] if isinstance(v, str) and v else "")
+        seps = [t("health.driver_sep", x) for x in (lang, *LANGS)]  # the text's own language's, first found
+
+        def first(v, seps=seps):
+            if not isinstance(v, str) or not v:
+                return ""
+            return v.split(next((sep for sep in seps if sep in v), seps[0]))[0]
+        out[f"driver_{lang}"] = texts.map(first)
     out["play_label"] = out["account_id"].map(plays).fillna("")
     return out
 
