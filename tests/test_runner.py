@@ -771,3 +771,47 @@ def test_a_run_exits_3_when_something_broke_and_0_when_only_thin_data_left_secti
     assert RunResult([], [{"notebook": "02.ipynb"}], thin, tmp_path).exit_code == 3
     assert RunResult([], [], thin, tmp_path, delivery=[{"status": "failed"}]).exit_code == 3
     assert RunResult([], [], [], tmp_path, no_data=True).exit_code == 4
+
+
+def test_a_failed_report_s_page_links_the_newest_version_that_rendered_and_never_replaces_a_good_one(tmp_path):
+    """A review: two failures in a row linked the second to the first one's page; a partial run (--only) whose
+    notebook failed replaced the same day's good report, kept from the earlier run, with the page."""
+    from engage_models.reports.runner import _failed_page
+
+    out = tmp_path / "reports"
+    for day, rendered in (("2025-07-01", True), ("2025-07-08", False)):
+        (out / day).mkdir(parents=True)
+        (out / day / "02_b.html").write_text("report" if rendered else "failed page")
+        (out / day / "run.json").write_text(json.dumps({"reports": [{"html": "02_b.html"}] if rendered else []}))
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    failure = {"notebook": "02_b.ipynb", "cell": 3, "error": "ValueError: <b>boom</b>"}
+    _failed_page(staging, out, "2025-07-15", failure, "en")
+    page = (staging / "02_b.html").read_text(encoding="utf-8")
+    assert 'href="../2025-07-01/02_b.html"' in page and "2025-07-08" not in page
+    assert "&lt;b&gt;boom&lt;/b&gt;" in page and "<b>boom" not in page  # the error is escaped
+    (staging / "02_b.html").write_text("the day's good report, kept by --only")
+    _failed_page(staging, out, "2025-07-15", failure, "en")
+    assert (staging / "02_b.html").read_text() == "the day's good report, kept by --only"
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    _failed_page(fresh, tmp_path / "none", "2025-07-15", failure, "ja")  # nothing earlier: no link
+    assert "../" not in (fresh / "02_b.html").read_text(encoding="utf-8")
+
+
+def test_the_index_lists_earlier_runs_with_the_observation_date_their_data_gave():
+    """A year of weekly runs: the index's observation-date column read "latest data" for every run."""
+    from engage_models.reports.runner import write_index
+
+    def record(day, as_of):
+        return {"run_date": day, "started": f"{day} 06:15 UTC", "parameters": {"lang": "en", "as_of": None},
+                "as_of": as_of, "reports": [{"html": "00.html", "title": "Summary", "notebook": "00.ipynb",
+                                             "seconds": 1.0}], "failed": [], "skipped": []}
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        runs = [record("2025-12-22", "2025-12-21T00:00:00+00:00"), record("2025-12-15", "2025-12-14T00:00:00+00:00"),
+                {**record("2025-12-08", None)}]
+        page = write_index(folder, runs).read_text(encoding="utf-8")
+    assert "<td>14 Dec 2025</td>" in page and "<td>latest data</td>" in page  # an old record without it
