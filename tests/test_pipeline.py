@@ -475,3 +475,35 @@ def test_a_mistaken_hand_card_stops_the_run_before_ingest_and_a_missing_metric_l
                                     "in the data: ['logins_28days'] (X has " + why["backtest_hand"][0].split(
                                         "(X has ", 1)[1], "skipped")
     assert run["health"].reason("backtest_hand", "ja").startswith("手入力のスコアカードはバックテストから除外しました")
+
+
+def test_detractor_alerts_start_where_the_data_folder_s_previous_run_ended(small_world, tmp_path):
+    """A year of weekly runs: 138 of 391 detractor alerts repeated the previous run's (each week listed the
+    answers since the month's start, or since the month before). The actions stage now starts them at the
+    observation date of the folder's previous run that made an action list; a run again on the same date, or a
+    backfill, does not count the runs after it."""
+    shutil.copytree(small_world / "raw", tmp_path / "raw")
+    light = {"health": {"n_cutoffs": 1, "n_bootstrap": 0, "metric_bootstrap": 20}, "run_date": RUN_DATE,
+             "data_dir": str(tmp_path)}
+
+    def run(as_of):
+        return pipeline.run({**light, "as_of": as_of}, until="actions", strict=True, progress=lambda m: None)
+
+    def since(result):
+        return result["actions"].manifest["params"]["actions"]["alerts_since"]
+
+    first = run("2024-11-20")
+    assert since(first) is None  # no run before on this folder
+    second = run("2024-11-27")
+    assert since(second) == "2024-11-20"
+    alerts = second.frame("actions", "detractor_alerts")
+    assert alerts.empty or (pd.to_datetime(alerts["submitted_at"], utc=True) > pd.Timestamp("2024-11-20",
+                                                                                              tz="UTC")).all()
+    again = run("2024-11-27")  # the same date again: the same alerts, read back
+    assert since(again) == "2024-11-20" and again.records["actions"].status == "reused"
+    backfill = run("2024-11-22")
+    assert since(backfill) == "2024-11-20"
+    assert json.loads((tmp_path / "artifacts" / "run_dates.json").read_text())["as_of"] == [
+        "2024-11-20", "2024-11-22", "2024-11-27"]
+    with pytest.raises(ConfigError, match="actions.alerts_since must be a date YYYY-MM-DD"):
+        RunConfig.from_dict({"actions": {"alerts_since": "2024-13-01"}}).check()

@@ -86,6 +86,9 @@ class ActionConfig:
     top_n: int = 10  # accounts in the at-risk lists
     holdout: bool = True  # draw the playbook's randomised holdouts (False: every play assigned)
     holdout_seed: int = 17  # seed of the holdout draw (keep it: the same accounts then stay held out)
+    # detractor alerts list answers after this date (YYYY-MM-DD; default: the observation date of the data
+    # folder's previous run, so a weekly run does not alert the same answers again, else the previous scored date)
+    alerts_since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -304,6 +307,8 @@ class RunConfig:
         if lo >= hi:
             raise ConfigError(f"csat_scale must be (low, high) with low < high, not {self.csat_scale!r}")
         h, s, v, a = self.health, self.survival, self.surveys, self.actions
+        if a.alerts_since is not None:
+            _check_date(a.alerts_since, "actions.alerts_since")
         positive = {"health.n_cutoffs": h.n_cutoffs, "health.history_dates": h.history_dates,
                     "health.at_risk": h.at_risk, "health.min_churners": h.min_churners,
                     "surveys.min_n": v.min_n, "actions.top_n": a.top_n, "surveys.watch_list": v.watch_list}

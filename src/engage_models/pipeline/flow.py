@@ -154,7 +154,36 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
             _run_stage(st, config, store, done, records, say, bars, strict)
             if on_stage is not None:
                 on_stage(Run(config=config, artifacts=dict(done), records=dict(records)))
+        if "actions" in done and "ingest" in done:  # a run that made an action list: the next one's alerts start here
+            record_run_as_of(store, to_utc(done["ingest"].json("dates")["as_of"]))
     return Run(config=config, artifacts=done, records=records)
+
+
+#: The observation dates of the runs that made an action list on this data folder (``artifacts/run_dates.json``).
+RUN_DATES = "run_dates.json"
+
+
+def previous_run_as_of(store: Store, as_of: pd.Timestamp) -> pd.Timestamp | None:
+    """The latest observation date of an earlier run on this data folder, strictly before ``as_of`` (a run
+    again on the same date, or a backfill, does not count the runs after it)."""
+    path = store.root / RUN_DATES
+    try:
+        dates = [to_utc(d) for d in read_json(path).get("as_of", [])] if path.is_file() else []
+    except (ValueError, AttributeError, TypeError):
+        return None
+    earlier = [d for d in dates if d < as_of]
+    return max(earlier) if earlier else None
+
+
+def record_run_as_of(store: Store, as_of: pd.Timestamp, keep: int = 400) -> None:
+    path = store.root / RUN_DATES
+    try:
+        dates = read_json(path).get("as_of", []) if path.is_file() else []
+    except (ValueError, AttributeError):
+        dates = []
+    day = f"{as_of:%Y-%m-%d}"
+    if day not in dates:
+        write_json(path, {"as_of": sorted([*dates, day])[-keep:]})
 
 
 def _root_causes(missing: list[str], records: dict[str, StageRecord], done: dict) -> list[str]:
@@ -196,6 +225,13 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
     inputs = {n: done[n] for n in (*st.needs, *st.uses) if n in done}
     absent = {n: _absent_reason(n, records) for n in st.uses if n not in done}
     stage_config, decision = config, None
+    if st.name == "actions" and config.actions.alerts_since is None and "ingest" in done:
+        # the detractor alerts start where the folder's previous run's ended (its observation date): a weekly
+        # run alerted the answers of the last four weeks again (138 of 391 alerts repeated over a year)
+        previous = previous_run_as_of(store, to_utc(done["ingest"].json("dates")["as_of"]))
+        if previous is not None:
+            stage_config = config.replace(actions={**config.to_dict()["actions"],
+                                                   "alerts_since": f"{previous:%Y-%m-%d}"})
     if st.name == "health":  # the retrain policy: train, or score with the current model (lifecycle.stage)
         from ..lifecycle.stage import resolve_policy
 

@@ -790,13 +790,16 @@ DETRACTOR_LOOKBACK = pd.Timedelta(days=28)
 
 
 def _detractor_alerts(ctx: Context, plan: pd.DataFrame, names: pd.DataFrame | None, dates: dict) -> pd.DataFrame:
-    """NPS detractors at high-touch accounts since the previous observation date (see
+    """NPS detractors at high-touch accounts since the previous observation date, or since the data folder's
+    previous run when that is later (``actions.alerts_since``; see
     :func:`engage_models.actions.alerts.detractor_alerts`)."""
     from ..actions.alerts import detractor_alerts
     from ..ingest import load
 
     until = to_utc(dates["as_of"])
     since = to_utc(dates["previous"]) if dates.get("previous") is not None else until - DETRACTOR_LOOKBACK
+    if ctx.config.actions.alerts_since:  # the previous run's observation date (or the user's): no repeats
+        since = max(since, to_utc(ctx.config.actions.alerts_since))
     named = plan.merge(names.drop_duplicates("account_id"), on="account_id", how="left") if names is not None \
         else plan
     return detractor_alerts(load("surveys", ctx.paths.processed), named, since=since, until=until)
