@@ -1254,7 +1254,7 @@ def run(
                 record["no_data"] = True
             if pipeline_run is not None:
                 record.update(json.loads((staging / "run.json").read_text(encoding="utf-8")))
-                if "ingest" in pipeline_run.records and pipeline_run["ingest"].has("dates"):
+                if "ingest" in pipeline_run.artifacts and pipeline_run["ingest"].has("dates"):
                     record["as_of"] = pipeline_run.as_of  # the observation date the data gave (the index shows it)
             if before is not None:
                 _keep_stages(record, before, staging)
