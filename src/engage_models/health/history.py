@@ -89,8 +89,7 @@ def score_history(scored: pd.DataFrame) -> pd.DataFrame:
     """
     df = _scored(scored).sort_values(["account_id", "as_of"], kind="stable").reset_index(drop=True)
     dates = pd.DatetimeIndex(df["as_of"].unique()).sort_values()
-    step = pd.Timedelta(days=MIN_STEP_DAYS)
-    before = {d: (dates[dates <= d - step][-1] if (dates <= d - step).any() else pd.NaT) for d in dates}
+    before = {d: _step_before(dates, d) for d in dates}
     df["previous_as_of"] = pd.to_datetime(df["as_of"].map(before), utc=True)
     prev = df[["account_id", "as_of", "score", "band"]].rename(
         columns={"as_of": "previous_as_of", "score": "previous_score", "band": "previous_band"})
@@ -105,6 +104,12 @@ def score_history(scored: pd.DataFrame) -> pd.DataFrame:
 #: starts plus the run's own date, and a run on 2 January compared its accounts with 1 January's ("a day of
 #: movement" in the band table and the lifecycle flow, read as a month's).
 MIN_STEP_DAYS = 14
+
+
+def _step_before(dates: pd.DatetimeIndex, now: pd.Timestamp) -> pd.Timestamp | None:
+    """The latest of the sorted ``dates`` at least :data:`MIN_STEP_DAYS` before ``now`` (None without one)."""
+    earlier = dates[dates <= now - pd.Timedelta(days=MIN_STEP_DAYS)]
+    return earlier[-1] if len(earlier) else None
 
 
 def history_steps(dates) -> list[pd.Timestamp]:
@@ -127,8 +132,7 @@ def comparison_dates(scored: pd.DataFrame, as_of=None, previous=None) -> tuple[p
     if now not in dates:
         raise ValueError(f"no scored accounts at {now:%Y-%m-%d}; dates: {[f'{d:%Y-%m-%d}' for d in dates]}")
     if previous is None:
-        earlier = dates[dates <= now - pd.Timedelta(days=MIN_STEP_DAYS)]
-        return now, (earlier[-1] if len(earlier) else None)
+        return now, _step_before(dates, now)
     before = to_utc(previous)
     if before not in dates or before >= now:
         raise ValueError(f"previous date {before:%Y-%m-%d} must be a scored date before {now:%Y-%m-%d}")

@@ -163,27 +163,26 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
 RUN_DATES = "run_dates.json"
 
 
+def _run_dates(store: Store) -> list[str]:
+    """The recorded observation dates (``YYYY-MM-DD``); none when the file is absent or unreadable."""
+    path = store.root / RUN_DATES
+    try:
+        return [str(d) for d in read_json(path).get("as_of", [])] if path.is_file() else []
+    except (ValueError, AttributeError, TypeError):
+        return []
+
+
 def previous_run_as_of(store: Store, as_of: pd.Timestamp) -> pd.Timestamp | None:
     """The latest observation date of an earlier run on this data folder, strictly before ``as_of`` (a run
     again on the same date, or a backfill, does not count the runs after it)."""
-    path = store.root / RUN_DATES
-    try:
-        dates = [to_utc(d) for d in read_json(path).get("as_of", [])] if path.is_file() else []
-    except (ValueError, AttributeError, TypeError):
-        return None
-    earlier = [d for d in dates if d < as_of]
+    earlier = [d for d in (to_utc(x) for x in _run_dates(store)) if d < as_of]
     return max(earlier) if earlier else None
 
 
 def record_run_as_of(store: Store, as_of: pd.Timestamp, keep: int = 400) -> None:
-    path = store.root / RUN_DATES
-    try:
-        dates = read_json(path).get("as_of", []) if path.is_file() else []
-    except (ValueError, AttributeError):
-        dates = []
-    day = f"{as_of:%Y-%m-%d}"
+    dates, day = _run_dates(store), f"{as_of:%Y-%m-%d}"
     if day not in dates:
-        write_json(path, {"as_of": sorted([*dates, day])[-keep:]})
+        write_json(store.root / RUN_DATES, {"as_of": sorted([*dates, day])[-keep:]})
 
 
 def _root_causes(missing: list[str], records: dict[str, StageRecord], done: dict) -> list[str]:
