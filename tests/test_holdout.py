@@ -32,36 +32,57 @@ def _book(tmp_path, change) -> str:
     return str(path)
 
 
-def test_every_account_is_held_out_with_the_plays_share_and_each_stratum_holds_out_floor_or_ceil():
-    """Systematic sampling from a hashed order with a hashed start: over seeds, each account's frequency of
-    being held out is the share (0.1 for usage_tips), and a stratum of 7 or 13 holds out 0-1 or 1-2, never
-    a lump."""
+def _expected(ids, play, share, seed) -> set:
+    """The known answer: the accounts whose hash of (seed, play, account) falls below the share."""
+    return {a for a in ids if A.stable_uniform(seed, play, a) < share}
+
+
+def test_every_account_is_held_out_with_the_plays_share_independently_of_the_others():
+    """Over seeds each account's frequency of being held out is the share (0.1 for usage_tips), and two accounts
+    are held out together with frequency share squared (independent draws)."""
     df = plan()
     seeds = range(1500)
     held = np.zeros(len(df))
+    both = 0
     book = A.load_playbook()  # parsed once: the loop then takes a few seconds
     for seed in seeds:
         out = A.assign_holdout(df, book, seed=seed)
         h = out["assignment"].eq(A.HELD_OUT).to_numpy()
-        per = out[h].groupby("holdout_stratum").size().reindex(["green/tech_touch", "yellow/low_touch"], fill_value=0)
-        assert per.iloc[0] in (0, 1) and per.iloc[1] in (1, 2)
+        assert set(out.loc[h, "account_id"]) == _expected(df["account_id"], "usage_tips", 0.1, seed)
         held += h
+        both += h[0] and h[-1]
     freq = held / len(seeds)
     # binomial sd of a frequency of 0.1 over 1500 seeds: 0.0077; 4 sd
     assert np.abs(freq - 0.1).max() < 0.031, freq
-    assert abs(freq.mean() - 0.1) < 0.004  # expected held out per seed: 0.7 + 1.3 = 2 of 20
-    assert out["holdout_share"].eq(0.1).all()
+    assert abs(freq.mean() - 0.1) < 0.006
+    assert both / len(seeds) < 0.025  # 0.01 expected; systematic sampling in one stratum would give about 0
+    assert out["holdout_share"].eq(0.1).all() and out["assignment"].isin([A.HELD_OUT, A.ASSIGNED]).all()
 
 
-def test_the_draw_is_reproducible_and_ignores_row_order_but_not_the_seed():
-    df = plan((30, 30))
-    a = A.assign_holdout(df, seed=7)
-    b = A.assign_holdout(df.iloc[::-1].reset_index(drop=True), seed=7)
-    held_a = set(a.loc[a["assignment"] == A.HELD_OUT, "account_id"])
-    assert held_a == set(b.loc[b["assignment"] == A.HELD_OUT, "account_id"]) and len(held_a) == 6
-    others = [set(A.assign_holdout(df, seed=s).query("assignment == 'held_out'")["account_id"]) for s in (8, 9)]
-    assert all(o != held_a for o in others)
-    assert A.stable_uniform(7, "usage_tips", "g001") == A.stable_uniform(7, "usage_tips", "g001")
+def test_an_account_keeps_its_arm_when_its_stratum_changes_around_it():
+    """The draw depends only on the seed, the play and the account: accounts joining or leaving the play's list,
+    or the account's own band and touch model changing, move nobody between arms (a systematic sample over a
+    stratum's hashed order moved accounts whose neighbours changed), and a larger share keeps those held out at
+    the smaller one."""
+    week1 = plan((60, 60))
+    a = A.assign_holdout(week1, seed=5).set_index("account_id")["assignment"]
+    for k in range(1, 40):  # week 2: k accounts leave, k new ones join, one account changes band
+        week2 = pd.concat([week1.iloc[k:], plan((k, 0)).assign(account_id=lambda d: "n" + d["account_id"])])
+        week2.loc[week2["account_id"] == "y010", ["band", "touch_model"]] = ["green", "tech_touch"]
+        b = A.assign_holdout(week2.reset_index(drop=True), seed=5).set_index("account_id")["assignment"]
+        common = a.index.intersection(b.index)
+        assert len(common) == 120 - k and (a[common] == b[common]).all(), k
+
+
+def test_a_larger_share_keeps_the_accounts_held_out_at_the_smaller(tmp_path):
+    df = plan((50, 50), play="support_review")  # no share of its own: the playbook's default applies
+    held = {}
+    for share in (0.1, 0.25):
+        book = _book(tmp_path, lambda d, share=share: d["holdout"].update(share=share))
+        out = A.assign_holdout(df, book, seed=2)
+        held[share] = set(out.loc[out["assignment"] == A.HELD_OUT, "account_id"])
+        assert held[share] == _expected(df["account_id"], "support_review", share, 2)
+    assert held[0.1] < held[0.25] and len(held[0.1]) >= 3
 
 
 def test_must_act_accounts_are_never_held_out_and_no_seed_means_no_holdout():
@@ -71,19 +92,24 @@ def test_must_act_accounts_are_never_held_out_and_no_seed_means_no_holdout():
     for seed in range(30):
         out = A.assign_holdout(df, seed=seed)
         assert out.loc[:19, "must_act"].all() and not out.loc[20:, "must_act"].any()
-        assert out.loc[:19, "assignment"].eq(A.ASSIGNED).all() and out.loc[:19, "holdout_share"].eq(0).all()
-        assert out.loc[20:, "assignment"].eq(A.HELD_OUT).sum() == 2  # 10% of the 20 others
+        # not drawn: copied to the play log as no randomised arm (chosen for their risk, they would bias it)
+        assert out.loc[:19, "assignment"].eq(A.NOT_DRAWN).all() and out.loc[:19, "holdout_share"].eq(0).all()
+        assert set(out.loc[out["assignment"] == A.HELD_OUT, "account_id"]) == _expected(
+            df.loc[20:, "account_id"], "rescue_call", 0.1, seed)
+        assert out.loc[20:, "assignment"].isin([A.HELD_OUT, A.ASSIGNED]).all()
     none = A.assign_holdout(df, seed=None)
-    assert none["assignment"].eq(A.ASSIGNED).all() and none["must_act"].sum() == 20
+    assert none["assignment"].eq(A.NOT_DRAWN).all() and none["must_act"].sum() == 20
     assert none.attrs["holdout"]["must_act"]["en"][0] == "band = red and MRR ≥ $2,000"
 
 
 def test_plays_without_a_share_are_never_held_out_and_a_playbook_sets_its_own(tmp_path):
     df = plan((50, 50), play="support_review")
-    assert A.assign_holdout(df, seed=1)["assignment"].eq(A.ASSIGNED).all()
+    assert A.assign_holdout(df, seed=1)["assignment"].eq(A.NOT_DRAWN).all()
     path = _book(tmp_path, lambda d: d["holdout"].update(share=0.2))
     out = A.assign_holdout(df, path, seed=1)
-    assert out["assignment"].eq(A.HELD_OUT).sum() == 20 and out["holdout_share"].eq(0.2).all()
+    held = set(out.loc[out["assignment"] == A.HELD_OUT, "account_id"])
+    assert held == _expected(df["account_id"], "support_review", 0.2, 1) and 10 <= len(held) <= 30
+    assert out["holdout_share"].eq(0.2).all()
 
 
 @pytest.mark.parametrize("change, message", [
@@ -107,15 +133,16 @@ def test_the_action_list_records_the_assignment_and_the_export_carries_it(tmp_pa
                            "churn_probability": 0.05, "nps_latest": 8.0, "active_user_ratio_28d": 0.8,
                            "feature_breadth_28d": 0.7, "drivers": [[] for _ in range(40)]})
     plain = A.action_list(scored)
-    assert plain["play"].eq("usage_tips").all() and plain["assignment"].eq(A.ASSIGNED).all()
+    assert plain["play"].eq("usage_tips").all() and plain["assignment"].eq(A.NOT_DRAWN).all()
     drawn = A.action_list(scored, holdout_seed=3)
-    assert drawn["assignment"].eq(A.HELD_OUT).sum() == 4
+    held = _expected(scored["account_id"], "usage_tips", 0.1, 3)
+    assert set(drawn.loc[drawn["assignment"] == A.HELD_OUT, "account_id"]) == held and len(held) == 2
     paths = A.export_actions(drawn, tmp_path / "actions")
     back = A.read_actions(paths["csv"])
     assert back["assignment"].tolist() == drawn["assignment"].tolist()
     design = A.holdout_design(drawn)
     assert design.iloc[0][["play", "recommended", "must_act", "eligible", "held_out", "assigned"]].tolist() == [
-        "usage_tips", 40, 0, 40, 4, 36]
+        "usage_tips", 40, 0, 40, 2, 38]
     assert design.iloc[0]["expected_churn"] == pytest.approx(0.05) and design.iloc[0]["strata"] == 1
 
 
@@ -127,12 +154,13 @@ def test_the_crm_files_give_held_out_accounts_no_task_and_no_play(tmp_path):
                            "feature_breadth_28d": 0.7, "drivers": [[] for _ in range(40)]})
     plan = A.action_list(scored, holdout_seed=3)
     held = set(plan.loc[plan["assignment"] == A.HELD_OUT, "account_id"])
-    assert len(held) == 4 and plan["owner"].eq("csm").all()  # training sessions, a person's task each
+    assert held == _expected(scored["account_id"], plan["play"].iloc[0], 0.1, 3) and len(held) == 5
+    assert plan["owner"].eq("csm").all()  # training sessions, a person's task each
     files = A.export_crm(plan, tmp_path, model_id="m1")
     from engage_models._core.io import read_csv
 
     tasks = read_csv(files["hubspot_tasks"])
-    assert len(tasks) == 36 and not held & set(tasks["engage_account_id"])
+    assert len(tasks) == 35 and not held & set(tasks["engage_account_id"])
     companies = read_csv(files["hubspot_companies"]).set_index("engage_account_id")
     assert len(companies) == 40 and companies.loc[sorted(held), "engage_next_play"].fillna("").eq("").all()
     assert companies.drop(index=sorted(held))["engage_next_play"].ne("").all()

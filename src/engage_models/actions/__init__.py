@@ -48,7 +48,7 @@ from .assign import (
     prepare,
 )
 from .export import export_actions, export_crm, read_actions
-from .holdout import ASSIGNED, HELD_OUT, assign_holdout, holdout_design, stable_uniform
+from .holdout import ASSIGNED, HELD_OUT, NOT_DRAWN, assign_holdout, holdout_design, stable_uniform
 from .playbook import (
     BANDS,
     DEFAULT_PLAYBOOK,
@@ -80,6 +80,7 @@ __all__ = [
     "EXPORT_COLUMNS",
     "HELD_OUT",
     "HOLDOUT_STRATA",
+    "NOT_DRAWN",
     "OPTIONAL_COLUMNS",
     "OWNERS",
     "PLAY_SECTIONS",

@@ -206,12 +206,12 @@ def action_list(scored: pd.DataFrame, playbook=None, lang: str = "en", as_of=Non
     Score changes come from the whole of ``scored`` (pass several dates to let a sharp drop count), the
     actions from ``as_of`` only. Rows are sorted red band first, then by churn probability (highest first).
     With ``holdout_seed``, the playbook's randomised holdout is drawn with that seed
-    (:func:`~engage_models.actions.holdout.assign_holdout`); without it every play is ``assigned``.
+    (:func:`~engage_models.actions.holdout.assign_holdout`); without it no account is drawn (``not_drawn``).
 
     Returns
     -------
     DataFrame
-        :data:`EXPORT_COLUMNS` (``assignment``: assigned or held_out), then ``touch_rule``, ``stage_rule``,
+        :data:`EXPORT_COLUMNS` (``assignment``: assigned, held_out or not_drawn), then ``touch_rule``, ``stage_rule``,
         ``score_change``, ``must_act``, ``holdout_share``, ``holdout_stratum`` and the context columns present
         (``segment``, ``plan``, ``mrr``), ready for :func:`export_actions`.
     """

@@ -4,20 +4,26 @@ The playbook says, per play, which share of its accounts to hold out (``holdout:
 never be held out (``holdout.must_act``: e.g. the largest accounts in red). :func:`assign_holdout` draws the
 holdout:
 
-* **within strata**: each play x band x touch model (:data:`~engage_models.actions.playbook.HOLDOUT_STRATA`)
-  is drawn separately, so held-out and assigned accounts are alike in risk and in the way they are served;
-* **with a known probability**: in a stratum of ``n`` accounts sorted by a seeded hash of (seed, play,
-  account), the accounts at positions ``j`` where ``floor(share (j + 1) + r) > floor(share j + r)`` are held
-  out, ``r`` in [0, 1) being a second seeded hash of the stratum (systematic sampling with a random start).
-  Every account not marked must-act is held out with probability exactly ``share``, and a stratum holds out
-  ``floor(share n)`` or ``ceil(share n)`` accounts, never a lump by chance;
+* **by account, with a known probability**: an account recommended a play whose share is ``s`` is held out
+  when a seeded hash of (seed, play, account), a number in [0, 1), is below ``s``. Every account not marked
+  must-act is held out with probability exactly ``s``, independently of the others;
+* **the same from run to run**: the draw depends on nothing but the seed, the play and the account, so an
+  account held out of a play this week is held out of it next week too, whatever else changed (its band, its
+  touch model, which other accounts were recommended the play), and a larger share later keeps everyone held
+  out before (``u < 0.1`` implies ``u < 0.2``). An earlier draw by systematic sampling within each play x
+  band x touch model held out exactly ``floor`` or ``ceil`` of a stratum's share, but an account's place in
+  its stratum moved when others joined or left it, so an account could be held out one week and assigned
+  the next with nothing of its own changed; the CSM then gave the play to an account the estimate counts as
+  held out (at its first assignment), which pulls the measured effect toward zero. A stratum's held-out count now varies by chance (binomially); the estimate compares arms within each
+  draw and needs no fixed count;
 * **reproducibly**: the same seed and accounts give the same draw on any machine (BLAKE2 hashes, no random
-  state), and an account keeps its place in its stratum's order from run to run, so the same accounts tend to
-  stay held out while their band and touch model do not change (the effect estimate uses each account's first
-  assignment to a play, so a later switch does not blur it).
+  state).
 
-The draw is written down in the action list: ``assignment`` (``assigned`` / ``held_out``), ``must_act``,
-``holdout_share`` (the probability the account had of being held out) and ``holdout_stratum``;
+The draw is written down in the action list: ``assignment`` (``assigned``: drawn and given the play;
+``held_out``: drawn and held out; ``not_drawn``: a must-act account, or a play without a holdout, or no draw
+at all: copied to the play log's ``holdout`` as false, true and empty, so an account that could not be held
+out is never counted in a randomised arm), ``must_act``, ``holdout_share`` (the probability the account had of
+being held out) and ``holdout_stratum`` (band / touch model, to check the arms' balance);
 :func:`holdout_design` sums it up per play.
 
 >>> plan = pd.DataFrame({"account_id": [f"a{i}" for i in range(10)], "play": "usage_tips", "band": "green",
@@ -39,7 +45,7 @@ from .playbook import HOLDOUT_STRATA, load_playbook
 
 log = logging.getLogger(__name__)
 
-ASSIGNED, HELD_OUT = "assigned", "held_out"
+ASSIGNED, HELD_OUT, NOT_DRAWN = "assigned", "held_out", "not_drawn"
 
 
 def assign_holdout(plan: pd.DataFrame, playbook=None, seed: int | None = 0, currency: str | None = None
@@ -47,7 +53,7 @@ def assign_holdout(plan: pd.DataFrame, playbook=None, seed: int | None = 0, curr
     """``plan`` (an action list: ``account_id``, ``play``, ``band``, ``touch_model`` and the columns the must-act
     rules read) with the holdout drawn (see the module docstring).
 
-    ``seed=None`` holds out no one (every play ``assigned``; ``must_act`` is still marked). Adds
+    ``seed=None`` holds out no one (every play ``not_drawn``; ``must_act`` is still marked). Adds
     ``assignment``, ``must_act``, ``holdout_share`` and ``holdout_stratum``; ``attrs["holdout"]`` records the
     seed, the strata and the must-act rules in words.
     """
@@ -68,14 +74,8 @@ def assign_holdout(plan: pd.DataFrame, playbook=None, seed: int | None = 0, curr
     held = np.zeros(len(df), dtype=bool)
     if (share > 0).any():
         u = np.array([stable_uniform(seed, p, a) for p, a in zip(df["play"], df["account_id"], strict=True)])
-        keys = (df["play"].astype(str) + "/" + stratum).to_numpy()
-        for key in pd.unique(keys[share > 0]):
-            rows = np.flatnonzero((keys == key) & (share > 0))
-            order = rows[np.lexsort((df["account_id"].astype(str).to_numpy()[rows], u[rows]))]
-            s, r = share[order[0]], stable_uniform(seed, "start", key)
-            j = np.arange(len(order))
-            held[order[np.floor(s * (j + 1) + r) > np.floor(s * j + r)]] = True
-    df["assignment"] = np.where(held, HELD_OUT, ASSIGNED)
+        held = (share > 0) & (u < share)
+    df["assignment"] = np.select([held, share > 0], [HELD_OUT, ASSIGNED], NOT_DRAWN)
     df["must_act"] = must
     df["holdout_share"] = share
     df["holdout_stratum"] = stratum.to_numpy()
