@@ -14,8 +14,8 @@ holdout:
   band x touch model held out exactly ``floor`` or ``ceil`` of a stratum's share, but an account's place in
   its stratum moved when others joined or left it, so an account could be held out one week and assigned
   the next with nothing of its own changed; the CSM then gave the play to an account the estimate counts as
-  held out (at its first assignment), which pulls the measured effect toward zero. A stratum's held-out count now varies by chance (binomially); the estimate compares arms within each
-  draw and needs no fixed count;
+  held out (at its first assignment), which pulls the measured effect toward zero. A stratum's held-out count now
+  varies by chance (binomially); the estimate compares arms within each draw and needs no fixed count;
 * **reproducibly**: the same seed and accounts give the same draw on any machine (BLAKE2 hashes, no random
   state).
 
