@@ -226,6 +226,28 @@ def test_persona_names_stay_the_same_across_runs_through_the_registry(tmp_path):
     assert len(reg3.runs) == 2 and reg3.personas["1"]["first_seen"].startswith("2024-06-01")
 
 
+def test_a_backfill_reads_the_registry_and_records_nothing(tmp_path):
+    """A fit for a date before the registry's latest (a backfill) gets the registered names, but neither moves
+    their centroids back in time nor registers a persona found only then (a later run would call it kept)."""
+    path = tmp_path / "registry.json"
+    m1 = PS.PersonaModel(metrics=["a", "b"], k_range=(3, 3), n_bootstrap=0, random_state=0).fit(
+        _blobs([90, 60, 30], CENTRES, seed=1))
+    reg = PS.PersonaRegistry(path)
+    assert reg.update(m1, reg.match(m1, np.bincount(m1.labels_)), "2024-07-01") and reg.latest_seen() == pd.Timestamp(
+        "2024-07-01", tz="UTC")
+    before = path.read_text(encoding="utf-8")
+    old = _blobs([40, 70, 50, 60], [*CENTRES, (4, 4)], seed=3)  # June had a fourth kind of customer
+    m0 = PS.PersonaModel(metrics=["a", "b"], k_range=(4, 4), n_bootstrap=0, random_state=3).fit(old)
+    back = PS.PersonaRegistry(path)
+    matches = back.match(m0, np.bincount(m0.labels_))
+    assert _names(m0, matches, old) == {0: 1, 1: 2, 2: 3, 3: 4}  # named as registered, the new one numbered
+    assert back.update(m0, matches, "2024-06-01") is False
+    assert path.read_text(encoding="utf-8") == before and sorted(PS.PersonaRegistry(path).personas) == ["1", "2", "3"]
+    # the same date as the latest is not a backfill (a rerun records, as the first run did)
+    again = PS.PersonaRegistry(path)
+    assert again.update(m1, again.match(m1, np.bincount(m1.labels_)), "2024-07-01") is True
+
+
 def test_the_number_of_personas_is_chosen_by_silhouette_among_stable_solutions():
     frame = _blobs([60, 60, 60], CENTRES, seed=4)
     model = PS.PersonaModel(metrics=["a", "b"], k_range=(2, 5), n_bootstrap=8).fit(frame)

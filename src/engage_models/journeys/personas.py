@@ -274,8 +274,25 @@ class PersonaRegistry:
         return pd.DataFrame({"cluster": np.arange(k), "persona": persona,
                              "status": np.where(matched, "kept", "new"), "distance": distance})
 
-    def update(self, model: PersonaModel, matches: pd.DataFrame, as_of, descriptions: dict | None = None) -> None:
-        """Record this fit's centroids under their persona numbers (and the run), and write the file."""
+    def latest_seen(self) -> pd.Timestamp | None:
+        """The latest observation date the registry records (a run's, or a persona's last sighting)."""
+        dates = [r.get("as_of") for r in self.runs] + [p.get("last_seen") for p in self.personas.values()]
+        dates = [to_utc(d) for d in dates if d]
+        return max(dates) if dates else None
+
+    def update(self, model: PersonaModel, matches: pd.DataFrame, as_of, descriptions: dict | None = None) -> bool:
+        """Record this fit's centroids under their persona numbers (and the run), and write the file; True when
+        written.
+
+        A fit for a date before the latest the registry records (a backfill) is matched, not recorded: its
+        centroids would replace those of a later date, and a persona it found would be "kept" by the next
+        regular run as if it had been seen then (a simulated year of weekly runs with two backfills did that).
+        """
+        later = self.latest_seen()
+        if later is not None and to_utc(as_of) < later:
+            log.info("persona registry: a run for %s, before the latest recorded (%s): read, not recorded",
+                     f"{to_utc(as_of):%Y-%m-%d}", f"{later:%Y-%m-%d}")
+            return False
         as_of = to_utc(as_of).isoformat()
         for r in matches.itertuples():
             key = str(int(r.persona))
@@ -291,6 +308,7 @@ class PersonaRegistry:
         if self.path is not None:  # the other sections (account and user personas share the file) as they are
             data = {"version": 1, **self._read(), self.section: self.personas, self._runs_key: self.runs}
             write_json(self.path, jsonable(data))
+        return True
 
 
 # --------------------------------------------------------------------------------------------- words

@@ -212,8 +212,9 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> p
         info["growth"] = growth(sizes, previous, latest, words, c.surveys.min_n)
     else:
         ctx.out.skip("persona_moves", Why("pj.why.no_compare_date", months=pc.compare_months))
+    # a backfill (a date before the registry's latest) reads the names and records nothing
+    info["registry_recorded"] = registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
     out.json("personas", info)
-    registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
     return assign
 
 
@@ -265,8 +266,8 @@ def user_personas_section(ctx, pnl: pd.DataFrame, processed: Path, assign: pd.Da
         out.frame("user_persona_by_account_persona", US.by_account_persona(user_mix, now))
     else:
         ctx.out.skip("user_persona_by_account_persona", Why("pj.why.no_account_personas"))
+    info["registry_recorded"] = registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
     out.json("user_personas", info)
-    registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
 
 
 def persona_table(now, assign, pnl, accounts, processed, as_of, horizon_days, matches, registry, words,
