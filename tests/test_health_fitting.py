@@ -191,7 +191,7 @@ def test_the_inner_folds_fallback_is_said_once_per_run_not_once_per_process(capl
     X = pd.DataFrame({"as_of": pd.to_datetime(["2025-01-31"] * 8), "x": np.arange(8)})
     y = np.array([0, 1] * 4)
     cv.forget_said()
-    with caplog.at_level("WARNING", logger=cv.__name__):
+    with caplog.at_level("INFO", logger=cv.__name__):
         for _ in range(3):  # three refits of one run
             cv._splits(X, y, "as_of", 3, 0, 0)
     assert sum("too few observation dates" in r.message for r in caplog.records) == 1
@@ -208,7 +208,7 @@ def test_the_inner_folds_fallback_is_said_once_per_run_not_once_per_process(capl
     monkeypatch.undo()
     caplog.clear()
     cv.forget_said()
-    with caplog.at_level("WARNING", logger=cv.__name__):
+    with caplog.at_level("INFO", logger=cv.__name__):
         cv._splits(X, y, "as_of", 3, 0, 0)
     assert sum("too few observation dates" in r.message for r in caplog.records) == 1
 

@@ -59,17 +59,18 @@ def account_groups(X: pd.DataFrame, id_col: str | None) -> np.ndarray | None:
 _SAID: set[str] = set()
 
 
-def _warn_once(message: str) -> None:
-    """Log ``message`` once per run (every refit of a backtest or a bootstrap would say it again): a run of the
-    pipeline starts by forgetting what the last one said (:func:`forget_said`), so a long-lived worker says it
-    on each run, not once ever."""
+def _say_once(message: str) -> None:
+    """Log ``message`` (at INFO: it asks nothing of the user) once per run (every refit of a backtest or a
+    bootstrap would say it again): a run of the pipeline starts by forgetting what the last one said
+    (:func:`forget_said`), so a long-lived worker says it on each run, not once ever. At WARNING, the parallel
+    refits' worker processes, each with its own memory of what was said, printed it again on stderr."""
     if message not in _SAID:
         _SAID.add(message)
-        log.warning(message)
+        log.info(message)
 
 
 def forget_said() -> None:
-    """The next :func:`_warn_once` of a message logs it again (``pipeline.run`` calls this first)."""
+    """The next :func:`_say_once` of a message logs it again (``pipeline.run`` calls this first)."""
     _SAID.clear()
 
 
@@ -80,7 +81,7 @@ def _splits(X: pd.DataFrame, y: np.ndarray, date_col: str | None, cv: int, gap_d
         s = time_splits(X[date_col], n_splits=cv, gap_days=gap_days)
         if s:
             return s, "time"
-        _warn_once("the score's inner folds (calibration and bands, inside its training rows): too few "
+        _say_once("the score's inner folds (calibration and bands, inside its training rows): too few "
                    "observation dates for time-ordered folds there; folds of accounts instead (the validation "
                    "of the score itself is unchanged)")
     counts = np.bincount(y.astype(int), minlength=2)
