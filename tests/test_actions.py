@@ -155,9 +155,9 @@ def test_each_play_fires_on_an_account_that_meets_it_and_not_on_a_near_miss(play
 def test_the_reason_quotes_the_driver_numbers_in_both_languages():
     row = account(active_user_ratio_28d=0.21, drivers=[driver(AUR, 0.21, 0.65, -8.2)])
     en, ja = plays(row)["reason"].iloc[0], plays(row, lang="ja")["reason"].iloc[0]
-    assert en == "Few of the seats are in use: active users / seats (28 days) 0.21, typical healthy 0.65 (-8.2 points)"
+    assert en == "Few of the seats are in use: active users / seats (28 days) 0.21, typical healthy 0.65 (-8 points)"
     assert ja == ("契約席のうち利用されているのは一部です："
-                  "アクティブユーザー率（28日） 0.21（健全な顧客の典型値 0.65、-8.2点）")
+                  "アクティブユーザー率（28日） 0.21（健全な顧客の典型値 0.65、-8点）")
     assert plays(row, lang="ja")["play_label"].iloc[0] == "利用者を増やすためのトレーニング"
 
 
@@ -188,7 +188,7 @@ def test_drivers_as_the_health_model_names_them_are_understood():
     out = plays(account(nps_latest=3.0, drivers=[nps_missing]), account(active_user_ratio_28d=0.2, drivers=[aur]))
     assert out["play"].tolist() == ["detractor_follow_up", "training_session"]
     assert out["driver"].tolist() == ["nps_latest", AUR]
-    assert "latest NPS score not known, typical healthy 8.0 (-5.0 points)" in out["reason"].iloc[0]
+    assert "latest NPS score not known, typical healthy 8.0 (-5 points)" in out["reason"].iloc[0]
     assert A.driver_metric({"feature": "segment=SMB"}) == "segment"
 
 

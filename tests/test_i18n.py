@@ -31,6 +31,14 @@ def test_labels_numbers_and_dates_in_both_languages():
     assert i18n.fmt_date("2026-01-05", "ja", month_only=True) == "2026年1月"
     assert i18n.fmt_interval(12.34, 10.0, 14.5, "ja") == "12.3（95%信頼区間 10.0〜14.5）"
     assert i18n.fmt_interval(12.34, 10.0, 14.5, "en") == "12.3 (95% CI 10.0 to 14.5)"
+    # a bound the data never reach is said in words (「15.8〜∞」 read as a typo), a money bound too
+    inf = float("inf")
+    assert i18n.fmt_interval(20.0, 15.8, inf, "ja") == "20.0（95%信頼区間 15.8以上）"
+    assert i18n.fmt_interval(20.0, 15.8, inf, "en", label=False) == "20.0 (15.8 or more)"
+    assert i18n.fmt_interval(-3.0, -inf, 1.0, "ja", n=40) == "-3.0（95%信頼区間 1.0以下、n=40）"
+    money = i18n.fmt_interval(900.0, 500.0, inf, "en", fmt=lambda v: i18n.fmt_money(v, "en"))
+    assert money == "$900 (95% CI $500 or more)"
+    assert i18n.fmt_interval(inf, 15.8, inf, "en") == "∞ (95% CI 15.8 or more)"  # a median never reached
     assert i18n.fmt_money(-1234.5, "en") == "-$1,234"
     with pytest.raises(ValueError, match="lang"):
         i18n.t("promoters", "fr")

@@ -981,6 +981,9 @@ def test_the_revenue_table_writes_lost_mrr_months_in_the_currency():
                               "expected_lost_mrr_months_high": [160_000.0], "expected_churned_accounts": [94.3]})
     html = revenue_table(portfolio, "ja", currency="JPY")._repr_html_()
     assert "141,196円" in html and "120,000円" in html, html
+    assert "<td>94</td>" in html and "94.3" not in html  # expected churned accounts: whole from 10 on
+    few = revenue_table(portfolio.assign(expected_churned_accounts=[2.46]), "ja", currency="JPY")._repr_html_()
+    assert "<td>2.5</td>" in few
     plain = revenue_table(portfolio.drop(columns=[c for c in portfolio if c.endswith(("_low", "_high"))]), "en",
                           currency="USD")._repr_html_()
     assert "$141,196" in plain, plain

@@ -154,16 +154,17 @@ def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "
                  n: int | None = None, fmt=None, label: bool = True) -> str:
     """An estimate with its 95% interval, in the one form every report uses.
 
-    ``fmt`` formats each number (default: ``decimals`` places, ``+`` when ``signed``, then ``unit``; an infinite
-    bound reads ``∞``); ``n`` adds the sample size; ``label=False`` drops the words "95% CI" (for a column whose
-    header says it). Without an interval (a missing bound) only the estimate is shown.
+    ``fmt`` formats each number (default: ``decimals`` places, ``+`` when ``signed``, then ``unit``); ``n`` adds
+    the sample size; ``label=False`` drops the words "95% CI" (for a column whose header says it). Without an
+    interval (a missing bound) only the estimate is shown. An infinite bound (a survival curve that never falls
+    to its median within the data) is said in words, "2.0 or more", not as ``∞`` (「15.8〜∞」 read as a typo).
 
     >>> fmt_interval(12.345, 10.1, 14.25, "en")
     '12.3 (95% CI 10.1 to 14.2)'
     >>> fmt_interval(5, -2, 12, "en", decimals=0, signed=True, n=1234)
     '+5 (95% CI -2 to +12, n=1,234)'
     >>> fmt_interval(3.0, 2.0, float("inf"), "en")
-    '3.0 (95% CI 2.0 to ∞)'
+    '3.0 (95% CI 2.0 or more)'
     """
     if est is None or pd.isna(est):
         return ""
@@ -171,14 +172,17 @@ def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "
     def number(v) -> str:
         if fmt is not None:
             return fmt(v)
-        if np.isinf(v):
+        if np.isinf(v):  # an estimate beyond the data (its bounds are said in words)
             return "∞" if v > 0 else "-∞"
         return f"{v:{'+' if signed else ''},.{decimals}f}{unit}"
 
-    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi) or (np.isinf(lo) and np.isinf(hi)):
         return number(est)
     key = "ci.range" if not label else "ci.interval_n" if n is not None else "ci.interval"
-    return t(key, lang, est=number(est), lo=number(lo), hi=number(hi), n=f"{int(n):,}" if n is not None else "")
+    if np.isinf(hi) or np.isinf(lo):  # one side open: "2.0 or more", "up to 5.0"
+        key += "_from" if np.isinf(hi) else "_upto"
+    return t(key, lang, est=number(est), lo=number(lo) if np.isfinite(lo) else "", hi=number(hi) if np.isfinite(hi)
+             else "", n=f"{int(n):,}" if n is not None else "")
 
 
 def fmt_p(p: float) -> str:

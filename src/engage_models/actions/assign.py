@@ -129,7 +129,7 @@ def _driver_evidence(d: dict, lang: str, currency: str) -> str:
     return t("actions.driver_evidence", lang, metric=column_label(metric, lang),
              value=format_value(metric, d.get("level") if category else d.get("value"), lang, currency),
              typical=format_value(metric, d.get("typical_level") if category else d.get("typical"), lang, currency),
-             points=f"{float(d['points']):+.1f}")
+             points=f"{float(d['points']):+.0f}")  # whole points, as the reports' drivers
 
 
 def _condition_evidence(row: pd.Series, conds: Iterable[Condition], lang: str, currency: str) -> list[str]:

@@ -328,7 +328,9 @@ def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "US
                                                         r.get("expected_lost_mrr_months_high"), lang,
                                                         fmt=lambda v: fmt_money(v, lang, currency))
             if ci else fmt_money(r["expected_lost_mrr_months"], lang, currency),
-            "expected_churned_accounts": fmt_number(r["expected_churned_accounts"], lang, 1),
+            # a sum of probabilities: whole accounts from 10 on (「94.3社」 read oddly), one decimal below
+            "expected_churned_accounts": fmt_number(r["expected_churned_accounts"], lang,
+                                                    0 if r["expected_churned_accounts"] >= 10 else 1),
         })
     return table(pd.DataFrame(rows), lang=lang)
 
