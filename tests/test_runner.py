@@ -87,7 +87,8 @@ def test_a_failed_notebook_does_not_stop_the_others_and_the_exit_code_says_so(tm
     day = out / "2025-07-02"
     assert (day / "01_ok.html").exists()
     record = json.loads((day / "run.json").read_text(encoding="utf-8"))
-    assert record["failed"] == [{"notebook": "02_broken.ipynb", "cell": 4, "error": "ValueError: boom in the numbers"}]
+    assert record["failed"] == [{"notebook": "02_broken.ipynb", "cell": 4, "error": "ValueError: boom in the numbers",
+                                 "earlier": "2025-07-01"}]  # the earlier version its page links to
     # in its place (latest/ lost the report for the week: a bookmark opened nothing), a page saying so, with the
     # newest earlier version
     for folder in (day, out / "latest"):
@@ -225,6 +226,41 @@ def test_run_date_layout_latest_copy_and_index(tmp_path):
     go("2025-07-02", as_of="2025-07-01", lang="ja")  # the same date again replaces it, and its index
     assert "実行日 2025年7月2日" in (out / "index.html").read_text(encoding="utf-8")
     assert '<html lang="ja">' in (out / "latest" / "01_first.html").read_text(encoding="utf-8")
+
+
+def test_keep_runs_removes_older_run_folders_but_not_one_a_failed_reports_page_links_to(tmp_path):
+    """A weekly run's folder is about 10 MB at 190 accounts: ``keep_runs`` bounds the reports folder, keeping this
+    run's folder (a backfill too) and the earlier version a failed report's page links to."""
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_first.ipynb", "print('first report')")
+    _notebook(nbs / "02_second.ipynb", "assert lang == 'en', 'the second report fails in Japanese'")
+    out = tmp_path / "reports"
+
+    def go(day, keep, lang="en"):
+        return run(data_dir=tmp_path, out_dir=out, notebooks_dir=nbs, demo_if_empty=False, run_date=day, lang=lang,
+                   as_of=day, keep_runs=keep, progress=lambda m: None)
+
+    def dated():
+        return sorted(p.name for p in out.iterdir() if re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.name))
+
+    for day in ("2025-07-01", "2025-07-08", "2025-07-15"):
+        go(day, keep=2)
+    assert dated() == ["2025-07-08", "2025-07-15"]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="2025-07-08/index.html"' in index and "2025-07-01/" not in index
+    result = go("2025-07-22", keep=1, lang="ja")  # the second report fails: its page links to 15 Jul's
+    assert [f["notebook"] for f in result.failed] == ["02_second.ipynb"]
+    assert dated() == ["2025-07-15", "2025-07-22"]
+    assert 'href="../2025-07-15/02_second.html"' in (out / "latest" / "02_second.html").read_text(encoding="utf-8")
+    record = json.loads((out / "2025-07-22" / "run.json").read_text(encoding="utf-8"))
+    assert record["failed"][0]["earlier"] == "2025-07-15"
+    go("2025-06-24", keep=1)  # a backfill keeps its own folder
+    assert dated() == ["2025-06-24", "2025-07-15", "2025-07-22"]
+    go("2025-07-29", keep=1)  # nothing failed in the newest run: it alone is kept
+    assert dated() == ["2025-07-29"] and (out / "latest" / "02_second.html").is_file()
+    go("2025-08-05", keep=None)  # no retention asked: nothing removed
+    assert dated() == ["2025-07-29", "2025-08-05"]
 
 
 def test_a_partial_run_keeps_the_dates_other_reports_only_with_the_same_parameters(tmp_path):

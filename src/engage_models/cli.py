@@ -109,6 +109,7 @@ def _run(args) -> int:
             run_date=args.run_date, currency=args.currency, demo=demo, demo_accounts=args.demo_accounts,
             demo_months=args.demo_months, kernel_name=args.kernel, timeout=args.timeout, engine=args.engine,
             workers=args.workers, rerender=args.rerender, timezone=args.timezone, wait=args.wait,
+            keep_runs=args.keep_runs,
             **_engine_settings(args),
             **_model_settings(args),
         )
@@ -329,6 +330,16 @@ def _currency_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
 def _date_arg(text: str) -> str:
     from ._core.time import parse_run_date
 
@@ -504,6 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=None, help="notebooks rendered at once (default 2)")
     r.add_argument("--rerender", action="store_true",
                    help="execute every notebook (default: a report whose inputs are unchanged is exported again)")
+    r.add_argument("--keep-runs", type=_positive_int, default=None, metavar="N",
+                   help="keep the reports of the newest N runs, removing older dated folders (default: keep all)")
     _engine_arguments(r, default=None)
     _model_arguments(r)
     _wait_argument(r)

@@ -485,13 +485,14 @@ def _write_page(path: Path, lang: str, title: str, body: str) -> None:
     write_text(path, _PAGE.format(lang=html.escape(lang), title=html.escape(title), body=body))
 
 
-def _failed_page(staging: Path, out_dir: Path, run_day: str, failed: dict, lang: str) -> None:
+def _failed_page(staging: Path, out_dir: Path, run_day: str, failed: dict, lang: str) -> str | None:
     """The page a report that failed to render leaves in its place: what failed, and the newest earlier run's
-    version of it (``latest/`` lost the report for the week, and a bookmark to it opened nothing)."""
+    version of it (``latest/`` lost the report for the week, and a bookmark to it opened nothing). Returns the
+    run date it links to (None: no link)."""
     e = html.escape
     name = f"{Path(failed['notebook']).stem}.html"
     if (staging / name).exists():  # this date's earlier run rendered it (kept by --only): that one stays
-        return
+        return None
     earlier = sorted((p.parent.name for p in out_dir.glob(f"*/{name}")
                       if p.parent.name < run_day and _RUN_DIR.fullmatch(p.parent.name)
                       and _rendered_in(p.parent, name)), reverse=True)
@@ -501,6 +502,7 @@ def _failed_page(staging: Path, out_dir: Path, run_day: str, failed: dict, lang:
                  f"{e(fmt_date(earlier[0], lang))}</a></p>")
     body += f'<p><a href="index.html">{e(t("run.title", lang))}</a></p>'
     _write_page(staging / name, lang, t("run.notebook_failed_title", lang, notebook=failed["notebook"]), body)
+    return earlier[0] if earlier else None
 
 
 def _rendered_in(folder: Path, html_name: str) -> bool:
@@ -687,8 +689,41 @@ def tidy_reports(out_dir: Path, say=None) -> list[str]:
     return done
 
 
-def _publish(staging: Path, out_dir: Path, run_date: str) -> Path:
-    """Move the staged run to ``<out>/<run_date>/`` and refresh ``latest/`` and ``index.html``: all or nothing.
+def beyond_retention(runs: list[dict], keep_runs: int | None, run_date: str) -> list[str]:
+    """The run dates whose folders a reports folder keeping ``keep_runs`` runs drops (``runs``: the published
+    records with this run's, any order; None or 0 keeps every one).
+
+    Kept: the ``keep_runs`` newest run dates, this run's own (a backfill is not published to be deleted), and
+    the runs the pages of reports that failed in a kept run link to (its record's ``failed[].earlier``; for a
+    record without it, the newest earlier run that rendered the report).
+
+    >>> runs = [{"run_date": "2026-03-01", "reports": [{"html": "01_a.html"}]},
+    ...         {"run_date": "2026-03-02", "reports": [{"html": "01_a.html"}]},
+    ...         {"run_date": "2026-03-03", "reports": [], "failed": [{"notebook": "01_a.ipynb"}]}]
+    >>> beyond_retention(runs, 1, "2026-03-03")
+    ['2026-03-01']
+    """
+    if not keep_runs or keep_runs < 0:
+        return []
+    by_date = {r["run_date"]: r for r in runs if r.get("run_date")}
+    dates = sorted(by_date, reverse=True)
+    kept = set(dates[:keep_runs]) | {run_date}
+    todo = list(kept)
+    while todo:  # a kept run's failed page links to a run whose own failed page may link further back
+        day = todo.pop()
+        for f in (by_date.get(day) or {}).get("failed") or []:
+            name = f"{Path(str(f.get('notebook', ''))).stem}.html"
+            linked = f.get("earlier") or next((d for d in dates if d < day and name in {
+                e.get("html") for e in by_date[d].get("reports", [])}), None)
+            if linked and linked not in kept:
+                kept.add(linked)
+                todo.append(linked)
+    return [d for d in dates if d not in kept]
+
+
+def _publish(staging: Path, out_dir: Path, run_date: str, keep_runs: int | None = None) -> Path:
+    """Move the staged run to ``<out>/<run_date>/`` and refresh ``latest/`` and ``index.html``: all or nothing;
+    then remove the dated folders beyond ``keep_runs`` (:func:`beyond_retention`).
 
     ``latest/`` holds the newest run date with usable data: a run whose ingest kept nothing (``no_data`` in its
     ``run.json``) is published in its dated folder, where its reports say why, and ``latest/`` keeps the last
@@ -704,6 +739,8 @@ def _publish(staging: Path, out_dir: Path, run_date: str) -> Path:
     record = json.loads((staging / "run.json").read_text(encoding="utf-8"))
     runs = sorted([r for r in published_runs(out_dir) if r.get("run_date") != run_date] + [record],
                   key=lambda r: r.get("run_date", ""), reverse=True)
+    dropped = beyond_retention(runs, keep_runs, run_date)
+    runs = [r for r in runs if r.get("run_date") not in dropped]
     prepared: list[Path] = []
     moves = [(staging, dated)]
     held = _latest_record(out_dir)  # a run date's good reports may live on only there (its folder re-run without data)
@@ -756,6 +793,10 @@ def _publish(staging: Path, out_dir: Path, run_date: str) -> Path:
     for _, _, old in done:
         if old is not None:
             _remove(old)
+    for day in dropped:
+        if _RUN_DIR.fullmatch(day) and (out_dir / day).is_dir():
+            _remove(out_dir / day)
+            log.info("reports folder: removed the run of %s (keeping %d runs)", day, keep_runs)
     return dated
 
 
@@ -1024,6 +1065,7 @@ def run(
     models_dir: str | Path | None = None,
     timezone: str | None = None,
     wait: float = 0,
+    keep_runs: int | None = None,
 ) -> RunResult:
     """Run the pipeline and publish the reports into ``out_dir/<run_date>/`` and ``out_dir/latest/``.
 
@@ -1055,6 +1097,10 @@ def run(
         Seconds to wait for another engage process that holds the data folder or the reports folder (0: stop
         at once; negative: as long as it takes). The run holds both from its first stage until it has
         published (:mod:`engage_models._core.locks`).
+    keep_runs : int, optional
+        Keep the dated folders of the newest ``keep_runs`` runs (and, for a report none of them rendered, the
+        newest run that did), removing older ones once this run is published; None keeps every run (a run's
+        folder holds its HTML, executed notebooks and artifacts: about 10 MB at 190 accounts).
 
     Returns
     -------
@@ -1243,7 +1289,8 @@ def run(
                            and "artifacts" not in p.relative_to(staging).parts)
             failed = [{"notebook": f.notebook, "cell": f.cell, "error": f"{f.ename}: {f.evalue}"} for f in failures]
             for f in failed:  # a bookmark to a report that failed this week opens a page that says so
-                _failed_page(staging, out_dir, run_day, f, lang)
+                if linked := _failed_page(staging, out_dir, run_day, f, lang):
+                    f["earlier"] = linked  # that run's folder outlives --keep-runs while this page does
             record = {"run_date": run_day, "started": started, "parameters": params, "data_key": data_key(data_path),
                       "kernel": kernel,
                       "simulated_data": simulated, "reports": entries, "files": files, "failed": failed,
@@ -1275,7 +1322,7 @@ def run(
             raise
 
         try:
-            dated = _publish(staging, out_dir, run_day)
+            dated = _publish(staging, out_dir, run_day, keep_runs)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             trouble = machine_trouble(exc)
