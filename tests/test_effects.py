@@ -395,6 +395,36 @@ def test_ingest_keeps_a_good_play_log_and_quarantines_an_unknown_status_and_a_do
     assert "plays" not in report.missing_optional  # NOW is 2026-01-01: a done play in June 2026 is ahead
 
 
+def test_a_play_log_may_copy_the_action_lists_assignment_in_place_of_holdout(tmp_path):
+    """The action list says assigned / held_out / not_drawn; a log that copies it as it is gets holdout false /
+    true / empty (a must-act account, never drawn, counted in no randomised arm); a value that is none of them,
+    or one that contradicts the row's holdout, is quarantined with the reason."""
+    from engage_models.ingest import contracts as C
+    from engage_models.ingest import load
+    from test_ingest import _run, _tables
+
+    tables = _tables()
+    row = {"account_id": "A1", "play": "rescue_call", "date": "2025-01-20", "owner": "csm", "status": "done",
+           "note": "", "assigned_on": "2025-01-01"}
+    tables["plays"] = [
+        {**row, "play_id": "P1", "assignment": "assigned", "holdout": ""},
+        {**row, "play_id": "P2", "account_id": "A2", "assignment": "Held_Out", "holdout": "", "status": "skipped"},
+        {**row, "play_id": "P3", "assignment": "not_drawn", "holdout": ""},
+        {**row, "play_id": "P4", "assignment": "held out", "holdout": ""},
+        {**row, "play_id": "P5", "assignment": "assigned", "holdout": "true"},
+        {**row, "play_id": "P6", "assignment": "not_drawn", "holdout": "false"},
+        {**row, "play_id": "P7", "assignment": "held_out", "holdout": "true", "account_id": "A2",
+         "status": "skipped"},
+    ]
+    report, processed = _run(tmp_path, tables)
+    assert (report.tables["plays"].rows_kept, report.tables["plays"].rows_quarantined) == (4, 3)
+    bad = load("plays", processed, quarantine=True).set_index("play_id")["reason"]
+    assert bad["P4"] == C.UNKNOWN_ASSIGNMENT and bad["P5"] == bad["P6"] == C.HOLDOUT_DISAGREES
+    plays = E.check_play_log(load("plays", processed)).set_index("play_id")
+    assert plays.loc[["P1", "P2", "P7"], "holdout"].tolist() == [False, True, True]
+    assert pd.isna(plays.loc["P3", "holdout"])  # not drawn: observational, if done
+
+
 @pytest.mark.parametrize("holdout, dates", [
     ([False, True], ["2024-02-10", "2024-02-10"]),    # holdout plays only
     ([None, None], ["2024-11-01", "2024-11-20"]),      # no-holdout plays whose 90 days have not passed

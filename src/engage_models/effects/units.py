@@ -58,6 +58,8 @@ from ..ingest.contracts import PLAY_STATUSES
 log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ("account_id", "play", "date", "status")
+#: The action list's ``assignment`` values a log may carry in place of ``holdout`` (false, true, empty).
+ASSIGNMENTS = ("assigned", "held_out", "not_drawn")
 RANDOMISED, OBSERVATIONAL = "randomised", "observational"
 
 # reasons a log row is not used
@@ -82,7 +84,8 @@ def read_play_log(processed_dir: str | Path) -> pd.DataFrame | None:
 
 def check_play_log(log: pd.DataFrame, source: str = "play log") -> pd.DataFrame:
     """The log with typed columns: ``date`` and ``assigned_on`` UTC (``assigned_on`` NaT where empty or absent),
-    ``status`` lower case, ``holdout`` a nullable boolean.
+    ``status`` lower case, ``holdout`` a nullable boolean (where empty, from ``assignment`` when the log copies
+    the action list's: held_out true, assigned false, not_drawn empty).
 
     Raises :class:`DataError` naming the missing column, or the rows with an unreadable date or an unknown
     status (ingest quarantines such rows; this guards a log passed in directly).
@@ -110,6 +113,18 @@ def check_play_log(log: pd.DataFrame, source: str = "play log") -> pd.DataFrame:
     df["play"] = df["play"].astype(str).str.strip().str.lower()
     df["account_id"] = df["account_id"].astype(str)
     df["holdout"] = df["holdout"].astype("boolean") if "holdout" in df else pd.array([pd.NA] * len(df), "boolean")
+    if "assignment" in df:  # the action list's column copied as it is: held_out / assigned / not_drawn
+        arm = df["assignment"].astype("string").str.strip().str.lower()
+        bad = df.index[arm.notna() & ~arm.isin(ASSIGNMENTS)]
+        if len(bad):
+            raise DataError(f"{source}: assignment must be one of {', '.join(ASSIGNMENTS)}; rows {_rows(bad)} hold "
+                            f"{sorted(arm[bad].unique())}")
+        derived = arm.map({"held_out": True, "assigned": False}).astype("boolean")
+        differ = (derived != df["holdout"]).fillna(False) | arm.eq("not_drawn").fillna(False)
+        clash = df.index[(df["holdout"].notna() & arm.notna() & differ).to_numpy(dtype=bool)]
+        if len(clash):
+            raise DataError(f"{source}: holdout and assignment say different arms in row(s) {_rows(clash)}")
+        df["holdout"] = df["holdout"].fillna(derived)
     if "play_id" not in df:
         df["play_id"] = [f"row{i + 1}" for i in range(len(df))]
     return df

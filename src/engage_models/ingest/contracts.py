@@ -68,6 +68,9 @@ UNKNOWN_PLAY_STATUS = "unknown play status"
 #: quarantine``; without it such rows are kept and counted, see engage_models.ingest.validate)
 EXACT_COPY = "exact copy of an earlier row"
 PLAY_DONE_IN_FUTURE = "play done in the future"
+UNKNOWN_ASSIGNMENT = "unknown assignment"
+#: a play log row whose holdout and assignment (the action list's, copied as it is) say different arms
+HOLDOUT_DISAGREES = "holdout and assignment disagree"
 #: a row with no value at all (a spreadsheet's trailing ",,,,,,"), and a row that repeats the header (two exports
 #: pasted into one file): each is said as what it is, in place of a "missing" or "unparseable" per column
 BLANK_ROW = "blank row"
@@ -279,6 +282,9 @@ CONTRACTS: dict[str, TableContract] = {
                 _c("note", STRING, required=False),  # outcome note, free text
                 _c("play_id", STRING, required=False),
                 _c("holdout", BOOLEAN, required=False),
+                # the action list's ``assignment`` copied as it is (assigned / held_out / not_drawn): stands for
+                # ``holdout`` (false / true / empty) where that is empty
+                _c("assignment", STRING, required=False, lower=True),
                 # the date of the holdout draw (the action list's ``as_of``): a randomised row's outcome counts
                 # from it in both arms, whenever the play was done
                 _c("assigned_on", TIMESTAMP, required=False),
@@ -288,6 +294,11 @@ CONTRACTS: dict[str, TableContract] = {
             checks=(
                 Check(UNKNOWN_PLAY_STATUS, "\"status\" NOT IN ('planned', 'done', 'skipped')", ("status",)),
                 Check(PLAY_DONE_IN_FUTURE, "\"status\" = 'done' AND \"date\" > $now", ("status", "date")),
+                Check(UNKNOWN_ASSIGNMENT, "\"assignment\" NOT IN ('assigned', 'held_out', 'not_drawn')",
+                      ("assignment",)),
+                Check(HOLDOUT_DISAGREES, "\"holdout\" IS NOT NULL AND (\"assignment\" = 'not_drawn' OR "
+                      "(\"assignment\" IN ('assigned', 'held_out') AND \"holdout\" <> (\"assignment\" = 'held_out')))",
+                      ("holdout", "assignment")),
             ),
         ),
     )
