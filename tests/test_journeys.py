@@ -226,6 +226,38 @@ def test_persona_names_stay_the_same_across_runs_through_the_registry(tmp_path):
     assert len(reg3.runs) == 2 and reg3.personas["1"]["first_seen"].startswith("2024-06-01")
 
 
+def test_the_previous_runs_number_of_personas_is_kept_within_noise(tmp_path):
+    """A weekly run said 2, 4, 2, 3 personas: the previous number stays while stable and within ``keep_within``
+    of the best silhouette; beyond it, or unstable, the best is taken."""
+    from engage_models.journeys import views as JV
+
+    frame = _blobs([60, 60, 60, 40], [*CENTRES, (2.2, 2.2)], seed=5)
+    free = PS.PersonaModel(metrics=["a", "b"], k_range=(2, 5), n_bootstrap=4).fit(frame)
+    sel = free.selection_.set_index("k")
+    stable = sel[sel["stability"] >= 0.8].sort_values("silhouette", ascending=False)
+    best, second = int(stable.index[0]), int(stable.index[1])
+    gap = stable["silhouette"].iloc[0] - stable["silhouette"].iloc[1]
+    assert free.n_personas_ == best and free.best_k_ is None and 0 < gap < 0.5
+    kept = PS.PersonaModel(metrics=["a", "b"], k_range=(2, 5), n_bootstrap=4, previous_k=second,
+                           keep_within=gap + 0.001).fit(frame)
+    assert (kept.n_personas_, kept.best_k_, kept.criterion_) == (second, best, "previous number kept")
+    assert kept.selection_.set_index("k")["chosen"][second] and len(np.unique(kept.labels_)) == second
+    for changed in ({"keep_within": gap - 0.001}, {"keep_within": 0.0}, {"min_stability": 1.01}):
+        args = {"previous_k": second, "keep_within": gap + 0.001, **changed}
+        other = PS.PersonaModel(metrics=["a", "b"], k_range=(2, 5), n_bootstrap=4, **args).fit(frame)
+        assert other.n_personas_ != second or other.criterion_ == "most stable", changed
+        assert other.best_k_ is None
+    info = {"k": second, "best_k": best, "keep_k_within": 0.02, "fit_accounts": 100, "fit_dates": [1],
+            "min_tenure_days": 90, "min_stability": 0.8, "switching": {}}
+    assert f"The best silhouette was with {best} personas" in JV.header(info, "en")
+    assert f"前回の{second}つを維持" in JV.header(info, "ja")
+    # the registry gives the number of the latest run before the date (a backfill: the run before it)
+    reg = PS.PersonaRegistry(tmp_path / "r.json")
+    reg.runs = [{"as_of": "2025-01-01T00:00:00+00:00", "personas": {"1": "new", "2": "new"}},
+                {"as_of": "2025-02-01T00:00:00+00:00", "personas": {"1": "kept", "2": "kept", "3": "new"}}]
+    assert (reg.previous_k("2025-03-01"), reg.previous_k("2025-02-01"), reg.previous_k("2025-01-01")) == (3, 2, None)
+
+
 def test_a_backfill_reads_the_registry_and_records_nothing(tmp_path):
     """A fit for a date before the registry's latest (a backfill) gets the registered names, but neither moves
     their centroids back in time nor registers a persona found only then (a later run would call it kept)."""

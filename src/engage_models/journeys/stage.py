@@ -176,10 +176,11 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> p
     # a large company: the rows of whole accounts drawn at random (one stratum: no outcome to balance here)
     picked = stratified_accounts(rows["account_id"], np.zeros(len(rows)), pc.max_fit_accounts or None, c.seed)
     fit = rows if picked is None else rows[rows["account_id"].isin(set(picked))]
-    model = PS.PersonaModel(metrics=metrics, k_range=(pc.k_min, pc.k_max), n_bootstrap=pc.n_bootstrap,
-                            min_stability=pc.min_stability, random_state=c.seed).fit(fit, groups=fit["account_id"])
-    labels = model.predict(rows[metrics]) if len(fit) < len(rows) else model.labels_
     registry = PS.PersonaRegistry(registry_path(c))
+    model = PS.PersonaModel(metrics=metrics, k_range=(pc.k_min, pc.k_max), n_bootstrap=pc.n_bootstrap,
+                            min_stability=pc.min_stability, previous_k=registry.previous_k(pnl["as_of"].max()),
+                            keep_within=pc.keep_k_within, random_state=c.seed).fit(fit, groups=fit["account_id"])
+    labels = model.predict(rows[metrics]) if len(fit) < len(rows) else model.labels_
     matches = registry.match(model, np.bincount(labels, minlength=model.n_personas_), pc.max_match_distance)
     number = dict(zip(matches["cluster"], matches["persona"], strict=True))
     assign = pnl[["account_id", "as_of"]].copy()
@@ -201,7 +202,8 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> p
     sizes["share"] = sizes["accounts"] / sizes.groupby("as_of")["accounts"].transform("sum")
     out.frame("persona_sizes", sizes)
     previous = comparison_date(assign["as_of"], pc.compare_months)
-    info = {"as_of": latest, "k": model.n_personas_, "criterion": model.criterion_, "metrics": metrics,
+    info = {"as_of": latest, "k": model.n_personas_, "criterion": model.criterion_, "best_k": model.best_k_,
+            "keep_k_within": pc.keep_k_within, "metrics": metrics,
             "fit_dates": chosen, "fit_rows": len(fit), "fit_accounts": int(fit["account_id"].nunique()),
             "eligible_accounts": int(n_acc),
             "min_tenure_days": pc.min_tenure_days, "min_stability": pc.min_stability,
@@ -231,9 +233,10 @@ def user_personas_section(ctx, pnl: pd.DataFrame, processed: Path, assign: pd.Da
     if len(users) < pc.min_users:
         raise Thin("pj.why.few_users", n=len(users), days=days, need=pc.min_users)
     fit = US.sample_accounts(users, pc.max_fit_users, c.seed)
-    model = PS.PersonaModel(metrics=metrics, k_range=(pc.k_min, pc.k_max), n_bootstrap=pc.n_bootstrap,
-                            min_stability=pc.min_stability, random_state=c.seed).fit(fit, groups=fit["account_id"])
     registry = PS.PersonaRegistry(registry_path(c), section="user_personas")
+    model = PS.PersonaModel(metrics=metrics, k_range=(pc.k_min, pc.k_max), n_bootstrap=pc.n_bootstrap,
+                            min_stability=pc.min_stability, previous_k=registry.previous_k(latest),
+                            keep_within=pc.keep_k_within, random_state=c.seed).fit(fit, groups=fit["account_id"])
     labels = model.predict(users) if len(fit) < len(users) else model.labels_
     sizes = np.bincount(labels, minlength=model.n_personas_)
     matches = registry.match(model, sizes, pc.max_match_distance)
@@ -257,6 +260,7 @@ def user_personas_section(ctx, pnl: pd.DataFrame, processed: Path, assign: pd.Da
     out.frame("user_persona_mix", user_mix)
     inactive = int(user_mix.loc[user_mix["user_persona"] == US.INACTIVE, "users"].sum())
     info = {"as_of": latest, "days": days, "k": model.n_personas_, "criterion": model.criterion_,
+            "best_k": model.best_k_, "keep_k_within": pc.keep_k_within,
             "metrics": metrics, "users": len(users), "accounts": int(users["account_id"].nunique()),
             "fit_users": len(fit), "fit_accounts": int(fit["account_id"].nunique()),
             "inactive": inactive, "matches": matches.to_dict("records"), "min_stability": pc.min_stability,

@@ -58,6 +58,9 @@ def header(info: dict, lang: str = "en") -> str:
     rate = _pct_interval(sw.get("rate"), sw.get("low"), sw.get("high"), lang) if sw.get("rate") is not None else "—"
     text = t("pj.header", lang, k=info["k"], accounts=info["fit_accounts"], dates=len(info["fit_dates"]),
              tenure=info["min_tenure_days"], stability=fmt_number(info["min_stability"], lang, 2), switching=rate)
+    if info.get("best_k") is not None:  # the previous run's number kept against a best within noise
+        text += " " + t("pj.kept_k", lang, k=info["k"], best=info["best_k"],
+                        within=fmt_number(info.get("keep_k_within", 0.02), lang, 2))
     eligible = info.get("eligible_accounts", info["fit_accounts"])
     if eligible > info["fit_accounts"]:
         text += " " + t("pj.fit_sample", lang, m=info["fit_accounts"], n=eligible)

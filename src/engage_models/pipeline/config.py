@@ -123,6 +123,7 @@ class PersonaConfig:
     k_max: int = 6  # most personas tried
     n_bootstrap: int = 20  # resamples of accounts for the stability of each number of personas
     min_stability: float = 0.8  # median adjusted Rand index a number of personas needs to be chosen
+    keep_k_within: float = 0.02  # the previous run's number of personas stays while its silhouette is this close
     min_tenure_days: int = 90  # personas are fitted on accounts at least this old (younger ones are assigned)
     min_accounts: int = 30  # fewer accounts to fit on: no personas
     max_fit_accounts: int | None = 5000  # more: fitted on a random sample of this many accounts, applied to all
@@ -376,6 +377,9 @@ def _check_personas(p: PersonaConfig) -> None:
         raise ConfigError(f"personas.k_min and k_max must satisfy 2 <= k_min <= k_max, not {p.k_min}, {p.k_max}")
     if not 0 <= p.min_stability <= 1:
         raise ConfigError(f"personas.min_stability must lie in [0, 1], not {p.min_stability!r}")
+    if not 0 <= p.keep_k_within <= 1:
+        raise ConfigError(f"personas.keep_k_within must lie in [0, 1] (a silhouette difference), not "
+                          f"{p.keep_k_within!r}")
     for name in ("n_bootstrap", "min_tenure_days", "max_match_distance"):
         if getattr(p, name) < 0:
             raise ConfigError(f"personas.{name} must not be negative, not {getattr(p, name)!r}")
