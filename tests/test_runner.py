@@ -261,6 +261,14 @@ def test_keep_runs_removes_older_run_folders_but_not_one_a_failed_reports_page_l
     assert dated() == ["2025-07-29"] and (out / "latest" / "02_second.html").is_file()
     go("2025-08-05", keep=None)  # no retention asked: nothing removed
     assert dated() == ["2025-07-29", "2025-08-05"]
+    # a review: a partial rerun (--only 01) of a date whose second report failed dropped the failure from run.json,
+    # and the folder its carried-over page links to was removed
+    go("2025-08-12", keep=None, lang="ja")  # 02 fails, its page links to 5 Aug
+    run(data_dir=tmp_path, out_dir=out, notebooks_dir=nbs, demo_if_empty=False, run_date="2025-08-12", lang="ja",
+        as_of="2025-08-12", keep_runs=1, only=["01"], progress=lambda m: None)
+    record = json.loads((out / "2025-08-12" / "run.json").read_text(encoding="utf-8"))
+    assert [(f["notebook"], f["earlier"]) for f in record["failed"]] == [("02_second.ipynb", "2025-08-05")]
+    assert dated() == ["2025-08-05", "2025-08-12"]
 
 
 def test_a_partial_run_keeps_the_dates_other_reports_only_with_the_same_parameters(tmp_path):
@@ -827,8 +835,11 @@ def test_a_failed_report_s_page_links_the_newest_version_that_rendered_and_never
     assert 'href="../2025-07-01/02_b.html"' in page and "2025-07-08" not in page
     assert "&lt;b&gt;boom&lt;/b&gt;" in page and "<b>boom" not in page  # the error is escaped
     (staging / "02_b.html").write_text("the day's good report, kept by --only")
-    _failed_page(staging, out, "2025-07-15", failure, "en")
+    assert _failed_page(staging, out, "2025-07-15", failure, "en", kept={"02_b.html"}) is None
     assert (staging / "02_b.html").read_text() == "the day's good report, kept by --only"
+    (staging / "02_b.html").write_text("the day's failure page, carried over by --only")  # failed again: written anew
+    assert _failed_page(staging, out, "2025-07-15", failure, "en") == "2025-07-01"
+    assert 'href="../2025-07-01/02_b.html"' in (staging / "02_b.html").read_text(encoding="utf-8")
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     _failed_page(fresh, tmp_path / "none", "2025-07-15", failure, "ja")  # nothing earlier: no link

@@ -485,13 +485,15 @@ def _write_page(path: Path, lang: str, title: str, body: str) -> None:
     write_text(path, _PAGE.format(lang=html.escape(lang), title=html.escape(title), body=body))
 
 
-def _failed_page(staging: Path, out_dir: Path, run_day: str, failed: dict, lang: str) -> str | None:
+def _failed_page(staging: Path, out_dir: Path, run_day: str, failed: dict, lang: str,
+                 kept: set[str] = frozenset()) -> str | None:
     """The page a report that failed to render leaves in its place: what failed, and the newest earlier run's
     version of it (``latest/`` lost the report for the week, and a bookmark to it opened nothing). Returns the
-    run date it links to (None: no link)."""
+    run date it links to (None: no link). ``kept``: the reports this date's earlier run rendered and a run of
+    some notebooks (``--only``) keeps: those stay (a failure page it carried over is written anew)."""
     e = html.escape
     name = f"{Path(failed['notebook']).stem}.html"
-    if (staging / name).exists():  # this date's earlier run rendered it (kept by --only): that one stays
+    if name in kept:  # this date's earlier run rendered it (kept by --only): that one stays
         return None
     earlier = sorted((p.parent.name for p in out_dir.glob(f"*/{name}")
                       if p.parent.name < run_day and _RUN_DIR.fullmatch(p.parent.name)
@@ -689,13 +691,15 @@ def tidy_reports(out_dir: Path, say=None) -> list[str]:
     return done
 
 
-def beyond_retention(runs: list[dict], keep_runs: int | None, run_date: str) -> list[str]:
+def beyond_retention(runs: list[dict], keep_runs: int | None, run_date: str, pinned: Sequence[dict] = ()
+                     ) -> list[str]:
     """The run dates whose folders a reports folder keeping ``keep_runs`` runs drops (``runs``: the published
     records with this run's, any order; None or 0 keeps every one).
 
-    Kept: the ``keep_runs`` newest run dates, this run's own (a backfill is not published to be deleted), and
-    the runs the pages of reports that failed in a kept run link to (its record's ``failed[].earlier``; for a
-    record without it, the newest earlier run that rendered the report).
+    Kept: the ``keep_runs`` newest run dates, this run's own (a backfill is not published to be deleted), the
+    runs of ``pinned`` records (the one ``latest/`` holds: after a run without usable data it is an older one),
+    and, followed from each kept run, the runs its failed-report pages link to (its record's
+    ``failed[].earlier``; for a record without it, the newest earlier run that rendered the report).
 
     >>> runs = [{"run_date": "2026-03-01", "reports": [{"html": "01_a.html"}]},
     ...         {"run_date": "2026-03-02", "reports": [{"html": "01_a.html"}]},
@@ -707,17 +711,20 @@ def beyond_retention(runs: list[dict], keep_runs: int | None, run_date: str) -> 
         return []
     by_date = {r["run_date"]: r for r in runs if r.get("run_date")}
     dates = sorted(by_date, reverse=True)
-    kept = set(dates[:keep_runs]) | {run_date}
-    todo = list(kept)
+    todo = [by_date[d] for d in dates[:keep_runs]] + [by_date.get(run_date, {"run_date": run_date})] + list(pinned)
+    kept: set[str] = set()
     while todo:  # a kept run's failed page links to a run whose own failed page may link further back
-        day = todo.pop()
-        for f in (by_date.get(day) or {}).get("failed") or []:
+        record = todo.pop()
+        day = record.get("run_date")
+        if not day or (day in kept and record is by_date.get(day)):
+            continue
+        kept.add(day)
+        for f in record.get("failed") or []:
             name = f"{Path(str(f.get('notebook', ''))).stem}.html"
             linked = f.get("earlier") or next((d for d in dates if d < day and name in {
                 e.get("html") for e in by_date[d].get("reports", [])}), None)
-            if linked and linked not in kept:
-                kept.add(linked)
-                todo.append(linked)
+            if linked and linked not in kept and linked in by_date:
+                todo.append(by_date[linked])
     return [d for d in dates if d not in kept]
 
 
@@ -739,11 +746,14 @@ def _publish(staging: Path, out_dir: Path, run_date: str, keep_runs: int | None 
     record = json.loads((staging / "run.json").read_text(encoding="utf-8"))
     runs = sorted([r for r in published_runs(out_dir) if r.get("run_date") != run_date] + [record],
                   key=lambda r: r.get("run_date", ""), reverse=True)
-    dropped = beyond_retention(runs, keep_runs, run_date)
-    runs = [r for r in runs if r.get("run_date") not in dropped]
     prepared: list[Path] = []
     moves = [(staging, dated)]
     held = _latest_record(out_dir)  # a run date's good reports may live on only there (its folder re-run without data)
+    if record.get("no_data") and held:  # latest/ stays as it is: its run, and what its pages link to, stay too
+        dropped = beyond_retention(runs, keep_runs, run_date, pinned=[held])
+    else:
+        dropped = beyond_retention(runs, keep_runs, run_date)
+    runs = [r for r in runs if r.get("run_date") not in dropped]
     newest_good = max([r["run_date"] for r in runs if not r.get("no_data")]
                       + ([held["run_date"]] if held and not held.get("no_data") else []), default="")
     try:
@@ -1289,7 +1299,7 @@ def run(
                            and "artifacts" not in p.relative_to(staging).parts)
             failed = [{"notebook": f.notebook, "cell": f.cell, "error": f"{f.ename}: {f.evalue}"} for f in failures]
             for f in failed:  # a bookmark to a report that failed this week opens a page that says so
-                if linked := _failed_page(staging, out_dir, run_day, f, lang):
+                if linked := _failed_page(staging, out_dir, run_day, f, lang, {e["html"] for e in entries}):
                     f["earlier"] = linked  # that run's folder outlives --keep-runs while this page does
             record = {"run_date": run_day, "started": started, "parameters": params, "data_key": data_key(data_path),
                       "kernel": kernel,
@@ -1305,8 +1315,13 @@ def run(
                     record["as_of"] = pipeline_run.as_of  # the observation date the data gave (the index shows it)
             if before is not None:
                 _keep_stages(record, before, staging)
-                if record["skipped"] and record["status"] == "published":  # the folder's reports, not this run's exit
-                    record["status"] = "published with sections skipped"
+                # the date's reports that failed before and were not run again: their pages were carried over, and
+                # the record keeps saying so (the index lists them; --keep-runs keeps what their pages link to)
+                chosen = {nb.name for nb in notebooks}
+                record["failed"] = failed + [f for f in before.get("failed", []) if f.get("notebook") not in chosen
+                                             and (staging / f"{Path(str(f.get('notebook'))).stem}.html").exists()]
+                if (record["skipped"] or record["failed"]) and record["status"] == "published":  # the folder's
+                    record["status"] = "published with sections skipped"  # reports, not this run's exit code
             record["config"] = {**cfg.published(), "data_dir": data_path.name}
             write_text(staging / "run.json", json.dumps(jsonable(record), indent=2, ensure_ascii=False) + "\n")
             _write_page(staging / "index.html", lang, t("run.title", lang), _run_section(record, "", lang))
@@ -1344,4 +1359,4 @@ def run(
         if pipeline_run is not None and "actions" in pipeline_run.records and \
                 pipeline_run.records["actions"].status not in ("computed", "reused"):
             broken.append("actions")  # no action list for the CRM this week: a thin world's, but acted on
-        return RunResult(paths, record["failed"], skipped, dated, delivery, no_data=no_data, broken=broken)
+        return RunResult(paths, failed, skipped, dated, delivery, no_data=no_data, broken=broken)
