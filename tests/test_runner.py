@@ -815,6 +815,11 @@ def test_a_run_exits_3_when_something_broke_and_0_when_only_thin_data_left_secti
     assert RunResult([], [{"notebook": "02.ipynb"}], thin, tmp_path).exit_code == 3
     assert RunResult([], [], thin, tmp_path, delivery=[{"status": "failed"}]).exit_code == 3
     assert RunResult([], [], [], tmp_path, no_data=True).exit_code == 4
+    # what made it 3, in a line each (the console's last line, run.json's "broken"); nothing for thin data
+    assert RunResult([], [], thin, tmp_path).why() == []
+    assert RunResult([], [{"notebook": "02.ipynb"}], error, tmp_path,
+                     delivery=[{"status": "failed", "target": "webhook"}]).why() == [
+        "report not made: 02.ipynb", "health / backtest_hand: it failed", "delivery failed: webhook"]
 
 
 def test_a_failed_report_s_page_links_the_newest_version_that_rendered_and_never_replaces_a_good_one(tmp_path):

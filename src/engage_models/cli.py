@@ -126,6 +126,8 @@ def _run(args) -> int:
     if result.no_data:
         print(f"engage run: no usable data: the reports saying why are in {result.folder}; latest/ is left as it "
               "was", file=sys.stderr)
+    elif result.exit_code == 3:  # the thin sections above are listed alike: the line a scheduler's log is read for
+        print(f"engage run: exit 3, published but something broke: {'; '.join(result.why())}", file=sys.stderr)
     return result.exit_code
 
 

@@ -819,13 +819,25 @@ def notebook_needs(path: Path) -> list[str]:
     return list(meta.get("needs", []))
 
 
+def broken_sections(skipped: list[dict], records: dict) -> list[str]:
+    """What broke in the pipeline, one line each (``run.json``'s ``broken``, the console's reason for exit 3): a
+    section or stage that failed with an error, and no action list for the CRM when the run had the actions stage
+    (whatever the reason: a thin world's too, acted on). Thin sections are not in it."""
+    out = [f"{s.get('stage')}: {s.get('reason')}" if s.get("section") == "*" else
+           f"{s.get('stage')} / {s.get('section')}: {s.get('reason')}" for s in skipped if s.get("kind") == "error"]
+    actions = records.get("actions")
+    if actions is not None and actions.status not in ("computed", "reused"):
+        out.append(f"no action list for the CRM (actions: {actions.reason})")
+    return out
+
+
 class RunResult(list):
     """The HTML reports of a run (a list of paths), with how the run went.
 
     ``exit_code``: 0 everything published (and delivered), thin sections said and listed; 3 published with
-    something broken (``broken``: notebooks failed, a section or stage failed with an error, no action list, a
-    delivery failed; listed in ``run.json`` and on the index page); 4 no usable data (``no_data``: the
-    ingest stage kept nothing), the reports saying why published in the dated folder only, ``latest/``
+    something broken (notebooks failed, a section or stage failed with an error, no action list, a delivery
+    failed; listed in ``run.json`` and on the index page; :meth:`why` says it in a line); 4 no usable data
+    (``no_data``: the ingest stage kept nothing), the reports saying why published in the dated folder only, ``latest/``
     unchanged. ``failed``: the notebooks that raised; ``skipped``: the sections the stages could not compute,
     with their reasons; ``delivery``: one result per channel of the configuration's ``delivery`` section
     (``status`` ``sent`` or ``failed`` with ``error``).
@@ -837,8 +849,14 @@ class RunResult(list):
         self.failed, self.skipped, self.folder = failed, skipped, folder
         self.delivery = delivery or []
         self.no_data = no_data
-        self.broken = broken if broken is not None else [s.get("section", "") for s in skipped
-                                                         if s.get("kind") == "error"]
+        self.broken = broken if broken is not None else broken_sections(skipped, {})
+
+    def why(self) -> list[str]:
+        """What made the exit code 3, one line each (empty when nothing broke): the reports not rendered, what
+        broke in the pipeline (:func:`broken_sections`), the deliveries that failed."""
+        return ([f"report not made: {f.get('notebook')}" for f in self.failed] + list(self.broken)
+                + [f"delivery failed: {d.get('target', d.get('channel', ''))}" for d in self.delivery
+                   if d.get("status") != "sent"])
 
     @property
     def delivery_failed(self) -> bool:
@@ -1270,6 +1288,7 @@ def run(
                     raise
             skipped = pipeline_run.missing_sections if pipeline_run is not None else []
             not_due = [x for x in pipeline_run.skipped_sections if x not in skipped] if pipeline_run is not None else []
+            broken = broken_sections(skipped, pipeline_run.records if pipeline_run is not None else {})
             meta = _meta_line(params, started, lang, simulated, model_id=_model_id(pipeline_run))
             entries = []
             for nb in notebooks:  # the title line names the run's model: known once the pipeline is done
@@ -1304,7 +1323,7 @@ def run(
             record = {"run_date": run_day, "started": started, "parameters": params, "data_key": data_key(data_path),
                       "kernel": kernel,
                       "simulated_data": simulated, "reports": entries, "files": files, "failed": failed,
-                      "skipped": skipped, "not_due": not_due,
+                      "skipped": skipped, "not_due": not_due, "broken": broken,
                       "status": "published without usable data (latest/ unchanged)" if no_data
                       else "published with sections skipped" if failed or skipped else "published"}
             if no_data:
@@ -1355,8 +1374,4 @@ def run(
         else:
             say(f"published {len(entries)} report(s) in {dated} (index: {out_dir / 'index.html'})")
         paths = [dated / e["html"] for e in entries if e["notebook"] in {nb.name for nb in notebooks}]
-        broken = [s.get("section", "") for s in skipped if s.get("kind") == "error"]
-        if pipeline_run is not None and "actions" in pipeline_run.records and \
-                pipeline_run.records["actions"].status not in ("computed", "reused"):
-            broken.append("actions")  # no action list for the CRM this week: a thin world's, but acted on
         return RunResult(paths, failed, skipped, dated, delivery, no_data=no_data, broken=broken)
