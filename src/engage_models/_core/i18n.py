@@ -196,7 +196,12 @@ def p_is(p: float) -> str:
 
 
 def fmt_pp(x, lang: str = "en", decimals: int = 1) -> str:
-    """A difference of two percentages in percentage points: ``+1.2 pp`` / ``+1.2ポイント``."""
+    """A difference of two percentages in percentage points: ``+1.2 pp`` / ``+1.2ポイント``; a difference that
+    rounds to nothing is ``+0.0 pp``, not a fall of ``-0.0 pp`` (an NRR of 100.0% in two months said so).
+
+    >>> fmt_pp(1.23), fmt_pp(-0.04), fmt_pp(-0.06)
+    ('+1.2 pp', '+0.0 pp', '-0.1 pp')
+    """
     if x is None or pd.isna(x):
         return ""
-    return t("unit.pp", lang, value=f"{x:+.{decimals}f}")
+    return t("unit.pp", lang, value=f"{round(float(x), decimals) + 0.0:+.{decimals}f}")
