@@ -11,7 +11,8 @@ and rendered reports where their inputs are unchanged):
    persona milestones, a Kaplan-Meier curve by NPS group): exit 0, the sections listed with their reasons;
 2. with one stage raising an unexpected error: exit 3, the stage listed with its error;
 3. with a health score that asks for more churners than the world has: no health score, so no action list for
-   the CRM: exit 3 as the rule stands, said on the console as the reason for the exit.
+   the CRM: exit 0 on a folder that never had one (thin), 3 once an earlier run of the folder made one (lost),
+   said on the console as the reason for the exit.
 """
 
 from __future__ import annotations
@@ -137,27 +138,43 @@ def test_a_stage_that_raises_on_the_same_world_exits_3_with_every_report_publish
     assert f"engage run: exit 3, published but something broke: {record['broken'][0]}" in capsys.readouterr().err
 
 
-def test_no_health_score_for_thin_data_leaves_no_action_list_and_exits_3(world, tmp_path):
+def test_no_health_score_for_thin_data_exits_0_until_the_folder_has_had_an_action_list(world, tmp_path):
     """No stage failed with an error and every report rendered, but the health score wants more churners than
-    the world has: no action list for the CRM, which the rule counts as broken (exit 3), and the console says
-    that this is why."""
+    the world has: no action list for the CRM. A data folder that never had one is thin (exit 0: 6 of 13 small
+    worlds exited 3 every week for this alone); one whose earlier run made one has lost it (exit 3, and the
+    console says that this is why)."""
     config = tmp_path / "strict.yaml"
     config.write_text(FAST.replace("health:\n", "health:\n  min_churners: 100000\n"), encoding="utf-8")
-    out = tmp_path / "reports"
-    # the report on what works (06) only: its stages run up to the action list and the effects, and they are
-    # what this run changes (every report publishing on such a world is test_thin_worlds' sweep)
-    proc = subprocess.run([sys.executable, "-m", "engage_models", *_args(world, out, config, "--only", "06")],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 3, proc.stderr[-3000:]
-    record = _record(out)
-    assert record["failed"] == [] and not [s for s in record["skipped"] if s["kind"] == "error"]
-    stages = {st["name"]: st for st in record["stages"]}
-    assert stages["health"]["status"] == "failed" and stages["health"]["kind"] == "insufficient_data"
-    assert stages["health"]["reason"].startswith("only ") and "needs at least 100000" in stages["health"]["reason"]
-    assert stages["actions"]["status"] == "skipped" and stages["actions"]["reason"].startswith("needs health (")
-    assert "actions.csv" not in record["files"] and not (out / "latest" / "actions.csv").exists()
-    assert [r["notebook"] for r in record["reports"]] == ["06_what_works.ipynb"]
-    _listed(record, (out / RUN_DATE / "index.html").read_text(encoding="utf-8"))
-    # run.json and the console say what made it 3 (the thin sections are listed alike just above)
-    assert record["broken"] == [f"no action list for the CRM (actions: {stages['actions']['reason']})"]
-    assert f"engage run: exit 3, published but something broke: {record['broken'][0]}" in proc.stderr
+    dates = world / "artifacts" / "run_dates.json"  # the runs of this folder that made an action list
+    before = dates.read_text(encoding="utf-8") if dates.exists() else None
+    dates.unlink(missing_ok=True)
+    try:
+        out = tmp_path / "reports"
+        # the report on what works (06) only: its stages run up to the action list and the effects, and they are
+        # what this run changes (every report publishing on such a world is test_thin_worlds' sweep)
+        argv = [sys.executable, "-m", "engage_models", *_args(world, out, config, "--only", "06")]
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        record = _record(out)
+        assert record["failed"] == [] and record["broken"] == []
+        assert not [s for s in record["skipped"] if s["kind"] == "error"]
+        stages = {st["name"]: st for st in record["stages"]}
+        assert stages["health"]["status"] == "failed" and stages["health"]["kind"] == "insufficient_data"
+        assert stages["health"]["reason"].startswith("only ") and "needs at least 100000" in stages["health"]["reason"]
+        assert stages["actions"]["status"] == "skipped" and stages["actions"]["reason"].startswith("needs health (")
+        assert "actions.csv" not in record["files"] and not (out / "latest" / "actions.csv").exists()
+        assert [r["notebook"] for r in record["reports"]] == ["06_what_works.ipynb"]
+        _listed(record, (out / RUN_DATE / "index.html").read_text(encoding="utf-8"))
+        assert "exit 3" not in proc.stderr and not dates.exists()
+        # the same run on a folder whose earlier run (this date's observation date) made an action list: lost
+        dates.write_text(json.dumps({"as_of": [record["as_of"][:10]]}), encoding="utf-8")
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 3, proc.stderr[-3000:]
+        record = _record(out)
+        assert record["broken"] == [f"no action list for the CRM (actions: {stages['actions']['reason']})"]
+        assert f"engage run: exit 3, published but something broke: {record['broken'][0]}" in proc.stderr
+    finally:
+        if before is None:
+            dates.unlink(missing_ok=True)
+        else:
+            dates.write_text(before, encoding="utf-8")

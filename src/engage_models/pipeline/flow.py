@@ -179,6 +179,11 @@ def previous_run_as_of(store: Store, as_of: pd.Timestamp) -> pd.Timestamp | None
     return max(earlier) if earlier else None
 
 
+def made_action_list_by(store: Store, as_of) -> bool:
+    """Whether a run of this data folder made an action list for ``as_of`` or an earlier date."""
+    return any(to_utc(d) <= to_utc(as_of) for d in _run_dates(store))
+
+
 def record_run_as_of(store: Store, as_of: pd.Timestamp, keep: int = 400) -> None:
     dates, day = _run_dates(store), f"{as_of:%Y-%m-%d}"
     if day not in dates:

@@ -819,23 +819,37 @@ def notebook_needs(path: Path) -> list[str]:
     return list(meta.get("needs", []))
 
 
-def broken_sections(skipped: list[dict], records: dict) -> list[str]:
+def broken_sections(skipped: list[dict], records: dict, had_actions: bool = True) -> list[str]:
     """What broke in the pipeline, one line each (``run.json``'s ``broken``, the console's reason for exit 3): a
     section or stage that failed with an error, and no action list for the CRM when the run had the actions stage
-    (whatever the reason: a thin world's too, acted on). Thin sections are not in it."""
+    and either that stage failed or an earlier run of the data folder made one (``had_actions``: the CRM job then
+    expects one; a world that never had enough churners for a health score is thin, not broken: 6 of 13 small
+    worlds exited 3 every week for that alone). Thin sections are not in it."""
     out = [f"{s.get('stage')}: {s.get('reason')}" if s.get("section") == "*" else
            f"{s.get('stage')} / {s.get('section')}: {s.get('reason')}" for s in skipped if s.get("kind") == "error"]
     actions = records.get("actions")
-    if actions is not None and actions.status not in ("computed", "reused"):
+    if actions is not None and actions.status not in ("computed", "reused") and (had_actions
+                                                                                 or actions.status == "failed"):
         out.append(f"no action list for the CRM (actions: {actions.reason})")
     return out
+
+
+def _had_action_list(data_path: Path, pipeline_run) -> bool:
+    """Whether a run of this data folder made an action list for a date at or before this run's (its
+    ``artifacts/run_dates.json``; a backfill before the first one had none to lose)."""
+    from ..pipeline.flow import made_action_list_by
+    from ..pipeline.store import Store
+
+    if pipeline_run is None or "ingest" not in pipeline_run:
+        return False
+    return made_action_list_by(Store(Path(data_path) / "artifacts"), pipeline_run.as_of)
 
 
 class RunResult(list):
     """The HTML reports of a run (a list of paths), with how the run went.
 
     ``exit_code``: 0 everything published (and delivered), thin sections said and listed; 3 published with
-    something broken (notebooks failed, a section or stage failed with an error, no action list, a delivery
+    something broken (notebooks failed, a section or stage failed with an error, a lost action list, a delivery
     failed; listed in ``run.json`` and on the index page; :meth:`why` says it in a line); 4 no usable data
     (``no_data``: the ingest stage kept nothing), the reports saying why published in the dated folder only, ``latest/``
     unchanged. ``failed``: the notebooks that raised; ``skipped``: the sections the stages could not compute,
@@ -865,9 +879,10 @@ class RunResult(list):
     @property
     def exit_code(self) -> int:
         """4 no usable data; 3 something broke (a report that did not render, a section or stage that failed
-        with an error, no action list for the CRM, a delivery that failed); else 0, thin data included: a
-        section too thin to compute is said in its report and listed in ``run.json`` (a weekly run exited 3 for
-        a persona landmark not yet reached, 24 weeks running, the same code as two reports that failed)."""
+        with an error, a lost action list (:func:`broken_sections`), a delivery that failed); else 0, thin data
+        included: a section too thin to compute is said in its report and listed in ``run.json`` (a weekly run
+        exited 3 for a persona landmark not yet reached, 24 weeks running, the same code as two reports that
+        failed)."""
         if self.no_data:
             return 4
         return 3 if self.failed or self.broken or self.delivery_failed else 0
@@ -1288,7 +1303,8 @@ def run(
                     raise
             skipped = pipeline_run.missing_sections if pipeline_run is not None else []
             not_due = [x for x in pipeline_run.skipped_sections if x not in skipped] if pipeline_run is not None else []
-            broken = broken_sections(skipped, pipeline_run.records if pipeline_run is not None else {})
+            broken = broken_sections(skipped, pipeline_run.records if pipeline_run is not None else {},
+                                     had_actions=_had_action_list(data_path, pipeline_run))
             meta = _meta_line(params, started, lang, simulated, model_id=_model_id(pipeline_run))
             entries = []
             for nb in notebooks:  # the title line names the run's model: known once the pipeline is done
