@@ -258,26 +258,40 @@ def test_the_previous_runs_number_of_personas_is_kept_within_noise(tmp_path):
     assert (reg.previous_k("2025-03-01"), reg.previous_k("2025-02-01"), reg.previous_k("2025-01-01")) == (3, 2, None)
 
 
-def test_a_backfill_reads_the_registry_and_records_nothing(tmp_path):
-    """A fit for a date before the registry's latest (a backfill) gets the registered names, but neither moves
-    their centroids back in time nor registers a persona found only then (a later run would call it kept)."""
+def test_a_backfill_records_the_past_and_changes_nothing_of_the_present(tmp_path):
+    """A fit for a date before the registry's latest (a backfill) gets the registered names; a persona it finds
+    that the registry lacks is registered (seen then only), so the next run does not give its number to another
+    persona; registered ones were first seen no later than then; later centroids, sightings and words stay."""
     path = tmp_path / "registry.json"
     m1 = PS.PersonaModel(metrics=["a", "b"], k_range=(3, 3), n_bootstrap=0, random_state=0).fit(
         _blobs([90, 60, 30], CENTRES, seed=1))
     reg = PS.PersonaRegistry(path)
-    assert reg.update(m1, reg.match(m1, np.bincount(m1.labels_)), "2024-07-01") and reg.latest_seen() == pd.Timestamp(
-        "2024-07-01", tz="UTC")
-    before = path.read_text(encoding="utf-8")
+    assert reg.update(m1, reg.match(m1, np.bincount(m1.labels_)), "2024-07-01", {1: "july words"}) == "latest"
+    july = {k: dict(v) for k, v in PS.PersonaRegistry(path).personas.items()}
     old = _blobs([40, 70, 50, 60], [*CENTRES, (4, 4)], seed=3)  # June had a fourth kind of customer
     m0 = PS.PersonaModel(metrics=["a", "b"], k_range=(4, 4), n_bootstrap=0, random_state=3).fit(old)
     back = PS.PersonaRegistry(path)
     matches = back.match(m0, np.bincount(m0.labels_))
     assert _names(m0, matches, old) == {0: 1, 1: 2, 2: 3, 3: 4}  # named as registered, the new one numbered
-    assert back.update(m0, matches, "2024-06-01") is False
-    assert path.read_text(encoding="utf-8") == before and sorted(PS.PersonaRegistry(path).personas) == ["1", "2", "3"]
-    # the same date as the latest is not a backfill (a rerun records, as the first run did)
+    assert back.update(m0, matches, "2024-06-01", {1: "june words"}) == "backfill"
+    after = PS.PersonaRegistry(path)
+    assert sorted(after.personas) == ["1", "2", "3", "4"]
+    for k in ("1", "2", "3"):  # the present unchanged, the first sighting moved back
+        assert after.personas[k]["centroid"] == july[k]["centroid"]
+        assert after.personas[k]["last_seen"] == july[k]["last_seen"] and after.personas[k]["first_seen"].startswith(
+            "2024-06-01")
+    assert after.personas["1"]["description"] == "july words"
+    assert after.personas["4"]["first_seen"] == after.personas["4"]["last_seen"] and after.personas["4"][
+        "first_seen"].startswith("2024-06-01")
+    assert after.latest_seen() == pd.Timestamp("2024-07-01", tz="UTC")
+    # August: another new kind of customer takes the next number, not the backfill's 4
+    aug = _blobs([40, 70, 50, 60], [*CENTRES, (-4, 4)], seed=4)
+    m2 = PS.PersonaModel(metrics=["a", "b"], k_range=(4, 4), n_bootstrap=0, random_state=3).fit(aug)
+    numbered = after.match(m2, np.bincount(m2.labels_)).set_index("persona")["status"]
+    assert 4 not in numbered.index and numbered[numbered == "new"].index.min() >= 5, numbered
+    # a run of the same date under another time zone (hours apart) is not a backfill
     again = PS.PersonaRegistry(path)
-    assert again.update(m1, again.match(m1, np.bincount(m1.labels_)), "2024-07-01") is True
+    assert again.update(m1, again.match(m1, np.bincount(m1.labels_)), "2024-06-30T15:00:00+00:00") == "latest"
 
 
 def test_the_number_of_personas_is_chosen_by_silhouette_among_stable_solutions():

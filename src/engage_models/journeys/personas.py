@@ -306,35 +306,49 @@ class PersonaRegistry:
         dates = [to_utc(d) for d in dates if d]
         return max(dates) if dates else None
 
-    def update(self, model: PersonaModel, matches: pd.DataFrame, as_of, descriptions: dict | None = None) -> bool:
-        """Record this fit's centroids under their persona numbers (and the run), and write the file; True when
-        written.
+    def update(self, model: PersonaModel, matches: pd.DataFrame, as_of, descriptions: dict | None = None) -> str:
+        """Record this fit under its persona numbers (and the run), and write the file. Returns ``latest``, or
+        ``backfill`` for a fit for a date more than a day before the latest the registry records.
 
-        A fit for a date before the latest the registry records (a backfill) is matched, not recorded: its
-        centroids would replace those of a later date, and a persona it found would be "kept" by the next
-        regular run as if it had been seen then (a simulated year of weekly runs with two backfills did that).
+        A backfill records what it learned about the past and changes nothing of the present: a persona it
+        finds that the registry lacks is registered (seen on that date only, so no later run gives its number to
+        another persona), a registered one it finds was first seen no later than then; the centroids, last
+        sightings and words of later runs stay (a backfill of June replaced July's centroids, and a later run
+        matched its personas against them). A day's tolerance: a run of the same date under another time zone is
+        not a backfill.
         """
+        when = to_utc(as_of)
         later = self.latest_seen()
-        if later is not None and to_utc(as_of) < later:
-            log.info("persona registry: a run for %s, before the latest recorded (%s): read, not recorded",
-                     f"{to_utc(as_of):%Y-%m-%d}", f"{later:%Y-%m-%d}")
-            return False
-        as_of = to_utc(as_of).isoformat()
+        backfill = later is not None and when < later - pd.Timedelta(days=1)
+        iso = when.isoformat()
         for r in matches.itertuples():
             key = str(int(r.persona))
-            entry = self.personas.get(key, {"first_seen": as_of})
-            entry.update({"centroid": {c: float(v) for c, v in model.centroids_.iloc[int(r.cluster)].items()},
-                          "last_seen": as_of})
-            if descriptions and int(r.persona) in descriptions:
-                entry["description"] = descriptions[int(r.persona)]
+            centroid = {c: float(v) for c, v in model.centroids_.iloc[int(r.cluster)].items()}
+            words = descriptions.get(int(r.persona)) if descriptions else None
+            entry = self.personas.get(key)
+            if entry is None:
+                entry = {"first_seen": iso, "centroid": centroid, "last_seen": iso}
+                if words is not None:
+                    entry["description"] = words
+            elif backfill:
+                if entry.get("first_seen") is None or to_utc(entry["first_seen"]) > when:
+                    entry["first_seen"] = iso
+            else:
+                entry.update({"centroid": centroid, "last_seen": iso})
+                if words is not None:
+                    entry["description"] = words
             self.personas[key] = entry
-        self.runs.append({"as_of": as_of, "metrics": list(model.metrics_),
-                          "personas": {str(int(r.persona)): r.status for r in matches.itertuples()}})
+        self.runs.append({"as_of": iso, "metrics": list(model.metrics_),
+                          "personas": {str(int(r.persona)): r.status for r in matches.itertuples()},
+                          **({"backfill": True} if backfill else {})})
         self.runs = self.runs[-50:]
+        if backfill:
+            log.info("persona registry: a backfill for %s (the latest recorded is %s): new personas registered, "
+                     "later centroids kept", f"{when:%Y-%m-%d}", f"{later:%Y-%m-%d}")
         if self.path is not None:  # the other sections (account and user personas share the file) as they are
             data = {"version": 1, **self._read(), self.section: self.personas, self._runs_key: self.runs}
             write_json(self.path, jsonable(data))
-        return True
+        return "backfill" if backfill else "latest"
 
 
 # --------------------------------------------------------------------------------------------- words

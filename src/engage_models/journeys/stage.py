@@ -195,6 +195,9 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> p
     out.frame("persona_profile", prof)
     words = {p: {lang: PS.words(PS.distinctive(prof, p), lang) for lang in ("en", "ja")}
              for p in sorted(now["persona"].unique())}
+    known = len(registry.personas)
+    # recorded first, so the table's first sightings are the registry's after this run (a backfill moves them back)
+    recorded = registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
     table = persona_table(now, assign, pnl, accounts, processed, as_of, c.horizon_days, matches, registry, words,
                           c.surveys.min_n, max(c.windows))
     out.frame("persona_table", table)
@@ -207,15 +210,13 @@ def personas_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame, as_of) -> p
             "fit_dates": chosen, "fit_rows": len(fit), "fit_accounts": int(fit["account_id"].nunique()),
             "eligible_accounts": int(n_acc),
             "min_tenure_days": pc.min_tenure_days, "min_stability": pc.min_stability,
-            "matches": matches.to_dict("records"), "registry_known": len(registry.personas),
+            "matches": matches.to_dict("records"), "registry_known": known, "registry": recorded,
             "switching": switching_rate(assign), "previous": previous}
     if previous is not None:
         out.frame("persona_moves", moves(assign, previous, latest))
         info["growth"] = growth(sizes, previous, latest, words, c.surveys.min_n)
     else:
         ctx.out.skip("persona_moves", Why("pj.why.no_compare_date", months=pc.compare_months))
-    # a backfill (a date before the registry's latest) reads the names and records nothing
-    info["registry_recorded"] = registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
     out.json("personas", info)
     return assign
 
@@ -245,6 +246,7 @@ def user_personas_section(ctx, pnl: pd.DataFrame, processed: Path, assign: pd.Da
     prof = PS.profile(users, persona, [m for m in US.USER_PROFILE if m in users])
     words = {p: {lang: PS.words(PS.distinctive(prof, p), lang) for lang in ("en", "ja")}
              for p in sorted(persona.unique())}
+    recorded = registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})  # before the table
     seated = US.seated_users(processed, latest, customers)
     user_mix = US.mix(users, persona, seated)
     status = dict(zip(matches["persona"], matches["status"], strict=True))
@@ -270,7 +272,7 @@ def user_personas_section(ctx, pnl: pd.DataFrame, processed: Path, assign: pd.Da
         out.frame("user_persona_by_account_persona", US.by_account_persona(user_mix, now))
     else:
         ctx.out.skip("user_persona_by_account_persona", Why("pj.why.no_account_personas"))
-    info["registry_recorded"] = registry.update(model, matches, latest, {p: w["en"] for p, w in words.items()})
+    info["registry"] = recorded
     out.json("user_personas", info)
 
 
