@@ -153,7 +153,3 @@ def test_report_tables_write_whole_numbers_held_as_floats_without_decimals():
                                "mean": [4.0, 7.25, 9.5]}), translate=False)._repr_html_()
     assert "<td>2</td>" in html and "<td>1,500</td>" in html and "2.00" not in html and "4.0<" not in html
     assert "<td>4.00</td>" in html and "<td>7.25</td>" in html  # the mean keeps its decimals
-    # decimals asked for are kept, whole or not: a share column of 50.0 and 25.0 read "50" beside "33.33"
-    fixed = table(pd.DataFrame({"share": [50.0, 25.0], "coef": [0.5, 0.25]}), decimals=3,
-                  translate=False)._repr_html_()
-    assert "<td>50.000</td>" in fixed and "<td>0.250</td>" in fixed

@@ -26,25 +26,21 @@ class Table:
         return self.frame.to_string(index=False)
 
 
-#: Decimals of a float column when the caller asks for none in particular.
-DEFAULT_DECIMALS = 2
-
 #: How tables write timestamps, per language (dates alone when every value of a column is a midnight).
 DATE_FORMATS = {"en": ("%Y-%m-%d %H:%M", "%Y-%m-%d"), "ja": ("%Y/%m/%d %H:%M", "%Y/%m/%d")}
 
 
-def _fmt_column(s: pd.Series, decimals: int | None, date_format: str | None, lang: str = "en") -> pd.Series:
+def _fmt_column(s: pd.Series, decimals: int, date_format: str | None, lang: str = "en") -> pd.Series:
     if ptypes.is_bool_dtype(s):
         return s.map({True: t("yes", lang), False: t("no", lang)}).fillna("")
     if ptypes.is_integer_dtype(s):
         return s.map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
     if ptypes.is_float_dtype(s):
         values = s.dropna()
-        if decimals is None and len(values) and np.isfinite(values).all() and (values == values.round()).all():
+        if len(values) and np.isfinite(values).all() and (values == values.round()).all():
             # whole numbers held as floats (counts after a join, answers 0-10): "2", not "2.00"
             return s.map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
-        places = DEFAULT_DECIMALS if decimals is None else decimals
-        return s.map(lambda v: "" if pd.isna(v) else f"{v:,.{places}f}")
+        return s.map(lambda v: "" if pd.isna(v) else f"{v:,.{decimals}f}")
     if ptypes.is_datetime64_any_dtype(s):
         if date_format is None:
             with_time, date_only = DATE_FORMATS[lang]
@@ -55,12 +51,9 @@ def _fmt_column(s: pd.Series, decimals: int | None, date_format: str | None, lan
     return s.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else plain(v))
 
 
-def table(df: pd.DataFrame, *, decimals: int | None = None, date_format: str | None = None,
+def table(df: pd.DataFrame, *, decimals: int = 2, date_format: str | None = None,
           max_chars: int = 120, lang: str = "en", translate: bool = True) -> Table:
     """Format ``df`` for a report: thousands separators, fixed decimals, short dates, long text cut.
-
-    ``decimals`` fixes the decimals of every float column; left None, floats get two, and a float column whose
-    values are all whole numbers (counts after a join, answers 0-10) is written as integers ("2", not "2.00").
 
     With ``translate`` the column headers go through :func:`engage_models.i18n.t` (metric names from the
     registry, other labels from the catalogue), so one call serves both languages. Timestamps are written
