@@ -423,6 +423,10 @@ def test_a_play_log_may_copy_the_action_lists_assignment_in_place_of_holdout(tmp
     plays = E.check_play_log(load("plays", processed)).set_index("play_id")
     assert plays.loc[["P1", "P2", "P7"], "holdout"].tolist() == [False, True, True]
     assert pd.isna(plays.loc["P3", "holdout"])  # not drawn: observational, if done
+    # a log passed in directly reads a blank assignment as ingest does: no value
+    direct = E.check_play_log(pd.DataFrame([{**row, "play_id": "Q1", "assignment": " "},
+                                            {**row, "play_id": "Q2", "assignment": "HELD_OUT "}]))
+    assert pd.isna(direct["holdout"].iloc[0]) and bool(direct["holdout"].iloc[1]) is True
 
 
 @pytest.mark.parametrize("holdout, dates", [

@@ -141,8 +141,8 @@ def test_the_action_list_records_the_assignment_and_the_export_carries_it(tmp_pa
     back = A.read_actions(paths["csv"])
     assert back["assignment"].tolist() == drawn["assignment"].tolist()
     design = A.holdout_design(drawn)
-    assert design.iloc[0][["play", "recommended", "must_act", "eligible", "held_out", "assigned"]].tolist() == [
-        "usage_tips", 40, 0, 40, 2, 38]
+    assert design.iloc[0][["play", "recommended", "must_act", "eligible", "held_out", "assigned", "not_drawn"]
+                          ].tolist() == ["usage_tips", 40, 0, 40, 2, 38, 0]
     assert design.iloc[0]["expected_churn"] == pytest.approx(0.05) and design.iloc[0]["strata"] == 1
 
 
@@ -164,3 +164,25 @@ def test_the_crm_files_give_held_out_accounts_no_task_and_no_play(tmp_path):
     companies = read_csv(files["hubspot_companies"]).set_index("engage_account_id")
     assert len(companies) == 40 and companies.loc[sorted(held), "engage_next_play"].fillna("").eq("").all()
     assert companies.drop(index=sorted(held))["engage_next_play"].ne("").all()
+
+
+def test_the_design_counts_the_accounts_given_a_play_without_a_draw_apart():
+    """A review: the design said "assigned 37" where the action list said 27 assigned and 10 not_drawn (must-act
+    accounts, a play without a holdout): report 06 now shows them apart, as the list does."""
+    from engage_models.effects import views as ev
+
+    df = pd.concat([plan((40, 0), band="red", touch_model="high_touch").assign(play="rescue_call"),
+                    plan((0, 10), play="support_review")], ignore_index=True)
+    df.loc[:4, "mrr"] = 2500.0  # five must-act accounts among the rescue calls
+    out = A.assign_holdout(df, seed=4)
+    counts = out.groupby("play")["assignment"].value_counts().unstack(fill_value=0)
+    design = A.holdout_design(out).set_index("play")
+    for play in ("rescue_call", "support_review"):
+        row, c = design.loc[play], counts.loc[play]
+        assert (row["held_out"], row["assigned"], row["not_drawn"]) == (
+            c.get(A.HELD_OUT, 0), c.get(A.ASSIGNED, 0), c.get(A.NOT_DRAWN, 0))
+        assert row["held_out"] + row["assigned"] + row["not_drawn"] == row["recommended"]
+    assert design.loc["rescue_call", "not_drawn"] == design.loc["rescue_call", "must_act"] == 5
+    assert design.loc["support_review", "not_drawn"] == 10 and design.loc["support_review", "assigned"] == 0
+    view = ev.design_view(design.reset_index())
+    assert view["given the play without a draw"].tolist() == [str(design.loc[p, "not_drawn"]) for p in design.index]

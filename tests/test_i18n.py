@@ -39,6 +39,8 @@ def test_labels_numbers_and_dates_in_both_languages():
     money = i18n.fmt_interval(900.0, 500.0, inf, "en", fmt=lambda v: i18n.fmt_money(v, "en"))
     assert money == "$900 (95% CI $500 or more)"
     assert i18n.fmt_interval(inf, 15.8, inf, "en") == "∞ (95% CI 15.8 or more)"  # a median never reached
+    assert i18n.fmt_interval(3.0, 1.0, -inf, "en") == "3.0"  # bounds that mean nothing: no interval shown
+    assert i18n.fmt_interval(inf, 500.0, inf, "en", fmt=lambda v: i18n.fmt_money(v, "en")).startswith("∞ (")
     assert i18n.fmt_money(-1234.5, "en") == "-$1,234"
     with pytest.raises(ValueError, match="lang"):
         i18n.t("promoters", "fr")

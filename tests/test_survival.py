@@ -984,6 +984,8 @@ def test_the_revenue_table_writes_lost_mrr_months_in_the_currency():
     assert "<td>94</td>" in html and "94.3" not in html  # expected churned accounts: whole from 10 on
     few = revenue_table(portfolio.assign(expected_churned_accounts=[2.46]), "ja", currency="JPY")._repr_html_()
     assert "<td>2.5</td>" in few
+    edge = revenue_table(portfolio.assign(expected_churned_accounts=[9.96]), "en", currency="USD")._repr_html_()
+    assert "<td>10</td>" in edge and "10.0" not in edge  # rounded first: not "10.0" below "10"
     plain = revenue_table(portfolio.drop(columns=[c for c in portfolio if c.endswith(("_low", "_high"))]), "en",
                           currency="USD")._repr_html_()
     assert "$141,196" in plain, plain

@@ -170,13 +170,14 @@ def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "
         return ""
 
     def number(v) -> str:
-        if fmt is not None:
-            return fmt(v)
         if np.isinf(v):  # an estimate beyond the data (its bounds are said in words)
             return "∞" if v > 0 else "-∞"
+        if fmt is not None:
+            return fmt(v)
         return f"{v:{'+' if signed else ''},.{decimals}f}{unit}"
 
-    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi) or (np.isinf(lo) and np.isinf(hi)):
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi) or (np.isinf(lo) and np.isinf(hi)) \
+            or hi == -np.inf or lo == np.inf:  # no interval, or none that means anything
         return number(est)
     key = "ci.range" if not label else "ci.interval_n" if n is not None else "ci.interval"
     if np.isinf(hi) or np.isinf(lo):  # one side open: "2.0 or more", "up to 5.0"

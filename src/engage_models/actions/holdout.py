@@ -89,24 +89,25 @@ def assign_holdout(plan: pd.DataFrame, playbook=None, seed: int | None = 0, curr
 
 def holdout_design(plan: pd.DataFrame) -> pd.DataFrame:
     """Per recommended play: accounts recommended, must-act (never held out), eligible for the holdout, held
-    out, assigned, the share, the strata drawn, and the mean predicted churn probability of the eligible
-    accounts (the control churn rate to expect when planning how many are needed)."""
+    out, assigned (drawn and given the play), not drawn (must-act accounts and plays without a holdout: given the
+    play outside the randomised design), the share, the strata among the eligible, and the mean predicted churn
+    probability of the eligible accounts (the control churn rate to expect when planning how many are needed)."""
     need = ("play", "assignment", "must_act", "holdout_share")
     if not set(need) <= set(plan.columns):
         raise ValueError(f"the action list lacks {[c for c in need if c not in plan.columns]}: run assign_holdout")
     df = plan.assign(_eligible=plan["holdout_share"].gt(0) & ~plan["must_act"].astype(bool),
-                     _held=plan["assignment"].eq(HELD_OUT))
+                     _held=plan["assignment"].eq(HELD_OUT), _assigned=plan["assignment"].eq(ASSIGNED))
     if "churn_probability" not in df:
         df["churn_probability"] = np.nan
     df["_p"] = df["churn_probability"].where(df["_eligible"])
     out = df.groupby("play", sort=False).agg(
         recommended=("account_id", "size"), must_act=("must_act", "sum"), eligible=("_eligible", "sum"),
-        held_out=("_held", "sum"), share=("holdout_share", "max"),
+        held_out=("_held", "sum"), assigned=("_assigned", "sum"), share=("holdout_share", "max"),
         strata=("holdout_stratum", lambda s: s[df.loc[s.index, "_eligible"]].nunique()),
         expected_churn=("_p", "mean"))
-    out["assigned"] = out["recommended"] - out["held_out"]
-    out = out.reset_index()[["play", "recommended", "must_act", "eligible", "held_out", "assigned", "share",
-                             "strata", "expected_churn"]]
-    for c in ("recommended", "must_act", "eligible", "held_out", "assigned", "strata"):
+    out["not_drawn"] = out["recommended"] - out["held_out"] - out["assigned"]
+    out = out.reset_index()[["play", "recommended", "must_act", "eligible", "held_out", "assigned", "not_drawn",
+                             "share", "strata", "expected_churn"]]
+    for c in ("recommended", "must_act", "eligible", "held_out", "assigned", "not_drawn", "strata"):
         out[c] = out[c].astype(int)
     return out.sort_values(["held_out", "recommended"], ascending=False, kind="stable").reset_index(drop=True)

@@ -33,7 +33,8 @@ STAGES = ("onboarding", "adoption", "mature", "at_risk", "expansion")
 OWNERS = ("csm", "support", "marketing_automation", "community_manager", "executive_sponsor")
 PLAY_SECTIONS = ("situation", "drivers", "fallback")
 BANDS = ("green", "yellow", "red")
-#: A randomised holdout is drawn within each play x these columns (see :mod:`engage_models.actions.holdout`).
+#: The strata of a randomised holdout (``holdout_stratum``: to check the arms' balance; the draw itself is per
+#: account and play, see :mod:`engage_models.actions.holdout`).
 HOLDOUT_STRATA = ("band", "touch_model")
 #: The largest share of a play's accounts a playbook may hold out.
 MAX_HOLDOUT = 0.5

@@ -23,7 +23,7 @@ Two designs, kept apart:
   ``assigned_on``). Each account counts once per play, at its **first** randomised assignment, so a later run
   that moved it to the other arm does not move it between groups; a held-out account then given the play
   within its horizon stays held out and makes the effect smaller (``info["crossovers"]`` counts them; the
-  package's own draw keeps an account in its arm while its band and touch model stay). A draw (play x
+  package's own draw keeps an account in its arm while the seed stays). A draw (play x
   observation date) with fewer than two accounts in an arm is no comparison: its rows are left out with that
   reason.
 * **observational**: plays done without a holdout (``holdout`` empty, status ``done``) start on the play date.
@@ -114,7 +114,7 @@ def check_play_log(log: pd.DataFrame, source: str = "play log") -> pd.DataFrame:
     df["account_id"] = df["account_id"].astype(str)
     df["holdout"] = df["holdout"].astype("boolean") if "holdout" in df else pd.array([pd.NA] * len(df), "boolean")
     if "assignment" in df:  # the action list's column copied as it is: held_out / assigned / not_drawn
-        arm = df["assignment"].astype("string").str.strip().str.lower()
+        arm = df["assignment"].astype("string").str.strip().str.lower().replace("", pd.NA)  # blank: no value
         bad = df.index[arm.notna() & ~arm.isin(ASSIGNMENTS)]
         if len(bad):
             raise DataError(f"{source}: assignment must be one of {', '.join(ASSIGNMENTS)}; rows {_rows(bad)} hold "

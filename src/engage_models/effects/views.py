@@ -232,14 +232,17 @@ def log_view(summary: pd.DataFrame, lang: str = "en", playbook=None) -> pd.DataF
 # ------------------------------------------------------------------------------------------- the design
 def design_view(design: pd.DataFrame, lang: str = "en", playbook=None) -> pd.DataFrame:
     """Today's holdout per play (the actions stage's ``holdout_design``): recommended, must-act (never held
-    out), held out, assigned, share."""
+    out), held out, assigned (drawn and given the play), not drawn (given it outside the draw), share."""
     check_lang(lang)
+    not_drawn = design["not_drawn"] if "not_drawn" in design else design["recommended"] - design["held_out"] \
+        - design["assigned"]  # a design of before the column: every account not held out was "assigned"
     return pd.DataFrame({
         t("play", lang): [play_label(p, lang, playbook) for p in design["play"]],
         t("effects.recommended", lang): design["recommended"].map("{:,}".format),
         t("effects.must_act", lang): design["must_act"].map("{:,}".format),
         t("effects.held_out", lang): design["held_out"].map("{:,}".format),
         t("effects.assigned", lang): design["assigned"].map("{:,}".format),
+        t("effects.not_drawn", lang): not_drawn.map("{:,}".format),
         t("effects.share", lang): design["share"].map(lambda s: fmt_pct(100 * s, decimals=0) if s > 0 else "—"),
     })
 
@@ -281,11 +284,15 @@ def plot_design(design: pd.DataFrame, ax=None, lang: str = "en", playbook=None):
     labels = [play_label(p, lang, playbook) for p in d["play"]]
     ax = new_ax(ax, figsize=(8, 0.4 * max(len(d), 3) + 1))
     must = d["must_act"].to_numpy()
-    assigned = (d["assigned"] - d["must_act"]).clip(lower=0).to_numpy()
+    if "not_drawn" in d:  # the accounts given the play outside the draw, must-act ones apart
+        assigned, other = d["assigned"].to_numpy(), (d["not_drawn"] - d["must_act"]).clip(lower=0).to_numpy()
+    else:  # a design of before the column
+        assigned, other = (d["assigned"] - d["must_act"]).clip(lower=0).to_numpy(), np.zeros(len(d))
     held = d["held_out"].to_numpy()
     ax.barh(labels, must, color="#555555", label=t("effects.must_act", lang))
-    ax.barh(labels, assigned, left=must, color="#0072b2", label=t("effects.assigned", lang))
-    ax.barh(labels, held, left=must + assigned, color="#e69f00", label=t("effects.held_out", lang))
+    ax.barh(labels, other, left=must, color="#999999", label=t("effects.not_drawn", lang))
+    ax.barh(labels, assigned, left=must + other, color="#0072b2", label=t("effects.assigned", lang))
+    ax.barh(labels, held, left=must + other + assigned, color="#e69f00", label=t("effects.held_out", lang))
     ax.set_xlabel(t("accounts", lang))
     ax.legend(frameon=False, fontsize=8, loc="lower right")
     return ax

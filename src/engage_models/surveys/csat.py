@@ -254,7 +254,7 @@ def plot_csat_distribution(df: pd.DataFrame, ax=None, lang: str = "en", by: str 
         ax.barh(labels, share[level], left=left, color=colour, label=f"{level:g}")
         left += share[level].to_numpy()
     ax.set_xlim(0, 100)
-    ax.set_xlabel(t("share", lang) + " (%)")
+    ax.set_xlabel(t("plot.share_pct", lang))
     ax.legend(title=t("score", lang), ncols=len(levels), frameon=False, fontsize=8, loc="upper center",
               bbox_to_anchor=(0.5, -0.25))
     return ax

@@ -743,7 +743,7 @@ def plot_score_distribution(df: pd.DataFrame, ax=None, lang: str = "en", score: 
     ax.legend(handles=handles, frameon=False, fontsize=9)
     ax.set_xticks(range(11))
     ax.set_xlabel(t("score", lang))
-    ax.set_ylabel(t("share", lang) + " (%)")
+    ax.set_ylabel(t("plot.share_pct", lang))
     return ax
 
 

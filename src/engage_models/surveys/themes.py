@@ -563,6 +563,6 @@ def plot_themes(table: pd.DataFrame, ax=None, lang: str = "en", by: str = "categ
         ax.barh(y + (len(groups) / 2 - i - 0.5) * height, d["share"], height=height, xerr=err, capsize=2,
                 color=CATEGORY_COLOURS.get(g), label=f"{t(g + 's', lang)} ({t('n', lang)}={int(d['n'].iloc[0]):,})")
     ax.set_yticks(y, [t("theme." + th, lang) for th in themes])
-    ax.set_xlabel(t("share", lang) + " (%)")
+    ax.set_xlabel(t("plot.share_pct", lang))
     ax.legend(frameon=False, fontsize=8)
     return ax

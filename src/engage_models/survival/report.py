@@ -330,7 +330,7 @@ def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "US
             if ci else fmt_money(r["expected_lost_mrr_months"], lang, currency),
             # a sum of probabilities: whole accounts from 10 on (「94.3社」 read oddly), one decimal below
             "expected_churned_accounts": fmt_number(r["expected_churned_accounts"], lang,
-                                                    0 if r["expected_churned_accounts"] >= 10 else 1),
+                                                    0 if round(r["expected_churned_accounts"], 1) >= 10 else 1),
         })
     return table(pd.DataFrame(rows), lang=lang)
 
