@@ -483,3 +483,18 @@ def test_a_playbook_keeps_the_currency_it_was_read_in_through_every_function(tmp
     plain = A.parse_playbook({**data, "amounts": None, "touch_models": [{"model": "tech_touch", "when": []}],
                               "holdout": {"share": 0}})
     assert A.load_playbook(plain, "JPY").currency == "JPY"  # bare numbers, shown in the currency asked
+
+
+def test_no_action_list_for_a_date_at_which_no_account_is_a_customer():
+    """Every account had left by the run's date: the list was made for the last date with customers (rescue calls
+    for churned accounts). Asked for the run's date, it is thin data, said in both languages."""
+    from engage_models._core.errors import InsufficientData
+
+    scored = pd.DataFrame({"account_id": ["a1", "a2"], "as_of": pd.Timestamp("2024-12-01", tz="UTC"), "mrr": 100.0,
+                           "seats": 10, "tenure_days": 400, "score": 30.0, "band": "red", "churn_probability": 0.6,
+                           "drivers": [[], []]})
+    assert len(A.action_list(scored)) == 2  # no date asked: the latest scored
+    with pytest.raises(InsufficientData) as info:
+        A.action_list(scored, as_of="2025-01-01")
+    assert str(info.value).startswith("no account is a customer on 1 Jan 2025 (the latest scores are of 1 Dec 2024)")
+    assert info.value.why.text("ja").startswith("2025年1月1日時点で契約中の顧客がいません")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.i18n import check_lang, t
+from .._core.reasons import Thin, date_of
 from .._core.time import to_utc
 from .holdout import assign_holdout
 from .playbook import (
@@ -217,11 +218,11 @@ def action_list(scored: pd.DataFrame, playbook=None, lang: str = "en", as_of=Non
     """
     book = load_playbook(playbook, currency)
     currency = book.currency
-    df = prepare(scored)
-    when = df["as_of"].max() if as_of is None else to_utc(as_of)
-    df = df[df["as_of"] == when]
-    if df.empty:
-        raise ValueError(f"no scored accounts at {when:%Y-%m-%d}")
+    everyone = prepare(scored)
+    when = everyone["as_of"].max() if as_of is None else to_utc(as_of)
+    df = everyone[everyone["as_of"] == when]
+    if df.empty:  # every account scored before has left (a run's date after the last customer's end): thin
+        raise Thin("actions.why.no_customers", date=date_of(when), latest=date_of(everyone["as_of"].max()))
     df = choose_play(assign_stage(assign_touch_model(df, book), book), book, lang, currency)
     for c in ("churn_probability", "ltv"):
         if c not in df.columns:
