@@ -41,13 +41,14 @@ def test_hubspot_and_salesforce_files_have_the_documented_columns(tmp_path):
         "engage_lifecycle_stage", "engage_touch_model", "engage_next_play", "engage_play_reason",
         "engage_health_model", "engage_scored_on"]
     assert list(files["hubspot_tasks"].columns) == ["hs_task_subject", "hs_task_body", "hs_timestamp", "hs_task_status",
-                                                    "hs_task_priority", "hs_task_type", "engage_account_id"]
+                                                    "hs_task_priority", "hs_task_type", "engage_task_key",
+                                                    "engage_account_id"]
     assert list(files["salesforce_accounts"].columns) == [
         "Engage_Account_ID__c", "Name", "Health_Score__c", "Health_Band__c", "Churn_Probability__c",
         "Lifecycle_Stage__c", "Touch_Model__c", "Next_Play__c", "Play_Reason__c", "Health_Model__c",
         "Health_Scored_On__c"]
     assert list(files["salesforce_tasks"].columns) == ["Subject", "Description", "ActivityDate", "Status", "Priority",
-                                                       "Account:What.Engage_Account_ID__c"]
+                                                       "Engage_Task_Key__c", "Account:What.Engage_Account_ID__c"]
     companies = files["hubspot_companies"]
     assert companies["engage_account_id"].tolist() == ["A1", "A2", "=HYPERLINK(\"http://x\")"]  # every account
     assert companies["name"].tolist() == ["Acme", "@Globex", ""]
@@ -72,6 +73,9 @@ def test_tasks_for_the_plays_a_person_carries_out_due_by_band(tmp_path):
     assert set(hs["hs_task_status"]) == {"NOT_STARTED"} and set(hs["hs_task_type"]) == {"TODO"}
     assert set(sf["Status"]) == {"Not Started"}
     assert hs["hs_task_subject"].tolist() == ["Executive call: Acme", "Quarterly review: =HYPERLINK(\"http://x\")"]
+    # each task's key: account, play and the observation date it was drawn on, the same in both CRMs
+    assert hs["engage_task_key"].tolist() == ["A1:exec_call:2025-06-01", "=HYPERLINK(\"http://x\"):qbr:2025-06-01"]
+    assert sf["Engage_Task_Key__c"].tolist() == hs["engage_task_key"].tolist()
     assert sf["Description"].iloc[0] == ("Few seats in use. Health score 31 (red), churn probability 42% on "
                                          "1 Jun 2025; health model abc123.")
 

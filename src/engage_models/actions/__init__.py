@@ -19,7 +19,9 @@ What to do for whom is not code: it is the **playbook**, a YAML file the user ca
 
 :func:`action_list` runs all three on the latest observation date, :func:`export_actions` writes the
 list as CSV and Parquet, and :func:`export_crm` as HubSpot's and Salesforce's import files;
-:func:`detractor_alerts` lists NPS detractors at high-touch accounts for the run's deliveries.
+:func:`detractor_alerts` lists NPS detractors at high-touch accounts for the run's deliveries;
+:func:`crm_tasks` and :func:`new_score_alerts` leave out the tasks and score alerts an earlier run of the data
+folder already sent (:mod:`engage_models.actions.repeats`).
 
 Examples
 --------
@@ -47,7 +49,7 @@ from .assign import (
     format_value,
     prepare,
 )
-from .export import export_actions, export_crm, read_actions
+from .export import crm_tasks, export_actions, export_crm, read_actions, task_key
 from .holdout import ASSIGNED, HELD_OUT, NOT_DRAWN, assign_holdout, holdout_design, stable_uniform
 from .playbook import (
     BANDS,
@@ -70,6 +72,7 @@ from .playbook import (
     load_playbook,
     parse_playbook,
 )
+from .repeats import new_score_alerts, record_sent, sent_before
 from .views import actions_view, describe_plays, describe_rules, describe_stages, describe_touch_models, plot_plays
 
 __all__ = [
@@ -99,6 +102,7 @@ __all__ = [
     "assign_stage",
     "assign_touch_model",
     "choose_play",
+    "crm_tasks",
     "column_label",
     "describe_plays",
     "describe_rules",
@@ -111,9 +115,13 @@ __all__ = [
     "format_value",
     "holdout_design",
     "load_playbook",
+    "new_score_alerts",
     "parse_playbook",
     "plot_plays",
     "prepare",
     "read_actions",
+    "record_sent",
+    "sent_before",
     "stable_uniform",
+    "task_key",
 ]

@@ -88,6 +88,61 @@ SALESFORCE_PRIORITY = {"red": "High", "yellow": "Normal", "green": "Low"}
 #: companies and Accounts are matched on it, tasks are associated through it.
 HUBSPOT_ID = "engage_account_id"
 SALESFORCE_ID = "Engage_Account_ID__c"
+#: The custom task property / field that carries each task's key (:func:`task_key`): the files insert tasks,
+#: never update them (an update would overwrite the status a CSM set), so the key is for finding duplicates.
+HUBSPOT_TASK_KEY = "engage_task_key"
+SALESFORCE_TASK_KEY = "Engage_Task_Key__c"
+#: Days within which an account and play that already got a task get no new one (``actions.task_repeat_days``).
+TASK_REPEAT_DAYS = 28
+#: Columns of :func:`crm_tasks`.
+TASK_COLUMNS = ("account_id", "as_of", "play", "owner", "band", "task_key", "status", "exported_on")
+
+
+def task_key(account_id, play, as_of) -> str:
+    """A task's stable key: ``<account_id>:<play>:<YYYY-MM-DD>`` (the observation date the play was drawn on).
+    A run again on the same date gives the same keys; the date is last, so a key reads back from the right."""
+    return f"{account_id}:{play}:{pd.Timestamp(as_of):%Y-%m-%d}"
+
+
+def crm_tasks(actions: pd.DataFrame, exported: pd.DataFrame | None = None, *,
+              days: int = TASK_REPEAT_DAYS) -> pd.DataFrame:
+    """The tasks of an action list, each ``new`` (written into the CRM files) or a ``repeat`` (left out).
+
+    A task is made for each account whose play a person carries out (owner in :data:`TASK_OWNERS`) and that is
+    not held out of it (any ``assignment`` other than ``held_out`` gets its task). It is a repeat when
+    ``exported`` (earlier runs' tasks: ``as_of``, ``account_id``, ``play``, ``task_key``; see
+    :func:`engage_models.actions.repeats.sent_before`) holds the same account and play from an observation
+    date before this one and less than ``days`` days before it (0: never a repeat). A new play for the account
+    is a new task; after ``days`` days the same play is a task again.
+
+    Returns
+    -------
+    DataFrame
+        :data:`TASK_COLUMNS`, in the list's order: ``task_key`` is the task's own key when new, the earlier
+        task's (the one in the CRM) when a repeat, whose date ``exported_on`` gives.
+    """
+    held = actions["assignment"].eq("held_out") if "assignment" in actions else pd.Series(False, index=actions.index)
+    rows = actions[actions["owner"].isin(TASK_OWNERS) & ~held]
+    out = pd.DataFrame({"account_id": rows["account_id"].to_numpy(),
+                        "as_of": pd.to_datetime(rows["as_of"], utc=True).to_numpy(),
+                        "play": rows["play"].to_numpy(), "owner": rows["owner"].to_numpy(),
+                        "band": rows["band"].to_numpy()})
+    out["as_of"] = pd.to_datetime(out["as_of"], utc=True)
+    out["task_key"] = [task_key(a, p, d) for a, p, d in zip(out["account_id"], out["play"], out["as_of"], strict=True)]
+    out["status"] = "new"
+    out["exported_on"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns, UTC]")
+    if exported is not None and len(exported) and days > 0 and len(out):
+        before = exported.rename(columns={"as_of": "exported_on", "task_key": "exported_key"})
+        before = before.assign(exported_on=pd.to_datetime(before["exported_on"], utc=True))
+        m = out[["account_id", "play", "as_of"]].reset_index().merge(
+            before[["account_id", "play", "exported_on", "exported_key"]], on=["account_id", "play"])
+        age = (m["as_of"] - m["exported_on"]) / pd.Timedelta(days=1)
+        m = m[(m["exported_on"] < m["as_of"]) & (age < days)]
+        latest = m.sort_values("exported_on", kind="stable").groupby("index").tail(1).set_index("index")
+        out.loc[latest.index, "status"] = "repeat"
+        out.loc[latest.index, "exported_on"] = latest["exported_on"]
+        out.loc[latest.index, "task_key"] = latest["exported_key"].astype(str)
+    return out[list(TASK_COLUMNS)]
 
 
 def _task_text(row, model_id: str, lang: str) -> tuple[str, str]:
@@ -101,7 +156,7 @@ def _task_text(row, model_id: str, lang: str) -> tuple[str, str]:
 
 
 def export_crm(actions: pd.DataFrame, folder: str | Path, *, model_id: str, lang: str = "en",
-               names: pd.DataFrame | None = None) -> dict[str, Path]:
+               names: pd.DataFrame | None = None, tasks: pd.DataFrame | None = None) -> dict[str, Path]:
     """The action list as the import files of HubSpot and Salesforce, one file per CRM object.
 
     ========================  =====================================================================================
@@ -113,20 +168,23 @@ def export_crm(actions: pd.DataFrame, folder: str | Path, *, model_id: str, lang
                               ``engage_touch_model``, ``engage_next_play``, ``engage_play_reason``,
                               ``engage_health_model``, ``engage_scored_on``
     hubspot_tasks.csv         ``hs_task_subject``, ``hs_task_body``, ``hs_timestamp`` (due date), ``hs_task_status``
-                              (NOT_STARTED), ``hs_task_priority`` (HIGH/MEDIUM/LOW), ``hs_task_type`` (TODO), and
+                              (NOT_STARTED), ``hs_task_priority`` (HIGH/MEDIUM/LOW), ``hs_task_type`` (TODO),
+                              ``engage_task_key`` (a custom task property: :func:`task_key`), and
                               ``engage_account_id`` to associate each task with its company (a two-object import)
     salesforce_accounts.csv   ``Engage_Account_ID__c`` (an External ID field: upsert on it), ``Name``, and custom
                               fields ``Health_Score__c``, ``Health_Band__c``, ``Churn_Probability__c``,
                               ``Lifecycle_Stage__c``, ``Touch_Model__c``, ``Next_Play__c``, ``Play_Reason__c``,
                               ``Health_Model__c``, ``Health_Scored_On__c``
     salesforce_tasks.csv      ``Subject``, ``Description``, ``ActivityDate`` (due date), ``Status`` (Not Started),
-                              ``Priority`` (High/Normal/Low), ``Account:What.Engage_Account_ID__c`` (the Bulk API's
+                              ``Priority`` (High/Normal/Low), ``Engage_Task_Key__c`` (a custom task field:
+                              :func:`task_key`), ``Account:What.Engage_Account_ID__c`` (the Bulk API's
                               header for a polymorphic lookup by External ID: the task's Related To account)
     ========================  =====================================================================================
 
     Every account gets its company / Account row; a task is written for the plays a person carries out (owner
-    in :data:`TASK_OWNERS`) except those held out at random (``assignment`` held_out: no task, no next play),
-    due :data:`DUE_DAYS` after the observation date by band. Text (play, reason, task
+    in :data:`TASK_OWNERS`) except those held out at random (``assignment`` held_out: no task, no next play)
+    and those ``tasks`` (:func:`crm_tasks`; default: every task new) marks as repeats of a task an earlier run
+    exported, due :data:`DUE_DAYS` after the observation date by band. Text (play, reason, task
     subject and body) is in ``lang``, the team's language; ``model_id`` (the health model's artifact key) goes into
     the company / Account rows and every task's body, so a record in the CRM says which model scored it.
     All files go through :func:`engage_models._core.io.write_csv`: UTF-8 with a byte-order mark, formula-safe.
@@ -139,6 +197,9 @@ def export_crm(actions: pd.DataFrame, folder: str | Path, *, model_id: str, lang
         Where the four files are written.
     names : DataFrame, optional
         ``account_id`` and ``name`` (the accounts' names: the action list has ids only).
+    tasks : DataFrame, optional
+        :func:`crm_tasks` of ``actions``: only its ``new`` tasks are written, with their keys (the company /
+        Account rows are written for every account all the same: they update fields, they add nothing).
     """
     folder = Path(folder)
     missing = [c for c in EXPORT_COLUMNS if c not in actions.columns and c != "assignment"]
@@ -169,20 +230,25 @@ def export_crm(actions: pd.DataFrame, folder: str | Path, *, model_id: str, lang
         "Health_Score__c": score, "Health_Band__c": df["band"], "Churn_Probability__c": p,
         "Lifecycle_Stage__c": df["stage"], "Touch_Model__c": df["touch_model"], "Next_Play__c": df["play_label"],
         "Play_Reason__c": df["reason"], "Health_Model__c": model_id, "Health_Scored_On__c": df["as_of_text"]})
-    tasks = df[df["owner"].isin(TASK_OWNERS) & ~held]
-    texts = [_task_text(row, model_id, lang) for _, row in tasks.iterrows()]
+    if tasks is None:
+        tasks = crm_tasks(actions)
+    new = tasks[tasks["status"] == "new"].drop_duplicates("account_id").set_index("account_id")["task_key"]
+    todo = df[df["owner"].isin(TASK_OWNERS) & ~held & df["account_id"].isin(new.index)]
+    keys = todo["account_id"].map(new).to_list()
+    texts = [_task_text(row, model_id, lang) for _, row in todo.iterrows()]
     subjects = [s for s, _ in texts]
     bodies = [b for _, b in texts]
     hubspot_tasks = pd.DataFrame({
-        "hs_task_subject": subjects, "hs_task_body": bodies, "hs_timestamp": due[tasks.index].to_list(),
-        "hs_task_status": "NOT_STARTED", "hs_task_priority": tasks["band"].map(HUBSPOT_PRIORITY).to_list(),
-        "hs_task_type": "TODO", HUBSPOT_ID: tasks["account_id"].to_list()})
+        "hs_task_subject": subjects, "hs_task_body": bodies, "hs_timestamp": due[todo.index].to_list(),
+        "hs_task_status": "NOT_STARTED", "hs_task_priority": todo["band"].map(HUBSPOT_PRIORITY).to_list(),
+        "hs_task_type": "TODO", HUBSPOT_TASK_KEY: keys, HUBSPOT_ID: todo["account_id"].to_list()})
     salesforce_tasks = pd.DataFrame({
-        "Subject": subjects, "Description": bodies, "ActivityDate": due[tasks.index].to_list(),
-        "Status": "Not Started", "Priority": tasks["band"].map(SALESFORCE_PRIORITY).to_list(),
-        f"Account:What.{SALESFORCE_ID}": tasks["account_id"].to_list()})
+        "Subject": subjects, "Description": bodies, "ActivityDate": due[todo.index].to_list(),
+        "Status": "Not Started", "Priority": todo["band"].map(SALESFORCE_PRIORITY).to_list(),
+        SALESFORCE_TASK_KEY: keys, f"Account:What.{SALESFORCE_ID}": todo["account_id"].to_list()})
     frames = {"hubspot_companies": hubspot, "hubspot_tasks": hubspot_tasks, "salesforce_accounts": salesforce,
               "salesforce_tasks": salesforce_tasks}
     paths = {k: write_csv(frames[k], folder / f) for k, f in CRM_FILES.items()}
-    log.info("wrote CRM import files for %d accounts and %d tasks into %s", len(df), len(tasks), folder)
+    log.info("wrote CRM import files for %d accounts and %d tasks into %s (%d repeated tasks left out)", len(df),
+             len(todo), folder, int((tasks["status"] == "repeat").sum()))
     return paths
