@@ -89,6 +89,13 @@ class ActionConfig:
     # detractor alerts list answers after this date (YYYY-MM-DD; default: the observation date of the data
     # folder's previous run, so a weekly run does not alert the same answers again, else the previous scored date)
     alerts_since: str | None = None
+    # a score alert already sent by an earlier run of this data folder less than this many days before, for the
+    # same fall, is not sent again unless the account fell further by more than alert_drop or into a lower band
+    # (0: every run lists every alert; see actions.repeats and artifacts/sent.json)
+    alert_repeat_days: int = 45
+    # an account and play that got a CRM task from an earlier run less than this many days before get no new
+    # task (0: a task every run); the company / Account rows are written every run all the same
+    task_repeat_days: int = 28
 
 
 @dataclass(frozen=True)
@@ -324,6 +331,10 @@ class RunConfig:
                             "actions.alert_drop": a.alert_drop}.items():
             if value < 0:
                 raise ConfigError(f"{name} must not be negative, not {value!r}")
+        for name, value in {"actions.alert_repeat_days": a.alert_repeat_days,
+                            "actions.task_repeat_days": a.task_repeat_days}.items():
+            if value < 0:  # a whole number: from_dict refused 2.5 already
+                raise ConfigError(f"{name} must be a whole number of days (0 or more), not {value!r}")
         if any(r <= 0 for r in h.cost_ratios) or len(h.cost_ratios) != 2:
             raise ConfigError(f"health.cost_ratios must be two positive numbers, not {h.cost_ratios!r}")
         for name, jobs in {"health.n_jobs": h.n_jobs, "survival.n_jobs": s.n_jobs, "surveys.n_jobs": v.n_jobs}.items():

@@ -156,6 +156,7 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
                 on_stage(Run(config=config, artifacts=dict(done), records=dict(records)))
         if "actions" in done and "ingest" in done:  # a run that made an action list: the next one's alerts start here
             record_run_as_of(store, to_utc(done["ingest"].json("dates")["as_of"]))
+            record_sent_by(store, to_utc(done["ingest"].json("dates")["as_of"]), done["actions"])
     return Run(config=config, artifacts=done, records=records)
 
 
@@ -174,8 +175,15 @@ def _run_dates(store: Store) -> list[str]:
 
 def previous_run_as_of(store: Store, as_of: pd.Timestamp) -> pd.Timestamp | None:
     """The latest observation date of an earlier run on this data folder, strictly before ``as_of`` (a run
-    again on the same date, or a backfill, does not count the runs after it)."""
-    earlier = [d for d in (to_utc(x) for x in _run_dates(store)) if d < as_of]
+    again on the same date, or a backfill, does not count the runs after it), among the runs recorded before
+    ``as_of``'s first run (the order ``artifacts/sent.json`` keeps; dates it does not know are older): a backfill
+    does not move the start of a later date's detractor alerts when that date is run again."""
+    from ..actions.repeats import LEDGER, read_ledger
+
+    order = read_ledger(store.root / LEDGER)["runs"]
+    first = order.get(f"{as_of:%Y-%m-%d}")
+    earlier = [d for d in (to_utc(x) for x in _run_dates(store))
+               if d < as_of and (first is None or order.get(f"{d:%Y-%m-%d}", 0) < first)]
     return max(earlier) if earlier else None
 
 
@@ -188,6 +196,24 @@ def record_run_as_of(store: Store, as_of: pd.Timestamp, keep: int = 400) -> None
     dates, day = _run_dates(store), f"{as_of:%Y-%m-%d}"
     if day not in dates:
         write_json(store.root / RUN_DATES, {"as_of": sorted([*dates, day])[-keep:]})
+
+
+def sent_by_earlier_runs(store: Store, config: RunConfig, as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """The score alerts and CRM tasks this data folder's earlier runs sent that can make this run's repeats
+    (``artifacts/sent.json``; see :func:`engage_models.actions.repeats.sent_before`)."""
+    from ..actions.repeats import LEDGER, read_ledger, sent_before
+
+    return sent_before(read_ledger(store.root / LEDGER), as_of, alert_days=config.actions.alert_repeat_days,
+                       task_days=config.actions.task_repeat_days)
+
+
+def record_sent_by(store: Store, as_of: pd.Timestamp, actions: Artifact) -> None:
+    """Add the score alerts the actions stage listed and the CRM tasks it exported to the ledger."""
+    from ..actions.repeats import LEDGER, record_sent
+
+    alerts = actions.frame("alerts") if actions.has("alerts") else None
+    tasks = actions.frame("crm_tasks") if actions.has("crm_tasks") else None
+    record_sent(store.root / LEDGER, as_of, alerts=alerts, tasks=tasks)
 
 
 def _root_causes(missing: list[str], records: dict[str, StageRecord], done: dict) -> list[str]:
@@ -228,7 +254,10 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
         return
     inputs = {n: done[n] for n in (*st.needs, *st.uses) if n in done}
     absent = {n: _absent_reason(n, records) for n in st.uses if n not in done}
-    stage_config, decision = config, None
+    stage_config, decision, sent = config, None, None
+    if st.name == "actions" and "ingest" in done:
+        # what earlier runs of this folder sent (as of this date's first run): this run does not send it again
+        sent = sent_by_earlier_runs(store, config, to_utc(done["ingest"].json("dates")["as_of"]))
     if st.name == "actions" and config.actions.alerts_since is None and "ingest" in done:
         # the detractor alerts start where the folder's previous run's ended (its observation date): a weekly
         # run alerted the answers of the last four weeks again (138 of 391 alerts repeated over a year)
@@ -245,6 +274,10 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
     params = st.params(stage_config)  # once: ingest's parameters query the database tables
     if decision is not None:
         params = {**params, "lifecycle": jsonable(decision)}
+    if sent is not None:  # the key follows what counts as sent before: a run again on the date reads its list back
+        from ..actions.repeats import digest
+
+        params = {**params, "sent_before": digest(sent)}
     # a file the stage reads (the playbook, a hand card, a milestones file) counts by its content too: edited in
     # place it reran nothing; the manifest names it without the machine's path
     key = make_key(st.name, {**params, "files": _file_digests(params)}, {n: a.key for n, a in inputs.items()})
@@ -269,7 +302,7 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
                                             "params": _published_params(params)}) as out:
                 with threadpool_limits(limits=1, user_api="blas"), \
                         stage_bar(st.name, enabled=bars, last_seconds=store.last_seconds(st.name)):  # BLAS_NOTE
-                    st.run(Context(stage_config, inputs, out, absent))
+                    st.run(Context(stage_config, inputs, out, absent, sent=sent))
                 if decision is not None:
                     out.json("lifecycle", decision)
         except Exception as exc:  # the disk full, read-only...: not a stage that failed on its data

@@ -22,7 +22,8 @@ survival   ingest, (panel, health)      Kaplan-Meier curves (health band include
 actions    panel, health, (survival)    touch model, stage and play per account with its randomised holdout
                                         (the CRM exports: the list, HubSpot's and Salesforce's import files),
                                         the holdout design, score alerts, detractors at high-touch accounts,
-                                        band movement, the accounts with most MRR at risk
+                                        band movement, the accounts with most MRR at risk; the alerts and
+                                        tasks the folder's earlier runs sent are kept aside and counted
 effects    ingest, panel, health        the effect of each play in the play log on churn and on the health score:
                                         randomised (CUPED) and observational (doubly robust beside naive)
 monitoring ingest, panel, health        the health model against today's panel: population stability of every
@@ -71,6 +72,9 @@ class Context:
     inputs: dict[str, Artifact]
     out: Output
     absent: dict[str, str] = dataclasses.field(default_factory=dict)  # inputs it can do without -> why missing
+    # the actions stage: the score alerts and CRM tasks earlier runs of the data folder sent (``alerts``, ``tasks``;
+    # see engage_models.actions.repeats.sent_before), left out of this run's as repeats; None: nothing known
+    sent: dict | None = None
 
     @property
     def paths(self):
@@ -769,14 +773,27 @@ def actions(ctx: Context) -> None:
     now = scored[scored["as_of"] == scored["as_of"].max()]
     names = now[["account_id", "name"]] if "name" in now.columns else None
     written = A.export_actions(plan, out.path / EXPORT_DIR / "actions")  # the files for a CRM, published as such
-    # the same list as HubSpot's and Salesforce's import files, naming the health model that scored it
-    written.update(A.export_crm(plan, out.path / EXPORT_DIR, model_id=model_id, lang=c.lang, names=names))
+    # the same list as HubSpot's and Salesforce's import files, naming the health model that scored it; a task the
+    # folder's earlier runs exported for the same account and play within task_repeat_days is not written again
+    sent = ctx.sent or {}
+    tasks = A.crm_tasks(plan, sent.get("tasks"), days=a.task_repeat_days)
+    written.update(A.export_crm(plan, out.path / EXPORT_DIR, model_id=model_id, lang=c.lang, names=names,
+                                tasks=tasks))
     out.files.extend(f"{EXPORT_DIR}/{p.name}" for p in written.values())
+    out.frame("crm_tasks", tasks)
     alerts = history.score_alerts(scored, drop=a.alert_drop)
     if names is not None:  # the deliveries name the accounts
         alerts.insert(1, "name", alerts["account_id"].map(names.drop_duplicates("account_id")
                                                           .set_index("account_id")["name"]))
+    # a fall an earlier run of the folder already alerted, and no worse since, is not alerted again: kept aside
+    alerts, repeated = A.new_score_alerts(alerts, sent.get("alerts"), drop=a.alert_drop, days=a.alert_repeat_days)
     out.frame("alerts", alerts)
+    out.frame("repeated_alerts", repeated)
+    out.json("repeats", {"alert_repeat_days": a.alert_repeat_days, "task_repeat_days": a.task_repeat_days,
+                         "alerts": len(alerts), "alerts_repeated": len(repeated),
+                         "tasks": int((tasks["status"] == "new").sum()),
+                         "tasks_repeated": int((tasks["status"] == "repeat").sum()),
+                         "earlier_runs": sorted({f"{d:%Y-%m-%d}" for df in sent.values() for d in df["as_of"]})})
     ctx.section("detractor_alerts", lambda: out.frame("detractor_alerts",
                                                       _detractor_alerts(ctx, plan, names, alerts.attrs)))
     movement = history.band_movement(scored)
