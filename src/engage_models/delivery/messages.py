@@ -95,6 +95,7 @@ class Digest:
     n_detractors: int = 0  # answers; from n_detractor_accounts accounts
     n_detractor_accounts: int = 0
     n_at_risk: int = 0
+    n_repeated_alerts: int = 0  # score alerts an earlier run of the data folder already sent (not listed again)
     missing: list[str] = field(default_factory=list)  # why a part could not be computed this run
 
 
@@ -122,6 +123,8 @@ def build_digest(run, *, run_date: str, top_n: int = 5, link: str | None = None)
                 d.since = pd.Timestamp(df.attrs["previous"])
         else:
             d.missing.append(art.reason(section, run.lang) or f"{section} not computed")
+    if art.has("repeats"):
+        d.n_repeated_alerts = int(art.json("repeats").get("alerts_repeated", 0))
     return d
 
 
@@ -153,12 +156,15 @@ def _sections(d: Digest, esc) -> list[tuple[str, list[str]]]:
                  p=f"{100 * float(a.get('churn_probability') or 0):.0f}%", play=esc(a.get("play_label") or "–"))
                for a in d.at_risk]
     out = []
-    for heading, lines, total in ((t("delivery.score_alerts", lang, date=since), alerts, d.n_score_alerts),
-                                  (t("delivery.detractors", lang), detractors, d.n_detractors),
-                                  (t("delivery.at_risk", lang), at_risk, d.n_at_risk)):
+    for heading, lines, total, repeated in (
+            (t("delivery.score_alerts", lang, date=since), alerts, d.n_score_alerts, d.n_repeated_alerts),
+            (t("delivery.detractors", lang), detractors, d.n_detractors, 0),
+            (t("delivery.at_risk", lang), at_risk, d.n_at_risk, 0)):
         lines = lines or [t("delivery.none", lang)]
         if total > len(lines) and lines != [t("delivery.none", lang)]:
             lines = [*lines, t("delivery.more", lang, n=total - len(lines))]
+        if repeated:  # counted, not silently lost: the alerts an earlier run sent and that are no worse now
+            lines = [*lines, t("delivery.repeated", lang, n=repeated)]
         out.append((heading, lines))
     return out
 

@@ -172,6 +172,19 @@ def learned_in_words(card: pd.DataFrame, lang: str = "en", k: int = 3) -> str:
     return " ".join(parts)
 
 
+def repeats_text(repeats: dict | None, lang: str = "en", drop: float = 10.0) -> tuple[str | None, str | None]:
+    """The actions stage's ``repeats`` record in words: the score alerts an earlier run of the data folder already
+    sent (None when there were none), and the new and repeated CRM tasks (None without the record: a run made
+    before tasks were counted)."""
+    if not repeats:
+        return None, None
+    alerts = (t("sum.alerts_repeated", lang, n=repeats["alerts_repeated"], days=repeats["alert_repeat_days"],
+                drop=drop) if repeats.get("alerts_repeated") else None)
+    tasks = t("sum.crm_tasks", lang, new=repeats.get("tasks", 0), repeat=repeats.get("tasks_repeated", 0),
+              task_days=repeats.get("task_repeat_days", 0))
+    return alerts, tasks
+
+
 def top_at_risk(actions: pd.DataFrame, scored_now: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The ``n`` accounts with the most MRR at risk (:func:`~engage_models.health.views.most_at_risk`), with their
     main driver (in every report language) and the play recommended for them."""
