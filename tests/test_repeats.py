@@ -236,6 +236,23 @@ def test_repeat_windows_are_whole_days_of_zero_or_more():
         RunConfig.from_dict({"actions": {"alert_repeat_days": -7}}).check()
 
 
+def test_report_00_says_how_many_alerts_and_tasks_were_left_out_in_both_languages():
+    from engage_models.reports.summary import repeats_text
+
+    info = {"alert_repeat_days": 45, "task_repeat_days": 28, "alerts": 3, "alerts_repeated": 7, "tasks": 30,
+            "tasks_repeated": 51}
+    alerts, tasks = repeats_text(info, "en", drop=10)
+    assert alerts.startswith("7 more account(s) got the same alert from an earlier run of this data folder within "
+                             "45 days and have not fallen further by more than 10 points")
+    assert tasks.startswith("The HubSpot and Salesforce task files hold 30 new task(s); 51 task(s) for an account "
+                            "and play that a run of this data folder exported within 28 days are not repeated.")
+    alerts, tasks = repeats_text(info, "ja", drop=10)
+    assert alerts.startswith("ほか7社は") and "51件は繰り返していません" in tasks
+    first, tasks = repeats_text({**info, "alerts_repeated": 0, "tasks_repeated": 0}, "en")
+    assert first is None and tasks.startswith("The HubSpot and Salesforce task files hold 30 new task(s). The")
+    assert repeats_text(None) == (None, None)  # a run made before the repeats were counted
+
+
 # ------------------------------------------------------------------------------------------------- pipeline
 def test_weekly_runs_of_the_pipeline_send_each_alert_and_task_once(small_world, tmp_path):
     """Runs of 4 and 11 September 2024 on the small world both compare with 1 August. The second lists only the

@@ -38,6 +38,8 @@ def test_full_run_in_japanese_writes_every_report_offline_and_without_code(repor
     for heading in ("主要KPI", "ポートフォリオの健全性", "解約リスクのある収益", "モデルが学習したこと"):
         assert heading in summary
     assert "Headline KPIs" not in summary
+    # the CRM task files counted (the folder's first run: every task new, none left out as a repeat)
+    assert "HubSpotとSalesforceのタスクファイルには新しいタスクが" in summary and "繰り返していません" not in summary
     assert "円" in summary and "$" not in summary  # the data's currency, as Japanese write it
     health = (latest / "04_health_score.html").read_text(encoding="utf-8")
     assert "学習したスコア" in health and "手入力の重み付けスコア" in health and "95%信頼区間" in health

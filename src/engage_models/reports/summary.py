@@ -180,8 +180,9 @@ def repeats_text(repeats: dict | None, lang: str = "en", drop: float = 10.0) -> 
         return None, None
     alerts = (t("sum.alerts_repeated", lang, n=repeats["alerts_repeated"], days=repeats["alert_repeat_days"],
                 drop=drop) if repeats.get("alerts_repeated") else None)
-    tasks = t("sum.crm_tasks", lang, new=repeats.get("tasks", 0), repeat=repeats.get("tasks_repeated", 0),
-              task_days=repeats.get("task_repeat_days", 0))
+    repeated = repeats.get("tasks_repeated", 0)
+    tasks = t("sum.crm_tasks" if repeated else "sum.crm_tasks_new", lang, new=repeats.get("tasks", 0),
+              repeat=repeated, task_days=repeats.get("task_repeat_days", 0))
     return alerts, tasks
 
 
