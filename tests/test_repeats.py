@@ -312,3 +312,40 @@ def test_weekly_runs_of_the_pipeline_send_each_alert_and_task_once(small_world, 
     after = run("2024-09-11")
     assert after["actions"].manifest["params"]["actions"]["alerts_since"] == "2024-09-04"
     assert after.records["actions"].status == "reused" and files(after) == files(second)
+
+
+def test_a_report_run_has_sent_its_alerts_and_tasks_once_published_not_before(small_world, tmp_path, monkeypatch):
+    """``engage run`` records the run as sent (``sent.json``, ``run_dates.json``) after publishing: a run whose
+    reports could not be published had its alerts and CRM files reach nobody, and the next run must send them."""
+    import nbformat
+
+    from engage_models._core.errors import MachineError
+    from engage_models.reports import runner
+
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("data_dir = None\nas_of = None\nhorizon_days = 90\nlang = 'en'\n",
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print('the action list is made')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["engage"] = {"needs": ["actions"]}
+    nbformat.write(nb, nbs / "06_actions.ipynb")
+    data = tmp_path / "data"
+    shutil.copytree(small_world / "raw", data / "raw")
+    cfg = RunConfig.from_dict({"data_dir": str(data), "run_date": "2025-01-02", "as_of": "2024-09-04",
+                               "health": {"n_cutoffs": 1, "n_bootstrap": 0, "metric_bootstrap": 20}})
+
+    def refused(*args, **kwargs):
+        raise OSError(13, "Permission denied")
+
+    with monkeypatch.context() as m:
+        m.setattr(runner, "_publish", refused)
+        with pytest.raises((ConfigError, MachineError), match="cannot publish"):
+            runner.run(run_config=cfg, out_dir=tmp_path / "reports", notebooks_dir=nbs, progress=lambda msg: None)
+    assert (data / "artifacts" / "actions").is_dir()  # the stage ran ...
+    assert not (data / "artifacts" / LEDGER).exists() and not (data / "artifacts" / "run_dates.json").exists()
+    result = runner.run(run_config=cfg, out_dir=tmp_path / "reports", notebooks_dir=nbs, progress=lambda msg: None)
+    assert (result.folder / "hubspot_tasks.csv").exists()  # ... and now it is published, so it was sent
+    assert read_ledger(data / "artifacts" / LEDGER)["runs"] == {"2024-09-04": 1}
+    assert json.loads((data / "artifacts" / "run_dates.json").read_text(encoding="utf-8"))["as_of"] == ["2024-09-04"]

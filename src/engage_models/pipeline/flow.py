@@ -97,7 +97,7 @@ def _check_model_first(config: RunConfig) -> None:
 
 def run(config: RunConfig | dict | None = None, *, until: str | None = None, strict: bool = False,
         progress: Callable[[str], None] | None = None, on_stage: Callable[[Run], None] | None = None,
-        wait: float = 0, **overrides) -> Run:
+        wait: float = 0, record: bool = True, **overrides) -> Run:
     """Run the pipeline (every stage, or up to ``until``) and return the :class:`Run`.
 
     Parameters
@@ -119,6 +119,10 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
         Seconds to wait for another engage process that holds the data folder (0: stop at once with
         :class:`~engage_models._core.locks.FolderBusy`; negative: wait as long as it takes). The run holds the
         folder's lock from its first stage to its last (:mod:`engage_models._core.locks`).
+    record : bool
+        Record a run that made an action list as sent (:func:`record_run`): the next runs start their detractor
+        alerts after it and do not send its score alerts and CRM tasks again. The report runner passes False and
+        records once the reports are published.
 
     A stage whose inputs, parameters and code are unchanged since it last ran is read back, not recomputed.
     A stage that fails is recorded with its reason; the stages that need it are skipped; the others run.
@@ -154,10 +158,10 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
             _run_stage(st, config, store, done, records, say, bars, strict)
             if on_stage is not None:
                 on_stage(Run(config=config, artifacts=dict(done), records=dict(records)))
-        if "actions" in done and "ingest" in done:  # a run that made an action list: the next one's alerts start here
-            record_run_as_of(store, to_utc(done["ingest"].json("dates")["as_of"]))
-            record_sent_by(store, to_utc(done["ingest"].json("dates")["as_of"]), done["actions"])
-    return Run(config=config, artifacts=done, records=records)
+        result = Run(config=config, artifacts=done, records=records)
+        if record:
+            record_run(result)
+    return result
 
 
 #: The observation dates of the runs that made an action list on this data folder (``artifacts/run_dates.json``).
@@ -196,6 +200,19 @@ def record_run_as_of(store: Store, as_of: pd.Timestamp, keep: int = 400) -> None
     dates, day = _run_dates(store), f"{as_of:%Y-%m-%d}"
     if day not in dates:
         write_json(store.root / RUN_DATES, {"as_of": sorted([*dates, day])[-keep:]})
+
+
+def record_run(run: Run) -> None:
+    """Record a run that made an action list on its data folder: its observation date (``run_dates.json``: the
+    next run's detractor alerts start there) and the score alerts and CRM tasks it sent (``sent.json``: the next
+    runs do not send them again). :func:`run` does it at its end (``record=False``: not); the report runner once
+    the reports are published, so a run that published nothing has sent nothing."""
+    if "actions" not in run.artifacts or "ingest" not in run.artifacts:
+        return
+    store = Store(Path(run.config.data_dir) / ARTIFACTS)
+    as_of = to_utc(run.artifacts["ingest"].json("dates")["as_of"])
+    record_run_as_of(store, as_of)
+    record_sent_by(store, as_of, run.artifacts["actions"])
 
 
 def sent_by_earlier_runs(store: Store, config: RunConfig, as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:

@@ -1161,7 +1161,7 @@ def run(
     """
     from ..pipeline import RunConfig
     from ..pipeline import run as run_pipeline
-    from ..pipeline.flow import ARTIFACTS
+    from ..pipeline.flow import ARTIFACTS, record_run
     from ..pipeline.stages import EXPORT_DIR, STAGE_NAMES
 
     say = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -1270,7 +1270,8 @@ def run(
                     if needs:
                         until = max(needs, key=STAGE_NAMES.index)
                         say(f"pipeline (up to {until}):")
-                        pipeline_run = run_pipeline(cfg, until=until, progress=say, on_stage=on_stage)
+                        # recorded as sent once published (below): files that reached nobody were not sent
+                        pipeline_run = run_pipeline(cfg, until=until, progress=say, on_stage=on_stage, record=False)
                         pipeline_run.export(staging, keep=True)
                         for exported in sorted((staging / "artifacts").glob(f"*/{EXPORT_DIR}/*")):
                             shutil.copy2(exported, staging / exported.name)  # files for others (the CRM's action list)
@@ -1380,6 +1381,8 @@ def run(
                        "unchanged")
             raise (MachineError(message) if trouble else ConfigError(message)) from None
         shutil.rmtree(out_dir / ".failed", ignore_errors=True)
+        if pipeline_run is not None:  # published: its alerts and CRM files are out, the next runs start after them
+            record_run(pipeline_run)
         delivery = _deliver(cfg, pipeline_run, run_day, out_dir, dated, say)
         if no_data:
             say(f"published {len(entries)} report(s) in {dated} without usable data (the ingest stage kept nothing): "
