@@ -760,8 +760,10 @@ def actions(ctx: Context) -> None:
     pnl = ctx.input("panel").frame("panel")
     metrics = [col for col in pnl.columns if col not in scored.columns or col in ("account_id", "as_of")]
     scored = scored.merge(pnl[metrics], on=["account_id", "as_of"], how="left")
-    plan = A.action_list(scored, a.playbook, lang=c.lang, holdout_seed=a.holdout_seed if a.holdout else None,
-                         currency=c.currency)
+    # for the run's observation date: a world whose accounts had all left by then got a list for the last date
+    # with customers (rescue calls for churned accounts); thin data instead
+    plan = A.action_list(scored, a.playbook, as_of=to_utc(ctx.input("panel").json("info")["until"]), lang=c.lang,
+                         holdout_seed=a.holdout_seed if a.holdout else None, currency=c.currency)
     # the health model that scored the list: its model folder's id (older health artifacts: the stage's key)
     model_id = ctx.input("health").json("model").get("model_id") or ctx.input("health").key
     plan["model_id"] = model_id
@@ -1004,7 +1006,12 @@ def summary(ctx: Context) -> None:
     out = ctx.out
     if ctx.has("health", "scores"):
         scores = ctx.input("health").frame("scores")
-        out.json("mrr_at_risk", S.mrr_at_risk(scores[scores["as_of"] == scores["as_of"].max()]))
+        now = scores[pd.to_datetime(scores["as_of"], utc=True) == ctx.as_of]  # the customers at the run's date
+        if len(now):
+            out.json("mrr_at_risk", S.mrr_at_risk(now))
+        else:  # all had left: "$4,772 at risk" beside "no account is a customer" before
+            out.skip("mrr_at_risk", Why("actions.why.no_customers", date=date_of(ctx.as_of),
+                                        latest=date_of(pd.to_datetime(scores["as_of"], utc=True).max())))
     else:
         out.skip("mrr_at_risk", ctx.why_missing("health", "scores"))
     if ctx.has("survival", "values"):
