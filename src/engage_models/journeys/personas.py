@@ -16,9 +16,10 @@ revenue, tickets, NPS and devices describe the personas afterwards).
    together), each refitted and applied to all rows (Hennig 2007; Lange et al. 2004). The chosen ``k`` has
    the highest silhouette among those whose stability is at least ``min_stability``; when none is, the
    most stable one. The previous run's number (``previous_k``, from the registry) is kept while it is still
-   stable and its silhouette is within ``keep_within`` (0.02) of the best: on the demo world and a
-   250-account one the silhouettes of one ``k`` moved by up to 0.011 from week to week on the same accounts,
-   while the best two ``k`` were 0.01-0.02 apart, so a weekly run could say 3, 4, 3 personas on noise.
+   stable and its silhouette is within ``keep_within`` (0.02) of the best: on a 250-account world the chosen
+   ``k``'s silhouette moved by up to 0.011 from week to week on the same accounts, while the best two stable
+   ``k`` were 0.010-0.016 apart, so a weekly run could say 3, 4, 3 personas on noise
+   (``benchmarks/persona_k_weekly.py``).
 3. **Names that stay.** :class:`PersonaRegistry` keeps each persona's centroid in the metrics' own units in
    a small JSON file. A new fit is matched to it by the Hungarian assignment (``scipy.optimize.
    linear_sum_assignment``) on the root-mean-square distance between centroids in the new fit's z-scores;
