@@ -35,7 +35,7 @@ Examples
 >>> row["touch_model"], row["stage"], row["play"], row["owner"]
 ('tech_touch', 'at_risk', 'training_session', 'marketing_automation')
 >>> row["reason"]
-'Few of the seats are in use: active users / seats (28 days) 0.21, typical healthy 0.65 (-8.2 points)'
+'Few of the seats are in use: active users / seats (28 days) 0.21, typical healthy 0.65 (-8 points)'
 """
 
 from .alerts import detractor_alerts
