@@ -349,3 +349,57 @@ def test_a_report_run_has_sent_its_alerts_and_tasks_once_published_not_before(sm
     assert (result.folder / "hubspot_tasks.csv").exists()  # ... and now it is published, so it was sent
     assert read_ledger(data / "artifacts" / LEDGER)["runs"] == {"2024-09-04": 1}
     assert json.loads((data / "artifacts" / "run_dates.json").read_text(encoding="utf-8"))["as_of"] == ["2024-09-04"]
+
+
+def test_alerts_no_channel_took_are_sent_again_by_the_next_run(small_world, tmp_path, monkeypatch):
+    """A run whose delivery failed on every channel (the webhook down) recorded its score alerts as sent, so the
+    next run left them out, and its detractor alerts started after it: the alerts reached nobody, ever. Now its
+    CRM tasks are recorded (their files were written) and its alerts are not; the date is marked undelivered, and
+    the next run lists the same falls again, its detractors from the last delivered run."""
+    import nbformat
+
+    from engage_models.pipeline.flow import previous_run_as_of, record_run_as_of
+    from engage_models.pipeline.store import Store
+    from engage_models.reports import runner
+    from pg_server import free_port
+
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("data_dir = None\nas_of = None\nhorizon_days = 90\nlang = 'en'\n",
+                                          metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print('the action list is made')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["engage"] = {"needs": ["actions"]}
+    nbformat.write(nb, nbs / "06_actions.ipynb")
+    data = tmp_path / "data"
+    shutil.copytree(small_world / "raw", data / "raw")
+    light = {"data_dir": str(data), "run_date": "2025-01-02",
+             "health": {"n_cutoffs": 1, "n_bootstrap": 0, "metric_bootstrap": 20}}
+    monkeypatch.setenv("TEST_WEBHOOK_URL", f"http://127.0.0.1:{free_port()}/services/down")  # nothing listens
+    cfg = RunConfig.from_dict({**light, "as_of": "2024-09-04", "delivery": {"webhook_url_env": "TEST_WEBHOOK_URL",
+                                                                              "timeout_s": 2}})
+    messages = []
+    result = runner.run(run_config=cfg, out_dir=tmp_path / "reports", notebooks_dir=nbs, progress=messages.append)
+    assert [d["status"] for d in result.delivery] == ["failed"] and result.exit_code == 3
+    assert "delivery: no channel took the alerts; the next run sends them again" in messages
+    artifacts = data / "artifacts"
+    ledger = read_ledger(artifacts / LEDGER)
+    assert ledger["runs"] == {"2024-09-04": 1} and ledger["alerts"] == [] and ledger["tasks"]
+    assert json.loads((artifacts / "run_dates.json").read_text(encoding="utf-8")) == {
+        "as_of": ["2024-09-04"], "undelivered": ["2024-09-04"]}
+    # the next week: 4 September's tasks are still not repeated, its falls are alerted again (not left out)
+    nxt = pipeline.run({**light, "as_of": "2024-09-11"}, until="actions", strict=True, progress=lambda m: None)
+    sent = nxt["actions"].manifest["params"]["sent_before"]
+    assert sent["runs"] == ["2024-09-04"] and sent["alerts"] == 0 and sent["tasks"] == len(ledger["tasks"])
+    assert len(nxt["actions"].frame("repeated_alerts")) == 0
+    assert nxt["actions"].json("repeats")["tasks_repeated"] > 0
+    assert nxt["actions"].manifest["params"]["actions"]["alerts_since"] is None  # detractors: not from the 4th
+    # a run again on the 4th that delivers takes the mark off; the detractors of a later date start there again
+    store = Store(artifacts)
+    record_run_as_of(store, day("2024-09-04"), delivered=True)
+    assert json.loads((artifacts / "run_dates.json").read_text(encoding="utf-8")) == {
+        "as_of": ["2024-09-04", "2024-09-11"]}
+    assert previous_run_as_of(store, day("2024-09-18")) == day("2024-09-11")
+    record_run_as_of(store, day("2024-09-11"), delivered=False)
+    assert previous_run_as_of(store, day("2024-09-18")) == day("2024-09-04")

@@ -168,11 +168,12 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
 RUN_DATES = "run_dates.json"
 
 
-def _run_dates(store: Store) -> list[str]:
-    """The recorded observation dates (``YYYY-MM-DD``); none when the file is absent or unreadable."""
+def _run_dates(store: Store, key: str = "as_of") -> list[str]:
+    """The recorded observation dates (``YYYY-MM-DD``; ``key="undelivered"``: those whose alerts no channel
+    took); none when the file is absent or unreadable."""
     path = store.root / RUN_DATES
     try:
-        return [str(d) for d in read_json(path).get("as_of", [])] if path.is_file() else []
+        return [str(d) for d in read_json(path).get(key, [])] if path.is_file() else []
     except (ValueError, AttributeError, TypeError):
         return []
 
@@ -181,12 +182,14 @@ def previous_run_as_of(store: Store, as_of: pd.Timestamp) -> pd.Timestamp | None
     """The latest observation date of an earlier run on this data folder, strictly before ``as_of`` (a run
     again on the same date, or a backfill, does not count the runs after it), among the runs recorded before
     ``as_of``'s first run (the order ``artifacts/sent.json`` keeps; dates it does not know are older): a backfill
-    does not move the start of a later date's detractor alerts when that date is run again."""
+    does not move the start of a later date's detractor alerts when that date is run again. A run whose alerts
+    no delivery channel took (``undelivered``) does not count: the next run alerts its detractors again."""
     from ..actions.repeats import LEDGER, read_ledger
 
     order = read_ledger(store.root / LEDGER)["runs"]
     first = order.get(f"{as_of:%Y-%m-%d}")
-    earlier = [d for d in (to_utc(x) for x in _run_dates(store))
+    undelivered = set(_run_dates(store, "undelivered"))
+    earlier = [d for d in (to_utc(x) for x in _run_dates(store) if x not in undelivered)
                if d < as_of and (first is None or order.get(f"{d:%Y-%m-%d}", 0) < first)]
     return max(earlier) if earlier else None
 
@@ -196,23 +199,31 @@ def made_action_list_by(store: Store, as_of) -> bool:
     return any(to_utc(d) <= to_utc(as_of) for d in _run_dates(store))
 
 
-def record_run_as_of(store: Store, as_of: pd.Timestamp, keep: int = 400) -> None:
-    dates, day = _run_dates(store), f"{as_of:%Y-%m-%d}"
-    if day not in dates:
-        write_json(store.root / RUN_DATES, {"as_of": sorted([*dates, day])[-keep:]})
+def record_run_as_of(store: Store, as_of: pd.Timestamp, keep: int = 400, *, delivered: bool = True) -> None:
+    """Add ``as_of`` to ``run_dates.json`` (the newest ``keep`` dates stay), and to its ``undelivered`` dates
+    when its alerts reached no one (a run again on the date that delivers takes it off)."""
+    day, had = f"{as_of:%Y-%m-%d}", (_run_dates(store), _run_dates(store, "undelivered"))
+    dates = sorted({*had[0], day})[-keep:]
+    undelivered = sorted(({*had[1]} | {day} if not delivered else {*had[1]} - {day}) & set(dates))
+    if (dates, undelivered) != had:
+        write_json(store.root / RUN_DATES, {"as_of": dates, **({"undelivered": undelivered} if undelivered else {})})
 
 
-def record_run(run: Run) -> None:
+def record_run(run: Run, *, delivered: bool = True) -> None:
     """Record a run that made an action list on its data folder: its observation date (``run_dates.json``: the
     next run's detractor alerts start there) and the score alerts and CRM tasks it sent (``sent.json``: the next
     runs do not send them again). :func:`run` does it at its end (``record=False``: not); the report runner once
-    the reports are published, so a run that published nothing has sent nothing."""
+    the reports are published and delivered, so a run that published nothing has sent nothing.
+
+    ``delivered=False`` (a delivery was configured and no channel took the message): the CRM tasks are recorded
+    (their files were written), the alerts are not, and the date is marked undelivered, so the next run sends
+    the score alerts and the detractors' answers again rather than leaving them out as already sent."""
     if "actions" not in run.artifacts or "ingest" not in run.artifacts:
         return
     store = Store(Path(run.config.data_dir) / ARTIFACTS)
     as_of = to_utc(run.artifacts["ingest"].json("dates")["as_of"])
-    record_run_as_of(store, as_of)
-    record_sent_by(store, as_of, run.artifacts["actions"])
+    record_run_as_of(store, as_of, delivered=delivered)
+    record_sent_by(store, as_of, run.artifacts["actions"], alerts=delivered)
 
 
 def sent_by_earlier_runs(store: Store, config: RunConfig, as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
@@ -224,11 +235,12 @@ def sent_by_earlier_runs(store: Store, config: RunConfig, as_of: pd.Timestamp) -
                        task_days=config.actions.task_repeat_days)
 
 
-def record_sent_by(store: Store, as_of: pd.Timestamp, actions: Artifact) -> None:
-    """Add the score alerts the actions stage listed and the CRM tasks it exported to the ledger."""
+def record_sent_by(store: Store, as_of: pd.Timestamp, actions: Artifact, *, alerts: bool = True) -> None:
+    """Add the score alerts the actions stage listed (``alerts=False``: not) and the CRM tasks it exported to
+    the ledger."""
     from ..actions.repeats import LEDGER, record_sent
 
-    alerts = actions.frame("alerts") if actions.has("alerts") else None
+    alerts = actions.frame("alerts") if alerts and actions.has("alerts") else None
     tasks = actions.frame("crm_tasks") if actions.has("crm_tasks") else None
     record_sent(store.root / LEDGER, as_of, alerts=alerts, tasks=tasks)
 

@@ -1381,9 +1381,12 @@ def run(
                        "unchanged")
             raise (MachineError(message) if trouble else ConfigError(message)) from None
         shutil.rmtree(out_dir / ".failed", ignore_errors=True)
-        if pipeline_run is not None:  # published: its alerts and CRM files are out, the next runs start after them
-            record_run(pipeline_run)
         delivery = _deliver(cfg, pipeline_run, run_day, out_dir, dated, say)
+        if pipeline_run is not None:  # published: its alerts and CRM files are out, the next runs start after them
+            delivered = not delivery or any(r["status"] == "sent" for r in delivery)
+            if not delivered:
+                say("delivery: no channel took the alerts; the next run sends them again")
+            record_run(pipeline_run, delivered=delivered)
         if no_data:
             say(f"published {len(entries)} report(s) in {dated} without usable data (the ingest stage kept nothing): "
                 f"latest/ left as it was (see {dated / 'index.html'})")
