@@ -187,3 +187,38 @@ def test_the_index_names_what_was_not_computed_in_the_run_language():
     english = _run_section({**run, "parameters": {"lang": "en"}}, "", "en")
     assert "Voice of the customer, NPS change between survey waves: only one survey period" in english
     assert "Actions: needs health" in english
+
+
+def test_a_report_gives_a_long_reason_once_and_points_back_to_it():
+    """A world without a health score: the executive summary said the same long reason eight times, bare and
+    wrapped ("needs health (...)", "the effects stage was not computed (needs health (...))"). Now the report says
+    it once; repeated it reads "the reason given above", quoted inside another it reads "see above"."""
+    from engage_models.reports.render import missing_text
+
+    root = Why("reason.stage_not_computed", stage=stage_name("health"))  # any reason of 30 characters or more
+    needs = Why("reason.stage_not_computed_why", stage=stage_name("actions"), why=root)
+    deeper = Why("reason.stage_not_computed_why", stage=stage_name("effects"), why=needs)
+    reasons = {("health", "scores"): root, ("actions", None): needs, ("effects", "x"): deeper,
+               ("survival", "km"): Why("pj.why.few_accounts", n=12, days=90, need=30)}
+
+    class FakeRun:
+        def __init__(self, lang):
+            self.lang = lang
+
+        def reason(self, stage, name=None, lang="en"):
+            return text(reasons[stage, name], lang)
+
+    for lang in ("en", "ja"):
+        run = FakeRun(lang)
+        said = [missing_text(run, *k) for k in (("health", "scores"), ("health", "scores"), ("actions", None),
+                                               ("effects", "x"), ("survival", "km"))]
+        full = [t("section.missing", lang, reason=text(reasons[k], lang)) for k in reasons]
+        see = t("section.see_above", lang)
+        assert said[0] == full[0]  # the first time, whole
+        assert said[1] == t("section.missing", lang, reason=t("section.same_reason", lang))
+        assert said[2] == t("section.missing", lang, reason=text(needs, lang).replace(text(root, lang), see))
+        assert said[3] == t("section.missing", lang, reason=text(deeper, lang).replace(text(needs, lang), see))
+        assert said[4] == full[3]  # another reason: whole
+        assert sum(text(root, lang) in s for s in said) == 1
+    fresh = FakeRun("en")  # another report: whole again
+    assert missing_text(fresh, "health", "scores") == t("section.missing", "en", reason=text(root, "en"))
