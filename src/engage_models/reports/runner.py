@@ -837,12 +837,12 @@ def broken_sections(skipped: list[dict], records: dict, had_actions: bool = True
 def _had_action_list(data_path: Path, pipeline_run) -> bool:
     """Whether a run of this data folder made an action list for a date at or before this run's (its
     ``artifacts/run_dates.json``; a backfill before the first one had none to lose)."""
-    from ..pipeline.flow import made_action_list_by
+    from ..pipeline.flow import ARTIFACTS, made_action_list_by
     from ..pipeline.store import Store
 
     if pipeline_run is None or "ingest" not in pipeline_run:
         return False
-    return made_action_list_by(Store(Path(data_path) / "artifacts"), pipeline_run.as_of)
+    return made_action_list_by(Store(Path(data_path) / ARTIFACTS), pipeline_run.as_of)
 
 
 class RunResult(list):
