@@ -68,7 +68,7 @@ def _checked(report):
 
 def _run(tmp_path, tables=None, **kw):
     raw = _write(tmp_path / "raw", tables or _tables())
-    return _checked(ingest(raw, tmp_path / "processed", now=NOW, **kw)), tmp_path / "processed"
+    return _checked(ingest(raw, tmp_path / "processed", **{"now": NOW, **kw})), tmp_path / "processed"
 
 
 def _with(table, row_changes=None, extra_rows=()):
@@ -267,6 +267,41 @@ def test_bad_row_is_quarantined_with_its_reason_and_raw_text(tmp_path, table, ch
     assert q.loc[0, "source_row"] == 1 and q.loc[0, "source_file"].endswith(f"{table}.csv")
     for col, value in change.items():  # the raw text survives as it was read
         assert (q.loc[0, col] or "") == str(value)
+
+
+def test_a_ticket_closed_after_the_run_date_is_read_as_open_on_it_and_one_closed_after_the_clock_is_wrong(tmp_path):
+    """A backfill, or an Airflow retry the next day with the same run date: a ticket opened before the run date and
+    closed after it was quarantined ("closed_at in the future"), so the account's tickets and open tickets on the
+    run date were undercounted against what the run on that date counted. It is kept, open on the run date, its
+    close and its CSAT (given at the close) empty, and said; a close after the machine's clock is wrong data."""
+    from engage_models.ingest.validate import IngestReport
+
+    t = _with("tickets", extra_rows=[
+        {"ticket_id": "T2", "account_id": "A1", "opened_at": "2025-12-30T00:00:00Z",
+         "closed_at": "2026-01-04T00:00:00Z", "priority": "low", "csat": 5},   # closed after the run date
+        {"ticket_id": "T3", "account_id": "A2", "opened_at": "2025-12-31T00:00:00Z",
+         "closed_at": "2099-01-01T00:00:00Z", "priority": "low", "csat": 3},   # after the clock: wrong
+        {"ticket_id": "T4", "account_id": "A2", "opened_at": "2026-01-02T00:00:00Z",
+         "closed_at": "2026-01-03T00:00:00Z", "priority": "low", "csat": 3}])  # opened after the run date
+    report, processed = _run(tmp_path, t)
+    r = report.tables["tickets"]
+    assert r.by_reason == {C.in_future("closed_at"): 1, C.in_future("opened_at"): 1}
+    assert _quarantine(processed, "tickets").set_index("ticket_id")["reason"].to_dict() == {
+        "T3": C.in_future("closed_at"), "T4": C.in_future("opened_at")}
+    kept = load("tickets", processed).set_index("ticket_id")
+    assert kept.index.tolist() == ["T1", "T2"]
+    assert pd.isna(kept.loc["T2", "closed_at"]) and pd.isna(kept.loc["T2", "csat"])
+    assert kept.loc["T1", "closed_at"] == pd.Timestamp("2025-01-03", tz="UTC") and kept.loc["T1", "csat"] == 4
+    said = [w for w in report.warnings if w.startswith("tickets: ")]
+    assert said == ["tickets: 1 of the 2 rows kept ended after the run date (closed_at): read as not ended on it, "
+                    "closed_at and csat empty"]
+    assert IngestReport.from_json(processed / "ingest_report.json").warnings[-1].text("ja").startswith(
+        "tickets：採用した2行のうち1行は実行日より後に終了しています")
+    # run on a later date, the same ticket is closed, with its CSAT
+    later, processed = _run(tmp_path / "later", t, now="2026-02-01T00:00:00Z")
+    kept = load("tickets", processed).set_index("ticket_id")
+    assert kept.loc["T2", "closed_at"] == pd.Timestamp("2026-01-04", tz="UTC") and kept.loc["T2", "csat"] == 5
+    assert not [w for w in later.warnings if w.startswith("tickets: ")]
 
 
 def test_csat_scale_is_a_parameter(tmp_path):

@@ -113,6 +113,11 @@ class TableContract:
     required: bool = True
     account_fk: bool = True  # account_id must exist among the accepted accounts
     future_columns: tuple[str, ...] = ()
+    #: the time a row ends (a ticket's close): after ingest's "now" (the run date) but not after the clock it is
+    #: not yet known on the run date, so it is read as empty with the ``known_at_end`` columns (the ticket was open
+    #: then, its CSAT not given); after the clock it is in the future, as a ``future_columns`` time is
+    end_column: str | None = None
+    known_at_end: tuple[str, ...] = ()
     checks: tuple[Check, ...] = field(default_factory=tuple)
     #: processed rows are stored in this order; every aggregation of a large table is per account, and
     #: rows stored by account keep those hash tables cache-resident and let a range of accounts be read alone
@@ -217,7 +222,9 @@ CONTRACTS: dict[str, TableContract] = {
                 _c("csat", DOUBLE, required=False),
             ),
             key=("ticket_id",),
-            future_columns=("opened_at", "closed_at"),
+            future_columns=("opened_at",),
+            end_column="closed_at",
+            known_at_end=("csat",),
             checks=(
                 Check(CLOSED_BEFORE_OPENED, '"closed_at" < "opened_at"', ("opened_at", "closed_at")),
                 Check(CSAT_OUT_OF_SCALE, '"csat" < $csat_min OR "csat" > $csat_max', ("csat",)),

@@ -842,6 +842,8 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
     for name in contract.future_columns:
         if name in present:
             reasons.append((C.in_future(name), f"{_ident(name)} > $now"))
+    if contract.end_column in present:  # after the run date it is not known yet (see _ended); after the clock, wrong
+        reasons.append((C.in_future(contract.end_column), f"{_ident(contract.end_column)} > $clock"))
     for check in contract.checks:
         if set(check.needs) <= present:
             reasons.append((check.reason, f"({check.sql})"))
@@ -979,6 +981,16 @@ def _share(part: int, whole: int) -> Why | str:
     return Why("ingest.share_under", pct="0.001%") if pct < 0.001 else f"{pct:.2g}%" if pct < 10 else f"{pct:.0f}%"
 
 
+def _ended(contract: C.TableContract, name: str, expr: str) -> str:
+    """A kept row's column as of the run date: its end (a ticket's ``closed_at``) and what is known only at the end
+    (the ticket's CSAT) are empty when the end came after the run date. A backfill, or a retry the next day with
+    the same run date, quarantined those tickets ("closed_at in the future"): their account's tickets and open
+    tickets on the run date were undercounted, against what the run on that date had counted."""
+    if name != contract.end_column and name not in contract.known_at_end:
+        return expr
+    return f"CASE WHEN {_ident(contract.end_column)} > $now THEN NULL ELSE {expr} END"
+
+
 def _params(sql: str, values: dict) -> dict:
     bare = _QUOTED.sub("", sql)  # a column named note$date_formats is not a parameter
     return {k: values[k] for k in set(_PARAM.findall(bare)) if k in values}
@@ -1079,6 +1091,9 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     # on the validated rows, whose checks (closed before opened, in the future) compared moments: the rows kept
     # get the calendar's wall clock (a ticket across the night summer time ends is not "closed before opened")
     exprs = [_wall(_ident(c.name), timezone) if c.dtype == C.TIMESTAMP else _ident(c.name) for c in contract.columns]
+    ends_later = contract.end_column in src.names
+    if ends_later:
+        exprs = [_ended(contract, c.name, e) for c, e in zip(contract.columns, exprs, strict=True)]
     exprs += [_extra_time(f"__raw{j}", src.types[j], timezone, naive_zone) for j in extras]
     keys: list[str] = []  # the sort keys, as expressions on the validated rows
     by_rank = False
@@ -1145,6 +1160,10 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
                 raise IngestError(f"{contract.name}: failed while validating {where}: {exc}") from exc
             log.debug("%s: %s written in %.1f s", contract.name, path.name, time.perf_counter() - t0)
         signs = _currency_signs(con, contract, src, source, annotated, values, where)  # of the rows kept, above
+        later = 0  # rows that ended after the run date, read as not ended on it (see _ended): counted and said
+        if ends_later:
+            sql = f"SELECT count(*) FROM ({annotated}) WHERE __reason IS NULL AND {_ident(contract.end_column)} > $now"
+            later = con.execute(sql, _params(sql, values)).fetchall()[0][0]
     finally:
         con.execute("SET TimeZone = 'UTC'")
     scratch = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND "
@@ -1153,6 +1172,9 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         con.execute(f"DROP TABLE {_ident(name)}")
     kept = pq.ParquetFile(out).metadata.num_rows
     quarantined = pq.ParquetFile(qout).metadata.num_rows
+    if later:
+        _warn("ended_after_run_date", table=contract.name, n=f"{later:,}", kept=f"{kept:,}",
+              column=contract.end_column, also=", ".join(contract.known_at_end) or "-")
     copies, copied = None, None  # a table whose every row has a key: its repeats are duplicate keys
     if source.exact_copies == "quarantine":
         copies = 0  # set aside above (two moments an hour apart the night summer time ends share a wall clock)
@@ -1518,6 +1540,9 @@ def _ingest(raw_dir: Path, processed_dir: Path, sources, encodings, now, csat_sc
     now = now if now is not None else datetime.now(UTC)
     now_ts = wall_clock(now, timezone)  # as the report says it
     values = {"now": moment(now, timezone).to_pydatetime(),  # as the rows' checks compare it
+              # the clock: a row's end after the run date but before it is not known yet on the run date (a
+              # backfill, a retry the next day); after it, it is in the future
+              "clock": max(moment(now, timezone).to_pydatetime(), datetime.now(UTC)),
               "csat_min": float(csat_scale[0]), "csat_max": float(csat_scale[1])}
     resolved = resolve_sources(raw_dir, sources, encodings)
     wanted = [t for t in C.TABLE_ORDER if tables is None or t in tables or t == "accounts"]
