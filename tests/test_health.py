@@ -724,3 +724,25 @@ def test_a_missing_answer_reads_once_with_the_metric_s_name_and_drivers_are_join
 
     assert feature_label("nps_latest__missing", "en") == "latest NPS score: no answer"
     assert missing_word("logins_28d", "ja") == "データなし" and missing_word("nps_latest", "ja") == "未回答"
+
+
+def test_a_column_of_numbers_exported_with_blanks_or_a_few_words_is_read_as_numbers_or_named():
+    """From a new user's run on a public table: a column of numbers with two blank cells (" ", as a spreadsheet
+    exports an empty number) was left out as "text with 282 distinct values (an identifier?)"; engage survival
+    read it. It is read as numbers now, its blanks imputed and counted; a column with a few typed-in words names
+    them; a text column of one value is left out as constant (it was a feature)."""
+    rng = np.random.default_rng(0)
+    n = 300
+    x = rng.normal(50, 10, n).round(2)
+    df = pd.DataFrame({"charges": x.astype(str), "months": x.round(0).astype(str),
+                       "churned": (rng.random(n) < 1 / (1 + np.exp(-(x - 50) / 5))).astype(int),
+                       "seg": rng.choice(["a", "b"], n), "country": "JP"})
+    df.loc[[3, 7], "charges"] = " "
+    df.loc[[4, 9], "months"] = ["12 months", "unknown"]
+    X, y, report = T.prepare(df, "churned", where="t.csv")
+    assert report["features"] == ["charges", "seg"]
+    assert X["charges"].dtype == float and report["missing_values"] == {"charges": 2}
+    assert report["dropped_columns"] == {
+        "months": "numbers but for 2 cell(s) that are not (first at data rows [5, 10], e.g. '12 months'); empty or "
+                  "correct those cells to use it",
+        "country": "constant or empty"}

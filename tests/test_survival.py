@@ -989,3 +989,54 @@ def test_the_revenue_table_writes_lost_mrr_months_in_the_currency():
     plain = revenue_table(portfolio.drop(columns=[c for c in portfolio if c.endswith(("_low", "_high"))]), "en",
                           currency="USD")._repr_html_()
     assert "$141,196" in plain, plain
+
+
+def test_an_mrr_that_is_not_an_amount_is_named_and_an_empty_one_is_counted():
+    """From a new user's run on a public table with an MRR column typed by hand: a negative MRR gave a negative
+    LTV and a word ("n/a" is pandas' missing value, "tbd" is not) an empty LTV, both without a word; the first two
+    are errors naming the file, column and rows, and active accounts without MRR are counted (no LTV, and out of
+    the revenue at risk)."""
+    rng = np.random.default_rng(0)
+    n = 120
+    x = rng.normal(size=n)
+    d = rng.exponential(20 * np.exp(-0.5 * x)).clip(0.5, 40).round(1)
+    df = pd.DataFrame({"x": x, "tenure": d, "churn": ((d < 40) & (rng.random(n) < 0.7)).astype(int),
+                       "mrr": 100.0})
+    run = dict(duration="tenure", event="churn", covariates=["x"], mrr="mrr", n_boot=0, cv=3, where="t.csv")
+    with pytest.raises(DataError, match=r"t.csv, MRR column 'mrr': negative in 1 row\(s\) \(first at data rows "
+                                        r"\[3\]\)"):
+        A.analyse_table(df.assign(mrr=[100.0, 100.0, -5.0] + [100.0] * (n - 3)), **run)
+    with pytest.raises(DataError, match=r"t.csv, MRR column 'mrr': 1 value\(s\) that are not numbers \(first at "
+                                        r"data rows \[2\], e.g. 'tbd'\)"):
+        A.analyse_table(df.assign(mrr=["100", "tbd"] + ["100"] * (n - 2)), **run)
+    active = np.flatnonzero(df["churn"].to_numpy() == 0)[:2]
+    blank = df["mrr"].astype(object)
+    blank.iloc[active] = " "  # a spreadsheet's empty amount: blanks in a column of numbers
+    res = A.analyse_table(df.assign(mrr=blank), **run)
+    assert res.evaluation["table"]["missing_mrr"] == {"active": 2, "first_rows": (active + 1).tolist()}
+    assert res.per_account["ltv"].isna().sum() == 2
+    assert res.revenue_at_risk["mrr"].iloc[0] == 100.0 * (int((df["churn"] == 0).sum()) - 2)
+
+
+def test_a_covariate_of_numbers_with_a_few_words_is_named_as_such():
+    """Numbers with two typed-in words ("?", "12 months") were a categorical of 120 levels: an error saying
+    "an identifier, free text, or more categories than 50" when named, left out as such by default. Now the
+    cells are named; blanks alone (" ") still make a column of numbers."""
+    rng = np.random.default_rng(1)
+    n = 120
+    x = rng.normal(size=n)
+    d = rng.exponential(20 * np.exp(-0.5 * x)).clip(0.5, 40).round(1)
+    df = pd.DataFrame({"x": x.round(3).astype(str), "z": rng.normal(size=n), "tenure": d,
+                       "churn": ((d < 40) & (rng.random(n) < 0.7)).astype(int)})
+    df.loc[[3, 8], "x"] = ["?", "12 months"]
+    run = dict(duration="tenure", event="churn", n_boot=0, cv=3, where="t.csv")
+    with pytest.raises(DataError, match=r"t.csv, covariate 'x': numbers but for 2 cell\(s\) that are not \(first "
+                                        r"at data rows \[4, 9\], e.g. '\?'\)"):
+        A.analyse_table(df, covariates=["x", "z"], **run)
+    res = A.analyse_table(df, **run)
+    assert res.evaluation["design"]["covariates"] == ["z"]
+    assert any(note.startswith("'x' left out: numbers but for 2 cell(s)") for note in
+               res.evaluation["design"]["notes"])
+    res = A.analyse_table(df.assign(x=df["x"].replace({"?": " ", "12 months": ""})), covariates=["x", "z"], **run)
+    assert res.evaluation["table"]["missing_covariates"]["columns"] == {"x": 2}
+    assert "x" in res.cox.summary.index

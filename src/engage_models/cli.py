@@ -391,6 +391,10 @@ def _survival(args) -> int:
         print(f"left out {holes['rows']:,} row(s) with an empty covariate ({cols}; first at data rows "
               f"{holes['first_rows']}): not in the models" + (f", and no remaining lifetime for the "
               f"{holes['active']:,} still active" if holes["active"] else ""), file=sys.stderr)
+    no_mrr = result.evaluation["table"].get("missing_mrr", {})
+    if no_mrr.get("active"):
+        print(f"{no_mrr['active']:,} account(s) still active have an empty {args.mrr!r} (first at data rows "
+              f"{no_mrr['first_rows']}): no LTV, and not in the revenue at risk", file=sys.stderr)
     gone = result.evaluation["table"].get("left_out", {})
     if gone.get("rows"):
         print(f"left out {gone['rows']:,} row(s) of {result.evaluation['table']['rows']:,} with {gone['why']} "

@@ -198,6 +198,47 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     raise DataError(f"{path}: expected .parquet, .csv or .tsv")
 
 
+def _is_text(s: pd.Series) -> bool:
+    return (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)) and not pd.api.types.is_bool_dtype(s)
+
+
+def numbers_stored_as_text(df: pd.DataFrame, columns) -> pd.DataFrame:
+    """``df`` with each text column of ``columns`` whose every non-blank value is a number made numeric
+    (blanks missing): spreadsheet exports write an empty number as ``" "`` and the column comes in as text
+    (a categorical with one level per distinct amount). ``engage fit`` and ``engage survival`` both read
+    their tables through it."""
+    out = df
+    for c in columns:
+        s = df[c]
+        if not _is_text(s):
+            continue
+        text = s.astype("string").str.strip()
+        blank = text.isna() | (text == "")
+        num = pd.to_numeric(text.where(~blank), errors="coerce")
+        if (~blank).any() and num[~blank].notna().all():
+            out = out.copy() if out is df else out
+            out[c] = num.astype(float)
+    return out
+
+
+def text_among_numbers(s: pd.Series, share: float = 0.9) -> dict | None:
+    """For a text column whose non-blank cells are numbers but for a few (``n/a``, ``12 months``, at most
+    ``1 - share`` of them): ``{"cells": count, "positions": first 5 0-based positions, "example": the first
+    such cell}``; None for any other column. Such a column is a column of numbers with typing errors in it,
+    not a categorical column with one level per amount (nor an identifier, as it was called)."""
+    if not _is_text(s):
+        return None
+    text = s.astype("string").str.strip()
+    filled = text.notna() & (text != "")
+    if not filled.any():
+        return None
+    bad = filled & pd.to_numeric(text.where(filled), errors="coerce").isna()
+    if not bad.any() or bad.sum() > (1 - share) * filled.sum():
+        return None
+    return {"cells": int(bad.sum()), "positions": np.flatnonzero(bad.to_numpy())[:5].tolist(),
+            "example": str(s[bad].iloc[0])}
+
+
 # ------------------------------------------------------------------------------- tables stored in parts
 def parquet_files(path: str | Path) -> list[Path]:
     """The Parquet files of a table stored as one file or as a folder of part files (as Spark and other lake

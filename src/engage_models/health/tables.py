@@ -35,7 +35,12 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from .._core.errors import DataError, InsufficientData
-from .._core.io import read_table, write_csv  # noqa: F401  (read_table: the CLI reads tables with it)
+from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with it)
+    numbers_stored_as_text,
+    read_table,
+    text_among_numbers,
+    write_csv,
+)
 from .._core.reasons import Thin
 from ..features.screening import describe, screen_label
 from . import evaluation as E
@@ -133,6 +138,10 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
     # the id travels as "__id" (a cluster for folds and the bootstrap, never a feature)
     df["__id"] = df[id_col].to_numpy() if id_col else np.arange(len(df)) + 1  # the 1-based data row, as messages
     special = (label, date_col, id_col, "__id")
+    # a column of numbers exported with blanks (" ") is numbers, as in engage survival (it was left out as
+    # "text with 282 distinct values (an identifier?)"); one with a few typed-in words is said to be one
+    df = numbers_stored_as_text(df, [c for c in df.columns if c not in special])
+    typos = {c: t for c in df.columns if c not in special and (t := text_among_numbers(df[c]))}
     screen = screen_label(df, y, [c for c in df.columns if c not in special], groups=df["__id"] if id_col else None,
                           keep=keep_columns, label=label, lang=lang, seed=seed, where=where)
     used, dropped = [], {}
@@ -145,11 +154,15 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         elif pd.api.types.is_bool_dtype(s):
             df[c] = s.astype("string")
             used.append(c)
+        elif c in typos:
+            t = typos[c]
+            dropped[c] = (f"numbers but for {t['cells']} cell(s) that are not (first at data rows "
+                          f"{data_row[t['positions']].tolist()}, e.g. {t['example']!r}); empty or correct those "
+                          f"cells to use it")
+        elif s.notna().sum() == 0 or s.nunique() < 2:  # text too: one level is no feature
+            dropped[c] = "constant or empty"
         elif pd.api.types.is_numeric_dtype(s):
-            if s.notna().sum() == 0 or s.nunique() < 2:
-                dropped[c] = "constant or empty"
-            else:
-                used.append(c)
+            used.append(c)
         elif s.nunique() <= 50:
             df[c] = s.astype("string")
             used.append(c)

@@ -23,7 +23,13 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError, InsufficientData
-from .._core.io import read_table, write_csv, write_json  # noqa: F401  (read_table: the CLI's reader)
+from .._core.io import (  # noqa: F401  (read_table: the CLI's reader; numbers_stored_as_text: tests import it here)
+    numbers_stored_as_text,
+    read_table,
+    text_among_numbers,
+    write_csv,
+    write_json,
+)
 from .._core.reasons import Thin, date_of, reason_of
 from .._core.time import to_utc
 from ..config import DataPaths
@@ -91,6 +97,12 @@ def _numbers(values: pd.Series, where: str, column: str, what: str) -> pd.Series
         raise DataError(f"{where}, {what} column {column!r}: {int(bad.sum())} value(s) that are not numbers (first at "
                         f"data rows {rows}, e.g. {values[bad].iloc[0]!r})")
     return out
+
+
+def _typos(t: dict) -> str:
+    """The cells of a column of numbers that are not numbers (:func:`text_among_numbers`), in words."""
+    return (f"numbers but for {t['cells']} cell(s) that are not (first at data rows "
+            f"{[p + 1 for p in t['positions']]}, e.g. {t['example']!r})")
 
 
 def _times(values: pd.Series, where: str, column: str, what: str, needs: str) -> pd.Series:
@@ -175,11 +187,24 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                                       "churn or to the end of observation"))
     data["_entry"] = months(_times(data[entry], where, entry, "entry", "the time at which its observation began "
                                    "(0: from the start)")) if entry else 0.0
+    if mrr:  # an amount that is not one, or a negative one, made an LTV that was empty or negative without a word
+        amounts = _numbers(numbers_stored_as_text(data, [mrr])[mrr], where, mrr, "MRR").astype(float)
+        if (amounts < 0).any():
+            rows = (np.flatnonzero((amounts < 0).to_numpy())[:5] + 1).tolist()
+            raise DataError(f"{where}, MRR column {mrr!r}: negative in {int((amounts < 0).sum())} row(s) (first at "
+                            f"data rows {rows}); each row needs its monthly recurring revenue, 0 or more")
+        data[mrr] = amounts
     chosen = covariates is None  # every other column: one that cannot be a covariate is left out, and said
     if covariates is None:
         covariates = [c for c in df.columns if c not in {duration, event, entry, id_col, mrr}]
     covariates = list(covariates)
     data = numbers_stored_as_text(data, covariates)
+    typos = {c: t for c in covariates if (t := text_among_numbers(data[c]))}
+    if typos and not chosen:  # named by the user: not left out behind their back
+        c, t = next(iter(typos.items()))
+        raise DataError(f"{where}, covariate {c!r}: {_typos(t)}; empty or correct those cells")
+    typo_notes = [f"{c!r} left out: {_typos(t)}; empty or correct those cells to use it" for c, t in typos.items()]
+    covariates = [c for c in covariates if c not in typos]
     many = {c: int(data[c].dropna().astype(str).nunique()) for c in covariates if is_categorical(data[c])}
     many = {c: n for c, n in many.items() if n > MAX_LEVELS} if chosen else {}
     kept = set(keep_columns or ())
@@ -268,7 +293,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                   "duration_unit": unit, "time_unit_of_results": "months", "left_truncated": bool(entry)},
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
                    "time_split": cox.time_split_,
-                   "notes": [*([all_churned] if all_churned else []), *text_notes, *cox.notes()]},
+                   "notes": [*([all_churned] if all_churned else []), *typo_notes, *text_notes, *cox.notes()]},
         "models": models,
         "penalizer_selection": cox.cv_results_.to_dict("records") if cox.cv_results_ is not None else None,
         "proportional_hazards": {"alpha": cox.ph_alpha, "remedies": cox.remedies_,
@@ -287,6 +312,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
 
     active = data[data["_event"] == 0]
     mrr_values = pd.to_numeric(active[mrr], errors="coerce").to_numpy(float) if mrr else np.full(len(active), np.nan)
+    if mrr:  # an active account without MRR gets no LTV and counts in no revenue at risk: said, not hidden
+        blank = np.isnan(mrr_values)
+        evaluation["table"]["missing_mrr"] = {"active": int(blank.sum()),
+                                              "first_rows": active["_row"].to_numpy()[blank][:5].tolist()}
     if not len(active):
         skipped["per_account"] = "no account is still a customer: no remaining lifetime, LTV or revenue at risk"
     per_account, portfolio = bootstrap_values(
@@ -307,26 +336,6 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                               "horizon_months": horizon, "horizons": list(horizons), "n_boot": n_boot}
     evaluation["skipped"] = skipped
     return TableAnalysis(cox, discrete, evaluation, per_account, portfolio, simple, evaluation["settings"], screen)
-
-
-def numbers_stored_as_text(df: pd.DataFrame, columns) -> pd.DataFrame:
-    """``df`` with each text column of ``columns`` whose every non-blank value is a number made numeric
-    (blanks missing): spreadsheet exports write an empty number as ``" "`` and the column comes in as text
-    (a categorical with one level per distinct amount). Logged per column."""
-    out = df
-    for c in columns:
-        s = df[c]
-        if not is_categorical(s) or pd.api.types.is_bool_dtype(s):
-            continue
-        text = s.astype("string").str.strip()
-        blank = text.isna() | (text == "")
-        num = pd.to_numeric(text.where(~blank), errors="coerce")
-        if (~blank).any() and num[~blank].notna().all():
-            out = out.copy() if out is df else out
-            out[c] = num.astype(float)
-            log.info("column %r holds numbers stored as text: read as numbers (%d blank -> missing)", c,
-                     int(blank.sum()))
-    return out
 
 
 def clone_refit(model):
