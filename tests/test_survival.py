@@ -1040,3 +1040,19 @@ def test_a_covariate_of_numbers_with_a_few_words_is_named_as_such():
     res = A.analyse_table(df.assign(x=df["x"].replace({"?": " ", "12 months": ""})), covariates=["x", "z"], **run)
     assert res.evaluation["table"]["missing_covariates"]["columns"] == {"x": 2}
     assert "x" in res.cox.summary.index
+
+
+def test_a_csv_separated_by_semicolons_is_read(tmp_path):
+    """A European spreadsheet's CSV (";" between the fields, a byte-order mark before them): fit and survival
+    read it as one column named "customer;tier;...", and stopped on "no label column" or "column(s) not in the
+    table" with no word of the separator. A header with no comma and one of ";", a tab or "|" is read with it."""
+    from engage_models._core.io import read_table
+
+    own = _own_table()
+    for sep in (";", "|", "\t"):
+        path = tmp_path / "t.csv"
+        path.write_text(own.to_csv(index=False, sep=sep), encoding="utf-8-sig")
+        pd.testing.assert_frame_equal(read_table(path, encoding="utf-8-sig"), own)
+    path = tmp_path / "one.csv"  # a table of one column keeps its name, whatever its cells hold
+    path.write_text("note\nab;c\nd\n", encoding="utf-8")
+    assert read_table(path).columns.tolist() == ["note"]

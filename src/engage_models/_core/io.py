@@ -179,7 +179,8 @@ def read_json(path: str | Path):
 
 def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     """A table a user brings: Parquet (``.parquet``, ``.pq``), CSV (``.csv``, ``.csv.gz``) or TSV (``.tsv``);
-    ``encoding``: a text file's (default UTF-8; the command line detects it, as ingest does).
+    ``encoding``: a text file's (default UTF-8; the command line detects it, as ingest does). A CSV whose header
+    is separated by ``;``, a tab or ``|`` and holds no comma is read with that separator.
 
     Raises :class:`~engage_models._core.errors.DataError` naming the file when it is missing, of another
     kind, or unreadable.
@@ -192,7 +193,14 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
         if name.endswith((".parquet", ".pq")):
             return pd.read_parquet(path)
         if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
-            return pd.read_csv(path, sep="\t" if ".tsv" in name else ",", encoding=encoding)
+            df = pd.read_csv(path, sep="\t" if ".tsv" in name else ",", encoding=encoding)
+            # a European spreadsheet's CSV is separated by ";" (or a tab, or "|"): read as one column named
+            # "a;b;c", it stopped on "no label column" with no word of the separator
+            head = str(df.columns[0]) if len(df.columns) == 1 else ""
+            seps = [sep for sep in (";", "\t", "|") if sep in head]
+            if len(seps) == 1:
+                df = pd.read_csv(path, sep=seps[0], encoding=encoding)
+            return df
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read it ({exc})") from exc
     raise DataError(f"{path}: expected .parquet, .csv or .tsv")
