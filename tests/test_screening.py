@@ -158,3 +158,23 @@ def test_the_interval_condition_binds_on_the_smaller_class_as_the_docstring_says
     assert low(37, 300, 0.95) >= 0.90 > low(36, 300, 0.95)
     assert low(40, 80, 0.95) >= 0.90 > low(39, 78, 0.95)
     assert low(20, 300, 0.96) == pytest.approx(0.8996, abs=1e-4)
+
+
+def test_a_row_number_with_a_few_rows_exported_twice_is_still_an_identifier():
+    """A new user's file with two rows repeated: its row number (1..1319, two of them twice) was used as a
+    feature, because a key had to be unique to count as one. Up to 1% of rows may repeat a value; a key that
+    repeats on every row (a panel without its ids) still does not count."""
+    rng = np.random.default_rng(4)
+    n = 500
+    df = pd.DataFrame({"row": np.arange(1, n + 1), "usage": rng.normal(size=n)})
+    y = (rng.random(n) < 0.3).astype(int)
+    twice = pd.concat([df, df.iloc[[10, 11]]], ignore_index=True)
+    y2 = np.r_[y, y[[10, 11]]]
+    screen = screen_label(twice, y2)
+    assert screen.excluded == ["row"]
+    assert screen.reasons("row") == ["500 distinct integers from 1 to 500, one per row or account: an identifier "
+                                     "or row number (2 of them on more than one row: rows exported twice?)"]
+    shuffled = twice.sample(frac=1, random_state=0).reset_index(drop=True)
+    assert screen_label(shuffled, y2).excluded == ["row"]  # dense: the order does not matter
+    many = pd.concat([df] + [df.iloc[:10]] * 2, ignore_index=True)  # 20 repeats of 520 rows: more than 1%
+    assert "row" not in screen_label(many, np.r_[y, y[:10], y[:10]]).excluded

@@ -12,7 +12,8 @@ purpose (``--keep-column``); the reasons go to the output and to ``evaluation.js
 The checks
 ----------
 ``identifier``
-    Integer values, one per row (or per account), that run like a key: a dense range (at most twice as
+    Integer values, one per row (or per account; at most 1% of the rows, ``identifier_repeats``, repeating
+    one: rows exported twice), that run like a key: a dense range (at most twice as
     many steps of their common difference as values: 1, 2, 3, ... or 10, 20, 30, ...) or increasing with the
     row order.
 ``single_column_auc``
@@ -65,7 +66,7 @@ from .._core.i18n import t
 THRESHOLDS = {"auc": 0.95, "concordance": 0.95, "rank": 0.98, "r2": 0.98, "partial_r2": 0.9, "one_sided": 0.01,
               "min_per_class": 10, "min_rows_identifier": 20, "bounded_rho": 0.5, "bounded_share": 0.1,
               "min_rows_bounded": 30,
-              "auc_low": 0.90}
+              "auc_low": 0.90, "identifier_repeats": 0.01}
 _MAX_LEVELS = 50  # categorical columns with more levels enter the regressions of duration_function not at all
 
 
@@ -188,17 +189,23 @@ def _identifier(col: str, x: pd.Series, groups, th: dict, lang: str) -> Finding 
         if (per.groupby("g")["x"].nunique() > 1).any():
             return None  # varies within an account: not an account key
         s = per.drop_duplicates("g")["x"]
-    if s.nunique() != len(s):
+    # a key whose rows were exported twice here and there still runs like a key (a row number of a file
+    # with two rows repeated was a feature); a value on many rows (a panel's key without the ids) does not
+    repeats = int(s.value_counts().gt(1).sum())
+    if len(s) - s.nunique() > th["identifier_repeats"] * len(s):
         return None
+    s = s.drop_duplicates()
     v = np.sort(np.round(s.to_numpy()).astype(np.int64))
     step = int(np.gcd.reduce(np.diff(v))) or 1  # keys may count in steps (10, 20, 30, ...)
     span = float((v[-1] - v[0]) / step + 1)
     if span <= 2 * len(s):
         return Finding(col, "identifier", len(s) / span,
-                       t("screen.identifier_dense", lang, n=len(s), lo=f"{s.min():.0f}", hi=f"{s.max():.0f}"))
+                       t("screen.identifier_dense", lang, n=len(s), lo=f"{s.min():.0f}", hi=f"{s.max():.0f}")
+                       + (t("screen.identifier_repeats", lang, k=repeats) if repeats else ""))
     rho = float(spearmanr(np.arange(len(s)), s.to_numpy()).statistic)
     if abs(rho) >= 0.99:
-        return Finding(col, "identifier", abs(rho), t("screen.identifier_order", lang, n=len(s), rho=f"{rho:.3f}"))
+        return Finding(col, "identifier", abs(rho), t("screen.identifier_order", lang, n=len(s), rho=f"{rho:.3f}")
+                       + (t("screen.identifier_repeats", lang, k=repeats) if repeats else ""))
     return None
 
 
