@@ -746,3 +746,19 @@ def test_a_column_of_numbers_exported_with_blanks_or_a_few_words_is_read_as_numb
         "months": "numbers but for 2 cell(s) that are not (first at data rows [5, 10], e.g. '12 months'); empty or "
                   "correct those cells to use it",
         "country": "constant or empty"}
+
+
+def test_dates_written_day_first_are_read_day_first():
+    """A European date column (07.06.2021, then 13.06.2021): pandas inferred month first from the first value and
+    --date-col stopped on "1 unparseable date(s)" at a valid date. The reading (month or day first) that reads
+    more of the column is taken; month first stays where both read all (08/06/2021 alone is ambiguous)."""
+    day_first = pd.Series(["07.06.2021", "13.06.2021", "01.02.2021", None])
+    assert T._dates(day_first).dt.strftime("%Y-%m-%d").tolist()[:3] == ["2021-06-07", "2021-06-13", "2021-02-01"]
+    assert T._dates(pd.Series(["06/13/2021", "08/06/2021"])).dt.strftime("%m-%d").tolist() == ["06-13", "08-06"]
+    assert T._dates(pd.Series(["08/06/2021", "01/02/2021"])).dt.strftime("%m-%d").tolist() == ["08-06", "01-02"]
+    n = 40
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"as_of": (pd.Timestamp("2021-01-01") + pd.to_timedelta(np.arange(n) * 9, "D")).strftime(
+        "%d.%m.%Y"), "x": rng.normal(size=n), "churned": rng.integers(0, 2, n)})
+    X, _, _ = T.prepare(df, "churned", date_col="as_of", where="t.csv")
+    assert X["as_of"].dt.strftime("%d.%m.%Y").tolist() == df["as_of"].tolist()

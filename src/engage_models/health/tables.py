@@ -27,6 +27,7 @@ import html
 import io
 import json
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -78,11 +79,18 @@ def _label(series: pd.Series, where: str) -> pd.Series:
 
 def _dates(values: pd.Series) -> pd.Series:
     """Dates as written: ISO 8601 in any of its forms (``2024-02-01`` beside ``2024-01-01 00:00:00``, which
-    pandas' inference from the first value refuses), else the one format pandas infers for the column."""
+    pandas' inference from the first value refuses), else the one format pandas infers for the column, month
+    first or day first, whichever reads more of its dates (day first only where it reads more: a European
+    ``07.06.2021`` then ``13.06.2021`` was read month first from the first value, and ``13.06.2021`` was called
+    unparseable)."""
     iso = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
     if not (iso.isna() & values.notna()).any():
         return iso
-    return iso.fillna(pd.to_datetime(values, utc=True, errors="coerce"))
+    with warnings.catch_warnings():  # pandas' notes on its inference: the rows it could not read are said below
+        warnings.simplefilter("ignore", UserWarning)
+        month_first, day_first = (iso.fillna(pd.to_datetime(values, utc=True, errors="coerce", dayfirst=d))
+                                  for d in (False, True))
+    return day_first if day_first.isna().sum() < month_first.isna().sum() else month_first
 
 
 _DATE_TEXT = r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}.*)?\s*$"
