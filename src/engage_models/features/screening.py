@@ -16,6 +16,10 @@ The checks
     one: rows exported twice), that run like a key: a dense range (at most twice as
     many steps of their common difference as values: 1, 2, 3, ... or 10, 20, 30, ...) or increasing with the
     row order.
+``one_sided_value``
+    A column of two values, one of which is taken by at least half of one class and at most 1% of the
+    other (``one_sided``): a status recorded after the outcome (dead 0/1 where the event is a recurrence
+    and only those with one died).
 ``single_column_auc``
     The column alone separates the outcome: ROC-AUC of its values (either direction) or, for a
     categorical column, of its level rates estimated out of fold (folds of accounts when an id is known,
@@ -241,7 +245,24 @@ def _label_checks(col: str, s: pd.Series, y: np.ndarray, groups, th: dict, what:
         if auc >= th["auc"] and _auc_low(auc, y) >= th["auc_low"]:
             found.append(Finding(col, "single_column_auc", auc,
                                  t("screen.auc_levels", lang, what=what, auc=f"{auc:.3f}")))
+    values = s.dropna().unique()
+    if enough and not found and len(values) == 2:
+        # a two-valued status (dead 0/1 beside recurrence as the event): one value for at least half of one
+        # class and at most 1% of the other is an outcome of the same story, not a trait known before it
+        for v in values:
+            a, b = float((s[y == 1] == v).mean()), float((s[y == 0] == v).mean())
+            if min(a, b) <= th["one_sided"] and max(a, b) >= 0.5:
+                found.append(Finding(col, "one_sided_value", (1 + abs(a - b)) / 2,
+                                     t("screen.one_sided_value", lang, value=repr(_plain(v)), what=what,
+                                       r1=_pct(a), r0=_pct(b))))
+                break
     return found
+
+
+def _plain(v):
+    """A cell's value as the table wrote it (1, not 1.0 or numpy's 1)."""
+    v = v.item() if hasattr(v, "item") else v
+    return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
 def _auc_low(auc: float, y: np.ndarray) -> float:
