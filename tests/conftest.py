@@ -14,6 +14,18 @@ from engage_models.ingest import ingest
 SMALL = SimConfig(n_accounts=300, months=12, seed=7)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread():
+    """One BLAS thread for the whole session, as the package's stages and ``engage fit`` run
+    (``engage_models.pipeline.flow.BLAS_NOTE``): tests that call the fitting functions directly ran with
+    OpenBLAS's threads, which spin more than they compute on small matrices: on a busy machine one test of a
+    default ``fit_table`` took 572 s inside the suite, against 6 s alone (5 Dec 2026)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(scope="session")
 def small_world(tmp_path_factory) -> Path:
     """data dir with raw/ from a 300-account, 12-month world (planted defects included)."""
