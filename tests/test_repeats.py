@@ -314,23 +314,28 @@ def test_weekly_runs_of_the_pipeline_send_each_alert_and_task_once(small_world, 
     assert after.records["actions"].status == "reused" and files(after) == files(second)
 
 
-def test_a_report_run_has_sent_its_alerts_and_tasks_once_published_not_before(small_world, tmp_path, monkeypatch):
-    """``engage run`` records the run as sent (``sent.json``, ``run_dates.json``) after publishing: a run whose
-    reports could not be published had its alerts and CRM files reach nobody, and the next run must send them."""
+def _actions_notebook(folder):
+    """A folder with one report notebook that needs the actions stage and renders nothing of it."""
     import nbformat
 
-    from engage_models._core.errors import MachineError
-    from engage_models.reports import runner
-
-    nbs = tmp_path / "nbs"
-    nbs.mkdir()
+    folder.mkdir()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("data_dir = None\nas_of = None\nhorizon_days = 90\nlang = 'en'\n",
                                           metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell("print('the action list is made')")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["engage"] = {"needs": ["actions"]}
-    nbformat.write(nb, nbs / "06_actions.ipynb")
+    nbformat.write(nb, folder / "06_actions.ipynb")
+    return folder
+
+
+def test_a_report_run_has_sent_its_alerts_and_tasks_once_published_not_before(small_world, tmp_path, monkeypatch):
+    """``engage run`` records the run as sent (``sent.json``, ``run_dates.json``) after publishing: a run whose
+    reports could not be published had its alerts and CRM files reach nobody, and the next run must send them."""
+    from engage_models._core.errors import MachineError
+    from engage_models.reports import runner
+
+    nbs = _actions_notebook(tmp_path / "nbs")
     data = tmp_path / "data"
     shutil.copytree(small_world / "raw", data / "raw")
     cfg = RunConfig.from_dict({"data_dir": str(data), "run_date": "2025-01-02", "as_of": "2024-09-04",
@@ -356,22 +361,12 @@ def test_alerts_no_channel_took_are_sent_again_by_the_next_run(small_world, tmp_
     next run left them out, and its detractor alerts started after it: the alerts reached nobody, ever. Now its
     CRM tasks are recorded (their files were written) and its alerts are not; the date is marked undelivered, and
     the next run lists the same falls again, its detractors from the last delivered run."""
-    import nbformat
-
     from engage_models.pipeline.flow import previous_run_as_of, record_run_as_of
     from engage_models.pipeline.store import Store
     from engage_models.reports import runner
     from pg_server import free_port
 
-    nbs = tmp_path / "nbs"
-    nbs.mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("data_dir = None\nas_of = None\nhorizon_days = 90\nlang = 'en'\n",
-                                          metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("print('the action list is made')")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["engage"] = {"needs": ["actions"]}
-    nbformat.write(nb, nbs / "06_actions.ipynb")
+    nbs = _actions_notebook(tmp_path / "nbs")
     data = tmp_path / "data"
     shutil.copytree(small_world / "raw", data / "raw")
     light = {"data_dir": str(data), "run_date": "2025-01-02",
