@@ -317,7 +317,7 @@ def test_postgresql_types_reach_the_contract_with_known_answers(postgres, tmp_pa
                     "('A2', 'Two', 'SMB', 'Pro', -3, '2024-02-01', NULL, 7, NULL), "           # negative mrr
                     "('A3', 'Three', 'SMB', 'Pro', 10, '2024-03-01', '2024-02-01 12:00', 1, NULL), "  # end < start
                     "('A1', 'Dup', 'SMB', 'Pro', 1, '2024-01-01', NULL, 2, NULL), "            # duplicate id
-                    "('A4', 'Four', 'SMB', 'Pro', 10, '2030-01-01', NULL, 3, NULL)")          # start in the future
+                    "('A4', 'Four', 'SMB', 'Pro', 10, '2099-01-01', NULL, 3, NULL)")          # start in the future
         cur.execute("CREATE TABLE events (account_id text, user_id text, timestamp timestamptz, event_type text, "
                     "feature text, duration_s float8)")
         cur.execute("INSERT INTO events VALUES "

@@ -363,7 +363,7 @@ def test_estimates_on_too_few_accounts_or_without_variation_are_not_shown_as_num
 
 
 # --------------------------------------------------------------------------------------- the contract
-def test_ingest_keeps_a_good_play_log_and_quarantines_an_unknown_status_and_a_done_play_in_the_future(tmp_path):
+def test_ingest_keeps_a_good_play_log_and_quarantines_an_unknown_status_and_a_done_play_not_yet_done(tmp_path):
     from engage_models.ingest import contracts as C
     from engage_models.ingest import load
     from test_ingest import _run, _tables
@@ -380,9 +380,11 @@ def test_ingest_keeps_a_good_play_log_and_quarantines_an_unknown_status_and_a_do
          "status": "done", "holdout": "", "note": "", "assigned_on": ""},
         {"play_id": "P5", "account_id": "A2", "play": "usage_tips", "date": "2026-06-01", "owner": "csm",
          "status": "planned", "holdout": "", "note": "", "assigned_on": ""},  # a planned play may lie ahead
+        {"play_id": "P6", "account_id": "A2", "play": "usage_tips", "date": "2099-06-01", "owner": "csm",
+         "status": "done", "holdout": "", "note": "", "assigned_on": ""},
     ]
     report, processed = _run(tmp_path, tables)
-    assert (report.tables["plays"].rows_kept, report.tables["plays"].rows_quarantined) == (3, 2)
+    assert (report.tables["plays"].rows_kept, report.tables["plays"].rows_quarantined) == (3, 3)
     plays = load("plays", processed)
     assert plays["play_id"].tolist() == ["P1", "P2", "P5"] and plays["play"].iloc[0] == "rescue_call"
     assert plays["holdout"].tolist()[:2] == [False, True] and pd.isna(plays["holdout"].iloc[2])
@@ -391,8 +393,10 @@ def test_ingest_keeps_a_good_play_log_and_quarantines_an_unknown_status_and_a_do
     assert pd.isna(plays["assigned_on"].iloc[2])
     assert E.check_play_log(plays)["assigned_on"].notna().tolist() == [True, True, False]
     bad = load("plays", processed, quarantine=True).set_index("play_id")["reason"]
-    assert bad["P3"] == C.UNKNOWN_PLAY_STATUS and bad["P4"] == C.PLAY_DONE_IN_FUTURE
-    assert "plays" not in report.missing_optional  # NOW is 2026-01-01: a done play in June 2026 is ahead
+    # NOW (the run date) is 2026-01-01: a play done in June 2026 is after it, one done in 2099 after the clock too
+    assert bad["P3"] == C.UNKNOWN_PLAY_STATUS and bad["P4"] == C.PLAY_DONE_AFTER_RUN_DATE
+    assert bad["P6"] == C.PLAY_DONE_IN_FUTURE
+    assert "plays" not in report.missing_optional
 
 
 def test_a_play_log_may_copy_the_action_lists_assignment_in_place_of_holdout(tmp_path):

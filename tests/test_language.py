@@ -89,11 +89,14 @@ def test_english_reports_still_draw_japanese_names():
 
 def test_every_quarantine_reason_and_event_type_has_japanese_words():
     fixed = [C.UNKNOWN_ACCOUNT, C.ACCOUNT_QUARANTINED, C.NEGATIVE_DURATION, C.NEGATIVE_MRR, C.NPS_OUT_OF_RANGE,
-             C.NPS_NOT_WHOLE, C.CSAT_OUT_OF_SCALE, C.UNKNOWN_SURVEY_TYPE, C.CLOSED_BEFORE_OPENED, C.END_BEFORE_START]
-    named = [C.unparseable("opened_at"), C.missing("mrr"), C.duplicate(("ticket_id",)), C.in_future("timestamp")]
+             C.NPS_NOT_WHOLE, C.CSAT_OUT_OF_SCALE, C.UNKNOWN_SURVEY_TYPE, C.CLOSED_BEFORE_OPENED, C.END_BEFORE_START,
+             C.PLAY_DONE_IN_FUTURE, C.PLAY_DONE_AFTER_RUN_DATE]
+    named = [C.unparseable("opened_at"), C.missing("mrr"), C.duplicate(("ticket_id",)), C.in_future("timestamp"),
+             C.after_run_date("timestamp")]
     for reason in fixed + named:
         ja = quality.translate_reason(reason, "ja")
-        assert ja != reason and not any(w in ja for w in ("unknown", "negative", "outside", "before", "duplicate")), ja
+        assert ja != reason and not any(w in ja for w in ("unknown", "negative", "outside", "before", "duplicate",
+                                                          "future", "after")), ja
     assert quality.translate_reason("; ".join(named[:2]), "ja") == "opened_at が読み取れない、mrr が空欄"
     assert quality.translate_reason(C.NEGATIVE_MRR, "en") == C.NEGATIVE_MRR
     for table_name in C.CONTRACTS:

@@ -26,6 +26,7 @@ _REASON_PATTERNS = (
     (re.compile(r"^missing (.+)$"), "reason.missing"),
     (re.compile(r"^duplicate (.+)$"), "reason.duplicate"),
     (re.compile(r"^(.+) in the future$"), "reason.in_future"),
+    (re.compile(r"^(.+) after the run date$"), "reason.after_run_date"),
     (re.compile(r"^non-finite (.+)$"), "reason.not_finite"),
 )
 

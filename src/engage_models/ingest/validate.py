@@ -839,9 +839,10 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
             typed_sel.append(f"CAST(NULL AS {col.dtype}) AS {_ident(col.name)}")
     present = set(src.names)
     # checks on typed values (NULL, i.e. missing, unparseable or non-finite, never triggers them)
-    for name in contract.future_columns:
+    for name in contract.future_columns:  # after the clock: wrong; after the run date only: not covered yet
         if name in present:
-            reasons.append((C.in_future(name), f"{_ident(name)} > $now"))
+            reasons.append((C.in_future(name), f"{_ident(name)} > $clock"))
+            reasons.append((C.after_run_date(name), f"({_ident(name)} > $now AND {_ident(name)} <= $clock)"))
     if contract.end_column in present:  # after the run date it is not known yet (see _ended); after the clock, wrong
         reasons.append((C.in_future(contract.end_column), f"{_ident(contract.end_column)} > $clock"))
     for check in contract.checks:
@@ -1499,7 +1500,8 @@ def ingest(
         Table name -> encoding of its text file (``{"surveys": "cp932"}``), over the sources file's.
         Without either, the encoding is detected (see :mod:`~.files`).
     now : datetime or str, optional
-        Timestamps after this are "in the future" (default: the current time). A naive value is a wall-clock
+        Timestamps after this are "after the run date" (default: the current time); after the machine's clock as
+        well, "in the future". A naive value is a wall-clock
         time on the calendar of ``timezone``; an aware one a moment.
     csat_scale : (low, high)
         The CSAT answer scale; scores outside it are quarantined.

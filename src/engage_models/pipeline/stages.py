@@ -125,7 +125,8 @@ class Stage:
 
 # ------------------------------------------------------------------------------------------------ ingest
 def run_date_end(config: RunConfig) -> pd.Timestamp:
-    """Ingest's "now": the end of the run date on the run's calendar (timestamps after it are in the future), a
+    """Ingest's "now": the end of the run date on the run's calendar (timestamps after it are after the run date, and
+    set aside), a
     wall-clock time as ingest stores times (see :mod:`engage_models._core.time`)."""
     from .._core.time import parse_run_date
 
