@@ -238,3 +238,17 @@ def test_total_working_years_beside_years_at_the_company_is_a_total_that_include
     assert set(screen.excluded) == {"rownames", "TotalWorkingYears", "YearsInCurrentRole", "YearsWithCurrManager"}
     assert _checks(screen, "TotalWorkingYears") == {"bounded_by_duration"}
     assert "a total that includes it" in screen.reasons("TotalWorkingYears")[0]
+    # what it is worth to a model: 5-fold concordance of a Cox model on a few honest columns, then with the total,
+    # then with the years before the company in its place (0.785, 0.839, 0.802 as the README says)
+    from lifelines import CoxPHFitter
+    from lifelines.utils import k_fold_cross_validation
+
+    a = a[a["YearsAtCompany"] > 0].assign(years_before=a["TotalWorkingYears"] - a["YearsAtCompany"])
+    for c in ("JobSatisfaction", "EnvironmentSatisfaction"):
+        a[c] = a[c].astype("category").cat.codes
+    base = ["Age", "MonthlyIncome", "JobLevel", "DistanceFromHome", "NumCompaniesWorked", "JobSatisfaction",
+            "EnvironmentSatisfaction"]
+    cv = {extra: round(float(np.mean(k_fold_cross_validation(
+        CoxPHFitter(penalizer=0.01), a[[*base, *extra, "YearsAtCompany", "left"]], "YearsAtCompany", "left", k=5,
+        scoring_method="concordance_index", seed=0))), 3) for extra in ((), ("TotalWorkingYears",), ("years_before",))}
+    assert cv == {(): 0.785, ("TotalWorkingYears",): 0.839, ("years_before",): 0.802}
