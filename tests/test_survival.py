@@ -862,8 +862,12 @@ def test_the_simple_ltv_is_given_with_its_interval_as_every_other_number():
     from engage_models.survival.report import ltv_summary
 
     values = pd.DataFrame({"ltv": [100.0, 200.0, 300.0]})
-    simple = {"ltv": 30339.0, "ltv_low": 25895.0, "ltv_high": 35785.0, "monthly_churn_rate": 0.02, "arpa": 500.0}
+    simple = {"ltv": 30339.0, "ltv_low": 25895.0, "ltv_high": 35785.0, "monthly_churn_rate": 0.02, "arpa": 500.0,
+              "margin": 0.8}
     assert "is $30,339 (95% CI $25,895 to $35,785): one number" in ltv_summary(values, simple, "en")
+    # the margin the LTV assumes is said where it is used (report 05 wrote 'x margin' and never gave it)
+    assert "ARPA $500 × gross margin 80% ÷ monthly churn rate 2.00%" in ltv_summary(values, simple, "en")
+    assert "粗利率 80% ÷ 月次解約率 2.00%" in ltv_summary(values, simple, "ja", "JPY")
     assert "30,339円（95%信頼区間 25,895円〜35,785円）で、" in ltv_summary(values, simple, "ja", "JPY")
 
 

@@ -343,6 +343,7 @@ def ltv_summary(values: pd.DataFrame, simple: dict, lang: str = "en", currency: 
              simple=fmt_interval(simple["ltv"], simple["ltv_low"], simple["ltv_high"], lang,
                                  fmt=lambda v: fmt_money(v, lang, currency)),
              rate=fmt_pct(100 * simple["monthly_churn_rate"], lang, 2),
+             margin=fmt_pct(100 * simple["margin"], lang, 0),  # the assumed margin, said where it is used
              arpa=fmt_money(simple["arpa"], lang, currency))
 
 
