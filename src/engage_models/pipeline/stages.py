@@ -742,7 +742,9 @@ def survival(ctx: Context) -> None:
     out.frame("example_curves", account_curve_table(tv.predict_curves(current.loc[list(examples)]),
                                                     by_account.loc[list(examples), "tenure_months"], examples,
                                                     horizon=s.ltv_horizon_months))
-    out.json("simple_ltv", simple_ltv(lt, margin=s.margin))
+    # its ARPA is the active accounts' MRR at the run's date, as the values' (the lifetimes' is at entry)
+    now = lt["account_id"].map(adata.mrr_now())
+    out.json("simple_ltv", simple_ltv(lt.assign(mrr=now.where(lt["event"] == 0, lt.get("mrr"))), margin=s.margin))
 
 
 # ------------------------------------------------------------------------------------------------ actions

@@ -368,6 +368,23 @@ class AccountData:
     def active(self) -> pd.DataFrame:
         return self.lifetimes[self.lifetimes[D.EVENT] == 0]
 
+    def mrr_now(self) -> pd.Series:
+        """Each active account's MRR at ``as_of`` (by ``account_id``): its latest subscription month before it,
+        else the accounts table's value (a snapshot of today).
+
+        The money of LTV, revenue at risk and the simple LTV's ARPA. The lifetimes' ``mrr`` is measured when the
+        account entered the data (a covariate of the models, :func:`covariates_at`); valued with it, the demo
+        world's MRR summed to 1.19M against the 1.42M the KPI report shows, and an account that had grown from
+        13,140 to 15,300 a month was valued at the first.
+        """
+        act = self.active[["account_id"]].drop_duplicates()
+        snapshot = (self.accounts.drop_duplicates("account_id").set_index("account_id")["mrr"]
+                    if "mrr" in self.accounts else None)
+        base = act.assign(mrr=act["account_id"].map(snapshot) if snapshot is not None else np.nan)
+        now = covariates_at(base, self.subscriptions, self.as_of, measured="at")
+        return pd.Series(pd.to_numeric(now["mrr"], errors="coerce").to_numpy(float), index=now["account_id"],
+                         name="mrr")
+
 
 def covariates_at(lt: pd.DataFrame, subscriptions: pd.DataFrame | None, at, *, measured: str = "entry",
                   observed_from=None) -> pd.DataFrame:
@@ -604,7 +621,8 @@ def panel_table(adata: AccountData, data_dir=None, columns=PANEL_COVARIATES, *,
     ``panel``: the run's panel (the default monthly grid plus the observation date itself, as
     :func:`~engage_models.features.panel.default_panel` builds it); built from ``data_dir`` when not given.
     ``current`` holds, for each account active at ``as_of``, its row of that date (metrics from data before
-    it), its tenure ``t0``, MRR and name: the input of landmark predictions ("if nothing changes").
+    it), its tenure ``t0``, MRR at that date (:meth:`AccountData.mrr_now`, not the models' MRR at entry) and
+    name: the input of landmark predictions ("if nothing changes") and of their money.
     """
     if panel is None:
         from ..features.panel import default_panel
@@ -622,7 +640,7 @@ def panel_table(adata: AccountData, data_dir=None, columns=PANEL_COVARIATES, *,
     last = panel[panel["account_id"].isin(active.index)].sort_values("as_of").groupby("account_id").tail(1)
     current = last.set_index("account_id")
     current["t0"] = active.loc[current.index, D.DURATION]
-    current["mrr"] = active.loc[current.index, "mrr"] if "mrr" in active else np.nan
+    current["mrr"] = adata.mrr_now().reindex(current.index).to_numpy()
     current["name"] = active.loc[current.index, "name"] if "name" in active else current.index
     return PanelData(panel, ss, current, names, panel.attrs.get("combined", {}))
 
