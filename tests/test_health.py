@@ -147,6 +147,19 @@ def test_a_categorical_column_is_one_driver_quoting_the_account_s_level_and_the_
     p = {lv: hs.predict_proba(typical.assign(marital=lv))[0, 1] for lv in ("married", "widow")}
     assert card["marital=widow"] == pytest.approx(p["widow"] - p["married"], abs=1e-9)
     assert card["marital=married"] == 0
+    # and says so: the level's weight is against the levels' average, its change against the typical level (a
+    # reader saw "Pro -0.02 ... +0.3 pp" as a contradiction, and "+0.0 pp" for a clear weight)
+    from engage_models.health.views import scorecard_view
+
+    full = hs.scorecard()
+    assert full.set_index("feature").loc["marital=widow", "typical_level"] == "married"
+    assert full.set_index("feature")["typical_level"].drop([f for f in full["feature"] if "=" in f]).isna().all()
+    view = scorecard_view(full).set_index("metric").iloc[:, -1]
+    assert view.filter(like="widow").iloc[0].endswith(" against married")
+    assert view.filter(like="married").iloc[0] == "the typical level"
+    assert "と比べて" in scorecard_view(full, "ja").iloc[:, -1].str.cat()
+    assert scorecard_view(full.drop(columns="typical_level")).set_index("metric").iloc[:, -1].filter(
+        like="married").iloc[0] == "+0.0 pp"  # a card stored before: the bare change
     # the action list's evidence quotes the levels, as the health stage stores them (drivers_in_words, then
     # Parquet, which gives every driver both keys)
     from engage_models.health.history import drivers_in_words

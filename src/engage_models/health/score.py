@@ -367,7 +367,9 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         """Per feature: weight (log-odds per SD; negative = protective), its 95% bootstrap *stability* interval
         (``ci_low``, ``ci_high``; see the module docstring: not a confidence interval), points range, and the
         change in churn probability for +1 SD (a missing-value indicator: 0 -> 1; a category's level: from the
-        typical account's level to this one, 0 for the typical level) at the typical account.
+        typical account's level to this one, 0 for the typical level) at the typical account, and for a level
+        ``typical_level``, that level (its change's reference; a level's weight is against the average of the
+        levels, so the two can differ in sign: Pro a little below average, the typical Enterprise well below).
 
         Sorted by points range: the features that move the score most first. ``attrs`` hold C, the CV kind,
         thresholds, calibration, rows fitted and ``interval`` (what the interval is).
@@ -382,7 +384,9 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         for j, feat in enumerate(self.feature_names_):
             binary = f.design.is_binary(feat)
             z0, z1 = base.copy(), base.copy()
+            typical = None
             if feat in levels_of:  # one level at a time: the typical account's level, then this one
+                typical = next((names[i].split("=", 1)[1] for i in levels_of[feat] if base[i] == 1.0), None)
                 z1[levels_of[feat]] = 0.0
                 z1[j] = 1.0
             else:
@@ -396,6 +400,7 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                 "points_range": 100.0 * (f.hi[j] - f.lo[j]) / f.total,
                 "delta_churn_probability": float(self.proba_of_score(s1) - self.proba_of_score(s0)),
                 "higher_is_better": bool(self.coef_[j] < 0) if not binary else None,
+                "typical_level": typical,
             })
         df = pd.DataFrame(rows).sort_values("points_range", ascending=False, kind="stable").reset_index(drop=True)
         df.attrs.update({"C": self.C_, "cv": self.cv_kind_, "thresholds": self.thresholds_,

@@ -37,15 +37,27 @@ def card_labels(card: pd.DataFrame, lang: str = "en") -> pd.Series:
 
 
 def scorecard_view(card: pd.DataFrame, lang: str = "en", top: int | None = None) -> pd.DataFrame:
-    """The scorecard as a reader sees it: weight with interval, points range, effect in percentage points."""
+    """The scorecard as a reader sees it: weight with interval, points range, effect in percentage points.
+
+    A category's level states its reference: its change is from the typical account's level ("+0.3 pp against
+    Enterprise"; the typical level itself reads "the typical level"), while its weight is against the average of
+    the levels, so that a reader sees why the two can differ in sign ("plan = Pro -0.02 ... +0.3 pp" read as a
+    contradiction). A card stored before the reference was kept (no ``typical_level``) shows the bare change.
+    """
     card = card.head(top) if top else card
     rows = []
     for label, r in zip(card_labels(card, lang), card.itertuples(), strict=True):
+        effect = fmt_pp(100 * r.delta_churn_probability, lang)
+        typical = getattr(r, "typical_level", None)
+        if isinstance(typical, str):
+            own = str(r.feature).split("=", 1)[1]
+            effect = t("hs.typical_level", lang) if own == typical else t("hs.effect_vs_level", lang, value=effect,
+                                                                           level=typical)
         rows.append({t("metric", lang): label,
                      t("weight", lang): fmt_interval(r.weight, r.ci_low, r.ci_high, lang, decimals=2, signed=True,
                                                      label=False),
                      t("points", lang): f"{r.points_range:.1f}",
-                     t("effect_1sd", lang): fmt_pp(100 * r.delta_churn_probability, lang)})
+                     t("effect_1sd", lang): effect})
     return pd.DataFrame(rows)
 
 
