@@ -105,6 +105,28 @@ def test_score_points_probability_bands_and_drivers_are_consistent():
     assert "typical healthy" in d["drivers_text"].iloc[0] and "points" in d["drivers_text"].iloc[0]
 
 
+def test_a_metric_whose_weight_the_data_cannot_sign_is_no_driver():
+    """A reader found "latest CSAT 5.00, typical healthy 3.00: -3 points" as the top driver of three of ten
+    accounts, from a weight of +0.06 (-0.04 to +0.18). A metric whose stability interval holds 0 is no driver (its
+    points still count in the score); without intervals it may be one."""
+    df = _synthetic(seed=1)
+    X, y = df.drop(columns="churned"), df["churned"]
+    hs = HealthScore(n_bootstrap=30, random_state=3).fit(X, y)
+    w = hs.scorecard().set_index("feature")
+    assert w.loc["noise", "ci_low"] <= 0 <= w.loc["noise", "ci_high"]  # pure noise: its sign unknown
+    assert (w.loc[["usage", "breadth", "tickets"], "ci_high"] < 0).sum() + (
+        w.loc[["usage", "breadth", "tickets"], "ci_low"] > 0).sum() == 3
+    named = {d["feature"] for ds in hs.drivers(X, k=5)["drivers"] for d in ds}
+    assert "noise" not in named and {"usage", "breadth", "tickets"} <= named
+    # where noise costs the most points, the model without intervals named it (the same weights)
+    costs = hs.points(X)["noise"].to_numpy()
+    worst = int(np.argmin(costs))
+    hs.weight_intervals_, kept = None, hs.weight_intervals_
+    assert "noise" in {d["feature"] for d in hs.drivers(X.iloc[[worst]], k=5)["drivers"].iloc[0]}
+    hs.weight_intervals_ = kept
+    assert "noise" not in {d["feature"] for d in hs.drivers(X.iloc[[worst]], k=5)["drivers"].iloc[0]}
+
+
 def test_a_categorical_column_is_one_driver_quoting_the_account_s_level_and_the_typical_one(tmp_path):
     """engage fit on a public credit table: a widow's drivers read "Marital = married: -2 points", a
     freelancer's "job = fixed", and Records=yes gave "Records = yes: -4; Records = no: -4" (one fact twice). A
