@@ -1019,7 +1019,11 @@ def summary(ctx: Context) -> None:
         out.skip("mrr_at_risk", ctx.why_missing("health", "scores"))
     if ctx.has("survival", "values"):
         v = ctx.input("survival").frame("values")
-        out.json("survival_risk", {k: float((v["mrr"] * v[f"churn_{k}m"]).sum()) for k in (3, 6, 12)})
+        risk = {k: float((v["mrr"] * v[f"churn_{k}m"]).sum()) for k in (3, 6, 12)}
+        if ctx.has("survival", "oot_panel"):  # the model behind the values, out of time: said when it is no better
+            oot = ctx.input("survival").json("oot_panel")  # than chance (report 00 took a 0.44 AUC's money as sure)
+            risk["concordance"] = {k: oot.get(k) for k in ("harrell_c", "harrell_c_low", "harrell_c_high")}
+        out.json("survival_risk", risk)
     else:
         out.skip("survival_risk", ctx.why_missing("survival", "values"))
     if ctx.has("personas", "personas") and "growth" in ctx.input("personas").json("personas"):

@@ -98,13 +98,17 @@ def risk_text(risk: dict, survival: dict | None, horizon_days: int, lang: str = 
               survival_missing: str | None = None) -> str:
     """The money at risk in words: the health score's expected MRR lost within the horizon (with its interval),
     then the survival model's 3, 6 and 12 months, or why it has none (a page read "the survival model expects
-    —, — and —")."""
+    —, — and —"), and when that model ranked churn no better than chance out of time, that it did."""
     money = {k: fmt_money(risk[k], lang, currency) for k in ("expected", "ci_low", "ci_high")}
     text = t("sum.risk", lang, h=horizon_days, exp=money["expected"], lo=money["ci_low"], hi=money["ci_high"],
              share=fmt_pct(100 * risk["share"], lang), acc=risk["accounts"])
     if survival and all(str(k) in survival for k in (3, 6, 12)):
+        from ..survival.report import chance_caveat
+
         m = {k: fmt_money(survival[str(k)], lang, currency) for k in (3, 6, 12)}
-        return text + " " + t("sum.risk_survival", lang, m3=m[3], m6=m[6], m12=m[12])
+        caveat = chance_caveat(survival.get("concordance"), lang)
+        said = t("sum.risk_survival", lang, m3=m[3], m6=m[6], m12=m[12])
+        return " ".join([text, said, *([caveat] if caveat else [])])
     if not survival_missing:
         return text
     return text + " " + t("sum.risk_survival_missing", lang, why=html.escape(survival_missing.rstrip(".")))

@@ -90,6 +90,41 @@ def harrell_c(time, event, risk, entry=None) -> float:
     return conc / total if total else float("nan")
 
 
+def harrell_c_interval(time, event, risk, *, n_boot: int = 100, max_n: int = 2000, level: float = 0.95,
+                       seed: int = 0) -> tuple[float, float]:
+    """A percentile bootstrap interval of :func:`harrell_c` over accounts (the predictions held fixed).
+
+    With more than ``max_n`` accounts each draw takes ``max_n`` of them and its distance from the full estimate
+    is shrunk by ``sqrt(max_n / n)`` (the m-out-of-n bootstrap, as the survival values' refits): 100 draws of
+    14,000 accounts would cost 18 s, of 2,000 of them 2 s. 100 draws put the 2.5th and 97.5th percentiles
+    within about a quarter of the estimate's standard error of where more draws would: enough to tell whether it
+    holds 0.5. ``(nan, nan)`` without a churn.
+
+    >>> lo, hi = harrell_c_interval([1, 2, 3, 4, 5, 6, 7, 8] * 5, [1, 0] * 20, list(range(40, 0, -1)))
+    >>> lo <= harrell_c([1, 2, 3, 4, 5, 6, 7, 8] * 5, [1, 0] * 20, list(range(40, 0, -1))) <= hi
+    True
+    """
+    time, risk = np.asarray(time, float), np.asarray(risk, float)
+    event = np.asarray(event).astype(bool)
+    n = len(time)
+    full = harrell_c(time, event, risk)
+    if not np.isfinite(full) or n < 2 or n_boot < 1:
+        return float("nan"), float("nan")
+    m = min(n, int(max_n))
+    shrink = np.sqrt(m / n)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(int(n_boot)):
+        idx = rng.integers(0, n, m)
+        if event[idx].any():
+            draws.append(full + (harrell_c(time[idx], event[idx], risk[idx]) - full) * shrink)
+    if len(draws) < n_boot / 2:
+        return float("nan"), float("nan")
+    a = (1 - level) / 2
+    lo, hi = np.nanpercentile(draws, [100 * a, 100 * (1 - a)])
+    return float(lo), float(hi)
+
+
 def uno_c(time, event, risk, tau: float | None = None, train_time=None, train_event=None) -> float:
     """Uno's IPCW concordance, truncated at ``tau`` (default: the last event time).
 
@@ -179,7 +214,7 @@ def plot_calibration(tables: dict[float, pd.DataFrame], ax=None, lang: str = "en
 # ------------------------------------------------------------------------------------ model evaluation
 def evaluate_predictions(test: pd.DataFrame, curves, *, t0_col: str = "t0", time_col: str = "time",
                          event_col: str = "event", horizons=HORIZONS, train: pd.DataFrame | None = None,
-                         n_groups: int = 10) -> dict:
+                         n_groups: int = 10, n_boot: int = 100) -> dict:
     """Concordance, time-dependent AUC and calibration of curves predicted for ``test`` accounts.
 
     ``test`` holds for each account its tenure at the start of the test period (``t0``), the time from then
@@ -188,6 +223,10 @@ def evaluate_predictions(test: pd.DataFrame, curves, *, t0_col: str = "t0", time
     concordance uses the longest horizon evaluable. ``train`` (``time``, ``event``) estimates the censoring
     distribution for the IPCW weights (default: the test data, which is right for an out-of-time test: its
     censoring is the end of follow-up after the cutoff, on the same clock as ``time``).
+
+    Harrell's C comes with a 95% bootstrap interval over the test accounts (``harrell_c_low``, ``_high``;
+    :func:`harrell_c_interval`, ``n_boot`` draws, 0: none): a model whose interval holds 0.5 cannot be told from
+    chance out of time, and the reports say so where its values are used.
     """
     time = test[time_col].to_numpy(float)
     event = test[event_col].to_numpy().astype(bool)
@@ -200,6 +239,7 @@ def evaluate_predictions(test: pd.DataFrame, curves, *, t0_col: str = "t0", time
     risk = curves.churn_probability(t0, h_c)
     out["risk_horizon_months"] = h_c
     out["harrell_c"] = harrell_c(time, event, risk)
+    out["harrell_c_low"], out["harrell_c_high"] = harrell_c_interval(time, event, risk, n_boot=n_boot)
     out["uno_c"] = uno_c(time, event, risk, tau=h_c, train_time=tt, train_event=te)
     for h in horizons:
         if h >= follow:

@@ -229,7 +229,8 @@ def evaluation_table(results: dict, lang: str = "en") -> Table:
     """
     cols = {}
     for key, result in results.items():
-        rows = {t("harrell_c", lang): fmt_number(result["harrell_c"], lang, 3),
+        rows = {t("harrell_c", lang): fmt_interval(result["harrell_c"], result.get("harrell_c_low"),
+                                                   result.get("harrell_c_high"), lang, decimals=3),
                 t("uno_c", lang): fmt_number(result["uno_c"], lang, 3)}
         for h, v in result["horizons"].items():
             if not v["evaluable"]:
@@ -247,6 +248,32 @@ def evaluation_table(results: dict, lang: str = "en") -> Table:
     df = pd.DataFrame(cols)
     df.insert(0, t("metric", lang), df.index)
     return table(df.reset_index(drop=True), lang=lang, translate=False)
+
+
+def chance_caveat(result: dict | None, lang: str = "en") -> str | None:
+    """A sentence when a model's out-of-time concordance cannot be told from chance (its 95% interval holds 0.5,
+    or lies below it), else None; ``result`` is :func:`~.evaluation.evaluate_predictions`' (the panel model's,
+    whose curves make the remaining lifetimes, LTV and revenue at risk).
+
+    A small world's panel model reached AUC 0.437 at 3 months out of time, and its LTV and revenue at risk went
+    on to the executive summary without a word.
+
+    >>> chance_caveat({"harrell_c": 0.48, "harrell_c_low": 0.41, "harrell_c_high": 0.55}, "en")[:40]
+    'Out of time, the model behind these valu'
+    >>> chance_caveat({"harrell_c": 0.70, "harrell_c_low": 0.64, "harrell_c_high": 0.76}) is None
+    True
+    """
+    if not result:
+        return None
+    c, lo, hi = (result.get(k) for k in ("harrell_c", "harrell_c_low", "harrell_c_high"))
+    if c is None or pd.isna(c):
+        return None
+    if lo is None or pd.isna(lo):  # no interval (an older artifact, too few churns): the estimate alone
+        if c > 0.5:
+            return None
+    elif lo > 0.5:
+        return None
+    return t("surv.chance_caveat", lang, c=fmt_interval(c, lo, hi, lang, decimals=3))
 
 
 def plot_calibrations(oots: dict, lang: str = "en"):
