@@ -26,6 +26,30 @@ def test_engagement_index_is_the_mean_percentile_within_a_date():
     assert top["account_id"].tolist() == ["c"] and bottom["account_id"].tolist() == ["a"]
 
 
+def test_accounts_too_new_are_not_ranked_and_ties_at_the_bottom_show_the_largest_first():
+    """A reader found the demo world's ten least engaged accounts all of the last six weeks, one a day old, and
+    they were an arbitrary ten (by id) of the 39 with no activity at all."""
+    ts = pd.Timestamp("2025-01-01", tz="UTC")
+    zero = {"active_user_ratio_28d": 0.0, "feature_breadth_28d": 0.0, "dau_mau": 0.0, "active_days_28d": 0}
+    rows = [{"account_id": "new", "tenure_days": 3, "mrr": 9000.0, **zero},
+            {"account_id": "a_small", "tenure_days": 400, "mrr": 100.0, **zero},
+            {"account_id": "b_large", "tenure_days": 400, "mrr": 5000.0, **zero},
+            {"account_id": "c_mid", "tenure_days": 200, "mrr": 800.0, **zero},
+            {"account_id": "busy", "tenure_days": 300, "mrr": 50.0, "active_user_ratio_28d": 0.9,
+             "feature_breadth_28d": 0.7, "dau_mau": 0.4, "active_days_28d": 20}]
+    p = pd.DataFrame(rows).assign(as_of=ts, segment="SMB", plan="Pro")
+    top, bottom = engagement.ranking(p, n=2)
+    assert bottom["account_id"].tolist() == ["b_large", "c_mid"] and top["account_id"].tolist()[0] == "busy"
+    assert "new" not in set(top["account_id"]) | set(engagement.ranking(p, n=10)[1]["account_id"])
+    info = engagement.ranking_info(p)
+    assert info == {"too_new": 1, "no_activity": 3, "days": 28}
+    note = engagement.ranking_note(info, 2)
+    assert note.startswith("3 accounts had no activity at all in the last 28 days: the least engaged table shows "
+                           "the 2 of them with the largest MRR.") and "1 accounts younger than 28 days" in note
+    assert "3社" in engagement.ranking_note(info, 2, "ja")
+    assert engagement.ranking_note({**info, "no_activity": 2, "too_new": 0}, 2) == ""  # all shown, none left out
+
+
 def test_glossary_lists_each_metric_once_in_both_languages():
     en, ja = engagement.glossary("en"), engagement.glossary("ja")
     assert len(en) == len(ja) > 30

@@ -45,18 +45,63 @@ def engagement_index(panel: pd.DataFrame, metrics=INDEX_METRICS) -> pd.Series:
     return ranks.mean(axis=1, skipna=True).rename("engagement_index")
 
 
+#: An account younger than the index metrics' window has not had a full window to use the product in.
+FULL_WINDOW_DAYS = 28
+
+
 def ranking(panel: pd.DataFrame, n: int = 10, accounts: pd.DataFrame | None = None,
-            metrics=INDEX_METRICS) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``n`` most and least engaged accounts at the latest date, with the metrics behind the index."""
+            metrics=INDEX_METRICS, min_tenure_days: int = FULL_WINDOW_DAYS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``n`` most and least engaged accounts at the latest date, with the metrics behind the index.
+
+    Accounts younger than ``min_tenure_days`` (a ``tenure_days`` column) are not ranked: their 28-day window is
+    not full, and on the demo world the ten least engaged were all accounts of the last six weeks, one of them a
+    day old. Among accounts of equal index (the demo world had 39 with no activity at all), the least engaged
+    table lists the largest MRR first, the most engaged the same, then by ``account_id`` (it was by
+    ``account_id`` alone, an arbitrary ten of the 39). :func:`ranking_info` counts both.
+    """
     now = latest(panel)
+    if "tenure_days" in now and min_tenure_days:
+        now = now[~(now["tenure_days"] < min_tenure_days)]
     now = now.assign(engagement_index=engagement_index(now, metrics).to_numpy())
     cols = ["account_id", "segment", "plan", "engagement_index", *metrics, "seats", "mrr"]
     if accounts is not None and "name" in accounts:
         now = now.merge(accounts[["account_id", "name"]], on="account_id", how="left")
         cols.insert(1, "name")
-    now = now[[c for c in cols if c in now.columns]].sort_values(["engagement_index", "account_id"],
-                                                                 ascending=[False, True])
-    return now.head(n).reset_index(drop=True), now.tail(n).iloc[::-1].reset_index(drop=True)
+    now = now[[c for c in cols if c in now.columns]]
+    keys = now.assign(_size=now["mrr"].fillna(0) if "mrr" in now else 0.0)
+    top = keys.sort_values(["engagement_index", "_size", "account_id"], ascending=[False, False, True])
+    bottom = keys.sort_values(["engagement_index", "_size", "account_id"], ascending=[True, False, True])
+    return (top.head(n).drop(columns="_size").reset_index(drop=True),
+            bottom.head(n).drop(columns="_size").reset_index(drop=True))
+
+
+def ranking_info(panel: pd.DataFrame, metrics=INDEX_METRICS, min_tenure_days: int = FULL_WINDOW_DAYS) -> dict:
+    """What :func:`ranking` left out and how many tie at the bottom: ``too_new`` (accounts younger than
+    ``min_tenure_days``), ``no_activity`` (ranked accounts with every index metric at 0), ``days``."""
+    now = latest(panel)
+    young = now["tenure_days"] < min_tenure_days if "tenure_days" in now and min_tenure_days else \
+        pd.Series(False, index=now.index)
+    ranked = now[~young]
+    present = [m for m in metrics if m in ranked]
+    idle = int((ranked[present].fillna(0) == 0).all(axis=1).sum()) if present else 0
+    return {"too_new": int(young.sum()), "no_activity": idle, "days": int(min_tenure_days)}
+
+
+def ranking_note(info: dict | None, n: int, lang: str = "en") -> str:
+    """The ranking tables' note: accounts too new to rank, and how many tie with no activity at all.
+
+    >>> print(ranking_note({"too_new": 32, "no_activity": 39, "days": 28}, 10))  # doctest: +NORMALIZE_WHITESPACE
+    39 accounts had no activity at all in the last 28 days: the least engaged table shows the 10 of them with
+    the largest MRR. 32 accounts younger than 28 days are not ranked (their window is not full).
+    """
+    if not info:
+        return ""
+    parts = []
+    if info["no_activity"] > n:
+        parts.append(t("eng.no_activity", lang, k=info["no_activity"], n=n, days=info["days"]))
+    if info["too_new"]:
+        parts.append(t("eng.too_new", lang, k=info["too_new"], days=info["days"]))
+    return " ".join(parts)
 
 
 def ranking_view(ranked: pd.DataFrame, lang: str = "en", currency: str = "USD") -> pd.DataFrame:

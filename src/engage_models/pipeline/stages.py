@@ -300,6 +300,7 @@ def kpis(ctx: Context) -> None:
     top, bottom = engagement.ranking(pnl, n=c.actions.top_n, accounts=accounts)
     out.frame("most_engaged", top)
     out.frame("least_engaged", bottom)
+    out.json("ranking_info", engagement.ranking_info(pnl))
 
 
 # ------------------------------------------------------------------------------------------------ surveys
