@@ -78,6 +78,12 @@ def test_the_landmark_removes_the_immortal_time_bias_the_naive_comparison_shows(
     r = table.iloc[0]
     assert r["difference"] == pytest.approx(0.0, abs=1e-12) and r["naive_difference"] == pytest.approx(0.4)
     assert (r["reached"], r["accounts"]) == (80, 160) and r["share_low"] < 0.5 < r["share_high"]
+    # the naive comparison's thin group is named as the naive group it is (report 07 called the never reached
+    # "had not reached it by the landmark", beside a milestone table counting the landmark's own group)
+    with pytest.raises(InsufficientData) as caught:
+        MS.fit_naive(times, accounts, "m", min_group=60)
+    assert "never reached it" in str(caught.value) and "landmark" not in str(caught.value)
+    assert MS.fit_naive(times, accounts, "m").labels_ == MS.fit_groups(naive).labels_ == ["reached", "not_reached"]
 
 
 def test_a_milestone_too_rare_to_compare_is_left_out_with_the_reason():

@@ -308,6 +308,13 @@ def fit_groups(frame: pd.DataFrame, min_group: int = 10, naive: bool = False) ->
     return KaplanMeierGroups("group", entry_col="entry", min_accounts=1, order=list(GROUPS)).fit(frame)
 
 
+def fit_naive(times: pd.DataFrame, accounts: pd.DataFrame, milestone: str, min_group: int = 10) -> KaplanMeierGroups:
+    """:func:`fit_groups` of :func:`naive_frame`, its groups named as what they are ("never reached it"): the
+    stage called ``fit_groups`` without ``naive``, and report 07 said "7 accounts had not reached it by the
+    landmark" beside a milestone table counting 16 (the 7 had never reached it)."""
+    return fit_groups(naive_frame(times, accounts, milestone), min_group, naive=True)
+
+
 def readable(km: KaplanMeierGroups, at_months: float, min_at_risk: int = MIN_AT_RISK) -> bool:
     """Whether both groups' curves can be read at ``at_months``: each has at least ``min_at_risk`` accounts still
     followed then (entered and neither left nor censored by then): a group whose 15 accounts are all followed to

@@ -469,7 +469,7 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
                                                                          within=pc.landmark_days))
         if value.name in kms:  # the biased comparison beside the landmark one, to show what the landmark avoids
             try:
-                naive = MS.fit_groups(MS.naive_frame(times, obs, value.name))
+                naive = MS.fit_naive(times, obs, value.name)
                 _write_km(out, f"km_naive_{value.name}", naive)
             except InsufficientData as exc:
                 ctx.out.skip(f"km_naive_{value.name}", reason_of(exc))
