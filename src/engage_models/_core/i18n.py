@@ -165,6 +165,12 @@ def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "
     '+5 (95% CI -2 to +12, n=1,234)'
     >>> fmt_interval(3.0, 2.0, float("inf"), "en")
     '3.0 (95% CI 2.0 or more)'
+
+    A number that is not 0 but would round to it gets up to two more decimals: "+20 (95% CI +0 to +39), p =
+    0.052" read as an interval clear of zero; it is "-0.4 to +39".
+
+    >>> fmt_interval(20, -0.4, 39, "en", decimals=0, signed=True)
+    '+20 (95% CI -0.4 to +39)'
     """
     if est is None or pd.isna(est):
         return ""
@@ -174,7 +180,10 @@ def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "
             return "∞" if v > 0 else "-∞"
         if fmt is not None:
             return fmt(v)
-        return f"{v:{'+' if signed else ''},.{decimals}f}{unit}"
+        places = decimals
+        while v != 0 and round(abs(v), places) == 0 and places < decimals + 2:
+            places += 1
+        return f"{v:{'+' if signed else ''},.{places}f}{unit}"
 
     if lo is None or hi is None or pd.isna(lo) or pd.isna(hi) or (np.isinf(lo) and np.isinf(hi)) \
             or hi == -np.inf or lo == np.inf:  # no interval, or none that means anything
