@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from engage_models import kpis as K
+from engage_models._core import i18n
 from engage_models._core.plots import setup
 
 matplotlib.use("Agg")
@@ -269,6 +270,22 @@ def test_kpi_summary_latest_month_against_previous():
     assert s.loc["dau_mau", "period"] == ts("2024-04-01")
     assert "grr_12m" not in s.index  # four months of data: no 12-month figure is invented
     assert set(s.unit) == {"count", "currency", "ratio"}
+
+
+def test_every_headline_kpi_is_defined_in_both_languages():
+    """Report 02 defined the panel's metrics, and a reader found continuation rate and the revenue churn rates
+    defined nowhere: every KPI the summary can hold has a sentence, in the summary's order."""
+    every = ["customers", "mrr_total", "net_new_mrr", "logo_churn_rate", "revenue_churn_rate",
+             "gross_revenue_churn_rate", "grr", "nrr", "grr_12m", "nrr_12m", "continuation_rate", "dau_mau",
+             "active_account_rate"]
+    summary = K.kpi_summary(ACCOUNTS, SUBS, PANEL, as_of=AS_OF)
+    assert set(summary["kpi"]) <= set(every)
+    for lang in ("en", "ja"):
+        d = K.definitions_view(pd.DataFrame({"kpi": every}), lang)
+        assert len(d) == len(every) and not d.iloc[:, 1].str.startswith("kpi_def.").any()
+    d = K.definitions_view(summary, "en")
+    assert d["KPI"].tolist() == [i18n.t(k, "en") for k in summary["kpi"]]
+    assert d.set_index("KPI").loc["GRR", "definition"].endswith("(at most 100%)")
 
 
 def test_contract_violations_raise():

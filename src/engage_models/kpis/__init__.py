@@ -19,7 +19,14 @@ from .compute import (
     trailing_revenue_retention,
 )
 from .tables import load_tables
-from .views import plot_cohort_heatmap, plot_kpi_trend, plot_mrr_movements, plot_mrr_waterfall, summary_view
+from .views import (
+    definitions_view,
+    plot_cohort_heatmap,
+    plot_kpi_trend,
+    plot_mrr_movements,
+    plot_mrr_waterfall,
+    summary_view,
+)
 
 __all__ = [
     "MOVEMENTS",
@@ -27,6 +34,7 @@ __all__ = [
     "cohort_matrix",
     "cohort_retention",
     "continuation_rate",
+    "definitions_view",
     "engagement_over_time",
     "kpi_summary",
     "load_tables",

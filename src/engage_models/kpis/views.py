@@ -39,6 +39,14 @@ def summary_view(summary: pd.DataFrame, lang: str = "en", currency: str = "USD")
     return pd.DataFrame(rows)
 
 
+def definitions_view(summary: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """What each KPI of :func:`kpi_summary` is, in a sentence, for the rows it has (report 02's glossary defined
+    the panel's metrics, and a reader found continuation rate and the revenue churn rates defined nowhere)."""
+    check_lang(lang)
+    return pd.DataFrame([{t("kpi", lang): t(k, lang), t("definition", lang): t(f"kpi_def.{k}", lang)}
+                         for k in dict.fromkeys(summary["kpi"])])
+
+
 # ----------------------------------------------------------------------------------------- plots
 def _date_axis(ax, lang: str, max_ticks: int = 8) -> None:
     """Month ticks in the locale's form (:func:`engage_models._core.plots.date_axis`)."""
