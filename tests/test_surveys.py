@@ -624,6 +624,20 @@ def test_themes_and_representative_comments():
     assert language_first(rep, "ja")["lang"].iloc[0] == "ja" and language_first(rep, "en")["lang"].iloc[0] == "en"
 
 
+def test_a_comment_of_two_themes_is_quoted_once_while_another_can_speak_for_the_second():
+    """A reader found "The app freezes whenever more than a few filters are applied." quoted under both features
+    and performance. The second theme quotes another of its comments; a theme with no other keeps the repeat.
+    (No promoter has commented here: that stopped the function with KeyError '_lang'.)"""
+    both = "The app freezes whenever more than a few filters are applied."
+    df = pd.DataFrame({"category": "detractor", "lang": "en", "comment": [
+        both, "The dashboard is slow and freezes every morning.", "Reports are slow to load."]})
+    rep = representative_comments(df, k=1, themes=["features", "performance"])
+    quoted = rep.set_index("theme")["comment"]
+    assert quoted["features"] == both and quoted["performance"] != both
+    alone = representative_comments(df.iloc[[0]], k=1, themes=["features", "performance"])
+    assert alone["comment"].tolist() == [both, both]
+
+
 # --------------------------------------------------------------------------------------------- the report
 @pytest.mark.notebook
 @pytest.mark.parametrize("lang, heading, other", [

@@ -511,7 +511,10 @@ def representative_comments(df: pd.DataFrame, by: str = "category", groups=("pro
     """Up to ``k`` typical comments per theme for each group in ``groups``, in each language of the comments.
 
     Typical = highest mean key-term ``z`` of its terms for its group (from :func:`key_terms`, computed here
-    when ``terms`` is not given), shorter first on ties; a comment repeated word for word shows once. Each
+    when ``terms`` is not given), shorter first on ties; a comment repeated word for word shows once. A comment
+    of several themes is quoted for the first of them only while another comment can speak for the next (a
+    reader found "The app freezes whenever more than a few filters are applied." under both features and
+    performance); a theme with no other comment quotes it again. Each
     language is chosen apart (its terms' z are its own): a report in Japanese quotes Japanese customers where
     there are any (:func:`engage_models.surveys.report.comments_in`), where one ranking of both languages
     quoted only English ones.
@@ -536,10 +539,16 @@ def representative_comments(df: pd.DataFrame, by: str = "category", groups=("pro
     rows = []
     for g in groups:
         dg = d[d[by] == g].sort_values(["_typical", "_len"], ascending=[False, True], kind="stable")
+        quoted: set[str] = set()  # this group's comments quoted under an earlier theme
         for theme in themes or lexicon:
-            of_theme = dg[dg["_themes"].map(lambda ts, theme=theme: theme in ts)]
+            # a mask, not a Series: a group without comments made an empty object Series, which pandas read as
+            # a list of columns (KeyError '_lang' where no promoter had commented)
+            of_theme = dg[dg["_themes"].map(lambda ts, theme=theme: theme in ts).to_numpy(dtype=bool)]
             for lg in sorted(of_theme["_lang"].dropna().unique()):
-                hit = of_theme[of_theme["_lang"] == lg].drop_duplicates(text).head(k)
+                cand = of_theme[of_theme["_lang"] == lg].drop_duplicates(text)
+                seen = cand[text].isin(quoted)
+                hit = pd.concat([cand[~seen], cand[seen]]).head(k)
+                quoted.update(hit[text])
                 for _, r in hit.iterrows():
                     rows.append({"theme": theme, by: g, text: r[text], "lang": lg, **{c: r[c] for c in extra}})
     return pd.DataFrame(rows, columns=["theme", by, text, "lang", *extra])
