@@ -54,6 +54,20 @@ def test_an_account_without_a_subscription_month_keeps_the_accounts_tables_mrr(s
     assert np.allclose(others.to_numpy(), ad.mrr_now().reindex(others.index).to_numpy())
 
 
+def test_the_ltv_sentence_says_what_the_model_based_ltv_counts():
+    """A reader found the LTV's horizon stated nowhere in report 05."""
+    from engage_models.survival.report import ltv_summary
+
+    values = pd.DataFrame({"ltv": [1000.0, 2000.0, 3000.0]})
+    simple = {"ltv": 30000.0, "ltv_low": 25000.0, "ltv_high": 36000.0, "monthly_churn_rate": 0.02, "margin": 0.8,
+              "arpa": 500.0}
+    said = ltv_summary(values, simple, "en", horizon=36.0, discount=0.10)
+    assert said.endswith("The model-based LTV counts gross margin 80% × each account's MRR today, month by month "
+                         "while the model expects it to stay, over at most the next 36 months, discounted 10% a year.")
+    assert "最大36か月先まで" in ltv_summary(values, simple, "ja", "JPY", horizon=36.0, discount=0.10)
+    assert "counts gross margin" not in ltv_summary(values, simple, "en")  # no horizon given: as before
+
+
 @pytest.mark.slow
 def test_the_survival_stage_values_accounts_and_the_simple_ltv_at_todays_mrr(report_data):
     """The report data's pipeline (read back when the report tests computed it): report 05's values and ARPA."""

@@ -362,8 +362,14 @@ def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "US
     return table(pd.DataFrame(rows), lang=lang)
 
 
-def ltv_summary(values: pd.DataFrame, simple: dict, lang: str = "en", currency: str = "USD") -> str:
-    """One sentence comparing the model-based LTV with the simple one."""
+def ltv_summary(values: pd.DataFrame, simple: dict, lang: str = "en", currency: str = "USD", *,
+                horizon: float | None = None, discount: float | None = None) -> str:
+    """One sentence comparing the model-based LTV with the simple one, and (given ``horizon`` in months and the
+    annual ``discount`` rate) one saying what the model-based LTV counts: a reader found its horizon stated
+    nowhere."""
+    basis = "" if horizon is None else " " + t(
+        "surv.ltv_basis", lang, margin=fmt_pct(100 * simple["margin"], lang, 0), h=f"{horizon:g}",
+        d=fmt_pct(100 * (discount or 0.0), lang, 0))
     return t("surv.ltv_sentence", lang, median=fmt_money(values["ltv"].median(), lang, currency),
              mean=fmt_money(values["ltv"].mean(), lang, currency),
              total=fmt_money(values["ltv"].sum(), lang, currency),
@@ -371,7 +377,7 @@ def ltv_summary(values: pd.DataFrame, simple: dict, lang: str = "en", currency: 
                                  fmt=lambda v: fmt_money(v, lang, currency)),
              rate=fmt_pct(100 * simple["monthly_churn_rate"], lang, 2),
              margin=fmt_pct(100 * simple["margin"], lang, 0),  # the assumed margin, said where it is used
-             arpa=fmt_money(simple["arpa"], lang, currency))
+             arpa=fmt_money(simple["arpa"], lang, currency)) + basis
 
 
 def example_accounts(values: pd.DataFrame) -> dict:
