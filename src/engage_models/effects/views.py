@@ -277,6 +277,16 @@ def sample_size_view(design: pd.DataFrame, detect_points: float = 5.0, power: fl
     return pd.DataFrame(rows)
 
 
+def sample_size_basis(detect_points: float, power: float, lang: str = "en") -> str:
+    """The sizes' settings in words (report 06 said "the configured size" and "the configured power" without
+    their numbers).
+
+    >>> sample_size_basis(5, 0.8)
+    'Accounts needed to detect a fall in churn of 5 percentage points, with 80% power at 95% confidence.'
+    """
+    return t("effects.size_basis", lang, points=f"{detect_points:g}", power=fmt_pct(100 * power, decimals=0))
+
+
 def plot_design(design: pd.DataFrame, ax=None, lang: str = "en", playbook=None):
     """Accounts per recommended play today: assigned, held out at random, and must-act (never held out)."""
     check_lang(lang)
