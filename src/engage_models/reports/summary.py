@@ -228,6 +228,20 @@ def nps_table_by(answers: pd.DataFrame, by: str, min_n: int = 30) -> pd.DataFram
     return nps_table(answers, by, min_n=min_n)
 
 
+def nps_unmatched_text(info: dict | None, lang: str = "en") -> str:
+    """The NPS-by-touch-model table's note: how many of the wave's answers came from accounts that are no longer
+    customers (they have no touch model), or "" when none did.
+
+    >>> print(nps_unmatched_text({"answers": 6299, "matched": 5643}))
+    656 of the wave's 6,299 answers came from accounts that are no longer customers: they have no touch model.
+    >>> nps_unmatched_text({"answers": 10, "matched": 10})
+    ''
+    """
+    if not info or info["answers"] == info["matched"]:
+        return ""
+    return t("sum.nps_unmatched", lang, k=f"{info['answers'] - info['matched']:,}", n=f"{info['answers']:,}")
+
+
 def nps_by(table: pd.DataFrame, by: str, lang: str = "en") -> pd.DataFrame:
     """:func:`nps_table_by` as a report table."""
     rows = []
