@@ -474,7 +474,8 @@ def test_a_mistaken_hand_card_stops_the_run_before_ingest_and_a_missing_metric_l
     assert why["backtest_hand"] == ("the hand-weighted card is left out of the backtest: vendor.yaml: metric(s) not "
                                     "in the data: ['logins_28days'] (X has " + why["backtest_hand"][0].split(
                                         "(X has ", 1)[1], "skipped")
-    assert run["health"].reason("backtest_hand", "ja").startswith("手入力のスコアカードはバックテストから除外しました")
+    assert run["health"].reason("backtest_hand", "ja").startswith(
+        "手動で重み付けしたスコアカードはバックテストから除外しました")
 
 
 def test_detractor_alerts_start_where_the_data_folder_s_previous_run_ended(small_world, tmp_path):

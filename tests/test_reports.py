@@ -42,7 +42,7 @@ def test_full_run_in_japanese_writes_every_report_offline_and_without_code(repor
     assert "HubSpotとSalesforceのタスクファイルには新しいタスクが" in summary and "繰り返していません" not in summary
     assert "円" in summary and "$" not in summary  # the data's currency, as Japanese write it
     health = (latest / "04_health_score.html").read_text(encoding="utf-8")
-    assert "学習したスコア" in health and "手入力の重み付けスコア" in health and "95%信頼区間" in health
+    assert "学習したスコア" in health and "手動で重み付けしたスコア" in health and "95%信頼区間" in health
     actions = read_actions(latest / "actions.csv")
     assert list(actions.columns)[: len(EXPORT_COLUMNS)] == list(EXPORT_COLUMNS)
     assert actions["band"].isin(["green", "yellow", "red"]).all() and actions["score"].between(0, 100).all()

@@ -271,7 +271,7 @@ REGISTRY: tuple[Metric, ...] = (
     _p("csat_change", "sentiment", "surveys", "csat_change", "CSAT change", "顧客満足度の変化",
        "Latest CSAT mean minus the previous one.", "直近と前回のCSAT平均の差。", True, unit="score",
        fill_zero=False, model=False),
-    _p("tenure_days", "commercial", "accounts", "tenure_days", "tenure (days)", "契約期間（日）",
+    _p("tenure_days", "commercial", "accounts", "tenure_days", "tenure (days)", "契約からの日数",
        "Days since the account's start date.", "契約開始日からの日数。", True, unit="days", skewed=True),
     _p("mrr", "commercial", "subscriptions", "mrr", "MRR", "MRR（月次経常収益）",
        "Monthly recurring revenue at the observation date (latest subscription month before it).",

@@ -79,7 +79,9 @@ def persona_table_view(tbl: pd.DataFrame, lang: str = "en", currency: str = "USD
                if "nps" in tbl and pd.notna(getattr(r, "nps", np.nan)) else getattr(r, f"nps_why_{lang}", ""))
         if "nps" in tbl and pd.notna(getattr(r, "nps", np.nan)) and getattr(r, "nps_small_n", False):
             nps += " " + t("pj.small_n_mark", lang)
-        name = persona_name(r.persona, lang) + (" " + t("pj.new_mark", lang) if r.status == "new" else "")
+        # a Japanese mark takes no space before its full-width bracket (「ペルソナ1 （新規）」 read as a typo)
+        name = persona_name(r.persona, lang) + ((" " if lang == "en" else "") + t("pj.new_mark", lang)
+                                                if r.status == "new" else "")
         words = getattr(r, f"description_{lang}")
         if getattr(r, "few_accounts", False):
             name += " " + t("pj.few_accounts_mark", lang)
