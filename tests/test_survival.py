@@ -1060,3 +1060,73 @@ def test_a_csv_separated_by_semicolons_is_read(tmp_path):
     path = tmp_path / "one.csv"  # a table of one column keeps its name, whatever its cells hold
     path.write_text("note\nab;c\nd\n", encoding="utf-8")
     assert read_table(path).columns.tolist() == ["note"]
+
+
+def test_rows_after_blank_lines_are_counted_as_ingest_counts_them_and_the_blank_lines_are_said(tmp_path):
+    """A CSV with blank lines in the middle: pandas skips them, so fit and survival name the Nth row of data
+    (as ingest does), which is not line N + 1 of the file below a blank line; a user counting the file's lines
+    found another row. The data row stays ingest's, and both commands say where the blank lines are."""
+    from engage_models.ingest.files import split_lines
+
+    own = _own_table(n=40)
+    lines = own.to_csv(index=False).splitlines()
+    lines[12] = lines[12].replace(",False,", ",maybe,").replace(",True,", ",maybe,")  # data row 12, before blanks
+    lines.insert(3, "")
+    lines.insert(7, "")
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n\n", encoding="utf-8")  # a blank line at the end shifts no row
+    text = path.read_text().splitlines(keepends=True)
+    bad_line = next(i + 1 for i, t in enumerate(text) if "maybe" in t)
+    assert bad_line == 15
+    blank = (3 + 1, 7 + 1)
+    assert next(r.row for r in split_lines(iter(text[1:]), 6, ",", 2) if r.line == bad_line) == 12  # ingest's
+    commands = {"survival": ["--duration", "tenure", "--event", "churned", "--unit", "days"],
+                "fit": ["--label", "churned"]}
+    for command, given in commands.items():
+        proc = subprocess.run([sys.executable, "-m", "engage_models", command, "--table", str(path), *given,
+                               "--out", str(tmp_path / command)], capture_output=True, text=True)
+        assert proc.returncode == 2, proc.stderr
+        assert "1 row(s) are not (first at data rows [12]; values found: 'maybe')" in proc.stderr, proc.stderr
+        said = proc.stderr if command == "survival" else proc.stdout
+        assert (f"note: {path}: 2 blank line(s) (at line(s) {list(blank)}) are not rows: data rows are counted "
+                f"without them, as engage ingest counts them") in said, said
+
+
+def test_decimal_commas_of_a_semicolon_file_are_numbers_and_missing_words_are_counted(tmp_path):
+    """A European spreadsheet's ";" file writes 37,5 for 37.5 (and 1.234,5 for 1234.5): the MRR column came in
+    as text. Only a column whose every non-empty value is such a number is read so, only in a ";" file (a comma
+    separates fields in a comma-separated one). Cells of "NA", "n/a" or "null" were read as missing without a
+    word (pandas' missing-value words): still missing, and counted per column in the notes."""
+    from engage_models._core.io import read_table, reading_notes
+
+    own = _own_table(n=120)
+    own["fee"] = own["fee"] + 0.5
+    written = own.astype({"users": object})
+    written["fee"] = [f"{v:,.1f}".replace(",", " ").replace(".", ",") for v in own["fee"]]  # 1 234,5
+    written.loc[3, "fee"] = "1.234,5"
+    written.loc[[5, 9], "users"] = ["NA", "n/a"]
+    written.loc[7, "users"] = "null"
+    written["code"] = ["12,5"] * 60 + ["x"] * 60  # not every value a number: left as text
+    path = tmp_path / "t.csv"
+    path.write_text(written.to_csv(index=False, sep=";"), encoding="utf-8-sig")
+    df = read_table(path, encoding="utf-8-sig")
+    expected = own["fee"].where(own.index != 3, 1234.5)
+    assert df["fee"].tolist() == pytest.approx(expected.tolist())
+    assert df["code"].tolist() == written["code"].tolist()
+    assert df["users"].isna().sum() == 3 and df.loc[[5, 7, 9], "users"].isna().all()
+    assert reading_notes(df, "t.csv") == [
+        "'users': 3 cell(s) read as missing ('NA', 'null', 'n/a')",
+        f"'fee': numbers written with a decimal comma (e.g. {written['fee'][0]!r}) read as numbers"]
+    assert written["fee"].str.contains(" ").any()  # thousands apart by a space were read too
+    comma = tmp_path / "comma.csv"  # quoted, a comma-separated file's "37,5" stays what it was
+    comma.write_text('id,fee\na,"37,5"\nb,"1,5"\n', encoding="utf-8")
+    assert read_table(comma)["fee"].tolist() == ["37,5", "1,5"]
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "survival", "--table", str(path), "--duration",
+                           "tenure", "--event", "churned", "--covariates", "tier", "users", "--unit", "days",
+                           "--id", "customer", "--mrr", "fee", "--n-boot", "0", "--cv", "3",
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "note: 'users': 3 cell(s) read as missing ('NA', 'null', 'n/a')" in proc.stderr
+    per = pd.read_csv(tmp_path / "o" / "per_account.csv")
+    fee = expected.set_axis(own["customer"])
+    assert per["mrr"].tolist() == pytest.approx(fee[per["customer"]].tolist()) and len(per) > 30

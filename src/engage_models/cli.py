@@ -239,11 +239,13 @@ def _out_folder(path: Path) -> Path:
     return path
 
 
-def _read_table(path: Path):
+def _read_table(path: Path, notes=None):
     """A table a user brings (:func:`~engage_models._core.io.read_table`); a text file's encoding is detected as
-    ingest detects it (a byte-order mark, else UTF-8, else CP932: a Japanese Excel's CSV)."""
+    ingest detects it (a byte-order mark, else UTF-8, else CP932: a Japanese Excel's CSV). What reading did that
+    the user would not see (blank lines, cells read as missing, decimal commas) is printed to ``notes`` first, so
+    that it is read before any error about a row."""
     from ._core.errors import DataError
-    from ._core.io import read_table
+    from ._core.io import read_table, reading_notes
     from .ingest.files import FileError, detect_encoding
 
     encoding = None
@@ -252,7 +254,10 @@ def _read_table(path: Path):
             encoding = detect_encoding(path)
         except FileError as exc:
             raise DataError(f"{path}: {exc}") from None
-    return read_table(path, encoding=encoding)
+    df = read_table(path, encoding=encoding)
+    for note in reading_notes(df, str(path)):
+        print(f"note: {note}", file=notes or sys.stdout)
+    return df
 
 
 @contextlib.contextmanager
@@ -356,7 +361,7 @@ def _survival(args) -> int:
     from .survival.analysis import analyse_table
 
     _out_folder(args.out)
-    df = _read_table(args.table)
+    df = _read_table(args.table, sys.stderr)
     with _naming(args.table):
         result = analyse_table(
             df, duration=args.duration, event=args.event, covariates=args.covariates, entry=args.entry,

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import gzip
+import io
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -180,7 +183,19 @@ def read_json(path: str | Path):
 def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     """A table a user brings: Parquet (``.parquet``, ``.pq``), CSV (``.csv``, ``.csv.gz``) or TSV (``.tsv``);
     ``encoding``: a text file's (default UTF-8; the command line detects it, as ingest does). A CSV whose header
-    is separated by ``;``, a tab or ``|`` and holds no comma is read with that separator.
+    is separated by ``;``, a tab or ``|`` and holds no comma is read with that separator; in a file separated by
+    ``;``, a text column whose every non-empty value is a number written with a decimal comma (``37,5``,
+    ``1.234,5``, ``1 234,5``) is read as numbers.
+
+    Rows: "data row N" in the messages of ``engage fit`` and ``engage survival`` is the Nth row of data below
+    the header, as ``engage ingest`` counts rows: blank lines are not rows (pandas and DuckDB skip them) and a
+    cell spanning lines is one row. Without blank lines or such cells, data row N is line N + 1 of the file. (A
+    line of spaces only is skipped here but is a row to ingest, which quarantines it.)
+
+    What reading did that a user would not see is in ``df.attrs["reading"]`` (:func:`reading_notes` says it):
+    ``blank_lines`` (1-based lines of the file, blank, before a row), ``missing_words`` (per column, the
+    cells read as missing because they held one of pandas' missing-value words such as ``NA``, ``n/a`` or
+    ``null``: ``{"cells": n, "words": [...]}``) and ``decimal_comma`` (column -> an example value).
 
     Raises :class:`~engage_models._core.errors.DataError` naming the file when it is missing, of another
     kind, or unreadable.
@@ -193,17 +208,126 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
         if name.endswith((".parquet", ".pq")):
             return pd.read_parquet(path)
         if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
-            df = pd.read_csv(path, sep="\t" if ".tsv" in name else ",", encoding=encoding)
+            sep = "\t" if ".tsv" in name else ","
+            df = pd.read_csv(path, sep=sep, encoding=encoding)
             # a European spreadsheet's CSV is separated by ";" (or a tab, or "|"): read as one column named
             # "a;b;c", it stopped on "no label column" with no word of the separator
             head = str(df.columns[0]) if len(df.columns) == 1 else ""
-            seps = [sep for sep in (";", "\t", "|") if sep in head]
+            seps = [s for s in (";", "\t", "|") if s in head]
             if len(seps) == 1:
-                df = pd.read_csv(path, sep=seps[0], encoding=encoding)
-            return df
+                sep = seps[0]
+                df = pd.read_csv(path, sep=sep, encoding=encoding)
+            return _as_read(path, df, sep, encoding)
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read it ({exc})") from exc
     raise DataError(f"{path}: expected .parquet, .csv or .tsv")
+
+
+#: pandas' default missing-value words (``na_values``), the empty cell aside: read as missing, and counted.
+MISSING_WORDS = ("#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+                 "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+_SEPS = ",;\t|"
+_MISSING_WORD_CELL = re.compile("(?:^|[" + _SEPS + "])\"?(?:" + "|".join(map(re.escape, MISSING_WORDS))
+                                + ")\"?(?=[" + _SEPS + "\r\n]|$)", re.MULTILINE)
+# a number written with a decimal comma, with "." or a space between groups of thousands, or a whole number
+_DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:[. \u00a0\u202f]\d{3})+|\d+)(?:,\d+)?"
+
+
+def _file_text(path: Path, encoding: str | None) -> str | None:
+    """The file's text (None when it cannot be decoded: pandas' error says it)."""
+    try:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rt", encoding=encoding or "utf-8", errors="strict") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError, LookupError):
+        return None
+
+
+def _blank_lines(text: str, sep: str) -> list[int]:
+    """1-based lines of ``text`` that are blank (or only spaces) and come before a row: pandas skips them, so
+    they are not rows. A blank line inside a quoted cell is part of the cell."""
+    blank, pending, last = [], [], 0
+    try:
+        reader = csv.reader(io.StringIO(text), delimiter=sep)
+        for record in reader:
+            start, last = last + 1, reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                pending.append(start)
+            else:
+                blank += pending
+                pending = []
+    except csv.Error:
+        return []
+    return blank
+
+
+def _missing_words(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> dict:
+    """Per column, the cells pandas read as missing because they held one of :data:`MISSING_WORDS`."""
+    raw = pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False)
+    if raw.shape != df.shape or list(raw.columns) != list(df.columns):
+        return {}
+    out = {}
+    for i, c in enumerate(df.columns):
+        cells = raw.iloc[:, i]
+        words = cells[cells.isin(MISSING_WORDS)]
+        if len(words):
+            out[c] = {"cells": int(len(words)), "words": pd.unique(words).tolist()}  # as they come
+    return out
+
+
+def _decimal_commas(df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """``df`` with each text column whose every non-empty value is a number written with a decimal comma (one
+    at least with its comma) read as numbers (blanks missing); and those columns, each with an example."""
+    out, found = df, {}
+    for c in df.columns:
+        s = df[c]
+        if not _is_text(s):
+            continue
+        text = s.astype("string").str.strip()
+        filled = text.notna() & (text != "")
+        values = text[filled]
+        if not len(values) or not values.str.fullmatch(_DECIMAL_COMMA).all() or not values.str.contains(",").any():
+            continue
+        plain = values.str.replace(r"[. \u00a0\u202f]", "", regex=True).str.replace(",", ".", regex=False)
+        out = out.copy() if out is df else out
+        out[c] = pd.to_numeric(plain).astype(float).reindex(s.index)
+        found[c] = str(values[values.str.contains(",")].iloc[0])
+    return out, found
+
+
+def _as_read(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> pd.DataFrame:
+    """``df`` read from the text file ``path``, its decimal commas read (``;`` files) and what reading did in
+    ``df.attrs["reading"]`` (see :func:`read_table`)."""
+    reading = {}
+    text = _file_text(path, encoding)
+    if text is not None:
+        if blank := _blank_lines(text, sep):
+            reading["blank_lines"] = blank
+        if df.isna().to_numpy().any() and _MISSING_WORD_CELL.search(text):
+            if words := _missing_words(path, df, sep, encoding):
+                reading["missing_words"] = words
+    if sep == ";":  # a comma in a number of a comma-separated file separates fields: never read as decimals
+        df, commas = _decimal_commas(df)
+        if commas:
+            reading["decimal_comma"] = commas
+    df.attrs["reading"] = reading
+    return df
+
+
+def reading_notes(df: pd.DataFrame, where: str) -> list[str]:
+    """What :func:`read_table` did with ``df`` that a user would not see, one sentence each (none for a table
+    read as written)."""
+    reading = df.attrs.get("reading") or {}
+    notes = []
+    if blank := reading.get("blank_lines"):
+        notes.append(f"{where}: {len(blank)} blank line(s) (at line(s) {blank[:5]}) are not rows: data rows are "
+                     f"counted without them, as engage ingest counts them (data row N is line N + 1 of the file "
+                     f"only above the first blank line)")
+    for c, m in (reading.get("missing_words") or {}).items():
+        notes.append(f"{c!r}: {m['cells']:,} cell(s) read as missing ({', '.join(map(repr, m['words']))})")
+    for c, example in (reading.get("decimal_comma") or {}).items():
+        notes.append(f"{c!r}: numbers written with a decimal comma (e.g. {example!r}) read as numbers")
+    return notes
 
 
 def _is_text(s: pd.Series) -> bool:
