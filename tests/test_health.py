@@ -368,7 +368,7 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
                            "--date-col", "as_of", "--id-col", "account_id", "--horizon", "30", "--bootstrap", "5",
                            "--score", "linear", "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert f"left out 3 row(s) without a label (of {len(df):,})" in proc.stdout
+    assert f"left out 3 row(s) without a label (of {len(df):,}; first at data rows [6, 7, 8])" in proc.stdout
     assert "column 'メール' left out: text with" in proc.stdout
     df = df.drop(index=[5, 6, 7]).reset_index(drop=True)
     ev = json.loads((out / "evaluation.json").read_text())
@@ -716,6 +716,17 @@ def test_a_table_that_cannot_be_fitted_is_refused_with_what_is_wrong_where(tmp_p
                            "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith(f"engage fit: error: {path}: too few churners"), proc.stderr
+
+
+def test_rows_without_a_label_are_named():
+    """fit said "left out 3 row(s) without a label (of 60)" and not which: the first data rows are named, as
+    every other message about rows names them."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=60), "left": [1.0, 0.0] * 30})
+    df.loc[[2, 40, 41], "left"] = np.nan
+    _, y, report = T.prepare(df, "left", where="t.csv")
+    assert len(y) == 57 and report["rows_without_label"] == 3
+    assert report["first_rows_without_label"] == [3, 41, 42]
 
 
 def test_the_learned_score_against_the_hand_card_is_said_as_the_interval_says():

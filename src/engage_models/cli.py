@@ -293,7 +293,8 @@ def _fit(args) -> int:
         print(line)
     data = ev.get("data", {})
     if data.get("rows_without_label"):
-        print(f"left out {data['rows_without_label']:,} row(s) without a label (of {data['rows']:,})")
+        print(f"left out {data['rows_without_label']:,} row(s) without a label (of {data['rows']:,}; first at data "
+              f"rows {data['first_rows_without_label']})")
     for column, why in data.get("dropped_columns", {}).items():
         if not why.startswith("possible leak"):  # the screen's lines above say those
             print(f"column {column!r} left out: {why}")

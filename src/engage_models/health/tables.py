@@ -115,7 +115,8 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
     if df.empty:
         raise TableError(f"{where}: no data rows (only the header: {', '.join(map(str, df.columns))})")
     y = _label(df[label], f"{where}, column {label!r}")
-    report = {"rows": int(len(df)), "rows_without_label": int(y.isna().sum())}
+    report = {"rows": int(len(df)), "rows_without_label": int(y.isna().sum()),
+              "first_rows_without_label": (np.flatnonzero(y.isna().to_numpy())[:5] + 1).tolist()}
     if y.isna().all():
         raise TableError(f"{where}, column {label!r}: empty in every one of the {len(df):,} row(s); each row needs "
                          f"its outcome (1 churned, 0 stayed)")
