@@ -1130,3 +1130,30 @@ def test_decimal_commas_of_a_semicolon_file_are_numbers_and_missing_words_are_co
     per = pd.read_csv(tmp_path / "o" / "per_account.csv")
     fee = expected.set_axis(own["customer"])
     assert per["mrr"].tolist() == pytest.approx(fee[per["customer"]].tolist()) and len(per) > 30
+
+
+def test_a_repeated_id_and_a_column_of_dates_are_named_for_what_they_are():
+    """From runs on public tables: a repeated id said "id column 'customer' is not unique (e.g. 'C003')", with
+    neither the file nor how many rows repeat; a column of dates ("2021-03-04") was "text with 240 distinct
+    values (an identifier, free text, ...)" left out, or an error when named: it is said to be dates, and that
+    survival needs a duration, not a date."""
+    own = _own_table()
+    run = dict(duration="tenure", event="churned", unit="days", n_boot=0, cv=3, where="t.csv")
+    twice = own.copy()
+    twice.loc[[7, 30], "customer"] = "C003"  # C003 on data rows 4, 8 and 31
+    twice.loc[50, "customer"] = "C010"  # and C010 on 11 and 51
+    with pytest.raises(DataError, match=r"^t.csv, id column 'customer' is not unique: 2 id\(s\) on more than one "
+                                        r"row, 5 rows in all \(e.g. 'C003' at data rows \[4, 8, 31\]\); the table "
+                                        r"needs one row per account$"):
+        A.analyse_table(twice, id_col="customer", **run)
+    dated = own.assign(signed=pd.date_range("2021-01-01", periods=len(own), freq="D").strftime("%Y-%m-%d"),
+                       note=[f"call {i}" for i in range(len(own))])
+    res = A.analyse_table(dated, id_col="customer", covariates=None, **run)
+    notes = res.evaluation["design"]["notes"]
+    assert ("'signed' left out: dates (e.g. '2021-01-01'), not an identifier: a covariate needs a duration, not a "
+            "date; turn the date into a number") in " ".join(notes), notes
+    assert any(n.startswith("'note' left out: text with 240 distinct values (an identifier") for n in notes), notes
+    with pytest.raises(DataError, match=r"^t.csv, covariate 'signed' holds dates \(e.g. '2021-01-01'\), not an "
+                                        r"identifier: "
+                                        r"a covariate needs a duration, not a date"):
+        A.analyse_table(dated, id_col="customer", covariates=["tier", "signed"], **run)

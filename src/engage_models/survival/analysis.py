@@ -37,7 +37,7 @@ from ..features.screening import Screen, screen_survival
 from . import data as D
 from .cox import CoxModel
 from .curves import DAYS_PER_MONTH
-from .design import MAX_LEVELS, is_categorical
+from .design import DATES_NOT_COVARIATES, MAX_LEVELS, _first, is_categorical, looks_like_dates
 from .evaluation import HORIZONS, cross_validate, evaluate_predictions
 from .time_varying import DiscreteTimeHazard
 from .value import bootstrap_values, simple_ltv
@@ -208,17 +208,22 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     many = {c: int(data[c].dropna().astype(str).nunique()) for c in covariates if is_categorical(data[c])}
     many = {c: n for c, n in many.items() if n > MAX_LEVELS} if chosen else {}
     kept = set(keep_columns or ())
-    text_notes = [f"{c!r} left out: text with {n} distinct values (an identifier, free text, or more categories "
-                  f"than {MAX_LEVELS} to estimate one by one: group them, or name an identifier with --id)"
+    text_notes = [f"{c!r} left out: " + (DATES_NOT_COVARIATES.format(example=_first(data[c])) if looks_like_dates(
+                      data[c]) else f"text with {n} distinct values (an identifier, free text, or more categories "
+                  f"than {MAX_LEVELS} to estimate one by one: group them, or name an identifier with --id)")
                   + (" - --keep-column keeps a column from the leakage screen, not one that cannot be estimated"
                      if c in kept else "")
                   for c, n in many.items()]
     covariates = [c for c in covariates if c not in many]
     # without an id, an account is named by its 1-based data row, as the messages name rows (it was 0-based)
     data["_id"] = data[id_col].astype(str) if id_col else data["_row"].astype(str)
-    if data["_id"].duplicated().any():
+    repeated = data["_id"].duplicated(keep=False)
+    if repeated.any():  # it named neither the file nor how many rows repeat an id
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
-        raise DataError(f"id column {id_col!r} is not unique (e.g. {dup!r}): the table needs one row per account")
+        rows = data.loc[data["_id"] == dup, "_row"].head(5).tolist()
+        raise DataError(f"{where}, id column {id_col!r} is not unique: {data.loc[repeated, '_id'].nunique():,} id(s) "
+                        f"on more than one row, {int(repeated.sum()):,} rows in all (e.g. {dup!r} at data rows "
+                        f"{rows}); the table needs one row per account")
     no_time = ~((data["_duration"] > 0) & (data["_duration"] > data["_entry"]))
     left_out = {"rows": int(no_time.sum()), "first_rows": (np.flatnonzero(no_time.to_numpy())[:5] + 1).tolist(),
                 "why": "no time at risk: a duration of 0" + (", or not after the entry" if entry else "")}
@@ -257,6 +262,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         if all_churned is None:
             raise
         raise InsufficientData(f"{where}: {all_churned} ({exc})") from exc
+    except DataError as exc:  # the design's words on a covariate (dates, too many levels): with the file's name
+        if str(exc).startswith(where):
+            raise
+        raise DataError(f"{where}, {exc}") from exc
     skipped = {}
     discrete = DiscreteTimeHazard(covariates=covariates, id_col="_id", event_col="_event", period_width=1.0,
                                   duration_col="_duration", entry_col=entry_col, penalizer=cox.penalizer_,

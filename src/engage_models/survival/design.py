@@ -20,6 +20,7 @@ dependent set and leaves the later ones out, recording in :attr:`Design.aliased`
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +43,36 @@ def is_categorical(s: pd.Series) -> bool:
             or ptypes.is_string_dtype(s))
 
 
+#: Why a column of dates is no covariate (``example``: one of its values).
+DATES_NOT_COVARIATES = ("dates (e.g. {example!r}), not an identifier: a covariate needs a duration, not a date; "
+                        "turn the date into a number (days since signing up, months until renewal) or name the "
+                        "time observed as --duration")
+
+
+def looks_like_dates(s: pd.Series, share: float = 0.9) -> bool:
+    """Whether at least ``share`` of the distinct non-empty values of a text column are dates (``2021-03-04``,
+    ``04/03/2021 10:00``, ``Jan 5 2021``): read as ISO 8601, else in pandas' mixed formats, with a digit in
+    each. Up to 500 distinct values are tried (a cheap check: the column is left out either way)."""
+    if not is_categorical(s) or ptypes.is_bool_dtype(s):
+        return False
+    values = pd.Series(s.dropna().astype(str).str.strip().unique())
+    values = values[values != ""].head(500)
+    if values.empty:
+        return False
+    with warnings.catch_warnings():  # pandas' notes on formats it infers: the count below is the answer
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(values, format="ISO8601", errors="coerce")
+        if parsed.notna().mean() < share:
+            parsed = pd.to_datetime(values, format="mixed", errors="coerce")
+    return bool((parsed.notna() & values.str.contains(r"\d")).mean() >= share)
+
+
+def _first(s: pd.Series) -> str:
+    """The first non-empty value of ``s``, as text (an example in a message)."""
+    values = s.dropna().astype(str)
+    return str(values.iloc[0]) if len(values) else ""
+
+
 @dataclass
 class Design:
     """Encoding of ``covariates``: categorical levels (reference first) and the resulting term names."""
@@ -62,6 +93,9 @@ class Design:
         for c in covariates:
             if c in categorical:
                 counts = df[c].dropna().astype(str).value_counts()
+                if len(counts) > MAX_LEVELS and looks_like_dates(df[c]):  # it was called "an identifier"
+                    raise DataError(f"covariate {c!r} holds {DATES_NOT_COVARIATES.format(example=_first(df[c]))}, "
+                                    f"or leave it out of the covariates")
                 if len(counts) > MAX_LEVELS:
                     raise DataError(f"covariate {c!r} has {len(counts)} distinct values: an identifier, free text, "
                                     f"or more categories than {MAX_LEVELS} to estimate one by one; group its "
