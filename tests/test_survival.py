@@ -1157,3 +1157,26 @@ def test_a_repeated_id_and_a_column_of_dates_are_named_for_what_they_are():
                                         r"identifier: "
                                         r"a covariate needs a duration, not a date"):
         A.analyse_table(dated, id_col="customer", covariates=["tier", "signed"], **run)
+
+
+def test_logistic_probabilities_do_not_overflow(monkeypatch):
+    """A tiny table printed numpy's "overflow encountered in exp" (time_varying's fitted probabilities and
+    stats.sigmoid, 1 / (1 + exp(-x)) for x below -709, as an unpenalised fit that runs off gives): the
+    probabilities are computed without overflow and are exact, with warnings as errors."""
+    import warnings
+
+    from engage_models._core.stats import bounded_t_interval, sigmoid
+    from engage_models.survival import time_varying as TV
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sigmoid(np.array([-1000.0, 0.0, 1000.0])).tolist() == [0.0, 0.5, 1.0]
+        assert float(sigmoid(-40.0)) == pytest.approx(np.exp(-40.0) / (1 + np.exp(-40.0)), rel=1e-12)
+        lo, hi = bounded_t_interval([1.0], [1e6], [3], 1, 5)  # an interval wider than the scale: all of it
+        assert (float(lo[0]), float(hi[0])) == (1.0, 5.0)
+        # a fit that ran off (separation): a band's log-odds near -800 at x = 0
+        monkeypatch.setattr(TV, "_fit_logistic", lambda A, y, pen, n_free: (np.r_[-800.0, 30.0], False))
+        X = pd.DataFrame({"x": [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]})
+        alpha, beta, cov, ok = TV.DiscreteTimeHazard()._fit_logistic(np.ones((6, 1)), X, np.r_[0, 0, 0, 1, 1, 1.0],
+                                                                      0.0)
+        assert alpha[0] < -800 and not ok and np.isfinite(cov.to_numpy()).all()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
+from scipy.special import expit
 
 _EPS = 1e-6
 
@@ -62,8 +63,9 @@ def difference_interval(p1, lo1, hi1, p2, lo2, hi2) -> tuple[float, float]:
 
 
 def sigmoid(x):
-    """The logistic function ``1 / (1 + exp(-x))``."""
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+    """The logistic function ``1 / (1 + exp(-x))``, exact and without overflow at any ``x`` (``exp(-x)`` overflowed
+    below -709, where an unpenalised fit on a tiny table puts a linear predictor, with a RuntimeWarning)."""
+    return expit(np.asarray(x, dtype=float))
 
 
 def logit(p, eps: float = _EPS):
@@ -280,7 +282,7 @@ def bounded_t_interval(mean, var_cluster, clusters, low: float, high: float,
         q = stats.t.ppf(1 - (1 - level) / 2, np.where(k > 1, k - 1, np.nan))
         half = q * np.sqrt(v) / (width * s * (1 - s))
         theta = np.log(s / (1 - s))
-        lo, hi = (low + width / (1 + np.exp(-(theta + sign * half))) for sign in (-1, 1))
+        lo, hi = (low + width * expit(theta + sign * half) for sign in (-1, 1))  # no overflow for a wide half
     flat = (v == 0) & np.isfinite(q)
     return np.where(flat, m, lo), np.where(flat, m, hi)
 

@@ -73,8 +73,7 @@ def _platt(eta, y, fold=None) -> tuple[float, float]:
     b = float(m.coef_[0, 0])
     shift = b * eta  # below lo every p is ~0 (too few churners), above hi ~1 (too many): a root in between
     lo, hi = -float(shift.max()) - 40.0, -float(shift.min()) + 40.0
-    with np.errstate(over="ignore"):  # exp overflows harmlessly to p = 0 at the far end of the bracket
-        a = float(brentq(lambda a: float(np.sum(y - sigmoid(a + shift))), lo, hi))
+    a = float(brentq(lambda a: float(np.sum(y - sigmoid(a + shift))), lo, hi))  # sigmoid: no overflow at the ends
     return a, b
 
 

@@ -48,6 +48,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._core.errors import InsufficientData
 from .._core.progress import parallel_map
 from .._core.reasons import Thin, Why
+from .._core.stats import sigmoid
 from . import _riskset
 from .cox import (
     PENALIZERS,
@@ -503,7 +504,7 @@ class DiscreteTimeHazard(_StartStopModel):
         beta = theta[n_bands:] / sd
         alpha = theta[:n_bands] - (mu / sd) @ theta[n_bands:]
         design = np.hstack([B, X.to_numpy(float)])
-        p = 1 / (1 + np.exp(-(design @ np.r_[alpha, beta])))
+        p = sigmoid(design @ np.r_[alpha, beta])  # 1 / (1 + exp(-x)) overflowed for a runaway fit's x
         info = design.T @ (design * (p * (1 - p))[:, None])
         info[n_bands:, n_bands:] += total_penalty * np.diag(sd**2)
         cov = np.linalg.pinv(info)
