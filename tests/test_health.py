@@ -729,6 +729,28 @@ def test_rows_without_a_label_are_named():
     assert report["first_rows_without_label"] == [3, 41, 42]
 
 
+def test_rows_repeated_in_every_column_are_warned_about_without_an_id(tmp_path):
+    """A table exported twice over in part: without --id-col a row and its copy fell in the training and the
+    validation rows of one fold alike (ROC-AUC flattered) without a word. They are counted and named, and the
+    warning points to --id-col, under which a copy stays in its account's fold (no warning)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"id": [f"a{i}" for i in range(60)], "x": rng.normal(size=60), "left": [1, 0] * 30})
+    twice = pd.concat([df, df.iloc[[4, 9, 9]]], ignore_index=True)  # data rows 61, 62, 63 repeat 5, 10, 10
+    _, _, report = T.prepare(twice, "left", where="t.csv")
+    assert report["repeated_rows"] == {"rows": 3, "first_rows": [61, 62, 63]}
+    _, _, report = T.prepare(twice, "left", id_col="id", where="t.csv")
+    assert "repeated_rows" not in report
+    _, _, report = T.prepare(df, "left", where="t.csv")
+    assert "repeated_rows" not in report
+    path = tmp_path / "t.csv"
+    twice.drop(columns="id").to_csv(path, index=False)
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(path), "--label", "left",
+                           "--bootstrap", "0", "--out", str(tmp_path / "f")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert ("warning: 3 row(s) repeat an earlier row in every column (first at data rows [61, 62, 63]): without "
+            "--id-col a row and its copy can fall in the training and the validation rows of one fold") in proc.stdout
+
+
 def test_the_learned_score_against_the_hand_card_is_said_as_the_interval_says():
     """A difference of -0.029 (-0.086 to +0.025) was "ranks churners better ... by -0.029": it is alike within
     the noise; an interval below 0 is worse, above 0 better, in both languages."""
