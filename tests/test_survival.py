@@ -1088,7 +1088,7 @@ def test_rows_after_blank_lines_are_counted_as_ingest_counts_them_and_the_blank_
         assert proc.returncode == 2, proc.stderr
         assert "1 row(s) are not (first at data rows [12]; values found: 'maybe')" in proc.stderr, proc.stderr
         said = proc.stderr if command == "survival" else proc.stdout
-        assert (f"note: {path}: 2 blank line(s) (at line(s) {list(blank)}) are not rows: data rows are counted "
+        assert (f"note: {path}: 2 blank line(s) (first at line(s) {list(blank)}) are not rows: data rows are counted "
                 f"without them, as engage ingest counts them") in said, said
 
 

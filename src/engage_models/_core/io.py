@@ -193,7 +193,8 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     line of spaces only is skipped here but is a row to ingest, which quarantines it.)
 
     What reading did that a user would not see is in ``df.attrs["reading"]`` (:func:`reading_notes` says it):
-    ``blank_lines`` (1-based lines of the file, blank, before a row), ``missing_words`` (per column, the
+    ``blank_lines`` (``{"lines": n, "first": [...]}``: the file's blank lines before a row, and the first five
+    1-based), ``missing_words`` (per column, the
     cells read as missing because they held one of pandas' missing-value words such as ``NA``, ``n/a`` or
     ``null``: ``{"cells": n, "words": [...]}``) and ``decimal_comma`` (column -> an example value).
 
@@ -301,8 +302,8 @@ def _as_read(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> pd
     reading = {}
     text = _file_text(path, encoding)
     if text is not None:
-        if blank := _blank_lines(text, sep):
-            reading["blank_lines"] = blank
+        if blank := _blank_lines(text, sep):  # a count and the first few: pandas copies attrs with the frame
+            reading["blank_lines"] = {"lines": len(blank), "first": blank[:5]}
         if df.isna().to_numpy().any() and _MISSING_WORD_CELL.search(text):
             if words := _missing_words(path, df, sep, encoding):
                 reading["missing_words"] = words
@@ -320,9 +321,9 @@ def reading_notes(df: pd.DataFrame, where: str) -> list[str]:
     reading = df.attrs.get("reading") or {}
     notes = []
     if blank := reading.get("blank_lines"):
-        notes.append(f"{where}: {len(blank)} blank line(s) (at line(s) {blank[:5]}) are not rows: data rows are "
-                     f"counted without them, as engage ingest counts them (data row N is line N + 1 of the file "
-                     f"only above the first blank line)")
+        notes.append(f"{where}: {blank['lines']:,} blank line(s) (first at line(s) {blank['first']}) are not rows: "
+                     f"data rows are counted without them, as engage ingest counts them (data row N is line N + 1 "
+                     f"of the file only above the first blank line)")
     for c, m in (reading.get("missing_words") or {}).items():
         notes.append(f"{c!r}: {m['cells']:,} cell(s) read as missing ({', '.join(map(repr, m['words']))})")
     for c, example in (reading.get("decimal_comma") or {}).items():
