@@ -32,6 +32,18 @@ def test_the_interval_holds_one_half_for_a_random_score_and_not_for_a_real_one()
     assert 0.5 < lo < harrell_c(time, event, x) < hi
 
 
+def test_a_concordance_without_a_comparable_pair_is_empty_and_a_tiny_table_is_analysed():
+    """lifelines raises ZeroDivisionError ('No admissable pairs') when no churn comes before another account's
+    end; a fold of a 15-row table stopped engage survival with that traceback (a helper's run)."""
+    assert np.isnan(harrell_c([1.0, 2.0], [0, 1], [0.1, 0.2]))
+    from engage_models.survival import analysis as A
+    from test_survival import _own_table
+
+    res = A.analyse_table(_own_table(n=15, seed=1), duration="tenure", event="churned", unit="days",
+                          id_col="customer", mrr="fee", n_boot=5, cv=3)
+    assert len(res.per_account) > 0
+
+
 def test_m_out_of_n_draws_give_about_the_full_bootstraps_width():
     time, event, x = _times(3000, 0.3, 1)
     full = harrell_c_interval(time, event, x, n_boot=100, max_n=3000, seed=2)

@@ -85,7 +85,10 @@ def harrell_c(time, event, risk, entry=None) -> float:
     if entry is None or not np.any(np.asarray(entry) > 0):
         if not event.any():
             return float("nan")
-        return float(concordance_index(time, -risk, event))
+        try:
+            return float(concordance_index(time, -risk, event))
+        except ZeroDivisionError:  # lifelines' "No admissable pairs": no churn before another account's end
+            return float("nan")  # (a 15-row table's fold stopped engage survival with a traceback)
     conc, total = _pair_sums(time, event, risk, np.ones(len(time)), np.asarray(entry, float))
     return conc / total if total else float("nan")
 
