@@ -334,6 +334,18 @@ def device_label(value: str, lang: str = "en") -> str:
     return text if text != key else str(value)
 
 
+def touches_note(touches: pd.DataFrame, lang: str = "en", days: int = 90) -> str:
+    """Why the touches before the contract start are not shown, when they are not ("" when they are): the report
+    promised them, and a small world showed the after-start panel alone without a word.
+
+    >>> touches_note(pd.DataFrame({"phase": ["after_start"]}))[:44]
+    'No touch in the 90 days before a contract st'
+    """
+    if (touches["phase"] == "before_start").any():
+        return ""
+    return t("pj.no_before_start", lang, days=int(days))
+
+
 def plot_touches(touches: pd.DataFrame, ax=None, lang: str = "en"):
     """For each channel, the share of its touches from each device (100% bars), before and after the contract
     start (one panel each), with the number of touches at the end of each bar."""
