@@ -61,6 +61,22 @@ def translate_reason(reason: str, lang: str = "en") -> str:
     return t("sep.list", lang).join(out)
 
 
+def ingest_view(report: IngestReport, lang: str = "en") -> pd.DataFrame:
+    """The ingest report's table for report 01, codes in ``lang`` and the share quarantined as text: a share
+    that is not 0 but rounds to it reads "< 0.001" (13 rows of 52M events read "0.000", as if none).
+
+    >>> from engage_models.ingest.validate import IngestReport, TableResult
+    >>> r = TableResult("events", "events.csv", 52_000_000, 51_999_987, 13, {})
+    >>> ingest_view(IngestReport({"events": r}, now="2026-01-01"))["% quarantined"].tolist()
+    ['< 0.001']
+    """
+    frame = translate_codes(report.to_frame(), lang)
+    share = "% quarantined"
+    if share in frame:
+        frame[share] = frame[share].map(lambda v: "< 0.001" if 0 < v < 0.0005 else f"{v:,.3f}")
+    return frame
+
+
 def encoding_label(encoding: str | None, lang: str = "en") -> str:
     """A file encoding as a reader knows it (``cp932`` -> ``CP932 (Shift_JIS)``); parts listed with ", "."""
     if not encoding:
