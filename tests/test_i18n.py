@@ -155,3 +155,14 @@ def test_report_tables_write_whole_numbers_held_as_floats_without_decimals():
                                "mean": [4.0, 7.25, 9.5]}), translate=False)._repr_html_()
     assert "<td>2</td>" in html and "<td>1,500</td>" in html and "2.00" not in html and "4.0<" not in html
     assert "<td>4.00</td>" in html and "<td>7.25</td>" in html  # the mean keeps its decimals
+
+
+def test_a_tiny_negative_in_a_report_table_is_written_without_a_minus_sign():
+    """Report 03 read "SMB ... -0.0" (a reader of the reports): a value rounding to zero is 0.0, whatever its
+    sign; -1.5 keeps its own."""
+    import pandas as pd
+
+    from engage_models._core.display import table
+
+    html = table(pd.DataFrame({"x": [-0.04, -1.5, 0.0, 2.25]}), decimals=1, translate=False)._repr_html_()
+    assert "-0.0" not in html and html.count("<td>0.0</td>") == 2 and "<td>-1.5</td>" in html
