@@ -166,3 +166,4 @@ def test_a_tiny_negative_in_a_report_table_is_written_without_a_minus_sign():
 
     html = table(pd.DataFrame({"x": [-0.04, -1.5, 0.0, 2.25]}), decimals=1, translate=False)._repr_html_()
     assert "-0.0" not in html and html.count("<td>0.0</td>") == 2 and "<td>-1.5</td>" in html
+    assert "-0<" not in table(pd.DataFrame({"x": [-0.4, 3.5]}), decimals=0, translate=False)._repr_html_()

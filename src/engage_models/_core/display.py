@@ -41,8 +41,7 @@ def _fmt_column(s: pd.Series, decimals: int, date_format: str | None, lang: str 
             # whole numbers held as floats (counts after a join, answers 0-10): "2", not "2.00"
             return s.map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
         # a tiny negative rounds to "-0.0" (report 03's "SMB ... -0.0"): written without the sign
-        return s.map(lambda v: "" if pd.isna(v) else f"{v:,.{decimals}f}".replace("-0.", "0.") if round(
-            v, decimals) == 0 else f"{v:,.{decimals}f}")
+        return s.map(lambda v: "" if pd.isna(v) else f"{(0.0 if round(v, decimals) == 0 else v):,.{decimals}f}")
     if ptypes.is_datetime64_any_dtype(s):
         if date_format is None:
             with_time, date_only = DATE_FORMATS[lang]
