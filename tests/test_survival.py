@@ -1092,6 +1092,28 @@ def test_rows_after_blank_lines_are_counted_as_ingest_counts_them_and_the_blank_
                 f"without them, as engage ingest counts them") in said, said
 
 
+def test_a_separator_with_three_digits_after_it_is_not_guessed(tmp_path):
+    """A review: "1,234" and "12,500" in a ";" file were read as 1.234 and 12.5, a thousand-fold error with only
+    a note that decimal commas were read. When every comma has three digits after it the file does not say
+    which it is: left as text, said. "1.234" and "12.500" (pandas reads them as decimals) are said too."""
+    from engage_models._core.io import read_table, reading_notes
+
+    comma = tmp_path / "comma.csv"
+    comma.write_text("id;mrr\na;1,234\nb;950\nc;12,500\n", encoding="utf-8")
+    df = read_table(comma)
+    assert df["mrr"].tolist() == ["1,234", "950", "12,500"]
+    assert reading_notes(df, "comma.csv") == [
+        "'mrr': every comma has three digits after it (e.g. '1,234'): a thousands separator or a decimal comma, "
+        "the file does not say which; left as text (write the numbers without thousands separators)"]
+    points = tmp_path / "points.csv"
+    points.write_text("id;mrr\na;1.234\nb;12.500\n", encoding="utf-8")
+    df = read_table(points)
+    assert df["mrr"].tolist() == [1.234, 12.5] and "read as a decimal point" in reading_notes(df, "p.csv")[0]
+    settled = tmp_path / "settled.csv"  # one value that only a decimal comma can be: the column is read so
+    settled.write_text("id;mrr\na;1,234\nb;37,5\n", encoding="utf-8")
+    assert read_table(settled)["mrr"].tolist() == [1.234, 37.5]
+
+
 def test_decimal_commas_of_a_semicolon_file_are_numbers_and_missing_words_are_counted(tmp_path):
     """A European spreadsheet's ";" file writes 37,5 for 37.5 (and 1.234,5 for 1234.5): the MRR column came in
     as text. Only a column whose every non-empty value is such a number is read so, only in a ";" file (a comma

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from pandas._libs.parsers import STR_NA_VALUES
 
 from .errors import DataError
 
@@ -225,13 +226,14 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
 
 
 #: pandas' default missing-value words (``na_values``), the empty cell aside: read as missing, and counted.
-MISSING_WORDS = ("#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
-                 "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+MISSING_WORDS = tuple(sorted(w for w in STR_NA_VALUES if w))
 _SEPS = ",;\t|"
 _MISSING_WORD_CELL = re.compile("(?:^|[" + _SEPS + "])\"?(?:" + "|".join(map(re.escape, MISSING_WORDS))
                                 + ")\"?(?=[" + _SEPS + "\r\n]|$)", re.MULTILINE)
 # a number written with a decimal comma, with "." or a space between groups of thousands, or a whole number
 _DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:[. \u00a0\u202f]\d{3})+|\d+)(?:,\d+)?"
+# one separator and three digits after it: 1,234 or 1.234, a thousand or a number with three decimals
+_AMBIGUOUS = r"[+-]?\d{1,3}[.,]\d{3}"
 
 
 def _file_text(path: Path, encoding: str | None) -> str | None:
@@ -276,10 +278,12 @@ def _missing_words(path: Path, df: pd.DataFrame, sep: str, encoding: str | None)
     return out
 
 
-def _decimal_commas(df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+def _decimal_commas(df: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
     """``df`` with each text column whose every non-empty value is a number written with a decimal comma (one
-    at least with its comma) read as numbers (blanks missing); and those columns, each with an example."""
-    out, found = df, {}
+    at least with its comma) read as numbers (blanks missing); those columns, each with an example; and the
+    columns left as text because every comma in them could be a thousands separator (``1,234`` and ``12,500``
+    read as 1.234 and 12.5 was a silent thousand-fold error: a value like ``37,5`` or ``1.234,5`` settles it)."""
+    out, found, unsure = df, {}, {}
     for c in df.columns:
         s = df[c]
         if not _is_text(s):
@@ -289,11 +293,34 @@ def _decimal_commas(df: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         values = text[filled]
         if not len(values) or not values.str.fullmatch(_DECIMAL_COMMA).all() or not values.str.contains(",").any():
             continue
+        with_comma = values[values.str.contains(",")]
+        if with_comma.str.fullmatch(_AMBIGUOUS).all():
+            unsure[c] = str(with_comma.iloc[0])
+            continue
         plain = values.str.replace(r"[. \u00a0\u202f]", "", regex=True).str.replace(",", ".", regex=False)
         out = out.copy() if out is df else out
         out[c] = pd.to_numeric(plain).astype(float).reindex(s.index)
         found[c] = str(values[values.str.contains(",")].iloc[0])
-    return out, found
+    return out, found, unsure
+
+
+def _thousands_points(path: Path, df: pd.DataFrame, encoding: str | None) -> dict:
+    """Number columns of a ``;`` file whose every value was written as ``1.234`` (one point, three digits after
+    it): read as 1.234 where the writer may have meant 1234 (a decimal-comma country's thousands). Per column,
+    an example as written."""
+    numeric = [c for c in df.columns if pd.api.types.is_float_dtype(df[c]) and df[c].notna().any()]
+    if not numeric:
+        return {}
+    raw = pd.read_csv(path, sep=";", encoding=encoding, dtype=str, keep_default_na=False)
+    if list(raw.columns) != list(df.columns):
+        return {}
+    out = {}
+    for c in numeric:
+        values = raw[c].str.strip()
+        values = values[values != ""]
+        if len(values) and values.str.fullmatch(_AMBIGUOUS.replace("[.,]", "[.]")).all():
+            out[c] = str(values.iloc[0])
+    return out
 
 
 def _as_read(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> pd.DataFrame:
@@ -308,9 +335,13 @@ def _as_read(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> pd
             if words := _missing_words(path, df, sep, encoding):
                 reading["missing_words"] = words
     if sep == ";":  # a comma in a number of a comma-separated file separates fields: never read as decimals
-        df, commas = _decimal_commas(df)
+        df, commas, unsure = _decimal_commas(df)
         if commas:
             reading["decimal_comma"] = commas
+        if unsure:
+            reading["comma_thousands_or_decimals"] = unsure
+        if text is not None and (points := _thousands_points(path, df, encoding)):
+            reading["point_thousands_or_decimals"] = points
     df.attrs["reading"] = reading
     return df
 
@@ -328,6 +359,13 @@ def reading_notes(df: pd.DataFrame, where: str) -> list[str]:
         notes.append(f"{c!r}: {m['cells']:,} cell(s) read as missing ({', '.join(map(repr, m['words']))})")
     for c, example in (reading.get("decimal_comma") or {}).items():
         notes.append(f"{c!r}: numbers written with a decimal comma (e.g. {example!r}) read as numbers")
+    for c, example in (reading.get("comma_thousands_or_decimals") or {}).items():
+        notes.append(f"{c!r}: every comma has three digits after it (e.g. {example!r}): a thousands separator or a "
+                     f"decimal comma, the file does not say which; left as text (write the numbers without "
+                     f"thousands separators)")
+    for c, example in (reading.get("point_thousands_or_decimals") or {}).items():
+        notes.append(f"{c!r}: every value has one point and three digits after it (e.g. {example!r}): read as a "
+                     f"decimal point; if the point separates thousands, write the numbers without it")
     return notes
 
 
