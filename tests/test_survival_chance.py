@@ -54,16 +54,17 @@ def test_m_out_of_n_draws_give_about_the_full_bootstraps_width():
 
 def test_the_reports_say_when_the_values_model_is_no_better_than_chance():
     weak = {"harrell_c": 0.47, "harrell_c_low": 0.40, "harrell_c_high": 0.54}
-    assert chance_caveat(weak, "en").startswith("Out of time, the model behind these values ranked churn no better "
-                                                "than chance (concordance 0.470 (95% CI 0.400 to 0.540))")
+    assert chance_caveat(weak, "en").startswith("Out of time, the model behind these values ranked churn in a way "
+                                                "that could not be told from chance (concordance 0.470 (95% CI "
+                                                "0.400 to 0.540))")
     assert "偶然と区別できませんでした" in chance_caveat(weak, "ja")
     assert chance_caveat({**weak, "harrell_c_low": 0.52, "harrell_c": 0.6}) is None
     assert chance_caveat({"harrell_c": 0.45}) and chance_caveat({"harrell_c": 0.61}) is None  # an older artifact
     risk = {"expected": 1000.0, "ci_low": 800.0, "ci_high": 1200.0, "share": 0.05, "accounts": 3.0}
     money = {"3": 900.0, "6": 1700.0, "12": 3000.0}
-    assert "no better than chance" in risk_text(risk, {**money, "concordance": weak}, 90)
-    assert "no better than chance" not in risk_text(risk, {**money, "concordance": {**weak, "harrell_c_low": 0.55}},
-                                                    90)
-    assert "no better than chance" not in risk_text(risk, money, 90)  # a summary written before: as it was
+    assert "could not be told from chance" in risk_text(risk, {**money, "concordance": weak}, 90)
+    sure = {**money, "concordance": {**weak, "harrell_c_low": 0.55}}
+    assert "could not be told from chance" not in risk_text(risk, sure, 90)
+    assert "could not be told from chance" not in risk_text(risk, money, 90)  # a summary written before: as it was
     table = evaluation_table({"surv.model_panel": {**weak, "uno_c": 0.5, "accounts": 10, "horizons": {}}})
     assert "0.470 (95% CI 0.400 to 0.540)" in table._repr_html_()

@@ -98,7 +98,7 @@ def risk_text(risk: dict, survival: dict | None, horizon_days: int, lang: str = 
               survival_missing: str | None = None) -> str:
     """The money at risk in words: the health score's expected MRR lost within the horizon (with its interval),
     then the survival model's 3, 6 and 12 months, or why it has none (a page read "the survival model expects
-    —, — and —"), and when that model ranked churn no better than chance out of time, that it did."""
+    —, — and —"), and when that model's ranking of churn out of time could not be told from chance, that."""
     money = {k: fmt_money(risk[k], lang, currency) for k in ("expected", "ci_low", "ci_high")}
     text = t("sum.risk", lang, h=horizon_days, exp=money["expected"], lo=money["ci_low"], hi=money["ci_high"],
              share=fmt_pct(100 * risk["share"], lang), acc=risk["accounts"])
