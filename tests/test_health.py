@@ -118,6 +118,11 @@ def test_a_metric_whose_weight_the_data_cannot_sign_is_no_driver():
         w.loc[["usage", "breadth", "tickets"], "ci_low"] > 0).sum() == 3
     named = {d["feature"] for ds in hs.drivers(X, k=5)["drivers"] for d in ds}
     assert "noise" not in named and {"usage", "breadth", "tickets"} <= named
+    from engage_models.health.views import unsigned_note
+
+    note = unsigned_note(hs.scorecard())  # report 04 says which, and what it does to the driver plays
+    assert w.loc["noise", "label"] in note and "is not chosen through it" in note
+    assert w.loc["breadth", "label"] not in note
     # where noise costs the most points, the model without intervals named it (the same weights)
     costs = hs.points(X)["noise"].to_numpy()
     worst = int(np.argmin(costs))

@@ -61,6 +61,27 @@ def scorecard_view(card: pd.DataFrame, lang: str = "en", top: int | None = None)
     return pd.DataFrame(rows)
 
 
+def unsigned_note(card: pd.DataFrame, lang: str = "en") -> str:
+    """Which metrics of a linear card name no account's driver because their stability interval holds 0 (their
+    points still count in the score), and that a play keyed to one of them can then not be chosen through it;
+    "" when none (or for a card without intervals). A review: the rule made plays vanish without a word.
+
+    >>> card = pd.DataFrame({"feature": ["csat", "usage", "plan=Pro"], "label": ["latest CSAT", "usage", "Pro"],
+    ...                      "ci_low": [-0.04, -0.9, -0.1], "ci_high": [0.18, -0.2, 0.2]})
+    >>> print(unsigned_note(card)[:74])
+    Not named as any account's driver, the sign of its weight unknown (its 95%
+    >>> "latest CSAT" in unsigned_note(card) and "usage" not in unsigned_note(card)
+    True
+    """
+    if "ci_low" not in card or "ci_high" not in card:
+        return ""
+    holds = ~card["feature"].astype(str).str.contains("=", regex=False) & (card["ci_low"] <= 0) & (
+        card["ci_high"] >= 0)
+    if not holds.any():
+        return ""
+    return t("hs.unsigned", lang, metrics=t("sep.list", lang).join(card_labels(card[holds], lang)))
+
+
 def plot_weights(card: pd.DataFrame, top: int = 15, ax=None, lang: str = "en"):
     """Weights (log-odds of churn per SD) with 95% bootstrap intervals; left of zero = protective."""
     c = card.head(top).iloc[::-1]
