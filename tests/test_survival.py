@@ -1089,7 +1089,7 @@ def test_rows_after_blank_lines_are_counted_as_ingest_counts_them_and_the_blank_
         assert "1 row(s) are not (first at data rows [12]; values found: 'maybe')" in proc.stderr, proc.stderr
         said = proc.stderr if command == "survival" else proc.stdout
         assert (f"note: {path}: 2 blank line(s) (first at line(s) {list(blank)}) are not rows: data rows are counted "
-                f"without them, as engage ingest counts them") in said, said
+                f"without them, as engage ingest counts empty lines") in said, said
 
 
 def test_a_separator_with_three_digits_after_it_is_not_guessed(tmp_path):

@@ -449,7 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("ingest", help="validate raw tables into data/processed (bad rows quarantined)")
     i.add_argument("--raw", type=Path, default=config.RAW_DIR)
     i.add_argument("--out", type=Path, default=config.PROCESSED_DIR)
-    i.add_argument("--now", default=None, help="timestamps after this are 'in the future' (default: now)")
+    i.add_argument("--now", default=None,
+                   help="the run date's end: a row dated after it is set aside as after the run date, and after "
+                        "the machine's clock as in the future (default: now)")
     _timezone_argument(i)
     i.add_argument("--csat-scale", type=int, nargs=2, default=(1, 5), metavar=("LOW", "HIGH"))
     i.add_argument("--memory-limit", default="3GB",

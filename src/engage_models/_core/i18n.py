@@ -171,6 +171,8 @@ def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "
 
     >>> fmt_interval(20, -0.4, 39, "en", decimals=0, signed=True)
     '+20 (95% CI -0.4 to +39)'
+    >>> fmt_interval(20, -0.004, 39, "en", decimals=0, signed=True)
+    '+20 (95% CI +0 to +39)'
     """
     if est is None or pd.isna(est):
         return ""
@@ -183,6 +185,8 @@ def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "
         places = decimals
         while v != 0 and round(abs(v), places) == 0 and places < decimals + 2:
             places += 1
+        if round(abs(v), places) == 0:  # still zero two places on: zero it is, at the column's own decimals
+            places, v = decimals, 0.0
         return f"{v:{'+' if signed else ''},.{places}f}{unit}"
 
     if lo is None or hi is None or pd.isna(lo) or pd.isna(hi) or (np.isinf(lo) and np.isinf(hi)) \

@@ -246,22 +246,25 @@ def _file_text(path: Path, encoding: str | None) -> str | None:
         return None
 
 
-def _blank_lines(text: str, sep: str) -> list[int]:
+def _blank_lines(text: str, sep: str) -> tuple[list[int], int]:
     """1-based lines of ``text`` that are blank (or only spaces) and come before a row: pandas skips them, so
-    they are not rows. A blank line inside a quoted cell is part of the cell."""
-    blank, pending, last = [], [], 0
+    they are not rows; and how many of them hold spaces (ingest counts such a line as a row, and quarantines
+    it). A blank line inside a quoted cell is part of the cell."""
+    blank, pending, last, spaces, pending_spaces = [], [], 0, 0, 0
     try:
         reader = csv.reader(io.StringIO(text), delimiter=sep)
         for record in reader:
             start, last = last + 1, reader.line_num
             if not record or (len(record) == 1 and not record[0].strip()):
                 pending.append(start)
+                pending_spaces += bool(record and record[0])
             else:
                 blank += pending
-                pending = []
+                spaces += pending_spaces
+                pending, pending_spaces = [], 0
     except csv.Error:
-        return []
-    return blank
+        return [], 0
+    return blank, spaces
 
 
 def _missing_words(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> dict:
@@ -329,8 +332,9 @@ def _as_read(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> pd
     reading = {}
     text = _file_text(path, encoding)
     if text is not None:
-        if blank := _blank_lines(text, sep):  # a count and the first few: pandas copies attrs with the frame
-            reading["blank_lines"] = {"lines": len(blank), "first": blank[:5]}
+        blank, spaces = _blank_lines(text, sep)
+        if blank:  # a count and the first few: pandas copies attrs with the frame
+            reading["blank_lines"] = {"lines": len(blank), "first": blank[:5], "spaces": spaces}
         if df.isna().to_numpy().any() and _MISSING_WORD_CELL.search(text):
             if words := _missing_words(path, df, sep, encoding):
                 reading["missing_words"] = words
@@ -352,9 +356,12 @@ def reading_notes(df: pd.DataFrame, where: str) -> list[str]:
     reading = df.attrs.get("reading") or {}
     notes = []
     if blank := reading.get("blank_lines"):
+        spaces = blank.get("spaces", 0)
         notes.append(f"{where}: {blank['lines']:,} blank line(s) (first at line(s) {blank['first']}) are not rows: "
-                     f"data rows are counted without them, as engage ingest counts them (data row N is line N + 1 "
-                     f"of the file only above the first blank line)")
+                     f"data rows are counted without them, as engage ingest counts empty lines (data row N is line "
+                     f"N + 1 of the file only above the first blank line)"
+                     + (f"; {spaces:,} of them hold spaces, which engage ingest counts as a row (and quarantines), "
+                        f"so below them its row numbers are higher" if spaces else ""))
     for c, m in (reading.get("missing_words") or {}).items():
         notes.append(f"{c!r}: {m['cells']:,} cell(s) read as missing ({', '.join(map(repr, m['words']))})")
     for c, example in (reading.get("decimal_comma") or {}).items():

@@ -92,7 +92,7 @@ def ranking_note(info: dict | None, n: int, lang: str = "en") -> str:
 
     >>> print(ranking_note({"too_new": 32, "no_activity": 39, "days": 28}, 10))  # doctest: +NORMALIZE_WHITESPACE
     39 accounts had no activity at all in the last 28 days: the least engaged table shows the 10 of them with
-    the largest MRR. 32 accounts younger than 28 days are not ranked (their window is not full).
+    the largest MRR. Accounts younger than 28 days are not ranked (their window is not full): 32.
     """
     if not info:
         return ""
