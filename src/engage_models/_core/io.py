@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -378,6 +379,31 @@ def reading_notes(df: pd.DataFrame, where: str) -> list[str]:
 
 def _is_text(s: pd.Series) -> bool:
     return (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)) and not pd.api.types.is_bool_dtype(s)
+
+
+def looks_like_dates(s: pd.Series, share: float = 0.9) -> bool:
+    """Whether at least ``share`` of the distinct non-empty values of a text column are dates (``2021-03-04``,
+    ``04/03/2021 10:00``, ``Jan 5 2021``): read as ISO 8601, else in pandas' mixed formats, with a digit in
+    each. Up to 500 distinct values are tried (a cheap check: the column is left out either way). ``engage fit``
+    and ``engage survival`` both name such a column a date with it (each had a rule of its own).
+
+    >>> looks_like_dates(pd.Series(["2021-03-04", "Jan 5 2021", "04/03/2021 10:00"] * 20))
+    True
+    >>> looks_like_dates(pd.Series(["A1", "B2", "C3"] * 20))
+    False
+    """
+    if not _is_text(s):
+        return False
+    values = pd.Series(s.dropna().astype(str).str.strip().unique())
+    values = values[values != ""].head(500)
+    if values.empty:
+        return False
+    with warnings.catch_warnings():  # pandas' notes on formats it infers: the count below is the answer
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(values, format="ISO8601", errors="coerce")
+        if parsed.notna().mean() < share:
+            parsed = pd.to_datetime(values, format="mixed", errors="coerce")
+    return bool((parsed.notna() & values.str.contains(r"\d")).mean() >= share)
 
 
 def numbers_stored_as_text(df: pd.DataFrame, columns) -> pd.DataFrame:

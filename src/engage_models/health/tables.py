@@ -39,6 +39,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from .._core.errors import DataError, InsufficientData
 from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with it)
+    looks_like_dates,
     numbers_stored_as_text,
     read_table,
     text_among_numbers,
@@ -93,16 +94,6 @@ def _dates(values: pd.Series) -> pd.Series:
         month_first, day_first = (iso.fillna(pd.to_datetime(values, utc=True, errors="coerce", dayfirst=d))
                                   for d in (False, True))
     return day_first if day_first.isna().sum() < month_first.isna().sum() else month_first
-
-
-_DATE_TEXT = r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})([ T]\d{1,2}:\d{2}.*)?\s*$"
-
-
-def _looks_like_dates(s: pd.Series) -> bool:
-    """Whether most values of a text column are written as dates (2024-01-31, 31/01/2024, with or without a
-    time)."""
-    values = s.dropna().astype(str)
-    return bool(len(values)) and values.str.match(_DATE_TEXT).mean() >= 0.9
 
 
 def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: str | None = None,
@@ -181,7 +172,7 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         elif s.nunique() <= 50:
             df[c] = s.astype("string")
             used.append(c)
-        elif _looks_like_dates(s):  # a date is no feature (it was called "an identifier?")
+        elif looks_like_dates(s):  # a date is no feature (it was called "an identifier?")
             dropped[c] = ("dates: give the column of each row's observation date as --date-col (an out-of-time "
                           "validation), or turn a date into a number of days (since the start, until renewal)")
         else:

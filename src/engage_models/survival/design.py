@@ -20,7 +20,6 @@ dependent set and leaves the later ones out, recording in :attr:`Design.aliased`
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +27,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from .._core.errors import DataError
+from .._core.io import looks_like_dates  # noqa: F401  (survival's callers import it from here)
 
 log = logging.getLogger(__name__)
 
@@ -47,24 +47,6 @@ def is_categorical(s: pd.Series) -> bool:
 DATES_NOT_COVARIATES = ("dates (e.g. {example!r}), not an identifier: a covariate needs a duration, not a date; "
                         "turn the date into a number (days since signing up, months until renewal) or name the "
                         "time observed as --duration")
-
-
-def looks_like_dates(s: pd.Series, share: float = 0.9) -> bool:
-    """Whether at least ``share`` of the distinct non-empty values of a text column are dates (``2021-03-04``,
-    ``04/03/2021 10:00``, ``Jan 5 2021``): read as ISO 8601, else in pandas' mixed formats, with a digit in
-    each. Up to 500 distinct values are tried (a cheap check: the column is left out either way)."""
-    if not is_categorical(s) or ptypes.is_bool_dtype(s):
-        return False
-    values = pd.Series(s.dropna().astype(str).str.strip().unique())
-    values = values[values != ""].head(500)
-    if values.empty:
-        return False
-    with warnings.catch_warnings():  # pandas' notes on formats it infers: the count below is the answer
-        warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(values, format="ISO8601", errors="coerce")
-        if parsed.notna().mean() < share:
-            parsed = pd.to_datetime(values, format="mixed", errors="coerce")
-    return bool((parsed.notna() & values.str.contains(r"\d")).mean() >= share)
 
 
 def _first(s: pd.Series) -> str:
