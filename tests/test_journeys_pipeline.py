@@ -19,8 +19,13 @@ from engage_models.pipeline.store import Output
 @pytest.mark.slow  # the stages before it on the report world (shared with test_reports), then 07 rendered
 @pytest.mark.notebook
 def test_the_personas_stage_runs_and_report_07_renders_and_names_stay_on_the_next_run(report_data, tmp_path):
+    """On a copy of the report data without a persona registry: a report test run before this one leaves one
+    there, and this test's first run then read as a second (its personas "kept", not "new")."""
     from engage_models.reports.runner import run
 
+    report_data_copy = tmp_path / "data"
+    shutil.copytree(report_data, report_data_copy, ignore=shutil.ignore_patterns("registry.json"))
+    report_data = report_data_copy
     paths = run(data_dir=report_data, out_dir=tmp_path / "reports", only=["07"], run_date=REPORT_RUN_DATE,
                 progress=lambda m: None)
     assert paths.failed == [] and [p.name for p in paths] == ["07_personas_journeys.html"]
