@@ -19,13 +19,29 @@ from engage_models.pipeline.store import Output
 @pytest.mark.slow  # the stages before it on the report world (shared with test_reports), then 07 rendered
 @pytest.mark.notebook
 def test_the_personas_stage_runs_and_report_07_renders_and_names_stay_on_the_next_run(report_data, tmp_path):
-    """On a copy of the report data without a persona registry: a report test run before this one leaves one
-    there, and this test's first run then read as a second (its personas "kept", not "new")."""
+    """On a copy of the report data without the personas stage's artifacts or registry, whatever ran before on
+    the shared report data (a report test leaves a registry there, and this test's first run then read as a
+    second: its personas "kept", not "new"): the pipeline first, then report 07."""
     from engage_models.reports.runner import run
 
     report_data_copy = tmp_path / "data"
-    shutil.copytree(report_data, report_data_copy, ignore=shutil.ignore_patterns("registry.json"))
+    shutil.copytree(report_data, report_data_copy, ignore=lambda folder, names: [
+        n for n in names if n == "personas" and folder.endswith("artifacts")])
     report_data = report_data_copy
+    first = pipeline.run({"data_dir": str(report_data), "run_date": REPORT_RUN_DATE}, until="personas",
+                         progress=lambda m: None)
+    assert first.records["personas"].status == "computed"
+    art = first["personas"]
+    table = art.frame("persona_table")
+    info = art.json("personas")
+    assert info["k"] == len(table) and (table["status"] == "new").all()
+    assert table["accounts"].sum() == len(first.panel.query("as_of == as_of.max()"))
+    assert table["churn_low"].le(table["churn_rate"]).all() and table["churn_rate"].le(table["churn_high"]).all()
+    assert table["description_en"].str.len().gt(0).all()
+    assert {"stage_paths", "stage_transitions", "milestones", "touches"} <= {f.split(".")[0]
+                                                                           for f in art.manifest["files"]}
+    registry = tmp_path / "registry.json"  # as the first run wrote it
+    shutil.copy(report_data / "artifacts" / "personas" / "registry.json", registry)
     paths = run(data_dir=report_data, out_dir=tmp_path / "reports", only=["07"], run_date=REPORT_RUN_DATE,
                 progress=lambda m: None)
     assert paths.failed == [] and [p.name for p in paths] == ["07_personas_journeys.html"]
@@ -36,20 +52,7 @@ def test_the_personas_stage_runs_and_report_07_renders_and_names_stay_on_the_nex
                     "Paths through the lifecycle stages"):
         assert heading in body
     assert "ペルソナ" not in body  # the other language's prose is dropped
-    first = pipeline.run({"data_dir": str(report_data), "run_date": REPORT_RUN_DATE}, until="personas",
-                         progress=lambda m: None)
-    art = first["personas"]
-    table = art.frame("persona_table")
-    info = art.json("personas")
-    assert info["k"] == len(table) and (table["status"] == "new").all()
-    assert table["accounts"].sum() == len(first.panel.query("as_of == as_of.max()"))
-    assert table["churn_low"].le(table["churn_rate"]).all() and table["churn_rate"].le(table["churn_high"]).all()
-    assert table["description_en"].str.len().gt(0).all()
-    assert {"stage_paths", "stage_transitions", "milestones", "touches"} <= {f.split(".")[0]
-                                                                           for f in art.manifest["files"]}
     # the next run (other parameters, so the stage is computed again) reads the registry the first one wrote
-    registry = tmp_path / "registry.json"
-    shutil.copy(report_data / "artifacts" / "personas" / "registry.json", registry)
     again = pipeline.run({"data_dir": str(report_data), "run_date": REPORT_RUN_DATE,
                           "personas": {"registry": str(registry), "n_bootstrap": 5}}, until="personas",
                          progress=lambda m: None)
