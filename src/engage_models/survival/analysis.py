@@ -366,6 +366,7 @@ class AccountData:
     subscriptions: pd.DataFrame | None
     surveys: pd.DataFrame | None
     measured: str = "entry"  # when plan, seats and MRR are measured (:func:`covariates_at`)
+    _mrr_now: pd.Series | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def covariates(self) -> list[str]:
@@ -384,15 +385,19 @@ class AccountData:
         The money of LTV, revenue at risk and the simple LTV's ARPA. The lifetimes' ``mrr`` is measured when the
         account entered the data (a covariate of the models, :func:`covariates_at`); valued with it, the demo
         world's MRR summed to 1.19M against the 1.42M the KPI report shows, and an account that had grown from
-        13,140 to 15,300 a month was valued at the first.
+        13,140 to 15,300 a month was valued at the first. Computed once: the survival stage asks twice (the
+        values and the simple LTV).
         """
+        if self._mrr_now is not None:
+            return self._mrr_now
         act = self.active[["account_id"]].drop_duplicates()
         snapshot = (self.accounts.drop_duplicates("account_id").set_index("account_id")["mrr"]
                     if "mrr" in self.accounts else None)
         base = act.assign(mrr=act["account_id"].map(snapshot) if snapshot is not None else np.nan)
         now = covariates_at(base, self.subscriptions, self.as_of, measured="at")
-        return pd.Series(pd.to_numeric(now["mrr"], errors="coerce").to_numpy(float), index=now["account_id"],
-                         name="mrr")
+        self._mrr_now = pd.Series(pd.to_numeric(now["mrr"], errors="coerce").to_numpy(float),
+                                  index=now["account_id"], name="mrr")
+        return self._mrr_now
 
 
 def covariates_at(lt: pd.DataFrame, subscriptions: pd.DataFrame | None, at, *, measured: str = "entry",
