@@ -114,6 +114,7 @@ def test_a_metric_whose_weight_the_data_cannot_sign_is_no_driver():
     hs = HealthScore(n_bootstrap=30, random_state=3).fit(X, y)
     w = hs.scorecard().set_index("feature")
     assert w.loc["noise", "ci_low"] <= 0 <= w.loc["noise", "ci_high"]  # pure noise: its sign unknown
+    assert w.loc["noise", "unsigned"] and not w.loc[["usage", "breadth", "tickets"], "unsigned"].any()
     assert (w.loc[["usage", "breadth", "tickets"], "ci_high"] < 0).sum() + (
         w.loc[["usage", "breadth", "tickets"], "ci_low"] > 0).sum() == 3
     named = {d["feature"] for ds in hs.drivers(X, k=5)["drivers"] for d in ds}

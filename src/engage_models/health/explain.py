@@ -48,10 +48,8 @@ def drivers(model, X: pd.DataFrame, k: int = 3, lang: str = "en") -> pd.DataFram
     terms: dict[str, list[int]] = {}  # a driver: a feature, or a categorical column and its levels
     for j, f in enumerate(names):
         terms.setdefault(column_of.get(f, f), []).append(j)
-    intervals = getattr(model, "weight_intervals_", None)
-    if intervals is not None:  # a metric's weight the data cannot sign is no driver (its points still count)
-        unsure = {f for j, f in enumerate(names) if f not in column_of and intervals[0][j] <= 0 <= intervals[1][j]}
-        terms = {key: js for key, js in terms.items() if key not in unsure}
+    unsure = model.unsigned_features()  # a metric's weight the data cannot sign is no driver (points still count)
+    terms = {key: js for key, js in terms.items() if key not in unsure}
     keys = list(terms)
     lost = np.column_stack([lost_by_feature[:, terms[key]].sum(axis=1) for key in keys]) if keys else \
         np.zeros((len(pts), 0))

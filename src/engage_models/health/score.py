@@ -380,6 +380,7 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         names = list(self.feature_names_)
         levels_of = {f"{c}={lv}": [names.index(f"{c}={x}") for x in f.design.levels[c]]
                      for c in f.design.categorical for lv in f.design.levels[c]}
+        unsigned = self.unsigned_features()
         rows = []
         for j, feat in enumerate(self.feature_names_):
             binary = f.design.is_binary(feat)
@@ -401,12 +402,26 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                 "delta_churn_probability": float(self.proba_of_score(s1) - self.proba_of_score(s0)),
                 "higher_is_better": bool(self.coef_[j] < 0) if not binary else None,
                 "typical_level": typical,
+                "unsigned": feat in unsigned,
             })
         df = pd.DataFrame(rows).sort_values("points_range", ascending=False, kind="stable").reset_index(drop=True)
         df.attrs.update({"C": self.C_, "cv": self.cv_kind_, "thresholds": self.thresholds_,
                          "calibration": self.calibration_, "n_train": self.n_train_,
                          "interval": INTERVAL_KIND if self.weight_intervals_ is not None else None})
         return df
+
+    def unsigned_features(self) -> set[str]:
+        """The metrics whose weight's stability interval holds 0: the data cannot tell which way they act, so they
+        name no account's driver (:func:`.explain.drivers`) and the card marks them ``unsigned`` for report 04's
+        note. Their points still count in the score. A categorical column's levels are never in it (a level's
+        interval does not say how sure the difference of two levels is); without intervals the set is empty."""
+        check_is_fitted(self, "fitted_")
+        if self.weight_intervals_ is None:
+            return set()
+        design = self.fitted_.design
+        levels = {f"{c}={lv}" for c in design.categorical for lv in design.levels[c]}
+        low, high = self.weight_intervals_
+        return {f for j, f in enumerate(self.feature_names_) if f not in levels and low[j] <= 0 <= high[j]}
 
     def feature_label(self, feature: str, lang: str = "en") -> str:
         """:func:`~engage_models.health.design.feature_label`, saying how many correlated metrics a grouped

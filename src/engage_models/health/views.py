@@ -64,19 +64,20 @@ def scorecard_view(card: pd.DataFrame, lang: str = "en", top: int | None = None)
 def unsigned_note(card: pd.DataFrame, lang: str = "en") -> str:
     """Which metrics of a linear card name no account's driver because their stability interval holds 0 (their
     points still count in the score), and that a play keyed to one of them can then not be chosen through it;
-    "" when none (or for a card without intervals). A review: the rule made plays vanish without a word.
+    "" when none (or for a card without intervals, or stored before the card marked them). A review: the rule made
+    plays vanish without a word. The card's ``unsigned`` column is :meth:`.HealthScore.unsigned_features`, the
+    set the drivers leave out, so the note and the drivers cannot drift apart.
 
     >>> card = pd.DataFrame({"feature": ["csat", "usage", "plan=Pro"], "label": ["latest CSAT", "usage", "Pro"],
-    ...                      "ci_low": [-0.04, -0.9, -0.1], "ci_high": [0.18, -0.2, 0.2]})
+    ...                      "unsigned": [True, False, False]})
     >>> print(unsigned_note(card)[:74])
     Not named as any account's driver, the sign of its weight unknown (its 95%
     >>> "latest CSAT" in unsigned_note(card) and "usage" not in unsigned_note(card)
     True
     """
-    if "ci_low" not in card or "ci_high" not in card:
+    if "unsigned" not in card:
         return ""
-    holds = ~card["feature"].astype(str).str.contains("=", regex=False) & (card["ci_low"] <= 0) & (
-        card["ci_high"] >= 0)
+    holds = card["unsigned"].fillna(False).astype(bool)
     if not holds.any():
         return ""
     return t("hs.unsigned", lang, metrics=t("sep.list", lang).join(card_labels(card[holds], lang)))
