@@ -104,6 +104,22 @@ def nanpercentile_columns(a, q) -> np.ndarray:
     return out if np.ndim(q) else out[0]
 
 
+def m_out_of_n(full, draws, m: int, n: int) -> np.ndarray:
+    """Bootstrap draws of ``m`` of ``n`` units rescaled to the full sample's spread: each draw's distance from
+    the full-sample estimate shrinks by ``sqrt(m / n)`` (the m-out-of-n bootstrap, Bickel, Goetze and van Zwet
+    1997; first order, for a statistic whose spread falls as one over the root of the units). Draws of all
+    ``n`` come back as they are; ``inf - inf`` (a value without end) stays undefined, silently.
+
+    >>> m_out_of_n(0.7, [0.6, 0.8], m=25, n=100).round(3).tolist()
+    [0.65, 0.75]
+    """
+    draws = np.asarray(draws, float)
+    if m >= n:
+        return draws
+    with np.errstate(invalid="ignore"):
+        return full + np.sqrt(m / n) * (draws - np.asarray(full, float))
+
+
 def mean_interval(values, level: float = 0.95) -> tuple[float, float, float, int]:
     """Mean with its Student-t interval ``mean +- t_{n-1} s / sqrt(n)``: ``(mean, low, high, n)``.
 

@@ -35,6 +35,7 @@ from sklearn.base import clone
 
 from .._core.errors import InsufficientData
 from .._core.reasons import Thin
+from .._core.stats import m_out_of_n
 
 log = logging.getLogger(__name__)
 
@@ -114,17 +115,16 @@ def harrell_c_interval(time, event, risk, *, n_boot: int = 100, max_n: int = 200
     if not np.isfinite(full) or n < 2 or n_boot < 1:
         return float("nan"), float("nan")
     m = min(n, int(max_n))
-    shrink = np.sqrt(m / n)
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(int(n_boot)):
         idx = rng.integers(0, n, m)
         if event[idx].any():
-            draws.append(full + (harrell_c(time[idx], event[idx], risk[idx]) - full) * shrink)
+            draws.append(harrell_c(time[idx], event[idx], risk[idx]))
     if len(draws) < n_boot / 2:
         return float("nan"), float("nan")
     a = (1 - level) / 2
-    lo, hi = np.nanpercentile(draws, [100 * a, 100 * (1 - a)])
+    lo, hi = np.nanpercentile(m_out_of_n(full, draws, m, n), [100 * a, 100 * (1 - a)])
     return float(lo), float(hi)
 
 

@@ -32,7 +32,7 @@ from scipy import stats
 from sklearn.base import clone
 
 from .._core.progress import effective_n_jobs, step
-from .._core.stats import difference_interval, nanpercentile_columns
+from .._core.stats import difference_interval, m_out_of_n, nanpercentile_columns
 from .curves import SurvivalCurves, monthly_discount_rate
 
 log = logging.getLogger(__name__)
@@ -163,14 +163,9 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
     if not draws:
         return base, port
     q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
-    arr, parr = np.stack(draws), np.stack(pdraws)
-    if m < n:  # m-out-of-n: a draw's distance from the full fit shrinks by sqrt(m / n)
-        shrink = np.sqrt(m / n)
-        full = base[VALUE_COLUMNS].to_numpy(float)
-        pfull = port[PORTFOLIO_COLUMNS].to_numpy(float)
-        with np.errstate(invalid="ignore"):  # inf - inf (an LTV without end) stays undefined
-            arr = full + shrink * (arr - full)
-            parr = pfull + shrink * (parr - pfull)
+    # m-out-of-n: a draw's distance from the full fit shrinks by sqrt(m / n) (none when m == n)
+    arr = m_out_of_n(base[VALUE_COLUMNS].to_numpy(float), np.stack(draws), m, n)
+    parr = m_out_of_n(port[PORTFOLIO_COLUMNS].to_numpy(float), np.stack(pdraws), m, n)
     lo, hi = nanpercentile_columns(arr, q)  # a value never defined (LTV without MRR) has no interval: NaN
     for j, c in enumerate(VALUE_COLUMNS):
         base[f"{c}_low"], base[f"{c}_high"] = lo[:, j], hi[:, j]
