@@ -49,6 +49,14 @@ def engagement_index(panel: pd.DataFrame, metrics=INDEX_METRICS) -> pd.Series:
 FULL_WINDOW_DAYS = 28
 
 
+def _too_new(now: pd.DataFrame, min_tenure_days: int) -> pd.Series:
+    """Which of the latest rows belong to accounts younger than ``min_tenure_days`` (none without a
+    ``tenure_days`` column, or with ``min_tenure_days`` 0); an unknown tenure is ranked."""
+    if "tenure_days" not in now or not min_tenure_days:
+        return pd.Series(False, index=now.index)
+    return now["tenure_days"] < min_tenure_days
+
+
 def ranking(panel: pd.DataFrame, n: int = 10, accounts: pd.DataFrame | None = None,
             metrics=INDEX_METRICS, min_tenure_days: int = FULL_WINDOW_DAYS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``n`` most and least engaged accounts at the latest date, with the metrics behind the index.
@@ -60,8 +68,7 @@ def ranking(panel: pd.DataFrame, n: int = 10, accounts: pd.DataFrame | None = No
     ``account_id`` alone, an arbitrary ten of the 39). :func:`ranking_info` counts both.
     """
     now = latest(panel)
-    if "tenure_days" in now and min_tenure_days:
-        now = now[~(now["tenure_days"] < min_tenure_days)]
+    now = now[~_too_new(now, min_tenure_days)]
     now = now.assign(engagement_index=engagement_index(now, metrics).to_numpy())
     cols = ["account_id", "segment", "plan", "engagement_index", *metrics, "seats", "mrr"]
     if accounts is not None and "name" in accounts:
@@ -79,8 +86,7 @@ def ranking_info(panel: pd.DataFrame, metrics=INDEX_METRICS, min_tenure_days: in
     """What :func:`ranking` left out and how many tie at the bottom: ``too_new`` (accounts younger than
     ``min_tenure_days``), ``no_activity`` (ranked accounts with every index metric at 0), ``days``."""
     now = latest(panel)
-    young = now["tenure_days"] < min_tenure_days if "tenure_days" in now and min_tenure_days else \
-        pd.Series(False, index=now.index)
+    young = _too_new(now, min_tenure_days)
     ranked = now[~young]
     present = [m for m in metrics if m in ranked]
     idle = int((ranked[present].fillna(0) == 0).all(axis=1).sum()) if present else 0
