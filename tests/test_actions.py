@@ -188,7 +188,7 @@ def test_drivers_as_the_health_model_names_them_are_understood():
     out = plays(account(nps_latest=3.0, drivers=[nps_missing]), account(active_user_ratio_28d=0.2, drivers=[aur]))
     assert out["play"].tolist() == ["detractor_follow_up", "training_session"]
     assert out["driver"].tolist() == ["nps_latest", AUR]
-    assert "latest NPS score not known, typical healthy 8.0 (-5 points)" in out["reason"].iloc[0]
+    assert "latest NPS rating (0-10) not known, typical healthy 8.0 (-5 points)" in out["reason"].iloc[0]
     assert A.driver_metric({"feature": "segment=SMB"}) == "segment"
 
 

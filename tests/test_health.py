@@ -789,14 +789,14 @@ def test_a_missing_answer_reads_once_with_the_metric_s_name_and_drivers_are_join
     rows = X.index[silent & X["logins_28d"].notna()][:20]
     en = " | ".join(hs.drivers(X.loc[rows], k=5)["drivers_text"])
     ja = " | ".join(hs.drivers(X.loc[rows], k=5, lang="ja")["drivers_text"])
-    assert "latest NPS score no answer, typical healthy " in en, en
+    assert "latest NPS rating (0-10) no answer, typical healthy " in en, en
     assert "missing" not in en and "no answer no answer" not in en and "no answer: no answer" not in en
-    assert "直近のNPSスコア 未回答、健全な顧客の典型値 " in ja and "回答・値なし" not in ja, ja
+    assert "直近のNPS評点（0〜10） 未回答、健全な顧客の典型値 " in ja and "回答・値なし" not in ja, ja
     assert "; " not in ja and "／" in ja, ja  # two drivers at least, joined the Japanese way
     assert "; " in en
     from engage_models.health.design import feature_label, missing_word
 
-    assert feature_label("nps_latest__missing", "en") == "latest NPS score: no answer"
+    assert feature_label("nps_latest__missing", "en") == "latest NPS rating (0-10): no answer"
     assert missing_word("logins_28d", "ja") == "データなし" and missing_word("nps_latest", "ja") == "未回答"
 
 

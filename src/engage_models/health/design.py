@@ -115,7 +115,7 @@ def missing_word(column: str, lang: str = "en") -> str:
 
 
 def feature_label(feature: str, lang: str = "en") -> str:
-    """Readable name of a design feature (metric label, 'segment = SMB', 'latest NPS score: no answer')."""
+    """Readable name of a design feature (metric label, 'segment = SMB', 'latest NPS rating (0-10): no answer')."""
     if feature.endswith(MISSING_SUFFIX):
         base = feature.removesuffix(MISSING_SUFFIX)
         return t("sep.label_value", lang, what=M.label(base, lang), value=missing_word(base, lang))

@@ -136,8 +136,8 @@ def driver_words(d: dict, lang: str) -> str:
         typical = "" if d.get("typical_level") is None else t("health.driver_typical", lang, typical=d["typical_level"])
         return t("health.driver", lang, label=d["label"], value=value, typical=typical, points=d["points"])
     feature = str(d.get("feature") or "")
-    if feature.endswith(MISSING_SUFFIX):  # "latest NPS score no answer, typical healthy 7.42": the metric's name,
-        base = feature.removesuffix(MISSING_SUFFIX)  # not the indicator's ("...: missing missing" before)
+    if feature.endswith(MISSING_SUFFIX):  # "latest NPS rating (0-10) no answer, typical healthy 7.42": the
+        base = feature.removesuffix(MISSING_SUFFIX)  # metric's name, not the indicator's ("...: missing missing")
         typical = t("health.driver_typical", lang, typical=fmt_value(d["typical"])) if d["typical"] is not None else ""
         return t("health.driver", lang, label=M.label(base, lang), value=missing_word(base, lang), typical=typical,
                  points=d["points"])
