@@ -41,6 +41,9 @@ def test_full_run_in_japanese_writes_every_report_offline_and_without_code(repor
     # the CRM task files counted (the folder's first run: every task new, none left out as a repeat)
     assert "HubSpotとSalesforceのタスクファイルには新しいタスクが" in summary and "繰り返していません" not in summary
     assert "円" in summary and "$" not in summary  # the data's currency, as Japanese write it
+    # report 03's overall NPS says it counts every answer, over what dates, and that the summary's is the latest wave
+    voc = (latest / "03_voice_of_customer.html").read_text(encoding="utf-8")
+    assert "（全回答" in voc and "回答期間 " in voc and "エグゼクティブサマリーが示すNPS" in voc
     health = (latest / "04_health_score.html").read_text(encoding="utf-8")
     assert "学習したスコア" in health and "手動で重み付けしたスコア" in health and "95%信頼区間" in health
     actions = read_actions(latest / "actions.csv")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import socket
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from engage_models._core.io import jsonable
 from engage_models._core.stats import benjamini_hochberg
 from engage_models._core.stats import wilson_interval as wilson
 from engage_models.demo.simulator import SimConfig
@@ -662,10 +664,23 @@ def test_voice_of_customer_report_end_to_end(report_data, tmp_path, lang, headin
         assert "adjusted Wald" in html and "ticket close" in html and "promoters" in html
     else:
         assert "調整ワルド法" in html and "問い合わせ完了時" in html and "推奨者" in html
+    from engage_models._core.i18n import fmt_date, fmt_number
     from engage_models.pipeline import open_run
     from engage_models.pipeline.stages import KEY_TERM_Z
+    from engage_models.surveys import answer_span
 
-    terms = open_run(out / "latest").frame("surveys", "key_terms")
+    # the overall NPS says it counts every answer, from the first to the last the stage counted
+    done = open_run(out / "latest")
+    info, answers = done["surveys"].json("info"), done["surveys"].frame("nps_answers")
+    first, last = answer_span(answers)
+    assert (pd.Timestamp(info["first_answer"]), pd.Timestamp(info["last_answer"])) == (first, last)
+    span = {"en": f"{fmt_date(first, 'en')} to {fmt_date(last, 'en')}",
+            "ja": f"{fmt_date(first, 'ja')}〜{fmt_date(last, 'ja')}"}[lang]
+    n = fmt_number(len(answers))
+    said = {"en": f"from all {n} answers (answered {span})", "ja": f"（全回答{n}件、回答期間 {span}）"}[lang]
+    assert said in html, said
+    assert ("the executive summary quotes" if lang == "en" else "エグゼクティブサマリーが示すNPS") in html
+    terms = done.frame("surveys", "key_terms")
     assert len(terms) and (terms["z"] >= KEY_TERM_Z).all()  # beyond chance only (a team was shown z 0.3)
 
 
@@ -784,6 +799,37 @@ def test_the_wave_change_and_the_headline_name_the_waves_they_compare():
     assert nps_basis({}, "en") == ""
     one = {"unit": "period", "latest": latest.to_dict(), "previous": None}
     assert "one quarter so far" in nps_basis(one, "en")
+
+
+def test_the_overall_nps_says_it_counts_every_answer_over_what_dates_and_where_the_summary_s_wave_is():
+    """An executive read one NPS in report 03 (every answer ever) and another in the executive summary (the latest
+    wave) with no word why: the overall sentence names the answers' first and last dates and the latest wave."""
+    from engage_models.reports.summary import nps_waves
+    from engage_models.surveys import answer_span
+    from engage_models.surveys.report import nps_overall_line
+
+    answers = _campaigns(["2025-03-20", "2025-09-20"])
+    answers.loc[7, "submitted_at"] = pd.Timestamp("2025-03-19 23:30", tz="UTC")  # the first answer, late in a day
+    answers.loc[420, "submitted_at"] = pd.Timestamp("2025-10-12 00:15", tz="UTC")  # the last, early in one
+    first, last = answer_span(answers.sample(frac=1, random_state=1))  # in no order
+    assert (first, last) == (pd.Timestamp("2025-03-19 23:30", tz="UTC"), pd.Timestamp("2025-10-12 00:15", tz="UTC"))
+    assert answer_span(answers.iloc[:0]) == (None, None)
+    # as the surveys stage stores them (its info json) and report 03 reads them back
+    info = json.loads(json.dumps(jsonable({"first_answer": first, "last_answer": last})))
+    overall = nps(answers["score"])
+    latest, previous, _, unit = nps_waves(answers)
+    change = {"unit": unit, "a": previous["period"], "b": latest["period"]}
+    en = nps_overall_line(overall, info, change, "en")
+    assert "from all 800 answers (answered 19 Mar 2025 to 12 Oct 2025): " in en, en
+    assert "executive summary quotes the latest survey wave's NPS, compared with the wave before below" in en, en
+    ja = nps_overall_line(overall, info, change, "ja")
+    assert "（全回答800件、回答期間 2025年3月19日〜2025年10月12日）：" in ja, ja
+    assert "エグゼクティブサマリーが示すNPSは直近の調査回の値" in ja, ja
+    assert "latest quarter's NPS" in nps_overall_line(overall, info, {**change, "unit": "period"}, "en")
+    assert "直近の四半期" in nps_overall_line(overall, info, {**change, "unit": "period"}, "ja")
+    assert "one survey wave (or period) so far" in nps_overall_line(overall, info, None, "en")
+    # an info written before the span was kept: the dates of the answers themselves
+    assert "(answered 19 Mar 2025 to 12 Oct 2025)" in nps_overall_line(overall, {}, change, "en", answers=answers)
 
 
 def test_a_first_campaign_across_a_quarter_s_end_and_a_campaign_just_begun_are_waves_not_quarters():

@@ -315,8 +315,12 @@ def surveys(ctx: Context) -> None:
     data = sv.load_survey_data(ctx.paths.processed, ctx.as_of)
     out.frame("nps_answers", data.nps)
     out.frame("csat_answers", data.csat)
+    # the first and last NPS answer: report 03's overall NPS counts every answer between them, the executive
+    # summary's the latest wave only (a reader saw two NPS figures with no word why)
+    first, last = sv.answer_span(data.nps)
     out.json("info", {"attributes": data.attributes, "answers": len(data.nps), "csat_answers": len(data.csat),
-                      "accounts": int(data.nps["account_id"].nunique()), "min_n": v.min_n})
+                      "accounts": int(data.nps["account_id"].nunique()), "min_n": v.min_n,
+                      "first_answer": first, "last_answer": last})
     no_nps = Why("reason.no_nps")
     if data.nps.empty:
         for name in ("nps_overall", "nps_trend", *NPS_SECTIONS):  # the names the report asks for

@@ -58,6 +58,13 @@ def load_survey_data(processed: str | Path, as_of) -> SurveyData:
     return prepare(load("surveys", processed), load("accounts", processed), load("tickets", processed), as_of)
 
 
+def answer_span(answers: pd.DataFrame, time: str = "submitted_at") -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """When the first and the last of ``answers`` were submitted (UTC; ``(None, None)`` without answers): the
+    dates report 03's overall NPS covers, beside the latest wave's the executive summary quotes."""
+    when = pd.to_datetime(answers[time], utc=True).dropna()
+    return (when.min(), when.max()) if len(when) else (None, None)
+
+
 def latest_comments(df: pd.DataFrame, category: str = "detractor", n: int = 10, *, by: str = "category",
                     text: str = "comment") -> pd.DataFrame:
     """The ``n`` most recent comments of one category (e.g. detractors to call back), newest first."""

@@ -86,6 +86,31 @@ def wave_change_line(change: dict, lang: str = "en") -> str:
     return line
 
 
+def nps_overall_line(overall, info: dict, change: dict | None = None, lang: str = "en",
+                     answers: pd.DataFrame | None = None) -> str:
+    """Report 03's first NPS sentence: the NPS of every answer (an :class:`~engage_models.surveys.NPSEstimate`),
+    the dates it covers (the surveys stage's ``info``: first to last answer), and that the latest survey wave or
+    period is compared below (``change``, the stage's ``nps_wave_change``; ``None`` with one only) and is what the
+    executive summary quotes: an executive read one NPS here and another in the summary, with no word why.
+
+    ``answers`` (the NPS answers) give the dates when ``info`` was written before it kept them.
+    """
+    from .data import answer_span
+
+    first, last = info.get("first_answer"), info.get("last_answer")
+    if (first is None or last is None) and answers is not None:
+        first, last = answer_span(answers)
+    n = max(overall.n, 1)
+    line = t("voc.nps_overall", lang, est=fmt_interval(overall.nps, overall.ci_low, overall.ci_high, lang),
+             n=fmt_number(overall.n), span=t("sep.date_span", lang, a=fmt_date(first, lang), b=fmt_date(last, lang)),
+             p=f"{100 * overall.promoters / n:.1f}", d=f"{100 * overall.detractors / n:.1f}")
+    if change is None:
+        basis = "voc.nps_overall_one"
+    else:
+        basis = "voc.nps_overall_wave" if change.get("unit") == "wave" else "voc.nps_overall_period"
+    return line + " " + t(basis, lang)
+
+
 def nps_view(table: pd.DataFrame, lang: str = "en", by: Sequence[str] = ()) -> pd.DataFrame:
     """An :func:`~engage_models.surveys.net_promoter.nps_table` for readers: groups, n, shares, NPS with interval."""
     cols = [*by, "n", "pct_promoters", "pct_detractors", "nps", "ci_low", "ci_high", "small_n"]
