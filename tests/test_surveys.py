@@ -832,6 +832,42 @@ def test_the_overall_nps_says_it_counts_every_answer_over_what_dates_and_where_t
     assert "(answered 19 Mar 2025 to 12 Oct 2025)" in nps_overall_line(overall, {}, change, "en", answers=answers)
 
 
+def test_the_summary_s_waves_and_report_03_s_interval_follow_the_run_s_survey_settings(tmp_path):
+    """The executive summary split the answers with 30 answers a wave and measured them with adjusted Wald whatever
+    ``surveys.min_n`` and ``surveys.ci_method`` said, while report 03 used them; report 03 named its interval
+    "adjusted Wald" also when it was Wald's."""
+    from engage_models.pipeline import RunConfig, stages
+    from engage_models.pipeline.store import Output
+    from engage_models.reports.summary import nps_waves
+    from engage_models.surveys.net_promoter import latest_change
+    from engage_models.surveys.report import nps_overall_line
+    from test_monitoring import _artifact
+
+    answers = _campaigns(["2025-03-20", "2025-09-20"], n_per=40)
+    adjusted, wald = nps_waves(answers)[0], nps_waves(answers, method="wald")[0]
+    assert adjusted["nps"] == wald["nps"] and (adjusted["ci_low"], adjusted["ci_high"]) != (wald["ci_low"],
+                                                                                          wald["ci_high"])
+    expected = latest_change(answers, "Q", min_n=30, method="wald", drop_small=True)["latest"]
+    assert (wald["ci_low"], wald["ci_high"]) == (expected["ci_low"], expected["ci_high"])
+    # with waves of 40 answers and a min_n of 50 the first is too small to be a wave of its own: one wave of 80
+    assert nps_waves(answers)[1]["n"] == 40 and nps_waves(answers, min_n=50)[1] is None
+    # the summary stage, as a run with these settings calls it
+    ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": "2025-12-01"})
+    surveys = _artifact(tmp_path / "surveys", "surveys", nps_answers=answers)
+    config = RunConfig.from_dict({"data_dir": str(tmp_path), "surveys": {"min_n": 50, "ci_method": "wald"}})
+    out = Output(tmp_path / "summary", "summary")
+    out.path.mkdir()
+    stages.summary(stages.Context(config, {"ingest": ingest, "surveys": surveys}, out))
+    waves = json.loads((out.path / "nps_waves.json").read_text())
+    one = latest_change(answers, "Q", min_n=50, method="wald", drop_small=True)["latest"]
+    assert waves["unit"] == "wave" and waves["previous"] is None and waves["latest"]["n"] == one["n"] == 80
+    assert (waves["latest"]["ci_low"], waves["latest"]["ci_high"]) == pytest.approx((one["ci_low"], one["ci_high"]))
+    info = {"first_answer": "2025-03-20", "last_answer": "2025-10-01"}
+    assert "(interval: Wald)" in nps_overall_line(nps(answers["score"], method="wald"), info, None, "en")
+    assert "(interval: adjusted Wald)" in nps_overall_line(nps(answers["score"]), info, None, "en")
+    assert "（区間：ワルド法）" in nps_overall_line(nps(answers["score"], method="wald"), info, None, "ja")
+
+
 def test_a_first_campaign_across_a_quarter_s_end_and_a_campaign_just_begun_are_waves_not_quarters():
     """A review's cases: 6,223 answers on 20-31 March and 76 on 1-3 April compared as "the latest quarter" (76)
     against the one before, said to come in continuously; and 10 answers on the first day of a new campaign

@@ -1053,7 +1053,8 @@ def summary(ctx: Context) -> None:
         out.skip("nps_waves", why)
         out.skip("nps_by_touch_model", why)
         return
-    latest, previous, diff, unit = S.nps_waves(nps_answers)
+    settings = ctx.config.surveys  # as report 03 splits and measures the answers
+    latest, previous, diff, unit = S.nps_waves(nps_answers, min_n=settings.min_n, method=settings.ci_method)
     out.json("nps_waves", {"unit": unit, "latest": latest, "previous": previous,
                            "difference": dataclasses.asdict(diff) if diff is not None else None})
     if not ctx.has("actions", "actions"):
@@ -1062,7 +1063,8 @@ def summary(ctx: Context) -> None:
     plan = ctx.input("actions").frame("actions")
     answers = nps_answers[nps_answers["submitted_at"] >= latest["period"]] if latest is not None else nps_answers
     matched = answers.merge(plan[["account_id", "touch_model"]], on="account_id")
-    out.frame("nps_by_touch_model", S.nps_table_by(matched, "touch_model"))
+    out.frame("nps_by_touch_model", S.nps_table_by(matched, "touch_model", min_n=settings.min_n,
+                                                   method=settings.ci_method))
     # the wave's answers of accounts no longer customers have no touch model: counted, so the table's total is
     # explained (a reader added its answers up to 5,643 against the wave's 6,299)
     out.json("nps_by_touch_model_info", {"answers": int(len(answers)), "matched": int(len(matched))})

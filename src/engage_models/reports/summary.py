@@ -17,17 +17,19 @@ from .._core.plots import BAND_COLOURS, new_ax
 from ..health.views import card_labels, most_at_risk
 
 
-def nps_waves(nps_answers: pd.DataFrame, freq: str = "Q", min_n: int = 30):
-    """NPS of the latest survey wave and the one before, with intervals and the difference; of the latest
-    calendar periods (``freq``, default quarters) with at least ``min_n`` answers when the answers come in
-    continuously (:func:`~engage_models.surveys.net_promoter.latest_change`).
+def nps_waves(nps_answers: pd.DataFrame, freq: str = "Q", min_n: int = 30, method: str = "adjusted"):
+    """NPS of the latest survey wave and the one before, with intervals (``method``) and the difference; of the
+    latest calendar periods (``freq``, default quarters) with at least ``min_n`` answers when the answers come in
+    continuously (:func:`~engage_models.surveys.net_promoter.latest_change`). The summary stage passes the run's
+    ``surveys.min_n`` and ``surveys.ci_method``, as report 03 uses (the summary used 30 and adjusted Wald whatever
+    the settings, so the two reports could split the answers into other waves).
 
     Returns (latest row, previous row or None, :class:`~engage_models.surveys.NPSDifference` or None, unit:
     ``'wave'`` or ``'period'``); the rows' ``period`` is the first day, ``end`` the last answer.
     """
     from ..surveys.net_promoter import latest_change
 
-    change = latest_change(nps_answers, freq, min_n=min_n, drop_small=True)
+    change = latest_change(nps_answers, freq, min_n=min_n, method=method, drop_small=True)
     if change is None:
         return None, None, None, None
     return change["latest"], change["previous"], change["difference"], change["unit"]
@@ -221,11 +223,12 @@ def top_at_risk_view(top: pd.DataFrame, lang: str = "en", currency: str = "USD")
     }).reset_index(drop=True)
 
 
-def nps_table_by(answers: pd.DataFrame, by: str, min_n: int = 30) -> pd.DataFrame:
-    """NPS with its interval and the number of answers per group of ``by`` (small groups flagged)."""
+def nps_table_by(answers: pd.DataFrame, by: str, min_n: int = 30, method: str = "adjusted") -> pd.DataFrame:
+    """NPS with its interval (``method``) and the number of answers per group of ``by`` (groups under ``min_n``
+    flagged)."""
     from ..surveys import nps_table
 
-    return nps_table(answers, by, min_n=min_n)
+    return nps_table(answers, by, min_n=min_n, method=method)
 
 
 def nps_unmatched_text(info: dict | None, lang: str = "en") -> str:

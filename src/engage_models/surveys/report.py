@@ -103,7 +103,8 @@ def nps_overall_line(overall, info: dict, change: dict | None = None, lang: str 
     n = max(overall.n, 1)
     line = t("voc.nps_overall", lang, est=fmt_interval(overall.nps, overall.ci_low, overall.ci_high, lang),
              n=fmt_number(overall.n), span=t("sep.date_span", lang, a=fmt_date(first, lang), b=fmt_date(last, lang)),
-             p=f"{100 * overall.promoters / n:.1f}", d=f"{100 * overall.detractors / n:.1f}")
+             p=f"{100 * overall.promoters / n:.1f}", d=f"{100 * overall.detractors / n:.1f}",
+             method=t(f"nps.method.{overall.method}", lang))  # surveys.ci_method: it was "adjusted Wald" always
     if change is None:
         basis = "voc.nps_overall_one"
     else:
