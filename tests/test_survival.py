@@ -1114,6 +1114,29 @@ def test_a_separator_with_three_digits_after_it_is_not_guessed(tmp_path):
     assert read_table(settled)["mrr"].tolist() == [1.234, 37.5]
 
 
+def test_a_semicolon_file_is_read_as_text_once_for_its_notes(tmp_path, monkeypatch):
+    """read_table read a ";" file's cells as text twice after pandas' read (for the missing words, then for the
+    points before three digits): once now, and the notes are the same."""
+    from engage_models._core import io as engage_io
+
+    path = tmp_path / "t.csv"
+    path.write_text("id;users;mrr\na;NA;1.234\nb;3;12.500\nc;null;2.000\n", encoding="utf-8")
+    calls = []
+    read_csv = pd.read_csv
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("dtype"))
+        return read_csv(*args, **kwargs)
+
+    monkeypatch.setattr(engage_io.pd, "read_csv", counted)
+    df = engage_io.read_table(path)
+    assert calls.count(str) == 1, calls
+    assert engage_io.reading_notes(df, "t.csv") == [
+        "'users': 2 cell(s) read as missing ('NA', 'null')",
+        "'mrr': every value has one point and three digits after it (e.g. '1.234'): read as a decimal point; if the "
+        "point separates thousands, write the numbers without it"]
+
+
 def test_decimal_commas_of_a_semicolon_file_are_numbers_and_missing_words_are_counted(tmp_path):
     """A European spreadsheet's ";" file writes 37,5 for 37.5 (and 1.234,5 for 1234.5): the MRR column came in
     as text. Only a column whose every non-empty value is such a number is read so, only in a ";" file (a comma

@@ -268,9 +268,9 @@ def _blank_lines(text: str, sep: str) -> tuple[list[int], int]:
     return blank, spaces
 
 
-def _missing_words(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> dict:
-    """Per column, the cells pandas read as missing because they held one of :data:`MISSING_WORDS`."""
-    raw = pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False)
+def _missing_words(raw: pd.DataFrame, df: pd.DataFrame) -> dict:
+    """Per column, the cells pandas read as missing because they held one of :data:`MISSING_WORDS` (``raw``: the
+    file's cells as written, :func:`_as_read`'s ``strings``)."""
     if raw.shape != df.shape or list(raw.columns) != list(df.columns):
         return {}
     out = {}
@@ -308,14 +308,14 @@ def _decimal_commas(df: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
     return out, found, unsure
 
 
-def _thousands_points(path: Path, df: pd.DataFrame, encoding: str | None) -> dict:
+def _thousands_points(strings, df: pd.DataFrame) -> dict:
     """Number columns of a ``;`` file whose every value was written as ``1.234`` (one point, three digits after
     it): read as 1.234 where the writer may have meant 1234 (a decimal-comma country's thousands). Per column,
-    an example as written."""
+    an example as written. ``strings``: a function giving the file's cells as written (read only when needed)."""
     numeric = [c for c in df.columns if pd.api.types.is_float_dtype(df[c]) and df[c].notna().any()]
     if not numeric:
         return {}
-    raw = pd.read_csv(path, sep=";", encoding=encoding, dtype=str, keep_default_na=False)
+    raw = strings()
     if list(raw.columns) != list(df.columns):
         return {}
     out = {}
@@ -330,14 +330,20 @@ def _thousands_points(path: Path, df: pd.DataFrame, encoding: str | None) -> dic
 def _as_read(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> pd.DataFrame:
     """``df`` read from the text file ``path``, its decimal commas read (``;`` files) and what reading did in
     ``df.attrs["reading"]`` (see :func:`read_table`)."""
-    reading = {}
+    reading, raw = {}, []
+
+    def strings() -> pd.DataFrame:  # every cell as written, read once for the missing words and the points
+        if not raw:
+            raw.append(pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False))
+        return raw[0]
+
     text = _file_text(path, encoding)
     if text is not None:
         blank, spaces = _blank_lines(text, sep)
         if blank:  # a count and the first few: pandas copies attrs with the frame
             reading["blank_lines"] = {"lines": len(blank), "first": blank[:5], "spaces": spaces}
         if df.isna().to_numpy().any() and _MISSING_WORD_CELL.search(text):
-            if words := _missing_words(path, df, sep, encoding):
+            if words := _missing_words(strings(), df):
                 reading["missing_words"] = words
     if sep == ";":  # a comma in a number of a comma-separated file separates fields: never read as decimals
         df, commas, unsure = _decimal_commas(df)
@@ -345,7 +351,7 @@ def _as_read(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> pd
             reading["decimal_comma"] = commas
         if unsure:
             reading["comma_thousands_or_decimals"] = unsure
-        if text is not None and (points := _thousands_points(path, df, encoding)):
+        if text is not None and (points := _thousands_points(strings, df)):
             reading["point_thousands_or_decimals"] = points
     df.attrs["reading"] = reading
     return df
