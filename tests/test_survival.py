@@ -1114,6 +1114,17 @@ def test_a_separator_with_three_digits_after_it_is_not_guessed(tmp_path):
     assert read_table(settled)["mrr"].tolist() == [1.234, 37.5]
 
 
+def test_the_missing_words_are_pandas_default_ones():
+    """MISSING_WORDS was built from pandas' private STR_NA_VALUES: now our own list of the words the read_csv docs
+    give, and a pandas upgrade that changes its set fails here rather than changing the notes without a word."""
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    from engage_models._core.io import MISSING_WORDS
+
+    assert set(MISSING_WORDS) == set(STR_NA_VALUES) - {""}
+    assert len(set(MISSING_WORDS)) == len(MISSING_WORDS)
+
+
 def test_a_semicolon_file_is_read_as_text_once_for_its_notes(tmp_path, monkeypatch):
     """read_table read a ";" file's cells as text twice after pandas' read (for the missing words, then for the
     points before three digits): once now, and the notes are the same."""
