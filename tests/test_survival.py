@@ -1215,6 +1215,21 @@ def test_a_repeated_id_and_a_column_of_dates_are_named_for_what_they_are():
         A.analyse_table(dated, id_col="customer", covariates=["tier", "signed"], **run)
 
 
+def test_the_design_names_the_table_itself():
+    """analyse_table put the file's name before the design's error unless the message already started with it
+    (a string check): the design is given the name and says it, and says none when it has none."""
+    from engage_models.survival.design import Design
+
+    own = _own_table()
+    with pytest.raises(DataError, match=r"^t.csv, covariate 'customer' has 240 distinct values: an identifier"):
+        Design.fit(own, ["tier", "customer"], where="t.csv")
+    with pytest.raises(DataError, match=r"^covariate 'customer' has 240 distinct values"):
+        Design.fit(own, ["tier", "customer"])
+    with pytest.raises(DataError, match=r"^t.csv, covariate 'customer' has 240 distinct values"):
+        A.analyse_table(own, duration="tenure", event="churned", unit="days", n_boot=0, where="t.csv",
+                        covariates=["tier", "customer"])
+
+
 def test_logistic_probabilities_do_not_overflow(monkeypatch):
     """A tiny table printed numpy's "overflow encountered in exp" (time_varying's fitted probabilities and
     stats.sigmoid, 1 / (1 + exp(-x)) for x below -709, as an unpenalised fit that runs off gives): the

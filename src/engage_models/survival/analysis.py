@@ -257,21 +257,17 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
 
     try:
         cox = CoxModel(covariates=covariates, duration_col="_duration", event_col="_event", entry_col=entry_col,
-                       penalizer=penalizer, cv=cv, random_state=random_state).fit(data)
+                       penalizer=penalizer, cv=cv, random_state=random_state).fit(data, where=where)
     except InsufficientData as exc:
         if all_churned is None:
             raise
         raise InsufficientData(f"{where}: {all_churned} ({exc})") from exc
-    except DataError as exc:  # the design's words on a covariate (dates, too many levels): with the file's name
-        if str(exc).startswith(where):
-            raise
-        raise DataError(f"{where}, {exc}") from exc
     skipped = {}
     discrete = DiscreteTimeHazard(covariates=covariates, id_col="_id", event_col="_event", period_width=1.0,
                                   duration_col="_duration", entry_col=entry_col, penalizer=cox.penalizer_,
                                   penalty_rows=cox.n_accounts_)
     try:
-        discrete.fit(data)
+        discrete.fit(data, where=where)
     except InsufficientData as exc:
         discrete, skipped["discrete_time_logistic"] = None, str(exc)
     kw = {"cv": cv, "random_state": random_state, "duration_col": "_duration", "event_col": "_event",

@@ -333,11 +333,12 @@ class CoxModel(BaseEstimator):
         check_events(len(df), len(data), int(data[self.event_col].sum()), "Cox model")
         return data
 
-    def fit(self, df: pd.DataFrame) -> CoxModel:
-        """Fit on one row per account; returns ``self``. :class:`InsufficientData` when it cannot be fitted."""
+    def fit(self, df: pd.DataFrame, where: str | None = None) -> CoxModel:
+        """Fit on one row per account; returns ``self``. :class:`InsufficientData` when it cannot be fitted;
+        ``where``: the table's name in the design's :class:`~engage_models._core.errors.DataError`."""
         covs = list(self.covariates or [])
         data = self._prepare(df)
-        self.design_ = Design.fit(data, covs, self.categorical)
+        self.design_ = Design.fit(data, covs, self.categorical, where=where)
         self.aliased_ = self.design_.aliased_records()
         self.n_accounts_ = len(data)
         self.n_events_ = int(data[self.event_col].sum())

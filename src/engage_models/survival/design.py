@@ -65,21 +65,24 @@ class Design:
 
     @classmethod
     def fit(cls, df: pd.DataFrame, covariates: list[str], categorical: list[str] | None = None, *,
-            drop_aliased: bool = True) -> Design:
-        """Levels of the categorical covariates in ``df``, and (``drop_aliased``) the aliased terms left out."""
+            drop_aliased: bool = True, where: str | None = None) -> Design:
+        """Levels of the categorical covariates in ``df``, and (``drop_aliased``) the aliased terms left out.
+        ``where``: the table's name (its file), said first in the :class:`DataError` on a covariate that cannot be
+        one."""
         missing = [c for c in covariates if c not in df.columns]
         if missing:
             raise ValueError(f"covariate column(s) not in the table: {missing}")
         categorical = set(categorical or []) | {c for c in covariates if is_categorical(df[c])}
+        said = f"{where}, " if where else ""
         levels = {}
         for c in covariates:
             if c in categorical:
                 counts = df[c].dropna().astype(str).value_counts()
                 if len(counts) > MAX_LEVELS and looks_like_dates(df[c]):  # it was called "an identifier"
-                    raise DataError(f"covariate {c!r} holds {DATES_NOT_COVARIATES.format(example=_first(df[c]))}, "
+                    raise DataError(f"{said}covariate {c!r} holds {DATES_NOT_COVARIATES.format(example=_first(df[c]))}, "
                                     f"or leave it out of the covariates")
                 if len(counts) > MAX_LEVELS:
-                    raise DataError(f"covariate {c!r} has {len(counts)} distinct values: an identifier, free text, "
+                    raise DataError(f"{said}covariate {c!r} has {len(counts)} distinct values: an identifier, free text, "
                                     f"or more categories than {MAX_LEVELS} to estimate one by one; group its "
                                     f"values, name an identifier as the id column, or leave it out of the "
                                     f"covariates")

@@ -114,8 +114,8 @@ class _StartStopModel(BaseEstimator):
         check_events(len(df), len(data), int(data[self.event_col].sum()), self.label)
         return data
 
-    def _design(self, data: pd.DataFrame) -> pd.DataFrame:
-        self.design_ = Design.fit(data, list(self.covariates or []), self.categorical)
+    def _design(self, data: pd.DataFrame, where: str | None = None) -> pd.DataFrame:
+        self.design_ = Design.fit(data, list(self.covariates or []), self.categorical, where=where)
         self.aliased_ = self.design_.aliased_records()
         X = self.design_.transform(data)
         self.term_sd_ = X.std()
@@ -346,11 +346,12 @@ class TimeVaryingCox(_StartStopModel):
             raise InsufficientData(runaway_text(self.label, runaway, self.n_rows_, self.n_events_, penalizer))
         return model, params, variance
 
-    def fit(self, df: pd.DataFrame) -> TimeVaryingCox:
+    def fit(self, df: pd.DataFrame, where: str | None = None) -> TimeVaryingCox:
+        """``where``: the table's name in the design's DataError."""
         data = self._check(df)
         self.n_rows_, self.n_accounts_ = len(data), int(data[self.id_col].nunique())
         self.n_events_ = int(data[self.event_col].sum())
-        X = self._design(data)
+        X = self._design(data, where)
         self._choose_penalizer(data)
         frame = X.copy()
         frame["_start"] = data[self.start_col].to_numpy(float)
@@ -456,10 +457,11 @@ class DiscreteTimeHazard(_StartStopModel):
     def _bands(self, start) -> np.ndarray:
         return np.searchsorted(np.asarray(self.tenure_bands, float), np.asarray(start, float), side="right") - 1
 
-    def fit(self, df: pd.DataFrame) -> DiscreteTimeHazard:
+    def fit(self, df: pd.DataFrame, where: str | None = None) -> DiscreteTimeHazard:
+        """``where``: the table's name in the design's DataError."""
         data = self._check(self._periods(df))
         self.n_rows_, self.n_accounts_ = len(data), int(data[self.id_col].nunique())
-        X = self._design(data)
+        X = self._design(data, where)
         y = data[self.event_col].to_numpy(float)
         self.n_events_ = int(y.sum())
         self._choose_penalizer(data)
