@@ -1092,6 +1092,31 @@ def test_rows_after_blank_lines_are_counted_as_ingest_counts_them_and_the_blank_
                 f"without them, as engage ingest counts empty lines") in said, said
 
 
+@pytest.mark.parametrize("command, given", [
+    ("survival", ["--duration", "tenure", "--event", "churned", "--unit", "days", "--id", "customer", "--n-boot", "0",
+                  "--cv", "3"]),
+    ("fit", ["--label", "churned", "--id-col", "customer", "--bootstrap", "0", "--score", "linear"])])
+def test_reading_notes_are_kept_in_evaluation_json(tmp_path, command, given):
+    """The notes on how the file was read (blank lines, words read as missing) were printed and nowhere else:
+    evaluation.json of engage fit and engage survival lost them. Both keep them as reading_notes."""
+    import json
+
+    own = _own_table(n=120).astype({"users": object})
+    own.loc[[5, 9], "users"] = "NA"
+    lines = own.to_csv(index=False).splitlines()
+    lines.insert(3, "")
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "engage_models", command, "--table", str(path), *given,
+                           "--out", str(tmp_path / command)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    notes = json.loads((tmp_path / command / "evaluation.json").read_text(encoding="utf-8"))["reading_notes"]
+    assert notes[0].startswith(f"{path}: 1 blank line(s) (first at line(s) [4]) are not rows"), notes
+    assert notes[1:] == ["'users': 2 cell(s) read as missing ('NA')"], notes
+    said = proc.stderr if command == "survival" else proc.stdout
+    assert all(f"note: {note}" in said for note in notes), said
+
+
 def test_a_separator_with_three_digits_after_it_is_not_guessed(tmp_path):
     """A review: "1,234" and "12,500" in a ";" file were read as 1.234 and 12.5, a thousand-fold error with only
     a note that decimal commas were read. When every comma has three digits after it the file does not say

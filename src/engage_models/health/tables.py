@@ -42,6 +42,7 @@ from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with i
     looks_like_dates,
     numbers_stored_as_text,
     read_table,
+    reading_notes,
     text_among_numbers,
     write_csv,
 )
@@ -341,9 +342,13 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         refit of the shape learner: seconds, not milliseconds; None: ``min(n_bootstrap, 20)``).
     min_test_events : int
         Fewer churners (or non-churners) than this in the out-of-time test rows stops the fit.
+
+    ``evaluation["reading_notes"]``: what :func:`~engage_models._core.io.read_table` did with the file that the
+    table does not show (blank lines, cells read as missing, decimal commas), as the command line prints them.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    read_notes = reading_notes(df, where)  # what read_table did (blank lines, words read as missing...): kept
     X, y, report = prepare(df, label, date_col, id_col, where, keep_columns, lang, seed)
     data_row = X.attrs.pop("data_row", None)  # not carried along: pandas copies attrs into every derived frame
     id_name = "__id"
@@ -391,6 +396,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         "models": {m: {r.metric: {"estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high}
                        for r in boot[boot["model"] == m].itertuples()} for m in models},
         "data": report,
+        "reading_notes": read_notes,
         "leakage_screen": report["leakage_screen"],
     }
     if score == "auto":  # the pipeline's rule: the shape card only when it leads beyond the paired interval

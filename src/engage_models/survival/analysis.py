@@ -26,6 +26,7 @@ from .._core.errors import DataError, InsufficientData
 from .._core.io import (  # noqa: F401  (read_table: the CLI's reader; numbers_stored_as_text: tests import it here)
     numbers_stored_as_text,
     read_table,
+    reading_notes,
     text_among_numbers,
     write_csv,
     write_json,
@@ -161,7 +162,9 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     the Cox model's total penalty through ``penalty_rows``) is used for predictions only.
     :class:`~engage_models._core.errors.InsufficientData` is raised when the Cox model cannot be fitted (no
     or one churner...); a part that cannot be computed on thin data (cross-validation with fewer than 4
-    churners, the discrete-time model) is listed in ``evaluation["skipped"]`` with the reason.
+    churners, the discrete-time model) is listed in ``evaluation["skipped"]`` with the reason. What
+    :func:`~engage_models._core.io.read_table` did with the file (blank lines, cells read as missing, decimal
+    commas) is in ``evaluation["reading_notes"]``, as the command line prints it.
     """
     missing = [c for c in (duration, event, entry, id_col, mrr, *(covariates or [])) if c and c not in df.columns]
     if missing:
@@ -304,6 +307,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         "proportional_hazards": {"alpha": cox.ph_alpha, "remedies": cox.remedies_,
                                  "text": cox.assumptions_text("en")},
         "leakage_screen": screen.to_dict(),
+        "reading_notes": reading_notes(df, where),  # what read_table did with the file (blank lines, NA words...)
         "notes": "cross_validation: k-fold over rows, stratified on churn and on rare categorical levels; "
                  "harrell_c counts a pair only when both accounts were at risk (left truncation); uno_c and "
                  "auc_<k> measure time from each row's entry. penalizer: lifelines' scale (penalizer x rows / 2 x "
