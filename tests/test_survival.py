@@ -1240,6 +1240,23 @@ def test_a_repeated_id_and_a_column_of_dates_are_named_for_what_they_are():
         A.analyse_table(dated, id_col="customer", covariates=["tier", "signed"], **run)
 
 
+def test_a_column_of_few_dates_is_no_covariate():
+    """A column of dates with 50 or fewer distinct values (a renewal month) was taken for a categorical covariate
+    without a word, each date a level: it is left out and said, as a column of more dates is, and named as a
+    covariate it is an error that says why."""
+    own = _own_table()
+    months = pd.date_range("2023-01-01", periods=12, freq="MS").strftime("%Y-%m-%d")
+    dated = own.assign(renews=np.resize(months, len(own)))
+    run = dict(duration="tenure", event="churned", unit="days", n_boot=0, cv=3, where="t.csv", id_col="customer")
+    res = A.analyse_table(dated, **run)
+    assert "renews" not in res.cox.design_.covariates and {"tier", "users"} <= set(res.cox.design_.covariates)
+    assert ("'renews' left out: dates (e.g. '2023-01-01'), not an identifier: a covariate needs a duration, not a "
+            "date") in " ".join(res.evaluation["design"]["notes"]), res.evaluation["design"]["notes"]
+    with pytest.raises(DataError, match=r"^t.csv, covariate 'renews' holds dates \(e.g. '2023-01-01'\), not an "
+                                        r"identifier: a covariate needs a duration, not a date"):
+        A.analyse_table(dated, covariates=["tier", "renews"], **run)
+
+
 def test_the_design_names_the_table_itself():
     """analyse_table put the file's name before the design's error unless the message already started with it
     (a string check): the design is given the name and says it, and says none when it has none."""

@@ -208,16 +208,25 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         raise DataError(f"{where}, covariate {c!r}: {_typos(t)}; empty or correct those cells")
     typo_notes = [f"{c!r} left out: {_typos(t)}; empty or correct those cells to use it" for c, t in typos.items()]
     covariates = [c for c in covariates if c not in typos]
-    many = {c: int(data[c].dropna().astype(str).nunique()) for c in covariates if is_categorical(data[c])}
+    # a column of dates is no covariate, however few its dates (with 50 or fewer it was a categorical one without
+    # a word): left out and said, or an error when named
+    dates = {c for c in covariates if looks_like_dates(data[c])}
+    if dates and not chosen:
+        c = next(c for c in covariates if c in dates)
+        raise DataError(f"{where}, covariate {c!r} holds {DATES_NOT_COVARIATES.format(example=_first(data[c]))}, "
+                        f"or leave it out of the covariates")
+    many = {c: int(data[c].dropna().astype(str).nunique()) for c in covariates
+            if is_categorical(data[c]) and c not in dates}
     many = {c: n for c, n in many.items() if n > MAX_LEVELS} if chosen else {}
     kept = set(keep_columns or ())
-    text_notes = [f"{c!r} left out: " + (DATES_NOT_COVARIATES.format(example=_first(data[c])) if looks_like_dates(
-                      data[c]) else f"text with {n} distinct values (an identifier, free text, or more categories "
-                  f"than {MAX_LEVELS} to estimate one by one: group them, or name an identifier with --id)")
+    text_notes = [f"{c!r} left out: " + (DATES_NOT_COVARIATES.format(example=_first(data[c])) if c in dates else
+                                        f"text with {many[c]} distinct values (an identifier, free text, or more "
+                                        f"categories than {MAX_LEVELS} to estimate one by one: group them, or name "
+                                        f"an identifier with --id)")
                   + (" - --keep-column keeps a column from the leakage screen, not one that cannot be estimated"
                      if c in kept else "")
-                  for c, n in many.items()]
-    covariates = [c for c in covariates if c not in many]
+                  for c in covariates if c in dates or c in many]
+    covariates = [c for c in covariates if c not in many and c not in dates]
     # without an id, an account is named by its 1-based data row, as the messages name rows (it was 0-based)
     data["_id"] = data[id_col].astype(str) if id_col else data["_row"].astype(str)
     repeated = data["_id"].duplicated(keep=False)
