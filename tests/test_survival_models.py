@@ -626,3 +626,27 @@ def test_one_number_written_twice_is_named_as_such_not_as_separation():
     assert "separate" in runaway_text("Cox model", ["calls"], n, 10, 0.0)  # without the design: as before
     with pytest.raises(InsufficientData, match="'charge' with 'minutes': nearly one number written twice"):
         CoxModel(covariates=["minutes", "charge", "calls"], duration_col="d", event_col="e", penalizer=0.0).fit(df)
+
+
+def test_time_varying_curves_stay_finite_for_an_extreme_covariate():
+    """predict_curves took exp of the linear predictor unguarded: a covariate far outside the fitted rows
+    overflowed it to inf, and the curves came out NaN (inf x 0 at time 0). Clipped, they are 0 or 1 as they
+    should be, and finite."""
+    from engage_models.survival import TimeVaryingCox
+
+    rng = np.random.default_rng(5)
+    n = 300
+    x = rng.normal(size=n)
+    t = rng.exponential(12 * np.exp(-0.6 * x))
+    stop = np.maximum(np.minimum(np.ceil(t), 30.0), 1.0)
+    rows = pd.DataFrame({"account_id": np.arange(n), "start": 0.0, "stop": stop, "event": (t <= 30).astype(int),
+                         "x": x})
+    model = TimeVaryingCox(covariates=["x"], penalizer=0.01).fit(rows)
+    assert model.params_["x"] > 0
+    far = pd.DataFrame({"x": [0.0, 1e6, -1e6]})
+    with np.errstate(over="raise", invalid="raise"):  # not even a warning
+        curves = model.predict_curves(far)
+    s = curves.survival([0.0, 1.0, 12.0]).to_numpy()
+    assert np.isfinite(s).all() and np.isfinite(curves.rmst(horizon=12.0)).all()
+    assert s[0].tolist() == [1.0, 1.0, 1.0]  # everyone alive at time 0
+    assert s[2, 1] == 0.0 and s[2, 2] == pytest.approx(1.0) and 0 < s[2, 0] < 1

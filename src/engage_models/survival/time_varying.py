@@ -70,6 +70,10 @@ from .design import Design
 
 log = logging.getLogger(__name__)
 
+#: The linear predictor's bound in :meth:`TimeVaryingCox.predict_curves`: beyond it a curve is already 0 (or 1)
+#: at the first event time, and an extreme covariate's ``exp`` overflowed to inf (inf x 0 at time 0: NaN curves).
+MAX_LINEAR_PREDICTOR = 50.0
+
 
 def risk_set_concordance(start, stop, event, lp) -> float:
     """Time-dependent concordance: at each churn, is the churner's current risk above the others' at risk?
@@ -387,7 +391,8 @@ class TimeVaryingCox(_StartStopModel):
         """Curves of accounts whose covariates stay at the values in ``df`` (one row per account)."""
         check_is_fitted(self, "params_")
         rows = df[df[list(self.covariates or [])].notna().all(axis=1)]
-        ph = np.exp(self.linear_predictor(rows).to_numpy())
+        lp = self.linear_predictor(rows).to_numpy()
+        ph = np.exp(np.clip(lp, -MAX_LINEAR_PREDICTOR, MAX_LINEAR_PREDICTOR))
         times, cumhaz = self.baseline_
         knots = np.r_[0.0, times] if len(times) and times[0] > 0 else np.r_[0.0]
         h0 = np.r_[0.0, cumhaz] if len(times) and times[0] > 0 else np.r_[0.0]
