@@ -79,11 +79,12 @@ class Design:
             if c in categorical:
                 counts = df[c].dropna().astype(str).value_counts()
                 if len(counts) > MAX_LEVELS and looks_like_dates(df[c]):  # it was called "an identifier"
-                    raise DataError(f"{said}covariate {c!r} holds {DATES_NOT_COVARIATES.format(example=_first(df[c]))}, "
+                    raise DataError(f"{said}covariate {c!r} holds "
+                                    f"{DATES_NOT_COVARIATES.format(example=_first(df[c]))}, "
                                     f"or leave it out of the covariates")
                 if len(counts) > MAX_LEVELS:
-                    raise DataError(f"{said}covariate {c!r} has {len(counts)} distinct values: an identifier, free text, "
-                                    f"or more categories than {MAX_LEVELS} to estimate one by one; group its "
+                    raise DataError(f"{said}covariate {c!r} has {len(counts)} distinct values: an identifier, free "
+                                    f"text, or more categories than {MAX_LEVELS} to estimate one by one; group its "
                                     f"values, name an identifier as the id column, or leave it out of the "
                                     f"covariates")
                 order = sorted(counts.index, key=lambda v: (-counts[v], v))
