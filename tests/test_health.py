@@ -716,6 +716,11 @@ def test_a_table_that_cannot_be_fitted_is_refused_with_what_is_wrong_where(tmp_p
     _, _, report = T.prepare(dated, "left", where=where)
     assert report["dropped_columns"]["signed"].startswith("dates: give the column of each row's observation date "
                                                           "as --date-col")
+    # a column of 12 renewal months was taken for a category of 12 levels, each date a level, without a word
+    months = pd.date_range("2024-01-01", periods=12, freq="MS").strftime("%Y-%m-%d")
+    renews = months[np.random.default_rng(5).integers(0, 12, len(df))]  # unrelated to the label
+    X, _, report = T.prepare(df.assign(renews=renews), "left", where=where)
+    assert "renews" not in X and report["dropped_columns"]["renews"].startswith("dates: give the column")
     path = tmp_path / "thin.csv"
     df.assign(left=[1] + [0] * 59).to_csv(path, index=False)
     proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(path), "--label", "left",

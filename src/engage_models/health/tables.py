@@ -170,12 +170,12 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
             dropped[c] = "constant or empty"
         elif pd.api.types.is_numeric_dtype(s):
             used.append(c)
+        elif looks_like_dates(s):  # a date is no feature (many: "an identifier?"; 50 or fewer: each a level)
+            dropped[c] = ("dates: give the column of each row's observation date as --date-col (an out-of-time "
+                          "validation), or turn a date into a number of days (since the start, until renewal)")
         elif s.nunique() <= 50:
             df[c] = s.astype("string")
             used.append(c)
-        elif looks_like_dates(s):  # a date is no feature (it was called "an identifier?")
-            dropped[c] = ("dates: give the column of each row's observation date as --date-col (an out-of-time "
-                          "validation), or turn a date into a number of days (since the start, until renewal)")
         else:
             dropped[c] = (f"text with {s.nunique()} distinct values (an identifier?)"
                           + (": --keep-column keeps a column from the leakage screen, not one with more values "
