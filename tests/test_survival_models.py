@@ -650,3 +650,21 @@ def test_time_varying_curves_stay_finite_for_an_extreme_covariate():
     assert np.isfinite(s).all() and np.isfinite(curves.rmst(horizon=12.0)).all()
     assert s[0].tolist() == [1.0, 1.0, 1.0]  # everyone alive at time 0
     assert s[2, 1] == 0.0 and s[2, 2] == pytest.approx(1.0) and 0 < s[2, 0] < 1
+
+
+def test_cox_curves_stay_finite_for_an_extreme_covariate():
+    """The account-level Cox model's predict_curves took exp of the linear predictor unguarded too (both the plain
+    and the time-split paths): a covariate far outside the fitted rows gave NaN curves."""
+    rng = np.random.default_rng(5)
+    n = 300
+    x = rng.normal(size=n)
+    t = rng.exponential(12 * np.exp(-0.6 * x))
+    df = pd.DataFrame({"duration": np.minimum(t, 30.0), "event": (t <= 30).astype(int), "x": x})
+    model = CoxModel(covariates=["x"], penalizer=0.01, check_ph=False).fit(df)
+    assert model.params_["x"] > 0
+    far = pd.DataFrame({"x": [0.0, 1e6, -1e6]})
+    with np.errstate(over="raise", invalid="raise"):  # not even a warning
+        curves = model.predict_curves(far)
+    s = curves.survival([0.0, 1.0, 12.0]).to_numpy()
+    assert np.isfinite(s).all() and s[0].tolist() == [1.0, 1.0, 1.0]
+    assert s[2, 1] == 0.0 and s[2, 2] == pytest.approx(1.0)  # the far ones: gone at once, never

@@ -72,7 +72,7 @@ from .._core.errors import InsufficientData
 from .._core.i18n import LANGS, fmt_number, p_is, t
 from .._core.reasons import Thin, Why
 from . import _riskset
-from .curves import SurvivalCurves, tail_hazard
+from .curves import SurvivalCurves, relative_hazard, tail_hazard
 from .data import usable
 from .design import Design
 
@@ -744,7 +744,7 @@ class CoxModel(BaseEstimator):
         tail = np.array([self.tail_hazard_[s] for s in strata])
         if not self.time_split_:
             lp = X[self.params_.index].to_numpy(float) @ self.params_.to_numpy(float) - self.lp_offset_
-            ph = np.exp(lp)
+            ph = relative_hazard(lp)  # clipped: an extreme covariate made NaN curves
             cumhaz = np.cumsum(dH, axis=0)[:, col] * ph[None, :]
             return SurvivalCurves(knots, cumhaz, tail * ph, rows.index)
         lps = {}
@@ -756,9 +756,9 @@ class CoxModel(BaseEstimator):
                 Xe[self._split_name(c, False)] = Xe[c] * (not early)
             lps[early] = Xe[self.params_.index].to_numpy(float) @ self.params_.to_numpy(float) - self.lp_offset_
         early_knot = (knots <= self.split_time_)[:, None]
-        ph = np.where(early_knot, np.exp(lps[True])[None, :], np.exp(lps[False])[None, :])
+        ph = np.where(early_knot, relative_hazard(lps[True])[None, :], relative_hazard(lps[False])[None, :])
         cumhaz = np.cumsum(dH[:, col] * ph, axis=0)
-        return SurvivalCurves(knots, cumhaz, tail * np.exp(lps[False]), rows.index)
+        return SurvivalCurves(knots, cumhaz, tail * relative_hazard(lps[False]), rows.index)
 
     def predict_risk(self, df: pd.DataFrame, t0=0.0, horizon: float = 12.0) -> pd.Series:
         """Probability of churning within ``horizon`` months of tenure ``t0`` (given survival to ``t0``)."""

@@ -222,6 +222,20 @@ def _rmst_blocks(times, cumhaz, tail, t0, specs):
     return out
 
 
+#: The linear predictor's bound in the models' ``predict_curves``: beyond it a curve is already 0 (or 1) at the
+#: first event time, and an extreme covariate's ``exp`` overflowed to inf (inf x 0 at time 0: NaN curves).
+MAX_LINEAR_PREDICTOR = 50.0
+
+
+def relative_hazard(lp) -> np.ndarray:
+    """``exp(lp)`` of a linear predictor clipped to +-:data:`MAX_LINEAR_PREDICTOR` (no overflow, no NaN curve).
+
+    >>> relative_hazard([0.0, 1e6]).tolist() == [1.0, float(np.exp(50.0))]
+    True
+    """
+    return np.exp(np.clip(np.asarray(lp, dtype=float), -MAX_LINEAR_PREDICTOR, MAX_LINEAR_PREDICTOR))
+
+
 def from_baseline(times, baseline_cumhaz, partial_hazard, tail_hazard_baseline=0.0, index=None) -> SurvivalCurves:
     """Proportional-hazards curves ``H_i(t) = H_0(t) exp(x_i b)`` from one baseline (knots need not start at 0)."""
     times = np.asarray(times, dtype=float)

@@ -64,15 +64,11 @@ from .cox import (
     selection_table,
     start_stop_fit,
 )
-from .curves import SurvivalCurves, tail_hazard
+from .curves import SurvivalCurves, relative_hazard, tail_hazard
 from .data import person_period
 from .design import Design
 
 log = logging.getLogger(__name__)
-
-#: The linear predictor's bound in :meth:`TimeVaryingCox.predict_curves`: beyond it a curve is already 0 (or 1)
-#: at the first event time, and an extreme covariate's ``exp`` overflowed to inf (inf x 0 at time 0: NaN curves).
-MAX_LINEAR_PREDICTOR = 50.0
 
 
 def risk_set_concordance(start, stop, event, lp) -> float:
@@ -392,7 +388,7 @@ class TimeVaryingCox(_StartStopModel):
         check_is_fitted(self, "params_")
         rows = df[df[list(self.covariates or [])].notna().all(axis=1)]
         lp = self.linear_predictor(rows).to_numpy()
-        ph = np.exp(np.clip(lp, -MAX_LINEAR_PREDICTOR, MAX_LINEAR_PREDICTOR))
+        ph = relative_hazard(lp)
         times, cumhaz = self.baseline_
         knots = np.r_[0.0, times] if len(times) and times[0] > 0 else np.r_[0.0]
         h0 = np.r_[0.0, cumhaz] if len(times) and times[0] > 0 else np.r_[0.0]
