@@ -718,6 +718,17 @@ def test_a_table_that_cannot_be_fitted_is_refused_with_what_is_wrong_where(tmp_p
                                                           "as --date-col")
     # a column of 12 renewal months was taken for a category of 12 levels, each date a level, without a word
     months = pd.date_range("2024-01-01", periods=12, freq="MS").strftime("%Y-%m-%d")
+    # a repeated-events table's "id" (three rows a subject) was the card's second-largest weight, its rows split
+    # across folds without a word: left out, with --id-col named
+    subjects = df.assign(subject_id=np.arange(len(df)) // 3, id=np.arange(len(df)) // 3)
+    X, _, report = T.prepare(subjects, "left", where=where)
+    assert "subject_id" not in X and "id" not in X
+    assert report["dropped_columns"]["subject_id"].startswith("an identifier repeated over rows (20 of its 20 values "
+                                                              "on 60 rows): not a feature; give it as --id-col "
+                                                              "subject_id")
+    assert set(report["repeated_identifier"]) == {"id", "subject_id"}
+    X, _, report = T.prepare(subjects.drop(columns="subject_id"), "left", id_col="id", where=where)
+    assert "repeated_identifier" not in report  # given as the id: a cluster, never a feature
     renews = months[np.random.default_rng(5).integers(0, 12, len(df))]  # unrelated to the label
     X, _, report = T.prepare(df.assign(renews=renews), "left", where=where)
     assert "renews" not in X and report["dropped_columns"]["renews"].startswith("dates: give the column")

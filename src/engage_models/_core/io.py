@@ -414,6 +414,31 @@ def looks_like_dates(s: pd.Series, share: float = 0.9) -> bool:
     return bool((parsed.notna() & values.str.contains(r"\d")).mean() >= share)
 
 
+_ID_NAME = re.compile(r"(?:^|[_\s.\-])id$", re.IGNORECASE)  # id, customer_id, patient.id, "Account ID"
+_CAMEL_ID = re.compile(r"[a-z0-9](?:ID|Id)$")  # CustomerID, customerId (not "paid", "valid", "UUID")
+
+
+def repeated_identifier(s: pd.Series, name) -> dict | None:
+    """A column named as an identifier (``id``, ``customer_id``, ``CustomerID``) of at least 10 values, some on
+    more than one row: a subject's several rows (a repeated event, start/stop rows). Without ``--id-col`` (fit) or
+    ``--id`` (survival) it went into the models as a number, the second-largest weight of a repeated-events
+    table's card, and its rows were split across folds without a word. ``{"values": repeated values, "rows":
+    their rows, "distinct": values}``, else None.
+
+    >>> repeated_identifier(pd.Series([1, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10]), "patient_id")
+    {'values': 2, 'rows': 4, 'distinct': 10}
+    >>> repeated_identifier(pd.Series([1, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10]), "paid") is None
+    True
+    """
+    if not (_ID_NAME.search(str(name)) or _CAMEL_ID.search(str(name))):
+        return None
+    counts = s.dropna().astype(str).value_counts()
+    repeated = counts[counts > 1]
+    if len(counts) < 10 or repeated.empty:
+        return None
+    return {"values": int(len(repeated)), "rows": int(repeated.sum()), "distinct": int(len(counts))}
+
+
 def numbers_stored_as_text(df: pd.DataFrame, columns) -> pd.DataFrame:
     """``df`` with each text column of ``columns`` whose every non-blank value is a number made numeric
     (blanks missing): spreadsheet exports write an empty number as ``" "`` and the column comes in as text

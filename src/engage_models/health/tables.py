@@ -43,6 +43,7 @@ from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with i
     numbers_stored_as_text,
     read_table,
     reading_notes,
+    repeated_identifier,
     text_among_numbers,
     write_csv,
 )
@@ -147,11 +148,21 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
     special = (label, date_col, id_col, "__id")
     # a column of numbers exported with blanks (" ") is numbers, as in engage survival (it was left out as
     # "text with 282 distinct values (an identifier?)"); one with a few typed-in words is said to be one
+    # an "id" column repeating over rows without --id-col: a subject's rows, not a feature (it was one)
+    keys = {} if id_col else {c: r for c in df.columns if c not in special and c not in keep_columns
+                              and (r := repeated_identifier(df[c], c))}
+    if keys:
+        report["repeated_identifier"] = keys
+    special = (*special, *keys)
     df = numbers_stored_as_text(df, [c for c in df.columns if c not in special])
     typos = {c: t for c in df.columns if c not in special and (t := text_among_numbers(df[c]))}
     screen = screen_label(df, y, [c for c in df.columns if c not in special], groups=df["__id"] if id_col else None,
                           keep=keep_columns, label=label, lang=lang, seed=seed, where=where)
     used, dropped = [], {}
+    for c, r in keys.items():
+        dropped[c] = (f"an identifier repeated over rows ({r['values']:,} of its {r['distinct']:,} values on "
+                      f"{r['rows']:,} rows): not a feature; give it as --id-col {c} so that a subject's rows stay "
+                      f"in one fold (without it they fall in the training and the validation rows alike)")
     for c in df.columns:
         if c in special:
             continue

@@ -27,6 +27,7 @@ from .._core.io import (  # noqa: F401  (read_table: the CLI's reader; numbers_s
     numbers_stored_as_text,
     read_table,
     reading_notes,
+    repeated_identifier,
     text_among_numbers,
     write_csv,
     write_json,
@@ -201,6 +202,13 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if covariates is None:
         covariates = [c for c in df.columns if c not in {duration, event, entry, id_col, mrr}]
     covariates = list(covariates)
+    # an "id" column repeating over rows without --id (start/stop rows, repeated events): no covariate (it was one)
+    keys = {c: r for c in covariates if c not in (keep_columns or ()) and (r := repeated_identifier(data[c], c))} \
+        if chosen and not id_col else {}
+    key_notes = [f"{c!r} left out: an identifier repeated over rows ({r['values']:,} of its {r['distinct']:,} "
+                 f"values on {r['rows']:,} rows), not a covariate; each row is taken for an account of its own, "
+                 f"so the cross-validation can split a subject's rows" for c, r in keys.items()]
+    covariates = [c for c in covariates if c not in keys]
     data = numbers_stored_as_text(data, covariates)
     typos = {c: t for c in covariates if (t := text_among_numbers(data[c]))}
     if typos and not chosen:  # named by the user: not left out behind their back
@@ -310,7 +318,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                   "duration_unit": unit, "time_unit_of_results": "months", "left_truncated": bool(entry)},
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
                    "time_split": cox.time_split_,
-                   "notes": [*([all_churned] if all_churned else []), *typo_notes, *text_notes, *cox.notes()]},
+                   "notes": [*([all_churned] if all_churned else []), *key_notes, *typo_notes, *text_notes,
+                             *cox.notes()]},
         "models": models,
         "penalizer_selection": cox.cv_results_.to_dict("records") if cox.cv_results_ is not None else None,
         "proportional_hazards": {"alpha": cox.ph_alpha, "remedies": cox.remedies_,
