@@ -482,6 +482,10 @@ def test_fit_leaves_leaks_out_says_so_and_keeps_a_column_on_request(tmp_path):
     assert "left out as a possible leak: customer_no: 600 distinct integers from 1 to 600" in proc.stdout
     assert "--keep-column NAME" in proc.stdout
     ev = json.loads((out / "evaluation.json").read_text())
+    d = ev["chosen"]["shape_minus_linear"]  # the card kept, and why, on the console too (the report alone said it)
+    assert (f"learned: the {ev['chosen']['score']} card (shape minus linear ROC-AUC {d['difference']:+.3f}, 95% CI "
+            f"{d['ci_low']:+.3f} to {d['ci_high']:+.3f}; the shape card is kept only when its lead is beyond that "
+            f"interval)") in proc.stdout, proc.stdout
     assert set(ev["leakage_screen"]["excluded"]) == {"cancel_reason", "customer_no"}
     assert {"identifier", "single_column_auc"} == {f["check"] for f in ev["leakage_screen"]["excluded"]["customer_no"]}
     assert ev["data"]["dropped_columns"]["cancel_reason"].startswith("possible leak: filled for 100%")

@@ -314,6 +314,11 @@ def _fit(args) -> int:
         auc = m["roc_auc"]
         print(f"  {model:8s} ROC-AUC {auc['estimate']:.3f} (95% CI {auc['ci_low']:.3f} to {auc['ci_high']:.3f})  "
               f"Brier {m['brier']['estimate']:.4f}  ICI {m['ici']['estimate']:.4f}")
+    chosen = ev.get("chosen") or {}
+    if d := chosen.get("shape_minus_linear"):  # which card the learned score is, and why (the report said it alone)
+        print(f"learned: the {chosen['score']} card (shape minus linear ROC-AUC {d['difference']:+.3f}, 95% CI "
+              f"{d['ci_low']:+.3f} to {d['ci_high']:+.3f}; the shape card is kept only when its lead is beyond "
+              f"that interval)")
     auc = ev["models"].get("learned", {}).get("roc_auc", {})
     if auc and auc["ci_low"] <= 0.5:
         print(f"the learned score ranks no better than chance on this validation (ROC-AUC {auc['estimate']:.3f}, its "
