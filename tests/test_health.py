@@ -406,6 +406,9 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "<script" not in html and "data:image/png;base64," in html
     assert "メール" in html and "\\u30e1" not in html  # a Japanese column by its name, not a JSON escape
+    # the data section lists what it says (it printed the JSON of two dicts, "{}" when empty)
+    assert "<li><strong>メール</strong>: text with" in html and "<li><strong>usage</strong>: " in html
+    assert "{&quot;" not in html and ": {}." not in html
     assert f"is {cal['ici']:.3f}. A perfectly calibrated score" in html
     # without a date column: stratified cross-validation, and it says so
     ev2 = fit_table(df.drop(columns="as_of"), "left", tmp_path / "fit2", n_bootstrap=0, n_boot_eval=20,

@@ -206,6 +206,24 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
     return X, y.astype(int), report
 
 
+def _data_lists(data: dict) -> str:
+    """The fit report's data section: the missing values and the columns left out as lists (they were printed as
+    JSON, ``{}`` when there was none), escaped.
+
+    >>> _data_lists({"missing_values": {}, "dropped_columns": {"id": "an identifier <x>"}}).split("</p>")[1:]
+    ['<p>Columns left out:', '<ul><li><strong>id</strong>: an identifier &lt;x&gt;</li></ul>']
+    """
+    missing = data.get("missing_values") or {}
+    dropped = data.get("dropped_columns") or {}
+    out = ("<p>Missing values (a number's: the median plus an indicator; a category's: none of its levels):</p><ul>"
+           + "".join(f"<li><strong>{html.escape(str(c))}</strong>: {n:,}</li>" for c, n in missing.items()) + "</ul>"
+           if missing else "<p>No feature has a missing value.</p>")
+    out += ("<p>Columns left out:</p><ul>" + "".join(f"<li><strong>{html.escape(str(c))}</strong>: "
+                                                    f"{html.escape(str(why))}</li>" for c, why in dropped.items())
+            + "</ul>" if dropped else "<p>No column was left out.</p>")
+    return out
+
+
 def _predictions(models: dict, X: pd.DataFrame, y: pd.Series, tr, va, key) -> list[pd.DataFrame]:
     """Each model fitted on rows ``tr`` and scoring rows ``va`` (one row per scored table row)."""
     out = []
@@ -546,8 +564,6 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}}</styl
 <h2>Calibration</h2><p>{html.escape(calibration_text(evaluation["calibration"]))}</p>
 <img alt="calibration: observed against predicted churn by decile" src="data:image/png;base64,{img}">
 <h2>Scorecard</h2>{scorecard.to_html(index=False, escape=True, border=0)}
-<h2>Data</h2><p>Missing values (a number's: the median plus an indicator; a category's: none of its levels):
-{html.escape(json.dumps(data['missing_values'], ensure_ascii=False))}.
-Columns left out: {html.escape(json.dumps(data['dropped_columns'], ensure_ascii=False))}.</p>
+<h2>Data</h2>{_data_lists(data)}
 </body></html>"""
     path.write_text(body, encoding="utf-8")
