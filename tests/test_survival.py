@@ -787,6 +787,7 @@ def test_a_table_in_years_or_weeks_gives_the_results_of_the_same_table_in_months
            "--event", "churn", "--n-boot", "0"]
     said = subprocess.run([*run, "--out", str(tmp_path / "a")], capture_output=True, text=True)
     assert said.returncode == 0 and "durations read as months (no --unit given): 1 to 48, median" in said.stderr
+    assert said.stderr.index("durations read as months") < said.stderr.index("concordance")  # before the figures
     quiet = subprocess.run([*run, "--unit", "months", "--out", str(tmp_path / "b")], capture_output=True, text=True)
     assert quiet.returncode == 0 and "durations read as months" not in quiet.stderr
 

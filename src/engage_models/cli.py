@@ -382,6 +382,11 @@ def _survival(args) -> int:
         )
     for path in result.write(args.out):
         print(path)
+    if args.unit is None:  # first: every figure below is in months (a reader found it under 1 KB of notes)
+        span = result.evaluation["table"]["duration_months"]
+        print(f"durations read as months (no --unit given): {span['min']:g} to {span['max']:g}, median "
+              f"{span['median']:g}; if {args.duration!r} counts days, weeks or years, run again with --unit",
+              file=sys.stderr)
     for line in describe(result.evaluation["leakage_screen"]):
         print(line, file=sys.stderr)
     models = result.evaluation["models"]
@@ -396,11 +401,6 @@ def _survival(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     for what, why in result.evaluation["skipped"].items():
         print(f"skipped {what}: {why}", file=sys.stderr)
-    if args.unit is None:
-        span = result.evaluation["table"]["duration_months"]
-        print(f"durations read as months (no --unit given): {span['min']:g} to {span['max']:g}, median "
-              f"{span['median']:g}; if {args.duration!r} counts days, weeks or years, run again with --unit",
-              file=sys.stderr)
     holes = result.evaluation["table"].get("missing_covariates", {})
     if holes.get("rows"):
         cols = ", ".join(f"{c} {n:,}" for c, n in holes["columns"].items())
