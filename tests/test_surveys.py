@@ -778,11 +778,14 @@ def test_a_late_answer_after_a_quiet_spell_joins_its_wave_and_continuous_answers
 
 
 def test_the_wave_change_and_the_headline_name_the_waves_they_compare():
-    from engage_models.reports.summary import nps_basis, nps_waves
+    from engage_models.reports.summary import nps_basis
+    from engage_models.surveys.net_promoter import headline_change
     from engage_models.surveys.report import wave_change_line
 
     answers = _campaigns(["2025-03-20", "2025-09-20"])
-    latest, previous, diff, unit = nps_waves(answers)
+    h = headline_change(answers)
+    latest, previous, diff, unit = h["latest"], h["previous"], h["difference"], h["unit"]
+    assert h["later"] == []
     assert unit == "wave" and latest["n"] == 400
     waves = {"unit": unit, "latest": latest.to_dict(), "previous": previous.to_dict()}
     en, ja = nps_basis(waves, "en"), nps_basis(waves, "ja")
@@ -804,8 +807,8 @@ def test_the_wave_change_and_the_headline_name_the_waves_they_compare():
 def test_the_overall_nps_says_it_counts_every_answer_over_what_dates_and_where_the_summary_s_wave_is():
     """An executive read one NPS in report 03 (every answer ever) and another in the executive summary (the latest
     wave) with no word why: the overall sentence names the answers' first and last dates and the latest wave."""
-    from engage_models.reports.summary import nps_waves
     from engage_models.surveys import answer_span
+    from engage_models.surveys.net_promoter import headline_change
     from engage_models.surveys.report import nps_overall_line
 
     answers = _campaigns(["2025-03-20", "2025-09-20"])
@@ -817,7 +820,8 @@ def test_the_overall_nps_says_it_counts_every_answer_over_what_dates_and_where_t
     # as the surveys stage stores them (its info json) and report 03 reads them back
     info = json.loads(json.dumps(jsonable({"first_answer": first, "last_answer": last})))
     overall = nps(answers["score"])
-    latest, previous, _, unit = nps_waves(answers)
+    h = headline_change(answers)
+    latest, previous, unit = h["latest"], h["previous"], h["unit"]
     change = {"unit": unit, "a": previous["period"], "b": latest["period"]}
     en = nps_overall_line(overall, info, change, "en")
     assert "from all 800 answers (answered 19 Mar 2025 to 12 Oct 2025): " in en, en
@@ -838,23 +842,24 @@ def test_the_summary_s_waves_and_report_03_s_interval_follow_the_run_s_survey_se
     "adjusted Wald" also when it was Wald's."""
     from engage_models.pipeline import RunConfig, stages
     from engage_models.pipeline.store import Output
-    from engage_models.reports.summary import nps_waves
-    from engage_models.surveys.net_promoter import latest_change
+    from engage_models.surveys.net_promoter import headline_change, headline_record, latest_change
     from engage_models.surveys.report import nps_overall_line
     from test_monitoring import _artifact
 
     answers = _campaigns(["2025-03-20", "2025-09-20"], n_per=40)
-    adjusted, wald = nps_waves(answers)[0], nps_waves(answers, method="wald")[0]
+    adjusted, wald = headline_change(answers)["latest"], headline_change(answers, method="wald")["latest"]
     assert adjusted["nps"] == wald["nps"] and (adjusted["ci_low"], adjusted["ci_high"]) != (wald["ci_low"],
                                                                                           wald["ci_high"])
     expected = latest_change(answers, "Q", min_n=30, method="wald", drop_small=True)["latest"]
     assert (wald["ci_low"], wald["ci_high"]) == (expected["ci_low"], expected["ci_high"])
     # with waves of 40 answers and a min_n of 50 the first is too small to be a wave of its own: one wave of 80
-    assert nps_waves(answers)[1]["n"] == 40 and nps_waves(answers, min_n=50)[1] is None
-    # the summary stage, as a run with these settings calls it
-    ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": "2025-12-01"})
-    surveys = _artifact(tmp_path / "surveys", "surveys", nps_answers=answers)
+    assert headline_change(answers)["previous"]["n"] == 40 and headline_change(answers, min_n=50)["previous"] is None
+    # the summary stage, as a run with these settings calls it, copies what the surveys stage chose
     config = RunConfig.from_dict({"data_dir": str(tmp_path), "surveys": {"min_n": 50, "ci_method": "wald"}})
+    ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": "2025-12-01"})
+    surveys = _artifact(tmp_path / "surveys", "surveys", nps_answers=answers,
+                        nps_headline=headline_record(answers, min_n=config.surveys.min_n,
+                                                     method=config.surveys.ci_method))
     out = Output(tmp_path / "summary", "summary")
     out.path.mkdir()
     stages.summary(stages.Context(config, {"ingest": ingest, "surveys": surveys}, out))
@@ -868,16 +873,66 @@ def test_the_summary_s_waves_and_report_03_s_interval_follow_the_run_s_survey_se
     assert "（区間：ワルド法）" in nps_overall_line(nps(answers["score"], method="wald"), info, None, "ja")
 
 
+def test_report_03_and_the_summary_name_the_wave_the_summary_quotes_when_a_newer_one_is_thin(tmp_path):
+    """A wave just begun (10 answers) is compared in report 03 (said to be thin) but passed over by the executive
+    summary, which quotes the full wave before it: report 03 said "the executive summary quotes the latest survey
+    wave's NPS" and the summary "the latest survey wave" of a wave that was not the latest."""
+    from engage_models.pipeline import RunConfig, stages
+    from engage_models.pipeline.store import Output
+    from engage_models.reports.summary import nps_basis
+    from engage_models.surveys.net_promoter import headline_record, latest_change
+    from engage_models.surveys.report import nps_overall_line
+    from test_monitoring import _artifact
+
+    quarterly = _campaigns(["2024-01-05", "2024-04-05", "2024-07-05"], n_per=300, days=20)
+    begun = pd.concat([quarterly, _campaigns(["2024-10-01"], n_per=10, days=1, seed=2)], ignore_index=True)
+    h = json.loads(json.dumps(jsonable(headline_record(begun, min_n=30))))  # as stored and read back
+    assert h["unit"] == "wave" and h["latest"]["n"] == 300 and h["latest"]["period"].startswith("2024-07-05")
+    assert [x["n"] for x in h["later"]] == [10] and h["later"][0]["period"].startswith("2024-10-01")
+    change = latest_change(begun, "M")  # report 03's comparison: the thin wave against July's
+    assert change["latest"]["n"] == 10 and change["later"] == []
+    info = {"first_answer": "2024-01-05", "last_answer": "2024-10-01"}
+    line = nps_overall_line(nps(begun["score"]), info, {"unit": "wave"}, "en", headline=h)
+    assert "the executive summary quotes the survey wave answered 5 Jul 2024 to " in line, line
+    assert "(300 answers), the latest with at least 30 answers; the newer wave, compared below, has 10 so far" in line
+    assert "quotes the latest survey wave's NPS" not in line
+    ja = nps_overall_line(nps(begun["score"]), info, {"unit": "wave"}, "ja", headline=h)
+    assert "回答が30件以上ある直近の調査回（回答期間 2024年7月5日〜" in ja and "まだ10件" in ja, ja
+    basis = nps_basis(h, "en")
+    assert basis.startswith("NPS: the latest survey wave (answered 5 Jul 2024 to "), basis
+    assert "A newer survey wave (answered 1 Oct 2024 to 1 Oct 2024) has 10 answers so far, fewer than 30" in basis
+    assert "新しい調査回（回答期間 2024年10月1日〜2024年10月1日）の回答はまだ10件" in nps_basis(h, "ja")
+    # with every wave full, both say "the latest" as before
+    full = json.loads(json.dumps(jsonable(headline_record(quarterly, min_n=30))))
+    assert full["later"] == [] and "newer" not in nps_basis(full, "en")
+    assert "quotes the latest survey wave's NPS" in nps_overall_line(nps(quarterly["score"]), info, {"unit": "wave"},
+                                                                       "en", headline=full)
+    # the summary stage quotes what the surveys stage chose, and its touch-model table counts that wave's answers
+    config = RunConfig.from_dict({"data_dir": str(tmp_path)})
+    ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": "2024-10-02"})
+    surveys = _artifact(tmp_path / "surveys", "surveys", nps_answers=begun, nps_headline=h)
+    accounts = begun["account_id"].drop_duplicates()
+    actions = _artifact(tmp_path / "actions", "actions", actions=pd.DataFrame(
+        {"account_id": accounts, "touch_model": np.where(np.arange(len(accounts)) % 2, "tech", "high")}))
+    out = Output(tmp_path / "summary", "summary")
+    out.path.mkdir()
+    stages.summary(stages.Context(config, {"ingest": ingest, "surveys": surveys, "actions": actions}, out))
+    assert json.loads((out.path / "nps_waves.json").read_text()) == h
+    info = json.loads((out.path / "nps_by_touch_model_info.json").read_text())
+    assert info["answers"] == 300  # July's wave, not the one begun since
+
+
 def test_a_first_campaign_across_a_quarter_s_end_and_a_campaign_just_begun_are_waves_not_quarters():
     """A review's cases: 6,223 answers on 20-31 March and 76 on 1-3 April compared as "the latest quarter" (76)
     against the one before, said to come in continuously; and 10 answers on the first day of a new campaign
     were joined to the last one, whose span then passed 92 days and sent the whole history back to quarters."""
-    from engage_models.reports.summary import nps_basis, nps_waves
-    from engage_models.surveys.net_promoter import latest_change, survey_waves
+    from engage_models.reports.summary import nps_basis
+    from engage_models.surveys.net_promoter import headline_change, latest_change, survey_waves
 
     first = pd.concat([_campaigns(["2024-03-20"], n_per=6223, days=12),
                        _campaigns(["2024-04-01"], n_per=76, days=3, seed=1)], ignore_index=True)
-    latest, previous, _, unit = nps_waves(first)
+    h = headline_change(first)
+    latest, previous, unit = h["latest"], h["previous"], h["unit"]
     assert (unit, int(latest["n"]), previous) == ("wave", 6299, None)
     assert nps_basis({"unit": unit, "latest": latest.to_dict(), "previous": None}, "en").startswith(
         "NPS: the only survey wave so far (answered 20 Mar 2024 to ")
@@ -887,7 +942,8 @@ def test_a_first_campaign_across_a_quarter_s_end_and_a_campaign_just_begun_are_w
     assert sorted(waves.value_counts().tolist()) == [10, 300, 300, 300]  # the new campaign is a wave of its own
     change = latest_change(begun, "M")  # the report's line: the thin new wave against July's, said to be thin
     assert change["unit"] == "wave" and (change["latest"]["n"], change["previous"]["n"]) == (10, 300)
-    latest, previous, _, unit = nps_waves(begun)  # the headline: the last two full waves
+    h = headline_change(begun)  # the headline: the last two full waves
+    latest, previous, unit = h["latest"], h["previous"], h["unit"]
     assert unit == "wave" and latest["period"] == pd.Timestamp("2024-07-05", tz="UTC") and previous["n"] == 300
     a_week_on = pd.concat([quarterly, _campaigns(["2024-10-01"], n_per=10, days=7, seed=3)], ignore_index=True)
     assert latest_change(a_week_on, "M")["unit"] == "wave"

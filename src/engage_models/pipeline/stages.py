@@ -323,7 +323,7 @@ def surveys(ctx: Context) -> None:
                       "first_answer": first, "last_answer": last})
     no_nps = Why("reason.no_nps")
     if data.nps.empty:
-        for name in ("nps_overall", "nps_trend", *NPS_SECTIONS):  # the names the report asks for
+        for name in ("nps_overall", "nps_trend", "nps_headline", *NPS_SECTIONS):  # the names the reports ask for
             out.skip(name, no_nps)
     else:
         overall = sv.nps(data.nps, method=v.ci_method)  # a table: the interval counts accounts
@@ -340,6 +340,9 @@ def surveys(ctx: Context) -> None:
                                          "min_n": v.min_n, "difference": dataclasses.asdict(change["difference"])})
         else:
             out.skip("nps_wave_change", Why("reason.one_survey_period"))
+        # what the executive summary quotes (quarters, thin waves passed over), computed here once: report 03
+        # says which wave that is, and a wave just begun made its sentence wrong when computed in the summary only
+        out.json("nps_headline", npsm.headline_record(data.nps, min_n=v.min_n, method=v.ci_method))
         for attr in data.attributes:
             out.frame(f"nps_by_{attr}", sv.nps_table(data.nps, attr, method=v.ci_method, min_n=v.min_n))
     if len(data.csat):
@@ -1053,15 +1056,21 @@ def summary(ctx: Context) -> None:
         out.skip("nps_waves", why)
         out.skip("nps_by_touch_model", why)
         return
+    if not ctx.has("surveys", "nps_headline"):
+        why = ctx.why_missing("surveys", "nps_headline")
+        out.skip("nps_waves", why)
+        out.skip("nps_by_touch_model", why)
+        return
     settings = ctx.config.surveys  # as report 03 splits and measures the answers
-    latest, previous, diff, unit = S.nps_waves(nps_answers, min_n=settings.min_n, method=settings.ci_method)
-    out.json("nps_waves", {"unit": unit, "latest": latest, "previous": previous,
-                           "difference": dataclasses.asdict(diff) if diff is not None else None})
+    waves = ctx.input("surveys").json("nps_headline")  # the surveys stage chose it; report 03 names it
+    out.json("nps_waves", waves)
     if not ctx.has("actions", "actions"):
         out.skip("nps_by_touch_model", ctx.why_missing("actions", "actions"))
         return
     plan = ctx.input("actions").frame("actions")
-    answers = nps_answers[nps_answers["submitted_at"] >= latest["period"]] if latest is not None else nps_answers
+    # the quoted wave's answers only: a newer wave passed over for being thin is not "the wave's"
+    start, end = to_utc(waves["latest"]["period"]), to_utc(waves["latest"]["end"])
+    answers = nps_answers[nps_answers["submitted_at"].between(start, end)]
     matched = answers.merge(plan[["account_id", "touch_model"]], on="account_id")
     out.frame("nps_by_touch_model", S.nps_table_by(matched, "touch_model", min_n=settings.min_n,
                                                    method=settings.ci_method))

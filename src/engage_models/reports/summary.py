@@ -17,26 +17,10 @@ from .._core.plots import BAND_COLOURS, new_ax
 from ..health.views import card_labels, most_at_risk
 
 
-def nps_waves(nps_answers: pd.DataFrame, freq: str = "Q", min_n: int = 30, method: str = "adjusted"):
-    """NPS of the latest survey wave and the one before, with intervals (``method``) and the difference; of the
-    latest calendar periods (``freq``, default quarters) with at least ``min_n`` answers when the answers come in
-    continuously (:func:`~engage_models.surveys.net_promoter.latest_change`). The summary stage passes the run's
-    ``surveys.min_n`` and ``surveys.ci_method``, as report 03 uses (the summary used 30 and adjusted Wald whatever
-    the settings, so the two reports could split the answers into other waves).
-
-    Returns (latest row, previous row or None, :class:`~engage_models.surveys.NPSDifference` or None, unit:
-    ``'wave'`` or ``'period'``); the rows' ``period`` is the first day, ``end`` the last answer.
-    """
-    from ..surveys.net_promoter import latest_change
-
-    change = latest_change(nps_answers, freq, min_n=min_n, method=method, drop_small=True)
-    if change is None:
-        return None, None, None, None
-    return change["latest"], change["previous"], change["difference"], change["unit"]
-
-
 def nps_basis(waves: dict, lang: str = "en") -> str:
-    """What the headline's NPS compares, in a sentence: the survey waves (their answer dates) or the quarters."""
+    """What the headline's NPS compares, in a sentence: the survey waves (their answer dates) or the quarters
+    (the surveys stage's ``nps_headline``), and a newer wave or quarter passed over for having fewer than
+    ``min_n`` answers so far (the headline said "the latest survey wave" of the wave before it)."""
     latest, previous = waves.get("latest"), waves.get("previous")
     if not latest:
         return ""
@@ -47,8 +31,13 @@ def nps_basis(waves: dict, lang: str = "en") -> str:
     def span(r) -> str:
         return t("sep.date_span", lang, a=fmt_date(r["period"], lang), b=fmt_date(r.get("end"), lang))
 
-    return t(key, lang, latest=span(latest), previous=span(previous) if previous else "",
+    line = t(key, lang, latest=span(latest), previous=span(previous) if previous else "",
              n=f"{int(latest['n']):,}", n_prev=f"{int(previous['n']):,}" if previous else "")
+    if waves.get("later"):  # the newest only: a wave just begun (two thin ones in a row are not met in practice)
+        last = waves["later"][-1]
+        line += " " + t("sum.nps_basis_later" if waves.get("unit") == "wave" else "sum.nps_basis_later_period",
+                        lang, span=span(last), n=f"{int(last['n']):,}", min_n=waves.get("min_n", ""))
+    return line
 
 
 def headline(kpi: pd.DataFrame, nps_latest, nps_previous, nps_diff, lang: str = "en") -> pd.DataFrame:

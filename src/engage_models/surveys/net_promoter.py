@@ -386,7 +386,8 @@ def latest_change(df: pd.DataFrame, freq: str = "M", *, time: str = "submitted_a
     :func:`nps_table` with ``period``, the wave's or period's first day, and ``end``, its last answer; the
     previous one ``None`` when there is one only) and ``difference`` (a paired :class:`NPSDifference`, accounts
     answering both are not independent; ``None`` without a previous one). ``drop_small``: periods with fewer
-    than ``min_n`` answers are not chosen (when any has as many).
+    than ``min_n`` answers are not chosen (when any has as many); ``later`` lists those after the chosen latest
+    (``period``, ``end``, ``n``: a wave just begun), which the reports name beside what they compare.
     """
     if df.empty:
         return None
@@ -401,17 +402,39 @@ def latest_change(df: pd.DataFrame, freq: str = "M", *, time: str = "submitted_a
     table = nps_table(d, "period", method=method, level=level, min_n=min_n).sort_values("period", ignore_index=True)
     ends = d.groupby("period")["_t"].max()
     table["end"] = table["period"].map(ends)
+    every = table
     if drop_small and (table["n"] >= min_n).any():
         table = table[table["n"] >= min_n].reset_index(drop=True)
     if table.empty:
         return None
     latest = table.iloc[-1]
+    later = [{"period": r.period, "end": r.end, "n": int(r.n)}
+             for r in every[every["period"] > latest["period"]].itertuples()]
     previous = table.iloc[-2] if len(table) > 1 else None
     diff = None
     if previous is not None:
         diff = nps_difference(d[d["period"] == latest["period"]], d[d["period"] == previous["period"]],
                               method=method, level=level)
-    return {"unit": unit, "freq": freq, "latest": latest, "previous": previous, "difference": diff}
+    return {"unit": unit, "freq": freq, "latest": latest, "previous": previous, "difference": diff, "later": later}
+
+
+def headline_change(df: pd.DataFrame, *, min_n: int = MIN_N, method: str = "adjusted") -> dict | None:
+    """The NPS the executive summary quotes: :func:`latest_change` by quarters (when the answers come in
+    continuously), over the waves or quarters with at least ``min_n`` answers, so a wave just begun is not its
+    headline. The surveys stage keeps what it chose for report 03, which says what the summary quotes; the summary
+    stage computes the same from the same answers and settings (one function, so the two cannot differ)."""
+    return latest_change(df, "Q", min_n=min_n, method=method, drop_small=True)
+
+
+def headline_record(df: pd.DataFrame, *, min_n: int = MIN_N, method: str = "adjusted") -> dict:
+    """:func:`headline_change` as the surveys stage stores it (``nps_headline``; the executive summary's
+    ``nps_waves``): ``unit``, ``min_n``, ``latest``, ``previous``, ``later`` and the ``difference`` as a dict."""
+    h = headline_change(df, min_n=min_n, method=method)
+    if h is None:
+        raise ValueError("no NPS answers")
+    diff = h["difference"]
+    return {"unit": h["unit"], "min_n": min_n, "latest": h["latest"], "previous": h["previous"], "later": h["later"],
+            "difference": asdict(diff) if diff is not None else None}
 
 
 # ----------------------------------------------------------------------------------------- comparisons

@@ -87,13 +87,16 @@ def wave_change_line(change: dict, lang: str = "en") -> str:
 
 
 def nps_overall_line(overall, info: dict, change: dict | None = None, lang: str = "en",
-                     answers: pd.DataFrame | None = None) -> str:
+                     answers: pd.DataFrame | None = None, headline: dict | None = None) -> str:
     """Report 03's first NPS sentence: the NPS of every answer (an :class:`~engage_models.surveys.NPSEstimate`),
     the dates it covers (the surveys stage's ``info``: first to last answer), and that the latest survey wave or
     period is compared below (``change``, the stage's ``nps_wave_change``; ``None`` with one only) and is what the
     executive summary quotes: an executive read one NPS here and another in the summary, with no word why.
 
-    ``answers`` (the NPS answers) give the dates when ``info`` was written before it kept them.
+    ``headline`` (the stage's ``nps_headline``, what the summary quotes): when a newer wave or quarter has fewer
+    than ``min_n`` answers so far, the summary quotes the one before, which the sentence then names (it said "the
+    latest survey wave" of a wave the summary passed over). ``answers`` (the NPS answers) give the dates when
+    ``info`` was written before it kept them.
     """
     from .data import answer_span
 
@@ -105,6 +108,13 @@ def nps_overall_line(overall, info: dict, change: dict | None = None, lang: str 
              n=fmt_number(overall.n), span=t("sep.date_span", lang, a=fmt_date(first, lang), b=fmt_date(last, lang)),
              p=f"{100 * overall.promoters / n:.1f}", d=f"{100 * overall.detractors / n:.1f}",
              method=t(f"nps.method.{overall.method}", lang))  # surveys.ci_method: it was "adjusted Wald" always
+    if headline and headline.get("later") and change is not None:
+        quoted, newest = headline["latest"], headline["later"][-1]
+        key = "voc.nps_overall_wave_thin" if headline.get("unit") == "wave" else "voc.nps_overall_period_thin"
+        return line + " " + t(key, lang, span=t("sep.date_span", lang, a=fmt_date(quoted["period"], lang),
+                                                 b=fmt_date(quoted.get("end"), lang)),
+                              n=fmt_number(quoted["n"]), min_n=headline.get("min_n", ""),
+                              n_later=fmt_number(newest["n"]))
     if change is None:
         basis = "voc.nps_overall_one"
     else:
