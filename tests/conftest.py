@@ -15,14 +15,16 @@ SMALL = SimConfig(n_accounts=300, months=12, seed=7)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _one_blas_thread():
-    """One BLAS thread for the whole session, as the package's stages and ``engage fit`` run
-    (``engage_models.pipeline.flow.BLAS_NOTE``): tests that call the fitting functions directly ran with
+def _one_thread():
+    """One BLAS and one OpenMP thread for the whole session, as the package's stages and ``engage`` commands run
+    (``engage_models._core.progress.ONE_THREAD``): tests that call the fitting functions directly ran with
     OpenBLAS's threads, which spin more than they compute on small matrices: on a busy machine one test of a
     default ``fit_table`` took 572 s inside the suite, against 6 s alone (5 Dec 2026)."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    from engage_models._core.progress import ONE_THREAD
+
+    with threadpool_limits(limits=ONE_THREAD):
         yield
 
 

@@ -660,7 +660,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=1, user_api="blas"):  # small models: see pipeline.flow.BLAS_NOTE
+        from ._core.progress import ONE_THREAD
+
+        with threadpool_limits(limits=ONE_THREAD):  # processes, not spinning thread pools: see ONE_THREAD
             return args.func(args)
     except EngageError as exc:
         print(f"engage {args.command}: error: {exc}", file=sys.stderr)

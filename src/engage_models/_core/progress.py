@@ -75,6 +75,20 @@ def stage_bar(name: str, *, enabled: bool, last_seconds: float | None = None, st
         bar.close()
 
 
+#: The threads the package's own work runs with (``threadpool_limits(limits=ONE_THREAD)``: the pipeline's stages,
+#: every ``engage`` command, the tests). Parallelism comes from processes (``n_jobs``; joblib gives each worker
+#: its share of the cores), not from the libraries' thread pools, which spin on a busy machine:
+#: - BLAS: the matrices are small (thousands of rows, tens of columns) and L-BFGS calls BLAS thousands of times;
+#:   on two cores shared with another job a health-score fit took 8.8 s with two threads and 0.85 s with one.
+#: - OpenMP (scikit-learn's gradient boosting, the benchmark beside every learned score): ``engage fit`` on
+#:   nwtco (4,028 rows) took 232 s and 327 s with two threads against 63 s and 86 s with one, on two cores
+#:   shared with a test run and two other jobs (6 Dec 2026); a tester saw it pass 10 minutes. On a lightly
+#:   loaded machine one thread costs nothing at 4,000 rows and up to 1.3 times the fit at 50,000 (200 trees of
+#:   20 columns: 1.04 s against 0.79 s), while two threads at 300,000 rows took 3.3 to 28.8 s against 5.0 s
+#:   steady with one. DuckDB keeps its own threads (its ``threads`` setting).
+ONE_THREAD = {"blas": 1, "openmp": 1}
+
+
 def effective_n_jobs(n_jobs: int | None) -> int:
     """Processes for ``n_jobs`` as joblib counts them: ``None`` 1, ``-1`` every core this process may use,
     ``-2`` all but one, ...

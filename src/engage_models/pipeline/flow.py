@@ -27,18 +27,16 @@ from .._core.errors import ConfigError, InsufficientData, MachineError, machine_
 from .._core.i18n import LANGS, t
 from .._core.io import jsonable, read_json, write_json
 from .._core.locks import hold
-from .._core.progress import show_bars, stage_bar
+from .._core.progress import ONE_THREAD, show_bars, stage_bar
 from .._core.reasons import Why, reason_of, stage_name, stored, text, texts
 from .._core.time import to_utc
 from .config import _PATHS, RunConfig
 from .stages import STAGE_NAMES, STAGES, Context, Stage, ingest_is_current, read_km
 from .store import NOT_DUE, NOT_RECORDED, Artifact, Store, make_key
 
-#: BLAS_NOTE: stages run with one BLAS thread. Their matrices are small (thousands of rows, tens of columns)
-#: and L-BFGS calls BLAS thousands of times: OpenBLAS's threads then spin more than they compute, and on a
-#: busy machine (two cores shared with another job) a health-score fit took 8.8 s with two threads and 0.85 s
-#: with one. Bootstrap refits get their parallelism from processes instead (``survival.n_jobs``); DuckDB and
-#: gradient boosting keep their own threads.
+#: BLAS_NOTE: stages run with one BLAS and one OpenMP thread (``_core.progress.ONE_THREAD``, where the
+#: measurements are); bootstrap refits and backtest fits get their parallelism from processes instead
+#: (``health.n_jobs``, ``survival.n_jobs``); DuckDB keeps its own threads.
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +327,7 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
         try:
             with store.write(st.name, key, {"needs": {n: a.key for n, a in inputs.items()},
                                             "params": _published_params(params)}) as out:
-                with threadpool_limits(limits=1, user_api="blas"), \
+                with threadpool_limits(limits=ONE_THREAD), \
                         stage_bar(st.name, enabled=bars, last_seconds=store.last_seconds(st.name)):  # BLAS_NOTE
                     st.run(Context(stage_config, inputs, out, absent, sent=sent))
                 if decision is not None:
