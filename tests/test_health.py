@@ -859,3 +859,22 @@ def test_dates_written_day_first_are_read_day_first():
         "%d.%m.%Y"), "x": rng.normal(size=n), "churned": rng.integers(0, 2, n)})
     X, _, _ = T.prepare(df, "churned", date_col="as_of", where="t.csv")
     assert X["as_of"].dt.strftime("%d.%m.%Y").tolist() == df["as_of"].tolist()
+
+
+def test_a_subject_key_named_without_id_is_no_feature_and_an_honest_count_stays():
+    """KMsurv's allograft (``patient``), HSAUR's respiratory and nlme's tables (``subject``/``Subject``) key a
+    subject's several rows by a name without "id": it went into the card as a number. The key words are the
+    signal (a count such as ``users`` repeats its values too and stays a feature; a ``subject`` of course names is
+    no key)."""
+    rng = np.random.default_rng(3)
+    n = 90
+    df = pd.DataFrame({"patient": np.arange(n) // 3 + 101, "users": rng.integers(1, 12, n),
+                       "subject": rng.choice(["Chemistry", "Physics", "History"], n), "x": rng.normal(size=n),
+                       "left": rng.integers(0, 2, n)})
+    X, _, report = T.prepare(df, "left", where="t.csv")
+    assert "patient" not in X and {"users", "subject", "x"} <= set(X.columns)
+    assert report["repeated_identifier"] == {"patient": {"values": 30, "rows": 90, "distinct": 30}}
+    assert report["dropped_columns"]["patient"].startswith("an identifier repeated over rows (30 of its 30 values on "
+                                                           "90 rows): not a feature; give it as --id-col patient")
+    X, _, report = T.prepare(df, "left", keep_columns=["patient"], where="t.csv")
+    assert "patient" in X and "repeated_identifier" not in report  # kept on request

@@ -1312,3 +1312,14 @@ def test_an_id_column_repeating_over_rows_is_no_covariate():
     assert "patient_id" in named.cox.design_.covariates  # the user's choice
     assert "patient_id" in A.analyse_table(own.drop(columns="customer"), keep_columns=["patient_id"],
                                            **run).cox.design_.covariates
+
+
+def test_a_subject_key_named_without_id_is_no_covariate():
+    """KMsurv's allograft table keys a patient's two grafts by ``patient``: the rule for ``id`` columns did not see
+    it, and it went into the Cox model as a number. ``users`` (a count, its values repeating) stays a covariate."""
+    own = _own_table().drop(columns="customer")
+    own["Subject"] = np.arange(len(own)) // 2 + 1  # two rows per subject, 120 subjects
+    res = A.analyse_table(own, duration="tenure", event="churned", unit="days", n_boot=0, cv=3, where="t.csv")
+    assert "Subject" not in res.cox.design_.covariates and {"tier", "users"} <= set(res.cox.design_.covariates)
+    assert ("'Subject' left out: an identifier repeated over rows (120 of its 120 values on 240 rows), not a "
+            "covariate") in " ".join(res.evaluation["design"]["notes"])

@@ -416,21 +416,46 @@ def looks_like_dates(s: pd.Series, share: float = 0.9) -> bool:
 
 _ID_NAME = re.compile(r"(?:^|[_\s.\-])id$", re.IGNORECASE)  # id, customer_id, patient.id, "Account ID"
 _CAMEL_ID = re.compile(r"[a-z0-9](?:ID|Id)$")  # CustomerID, customerId (not "paid", "valid", "UUID")
+#: Words that name a subject's key on their own (``patient``, ``Subject``, ``pid``), alone or with a suffix such as
+#: ``_no``, ``number`` or ``id`` (``patientid``). Singular only: ``users``, ``members`` and ``accounts`` count.
+KEY_WORDS = ("patient", "subject", "subj", "pid", "person", "member", "user", "customer", "client", "case",
+             "account", "acct")
+_KEY_NAME = re.compile(r"(?:" + "|".join(KEY_WORDS) + r")(?:[_\s.\-]?(?:id|no|nr|num|number|key))?",
+                       re.IGNORECASE)
+
+
+def _key_like(s: pd.Series) -> bool:
+    """Values a key takes: whole numbers, or text with a digit in every value (``P012``, ``S-01``): not words
+    (a ``subject`` of "Chemistry", a ``client`` of "Acme") nor measurements (a ``child``'s height of 61.7)."""
+    v = s.dropna()
+    if pd.api.types.is_bool_dtype(v):
+        return False
+    if pd.api.types.is_numeric_dtype(v):
+        return bool(np.all(np.isclose(v, np.round(v))))
+    return bool(v.astype(str).str.contains(r"\d").all())
 
 
 def repeated_identifier(s: pd.Series, name) -> dict | None:
-    """A column named as an identifier (``id``, ``customer_id``, ``CustomerID``) of at least 10 values, some on
+    """A column named as an identifier (``id``, ``customer_id``, ``CustomerID``, or a subject's key word:
+    ``patient``, ``subject``, ``pid``, ``person``, ``member``, ``user``, ``customer``, ``client``, ``case``,
+    ``account``, see :data:`KEY_WORDS`, holding whole numbers or codes with a digit) of at least 10 values, some on
     more than one row: a subject's several rows (a repeated event, start/stop rows). Without ``--id-col`` (fit) or
     ``--id`` (survival) it went into the models as a number, the second-largest weight of a repeated-events
     table's card, and its rows were split across folds without a word. ``{"values": repeated values, "rows":
-    their rows, "distinct": values}``, else None.
+    their rows, "distinct": values}``, else None. The name decides, not the values: a count repeats its values
+    too (``users``, a number of nodes), and no rule on values alone tells it from a key.
 
     >>> repeated_identifier(pd.Series([1, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10]), "patient_id")
     {'values': 2, 'rows': 4, 'distinct': 10}
     >>> repeated_identifier(pd.Series([1, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10]), "paid") is None
     True
+    >>> [n for n in ("patient", "Subject", "pid", "case", "users", "subject_no", "caseload")
+    ...  if repeated_identifier(pd.Series([1, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10]), n)]
+    ['patient', 'Subject', 'pid', 'case', 'subject_no']
+    >>> repeated_identifier(pd.Series(["Chemistry", "Physics"] * 3 + [f"Art {i}" for i in range(10)]), "subject")
     """
-    if not (_ID_NAME.search(str(name)) or _CAMEL_ID.search(str(name))):
+    name = str(name).strip()
+    if not (_ID_NAME.search(name) or _CAMEL_ID.search(name) or (_KEY_NAME.fullmatch(name) and _key_like(s))):
         return None
     counts = s.dropna().astype(str).value_counts()
     repeated = counts[counts > 1]
