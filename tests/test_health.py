@@ -878,3 +878,25 @@ def test_a_subject_key_named_without_id_is_no_feature_and_an_honest_count_stays(
                                                            "90 rows): not a feature; give it as --id-col patient")
     X, _, report = T.prepare(df, "left", keep_columns=["patient"], where="t.csv")
     assert "patient" in X and "repeated_identifier" not in report  # kept on request
+
+
+def test_a_code_column_of_numbers_is_read_as_categories_or_left_out():
+    """lifelines' ``dd`` carries country codes (``cowcode2``, 2 to 990) that went into the models as one linear
+    number. A column named as a code holding whole numbers is a label: categories when it has few values (a zip
+    code whose middle value churns most, which no linear weight can say), left out when it has many."""
+    rng = np.random.default_rng(4)
+    n = 400
+    zips = rng.choice([10115, 20095, 80331], n)
+    df = pd.DataFrame({"zip_code": zips, "countrycode": rng.integers(1, 300, n), "seats": rng.integers(1, 20, n),
+                       "left": (rng.random(n) < np.where(zips == 20095, 0.6, 0.2)).astype(int)})
+    X, _, report = T.prepare(df, "left", where="t.csv")
+    assert "countrycode" not in X and {"zip_code", "seats"} <= set(X.columns)
+    assert sorted(X["zip_code"].unique()) == ["10115", "20095", "80331"]  # three levels, not one number
+    assert pd.api.types.is_numeric_dtype(X["seats"])  # an honest count stays a number
+    assert report["dropped_columns"]["countrycode"].startswith("a code (")
+    assert "a label, not a quantity, with more values than 50" in report["dropped_columns"]["countrycode"]
+    assert report["code_columns"]["zip_code"]["note"] == (f"a code (3 distinct whole numbers, e.g. {zips[0]}): a "
+                                                          "label, not a quantity; read as 3 categories (--keep-column "
+                                                          "zip_code uses it as a number)")
+    X, _, _ = T.prepare(df, "left", keep_columns=["zip_code"], where="t.csv")
+    assert pd.api.types.is_numeric_dtype(X["zip_code"])  # kept as written on request

@@ -1323,3 +1323,21 @@ def test_a_subject_key_named_without_id_is_no_covariate():
     assert "Subject" not in res.cox.design_.covariates and {"tier", "users"} <= set(res.cox.design_.covariates)
     assert ("'Subject' left out: an identifier repeated over rows (120 of its 120 values on 240 rows), not a "
             "covariate") in " ".join(res.evaluation["design"]["notes"])
+
+
+def test_a_code_column_of_numbers_is_no_linear_covariate():
+    """lifelines' ``dd`` has country codes 2 to 990 (``cowcode2``) that went into the Cox model as a linear number
+    without a word. Few codes: categories (one hazard ratio per level); many: left out, and said."""
+    own = _own_table().drop(columns="customer")
+    rng = np.random.default_rng(2)
+    own["region_code"] = rng.choice([11, 22, 33], len(own))
+    own["cowcode2"] = rng.integers(2, 990, len(own))
+    res = A.analyse_table(own, duration="tenure", event="churned", unit="days", n_boot=0, cv=3, where="t.csv")
+    terms = set(res.cox.summary.index)
+    assert {"region_code=11", "region_code=22", "region_code=33"} & terms and "region_code" not in terms
+    assert "cowcode2" not in res.cox.design_.covariates and "users" in terms
+    notes = res.evaluation["design"]["notes"]
+    assert ("'cowcode2' left out: a code (" in " ".join(notes)
+            and "with more values than 50 to estimate one by one (--keep-column cowcode2 uses it as a number)"
+            in " ".join(notes))
+    assert "'region_code': a code (3 distinct whole numbers, e.g. " in " ".join(notes)

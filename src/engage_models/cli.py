@@ -303,6 +303,9 @@ def _fit(args) -> int:
     for column, why in data.get("dropped_columns", {}).items():
         if not why.startswith("possible leak"):  # the screen's lines above say those
             print(f"column {column!r} left out: {why}")
+    for column, code in data.get("code_columns", {}).items():
+        if code["categories"] and column in data.get("features", []):
+            print(f"column {column!r}: {code['note']}")
     val = ev["validation"]
     print(f"validation: {val['method']}")
     for w in val.get("windows", []):

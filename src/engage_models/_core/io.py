@@ -464,6 +464,54 @@ def repeated_identifier(s: pd.Series, name) -> dict | None:
     return {"values": int(len(repeated)), "rows": int(repeated.sum()), "distinct": int(len(counts))}
 
 
+#: A name that says the column holds codes: ``code``, ``*_code``, ``*code*`` (``cowcode2``, ``postcode``; not
+#: ``codes`` nor ``YearsCodedJob``, which count), ``zip``, ``postal``, ``fips``.
+_CODE_NAME = re.compile(r"code(?![a-z])|postal|fips|(?:^|[^a-z])zip", re.IGNORECASE)
+#: A code column with at most this many values is read as categories (as a text column of as many levels would
+#: be); one with more is left out.
+CODE_LEVELS = 50
+
+
+def code_numbers(s: pd.Series, name, levels: int = CODE_LEVELS) -> dict | None:
+    """A column named as a code (see ``_CODE_NAME``) holding whole numbers, at least three of them and some on
+    more than one row: labels, not quantities (lifelines' ``dd`` has country codes 2 to 990 in ``cowcode2``, which
+    went into the Cox model as one linear number). ``{"distinct": values, "example": a value, "categories": whether
+    it has at most ``levels`` values}``, else None (two values read as a number or as categories make the same
+    model; a value on every row its own is no category: ``Ecdat``'s ``IncomeTaxCode`` counts the words of the tax
+    code, one a year). ``engage fit`` and ``engage survival`` both read such a column as categories when it has few
+    values and leave it out when it has many (:func:`code_note` says it); ``--keep-column`` keeps it a number.
+
+    >>> code_numbers(pd.Series([2, 20, 40, 700, 2, 20]), "cowcode2")
+    {'distinct': 4, 'example': 2, 'categories': True}
+    >>> [n for n in ("zip", "zip_code", "postal_area", "countryCode", "codes_used", "YearsCodedJob", "n_seats")
+    ...  if code_numbers(pd.Series([1, 2, 3.0, 3.0]), n)]
+    ['zip', 'zip_code', 'postal_area', 'countryCode']
+    >>> code_numbers(pd.Series([1.5, 2.0, 3.0]), "code") is None  # not whole numbers: a measurement
+    True
+    """
+    if not _CODE_NAME.search(str(name)) or pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+        return None
+    v = s.dropna()
+    if v.nunique() < 3 or v.nunique() == len(v) or not np.all(np.isclose(v, np.round(v))):
+        return None
+    return {"distinct": int(v.nunique()), "example": int(round(float(v.iloc[0]))), "categories": v.nunique() <= levels}
+
+
+def as_labels(s: pd.Series) -> pd.Series:
+    """Whole numbers as text labels (``700.0`` reads ``"700"``; missing stays missing)."""
+    return s.round().astype("Int64").astype("string")
+
+
+def code_note(name, found: dict) -> str:
+    """What was done with a code column (:func:`code_numbers`), in words, after its name."""
+    what = (f"a code ({found['distinct']:,} distinct whole numbers, e.g. {found['example']}): a label, not a "
+            f"quantity")
+    if found["categories"]:
+        return f"{what}; read as {found['distinct']:,} categories (--keep-column {name} uses it as a number)"
+    return (f"{what}, with more values than {CODE_LEVELS} to estimate one by one (--keep-column {name} uses it as a "
+            f"number)")
+
+
 def numbers_stored_as_text(df: pd.DataFrame, columns) -> pd.DataFrame:
     """``df`` with each text column of ``columns`` whose every non-blank value is a number made numeric
     (blanks missing): spreadsheet exports write an empty number as ``" "`` and the column comes in as text

@@ -39,6 +39,9 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from .._core.errors import DataError, InsufficientData
 from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with it)
+    as_labels,
+    code_note,
+    code_numbers,
     looks_like_dates,
     numbers_stored_as_text,
     read_table,
@@ -155,6 +158,13 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         report["repeated_identifier"] = keys
     special = (*special, *keys)
     df = numbers_stored_as_text(df, [c for c in df.columns if c not in special])
+    # a code (country, zip) is a label, not a quantity: categories when few, left out when many (it was a number)
+    codes = {c: r for c in df.columns if c not in special and c not in keep_columns and (r := code_numbers(df[c], c))}
+    for c, r in codes.items():
+        if r["categories"]:
+            df[c] = as_labels(df[c])
+    if codes:
+        report["code_columns"] = {c: {**r, "note": code_note(c, r)} for c, r in codes.items()}
     typos = {c: t for c in df.columns if c not in special and (t := text_among_numbers(df[c]))}
     screen = screen_label(df, y, [c for c in df.columns if c not in special], groups=df["__id"] if id_col else None,
                           keep=keep_columns, label=label, lang=lang, seed=seed, where=where)
@@ -169,6 +179,10 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         s = df[c]
         if c in screen.excluded:
             dropped[c] = "possible leak: " + "; ".join(screen.reasons(c))
+        elif c in codes and not codes[c]["categories"]:
+            dropped[c] = code_note(c, codes[c])
+        elif c in codes and s.nunique() >= 2:  # labels already: not to be read as dates
+            used.append(c)
         elif pd.api.types.is_bool_dtype(s):
             df[c] = s.astype("string")
             used.append(c)

@@ -24,6 +24,9 @@ import pandas as pd
 
 from .._core.errors import DataError, InsufficientData
 from .._core.io import (  # noqa: F401  (read_table: the CLI's reader; numbers_stored_as_text: tests import it here)
+    as_labels,
+    code_note,
+    code_numbers,
     numbers_stored_as_text,
     read_table,
     reading_notes,
@@ -216,9 +219,17 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         raise DataError(f"{where}, covariate {c!r}: {_typos(t)}; empty or correct those cells")
     typo_notes = [f"{c!r} left out: {_typos(t)}; empty or correct those cells to use it" for c, t in typos.items()]
     covariates = [c for c in covariates if c not in typos]
+    # a code (country, zip) is a label, not a quantity: categories when few, left out when many (it was a number)
+    codes = {c: r for c in covariates if c not in (keep_columns or ()) and (r := code_numbers(data[c], c))} \
+        if chosen else {}
+    for c, r in codes.items():
+        if r["categories"]:
+            data[c] = as_labels(data[c])
+    code_notes = [(f"{c!r}: " if r["categories"] else f"{c!r} left out: ") + code_note(c, r) for c, r in codes.items()]
+    covariates = [c for c in covariates if c not in codes or codes[c]["categories"]]
     # a column of dates is no covariate, however few its dates (with 50 or fewer it was a categorical one without
     # a word): left out and said, or an error when named
-    dates = {c for c in covariates if looks_like_dates(data[c])}
+    dates = {c for c in covariates if c not in codes and looks_like_dates(data[c])}
     if dates and not chosen:
         c = next(c for c in covariates if c in dates)
         raise DataError(f"{where}, covariate {c!r} holds {DATES_NOT_COVARIATES.format(example=_first(data[c]))}, "
@@ -318,7 +329,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                   "duration_unit": unit, "time_unit_of_results": "months", "left_truncated": bool(entry)},
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
                    "time_split": cox.time_split_,
-                   "notes": [*([all_churned] if all_churned else []), *key_notes, *typo_notes, *text_notes,
+                   "notes": [*([all_churned] if all_churned else []), *key_notes, *typo_notes, *code_notes, *text_notes,
                              *cox.notes()]},
         "models": models,
         "penalizer_selection": cox.cv_results_.to_dict("records") if cox.cv_results_ is not None else None,
