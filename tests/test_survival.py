@@ -1341,3 +1341,21 @@ def test_a_code_column_of_numbers_is_no_linear_covariate():
             and "with more values than 50 to estimate one by one (--keep-column cowcode2 uses it as a number)"
             in " ".join(notes))
     assert "'region_code': a code (3 distinct whole numbers, e.g. " in " ".join(notes)
+
+
+def test_levels_left_out_as_aliased_are_said_once_per_column():
+    """lifelines' ``dd`` has a continent beside its UN region: every continent level is a sum of region levels,
+    and the notes gave one sentence per level, each spelling out its sum (a kilobyte). One sentence per column now,
+    with how many levels and the reference; each sum stays in evaluation.json."""
+    own = _own_table().drop(columns="customer")
+    rng = np.random.default_rng(5)
+    own["region"] = rng.choice(["north", "south", "east", "west", "centre"], len(own))
+    own["continent"] = own["region"].map({"north": "A", "south": "B", "east": "B", "west": "C", "centre": "C"})
+    res = A.analyse_table(own, duration="tenure", event="churned", unit="days", n_boot=0, cv=3, where="t.csv")
+    aliased = {a["term"] for a in res.evaluation["design"]["aliased_terms"]}
+    assert len(aliased) == 2 and all(t.startswith("continent=") for t in aliased)  # both levels besides the reference
+    notes = [n for n in res.evaluation["design"]["notes"] if "continent" in n]
+    reference = own["continent"].value_counts().sort_index().idxmax()
+    assert len(notes) == 1 and notes[0].startswith(f"left out 'continent': each of its 2 levels besides the "
+                                                   f"reference {reference!r} (")
+    assert "is a combination of terms of 'region' on the rows used" in notes[0]

@@ -74,7 +74,7 @@ from .._core.reasons import Thin, Why
 from . import _riskset
 from .curves import SurvivalCurves, relative_hazard, tail_hazard
 from .data import usable
-from .design import Design
+from .design import Design, aliased_notes
 
 log = logging.getLogger(__name__)
 
@@ -661,7 +661,7 @@ class CoxModel(BaseEstimator):
 
     def notes(self) -> list[str]:
         """What the reader must know about this fit, in sentences: terms left out, penalty, summary source."""
-        out = [f"left out {a['term']!r}: {a['equals']}" for a in self.aliased_]
+        out = aliased_notes(self.aliased_, self.design_.levels)
         if self.penalizer_note_:
             out.append(self.penalizer_note_)
         if self.penalizer_ > 0:

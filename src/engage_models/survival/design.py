@@ -197,3 +197,44 @@ def _alias_text(name, combo: dict[str, float], const: float) -> str:
         mag = "" if abs(abs(c) - 1) < 1e-8 else f"{abs(c):g} x "
         parts.append(f"{sign} {mag}{k!r}" if parts else f"{'-' if c < 0 else ''}{mag}{k!r}")
     return f"{name!r} = {' '.join(parts)} on the rows used: it adds nothing to them"
+
+
+def aliased_notes(records: list[dict], levels: dict[str, list]) -> list[str]:
+    """The aliased terms (:meth:`Design.aliased_records`) in sentences, one per covariate: a categorical covariate
+    whose levels are all sums of another's (a continent beside its regions) had one sentence per level, each
+    spelling out its sum (on lifelines' ``dd`` a kilobyte of notes); the sums are in ``evaluation.json``
+    (``design.aliased_terms``). A single term with a short combination keeps its sentence. ``levels``: the
+    design's levels (reference first).
+
+    >>> recs = [{"term": f"continent={c}", "covariate": "continent", "equals": "...", "constant": 0.0,
+    ...          "combination": {f"region={r}": 1.0 for r in rs}} for c, rs in (("Asia", "abc"), ("Africa", "de"))]
+    >>> aliased_notes(recs, {"continent": ["Europe", "Asia", "Africa"], "region": list("xabcde")})
+    ["left out 'continent': each of its 2 levels besides the reference 'Europe' ('Asia', 'Africa') is a combination \
+of terms of 'region' on the rows used: it adds nothing to them (the sums: evaluation.json, design.aliased_terms)"]
+    """
+    def source(term: str) -> str:
+        name = term.split("=", 1)[0]
+        return name if "=" in term and name in levels else term
+
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        groups.setdefault(r["covariate"], []).append(r)
+    out = []
+    for cov, recs in groups.items():
+        if len(recs) == 1 and len(recs[0]["combination"]) <= 4:
+            out.append(f"left out {recs[0]['term']!r}: {recs[0]['equals']}")
+            continue
+        sources = list(dict.fromkeys(source(k) for r in recs for k in r["combination"]))
+        what = ("a combination of terms of " + ", ".join(map(repr, sources)) if sources else "constant") + \
+            " on the rows used: it adds nothing to them (the sums: evaluation.json, design.aliased_terms)"
+        if cov not in levels:
+            out.append(f"left out {cov!r}: {what}")
+            continue
+        ref, others = levels[cov][0], len(levels[cov]) - 1
+        names = ", ".join(repr(r["term"].split("=", 1)[1]) for r in recs)
+        head = (f"left out {cov!r}: each of its {others} levels besides the reference {ref!r} ({names}) is"
+                if len(recs) == others else
+                f"left out {len(recs)} of the {others} levels of {cov!r} besides its reference {ref!r} ({names}): "
+                f"each is")
+        out.append(f"{head} {what}")
+    return out

@@ -66,7 +66,7 @@ from .cox import (
 )
 from .curves import SurvivalCurves, relative_hazard, tail_hazard
 from .data import person_period
-from .design import Design
+from .design import Design, aliased_notes
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +236,7 @@ class _StartStopModel(BaseEstimator):
 
     def notes(self) -> list[str]:
         """Terms left out, penalizer and where the summary comes from, in sentences."""
-        out = [f"left out {a['term']!r}: {a['equals']}" for a in self.aliased_]
+        out = aliased_notes(self.aliased_, self.design_.levels)
         if self.penalizer_note_:
             out.append(self.penalizer_note_)
         if self.penalizer_ > 0:
