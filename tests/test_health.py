@@ -900,3 +900,25 @@ def test_a_code_column_of_numbers_is_read_as_categories_or_left_out():
                                                           "zip_code uses it as a number)")
     X, _, _ = T.prepare(df, "left", keep_columns=["zip_code"], where="t.csv")
     assert pd.api.types.is_numeric_dtype(X["zip_code"])  # kept as written on request
+
+
+def test_columns_that_separate_the_label_strongly_on_their_own_are_listed_with_a_reminder():
+    """nwtco's ``edrel`` (time to relapse, measured after the outcome) separates relapse at ROC-AUC 0.9496, under
+    the screen's 0.95: kept, and the card leaned on it without a word. Columns at 0.85 or more that stay in are listed
+    with the screen's own figure and a reminder that each must be known before the outcome."""
+    rng = np.random.default_rng(6)
+    n = 400
+    y = rng.integers(0, 2, n)
+    after = np.where(y == 1, rng.normal(2.2, 1.0, n), rng.normal(0.0, 1.0, n))  # AUC about 0.94
+    df = pd.DataFrame({"after": after, "x": rng.normal(size=n) + 0.3 * y, "left": y})
+    _, _, report = T.prepare(df, "left", where="t.csv")
+    strong = report["leakage_screen"]["strong"]
+    assert list(strong) == ["after"] and strong["after"] == pytest.approx(roc_auc_score(y, after), abs=1e-4)
+    assert 0.85 <= strong["after"] < 0.95  # kept by the screen, said by the list
+    from engage_models.features.screening import describe
+
+    line = describe(report["leakage_screen"])[-1]
+    assert line.startswith(f"strong on its own, kept: after ({strong['after']:.4f}) (single-column ROC-AUC of 0.85 "
+                           f"or more; the screen leaves out 0.95 and more): check that each is known before the "
+                           f"outcome")
+    assert describe(report["leakage_screen"], "ja")[-1].startswith("単独で強く判別し、使用した列：after")

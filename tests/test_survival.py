@@ -1359,3 +1359,28 @@ def test_levels_left_out_as_aliased_are_said_once_per_column():
     assert len(notes) == 1 and notes[0].startswith(f"left out 'continent': each of its 2 levels besides the "
                                                    f"reference {reference!r} (")
     assert "is a combination of terms of 'region' on the rows used" in notes[0]
+
+
+def test_the_largest_hazard_ratios_are_listed_with_a_reminder_of_time_zero():
+    """mgus2's ``pstat`` (progression, known only as the follow-up runs) orders deaths at concordance 0.51 on its
+    own, so no single-column figure finds it, and the Cox model gives it a hazard ratio of 2. The covariates with a
+    hazard ratio of 2 or more (or 1/2 or less; per SD, per step of a 0/1 column, per level) are named with a
+    reminder that each must be known at time 0."""
+    own = _own_table().drop(columns="customer")
+    rng = np.random.default_rng(8)
+    own["relapsed"] = np.where(own["churned"], rng.random(len(own)) < 0.7, rng.random(len(own)) < 0.1).astype(int)
+    res = A.analyse_table(own, duration="tenure", event="churned", unit="days", n_boot=0, cv=3, where="t.csv",
+                          penalizer=0.0)
+    strong = res.evaluation["design"]["strong_covariates"]
+    # tier's hazards are 2 : 1 : 0.5 (basic against max: about 4); users have no effect
+    assert {r["covariate"] for r in strong} == {"tier", "relapsed"}
+    assert abs(np.log(strong[0]["hazard_ratio"])) >= abs(np.log(strong[1]["hazard_ratio"]))  # largest first
+    hr = res.cox.summary.loc["relapsed"]
+    top = next(r for r in strong if r["covariate"] == "relapsed")
+    assert top["per"] == "1 against 0" and top["hazard_ratio"] == pytest.approx(hr["hazard_ratio"])
+    assert top["ci_low"] == pytest.approx(hr["ci_low"]) and top["ci_low"] > 1
+    text = A.strong_covariates_text(strong)
+    assert text.startswith("largest hazard ratios (2 or more, or 1/2 or less): ")
+    said = f"relapsed {top['hazard_ratio']:.2f} (95% CI {top['ci_low']:.2f} to {top['ci_high']:.2f}) 1 against 0"
+    assert said in text
+    assert "Each must be known at time 0, when the duration starts" in text

@@ -392,6 +392,10 @@ def _survival(args) -> int:
               file=sys.stderr)
     for line in describe(result.evaluation["leakage_screen"]):
         print(line, file=sys.stderr)
+    from .survival.analysis import strong_covariates_text
+
+    if strong := strong_covariates_text(result.evaluation["design"].get("strong_covariates")):
+        print(strong, file=sys.stderr)
     models = result.evaluation["models"]
     for name, m in models.items():
         cvr = m["cross_validation"].get("harrell_c")

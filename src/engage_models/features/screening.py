@@ -44,7 +44,11 @@ The checks
     explain the next ones (so of total charges and monthly charges, only the total is flagged).
 
 An honest strong predictor passes: a single column with AUC 0.85 or a hazard ratio of 3 per SD is a
-finding, not a leak.
+finding, not a leak. No rule tells it from a column measured after the outcome that separates it a little less
+than a leak does (``nwtco``'s time to relapse ``edrel`` at AUC 0.9496 beside the relapse): :func:`screen_label`
+keeps every column's single-column AUC (:attr:`Screen.separation`), and the columns at ``strong_auc`` (0.85) or
+more that stay in are listed (``strong`` in :meth:`Screen.to_dict`, and a line of :func:`describe`) with a
+reminder that each must be known before the outcome.
 
 Examples
 --------
@@ -74,7 +78,7 @@ from .._core.i18n import t
 THRESHOLDS = {"auc": 0.95, "concordance": 0.95, "rank": 0.98, "r2": 0.98, "partial_r2": 0.9, "one_sided": 0.01,
               "min_per_class": 10, "min_rows_identifier": 20, "bounded_rho": 0.5, "bounded_share": 0.1,
               "min_rows_bounded": 30, "bounded_below_concordance": 0.6,
-              "auc_low": 0.90, "identifier_repeats": 0.01}
+              "auc_low": 0.90, "identifier_repeats": 0.01, "strong_auc": 0.85}
 _MAX_LEVELS = 50  # categorical columns with more levels enter the regressions of duration_function not at all
 
 
@@ -96,6 +100,7 @@ class Screen:
     keep: tuple[str, ...] = ()
     screened: list[str] = field(default_factory=list)
     thresholds: dict = field(default_factory=lambda: dict(THRESHOLDS))
+    separation: dict = field(default_factory=dict)  # column -> its single-column ROC-AUC (either direction)
 
     @property
     def flagged(self) -> list[str]:
@@ -120,10 +125,19 @@ class Screen:
         return {c: [{"check": f.check, "statistic": round(float(f.statistic), 4), "reason": f.reason}
                     for f in self.findings if f.column == c] for c in columns}
 
+    @property
+    def strong(self) -> dict[str, float]:
+        """Columns not left out whose single-column AUC is at least ``strong_auc``, strongest first."""
+        low = self.thresholds.get("strong_auc", THRESHOLDS["strong_auc"])
+        found = {c: a for c, a in self.separation.items() if a >= low and c not in self.excluded}
+        return dict(sorted(found.items(), key=lambda kv: -kv[1]))
+
     def to_dict(self) -> dict:
-        """For ``evaluation.json``: excluded and kept columns with each reason, and what was checked."""
+        """For ``evaluation.json``: excluded and kept columns with each reason, what was checked, and the columns
+        that stay in although they separate the outcome strongly on their own (``strong``: column -> AUC)."""
         return {"excluded": self._entries(self.excluded), "kept_on_request": self._entries(self.kept),
-                "columns_screened": len(self.screened), "thresholds": dict(self.thresholds)}
+                "columns_screened": len(self.screened), "thresholds": dict(self.thresholds),
+                "strong": {c: round(float(a), 4) for c, a in self.strong.items()}}
 
     def lines(self, lang: str = "en") -> list[str]:
         """One line per flagged column, for the command line."""
@@ -139,6 +153,10 @@ def describe(screen: dict, lang: str = "en") -> list[str]:
             out.append(t(key, lang, column=c, reasons="; ".join(f["reason"] for f in found)))
     if screen.get("excluded"):
         out.append(t("screen.how_to_keep", lang))
+    if strong := screen.get("strong"):
+        th = {**THRESHOLDS, **(screen.get("thresholds") or {})}
+        out.append(t("screen.strong", lang, columns=", ".join(f"{c} ({a:.4f})" for c, a in strong.items()),
+                     low=f"{th['strong_auc']:.2f}", high=f"{th['auc']:.2f}"))
     return out
 
 
@@ -218,8 +236,8 @@ def _identifier(col: str, x: pd.Series, groups, th: dict, lang: str) -> Finding 
 
 
 def _label_checks(col: str, s: pd.Series, y: np.ndarray, groups, th: dict, what: str, lang: str,
-                  seed: int) -> list[Finding]:
-    """single_column_auc and missing_pattern of one column against a 0/1 outcome."""
+                  seed: int, separation: dict | None = None) -> list[Finding]:
+    """single_column_auc and missing_pattern of one column against a 0/1 outcome (its AUC into ``separation``)."""
     found = []
     present = s.notna().to_numpy()
     n1, n0 = int((y == 1).sum()), int((y == 0).sum())
@@ -240,12 +258,16 @@ def _label_checks(col: str, s: pd.Series, y: np.ndarray, groups, th: dict, what:
         yy = y[ok]
         if min(int((yy == 1).sum()), int((yy == 0).sum())) >= th["min_per_class"] and x[ok].nunique() > 1:
             auc = float(roc_auc_score(yy, x[ok].to_numpy()))
+            if separation is not None:
+                separation[col] = max(auc, 1 - auc)
             if max(auc, 1 - auc) >= th["auc"] and _auc_low(max(auc, 1 - auc), yy) >= th["auc_low"]:
                 found.append(Finding(col, "single_column_auc", max(auc, 1 - auc),
                                      t("screen.auc", lang, what=what, auc=f"{max(auc, 1 - auc):.3f}")))
     elif enough and s.nunique(dropna=False) > 1:
         enc = _oof_level_rates(s, y, groups, seed)
         auc = float(roc_auc_score(y, enc))
+        if separation is not None:
+            separation[col] = auc
         if auc >= th["auc"] and _auc_low(auc, y) >= th["auc_low"]:
             found.append(Finding(col, "single_column_auc", auc,
                                  t("screen.auc_levels", lang, what=what, auc=f"{auc:.3f}")))
@@ -306,14 +328,14 @@ def screen_label(df: pd.DataFrame, y, columns: Sequence[str] | None = None, *, g
     groups = None if groups is None else np.asarray(groups)
     cols = _candidates(df, columns, exclude)
     what = t("screen.label_is_1", lang, label=label)
-    findings = []
+    findings, separation = [], {}
     for c in cols:
         s = df[c]
         x = _numeric(s)
         if x is not None and (f := _identifier(c, x, groups, th, lang)):
             findings.append(f)
-        findings += _label_checks(c, s, y, groups, th, what, lang, seed)
-    return Screen(findings, keep, cols, th)
+        findings += _label_checks(c, s, y, groups, th, what, lang, seed, separation)
+    return Screen(findings, keep, cols, th, separation)
 
 
 def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequence[str] | None = None, *,

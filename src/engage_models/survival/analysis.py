@@ -126,6 +126,61 @@ def _times(values: pd.Series, where: str, column: str, what: str, needs: str) ->
 MONTHS_PER_UNIT = {"days": 1.0 / DAYS_PER_MONTH, "weeks": 7.0 / DAYS_PER_MONTH, "months": 1.0, "years": 12.0}
 
 
+#: A covariate whose hazard ratio reaches this or its inverse, its 95% interval on the same side of 1, is named with
+#: a reminder that it must be known at time 0 (:func:`strong_covariates`).
+STRONG_HAZARD_RATIO = 2.0
+
+
+def strong_covariates(cox: CoxModel, data: pd.DataFrame, ratio: float = STRONG_HAZARD_RATIO, top: int = 5
+                      ) -> list[dict]:
+    """The covariates with the largest hazard ratios of the fitted ``cox`` (its summary, unpenalised), each on a scale
+    that compares columns: per standard deviation of a number, for the higher of a two-valued number against the
+    lower, for a level against the reference; a covariate split in time counts its larger piece. Those at ``ratio``
+    or more (or ``1 / ratio`` or less) with the interval on that side of 1, the ``top`` largest, largest first.
+
+    No single-column figure finds a status recorded at the end of follow-up: ``mgus2``'s ``pstat`` (progression
+    to plasma-cell malignancy, known only as the follow-up runs) orders the deaths at concordance 0.51 on its own,
+    and the Cox model gives it a hazard ratio of 2.02 after 62.5 months. A model leans on such a column through its
+    hazard ratio, which is where it is found. ``[{"covariate", "term", "hazard_ratio", "ci_low", "ci_high",
+    "per"}]``."""
+    levels = cox.design_.levels
+    best: dict[str, dict] = {}
+    for term, row in cox.summary.iterrows():
+        base, _, piece = str(term).partition(" [")
+        name = base.split("=", 1)[0]
+        cov = name if "=" in base and name in levels else base
+        if cov in levels:
+            scale, per = 1.0, f"against {levels[cov][0]!r}"
+        else:
+            x = pd.to_numeric(data[cov], errors="coerce").dropna()
+            if x.nunique() == 2:
+                lo, hi = float(x.min()), float(x.max())
+                scale, per = hi - lo, f"{hi:g} against {lo:g}"
+            else:
+                scale, per = float(x.std()), f"per SD ({float(x.std()):.3g})"
+        coef = float(row["coef"]) * scale
+        low, high = (np.log(float(row[k])) * scale for k in ("ci_low", "ci_high"))
+        if not np.isfinite([coef, low, high]).all() or abs(coef) < np.log(ratio) or low <= 0 <= high:
+            continue
+        if cov not in best or abs(coef) > abs(best[cov]["_log"]):
+            best[cov] = {"covariate": cov, "term": str(term), "hazard_ratio": float(np.exp(coef)),
+                         "ci_low": float(np.exp(low)), "ci_high": float(np.exp(high)),
+                         "per": per + (f" [{piece}" if piece else ""), "_log": coef}
+    out = sorted(best.values(), key=lambda r: -abs(r["_log"]))[:top]
+    return [{k: v for k, v in r.items() if k != "_log"} for r in out]
+
+
+def strong_covariates_text(strong: list[dict], ratio: float = STRONG_HAZARD_RATIO) -> str | None:
+    """:func:`strong_covariates` in one sentence with the reminder, for the console (None when there is none)."""
+    if not strong:
+        return None
+    items = "; ".join(f"{r['covariate']} {r['hazard_ratio']:.2f} (95% CI {r['ci_low']:.2f} to {r['ci_high']:.2f}) "
+                      f"{r['per']}" for r in strong)
+    return (f"largest hazard ratios ({ratio:g} or more, or 1/{ratio:g} or less): {items}. Each must be known at time "
+            f"0, when the duration starts: a value recorded later (a status at the end of follow-up, a time to a "
+            f"later event) tells the outcome; check how each was measured")
+
+
 def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=None, entry: str | None = None,
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
@@ -328,6 +383,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                   "duration_months": {k: float(getattr(data["_duration"], k)()) for k in ("min", "median", "max")},
                   "duration_unit": unit, "time_unit_of_results": "months", "left_truncated": bool(entry)},
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
+                   "strong_covariates": strong_covariates(cox, data),
                    "time_split": cox.time_split_,
                    "notes": [*([all_churned] if all_churned else []), *key_notes, *typo_notes, *code_notes, *text_notes,
                              *cox.notes()]},
