@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import functools
 import gzip
 import io
 import json
@@ -332,12 +333,11 @@ def _thousands_points(strings, df: pd.DataFrame) -> dict:
 def _as_read(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> pd.DataFrame:
     """``df`` read from the text file ``path``, its decimal commas read (``;`` files) and what reading did in
     ``df.attrs["reading"]`` (see :func:`read_table`)."""
-    reading, raw = {}, []
+    reading = {}
 
+    @functools.cache
     def strings() -> pd.DataFrame:  # every cell as written, read once for the missing words and the points
-        if not raw:
-            raw.append(pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False))
-        return raw[0]
+        return pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False)
 
     text = _file_text(path, encoding)
     if text is not None:
