@@ -822,6 +822,24 @@ def test_a_run_exits_3_when_something_broke_and_0_when_only_thin_data_left_secti
         "report not made: 02.ipynb", "health / backtest_hand: it failed", "delivery failed: webhook"]
 
 
+def test_an_action_list_too_thin_to_make_on_a_folder_that_never_had_one_is_thin_not_broken():
+    """Every account of a hand-written world had churned by the observation date: the health score was made, the
+    actions stage said "no account is a customer ... no action list for a customer base that has left" (thin
+    data, recorded as failed with kind insufficient_data), and the first run of the folder exited 3, "published
+    but something broke: no action list for the CRM". Thin is 0 until an earlier run made a list; an error is 3."""
+    from engage_models.pipeline.flow import StageRecord
+    from engage_models.reports.runner import broken_sections
+
+    thin = {"actions": StageRecord("actions", "failed", reason="no account is a customer", kind="insufficient_data")}
+    assert broken_sections([], thin, had_actions=False) == []
+    assert broken_sections([], thin, had_actions=True) == [
+        "no action list for the CRM (actions: no account is a customer)"]
+    error = {"actions": StageRecord("actions", "failed", reason="KeyError: 'x'", kind="error")}
+    assert broken_sections([], error, had_actions=False) == ["no action list for the CRM (actions: KeyError: 'x')"]
+    skipped = {"actions": StageRecord("actions", "skipped", reason="needs health")}
+    assert broken_sections([], skipped, had_actions=False) == []
+
+
 def test_a_failed_report_s_page_links_the_newest_version_that_rendered_and_never_replaces_a_good_one(tmp_path):
     """A review: two failures in a row linked the second to the first one's page; a partial run (--only) whose
     notebook failed replaced the same day's good report, kept from the earlier run, with the page."""

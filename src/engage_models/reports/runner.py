@@ -828,8 +828,10 @@ def broken_sections(skipped: list[dict], records: dict, had_actions: bool = True
     out = [f"{s.get('stage')}: {s.get('reason')}" if s.get("section") == "*" else
            f"{s.get('stage')} / {s.get('section')}: {s.get('reason')}" for s in skipped if s.get("kind") == "error"]
     actions = records.get("actions")
-    if actions is not None and actions.status not in ("computed", "reused") and (had_actions
-                                                                                 or actions.status == "failed"):
+    # "failed" covers thin data too (kind "insufficient_data": a customer base that has all left); only an error
+    # is broken on a folder that never had a list: the first run of such a world exited 3 for being thin
+    if actions is not None and actions.status not in ("computed", "reused") and (
+            had_actions or (actions.status == "failed" and actions.kind != "insufficient_data")):
         out.append(f"no action list for the CRM (actions: {actions.reason})")
     return out
 
