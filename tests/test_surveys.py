@@ -221,6 +221,23 @@ def test_csat_by_trigger_on_a_tiny_table():
     assert annual["pct_satisfied"] == 100.0 and annual["ci_high"] == 100.0 and np.isnan(annual["mean_low"])
 
 
+def test_csat_table_keeps_answers_of_accounts_without_a_segment_and_tickets_without_a_priority():
+    """A hand-written accounts file with a blank segment (the contract allows it) stopped the whole surveys stage:
+    csat_table dropped the answers' empty group key, and cluster_moments raised "group keys must not be missing";
+    report 03 was lost and the run exited 3. An empty key is a group of its own, as in nps_table."""
+    df = pd.DataFrame({"trigger": ["ticket_close"] * 4 + ["onboarding"] * 2,
+                       "segment": ["SMB", None, "SMB", None, "Enterprise", "Enterprise"],
+                       "priority": ["low", None, "high", "low", None, None],
+                       "score": [5, 4, 2, 1, 5, 3], "account_id": list("abcdef")})
+    by_segment = csat_table(df, ["trigger", "segment"])
+    assert by_segment["n"].sum() == len(df)
+    blank = by_segment[by_segment["segment"].isna()]
+    assert blank["trigger"].tolist() == ["ticket_close"] and blank["n"].tolist() == [2]
+    by_priority = csat_table(df, "priority")
+    assert by_priority["n"].sum() == len(df)
+    assert by_priority["priority"].tolist()[:2] == ["low", "high"] and pd.isna(by_priority["priority"].iloc[-1])
+
+
 def test_csat_scale_is_configurable_and_out_of_scale_raises():
     assert satisfied([7, 6, 5, 1], scale=(1, 7)).tolist() == [True, True, False, False]
     assert satisfied([5, 4, 3], top=1).tolist() == [True, False, False]

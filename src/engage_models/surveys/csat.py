@@ -106,7 +106,9 @@ def csat_table(df: pd.DataFrame, by: str | Sequence[str] | None = "trigger", *, 
             d[col] = _order(d[col], order)
     keys = by or ["_all"]
     d = d.assign(_all="all") if not by else d
-    gb = d.groupby(keys, observed=True, sort=True)
+    # an empty key (an account without a segment, a ticket without a priority) is a group of its own, as in
+    # nps_table: dropped here, its answers had no group code and stopped the whole surveys stage
+    gb = d.groupby(keys, observed=True, sort=True, dropna=False)
     out = gb.agg(n=("_sat", "size"), satisfied=("_sat", "sum")).reset_index()
     codes = gb.ngroup().to_numpy()
     clusters = d[cluster].to_numpy() if clustered else None  # None: every answer its own cluster
@@ -128,7 +130,7 @@ def csat_table(df: pd.DataFrame, by: str | Sequence[str] | None = "trigger", *, 
     out = out[cols]
     for col in by:
         if isinstance(d[col].dtype, pd.CategoricalDtype):
-            out[col] = out[col].astype(str)
+            out[col] = out[col].astype(object).where(out[col].notna())  # an empty key stays empty, not 'nan'
     return out
 
 
