@@ -263,6 +263,44 @@ def test_ticket_csat_joins_answers_by_ticket_and_bins_time_to_close():
     assert by_prio["priority"].tolist() == ["low", "normal", "urgent"]
     from_tickets = ticket_csat(tickets.assign(csat=[4, np.nan, 2, np.nan]))  # the tickets' own column
     assert from_tickets["score"].tolist() == [4, 2]
+    # both: a survey answer naming the ticket first, the ticket's own score for the others
+    both = ticket_csat(tickets.assign(csat=[1, 4, np.nan, 5]), surveys.iloc[[0, 3]]).set_index("ticket_id")
+    assert both["score"].to_dict() == {"T1": 5, "T2": 4}  # T3 has neither, T4 is open
+    # surveys with a ticket_id column and no CSAT in them read the tickets' own scores (they read none)
+    assert ticket_csat(tickets.assign(csat=[4, np.nan, 2, np.nan]), surveys.iloc[[3]])["score"].tolist() == [4, 2]
+    with pytest.raises(ValueError, match="no CSAT for tickets"):
+        ticket_csat(tickets.drop(columns="csat"))
+
+
+def test_the_surveys_stage_reads_the_tickets_own_csat_when_the_surveys_hold_none(tmp_path, monkeypatch):
+    """A company that keeps CSAT on its tickets (the contract's optional tickets.csat) and surveys NPS only: the
+    stage read ticket CSAT only when some survey answer was a CSAT, and report 03 said "no CSAT answer"."""
+    from engage_models import surveys as sv
+    from engage_models.pipeline import RunConfig, stages
+    from engage_models.pipeline.store import Output
+    from engage_models.surveys.data import SurveyData
+    from test_monitoring import _artifact
+
+    n = 60
+    tickets = pd.DataFrame({"ticket_id": [f"T{i}" for i in range(n)], "account_id": [f"A{i % 30}" for i in range(n)],
+                            "opened_at": [ts("2024-03-01")] * n,
+                            "closed_at": [ts("2024-03-01 02:00") if i % 2 else ts("2024-03-05") for i in range(n)],
+                            "priority": ["low", "high"] * (n // 2), "csat": [5 if i % 2 else 2 for i in range(n)]})
+    nps_only = pd.DataFrame(columns=["account_id", "submitted_at", "survey_type", "score", "category", "ticket_id"])
+    data = SurveyData(as_of=ts("2024-06-01"), nps=nps_only, csat=nps_only.iloc[:0], accounts=pd.DataFrame(),
+                      tickets=tickets)
+    monkeypatch.setattr(sv, "load_survey_data", lambda processed, as_of: data)
+    config = RunConfig.from_dict({"data_dir": str(tmp_path)})
+    ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": "2024-06-01"})
+    out = Output(tmp_path / "surveys", "surveys")
+    out.path.mkdir()
+    stages.surveys(stages.Context(config, {"ingest": ingest}, out))
+    by_priority = pd.read_parquet(out.path / "csat_by_priority.parquet").set_index("priority")
+    assert by_priority["n"].to_dict() == {"high": 30, "low": 30}
+    assert by_priority["pct_satisfied"].to_dict() == pytest.approx({"high": 100.0, "low": 0.0})
+    assert (out.path / "csat_by_close_time.parquet").exists()
+    skipped = {s.section for s in out.skipped}
+    assert "csat_by_trigger" in skipped and "csat_trend" in skipped and "csat_by_priority" not in skipped
 
 
 # ------------------------------------------------------------------------------- accounts and respondents

@@ -349,23 +349,26 @@ def surveys(ctx: Context) -> None:
         out.frame("csat_by_trigger", sv.csat_table(data.csat, "trigger", min_n=v.min_n))
         out.frame("csat_by_trigger_segment", sv.csat_table(data.csat, ["trigger", "segment"], min_n=v.min_n))
         out.frame("csat_trend", sv.csat_trend(data.csat, v.trend_freq, min_n=v.min_n))
-        tickets_csat = sv.ticket_csat(data.tickets, data.csat)
-        if len(tickets_csat):
-            out.frame("tickets_csat", tickets_csat)
-            out.frame("csat_by_priority", sv.csat_table(tickets_csat, "priority", min_n=v.min_n))
-            out.frame("csat_by_close_time", cs.ticket_csat_by_close_time(tickets_csat, min_n=v.min_n))
-            corr = cs.close_time_correlation(tickets_csat)
-            if corr["accounts"] is not None and corr["accounts"] < cs.MIN_CORRELATION_ACCOUNTS:
-                out.skip("close_time_correlation", Why("reason.few_accounts_correlation", n=corr["accounts"],
-                                                       min=cs.MIN_CORRELATION_ACCOUNTS))
-            else:
-                out.json("close_time_correlation", corr)
-        else:
-            for name in ("csat_by_priority", "csat_by_close_time"):
-                out.skip(name, Why("reason.no_ticket_csat"))
     else:
-        for name in ("csat_by_trigger", "csat_by_priority", "csat_by_close_time"):
+        for name in ("csat_by_trigger", "csat_trend"):
             out.skip(name, Why("reason.no_csat"))
+    # a ticket's CSAT from a survey answer naming it, else from the ticket's own csat column: a company that keeps
+    # CSAT on its tickets only (surveys of NPS alone) had its ticket CSAT ignored
+    from_tickets = "csat" in data.tickets and data.tickets["csat"].notna().any()
+    tickets_csat = sv.ticket_csat(data.tickets, data.csat) if len(data.csat) or from_tickets else data.csat.iloc[:0]
+    if len(tickets_csat):
+        out.frame("tickets_csat", tickets_csat)
+        out.frame("csat_by_priority", sv.csat_table(tickets_csat, "priority", min_n=v.min_n))
+        out.frame("csat_by_close_time", cs.ticket_csat_by_close_time(tickets_csat, min_n=v.min_n))
+        corr = cs.close_time_correlation(tickets_csat)
+        if corr["accounts"] is not None and corr["accounts"] < cs.MIN_CORRELATION_ACCOUNTS:
+            out.skip("close_time_correlation", Why("reason.few_accounts_correlation", n=corr["accounts"],
+                                                   min=cs.MIN_CORRELATION_ACCOUNTS))
+        else:
+            out.json("close_time_correlation", corr)
+    else:
+        for name in ("csat_by_priority", "csat_by_close_time"):
+            out.skip(name, Why("reason.no_ticket_csat" if len(data.csat) or from_tickets else "reason.no_csat"))
     if data.nps.empty:
         return
     pnl = ctx.input("panel").frame("panel") if ctx.has("panel") else None

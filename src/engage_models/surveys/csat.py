@@ -147,20 +147,25 @@ def ticket_csat(tickets: pd.DataFrame, surveys: pd.DataFrame | None = None) -> p
     """Closed tickets with their CSAT, priority, hours to close and a time-to-close bin.
 
     The CSAT comes from ticket-close survey answers joined by ``ticket_id`` when ``surveys`` has that
-    column, else from the tickets table's own ``csat`` column. Tickets without an answer are dropped.
+    column (the latest answer of a ticket), and from the tickets table's own ``csat`` column for the tickets no
+    survey answer names (a company that keeps CSAT on the ticket only: with surveys of NPS alone, or with a
+    ``ticket_id`` column and no answer in it, its 147 scores were not read). Tickets without either are dropped.
 
     Returns ``ticket_id``, ``account_id``, ``priority``, ``opened_at``, ``closed_at``, ``hours_to_close``,
     ``time_to_close`` (label key of the bin, see :data:`CLOSE_BINS`) and ``score``.
     """
     tk = tickets[tickets["closed_at"].notna()].copy()
-    if surveys is not None and "ticket_id" in surveys:
+    from_surveys = surveys is not None and "ticket_id" in surveys
+    if not from_surveys and "csat" not in tk:
+        raise ValueError("no CSAT for tickets: give surveys with a ticket_id column or tickets with a csat column")
+    score = pd.Series(np.nan, index=tk.index)
+    if from_surveys:
         s = surveys[(surveys["survey_type"] == "csat") & surveys["ticket_id"].notna()]
         s = s.sort_values("submitted_at").drop_duplicates("ticket_id", keep="last")
-        tk = tk.merge(s[["ticket_id", "score"]], on="ticket_id", how="inner")
-    elif "csat" in tk:
-        tk = tk.rename(columns={"csat": "score"})
-    else:
-        raise ValueError("no CSAT for tickets: give surveys with a ticket_id column or tickets with a csat column")
+        score = tk["ticket_id"].map(s.set_index("ticket_id")["score"]).astype(float)
+    if "csat" in tk:
+        score = score.fillna(pd.to_numeric(tk["csat"], errors="coerce"))
+    tk["score"] = score
     tk = tk[tk["score"].notna()]
     hours = (pd.to_datetime(tk["closed_at"], utc=True) - pd.to_datetime(tk["opened_at"], utc=True)).dt.total_seconds()
     # at least 0: on a calendar with summer time a ticket opened and closed in the hour repeated when it ends is
