@@ -57,7 +57,12 @@ def test_the_whole_pipeline_runs_without_jupyter_and_writes_every_stage(first_ru
     # "nps_latest <= 6"...) read them, so some accounts get a play answering their worst driver
     assert (plan["driver"] != "").any()
     assert first_run.frame("survival", "values")["ltv"].gt(0).all()
-    assert set(first_run.json("summary", "mrr_at_risk")) >= {"expected", "ci_low", "ci_high"}
+    risk = first_run.json("summary", "mrr_at_risk")
+    assert set(risk) >= {"expected", "ci_low", "ci_high", "roc_auc"}
+    # with the out-of-time ROC-AUC of the card it comes from, for the summary's chance caveat
+    m, learned = first_run.frame("health", "backtest_metrics"), first_run.json("health", "backtest")["learned_model"]
+    auc = m[(m["model"] == learned) & (m["metric"] == "roc_auc")].iloc[0]
+    assert (risk["roc_auc"]["estimate"], risk["roc_auc"]["ci_low"]) == pytest.approx((auc["estimate"], auc["ci_low"]))
     for stage in S.STAGE_NAMES:  # every stage's files are where the manifest says
         art = first_run[stage]
         assert all((art.path / f).exists() for f in art.manifest["files"]), stage

@@ -68,3 +68,21 @@ def test_the_reports_say_when_the_values_model_is_no_better_than_chance():
     assert "could not be told from chance" not in risk_text(risk, money, 90)  # a summary written before: as it was
     table = evaluation_table({"surv.model_panel": {**weak, "uno_c": 0.5, "accounts": 10, "horizons": {}}})
     assert "0.470 (95% CI 0.400 to 0.540)" in table._repr_html_()
+
+
+def test_the_summary_says_when_the_health_score_behind_the_mrr_at_risk_is_no_better_than_chance():
+    """A tester's world whose card ranked churn at ROC-AUC 0.49 out of time put "74.9% of MRR" at risk in the
+    executive summary without a word, while the survival model's money beside it had its caveat."""
+    risk = {"expected": 749.0, "ci_low": 700.0, "ci_high": 800.0, "share": 0.749, "accounts": 21.0,
+            "roc_auc": {"estimate": 0.49, "ci_low": 0.41, "ci_high": 0.57}}
+    text = risk_text(risk, None, 90, "en")
+    assert text.endswith("Out of time, the health score behind this figure ranked churn in a way that could not be "
+                         "told from chance (ROC-AUC 0.490 (95% CI 0.410 to 0.570)): read the amount as a rough order "
+                         "of size, not a forecast."), text
+    assert "偶然と区別できませんでした（ROC-AUC" in risk_text(risk, None, 90, "ja")
+    good = {**risk, "roc_auc": {"estimate": 0.72, "ci_low": 0.66, "ci_high": 0.78}}
+    assert "chance" not in risk_text(good, None, 90)
+    below = {**risk, "roc_auc": {"estimate": 0.40, "ci_low": 0.33, "ci_high": 0.47}}  # reversed: no better either
+    assert "could not be told from chance" in risk_text(below, None, 90)
+    older = {k: v for k, v in risk.items() if k != "roc_auc"}  # a summary written before it kept the AUC
+    assert "chance" not in risk_text(older, None, 90) and "chance" not in risk_text({**risk, "roc_auc": None}, None, 90)

@@ -1013,6 +1013,21 @@ def _new_against_old(ctx: Context, model, pnl: pd.DataFrame, trained_until) -> d
 
 
 # ------------------------------------------------------------------------------------------------ summary
+def _learned_auc(ctx: Context) -> dict | None:
+    """The out-of-time ROC-AUC (with its interval) of the card the health stage scores with, from its backtest;
+    None without one. The summary's MRR at risk comes from that card's probabilities: a world whose card ranked
+    churn at 0.49 out of time put "74.9% of MRR at risk" in the summary without a word."""
+    if not (ctx.has("health", "backtest_metrics") and ctx.has("health", "backtest")):
+        return None
+    health = ctx.input("health")
+    m = health.frame("backtest_metrics")
+    row = m[(m["model"] == health.json("backtest").get("learned_model")) & (m["metric"] == "roc_auc")]
+    if row.empty:
+        return None
+    r = row.iloc[0]
+    return {"estimate": float(r["estimate"]), "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"])}
+
+
 def summary(ctx: Context) -> None:
     from ..effects.views import headline
     from ..reports import summary as S
@@ -1022,7 +1037,7 @@ def summary(ctx: Context) -> None:
         scores = ctx.input("health").frame("scores")
         now = scores[pd.to_datetime(scores["as_of"], utc=True) == ctx.as_of]  # the customers at the run's date
         if len(now):
-            out.json("mrr_at_risk", S.mrr_at_risk(now))
+            out.json("mrr_at_risk", {**S.mrr_at_risk(now), "roc_auc": _learned_auc(ctx)})
         else:  # all had left: "$4,772 at risk" beside "no account is a customer" before
             out.skip("mrr_at_risk", Why("actions.why.no_customers", date=date_of(ctx.as_of),
                                         latest=date_of(pd.to_datetime(scores["as_of"], utc=True).max())))

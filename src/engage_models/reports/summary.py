@@ -93,6 +93,8 @@ def risk_text(risk: dict, survival: dict | None, horizon_days: int, lang: str = 
     money = {k: fmt_money(risk[k], lang, currency) for k in ("expected", "ci_low", "ci_high")}
     text = t("sum.risk", lang, h=horizon_days, exp=money["expected"], lo=money["ci_low"], hi=money["ci_high"],
              share=fmt_pct(100 * risk["share"], lang), acc=risk["accounts"])
+    if caveat := health_chance_caveat(risk.get("roc_auc"), lang):
+        text += " " + caveat
     if survival and all(str(k) in survival for k in (3, 6, 12)):
         from ..survival.report import chance_caveat
 
@@ -103,6 +105,24 @@ def risk_text(risk: dict, survival: dict | None, horizon_days: int, lang: str = 
     if not survival_missing:
         return text
     return text + " " + t("sum.risk_survival_missing", lang, why=html.escape(survival_missing.rstrip(".")))
+
+
+def health_chance_caveat(auc: dict | None, lang: str = "en") -> str | None:
+    """A sentence when the health score behind the MRR at risk ranked churn out of time in a way that could not be
+    told from chance (the 95% interval of its backtest ROC-AUC holds 0.5, or lies below it), else None; the
+    survival model's money has the same caveat (:func:`~engage_models.survival.report.chance_caveat`).
+
+    >>> health_chance_caveat({"estimate": 0.49, "ci_low": 0.41, "ci_high": 0.57})[:44]
+    'Out of time, the health score behind this fi'
+    >>> health_chance_caveat({"estimate": 0.72, "ci_low": 0.69, "ci_high": 0.75}) is None
+    True
+    """
+    if not auc or pd.isna(auc.get("estimate")):
+        return None
+    lo = auc.get("ci_low")
+    if (auc["estimate"] if lo is None or pd.isna(lo) else lo) > 0.5:
+        return None
+    return t("sum.risk_chance", lang, auc=fmt_interval(auc["estimate"], lo, auc.get("ci_high"), lang, decimals=3))
 
 
 def band_shares(scored_now: pd.DataFrame) -> pd.DataFrame:
