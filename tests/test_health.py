@@ -45,6 +45,28 @@ def _synthetic(n=1500, seed=0, dates=6):
 
 
 # ---------------------------------------------------------------------------------------------- scaler
+def test_skew_scaler_fits_a_column_of_one_value_with_rows_missing_without_scipys_precision_warning():
+    """odd2 (--horizon 30): dozens of "Precision loss occurred in moment calculation" warnings, from scipy's skew
+    and kurtosis of a metric of one value whose missing rows are filled with it. Its skew is 0 (no tail, no log),
+    the other columns' as scipy's."""
+    import warnings
+
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"seats": np.where(np.arange(200) % 4 == 0, np.nan, 0.1), "logins": rng.lognormal(2, 1.5, 200),
+                      "change": rng.standard_t(2, 200)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        s = SkewScaler().fit(X)
+    assert s.log_columns_ == ["logins"] and s.signed_log_columns_ == ["change"] and s.missing_columns_ == ["seats"]
+    from engage_models.health.scaling import _skew_kurtosis
+
+    sk, ku = _skew_kurtosis(X[["logins", "change"]].to_numpy())
+    np.testing.assert_allclose(sk, stats.skew(X[["logins", "change"]], axis=0), rtol=1e-10)
+    np.testing.assert_allclose(ku, stats.kurtosis(X[["logins", "change"]], axis=0), rtol=1e-10)
+
+
 def test_skew_scaler_logs_fat_tails_keeps_parameters_and_flags_missing():
     X = pd.DataFrame({"logins": [0, 1, 2, 3, 500.0, np.nan], "ratio": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
                       "change": [-100, -50, 0, 10, 20, 9000.0]})
