@@ -944,3 +944,40 @@ def test_columns_that_separate_the_label_strongly_on_their_own_are_listed_with_a
                            f"or more; the screen leaves out 0.95 and more): check that each is known before the "
                            f"outcome")
     assert describe(report["leakage_screen"], "ja")[-1].startswith("単独で強く判別し、使用した列：after")
+
+
+def test_a_metric_without_values_or_of_one_value_is_left_out_of_the_card_and_the_boosting_and_said():
+    """hand1 (accounts without csat, features or seats): the card listed "latest CSAT: no answer" with a weight of
+    -0.0001 and an interval, "active users / seats" with -0.002 to +0.0004, and the boosting fitted the empty
+    columns with ~40 numpy warnings. A metric with no value, or one value, on the training rows tells a fit nothing:
+    no row on the card, no column in the boosting, named with why under the card; a model scores without it."""
+    import warnings
+
+    from engage_models.health import ChurnGBM
+    from engage_models.health.views import unsigned_note
+
+    df = _synthetic(seed=4).rename(columns={"usage": "logins_28d", "breadth": "feature_breadth_28d",
+                                            "tickets": "tickets_90d"}).drop(columns="noise")
+    df = df.assign(csat_latest=np.nan, active_user_ratio_28d=0.5)
+    X, y = df.drop(columns="churned"), df["churned"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "All-NaN slice" / "Mean of empty slice"
+        hs = HealthScore(**FAST).fit(X, y)
+        gbm = ChurnGBM(max_iter=20).fit(X, y)
+    assert hs.left_out_ == {"csat_latest": "no_value", "active_user_ratio_28d": "one_value"}
+    assert sorted(hs.metrics_) == ["feature_breadth_28d", "logins_28d", "tickets_90d"]
+    card = hs.scorecard()
+    assert not {f for f in card["feature"] if f.startswith(("csat_latest", "active_user_ratio_28d"))}
+    assert card.attrs["left_out"] == ["csat_latest", "active_user_ratio_28d"]
+    assert card.attrs["left_out_reason"] == ["no_value", "one_value"]
+    assert gbm.metrics_ == hs.metrics_ and gbm.left_out_ == hs.left_out_
+    note = unsigned_note(card)  # report 04's note under the linear card
+    assert "Left out of the card" in note and "latest CSAT (no value)" in note and "(one value only)" in note
+    assert "（値なし）" in unsigned_note(card, "ja")
+    # scored later without the columns it left out (a frozen model names only the metrics it kept)
+    later = X.drop(columns=["csat_latest", "active_user_ratio_28d"])
+    np.testing.assert_allclose(hs.health_score(later), hs.health_score(X))
+    assert np.isfinite(gbm.predict_proba(later)).all()
+    # a metric of one value with rows missing stays: whether it is missing still separates
+    part = X.assign(active_user_ratio_28d=np.where(np.arange(len(X)) % 3 == 0, np.nan, 0.5))
+    assert "active_user_ratio_28d" in HealthScore(**FAST).fit(part, y).metrics_

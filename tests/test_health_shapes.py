@@ -570,3 +570,29 @@ def test_the_backtest_reads_back_the_fits_its_cutoffs_share_with_the_same_predic
                                n_cutoffs=5, label="churned", n_jobs=2)
     pd.testing.assert_frame_equal(plain.predictions, both.predictions)
     assert len(list(tmp_path.rglob("output.pkl"))) == distinct
+
+
+def test_a_metric_without_values_or_of_one_value_is_left_off_the_shape_card_and_said_as_its_last_rows():
+    """hand1: the shape card fitted csat, feature breadth and seats columns with no value in the panel (the EBM
+    warning "All-NaN slice" on each fit) and listed them. Left out: no term, a row of the card's view saying why."""
+    import warnings
+
+    from engage_models.health.views import shape_card_view
+
+    X, y, _ = _threshold_world(600)
+    X = X.assign(csat_latest=np.nan, active_user_ratio_28d=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = ShapeScore(interactions=0, n_bootstrap=0, cv=2, random_state=0).fit(X, y)
+    assert model.metrics_ == ["tickets_90d"] and model.categorical_ == ["plan"]
+    assert model.left_out_ == {"csat_latest": "no_value", "active_user_ratio_28d": "one_value"}
+    card = model.card("en")
+    assert set(card["feature"]) == {"tickets_90d", "plan"}
+    assert set(model.scorecard()["feature"]) == {"tickets_90d", "plan"}
+    assert model.scorecard().attrs["left_out"] == ["csat_latest", "active_user_ratio_28d"]
+    view = shape_card_view(card)
+    assert view.iloc[-2:, 0].tolist() == ["latest CSAT", "active users / seats (28 days)"]
+    assert view.iloc[-2:, 1].tolist() == ["left out: no value in the training rows",
+                                          "left out: one value only in the training rows"]
+    assert "除外：学習データに値なし" in shape_card_view(model.card("ja"), "ja").iloc[:, 1].tolist()
+    assert np.isfinite(model.health_score(X.drop(columns=["csat_latest", "active_user_ratio_28d"]))).all()

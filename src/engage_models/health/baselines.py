@@ -243,11 +243,10 @@ class ChurnGBM(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         X = frame_for_fit(self, X)
         self.classes_, y01 = binary_target(self, y, len(X))
-        self.metrics_, self.categorical_ = _infer_columns(X, self.metrics, self.categorical,
-                                                          {self.date_col, self.id_col})
-        # a metric without a single value (no survey at all: no NPS) tells the trees nothing, and
-        # HistGradientBoosting cannot bin it
-        self.metrics_ = [c for c in self.metrics_ if pd.to_numeric(X[c], errors="coerce").notna().any()]
+        # a metric without a single value (no survey at all: no NPS) or of one value tells the trees nothing (and
+        # HistGradientBoosting cannot bin the first): left out, as for the cards
+        self.metrics_, self.categorical_, self.left_out_ = _infer_columns(X, self.metrics, self.categorical,
+                                                                          {self.date_col, self.id_col})
         if not self.metrics_ and not self.categorical_:
             raise ValueError("ChurnGBM: no feature columns: pass metrics=[...] or numeric columns")
         self.levels_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical_}

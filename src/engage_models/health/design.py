@@ -26,9 +26,48 @@ MIN_LEVEL_ACCOUNTS = 10
 OTHER = "__other__"
 
 
-def _infer_columns(X: pd.DataFrame, metrics, categorical, exclude) -> tuple[list[str], list[str]]:
+#: Why a metric is left out of a fit (:func:`uninformative`): the words report 04 uses for each.
+NO_VALUE, ONE_VALUE = "no_value", "one_value"
+
+
+def uninformative(X: pd.DataFrame, metrics) -> dict[str, str]:
+    """The ``metrics`` that tell a fit nothing on the rows of ``X``, with why: :data:`NO_VALUE` (no row has a
+    value: an accounts file without seats, a world without surveys) or :data:`ONE_VALUE` (every row has the same
+    value). A metric of one value with some rows missing stays (its missing-value indicator still separates)."""
+    out = {}
+    for c in metrics:
+        v = pd.to_numeric(X[c], errors="coerce")
+        n = v.nunique(dropna=True)
+        if n == 0:
+            out[c] = NO_VALUE
+        elif n == 1 and v.notna().all():
+            out[c] = ONE_VALUE
+    return out
+
+
+def left_out_attrs(model) -> dict:
+    """The metrics a fitted card left out (:func:`uninformative`) as a scorecard's ``attrs``: ``left_out`` (names)
+    and ``left_out_reason`` (:data:`NO_VALUE` / :data:`ONE_VALUE`), lists so that they are kept beside the stored
+    table and in a frozen model's card; nothing when none (a model saved before this has none)."""
+    left = dict(getattr(model, "left_out_", None) or {})
+    return {"left_out": list(left), "left_out_reason": list(left.values())} if left else {}
+
+
+def left_out_of(attrs: dict) -> dict[str, str]:
+    """``{metric: reason}`` from a scorecard's ``attrs`` (:func:`left_out_attrs`; empty for older cards)."""
+    names, why = attrs.get("left_out") or [], attrs.get("left_out_reason") or []
+    return dict(zip(names, why, strict=False))
+
+
+def _infer_columns(X: pd.DataFrame, metrics, categorical, exclude) -> tuple[list[str], list[str], dict[str, str]]:
     """Metrics: the registry's model metrics in ``X``, else every numeric non-boolean column; categorical: text,
-    category or boolean columns with 2 to 50 levels. Columns in ``exclude`` (date, id) never enter."""
+    category or boolean columns with 2 to 50 levels. Columns in ``exclude`` (date, id) never enter.
+
+    Metrics without a value, or with one value, on these rows (:func:`uninformative`) are left out, given or
+    inferred, and returned third with why: a column of nothing got a weight, points and an interval on the card
+    (a panel without csat: "latest CSAT: no answer" at -0.0001) and every fit of the boosting warned on it. Each
+    fit decides on its own rows: a backtest's early cutoff whose rows have no value of a metric fits without it,
+    as a fit made on that date would have; a frozen model needs only the metrics it kept."""
     if metrics is None:
         registry = [c for c in X.columns if c in M.REGISTRY_COLUMNS and M.REGISTRY_COLUMNS[c].model]
         metrics = registry or [c for c in X.columns if c not in exclude and pd.api.types.is_numeric_dtype(X[c])
@@ -41,7 +80,8 @@ def _infer_columns(X: pd.DataFrame, metrics, categorical, exclude) -> tuple[list
     missing = [c for c in [*metrics, *categorical] if c not in X.columns]
     if missing:
         raise ValueError(f"feature column(s) not in X: {missing}")
-    return list(metrics), list(categorical)
+    left_out = uninformative(X, metrics)
+    return [c for c in metrics if c not in left_out], list(categorical), left_out
 
 
 class _Design:

@@ -80,7 +80,7 @@ from ._calibrated import CalibratedScoreMixin
 from ._inputs import binary_target, frame_for_fit, frame_for_predict
 from .baselines import ChurnGBM, HandWeightedScore, load_scorecard  # noqa: F401  (re-exported: older imports)
 from .cv import _splits, account_groups, choose_thresholds, time_splits  # noqa: F401
-from .design import OTHER, _Design, _infer_columns, feature_label
+from .design import OTHER, _Design, _infer_columns, feature_label, left_out_attrs
 
 log = logging.getLogger(__name__)
 
@@ -257,9 +257,11 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         self.classes_, y = binary_target(self, y, len(X))
         _logistic(1.0, self.penalty, self.random_state)  # fail early on a bad penalty
         exclude = {self.date_col, self.id_col}
-        self.metrics_, self.categorical_ = _infer_columns(X, self.metrics, self.categorical, exclude)
+        self.metrics_, self.categorical_, self.left_out_ = _infer_columns(X, self.metrics, self.categorical, exclude)
         if not self.metrics_ and not self.categorical_:
-            raise ValueError("no feature columns: pass metrics=[...] or numeric columns")
+            raise ValueError("no feature columns: pass metrics=[...] or numeric columns"
+                             + (f" (left out, without values to learn from: {sorted(self.left_out_)})"
+                                if self.left_out_ else ""))
         args = (self.metrics_, self.categorical_)
         kw = dict(penalty=self.penalty, skew_threshold=self.skew_threshold, group_threshold=self.group_threshold,
                   quantiles=self.points_quantiles, seed=self.random_state, binning=self.binning, n_bins=self.n_bins)
@@ -407,7 +409,8 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         df = pd.DataFrame(rows).sort_values("points_range", ascending=False, kind="stable").reset_index(drop=True)
         df.attrs.update({"C": self.C_, "cv": self.cv_kind_, "thresholds": self.thresholds_,
                          "calibration": self.calibration_, "n_train": self.n_train_,
-                         "interval": INTERVAL_KIND if self.weight_intervals_ is not None else None})
+                         "interval": INTERVAL_KIND if self.weight_intervals_ is not None else None,
+                         **left_out_attrs(self)})
         return df
 
     def unsigned_features(self) -> set[str]:

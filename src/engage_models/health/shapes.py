@@ -74,7 +74,7 @@ from ..features import metrics as M
 from ._calibrated import CalibratedScoreMixin
 from ._inputs import binary_target, finite_numbers, frame_for_fit, frame_for_predict
 from .cv import _splits, account_groups
-from .design import _infer_columns, missing_word
+from .design import _infer_columns, left_out_attrs, missing_word
 
 log = logging.getLogger(__name__)
 
@@ -459,9 +459,11 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         if int(self.max_ranges) < 1:
             raise ValueError(f"max_ranges must be at least 1, not {self.max_ranges!r}")
         exclude = {self.date_col, self.id_col}
-        self.metrics_, self.categorical_ = _infer_columns(X, self.metrics, self.categorical, exclude)
+        self.metrics_, self.categorical_, self.left_out_ = _infer_columns(X, self.metrics, self.categorical, exclude)
         if not self.metrics_ and not self.categorical_:
-            raise ValueError("ShapeScore: no feature columns: pass metrics=[...] or numeric columns")
+            raise ValueError("ShapeScore: no feature columns: pass metrics=[...] or numeric columns"
+                             + (f" (left out, without values to learn from: {sorted(self.left_out_)})"
+                                if self.left_out_ else ""))
         self.directions_ = self._directions()
         Mx = self._matrix(X)
         if self.metrics_:
@@ -669,7 +671,8 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         df.attrs.update({"calibration": self.calibration_, "thresholds": self.thresholds_, "cv": self.cv_kind_,
                          "n_train": self.n_train_,
                          "interval": INTERVAL_KIND if self.point_intervals_ is not None else None,
-                         "n_bootstrap": int(self.n_bootstrap), "interval_mc_se": self.interval_mc_se_})
+                         "n_bootstrap": int(self.n_bootstrap), "interval_mc_se": self.interval_mc_se_,
+                         **left_out_attrs(self)})
         return df
 
     def scorecard(self, lang: str = "en") -> pd.DataFrame:
@@ -698,7 +701,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                          "kind": tm["kind"]})
         df = pd.DataFrame(rows).sort_values("points_range", ascending=False, kind="stable").reset_index(drop=True)
         df.attrs.update({"cv": self.cv_kind_, "thresholds": self.thresholds_, "calibration": self.calibration_,
-                         "n_train": self.n_train_, "interval": None})
+                         "n_train": self.n_train_, "interval": None, **left_out_attrs(self)})
         return df
 
     def pair_tables(self, lang: str = "en", decimals: int = 0) -> dict[str, pd.DataFrame]:

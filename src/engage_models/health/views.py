@@ -7,7 +7,8 @@ import pandas as pd
 
 from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_pp, t
 from .._core.plots import BAND_COLOURS, new_ax
-from .design import feature_label
+from ..features import metrics as M
+from .design import NO_VALUE, feature_label, left_out_of
 
 BANDS = ("green", "yellow", "red")
 
@@ -75,12 +76,33 @@ def unsigned_note(card: pd.DataFrame, lang: str = "en") -> str:
     >>> "latest CSAT" in unsigned_note(card) and "usage" not in unsigned_note(card)
     True
     """
+    left = left_out_note(card.attrs, lang)
     if "unsigned" not in card:
-        return ""
+        return left
     holds = card["unsigned"].fillna(False).astype(bool)
     if not holds.any():
+        return left
+    note = t("hs.unsigned", lang, metrics=t("sep.list", lang).join(card_labels(card[holds], lang)))
+    return f"{note}\n\n{left}" if left else note
+
+
+def left_out_note(attrs: dict, lang: str = "en") -> str:
+    """The metrics the card left out because its training rows hold no value of them, or one value
+    (:func:`~engage_models.health.design.uninformative`), each with why; "" when none. Said under the linear card
+    (with :func:`unsigned_note`) and as rows of the shape card (:func:`shape_card_view`): the card used to list
+    them with weights and points of nothing ("latest CSAT: no answer -0.0001").
+
+    >>> left_out_note({"left_out": ["csat", "seats"], "left_out_reason": ["no_value", "one_value"]})[:61]
+    'Left out of the card, with nothing to learn from on the train'
+    >>> left_out_note({})
+    ''
+    """
+    left = left_out_of(attrs or {})
+    if not left:
         return ""
-    return t("hs.unsigned", lang, metrics=t("sep.list", lang).join(card_labels(card[holds], lang)))
+    items = [t("hs.left_out_no_value" if why == NO_VALUE else "hs.left_out_one_value", lang, metric=M.label(m, lang))
+             for m, why in left.items()]
+    return t("hs.left_out", lang, metrics=t("sep.list", lang).join(items))
 
 
 def plot_weights(card: pd.DataFrame, top: int = 15, ax=None, lang: str = "en"):
@@ -190,8 +212,16 @@ def shape_card_view(card: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     rng = card[f"range_{lang}"] if f"range_{lang}" in card else card["range"]
     pts = [fmt_interval(r.points, r.ci_low, r.ci_high, lang, decimals=1, label=False) if pd.notna(r.ci_low)
            else f"{r.points:.1f}" for r in card.itertuples()]
-    return pd.DataFrame({t("metric", lang): label.where(label.ne(label.shift())).fillna("").to_numpy(),
+    view = pd.DataFrame({t("metric", lang): label.where(label.ne(label.shift())).fillna("").to_numpy(),
                          t("range", lang): rng.to_numpy(), t("points", lang): pts})
+    left = left_out_of(card.attrs)  # the metrics the card left out, last: why they have no range
+    if left:
+        view = pd.concat([view, pd.DataFrame({
+            t("metric", lang): [M.label(m, lang) for m in left],
+            t("range", lang): [t("hs.left_out_range" if why == NO_VALUE else "hs.left_out_range_one", lang)
+                               for why in left.values()],
+            t("points", lang): ["-"] * len(left)})], ignore_index=True)
+    return view
 
 
 def plot_shapes(card: pd.DataFrame, lang: str = "en", ncols: int = 4, top: int | None = 16):
