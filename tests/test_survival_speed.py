@@ -155,3 +155,32 @@ def test_group_folds_keep_every_row_of_an_account_together_and_match_the_account
         assert not set(df["account_id"].iloc[test]) & set(df["account_id"].iloc[train])
         assert len(train) + len(test) == len(df)
     assert (seen == 1).all()  # the test parts partition the rows
+
+
+def test_bootstrap_refits_say_a_level_their_resample_lacked_once_not_once_per_refit(caplog):
+    """The blank world (rare one-account segments, a quarter of the accounts without one) printed "1 row(s) with a
+    level of 'segment' not seen in fitting: encoded as 'SMB'" and "N row(s) with a missing covariate ... left
+    out" once per bootstrap refit: hundreds of lines. The full fit says its rows left out; the refits whose
+    resample lacked a level are counted and said in one line, and kept in the values' attrs."""
+    import logging
+
+    df = _frame(9, 300)
+    rng = np.random.default_rng(9)
+    rows = df.assign(account_id=np.arange(len(df)), start=df["entry"], stop=df["duration"],
+                     segment=rng.choice(["SMB", "Mid"], len(df), p=[0.7, 0.3]).astype(object))
+    rows.loc[0, "segment"] = "Solo"  # one account of its own level: most resamples lack it
+    rows.loc[rows.index % 7 == 3, "x1"] = np.nan
+    with caplog.at_level(logging.WARNING, logger="engage_models.survival"):
+        model = TimeVaryingCox(covariates=["x1", "x2", "segment"], penalizer=0.01).fit(rows)
+        assert sum("missing covariate" in r.getMessage() for r in caplog.records) == 1  # the full fit's
+        caplog.clear()
+        now = rows[rows["x1"].notna()].head(30)
+        values, _ = bootstrap_values(model, rows, now, now["stop"], 100.0, n_boot=12, random_state=1,
+                                     cluster="account_id", horizon=24.0, n_jobs=1)
+    said = [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "not seen in fitting" in m or "missing covariate" in m]
+    unseen = [m for m in said if "bootstrap refits" in m]
+    assert len(unseen) == 1 and "of 12 bootstrap refits" in unseen[0] and "'segment'" in unseen[0]
+    assert "'SMB'" in unseen[0]
+    k = int(unseen[0].split(" of ")[0])
+    assert 0 < k <= 12 and values.attrs["unseen_levels"] == [f"segment: {k} of 12 refits, as 'SMB'"]

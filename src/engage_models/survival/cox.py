@@ -74,7 +74,7 @@ from .._core.reasons import Thin, Why
 from . import _riskset
 from .curves import SurvivalCurves, relative_hazard, tail_hazard
 from .data import usable
-from .design import Design, aliased_notes
+from .design import Design, aliased_notes, counted_in_refit
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,8 @@ class CoxModel(BaseEstimator):
         strata = list(self.strata or [])
         complete = df[covs + strata].notna().all(axis=1)
         if (~complete).any():
-            log.warning("%d row(s) with a missing covariate left out of the Cox model", int((~complete).sum()))
+            said = log.debug if counted_in_refit(("left_out",), (~complete).sum()) else log.warning
+            said("%d row(s) with a missing covariate left out of the Cox model", int((~complete).sum()))
         data = usable(df[complete], self.duration_col, self.entry_col)
         check_events(len(df), len(data), int(data[self.event_col].sum()), "Cox model")
         return data

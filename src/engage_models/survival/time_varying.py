@@ -66,7 +66,7 @@ from .cox import (
 )
 from .curves import SurvivalCurves, relative_hazard, tail_hazard
 from .data import person_period
-from .design import Design, aliased_notes
+from .design import Design, aliased_notes, counted_in_refit
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,8 @@ class _StartStopModel(BaseEstimator):
             raise Thin("reason.panel_no_risk_date", model=Why(self.label), **df.attrs["why_empty"])
         ok = df[list(self.covariates or [])].notna().all(axis=1) & (df[self.stop_col] > df[self.start_col])
         if (~ok).any():
-            log.warning("%d row(s) with a missing covariate or no length left out", int((~ok).sum()))
+            said = log.debug if counted_in_refit(("left_out",), (~ok).sum()) else log.warning
+            said("%s: %d row(s) with a missing covariate or no length left out", self.label, int((~ok).sum()))
         data = df[ok]
         check_events(len(df), len(data), int(data[self.event_col].sum()), self.label)
         return data
