@@ -84,3 +84,26 @@ def test_every_command_runs_with_one_blas_and_one_openmp_thread(monkeypatch):
         assert pools() == before  # the limit ends with the command
     assert {api for api, n in seen["pools"]} >= {"blas", "openmp"}
     assert all(n == 1 for _, n in seen["pools"]), seen
+
+
+def test_a_worker_process_logs_with_its_parents_format_not_bare():
+    """"calibration slope is negative (-24.3): ..." came bare, without "WARNING engage_models.health._calibrated:",
+    from the backtest's worker processes (joblib's, with no logging set up): now with the parent's format."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging\n"
+        "from engage_models._core.progress import parallel_map\n"
+        "def warn(i):\n"
+        "    logging.getLogger('engage_models.health._calibrated').warning('slope %d', i)\n"
+        "    return i\n"
+        "if __name__ == '__main__':\n"
+        "    logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(name)s: %(message)s')\n"
+        "    print(parallel_map(warn, [(1,), (2,)], 2))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "[1, 2]" in proc.stdout
+    lines = [ln for ln in proc.stderr.splitlines() if "slope" in ln]
+    assert sorted(lines) == ["WARNING engage_models.health._calibrated: slope 1",
+                             "WARNING engage_models.health._calibrated: slope 2"], proc.stderr

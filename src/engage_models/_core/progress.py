@@ -106,10 +106,43 @@ def effective_n_jobs(n_jobs: int | None) -> int:
 
 def parallel_map(fn: Callable, tasks: list[tuple], n_jobs: int | None) -> list:
     """``[fn(*task) for task in tasks]``, the tasks shared among ``n_jobs`` processes (joblib; ``-1`` every core,
-    ``None`` this process), the results in the tasks' order."""
+    ``None`` this process), the results in the tasks' order; the workers log as this process does
+    (:func:`logged`)."""
     jobs = max(1, min(len(tasks), effective_n_jobs(n_jobs)))
     if jobs == 1:
         return [fn(*task) for task in tasks]
     from joblib import Parallel, delayed
 
+    fn = logged(fn)
     return Parallel(n_jobs=jobs)(delayed(fn)(*task) for task in tasks)
+
+
+class _Logged:
+    """``fn`` run in a worker process whose logging is set up as its parent's (:func:`logged`)."""
+
+    def __init__(self, fn: Callable, level: int, fmt: str | None):
+        self.fn, self.level, self.fmt = fn, level, fmt
+
+    def __call__(self, *args, **kwargs):
+        import logging
+
+        root = logging.getLogger()
+        if not root.handlers:  # a fresh worker (joblib's loky): its parent's level and format, once
+            logging.basicConfig(level=self.level, format=self.fmt)
+        return self.fn(*args, **kwargs)
+
+
+def logged(fn: Callable) -> Callable:
+    """``fn`` for another process (joblib): there it logs with this process's root level and format. A worker
+    has no handler of its own, so Python printed its warnings bare ("calibration slope is negative (-24.3): ..."
+    without "WARNING engage_models.health._calibrated:") and ignored the level ``engage -v`` set; unchanged in a
+    process that already logs (this one, or a worker set up before).
+
+    >>> logged(len)([1, 2])
+    2
+    """
+    import logging
+
+    root = logging.getLogger()
+    fmt = next((h.formatter._fmt for h in root.handlers if h.formatter is not None), None)
+    return _Logged(fn, root.level, fmt)

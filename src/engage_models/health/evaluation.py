@@ -38,7 +38,7 @@ import pandas as pd
 
 from .._core.i18n import fmt_interval, t
 from .._core.plots import BAND_COLOURS, error_bars, new_ax
-from .._core.progress import effective_n_jobs, step
+from .._core.progress import effective_n_jobs, logged, step
 from .._core.reasons import Thin
 from .._core.stats import log_loss
 
@@ -558,7 +558,7 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
         from joblib import Parallel, delayed
 
         done = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_fit_predict)(make, X, y, Xt, True, name in optional) for _, name, make, X, y, Xt in tasks)
+            delayed(logged(_fit_predict))(make, X, y, Xt, True, name in optional) for _, name, make, X, y, Xt in tasks)
     else:
         done = (_fit_predict(make, X, y, Xt, False, name in optional) for _, name, make, X, y, Xt in tasks)
     failed: dict[str, str] = {}
