@@ -810,6 +810,31 @@ def test_calibration_plots_say_why_when_no_horizon_can_be_evaluated(monkeypatch)
     assert said[1].startswith("計算できませんでした（理由：基準日後の追跡期間（1.4か月）")
 
 
+def test_named_categories_are_not_pooled_and_every_account_is_in_a_curve_or_left_out_with_why():
+    """20 detractors, 6 promoters, 4 passives, 11 accounts of a category the order does not name: the 10 small ones
+    were pooled into "other", which the order did not name either, so they were neither fitted nor listed (and the
+    11 unnamed ones vanished the same way). Passives and promoters are not pooled: pooled, they make a curve of
+    neither. Each is left out with the reason; the unnamed category comes after the order. Detractors churn one a
+    month: S(5) = 15/20."""
+    from engage_models.survival.report import km_table
+
+    cat = ["detractor"] * 20 + ["promoter"] * 6 + ["passive"] * 4 + ["unknown"] * 11
+    df = pd.DataFrame({"duration": [*range(1, 21), *[30.0] * 21], "event": [1] * 20 + [0] * 21, "entry": 0.0,
+                       "nps_category": cat})
+    km = KaplanMeierGroups("nps_category", order=["detractor", "passive", "promoter"]).fit(df)
+    assert km.labels_ == ["detractor", "unknown"]
+    assert list(km.left_out_) == ["passive", "promoter"]
+    assert {k: (v["accounts"], str(v["reason"])) for k, v in km.left_out_.items()} == {
+        "passive": (4, "fewer than 10 accounts"), "promoter": (6, "fewer than 10 accounts")}
+    assert sum(km.result().n.values()) + sum(v["accounts"] for v in km.left_out_.values()) == len(df)
+    assert km.survival_at([5.0]).set_index("group").loc["detractor", "survival"] == pytest.approx(15 / 20)
+    shown = km_table(km.result(), "en").frame.set_index("group")
+    assert shown.loc[["passive", "promoter"], "median_months"].tolist() == ["no curve: fewer than 10 accounts"] * 2
+    assert km_table(km.result(), "ja").frame["median_months"].iloc[-1] == "曲線なし：10社未満"
+    # without an order, the groups are free labels: the small ones are still pooled into "other", and drawn
+    assert KaplanMeierGroups("nps_category").fit(df).labels_ == ["detractor", "other", "unknown"]
+
+
 def test_a_group_never_with_enough_accounts_at_risk_has_no_curve_whatever_its_entries():
     """A ten-account world: a segment of 4 accounts had a curve (median 11.3, interval 11.3 to 11.3) beside one of
     3 left out as "never 10 at risk at once" (that check ran only when left truncation emptied the risk set)."""

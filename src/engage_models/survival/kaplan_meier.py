@@ -91,7 +91,9 @@ class KaplanMeierGroups:
     duration_col, event_col, entry_col : str
         Tenure in months, churn indicator, entry tenure (left truncation; ``None`` for none).
     min_accounts : int
-        Groups with fewer accounts are pooled into "other".
+        Groups with fewer accounts are pooled into "other"; with ``order`` (named categories: NPS answers, health
+        bands) they are left out with the reason instead, as pooling would mix categories that mean opposite
+        things (passives with promoters) under a name that says none of them.
     min_at_risk : int
         A curve is shown (and read off) only over the tenures where at least this many accounts are at
         risk: from where enough have entered (a group made only of left-truncated accounts starts late, and
@@ -99,6 +101,8 @@ class KaplanMeierGroups:
     require_at_risk : bool
         Leave out (with the reason) a group that never has ``min_at_risk`` accounts at risk at once, as the
         survival report does: otherwise such a group gets a curve no report would draw from.
+    order : list, optional
+        The groups' order (default: sorted); a value of ``by`` not in it comes after, sorted (it is not dropped).
 
     Attributes
     ----------
@@ -124,6 +128,8 @@ class KaplanMeierGroups:
         if self.by is None:
             return pd.Series("all", index=df.index)
         g = df[self.by].astype("string").fillna("(missing)")
+        if self.order is not None:  # named categories are not pooled: a small one is left out, with the reason
+            return g
         counts = g.value_counts()
         small = counts[counts < self.min_accounts].index
         if len(small) and len(counts) > len(small):
@@ -134,15 +140,24 @@ class KaplanMeierGroups:
         entry = self.entry_col if self.entry_col and self.entry_col in df else None
         data = df[df[self.duration_col] > (df[entry] if entry else 0)]
         groups = self._groups(data)
-        labels = list(self.order) if self.order is not None else sorted(groups.unique(), key=str)
-        labels = [lab for lab in labels if (groups == lab).any()]
+        present = set(groups.unique())
+        # every group found is fitted or left out with its reason: a value missing from ``order`` came after it
+        # (the groups of 10 accounts pooled into "other" were neither fitted nor listed: they vanished)
+        labels = [lab for lab in (() if self.order is None else self.order) if lab in present]
+        labels += sorted(present - set(labels), key=str)
         self.fitters_ = {}
         self.data_ = {}
         self.conditional_ = {}  # group -> tenure its curve is conditional on (see _fit_group)
         self.left_out_ = {}  # group -> why it has no curve
         used = []
         for lab in labels:
-            fitted = self._fit_group(lab, data[groups == lab], entry)
+            d = data[groups == lab]
+            if self.order is not None and len(d) < self.min_accounts:
+                self.left_out_[lab] = {"accounts": len(d), "churned": int(d[self.event_col].sum()),
+                                       "min_at_risk": self.min_at_risk, "min_accounts": self.min_accounts,
+                                       "reason": Why("reason.km_few_accounts", n=self.min_accounts)}
+                continue
+            fitted = self._fit_group(lab, d, entry)
             if fitted is not None:
                 used.append(fitted.index)
         self.labels_ = [lab for lab in labels if lab in self.fitters_]

@@ -70,7 +70,8 @@ def km_table(km, lang: str = "en", min_at_risk: int | None = None) -> Table:
         out = pd.concat([out, pd.DataFrame({
             "group": [t(str(g), lang) for g in left_out], "accounts": [v["accounts"] for v in left_out.values()],
             "churned_accounts": [v["churned"] for v in left_out.values()], "surv.curve_from": np.nan,
-            "median_months": [t("surv.no_curve", lang, n=v["min_at_risk"]) for v in left_out.values()],
+            "median_months": [t("surv.no_curve_few", lang, n=v["min_accounts"]) if v.get("min_accounts") else
+                              t("surv.no_curve", lang, n=v["min_at_risk"]) for v in left_out.values()],
             "retention_12m": "", "retention_24m": ""})], ignore_index=True)
     return table(out, lang=lang)
 
