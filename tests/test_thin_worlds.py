@@ -252,6 +252,54 @@ def test_every_report_publishes_on_thin_worlds_and_says_what_is_missing(spec, wo
                 assert path.encode() not in data, f"{f.relative_to(out)} shows {path}"
 
 
+def _sections(executed: Path) -> list[tuple[str, list[str]]]:
+    """An executed report's sections with code (their English headings, ## and ###) with the text its code cells
+    showed: a section whose code cells show nothing showed its heading and intro only."""
+    import re
+
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    sections: list[tuple[str, list[str]]] = []
+    heading = None
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and "lang-ja" not in cell["metadata"].get("tags", []):
+            if re.match(r"#{2,3} ", src):
+                heading = src.splitlines()[0]
+        elif cell["cell_type"] == "code" and heading is not None:
+            if not sections or sections[-1][0] != heading:
+                sections.append((heading, []))
+            sections[-1][1].extend("".join(o.get("data", {}).get("text/markdown", "")) or o.get("output_type", "")
+                                   for o in cell["outputs"])
+    return sections
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_every_section_of_a_report_on_a_world_without_churn_shows_something_or_says_why(worlds, tmp_path):
+    """No churn: no Cox model, no out-of-time test, no values, no health score, no CSAT by month. Report 05's
+    sections on the model's assumption, calibration, lifetime value and revenue at risk showed their heading and
+    intro only (an ``if`` without an ``else``), as did report 04's backtest and accounts at risk, 03's CSAT by month
+    and 06's sample sizes; each now says why, the first time with the recorded reason."""
+    root = worlds(("no_churn", 100, 12, 11))
+    out = tmp_path / "reports"
+    result = run(data_dir=root, out_dir=out, run_config=_config(root), run_date=RUN_DATE, progress=lambda m: None,
+                 only=["01", "03", "04", "05", "06"])
+    assert result.failed == [], result.failed
+    executed = out / "latest" / "executed"
+    silent = [(nb.stem, heading) for nb in sorted(executed.glob("0[13456]_*.ipynb"))
+              for heading, shown in _sections(nb) if not shown]
+    assert silent == [], silent
+    said = dict(_sections(executed / "05_survival_ltv.ipynb"))
+    cox = "Not computed: Cox model: no churn among the 100"
+    assert any(s.startswith(f"*{cox}") for s in said["## What shortens or lengthens a customer's life: the Cox model"])
+    for heading in ("## Does the model's main assumption hold?", "## Survival calibration"):
+        assert said[heading] == ["*Not computed: the reason given above*"], heading  # the Cox model's
+    assert said["## Engagement and churn: Cox with time-varying covariates"][0].startswith(
+        "*Not computed: time-varying Cox model: no churn")
+    for heading in ("## Expected remaining lifetime of the active accounts", "## Lifetime value", "## Revenue at risk"):
+        assert said[heading] == ["*Not computed: the reason given above*"], heading  # the time-varying model's
+
+
 # ------------------------------------------------------------------------- the crashes named in issue 12
 def test_wilson_lower_bound_at_zero_events_is_zero_and_its_bar_draws():
     """0 churners of 21 gave a lower bound of 1.39e-15 above the rate 0: a negative error bar, and matplotlib
