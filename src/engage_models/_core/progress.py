@@ -82,10 +82,10 @@ def stage_bar(name: str, *, enabled: bool, last_seconds: float | None = None, st
 #:   on two cores shared with another job a health-score fit took 8.8 s with two threads and 0.85 s with one.
 #: - OpenMP (scikit-learn's gradient boosting, the benchmark beside every learned score): ``engage fit`` on
 #:   nwtco (4,028 rows) took 232 s and 327 s with two threads against 63 s and 86 s with one, on two cores
-#:   shared with a test run and two other jobs (6 Dec 2026); a tester saw it pass 10 minutes. On a lightly
-#:   loaded machine one thread costs nothing at 4,000 rows and up to 1.3 times the fit at 50,000 (200 trees of
-#:   20 columns: 1.04 s against 0.79 s), while two threads at 300,000 rows took 3.3 to 28.8 s against 5.0 s
-#:   steady with one. DuckDB keeps its own threads (its ``threads`` setting).
+#:   shared with a test run and two other jobs (6 Dec 2026); a tester saw it pass 10 minutes.
+#:   ``benchmarks/bench_threads.py``: on an idle machine one thread takes 1.15 times as long at 4,000 rows and 1.5
+#:   times at 50,000; beside two busy processes two threads took 271 s a fit at 4,000 rows, one 0.4-0.7 s.
+#:   DuckDB keeps its own threads (its ``threads`` setting).
 ONE_THREAD = {"blas": 1, "openmp": 1}
 
 
