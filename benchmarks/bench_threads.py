@@ -11,7 +11,7 @@ threads spin when they are not.
 Usage::
 
     python benchmarks/bench_threads.py                     # 4,000, 50,000 and 300,000 rows
-    python benchmarks/bench_threads.py --rows 4000 --busy 2
+    python benchmarks/bench_threads.py --rows 4000 --busy 2 --repeat 1   # minutes: see the README
 """
 
 from __future__ import annotations
