@@ -421,8 +421,8 @@ def latest_change(df: pd.DataFrame, freq: str = "M", *, time: str = "submitted_a
 def headline_change(df: pd.DataFrame, *, min_n: int = MIN_N, method: str = "adjusted") -> dict | None:
     """The NPS the executive summary quotes: :func:`latest_change` by quarters (when the answers come in
     continuously), over the waves or quarters with at least ``min_n`` answers, so a wave just begun is not its
-    headline. The surveys stage keeps what it chose for report 03, which says what the summary quotes; the summary
-    stage computes the same from the same answers and settings (one function, so the two cannot differ)."""
+    headline. The surveys stage computes it once (:func:`headline_record`, artifact ``nps_headline``): report 03
+    says what the summary quotes from it, and the summary stage copies it."""
     return latest_change(df, "Q", min_n=min_n, method=method, drop_small=True)
 
 
