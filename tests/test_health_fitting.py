@@ -102,7 +102,7 @@ def test_band_thresholds_come_from_out_of_fold_predictions_only():
     assert set(oof["row"]) == set(validated) and len(oof["row"]) == hs.n_out_of_fold_
     assert X["as_of"].min() < X.loc[oof["row"], "as_of"].min()     # the first dates are never validated
     assert hs.thresholds_ == choose_thresholds(oof["y"], oof["p"], hs.cost_ratios)
-    np.testing.assert_allclose(oof["p"], sigmoid(hs.calibration_eta_[0] + hs.calibration_eta_[1] * oof["eta"]))
+    np.testing.assert_allclose(oof["p"], sigmoid(hs.calibration_folds_[0] + hs.calibration_folds_[1] * oof["eta"]))
 
 
 def test_the_calibration_slope_is_read_within_folds():
@@ -127,9 +127,41 @@ def test_a_score_that_does_not_rank_held_out_data_gets_the_base_rate_not_a_rever
     hs = HealthScore(Cs=(10.0,), n_bootstrap=0, group_threshold=None).fit(X, y)
     p = hs.predict_proba(X)[:, 1]
     # with this seed the held-out folds rank churn slightly against the score (the unconstrained slope is < 0):
-    # one probability for all, the out-of-fold churn rate
-    assert hs.calibration_eta_[1] == 0 and np.allclose(p, hs.oof_["y"].mean())
+    # one probability for all, the training churn rate
+    assert hs.calibration_eta_[1] == 0 and np.allclose(p, y.mean())
     assert np.all(np.diff(p[np.argsort(hs.health_score(X).to_numpy())]) <= 1e-12)   # never rises with the score
+
+
+def test_the_final_cards_probabilities_average_their_training_churn_rate_when_churn_fell_over_time():
+    """Churn halves over the year: the folds validate the latest, calmer months with models trained on the
+    earlier ones, so their intercept, carried to the final card, put its mean probability far below the churn
+    it was trained on. The intercept is matched again on the final card's own training rows; the slope stays."""
+    from engage_models.health import ShapeScore, _calibrated
+
+    rng = np.random.default_rng(12)
+    n = 4000
+    month = rng.integers(0, 12, n)
+    X = pd.DataFrame({"m0": rng.normal(size=n), "m1": rng.normal(size=n),
+                      "as_of": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(30 * month, "D")})
+    y = (rng.random(n) < sigmoid(-1.0 - 0.12 * month + 0.8 * X["m0"].to_numpy())).astype(int)
+    for card in (HealthScore(n_bootstrap=0, group_threshold=None, gap_days=60),
+                 ShapeScore(n_bootstrap=0, gap_days=60, interactions=0)):
+        card.fit(X, y)
+        p = card.predict_proba(X)[:, 1]
+        assert p.mean() == pytest.approx(y.mean(), rel=1e-6)
+        assert card.calibration_eta_[1] == card.calibration_folds_[1] and card.calibration_shift_ != 0
+        assert card.calibration_eta_[0] - card.calibration_folds_[0] == pytest.approx(card.calibration_shift_)
+        np.testing.assert_allclose(card.proba_of_score(card.health_score(X)), p)  # score and probability agree
+        # the folds' intercept alone (the map before): the mean probability misses the training churn
+        a, b = card.calibration_folds_
+        folds = _calibrated.floored_proba(a + b * _eta_of(card, X), card.calibration_floor_)
+        assert abs(folds.mean() - y.mean()) > 0.02
+
+
+def _eta_of(card, X):
+    """The card's log-odds before its calibration, through the score (``eta = e0 + e1 score``)."""
+    (a, b), (a_eta, b_eta) = card.calibration_, card.calibration_eta_
+    return (a + b * card.health_score(X).to_numpy() - a_eta) / b_eta
 
 
 # ------------------------------------------------------------------------------------ the calibration's floor

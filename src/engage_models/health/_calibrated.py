@@ -11,6 +11,16 @@ likelihood beyond chance (the 5% test of a parameter on its boundary); otherwise
 IBM's attrition table (1,470 employees) the cards' out-of-fold ICI was 0.032 with Platt's map, beyond the 0.021
 a calibrated score shows there at most (95%), and a cross-fitted floor of 3-4% brought it to 0.008-0.013
 (``benchmarks/bench_health_shapes.py --deciles``).
+
+The slope and the floor come from the folds; the intercept is then matched once more, on the *final* card's
+log-odds of its own training rows, so that its probabilities average the training churn rate (the
+maximum-likelihood intercept with ``b`` and ``c`` fixed: calibration in the large, the one part of the map the
+training rows estimate without optimism). The folds' models are not the final card: each was trained on fewer,
+earlier rows (often with another penalty), their log-odds sit elsewhere, and their held-out rows are the latest
+blocks of dates, so the folds' intercept carried over put the final card's mean probability wherever those
+differences sent it: 0.72 against 0.11 churn in training on one odd world, 0.05 against 0.13 on a simulated one
+whose churn fell over time. ``calibration_folds_`` keeps the folds' ``(a, b)`` (what ``oof_["p"]`` were
+computed with) and ``calibration_shift_`` how far the intercept moved.
 """
 
 from __future__ import annotations
@@ -38,6 +48,9 @@ MAX_FLOOR = 0.5
 #: accounts, a tail: on a 100-account world the fits of a backtest had 30-60 churners each, the test kept floors
 #: there that moved from cutoff to cutoff, and the linear card's pooled backtest ROC-AUC fell from 0.722 to 0.649.
 MIN_FLOOR_EVENTS = 100
+#: Match the final card's intercept to its training churn rate (see the module docstring); False keeps the folds'
+#: intercept (the map before 2026-12, for ``benchmarks/bench_calibration.py``).
+MATCH_TRAINING_RATE = True
 
 
 def floored_proba(z, floor: float = 0.0) -> np.ndarray:
@@ -143,24 +156,48 @@ class CalibratedScoreMixin:
             eta, y_cal, rows, fold = in_sample_eta(), y, np.arange(len(y)), None
             self.calibration_source_ = "in-sample"
         self._set_calibration(eta, y_cal, rows, fold, eta_of_score)
+        if self.calibration_source_ == "out-of-fold" and MATCH_TRAINING_RATE:
+            self._match_training_rate(in_sample_eta(), y, eta_of_score)
+
+    def _match_training_rate(self, eta, y, eta_of_score: tuple[float, float]) -> None:
+        """The intercept ``a`` again, now the one with which the final card's probabilities on its training rows
+        (log-odds ``eta``, outcomes ``y``) sum to their churners, the slope and the floor kept (see the module
+        docstring); ``calibration_shift_`` is how far it moved."""
+        c, (a, b) = self._floor(), self.calibration_eta_
+        eta, y = np.asarray(eta, float), np.asarray(y, float)
+        if len(np.unique(y)) < 2 or (c > 0 and y.mean() <= c):  # no churner, or no intercept above the floor
+            return
+        shift = b * eta
+        lo, hi = -float(shift.max()) - 40.0, -float(shift.min()) + 40.0
+        with np.errstate(over="ignore"):
+            a1 = float(brentq(lambda v: float(np.sum(y - floored_proba(v + shift, c))), lo, hi))
+        e0, e1 = eta_of_score
+        self.calibration_eta_ = (a1, b)
+        self.calibration_ = (a1 + b * e0, b * e1)
+        self.calibration_shift_ = a1 - a
+        if abs(a1 - a) >= 0.5:
+            log.info("the calibration's intercept moved by %+.2f log-odds to match the training churn rate (%.3f): "
+                     "the final model's scores sit elsewhere than its folds'", a1 - a, y.mean())
 
     def _set_calibration(self, eta, y, rows, fold, eta_of_score: tuple[float, float]) -> None:
         """Calibration, thresholds and out-of-fold record from log-odds ``eta`` of rows ``rows`` (outcomes ``y``,
         cross-validation ``fold``; ``calibration_source_`` already says whether they are out-of-fold).
         ``eta_of_score = (e0, e1)``: the card's log-odds are ``e0 + e1 score``.
 
-        Sets ``calibration_eta_`` (a, b on ``eta``), ``calibration_`` (the same map on the score),
+        Sets ``calibration_eta_`` (a, b on ``eta``) and ``calibration_folds_`` (the same, kept when
+        :meth:`_match_training_rate` moves ``a``), ``calibration_`` (the same map on the score),
         ``calibration_floor_``, ``cv_auc_``, ``n_out_of_fold_``, ``oof_`` and ``thresholds_`` (chosen by cost on
         these probabilities unless the card was given thresholds)."""
         c, a, b = fit_calibration(eta, y, fold)
         if b < 0:  # a monotone calibration cannot reverse the score: held-out data saw no ranking, so none
             log.warning("calibration slope is negative (%.3g): the score does not rank churn on held-out data; "
-                        "every account gets the out-of-fold churn rate", b)
+                        "every account gets the training churn rate", b)
             c, a, b = 0.0, float(logit(np.mean(y))), 0.0
         e0, e1 = eta_of_score
-        self.calibration_eta_ = (a, b)
+        self.calibration_eta_ = self.calibration_folds_ = (a, b)
         self.calibration_ = (a + b * e0, b * e1)
         self.calibration_floor_ = c
+        self.calibration_shift_ = 0.0
         p = floored_proba(a + b * eta, c)
         oof = self.calibration_source_ == "out-of-fold"
         self.cv_auc_ = float(roc_auc_score(y, p)) if oof else np.nan

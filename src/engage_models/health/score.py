@@ -34,12 +34,13 @@ Probability
 ``predict_proba`` is a monotone calibration of the log-odds, Platt's map with a floor,
 ``p = c + (1 - c) / (1 + exp(-(a + b eta)))``, fitted on the *out-of-fold* ``eta`` of the cross-validation at
 the chosen ``C`` (each fold's own model and clipping; log-odds are on one scale across folds, where 0-100 scores
-are not), never on the rows the weights were fitted to: the slope within folds, the intercept to match the
-out-of-fold churn rate (see ``_calibrated._platt``). The floor ``c`` (``calibration_floor_``) is churn no score
+are not), never on the rows the weights were fitted to: the slope within folds (see ``_calibrated._platt``); the
+intercept is then matched to the training churn rate on the final model's own log-odds (calibration in the large:
+see :mod:`._calibrated`). The floor ``c`` (``calibration_floor_``) is churn no score
 explains, kept only when the out-of-fold data show one beyond chance, else 0 (see :mod:`._calibrated`).
 ``calibration_`` states the same map on the final model's score (``p = c + (1 - c) / (1 + exp(-(a' + b'
 score)))``), so the score and the probability move together exactly. The slope is never negative: when held-out
-data rank churn against the score, every account gets the out-of-fold churn rate (and a warning), rather than a
+data rank churn against the score, every account gets the training churn rate (and a warning), rather than a
 probability that rises as the score rises.
 
 Bands and drivers
