@@ -849,7 +849,7 @@ def test_a_column_of_numbers_exported_with_blanks_or_a_few_words_is_read_as_numb
     """From a new user's run on a public table: a column of numbers with two blank cells (" ", as a spreadsheet
     exports an empty number) was left out as "text with 282 distinct values (an identifier?)"; engage survival
     read it. It is read as numbers now, its blanks imputed and counted; a column with a few typed-in words names
-    them; a text column of one value is left out as constant (it was a feature)."""
+    them; a text column of one value is left out with its value (it was a feature)."""
     rng = np.random.default_rng(0)
     n = 300
     x = rng.normal(50, 10, n).round(2)
@@ -864,7 +864,7 @@ def test_a_column_of_numbers_exported_with_blanks_or_a_few_words_is_read_as_numb
     assert report["dropped_columns"] == {
         "months": "numbers but for 2 cell(s) that are not (first at data rows [5, 10], e.g. '12 months'); empty or "
                   "correct those cells to use it",
-        "country": "constant or empty"}
+        "country": "one value: 'JP' in every row"}
 
 
 def test_dates_written_day_first_are_read_day_first():
@@ -981,3 +981,42 @@ def test_a_metric_without_values_or_of_one_value_is_left_out_of_the_card_and_the
     # a metric of one value with rows missing stays: whether it is missing still separates
     part = X.assign(active_user_ratio_28d=np.where(np.arange(len(X)) % 3 == 0, np.nan, 0.5))
     assert "active_user_ratio_28d" in HealthScore(**FAST).fit(part, y).metrics_
+
+
+def test_columns_of_no_value_or_one_value_are_named_among_the_columns_left_out_with_why(tmp_path, capsys):
+    """engage fit left an empty and a constant column out as "constant or empty", and a column that has values in
+    the table but none, or one, in the rows the final card learns from (a metric filled only in the latest rows,
+    whose labels are not mature) was left off the card without a word: the card's own ``left_out_`` named it, the
+    fit's columns left out did not. Each is named with its reason where the other columns left out are: the
+    console, ``evaluation.json`` and the HTML report."""
+    from engage_models.cli import main
+
+    df = _synthetic(n=900, seed=5, dates=8)
+    latest = (df["as_of"] == df["as_of"].max()).to_numpy()
+    rng = np.random.default_rng(0)
+    df = df.assign(empty=np.nan, seats=7, region="EU", flag=np.where(np.arange(len(df)) % 4, 1.0, np.nan),
+                   new_metric=np.where(latest, rng.normal(size=len(df)), np.nan),
+                   price=np.where(latest, rng.integers(1, 5, len(df)), 10.0))
+    df["as_of"] = df["as_of"].dt.strftime("%Y-%m-%d")
+    df.to_csv(tmp_path / "t.csv", index=False)
+    out = tmp_path / "fit"
+    assert main(["fit", "--table", str(tmp_path / "t.csv"), "--label", "churned", "--date-col", "as_of", "--id-col",
+                 "account_id", "--horizon", "30", "--score", "linear", "--bootstrap", "1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    ev = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
+    mature = ev["validation"]["labels_mature_until"]
+    final = f"in the {ev['final_model']['train_rows']:,} rows the final card is fitted on (those with labels mature " \
+            f"by {mature}): not on the card"
+    why = {"empty": "no value: empty in every row", "seats": "one value: 7 in every row",
+           "region": "one value: 'EU' in every row",
+           "flag": f"one value: 1.0 where filled (empty in {(np.arange(len(df)) % 4 == 0).sum()} rows)",
+           "new_metric": f"no value {final}", "price": f"one value {final}"}
+    assert {c: ev["data"]["dropped_columns"][c] for c in why} == why
+    assert {"new_metric", "price"} <= set(ev["data"]["features"])  # validated with them; the final card without
+    card = pd.read_csv(out / "scorecard.csv")
+    assert not set(card["feature"]) & set(why) and not card["feature"].str.startswith("new_metric").any()
+    report = (out / "report.html").read_text(encoding="utf-8")
+    for c, reason in why.items():
+        assert f"column {c!r} left out: {reason}\n" in printed
+        assert f"<li><strong>{c}</strong>: {reason.replace(chr(39), '&#x27;')}</li>" in report
+

@@ -53,6 +53,7 @@ from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with i
 from .._core.reasons import Thin
 from ..features.screening import describe, screen_label
 from . import evaluation as E
+from .design import NO_VALUE
 from .score import ChurnGBM, HandWeightedScore, HealthScore
 from .shapes import ShapeScore
 
@@ -192,7 +193,7 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
                           f"{data_row[t['positions']].tolist()}, e.g. {t['example']!r}); empty or correct those "
                           f"cells to use it")
         elif s.notna().sum() == 0 or s.nunique() < 2:  # text too: one level is no feature
-            dropped[c] = "constant or empty"
+            dropped[c] = _uninformative(s)
         elif pd.api.types.is_numeric_dtype(s):
             used.append(c)
         elif looks_like_dates(s):  # a date is no feature (many: "an identifier?"; 50 or fewer: each a level)
@@ -218,6 +219,24 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
     X = df[cols]
     X.attrs["data_row"] = data_row  # a row's 1-based data row in the file, for the files written about rows
     return X, y.astype(int), report
+
+
+def _uninformative(s: pd.Series) -> str:
+    """Why a column with no value, or one value, is left out, in the words of the cards' own left-out metrics
+    (:func:`~engage_models.health.design.uninformative`: "no value", "one value"), with the value and the empty rows.
+
+    >>> _uninformative(pd.Series([None, None])), _uninformative(pd.Series(["JP", "JP"]))
+    ('no value: empty in every row', "one value: 'JP' in every row")
+    >>> _uninformative(pd.Series([7, None, 7, None]))
+    'one value: 7.0 where filled (empty in 2 rows)'
+    """
+    if s.notna().sum() == 0:
+        return "no value: empty in every row"
+    v = s.dropna().iloc[0]
+    v = v.item() if isinstance(v, np.generic) else v
+    empty = int(s.isna().sum())
+    return f"one value: {v!r} " + (f"where filled (empty in {empty:,} row{'s' if empty != 1 else ''})" if empty
+                                   else "in every row")
 
 
 def _data_lists(data: dict) -> str:
@@ -458,6 +477,13 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     if shape_bootstrap is None:
         shape_bootstrap = min(n_bootstrap, 20)
     final = learned(shape_bootstrap if score == "shape" else n_bootstrap).fit(Xf, yf)
+    # a column with values in the table but none, or one, in the rows the final card learns from (a metric filled
+    # only in rows whose labels are not mature yet): the card leaves it out; said where the columns left out are
+    mature = f" (those with labels mature by {method['labels_mature_until']})" if date_col else ""
+    for c, why in (getattr(final, "left_out_", None) or {}).items():
+        report["dropped_columns"].setdefault(
+            c, f"{'no value' if why == NO_VALUE else 'one value'} in the {len(Xf):,} rows the final card is fitted "
+               f"on{mature}: not on the card")
     card = final.scorecard(lang)
     write_csv(card, out / "scorecard.csv")
     if score == "shape":  # the ranges and points, and the same as a CS tool's card
