@@ -920,6 +920,11 @@ def test_a_code_column_of_numbers_is_read_as_categories_or_left_out():
     assert report["code_columns"]["zip_code"]["note"] == (f"a code (3 distinct whole numbers, e.g. {zips[0]}): a "
                                                           "label, not a quantity; read as 3 categories (--keep-column "
                                                           "zip_code uses it as a number)")
+    # the fit's HTML lists it where the other column notes are (the console and evaluation.json said it alone)
+    listed = T._data_lists(report)
+    assert "<p>Code columns read as categories:</p><ul><li><strong>zip_code</strong>: a code (3 distinct whole " \
+           "numbers" in listed
+    assert listed.count("<strong>countrycode</strong>") == 1  # among the columns left out only
     X, _, _ = T.prepare(df, "left", keep_columns=["zip_code"], where="t.csv")
     assert pd.api.types.is_numeric_dtype(X["zip_code"])  # kept as written on request
 

@@ -245,12 +245,24 @@ def _data_lists(data: dict) -> str:
 
     >>> _data_lists({"missing_values": {}, "dropped_columns": {"id": "an identifier <x>"}}).split("</p>")[1:]
     ['<p>Columns left out:', '<ul><li><strong>id</strong>: an identifier &lt;x&gt;</li></ul>']
+
+    A code column read as categories (``code_columns``, as the command line says it) is listed too:
+
+    >>> _data_lists({"features": ["zip"], "code_columns": {"zip": {"categories": True, "note": "3 codes"},
+    ...              "iso": {"categories": False, "note": "90 codes"}}}).split("</p>")[1:3]
+    ['<p>Code columns read as categories:', '<ul><li><strong>zip</strong>: 3 codes</li></ul><p>No column was left out.']
     """
     missing = data.get("missing_values") or {}
     dropped = data.get("dropped_columns") or {}
+    codes = {c: r["note"] for c, r in (data.get("code_columns") or {}).items()
+             if r["categories"] and c in data.get("features", [])}  # the others are among the columns left out
     out = ("<p>Missing values (a number's: the median plus an indicator; a category's: none of its levels):</p><ul>"
            + "".join(f"<li><strong>{html.escape(str(c))}</strong>: {n:,}</li>" for c, n in missing.items()) + "</ul>"
            if missing else "<p>No feature has a missing value.</p>")
+    if codes:
+        out += ("<p>Code columns read as categories:</p><ul>" + "".join(
+            f"<li><strong>{html.escape(str(c))}</strong>: {html.escape(str(note))}</li>" for c, note in codes.items())
+            + "</ul>")
     out += ("<p>Columns left out:</p><ul>" + "".join(f"<li><strong>{html.escape(str(c))}</strong>: "
                                                     f"{html.escape(str(why))}</li>" for c, why in dropped.items())
             + "</ul>" if dropped else "<p>No column was left out.</p>")
