@@ -167,3 +167,40 @@ def test_a_tiny_negative_in_a_report_table_is_written_without_a_minus_sign():
     html = table(pd.DataFrame({"x": [-0.04, -1.5, 0.0, 2.25]}), decimals=1, translate=False)._repr_html_()
     assert "-0.0" not in html and html.count("<td>0.0</td>") == 2 and "<td>-1.5</td>" in html
     assert "-0<" not in table(pd.DataFrame({"x": [-0.4, 3.5]}), decimals=0, translate=False)._repr_html_()
+
+
+def test_a_count_of_one_reads_singular_in_english_in_every_sentence_of_the_catalogue():
+    """Sentences read "1 customers", "1 accounts", "1 days": the catalogue wrote one English form after a count.
+    A count's noun now has both (``{n:# account|# accounts}``), chosen by :func:`~i18n.count`; every English
+    sentence rendered with its counts at 1 has no plural noun after a lone 1, and the same at 2 keeps the plural."""
+    import re
+    import string
+
+    assert i18n.count(1, "account") == "1 account" and i18n.count(2, "account") == "2 accounts"
+    assert i18n.count(0, "account") == "0 accounts" and i18n.count(12_345, "row") == "12,345 rows"
+    assert i18n.count("1", "reply", "replies") == "1 reply" and i18n.count(1.0, "day") == "1.0 days"
+    assert i18n.count(1.5, "day") == "1.5 days" and i18n.count(True, "day") == "True days"
+    assert i18n.t("run.days", "en", n=1) == "1 day" and i18n.t("run.days", "ja", n=1) == "1日"
+    assert i18n.t("run.days", "en", n=1_000) == "1,000 days"
+    assert i18n.t("sum.risk", "en", h=90, exp="$1", lo="$0", hi="$2", share="1%", acc=0.8).endswith("about 1 account.")
+    nouns = ("accounts", "customers", "answers", "days", "months", "rows", "plays", "personas", "metrics", "labels",
+             "users", "events", "tickets", "touches", "folds", "account-months", "account-dates", "promoters")
+    one = re.compile(r"(?<![\d.,])\b1\**\s(?:" + "|".join(map(re.escape, nouns)) + r")\b(?![-/])")
+    wrong, checked = [], 0
+    for key, text in i18n.catalogue().items():
+        fields = {name for lang in ("en", "ja") for _, name, _, _ in string.Formatter().parse(text[lang]) if name}
+        if not fields:
+            continue
+        try:
+            rendered = {n: i18n.t(key, "en", **dict.fromkeys(fields, n)) for n in (1, 2)}
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            continue  # a field that is no number (a date's format, a mapping)
+        checked += 1
+        if one.search(rendered[1]) and key != "effects.among":  # its {band} is a band's name, no count
+            wrong.append((key, rendered[1]))
+        assert "|" not in i18n.t(key, "ja", **dict.fromkeys(fields, 1)) or "|" in text["ja"].replace("{", ""), key
+    assert checked > 300 and not wrong, wrong[:5]
+    # the forms are whole phrases, so that a verb agrees
+    assert i18n.t("effects.summary.too_few", "en", n=1).startswith("**What works:** 1 play is logged, but")
+    assert i18n.t("effects.summary.too_few", "en", n=3).startswith("**What works:** 3 plays are logged, but")
+    assert i18n.t("effects.summary.too_few", "ja", n=1) == i18n.catalogue()["effects.summary.too_few"]["ja"].format(n=1)

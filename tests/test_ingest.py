@@ -752,7 +752,7 @@ def test_events_their_account_or_user_contradicts_are_kept_counted_and_said(tmp_
     after = [w for w in said if "after their account's end_date" in w]
     assert len(after) == 1 and "(the latest 1 Jun 2025, account 'A2', which ended 15 Mar 2025)" in after[0]
     other = [w for w in said if "users gives to another account" in w]
-    assert len(other) == 1 and "events: 1 events" in other[0]
+    assert len(other) == 1 and "events: 1 event names a user_id" in other[0]  # one, not "1 events name"
     assert "'U1', a user of 'A1', in an event of 'A2'" in other[0]
     assert any("users does not have (e.g. 'U9')" in w for w in said)
     clean = _checked(ingest(_write(tmp_path / "raw2", _tables()), tmp_path / "p2", now=NOW))

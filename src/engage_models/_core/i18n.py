@@ -8,6 +8,9 @@ Three mechanisms, one per kind of text:
 * **Labels** produced by code (table headers, axis labels, legend entries, category names) go through
   :func:`t`, which looks the key up in ``locales/messages.yaml``. Metric names come from the metric
   registry (:mod:`engage_models.features.metrics`), never from this catalogue, so a metric is named once.
+* **Counts** in a sentence say their noun once in the catalogue with both English forms,
+  ``{n:# account|# accounts}`` (``#`` is the number): :func:`t` picks the singular for 1 (:func:`count`), as
+  ``1 account`` and ``2 accounts``; Japanese has one form and writes ``{n}社``.
 * **Numbers and dates** go through :func:`fmt_number`, :func:`fmt_pct` and :func:`fmt_date` so they read in
   the locale's usual form (``2026年11月27日`` in Japanese, ``27 Nov 2026`` in English).
 
@@ -24,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import string
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +65,52 @@ def t(key: str, lang: str = "en", **fmt) -> str:
             break
     else:
         text = catalogue().get(key, {}).get(lang, key)
-    return text.format(**fmt) if fmt else text
+    return _FORMATTER.format(text, **fmt) if fmt else text
+
+
+def _count_text(n, spec: str = "") -> str:
+    """A count as a sentence writes it: in ``spec`` when given, else a whole number with thousands separators and
+    anything else as given."""
+    if spec:
+        return format(n, spec)
+    return f"{n:,}" if isinstance(n, (int, np.integer)) and not isinstance(n, bool) else str(n)
+
+
+def count(n, one: str, other: str | None = None, spec: str = "") -> str:
+    """``n`` and its noun, singular when the number reads "1" and plural otherwise (``other``, default ``one`` +
+    ``s``): "1 account", "2 accounts", "1,234 accounts", "1.0 days" (a count formatted before it came, "1", too).
+    The catalogue says the same with ``{n:# account|# accounts}`` (see :func:`t`), or ``{n:,.0f:# account|#
+    accounts}`` for a number format: the forms are whole phrases in which ``#`` is the number, so a verb can agree
+    too ("# play is|# plays are").
+
+    >>> count(1, "account"), count(0, "account"), count(1234, "account"), count("1", "reply", "replies")
+    ('1 account', '0 accounts', '1,234 accounts', '1 reply')
+    >>> count(1, "# play is", "# plays are"), t("run.days", "en", n=1), t("run.days", "en", n=30)
+    ('1 play is', '1 day', '30 days')
+    >>> count(0.8, "account", spec=",.0f"), count(1234.4, "account", spec=",.0f")
+    ('1 account', '1,234 accounts')
+    >>> _FORMATTER.format("{n:user|users}, {n:.1f:# day|# days}", n=1)
+    '1 user, 1.0 days'
+    """
+    number = _count_text(n, spec)
+    form = one if number.strip() == "1" else (other if other is not None else f"{one}s")
+    return form.replace("#", number) if "#" in form else f"{number} {form}"
+
+
+class _Plurals(string.Formatter):
+    """``str.format`` that reads a field's format ``one|other`` (or ``spec:one|other``) as the two forms of a count
+    (:func:`count`)."""
+
+    def format_field(self, value, format_spec):
+        if "|" in format_spec:
+            head, colon, rest = format_spec.partition(":")
+            spec, forms = (head, rest) if colon and "|" not in head and "#" not in head else ("", format_spec)
+            one, other = forms.split("|", 1)
+            return count(value, one, other, spec)
+        return super().format_field(value, format_spec)
+
+
+_FORMATTER = _Plurals()
 
 
 #: Functions ``(key, lang) -> text or None`` consulted before the catalogue (the metric registry registers one).

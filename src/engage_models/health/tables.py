@@ -38,6 +38,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from .._core.errors import DataError, InsufficientData
+from .._core.i18n import count
 from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with it)
     as_labels,
     code_note,
@@ -227,16 +228,15 @@ def _uninformative(s: pd.Series) -> str:
 
     >>> _uninformative(pd.Series([None, None])), _uninformative(pd.Series(["JP", "JP"]))
     ('no value: empty in every row', "one value: 'JP' in every row")
-    >>> _uninformative(pd.Series([7, None, 7, None]))
-    'one value: 7.0 where filled (empty in 2 rows)'
+    >>> _uninformative(pd.Series([7, None, 7, None])), _uninformative(pd.Series([7, None, 7]))
+    ('one value: 7.0 where filled (empty in 2 rows)', 'one value: 7.0 where filled (empty in 1 row)')
     """
     if s.notna().sum() == 0:
         return "no value: empty in every row"
     v = s.dropna().iloc[0]
     v = v.item() if isinstance(v, np.generic) else v
     empty = int(s.isna().sum())
-    return f"one value: {v!r} " + (f"where filled (empty in {empty:,} row{'s' if empty != 1 else ''})" if empty
-                                   else "in every row")
+    return f"one value: {v!r} " + (f"where filled (empty in {count(empty, 'row')})" if empty else "in every row")
 
 
 def _data_lists(data: dict) -> str:
