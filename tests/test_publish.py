@@ -192,6 +192,25 @@ def test_parameters_are_checked_before_any_model_runs_exit_2_and_nothing_publish
     assert not artifacts.exists() or {p.name for p in artifacts.iterdir()} <= {"ingest"}  # no model ran
 
 
+@pytest.mark.parametrize("command", ["run", "pipeline"])
+def test_an_unknown_currency_is_refused_as_the_arguments_are_read_before_any_work(tmp_path, capsys, monkeypatch,
+                                                                                   command):
+    """``engage run --currency jpy`` was refused, in clear words, 13 s into the run (after the data folder was read);
+    it is refused as the arguments are read, in the same words, and nothing of the run starts."""
+    import engage_models.cli as cli
+
+    started = []
+    monkeypatch.setattr(cli, f"_{command}", lambda args: started.append(args.currency) or 0)
+    data = tmp_path / "data"
+    data.mkdir()
+    out = ["--out", str(tmp_path / "reports")] if command == "run" else []
+    assert main([command, "--data-dir", str(data), "--currency", "jpy", *out]) == 2
+    assert capsys.readouterr().err.strip() == (f"engage {command}: error: currency must be one of "
+                                               f"{', '.join(CURRENCIES)}, not 'jpy'")
+    assert not started
+    assert main([command, "--data-dir", str(data), "--currency", "JPY", *out]) == 0 and started == ["JPY"]
+
+
 def test_a_mistyped_data_folder_is_refused_not_filled_with_a_demo_world(tmp_path, capsys):
     typo = tmp_path / "dta"
     assert main(["run", "--data-dir", str(typo), "--out", str(tmp_path / "reports")]) == 2

@@ -669,6 +669,7 @@ def main(argv: list[str] | None = None) -> int:
 
         from ._core.progress import ONE_THREAD
 
+        _check_arguments(args)
         with threadpool_limits(limits=ONE_THREAD):  # processes, not spinning thread pools: see ONE_THREAD
             return args.func(args)
     except EngageError as exc:
@@ -692,6 +693,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 _stopped_by = 0
+
+
+def _check_arguments(args) -> None:
+    """What the run's configuration would refuse, said as the arguments are read rather than seconds into the work
+    (``--currency jpy`` was refused after the data folder was read and the run had started), in its words."""
+    if getattr(args, "currency", None) is not None and args.command in ("run", "pipeline"):
+        from .pipeline.config import check_currency
+
+        check_currency(args.currency)
 
 
 def _stop(signum, frame) -> None:

@@ -292,8 +292,7 @@ class RunConfig:
         """Every parameter that can be checked without the data; raises :class:`ConfigError` naming it."""
         if self.lang not in LANGS:
             raise ConfigError(f"lang must be one of {', '.join(LANGS)}, not {self.lang!r}")
-        if self.currency not in CURRENCIES:
-            raise ConfigError(f"currency must be one of {', '.join(CURRENCIES)}, not {self.currency!r}")
+        check_currency(self.currency)
         if not isinstance(self.horizon_days, int) or self.horizon_days <= 0:
             raise ConfigError(f"horizon_days must be a positive number of days, not {self.horizon_days!r}")
         if not self.windows or any(w <= 0 for w in self.windows):
@@ -493,3 +492,12 @@ def _coerce(cls, name: str, value, where: str):
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: expected {kind}, not {value!r}") from None
     return value
+
+
+def check_currency(code) -> None:
+    """Raise :class:`ConfigError` unless ``code`` is a currency the reports know (an ISO code of
+    :data:`~engage_models._core.money.CURRENCIES`): :meth:`RunConfig.check` and the command line's ``--currency``
+    (checked as the arguments are read, before any work) say it in the same words."""
+    if code not in CURRENCIES:
+        raise ConfigError(f"currency must be one of {', '.join(CURRENCIES)}, not {code!r}")
+
