@@ -785,6 +785,27 @@ def test_kept_stages_need_this_run_s_inputs_and_no_old_file_enters_a_stage_this_
     assert not (staging / "artifacts" / "surveys" / "old.json").exists()
 
 
+def test_a_partial_run_names_the_parameters_that_differ_from_the_reports_it_replaces(tmp_path):
+    """--only with another --timezone said "replacing the reports of 2024-03-01: they were made with other
+    parameters", and the user had to guess which: each parameter that differs is named with both values (a run
+    recorded before --timezone existed was made at UTC)."""
+    from engage_models.reports.runner import _carry_over
+
+    previous = tmp_path / "2024-03-01"
+    previous.mkdir()
+    params = {"as_of": None, "horizon_days": 90, "lang": "en", "seed": 7, "data_key": "k"}
+    (previous / "run.json").write_text(json.dumps({"parameters": params, "reports": [], "data_key": "k"}))
+    said = []
+    entries, kept = _carry_over(previous, tmp_path / "staging", [], {**params, "timezone": "Asia/Tokyo"}, said.append)
+    assert kept is None and said == ["replacing the reports of 2024-03-01: they were made with other parameters: "
+                                     "timezone UTC (this run: Asia/Tokyo)"]
+    said.clear()
+    _carry_over(previous, tmp_path / "staging", [], {**params, "timezone": "UTC", "horizon_days": 30, "seed": 8,
+                                                     "as_of": "2024-02-15", "data_key": "other"}, said.append)
+    assert said == ["replacing the reports of 2024-03-01: they were made with other parameters: another data folder, "
+                    "as_of not set (this run: 2024-02-15), horizon_days 90 (this run: 30), seed 7 (this run: 8)"]
+
+
 def test_the_index_and_banner_say_when_a_run_started_in_the_reader_s_words():
     """A Japanese index and every report's banner said 開始 2026-12-05 07:29 JST and (00_executive_summary.ipynb,
     8 s) beside dates written 2026年12月5日."""

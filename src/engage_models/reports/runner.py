@@ -580,6 +580,25 @@ def data_key(data_dir: Path) -> str:
     return hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:16]
 
 
+def _other_parameters(before: dict, now: dict) -> str:
+    """Which of the parameters that make two runs comparable (:data:`_SAME_RUN`) differ, with both values: "" when
+    none does. A partial run said only "they were made with other parameters", not which (a user had given
+    ``--only`` another ``--timezone``).
+
+    >>> _other_parameters({"timezone": "UTC", "lang": "en", "seed": 1}, {"timezone": "Asia/Tokyo", "lang": "en",
+    ...                                                                   "seed": 1})
+    'timezone UTC (this run: Asia/Tokyo)'
+    >>> _other_parameters({"data_key": "a1", "as_of": None, "lang": "en"}, {"data_key": "b2", "as_of": "2024-02-01",
+    ...                                                                     "lang": "ja"})
+    'another data folder, as_of not set (this run: 2024-02-01), lang en (this run: ja)'
+    """
+    def shown(v) -> str:
+        return "not set" if v is None else str(v)
+
+    return ", ".join("another data folder" if k == "data_key" else f"{k} {shown(before.get(k))} (this run: "
+                     f"{shown(now.get(k))})" for k in _SAME_RUN if before.get(k) != now.get(k))
+
+
 def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict, say,
                 no_data: bool = False) -> tuple[list[dict], dict | None]:
     """A partial run keeps the other reports of its date when they were made with the same parameters (and
@@ -590,9 +609,8 @@ def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict
         before = json.loads((previous / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return entries, None
-    if any({**_BEFORE, **before["parameters"], "data_key": before.get("data_key")}.get(k) != params.get(k)
-           for k in _SAME_RUN):
-        say(f"replacing the reports of {previous.name}: they were made with other parameters")
+    if differ := _other_parameters({**_BEFORE, **before["parameters"], "data_key": before.get("data_key")}, params):
+        say(f"replacing the reports of {previous.name}: they were made with other parameters: {differ}")
         return entries, None
     if bool(before.get("no_data")) != no_data:
         say(f"replacing the reports of {previous.name}: they were made " +
