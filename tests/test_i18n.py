@@ -42,6 +42,11 @@ def test_labels_numbers_and_dates_in_both_languages():
     assert i18n.fmt_interval(3.0, 1.0, -inf, "en") == "3.0"  # bounds that mean nothing: no interval shown
     assert i18n.fmt_interval(inf, 500.0, inf, "en", fmt=lambda v: i18n.fmt_money(v, "en")).startswith("∞ (")
     assert i18n.fmt_money(-1234.5, "en") == "-$1,234"
+    # an estimate keeps the column's decimals (an NPS of 0.2 read "+0.2" among whole numbers); a bound near zero
+    # gets more, so its side of zero shows; nothing reads "-0"
+    assert i18n.fmt_interval(0.2, -8.3, 8.6, "en", decimals=0, signed=True) == "+0 (95% CI -8 to +9)"
+    assert i18n.fmt_interval(12.0, -0.4, 25.0, "en", decimals=0, signed=True) == "+12 (95% CI -0.4 to +25)"
+    assert i18n.fmt_interval(-0.3, -9.0, 8.0, "en", decimals=0) == "0 (95% CI -9 to 8)"
     with pytest.raises(ValueError, match="lang"):
         i18n.t("promoters", "fr")
 

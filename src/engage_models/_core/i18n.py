@@ -215,36 +215,39 @@ def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "
     >>> fmt_interval(3.0, 2.0, float("inf"), "en")
     '3.0 (95% CI 2.0 or more)'
 
-    A number that is not 0 but would round to it gets up to two more decimals: "+20 (95% CI +0 to +39), p =
-    0.052" read as an interval clear of zero; it is "-0.4 to +39".
+    A bound that is not 0 but would round to it gets up to two more decimals: "+20 (95% CI +0 to +39), p =
+    0.052" read as an interval clear of zero; it is "-0.4 to +39". The estimate keeps the column's decimals (an NPS
+    of 0.2 among whole numbers reads "+0", not "+0.2"), and a number that reads 0 never reads "-0".
 
     >>> fmt_interval(20, -0.4, 39, "en", decimals=0, signed=True)
     '+20 (95% CI -0.4 to +39)'
     >>> fmt_interval(20, -0.004, 39, "en", decimals=0, signed=True)
     '+20 (95% CI +0 to +39)'
+    >>> fmt_interval(0.2, -8.3, 8.6, "en", decimals=0, signed=True), fmt_interval(-0.3, -9, 8, "en", decimals=0)
+    ('+0 (95% CI -8 to +9)', '0 (95% CI -9 to 8)')
     """
     if est is None or pd.isna(est):
         return ""
 
-    def number(v) -> str:
+    def number(v, bound: bool = True) -> str:
         if np.isinf(v):  # an estimate beyond the data (its bounds are said in words)
             return "∞" if v > 0 else "-∞"
         if fmt is not None:
             return fmt(v)
         places = decimals
-        while v != 0 and round(abs(v), places) == 0 and places < decimals + 2:
+        while bound and v != 0 and round(abs(v), places) == 0 and places < decimals + 2:
             places += 1
         if round(abs(v), places) == 0:  # still zero two places on: zero it is, at the column's own decimals
-            places, v = decimals, 0.0
-        return f"{v:{'+' if signed else ''},.{places}f}{unit}"
+            places = decimals
+        return f"{round(v, places) + 0.0:{'+' if signed else ''},.{places}f}{unit}"  # + 0.0: no "-0"
 
     if lo is None or hi is None or pd.isna(lo) or pd.isna(hi) or (np.isinf(lo) and np.isinf(hi)) \
             or hi == -np.inf or lo == np.inf:  # no interval, or none that means anything
-        return number(est)
+        return number(est, bound=False)
     key = "ci.range" if not label else "ci.interval_n" if n is not None else "ci.interval"
     if np.isinf(hi) or np.isinf(lo):  # one side open: "2.0 or more", "up to 5.0"
         key += "_from" if np.isinf(hi) else "_upto"
-    return t(key, lang, est=number(est), lo=number(lo) if np.isfinite(lo) else "", hi=number(hi) if np.isfinite(hi)
+    return t(key, lang, est=number(est, bound=False), lo=number(lo) if np.isfinite(lo) else "", hi=number(hi) if np.isfinite(hi)
              else "", n=f"{int(n):,}" if n is not None else "")
 
 
