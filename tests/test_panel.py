@@ -291,3 +291,84 @@ def test_the_plan_at_each_date_comes_from_the_subscription_history(tmp_path):
     assert _row(panel, "A1", "2025-03-01")["plan"] == "Basic"  # the March month starts on 1 March: not before it
     assert _row(panel, "A1", "2025-03-15")["plan"] == "Pro"
     assert _row(panel, "A2", "2025-03-01")["plan"] == accounts.loc["A2", "plan"]
+
+
+# ------------------------------------------------------------------------------- CSAT kept on tickets
+def _csat_world(root, *, tickets, surveys=(), survey_ticket_ids=None):
+    """The hand world with its survey CSAT answers replaced by ``surveys`` (``survey_ticket_ids``: the ticket each
+    names, a ticket_id column) and its tickets' csat set from ``tickets`` ({ticket_id: csat}) plus new tickets."""
+    known = {k: v for k, v in tickets.items() if isinstance(v, (int, float, str))}
+    _write_raw(root / "raw", tickets=[t for t in tickets.values() if isinstance(t, tuple)])
+    tk = pd.read_csv(root / "raw" / "tickets.csv")
+    tk["csat"] = [known.get(i, c) for i, c in zip(tk["ticket_id"], tk["csat"], strict=True)]
+    tk.to_csv(root / "raw" / "tickets.csv", index=False)
+    sv = pd.read_csv(root / "raw" / "surveys.csv")
+    sv = pd.concat([sv[sv["survey_type"] != "csat"], pd.DataFrame(list(surveys), columns=sv.columns)],
+                   ignore_index=True)
+    if survey_ticket_ids is not None:
+        sv["ticket_id"] = sv["response_id"].map(survey_ticket_ids)
+    sv.to_csv(root / "raw" / "surveys.csv", index=False)
+    ingest(root / "raw", root / "processed")
+    return root / "processed"
+
+
+def _csat_by_hand(processed, account, as_of):
+    """csat_latest and csat_change from :func:`engage_models.surveys.csat.csat_scores` (the rule the panel's SQL
+    follows) over the answers before ``as_of``: waves of 30 days up to the latest score and the one before."""
+    from engage_models.surveys.csat import csat_scores
+
+    as_of = pd.Timestamp(as_of, tz="UTC")
+    sv = pd.read_parquet(processed / "surveys.parquet")
+    scores = csat_scores(sv[sv["submitted_at"] < as_of], pd.read_parquet(processed / "tickets.parquet"))
+    s = scores[(scores["account_id"] == account) & (scores["given_at"] < as_of)]
+    if s.empty:
+        return np.nan, np.nan
+    last = s["given_at"].max()
+    latest = s.loc[s["given_at"] > last - pd.Timedelta(days=30), "score"].mean()
+    before = s[s["given_at"] <= last - pd.Timedelta(days=30)]
+    if before.empty:
+        return latest, np.nan
+    prev = before["given_at"].max()
+    return latest, latest - before.loc[before["given_at"] > prev - pd.Timedelta(days=30), "score"].mean()
+
+
+def test_csat_kept_on_tickets_alone_gives_the_csat_metrics(tmp_path):
+    """A company whose CSAT is a column of its tickets (no CSAT survey answer) had no csat_latest, so no CSAT in its
+    health score. A ticket's score is dated when it closed, else when it opened; a ticket closed after as_of is not
+    seen by it."""
+    processed = _csat_world(tmp_path, tickets={
+        "T1": 4,  # A1, closed 11 Feb
+        "T3": ("T3", "A1", "2025-01-05T00:00:00Z", "2025-01-06T00:00:00Z", "low", 2),   # the previous wave
+        "T4": ("T4", "A1", "2025-02-26T00:00:00Z", "", "normal", 5),                     # still open: its opening
+        "T5": ("T5", "A2", "2025-02-20T00:00:00Z", "2025-03-02T00:00:00Z", "low", 1),   # closed after as_of
+    })
+    panel = build_panel(processed, ["2025-02-01", "2025-03-01", "2025-04-01"], until=UNTIL)
+    a1 = _row(panel, "A1")
+    assert a1["csat_latest"] == pytest.approx((4 + 5) / 2)  # T1 and T4, within 30 days of T4 (26 Feb)
+    assert a1["csat_change"] == pytest.approx(4.5 - 2)       # the wave before: T3 (6 Jan)
+    assert _row(panel, "A1", "2025-02-01")["csat_latest"] == pytest.approx(2.0)
+    assert pd.isna(_row(panel, "A1", "2025-02-01")["csat_change"])
+    assert pd.isna(_row(panel, "A2")["csat_latest"]) and _row(panel, "A2", "2025-04-01")["csat_latest"] == 1.0
+    assert pd.isna(_row(panel, "A3")["csat_latest"])
+    for _, r in panel.iterrows():  # the SQL and the package's rule agree
+        want = _csat_by_hand(processed, r["account_id"], r["as_of"].strftime("%Y-%m-%d"))
+        assert (r["csat_latest"], r["csat_change"]) == pytest.approx(want, nan_ok=True), r["account_id"]
+
+
+def test_a_survey_answer_and_the_ticket_it_names_count_once(tmp_path):
+    """With both, a ticket named by a CSAT answer counts through the answer only (its own csat is the same answer);
+    a ticket's own score counts until an answer naming it is submitted."""
+    answer = ("R4", "A1", "u1", "2025-02-11T00:00:00Z", "csat", "ticket_close", 4, "", "en")    # names T1
+    unnamed = ("R6", "A1", "u2", "2025-02-20T00:00:00Z", "csat", "periodic", 1, "", "en")      # names no ticket
+    later = ("R7", "A1", "u1", "2025-03-05T00:00:00Z", "csat", "ticket_close", 3, "", "en")    # names T4, later
+    processed = _csat_world(
+        tmp_path, tickets={"T1": 2, "T4": ("T4", "A1", "2025-02-26T00:00:00Z", "", "normal", 5)},
+        surveys=[answer, unnamed, later], survey_ticket_ids={"R4": "T1", "R7": "T4"})
+    panel = build_panel(processed, ["2025-03-01", "2025-04-01"], until=UNTIL)
+    assert _row(panel, "A1")["csat_latest"] == pytest.approx((4 + 1 + 5) / 3)  # not T1's own 2 beside R4
+    assert _row(panel, "A1", "2025-04-01")["csat_latest"] == pytest.approx((4 + 1 + 3) / 3)  # R7 replaces T4's 5
+    for _, r in panel.iterrows():
+        want = _csat_by_hand(processed, r["account_id"], r["as_of"].strftime("%Y-%m-%d"))
+        assert (r["csat_latest"], r["csat_change"]) == pytest.approx(want, nan_ok=True), r["account_id"]
+    assert M.definition("csat_latest")["query"].keys() == {"csat"}
+    assert "tickets t" in M.definition("csat_latest")["query"]["csat"]

@@ -22,7 +22,7 @@ from engage_models.features import spark_job
 from engage_models.features.engine import DuckDBEngine, SparkEngine, location, make_engine, to_spark_sql
 from engage_models.features.panel import PanelBuilder, build_panel
 from engage_models.ingest import ingest
-from test_panel import UNTIL, _write_raw
+from test_panel import UNTIL, _csat_world, _write_raw
 
 pytestmark = pytest.mark.spark
 HAND_DATES = ["2025-02-01", "2025-03-01"]
@@ -154,6 +154,21 @@ def test_hand_world_panel_is_the_same_on_spark(hand_processed, spark):
     # the engine object was lent, not given: it still works after the build
     assert eng.frame("SELECT count(*) AS n FROM panel")["n"].iloc[0] == len(sp)
     eng.close()
+
+
+def test_csat_kept_on_tickets_is_the_same_on_spark(tmp_path, spark):
+    """The CSAT metrics over survey answers and the tickets' own scores (the hand-checked world of
+    tests/test_panel.py, where an answer names a ticket and a later one replaces a ticket's own score)."""
+    processed = _csat_world(
+        tmp_path, tickets={"T1": 2, "T4": ("T4", "A1", "2025-02-26T00:00:00Z", "", "normal", 5)},
+        surveys=[("R4", "A1", "u1", "2025-02-11T00:00:00Z", "csat", "ticket_close", 4, "", "en"),
+                 ("R7", "A1", "u1", "2025-03-05T00:00:00Z", "csat", "ticket_close", 3, "", "en")],
+        survey_ticket_ids={"R4": "T1", "R7": "T4"})
+    dates = ["2025-03-01", "2025-04-01"]
+    duck = build_panel(processed, dates, until=UNTIL)
+    sp = build_panel(processed, dates, until=UNTIL, engine="spark", spark_session=spark)
+    assert_same(duck, sp)
+    assert sorted(sp["csat_latest"].dropna()) == pytest.approx([3.5, 4.5])  # A1: (4 + 5) / 2, then (4 + 3) / 2
 
 
 def test_simulated_world_panel_is_the_same_on_spark(sim_panels):

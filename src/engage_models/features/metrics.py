@@ -269,9 +269,13 @@ REGISTRY: tuple[Metric, ...] = (
        "Latest wave's mean NPS answer (0-10) minus the previous wave's; not a change in NPS.",
        "直近回と前回のNPS平均評点（0〜10）の差。NPSの変化ではありません。", True,
        unit="score", fill_zero=False, model=False),
+    # CSAT as survey answers and as the tickets' own scores (the point query "csat"): a company that keeps CSAT on
+    # its tickets only had no CSAT metric, so none in its health score
     _p("csat_latest", "sentiment", "surveys", "csat_latest", "latest CSAT", "直近の顧客満足度（CSAT）",
-       "Mean CSAT answer (any trigger) within 30 days of the account's latest CSAT answer.",
-       "直近のCSAT回答から30日以内の回答（全タイミング）の平均。", True, unit="score", fill_zero=False),
+       "Mean CSAT score (survey answers of any trigger, and the tickets' own CSAT where no answer names the "
+       "ticket) within 30 days of the account's latest one.",
+       "直近のCSATから30日以内のCSAT（全タイミングのアンケート回答と、回答のない問い合わせ自体のCSAT）の平均。",
+       True, unit="score", fill_zero=False),
     _p("csat_change", "sentiment", "surveys", "csat_change", "CSAT change", "顧客満足度の変化",
        "Latest CSAT mean minus the previous one.", "直近と前回のCSAT平均の差。", True, unit="score",
        fill_zero=False, model=False),
@@ -385,6 +389,42 @@ POINT_QUERIES: dict[str, str] = {
                max(CASE WHEN survey_type = 'csat' THEN latest - previous END) AS csat_change
         FROM waves GROUP BY 1, 2
     """,
+    # CSAT waves as the surveys' (above, whose CSAT columns the panel does not read: that query's text is kept as
+    # it was, so the NPS metrics' definitions, and the frozen models that hold them, stay as they were) over every
+    # CSAT score: the survey answers and the tickets' own ``csat`` where no CSAT answer submitted before as_of
+    # names the ticket (the rule of engage_models.surveys.csat.csat_scores), given when the ticket closed (else
+    # opened). ``{ticket_id}``: the surveys' ticket_id where they have one; ``{ticket_csat}``: the tickets' csat.
+    "csat": """
+        WITH named AS (
+            SELECT CAST({ticket_id} AS VARCHAR) AS ticket_id, min(submitted_at) AS named_at
+            FROM surveys WHERE survey_type = 'csat' AND {ticket_id} IS NOT NULL
+            GROUP BY 1
+        ), s AS (
+            SELECT g.account_id, g.as_of, v.submitted_at, v.score
+            FROM spine g JOIN surveys v ON v.account_id = g.account_id AND v.submitted_at < g.as_of
+            WHERE v.survey_type = 'csat'
+            UNION ALL
+            SELECT g.account_id, g.as_of, coalesce(t.closed_at, t.opened_at) AS submitted_at, {ticket_csat} AS score
+            FROM spine g JOIN tickets t ON t.account_id = g.account_id AND coalesce(t.closed_at, t.opened_at) < g.as_of
+            LEFT JOIN named n ON n.ticket_id = t.ticket_id
+            WHERE {ticket_csat} IS NOT NULL AND (n.named_at IS NULL OR n.named_at >= g.as_of)
+        ), t1 AS (
+            SELECT account_id, as_of, max(submitted_at) AS last_at FROM s GROUP BY 1, 2
+        ), t0 AS (
+            SELECT s.account_id, s.as_of, max(s.submitted_at) AS prev_at
+            FROM s JOIN t1 ON s.account_id = t1.account_id AND s.as_of = t1.as_of
+            WHERE s.submitted_at <= t1.last_at - INTERVAL 30 DAY
+            GROUP BY 1, 2
+        )
+        SELECT s.account_id, s.as_of,
+               avg(CASE WHEN s.submitted_at > t1.last_at - INTERVAL 30 DAY THEN s.score END) AS csat_latest,
+               avg(CASE WHEN s.submitted_at > t1.last_at - INTERVAL 30 DAY THEN s.score END)
+                 - avg(CASE WHEN s.submitted_at <= t0.prev_at AND s.submitted_at > t0.prev_at - INTERVAL 30 DAY
+                            THEN s.score END) AS csat_change
+        FROM s JOIN t1 ON s.account_id = t1.account_id AND s.as_of = t1.as_of
+        LEFT JOIN t0 ON s.account_id = t0.account_id AND s.as_of = t0.as_of
+        GROUP BY 1, 2
+    """,
     # MRR and seats of the latest subscription month that started before as_of, and MRR 90 days earlier
     "subscriptions": """
         WITH j AS (
@@ -410,6 +450,9 @@ POINT_QUERIES: dict[str, str] = {
         GROUP BY 1, 2
     """,
 }
+
+#: Point metrics computed by a query other than their source's (see the "csat" query).
+POINT_QUERY_OF = {"csat_latest": "csat", "csat_change": "csat"}
 
 
 # --------------------------------------------------------------------------------------------- lookups
@@ -543,7 +586,7 @@ def definition(column: str, days: tuple[int, ...] = DEFAULT_WINDOWS) -> dict:
         out["time"] = WINDOW_SOURCES[m.source]
     elif m.kind == "point":
         # the whole query (its columns are computed together), its layout left out: an indentation is no change
-        queries = (m.source, "users" if m.name == "seats" else None)
+        queries = (POINT_QUERY_OF.get(m.name, m.source), "users" if m.name == "seats" else None)
         out["query"] = {k: " ".join(POINT_QUERIES[k].split()) for k in queries if k in POINT_QUERIES}
     elif m.kind == "derived":
         out["sql"] = derived_sql(m, windows, m.window)

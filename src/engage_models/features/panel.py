@@ -254,6 +254,10 @@ class PanelBuilder:
     def _point_sql(self) -> dict[str, str]:
         """Point queries that apply to the tables present (see :data:`metrics.POINT_QUERIES`)."""
         q = {"tickets": M.POINT_QUERIES["tickets"], "surveys": M.POINT_QUERIES["surveys"]}
+        surveys, tickets = self.available.get("surveys", []), self.available.get("tickets", [])
+        q["csat"] = (M.POINT_QUERIES["csat"]
+                     .replace("{ticket_id}", "ticket_id" if "ticket_id" in surveys else "CAST(NULL AS VARCHAR)")
+                     .replace("{ticket_csat}", "t.csat" if "csat" in tickets else "CAST(NULL AS DOUBLE)"))
         subs = self.available.get("subscriptions")
         users = self.available.get("users")
         if subs is not None:
@@ -349,6 +353,8 @@ class PanelBuilder:
             parts[f"p_{source}"] = [c for c in eng.columns(f"p_{source}") if c not in ("account_id", "as_of")]
         if "users" in points and "subscriptions" in points:  # seats counted from users: not the months' NULL
             parts["p_subscriptions"] = [c for c in parts["p_subscriptions"] if c != "seats"]
+        # CSAT from the csat query (survey answers and tickets' own scores), not the surveys query's answers alone
+        parts["p_surveys"] = [c for c in parts["p_surveys"] if M.POINT_QUERY_OF.get(c, "surveys") == "surveys"]
         if ranges:
             # last active day before as_of: running max over buckets (all start before as_of) and spine rows,
             # ordered so that a bucket starting on as_of comes after the spine row of as_of

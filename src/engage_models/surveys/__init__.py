@@ -24,7 +24,7 @@ Examples
 -20.0
 """
 
-from .csat import csat_table, csat_trend, satisfied, ticket_csat
+from .csat import csat_scores, csat_table, csat_trend, satisfied, ticket_csat
 from .data import SurveyData, answer_span, latest_comments, load_survey_data, prepare
 from .drivers import attach_panel, candidate_drivers, churn_by_category, driver_correlations, one_hot, survival_frame
 from .net_promoter import (
@@ -45,7 +45,7 @@ from .themes import key_terms, representative_comments, theme_table, tokenize
 
 __all__ = [
     "NPSDifference", "NPSEstimate", "SurveyData", "account_nps", "accounts_to_call", "split_respondents",
-    "account_waves", "answer_span", "attach_panel", "candidate_drivers",
+    "account_waves", "answer_span", "attach_panel", "candidate_drivers", "csat_scores",
     "churn_by_category", "csat_table", "csat_trend", "driver_correlations", "key_terms", "latest_comments",
     "load_survey_data", "nps", "nps_category", "nps_difference", "nps_interval", "nps_table", "nps_trend", "one_hot",
     "prepare", "representative_comments", "respondent_nps", "satisfied", "survival_frame", "theme_table",

@@ -143,6 +143,51 @@ def csat_trend(df: pd.DataFrame, freq: str = "M", *, by: str | None = "trigger",
     return csat_table(df.assign(period=period), keys, **kw)
 
 
+def _ticket_answers(surveys: pd.DataFrame | None) -> pd.DataFrame:
+    """The CSAT survey answers that name a ticket (``ticket_id``), the latest of each ticket, indexed by the ticket's
+    id as text (a ticket_id read as a number names the ticket all the same)."""
+    if surveys is None or "ticket_id" not in surveys:
+        return pd.DataFrame({"score": pd.Series(dtype=float)}, index=pd.Index([], dtype=object, name="ticket_id"))
+    s = surveys[(surveys["survey_type"] == "csat") & surveys["ticket_id"].notna()]
+    s = s.assign(ticket_id=s["ticket_id"].astype(str)).sort_values("submitted_at", kind="stable")
+    return s.drop_duplicates("ticket_id", keep="last").set_index("ticket_id")
+
+
+def csat_scores(surveys: pd.DataFrame, tickets: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every CSAT score of the data: the CSAT survey answers, and the tickets' own ``csat`` where no CSAT survey
+    answer names the ticket (an answer naming it is its score: the two are one customer's one answer, counted
+    once). The rule :func:`ticket_csat` and the panel's ``csat_latest`` (the point query ``csat`` of
+    :mod:`engage_models.features.metrics`, run over the answers before each date) follow; a ticket's score is
+    dated when it closed, else when it opened.
+
+    Returns ``account_id``, ``given_at``, ``score``, ``source`` (``survey`` or ``ticket``) and ``ticket_id``
+    (empty for an answer that names no ticket).
+
+    >>> when = pd.Timestamp("2025-02-01", tz="UTC")
+    >>> sv = pd.DataFrame({"account_id": ["A1"], "submitted_at": [when], "survey_type": ["csat"], "score": [4.0],
+    ...                    "ticket_id": ["T1"]})
+    >>> tk = pd.DataFrame({"ticket_id": ["T1", "T2"], "account_id": ["A1", "A1"], "opened_at": [when, when],
+    ...                    "closed_at": [when, pd.NaT], "csat": [5.0, 2.0]})
+    >>> csat_scores(sv, tk)[["source", "ticket_id", "score"]].to_dict("records")
+    [{'source': 'survey', 'ticket_id': 'T1', 'score': 4.0}, {'source': 'ticket', 'ticket_id': 'T2', 'score': 2.0}]
+    """
+    s = surveys[surveys["survey_type"] == "csat"]
+    named = s["ticket_id"] if "ticket_id" in s else pd.Series(None, index=s.index, dtype=object)
+    answers = pd.DataFrame({"account_id": s["account_id"], "given_at": pd.to_datetime(s["submitted_at"], utc=True),
+                            "score": pd.to_numeric(s["score"]).astype(float), "source": "survey",
+                            "ticket_id": named.astype(object).map(str, na_action="ignore")})
+    parts = [answers]
+    if tickets is not None and "csat" in tickets:
+        tk = tickets[pd.to_numeric(tickets["csat"], errors="coerce").notna()]
+        tk = tk[~tk["ticket_id"].astype(str).isin(_ticket_answers(surveys).index)]
+        given = pd.to_datetime(tk["closed_at"], utc=True).fillna(pd.to_datetime(tk["opened_at"], utc=True))
+        parts.append(pd.DataFrame({"account_id": tk["account_id"], "given_at": given,
+                                   "score": pd.to_numeric(tk["csat"]).astype(float), "source": "ticket",
+                                   "ticket_id": tk["ticket_id"].astype(str)}))
+    parts = [p for p in parts if len(p)] or parts[:1]
+    return pd.concat(parts, ignore_index=True)
+
+
 def ticket_csat(tickets: pd.DataFrame, surveys: pd.DataFrame | None = None) -> pd.DataFrame:
     """Closed tickets with their CSAT, priority, hours to close and a time-to-close bin.
 
@@ -158,11 +203,8 @@ def ticket_csat(tickets: pd.DataFrame, surveys: pd.DataFrame | None = None) -> p
     from_surveys = surveys is not None and "ticket_id" in surveys
     if not from_surveys and "csat" not in tk:
         raise ValueError("no CSAT for tickets: give surveys with a ticket_id column or tickets with a csat column")
-    score = pd.Series(np.nan, index=tk.index)
-    if from_surveys:
-        s = surveys[(surveys["survey_type"] == "csat") & surveys["ticket_id"].notna()]
-        s = s.sort_values("submitted_at").drop_duplicates("ticket_id", keep="last")
-        score = tk["ticket_id"].map(s.set_index("ticket_id")["score"]).astype(float)
+    # the rule of csat_scores: an answer naming the ticket is its score, the ticket's own csat where none does
+    score = tk["ticket_id"].astype(str).map(_ticket_answers(surveys)["score"]).astype(float)
     if "csat" in tk:
         score = score.fillna(pd.to_numeric(tk["csat"], errors="coerce"))
     tk["score"] = score
