@@ -20,6 +20,7 @@ from engage_models.surveys import (
     account_waves,
     attach_panel,
     churn_by_category,
+    csat_scores,
     csat_table,
     driver_correlations,
     key_terms,
@@ -29,6 +30,7 @@ from engage_models.surveys import (
     nps_interval,
     nps_table,
     nps_trend,
+    prepare,
     representative_comments,
     respondent_nps,
     satisfied,
@@ -36,6 +38,7 @@ from engage_models.surveys import (
     ticket_csat,
     tokenize,
 )
+from engage_models.surveys import report as rp
 from engage_models.surveys import themes as th
 from engage_models.surveys.drivers import candidate_drivers, one_hot
 from engage_models.surveys.net_promoter import nps_difference_counts
@@ -301,6 +304,31 @@ def test_the_surveys_stage_reads_the_tickets_own_csat_when_the_surveys_hold_none
     assert (out.path / "csat_by_close_time.parquet").exists()
     skipped = {s.section for s in out.skipped}
     assert "csat_by_trigger" in skipped and "csat_trend" in skipped and "csat_by_priority" not in skipped
+    # report 03's header counts the scores the report reads: it said "0 CSAT answers" above the tickets' section
+    info = json.loads((out.path / "info.json").read_text(encoding="utf-8"))
+    assert (info["csat_answers"], info["csat_ticket_scores"]) == (0, 60)
+    line = rp.header_line(info, "2024-06-01", 90, "en")
+    assert "0 CSAT survey answers and 60 CSAT scores kept on tickets" in line and "· 0 CSAT answers ·" not in line
+    assert "CSATのアンケート回答 0件と問い合わせに記録されたCSAT 60件" in rp.header_line(info, "2024-06-01", 90, "ja")
+
+
+def test_the_header_counts_an_answer_and_the_ticket_it_names_once():
+    """A ticket named by a CSAT answer is counted as that answer; the tickets' own scores are the others. A run's
+    info written before the tickets' count was kept reads as before."""
+    tickets = pd.DataFrame({"ticket_id": ["T1", "T2", "T3"], "account_id": "A", "opened_at": ts("2024-03-01"),
+                            "closed_at": [ts("2024-03-02"), ts("2024-03-02"), ts("2024-07-01")],
+                            "priority": "low", "csat": [2.0, 4.0, 5.0]})
+    surveys = pd.DataFrame({"response_id": ["R1", "R2"], "account_id": "A", "survey_type": "csat",
+                            "submitted_at": [ts("2024-03-03"), ts("2024-03-04")], "score": [5.0, 3.0],
+                            "ticket_id": ["T1", None]})
+    data = prepare(surveys, pd.DataFrame({"account_id": ["A"], "segment": [None]}), tickets, "2024-06-01")
+    assert data.tickets["csat"].isna().tolist() == [False, False, True]  # T3 closes after as_of: not given yet
+    scores = csat_scores(data.csat, data.tickets)
+    assert scores[["source", "ticket_id", "score"]].values.tolist() == [
+        ["survey", "T1", 5.0], ["survey", None, 3.0], ["ticket", "T2", 4.0]]  # T1's own 2 is R1's answer
+    assert ticket_csat(data.tickets, data.csat)["source"].tolist() == ["survey", "ticket"]
+    old = {"answers": 10, "accounts": 3, "csat_answers": 2, "min_n": 30}
+    assert "· 2 CSAT answers ·" in rp.header_line(old, "2024-06-01", 90, "en")
 
 
 # ------------------------------------------------------------------------------- accounts and respondents

@@ -318,8 +318,15 @@ def surveys(ctx: Context) -> None:
     # the first and last NPS answer: report 03's overall NPS counts every answer between them, the executive
     # summary's the latest wave only (a reader saw two NPS figures with no word why)
     first, last = sv.answer_span(data.nps)
+    # a ticket's CSAT from a survey answer naming it, else from the ticket's own csat column: a company that keeps
+    # CSAT on its tickets only (surveys of NPS alone) had its ticket CSAT ignored
+    from_tickets = "csat" in data.tickets and data.tickets["csat"].notna().any()
+    tickets_csat = sv.ticket_csat(data.tickets, data.csat) if len(data.csat) or from_tickets else data.csat.iloc[:0]
+    # report 03's header counts the tickets' own scores beside the survey answers (it said "0 CSAT answers" above
+    # a section of 147 tickets' scores)
+    own = int((tickets_csat["source"] == "ticket").sum()) if len(tickets_csat) else 0
     out.json("info", {"attributes": data.attributes, "answers": len(data.nps), "csat_answers": len(data.csat),
-                      "accounts": int(data.nps["account_id"].nunique()), "min_n": v.min_n,
+                      "csat_ticket_scores": own, "accounts": int(data.nps["account_id"].nunique()), "min_n": v.min_n,
                       "first_answer": first, "last_answer": last})
     no_nps = Why("reason.no_nps")
     if data.nps.empty:
@@ -352,10 +359,6 @@ def surveys(ctx: Context) -> None:
     else:
         for name in ("csat_by_trigger", "csat_trend"):
             out.skip(name, Why("reason.no_csat"))
-    # a ticket's CSAT from a survey answer naming it, else from the ticket's own csat column: a company that keeps
-    # CSAT on its tickets only (surveys of NPS alone) had its ticket CSAT ignored
-    from_tickets = "csat" in data.tickets and data.tickets["csat"].notna().any()
-    tickets_csat = sv.ticket_csat(data.tickets, data.csat) if len(data.csat) or from_tickets else data.csat.iloc[:0]
     if len(tickets_csat):
         out.frame("tickets_csat", tickets_csat)
         out.frame("csat_by_priority", sv.csat_table(tickets_csat, "priority", min_n=v.min_n))

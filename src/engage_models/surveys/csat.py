@@ -197,7 +197,8 @@ def ticket_csat(tickets: pd.DataFrame, surveys: pd.DataFrame | None = None) -> p
     ``ticket_id`` column and no answer in it, its 147 scores were not read). Tickets without either are dropped.
 
     Returns ``ticket_id``, ``account_id``, ``priority``, ``opened_at``, ``closed_at``, ``hours_to_close``,
-    ``time_to_close`` (label key of the bin, see :data:`CLOSE_BINS`) and ``score``.
+    ``time_to_close`` (label key of the bin, see :data:`CLOSE_BINS`), ``score`` and ``source`` (``survey``: an
+    answer naming the ticket; ``ticket``: the ticket's own csat).
     """
     tk = tickets[tickets["closed_at"].notna()].copy()
     from_surveys = surveys is not None and "ticket_id" in surveys
@@ -205,6 +206,7 @@ def ticket_csat(tickets: pd.DataFrame, surveys: pd.DataFrame | None = None) -> p
         raise ValueError("no CSAT for tickets: give surveys with a ticket_id column or tickets with a csat column")
     # the rule of csat_scores: an answer naming the ticket is its score, the ticket's own csat where none does
     score = tk["ticket_id"].astype(str).map(_ticket_answers(surveys)["score"]).astype(float)
+    tk["source"] = np.where(score.notna(), "survey", "ticket")
     if "csat" in tk:
         score = score.fillna(pd.to_numeric(tk["csat"], errors="coerce"))
     tk["score"] = score
@@ -215,7 +217,7 @@ def ticket_csat(tickets: pd.DataFrame, surveys: pd.DataFrame | None = None) -> p
     tk["hours_to_close"] = hours.clip(lower=0) / 3600
     tk["time_to_close"] = pd.cut(tk["hours_to_close"], CLOSE_BINS, labels=CLOSE_LABELS, right=False).astype(str)
     return tk[["ticket_id", "account_id", "priority", "opened_at", "closed_at", "hours_to_close", "time_to_close",
-               "score"]].reset_index(drop=True)
+               "score", "source"]].reset_index(drop=True)
 
 
 def ticket_csat_by_close_time(frame: pd.DataFrame, **kw) -> pd.DataFrame:

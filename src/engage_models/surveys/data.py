@@ -48,7 +48,10 @@ def prepare(surveys: pd.DataFrame, accounts: pd.DataFrame, tickets: pd.DataFrame
     nps["category"] = nps_category(nps["score"]).to_numpy()
     csat = s[s["survey_type"] == "csat"].reset_index(drop=True)
     tk = tickets[pd.to_datetime(tickets["opened_at"], utc=True) < as_of]
-    tk = tk.assign(closed_at=tk["closed_at"].where(pd.to_datetime(tk["closed_at"], utc=True) < as_of))
+    later = pd.to_datetime(tk["closed_at"], utc=True) >= as_of  # not closed yet at as_of: its CSAT not given yet
+    tk = tk.assign(closed_at=tk["closed_at"].mask(later))
+    if "csat" in tk:
+        tk = tk.assign(csat=tk["csat"].mask(later))
     log.info("surveys before %s: %d NPS, %d CSAT answers", as_of.date(), len(nps), len(csat))
     return SurveyData(as_of, nps, csat, accounts, tk)
 

@@ -29,6 +29,23 @@ def translate_values(df: pd.DataFrame, lang: str = "en", columns: Sequence[str] 
     return out
 
 
+def header_line(info: dict, as_of, horizon_days: int, lang: str = "en") -> str:
+    """Report 03's first line: the observation date, the NPS answers and their accounts, the CSAT the report reads
+    (the survey answers, and the tickets' own scores where no answer names the ticket, said as such: it said "0
+    CSAT answers" above a section of the tickets' scores), the churn horizon and the small-n threshold.
+
+    >>> print(header_line({"answers": 40, "accounts": 12, "csat_answers": 0, "csat_ticket_scores": 147, "min_n": 30},
+    ...                   "2025-03-01", 90))  # doctest: +NORMALIZE_WHITESPACE
+    Observation date **1 Mar 2025** · 40 NPS answers from 12 accounts · 0 CSAT survey answers and 147 CSAT scores
+    kept on tickets · churn horizon **90 days** · groups under 30 answers are flagged *small n*.
+    """
+    own = info.get("csat_ticket_scores") or 0  # a run written before the count was kept: answers only
+    csat = (t("voc.header_csat_tickets", lang, n=fmt_number(info["csat_answers"]), k=fmt_number(own)) if own
+            else t("voc.header_csat", lang, n=fmt_number(info["csat_answers"])))
+    return t("voc.header", lang, date=fmt_date(as_of, lang), n_nps=fmt_number(info["answers"]),
+             n_accounts=fmt_number(info["accounts"]), csat=csat, h=horizon_days, min_n=info["min_n"])
+
+
 def with_interval(df: pd.DataFrame, est: str, low: str, high: str, name: str, lang: str = "en",
                   decimals: int = 1, unit: str = "") -> pd.DataFrame:
     """Replace three columns by one text column ``name``: 'estimate (95% CI low to high)'."""
