@@ -251,7 +251,6 @@ def test_cli_reports_a_missing_column_without_a_traceback(tmp_path):
         ("surveys", {"survey_type": "ces"}, C.UNKNOWN_SURVEY_TYPE),
         ("surveys", {"submitted_at": "yesterday"}, C.unparseable("submitted_at")),
         ("tickets", {"closed_at": "2025-01-01T00:00:00Z"}, C.CLOSED_BEFORE_OPENED),
-        ("tickets", {"csat": 6}, C.CSAT_OUT_OF_SCALE),
         ("touchpoints", {"account_id": "A404"}, C.UNKNOWN_ACCOUNT),
         ("accounts", {"end_date": "2023-12-31"}, C.END_BEFORE_START),
         ("accounts", {"mrr": -5}, C.NEGATIVE_MRR),
@@ -270,6 +269,39 @@ def test_bad_row_is_quarantined_with_its_reason_and_raw_text(tmp_path, table, ch
     assert q.loc[0, "source_row"] == 1 and q.loc[0, "source_file"].endswith(f"{table}.csv")
     for col, value in change.items():  # the raw text survives as it was read
         assert (q.loc[0, col] or "") == str(value)
+
+
+@pytest.mark.parametrize("csat, reason", [(10, C.CSAT_OUT_OF_SCALE), (0, C.CSAT_OUT_OF_SCALE),
+                                          ("good", C.unparseable("csat")), ("inf", C.not_finite("csat"))])
+def test_a_bad_csat_on_a_ticket_sets_aside_the_score_not_the_ticket(tmp_path, csat, reason):
+    """A CSAT of 10 on the 1-5 scale quarantined the whole ticket, which its account's ticket counts and times to
+    close then missed. The ticket is kept with its csat empty; the value is recorded with its reason and row, counted
+    and said."""
+    extra = {"ticket_id": "T2", "account_id": "A2", "opened_at": "2025-01-05T00:00:00Z",
+             "closed_at": "2025-01-05T06:00:00Z", "priority": "low", "csat": 3}
+    good, good_processed = _run(tmp_path / "good", _with("tickets", extra_rows=[extra]))
+    report, processed = _run(tmp_path / "bad", _with("tickets", {"csat": csat}, extra_rows=[extra]))
+    r = report.tables["tickets"]
+    assert (r.rows_read, r.rows_kept, r.rows_quarantined, r.by_reason) == (2, 2, 0, {})
+    assert r.values_set_aside == {reason: 1}
+    kept, before = load("tickets", processed), load("tickets", good_processed)
+    pd.testing.assert_frame_equal(kept.drop(columns="csat"), before.drop(columns="csat"))  # same tickets, same times
+    assert pd.isna(kept.loc[0, "csat"]) and kept.loc[1, "csat"] == 3
+    assert not (processed / "quarantine" / "tickets.parquet").exists() or _quarantine(processed, "tickets").empty
+    apart = pd.read_parquet(r.values)
+    assert apart[["source_row", "column", "value", "reason", "ticket_id"]].values.tolist() == [
+        [1, "csat", str(csat), reason, "T1"]]
+    assert apart.loc[0, "source_file"].endswith("tickets.csv")
+    said = [w for w in report.warnings if str(w).startswith("tickets: 1 value(s) of csat set aside")]
+    assert len(said) == 1 and "row 1 of" in str(said[0]) and "quarantine/tickets.values.parquet" in str(said[0])
+    from engage_models.ingest import IngestReport
+
+    again = IngestReport.from_json(processed / "ingest_report.json").tables["tickets"]
+    assert again.values_set_aside == {reason: 1} and good.tables["tickets"].values_set_aside == {}
+    # a ticket quarantined for another reason lists its bad score with it (every reason of the row is there)
+    report, processed = _run(tmp_path / "both", _with("tickets", {"csat": csat, "closed_at": "2025-01-01T00:00:00Z"}))
+    assert report.tables["tickets"].by_reason == {C.CLOSED_BEFORE_OPENED: 1, reason: 1}
+    assert report.tables["tickets"].values_set_aside == {}
 
 
 def test_a_ticket_closed_after_the_run_date_is_read_as_open_on_it_and_one_closed_after_the_clock_is_wrong(tmp_path):

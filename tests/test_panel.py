@@ -372,3 +372,17 @@ def test_a_survey_answer_and_the_ticket_it_names_count_once(tmp_path):
         assert (r["csat_latest"], r["csat_change"]) == pytest.approx(want, nan_ok=True), r["account_id"]
     assert M.definition("csat_latest")["query"].keys() == {"csat"}
     assert "tickets t" in M.definition("csat_latest")["query"]["csat"]
+
+
+def test_a_ticket_with_a_csat_outside_the_scale_still_counts_as_a_ticket(tmp_path):
+    """Ingest quarantined a ticket with CSAT 10 on the 1-5 scale whole: its account lost the ticket from its counts
+    and times to close. Only the score is set aside now: every ticket metric is the same as with a good score."""
+    bad = _csat_world(tmp_path / "bad", tickets={"T1": 10})
+    good = _csat_world(tmp_path / "good", tickets={"T1": 4})
+    dates = ["2025-02-01", "2025-03-01"]
+    with_bad, with_good = (build_panel(p, dates, until=UNTIL) for p in (bad, good))
+    support = [c for c in with_good if c in M.REGISTRY_COLUMNS and M.get(c).source == "tickets"]
+    assert {"tickets_28d", "open_tickets", "median_hours_to_close_28d"} <= set(support)
+    pd.testing.assert_frame_equal(with_bad[["account_id", *support]], with_good[["account_id", *support]])
+    assert _row(with_bad, "A1")["tickets_28d"] == 2 and _row(with_bad, "A1")["median_hours_to_close_28d"] == 24.0
+    assert pd.isna(_row(with_bad, "A1")["csat_latest"]) and _row(with_good, "A1")["csat_latest"] == 4.0

@@ -68,7 +68,7 @@ NEGATIVE_DURATION = "negative duration_s"
 NEGATIVE_MRR = "negative mrr"
 NPS_OUT_OF_RANGE = "nps score outside 0-10"
 NPS_NOT_WHOLE = "nps score not a whole number"
-CSAT_OUT_OF_SCALE = "csat score outside the csat scale"
+CSAT_OUT_OF_SCALE = "csat score outside the csat scale"  # a survey answer quarantined; a ticket's csat set aside
 UNKNOWN_SURVEY_TYPE = "unknown survey_type"
 CLOSED_BEFORE_OPENED = "closed_at before opened_at"
 END_BEFORE_START = "end_date before start_date"
@@ -136,6 +136,19 @@ class TableContract:
     #: extra columns the package reads where present (seats, country, ...): kept as extras, and like the
     #: contract's own found under another case (``Seats``) and said in the data-quality report
     known: tuple[str, ...] = ()
+    #: optional columns whose bad value (unparseable, non-finite, or failing a check on that column alone) is set
+    #: aside by itself: the row is kept with the value empty, and the value is recorded with its reason and row
+    #: (``quarantine/<table>.values.parquet``). A ticket's CSAT of 10 on a 1-5 scale quarantined the whole ticket,
+    #: which its account's ticket counts and times to close then missed.
+    set_aside_values: tuple[str, ...] = ()
+
+    def value_reason_of(self, reason: str, needs: tuple[str, ...] = ()) -> str | None:
+        """The column of :attr:`set_aside_values` whose value alone ``reason`` sets aside (``needs``: the columns a
+        check reads), else None: the reason quarantines the row."""
+        for name in self.set_aside_values:
+            if reason in (unparseable(name), not_finite(name)) or (needs and tuple(needs) == (name,)):
+                return name
+        return None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -236,6 +249,7 @@ CONTRACTS: dict[str, TableContract] = {
             future_columns=("opened_at",),
             end_column="closed_at",
             known_at_end=("csat",),
+            set_aside_values=("csat",),
             checks=(
                 Check(CLOSED_BEFORE_OPENED, '"closed_at" < "opened_at"', ("opened_at", "closed_at")),
                 Check(CSAT_OUT_OF_SCALE, '"csat" < $csat_min OR "csat" > $csat_max', ("csat",)),

@@ -78,6 +78,8 @@ _PARAM = re.compile(r"\$([a-z_]+)")
 _QUOTED = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'')
 #: The quarantine's own columns; a data column of the same name is stored as ``data.<name>`` there.
 QUARANTINE_COLUMNS = ("source_file", "source_row", "source_line", "reason", "raw_line")
+#: The columns of the record of values set aside (``quarantine/<table>.values.parquet``) before the row's own.
+VALUE_COLUMNS = ("source_file", "source_row", "column", "value", "reason")
 REPORT_FILE = "ingest_report.json"
 
 
@@ -111,6 +113,10 @@ class TableResult:
     #: a table without a key: rows kept that are equal in every column to an earlier row kept (None: the table
     #: has a key, whose repeats are quarantined as duplicates). See :func:`_exact_copies`.
     exact_copies: int | None = None
+    #: values set aside alone, their rows kept with the value empty (the contract's ``set_aside_values``: a ticket's
+    #: csat outside the scale), per reason; listed with their rows in ``values``
+    values_set_aside: dict[str, int] = field(default_factory=dict)
+    values: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> TableResult:
@@ -817,6 +823,12 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
     position = {n: j for j, n in enumerate(src.names)}
     raw_sel = [f"__raw{j}" for j in range(len(src.names))] + [f"__txt{j}" for j in src.text]
     typed_sel, reasons = [], []
+    apart: dict[str, list[tuple[str, str]]] = {}  # a set-aside column -> the reasons that set its value aside
+
+    def value_or_row(reason: str, cond: str, needs: tuple[str, ...] = ()) -> None:
+        name = contract.value_reason_of(reason, needs)
+        (apart.setdefault(name, []) if name else reasons).append((reason, cond))
+
     for i, col in enumerate(contract.columns):
         if col.name in position:
             j = position[col.name]
@@ -826,11 +838,11 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
             ok = []
             if bad:
                 typed_sel.append(f"{bad} AS __bad{i}")
-                reasons.append((C.unparseable(col.name), f"__bad{i}"))
+                value_or_row(C.unparseable(col.name), f"__bad{i}")
                 ok.append(f"NOT __bad{i}")
             if infinite:
                 typed_sel.append(f"{infinite} AS __inf{i}")
-                reasons.append((C.not_finite(col.name), f"__inf{i}"))
+                value_or_row(C.not_finite(col.name), f"__inf{i}")
                 ok.append(f"NOT __inf{i}")
             if not col.nullable:
                 present_ok = " AND ".join(ok or ["TRUE"])
@@ -847,7 +859,7 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
         reasons.append((C.in_future(contract.end_column), f"{_ident(contract.end_column)} > $clock"))
     for check in contract.checks:
         if set(check.needs) <= present:
-            reasons.append((check.reason, f"({check.sql})"))
+            value_or_row(check.reason, f"({check.sql})", check.needs)
     if contract.account_fk and has_accounts:
         known = '"account_id" NOT IN (SELECT account_id FROM __accounts)'
         if held:  # accounts whose row in accounts was quarantined: said apart from ids no file knows
@@ -855,7 +867,15 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
             reasons.append((C.ACCOUNT_QUARANTINED, '"account_id" IN (SELECT account_id FROM __held)'))
         else:
             reasons.append((C.UNKNOWN_ACCOUNT, known))
-    cases = ", ".join(f"CASE WHEN {cond} THEN {_literal(reason)} END" for reason, cond in reasons) or "NULL"
+    def said(pairs) -> str:
+        return ", ".join(f"CASE WHEN {cond} THEN {_literal(reason)} END" for reason, cond in pairs) or "NULL"
+
+    cases = said(reasons)
+    # a set-aside column's reasons (its flag, see _value_flag): the row is kept with the value empty; a row
+    # quarantined for another reason lists them with its own
+    kept_apart = _set_aside(contract, present)
+    flags = "".join(f", NULLIF(concat_ws('; ', {said(apart.get(name, []))}), '') AS {_value_flag(contract, name)}"
+                    for name in kept_apart)
     base = f"SELECT {', '.join(raw_sel + typed_sel)}, __row, __file, __fileno FROM ({src.sql})"
     # a row that is no record at all, said as what it is: empty in every column, or the header again
     values = [f"trim(CAST({'__txt' if j in src.text else '__raw'}{j} AS VARCHAR))" for j in range(len(src.names))]
@@ -868,9 +888,11 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
     header = " AND ".join(headed) if len(headed) >= 2 else "FALSE"  # the first compares the first column
     # looked at only where a row already has a reason (both always do: no id, an unreadable date), so the good rows
     # of a 50M-event table pay nothing for it
+    every = f"concat_ws('; ', __rr, {', '.join(_value_flag(contract, n) for n in kept_apart)})" if kept_apart \
+        else "__rr"
     checked = (f"SELECT * EXCLUDE (__rr), CASE WHEN __rr IS NULL THEN NULL WHEN {blank} THEN {_literal(C.BLANK_ROW)} "
-               f"WHEN {header} THEN {_literal(C.REPEATED_HEADER)} ELSE __rr END AS __r0 FROM "
-               f"(SELECT *, NULLIF(concat_ws('; ', {cases}), '') AS __rr FROM ({base}))")
+               f"WHEN {header} THEN {_literal(C.REPEATED_HEADER)} ELSE {every} END AS __r0 FROM "
+               f"(SELECT *, NULLIF(concat_ws('; ', {cases}), '') AS __rr{flags} FROM ({base}))")
     more = []  # reasons that compare a row with the others
     if contract.key:
         key = ", ".join(_ident(k) for k in contract.key)
@@ -892,6 +914,17 @@ def _table_sql(contract: C.TableContract, src: _Source, has_accounts: bool, sour
     if more:
         return f"SELECT *, NULLIF(concat_ws('; ', __r0, {', '.join(more)}), '') AS __reason FROM ({checked})"
     return f"SELECT *, __r0 AS __reason FROM ({checked})"
+
+
+def _value_flag(contract: C.TableContract, name: str) -> str:
+    """The annotated rows' column holding why the value of ``name`` (one of the contract's ``set_aside_values``)
+    is set aside (NULL: it is not)."""
+    return f"__v{contract.column_names.index(name)}"
+
+
+def _set_aside(contract: C.TableContract, names) -> list[str]:
+    """The contract's ``set_aside_values`` among the source's columns ``names``."""
+    return [n for n in contract.set_aside_values if n in names]
 
 
 #: The rows' order in the source, one integer: the file's number in the top bits, the row's below (rows are
@@ -997,11 +1030,11 @@ def _params(sql: str, values: dict) -> dict:
     return {k: values[k] for k in set(_PARAM.findall(bare)) if k in values}
 
 
-def _quarantine_names(names: list[str]) -> list[str]:
-    """Data column names in the quarantine: ``data.<name>`` where a name is one of the quarantine's own."""
+def _quarantine_names(names: list[str], own: tuple[str, ...] = QUARANTINE_COLUMNS) -> list[str]:
+    """Data column names in the quarantine: ``data.<name>`` where a name is one of the quarantine's ``own``."""
     out: list[str] = []
     for n in names:
-        if n in QUARANTINE_COLUMNS:
+        if n in own:
             n = f"data.{n}"
             while n in names or n in out:
                 n = "data." + n
@@ -1095,6 +1128,9 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     ends_later = contract.end_column in src.names
     if ends_later:
         exprs = [_ended(contract, c.name, e) for c, e in zip(contract.columns, exprs, strict=True)]
+    apart = _set_aside(contract, src.names)  # a bad value of these empties the value, not the row
+    exprs = [f"CASE WHEN {_value_flag(contract, c.name)} IS NULL THEN {e} END" if c.name in apart else e
+             for c, e in zip(contract.columns, exprs, strict=True)] + exprs[len(contract.columns):]
     exprs += [_extra_time(f"__raw{j}", src.types[j], timezone, naive_zone) for j in extras]
     keys: list[str] = []  # the sort keys, as expressions on the validated rows
     by_rank = False
@@ -1133,9 +1169,12 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         keep_sql = (f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {rows} "
                     f"WHERE __reason IS NULL ORDER BY {order})")
     q_names = _quarantine_names(as_read)
-    data_cols = [f"CAST(__{'txt' if j in src.text else 'raw'}{j} AS VARCHAR) AS {_ident(n)}"
-                 if src.types[j].upper() != "JSON" else f"(__raw{j} ->> '$') AS {_ident(n)}"  # without JSON's quotes
-                 for j, n in enumerate(q_names)]
+
+    def as_read_text(j: int) -> str:  # a source column's value as it was read (a JSON text without its quotes)
+        return (f"CAST(__{'txt' if j in src.text else 'raw'}{j} AS VARCHAR)" if src.types[j].upper() != "JSON"
+                else f"(__raw{j} ->> '$')")
+
+    data_cols = [f"{as_read_text(j)} AS {_ident(n)}" for j, n in enumerate(q_names)]
     q_sql = ("SELECT __file AS source_file, __row AS source_row, CAST(NULL AS BIGINT) AS source_line, "
              f"__reason AS reason, CAST(NULL AS VARCHAR) AS raw_line, {', '.join(data_cols)} "
              f"FROM ({annotated}) WHERE __reason IS NOT NULL")
@@ -1144,9 +1183,16 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         q_sql += (" UNION ALL SELECT __file, __row, __line, __reason, __rawline, " + empty +
                   f" FROM ({src.bad_sql})")
     q_sql = f"SELECT * FROM ({q_sql}) ORDER BY source_file, source_row"
+    v_names = _quarantine_names(as_read, VALUE_COLUMNS)
+    v_cols = ", ".join(f"{as_read_text(j)} AS {_ident(n)}" for j, n in enumerate(v_names))
+    v_parts = [f"SELECT __file AS source_file, __row AS source_row, {_literal(name)} AS \"column\", "
+               f"{as_read_text(src.names.index(name))} AS value, {_value_flag(contract, name)} AS reason, {v_cols} "
+               f"FROM ({annotated}) WHERE __reason IS NULL AND {_value_flag(contract, name)} IS NOT NULL"
+               for name in apart]
 
     out = out_dir / f"{contract.name}.parquet"
     qout = out_dir / "quarantine" / f"{contract.name}.parquet"
+    vout = out_dir / "quarantine" / f"{contract.name}.values.parquet"
     con.execute(f"SET TimeZone = {_literal(naive_zone)}")  # what a time without an offset means here
     try:
         for sql, path in ((keep_sql, out), (q_sql, qout)):
@@ -1160,6 +1206,12 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
             except duckdb.Error as exc:
                 raise IngestError(f"{contract.name}: failed while validating {where}: {exc}") from exc
             log.debug("%s: %s written in %.1f s", contract.name, path.name, time.perf_counter() - t0)
+        if v_parts:  # the values set aside, each with its reason and the row it was taken from (kept)
+            v_sql = f"SELECT * FROM ({' UNION ALL '.join(v_parts)}) ORDER BY source_file, source_row, \"column\""
+            try:
+                con.sql(v_sql, params=_params(v_sql, values)).write_parquet(str(vout), compression="zstd")
+            except duckdb.Error as exc:
+                raise IngestError(f"{contract.name}: failed while validating {where}: {exc}") from exc
         signs = _currency_signs(con, contract, src, source, annotated, values, where)  # of the rows kept, above
         later = 0  # rows that ended after the run date, read as not ended on it (see _ended): counted and said
         if ends_later:
@@ -1189,6 +1241,9 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         ).fetchall()
     )
     _hint_formats(con, contract, src.names, q_names, by_reason, qout, where, source)
+    set_aside = _values_set_aside(con, contract, vout, where) if v_parts else {}
+    if set_aside:  # an unreadable value set aside gets the same hint as one that quarantines its row
+        _hint_formats(con, contract, src.names, v_names, set_aside, vout, where, source)
     _hint_ids(con, contract, src.names, q_names, by_reason, qout, where)
     _hint_unknown_values(con, contract, out, kept, where)
     final_dir = final_dir or out_dir
@@ -1197,7 +1252,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
                          str(final_dir / out.name), str(final_dir / "quarantine" / qout.name),
                          [src.names[j] for j in extras], encoding, src.detected if encoding else None,
                          {**src.renamed, **{as_read[j]: col for j, col in sorted(found.items())}}, signs,
-                         naive_zone, copies)
+                         naive_zone, copies, set_aside, str(final_dir / "quarantine" / vout.name) if v_parts else None)
     if copies:
         example = ", ".join(f"{c} {v:%Y-%m-%d %H:%M:%S} ({timezone})" if isinstance(v, datetime) else f"{c} {v!r}"
                             for c, v in (copied or {}).items())  # a time on the company's clock, said so
@@ -1218,6 +1273,27 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
             for lang in i18n.LANGS})
         _warn("all_quarantined", table=contract.name, n=quarantined, source=where, reasons=reasons)
     return result
+
+
+def _values_set_aside(con, contract: C.TableContract, vout: Path, where: str) -> dict[str, int]:
+    """The values set aside in ``vout`` per reason, said in a warning with one of them and its row."""
+    scan = "read_parquet($v, hive_partitioning = false)"
+    by_reason = dict(con.execute(f"SELECT trim(r) AS reason, count(*) FROM (SELECT unnest(string_split(reason, '; ')) "
+                                 f"AS r FROM {scan}) GROUP BY 1 ORDER BY 2 DESC, 1", {"v": str(vout)}).fetchall())
+    if not by_reason:
+        return {}
+    from .quality import translate_reason  # (quality reads this module's reports)
+
+    n, columns = con.execute(f"SELECT count(*), string_agg(DISTINCT \"column\", ', ') FROM {scan}",
+                             {"v": str(vout)}).fetchone()
+    row, column, value = con.execute(f"SELECT source_row, \"column\", value FROM {scan} "
+                                     "ORDER BY source_file, source_row LIMIT 1", {"v": str(vout)}).fetchone()
+    reasons = Why.of({lang: i18n.t("sep.list", lang).join(
+        i18n.t("sep.label_value", lang, what=translate_reason(r, lang), value=f"{k:,}") for r, k in by_reason.items())
+        for lang in i18n.LANGS})
+    _warn("values_set_aside", table=contract.name, n=f"{n:,}", columns=columns, reasons=reasons, source=where,
+          row=row, column=column, value=repr(value), record=f"quarantine/{vout.name}")
+    return by_reason
 
 
 def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: list[str], by_reason: dict,
@@ -1461,7 +1537,7 @@ def _swap(staging: Path, target: Path) -> None:
 def _keep_previous(name: str, processed_dir: Path, staging: Path, previous: IngestReport | None,
                    results: dict[str, TableResult]) -> None:
     """A table not ingested this time (``tables=``): its previous files and report entry carry over."""
-    for rel in (f"{name}.parquet", f"quarantine/{name}.parquet"):
+    for rel in (f"{name}.parquet", f"quarantine/{name}.parquet", f"quarantine/{name}.values.parquet"):
         if (processed_dir / rel).exists():
             shutil.copy2(processed_dir / rel, staging / rel)
     if previous and name in previous.tables and (staging / f"{name}.parquet").exists():
