@@ -40,6 +40,7 @@ from engage_models.surveys import (
 )
 from engage_models.surveys import report as rp
 from engage_models.surveys import themes as th
+from engage_models.surveys.csat import plot_csat
 from engage_models.surveys.drivers import candidate_drivers, one_hot
 from engage_models.surveys.net_promoter import nps_difference_counts
 
@@ -329,6 +330,21 @@ def test_the_header_counts_an_answer_and_the_ticket_it_names_once():
     assert ticket_csat(data.tickets, data.csat)["source"].tolist() == ["survey", "ticket"]
     old = {"answers": 10, "accounts": 3, "csat_answers": 2, "min_n": 30}
     assert "· 2 CSAT answers ·" in rp.header_line(old, "2024-06-01", 90, "en")
+
+
+def test_a_blank_segment_reads_as_missing_in_the_nps_and_csat_tables():
+    """The contract allows an account without a segment: its group showed as an empty cell."""
+    answers = pd.DataFrame({"account_id": ["A", "B", "C"], "segment": ["SMB", None, " "], "trigger": "annual",
+                            "score": [5, 4, 2]})
+    for lang, word in (("en", "(missing)"), ("ja", "（不明）")):
+        table = csat_table(answers, ["trigger", "segment"])
+        view = rp.csat_view(table, lang, by=["trigger", "segment"])
+        assert list(view["segment"]).count(word) == 2 and "SMB" in set(view["segment"]), view
+        labels = [x.get_text() for x in plot_csat(table, "segment", lang=lang).get_yticklabels()]
+        assert sum(x.startswith(word) for x in labels) == 2, labels  # the figure's labels too (they read "None")
+        nps_answers = answers.assign(score=[10, 9, 0])
+        view = rp.nps_view(nps_table(nps_answers, "segment"), lang, by=["segment"])
+        assert word in set(view["segment"]) and "" not in set(view["segment"]) and None not in set(view["segment"])
 
 
 # ------------------------------------------------------------------------------- accounts and respondents

@@ -39,6 +39,7 @@ from .._core.stats import (
     fisher_z_interval,
     wilson_interval,
 )
+from .report import group_label
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,7 @@ def plot_csat(table: pd.DataFrame, by: str, ax=None, lang: str = "en", colour: s
     err = error_bars(table["pct_satisfied"], table["ci_low"], table["ci_high"])
     colours = ["#bbbbbb" if s else colour for s in table["small_n"]]
     ax.barh(y, table["pct_satisfied"], xerr=err, color=colours, capsize=3)
-    labels = [f"{t(str(g), lang)} ({t('n', lang)}={n:,})" for g, n in zip(table[by], table["n"], strict=True)]
+    labels = [f"{group_label(g, lang)} ({t('n', lang)}={n:,})" for g, n in zip(table[by], table["n"], strict=True)]
     ax.set_yticks(y, labels)
     ax.set_xlim(0, 100)
     ax.set_xlabel(t("satisfied_pct", lang))

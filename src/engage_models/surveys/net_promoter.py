@@ -81,6 +81,7 @@ from scipy import stats
 from .._core.i18n import fmt_interval, fmt_number, p_is, t
 from .._core.plots import BAND_COLOURS, date_axis, error_bars, new_ax
 from .._core.stats import cluster_moments, effective_n, two_sided_p, z_value
+from .report import group_label
 
 log = logging.getLogger(__name__)
 
@@ -745,7 +746,7 @@ def plot_nps_by(table: pd.DataFrame, by: str, ax=None, lang: str = "en"):
         colour = "#999999" if r["small_n"] else "#0072b2"
         ax.errorbar(r["nps"], yi, xerr=error_bars(r["nps"], r["ci_low"], r["ci_high"]), fmt="o",
                     color=colour, mfc="white" if r["small_n"] else colour, capsize=3)
-    labels = [f"{t(str(g), lang)} ({t('n', lang)}={n:,}{', ' + t('small_n', lang) if s else ''})"
+    labels = [f"{group_label(g, lang)} ({t('n', lang)}={n:,}{', ' + t('small_n', lang) if s else ''})"
               for g, n, s in zip(table[by], table["n"], table["small_n"], strict=True)]
     ax.set_yticks(y, labels)
     ax.axvline(0, color="#777777", linewidth=0.8)

@@ -29,6 +29,25 @@ def translate_values(df: pd.DataFrame, lang: str = "en", columns: Sequence[str] 
     return out
 
 
+def group_label(value, lang: str = "en") -> str:
+    """A group's value as a reader sees it: translated where the catalogue has a word for it, and the report's word
+    for missing (``(missing)``) for an empty one (an account without a segment, which the contract allows, showed as
+    an empty cell or "None")."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)) or not str(value).strip():
+        return t("(missing)", lang)
+    return t(str(value), lang)
+
+
+def _groups_named(df: pd.DataFrame, by: Sequence[str], lang: str) -> pd.DataFrame:
+    """``df`` with the empty values of its group columns ``by`` (not the periods) said as missing."""
+    out = df.copy()
+    for col in by:
+        if col != "period" and col in out:
+            empty = out[col].isna() | (out[col].astype(str).str.strip() == "")
+            out[col] = out[col].astype(object).where(~empty, t("(missing)", lang))
+    return out
+
+
 def header_line(info: dict, as_of, horizon_days: int, lang: str = "en") -> str:
     """Report 03's first line: the observation date, the NPS answers and their accounts, the CSAT the report reads
     (the survey answers, and the tickets' own scores where no answer names the ticket, said as such: it said "0
@@ -146,7 +165,7 @@ def nps_view(table: pd.DataFrame, lang: str = "en", by: Sequence[str] = ()) -> p
     if "period" in d:
         d["period"] = d["period"].map(lambda p: fmt_date(p, lang, month_only=True))
     d = with_interval(d, "nps", "ci_low", "ci_high", "nps_ci", lang)
-    return translate_values(d, lang)
+    return _groups_named(translate_values(d, lang), by, lang)
 
 
 def csat_view(table: pd.DataFrame, lang: str = "en", by: Sequence[str] = ()) -> pd.DataFrame:
@@ -155,7 +174,7 @@ def csat_view(table: pd.DataFrame, lang: str = "en", by: Sequence[str] = ()) -> 
                "small_n"]].copy()
     d = with_interval(d, "pct_satisfied", "ci_low", "ci_high", "satisfied_ci", lang, unit="%")
     d = with_interval(d, "mean_score", "mean_low", "mean_high", "mean_ci", lang, decimals=2)
-    return translate_values(d, lang)
+    return _groups_named(translate_values(d, lang), by, lang)
 
 
 def drivers_view(drivers: pd.DataFrame, lang: str = "en", top: int = 15) -> pd.DataFrame:
