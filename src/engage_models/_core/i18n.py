@@ -247,8 +247,8 @@ def fmt_interval(est, lo, hi, lang: str = "en", decimals: int = 1, unit: str = "
     key = "ci.range" if not label else "ci.interval_n" if n is not None else "ci.interval"
     if np.isinf(hi) or np.isinf(lo):  # one side open: "2.0 or more", "up to 5.0"
         key += "_from" if np.isinf(hi) else "_upto"
-    return t(key, lang, est=number(est, bound=False), lo=number(lo) if np.isfinite(lo) else "", hi=number(hi) if np.isfinite(hi)
-             else "", n=f"{int(n):,}" if n is not None else "")
+    return t(key, lang, est=number(est, bound=False), lo=number(lo) if np.isfinite(lo) else "",
+             hi=number(hi) if np.isfinite(hi) else "", n=f"{int(n):,}" if n is not None else "")
 
 
 def fmt_p(p: float) -> str:
