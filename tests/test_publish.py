@@ -196,7 +196,8 @@ def test_parameters_are_checked_before_any_model_runs_exit_2_and_nothing_publish
 def test_an_unknown_currency_is_refused_as_the_arguments_are_read_before_any_work(tmp_path, capsys, monkeypatch,
                                                                                    command):
     """``engage run --currency jpy`` was refused, in clear words, 13 s into the run (after the data folder was read);
-    it is refused as the arguments are read, in the same words, and nothing of the run starts."""
+    an unknown currency is refused as the arguments are read, and nothing of the run starts; a code in lower case
+    or a symbol is read as ``engage playbook`` reads it."""
     import engage_models.cli as cli
 
     started = []
@@ -204,11 +205,15 @@ def test_an_unknown_currency_is_refused_as_the_arguments_are_read_before_any_wor
     data = tmp_path / "data"
     data.mkdir()
     out = ["--out", str(tmp_path / "reports")] if command == "run" else []
-    assert main([command, "--data-dir", str(data), "--currency", "jpy", *out]) == 2
-    assert capsys.readouterr().err.strip() == (f"engage {command}: error: currency must be one of "
-                                               f"{', '.join(CURRENCIES)}, not 'jpy'")
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--data-dir", str(data), "--currency", "yen", *out])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(f"error: argument --currency: unknown currency 'YEN' (known: "
+                                                    f"{', '.join(CURRENCIES)})")
     assert not started
-    assert main([command, "--data-dir", str(data), "--currency", "JPY", *out]) == 0 and started == ["JPY"]
+    for given in ("JPY", "jpy", "¥"):
+        assert main([command, "--data-dir", str(data), "--currency", given, *out]) == 0
+    assert started == ["JPY"] * 3
 
 
 def test_a_mistyped_data_folder_is_refused_not_filled_with_a_demo_world(tmp_path, capsys):

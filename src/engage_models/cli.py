@@ -495,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--as-of", default=None, help="observation date YYYY-MM-DD (default: last day with events)")
     q.add_argument("--horizon", type=int, default=None, help="churn horizon in days")
     q.add_argument("--lang", choices=("en", "ja"), default=None)
-    q.add_argument("--currency", default=None, help="currency of MRR (ISO code, e.g. USD, JPY)")
+    q.add_argument("--currency", type=_currency_arg, default=None, help="currency of MRR (ISO code, e.g. USD, JPY)")
     q.add_argument("--seed", type=int, default=None)
     q.add_argument("--run-date", type=_date_arg, default=None, help="date of the run (ingest's 'now' is its end)")
     _timezone_argument(q)
@@ -531,7 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--as-of", default=None, help="observation date YYYY-MM-DD (default: last day with events)")
     r.add_argument("--horizon", type=int, default=None, help=f"churn horizon in days (default {config.HORIZON_DAYS})")
     r.add_argument("--lang", choices=("en", "ja"), default=None, help="report language (default en)")
-    r.add_argument("--currency", default=None, help="currency of MRR (ISO code, e.g. USD, JPY; default USD)")
+    r.add_argument("--currency", type=_currency_arg, default=None,
+                   help="currency of MRR (ISO code, e.g. USD, JPY; default USD)")
     r.add_argument("--seed", type=int, default=None)
     r.add_argument("--run-date", type=_date_arg, default=None,
                    help="date of the run YYYY-MM-DD, names reports/<run-date>/ (default: today in --timezone)")
