@@ -803,7 +803,7 @@ def test_several_subscription_rows_in_one_month_are_said_with_what_the_kpis_take
     assert report.tables["subscriptions"].rows_kept == 4
     said = [w for w in report.warnings if w.startswith("subscriptions: ")]
     assert len(said) == 1, said
-    assert ("1 account-months have more than one row starting in the month (2 rows; e.g. 'A1' in 2025-01): the "
+    assert ("1 account-month has more than one row starting in the month (2 rows; e.g. 'A1' in 2025-01): the "
             "month's MRR is the latest row's") in said[0], said
     t["subscriptions"][1]["period_start"] = "2025-03-01"
     clean = _checked(ingest(_write(tmp_path / "raw2", t), tmp_path / "p2", now=NOW))
