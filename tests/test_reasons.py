@@ -193,7 +193,7 @@ def test_a_report_gives_a_long_reason_once_and_points_back_to_it():
     """A world without a health score: the executive summary said the same long reason eight times, bare and
     wrapped ("needs health (...)", "the effects stage was not computed (needs health (...))"). Now the report says
     it once; repeated it reads "the reason given above", quoted inside another it reads "see above"."""
-    from engage_models.reports.render import missing_text
+    from engage_models.reports.render import missing_text, opening
 
     root = Why("reason.stage_not_computed", stage=stage_name("health"))  # any reason of 30 characters or more
     needs = Why("reason.stage_not_computed_why", stage=stage_name("actions"), why=root)
@@ -213,11 +213,16 @@ def test_a_report_gives_a_long_reason_once_and_points_back_to_it():
         said = [missing_text(run, *k) for k in (("health", "scores"), ("health", "scores"), ("actions", None),
                                                ("effects", "x"), ("survival", "km"))]
         full = [t("section.missing", lang, reason=text(reasons[k], lang)) for k in reasons]
-        see = t("section.see_above", lang)
+
+        def see(why, lang=lang):  # the pointer quotes the first words of the reason it points to
+            return t("section.see_above", lang, start=opening(text(why, lang)))
+
         assert said[0] == full[0]  # the first time, whole
-        assert said[1] == t("section.missing", lang, reason=t("section.same_reason", lang))
-        assert said[2] == t("section.missing", lang, reason=text(needs, lang).replace(text(root, lang), see))
-        assert said[3] == t("section.missing", lang, reason=text(deeper, lang).replace(text(needs, lang), see))
+        assert said[1] == t("section.missing", lang, reason=t("section.same_reason", lang,
+                                                              start=opening(text(root, lang))))
+        assert said[2] == t("section.missing", lang, reason=text(needs, lang).replace(text(root, lang), see(root)))
+        assert said[3] == t("section.missing", lang, reason=text(deeper, lang).replace(text(needs, lang), see(needs)))
+        assert opening(text(root, lang)).endswith("…") and text(root, lang).startswith(opening(text(root, lang))[:-1])
         assert said[4] == full[3]  # another reason: whole
         assert sum(text(root, lang) in s for s in said) == 1
     fresh = FakeRun("en")  # another report: whole again

@@ -293,11 +293,13 @@ def test_every_section_of_a_report_on_a_world_without_churn_shows_something_or_s
     cox = "Not computed: Cox model: no churn among the 100"
     assert any(s.startswith(f"*{cox}") for s in said["## What shortens or lengthens a customer's life: the Cox model"])
     for heading in ("## Does the model's main assumption hold?", "## Survival calibration"):
-        assert said[heading] == ["*Not computed: the reason given above*"], heading  # the Cox model's
+        assert len(said[heading]) == 1 and said[heading][0].startswith(  # the Cox model's, quoted
+            "*Not computed: the reason given above, “Cox model: no churn"), heading
     assert said["## Engagement and churn: Cox with time-varying covariates"][0].startswith(
         "*Not computed: time-varying Cox model: no churn")
     for heading in ("## Expected remaining lifetime of the active accounts", "## Lifetime value", "## Revenue at risk"):
-        assert said[heading] == ["*Not computed: the reason given above*"], heading  # the time-varying model's
+        assert len(said[heading]) == 1 and said[heading][0].startswith(  # the time-varying model's
+            "*Not computed: the reason given above, “time-varying Cox model:"), heading
 
 
 # ------------------------------------------------------------------------- the crashes named in issue 12

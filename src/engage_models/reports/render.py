@@ -32,7 +32,9 @@ def missing_text(run, stage: str, name: str | None = None) -> str:
 
     A reason the report has already given is not written out again: the same reason reads "the reason given
     above", and inside a longer one ("needs health (...)", "the health stage was not computed (...)") it reads
-    "see above" (a world without a health score gave the same long reason eight times in the executive summary).
+    "see above" (a world without a health score gave the same long reason eight times in the executive summary),
+    each with the reason's first words, so the pointer says which of the reasons above it means (the nearest one
+    above may be another).
     """
     reason = run.reason(stage, name, run.lang)
     said = run.__dict__.setdefault("_reasons_said", [])
@@ -45,11 +47,30 @@ def _said_before(reason: str, said: list[str], lang: str) -> str:
     """``reason`` with what ``said`` already holds replaced by a pointer: whole, or the longest reason said before
     that it quotes (at least 30 columns wide, a Japanese character two: a short phrase is not worth a pointer)."""
     if reason in said:
-        return t("section.same_reason", lang)
+        return t("section.same_reason", lang, start=opening(reason))
     for earlier in sorted({r for r in said if _width(r) >= 30}, key=len, reverse=True):
         if earlier in reason:
-            return reason.replace(earlier, t("section.see_above", lang))
+            return reason.replace(earlier, t("section.see_above", lang, start=opening(earlier)))
     return reason
+
+
+def opening(reason: str, width: int = 32) -> str:
+    """The first words of ``reason`` within ``width`` columns (a Japanese character two), ending in "…" when cut: what
+    a pointer back quotes.
+
+    >>> opening("Cox model: no churn among the 100 accounts in the data"), opening("no churner yet")
+    ('Cox model: no churn among the…', 'no churner yet')
+    """
+    if _width(reason) <= width:
+        return reason
+    cut, used = 0, 0
+    for i, c in enumerate(reason):
+        used += _width(c)
+        if used > width - 1:
+            break
+        if c == " " or _width(c) == 2:  # words end at spaces; Japanese has none, so any character may end one
+            cut = i if c == " " else i + 1
+    return reason[:cut or width // 2].rstrip(" ,:;、。") + "…"
 
 
 def _width(text: str) -> int:
