@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
@@ -175,3 +176,67 @@ def parse_run_date(value: str | date | None = None, zone: str = "UTC") -> str:
         return date.fromisoformat(text).isoformat()
     except ValueError:
         raise ConfigError(f"run date must be a date YYYY-MM-DD, not {value!r}") from None
+
+
+# ------------------------------------------------------------------------------------------ the data's start
+#: A day of a table is set aside from its start when nothing at all is dated in the more than this many days after
+#: it (a year with no row: a mistyped year, 1924 for 2024, or 1970-01-01, an empty cell read as a date) ...
+EARLY_GAP_DAYS = 365
+#: ... and the rows up to it are at most this share of the table (a real first year of data is more than that).
+EARLY_SHARE = 0.01
+
+#: SQL (DuckDB) of a table's rows per UTC day of ``{column}``, the day as days since 1970-01-01: the input of
+#: :func:`bulk_start` (floor: DuckDB's ``//`` truncates, which would move a day before 1970 to the next).
+DAY_COUNTS_SQL = ("SELECT CAST(floor(epoch_us({column}) / 86400000000) AS BIGINT) AS d, count(*) AS n "
+                  "FROM {relation} WHERE {column} IS NOT NULL GROUP BY 1")
+
+
+@dataclass(frozen=True)
+class DataStart:
+    """Where a table's dates really begin: ``start`` (a UTC midnight, None for a table without dates), and the
+    ``rows`` dated long before it that were set aside to find it (``first``, ``last``: their first and last day),
+    out of ``total`` dated rows."""
+
+    start: pd.Timestamp | None
+    rows: int = 0
+    first: pd.Timestamp | None = None
+    last: pd.Timestamp | None = None
+    total: int = 0
+
+    def said(self, table: str, column: str) -> dict | None:
+        """What was set aside, for a run's JSON and its reports (None when nothing was)."""
+        if not self.rows:
+            return None
+        return {"table": table, "column": column, "rows": self.rows, "total": self.total,
+                "first": self.first.date().isoformat(), "last": self.last.date().isoformat(),
+                "start": self.start.date().isoformat()}
+
+
+def bulk_start(days: pd.DataFrame, gap_days: int = EARLY_GAP_DAYS, share: float = EARLY_SHARE) -> DataStart:
+    """The first day of a table's dates once rows dated long before the rest are set aside.
+
+    ``days``: rows per day, columns ``d`` (days since 1970-01-01, as :data:`DAY_COUNTS_SQL` gives them) and ``n``.
+    Rows are set aside when more than ``gap_days`` days without a single row follow them and they are at most
+    ``share`` of the rows: the start is then the first day after the latest such gap. A first year of real data,
+    however thin, has no year-long hole after it; one mistyped date of a million rows has.
+
+    >>> days = pd.DataFrame({"d": [-16599, 19723, 19724, 19725], "n": [1, 300, 310, 290]})  # 1924-07-22, 2024-01-01..
+    >>> s = bulk_start(days)
+    >>> s.start.date(), s.rows, s.first.date(), s.total
+    (datetime.date(2024, 1, 1), 1, datetime.date(1924, 7, 22), 901)
+    >>> bulk_start(days.assign(n=[50, 30, 10, 10])).rows  # half of the rows: kept, the start is their day
+    0
+    """
+    d = days[days["n"] > 0].sort_values("d")
+    if d.empty:
+        return DataStart(None)
+    day = d["d"].to_numpy(dtype="int64")
+    n = d["n"].to_numpy(dtype="int64")
+    total = int(n.sum())
+    as_date = lambda k: pd.Timestamp(int(k), unit="D", tz="UTC")  # noqa: E731
+    upto = n.cumsum()[:-1]  # rows up to and including each day but the last
+    cut = ((day[1:] - day[:-1]) > gap_days) & (upto <= share * total)
+    if not cut.any():
+        return DataStart(as_date(day[0]), total=total)
+    i = int(cut.nonzero()[0][-1])
+    return DataStart(as_date(day[i + 1]), int(upto[i]), as_date(day[0]), as_date(day[i]), total)

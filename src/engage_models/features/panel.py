@@ -55,7 +55,7 @@ import pandas as pd
 from .. import config
 from .._core.errors import ConfigError, DataError
 from .._core.reasons import Thin, date_of
-from .._core.time import to_utc, utc_midnight
+from .._core.time import EARLY_GAP_DAYS, bulk_start, to_utc, utc_midnight
 from . import metrics as M
 from .engine import Engine, is_uri, location, make_engine, quote_ident
 
@@ -164,13 +164,28 @@ class PanelBuilder:
 
     # ------------------------------------------------------------------------------------------ grid
     def data_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
-        """First event day and the midnight after the last event (the default observation end)."""
+        """First event day and the midnight after the last event (the default observation end).
+
+        The first day leaves out events dated long before the rest (:func:`~engage_models._core.time.bulk_start`,
+        as the survival models' start does): one event mistyped as 1924 gave a panel of 1,203 monthly dates from
+        1924, every account's months before 2024 read as months without activity.
+        """
         df = self.engine.frame("SELECT min(timestamp) AS lo, max(timestamp) AS hi FROM events")
         lo, hi = df["lo"].iloc[0], df["hi"].iloc[0]
         if pd.isna(hi):
             where = location(self.processed, "events.parquet")
             raise Thin("reason.events_no_rows", where=where)
-        return to_utc(lo).normalize(), to_utc(hi).normalize() + pd.Timedelta(days=1)
+        lo, hi = to_utc(lo).normalize(), to_utc(hi).normalize()
+        if hi - lo > pd.Timedelta(days=EARLY_GAP_DAYS):  # a shorter table has no such gap to look for
+            day = self.engine.day("timestamp")
+            days = self.engine.frame(f"SELECT {day} AS d, count(*) AS n FROM events WHERE timestamp IS NOT NULL "
+                                     f"GROUP BY {day}")
+            found = bulk_start(days)
+            if found.rows:
+                log.info("events: %d row(s) dated %s to %s, more than a year before the rest, set aside: the panel "
+                         "begins from %s", found.rows, found.first.date(), found.last.date(), found.start.date())
+                lo = found.start
+        return lo, hi + pd.Timedelta(days=1)
 
     def default_dates(self, until: pd.Timestamp | None = None, freq: str = "MS") -> pd.DatetimeIndex:
         """Month starts from the first one with a full longest window of data, up to ``until``."""

@@ -15,7 +15,7 @@ from .._core.i18n import catalogue, check_lang, fmt_date, t
 from .._core.io import parquet_source
 from .._core.plots import date_axis, new_ax
 from .._core.reasons import Thin, Why, text
-from .._core.time import to_utc
+from .._core.time import DAY_COUNTS_SQL, bulk_start, to_utc
 from ..features.engine import connect_duckdb
 from .contracts import CONTRACTS, TIMESTAMP
 from .validate import IngestReport, sign_rows, source_name
@@ -306,12 +306,23 @@ def plot_monthly(counts: pd.DataFrame, by: str | None = None, ylabel: str = "row
 
 def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
     """The data's first and last event and the run's observation date (``as_of``, else the midnight after the
-    last event), as ISO strings: what every later stage needs to know about time."""
+    last event), as ISO strings: what every later stage needs to know about time.
+
+    The first event is the first of the events' bulk: events dated long before the rest (one mistyped as 1924;
+    :func:`~engage_models._core.time.bulk_start`) are set aside from it and said under ``set_aside`` (their
+    rows, first and last day, and the day the data begin)."""
+    source = parquet_source(Path(processed) / "events.parquet")
     with _con() as con:
-        first, last = con.execute("SELECT min(timestamp), max(timestamp) FROM read_parquet($p,"
-                                  " hive_partitioning = false)",
-                                  {"p": parquet_source(Path(processed) / "events.parquet")}).fetchone()
-    if last is None:
-        raise Thin("reason.no_events")
-    return {"first_event": to_utc(first).isoformat(), "last_event": to_utc(last).isoformat(),
-            "as_of": observation_date(as_of, processed).isoformat()}
+        last = con.execute("SELECT max(timestamp) FROM read_parquet($p, hive_partitioning = false)",
+                           {"p": source}).fetchone()[0]
+        if last is None:
+            raise Thin("reason.no_events")
+        found = bulk_start(con.execute(DAY_COUNTS_SQL.format(
+            column="timestamp", relation="read_parquet($p, hive_partitioning = false)"), {"p": source}).df())
+        first = con.execute("SELECT min(timestamp) FROM read_parquet($p, hive_partitioning = false) "
+                            "WHERE timestamp >= $start", {"p": source, "start": found.start}).fetchone()[0]
+    out = {"first_event": to_utc(first).isoformat(), "last_event": to_utc(last).isoformat(),
+           "as_of": observation_date(as_of, processed).isoformat()}
+    if found.rows:
+        out["set_aside"] = found.said("events", "timestamp")
+    return out

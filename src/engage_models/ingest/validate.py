@@ -1427,6 +1427,33 @@ def _hint_event_consistency(con, staging: Path, results: dict) -> None:
         _warn("events_unknown_users", table="events", n=f"{unknown:,}", user=repr(x_user))
 
 
+#: The tables whose dates say where the data begin, and their date column: the survival models' start, the panel's
+#: first date and the run's first event leave out rows dated long before the rest (see ``_hint_long_before``).
+DATA_START_COLUMNS = (("events", "timestamp"), ("subscriptions", "period_start"))
+
+
+def _hint_long_before(con, staging: Path, results: dict) -> None:
+    """A warning when kept rows of events or subscriptions are dated long before the rest of their table (more
+    than a year with no row after them, at most 1% of the table: :func:`~engage_models._core.time.bulk_start`):
+    one event mistyped as 1924 had moved report 05's "data begin", its out-of-time test and the panel's first
+    date by a century. They are kept (ingest cannot tell a wrong year from an early pilot), and every stage takes
+    the data to begin after them; the warning counts them and gives their dates."""
+    from .._core.reasons import date_of
+    from .._core.time import DAY_COUNTS_SQL, bulk_start
+
+    for table, column in DATA_START_COLUMNS:
+        if not results.get(table) or not results[table].rows_kept:
+            continue
+        days = con.execute(DAY_COUNTS_SQL.format(column=_ident(column), relation="read_parquet($p, "
+                           "hive_partitioning = false)"), {"p": str(staging / f"{table}.parquet")}).df()
+        found = bulk_start(days)
+        if found.rows:
+            dates = (date_of(found.first) if found.first == found.last
+                     else Why("sep.date_span", a=date_of(found.first), b=date_of(found.last)))
+            _warn("dated_long_before", table=table, column=column, n=f"{found.rows:,}",
+                  kept=f"{results[table].rows_kept:,}", dates=dates, start=date_of(found.start))
+
+
 def _hint_subscription_months(con, staging: Path, results: dict) -> None:
     """A warning when an account has several kept subscription rows starting in one month (a mid-month upgrade,
     or one row per product): the KPIs take the latest row's MRR for the month (see
@@ -1681,6 +1708,7 @@ def _ingest(raw_dir: Path, processed_dir: Path, sources, encodings, now, csat_sc
                 if name == "accounts":
                     _accepted_accounts(con, staging, results[name])
             _hint_event_consistency(con, staging, results)
+            _hint_long_before(con, staging, results)
             _hint_subscription_months(con, staging, results)
         finally:
             con.close()

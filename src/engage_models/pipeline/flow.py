@@ -400,8 +400,11 @@ def _check_as_of(config: RunConfig, ingest: Artifact) -> None:
                               f"{end:%Y-%m-%d})")
         first = to_utc(dates["first_event"])
         if to_utc(config.as_of) <= first.normalize():
+            aside = dates.get("set_aside")  # events dated long before the rest (a mistyped year) do not start the data
+            more = (f" ({aside['rows']:,} earlier event(s), {aside['first']} to {aside['last']}, are dated more than "
+                    f"a year before the rest and do not count as its start)" if aside else "")
             raise ConfigError(f"as_of {config.as_of} is before the data start: the first event is on "
-                              f"{first:%Y-%m-%d}")
+                              f"{first:%Y-%m-%d}{more}")
 
 
 class Run:

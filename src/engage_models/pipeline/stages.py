@@ -657,7 +657,7 @@ def survival(ctx: Context) -> None:
     out.frame("lifetimes", lt)
     out.json("info", {"as_of": adata.as_of, "observed_from": adata.observed_from, "accounts": len(lt),
                       "churned": int(lt["event"].sum()), "left_truncated": int(lt["left_truncated"].sum()),
-                      "covariates": adata.covariates})
+                      "covariates": adata.covariates, "set_aside": adata.set_aside})
     # a group the report could never draw (never 10 accounts at risk at once) is left out, with the reason
     groups = {"km_all": KaplanMeierGroups(require_at_risk=True),
               "km_segment": KaplanMeierGroups("segment", require_at_risk=True),

@@ -451,6 +451,9 @@ class AccountData:
     subscriptions: pd.DataFrame | None
     surveys: pd.DataFrame | None
     measured: str = "entry"  # when plan, seats and MRR are measured (:func:`covariates_at`)
+    #: rows dated long before the rest of their table, left out of ``observed_from`` (see
+    #: :func:`~engage_models.survival.data.observation_window`)
+    set_aside: list = field(default_factory=list)
     _mrr_now: pd.Series | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -528,10 +531,11 @@ def covariates_at(lt: pd.DataFrame, subscriptions: pd.DataFrame | None, at, *, m
 def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> AccountData:
     """Lifetimes of the processed accounts at ``as_of`` (default: last day with events) with covariates.
 
-    Left truncation starts at :func:`~engage_models.survival.data.observation_start` (first subscription
-    month or first event). Plan, seats and MRR are measured at each account's entry into the data
-    (``measured``, see :func:`covariates_at`). NPS category at the first NPS wave (with its own entry) is added
-    when surveys exist. :class:`InsufficientData` when no account started before ``as_of``.
+    Left truncation starts at :func:`~engage_models.survival.data.observation_window` (the first subscription
+    month, else the first event day, rows dated long before the rest of their table set aside: said in
+    ``set_aside``). Plan, seats and MRR are measured at each account's entry into the data (``measured``, see
+    :func:`covariates_at`). NPS category at the first NPS wave (with its own entry) is added when surveys exist.
+    :class:`InsufficientData` when no account started before ``as_of``.
     """
     from ..ingest.quality import observation_date
 
@@ -540,7 +544,7 @@ def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> Acco
     accounts = pd.read_parquet(paths.processed / "accounts.parquet")
     subs = _maybe(paths.processed / "subscriptions.parquet")
     surveys = _maybe(paths.processed / "surveys.parquet")
-    observed_from = D.observation_start(paths.processed)
+    observed_from, set_aside = D.observation_window(paths.processed)
     lt = D.lifetimes(accounts, as_of, observed_from)
     if lt.empty:
         raise Thin("reason.no_lifetime", as_of=date_of(as_of))
@@ -548,7 +552,7 @@ def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> Acco
     lt = covariates_at(lt, subs, as_of, measured=measured, observed_from=observed_from)
     if surveys is not None:
         lt = lt.merge(D.first_nps(surveys, lt, as_of=as_of), on="account_id", how="left")
-    return AccountData(lt, as_of, observed_from, accounts, subs, surveys, measured)
+    return AccountData(lt, as_of, observed_from, accounts, subs, surveys, measured, set_aside)
 
 
 def _maybe(path: Path) -> pd.DataFrame | None:

@@ -115,21 +115,49 @@ def truncation_summary(lt: pd.DataFrame) -> dict:
     }
 
 
-def observation_start(processed: str | Path) -> pd.Timestamp | None:
-    """First date the processed data covers: the first subscription month, else the first event day."""
+#: The tables whose dates say the data have begun, and their date column.
+DATED_TABLES = (("subscriptions", "period_start"), ("events", "timestamp"))
+
+
+def observation_window(processed: str | Path) -> tuple[pd.Timestamp | None, list[dict]]:
+    """First date the processed data covers, and the rows set aside to find it.
+
+    The first subscription month, else the first event day. The start leaves out rows dated long before the rest
+    of their table (:func:`~engage_models._core.time.bulk_start`: one event
+    mistyped as 1924 had moved the start, the out-of-time cutoff and the panel by decades); those are returned as
+    :meth:`~engage_models._core.time.DataStart.said` dicts, also logged. ``(None, [])`` without dates.
+    """
     import duckdb
 
+    from .._core.time import DAY_COUNTS_SQL, bulk_start
+
     processed = Path(processed)
-    for table, col in (("subscriptions", "period_start"), ("events", "timestamp")):
+    set_aside = []
+    for table, col in DATED_TABLES:
         path = processed / f"{table}.parquet"
-        if path.exists():
-            with duckdb.connect() as con:
-                con.execute("SET TimeZone = 'UTC'")
-                (ts,) = con.execute(f'SELECT min("{col}") FROM read_parquet($p, hive_partitioning = false)',
-                                    {"p": parquet_source(path)}).fetchone()
-            if ts is not None:
-                return to_utc(ts).normalize()
-    return None
+        if not path.exists():
+            continue
+        with duckdb.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")
+            days = con.execute(DAY_COUNTS_SQL.format(column=f'"{col}"', relation="read_parquet($p, hive_partitioning "
+                                                     "= false)"), {"p": parquet_source(path)}).df()
+        found = bulk_start(days)
+        if found.start is None:
+            continue
+        said = found.said(table, col)
+        if said:
+            set_aside.append(said)
+            log.info("%s: %d row(s) dated %s to %s, more than a year before the rest of the table, are set aside "
+                        "in finding where the data begin (%s)", table, found.rows, said["first"], said["last"],
+                        said["start"])
+        return found.start, set_aside
+    return None, []
+
+
+def observation_start(processed: str | Path) -> pd.Timestamp | None:
+    """First date the processed data covers: the first subscription month, else the first event day (see
+    :func:`observation_window`)."""
+    return observation_window(processed)[0]
 
 
 def value_at(subscriptions: pd.DataFrame, dates: pd.Series | pd.Timestamp, column: str = "mrr",

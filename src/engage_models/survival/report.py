@@ -21,15 +21,27 @@ def header(info, lang: str = "en") -> str:
     """One line: observation date, accounts, churned, left-truncated, observed since.
 
     ``info``: the survival stage's summary (a dict with ``as_of``, ``observed_from``, ``accounts``, ``churned``,
-    ``left_truncated``) or an :class:`~engage_models.survival.analysis.AccountData`.
+    ``left_truncated`` and ``set_aside``, the rows left out of the data's start, each said in a sentence) or an
+    :class:`~engage_models.survival.analysis.AccountData`.
     """
     if not isinstance(info, dict):
         lt = info.lifetimes
         info = {"as_of": info.as_of, "observed_from": info.observed_from, "accounts": len(lt),
-                "churned": int(lt["event"].sum()), "left_truncated": int(lt["left_truncated"].sum())}
-    return t("surv.header", lang, date=fmt_date(info["as_of"], lang), accounts=fmt_number(info["accounts"], lang),
+                "churned": int(lt["event"].sum()), "left_truncated": int(lt["left_truncated"].sum()),
+                "set_aside": info.set_aside}
+    said = t("surv.header", lang, date=fmt_date(info["as_of"], lang), accounts=fmt_number(info["accounts"], lang),
              churned=fmt_number(info["churned"], lang), truncated=fmt_number(info["left_truncated"], lang),
              since=fmt_date(info["observed_from"], lang) if info.get("observed_from") is not None else "-")
+    return " ".join([said, *(set_aside_note(x, lang) for x in info.get("set_aside") or [])])
+
+
+def set_aside_note(x: dict, lang: str = "en") -> str:
+    """One sentence on rows left out of the data's start (a :meth:`~engage_models._core.time.DataStart.said` dict:
+    one event mistyped as 1924 had made the data begin then)."""
+    first, last = fmt_date(x["first"], lang), fmt_date(x["last"], lang)
+    dates = first if first == last else t("sep.date_span", lang, a=first, b=last)
+    return t("surv.set_aside", lang, n=fmt_number(x["rows"], lang), table=x["table"], column=x["column"], dates=dates,
+             start=fmt_date(x["start"], lang))
 
 
 def km_table(km, lang: str = "en", min_at_risk: int | None = None) -> Table:

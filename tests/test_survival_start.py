@@ -1,0 +1,141 @@
+"""Where the data begin, and what the survival stage says once.
+
+A previous session's hand-made worlds found: one event dated 1924 (kept by ingest with a warning) made report 05 say
+"data begin (5 Mar 1924)", moved its out-of-time test and the panel's first date (revenue at risk $3,096 -> $2,650);
+a subscriptions table starting later than the events made older accounts "customers before the data begin"; a
+rare segment printed about 26 "not seen in fitting" lines from the cross-validation folds; the bootstrap's count
+of refits that valued a rare level as the reference stayed in the values' attrs; and Kaplan-Meier dropped rows
+with no time at risk without a count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engage_models._core.time import bulk_start
+from engage_models.survival import analysis as A
+from engage_models.survival import report
+
+EARLY = pd.Timestamp("1924-03-05 10:00", tz="UTC")
+
+
+def _days(dates, counts) -> pd.DataFrame:
+    d = (pd.DatetimeIndex(pd.to_datetime(dates, utc=True)) - pd.Timestamp("1970-01-01", tz="UTC")).days
+    return pd.DataFrame({"d": np.asarray(d, "int64"), "n": counts})
+
+
+def test_bulk_start_sets_aside_a_mistyped_year_and_keeps_a_thin_real_start():
+    bulk = pd.date_range("2024-01-01", "2024-12-31", freq="D")
+    alone = bulk_start(_days(bulk, 100))
+    assert (alone.start, alone.rows, alone.total) == (pd.Timestamp("2024-01-01", tz="UTC"), 0, 36_600)
+    typo = bulk_start(_days(["1924-03-05", *bulk], [1, *[100] * len(bulk)]))
+    assert (typo.start, typo.rows, typo.first, typo.last) == (
+        pd.Timestamp("2024-01-01", tz="UTC"), 1, pd.Timestamp("1924-03-05", tz="UTC"),
+        pd.Timestamp("1924-03-05", tz="UTC"))
+    assert typo.said("events", "timestamp") == {"table": "events", "column": "timestamp", "rows": 1, "total": 36_601,
+                                                "first": "1924-03-05", "last": "1924-03-05", "start": "2024-01-01"}
+    two = bulk_start(_days(["1924-03-05", "1970-01-01", *bulk], [1, 3, *[100] * len(bulk)]))
+    assert (two.rows, two.first.year, two.last.year, two.start.year) == (4, 1924, 1970, 2024)
+    # a thin but real first year (one row every few days, growing): no year-long hole after it, kept
+    thin = pd.date_range("2021-01-01", "2023-12-31", freq="5D")
+    grown = bulk_start(_days([*thin, *bulk], [*[1] * len(thin), *[100] * len(bulk)]))
+    assert (grown.start, grown.rows) == (pd.Timestamp("2021-01-01", tz="UTC"), 0)
+    # an early block of more than 1% of the rows is data, however far before: kept
+    block = bulk_start(_days([*pd.date_range("2020-01-01", periods=30), *bulk], [*[20] * 30, *[100] * len(bulk)]))
+    assert (block.start, block.rows) == (pd.Timestamp("2020-01-01", tz="UTC"), 0)
+    assert bulk_start(_days([], [])).start is None
+
+
+def _processed(small_ingested, root, *, subscriptions=True, early_event=False, subs_from=None):
+    """A copy of the small world's processed tables in ``root/processed``, edited."""
+    data_dir, _ = small_ingested
+    shutil.copytree(data_dir / "processed", root / "processed")
+    p = root / "processed"
+    if not subscriptions:
+        (p / "subscriptions.parquet").unlink()
+    elif subs_from is not None:
+        subs = pd.read_parquet(p / "subscriptions.parquet")
+        subs[subs["period_start"] >= pd.Timestamp(subs_from, tz="UTC")].to_parquet(p / "subscriptions.parquet")
+    if early_event:
+        ev = pd.read_parquet(p / "events.parquet")
+        row = ev.iloc[[len(ev) // 2]].assign(timestamp=EARLY)
+        pd.concat([ev, row], ignore_index=True).to_parquet(p / "events.parquet", index=False)
+    return root
+
+
+def test_one_event_a_century_early_moves_neither_the_start_nor_the_cutoff_nor_the_panel(small_ingested, tmp_path):
+    """Without a subscriptions table the start comes from the events: one event dated 1924 made the data begin
+    then. It is set aside (and said); every date equals the world's without it."""
+    from engage_models.features.panel import PanelBuilder
+    from engage_models.ingest.quality import data_dates
+
+    plain = _processed(small_ingested, tmp_path / "plain", subscriptions=False)
+    early = _processed(small_ingested, tmp_path / "early", subscriptions=False, early_event=True)
+    as_of = pd.Timestamp("2025-01-01", tz="UTC")
+    a, b = A.account_table(plain, as_of), A.account_table(early, as_of)
+    assert b.observed_from == a.observed_from == pd.Timestamp("2024-01-01", tz="UTC")
+    cols = ["account_id", "duration", "event", "entry", "left_truncated"]
+    pd.testing.assert_frame_equal(b.lifetimes[cols], a.lifetimes[cols])
+    assert A.default_cutoff(b.as_of, b.observed_from) == A.default_cutoff(a.as_of, a.observed_from)
+    assert a.set_aside == [] and b.set_aside == [{"table": "events", "column": "timestamp", "rows": 1,
+                                                  "total": b.set_aside[0]["total"], "first": "1924-03-05",
+                                                  "last": "1924-03-05", "start": "2024-01-01"}]
+    # said where report 05 says where the data begin, in both languages
+    assert report.header(a, "en").endswith("(left truncation).")
+    assert ("1 row(s) of events dated 5 Mar 1924 (timestamp), more than a year before the rest of the table, were "
+            "left out of where the data begin (1 Jan 2024)") in report.header(b, "en")
+    assert "1924年3月5日" in report.header(b, "ja")
+    # the panel's dates and the run's first event
+    with PanelBuilder(plain / "processed") as pa, PanelBuilder(early / "processed") as pb:
+        assert pb.data_range() == pa.data_range()
+        assert list(pb.default_dates()) == list(pa.default_dates())
+    da, db = data_dates(plain / "processed"), data_dates(early / "processed")
+    assert db.pop("set_aside")["rows"] == 1 and db == da
+
+
+@pytest.mark.slow
+def test_a_run_with_one_event_a_century_early_gives_the_figures_of_the_run_without_it(small_world, tmp_path,
+                                                                                      monkeypatch):
+    """The pipeline up to survival on the small world, with and without one extra event dated 1924: the same
+    start, panel dates, out-of-time cutoffs and money; ingest names the row, report 05's header too."""
+    from engage_models import pipeline
+    from engage_models._core.errors import InsufficientData
+    from engage_models.pipeline import stages as S
+
+    def not_here(ctx):
+        raise InsufficientData("not needed by this test")
+
+    stages = tuple(dataclasses.replace(s, run=not_here) if s.name in ("quality", "kpis", "surveys", "health",
+                                                                        "personas") else s for s in S.STAGES)
+    monkeypatch.setattr("engage_models.pipeline.flow.STAGES", stages)
+    runs = {}
+    for name in ("plain", "early"):
+        data = tmp_path / name
+        shutil.copytree(small_world / "raw", data / "raw")
+        if name == "early":
+            ev = pd.read_parquet(data / "raw" / "events.parquet")
+            row = ev.iloc[[len(ev) // 2]].assign(timestamp=EARLY)
+            pd.concat([ev, row], ignore_index=True).to_parquet(data / "raw" / "events.parquet", index=False)
+        runs[name] = pipeline.run({"data_dir": str(data), "run_date": "2025-01-02", "survival": {"n_boot": 5}},
+                                  until="survival", progress=lambda m: None)
+    a, b = runs["plain"], runs["early"]
+    ia, ib = a.json("survival", "info"), b.json("survival", "info")
+    assert ib["observed_from"] == ia["observed_from"] and ib["set_aside"][0]["first"] == "1924-03-05"
+    assert sorted(b.frame("panel", "panel")["as_of"].unique()) == sorted(a.frame("panel", "panel")["as_of"].unique())
+    for name in ("oot_account", "oot_panel"):
+        assert b.json("survival", name)["cutoff"] == a.json("survival", name)["cutoff"]
+        assert b.json("survival", name)["harrell_c"] == pytest.approx(a.json("survival", name)["harrell_c"])
+    pd.testing.assert_frame_equal(b.frame("survival", "revenue_at_risk"), a.frame("survival", "revenue_at_risk"),
+                                  rtol=1e-9)
+    warned = [w for w in b["ingest"].json("ingest_report")["warnings"] if "long before the rest" in w]
+    assert warned == ["events: 1 of the 545,903 kept rows are dated long before the rest of the table (timestamp: 5 "
+                      "Mar 1924; then no row for more than a year, until 1 Jan 2024): a mistyped year, or 1970-01-01 "
+                      "from an empty cell? They are kept, but the analyses take the data to begin on 1 Jan 2024 (the "
+                      "survival models' start, the panel's first date); check them"]
+    assert not [w for w in a["ingest"].json("ingest_report")["warnings"] if "long before the rest" in w]
+    assert "5 Mar 1924" in report.header(ib, "en") and "1924" not in report.header(ia, "en")
