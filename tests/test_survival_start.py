@@ -20,6 +20,7 @@ import pytest
 from engage_models._core.time import bulk_start
 from engage_models.survival import analysis as A
 from engage_models.survival import report
+from engage_models.survival.data import observation_window
 
 EARLY = pd.Timestamp("1924-03-05 10:00", tz="UTC")
 
@@ -96,6 +97,23 @@ def test_one_event_a_century_early_moves_neither_the_start_nor_the_cutoff_nor_th
         assert list(pb.default_dates()) == list(pa.default_dates())
     da, db = data_dates(plain / "processed"), data_dates(early / "processed")
     assert db.pop("set_aside")["rows"] == 1 and db == da
+
+
+def test_subscriptions_that_begin_later_than_the_events_do_not_make_older_customers(small_ingested, tmp_path):
+    """Subscription months kept from July only: events show the accounts from January, so the data begin then, and
+    an account started in March is no "customer before the data begin"."""
+    full = _processed(small_ingested, tmp_path / "full")
+    late = _processed(small_ingested, tmp_path / "late", subs_from="2024-07-01")
+    start, said = observation_window(late / "processed")
+    assert (start, said) == (pd.Timestamp("2024-01-01", tz="UTC"), [])
+    as_of = pd.Timestamp("2025-01-01", tz="UTC")
+    a, b = A.account_table(full, as_of), A.account_table(late, as_of)
+    assert b.observed_from == a.observed_from
+    assert int(b.lifetimes["left_truncated"].sum()) == int(a.lifetimes["left_truncated"].sum())
+    # and events that begin later than the subscriptions: the subscriptions' start stands
+    ev = pd.read_parquet(late / "processed" / "events.parquet")
+    ev[ev["timestamp"] >= pd.Timestamp("2024-09-01", tz="UTC")].to_parquet(full / "processed" / "events.parquet")
+    assert observation_window(full / "processed")[0] == pd.Timestamp("2024-01-01", tz="UTC")
 
 
 @pytest.mark.slow

@@ -531,8 +531,8 @@ def covariates_at(lt: pd.DataFrame, subscriptions: pd.DataFrame | None, at, *, m
 def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> AccountData:
     """Lifetimes of the processed accounts at ``as_of`` (default: last day with events) with covariates.
 
-    Left truncation starts at :func:`~engage_models.survival.data.observation_window` (the first subscription
-    month, else the first event day, rows dated long before the rest of their table set aside: said in
+    Left truncation starts at :func:`~engage_models.survival.data.observation_window` (the earlier of the first
+    subscription month and the first event day, rows dated long before the rest of their table set aside: said in
     ``set_aside``). Plan, seats and MRR are measured at each account's entry into the data (``measured``, see
     :func:`covariates_at`). NPS category at the first NPS wave (with its own entry) is added when surveys exist.
     :class:`InsufficientData` when no account started before ``as_of``.

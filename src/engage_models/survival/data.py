@@ -122,8 +122,10 @@ DATED_TABLES = (("subscriptions", "period_start"), ("events", "timestamp"))
 def observation_window(processed: str | Path) -> tuple[pd.Timestamp | None, list[dict]]:
     """First date the processed data covers, and the rows set aside to find it.
 
-    The first subscription month, else the first event day. The start leaves out rows dated long before the rest
-    of their table (:func:`~engage_models._core.time.bulk_start`: one event
+    The earliest start of the subscriptions (first month) and of the events (first day): a table that begins later
+    than the other does not move the start, since the other's earlier rows are real activity then (subscriptions
+    kept from a later month made every older account "a customer before the data begin"). Each table's start
+    leaves out rows dated long before the rest of it (:func:`~engage_models._core.time.bulk_start`: one event
     mistyped as 1924 had moved the start, the out-of-time cutoff and the panel by decades); those are returned as
     :meth:`~engage_models._core.time.DataStart.said` dicts, also logged. ``(None, [])`` without dates.
     """
@@ -132,7 +134,7 @@ def observation_window(processed: str | Path) -> tuple[pd.Timestamp | None, list
     from .._core.time import DAY_COUNTS_SQL, bulk_start
 
     processed = Path(processed)
-    set_aside = []
+    starts, set_aside = [], []
     for table, col in DATED_TABLES:
         path = processed / f"{table}.parquet"
         if not path.exists():
@@ -144,19 +146,19 @@ def observation_window(processed: str | Path) -> tuple[pd.Timestamp | None, list
         found = bulk_start(days)
         if found.start is None:
             continue
+        starts.append(found.start)
         said = found.said(table, col)
         if said:
             set_aside.append(said)
             log.info("%s: %d row(s) dated %s to %s, more than a year before the rest of the table, are set aside "
                         "in finding where the data begin (%s)", table, found.rows, said["first"], said["last"],
                         said["start"])
-        return found.start, set_aside
-    return None, []
+    return (min(starts) if starts else None), set_aside
 
 
 def observation_start(processed: str | Path) -> pd.Timestamp | None:
-    """First date the processed data covers: the first subscription month, else the first event day (see
-    :func:`observation_window`)."""
+    """First date the processed data covers: the earlier of the first subscription month and the first event day
+    (see :func:`observation_window`)."""
     return observation_window(processed)[0]
 
 
