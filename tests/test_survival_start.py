@@ -11,6 +11,7 @@ with no time at risk without a count.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 
 import numpy as np
@@ -18,9 +19,11 @@ import pandas as pd
 import pytest
 
 from engage_models._core.time import bulk_start
+from engage_models.survival import CoxModel, TimeVaryingCox, report
 from engage_models.survival import analysis as A
-from engage_models.survival import report
 from engage_models.survival.data import observation_window
+from engage_models.survival.evaluation import cross_validate
+from engage_models.survival.time_varying import cross_validate_start_stop
 
 EARLY = pd.Timestamp("1924-03-05 10:00", tz="UTC")
 
@@ -157,3 +160,44 @@ def test_a_run_with_one_event_a_century_early_gives_the_figures_of_the_run_witho
                       "survival models' start, the panel's first date); check them"]
     assert not [w for w in a["ingest"].json("ingest_report")["warnings"] if "long before the rest" in w]
     assert "5 Mar 1924" in report.header(ib, "en") and "1924" not in report.header(ia, "en")
+
+
+# ------------------------------------------------------------------------------------------ rare levels, once
+def _start_stop(n: int = 240, seed: int = 1) -> pd.DataFrame:
+    """Monthly start/stop rows with a numeric covariate and a segment of which one account is the only member."""
+    rng = np.random.default_rng(seed)
+    seg = np.where(np.arange(n) < 1, "Solo", np.where(rng.random(n) < 0.5, "SMB", "Mid"))
+    rows = []
+    for i in range(n):
+        x = rng.normal()
+        for k in range(24):
+            churned = int(rng.random() < 0.03 * np.exp(0.5 * x))
+            rows.append((f"a{i}", float(k), k + 1.0, churned, x + rng.normal(0, 0.1), seg[i]))
+            if churned:
+                break
+    return pd.DataFrame(rows, columns=["account_id", "start", "stop", "event", "x", "segment"])
+
+
+def test_a_rare_level_is_said_once_by_the_folds_not_once_a_fold(caplog):
+    """Each fold (and each fold's own choice of penalty) met the one-account segment again and said so: 10 to 41
+    lines per call. The folds are counted and said once a call, with how many of them met it."""
+    ss = _start_stop()
+    acc = ss.groupby("account_id", sort=False).agg(duration=("stop", "max"), event=("event", "max"),
+                                                   x=("x", "first"), segment=("segment", "first")).reset_index()
+    with caplog.at_level(logging.WARNING, logger="engage_models.survival"):
+        for label, call in (
+                ("folds choosing the penalty", lambda: TimeVaryingCox(covariates=["x", "segment"], n_jobs=1).fit(ss)),
+                ("cross-validation folds", lambda: cross_validate_start_stop(
+                    TimeVaryingCox(covariates=["x", "segment"], penalizer=0.01), ss)),
+                ("folds choosing the penalty", lambda: CoxModel(covariates=["x", "segment"], check_ph=False,
+                                                                n_jobs=1).fit(acc)),
+                ("cross-validation folds", lambda: cross_validate(CoxModel(covariates=["x", "segment"],
+                                                                           check_ph=False, n_jobs=1), acc))):
+            caplog.clear()
+            call()
+            said = [r.getMessage() for r in caplog.records]
+            assert not [m for m in said if "not seen in fitting" in m], label
+            rare = [m for m in said if "'segment'" in m]
+            assert len(rare) == 1 and f" of 5 {label} met a level of 'segment' that their training part lacked" \
+                in rare[0], (label, said)
+            assert "np.str_" not in rare[0]

@@ -74,7 +74,7 @@ from .._core.reasons import Thin, Why
 from . import _riskset
 from .curves import SurvivalCurves, relative_hazard, tail_hazard
 from .data import usable
-from .design import Design, aliased_notes, counted_in_refit
+from .design import Design, aliased_notes, counted_call, counted_in_refit, say_folds
 
 log = logging.getLogger(__name__)
 
@@ -877,8 +877,10 @@ def choose_penalizer(model: CoxModel, data: pd.DataFrame, penalizers=PENALIZERS,
     from .evaluation import account_folds, categorical_columns
 
     splits = account_folds(data, model.event_col, cv, random_state, categorical_columns(model, data))
-    paths = parallel_map(_penalizer_path, [(model, data, tr, te, j, penalizers) for j, (tr, te) in enumerate(splits)],
-                         n_jobs)
+    done = parallel_map(counted_call, [(_penalizer_path, model, data, tr, te, j, penalizers)
+                                       for j, (tr, te) in enumerate(splits)], n_jobs)
+    say_folds([met for _, met in done], len(splits), "folds choosing the penalty")
+    paths = [path for path, _ in done]
     cvl = np.column_stack([c for c, _ in paths])
     conc = np.column_stack([k for _, k in paths])
     return selection_table(penalizers, cvl, {"harrell_c": conc})

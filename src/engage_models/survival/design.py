@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -58,6 +58,34 @@ def refits() -> Iterator[Counter]:
         yield counts
     finally:
         _REFITS.reset(token)
+
+
+def counted_call(fn: Callable, *args):
+    """``fn(*args)`` inside :func:`refits`: ``(its result, the set of things it met)`` (a fold of a cross-validation,
+    in this process or a worker's, whose caller says what the folds met once with :func:`say_folds`)."""
+    with refits() as met:
+        out = fn(*args)
+    return out, set(met)
+
+
+def say_folds(met: list[set], folds: int, what: str = "cross-validation folds") -> None:
+    """Once for what the ``folds`` met (``met``: one set a fold, from :func:`counted_call`), where each fold would
+    have said it again (a run with a rare segment printed 26 "not seen in fitting" lines from the folds): a level
+    some folds' training parts lacked, one warning a column; rows left out for a missing covariate at debug level
+    (the full fit said them). Inside :func:`refits` (folds of a bootstrap refit) they are counted there instead."""
+    seen = set().union(*met) if met else set()
+    if _REFITS.get() is not None:
+        for key in seen:
+            counted_in_refit(key, 1)
+        return
+    for column in sorted({key[1] for key in seen if key[0] == "unseen_level"}):
+        keys = {key for key in seen if key[:2] == ("unseen_level", column)}
+        k = sum(1 for m in met if m & keys)
+        refs = " or ".join(repr(key[2]) for key in sorted(keys))
+        log.warning("%d of %d %s met a level of %r that their training part lacked (a rare level): its held-out rows "
+                    "were encoded as the reference level %s there", k, folds, what, column, refs)
+    for key in sorted((key for key in seen if key[0] != "unseen_level"), key=str):
+        log.debug("%d of %d %s met %s", sum(1 for m in met if key in m), folds, what, key)
 
 
 def counted_in_refit(what: tuple, rows: int) -> bool:
@@ -168,7 +196,7 @@ class Design:
                 missing = v.isna().to_numpy()
                 unseen = (codes < 0) & ~missing
                 if unseen.any():
-                    ref = self.levels[c][0]
+                    ref = str(self.levels[c][0])  # np.str_('SMB') said as 'SMB'
                     said = log.debug if counted_in_refit(("unseen_level", c, ref), unseen.sum()) else log.warning
                     said("%d row(s) with a level of %r not seen in fitting: encoded as %r", int(unseen.sum()), c, ref)
                 for k, lev in enumerate(self.levels[c][1:], start=1):

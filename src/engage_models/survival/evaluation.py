@@ -365,37 +365,47 @@ def cross_validate(model, df: pd.DataFrame, *, cv: int = 5, random_state: int = 
     fold whose training part cannot be fitted (:class:`InsufficientData`) is listed in ``failed_folds`` with
     the reason, and the means are over the others.
     """
+    from .design import counted_call, say_folds
+
     splits = account_folds(df, event_col, cv, random_state, categorical_columns(model, df))
-    rows, failed = [], []
-    for k, (tr_idx, te_idx) in enumerate(splits):
-        train, test = df.iloc[tr_idx], df.iloc[te_idx]
-        try:
-            m = clone(model).fit(train)
-        except InsufficientData as exc:
-            failed.append({"fold": k + 1, "reason": str(exc)})
-            continue
-        tref = float(np.median(train[duration_col]))
-        curves = m.predict_curves(test)
-        kept = test.loc[curves.index]
-        time, event = kept[duration_col].to_numpy(float), kept[event_col].to_numpy().astype(bool)
-        entry = kept[entry_col].to_numpy(float) if entry_col and entry_col in kept else np.zeros(len(kept))
-        risk = curves.cumulative_hazard([tref]).to_numpy()[0]
-        tr_rem = train[duration_col] - (train[entry_col] if entry_col and entry_col in train else 0.0)
-        row = {"fold": k + 1, "accounts": len(kept), "events": int(event.sum()),
-               "harrell_c": harrell_c(time, event, risk, entry),
-               "uno_c": uno_c(time - entry, event, curves.churn_probability(entry, max(horizons)),
-                              train_time=tr_rem, train_event=train[event_col])}
-        for h in horizons:
-            # churn within h months of the time the account was first observed (its entry)
-            p = curves.churn_probability(entry, h)
-            # every account predicted alike (no churn by h in the training part): no ranking, not an AUC of 0.5
-            row[f"auc_{h}"] = (cumulative_dynamic_auc(time - entry, event, p, h, tr_rem, train[event_col])
-                               if np.ptp(p) > 0 else float("nan"))
-        rows.append(row)
+    rows, failed, met = [], [], []
+    for k, (tr_idx, te_idx) in enumerate(splits):  # a rare level's lines, once for the folds (and their penalty's)
+        row, said = counted_call(_fold, model, df.iloc[tr_idx], df.iloc[te_idx], k, horizons, duration_col,
+                                 event_col, entry_col)
+        met.append(said)
+        (rows if "harrell_c" in row else failed).append(row)
+    say_folds(met, len(splits))
     if not rows:
         raise InsufficientData("cross-validation: no fold could be fitted (" + "; ".join(f["reason"] for f in failed)
                                + ")")
     return fold_summary(pd.DataFrame(rows), failed)
+
+
+def _fold(model, train: pd.DataFrame, test: pd.DataFrame, k: int, horizons, duration_col: str, event_col: str,
+          entry_col: str | None) -> dict:
+    """Fold ``k`` of :func:`cross_validate`: its metrics, or ``{"fold", "reason"}`` when it cannot be fitted."""
+    try:
+        m = clone(model).fit(train)
+    except InsufficientData as exc:
+        return {"fold": k + 1, "reason": str(exc)}
+    tref = float(np.median(train[duration_col]))
+    curves = m.predict_curves(test)
+    kept = test.loc[curves.index]
+    time, event = kept[duration_col].to_numpy(float), kept[event_col].to_numpy().astype(bool)
+    entry = kept[entry_col].to_numpy(float) if entry_col and entry_col in kept else np.zeros(len(kept))
+    risk = curves.cumulative_hazard([tref]).to_numpy()[0]
+    tr_rem = train[duration_col] - (train[entry_col] if entry_col and entry_col in train else 0.0)
+    row = {"fold": k + 1, "accounts": len(kept), "events": int(event.sum()),
+           "harrell_c": harrell_c(time, event, risk, entry),
+           "uno_c": uno_c(time - entry, event, curves.churn_probability(entry, max(horizons)),
+                          train_time=tr_rem, train_event=train[event_col])}
+    for h in horizons:
+        # churn within h months of the time the account was first observed (its entry)
+        p = curves.churn_probability(entry, h)
+        # every account predicted alike (no churn by h in the training part): no ranking, not an AUC of 0.5
+        row[f"auc_{h}"] = (cumulative_dynamic_auc(time - entry, event, p, h, tr_rem, train[event_col])
+                           if np.ptp(p) > 0 else float("nan"))
+    return row
 
 
 def fold_summary(folds_df: pd.DataFrame, failed: list[dict]) -> dict:

@@ -66,7 +66,7 @@ from .cox import (
 )
 from .curves import SurvivalCurves, relative_hazard, tail_hazard
 from .data import person_period
-from .design import Design, aliased_notes, counted_in_refit
+from .design import Design, aliased_notes, counted_call, counted_in_refit, say_folds
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +139,10 @@ class _StartStopModel(BaseEstimator):
             splits = group_folds(df, self.id_col, self.event_col, self.cv, self.random_state,
                                  categorical_columns(self, df))
             # the folds' paths are independent: shared among n_jobs processes (the same numbers in any number)
-            paths = parallel_map(self._penalizer_path, [(df, tr, te, j) for j, (tr, te) in enumerate(splits)],
-                                 getattr(self, "n_jobs", None))
+            done = parallel_map(counted_call, [(self._penalizer_path, df, tr, te, j) for j, (tr, te) in
+                                               enumerate(splits)], getattr(self, "n_jobs", None))
+            say_folds([met for _, met in done], len(splits), "folds choosing the penalty")
+            paths = [path for path, _ in done]
             cvl = np.column_stack([c for c, _ in paths])
             conc = np.column_stack([k for _, k in paths])
             self.cv_results_ = selection_table(self.penalizers, cvl, {"concordance": conc})
@@ -587,18 +589,23 @@ def cross_validate_start_stop(model, df: pd.DataFrame, *, cv: int = 5, random_st
     from .evaluation import categorical_columns, fold_summary, group_folds
 
     splits = group_folds(df, model.id_col, model.event_col, cv, random_state, categorical_columns(model, df))
-    rows, failed = [], []
-    for k, (tr, te) in enumerate(splits):
+    rows, failed, met = [], [], []
+
+    def fold(k, tr, te):
         train, test = df.iloc[tr], df.iloc[te]
         try:
             m = clone(model).fit(train)
         except InsufficientData as exc:
             failed.append({"fold": k + 1, "reason": str(exc)})
-            continue
+            return
         test = test[test[list(model.covariates or [])].notna().all(axis=1)]
         lp = m.linear_predictor(test)
         rows.append({"fold": k + 1, "concordance": risk_set_concordance(
             test[model.start_col], test[model.stop_col], test[model.event_col], lp)})
+
+    for k, (tr, te) in enumerate(splits):  # a rare level's lines, once for the folds (and their own penalty's)
+        met.append(counted_call(fold, k, tr, te)[1])
+    say_folds(met, len(splits))
     if not rows:
         raise InsufficientData("cross-validation: no fold could be fitted (" + "; ".join(f["reason"] for f in failed)
                                + ")")
