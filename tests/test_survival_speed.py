@@ -184,3 +184,5 @@ def test_bootstrap_refits_say_a_level_their_resample_lacked_once_not_once_per_re
     assert "'SMB'" in unseen[0]
     k = int(unseen[0].split(" of ")[0])
     assert 0 < k <= 12 and values.attrs["unseen_levels"] == [f"segment: {k} of 12 refits, as 'SMB'"]
+    # the same as a record, for report 05's sentence (the survival stage's intervals)
+    assert values.attrs["unseen_level_refits"] == [{"column": "segment", "refits": k, "of": 12, "reference": "SMB"}]

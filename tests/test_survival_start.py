@@ -201,3 +201,15 @@ def test_a_rare_level_is_said_once_by_the_folds_not_once_a_fold(caplog):
             assert len(rare) == 1 and f" of 5 {label} met a level of 'segment' that their training part lacked" \
                 in rare[0], (label, said)
             assert "np.str_" not in rare[0]
+
+
+def test_report_05_says_the_refits_that_valued_a_rare_level_as_the_reference():
+    assert report.unseen_levels_note(None) == report.unseen_levels_note({"refits": 100}) == ""
+    intervals = {"refits": 100, "unseen_levels": [{"column": "segment", "refits": 42, "of": 100, "reference": "SMB"}]}
+    assert report.unseen_levels_note(intervals, "en") == (
+        "In 42 of the 100 bootstrap refits behind these intervals no account of some level of segment was drawn (a "
+        "rare level): those refits valued its accounts as of the reference level SMB, which widens their intervals.")
+    assert "100回のうち42回" in report.unseen_levels_note(intervals, "ja")
+    hostile = {"unseen_levels": [{"column": "<b>seg</b>", "refits": 1, "of": 2, "reference": "[x](javascript:1)"}]}
+    said = report.unseen_levels_note(hostile, "en")
+    assert "<b>" not in said and "](" not in said

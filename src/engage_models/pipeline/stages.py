@@ -746,7 +746,8 @@ def survival(ctx: Context) -> None:
         annual_discount_rate=s.annual_discount_rate, horizon=s.ltv_horizon_months)
     out.json("intervals", {"refits": values.attrs.get("n_boot", 0), "asked": s.n_boot,
                            "resampled_accounts": values.attrs.get("resampled"),
-                           "accounts": values.attrs.get("clusters")})
+                           "accounts": values.attrs.get("clusters"),
+                           "unseen_levels": values.attrs.get("unseen_level_refits", [])})
     values = values.rename_axis("account_id").reset_index()
     values["name"] = current.loc[values["account_id"], "name"].astype(str).to_numpy()
     out.frame("values", values)

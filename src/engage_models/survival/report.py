@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.display import Table, table
-from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_p, fmt_pct, t
+from .._core.i18n import fmt_date, fmt_interval, fmt_money, fmt_number, fmt_p, fmt_pct, md_text, t
 from .._core.plots import new_ax
 from .curves import SurvivalCurves
 from .value import plot_ltv, plot_revenue_at_risk  # noqa: F401  (re-exported for the notebook)
@@ -327,6 +327,16 @@ class _Calibrations:
     def calibration(self) -> dict[float, pd.DataFrame]:
         return {float(h): pd.DataFrame(v["calibration"]) for h, v in self.result["horizons"].items()
                 if v["evaluable"]}
+
+
+def unseen_levels_note(intervals: dict | None, lang: str = "en") -> str:
+    """A sentence per covariate of which some bootstrap refits of the values drew no account of a level (the
+    survival stage's ``intervals``, its ``unseen_levels``): those refits valued its accounts as of the reference
+    level, which widens their intervals. ``""`` when none did (or the run predates the count)."""
+    said = [t("surv.unseen_levels", lang, k=fmt_number(u["refits"], lang), n=fmt_number(u["of"], lang),
+              column=md_text(u["column"]), reference=md_text(u["reference"]))
+            for u in (intervals or {}).get("unseen_levels") or []]
+    return " ".join(said)
 
 
 def value_table(values: pd.DataFrame, names: pd.Series | None = None, lang: str = "en", n: int = 10,

@@ -179,15 +179,18 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
     base.attrs["resampled"] = port.attrs["resampled"] = m
     base.attrs["clusters"] = port.attrs["clusters"] = n
     if unseen:
-        base.attrs["unseen_levels"] = port.attrs["unseen_levels"] = unseen
+        base.attrs["unseen_levels"] = port.attrs["unseen_levels"] = [
+            f"{u['column']}: {u['refits']} of {u['of']} refits, as {u['reference']!r}" for u in unseen]
+        base.attrs["unseen_level_refits"] = port.attrs["unseen_level_refits"] = unseen
     return base, port
 
 
-def _say_unseen_levels(met: Counter, n_boot: int) -> list[str]:
+def _say_unseen_levels(met: Counter, n_boot: int) -> list[dict]:
     """One warning per column whose levels some refits' resamples lacked (``met``: refits per
     ``("unseen_level", column, reference)``, from :func:`~engage_models.survival.design.refits`): those refits
-    valued the accounts of such a level as of the reference level, which widens their intervals. Returns the
-    same as short texts ("segment: 42 of 100 refits, as 'SMB'") for the values' ``attrs``."""
+    valued the accounts of such a level as of the reference level, which widens their intervals. Returns the same
+    as records (``column``, ``refits``, ``of``, ``reference``) for the values' ``attrs`` (the ``unseen_levels``
+    texts, "segment: 42 of 100 refits, as 'SMB'") and report 05 (:func:`~.report.unseen_levels_note`)."""
     out = []
     for (what, *rest), k in sorted(met.items(), key=lambda kv: str(kv[0])):
         if what != "unseen_level":
@@ -196,7 +199,7 @@ def _say_unseen_levels(met: Counter, n_boot: int) -> list[str]:
         log.warning("%d of %d bootstrap refits of the survival values had no account of some level of %r in their "
                     "resample (a rare level): its accounts were valued as of the reference level %r in those refits",
                     k, n_boot, column, reference)
-        out.append(f"{column}: {k} of {n_boot} refits, as {reference!r}")
+        out.append({"column": str(column), "refits": int(k), "of": int(n_boot), "reference": str(reference)})
     return out
 
 
