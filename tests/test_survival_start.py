@@ -19,10 +19,11 @@ import pandas as pd
 import pytest
 
 from engage_models._core.time import bulk_start
-from engage_models.survival import CoxModel, TimeVaryingCox, report
+from engage_models.survival import CoxModel, KaplanMeierGroups, TimeVaryingCox, report
 from engage_models.survival import analysis as A
 from engage_models.survival.data import observation_window
 from engage_models.survival.evaluation import cross_validate
+from engage_models.survival.kaplan_meier import KaplanMeierResult
 from engage_models.survival.time_varying import cross_validate_start_stop
 
 EARLY = pd.Timestamp("1924-03-05 10:00", tz="UTC")
@@ -213,3 +214,25 @@ def test_report_05_says_the_refits_that_valued_a_rare_level_as_the_reference():
     hostile = {"unseen_levels": [{"column": "<b>seg</b>", "refits": 1, "of": 2, "reference": "[x](javascript:1)"}]}
     said = report.unseen_levels_note(hostile, "en")
     assert "<b>" not in said and "](" not in said
+
+
+# ------------------------------------------------------------------------------------ no time at risk, counted
+def test_kaplan_meier_counts_the_rows_with_no_time_at_risk_and_the_table_says_them():
+    rng = np.random.default_rng(0)
+    n = 60
+    df = pd.DataFrame({"duration": rng.uniform(1, 30, n), "event": rng.integers(0, 2, n), "entry": 0.0})
+    df.loc[[0, 1, 2], ["duration", "entry", "event"]] = [[5.0, 5.0, 1], [3.0, 4.0, 0], [0.0, 0.0, 1]]
+    km = KaplanMeierGroups().fit(df)
+    assert km.no_time_at_risk_ == {"accounts": 3, "churned": 2}
+    assert km.summary["accounts"].sum() == n - 3
+    tables, info = km.to_tables()
+    back = KaplanMeierResult.from_tables(tables, info)
+    assert back.no_time_at_risk == {"accounts": 3, "churned": 2}
+    html = report.km_table(back, "en")._repr_html_()
+    assert ("3 account(s) (2 of them churned) are in no curve: they have no time at risk here, their follow-up "
+            "ending at or before it starts") in html
+    assert "3社（うち解約2社）" in report.km_table(back, "ja")._repr_html_()
+    clean = KaplanMeierGroups().fit(df.drop(index=[0, 1, 2]))
+    assert clean.no_time_at_risk_ == {} and "no curve" not in report.km_table(clean, "en")._repr_html_()
+    old = KaplanMeierResult.from_tables(tables, {k: v for k, v in info.items() if k != "no_time_at_risk"})
+    assert report.no_time_note(old) == ""  # a run stored before the count

@@ -20,6 +20,7 @@ curves, so it accepts left truncation (lifelines' tests do not):
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,8 @@ from .._core.i18n import LANGS, catalogue, p_is, t
 from .._core.plots import BAND_COLOURS, new_ax
 from .._core.reasons import Thin, Why, text
 from .._core.stats import wilson_interval
+
+log = logging.getLogger(__name__)
 
 _AT_RISK_MIN = 10
 
@@ -138,7 +141,16 @@ class KaplanMeierGroups:
 
     def fit(self, df: pd.DataFrame) -> KaplanMeierGroups:
         entry = self.entry_col if self.entry_col and self.entry_col in df else None
-        data = df[df[self.duration_col] > (df[entry] if entry else 0)]
+        at_risk = df[self.duration_col] > (df[entry] if entry else 0)
+        data = df[at_risk]
+        # rows whose follow-up ends at or before it starts (churned before the data begin, or before the entry of
+        # their group, e.g. an NPS answer): in no curve, counted and said, not dropped in silence
+        gone = df[~at_risk]
+        self.no_time_at_risk_ = ({"accounts": len(gone), "churned": int(gone[self.event_col].sum())}
+                                 if len(gone) else {})
+        if len(gone):
+            log.info("%d row(s) with no time at risk (%s <= %s) left out of the Kaplan-Meier curves", len(gone),
+                     self.duration_col, entry or 0)
         groups = self._groups(data)
         present = set(groups.unique())
         # every group found is fitted or left out with its reason: a value missing from ``order`` came after it
@@ -323,7 +335,8 @@ class KaplanMeierGroups:
                                      group=lambda d: d["group"].astype(str)),
                                  logrank=self.logrank_, t_end=float(t_end),
                                  left_out={str(k): v for k, v in self.left_out_.items()},
-                                 min_at_risk=self.min_at_risk if min_at_risk is None else min_at_risk)
+                                 min_at_risk=self.min_at_risk if min_at_risk is None else min_at_risk,
+                                 no_time_at_risk=dict(self.no_time_at_risk_))
 
     def plot(self, ax=None, lang: str = "en", ci: bool = True, at_risk: bool = True, ticks=None,
              min_at_risk: int | None = None, colors=None):
@@ -358,11 +371,14 @@ class KaplanMeierResult:
     t_end: float
     left_out: dict = field(default_factory=dict)  # group -> accounts, churned, reason: groups without a curve
     min_at_risk: int | None = None  # a curve is drawn (and read) where at least this many accounts are at risk
+    #: rows left out with no time at risk (duration at or below entry): ``{"accounts", "churned"}``, empty if none
+    no_time_at_risk: dict = field(default_factory=dict)
 
     def to_tables(self) -> tuple[dict[str, pd.DataFrame], dict]:
         """``({"curves", "at_risk", "summary"}: DataFrame, info)``: Parquet-ready tables and JSON-ready info."""
         info = {"by": self.by, "labels": self.labels, "n": self.n, "logrank": self.logrank, "t_end": self.t_end,
-                "left_out": self.left_out, "min_at_risk": self.min_at_risk, "tables": ["curves", "at_risk", "summary"]}
+                "left_out": self.left_out, "min_at_risk": self.min_at_risk, "no_time_at_risk": self.no_time_at_risk,
+                "tables": ["curves", "at_risk", "summary"]}
         return {"curves": self.curves, "at_risk": self.at_risk, "summary": self.summary}, info
 
     @classmethod
@@ -370,7 +386,7 @@ class KaplanMeierResult:
         return cls(by=info["by"], labels=list(info["labels"]), n=dict(info["n"]), curves=tables["curves"],
                    at_risk=tables["at_risk"], summary=tables["summary"], logrank=info["logrank"],
                    t_end=float(info["t_end"]), left_out=dict(info.get("left_out") or {}),
-                   min_at_risk=info.get("min_at_risk"))
+                   min_at_risk=info.get("min_at_risk"), no_time_at_risk=dict(info.get("no_time_at_risk") or {}))
 
     def plot(self, ax=None, lang: str = "en", ci: bool = True, at_risk: bool = True, colors=None, names=None,
              xlabel: str | None = None):

@@ -7,6 +7,8 @@ through :func:`engage_models._core.display.table`. The notebook only calls these
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 
@@ -85,7 +87,19 @@ def km_table(km, lang: str = "en", min_at_risk: int | None = None) -> Table:
             "median_months": [t("surv.no_curve_few", lang, n=v["min_accounts"]) if v.get("min_accounts") else
                               t("surv.no_curve", lang, n=v["min_at_risk"]) for v in left_out.values()],
             "retention_12m": "", "retention_24m": ""})], ignore_index=True)
-    return table(out, lang=lang)
+    shown = table(out, lang=lang)
+    note = no_time_note(km, lang)
+    return Table(shown.frame, f'{shown._repr_html_()}<p class="engage-note">{html.escape(note)}</p>') if note else shown
+
+
+def no_time_note(km, lang: str = "en") -> str:
+    """A sentence on the accounts left out of the curves with no time at risk (their follow-up ends at or before
+    it starts: they left before the data begin), from a fitted Kaplan-Meier or its stored result; ``""`` if none."""
+    gone = getattr(km, "no_time_at_risk", None) or getattr(km, "no_time_at_risk_", None) or {}
+    if not gone.get("accounts"):
+        return ""
+    return t("surv.no_time_at_risk", lang, n=fmt_number(gone["accounts"], lang),
+             churned=fmt_number(gone.get("churned", 0), lang))
 
 
 def _median(m, lo, hi, lang):
