@@ -20,7 +20,10 @@ earlier rows (often with another penalty), their log-odds sit elsewhere, and the
 blocks of dates, so the folds' intercept carried over put the final card's mean probability wherever those
 differences sent it: 0.72 against 0.11 churn in training on one odd world, 0.05 against 0.13 on a simulated one
 whose churn fell over time. ``calibration_folds_`` keeps the folds' ``(a, b)`` (what ``oof_["p"]`` were
-computed with) and ``calibration_shift_`` how far the intercept moved.
+computed with) and ``calibration_shift_`` how far the intercept moved. Over the out-of-time backtests of six
+simulated 250-account worlds (``benchmarks/bench_calibration.py``) the match lowered both cards' log loss in all
+six (by 0.0055 and 0.0035 on average, up to 0.022) and their mean ICI from 0.027 to 0.024 (linear) and 0.038 to
+0.034 (shape).
 """
 
 from __future__ import annotations

@@ -579,6 +579,7 @@ def _train_health(ctx: Context, fits: str) -> None:
     model_info = {"form": form, "chosen_by": chosen, "thresholds": {"yellow": yellow, "red": red},
                   "cost_ratios": h.cost_ratios, "cv": final.cv_kind_, "calibration": final.calibration_,
                   "calibration_floor": final.calibration_floor_,
+                  "calibration_shift": float(getattr(final, "calibration_shift_", 0.0)),
                   "n_train": final.n_train_, "trained_until": labelled["as_of"].max(), "cutoff": ctx.as_of,
                   "fit_sample": fit_note}
     if form == "linear":
