@@ -209,11 +209,13 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     cv_kind_ : 'time', 'grouped' (folds of accounts) or 'stratified' (folds of rows).
     cv_auc_ : ROC-AUC of the out-of-fold predictions at ``C_`` (NaN without cross-validation).
     oof_ : dict of arrays ``row`` (position in the ``X`` of fit), ``y`` (0/1), ``eta`` (fold model's clipped
-        log-odds) and ``p`` (calibrated probability): the out-of-fold predictions at ``C_`` behind the
+        log-odds) and ``p`` (probability calibrated with the folds' intercept): the out-of-fold predictions at ``C_`` behind the
         calibration and the thresholds; ``n_out_of_fold_`` rows.
     calibration_ : (a', b'): ``p = c + (1 - c) / (1 + exp(-(a' + b' score)))``.
     calibration_floor_ : c, the floor of that map (0: Platt's map).
     calibration_eta_ : (a, b) of the same map on the clipped log-odds ``eta`` (what was fitted).
+    calibration_folds_, calibration_shift_ : the folds' (a, b), which ``oof_["p"]`` were computed with, and how far
+        ``a`` moved to match the training churn rate on the final model's log-odds.
     calibration_source_ : 'out-of-fold', or 'in-sample' when cross-validation was impossible.
     thresholds_ : (yellow, red) churn probabilities of the bands.
     feature_names_, coef_, intercept_ : design features and the regression's weights (log-odds per SD).
