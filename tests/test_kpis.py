@@ -382,3 +382,79 @@ def test_simulated_world_bridge_closes_on_the_subscription_table(small_ingested)
     assert b.expansion.sum() > 0 and b.contraction.sum() > 0  # the simulator moves seats both ways
     rr = K.revenue_retention(accounts, subs)
     assert (rr.grr <= 1).all() and (rr.nrr >= rr.grr).all()
+
+
+# ------------------------------------------------------------------------------------------- where the KPIs begin
+def _with_a_mistyped_month(subs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The subscriptions without one account's first row (a customer month the account's next row fills), and the
+    same with one more row of that account dated 1924 with an MRR no real row has."""
+    firsts = subs.sort_values("period_start").drop_duplicates("account_id")
+    later = firsts[firsts["period_start"] > subs["period_start"].min()].iloc[0]
+    without = subs.drop(index=later.name)
+    typo = later.to_frame().T.astype(subs.dtypes.to_dict()).assign(period_start=ts("1924-05-01"), mrr=99_999.0)
+    return without, pd.concat([without, typo], ignore_index=True), later["account_id"]
+
+
+def test_one_subscription_month_mistyped_as_1924_changes_no_kpi(small_ingested):
+    """One subscription row dated 1924 made the KPI months begin then (a century of empty months in every monthly
+    table and chart of report 02), and its MRR filled the account's months before its first real row. It is set
+    aside: every KPI table is that of the world without it, and kpi_start says it."""
+    root, _ = small_ingested
+    accounts, subs = K.load_tables(root / "processed")
+    without, typo, account = _with_a_mistyped_month(subs)
+    for compute in (K.monthly_mrr, K.mrr_movements, K.mrr_bridge, K.revenue_retention, K.trailing_revenue_retention,
+                    K.logo_churn, K.cohort_retention, K.continuation_rate, K.kpi_summary):
+        pd.testing.assert_frame_equal(compute(accounts, typo), compute(accounts, without), obj=compute.__name__)
+    assert K.mrr_bridge(accounts, typo)["month"].min() == K.mrr_bridge(accounts, subs)["month"].min()
+    assert (K.monthly_mrr(accounts, typo).query("account_id == @account")["mrr"] != 99_999.0).all()
+    first, said = K.kpi_start(accounts, typo)
+    assert first == K.kpi_start(accounts, without)[0] == subs["period_start"].min()
+    assert said == {"table": "subscriptions", "column": "period_start", "rows": 1, "total": len(typo),
+                    "first": "1924-05-01", "last": "1924-05-01", "start": first.date().isoformat()}
+    assert K.kpi_start(accounts, without)[1] is None
+
+
+def test_an_account_start_mistyped_as_1924_does_not_move_the_kpi_months(small_ingested):
+    """Without subscriptions the KPI months begin the month before the earliest start: one account started "1924"
+    made them begin then. The account is left out of where they begin, and stays a customer."""
+    root, _ = small_ingested
+    accounts, _ = K.load_tables(root / "processed")
+    typo = accounts.copy()
+    typo.loc[typo.index[5], "start_date"] = ts("1924-05-01")
+    assert K.logo_churn(typo)["month"].min() == K.logo_churn(accounts.drop(index=accounts.index[5]))["month"].min()
+    first, said = K.kpi_start(typo)
+    assert first == K.kpi_start(accounts.drop(index=accounts.index[5]))[0]
+    assert (said["table"], said["column"], said["rows"], said["first"]) == ("accounts", "start_date", 1, "1924-05-01")
+    churn = K.logo_churn(typo)
+    assert churn["month"].min() == first + pd.DateOffset(months=1)
+    assert churn["accounts_start"].iloc[0] == K.logo_churn(accounts, observed_from=first)["accounts_start"].iloc[0] + (
+        accounts["start_date"].iloc[5] >= first + pd.DateOffset(months=1))  # the account counts from the first month
+
+
+def test_the_kpis_stage_says_what_it_set_aside_and_report_02_shows_it(small_ingested, tmp_path):
+    """The stage's info keeps the rows set aside; report 02's note names them, in both languages."""
+    import json
+    import shutil
+
+    from engage_models.pipeline import RunConfig, stages
+    from engage_models.pipeline.store import Output
+    from test_monitoring import _artifact
+
+    root, _ = small_ingested
+    shutil.copytree(root / "processed", tmp_path / "processed")
+    _, typo, _ = _with_a_mistyped_month(pd.read_parquet(tmp_path / "processed" / "subscriptions.parquet"))
+    typo.to_parquet(tmp_path / "processed" / "subscriptions.parquet")
+    config = RunConfig.from_dict({"data_dir": str(tmp_path)})
+    ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": "2025-01-01"})
+    out = Output(tmp_path / "kpis", "kpis")
+    out.path.mkdir()
+    stages.kpis(stages.Context(config, {"ingest": ingest}, out, absent={"panel": "no panel here"}))
+    info = json.loads((out.path / "info.json").read_text(encoding="utf-8"))
+    assert [x["first"] for x in info["set_aside"]] == ["1924-05-01"]
+    assert pd.Timestamp(info["observed_from"]) == typo["period_start"].sort_values().iloc[1]
+    note = K.start_note(info, "en")
+    assert note.startswith("Set aside from the KPIs: 1 subscription row dated 1 May 1924 (period_start)")
+    assert "The KPIs are observed from Jan 2024" in note
+    assert "1924年5月1日" in K.start_note(info, "ja") and "KPIから除外" in K.start_note(info, "ja")
+    assert K.start_note({"observed_from": info["observed_from"], "set_aside": []}) == "" == K.start_note(None)
+    assert pd.read_parquet(out.path / "mrr_bridge.parquet")["month"].min() == ts("2024-02-01")

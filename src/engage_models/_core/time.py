@@ -191,6 +191,19 @@ DAY_COUNTS_SQL = ("SELECT CAST(floor(epoch_us({column}) / 86400000000) AS BIGINT
                   "FROM {relation} WHERE {column} IS NOT NULL GROUP BY 1")
 
 
+def day_counts(values) -> pd.DataFrame:
+    """Rows per UTC day of a column held in pandas (naive values read as UTC, empty ones left out): the input of
+    :func:`bulk_start`, as :data:`DAY_COUNTS_SQL` gives it for a table on disk.
+
+    >>> day_counts(["1969-12-31 23:00", "2024-01-01 09:00", "2024-01-01 00:00", None]).to_dict("list")
+    {'d': [-1, 19723], 'n': [1, 2]}
+    """
+    days = naive_utc(values).dropna().dt.floor("D")
+    d = ((days - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1)).astype("int64")
+    counts = d.value_counts().sort_index()
+    return pd.DataFrame({"d": counts.index.to_numpy(dtype="int64"), "n": counts.to_numpy(dtype="int64")})
+
+
 @dataclass(frozen=True)
 class DataStart:
     """Where a table's dates really begin: ``start`` (a UTC midnight, None for a table without dates), and the

@@ -1428,7 +1428,8 @@ def _hint_event_consistency(con, staging: Path, results: dict) -> None:
 
 
 #: The tables whose dates say where the data begin, and their date column: the survival models' start, the panel's
-#: first date and the run's first event leave out rows dated long before the rest (see ``_hint_long_before``).
+#: first date, the KPIs' first month and the run's first event leave out rows dated long before the rest (see
+#: ``_hint_long_before``).
 DATA_START_COLUMNS = (("events", "timestamp"), ("subscriptions", "period_start"))
 
 

@@ -10,6 +10,7 @@ from .compute import (
     cohort_retention,
     continuation_rate,
     engagement_over_time,
+    kpi_start,
     kpi_summary,
     logo_churn,
     monthly_mrr,
@@ -25,6 +26,7 @@ from .views import (
     plot_kpi_trend,
     plot_mrr_movements,
     plot_mrr_waterfall,
+    start_note,
     summary_view,
 )
 
@@ -36,6 +38,7 @@ __all__ = [
     "continuation_rate",
     "definitions_view",
     "engagement_over_time",
+    "kpi_start",
     "kpi_summary",
     "load_tables",
     "logo_churn",
@@ -47,6 +50,7 @@ __all__ = [
     "plot_mrr_movements",
     "plot_mrr_waterfall",
     "revenue_retention",
+    "start_note",
     "summary_view",
     "trailing_revenue_retention",
     "wilson_interval",

@@ -24,7 +24,9 @@ MRR of a customer at a month close
 Observation window
     ``observed_from`` is the first month from which the data are complete (every account that started or
     churned from then on is in ``accounts``, and MRR is known). Default: the first subscription month, or,
-    without subscriptions, the month before the earliest ``start_date``. Monthly movements and rates start
+    without subscriptions, the month before the earliest ``start_date``; either leaves out dates long before the
+    rest of their table (:func:`kpi_start`: one subscription month mistyped as 1924 stretched every monthly
+    table back a century), and subscription rows so set aside give no MRR. Monthly movements and rates start
     the month after it (they need the close of the month before); cohorts and the continuation rate take
     the accounts that started in it or later (older accounts may be there only because they survived).
     ``as_of``: months are reported when their close is on or before it. Default: the close of the last
@@ -59,7 +61,7 @@ import pandas as pd
 
 from .._core.reasons import Thin, date_of
 from .._core.stats import wilson_interval
-from .._core.time import naive_utc, to_utc
+from .._core.time import DataStart, bulk_start, day_counts, naive_utc, to_utc
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,44 @@ def _subscriptions_or_none(subscriptions: pd.DataFrame | None) -> pd.DataFrame |
     return subscriptions
 
 
+def _start(start_day: pd.Series, subs: pd.DataFrame | None) -> tuple[DataStart, str, str]:
+    """Where the dates of the table that sets the default window begin, the table and its date column."""
+    table, column, dates = (("subscriptions", "period_start", subs["period_start"]) if subs is not None
+                            else ("accounts", "start_date", start_day))
+    found = bulk_start(day_counts(dates))
+    if found.start is None:
+        raise ValueError(f"{table}.{column} holds no date")
+    return found, table, column
+
+
+def kpi_start(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None) -> tuple[pd.Timestamp, dict | None]:
+    """The default ``observed_from`` (a month start, UTC) and the rows set aside to find it.
+
+    The first subscription month, or without subscriptions the month before the earliest ``start_date``, once
+    rows dated long before the rest of that table are set aside (:func:`~engage_models._core.time.bulk_start`: more
+    than a year with no row at all after them, at most 1% of the table). A set-aside subscription row gives no
+    MRR either (its month is unknown); a set-aside account stays a customer, from the first month on. The second
+    value says what was set aside (a :meth:`~engage_models._core.time.DataStart.said` dict, None when nothing
+    was), for the run's notes.
+
+    >>> ts = lambda s: pd.Timestamp(s, tz="UTC")
+    >>> subs = pd.DataFrame({"account_id": ["a"] * 200, "mrr": 10.0,
+    ...                      "period_start": [ts("1924-05-01")] + [ts("2024-01-01")] * 99 + [ts("2024-02-01")] * 100})
+    >>> first, said = kpi_start(pd.DataFrame({"start_date": [ts("2023-11-20")]}), subs)
+    >>> first.date(), said["rows"], said["first"], said["start"]
+    (datetime.date(2024, 1, 1), 1, '1924-05-01', '2024-01-01')
+    """
+    subs = _subscriptions_or_none(subscriptions)
+    acc = accounts.drop_duplicates("account_id") if "account_id" in accounts else accounts
+    found, table, column = _start(naive_utc(acc["start_date"]), subs)
+    return _first_month(found, subs is not None).tz_localize("UTC"), found.said(table, column)
+
+
+def _first_month(found: DataStart, subscriptions: bool) -> pd.Timestamp:
+    month = found.start.tz_localize(None).to_period("M").to_timestamp()
+    return month if subscriptions else month - pd.DateOffset(months=1)
+
+
 def _grid(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, as_of=None,
           observed_from=None) -> _Grid:
     missing = {"account_id", "start_date", "end_date", "mrr"} - set(accounts.columns)
@@ -129,12 +169,15 @@ def _grid(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, as_
     if start_day.isna().any():
         raise ValueError("accounts.start_date must not be empty")
 
+    found, _, _ = _start(start_day, subs)
     if subs is not None:
+        sub_day = naive_utc(subs["period_start"]).dt.floor("D")
+        subs = subs[(sub_day >= found.start.tz_localize(None)).to_numpy()]  # the rows set aside give no MRR
         sub_month = naive_utc(subs["period_start"]).dt.to_period("M").dt.to_timestamp()
-        first_default, last_sub = sub_month.min(), sub_month.max()
+        first_default, last_sub = _first_month(found, True), sub_month.max()
         as_of_default = last_sub + pd.DateOffset(months=1)
     else:
-        first_default = start_day.min().to_period("M").to_timestamp() - pd.DateOffset(months=1)
+        first_default = _first_month(found, False)
         last_sub = None
         as_of_default = max(start_day.max(), end_day.max()) if end_day.notna().any() else start_day.max()
     first = _month_start(observed_from) if observed_from is not None else first_default

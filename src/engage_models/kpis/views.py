@@ -14,6 +14,28 @@ from .compute import INTERVAL_COLUMNS, MOVEMENTS, RATIO_COLUMNS, _aware, _month_
 log = logging.getLogger(__name__)
 
 
+def start_note(info: dict | None, lang: str = "en") -> str:
+    """What the KPIs left out of where they begin (the kpis stage's ``info``: ``observed_from`` and ``set_aside``,
+    see :func:`~engage_models.kpis.compute.kpi_start`); empty when nothing was.
+
+    >>> print(start_note({"observed_from": "2024-01-01T00:00:00+00:00", "set_aside": [{"table": "subscriptions",
+    ...     "column": "period_start", "rows": 1, "total": 3400, "first": "1924-05-01", "last": "1924-05-01",
+    ...     "start": "2024-01-01"}]}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Set aside from the KPIs: 1 subscription row dated 1 May 1924 (period_start), more than a year before the rest of
+    the table (a mistyped year?). The KPIs are observed from Jan 2024 and take no MRR from what was set aside; check
+    the dates (the data-quality report says them too).
+    """
+    check_lang(lang)
+    parts = []
+    for x in (info or {}).get("set_aside") or []:
+        first, last = fmt_date(x["first"], lang), fmt_date(x["last"], lang)
+        dates = first if first == last else t("sep.date_span", lang, a=first, b=last)
+        start = fmt_date((info or {}).get("observed_from") or x["start"], lang, month_only=True)
+        parts.append(t(f"kpis.set_aside.{x['table']}", lang, n=x["rows"], dates=dates, start=start))
+    return " ".join(parts)
+
+
 def summary_view(summary: pd.DataFrame, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
     """:func:`kpi_summary` as text for a report: labels, units, the interval next to the value."""
     check_lang(lang)
