@@ -304,6 +304,40 @@ def test_a_bad_csat_on_a_ticket_sets_aside_the_score_not_the_ticket(tmp_path, cs
     assert report.tables["tickets"].values_set_aside == {}
 
 
+def test_the_values_set_aside_are_counted_beside_the_rows_quarantined(tmp_path, capsys):
+    """A ticket's CSAT 10 set aside alone was in the warnings only: the tables' summary of engage ingest and of
+    report 01 counted rows read, kept and quarantined, and no value set aside. A table none of whose values is set
+    aside alone shows a blank, one that sets none aside 0."""
+    from engage_models._core import i18n
+    from engage_models.cli import main
+    from engage_models.ingest import quality
+
+    extra = {"ticket_id": "T2", "account_id": "A2", "opened_at": "2025-01-05T00:00:00Z",
+             "closed_at": "2025-01-05T06:00:00Z", "priority": "low", "csat": 9}
+    report, _ = _run(tmp_path / "bad", _with("tickets", {"csat": 10}, extra_rows=[extra]))
+    frame = report.to_frame().set_index("table")
+    assert frame.loc["tickets", "values set aside"] == 2 and frame.loc["tickets", "rows quarantined"] == 0
+    assert pd.isna(frame.loc["events", "values set aside"]) and pd.isna(frame.loc["accounts", "values set aside"])
+    assert list(frame.columns[3:6]) == ["% quarantined", "values set aside", "exact copies kept"]
+    good, _ = _run(tmp_path / "good")
+    assert good.to_frame().set_index("table").loc["tickets", "values set aside"] == 0
+    text = report.to_text_frame().set_index("table")["values set aside"]
+    assert (text["tickets"], text["events"]) == ("2", "")
+    # report 01's table (its header in Japanese too), and the console's
+    view = quality.ingest_view(report, "en").set_index("table")
+    assert view.loc["tickets", "values set aside"] == 2
+    assert i18n.t("values set aside", "ja") == "除外した値（行は採用）"
+    assert main(["ingest", "--raw", str(tmp_path / "bad" / "raw"), "--out", str(tmp_path / "again"), "--now",
+                 NOW]) == 0
+    out = capsys.readouterr().out.split("\n\n")[0]
+    lines = [line.split() for line in out.splitlines() if line.strip()]
+    assert "% quarantined values set aside exact copies kept" in " ".join(out.splitlines()[0].split())
+    tickets = next(line for line in lines if line[0] == "tickets")
+    assert tickets[1:6] == ["2", "2", "0", "0.0", "2"]  # read, kept, quarantined, % quarantined, values set aside
+    events = next(line for line in lines if line[0] == "events")
+    assert events[5] == "0"  # no value to set aside (blank), then the exact copies kept: 0
+
+
 def test_a_ticket_closed_after_the_run_date_is_read_as_open_on_it_and_one_closed_after_the_clock_is_wrong(tmp_path):
     """A backfill, or an Airflow retry the next day with the same run date: a ticket opened before the run date and
     closed after it was quarantined ("closed_at in the future"), so the account's tickets and open tickets on the

@@ -136,6 +136,9 @@ class IngestReport:
     timezone: str = "UTC"
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per table: rows read, kept and quarantined, the values set aside alone in rows kept (a ticket's
+        CSAT 10 on the 1-5 scale; blank for a table none of whose values is set aside alone), the exact copies
+        kept (blank for a table with a key), the source and its encoding."""
         rows = [
             {
                 "table": r.table,
@@ -143,6 +146,7 @@ class IngestReport:
                 "rows kept": r.rows_kept,
                 "rows quarantined": r.rows_quarantined,
                 "% quarantined": 100 * r.rows_quarantined / r.rows_read if r.rows_read else 0.0,
+                "values set aside": _values_count(r),
                 "exact copies kept": r.exact_copies,
                 "source": source_name(r.source),
                 "encoding": r.encoding or "",
@@ -151,15 +155,17 @@ class IngestReport:
         ]
         frame = pd.DataFrame(rows)
         if len(frame):  # blank for a table with a key (its repeats are quarantined as duplicates), not NaN or 3.0
-            frame["exact copies kept"] = frame["exact copies kept"].astype("Int64")
+            for col in ("values set aside", "exact copies kept"):
+                frame[col] = frame[col].astype("Int64")
         return frame
 
     def to_text_frame(self) -> pd.DataFrame:
-        """:meth:`to_frame` with the counts of exact copies as text (a blank for a table with a key, not <NA>),
-        for a console or a notebook's own display."""
+        """:meth:`to_frame` with the counts of values set aside and of exact copies as text (a blank where the table
+        has none to count, not <NA>), for a console or a notebook's own display."""
         frame = self.to_frame()
         if len(frame):
-            frame["exact copies kept"] = frame["exact copies kept"].map(lambda n: "" if pd.isna(n) else f"{int(n):,}")
+            for col in ("values set aside", "exact copies kept"):
+                frame[col] = frame[col].map(lambda n: "" if pd.isna(n) else f"{int(n):,}")
         return frame
 
     def reasons_frame(self) -> pd.DataFrame:
@@ -199,6 +205,15 @@ class IngestReport:
         if self.rows_quarantined:
             parts.append(self.reasons_frame().to_html(index=False))
         return "\n".join(parts)
+
+
+def _values_count(r: TableResult) -> int | None:
+    """How many values of the table ``r`` were set aside alone, their rows kept (each has one reason: one column,
+    one check); None for a table whose contract sets no value aside alone (every bad value quarantines its row)."""
+    contract = C.CONTRACTS.get(r.table)
+    if contract is None or not contract.set_aside_values:
+        return None
+    return sum(r.values_set_aside.values())
 
 
 def source_name(source: str) -> str:
