@@ -338,6 +338,25 @@ def test_the_values_set_aside_are_counted_beside_the_rows_quarantined(tmp_path, 
     assert events[5] == "0"  # no value to set aside (blank), then the exact copies kept: 0
 
 
+def test_an_account_started_a_century_before_the_others_is_said(tmp_path):
+    """An account whose start is mistyped as 1924 was kept without a word (its events come after its start): survival
+    measured a lifetime of a century from it and the KPIs without subscriptions began then. Ingest says it, with the
+    same rule as the events' and subscriptions' dates (more than a year with no row after it, at most 1%)."""
+    more = [{"account_id": f"B{i:03d}", "name": f"B{i}", "segment": "SMB", "plan": "Pro", "mrr": 100,
+             "start_date": str((pd.Timestamp("2023-01-01") + pd.Timedelta(days=5 * i)).date()), "end_date": "",
+             "region": "EU"} for i in range(150)]
+    report, _ = _run(tmp_path / "plain", _with("accounts", extra_rows=more))
+    assert not [w for w in report.warnings if "started long before" in str(w)]
+    more[40]["start_date"] = "1924-03-05"
+    report, processed = _run(tmp_path / "typo", _with("accounts", extra_rows=more))
+    assert report.tables["accounts"].rows_kept == 152  # kept: ingest cannot tell a wrong year from an early customer
+    said = [w for w in report.warnings if str(w).startswith("accounts: 1 of the 152 accounts kept started long")]
+    assert len(said) == 1
+    assert "(start_date: 5 Mar 1924, e.g. account 'B040'; then no account started for more than a year, until 1 Jan " \
+           "2023)" in str(said[0])
+    assert "1924年3月5日" in said[0].text("ja")
+
+
 def test_a_ticket_closed_after_the_run_date_is_read_as_open_on_it_and_one_closed_after_the_clock_is_wrong(tmp_path):
     """A backfill, or an Airflow retry the next day with the same run date: a ticket opened before the run date and
     closed after it was quarantined ("closed_at in the future"), so the account's tickets and open tickets on the

@@ -1468,6 +1468,30 @@ def _hint_long_before(con, staging: Path, results: dict) -> None:
                      else Why("sep.date_span", a=date_of(found.first), b=date_of(found.last)))
             _warn("dated_long_before", table=table, column=column, n=f"{found.rows:,}",
                   kept=f"{results[table].rows_kept:,}", dates=dates, start=date_of(found.start))
+    _hint_accounts_long_before(con, staging, results)
+
+
+def _hint_accounts_long_before(con, staging: Path, results: dict) -> None:
+    """A warning when accounts started long before the others (the same rule: more than a year with no account
+    started after them, at most 1% of the accounts). Nothing else tells a start mistyped as 1924: its events come
+    after it. Survival measures the account's lifetime from it (a century of tenure: it enters the curves only
+    there, alone, so it drops out of them while still counted), the panel's tenure too; without subscriptions
+    the KPIs are observed from after it (see :func:`~engage_models.kpis.compute.kpi_start`)."""
+    from .._core.reasons import date_of
+    from .._core.time import DAY_COUNTS_SQL, bulk_start
+
+    if not results.get("accounts") or not results["accounts"].rows_kept:
+        return
+    path = {"p": str(staging / "accounts.parquet")}
+    scan = "read_parquet($p, hive_partitioning = false)"
+    found = bulk_start(con.execute(DAY_COUNTS_SQL.format(column="start_date", relation=scan), path).df())
+    if not found.rows:
+        return
+    account, = con.execute(f"SELECT arg_min(account_id, start_date) FROM {scan}", path).fetchone()
+    dates = (date_of(found.first) if found.first == found.last
+             else Why("sep.date_span", a=date_of(found.first), b=date_of(found.last)))
+    _warn("accounts_started_long_before", table="accounts", n=f"{found.rows:,}",
+          kept=f"{results['accounts'].rows_kept:,}", dates=dates, account=repr(account), start=date_of(found.start))
 
 
 def _hint_subscription_months(con, staging: Path, results: dict) -> None:
