@@ -209,8 +209,8 @@ class HealthScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     cv_kind_ : 'time', 'grouped' (folds of accounts) or 'stratified' (folds of rows).
     cv_auc_ : ROC-AUC of the out-of-fold predictions at ``C_`` (NaN without cross-validation).
     oof_ : dict of arrays ``row`` (position in the ``X`` of fit), ``y`` (0/1), ``eta`` (fold model's clipped
-        log-odds) and ``p`` (probability calibrated with the folds' intercept): the out-of-fold predictions at ``C_`` behind the
-        calibration and the thresholds; ``n_out_of_fold_`` rows.
+        log-odds) and ``p`` (probability calibrated with the folds' intercept): the out-of-fold predictions at
+        ``C_`` behind the calibration and the thresholds; ``n_out_of_fold_`` rows.
     calibration_ : (a', b'): ``p = c + (1 - c) / (1 + exp(-(a' + b' score)))``.
     calibration_floor_ : c, the floor of that map (0: Platt's map).
     calibration_eta_ : (a, b) of the same map on the clipped log-odds ``eta`` (what was fitted).

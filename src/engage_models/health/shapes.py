@@ -357,7 +357,8 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_, thresholds_, calibration_ (a', b' on the score), calibration_floor_ (c), calibration_eta_,
-    calibration_folds_, calibration_shift_, calibration_source_, cv_kind_, cv_auc_, oof_, n_out_of_fold_, n_train_, baseline_rate_: as
+    calibration_folds_, calibration_shift_, calibration_source_, cv_kind_, cv_auc_, oof_, n_out_of_fold_, n_train_,
+    baseline_rate_: as
     :class:`~engage_models.health.HealthScore`.
     card_ : dict of plain data: ``intercept``, ``total`` and ``terms`` (kind, features, cell specs, log-odds,
         weights, lo, hi per term).
