@@ -120,6 +120,60 @@ def test_subscriptions_that_begin_later_than_the_events_do_not_make_older_custom
     assert observation_window(full / "processed")[0] == pd.Timestamp("2024-01-01", tz="UTC")
 
 
+def _retyped(root, account, start=None):
+    """``root/processed``'s accounts with ``account``'s start_date set to ``start`` (None: the account removed)."""
+    p = root / "processed" / "accounts.parquet"
+    acc = pd.read_parquet(p)
+    if start is None:
+        acc = acc[acc["account_id"] != account]
+    else:
+        acc.loc[acc["account_id"] == account, "start_date"] = pd.Timestamp(start, tz="UTC")
+    acc.to_parquet(p, index=False)
+    return root
+
+
+def test_an_account_whose_start_is_mistyped_as_1924_is_left_out_of_the_lifetimes_and_said(small_ingested,
+                                                                                           tmp_path):
+    """A churner started in 2024 retyped as 1924: its lifetime went from 6.6 months to a century, it entered the
+    curves alone at 1,199 months (out of them while still counted), 12-month retention moved from 75.6% to 76.6%,
+    the Cox coefficients by up to 0.12 and a "1924" start-year group appeared. Its tenure is unknown: the survival
+    tables leave it out, so curves, coefficients and the out-of-time test are those of the world without it, and
+    report 05's header names it (in both languages)."""
+    as_of = pd.Timestamp("2025-01-01", tz="UTC")
+    plain = A.account_table(_processed(small_ingested, tmp_path / "plain"), as_of)
+    lt = plain.lifetimes
+    churner = lt[(lt["event"] == 1) & (lt["entry"] == 0) & (lt["duration"] > 3)].sort_values("account_id")
+    account = churner["account_id"].iloc[0]
+    typo = A.account_table(_retyped(_processed(small_ingested, tmp_path / "typo"), account, "1924-07-22"), as_of)
+    gone = A.account_table(_retyped(_processed(small_ingested, tmp_path / "gone"), account), as_of)
+    assert typo.observed_from == gone.observed_from == plain.observed_from
+    assert account not in set(typo.lifetimes["account_id"]) and typo.start_unknown == (account,)
+    assert "1924" not in set(typo.lifetimes["start_year"]) and len(typo.lifetimes) == len(lt) - 1
+    pd.testing.assert_frame_equal(typo.lifetimes, gone.lifetimes)
+    assert gone.set_aside == [] and typo.set_aside == [{
+        "table": "accounts", "column": "start_date", "rows": 1, "total": len(lt), "first": "1924-07-22",
+        "last": "1924-07-22", "start": lt["start_date"].min().date().isoformat(), "accounts": [account]}]
+    # the curves and the coefficients of the world without it
+    for by in (None, "start_year"):
+        km_t, km_g = (KaplanMeierGroups(by, require_at_risk=True).fit(a.lifetimes).result() for a in (typo, gone))
+        assert km_t.labels == km_g.labels
+        pd.testing.assert_frame_equal(km_t.curves, km_g.curves)
+        pd.testing.assert_frame_equal(km_t.summary, km_g.summary)
+    cox_t, cox_g = (CoxModel(covariates=gone.covariates, entry_col="entry", penalizer=0.1, check_ph=False,
+                             n_jobs=1).fit(a.lifetimes) for a in (typo, gone))
+    pd.testing.assert_series_equal(cox_t.params_, cox_g.params_, rtol=1e-9)
+    # the out-of-time refit reads the accounts table again: it leaves the account out too
+    oot_t, oot_g = A.out_of_time(typo, cox_t), A.out_of_time(gone, cox_g)
+    assert oot_t.result["harrell_c"] == pytest.approx(oot_g.result["harrell_c"], rel=1e-9)
+    assert account not in set(oot_t.train["account_id"]) | set(oot_t.test["account_id"])
+    # said where report 05 says the rows set aside, with the account's id
+    en, ja = report.header(typo, "en"), report.header(typo, "ja")
+    assert (f"1 account ({account}) started 22 Jul 1924 (start_date), more than a year before any other account "
+            f"(the next started ") in en and "left out of this report's curves, models and values" in en
+    assert account in ja and "1924年7月22日" in ja
+    assert "1924" not in report.header(gone, "en")
+
+
 @pytest.mark.slow
 def test_a_run_with_one_event_a_century_early_gives_the_figures_of_the_run_without_it(small_world, tmp_path,
                                                                                       monkeypatch):

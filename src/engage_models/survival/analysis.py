@@ -452,8 +452,11 @@ class AccountData:
     surveys: pd.DataFrame | None
     measured: str = "entry"  # when plan, seats and MRR are measured (:func:`covariates_at`)
     #: rows dated long before the rest of their table, left out of ``observed_from`` (see
-    #: :func:`~engage_models.survival.data.observation_window`)
+    #: :func:`~engage_models.survival.data.observation_window`), and accounts whose start is unknown, left out of
+    #: the lifetimes (:func:`~engage_models.survival.data.unknown_starts`: a said dict with their ``accounts``)
     set_aside: list = field(default_factory=list)
+    #: ids of the accounts left out of the lifetimes, their start unknown (``accounts`` still holds them)
+    start_unknown: tuple = ()
     _mrr_now: pd.Series | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -533,8 +536,11 @@ def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> Acco
 
     Left truncation starts at :func:`~engage_models.survival.data.observation_window` (the earlier of the first
     subscription month and the first event day, rows dated long before the rest of their table set aside: said in
-    ``set_aside``). Plan, seats and MRR are measured at each account's entry into the data (``measured``, see
-    :func:`covariates_at`). NPS category at the first NPS wave (with its own entry) is added when surveys exist.
+    ``set_aside``). Accounts that started long before all the others and before the data begin (a start mistyped as
+    1924) have an unknown tenure: they are left out of the lifetimes
+    (:func:`~engage_models.survival.data.unknown_starts`), listed in ``start_unknown`` and said in ``set_aside``.
+    Plan, seats and MRR are measured at each account's entry into the data (``measured``, see :func:`covariates_at`).
+    NPS category at the first NPS wave (with its own entry) is added when surveys exist.
     :class:`InsufficientData` when no account started before ``as_of``.
     """
     from ..ingest.quality import observation_date
@@ -545,14 +551,18 @@ def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> Acco
     subs = _maybe(paths.processed / "subscriptions.parquet")
     surveys = _maybe(paths.processed / "surveys.parquet")
     observed_from, set_aside = D.observation_window(paths.processed)
-    lt = D.lifetimes(accounts, as_of, observed_from)
+    unknown, said = D.unknown_starts(accounts, observed_from)
+    if said:
+        set_aside = [*set_aside, said]
+    lt = D.lifetimes(accounts[~unknown], as_of, observed_from)
     if lt.empty:
         raise Thin("reason.no_lifetime", as_of=date_of(as_of))
     lt["start_year"] = to_utc(lt["start_date"]).dt.year.astype(str)
     lt = covariates_at(lt, subs, as_of, measured=measured, observed_from=observed_from)
     if surveys is not None:
         lt = lt.merge(D.first_nps(surveys, lt, as_of=as_of), on="account_id", how="left")
-    return AccountData(lt, as_of, observed_from, accounts, subs, surveys, measured, set_aside)
+    return AccountData(lt, as_of, observed_from, accounts, subs, surveys, measured, set_aside,
+                       tuple(accounts.loc[unknown, "account_id"]))
 
 
 def _maybe(path: Path) -> pd.DataFrame | None:
@@ -596,7 +606,8 @@ def out_of_time(adata: AccountData, model: CoxModel, cutoff=None, horizons=HORIZ
     from the subscriptions known at the cutoff), predict churn of the accounts active at the cutoff, and score
     it on what happened up to ``as_of``."""
     cutoff = default_cutoff(adata.as_of, adata.observed_from) if cutoff is None else to_utc(cutoff)
-    train, test = D.out_of_time(adata.accounts, cutoff, adata.as_of, adata.observed_from)
+    accounts = adata.accounts[~adata.accounts["account_id"].isin(adata.start_unknown)]
+    train, test = D.out_of_time(accounts, cutoff, adata.as_of, adata.observed_from)
     kw = {"measured": adata.measured, "observed_from": adata.observed_from}
     train = covariates_at(train, adata.subscriptions, cutoff, **kw)
     test = covariates_at(test, adata.subscriptions, cutoff, **kw)

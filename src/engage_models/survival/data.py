@@ -156,6 +156,55 @@ def observation_window(processed: str | Path) -> tuple[pd.Timestamp | None, list
     return (min(starts) if starts else None), set_aside
 
 
+def unknown_starts(accounts: pd.DataFrame, observed_from=None, *, id_col: str = "account_id",
+                   start_col: str = "start_date") -> tuple[pd.Series, dict | None]:
+    """Accounts whose start is taken as unknown: started long before every other account, and before the data begin.
+
+    The rule that sets aside a table's early rows in finding where its data begin
+    (:func:`~engage_models._core.time.bulk_start`: more than a year with no account started after them, at most 1%
+    of the accounts), applied to ``start_date`` as ingest's warning does, and kept to starts before
+    ``observed_from`` (when given: a start inside the data window is an ordinary one). A start mistyped as 1924
+    gave its account a century of tenure: it entered the risk set alone at 1,199 months, so it dropped out of the
+    curves while still counted, and a churner's moved 12-month retention by a point. Its real tenure is unknown, so
+    the survival tables leave it out rather than guess one (taking the data's start as its start would credit it
+    with time at risk before it may have been a customer).
+
+    Returns a boolean Series on ``accounts.index`` (True: start unknown) and, when any, a
+    :meth:`~engage_models._core.time.DataStart.said` dict for ``accounts``/``start_date`` with ``accounts``, up to
+    three of their ids (the earliest first); else ``None``.
+
+    >>> acc = pd.DataFrame({"account_id": [f"a{i}" for i in range(100)] + ["old"],
+    ...                     "start_date": [f"2024-01-{1 + i % 28:02d}" for i in range(100)] + ["1924-07-22"]})
+    >>> aside, said = unknown_starts(acc, observed_from="2024-01-01")
+    >>> int(aside.sum()), said["first"], said["start"], said["accounts"]
+    (1, '1924-07-22', '2024-01-01', ['old'])
+    >>> int(unknown_starts(acc, observed_from="1920-01-01")[0].sum())  # inside the data window: an ordinary start
+    0
+    """
+    from .._core.time import bulk_start, day_counts
+
+    start = to_utc(accounts[start_col])
+    found = bulk_start(day_counts(start))
+    aside = pd.Series(False, index=accounts.index)
+    if not found.rows:
+        return aside, None
+    aside = start.notna() & (start < found.start)
+    if observed_from is not None:
+        aside &= start < to_utc(observed_from)
+    if not aside.any():
+        return aside, None
+    early = start[aside].sort_values()
+    ids = accounts.loc[early.index, id_col].astype(str).drop_duplicates().head(3).tolist()
+    said = {"table": "accounts", "column": start_col, "rows": int(aside.sum()), "total": int(start.notna().sum()),
+            "first": early.iloc[0].date().isoformat(), "last": early.iloc[-1].date().isoformat(),
+            "start": found.start.date().isoformat(), "accounts": ids}
+    log.warning("accounts: %d account(s) started %s, more than a year before any other account (next start %s), "
+                "e.g. %s: their tenure is unknown, left out of the survival tables", said["rows"],
+                said["first"] if said["first"] == said["last"] else f"{said['first']} to {said['last']}",
+                said["start"], ids)
+    return aside, said
+
+
 def observation_start(processed: str | Path) -> pd.Timestamp | None:
     """First date the processed data covers: the earlier of the first subscription month and the first event day
     (see :func:`observation_window`)."""

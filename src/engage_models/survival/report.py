@@ -23,8 +23,8 @@ def header(info, lang: str = "en") -> str:
     """One line: observation date, accounts, churned, left-truncated, observed since.
 
     ``info``: the survival stage's summary (a dict with ``as_of``, ``observed_from``, ``accounts``, ``churned``,
-    ``left_truncated`` and ``set_aside``, the rows left out of the data's start, each said in a sentence) or an
-    :class:`~engage_models.survival.analysis.AccountData`.
+    ``left_truncated`` and ``set_aside``, the rows left out of the data's start and the accounts left out of the
+    lifetimes, each said in a sentence) or an :class:`~engage_models.survival.analysis.AccountData`.
     """
     if not isinstance(info, dict):
         lt = info.lifetimes
@@ -39,9 +39,14 @@ def header(info, lang: str = "en") -> str:
 
 def set_aside_note(x: dict, lang: str = "en") -> str:
     """One sentence on rows left out of the data's start (a :meth:`~engage_models._core.time.DataStart.said` dict:
-    one event mistyped as 1924 had made the data begin then)."""
+    one event mistyped as 1924 had made the data begin then), or on accounts left out of the lifetimes, their start
+    unknown (the dict of :func:`~engage_models.survival.data.unknown_starts`, with the ``accounts``' ids)."""
     first, last = fmt_date(x["first"], lang), fmt_date(x["last"], lang)
     dates = first if first == last else t("sep.date_span", lang, a=first, b=last)
+    if x.get("accounts"):
+        ids = ", ".join(x["accounts"]) + (", ..." if x["rows"] > len(x["accounts"]) else "")
+        return t("surv.start_unknown", lang, n=fmt_number(x["rows"], lang), account=ids, column=x["column"],
+                 dates=dates, start=fmt_date(x["start"], lang))
     return t("surv.set_aside", lang, n=fmt_number(x["rows"], lang), table=x["table"], column=x["column"], dates=dates,
              start=fmt_date(x["start"], lang))
 
