@@ -489,7 +489,8 @@ def test_folds_without_both_outcomes_calibrate_in_sample_and_say_so(fitted, capl
         model._calibrate_folds(one_class, y[:4000], lambda: eta, (0.0, 1.0))
     assert model.calibration_source_ == "in-sample" and "in-sample (optimistic)" in caplog.text
     assert model.n_out_of_fold_ == 0 and np.isnan(model.cv_auc_) and len(model.oof_["row"]) == 4000
-    model._calibrate_folds([(eta, y[:4000], np.arange(4000), np.zeros(4000, int))], y[:4000], None, (0.0, 1.0))
+    model._calibrate_folds([(eta, y[:4000], np.arange(4000), np.zeros(4000, int))], y[:4000], lambda: eta,
+                           (0.0, 1.0))
     assert model.calibration_source_ == "out-of-fold" and model.n_out_of_fold_ == 4000
 
 
