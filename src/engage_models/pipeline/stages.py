@@ -194,7 +194,8 @@ def ingest(ctx: Context) -> None:
     data = read_json(path)  # sources by their place in the raw folder: no machine path in a run's folder
     named = {}  # each source as ingest's warnings name it -> as the run's folder does
     for table in data.get("tables", {}).values():
-        for key, folder in (("source", c.paths.raw), ("processed", c.paths.root), ("quarantine", c.paths.root)):
+        for key, folder in (("source", c.paths.raw), ("processed", c.paths.root), ("quarantine", c.paths.root),
+                            ("values", c.paths.root)):
             if table.get(key):
                 shown = _relative(table[key], folder)
                 named[table[key]] = shown
