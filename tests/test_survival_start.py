@@ -212,7 +212,7 @@ def test_a_run_with_one_event_a_century_early_gives_the_figures_of_the_run_witho
     assert warned == ["events: 1 of the 545,903 kept rows are dated long before the rest of the table (timestamp: 5 "
                       "Mar 1924; then no row for more than a year, until 1 Jan 2024): a mistyped year, or 1970-01-01 "
                       "from an empty cell? They are kept, but the analyses take the data to begin on 1 Jan 2024 (the "
-                      "survival models' start, the panel's first date); check them"]
+                      "survival models' start, the panel's first date, the KPIs' first month); check them"]
     assert not [w for w in a["ingest"].json("ingest_report")["warnings"] if "long before the rest" in w]
     assert "5 Mar 1924" in report.header(ib, "en") and "1924" not in report.header(ia, "en")
 
