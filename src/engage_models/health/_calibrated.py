@@ -87,10 +87,16 @@ def _platt(eta, y, fold=None) -> tuple[float, float]:
     dummies = (np.asarray(fold)[:, None] == levels[None, :]).astype(float)
     m = LogisticRegression(C=1e6, fit_intercept=False, max_iter=1000).fit(np.column_stack([eta, dummies]), y)
     b = float(m.coef_[0, 0])
-    shift = b * eta  # below lo every p is ~0 (too few churners), above hi ~1 (too many): a root in between
+    return matching_intercept(eta, y, b), b
+
+
+def matching_intercept(eta, y, b: float, floor: float = 0.0) -> float:
+    """The intercept ``a`` with which ``floor + (1 - floor) sigmoid(a + b eta)`` sums to the churners of ``y``
+    (the maximum-likelihood intercept with the slope and the floor fixed)."""
+    shift = b * np.asarray(eta, float)  # below lo every p is ~0 (too few churners), above hi ~1 (too many)
     lo, hi = -float(shift.max()) - 40.0, -float(shift.min()) + 40.0
-    a = float(brentq(lambda a: float(np.sum(y - sigmoid(a + shift))), lo, hi))  # sigmoid: no overflow at the ends
-    return a, b
+    with np.errstate(over="ignore"):
+        return float(brentq(lambda a: float(np.sum(y - floored_proba(a + shift, floor))), lo, hi))
 
 
 def _floored_nll(theta, eta, y, idx):
@@ -130,11 +136,7 @@ def fit_calibration(eta, y, fold=None) -> tuple[float, float, float]:
     # a floor at the churn rate itself would leave no intercept to match it with (no root below)
     if 2 * (fits["platt"].fun - fits["floor"].fun) < FLOOR_TEST or not 0 < c < y.mean() or b1 <= 0:
         return 0.0, a, b
-    shift = b1 * eta
-    lo, hi = -float(shift.max()) - 40.0, -float(shift.min()) + 40.0
-    with np.errstate(over="ignore"):
-        a1 = float(brentq(lambda v: float(np.sum(y - floored_proba(v + shift, c))), lo, hi))
-    return c, a1, b1
+    return c, matching_intercept(eta, y, b1, c), b1
 
 
 class CalibratedScoreMixin:
@@ -170,10 +172,7 @@ class CalibratedScoreMixin:
         eta, y = np.asarray(eta, float), np.asarray(y, float)
         if len(np.unique(y)) < 2 or (c > 0 and y.mean() <= c):  # no churner, or no intercept above the floor
             return
-        shift = b * eta
-        lo, hi = -float(shift.max()) - 40.0, -float(shift.min()) + 40.0
-        with np.errstate(over="ignore"):
-            a1 = float(brentq(lambda v: float(np.sum(y - floored_proba(v + shift, c))), lo, hi))
+        a1 = matching_intercept(eta, y, b, c)
         e0, e1 = eta_of_score
         self.calibration_eta_ = (a1, b)
         self.calibration_ = (a1 + b * e0, b * e1)
