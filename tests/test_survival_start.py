@@ -174,6 +174,37 @@ def test_an_account_whose_start_is_mistyped_as_1924_is_left_out_of_the_lifetimes
     assert "1924" not in report.header(gone, "en")
 
 
+def test_the_panel_leaves_the_tenure_of_an_account_started_in_1924_empty(small_ingested, tmp_path):
+    """The same retyped start gave the account a century of ``tenure_days`` on every panel row (36,000 days and
+    more), thirty times any other account's, for the health card to weigh. Its tenure is unknown, as survival
+    says: empty on its rows, every other value of the panel unchanged; a start among the others' keeps its
+    tenure."""
+    from engage_models.features.panel import PanelBuilder
+
+    as_of = ["2024-07-01", "2024-10-01"]
+    plain_root = _processed(small_ingested, tmp_path / "plain")
+    with PanelBuilder(plain_root / "processed") as pb:
+        plain = pb.build(as_of=as_of)
+    account = plain.sort_values(["tenure_days", "account_id"])["account_id"].iloc[len(plain) // 2]
+    starts = pd.read_parquet(plain_root / "processed" / "accounts.parquet")
+    first = starts.loc[starts["account_id"] != account, "start_date"].min().normalize()  # before the data: 2021
+    typo_root = _retyped(_processed(small_ingested, tmp_path / "typo"), account, "1924-07-22")
+    with PanelBuilder(typo_root / "processed") as pb:
+        assert pb.unknown_start_before(pb.data_range()[0]) == first < pd.Timestamp("2024-01-01", tz="UTC")
+        typo = pb.build(as_of=as_of)
+    mine = typo["account_id"] == account
+    assert mine.sum() == (plain["account_id"] == account).sum() == 2
+    assert typo.loc[mine, "tenure_days"].isna().all() and plain["tenure_days"].notna().all()
+    pd.testing.assert_frame_equal(typo.drop(columns="tenure_days"), plain.drop(columns="tenure_days"))
+    pd.testing.assert_series_equal(typo.loc[~mine, "tenure_days"], plain.loc[~mine, "tenure_days"], check_dtype=False)
+    # a start among the others' (before the data begin, as most are) is an ordinary one
+    near_root = _retyped(_processed(small_ingested, tmp_path / "near"), account, "2023-12-20")
+    with PanelBuilder(near_root / "processed") as pb:
+        assert pb.unknown_start_before(pb.data_range()[0]) is None
+        near = pb.build(as_of=as_of)
+    assert (near.loc[near["account_id"] == account, "tenure_days"] > 180).all()
+
+
 @pytest.mark.slow
 def test_a_run_with_one_event_a_century_early_gives_the_figures_of_the_run_without_it(small_world, tmp_path,
                                                                                       monkeypatch):

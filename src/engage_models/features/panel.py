@@ -187,6 +187,39 @@ class PanelBuilder:
                 lo = found.start
         return lo, hi + pd.Timedelta(days=1)
 
+    def _table_start(self, table: str, column: str) -> tuple[pd.Timestamp | None, object]:
+        """Where a table's dates begin once rows dated long before the rest are set aside
+        (:func:`~engage_models._core.time.bulk_start`), and the finding itself."""
+        day = self.engine.day(quote_ident(column))
+        days = self.engine.frame(f"SELECT {day} AS d, count(*) AS n FROM {table} WHERE {quote_ident(column)} IS NOT "
+                                 f"NULL GROUP BY {day}")
+        found = bulk_start(days)
+        return found.start, found
+
+    def unknown_start_before(self, first_day: pd.Timestamp) -> pd.Timestamp | None:
+        """Accounts that started before this day have an unknown tenure (``None``: no such account).
+
+        The rule survival applies (:func:`~engage_models.survival.data.unknown_starts`): a ``start_date`` dated
+        long before every other account's (more than a year with no account started after it, at most 1% of the
+        accounts) and before the data begin (the earlier of the events' first day, ``first_day``, and the
+        subscriptions' first month). A start mistyped as 1924 gave its account a century of ``tenure_days`` on
+        the health card; its tenure is left empty instead (the cards read an empty value with its indicator).
+        """
+        begins, found = self._table_start("accounts", "start_date")
+        if not found.rows:
+            return None
+        observed = [first_day]
+        if "subscriptions" in self.available and "period_start" in self.available["subscriptions"]:
+            subs = self._table_start("subscriptions", "period_start")[0]
+            if subs is not None:
+                observed.append(subs)
+        cut = min(begins, *observed)
+        if found.first >= cut:  # inside the data window: ordinary starts
+            return None
+        log.info("accounts: account(s) started from %s, before %s (long before the others and before the data "
+                 "begin): their tenure_days are left empty", found.first.date(), cut.date())
+        return cut
+
     def default_dates(self, until: pd.Timestamp | None = None, freq: str = "MS") -> pd.DatetimeIndex:
         """Month starts from the first one with a full longest window of data, up to ``until``."""
         first, end = self.data_range()
@@ -388,10 +421,10 @@ class PanelBuilder:
                 ) c WHERE is_spine = 1
             """, {"first": int(_epoch_days(first_day)[0])})
             parts["p_activity"] = ["days_since_last_activity"]
-        return self._assemble(parts, until, t0, out)
+        return self._assemble(parts, until, t0, out, unknown_before=self.unknown_start_before(first_day))
 
     def _assemble(self, parts: dict[str, list[str]], until: pd.Timestamp, t0: float,
-                  out: str | Path | None = None) -> pd.DataFrame:
+                  out: str | Path | None = None, *, unknown_before: pd.Timestamp | None = None) -> pd.DataFrame:
         day = self.engine.day
         present = {c for cols in parts.values() for c in cols}
         select, joins = [], []
@@ -416,7 +449,10 @@ class PanelBuilder:
             else:
                 select.append(f"CAST(NULL AS DOUBLE) AS {quote_ident(c)}")
         inner = (
-            "SELECT g.account_id, g.as_of, g.segment, g.plan, g.as_of_day - g.start_day AS tenure_days, "
+            "SELECT g.account_id, g.as_of, g.segment, g.plan, "
+            + ("g.as_of_day - g.start_day" if unknown_before is None else
+               f"CASE WHEN g.start_day < {int(_epoch_days(unknown_before)[0])} THEN NULL "
+               "ELSE g.as_of_day - g.start_day END") + " AS tenure_days, "
             "k.n_features, " + ", ".join(select) + ", "
             "CAST(CASE WHEN g.horizon_end > $until THEN NULL "
             "     WHEN g.end_date IS NOT NULL AND g.end_date <= g.horizon_end THEN 1 ELSE 0 END AS TINYINT) "

@@ -1475,8 +1475,9 @@ def _hint_accounts_long_before(con, staging: Path, results: dict) -> None:
     """A warning when accounts started long before the others (the same rule: more than a year with no account
     started after them, at most 1% of the accounts). Nothing else tells a start mistyped as 1924: its events come
     after it. Survival leaves such an account out when it started before the data begin (its tenure is unknown: see
-    :func:`~engage_models.survival.data.unknown_starts`); the panel measures its tenure from it; without subscriptions
-    the KPIs are observed from after it (see :func:`~engage_models.kpis.compute.kpi_start`)."""
+    :func:`~engage_models.survival.data.unknown_starts`); the panel leaves its tenure empty
+    (:meth:`~engage_models.features.panel.PanelBuilder.unknown_start_before`); without subscriptions the KPIs are
+    observed from after it (see :func:`~engage_models.kpis.compute.kpi_start`)."""
     from .._core.reasons import date_of
     from .._core.time import DAY_COUNTS_SQL, bulk_start
 
