@@ -95,7 +95,7 @@ class CardEBM:
         from engage_models.health.design import _infer_columns
 
         self.card_ = ShapeScore(random_state=0, **SETTINGS["shape"])
-        self.card_.metrics_, self.card_.categorical_ = _infer_columns(X, None, None, {"as_of", "account_id"})
+        self.card_.metrics_, self.card_.categorical_, _ = _infer_columns(X, None, None, {"as_of", "account_id"})
         self.card_.directions_ = self.card_._directions()
         self.model_ = self.card_._fit_ebm(self.card_._matrix(X), np.asarray(y), 0)
         return self
@@ -221,7 +221,7 @@ class PanelEBM:
     def fit(self, X, y):
         from engage_models.health.design import _infer_columns
 
-        self.metrics_, self.categorical_ = _infer_columns(X, None, None, {"as_of", "account_id"})
+        self.metrics_, self.categorical_, _ = _infer_columns(X, None, None, {"as_of", "account_id"})
         self.model_ = _ebm().fit(self._matrix(X), y)
         return self
 

@@ -597,3 +597,27 @@ def test_a_metric_without_values_or_of_one_value_is_left_off_the_shape_card_and_
                                           "left out: one value only in the training rows"]
     assert "除外：学習データに値なし" in shape_card_view(model.card("ja"), "ja").iloc[:, 1].tolist()
     assert np.isfinite(model.health_score(X.drop(columns=["csat_latest", "active_user_ratio_28d"]))).all()
+
+
+def test_the_benchmarks_own_models_fit_a_panel_as_the_cards_do():
+    """``benchmarks/bench_health_shapes.py --world`` fits the EBM (and the card's own EBM) on the pipeline's panel
+    columns, chosen as the cards choose them; when the cards' column choice gained a third value (the columns left
+    out, and why) the benchmark stopped with "too many values to unpack" and nothing said so until it was run.
+    Both wrappers fit a small panel and rank its churn, and leave out a column with no value as the cards do."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_health_shapes.py"
+    spec = importlib.util.spec_from_file_location("bench_health_shapes", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rng = np.random.default_rng(3)
+    n = 600
+    X = pd.DataFrame({"logins_28d": rng.poisson(8, n).astype(float), "tickets_90d": rng.poisson(1, n).astype(float),
+                      "csat_latest": np.nan, "segment": rng.choice(["SMB", "Mid"], n),
+                      "as_of": pd.Timestamp("2024-06-01", tz="UTC"), "account_id": [f"a{i}" for i in range(n)]})
+    y = (rng.random(n) < 1 / (1 + np.exp(0.4 * X["logins_28d"] - 2.5))).astype(int)
+    for model in (bench.PanelEBM(), bench.CardEBM()):
+        p = model.fit(X, y).predict_proba(X)[:, 1]
+        assert roc_auc_score(y, p) > 0.7
+    assert bench.PanelEBM().fit(X, y).metrics_ == ["logins_28d", "tickets_90d"]
