@@ -674,6 +674,118 @@ def test_ids_that_differ_by_leading_zeros_are_pointed_out(tmp_path):
     assert not any("leading zeros" in w for w in plain.warnings)
 
 
+def _numbered_world() -> dict[str, list[dict]]:
+    """:func:`_tables` with numbers for ids (accounts 1 and 2, tickets 101 and 102) and a CSAT answer naming
+    ticket 101 beside an NPS answer naming none (its ticket_id cell blank)."""
+    t = _tables()
+    for rows in t.values():
+        for row in rows:
+            if "account_id" in row:
+                row["account_id"] = {"A1": 1, "A2": 2}[row["account_id"]]
+    t["tickets"][0]["ticket_id"] = 101
+    t["tickets"].append({**t["tickets"][0], "ticket_id": 102, "account_id": 2, "csat": None})
+    t["surveys"][0]["ticket_id"] = None
+    t["surveys"][1].update(ticket_id=101, account_id=1, trigger="ticket_close", submitted_at="2025-01-04T12:00:00Z")
+    return t
+
+
+def _write_as(raw: Path, t: dict[str, list[dict]], fmt: str, floats: set[tuple[str, str]]) -> None:
+    """The tables in ``fmt``, the columns ``floats`` (table, column) as floats (as pandas holds a column of integers
+    with a blank: CSV ``101.0``, Parquet and JSON doubles) and the other account and ticket ids as integers."""
+    raw.mkdir(parents=True)
+    for name, rows in t.items():
+        df = pd.DataFrame(rows)
+        for col in df.columns:
+            if col in ("account_id", "ticket_id"):
+                df[col] = df[col].astype(float if (name, col) in floats else "Int64")
+        if fmt == "csv":
+            df.to_csv(raw / f"{name}.csv", index=False)
+        elif fmt == "parquet":
+            df.to_parquet(raw / f"{name}.parquet", index=False)
+        else:
+            (raw / f"{name}.ndjson").write_text(df.to_json(orient="records", lines=True))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
+@pytest.mark.parametrize("floats", [
+    {("surveys", "ticket_id"), ("surveys", "account_id"), ("events", "account_id")},
+    {("tickets", "ticket_id"), ("tickets", "account_id"), ("accounts", "account_id")},  # the reverse
+    {("surveys", "ticket_id")},
+], ids=["surveys-float", "tickets-float", "surveys-ticket-float"])
+def test_ids_read_as_floats_match_the_same_ids_read_as_integers(tmp_path, fmt, floats):
+    """A column of integer ids with a blank cell is a column of floats to pandas: 101.0 in the surveys named no
+    ticket 101 (the CSAT answer was not the ticket's; the ticket kept its own score), and accounts 1.0 and 2.0
+    quarantined every row of accounts 1 and 2 elsewhere as of an unknown account. An id is text, a whole number
+    without its decimal point, whatever type the file gave it."""
+    from engage_models.surveys.csat import csat_scores, ticket_csat
+
+    raw = tmp_path / "raw"
+    _write_as(raw, _numbered_world(), fmt, floats)
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    assert {n: r.rows_quarantined for n, r in report.tables.items()} == dict.fromkeys(report.tables, 0)
+    tables = {n: load(n, tmp_path / "processed") for n in report.tables}
+    for name, df in tables.items():
+        assert set(df["account_id"]) <= {"1", "2"}, (name, df["account_id"].tolist())
+    sv, tk = tables["surveys"], tables["tickets"]
+    assert tk["ticket_id"].tolist() == ["101", "102"]
+    assert sv["ticket_id"].isna().tolist() == [True, False] and sv["ticket_id"].iloc[1] == "101"
+    scores = csat_scores(sv, tk)
+    assert scores[["source", "ticket_id", "score"]].to_dict("records") == [
+        {"source": "survey", "ticket_id": "101", "score": 2.0}]  # the answer, not the ticket's own 4
+    closed = ticket_csat(tk, sv).set_index("ticket_id")
+    assert closed.loc["101", ["score", "source"]].tolist() == [2.0, "survey"]
+
+
+def test_an_id_read_as_a_number_is_written_as_the_number_and_nothing_else_changes(tmp_path):
+    """Known answers: a float 1e6 is 1000000, a float 101.5 stays 101.5, text 00101 keeps its zeros, a float's NaN
+    (pandas' blank, kept as NaN by a writer other than pandas) is a missing id, counted with its row; an account
+    quarantined in accounts under 2.0 is the account 2 of the other tables."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = _tables()
+    t["accounts"][1]["mrr"] = -5  # account 2 quarantined (negative mrr)
+    raw = _write(tmp_path / "raw", t)
+    acc = pd.read_csv(raw / "accounts.csv").assign(account_id=[1.0, 2.0])
+    acc.to_parquet(raw / "accounts.parquet", index=False)
+    (raw / "accounts.csv").unlink()
+    events = pd.read_csv(raw / "events.csv", dtype=str, keep_default_na=False)
+    events = pd.concat([events, events.iloc[[0]]], ignore_index=True)
+    events["account_id"] = ["1", "1", "2", "00001"]  # 2: quarantined in accounts; 00001 is not 1
+    events["user_id"] = ["1000000.0", "101.5", "7", "7"]
+    events.to_csv(raw / "events.csv", index=False)
+    users = pa.table({"user_id": pa.array([1e6, 101.5, float("nan")]), "account_id": pa.array([1.0, 1.0, 1.0]),
+                      "role": ["admin"] * 3, "created_at": ["2024-06-01"] * 3})
+    pq.write_table(users, raw / "users.parquet")
+    for name in ("tickets", "touchpoints", "surveys"):
+        df = pd.read_csv(raw / f"{name}.csv", dtype=str, keep_default_na=False)
+        df.assign(account_id=df["account_id"].map({"A1": "1", "A2": "1"})).to_csv(raw / f"{name}.csv", index=False)
+    report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
+    processed = tmp_path / "processed"
+    assert load("accounts", processed)["account_id"].tolist() == ["1"]
+    users = load("users", processed)
+    assert users["user_id"].tolist() == ["1000000", "101.5"]
+    assert report.tables["users"].by_reason == {C.missing("user_id"): 1}
+    assert load("events", processed)["user_id"].tolist() == ["1000000", "101.5"]
+    assert report.tables["events"].by_reason == {C.ACCOUNT_QUARANTINED: 1, C.UNKNOWN_ACCOUNT: 1}
+    q = _quarantine(processed, "events").set_index("account_id")["reason"]
+    assert q.to_dict() == {"2": C.ACCOUNT_QUARANTINED, "00001": C.UNKNOWN_ACCOUNT}
+
+
+def test_an_extra_id_column_is_kept_as_text(tmp_path):
+    """A column the contract does not name but named as an id (``crm_id``; the touches' ``user_id``, which journeys
+    reads) is text like the contract's ids, not a number column (BIGINT, a float to pandas where one cell is
+    blank: 7.0); another extra column of numbers stays numbers."""
+    t = _tables()
+    t["accounts"][0].update(crm_id=7, seats=12)
+    t["accounts"][1].update(crm_id=None, seats=3)
+    t["touchpoints"][0]["user_id"] = 42
+    _, processed = _run(tmp_path, t)
+    acc = load("accounts", processed)
+    assert acc["crm_id"].tolist() == ["7", None] and acc["seats"].tolist() == [12, 3]
+    assert load("touchpoints", processed)["user_id"].tolist() == ["42"]
+
+
 def test_ingest_warnings_are_in_the_report_s_language_and_keep_it_in_the_json(tmp_path):
     """Report 01 in Japanese showed every ingest warning in English ("詳細（英語）：events: 2 row(s) of ..."). A
     warning is kept in every language (``warning_texts`` beside ``warnings`` in ingest_report.json) and read back

@@ -96,6 +96,23 @@ TRUNCATED_LAST_LINE = "truncated last line"  # too few fields or an open quote o
 LINE_REASONS = (TOO_MANY_FIELDS, TOO_FEW_FIELDS, UNCLOSED_QUOTE, MALFORMED_QUOTES, TRUNCATED_LAST_LINE)
 
 
+def is_identifier(name: str) -> bool:
+    """Whether a column holds identifiers: its name ends in ``_id`` (``account_id``, ``ticket_id``, a known extra
+    such as the surveys' ``ticket_id``, an extra such as ``crm_id``), in any case.
+
+    An identifier is text, whatever type the file gives it: a column of integer ids with one blank cell is a
+    column of floats to pandas and to a Parquet file written from it (``101.0``), and a spreadsheet stores ids as
+    numbers. Ingest writes a whole number without its decimal point (``101.0`` and ``101.00`` are ``101``; a
+    float ``1e6`` is ``1000000``), a number that is not whole as it was written, and a float's NaN (pandas' blank)
+    as empty: ``101.0`` in one table named nothing of ``101`` in another (a CSAT answer lost its ticket, an
+    account's rows were quarantined as of an unknown account). Leading zeros stay (``00101`` is not ``101``).
+
+    >>> [is_identifier(n) for n in ("account_id", "Ticket_ID", "crm_id", "mrr", "paid")]
+    [True, True, True, False, False]
+    """
+    return name.strip().lower().endswith("_id")
+
+
 @dataclass(frozen=True)
 class Column:
     """A contract column. ``required``: must be in the file; ``nullable``: may be empty in a row."""

@@ -618,10 +618,13 @@ def _infer_types(con, contract: C.TableContract, names: list[str], union: str, p
     header (two or more of the contract's columns hold their own names: a file pasted under another) is not
     looked at: its extra columns hold their names, which made a column of numbers text."""
     types = list(types) if types is not None else ["VARCHAR"] * len(names)
-    extras = [j for j in _extras(contract, names) if types[j] == "VARCHAR"]
+    found, _ = read_as(contract, names)
+    # an identifier stays text (see _id_text): the surveys' ticket_id typed BIGINT was a float to pandas where one
+    # answer named no ticket, and its 101.0 named no ticket 101
+    extras = [j for j in _extras(contract, names) if types[j] == "VARCHAR"
+              and not C.is_identifier(found.get(j, names[j]))]
     if not extras:
         return types
-    found, _ = read_as(contract, names)
     own = [j for j, n in enumerate(names) if n in contract.column_names or found.get(j) in contract.column_names]
     header = " AND ".join(f"lower(trim(CAST(__raw{j} AS VARCHAR))) = {_literal(names[j].strip().lower())}"
                           for j in own) if len(own) >= 2 else "FALSE"
@@ -746,6 +749,39 @@ def _has_time(fmt: str) -> bool:
     return re.search(r"%[HIMSfpzZcXTRr]", fmt) is not None
 
 
+#: An identifier's text that is a whole number written with a decimal point (``101.0``: pandas writes a column of
+#: integer ids with a blank cell as floats), and the whole number it is.
+_ID_POINT_ZERO, _ID_WHOLE = r"^(-?[0-9]+)\.0+$", r"\1"
+
+
+def _id_text(ref: str, src_type: str) -> str:
+    """SQL: an identifier's value (see :func:`~.contracts.is_identifier`) as text, NULL when empty.
+
+    A float or decimal that is a whole number is written without its decimal point (``101.0`` -> ``101``, a float
+    ``1e6`` -> ``1000000``), as is text that writes one so (``101.0``, ``101.00``); any other value is kept as it
+    was written (``101.5``, ``00101``, ``1e6`` written as text); a float's NaN (pandas' blank) is empty.
+
+    >>> import duckdb
+    >>> duckdb.sql("SELECT " + ", ".join(_id_text(v, t) for v, t in (("101.0::DOUBLE", "DOUBLE"),
+    ...     ("1e6::DOUBLE", "DOUBLE"), ("101.5::DOUBLE", "DOUBLE"), ("'nan'::DOUBLE", "DOUBLE"),
+    ...     ("101.00::DECIMAL(9,2)", "DECIMAL(9,2)"), ("' 101.0 '", "VARCHAR"), ("'00101'", "VARCHAR"),
+    ...     ("101::BIGINT", "BIGINT")))).fetchall()[0]
+    ('101', '1000000', '101.5', None, '101', '101', '00101', '101')
+    """
+    kind = src_type.upper()
+    if kind == "JSON":  # a JSON column of mixed values: each value's text, without JSON's quotes
+        ref, kind = f"({ref} ->> '$')", "VARCHAR"
+    text = f"NULLIF(trim(CAST({ref} AS VARCHAR)), '')"
+    if kind in ("DOUBLE", "FLOAT", "REAL", "FLOAT4", "FLOAT8") or kind.startswith(("DECIMAL", "NUMERIC")):
+        whole = f"{ref} = trunc({ref}) AND abs({ref}) < 1e38"  # HUGEINT holds it (1e40 stays 1e+40)
+        # NaN by its text: isnan() said false of a NaN read from a Parquet file (DuckDB 2.0.1)
+        return (f"CASE WHEN isfinite({ref}) AND {whole} THEN CAST(CAST({ref} AS HUGEINT) AS VARCHAR) "
+                f"WHEN lower({text}) IN ('nan', '-nan') THEN NULL ELSE {text} END")
+    # the pattern is tried only on text with a point: the ids of a 50M-event table pay a contains() each
+    return (f"CASE WHEN contains({text}, '.') THEN regexp_replace({text}, {_literal(_ID_POINT_ZERO)}, "
+            f"{_literal(_ID_WHOLE)}) ELSE {text} END")
+
+
 def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None, zone: str = "UTC",
            naive_zone: str | None = None) -> tuple[str, str | None, str | None]:
     """SQL for the typed value, SQL TRUE when a present raw value could not be typed, and SQL TRUE when
@@ -766,6 +802,8 @@ def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None,
         ref, src_type = f"({ref} ->> '$')", "VARCHAR"
     text = f"NULLIF(trim(CAST({ref} AS VARCHAR)), '')"
     if col.dtype == C.STRING:
+        if C.is_identifier(col.name):  # text, a whole number without its decimal point (see _id_text)
+            text = _id_text(ref, src_type)
         return (f"lower({text})" if col.lower else text), None, None
     if src_type.upper() == "VARCHAR":
         value = f"TRY_CAST({text} AS {col.dtype})"
@@ -1146,7 +1184,8 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     apart = _set_aside(contract, src.names)  # a bad value of these empties the value, not the row
     exprs = [f"CASE WHEN {_value_flag(contract, c.name)} IS NULL THEN {e} END" if c.name in apart else e
              for c, e in zip(contract.columns, exprs, strict=True)] + exprs[len(contract.columns):]
-    exprs += [_extra_time(f"__raw{j}", src.types[j], timezone, naive_zone) for j in extras]
+    exprs += [_id_text(f"__raw{j}", src.types[j]) if C.is_identifier(src.names[j])  # the surveys' ticket_id
+              else _extra_time(f"__raw{j}", src.types[j], timezone, naive_zone) for j in extras]
     keys: list[str] = []  # the sort keys, as expressions on the validated rows
     by_rank = False
     if contract.cluster_by:
@@ -1892,7 +1931,7 @@ def _accepted_accounts(con, staging: Path, accounts: TableResult) -> None:
         con.execute("CREATE OR REPLACE TEMP TABLE __held (account_id VARCHAR)")
         return
     con.execute(f"CREATE OR REPLACE TEMP TABLE __held AS SELECT DISTINCT account_id FROM (SELECT "
-                f"NULLIF(trim({_ident(shown)}), '') AS account_id FROM read_parquet($q,"
+                f"{_id_text(_ident(shown), 'VARCHAR')} AS account_id FROM read_parquet($q,"
                 f" hive_partitioning = false)) WHERE account_id IS NOT NULL "
                 "AND account_id NOT IN (SELECT account_id FROM __accounts)", {"q": str(q)})
 
