@@ -993,13 +993,17 @@ def test_columns_of_no_value_or_one_value_are_named_among_the_columns_left_out_w
     the table but none, or one, in the rows the final card learns from (a metric filled only in the latest rows,
     whose labels are not mature) was left off the card without a word: the card's own ``left_out_`` named it, the
     fit's columns left out did not. Each is named with its reason where the other columns left out are: the
-    console, ``evaluation.json`` and the HTML report."""
+    console, ``evaluation.json`` and the HTML report. A column of one value with some rows empty is not left out (as
+    on the cards: whether it is filled can separate churners; ``engage fit`` left it out as "one value: 1.0 where
+    filled"), and a true/false column of one value is left out as the others are (it was listed among the features,
+    and every card dropped it without a word)."""
     from engage_models.cli import main
 
     df = _synthetic(n=900, seed=5, dates=8)
     latest = (df["as_of"] == df["as_of"].max()).to_numpy()
     rng = np.random.default_rng(0)
-    df = df.assign(empty=np.nan, seats=7, region="EU", flag=np.where(np.arange(len(df)) % 4, 1.0, np.nan),
+    df = df.assign(empty=np.nan, seats=7, region="EU", on_trial=True,
+                   flag=np.where(np.arange(len(df)) % 4, 1.0, np.nan),
                    new_metric=np.where(latest, rng.normal(size=len(df)), np.nan),
                    price=np.where(latest, rng.integers(1, 5, len(df)), 10.0))
     df["as_of"] = df["as_of"].dt.strftime("%Y-%m-%d")
@@ -1013,15 +1017,64 @@ def test_columns_of_no_value_or_one_value_are_named_among_the_columns_left_out_w
     final = f"in the {ev['final_model']['train_rows']:,} rows the final card is fitted on (those with labels mature " \
             f"by {mature}): not on the card"
     why = {"empty": "no value: empty in every row", "seats": "one value: 7 in every row",
-           "region": "one value: 'EU' in every row",
-           "flag": f"one value: 1.0 where filled (empty in {(np.arange(len(df)) % 4 == 0).sum()} rows)",
+           "region": "one value: 'EU' in every row", "on_trial": "one value: True in every row",
            "new_metric": f"no value {final}", "price": f"one value {final}"}
     assert {c: ev["data"]["dropped_columns"][c] for c in why} == why
     assert {"new_metric", "price"} <= set(ev["data"]["features"])  # validated with them; the final card without
     card = pd.read_csv(out / "scorecard.csv")
     assert not set(card["feature"]) & set(why) and not card["feature"].str.startswith("new_metric").any()
+    # one value with rows empty: a feature, on the card with its missing-value indicator, its empty rows counted
+    assert "flag" in ev["data"]["features"] and "flag" not in ev["data"]["dropped_columns"]
+    assert ev["data"]["missing_values"]["flag"] == (np.arange(len(df)) % 4 == 0).sum()
+    assert "flag__missing" in set(card["feature"]) and "column 'flag' left out" not in printed
     report = (out / "report.html").read_text(encoding="utf-8")
     for c, reason in why.items():
         assert f"column {c!r} left out: {reason}\n" in printed
         assert f"<li><strong>{c}</strong>: {reason.replace(chr(39), '&#x27;')}</li>" in report
+
+
+def test_a_column_of_one_value_whose_blanks_are_the_churners_is_kept_and_ranks_them(tmp_path, capsys):
+    """engage fit left out a column of one value with some rows empty ("one value: 7.0 where filled (empty in 90
+    rows)") where the cards keep such a metric: whether it is filled can be the finding (a single sign-on set up
+    only by the accounts that stay). Churn is here exactly "the column is blank", for a number and for a text column:
+    the leakage screen says so (a column filled for none of one class is a leak unless kept), and kept on request
+    each is a feature, the number with its missing-value indicator, the text with its one level, and the fit ranks
+    the churners perfectly (known answer: ROC-AUC 1). A weaker pattern is no leak and stays without a request."""
+    from engage_models.cli import main
+
+    n = 300
+    y = (np.arange(n) % 10 < 3).astype(int)
+    df = pd.DataFrame({"churned": y, "noise": np.random.default_rng(3).normal(size=n),
+                       "sso": np.where(y == 1, np.nan, 7.0), "tier": np.where(y == 1, None, "gold")})
+    df.to_csv(tmp_path / "t.csv", index=False)
+    out = tmp_path / "fit"
+    assert main(["fit", "--table", str(tmp_path / "t.csv"), "--label", "churned", "--keep-column", "sso",
+                 "--keep-column", "tier", "--score", "linear", "--bootstrap", "0", "--folds", "3",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    ev = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
+    assert ev["data"]["features"] == ["noise", "sso", "tier"] and ev["data"]["dropped_columns"] == {}
+    assert ev["data"]["missing_values"] == {"sso": 90, "tier": 90} and "left out" not in printed
+    assert ev["models"]["learned"]["roc_auc"]["estimate"] == pytest.approx(1.0)
+    assert ev["models"]["gbm"]["roc_auc"]["estimate"] == pytest.approx(1.0)
+    card = pd.read_csv(out / "scorecard.csv").set_index("feature")["weight"]
+    assert card["sso__missing"] > 1 and card["tier=gold"] < -1  # blank: churn; filled: none
+    # without the request: left out by the leakage screen, for what it is (not as "one value")
+    _, _, report = T.prepare(df, "churned")
+    assert report["features"] == ["noise"] and set(report["leakage_screen"]["excluded"]) == {"sso", "tier"}
+    assert all(why.startswith("possible leak: filled for 0% of rows with churned = 1")
+               for why in report["dropped_columns"].values())
+    # blank for two churners in three and one other row in seven: a finding, kept without a request, its blanks counted
+    i = np.arange(n)
+    promo = np.where(((y == 1) & (i % 2 == 0)) | ((y == 0) & (i % 10 == 5)), np.nan, 1.0)
+    X, yy, report = T.prepare(df.assign(promo=promo, referral=np.where(np.isnan(promo), None, "yes"))
+                              .drop(columns=["sso", "tier"]), "churned")
+    assert report["features"] == ["noise", "promo", "referral"] and report["dropped_columns"] == {}
+    assert report["missing_values"] == {"promo": 90, "referral": 90} and not report["leakage_screen"]["excluded"]
+    # and the cards take the text column of one level with blanks (they dropped it without a word)
+    from engage_models.health import ChurnGBM, ShapeScore
+
+    for model in (HealthScore(**FAST, date_col="__none", id_col="__id"), ChurnGBM(id_col="__id", max_iter=20),
+                  ShapeScore(date_col="__none", id_col="__id", n_bootstrap=0)):
+        assert model.fit(X, yy).categorical_ == ["referral"], type(model).__name__
 

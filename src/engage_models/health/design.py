@@ -61,7 +61,10 @@ def left_out_of(attrs: dict) -> dict[str, str]:
 
 def _infer_columns(X: pd.DataFrame, metrics, categorical, exclude) -> tuple[list[str], list[str], dict[str, str]]:
     """Metrics: the registry's model metrics in ``X``, else every numeric non-boolean column; categorical: text,
-    category or boolean columns with 2 to 50 levels. Columns in ``exclude`` (date, id) never enter.
+    category or boolean columns with 2 to 50 levels, or one level with some rows empty (as a metric of one value
+    with rows missing, :func:`uninformative`: whether it is filled still separates; its empty rows have none of its
+    levels, and ``engage fit`` listed it among its features while every card dropped it without a word). Columns in
+    ``exclude`` (date, id) never enter.
 
     Metrics without a value, or with one value, on these rows (:func:`uninformative`) are left out, given or
     inferred, and returned third with why: a column of nothing got a weight, points and an interval on the card
@@ -76,7 +79,7 @@ def _infer_columns(X: pd.DataFrame, metrics, categorical, exclude) -> tuple[list
         categorical = [c for c in X.columns if c not in exclude and c not in metrics
                        and (X[c].dtype == object or isinstance(X[c].dtype, pd.CategoricalDtype)
                             or pd.api.types.is_string_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
-                       and 1 < X[c].nunique() <= 50]
+                       and (1 < X[c].nunique() <= 50 or (X[c].nunique() == 1 and X[c].isna().any()))]
     missing = [c for c in [*metrics, *categorical] if c not in X.columns]
     if missing:
         raise ValueError(f"feature column(s) not in X: {missing}")

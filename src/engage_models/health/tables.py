@@ -38,7 +38,6 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from .._core.errors import DataError, InsufficientData
-from .._core.i18n import count
 from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with it)
     as_labels,
     code_note,
@@ -185,6 +184,9 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
             dropped[c] = code_note(c, codes[c])
         elif c in codes and s.nunique() >= 2:  # labels already: not to be read as dates
             used.append(c)
+        elif s.nunique() == 0 or (s.nunique() == 1 and s.notna().all()):  # text too: one level is no feature
+            # (one value with blanks stays, as on the cards: whether it is filled can separate churners)
+            dropped[c] = _uninformative(s)
         elif pd.api.types.is_bool_dtype(s):
             df[c] = s.astype("string")
             used.append(c)
@@ -193,8 +195,6 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
             dropped[c] = (f"numbers but for {t['cells']} cell(s) that are not (first at data rows "
                           f"{data_row[t['positions']].tolist()}, e.g. {t['example']!r}); empty or correct those "
                           f"cells to use it")
-        elif s.notna().sum() == 0 or s.nunique() < 2:  # text too: one level is no feature
-            dropped[c] = _uninformative(s)
         elif pd.api.types.is_numeric_dtype(s):
             used.append(c)
         elif looks_like_dates(s):  # a date is no feature (many: "an identifier?"; 50 or fewer: each a level)
@@ -223,20 +223,22 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
 
 
 def _uninformative(s: pd.Series) -> str:
-    """Why a column with no value, or one value, is left out, in the words of the cards' own left-out metrics
-    (:func:`~engage_models.health.design.uninformative`: "no value", "one value"), with the value and the empty rows.
+    """Why a column with no value, or one value in every row, is left out, in the words of the cards' own left-out
+    metrics (:func:`~engage_models.health.design.uninformative`: "no value", "one value"), with the value. A column
+    of one value with some rows empty is not left out (as on the cards): whether it is filled can tell churners
+    apart, and it enters as a number with its missing-value indicator or as a category whose empty rows have none of
+    its levels.
 
     >>> _uninformative(pd.Series([None, None])), _uninformative(pd.Series(["JP", "JP"]))
     ('no value: empty in every row', "one value: 'JP' in every row")
-    >>> _uninformative(pd.Series([7, None, 7, None])), _uninformative(pd.Series([7, None, 7]))
-    ('one value: 7.0 where filled (empty in 2 rows)', 'one value: 7.0 where filled (empty in 1 row)')
+    >>> _uninformative(pd.Series([7, 7])), _uninformative(pd.Series([True, True]))
+    ('one value: 7 in every row', 'one value: True in every row')
     """
     if s.notna().sum() == 0:
         return "no value: empty in every row"
     v = s.dropna().iloc[0]
     v = v.item() if isinstance(v, np.generic) else v
-    empty = int(s.isna().sum())
-    return f"one value: {v!r} " + (f"where filled (empty in {count(empty, 'row')})" if empty else "in every row")
+    return f"one value: {v!r} in every row"
 
 
 def _data_lists(data: dict) -> str:
