@@ -86,7 +86,7 @@ def test_exact_copies_are_kept_counted_and_said_by_default(tmp_path):
     assert report.tables["touchpoints"].exact_copies == 1
     assert report.tables["tickets"].exact_copies is None  # a keyed table: a repeat is a duplicate key
     said = [w for w in report.warnings if w.startswith("events:")]
-    assert len(said) == 1 and "3 of the 7 rows kept (43%) are exact copies" in said[0]
+    assert len(said) == 1 and "of the 7 rows kept, 3 are exact copies of an earlier row (43%)" in said[0]
     assert "account_id 'A1', timestamp 2025-01-05 10:00:00 (UTC)" in said[0]  # the first copy in the file's order
     assert "exact_copies: quarantine" in said[0]
     assert "&lt;NA&gt;" not in report._repr_html_() and "<NA>" not in report._repr_html_()

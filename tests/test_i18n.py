@@ -189,7 +189,11 @@ def test_a_count_of_one_reads_singular_in_english_in_every_sentence_of_the_catal
     assert i18n.t("run.days", "en", n=1_000) == "1,000 days"
     assert i18n.t("sum.risk", "en", h=90, exp="$1", lo="$0", hi="$2", share="1%", acc=0.8).endswith("about 1 account.")
     nouns = ("accounts", "customers", "answers", "days", "months", "rows", "plays", "personas", "metrics", "labels",
-             "users", "events", "tickets", "touches", "folds", "account-months", "account-dates", "promoters")
+             "users", "events", "tickets", "touches", "folds", "account-months", "account-dates", "promoters",
+             "points", "percentage points", "outreaches", "detractors", "NPS answers", "answering accounts",
+             "bootstrap refits", "out-of-time dates", "held-out accounts", "comparison accounts", "recommended plays",
+             "must-act accounts", "user personas", "other users", "matured labels", "panel rows", "training rows",
+             "accounts/rows")
     one = re.compile(r"(?<![\d.,])\b1\**\s(?:" + "|".join(map(re.escape, nouns)) + r")\b(?![-/])")
     wrong, checked = [], 0
     for key, text in i18n.catalogue().items():
@@ -209,3 +213,45 @@ def test_a_count_of_one_reads_singular_in_english_in_every_sentence_of_the_catal
     assert i18n.t("effects.summary.too_few", "en", n=1).startswith("**What works:** 1 play is logged, but")
     assert i18n.t("effects.summary.too_few", "en", n=3).startswith("**What works:** 3 plays are logged, but")
     assert i18n.t("effects.summary.too_few", "ja", n=1) == i18n.catalogue()["effects.summary.too_few"]["ja"].format(n=1)
+
+
+def test_points_bold_counts_and_verbs_after_a_count_read_right_for_one_and_for_many():
+    """Sentences the catalogue had left with one English form: "+1 points" (a driver, an alert's change), "about 1
+    percentage points", "1 were customers before the data begin", "1 of 5 metrics are past 0.25", "1 of the 3 rows
+    kept are exact copies", "of the 1 answering accounts". Each reads right at 1 and at 2; a signed count is a
+    count ("-1 point"), a decimal one plural ("+1.5 points", "1.0 points"), and a bold number keeps its noun."""
+    t = i18n.t
+    assert t("health.driver_category", "en", label="plan = Basic", points=-1) == "plan = Basic: -1 point"
+    assert t("health.driver_category", "en", label="plan = Basic", points=-1.4) == "plan = Basic: -1 point"
+    assert t("health.driver_category", "en", label="plan = Basic", points=2) == "plan = Basic: +2 points"
+    assert t("delivery.score_alert", "en", name="A1", before="60", after="59", change="-1", into_red="") \
+        == "A1: score 60 → 59 (-1 point)"
+    assert t("delivery.score_alert", "en", name="A1", before="60", after="45", change="-15", into_red="") \
+        == "A1: score 60 → 45 (-15 points)"
+    assert t("unit.points", "en", value="1") == "1 point" and t("unit.points", "en", value="1.5") == "1.5 points"
+    assert t("hs.pair_item", "en", name="a × b", points="1.0") == "a × b (1.0 points)"
+    assert t("effects.size_basis", "en", points="1", power="80%").startswith(
+        "Accounts needed to detect a fall in churn of 1 percentage point, with")
+    assert t("sum.alerts", "en", n=1, drop=1.0, prev="1 Mar 2025") \
+        == "1 account lost more than 1 point or moved into red since 1 Mar 2025."
+    surv = dict(date="1 Mar 2025", accounts=10, churned=2, since="1 Jan 2024")
+    assert " · 1 was a customer before the data begin (1 Jan 2024): " in t("surv.header", "en", truncated=1, **surv)
+    assert " · 3 were customers before the data begin (1 Jan 2024): " in t("surv.header", "en", truncated=3, **surv)
+    keep = dict(psi="0.05", threshold="0.25", age=3, max_age="90 days")
+    assert "; of 5 metrics, 1 is past 0.25 and unlike" in t("monitoring.keep", "en", over=1, n=5, **keep)
+    assert "; of 5 metrics, 2 are past 0.25 and unlike" in t("monitoring.keep", "en", over=2, n=5, **keep)
+    assert "; of 1 metric, 0 are past 0.25" in t("monitoring.keep", "en", over=0, n=1, **keep)
+    copies = dict(table="events", share="14%", example="x")
+    assert t("ingest.warn.exact_copies", "en", copies=1, kept=7, **copies).startswith(
+        "events: of the 7 rows kept, 1 is an exact copy of an earlier row (14%), every column the same")
+    assert t("ingest.warn.exact_copies", "en", copies=2, kept=7, **copies).startswith(
+        "events: of the 7 rows kept, 2 are exact copies of an earlier row (14%)")
+    sample = {n: t("voc.drivers_sample", "en", m=1, n=n) for n in (1, 4000)}
+    assert "a random sample of **1** of the 1 answering account (" in sample[1]
+    assert "a random sample of **1** of the 4,000 answering accounts (" in sample[4000]
+    assert i18n._FORMATTER.format("{n:,:**#** account|**#** accounts}", n=1) == "**1** account"
+    assert i18n._FORMATTER.format("{n:,:**#** account|**#** accounts}", n=1234) == "**1,234** accounts"
+    # Japanese has one form: its sentences are as they were
+    assert t("surv.header", "ja", truncated=1, **surv) == i18n.catalogue()["surv.header"]["ja"].format(truncated=1,
+                                                                                                       **surv)
+

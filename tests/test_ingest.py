@@ -857,8 +857,8 @@ def test_event_types_and_channels_no_metric_counts_are_kept_and_said(tmp_path):
     report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
     assert report.tables["events"].rows_kept == 3 and report.tables["touchpoints"].rows_kept == 1
     events = [w for w in report.warnings if w.startswith("events: ")]
-    assert len(events) == 1 and "2 of the 3 rows kept from" in events[0], report.warnings
-    assert ("(67%) have a value of event_type that no metric or default milestone counts: 'ログイン' 2 row(s)"
+    assert len(events) == 1 and "of the 3 rows kept from" in events[0], report.warnings
+    assert (", 2 have a value of event_type that no metric or default milestone counts (67%): 'ログイン' 2 row(s)"
             in events[0])
     assert "Those count login, feature_use, export, content_view, onboarding_completed" in events[0]
     touch = [w for w in report.warnings if w.startswith("touchpoints: ")]
@@ -944,7 +944,7 @@ def test_events_their_account_or_user_contradicts_are_kept_counted_and_said(tmp_
     assert report.tables["events"].rows_kept == 5  # kept: a trial or a shared login cannot be told from an error
     said = [w for w in report.warnings if w.startswith("events: ")]
     before = [w for w in said if "before their account's start_date" in w]
-    assert len(before) == 1 and before[0].startswith("events: 1 of the 5 kept events")
+    assert len(before) == 1 and before[0].startswith("events: of the 5 events kept, 1 is dated before")
     assert "(the earliest 1 Jan 1970, account 'A1', which started 1 Jan 2024)" in before[0]
     after = [w for w in said if "after their account's end_date" in w]
     assert len(after) == 1 and "(the latest 1 Jun 2025, account 'A2', which ended 15 Mar 2025)" in after[0]

@@ -240,7 +240,7 @@ def test_a_run_with_one_event_a_century_early_gives_the_figures_of_the_run_witho
     pd.testing.assert_frame_equal(b.frame("survival", "revenue_at_risk"), a.frame("survival", "revenue_at_risk"),
                                   rtol=1e-9)
     warned = [w for w in b["ingest"].json("ingest_report")["warnings"] if "long before the rest" in w]
-    assert warned == ["events: 1 of the 545,903 kept rows are dated long before the rest of the table (timestamp: 5 "
+    assert warned == ["events: of the 545,903 rows kept, 1 is dated long before the rest of the table (timestamp: 5 "
                       "Mar 1924; then no row for more than a year, until 1 Jan 2024): a mistyped year, or 1970-01-01 "
                       "from an empty cell? They are kept, but the analyses take the data to begin on 1 Jan 2024 (the "
                       "survival models' start, the panel's first date, the KPIs' first month); check them"]
@@ -294,7 +294,7 @@ def test_report_05_says_the_refits_that_valued_a_rare_level_as_the_reference():
     intervals = {"refits": 100, "unseen_levels": [{"column": "segment", "refits": 42, "of": 100, "reference": "SMB"}]}
     assert report.unseen_levels_note(intervals, "en") == (
         "In 42 of the 100 bootstrap refits behind these intervals no account of some level of segment was drawn (a "
-        "rare level): those refits valued its accounts as of the reference level SMB, which widens their intervals.")
+        "rare level): there, its accounts were valued as of the reference level SMB, which widens their intervals.")
     assert "100回のうち42回" in report.unseen_levels_note(intervals, "ja")
     hostile = {"unseen_levels": [{"column": "<b>seg</b>", "refits": 1, "of": 2, "reference": "[x](javascript:1)"}]}
     said = report.unseen_levels_note(hostile, "en")

@@ -81,7 +81,7 @@ def count(n, one: str, other: str | None = None, spec: str = "") -> str:
     ``s``): "1 account", "2 accounts", "1,234 accounts", "1.0 days" (a count formatted before it came, "1", too).
     The catalogue says the same with ``{n:# account|# accounts}`` (see :func:`t`), or ``{n:,.0f:# account|#
     accounts}`` for a number format: the forms are whole phrases in which ``#`` is the number, so a verb can agree
-    too ("# play is|# plays are").
+    too ("# play is|# plays are"), and a bold number keeps its noun ("**#** account|**#** accounts").
 
     >>> count(1, "account"), count(0, "account"), count(1234, "account"), count("1", "reply", "replies")
     ('1 account', '0 accounts', '1,234 accounts', '1 reply')
@@ -89,11 +89,17 @@ def count(n, one: str, other: str | None = None, spec: str = "") -> str:
     ('1 play is', '1 day', '30 days')
     >>> count(0.8, "account", spec=",.0f"), count(1234.4, "account", spec=",.0f")
     ('1 account', '1,234 accounts')
-    >>> _FORMATTER.format("{n:user|users}, {n:.1f:# day|# days}", n=1)
-    '1 user, 1.0 days'
+    >>> _FORMATTER.format("{n:user|users}, {n:.1f:# day|# days}, {n:**#** row|**#** rows}", n=1)
+    '1 user, 1.0 days, **1** row'
+
+    A signed number is a count too: a change of one point, up or down, reads "+1 point", "-1 point"; any
+    other number, a decimal one included, is plural ("+1.5 points", "+1.0 points").
+
+    >>> [count(v, "point", spec="+.0f") for v in (1, -1, 1.4, 0, 2)], count("+1.5", "point")
+    (['+1 point', '-1 point', '+1 point', '+0 points', '+2 points'], '+1.5 points')
     """
     number = _count_text(n, spec)
-    form = one if number.strip() == "1" else (other if other is not None else f"{one}s")
+    form = one if number.strip().lstrip("+-−") == "1" else (other if other is not None else f"{one}s")
     return form.replace("#", number) if "#" in form else f"{number} {form}"
 
 
