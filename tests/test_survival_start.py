@@ -152,7 +152,8 @@ def test_an_account_whose_start_is_mistyped_as_1924_is_left_out_of_the_lifetimes
     pd.testing.assert_frame_equal(typo.lifetimes, gone.lifetimes)
     assert gone.set_aside == [] and typo.set_aside == [{
         "table": "accounts", "column": "start_date", "rows": 1, "total": len(lt), "first": "1924-07-22",
-        "last": "1924-07-22", "start": lt["start_date"].min().date().isoformat(), "accounts": [account]}]
+        "last": "1924-07-22", "start": lt["start_date"].min().date().isoformat(), "accounts": [account],
+        "customers": 0, "mrr": None}]  # a churner: no money left out
     # the curves and the coefficients of the world without it
     for by in (None, "start_year"):
         km_t, km_g = (KaplanMeierGroups(by, require_at_risk=True).fit(a.lifetimes).result() for a in (typo, gone))
@@ -172,6 +173,28 @@ def test_an_account_whose_start_is_mistyped_as_1924_is_left_out_of_the_lifetimes
             f"(the next started ") in en and "left out of this report's curves, models and values" in en
     assert account in ja and "1924年7月22日" in ja
     assert "1924" not in report.header(gone, "en")
+
+
+def test_a_customer_whose_start_is_unknown_is_counted_with_the_mrr_left_out_of_the_values(small_ingested, tmp_path):
+    """An active account's start retyped as 1924 is left out of the lifetimes, so of the values and the revenue at
+    risk: report 05 said it was left out but not that it was a paying customer, nor how much MRR the money tables
+    then miss. The header now says both, with the MRR the values would have used (its latest month's)."""
+    from engage_models.survival import report
+
+    as_of = pd.Timestamp("2025-01-01", tz="UTC")
+    plain = A.account_table(_processed(small_ingested, tmp_path / "plain"), as_of)
+    lt = plain.lifetimes
+    active = lt[(lt["event"] == 0) & (lt["entry"] == 0)].sort_values("account_id")
+    account = active["account_id"].iloc[0]
+    mrr = float(plain.mrr_now()[account])
+    typo = A.account_table(_retyped(_processed(small_ingested, tmp_path / "typo"), account, "1924-07-22"), as_of)
+    said = typo.set_aside[-1]
+    assert (said["accounts"], said["customers"], said["mrr"]) == ([account], 1, pytest.approx(mrr))
+    assert account not in set(typo.mrr_now().index)
+    en, ja = report.header(typo, "en", "JPY"), report.header(typo, "ja", "JPY")
+    assert ("1 of them is a customer at the observation date, with ¥" + f"{mrr:,.0f}" + " of MRR a month: not in "
+            "this report's lifetime values, revenue at risk or lists") in en
+    assert "うち1社は観測日時点で継続中の顧客で" in ja
 
 
 def test_the_panel_leaves_the_tenure_of_an_account_started_in_1924_empty(small_ingested, tmp_path):

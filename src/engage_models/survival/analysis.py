@@ -553,7 +553,7 @@ def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> Acco
     observed_from, set_aside = D.observation_window(paths.processed)
     unknown, said = D.unknown_starts(accounts, observed_from)
     if said:
-        set_aside = [*set_aside, said]
+        set_aside = [*set_aside, {**said, **_customers_of(accounts[unknown], subs, as_of)}]
     lt = D.lifetimes(accounts[~unknown], as_of, observed_from)
     if lt.empty:
         raise Thin("reason.no_lifetime", as_of=date_of(as_of))
@@ -563,6 +563,26 @@ def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> Acco
         lt = lt.merge(D.first_nps(surveys, lt, as_of=as_of), on="account_id", how="left")
     return AccountData(lt, as_of, observed_from, accounts, subs, surveys, measured, set_aside,
                        tuple(accounts.loc[unknown, "account_id"]))
+
+
+def _customers_of(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None, as_of) -> dict:
+    """How many of ``accounts`` are customers at ``as_of`` (no end, or an end after it), and their MRR then
+    (``customers``, ``mrr``: their latest subscription month before ``as_of``, else the accounts table's value;
+    ``None`` when none is known). Said of the accounts whose start is unknown: left out of the lifetimes, they are
+    missing from the values and the revenue at risk too, and the report says how much money that leaves out.
+
+    >>> acc = pd.DataFrame({"account_id": ["a", "b", "c"], "mrr": [100.0, 50.0, None],
+    ...                     "end_date": [None, "2024-03-01", "2025-02-01"]})
+    >>> _customers_of(acc, None, pd.Timestamp("2025-01-01", tz="UTC"))
+    {'customers': 2, 'mrr': 100.0}
+    """
+    end = to_utc(accounts["end_date"]) if "end_date" in accounts else pd.Series(pd.NaT, index=accounts.index)
+    now = accounts[end.isna() | (end > to_utc(as_of))].drop_duplicates("account_id")
+    if now.empty:
+        return {"customers": 0, "mrr": None}
+    base = now[["account_id"]].assign(mrr=pd.to_numeric(now["mrr"], errors="coerce") if "mrr" in now else np.nan)
+    mrr = pd.to_numeric(covariates_at(base, subscriptions, as_of, measured="at")["mrr"], errors="coerce")
+    return {"customers": int(len(now)), "mrr": float(mrr.sum()) if mrr.notna().any() else None}
 
 
 def _maybe(path: Path) -> pd.DataFrame | None:

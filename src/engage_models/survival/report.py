@@ -19,7 +19,7 @@ from .curves import SurvivalCurves
 from .value import plot_ltv, plot_revenue_at_risk  # noqa: F401  (re-exported for the notebook)
 
 
-def header(info, lang: str = "en") -> str:
+def header(info, lang: str = "en", currency: str = "USD") -> str:
     """One line: observation date, accounts, churned, left-truncated, observed since.
 
     ``info``: the survival stage's summary (a dict with ``as_of``, ``observed_from``, ``accounts``, ``churned``,
@@ -34,10 +34,10 @@ def header(info, lang: str = "en") -> str:
     said = t("surv.header", lang, date=fmt_date(info["as_of"], lang), accounts=fmt_number(info["accounts"], lang),
              churned=fmt_number(info["churned"], lang), truncated=fmt_number(info["left_truncated"], lang),
              since=fmt_date(info["observed_from"], lang) if info.get("observed_from") is not None else "-")
-    return " ".join([said, *(set_aside_note(x, lang) for x in info.get("set_aside") or [])])
+    return " ".join([said, *(set_aside_note(x, lang, currency) for x in info.get("set_aside") or [])])
 
 
-def set_aside_note(x: dict, lang: str = "en") -> str:
+def set_aside_note(x: dict, lang: str = "en", currency: str = "USD") -> str:
     """One sentence on rows left out of the data's start (a :meth:`~engage_models._core.time.DataStart.said` dict:
     one event mistyped as 1924 had made the data begin then), or on accounts left out of the lifetimes, their start
     unknown (the dict of :func:`~engage_models.survival.data.unknown_starts`, with the ``accounts``' ids)."""
@@ -45,8 +45,14 @@ def set_aside_note(x: dict, lang: str = "en") -> str:
     dates = first if first == last else t("sep.date_span", lang, a=first, b=last)
     if x.get("accounts"):
         ids = ", ".join(x["accounts"]) + (", ..." if x["rows"] > len(x["accounts"]) else "")
-        return t("surv.start_unknown", lang, n=fmt_number(x["rows"], lang), account=ids, column=x["column"],
+        said = t("surv.start_unknown", lang, n=fmt_number(x["rows"], lang), account=ids, column=x["column"],
                  dates=dates, start=fmt_date(x["start"], lang))
+        if not x.get("customers"):  # none a customer now (or said before this count was kept)
+            return said
+        if x.get("mrr") is None:
+            return said + " " + t("surv.start_unknown_customers", lang, n=x["customers"])
+        return said + " " + t("surv.start_unknown_mrr", lang, n=x["customers"],
+                              mrr=fmt_money(x["mrr"], lang, currency))
     return t("surv.set_aside", lang, n=fmt_number(x["rows"], lang), table=x["table"], column=x["column"], dates=dates,
              start=fmt_date(x["start"], lang))
 
