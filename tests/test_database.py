@@ -523,3 +523,30 @@ def test_updated_column_with_sqlalchemy_and_sqlite_reads_the_spelled_column(tmp_
         src = database_source("tickets", {"url": f"sqlite:///{path}", "table": "t", "updated_column": given,
                                           "driver": "sqlalchemy"}, "sources.yaml")
         assert fingerprint(src, table="tickets")["latest"] == latest, given
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc (Linux)")
+def test_the_database_benchmarks_child_reports_its_own_peak_memory_not_its_parents():
+    """``benchmarks/bench_database_ingest.py`` measures each ingest in a fresh process; it read the peak from
+    ``ru_maxrss``, which a child started by ``subprocess`` inherits from its parent, so the "import only" floor
+    showed the benchmark's own peak (the simulated world's) and every process the same figure on a small world.
+    A child started from a process holding 400 MB reports the package's import, far below it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_database_ingest.py"
+    held = np.ones(50_000_000)  # 400 MB, touched
+    status = Path("/proc/self/status").read_text().splitlines()
+    parent = next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+    assert parent > 400 + held[0]
+    src = str(path.parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(path), "--child", "import", "unused", "unused", ""],
+                          capture_output=True, text=True, env=env, check=True)
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    assert child["mode"] == "import" and child["rows"] == 0
+    assert 20 < child["peak_mib"] < parent - 300
