@@ -1,9 +1,10 @@
 """Each pipeline stage's time and peak memory on worlds of growing size, and how each grows with accounts.
 
-For every size a world is simulated once into ``data/bench/stages-<accounts>/raw`` (reused afterwards) and the
-whole pipeline (``engage_models.pipeline.run``: ingest to summary, no notebooks) runs on it in a fresh child
-process with an empty artifact store, so nothing is read back from an earlier run. The child samples its
-resident memory (its own and its worker processes', every 50 ms) and records when each stage starts and ends.
+For every size a world is simulated once into ``data/bench/stages-<accounts>x<months>/raw`` (reused afterwards;
+``--data`` names another folder than ``data/bench``) and the whole pipeline (``engage_models.pipeline.run``:
+ingest to summary, no notebooks) runs on it in a fresh child process with an empty artifact store, so nothing is
+read back from an earlier run. The child samples its resident memory (its own and its worker processes', every
+50 ms) and records when each stage starts and ends.
 Printed per stage and size: seconds, seconds as a ratio to the panel stage of the same run (what travels
 between machines), peak resident memory, and the cores it kept busy (the machine's busy CPU seconds per
 second, from ``/proc/stat``: run it on an otherwise idle machine); per stage, the exponent ``b`` of
@@ -35,9 +36,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def ensure_world(accounts: int, months: int, seed: int) -> Path:
-    """``data/bench/stages-<accounts>`` with a simulated raw folder (generated once)."""
-    folder = ROOT / "data" / "bench" / f"stages-{accounts}x{months}"
+def ensure_world(accounts: int, months: int, seed: int, bench: Path = ROOT / "data" / "bench") -> Path:
+    """``<bench>/stages-<accounts>x<months>`` with a simulated raw folder (generated once)."""
+    folder = bench / f"stages-{accounts}x{months}"
     if not (folder / "raw" / "truth.json").exists():  # written last by the simulator
         from engage_models.demo.simulator import simulate
 
@@ -174,6 +175,8 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, nargs="+", default=[500, 1000, 2000])
     ap.add_argument("--months", type=int, default=24)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--data", type=Path, default=ROOT / "data" / "bench",
+                    help="where the worlds are simulated and run (default data/bench)")
     ap.add_argument("--json", action="store_true", help="one JSON line per size")
     ap.add_argument("--reports", action="store_true",
                     help="time the whole `engage run` (reports included): the row 'reports' is what they add after "
@@ -185,7 +188,7 @@ def main() -> None:
         return
     results = {}
     for n in args.accounts:
-        folder = ensure_world(n, args.months, args.seed)
+        folder = ensure_world(n, args.months, args.seed, args.data)
         child = [sys.executable, __file__, "--child", str(folder), *(["--reports"] if args.reports else [])]
         proc = subprocess.run(child, capture_output=True, text=True)
         if proc.returncode:
