@@ -4,7 +4,7 @@ against the folds' intercept carried over (the map before December 2026).
     python benchmarks/bench_calibration.py [--seeds 1 2 3 4 5 6] [--accounts 250] [--months 14] [--workdir DIR]
 
 Each seed simulates a world (``engage simulate --clean``), builds its panel with the pipeline and runs the
-pipeline's out-of-time backtest of both learned cards (the linear card and the shape card, 4 cutoffs, the run's
+pipeline's out-of-time backtest of both learned cards (the linear card and the shape card, the run's 6 cutoffs and
 90-day horizon) twice in this process: with ``_calibrated.MATCH_TRAINING_RATE`` off (``folds``) and on
 (``matched``). The predictions are the same fits but for the calibration's intercept, so the columns compare the
 intercept alone. Printed per world and card: the out-of-time log loss and ICI (integrated calibration index) of
