@@ -398,3 +398,26 @@ def test_alerts_no_channel_took_are_sent_again_by_the_next_run(small_world, tmp_
     assert previous_run_as_of(store, day("2024-09-18")) == day("2024-09-11")
     record_run_as_of(store, day("2024-09-11"), delivered=False)
     assert previous_run_as_of(store, day("2024-09-18")) == day("2024-09-04")
+
+
+def test_the_ledger_benchmark_runs_its_weeks_and_writes_both_forms(tmp_path):
+    """``benchmarks/ledger_at_scale.py`` (the README's figures on the ledger's size and cost) drives the ledger's own
+    functions and swaps its writer for the first, indented form; a change of those names would stop it, or leave
+    both runs writing the same file, unseen until someone ran it. Three weekly runs of 200 accounts keep every
+    task and alert (21 and 4 a week), the same ledger in both forms, one line against an indented one."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "ledger_at_scale.py"
+    spec = importlib.util.spec_from_file_location("ledger_at_scale", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    compact, indented = tmp_path / "compact", tmp_path / "indented"
+    compact.mkdir()
+    indented.mkdir()
+    assert bench.year(compact, 200, 3) >= 0 and bench.year(indented, 200, 3, writer=bench.indented) >= 0
+    texts = [(p / LEDGER).read_text(encoding="utf-8") for p in (compact, indented)]
+    ledgers = [json.loads(t) for t in texts]
+    assert ledgers[0] == ledgers[1]
+    assert (len(ledgers[0]["tasks"]), len(ledgers[0]["alerts"])) == (63, 12)
+    assert texts[0].count("\n") == 1 and texts[1].count("\n") > 75 and len(texts[1]) > len(texts[0])
