@@ -798,8 +798,9 @@ def test_rows_repeated_in_every_column_are_warned_about_without_an_id(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(path), "--label", "left",
                            "--bootstrap", "0", "--out", str(tmp_path / "f")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert ("warning: 3 row(s) repeat an earlier row in every column (first at data rows [61, 62, 63]): without "
-            "--id-col a row and its copy can fall in the training and the validation rows of one fold") in proc.stdout
+    assert ("warning: 3 row(s) repeat an earlier row in the label and every column used (first at data rows "
+            "[61, 62, 63]): without --id-col a row and its copy can fall in the training and the validation rows of "
+            "one fold") in proc.stdout
 
 
 def test_the_learned_score_against_the_hand_card_is_said_as_the_interval_says():
@@ -1078,3 +1079,19 @@ def test_a_column_of_one_value_whose_blanks_are_the_churners_is_kept_and_ranks_t
                   ShapeScore(date_col="__none", id_col="__id", n_bootstrap=0)):
         assert model.fit(X, yy).categorical_ == ["referral"], type(model).__name__
 
+
+
+
+def test_rows_repeated_but_for_a_row_number_are_warned_about():
+    """R's write.csv numbers the rows: ISLR's Caravan (5,822 rows) has 602 that repeat an earlier row in every
+    column but ``rownames``, which the screen leaves out as a row number; the copies went unsaid. They are
+    counted in the columns the models see and the label; a row differing in a column used, or in its label, is
+    no copy."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=60), "plan": ["a", "b", "c"] * 20, "left": [1, 0] * 30})
+    twice = pd.concat([df, df.iloc[[4, 9]]], ignore_index=True)  # data rows 61, 62 repeat 5, 10
+    twice.loc[62] = [twice.loc[2, "x"], "c", 0]  # data row 63: data row 3 with the other label
+    twice.insert(0, "rownames", np.arange(1, len(twice) + 1))
+    _, _, report = T.prepare(twice, "left", where="t.csv")
+    assert "rownames" in report["dropped_columns"]
+    assert report["repeated_rows"] == {"rows": 2, "first_rows": [61, 62]}

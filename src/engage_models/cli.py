@@ -296,9 +296,9 @@ def _fit(args) -> int:
         print(f"left out {data['rows_without_label']:,} row(s) without a label (of {data['rows']:,}; first at data "
               f"rows {data['first_rows_without_label']})")
     if copies := data.get("repeated_rows"):
-        print(f"warning: {copies['rows']:,} row(s) repeat an earlier row in every column (first at data rows "
-              f"{copies['first_rows']}): without --id-col a row and its copy can fall in the training and the "
-              f"validation rows of one fold, which flatters the ROC-AUC; give the accounts' id column as --id-col "
+        print(f"warning: {copies['rows']:,} row(s) repeat an earlier row in the label and every column used (first "
+              f"at data rows {copies['first_rows']}): without --id-col a row and its copy can fall in the training and "
+              f"the validation rows of one fold, which flatters the ROC-AUC; give the accounts' id column as --id-col "
               f"(a copy then stays in its account's fold), or remove the copies")
     for column, why in data.get("dropped_columns", {}).items():
         if not why.startswith("possible leak"):  # the screen's lines above say those

@@ -15,8 +15,9 @@ Validation
   total; too few churners stop the fit with a message (:class:`~engage_models._core.errors.InsufficientData`).
 * Without: stratified cross-validation, folds of accounts (``StratifiedGroupKFold``) when an id column is
   given, so that no account is in the training and the validation rows of one fold. Without an id, rows that
-  repeat an earlier row in every column are counted (``repeated_rows``) and ``engage fit`` warns: a row and
-  its copy in the training and the validation rows of one fold flatter the ROC-AUC.
+  repeat an earlier row in the label and every column used are counted (``repeated_rows``) and ``engage fit``
+  warns: a row and its copy in the training and the validation rows of one fold flatter the ROC-AUC (a row
+  number, left out, does not make them different).
 
 Every interval resamples accounts (all their rows together). Writes ``scorecard.csv``, ``scores.parquet``,
 ``evaluation.json`` and a small self-contained ``report.html``.
@@ -136,10 +137,6 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
     keep = y.notna().to_numpy()
     data_row = np.flatnonzero(keep) + 1  # the kept rows' 1-based data rows in the file (the header not counted)
     df, y = df.loc[keep].reset_index(drop=True), y[keep].reset_index(drop=True)
-    if not id_col and not date_col:  # folds of rows: a row and its copy can be trained on and validated alike
-        copies = df.duplicated().to_numpy()
-        if copies.any():
-            report["repeated_rows"] = {"rows": int(copies.sum()), "first_rows": data_row[copies][:5].tolist()}
     if y.nunique() < 2:
         raise TableError(f"{where}: the label {label!r} has a single value ({int(y.iloc[0])} in all {len(y):,} "
                          f"row(s) with a label); nothing to learn")
@@ -210,6 +207,12 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
     if not used:
         hint = " (the leakage screen left out " + ", ".join(screen.excluded) + ")" if screen.excluded else ""
         raise TableError(f"{where}: no usable feature column besides the label/date/id{hint}")
+    if not id_col and not date_col:  # folds of rows: a row and its copy can be trained on and validated alike
+        # in the columns the models see: a row number (R's write.csv) made every row unique, and is left out
+        seen = pd.DataFrame({i: df[c].to_numpy() for i, c in enumerate(used)} | {len(used): y.to_numpy()})
+        copies = seen.duplicated().to_numpy()
+        if copies.any():
+            report["repeated_rows"] = {"rows": int(copies.sum()), "first_rows": data_row[copies][:5].tolist()}
     report.update({
         "features": used, "dropped_columns": dropped,
         "missing_values": {c: int(df[c].isna().sum()) for c in used if df[c].isna().any()},
