@@ -1165,6 +1165,29 @@ def test_a_separator_with_three_digits_after_it_is_not_guessed(tmp_path):
     assert read_table(settled)["mrr"].tolist() == [1.234, 37.5]
 
 
+def test_quoted_numbers_with_a_comma_between_thousands_are_numbers(tmp_path):
+    """A spreadsheet's comma-separated export quotes "45,200.00": engage fit left the column out as "text with 431
+    distinct values (an identifier?)" (AER's CreditCard, income in dollars). A column whose every value is such a
+    number is read as numbers, said; one whose every comma could be a decimal comma stays text, said, as in a
+    ";" file; a comma-separated file's "37,5" is left as it was."""
+    from engage_models._core.io import read_table, reading_notes
+
+    path = tmp_path / "t.csv"
+    path.write_text('id,income,fee,eu\na,"45,200.00","1,234","37,5"\nb,950,"12,500","1,5"\n'
+                    'c,"1,234,567.5",,"2,0"\nd,,7,"3,1"\n', encoding="utf-8")
+    df = read_table(path)
+    assert df["income"].tolist()[:3] == [45200.0, 950.0, 1234567.5] and np.isnan(df["income"][3])
+    assert df["fee"].tolist()[:2] == ["1,234", "12,500"] and df["eu"].tolist() == ["37,5", "1,5", "2,0", "3,1"]
+    assert reading_notes(df, "t.csv") == [
+        "'income': numbers written with a comma between thousands (e.g. '45,200.00') read as numbers",
+        "'fee': every comma has three digits after it (e.g. '1,234'): a thousands separator or a decimal comma, "
+        "the file does not say which; left as text (write the numbers without thousands separators)"]
+    semi = tmp_path / "s.csv"  # the same in a ";" file, beside its decimal commas
+    semi.write_text("id;income;fee\na;45,200.00;37,5\nb;1,234.5;1\n", encoding="utf-8")
+    df = read_table(semi)
+    assert df["income"].tolist() == [45200.0, 1234.5] and df["fee"].tolist() == [37.5, 1.0]
+
+
 def test_the_missing_words_are_pandas_default_ones():
     """MISSING_WORDS was built from pandas' private STR_NA_VALUES: now our own list of the words the read_csv docs
     give, and a pandas upgrade that changes its set fails here rather than changing the notes without a word."""

@@ -187,7 +187,8 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     ``encoding``: a text file's (default UTF-8; the command line detects it, as ingest does). A CSV whose header
     is separated by ``;``, a tab or ``|`` and holds no comma is read with that separator; in a file separated by
     ``;``, a text column whose every non-empty value is a number written with a decimal comma (``37,5``,
-    ``1.234,5``, ``1 234,5``) is read as numbers.
+    ``1.234,5``, ``1 234,5``) is read as numbers; in a file of any separator, so is one whose every value is a
+    number written with a comma between thousands and a decimal point (``"45,200.00"``, ``1,234,567``).
 
     Rows: "data row N" in the messages of ``engage fit`` and ``engage survival`` is the Nth row of data below
     the header, as ``engage ingest`` counts rows: blank lines are not rows (pandas and DuckDB skip them) and a
@@ -238,6 +239,8 @@ _MISSING_WORD_CELL = re.compile("(?:^|[" + _SEPS + "])\"?(?:" + "|".join(map(re.
 _DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:[. \u00a0\u202f]\d{3})+|\d+)(?:,\d+)?"
 # one separator and three digits after it: 1,234 or 1.234, a thousand or a number with three decimals
 _AMBIGUOUS = r"[+-]?\d{1,3}[.,]\d{3}"
+# a number written with a comma between groups of thousands and a decimal point (a spreadsheet's "45,200.00")
+_COMMA_THOUSANDS = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 
 
 def _file_text(path: Path, encoding: str | None) -> str | None:
@@ -311,6 +314,31 @@ def _decimal_commas(df: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
     return out, found, unsure
 
 
+def _comma_thousands(df: pd.DataFrame, skip=()) -> tuple[pd.DataFrame, dict, dict]:
+    """``df`` with each text column whose every non-empty value is a number written with commas between groups
+    of thousands (``45,200.00``, ``1,234,567``, ``950``) read as numbers, in a file of any separator (quoted in a
+    comma-separated one); those columns, each with an example; and the columns left as text because every comma
+    could be a decimal comma (``1,234`` and ``12,500`` alone: a value like ``1,234.5`` or ``1,234,567`` settles
+    it). Such a column was left out of ``engage fit`` as "text with 431 distinct values (an identifier?)"."""
+    out, found, unsure = df, {}, {}
+    for c in df.columns:
+        s = df[c]
+        if c in skip or not _is_text(s):
+            continue
+        text = s.astype("string").str.strip()
+        values = text[text.notna() & (text != "")]
+        if not len(values) or not values.str.contains(",").any() or not values.str.fullmatch(_COMMA_THOUSANDS).all():
+            continue
+        with_comma = values[values.str.contains(",")]
+        if with_comma.str.fullmatch(_AMBIGUOUS).all():
+            unsure[c] = str(with_comma.iloc[0])
+            continue
+        out = out.copy() if out is df else out
+        out[c] = pd.to_numeric(values.str.replace(",", "", regex=False)).astype(float).reindex(s.index)
+        found[c] = str(with_comma.iloc[0])
+    return out, found, unsure
+
+
 def _thousands_points(strings, df: pd.DataFrame) -> dict:
     """Number columns of a ``;`` file whose every value was written as ``1.234`` (one point, three digits after
     it): read as 1.234 where the writer may have meant 1234 (a decimal-comma country's thousands). Per column,
@@ -347,14 +375,19 @@ def _as_read(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> pd
         if df.isna().to_numpy().any() and _MISSING_WORD_CELL.search(text):
             if words := _missing_words(strings(), df):
                 reading["missing_words"] = words
+    unsure = {}
     if sep == ";":  # a comma in a number of a comma-separated file separates fields: never read as decimals
         df, commas, unsure = _decimal_commas(df)
         if commas:
             reading["decimal_comma"] = commas
-        if unsure:
-            reading["comma_thousands_or_decimals"] = unsure
         if text is not None and (points := _thousands_points(strings, df)):
             reading["point_thousands_or_decimals"] = points
+    # "45,200.00" (quoted in a comma-separated file): a comma between thousands, in a file of any separator
+    df, thousands, more = _comma_thousands(df, skip=unsure)
+    if thousands:
+        reading["comma_thousands"] = thousands
+    if unsure := {**unsure, **more}:
+        reading["comma_thousands_or_decimals"] = unsure
     df.attrs["reading"] = reading
     return df
 
@@ -375,6 +408,8 @@ def reading_notes(df: pd.DataFrame, where: str) -> list[str]:
         notes.append(f"{c!r}: {m['cells']:,} cell(s) read as missing ({', '.join(map(repr, m['words']))})")
     for c, example in (reading.get("decimal_comma") or {}).items():
         notes.append(f"{c!r}: numbers written with a decimal comma (e.g. {example!r}) read as numbers")
+    for c, example in (reading.get("comma_thousands") or {}).items():
+        notes.append(f"{c!r}: numbers written with a comma between thousands (e.g. {example!r}) read as numbers")
     for c, example in (reading.get("comma_thousands_or_decimals") or {}).items():
         notes.append(f"{c!r}: every comma has three digits after it (e.g. {example!r}): a thousands separator or a "
                      f"decimal comma, the file does not say which; left as text (write the numbers without "
