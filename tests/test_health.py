@@ -884,6 +884,23 @@ def test_dates_written_day_first_are_read_day_first():
     assert X["as_of"].dt.strftime("%d.%m.%Y").tolist() == df["as_of"].tolist()
 
 
+def test_dates_in_several_formats_stop_with_the_values_that_are_not_read():
+    """A date column typed by several hands (2023-09-08, 14/05/2023, 12/02/2023, 03.06.2023): --date-col stopped
+    on "879 unparseable date(s) (first at data rows [2, 3, 5, 6, 8])", the rows' values unsaid, and 12/02/2023
+    in the file looks like a date. The values are named, and what the column is read as."""
+    n = 40
+    rng = np.random.default_rng(0)
+    dates = pd.Timestamp("2021-01-01") + pd.to_timedelta(np.arange(n) * 9, "D")
+    written = [d.strftime(("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y")[i % 3]) for i, d in enumerate(dates)]
+    df = pd.DataFrame({"as_of": written, "x": rng.normal(size=n), "churned": rng.integers(0, 2, n)})
+    with pytest.raises(T.TableError) as err:
+        T.prepare(df, "churned", date_col="as_of", where="t.csv")
+    assert str(err.value).startswith(
+        "t.csv, column 'as_of': 26 unparseable date(s) (first at data rows [2, 3, 5, 6, 8]: '10/01/2021', "
+        "'19.01.2021', '06/02/2021', '15.02.2021', '05/03/2021'); a date column is read in one format: write every "
+        "date in one, such as 2024-01-31")
+
+
 def test_a_subject_key_named_without_id_is_no_feature_and_an_honest_count_stays():
     """KMsurv's allograft (``patient``), HSAUR's respiratory and nlme's tables (``subject``/``Subject``) key a
     subject's several rows by a name without "id": it went into the card as a number. The key words are the

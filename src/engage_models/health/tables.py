@@ -131,8 +131,10 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         bad = dates.isna() & df[date_col].notna()
         if bad.any():
             rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
+            found = ", ".join(repr(v) for v in df.loc[bad, date_col].astype(str).unique()[:5])
             raise TableError(f"{where}, column {date_col!r}: {int(bad.sum())} unparseable date(s) "
-                             f"(first at data rows {rows})")
+                             f"(first at data rows {rows}: {found}); a date column is read in one format: write "
+                             f"every date in one, such as 2024-01-31")
         df[date_col] = dates
     keep = y.notna().to_numpy()
     data_row = np.flatnonzero(keep) + 1  # the kept rows' 1-based data rows in the file (the header not counted)
