@@ -1112,3 +1112,6 @@ def test_rows_repeated_but_for_a_row_number_are_warned_about():
     _, _, report = T.prepare(twice, "left", where="t.csv")
     assert "rownames" in report["dropped_columns"]
     assert report["repeated_rows"] == {"rows": 2, "first_rows": [61, 62]}
+    # a count and the label alone: rows alike by chance (AER CreditCard's reports: 1,301 of 1,319), no copies
+    _, _, report = T.prepare(twice[["plan", "left"]], "left", where="t.csv")
+    assert "repeated_rows" not in report

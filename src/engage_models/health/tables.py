@@ -213,7 +213,7 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         # in the columns the models see: a row number (R's write.csv) made every row unique, and is left out
         seen = pd.DataFrame({i: df[c].to_numpy() for i, c in enumerate(used)} | {len(used): y.to_numpy()})
         copies = seen.duplicated().to_numpy()
-        if copies.any():
+        if copies.sum() > _chance_pairs(seen):  # not when few values make rows alike (one count and the label)
             report["repeated_rows"] = {"rows": int(copies.sum()), "first_rows": data_row[copies][:5].tolist()}
     report.update({
         "features": used, "dropped_columns": dropped,
@@ -225,6 +225,25 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
     X = df[cols]
     X.attrs["data_row"] = data_row  # a row's 1-based data row in the file, for the files written about rows
     return X, y.astype(int), report
+
+
+def _chance_pairs(df: pd.DataFrame) -> float:
+    """The number of pairs of rows of ``df`` expected to agree in every column if the columns were independent:
+    the pairs, times each column's share of pairs that agree in it (missing is a value of its own). A table of
+    one count and a label has thousands of rows alike by chance, and no copies; in a column of measurements only
+    copies agree.
+
+    >>> round(_chance_pairs(pd.DataFrame({"a": [0, 0, 1, 1], "b": [0, 1, 0, 1]})), 3)  # 6 pairs, 2 agree in each
+    0.667
+    >>> _chance_pairs(pd.DataFrame({"a": [0.1, 0.2, 0.3], "b": [0, 0, 0]}))
+    0.0
+    """
+    n = len(df)
+    pairs = n * (n - 1) / 2
+    for c in df.columns:
+        k = df[c].value_counts(dropna=False).to_numpy(float)
+        pairs *= float((k * (k - 1)).sum()) / (n * (n - 1)) if n > 1 else 0.0
+    return pairs
 
 
 def _uninformative(s: pd.Series) -> str:
