@@ -1165,6 +1165,19 @@ def test_a_separator_with_three_digits_after_it_is_not_guessed(tmp_path):
     assert read_table(settled)["mrr"].tolist() == [1.234, 37.5]
 
 
+def test_a_semicolon_file_with_decimal_commas_in_some_cells_only_is_read(tmp_path):
+    """lifelines' lung written by a European spreadsheet (";", decimal commas, blanks): read comma-separated first,
+    its rows held different numbers of commas and it stopped on "cannot read it (Error tokenizing data. C error:
+    Expected 6 fields in line 3, saw 7)". The separator is taken from the header before pandas reads."""
+    from engage_models._core.io import read_table
+
+    path = tmp_path / "lung.csv"
+    path.write_text("\ufeffinst;期間;解約;体重減少\n3,0;306;1;\n3,0;455;1;15,0\n;1010;0;11,5\n", encoding="utf-8")
+    df = read_table(path)
+    assert df.columns.tolist() == ["inst", "期間", "解約", "体重減少"]
+    assert df["期間"].tolist() == [306, 455, 1010] and df["体重減少"].tolist()[1:] == [15.0, 11.5]
+
+
 def test_quoted_numbers_with_a_comma_between_thousands_are_numbers(tmp_path):
     """A spreadsheet's comma-separated export quotes "45,200.00": engage fit left the column out as "text with 431
     distinct values (an identifier?)" (AER's CreditCard, income in dollars). A column whose every value is such a

@@ -212,7 +212,7 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
         if name.endswith((".parquet", ".pq")):
             return pd.read_parquet(path)
         if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
-            sep = "\t" if ".tsv" in name else ","
+            sep = "\t" if ".tsv" in name else _header_separator(path, encoding)
             df = pd.read_csv(path, sep=sep, encoding=encoding)
             # a European spreadsheet's CSV is separated by ";" (or a tab, or "|"): read as one column named
             # "a;b;c", it stopped on "no label column" with no word of the separator
@@ -241,6 +241,20 @@ _DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:[. \u00a0\u202f]\d{3})+|\d+)(?:,\d+)?"
 _AMBIGUOUS = r"[+-]?\d{1,3}[.,]\d{3}"
 # a number written with a comma between groups of thousands and a decimal point (a spreadsheet's "45,200.00")
 _COMMA_THOUSANDS = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+
+
+def _header_separator(path: Path, encoding: str | None) -> str:
+    """``;``, a tab or ``|`` when the file's first line holds one of them and no comma, else ``,``. Read before
+    pandas: a ";" file with decimal commas in some cells only (``3,0;306;;1175,0``) was read comma-separated
+    first and stopped on "Expected 6 fields in line 3, saw 7" before its separator was looked at."""
+    try:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rt", encoding=encoding or "utf-8", errors="replace", newline="") as f:
+            head = f.readline()
+    except (OSError, LookupError):  # pandas' own error says it
+        return ","
+    seps = [s for s in (";", "\t", "|") if s in head]
+    return seps[0] if len(seps) == 1 and "," not in head else ","
 
 
 def _file_text(path: Path, encoding: str | None) -> str | None:
