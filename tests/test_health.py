@@ -1097,8 +1097,6 @@ def test_a_column_of_one_value_whose_blanks_are_the_churners_is_kept_and_ranks_t
         assert model.fit(X, yy).categorical_ == ["referral"], type(model).__name__
 
 
-
-
 def test_rows_repeated_but_for_a_row_number_are_warned_about():
     """R's write.csv numbers the rows: ISLR's Caravan (5,822 rows) has 602 that repeat an earlier row in every
     column but ``rownames``, which the screen leaves out as a row number; the copies went unsaid. They are
