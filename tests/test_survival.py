@@ -605,7 +605,7 @@ def test_a_table_s_bad_durations_are_named_and_rows_without_time_at_risk_are_sai
     assert "left out 2 row(s) of 240 with no time at risk: a duration of 0 (first at data rows [1, 8])" in proc.stderr
     for churned, said in ((True, "every one of the 240 rows used churned (churned = 1 in each): the "
                                  "hazard ratios compare how soon churners left, not who churns"),
-                          (False, "no churn among the 240")):
+                          (False, "t.csv: the event column 'churned' has no event (1) in any of its 240 rows")):
         proc = cli(own.assign(churned=churned), "--out", str(tmp_path / "o"))
         assert said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
         assert proc.returncode == (0 if churned else 2)

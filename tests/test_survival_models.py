@@ -483,14 +483,15 @@ def _thin(n=40, seed=0):
                          "g": rng.choice(["a", "b"], n)})
 
 
-@pytest.mark.parametrize("table, message", [
-    (_thin(), "no churn among the 40"),
-    (_thin().head(1), "no churn among the 1"),
-    (_thin().assign(e=[1] + [0] * 39), "only 1 churn"),
-    (_thin().assign(d=0.0, e=1), "time at risk"),
+@pytest.mark.parametrize("table, said, message", [
+    (_thin(), r"the event column 'e' has no event \(1\) in any of its 40 rows", "no churn among the 40"),
+    (_thin().head(1), r"the event column 'e' has no event \(1\) in any of its 1 row:", "no churn among the 1"),
+    (_thin().assign(e=[1] + [0] * 39), r"the event column 'e' has only 1 event \(1\) in its 40 rows",
+     "only 1 churn"),
+    (_thin().assign(d=0.0, e=1), "time at risk", "time at risk"),
 ])
-def test_a_table_without_enough_churn_raises_insufficient_data_with_a_sentence(table, message):
-    with pytest.raises(InsufficientData, match=message):
+def test_a_table_without_enough_churn_raises_insufficient_data_with_a_sentence(table, said, message):
+    with pytest.raises(InsufficientData, match=said):
         A.analyse_table(table, duration="d", event="e", n_boot=0, cv=3)
     with pytest.raises(InsufficientData, match=message):
         CoxModel(covariates=["x", "g"], duration_col="d", event_col="e").fit(table)
@@ -507,7 +508,30 @@ def test_cli_reports_a_table_without_churn_in_one_sentence(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "engage_models", "survival", "--table", str(tmp_path / "t.csv"),
                            "--duration", "d", "--event", "e", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
-    assert proc.returncode == 2 and "no churn among the 40" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "t.csv: the event column 'e' has no event (1) in any of its 40 rows" in proc.stderr
+
+
+def test_a_table_without_events_names_its_event_column_and_counts_every_row():
+    """lifelines' lung with no death: the message counted the 167 rows left after rows with an empty covariate
+    were dropped ("no churn among the 167 accounts/rows usable") and named no column. It names the event column
+    and counts all 228 rows; when the table has events but the rows left out held them, it says both counts and
+    how many rows were left out for what."""
+    from lifelines.datasets import load_lung
+
+    lung = load_lung()
+    with pytest.raises(InsufficientData, match=r"^lung.csv: the event column 'status' has no event \(1\) in any of "
+                                               r"its 228 rows: a survival model needs churners \(at least 2\)$"):
+        A.analyse_table(lung.assign(status=0), duration="time", event="status", unit="days", n_boot=0,
+                        where="lung.csv")
+    no_meal = lung.assign(status=lung["meal.cal"].isna().astype(int))  # the deaths only where meal.cal is empty
+    with pytest.raises(InsufficientData) as got:
+        A.analyse_table(no_meal, duration="time", event="status", covariates=["meal.cal", "age"],
+                        keep_columns=["meal.cal"], unit="days", n_boot=0, where="lung.csv")
+    assert str(got.value) == ("lung.csv: the event column 'status' has 47 events (1) in its 228 rows, but only 0 in "
+                              "the 181 rows usable (47 rows left out for an empty covariate, 0 with no time at risk); "
+                              "a survival model needs at least 2")
+    assert got.value.why.text("ja").startswith("lung.csv：イベント列「status」の228行にイベント（1）は47件あります")
 
 
 def test_thin_tables_publish_what_can_be_computed_and_say_what_cannot():

@@ -122,6 +122,10 @@ def _times(values: pd.Series, where: str, column: str, what: str, needs: str) ->
     return out
 
 
+#: Churn events a survival model needs (:func:`~engage_models.survival.cox.check_events`' minimum).
+MIN_EVENTS = 2
+
+
 #: Months in one unit of a user's durations (results are in months whatever the unit).
 MONTHS_PER_UNIT = {"days": 1.0 / DAYS_PER_MONTH, "weeks": 7.0 / DAYS_PER_MONTH, "months": 1.0, "years": 12.0}
 
@@ -242,6 +246,9 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         raise DataError(f"{where}, event column {event!r}: empty in {int(ev.isna().sum())} row(s) (first at data "
                         f"rows {rows}); each row needs 1 (churned) or 0 (still a customer)")
     data["_event"] = ev.astype(int)
+    if int(data["_event"].sum()) < MIN_EVENTS:  # said of the column and the whole table, before any row is left out
+        raise Thin("reason.no_event_in_column" if not data["_event"].any() else "reason.few_events_in_column",
+                   where=where, column=event, n=len(df), events=int(data["_event"].sum()), minimum=MIN_EVENTS)
     def months(x):  # to months, rounded to 1e-9 so that 3.75 years is 45 months (not 45.000000000000007)
         return x if unit == "months" else (x * MONTHS_PER_UNIT[unit]).round(9)
 
@@ -336,6 +343,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                         f"({', '.join(f'{c}: {n:,}' for c, n in missing_covariates['columns'].items())}); "
                         f"fill them or name fewer covariates")
     data = data[~gaps]  # left out once here, and said once (the models would drop them fold by fold)
+    if int(data["_event"].sum()) < MIN_EVENTS:  # the table has churners, but the rows left out held them
+        raise Thin("reason.few_events_usable", where=where, column=event, n=len(df), events=int(ev.sum()),
+                   used=int(data["_event"].sum()), usable=len(data), gaps=int(gaps.sum()), no_time=left_out["rows"],
+                   minimum=MIN_EVENTS)
     # the durations of churners alone say how soon they left, not who churns: said beside the results
     all_churned = (f"every one of the {len(data)} rows used churned ({event} = 1 in each): the hazard "
                    f"ratios compare how soon churners left, not who churns; add the accounts still active "
