@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
+from scipy import stats
 
 from engage_models._core.errors import DataError, InsufficientData
 from engage_models.survival import (
@@ -534,9 +535,70 @@ def test_a_table_without_events_names_its_event_column_and_counts_every_row():
     assert got.value.why.text("ja").startswith("lung.csv：イベント列「status」の228行にイベント（1）は47件あります")
 
 
+def _tiny_tables(tmp_path):
+    from lifelines.datasets import load_holly_molly_polly, load_lung
+
+    lung = load_lung().dropna().sample(30, random_state=0)  # lifelines codes status 1 (died) / 0 (censored)
+    assert int(lung["status"].sum()) == 20
+    lung.to_csv(tmp_path / "lung30.csv", index=False)
+    load_holly_molly_polly().to_csv(tmp_path / "hmp.csv", index=False)
+    return lung, load_holly_molly_polly()
+
+
+def test_a_tiny_table_s_concordance_is_not_a_number_of_chance(tmp_path):
+    """The 7 rows of lifelines' holly_molly_polly printed "cross-validated concordance 0.000 (sd 0.000)" and
+    0.500 (sd 0.000) (folds of 2-3 churns); 30 rows of lung gave 0.887 with one seed, 0.63-0.69 with others, in
+    folds of 4-5 churns. A fold needs 5 churns (folds are fewer than asked when that gives them 5); with fewer
+    than 10 churns the concordance is no number but a sentence saying why, and a number comes with the 95%
+    interval of the mean over the folds, not only their spread."""
+    lung, hmp = _tiny_tables(tmp_path)
+    res = A.analyse_table(hmp, duration="T", event="Status", unit="days", n_boot=0, cv=5)
+    for model in ("cox_ph", "discrete_time_logistic"):
+        assert res.evaluation["models"][model]["cv_concordance"] is None
+        assert res.evaluation["skipped"][f"{model}_cross_validation"].startswith(
+            "not computed: 7 churn events give 5 folds only 1-2 each, and a fold's concordance needs at least 5")
+    res = A.analyse_table(lung, duration="time", event="status", unit="days", n_boot=0, cv=5)
+    cox = res.evaluation["models"]["cox_ph"]
+    cvr = cox["cross_validation"]
+    assert len(cvr["folds"]) == 4 and all(f["events"] >= A.MIN_EVENTS_PER_FOLD for f in cvr["folds"])
+    c = cvr["harrell_c"]
+    half = stats.t.ppf(0.975, 3) * c["sd"] / 2  # 4 folds: t with 3 degrees of freedom, sd / sqrt(4)
+    assert c["low"] == pytest.approx(c["mean"] - half) and c["high"] == pytest.approx(min(1.0, c["mean"] + half))
+    assert cox["cv_concordance"] == c["mean"] and c["folds"] == 4
+
+    def cli(table, *extra):
+        return subprocess.run([sys.executable, "-m", "engage_models", "survival", "--table", str(tmp_path / table),
+                               "--n-boot", "0", "--unit", "days", "--out", str(tmp_path / "o"), *extra],
+                              capture_output=True, text=True)
+
+    proc = cli("hmp.csv", "--duration", "T", "--event", "Status")
+    assert proc.returncode == 0, proc.stderr
+    assert "0.000" not in proc.stderr and "0.500 (sd" not in proc.stderr
+    assert proc.stderr.count("cross-validated concordance not computed: 7 churn events give 5 folds only 1-2 each") == 2
+    proc = cli("lung30.csv", "--duration", "time", "--event", "status")
+    assert proc.returncode == 0, proc.stderr
+    assert (f"cox_ph: cross-validated concordance {c['mean']:.3f} (95% CI of the mean over 4 folds {c['low']:.2f} to "
+            f"{c['high']:.2f}, sd {c['sd']:.3f}; 4 folds, not 5: at least 5 churns in each)") in proc.stderr
+
+
+def test_a_fold_the_rare_levels_dealt_too_few_churns_gives_one_fold_less_not_a_number_of_four():
+    """26 churns in 5 folds make 5-6 a fold, but the stratification on rare levels of g dealt 6, 6, 5, 4, 5: the
+    cross-validation is run again in 4 folds, each with at least 5 churns."""
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"d": rng.uniform(1, 20, 60).round(1), "e": (rng.random(60) < 0.45).astype(int),
+                       "x": rng.normal(size=60), "g": rng.choice(["a", "b", "c", "d"], 60, p=[.7, .2, .05, .05])})
+    assert sorted(int(df["e"].iloc[te].sum()) for _tr, te in account_folds(df, "e", 5, 0, ["g"])) == [4, 5, 5, 6, 6]
+    res = A.analyse_table(df, duration="d", event="e", n_boot=0, cv=5)
+    cvr = res.evaluation["models"]["cox_ph"]["cross_validation"]
+    assert sorted(f["events"] for f in cvr["folds"]) == [6, 6, 7, 7] and cvr["folds_asked"] == 5
+    assert res.evaluation["models"]["cox_ph"]["cv_concordance"] == cvr["harrell_c"]["mean"]
+    assert "cox_ph_harrell_c" not in res.evaluation["skipped"]
+
+
 def test_thin_tables_publish_what_can_be_computed_and_say_what_cannot():
     three = A.analyse_table(_thin().assign(e=[1, 1, 1] + [0] * 37), duration="d", event="e", n_boot=0, cv=3)
-    assert "at least 4 churn events" in three.evaluation["skipped"]["cox_ph_cross_validation"]
+    assert three.evaluation["skipped"]["cox_ph_cross_validation"].startswith(
+        "not computed: 3 churn events give 3 folds only 1 each, and a fold's concordance needs at least 5")
     assert three.evaluation["models"]["cox_ph"]["cv_concordance"] is None and len(three.per_account) == 37
     everyone = A.analyse_table(_thin().assign(e=1), duration="d", event="e", n_boot=5, cv=3)
     assert everyone.per_account.empty

@@ -372,7 +372,7 @@ def _date_arg(text: str) -> str:
 
 def _survival(args) -> int:
     from .features.screening import describe
-    from .survival.analysis import analyse_table
+    from .survival.analysis import MIN_EVENTS_PER_FOLD, analyse_table
 
     _out_folder(args.out)
     df = _read_table(args.table, sys.stderr)
@@ -397,17 +397,28 @@ def _survival(args) -> int:
     if strong := strong_covariates_text(result.evaluation["design"].get("strong_covariates")):
         print(strong, file=sys.stderr)
     models = result.evaluation["models"]
-    for name, m in models.items():
+    skipped = result.evaluation["skipped"]
+    for name, m in models.items():  # a number with its interval, or why there is none (it said 0.000 (sd 0.000))
         cvr = m["cross_validation"].get("harrell_c")
-        if cvr and cvr["mean"] is not None and cvr["mean"] == cvr["mean"]:  # not NaN
-            print(f"{name}: cross-validated concordance {cvr['mean']:.3f} (sd {cvr['sd']:.3f})", file=sys.stderr)
-        elif cvr:
-            print(f"{name}: cross-validated concordance not computed (see skipped)", file=sys.stderr)
+        why = skipped.get(f"{name}_harrell_c") or skipped.get(f"{name}_cross_validation")
+        if m.get("cv_concordance") is not None:
+            folds = cvr.get("folds") or len(m["cross_validation"].get("folds", []))
+            interval = (f"95% CI of the mean over {folds} folds {cvr['low']:.2f} to {cvr['high']:.2f}"
+                        if cvr.get("low") == cvr.get("low") and "low" in cvr else f"over {folds} folds")
+            asked = m["cross_validation"].get("folds_asked")
+            fewer = (f"; {folds} folds, not {asked}: at least {MIN_EVENTS_PER_FOLD} churns in each"
+                     if asked and folds < asked else "")
+            print(f"{name}: cross-validated concordance {cvr['mean']:.3f} ({interval}, sd {cvr['sd']:.3f}{fewer})",
+                  file=sys.stderr)
+        else:
+            print(f"{name}: cross-validated concordance {why or 'not computed'}", file=sys.stderr)
     print(result.evaluation["proportional_hazards"]["text"], file=sys.stderr)
     for note in result.evaluation["design"]["notes"]:
         print(f"note: {note}", file=sys.stderr)
-    for what, why in result.evaluation["skipped"].items():
-        print(f"skipped {what}: {why}", file=sys.stderr)
+    said = {f"{name}_{part}" for name in models for part in ("harrell_c", "cross_validation")}  # on its line above
+    for what, why in skipped.items():
+        if what not in said:
+            print(f"skipped {what}: {why}", file=sys.stderr)
     holes = result.evaluation["table"].get("missing_covariates", {})
     if holes.get("rows"):
         cols = ", ".join(f"{c} {n:,}" for c, n in holes["columns"].items())

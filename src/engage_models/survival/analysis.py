@@ -35,7 +35,7 @@ from .._core.io import (  # noqa: F401  (read_table: the CLI's reader; numbers_s
     write_csv,
     write_json,
 )
-from .._core.reasons import Thin, date_of, reason_of
+from .._core.reasons import Thin, Why, date_of, reason_of
 from .._core.time import to_utc
 from ..config import DataPaths
 from ..features.screening import Screen, screen_survival
@@ -185,6 +185,56 @@ def strong_covariates_text(strong: list[dict], ratio: float = STRONG_HAZARD_RATI
             f"later event) tells the outcome; check how each was measured")
 
 
+#: Churn events a cross-validation fold needs for its concordance to be reported. Scores that know nothing
+#: (random) give a fold with 2-3 churns a concordance of 0.2 or less or 0.8 or more in 20-65% of folds (churns 70%
+#: or 30% of the fold), with 5 churns in 7-13%, with 10 in under 1%: 30 rows of lifelines' lung gave 0.887 with one
+#: seed and 0.63-0.69 with the next three, the 7 rows of holly_molly_polly "0.000 (sd 0.000)". With 5 a fold the
+#: rest of the noise is in the interval of the mean over the folds (:func:`fold_mean_interval`).
+MIN_EVENTS_PER_FOLD = 5
+
+
+def cv_folds(events: int, cv: int, need: int = MIN_EVENTS_PER_FOLD) -> int:
+    """Folds for the cross-validated concordance: ``cv`` at most, fewer when that leaves a fold fewer than
+    ``need`` churn ``events``; below 2 there is no cross-validated concordance (:func:`few_per_fold` says why).
+
+    >>> cv_folds(22, 5), cv_folds(7, 5), cv_folds(500, 5)
+    (4, 1, 5)
+    """
+    return min(int(cv), int(events) // int(need))
+
+
+def few_per_fold(events: int, folds: int, low: int | None = None, high: int | None = None,
+                 need: int = MIN_EVENTS_PER_FOLD):
+    """Why the concordance is not computed: ``events`` churns dealt into ``folds`` folds (``low``-``high`` each,
+    by default as even as they go), fewer than ``need`` in a fold.
+
+    >>> str(few_per_fold(7, 5)).startswith("not computed: 7 churn events give 5 folds only 1-2 each")
+    True
+    """
+    folds = max(1, min(int(folds), int(events))) if events else max(1, int(folds))
+    low = int(events) // folds if low is None else low
+    high = -(-int(events) // folds) if high is None else high
+    return Why("reason.cv_few_events_per_fold", events=int(events), folds=folds, need=need, twice=2 * need,
+               span=str(low) if low == high else f"{low}-{high}")
+
+
+def fold_mean_interval(folds: list[dict], metric: str, level: float = 0.95) -> dict:
+    """``{"low", "high", "folds"}``: the ``level`` t-interval of the mean of ``metric`` over the folds that have it
+    (the spread of the folds is not an interval of their mean; nan with fewer than 2 folds).
+
+    >>> fold_mean_interval([{"c": 0.6}, {"c": 0.7}, {"c": 0.8}], "c")["low"] < 0.7
+    True
+    """
+    x = np.array([f.get(metric, np.nan) for f in folds], float)
+    x = x[np.isfinite(x)]
+    if len(x) < 2:
+        return {"low": float("nan"), "high": float("nan"), "folds": int(len(x))}
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    return {"low": float(max(0.0, x.mean() - half)), "high": float(min(1.0, x.mean() + half)), "folds": int(len(x))}
+
+
 def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=None, entry: str | None = None,
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
@@ -224,8 +274,11 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     and odds ratios come from unpenalised fits; the penalty (lifelines' scale, the discrete-time model given
     the Cox model's total penalty through ``penalty_rows``) is used for predictions only.
     :class:`~engage_models._core.errors.InsufficientData` is raised when the Cox model cannot be fitted (no
-    or one churner...); a part that cannot be computed on thin data (cross-validation with fewer than 4
-    churners, the discrete-time model) is listed in ``evaluation["skipped"]`` with the reason. What
+    or one churner...); a part that cannot be computed on thin data (cross-validation with fewer than
+    :data:`MIN_EVENTS_PER_FOLD` churners a fold in 2 folds, the discrete-time model) is listed in
+    ``evaluation["skipped"]`` with the reason. The cross-validation runs in fewer folds than ``cv`` when that
+    gives each fold :data:`MIN_EVENTS_PER_FOLD` churners, and its concordance comes with the 95% interval of the
+    mean over the folds (``harrell_c`` ``low``/``high``). What
     :func:`~engage_models._core.io.read_table` did with the file (blank lines, cells read as missing, decimal
     commas) is in ``evaluation["reading_notes"]``, as the command line prints it.
     """
@@ -367,17 +420,34 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         discrete.fit(data, where=where)
     except InsufficientData as exc:
         discrete, skipped["discrete_time_logistic"] = None, str(exc)
-    kw = {"cv": cv, "random_state": random_state, "duration_col": "_duration", "event_col": "_event",
+    events = int(data["_event"].sum())
+    folds = cv_folds(events, cv)
+    kw = {"cv": max(folds, 2), "random_state": random_state, "duration_col": "_duration", "event_col": "_event",
           "entry_col": entry_col, "horizons": horizons}
 
     def validated(model, name):
-        try:
-            result = cross_validate(model, data, **kw)
-        except InsufficientData as exc:
-            skipped[f"{name}_cross_validation"] = str(exc)
-            return {"skipped": str(exc)}
+        if folds < 2:  # not a number: a fold of 2-3 churns said 0.000 (sd 0.000) or 0.887 of chance
+            why = few_per_fold(events, cv)
+            skipped[f"{name}_cross_validation"] = why
+            return {"skipped": why}
+        for k in range(folds, 1, -1):  # the stratification on rare levels can deal a fold fewer: one fold less
+            try:
+                result = cross_validate(model, data, **{**kw, "cv": k})
+            except InsufficientData as exc:
+                skipped[f"{name}_cross_validation"] = str(exc)
+                return {"skipped": str(exc)}
+            per_fold = [int(f["events"]) for f in result["folds"]]
+            if min(per_fold) >= MIN_EVENTS_PER_FOLD:
+                break
         for metric, why in result.get("not_computed", {}).items():
             skipped[f"{name}_{metric}"] = why
+        if min(per_fold) < MIN_EVENTS_PER_FOLD:
+            why = few_per_fold(events, len(per_fold), min(per_fold), max(per_fold))
+            skipped[f"{name}_harrell_c"] = why
+            result["harrell_c"] = {**result["harrell_c"], "mean": float("nan"), "not_computed": why}
+        elif "harrell_c" in result:
+            result["harrell_c"].update(fold_mean_interval(result["folds"], "harrell_c"))
+        result["folds_asked"] = int(cv)
         return result
 
     models = {"cox_ph": {"penalizer": cox.penalizer_, "summary_penalizer": cox.summary_penalizer_,
@@ -404,7 +474,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                                  "text": cox.assumptions_text("en")},
         "leakage_screen": screen.to_dict(),
         "reading_notes": reading_notes(df, where),  # what read_table did with the file (blank lines, NA words...)
-        "notes": "cross_validation: k-fold over rows, stratified on churn and on rare categorical levels; "
+        "notes": "cross_validation: k-fold over rows, stratified on churn and on rare categorical levels, in fewer "
+                 f"folds than asked when that leaves fewer than {MIN_EVENTS_PER_FOLD} churns in a fold (no "
+                 "concordance below that); harrell_c low/high: 95% t-interval of the mean over the folds (folds "
+                 "share training rows, so it is if anything too narrow; the penalty is chosen on the same rows); "
                  "harrell_c counts a pair only when both accounts were at risk (left truncation); uno_c and "
                  "auc_<k> measure time from each row's entry. penalizer: lifelines' scale (penalizer x rows / 2 x "
                  "|beta|^2, standardised covariates), chosen by cross-validated partial likelihood, the smallest "
@@ -413,7 +486,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     }
     for m in models.values():
         cvr = m["cross_validation"]
-        m["cv_concordance"] = cvr["harrell_c"]["mean"] if "harrell_c" in cvr else None
+        mean = cvr["harrell_c"]["mean"] if "harrell_c" in cvr else None
+        m["cv_concordance"] = mean if mean is not None and np.isfinite(mean) else None
 
     active = data[data["_event"] == 0]
     mrr_values = pd.to_numeric(active[mrr], errors="coerce").to_numpy(float) if mrr else np.full(len(active), np.nan)
