@@ -569,6 +569,10 @@ def test_out_of_time_tests_windows_of_mature_labels(tmp_path):
     tested_day = (pd.to_datetime(val_rows["as_of"], utc=True) - df["as_of"].min()).dt.days
     assert tested_day[val_rows["window"] == 1].between(180, 216).all() and set(val_rows["window"]) == {1, 2, 3, 4}
     for m in ("shape", "linear", "gbm"):
+        if (ev["models"][m].get("one_value") or {}).get("all"):  # one value in each window ranks nothing: no figure
+            assert (val_rows.groupby("window")[f"p_{m}"].nunique() == 1).all()
+            assert ev["models"][m]["roc_auc"]["estimate"] is None and m != "gbm"
+            continue
         assert roc_auc_score(val_rows["label"], val_rows[f"p_{m}"]) == pytest.approx(
             ev["models"][m]["roc_auc"]["estimate"])
     with pytest.raises(InsufficientData, match=r"1200 test row\(s\) with \d+ churner\(s\) in 4 window\(s\)"):
@@ -1045,6 +1049,16 @@ def test_columns_of_no_value_or_one_value_are_named_among_the_columns_left_out_w
     assert "flag" in ev["data"]["features"] and "flag" not in ev["data"]["dropped_columns"]
     assert ev["data"]["missing_values"]["flag"] == (np.arange(len(df)) % 4 == 0).sum()
     assert "flag__missing" in set(card["feature"]) and "column 'flag' left out" not in printed
+    # the rows the final card did not learn from (labels not mature) and the values filled: on the console too
+    dates = pd.to_datetime(df["as_of"])
+    immature = int((dates + pd.Timedelta(days=30) > dates.max()).sum())
+    assert 0 < immature == ev["final_model"]["immature_rows"] == len(df) - ev["final_model"]["train_rows"]
+    assert (f"left out of the final fit {immature:,} of {len(df):,} row(s) whose labels are not yet mature (their "
+            f"date + 30 days is after {dates.max().date()}, the end of the outcomes)") in printed
+    filled = {c: int(df[c].isna().sum()) for c in ("flag", "new_metric")}
+    assert ev["data"]["missing_values"] == filled
+    assert (f"filled {sum(filled.values()):,} missing value(s) in 2 column(s): 'flag' {filled['flag']:,}, "
+            f"'new_metric' {filled['new_metric']:,} (a number's: the median") in printed
     report = (out / "report.html").read_text(encoding="utf-8")
     for c, reason in why.items():
         assert f"column {c!r} left out: {reason}\n" in printed
@@ -1113,3 +1127,77 @@ def test_rows_repeated_but_for_a_row_number_are_warned_about():
     # a count and the label alone: rows alike by chance (AER CreditCard's reports: 1,301 of 1,319), no copies
     _, _, report = T.prepare(twice[["plan", "left"]], "left", where="t.csv")
     assert "repeated_rows" not in report
+
+
+def test_fit_on_a_thin_table_says_which_model_predicted_one_value_and_warns_of_a_negative_slope_once(tmp_path,
+                                                                                                     capsys, caplog):
+    """Thirty rows in three folds: gradient boosting (20 training rows, leaves of at least 20) predicts one value for
+    every row of each fold, which ranks nothing; its ROC-AUC was printed as a measured 0.500 (95% CI 0.500 to
+    0.500) on one table and as 0.437 (the folds' constants compared) on another. It is now said not computed, with
+    why, on the console, in evaluation.json and in the report, its Brier score kept. The calibration's "slope is
+    negative" warning came once per card fit that had one (twice for one fit, with two slopes and no word of which
+    card): it is said once, naming the final card."""
+    import logging
+
+    from engage_models.cli import main
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "thin.csv"
+    pd.DataFrame({"a": rng.normal(size=30), "b": rng.normal(size=30),
+                  "churned": (np.arange(30) % 3 == 0).astype(int)}).to_csv(path, index=False)
+    out = tmp_path / "fit"
+    with caplog.at_level(logging.WARNING):
+        assert main(["fit", "--table", str(path), "--label", "churned", "--folds", "3", "--bootstrap", "0",
+                     "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    val = pd.read_csv(out / "validation_predictions.csv")
+    assert (val.groupby("fold")["p_gbm"].nunique() == 1).all()  # the premise: one value in each fold
+    ev = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
+    gbm = ev["models"]["gbm"]
+    for metric in ("roc_auc", "pr_auc", "lift_top_decile"):
+        assert gbm[metric] == {"estimate": None, "ci_low": None, "ci_high": None}
+    assert gbm["brier"]["estimate"] == pytest.approx(((val["p_gbm"] - val["label"]) ** 2).mean())
+    reason = ("predicted one value for every row in each of the 3 folds (fitted on 20 rows: too few rows to learn "
+              "from): it ranks no row above another, so its ROC-AUC, PR-AUC and top-decile lift are not computed")
+    assert gbm["one_value"] == {"folds": [1, 2, 3], "of": 3, "reason": reason, "all": True}
+    assert "  gbm      ROC-AUC not computed  Brier" in printed and f"gbm {reason}\n" in printed
+    assert "0.500 to 0.500" not in printed
+    # the linear card: one value in one fold only (its calibration slope there was negative): said, figures kept
+    linear = ev["models"]["linear"]
+    assert linear["one_value"]["folds"] == [int(f) for f, g in val.groupby("fold")["p_linear"] if g.nunique() == 1]
+    assert not linear["one_value"]["all"] and linear["roc_auc"]["estimate"] is not None
+    assert "linear predicted one value for every row in 1 of the 3 folds" in printed
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "not computed: one value" in report and f"<strong>gbm</strong> {reason}." in report
+    assert "nan" not in report.split("<h2>Models compared")[1].split("<h2>Calibration")[0]
+    slopes = [r for r in caplog.records if "calibration slope is negative" in r.getMessage()]
+    assert len(slopes) == 1, [r.getMessage() for r in slopes]
+    assert slopes[0].getMessage().startswith("calibration slope is negative for the final linear card (")
+    assert ev["calibration"]["negative_slope"]["final"] < 0
+
+
+def test_slope_warnings_of_a_fits_cards_are_held_and_said_once():
+    """The "slope is negative" warnings of the validation fits and the final fit, counted, said in one sentence; other
+    warnings of the calibration go through."""
+    import logging
+
+    held, cal = T._SlopeWarnings(), logging.getLogger("engage_models.health._calibrated")
+    seen = []
+    handler = logging.Handler()
+    handler.emit = seen.append
+    cal.addHandler(handler)
+    try:
+        with held.during("validation"):
+            cal.warning("calibration slope is negative (%.3g): ...", -0.668)
+            cal.warning("calibration slope is negative (%.3g): ...", -0.974)
+            cal.warning("no cross-validation fold had both outcomes")
+        cal.warning("calibration slope is negative (%.3g): ...", -0.5)  # after the fit: not held
+    finally:
+        cal.removeHandler(handler)
+    assert [r.getMessage() for r in seen] == ["no cross-validation fold had both outcomes",
+                                              "calibration slope is negative (-0.5): ..."]
+    assert held.summary("shape") == {
+        "final": None, "validation_fits": 2,
+        "text": "calibration slope is negative in 2 validation fits (from -0.974 to -0.668; not for the final card): "
+                "those cards gave every account the training churn rate in their test rows"}
+    assert T._SlopeWarnings().summary("shape") is None

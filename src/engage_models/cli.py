@@ -306,6 +306,10 @@ def _fit(args) -> int:
     for column, code in data.get("code_columns", {}).items():
         if code["categories"] and column in data.get("features", []):
             print(f"column {column!r}: {code['note']}")
+    if missing := data.get("missing_values"):  # the report and evaluation.json listed them; the console did not
+        print(f"filled {sum(missing.values()):,} missing value(s) in {len(missing)} column(s): "
+              + ", ".join(f"{c!r} {n:,}" for c, n in missing.items())
+              + " (a number's: the median plus an indicator of the missing; a category's: none of its levels)")
     val = ev["validation"]
     print(f"validation: {val['method']}")
     for w in val.get("windows", []):
@@ -314,16 +318,26 @@ def _fit(args) -> int:
     print(f"  tested {val['test_rows']:,} rows with {val['test_events']:,} churners from {val['test_accounts']:,} "
           f"accounts" + (f"; labels mature by {val['labels_mature_until']}" if "labels_mature_until" in val else ""))
     for model, m in ev["models"].items():
-        auc = m["roc_auc"]
-        print(f"  {model:8s} ROC-AUC {auc['estimate']:.3f} (95% CI {auc['ci_low']:.3f} to {auc['ci_high']:.3f})  "
-              f"Brier {m['brier']['estimate']:.4f}  ICI {m['ici']['estimate']:.4f}")
+        auc, flat = m["roc_auc"], m.get("one_value") or {}
+        ranking = (f"ROC-AUC {auc['estimate']:.3f} (95% CI {auc['ci_low']:.3f} to {auc['ci_high']:.3f})"
+                   if auc["estimate"] is not None else "ROC-AUC not computed")
+        print(f"  {model:8s} {ranking}  Brier {m['brier']['estimate']:.4f}  ICI {m['ici']['estimate']:.4f}")
+        if flat and not (model == "learned" and "chosen" in ev):  # said once, under the chosen card's own name
+            print(f"           {model} {flat['reason']}")
     chosen = ev.get("chosen") or {}
     if d := chosen.get("shape_minus_linear"):  # which card the learned score is, and why (the report said it alone)
         print(f"learned: the {chosen['score']} card (shape minus linear ROC-AUC {d['difference']:+.3f}, 95% CI "
               f"{d['ci_low']:+.3f} to {d['ci_high']:+.3f}; the shape card is kept only when its lead is beyond "
               f"that interval)")
+    final = ev.get("final_model") or {}
+    if final.get("immature_rows"):  # evaluation.json alone said so
+        rows = final["immature_rows"] + final["train_rows"]
+        print(f"left out of the final fit {final['immature_rows']:,} of {rows:,} row(s) whose labels are not yet "
+              f"mature (their date + {args.horizon} days is after "
+              f"{val.get('observed_until')}, the end of the outcomes): they are scored in scores.parquet, not "
+              f"learned from")
     auc = ev["models"].get("learned", {}).get("roc_auc", {})
-    if auc and auc["ci_low"] <= 0.5:
+    if auc and auc["ci_low"] is not None and auc["ci_low"] <= 0.5:
         print(f"the learned score ranks no better than chance on this validation (ROC-AUC {auc['estimate']:.3f}, its "
               f"95% interval reaches 0.5): too few rows, or no signal in these columns; do not act on its bands")
     print(f"wrote {', '.join(ev['files'])} to {args.out}")

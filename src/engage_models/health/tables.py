@@ -385,8 +385,9 @@ def _window_predictions(models: dict, X: pd.DataFrame, y: pd.Series, date_col: s
             f"date column for cross-validation")
     tested = pd.concat(preds, ignore_index=True)
     for j, g in tested.groupby("as_of"):  # ranking within each window (the pooled metrics also see calibration)
-        if g["y"].nunique() == 2:
-            rows[j]["roc_auc"] = {m: float(roc_auc_score(gm["y"], gm["p"])) for m, gm in g.groupby("model")}
+        if g["y"].nunique() == 2:  # a model of one value in the window ranks nothing there: no figure, not 0.500
+            rows[j]["roc_auc"] = {m: float(roc_auc_score(gm["y"], gm["p"])) if not _flat(gm["p"]) else None
+                                  for m, gm in g.groupby("model")}
     record = {
         "method": f"out-of-time (rolling origin over {n_windows} equal windows of time)",
         "observed_until": str(tw["observed_until"].date()), "labels_mature_until": str(tw["mature_until"].date()),
@@ -397,6 +398,113 @@ def _window_predictions(models: dict, X: pd.DataFrame, y: pd.Series, date_col: s
         "test_accounts": int(tested.drop_duplicates("row")["account_id"].nunique()),
     }
     return tested, record
+
+
+class _SlopeWarnings(logging.Filter):
+    """The calibration's "slope is negative" warnings (:mod:`._calibrated`), held back during a fit's card fits
+    and said once (:meth:`summary`): each fold's card and the final card warned on its own, and one ``engage fit``
+    printed the warning twice, with two slopes and no word of which card it was."""
+
+    def __init__(self):
+        super().__init__()
+        self.slopes: dict[str, list[float]] = {"validation": [], "final": []}
+        self.phase = "validation"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("calibration slope is negative") and record.args:
+            self.slopes[self.phase].append(float(record.args[0]))
+            return False
+        return True
+
+    def during(self, phase: str):
+        import contextlib
+
+        @contextlib.contextmanager
+        def held():
+            target = logging.getLogger("engage_models.health._calibrated")
+            self.phase = phase
+            target.addFilter(self)
+            try:
+                yield
+            finally:
+                target.removeFilter(self)
+        return held()
+
+    def summary(self, score: str) -> dict | None:
+        """``{"final": slope or None, "validation_fits": n, "text"}``, or None when no card fit warned.
+
+        >>> h = _SlopeWarnings(); h.slopes = {"validation": [-0.668], "final": [-0.974]}
+        >>> h.summary("linear")["text"]  # doctest: +NORMALIZE_WHITESPACE
+        'calibration slope is negative for the final linear card (-0.974) and in 1 validation fit: the score does
+         not rank churn on held-out data; the final card gives every account the training churn rate'
+        """
+        final, val = self.slopes["final"], self.slopes["validation"]
+        if not final and not val:
+            return None
+        fits = f"{len(val)} validation fit{'s' if len(val) > 1 else ''}"
+        if final:
+            text = (f"calibration slope is negative for the final {score} card ({final[0]:.3g})"
+                    + (f" and in {fits}" if val else "") + ": the score does not rank churn on held-out data; the "
+                    "final card gives every account the training churn rate")
+        else:
+            slopes = f"{val[0]:.3g}" if len(val) == 1 else f"from {min(val):.3g} to {max(val):.3g}"
+            text = (f"calibration slope is negative in {fits} ({slopes}; not for the final card): "
+                    f"{'those cards' if len(val) > 1 else 'that card'} gave every account the training churn rate "
+                    f"in {'their' if len(val) > 1 else 'its'} test rows")
+        return {"final": final[0] if final else None, "validation_fits": len(val), "text": text}
+
+
+#: The metrics of a ranking: none for a model that predicted one value for every row (its ROC-AUC would read
+#: 0.500 with an interval of zero width, as if measured).
+RANKING = ("roc_auc", "pr_auc", "lift_top_decile")
+
+
+def _flat(p) -> bool:
+    """Whether the predictions ``p`` are one value (to rounding).
+
+    >>> _flat([0.29, 0.29, 0.29 + 1e-17]), _flat([0.29, 0.30])
+    (True, False)
+    """
+    p = np.asarray(p, float)
+    return bool(len(p) and np.isclose(p.min(), p.max(), rtol=1e-9, atol=1e-12))
+
+
+def one_value(w: pd.DataFrame, models, train_rows: dict, unit: str) -> dict[str, dict]:
+    """The models that predicted one value for every row of a fold (or test window) (``w``: one column of
+    predictions per model, ``as_of`` the fold): ``{model: {"folds", "of", "reason"}}``. In every fold: the model
+    ranks nothing, and its ranking metrics (:data:`RANKING`) are not computed (pooled over folds, its ROC-AUC only
+    compares the folds' constants). In some: said, its figures kept (the other folds rank). ``train_rows``: the
+    rows each fold was fitted on; ``unit``: "fold" or "window".
+
+    >>> w = pd.DataFrame({"as_of": [0, 0, 1, 1], "gbm": [.3, .3, .2, .2], "card": [.1, .2, .3, .4]})
+    >>> flat = one_value(w, ["gbm", "card"], {0: 24, 1: 25}, "fold")
+    >>> list(flat), flat["gbm"]["reason"]  # doctest: +NORMALIZE_WHITESPACE
+    (['gbm'], 'predicted one value for every row in each of the 2 folds (fitted on 24 to 25 rows: too few rows to
+     learn from): it ranks no row above another, so its ROC-AUC, PR-AUC and top-decile lift are not computed')
+    """
+    out = {}
+    for m in models:
+        flat = [k for k, g in w.groupby("as_of") if _flat(g[m])]
+        if not flat:
+            continue
+        n, k = w["as_of"].nunique(), len(flat)
+        lo, hi = min(train_rows[f] for f in flat), max(train_rows[f] for f in flat)
+        fitted = f"fitted on {lo:,} rows" if lo == hi else f"fitted on {lo:,} to {hi:,} rows"
+        if m == "gbm":  # scikit-learn's leaves hold at least 20 rows: under 40, not one split
+            why = "too few rows to learn from" if lo < 40 else "too little signal to learn from"
+        elif m in ("shape", "linear", "learned"):  # the calibration's answer to a negative slope (._calibrated)
+            why = "no ranking held up in its own cross-validation, and every row gets the training churn rate"
+        else:
+            why = "too little signal to learn from"
+        if k == n:
+            where = f"the {unit}" if n == 1 else f"each of the {n} {unit}s"
+            reason = (f"predicted one value for every row in {where} ({fitted}: {why}): it ranks no row above "
+                      f"another, so its ROC-AUC, PR-AUC and top-decile lift are not computed")
+        else:
+            reason = (f"predicted one value for every row in {k} of the {n} {unit}s ({fitted}: {why}): its figures "
+                      f"come from the other {unit}s' ranking and the {unit}s' differences")
+        out[m] = {f"{unit}s": [int(f) + 1 for f in flat], "of": int(n), "reason": reason, "all": k == n}
+    return out
 
 
 #: The files only a shape card's fit writes (``--score shape``, or ``auto`` when the shape card is chosen).
@@ -476,13 +584,16 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
                              f"{', '.join(c for c in X.columns if c not in (date_col, '__id'))})")
         models["hand"] = lambda: HandWeightedScore(hand_scorecard)
     final_rows = np.ones(len(X), bool)
+    held = _SlopeWarnings()  # every card fit (each fold's, the final one) would say a negative slope itself
     if date_col:
-        preds, method = _window_predictions(models, X, y, date_col, horizon_days, test_windows, observed_until,
-                                            min_test_events)
+        with held.during("validation"):
+            preds, method = _window_predictions(models, X, y, date_col, horizon_days, test_windows, observed_until,
+                                                min_test_events)
         end = pd.Timestamp(method["observed_until"], tz="UTC")
         final_rows = (X[date_col] + pd.Timedelta(days=horizon_days) <= end).to_numpy()
     else:
-        preds, k = _cv_predictions(models, X, y, folds, seed)
+        with held.during("validation"):
+            preds, k = _cv_predictions(models, X, y, folds, seed)
         grouped = f"folds of accounts by {id_col!r}" if id_col else "folds of rows (no id column: each row is " \
                                                                     "taken for a separate account)"
         method = {"method": f"stratified {k}-fold cross-validation, {grouped} (no date column: not out-of-time)",
@@ -491,18 +602,33 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     w = preds.pivot_table(index=["as_of", "row", "account_id", "y"], columns="model", values="p").reset_index()
     _write_validation(out / "validation_predictions.csv", w, X, list(models), date_col, id_col, data_row)
     boot = E.bootstrap(w["y"], {m: w[m] for m in models}, w["account_id"], n_boot=n_boot_eval, seed=seed)
+    if date_col:
+        trained = {j: r["train_rows"] for j, r in enumerate(method["windows"])}
+    else:
+        trained = (len(y) - w.groupby("as_of").size()).to_dict()
+    flat = one_value(w, list(models), trained, "window" if date_col else "fold")
+    for m, f in flat.items():  # one value in every fold: no ranking, not a measured 0.500 (nor a pooled artefact)
+        if f["all"]:
+            boot.loc[(boot["model"] == m) & boot["metric"].isin(RANKING), ["estimate", "ci_low", "ci_high"]] = np.nan
+            for metric in RANKING:
+                boot.attrs["draws"].pop((m, metric), None)
     evaluation = {
         "validation": method,
-        "models": {m: {r.metric: {"estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high}
-                       for r in boot[boot["model"] == m].itertuples()} for m in models},
+        "models": {m: {**{r.metric: {k: None if pd.isna(v) else float(v) for k, v in
+                                     (("estimate", r.estimate), ("ci_low", r.ci_low), ("ci_high", r.ci_high))}
+                          for r in boot[boot["model"] == m].itertuples()},
+                       **({"one_value": flat[m]} if m in flat else {})} for m in models},
         "data": report,
         "reading_notes": read_notes,
         "leakage_screen": report["leakage_screen"],
     }
     if score == "auto":  # the pipeline's rule: the shape card only when it leads beyond the paired interval
         chosen = E.choose_card(boot, "shape", "linear")
+        if flat.get("linear", {}).get("all") and not flat.get("shape", {}).get("all"):  # the card that ranks
+            chosen = {**chosen, "form": "shape", "shape_lead_within_noise": False}
         score = chosen["form"]
-        evaluation["chosen"] = {"score": score, "by": "validation ROC-AUC", "roc_auc": chosen["auc"],
+        evaluation["chosen"] = {"score": score, "by": "validation ROC-AUC", "roc_auc": {k: None if np.isnan(v) else v
+                                                                            for k, v in chosen["auc"].items()},
                                 "shape_minus_linear": chosen["shape_minus_linear"],
                                 "shape_lead_within_noise": chosen["shape_lead_within_noise"],
                                 "note": "chosen among two on the validation that reports it: a little optimistic"}
@@ -514,7 +640,11 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     Xf, yf = X[final_rows].reset_index(drop=True), y[final_rows].reset_index(drop=True)
     if shape_bootstrap is None:
         shape_bootstrap = min(n_bootstrap, 20)
-    final = learned(shape_bootstrap if score == "shape" else n_bootstrap).fit(Xf, yf)
+    with held.during("final"):
+        final = learned(shape_bootstrap if score == "shape" else n_bootstrap).fit(Xf, yf)
+    if negative := held.summary(score):
+        evaluation["calibration"]["negative_slope"] = negative
+        log.warning("%s", negative["text"])
     # a column with values in the table but none, or one, in the rows the final card learns from (a metric filled
     # only in rows whose labels are not mature yet): the card leaves it out; said where the columns left out are
     mature = f" (those with labels mature by {method['labels_mature_until']})" if date_col else ""
@@ -545,7 +675,8 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     evaluation["final_model"] = {"score": score, "C": getattr(final, "C_", None),
                                  "pooled_levels": getattr(design, "pooled", {}),
                                  "thresholds": list(final.thresholds_), "cv": final.cv_kind_,
-                                 "train_rows": int(final_rows.sum()), "train_accounts": int(Xf[id_name].nunique())}
+                                 "train_rows": int(final_rows.sum()), "train_accounts": int(Xf[id_name].nunique()),
+                                 "immature_rows": int((~final_rows).sum())}  # scored, not learned from
     evaluation["files"] = ["scorecard.csv", *(SHAPE_ONLY if score == "shape" else ()), "scores.parquet",
                            "validation_predictions.csv", "evaluation.json", "report.html"]
     (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=_json) + "\n", encoding="utf-8")
@@ -591,6 +722,7 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .._core.i18n import t
     from .._core.plots import setup
     from .views import calibration_text
 
@@ -608,7 +740,13 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     img = base64.b64encode(buf.getvalue()).decode("ascii")
-    comparison = E.summary_view(boot).to_html(index=False, escape=True, border=0)
+    view = E.summary_view(boot)
+    flat = {m: f for m, f in ((m, evaluation["models"][m].get("one_value")) for m in models) if f}
+    for i, m in enumerate(models):  # a model of one value: its ranking said in words, not "nan (95% CI nan...)"
+        if flat.get(m, {}).get("all"):
+            view.loc[i, [c for c in (t(r, "en") for r in RANKING) if c in view]] = "not computed: one value"
+    comparison = view.to_html(index=False, escape=True, border=0) + "".join(
+        f"<p><strong>{html.escape(m)}</strong> {html.escape(f['reason'])}.</p>" for m, f in flat.items())
     scorecard = card[["label", "weight", "ci_low", "ci_high", "points_range", "delta_churn_probability"]].round(4)
     data, val = evaluation["data"], evaluation["validation"]
     windows = ""
@@ -620,14 +758,24 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     if "chosen" in evaluation:
         ch = evaluation["chosen"]
         d = ch["shape_minus_linear"]
-        why = ("its validation ROC-AUC is the higher beyond the noise" if ch["score"] == "shape" else
-               "the shape card's lead is within the noise, and the simpler card is kept"
-               if ch.get("shape_lead_within_noise") else "its validation ROC-AUC is the higher")
-        chosen = (f"<p>The learned card is the <strong>{html.escape(ch['score'])}</strong> card: {why} "
-                  f"(shape {ch['roc_auc']['shape']:.3f}, linear {ch['roc_auc']['linear']:.3f}; "
-                  f"shape minus linear {d['difference']:+.3f}, 95% CI {d['ci_low']:+.3f} to {d['ci_high']:+.3f}). "
-                  "The shape card is kept only when its lead is beyond that interval. Chosen among two on the "
-                  "validation that reports it, so its figure is a little optimistic.</p>")
+        auc = ch["roc_auc"]
+        if d is None or None in auc.values():  # a card of one value (or no bootstrap): no paired difference
+            flat = [f for f in ("shape", "linear") if auc[f] is None]
+            why = (f"the {' and the '.join(flat)} card{'s' if len(flat) > 1 else ''} predicted one value for every "
+                   "row (no ROC-AUC)" if flat else "its validation ROC-AUC is the higher")
+            figures = "; ".join(f"{f} {auc[f]:.3f}" for f in ("shape", "linear") if auc[f] is not None)
+            chosen = (f"<p>The learned card is the <strong>{html.escape(ch['score'])}</strong> card: {why}"
+                      + (f" ({figures})" if figures else "") + ".</p>")
+        else:
+            why = ("its validation ROC-AUC is the higher beyond the noise" if ch["score"] == "shape" else
+                   "the shape card's lead is within the noise, and the simpler card is kept"
+                   if ch.get("shape_lead_within_noise") else "its validation ROC-AUC is the higher")
+            chosen = (f"<p>The learned card is the <strong>{html.escape(ch['score'])}</strong> card: {why} "
+                      f"(shape {auc['shape']:.3f}, linear {auc['linear']:.3f}; "
+                      f"shape minus linear {d['difference']:+.3f}, 95% CI {d['ci_low']:+.3f} to "
+                      f"{d['ci_high']:+.3f}). The shape card is kept only when its lead is beyond that interval. "
+                      "Chosen among two on the validation that reports it, so its figure is a little "
+                      "optimistic.</p>")
     leaks = describe(evaluation["leakage_screen"], "en")
     leaks = ("<h2>Leakage screen</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in leaks) + "</ul>") \
         if leaks else ""
