@@ -344,3 +344,30 @@ def test_kaplan_meier_counts_the_rows_with_no_time_at_risk_and_the_table_says_th
     assert clean.no_time_at_risk_ == {} and "no curve" not in report.km_table(clean, "en")._repr_html_()
     old = KaplanMeierResult.from_tables(tables, {k: v for k, v in info.items() if k != "no_time_at_risk"})
     assert report.no_time_note(old) == ""  # a run stored before the count
+
+
+def test_the_executive_summary_says_the_survival_money_leaves_out_customers_whose_start_is_unknown(small_ingested,
+                                                                                                  tmp_path):
+    """Report 00 put the survival model's 3, 6 and 12 months of money beside the health score's, the first without
+    the customers whose start is unknown (not valued), the second with them, and said nothing: a paying customer
+    retyped to 1924 was missing from one figure only. The summary now counts them and their MRR, from the survival
+    stage's own set-aside entry."""
+    from engage_models.reports.summary import risk_text, start_unknown
+
+    as_of = pd.Timestamp("2025-01-01", tz="UTC")
+    plain = A.account_table(_processed(small_ingested, tmp_path / "plain"), as_of)
+    lt = plain.lifetimes
+    account = lt[(lt["event"] == 0) & (lt["entry"] == 0)].sort_values("account_id")["account_id"].iloc[0]
+    mrr = float(plain.mrr_now()[account])
+    typo = A.account_table(_retyped(_processed(small_ingested, tmp_path / "typo"), account, "1924-07-22"), as_of)
+    assert start_unknown(plain.set_aside) is None
+    left = start_unknown(typo.set_aside)
+    assert left == {"customers": 1, "mrr": pytest.approx(mrr)}
+    risk = {"expected": 900.0, "ci_low": 700.0, "ci_high": 1100.0, "share": 0.05, "accounts": 40}
+    money = {"3": 500.0, "6": 900.0, "12": 1500.0}
+    said = risk_text(risk, {**money, "start_unknown": left}, 90, "en", "JPY")
+    assert said.endswith("They leave out 1 customer whose start is unknown, with ¥" + f"{mrr:,.0f}" + " of MRR a "
+                         "month, which the health score's figure includes.")
+    assert "開始日が不明な顧客1社" in risk_text(risk, {**money, "start_unknown": left}, 90, "ja", "JPY")
+    assert "unknown" not in risk_text(risk, money, 90, "en")  # a summary written before: as it was
+    assert "(MRR not known)" in risk_text(risk, {**money, "start_unknown": {"customers": 2, "mrr": None}}, 90)

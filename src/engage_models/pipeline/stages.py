@@ -1059,6 +1059,9 @@ def summary(ctx: Context) -> None:
         if ctx.has("survival", "oot_panel"):  # the model behind the values, out of time: said when it is no better
             oot = ctx.input("survival").json("oot_panel")  # than chance (report 00 took a 0.44 AUC's money as sure)
             risk["concordance"] = {k: oot.get(k) for k in ("harrell_c", "harrell_c_low", "harrell_c_high")}
+        info = ctx.input("survival").json("info") if ctx.has("survival", "info") else {}
+        if left := S.start_unknown(info.get("set_aside")):  # customers the values leave out (start unknown)
+            risk["start_unknown"] = left
         out.json("survival_risk", risk)
     else:
         out.skip("survival_risk", ctx.why_missing("survival", "values"))

@@ -89,7 +89,15 @@ def risk_text(risk: dict, survival: dict | None, horizon_days: int, lang: str = 
               survival_missing: str | None = None) -> str:
     """The money at risk in words: the health score's expected MRR lost within the horizon (with its interval),
     then the survival model's 3, 6 and 12 months, or why it has none (a page read "the survival model expects
-    —, — and —"), and when that model's ranking of churn out of time could not be told from chance, that."""
+    —, — and —"), and when that model's ranking of churn out of time could not be told from chance, that. The
+    customers the survival model could not value (their start unknown: ``start_unknown`` in ``survival``) are
+    counted with their MRR, which its figures leave out and the health score's include.
+
+    >>> risk = {"expected": 900.0, "ci_low": 700.0, "ci_high": 1100.0, "share": 0.05, "accounts": 40}
+    >>> surv = {"3": 500.0, "6": 900.0, "12": 1500.0, "start_unknown": {"customers": 1, "mrr": 250.0}}
+    >>> risk_text(risk, surv, 90).split(". ")[-1][:75]
+    'They leave out 1 customer whose start is unknown, with $250 of MRR a month,'
+    """
     money = {k: fmt_money(risk[k], lang, currency) for k in ("expected", "ci_low", "ci_high")}
     text = t("sum.risk", lang, h=horizon_days, exp=money["expected"], lo=money["ci_low"], hi=money["ci_high"],
              share=fmt_pct(100 * risk["share"], lang), acc=risk["accounts"])
@@ -101,10 +109,32 @@ def risk_text(risk: dict, survival: dict | None, horizon_days: int, lang: str = 
         m = {k: fmt_money(survival[str(k)], lang, currency) for k in (3, 6, 12)}
         caveat = chance_caveat(survival.get("concordance"), lang)
         said = t("sum.risk_survival", lang, m3=m[3], m6=m[6], m12=m[12])
+        if left := survival.get("start_unknown"):  # customers whose start is unknown are in the score, not here
+            said += " " + (t("sum.risk_survival_unknown", lang, n=left["customers"]) if left.get("mrr") is None else
+                           t("sum.risk_survival_unknown_mrr", lang, n=left["customers"],
+                             mrr=fmt_money(left["mrr"], lang, currency)))
         return " ".join([text, said, *([caveat] if caveat else [])])
     if not survival_missing:
         return text
     return text + " " + t("sum.risk_survival_missing", lang, why=html.escape(survival_missing.rstrip(".")))
+
+
+def start_unknown(set_aside: list[dict] | None) -> dict | None:
+    """The customers the survival stage could not value, from its ``set_aside`` entries (accounts whose start is
+    unknown, with ``customers`` and ``mrr`` as :func:`~engage_models.survival.analysis.account_table` counts
+    them): ``{"customers": n, "mrr": sum or None}``, or None when none is a customer (or nothing was set aside).
+
+    >>> start_unknown([{"table": "events", "rows": 1}, {"accounts": ["a7"], "rows": 1, "customers": 1, "mrr": 250.0},
+    ...                {"accounts": ["b2", "b3"], "rows": 2, "customers": 2, "mrr": None}])
+    {'customers': 3, 'mrr': 250.0}
+    >>> start_unknown([{"accounts": ["a7"], "rows": 1, "customers": 0, "mrr": None}]) is None
+    True
+    """
+    unknown = [x for x in set_aside or [] if x.get("accounts") and x.get("customers")]
+    if not unknown:
+        return None
+    mrrs = [x["mrr"] for x in unknown if x.get("mrr") is not None]
+    return {"customers": sum(int(x["customers"]) for x in unknown), "mrr": float(sum(mrrs)) if mrrs else None}
 
 
 def health_chance_caveat(auc: dict | None, lang: str = "en") -> str | None:
