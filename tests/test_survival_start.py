@@ -127,7 +127,8 @@ def _retyped(root, account, start=None):
     if start is None:
         acc = acc[acc["account_id"] != account]
     else:
-        acc.loc[acc["account_id"] == account, "start_date"] = pd.Timestamp(start, tz="UTC")
+        start = pd.Timestamp(start)
+        acc.loc[acc["account_id"] == account, "start_date"] = start if start.tz else start.tz_localize("UTC")
     acc.to_parquet(p, index=False)
     return root
 
@@ -371,3 +372,34 @@ def test_the_executive_summary_says_the_survival_money_leaves_out_customers_whos
     assert "開始日が不明な顧客1社" in risk_text(risk, {**money, "start_unknown": left}, 90, "ja", "JPY")
     assert "unknown" not in risk_text(risk, money, 90, "en")  # a summary written before: as it was
     assert "(MRR not known)" in risk_text(risk, {**money, "start_unknown": {"customers": 2, "mrr": None}}, 90)
+
+
+def test_a_first_customer_years_before_the_next_keeps_its_start_and_a_century_does_not(small_ingested, tmp_path):
+    """A start more than a year before every other account's was taken as mistyped, however real: a company's
+    first customer signed in 2010 beside customers from 2015 on lost its tenure on the panel and its lifetime in
+    survival. A gap shorter than the span of the later starts is a customer's (the company was selling through
+    all of it); a mistyped year lies further before the others than they span."""
+    from engage_models._core.time import account_starts, day_counts
+    from engage_models.features.panel import PanelBuilder
+
+    as_of = pd.Timestamp("2025-01-01", tz="UTC")
+    plain_root = _processed(small_ingested, tmp_path / "plain")
+    starts = pd.read_parquet(plain_root / "processed" / "accounts.parquet")["start_date"]
+    lt = A.account_table(plain_root, as_of).lifetimes
+    account = lt[(lt["event"] == 0) & (lt["entry"] == 0)].sort_values("account_id")["account_id"].iloc[0]
+    others = starts[pd.read_parquet(plain_root / "processed" / "accounts.parquet")["account_id"] != account]
+    span = others.max() - others.min()
+    assert span > pd.Timedelta(days=2 * 365)  # the small world's starts span years: room for a real gap
+    early = (others.min() - span / 2).normalize()  # more than a year before the next, less than the span
+    assert others.min() - early > pd.Timedelta(days=365)
+    old = A.account_table(_retyped(_processed(small_ingested, tmp_path / "old"), account, early), as_of)
+    assert old.start_unknown == () and old.set_aside == []
+    mine = old.lifetimes[old.lifetimes["account_id"] == account]
+    assert len(mine) == 1 and mine["entry"].iloc[0] > 0  # an older customer, observed from when the data begin
+    with PanelBuilder(tmp_path / "old" / "processed") as pb:
+        assert pb.unknown_start_before(pb.data_range()[0]) is None
+        panel = pb.build(as_of=["2024-10-01"])
+    assert panel.loc[panel["account_id"] == account, "tenure_days"].iloc[0] > (
+        pd.Timestamp("2024-10-01", tz="UTC") - others.min()).days
+    assert account_starts(day_counts([early, *others])).rows == 0
+    assert account_starts(day_counts([pd.Timestamp("1924-07-22", tz="UTC"), *others])).rows == 1

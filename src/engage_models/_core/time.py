@@ -225,7 +225,8 @@ class DataStart:
                 "start": self.start.date().isoformat()}
 
 
-def bulk_start(days: pd.DataFrame, gap_days: int = EARLY_GAP_DAYS, share: float = EARLY_SHARE) -> DataStart:
+def bulk_start(days: pd.DataFrame, gap_days: int = EARLY_GAP_DAYS, share: float = EARLY_SHARE, *,
+               relative: bool = False) -> DataStart:
     """The first day of a table's dates once rows dated long before the rest are set aside.
 
     ``days``: rows per day, columns ``d`` (days since 1970-01-01, as :data:`DAY_COUNTS_SQL` gives them) and ``n``.
@@ -239,6 +240,8 @@ def bulk_start(days: pd.DataFrame, gap_days: int = EARLY_GAP_DAYS, share: float 
     (datetime.date(2024, 1, 1), 1, datetime.date(1924, 7, 22), 901)
     >>> bulk_start(days.assign(n=[50, 30, 10, 10])).rows  # half of the rows: kept, the start is their day
     0
+
+    ``relative``: the gap must also be longer than the span of every date after it (:func:`account_starts`).
     """
     d = days[days["n"] > 0].sort_values("d")
     if d.empty:
@@ -248,8 +251,28 @@ def bulk_start(days: pd.DataFrame, gap_days: int = EARLY_GAP_DAYS, share: float 
     total = int(n.sum())
     as_date = lambda k: pd.Timestamp(int(k), unit="D", tz="UTC")  # noqa: E731
     upto = n.cumsum()[:-1]  # rows up to and including each day but the last
-    cut = ((day[1:] - day[:-1]) > gap_days) & (upto <= share * total)
+    gap = day[1:] - day[:-1]
+    cut = (gap > gap_days) & (upto <= share * total)
+    if relative:  # the gap is also longer than all the dates after it span
+        cut &= gap > day[-1] - day[1:]
     if not cut.any():
         return DataStart(as_date(day[0]), total=total)
     i = int(cut.nonzero()[0][-1])
     return DataStart(as_date(day[i + 1]), int(upto[i]), as_date(day[0]), as_date(day[i]), total)
+
+
+def account_starts(days: pd.DataFrame) -> DataStart:
+    """Where the accounts' starts really begin: :func:`bulk_start` on ``start_date``, an early start set aside only
+    when the gap after it is also longer than the span of all later starts. A company's oldest customer may well
+    have signed years before the next one (a 2010 start beside starts from 2015 to 2024 is a first customer), while
+    a mistyped year (1924, 1970-01-01 from an empty cell) lies further before the others than they span. Used by
+    ingest's warning, the survival tables, the panel's tenure and the KPIs' first month alike.
+
+    >>> years = lambda *ys: pd.DataFrame({"d": [(pd.Timestamp(f"{y}-03-01") - pd.Timestamp(0)).days for y in ys],
+    ...                                   "n": [1] + [40] * (len(ys) - 1)})
+    >>> account_starts(years(2010, *range(2015, 2025))).rows  # five years before nine years of starts: a customer
+    0
+    >>> account_starts(years(1924, *range(2015, 2025))).rows, bulk_start(years(2010, *range(2015, 2025))).rows
+    (1, 1)
+    """
+    return bulk_start(days, relative=True)

@@ -55,7 +55,7 @@ import pandas as pd
 from .. import config
 from .._core.errors import ConfigError, DataError
 from .._core.reasons import Thin, date_of
-from .._core.time import EARLY_GAP_DAYS, bulk_start, to_utc, utc_midnight
+from .._core.time import EARLY_GAP_DAYS, account_starts, bulk_start, to_utc, utc_midnight
 from . import metrics as M
 from .engine import Engine, is_uri, location, make_engine, quote_ident
 
@@ -193,7 +193,7 @@ class PanelBuilder:
         day = self.engine.day(quote_ident(column))
         days = self.engine.frame(f"SELECT {day} AS d, count(*) AS n FROM {table} WHERE {quote_ident(column)} IS NOT "
                                  f"NULL GROUP BY {day}")
-        found = bulk_start(days)
+        found = account_starts(days) if (table, column) == ("accounts", "start_date") else bulk_start(days)
         return found.start, found
 
     def unknown_start_before(self, first_day: pd.Timestamp) -> pd.Timestamp | None:

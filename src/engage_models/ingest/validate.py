@@ -1512,19 +1512,20 @@ def _hint_long_before(con, staging: Path, results: dict) -> None:
 
 def _hint_accounts_long_before(con, staging: Path, results: dict) -> None:
     """A warning when accounts started long before the others (the same rule: more than a year with no account
-    started after them, at most 1% of the accounts). Nothing else tells a start mistyped as 1924: its events come
+    started after them, at most 1% of the accounts; and longer than the later starts span:
+    :func:`~engage_models._core.time.account_starts`). Nothing else tells a start mistyped as 1924: its events come
     after it. Survival leaves such an account out when it started before the data begin (its tenure is unknown: see
     :func:`~engage_models.survival.data.unknown_starts`); the panel leaves its tenure empty
     (:meth:`~engage_models.features.panel.PanelBuilder.unknown_start_before`); without subscriptions the KPIs are
     observed from after it (see :func:`~engage_models.kpis.compute.kpi_start`)."""
     from .._core.reasons import date_of
-    from .._core.time import DAY_COUNTS_SQL, bulk_start
+    from .._core.time import DAY_COUNTS_SQL, account_starts
 
     if not results.get("accounts") or not results["accounts"].rows_kept:
         return
     path = {"p": str(staging / "accounts.parquet")}
     scan = "read_parquet($p, hive_partitioning = false)"
-    found = bulk_start(con.execute(DAY_COUNTS_SQL.format(column="start_date", relation=scan), path).df())
+    found = account_starts(con.execute(DAY_COUNTS_SQL.format(column="start_date", relation=scan), path).df())
     if not found.rows:
         return
     account, = con.execute(f"SELECT arg_min(account_id, start_date) FROM {scan}", path).fetchone()

@@ -61,7 +61,7 @@ import pandas as pd
 
 from .._core.reasons import Thin, date_of
 from .._core.stats import wilson_interval
-from .._core.time import DataStart, bulk_start, day_counts, naive_utc, to_utc
+from .._core.time import DataStart, account_starts, bulk_start, day_counts, naive_utc, to_utc
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def _start(start_day: pd.Series, subs: pd.DataFrame | None) -> tuple[DataStart, 
     """Where the dates of the table that sets the default window begin, the table and its date column."""
     table, column, dates = (("subscriptions", "period_start", subs["period_start"]) if subs is not None
                             else ("accounts", "start_date", start_day))
-    found = bulk_start(day_counts(dates))
+    found = bulk_start(day_counts(dates)) if subs is not None else account_starts(day_counts(dates))
     if found.start is None:
         raise ValueError(f"{table}.{column} holds no date")
     return found, table, column

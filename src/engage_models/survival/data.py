@@ -162,8 +162,10 @@ def unknown_starts(accounts: pd.DataFrame, observed_from=None, *, id_col: str = 
 
     The rule that sets aside a table's early rows in finding where its data begin
     (:func:`~engage_models._core.time.bulk_start`: more than a year with no account started after them, at most 1%
-    of the accounts), applied to ``start_date`` as ingest's warning does, and kept to starts before
-    ``observed_from`` (when given: a start inside the data window is an ordinary one). A start mistyped as 1924
+    of the accounts), the gap also longer than the later starts span (a first customer years before the next is
+    one: :func:`~engage_models._core.time.account_starts`), applied to ``start_date`` as ingest's warning
+    does, and kept to starts before ``observed_from`` (when given: a start inside the data window is an ordinary
+    one). A start mistyped as 1924
     gave its account a century of tenure: it entered the risk set alone at 1,199 months, so it dropped out of the
     curves while still counted, and a churner's moved 12-month retention by a point. Its real tenure is unknown, so
     the survival tables leave it out rather than guess one (taking the data's start as its start would credit it
@@ -181,10 +183,10 @@ def unknown_starts(accounts: pd.DataFrame, observed_from=None, *, id_col: str = 
     >>> int(unknown_starts(acc, observed_from="1920-01-01")[0].sum())  # inside the data window: an ordinary start
     0
     """
-    from .._core.time import bulk_start, day_counts
+    from .._core.time import account_starts, day_counts
 
     start = to_utc(accounts[start_col])
-    found = bulk_start(day_counts(start))
+    found = account_starts(day_counts(start))
     aside = pd.Series(False, index=accounts.index)
     if not found.rows:
         return aside, None
