@@ -1445,3 +1445,47 @@ def test_the_largest_hazard_ratios_are_listed_with_a_reminder_of_time_zero():
     said = f"relapsed {top['hazard_ratio']:.2f} (95% CI {top['ci_low']:.2f} to {top['ci_high']:.2f}) 1 against 0"
     assert said in text
     assert "Each must be known at time 0, when the duration starts" in text
+
+
+def test_rows_with_an_empty_event_are_left_out_and_counted_as_fit_leaves_rows_without_a_label(tmp_path):
+    """A blank event cell stopped engage survival ("empty in 3 row(s)"), while engage fit leaves a row without its
+    label out and names it. Survival now does the same: the rows are left out (the models are those of the table
+    without them), counted with their data rows in evaluation.json and on the console, and the rows named by later
+    messages are still the file's data rows. A column empty in every row still stops, naming file and column."""
+    own = _own_table(n=120).astype({"churned": object})
+    blank = [4, 9, 60]  # data rows 5, 10, 61
+    own.loc[blank, "churned"] = None
+    kw = {"duration": "tenure", "event": "churned", "covariates": ["tier", "users"], "unit": "days",
+          "id_col": "customer", "n_boot": 0, "cv": 3, "where": "t.csv"}
+    got = A.analyse_table(own, **kw)
+    assert got.evaluation["table"]["without_event"] == {
+        "rows": 3, "first_rows": [5, 10, 61],
+        "why": "an empty event ('churned'): not known whether the account churned"}
+    assert got.evaluation["table"]["rows"] == 120 and got.evaluation["table"]["rows_used"] == 117
+    known = A.analyse_table(own.drop(index=blank).astype({"churned": bool}), **kw)
+    pd.testing.assert_frame_equal(got.cox.summary, known.cox.summary)
+    # rows after a left-out row keep their data row in the messages
+    late = own.copy()
+    late.loc[[69, 99], "tenure"] = -1.0
+    with pytest.raises(DataError, match=r"t.csv, duration column 'tenure': negative in 2 row\(s\) \(first at data "
+                                        r"rows \[70, 100\]\)"):
+        A.analyse_table(late, **kw)
+    typed = own.astype({"users": object})
+    typed.loc[[79, 89], "users"] = "many"
+    with pytest.raises(DataError, match=r"covariate 'users': numbers but for 2 cell\(s\) that are not \(first at "
+                                        r"data rows \[80, 90\]"):
+        A.analyse_table(typed, **kw)
+    with pytest.raises(DataError, match=r"^t.csv, event column 'churned': empty in every one of the 120 row\(s\); "
+                                        r"each row needs 1 \(churned\) or 0 \(still a customer\)$"):
+        A.analyse_table(own.assign(churned=None), **kw)
+    path = tmp_path / "t.csv"
+    own.to_csv(path, index=False)
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "survival", "--table", str(path), "--duration",
+                           "tenure", "--event", "churned", "--covariates", "tier", "users", "--unit", "days", "--id",
+                           "customer", "--n-boot", "0", "--cv", "3", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert ("left out 3 row(s) without an event (of 120; first at data rows [5, 10, 61]): 'churned' is empty, so "
+            "whether the account churned is not known") in proc.stderr, proc.stderr
+    saved = json.loads((tmp_path / "o" / "evaluation.json").read_text(encoding="utf-8"))
+    assert saved["table"]["without_event"]["first_rows"] == [5, 10, 61]

@@ -530,8 +530,8 @@ def test_a_table_without_events_names_its_event_column_and_counts_every_row():
         A.analyse_table(no_meal, duration="time", event="status", covariates=["meal.cal", "age"],
                         keep_columns=["meal.cal"], unit="days", n_boot=0, where="lung.csv")
     assert str(got.value) == ("lung.csv: the event column 'status' has 47 events (1) in its 228 rows, but only 0 in "
-                              "the 181 rows usable (47 rows left out for an empty covariate, 0 with no time at risk); "
-                              "a survival model needs at least 2")
+                              "the 181 rows usable (47 rows left out for an empty covariate, 0 with no time at risk, "
+                              "0 with an empty event); a survival model needs at least 2")
     assert got.value.why.text("ja").startswith("lung.csv：イベント列「status」の228行にイベント（1）は47件あります")
 
 

@@ -433,6 +433,11 @@ def _survival(args) -> int:
     for what, why in skipped.items():
         if what not in said:
             print(f"skipped {what}: {why}", file=sys.stderr)
+    blank = result.evaluation["table"].get("without_event", {})
+    if blank.get("rows"):  # as engage fit says its rows without a label (survival stopped on them)
+        print(f"left out {blank['rows']:,} row(s) without an event (of {result.evaluation['table']['rows']:,}; first "
+              f"at data rows {blank['first_rows']}): {args.event!r} is empty, so whether the account churned is not "
+              f"known", file=sys.stderr)
     holes = result.evaluation["table"].get("missing_covariates", {})
     if holes.get("rows"):
         cols = ", ".join(f"{c} {n:,}" for c, n in holes["columns"].items())

@@ -98,25 +98,26 @@ def _numbers(values: pd.Series, where: str, column: str, what: str) -> pd.Series
     out = pd.to_numeric(values, errors="coerce")
     bad = out.isna() & values.notna()
     if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
+        rows = values.index[bad.to_numpy()][:5].tolist()  # the index is the data row
         raise DataError(f"{where}, {what} column {column!r}: {int(bad.sum())} value(s) that are not numbers (first at "
                         f"data rows {rows}, e.g. {values[bad].iloc[0]!r})")
     return out
 
 
-def _typos(t: dict) -> str:
-    """The cells of a column of numbers that are not numbers (:func:`text_among_numbers`), in words."""
+def _typos(t: dict, rows: pd.Index) -> str:
+    """The cells of a column of numbers that are not numbers (:func:`text_among_numbers`), in words; ``rows``: the
+    data rows of the column's positions."""
     return (f"numbers but for {t['cells']} cell(s) that are not (first at data rows "
-            f"{[p + 1 for p in t['positions']]}, e.g. {t['example']!r})")
+            f"{rows[t['positions']].tolist()}, e.g. {t['example']!r})")
 
 
 def _times(values: pd.Series, where: str, column: str, what: str, needs: str) -> pd.Series:
     """A column of times as numbers: a value that is not a number, an empty one or a negative one is an error
-    naming the rows and saying what each row ``needs``."""
+    naming the rows (``values``' index: the data rows) and saying what each row ``needs``."""
     out = _numbers(values, where, column, what).astype(float)
     for bad, kind in ((out.isna(), "empty"), (out < 0, "negative")):
         if bad.any():
-            rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
+            rows = values.index[bad.to_numpy()][:5].tolist()
             raise DataError(f"{where}, {what} column {column!r}: {kind} in {int(bad.sum())} row(s) (first at data "
                             f"rows {rows}); each row needs {needs}")
     return out
@@ -267,8 +268,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
 
     Notes
     -----
-    ``event`` may hold 0/1, true/false or yes/no. A covariate stored as text whose every non-blank value is
-    a number (a spreadsheet export with blanks, e.g. ``" "``) is read as a number, blanks missing. Aliased
+    ``event`` may hold 0/1, true/false or yes/no; a row where it is empty is left out, counted with its first data
+    rows in ``evaluation["table"]["without_event"]`` (an event column empty in every row is an error). A covariate
+    stored as text whose every non-blank value is a number (a spreadsheet export with blanks, e.g. ``" "``) is
+    read as a number, blanks missing. Aliased
     dummy terms (exact linear combinations of others: the level "No internet service" of six service
     columns) are left out of both models and listed in ``evaluation["design"]["aliased_terms"]``. Hazard
     and odds ratios come from unpenalised fits; the penalty (lifelines' scale, the discrete-time model given
@@ -290,14 +293,19 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if df.empty:
         raise DataError(f"{where}: no data rows (only the header: {', '.join(map(str, df.columns))})")
     data = df.copy()
-    data["_row"] = np.arange(len(df)) + 1  # the row's 1-based data row (the header not counted), for messages
+    data.index = np.arange(len(df)) + 1  # the row's 1-based data row (the header not counted), for messages
+    data["_row"] = data.index
     from ..health.tables import _label  # 0/1, true/false, yes/no: one parser for the labels users bring
 
     ev = _label(data[event], f"{where}, event column {event!r}")
-    if ev.isna().any():
-        rows = (np.flatnonzero(ev.isna().to_numpy())[:5] + 1).tolist()
-        raise DataError(f"{where}, event column {event!r}: empty in {int(ev.isna().sum())} row(s) (first at data "
-                        f"rows {rows}); each row needs 1 (churned) or 0 (still a customer)")
+    if ev.isna().all():
+        raise DataError(f"{where}, event column {event!r}: empty in every one of the {len(df):,} row(s); each row "
+                        f"needs 1 (churned) or 0 (still a customer)")
+    # a row without its outcome is left out and said, as engage fit leaves out a row without its label (it stopped)
+    no_event = ev.isna().to_numpy()
+    without_event = {"rows": int(no_event.sum()), "first_rows": data.index[no_event][:5].tolist(),
+                     "why": f"an empty event ({event!r}): not known whether the account churned"}
+    data, ev = data[~no_event], ev[~no_event]
     data["_event"] = ev.astype(int)
     if int(data["_event"].sum()) < MIN_EVENTS:  # said of the column and the whole table, before any row is left out
         raise Thin("reason.no_event_in_column" if not data["_event"].any() else "reason.few_events_in_column",
@@ -312,7 +320,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if mrr:  # an amount that is not one, or a negative one, made an LTV that was empty or negative without a word
         amounts = _numbers(numbers_stored_as_text(data, [mrr])[mrr], where, mrr, "MRR").astype(float)
         if (amounts < 0).any():
-            rows = (np.flatnonzero((amounts < 0).to_numpy())[:5] + 1).tolist()
+            rows = amounts.index[(amounts < 0).to_numpy()][:5].tolist()
             raise DataError(f"{where}, MRR column {mrr!r}: negative in {int((amounts < 0).sum())} row(s) (first at "
                             f"data rows {rows}); each row needs its monthly recurring revenue, 0 or more")
         data[mrr] = amounts
@@ -331,8 +339,9 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     typos = {c: t for c in covariates if (t := text_among_numbers(data[c]))}
     if typos and not chosen:  # named by the user: not left out behind their back
         c, t = next(iter(typos.items()))
-        raise DataError(f"{where}, covariate {c!r}: {_typos(t)}; empty or correct those cells")
-    typo_notes = [f"{c!r} left out: {_typos(t)}; empty or correct those cells to use it" for c, t in typos.items()]
+        raise DataError(f"{where}, covariate {c!r}: {_typos(t, data.index)}; empty or correct those cells")
+    typo_notes = [f"{c!r} left out: {_typos(t, data.index)}; empty or correct those cells to use it"
+                  for c, t in typos.items()]
     covariates = [c for c in covariates if c not in typos]
     # a code (country, zip) is a label, not a quantity: categories when few, left out when many (it was a number)
     codes = {c: r for c in covariates if c not in (keep_columns or ()) and (r := code_numbers(data[c], c))} \
@@ -371,7 +380,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                         f"on more than one row, {int(repeated.sum()):,} rows in all (e.g. {dup!r} at data rows "
                         f"{rows}); the table needs one row per account")
     no_time = ~((data["_duration"] > 0) & (data["_duration"] > data["_entry"]))
-    left_out = {"rows": int(no_time.sum()), "first_rows": (np.flatnonzero(no_time.to_numpy())[:5] + 1).tolist(),
+    left_out = {"rows": int(no_time.sum()), "first_rows": data["_row"][no_time.to_numpy()][:5].tolist(),
                 "why": "no time at risk: a duration of 0" + (", or not after the entry" if entry else "")}
     data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
     if data.empty:
@@ -399,6 +408,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if int(data["_event"].sum()) < MIN_EVENTS:  # the table has churners, but the rows left out held them
         raise Thin("reason.few_events_usable", where=where, column=event, n=len(df), events=int(ev.sum()),
                    used=int(data["_event"].sum()), usable=len(data), gaps=int(gaps.sum()), no_time=left_out["rows"],
+                   no_event=without_event["rows"],
                    minimum=MIN_EVENTS)
     # the durations of churners alone say how soon they left, not who churns: said beside the results
     all_churned = (f"every one of the {len(data)} rows used churned ({event} = 1 in each): the hazard "
@@ -460,7 +470,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
             "cross_validation": validated(clone_refit(discrete), "discrete_time_logistic")}
     evaluation = {
         "table": {"rows": int(len(df)), "rows_used": int(len(data)), "events": int(data["_event"].sum()),
-                  "left_out": left_out, "missing_covariates": missing_covariates,
+                  "without_event": without_event, "left_out": left_out, "missing_covariates": missing_covariates,
                   "duration_months": {k: float(getattr(data["_duration"], k)()) for k in ("min", "median", "max")},
                   "duration_unit": unit, "time_unit_of_results": "months", "left_truncated": bool(entry)},
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
