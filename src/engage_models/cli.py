@@ -239,7 +239,7 @@ def _out_folder(path: Path) -> Path:
     return path
 
 
-def _read_table(path: Path, notes=None):
+def _read_table(path: Path, notes=None, sheet: str | None = None):
     """A table a user brings (:func:`~engage_models._core.io.read_table`); a text file's encoding is detected as
     ingest detects it (a byte-order mark, else UTF-8, else CP932: a Japanese Excel's CSV). What reading did that
     the user would not see (blank lines, cells read as missing, decimal commas) is printed to ``notes`` first, so
@@ -254,7 +254,7 @@ def _read_table(path: Path, notes=None):
             encoding = detect_encoding(path)
         except FileError as exc:
             raise DataError(f"{path}: {exc}") from None
-    df = read_table(path, encoding=encoding)
+    df = read_table(path, encoding=encoding, sheet=sheet)
     for note in reading_notes(df, str(path)):
         print(f"note: {note}", file=notes or sys.stdout)
     return df
@@ -282,7 +282,7 @@ def _fit(args) -> int:
         from .health.baselines import load_scorecard
 
         load_scorecard(args.hand_scorecard)
-    df = _read_table(args.table)
+    df = _read_table(args.table, sheet=args.sheet)
     with _naming(args.table):
         ev = fit_table(df, args.label, args.out, date_col=args.date_col, id_col=args.id_col,
                        horizon_days=args.horizon, test_windows=args.test_windows, folds=args.folds,
@@ -389,7 +389,7 @@ def _survival(args) -> int:
     from .survival.analysis import MIN_EVENTS_PER_FOLD, analyse_table
 
     _out_folder(args.out)
-    df = _read_table(args.table, sys.stderr)
+    df = _read_table(args.table, sys.stderr, args.sheet)
     with _naming(args.table):
         result = analyse_table(
             df, duration=args.duration, event=args.event, covariates=args.covariates, entry=args.entry,
@@ -453,6 +453,12 @@ def _survival(args) -> int:
         print(f"left out {gone['rows']:,} row(s) of {result.evaluation['table']['rows']:,} with {gone['why']} "
               f"(first at data rows {gone['first_rows']})", file=sys.stderr)
     return 0
+
+
+def _sheet_argument(parser) -> None:
+    parser.add_argument("--sheet", default=None, metavar="NAME",
+                        help="the sheet of an .xlsx --table to read, by the name on its tab (default: the first "
+                             "visible sheet)")
 
 
 def _wait_argument(parser) -> None:
@@ -585,7 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_run)
 
     f = sub.add_parser("fit", help="learn a health score on a table of your own (one row per account [and date])")
-    f.add_argument("--table", type=Path, required=True, help="Parquet or CSV, one row per account (and date)")
+    f.add_argument("--table", type=Path, required=True,
+                   help="Parquet, CSV or an Excel workbook (.xlsx), one row per account (and date)")
+    _sheet_argument(f)
     f.add_argument("--label", required=True, help="0/1 (or yes/no) column: churned within the horizon")
     f.add_argument("--date-col", default=None, help="observation date column: validation becomes out-of-time")
     f.add_argument("--id-col", default=None,
@@ -618,7 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_playbook)
 
     v = sub.add_parser("survival", help="survival models, remaining lifetime and LTV on a table of your own")
-    v.add_argument("--table", type=Path, required=True, help="Parquet or CSV, one row per account")
+    v.add_argument("--table", type=Path, required=True,
+                   help="Parquet, CSV or an Excel workbook (.xlsx), one row per account")
+    _sheet_argument(v)
     v.add_argument("--duration", required=True, help="column: time observed (tenure)")
     v.add_argument("--event", required=True, help="column: 1 churned, 0 still a customer")
     v.add_argument("--covariates", nargs="*", default=None, help="columns to model (default: all others)")

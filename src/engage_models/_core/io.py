@@ -182,9 +182,11 @@ def read_json(path: str | Path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
-    """A table a user brings: Parquet (``.parquet``, ``.pq``), CSV (``.csv``, ``.csv.gz``) or TSV (``.tsv``);
-    ``encoding``: a text file's (default UTF-8; the command line detects it, as ingest does). A CSV whose header
+def read_table(path: str | Path, encoding: str | None = None, sheet: str | None = None) -> pd.DataFrame:
+    """A table a user brings: Parquet (``.parquet``, ``.pq``), CSV (``.csv``, ``.csv.gz``), TSV (``.tsv``) or an
+    Excel workbook (``.xlsx``, ``.xlsm``: its first visible sheet, or the one named ``sheet``, see
+    :func:`read_workbook`); ``encoding``: a text file's (default UTF-8; the command line detects it, as ingest
+    does). A CSV whose header
     is separated by ``;``, a tab or ``|`` and holds no comma is read with that separator; in a file separated by
     ``;``, a text column whose every non-empty value is a number written with a decimal comma (``37,5``,
     ``1.234,5``, ``1 234,5``) is read as numbers; in a file of any separator, so is one whose every value is a
@@ -208,6 +210,13 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"{path}: no such file")
     name = path.name.lower()
+    if name.endswith(WORKBOOKS):
+        return read_workbook(path, sheet)
+    if sheet is not None:
+        raise DataError(f"{path}: a sheet ({sheet!r}) is named, but the file is not an Excel workbook (.xlsx)")
+    if name.endswith(OTHER_WORKBOOKS):
+        raise DataError(f"{path}: a {Path(name).suffix} workbook, which is not read: save it as .xlsx (Excel: File > "
+                        f"Save As > Excel Workbook) or its sheet as CSV")
     try:
         if name.endswith((".parquet", ".pq")):
             return pd.read_parquet(path)
@@ -224,7 +233,7 @@ def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
             return _as_read(path, df, sep, encoding)
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read it ({exc})") from exc
-    raise DataError(f"{path}: expected .parquet, .csv or .tsv")
+    raise DataError(f"{path}: expected .parquet, .csv, .tsv or .xlsx")
 
 
 #: pandas' default missing-value words (``na_values``, as the ``read_csv`` docs list them), the empty cell aside:
@@ -406,11 +415,238 @@ def _as_read(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> pd
     return df
 
 
+#: Workbooks :func:`read_table` reads (with openpyxl), and those it names but does not read.
+WORKBOOKS = (".xlsx", ".xlsm")
+OTHER_WORKBOOKS = (".xls", ".xlsb", ".ods", ".numbers")
+#: Rows at the top of a sheet looked at for titles above the header (:func:`_header_row`).
+TITLE_ROWS = 10
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_MERGED = re.compile(rb"<(?:\w+:)?mergeCell\s+ref=\"[A-Z]+(\d+):[A-Z]+(\d+)\"")
+
+
+def _column_letter(i: int) -> str:
+    """The sheet's letter of 0-based column ``i`` (0: A, 26: AA)."""
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _sheet_facts(path: Path, member: str | None) -> tuple[bool, set[int]]:
+    """Whether the sheet stored as ``member`` in the workbook's zip holds a formula (an ``<f>`` element; any sheet's
+    when ``member`` is unknown), and the rows that hold cells merged across columns (1-based; none when unknown).
+    The XML is read in pieces, never whole."""
+    import zipfile
+
+    formulas, merged = False, set()
+    with zipfile.ZipFile(path) as z:
+        member = (member or "").lstrip("/")
+        names = [member] if member in z.namelist() else [
+            n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+        for name in names:
+            with z.open(name) as f:
+                tail = b""
+                while chunk := f.read(1 << 20):
+                    text = tail + chunk
+                    formulas = formulas or bool(_FORMULA.search(text))
+                    if name == member:
+                        merged |= {int(a) for a, b in _MERGED.findall(text) if a == b}
+                    tail = chunk[-200:]
+    return formulas, merged
+
+
+def _cell_text(v) -> str:
+    """A cell's value as a CSV of the sheet would hold it (a date as ISO 8601, a whole number without ``.0``)."""
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else repr(v)
+    if isinstance(v, _dt.datetime):
+        return v.date().isoformat() if v == _dt.datetime.combine(v.date(), _dt.time()) else v.isoformat(sep=" ")
+    if isinstance(v, (_dt.date, _dt.time)):
+        return v.isoformat()
+    return str(v)
+
+
+def _header_row(rows: list[list], width: int, merged=frozenset(), numbers=None) -> tuple[int, str | None]:
+    """The 0-based index of the header among ``rows`` (non-empty ones, as the sheet has them, ``numbers`` their
+    sheet rows) and why the rows above it were skipped: a title (one filled cell where the table has several
+    columns), or a row of group names over merged cells (a row of ``merged``, with cells merged across columns,
+    and blanks, above a row naming every column). The first row otherwise."""
+    filled = [sum(v is not None for v in r) for r in rows[:TITLE_ROWS + 1]]
+    at = 0
+    while at < min(TITLE_ROWS, len(rows) - 1):
+        nxt = rows[at + 1]
+        full = all(isinstance(v, str) for v in nxt[:width]) and len(set(nxt[:width])) == width
+        if width >= 2 and filled[at] == 1 and filled[at + 1] >= 2:
+            why = "a title"
+        elif filled[at] < width and full and numbers is not None and numbers[at] in merged:
+            why = "a row of names over merged cells"
+        else:
+            break
+        at += 1
+    return at, (why if at else None)
+
+
+def read_workbook(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
+    """The table on a sheet of an Excel workbook (``.xlsx``, ``.xlsm``): ``sheet`` by its name (as on its tab),
+    else the first visible sheet. Read with openpyxl, each cell as its type: a number as a number, text as text
+    (an id typed as text keeps its leading zeros), a date as ``2024-01-31`` (with its time when it has one), as a
+    CSV of the sheet would hold them, so that ``engage fit`` and ``engage survival`` read both alike; a formula as
+    the value Excel stored when it last saved the file.
+
+    The header is the first non-empty row, unless that is a title (one filled cell) or a row of group names over
+    merged cells above the row naming every column: such rows are skipped, and said. A header cell left empty
+    over a column that holds data is named ``Unnamed: <i>``, as pandas names it in a CSV; columns and rows with
+    nothing in them are dropped (a blank row inside the table is counted, as a CSV's blank lines are); a text cell
+    holding one of :data:`MISSING_WORDS` is missing, counted; a column mixing numbers and text is text (as in a
+    CSV), and a text column of numbers written with thousands commas is read as numbers.
+
+    ``df.attrs["reading"]`` holds what :func:`read_table` keeps for a CSV, and ``sheet``: ``{"name", "sheets",
+    "header_row" (1-based, as the sheet numbers rows), "skipped": [the rows above it, 1-based], "why"}``; "data
+    row N" in the messages of ``engage fit`` and ``engage survival`` is sheet row N + ``header_row`` above the
+    first blank row. Raises :class:`~engage_models._core.errors.DataError` naming the file for a sheet that does
+    not exist (naming those that do), an empty sheet, a formula Excel never computed (a workbook written by a
+    program, never opened and saved: its cells would read as empty), or a file openpyxl cannot open.
+    """
+    path = Path(path)
+    try:
+        import openpyxl
+    except ImportError:  # pragma: no cover - a dependency; an environment built before it was one
+        raise DataError(f"{path}: reading an Excel workbook needs openpyxl (pip install openpyxl), or save the sheet "
+                        f"as CSV") from None
+
+    def load(values: bool):
+        try:
+            with warnings.catch_warnings():  # "Workbook contains no default style" and the like: not the user's
+                warnings.simplefilter("ignore")
+                return openpyxl.load_workbook(path, read_only=True, data_only=values)
+        except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException...: the file is the problem
+            raise DataError(f"{path}: cannot read it as an Excel workbook ({type(exc).__name__}: {exc})") from exc
+
+    def grid(ws) -> list[tuple]:
+        return [tuple(r) for r in ws.iter_rows(values_only=True)]
+
+    wb = load(True)
+    try:
+        names = [ws.title for ws in wb.worksheets]
+        visible = [ws.title for ws in wb.worksheets if ws.sheet_state == "visible"]
+        if sheet is None and not visible:
+            raise DataError(f"{path}: no visible worksheet (sheets: {', '.join(map(repr, names)) or 'none'})")
+        if sheet is not None and sheet not in names:
+            raise DataError(f"{path}: no sheet {sheet!r}; its sheets: {', '.join(map(repr, names))}")
+        title = sheet if sheet is not None else visible[0]
+        cells = grid(wb[title])
+        member = getattr(wb[title], "_worksheet_path", None)  # openpyxl's name of the sheet's XML in the zip
+    finally:
+        wb.close()
+    where = f"{path}, sheet {title!r}"
+    formulas = None
+    formulas_in, merged = _sheet_facts(path, member)
+    if formulas_in:  # a formula's stored value is None when no spreadsheet ever computed it
+        wb = load(False)
+        try:
+            formulas = grid(wb[title])
+        finally:
+            wb.close()
+    width = max((len(r) for r in cells), default=0)
+    rows = [list(r) + [None] * (width - len(r)) for r in cells]
+    for r in rows:  # an empty text cell is an empty cell
+        for j, v in enumerate(r):
+            if isinstance(v, str) and v == "":
+                r[j] = None
+    if formulas is not None:
+        lost = {}
+        for i, (r, f) in enumerate(zip(rows, formulas, strict=False)):
+            for j, (v, g) in enumerate(zip(r, f, strict=False)):
+                if v is None and isinstance(g, str) and g.startswith("="):
+                    lost.setdefault(j, []).append(i + 1)
+        if lost:
+            cols = "; ".join(f"column {_column_letter(j)} rows {rs[:5]}" + (f" and {len(rs) - 5:,} more"
+                                                                            if len(rs) > 5 else "")
+                             for j, rs in lost.items())
+            raise DataError(f"{where}: {sum(map(len, lost.values())):,} formula cell(s) without a stored value "
+                            f"({cols}): the workbook was written by a program and never computed; open it in Excel "
+                            f"or LibreOffice and save it, or save the sheet as CSV")
+    used = [j for j in range(width) if any(r[j] is not None for r in rows)]
+    rows = [[r[j] for j in used] for r in rows]
+    numbered = [(i + 1, r) for i, r in enumerate(rows) if any(v is not None for v in r)]
+    if not numbered:
+        raise DataError(f"{where}: empty (no header row)")
+    width = len(used)
+    at, why = _header_row([r for _, r in numbered], width, merged, [n for n, _ in numbered])
+    header_row, header = numbered[at]
+    skipped = [n for n, _ in numbered[:at]]
+    columns = [str(v).strip() if v is not None else f"Unnamed: {k}" for k, v in enumerate(header)]
+    for k, v in enumerate(header):
+        if isinstance(v, (_dt.date, _dt.time, float, int)) and not isinstance(v, bool):
+            columns[k] = _cell_text(v)
+    seen: dict[str, int] = {}
+    for k, c in enumerate(columns):  # as pandas names a repeated header in a CSV: "a", "a.1"
+        if c in seen:
+            seen[c] += 1
+            columns[k] = f"{c}.{seen[c]}"
+        else:
+            seen[c] = 0
+    last = numbered[-1][0]
+    body_numbers = range(header_row + 1, last + 1)
+    filled_rows = {n for n, _ in numbered}
+    blank = [n for n in body_numbers if n not in filled_rows]
+    body = [r for n, r in numbered[at + 1:]]
+    reading: dict = {"sheet": {"name": title, "sheets": names, "header_row": header_row, "skipped": skipped,
+                               "why": why}}
+    if blank:
+        reading["blank_rows"] = {"rows": len(blank), "first": blank[:5]}
+    data, words = {}, {}
+    for k, c in enumerate(columns):
+        values = [r[k] for r in body]
+        hits = [v for v in values if isinstance(v, str) and v in MISSING_WORDS]
+        if hits:
+            words[c] = {"cells": len(hits), "words": list(dict.fromkeys(hits))}
+            values = [None if isinstance(v, str) and v in MISSING_WORDS else v for v in values]
+        kinds = {type(v) for v in values if v is not None}
+        if kinds and kinds <= {int, float}:
+            col = pd.Series([np.nan if v is None else v for v in values], dtype=float)
+            if float not in kinds and col.notna().all():
+                col = col.astype("int64")
+        elif kinds == {bool}:
+            col = pd.Series([np.nan if v is None else v for v in values], dtype=object if None in values else bool)
+        else:  # text, dates, or a mix: each as the text a CSV of the sheet would hold (numbers read later)
+            col = pd.Series([np.nan if v is None else _cell_text(v) for v in values], dtype=object)
+        data[c] = col
+    df = pd.DataFrame(data, columns=columns) if body else pd.DataFrame(columns=columns)
+    if words:
+        reading["missing_words"] = words
+    df, thousands, unsure = _comma_thousands(df)
+    if thousands:
+        reading["comma_thousands"] = thousands
+    if unsure:
+        reading["comma_thousands_or_decimals"] = unsure
+    df.attrs["reading"] = reading
+    return df
+
+
 def reading_notes(df: pd.DataFrame, where: str) -> list[str]:
     """What :func:`read_table` did with ``df`` that a user would not see, one sentence each (none for a table
     read as written)."""
     reading = df.attrs.get("reading") or {}
     notes = []
+    if sheet := reading.get("sheet"):
+        others = [s for s in sheet["sheets"] if s != sheet["name"]]
+        if others:
+            notes.append(f"{where}: read the sheet {sheet['name']!r}; the workbook's other sheet(s), "
+                         f"{', '.join(map(repr, others))}, are not read (--sheet NAME reads another)")
+        if sheet["skipped"]:
+            notes.append(f"{where}: the header is row {sheet['header_row']} of the sheet; row(s) {sheet['skipped']} "
+                         f"above it skipped as {sheet['why']}")
+        if sheet["header_row"] != 1:
+            notes.append(f"{where}: data row N is row N + {sheet['header_row']} of the sheet"
+                         + (" above its first blank row" if reading.get("blank_rows") else ""))
+    if blank := reading.get("blank_rows"):
+        notes.append(f"{where}: {blank['rows']:,} blank row(s) of the sheet (first at row(s) {blank['first']}) are not "
+                     f"rows: data rows are counted without them, as a CSV's blank lines are")
     if blank := reading.get("blank_lines"):
         spaces = blank.get("spaces", 0)
         notes.append(f"{where}: {blank['lines']:,} blank line(s) (first at line(s) {blank['first']}) are not rows: "
