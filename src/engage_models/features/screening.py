@@ -41,7 +41,11 @@ The checks
     A time never above the duration that equals it exactly where a two-valued column takes one value and is
     below it elsewhere (at least ``bounded_share`` of the rows each way): the time to another event, counted to
     the end of the follow-up where it did not happen, and the column that says whether it happened.
-    Both checks above are run again against every column already flagged that is never below the duration (the
+``never_above`` (survival)
+    Never above the duration (all but 1% of the rows where it is filled) although values unrelated to it would
+    pass it on ``never_above_expected`` (10) rows or more: bounded by construction, a time measured during the
+    follow-up (the days to a transplant, filled for those who had one; years since the last promotion).
+    The first two checks above are run again against every column already flagged that is never below the duration (the
     time to death beside disease-free survival): the end of a longer follow-up tells the outcome as well.
 ``duration_function`` (survival)
     The column is (nearly) a function of the duration: rank correlation at least ``rank`` (0.98), a
@@ -87,6 +91,7 @@ from .._core.i18n import t
 THRESHOLDS = {"auc": 0.95, "concordance": 0.95, "rank": 0.98, "r2": 0.98, "partial_r2": 0.9, "one_sided": 0.02,
               "min_per_class": 10, "min_rows_identifier": 20, "bounded_rho": 0.5, "bounded_share": 0.1,
               "min_rows_bounded": 30, "bounded_below_concordance": 0.6, "bounded_over": 0.01,
+              "never_above_expected": 10,
               "auc_low": 0.90, "identifier_repeats": 0.01, "strong_auc": 0.85}
 _MAX_LEVELS = 50  # categorical columns with more levels enter the regressions of duration_function not at all
 
@@ -467,6 +472,10 @@ def _against(df: pd.DataFrame, cols: list[str], found: dict[str, list[Finding]],
         elif pair is not None:
             found[c].append(Finding(c, "censored_pair", pair[1], t(
                 "screen.censored_time", lang, bound=name, flag=pair[0], share=_pct(pair[1]))))
+        elif is_duration and (under := _never_above(xm, dm, th)) is not None:  # a later bound may be a total
+            found[c].append(Finding(c, "never_above", under[0], t(
+                "screen.never_above", lang, bound=name, n=len(xm), expected=f"{under[0]:.0f}",
+                over=under[1])))
         if pair is not None and not found[pair[0]]:
             found[pair[0]].append(Finding(pair[0], "censored_pair", pair[1], t(
                 "screen.censored_flag", lang, bound=name, time=c)))
@@ -493,6 +502,24 @@ def _bounded(c: str, xm: pd.Series, dm: pd.Series, E: np.ndarray, bound: str, is
     rho = float(spearmanr(xm, dm).statistic) if reached else 0.0
     if rho >= th["bounded_rho"]:
         return Finding(c, "bounded_by_duration", rho, t(key, lang, duration=bound, rho=f"{rho:.2f}"))
+    return None
+
+
+def _never_above(xm: pd.Series, dm: pd.Series, th: dict) -> tuple[float, int] | None:
+    """A column never above its bound (all but ``bounded_over`` of the rows) although values unrelated to the bound
+    would pass it on at least ``never_above_expected`` rows (the number of pairs of a value and another row's bound
+    with the value above, per row): bounded by construction, a time measured during the follow-up. Survival's
+    ``myeloid``: the days to a transplant and to a relapse, filled only for the patients who had one, were below
+    the follow-up on every row where 31 and 52 rows would have passed it by chance. A value far below every
+    duration (days to the first login, against a tenure of months) cannot pass it and is not flagged. Returns the
+    expected count and the rows past the bound, or None."""
+    x, d = xm.to_numpy(float), np.sort(dm.to_numpy(float))
+    over = int((x > dm.to_numpy(float)).sum())
+    if over > th["bounded_over"] * len(x):
+        return None
+    expected = float(np.searchsorted(d, x, side="left").sum()) / len(d)  # mean over rows j of [bound_j < x_i]
+    if expected >= th["never_above_expected"] and over <= expected / 10:
+        return expected, over
     return None
 
 
