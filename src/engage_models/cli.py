@@ -274,6 +274,7 @@ def _naming(table: Path):
 
 
 def _fit(args) -> int:
+    from ._core.missing_codes import describe_codes
     from .features.screening import describe
     from .health.tables import fit_table
 
@@ -288,7 +289,7 @@ def _fit(args) -> int:
                        horizon_days=args.horizon, test_windows=args.test_windows, folds=args.folds,
                        observed_until=args.observed_until, keep_columns=args.keep_column,
                        hand_scorecard=args.hand_scorecard, n_bootstrap=args.bootstrap, where=str(args.table),
-                       score=args.score)
+                       score=args.score, missing_codes=args.missing_code)
     for line in describe(ev["leakage_screen"]):
         print(line)
     data = ev.get("data", {})
@@ -306,6 +307,8 @@ def _fit(args) -> int:
     for column, code in data.get("code_columns", {}).items():
         if code["categories"] and column in data.get("features", []):
             print(f"column {column!r}: {code['note']}")
+    for line in describe_codes(data.get("missing_codes", [])):  # before the missing values they are among
+        print(line)
     if missing := data.get("missing_values"):  # the report and evaluation.json listed them; the console did not
         print(f"filled {sum(missing.values()):,} missing value(s) in {len(missing)} column(s): "
               + ", ".join(f"{c!r} {n:,}" for c, n in missing.items())
@@ -385,6 +388,7 @@ def _date_arg(text: str) -> str:
 
 
 def _survival(args) -> int:
+    from ._core.missing_codes import describe_codes
     from .features.screening import describe
     from .survival.analysis import MIN_EVENTS_PER_FOLD, analyse_table
 
@@ -396,6 +400,7 @@ def _survival(args) -> int:
             id_col=args.id, mrr=args.mrr, unit=args.unit or "months", margin=args.margin,
             annual_discount_rate=args.annual_discount_rate, horizon=args.horizon, n_boot=args.n_boot, cv=args.cv,
             penalizer=args.penalizer, random_state=args.seed, keep_columns=args.keep_column, where=str(args.table),
+            missing_codes=args.missing_code,
         )
     for path in result.write(args.out):
         print(path)
@@ -405,6 +410,8 @@ def _survival(args) -> int:
               f"{span['median']:g}; if {args.duration!r} counts days, weeks or years, run again with --unit",
               file=sys.stderr)
     for line in describe(result.evaluation["leakage_screen"]):
+        print(line, file=sys.stderr)
+    for line in describe_codes(result.evaluation["missing_codes"]):
         print(line, file=sys.stderr)
     from .survival.analysis import strong_covariates_text
 
@@ -607,6 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--folds", type=int, default=5, help="cross-validation folds (without --date-col)")
     f.add_argument("--keep-column", action="append", default=[], metavar="NAME",
                    help="use this column even if the leakage screen suspects it (repeatable)")
+    _missing_code_argument(f, "feature")
     f.add_argument("--hand-scorecard", type=Path, default=None, help="YAML scorecard to evaluate beside it")
     f.add_argument("--score", choices=("auto", "shape", "linear"), default="auto",
                    help="the learned card: shape (ranges and points), linear (weights) or auto (the default: both "
@@ -646,10 +654,30 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--penalizer", type=float, default=None, help="Cox ridge penalty (default: chosen by CV)")
     v.add_argument("--keep-column", action="append", default=[], metavar="NAME",
                    help="use this covariate even if the leakage screen suspects it (repeatable)")
+    _missing_code_argument(v, "covariate")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--out", type=Path, required=True, help="folder for the output files")
     v.set_defaults(func=_survival)
     return parser
+
+
+def _missing_code_arg(text: str) -> str:
+    from ._core.missing_codes import parse_missing_codes
+
+    try:
+        parse_missing_codes([text], option="")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _missing_code_argument(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--missing-code", action="append", default=[], type=_missing_code_arg,
+                   metavar="COLUMN=VALUE",
+                   help=f"a value of a {what} that means missing (e.g. income=999999, q7=99,98; repeatable): read as "
+                        f"missing, not as a number. Without it, a value at an end of a column, on several rows and "
+                        f"far beyond the others (loanapp's 666 beside 0 and 1) is found and said; COLUMN=none keeps "
+                        f"a column's values as numbers, none looks for no code")
 
 
 def _run_arguments(p: argparse.ArgumentParser) -> None:

@@ -51,6 +51,7 @@ from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with i
     text_among_numbers,
     write_csv,
 )
+from .._core.missing_codes import apply_missing_codes
 from .._core.reasons import Thin
 from ..features.screening import describe, screen_label
 from . import evaluation as E
@@ -104,10 +105,11 @@ def _dates(values: pd.Series) -> pd.Series:
 
 
 def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: str | None = None,
-            where: str = "table", keep_columns=(), lang: str = "en", seed: int = 0
+            where: str = "table", keep_columns=(), lang: str = "en", seed: int = 0, missing_codes=()
             ) -> tuple[pd.DataFrame, pd.Series, dict]:
     """Features, label and a report of what was done (dropped rows and columns, missing values, the leakage
-    screen: ``report["leakage_screen"]``)."""
+    screen: ``report["leakage_screen"]``, the missing-value codes: ``report["missing_codes"]``, see
+    :func:`~engage_models._core.missing_codes.apply_missing_codes`, which ``missing_codes`` is given to)."""
     for col, what in ((label, "label"), (date_col, "date"), (id_col, "id")):
         if col and col not in df.columns:
             raise TableError(f"{where}: no {what} column {col!r} (columns: {', '.join(map(str, df.columns))})")
@@ -158,6 +160,9 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         report["repeated_identifier"] = keys
     special = (*special, *keys)
     df = numbers_stored_as_text(df, [c for c in df.columns if c not in special])
+    # a missing-value code (666, 999999.375) is no quantity: missing (the median and an indicator), and said
+    df, report["missing_codes"] = apply_missing_codes(df, [c for c in df.columns if c not in special], missing_codes,
+                                                      data_row=data_row, where=where)
     # a code (country, zip) is a label, not a quantity: categories when few, left out when many (it was a number)
     codes = {c: r for c in df.columns if c not in special and c not in keep_columns and (r := code_numbers(df[c], c))}
     for c, r in codes.items():
@@ -515,7 +520,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
               id_col: str | None = None, horizon_days: int = 90, test_windows: int = 4, folds: int = 5,
               observed_until=None, keep_columns=(), min_test_events: int = 10, hand_scorecard=None,
               n_bootstrap: int = 100, n_boot_eval: int = 200, seed: int = 0, where: str = "table",
-              lang: str = "en", score: str = "auto", shape_bootstrap: int | None = None) -> dict:
+              lang: str = "en", score: str = "auto", shape_bootstrap: int | None = None, missing_codes=()) -> dict:
     """Fit, validate and write the learned score for a user's table. Returns the evaluation dict.
 
     Parameters
@@ -550,6 +555,9 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         refit of the shape learner: seconds, not milliseconds; None: ``min(n_bootstrap, 20)``).
     min_test_events : int
         Fewer churners (or non-churners) than this in the out-of-time test rows stops the fit.
+    missing_codes : sequence of str
+        ``COLUMN=VALUE`` missing-value codes, ``COLUMN=none``, ``none`` (:mod:`engage_models._core.missing_codes`):
+        a code found or declared is a missing value, listed in ``evaluation["data"]["missing_codes"]``.
 
     ``evaluation["reading_notes"]``: what :func:`~engage_models._core.io.read_table` did with the file that the
     table does not show (blank lines, cells read as missing, decimal commas), as the command line prints them.
@@ -557,7 +565,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     read_notes = reading_notes(df, where)  # what read_table did (blank lines, words read as missing...): kept
-    X, y, report = prepare(df, label, date_col, id_col, where, keep_columns, lang, seed)
+    X, y, report = prepare(df, label, date_col, id_col, where, keep_columns, lang, seed, missing_codes)
     data_row = X.attrs.pop("data_row", None)  # not carried along: pandas copies attrs into every derived frame
     id_name = "__id"
     if score not in ("auto", "shape", "linear"):

@@ -35,6 +35,7 @@ from .._core.io import (  # noqa: F401  (read_table: the CLI's reader; numbers_s
     write_csv,
     write_json,
 )
+from .._core.missing_codes import apply_missing_codes
 from .._core.reasons import Thin, Why, date_of, reason_of
 from .._core.time import to_utc
 from ..config import DataPaths
@@ -240,7 +241,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
                   cv: int = 5, penalizer: float | None = None, random_state: int = 0, keep_columns=(),
-                  where: str = "table") -> TableAnalysis:
+                  where: str = "table", missing_codes=()) -> TableAnalysis:
     """Fit, check, cross-validate and value a generic survival table (one row per account).
 
     Every covariate first goes through the leakage screen (:func:`~engage_models.features.screening.
@@ -265,6 +266,11 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         Covariates to use even if the leakage screen suspects them.
     where : str
         The table's name in error messages (its file).
+    missing_codes : sequence of str
+        ``COLUMN=VALUE`` missing-value codes, ``COLUMN=none``, ``none`` (:mod:`engage_models._core.missing_codes`):
+        a code found or declared in a covariate takes the median of its other values and a 0/1 covariate
+        ``<column>__missing`` marks its rows (no row is left out for it); listed in
+        ``evaluation["missing_codes"]``.
 
     Notes
     -----
@@ -336,6 +342,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                  f"so the cross-validation can split a subject's rows" for c, r in keys.items()]
     covariates = [c for c in covariates if c not in keys]
     data = numbers_stored_as_text(data, covariates)
+    # a missing-value code (666, 999999.375) is no quantity: the median and a 0/1 covariate <column>__missing
+    data, missing_codes = apply_missing_codes(data, covariates, missing_codes, indicator=True, where=where)
+    covariates = [n for c in covariates for n in (c, *{f["indicator"] for f in missing_codes
+                                                       if f["column"] == c and f.get("indicator")})]
     typos = {c: t for c in covariates if (t := text_among_numbers(data[c]))}
     if typos and not chosen:  # named by the user: not left out behind their back
         c, t = next(iter(typos.items()))
@@ -483,6 +493,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         "proportional_hazards": {"alpha": cox.ph_alpha, "remedies": cox.remedies_,
                                  "text": cox.assumptions_text("en")},
         "leakage_screen": screen.to_dict(),
+        "missing_codes": missing_codes,
         "reading_notes": reading_notes(df, where),  # what read_table did with the file (blank lines, NA words...)
         "notes": "cross_validation: k-fold over rows, stratified on churn and on rare categorical levels, in fewer "
                  f"folds than asked when that leaves fewer than {MIN_EVENTS_PER_FOLD} churns in a fold (no "
