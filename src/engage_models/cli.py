@@ -289,10 +289,14 @@ def _fit(args) -> int:
                        horizon_days=args.horizon, test_windows=args.test_windows, folds=args.folds,
                        observed_until=args.observed_until, keep_columns=args.keep_column,
                        hand_scorecard=args.hand_scorecard, n_bootstrap=args.bootstrap, where=str(args.table),
-                       score=args.score, missing_codes=args.missing_code)
+                       score=args.score, missing_codes=args.missing_code, label_values=args.label_value)
     for line in describe(ev["leakage_screen"]):
         print(line)
     data = ev.get("data", {})
+    if values := data.get("label_values"):  # a status column of several outcomes: what became 1 and 0
+        print(f"label {args.label!r}: " + ", ".join(f"{v!r} {n:,}" for v, n in values["event"].items())
+              + " taken as churn (1); " + (", ".join(f"{v!r} {n:,}" for v, n in values["others"].items())
+                                            or "no other value") + " as 0")
     if data.get("rows_without_label"):
         print(f"left out {data['rows_without_label']:,} row(s) without a label (of {data['rows']:,}; first at data "
               f"rows {data['first_rows_without_label']})")
@@ -400,7 +404,7 @@ def _survival(args) -> int:
             id_col=args.id, mrr=args.mrr, unit=args.unit or "months", margin=args.margin,
             annual_discount_rate=args.annual_discount_rate, horizon=args.horizon, n_boot=args.n_boot, cv=args.cv,
             penalizer=args.penalizer, random_state=args.seed, keep_columns=args.keep_column, where=str(args.table),
-            missing_codes=args.missing_code,
+            missing_codes=args.missing_code, event_values=args.event_value,
         )
     for path in result.write(args.out):
         print(path)
@@ -602,6 +606,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Parquet, CSV or an Excel workbook (.xlsx), one row per account (and date)")
     _sheet_argument(f)
     f.add_argument("--label", required=True, help="0/1 (or yes/no) column: churned within the horizon")
+    f.add_argument("--label-value", action="append", default=[], metavar="VALUE",
+                   help="a value of --label that means churn, when it holds other values (repeatable; every other "
+                        "value is then 0)")
     f.add_argument("--date-col", default=None, help="observation date column: validation becomes out-of-time")
     f.add_argument("--id-col", default=None,
                    help="account id column (an account's rows stay in one fold and are resampled together)")
@@ -639,6 +646,9 @@ def build_parser() -> argparse.ArgumentParser:
     _sheet_argument(v)
     v.add_argument("--duration", required=True, help="column: time observed (tenure)")
     v.add_argument("--event", required=True, help="column: 1 churned, 0 still a customer")
+    v.add_argument("--event-value", action="append", default=[], metavar="VALUE",
+                   help="a value of --event that means churn, when it holds other values (repeatable; every other "
+                        "value counts as still a customer up to its time)")
     v.add_argument("--covariates", nargs="*", default=None, help="columns to model (default: all others)")
     v.add_argument("--entry", default=None, help="column: tenure when first observed (left truncation)")
     v.add_argument("--id", default=None, help="column identifying the account (default: row number)")

@@ -68,8 +68,30 @@ class TableError(DataError):
     """The table cannot be used as given (message names the file, column and rows)."""
 
 
-def _label(series: pd.Series, where: str) -> pd.Series:
-    """0/1 (float, NaN where missing) from 0/1, booleans or yes/no text; other values are an error."""
+def _value_text(series: pd.Series) -> pd.Series:
+    """Each cell as the table wrote it, for matching named values: stripped, lower case, a whole number without
+    its ``.0`` (a column of codes 0/1/2 with a blank cell is read as floats)."""
+    def one(v):
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            v = int(v)
+        return str(v).strip().lower()
+    return series.map(one, na_action="ignore").astype("string")
+
+
+def _label(series: pd.Series, where: str, positive=(), option: str = "--label-value") -> pd.Series:
+    """0/1 (float, NaN where missing) from 0/1, booleans or yes/no text; other values are an error naming
+    ``option``. With ``positive`` (the values that mean churn, as written, any case), 1 for those and 0 for every
+    other value: a status column of several outcomes ("Churned", "Active", "Paused"; survival's transplant table:
+    death, ltx, withdraw, censored)."""
+    if positive:
+        text = _value_text(series)
+        wanted = {str(v).strip().lower() for v in positive}
+        absent = sorted(wanted - set(text.dropna().unique()))
+        if absent:
+            found = ", ".join(repr(v) for v in text.value_counts().index[:10])
+            raise TableError(f"{where}: {option} {', '.join(map(repr, absent))} is in no row (values found: "
+                             f"{found})")
+        return text.isin(wanted).astype(float).where(text.notna())
     if pd.api.types.is_bool_dtype(series):
         return series.astype(float)
     original = series
@@ -84,8 +106,24 @@ def _label(series: pd.Series, where: str) -> pd.Series:
         rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()  # 1-based data rows (as ingest numbers them)
         found = ", ".join(repr(v) for v in original[bad].astype(str).value_counts().index[:5])
         raise TableError(f"{where}: label values must be 0/1, true/false or yes/no; "
-                         f"{int(bad.sum())} row(s) are not (first at data rows {rows}; values found: {found})")
+                         f"{int(bad.sum())} row(s) are not (first at data rows {rows}; values found: {found}); or "
+                         f"name the value(s) that mean churn with {option} VALUE (every other value is then 0)")
     return series.astype(float)
+
+
+def outcome_values(series: pd.Series, positive) -> dict | None:
+    """What :func:`_label` made of a column of several outcomes with ``positive`` named: the values taken as
+    the event and the others with their rows (None without ``positive``).
+
+    >>> outcome_values(pd.Series(["death", "ltx", "censored", "death", None, "LTX"]), ["death"])
+    {'event': {'death': 2}, 'others': {'ltx': 2, 'censored': 1}}
+    """
+    if not positive:
+        return None
+    counts = _value_text(series).value_counts()
+    wanted = {str(v).strip().lower() for v in positive}
+    return {"event": {v: int(n) for v, n in counts.items() if v in wanted},
+            "others": {v: int(n) for v, n in counts.items() if v not in wanted}}
 
 
 def _dates(values: pd.Series) -> pd.Series:
@@ -105,8 +143,8 @@ def _dates(values: pd.Series) -> pd.Series:
 
 
 def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: str | None = None,
-            where: str = "table", keep_columns=(), lang: str = "en", seed: int = 0, missing_codes=()
-            ) -> tuple[pd.DataFrame, pd.Series, dict]:
+            where: str = "table", keep_columns=(), lang: str = "en", seed: int = 0, missing_codes=(),
+            label_values=()) -> tuple[pd.DataFrame, pd.Series, dict]:
     """Features, label and a report of what was done (dropped rows and columns, missing values, the leakage
     screen: ``report["leakage_screen"]``, the missing-value codes: ``report["missing_codes"]``, see
     :func:`~engage_models._core.missing_codes.apply_missing_codes`, which ``missing_codes`` is given to)."""
@@ -116,8 +154,9 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
     df = df.copy()
     if df.empty:
         raise TableError(f"{where}: no data rows (only the header: {', '.join(map(str, df.columns))})")
-    y = _label(df[label], f"{where}, column {label!r}")
+    y = _label(df[label], f"{where}, column {label!r}", label_values)
     report = {"rows": int(len(df)), "rows_without_label": int(y.isna().sum()),
+              **({"label_values": outcome_values(df[label], label_values)} if label_values else {}),
               "first_rows_without_label": (np.flatnonzero(y.isna().to_numpy())[:5] + 1).tolist()}
     if y.isna().all():
         raise TableError(f"{where}, column {label!r}: empty in every one of the {len(df):,} row(s); each row needs "
@@ -520,7 +559,8 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
               id_col: str | None = None, horizon_days: int = 90, test_windows: int = 4, folds: int = 5,
               observed_until=None, keep_columns=(), min_test_events: int = 10, hand_scorecard=None,
               n_bootstrap: int = 100, n_boot_eval: int = 200, seed: int = 0, where: str = "table",
-              lang: str = "en", score: str = "auto", shape_bootstrap: int | None = None, missing_codes=()) -> dict:
+              lang: str = "en", score: str = "auto", shape_bootstrap: int | None = None, missing_codes=(),
+              label_values=()) -> dict:
     """Fit, validate and write the learned score for a user's table. Returns the evaluation dict.
 
     Parameters
@@ -539,6 +579,9 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         mature by then, and the final model is fitted on mature rows only.
     keep_columns : sequence of str
         Columns to use even if the leakage screen suspects them.
+    label_values : sequence of str
+        The values of ``label`` that mean churn, when it holds other values than 0/1 or yes/no (a status column:
+        "Churned" beside "Active" and "Paused"); every other value is 0 (``evaluation["data"]["label_values"]``).
     score : 'auto', 'shape' or 'linear'
         The learned card: ranges and points (:class:`~engage_models.health.ShapeScore`: it follows thresholds,
         saturation and pairwise effects a linear card cannot: on the public ``mlc_churn`` table of
@@ -565,7 +608,8 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     read_notes = reading_notes(df, where)  # what read_table did (blank lines, words read as missing...): kept
-    X, y, report = prepare(df, label, date_col, id_col, where, keep_columns, lang, seed, missing_codes)
+    X, y, report = prepare(df, label, date_col, id_col, where, keep_columns, lang, seed, missing_codes,
+                           label_values)
     data_row = X.attrs.pop("data_row", None)  # not carried along: pandas copies attrs into every derived frame
     id_name = "__id"
     if score not in ("auto", "shape", "linear"):

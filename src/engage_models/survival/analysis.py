@@ -241,7 +241,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
                   cv: int = 5, penalizer: float | None = None, random_state: int = 0, keep_columns=(),
-                  where: str = "table", missing_codes=()) -> TableAnalysis:
+                  where: str = "table", missing_codes=(), event_values=()) -> TableAnalysis:
     """Fit, check, cross-validate and value a generic survival table (one row per account).
 
     Every covariate first goes through the leakage screen (:func:`~engage_models.features.screening.
@@ -301,9 +301,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     data = df.copy()
     data.index = np.arange(len(df)) + 1  # the row's 1-based data row (the header not counted), for messages
     data["_row"] = data.index
-    from ..health.tables import _label  # 0/1, true/false, yes/no: one parser for the labels users bring
+    from ..health.tables import _label, outcome_values  # one parser for the labels users bring
 
-    ev = _label(data[event], f"{where}, event column {event!r}")
+    ev = _label(data[event], f"{where}, event column {event!r}", event_values, "--event-value")
+    outcomes = outcome_values(data[event], event_values)
     if ev.isna().all():
         raise DataError(f"{where}, event column {event!r}: empty in every one of the {len(df):,} row(s); each row "
                         f"needs 1 (churned) or 0 (still a customer)")
@@ -480,14 +481,15 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
             "cross_validation": validated(clone_refit(discrete), "discrete_time_logistic")}
     evaluation = {
         "table": {"rows": int(len(df)), "rows_used": int(len(data)), "events": int(data["_event"].sum()),
-                  "without_event": without_event, "left_out": left_out, "missing_covariates": missing_covariates,
+                  "without_event": without_event, **({"event_values": outcomes} if outcomes else {}),
+                  "left_out": left_out, "missing_covariates": missing_covariates,
                   "duration_months": {k: float(getattr(data["_duration"], k)()) for k in ("min", "median", "max")},
                   "duration_unit": unit, "time_unit_of_results": "months", "left_truncated": bool(entry)},
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
                    "strong_covariates": strong_covariates(cox, data),
                    "time_split": cox.time_split_,
-                   "notes": [*([all_churned] if all_churned else []), *key_notes, *typo_notes, *code_notes, *text_notes,
-                             *cox.notes()]},
+                   "notes": [*([all_churned] if all_churned else []), *_outcome_notes(event, outcomes), *key_notes,
+                             *typo_notes, *code_notes, *text_notes, *cox.notes()]},
         "models": models,
         "penalizer_selection": cox.cv_results_.to_dict("records") if cox.cv_results_ is not None else None,
         "proportional_hazards": {"alpha": cox.ph_alpha, "remedies": cox.remedies_,
@@ -669,6 +671,26 @@ def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> Acco
         lt = lt.merge(D.first_nps(surveys, lt, as_of=as_of), on="account_id", how="left")
     return AccountData(lt, as_of, observed_from, accounts, subs, surveys, measured, set_aside,
                        tuple(accounts.loc[unknown, "account_id"]))
+
+
+def _outcome_notes(event: str, outcomes: dict | None) -> list[str]:
+    """A note when ``--event-value`` took some values of a column of several outcomes as churn and more than one
+    other value counts as still a customer: a way of leaving among them (a transplant beside death) is censored,
+    so the results are of churn by the named way alone.
+
+    >>> _outcome_notes("status", {"event": {"death": 40}, "others": {"censored": 600, "ltx": 120}})[0][:62]
+    "'status' = 'death' is taken as churn (40 rows); the other valu"
+    >>> _outcome_notes("churn", {"event": {"churned": 40}, "others": {"active": 600}})
+    []
+    """
+    if not outcomes or len(outcomes["others"]) < 2:
+        return []
+    named = ", ".join(repr(v) for v in outcomes["event"])
+    others = ", ".join(f"{v!r} {n:,}" for v, n in outcomes["others"].items())
+    return [f"{event!r} = {named} is taken as churn ({sum(outcomes['event'].values()):,} rows); the other values "
+            f"({others}) count as still a customer up to their time. Where one of them is another way of leaving, "
+            f"the hazard ratios are of churn by the named way alone (cause-specific), and the curves and values "
+            f"assume no account leaves another way: competing risks are not modelled"]
 
 
 def _customers_of(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None, as_of) -> dict:
