@@ -396,19 +396,39 @@ def _survival(args) -> int:
     from .features.screening import describe
     from .survival.analysis import MIN_EVENTS_PER_FOLD, analyse_table
 
+    dated = args.start is not None or args.end is not None
+    if dated and (args.start is None or args.end is None or args.duration is not None):
+        raise ConfigError("give --start and --end (dates), or --duration (a time), not a mix")
+    if dated and (args.unit is not None or args.entry is not None):
+        raise ConfigError("--start/--end count the tenure in days from the dates: --unit and --entry do not apply")
+    if not dated and (args.duration is None or args.event is None):
+        raise ConfigError("give --duration and --event, or --start and --end (dates)")
+    if args.observed_until is not None and not dated:
+        raise ConfigError("--observed-until goes with --start and --end")
     _out_folder(args.out)
     df = _read_table(args.table, sys.stderr, args.sheet)
+    duration, event, unit = args.duration, args.event, args.unit or "months"
+    if dated:
+        from .survival.from_dates import describe as said_dates
+        from .survival.from_dates import tenure_from_dates
+
+        with _naming(args.table):
+            df, dates = tenure_from_dates(df, args.start, args.end, event=args.event,
+                                          observed_until=args.observed_until, where=str(args.table))
+        df = df.drop(columns=[c for c in dates["dates"] if c != dates["event"]])  # read: no covariates
+        duration, event, unit = dates["duration"], dates["event"], "days"
+        print(said_dates(dates), file=sys.stderr)
     with _naming(args.table):
         result = analyse_table(
-            df, duration=args.duration, event=args.event, covariates=args.covariates, entry=args.entry,
-            id_col=args.id, mrr=args.mrr, unit=args.unit or "months", margin=args.margin,
+            df, duration=duration, event=event, covariates=args.covariates, entry=args.entry,
+            id_col=args.id, mrr=args.mrr, unit=unit, margin=args.margin,
             annual_discount_rate=args.annual_discount_rate, horizon=args.horizon, n_boot=args.n_boot, cv=args.cv,
             penalizer=args.penalizer, random_state=args.seed, keep_columns=args.keep_column, where=str(args.table),
             missing_codes=args.missing_code, event_values=args.event_value,
         )
     for path in result.write(args.out):
         print(path)
-    if args.unit is None:  # first: every figure below is in months (a reader found it under 1 KB of notes)
+    if args.unit is None and not dated:  # first: every figure below is in months (a reader found it under 1 KB)
         span = result.evaluation["table"]["duration_months"]
         print(f"durations read as months (no --unit given): {span['min']:g} to {span['max']:g}, median "
               f"{span['median']:g}; if {args.duration!r} counts days, weeks or years, run again with --unit",
@@ -447,7 +467,7 @@ def _survival(args) -> int:
     blank = result.evaluation["table"].get("without_event", {})
     if blank.get("rows"):  # as engage fit says its rows without a label (survival stopped on them)
         print(f"left out {blank['rows']:,} row(s) without an event (of {result.evaluation['table']['rows']:,}; first "
-              f"at data rows {blank['first_rows']}): {args.event!r} is empty, so whether the account churned is not "
+              f"at data rows {blank['first_rows']}): {event!r} is empty, so whether the account churned is not "
               f"known", file=sys.stderr)
     holes = result.evaluation["table"].get("missing_covariates", {})
     if holes.get("rows"):
@@ -644,8 +664,15 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--table", type=Path, required=True,
                    help="Parquet, CSV or an Excel workbook (.xlsx), one row per account")
     _sheet_argument(v)
-    v.add_argument("--duration", required=True, help="column: time observed (tenure)")
-    v.add_argument("--event", required=True, help="column: 1 churned, 0 still a customer")
+    v.add_argument("--duration", default=None, help="column: time observed (tenure); or give --start and --end")
+    v.add_argument("--start", default=None, help="column: the date the account started (with --end, instead of "
+                                                  "--duration)")
+    v.add_argument("--end", default=None, help="column: the date it left, empty while a customer (churn, unless "
+                                                "--event says otherwise)")
+    v.add_argument("--observed-until", default=None,
+                   help="with --start/--end: the date the data were exported (YYYY-MM-DD), or a column of each row's "
+                        "last follow-up (default: the latest date in the table)")
+    v.add_argument("--event", default=None, help="column: 1 churned, 0 still a customer (with --end: optional)")
     v.add_argument("--event-value", action="append", default=[], metavar="VALUE",
                    help="a value of --event that means churn, when it holds other values (repeatable; every other "
                         "value counts as still a customer up to its time)")

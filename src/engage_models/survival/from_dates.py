@@ -1,0 +1,137 @@
+"""Tenure and churn from a start and an end date, as a CRM or billing export writes them.
+
+A customer list rarely holds a duration: it has a signup date and a cancellation date, empty for the customers
+still there (survival's ``udca`` writes entry, last follow-up and death dates). ``engage survival --start COL
+--end COL`` computes the duration :func:`~engage_models.survival.analysis.analyse_table` models from them:
+
+* the tenure runs from the start to the end where the end is filled and not after the observation date, else to
+  the observation date (a cancellation dated after it is not known yet: the account is a customer then);
+* churn is an end filled and not after the observation date, unless an event column is given (``--event``: an
+  end then is the last date the account was seen, whatever happened);
+* the observation date (``--observed-until``) is a date, or a column holding each row's last follow-up; by
+  default the latest start or end date in the table (said, since a later export date would lengthen every
+  tenure of the customers still there).
+
+An empty start, and an end before its start, are errors naming the rows.
+
+>>> df = pd.DataFrame({"signup": ["2024-01-01", "2024-03-01", "2024-06-01"],
+...                    "cancel": ["2024-04-01", None, "2024-12-31"]})
+>>> out, info = tenure_from_dates(df, "signup", "cancel", observed_until="2024-12-01")
+>>> out[[info["duration"], info["event"]]].values.tolist()
+[[91.0, 1.0], [275.0, 0.0], [183.0, 0.0]]
+>>> info["after_observation"]
+1
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._core.errors import DataError
+
+
+def _as_dates(values: pd.Series, where: str, column: str) -> pd.Series:
+    from ..health.tables import _dates  # one reader of the dates users bring (ISO, or one inferred format)
+
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return pd.to_datetime(values, utc=True)
+    if pd.api.types.is_numeric_dtype(values) and values.notna().any():
+        raise DataError(f"{where}, column {column!r}: holds numbers, not dates (e.g. {values.dropna().iloc[0]}); "
+                        f"give a duration with --duration instead")
+    text = values.astype("string").str.strip().replace("", pd.NA)
+    got = _dates(text)
+    bad = text.notna() & got.isna()
+    if bad.any():
+        rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
+        raise DataError(f"{where}, column {column!r}: {int(bad.sum()):,} value(s) that are not dates (first at data "
+                        f"rows {rows}, e.g. {text[bad].iloc[0]!r})")
+    return got
+
+
+def _free_name(df: pd.DataFrame, name: str) -> str:
+    while name in df.columns:
+        name = f"_{name}"
+    return name
+
+
+def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | None = None,
+                      observed_until: str | None = None, where: str = "table") -> tuple[pd.DataFrame, dict]:
+    """``df`` with a tenure in days (and, without ``event``, a 0/1 churn column) computed from ``start`` and
+    ``end``; and what was done: ``duration`` and ``event`` (the columns to model), ``observed_until`` (the date or
+    the column), ``after_observation`` (ends after the observation date, taken as still a customer),
+    ``without_start`` (rows left empty: no tenure). See the module docstring."""
+    columns = [c for c in (start, end, event) if c]
+    absent = [c for c in columns if c not in df.columns]
+    by_column = observed_until is not None and observed_until in df.columns
+    if absent:
+        raise DataError(f"{where}: column(s) not in the table: {absent} (it has {list(df.columns)})")
+    begin, finish = _as_dates(df[start], where, start), _as_dates(df[end], where, end)
+    if by_column:
+        until = _as_dates(df[observed_until], where, observed_until)
+        said_until = observed_until
+    else:
+        if observed_until is None:
+            latest = pd.concat([begin, finish]).max()
+            if pd.isna(latest):
+                raise DataError(f"{where}, columns {start!r} and {end!r}: no date in either")
+            until = pd.Series(latest, index=df.index)
+        else:
+            try:
+                day = pd.Timestamp(observed_until)
+            except ValueError as exc:
+                raise DataError(f"--observed-until {observed_until!r}: neither a date (YYYY-MM-DD) nor a column of "
+                                f"{where}") from exc
+            until = pd.Series(day.tz_localize("UTC") if day.tz is None else day.tz_convert("UTC"), index=df.index)
+        said_until = until.iloc[0].date().isoformat()
+    for column, dates in ((start, begin), *(((observed_until, until),) if by_column else ())):
+        if dates.isna().any():
+            rows = (np.flatnonzero(dates.isna().to_numpy())[:5] + 1).tolist()
+            raise DataError(f"{where}, column {column!r}: empty in {int(dates.isna().sum()):,} row(s) (first at data "
+                            f"rows {rows}); each row needs " + ("the date the account started" if column == start
+                                                                else "the date it was last observed"))
+    backwards = finish.notna() & begin.notna() & (finish < begin)
+    if backwards.any():
+        rows = (np.flatnonzero(backwards.to_numpy())[:5] + 1).tolist()
+        raise DataError(f"{where}, columns {start!r} and {end!r}: the end is before the start in "
+                        f"{int(backwards.sum()):,} row(s) (first at data rows {rows})")
+    ended = finish.notna() & (until.isna() | (finish <= until))
+    after = int((finish.notna() & ~ended).sum())
+    stop = finish.where(ended, until)
+    days = (stop - begin).dt.total_seconds() / 86400.0
+    out = df.copy()
+    duration = _free_name(out, "tenure_days")
+    out[duration] = days.clip(lower=0.0).round(6)  # a start after the observation date: no time at risk
+    info = {"duration": duration, "start": start, "end": end, "observed_until": said_until,
+            "observed_until_is_column": by_column, "observed_until_default": observed_until is None,
+            "after_observation": after, "event_from_end": event is None,
+            "events": int(ended.sum()) if event is None else None}
+    if event is None:
+        info["event"] = _free_name(out, "churned")
+        out[info["event"]] = ended.astype(int)
+    else:
+        info["event"] = event
+    info["dates"] = [start, end, *([observed_until] if by_column else [])]
+    return out, info
+
+
+def describe(info: dict) -> str:
+    """One line for the console: how the tenure and churn were read.
+
+    >>> describe({"start": "signup", "end": "cancel", "event": "churned", "observed_until": "2024-12-01",
+    ...           "observed_until_is_column": False, "observed_until_default": True, "after_observation": 2,
+    ...           "event_from_end": True, "events": 40})
+    "tenure in days from 'signup' to 'cancel', or to 2024-12-01 where it is empty (the latest date in the table; \
+give --observed-until for the export's date); churn: 'cancel' filled (40 rows); 2 ends dated after the observation \
+date taken as still a customer then"
+    """
+    until = (f"to each row's {info['observed_until']!r}" if info["observed_until_is_column"] else
+             f"to {info['observed_until']}")
+    default = (" (the latest date in the table; give --observed-until for the export's date)"
+               if info["observed_until_default"] else "")
+    churn = (f"churn: {info['end']!r} filled ({info['events']:,} rows)" if info["event_from_end"]
+             else f"churn: {info['event']!r}")
+    line = f"tenure in days from {info['start']!r} to {info['end']!r}, or {until} where it is empty{default}; {churn}"
+    if n := info["after_observation"]:
+        line += f"; {n:,} end{'s' if n != 1 else ''} dated after the observation date taken as still a customer then"
+    return line

@@ -1,0 +1,92 @@
+"""engage survival --start/--end: tenure and churn from a signup and a cancellation date, as a CRM exports them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engage_models._core.errors import DataError
+from engage_models.survival.from_dates import describe, tenure_from_dates
+
+
+def test_tenure_runs_to_the_end_or_the_observation_date_and_churn_is_an_end_before_it():
+    df = pd.DataFrame({"signup": ["2024-01-01", "2024-03-01", "2024-06-01", "2024-02-10"],
+                       "cancel": ["2024-04-01", None, "2024-12-31", " "],
+                       "seen": ["2024-05-01", "2024-10-01", "2024-11-01", "2024-02-20"]})
+    out, info = tenure_from_dates(df, "signup", "cancel", observed_until="2024-12-01")
+    assert out["tenure_days"].tolist() == [91.0, 275.0, 183.0, 295.0]  # a cancellation after the date: not yet
+    assert out["churned"].tolist() == [1, 0, 0, 0] and info["after_observation"] == 1 and info["events"] == 1
+    # by default the latest date in the start and end columns (the cancellation of 31 Dec), said
+    out, info = tenure_from_dates(df, "signup", "cancel")
+    assert info["observed_until"] == "2024-12-31" and out["churned"].tolist() == [1, 0, 1, 0]
+    assert "(the latest date in the table; give --observed-until for the export's date)" in describe(info)
+    # each row's last follow-up, a column: the tenure of a customer runs to it
+    out, info = tenure_from_dates(df, "signup", "cancel", observed_until="seen")
+    assert out["tenure_days"].tolist() == [91.0, 214.0, 153.0, 10.0] and out["churned"].tolist() == [1, 0, 0, 0]
+    assert "or to each row's 'seen' where it is empty" in describe(info) and info["dates"] == ["signup", "cancel",
+                                                                                                "seen"]
+    # an event column of the table's own: the end is where the account was last seen, whatever happened
+    own = df.assign(status=[1, 0, 1, 0])
+    out, info = tenure_from_dates(own, "signup", "cancel", event="status", observed_until="2025-01-31")
+    assert info["event"] == "status" and "churned" not in out and out["tenure_days"].tolist()[2] == 213.0
+    # a column named tenure_days already: the computed one does not overwrite it
+    out, info = tenure_from_dates(df.assign(tenure_days=1), "signup", "cancel")
+    assert info["duration"] == "_tenure_days" and (out["tenure_days"] == 1).all()
+
+
+def test_bad_dates_are_errors_naming_the_column_and_rows():
+    df = pd.DataFrame({"signup": ["2024-01-01", "2024-03-01", None, "2024-02-10"],
+                       "cancel": ["2023-04-01", None, None, "soon"]})
+    with pytest.raises(DataError, match=r"t.csv, column 'cancel': 1 value\(s\) that are not dates \(first at data "
+                                        r"rows \[4\], e.g. 'soon'\)"):
+        tenure_from_dates(df, "signup", "cancel", where="t.csv")
+    df.loc[3, "cancel"] = None
+    with pytest.raises(DataError, match=r"column 'signup': empty in 1 row\(s\) \(first at data rows \[3\]\); each "
+                                        r"row needs the date the account started"):
+        tenure_from_dates(df, "signup", "cancel", where="t.csv")
+    df.loc[2, "signup"] = "2024-05-05"
+    with pytest.raises(DataError, match=r"columns 'signup' and 'cancel': the end is before the start in 1 row\(s\) "
+                                        r"\(first at data rows \[1\]\)"):
+        tenure_from_dates(df, "signup", "cancel", where="t.csv")
+    with pytest.raises(DataError, match=r"holds numbers, not dates"):
+        tenure_from_dates(pd.DataFrame({"a": [1, 2], "b": [3, None]}), "a", "b")
+    with pytest.raises(DataError, match=r"--observed-until 'last week': neither a date"):
+        tenure_from_dates(df.iloc[:2].assign(cancel=None), "signup", "cancel", observed_until="last week")
+
+
+def test_engage_survival_from_dates_fits_what_the_same_tenure_in_days_fits(tmp_path, capsys):
+    from engage_models.cli import main
+
+    rng = np.random.default_rng(3)
+    n = 200
+    tier = rng.choice(["basic", "pro"], n)
+    signup = pd.Series(pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"))
+    life = pd.Series(pd.to_timedelta(np.round(rng.exponential(np.where(tier == "basic", 300, 700))), unit="D"))
+    export = pd.Timestamp("2024-12-31")
+    cancel = (signup + life).where(signup + life <= export + pd.Timedelta(days=40))  # some after the export
+    dated = pd.DataFrame({"signup": signup.dt.strftime("%Y-%m-%d"), "cancel": cancel.dt.strftime("%Y-%m-%d"),
+                          "tier": tier, "seats": rng.integers(1, 30, n)})
+    dated.to_csv(tmp_path / "dated.csv", index=False)
+    ended = cancel.notna() & (cancel <= export)
+    stop = cancel.where(ended, export)
+    plain = pd.DataFrame({"tenure_days": (stop - signup).dt.days.astype(float), "churned": ended.astype(int),
+                          "tier": tier, "seats": dated["seats"]})
+    plain.to_csv(tmp_path / "plain.csv", index=False)
+    common = ["--n-boot", "0", "--cv", "3"]
+    assert main(["survival", "--table", str(tmp_path / "dated.csv"), "--start", "signup", "--end", "cancel",
+                 "--observed-until", "2024-12-31", *common, "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert main(["survival", "--table", str(tmp_path / "plain.csv"), "--duration", "tenure_days", "--event", "churned",
+                 "--unit", "days", *common, "--out", str(tmp_path / "b")]) == 0
+    a, b = (pd.read_csv(tmp_path / k / "hazard_ratios.csv", index_col="term") for k in "ab")
+    pd.testing.assert_frame_equal(a, b)
+    after = int((cancel.notna() & ~ended).sum())
+    assert after > 0 and (f"tenure in days from 'signup' to 'cancel', or to 2024-12-31 where it is empty; churn: "
+                          f"'cancel' filled ({int(ended.sum())} rows); {after} ends dated after the observation date "
+                          f"taken as still a customer then") in err
+    assert "durations read as months" not in err
+    for wrong in (["--duration", "tenure_days", "--start", "signup", "--end", "cancel"],
+                  ["--start", "signup", "--end", "cancel", "--unit", "days"], ["--start", "signup"],
+                  ["--duration", "tenure_days"]):
+        assert main(["survival", "--table", str(tmp_path / "dated.csv"), *wrong, "--out", str(tmp_path / "c")]) == 2
