@@ -90,3 +90,15 @@ def test_engage_survival_from_dates_fits_what_the_same_tenure_in_days_fits(tmp_p
                   ["--start", "signup", "--end", "cancel", "--unit", "days"], ["--start", "signup"],
                   ["--duration", "tenure_days"]):
         assert main(["survival", "--table", str(tmp_path / "dated.csv"), *wrong, "--out", str(tmp_path / "c")]) == 2
+
+
+def test_a_duration_column_of_dates_is_told_to_use_start_and_end():
+    from engage_models.survival import analysis as A
+
+    df = pd.DataFrame({"last": ["1993-06-30", "1992-01-05"] * 10, "dead": [0, 1] * 10, "x": range(20)})
+    with pytest.raises(DataError, match=r"duration column 'last': 20 value\(s\) that are not numbers .*; a column of "
+                                        r"dates: give the start and end dates as --start and --end instead of "
+                                        r"--duration$"):
+        A.analyse_table(df, duration="last", event="dead", n_boot=0, where="udca.csv")
+    with pytest.raises(DataError, match=r"not numbers \(first at data rows \[1, 2, 3, 4, 5\], e.g. 'long'\)$"):
+        A.analyse_table(df.assign(last="long"), duration="last", event="dead", n_boot=0)

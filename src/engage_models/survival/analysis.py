@@ -100,8 +100,10 @@ def _numbers(values: pd.Series, where: str, column: str, what: str) -> pd.Series
     bad = out.isna() & values.notna()
     if bad.any():
         rows = values.index[bad.to_numpy()][:5].tolist()  # the index is the data row
+        hint = ("; a column of dates: give the start and end dates as --start and --end instead of --duration"
+                if what == "duration" and looks_like_dates(values[bad]) else "")
         raise DataError(f"{where}, {what} column {column!r}: {int(bad.sum())} value(s) that are not numbers (first at "
-                        f"data rows {rows}, e.g. {values[bad].iloc[0]!r})")
+                        f"data rows {rows}, e.g. {values[bad].iloc[0]!r}){hint}")
     return out
 
 
