@@ -750,8 +750,13 @@ def repeated_identifier(s: pd.Series, name) -> dict | None:
 
 
 #: A name that says the column holds codes: ``code``, ``*_code``, ``*code*`` (``cowcode2``, ``postcode``; not
-#: ``codes`` nor ``YearsCodedJob``, which count), ``zip``, ``postal``, ``fips``.
-_CODE_NAME = re.compile(r"code(?![a-z])|postal|fips|(?:^|[^a-z])zip", re.IGNORECASE)
+#: ``codes`` nor ``YearsCodedJob``, which count), ``zip``, ``postal``, ``fips``; and a name ending in a place or
+#: body that numbers stand for: ``inst``/``institution`` (lifelines' ``lung``: institution 1 to 33, read as a
+#: quantity), ``site``, ``center``/``centre``, ``clinic``, ``hospital``, ``region``, ``district`` (``home_region``;
+#: not ``n_sites`` nor ``region_visits``, which count).
+_CODE_NAME = re.compile(r"code(?![a-z])|postal|fips|(?:^|[^a-z])zip"
+                        r"|(?:^|[^a-z])(?:inst|institution|site|cent(?:er|re)|clinic|hospital|region|district)$",
+                        re.IGNORECASE)
 #: A code column with at most this many values is read as categories (as a text column of as many levels would
 #: be); one with more is left out.
 CODE_LEVELS = 50
@@ -768,9 +773,10 @@ def code_numbers(s: pd.Series, name, levels: int = CODE_LEVELS) -> dict | None:
 
     >>> code_numbers(pd.Series([2, 20, 40, 700, 2, 20]), "cowcode2")
     {'distinct': 4, 'example': 2, 'categories': True}
-    >>> [n for n in ("zip", "zip_code", "postal_area", "countryCode", "codes_used", "YearsCodedJob", "n_seats")
+    >>> [n for n in ("zip", "zip_code", "postal_area", "countryCode", "codes_used", "YearsCodedJob", "n_seats",
+    ...              "inst", "home_region", "Site", "installs", "n_sites", "region_visits", "instances")
     ...  if code_numbers(pd.Series([1, 2, 3.0, 3.0]), n)]
-    ['zip', 'zip_code', 'postal_area', 'countryCode']
+    ['zip', 'zip_code', 'postal_area', 'countryCode', 'inst', 'home_region', 'Site']
     >>> code_numbers(pd.Series([1.5, 2.0, 3.0]), "code") is None  # not whole numbers: a measurement
     True
     """
