@@ -45,6 +45,30 @@ from ._inputs import binary_target, finite_numbers, frame_for_fit, frame_for_pre
 MISSING_SUFFIX = "__missing"
 
 
+def fill_values(X: pd.DataFrame) -> np.ndarray:
+    """The value that fills a missing number of each column of ``X`` (numbers, NaN missing), learned on its rows:
+    the column's median, 0 for a column without a value. One rule for the health score (:class:`SkewScaler`) and
+    the survival table (:func:`~engage_models.survival.analysis.analyse_table`), each adding a 0/1 indicator of the
+    missing beside the filled column.
+
+    >>> fill_values(pd.DataFrame({"a": [1.0, np.nan, 5.0, 4.0], "b": [np.nan] * 4})).tolist()
+    [4.0, 0.0]
+    """
+    return X.median().fillna(0.0).to_numpy(dtype=float)
+
+
+def fill_missing(A: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(filled, missing)``: ``A`` (rows x columns, NaN missing) with each missing cell set to its column's value
+    of ``values`` (:func:`fill_values`), and where the cells were missing (the indicator of the missing).
+
+    >>> filled, missing = fill_missing(np.array([[1.0, np.nan], [np.nan, 2.0]]), np.array([7.0, 8.0]))
+    >>> filled.tolist(), missing.tolist()
+    ([[1.0, 8.0], [7.0, 2.0]], [[False, True], [True, False]])
+    """
+    missing = np.isnan(A)
+    return np.where(missing, np.asarray(values, dtype=float)[None, :], A), missing
+
+
 def _registry_skewed(column: str) -> bool | None:
     try:
         return M.get(column).skewed
@@ -122,13 +146,11 @@ class SkewScaler(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         X = _numeric(frame_for_fit(self, X), type(self).__name__)
         self.columns_ = list(X.columns)
-        medians = X.median().fillna(0.0).to_numpy(dtype=float)
+        medians = fill_values(X)
         self.medians_ = dict(zip(self.columns_, medians.tolist(), strict=True))
-        A = X.to_numpy(dtype=float)
-        missing = np.isnan(A).any(axis=0)
-        self.missing_columns_ = [c for c, m in zip(self.columns_, missing, strict=True) if m] \
+        filled, missing = fill_missing(X.to_numpy(dtype=float), medians)
+        self.missing_columns_ = [c for c, m in zip(self.columns_, missing.any(axis=0), strict=True) if m] \
             if self.missing_indicators else []
-        filled = np.where(np.isnan(A), medians[None, :], A)
         self.log_columns_, self.signed_log_columns_ = [], []
         if self.log_transform and len(filled) > 0:
             sd = filled.std(axis=0)
@@ -193,9 +215,7 @@ class SkewScaler(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "means_")
         frame = isinstance(X, pd.DataFrame)
         X = _numeric(frame_for_predict(self, X, self.columns_)[self.columns_], type(self).__name__)
-        A = X.to_numpy(dtype=float)
-        missing = np.isnan(A)
-        filled = np.where(missing, self._per_column(self.medians_)[None, :], A)
+        filled, missing = fill_missing(X.to_numpy(dtype=float), self._per_column(self.medians_))
         z = (self._logs(filled) - self._per_column(self.means_)) / self._per_column(self.scales_)
         out = pd.DataFrame(z @ self.group_weights_, columns=[g[0] for g in self.groups_], index=X.index)
         for c in self.missing_columns_:
