@@ -735,10 +735,11 @@ def test_survival_report_end_to_end(report_data, tmp_path):
         assert "95%" in html
 
 
-def test_rows_with_an_empty_covariate_are_left_out_once_and_counted(tmp_path):
-    """An empty covariate in every tenth row: left out before the models (not fold by fold, each fold warning
-    with its own count), counted by column with the first rows of the file, and the still-active ones among them
-    said to get no remaining lifetime."""
+def test_an_empty_covariate_is_filled_as_engage_fit_fills_it_and_no_row_is_left_out(tmp_path):
+    """An empty covariate in every tenth row: those rows were left out of the models (complete-case) and their
+    active accounts got no remaining lifetime. Now a number is filled with its median plus the covariate 'x (empty)'
+    with its own hazard ratio, a category's empty cells are the level '(empty)', and every row stays in the models
+    and in the values; the console and evaluation.json say what was filled, with counts and first data rows."""
     rng = np.random.default_rng(0)
     n = 300
     x = rng.normal(size=n)
@@ -746,23 +747,88 @@ def test_rows_with_an_empty_covariate_are_left_out_once_and_counted(tmp_path):
     df = pd.DataFrame({"id": range(n), "x": x, "plan": rng.choice(["a", "b"], n), "mrr": 100.0, "tenure": d,
                        "churn": ((d < 40) & (rng.random(n) < 0.7)).astype(int)})
     df.loc[::10, "x"] = np.nan
-    active = int(((df.index % 10 == 0) & (df["churn"] == 0)).sum())
+    df.loc[5::20, "plan"] = np.nan
+    median = float(df["x"].median())
     res = A.analyse_table(df, duration="tenure", event="churn", id_col="id", mrr="mrr", n_boot=5, cv=3)
     table = res.evaluation["table"]
-    assert table["missing_covariates"] == {"rows": 30, "columns": {"x": 30}, "first_rows": [1, 11, 21, 31, 41],
-                                           "active": active}
-    assert table["rows_used"] == 270 and len(res.per_account) == int((df["churn"] == 0).sum()) - active
+    holes = table["missing_covariates"]
+    assert holes["columns"] == {"x": 30, "plan": 15} and holes["rows"] == 45
+    assert holes["first_rows"] == [1, 6, 11, 21, 26]
+    assert holes["filled"]["x"] == {"rows": 30, "first_rows": [1, 11, 21, 31, 41], "median": median,
+                                    "term": "x (empty)"}
+    assert holes["filled"]["plan"] == {"rows": 15, "first_rows": [6, 26, 46, 66, 86], "level": "(empty)",
+                                       "term": "plan=(empty)"}
+    assert table["rows_used"] == n and len(res.per_account) == int((df["churn"] == 0).sum())
+    assert res.per_account["expected_remaining_months"].notna().all()
+    assert {"x", "x (empty)", "plan=(empty)"} <= set(res.cox.summary.index)
+    assert "x (empty)" in res.evaluation["design"]["covariates"]
     path = tmp_path / "t.csv"
     df.to_csv(path, index=False)
     proc = subprocess.run([sys.executable, "-m", "engage_models", "survival", "--table", str(path), "--duration",
                            "tenure", "--event", "churn", "--id", "id", "--n-boot", "0", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert (f"left out 30 row(s) with an empty covariate (x 30; first at data rows [1, 11, 21, 31, 41]): not in "
-            f"the models, and no remaining lifetime for the {active} still active") in proc.stderr
-    assert "missing covariate" not in proc.stderr  # no warning per fold
-    with pytest.raises(ValueError, match="every row with time at risk has an empty covariate"):
-        A.analyse_table(df.assign(x=np.nan), duration="tenure", event="churn", covariates=["x"], n_boot=0, cv=3)
+    assert (f"filled 45 empty covariate value(s) on 45 row(s) (first at data rows [1, 6, 11, 21, 26]): 'x' 30 with "
+            f"its median {median:g} and the term 'x (empty)'; 'plan' 15 as the level '(empty)'; every row stays in "
+            f"the models, each account still active with its remaining lifetime") in proc.stderr
+    assert "empty covariate (" not in proc.stderr and "missing covariate" not in proc.stderr  # no warning per fold
+    assert "x (empty)" in pd.read_csv(tmp_path / "o" / "hazard_ratios.csv", index_col="term").index
+
+
+def test_a_covariate_empty_in_almost_every_row_is_left_out_and_said():
+    """A column with a value on fewer than 10 of the rows with time at risk is left out with its count (a note),
+    not filled: its effect would rest on a handful of accounts; named by the user, it is an error naming the file
+    and the column (an all-empty named covariate was "every row with time at risk has an empty covariate")."""
+    rng = np.random.default_rng(0)
+    n = 300
+    x = rng.normal(size=n)
+    d = rng.exponential(20 * np.exp(-0.5 * x)).clip(0.5, 40).round(1)
+    df = pd.DataFrame({"x": x, "tenure": d, "churn": ((d < 40) & (rng.random(n) < 0.7)).astype(int),
+                       "rare": np.nan})
+    df.loc[[3, 50, 70, 90, 120, 150, 200, 250], "rare"] = [1.0, 2.0, 5.0, 3.0, 1.0, 2.0, 4.0, 2.0]
+    run = dict(duration="tenure", event="churn", n_boot=0, cv=3, where="t.csv")
+    res = A.analyse_table(df, **run)
+    assert res.evaluation["design"]["covariates"] == ["x"]
+    assert res.evaluation["table"]["missing_covariates"]["left_out"]["rare"]["values"] == 8
+    assert ("'rare' left out: a value on only 8 of the 300 row(s) with time at risk (empty on the others): too few "
+            "to estimate its effect (at least 10)") in res.evaluation["design"]["notes"]
+    assert res.evaluation["table"]["rows_used"] == n
+    with pytest.raises(DataError, match=r"^t.csv, covariate 'rare': a value on only 8 of the 300 row\(s\) with time "
+                                        r"at risk"):
+        A.analyse_table(df, covariates=["x", "rare"], **run)
+    with pytest.raises(DataError, match=r"^t.csv, covariate 'x': a value on only 0 of the 300"):
+        A.analyse_table(df.assign(x=np.nan), covariates=["x"], **run)
+    with pytest.raises(DataError, match=r"^t.csv: no covariate left: 'x' left out: a value on only 0"):
+        A.analyse_table(df.assign(x=np.nan).drop(columns="rare"), **run)
+
+
+def test_the_hazard_ratio_of_a_covariate_empty_at_random_is_recovered_and_no_row_is_lost():
+    """Known answer: x has hazard ratio e^0.7 = 2.01 per unit and a fifth of its values are emptied completely at
+    random. Filled with the median plus its indicator, the Cox model's interval for x holds 2.01, the indicator's
+    holds 1 here (emptied at random, an empty cell tells little of the risk), the other covariate's hazard ratio
+    is that of the complete table, and every row is used (complete-case used 80% of them). A complete table gives
+    the same hazard ratios with or without a column that has no value (left out; it stopped the command)."""
+    rng = np.random.default_rng(7)
+    n = 800
+    x = rng.normal(size=n)
+    g = rng.choice(["a", "b"], n)
+    t = rng.exponential(24 * np.exp(-(0.7 * x + 0.4 * (g == "b"))))
+    c = rng.uniform(6, 60, n)
+    df = pd.DataFrame({"x": x, "g": g, "tenure": np.minimum(t, c).round(3) + 0.001, "churn": (t <= c).astype(int)})
+    run = dict(duration="tenure", event="churn", n_boot=0, cv=3)
+    complete = A.analyse_table(df, **run)
+    gone = df.assign(x=np.where(rng.random(n) < 0.2, np.nan, df["x"]))
+    res = A.analyse_table(gone, **run)
+    hr = res.cox.summary
+    assert res.evaluation["table"]["rows_used"] == n and res.evaluation["table"]["missing_covariates"]["rows"] > 120
+    assert hr.loc["x", "ci_low"] < np.exp(0.7) < hr.loc["x", "ci_high"]
+    assert hr.loc["x (empty)", "ci_low"] < 1 < hr.loc["x (empty)", "ci_high"]
+    assert abs(np.log(hr.loc["x", "hazard_ratio"]) - 0.7) < 0.15
+    level = next(term for term in hr.index if term.startswith("g="))
+    assert abs(np.log(hr.loc[level, "hazard_ratio"] / complete.cox.summary.loc[level, "hazard_ratio"])) < 0.1
+    # nothing changes for a table without an empty covariate: the same table beside a column with no value
+    pd.testing.assert_frame_equal(A.analyse_table(df.assign(blank=np.nan), **run).cox.summary, complete.cox.summary)
+    assert complete.evaluation["table"]["missing_covariates"]["filled"] == {}
 
 
 def test_a_table_in_years_or_weeks_gives_the_results_of_the_same_table_in_months(tmp_path):
@@ -1069,7 +1135,7 @@ def test_a_covariate_of_numbers_with_a_few_words_is_named_as_such():
                res.evaluation["design"]["notes"])
     res = A.analyse_table(df.assign(x=df["x"].replace({"?": " ", "12 months": ""})), covariates=["x", "z"], **run)
     assert res.evaluation["table"]["missing_covariates"]["columns"] == {"x": 2}
-    assert "x" in res.cox.summary.index
+    assert "x" in res.cox.summary.index and res.evaluation["table"]["rows_used"] == n
 
 
 def test_a_csv_separated_by_semicolons_is_read(tmp_path):

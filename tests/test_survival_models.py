@@ -120,13 +120,14 @@ def test_engage_survival_runs_on_a_telco_like_table_with_all_columns(tmp_path):
     ev = json.loads((out / "evaluation.json").read_text())
     assert {a["term"] for a in ev["design"]["aliased_terms"]} == ALIASED
     assert "left out 'OnlineSecurity=No internet service'" in proc.stderr
-    blank = table["DeviceCost"] == " "  # an empty covariate: left out once, and counted
+    blank = table["DeviceCost"] == " "  # an empty covariate: filled (median and indicator), and counted
     at_risk = table["tenure"] > 0  # tenure 0: no time at risk
-    churned = (table["Churn"] == "Yes") & at_risk & ~blank
+    churned = (table["Churn"] == "Yes") & at_risk
     assert ev["table"]["missing_covariates"]["rows"] == int((blank & at_risk).sum()) > 0
-    assert ev["table"]["rows_used"] == 598 - int((blank & at_risk).sum())
+    assert ev["table"]["rows_used"] == 598
     assert ev["table"]["events"] == int(churned.sum())
-    assert f"left out {int((blank & at_risk).sum())} row(s) with an empty covariate (DeviceCost" in proc.stderr
+    assert f"filled {int((blank & at_risk).sum())} empty covariate value(s) on " in proc.stderr
+    assert "'DeviceCost' " in proc.stderr and "the term 'DeviceCost (empty)'" in proc.stderr
     cox = ev["models"]["cox_ph"]
     assert len(cox["strata"]) <= 1  # at most one stratum; the other failures are split in time
     assert len(cox["cross_validation"]["folds"]) == 3 and 0.6 < cox["cv_concordance"] <= 1
@@ -525,13 +526,14 @@ def test_a_table_without_events_names_its_event_column_and_counts_every_row():
                                                r"its 228 rows: a survival model needs churners \(at least 2\)$"):
         A.analyse_table(lung.assign(status=0), duration="time", event="status", unit="days", n_boot=0,
                         where="lung.csv")
-    no_meal = lung.assign(status=lung["meal.cal"].isna().astype(int))  # the deaths only where meal.cal is empty
+    no_meal = lung.assign(status=lung["meal.cal"].isna().astype(int),  # the deaths only where meal.cal is empty,
+                          time=lung["time"].where(lung["meal.cal"].notna(), 0))  # which have no time at risk
     with pytest.raises(InsufficientData) as got:
         A.analyse_table(no_meal, duration="time", event="status", covariates=["meal.cal", "age"],
                         keep_columns=["meal.cal"], unit="days", n_boot=0, where="lung.csv")
     assert str(got.value) == ("lung.csv: the event column 'status' has 47 events (1) in its 228 rows, but only 0 in "
-                              "the 181 rows usable (47 rows left out for an empty covariate, 0 with no time at risk, "
-                              "0 with an empty event); a survival model needs at least 2")
+                              "the 181 rows usable (47 rows left out with no time at risk, 0 with an empty event); "
+                              "a survival model needs at least 2")
     assert got.value.why.text("ja").startswith("lung.csv：イベント列「status」の228行にイベント（1）は47件あります")
 
 

@@ -470,11 +470,13 @@ def _survival(args) -> int:
               f"at data rows {blank['first_rows']}): {event!r} is empty, so whether the account churned is not "
               f"known", file=sys.stderr)
     holes = result.evaluation["table"].get("missing_covariates", {})
-    if holes.get("rows"):
-        cols = ", ".join(f"{c} {n:,}" for c, n in holes["columns"].items())
-        print(f"left out {holes['rows']:,} row(s) with an empty covariate ({cols}; first at data rows "
-              f"{holes['first_rows']}): not in the models" + (f", and no remaining lifetime for the "
-              f"{holes['active']:,} still active" if holes["active"] else ""), file=sys.stderr)
+    if holes.get("rows"):  # filled as engage fit fills them (the rows were left out, the active ones unvalued)
+        cols = "; ".join(f"{c!r} {f['rows']:,} " + (f"with its median {f['median']:g} and the term {f['term']!r}"
+                                                   if "median" in f else f"as the level {f['level']!r}")
+                         for c, f in holes["filled"].items())
+        print(f"filled {sum(holes['columns'].values()):,} empty covariate value(s) on {holes['rows']:,} row(s) "
+              f"(first at data rows {holes['first_rows']}): {cols}; every row stays in the models, each account "
+              f"still active with its remaining lifetime", file=sys.stderr)
     no_mrr = result.evaluation["table"].get("missing_mrr", {})
     if no_mrr.get("active"):
         print(f"{no_mrr['active']:,} account(s) still active have an empty {args.mrr!r} (first at data rows "

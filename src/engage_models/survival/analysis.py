@@ -239,6 +239,99 @@ def fold_mean_interval(folds: list[dict], metric: str, level: float = 0.95) -> d
     return {"low": float(max(0.0, x.mean() - half)), "high": float(min(1.0, x.mean() + half)), "folds": int(len(x))}
 
 
+#: A covariate with empty cells and a value on fewer of the rows with time at risk than this is left out (and said),
+#: not filled: its effect would rest on a handful of accounts, beside an indicator of the empty that is 1 on nearly
+#: every row (as a categorical level needs as many accounts for a weight of its own in engage fit). A column without
+#: an empty cell is kept on a shorter table.
+MIN_COVARIATE_VALUES = 10
+#: The level of a categorical covariate's empty cells (a level of its own, with its hazard ratio).
+EMPTY_LEVEL = "(empty)"
+#: How an empty covariate is filled, in words (the console and ``evaluation.json`` say it).
+FILL_RULE = (f"a number's: the median of the rows used plus the indicator '<column> (empty)', a term of its own; a "
+             f"category's: a level of its own, '{EMPTY_LEVEL}'")
+
+
+def empty_term(column: str) -> str:
+    """The 0/1 covariate that is 1 where the number ``column`` was empty (and filled with its median).
+
+    >>> empty_term("crtime")
+    'crtime (empty)'
+    """
+    return f"{column} (empty)"
+
+
+def fill_covariates(data: pd.DataFrame, covariates: list[str], *, named: bool = False, where: str = "table"
+                    ) -> tuple[pd.DataFrame, list[str], dict, list[str], dict]:
+    """Empty covariates filled as ``engage fit`` fills them, so no row with time at risk is left out of the models
+    (they were, with no remaining lifetime for the active accounts among them): a number with the median of its
+    values on these rows (:func:`~engage_models.health.scaling.fill_values`, the health score's rule) plus a 0/1
+    covariate :func:`empty_term` after it, whose hazard ratio compares an empty row with one at the median; a
+    category's empty cells with a level of their own, :data:`EMPTY_LEVEL` (fit gives them none of its levels against
+    an intercept; a Cox model has its reference level instead, so they get a level). A column with a value on fewer
+    than :data:`MIN_COVARIATE_VALUES` rows is left out and said (``named``: given by the user, an error).
+
+    The values are learned once, on the rows of the final fit, not fold by fold: with its indicator beside it a
+    number's fill value only moves the indicator's coefficient (``b x m + g`` for the empty rows, whatever ``m``),
+    so a fold's model would rank its held-out rows the same with its own median (up to the penalty's scaling).
+
+    ``data``'s index names the accounts and its ``_row`` the data rows. Returns ``(data, covariates, said, notes,
+    unfilled)``: the filled table, the covariates with the indicators, what was filled for ``evaluation.json``
+    (``rows``, ``columns``, ``first_rows``, ``filled`` per column, ``left_out``, ``rule``), notes of the columns left
+    out, and the filled numbers as they were (for figures per SD of the values given).
+
+    >>> d = pd.DataFrame({"_row": range(1, 25), "x": [1.0, None, 3.0] * 8, "g": ["a", "b", None] * 8,
+    ...                   "z": 1.0, "w": [5.0] + [None] * 23})
+    >>> d, covs, said, notes, _ = fill_covariates(d, ["x", "g", "z", "w"])
+    >>> covs, d["x"].tolist()[:3], d["x (empty)"].tolist()[:3], d["g"].tolist()[:3]
+    (['x', 'x (empty)', 'g', 'z'], [1.0, 2.0, 3.0], [0.0, 1.0, 0.0], ['a', 'b', '(empty)'])
+    >>> said["rows"], said["columns"], said["first_rows"], notes[0][:40]
+    (16, {'x': 8, 'g': 8}, [2, 3, 5, 6, 8], "'w' left out: a value on only 1 of the 2")
+    """
+    from ..health.scaling import fill_missing, fill_values
+
+    data = data.copy()
+    empty = data[covariates].isna()
+    values = {c: int(len(data) - empty[c].sum()) for c in covariates}
+    sparse = {c: n for c, n in values.items() if n < MIN_COVARIATE_VALUES and empty[c].any()}
+    if sparse and named:  # named by the user: not left out behind their back
+        c, n = next(iter(sparse.items()))
+        raise DataError(f"{where}, covariate {c!r}: a value on only {n:,} of the {len(data):,} row(s) with time at "
+                        f"risk (empty on the others); a covariate needs values on at least {MIN_COVARIATE_VALUES} "
+                        f"rows for its effect to be estimated: fill it or leave it out of the covariates")
+    left_out = {c: {"values": n, "rows": int(len(data)),
+                    "why": f"a value on only {n:,} of the {len(data):,} row(s) with time at risk (empty on the "
+                           f"others): too few to estimate its effect (at least {MIN_COVARIATE_VALUES})"}
+                for c, n in sparse.items()}
+    notes = [f"{c!r} left out: {r['why']}" for c, r in left_out.items()]
+    covariates = [c for c in covariates if c not in sparse]
+    if not covariates and sparse:
+        raise DataError(f"{where}: no covariate left: " + "; ".join(notes))
+    gaps = empty[covariates].any(axis=1).to_numpy()
+    rows = data["_row"].to_numpy()
+    filled: dict[str, dict] = {}
+    numbers = [c for c in covariates if empty[c].any() and not is_categorical(data[c])]
+    unfilled = {c: data[c] for c in numbers}
+    if numbers:
+        A = data[numbers].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        medians = fill_values(pd.DataFrame(A, columns=numbers))
+        A, missing = fill_missing(A, medians)
+        for j, c in enumerate(numbers):
+            data[c] = A[:, j]
+            data[empty_term(c)] = missing[:, j].astype(float)
+            filled[c] = {"median": float(medians[j]), "term": empty_term(c)}
+    for c in covariates:
+        if c in filled or not empty[c].any():
+            continue
+        data[c] = data[c].astype(object).where(~empty[c], EMPTY_LEVEL)
+        filled[c] = {"level": EMPTY_LEVEL, "term": f"{c}={EMPTY_LEVEL}"}
+    for c in filled:
+        filled[c] = {"rows": int(empty[c].sum()), "first_rows": rows[empty[c].to_numpy()][:5].tolist(), **filled[c]}
+    said = {"rows": int(gaps.sum()), "columns": {c: f["rows"] for c, f in filled.items()},
+            "first_rows": rows[gaps][:5].tolist(), "filled": filled, "left_out": left_out, "rule": FILL_RULE}
+    covariates = [k for c in covariates for k in ([c, empty_term(c)] if c in numbers else [c])]
+    return data, covariates, said, notes, unfilled
+
+
 def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=None, entry: str | None = None,
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
@@ -279,7 +372,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     ``event`` may hold 0/1, true/false or yes/no; a row where it is empty is left out, counted with its first data
     rows in ``evaluation["table"]["without_event"]`` (an event column empty in every row is an error). A covariate
     stored as text whose every non-blank value is a number (a spreadsheet export with blanks, e.g. ``" "``) is
-    read as a number, blanks missing. Aliased
+    read as a number, blanks missing. An empty covariate is filled as ``engage fit`` fills it
+    (:func:`fill_covariates`: a number's median plus the covariate ``'<column> (empty)'``, a category's level
+    ``'(empty)'``), so no row is left out of the models or the values, said in ``evaluation["table"]
+    ["missing_covariates"]``; a column with a value on fewer than :data:`MIN_COVARIATE_VALUES` rows is left out. Aliased
     dummy terms (exact linear combinations of others: the level "No internet service" of six service
     columns) are left out of both models and listed in ``evaluation["design"]["aliased_terms"]``. Hazard
     and odds ratios come from unpenalised fits; the penalty (lifelines' scale, the discrete-time model given
@@ -408,19 +504,12 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if not covariates and screen.excluded:
         raise DataError(f"{where}: no covariate left after the leakage screen left out "
                         f"{', '.join(screen.excluded)} (keep one with --keep-column NAME)")
-    empty = data[covariates].isna()
-    gaps = empty.any(axis=1).to_numpy()
-    missing_covariates = {"rows": int(gaps.sum()), "columns": {c: int(n) for c, n in empty.sum().items() if n},
-                          "first_rows": data["_row"].to_numpy()[gaps][:5].tolist(),
-                          "active": int((gaps & (data["_event"] == 0).to_numpy()).sum())}
-    if gaps.all():
-        raise DataError(f"{where}: every row with time at risk has an empty covariate "
-                        f"({', '.join(f'{c}: {n:,}' for c, n in missing_covariates['columns'].items())}); "
-                        f"fill them or name fewer covariates")
-    data = data[~gaps]  # left out once here, and said once (the models would drop them fold by fold)
+    # an empty covariate is filled as engage fit fills it, once here: no row is left out (it was complete-case)
+    data, covariates, missing_covariates, sparse_notes, unfilled = fill_covariates(data, covariates,
+                                                                                   named=not chosen, where=where)
     if int(data["_event"].sum()) < MIN_EVENTS:  # the table has churners, but the rows left out held them
         raise Thin("reason.few_events_usable", where=where, column=event, n=len(df), events=int(ev.sum()),
-                   used=int(data["_event"].sum()), usable=len(data), gaps=int(gaps.sum()), no_time=left_out["rows"],
+                   used=int(data["_event"].sum()), usable=len(data), no_time=left_out["rows"],
                    no_event=without_event["rows"],
                    minimum=MIN_EVENTS)
     # the durations of churners alone say how soon they left, not who churns: said beside the results
@@ -488,10 +577,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                   "duration_months": {k: float(getattr(data["_duration"], k)()) for k in ("min", "median", "max")},
                   "duration_unit": unit, "time_unit_of_results": "months", "left_truncated": bool(entry)},
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
-                   "strong_covariates": strong_covariates(cox, data),
+                   "strong_covariates": strong_covariates(cox, data.assign(**unfilled)),
                    "time_split": cox.time_split_,
                    "notes": [*([all_churned] if all_churned else []), *_outcome_notes(event, outcomes), *key_notes,
-                             *typo_notes, *code_notes, *text_notes, *cox.notes()]},
+                             *typo_notes, *code_notes, *text_notes, *sparse_notes, *cox.notes()]},
         "models": models,
         "penalizer_selection": cox.cv_results_.to_dict("records") if cox.cv_results_ is not None else None,
         "proportional_hazards": {"alpha": cox.ph_alpha, "remedies": cox.remedies_,
