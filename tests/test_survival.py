@@ -778,7 +778,8 @@ def test_an_empty_covariate_is_filled_as_engage_fit_fills_it_and_no_row_is_left_
 def test_a_covariate_empty_in_almost_every_row_is_left_out_and_said():
     """A column with a value on fewer than 10 of the rows with time at risk is left out with its count (a note),
     not filled: its effect would rest on a handful of accounts; named by the user, it is an error naming the file
-    and the column (an all-empty named covariate was "every row with time at risk has an empty covariate")."""
+    and the column (an all-empty named covariate was "every row with time at risk has an empty covariate"). So is a
+    category of 50 levels with empty cells."""
     rng = np.random.default_rng(0)
     n = 300
     x = rng.normal(size=n)
@@ -800,6 +801,14 @@ def test_a_covariate_empty_in_almost_every_row_is_left_out_and_said():
         A.analyse_table(df.assign(x=np.nan), covariates=["x"], **run)
     with pytest.raises(DataError, match=r"^t.csv: no covariate left: 'x' left out: a value on only 0"):
         A.analyse_table(df.assign(x=np.nan).drop(columns="rare"), **run)
+    # 50 levels and empty cells: the level '(empty)' would be the 51st, beyond what a category may have (it stopped)
+    levels = df.drop(columns="rare").assign(lv=[f"L{i % 50}" if i % 7 else None for i in range(n)])
+    res = A.analyse_table(levels, **run)
+    assert res.evaluation["design"]["covariates"] == ["x"]
+    assert ("'lv' left out: 50 distinct values and 43 empty cell(s): with the level '(empty)' of those, more "
+            "categories than 50 to estimate one by one") in res.evaluation["design"]["notes"]
+    with pytest.raises(DataError, match=r"^t.csv, covariate 'lv': 50 distinct values and 43 empty cell\(s\)"):
+        A.analyse_table(levels, covariates=["x", "lv"], **run)
 
 
 def test_the_hazard_ratio_of_a_covariate_empty_at_random_is_recovered_and_no_row_is_lost():

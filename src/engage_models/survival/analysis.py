@@ -268,7 +268,8 @@ def fill_covariates(data: pd.DataFrame, covariates: list[str], *, named: bool = 
     covariate :func:`empty_term` after it, whose hazard ratio compares an empty row with one at the median; a
     category's empty cells with a level of their own, :data:`EMPTY_LEVEL` (fit gives them none of its levels against
     an intercept; a Cox model has its reference level instead, so they get a level). A column with a value on fewer
-    than :data:`MIN_COVARIATE_VALUES` rows is left out and said (``named``: given by the user, an error).
+    than :data:`MIN_COVARIATE_VALUES` rows is left out and said, as is a category of :data:`~engage_models.survival.
+    design.MAX_LEVELS` levels with empty cells (``named``: given by the user, an error).
 
     The values are learned once, on the rows of the final fit, not fold by fold: with its indicator beside it a
     number's fill value only moves the indicator's coefficient (``b x m + g`` for the empty rows, whatever ``m``),
@@ -302,8 +303,17 @@ def fill_covariates(data: pd.DataFrame, covariates: list[str], *, named: bool = 
                     "why": f"a value on only {n:,} of the {len(data):,} row(s) with time at risk (empty on the "
                            f"others): too few to estimate its effect (at least {MIN_COVARIATE_VALUES})"}
                 for c, n in sparse.items()}
+    # a category of MAX_LEVELS levels with empty cells: its level EMPTY_LEVEL would be one too many for the design
+    full = {c: n for c in covariates if c not in sparse and empty[c].any() and is_categorical(data[c])
+            and (n := int(data[c].dropna().astype(str).nunique())) >= MAX_LEVELS}
+    for c, n in full.items():
+        why = (f"{n} distinct values and {int(empty[c].sum()):,} empty cell(s): with the level {EMPTY_LEVEL!r} of "
+               f"those, more categories than {MAX_LEVELS} to estimate one by one")
+        if named:
+            raise DataError(f"{where}, covariate {c!r}: {why}; group its values or leave it out of the covariates")
+        left_out[c] = {"values": int(len(data) - empty[c].sum()), "rows": int(len(data)), "why": why}
     notes = [f"{c!r} left out: {r['why']}" for c, r in left_out.items()]
-    covariates = [c for c in covariates if c not in sparse]
+    covariates = [c for c in covariates if c not in left_out]
     if not covariates and sparse:
         raise DataError(f"{where}: no covariate left: " + "; ".join(notes))
     gaps = empty[covariates].any(axis=1).to_numpy()
