@@ -141,7 +141,7 @@ def _lifetimes(n: int = 300, seed: int = 1) -> pd.DataFrame:
                          "plan": plan, "usage": np.round(rng.lognormal(3, 1.2, n), 1)})
 
 
-def test_engage_survival_keeps_the_rows_of_a_code_with_an_indicator(tmp_path, capsys):
+def test_engage_survival_keeps_the_rows_of_a_code_filled_as_an_empty_cell(tmp_path, capsys):
     path = tmp_path / "t.csv"
     _lifetimes().to_csv(path, index=False)
     out = tmp_path / "surv"
@@ -149,15 +149,16 @@ def test_engage_survival_keeps_the_rows_of_a_code_with_an_indicator(tmp_path, ca
                  "--cv", "3", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert ("column 'plan': 999 on 30 row(s) (first at data rows [1, 11, 21, 31, 41]) read as a missing-value code, "
-            "not a number (its other values lie in 1 to 5): treated as missing: the median of the others, and "
-            "'plan__missing' 1 on these rows; --missing-code plan=none keeps it a number") in err
+            "not a number (its other values lie in 1 to 5): treated as missing; --missing-code plan=none keeps it a "
+            "number") in err
     ev = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
-    assert ev["missing_codes"][0]["indicator"] == "plan__missing"
-    assert ev["design"]["covariates"] == ["plan", "plan__missing", "usage"]
-    assert ev["table"]["rows_used"] == 300 and ev["table"]["missing_covariates"]["rows"] == 0
+    # the code's rows are filled as an empty cell is: the median and the covariate 'plan (empty)'
+    assert ev["design"]["covariates"] == ["plan", "plan (empty)", "usage"]
+    assert ev["table"]["rows_used"] == 300 and ev["table"]["missing_covariates"]["rows"] == 30
+    assert "'plan' 30 with its median" in err
     ratios = pd.read_csv(out / "hazard_ratios.csv").set_index("term")  # planted: e^0.2 a plan, e^1 the code
     assert ratios.loc["plan", "ci_low"] < np.exp(0.2) < ratios.loc["plan", "ci_high"]
-    assert ratios.loc["plan__missing", "ci_low"] < np.exp(1.0) < ratios.loc["plan__missing", "ci_high"]
+    assert ratios.loc["plan (empty)", "ci_low"] < np.exp(1.0) < ratios.loc["plan (empty)", "ci_high"]
     assert main(["survival", "--table", str(path), "--duration", "tenure", "--event", "churned", "--n-boot", "0",
                  "--cv", "3", "--missing-code", "none", "--out", str(tmp_path / "off")]) == 0
     ev = json.loads((tmp_path / "off" / "evaluation.json").read_text(encoding="utf-8"))

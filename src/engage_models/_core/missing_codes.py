@@ -188,7 +188,7 @@ def _matches(s: pd.Series, value) -> np.ndarray:
     return (s.astype("string").str.strip() == _text(value)).fillna(False).to_numpy(bool)
 
 
-def apply_missing_codes(df: pd.DataFrame, columns, items=(), *, indicator: bool = False, data_row=None,
+def apply_missing_codes(df: pd.DataFrame, columns, items=(), *, data_row=None,
                         where: str = "table") -> tuple[pd.DataFrame, list[dict]]:
     """``df`` with the missing-value codes of ``columns`` made missing, and what was done, one dict a code:
     ``column``, ``value``, ``rows``, ``first_rows`` (1-based data rows: ``data_row[i]`` for position ``i`` when
@@ -196,10 +196,8 @@ def apply_missing_codes(df: pd.DataFrame, columns, items=(), *, indicator: bool 
     column's other values). ``items`` are the ``--missing-code`` arguments (:func:`parse_missing_codes`): the codes
     declared come first; then, unless ``none``, those :func:`detect_code` finds in the other numeric columns.
 
-    ``indicator``: for a model that leaves out a row with a missing value (``engage survival``), the code's rows
-    keep the median of the column's other values and a 0/1 column ``<column>__missing`` (named in ``indicator`` of
-    each dict) says which they were, so that neither the rows nor what the code said are lost; a text column's
-    code stays a level of its own (``level``: True). A declared column
+    Both commands then fill the empty cells as any other (a number's median and an indicator of the missing, so a
+    code that tells churn keeps telling it; survival's ``(empty)`` covariate or level). A declared column
     that is not among ``columns``, or an item that cannot be read, is a :class:`~engage_models._core.errors.
     DataError` naming the table and its columns; a declared value on no row is reported with 0 rows.
 
@@ -209,9 +207,6 @@ def apply_missing_codes(df: pd.DataFrame, columns, items=(), *, indicator: bool 
     (2, [('x', 666, 2, [41, 42])])
     >>> apply_missing_codes(df, ["x", "y"], ["none"])[1]
     []
-    >>> out, found = apply_missing_codes(df, ["x", "y"], indicator=True)
-    >>> out.iloc[-1].to_dict(), found[0]["indicator"]
-    ({'x': 0.5, 'x__missing': 1.0, 'y': 41.0}, 'x__missing')
     """
     try:
         declared, detect, skip = parse_missing_codes(items)
@@ -251,20 +246,6 @@ def apply_missing_codes(df: pd.DataFrame, columns, items=(), *, indicator: bool 
             others = [_plain(rest.min()), _plain(rest.max())]
             for value in codes:
                 blank(c, value, "detected", {"others": others})
-    if indicator:
-        for c, hit in hits.items():
-            if not _numeric(out[c]) or out[c].notna().sum() == 0:  # a level of its own; codes alone: no median
-                out[c] = df[c]
-                for f in found:
-                    if f["column"] == c:
-                        f["level"] = True
-                continue
-            name = f"{c}__missing"
-            out[c] = out[c].where(~hit, float(out[c].median()))
-            out.insert(out.columns.get_loc(c) + 1, name, hit.astype(float))
-            for f in found:
-                if f["column"] == c:
-                    f["indicator"] = name
     return out, found
 
 
@@ -294,9 +275,7 @@ other values lie in 0 to 1): treated as missing; --missing-code gdlin=none keeps
     lines = []
     for f in found:
         c, v = f["column"], f["value"]
-        done = ("kept as a level of its own" if f.get("level") else
-                f"treated as missing: the median of the others, and {f['indicator']!r} 1 on these rows"
-                if f.get("indicator") else "treated as missing")
+        done = "treated as missing"
         if f["how"] == "declared":
             lines.append(f"column {c!r}: {v} declared a missing-value code (--missing-code {c}={v}), "
                          + (f"on {f['rows']:,} row(s) (first at data rows {f['first_rows']}): {done}"

@@ -373,8 +373,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         The table's name in error messages (its file).
     missing_codes : sequence of str
         ``COLUMN=VALUE`` missing-value codes, ``COLUMN=none``, ``none`` (:mod:`engage_models._core.missing_codes`):
-        a code found or declared in a covariate takes the median of its other values and a 0/1 covariate
-        ``<column>__missing`` marks its rows (no row is left out for it); listed in
+        a code found or declared in a covariate is an empty cell, filled as the others (:func:`fill_covariates`:
+        the median and the covariate ``'<column> (empty)'``; no row is left out for it); listed in
         ``evaluation["missing_codes"]``.
 
     Notes
@@ -451,10 +451,9 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                  f"so the cross-validation can split a subject's rows" for c, r in keys.items()]
     covariates = [c for c in covariates if c not in keys]
     data = numbers_stored_as_text(data, covariates)
-    # a missing-value code (666, 999999.375) is no quantity: the median and a 0/1 covariate <column>__missing
-    data, missing_codes = apply_missing_codes(data, covariates, missing_codes, indicator=True, where=where)
-    covariates = [n for c in covariates for n in (c, *{f["indicator"] for f in missing_codes
-                                                       if f["column"] == c and f.get("indicator")})]
+    # a missing-value code (666, 999999.375) is no quantity: an empty cell, filled below with the others (its
+    # median and the covariate '<column> (empty)'), as engage fit fills it
+    data, missing_codes = apply_missing_codes(data, covariates, missing_codes, where=where)
     typos = {c: t for c in covariates if (t := text_among_numbers(data[c]))}
     if typos and not chosen:  # named by the user: not left out behind their back
         c, t = next(iter(typos.items()))
