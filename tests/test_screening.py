@@ -359,3 +359,21 @@ def test_times_to_events_during_the_follow_up_filled_only_where_they_happened_ar
     assert screen_survival(typos, "tenure", "churn", duration_as_written="tenure").excluded == ["months_to_upgrade"]
     noisy = df.assign(months_to_upgrade=df["months_to_upgrade"].where(np.arange(n) % 20 != 0, 99.0))
     assert screen_survival(noisy, "tenure", "churn", duration_as_written="tenure").excluded == []
+
+
+def test_a_column_filled_on_three_rows_is_not_the_duration_in_another_form():
+    """A rank correlation of -1 on 3 values is chance one time in six: such a column was left out as "rank
+    correlation with the duration -1.000: the duration in another form". From 10 values on, 0.98 is past chance."""
+    rng = np.random.default_rng(0)
+    n = 200
+    tenure = rng.uniform(1, 40, n).round(1)
+    df = pd.DataFrame({"tenure": tenure, "churn": (rng.random(n) < 0.3).astype(int), "seats": rng.integers(1, 9, n),
+                       "rare": np.nan})
+    first = np.argsort(tenure)[[0, 100, 199]]
+    df.loc[first, "rare"] = [3.0, 2.0, 1.0]  # falls as the tenure rises: rho -1 on its 3 rows
+    assert "rare" not in screen_survival(df, "tenure", "churn", duration_as_written="tenure").excluded
+    many = np.argsort(tenure)[::20]
+    df["rare"] = np.nan
+    df.loc[many, "rare"] = -tenure[many]  # ten values, the duration negated: a function of it
+    assert _checks(screen_survival(df, "tenure", "churn", duration_as_written="tenure"), "rare") == {
+        "duration_function"}

@@ -91,7 +91,7 @@ from .._core.i18n import t
 THRESHOLDS = {"auc": 0.95, "concordance": 0.95, "rank": 0.98, "r2": 0.98, "partial_r2": 0.9, "one_sided": 0.02,
               "min_per_class": 10, "min_rows_identifier": 20, "bounded_rho": 0.5, "bounded_share": 0.1,
               "min_rows_bounded": 30, "bounded_below_concordance": 0.6, "bounded_over": 0.01,
-              "never_above_expected": 10,
+              "never_above_expected": 10, "min_rows_function": 10,
               "auc_low": 0.90, "identifier_repeats": 0.01, "strong_auc": 0.85}
 _MAX_LEVELS = 50  # categorical columns with more levels enter the regressions of duration_function not at all
 
@@ -587,7 +587,10 @@ def _adj_r2(target: np.ndarray, X: np.ndarray) -> float:
 def _duration_functions(df: pd.DataFrame, T: np.ndarray, cols: list[str], others: list[str], th: dict,
                         lang: str) -> dict[str, list[Finding]]:
     """duration_function findings, most duration-like column first; a flagged column explains no other."""
-    numeric = {c: x for c in cols if (x := _numeric(df[c])) is not None and x.notna().sum() > 2 and x.nunique() > 1}
+    # a rank correlation of 1 on 3 values happens one time in six by chance (a column filled on 3 rows was left
+    # out as "the duration in another form"): at least min_rows_function values, where 0.98 is past chance
+    numeric = {c: x for c in cols if (x := _numeric(df[c])) is not None
+               and x.notna().sum() >= th["min_rows_function"] and x.nunique() > 1}
     rho = {}
     for c, x in numeric.items():
         m = x.notna().to_numpy()
