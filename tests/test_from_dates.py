@@ -102,3 +102,34 @@ def test_a_duration_column_of_dates_is_told_to_use_start_and_end():
         A.analyse_table(df, duration="last", event="dead", n_boot=0, where="udca.csv")
     with pytest.raises(DataError, match=r"not numbers \(first at data rows \[1, 2, 3, 4, 5\], e.g. 'long'\)$"):
         A.analyse_table(df.assign(last="long"), duration="last", event="dead", n_boot=0)
+
+
+def test_start_and_end_are_read_with_one_order_of_day_and_month():
+    """A start column with a 13th day is read day first; the end column, whose days were all 12 or less, was read
+    month first on its own: 05/02/2024 became the 2nd of May (a tenure of 110 days for one of 23), and a
+    European 07.06.2021 start beside a 13.06.2021 end an end before its start."""
+    df = pd.DataFrame({"start": ["13/01/2024", "20/02/2024", "03/03/2024"],
+                       "end": ["05/02/2024", None, "04/03/2024"]})
+    out, info = tenure_from_dates(df, "start", "end")
+    assert out["tenure_days"].tolist() == [23.0, 13.0, 1.0] and info["observed_until"] == "2024-03-04"
+    dots = pd.DataFrame({"start": ["07.06.2021", "08.06.2021", "09.06.2021"], "end": ["13.06.2021", None, None]})
+    assert tenure_from_dates(dots, "start", "end")[0]["tenure_days"].tolist() == [6.0, 5.0, 4.0]
+
+
+def test_the_default_observation_date_is_no_date_after_today_and_no_churn_is_said_of_the_end_column():
+    """A scheduled cancellation in 2031 was the table's latest date: every customer's tenure ran to it. An
+    observation date before every start, or no end up to it, stopped later on 'the event column churned has no
+    event', a column the user never named."""
+    df = pd.DataFrame({"signup": ["2022-01-01", "2022-03-01", "2022-06-01"],
+                       "cancel": ["2031-06-30", None, "2022-12-31"]})
+    out, info = tenure_from_dates(df, "signup", "cancel")
+    assert info["observed_until"] == "2022-12-31" and info["after_observation"] == 1
+    assert out["tenure_days"].tolist() == [364.0, 305.0, 213.0] and out["churned"].tolist() == [0, 0, 1]
+    with pytest.raises(DataError, match=r"the observation date \(2021-06-01\) is before every start in 'signup' "
+                                        r"\(the first is 2022-01-01\)"):
+        tenure_from_dates(df, "signup", "cancel", observed_until="2021-06-01")
+    with pytest.raises(DataError, match=r"column 'cancel': no end dated on or before the observation date "
+                                        r"\(2022-06-15; 2 are after it\): no account has left"):
+        tenure_from_dates(df, "signup", "cancel", observed_until="2022-06-15")
+    with pytest.raises(DataError, match="column 'cancel': empty in every one of the 3 row"):
+        tenure_from_dates(df.assign(cancel=None), "signup", "cancel")

@@ -31,22 +31,35 @@ import pandas as pd
 from .._core.errors import DataError
 
 
-def _as_dates(values: pd.Series, where: str, column: str) -> pd.Series:
+def _as_dates(df: pd.DataFrame, columns: list[str], where: str) -> list[pd.Series]:
+    """The dates of ``columns``, read together: one order of day and month for all of them (read one by one, a
+    start column with a 13th day was read day first and an end column whose days were all 12 or less month first,
+    ``05/02/2024`` as the 2nd of May: a tenure of 110 days for one of 23)."""
     from ..health.tables import _dates  # one reader of the dates users bring (ISO, or one inferred format)
 
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return pd.to_datetime(values, utc=True)
-    if pd.api.types.is_numeric_dtype(values) and values.notna().any():
-        raise DataError(f"{where}, column {column!r}: holds numbers, not dates (e.g. {values.dropna().iloc[0]}); "
-                        f"give a duration with --duration instead")
-    text = values.astype("string").str.strip().replace("", pd.NA)
-    got = _dates(text)
-    bad = text.notna() & got.isna()
-    if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
-        raise DataError(f"{where}, column {column!r}: {int(bad.sum()):,} value(s) that are not dates (first at data "
-                        f"rows {rows}, e.g. {text[bad].iloc[0]!r})")
-    return got
+    texts = []
+    for column in columns:
+        values = df[column]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) and values.notna().any():
+            raise DataError(f"{where}, column {column!r}: holds numbers, not dates (e.g. {values.dropna().iloc[0]}); "
+                            f"give a duration with --duration instead")
+        texts.append(None if pd.api.types.is_datetime64_any_dtype(values) else
+                     values.astype("string").str.strip().replace("", pd.NA))
+    written = [x for x in texts if x is not None]
+    got = iter(_dates(pd.concat(written, ignore_index=True)).to_numpy().reshape(len(written), -1) if written else [])
+    out = []
+    for column, text in zip(columns, texts, strict=True):
+        if text is None:
+            out.append(pd.to_datetime(df[column], utc=True))
+            continue
+        dates = pd.Series(next(got), index=df.index, dtype="datetime64[ns, UTC]")
+        bad = text.notna() & dates.isna()
+        if bad.any():
+            rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
+            raise DataError(f"{where}, column {column!r}: {int(bad.sum()):,} value(s) that are not dates (first at "
+                            f"data rows {rows}, e.g. {text[bad].iloc[0]!r})")
+        out.append(dates)
+    return out
 
 
 def _free_name(df: pd.DataFrame, name: str) -> str:
@@ -66,15 +79,19 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
     by_column = observed_until is not None and observed_until in df.columns
     if absent:
         raise DataError(f"{where}: column(s) not in the table: {absent} (it has {list(df.columns)})")
-    begin, finish = _as_dates(df[start], where, start), _as_dates(df[end], where, end)
+    begin, finish, *until = _as_dates(df, [start, end, *([observed_until] if by_column else [])], where)
     if by_column:
-        until = _as_dates(df[observed_until], where, observed_until)
+        until = until[0]
         said_until = observed_until
     else:
         if observed_until is None:
-            latest = pd.concat([begin, finish]).max()
-            if pd.isna(latest):
+            every = pd.concat([begin, finish]).dropna()
+            if every.empty:
                 raise DataError(f"{where}, columns {start!r} and {end!r}: no date in either")
+            # a date after today (a contract's scheduled end) is no observation date: it ran every customer's
+            # tenure to it (an end in 2031 gave customers of 2021-2024 tenures to 2031)
+            past = every[every <= pd.Timestamp.now(tz="UTC")]
+            latest = past.max() if not past.empty else every.max()
             until = pd.Series(latest, index=df.index)
         else:
             try:
@@ -95,7 +112,16 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
         rows = (np.flatnonzero(backwards.to_numpy())[:5] + 1).tolist()
         raise DataError(f"{where}, columns {start!r} and {end!r}: the end is before the start in "
                         f"{int(backwards.sum()):,} row(s) (first at data rows {rows})")
+    if (until < begin).all():
+        raise DataError(f"{where}: the observation date ({said_until}) is before every start in {start!r} (the first "
+                        f"is {begin.min().date().isoformat()}): no account was observed; give --observed-until on or "
+                        f"after the starts")
     ended = finish.notna() & (until.isna() | (finish <= until))
+    if event is None and not ended.any():
+        raise DataError(f"{where}, column {end!r}: " + (
+            f"no end dated on or before the observation date ({said_until}; {int(finish.notna().sum()):,} are "
+            f"after it)" if finish.notna().any() else f"empty in every one of the {len(df):,} row(s)")
+            + ": no account has left, and a survival model needs churners")
     after = int((finish.notna() & ~ended).sum())
     stop = finish.where(ended, until)
     days = (stop - begin).dt.total_seconds() / 86400.0
