@@ -34,6 +34,18 @@ def test_the_named_values_are_1_every_other_value_0_and_a_blank_stays_missing():
         _label(status, "t.csv, event column 'status'", option="--event-value")
 
 
+
+def test_a_named_value_is_matched_as_the_number_or_the_word_it_is():
+    """Codes 0/1/2 with a blank cell are read as floats: --event-value 2.0 (or 02) was 'in no row (values found:
+    '2', ...)'; a status a Japanese Excel wrote in full-width letters (Ｃｈｕｒｎｅｄ) was not churned."""
+    codes = pd.Series([0, 1, 2, np.nan, 2, 1])
+    for named in ("2.0", "02", " 2 "):
+        assert _label(codes, "w", [named]).fillna(-1).tolist() == [0.0, 0.0, 1.0, -1.0, 1.0, 0.0]
+    assert _label(pd.Series([0.5, 1.5, 2.0]), "w", ["1.50"]).tolist() == [0.0, 1.0, 0.0]
+    wide = pd.Series(["Ｃｈｕｒｎｅｄ", "active", "churned"])
+    assert _label(wide, "w", ["churned"]).tolist() == [1.0, 0.0, 1.0]
+    assert outcome_values(wide, ["CHURNED"]) == {"event": {"churned": 2}, "others": {"active": 1}}
+
 def _statuses(n=300, seed=4):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)

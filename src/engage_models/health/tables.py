@@ -30,6 +30,7 @@ import html
 import io
 import json
 import logging
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -68,14 +69,23 @@ class TableError(DataError):
     """The table cannot be used as given (message names the file, column and rows)."""
 
 
+def _one_value(v) -> str:
+    """A value as :func:`_value_text` matches it: stripped, lower case, full-width letters and digits as ASCII
+    (NFKC), a number written as the number (``2.0`` and ``02`` as ``2``: a column of codes 0/1/2 with a blank
+    cell is read as floats, and ``--label-value 2.0`` was in no row of it)."""
+    text = unicodedata.normalize("NFKC", str(v)).strip().lower()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not np.isfinite(number):
+        return text
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
 def _value_text(series: pd.Series) -> pd.Series:
-    """Each cell as the table wrote it, for matching named values: stripped, lower case, a whole number without
-    its ``.0`` (a column of codes 0/1/2 with a blank cell is read as floats)."""
-    def one(v):
-        if isinstance(v, (float, np.floating)) and float(v).is_integer():
-            v = int(v)
-        return str(v).strip().lower()
-    return series.map(one, na_action="ignore").astype("string")
+    """Each cell as matched against named values (see :func:`_one_value`)."""
+    return series.map(_one_value, na_action="ignore").astype("string")
 
 
 def _label(series: pd.Series, where: str, positive=(), option: str = "--label-value") -> pd.Series:
@@ -85,7 +95,7 @@ def _label(series: pd.Series, where: str, positive=(), option: str = "--label-va
     death, ltx, withdraw, censored)."""
     if positive:
         text = _value_text(series)
-        wanted = {str(v).strip().lower() for v in positive}
+        wanted = {_one_value(v) for v in positive}
         absent = sorted(wanted - set(text.dropna().unique()))
         if absent:
             found = ", ".join(repr(v) for v in text.value_counts().index[:10])
@@ -121,7 +131,7 @@ def outcome_values(series: pd.Series, positive) -> dict | None:
     if not positive:
         return None
     counts = _value_text(series).value_counts()
-    wanted = {str(v).strip().lower() for v in positive}
+    wanted = {_one_value(v) for v in positive}
     return {"event": {v: int(n) for v, n in counts.items() if v in wanted},
             "others": {v: int(n) for v, n in counts.items() if v not in wanted}}
 
