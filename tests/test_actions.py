@@ -333,6 +333,19 @@ def test_the_action_export_round_trips_through_csv_and_parquet(tmp_path, lang):
         assert "健全な顧客の典型値".encode() in raw
 
 
+@pytest.mark.filterwarnings("error::FutureWarning")
+def test_a_number_column_empty_on_every_row_reads_back_as_missing_floats(tmp_path):
+    """No LTV known for any account: the CSV column is all empty cells and reads back as float NaN, as the
+    Parquet does (pandas' replace("", nan) warned here that it would stop downcasting the column)."""
+    actions = A.action_list(_scored_two_dates())
+    actions["ltv"] = float("nan")
+    paths = A.export_actions(actions, tmp_path / "actions")
+    for path in paths.values():
+        back = A.read_actions(path)
+        assert back["ltv"].dtype == "float64" and back["ltv"].isna().all()
+        pd.testing.assert_frame_equal(back, actions[list(A.EXPORT_COLUMNS)])
+
+
 def test_an_account_id_that_is_a_formula_is_written_as_text_and_read_back_equal(tmp_path):
     """OWASP CSV injection: the spreadsheet must see text, read_actions the value as it was."""
     ids = {"r1": '=HYPERLINK("http://x","y")', "y1": "+1-2", "g1": "'quoted", "r2": "@SUM(A1)"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .._core.io import read_csv, write_csv, write_parquet
@@ -51,7 +50,7 @@ def read_actions(path: str | Path) -> pd.DataFrame:
     elif path.suffix == ".csv":
         df = read_csv(path)
         for c in _NUMBER_EXPORT:
-            df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="raise").astype(float)
+            df[c] = pd.to_numeric(df[c].where(df[c].ne("")), errors="raise").astype(float)
     else:
         raise ValueError(f"{path}: an action list is a .csv or .parquet file")
     missing = [c for c in EXPORT_COLUMNS if c not in df.columns]
