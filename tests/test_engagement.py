@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -88,7 +89,7 @@ def test_engagement_report_end_to_end(report_data, tmp_path, lang):
         assert "active users / seats (28 days)" in html  # a metric name from the registry
 
 
-def test_a_metric_no_account_has_is_said_in_its_panel_not_a_crash():
+def test_a_metric_no_account_has_is_said_in_its_panel_not_a_crash(japanese_figures):
     """seats unknown for every account (no seats in subscriptions, no users table): the grid still draws, and
     that panel says there is no value (the boxplot raised on an all-empty column and took report 02 down)."""
     import matplotlib
@@ -113,3 +114,29 @@ def test_the_engagement_rankings_show_mrr_in_the_runs_currency():
     assert view["mrr"].tolist() == ["250,000円", ""] and ranked["mrr"].iloc[0] == 250000.0
     assert engagement.ranking_view(ranked, "en", "USD")["mrr"].iloc[0] == "$250,000"
     assert "250,000.00" not in table(view, lang="ja")._repr_html_()
+
+
+@pytest.mark.filterwarnings("error")
+def test_the_segment_boxes_show_each_segments_median_and_an_empty_slot_for_a_segment_without_accounts():
+    """The boxes are matplotlib's own (seaborn 0.13 passed matplotlib 3.11 the deprecated ``vert``): one box a
+    segment in ``order``, its median the segment's (missing values left out), a segment with no account a gap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    panel = pd.DataFrame({"account_id": ["A1", "A2", "A3", "A4", "A5"], "as_of": pd.Timestamp("2025-03-01", tz="UTC"),
+                          "segment": ["SMB", "SMB", "SMB", "Mid", "Mid"],
+                          "seats": [2.0, 4.0, 9.0, None, 6.0]})
+    ax = engagement.plot_by_segment(panel, "seats", order=["Ent", "Mid", "SMB"])
+    medians = [line for line in ax.lines if len(line.get_xdata()) == 2  # caps are half a box wide
+               and np.ptp(line.get_xdata()) > 0.5 and line.get_ydata()[0] == line.get_ydata()[1]]
+    mids = {round(float(np.mean(line.get_xdata()))): float(line.get_ydata()[0]) for line in medians
+            if np.isfinite(line.get_ydata()[0])}
+    skewed = engagement.M.get("seats").skewed
+    want = {1: 6.0, 2: 4.0}
+    if skewed:
+        want = {k: float(np.log10(v + 1)) for k, v in want.items()}
+    assert mids.get(1) == pytest.approx(want[1]) and mids.get(2) == pytest.approx(want[2])
+    assert 0 not in mids  # Ent: no account, no box
+    assert [t.get_text().split("\n")[0] for t in ax.get_xticklabels()] == ["Ent", "Mid", "SMB"]
+    assert ax.get_xlim() == (-0.5, 2.5)
+    engagement.plot_by_segment(panel.assign(segment=None), "seats")  # no segment known: an empty panel

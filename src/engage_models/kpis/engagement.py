@@ -141,7 +141,17 @@ def plot_by_segment(panel: pd.DataFrame, metric: str, by: str = "segment", ax=No
     log = m.skewed and (values > 0).any()
     if log:
         values = np.log10(values + 1)
-    sns.boxplot(x=now[by], y=values, order=order, ax=ax, color="#56b4e9", fliersize=1.5, linewidth=0.8)
+    # matplotlib's own boxplot: seaborn 0.13's passes matplotlib the ``vert`` argument it deprecated in 3.11
+    groups = [values[now[by].eq(g)].dropna().to_numpy() for g in order]  # a group with no account: no box
+    line = {"color": "0.26", "linewidth": 0.8}
+    if groups:  # no account with a value of ``by``: an empty panel (matplotlib raised on no box at all)
+        ax.boxplot(groups, positions=range(len(order)), widths=0.8, patch_artist=True,
+                   boxprops={"facecolor": sns.desaturate("#56b4e9", 0.75), "edgecolor": "0.26", "linewidth": 0.8},
+                   medianprops=line, whiskerprops=line, capprops=line,
+                   flierprops={"marker": "d", "markersize": 1.5, "markerfacecolor": "0.26",
+                               "markeredgecolor": "0.26"})
+        ax.set_xlim(-0.5, len(order) - 0.5)
+    ax.xaxis.grid(False)
     counts = now[by].value_counts()
     ax.set_xticks(range(len(order)), [t("legend.accounts", lang, name=f"{g}\n", n=f"{counts.get(g, 0):,}")
                            for g in order], fontsize=8)
