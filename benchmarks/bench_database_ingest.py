@@ -24,23 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # loaded by path, not run as a file
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peak_memory import peak_mib  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-01-01"
-
-
-def peak_mib() -> float:
-    """This process's peak resident memory: ``VmHWM``, which starts afresh at exec. ``ru_maxrss`` would not: a
-    child started by ``subprocess`` reports at least its parent's peak (the simulated world's), so the three
-    processes all showed the parent's figure whenever it was the largest."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # elsewhere: kilobytes on Linux, approx.
 
 
 def child(mode: str, raw: str, out: str, sources: str | None) -> None:

@@ -31,7 +31,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_features import _count, _peak_rss_mb, ensure_data  # noqa: E402
+from bench_features import _count, ensure_data  # noqa: E402
+from peak_memory import peak_mib  # noqa: E402
 
 
 def run_child(engine: str, processed: str, out: str, settings: dict) -> None:
@@ -44,7 +45,7 @@ def run_child(engine: str, processed: str, out: str, settings: dict) -> None:
     panel = build_panel(processed, engine=engine, **settings)
     seconds = time.perf_counter() - t0
     panel.to_parquet(out, index=False)
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": max(_peak_rss_mb(), _jvm_peak_rss_mb()), "rows": len(panel)}))
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": max(peak_mib(), _jvm_peak_rss_mb()), "rows": len(panel)}))
 
 
 def _jvm_peak_rss_mb() -> float:
@@ -55,12 +56,7 @@ def _jvm_peak_rss_mb() -> float:
 
     gateway = SparkContext._gateway
     proc = getattr(gateway, "proc", None) if gateway is not None else None
-    if proc is None:
-        return 0.0
-    for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return peak_mib(proc.pid) if proc is not None else 0.0
 
 
 def _child(args: list[str]) -> dict:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
+
+if str(Path(__file__).resolve().parent) not in sys.path:  # loaded by path (tests), not run as a file
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peak_memory import peak_mib  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS_PER_ACCOUNT = 3_140  # the simulator's default world: ~6.28M events for 2,000 accounts over 24 months
@@ -100,19 +103,8 @@ def run_pandas(processed: str, out: str, dates: list[str]) -> None:
     _report(seconds)
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory. VmHWM starts afresh at exec; ru_maxrss would carry the parent's."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # elsewhere: kilobytes on Linux, approx.
-
-
 def _report(seconds: float) -> None:
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": _peak_rss_mb()}))
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mib()}))
 
 
 def _child(args: list[str]) -> dict:

@@ -550,3 +550,22 @@ def test_the_database_benchmarks_child_reports_its_own_peak_memory_not_its_paren
     child = json.loads(done.stdout.strip().splitlines()[-1])
     assert child["mode"] == "import" and child["rows"] == 0
     assert 20 < child["peak_mib"] < parent - 300
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc (Linux)")
+def test_the_benchmarks_shared_peak_memory_reader_reads_this_process_and_another_by_pid():
+    """``benchmarks/peak_memory.py`` is the one VmHWM reader of the benchmarks (it was written three times):
+    bench_engines reads the JVM's peak by its pid. This process read by pid is read as itself; a process that has
+    exited reads 0, not an error."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "peak_memory.py"
+    spec = importlib.util.spec_from_file_location("peak_memory", path)
+    peak_memory = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(peak_memory)
+    assert 20 < peak_memory.peak_mib() == pytest.approx(peak_memory.peak_mib(os.getpid()), abs=5)
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert peak_memory.peak_mib(int(done.stdout)) == 0.0
