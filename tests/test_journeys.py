@@ -330,6 +330,18 @@ def test_a_persona_is_described_by_what_sets_it_apart():
         "high " + PS.metric_label("logins_90d", "en")
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_persona_without_a_value_of_a_metric_has_no_median_of_it_and_no_warning():
+    """A thin world without touchpoints: one persona's accounts had no value of a metric, and its median asked
+    numpy for the mean of an empty slice (a RuntimeWarning, an error in the personas stage under -W error)."""
+    frame = pd.DataFrame({"seats": [100.0] * 10 + [10.0] * 30,
+                          "nps_latest": [np.nan] * 10 + [8.0, 6.0, 9.0] * 10})
+    prof = PS.profile(frame, pd.Series([1] * 10 + [2] * 30), ["seats", "nps_latest"]).set_index(["persona", "metric"])
+    assert np.isnan(prof.loc[(1, "nps_latest"), "median"]) and np.isnan(prof.loc[(1, "nps_latest"), "z"])
+    assert prof.loc[(2, "nps_latest"), "median"] == 8.0 and prof.loc[(1, "nps_latest"), "overall_median"] == 8.0
+    assert prof.loc[(1, "seats"), "median"] == 100.0
+
+
 # ------------------------------------------------------------------------------------------ moves, growth
 def _assign():
     d0, d1 = _ts("2024-09-01"), _ts("2024-12-01")

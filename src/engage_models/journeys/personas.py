@@ -367,9 +367,20 @@ def profile(frame: pd.DataFrame, persona: pd.Series, columns: list[str]) -> pd.D
     for p in sorted(g.unique()):
         sel = g == p
         for c in cols:
-            rows.append({"persona": int(p), "metric": c, "median": float(X.loc[sel, c].median()),
-                         "overall_median": float(X[c].median()), "z": float(z.loc[sel, c].mean())})
+            rows.append({"persona": int(p), "metric": c, "median": _median(X.loc[sel, c]),
+                         "overall_median": _median(X[c]), "z": float(z.loc[sel, c].mean())})
     return pd.DataFrame(rows)
+
+
+def _median(x: pd.Series) -> float:
+    """The median of the values ``x`` has; NaN when it has none (pandas' median of a column without a value
+    asks numpy for the mean of an empty slice, a RuntimeWarning: a persona with no NPS answer on a thin world).
+
+    >>> _median(pd.Series([1.0, np.nan, 3.0])), _median(pd.Series([np.nan]))
+    (2.0, nan)
+    """
+    x = x.dropna()
+    return float(x.median()) if len(x) else float("nan")
 
 
 def distinctive(prof: pd.DataFrame, persona: int, k: int = 3, threshold: float = DESCRIBE_Z) -> list[dict]:
