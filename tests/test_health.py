@@ -1201,3 +1201,41 @@ def test_slope_warnings_of_a_fits_cards_are_held_and_said_once():
         "text": "calibration slope is negative in 2 validation fits (from -0.974 to -0.668; not for the final card): "
                 "those cards gave every account the training churn rate in their test rows"}
     assert T._SlopeWarnings().summary("shape") is None
+
+
+def test_a_backtest_model_that_predicted_one_value_at_every_cutoff_has_no_ranking_metrics():
+    """The pipeline's backtest showed gradient boosting fitted on a thin history (under 40 rows: not one split)
+    at ROC-AUC 0.500 (0.500 to 0.500), as if measured. Its ranking metrics are now missing, with the reason
+    ``engage fit`` gives (:func:`~engage_models.health.evaluation.one_value`); its Brier score stays; the card
+    that ranks keeps its figures and, as the linear card of one value would, wins the choice of card."""
+    from engage_models.health import ChurnGBM
+
+    df = _synthetic(n=50, seed=3, dates=6)
+
+    class Usage:  # ranks by usage: the card that ranks
+        def fit(self, X, y):
+            return self
+
+        def predict_proba(self, X):
+            p = 1 / (1 + np.log1p(X["usage"].to_numpy()))
+            return np.column_stack([1 - p, p])
+
+    bt = E.backtest(df, {"shape": Usage, "gbm": lambda: ChurnGBM(random_state=0)}, horizon_days=60, n_cutoffs=3,
+                    label="churned")
+    assert bt.predictions.groupby(["as_of", "model"])["p"].nunique().xs("gbm", level="model").eq(1).all()
+    rows = sorted(bt.train_rows.values())
+    assert len(rows) == 3 and rows[-1] < 40
+    summary = bt.summary(n_boot=20)
+    gbm = summary[summary["model"] == "gbm"].set_index("metric")
+    assert gbm.loc[list(E.RANKING), ["estimate", "ci_low", "ci_high"]].isna().all().all()
+    assert np.isfinite(gbm.loc["brier", "estimate"])
+    assert np.isfinite(summary.query("model == 'shape' and metric == 'roc_auc'")["estimate"].iloc[0])
+    flat = summary.attrs["one_value"]
+    assert list(flat) == ["gbm"] and flat["gbm"]["cutoffs"] == [1, 2, 3] and flat["gbm"]["all"]
+    assert flat["gbm"]["reason"] == (
+        f"predicted one value for every row in each of the 3 cutoffs (fitted on {rows[0]} to {rows[-1]} rows: too "
+        "few rows to learn from): it ranks no row above another, so its ROC-AUC, PR-AUC and top-decile lift are "
+        "not computed")
+    assert ("gbm", "roc_auc") not in summary.attrs["draws"]
+    assert E.choose_card(summary, "shape", "gbm")["form"] == "shape"  # gbm in the place of a linear card of one value
+    assert "nan" not in E.summary_view(summary).to_string()

@@ -513,3 +513,43 @@ def test_detractor_alerts_start_where_the_data_folder_s_previous_run_ended(small
         "2024-11-20", "2024-11-22", "2024-11-27"]
     with pytest.raises(ConfigError, match="actions.alerts_since must be a date YYYY-MM-DD"):
         RunConfig.from_dict({"actions": {"alerts_since": "2024-13-01"}}).check()
+
+
+def test_a_backtest_model_of_one_value_on_a_tiny_world_has_no_ranking_and_says_why(tmp_path):
+    """24 accounts over 5 months, a 30-day horizon: the backtest's one cutoff fits its models on 21 rows, and
+    gradient boosting (and the shape card) predicted one value for every account there. Report 04 showed it at
+    ROC-AUC 0.500 (0.500 to 0.500), as if measured; now its ranking metrics are missing, the backtest says why
+    (as ``engage fit`` does) and the table and report say "not computed", in both languages."""
+    from edge_worlds import make_world
+    from engage_models.health import evaluation
+    from engage_models.health import views as hv
+
+    root = tmp_path / "tiny"
+    make_world(root, "plain", 24, 5, 5)
+    run = pipeline.run({"data_dir": str(root), "run_date": "2030-01-01", "horizon_days": 30,
+                        "health": {"n_bootstrap": 3, "metric_bootstrap": 20, "n_jobs": 1, "min_churners": 3}},
+                       until="health", strict=True, progress=lambda m: None)
+    bt = run["health"].json("backtest")
+    summary = run["health"].frame("backtest_metrics")
+    flat = bt["one_value"]
+    assert flat["gbm"]["all"] and flat["gbm"]["cutoffs"] == [1] and flat["gbm"]["of"] == len(bt["cutoffs"]) == 1
+    assert flat["gbm"]["reason"].startswith("predicted one value for every row in the cutoff (fitted on 21 rows: "
+                                            "too few rows to learn from)")
+    gbm = summary[summary["model"] == "gbm"].set_index("metric")
+    assert gbm.loc[["roc_auc", "pr_auc", "lift_top_decile"], ["estimate", "ci_low", "ci_high"]].isna().all().all()
+    assert gbm.loc["brier", "estimate"] > 0  # its probabilities are still scored
+    learned = summary.query("model == 'learned' and metric == 'roc_auc'")["estimate"].iloc[0]
+    assert 0 < learned < 1 and "learned" not in flat
+    model = run["health"].json("model")
+    assert model["form"] == "linear"  # the shape card of one value does not win; its ROC-AUC is null in the JSON
+    assert model["chosen_by"]["auc"]["shape"] is None and "shape_vs_linear" not in model["chosen_by"]
+    assert hv.choice_text(model).startswith(
+        f"This run uses **the linear card (weights on transformed metrics)** (backtest ROC-AUC {learned:.3f}): the "
+        "other card predicted one value for every account in the backtest")
+    view = evaluation.summary_view(summary, "en", one_value=flat).set_index("model")
+    assert view.loc["gradient boosting", "ROC-AUC"] == "not computed: one value"
+    assert "0.500" not in view.loc["gradient boosting"].to_string()
+    text = evaluation.one_value_text(flat, "ja")
+    assert "**勾配ブースティング**は1時点すべてで全顧客に同じ値を予測しました" in text
+    diff = bt["learned_vs_hand"]
+    assert "has no ROC-AUC (it predicted one value, below)" in hv.compare_text(diff, float("nan"), learned)

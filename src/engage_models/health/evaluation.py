@@ -373,19 +373,26 @@ def paired_difference(boot: pd.DataFrame, a: str, b: str, metric: str = "roc_auc
     return {"metric": metric, "a": a, "b": b, "difference": est, "ci_low": float(lo), "ci_high": float(hi)}
 
 
+def paired(boot: pd.DataFrame, model: str, metric: str = "roc_auc") -> bool:
+    """Whether ``boot`` (:func:`bootstrap`) has draws of ``model``'s ``metric`` to pair: none for a model of one
+    value (:func:`without_ranking`), nor when every resample held one class only (a tiny test set: the
+    interval of a paired difference raised an IndexError there)."""
+    return len((boot.attrs.get("draws") or {}).get((model, metric), ())) > 0
+
+
 def choose_card(boot: pd.DataFrame, shape: str = "shape", linear: str = "linear") -> dict:
     """The learned card to keep, one rule for the pipeline and ``engage fit``: the shape card when its ROC-AUC
     is higher than the linear card's beyond the paired 95% bootstrap interval (:func:`paired_difference`), the
     linear card otherwise: a tie or a lead within the noise keeps the simpler, steadier card (on a 100-account
     world a shape card leading by 0.06 on a few test accounts scored an account with no events at the median).
-    Without bootstrap draws the point estimates decide. Returns ``form`` (``shape`` or ``linear``), the AUCs,
+    Without bootstrap draws the point estimates decide; a linear card of one value (no ROC-AUC) loses to a shape
+    card that ranks. Returns ``form`` (``shape`` or ``linear``), the AUCs,
     the paired difference (when there are draws) and ``shape_lead_within_noise``."""
     auc = boot[boot["metric"] == "roc_auc"].set_index("model")["estimate"]
     a_shape, a_linear = float(auc.get(shape, np.nan)), float(auc.get(linear, np.nan))
-    lead = bool(a_shape > a_linear)
-    draws = boot.attrs.get("draws") or {}
-    diff = paired_difference(boot, shape, linear) if (shape, "roc_auc") in draws and (linear, "roc_auc") in draws \
-        else None
+    # a linear card of one value has no ROC-AUC (:func:`without_ranking`): the shape card that ranks leads it
+    lead = bool(a_shape > a_linear or (np.isnan(a_linear) and not np.isnan(a_shape)))
+    diff = paired_difference(boot, shape, linear) if paired(boot, shape) and paired(boot, linear) else None
     sure = lead and (diff is None or diff["ci_low"] > 0)
     return {"form": "shape" if sure else "linear", "auc": {"linear": a_linear, "shape": a_shape},
             "shape_minus_linear": diff, "shape_lead_within_noise": bool(lead and not sure)}
@@ -412,6 +419,72 @@ def band_table(y, bands, order=("red", "yellow", "green")) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: The metrics of a ranking: none for a model that predicted one value for every row (its ROC-AUC would read
+#: 0.500 with an interval of zero width, as if measured).
+RANKING = ("roc_auc", "pr_auc", "lift_top_decile")
+
+
+def _flat(p) -> bool:
+    """Whether the predictions ``p`` are one value (to rounding).
+
+    >>> _flat([0.29, 0.29, 0.29 + 1e-17]), _flat([0.29, 0.30])
+    (True, False)
+    """
+    p = np.asarray(p, float)
+    return bool(len(p) and np.isclose(p.min(), p.max(), rtol=1e-9, atol=1e-12))
+
+
+def one_value(w: pd.DataFrame, models, train_rows: dict, unit: str) -> dict[str, dict]:
+    """The models that predicted one value for every row of a fold (or test window) (``w``: one column of
+    predictions per model, ``as_of`` the fold): ``{model: {"folds", "of", "reason"}}``. In every fold: the model
+    ranks nothing, and its ranking metrics (:data:`RANKING`) are not computed (pooled over folds, its ROC-AUC only
+    compares the folds' constants). In some: said, its figures kept (the other folds rank). ``train_rows``: the
+    rows each fold was fitted on, by fold (numbered from 0); ``unit``: "fold", "window" (``engage fit``) or
+    "cutoff" (the pipeline's backtest, :meth:`Backtest.one_value`).
+
+    >>> w = pd.DataFrame({"as_of": [0, 0, 1, 1], "gbm": [.3, .3, .2, .2], "card": [.1, .2, .3, .4]})
+    >>> flat = one_value(w, ["gbm", "card"], {0: 24, 1: 25}, "fold")
+    >>> list(flat), flat["gbm"]["reason"]  # doctest: +NORMALIZE_WHITESPACE
+    (['gbm'], 'predicted one value for every row in each of the 2 folds (fitted on 24 to 25 rows: too few rows to
+     learn from): it ranks no row above another, so its ROC-AUC, PR-AUC and top-decile lift are not computed')
+    """
+    out = {}
+    for m in models:
+        flat = [k for k, g in w.groupby("as_of") if _flat(g[m])]
+        if not flat:
+            continue
+        n, k = w["as_of"].nunique(), len(flat)
+        lo, hi = min(train_rows[f] for f in flat), max(train_rows[f] for f in flat)
+        fitted = f"fitted on {lo:,} rows" if lo == hi else f"fitted on {lo:,} to {hi:,} rows"
+        if m == "gbm":  # scikit-learn's leaves hold at least 20 rows: under 40, not one split
+            why = "too few rows to learn from" if lo < 40 else "too little signal to learn from"
+        elif m in ("shape", "linear", "learned"):  # the calibration's answer to a negative slope (._calibrated)
+            why = "no ranking held up in its own cross-validation, and every row gets the training churn rate"
+        else:
+            why = "too little signal to learn from"
+        if k == n:
+            where = f"the {unit}" if n == 1 else f"each of the {n} {unit}s"
+            reason = (f"predicted one value for every row in {where} ({fitted}: {why}): it ranks no row above "
+                      f"another, so its ROC-AUC, PR-AUC and top-decile lift are not computed")
+        else:
+            reason = (f"predicted one value for every row in {k} of the {n} {unit}s ({fitted}: {why}): its figures "
+                      f"come from the other {unit}s' ranking and the {unit}s' differences")
+        out[m] = {f"{unit}s": [int(f) + 1 for f in flat], "of": int(n), "reason": reason, "all": k == n}
+    return out
+
+
+def without_ranking(boot: pd.DataFrame, flat: dict[str, dict]) -> pd.DataFrame:
+    """``boot`` (:func:`bootstrap`) with the ranking metrics (:data:`RANKING`) of each model that predicted one
+    value in every fold (``flat``: :func:`one_value`) set to missing and their draws dropped (so no paired
+    difference is read off them); in place, and returned."""
+    for m, f in flat.items():
+        if f["all"]:
+            boot.loc[(boot["model"] == m) & boot["metric"].isin(RANKING), ["estimate", "ci_low", "ci_high"]] = np.nan
+            for metric in RANKING:
+                boot.attrs.get("draws", {}).pop((m, metric), None)
+    return boot
+
+
 # ------------------------------------------------------------------------------------------ backtest
 @dataclass
 class Backtest:
@@ -423,6 +496,7 @@ class Backtest:
     fitted: dict = field(default_factory=dict)  # the models of the last cutoff, by name
     seconds: dict = field(default_factory=dict)
     failed: dict = field(default_factory=dict)  # optional models left out, by name: why (their first failure)
+    train_rows: dict = field(default_factory=dict)  # the rows each cutoff's models were fitted on, by cutoff
 
     def wide(self) -> pd.DataFrame:
         return self.predictions.pivot_table(index=["as_of", "account_id", "y"], columns="model",
@@ -441,7 +515,18 @@ class Backtest:
                          n_jobs=n_jobs)
         boot.attrs["n"] = len(w)
         boot.attrs["churned"] = int(w["y"].sum())
-        return boot
+        boot.attrs["one_value"] = self.one_value()  # a model of one value at every cutoff: no ranking metrics
+        return without_ranking(boot, boot.attrs["one_value"])
+
+    def one_value(self) -> dict[str, dict]:
+        """The fitted models that predicted one value for every account of a cutoff (:func:`one_value`, cutoffs
+        numbered from 1 in test-date order): gradient boosting fitted on a thin history gave 0.500 (0.500 to
+        0.500) as if its ranking had been measured."""
+        w = self.wide()
+        number = {c: i for i, c in enumerate(sorted(w["as_of"].unique()))}
+        rows = {number[c]: n for c, n in self.train_rows.items() if c in number}
+        models = [m for m in w.columns if m in self.fitted]  # the given scores were not fitted
+        return one_value(w.assign(as_of=w["as_of"].map(number)), models, rows, "cutoff")
 
     def by_cutoff(self) -> pd.DataFrame:
         rows = []
@@ -537,7 +622,7 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
         cutoffs = default_cutoffs(panel, n_cutoffs, label, date_col)
     cutoffs = [pd.Timestamp(c) for c in cutoffs]
     h = pd.Timedelta(days=horizon_days)
-    preds, fitted, seconds, used = [], {}, {}, []
+    preds, fitted, seconds, used, train_rows = [], {}, {}, [], {}
     extra = list((scores or {}).values())
     fit_on = panel if train_accounts is None else panel[panel[id_col].isin(pd.Index(train_accounts))]
     features = [c for c in panel.columns if c not in (label, *drop, *extra)]
@@ -550,6 +635,7 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
             continue
         used.append(cut)
         tests[cut] = test
+        train_rows[cut] = len(train)
         X, y = train[features], train[label].astype(int).to_numpy()
         tasks.extend((cut, name, make, X, y, test[features]) for name, make in models.items())
         log.info("backtest cutoff %s: %d training rows, %d test rows", cut.date(), len(train), len(test))
@@ -590,13 +676,16 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
     if not preds:
         dates = ", ".join(f"{c:%Y-%m-%d}" for c in cutoffs) or "none with an observed label"
         raise Thin("reason.backtest_no_date", dates=dates, days=horizon_days)
-    return Backtest(pd.concat(preds, ignore_index=True), used, horizon_days, fitted, seconds, failed)
+    return Backtest(pd.concat(preds, ignore_index=True), used, horizon_days, fitted, seconds, failed, train_rows)
 
 
 # ------------------------------------------------------------------------------------------ views
-def summary_view(boot: pd.DataFrame, lang: str = "en", models=None) -> pd.DataFrame:
-    """Models as rows, metrics as 'estimate (lo to hi)' columns."""
+def summary_view(boot: pd.DataFrame, lang: str = "en", models=None, one_value: dict | None = None) -> pd.DataFrame:
+    """Models as rows, metrics as 'estimate (lo to hi)' columns. A model that predicted one value at every
+    cutoff (``one_value``, default ``boot.attrs["one_value"]``: :meth:`Backtest.one_value`) shows "not computed:
+    one value" for its ranking metrics (:func:`one_value_text` says why)."""
     models = models or list(dict.fromkeys(boot["model"]))
+    flat = (boot.attrs.get("one_value") or {}) if one_value is None else one_value
     rows = []
     for m in models:
         g = boot[boot["model"] == m].set_index("metric")
@@ -606,8 +695,22 @@ def summary_view(boot: pd.DataFrame, lang: str = "en", models=None) -> pd.DataFr
                 r = g.loc[metric]
                 d = 3 if metric in ("brier", "ici", "log_loss") else 2 if metric == "lift_top_decile" else 3
                 row[t(metric, lang)] = fmt_interval(r.estimate, r.ci_low, r.ci_high, lang, decimals=d, label=False)
+                if metric in RANKING and (flat.get(m) or {}).get("all"):
+                    row[t(metric, lang)] = t("hs.one_value_cell", lang)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def one_value_text(one_value: dict | None, lang: str = "en") -> str:
+    """A sentence per model that predicted one value for every account at some cutoff of the backtest
+    (:meth:`Backtest.one_value`, as its JSON keeps it); empty when none did.
+
+    >>> flat = {"gbm": {"cutoffs": [1, 2, 3, 4], "of": 4, "reason": "...", "all": True}}
+    >>> one_value_text(flat)[:60]
+    '**gradient boosting** predicted one value for every account '
+    """
+    return " ".join(t("hs.one_value_all" if f["all"] else "hs.one_value_some", lang, model=t(m, lang), n=f["of"],
+                      k=len(f.get("cutoffs", []))) for m, f in (one_value or {}).items())
 
 
 def plot_calibration(bt, models=None, ax=None, lang: str = "en", bins: int = 10):
@@ -632,14 +735,22 @@ def plot_calibration(bt, models=None, ax=None, lang: str = "en", bins: int = 10)
     return ax
 
 
-def plot_metrics(boot: pd.DataFrame, metric: str = "roc_auc", ax=None, lang: str = "en", models=None):
-    """Point estimates with 95% intervals of one metric, one row per model."""
+def plot_metrics(boot: pd.DataFrame, metric: str = "roc_auc", ax=None, lang: str = "en", models=None,
+                 one_value: dict | None = None):
+    """Point estimates with 95% intervals of one metric, one row per model; a model that predicted one value at
+    every cutoff (``one_value``, default ``boot.attrs["one_value"]``) has no ranking metric: its row says so."""
     models = models or list(dict.fromkeys(boot["model"]))
+    flat = (boot.attrs.get("one_value") or {}) if one_value is None else one_value
     g = boot[boot["metric"] == metric].set_index("model").loc[models]
     ax = new_ax(ax, figsize=(6, 0.5 * len(models) + 1.2))
     yv = np.arange(len(models))
-    ax.errorbar(g["estimate"], yv, xerr=error_bars(g["estimate"], g["ci_low"], g["ci_high"]), fmt="o",
-                capsize=3, color="#0072b2")
+    shown = g["estimate"].notna().to_numpy()
+    ax.errorbar(g["estimate"][shown], yv[shown], xerr=error_bars(g["estimate"], g["ci_low"], g["ci_high"])[:, shown],
+                fmt="o", capsize=3, color="#0072b2")
+    for y, m in zip(yv, models, strict=True):
+        if metric in RANKING and (flat.get(m) or {}).get("all"):
+            ax.annotate(t("hs.one_value_cell", lang), (0.02, y), xycoords=("axes fraction", "data"), va="center",
+                        fontsize=8, color="0.35")
     ax.set_yticks(yv, [t(m, lang) for m in models])
     ax.invert_yaxis()
     ax.set_xlabel(t("ci.axis", lang, label=t(metric, lang)))

@@ -57,6 +57,7 @@ from .._core.reasons import Thin
 from ..features.screening import describe, screen_label
 from . import evaluation as E
 from .design import NO_VALUE
+from .evaluation import _flat, one_value
 from .score import ChurnGBM, HandWeightedScore, HealthScore
 from .shapes import ShapeScore
 
@@ -508,59 +509,6 @@ class _SlopeWarnings(logging.Filter):
         return {"final": final[0] if final else None, "validation_fits": len(val), "text": text}
 
 
-#: The metrics of a ranking: none for a model that predicted one value for every row (its ROC-AUC would read
-#: 0.500 with an interval of zero width, as if measured).
-RANKING = ("roc_auc", "pr_auc", "lift_top_decile")
-
-
-def _flat(p) -> bool:
-    """Whether the predictions ``p`` are one value (to rounding).
-
-    >>> _flat([0.29, 0.29, 0.29 + 1e-17]), _flat([0.29, 0.30])
-    (True, False)
-    """
-    p = np.asarray(p, float)
-    return bool(len(p) and np.isclose(p.min(), p.max(), rtol=1e-9, atol=1e-12))
-
-
-def one_value(w: pd.DataFrame, models, train_rows: dict, unit: str) -> dict[str, dict]:
-    """The models that predicted one value for every row of a fold (or test window) (``w``: one column of
-    predictions per model, ``as_of`` the fold): ``{model: {"folds", "of", "reason"}}``. In every fold: the model
-    ranks nothing, and its ranking metrics (:data:`RANKING`) are not computed (pooled over folds, its ROC-AUC only
-    compares the folds' constants). In some: said, its figures kept (the other folds rank). ``train_rows``: the
-    rows each fold was fitted on; ``unit``: "fold" or "window".
-
-    >>> w = pd.DataFrame({"as_of": [0, 0, 1, 1], "gbm": [.3, .3, .2, .2], "card": [.1, .2, .3, .4]})
-    >>> flat = one_value(w, ["gbm", "card"], {0: 24, 1: 25}, "fold")
-    >>> list(flat), flat["gbm"]["reason"]  # doctest: +NORMALIZE_WHITESPACE
-    (['gbm'], 'predicted one value for every row in each of the 2 folds (fitted on 24 to 25 rows: too few rows to
-     learn from): it ranks no row above another, so its ROC-AUC, PR-AUC and top-decile lift are not computed')
-    """
-    out = {}
-    for m in models:
-        flat = [k for k, g in w.groupby("as_of") if _flat(g[m])]
-        if not flat:
-            continue
-        n, k = w["as_of"].nunique(), len(flat)
-        lo, hi = min(train_rows[f] for f in flat), max(train_rows[f] for f in flat)
-        fitted = f"fitted on {lo:,} rows" if lo == hi else f"fitted on {lo:,} to {hi:,} rows"
-        if m == "gbm":  # scikit-learn's leaves hold at least 20 rows: under 40, not one split
-            why = "too few rows to learn from" if lo < 40 else "too little signal to learn from"
-        elif m in ("shape", "linear", "learned"):  # the calibration's answer to a negative slope (._calibrated)
-            why = "no ranking held up in its own cross-validation, and every row gets the training churn rate"
-        else:
-            why = "too little signal to learn from"
-        if k == n:
-            where = f"the {unit}" if n == 1 else f"each of the {n} {unit}s"
-            reason = (f"predicted one value for every row in {where} ({fitted}: {why}): it ranks no row above "
-                      f"another, so its ROC-AUC, PR-AUC and top-decile lift are not computed")
-        else:
-            reason = (f"predicted one value for every row in {k} of the {n} {unit}s ({fitted}: {why}): its figures "
-                      f"come from the other {unit}s' ranking and the {unit}s' differences")
-        out[m] = {f"{unit}s": [int(f) + 1 for f in flat], "of": int(n), "reason": reason, "all": k == n}
-    return out
-
-
 #: The files only a shape card's fit writes (``--score shape``, or ``auto`` when the shape card is chosen).
 SHAPE_ONLY = ("card.csv", "learned_scorecard.yaml")
 
@@ -669,11 +617,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     else:
         trained = (len(y) - w.groupby("as_of").size()).to_dict()
     flat = one_value(w, list(models), trained, "window" if date_col else "fold")
-    for m, f in flat.items():  # one value in every fold: no ranking, not a measured 0.500 (nor a pooled artefact)
-        if f["all"]:
-            boot.loc[(boot["model"] == m) & boot["metric"].isin(RANKING), ["estimate", "ci_low", "ci_high"]] = np.nan
-            for metric in RANKING:
-                boot.attrs["draws"].pop((m, metric), None)
+    E.without_ranking(boot, flat)  # one value in every fold: no ranking, not a measured 0.500
     evaluation = {
         "validation": method,
         "models": {m: {**{r.metric: {k: None if pd.isna(v) else float(v) for k, v in
@@ -685,9 +629,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         "leakage_screen": report["leakage_screen"],
     }
     if score == "auto":  # the pipeline's rule: the shape card only when it leads beyond the paired interval
-        chosen = E.choose_card(boot, "shape", "linear")
-        if flat.get("linear", {}).get("all") and not flat.get("shape", {}).get("all"):  # the card that ranks
-            chosen = {**chosen, "form": "shape", "shape_lead_within_noise": False}
+        chosen = E.choose_card(boot, "shape", "linear")  # a card of one value loses to the card that ranks
         score = chosen["form"]
         evaluation["chosen"] = {"score": score, "by": "validation ROC-AUC", "roc_auc": {k: None if np.isnan(v) else v
                                                                             for k, v in chosen["auc"].items()},
@@ -784,7 +726,6 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .._core.i18n import t
     from .._core.plots import setup
     from .views import calibration_text
 
@@ -802,11 +743,8 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     img = base64.b64encode(buf.getvalue()).decode("ascii")
-    view = E.summary_view(boot)
     flat = {m: f for m, f in ((m, evaluation["models"][m].get("one_value")) for m in models) if f}
-    for i, m in enumerate(models):  # a model of one value: its ranking said in words, not "nan (95% CI nan...)"
-        if flat.get(m, {}).get("all"):
-            view.loc[i, [c for c in (t(r, "en") for r in RANKING) if c in view]] = "not computed: one value"
+    view = E.summary_view(boot, one_value=flat)  # a model of one value: its ranking "not computed: one value"
     comparison = view.to_html(index=False, escape=True, border=0) + "".join(
         f"<p><strong>{html.escape(m)}</strong> {html.escape(f['reason'])}.</p>" for m, f in flat.items())
     scorecard = card[["label", "weight", "ci_low", "ci_high", "points_range", "delta_churn_probability"]].round(4)

@@ -179,8 +179,11 @@ def choice_text(model: dict, lang: str = "en") -> str:
     said = t("hs.fit_sample", lang, m=sample["fitted_on"], n=sample["accounts"]) if sample.get("sampled") else ""
     if chosen.get("failed"):
         return t("hs.choice_failed", lang, form=form) + said
-    if chosen.get("by") != "backtest ROC-AUC" or not auc:
+    if chosen.get("by") != "backtest ROC-AUC" or not auc or all(pd.isna(a) for a in (auc["shape"], auc["linear"])):
         return t("hs.choice_fixed", lang, form=form) + said
+    if pd.isna(auc["shape"]) or pd.isna(auc["linear"]):  # a card of one value has no ROC-AUC (None in the JSON)
+        mine = auc["shape" if model.get("form") == "shape" else "linear"]
+        return t("hs.choice_one_value", lang, form=form, auc=mine) + said
     diff = chosen.get("shape_vs_linear") or {}
     key = "hs.choice_kept" if chosen.get("shape_lead_within_noise") else "hs.choice"
     return t(key, lang, form=form, shape=auc["shape"], linear=auc["linear"],
@@ -193,7 +196,10 @@ def compare_text(diff: dict, gbm: float, learned: float, lang: str = "en") -> st
     -0.029" before."""
     d, lo, hi = diff["difference"], diff["ci_low"], diff["ci_high"]
     key = "hs.compare" if lo > 0 else "hs.compare_worse" if hi < 0 else "hs.compare_noise"
-    return t(key, lang, d=abs(d) if key != "hs.compare_noise" else d, lo=lo, hi=hi, gbm=gbm, learned=learned)
+    # gradient boosting of one value has no ROC-AUC: "reaches nan" before (evaluation.one_value_text says why)
+    bench = t("hs.compare_gbm_one_value" if pd.isna(gbm) else "hs.compare_gbm", lang, gbm=gbm, learned=learned)
+    return t(key, lang, d=abs(d) if key != "hs.compare_noise" else d, lo=lo, hi=hi) + (" " if lang == "en" else "") \
+        + bench
 
 
 def calibration_text(ref: dict | None, lang: str = "en") -> str:

@@ -554,7 +554,8 @@ def _train_health(ctx: Context, fits: str) -> None:
         if bt.failed:
             chosen["failed"] = dict(bt.failed)
         learned = FORM_MODEL[chosen["form"]]
-        if {"learned", "shape"} <= set(summary["model"]):
+        paired = {m for m in summary["model"] if evaluation.paired(summary, m)}  # not of one value, has draws
+        if {"learned", "shape"} <= paired:
             chosen["shape_vs_linear"] = evaluation.paired_difference(summary, "shape", "learned")
         out.frame("backtest_predictions", bt.predictions)
         out.frame("backtest_metrics", summary)
@@ -564,7 +565,8 @@ def _train_health(ctx: Context, fits: str) -> None:
                               "seconds": bt.seconds, "learned_model": learned, "fit_sample": fit_note,
                               "calibration": bt.calibration_reference(learned, seed=c.seed),
                               "learned_vs_hand": evaluation.paired_difference(summary, learned, "hand")
-                              if "hand" in set(summary["model"]) else None})
+                              if {learned, "hand"} <= paired else None,
+                              "one_value": summary.attrs["one_value"]})
 
     if not ctx.section(("backtest_metrics", "band_performance"), backtest):
         chosen.update(choose_form(None, h.score))
@@ -1030,12 +1032,14 @@ def _learned_auc(ctx: Context) -> dict | None:
     if not (ctx.has("health", "backtest_metrics") and ctx.has("health", "backtest")):
         return None
     health = ctx.input("health")
-    m = health.frame("backtest_metrics")
-    row = m[(m["model"] == health.json("backtest").get("learned_model")) & (m["metric"] == "roc_auc")]
+    m, bt = health.frame("backtest_metrics"), health.json("backtest")
+    row = m[(m["model"] == bt.get("learned_model")) & (m["metric"] == "roc_auc")]
     if row.empty:
         return None
     r = row.iloc[0]
-    return {"estimate": float(r["estimate"]), "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"])}
+    flat = ((bt.get("one_value") or {}).get(bt.get("learned_model")) or {}).get("all", False)
+    return {"estimate": float(r["estimate"]), "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]),
+            **({"one_value": True} if flat else {})}  # one value for every account: no ROC-AUC, said so
 
 
 def summary(ctx: Context) -> None:

@@ -146,7 +146,11 @@ def health_chance_caveat(auc: dict | None, lang: str = "en") -> str | None:
     'Out of time, the health score behind this fi'
     >>> health_chance_caveat({"estimate": 0.72, "ci_low": 0.69, "ci_high": 0.75}) is None
     True
+    >>> health_chance_caveat({"estimate": None, "one_value": True})[-92:]  # a card of one value ranks nothing
+    '(ROC-AUC not computed: one value): read the amount as a rough order of size, not a forecast.'
     """
+    if auc and auc.get("one_value"):  # it predicted one value for every account: 0.500 (0.500 to 0.500) before
+        return t("sum.risk_chance", lang, auc=t("hs.one_value_cell", lang))
     if not auc or pd.isna(auc.get("estimate")):
         return None
     lo = auc.get("ci_low")
