@@ -70,7 +70,10 @@ def test_engage_survival_from_dates_fits_what_the_same_tenure_in_days_fits(tmp_p
     dated.to_csv(tmp_path / "dated.csv", index=False)
     ended = cancel.notna() & (cancel <= export)
     stop = cancel.where(ended, export)
-    plain = pd.DataFrame({"tenure_days": (stop - signup).dt.days.astype(float), "churned": ended.astype(int),
+    days = (stop - signup).dt.days.astype(float)
+    same_day = int((ended & (days == 0)).sum())
+    assert same_day > 0  # cancelled on the day of the signup: a churn within the first day, half a day at risk
+    plain = pd.DataFrame({"tenure_days": days.mask(ended & (days == 0), 0.5), "churned": ended.astype(int),
                           "tier": tier, "seats": dated["seats"]})
     plain.to_csv(tmp_path / "plain.csv", index=False)
     common = ["--n-boot", "0", "--cv", "3"]
@@ -84,7 +87,8 @@ def test_engage_survival_from_dates_fits_what_the_same_tenure_in_days_fits(tmp_p
     after = int((cancel.notna() & ~ended).sum())
     assert after > 0 and (f"tenure in days from 'signup' to 'cancel', or to 2024-12-31 where it is empty; churn: "
                           f"'cancel' filled ({int(ended.sum())} rows); {after} ends dated after the observation date "
-                          f"taken as still a customer then") in err
+                          f"taken as still a customer then; {same_day} end{'s' if same_day > 1 else ''} on the day of "
+                          f"the start counted as half a day") in err
     assert "durations read as months" not in err
     for wrong in (["--duration", "tenure_days", "--start", "signup", "--end", "cancel"],
                   ["--start", "signup", "--end", "cancel", "--unit", "days"], ["--start", "signup"],
@@ -133,3 +137,22 @@ def test_the_default_observation_date_is_no_date_after_today_and_no_churn_is_sai
         tenure_from_dates(df, "signup", "cancel", observed_until="2022-06-15")
     with pytest.raises(DataError, match="column 'cancel': empty in every one of the 3 row"):
         tenure_from_dates(df.assign(cancel=None), "signup", "cancel")
+
+
+def test_numbers_japanese_dates_and_dashes_are_read_as_dates_and_a_same_day_churn_is_kept():
+    """Excel's day numbers and YYYYMMDD integers are dates (they were "numbers, not dates... give a duration"), a
+    Japanese sheet's 2024年1月31日 too, a dash is an empty end; a cancellation on the day of the signup is a churn
+    of half a day (it was left out as never at risk); --observed-until is read only as YYYY-MM-DD (05/06/2024 was
+    the 6th of May whatever the table's order)."""
+    df = pd.DataFrame({"signup": [45292, 45300, 45310.0], "cancel": [20240131, None, 20240119]})
+    out, info = tenure_from_dates(df, "signup", "cancel", observed_until="2024-03-01")
+    assert out["tenure_days"].tolist() == [30.0, 52.0, 0.5] and out["churned"].tolist() == [1, 0, 1]
+    assert info["same_day"] == 1 and any("Excel's day numbers, e.g. 45292 is 2024-01-01" in n for n in info["notes"])
+    assert "1 end on the day of the start counted as half a day" in describe(info)
+    ja = pd.DataFrame({"s": ["2024\u5e741\u67081\u65e5", "2024\u5e742\u670810\u65e5"], "e": ["\u30fc", "2024-03-01"]})
+    out, _ = tenure_from_dates(ja, "s", "e", observed_until="2024-04-01")
+    assert out["tenure_days"].tolist() == [91.0, 20.0] and out["churned"].tolist() == [0, 1]
+    with pytest.raises(DataError, match=r"--observed-until '05/06/2024': neither a date written YYYY-MM-DD"):
+        tenure_from_dates(ja, "s", "e", observed_until="05/06/2024")
+    with pytest.raises(DataError, match=r"holds numbers, not dates \(e.g. 3; neither YYYYMMDD nor Excel's day"):
+        tenure_from_dates(pd.DataFrame({"a": [3, 12], "b": ["2024-01-01", None]}), "a", "b")

@@ -25,32 +25,77 @@ An empty start, and an end before its start, are errors naming the rows.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError
 
+#: Cells that say "no date" in a spreadsheet: a dash of any width (Japanese sheets write ー or －).
+_NO_DATE = {"-", "--", "\u2013", "\u2014", "\u2015", "\u30fc", "\uff0d"}
 
-def _as_dates(df: pd.DataFrame, columns: list[str], where: str) -> list[pd.Series]:
+
+def _date_text(values: pd.Series) -> pd.Series:
+    """Date cells as text a date parser reads: stripped, a dash for "none" empty, a Japanese date
+    (2024年1月31日) written as 2024-1-31.
+
+    >>> _date_text(pd.Series(["2024\u5e741\u670831\u65e5", " - ", "2024-02-01", None])).tolist()
+    ['2024-1-31', <NA>, '2024-02-01', <NA>]
+    """
+    text = values.astype("string").str.strip()
+    text = text.str.replace(r"^(\d{4})\s*\u5e74\s*(\d{1,2})\s*\u6708\s*(\d{1,2})\s*\u65e5", r"\1-\2-\3", regex=True)
+    return text.mask(text.isin(_NO_DATE) | (text == ""))
+
+
+def _numbered_dates(values: pd.Series) -> tuple[pd.Series, str | None]:
+    """Dates written as numbers: YYYYMMDD (20240131) or Excel's day numbers (45322: days since 1899-12-30, a
+    spreadsheet's date saved as a number), each only when every value reads so; else (None, None).
+
+    >>> _numbered_dates(pd.Series([20240131, 20231201.0, None]))[0].dt.date.tolist()[:2]
+    [datetime.date(2024, 1, 31), datetime.date(2023, 12, 1)]
+    >>> _numbered_dates(pd.Series([45322, 45261.5]))[1], _numbered_dates(pd.Series([3, 12]))[1]
+    ("Excel's day numbers", None)
+    """
+    v = values.dropna().astype(float)
+    whole = bool(np.all(np.isclose(v, np.round(v))))
+    if whole and v.between(19000101, 21001231).all():
+        got = pd.to_datetime(values.astype("Int64").astype("string"), format="%Y%m%d", errors="coerce", utc=True)
+        if got.notna().sum() == len(v):
+            return got, "YYYYMMDD"
+    if v.between(20000, 80000).all():  # 1954 to 2119
+        return pd.to_datetime(values.astype(float), unit="D", origin="1899-12-30", utc=True), "Excel's day numbers"
+    return None, None
+
+
+def _as_dates(df: pd.DataFrame, columns: list[str], where: str, notes: list | None = None) -> list[pd.Series]:
     """The dates of ``columns``, read together: one order of day and month for all of them (read one by one, a
     start column with a 13th day was read day first and an end column whose days were all 12 or less month first,
-    ``05/02/2024`` as the 2nd of May: a tenure of 110 days for one of 23)."""
+    ``05/02/2024`` as the 2nd of May: a tenure of 110 days for one of 23). Numbers are read as dates when they are
+    YYYYMMDD or Excel's day numbers, said in ``notes``."""
+    notes = [] if notes is None else notes
     from ..health.tables import _dates  # one reader of the dates users bring (ISO, or one inferred format)
 
-    texts = []
+    texts, numbered = [], {}
     for column in columns:
         values = df[column]
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) and values.notna().any():
-            raise DataError(f"{where}, column {column!r}: holds numbers, not dates (e.g. {values.dropna().iloc[0]}); "
-                            f"give a duration with --duration instead")
-        texts.append(None if pd.api.types.is_datetime64_any_dtype(values) else
-                     values.astype("string").str.strip().replace("", pd.NA))
+            numbered[column], kind = _numbered_dates(values)
+            if kind is None:
+                raise DataError(f"{where}, column {column!r}: holds numbers, not dates (e.g. "
+                                f"{values.dropna().iloc[0]}; neither YYYYMMDD nor Excel's day numbers); give a "
+                                f"duration with --duration instead")
+            notes.append(f"{column!r}: numbers read as dates ({kind}, e.g. {values.dropna().iloc[0]:g} is "
+                         f"{numbered[column].dropna().iloc[0].date().isoformat()})")
+            texts.append(None)
+            continue
+        texts.append(None if pd.api.types.is_datetime64_any_dtype(values) else _date_text(values))
     written = [x for x in texts if x is not None]
     got = iter(_dates(pd.concat(written, ignore_index=True)).to_numpy().reshape(len(written), -1) if written else [])
     out = []
     for column, text in zip(columns, texts, strict=True):
         if text is None:
-            out.append(pd.to_datetime(df[column], utc=True))
+            out.append(numbered[column] if column in numbered else pd.to_datetime(df[column], utc=True))
             continue
         dates = pd.Series(next(got), index=df.index, dtype="datetime64[ns, UTC]")
         bad = text.notna() & dates.isna()
@@ -79,7 +124,8 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
     by_column = observed_until is not None and observed_until in df.columns
     if absent:
         raise DataError(f"{where}: column(s) not in the table: {absent} (it has {list(df.columns)})")
-    begin, finish, *until = _as_dates(df, [start, end, *([observed_until] if by_column else [])], where)
+    notes: list[str] = []
+    begin, finish, *until = _as_dates(df, [start, end, *([observed_until] if by_column else [])], where, notes)
     if by_column:
         until = until[0]
         said_until = observed_until
@@ -93,13 +139,15 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
             past = every[every <= pd.Timestamp.now(tz="UTC")]
             latest = past.max() if not past.empty else every.max()
             until = pd.Series(latest, index=df.index)
-        else:
+        else:  # written one way only: 05/06/2024 is the 5th of June or of May as the table's own order says
             try:
-                day = pd.Timestamp(observed_until)
-            except ValueError as exc:
-                raise DataError(f"--observed-until {observed_until!r}: neither a date (YYYY-MM-DD) nor a column of "
-                                f"{where}") from exc
-            until = pd.Series(day.tz_localize("UTC") if day.tz is None else day.tz_convert("UTC"), index=df.index)
+                day = pd.Timestamp(observed_until) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", observed_until) else None
+            except ValueError:
+                day = None
+            if day is None:
+                raise DataError(f"--observed-until {observed_until!r}: neither a date written YYYY-MM-DD nor a column "
+                                f"of {where}")
+            until = pd.Series(day.tz_localize("UTC"), index=df.index)
         said_until = until.iloc[0].date().isoformat()
     for column, dates in ((start, begin), *(((observed_until, until),) if by_column else ())):
         if dates.isna().any():
@@ -125,12 +173,17 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
     after = int((finish.notna() & ~ended).sum())
     stop = finish.where(ended, until)
     days = (stop - begin).dt.total_seconds() / 86400.0
+    # a cancellation on the day of the signup is a churn within the first day: half a day of time at risk (with
+    # none, it was left out as an account never at risk: 10 of 237 churners of a CRM export)
+    same_day = ended & (days == 0)
+    days = days.mask(same_day, 0.5)
     out = df.copy()
     duration = _free_name(out, "tenure_days")
     out[duration] = days.clip(lower=0.0).round(6)  # a start after the observation date: no time at risk
     info = {"duration": duration, "start": start, "end": end, "observed_until": said_until,
             "observed_until_is_column": by_column, "observed_until_default": observed_until is None,
-            "after_observation": after, "event_from_end": event is None,
+            "after_observation": after, "same_day": int(same_day.sum()), "notes": notes,
+            "event_from_end": event is None,
             "events": int(ended.sum()) if event is None else None}
     if event is None:
         info["event"] = _free_name(out, "churned")
@@ -160,4 +213,6 @@ date taken as still a customer then"
     line = f"tenure in days from {info['start']!r} to {info['end']!r}, or {until} where it is empty{default}; {churn}"
     if n := info["after_observation"]:
         line += f"; {n:,} end{'s' if n != 1 else ''} dated after the observation date taken as still a customer then"
-    return line
+    if n := info.get("same_day"):
+        line += f"; {n:,} end{'s' if n != 1 else ''} on the day of the start counted as half a day"
+    return "; ".join([line, *info.get("notes", [])])
