@@ -698,13 +698,17 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "card_")
         base = pd.DataFrame({c: [v] for c, v in self.typical_raw_.items()})
         scale = 100.0 / self.card_["total"]
+        # the typical account with each metric at its 10th and its 90th percentile: scored in one frame (a frame of
+        # one row per call cost 0.08 s a score: 13 s of engage fit on loanapp's 57 columns)
+        numeric = [tm["features"][0] for tm in self.card_["terms"] if tm["kind"] == "numeric"]
+        probes = pd.concat([_with(base, f, v) for f in numeric for v in self.quantiles_[f]], ignore_index=True) \
+            if numeric else base.iloc[:0]
+        scored = iter(self.health_score(probes).to_numpy().reshape(-1, 2)) if numeric else iter(())
         rows = []
         for ti, tm in enumerate(self.card_["terms"]):
             delta = np.nan
             if tm["kind"] == "numeric":
-                f = tm["features"][0]
-                lo_v, hi_v = self.quantiles_[f]
-                s_lo, s_hi = (self.health_score(_with(base, f, v)).iloc[0] for v in (lo_v, hi_v))
+                s_lo, s_hi = next(scored)
                 delta = float(self.proba_of_score(s_hi) - self.proba_of_score(s_lo))
             rows.append({"feature": self.term_names_[ti], "label": self.term_label(ti, lang), "weight": np.nan,
                          "ci_low": np.nan, "ci_high": np.nan, "points_range": scale * (tm["hi"] - tm["lo"]),
