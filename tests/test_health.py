@@ -1176,6 +1176,22 @@ def test_fit_on_a_thin_table_says_which_model_predicted_one_value_and_warns_of_a
     assert ev["calibration"]["negative_slope"]["final"] < 0
 
 
+def test_fit_table_in_processes_gives_the_same_figures_and_counts_the_workers_negative_slopes(tmp_path):
+    """engage fit's validation fits (each model in each fold) are shared among processes (``--jobs``, every core by
+    default), then the final card's refits: every fit is seeded, so every figure is the one of a single process. A
+    card fitted in a worker that warned of a negative calibration slope is counted in the one sentence said (in a
+    worker its warning would have been printed there, once per fold, and not counted)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=30), "b": rng.normal(size=30),
+                       "churned": (np.arange(30) % 3 == 0).astype(int)})
+    one = T.fit_table(df, "churned", tmp_path / "one", folds=3, n_bootstrap=0, score="linear")
+    two = T.fit_table(df, "churned", tmp_path / "two", folds=3, n_bootstrap=0, score="linear", n_jobs=2)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "one" / "validation_predictions.csv"),
+                                  pd.read_csv(tmp_path / "two" / "validation_predictions.csv"))
+    assert one["models"] == two["models"] and one["calibration"] == two["calibration"]
+    assert one["calibration"]["negative_slope"]["validation_fits"] >= 1  # the premise: a fold's card warned
+
+
 def test_slope_warnings_of_a_fits_cards_are_held_and_said_once():
     """The "slope is negative" warnings of the validation fits and the final fit, counted, said in one sentence; other
     warnings of the calibration go through."""

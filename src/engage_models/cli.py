@@ -289,7 +289,8 @@ def _fit(args) -> int:
                        horizon_days=args.horizon, test_windows=args.test_windows, folds=args.folds,
                        observed_until=args.observed_until, keep_columns=args.keep_column,
                        hand_scorecard=args.hand_scorecard, n_bootstrap=args.bootstrap, where=str(args.table),
-                       score=args.score, missing_codes=args.missing_code, label_values=args.label_value)
+                       score=args.score, missing_codes=args.missing_code, label_values=args.label_value,
+                       n_jobs=args.jobs)
     for line in describe(ev["leakage_screen"]):
         print(line)
     data = ev.get("data", {})
@@ -651,6 +652,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "as in the pipeline; the card kept is named)")
     f.add_argument("--bootstrap", type=int, default=100,
                    help="bootstrap refits for the intervals (the weights; the shape card's points: at most 20)")
+    f.add_argument("--jobs", type=int, default=-1,
+                   help="processes sharing the fits (default -1: every core; 1: this one); no figure depends on it")
     f.add_argument("--out", type=Path, required=True)
     f.set_defaults(func=_fit)
 

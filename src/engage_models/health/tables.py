@@ -53,6 +53,7 @@ from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with i
     write_csv,
 )
 from .._core.missing_codes import apply_missing_codes
+from .._core.progress import parallel_map
 from .._core.reasons import Thin
 from ..features.screening import describe, screen_label
 from . import evaluation as E
@@ -350,18 +351,33 @@ def _data_lists(data: dict) -> str:
     return out
 
 
-def _predictions(models: dict, X: pd.DataFrame, y: pd.Series, tr, va, key) -> list[pd.DataFrame]:
-    """Each model fitted on rows ``tr`` and scoring rows ``va`` (one row per scored table row)."""
-    out = []
-    for name, make in models.items():
+def _predict_one(name: str, make, X: pd.DataFrame, y: pd.Series, tr, va, key) -> tuple[pd.DataFrame, list[float]]:
+    """The model ``make()`` fitted on rows ``tr`` scoring rows ``va`` (one row per scored table row), and the
+    negative calibration slopes its card fits warned of (held here: in a worker process the warning would be
+    printed there, once per fold, not said once by :class:`_SlopeWarnings` in the parent)."""
+    held = _SlopeWarnings()
+    with held.during("validation"):
         m = make().fit(X.iloc[tr], y.iloc[tr])
-        out.append(pd.DataFrame({"as_of": key, "row": X.index[va], "account_id": X.iloc[va]["__id"].to_numpy(),
-                                 "y": y.iloc[va].to_numpy(), "model": name,
-                                 "p": m.predict_proba(X.iloc[va])[:, 1]}))
+    return pd.DataFrame({"as_of": key, "row": X.index[va], "account_id": X.iloc[va]["__id"].to_numpy(),
+                         "y": y.iloc[va].to_numpy(), "model": name,
+                         "p": m.predict_proba(X.iloc[va])[:, 1]}), held.slopes["validation"]
+
+
+def _predictions(models: dict, X: pd.DataFrame, y: pd.Series, splits, held: _SlopeWarnings,
+                 n_jobs: int | None = None) -> list[pd.DataFrame]:
+    """Each model fitted on the training rows of each split ``(key, tr, va)`` and scoring its rows ``va``, in the
+    order of the splits and the models. The fits are independent and seeded: shared among ``n_jobs`` processes
+    (joblib; -1 every core) they give the same predictions; the slopes they warned of are added to ``held``."""
+    tasks = [(name, make, X, y, tr, va, key) for key, tr, va in splits for name, make in models.items()]
+    out = []
+    for frame, slopes in parallel_map(_predict_one, tasks, n_jobs):
+        out.append(frame)
+        held.slopes["validation"].extend(slopes)
     return out
 
 
-def _cv_predictions(models: dict, X: pd.DataFrame, y: pd.Series, folds: int, seed: int) -> tuple[pd.DataFrame, int]:
+def _cv_predictions(models: dict, X: pd.DataFrame, y: pd.Series, folds: int, seed: int,
+                    held: _SlopeWarnings | None = None, n_jobs: int | None = None) -> tuple[pd.DataFrame, int]:
     """Out-of-fold predictions of every model in stratified folds of accounts (``X["__id"]``; one row per
     account makes them ordinary stratified folds); ``as_of`` holds the fold number. Returns them and the
     number of folds."""
@@ -370,10 +386,9 @@ def _cv_predictions(models: dict, X: pd.DataFrame, y: pd.Series, folds: int, see
     k = int(min(folds, *per_class))
     if k < 2:
         raise Thin("reason.cv_few_churners", churned=per_class[1], retained=per_class[0])
-    preds = []
     splitter = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
-    for i, (tr, va) in enumerate(splitter.split(X, y, groups=ids)):
-        preds += _predictions(models, X, y, tr, va, i)
+    splits = [(i, tr, va) for i, (tr, va) in enumerate(splitter.split(X, y, groups=ids))]
+    preds = _predictions(models, X, y, splits, held or _SlopeWarnings(), n_jobs)
     return pd.concat(preds, ignore_index=True), k
 
 
@@ -412,11 +427,12 @@ def time_windows(dates, horizon_days: int, n_windows: int = 4, observed_until=No
 
 
 def _window_predictions(models: dict, X: pd.DataFrame, y: pd.Series, date_col: str, horizon_days: int,
-                        n_windows: int, observed_until, min_test_events: int) -> tuple[pd.DataFrame, dict]:
+                        n_windows: int, observed_until, min_test_events: int, held: _SlopeWarnings | None = None,
+                        n_jobs: int | None = None) -> tuple[pd.DataFrame, dict]:
     """Rolling-origin predictions over :func:`time_windows` and the validation record for evaluation.json."""
     tw = time_windows(X[date_col], horizon_days, n_windows, observed_until)
     d, h = X[date_col], pd.Timedelta(days=horizon_days)
-    preds, rows = [], []
+    splits, rows = [], []
     last = len(tw["windows"]) - 1
     for j, (start, end) in enumerate(tw["windows"]):
         test = (d >= start) & ((d < end) if j < last else (d <= end))
@@ -428,7 +444,7 @@ def _window_predictions(models: dict, X: pd.DataFrame, y: pd.Series, date_col: s
             rec["skipped"] = "no test rows" if not test.any() else "training rows without both outcomes"
             rec.update(test_rows=0, test_events=0, test_accounts=0)
         else:
-            preds += _predictions(models, X, y, np.flatnonzero(train), np.flatnonzero(test), j)
+            splits.append((j, np.flatnonzero(train), np.flatnonzero(test)))
         rows.append(rec)
     n_rows = sum(r["test_rows"] for r in rows)
     n_events = sum(r["test_events"] for r in rows)
@@ -438,7 +454,7 @@ def _window_predictions(models: dict, X: pd.DataFrame, y: pd.Series, date_col: s
             f"mature by {tw['mature_until'].date()} (need at least {min_test_events} churners and as many "
             f"non-churners): give a longer history, a shorter horizon or fewer test windows, or leave out the "
             f"date column for cross-validation")
-    tested = pd.concat(preds, ignore_index=True)
+    tested = pd.concat(_predictions(models, X, y, splits, held or _SlopeWarnings(), n_jobs), ignore_index=True)
     for j, g in tested.groupby("as_of"):  # ranking within each window (the pooled metrics also see calibration)
         if g["y"].nunique() == 2:  # a model of one value in the window ranks nothing there: no figure, not 0.500
             rows[j]["roc_auc"] = {m: float(roc_auc_score(gm["y"], gm["p"])) if not _flat(gm["p"]) else None
@@ -518,7 +534,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
               observed_until=None, keep_columns=(), min_test_events: int = 10, hand_scorecard=None,
               n_bootstrap: int = 100, n_boot_eval: int = 200, seed: int = 0, where: str = "table",
               lang: str = "en", score: str = "auto", shape_bootstrap: int | None = None, missing_codes=(),
-              label_values=()) -> dict:
+              label_values=(), n_jobs: int | None = None) -> dict:
     """Fit, validate and write the learned score for a user's table. Returns the evaluation dict.
 
     Parameters
@@ -559,6 +575,10 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     missing_codes : sequence of str
         ``COLUMN=VALUE`` missing-value codes, ``COLUMN=none``, ``none`` (:mod:`engage_models._core.missing_codes`):
         a code found or declared is a missing value, listed in ``evaluation["data"]["missing_codes"]``.
+    n_jobs : int, optional
+        Processes sharing the fits (joblib; -1 every core, None this one): each validation fit of each model
+        (fold or window) is one task, then the shape card's refits of the final fit. Every fit is seeded, so no
+        figure depends on it.
 
     ``evaluation["reading_notes"]``: what :func:`~engage_models._core.io.read_table` did with the file that the
     table does not show (blank lines, cells read as missing, decimal commas), as the command line prints them.
@@ -573,10 +593,10 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     if score not in ("auto", "shape", "linear"):
         raise ValueError(f"score must be 'auto', 'shape' or 'linear', not {score!r}")
 
-    def learned(n_boot: int, form: str | None = None):
+    def learned(n_boot: int, form: str | None = None, jobs: int | None = None):
         if (form or score) == "shape":
             return ShapeScore(date_col=date_col or "__none", id_col=id_name, gap_days=horizon_days,
-                              n_bootstrap=n_boot, random_state=seed)
+                              n_bootstrap=n_boot, random_state=seed, n_jobs=jobs)
         return HealthScore(date_col=date_col or "__none", id_col=id_name, gap_days=horizon_days,
                            n_bootstrap=n_boot, random_state=seed)
 
@@ -598,12 +618,12 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     if date_col:
         with held.during("validation"):
             preds, method = _window_predictions(models, X, y, date_col, horizon_days, test_windows, observed_until,
-                                                min_test_events)
+                                                min_test_events, held, n_jobs)
         end = pd.Timestamp(method["observed_until"], tz="UTC")
         final_rows = (X[date_col] + pd.Timedelta(days=horizon_days) <= end).to_numpy()
     else:
         with held.during("validation"):
-            preds, k = _cv_predictions(models, X, y, folds, seed)
+            preds, k = _cv_predictions(models, X, y, folds, seed, held, n_jobs)
         grouped = f"folds of accounts by {id_col!r}" if id_col else "folds of rows (no id column: each row is " \
                                                                     "taken for a separate account)"
         method = {"method": f"stratified {k}-fold cross-validation, {grouped} (no date column: not out-of-time)",
@@ -645,7 +665,8 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     if shape_bootstrap is None:
         shape_bootstrap = min(n_bootstrap, 20)
     with held.during("final"):
-        final = learned(shape_bootstrap if score == "shape" else n_bootstrap).fit(Xf, yf)
+        # the validation's fits shared the processes among them; the final card's own refits share them now
+        final = learned(shape_bootstrap if score == "shape" else n_bootstrap, jobs=n_jobs).fit(Xf, yf)
     if negative := held.summary(score):
         evaluation["calibration"]["negative_slope"] = negative
         log.warning("%s", negative["text"])
