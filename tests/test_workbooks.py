@@ -119,8 +119,10 @@ def test_a_title_above_the_header_and_names_over_merged_cells_are_skipped_and_sa
 
 def test_what_a_workbook_cannot_give_is_said(tmp_path):
     path = _book(tmp_path / "t.xlsx", {"Data": [["a", "b"], [1, 2]], "Empty": [], "Header": [["a", "b"]]})
-    with pytest.raises(DataError, match=r"t.xlsx: no sheet 'data'; its sheets: 'Data', 'Empty', 'Header'$"):
-        read_table(path, sheet="data")
+    with pytest.raises(DataError, match=r"t.xlsx: no sheet 'Dta'; its sheets: 'Data', 'Empty', 'Header'$"):
+        read_table(path, sheet="Dta")
+    # Excel's sheet names ignore case (it allows no two that differ only so): 'data' is the sheet 'Data'
+    assert read_table(path, sheet="data").to_dict("list") == {"a": [1], "b": [2]}
     with pytest.raises(DataError, match=r"t.xlsx, sheet 'Empty': empty \(no header row\)$"):
         read_table(path, sheet="Empty")
     assert read_table(path, sheet="Header").columns.tolist() == ["a", "b"] and read_table(path, sheet="Header").empty

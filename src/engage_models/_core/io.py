@@ -535,8 +535,11 @@ def read_workbook(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
         visible = [ws.title for ws in wb.worksheets if ws.sheet_state == "visible"]
         if sheet is None and not visible:
             raise DataError(f"{path}: no visible worksheet (sheets: {', '.join(map(repr, names)) or 'none'})")
-        if sheet is not None and sheet not in names:
-            raise DataError(f"{path}: no sheet {sheet!r}; its sheets: {', '.join(map(repr, names))}")
+        if sheet is not None and sheet not in names:  # Excel's own names ignore case: so does --sheet
+            alike = [n for n in names if n.casefold() == sheet.casefold()]
+            if len(alike) != 1:
+                raise DataError(f"{path}: no sheet {sheet!r}; its sheets: {', '.join(map(repr, names))}")
+            sheet = alike[0]
         title = sheet if sheet is not None else visible[0]
         cells = grid(wb[title])
         member = getattr(wb[title], "_worksheet_path", None)  # openpyxl's name of the sheet's XML in the zip
