@@ -403,3 +403,20 @@ def test_a_first_customer_years_before_the_next_keeps_its_start_and_a_century_do
         pd.Timestamp("2024-10-01", tz="UTC") - others.min()).days
     assert account_starts(day_counts([early, *others])).rows == 0
     assert account_starts(day_counts([pd.Timestamp("1924-07-22", tz="UTC"), *others])).rows == 1
+
+
+def test_a_placeholder_start_is_set_aside_however_long_the_others_span():
+    """1970-01-01 (an empty cell read as Unix time 0) beside customers from 1975 to 2024: the gap (5 years) is
+    shorter than the others' span (50), so the rule for a first customer kept it as one. A day systems write for
+    "no date" is set aside when more than a year before the others; an ordinary 1972 start there is kept."""
+    from engage_models._core.time import account_starts, day_counts
+
+    others = list(pd.date_range("1975-01-01", "2024-12-01", freq="MS", tz="UTC"))
+    got = account_starts(day_counts([pd.Timestamp("1970-01-01", tz="UTC"), *others]))
+    assert (got.rows, got.first, got.start) == (1, pd.Timestamp("1970-01-01", tz="UTC"), others[0])
+    for placeholder in ("1900-01-01", "1899-12-30"):
+        assert account_starts(day_counts([pd.Timestamp(placeholder, tz="UTC"), *others])).rows == 1
+    assert account_starts(day_counts([pd.Timestamp("1972-06-01", tz="UTC"), *others])).rows == 0
+    both = account_starts(day_counts([pd.Timestamp("1924-07-22", tz="UTC"), pd.Timestamp("1970-01-01", tz="UTC"),
+                                      *others]))
+    assert (both.rows, both.first.year, both.last.year, both.start) == (2, 1924, 1970, others[0])

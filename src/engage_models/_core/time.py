@@ -274,5 +274,35 @@ def account_starts(days: pd.DataFrame) -> DataStart:
     0
     >>> account_starts(years(1924, *range(2015, 2025))).rows, bulk_start(years(2010, *range(2015, 2025))).rows
     (1, 1)
+
+    A day a system writes for "no date" (1970-01-01, 1900-01-01, Excel's 1899-12-30 and -31) is set aside when it
+    lies more than a year before the other starts, however long they span (1970-01-01 beside starts from 1975 on
+    was kept as a customer's: :data:`PLACEHOLDER_DAYS`).
+
+    >>> s = account_starts(pd.DataFrame({"d": [0, 1900, 9000, 19000], "n": [1, 40, 300, 300]}))  # 1970, 1975...
+    >>> s.rows, s.first.date(), s.start.date()
+    (1, datetime.date(1970, 1, 1), datetime.date(1975, 3, 16))
     """
-    return bulk_start(days, relative=True)
+    found = bulk_start(days, relative=True)
+    held = days[days["d"].isin(PLACEHOLDER_DAYS) & (days["n"] > 0)]
+    if held.empty:
+        return found
+    inner = bulk_start(days[~days["d"].isin(held["d"])], relative=True)
+    total = int(days.loc[days["n"] > 0, "n"].sum())
+    rows = int(held["n"].sum()) + inner.rows
+    if inner.start is None or (inner.start - _day(held["d"].max())).days <= EARLY_GAP_DAYS \
+            or rows > EARLY_SHARE * total or rows <= found.rows:
+        return found
+    first, last = _day(held["d"].min()), _day(held["d"].max())
+    if inner.rows:
+        first, last = min(first, inner.first), max(last, inner.last)
+    return DataStart(inner.start, rows, first, last, total)
+
+
+#: Days systems write for "no date", as days since 1970-01-01: 1970-01-01 (Unix time 0), 1900-01-01, and Excel's
+#: day 0 and 1 (1899-12-30, 1899-12-31).
+PLACEHOLDER_DAYS = (0, -25567, -25568, -25569)
+
+
+def _day(k) -> pd.Timestamp:
+    return pd.Timestamp(int(k), unit="D", tz="UTC")
