@@ -52,7 +52,7 @@ from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with i
     text_among_numbers,
     write_csv,
 )
-from .._core.missing_codes import apply_missing_codes
+from .._core.missing_codes import apply_missing_codes, describe_codes
 from .._core.progress import parallel_map
 from .._core.reasons import Thin
 from ..features.screening import describe, screen_label
@@ -328,7 +328,13 @@ def _data_lists(data: dict) -> str:
     >>> _data_lists({"missing_values": {}, "dropped_columns": {"id": "an identifier <x>"}}).split("</p>")[1:]
     ['<p>Columns left out:', '<ul><li><strong>id</strong>: an identifier &lt;x&gt;</li></ul>']
 
-    A code column read as categories (``code_columns``, as the command line says it) is listed too:
+    A code column read as categories (``code_columns``, as the command line says it) is listed too, and each
+    missing-value code (``missing_codes``, in the command line's words):
+
+    >>> _data_lists({"missing_codes": [{"column": "gdlin", "value": 666, "rows": 2, "first_rows": [881, 1229],
+    ...              "how": "detected", "others": [0, 1]}]}).split("</p>")[1:3][1][:82]
+    '<ul><li>column &#x27;gdlin&#x27;: 666 on 2 row(s) (first at data rows [881, 1229])'
+
 
     >>> _data_lists({"features": ["zip"], "code_columns": {"zip": {"categories": True, "note": "3 codes"},
     ...              "iso": {"categories": False, "note": "90 codes"}}}).split("</p>")[1:3]
@@ -341,6 +347,9 @@ def _data_lists(data: dict) -> str:
     out = ("<p>Missing values (a number's: the median plus an indicator; a category's: none of its levels):</p><ul>"
            + "".join(f"<li><strong>{html.escape(str(c))}</strong>: {n:,}</li>" for c, n in missing.items()) + "</ul>"
            if missing else "<p>No feature has a missing value.</p>")
+    if found := data.get("missing_codes"):  # said on the console; the report listed their rows as missing only
+        out += ("<p>Missing-value codes read as missing:</p><ul>" + "".join(
+            f"<li>{html.escape(line)}</li>" for line in describe_codes(found)) + "</ul>")
     if codes:
         out += ("<p>Code columns read as categories:</p><ul>" + "".join(
             f"<li><strong>{html.escape(str(c))}</strong>: {html.escape(str(note))}</li>" for c, note in codes.items())
