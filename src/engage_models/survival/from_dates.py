@@ -32,8 +32,9 @@ import pandas as pd
 
 from .._core.errors import DataError
 
-#: Cells that say "no date" in a spreadsheet: a dash of any width (Japanese sheets write ー or －).
-_NO_DATE = {"-", "--", "\u2013", "\u2014", "\u2015", "\u30fc", "\uff0d"}
+#: Cells that say "no date" in a spreadsheet: a dash of any width (en and em dashes, the horizontal bar, and the
+#: Japanese long vowel mark and full-width hyphen Japanese sheets write), by code point.
+_NO_DATE = {"-", "--", *map(chr, (0x2013, 0x2014, 0x2015, 0x30FC, 0xFF0D))}
 
 
 def _date_text(values: pd.Series) -> pd.Series:
