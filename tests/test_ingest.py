@@ -976,15 +976,49 @@ def test_several_subscription_rows_in_one_month_are_said_with_what_the_kpis_take
 
 
 def test_a_workbook_is_named_with_what_to_do(tmp_path):
-    """accounts.xlsx beside the other tables read "accounts: no file for this required table", and a sources.yaml
-    path to it "cannot tell the format from the name": neither said to save it as CSV."""
+    """accounts.xls beside the other tables read "accounts: no file for this required table", and a sources.yaml
+    path to it "cannot tell the format from the name": neither said to save it as CSV (or .xlsx, which is read)."""
     raw = _write(tmp_path / "raw", _tables())
-    (raw / "accounts.csv").rename(raw / "accounts.xlsx")
-    with pytest.raises(IngestError, match=r"accounts: .*accounts\.xlsx is a spreadsheet workbook, which ingest does "
-                                          r"not read: save the sheet as CSV \(Excel: File > Save As > CSV UTF-8\)"):
+    (raw / "accounts.csv").rename(raw / "accounts.xls")
+    with pytest.raises(IngestError, match=r"accounts: .*accounts\.xls is a spreadsheet workbook, which ingest does "
+                                          r"not read: save the sheet as CSV \(Excel: File > Save As > CSV UTF-8\) or "
+                                          r"as an Excel workbook \(.xlsx\)"):
         ingest(raw, tmp_path / "processed", now=NOW)
     with pytest.raises(IngestError, match="is a spreadsheet workbook"):
-        ingest(raw, tmp_path / "processed", now=NOW, sources={"accounts": raw / "accounts.xlsx"})
+        ingest(raw, tmp_path / "processed", now=NOW, sources={"accounts": raw / "accounts.xls"})
+
+
+def test_an_excel_workbook_is_ingested_as_the_csv_of_its_sheet(tmp_path):
+    """accounts.xlsx and events.xlsx (a title row above the events' header, as teams type them) beside CSVs: the
+    processed tables equal those of the same tables as CSV; a row the contract rejects is quarantined naming the
+    workbook and its data row, and a warning says which sheet row that is."""
+    import openpyxl
+
+    t = _tables()
+    t["accounts"][1]["mrr"] = "lots"  # a value the contract rejects: quarantined with its data row
+    csv_raw = _write(tmp_path / "csv", t)
+    book_raw = _write(tmp_path / "book", t)
+    for name, title in (("accounts", None), ("events", "Product events, January")):
+        (book_raw / f"{name}.csv").unlink()
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        if title:
+            ws.append([title])
+        frame = pd.DataFrame(t[name])
+        ws.append(list(frame.columns))
+        for row in frame.itertuples(index=False):
+            ws.append([None if v == "" else v for v in row])
+        wb.save(book_raw / f"{name}.xlsx")
+    a = _checked(ingest(csv_raw, tmp_path / "p_csv", now=NOW))
+    b = _checked(ingest(book_raw, tmp_path / "p_book", now=NOW))
+    for name in ("accounts", "events", "tickets"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "p_book" / f"{name}.parquet"),
+                                      pd.read_parquet(tmp_path / "p_csv" / f"{name}.parquet"))
+    q = pd.read_parquet(tmp_path / "p_book" / "quarantine" / "accounts.parquet")
+    assert len(q) == 1 and q["source_row"].tolist() == [2] and q["source_file"].iloc[0].endswith("accounts.xlsx")
+    assert any(str(w).startswith("events: read from the sheet 'Sheet' of ") and "data row N is row N + 2 of the "
+               "sheet" in str(w) for w in b.warnings), b.warnings
+    assert a.tables["accounts"].rows_quarantined == 1
 
 
 def test_dates_written_as_numbers_are_recognised_and_read_with_their_name(tmp_path):

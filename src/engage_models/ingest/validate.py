@@ -73,7 +73,7 @@ from .sources import NUMBER_DATES, SOURCES_FILE, Source, resolve_sources
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz", ".json", ".ndjson")
+SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz", ".json", ".ndjson", ".xlsx", ".xlsm")
 _PARAM = re.compile(r"\$([a-z_]+)")
 _QUOTED = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'')
 #: The quarantine's own columns; a data column of the same name is stored as ``data.<name>`` there.
@@ -256,13 +256,14 @@ def find_source(raw_dir: str | Path, table: str) -> Path | None:
     return found[0] if found else None
 
 
-#: Workbooks ingest does not read: a table saved in one is named in the error with what to do.
-WORKBOOKS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+#: Workbooks ingest does not read (an Excel workbook, ``.xlsx``/``.xlsm``, it does): a table saved in one is named
+#: in the error with what to do.
+WORKBOOKS = (".xls", ".ods", ".numbers")
 
 
 def _workbook_hint(path: str) -> str:
     return (f"{path} is a spreadsheet workbook, which ingest does not read: save the sheet as CSV (Excel: File > "
-            f"Save As > CSV UTF-8) and give that file")
+            f"Save As > CSV UTF-8) or as an Excel workbook (.xlsx) and give that file")
 
 
 def _kind(source: str) -> str:
@@ -270,7 +271,7 @@ def _kind(source: str) -> str:
     if s.endswith(WORKBOOKS):
         raise IngestError(_workbook_hint(source))
     for kind, endings in (("parquet", (".parquet",)), ("csv", (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")),
-                          ("json", (".json", ".ndjson", ".jsonl"))):
+                          ("json", (".json", ".ndjson", ".jsonl")), ("xlsx", (".xlsx", ".xlsm"))):
         if s.endswith(endings):
             return kind
     raise IngestError(f"{source}: cannot tell the format from the name (expected one of {', '.join(SUFFIXES)})")
@@ -491,8 +492,32 @@ def _no_content(path: Path) -> bool:
     return not raw.replace(b"\x00", b"").strip()
 
 
+def _open_workbook(con, contract: C.TableContract, source: str, given: str | None, work: Path) -> _Source:
+    """An Excel workbook's first visible sheet (:func:`~engage_models._core.io.read_workbook`: a title row or
+    group names above the header skipped, a formula's stored value), each cell as the text a CSV of the sheet
+    would hold, then read as that CSV is (the contract types it). Rows are the sheet's data rows (blank rows not
+    counted); where they are not the sheet's own row numbers, a warning says the offset."""
+    from .._core.errors import DataError
+    from .._core.io import _cell_text, read_workbook
+
+    if given:
+        raise IngestError(f"{contract.name}: an encoding ({given}) is given for {source}, an Excel workbook")
+    try:
+        df = read_workbook(source)
+    except DataError as exc:
+        raise IngestError(f"{contract.name}: {exc}") from exc
+    sheet = df.attrs["reading"]["sheet"]
+    text = work / f"{contract.name}-sheet.csv"
+    df.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else
+           _cell_text(v.item() if hasattr(v, "item") else v)).to_csv(text, index=False, encoding="utf-8")
+    blank = df.attrs["reading"].get("blank_rows")
+    _warn("workbook_rows", table=contract.name, source=source, sheet=sheet["name"], h=f"{sheet['header_row']:,}",
+          blank=(Why("ingest.workbook_blank", n=f"{blank['rows']:,}", first=str(blank["first"])) if blank else ""))
+    return _open_text(con, contract, str(text), "utf-8", work, ",", label=source)
+
+
 def _open_text(con, contract: C.TableContract, source: str, given: str | None, work: Path,
-               delimiter: str | None = None) -> _Source:
+               delimiter: str | None = None, label: str | None = None) -> _Source:
     """CSV/TSV parts read as text (the contract types them); lines that are not rows set aside. Parts are matched
     by column name: a monthly export whose columns came in another order, or that gained a column, is read (a
     column missing from a part is empty there, so its rows are quarantined if the contract needs it)."""
@@ -516,7 +541,7 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
             names += [n for n in header.names if n not in names]
         own[k] = list(header.names)
         columns = {f"__raw{j}": "VARCHAR" for j in range(len(header.names))}
-        p = {"f": str(path), "delim": delimiter, "file": str(f)}
+        p = {"f": str(path), "delim": delimiter, "file": label or str(f)}
         try:  # clean files (nearly all): DuckDB alone, strict, streaming
             con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT *, $file AS __file "
                         f"FROM {_read_csv_sql(columns, header=True)}", p)
@@ -535,12 +560,12 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
                     bw.writerow([r.row, r.line, r.raw, r.reason])
                 else:
                     gw.writerow([*r.fields, r.row])
-        p = {"f": str(good), "delim": ",", "file": str(f)}
+        p = {"f": str(good), "delim": ",", "file": label or str(f)}
         con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT *, $file AS __file "
                     f"FROM {_read_csv_sql({**columns, '__row': 'BIGINT'}, header=False)}", p)
         parts.append((k, "__row"))
         bad_cols = {"__row": "BIGINT", "__line": "BIGINT", "__rawline": "VARCHAR", "__reason": "VARCHAR"}
-        p = {"f": str(rejects), "delim": ",", "file": str(f)}
+        p = {"f": str(rejects), "delim": ",", "file": label or str(f)}
         con.execute(f"CREATE OR REPLACE TEMP TABLE __bad{k} AS SELECT *, $file AS __file "
                     f"FROM {_read_csv_sql(bad_cols, header=False)}", p)
         bad.append(f"SELECT * FROM __bad{k}")
@@ -664,6 +689,8 @@ def _open_source(con, contract: C.TableContract, source: str, encoding: str | No
             return _open_parquet(con, contract, source)
         if kind == "json":
             return _open_json(con, contract, source, encoding, work)
+        if kind == "xlsx":
+            return _open_workbook(con, contract, source, encoding, work)
         return _open_text(con, contract, source, encoding, work, delimiter)
     except F.FileError as exc:
         raise IngestError(f"{contract.name}: {exc}") from exc
