@@ -1362,7 +1362,9 @@ def test_a_repeated_id_and_a_column_of_dates_are_named_for_what_they_are():
     twice.loc[50, "customer"] = "C010"  # and C010 on 11 and 51
     with pytest.raises(DataError, match=r"^t.csv, id column 'customer' is not unique: 2 id\(s\) on more than one "
                                         r"row, 5 rows in all \(e.g. 'C003' at data rows \[4, 8, 31\]\); the table "
-                                        r"needs one row per account$"):
+                                        r"needs one row per account, or, for an account's rows over time "
+                                        r"\(start/stop rows, covariates that change\), each row's start with "
+                                        r"--entry and its end with --duration$"):
         A.analyse_table(twice, id_col="customer", **run)
     dated = own.assign(signed=pd.date_range("2021-01-01", periods=len(own), freq="D").strftime("%Y-%m-%d"),
                        note=[f"call {i}" for i in range(len(own))])
@@ -1564,3 +1566,80 @@ def test_rows_with_an_empty_event_are_left_out_and_counted_as_fit_leaves_rows_wi
             "whether the account churned is not known") in proc.stderr, proc.stderr
     saved = json.loads((tmp_path / "o" / "evaluation.json").read_text(encoding="utf-8"))
     assert saved["table"]["without_event"]["first_rows"] == [5, 10, 61]
+
+
+def _split_in_time(own: pd.DataFrame, seed: int = 5) -> pd.DataFrame:
+    """Each account's (0, tenure] cut at a random day into two start/stop rows, the event on the second, the
+    rows shuffled: the same data as ``own``, as a start/stop table holds it."""
+    rng = np.random.default_rng(seed)
+    cut = np.floor(own["tenure"] * rng.uniform(0.2, 0.8, len(own)))
+    first = own.assign(start=0.0, stop=cut, churned=False)
+    second = own.assign(start=cut, stop=own["tenure"].astype(float))
+    rows = pd.concat([first, second], ignore_index=True)
+    return rows[rows["stop"] > rows["start"]].sample(frac=1.0, random_state=seed).drop(columns="tenure")
+
+
+def test_start_stop_rows_of_an_account_give_the_one_row_table_s_answers():
+    """A start/stop table (an account's rows over time, each (start, stop] with that interval's covariates) stopped
+    on "the table needs one row per account" with --id, and without it each row was an account of its own (a
+    subject's rows split across folds, every censored first row valued as a customer). Round trip: the one-row
+    table cut in two rows per account, shuffled, gives the same hazard ratios and the same values for the
+    accounts still customers, counts accounts, and keeps an account's rows in one fold."""
+    own = _own_table()
+    run = dict(event="churned", unit="days", n_boot=0, cv=3, where="t.csv", id_col="customer",
+               covariates=["tier", "users"])
+    split = _split_in_time(own)
+    assert split["customer"].duplicated().sum() > 200  # most accounts hold two rows
+    # no penalty: lifelines' (penalizer x rows / 2 x |beta|^2 on covariates standardised over the rows) differs
+    # between the two tables by its rows, so only the unpenalised predictions are the same
+    one = A.analyse_table(own, duration="tenure", penalizer=0.0, **run)
+    two = A.analyse_table(split, duration="stop", entry="start", penalizer=0.0, **run)
+    hr1, hr2 = one.cox.summary, two.cox.summary
+    assert np.allclose(hr1["coef"], hr2.loc[hr1.index, "coef"], atol=1e-6)
+    assert np.allclose(hr1["se"], hr2.loc[hr1.index, "se"], atol=1e-6)  # one event per account: model-based SEs
+    table = two.evaluation["table"]
+    assert table["start_stop"] and table["accounts"] == len(own) and table["rows_used"] == len(split)
+    assert not one.evaluation["table"]["start_stop"] and one.evaluation["table"]["accounts"] == len(own)
+    # every account still a customer once, from its last row: the same remaining lifetime as the one-row table
+    p1, p2 = one.per_account.set_index("customer"), two.per_account.set_index("customer")
+    assert sorted(p2.index) == sorted(own.loc[~own["churned"], "customer"]) and p2.index.is_unique
+    assert np.allclose(p1["expected_remaining_months"], p2.loc[p1.index, "expected_remaining_months"], atol=1e-6)
+    folds = two.evaluation["models"]["cox_ph"]["cross_validation"]["folds"]
+    assert sum(f["accounts"] for f in folds) == len(own)  # accounts, each in one fold (rows would count 450+)
+    assert any(n.startswith("start/stop rows: ") and "of 240 accounts ('customer')" in n
+               for n in two.evaluation["design"]["notes"])
+
+
+def test_start_stop_rows_are_fitted_as_the_survival_package_fits_them():
+    """lifelines' Stanford heart transplant table (start, stop, event, id; the transplant switches on at its
+    day): R's ``coxph(Surv(start, stop, event) ~ age + year + surgery + transplant, data = heart)`` gives
+    coefficients 0.02717, -0.14635, -0.63721, -0.01025 with standard errors 0.01371, 0.07047, 0.36723, 0.31375;
+    103 patients of whom 28 were alive at the end."""
+    from lifelines.datasets import load_stanford_heart_transplants
+
+    heart = load_stanford_heart_transplants()
+    res = A.analyse_table(heart, duration="stop", event="event", entry="start", id_col="id", unit="days",
+                          covariates=["age", "year", "surgery", "transplant"], n_boot=0, cv=3, where="heart.csv")
+    s = res.cox.summary
+    assert np.allclose(s.loc[["age", "year", "surgery", "transplant"], "coef"],
+                       [0.02717, -0.14635, -0.63721, -0.01025], atol=5e-5)
+    assert np.allclose(s.loc[["age", "year", "surgery", "transplant"], "se"],
+                       [0.01371, 0.07047, 0.36723, 0.31375], atol=5e-5)
+    assert res.evaluation["table"]["accounts"] == 103 and len(res.per_account) == 28
+
+
+def test_start_stop_rows_that_overlap_or_churn_before_their_last_are_named():
+    """Two rows of an account covering the same days, and a churn followed by more rows (the public cgd table's
+    repeated infections): errors naming the account and its data rows, not a model of rows as accounts."""
+    base = pd.DataFrame({"id": ["a", "a", "b", "b", "c"], "start": [0, 10, 0, 5, 0], "stop": [10, 20, 8, 9, 7],
+                         "event": [0, 1, 0, 0, 1], "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    run = dict(duration="stop", event="event", entry="start", id_col="id", unit="days", n_boot=0, where="t.csv")
+    with pytest.raises(DataError, match=r"^t.csv: 1 row\(s\) overlap an earlier row of their account in time "
+                                        r"\(e.g. id 'b': data row 3 runs to stop = 8, data row 4 starts at start = "
+                                        r"5\); an account's start/stop rows must follow one another$"):
+        A.analyse_table(base, **run)
+    again = base.assign(start=[0, 10, 0, 8, 0], event=[1, 0, 0, 0, 1])
+    with pytest.raises(DataError, match=r"^t.csv, event column 'event': 1 account\(s\) churn on a row before "
+                                        r"their last \(e.g. id 'a': event = 1 at data row 1, later rows at data "
+                                        r"rows \[2\]\); a customer churns once: for repeated events"):
+        A.analyse_table(again, **run)

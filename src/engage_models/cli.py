@@ -682,8 +682,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a value of --event that means churn, when it holds other values (repeatable; every other "
                         "value counts as still a customer up to its time)")
     v.add_argument("--covariates", nargs="*", default=None, help="columns to model (default: all others)")
-    v.add_argument("--entry", default=None, help="column: tenure when first observed (left truncation)")
-    v.add_argument("--id", default=None, help="column identifying the account (default: row number)")
+    v.add_argument("--entry", default=None, help="column: tenure when first observed (left truncation), or a "
+                                                  "start/stop row's start (with --id repeating over rows)")
+    v.add_argument("--id", default=None, help="column identifying the account (default: row number); with --entry "
+                                              "it may repeat: an account's start/stop rows over time")
     v.add_argument("--mrr", default=None, help="column: monthly recurring revenue (enables LTV and revenue at risk)")
     v.add_argument("--unit", choices=("days", "weeks", "months", "years"), default=None,
                    help="unit of duration and entry (default months, and said: a table in years or days read as "

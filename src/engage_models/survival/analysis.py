@@ -342,12 +342,50 @@ def fill_covariates(data: pd.DataFrame, covariates: list[str], *, named: bool = 
     return data, covariates, said, notes, unfilled
 
 
+def check_start_stop(data: pd.DataFrame, *, where: str, id_col: str, entry: str, duration: str,
+                     event: str) -> pd.DataFrame:
+    """Start/stop rows (``_id``, ``_entry``, ``_duration``, ``_event``, ``_row``) in time order within each
+    account, accounts in the order they first appear; :class:`DataError` naming the rows when two rows of an
+    account overlap in time or an account churns on a row before its last (a customer churns once: repeated
+    events, such as the public ``cgd`` table's infections, are not churn).
+
+    >>> rows = pd.DataFrame({"_id": ["a", "b", "a"], "_entry": [5.0, 0.0, 0.0], "_duration": [9.0, 4.0, 5.0],
+    ...                      "_event": [1, 0, 0], "_row": [1, 2, 3]})
+    >>> check_start_stop(rows, where="t.csv", id_col="id", entry="start", duration="stop", event="churn")["_row"].tolist()
+    [3, 1, 2]
+    """
+    order = pd.factorize(data["_id"])[0]
+    d = data.assign(_order=order).sort_values(["_order", "_entry"], kind="stable").drop(columns="_order")
+    ids = d["_id"].to_numpy()
+    same = ids[1:] == ids[:-1]
+    overlap = same & (d["_entry"].to_numpy(float)[1:] < d["_duration"].to_numpy(float)[:-1] - 1e-9)
+    if overlap.any():
+        i = int(np.flatnonzero(overlap)[0])
+        a, b = d.iloc[i], d.iloc[i + 1]
+        raise DataError(f"{where}: {int(overlap.sum()):,} row(s) overlap an earlier row of their account in time "
+                        f"(e.g. {id_col} {a['_id']!r}: data row {a['_row']} runs to {duration} = {a[duration]}, "
+                        f"data row {b['_row']} starts at {entry} = {b[entry]}); an account's start/stop rows "
+                        f"must follow one another")
+    early = same & (d["_event"].to_numpy()[:-1] == 1)
+    if early.any():
+        i = int(np.flatnonzero(early)[0])
+        who = d["_id"].iloc[i]
+        later = d.loc[(d["_id"] == who).to_numpy() & (d["_entry"] >= d["_duration"].iloc[i]).to_numpy(), "_row"]
+        n = int(pd.unique(ids[:-1][early]).size)
+        raise DataError(f"{where}, event column {event!r}: {n:,} account(s) churn on a row before their last "
+                        f"(e.g. {id_col} {who!r}: {event} = 1 at data row {d['_row'].iloc[i]}, later rows at data "
+                        f"rows {later.head(5).tolist()}); a customer churns once: for repeated events (infections, "
+                        f"tickets, renewals) keep each account's rows up to its first event")
+    return d
+
+
 def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=None, entry: str | None = None,
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
                   cv: int = 5, penalizer: float | None = None, random_state: int = 0, keep_columns=(),
                   where: str = "table", missing_codes=(), event_values=()) -> TableAnalysis:
-    """Fit, check, cross-validate and value a generic survival table (one row per account).
+    """Fit, check, cross-validate and value a generic survival table (one row per account, or an account's
+    start/stop rows over time).
 
     Every covariate first goes through the leakage screen (:func:`~engage_models.features.screening.
     screen_survival`): a status column, a date or reason filled only for churners, an identifier, a column
@@ -359,7 +397,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     ----------
     df : DataFrame
         One row per account: ``duration`` (time observed), ``event`` (1 churned / 0 still a customer),
-        optional ``entry`` (left truncation), covariates, ``mrr``.
+        optional ``entry`` (left truncation), covariates, ``mrr``. With ``id_col`` repeating and ``entry``
+        given, an account's start/stop rows (:func:`check_start_stop`), each ``(entry, duration]`` with its
+        covariates: the folds keep an account's rows together, the bootstrap draws accounts, and an account
+        still a customer is valued from its last row (``evaluation["table"]["start_stop"]``, ``["accounts"]``).
     unit : {"months", "days", "weeks", "years"}
         Unit of ``duration`` and ``entry``; converted to months (a month is 30.4375 days, a year 12 months) so
         that the results and the horizons (``horizon``, ``horizons``) are always months.
@@ -448,7 +489,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         if chosen and not id_col else {}
     key_notes = [f"{c!r} left out: an identifier repeated over rows ({r['values']:,} of its {r['distinct']:,} "
                  f"values on {r['rows']:,} rows), not a covariate; each row is taken for an account of its own, "
-                 f"so the cross-validation can split a subject's rows" for c, r in keys.items()]
+                 f"so the cross-validation can split a subject's rows"
+                 + (f" (for an account's rows over time, give --id {c}" + ("" if entry else " and each row's start "
+                                                                           "with --entry") + ")")
+                 for c, r in keys.items()]
     covariates = [c for c in covariates if c not in keys]
     data = numbers_stored_as_text(data, covariates)
     # a missing-value code (666, 999999.375) is no quantity: an empty cell, filled below with the others (its
@@ -491,19 +535,29 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     # without an id, an account is named by its 1-based data row, as the messages name rows (it was 0-based)
     data["_id"] = data[id_col].astype(str) if id_col else data["_row"].astype(str)
     repeated = data["_id"].duplicated(keep=False)
-    if repeated.any():  # it named neither the file nor how many rows repeat an id
+    # an account's rows over time, each (entry, duration] with the covariates of that interval: start/stop rows
+    start_stop = bool(repeated.any()) and entry is not None
+    if repeated.any() and not start_stop:  # it named neither the file nor how many rows repeat an id
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
         rows = data.loc[data["_id"] == dup, "_row"].head(5).tolist()
         raise DataError(f"{where}, id column {id_col!r} is not unique: {data.loc[repeated, '_id'].nunique():,} id(s) "
                         f"on more than one row, {int(repeated.sum()):,} rows in all (e.g. {dup!r} at data rows "
-                        f"{rows}); the table needs one row per account")
+                        f"{rows}); the table needs one row per account, or, for an account's rows over time "
+                        f"(start/stop rows, covariates that change), each row's start with --entry and its end "
+                        f"with --duration")
     no_time = ~((data["_duration"] > 0) & (data["_duration"] > data["_entry"]))
     left_out = {"rows": int(no_time.sum()), "first_rows": data["_row"][no_time.to_numpy()][:5].tolist(),
                 "why": "no time at risk: a duration of 0" + (", or not after the entry" if entry else "")}
-    data = D.usable(data, "_duration", "_entry").set_index("_id", drop=False)
+    data = D.usable(data, "_duration", "_entry")
+    if start_stop:  # a row per account and interval: rows are named by their data row, accounts by their id
+        data = check_start_stop(data, where=where, id_col=id_col, entry=entry, duration=duration, event=event)
+        data.index = "row " + data["_row"].astype(str)
+    else:
+        data = data.set_index("_id", drop=False)
     if data.empty:
         raise Thin("reason.no_time_at_risk", n=len(df))
     data.index.name = None
+    group = "_id" if start_stop else None
     entry_col = "_entry" if entry else None
     others = [c for c in df.columns if c not in {duration, event, entry, id_col, *covariates}]  # e.g. MRR
     screen = screen_survival(data, "_duration", "_event", covariates, others=others,
@@ -528,7 +582,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
 
     try:
         cox = CoxModel(covariates=covariates, duration_col="_duration", event_col="_event", entry_col=entry_col,
-                       penalizer=penalizer, cv=cv, random_state=random_state).fit(data, where=where)
+                       penalizer=penalizer, cv=cv, random_state=random_state, group_col=group).fit(data, where=where)
     except InsufficientData as exc:
         if all_churned is None:
             raise
@@ -544,7 +598,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     events = int(data["_event"].sum())
     folds = cv_folds(events, cv)
     kw = {"cv": max(folds, 2), "random_state": random_state, "duration_col": "_duration", "event_col": "_event",
-          "entry_col": entry_col, "horizons": horizons}
+          "entry_col": entry_col, "horizons": horizons, "group_col": group}
 
     def validated(model, name):
         if folds < 2:  # not a number: a fold of 2-3 churns said 0.000 (sd 0.000) or 0.887 of chance
@@ -579,8 +633,16 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
             "penalizer": discrete.penalizer_, "penalty_rows": discrete.penalty_rows_,
             "summary_penalizer": discrete.summary_penalizer_,
             "cross_validation": validated(clone_refit(discrete), "discrete_time_logistic")}
+    accounts = int(data["_id"].nunique())
+    if start_stop:
+        ss_note = (f"start/stop rows: {len(data):,} rows of {accounts:,} accounts ({id_col!r}), each the interval "
+                   f"({entry!r}, {duration!r}] with that interval's covariates; an account is at risk over its "
+                   f"own rows only, the cross-validation keeps its rows in one fold, the bootstrap draws accounts, "
+                   f"and an account still a customer is valued from its last row (its covariates held at their "
+                   f"last values)")
     evaluation = {
         "table": {"rows": int(len(df)), "rows_used": int(len(data)), "events": int(data["_event"].sum()),
+                  "accounts": accounts, "start_stop": start_stop,
                   "without_event": without_event, **({"event_values": outcomes} if outcomes else {}),
                   "left_out": left_out, "missing_covariates": missing_covariates,
                   "duration_months": {k: float(getattr(data["_duration"], k)()) for k in ("min", "median", "max")},
@@ -588,7 +650,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
                    "strong_covariates": strong_covariates(cox, data.assign(**unfilled)),
                    "time_split": cox.time_split_,
-                   "notes": [*([all_churned] if all_churned else []), *_outcome_notes(event, outcomes), *key_notes,
+                   "notes": [*([ss_note] if start_stop else []), *([all_churned] if all_churned else []), *_outcome_notes(event, outcomes), *key_notes,
                              *typo_notes, *code_notes, *text_notes, *sparse_notes, *cox.notes()]},
         "models": models,
         "penalizer_selection": cox.cv_results_.to_dict("records") if cox.cv_results_ is not None else None,
@@ -612,7 +674,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         mean = cvr["harrell_c"]["mean"] if "harrell_c" in cvr else None
         m["cv_concordance"] = mean if mean is not None and np.isfinite(mean) else None
 
-    active = data[data["_event"] == 0]
+    last = ~data["_id"].duplicated(keep="last") if start_stop else np.ones(len(data), bool)  # rows in time order
+    active = data[(data["_event"] == 0) & last]
     mrr_values = pd.to_numeric(active[mrr], errors="coerce").to_numpy(float) if mrr else np.full(len(active), np.nan)
     if mrr:  # an active account without MRR gets no LTV and counts in no revenue at risk: said, not hidden
         blank = np.isnan(mrr_values)
@@ -622,7 +685,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         skipped["per_account"] = "no account is still a customer: no remaining lifetime, LTV or revenue at risk"
     per_account, portfolio = bootstrap_values(
         cox, data, active, active["_duration"].to_numpy(), mrr_values, n_boot=n_boot if len(active) else 0,
-        random_state=random_state, margin=margin, annual_discount_rate=annual_discount_rate, horizon=horizon,
+        random_state=random_state, cluster=group, margin=margin, annual_discount_rate=annual_discount_rate, horizon=horizon,
         horizons=horizons)
     per_account.insert(0, id_col or "row", active.loc[per_account.index, "_id"].to_numpy())
     simple = None

@@ -289,13 +289,18 @@ class CoxModel(BaseEstimator):
     n_jobs : int, optional
         Processes sharing the penalizer's cross-validation folds (joblib; ``-1`` every core, ``None`` one); the
         folds are seeded, so the choice does not depend on it.
+    group_col : str, optional
+        The account of each row when an account has several (start/stop rows: its covariates changing over
+        time, each row ``(entry, duration]``): the penalizer's folds keep an account's rows together
+        (:func:`~.evaluation.group_folds`). The likelihood is the same whatever it says (a row is in the risk
+        sets of its own interval only).
     """
 
     def __init__(self, covariates=None, categorical=None, strata=None, duration_col="duration", event_col="event",
                  entry_col=None, penalizer=None, penalizers=PENALIZERS, cv=5, check_ph=True, ph_alpha=0.01,
                  remedy=True, time_split=None, split_time=None, tail_window=12.0, max_strata=1,
                  min_stratum_events=MIN_STRATUM_EVENTS, unpenalised_summary=True, random_state=0,
-                 max_cv_accounts=None, n_jobs=None):
+                 max_cv_accounts=None, n_jobs=None, group_col=None):
         self.covariates = covariates
         self.categorical = categorical
         self.strata = strata
@@ -317,6 +322,7 @@ class CoxModel(BaseEstimator):
         self.random_state = random_state
         self.max_cv_accounts = max_cv_accounts
         self.n_jobs = n_jobs
+        self.group_col = group_col
 
     # ------------------------------------------------------------------------------------------- fitting
     def _prepare(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -346,7 +352,8 @@ class CoxModel(BaseEstimator):
         self.penalizer_note_ = self.penalizer_sample_ = None
         if self.penalizer is None and len(self.penalizers) > 1:
             try:
-                rows, self.penalizer_sample_ = penalty_sample(data, np.arange(len(data)), data[self.event_col],
+                groups = data[self.group_col] if self.group_col else np.arange(len(data))
+                rows, self.penalizer_sample_ = penalty_sample(data, groups, data[self.event_col],
                                                               self.max_cv_accounts, self.random_state)
                 self.cv_results_ = choose_penalizer(self, rows, self.penalizers, cv=self.cv,
                                                     random_state=self.random_state,
@@ -869,14 +876,16 @@ def choose_penalizer(model: CoxModel, data: pd.DataFrame, penalizers=PENALIZERS,
     Verweij and van Houwelingen's cross-validated partial likelihood: fold ``k`` scores the coefficients
     fitted without it by ``l(beta_-k) - l_-k(beta_-k)``, the log partial likelihood of all rows minus that of
     the training rows (a held-out account's contribution with its full risk sets). Folds are shared by the
-    penalizers (paired) and stratified on churn and rare levels (:func:`~.evaluation.account_folds`).
-    Returns :func:`selection_table` with ``harrell_c`` of the held-out accounts beside it. The folds are shared
+    penalizers (paired) and stratified on churn and rare levels (:func:`~.evaluation.account_folds`; an
+    account's rows together with ``model.group_col``). Returns :func:`selection_table` with ``harrell_c`` of the held-out accounts beside it. The folds are shared
     among ``n_jobs`` processes (the same table in any number).
     """
     from .._core.progress import parallel_map
-    from .evaluation import account_folds, categorical_columns
+    from .evaluation import account_folds, categorical_columns, group_folds
 
-    splits = account_folds(data, model.event_col, cv, random_state, categorical_columns(model, data))
+    group = getattr(model, "group_col", None)  # an account's start/stop rows in one fold
+    splits = (group_folds(data, group, model.event_col, cv, random_state, categorical_columns(model, data)) if group
+              else account_folds(data, model.event_col, cv, random_state, categorical_columns(model, data)))
     done = parallel_map(counted_call, [(_penalizer_path, model, data, tr, te, j, penalizers)
                                        for j, (tr, te) in enumerate(splits)], n_jobs)
     say_folds([met for _, met in done], len(splits), "folds choosing the penalty")

@@ -351,7 +351,8 @@ def categorical_columns(model, df: pd.DataFrame) -> list[str]:
 
 
 def cross_validate(model, df: pd.DataFrame, *, cv: int = 5, random_state: int = 0, horizons=HORIZONS,
-                   duration_col: str = "duration", event_col: str = "event", entry_col: str | None = None) -> dict:
+                   duration_col: str = "duration", event_col: str = "event", entry_col: str | None = None,
+                   group_col: str | None = None) -> dict:
     """K-fold cross-validated concordance (Harrell's, truncation-aware; Uno's) and AUC of an estimator.
 
     ``model`` is any estimator of this package (``fit(df)``, ``predict_curves(df)``); each fold refits a
@@ -363,15 +364,21 @@ def cross_validate(model, df: pd.DataFrame, *, cv: int = 5, random_state: int = 
     Folds are stratified on churn and on rare categorical levels (:func:`account_folds`); there are at most
     ``cv`` of them and at least 2 churners per fold (:class:`InsufficientData` when fewer than 4 churned). A
     fold whose training part cannot be fitted (:class:`InsufficientData`) is listed in ``failed_folds`` with
-    the reason, and the means are over the others.
+    the reason, and the means are over the others. ``group_col``: the account of each row when an account has
+    several (start/stop rows): its rows fall in one fold (:func:`group_folds`), and a fold's ``accounts`` counts
+    accounts, not rows.
     """
     from .design import counted_call, say_folds
 
-    splits = account_folds(df, event_col, cv, random_state, categorical_columns(model, df))
+    cats = categorical_columns(model, df)
+    splits = (group_folds(df, group_col, event_col, cv, random_state, cats) if group_col
+              else account_folds(df, event_col, cv, random_state, cats))
     rows, failed, met = [], [], []
     for k, (tr_idx, te_idx) in enumerate(splits):  # a rare level's lines, once for the folds (and their penalty's)
         row, said = counted_call(_fold, model, df.iloc[tr_idx], df.iloc[te_idx], k, horizons, duration_col,
                                  event_col, entry_col)
+        if group_col and "accounts" in row:
+            row["accounts"] = int(df[group_col].iloc[te_idx].nunique())
         met.append(said)
         (rows if "harrell_c" in row else failed).append(row)
     say_folds(met, len(splits))
