@@ -159,6 +159,24 @@ def test_a_milestone_of_your_own_from_a_yaml_file_is_computed_like_the_built_in_
     assert skipped["first_export"] == "no account reached it in the data"
 
 
+def test_a_source_no_account_reached_adds_no_empty_frame(tmp_path):
+    """A touchpoints table with no rows (the thin world ``no_touchpoints``) made pandas warn that concatenating an
+    empty frame is deprecated and will change the result's types: the reached milestones come out as before,
+    with no warning."""
+    import warnings
+
+    processed = _processed(tmp_path)
+    pd.DataFrame({"account_id": pd.Series(dtype=str), "timestamp": pd.Series(dtype="datetime64[us, UTC]"),
+                  "channel": pd.Series(dtype=str), "touch_type": pd.Series(dtype=str),
+                  "attended": pd.Series(dtype=bool)}).to_parquet(processed / "touchpoints.parquet", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        times, skipped = MS.milestone_times(processed, MS.registry(), until=_ts("2025-01-01"))
+    assert times[times["milestone"] == "first_login"]["account_id"].tolist() == ["a", "b"]
+    assert str(times["reached_at"].dtype) == "datetime64[ns, UTC]"
+    assert skipped["first_community_post"] == "no account reached it in the data"
+
+
 def test_per_feature_milestones_expand_to_one_per_key_feature(tmp_path):
     processed = _processed(tmp_path)
     assert MS.key_features(processed, n=2, until=_ts("2025-01-01")) == ["sharing", "reports"]  # 2 accounts, 1

@@ -232,6 +232,7 @@ def milestone_times(processed: str | Path, milestones, until) -> tuple[pd.DataFr
         long = wide.melt(id_vars="account_id", var_name="milestone", value_name="reached_at").dropna()
         frames.append(long)
     cols = ["account_id", "milestone", "reached_at"]
+    frames = [f for f in frames if not f.empty]  # pandas warns of (and will change) empty frames in a concat
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     out["reached_at"] = pd.to_datetime(out["reached_at"], utc=True)
     never = [m.name for m in milestones if m.name not in skipped and not (out["milestone"] == m.name).any()]
