@@ -547,6 +547,8 @@ def _tiny_tables(tmp_path):
     return lung, load_holly_molly_polly()
 
 
+# 7 rows: lifelines' Newton steps meet an ill-conditioned Hessian there (what the test is about), and say so
+@pytest.mark.filterwarnings("ignore:An ill-conditioned matrix detected")
 def test_a_tiny_table_s_concordance_is_not_a_number_of_chance(tmp_path):
     """The 7 rows of lifelines' holly_molly_polly printed "cross-validated concordance 0.000 (sd 0.000)" and
     0.500 (sd 0.000) (folds of 2-3 churns); 30 rows of lung gave 0.887 with one seed, 0.63-0.69 with others, in
