@@ -1085,3 +1085,59 @@ def test_blank_rows_and_a_repeated_header_are_quarantined_as_what_they_are(tmp_p
     assert pd.api.types.is_integer_dtype(kept["seats_bought"]) and kept["seats_bought"].tolist() == [12, 7]
     q = load("accounts", tmp_path / "p2", quarantine=True)
     assert q["seats_bought"].tolist() == ["seats_bought"]  # the quarantine shows it as it was read
+
+
+def test_a_workbook_is_read_from_the_sheet_named_like_its_table_and_several_sheets_of_values_are_refused(tmp_path):
+    """Ingest read a workbook's first visible sheet only: a Notes sheet before the accounts read "missing required
+    column(s)" without naming any sheet, and a tickets workbook kept on two sheets (one per half-year) lost the
+    second half with nothing said but the name of the sheet read. The sheet named like the table is read (the
+    others holding values named in the warning), sources.yaml's sheet: picks one, and two sheets of values with
+    none named like the table are refused naming them."""
+    import openpyxl
+
+    t = _tables()
+    t["tickets"].append({**t["tickets"][0], "ticket_id": "T2", "account_id": "A2"})
+    raw = _write(tmp_path / "raw", t)
+
+    def book(name, sheets, hidden=()):
+        (raw / f"{name}.csv").unlink(missing_ok=True)
+        wb = openpyxl.Workbook()
+        wb.remove(wb.active)
+        for title, rows in sheets.items():
+            ws = wb.create_sheet(title)
+            if title in hidden:
+                ws.sheet_state = "hidden"
+            for r in rows:
+                ws.append(r)
+        wb.save(raw / f"{name}.xlsx")
+
+    def rows(name, frame=None):
+        frame = pd.DataFrame(t[name]) if frame is None else frame
+        return [list(frame.columns)] + [[None if v == "" else v for v in r] for r in frame.itertuples(index=False)]
+
+    book("accounts", {"Notes": [["Exported from the CRM on 9 Jan"]], "lookup": [["SMB"]], "Accounts": rows("accounts")},
+         hidden=("lookup",))
+    report = _checked(ingest(raw, tmp_path / "p1", now=NOW))
+    assert report.tables["accounts"].rows_kept == 2
+    said = next(w for w in report.warnings if w.startswith("accounts: read from the sheet 'Accounts' of "))
+    assert "its other sheet(s) holding values, 'Notes', are not read (sheet: in sources.yaml reads another)" in said
+    assert "lookup" not in said  # a hidden sheet is no table of the user's
+
+    tickets = pd.DataFrame(t["tickets"])
+    book("tickets", {"2025H1": rows("tickets", tickets.iloc[:1]), "2025H2": rows("tickets", tickets.iloc[1:]),
+                     "Sheet3": []})
+    with pytest.raises(IngestError, match=r"tickets: .*tickets\.xlsx has 2 sheets holding values \('2025H1', "
+                                          r"'2025H2'\) and none named 'tickets': say which one to read with sheet: "
+                                          r"in sources.yaml"):
+        ingest(raw, tmp_path / "p2", now=NOW)
+    (raw / "sources.yaml").write_text("tables:\n  tickets: {sheet: 2025h2}\n", encoding="utf-8")  # Excel's case
+    report = _checked(ingest(raw, tmp_path / "p3", now=NOW))
+    assert load("tickets", tmp_path / "p3")["ticket_id"].tolist() == ["T2"]
+    assert any("'2025H2'" in w and "other sheet(s) holding values, '2025H1'" in w for w in report.warnings)
+    (raw / "sources.yaml").write_text("tables:\n  tickets: {sheet: 2026}\n", encoding="utf-8")
+    with pytest.raises(IngestError, match=r"no sheet '2026'; its sheets: '2025H1', '2025H2', 'Sheet3'"):
+        ingest(raw, tmp_path / "p4", now=NOW)
+    (raw / "sources.yaml").write_text("tables:\n  events: {sheet: Data}\n", encoding="utf-8")
+    with pytest.raises(IngestError, match=r"events: a sheet \('Data'\) is given for .*events\.csv, which is not an "
+                                          r"Excel workbook"):
+        ingest(raw, tmp_path / "p5", now=NOW)

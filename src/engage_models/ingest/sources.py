@@ -16,19 +16,24 @@ found in the raw folder::
         exact_copies: quarantine       # optional, tables without a key: rows equal to an earlier row set aside
       tickets:
         encoding: utf-16               # no path: the raw folder's tickets.* file, read as UTF-16
+      accounts:
+        sheet: Customers               # an Excel workbook (.xlsx): the sheet to read (see below)
       events:                          # a database table: a URL and a table name or a query
         url: postgresql://analytics:${WAREHOUSE_PASSWORD}@db.example.com:5432/app
         table: app.events
         updated_column: loaded_at      # optional (see engage_models.ingest.database.fingerprint)
 
-Every entry is a mapping of a few known keys: a file (``path``, ``encoding``, ``delimiter``), the file found in
-the raw folder when ``path`` is absent, or a database table (``url`` with ``table`` or ``query``, see
+Every entry is a mapping of a few known keys: a file (``path``, ``encoding``, ``delimiter``, ``sheet``), the file
+found in the raw folder when ``path`` is absent, or a database table (``url`` with ``table`` or ``query``, see
 :mod:`~.database`); either may say how its timestamps are written (``date_format``, see
 :func:`check_date_formats`, and in which zone when they carry no offset: ``timezone``) and its numbers
 (``thousands``, ``decimal``, see :func:`check_number_format`). A table without a key (events, touchpoints,
 plays without ``play_id``) may say what becomes of a row equal in every column to an earlier one:
 ``exact_copies: keep`` (the default: kept, counted and warned about) or ``quarantine`` (set aside with the
 reason ``exact copy of an earlier row``, for an export known to overlap another).
+An Excel workbook is read from its sheet named ``sheet``, else from the visible sheet named like the table
+(``accounts``, ``Accounts``), else from its one visible sheet holding values; a workbook with several such sheets,
+none named like the table, is refused naming them (see :func:`~.validate.choose_sheet`).
 Unknown keys are refused, so a typo never silently falls back to the default; so is a
 password written into a URL (``${NAME}`` takes its place, filled in from the environment or ``env_file``).
 """
@@ -50,7 +55,7 @@ from .database import DATABASE_KEYS, DatabaseSource, database_source
 #: The file ``ingest`` reads from the raw folder when no sources are given.
 SOURCES_FILE = "sources.yaml"
 #: Keys a file table's entry may have.
-FILE_KEYS = ("path", "encoding", "delimiter")
+FILE_KEYS = ("path", "encoding", "delimiter", "sheet")
 #: Field separators a CSV file may have (``delimiter``): comma, semicolon (a European spreadsheet's), tab, pipe.
 DELIMITERS = (",", ";", "\t", "|")
 #: Keys a file's or a database table's entry may have.
@@ -74,6 +79,7 @@ class Source:
 
     ``path``: a file or a glob of parts (``None``: the table's file, or folder of parts, in the raw folder).
     ``encoding``: the text encoding of a CSV/TSV/JSON file, a Python codec name (``None``: detected).
+    ``sheet``: the sheet of an Excel workbook to read (``None``: see :func:`~.validate.choose_sheet`).
     ``database``: a database table instead of a file (see :mod:`~.database`).
     ``date_format``: strptime formats of the timestamps written as text (see :func:`check_date_formats`).
     ``thousands``, ``decimal``: how numbers written as text group their digits and mark their decimals
@@ -96,6 +102,7 @@ class Source:
     columns: tuple[tuple[str, str], ...] = ()
     timezone: str | None = None
     exact_copies: str = EXACT_COPIES[0]
+    sheet: str | None = None
 
 
 def check_exact_copies(table: str, value, where: str) -> str:
@@ -244,7 +251,12 @@ def source_from(table: str, entry, where: str, base: Path | None = None, env_fil
     if delimiter is not None and delimiter not in DELIMITERS:
         raise ConfigError(f"{where}, table {table!r}: delimiter must be one of "
                           f"{', '.join(repr(d) for d in DELIMITERS)}, not {delimiter!r}")
-    return Source(path=path, encoding=encoding, delimiter=delimiter, **as_written)
+    sheet = entry.get("sheet")
+    if sheet is not None and (not isinstance(sheet, (str, int)) or not str(sheet).strip()):
+        raise ConfigError(f"{where}, table {table!r}: sheet is the name of a sheet of the workbook, as on its tab "
+                          f"(found {sheet!r})")
+    return Source(path=path, encoding=encoding, delimiter=delimiter, sheet=None if sheet is None else str(sheet),
+                  **as_written)
 
 
 def load_sources(path: str | Path) -> dict[str, Source]:

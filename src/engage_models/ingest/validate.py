@@ -492,18 +492,65 @@ def _no_content(path: Path) -> bool:
     return not raw.replace(b"\x00", b"").strip()
 
 
-def _open_workbook(con, contract: C.TableContract, source: str, given: str | None, work: Path) -> _Source:
-    """An Excel workbook's first visible sheet (:func:`~engage_models._core.io.read_workbook`: a title row or
-    group names above the header skipped, a formula's stored value), each cell as the text a CSV of the sheet
-    would hold, then read as that CSV is (the contract types it). Rows are the sheet's data rows (blank rows not
-    counted); where they are not the sheet's own row numbers, a warning says the offset."""
+def _sheets(path: str) -> list[tuple[str, bool, bool]]:
+    """The worksheets of a workbook in their order: ``(name, visible, holds a value)``."""
+    import warnings
+
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():  # "Workbook contains no default style" and the like: not the user's
+            warnings.simplefilter("ignore")
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception:  # said by read_workbook, which names the file and what went wrong
+        return []
+    try:
+        return [(ws.title, ws.sheet_state == "visible",
+                 any(v is not None and v != "" for row in ws.iter_rows(values_only=True) for v in row))
+                for ws in wb.worksheets]
+    finally:
+        wb.close()
+
+
+def choose_sheet(table: str, source: str, sheet: str | None) -> tuple[str | None, list[str]]:
+    """The sheet of the workbook ``source`` that ingest reads for ``table``, and the other sheets holding values,
+    which it does not read (None: the first visible sheet, left to :func:`~engage_models._core.io.read_workbook`).
+
+    ``sheet`` (sources.yaml's ``sheet``), else the visible sheet named like the table (``accounts``, ``Accounts``),
+    else the one visible sheet holding values (a workbook's empty Sheet2 and Sheet3, a hidden lookup sheet do not
+    count). Two or more visible sheets holding values, none named like the table, raise :class:`IngestError`
+    naming them: reading the first of a tickets workbook split in two halves lost the second half without a word.
+    """
+    sheets = _sheets(source)
+    if sheet is not None:
+        return sheet, [n for n, _, full in sheets if full and n.casefold() != sheet.casefold()]
+    named = [n for n, visible, _ in sheets if visible and n.strip().casefold() == table.casefold()]
+    full = [n for n, visible, has in sheets if visible and has]
+    if named:
+        return named[0], [n for n in full if n != named[0]]
+    if len(full) > 1:
+        raise IngestError(f"{table}: {source} has {len(full)} sheets holding values ({', '.join(map(repr, full))}) "
+                          f"and none named {table!r}: say which one to read with sheet: in sources.yaml (tables: "
+                          f"{{{table}: {{sheet: {full[0]}}}}}), or name its tab {table}; a table kept on several "
+                          f"sheets is read once they are one sheet (or CSV files in a folder {table}/)")
+    return (full[0] if full else None), []
+
+
+def _open_workbook(con, contract: C.TableContract, source: str, given: str | None, work: Path,
+                   sheet: str | None = None) -> _Source:
+    """An Excel workbook's sheet (see :func:`choose_sheet`; read by
+    :func:`~engage_models._core.io.read_workbook`: a title row or group names above the header skipped, a
+    formula's stored value), each cell as the text a CSV of the sheet would hold, then read as that CSV is (the
+    contract types it). Rows are the sheet's data rows (blank rows not counted); a warning names the sheet read,
+    the other sheets holding values (not read), and where rows are not the sheet's own row numbers, the offset."""
     from .._core.errors import DataError
     from .._core.io import _cell_text, read_workbook
 
     if given:
         raise IngestError(f"{contract.name}: an encoding ({given}) is given for {source}, an Excel workbook")
+    chosen, others = choose_sheet(contract.name, source, sheet)
     try:
-        df = read_workbook(source)
+        df = read_workbook(source, chosen)
     except DataError as exc:
         raise IngestError(f"{contract.name}: {exc}") from exc
     sheet = df.attrs["reading"]["sheet"]
@@ -512,7 +559,8 @@ def _open_workbook(con, contract: C.TableContract, source: str, given: str | Non
            _cell_text(v.item() if hasattr(v, "item") else v)).to_csv(text, index=False, encoding="utf-8")
     blank = df.attrs["reading"].get("blank_rows")
     _warn("workbook_rows", table=contract.name, source=source, sheet=sheet["name"], h=f"{sheet['header_row']:,}",
-          blank=(Why("ingest.workbook_blank", n=f"{blank['rows']:,}", first=str(blank["first"])) if blank else ""))
+          blank=(Why("ingest.workbook_blank", n=f"{blank['rows']:,}", first=str(blank["first"])) if blank else ""),
+          others=Why("ingest.workbook_others", sheets=", ".join(map(repr, others))) if others else "")
     return _open_text(con, contract, str(text), "utf-8", work, ",", label=source)
 
 
@@ -673,7 +721,7 @@ def _infer_types(con, contract: C.TableContract, names: list[str], union: str, p
 
 
 def _open_source(con, contract: C.TableContract, source: str, encoding: str | None, work: Path,
-                 delimiter: str | None = None) -> _Source:
+                 delimiter: str | None = None, sheet: str | None = None) -> _Source:
     """The source's rows with ``__row`` (1-based data row) and ``__file``, its column names and types.
 
     Parquet is scanned in place (streaming). Text formats are loaded into temporary tables first: a
@@ -682,6 +730,9 @@ def _open_source(con, contract: C.TableContract, source: str, encoding: str | No
     kind = _kind(source)
     if kind == "parquet" and encoding:
         raise IngestError(f"{contract.name}: an encoding ({encoding}) is given for {source}, a Parquet file")
+    if sheet is not None and kind != "xlsx":
+        raise IngestError(f"{contract.name}: a sheet ({sheet!r}) is given for {source}, which is not an Excel "
+                          f"workbook (.xlsx, .xlsm)")
     if kind != "parquet" and not _files(source):
         raise IngestError(f"{contract.name}: cannot read {source}: no such file")
     try:
@@ -690,7 +741,7 @@ def _open_source(con, contract: C.TableContract, source: str, encoding: str | No
         if kind == "json":
             return _open_json(con, contract, source, encoding, work)
         if kind == "xlsx":
-            return _open_workbook(con, contract, source, encoding, work)
+            return _open_workbook(con, contract, source, encoding, work, sheet)
         return _open_text(con, contract, source, encoding, work, delimiter)
     except F.FileError as exc:
         raise IngestError(f"{contract.name}: {exc}") from exc
@@ -1174,7 +1225,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
             _check_updated_column(contract.name, source.database, where, src.names)
         else:
             where = source.path
-            src = _open_source(con, contract, source.path, source.encoding, work, source.delimiter)
+            src = _open_source(con, contract, source.path, source.encoding, work, source.delimiter, source.sheet)
         found, ambiguous = read_as(contract, src.names)
     finally:
         _COLUMNS.reset(token)
