@@ -433,6 +433,27 @@ def test_a_tsv_file_splits_on_tabs_only(tmp_path):
         assert load("surveys", tmp_path / p)["comment"].tolist() == ["Great, fast"]
 
 
+def test_a_trailing_separator_on_the_header_or_on_some_rows_loses_no_row(tmp_path):
+    """A spreadsheet's separator after the last column: on the header alone every row was "too few fields" (all the
+    accounts quarantined, and with them every other table's rows), and on some rows those rows were "too many
+    fields" (when every line had it, DuckDB read them all). Fields holding nothing are no fields: the rows are
+    read, and a row with a value past the header's last column is still quarantined with its line."""
+    text = _csv_text([_survey("R1", "fine", "en"), _survey("R2", "also fine", "en")])
+    header, r1, r2 = text.splitlines()
+    raw = _raw_with_surveys(tmp_path, "\n".join([header + ",", r1, r2, ""]).encode())
+    report = _ingest(raw, tmp_path / "p1")
+    r = report.tables["surveys"]
+    assert (r.rows_kept, r.rows_quarantined, r.extra_columns) == (2, 0, ["column9"])
+    assert load("surveys", tmp_path / "p1")["lang"].tolist() == ["en", "en"]
+    r3 = r2.replace("R2", "R3")
+    (raw / "surveys.csv").write_text("\n".join([header, r1 + ",", r2 + ", ,", r3 + ",x", ""]), encoding="utf-8")
+    report = _ingest(raw, tmp_path / "p2")
+    assert report.tables["surveys"].by_reason == {C.TOO_MANY_FIELDS: 1}
+    kept = load("surveys", tmp_path / "p2")
+    assert kept["response_id"].tolist() == ["R1", "R2"] and kept["lang"].tolist() == ["en", "en"]
+    assert load("surveys", tmp_path / "p2", quarantine=True)["raw_line"].tolist() == [r3 + ",x"]
+
+
 def test_every_new_reason_has_japanese_words():
     for reason in (*C.LINE_REASONS, C.not_finite("score")):
         ja = quality.translate_reason(reason, "ja")

@@ -146,6 +146,7 @@ def _is_blank(line: str) -> bool:
 class Header:
     names: list[str]
     lines: int  # physical lines the header takes
+    blank_tail: int = 0  # header fields left empty at its end (a header line ending in a separator)
 
 
 def read_header(lines: Iterator[str], delimiter: str, where: str) -> Header:
@@ -165,11 +166,14 @@ def read_header(lines: Iterator[str], delimiter: str, where: str) -> Header:
     if fields:
         fields[0] = fields[0].removeprefix("\ufeff")
     names = [f.strip() or f"column{i}" for i, f in enumerate(fields)]
+    blank_tail = 0
+    while blank_tail < len(fields) and not fields[-1 - blank_tail].strip():
+        blank_tail += 1
     seen: set[str] = set()
     dupes = sorted({n for n in names if n in seen or seen.add(n)})
     if dupes:
         raise FileError(f"{where}: the header names column(s) {dupes} more than once")
-    return Header(names, len(taken))
+    return Header(names, len(taken), blank_tail)
 
 
 @dataclass
@@ -181,11 +185,21 @@ class Row:
     reason: str = ""
 
 
-def split_lines(lines: Iterator[str], n_fields: int, delimiter: str, first_line: int) -> Iterator[Row]:
+def split_lines(lines: Iterator[str], n_fields: int, delimiter: str, first_line: int,
+                blank_tail: int = 0) -> Iterator[Row]:
     """Rows of ``n_fields`` fields, and the lines that are not rows with their reason.
 
     ``lines``: the file's lines after the header, with their line endings; ``first_line``: the line number
-    of the first of them. Blank lines are not rows (DuckDB skips them too).
+    of the first of them. Blank lines are not rows (DuckDB skips them too). Fields that hold nothing do not make a
+    row of too many or too few fields, as they did for a spreadsheet's trailing separator on some lines, or on the
+    header alone (every row of the table was quarantined and, in accounts, every other table's rows with them):
+    empty fields after the last column are dropped, and a row that ends before the header's last ``blank_tail``
+    fields (named nothing) is read with them empty.
+
+    >>> [r.fields or r.reason for r in split_lines(iter(["1,2,\\n", "3,4,x\\n", "5\\n"]), 2, ",", 2)]
+    [['1', '2'], 'too many fields', 'too few fields']
+    >>> [r.fields for r in split_lines(iter(["1,2\\n", "3,4,\\n"]), 3, ",", 2, blank_tail=1)]
+    [['1', '2', ''], ['3', '4', '']]
     """
     pending: deque[tuple[int, str]] = deque()
     source = enumerate(lines, start=first_line)
@@ -205,6 +219,10 @@ def split_lines(lines: Iterator[str], n_fields: int, delimiter: str, first_line:
             if '"' in more[1]:  # a line without a quote cannot close the quoted field
                 status, fields = _parse("".join(t for _, t in chunk), delimiter)
         row += 1
+        if status == _OK and len(fields) > n_fields and not "".join(fields[n_fields:]).strip():
+            fields = fields[:n_fields]
+        elif status == _OK and n_fields - blank_tail <= len(fields) < n_fields:
+            fields = fields + [""] * (n_fields - len(fields))
         if status == _OK and len(fields) == n_fields:
             yield Row(row, line_no, fields)
             continue

@@ -603,7 +603,7 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
             for _ in range(header.lines):
                 next(text)
             gw, bw = csv.writer(g, lineterminator="\n"), csv.writer(b, lineterminator="\n")
-            for r in F.split_lines(text, len(header.names), delimiter, header.lines + 1):
+            for r in F.split_lines(text, len(header.names), delimiter, header.lines + 1, header.blank_tail):
                 if r.fields is None:
                     bw.writerow([r.row, r.line, r.raw, r.reason])
                 else:
