@@ -476,6 +476,25 @@ def test_an_empty_file_is_no_rows_and_a_duplicated_header_is_an_error_naming_the
         _ingest(raw, tmp_path / "p2")
 
 
+def test_a_column_named_twice_that_the_table_does_not_read_is_kept_numbered(tmp_path):
+    """A spreadsheet's two "memo" columns stopped the whole ingest ("the header names column(s) ['memo'] more than
+    once"), though no contract column reads them: they are kept as memo and memo_2 and said. A repeated column the
+    table reads (in any case: SCORE twice) still stops it, naming the columns' positions."""
+    header = [*SURVEY_COLS, "memo", "memo"]
+    raw = _raw_with_surveys(tmp_path, _csv_text([_survey("R1", "x") + ["first", "second"]], header=header).encode())
+    report = _ingest(raw, tmp_path / "p1")
+    assert report.tables["surveys"].extra_columns == ["memo", "memo_2"]
+    kept = load("surveys", tmp_path / "p1")
+    assert kept[["memo", "memo_2"]].values.tolist() == [["first", "second"]]
+    assert any(w.startswith("surveys: the header of ") and "names 'memo' more than once, no column the table "
+               "reads: they are kept as 'memo', 'memo_2'" in w for w in report.warnings), report.warnings
+    header = [*SURVEY_COLS[:6], "SCORE", *SURVEY_COLS[7:], "SCORE"]
+    (raw / "surveys.csv").write_text(_csv_text([_survey("R1", "x") + ["9"]], header=header))
+    with pytest.raises(IngestError, match=r"surveys\.csv: the header names column\(s\) \['SCORE'\] more than "
+                                          r"once \('SCORE' in columns 7, 10\): which one to read cannot be told"):
+        _ingest(raw, tmp_path / "p2")
+
+
 def _record(row: list[str]) -> str:
     buf = io.StringIO(newline="")
     csv.writer(buf, lineterminator="\r\n").writerow(row)

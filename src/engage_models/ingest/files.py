@@ -26,8 +26,8 @@ import gzip
 import io
 import re
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import contracts as C
@@ -147,10 +147,21 @@ class Header:
     names: list[str]
     lines: int  # physical lines the header takes
     blank_tail: int = 0  # header fields left empty at its end (a header line ending in a separator)
+    #: names the header repeats, none of them read by the contract, as read: ``{"memo": ["memo", "memo_2"]}``
+    numbered: dict[str, list[str]] = field(default_factory=dict)
 
 
-def read_header(lines: Iterator[str], delimiter: str, where: str) -> Header:
-    """The first record of the file: column names (unique; empty ones named ``column<n>``)."""
+def read_header(lines: Iterator[str], delimiter: str, where: str, ours: Collection[str] = ()) -> Header:
+    """The first record of the file: column names (unique; empty ones named ``column<n>``).
+
+    A name written more than once is refused when it is one of ``ours`` (a column the contract reads, in any case:
+    which of them holds it cannot be told); any other repeat (a spreadsheet's two "memo" columns) is read as
+    ``memo``, ``memo_2``, ... (:attr:`Header.numbered`), where it stopped the whole ingest.
+
+    >>> h = read_header(iter(["id,memo,score,memo,Memo\\n"]), ",", "t.csv", ours=("id", "score"))
+    >>> h.names, h.numbered
+    (['id', 'memo', 'score', 'memo_2', 'Memo'], {'memo': ['memo', 'memo_2']})
+    """
     taken: list[str] = []
     for line in lines:
         taken.append(line)
@@ -171,9 +182,25 @@ def read_header(lines: Iterator[str], delimiter: str, where: str) -> Header:
         blank_tail += 1
     seen: set[str] = set()
     dupes = sorted({n for n in names if n in seen or seen.add(n)})
-    if dupes:
-        raise FileError(f"{where}: the header names column(s) {dupes} more than once")
-    return Header(names, len(taken), blank_tail)
+    folded = {o.strip().casefold() for o in ours}
+    refused = [n for n in dupes if n.casefold() in folded]
+    if refused:
+        at = "; ".join(f"{n!r} in columns {', '.join(str(i + 1) for i, m in enumerate(names) if m == n)}"
+                       for n in refused)
+        raise FileError(f"{where}: the header names column(s) {refused} more than once ({at}): which one to read "
+                        "cannot be told; rename the others")
+    numbered: dict[str, list[str]] = {}
+    taken_names = {n.casefold() for n in names}
+    for n in dupes:
+        numbered[n] = [n]
+        for i in [i for i, m in enumerate(names) if m == n][1:]:
+            k = len(numbered[n]) + 1
+            while f"{n}_{k}".casefold() in taken_names:
+                k += 1
+            names[i] = f"{n}_{k}"
+            taken_names.add(names[i].casefold())
+            numbered[n].append(names[i])
+    return Header(names, len(taken), blank_tail, numbered)
 
 
 @dataclass

@@ -578,8 +578,13 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
         enc = _encoding(f, given)
         encodings.append(enc)
         path = f if enc in F.DUCKDB_ENCODINGS else F.transcode(f, enc, work / f"{contract.name}-{k}.csv")
+        ours = (*contract.column_names, *contract.known, *(h for _, h in _COLUMNS.get()))
         with F.open_text(path, "utf-8-sig") as text:
-            header = F.read_header(text, delimiter, str(f))
+            header = F.read_header(text, delimiter, str(f), ours)
+        if header.numbered:
+            _warn("numbered_columns", table=contract.name, source=label or str(f),
+                  columns=", ".join(repr(n) for n in header.numbered),
+                  names=", ".join(repr(m) for ms in header.numbered.values() for m in ms))
         if names is None:
             names = list(header.names)
         elif header.names != names:
