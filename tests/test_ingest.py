@@ -1141,3 +1141,20 @@ def test_a_workbook_is_read_from_the_sheet_named_like_its_table_and_several_shee
     with pytest.raises(IngestError, match=r"events: a sheet \('Data'\) is given for .*events\.csv, which is not an "
                                           r"Excel workbook"):
         ingest(raw, tmp_path / "p5", now=NOW)
+
+
+def test_a_header_in_another_language_is_told_how_to_map_it(tmp_path):
+    """A header written in Japanese (顧客ID for account_id) read only "missing required column(s) 'account_id'
+    (found: 顧客ID, ...)": the sources file's columns, which reads it, was not named. The error now gives the
+    mapping to write, and that mapping reads the table."""
+    raw = _write(tmp_path / "raw", _tables())
+    frame = pd.read_csv(raw / "accounts.csv", dtype=str, keep_default_na=False)
+    frame.rename(columns={"account_id": "顧客ID"}).to_csv(raw / "accounts.csv", index=False)
+    with pytest.raises(IngestError, match=r"missing required column\(s\) 'account_id' \(found: 顧客ID, .*\); a column "
+                                          r"headed otherwise is read once sources.yaml maps it: tables: "
+                                          r"\{accounts: \{columns: \{account_id: 顧客ID\}\}\}$") as said:
+        ingest(raw, tmp_path / "p1", now=NOW)
+    (raw / "sources.yaml").write_text(said.value.args[0].rsplit("maps it: ", 1)[1] + "\n", encoding="utf-8")
+    report = _checked(ingest(raw, tmp_path / "p2", now=NOW))
+    assert report.tables["accounts"].rows_kept == 2 and report.tables["accounts"].renamed_columns == {
+        "顧客ID": "account_id"}

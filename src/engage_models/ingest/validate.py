@@ -1247,9 +1247,10 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     src.names = [found.get(j, n) for j, n in enumerate(as_read)]
     missing = [c for c in contract.required_columns if c not in src.names]
     if missing:
+        hint = _delimiter_hint(as_read, source) or _columns_hint(contract, as_read, missing)
         raise IngestError(
             f"{contract.name}: {where} is missing required column(s) {', '.join(repr(m) for m in missing)} "
-            f"(found: {', '.join(as_read)}){_delimiter_hint(as_read, source)}"
+            f"(found: {', '.join(as_read)}){hint}"
         )
     held = has_accounts and contract.account_fk and con.execute("SELECT count(*) FROM __held").fetchall()[0][0] > 0
     naive_zone = source.timezone or timezone
@@ -1642,6 +1643,16 @@ def _delimiter_hint(names: list[str], source) -> str:
             return (f"; the header looks separated by {said}, not commas: give the table delimiter: {said} in "
                     f"sources.yaml")
     return ""
+
+
+def _columns_hint(contract: C.TableContract, names: list[str], missing: list[str]) -> str:
+    """When a header holds columns the table does not read (a Japanese export's header in Japanese): how to
+    map them (sources.yaml's ``columns``), with the first missing column and the first such header as the example."""
+    unread = [n for n in names if n not in contract.column_names and n not in contract.known]
+    if not unread:
+        return ""
+    return (f"; a column headed otherwise is read once sources.yaml maps it: tables: {{{contract.name}: {{columns: "
+            f"{{{missing[0]}: {unread[0]}}}}}}}")
 
 
 def _hint_ids(con, contract: C.TableContract, names: list[str], q_names: list[str], by_reason: dict, qout: Path,
