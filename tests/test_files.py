@@ -363,6 +363,22 @@ def test_no_format_advice_for_values_no_format_would_read(tmp_path, caplog):
                "(unparseable opened_at: 2)" in r.getMessage() for r in caplog.records)
 
 
+def test_a_score_written_with_its_label_is_told_what_to_do_and_full_width_digits_behind_it_too(tmp_path, caplog):
+    """A survey tool's answer text ('10 - Extremely likely') was told to set thousands and decimal, which read
+    nothing of it; full-width digits in the same column were not said at all while the label was the example."""
+    rows = [_survey("R1", "x", score="10 - Extremely likely"), _survey("R2", "x", score="4: Satisfied"),
+            _survey("R3", "x", score=chr(0xFF19)), _survey("R4", "x", score="7")]
+    raw = _raw_with_surveys(tmp_path, _csv_text(rows).encode())
+    with caplog.at_level("WARNING", logger="engage_models.ingest.validate"):
+        report = _ingest(raw, tmp_path / "p")
+    assert report.tables["surveys"].by_reason == {C.unparseable("score"): 3}
+    said = [r.getMessage() for r in caplog.records if "not a number" in r.getMessage()]
+    assert len(said) == 2, said
+    assert "such as '10 - Extremely likely'; the number comes with the words it stands for" in said[0]
+    assert "thousands" not in said[0]
+    assert said[1].startswith("surveys: 1 row(s) of ") and "it is written in full-width digits" in said[1]
+
+
 @pytest.mark.parametrize("entry, message", [
     ({"thousands": "x"}, "thousands is one of"),
     ({"decimal": ";"}, "decimal is '.' or ','"),

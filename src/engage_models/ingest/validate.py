@@ -1469,6 +1469,14 @@ def _hint_formats(con, contract: C.TableContract, names: list[str], q_names: lis
             todo = Why("ingest.todo.number_given" if given else "ingest.todo.number_give")
         _warn("unreadable", table=contract.name, n=n, source=where, column=col.name, what=what,
               example=repr(rows[0][0]), given=given, todo=todo)
+        if not date and not re.search(f"[{_WIDE_DIGITS}]", str(rows[0][0])):  # full-width digits behind a label
+            k, example = con.execute(
+                f"SELECT count(*), min({shown}) FROM read_parquet($q, hive_partitioning = false) WHERE "
+                f"list_contains(string_split(reason, '; '), $r) AND regexp_matches({shown}, '[{_WIDE_DIGITS}]')",
+                {"q": str(qout), "r": C.unparseable(col.name)}).fetchone()
+            if k:
+                _warn("unreadable", table=contract.name, n=k, source=where, column=col.name, what=what,
+                      example=repr(example), given="", todo=Why("ingest.todo.full_width"))
         if date:  # dates written as numbers and as text side by side: each said (the second showed only once the
             numeric = bool(re.fullmatch(_NUMBER_TEXT, str(rows[0][0])))  # first's format was fixed)
             k, example = con.execute(
@@ -1518,7 +1526,14 @@ def _value_hint(value: str, dtype) -> Why | str:
         return Why("ingest.todo.multiplier", multiplier=found.group(1))
     if found and found.group(1) in _UNITS:
         return Why("ingest.todo.unit")
+    if dtype == C.DOUBLE and re.fullmatch(_LABELLED, value):
+        return Why("ingest.todo.labelled")
     return ""
+
+
+#: A number followed by the words it stands for: a survey tool's answer text ("10 - Extremely likely", "4: Satisfied",
+#: "5 (Very satisfied)"), not a number in any format
+_LABELLED = r"\s*[+-]?[0-9]+(?:\.[0-9]+)?\s*(?:[-:=(\u2013\u2014]\s*|\s)\s*[^\W\d_]{2,}.*"
 
 
 def _hint_event_consistency(con, staging: Path, results: dict) -> None:
