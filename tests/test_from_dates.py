@@ -156,3 +156,57 @@ def test_numbers_japanese_dates_and_dashes_are_read_as_dates_and_a_same_day_chur
         tenure_from_dates(ja, "s", "e", observed_until="05/06/2024")
     with pytest.raises(DataError, match=r"holds numbers, not dates \(e.g. 3; neither YYYYMMDD nor Excel's day"):
         tenure_from_dates(pd.DataFrame({"a": [3, 12], "b": ["2024-01-01", None]}), "a", "b")
+
+
+def test_an_account_s_periods_by_date_are_start_stop_rows_and_only_its_last_end_is_churn(tmp_path, capsys):
+    """A subscription export writes a row per plan or contract term (customer, from, to): every row but an account's
+    last has an end, and --start/--end took each for a churn (and each row for an account from its own start).
+    With --id repeating, the periods are the account's start/stop rows from its first start, and only the last
+    end is churn: cut in two periods at a random day, a signup/cancel table gives its own hazard ratios."""
+    from engage_models.cli import main
+
+    rng = np.random.default_rng(5)
+    n = 200
+    tier = rng.choice(["basic", "pro"], n)
+    signup = pd.Series(pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"))
+    life = pd.Series(pd.to_timedelta(np.round(rng.exponential(np.where(tier == "basic", 300, 700))) + 2, unit="D"))
+    export = pd.Timestamp("2024-12-31")
+    cancel = (signup + life).where(signup + life <= export)
+    stop = cancel.fillna(export)
+    cut = signup + pd.to_timedelta(np.floor((stop - signup).dt.days * rng.uniform(0.2, 0.8, n)), unit="D")
+    fmt = "%Y-%m-%d"
+    one = pd.DataFrame({"customer": [f"C{i}" for i in range(n)], "signup": signup.dt.strftime(fmt),
+                        "cancel": cancel.dt.strftime(fmt), "tier": tier})
+    periods = pd.concat([one.assign(cancel=cut.dt.strftime(fmt)), one.assign(signup=cut.dt.strftime(fmt))])
+    one.to_csv(tmp_path / "one.csv", index=False)
+    periods.sample(frac=1.0, random_state=1).to_csv(tmp_path / "periods.csv", index=False)
+    common = ["--start", "signup", "--end", "cancel", "--observed-until", "2024-12-31", "--n-boot", "0", "--cv", "3",
+              "--penalizer", "0", "--id", "customer"]
+    assert main(["survival", "--table", str(tmp_path / "one.csv"), *common, "--out", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    assert main(["survival", "--table", str(tmp_path / "periods.csv"), *common, "--out", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    a, b = (pd.read_csv(tmp_path / k / "hazard_ratios.csv", index_col="term") for k in "ab")
+    assert np.allclose(a["coef"], b["coef"], atol=1e-6) and np.allclose(a["se"], b["se"], atol=1e-6)
+    churned = int(cancel.notna().sum())
+    assert (f"churn: 'cancel' filled ({churned} rows); {n} accounts' periods by 'customer', each account's tenure "
+            f"from its first start; {n} ends followed by another period of the account: not churn") in err
+    pa, pb = (pd.read_csv(tmp_path / k / "per_account.csv", index_col="customer") for k in "ab")
+    assert len(pb) == n - churned and np.allclose(pa["expected_remaining_months"],
+                                                   pb.loc[pa.index, "expected_remaining_months"], atol=1e-6)
+
+
+def test_an_account_away_between_two_periods_is_said_and_not_at_risk_then():
+    plans = pd.DataFrame({"id": ["a", "a", "b", "b", "c"],
+                          "from": ["2024-01-01", "2024-04-01", "2024-01-01", "2024-02-01", "2024-03-01"],
+                          "to": ["2024-02-01", "", "2024-02-01", "2024-03-01", "2024-03-01"]})
+    out, info = tenure_from_dates(plans, "from", "to", observed_until="2024-06-01", id_col="id")
+    assert out["entry_days"].tolist() == [0.0, 91.0, 0.0, 31.0, 0.0]  # a's April period after two months away
+    assert out["tenure_days"].tolist() == [31.0, 152.0, 31.0, 60.0, 0.5]  # c left on its first day: half a day
+    assert out["churned"].tolist() == [0, 0, 0, 1, 1] and (info["continued"], info["gaps"]) == (2, 1)
+    assert describe(info).endswith("2 ends followed by another period of the account: not churn; 1 account away "
+                                   "between two periods: not at risk then, and not counted as churn; 1 end on the "
+                                   "day of the start counted as half a day")
+    with pytest.raises(DataError, match=r"^t.csv, id column 'id': empty in 1 row\(s\) \(first at data rows \[5\]\); "
+                                        r"each period needs the account it belongs to$"):
+        tenure_from_dates(plans.assign(id=["a", "a", "b", "b", None]), "from", "to", id_col="id", where="t.csv")

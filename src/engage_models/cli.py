@@ -415,9 +415,10 @@ def _survival(args) -> int:
 
         with _naming(args.table):
             df, dates = tenure_from_dates(df, args.start, args.end, event=args.event,
-                                          observed_until=args.observed_until, where=str(args.table))
+                                          observed_until=args.observed_until, where=str(args.table), id_col=args.id)
         df = df.drop(columns=[c for c in dates["dates"] if c != dates["event"]])  # read: no covariates
         duration, event, unit = dates["duration"], dates["event"], "days"
+        args.entry = dates.get("entry")  # an account's periods (--id repeating): start/stop rows from its first start
         print(said_dates(dates), file=sys.stderr)
     with _naming(args.table):
         result = analyse_table(

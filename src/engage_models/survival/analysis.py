@@ -351,7 +351,8 @@ def check_start_stop(data: pd.DataFrame, *, where: str, id_col: str, entry: str,
 
     >>> rows = pd.DataFrame({"_id": ["a", "b", "a"], "_entry": [5.0, 0.0, 0.0], "_duration": [9.0, 4.0, 5.0],
     ...                      "_event": [1, 0, 0], "_row": [1, 2, 3]})
-    >>> check_start_stop(rows, where="t.csv", id_col="id", entry="start", duration="stop", event="churn")["_row"].tolist()
+    >>> ordered = check_start_stop(rows, where="t.csv", id_col="id", entry="start", duration="stop", event="churn")
+    >>> ordered["_row"].tolist()
     [3, 1, 2]
     """
     order = pd.factorize(data["_id"])[0]
@@ -650,7 +651,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         "design": {"covariates": covariates, "aliased_terms": cox.aliased_, "strata": cox.strata_,
                    "strong_covariates": strong_covariates(cox, data.assign(**unfilled)),
                    "time_split": cox.time_split_,
-                   "notes": [*([ss_note] if start_stop else []), *([all_churned] if all_churned else []), *_outcome_notes(event, outcomes), *key_notes,
+                   "notes": [*([ss_note] if start_stop else []), *([all_churned] if all_churned else []),
+                             *_outcome_notes(event, outcomes), *key_notes,
                              *typo_notes, *code_notes, *text_notes, *sparse_notes, *cox.notes()]},
         "models": models,
         "penalizer_selection": cox.cv_results_.to_dict("records") if cox.cv_results_ is not None else None,
@@ -685,7 +687,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         skipped["per_account"] = "no account is still a customer: no remaining lifetime, LTV or revenue at risk"
     per_account, portfolio = bootstrap_values(
         cox, data, active, active["_duration"].to_numpy(), mrr_values, n_boot=n_boot if len(active) else 0,
-        random_state=random_state, cluster=group, margin=margin, annual_discount_rate=annual_discount_rate, horizon=horizon,
+        random_state=random_state, cluster=group, margin=margin, annual_discount_rate=annual_discount_rate,
+        horizon=horizon,
         horizons=horizons)
     per_account.insert(0, id_col or "row", active.loc[per_account.index, "_id"].to_numpy())
     simple = None

@@ -877,7 +877,8 @@ def choose_penalizer(model: CoxModel, data: pd.DataFrame, penalizers=PENALIZERS,
     fitted without it by ``l(beta_-k) - l_-k(beta_-k)``, the log partial likelihood of all rows minus that of
     the training rows (a held-out account's contribution with its full risk sets). Folds are shared by the
     penalizers (paired) and stratified on churn and rare levels (:func:`~.evaluation.account_folds`; an
-    account's rows together with ``model.group_col``). Returns :func:`selection_table` with ``harrell_c`` of the held-out accounts beside it. The folds are shared
+    account's rows together with ``model.group_col``). Returns :func:`selection_table` with ``harrell_c`` of the
+    held-out accounts beside it. The folds are shared
     among ``n_jobs`` processes (the same table in any number).
     """
     from .._core.progress import parallel_map

@@ -12,6 +12,10 @@ still there (survival's ``udca`` writes entry, last follow-up and death dates). 
   default the latest start or end date in the table (said, since a later export date would lengthen every
   tenure of the customers still there).
 
+* with an id repeating over rows (``--id``), each row is a period of its account (a plan, a contract term): the
+  tenure counts from the account's first start, and only the end of its last period is churn
+  (:func:`tenure_from_dates`' ``id_col``).
+
 An empty start, and an end before its start, are errors naming the rows.
 
 >>> df = pd.DataFrame({"signup": ["2024-01-01", "2024-03-01", "2024-06-01"],
@@ -115,12 +119,28 @@ def _free_name(df: pd.DataFrame, name: str) -> str:
 
 
 def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | None = None,
-                      observed_until: str | None = None, where: str = "table") -> tuple[pd.DataFrame, dict]:
+                      observed_until: str | None = None, where: str = "table",
+                      id_col: str | None = None) -> tuple[pd.DataFrame, dict]:
     """``df`` with a tenure in days (and, without ``event``, a 0/1 churn column) computed from ``start`` and
     ``end``; and what was done: ``duration`` and ``event`` (the columns to model), ``observed_until`` (the date or
     the column), ``after_observation`` (ends after the observation date, taken as still a customer),
-    ``without_start`` (rows left empty: no tenure). See the module docstring."""
-    columns = [c for c in (start, end, event) if c]
+    ``without_start`` (rows left empty: no tenure). See the module docstring.
+
+    ``id_col`` repeating over rows: each row is a period of its account (a plan, a contract term), and the
+    account's tenure counts from its first start: ``entry`` names the column of each row's start in days from
+    it, ``duration`` its end; only the end of an account's last period is churn (an end followed by another of
+    its periods is a plan change or a renewal: ``continued`` counts them), and ``gaps`` counts the accounts with
+    days between two periods (away, not at risk: not counted as churn).
+
+    >>> plans = pd.DataFrame({"customer": ["a", "a", "b"], "from": ["2024-01-01", "2024-03-01", "2024-02-01"],
+    ...                       "to": ["2024-03-01", "2024-05-01", None]})
+    >>> out, info = tenure_from_dates(plans, "from", "to", observed_until="2024-06-01", id_col="customer")
+    >>> out[[info["entry"], info["duration"], info["event"]]].values.tolist()
+    [[0.0, 60.0, 0.0], [60.0, 121.0, 1.0], [0.0, 121.0, 0.0]]
+    >>> info["continued"], info["accounts"]
+    (1, 2)
+    """
+    columns = [c for c in (start, end, event, id_col) if c]
     absent = [c for c in columns if c not in df.columns]
     by_column = observed_until is not None and observed_until in df.columns
     if absent:
@@ -165,19 +185,40 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
         raise DataError(f"{where}: the observation date ({said_until}) is before every start in {start!r} (the first "
                         f"is {begin.min().date().isoformat()}): no account was observed; give --observed-until on or "
                         f"after the starts")
-    ended = finish.notna() & (until.isna() | (finish <= until))
+    ended = closed = finish.notna() & (until.isna() | (finish <= until))  # closed: the period's end is known
+    periods = id_col is not None and df[id_col].dropna().astype(str).duplicated().any()
+    if periods and df[id_col].isna().any():  # a period of no account: whose tenure would it extend?
+        rows = (np.flatnonzero(df[id_col].isna().to_numpy())[:5] + 1).tolist()
+        raise DataError(f"{where}, id column {id_col!r}: empty in {int(df[id_col].isna().sum()):,} row(s) (first at "
+                        f"data rows {rows}); each period needs the account it belongs to")
+    continued = gaps = 0
+    if periods:  # an account's periods: its tenure counts from its first start, and only its last end is churn
+        ids = df[id_col].astype(str)
+        first = begin.groupby(ids).transform("min")
+        # the period starting last (of two on one day, the one ending last) is the account's last
+        key = pd.DataFrame({"id": ids.to_numpy(), "b": begin.to_numpy(), "s": finish.where(closed, until).to_numpy()})
+        last = key.sort_values(["id", "b", "s"], kind="stable").groupby("id").tail(1).index
+        is_last = pd.Series(np.isin(np.arange(len(df)), last), index=df.index)
+        continued = int((ended & ~is_last).sum())
+        ended = ended & is_last
+        order = pd.DataFrame({"id": ids, "b": begin, "f": finish}).sort_values(["id", "b"], kind="stable")
+        same = order["id"].to_numpy()[1:] == order["id"].to_numpy()[:-1]
+        away = same & (order["b"].to_numpy()[1:] > order["f"].to_numpy()[:-1])
+        gaps = int(pd.unique(order["id"].to_numpy()[1:][away]).size)
     if event is None and not ended.any():
         raise DataError(f"{where}, column {end!r}: " + (
             f"no end dated on or before the observation date ({said_until}; {int(finish.notna().sum()):,} are "
             f"after it)" if finish.notna().any() else f"empty in every one of the {len(df):,} row(s)")
             + ": no account has left, and a survival model needs churners")
-    after = int((finish.notna() & ~ended).sum())
-    stop = finish.where(ended, until)
-    days = (stop - begin).dt.total_seconds() / 86400.0
+    after = int((finish.notna() & ~closed).sum())
+    stop = finish.where(closed, until)
+    origin = first if periods else begin
+    days = (stop - origin).dt.total_seconds() / 86400.0
+    entry_days = (begin - origin).dt.total_seconds() / 86400.0
     # a cancellation on the day of the signup is a churn within the first day: half a day of time at risk (with
     # none, it was left out as an account never at risk: 10 of 237 churners of a CRM export)
-    same_day = ended & (days == 0)
-    days = days.mask(same_day, 0.5)
+    same_day = ended & (days == entry_days)
+    days = days.mask(same_day, entry_days + 0.5)
     out = df.copy()
     duration = _free_name(out, "tenure_days")
     out[duration] = days.clip(lower=0.0).round(6)  # a start after the observation date: no time at risk
@@ -186,6 +227,11 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
             "after_observation": after, "same_day": int(same_day.sum()), "notes": notes,
             "event_from_end": event is None,
             "events": int(ended.sum()) if event is None else None}
+    if periods:
+        info["entry"] = _free_name(out, "entry_days")
+        out[info["entry"]] = entry_days.clip(lower=0.0).round(6)
+        info.update({"id": id_col, "accounts": int(df[id_col].astype(str).nunique()), "continued": continued,
+                     "gaps": gaps})
     if event is None:
         info["event"] = _free_name(out, "churned")
         out[info["event"]] = ended.astype(int)
@@ -214,6 +260,14 @@ date taken as still a customer then"
     line = f"tenure in days from {info['start']!r} to {info['end']!r}, or {until} where it is empty{default}; {churn}"
     if n := info["after_observation"]:
         line += f"; {n:,} end{'s' if n != 1 else ''} dated after the observation date taken as still a customer then"
+    if info.get("entry"):
+        line += (f"; {info['accounts']:,} accounts' periods by {info['id']!r}, "
+                 f"each account's tenure from its first start")
+        if n := info["continued"]:
+            line += f"; {n:,} end{'s' if n != 1 else ''} followed by another period of the account: not churn"
+        if n := info["gaps"]:
+            line += (f"; {n:,} account{'s' if n != 1 else ''} away between two periods: not at risk then, and not "
+                     f"counted as churn")
     if n := info.get("same_day"):
         line += f"; {n:,} end{'s' if n != 1 else ''} on the day of the start counted as half a day"
     return "; ".join([line, *info.get("notes", [])])
