@@ -210,3 +210,55 @@ def test_an_account_away_between_two_periods_is_said_and_not_at_risk_then():
     with pytest.raises(DataError, match=r"^t.csv, id column 'id': empty in 1 row\(s\) \(first at data rows \[5\]\); "
                                         r"each period needs the account it belongs to$"):
         tenure_from_dates(plans.assign(id=["a", "a", "b", "b", None]), "from", "to", id_col="id", where="t.csv")
+
+
+def test_a_row_per_measurement_becomes_start_stop_rows_each_holding_to_the_next(tmp_path, capsys):
+    """A table of visits or snapshots (survival's pbcseq: id, futime, status, the visit day and its lab values)
+    repeats the account's follow-up and outcome on each row: taken as it stands, every visit was an account with
+    the whole follow-up, and a churner churned once per visit. With --measured-at each measurement holds to the
+    next one and the outcome is on the last interval: visits of covariates that do not change give the one-row
+    table's hazard ratios, and a visit after the end of follow-up (its outcome known) is left out and said."""
+    from engage_models.cli import main
+
+    rng = np.random.default_rng(7)
+    n = 160
+    tier = rng.choice(["basic", "pro"], n)
+    seats = rng.integers(1, 30, n)
+    t = np.round(rng.exponential(np.where(tier == "basic", 300, 700))) + 5
+    c = rng.uniform(100, 900, n).round()
+    one = pd.DataFrame({"customer": [f"C{i}" for i in range(n)], "days": np.minimum(t, c), "churned": (t <= c) * 1,
+                        "tier": tier, "seats": seats})
+    visits = pd.concat([one.assign(day=0.0), one.assign(day=np.floor(one["days"] * 0.5)),
+                        one.assign(day=one["days"] + 10)])  # the last: after the end, left out
+    visits = visits.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    first = int(np.flatnonzero(visits["day"].to_numpy() == 0)[0])
+    visits["seats"] = visits["seats"].astype(object)
+    visits.loc[first, "seats"] = "n/a?"  # a typo in a visit that is kept, named by its row in the file
+    visits.to_csv(tmp_path / "visits.csv", index=False)
+    one.to_csv(tmp_path / "one.csv", index=False)
+    common = ["--duration", "days", "--event", "churned", "--unit", "days", "--id", "customer", "--n-boot", "0",
+              "--cv", "3", "--penalizer", "0"]
+    assert main(["survival", "--table", str(tmp_path / "one.csv"), *common, "--out", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    assert main(["survival", "--table", str(tmp_path / "visits.csv"), *common, "--measured-at", "day",
+                 "--covariates", "tier", "seats", "--out", str(tmp_path / "b")]) == 2
+    assert (f"visits.csv, covariate 'seats': numbers but for 1 cell(s) that are not (first at data rows "
+            f"[{first + 1}]") in capsys.readouterr().err  # the file's data row, not a row of the reshaped table
+    visits["seats"] = visits["customer"].map(one.set_index("customer")["seats"])
+    visits.to_csv(tmp_path / "visits.csv", index=False)
+    assert main(["survival", "--table", str(tmp_path / "visits.csv"), *common, "--measured-at", "day",
+                 "--out", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    a, b = (pd.read_csv(tmp_path / k / "hazard_ratios.csv", index_col="term") for k in "ab")
+    assert np.allclose(a["coef"], b["coef"], atol=1e-6) and np.allclose(a["se"], b["se"], atol=1e-6)
+    assert f"left out {n} measurement(s) at or after the end of follow-up" in err
+    assert "each holds to the account's next one, the last to 'days'; 'churned' on the last interval only" in err
+    pa, pb = (pd.read_csv(tmp_path / k / "per_account.csv", index_col="customer") for k in "ab")
+    assert np.allclose(pa["expected_remaining_months"], pb.loc[pa.index, "expected_remaining_months"], atol=1e-6)
+    # an account's follow-up must be the same on its rows
+    visits.loc[visits["customer"] == "C3", "days"] = [100, 200, 300]
+    visits.to_csv(tmp_path / "visits.csv", index=False)
+    assert main(["survival", "--table", str(tmp_path / "visits.csv"), *common, "--measured-at", "day",
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "duration column 'days': differs among the rows of 1 account(s) (e.g. customer 'C3' at data rows" in \
+        capsys.readouterr().err

@@ -406,6 +406,9 @@ def _survival(args) -> int:
         raise ConfigError("give --duration and --event, or --start and --end (dates)")
     if args.observed_until is not None and not dated:
         raise ConfigError("--observed-until goes with --start and --end")
+    if args.measured_at is not None and (dated or args.entry is not None or args.id is None):
+        raise ConfigError("--measured-at goes with --duration, --event and --id (each row a measurement of its "
+                          "account), not with --start/--end or --entry")
     _out_folder(args.out)
     df = _read_table(args.table, sys.stderr, args.sheet)
     duration, event, unit = args.duration, args.event, args.unit or "months"
@@ -420,13 +423,25 @@ def _survival(args) -> int:
         duration, event, unit = dates["duration"], dates["event"], "days"
         args.entry = dates.get("entry")  # an account's periods (--id repeating): start/stop rows from its first start
         print(said_dates(dates), file=sys.stderr)
+    event_values, data_rows = args.event_value, None
+    if args.measured_at is not None:  # a row per measurement: start/stop rows, as R's tmerge makes them
+        from .survival.from_visits import describe as said_visits
+        from .survival.from_visits import intervals_from_visits
+
+        with _naming(args.table):
+            df, visits = intervals_from_visits(df, id_col=args.id, at=args.measured_at, duration=duration,
+                                               event=event, event_values=args.event_value, where=str(args.table))
+        duration, args.entry, event_values = visits["stop"], visits["start"], ()  # the event is 0/1 now
+        data_rows = visits["data_rows"]  # messages name the file's rows
+        for line in said_visits(visits):
+            print(line, file=sys.stderr)
     with _naming(args.table):
         result = analyse_table(
             df, duration=duration, event=event, covariates=args.covariates, entry=args.entry,
             id_col=args.id, mrr=args.mrr, unit=unit, margin=args.margin,
             annual_discount_rate=args.annual_discount_rate, horizon=args.horizon, n_boot=args.n_boot, cv=args.cv,
             penalizer=args.penalizer, random_state=args.seed, keep_columns=args.keep_column, where=str(args.table),
-            missing_codes=args.missing_code, event_values=args.event_value,
+            missing_codes=args.missing_code, event_values=event_values, data_rows=data_rows,
         )
     for path in result.write(args.out):
         print(path)
@@ -687,6 +702,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "start/stop row's start (with --id repeating over rows)")
     v.add_argument("--id", default=None, help="column identifying the account (default: row number); with --entry "
                                               "it may repeat: an account's start/stop rows over time")
+    v.add_argument("--measured-at", default=None, metavar="COL",
+                   help="column: the time (from the account's start, in --unit) of each row's measurements, when a row "
+                        "per visit or snapshot repeats its account's --duration and --event (with --id): each "
+                        "measurement holds to the next one")
     v.add_argument("--mrr", default=None, help="column: monthly recurring revenue (enables LTV and revenue at risk)")
     v.add_argument("--unit", choices=("days", "weeks", "months", "years"), default=None,
                    help="unit of duration and entry (default months, and said: a table in years or days read as "

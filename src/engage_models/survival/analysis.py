@@ -384,7 +384,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
                   cv: int = 5, penalizer: float | None = None, random_state: int = 0, keep_columns=(),
-                  where: str = "table", missing_codes=(), event_values=()) -> TableAnalysis:
+                  where: str = "table", missing_codes=(), event_values=(), data_rows=None) -> TableAnalysis:
     """Fit, check, cross-validate and value a generic survival table (one row per account, or an account's
     start/stop rows over time).
 
@@ -413,6 +413,9 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         Covariates to use even if the leakage screen suspects them.
     where : str
         The table's name in error messages (its file).
+    data_rows : sequence of int, optional
+        Each row's data row in that file, for messages (default 1, 2, ...): a table reshaped before (the
+        measurements of :func:`~engage_models.survival.from_visits.intervals_from_visits`) names the file's rows.
     missing_codes : sequence of str
         ``COLUMN=VALUE`` missing-value codes, ``COLUMN=none``, ``none`` (:mod:`engage_models._core.missing_codes`):
         a code found or declared in a covariate is an empty cell, filled as the others (:func:`fill_covariates`:
@@ -449,7 +452,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if df.empty:
         raise DataError(f"{where}: no data rows (only the header: {', '.join(map(str, df.columns))})")
     data = df.copy()
-    data.index = np.arange(len(df)) + 1  # the row's 1-based data row (the header not counted), for messages
+    # the row's 1-based data row (the header not counted), for messages; or where a reshaped table's rows came from
+    data.index = np.arange(len(df)) + 1 if data_rows is None else np.asarray(data_rows, dtype=np.int64)
     data["_row"] = data.index
     from ..health.tables import _label, outcome_values  # one parser for the labels users bring
 
@@ -839,7 +843,7 @@ def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> Acco
                        tuple(accounts.loc[unknown, "account_id"]))
 
 
-def _outcome_notes(event: str, outcomes: dict | None) -> list[str]:
+def _outcome_notes(event: str, outcomes: dict | None, counted: str = "rows") -> list[str]:
     """A note when ``--event-value`` took some values of a column of several outcomes as churn and more than one
     other value counts as still a customer: a way of leaving among them (a transplant beside death) is censored,
     so the results are of churn by the named way alone.
@@ -853,7 +857,7 @@ def _outcome_notes(event: str, outcomes: dict | None) -> list[str]:
         return []
     named = ", ".join(repr(v) for v in outcomes["event"])
     others = ", ".join(f"{v!r} {n:,}" for v, n in outcomes["others"].items())
-    return [f"{event!r} = {named} is taken as churn ({sum(outcomes['event'].values()):,} rows); the other values "
+    return [f"{event!r} = {named} is taken as churn ({sum(outcomes['event'].values()):,} {counted}); the other values "
             f"({others}) count as still a customer up to their time. Where one of them is another way of leaving, "
             f"the hazard ratios are of churn by the named way alone (cause-specific), and the curves and values "
             f"assume no account leaves another way: competing risks are not modelled"]
