@@ -1158,3 +1158,35 @@ def test_a_header_in_another_language_is_told_how_to_map_it(tmp_path):
     report = _checked(ingest(raw, tmp_path / "p2", now=NOW))
     assert report.tables["accounts"].rows_kept == 2 and report.tables["accounts"].renamed_columns == {
         "顧客ID": "account_id"}
+
+
+def _workbook(path: Path, rows: list[list], title: str = "Sheet") -> Path:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = title
+    for r in rows:
+        wb.active.append(r)
+    wb.save(path)
+    return path
+
+
+def test_a_workbook_header_naming_a_column_twice_is_read_as_a_csv_header_is(tmp_path):
+    """A tickets workbook naming csat twice read as csat and csat.1 (pandas' names): the first was read as the
+    ticket's CSAT without a word, and two memo columns came in as memo and memo.1, unsaid. As in a CSV, a column the
+    table reads named twice stops ingest naming the sheet's columns, and any other is kept as memo, memo_2 and said."""
+    t = _tables()
+    raw = _write(tmp_path / "raw", t)
+    (raw / "tickets.csv").unlink()
+    cols = list(t["tickets"][0])
+    _workbook(raw / "tickets.xlsx", [[*cols, "memo", "memo"], [*t["tickets"][0].values(), "first", "second"]])
+    report = _checked(ingest(raw, tmp_path / "p1", now=NOW))
+    assert report.tables["tickets"].extra_columns == ["memo", "memo_2"]
+    assert load("tickets", tmp_path / "p1")[["memo", "memo_2"]].values.tolist() == [["first", "second"]]
+    assert any(w.startswith("tickets: the header of ") and "tickets.xlsx names 'memo' more than once, no column the "
+               "table reads: they are kept as 'memo', 'memo_2'" in w for w in report.warnings), report.warnings
+    _workbook(raw / "tickets.xlsx", [[*cols, "csat"], [*t["tickets"][0].values(), 2]])
+    with pytest.raises(IngestError, match=r"tickets: .*tickets\.xlsx, sheet 'Sheet': the header names column\(s\) "
+                                          r"\['csat'\] more than once \('csat' in columns F, G of the sheet\): which "
+                                          r"one to read cannot be told; rename the others"):
+        ingest(raw, tmp_path / "p3", now=NOW)

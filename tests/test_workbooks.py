@@ -180,3 +180,51 @@ def test_a_hidden_first_sheet_is_not_the_table(tmp_path):
     df = read_table(path)
     assert df.columns.tolist() == ["id", "plan"] and df.attrs["reading"]["sheet"]["name"] == "accounts"
     assert read_table(path, sheet="lists").columns.tolist() == ["plan"]
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_name_written_twice_is_numbered_and_said_not_read_as_pandas_mangled_it(tmp_path, kind):
+    """A header naming 'csat' twice read as csat and csat.1 (pandas' names, in a CSV and a workbook alike): the first
+    was read under the name without a word. Both are kept numbered as engage ingest numbers them (csat, csat_2), said,
+    and an option reading the name is refused, naming the file, the name and the columns."""
+    rows = [["id", "csat", "memo", "csat", "memo", "memo_2"], ["A1", 5, "x", 4, "y", "z"], ["A2", 3, "u", 2, "v", "w"]]
+    if kind == "csv":
+        path = tmp_path / "t.csv"
+        pd.DataFrame(rows[1:]).to_csv(path, header=rows[0], index=False)
+        where = "columns 2 and 4"
+    else:
+        path = _book(tmp_path / "t.xlsx", {"Data": [[None, *r] for r in rows]})  # column A empty: B is the first
+        where = "columns C and E of the sheet"
+    df = read_table(path)
+    assert df.columns.tolist() == ["id", "csat", "memo", "csat_2", "memo_3", "memo_2"]
+    assert df["csat"].tolist() == [5, 3] and df["csat_2"].tolist() == [4, 2] and df["memo_3"].tolist() == ["y", "v"]
+    notes = reading_notes(df, "t")
+    assert f"t: the header names 'csat' in {where}: read as 'csat', 'csat_2' (an option naming 'csat' is refused: " \
+           f"rename the others to read one)" in notes, notes
+    assert read_table(path, uses={"--label": "id", "--keep-column": ["memo_2"]}).shape == (2, 6)
+    with pytest.raises(DataError, match=rf"t\.{kind}: the header names 'csat' in {where}, and --label reads 'CSAT': "
+                                        r"which one is meant cannot be told; rename the others$"):
+        read_table(path, uses={"--label": "CSAT"})
+
+
+def test_fit_and_survival_refuse_a_column_they_read_that_is_named_twice(tmp_path):
+    own = _accounts(n=120).drop(columns="as_of")
+    frame = own.assign(extra=own["users"])
+    frame.columns = [*own.columns, "users"]  # 'users' twice
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    run = [sys.executable, "-m", "engage_models", "survival", "--table", str(tmp_path / "t.csv"), "--duration",
+           "tenure", "--event", "churned", "--n-boot", "0", "--cv", "3"]
+    proc = subprocess.run([*run, "--covariates", "tier", "users", "--out", str(tmp_path / "o")], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert (f"{tmp_path / 't.csv'}: the header names 'users' in columns 3 and 7, and --covariates reads 'users': "
+            f"which one is meant cannot be told; rename the others") in proc.stderr
+    proc = subprocess.run([*run, "--covariates", "tier", "users_2", "--out", str(tmp_path / "p")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f"note: {tmp_path / 't.csv'}: the header names 'users' in columns 3 and 7: read as 'users', " \
+           f"'users_2'" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(tmp_path / "t.csv"),
+                           "--label", "churned", "--id-col", "users", "--out", str(tmp_path / "f")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--id-col reads 'users'" in proc.stderr, proc.stderr

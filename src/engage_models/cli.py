@@ -239,11 +239,12 @@ def _out_folder(path: Path) -> Path:
     return path
 
 
-def _read_table(path: Path, notes=None, sheet: str | None = None):
+def _read_table(path: Path, notes=None, sheet: str | None = None, uses=None):
     """A table a user brings (:func:`~engage_models._core.io.read_table`); a text file's encoding is detected as
     ingest detects it (a byte-order mark, else UTF-8, else CP932: a Japanese Excel's CSV). What reading did that
-    the user would not see (blank lines, cells read as missing, decimal commas) is printed to ``notes`` first, so
-    that it is read before any error about a row."""
+    the user would not see (blank lines, cells read as missing, decimal commas, a name written twice) is printed to
+    ``notes`` first, so that it is read before any error about a row. ``uses``: option -> the columns the command
+    reads with it; one the header names twice stops, naming its columns."""
     from ._core.errors import DataError
     from ._core.io import read_table, reading_notes
     from .ingest.files import FileError, detect_encoding
@@ -254,7 +255,7 @@ def _read_table(path: Path, notes=None, sheet: str | None = None):
             encoding = detect_encoding(path)
         except FileError as exc:
             raise DataError(f"{path}: {exc}") from None
-    df = read_table(path, encoding=encoding, sheet=sheet)
+    df = read_table(path, encoding=encoding, sheet=sheet, uses=uses)
     for note in reading_notes(df, str(path)):
         print(f"note: {note}", file=notes or sys.stdout)
     return df
@@ -283,7 +284,9 @@ def _fit(args) -> int:
         from .health.baselines import load_scorecard
 
         load_scorecard(args.hand_scorecard)
-    df = _read_table(args.table, sheet=args.sheet)
+    df = _read_table(args.table, sheet=args.sheet, uses={
+        "--label": args.label, "--date-col": args.date_col, "--id-col": args.id_col, "--keep-column": args.keep_column,
+        "--missing-code": [c.partition("=")[0] for c in args.missing_code]})
     with _naming(args.table):
         ev = fit_table(df, args.label, args.out, date_col=args.date_col, id_col=args.id_col,
                        horizon_days=args.horizon, test_windows=args.test_windows, folds=args.folds,
@@ -410,7 +413,11 @@ def _survival(args) -> int:
         raise ConfigError("--measured-at goes with --duration, --event and --id (each row a measurement of its "
                           "account), not with --start/--end or --entry")
     _out_folder(args.out)
-    df = _read_table(args.table, sys.stderr, args.sheet)
+    df = _read_table(args.table, sys.stderr, args.sheet, uses={
+        "--duration": args.duration, "--event": args.event, "--start": args.start, "--end": args.end,
+        "--observed-until": args.observed_until, "--covariates": args.covariates, "--entry": args.entry,
+        "--id": args.id, "--mrr": args.mrr, "--keep-column": args.keep_column,
+        "--missing-code": [c.partition("=")[0] for c in args.missing_code]})
     duration, event, unit = args.duration, args.event, args.unit or "months"
     if dated:
         from .survival.from_dates import describe as said_dates

@@ -182,7 +182,7 @@ def read_json(path: str | Path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def read_table(path: str | Path, encoding: str | None = None, sheet: str | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, encoding: str | None = None, sheet: str | None = None, uses=None) -> pd.DataFrame:
     """A table a user brings: Parquet (``.parquet``, ``.pq``), CSV (``.csv``, ``.csv.gz``), TSV (``.tsv``) or an
     Excel workbook (``.xlsx``, ``.xlsm``: its first visible sheet, or the one named ``sheet``, see
     :func:`read_workbook`); ``encoding``: a text file's (default UTF-8; the command line detects it, as ingest
@@ -203,10 +203,20 @@ def read_table(path: str | Path, encoding: str | None = None, sheet: str | None 
     cells read as missing because they held one of pandas' missing-value words such as ``NA``, ``n/a`` or
     ``null``: ``{"cells": n, "words": [...]}``) and ``decimal_comma`` (column -> an example value).
 
+    A name the header writes more than once is numbered (``memo``, ``memo_2``, as ``engage ingest`` reads a CSV's
+    header, in a CSV and a workbook alike: pandas' ``memo.1`` read the first as ``memo`` without a word), kept in
+    ``df.attrs["reading"]["repeated"]`` and said; ``uses`` (option -> the columns a command reads with it, see
+    :func:`repeated_names`) refuses one the command reads, naming the file, the name and its columns.
+
     Raises :class:`~engage_models._core.errors.DataError` naming the file when it is missing, of another
     kind, or unreadable.
     """
-    path = Path(path)
+    df = _read_table(Path(path), encoding, sheet)
+    repeated_names(df, uses, str(path))
+    return df
+
+
+def _read_table(path: Path, encoding: str | None, sheet: str | None) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"{path}: no such file")
     name = path.name.lower()
@@ -230,10 +240,57 @@ def read_table(path: str | Path, encoding: str | None = None, sheet: str | None 
             if len(seps) == 1:
                 sep = seps[0]
                 df = pd.read_csv(path, sep=sep, encoding=encoding)
-            return _as_read(path, df, sep, encoding)
+            return _as_read(path, df, sep, encoding, _header_repeats(path, df, sep, encoding))
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read it ({exc})") from exc
     raise DataError(f"{path}: expected .parquet, .csv, .tsv or .xlsx")
+
+
+def number_repeats(names) -> tuple[list[str], dict[str, list[int]]]:
+    """``names`` with each name written again numbered ``name_2``, ``name_3``, ... (a number taken by another name,
+    in any case, skipped), as ``engage ingest`` reads a header's repeated names; and per repeated name its 0-based
+    positions. pandas' ``name.1`` hid the repeat: the first column was read under the name without a word.
+
+    >>> number_repeats(["id", "memo", "score", "memo", "Memo", "memo_2"])
+    (['id', 'memo', 'score', 'memo_3', 'Memo', 'memo_2'], {'memo': [1, 3]})
+    """
+    names = [str(n) for n in names]
+    seen: set[str] = set()
+    repeated = sorted({n for n in names if n in seen or seen.add(n)})
+    at = {n: [i for i, m in enumerate(names) if m == n] for n in repeated}
+    taken = {n.casefold() for n in names}
+    for n in repeated:
+        k = 1
+        for i in at[n][1:]:
+            k += 1
+            while f"{n}_{k}".casefold() in taken:
+                k += 1
+            names[i] = f"{n}_{k}"
+            taken.add(names[i].casefold())
+    return names, at
+
+
+def repeated_names(df: pd.DataFrame, uses=None, where: str = "") -> dict:
+    """The names ``df``'s file wrote more than once (:func:`read_table` numbered them, see :func:`number_repeats`):
+    ``{name: {"columns": [1-based columns of the file or sheet], "names": [as read], "sheet": bool}}``. ``uses``:
+    option -> the column names a command reads with it (``{"--label": ["churned"]}``); one of them written more
+    than once raises :class:`~engage_models._core.errors.DataError` naming ``where``, the name, its columns and
+    the option: which of the columns the option means cannot be told.
+    """
+    found = (df.attrs.get("reading") or {}).get("repeated") or {}
+    for option, names in (uses or {}).items():
+        for name in [names] if isinstance(names, str) else (names or ()):
+            hit = next((n for n in found if name is not None and str(name).strip().casefold() == n.casefold()), None)
+            if hit is not None:
+                raise DataError(f"{where}: the header names {hit!r} in {_places(found[hit])}, and {option} reads "
+                                f"{name!r}: which one is meant cannot be told; rename the others")
+    return found
+
+
+def _places(found: dict) -> str:
+    """A repeated name's columns, as the file numbers them or the sheet letters them."""
+    cols = [_column_letter(c - 1) for c in found["columns"]] if found.get("sheet") else found["columns"]
+    return f"columns {', '.join(map(str, cols[:-1]))} and {cols[-1]}" + (" of the sheet" if found.get("sheet") else "")
 
 
 #: pandas' default missing-value words (``na_values``, as the ``read_csv`` docs list them), the empty cell aside:
@@ -381,14 +438,35 @@ def _thousands_points(strings, df: pd.DataFrame) -> dict:
     return out
 
 
-def _as_read(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> pd.DataFrame:
+def _header_repeats(path: Path, df: pd.DataFrame, sep: str, encoding: str | None) -> dict:
+    """``df`` (read by pandas from ``path``) with the names its header writes more than once numbered as
+    :func:`number_repeats` numbers them, in place of pandas' ``name.1``; what :func:`repeated_names` returns."""
+    try:
+        first = pd.read_csv(path, sep=sep, encoding=encoding, header=None, nrows=1, dtype=str, keep_default_na=False)
+    except (OSError, ValueError):
+        return {}
+    written = [str(v) if str(v) != "" else str(c) for v, c in zip(first.iloc[0].tolist() if len(first) else [],
+                                                                    df.columns, strict=False)]
+    if len(written) != len(df.columns) or len(set(written)) == len(written):
+        return {}
+    names, at = number_repeats(written)
+    df.columns = names
+    return {n: {"columns": [i + 1 for i in ps], "names": [names[i] for i in ps]} for n, ps in at.items()}
+
+
+def _as_read(path: Path, df: pd.DataFrame, sep: str, encoding: str | None, repeated: dict | None = None
+             ) -> pd.DataFrame:
     """``df`` read from the text file ``path``, its decimal commas read (``;`` files) and what reading did in
-    ``df.attrs["reading"]`` (see :func:`read_table`)."""
-    reading = {}
+    ``df.attrs["reading"]`` (see :func:`read_table`; ``repeated``: the header's repeated names, as
+    :func:`_header_repeats` numbered them)."""
+    reading = {"repeated": repeated} if repeated else {}
 
     @functools.cache
     def strings() -> pd.DataFrame:  # every cell as written, read once for the missing words and the points
-        return pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False)
+        raw = pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False)
+        if repeated and len(raw.columns) == len(df.columns):  # the names numbered as df's are
+            raw.columns = df.columns
+        return raw
 
     text = _file_text(path, encoding)
     if text is not None:
@@ -490,7 +568,7 @@ def _header_row(rows: list[list], width: int, merged=frozenset(), numbers=None) 
     return at, (why if at else None)
 
 
-def read_workbook(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
+def read_workbook(path: str | Path, sheet: str | None = None, as_written: bool = False) -> pd.DataFrame:
     """The table on a sheet of an Excel workbook (``.xlsx``, ``.xlsm``): ``sheet`` by its name (as on its tab),
     else the first visible sheet. Read with openpyxl, each cell as its type: a number as a number, text as text
     (an id typed as text keeps its leading zeros), a date as ``2024-01-31`` (with its time when it has one), as a
@@ -500,9 +578,14 @@ def read_workbook(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
     The header is the first non-empty row, unless that is a title (one filled cell) or a row of group names over
     merged cells above the row naming every column: such rows are skipped, and said. A header cell left empty
     over a column that holds data is named ``Unnamed: <i>``, as pandas names it in a CSV; columns and rows with
-    nothing in them are dropped (a blank row inside the table is counted, as a CSV's blank lines are); a text cell
-    holding one of :data:`MISSING_WORDS` is missing, counted; a column mixing numbers and text is text (as in a
-    CSV), and a text column of numbers written with thousands commas is read as numbers.
+    nothing in them are dropped (a blank row inside the table is counted, as a CSV's blank lines are); a name the
+    header writes more than once is numbered (``memo``, ``memo_2``: :func:`number_repeats`, in
+    ``df.attrs["reading"]["repeated"]``, see :func:`repeated_names`); a text cell holding one of
+    :data:`MISSING_WORDS` is missing, counted; a column mixing numbers and text is text (as in a CSV), and a text
+    column of numbers written with thousands commas is read as numbers. ``as_written``: neither of these two, each
+    text cell kept as written (``N/A``, ``1,200``), as ``engage ingest`` reads a CSV's cells and its contract then
+    types them (a ``N/A`` in a text column is that text; ``1,200`` is a number where sources.yaml says
+    ``thousands: ","``, else unparseable and quarantined, as in a CSV).
 
     ``df.attrs["reading"]`` holds what :func:`read_table` keeps for a CSV, and ``sheet``: ``{"name", "sheets",
     "header_row" (1-based, as the sheet numbers rows), "skipped": [the rows above it, 1-based], "why"}``; "data
@@ -586,13 +669,9 @@ def read_workbook(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
     for k, v in enumerate(header):
         if isinstance(v, (_dt.date, _dt.time, float, int)) and not isinstance(v, bool):
             columns[k] = _cell_text(v)
-    seen: dict[str, int] = {}
-    for k, c in enumerate(columns):  # as pandas names a repeated header in a CSV: "a", "a.1"
-        if c in seen:
-            seen[c] += 1
-            columns[k] = f"{c}.{seen[c]}"
-        else:
-            seen[c] = 0
+    columns, twice = number_repeats(columns)  # "memo", "memo_2", as ingest reads a CSV's (pandas' "memo.1" hid it)
+    repeated = {n: {"columns": [used[i] + 1 for i in ps], "names": [columns[i] for i in ps], "sheet": True}
+                for n, ps in twice.items()}
     last = numbered[-1][0]
     body_numbers = range(header_row + 1, last + 1)
     filled_rows = {n for n, _ in numbered}
@@ -602,10 +681,12 @@ def read_workbook(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
                                "why": why}}
     if blank:
         reading["blank_rows"] = {"rows": len(blank), "first": blank[:5]}
+    if repeated:
+        reading["repeated"] = repeated
     data, words = {}, {}
     for k, c in enumerate(columns):
         values = [r[k] for r in body]
-        hits = [v for v in values if isinstance(v, str) and v in MISSING_WORDS]
+        hits = [v for v in values if isinstance(v, str) and v in MISSING_WORDS] if not as_written else []
         if hits:
             words[c] = {"cells": len(hits), "words": list(dict.fromkeys(hits))}
             values = [None if isinstance(v, str) and v in MISSING_WORDS else v for v in values]
@@ -622,7 +703,7 @@ def read_workbook(path: str | Path, sheet: str | None = None) -> pd.DataFrame:
     df = pd.DataFrame(data, columns=columns) if body else pd.DataFrame(columns=columns)
     if words:
         reading["missing_words"] = words
-    df, thousands, unsure = _comma_thousands(df)
+    df, thousands, unsure = _comma_thousands(df) if not as_written else (df, {}, {})
     if thousands:
         reading["comma_thousands"] = thousands
     if unsure:
@@ -647,6 +728,10 @@ def reading_notes(df: pd.DataFrame, where: str) -> list[str]:
         if sheet["header_row"] != 1:
             notes.append(f"{where}: data row N is row N + {sheet['header_row']} of the sheet"
                          + (" above its first blank row" if reading.get("blank_rows") else ""))
+    for name, found in (reading.get("repeated") or {}).items():
+        notes.append(f"{where}: the header names {name!r} in {_places(found)}: read as "
+                     f"{', '.join(map(repr, found['names']))} (an option naming {name!r} is refused: rename the others "
+                     f"to read one)")
     if blank := reading.get("blank_rows"):
         notes.append(f"{where}: {blank['rows']:,} blank row(s) of the sheet (first at row(s) {blank['first']}) are not "
                      f"rows: data rows are counted without them, as a CSV's blank lines are")

@@ -30,6 +30,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._core.io import _column_letter, number_repeats
 from . import contracts as C
 
 _BOMS = (  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one
@@ -180,27 +181,23 @@ def read_header(lines: Iterator[str], delimiter: str, where: str, ours: Collecti
     blank_tail = 0
     while blank_tail < len(fields) and not fields[-1 - blank_tail].strip():
         blank_tail += 1
-    seen: set[str] = set()
-    dupes = sorted({n for n in names if n in seen or seen.add(n)})
+    numbered_names, at = number_repeats(names)
+    refuse_repeats(at, ours, where)
+    return Header(numbered_names, len(taken), blank_tail,
+                  {n: [numbered_names[i] for i in ps] for n, ps in at.items()})
+
+
+def refuse_repeats(at: dict[str, list[int]], ours: Collection[str], where: str, sheet: bool = False) -> None:
+    """Raise :class:`FileError` for a name the header writes more than once (``at``: name -> 0-based columns, see
+    :func:`~engage_models._core.io.number_repeats`) that is one of ``ours`` in any case, naming its columns (as
+    the sheet letters them, for a workbook's)."""
     folded = {o.strip().casefold() for o in ours}
-    refused = [n for n in dupes if n.casefold() in folded]
+    refused = [n for n in at if n.casefold() in folded]
     if refused:
-        at = "; ".join(f"{n!r} in columns {', '.join(str(i + 1) for i, m in enumerate(names) if m == n)}"
-                       for n in refused)
-        raise FileError(f"{where}: the header names column(s) {refused} more than once ({at}): which one to read "
+        cols = {n: [_column_letter(i) if sheet else str(i + 1) for i in at[n]] for n in refused}
+        said = "; ".join(f"{n!r} in columns {', '.join(cols[n])}" + (" of the sheet" if sheet else "") for n in refused)
+        raise FileError(f"{where}: the header names column(s) {refused} more than once ({said}): which one to read "
                         "cannot be told; rename the others")
-    numbered: dict[str, list[str]] = {}
-    taken_names = {n.casefold() for n in names}
-    for n in dupes:
-        numbered[n] = [n]
-        for i in [i for i, m in enumerate(names) if m == n][1:]:
-            k = len(numbered[n]) + 1
-            while f"{n}_{k}".casefold() in taken_names:
-                k += 1
-            names[i] = f"{n}_{k}"
-            taken_names.add(names[i].casefold())
-            numbered[n].append(names[i])
-    return Header(names, len(taken), blank_tail, numbered)
 
 
 @dataclass

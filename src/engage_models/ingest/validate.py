@@ -554,6 +554,14 @@ def _open_workbook(con, contract: C.TableContract, source: str, given: str | Non
     except DataError as exc:
         raise IngestError(f"{contract.name}: {exc}") from exc
     sheet = df.attrs["reading"]["sheet"]
+    # a name written twice: refused when the table reads it, else kept numbered (memo, memo_2) and said, as in a CSV
+    repeated = df.attrs["reading"].get("repeated") or {}
+    ours = (*contract.column_names, *contract.known, *(h for _, h in _COLUMNS.get()))
+    F.refuse_repeats({n: [c - 1 for c in r["columns"]] for n, r in repeated.items()}, ours,
+                     f"{source}, sheet {sheet['name']!r}", sheet=True)
+    if repeated:
+        _warn("numbered_columns", table=contract.name, source=source, columns=", ".join(map(repr, repeated)),
+              names=", ".join(repr(m) for r in repeated.values() for m in r["names"]))
     text = work / f"{contract.name}-sheet.csv"
     df.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else
            _cell_text(v.item() if hasattr(v, "item") else v)).to_csv(text, index=False, encoding="utf-8")
