@@ -1190,3 +1190,33 @@ def test_a_workbook_header_naming_a_column_twice_is_read_as_a_csv_header_is(tmp_
                                           r"\['csat'\] more than once \('csat' in columns F, G of the sheet\): which "
                                           r"one to read cannot be told; rename the others"):
         ingest(raw, tmp_path / "p3", now=NOW)
+
+
+def test_a_workbook_keeps_its_text_cells_as_a_csv_of_the_sheet_holds_them(tmp_path):
+    """Ingest read a workbook's text cells as engage fit reads them: a region 'NA' (North America) became empty, a
+    CSAT of 'N/A' an empty CSAT (not set aside with its reason), and an MRR typed as the text '1,200.00' was 1200,
+    where the same sheet's CSV keeps 'NA', sets 'N/A' aside and quarantines '1,200.00' as unparseable (sources.yaml's
+    thousands: ',' reads it). The workbook's tables and quarantines now equal the CSV's."""
+    t = _tables()
+    t["accounts"][0]["region"] = "NA"
+    t["accounts"][1]["mrr"] = "1,200.00"
+    t["tickets"][0]["csat"] = "N/A"
+    csv_raw = _write(tmp_path / "csv", t)
+    book_raw = _write(tmp_path / "book", t)
+    for name in ("accounts", "tickets"):
+        (book_raw / f"{name}.csv").unlink()
+        frame = pd.DataFrame(t[name])
+        _workbook(book_raw / f"{name}.xlsx", [list(frame.columns)] + [[None if v == "" else v for v in r]
+                                                                      for r in frame.itertuples(index=False)])
+    a = _checked(ingest(csv_raw, tmp_path / "p_csv", now=NOW))
+    b = _checked(ingest(book_raw, tmp_path / "p_book", now=NOW))
+    assert b.tables["accounts"].by_reason == a.tables["accounts"].by_reason == {"unparseable mrr": 1}
+    assert b.tables["tickets"].values_set_aside == a.tables["tickets"].values_set_aside != {}
+    for name in ("accounts", "tickets"):
+        pd.testing.assert_frame_equal(load(name, tmp_path / "p_book"), load(name, tmp_path / "p_csv"))
+    assert load("accounts", tmp_path / "p_book")["region"].tolist() == ["NA"]
+    q = load("accounts", tmp_path / "p_book", quarantine=True)
+    assert q["mrr"].tolist() == ["1,200.00"]
+    (book_raw / "sources.yaml").write_text("tables:\n  accounts: {thousands: ','}\n", encoding="utf-8")
+    c = _checked(ingest(book_raw, tmp_path / "p_thousands", now=NOW))
+    assert c.tables["accounts"].rows_kept == 2 and 1200.0 in load("accounts", tmp_path / "p_thousands")["mrr"].tolist()

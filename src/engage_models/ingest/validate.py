@@ -541,8 +541,10 @@ def _open_workbook(con, contract: C.TableContract, source: str, given: str | Non
     """An Excel workbook's sheet (see :func:`choose_sheet`; read by
     :func:`~engage_models._core.io.read_workbook`: a title row or group names above the header skipped, a
     formula's stored value), each cell as the text a CSV of the sheet would hold, then read as that CSV is (the
-    contract types it). Rows are the sheet's data rows (blank rows not counted); a warning names the sheet read,
-    the other sheets holding values (not read), and where rows are not the sheet's own row numbers, the offset."""
+    contract types it: a text cell ``N/A`` or ``1,200`` is not made empty or a number on the way, as
+    ``engage fit`` reads a workbook, but kept, or quarantined, as in the CSV). Rows are the sheet's data rows (blank
+    rows not counted); a warning names the sheet read, the other sheets holding values (not read), and where rows
+    are not the sheet's own row numbers, the offset."""
     from .._core.errors import DataError
     from .._core.io import _cell_text, read_workbook
 
@@ -550,7 +552,7 @@ def _open_workbook(con, contract: C.TableContract, source: str, given: str | Non
         raise IngestError(f"{contract.name}: an encoding ({given}) is given for {source}, an Excel workbook")
     chosen, others = choose_sheet(contract.name, source, sheet)
     try:
-        df = read_workbook(source, chosen)
+        df = read_workbook(source, chosen, as_written=True)  # "N/A", "1,200" as a CSV holds them: the contract reads
     except DataError as exc:
         raise IngestError(f"{contract.name}: {exc}") from exc
     sheet = df.attrs["reading"]["sheet"]
