@@ -6,6 +6,7 @@ Every test checks rows read = rows kept + rows quarantined for every table it in
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -843,3 +844,33 @@ def test_brackets_in_a_folder_or_file_name_are_names_not_patterns(tmp_path):
     report = _ingest(raw, tmp_path / "Customer data [JP]" / "processed")
     assert report.tables["events"].rows_read == len(events) and report.tables["surveys"].rows_read == 2
     assert report.tables["accounts"].rows_kept == len(t["accounts"])
+
+
+def test_excels_unicode_text_export_is_found_and_read_as_tab_separated(tmp_path):
+    """Excel's "Unicode text" (File > Save As) is saved as surveys.txt: UTF-16 with its mark, tab-separated, CRLF.
+    Ingest did not look for it ("no file for this required table"): it reads it now as the CSV of the same rows; a
+    .txt that holds commas is told its separator; engage fit and survival read it too."""
+    from engage_models._core.io import read_table
+
+    rows = [_survey("R1", "サポートが遅い"), _survey("R2", "fast, kind", lang="en")]
+    text = "".join("\t".join(r) + "\r\n" for r in [SURVEY_COLS, *rows])
+    raw = _raw_with_surveys(tmp_path, codecs.BOM_UTF16_LE + text.encode("utf-16-le"), name="surveys.txt")
+    report = _ingest(raw, tmp_path / "p1")
+    r = report.tables["surveys"]
+    assert (r.rows_read, r.rows_kept, r.encoding, r.source.endswith("surveys.txt")) == (2, 2, "utf-16", True)
+    csv_raw = _raw_with_surveys(tmp_path / "csv", _csv_text(rows).encode())
+    _ingest(csv_raw, tmp_path / "p2")
+    pd.testing.assert_frame_equal(load("surveys", tmp_path / "p1"), load("surveys", tmp_path / "p2"))
+    assert not any("line break" in w for w in report.warnings), report.warnings
+    df = read_table(raw / "surveys.txt", encoding="utf-16")
+    assert df.columns.tolist() == SURVEY_COLS and df["comment"].tolist() == ["サポートが遅い", "fast, kind"]
+    (raw / "surveys.txt").write_text(_csv_text(rows))  # a CSV saved as .txt
+    with pytest.raises(IngestError, match=r"the header looks separated by \",\", not tabs: give the table "
+                                          r"delimiter: \",\" in sources.yaml"):
+        _ingest(raw, tmp_path / "p3")
+    assert read_table(raw / "surveys.txt")["comment"].tolist() == ["サポートが遅い", "fast, kind"]
+    (raw / "surveys.txt").unlink()
+    (raw / "surveys").mkdir()
+    (raw / "surveys" / "2025-01.csv").write_text(_csv_text(rows))
+    (raw / "surveys" / "readme.txt").write_text("exported monthly\n")  # a note beside the parts is no part
+    assert _ingest(raw, tmp_path / "p4").tables["surveys"].rows_kept == 2

@@ -246,11 +246,11 @@ def _read_table(path: Path, notes=None, sheet: str | None = None, uses=None):
     ``notes`` first, so that it is read before any error about a row. ``uses``: option -> the columns the command
     reads with it; one the header names twice stops, naming its columns."""
     from ._core.errors import DataError
-    from ._core.io import read_table, reading_notes
+    from ._core.io import TEXT_TABLES, read_table, reading_notes
     from .ingest.files import FileError, detect_encoding
 
     encoding = None
-    if path.is_file() and path.name.lower().endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+    if path.is_file() and path.name.lower().endswith(TEXT_TABLES):
         try:
             encoding = detect_encoding(path)
         except FileError as exc:

@@ -183,7 +183,8 @@ def read_json(path: str | Path):
 
 
 def read_table(path: str | Path, encoding: str | None = None, sheet: str | None = None, uses=None) -> pd.DataFrame:
-    """A table a user brings: Parquet (``.parquet``, ``.pq``), CSV (``.csv``, ``.csv.gz``), TSV (``.tsv``) or an
+    """A table a user brings: Parquet (``.parquet``, ``.pq``), CSV (``.csv``, ``.csv.gz``), TSV (``.tsv``), text
+    (``.txt``: Excel's "Unicode text", tab-separated, or a CSV saved so: see :data:`TEXT_TABLES`) or an
     Excel workbook (``.xlsx``, ``.xlsm``: its first visible sheet, or the one named ``sheet``, see
     :func:`read_workbook`); ``encoding``: a text file's (default UTF-8; the command line detects it, as ingest
     does). A CSV whose header
@@ -230,8 +231,8 @@ def _read_table(path: Path, encoding: str | None, sheet: str | None) -> pd.DataF
     try:
         if name.endswith((".parquet", ".pq")):
             return pd.read_parquet(path)
-        if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
-            sep = "\t" if ".tsv" in name else _header_separator(path, encoding)
+        if name.endswith(TEXT_TABLES):
+            sep = "\t" if ".tsv" in name else _header_separator(path, encoding, "\t" if name.endswith(".txt") else ",")
             df = pd.read_csv(path, sep=sep, encoding=encoding)
             # a European spreadsheet's CSV is separated by ";" (or a tab, or "|"): read as one column named
             # "a;b;c", it stopped on "no label column" with no word of the separator
@@ -243,7 +244,7 @@ def _read_table(path: Path, encoding: str | None, sheet: str | None) -> pd.DataF
             return _as_read(path, df, sep, encoding, _header_repeats(path, df, sep, encoding))
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read it ({exc})") from exc
-    raise DataError(f"{path}: expected .parquet, .csv, .tsv or .xlsx")
+    raise DataError(f"{path}: expected .parquet, .csv, .tsv, .txt or .xlsx")
 
 
 def number_repeats(names) -> tuple[list[str], dict[str, list[int]]]:
@@ -293,6 +294,9 @@ def _places(found: dict) -> str:
     return f"columns {', '.join(map(str, cols[:-1]))} and {cols[-1]}" + (" of the sheet" if found.get("sheet") else "")
 
 
+#: Text tables :func:`read_table` reads: a ``.txt`` is Excel's "Unicode text" (tab-separated UTF-16) or another
+#: text export, its separator read from its header (a tab when it holds one).
+TEXT_TABLES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")
 #: pandas' default missing-value words (``na_values``, as the ``read_csv`` docs list them), the empty cell aside:
 #: read as missing, and counted. Our own list, not pandas' private ``STR_NA_VALUES``: a test says when a pandas
 #: upgrade changes its set.
@@ -309,16 +313,19 @@ _AMBIGUOUS = r"[+-]?\d{1,3}[.,]\d{3}"
 _COMMA_THOUSANDS = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 
 
-def _header_separator(path: Path, encoding: str | None) -> str:
+def _header_separator(path: Path, encoding: str | None, default: str = ",") -> str:
     """``;``, a tab or ``|`` when the file's first line holds one of them and no comma, else ``,``. Read before
     pandas: a ";" file with decimal commas in some cells only (``3,0;306;;1175,0``) was read comma-separated
-    first and stopped on "Expected 6 fields in line 3, saw 7" before its separator was looked at."""
+    first and stopped on "Expected 6 fields in line 3, saw 7" before its separator was looked at. ``default``
+    ``"\t"`` (a ``.txt``, Excel's "Unicode text"): a tab when the first line holds one, else as above."""
     try:
         opener = gzip.open if path.name.lower().endswith(".gz") else open
         with opener(path, "rt", encoding=encoding or "utf-8", errors="replace", newline="") as f:
             head = f.readline()
     except (OSError, LookupError):  # pandas' own error says it
         return ","
+    if default == "\t" and "\t" in head:
+        return "\t"
     seps = [s for s in (";", "\t", "|") if s in head]
     return seps[0] if len(seps) == 1 and "," not in head else ","
 

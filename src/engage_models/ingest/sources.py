@@ -8,7 +8,7 @@ found in the raw folder::
       surveys:
         path: surveys_from_excel.csv   # relative to this file's folder; a glob of parts works too
         encoding: cp932                # text files only; detected when absent
-        delimiter: ";"                 # CSV only: the field separator (default "," and a tab for .tsv)
+        delimiter: ";"                 # CSV only: the field separator (default ","; a tab for .tsv, .txt)
         date_format: "%m/%d/%Y %H:%M"  # optional: how its timestamps are written when not ISO (or a list)
         thousands: ","                 # optional: numbers written 1,200 or ¥1,200 (decimal: "," for 1.200,50)
         timezone: UTC                  # optional: the zone of its times written without an offset

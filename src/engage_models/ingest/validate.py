@@ -2,8 +2,8 @@
 
 For each table in :data:`engage_models.ingest.contracts.TABLE_ORDER` (accounts first):
 
-1. find its source: ``raw/<table>.parquet|.csv|.csv.gz|.tsv|.json`` or a folder ``raw/<table>/`` of parts
-   (two of them for one table is an error), or what ``sources`` (default ``raw/sources.yaml``) names: a
+1. find its source: ``raw/<table>.parquet|.csv|.csv.gz|.tsv|.json|.xlsx|.txt`` or a folder ``raw/<table>/`` of
+   parts (two of them for one table is an error), or what ``sources`` (default ``raw/sources.yaml``) names: a
    file, or a database table read in Arrow batches (see :mod:`~.database`);
 2. read it: text files in their encoding (given, or detected: see :mod:`~.files`), lines that are not rows
    (too many or too few fields, an unclosed quote, a truncated last line) set aside with their raw text;
@@ -74,6 +74,9 @@ from .sources import NUMBER_DATES, SOURCES_FILE, Source, resolve_sources
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz", ".json", ".ndjson", ".xlsx", ".xlsm")
+#: Looked for as ``raw/<table>.txt`` (not as parts of a folder, where a ``readme.txt`` is no part): Excel's "Unicode
+#: text" (File > Save As), a tab-separated UTF-16 file, read as a ``.tsv`` is.
+TEXT_EXPORTS = (".txt",)
 _PARAM = re.compile(r"\$([a-z_]+)")
 _QUOTED = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'')
 #: The quarantine's own columns; a data column of the same name is stored as ``data.<name>`` there.
@@ -244,7 +247,7 @@ def find_source(raw_dir: str | Path, table: str) -> Path | None:
     two formats) raise :class:`IngestError` naming them: which one is meant is the user's choice to make.
     """
     raw_dir = Path(raw_dir)
-    found = [raw_dir / f"{table}{s}" for s in SUFFIXES if (raw_dir / f"{table}{s}").is_file()]
+    found = [raw_dir / f"{table}{s}" for s in (*SUFFIXES, *TEXT_EXPORTS) if (raw_dir / f"{table}{s}").is_file()]
     folder = raw_dir / table
     if folder.is_dir():  # .csv and .csv.gz parts are one source (older months compressed): see _files
         kinds = {_suffix(p.name).removesuffix(".gz") for p in folder.iterdir() if p.is_file() and _suffix(p.name)}
@@ -579,7 +582,7 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
     """CSV/TSV parts read as text (the contract types them); lines that are not rows set aside. Parts are matched
     by column name: a monthly export whose columns came in another order, or that gained a column, is read (a
     column missing from a part is empty there, so its rows are quarantined if the contract needs it)."""
-    delimiter = delimiter or ("\t" if ".tsv" in source.lower() else ",")
+    delimiter = delimiter or default_delimiter(source)
     parts, bad, names, encodings, own = [], [], None, [], {}
     for k, f in enumerate(_files(source)):
         if _no_content(Path(f)):  # an export of nothing, not even its header: a table without rows
@@ -1660,13 +1663,25 @@ def _hint_subscription_months(con, staging: Path, results: dict) -> None:
               account=repr(account), month=pd.Timestamp(month).strftime("%Y-%m"))
 
 
+_SEPARATOR_NAMES = {",": "commas", "\t": "tabs", ";": "semicolons", "|": "bars"}
+
+
+def default_delimiter(path: str) -> str:
+    """The field separator of a text file whose source gives none: a tab for ``.tsv`` and ``.txt`` (Excel's
+    "Unicode text"), else a comma."""
+    name = path.lower()
+    return "\t" if ".tsv" in name or name.endswith(TEXT_EXPORTS) else ","
+
+
 def _delimiter_hint(names: list[str], source) -> str:
-    """When a header read as one or few columns holds another separator (``account_id;name;segment``): say so."""
+    """When a header read as one or few columns holds another separator (``account_id;name;segment``, or commas in
+    a ``.txt`` read as tab-separated): say so."""
     joined = "".join(names)
-    for sep, said in ((";", '";"'), ("\t", '"\\t"'), ("|", '"|"')):
-        if joined.count(sep) >= 2 and sep != (getattr(source, "delimiter", None) or ","):
-            return (f"; the header looks separated by {said}, not commas: give the table delimiter: {said} in "
-                    f"sources.yaml")
+    used = getattr(source, "delimiter", None) or default_delimiter(str(getattr(source, "path", None) or ""))
+    for sep, said in ((";", '";"'), ("\t", '"\\t"'), ("|", '"|"'), (",", '","')):
+        if joined.count(sep) >= 2 and sep != used:
+            return (f"; the header looks separated by {said}, not {_SEPARATOR_NAMES.get(used, repr(used))}: give the "
+                    f"table delimiter: {said} in sources.yaml")
     return ""
 
 
@@ -1893,7 +1908,7 @@ def _ingest(raw_dir: Path, processed_dir: Path, sources, encodings, now, csat_sc
                     if books:  # "no file for this required table" beside an accounts.xlsx read as a mystery
                         raise IngestError(f"{name}: {_workbook_hint(str(books[0]))}")
                     if contract.required:
-                        looked = ", ".join(f"{name}{s}" for s in SUFFIXES)
+                        looked = ", ".join(f"{name}{s}" for s in (*SUFFIXES, *TEXT_EXPORTS))
                         raise IngestError(f"{name}: no file for this required table in {raw_dir} (looked for "
                                           f"{looked}, or a folder {name}/ of parts; a file named otherwise is "
                                           f"named in sources.yaml: tables: {{{name}: {{path: ...}}}}). A company "
@@ -2001,7 +2016,7 @@ def _check_line_ends(table: str, source: str) -> None:
     many). UTF-16 and UTF-32 files end in a line break followed or preceded by zero bytes."""
     cut = []
     for f in _files(source):
-        if not f.name.lower().endswith((".csv", ".tsv")):
+        if not f.name.lower().endswith((".csv", ".tsv", *TEXT_EXPORTS)):
             continue
         try:
             with f.open("rb") as fh:
