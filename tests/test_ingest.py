@@ -1220,3 +1220,40 @@ def test_a_workbook_keeps_its_text_cells_as_a_csv_of_the_sheet_holds_them(tmp_pa
     (book_raw / "sources.yaml").write_text("tables:\n  accounts: {thousands: ','}\n", encoding="utf-8")
     c = _checked(ingest(book_raw, tmp_path / "p_thousands", now=NOW))
     assert c.tables["accounts"].rows_kept == 2 and 1200.0 in load("accounts", tmp_path / "p_thousands")["mrr"].tolist()
+
+
+def test_a_folder_of_workbooks_is_read_part_by_part(tmp_path):
+    """raw/tickets/*.xlsx (a workbook a month) was found, then refused as "cannot read it as an Excel workbook" (the
+    folder's pattern given to openpyxl). Each workbook is read by the sheet rules of one (the sheet named like the
+    table, else its one sheet of values), its rows numbered in it and quarantined naming it; Excel's lock file of a
+    part open in it is no part; a part with two sheets of values and none named tickets stops, naming the part."""
+    t = _tables()
+    first = t["tickets"][0]
+    raw = _write(tmp_path / "raw", t)
+    (raw / "tickets.csv").unlink()
+    (raw / "tickets").mkdir()
+    cols = list(first)
+    _workbook(raw / "tickets" / "2025-01.xlsx", [["Tickets, January"], cols, list(first.values()),
+                                                 [*list(first.values())[:-1], 9]])  # T1 again: quarantined
+    feb = {**first, "ticket_id": "T2", "account_id": "A2"}
+    _workbook(raw / "tickets" / "2025-02.xlsx", [[*cols[::-1], "memo"], [*list(feb.values())[::-1], "x"]],
+              title="tickets")
+    (raw / "tickets" / "~$2025-02.xlsx").write_bytes(b"\x05owner")  # Excel's lock file: the workbook is open
+    report = _checked(ingest(raw, tmp_path / "p1", now=NOW))
+    r = report.tables["tickets"]
+    assert (r.rows_read, r.rows_kept, r.extra_columns) == (3, 2, ["memo"])
+    kept = load("tickets", tmp_path / "p1").sort_values("ticket_id")
+    assert kept["ticket_id"].tolist() == ["T1", "T2"] and kept["memo"].tolist() == [None, "x"]
+    q = load("tickets", tmp_path / "p1", quarantine=True)
+    assert q["source_file"].str.endswith("2025-01.xlsx").tolist() == [True] and q["source_row"].tolist() == [2]
+    said = [w for w in report.warnings if w.startswith("tickets: read from the sheet ")]
+    assert len(said) == 2 and "2025-01.xlsx: data row N is row N + 2 of the sheet" in said[0], said
+    _workbook(raw / "tickets" / "2025-03.xlsx", [cols])
+    import openpyxl
+
+    wb = openpyxl.load_workbook(raw / "tickets" / "2025-03.xlsx")
+    wb.create_sheet("Notes").append(["sent to finance"])
+    wb.save(raw / "tickets" / "2025-03.xlsx")
+    with pytest.raises(IngestError, match=r"tickets: .*2025-03\.xlsx has 2 sheets holding values \('Sheet', 'Notes'\) "
+                                          r"and none named 'tickets'"):
+        ingest(raw, tmp_path / "p2", now=NOW)

@@ -250,7 +250,8 @@ def find_source(raw_dir: str | Path, table: str) -> Path | None:
     found = [raw_dir / f"{table}{s}" for s in (*SUFFIXES, *TEXT_EXPORTS) if (raw_dir / f"{table}{s}").is_file()]
     folder = raw_dir / table
     if folder.is_dir():  # .csv and .csv.gz parts are one source (older months compressed): see _files
-        kinds = {_suffix(p.name).removesuffix(".gz") for p in folder.iterdir() if p.is_file() and _suffix(p.name)}
+        kinds = {_suffix(p.name).removesuffix(".gz") for p in folder.iterdir()
+                 if p.is_file() and _suffix(p.name) and not p.name.startswith(_LOCK)}
         found += [folder / f"*{s}" for s in SUFFIXES if s in kinds]
     if len(found) > 1:
         raise IngestError(f"{table}: {len(found)} sources for one table in {raw_dir}: "
@@ -285,10 +286,15 @@ def _connect(memory_limit: str | None, threads: int | None, temp_dir: Path) -> d
     return connect_duckdb(memory_limit, threads, temp_dir, preserve_order=True)
 
 
+#: Excel's lock file beside a workbook or CSV open in it (``~$2025-01.xlsx``, a few bytes naming the user): no part.
+_LOCK = "~$"
+
+
 def _files(source: str) -> list[Path]:
     """The files a source names: itself, the files of a glob (sorted), or the parts of a folder. A glob of
     ``.csv`` (``.tsv``) parts takes their ``.csv.gz`` (``.tsv.gz``) parts too, in one name order; a part there
-    both ways (``2024-01.csv`` and ``2024-01.csv.gz``) is an error naming both, not read twice."""
+    both ways (``2024-01.csv`` and ``2024-01.csv.gz``) is an error naming both, not read twice. Excel's lock file of
+    a part open in it (``~$2024-01.xlsx``) is no part."""
     if any(ch in source for ch in "*?[") and not Path(source).exists():  # a folder "Customer data [JP]": a path
         names = _glob(source)
         if source.lower().endswith((".csv", ".tsv")):
@@ -298,10 +304,11 @@ def _files(source: str) -> list[Path]:
             if both:
                 raise IngestError(f"{source}: {len(both)} part(s) both plain and compressed, e.g. "
                                   f"{Path(both[0][:-3]).name} and {Path(both[0]).name}: keep one of each")
-        return [Path(p) for p in sorted(set(names), key=lambda n: (n.removesuffix(".gz"), n)) if Path(p).is_file()]
+        return [Path(p) for p in sorted(set(names), key=lambda n: (n.removesuffix(".gz"), n))
+                if Path(p).is_file() and not Path(p).name.startswith(_LOCK)]
     p = Path(source)
     if p.is_dir():
-        return sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
+        return sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith((".", _LOCK)))
     return [p]
 
 
@@ -535,56 +542,66 @@ def choose_sheet(table: str, source: str, sheet: str | None) -> tuple[str | None
         raise IngestError(f"{table}: {source} has {len(full)} sheets holding values ({', '.join(map(repr, full))}) "
                           f"and none named {table!r}: say which one to read with sheet: in sources.yaml (tables: "
                           f"{{{table}: {{sheet: {full[0]}}}}}), or name its tab {table}; a table kept on several "
-                          f"sheets is read once they are one sheet (or CSV files in a folder {table}/)")
+                          f"sheets is read once they are one sheet, or workbooks (or CSV files) in a folder {table}/")
     return (full[0] if full else None), []
 
 
 def _open_workbook(con, contract: C.TableContract, source: str, given: str | None, work: Path,
                    sheet: str | None = None) -> _Source:
-    """An Excel workbook's sheet (see :func:`choose_sheet`; read by
-    :func:`~engage_models._core.io.read_workbook`: a title row or group names above the header skipped, a
-    formula's stored value), each cell as the text a CSV of the sheet would hold, then read as that CSV is (the
-    contract types it: a text cell ``N/A`` or ``1,200`` is not made empty or a number on the way, as
-    ``engage fit`` reads a workbook, but kept, or quarantined, as in the CSV). Rows are the sheet's data rows (blank
-    rows not counted); a warning names the sheet read, the other sheets holding values (not read), and where rows
-    are not the sheet's own row numbers, the offset."""
+    """An Excel workbook's sheet, or each workbook of a folder of parts (``raw/tickets/*.xlsx``, in name order, each
+    by the same rules: see :func:`choose_sheet`; read by :func:`~engage_models._core.io.read_workbook`: a title row
+    or group names above the header skipped, a formula's stored value), each cell as the text a CSV of the sheet
+    would hold, then read as those CSV parts are (the contract types it: a text cell ``N/A`` or ``1,200`` is not
+    made empty or a number on the way, as ``engage fit`` reads a workbook, but kept, or quarantined, as in the CSV;
+    parts are matched by column name). Rows are each sheet's data rows (blank rows not counted); a warning per
+    workbook names the sheet read, the other sheets holding values (not read), and where rows are not the sheet's
+    own row numbers, the offset."""
     from .._core.errors import DataError
     from .._core.io import _cell_text, read_workbook
 
     if given:
         raise IngestError(f"{contract.name}: an encoding ({given}) is given for {source}, an Excel workbook")
-    chosen, others = choose_sheet(contract.name, source, sheet)
-    try:
-        df = read_workbook(source, chosen, as_written=True)  # "N/A", "1,200" as a CSV holds them: the contract reads
-    except DataError as exc:
-        raise IngestError(f"{contract.name}: {exc}") from exc
-    sheet = df.attrs["reading"]["sheet"]
-    # a name written twice: refused when the table reads it, else kept numbered (memo, memo_2) and said, as in a CSV
-    repeated = df.attrs["reading"].get("repeated") or {}
-    ours = (*contract.column_names, *contract.known, *(h for _, h in _COLUMNS.get()))
-    F.refuse_repeats({n: [c - 1 for c in r["columns"]] for n, r in repeated.items()}, ours,
-                     f"{source}, sheet {sheet['name']!r}", sheet=True)
-    if repeated:
-        _warn("numbered_columns", table=contract.name, source=source, columns=", ".join(map(repr, repeated)),
-              names=", ".join(repr(m) for r in repeated.values() for m in r["names"]))
-    text = work / f"{contract.name}-sheet.csv"
-    df.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else
-           _cell_text(v.item() if hasattr(v, "item") else v)).to_csv(text, index=False, encoding="utf-8")
-    blank = df.attrs["reading"].get("blank_rows")
-    _warn("workbook_rows", table=contract.name, source=source, sheet=sheet["name"], h=f"{sheet['header_row']:,}",
-          blank=(Why("ingest.workbook_blank", n=f"{blank['rows']:,}", first=str(blank["first"])) if blank else ""),
-          others=Why("ingest.workbook_others", sheets=", ".join(map(repr, others))) if others else "")
-    return _open_text(con, contract, str(text), "utf-8", work, ",", label=source)
+    books = _files(source)
+    labels = {}
+    for k, book in enumerate(books):
+        label = source if len(books) == 1 and str(book) == source else str(book)
+        chosen, others = choose_sheet(contract.name, str(book), sheet)
+        try:
+            df = read_workbook(book, chosen, as_written=True)  # "N/A", "1,200" as a CSV holds them: the contract reads
+        except DataError as exc:
+            raise IngestError(f"{contract.name}: {exc}") from exc
+        read = df.attrs["reading"]["sheet"]
+        # a name written twice: refused when the table reads it, else kept numbered (memo, memo_2) and said, as in a
+        # CSV
+        repeated = df.attrs["reading"].get("repeated") or {}
+        ours = (*contract.column_names, *contract.known, *(h for _, h in _COLUMNS.get()))
+        F.refuse_repeats({n: [c - 1 for c in r["columns"]] for n, r in repeated.items()}, ours,
+                         f"{label}, sheet {read['name']!r}", sheet=True)
+        if repeated:
+            _warn("numbered_columns", table=contract.name, source=label, columns=", ".join(map(repr, repeated)),
+                  names=", ".join(repr(m) for r in repeated.values() for m in r["names"]))
+        text = work / f"{contract.name}-sheet-{k:06d}.csv"
+        df.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else
+               _cell_text(v.item() if hasattr(v, "item") else v)).to_csv(text, index=False, encoding="utf-8")
+        labels[str(text)] = label
+        blank = df.attrs["reading"].get("blank_rows")
+        _warn("workbook_rows", table=contract.name, source=label, sheet=read["name"], h=f"{read['header_row']:,}",
+              blank=(Why("ingest.workbook_blank", n=f"{blank['rows']:,}", first=str(blank["first"])) if blank else ""),
+              others=Why("ingest.workbook_others", sheets=", ".join(map(repr, others))) if others else "")
+    parts = next(iter(labels)) if len(labels) == 1 else str(work / f"{contract.name}-sheet-*.csv")
+    return _open_text(con, contract, parts, "utf-8", work, ",", label=labels)
 
 
 def _open_text(con, contract: C.TableContract, source: str, given: str | None, work: Path,
-               delimiter: str | None = None, label: str | None = None) -> _Source:
+               delimiter: str | None = None, label: Mapping[str, str] | None = None) -> _Source:
     """CSV/TSV parts read as text (the contract types them); lines that are not rows set aside. Parts are matched
     by column name: a monthly export whose columns came in another order, or that gained a column, is read (a
-    column missing from a part is empty there, so its rows are quarantined if the contract needs it)."""
+    column missing from a part is empty there, so its rows are quarantined if the contract needs it). ``label``:
+    a part's file -> the name its rows give as their ``source_file`` (a workbook's, for the CSV of its sheet)."""
     delimiter = delimiter or default_delimiter(source)
     parts, bad, names, encodings, own = [], [], None, [], {}
     for k, f in enumerate(_files(source)):
+        name = (label or {}).get(str(f), str(f))
         if _no_content(Path(f)):  # an export of nothing, not even its header: a table without rows
             _warn("empty_file", table=contract.name, source=str(f))
             continue
@@ -595,7 +612,7 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
         with F.open_text(path, "utf-8-sig") as text:
             header = F.read_header(text, delimiter, str(f), ours)
         if header.numbered:
-            _warn("numbered_columns", table=contract.name, source=label or str(f),
+            _warn("numbered_columns", table=contract.name, source=name,
                   columns=", ".join(repr(n) for n in header.numbered),
                   names=", ".join(repr(m) for ms in header.numbered.values() for m in ms))
         if names is None:
@@ -607,7 +624,7 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
             names += [n for n in header.names if n not in names]
         own[k] = list(header.names)
         columns = {f"__raw{j}": "VARCHAR" for j in range(len(header.names))}
-        p = {"f": str(path), "delim": delimiter, "file": label or str(f)}
+        p = {"f": str(path), "delim": delimiter, "file": name}
         try:  # clean files (nearly all): DuckDB alone, strict, streaming
             con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT *, $file AS __file "
                         f"FROM {_read_csv_sql(columns, header=True)}", p)
@@ -626,12 +643,12 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
                     bw.writerow([r.row, r.line, r.raw, r.reason])
                 else:
                     gw.writerow([*r.fields, r.row])
-        p = {"f": str(good), "delim": ",", "file": label or str(f)}
+        p = {"f": str(good), "delim": ",", "file": name}
         con.execute(f"CREATE OR REPLACE TEMP TABLE __src{k} AS SELECT *, $file AS __file "
                     f"FROM {_read_csv_sql({**columns, '__row': 'BIGINT'}, header=False)}", p)
         parts.append((k, "__row"))
         bad_cols = {"__row": "BIGINT", "__line": "BIGINT", "__rawline": "VARCHAR", "__reason": "VARCHAR"}
-        p = {"f": str(rejects), "delim": ",", "file": label or str(f)}
+        p = {"f": str(rejects), "delim": ",", "file": name}
         con.execute(f"CREATE OR REPLACE TEMP TABLE __bad{k} AS SELECT *, $file AS __file "
                     f"FROM {_read_csv_sql(bad_cols, header=False)}", p)
         bad.append(f"SELECT * FROM __bad{k}")
