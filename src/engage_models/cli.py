@@ -416,7 +416,7 @@ def _survival(args) -> int:
     df = _read_table(args.table, sys.stderr, args.sheet, uses={
         "--duration": args.duration, "--event": args.event, "--start": args.start, "--end": args.end,
         "--observed-until": args.observed_until, "--covariates": args.covariates, "--entry": args.entry,
-        "--id": args.id, "--mrr": args.mrr, "--keep-column": args.keep_column,
+        "--id": args.id, "--mrr": args.mrr, "--keep-column": args.keep_column, "--measured-at": args.measured_at,
         "--missing-code": [c.partition("=")[0] for c in args.missing_code]})
     duration, event, unit = args.duration, args.event, args.unit or "months"
     if dated:
