@@ -450,7 +450,10 @@ def _survival(args) -> int:
             penalizer=args.penalizer, random_state=args.seed, keep_columns=args.keep_column, where=str(args.table),
             missing_codes=args.missing_code, event_values=event_values, data_rows=data_rows,
         )
-    for path in result.write(args.out):
+    from .survival.table_report import write_report
+
+    for path in [*result.write(args.out), write_report(args.out / "report.html", result, Path(args.table).name,
+                                                        where=str(args.table))]:
         print(path)
     if args.unit is None and not dated:  # first: every figure below is in months (a reader found it under 1 KB)
         span = result.evaluation["table"]["duration_months"]

@@ -1,0 +1,62 @@
+"""engage survival's report.html: one self-contained page a user can forward, on a table of their own."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from engage_models.cli import main
+
+
+def _table(n=200, seed=2):
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "pro"], n)
+    t = rng.exponential(np.where(plan == "basic", 10.0, 25.0))
+    c = rng.uniform(3, 36, n)
+    return pd.DataFrame({"customer": [f"<i>C{i}</i>" for i in range(n)], "months": np.round(np.minimum(t, c), 2),
+                         "left": (t <= c).astype(int), "plan": plan, "fee": rng.integers(50, 500, n),
+                         "<script>x</script>": rng.normal(size=n)})
+
+
+def test_the_report_is_self_contained_escaped_and_names_no_folder(tmp_path, capsys):
+    """The command wrote CSVs and evaluation.json only: nothing an executive opens. report.html holds the table's
+    counts, the concordance with its interval, the hazard ratios (a table and an inlined plot), the
+    proportional-hazards check, the accounts most at risk and the revenue at risk; the user's column names and ids
+    are escaped, nothing is fetched, and the folder the table was read from appears nowhere."""
+    folder = tmp_path / "private-folder"
+    folder.mkdir()
+    _table().to_csv(folder / "customers.csv", index=False)
+    assert main(["survival", "--table", str(folder / "customers.csv"), "--duration", "months", "--event", "left",
+                 "--id", "customer", "--mrr", "fee", "--n-boot", "10", "--cv", "3", "--out", str(tmp_path / "o")]) == 0
+    printed = capsys.readouterr().out
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert str(tmp_path / "o" / "report.html") in printed
+    assert "private-folder" not in page and str(tmp_path) not in page
+    assert "<h1>Survival and lifetime value: customers.csv</h1>" in page
+    assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page  # a column named so, escaped
+    assert "<i>C" not in page and "&lt;i&gt;C" in page  # ids in the accounts most at risk, escaped
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)  # nothing fetched
+    assert page.count('src="data:image/png;base64,') == 1
+    ev = __import__("json").loads((tmp_path / "o" / "evaluation.json").read_text(encoding="utf-8"))
+    cvr = ev["models"]["cox_ph"]["cross_validation"]["harrell_c"]
+    assert f"{cvr['mean']:.3f} (95% CI {cvr['low']:.3f} to {cvr['high']:.3f}): the mean over" in page
+    hr = pd.read_csv(tmp_path / "o" / "hazard_ratios.csv", index_col="term")
+    assert hr.loc['plan=basic', 'hazard_ratio'] > 2 and f"{hr.loc['plan=basic', 'hazard_ratio']:.2f} (95% CI " in page
+    for part in ("Leakage screen", "Proportional hazards", "Accounts still customers, most at risk",
+                 "Revenue at risk", "next 12 months"):
+        assert part in page, part
+
+
+def test_a_thin_table_s_report_says_what_it_could_not_compute(tmp_path):
+    """Six churners: no cross-validated concordance; the page says why instead of a number, and still renders."""
+    small = _table(n=40, seed=4)
+    small["left"] = 0
+    small.loc[:5, "left"] = 1
+    small.to_csv(tmp_path / "small.csv", index=False)
+    assert main(["survival", "--table", str(tmp_path / "small.csv"), "--duration", "months", "--event", "left",
+                 "--n-boot", "0", "--covariates", "plan", "--out", str(tmp_path / "o")]) == 0
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "not computed: 6 churn events give" in page and "</html>" in page
+    assert "Revenue at risk" not in page  # no MRR given: no revenue section
