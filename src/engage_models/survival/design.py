@@ -148,8 +148,9 @@ class Design:
                                     f"values, name an identifier as the id column, or leave it out of the "
                                     f"covariates")
                 order = sorted(counts.index, key=lambda v: (-counts[v], v))
-                if len(order) < 2:
-                    log.warning("covariate %r has a single level: left out", c)
+                if len(order) < 2:  # said once, not again by each fold and refit (57 lines on a table)
+                    said_once = log.debug if counted_in_refit(("single_level", c), 1) else log.warning
+                    said_once("covariate %r has a single level: left out", c)
                 levels[c] = order
         design = cls(list(covariates), levels)
         if drop_aliased and design.terms:
