@@ -758,3 +758,21 @@ def test_cox_curves_stay_finite_for_an_extreme_covariate():
     s = curves.survival([0.0, 1.0, 12.0]).to_numpy()
     assert np.isfinite(s).all() and s[0].tolist() == [1.0, 1.0, 1.0]
     assert s[2, 1] == 0.0 and s[2, 2] == pytest.approx(1.0)  # the far ones: gone at once, never
+
+
+def test_a_covariate_of_one_level_is_said_once_not_by_every_refit(caplog):
+    """A text column holding one value on every row printed "covariate 'name' has a single level: left out" 57
+    times in one engage survival run (each fold of the penalty's and the concordance's cross-validation, each
+    bootstrap refit): said by the fits of the whole table only, and the model fitted without it."""
+    import logging
+
+    rng = np.random.default_rng(0)
+    n = 150
+    x = rng.normal(size=n)
+    t, c = rng.exponential(np.exp(-0.7 * x) * 10), rng.uniform(2, 30, n)
+    df = pd.DataFrame({"time": np.minimum(t, c), "churned": (t <= c).astype(int), "x": x, "name": "Acme"})
+    with caplog.at_level(logging.WARNING, logger="engage_models.survival.design"):
+        res = A.analyse_table(df, duration="time", event="churned", n_boot=5, cv=3)
+    said = [r for r in caplog.records if "has a single level" in r.getMessage()]
+    assert 1 <= len(said) <= 2, len(said)  # the Cox model's and the discrete-time model's fits, not ~20
+    assert list(res.cox.summary.index) == ["x"]
