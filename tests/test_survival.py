@@ -1643,3 +1643,35 @@ def test_start_stop_rows_that_overlap_or_churn_before_their_last_are_named():
                                         r"their last \(e.g. id 'a': event = 1 at data row 1, later rows at data "
                                         r"rows \[2\]\); a customer churns once: for repeated events"):
         A.analyse_table(again, **run)
+
+
+def test_a_churn_on_a_last_row_of_no_time_at_risk_stays_a_churn():
+    """A plan changed on the day the account left writes a last row whose start is its stop: left out for no time
+    at risk, its churn went with it and the account was valued as a customer from its earlier rows (5 churners of
+    240 among the customers). The churn moves to the row ending at that time: the one-row table's answers."""
+    own = _own_table()
+    run = dict(event="churned", unit="days", n_boot=0, cv=3, where="t.csv", id_col="customer",
+               covariates=["tier", "users"], penalizer=0.0)
+    split = _split_in_time(own)
+    left = own.loc[own["churned"], "customer"].iloc[:5].tolist()
+    ends = split["customer"].isin(left) & split["churned"]
+    split = pd.concat([split.assign(churned=split["churned"] & ~ends),  # the churn on a row of its own, on "max"
+                       split[ends].assign(start=split.loc[ends, "stop"], tier="max")], ignore_index=True)
+    one = A.analyse_table(own, duration="tenure", **run)
+    two = A.analyse_table(split, duration="stop", entry="start", **run)
+    assert two.evaluation["table"]["events"] == int(own["churned"].sum())
+    assert not set(left) & set(two.per_account["customer"])  # were valued as customers
+    assert sorted(two.per_account["customer"]) == sorted(one.per_account["customer"])
+    assert np.allclose(one.cox.summary["coef"], two.cox.summary.loc[one.cox.summary.index, "coef"], atol=1e-6)
+    table = two.evaluation["table"]
+    assert table["churn_moved"] == {"accounts": 5, "first_rows": list(range(len(split) - 4, len(split) + 1))}
+    assert table["left_out"]["rows"] == 5
+    assert any("5 account(s) churn on a last row of no time at risk" in n for n in two.evaluation["design"]["notes"])
+    # after a gap, the churn is at a time the account was not at risk: named, not moved
+    gap = split.copy()
+    gap.loc[len(split) - 5, ["start", "stop"]] += 3.0
+    who = gap.loc[len(split) - 5, "customer"]
+    with pytest.raises(DataError, match=rf"^t.csv, event column 'churned': 1 churn\(s\) on a row of no time at risk "
+                                        rf"that does not follow the end of its account's other rows \(e.g. customer "
+                                        rf"'{who}': churned = 1 at data row {len(split) - 4} with start = "):
+        A.analyse_table(gap, duration="stop", entry="start", **run)

@@ -380,6 +380,46 @@ def check_start_stop(data: pd.DataFrame, *, where: str, id_col: str, entry: str,
     return d
 
 
+def churn_on_no_time(data: pd.DataFrame, no_time: pd.Series, *, where: str, id_col: str, entry: str,
+                     duration: str, event: str) -> tuple[pd.DataFrame, dict | None]:
+    """Start/stop rows with a churn on a row of no time at risk (its start equal to its stop: a plan changed on
+    the day the account left) moved to the account's row ending at that time, and what was moved (``accounts``,
+    ``first_rows``: the rows whose churn moved), or None. Left out with that row, the churn was lost and the
+    account valued as a customer from its earlier rows. A churn on such a row that does not end the account's
+    other rows (a gap before it, or rows after it) is a :class:`DataError` naming the rows. An account with no
+    other row is left as it was (left out, as a one-row table leaves an account with no time at risk).
+
+    >>> rows = pd.DataFrame({"_id": ["a", "a", "b"], "_entry": [0.0, 10.0, 0.0], "_duration": [10.0, 10.0, 4.0],
+    ...                      "_event": [0, 1, 1], "_row": [1, 2, 3]}, index=[1, 2, 3])
+    >>> moved, said = churn_on_no_time(rows, rows["_duration"] <= rows["_entry"], where="t.csv", id_col="id",
+    ...                                entry="start", duration="stop", event="churned")
+    >>> moved["_event"].tolist(), said
+    ([1, 0, 1], {'accounts': 1, 'first_rows': [2]})
+    """
+    lost = (no_time & (data["_event"] == 1)).to_numpy()
+    usable = data[~no_time.to_numpy()]
+    ends = usable.groupby("_id", sort=False)["_duration"]
+    end, last_row = ends.max(), ends.idxmax()
+    rows = data[lost & data["_id"].isin(end.index).to_numpy()]
+    if rows.empty:
+        return data, None
+    at = end.reindex(rows["_id"]).to_numpy(float)
+    fits = np.isclose(rows["_entry"].to_numpy(float), at) & np.isclose(rows["_duration"].to_numpy(float), at)
+    if not fits.all():
+        r = rows[~fits].iloc[0]
+        before = data.loc[last_row[r["_id"]]]
+        raise DataError(f"{where}, event column {event!r}: {int((~fits).sum()):,} churn(s) on a row of no time at "
+                        f"risk that does not follow the end of its account's other rows (e.g. {id_col} "
+                        f"{r['_id']!r}: {event} = 1 at data row {r['_row']} with {entry} = {r[entry]} and "
+                        f"{duration} = {r[duration]}, its other rows ending at {duration} = {before[duration]} at "
+                        f"data row {before['_row']}); give the churn on the row whose {duration} is the day the "
+                        f"account left")
+    data = data.copy()
+    data.loc[last_row.reindex(rows["_id"]).to_numpy(), "_event"] = 1
+    data.loc[rows.index, "_event"] = 0
+    return data, {"accounts": int(rows["_id"].nunique()), "first_rows": rows["_row"].head(5).tolist()}
+
+
 def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=None, entry: str | None = None,
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
@@ -551,6 +591,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                         f"(start/stop rows, covariates that change), each row's start with --entry and its end "
                         f"with --duration")
     no_time = ~((data["_duration"] > 0) & (data["_duration"] > data["_entry"]))
+    moved = None
+    if start_stop:  # a churn on a row of no time at risk, left out, made its account a customer on its other rows
+        data, moved = churn_on_no_time(data, no_time, where=where, id_col=id_col, entry=entry, duration=duration,
+                                       event=event)
     left_out = {"rows": int(no_time.sum()), "first_rows": data["_row"][no_time.to_numpy()][:5].tolist(),
                 "why": "no time at risk: a duration of 0" + (", or not after the entry" if entry else "")}
     data = D.usable(data, "_duration", "_entry")
@@ -645,9 +689,13 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                    f"own rows only, the cross-validation keeps its rows in one fold, the bootstrap draws accounts, "
                    f"and an account still a customer is valued from its last row (its covariates held at their "
                    f"last values)")
+        if moved:
+            ss_note += (f"; {moved['accounts']:,} account(s) churn on a last row of no time at risk ({entry} = "
+                        f"{duration}, first at data rows {moved['first_rows']}): the churn is counted at the end of "
+                        f"the row before it, which ends at that time")
     evaluation = {
         "table": {"rows": int(len(df)), "rows_used": int(len(data)), "events": int(data["_event"].sum()),
-                  "accounts": accounts, "start_stop": start_stop,
+                  "accounts": accounts, "start_stop": start_stop, **({"churn_moved": moved} if moved else {}),
                   "without_event": without_event, **({"event_values": outcomes} if outcomes else {}),
                   "left_out": left_out, "missing_covariates": missing_covariates,
                   "duration_months": {k: float(getattr(data["_duration"], k)()) for k in ("min", "median", "max")},
