@@ -1675,3 +1675,21 @@ def test_a_churn_on_a_last_row_of_no_time_at_risk_stays_a_churn():
                                         rf"that does not follow the end of its account's other rows \(e.g. customer "
                                         rf"'{who}': churned = 1 at data row {len(split) - 4} with start = "):
         A.analyse_table(gap, duration="stop", entry="start", **run)
+
+
+def test_the_simple_ltv_of_start_stop_rows_takes_the_arpa_of_the_accounts_still_customers():
+    """--mrr on start/stop rows: the simple LTV's ARPA averaged every row without the event, an account's earlier
+    plans (here at three times the fee) and the earlier rows of churned accounts among them (1,978 for 934). It is
+    the MRR of each account still a customer on its last row, as the per-account values take it."""
+    own = _own_table()
+    run = dict(event="churned", unit="days", n_boot=0, cv=3, where="t.csv", id_col="customer",
+               covariates=["tier", "users"], penalizer=0.0, mrr="fee")
+    split = _split_in_time(own)
+    split["fee"] = split["fee"].where(split["start"] > 0, split["fee"] * 3)  # the first plan cost more
+    one = A.analyse_table(own, duration="tenure", **run)
+    two = A.analyse_table(split, duration="stop", entry="start", **run)
+    arpa = own.loc[~own["churned"], "fee"].mean()
+    assert one.simple_ltv["arpa"] == pytest.approx(arpa) and two.simple_ltv["arpa"] == pytest.approx(arpa)
+    for k in ("monthly_churn_rate", "ltv", "ltv_low", "ltv_high", "arpa_low", "arpa_high"):
+        assert two.simple_ltv[k] == pytest.approx(one.simple_ltv[k], rel=1e-9), k
+    assert two.per_account["ltv"].sum() == pytest.approx(one.per_account["ltv"].sum(), rel=1e-6)

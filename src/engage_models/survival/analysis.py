@@ -745,8 +745,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     per_account.insert(0, id_col or "row", active.loc[per_account.index, "_id"].to_numpy())
     simple = None
     if mrr:
+        # the ARPA of the accounts still customers, from their last rows (an account's earlier rows are not revenue)
         simple = simple_ltv(data.rename(columns={mrr: "_mrr"}), margin=margin, mrr_col="_mrr", duration="_duration",
-                            event="_event", entry="_entry" if entry else None)
+                            event="_event", entry="_entry" if entry else None,
+                            active=active.rename(columns={mrr: "_mrr"}))
         evaluation["simple_ltv"] = simple
         evaluation["portfolio"] = portfolio.to_dict("records")
     else:

@@ -78,8 +78,13 @@ def revenue_at_risk(values: pd.DataFrame, horizons=HORIZONS) -> pd.DataFrame:
 
 
 def simple_ltv(lt: pd.DataFrame, *, margin: float = 0.8, mrr_col: str = "mrr", duration: str = "duration",
-               event: str = "event", entry: str | None = "entry", alpha: float = 0.05) -> dict:
+               event: str = "event", entry: str | None = "entry", alpha: float = 0.05,
+               active: pd.DataFrame | None = None) -> dict:
     """ARPA x margin / monthly churn rate, with the churn rate's exact Poisson interval and ARPA's t interval.
+
+    ``active``: the accounts still customers, one row each, whose ``mrr_col`` makes the ARPA (default: the rows
+    of ``lt`` without the event; start/stop rows hold an account's earlier plans, and a churned account's rows
+    before its last, which are no customers' revenue today).
 
     The churn rate is events / months at risk (``duration - entry`` summed), so left-truncated years that
     the data does not show are not counted as exposure. The LTV's interval combines both on the log scale
@@ -89,7 +94,7 @@ def simple_ltv(lt: pd.DataFrame, *, margin: float = 0.8, mrr_col: str = "mrr", d
     """
     exposure = float((lt[duration] - (lt[entry] if entry and entry in lt else 0.0)).clip(lower=0).sum())
     d = int(lt[event].sum())
-    active = lt[lt[event] == 0]
+    active = lt[lt[event] == 0] if active is None else active
     arpa = float(active[mrr_col].mean()) if len(active) else float("nan")
     rate = d / exposure if exposure else float("nan")
     lo = stats.chi2.ppf(alpha / 2, 2 * d) / 2 / exposure if d else 0.0
