@@ -262,3 +262,39 @@ def test_a_row_per_measurement_becomes_start_stop_rows_each_holding_to_the_next(
                  "--out", str(tmp_path / "c")]) == 2
     assert "duration column 'days': differs among the rows of 1 account(s) (e.g. customer 'C3' at data rows" in \
         capsys.readouterr().err
+
+
+def test_periods_of_an_account_that_overlap_are_named_by_their_dates():
+    """Two periods of an account at once (two products), a period with no end followed by another, and one whose
+    end is after the observation date: left to the model, the error named the days from the account's first start
+    ('tenure_days = 60.0', 'entry_days = 31.0'), which the export does not hold, and not why an empty end overlaps."""
+    plans = pd.DataFrame({"id": ["b", "a", "a", "b"], "from": ["2024-01-01", "2024-01-01", "2024-02-01", "2024-03-01"],
+                          "to": ["2024-03-01", "2024-03-01", "2024-05-01", None]})
+    run = dict(observed_until="2024-06-01", id_col="id", where="t.csv")
+    head = r"^t.csv, columns 'from' and 'to': 1 period\(s\) begin before the end of an earlier period of their account "
+    tail = (r", data row 3 begins 2024-02-01\); an account's periods must follow one another: fill the end of a "
+            r"period another follows, and give periods held at once \(two products\) as one period of the account, "
+            r"or as accounts of their own$")
+    with pytest.raises(DataError, match=head + r"\(e.g. id 'a': data row 2 runs from 2024-01-01 to 2024-03-01" + tail):
+        tenure_from_dates(plans, "from", "to", **run)
+    with pytest.raises(DataError, match=head + r"\(e.g. id 'a': data row 2 runs from 2024-01-01 with no end, to the "
+                                               r"observation date \(2024-06-01\)" + tail):
+        tenure_from_dates(plans.assign(to=["2024-03-01", None, "2024-05-01", None]), "from", "to", **run)
+    with pytest.raises(DataError, match=head + r"\(e.g. id 'a': data row 2 runs from 2024-01-01 to 2024-07-01, after "
+                                               r"the observation date \(2024-06-01\)" + tail):
+        tenure_from_dates(plans.assign(to=["2024-03-01", "2024-07-01", "2024-05-01", None]), "from", "to", **run)
+    # one after the other, a period beginning on the day the last ended: no overlap
+    out, info = tenure_from_dates(plans.assign(**{"from": ["2024-01-01", "2024-01-01", "2024-03-01", "2024-03-01"]}),
+                                  "from", "to", **run)
+    assert out["churned"].tolist() == [0, 0, 1, 0] and info["continued"] == 2
+
+
+def test_no_churn_among_periods_says_the_ends_followed_by_another_period():
+    """Every end followed by another period of its account: the error said '2 are after it' of ends that were not
+    after the observation date (it counted every end written)."""
+    plans = pd.DataFrame({"id": ["a", "a", "b", "b"], "from": ["2024-01-01", "2024-03-01", "2024-01-01", "2024-03-01"],
+                          "to": ["2024-03-01", None, "2024-03-01", "2024-09-01"]})
+    with pytest.raises(DataError, match=r"^t.csv, column 'to': no end dated on or before the observation date "
+                                        r"\(2024-06-01; 1 is after it, 2 are followed by another period of their "
+                                        r"account\): no account has left"):
+        tenure_from_dates(plans, "from", "to", observed_until="2024-06-01", id_col="id", where="t.csv")

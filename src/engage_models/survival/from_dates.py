@@ -118,6 +118,34 @@ def _free_name(df: pd.DataFrame, name: str) -> str:
     return name
 
 
+def _overlaps(df: pd.DataFrame, order: np.ndarray, same: np.ndarray, begin: pd.Series, finish: pd.Series,
+              stop: pd.Series, *, where: str, start: str, end: str, id_col: str) -> None:
+    """A :class:`DataError` naming the rows and their dates when a period of an account begins before the end of
+    its earlier one (``order``: the row positions by account and start, ``same``: a row's account is the one
+    before's; ``stop``: the end, or the observation date where it is empty or later). Left to the model, the
+    message named the days counted from the account's first start (``entry_days``, ``tenure_days``), not the
+    dates, and not that an empty end runs to the observation date."""
+    b, f = begin.to_numpy()[order], stop.to_numpy()[order]
+    over = same & (b[1:] < f[:-1])
+    if not over.any():
+        return
+    i = int(np.flatnonzero(over)[0])
+    first, then = int(order[i]), int(order[i + 1])
+
+    def day(x):
+        return x.iloc[first].date().isoformat()
+
+    runs = (f"runs from {day(begin)} " + (f"to {day(finish)}" if finish.iloc[first] == stop.iloc[first] else
+                                           f"to {day(finish)}, after the observation date ({day(stop)})"
+                                           if pd.notna(finish.iloc[first]) else
+                                           f"with no end, to the observation date ({day(stop)})"))
+    raise DataError(f"{where}, columns {start!r} and {end!r}: {int(over.sum()):,} period(s) begin before the end of "
+                    f"an earlier period of their account (e.g. {id_col} {df[id_col].iloc[first]!r}: data row "
+                    f"{first + 1} {runs}, data row {then + 1} begins {begin.iloc[then].date().isoformat()}); an "
+                    f"account's periods must follow one another: fill the end of a period another follows, and give "
+                    f"periods held at once (two products) as one period of the account, or as accounts of their own")
+
+
 def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | None = None,
                       observed_until: str | None = None, where: str = "table",
                       id_col: str | None = None) -> tuple[pd.DataFrame, dict]:
@@ -201,14 +229,21 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
         is_last = pd.Series(np.isin(np.arange(len(df)), last), index=df.index)
         continued = int((ended & ~is_last).sum())
         ended = ended & is_last
-        order = pd.DataFrame({"id": ids, "b": begin, "f": finish}).sort_values(["id", "b"], kind="stable")
+        order = pd.DataFrame({"id": ids.to_numpy(), "b": begin.to_numpy(), "f": finish.to_numpy()}).sort_values(
+            ["id", "b"], kind="stable")
+        pos = order.index.to_numpy()  # row positions, by account and start
         same = order["id"].to_numpy()[1:] == order["id"].to_numpy()[:-1]
+        _overlaps(df, pos, same, begin, finish, finish.where(closed, until), where=where, start=start, end=end,
+                  id_col=id_col)
         away = same & (order["b"].to_numpy()[1:] > order["f"].to_numpy()[:-1])
         gaps = int(pd.unique(order["id"].to_numpy()[1:][away]).size)
-    if event is None and not ended.any():
+    if event is None and not ended.any():  # the ends said as they are: after the date, or followed by a period
+        why = [f"{n:,} {'is' if n == 1 else 'are'} after it"] if (n := int((finish.notna() & ~closed).sum())) else []
+        if continued:
+            why.append(f"{continued:,} {'is' if continued == 1 else 'are'} followed by another period of their account")
         raise DataError(f"{where}, column {end!r}: " + (
-            f"no end dated on or before the observation date ({said_until}; {int(finish.notna().sum()):,} are "
-            f"after it)" if finish.notna().any() else f"empty in every one of the {len(df):,} row(s)")
+            f"no end dated on or before the observation date ({said_until}; {', '.join(why)})"
+            if finish.notna().any() else f"empty in every one of the {len(df):,} row(s)")
             + ": no account has left, and a survival model needs churners")
     after = int((finish.notna() & ~closed).sum())
     stop = finish.where(closed, until)
