@@ -1693,3 +1693,27 @@ def test_the_simple_ltv_of_start_stop_rows_takes_the_arpa_of_the_accounts_still_
     for k in ("monthly_churn_rate", "ltv", "ltv_low", "ltv_high", "arpa_low", "arpa_high"):
         assert two.simple_ltv[k] == pytest.approx(one.simple_ltv[k], rel=1e-9), k
     assert two.per_account["ltv"].sum() == pytest.approx(one.per_account["ltv"].sum(), rel=1e-6)
+
+
+def test_start_stop_rows_that_hold_the_account_s_status_or_visits_or_no_account_are_told_so():
+    """Three tables a user brings for start/stop rows that are not: the churn written on every row of a churned
+    account (its status, as a subscription export repeats it), told 'for repeated events keep the rows up to the
+    first'; visits each holding the patient's whole follow-up (survival's pbcseq: futime on every visit), told only
+    that rows overlap; and rows without an id, taken together for one account 'nan' whose rows overlapped."""
+    base = pd.DataFrame({"id": ["a", "a", "b", "b", "c"], "start": [0, 10, 0, 8, 0], "stop": [10, 20, 8, 9, 7],
+                         "event": [1, 1, 0, 0, 1], "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    run = dict(duration="stop", event="event", entry="start", id_col="id", unit="days", n_boot=0, where="t.csv")
+    with pytest.raises(DataError, match=r"^t.csv, event column 'event': 1 account\(s\) churn on a row before their "
+                                        r"last \(e.g. id 'a': event = 1 at data row 1, later rows at data rows "
+                                        r"\[2\]\); a customer churns once: event = 1 on every row of id 'a' is the "
+                                        r"account's status written on each of its rows, where churn is the event of "
+                                        r"its last row only \(0 on the earlier rows\)$"):
+        A.analyse_table(base, **run)
+    visits = base.assign(start=[0, 5, 0, 4, 0], stop=[20, 20, 9, 9, 7], event=[0, 1, 0, 0, 1])
+    with pytest.raises(DataError, match=r"must follow one another; every row of id 'a' ends at the same stop: rows of "
+                                        r"visits or measurements, each with the account's whole follow-up, are not "
+                                        r"start/stop rows"):
+        A.analyse_table(visits, **run)
+    with pytest.raises(DataError, match=r"^t.csv, id column 'id': empty in 2 row\(s\) \(first at data rows \[3, 4\]\); "
+                                        r"each row needs the account it belongs to$"):
+        A.analyse_table(base.assign(id=["a", "a", None, None, "c"], event=[0, 1, 0, 0, 1]), **run)

@@ -363,20 +363,31 @@ def check_start_stop(data: pd.DataFrame, *, where: str, id_col: str, entry: str,
     if overlap.any():
         i = int(np.flatnonzero(overlap)[0])
         a, b = d.iloc[i], d.iloc[i + 1]
+        ends = d.loc[d["_id"] == a["_id"], "_duration"]
+        # survival's pbcseq: a visit's day beside the patient's whole follow-up, the same on every visit
+        visits = (f"; every row of {id_col} {a['_id']!r} ends at the same {duration}: rows of visits or "
+                  f"measurements, each with the account's whole follow-up, are not start/stop rows (a row ends "
+                  f"where the next begins, the last at the account's end, and only the last holds its churn)"
+                  if ends.nunique() == 1 else "")
         raise DataError(f"{where}: {int(overlap.sum()):,} row(s) overlap an earlier row of their account in time "
                         f"(e.g. {id_col} {a['_id']!r}: data row {a['_row']} runs to {duration} = {a[duration]}, "
                         f"data row {b['_row']} starts at {entry} = {b[entry]}); an account's start/stop rows "
-                        f"must follow one another")
+                        f"must follow one another" + visits)
     early = same & (d["_event"].to_numpy()[:-1] == 1)
     if early.any():
         i = int(np.flatnonzero(early)[0])
         who = d["_id"].iloc[i]
         later = d.loc[(d["_id"] == who).to_numpy() & (d["_entry"] >= d["_duration"].iloc[i]).to_numpy(), "_row"]
         n = int(pd.unique(ids[:-1][early]).size)
+        # an account's status written on each of its rows (a subscription export's 'churned' on every plan)
+        status = bool(d.loc[(d["_id"] == who).to_numpy(), "_event"].all())
         raise DataError(f"{where}, event column {event!r}: {n:,} account(s) churn on a row before their last "
                         f"(e.g. {id_col} {who!r}: {event} = 1 at data row {d['_row'].iloc[i]}, later rows at data "
-                        f"rows {later.head(5).tolist()}); a customer churns once: for repeated events (infections, "
-                        f"tickets, renewals) keep each account's rows up to its first event")
+                        f"rows {later.head(5).tolist()}); a customer churns once: " + (
+                            f"{event} = 1 on every row of {id_col} {who!r} is the account's status written on each "
+                            f"of its rows, where churn is the event of its last row only (0 on the earlier rows)"
+                            if status else "for repeated events (infections, tickets, renewals) keep each "
+                                           "account's rows up to its first event"))
     return d
 
 
@@ -582,6 +593,10 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     repeated = data["_id"].duplicated(keep=False)
     # an account's rows over time, each (entry, duration] with the covariates of that interval: start/stop rows
     start_stop = bool(repeated.any()) and entry is not None
+    empty_id = data[id_col].isna().to_numpy() if id_col else np.zeros(len(data), bool)
+    if empty_id.any() and (start_stop or empty_id.sum() > 1):  # the empty ids were one account, 'nan'
+        raise DataError(f"{where}, id column {id_col!r}: empty in {int(empty_id.sum()):,} row(s) (first at data rows "
+                        f"{data.index[empty_id][:5].tolist()}); each row needs the account it belongs to")
     if repeated.any() and not start_stop:  # it named neither the file nor how many rows repeat an id
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
         rows = data.loc[data["_id"] == dup, "_row"].head(5).tolist()
