@@ -1717,3 +1717,22 @@ def test_start_stop_rows_that_hold_the_account_s_status_or_visits_or_no_account_
     with pytest.raises(DataError, match=r"^t.csv, id column 'id': empty in 2 row\(s\) \(first at data rows \[3, 4\]\); "
                                         r"each row needs the account it belongs to$"):
         A.analyse_table(base.assign(id=["a", "a", None, None, "c"], event=[0, 1, 0, 0, 1]), **run)
+
+
+def test_folds_of_start_stop_rows_spread_a_level_taken_only_on_later_rows():
+    """An upgrade to a rare plan shows on an account's later rows only: the folds stratified on each account's
+    first row, so the 5 accounts of 'max' fell unevenly (none in one fold of 5 and two in another, seed 0) and a
+    fold train without the level. Stratified on the rarest level an account holds, they spread one a fold."""
+    from engage_models.survival.evaluation import group_folds
+
+    split = _split_in_time(_own_table()).sort_values(["customer", "start"]).reset_index(drop=True)  # in time order
+    split["tier"] = split["tier"].where(split["tier"] != "max", "pro")
+    movers = split.loc[split["churned"] & (split["start"] > 0), "customer"].iloc[:5]
+    split.loc[split["customer"].isin(movers) & (split["start"] > 0), "tier"] = "max"
+    assert split.groupby("customer")["tier"].first().ne("max").all()
+    for seed in range(4):
+        folds = group_folds(split, "customer", "churned", 5, seed, ["tier"])
+        held = [split.iloc[te].loc[lambda d: d["tier"] == "max", "customer"].nunique() for _, te in folds]
+        assert held == [1] * 5, (seed, held)
+        assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(len(split)))
+        assert all(not set(split["customer"].iloc[tr]) & set(split["customer"].iloc[te]) for tr, te in folds)

@@ -331,8 +331,16 @@ def group_folds(df: pd.DataFrame, id_col: str, event_col: str, cv: int, random_s
                 categorical=()) -> list:
     """:func:`account_folds` for rows grouped by account (start/stop or person-period rows): every row of an
     account falls in the same fold; an account counts as a churner when any of its rows has the event, and
-    its categorical levels are those of its first row. Returns row positions."""
+    its level of a categorical covariate is the rarest it holds on any row (held by the fewest accounts). With its
+    first row's, a level taken only on later rows (an upgrade of 3 accounts) was not stratified, and its accounts
+    could fall in one fold, the others trained without it. Returns row positions."""
     acc = df.groupby(id_col, sort=False).agg({event_col: "max", **{c: "first" for c in categorical}})
+    for c in categorical:
+        level = df[c].astype(str).where(df[c].notna())
+        held = df.groupby(level, dropna=True)[id_col].transform("nunique")  # accounts holding the row's level
+        rarest = (pd.DataFrame({"id": df[id_col].to_numpy(), "v": df[c].to_numpy(), "n": held.to_numpy()})
+                  .dropna(subset=["n"]).sort_values("n", kind="stable").drop_duplicates("id").set_index("id")["v"])
+        acc[c] = rarest.reindex(acc.index).where(lambda x: x.notna(), acc[c])
     splits = account_folds(acc, event_col, cv, random_state, categorical)
     fold = np.empty(len(acc), dtype=np.int64)
     for f, (_tr, te) in enumerate(splits):
