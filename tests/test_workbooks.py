@@ -228,3 +228,17 @@ def test_fit_and_survival_refuse_a_column_they_read_that_is_named_twice(tmp_path
                            "--label", "churned", "--id-col", "users", "--out", str(tmp_path / "f")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--id-col reads 'users'" in proc.stderr, proc.stderr
+
+
+def test_an_identifier_in_a_text_file_is_read_as_written(tmp_path):
+    """Ids 007 and 7 were read as the number 7: two accounts made one, and the ids written to per_account.csv
+    without their zeros, matching no CRM record. The column an --id or --id-col option names is read as text;
+    another column of numbers is still a number."""
+    from engage_models._core.io import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_text("customer,tenure,seats\n007,3,1\n7,5,2\n0042,8,3\n", encoding="utf-8")
+    df = read_table(path, uses={"--id": "customer"})
+    assert df["customer"].tolist() == ["007", "7", "0042"] and df["seats"].tolist() == [1, 2, 3]
+    assert read_table(path)["customer"].tolist() == [7, 7, 42]  # no id named: pandas' reading, as before
+    assert read_table(path, uses={"--id-col": ["customer"]})["customer"].tolist() == ["007", "7", "0042"]

@@ -204,6 +204,9 @@ def read_table(path: str | Path, encoding: str | None = None, sheet: str | None 
     cells read as missing because they held one of pandas' missing-value words such as ``NA``, ``n/a`` or
     ``null``: ``{"cells": n, "words": [...]}``) and ``decimal_comma`` (column -> an example value).
 
+    An identifier column (``uses``' ``--id`` or ``--id-col``) of a text file is read as written, as text: ``007``
+    and ``7`` are two accounts.
+
     A name the header writes more than once is numbered (``memo``, ``memo_2``, as ``engage ingest`` reads a CSV's
     header, in a CSV and a workbook alike: pandas' ``memo.1`` read the first as ``memo`` without a word), kept in
     ``df.attrs["reading"]["repeated"]`` and said; ``uses`` (option -> the columns a command reads with it, see
@@ -212,12 +215,20 @@ def read_table(path: str | Path, encoding: str | None = None, sheet: str | None 
     Raises :class:`~engage_models._core.errors.DataError` naming the file when it is missing, of another
     kind, or unreadable.
     """
-    df = _read_table(Path(path), encoding, sheet)
+    # an identifier is read as written: 007 and 7 are two accounts (read as numbers, one, and the ids written
+    # back to the CRM without their zeros)
+    named = [(uses or {}).get(opt) for opt in ID_OPTIONS]
+    ids = [str(c) for v in named for c in ([v] if isinstance(v, str) else v or ())]
+    df = _read_table(Path(path), encoding, sheet, ids)
     repeated_names(df, uses, str(path))
     return df
 
 
-def _read_table(path: Path, encoding: str | None, sheet: str | None) -> pd.DataFrame:
+#: The options of ``uses`` (:func:`read_table`) naming an identifier column, read as text from a text file.
+ID_OPTIONS = ("--id", "--id-col")
+
+
+def _read_table(path: Path, encoding: str | None, sheet: str | None, ids=()) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"{path}: no such file")
     name = path.name.lower()
@@ -233,14 +244,15 @@ def _read_table(path: Path, encoding: str | None, sheet: str | None) -> pd.DataF
             return pd.read_parquet(path)
         if name.endswith(TEXT_TABLES):
             sep = "\t" if ".tsv" in name else _header_separator(path, encoding, "\t" if name.endswith(".txt") else ",")
-            df = pd.read_csv(path, sep=sep, encoding=encoding)
+            text = {c: str for c in ids}
+            df = pd.read_csv(path, sep=sep, encoding=encoding, dtype=text)
             # a European spreadsheet's CSV is separated by ";" (or a tab, or "|"): read as one column named
             # "a;b;c", it stopped on "no label column" with no word of the separator
             head = str(df.columns[0]) if len(df.columns) == 1 else ""
             seps = [s for s in (";", "\t", "|") if s in head]
             if len(seps) == 1:
                 sep = seps[0]
-                df = pd.read_csv(path, sep=sep, encoding=encoding)
+                df = pd.read_csv(path, sep=sep, encoding=encoding, dtype=text)
             return _as_read(path, df, sep, encoding, _header_repeats(path, df, sep, encoding))
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read it ({exc})") from exc
