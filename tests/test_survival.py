@@ -1712,7 +1712,8 @@ def test_start_stop_rows_that_hold_the_account_s_status_or_visits_or_no_account_
     visits = base.assign(start=[0, 5, 0, 4, 0], stop=[20, 20, 9, 9, 7], event=[0, 1, 0, 0, 1])
     with pytest.raises(DataError, match=r"must follow one another; every row of id 'a' ends at the same stop: rows of "
                                         r"visits or measurements, each with the account's whole follow-up, are not "
-                                        r"start/stop rows"):
+                                        r"start/stop rows .*: give the measurement's time as --measured-at start "
+                                        r"instead of --entry$"):
         A.analyse_table(visits, **run)
     with pytest.raises(DataError, match=r"^t.csv, id column 'id': empty in 2 row\(s\) \(first at data rows \[3, 4\]\); "
                                         r"each row needs the account it belongs to$"):

@@ -367,7 +367,8 @@ def check_start_stop(data: pd.DataFrame, *, where: str, id_col: str, entry: str,
         # survival's pbcseq: a visit's day beside the patient's whole follow-up, the same on every visit
         visits = (f"; every row of {id_col} {a['_id']!r} ends at the same {duration}: rows of visits or "
                   f"measurements, each with the account's whole follow-up, are not start/stop rows (a row ends "
-                  f"where the next begins, the last at the account's end, and only the last holds its churn)"
+                  f"where the next begins, the last at the account's end, and only the last holds its churn): give "
+                  f"the measurement's time as --measured-at {entry} instead of --entry"
                   if ends.nunique() == 1 else "")
         raise DataError(f"{where}: {int(overlap.sum()):,} row(s) overlap an earlier row of their account in time "
                         f"(e.g. {id_col} {a['_id']!r}: data row {a['_row']} runs to {duration} = {a[duration]}, "
