@@ -1255,3 +1255,109 @@ def test_a_backtest_model_that_predicted_one_value_at_every_cutoff_has_no_rankin
     assert ("gbm", "roc_auc") not in summary.attrs["draws"]
     assert E.choose_card(summary, "shape", "gbm")["form"] == "shape"  # gbm in the place of a linear card of one value
     assert "nan" not in E.summary_view(summary).to_string()
+
+
+def _one_outcome_backtest(outcome: int):
+    """A backtest whose test rows (the last three dates) all hold ``outcome``; its training rows hold both."""
+
+    class Usage:  # ranks by usage
+        def fit(self, X, y):
+            return self
+
+        def predict_proba(self, X):
+            p = 1 / (1 + np.log1p(X["usage"].to_numpy()))
+            return np.column_stack([1 - p, p])
+
+    df = _synthetic(n=600, seed=1, dates=6)
+    cutoffs = E.default_cutoffs(df, 3, label="churned")
+    df.loc[df["as_of"].isin(cutoffs), "churned"] = outcome
+    return E.backtest(df, {"learned": Usage, "hand": Usage}, horizon_days=60, cutoffs=cutoffs, label="churned")
+
+
+@pytest.mark.parametrize("outcome", [0, 1])
+def test_a_backtest_whose_test_rows_hold_one_outcome_says_why_it_has_no_ranking_metrics(outcome):
+    """Test rows without a churner left every ROC-AUC, PR-AUC and lift of the backtest table blank, without a word
+    (and with every test row churned, PR-AUC read 1.000 (1.000 to 1.000) and lift 1.00, as if measured). Each now
+    says "not computed" and why, in both languages, in the table, the figure and a sentence below; the Brier
+    score, log loss and ICI keep their figures and intervals."""
+    import matplotlib.pyplot as plt
+
+    bt = _one_outcome_backtest(outcome)
+    assert bt.predictions["y"].eq(outcome).all() and len(bt.cutoffs) == 3
+    summary = bt.summary(n_boot=40)
+    why = "no_churner" if outcome == 0 else "all_churned"
+    ranking = summary[summary["metric"].isin(E.RANKING)]
+    assert ranking["not_computed"].eq(why).all() and ranking[["estimate", "ci_low", "ci_high"]].isna().all().all()
+    rest = summary[~summary["metric"].isin(E.RANKING)]
+    assert rest["not_computed"].isna().all()
+    assert (rest["ci_low"] <= rest["estimate"]).all() and (rest["estimate"] <= rest["ci_high"]).all()
+    assert not E.paired(summary, "learned") and not E.paired(summary, "hand")  # no ROC-AUC to pair
+    cell = {0: ("not computed: no churner among the test rows", "計算せず：テスト対象に解約顧客なし"),
+            1: ("not computed: every test row churned", "計算せず：テスト対象がすべて解約")}[outcome]
+    for lang, text in zip(("en", "ja"), cell, strict=True):
+        view = E.summary_view(summary, lang).set_index(E.t("model", lang))
+        assert (view[[E.t(m, lang) for m in E.RANKING]] == text).all().all()
+        assert view.map(bool).all().all() and "nan" not in view.to_string()
+    said = E.not_computed_text(summary)
+    assert said.startswith("The test rows of the backtest hold no churner: " if outcome == 0 else
+                           "Every test row of the backtest churned: ")
+    assert "so they are not computed; the Brier score, log loss and calibration error are." in said
+    assert E.not_computed_text(summary, "ja").startswith("バックテストのテスト対象")
+    ax = E.plot_metrics(summary, "roc_auc")
+    assert [x.get_text() for x in ax.texts] == [cell[0]] * 2
+    plt.close(ax.figure)
+
+
+def _small_worlds(n_worlds: int = 30):
+    """Scores and outcomes of small test sets: 5 to 60 accounts of 1 to 4 rows each, few churners."""
+    for seed in range(n_worlds):
+        rng = np.random.default_rng(seed)
+        accounts = rng.integers(5, 60)
+        ids = np.repeat(np.arange(accounts), rng.integers(1, 5, accounts))
+        p = rng.uniform(0, 0.3, len(ids))
+        y = (rng.random(len(ids)) < p * rng.uniform(0.3, 1.5)).astype(float)
+        yield seed, y, p, ids
+
+
+def test_every_backtest_estimate_lies_within_its_interval_or_the_interval_is_not_computed_with_its_reason():
+    """"Brier 0.048 (0.055 to 0.125)": the resamples of one class were dropped for every metric (only ROC-AUC
+    needs both classes), and those are the draws of the lowest Brier score; and on few rows the ICI of a resample
+    (its smoother follows the repeated rows' noise) lies above the estimate, so the percentiles left it out. Now
+    every resample counts for the metrics it defines, and an interval is given only when at least 97.5% of the
+    resamples define the metric and it holds its estimate; otherwise it is "not computed" with its reason."""
+    import collections
+
+    boots = [(seed, y, E.bootstrap(y, {"a": p}, ids, n_boot=200, seed=seed)) for seed, y, p, ids in _small_worlds()]
+    for seed, _, boot in boots:
+        shown = boot[np.isfinite(boot["ci_low"])]
+        assert ((shown["ci_low"] <= shown["estimate"]) & (shown["estimate"] <= shown["ci_high"])).all(), (seed, shown)
+    reasons = collections.Counter()
+    for seed, y, boot in boots:
+        for r in boot.itertuples():
+            reasons[r.metric, r.not_computed] += 1
+            if np.isfinite(r.ci_low):
+                assert r.not_computed is None, (seed, r)
+            else:
+                assert r.not_computed in ("few_draws", "off_centre") or r.not_computed == "no_churner" == (
+                    "no_churner" if y.sum() == 0 else None), (seed, r)
+    assert reasons["ici", "off_centre"] > 0 and reasons["roc_auc", "few_draws"] > 0  # both reasons met
+    assert not any(reasons[m, "few_draws"] for m in ("brier", "log_loss", "ici"))  # defined on any resample
+    # a known answer: one churner among 20 accounts of a row each. 36% of the resamples (0.95^20) hold no
+    # churner: they have no ROC-AUC, so no 95% interval of it; their Brier scores count, and the draws average
+    # the estimate (a mean of rows), where the draws with the churner alone averaged far above it
+    y, p = np.r_[1.0, np.zeros(19)], np.linspace(0.2, 0.02, 20)
+    boot = E.bootstrap(y, {"a": p, "b": p[::-1]}, np.arange(20), n_boot=400, seed=1).set_index(["model", "metric"])
+    brier = boot.attrs["draws"]["a", "brier"]
+    assert len(brier) == 400 and np.isfinite(brier).all()
+    assert abs(brier.mean() - boot.loc[("a", "brier"), "estimate"]) < 3 * brier.std() / np.sqrt(400)
+    assert np.isnan(boot.attrs["draws"]["a", "roc_auc"]).mean() == pytest.approx(0.95 ** 20, abs=0.06)
+    assert boot.loc[("a", "roc_auc"), "not_computed"] == "few_draws" and np.isnan(boot.loc[("a", "roc_auc"), "ci_low"])
+    assert boot.loc[("a", "roc_auc"), "estimate"] == 1.0  # the estimate stays: only its interval is not computed
+    view = E.summary_view(boot.reset_index(), models=["a"]).iloc[0]
+    assert view["ROC-AUC"] == "1.000 (no interval)" and view["Brier score"].count(" to ") == 1
+    assert E.not_computed_text(boot.reset_index()).startswith(
+        "No 95% interval for the ROC-AUC of **a**, the PR-AUC of **a**, the lift (top 10%) of **a**, the ROC-AUC of "
+        "**b**")
+    d = E.paired_difference(boot.reset_index(), "a", "b", "brier")  # every resample pairs
+    assert d["ci_low"] <= d["difference"] <= d["ci_high"]
+

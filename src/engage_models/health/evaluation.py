@@ -8,7 +8,9 @@ scores the accounts observed at ``T``. No model ever scores a date it saw, and n
 past the test date. Predictions of all test dates are pooled for the metrics.
 
 Metrics (each with a 95% interval from a bootstrap that resamples *accounts*, all their test rows
-together, so repeated rows of one account do not pass for independent evidence):
+together, so repeated rows of one account do not pass for independent evidence; every resample counts for the
+metrics it defines, and an interval the resamples cannot give is left out with its reason, see
+:func:`percentile_interval`):
 
 * ROC-AUC and PR-AUC (average precision): ranking;
 * Brier score and log loss: probability accuracy;
@@ -291,13 +293,20 @@ HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "brier": False, "log_loss":
                     "ici": False}
 
 
-def _bootstrap_draws(y, scores, codes, n, picks, metrics) -> list[dict | None]:
-    """Every metric of every score on each resample (the rows of its drawn clusters); ``None`` for a resample
-    with one class only.
+def _bootstrap_draws(y, scores, codes, n, picks, metrics) -> list[dict]:
+    """Every metric of every score on each resample (the rows of its drawn clusters); NaN for a metric the
+    resample leaves undefined (ROC-AUC on a resample of one class; PR-AUC and lift on one without a churner).
+
+    A resample of one class keeps the metrics it defines (Brier score, log loss, ICI): the draws without a
+    churner are the ones of the lowest Brier score, and leaving them out raised every draw above the estimate
+    ("Brier 0.048 (0.055 to 0.125)" on a world of few churners).
 
     The metrics of :data:`METRICS` read a resample as multiplicities of the rows (:class:`_Reweighted`: the
     same numbers as on the repeated rows, without sorting each resample); any other metric is given the
-    resample's rows, cluster by cluster in the order drawn."""
+    resample's rows, cluster by cluster in the order drawn (on a resample of one class, a metric that raises a
+    ValueError or returns NaN for it, as scikit-learn's ``roc_auc_score`` does, has no value)."""
+    import warnings
+
     own = {m for m, fn in metrics.items() if METRICS.get(m) is fn}
     fast = {s: _Reweighted(y, p) for s, p in scores.items()} if own else {}
     order = np.argsort(codes, kind="stable")  # each cluster's rows, ascending
@@ -307,23 +316,70 @@ def _bootstrap_draws(y, scores, codes, n, picks, metrics) -> list[dict | None]:
     for pick in picks:
         w = np.bincount(pick, minlength=n)[codes].astype(float)
         churned = (w * y).sum()
-        if churned == 0 or churned == w.sum():
-            out.append(None)
-            continue
+        one_class = churned == 0 or churned == w.sum()
         values = {(s, m): v for s in fast for m, v in fast[s](w, [m for m in metrics if m in own]).items()}
         if len(own) < len(metrics):
             lengths = counts[pick]
             offsets = np.repeat(starts[pick] - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
             idx = order[offsets + np.arange(int(lengths.sum()))]
-            values.update({(s, m): fn(y[idx], p[idx]) for s, p in scores.items() for m, fn in metrics.items()
-                           if m not in own})
+            for s, p in scores.items():
+                for m, fn in metrics.items():
+                    if m in own:
+                        continue
+                    if not one_class:
+                        values[s, m] = fn(y[idx], p[idx])
+                        continue
+                    with warnings.catch_warnings():  # scikit-learn's "only one class": no value, said below
+                        warnings.simplefilter("ignore")
+                        try:
+                            values[s, m] = float(fn(y[idx], p[idx]))
+                        except (ValueError, ZeroDivisionError):
+                            values[s, m] = np.nan
         out.append({(s, m): values[s, m] for s in scores for m in metrics})
     return out
+
+
+#: The share of resamples a metric may lack a value in (a resample of one class has no ROC-AUC) and still have a
+#: 95% interval: each tail of the interval holds 2.5% of the resamples, so more missing draws could all have
+#: belonged to one tail, and the interval of the others is not the 95% interval.
+MAX_UNDEFINED = 0.025
+
+
+def percentile_interval(estimate: float, draws) -> tuple[float, float, str | None]:
+    """The 95% percentile interval of ``draws`` (NaN: a resample that left the metric undefined) around
+    ``estimate``, or no interval and why: ``"few_draws"`` (more than :data:`MAX_UNDEFINED` of the resamples gave
+    no value) or ``"off_centre"`` (the interval does not contain the estimate: the resamples sit to one side of
+    it, as the ICI's do on few rows, where the smoother of a resample with repeated rows follows their noise
+    more; the percentiles would not be an interval of this estimate).
+
+    >>> percentile_interval(0.5, [0.4, 0.5, 0.6] * 10)[2] is None
+    True
+    >>> percentile_interval(0.5, [np.nan] * 5 + [0.5] * 95)
+    (nan, nan, 'few_draws')
+    >>> percentile_interval(0.05, [0.07, 0.08, 0.09] * 10)
+    (nan, nan, 'off_centre')
+    """
+    d = np.asarray(draws, float)
+    ok = d[np.isfinite(d)]
+    if not np.isfinite(estimate):
+        return np.nan, np.nan, None
+    if not len(ok) or len(ok) < (1 - MAX_UNDEFINED) * len(d):
+        return np.nan, np.nan, "few_draws"
+    lo, hi = (float(v) for v in np.percentile(ok, [2.5, 97.5]))
+    tol = 1e-9 * max(1.0, abs(estimate))  # rounding: a draw equal to the estimate computed another way
+    if not lo - tol <= estimate <= hi + tol:
+        return np.nan, np.nan, "off_centre"
+    return lo, hi, None
 
 
 def bootstrap(y, scores: dict[str, np.ndarray], groups, n_boot: int = 200, seed: int = 0,
               metrics: dict[str, Callable] | None = None, n_jobs: int | None = None) -> pd.DataFrame:
     """Point estimate and 95% percentile interval of each metric for each score, resampling ``groups``.
+
+    Every resample counts, one of one class too (for the metrics it defines). ``not_computed`` says why a
+    metric or its interval has no value: ``no_churner`` or ``all_churned`` (the rows hold one outcome: no
+    ROC-AUC, and without a churner no PR-AUC or lift), ``few_draws`` or ``off_centre`` (no interval:
+    :func:`percentile_interval`); None when both are computed.
 
     The same resamples serve every score, so differences between scores can be read off paired
     (:func:`paired_difference`). The resamples are drawn first, from ``seed``, and shared among ``n_jobs``
@@ -345,21 +401,23 @@ def bootstrap(y, scores: dict[str, np.ndarray], groups, n_boot: int = 200, seed:
         parts = Parallel(n_jobs=jobs)(delayed(_bootstrap_draws)(y, scores, codes, n, picks[j::jobs], metrics)
                                       for j in range(jobs))
         per_draw = [parts[b % jobs][b // jobs] for b in range(n_boot)]  # part j holds draws j, j + jobs, ...
-    draws = {(s, m): [] for s in scores for m in metrics}
-    for values in per_draw:
-        if values is None:  # one class only: no metric
-            continue
-        for key, v in values.items():
-            draws[key].append(v)
+    draws = {key: np.array([values[key] for values in per_draw], float) for key in
+             ((s, m) for s in scores for m in metrics)}
+    churned, rows = float(y.sum()), len(y)
+    one_class = "no_churner" if churned == 0 else "all_churned" if churned == rows else None
     out = []
     for s, p in scores.items():
         for m, fn in metrics.items():
-            d = np.asarray(draws[(s, m)])
             est = fn(y, np.asarray(p, float))
-            lo, hi = (np.nanpercentile(d, [2.5, 97.5]) if len(d) else (np.nan, np.nan))
-            out.append({"model": s, "metric": m, "estimate": est, "ci_low": lo, "ci_high": hi})
+            if one_class and m in RANKING:  # every row churned: PR-AUC 1.000 and lift 1.00 rank nothing either
+                est = np.nan
+                draws[(s, m)][:] = np.nan
+            lo, hi, why = percentile_interval(est, draws[(s, m)])
+            if not np.isfinite(est):  # the rows themselves leave it undefined (one class): say which
+                why = one_class or "undefined"
+            out.append({"model": s, "metric": m, "estimate": est, "ci_low": lo, "ci_high": hi, "not_computed": why})
     res = pd.DataFrame(out)
-    res.attrs["draws"] = {k: np.asarray(v) for k, v in draws.items()}
+    res.attrs["draws"] = draws
     return res
 
 
@@ -367,6 +425,7 @@ def paired_difference(boot: pd.DataFrame, a: str, b: str, metric: str = "roc_auc
     """``metric(a) - metric(b)`` with its paired 95% bootstrap interval (from :func:`bootstrap`)."""
     draws = boot.attrs["draws"]
     d = draws[(a, metric)] - draws[(b, metric)]
+    d = d[np.isfinite(d)]  # the resamples that define both (a resample of one class has no ROC-AUC)
     est = float(boot.query("model == @a and metric == @metric")["estimate"].iloc[0]
                 - boot.query("model == @b and metric == @metric")["estimate"].iloc[0])
     lo, hi = np.percentile(d, [2.5, 97.5])
@@ -377,7 +436,7 @@ def paired(boot: pd.DataFrame, model: str, metric: str = "roc_auc") -> bool:
     """Whether ``boot`` (:func:`bootstrap`) has draws of ``model``'s ``metric`` to pair: none for a model of one
     value (:func:`without_ranking`), nor when every resample held one class only (a tiny test set: the
     interval of a paired difference raised an IndexError there)."""
-    return len((boot.attrs.get("draws") or {}).get((model, metric), ())) > 0
+    return bool(np.isfinite((boot.attrs.get("draws") or {}).get((model, metric), np.array([]))).any())
 
 
 def choose_card(boot: pd.DataFrame, shape: str = "shape", linear: str = "linear") -> dict:
@@ -479,7 +538,10 @@ def without_ranking(boot: pd.DataFrame, flat: dict[str, dict]) -> pd.DataFrame:
     difference is read off them); in place, and returned."""
     for m, f in flat.items():
         if f["all"]:
-            boot.loc[(boot["model"] == m) & boot["metric"].isin(RANKING), ["estimate", "ci_low", "ci_high"]] = np.nan
+            rows = (boot["model"] == m) & boot["metric"].isin(RANKING)
+            boot.loc[rows, ["estimate", "ci_low", "ci_high"]] = np.nan
+            if "not_computed" in boot:
+                boot.loc[rows, "not_computed"] = "one_value"
             for metric in RANKING:
                 boot.attrs.get("draws", {}).pop((m, metric), None)
     return boot
@@ -683,7 +745,10 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
 def summary_view(boot: pd.DataFrame, lang: str = "en", models=None, one_value: dict | None = None) -> pd.DataFrame:
     """Models as rows, metrics as 'estimate (lo to hi)' columns. A model that predicted one value at every
     cutoff (``one_value``, default ``boot.attrs["one_value"]``: :meth:`Backtest.one_value`) shows "not computed:
-    one value" for its ranking metrics (:func:`one_value_text` says why)."""
+    one value" for its ranking metrics (:func:`one_value_text` says why); test rows of one outcome show "not
+    computed: no churner among the test rows" (or "every test row churned"), and an estimate without its
+    interval says "no interval" (:func:`not_computed_text` says why, from the ``not_computed`` column of
+    :func:`bootstrap`)."""
     models = models or list(dict.fromkeys(boot["model"]))
     flat = (boot.attrs.get("one_value") or {}) if one_value is None else one_value
     rows = []
@@ -694,11 +759,44 @@ def summary_view(boot: pd.DataFrame, lang: str = "en", models=None, one_value: d
             if metric in g.index:
                 r = g.loc[metric]
                 d = 3 if metric in ("brier", "ici", "log_loss") else 2 if metric == "lift_top_decile" else 3
-                row[t(metric, lang)] = fmt_interval(r.estimate, r.ci_low, r.ci_high, lang, decimals=d, label=False)
+                why = r.get("not_computed")
+                cell = fmt_interval(r.estimate, r.ci_low, r.ci_high, lang, decimals=d, label=False)
                 if metric in RANKING and (flat.get(m) or {}).get("all"):
-                    row[t(metric, lang)] = t("hs.one_value_cell", lang)
+                    cell = t("hs.one_value_cell", lang)
+                elif why in ("no_churner", "all_churned"):
+                    cell = t(f"hs.{why}_cell", lang)
+                elif pd.notna(r.estimate) and why in ("few_draws", "off_centre"):
+                    cell = t("hs.no_interval_cell", lang, est=cell)
+                row[t(metric, lang)] = cell
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def not_computed_text(boot: pd.DataFrame, lang: str = "en") -> str:
+    """Why the backtest table (:func:`summary_view`) leaves a metric or an interval out, a sentence per reason
+    (the ``not_computed`` column of :func:`bootstrap`); empty when it leaves nothing out. A model of one value is
+    :func:`one_value_text`'s.
+
+    >>> boot = pd.DataFrame({"model": ["learned", "learned"], "metric": ["roc_auc", "ici"],
+    ...                      "not_computed": ["no_churner", "off_centre"]})
+    >>> text = not_computed_text(boot)
+    >>> text[:46]
+    'The test rows of the backtest hold no churner:'
+    >>> text[text.index("No 95%"):][:68]
+    'No 95% interval for the calibration error (ICI) of **learned score**'
+    """
+    if "not_computed" not in boot:
+        return ""
+    why = boot["not_computed"]
+    out = [t(f"hs.{k}", lang) for k in ("no_churner", "all_churned") if why.eq(k).any()]
+    for k in ("few_draws", "off_centre"):
+        g = boot[why.eq(k)]
+        if len(g):
+            sep = ", " if lang == "en" else "、"
+            items = sep.join(t("hs.metric_of", lang, metric=t(r.metric, lang), model=t(r.model, lang))
+                             for r in g.itertuples())
+            out.append(t(f"hs.{k}", lang, items=items))
+    return (" " if lang == "en" else "").join(out)
 
 
 def one_value_text(one_value: dict | None, lang: str = "en") -> str:
@@ -738,7 +836,8 @@ def plot_calibration(bt, models=None, ax=None, lang: str = "en", bins: int = 10)
 def plot_metrics(boot: pd.DataFrame, metric: str = "roc_auc", ax=None, lang: str = "en", models=None,
                  one_value: dict | None = None):
     """Point estimates with 95% intervals of one metric, one row per model; a model that predicted one value at
-    every cutoff (``one_value``, default ``boot.attrs["one_value"]``) has no ranking metric: its row says so."""
+    every cutoff (``one_value``, default ``boot.attrs["one_value"]``) has no ranking metric, nor has any model on
+    test rows of one outcome: its row says so."""
     models = models or list(dict.fromkeys(boot["model"]))
     flat = (boot.attrs.get("one_value") or {}) if one_value is None else one_value
     g = boot[boot["metric"] == metric].set_index("model").loc[models]
@@ -747,10 +846,13 @@ def plot_metrics(boot: pd.DataFrame, metric: str = "roc_auc", ax=None, lang: str
     shown = g["estimate"].notna().to_numpy()
     ax.errorbar(g["estimate"][shown], yv[shown], xerr=error_bars(g["estimate"], g["ci_low"], g["ci_high"])[:, shown],
                 fmt="o", capsize=3, color="#0072b2")
+    why = g["not_computed"] if "not_computed" in g else pd.Series(None, index=g.index, dtype=object)
     for y, m in zip(yv, models, strict=True):
-        if metric in RANKING and (flat.get(m) or {}).get("all"):
-            ax.annotate(t("hs.one_value_cell", lang), (0.02, y), xycoords=("axes fraction", "data"), va="center",
-                        fontsize=8, color="0.35")
+        key = ("hs.one_value_cell" if metric in RANKING and (flat.get(m) or {}).get("all") else
+               f"hs.{why.get(m)}_cell" if why.get(m) in ("no_churner", "all_churned") else None)
+        if key:
+            ax.annotate(t(key, lang), (0.02, y), xycoords=("axes fraction", "data"), va="center", fontsize=8,
+                        color="0.35")
     ax.set_yticks(yv, [t(m, lang) for m in models])
     ax.invert_yaxis()
     ax.set_xlabel(t("ci.axis", lang, label=t(metric, lang)))

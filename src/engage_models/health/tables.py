@@ -30,6 +30,7 @@ import html
 import io
 import json
 import logging
+import re
 import unicodedata
 import warnings
 from pathlib import Path
@@ -777,6 +778,8 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     view = E.summary_view(boot, one_value=flat)  # a model of one value: its ranking "not computed: one value"
     comparison = view.to_html(index=False, escape=True, border=0) + "".join(
         f"<p><strong>{html.escape(m)}</strong> {html.escape(f['reason'])}.</p>" for m, f in flat.items())
+    if missing := E.not_computed_text(boot):  # rows of one outcome, intervals the resamples cannot give: why
+        comparison += "<p>" + re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(missing)) + "</p>"
     scorecard = card[["label", "weight", "ci_low", "ci_high", "points_range", "delta_churn_probability"]].round(4)
     data, val = evaluation["data"], evaluation["validation"]
     windows = ""
