@@ -1361,3 +1361,11 @@ def test_every_backtest_estimate_lies_within_its_interval_or_the_interval_is_not
     d = E.paired_difference(boot.reset_index(), "a", "b", "brier")  # every resample pairs
     assert d["ci_low"] <= d["difference"] <= d["ci_high"]
 
+
+
+def test_a_model_of_one_value_at_the_only_test_date_reads_in_the_singular():
+    """"predicted one value for every account at the 1 test date": the count's forms are now whole phrases."""
+    one = {"gbm": {"cutoffs": [1], "of": 1, "all": True}}
+    assert "predicted one value for every account at 1 test date: it ranks" in E.one_value_text(one)
+    three = {"gbm": {"cutoffs": [1, 2, 3], "of": 3, "all": True}}
+    assert "for every account at each of the 3 test dates: it ranks" in E.one_value_text(three)
