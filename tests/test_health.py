@@ -1369,3 +1369,6 @@ def test_a_model_of_one_value_at_the_only_test_date_reads_in_the_singular():
     assert "predicted one value for every account at 1 test date: it ranks" in E.one_value_text(one)
     three = {"gbm": {"cutoffs": [1, 2, 3], "of": 3, "all": True}}
     assert "for every account at each of the 3 test dates: it ranks" in E.one_value_text(three)
+    # Japanese: "all of the 1 dates" read so too
+    assert "1\u6642\u70b9\u3067\u5168\u9867\u5ba2" in E.one_value_text(one, "ja")
+    assert "3\u6642\u70b9\u3059\u3079\u3066\u3067" in E.one_value_text(three, "ja")
