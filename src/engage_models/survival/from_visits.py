@@ -29,12 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError
-
-
-def _free_name(df: pd.DataFrame, name: str) -> str:
-    while name in df.columns:
-        name = f"_{name}"
-    return name
+from .from_dates import _free_name
 
 
 def _same_within(values: pd.Series, ids: pd.Series, rows: pd.Index, where: str, id_col: str, column: str,
