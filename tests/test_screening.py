@@ -393,3 +393,40 @@ def test_a_column_filled_on_three_rows_is_not_the_duration_in_another_form():
     df.loc[many, "rare"] = -tenure[many]  # ten values, the duration negated: a function of it
     assert _checks(screen_survival(df, "tenure", "churn", duration_as_written="tenure"), "rare") == {
         "duration_function"}
+
+
+def test_a_column_known_at_the_start_of_a_start_stop_row_is_no_clock_of_its_end():
+    """Start/stop rows (an account's rows over time, each (start, stop]): the tenure at the row's start was left out
+    as never above the stop ('a time measured during the follow-up... give it as --entry') though the start was
+    given as the entry. With the entry, a column that is a function of it (the days since signup at the row's
+    start) or never above it (months since the last promotion, counted at the row's start) passes; the row's stop
+    in another form (itself, less a constant, or a clock read at the stop) is still left out, and without the entry
+    the screen is as it was."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(400):
+        plan = rng.choice(["basic", "pro"])
+        life, cens = rng.exponential(20 if plan == "basic" else 40) + 0.5, rng.uniform(5, 48)
+        end, churn = min(life, cens), int(life <= cens)
+        cuts = np.sort(rng.uniform(0, end, rng.integers(0, 3)))
+        for k, (s, e) in enumerate(zip(np.r_[0, cuts], np.r_[cuts, end], strict=True)):
+            rows.append({"id": i, "start": round(s, 2), "stop": round(e, 2), "churn": churn * (k == len(cuts)),
+                         "plan": plan, "seats": int(rng.integers(1, 40))})
+    df = pd.DataFrame(rows)
+    df["tenure_at_start"] = df["start"]
+    df["days_since_signup"] = (df["start"] * 30.4375).round(1)
+    df["since_promotion"] = np.minimum(df["start"], rng.uniform(0, 10, len(df))).round(2)
+    df["at_stop"], df["stop_less_12"] = df["stop"], df["stop"] - 12
+    df["since_promotion_at_stop"] = np.minimum(df["stop"], rng.uniform(0, 10, len(df))).round(2)
+    cols = ["plan", "seats", "tenure_at_start", "days_since_signup", "since_promotion", "at_stop", "stop_less_12",
+            "since_promotion_at_stop"]
+    ends = ["at_stop", "stop_less_12", "since_promotion_at_stop"]
+    before = screen_survival(df, "stop", "churn", cols, duration_as_written="stop")
+    assert set(before.excluded) == {"tenure_at_start", "since_promotion", *ends}
+    assert _checks(before, "tenure_at_start") == {"never_above"}
+    screen = screen_survival(df, "stop", "churn", cols, duration_as_written="stop", entry="start")
+    assert screen.excluded == ends
+    assert _checks(screen, "since_promotion_at_stop") == _checks(before, "since_promotion_at_stop")
+    # not given as a covariate, the entry itself is not screened as one
+    assert "start" not in screen_survival(df.drop(columns=["id"]), "stop", "churn", duration_as_written="stop",
+                                          entry="start").screened

@@ -1610,6 +1610,19 @@ def test_start_stop_rows_of_an_account_give_the_one_row_table_s_answers():
                for n in two.evaluation["design"]["notes"])
 
 
+def test_a_covariate_known_at_a_start_stop_row_s_start_passes_the_leakage_screen():
+    """The months since signup at each row's start, a covariate of start/stop rows known when the row begins, were
+    left out as 'never more than stop ... give it as --entry' with the entry given; the row's stop written again
+    is still left out."""
+    split = _split_in_time(_own_table())
+    split["months_at_start"] = (split["start"] / 30.4375).round(3)
+    split["days_at_stop"] = split["stop"]
+    res = A.analyse_table(split, duration="stop", event="churned", entry="start", id_col="customer", unit="days",
+                          covariates=["tier", "users", "months_at_start", "days_at_stop"], n_boot=0, cv=3,
+                          where="t.csv")
+    assert res.screen.excluded == ["days_at_stop"] and "months_at_start" in res.evaluation["design"]["covariates"]
+
+
 def test_start_stop_rows_are_fitted_as_the_survival_package_fits_them():
     """lifelines' Stanford heart transplant table (start, stop, event, id; the transplant switches on at its
     day): R's ``coxph(Surv(start, stop, event) ~ age + year + surgery + transplant, data = heart)`` gives

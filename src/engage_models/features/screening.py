@@ -378,7 +378,8 @@ def screen_label(df: pd.DataFrame, y, columns: Sequence[str] | None = None, *, g
 def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequence[str] | None = None, *,
                     others: Sequence[str] = (), keep: Iterable[str] = (), exclude: Iterable[str] = (),
                     thresholds: dict | None = None, lang: str = "en", seed: int = 0, where: str = "table",
-                    event_label: str | None = None, duration_as_written: str | None = None) -> Screen:
+                    event_label: str | None = None, duration_as_written: str | None = None,
+                    entry: str | None = None) -> Screen:
     """Screen ``columns`` (default: all but duration, event and ``exclude``) of a survival table.
 
     Every column is checked against the event as a 0/1 outcome (a status column, a churn date filled only
@@ -405,6 +406,17 @@ def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequen
     it: the months since signup counted on the export day are never below the tenure and equal to it for the
     accounts still there, but they are the signup date in another form, known at the start (concordance about
     0.5 when churn does not depend on it; a review found the rule without it leaving such a column out).
+
+    ``entry``: the column of each row's start (start/stop rows, or left truncation), in the unit of
+    ``duration_as_written`` (of ``duration`` without it). A column known at the row's start is no clock of its end:
+    one that is a function of the start (rank correlation or a monotone fit at ``rank`` and ``r2``: the tenure
+    or the days since signup at the row's start) or never above it (all but ``bounded_over`` of the rows) without
+    being a function of the row's end (the end less a constant is still a clock of it) is exempt from the checks
+    against the duration (concordance, duration_function, bounded_by_duration, censored_pair, never_above); a
+    function of the start from the checks against the event too (its value at the first row, 0, is never a churn
+    row's, since churn is on an account's last row), one never above it is checked against the event as before.
+    On an account's rows over time such columns were left out as "a time measured during the follow-up... give it
+    as --entry", though the entry was given.
     """
     th = {**THRESHOLDS, **(thresholds or {})}
     keep = _check_keep(df, keep, where)
@@ -414,16 +426,18 @@ def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequen
     E = pd.to_numeric(df[event], errors="coerce").to_numpy(float)
     ok = ~(np.isnan(T) | np.isnan(E))
     df, T, E = df.loc[ok], T[ok], E[ok].astype(int)
-    cols = _candidates(df, columns, {duration, event, *exclude})
+    cols = _candidates(df, columns, {duration, event, *exclude, *([entry] if entry else [])})
     what = t("screen.event_is_1", lang, event=event_label or event)
     found: dict[str, list[Finding]] = {c: [] for c in cols}
+    at_start = _known_at_start(df, cols, duration_as_written or duration, entry, th) if entry else {}
     for c in cols:
         s = df[c]
         x = _numeric(s)
         if x is not None and (f := _identifier(c, x, None, th, lang)):
             found[c].append(f)
-        found[c] += _label_checks(c, s, E, None, th, what, lang, seed)
-        if x is None:
+        if at_start.get(c) != "function":  # the start again: its rows without churn are the earlier rows
+            found[c] += _label_checks(c, s, E, None, th, what, lang, seed)
+        if x is None or c in at_start:
             continue
         m = x.notna().to_numpy()
         if E[m].sum() >= th["min_per_class"] and x[m].nunique() > 1:
@@ -432,21 +446,63 @@ def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequen
                 found[c].append(Finding(c, "concordance", max(ci, 1 - ci),
                                         t("screen.concordance", lang, c=f"{max(ci, 1 - ci):.3f}")))
     for c, f in _duration_functions(df, T, cols, [o for o in others if o in df.columns and o not in cols],
-                                    th, lang).items():
+                                    th, lang, skip=at_start).items():
         found[c] += f
     if duration_as_written is not None:
-        _clocks(df, cols, found, duration_as_written, E, th, lang)
+        _clocks(df, cols, found, duration_as_written, E, th, lang, skip=at_start)
     return Screen([f for c in cols for f in found[c]], keep, cols, th)
 
 
+def _known_at_start(df: pd.DataFrame, cols: list[str], stop: str, entry: str, th: dict) -> dict[str, str]:
+    """The numeric columns known at the start of their row (see ``entry`` in :func:`screen_survival`), each with
+    how: ``"function"`` of the row's start, or ``"below"`` it (never above it, without being a function of the
+    row's end, ``stop``).
+
+    >>> rows = pd.DataFrame({"start": [0, 0, 5, 0, 12, 20] * 6, "stop": [5, 12, 9, 20, 30, 26] * 6})
+    >>> rows["days_at_start"], rows["stop_less_12"] = rows["start"] * 30.4, rows["stop"] - 12
+    >>> rows["since_promotion"] = np.minimum(rows["start"], np.arange(36) % 7)
+    >>> _known_at_start(rows, ["days_at_start", "stop_less_12", "since_promotion"], "stop", "start", THRESHOLDS)
+    {'days_at_start': 'function', 'since_promotion': 'below'}
+    """
+    begin = pd.to_numeric(df[entry], errors="coerce")
+    end = pd.to_numeric(df[stop], errors="coerce")
+    out = {}
+    for c in cols:
+        x = _numeric(df[c])
+        if x is None:
+            continue
+        m = (x.notna() & begin.notna() & end.notna()).to_numpy()
+        if m.sum() < th["min_rows_function"] or x[m].nunique() < 2:
+            continue
+        xm, bm, em = x[m].to_numpy(float), begin[m].to_numpy(float), end[m].to_numpy(float)
+        if _function_of(xm, bm, th):
+            out[c] = "function"
+        elif (xm > bm + 1e-9 * np.abs(bm)).mean() <= th["bounded_over"] and not _function_of(xm, em, th):
+            out[c] = "below"
+    return out
+
+
+def _function_of(x: np.ndarray, of: np.ndarray, th: dict) -> bool:
+    """Whether ``x`` is (nearly) a monotone function of ``of``: rank correlation at ``rank``, or an isotonic fit
+    explaining ``r2`` of its variance."""
+    if np.ptp(of) == 0 or np.ptp(x) == 0:
+        return False
+    rho = float(spearmanr(x, of).statistic)
+    if abs(np.nan_to_num(rho)) >= th["rank"]:
+        return True
+    iso = IsotonicRegression(increasing=bool(rho >= 0)).fit(of, x)
+    return float(1 - np.var(x - iso.predict(of)) / np.var(x)) >= th["r2"]
+
+
 def _clocks(df: pd.DataFrame, cols: list[str], found: dict[str, list[Finding]], duration: str, E: np.ndarray,
-            th: dict, lang: str) -> None:
+            th: dict, lang: str, skip=()) -> None:
     """bounded_by_duration and censored_pair findings into ``found`` (see :func:`screen_survival`).
 
     The bounds are the duration as written and every column already flagged that is never below it (the time to
     death beside the time to relapse): a clock read at the end of *that* follow-up tells it as well. A few rows
     past a bound (``bounded_over``, 1%: a typing error) do not clear a column."""
     written = pd.to_numeric(df[duration], errors="coerce")
+    cols = [c for c in cols if c not in skip]  # known at the row's start (see _known_at_start)
     _against(df, cols, found, duration, written, True, E, th, lang)
     for c in cols:
         if found[c] and c != duration and (x := _numeric(df[c])) is not None:
@@ -601,11 +657,11 @@ def _adj_r2(target: np.ndarray, X: np.ndarray) -> float:
 
 
 def _duration_functions(df: pd.DataFrame, T: np.ndarray, cols: list[str], others: list[str], th: dict,
-                        lang: str) -> dict[str, list[Finding]]:
+                        lang: str, skip=()) -> dict[str, list[Finding]]:
     """duration_function findings, most duration-like column first; a flagged column explains no other."""
     # a rank correlation of 1 on 3 values happens one time in six by chance (a column filled on 3 rows was left
     # out as "the duration in another form"): at least min_rows_function values, where 0.98 is past chance
-    numeric = {c: x for c in cols if (x := _numeric(df[c])) is not None
+    numeric = {c: x for c in cols if c not in skip and (x := _numeric(df[c])) is not None
                and x.notna().sum() >= th["min_rows_function"] and x.nunique() > 1}
     rho = {}
     for c, x in numeric.items():

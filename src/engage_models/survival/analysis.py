@@ -627,7 +627,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     others = [c for c in df.columns if c not in {duration, event, entry, id_col, *covariates}]  # e.g. MRR
     screen = screen_survival(data, "_duration", "_event", covariates, others=others,
                              keep=keep_columns, seed=random_state, where=where, event_label=event,
-                             duration_as_written=duration)
+                             duration_as_written=duration, entry=entry)  # a column known at a row's start passes
     covariates = [c for c in covariates if c not in screen.excluded]
     if not covariates and screen.excluded:
         raise DataError(f"{where}: no covariate left after the leakage screen left out "
