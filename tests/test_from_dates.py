@@ -298,3 +298,30 @@ def test_no_churn_among_periods_says_the_ends_followed_by_another_period():
                                         r"\(2024-06-01; 1 is after it, 2 are followed by another period of their "
                                         r"account\): no account has left"):
         tenure_from_dates(plans, "from", "to", observed_until="2024-06-01", id_col="id", where="t.csv")
+
+
+def test_a_period_beginning_after_the_observation_date_is_said_and_its_account_left_before_it():
+    """A period of an account beginning after the observation date has no time at risk: it was dropped without a
+    word, and the end of the account's period before it counted as 'followed by another period', so an account
+    away on the observation date was a customer, valued from that end. The period is not known at that date (as
+    an end after it is not): left out and said with its rows; the account had left by then, a churn."""
+    plans = pd.DataFrame({"id": ["a", "a", "b", "b", "c", "d", "d"],
+                          "from": ["2024-01-01", "2024-07-01", "2024-01-01", "2024-03-01", "2024-02-01", "2024-01-01",
+                                   "2024-09-01"],
+                          "to": ["2024-05-01", None, "2024-03-01", "2024-04-01", None, "2024-09-01", None]})
+    out, info = tenure_from_dates(plans, "from", "to", observed_until="2024-06-01", id_col="id")
+    assert out["churned"].tolist() == [1, 0, 0, 1, 0, 0, 0]  # a left on 1 May; d's first period runs past June
+    assert out["tenure_days"].tolist()[:2] == [121.0, 152.0] and out["entry_days"].tolist()[:2] == [0.0, 182.0]
+    assert info["not_begun"] == {"rows": 2, "first_rows": [2, 7], "accounts_left": 1}
+    assert (info["continued"], info["gaps"], info["events"]) == (1, 0, 2)
+    assert ("; 2 periods beginning after the observation date (first at data rows [2, 7]): not begun then, left out; "
+            "1 account of them had left by then (no period running): churn at the end of its last period before it, "
+            "the return not known at that date") in describe(info)
+    # observed later, the return is known: a gap, not churn
+    out, info = tenure_from_dates(plans, "from", "to", observed_until="2024-12-01", id_col="id")
+    assert out["churned"].tolist()[:2] == [0, 0] and info["gaps"] == 1 and info["not_begun"]["rows"] == 0
+    assert "beginning after the observation date" not in describe(info)
+    # a table of one row per account: a signup after the date is said too
+    out, info = tenure_from_dates(plans.iloc[[2, 6]], "from", "to", observed_until="2024-06-01")
+    assert info["not_begun"] == {"rows": 1, "first_rows": [2]} and "first at data rows [2]" in describe(info)
+

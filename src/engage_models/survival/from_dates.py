@@ -14,7 +14,10 @@ still there (survival's ``udca`` writes entry, last follow-up and death dates). 
 
 * with an id repeating over rows (``--id``), each row is a period of its account (a plan, a contract term): the
   tenure counts from the account's first start, and only the end of its last period is churn
-  (:func:`tenure_from_dates`' ``id_col``).
+  (:func:`tenure_from_dates`' ``id_col``);
+* a period beginning after the observation date is not known then, as an end after it is not: it has no time at
+  risk and is said (``not_begun``: its rows, and the accounts that had left by then, no period of theirs running:
+  churn at the end of their last period before it, their return not known at that date).
 
 An empty start, and an end before its start, are errors naming the rows.
 
@@ -213,21 +216,27 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
         raise DataError(f"{where}: the observation date ({said_until}) is before every start in {start!r} (the first "
                         f"is {begin.min().date().isoformat()}): no account was observed; give --observed-until on or "
                         f"after the starts")
-    ended = closed = finish.notna() & (until.isna() | (finish <= until))  # closed: the period's end is known
     periods = id_col is not None and df[id_col].dropna().astype(str).duplicated().any()
     if periods and df[id_col].isna().any():  # a period of no account: whose tenure would it extend?
         rows = (np.flatnonzero(df[id_col].isna().to_numpy())[:5] + 1).tolist()
         raise DataError(f"{where}, id column {id_col!r}: empty in {int(df[id_col].isna().sum()):,} row(s) (first at "
                         f"data rows {rows}); each period needs the account it belongs to")
+    ids = df[id_col].astype(str) if periods else None
+    ended = closed = finish.notna() & (until.isna() | (finish <= until))  # closed: the period's end is known
+    # a period beginning after the observation date is not known then, as an end after it is not: no time at risk,
+    # and no later period of its account (the end before it is the account's churn, its return not known then)
+    begun = begin <= until
+    later = {"rows": int((~begun).sum()), "first_rows": (np.flatnonzero(~begun.to_numpy())[:5] + 1).tolist()}
     continued = gaps = 0
     if periods:  # an account's periods: its tenure counts from its first start, and only its last end is churn
-        ids = df[id_col].astype(str)
         first = begin.groupby(ids).transform("min")
-        # the period starting last (of two on one day, the one ending last) is the account's last
+        # the period starting last (of two on one day, the one ending last) of those begun is the account's last
         key = pd.DataFrame({"id": ids.to_numpy(), "b": begin.to_numpy(), "s": finish.where(closed, until).to_numpy()})
-        last = key.sort_values(["id", "b", "s"], kind="stable").groupby("id").tail(1).index
+        last = key[begun.to_numpy()].sort_values(["id", "b", "s"], kind="stable").groupby("id").tail(1).index
         is_last = pd.Series(np.isin(np.arange(len(df)), last), index=df.index)
         continued = int((ended & ~is_last).sum())
+        later["accounts_left"] = int(pd.unique(ids[(ended & is_last).to_numpy() & ids.isin(ids[~begun]).to_numpy()]
+                                               ).size)  # left before the observation date, back after it
         ended = ended & is_last
         order = pd.DataFrame({"id": ids.to_numpy(), "b": begin.to_numpy(), "f": finish.to_numpy()}).sort_values(
             ["id", "b"], kind="stable")
@@ -235,7 +244,8 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
         same = order["id"].to_numpy()[1:] == order["id"].to_numpy()[:-1]
         _overlaps(df, pos, same, begin, finish, finish.where(closed, until), where=where, start=start, end=end,
                   id_col=id_col)
-        away = same & (order["b"].to_numpy()[1:] > order["f"].to_numpy()[:-1])
+        on = begun.to_numpy()[pos]  # away between two periods begun by the observation date
+        away = same & on[1:] & on[:-1] & (order["b"].to_numpy()[1:] > order["f"].to_numpy()[:-1])
         gaps = int(pd.unique(order["id"].to_numpy()[1:][away]).size)
     if event is None and not ended.any():  # the ends said as they are: after the date, or followed by a period
         why = [f"{n:,} {'is' if n == 1 else 'are'} after it"] if (n := int((finish.notna() & ~closed).sum())) else []
@@ -259,7 +269,7 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
     out[duration] = days.clip(lower=0.0).round(6)  # a start after the observation date: no time at risk
     info = {"duration": duration, "start": start, "end": end, "observed_until": said_until,
             "observed_until_is_column": by_column, "observed_until_default": observed_until is None,
-            "after_observation": after, "same_day": int(same_day.sum()), "notes": notes,
+            "after_observation": after, "same_day": int(same_day.sum()), "notes": notes, "not_begun": later,
             "event_from_end": event is None,
             "events": int(ended.sum()) if event is None else None}
     if periods:
@@ -303,6 +313,14 @@ date taken as still a customer then"
         if n := info["gaps"]:
             line += (f"; {n:,} account{'s' if n != 1 else ''} away between two periods: not at risk then, and not "
                      f"counted as churn")
+    if (later := info.get("not_begun") or {}).get("rows"):
+        n = later["rows"]
+        line += (f"; {n:,} period{'s' if n != 1 else ''} beginning after the observation date (first at data rows "
+                 f"{later['first_rows']}): not begun then, left out")
+        if k := later.get("accounts_left"):
+            line += (f"; {k:,} account{'s' if k != 1 else ''} of them had left by then (no period running): "
+                     f"churn at the end of {'their' if k != 1 else 'its'} last period before it, the return not "
+                     f"known at that date")
     if n := info.get("same_day"):
         line += f"; {n:,} end{'s' if n != 1 else ''} on the day of the start counted as half a day"
     return "; ".join([line, *info.get("notes", [])])
