@@ -325,3 +325,25 @@ def test_a_period_beginning_after_the_observation_date_is_said_and_its_account_l
     out, info = tenure_from_dates(plans.iloc[[2, 6]], "from", "to", observed_until="2024-06-01")
     assert info["not_begun"] == {"rows": 1, "first_rows": [2]} and "first at data rows [2]" in describe(info)
 
+
+def test_an_account_s_periods_share_its_latest_observation_date_from_a_column():
+    """--observed-until COLUMN with periods: each period ran to its own row's date, so an end written after that
+    row's date (a period closed later than the snapshot of its row) was taken as 'after the observation date' and
+    the period stopped short of the next, a hole of days at risk nowhere. The account's periods share its latest
+    date, said when they differed; an empty end followed by another period then overlaps it, said with the date."""
+    plans = pd.DataFrame({"id": ["a", "a", "b", "b", "c"],
+                          "from": ["2024-01-01", "2024-03-01", "2024-01-01", "2024-02-01", "2024-01-15"],
+                          "to": ["2024-03-01", None, "2024-02-01", "2024-04-01", None],
+                          "seen": ["2024-02-15", "2024-06-01", "2024-02-01", "2024-05-01", "2024-05-15"]})
+    out, info = tenure_from_dates(plans, "from", "to", observed_until="seen", id_col="id")
+    assert out["entry_days"].tolist() == [0.0, 60.0, 0.0, 31.0, 0.0]
+    assert out["tenure_days"].tolist() == [60.0, 152.0, 31.0, 91.0, 121.0]
+    assert out["churned"].tolist() == [0, 0, 0, 1, 0] and info["after_observation"] == 0
+    assert (info["observed_until_differing"], info["continued"]) == (2, 2)
+    assert "or to each account's latest 'seen' where it is empty" in describe(info)
+    assert ("; 2 accounts with a different 'seen' on their periods: the latest taken for every period of the "
+            "account") in describe(info)
+    with pytest.raises(DataError, match=r"\(e.g. id 'a': data row 1 runs from 2024-01-01 with no end, to the "
+                                        r"observation date \(2024-06-01\), data row 2 begins 2024-03-01\)"):
+        tenure_from_dates(plans.assign(to=[None, None, "2024-02-01", "2024-04-01", None]), "from", "to",
+                          observed_until="seen", id_col="id", where="t.csv")

@@ -8,7 +8,9 @@ still there (survival's ``udca`` writes entry, last follow-up and death dates). 
   the observation date (a cancellation dated after it is not known yet: the account is a customer then);
 * churn is an end filled and not after the observation date, unless an event column is given (``--event``: an
   end then is the last date the account was seen, whatever happened);
-* the observation date (``--observed-until``) is a date, or a column holding each row's last follow-up; by
+* the observation date (``--observed-until``) is a date, or a column holding each row's last follow-up (with
+  ``id_col``, an account's periods share its latest: ``observed_until_differing`` counts the accounts whose rows
+  differ); by
   default the latest start or end date in the table (said, since a later export date would lengthen every
   tenure of the customers still there).
 
@@ -222,6 +224,12 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
         raise DataError(f"{where}, id column {id_col!r}: empty in {int(df[id_col].isna().sum()):,} row(s) (first at "
                         f"data rows {rows}); each period needs the account it belongs to")
     ids = df[id_col].astype(str) if periods else None
+    differing = 0
+    if periods and by_column:  # one observation date per account, its latest: each period ran to its own row's,
+        # so an end written after its row's date was 'after the observation date' and the period stopped short of
+        # the next (days at risk nowhere)
+        differing = int((until.groupby(ids).nunique() > 1).sum())
+        until = until.groupby(ids).transform("max")
     ended = closed = finish.notna() & (until.isna() | (finish <= until))  # closed: the period's end is known
     # a period beginning after the observation date is not known then, as an end after it is not: no time at risk,
     # and no later period of its account (the end before it is the account's churn, its return not known then)
@@ -276,7 +284,7 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
         info["entry"] = _free_name(out, "entry_days")
         out[info["entry"]] = entry_days.clip(lower=0.0).round(6)
         info.update({"id": id_col, "accounts": int(df[id_col].astype(str).nunique()), "continued": continued,
-                     "gaps": gaps})
+                     "gaps": gaps, "observed_until_differing": differing})
     if event is None:
         info["event"] = _free_name(out, "churned")
         out[info["event"]] = ended.astype(int)
@@ -296,8 +304,8 @@ def describe(info: dict) -> str:
 give --observed-until for the export's date); churn: 'cancel' filled (40 rows); 2 ends dated after the observation \
 date taken as still a customer then"
     """
-    until = (f"to each row's {info['observed_until']!r}" if info["observed_until_is_column"] else
-             f"to {info['observed_until']}")
+    until = (f"to each {'account' if info.get('entry') else 'row'}'s {'latest ' if info.get('entry') else ''}"
+             f"{info['observed_until']!r}" if info["observed_until_is_column"] else f"to {info['observed_until']}")
     default = (" (the latest date in the table; give --observed-until for the export's date)"
                if info["observed_until_default"] else "")
     churn = (f"churn: {info['end']!r} filled ({info['events']:,} rows)" if info["event_from_end"]
@@ -313,6 +321,9 @@ date taken as still a customer then"
         if n := info["gaps"]:
             line += (f"; {n:,} account{'s' if n != 1 else ''} away between two periods: not at risk then, and not "
                      f"counted as churn")
+        if n := info.get("observed_until_differing"):
+            line += (f"; {n:,} account{'s' if n != 1 else ''} with a different {info['observed_until']!r} on "
+                     f"{'their' if n != 1 else 'its'} periods: the latest taken for every period of the account")
     if (later := info.get("not_begun") or {}).get("rows"):
         n = later["rows"]
         line += (f"; {n:,} period{'s' if n != 1 else ''} beginning after the observation date (first at data rows "
