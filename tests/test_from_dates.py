@@ -347,3 +347,46 @@ def test_an_account_s_periods_share_its_latest_observation_date_from_a_column():
                                         r"observation date \(2024-06-01\), data row 2 begins 2024-03-01\)"):
         tenure_from_dates(plans.assign(to=[None, None, "2024-02-01", "2024-04-01", None]), "from", "to",
                           observed_until="seen", id_col="id", where="t.csv")
+
+
+def test_an_account_s_status_on_every_period_is_the_churn_of_its_last(tmp_path, capsys):
+    """--start/--end with --id and --event: a subscription export writes the account's status on each of its plans
+    (churned on every period of a churned account), and engage survival stopped on 'churn on a row before their
+    last'. Written the same on every period of an account, it is taken on the last period only, and said: the
+    hazard ratios of the one-row table. A value that differs among an account's periods still stops."""
+    from engage_models.cli import main
+
+    rng = np.random.default_rng(9)
+    n = 150
+    tier = rng.choice(["basic", "pro"], n)
+    signup = pd.Series(pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"))
+    life = pd.Series(pd.to_timedelta(np.round(rng.exponential(np.where(tier == "basic", 300, 700))) + 2, unit="D"))
+    export = pd.Timestamp("2024-12-31")
+    churned = (signup + life <= export).astype(int)
+    stop = (signup + life).where(churned == 1, export)
+    cut = signup + pd.to_timedelta(np.floor((stop - signup).dt.days * rng.uniform(0.2, 0.8, n)), unit="D")
+    fmt = "%Y-%m-%d"
+    one = pd.DataFrame({"customer": [f"C{i}" for i in range(n)], "signup": signup.dt.strftime(fmt),
+                        "last": stop.dt.strftime(fmt), "status": np.where(churned == 1, "churned", "active"),
+                        "tier": tier})
+    periods = pd.concat([one.assign(last=cut.dt.strftime(fmt)), one.assign(signup=cut.dt.strftime(fmt))])
+    periods = periods.sample(frac=1.0, random_state=2)
+    one.to_csv(tmp_path / "one.csv", index=False)
+    periods.to_csv(tmp_path / "periods.csv", index=False)
+    common = ["--start", "signup", "--end", "last", "--event", "status", "--event-value", "churned",
+              "--observed-until", "2024-12-31", "--n-boot", "0", "--cv", "3", "--penalizer", "0", "--id", "customer"]
+    assert main(["survival", "--table", str(tmp_path / "one.csv"), *common, "--out", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    assert main(["survival", "--table", str(tmp_path / "periods.csv"), *common, "--out", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    a, b = (pd.read_csv(tmp_path / k / "hazard_ratios.csv", index_col="term") for k in "ab")
+    assert np.allclose(a["coef"], b["coef"], atol=1e-6) and np.allclose(a["se"], b["se"], atol=1e-6)
+    assert (f"{int(churned.sum())} account(s) with the same churn in 'status' on every one of their periods (first "
+            f"at data rows [") in err and "taken as the churn of its last period only" in err
+    # churned on the first period and active on the last: not a status, the churn is before the last row
+    who = one.loc[churned == 0, "customer"].iloc[0]
+    first = (periods["customer"] == who) & (periods["signup"] == one.set_index("customer").loc[who, "signup"])
+    periods.loc[first.to_numpy(), "status"] = "churned"
+    periods.to_csv(tmp_path / "periods.csv", index=False)
+    assert main(["survival", "--table", str(tmp_path / "periods.csv"), *common, "--out", str(tmp_path / "c")]) == 2
+    assert f"1 account(s) churn on a row before their last (e.g. customer '{who}'" in capsys.readouterr().err

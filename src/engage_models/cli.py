@@ -449,6 +449,7 @@ def _survival(args) -> int:
             annual_discount_rate=args.annual_discount_rate, horizon=args.horizon, n_boot=args.n_boot, cv=args.cv,
             penalizer=args.penalizer, random_state=args.seed, keep_columns=args.keep_column, where=str(args.table),
             missing_codes=args.missing_code, event_values=event_values, data_rows=data_rows,
+            periods=dated and args.entry is not None,
         )
     from .survival.table_report import write_report
 

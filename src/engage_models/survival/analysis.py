@@ -392,6 +392,33 @@ def check_start_stop(data: pd.DataFrame, *, where: str, id_col: str, entry: str,
     return d
 
 
+def status_on_last_period(data: pd.DataFrame, event: str) -> tuple[pd.DataFrame, dict | None]:
+    """An account's dated periods whose event column holds one value on every period, a churn (the account's
+    status, as a subscription export repeats it on each plan), with the churn kept on its last period only (the
+    one beginning last, of those with time at risk), and what was done (``accounts``, ``first_rows``: the data
+    rows of those accounts), or None. A value that differs among an account's rows is left as written, for
+    :func:`check_start_stop` to name.
+
+    >>> rows = pd.DataFrame({"_id": ["a", "a", "b", "b"], "_entry": [0.0, 5.0, 0.0, 3.0],
+    ...                      "_duration": [5.0, 9.0, 3.0, 7.0], "_event": [1, 1, 1, 0],
+    ...                      "status": ["yes", "yes", "yes", "no"], "_row": [1, 2, 3, 4]}, index=[1, 2, 3, 4])
+    >>> moved, said = status_on_last_period(rows, "status")
+    >>> moved["_event"].tolist(), said
+    ([0, 1, 1, 0], {'accounts': 1, 'first_rows': [1, 2]})
+    """
+    ids = data["_id"]
+    written = data[event].astype("string").str.strip()
+    status = ((ids.groupby(ids).transform("size") > 1) & (written.groupby(ids).transform("nunique") == 1)
+              & (data["_event"].groupby(ids).transform("min") == 1))
+    if not status.any():
+        return data, None
+    rows = data[status.to_numpy()].assign(_time=lambda d: d["_duration"] > d["_entry"])
+    last = rows.sort_values(["_time", "_entry", "_duration"], kind="stable").groupby("_id").tail(1).index
+    data = data.copy()
+    data.loc[rows.index.difference(last), "_event"] = 0
+    return data, {"accounts": int(rows["_id"].nunique()), "first_rows": rows["_row"].head(5).tolist()}
+
+
 def churn_on_no_time(data: pd.DataFrame, no_time: pd.Series, *, where: str, id_col: str, entry: str,
                      duration: str, event: str) -> tuple[pd.DataFrame, dict | None]:
     """Start/stop rows with a churn on a row of no time at risk (its start equal to its stop: a plan changed on
@@ -436,7 +463,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                   id_col: str | None = None, mrr: str | None = None, unit: str = "months", margin: float = 0.8,
                   annual_discount_rate: float = 0.10, horizon: float = 36.0, horizons=HORIZONS, n_boot: int = 100,
                   cv: int = 5, penalizer: float | None = None, random_state: int = 0, keep_columns=(),
-                  where: str = "table", missing_codes=(), event_values=(), data_rows=None) -> TableAnalysis:
+                  where: str = "table", missing_codes=(), event_values=(), data_rows=None,
+                  periods: bool = False) -> TableAnalysis:
     """Fit, check, cross-validate and value a generic survival table (one row per account, or an account's
     start/stop rows over time).
 
@@ -468,6 +496,11 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     data_rows : sequence of int, optional
         Each row's data row in that file, for messages (default 1, 2, ...): a table reshaped before (the
         measurements of :func:`~engage_models.survival.from_visits.intervals_from_visits`) names the file's rows.
+    periods : bool
+        The start/stop rows are an account's dated periods (:func:`~engage_models.survival.from_dates.
+        tenure_from_dates` with an id): an event column holding the same churn on every period of an account is
+        its status, taken on its last period only (:func:`status_on_last_period`; ``evaluation["table"]
+        ["status_on_last_period"]``, and a note), where it stopped as a churn before the last row.
     missing_codes : sequence of str
         ``COLUMN=VALUE`` missing-value codes, ``COLUMN=none``, ``none`` (:mod:`engage_models._core.missing_codes`):
         a code found or declared in a covariate is an empty cell, filled as the others (:func:`fill_covariates`:
@@ -606,6 +639,9 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                         f"{rows}); the table needs one row per account, or, for an account's rows over time "
                         f"(start/stop rows, covariates that change), each row's start with --entry and its end "
                         f"with --duration")
+    status = None
+    if start_stop and periods:  # a subscription export's status on every plan: churn on the last one
+        data, status = status_on_last_period(data, event)
     no_time = ~((data["_duration"] > 0) & (data["_duration"] > data["_entry"]))
     moved = None
     if start_stop:  # a churn on a row of no time at risk, left out, made its account a customer on its other rows
@@ -709,9 +745,14 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
             ss_note += (f"; {moved['accounts']:,} account(s) churn on a last row of no time at risk ({entry} = "
                         f"{duration}, first at data rows {moved['first_rows']}): the churn is counted at the end of "
                         f"the row before it, which ends at that time")
+        if status:
+            ss_note += (f"; {status['accounts']:,} account(s) with the same churn in {event!r} on every one of "
+                        f"their periods (first at data rows {status['first_rows']}): the account's status written "
+                        f"on each period, taken as the churn of its last period only")
     evaluation = {
         "table": {"rows": int(len(df)), "rows_used": int(len(data)), "events": int(data["_event"].sum()),
                   "accounts": accounts, "start_stop": start_stop, **({"churn_moved": moved} if moved else {}),
+                  **({"status_on_last_period": status} if status else {}),
                   "without_event": without_event, **({"event_values": outcomes} if outcomes else {}),
                   "left_out": left_out, "missing_covariates": missing_covariates,
                   "duration_months": {k: float(getattr(data["_duration"], k)()) for k in ("min", "median", "max")},
