@@ -60,3 +60,59 @@ def test_a_thin_table_s_report_says_what_it_could_not_compute(tmp_path):
     page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert "not computed: 6 churn events give" in page and "</html>" in page
     assert "Revenue at risk" not in page  # no MRR given: no revenue section
+
+
+ENGLISH_HEADINGS = ["Survival and lifetime value: customers.csv", "Leakage screen", "Cross-validated concordance",
+                    "Hazard ratios", "Proportional hazards", "Accounts still customers, most at risk",
+                    "Revenue at risk", "Notes"]
+
+
+def _headings(page: str) -> list[str]:
+    return re.findall(r"<h[12]>([^<]*)</h[12]>", page)
+
+
+def test_the_report_in_japanese_has_japanese_headings_and_stays_self_contained_and_escaped(tmp_path):
+    """``--lang ja``: the page was English whatever the language of the reports. Its headings, fixed sentences,
+    table headers and numbers are Japanese (the analysis's own sentences stay English, as the README says), its
+    ``<html lang>`` is ``ja``, and it is as self-contained and escaped as the English one, which is unchanged."""
+    folder = tmp_path / "private-folder"
+    folder.mkdir()
+    _table().to_csv(folder / "customers.csv", index=False)
+    args = ["survival", "--table", str(folder / "customers.csv"), "--duration", "months", "--event", "left",
+            "--id", "customer", "--mrr", "fee", "--n-boot", "10", "--cv", "3"]
+    assert main([*args, "--lang", "ja", "--out", str(tmp_path / "ja")]) == 0
+    assert main([*args, "--out", str(tmp_path / "en")]) == 0
+    ja = (tmp_path / "ja" / "report.html").read_text(encoding="utf-8")
+    en = (tmp_path / "en" / "report.html").read_text(encoding="utf-8")
+    assert ja.startswith('<!DOCTYPE html><html lang="ja">') and en.startswith('<!DOCTYPE html><html lang="en">')
+    assert _headings(ja) == ["生存分析と顧客生涯価値：customers.csv", "漏洩チェック", "交差検証によるC指標",
+                             "ハザード比", "比例ハザード性の確認", "解約リスクの高い継続中の顧客",
+                             "解約リスクのある収益", "注記"]
+    assert _headings(en) == ENGLISH_HEADINGS
+    for english in ENGLISH_HEADINGS + ["Above 1: churn sooner", "How well each model orders", "Remaining lifetime",
+                                       "rows read", "tenure (months)", "churn within 12 months", "next 12 months",
+                                       "Cox proportional hazards", "the mean over 3 folds", "95% CI"]:
+        assert english not in ja, english
+    ev = __import__("json").loads((tmp_path / "ja" / "evaluation.json").read_text(encoding="utf-8"))
+    cvr = ev["models"]["cox_ph"]["cross_validation"]["harrell_c"]
+    assert f"{cvr['mean']:.3f}（95%信頼区間 {cvr['low']:.3f}〜{cvr['high']:.3f}）：3分割の平均" in ja
+    assert f"<p>{ev['table']['rows']}行を読み込み、" in ja and "<th>12か月以内の解約確率</th>" in ja
+    assert "<th>契約期間（月）</th>" in ja and "今後12か月" in ja
+    assert "private-folder" not in ja and str(tmp_path) not in ja
+    assert "<script>" not in ja and "&lt;script&gt;x&lt;/script&gt;" in ja
+    assert "<i>C" not in ja and "&lt;i&gt;C" in ja
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", ja)
+    assert ja.count('src="data:image/png;base64,') == 1
+    assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", en)  # the English page: not a word of Japanese
+
+
+def test_a_thin_table_s_japanese_report_says_what_it_could_not_compute(tmp_path):
+    small = _table(n=40, seed=4)
+    small["left"] = 0
+    small.loc[:5, "left"] = 1
+    small.to_csv(tmp_path / "small.csv", index=False)
+    assert main(["survival", "--table", str(tmp_path / "small.csv"), "--duration", "months", "--event", "left",
+                 "--n-boot", "0", "--covariates", "plan", "--lang", "ja", "--out", str(tmp_path / "o")]) == 0
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "計算できません：6 churn events give" in page and "</html>" in page
+    assert "解約リスクのある収益" not in page and "not computed: 6 churn" not in page

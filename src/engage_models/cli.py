@@ -454,7 +454,7 @@ def _survival(args) -> int:
     from .survival.table_report import write_report
 
     for path in [*result.write(args.out), write_report(args.out / "report.html", result, Path(args.table).name,
-                                                        where=str(args.table))]:
+                                                        where=str(args.table), lang=args.lang)]:
         print(path)
     if args.unit is None and not dated:  # first: every figure below is in months (a reader found it under 1 KB)
         span = result.evaluation["table"]["duration_months"]
@@ -731,6 +731,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use this covariate even if the leakage screen suspects it (repeatable)")
     _missing_code_argument(v, "covariate")
     v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--lang", choices=("en", "ja"), default="en", help="language of report.html (default en)")
     v.add_argument("--out", type=Path, required=True, help="folder for the output files")
     v.set_defaults(func=_survival)
     return parser

@@ -6,6 +6,11 @@ none), the hazard ratios as a table and a forest plot, the proportional-hazards 
 with their remaining lifetime and its interval, the revenue at risk with an MRR column, and every note. Nothing is
 fetched (the plot is inlined), every text from the table is escaped, and the table is named by its file name
 alone, never by the folder it was read from.
+
+In English or Japanese (``lang``): the headings, fixed sentences, table headers and numbers through
+:func:`~engage_models._core.i18n.t`; the sentences the analysis wrote (what was left out and why, the leakage
+screen's reasons, the concordance's reason when not computed, the proportional-hazards text, the notes and what
+was not computed) are its own, in English.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import fmt_interval, fmt_number, fmt_pct
+from .._core.i18n import check_lang, fmt_interval, fmt_number, fmt_pct, t
 
-MODEL_NAMES = {"cox_ph": "Cox proportional hazards", "discrete_time_logistic": "discrete-time logistic (cross-check)"}
+#: The models of ``evaluation.json``, by the key of their name in the catalogue.
+MODEL_NAMES = {"cox_ph": "page.surv.cox_ph", "discrete_time_logistic": "page.surv.discrete_time_logistic"}
 
 
-def _forest_png(summary: pd.DataFrame) -> str:
+def _forest_png(summary: pd.DataFrame, lang: str = "en") -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,43 +38,43 @@ def _forest_png(summary: pd.DataFrame) -> str:
     from .._core.plots import setup
     from .report import plot_hazard_ratios
 
-    setup("en")
+    setup(lang)
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(summary) + 1.2))
-    plot_hazard_ratios(summary, ax=ax, lang="en")
+    plot_hazard_ratios(summary, ax=ax, lang=lang)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _concordance(name: str, m: dict, skipped: dict) -> str:
+def _concordance(name: str, m: dict, skipped: dict, lang: str = "en") -> str:
     cvr = m["cross_validation"].get("harrell_c") or {}
     if m.get("cv_concordance") is None:
         why = skipped.get(f"{name}_harrell_c") or skipped.get(f"{name}_cross_validation") or "not computed"
-        return f"not computed: {why.removeprefix('not computed: ')}"
+        return t("page.not_computed", lang, why=why.removeprefix("not computed: "))
     folds = cvr.get("folds") or len(m["cross_validation"].get("folds", []))
     low, high = cvr.get("low"), cvr.get("high")
     if low is not None and np.isfinite(low):
-        return f"{fmt_interval(cvr['mean'], low, high, 'en', decimals=3)}: the mean over {folds} folds"
-    return f"{cvr['mean']:.3f} (over {folds} folds)"
+        return t("page.surv.mean_over", lang, value=fmt_interval(cvr["mean"], low, high, lang, decimals=3), k=folds)
+    return t("page.surv.over_folds", lang, value=f"{cvr['mean']:.3f}", k=folds)
 
 
-def _accounts_at_risk(per_account: pd.DataFrame, id_name: str, n: int = 10) -> pd.DataFrame:
+def _accounts_at_risk(per_account: pd.DataFrame, id_name: str, n: int = 10, lang: str = "en") -> pd.DataFrame:
     """The ``n`` accounts still customers most likely to churn within 12 months (or the longest horizon)."""
     churn = next((c for c in ("churn_12m", "churn_6m", "churn_3m") if c in per_account), None)
     top = per_account.sort_values(churn, ascending=False, kind="stable").head(n) if churn else per_account.head(n)
     ci = "expected_remaining_months_low" in top
     out = pd.DataFrame({
         id_name: top.iloc[:, 0].astype(str).to_numpy(),
-        "tenure (months)": top["tenure_months"].map(lambda v: fmt_number(v, "en", 1)).to_numpy(),
-        "expected remaining months": [
+        t("tenure_months", lang): top["tenure_months"].map(lambda v: fmt_number(v, lang, 1)).to_numpy(),
+        t("expected_remaining_months", lang): [
             fmt_interval(r["expected_remaining_months"], r["expected_remaining_months_low"],
-                         r["expected_remaining_months_high"], "en") if ci
-            else fmt_number(r["expected_remaining_months"], "en", 1) for _, r in top.iterrows()],
+                         r["expected_remaining_months_high"], lang) if ci
+            else fmt_number(r["expected_remaining_months"], lang, 1) for _, r in top.iterrows()],
     })
     if churn:
-        out[f"churn within {churn.removeprefix('churn_').removesuffix('m')} months"] = \
-            top[churn].map(lambda v: fmt_pct(100 * v, "en")).to_numpy()
+        out[t("page.surv.churn_within", lang, k=churn.removeprefix("churn_").removesuffix("m"))] = \
+            top[churn].map(lambda v: fmt_pct(100 * v, lang)).to_numpy()
     return out
 
 
@@ -77,14 +83,15 @@ def _list(items) -> str:
     return "<ul>" + "".join(f"<li>{html.escape(str(i))}</li>" for i in items) + "</ul>" if items else ""
 
 
-def write_report(path: str | Path, result, table_name: str, where: str | None = None) -> Path:
+def write_report(path: str | Path, result, table_name: str, where: str | None = None, lang: str = "en") -> Path:
     """Write ``report.html`` for ``result`` (a :class:`~engage_models.survival.analysis.TableAnalysis`) to
-    ``path``; ``table_name`` names the table (its file name); ``where``, the name the messages used (the path as
-    given on the command line), is replaced by ``table_name`` in every sentence, so no folder of the machine that
-    ran it appears."""
+    ``path`` in ``lang`` (``en`` or ``ja``); ``table_name`` names the table (its file name); ``where``, the name the
+    messages used (the path as given on the command line), is replaced by ``table_name`` in every sentence, so no
+    folder of the machine that ran it appears."""
     from ..features.screening import describe
     from .report import ph_table, ratio_table
 
+    check_lang(lang)
     ev = result.evaluation
     tab, design, skipped = ev["table"], ev["design"], ev["skipped"]
 
@@ -92,60 +99,66 @@ def write_report(path: str | Path, result, table_name: str, where: str | None = 
         text = str(text)
         return text.replace(where, table_name) if where and where != table_name else text
 
-    rows = (f"{tab['rows']:,} rows read, {tab['rows_used']:,} used, {tab.get('accounts', tab['rows_used']):,} "
-            f"accounts, {tab['events']:,} churned; durations from {tab['duration_months']['min']:.3g} to "
-            f"{tab['duration_months']['max']:.3g} months (median {tab['duration_months']['median']:.3g}), given in "
-            f"{tab['duration_unit']}.")
+    span = tab["duration_months"]
+    rows = t("page.surv.rows", lang, rows=f"{tab['rows']:,}", used=f"{tab['rows_used']:,}",
+             accounts=f"{tab.get('accounts', tab['rows_used']):,}", events=f"{tab['events']:,}",
+             low=f"{span['min']:.3g}", high=f"{span['max']:.3g}", median=f"{span['median']:.3g}",
+             unit=t(f"page.unit.{tab['duration_unit']}", lang))
     left = []
     for key in ("without_event", "left_out"):
         gone = tab.get(key) or {}
         if gone.get("rows"):
-            left.append(f"left out {gone['rows']:,} row(s) (first at data rows {gone['first_rows']}): {gone['why']}")
+            left.append(t("page.surv.left_out", lang, n=f"{gone['rows']:,}", first=gone["first_rows"],
+                          why=gone["why"]))
     holes = tab.get("missing_covariates") or {}
     if holes.get("rows"):
-        left.append(f"filled {sum(holes['columns'].values()):,} empty covariate value(s) on {holes['rows']:,} row(s): "
-                    + "; ".join(f"{c!r} " + (f"with its median {f['median']:g} and the term {f['term']!r}"
-                                             if "median" in f else f"as the level {f['level']!r}")
-                                for c, f in holes["filled"].items()))
+        filled = [t("page.surv.filled_median", lang, column=repr(c), median=f"{f['median']:g}", term=repr(f["term"]))
+                  if "median" in f else t("page.surv.filled_level", lang, column=repr(c), level=repr(f["level"]))
+                  for c, f in holes["filled"].items()]
+        left.append(t("page.surv.filled", lang, n=f"{sum(holes['columns'].values()):,}", rows=f"{holes['rows']:,}",
+                      columns=t("sep.list", lang).join(filled)))
     no_mrr = tab.get("missing_mrr") or {}
     if no_mrr.get("active"):
-        left.append(f"{no_mrr['active']:,} account(s) still customers have no MRR: no LTV, not in the revenue at risk")
-    screen = describe(ev["leakage_screen"])
-    models = "".join(f"<tr><th>{html.escape(MODEL_NAMES.get(k, k))}</th>"
-                     f"<td>{html.escape(say(_concordance(k, m, skipped)))}</td></tr>" for k, m in ev["models"].items())
+        left.append(t("page.surv.no_mrr", lang, n=f"{no_mrr['active']:,}"))
+    screen = describe(ev["leakage_screen"], lang)
+    models = "".join(f"<tr><th>{html.escape(t(MODEL_NAMES[k], lang) if k in MODEL_NAMES else k)}</th>"
+                     f"<td>{html.escape(say(_concordance(k, m, skipped, lang)))}</td></tr>"
+                     for k, m in ev["models"].items())
     summary = result.cox.summary
-    forest = (f'<img alt="hazard ratios with their 95% intervals, log scale" '
-              f'src="data:image/png;base64,{_forest_png(summary)}">' if len(summary) else "")
+    forest = (f'<img alt="{html.escape(t("page.surv.forest_alt", lang))}" '
+              f'src="data:image/png;base64,{_forest_png(summary, lang)}">' if len(summary) else "")
     said = {f"{name}_{part}" for name in ev["models"] for part in ("harrell_c", "cross_validation")}
     not_computed = [f"{what}: {why}" for what, why in skipped.items() if what not in said]
     at_risk = ""
     if len(result.per_account):
         id_name = result.per_account.columns[0]
-        at_risk = ("<h2>Accounts still customers, most at risk</h2><p>Remaining lifetime within "
-                   f"{ev['settings']['horizon_months']:g} months, with its 95% bootstrap interval where refits were "
-                   "run; each account's covariates held at their last values.</p>"
-                   + _accounts_at_risk(result.per_account, id_name).to_html(index=False, escape=True, border=0))
+        at_risk = (f"<h2>{t('page.surv.at_risk', lang)}</h2><p>"
+                   + t("page.surv.at_risk_text", lang, h=f"{ev['settings']['horizon_months']:g}") + "</p>"
+                   + _accounts_at_risk(result.per_account, id_name, lang=lang).to_html(index=False, escape=True,
+                                                                                        border=0))
     revenue = ""
     if result.revenue_at_risk is not None:
         from .report import revenue_table
 
-        revenue = "<h2>Revenue at risk</h2>" + revenue_table(result.revenue_at_risk, "en")._repr_html_()
+        revenue = (f"<h2>{t('page.surv.revenue_at_risk', lang)}</h2>"
+                   + revenue_table(result.revenue_at_risk, lang)._repr_html_())
     ph_text = ev["proportional_hazards"]["text"]
-    body = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>engage survival report</title>
+    no_leak = f"<p>{t('page.surv.no_leak', lang)}</p>"
+    no_covariate = f"<p>{t('page.surv.no_covariate', lang)}</p>"
+    title = t("page.surv.title", lang)
+    body = f"""<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:2rem auto}}table{{border-collapse:collapse;font-size:.85rem}}
 td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}}</style></head><body>
-<h1>Survival and lifetime value: {html.escape(table_name)}</h1>
+<h1>{html.escape(t("page.surv.h1", lang, table=table_name))}</h1>
 <p>{html.escape(rows)}</p>{_list(say(x) for x in left)}
-<h2>Leakage screen</h2>{_list(say(x) for x in screen) or "<p>No column was left out as a possible leak.</p>"}
-<h2>Cross-validated concordance</h2><p>How well each model orders the accounts' churn times on rows it was not
-fitted on (0.5: chance; 1: perfect).</p><table>{models}</table>
-<h2>Hazard ratios</h2><p>Above 1: churn sooner; below 1: later; each with its 95% interval, from the model without
-penalty. A covariate must be known at the start of the time it describes.</p>
-{ratio_table(summary, "en")._repr_html_() if len(summary) else "<p>No covariate.</p>"}{forest}
-<h2>Proportional hazards</h2><p>{html.escape(say(ph_text))}</p>{ph_table(result.cox, lang="en")._repr_html_()}
+<h2>{t("page.leakage", lang)}</h2>{_list(say(x) for x in screen) or no_leak}
+<h2>{t("page.surv.concordance", lang)}</h2><p>{t("page.surv.concordance_text", lang)}</p><table>{models}</table>
+<h2>{t("page.surv.hazard_ratios", lang)}</h2><p>{t("page.surv.hazard_ratios_text", lang)}</p>
+{ratio_table(summary, lang)._repr_html_() if len(summary) else no_covariate}{forest}
+<h2>{t("page.surv.ph", lang)}</h2><p>{html.escape(say(ph_text))}</p>{ph_table(result.cox, lang=lang)._repr_html_()}
 {at_risk}{revenue}
-<h2>Notes</h2>{_list(say(x) for x in design["notes"]) or "<p>None.</p>"}
-{"<h2>Not computed</h2>" + _list(say(x) for x in not_computed) if not_computed else ""}
+<h2>{t("page.notes", lang)}</h2>{_list(say(x) for x in design["notes"]) or f"<p>{t('page.none', lang)}</p>"}
+{f"<h2>{t('page.not_computed_heading', lang)}</h2>" + _list(say(x) for x in not_computed) if not_computed else ""}
 </body></html>"""
     path = Path(path)
     path.write_text(body, encoding="utf-8")
