@@ -439,6 +439,57 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
     assert ev2["validation"]["test_rows"] == len(df) and ev2["validation"]["grouped_by"] is None
 
 
+
+FIT_HEADINGS = ["Learned health score", "Leakage screen", "Models compared (95% intervals, bootstrap over accounts)",
+                "Calibration", "Scorecard", "Data"]
+
+
+def test_engage_fit_writes_its_report_in_japanese_self_contained_and_escaped(tmp_path, capsys):
+    """``engage fit --lang ja``: report.html was English whatever the language of the reports. Its headings, fixed
+    sentences, table headers and dates are Japanese and ``<html lang="ja">``; the user's column names are escaped,
+    nothing is fetched; the English page keeps its headings and has no Japanese."""
+    import re
+
+    from engage_models.cli import main
+
+    df = _synthetic(n=600, seed=5, dates=8).rename(columns={"churned": "left"})
+    df.loc[::7, "usage"] = np.nan
+    df["<b>plan</b>"] = np.where(df.index % 2, "pro", "basic")
+    df["cancel_reason"] = np.where(df["left"] == 1, "price", None)  # filled for churners only: a leak
+    path = tmp_path / "accounts.csv"
+    df.to_csv(path, index=False)
+    args = ["fit", "--table", str(path), "--label", "left", "--date-col", "as_of", "--id-col", "account_id",
+            "--horizon", "30", "--bootstrap", "0", "--jobs", "1"]
+    assert main([*args, "--lang", "ja", "--out", str(tmp_path / "ja")]) == 0
+    assert main([*args, "--out", str(tmp_path / "en")]) == 0
+    capsys.readouterr()
+    ja = (tmp_path / "ja" / "report.html").read_text(encoding="utf-8")
+    en = (tmp_path / "en" / "report.html").read_text(encoding="utf-8")
+    headings = re.compile(r"<h[12]>([^<]*)</h[12]>")
+    assert headings.findall(en) == FIT_HEADINGS and en.startswith('<!DOCTYPE html><html lang="en">')
+    assert headings.findall(ja) == ["学習したヘルススコア", "漏洩チェック",
+                                    "モデルの比較（95%信頼区間、顧客単位のブートストラップ）", "較正", "スコアカード",
+                                    "データ"]
+    assert ja.startswith('<!DOCTYPE html><html lang="ja">') and "<title>engage fit レポート</title>" in ja
+    for english in [*FIT_HEADINGS, "rows (", "churn rate", "Test windows", "The learned card is", "calibration error",
+                    "Missing values", "Columns left out", "<th>train_rows</th>", "<th>points_range</th>",
+                    "<th>model</th>", "95% CI", "left out as a possible leak"]:
+        assert english not in ja, english
+    ev = json.loads((tmp_path / "ja" / "evaluation.json").read_text(encoding="utf-8"))
+    mature = pd.Timestamp(ev["validation"]["labels_mature_until"])
+    assert f"テスト期間（結果ラベルは{mature.year}年{mature.month}月{mature.day}日までに確定）" in ja
+    assert f"<p>{len(df):,}行（うち結果ラベルのない0行は除外）、解約率{100 * df['left'].mean():.1f}%。" in ja
+    assert "<th>学習行数</th>" in ja and "<th>点数の幅</th>" in ja and "<th>モデル</th>" in ja
+    card = "形状" if ev["chosen"]["score"] == "shape" else "線形"
+    assert f"学習したスコアカードは<strong>{card}スコアカード</strong>です" in ja
+    assert "<li>漏洩の疑いで除外：cancel_reason：" in ja and "<p>除外した列：</p>" in ja
+    assert f"較正誤差（ICI）は {ev['calibration']['ici']:.3f} です" in ja
+    for page in (ja, en):
+        assert "<b>" not in page and "&lt;b&gt;plan&lt;/b&gt;" in page  # a column named so, escaped
+        assert not re.search(r"""(src|href)=["']?(https?:|//)""", page)  # nothing fetched
+        assert page.count('src="data:image/png;base64,') == 1 and page.rstrip().endswith("</html>")
+    assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", en)
+
 def _repeated_accounts(accounts=300, rows=6, seed=0, beta=0.35):
     """Each account: its churn (0/1, on all its rows), a weak signal and four traits that identify it, measured
     on each row with a little noise. Returns the table and the ROC-AUC of the true churn probability."""

@@ -293,8 +293,8 @@ def _fit(args) -> int:
                        observed_until=args.observed_until, keep_columns=args.keep_column,
                        hand_scorecard=args.hand_scorecard, n_bootstrap=args.bootstrap, where=str(args.table),
                        score=args.score, missing_codes=args.missing_code, label_values=args.label_value,
-                       n_jobs=args.jobs)
-    for line in describe(ev["leakage_screen"]):
+                       n_jobs=args.jobs, lang=args.lang)
+    for line in describe(ev["leakage_screen"], args.lang):
         print(line)
     data = ev.get("data", {})
     if values := data.get("label_values"):  # a status column of several outcomes: what became 1 and 0
@@ -681,6 +681,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bootstrap refits for the intervals (the weights; the shape card's points: at most 20)")
     f.add_argument("--jobs", type=int, default=-1,
                    help="processes sharing the fits (default -1: every core; 1: this one); no figure depends on it")
+    f.add_argument("--lang", choices=("en", "ja"), default="en",
+                   help="language of report.html, the card's labels and the drivers (default en)")
     f.add_argument("--out", type=Path, required=True)
     f.set_defaults(func=_fit)
 

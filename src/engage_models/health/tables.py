@@ -41,6 +41,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from .._core.errors import DataError, InsufficientData
+from .._core.i18n import catalogue, check_lang, fmt_date, fmt_pct, t
 from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with it)
     as_labels,
     code_note,
@@ -322,12 +323,17 @@ def _uninformative(s: pd.Series) -> str:
     return f"one value: {v!r} in every row"
 
 
-def _data_lists(data: dict) -> str:
+def _data_lists(data: dict, lang: str = "en") -> str:
     """The fit report's data section: the missing values and the columns left out as lists (they were printed as
-    JSON, ``{}`` when there was none), escaped.
+    JSON, ``{}`` when there was none), escaped, its sentences in ``lang`` (the notes on each column are the fit's
+    own, in English).
 
     >>> _data_lists({"missing_values": {}, "dropped_columns": {"id": "an identifier <x>"}}).split("</p>")[1:]
     ['<p>Columns left out:', '<ul><li><strong>id</strong>: an identifier &lt;x&gt;</li></ul>']
+    >>> ja = _data_lists({"missing_values": {"usage": 1234}}, "ja")
+    >>> ja == (f"<p>{t('page.fit.missing', 'ja')}</p><ul><li><strong>usage</strong>: 1,234</li></ul>"
+    ...        f"<p>{t('page.fit.none_left_out', 'ja')}</p>") and not ja.isascii()
+    True
 
     A code column read as categories (``code_columns``, as the command line says it) is listed too, and each
     missing-value code (``missing_codes``, in the command line's words):
@@ -345,19 +351,19 @@ def _data_lists(data: dict) -> str:
     dropped = data.get("dropped_columns") or {}
     codes = {c: r["note"] for c, r in (data.get("code_columns") or {}).items()
              if r["categories"] and c in data.get("features", [])}  # the others are among the columns left out
-    out = ("<p>Missing values (a number's: the median plus an indicator; a category's: none of its levels):</p><ul>"
+    out = (f"<p>{t('page.fit.missing', lang)}</p><ul>"
            + "".join(f"<li><strong>{html.escape(str(c))}</strong>: {n:,}</li>" for c, n in missing.items()) + "</ul>"
-           if missing else "<p>No feature has a missing value.</p>")
+           if missing else f"<p>{t('page.fit.no_missing', lang)}</p>")
     if found := data.get("missing_codes"):  # said on the console; the report listed their rows as missing only
-        out += ("<p>Missing-value codes read as missing:</p><ul>" + "".join(
+        out += (f"<p>{t('page.fit.missing_codes', lang)}</p><ul>" + "".join(
             f"<li>{html.escape(line)}</li>" for line in describe_codes(found)) + "</ul>")
     if codes:
-        out += ("<p>Code columns read as categories:</p><ul>" + "".join(
+        out += (f"<p>{t('page.fit.code_columns', lang)}</p><ul>" + "".join(
             f"<li><strong>{html.escape(str(c))}</strong>: {html.escape(str(note))}</li>" for c, note in codes.items())
             + "</ul>")
-    out += ("<p>Columns left out:</p><ul>" + "".join(f"<li><strong>{html.escape(str(c))}</strong>: "
-                                                    f"{html.escape(str(why))}</li>" for c, why in dropped.items())
-            + "</ul>" if dropped else "<p>No column was left out.</p>")
+    out += (f"<p>{t('page.fit.left_out', lang)}</p><ul>" + "".join(
+        f"<li><strong>{html.escape(str(c))}</strong>: {html.escape(str(why))}</li>" for c, why in dropped.items())
+            + "</ul>" if dropped else f"<p>{t('page.fit.none_left_out', lang)}</p>")
     return out
 
 
@@ -585,6 +591,10 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     missing_codes : sequence of str
         ``COLUMN=VALUE`` missing-value codes, ``COLUMN=none``, ``none`` (:mod:`engage_models._core.missing_codes`):
         a code found or declared is a missing value, listed in ``evaluation["data"]["missing_codes"]``.
+    lang : 'en' or 'ja'
+        The language of ``report.html``, of the card's labels (``scorecard.csv``, ``card.csv``), of the drivers in
+        ``scores.parquet`` and of the leakage screen's reasons; the fit's other sentences (the validation method,
+        the columns left out and why, a model of one value) are English.
     n_jobs : int, optional
         Processes sharing the fits (joblib; -1 every core, None this one): each validation fit of each model
         (fold or window) is one task, then the shape card's refits of the final fit. Every fit is seeded, so no
@@ -715,7 +725,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     evaluation["files"] = ["scorecard.csv", *(SHAPE_ONLY if score == "shape" else ()), "scores.parquet",
                            "validation_predictions.csv", "evaluation.json", "report.html"]
     (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=_json) + "\n", encoding="utf-8")
-    _write_report(out / "report.html", card, boot, w, evaluation, models)
+    _write_report(out / "report.html", card, boot, w, evaluation, models, lang)
     return evaluation
 
 
@@ -749,9 +759,22 @@ def _json(v):
     return str(v)
 
 
+def _header(column: str, lang: str) -> str:
+    """A column of the report's tables by its name in ``lang`` (its name as written when the catalogue has none).
+
+    >>> _header("points_range", "en"), _header("points_range", "ja") == t("page.fit.col.points_range", "ja"), \\
+    ...     _header("new_field", "ja")
+    ('points_range', True, 'new_field')
+    """
+    key = f"page.fit.col.{column}"
+    return t(key, lang) if key in catalogue() else column
+
+
 def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.DataFrame, evaluation: dict,
-                  models) -> None:
-    """A one-page HTML report: validation, model comparison, calibration plot, scorecard. Nothing fetched."""
+                  models, lang: str = "en") -> None:
+    """A one-page HTML report in ``lang``: validation, model comparison, calibration plot, scorecard. Nothing
+    fetched. The fit's own sentences (the validation method, a model of one value, the leakage screen's reasons
+    when fitted in English, the notes on the columns) are English in a Japanese page too."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -760,69 +783,76 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     from .._core.plots import setup
     from .views import calibration_text
 
-    setup("en")
+    check_lang(lang)
+    setup(lang)
     fig, ax = plt.subplots(figsize=(5, 4.5))
     for m in models:
         c = E.calibration_curve(w["y"], w[m], bins=10)
         ax.plot(c["predicted"], c["observed"], marker="o", label=m)
     top = float(max(w[list(models)].max().max(), w["y"].mean() * 2))
     ax.plot([0, top], [0, top], "--", color="grey", linewidth=0.8)
-    ax.set_xlabel("predicted churn probability")
-    ax.set_ylabel("observed churn rate")
+    ax.set_xlabel(t("surv.predicted_churn", lang))
+    ax.set_ylabel(t("page.fit.observed_axis", lang))
     ax.legend(frameon=False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     img = base64.b64encode(buf.getvalue()).decode("ascii")
     flat = {m: f for m, f in ((m, evaluation["models"][m].get("one_value")) for m in models) if f}
-    view = E.summary_view(boot, one_value=flat)  # a model of one value: its ranking "not computed: one value"
+    view = E.summary_view(boot, lang, one_value=flat)  # a model of one value: its ranking "not computed: one value"
     comparison = view.to_html(index=False, escape=True, border=0) + "".join(
         f"<p><strong>{html.escape(m)}</strong> {html.escape(f['reason'])}.</p>" for m, f in flat.items())
-    if missing := E.not_computed_text(boot):  # rows of one outcome, intervals the resamples cannot give: why
+    if missing := E.not_computed_text(boot, lang):  # rows of one outcome, intervals the resamples cannot give: why
         comparison += "<p>" + re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(missing)) + "</p>"
-    scorecard = card[["label", "weight", "ci_low", "ci_high", "points_range", "delta_churn_probability"]].round(4)
+    columns = ["label", "weight", "ci_low", "ci_high", "points_range", "delta_churn_probability"]
+    scorecard = card[columns].round(4).rename(columns=lambda c: _header(c, lang))
     data, val = evaluation["data"], evaluation["validation"]
     windows = ""
     if "windows" in val:
         table = pd.DataFrame(val["windows"]).drop(columns=["skipped", "roc_auc"], errors="ignore")
-        windows = (f"<p>Test windows (labels mature by {html.escape(val['labels_mature_until'])}):</p>"
+        table = table.rename(columns=lambda c: _header(c, lang))
+        mature = val["labels_mature_until"] if lang == "en" else fmt_date(val["labels_mature_until"], lang)
+        windows = (f"<p>{html.escape(t('page.fit.windows', lang, date=mature))}</p>"
                    + table.to_html(index=False, escape=True, border=0))
     chosen = ""
     if "chosen" in evaluation:
         ch = evaluation["chosen"]
         d = ch["shape_minus_linear"]
         auc = ch["roc_auc"]
+        name = t(f"page.fit.card.{ch['score']}", lang)
+        card_is = t("page.fit.chosen", lang, card=f"<strong>{html.escape(name)}</strong>")
         if d is None or None in auc.values():  # a card of one value (or no bootstrap): no paired difference
-            flat = [f for f in ("shape", "linear") if auc[f] is None]
-            why = (f"the {' and the '.join(flat)} card{'s' if len(flat) > 1 else ''} predicted one value for every "
-                   "row (no ROC-AUC)" if flat else "its validation ROC-AUC is the higher")
-            figures = "; ".join(f"{f} {auc[f]:.3f}" for f in ("shape", "linear") if auc[f] is not None)
-            chosen = (f"<p>The learned card is the <strong>{html.escape(ch['score'])}</strong> card: {why}"
-                      + (f" ({figures})" if figures else "") + ".</p>")
+            flat = [t(f"page.fit.card.{f}", lang) for f in ("shape", "linear") if auc[f] is None]
+            why = (t("page.fit.why_flat", lang, cards=flat[0]) if len(flat) == 1
+                   else t("page.fit.why_flat_both", lang, a=flat[0], b=flat[1]) if flat
+                   else t("page.fit.why_higher", lang))
+            figures = t("sep.list", lang).join(t("page.fit.auc_of", lang, card=t(f"page.fit.card.{f}", lang),
+                                                 auc=f"{auc[f]:.3f}")
+                                               for f in ("shape", "linear") if auc[f] is not None)
+            chosen = "<p>" + (t("page.fit.chosen_figures", lang, chosen=card_is, why=why, figures=figures)
+                              if figures else t("page.fit.chosen_plain", lang, chosen=card_is, why=why)) + "</p>"
         else:
-            why = ("its validation ROC-AUC is the higher beyond the noise" if ch["score"] == "shape" else
-                   "the shape card's lead is within the noise, and the simpler card is kept"
-                   if ch.get("shape_lead_within_noise") else "its validation ROC-AUC is the higher")
-            chosen = (f"<p>The learned card is the <strong>{html.escape(ch['score'])}</strong> card: {why} "
-                      f"(shape {auc['shape']:.3f}, linear {auc['linear']:.3f}; "
-                      f"shape minus linear {d['difference']:+.3f}, 95% CI {d['ci_low']:+.3f} to "
-                      f"{d['ci_high']:+.3f}). The shape card is kept only when its lead is beyond that interval. "
-                      "Chosen among two on the validation that reports it, so its figure is a little "
-                      "optimistic.</p>")
-    leaks = describe(evaluation["leakage_screen"], "en")
-    leaks = ("<h2>Leakage screen</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in leaks) + "</ul>") \
-        if leaks else ""
-    body = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>engage fit report</title>
+            why = t("page.fit.why_beyond_noise" if ch["score"] == "shape" else "page.fit.why_within_noise"
+                    if ch.get("shape_lead_within_noise") else "page.fit.why_higher", lang)
+            chosen = "<p>" + t("page.fit.chosen_paired", lang, chosen=card_is, why=why, shape=auc["shape"],
+                               linear=auc["linear"], d=d["difference"], low=d["ci_low"], high=d["ci_high"]) + "</p>"
+    leaks = describe(evaluation["leakage_screen"], lang)
+    leaks = (f"<h2>{t('page.leakage', lang)}</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in leaks)
+             + "</ul>") if leaks else ""
+    rows = t("page.fit.rows", lang, rows=f"{data['rows']:,}", without=f"{data['rows_without_label']:,}",
+             rate=fmt_pct(100 * data["churn_rate"], lang), method=html.escape(val["method"]),
+             test_rows=f"{val['test_rows']:,}", events=f"{val['test_events']:,}",
+             accounts=f"{val['test_accounts']:,}")
+    title = t("page.fit.title", lang)
+    body = f"""<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:2rem auto}}table{{border-collapse:collapse;font-size:.85rem}}
 td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}}</style></head><body>
-<h1>Learned health score</h1>
-<p>{data['rows']:,} rows ({data['rows_without_label']:,} without a label, left out); churn rate
-{100 * data['churn_rate']:.1f}%. Validation: {html.escape(val['method'])}: {val['test_rows']:,} test rows with
-{val['test_events']:,} churners from {val['test_accounts']:,} accounts.</p>{windows}{leaks}
-<h2>Models compared (95% intervals, bootstrap over accounts)</h2>{chosen}{comparison}
-<h2>Calibration</h2><p>{html.escape(calibration_text(evaluation["calibration"]))}</p>
-<img alt="calibration: observed against predicted churn by decile" src="data:image/png;base64,{img}">
-<h2>Scorecard</h2>{scorecard.to_html(index=False, escape=True, border=0)}
-<h2>Data</h2>{_data_lists(data)}
+<h1>{t("page.fit.h1", lang)}</h1>
+<p>{rows}</p>{windows}{leaks}
+<h2>{t("page.fit.compared", lang)}</h2>{chosen}{comparison}
+<h2>{t("page.fit.calibration", lang)}</h2><p>{html.escape(calibration_text(evaluation["calibration"], lang))}</p>
+<img alt="{html.escape(t("page.fit.calibration_alt", lang))}" src="data:image/png;base64,{img}">
+<h2>{t("page.fit.scorecard", lang)}</h2>{scorecard.to_html(index=False, escape=True, border=0)}
+<h2>{t("page.fit.data", lang)}</h2>{_data_lists(data, lang)}
 </body></html>"""
     path.write_text(body, encoding="utf-8")
