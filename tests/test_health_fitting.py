@@ -294,3 +294,17 @@ def test_levels_of_too_few_accounts_share_one_weight():
     d.fit(plan, None)  # without accounts: rows, and twelve rows are enough
     assert d.levels == {"plan": ["a", "b", "big"]} and d.pooled == {}
     assert MIN_LEVEL_ACCOUNTS == 10
+
+
+def test_a_column_named_like_a_windowed_metric_reads_without_a_window_placeholder():
+    """engage fit on a table with a column named ``tickets`` labelled it "tickets opened ({w})" on the card and the
+    page (Japanese too): the registry's windowed label, its placeholder unfilled. Named without a window, it reads
+    without one; a panel column keeps its window."""
+    from engage_models.features import metrics as M
+    from engage_models.health.design import feature_label
+
+    assert feature_label("tickets") == "tickets opened" and M.label("tickets_28d") == "tickets opened (28 days)"
+    for lang in ("en", "ja"):
+        for column in ("tickets", "usage_hours", "logins", "active_users"):
+            assert "{w}" not in M.label(column, lang) and "{w}" not in feature_label(f"{column}__missing", lang)
+    assert M.label("usage_hours", "ja") == "\u5229\u7528\u6642\u9593\uff08\u6642\u9593\uff09"

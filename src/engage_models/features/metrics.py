@@ -527,11 +527,19 @@ def columns(family: str | None = None, model_only: bool = False,
 
 
 def label(column: str, lang: str = "en") -> str:
-    """Readable name of a panel column (the column name itself when it is not a metric)."""
+    """Readable name of a panel column (the column name itself when it is not a metric). A windowed metric's name
+    without its window (a table of one's own with a column ``tickets``) reads without one: its label's window
+    placeholder was shown as written ("tickets opened ({w})").
+
+    >>> label("tickets"), label("tickets_28d"), label("usage_hours", "ja") == label("usage_hours_28d", "ja")
+    ('tickets opened', 'tickets opened (28 days)', False)
+    """
     try:
-        return get(column).label(lang)
+        text = get(column).label(lang)
     except KeyError:
         return column
+    # " ({w})", its full-width form, and "{w}\u30fb" before a unit: the window named nowhere else
+    return re.sub("\\s*\\(\\{w\\}\\)|\uff08\\{w\\}\uff09|\\{w\\}\u30fb", "", text).replace("{w}", "").strip()
 
 
 def higher_is_better(column: str) -> bool | None:
