@@ -194,6 +194,13 @@ def test_an_account_s_periods_by_date_are_start_stop_rows_and_only_its_last_end_
     pa, pb = (pd.read_csv(tmp_path / k / "per_account.csv", index_col="customer") for k in "ab")
     assert len(pb) == n - churned and np.allclose(pa["expected_remaining_months"],
                                                    pb.loc[pa.index, "expected_remaining_months"], atol=1e-6)
+    # what the console said of the dates is kept in evaluation.json and on the page (it was on the console only)
+    import json
+
+    table = json.loads((tmp_path / "b" / "evaluation.json").read_text(encoding="utf-8"))["table"]["reshaped"]
+    assert table["from_dates"]["continued"] == n and table["said"][0].startswith("tenure in days from 'signup'")
+    page = (tmp_path / "b" / "report.html").read_text(encoding="utf-8")
+    assert f"{n} ends followed by another period of the account: not churn" in page
 
 
 def test_an_account_away_between_two_periods_is_said_and_not_at_risk_then():

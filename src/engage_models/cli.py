@@ -430,6 +430,9 @@ def _survival(args) -> int:
         duration, event, unit = dates["duration"], dates["event"], "days"
         args.entry = dates.get("entry")  # an account's periods (--id repeating): start/stop rows from its first start
         print(said_dates(dates), file=sys.stderr)
+        reshaped = {"from_dates": {k: v for k, v in dates.items() if k != "notes"}, "said": [said_dates(dates)]}
+    else:
+        reshaped = None
     event_values, data_rows = args.event_value, None
     if args.measured_at is not None:  # a row per measurement: start/stop rows, as R's tmerge makes them
         from .survival.from_visits import describe as said_visits
@@ -442,6 +445,8 @@ def _survival(args) -> int:
         data_rows = visits["data_rows"]  # messages name the file's rows
         for line in said_visits(visits):
             print(line, file=sys.stderr)
+        reshaped = {"from_visits": {k: v for k, v in visits.items() if k != "data_rows"},
+                    "said": said_visits(visits)}
     with _naming(args.table):
         result = analyse_table(
             df, duration=duration, event=event, covariates=args.covariates, entry=args.entry,
@@ -453,6 +458,8 @@ def _survival(args) -> int:
         )
     from .survival.table_report import write_report
 
+    if reshaped:  # how the table's dates or visits became durations: in evaluation.json and the page, as on the console
+        result.evaluation["table"]["reshaped"] = reshaped
     for path in [*result.write(args.out), write_report(args.out / "report.html", result, Path(args.table).name,
                                                         where=str(args.table), lang=args.lang)]:
         print(path)

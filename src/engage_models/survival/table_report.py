@@ -104,7 +104,7 @@ def write_report(path: str | Path, result, table_name: str, where: str | None = 
              accounts=f"{tab.get('accounts', tab['rows_used']):,}", events=f"{tab['events']:,}",
              low=f"{span['min']:.3g}", high=f"{span['max']:.3g}", median=f"{span['median']:.3g}",
              unit=t(f"page.unit.{tab['duration_unit']}", lang))
-    left = []
+    left = list((tab.get("reshaped") or {}).get("said", []))  # dates or visits made durations, as the console said
     for key in ("without_event", "left_out"):
         gone = tab.get(key) or {}
         if gone.get("rows"):
