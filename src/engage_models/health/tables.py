@@ -788,7 +788,7 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     fig, ax = plt.subplots(figsize=(5, 4.5))
     for m in models:
         c = E.calibration_curve(w["y"], w[m], bins=10)
-        ax.plot(c["predicted"], c["observed"], marker="o", label=m)
+        ax.plot(c["predicted"], c["observed"], marker="o", label=t(m, lang))  # named as the comparison table names it
     top = float(max(w[list(models)].max().max(), w["y"].mean() * 2))
     ax.plot([0, top], [0, top], "--", color="grey", linewidth=0.8)
     ax.set_xlabel(t("surv.predicted_churn", lang))
