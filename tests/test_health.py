@@ -482,6 +482,11 @@ def test_engage_fit_writes_its_report_in_japanese_self_contained_and_escaped(tmp
     assert "<th>学習行数</th>" in ja and "<th>点数の幅</th>" in ja and "<th>モデル</th>" in ja
     card = "形状" if ev["chosen"]["score"] == "shape" else "線形"
     assert f"学習したスコアカードは<strong>{card}スコアカード</strong>です" in ja
+    # the models compared are named in the page's language: the linear card's row read "linear" in both
+    for page, names in ((ja, ["形状スコアカード", "線形スコアカード", "勾配ブースティング"]),
+                        (en, ["shape card", "linear card", "gradient boosting"])):
+        first = re.findall(r"<tr>\s*<td>([^<]*)</td>", page)  # each table row's first cell
+        assert first[first.index(names[0]):][:3] == names, first
     assert "<li>漏洩の疑いで除外：cancel_reason：" in ja and "<p>除外した列：</p>" in ja
     assert f"較正誤差（ICI）は {ev['calibration']['ici']:.3f} です" in ja
     for page in (ja, en):
