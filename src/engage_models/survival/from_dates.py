@@ -290,6 +290,16 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
         out[info["event"]] = ended.astype(int)
     else:
         info["event"] = event
+        # an end after the observation date is not known then, whatever the event column says: a customer at that
+        # date (its status 1 made a churn at the observation date, while the console said "still a customer then");
+        # of an account's periods, every one when its last begun period runs past the date
+        unknown = finish.notna() & ~closed
+        if periods:
+            still = ids[(is_last & ~closed & begun).to_numpy()].unique()
+            unknown = unknown | (ids.isin(still) & begun)
+        if unknown.any():
+            out[event] = out[event].astype(object).where(~unknown.to_numpy(), 0)
+        info["event_cleared"] = int(unknown.sum())
     info["dates"] = [start, end, *([observed_until] if by_column else [])]
     return out, info
 
@@ -313,6 +323,8 @@ date taken as still a customer then"
     line = f"tenure in days from {info['start']!r} to {info['end']!r}, or {until} where it is empty{default}; {churn}"
     if n := info["after_observation"]:
         line += f"; {n:,} end{'s' if n != 1 else ''} dated after the observation date taken as still a customer then"
+        if info.get("event_cleared"):  # the event column's churn there is not known yet either
+            line += f" ({info['event']!r} taken as 0 on {info['event_cleared']:,} row(s))"
     if info.get("entry"):
         line += (f"; {info['accounts']:,} accounts' periods by {info['id']!r}, "
                  f"each account's tenure from its first start")
@@ -330,8 +342,11 @@ date taken as still a customer then"
                  f"{later['first_rows']}): not begun then, left out")
         if k := later.get("accounts_left"):
             line += (f"; {k:,} account{'s' if k != 1 else ''} of them had left by then (no period running): "
-                     f"churn at the end of {'their' if k != 1 else 'its'} last period before it, the return not "
-                     f"known at that date")
+                     + (f"churn at the end of {'their' if k != 1 else 'its'} last period before it"
+                        if info["event_from_end"] else
+                        f"{'their' if k != 1 else 'its'} last period before it ending there, as {info['event']!r} "
+                        f"says (a churn only where it says so)")
+                     + ", the return not known at that date")
     if n := info.get("same_day"):
         line += f"; {n:,} end{'s' if n != 1 else ''} on the day of the start counted as half a day"
     return "; ".join([line, *info.get("notes", [])])
