@@ -100,6 +100,11 @@ def test_only_labels_matured_after_training_are_judged():
     # no interval: 2 in 27 resamples of the 3 accounts (all a, all c) hold one outcome and have no ROC-AUC, more
     # than the 2.5% a tail of a 95% interval holds (evaluation.percentile_interval)
     assert np.isnan(pooled["auc_low"]) and np.isnan(pooled["auc_high"])
+    # and the report says so: a bare 0.667 read as an exact figure
+    from engage_models.monitoring.views import performance_view
+
+    cells = performance_view(perf)["ROC-AUC"].tolist()
+    assert cells[-1] == "0.667 (no interval)", cells  # the pooled row, last
 
 
 def test_calibration_in_the_large_by_hand():

@@ -124,6 +124,19 @@ def plot_psi(stability: pd.DataFrame, lang: str = "en", threshold: float = PSI_L
     return ax
 
 
+def _auc_cell(auc, low, high, lang: str) -> str:
+    """ROC-AUC with its interval; "(no interval)" when its resamples could not give one (a few churning accounts:
+    more than 2.5% of the resamples hold one outcome), where a bare number read as exact; "—" without an AUC.
+
+    >>> _auc_cell(0.71234, 0.6, 0.8, "en"), _auc_cell(0.71234, float("nan"), float("nan"), "en")
+    ('0.712 (0.600 to 0.800)', '0.712 (no interval)')
+    """
+    if pd.isna(auc):
+        return "\u2014"
+    cell = fmt_interval(auc, low, high, lang, decimals=3, label=False)
+    return cell if pd.notna(low) and pd.notna(high) else t("hs.no_interval_cell", lang, est=cell)
+
+
 def performance_view(perf: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """Per observation date (and all together): rows, churners, observed against predicted churn, their
     difference and ROC-AUC, each with its 95% interval."""
@@ -146,8 +159,8 @@ def performance_view(perf: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
         t("monitoring.predicted", lang): [pct(p) for p in perf["predicted"]],
         t("monitoring.difference", lang): [fmt_interval(d, lo, hi, lang, fmt=pp, label=False) for d, lo, hi in
                                            zip(perf["difference"], perf["ci_low"], perf["ci_high"], strict=True)],
-        "ROC-AUC": [fmt_interval(a, lo, hi, lang, decimals=3, label=False) if pd.notna(a) else "—"
-                    for a, lo, hi in zip(perf["auc"], perf["auc_low"], perf["auc_high"], strict=True)],
+        "ROC-AUC": [_auc_cell(a, lo, hi, lang) for a, lo, hi in zip(perf["auc"], perf["auc_low"], perf["auc_high"],
+                                                                   strict=True)],
     })
 
 
@@ -185,7 +198,7 @@ def comparison_view(cmp: dict, lang: str = "en") -> pd.DataFrame:
     for name in ("new", "old"):
         m = cmp["models"][name]
         rows.append({t("monitoring.model", lang): t(f"monitoring.{name}_model", lang),
-                     "ROC-AUC": fmt_interval(m["auc"], m["auc_low"], m["auc_high"], lang, decimals=3, label=False),
+                     "ROC-AUC": _auc_cell(m["auc"], m["auc_low"], m["auc_high"], lang),
                      t("monitoring.predicted", lang): fmt_pct(m["predicted"], lang),
                      t("monitoring.difference", lang): fmt_interval(m["calibration"], m["calibration_low"],
                                                                     m["calibration_high"], lang, fmt=pp,
