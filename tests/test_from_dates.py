@@ -158,6 +158,14 @@ def test_numbers_japanese_dates_and_dashes_are_read_as_dates_and_a_same_day_chur
         tenure_from_dates(pd.DataFrame({"a": [3, 12], "b": ["2024-01-01", None]}), "a", "b")
 
 
+def _signups(rng, n: int):
+    """``n`` accounts' tier, signup day and lifetime (basic ones leave sooner), and the export day."""
+    tier = rng.choice(["basic", "pro"], n)
+    signup = pd.Series(pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"))
+    life = pd.Series(pd.to_timedelta(np.round(rng.exponential(np.where(tier == "basic", 300, 700))) + 2, unit="D"))
+    return tier, signup, life, pd.Timestamp("2024-12-31")
+
+
 def test_an_account_s_periods_by_date_are_start_stop_rows_and_only_its_last_end_is_churn(tmp_path, capsys):
     """A subscription export writes a row per plan or contract term (customer, from, to): every row but an account's
     last has an end, and --start/--end took each for a churn (and each row for an account from its own start).
@@ -165,12 +173,8 @@ def test_an_account_s_periods_by_date_are_start_stop_rows_and_only_its_last_end_
     end is churn: cut in two periods at a random day, a signup/cancel table gives its own hazard ratios."""
     from engage_models.cli import main
 
-    rng = np.random.default_rng(5)
-    n = 200
-    tier = rng.choice(["basic", "pro"], n)
-    signup = pd.Series(pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"))
-    life = pd.Series(pd.to_timedelta(np.round(rng.exponential(np.where(tier == "basic", 300, 700))) + 2, unit="D"))
-    export = pd.Timestamp("2024-12-31")
+    rng, n = np.random.default_rng(5), 200
+    tier, signup, life, export = _signups(rng, n)
     cancel = (signup + life).where(signup + life <= export)
     stop = cancel.fillna(export)
     cut = signup + pd.to_timedelta(np.floor((stop - signup).dt.days * rng.uniform(0.2, 0.8, n)), unit="D")
@@ -363,12 +367,8 @@ def test_an_account_s_status_on_every_period_is_the_churn_of_its_last(tmp_path, 
     hazard ratios of the one-row table. A value that differs among an account's periods still stops."""
     from engage_models.cli import main
 
-    rng = np.random.default_rng(9)
-    n = 150
-    tier = rng.choice(["basic", "pro"], n)
-    signup = pd.Series(pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"))
-    life = pd.Series(pd.to_timedelta(np.round(rng.exponential(np.where(tier == "basic", 300, 700))) + 2, unit="D"))
-    export = pd.Timestamp("2024-12-31")
+    rng, n = np.random.default_rng(9), 150
+    tier, signup, life, export = _signups(rng, n)
     churned = (signup + life <= export).astype(int)
     stop = (signup + life).where(churned == 1, export)
     cut = signup + pd.to_timedelta(np.floor((stop - signup).dt.days * rng.uniform(0.2, 0.8, n)), unit="D")
