@@ -550,6 +550,6 @@ def test_a_backtest_model_of_one_value_on_a_tiny_world_has_no_ranking_and_says_w
     assert view.loc["gradient boosting", "ROC-AUC"] == "not computed: one value"
     assert "0.500" not in view.loc["gradient boosting"].to_string()
     text = evaluation.one_value_text(flat, "ja")
-    assert "**勾配ブースティング**は1時点すべてで全顧客に同じ値を予測しました" in text
+    assert "**勾配ブースティング**は1時点で全顧客に同じ値を予測しました" in text
     diff = bt["learned_vs_hand"]
     assert "has no ROC-AUC (it predicted one value, below)" in hv.compare_text(diff, float("nan"), learned)
