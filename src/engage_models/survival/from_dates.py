@@ -297,9 +297,12 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
         if periods:
             still = ids[(is_last & ~closed & begun).to_numpy()].unique()
             unknown = unknown | (ids.isin(still) & begun)
+        info["event_cleared"] = int(unknown.sum())
+        # a period not begun by then is left out (said), and so is what its event column says: a churn written on
+        # one with no end stopped the run as 'a churn on a row of no time at risk'
+        unknown = unknown | ~begun
         if unknown.any():
             out[event] = out[event].astype(object).where(~unknown.to_numpy(), 0)
-        info["event_cleared"] = int(unknown.sum())
     info["dates"] = [start, end, *([observed_until] if by_column else [])]
     return out, info
 
