@@ -166,12 +166,25 @@ def _signups(rng, n: int):
     return tier, signup, life, pd.Timestamp("2024-12-31")
 
 
+def _same_hazard_ratios(tmp_path, capsys, common: list[str], second: str = "periods.csv") -> str:
+    """Run engage survival on ``one.csv`` (into ``a``) and on ``second`` (into ``b``) with ``common``; assert both
+    give the same hazard ratios and standard errors; return what the second run said on the console."""
+    from engage_models.cli import main
+
+    assert main(["survival", "--table", str(tmp_path / "one.csv"), *common, "--out", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    assert main(["survival", "--table", str(tmp_path / second), *common, "--out", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    a, b = (pd.read_csv(tmp_path / k / "hazard_ratios.csv", index_col="term") for k in "ab")
+    assert np.allclose(a["coef"], b["coef"], atol=1e-6) and np.allclose(a["se"], b["se"], atol=1e-6)
+    return err
+
+
 def test_an_account_s_periods_by_date_are_start_stop_rows_and_only_its_last_end_is_churn(tmp_path, capsys):
     """A subscription export writes a row per plan or contract term (customer, from, to): every row but an account's
     last has an end, and --start/--end took each for a churn (and each row for an account from its own start).
     With --id repeating, the periods are the account's start/stop rows from its first start, and only the last
     end is churn: cut in two periods at a random day, a signup/cancel table gives its own hazard ratios."""
-    from engage_models.cli import main
 
     rng, n = np.random.default_rng(5), 200
     tier, signup, life, export = _signups(rng, n)
@@ -186,12 +199,7 @@ def test_an_account_s_periods_by_date_are_start_stop_rows_and_only_its_last_end_
     periods.sample(frac=1.0, random_state=1).to_csv(tmp_path / "periods.csv", index=False)
     common = ["--start", "signup", "--end", "cancel", "--observed-until", "2024-12-31", "--n-boot", "0", "--cv", "3",
               "--penalizer", "0", "--id", "customer"]
-    assert main(["survival", "--table", str(tmp_path / "one.csv"), *common, "--out", str(tmp_path / "a")]) == 0
-    capsys.readouterr()
-    assert main(["survival", "--table", str(tmp_path / "periods.csv"), *common, "--out", str(tmp_path / "b")]) == 0
-    err = capsys.readouterr().err
-    a, b = (pd.read_csv(tmp_path / k / "hazard_ratios.csv", index_col="term") for k in "ab")
-    assert np.allclose(a["coef"], b["coef"], atol=1e-6) and np.allclose(a["se"], b["se"], atol=1e-6)
+    err = _same_hazard_ratios(tmp_path, capsys, common)
     churned = int(cancel.notna().sum())
     assert (f"churn: 'cancel' filled ({churned} rows); {n} accounts' periods by 'customer', each account's tenure "
             f"from its first start; {n} ends followed by another period of the account: not churn") in err
@@ -382,12 +390,7 @@ def test_an_account_s_status_on_every_period_is_the_churn_of_its_last(tmp_path, 
     periods.to_csv(tmp_path / "periods.csv", index=False)
     common = ["--start", "signup", "--end", "last", "--event", "status", "--event-value", "churned",
               "--observed-until", "2024-12-31", "--n-boot", "0", "--cv", "3", "--penalizer", "0", "--id", "customer"]
-    assert main(["survival", "--table", str(tmp_path / "one.csv"), *common, "--out", str(tmp_path / "a")]) == 0
-    capsys.readouterr()
-    assert main(["survival", "--table", str(tmp_path / "periods.csv"), *common, "--out", str(tmp_path / "b")]) == 0
-    err = capsys.readouterr().err
-    a, b = (pd.read_csv(tmp_path / k / "hazard_ratios.csv", index_col="term") for k in "ab")
-    assert np.allclose(a["coef"], b["coef"], atol=1e-6) and np.allclose(a["se"], b["se"], atol=1e-6)
+    err = _same_hazard_ratios(tmp_path, capsys, common)
     assert (f"{int(churned.sum())} account(s) with the same churn in 'status' on every one of their periods (first "
             f"at data rows [") in err and "taken as the churn of its last period only" in err
     # churned on the first period and active on the last: not a status, the churn is before the last row
@@ -422,3 +425,30 @@ def test_an_event_column_s_churn_dated_after_the_observation_date_is_not_known_t
     said = describe(info)
     assert "its last period before it ending there, as 'status' says (a churn only where it says so)" in said
     assert "churn at the end of" not in said
+
+
+def test_an_event_column_s_churn_on_a_period_not_begun_by_the_observation_date_is_not_read(tmp_path, capsys):
+    """With --event, a period beginning after the observation date with no end and a status of 1 (an export's
+    return that churned again, or a status copied onto the account's every row) stopped engage survival on 'a churn
+    on a row of no time at risk that does not follow the end of its account's other rows'. The period is not known
+    at that date and is left out, said: so is what its event column says."""
+
+    rng, n = np.random.default_rng(3), 80
+    tier, signup, life, export = _signups(rng, n)
+    churned = (signup + life <= export).astype(int)
+    fmt = "%Y-%m-%d"
+    one = pd.DataFrame({"customer": [f"C{i}" for i in range(n)], "signup": signup.dt.strftime(fmt),
+                        "last": (signup + life).where(churned == 1).dt.strftime(fmt), "status": churned, "tier": tier})
+    later = pd.DataFrame({"customer": ["C0"], "signup": ["2025-03-01"], "last": [None], "status": [1],
+                          "tier": ["pro"]})
+    out, info = tenure_from_dates(pd.concat([one, later], ignore_index=True), "signup", "last", event="status",
+                                  observed_until="2024-12-31", id_col="customer")
+    assert out["status"].tolist() == [*churned.tolist(), 0] and info["not_begun"]["rows"] == 1
+    assert "taken as 0" not in describe(info)  # no end after the date: the period is said as not begun
+    common = ["--start", "signup", "--end", "last", "--event", "status", "--observed-until", "2024-12-31",
+              "--n-boot", "0", "--cv", "3", "--penalizer", "0", "--id", "customer"]
+    one.to_csv(tmp_path / "one.csv", index=False)
+    pd.concat([one, later]).to_csv(tmp_path / "later.csv", index=False)
+    err = _same_hazard_ratios(tmp_path, capsys, common, second="later.csv")
+    assert (f"1 period beginning after the observation date (first at data rows [{n + 1}]): not begun then, left "
+            "out") in err
