@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from engage_models._core.errors import ConfigError
+from engage_models._core.i18n import count
 from engage_models.delivery import (
     Digest,
     deliver,
@@ -58,9 +59,11 @@ def test_the_summary_counts_detractor_answers_and_their_accounts():
 
     d = _digest()
     d.n_detractors, d.n_detractor_accounts = 168, 25
-    assert _head(d)[1] == "7 score alert(s), 168 detractor answer(s) from 25 high-touch account(s)"
+    assert _head(d)[1] == "7 score alerts, 168 detractor answers from 25 high-touch accounts"
     d.lang = "ja"
     assert _head(d)[1] == "スコアアラート 7件・ハイタッチ顧客25社の批判者の回答 168件"
+    d.lang, d.n_score_alerts, d.n_detractors, d.n_detractor_accounts = "en", 1, 1, 1  # not "1 score alert(s)"
+    assert _head(d)[1] == "1 score alert, 1 detractor answer from 1 high-touch account"
 
 
 # --------------------------------------------------------------------------------------------- messages
@@ -302,10 +305,10 @@ def test_the_runner_delivers_after_publishing_and_a_dead_webhook_only_sets_exit_
     assert f"<https://reports.example.com/cs/{REPORT_RUN_DATE}/index.html|Open the report>" in payload["text"]
     published = json.loads((out / REPORT_RUN_DATE / "run.json").read_text(encoding="utf-8"))
     alerts = pd.read_parquet(out / REPORT_RUN_DATE / "artifacts" / "actions" / "alerts.parquet")
-    assert f"{len(alerts)} score alert(s)" in payload["text"]  # the digest counts what the run found
+    assert f"{len(alerts)} score alert" in payload["text"]  # the digest counts what the run found
     detractors = pd.read_parquet(out / REPORT_RUN_DATE / "artifacts" / "actions" / "detractor_alerts.parquet")
-    assert (f"{len(detractors)} detractor answer(s) from {detractors['account_id'].nunique()} high-touch"
-            in payload["text"])
+    assert (f"{count(len(detractors), 'detractor answer')} from "
+            f"{count(detractors['account_id'].nunique(), 'high-touch account')}" in payload["text"])
     assert [d["status"] for d in published["delivery"]] == ["sent", "sent"]
     assert len(smtp.messages) == 1
     for name in ("hubspot_companies.csv", "hubspot_tasks.csv", "salesforce_accounts.csv", "salesforce_tasks.csv"):

@@ -462,7 +462,7 @@ def test_the_report_draws_the_three_largest_pair_tables_and_names_the_others():
     shown = hv.pair_table_views(tables, "en")
     assert [name for name, _ in shown] == ["p0", "p1", "p2"]
     assert shown[0][1].iloc[0].tolist() == ["a", 0.0, 10.0]
-    assert hv.more_pairs_text(tables, "en") == ("2 more pairwise term(s), each moving fewer points than the tables "
+    assert hv.more_pairs_text(tables, "en") == ("2 more pairwise terms, each moving fewer points than the tables "
                                                 "above: p3 (7.0 points); p4 (6.0 points).")
     assert "p3（7.0点）" in hv.more_pairs_text(tables, "ja")
     assert hv.more_pairs_text({"en": dict(list(tables["en"].items())[:3])}, "en") == ""

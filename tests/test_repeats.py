@@ -242,14 +242,18 @@ def test_report_00_says_how_many_alerts_and_tasks_were_left_out_in_both_language
     info = {"alert_repeat_days": 45, "task_repeat_days": 28, "alerts": 3, "alerts_repeated": 7, "tasks": 30,
             "tasks_repeated": 51}
     alerts, tasks = repeats_text(info, "en", drop=10)
-    assert alerts.startswith("7 more account(s) got the same alert from an earlier run of this data folder within "
+    assert alerts.startswith("7 more accounts got the same alert from an earlier run of this data folder within "
                              "45 days and have not fallen further by more than 10 points")
-    assert tasks.startswith("The HubSpot and Salesforce task files hold 30 new task(s); 51 task(s) for an account "
+    assert tasks.startswith("The HubSpot and Salesforce task files hold 30 new tasks; 51 tasks for an account "
                             "and play that a run of this data folder exported within 28 days are not repeated.")
     alerts, tasks = repeats_text(info, "ja", drop=10)
     assert alerts.startswith("ほか7社は") and "51件は繰り返していません" in tasks
     first, tasks = repeats_text({**info, "alerts_repeated": 0, "tasks_repeated": 0}, "en")
-    assert first is None and tasks.startswith("The HubSpot and Salesforce task files hold 30 new task(s). The")
+    assert first is None and tasks.startswith("The HubSpot and Salesforce task files hold 30 new tasks. The")
+    one, tasks = repeats_text({**info, "alerts_repeated": 1, "tasks": 1, "tasks_repeated": 1}, "en", drop=10)
+    assert one.startswith("1 more account got the same alert") and "days and has not fallen further" in one
+    assert tasks.startswith("The HubSpot and Salesforce task files hold 1 new task; 1 task for an account and play "
+                            "that a run of this data folder exported within 28 days is not repeated.")
     assert repeats_text(None) == (None, None)  # a run made before the repeats were counted
 
 

@@ -92,7 +92,7 @@ def test_one_event_a_century_early_moves_neither_the_start_nor_the_cutoff_nor_th
                                                   "last": "1924-03-05", "start": "2024-01-01"}]
     # said where report 05 says where the data begin, in both languages
     assert report.header(a, "en").endswith("(left truncation).")
-    assert ("1 row(s) of events dated 5 Mar 1924 (timestamp), more than a year before the rest of the table, were "
+    assert ("1 row of events dated 5 Mar 1924 (timestamp), more than a year before the rest of the table, was "
             "left out of where the data begin (1 Jan 2024)") in report.header(b, "en")
     assert "1924年3月5日" in report.header(b, "ja")
     # the panel's dates and the run's first event
@@ -338,7 +338,7 @@ def test_kaplan_meier_counts_the_rows_with_no_time_at_risk_and_the_table_says_th
     back = KaplanMeierResult.from_tables(tables, info)
     assert back.no_time_at_risk == {"accounts": 3, "churned": 2}
     html = report.km_table(back, "en")._repr_html_()
-    assert ("3 account(s) (2 of them churned) are in no curve: they have no time at risk here, their follow-up "
+    assert ("3 accounts (2 of them churned) are in no curve: they have no time at risk here, their follow-up "
             "ending at or before it starts") in html
     assert "3社（うち解約2社）" in report.km_table(back, "ja")._repr_html_()
     clean = KaplanMeierGroups().fit(df.drop(index=[0, 1, 2]))

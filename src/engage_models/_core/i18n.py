@@ -97,9 +97,17 @@ def count(n, one: str, other: str | None = None, spec: str = "") -> str:
 
     >>> [count(v, "point", spec="+.0f") for v in (1, -1, 1.4, 0, 2)], count("+1.5", "point")
     (['+1 point', '-1 point', '+1 point', '+0 points', '+2 points'], '+1.5 points')
+
+    A form starting with ``=`` is the word alone, for a verb further on that agrees with a count said before it
+    ("{n:# row|# rows} ... {n:=was|=were} left out"):
+
+    >>> _FORMATTER.format("{n:# account|# accounts} {n:=has|=have} left", n=1), count(3, "=has", "=have")
+    ('1 account has left', 'have')
     """
     number = _count_text(n, spec)
     form = one if number.strip().lstrip("+-−") == "1" else (other if other is not None else f"{one}s")
+    if form.startswith("="):
+        return form[1:]
     return form.replace("#", number) if "#" in form else f"{number} {form}"
 
 
