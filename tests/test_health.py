@@ -1419,6 +1419,34 @@ def test_every_backtest_estimate_lies_within_its_interval_or_the_interval_is_not
 
 
 
+def test_whether_a_ranking_interval_is_shown_does_not_depend_on_the_number_of_resamples():
+    """With 20 resamples (the tests' and CI's metric_bootstrap) one resample without a churner is 5% of the draws,
+    beyond the 2.5% a tail of the interval holds: the ROC-AUC interval was dropped where the default 200 kept it
+    (5 churning accounts of 100: 11% of 20-draw bootstraps dropped it, 0.1% of 200-draw ones). The share of
+    resamples of one class is known exactly, (1 - c/n)^n, and decides instead of the count among the draws."""
+    shares = E.one_class_shares([1, 0, 1, 0, 0, 0], ["a", "a", "b", "c", "c", "d"])  # accounts a, b churned
+    assert shares["no_churner"] == pytest.approx((2 / 4) ** 4) and shares["all_churned"] == pytest.approx(0.25 ** 4)
+    rng = np.random.default_rng(9)
+    y = np.r_[np.ones(5), np.zeros(95)]
+    p = np.clip(0.05 + 0.3 * y + rng.normal(0, 0.1, 100), 0.01, 0.99)
+    few = E.bootstrap(y, {"a": p}, np.arange(100), n_boot=20, seed=9)
+    assert np.isnan(few.attrs["draws"]["a", "roc_auc"]).sum() == 1  # a resample without a churner among 20
+    assert few.attrs["undefined"]["roc_auc"] == pytest.approx(0.95 ** 100 + 0.05 ** 100)
+    many = E.bootstrap(y, {"a": p}, np.arange(100), n_boot=200, seed=9)
+    for boot in (few, many):  # the old rule: few_draws at 20 draws, an interval at 200
+        r = boot.set_index("metric").loc["roc_auc"]
+        assert r["not_computed"] is None and r["ci_low"] <= r["estimate"] <= r["ci_high"]
+    # 3 churning accounts of 100: 4.8% of the resamples hold none, so no interval, even when none of 20 drew one
+    y3 = np.r_[np.ones(3), np.zeros(97)]
+    for seed in range(5):
+        boot = E.bootstrap(y3, {"a": p}, np.arange(100), n_boot=20, seed=seed).set_index("metric")
+        assert boot.loc["roc_auc", "not_computed"] == "few_draws" and np.isnan(boot.loc["roc_auc", "ci_low"])
+        assert boot.loc["brier", "not_computed"] is None  # defined on every resample
+    # a metric of its own (not one of METRICS): its share is counted among the draws, as before
+    own = E.bootstrap(y, {"a": p}, np.arange(100), n_boot=20, seed=9, metrics={"auc": lambda yy, pp: E.roc_auc(yy, pp)})
+    assert own["not_computed"].iat[0] == "few_draws" and "auc" not in own.attrs["undefined"]
+
+
 def test_a_model_of_one_value_at_the_only_test_date_reads_in_the_singular():
     """"predicted one value for every account at the 1 test date": the count's forms are now whole phrases."""
     one = {"gbm": {"cutoffs": [1], "of": 1, "all": True}}

@@ -345,17 +345,55 @@ def _bootstrap_draws(y, scores, codes, n, picks, metrics) -> list[dict]:
 MAX_UNDEFINED = 0.025
 
 
-def percentile_interval(estimate: float, draws) -> tuple[float, float, str | None]:
+def one_class_shares(y, groups) -> dict[str, float]:
+    """The exact share of all account resamples (``n`` of the ``n`` accounts drawn with replacement) that hold no
+    churner (``no_churner``) or only churned rows (``all_churned``): ``(1 - c / n) ** n`` with ``c`` the accounts
+    with a churned row (resp. a row not churned). These are the resamples that leave ROC-AUC (either), PR-AUC
+    and lift (no churner) undefined, so :func:`bootstrap` reads their share from the data, not from the count
+    among its draws: with 20 draws (tests, quick runs) one resample of one class is 5%, beyond
+    :data:`MAX_UNDEFINED`, and the interval was dropped where 200 draws kept it.
+
+    >>> shares = one_class_shares([1, 0, 0, 0], ["a", "b", "c", "d"])
+    >>> round(shares["no_churner"], 4), shares["no_churner"] == 0.75 ** 4, round(shares["all_churned"], 4)
+    (0.3164, True, 0.0039)
+    """
+    y = np.asarray(y, float)
+    codes, uniq = pd.factorize(pd.Series(np.asarray(groups)))
+    n = len(uniq)
+    if not n:
+        return {"no_churner": 1.0, "all_churned": 1.0}
+    churner = np.bincount(codes, weights=y, minlength=n) > 0
+    retained = np.bincount(codes, weights=1 - y, minlength=n) > 0
+    return {"no_churner": float((1 - churner.sum() / n) ** n), "all_churned": float((1 - retained.sum() / n) ** n)}
+
+
+def _undefined_shares(y, groups, metrics) -> dict[str, float]:
+    """The share of all resamples each of ``metrics`` has no value on, where it is known exactly: the metrics of
+    :data:`METRICS` are undefined on resamples of one class only (:func:`one_class_shares`); another metric is
+    left out (its share is counted among the draws)."""
+    one = one_class_shares(y, groups)
+    known = {"roc_auc": one["no_churner"] + one["all_churned"], "pr_auc": one["no_churner"],
+             "lift_top_decile": one["no_churner"], "brier": 0.0, "log_loss": 0.0, "ici": 0.0}
+    return {m: known[m] for m, fn in metrics.items() if METRICS.get(m) is fn}
+
+
+def percentile_interval(estimate: float, draws, undefined: float | None = None) -> tuple[float, float, str | None]:
     """The 95% percentile interval of ``draws`` (NaN: a resample that left the metric undefined) around
-    ``estimate``, or no interval and why: ``"few_draws"`` (more than :data:`MAX_UNDEFINED` of the resamples gave
+    ``estimate``, or no interval and why: ``"few_draws"`` (more than :data:`MAX_UNDEFINED` of the resamples give
     no value) or ``"off_centre"`` (the interval does not contain the estimate: the resamples sit to one side of
     it, as the ICI's do on few rows, where the smoother of a resample with repeated rows follows their noise
     more; the percentiles would not be an interval of this estimate).
+
+    ``undefined``: the share of all possible resamples without a value, when it is known exactly
+    (:func:`one_class_shares`); without it, the share among ``draws``. The draws with a value give the interval
+    either way.
 
     >>> percentile_interval(0.5, [0.4, 0.5, 0.6] * 10)[2] is None
     True
     >>> percentile_interval(0.5, [np.nan] * 5 + [0.5] * 95)
     (nan, nan, 'few_draws')
+    >>> percentile_interval(0.5, [np.nan] + [0.4, 0.5, 0.6] * 6 + [0.5], undefined=0.01)[2] is None
+    True
     >>> percentile_interval(0.05, [0.07, 0.08, 0.09] * 10)
     (nan, nan, 'off_centre')
     """
@@ -363,7 +401,8 @@ def percentile_interval(estimate: float, draws) -> tuple[float, float, str | Non
     ok = d[np.isfinite(d)]
     if not np.isfinite(estimate):
         return np.nan, np.nan, None
-    if not len(ok) or len(ok) < (1 - MAX_UNDEFINED) * len(d):
+    share = 1 - len(ok) / len(d) if undefined is None and len(d) else undefined
+    if not len(ok) or share is None or share > MAX_UNDEFINED:
         return np.nan, np.nan, "few_draws"
     lo, hi = (float(v) for v in np.percentile(ok, [2.5, 97.5]))
     tol = 1e-9 * max(1.0, abs(estimate))  # rounding: a draw equal to the estimate computed another way
@@ -379,7 +418,10 @@ def bootstrap(y, scores: dict[str, np.ndarray], groups, n_boot: int = 200, seed:
     Every resample counts, one of one class too (for the metrics it defines). ``not_computed`` says why a
     metric or its interval has no value: ``no_churner`` or ``all_churned`` (the rows hold one outcome: no
     ROC-AUC, and without a churner no PR-AUC or lift), ``few_draws`` or ``off_centre`` (no interval:
-    :func:`percentile_interval`); None when both are computed.
+    :func:`percentile_interval`); None when both are computed. For the metrics of :data:`METRICS` the share of
+    resamples without a value is the exact share of resamples of one class (:func:`one_class_shares`, kept in
+    ``attrs["undefined"]``), so whether an interval is shown does not depend on ``n_boot``; another metric's is
+    counted among the draws.
 
     The same resamples serve every score, so differences between scores can be read off paired
     (:func:`paired_difference`). The resamples are drawn first, from ``seed``, and shared among ``n_jobs``
@@ -405,6 +447,7 @@ def bootstrap(y, scores: dict[str, np.ndarray], groups, n_boot: int = 200, seed:
              ((s, m) for s in scores for m in metrics)}
     churned, rows = float(y.sum()), len(y)
     one_class = "no_churner" if churned == 0 else "all_churned" if churned == rows else None
+    known = _undefined_shares(y, groups, metrics)
     out = []
     for s, p in scores.items():
         for m, fn in metrics.items():
@@ -412,12 +455,13 @@ def bootstrap(y, scores: dict[str, np.ndarray], groups, n_boot: int = 200, seed:
             if one_class and m in RANKING:  # every row churned: PR-AUC 1.000 and lift 1.00 rank nothing either
                 est = np.nan
                 draws[(s, m)][:] = np.nan
-            lo, hi, why = percentile_interval(est, draws[(s, m)])
+            lo, hi, why = percentile_interval(est, draws[(s, m)], known.get(m))
             if not np.isfinite(est):  # the rows themselves leave it undefined (one class): say which
                 why = one_class or "undefined"
             out.append({"model": s, "metric": m, "estimate": est, "ci_low": lo, "ci_high": hi, "not_computed": why})
     res = pd.DataFrame(out)
     res.attrs["draws"] = draws
+    res.attrs["undefined"] = known
     return res
 
 
