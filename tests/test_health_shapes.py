@@ -371,6 +371,46 @@ def test_the_pipeline_uses_the_card_with_the_better_out_of_time_auc_and_says_so(
         RunConfig.from_dict({"health": {"score": "boosted"}}).check()
 
 
+def test_a_shape_lead_on_two_churning_accounts_has_no_interval_and_keeps_the_linear_card():
+    """The card choice read the paired interval off the resamples that hold a churner, however few they were: on
+    40 test accounts with 2 churners 13% of the resamples hold none, and the shape card, ranking both churners
+    first, led beyond an interval that the backtest's own rule (more than 2.5% undefined: no interval) would not
+    show. Now the difference has no interval, the linear card is kept, and the report says why."""
+    from engage_models.health import evaluation
+    from engage_models.health import views as hv
+    from engage_models.pipeline import stages as S
+
+    y = np.r_[1.0, 1.0, np.zeros(38)]
+    shape = np.r_[0.9, 0.8, np.linspace(0.5, 0.01, 38)]
+    linear = np.r_[0.3, 0.2, np.linspace(0.5, 0.01, 38)]
+    boot = evaluation.bootstrap(y, {"learned": linear, "shape": shape}, np.arange(40), n_boot=200, seed=0)
+    d = boot.attrs["draws"]["shape", "roc_auc"] - boot.attrs["draws"]["learned", "roc_auc"]
+    assert np.percentile(d[np.isfinite(d)], 2.5) > 0  # the rule of before: the shape card, on two churners
+    assert np.isnan(d).mean() > 0.025 and boot.attrs["undefined"]["roc_auc"] == pytest.approx((38 / 40) ** 40)
+    diff = evaluation.paired_difference(boot, "shape", "learned")
+    assert diff["not_computed"] == "few_draws" and np.isnan(diff["ci_low"]) and np.isnan(diff["ci_high"])
+    assert diff["difference"] == pytest.approx(1.0 - roc_auc_score(y, linear))  # the estimate stays
+    chosen = evaluation.choose_card(boot, "shape", "learned")
+    assert chosen["form"] == "linear" and chosen["shape_lead_without_interval"] and chosen["shape_lead_within_noise"]
+    form = S.choose_form(boot)
+    assert form["form"] == "linear"
+    model = {"form": "linear", "chosen_by": {**form, "shape_vs_linear": diff}}
+    text = hv.choice_text(model, "en")
+    assert "no 95% interval" in text and "simpler card is kept" in text and "nan" not in text, text
+    assert "95%信頼区間なし" in hv.choice_text(model, "ja")
+    # the learned score against the hand card: no interval either, said, not "95% CI nan to nan" (JSON: None)
+    vs_hand = {**diff, "ci_low": None, "ci_high": None}
+    text = hv.compare_text(vs_hand, 0.8, 0.7)
+    assert "no 95% interval" in text and "cannot be told apart" in text and "nan" not in text, text
+    # a difference every resample defines keeps its interval
+    brier = evaluation.paired_difference(boot, "shape", "learned", "brier")
+    assert brier["not_computed"] is None and brier["ci_low"] <= brier["difference"] <= brier["ci_high"]
+    # no resample with a value (every one of one class): no interval, where np.percentile raised IndexError
+    flat = boot.copy()
+    flat.attrs["draws"] = {k: np.full(200, np.nan) for k in boot.attrs["draws"]}
+    assert evaluation.paired_difference(flat, "shape", "learned")["not_computed"] == "few_draws"
+
+
 def test_engage_fit_on_a_table_learns_the_shape_card_by_default(tmp_path):
     import yaml
 

@@ -336,7 +336,11 @@ def _fit(args) -> int:
         if flat and not (model == "learned" and "chosen" in ev):  # said once, under the chosen card's own name
             print(f"           {model} {flat['reason']}")
     chosen = ev.get("chosen") or {}
-    if d := chosen.get("shape_minus_linear"):  # which card the learned score is, and why (the report said it alone)
+    if (d := chosen.get("shape_minus_linear")) and d.get("not_computed"):  # no interval: the simpler card
+        print(f"learned: the {chosen['score']} card (shape minus linear ROC-AUC {d['difference']:+.3f}, no 95% "
+              f"interval ({d['not_computed']}): too few churning test accounts to tell the cards apart, so the "
+              f"simpler card is kept)")
+    elif d:  # which card the learned score is, and why (the report said it alone)
         print(f"learned: the {chosen['score']} card (shape minus linear ROC-AUC {d['difference']:+.3f}, 95% CI "
               f"{d['ci_low']:+.3f} to {d['ci_high']:+.3f}; the shape card is kept only when its lead is beyond "
               f"that interval)")

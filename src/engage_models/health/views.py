@@ -185,6 +185,10 @@ def choice_text(model: dict, lang: str = "en") -> str:
         mine = auc["shape" if model.get("form") == "shape" else "linear"]
         return t("hs.choice_one_value", lang, form=form, auc=mine) + said
     diff = chosen.get("shape_vs_linear") or {}
+    why = diff.get("not_computed")
+    if why:  # no interval of the difference (evaluation.paired_difference): the simpler card, and why
+        return t("hs.choice_no_interval", lang, form=form, shape=auc["shape"], linear=auc["linear"],
+                 d=diff["difference"], why=t(f"hs.choice_why_{why}", lang)) + said
     key = "hs.choice_kept" if chosen.get("shape_lead_within_noise") else "hs.choice"
     return t(key, lang, form=form, shape=auc["shape"], linear=auc["linear"],
              d=diff.get("difference", np.nan), lo=diff.get("ci_low", np.nan), hi=diff.get("ci_high", np.nan)) + said
@@ -193,11 +197,15 @@ def choice_text(model: dict, lang: str = "en") -> str:
 def compare_text(diff: dict, gbm: float, learned: float, lang: str = "en") -> str:
     """The learned score against the hand-weighted card out of time, in words that follow the interval: better
     (the interval above 0), worse (below 0), or alike (it spans 0). A difference of -0.029 read "better by
-    -0.029" before."""
+    -0.029" before. A difference without an interval (``not_computed``, see
+    :func:`~engage_models.health.evaluation.paired_difference`) says so and why."""
     d, lo, hi = diff["difference"], diff["ci_low"], diff["ci_high"]
-    key = "hs.compare" if lo > 0 else "hs.compare_worse" if hi < 0 else "hs.compare_noise"
     # gradient boosting of one value has no ROC-AUC: "reaches nan" before (evaluation.one_value_text says why)
     bench = t("hs.compare_gbm_one_value" if pd.isna(gbm) else "hs.compare_gbm", lang, gbm=gbm, learned=learned)
+    if diff.get("not_computed") or lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        why = t(f"hs.choice_why_{diff.get('not_computed') or 'few_draws'}", lang)
+        return t("hs.compare_no_interval", lang, d=d, why=why) + (" " if lang == "en" else "") + bench
+    key = "hs.compare" if lo > 0 else "hs.compare_worse" if hi < 0 else "hs.compare_noise"
     return t(key, lang, d=abs(d) if key != "hs.compare_noise" else d, lo=lo, hi=hi) + (" " if lang == "en" else "") \
         + bench
 

@@ -137,6 +137,12 @@ def _auc_cell(auc, low, high, lang: str) -> str:
     return cell if pd.notna(low) and pd.notna(high) else t("hs.no_interval_cell", lang, est=cell)
 
 
+def _no_interval(cell: str, low, high, lang: str) -> str:
+    """``cell`` followed by "(no interval)" when a bound is missing (a paired difference whose resamples could not
+    give one: :func:`~engage_models.health.evaluation.paired_difference`)."""
+    return cell if not cell or (pd.notna(low) and pd.notna(high)) else t("hs.no_interval_cell", lang, est=cell)
+
+
 def performance_view(perf: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """Per observation date (and all together): rows, churners, observed against predicted churn, their
     difference and ROC-AUC, each with its 95% interval."""
@@ -205,8 +211,8 @@ def comparison_view(cmp: dict, lang: str = "en") -> pd.DataFrame:
                                                                     label=False)})
     d = cmp["difference"]
     rows.append({t("monitoring.model", lang): t("monitoring.new_minus_old", lang),
-                 "ROC-AUC": fmt_interval(d["auc"], d["auc_low"], d["auc_high"], lang, decimals=3, signed=True,
-                                         label=False),
+                 "ROC-AUC": _no_interval(fmt_interval(d["auc"], d["auc_low"], d["auc_high"], lang, decimals=3,
+                                                      signed=True, label=False), d["auc_low"], d["auc_high"], lang),
                  t("monitoring.predicted", lang): "",
                  t("monitoring.difference", lang): t("monitoring.abs_error", lang, value=fmt_interval(
                      d["abs_calibration"], d["abs_calibration_low"], d["abs_calibration_high"], lang, fmt=pp,
