@@ -1447,6 +1447,34 @@ def test_whether_a_ranking_interval_is_shown_does_not_depend_on_the_number_of_re
     assert own["not_computed"].iat[0] == "few_draws" and "auc" not in own.attrs["undefined"]
 
 
+def test_the_ici_interval_study_knows_its_answers_and_a_calibrated_scores_ici_is_noise():
+    """``benchmarks/bench_ici_interval.py`` chose the percentile interval for the ICI by its coverage of a known
+    true ICI (evaluation.percentile_interval says the figures). Its truths by hand: E|p - 1.3p| = 0.3 E[p] and
+    E[p - p^2] for p ~ Beta(2, 6) (mean 1/4, second moment 1/12); its intervals as defined; and the case no
+    interval covers: a calibrated score's ICI is its smoother's noise, above the true 0 at any size, which the
+    report reads against a calibrated score's ICI instead (calibration_reference)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ici_interval.py"
+    spec = importlib.util.spec_from_file_location("bench_ici_interval", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.true_ici("calibrated") == 0
+    assert bench.true_ici("under") == pytest.approx(0.3 * 0.25, abs=2e-3)
+    assert bench.true_ici("squared") == pytest.approx(0.25 - 1 / 12, abs=2e-3)
+    assert len(np.unique(bench.rounded(np.random.default_rng(0).beta(2, 6, 500), 8))) == 8
+    rng = np.random.default_rng(4)
+    p = rng.beta(2, 6, 500)
+    y = (rng.random(500) < p).astype(float)
+    iv = bench.intervals(y, p, 100, np.random.default_rng(5))
+    assert iv["estimate"] == pytest.approx(E.ici(y, p)) and iv["estimate"] > 0.01  # noise, never 0
+    lo, hi = iv["percentile"]
+    assert lo > 0 and iv["basic"] == pytest.approx((max(0.0, 2 * iv["estimate"] - hi), 2 * iv["estimate"] - lo))
+    ref = E.calibration_reference(y, p)
+    assert not ref["beyond"]  # within what a calibrated score shows on 500 rows: the report's reading
+
+
 def test_a_model_of_one_value_at_the_only_test_date_reads_in_the_singular():
     """"predicted one value for every account at the 1 test date": the count's forms are now whole phrases."""
     one = {"gbm": {"cutoffs": [1], "of": 1, "all": True}}
