@@ -548,3 +548,19 @@ def test_drift_is_judged_on_the_training_rows_calendar_and_never_in_the_run_that
         in recommendation_text(fresh, "en")
     assert "今回の実行で学習しました" in recommendation_text(fresh, "ja")
     assert "trained in this run" in summary_line(fresh, "en")
+
+
+def test_a_paired_difference_without_an_interval_says_so_in_the_comparison():
+    """A paired difference now has no interval by the backtest's rule (evaluation.paired_difference): the
+    comparison's cells read "(no interval)" instead of a bare number that looks exact."""
+    from engage_models.monitoring.views import comparison_view
+
+    m = {"auc": 0.7, "auc_low": 0.6, "auc_high": 0.8, "predicted": 0.1, "calibration": 0.01,
+         "calibration_low": -0.01, "calibration_high": 0.03}
+    nan = float("nan")
+    cmp = {"models": {"new": m, "old": m}, "difference": {"auc": 0.02, "auc_low": nan, "auc_high": nan,
+                                                          "abs_calibration": 0.01, "abs_calibration_low": nan,
+                                                          "abs_calibration_high": nan}}
+    last = comparison_view(cmp).iloc[-1].tolist()
+    assert last[1] == "+0.020 (no interval)" and last[3].endswith("+1.0 (no interval)"), last
+    assert comparison_view(cmp, "ja").iloc[-1].tolist()[1] == "+0.020（信頼区間なし）"

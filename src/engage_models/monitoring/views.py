@@ -214,9 +214,9 @@ def comparison_view(cmp: dict, lang: str = "en") -> pd.DataFrame:
                  "ROC-AUC": _no_interval(fmt_interval(d["auc"], d["auc_low"], d["auc_high"], lang, decimals=3,
                                                       signed=True, label=False), d["auc_low"], d["auc_high"], lang),
                  t("monitoring.predicted", lang): "",
-                 t("monitoring.difference", lang): t("monitoring.abs_error", lang, value=fmt_interval(
+                 t("monitoring.difference", lang): t("monitoring.abs_error", lang, value=_no_interval(fmt_interval(
                      d["abs_calibration"], d["abs_calibration_low"], d["abs_calibration_high"], lang, fmt=pp,
-                     label=False))})
+                     label=False), d["abs_calibration_low"], d["abs_calibration_high"], lang))})
     return pd.DataFrame(rows)
 
 
