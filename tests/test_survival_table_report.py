@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from engage_models.cli import main
 
@@ -116,3 +118,49 @@ def test_a_thin_table_s_japanese_report_says_what_it_could_not_compute(tmp_path)
     page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert "計算できません：6 churn events give" in page and "</html>" in page
     assert "解約リスクのある収益" not in page and "not computed: 6 churn" not in page
+
+
+def _rich(n=160, seed=3):
+    """A table of one row per account that makes the analysis write a sentence of each kind: an outcome column of
+    three values, a number with a typing error, a code, dates, free text, a column nearly empty, a row number (the
+    leakage screen), a row without its event and one of no time at risk."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "pro"], n)
+    t = rng.exponential(np.where(plan == "basic", 10.0, 25.0))
+    c = rng.uniform(3, 36, n)
+    df = pd.DataFrame({"months": np.round(np.minimum(t, c), 2), "status": np.where(t <= c, "gone", "active"),
+                       "plan": plan, "rownum": np.arange(1, n + 1), "seats": rng.integers(1, 50, n).astype(object),
+                       "zip": rng.choice([101, 202, 303, 404], n), "patient": np.arange(n) // 2,
+                       "signup": [f"2024-01-{1 + i % 28:02d}" for i in range(n)], "rare": np.nan,
+                       "free": [f"word {i}" for i in range(n)]})
+    df.loc[3, "seats"] = "n/a"
+    df.loc[:2, "rare"] = 1.0
+    df.loc[5:40:3, "status"] = "moved"
+    df.loc[7, "status"] = None
+    df.loc[8, "months"] = 0
+    return df
+
+
+@pytest.fixture(scope="module")
+def rich_pages(tmp_path_factory):
+    """The rich table's analysis and its page in English and in Japanese."""
+    from engage_models.survival.analysis import analyse_table
+    from engage_models.survival.table_report import write_report
+
+    out = tmp_path_factory.mktemp("rich")
+    result = analyse_table(_rich(), duration="months", event="status", event_values=["gone"], n_boot=0, cv=3,
+                           where=str(out / "rich.csv"))
+    pages = {lang: write_report(out / f"{lang}.html", result, "rich.csv", where=str(out / "rich.csv"),
+                                lang=lang).read_text(encoding="utf-8") for lang in ("en", "ja")}
+    return result, pages
+
+
+def test_the_japanese_page_says_the_proportional_hazards_check_in_japanese(rich_pages):
+    """The check's sentence was the English one of evaluation.json on the Japanese page."""
+    from engage_models._core.i18n import t
+
+    result, pages = rich_pages
+    english = result.evaluation["proportional_hazards"]["text"]
+    assert english.startswith("No covariate's effect shows evidence") and english in html.unescape(pages["en"])
+    assert english not in html.unescape(pages["ja"])
+    assert t("surv.ph_ok", "ja", alpha="0.01") in html.unescape(pages["ja"])

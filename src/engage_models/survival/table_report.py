@@ -142,7 +142,7 @@ def write_report(path: str | Path, result, table_name: str, where: str | None = 
 
         revenue = (f"<h2>{t('page.surv.revenue_at_risk', lang)}</h2>"
                    + revenue_table(result.revenue_at_risk, lang)._repr_html_())
-    ph_text = ev["proportional_hazards"]["text"]
+    ph_text = result.cox.assumptions_text(lang)  # evaluation.json keeps the English
     no_leak = f"<p>{t('page.surv.no_leak', lang)}</p>"
     no_covariate = f"<p>{t('page.surv.no_covariate', lang)}</p>"
     title = t("page.surv.title", lang)
