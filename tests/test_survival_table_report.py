@@ -164,3 +164,28 @@ def test_the_japanese_page_says_the_proportional_hazards_check_in_japanese(rich_
     assert english.startswith("No covariate's effect shows evidence") and english in html.unescape(pages["en"])
     assert english not in html.unescape(pages["ja"])
     assert t("surv.ph_ok", "ja", alpha="0.01") in html.unescape(pages["ja"])
+
+
+def _said(page: str) -> str:
+    return html.unescape(page)
+
+
+def test_the_japanese_page_says_the_notes_on_columns_and_outcomes_in_japanese(rich_pages):
+    """Each note of a column left out or read otherwise (a number with a typing error, a code, dates, free text, an
+    identifier repeated over rows, a column nearly empty) and of an outcome column of several values was English on
+    the Japanese page. It is Japanese there; the English page and evaluation.json keep the English word for word."""
+    from engage_models._core.reasons import Why
+
+    result, pages = rich_pages
+    notes = result.evaluation["design"]["notes"]
+    starts = ["'status' = 'gone' is taken as churn (", "'seats' left out: numbers but for 1 cell(s) that are not "
+              "(first at data rows [4], e.g. 'n/a'); empty or correct", "'zip': a code (4 distinct whole numbers",
+              "'signup' left out: dates (e.g. '2024-01-01')", "'free' left out: text with 159 distinct values",
+              "'patient' left out: an identifier repeated over rows (79 of its 80 values on 158 rows)",
+              "'rare' left out: a value on only 3 of the 158 row(s) with time at risk"]
+    for start in starts:
+        note = next(n for n in notes if n.startswith(start))
+        assert isinstance(note, Why) and note in _said(pages["en"]), start
+        assert note not in _said(pages["ja"]) and note.text("ja") in _said(pages["ja"]), start
+    assert "'zip'：コード（相異なる整数4個、例：" in _said(pages["ja"])
+    assert "'rare'は除外：期間のある158行のうち値があるのは3行だけ" in _said(pages["ja"])

@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError, InsufficientData
+from .._core.i18n import LANGS
 from .._core.io import (  # noqa: F401  (read_table: the CLI's reader; numbers_stored_as_text: tests import it here)
+    CODE_LEVELS,
     as_labels,
-    code_note,
     code_numbers,
     numbers_stored_as_text,
     read_table,
@@ -94,6 +95,18 @@ class TableAnalysis:
         return paths
 
 
+def _joined(*parts) -> Why:
+    """Sentences said one after the other (None parts left out), as one :class:`Why`, in every language.
+
+    >>> from engage_models._core.i18n import t
+    >>> joined = _joined(Why("sv.unit.rows"), None, Why("sv.unit.accounts"))
+    >>> joined, joined.text("ja") == t("sv.unit.rows", "ja") + t("sv.unit.accounts", "ja")
+    ('rowsaccounts', True)
+    """
+    parts = [p for p in parts if p is not None]
+    return Why.of({lang: "".join(p.text(lang) for p in parts) for lang in LANGS})
+
+
 def _numbers(values: pd.Series, where: str, column: str, what: str) -> pd.Series:
     """``values`` as numbers; a value that is not one is an error naming the rows."""
     out = pd.to_numeric(values, errors="coerce")
@@ -107,11 +120,10 @@ def _numbers(values: pd.Series, where: str, column: str, what: str) -> pd.Series
     return out
 
 
-def _typos(t: dict, rows: pd.Index) -> str:
+def _typos(t: dict, rows: pd.Index) -> Why:
     """The cells of a column of numbers that are not numbers (:func:`text_among_numbers`), in words; ``rows``: the
     data rows of the column's positions."""
-    return (f"numbers but for {t['cells']} cell(s) that are not (first at data rows "
-            f"{rows[t['positions']].tolist()}, e.g. {t['example']!r})")
+    return Why("sv.typos", cells=t["cells"], rows=rows[t["positions"]].tolist(), example=t["example"])
 
 
 def _times(values: pd.Series, where: str, column: str, what: str, needs: str) -> pd.Series:
@@ -300,19 +312,17 @@ def fill_covariates(data: pd.DataFrame, covariates: list[str], *, named: bool = 
                         f"risk (empty on the others); a covariate needs values on at least {MIN_COVARIATE_VALUES} "
                         f"rows for its effect to be estimated: fill it or leave it out of the covariates")
     left_out = {c: {"values": n, "rows": int(len(data)),
-                    "why": f"a value on only {n:,} of the {len(data):,} row(s) with time at risk (empty on the "
-                           f"others): too few to estimate its effect (at least {MIN_COVARIATE_VALUES})"}
+                    "why": Why("sv.why.sparse_covariate", n=n, rows=len(data), minimum=MIN_COVARIATE_VALUES)}
                 for c, n in sparse.items()}
     # a category of MAX_LEVELS levels with empty cells: its level EMPTY_LEVEL would be one too many for the design
     full = {c: n for c in covariates if c not in sparse and empty[c].any() and is_categorical(data[c])
             and (n := int(data[c].dropna().astype(str).nunique())) >= MAX_LEVELS}
     for c, n in full.items():
-        why = (f"{n} distinct values and {int(empty[c].sum()):,} empty cell(s): with the level {EMPTY_LEVEL!r} of "
-               f"those, more categories than {MAX_LEVELS} to estimate one by one")
+        why = Why("sv.why.levels_with_empty", n=n, empty=int(empty[c].sum()), level=EMPTY_LEVEL, levels=MAX_LEVELS)
         if named:
             raise DataError(f"{where}, covariate {c!r}: {why}; group its values or leave it out of the covariates")
         left_out[c] = {"values": int(len(data) - empty[c].sum()), "rows": int(len(data)), "why": why}
-    notes = [f"{c!r} left out: {r['why']}" for c, r in left_out.items()]
+    notes = [Why("sv.note.left_out", column=c, why=r["why"]) for c, r in left_out.items()]
     covariates = [c for c in covariates if c not in left_out]
     if not covariates and sparse:
         raise DataError(f"{where}: no covariate left: " + "; ".join(notes))
@@ -577,11 +587,9 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     # an "id" column repeating over rows without --id (start/stop rows, repeated events): no covariate (it was one)
     keys = {c: r for c in covariates if c not in (keep_columns or ()) and (r := repeated_identifier(data[c], c))} \
         if chosen and not id_col else {}
-    key_notes = [f"{c!r} left out: an identifier repeated over rows ({r['values']:,} of its {r['distinct']:,} "
-                 f"values on {r['rows']:,} rows), not a covariate; each row is taken for an account of its own, "
-                 f"so the cross-validation can split a subject's rows"
-                 + (f" (for an account's rows over time, give --id {c}" + ("" if entry else " and each row's start "
-                                                                           "with --entry") + ")")
+    key_notes = [_joined(Why("sv.note.identifier", column=c, values=r["values"], distinct=r["distinct"],
+                             rows=r["rows"]),
+                         Why("sv.note.identifier_hint" if entry else "sv.note.identifier_hint_entry", column=c))
                  for c, r in keys.items()]
     covariates = [c for c in covariates if c not in keys]
     data = numbers_stored_as_text(data, covariates)
@@ -592,8 +600,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if typos and not chosen:  # named by the user: not left out behind their back
         c, t = next(iter(typos.items()))
         raise DataError(f"{where}, covariate {c!r}: {_typos(t, data.index)}; empty or correct those cells")
-    typo_notes = [f"{c!r} left out: {_typos(t, data.index)}; empty or correct those cells to use it"
-                  for c, t in typos.items()]
+    typo_notes = [Why("sv.note.typos", column=c, what=_typos(t, data.index)) for c, t in typos.items()]
     covariates = [c for c in covariates if c not in typos]
     # a code (country, zip) is a label, not a quantity: categories when few, left out when many (it was a number)
     codes = {c: r for c in covariates if c not in (keep_columns or ()) and (r := code_numbers(data[c], c))} \
@@ -601,7 +608,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     for c, r in codes.items():
         if r["categories"]:
             data[c] = as_labels(data[c])
-    code_notes = [(f"{c!r}: " if r["categories"] else f"{c!r} left out: ") + code_note(c, r) for c, r in codes.items()]
+    code_notes = [Why("sv.note.code_categories" if r["categories"] else "sv.note.code_many", column=c,
+                      distinct=r["distinct"], example=r["example"], levels=CODE_LEVELS) for c, r in codes.items()]
     covariates = [c for c in covariates if c not in codes or codes[c]["categories"]]
     # a column of dates is no covariate, however few its dates (with 50 or fewer it was a categorical one without
     # a word): left out and said, or an error when named
@@ -614,12 +622,9 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
             if is_categorical(data[c]) and c not in dates}
     many = {c: n for c, n in many.items() if n > MAX_LEVELS} if chosen else {}
     kept = set(keep_columns or ())
-    text_notes = [f"{c!r} left out: " + (DATES_NOT_COVARIATES.format(example=_first(data[c])) if c in dates else
-                                        f"text with {many[c]} distinct values (an identifier, free text, or more "
-                                        f"categories than {MAX_LEVELS} to estimate one by one: group them, or name "
-                                        f"an identifier with --id)")
-                  + (" - --keep-column keeps a column from the leakage screen, not one that cannot be estimated"
-                     if c in kept else "")
+    text_notes = [_joined(Why("sv.note.dates", column=c, example=_first(data[c])) if c in dates else
+                          Why("sv.note.many_levels", column=c, n=many[c], levels=MAX_LEVELS),
+                          Why("sv.note.kept_not_estimable") if c in kept else None)
                   for c in covariates if c in dates or c in many]
     covariates = [c for c in covariates if c not in many and c not in dates]
     # without an id, an account is named by its 1-based data row, as the messages name rows (it was 0-based)
@@ -950,7 +955,7 @@ def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> Acco
                        tuple(accounts.loc[unknown, "account_id"]))
 
 
-def _outcome_notes(event: str, outcomes: dict | None, counted: str = "rows") -> list[str]:
+def _outcome_notes(event: str, outcomes: dict | None, counted: str = "rows") -> list[Why]:
     """A note when ``--event-value`` took some values of a column of several outcomes as churn and more than one
     other value counts as still a customer: a way of leaving among them (a transplant beside death) is censored,
     so the results are of churn by the named way alone.
@@ -964,10 +969,8 @@ def _outcome_notes(event: str, outcomes: dict | None, counted: str = "rows") -> 
         return []
     named = ", ".join(repr(v) for v in outcomes["event"])
     others = ", ".join(f"{v!r} {n:,}" for v, n in outcomes["others"].items())
-    return [f"{event!r} = {named} is taken as churn ({sum(outcomes['event'].values()):,} {counted}); the other values "
-            f"({others}) count as still a customer up to their time. Where one of them is another way of leaving, "
-            f"the hazard ratios are of churn by the named way alone (cause-specific), and the curves and values "
-            f"assume no account leaves another way: competing risks are not modelled"]
+    return [Why("sv.note.outcomes", event=event, named=named, n=sum(outcomes["event"].values()), others=others,
+                counted=Why(f"sv.unit.{counted}"))]
 
 
 def _customers_of(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None, as_of) -> dict:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.i18n import check_lang, fmt_interval, fmt_number, fmt_pct, t
+from .._core.reasons import text
 
 #: The models of ``evaluation.json``, by the key of their name in the catalogue.
 MODEL_NAMES = {"cox_ph": "page.surv.cox_ph", "discrete_time_logistic": "page.surv.discrete_time_logistic"}
@@ -157,7 +158,7 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}}</style
 {ratio_table(summary, lang)._repr_html_() if len(summary) else no_covariate}{forest}
 <h2>{t("page.surv.ph", lang)}</h2><p>{html.escape(say(ph_text))}</p>{ph_table(result.cox, lang=lang)._repr_html_()}
 {at_risk}{revenue}
-<h2>{t("page.notes", lang)}</h2>{_list(say(x) for x in design["notes"]) or f"<p>{t('page.none', lang)}</p>"}
+<h2>{t("page.notes", lang)}</h2>{_list(say(text(x, lang)) for x in design["notes"]) or f"<p>{t('page.none', lang)}</p>"}
 {f"<h2>{t('page.not_computed_heading', lang)}</h2>" + _list(say(x) for x in not_computed) if not_computed else ""}
 </body></html>"""
     path = Path(path)
