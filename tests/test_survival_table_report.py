@@ -189,3 +189,44 @@ def test_the_japanese_page_says_the_notes_on_columns_and_outcomes_in_japanese(ri
         assert note not in _said(pages["ja"]) and note.text("ja") in _said(pages["ja"]), start
     assert "'zip'：コード（相異なる整数4個、例：" in _said(pages["ja"])
     assert "'rare'は除外：期間のある158行のうち値があるのは3行だけ" in _said(pages["ja"])
+
+
+def _periods(n=60, seed=5):
+    """Start/stop rows, two an account: a churner's churn written on both of its periods (its status), and one
+    churner's churn on a last row of no time at risk."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        mid, end = rng.uniform(2, 12), rng.uniform(14, 40)
+        gone = int(rng.random() < 0.5)
+        plan = rng.choice(["a", "b"])
+        rows += [{"acct": f"A{i}", "start": 0.0, "stop": round(mid, 2), "churned": gone, "plan": plan},
+                 {"acct": f"A{i}", "start": round(mid, 2), "stop": round(end, 2), "churned": gone, "plan": plan}]
+    df = pd.DataFrame(rows)
+    df.loc[len(df)] = {"acct": "A0", "start": df.loc[1, "stop"], "stop": df.loc[1, "stop"], "churned": 1, "plan": "a"}
+    df.loc[:1, "churned"] = 0
+    return df
+
+
+def test_the_japanese_page_says_the_start_stop_note_and_the_penalty_notes_in_japanese(rich_pages, tmp_path):
+    """The note on start/stop rows (with an account's status on each of its periods and a churn on a row of no time
+    at risk) and the Cox model's note on its penalty were English on the Japanese page."""
+    from engage_models._core.i18n import t
+    from engage_models._core.reasons import Why
+    from engage_models.survival.analysis import analyse_table
+    from engage_models.survival.table_report import write_report
+
+    result, pages = rich_pages
+    penalty = next(n for n in result.evaluation["design"]["notes"] if n.startswith("predictions use penalizer"))
+    assert penalty in _said(pages["en"]) and penalty not in _said(pages["ja"])
+    assert t("sv.note.predictions_penalised", "ja", p=f"{result.cox.penalizer_:g}") in _said(pages["ja"])
+    result = analyse_table(_periods(), duration="stop", event="churned", entry="start", id_col="acct", n_boot=0,
+                           cv=3, periods=True)
+    note = result.evaluation["design"]["notes"][0]
+    assert isinstance(note, Why) and note.startswith("start/stop rows: 120 rows of 60 accounts ('acct'), each the "
+                                                     "interval ('start', 'stop'] with that interval's covariates")
+    assert "; 1 account(s) churn on a last row of no time at risk (start = stop, first at data rows [121])" in note
+    assert "account(s) with the same churn in 'churned' on every one of their periods (first at data rows" in note
+    ja = _said(write_report(tmp_path / "ja.html", result, "periods.csv", lang="ja").read_text(encoding="utf-8"))
+    assert note not in ja and note.text("ja") in ja and "開始・終了の行：60社（'acct'）の120行" in ja
+    assert "社は期間のない最後の行（start = stop、最初はデータ行 [121]）で解約" in ja

@@ -682,9 +682,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                    no_event=without_event["rows"],
                    minimum=MIN_EVENTS)
     # the durations of churners alone say how soon they left, not who churns: said beside the results
-    all_churned = (f"every one of the {len(data)} rows used churned ({event} = 1 in each): the hazard "
-                   f"ratios compare how soon churners left, not who churns; add the accounts still active "
-                   f"({event} = 0)") if data["_event"].all() else None
+    all_churned = Why("sv.note.all_churned", n=len(data), event=event) if data["_event"].all() else None
 
     try:
         cox = CoxModel(covariates=covariates, duration_col="_duration", event_col="_event", entry_col=entry_col,
@@ -741,19 +739,12 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
             "cross_validation": validated(clone_refit(discrete), "discrete_time_logistic")}
     accounts = int(data["_id"].nunique())
     if start_stop:
-        ss_note = (f"start/stop rows: {len(data):,} rows of {accounts:,} accounts ({id_col!r}), each the interval "
-                   f"({entry!r}, {duration!r}] with that interval's covariates; an account is at risk over its "
-                   f"own rows only, the cross-validation keeps its rows in one fold, the bootstrap draws accounts, "
-                   f"and an account still a customer is valued from its last row (its covariates held at their "
-                   f"last values)")
-        if moved:
-            ss_note += (f"; {moved['accounts']:,} account(s) churn on a last row of no time at risk ({entry} = "
-                        f"{duration}, first at data rows {moved['first_rows']}): the churn is counted at the end of "
-                        f"the row before it, which ends at that time")
-        if status:
-            ss_note += (f"; {status['accounts']:,} account(s) with the same churn in {event!r} on every one of "
-                        f"their periods (first at data rows {status['first_rows']}): the account's status written "
-                        f"on each period, taken as the churn of its last period only")
+        ss_note = _joined(
+            Why("sv.note.start_stop", n=len(data), accounts=accounts, id_col=id_col, entry=entry, duration=duration),
+            Why("sv.note.churn_moved", accounts=moved["accounts"], entry=entry, duration=duration,
+                first=moved["first_rows"]) if moved else None,
+            Why("sv.note.status_on_last_period", accounts=status["accounts"], event=event,
+                first=status["first_rows"]) if status else None)
     evaluation = {
         "table": {"rows": int(len(df)), "rows_used": int(len(data)), "events": int(data["_event"].sum()),
                   "accounts": accounts, "start_stop": start_stop, **({"churn_moved": moved} if moved else {}),

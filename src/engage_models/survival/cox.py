@@ -70,7 +70,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._core.errors import InsufficientData
 from .._core.i18n import LANGS, fmt_number, p_is, t
-from .._core.reasons import Thin, Why
+from .._core.reasons import Thin, Why, reason_of
 from . import _riskset
 from .curves import SurvivalCurves, relative_hazard, tail_hazard
 from .data import usable
@@ -365,7 +365,8 @@ class CoxModel(BaseEstimator):
             except InsufficientData as exc:
                 self.cv_results_ = None
                 self.penalizer_ = float(min(self.penalizers))
-                self.penalizer_note_ = f"penalizer {self.penalizer_:g} not chosen by cross-validation: {exc}"
+                self.penalizer_note_ = Why("sv.note.penalizer_not_chosen", p=f"{self.penalizer_:g}",
+                                           why=reason_of(exc))
                 log.info(self.penalizer_note_)
         else:
             self.cv_results_ = None
@@ -502,8 +503,8 @@ class CoxModel(BaseEstimator):
                 self._fit_once(data)
             except InsufficientData:
                 continue
-            self.penalizer_note_ = (f"penalizer {p:g} instead of the {chosen:g} chosen by cross-validation, "
-                                    f"because {reason}")
+            self.penalizer_note_ = Why("sv.note.penalizer_raised", p=f"{p:g}", chosen=f"{chosen:g}",
+                                       why=reason_of(reason))
             log.info(self.penalizer_note_)
             return
         self.penalizer_ = chosen
@@ -518,8 +519,8 @@ class CoxModel(BaseEstimator):
             return
         params, variance = self._without_penalty(data)
         if params is None:
-            self.inference_note_ = (f"hazard ratios are from the penalised fit (penalizer {self.penalizer_:g}): "
-                                    f"shrunk towards 1; without penalty {variance}")
+            self.inference_note_ = Why("sv.note.summary_penalised", p=f"{self.penalizer_:g}",
+                                       why=reason_of(variance))
             log.info(self.inference_note_)
             return
         self.inference_params_, self.inference_variance_ = params, variance
@@ -667,14 +668,13 @@ class CoxModel(BaseEstimator):
         X = self._model_design().transform(df)
         return pd.Series({k: v * X[k].std() for k, v in self.inference_params_.items() if k in X}, name="std_effect")
 
-    def notes(self) -> list[str]:
+    def notes(self) -> list[str]:  # each a Why: English text, with its key for the other languages
         """What the reader must know about this fit, in sentences: terms left out, penalty, summary source."""
         out = aliased_notes(self.aliased_, self.design_.levels)
         if self.penalizer_note_:
             out.append(self.penalizer_note_)
         if self.penalizer_ > 0:
-            out.append(self.inference_note_ or f"predictions use penalizer {self.penalizer_:g}; hazard ratios, "
-                                                "intervals and p-values come from the same model without penalty")
+            out.append(self.inference_note_ or Why("sv.note.predictions_penalised", p=f"{self.penalizer_:g}"))
         return out
 
     def print_summary(self, file=None, decimals: int = 3) -> None:
@@ -862,11 +862,10 @@ def penalty_sample(data: pd.DataFrame, ids, events, max_accounts: int | None, se
                         "rows_scale": float(keep.sum() / len(data))}
 
 
-def sample_text(note: dict, chosen: float) -> str:
+def sample_text(note: dict, chosen: float) -> Why:
     """The sentence a model's notes give for a penalizer chosen on a sample (see :func:`penalty_sample`)."""
-    return (f"penalizer chosen by cross-validation on a stratified sample of {note['sampled_accounts']:,} of "
-            f"{note['accounts']:,} accounts ({chosen:g} there, {chosen * note['rows_scale']:.3g} on every row: "
-            "the same total penalty)")
+    return Why("sv.note.penalizer_sample", sampled=note["sampled_accounts"], accounts=note["accounts"],
+               chosen=f"{chosen:g}", full=f"{chosen * note['rows_scale']:.3g}")
 
 
 def choose_penalizer(model: CoxModel, data: pd.DataFrame, penalizers=PENALIZERS, cv: int = 5,
