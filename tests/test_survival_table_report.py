@@ -116,8 +116,22 @@ def test_a_thin_table_s_japanese_report_says_what_it_could_not_compute(tmp_path)
     assert main(["survival", "--table", str(tmp_path / "small.csv"), "--duration", "months", "--event", "left",
                  "--n-boot", "0", "--covariates", "plan", "--lang", "ja", "--out", str(tmp_path / "o")]) == 0
     page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
-    assert "計算できません：6 churn events give" in page and "</html>" in page
-    assert "解約リスクのある収益" not in page and "not computed: 6 churn" not in page
+    assert "</html>" in page and "解約リスクのある収益" not in page
+    # the reason was English inside a Japanese sentence ('計算できません：6 churn events give ...')
+    assert "計算していません：解約6件では" in page and "churn events" not in page and "not computed" not in page
+
+
+def test_the_japanese_page_says_why_rows_were_left_out_and_what_was_not_computed_in_japanese(rich_pages):
+    """A row without its event, one of no time at risk, and a part not computed were said in English on the
+    Japanese page."""
+    from engage_models._core.reasons import text
+
+    result, pages = rich_pages
+    ja, table = _said(pages["ja"]), result.evaluation["table"]
+    for gone in (table["without_event"], table["left_out"]):
+        assert gone["why"] in _said(pages["en"]) and gone["why"] not in ja and text(gone["why"], "ja") in ja
+    assert "（最初はデータ行 [8]）：イベント（'status'）が空欄：解約したかどうか分かりません" in ja
+    assert "（最初はデータ行 [9]）：観察期間がありません：期間が0" in ja
 
 
 def _rich(n=160, seed=3):

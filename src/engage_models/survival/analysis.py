@@ -560,7 +560,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     # a row without its outcome is left out and said, as engage fit leaves out a row without its label (it stopped)
     no_event = ev.isna().to_numpy()
     without_event = {"rows": int(no_event.sum()), "first_rows": data.index[no_event][:5].tolist(),
-                     "why": f"an empty event ({event!r}): not known whether the account churned"}
+                     "why": Why("sv.why.no_event", event=event)}
     data, ev = data[~no_event], ev[~no_event]
     data["_event"] = ev.astype(int)
     if int(data["_event"].sum()) < MIN_EVENTS:  # said of the column and the whole table, before any row is left out
@@ -653,7 +653,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         data, moved = churn_on_no_time(data, no_time, where=where, id_col=id_col, entry=entry, duration=duration,
                                        event=event)
     left_out = {"rows": int(no_time.sum()), "first_rows": data["_row"][no_time.to_numpy()][:5].tolist(),
-                "why": "no time at risk: a duration of 0" + (", or not after the entry" if entry else "")}
+                "why": Why("sv.why.no_time_entry" if entry else "sv.why.no_time")}
     data = D.usable(data, "_duration", "_entry")
     if start_stop:  # a row per account and interval: rows are named by their data row, accounts by their id
         data = check_start_stop(data, where=where, id_col=id_col, entry=entry, duration=duration, event=event)
@@ -698,7 +698,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     try:
         discrete.fit(data, where=where)
     except InsufficientData as exc:
-        discrete, skipped["discrete_time_logistic"] = None, str(exc)
+        discrete, skipped["discrete_time_logistic"] = None, reason_of(exc)
     events = int(data["_event"].sum())
     folds = cv_folds(events, cv)
     kw = {"cv": max(folds, 2), "random_state": random_state, "duration_col": "_duration", "event_col": "_event",
@@ -713,8 +713,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
             try:
                 result = cross_validate(model, data, **{**kw, "cv": k})
             except InsufficientData as exc:
-                skipped[f"{name}_cross_validation"] = str(exc)
-                return {"skipped": str(exc)}
+                skipped[f"{name}_cross_validation"] = reason_of(exc)
+                return {"skipped": reason_of(exc)}
             per_fold = [int(f["events"]) for f in result["folds"]]
             if min(per_fold) >= MIN_EVENTS_PER_FOLD:
                 break
@@ -789,7 +789,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         evaluation["table"]["missing_mrr"] = {"active": int(blank.sum()),
                                               "first_rows": active["_row"].to_numpy()[blank][:5].tolist()}
     if not len(active):
-        skipped["per_account"] = "no account is still a customer: no remaining lifetime, LTV or revenue at risk"
+        skipped["per_account"] = Why("sv.why.no_customer")
     per_account, portfolio = bootstrap_values(
         cox, data, active, active["_duration"].to_numpy(), mrr_values, n_boot=n_boot if len(active) else 0,
         random_state=random_state, cluster=group, margin=margin, annual_discount_rate=annual_discount_rate,

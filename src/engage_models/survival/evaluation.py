@@ -34,7 +34,7 @@ from lifelines.utils import concordance_index
 from sklearn.base import clone
 
 from .._core.errors import InsufficientData
-from .._core.reasons import Thin
+from .._core.reasons import Thin, Why
 from .._core.stats import m_out_of_n
 
 log = logging.getLogger(__name__)
@@ -433,10 +433,9 @@ def fold_summary(folds_df: pd.DataFrame, failed: list[dict]) -> dict:
     summary = {c: {"mean": _nanmean(folds_df[c]) if counted[c] >= 2 else float("nan"), "sd": _nansd(folds_df[c])}
                for c in metrics}
     out = {"folds": folds_df.to_dict("records"), **summary}
-    thin = {c: f"computable in {counted[c]} of {tried} folds" + (
-        f": a fold needs churns within {c.removeprefix('auc_')} months and accounts still customers after them, and "
-        f"a model trained without churn by then cannot rank" if c.startswith("auc_") else "")
-        for c in metrics if counted[c] < 2}
+    thin = {c: Why("sv.why.few_folds_auc", n=counted[c], tried=tried, h=c.removeprefix("auc_"))
+            if c.startswith("auc_") else Why("sv.why.few_folds", n=counted[c], tried=tried)
+            for c in metrics if counted[c] < 2}
     if thin:
         out["not_computed"] = thin
     if failed:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.i18n import check_lang, fmt_interval, fmt_number, fmt_pct, t
-from .._core.reasons import text
+from .._core.reasons import Why, text
 
 #: The models of ``evaluation.json``, by the key of their name in the catalogue.
 MODEL_NAMES = {"cox_ph": "page.surv.cox_ph", "discrete_time_logistic": "page.surv.discrete_time_logistic"}
@@ -52,12 +52,32 @@ def _concordance(name: str, m: dict, skipped: dict, lang: str = "en") -> str:
     cvr = m["cross_validation"].get("harrell_c") or {}
     if m.get("cv_concordance") is None:
         why = skipped.get(f"{name}_harrell_c") or skipped.get(f"{name}_cross_validation") or "not computed"
-        return t("page.not_computed", lang, why=why.removeprefix("not computed: "))
+        if str(why).startswith("not computed: ") and (lang == "en" or isinstance(why, Why)):
+            return text(why, lang)  # it says so itself, in each language
+        return t("page.not_computed", lang, why=text(why, lang).removeprefix("not computed: "))
     folds = cvr.get("folds") or len(m["cross_validation"].get("folds", []))
     low, high = cvr.get("low"), cvr.get("high")
     if low is not None and np.isfinite(low):
         return t("page.surv.mean_over", lang, value=fmt_interval(cvr["mean"], low, high, lang, decimals=3), k=folds)
     return t("page.surv.over_folds", lang, value=f"{cvr['mean']:.3f}", k=folds)
+
+
+def _part(what: str, models, lang: str = "en") -> str:
+    """A part of ``evaluation.json``'s ``skipped`` (``per_account``, a model, ``<model>_<metric>``) in words: as
+    written in English, its model named in other languages.
+
+    >>> _part("cox_ph_auc_3", {"cox_ph": {}}), _part("per_account", {}, "ja") == t("page.surv.per_account", "ja")
+    ('cox_ph_auc_3', True)
+    """
+    if lang == "en":
+        return what
+    if what == "per_account":
+        return t("page.surv.per_account", lang)
+    for name, key in MODEL_NAMES.items():
+        if what == name or what.startswith(f"{name}_"):
+            rest = what.removeprefix(name).removeprefix("_")
+            return t(key, lang) + (f" {rest}" if rest else "")
+    return what
 
 
 def _accounts_at_risk(per_account: pd.DataFrame, id_name: str, n: int = 10, lang: str = "en") -> pd.DataFrame:
@@ -110,7 +130,7 @@ def write_report(path: str | Path, result, table_name: str, where: str | None = 
         gone = tab.get(key) or {}
         if gone.get("rows"):
             left.append(t("page.surv.left_out", lang, n=f"{gone['rows']:,}", first=gone["first_rows"],
-                          why=gone["why"]))
+                          why=text(gone["why"], lang)))
     holes = tab.get("missing_covariates") or {}
     if holes.get("rows"):
         filled = [t("page.surv.filled_median", lang, column=repr(c), median=f"{f['median']:g}", term=repr(f["term"]))
@@ -129,7 +149,8 @@ def write_report(path: str | Path, result, table_name: str, where: str | None = 
     forest = (f'<img alt="{html.escape(t("page.surv.forest_alt", lang))}" '
               f'src="data:image/png;base64,{_forest_png(summary, lang)}">' if len(summary) else "")
     said = {f"{name}_{part}" for name in ev["models"] for part in ("harrell_c", "cross_validation")}
-    not_computed = [f"{what}: {why}" for what, why in skipped.items() if what not in said]
+    not_computed = [t("page.surv.skipped", lang, what=_part(what, ev["models"], lang), why=text(why, lang))
+                    for what, why in skipped.items() if what not in said]
     at_risk = ""
     if len(result.per_account):
         id_name = result.per_account.columns[0]
