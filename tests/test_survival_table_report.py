@@ -244,3 +244,14 @@ def test_the_japanese_page_says_the_start_stop_note_and_the_penalty_notes_in_jap
     ja = _said(write_report(tmp_path / "ja.html", result, "periods.csv", lang="ja").read_text(encoding="utf-8"))
     assert note not in ja and note.text("ja") in ja and "開始・終了の行：60社（'acct'）の120行" in ja
     assert "社は期間のない最後の行（start = stop、最初はデータ行 [121]）で解約" in ja
+
+
+def test_the_japanese_page_says_the_leakage_screen_s_reasons_in_japanese(rich_pages):
+    """A row number left out as a possible leak: '漏洩の疑いで除外：rownum：158 distinct integers from 1 to 160, ...'
+    on the Japanese page. The reason is Japanese there, English in evaluation.json and on the English page."""
+    result, pages = rich_pages
+    reason = result.evaluation["leakage_screen"]["excluded"]["rownum"][0]["reason"]
+    assert reason == "158 distinct integers from 1 to 160, one per row or account: an identifier or row number"
+    assert reason in _said(pages["en"]) and reason not in _said(pages["ja"])
+    said = "漏洩の疑いで除外：rownum：1〜160の相異なる整数158個（行または顧客ごとに一つ）：識別子または行番号"
+    assert said in _said(pages["ja"])

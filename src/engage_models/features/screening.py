@@ -85,7 +85,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold, KFold
 
 from .._core.errors import DataError
-from .._core.i18n import t
+from .._core.i18n import LANGS, t
+from .._core.reasons import Why, text
 
 #: Default thresholds (see the module docstring).
 THRESHOLDS = {"auc": 0.95, "concordance": 0.95, "rank": 0.98, "r2": 0.98, "partial_r2": 0.9, "one_sided": 0.02,
@@ -164,7 +165,8 @@ def describe(screen: dict, lang: str = "en") -> list[str]:
     for key, entries in (("screen.excluded", screen.get("excluded", {})),
                          ("screen.kept", screen.get("kept_on_request", {}))):
         for c, found in entries.items():
-            out.append(t(key, lang, column=c, reasons="; ".join(f["reason"] for f in found)))
+            out.append(t(key, lang, column=c, reasons="; ".join(
+                text(f["reason"], lang) if isinstance(f["reason"], Why) else f["reason"] for f in found)))
     if screen.get("excluded"):
         out.append(t("screen.how_to_keep", lang))
     if strong := screen.get("strong"):
@@ -175,6 +177,21 @@ def describe(screen: dict, lang: str = "en") -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ helpers
+def _say(key: str, lang: str, **fmt) -> str:
+    """A reason in ``lang``; in English a :class:`~engage_models._core.reasons.Why`, the English text that keeps
+    its key, so a Japanese page made from the English screen (``engage survival --lang ja``) says it in Japanese."""
+    return Why(key, **fmt) if lang == "en" else t(key, lang, **fmt)
+
+
+def _plus(first: str, then: str | None) -> str:
+    """Two parts of one reason, one after the other (in every language when both are :class:`Why`)."""
+    if then is None:
+        return first
+    if isinstance(first, Why) and isinstance(then, Why):
+        return Why.of({lang: first.text(lang) + then.text(lang) for lang in LANGS})
+    return first + then
+
+
 def _numeric(s: pd.Series) -> pd.Series | None:
     """Numbers for the checks: booleans as 0/1, dates as days since 1970; None for text and categories."""
     if pd.api.types.is_bool_dtype(s):
@@ -241,12 +258,13 @@ def _identifier(col: str, x: pd.Series, groups, th: dict, lang: str) -> Finding 
     span = float((v[-1] - v[0]) / step + 1)
     if span <= 2 * len(s):
         return Finding(col, "identifier", len(s) / span,
-                       t("screen.identifier_dense", lang, n=len(s), lo=f"{s.min():.0f}", hi=f"{s.max():.0f}")
-                       + (t("screen.identifier_repeats", lang, k=repeats) if repeats else ""))
+                       _plus(_say("screen.identifier_dense", lang, n=len(s), lo=f"{s.min():.0f}", hi=f"{s.max():.0f}"),
+                             _say("screen.identifier_repeats", lang, k=repeats) if repeats else None))
     rho = float(spearmanr(np.arange(len(s)), s.to_numpy()).statistic)
     if abs(rho) >= 0.99:
-        return Finding(col, "identifier", abs(rho), t("screen.identifier_order", lang, n=len(s), rho=f"{rho:.3f}")
-                       + (t("screen.identifier_repeats", lang, k=repeats) if repeats else ""))
+        return Finding(col, "identifier", abs(rho),
+                       _plus(_say("screen.identifier_order", lang, n=len(s), rho=f"{rho:.3f}"),
+                             _say("screen.identifier_repeats", lang, k=repeats) if repeats else None))
     return None
 
 
@@ -265,7 +283,7 @@ def _label_checks(col: str, s: pd.Series, y: np.ndarray, groups, th: dict, what:
         one_sided = min(a, b) <= th["one_sided"] and max(a, b) >= 0.5
         if enough and (one_sided or (1 + abs(a - b)) / 2 >= th["auc"]):
             found.append(Finding(col, "missing_pattern", (1 + hi - lo) / 2,
-                                 t(f"screen.{filled}", lang, what=what, r1=_pct(a), r0=_pct(b))))
+                                 _say(f"screen.{filled}", lang, what=what, r1=_pct(a), r0=_pct(b))))
             break
     x = _numeric(s)
     if x is not None:
@@ -277,7 +295,7 @@ def _label_checks(col: str, s: pd.Series, y: np.ndarray, groups, th: dict, what:
                 separation[col] = max(auc, 1 - auc)
             if max(auc, 1 - auc) >= th["auc"] and _auc_low(max(auc, 1 - auc), yy) >= th["auc_low"]:
                 found.append(Finding(col, "single_column_auc", max(auc, 1 - auc),
-                                     t("screen.auc", lang, what=what, auc=f"{max(auc, 1 - auc):.3f}")))
+                                     _say("screen.auc", lang, what=what, auc=f"{max(auc, 1 - auc):.3f}")))
     elif enough and s.nunique(dropna=False) > 1:
         enc = _oof_level_rates(s, y, groups, seed)
         auc = float(roc_auc_score(y, enc))
@@ -285,7 +303,7 @@ def _label_checks(col: str, s: pd.Series, y: np.ndarray, groups, th: dict, what:
             separation[col] = auc
         if auc >= th["auc"] and _auc_low(auc, y) >= th["auc_low"]:
             found.append(Finding(col, "single_column_auc", auc,
-                                 t("screen.auc_levels", lang, what=what, auc=f"{auc:.3f}")))
+                                 _say("screen.auc_levels", lang, what=what, auc=f"{auc:.3f}")))
     if enough and not found and (f := _one_sided(col, s, y, th, what, lang)):
         found.append(f)
     return found
@@ -319,7 +337,7 @@ def _one_sided(col: str, s: pd.Series, y: np.ndarray, th: dict, what: str, lang:
     _, v, other, p1, p0 = best
     key = "screen.one_sided_other" if other else "screen.one_sided_value"
     return Finding(col, "one_sided_value", (1 + abs(p1 - p0)) / 2,
-                   t(key, lang, value=repr(_plain(v)), what=what, r1=_pct(p1), r0=_pct(p0)))
+                   _say(key, lang, value=repr(_plain(v)), what=what, r1=_pct(p1), r0=_pct(p0)))
 
 
 def _plain(v):
@@ -364,7 +382,7 @@ def screen_label(df: pd.DataFrame, y, columns: Sequence[str] | None = None, *, g
     y = y.astype(int)
     groups = None if groups is None else np.asarray(groups)
     cols = _candidates(df, columns, exclude)
-    what = t("screen.label_is_1", lang, label=label)
+    what = _say("screen.label_is_1", lang, label=label)
     findings, separation = [], {}
     for c in cols:
         s = df[c]
@@ -427,7 +445,7 @@ def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequen
     ok = ~(np.isnan(T) | np.isnan(E))
     df, T, E = df.loc[ok], T[ok], E[ok].astype(int)
     cols = _candidates(df, columns, {duration, event, *exclude, *([entry] if entry else [])})
-    what = t("screen.event_is_1", lang, event=event_label or event)
+    what = _say("screen.event_is_1", lang, event=event_label or event)
     found: dict[str, list[Finding]] = {c: [] for c in cols}
     at_start = _known_at_start(df, cols, duration_as_written or duration, entry, th) if entry else {}
     for c in cols:
@@ -444,7 +462,7 @@ def screen_survival(df: pd.DataFrame, duration: str, event: str, columns: Sequen
             ci = float(concordance_index(T[m], x[m].to_numpy(), E[m]))
             if max(ci, 1 - ci) >= th["concordance"]:
                 found[c].append(Finding(c, "concordance", max(ci, 1 - ci),
-                                        t("screen.concordance", lang, c=f"{max(ci, 1 - ci):.3f}")))
+                                        _say("screen.concordance", lang, c=f"{max(ci, 1 - ci):.3f}")))
     for c, f in _duration_functions(df, T, cols, [o for o in others if o in df.columns and o not in cols],
                                     th, lang, skip=at_start).items():
         found[c] += f
@@ -530,14 +548,14 @@ def _against(df: pd.DataFrame, cols: list[str], found: dict[str, list[Finding]],
         if clock is not None:
             found[c].append(clock)
         elif pair is not None:
-            found[c].append(Finding(c, "censored_pair", pair[1], t(
+            found[c].append(Finding(c, "censored_pair", pair[1], _say(
                 "screen.censored_time", lang, bound=name, flag=pair[0], share=_pct(pair[1]))))
         elif is_duration and (under := _never_above(xm, dm, th)) is not None:  # a later bound may be a total
-            found[c].append(Finding(c, "never_above", under[0], t(
+            found[c].append(Finding(c, "never_above", under[0], _say(
                 "screen.never_above", lang, bound=name, n=len(xm), expected=f"{under[0]:.0f}",
                 over=under[1])))
         if pair is not None and not found[pair[0]]:
-            found[pair[0]].append(Finding(pair[0], "censored_pair", pair[1], t(
+            found[pair[0]].append(Finding(pair[0], "censored_pair", pair[1], _say(
                 "screen.censored_flag", lang, bound=name, time=c)))
 
 
@@ -573,7 +591,7 @@ def _bounded(c: str, xm: pd.Series, dm: pd.Series, E: np.ndarray, bound: str, is
         return None
     rho = float(spearmanr(xm, dm).statistic) if reached else 0.0
     if rho >= th["bounded_rho"]:
-        return Finding(c, "bounded_by_duration", rho, t(key, lang, duration=bound, rho=f"{rho:.2f}"))
+        return Finding(c, "bounded_by_duration", rho, _say(key, lang, duration=bound, rho=f"{rho:.2f}"))
     return None
 
 
@@ -676,12 +694,13 @@ def _duration_functions(df: pd.DataFrame, T: np.ndarray, cols: list[str], others
         m = x.notna().to_numpy()
         finding = None
         if abs(rho[c]) >= th["rank"]:
-            finding = Finding(c, "duration_function", abs(rho[c]), t("screen.duration_rank", lang, rho=f"{rho[c]:.3f}"))
+            finding = Finding(c, "duration_function", abs(rho[c]),
+                              _say("screen.duration_rank", lang, rho=f"{rho[c]:.3f}"))
         else:
             iso = IsotonicRegression(increasing=bool(rho[c] >= 0)).fit(T[m], x[m])
             r2 = 1 - np.var(x[m] - iso.predict(T[m])) / np.var(x[m])
             if r2 >= th["r2"]:
-                finding = Finding(c, "duration_function", r2, t("screen.duration_monotone", lang, r2=_pct(r2)))
+                finding = Finding(c, "duration_function", r2, _say("screen.duration_monotone", lang, r2=_pct(r2)))
             else:
                 finding = _explained_with_duration(designs, c, x, T, [o for o in cols + others if o != c
                                                                       and o not in flagged], th, lang)
@@ -714,5 +733,5 @@ def _explained_with_duration(designs, c, x, T, regressors, th, lang) -> Finding 
         partial = (with_d - without) / (1 - without) if without < 1 else 0.0
         if with_d >= th["r2"] and partial >= th["partial_r2"]:
             key = "screen.duration_product" if log else "screen.duration_linear"
-            return Finding(c, "duration_function", with_d, t(key, lang, r2=_pct(with_d), r2_without=_pct(without)))
+            return Finding(c, "duration_function", with_d, _say(key, lang, r2=_pct(with_d), r2_without=_pct(without)))
     return None
