@@ -75,7 +75,7 @@ def _headings(page: str) -> list[str]:
 
 def test_the_report_in_japanese_has_japanese_headings_and_stays_self_contained_and_escaped(tmp_path):
     """``--lang ja``: the page was English whatever the language of the reports. Its headings, fixed sentences,
-    table headers and numbers are Japanese (the analysis's own sentences stay English, as the README says), its
+    table headers and numbers are Japanese (the analysis's own sentences too: the tests below), its
     ``<html lang>`` is ``ja``, and it is as self-contained and escaped as the English one, which is unchanged."""
     folder = tmp_path / "private-folder"
     folder.mkdir()

@@ -9,8 +9,11 @@ alone, never by the folder it was read from.
 
 In English or Japanese (``lang``): the headings, fixed sentences, table headers and numbers through
 :func:`~engage_models._core.i18n.t`; the sentences the analysis wrote (what was left out and why, the leakage
-screen's reasons, the concordance's reason when not computed, the proportional-hazards text, the notes and what
-was not computed) are its own, in English.
+screen's reasons, the concordance's reason when not computed, the notes and what was not computed) are kept in
+``evaluation`` as :class:`~engage_models._core.reasons.Why`, their English text with the catalogue key, and said
+in ``lang`` (:func:`~engage_models._core.reasons.text`: a plain English one, a library's error, is marked as
+English); the proportional-hazards text comes from the fitted model in ``lang``. How dates or visits were reshaped
+(``table["reshaped"]["said"]``) is still English.
 """
 
 from __future__ import annotations
