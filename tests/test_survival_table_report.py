@@ -51,15 +51,20 @@ def test_the_report_is_self_contained_escaped_and_names_no_folder(tmp_path, caps
         assert part in page, part
 
 
-def test_a_thin_table_s_report_says_what_it_could_not_compute(tmp_path):
-    """Six churners: no cross-validated concordance; the page says why instead of a number, and still renders."""
+def _thin_page(tmp_path, lang: str) -> str:
+    """The page of a 40-account table with six churners (too few for a cross-validated concordance)."""
     small = _table(n=40, seed=4)
     small["left"] = 0
     small.loc[:5, "left"] = 1
     small.to_csv(tmp_path / "small.csv", index=False)
     assert main(["survival", "--table", str(tmp_path / "small.csv"), "--duration", "months", "--event", "left",
-                 "--n-boot", "0", "--covariates", "plan", "--out", str(tmp_path / "o")]) == 0
-    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+                 "--n-boot", "0", "--covariates", "plan", "--lang", lang, "--out", str(tmp_path / "o")]) == 0
+    return (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_thin_table_s_report_says_what_it_could_not_compute(tmp_path):
+    """Six churners: no cross-validated concordance; the page says why instead of a number, and still renders."""
+    page = _thin_page(tmp_path, "en")
     assert "not computed: 6 churn events give" in page and "</html>" in page
     assert "Revenue at risk" not in page  # no MRR given: no revenue section
 
@@ -109,13 +114,7 @@ def test_the_report_in_japanese_has_japanese_headings_and_stays_self_contained_a
 
 
 def test_a_thin_table_s_japanese_report_says_what_it_could_not_compute(tmp_path):
-    small = _table(n=40, seed=4)
-    small["left"] = 0
-    small.loc[:5, "left"] = 1
-    small.to_csv(tmp_path / "small.csv", index=False)
-    assert main(["survival", "--table", str(tmp_path / "small.csv"), "--duration", "months", "--event", "left",
-                 "--n-boot", "0", "--covariates", "plan", "--lang", "ja", "--out", str(tmp_path / "o")]) == 0
-    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    page = _thin_page(tmp_path, "ja")
     assert "</html>" in page and "解約リスクのある収益" not in page
     # the reason was English inside a Japanese sentence ('計算できません：6 churn events give ...')
     assert "計算していません：解約6件では" in page and "churn events" not in page and "not computed" not in page
