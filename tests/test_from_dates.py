@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from engage_models._core.errors import DataError
+from engage_models._core.i18n import count
 from engage_models.survival.from_dates import describe, tenure_from_dates
 
 
@@ -270,7 +271,7 @@ def test_a_row_per_measurement_becomes_start_stop_rows_each_holding_to_the_next(
     err = capsys.readouterr().err
     a, b = (pd.read_csv(tmp_path / k / "hazard_ratios.csv", index_col="term") for k in "ab")
     assert np.allclose(a["coef"], b["coef"], atol=1e-6) and np.allclose(a["se"], b["se"], atol=1e-6)
-    assert f"left out {n} measurement(s) at or after the end of follow-up" in err
+    assert f"left out {count(n, 'measurement')} at or after the end of follow-up" in err
     assert "each holds to the account's next one, the last to 'days'; 'churned' on the last interval only" in err
     pa, pb = (pd.read_csv(tmp_path / k / "per_account.csv", index_col="customer") for k in "ab")
     assert np.allclose(pa["expected_remaining_months"], pb.loc[pa.index, "expected_remaining_months"], atol=1e-6)
@@ -412,7 +413,7 @@ def test_an_event_column_s_churn_dated_after_the_observation_date_is_not_known_t
     out, info = tenure_from_dates(df, "s", "e", observed_until="2024-01-01", id_col="id", event="status")
     assert out["status"].tolist() == [0, 0, 0, 1] and out["tenure_days"].tolist() == [151.0, 365.0, 365.0, 212.0]
     assert ("2 ends dated after the observation date taken as still a customer then ('status' taken as 0 on 3 "
-            "row(s))") in describe(info)
+            "rows)") in describe(info)
     one, _ = tenure_from_dates(df.iloc[2:].assign(status=["churned", "churned"]).reset_index(drop=True), "s", "e",
                                observed_until="2024-01-01", event="status")
     from engage_models.health.tables import _label
@@ -452,3 +453,46 @@ def test_an_event_column_s_churn_on_a_period_not_begun_by_the_observation_date_i
     err = _same_hazard_ratios(tmp_path, capsys, common, second="later.csv")
     assert (f"1 period beginning after the observation date (first at data rows [{n + 1}]): not begun then, left "
             "out") in err
+
+
+def test_the_japanese_page_says_how_dates_and_visits_were_reshaped_in_japanese(tmp_path, capsys):
+    """engage survival --lang ja printed how --start/--end periods or --measured-at visits became start/stop rows in
+    English on its Japanese page. The console and evaluation.json keep the English; the page says it in Japanese, a
+    count of one singular in English ('1 account's periods', not '1 accounts' periods')."""
+    import json
+
+    from engage_models.cli import main
+    from engage_models.survival.from_visits import describe as visits_said
+
+    rng, n = np.random.default_rng(11), 90
+    tier, signup, life, export = _signups(rng, n)
+    cancel = (signup + life).where(signup + life <= export)
+    cut = signup + pd.to_timedelta(np.floor((cancel.fillna(export) - signup).dt.days * 0.5), unit="D")
+    fmt = "%Y-%m-%d"
+    one = pd.DataFrame({"customer": [f"C{i}" for i in range(n)], "signup": signup.dt.strftime(fmt),
+                        "cancel": cancel.dt.strftime(fmt), "tier": tier})
+    pd.concat([one.assign(cancel=cut.dt.strftime(fmt)), one.assign(signup=cut.dt.strftime(fmt))]).to_csv(
+        tmp_path / "periods.csv", index=False)
+    assert main(["survival", "--table", str(tmp_path / "periods.csv"), "--start", "signup", "--end", "cancel",
+                 "--id", "customer", "--observed-until", "2024-12-31", "--n-boot", "0", "--cv", "3", "--lang", "ja",
+                 "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    said = json.loads((tmp_path / "o" / "evaluation.json").read_text(encoding="utf-8"))["table"]["reshaped"]["said"]
+    assert said[0].startswith("tenure in days from 'signup' to 'cancel'") and said[0] in err
+    assert "tenure in days" not in page and "followed by another period" not in page
+    assert ("契約期間は&#x27;signup&#x27;から&#x27;cancel&#x27;までの日数" in page
+            and f"同じ顧客の次の期間が続く終了{n}件は解約ではありません" in page)
+    info = {"start": "s", "end": "e", "observed_until": "2024-01-01", "observed_until_is_column": False,
+            "observed_until_default": False, "after_observation": 0, "event_from_end": True, "events": 1,
+            "entry": "entry_days", "accounts": 1, "id": "id", "continued": 1, "gaps": 1}
+    assert ("churn: 'e' filled (1 row); 1 account's periods by 'id', each account's tenure from its first start; 1 "
+            "end followed by another period of the account: not churn; 1 account away between two periods") in (
+        describe(info))
+    visits = {"start": "start", "stop": "stop", "accounts": 3, "measured_accounts": 2, "at": "day",
+              "duration": "futime", "event": "status", "id": "id", "late_first": 1, "outcomes": None,
+              "after_end": {"rows": 1, "first_rows": [4]}, "same_time": {"rows": 0, "first_rows": []}}
+    ja = visits_said(visits, "ja")
+    assert len(ja) == len(visits_said(visits)) == 3 and all(line.isascii() for line in visits_said(visits))
+    assert ja[1].startswith("観察終了時点以降の測定値1件（最初はデータ行 [4]）を除外しました")
+    assert "開始より後に初めて測定された1社" in ja[2]

@@ -712,8 +712,10 @@ def test_one_number_written_twice_is_named_as_such_not_as_separation():
     assert near_aliased(X, ["minutes", "charge", "calls"]) == {"minutes": "charge", "charge": "minutes"}
     text = runaway_text("Cox model", ["minutes", "charge", "calls"], n, int(df["e"].sum()), 0.0, X)
     assert "'charge' with 'minutes': nearly one number written twice" in text
-    assert "'calls' separate(s) churners" in text and "'minutes' separate" not in text
+    assert "'calls' separates churners" in text and "'minutes' separate" not in text
     assert "separate" in runaway_text("Cox model", ["calls"], n, 10, 0.0)  # without the design: as before
+    ja = text.text("ja")  # the Japanese survival page said it in English inside a Japanese note
+    assert ja.startswith("Coxモデル：'charge'と'minutes'は") and ja.count("'calls'が") == 1
     with pytest.raises(InsufficientData, match="'charge' with 'minutes': nearly one number written twice"):
         CoxModel(covariates=["minutes", "charge", "calls"], duration_col="d", event_col="e", penalizer=0.0).fit(df)
 

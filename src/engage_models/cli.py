@@ -400,7 +400,9 @@ def _date_arg(text: str) -> str:
 
 
 def _survival(args) -> int:
+    from ._core.i18n import LANGS
     from ._core.missing_codes import describe_codes
+    from ._core.reasons import Why
     from .features.screening import describe
     from .survival.analysis import MIN_EVENTS_PER_FOLD, analyse_table
 
@@ -434,7 +436,8 @@ def _survival(args) -> int:
         duration, event, unit = dates["duration"], dates["event"], "days"
         args.entry = dates.get("entry")  # an account's periods (--id repeating): start/stop rows from its first start
         print(said_dates(dates), file=sys.stderr)
-        reshaped = {"from_dates": {k: v for k, v in dates.items() if k != "notes"}, "said": [said_dates(dates)]}
+        reshaped = {"from_dates": {k: v for k, v in dates.items() if k != "notes"},
+                    "said": [Why.of({lang: said_dates(dates, lang) for lang in LANGS})]}
     else:
         reshaped = None
     event_values, data_rows = args.event_value, None
@@ -450,7 +453,8 @@ def _survival(args) -> int:
         for line in said_visits(visits):
             print(line, file=sys.stderr)
         reshaped = {"from_visits": {k: v for k, v in visits.items() if k != "data_rows"},
-                    "said": said_visits(visits)}
+                    "said": [Why.of(dict(zip(LANGS, texts, strict=True)))
+                             for texts in zip(*(said_visits(visits, lang) for lang in LANGS), strict=True)]}
     with _naming(args.table):
         result = analyse_table(
             df, duration=duration, event=event, covariates=args.covariates, entry=args.entry,

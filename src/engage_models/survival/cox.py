@@ -131,23 +131,24 @@ def near_aliased(X: pd.DataFrame | None, terms: list[str]) -> dict[str, str]:
 
 
 def runaway_text(what: str, terms: list[str], rows: int, events: int, penalizer: float,
-                 X: pd.DataFrame | None = None) -> str:
-    """Why a fit's ratios ran off: separation, or (given the design ``X``) terms that nearly repeat others."""
+                 X: pd.DataFrame | None = None) -> Why:
+    """Why a fit's ratios ran off: separation, or (given the design ``X``) terms that nearly repeat others; in
+    every language of the reports (``what`` is the model's catalogue key, "Cox model")."""
     near = near_aliased(X, terms)
     apart = [term for term in terms if term not in near]
-    parts = []
-    if near:
-        pairs = list(dict.fromkeys(tuple(sorted(pair)) for pair in near.items()))
-        said = ", ".join(f"{a!r} with {b!r}" for a, b in pairs)
-        parts.append(f"{said}: nearly one number written twice (the other covariates explain at least 99.99% of "
-                     f"each, as a charge = price x minutes does): their ratios run off in opposite directions "
-                     f"(penalizer {penalizer:g}); keep one of each pair, or give a penalizer")
-    if apart:
-        parts.append(f"{', '.join(map(repr, apart))} separate(s) churners from the others on {rows} rows "
-                     f"with {events} churned (a group with no churner or only churners, or a number that all but "
-                     f"decides who churns): the ratio runs off to 0 or infinity (penalizer {penalizer:g}); give a "
-                     f"penalizer or leave the covariate out")
-    return f"{what}: " + "; and ".join(parts)
+
+    def said(lang):
+        parts = []
+        if near:
+            pairs = list(dict.fromkeys(tuple(sorted(pair)) for pair in near.items()))
+            parts.append(t("sv.runaway.near", lang, pairs=t("sep.comma", lang).join(
+                t("sv.runaway.pair", lang, a=a, b=b) for a, b in pairs), p=f"{penalizer:g}"))
+        if apart:
+            parts.append(t("sv.runaway.apart", lang, terms=t("sep.comma", lang).join(map(repr, apart)), k=len(apart),
+                           rows=rows, events=events, p=f"{penalizer:g}"))
+        return t("sv.runaway.line", lang, what=t(what, lang), parts=t("sv.runaway.and", lang).join(parts))
+
+    return Why.of({lang: said(lang) for lang in LANGS})
 
 
 @contextmanager
@@ -461,8 +462,8 @@ class CoxModel(BaseEstimator):
             raise InsufficientData(self._convergence_text("non-finite estimates", penalizer))
         runaway = runaway_terms(params, variance, Xm[list(params.index)].std().fillna(0.0))
         if runaway:
-            raise InsufficientData(runaway_text("Cox model", runaway, self.n_accounts_, self.n_events_, penalizer,
-                                                Xm[list(params.index)]))
+            raise Thin.of(runaway_text("Cox model", runaway, self.n_accounts_, self.n_events_, penalizer,
+                                       Xm[list(params.index)]))
         return model, params, variance, start, stop, event, Xm, ep
 
     def _convergence_text(self, exc, penalizer: float) -> str:

@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError
+from .._core.i18n import t
+from .._core.reasons import Why, text
 
 #: Cells that say "no date" in a spreadsheet: a dash of any width (en and em dashes, the horizontal bar, and the
 #: Japanese long vowel mark and full-width hyphen Japanese sheets write), by code point.
@@ -65,16 +67,16 @@ def _numbered_dates(values: pd.Series) -> tuple[pd.Series, str | None]:
     >>> _numbered_dates(pd.Series([20240131, 20231201.0, None]))[0].dt.date.tolist()[:2]
     [datetime.date(2024, 1, 31), datetime.date(2023, 12, 1)]
     >>> _numbered_dates(pd.Series([45322, 45261.5]))[1], _numbered_dates(pd.Series([3, 12]))[1]
-    ("Excel's day numbers", None)
+    ('excel', None)
     """
     v = values.dropna().astype(float)
     whole = bool(np.all(np.isclose(v, np.round(v))))
     if whole and v.between(19000101, 21001231).all():
         got = pd.to_datetime(values.astype("Int64").astype("string"), format="%Y%m%d", errors="coerce", utc=True)
         if got.notna().sum() == len(v):
-            return got, "YYYYMMDD"
+            return got, "yyyymmdd"
     if v.between(20000, 80000).all():  # 1954 to 2119
-        return pd.to_datetime(values.astype(float), unit="D", origin="1899-12-30", utc=True), "Excel's day numbers"
+        return pd.to_datetime(values.astype(float), unit="D", origin="1899-12-30", utc=True), "excel"
     return None, None
 
 
@@ -95,24 +97,25 @@ def _as_dates(df: pd.DataFrame, columns: list[str], where: str, notes: list | No
                 raise DataError(f"{where}, column {column!r}: holds numbers, not dates (e.g. "
                                 f"{values.dropna().iloc[0]}; neither YYYYMMDD nor Excel's day numbers); give a "
                                 f"duration with --duration instead")
-            notes.append(f"{column!r}: numbers read as dates ({kind}, e.g. {values.dropna().iloc[0]:g} is "
-                         f"{numbered[column].dropna().iloc[0].date().isoformat()})")
+            notes.append(Why("sv.dates.numbered", column=column, kind=Why(f"sv.dates.kind.{kind}"),
+                             example=f"{values.dropna().iloc[0]:g}",
+                             date=numbered[column].dropna().iloc[0].date().isoformat()))
             texts.append(None)
             continue
         texts.append(None if pd.api.types.is_datetime64_any_dtype(values) else _date_text(values))
     written = [x for x in texts if x is not None]
     got = iter(_dates(pd.concat(written, ignore_index=True)).to_numpy().reshape(len(written), -1) if written else [])
     out = []
-    for column, text in zip(columns, texts, strict=True):
-        if text is None:
+    for column, cells in zip(columns, texts, strict=True):
+        if cells is None:
             out.append(numbered[column] if column in numbered else pd.to_datetime(df[column], utc=True))
             continue
         dates = pd.Series(next(got), index=df.index, dtype="datetime64[ns, UTC]")
-        bad = text.notna() & dates.isna()
+        bad = cells.notna() & dates.isna()
         if bad.any():
             rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
             raise DataError(f"{where}, column {column!r}: {int(bad.sum()):,} value(s) that are not dates (first at "
-                            f"data rows {rows}, e.g. {text[bad].iloc[0]!r})")
+                            f"data rows {rows}, e.g. {cells[bad].iloc[0]!r})")
         out.append(dates)
     return out
 
@@ -307,8 +310,8 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
     return out, info
 
 
-def describe(info: dict) -> str:
-    """One line for the console: how the tenure and churn were read.
+def describe(info: dict, lang: str = "en") -> str:
+    """One line for the console (and, in ``lang``, the page): how the tenure and churn were read.
 
     >>> describe({"start": "signup", "end": "cancel", "event": "churned", "observed_until": "2024-12-01",
     ...           "observed_until_is_column": False, "observed_until_default": True, "after_observation": 2,
@@ -317,39 +320,32 @@ def describe(info: dict) -> str:
 give --observed-until for the export's date); churn: 'cancel' filled (40 rows); 2 ends dated after the observation \
 date taken as still a customer then"
     """
-    until = (f"to each {'account' if info.get('entry') else 'row'}'s {'latest ' if info.get('entry') else ''}"
-             f"{info['observed_until']!r}" if info["observed_until_is_column"] else f"to {info['observed_until']}")
-    default = (" (the latest date in the table; give --observed-until for the export's date)"
-               if info["observed_until_default"] else "")
-    churn = (f"churn: {info['end']!r} filled ({info['events']:,} rows)" if info["event_from_end"]
-             else f"churn: {info['event']!r}")
-    line = f"tenure in days from {info['start']!r} to {info['end']!r}, or {until} where it is empty{default}; {churn}"
+    def say(key, **fmt):
+        return t(f"sv.dates.{key}", lang, **fmt)
+
+    if info["observed_until_is_column"]:
+        until = say("until_account" if info.get("entry") else "until_row", column=info["observed_until"])
+    else:
+        until = say("until_date", date=info["observed_until"])
+    churn = (say("churn_end", end=info["end"], n=info["events"]) if info["event_from_end"]
+             else say("churn_event", event=info["event"]))
+    parts = [say("line", start=info["start"], end=info["end"], until=until,
+                 default=say("default") if info["observed_until_default"] else "", churn=churn)]
     if n := info["after_observation"]:
-        line += f"; {n:,} end{'s' if n != 1 else ''} dated after the observation date taken as still a customer then"
-        if info.get("event_cleared"):  # the event column's churn there is not known yet either
-            line += f" ({info['event']!r} taken as 0 on {info['event_cleared']:,} row(s))"
+        parts.append(say("after", n=n) + (say("cleared", event=info["event"], n=info["event_cleared"])
+                                          if info.get("event_cleared") else ""))
     if info.get("entry"):
-        line += (f"; {info['accounts']:,} accounts' periods by {info['id']!r}, "
-                 f"each account's tenure from its first start")
+        parts.append(say("periods", n=info["accounts"], id=info["id"]))
         if n := info["continued"]:
-            line += f"; {n:,} end{'s' if n != 1 else ''} followed by another period of the account: not churn"
+            parts.append(say("continued", n=n))
         if n := info["gaps"]:
-            line += (f"; {n:,} account{'s' if n != 1 else ''} away between two periods: not at risk then, and not "
-                     f"counted as churn")
+            parts.append(say("gaps", n=n))
         if n := info.get("observed_until_differing"):
-            line += (f"; {n:,} account{'s' if n != 1 else ''} with a different {info['observed_until']!r} on "
-                     f"{'their' if n != 1 else 'its'} periods: the latest taken for every period of the account")
+            parts.append(say("differing", n=n, column=info["observed_until"]))
     if (later := info.get("not_begun") or {}).get("rows"):
-        n = later["rows"]
-        line += (f"; {n:,} period{'s' if n != 1 else ''} beginning after the observation date (first at data rows "
-                 f"{later['first_rows']}): not begun then, left out")
+        parts.append(say("not_begun", n=later["rows"], first=later["first_rows"]))
         if k := later.get("accounts_left"):
-            line += (f"; {k:,} account{'s' if k != 1 else ''} of them had left by then (no period running): "
-                     + (f"churn at the end of {'their' if k != 1 else 'its'} last period before it"
-                        if info["event_from_end"] else
-                        f"{'their' if k != 1 else 'its'} last period before it ending there, as {info['event']!r} "
-                        f"says (a churn only where it says so)")
-                     + ", the return not known at that date")
+            parts.append(say("left_churn" if info["event_from_end"] else "left_event", n=k, event=info["event"]))
     if n := info.get("same_day"):
-        line += f"; {n:,} end{'s' if n != 1 else ''} on the day of the start counted as half a day"
-    return "; ".join([line, *info.get("notes", [])])
+        parts.append(say("same_day", n=n))
+    return t("sep.clause", lang).join([*parts, *(text(note, lang) for note in info.get("notes", []))])

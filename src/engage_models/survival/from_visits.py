@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError
+from .._core.i18n import t
+from .._core.reasons import text
 from .from_dates import _free_name
 
 
@@ -105,38 +107,33 @@ def intervals_from_visits(df: pd.DataFrame, *, id_col: str, at: str, duration: s
     return out, info
 
 
-def describe(info: dict) -> list[str]:
-    """What :func:`intervals_from_visits` did, in console lines.
+def describe(info: dict, lang: str = "en") -> list[str]:
+    """What :func:`intervals_from_visits` did, in console lines (and, in ``lang``, the page's).
 
     >>> describe({"start": "start", "stop": "stop", "accounts": 3, "measured_accounts": 2, "at": "day",
     ...           "duration": "futime", "event": "status", "id": "id", "late_first": 1, "outcomes": None,
     ...           "after_end": {"rows": 2, "first_rows": [4, 9]}, "same_time": {"rows": 0, "first_rows": []}})[1]
-    'left out 2 measurement(s) at or after the end of follow-up (first at data rows [4, 9]): taken when the \
+    'left out 2 measurements at or after the end of follow-up (first at data rows [4, 9]): taken when the \
 outcome was known, they cannot predict it; 1 account with no measurement before the end of its follow-up: not in \
 the models'
     """
-    lines = [f"start/stop rows from the measurements by {info['id']!r} at {info['at']!r}: each holds to the account's "
-             f"next one, the last to {info['duration']!r}; {info['event']!r} on the last interval only"]
+    def say(key, **fmt):
+        return t(f"sv.visits.{key}", lang, **fmt)
+
+    lines = [say("rows", id=info["id"], at=info["at"], duration=info["duration"], event=info["event"])]
     gone = info["accounts"] - info["measured_accounts"] - info.get("without_event", {}).get("accounts", 0)
     if info["after_end"]["rows"] or gone:
-        line = (f"left out {info['after_end']['rows']:,} measurement(s) at or after the end of follow-up (first at "
-                f"data rows {info['after_end']['first_rows']}): taken when the outcome was known, they cannot predict "
-                f"it")
+        line = say("after_end", n=info["after_end"]["rows"], first=info["after_end"]["first_rows"])
         if gone:
-            line += (f"; {gone:,} account{'s' if gone != 1 else ''} with no measurement before the end of "
-                     f"{'their' if gone != 1 else 'its'} follow-up: not in the models")
+            line += t("sep.clause", lang) + say("unmeasured", n=gone)
         lines.append(line)
     if n := info["late_first"]:
-        lines.append(f"{n:,} account{'s' if n != 1 else ''} first measured after the start: observed from that "
-                     f"measurement on (left truncation)")
+        lines.append(say("late_first", n=n))
     if n := info.get("without_event", {}).get("accounts"):
-        lines.append(f"left out {n:,} account{'s' if n != 1 else ''} with an empty {info['event']!r} (first at data "
-                     f"rows {info['without_event']['first_rows']}): not known whether {'they' if n != 1 else 'it'} "
-                     f"churned")
+        lines.append(say("without_event", n=n, event=info["event"], first=info["without_event"]["first_rows"]))
     from .analysis import _outcome_notes
 
-    lines += [f"note: {n}" for n in _outcome_notes(info["event"], info.get("outcomes"), "accounts")]
+    lines += [say("note", note=text(n, lang)) for n in _outcome_notes(info["event"], info.get("outcomes"), "accounts")]
     if info["same_time"]["rows"]:
-        lines.append(f"{info['same_time']['rows']:,} measurement(s) at the same time as a later row of their account "
-                     f"(first at data rows {info['same_time']['first_rows']}): the later row kept")
+        lines.append(say("same_time", n=info["same_time"]["rows"], first=info["same_time"]["first_rows"]))
     return lines

@@ -12,8 +12,8 @@ In English or Japanese (``lang``): the headings, fixed sentences, table headers 
 screen's reasons, the concordance's reason when not computed, the notes and what was not computed) are kept in
 ``evaluation`` as :class:`~engage_models._core.reasons.Why`, their English text with the catalogue key, and said
 in ``lang`` (:func:`~engage_models._core.reasons.text`: a plain English one, a library's error, is marked as
-English); the proportional-hazards text comes from the fitted model in ``lang``. How dates or visits were reshaped
-(``table["reshaped"]["said"]``) is still English.
+English); the proportional-hazards text comes from the fitted model in ``lang``, and how dates or visits were
+reshaped (``table["reshaped"]["said"]``) from the reshaping's own sentences in ``lang``.
 """
 
 from __future__ import annotations
@@ -128,7 +128,8 @@ def write_report(path: str | Path, result, table_name: str, where: str | None = 
              accounts=f"{tab.get('accounts', tab['rows_used']):,}", events=f"{tab['events']:,}",
              low=f"{span['min']:.3g}", high=f"{span['max']:.3g}", median=f"{span['median']:.3g}",
              unit=t(f"page.unit.{tab['duration_unit']}", lang))
-    left = list((tab.get("reshaped") or {}).get("said", []))  # dates or visits made durations, as the console said
+    # dates or visits made durations, as the console said (in the page's language)
+    left = [text(said, lang) for said in (tab.get("reshaped") or {}).get("said", [])]
     for key in ("without_event", "left_out"):
         gone = tab.get(key) or {}
         if gone.get("rows"):

@@ -346,7 +346,7 @@ class TimeVaryingCox(_StartStopModel):
             raise Thin("reason.tv_not_finite", penalizer=f"{penalizer:g}", n=self.n_accounts_, events=self.n_events_)
         runaway = runaway_terms(params, variance, self.term_sd_.reindex(params.index).fillna(0.0))
         if runaway:
-            raise InsufficientData(runaway_text(self.label, runaway, self.n_rows_, self.n_events_, penalizer))
+            raise Thin.of(runaway_text(self.label, runaway, self.n_rows_, self.n_events_, penalizer))
         return model, params, variance
 
     def fit(self, df: pd.DataFrame, where: str | None = None) -> TimeVaryingCox:
@@ -477,8 +477,8 @@ class DiscreteTimeHazard(_StartStopModel):
             beta = pd.Series(beta, index=X.columns)
             runaway = runaway_terms(beta, cov, self.term_sd_.reindex(X.columns).fillna(0.0))
             if runaway or not np.isfinite(beta).all():
-                raise InsufficientData(runaway_text(self.label, runaway or list(X.columns), self.n_rows_,
-                                                    self.n_events_, penalizer, X))
+                raise Thin.of(runaway_text(self.label, runaway or list(X.columns), self.n_rows_, self.n_events_,
+                                           penalizer, X))
             if not ok:
                 log.warning("%s: the fit did not fully converge (penalizer %g)", self.label, penalizer)
             return alpha, beta, cov
