@@ -1211,7 +1211,7 @@ def test_fit_on_a_thin_table_says_which_model_predicted_one_value_and_warns_of_a
     ev = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
     gbm = ev["models"]["gbm"]
     for metric in ("roc_auc", "pr_auc", "lift_top_decile"):
-        assert gbm[metric] == {"estimate": None, "ci_low": None, "ci_high": None}
+        assert gbm[metric] == {"estimate": None, "ci_low": None, "ci_high": None, "not_computed": "one_value"}
     assert gbm["brier"]["estimate"] == pytest.approx(((val["p_gbm"] - val["label"]) ** 2).mean())
     reason = ("predicted one value for every row in each of the 3 folds (fitted on 20 rows: too few rows to learn "
               "from): it ranks no row above another, so its ROC-AUC, PR-AUC and top-decile lift are not computed")

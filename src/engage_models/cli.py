@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import logging
+import re
 import signal
 import sys
 import threading
@@ -277,7 +278,7 @@ def _naming(table: Path):
 def _fit(args) -> int:
     from ._core.missing_codes import describe_codes
     from .features.screening import describe
-    from .health.tables import fit_table
+    from .health.tables import fit_table, not_computed_text
 
     _out_folder(args.out)
     if args.hand_scorecard is not None:  # a mistake in the card: said before the table is read and fitted
@@ -330,11 +331,16 @@ def _fit(args) -> int:
           f"accounts" + (f"; labels mature by {val['labels_mature_until']}" if "labels_mature_until" in val else ""))
     for model, m in ev["models"].items():
         auc, flat = m["roc_auc"], m.get("one_value") or {}
-        ranking = (f"ROC-AUC {auc['estimate']:.3f} (95% CI {auc['ci_low']:.3f} to {auc['ci_high']:.3f})"
-                   if auc["estimate"] is not None else "ROC-AUC not computed")
+        # an estimate without its interval (a few churning accounts: more than 2.5% of the resamples hold none)
+        # reads "no 95% interval"; formatting the null bounds stopped engage fit after it had written its files
+        ranking = ("ROC-AUC not computed" if auc["estimate"] is None else
+                   f"ROC-AUC {auc['estimate']:.3f} (no 95% interval)" if auc["ci_low"] is None else
+                   f"ROC-AUC {auc['estimate']:.3f} (95% CI {auc['ci_low']:.3f} to {auc['ci_high']:.3f})")
         print(f"  {model:8s} {ranking}  Brier {m['brier']['estimate']:.4f}  ICI {m['ici']['estimate']:.4f}")
         if flat and not (model == "learned" and "chosen" in ev):  # said once, under the chosen card's own name
             print(f"           {model} {flat['reason']}")
+    if missing := not_computed_text(ev):  # why (the page and evaluation.json's not_computed codes say it too)
+        print(re.sub(r"\*\*(.+?)\*\*", r"\1", missing))
     chosen = ev.get("chosen") or {}
     if (d := chosen.get("shape_minus_linear")) and d.get("not_computed"):  # no interval: the simpler card
         print(f"learned: the {chosen['score']} card (shape minus linear ROC-AUC {d['difference']:+.3f}, no 95% "

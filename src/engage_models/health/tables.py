@@ -660,8 +660,12 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     E.without_ranking(boot, flat)  # one value in every fold: no ranking, not a measured 0.500
     evaluation = {
         "validation": method,
-        "models": {m: {**{r.metric: {k: None if pd.isna(v) else float(v) for k, v in
-                                     (("estimate", r.estimate), ("ci_low", r.ci_low), ("ci_high", r.ci_high))}
+        # beside each interval, why it (or its estimate) is missing: a code of :func:`~.evaluation.bootstrap`
+        # (no_churner, all_churned, few_draws, off_centre; one_value: :func:`~.evaluation.without_ranking`) or
+        # null; a job reading the file saw null intervals without a reason
+        "models": {m: {**{r.metric: {**{k: None if pd.isna(v) else float(v) for k, v in
+                                        (("estimate", r.estimate), ("ci_low", r.ci_low), ("ci_high", r.ci_high))},
+                                     "not_computed": None if pd.isna(r.not_computed) else str(r.not_computed)}
                           for r in boot[boot["model"] == m].itertuples()},
                        **({"one_value": flat[m]} if m in flat else {})} for m in models},
         "data": report,
@@ -753,6 +757,25 @@ def _write_validation(path: Path, w: pd.DataFrame, X: pd.DataFrame, models: list
     write_csv(out.sort_values(["data_row", *(["window"] if date_col else [])], kind="stable"), path)
 
 
+def not_computed_text(evaluation: dict, lang: str = "en") -> str:
+    """Why a metric or its interval of ``evaluation["models"]`` (``fit_table``'s) is missing, a sentence per
+    reason from the ``not_computed`` codes beside each interval (:func:`~.evaluation.not_computed_text`); empty
+    when none is. ``learned``, the chosen card's figures again, is not said twice.
+
+    >>> ev = {"models": {"linear": {"roc_auc": {"estimate": 0.6, "ci_low": None, "ci_high": None,
+    ...                                         "not_computed": "few_draws"},
+    ...                             "brier": {"estimate": 0.1, "ci_low": 0.05, "ci_high": 0.2, "not_computed": None}}}}
+    >>> not_computed_text(ev)[:54]
+    'No 95% interval for the ROC-AUC of **linear card**: mo'
+    >>> not_computed_text({"models": {"linear": {"brier": ev["models"]["linear"]["brier"]}}})
+    ''
+    """
+    said = {m: f for m, f in evaluation["models"].items() if not (m == "learned" and "chosen" in evaluation)}
+    rows = [{"model": m, "metric": metric, "not_computed": r.get("not_computed")}
+            for m, f in said.items() for metric, r in f.items() if metric != "one_value"]
+    return E.not_computed_text(pd.DataFrame(rows, columns=["model", "metric", "not_computed"]), lang)
+
+
 def _json(v):
     if isinstance(v, (np.integer, np.floating)):
         return v.item()
@@ -802,7 +825,7 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     view = E.summary_view(boot, lang, one_value=flat)  # a model of one value: its ranking "not computed: one value"
     comparison = view.to_html(index=False, escape=True, border=0) + "".join(
         f"<p><strong>{html.escape(m)}</strong> {html.escape(f['reason'])}.</p>" for m, f in flat.items())
-    if missing := E.not_computed_text(boot, lang):  # rows of one outcome, intervals the resamples cannot give: why
+    if missing := not_computed_text(evaluation, lang):  # rows of one outcome, intervals the resamples cannot give
         comparison += "<p>" + re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(missing)) + "</p>"
     columns = ["label", "weight", "ci_low", "ci_high", "points_range", "delta_churn_probability"]
     scorecard = card[columns].round(4).rename(columns=lambda c: _header(c, lang))
