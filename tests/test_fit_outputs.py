@@ -77,3 +77,46 @@ def test_fit_table_returns_the_codes_it_writes(tmp_path):
     ev = fit_table(_thin(), "churned", tmp_path, folds=2, n_bootstrap=0, n_boot_eval=100, score="linear")
     assert json.loads((tmp_path / "evaluation.json").read_text(encoding="utf-8"))["models"] == ev["models"]
     assert ev["models"]["learned"]["roc_auc"]["not_computed"] == "few_draws"
+
+
+def _dated_without_late_churners(n: int = 400) -> pd.DataFrame:
+    """A row a day for ``n`` days; every fourth row churned in the first 150 days, none after: the out-of-time
+    windows (the last half of the days whose 30-day labels are known) test rows of which none churned."""
+    rng = np.random.default_rng(0)
+    day = np.arange(n)
+    df = pd.DataFrame({"as_of": pd.Timestamp("2025-01-01") + pd.to_timedelta(day, "D"),
+                       "a": rng.normal(size=n), "b": rng.normal(size=n)})
+    df["churned"] = ((day < 150) & (day % 4 == 0)).astype(int)
+    return df
+
+
+def test_test_rows_without_a_churner_are_named_as_fit_validated_them_not_as_a_backtest(tmp_path):
+    """``engage fit`` validates on out-of-time windows (with a date column) or cross-validation folds; its page
+    said "The test rows of the backtest hold no churner", the pipeline's sentence (``min_test_events`` of 0, which
+    only the Python call allows, lets the windows hold no churner)."""
+    pages = {}
+    for lang in ("en", "ja"):
+        ev = fit_table(_dated_without_late_churners(), "churned", tmp_path / lang, date_col="as_of", horizon_days=30,
+                       min_test_events=0, n_bootstrap=0, n_boot_eval=50, score="linear", lang=lang)
+        assert ev["validation"]["test_events"] == 0 and ev["validation"]["test_rows"] > 100  # the premise
+        for model in ("learned", "gbm"):
+            codes = {metric: r["not_computed"] for metric, r in ev["models"][model].items() if metric != "one_value"}
+            assert codes == {"roc_auc": "no_churner", "pr_auc": "no_churner", "lift_top_decile": "no_churner",
+                             "brier": None, "log_loss": None, "ici": None}
+        pages[lang] = (tmp_path / lang / "report.html").read_text(encoding="utf-8")
+    assert ("The rows tested in the out-of-time windows hold no churner: ROC-AUC, PR-AUC and top-decile lift "
+            "compare churners with retained accounts, so they are not computed") in pages["en"]
+    assert "時系列のテスト期間でテストした行に解約顧客がいません。" in pages["ja"]
+    assert "backtest" not in pages["en"].lower() and "バックテスト" not in pages["ja"]
+
+
+def test_cross_validated_rows_of_one_outcome_are_said_to_be_the_folds():
+    """Without a date column the rows are validated in cross-validation folds, and said so (in ``engage fit`` all
+    the rows are, and a table of one outcome stops before: the sentence is read off the codes alone)."""
+    from engage_models.health.tables import not_computed_text
+
+    one = {"estimate": None, "ci_low": None, "ci_high": None, "not_computed": "all_churned"}
+    ev = {"validation": {"method": "stratified 5-fold cross-validation", "folds": 5}, "models": {"linear": {
+        "roc_auc": one, "brier": {"estimate": 0.2, "ci_low": 0.1, "ci_high": 0.3, "not_computed": None}}}}
+    assert not_computed_text(ev).startswith("The rows validated in the cross-validation folds all churned: ROC-AUC")
+    assert not_computed_text(ev, "ja").startswith("交差検証の各分割で検証した行はすべて解約しました。")

@@ -760,7 +760,9 @@ def _write_validation(path: Path, w: pd.DataFrame, X: pd.DataFrame, models: list
 def not_computed_text(evaluation: dict, lang: str = "en") -> str:
     """Why a metric or its interval of ``evaluation["models"]`` (``fit_table``'s) is missing, a sentence per
     reason from the ``not_computed`` codes beside each interval (:func:`~.evaluation.not_computed_text`); empty
-    when none is. ``learned``, the chosen card's figures again, is not said twice.
+    when none is. ``learned``, the chosen card's figures again, is not said twice. Test rows of one outcome are
+    named as the fit validated them, in its out-of-time windows or its cross-validation folds (the pipeline's
+    sentence said "the backtest", which ``engage fit`` does not run).
 
     >>> ev = {"models": {"linear": {"roc_auc": {"estimate": 0.6, "ci_low": None, "ci_high": None,
     ...                                         "not_computed": "few_draws"},
@@ -769,11 +771,21 @@ def not_computed_text(evaluation: dict, lang: str = "en") -> str:
     'No 95% interval for the ROC-AUC of **linear card**: mo'
     >>> not_computed_text({"models": {"linear": {"brier": ev["models"]["linear"]["brier"]}}})
     ''
+    >>> ev["models"]["linear"]["roc_auc"]["not_computed"] = "no_churner"
+    >>> not_computed_text({**ev, "validation": {"windows": []}})[:64]
+    'The rows tested in the out-of-time windows hold no churner: ROC-'
     """
     said = {m: f for m, f in evaluation["models"].items() if not (m == "learned" and "chosen" in evaluation)}
     rows = [{"model": m, "metric": metric, "not_computed": r.get("not_computed")}
             for m, f in said.items() for metric, r in f.items() if metric != "one_value"]
-    return E.not_computed_text(pd.DataFrame(rows, columns=["model", "metric", "not_computed"]), lang)
+    frame = pd.DataFrame(rows, columns=["model", "metric", "not_computed"])
+    one = [k for k in ("no_churner", "all_churned") if frame["not_computed"].eq(k).any()]
+    where = t("page.fit.tested_in_windows" if "windows" in (evaluation.get("validation") or {})
+              else "page.fit.tested_in_folds", lang)
+    said = [t(f"page.fit.{k}", lang, where=where) for k in one]
+    if rest := E.not_computed_text(frame[~frame["not_computed"].isin(one)], lang):
+        said.append(rest)
+    return (" " if lang == "en" else "").join(said)
 
 
 def _json(v):
