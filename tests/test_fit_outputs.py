@@ -120,3 +120,76 @@ def test_cross_validated_rows_of_one_outcome_are_said_to_be_the_folds():
         "roc_auc": one, "brier": {"estimate": 0.2, "ci_low": 0.1, "ci_high": 0.3, "not_computed": None}}}}
     assert not_computed_text(ev).startswith("The rows validated in the cross-validation folds all churned: ROC-AUC")
     assert not_computed_text(ev, "ja").startswith("交差検証の各分割で検証した行はすべて解約しました。")
+
+
+def _every_reason(n: int = 300, dated: bool = False) -> pd.DataFrame:
+    """A column for each reason ``engage fit`` leaves one out (and a code column it reads as categories); dated:
+    a column filled only in the last rows, whose labels are not mature, which the final card leaves out."""
+    rng = np.random.default_rng(3)
+    signal = rng.normal(size=n)
+    y = (signal + rng.normal(0, 1, n) > 0.8).astype(int)
+    df = pd.DataFrame({"signal": signal, "noise": rng.normal(size=n), "churned": y,
+                       "customer_id": rng.integers(1000, 1100, n),  # an identifier repeated over rows
+                       "cancel_reason": np.where(y == 1, "price", None),  # a leak
+                       "zip": rng.integers(10000, 99999, n), "area_code": rng.choice([415, 408, 510], n),
+                       "empty": np.nan, "country": "JP", "amount": [f"{v:.2f}" for v in rng.normal(size=n)],
+                       "signup": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+                       "notes": [f"note {i}" for i in range(n)]})
+    df.loc[[4, 9], "amount"] = "n/a"
+    if dated:
+        df["as_of"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) * 2, "D")
+        df["late"] = np.where(np.arange(n) > n - 8, rng.normal(size=n), np.nan)
+    return df
+
+
+def test_the_japanese_page_says_the_fits_own_sentences_in_japanese(tmp_path):
+    """The validation method, the reason of each column left out (the final card's too) and a code column read as
+    categories were English on the Japanese page; evaluation.json keeps them in English, and the English page is
+    what it was."""
+    from engage_models._core.i18n import t
+
+    kw = dict(n_bootstrap=0, n_boot_eval=30, score="linear", folds=3)
+    for dated in (False, True):
+        df = _every_reason(dated=dated)
+        extra = dict(date_col="as_of", horizon_days=30, min_test_events=3) if dated else {}
+        en = fit_table(df, "churned", tmp_path / f"en{dated}", lang="en", **kw, **extra)
+        ja = fit_table(df, "churned", tmp_path / f"ja{dated}", lang="ja", **kw, **extra)
+        dropped = en["data"]["dropped_columns"]
+        assert set(dropped) == {"customer_id", "cancel_reason", "zip", "empty", "country", "amount", "signup",
+                                "notes", *(["late"] if dated else [])}  # the premise: every reason
+        assert dropped["country"] == "one value: 'JP' in every row"  # evaluation.json: English, as it was
+        assert ja["data"]["dropped_columns"]["notes"] == "text with 300 distinct values (an identifier?)"
+        assert ja["validation"]["method"] == en["validation"]["method"]
+        page_en = (tmp_path / f"en{dated}" / "report.html").read_text(encoding="utf-8")
+        page = (tmp_path / f"ja{dated}" / "report.html").read_text(encoding="utf-8")
+        for column, why in dropped.items():
+            if column != "cancel_reason":  # the leakage screen's reasons are in the fit's language
+                assert why.replace("'", "&#x27;") in page_en and why.replace("'", "&#x27;") not in page, column
+        assert "値なし：すべての行が空" in page and "300種類の値を持つテキスト（識別子？）" in page
+        assert "--id-col customer_id で指定すると" in page and "2個のセルが数値ではありません" in page
+        assert "量ではなくラベルです。3個のカテゴリとして読みました（--keep-column area_code" in page
+        assert "漏洩の疑い：" in page and "possible leak" not in page
+        if dated:
+            assert en["validation"]["method"] == "out-of-time (rolling origin over 4 equal windows of time)"
+            assert "時系列検証（起点をずらしながら、等しい長さの4期間でテスト）" in page
+            assert dropped["late"].startswith("no value in the 285 rows the final card is fitted on (those with labels "
+                                              f"mature by {en['validation']['labels_mature_until']})")
+            assert "最終スコアカードの学習に使う285行（結果ラベルが2025年7月22日までに確定した行）で値なし" in page
+        else:
+            assert en["validation"]["method"] in page_en and en["validation"]["method"] not in page
+            assert t("page.fit.method_folds_rows", "ja", k=3) in page
+        assert "not on the card" not in page and "distinct" not in page and "cross-validation" not in page
+
+
+def test_a_model_of_one_value_is_said_in_the_pages_language(tmp_path):
+    """Boosting fitted on 20 rows a fold predicts one value: the English page says evaluation.json's reason under
+    the model's name as the table above names it, the Japanese page says it in Japanese."""
+    en = fit_table(_thin(), "churned", tmp_path / "en", folds=2, n_bootstrap=0, n_boot_eval=50, score="linear")
+    fit_table(_thin(), "churned", tmp_path / "ja", folds=2, n_bootstrap=0, n_boot_eval=50, score="linear", lang="ja")
+    reason = en["models"]["gbm"]["one_value"]["reason"]
+    assert reason.startswith("predicted one value for every row in each of the 2 folds (fitted on 20 rows: too few")
+    assert f"<strong>gradient boosting</strong> {reason}." in (tmp_path / "en" / "report.html").read_text()
+    page = (tmp_path / "ja" / "report.html").read_text(encoding="utf-8")
+    assert ("<strong>勾配ブースティング</strong>は2分割すべてで全行に同じ値を予測しました（20行で学習：学習するには行が"
+            "少なすぎます）。") in page
+    assert reason not in page and "層化2分割交差検証" in page

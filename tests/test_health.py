@@ -1224,7 +1224,7 @@ def test_fit_on_a_thin_table_says_which_model_predicted_one_value_and_warns_of_a
     assert not linear["one_value"]["all"] and linear["roc_auc"]["estimate"] is not None
     assert "linear predicted one value for every row in 1 of the 3 folds" in printed
     report = (out / "report.html").read_text(encoding="utf-8")
-    assert "not computed: one value" in report and f"<strong>gbm</strong> {reason}." in report
+    assert "not computed: one value" in report and f"<strong>gradient boosting</strong> {reason}." in report
     assert "nan" not in report.split("<h2>Models compared")[1].split("<h2>Calibration")[0]
     slopes = [r for r in caplog.records if "calibration slope is negative" in r.getMessage()]
     assert len(slopes) == 1, [r.getMessage() for r in slopes]

@@ -43,6 +43,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from .._core.errors import DataError, InsufficientData
 from .._core.i18n import catalogue, check_lang, fmt_date, fmt_pct, t
 from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with it)
+    CODE_LEVELS,
     as_labels,
     code_note,
     code_numbers,
@@ -223,47 +224,46 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
             df[c] = as_labels(df[c])
     if codes:
         report["code_columns"] = {c: {**r, "note": code_note(c, r)} for c, r in codes.items()}
-    typos = {c: t for c in df.columns if c not in special and (t := text_among_numbers(df[c]))}
+    typos = {c: found for c in df.columns if c not in special and (found := text_among_numbers(df[c]))}
     screen = screen_label(df, y, [c for c in df.columns if c not in special], groups=df["__id"] if id_col else None,
                           keep=keep_columns, label=label, lang=lang, seed=seed, where=where)
     used, dropped = [], {}
+    said = {}  # each column left out: its reason's catalogue key and values, for the page in its language
+
+    def leave_out(c, key, fields=None, **more):
+        said[c] = (key, {**(fields or {}), **more})
+        dropped[c] = _say(*said[c])  # evaluation.json and the console: English
+
     for c, r in keys.items():
-        dropped[c] = (f"an identifier repeated over rows ({r['values']:,} of its {r['distinct']:,} values on "
-                      f"{r['rows']:,} rows): not a feature; give it as --id-col {c} so that a subject's rows stay "
-                      f"in one fold (without it they fall in the training and the validation rows alike)")
+        leave_out(c, "page.fit.out.repeated_id", values=r["values"], distinct=r["distinct"], rows=r["rows"], column=c)
     for c in df.columns:
         if c in special:
             continue
         s = df[c]
         if c in screen.excluded:
-            dropped[c] = "possible leak: " + "; ".join(screen.reasons(c))
+            leave_out(c, "page.fit.out.leak", reasons="; ".join(screen.reasons(c)))  # in the screen's language
         elif c in codes and not codes[c]["categories"]:
-            dropped[c] = code_note(c, codes[c])
+            leave_out(c, *_code_why(c, codes[c]))
         elif c in codes and s.nunique() >= 2:  # labels already: not to be read as dates
             used.append(c)
         elif s.nunique() == 0 or (s.nunique() == 1 and s.notna().all()):  # text too: one level is no feature
             # (one value with blanks stays, as on the cards: whether it is filled can separate churners)
-            dropped[c] = _uninformative(s)
+            leave_out(c, *_uninformative_why(s))
         elif pd.api.types.is_bool_dtype(s):
             df[c] = s.astype("string")
             used.append(c)
         elif c in typos:
-            t = typos[c]
-            dropped[c] = (f"numbers but for {t['cells']} cell(s) that are not (first at data rows "
-                          f"{data_row[t['positions']].tolist()}, e.g. {t['example']!r}); empty or correct those "
-                          f"cells to use it")
+            leave_out(c, "page.fit.out.typos", cells=typos[c]["cells"], rows=data_row[typos[c]["positions"]].tolist(),
+                      example=typos[c]["example"])
         elif pd.api.types.is_numeric_dtype(s):
             used.append(c)
         elif looks_like_dates(s):  # a date is no feature (many: "an identifier?"; 50 or fewer: each a level)
-            dropped[c] = ("dates: give the column of each row's observation date as --date-col (an out-of-time "
-                          "validation), or turn a date into a number of days (since the start, until renewal)")
+            leave_out(c, "page.fit.out.dates")
         elif s.nunique() <= 50:
             df[c] = s.astype("string")
             used.append(c)
         else:
-            dropped[c] = (f"text with {s.nunique()} distinct values (an identifier?)"
-                          + (": --keep-column keeps a column from the leakage screen, not one with more values "
-                             "than 50 to estimate one by one; group its values" if c in screen.keep else ""))
+            leave_out(c, "page.fit.out.text_kept" if c in screen.keep else "page.fit.out.text", n=s.nunique())
     if not used:
         hint = " (the leakage screen left out " + ", ".join(screen.excluded) + ")" if screen.excluded else ""
         raise TableError(f"{where}: no usable feature column besides the label/date/id{hint}")
@@ -274,7 +274,7 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         if copies.sum() > _chance_pairs(seen):  # not when few values make rows alike (one count and the label)
             report["repeated_rows"] = {"rows": int(copies.sum()), "first_rows": data_row[copies][:5].tolist()}
     report.update({
-        "features": used, "dropped_columns": dropped,
+        "features": used, "dropped_columns": dropped, "_said": said,
         "missing_values": {c: int(df[c].isna().sum()) for c in used if df[c].isna().any()},
         "churn_rate": float(y.mean()), "accounts": int(df["__id"].nunique()),
         "leakage_screen": screen.to_dict(),
@@ -304,7 +304,7 @@ def _chance_pairs(df: pd.DataFrame) -> float:
     return pairs
 
 
-def _uninformative(s: pd.Series) -> str:
+def _uninformative(s: pd.Series, lang: str = "en") -> str:
     """Why a column with no value, or one value in every row, is left out, in the words of the cards' own left-out
     metrics (:func:`~engage_models.health.design.uninformative`: "no value", "one value"), with the value. A column
     of one value with some rows empty is not left out (as on the cards): whether it is filled can tell churners
@@ -315,18 +315,60 @@ def _uninformative(s: pd.Series) -> str:
     ('no value: empty in every row', "one value: 'JP' in every row")
     >>> _uninformative(pd.Series([7, 7])), _uninformative(pd.Series([True, True]))
     ('one value: 7 in every row', 'one value: True in every row')
+    >>> _uninformative(pd.Series(["JP", "JP"]), "ja") == t("page.fit.out.one_value", "ja", value="JP")
+    True
     """
+    return _say(*_uninformative_why(s), lang=lang)
+
+
+def _uninformative_why(s: pd.Series) -> tuple[str, dict]:
+    """:func:`_uninformative`'s reason as its catalogue key and values."""
     if s.notna().sum() == 0:
-        return "no value: empty in every row"
+        return "page.fit.out.no_value", {}
     v = s.dropna().iloc[0]
-    v = v.item() if isinstance(v, np.generic) else v
-    return f"one value: {v!r} in every row"
+    return "page.fit.out.one_value", {"value": v.item() if isinstance(v, np.generic) else v}
 
 
-def _data_lists(data: dict, lang: str = "en") -> str:
+def _code_why(name: str, found: dict) -> tuple[str, dict]:
+    """What was done with a code column (:func:`~engage_models._core.io.code_numbers`) as a catalogue key and its
+    values: the words of :func:`~engage_models._core.io.code_note`, which the console prints, in any language.
+
+    >>> found = {"distinct": 90, "example": 4021, "categories": False}
+    >>> _say(*_code_why("iso", found)) == code_note("iso", found)
+    True
+    >>> _say(*_code_why("zip", {**found, "categories": True})) == code_note("zip", {**found, "categories": True})
+    True
+    """
+    return ("page.fit.out.code_categories" if found["categories"] else "page.fit.out.code_many",
+            {"distinct": found["distinct"], "example": found["example"], "levels": CODE_LEVELS, "column": name})
+
+
+def _say(key: str, values: dict, lang: str = "en") -> str:
+    """``t(key, lang, **values)``, a value that is itself a ``(key, values)`` pair said in ``lang`` too, a date
+    (a ``Timestamp``) as ``lang`` writes it (ISO 8601 in English, as ``evaluation.json`` writes dates).
+
+    >>> final = ("page.fit.out.final", {"what": ("page.fit.out.final_no_value", {}), "rows": 1200,
+    ...                                 "mature": ("page.fit.out.mature", {"date": pd.Timestamp("2025-06-30")})})
+    >>> _say(*final)
+    'no value in the 1,200 rows the final card is fitted on (those with labels mature by 2025-06-30): not on the card'
+    >>> "2025年6月30日" in _say(*final, lang="ja")
+    True
+    """
+    def said(v):
+        if isinstance(v, tuple):
+            return _say(*v, lang=lang)
+        if isinstance(v, pd.Timestamp):
+            return str(v.date()) if lang == "en" else fmt_date(v, lang)
+        return v
+
+    return t(key, lang, **{k: said(v) for k, v in values.items()})
+
+
+def _data_lists(data: dict, lang: str = "en", said: dict | None = None) -> str:
     """The fit report's data section: the missing values and the columns left out as lists (they were printed as
-    JSON, ``{}`` when there was none), escaped, its sentences in ``lang`` (the notes on each column are the fit's
-    own, in English).
+    JSON, ``{}`` when there was none), escaped, its sentences in ``lang``: a column left out by its reason's key
+    and values in ``said`` (:func:`prepare`), else as ``data`` says it; a code column by its figures; the lines of
+    the missing-value codes are the console's, in English.
 
     >>> _data_lists({"missing_values": {}, "dropped_columns": {"id": "an identifier <x>"}}).split("</p>")[1:]
     ['<p>Columns left out:', '<ul><li><strong>id</strong>: an identifier &lt;x&gt;</li></ul>']
@@ -349,8 +391,10 @@ def _data_lists(data: dict, lang: str = "en") -> str:
     """
     missing = data.get("missing_values") or {}
     dropped = data.get("dropped_columns") or {}
-    codes = {c: r["note"] for c, r in (data.get("code_columns") or {}).items()
+    codes = {c: _say(*_code_why(c, r), lang=lang) if "distinct" in r else r["note"]
+             for c, r in (data.get("code_columns") or {}).items()
              if r["categories"] and c in data.get("features", [])}  # the others are among the columns left out
+    said = said or {}
     out = (f"<p>{t('page.fit.missing', lang)}</p><ul>"
            + "".join(f"<li><strong>{html.escape(str(c))}</strong>: {n:,}</li>" for c, n in missing.items()) + "</ul>"
            if missing else f"<p>{t('page.fit.no_missing', lang)}</p>")
@@ -361,8 +405,9 @@ def _data_lists(data: dict, lang: str = "en") -> str:
         out += (f"<p>{t('page.fit.code_columns', lang)}</p><ul>" + "".join(
             f"<li><strong>{html.escape(str(c))}</strong>: {html.escape(str(note))}</li>" for c, note in codes.items())
             + "</ul>")
+    reasons = {c: _say(*said[c], lang=lang) if c in said else str(why) for c, why in dropped.items()}
     out += (f"<p>{t('page.fit.left_out', lang)}</p><ul>" + "".join(
-        f"<li><strong>{html.escape(str(c))}</strong>: {html.escape(str(why))}</li>" for c, why in dropped.items())
+        f"<li><strong>{html.escape(str(c))}</strong>: {html.escape(why)}</li>" for c, why in reasons.items())
             + "</ul>" if dropped else f"<p>{t('page.fit.none_left_out', lang)}</p>")
     return out
 
@@ -476,7 +521,7 @@ def _window_predictions(models: dict, X: pd.DataFrame, y: pd.Series, date_col: s
             rows[j]["roc_auc"] = {m: float(roc_auc_score(gm["y"], gm["p"])) if not _flat(gm["p"]) else None
                                   for m, gm in g.groupby("model")}
     record = {
-        "method": f"out-of-time (rolling origin over {n_windows} equal windows of time)",
+        "method": validation_method({"windows": rows}),
         "observed_until": str(tw["observed_until"].date()), "labels_mature_until": str(tw["mature_until"].date()),
         "train_rule": f"rows with {date_col} + {horizon_days} days <= window start",
         "test_rule": f"rows with {date_col} in the window and {date_col} + {horizon_days} days <= "
@@ -592,9 +637,9 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         ``COLUMN=VALUE`` missing-value codes, ``COLUMN=none``, ``none`` (:mod:`engage_models._core.missing_codes`):
         a code found or declared is a missing value, listed in ``evaluation["data"]["missing_codes"]``.
     lang : 'en' or 'ja'
-        The language of ``report.html``, of the card's labels (``scorecard.csv``, ``card.csv``), of the drivers in
-        ``scores.parquet`` and of the leakage screen's reasons; the fit's other sentences (the validation method,
-        the columns left out and why, a model of one value) are English.
+        The language of ``report.html`` (the validation method, the columns left out and why, a model of one value
+        included), of the card's labels (``scorecard.csv``, ``card.csv``), of the drivers in ``scores.parquet``
+        and of the leakage screen's reasons; ``evaluation.json``'s other sentences are English.
     n_jobs : int, optional
         Processes sharing the fits (joblib; -1 every core, None this one): each validation fit of each model
         (fold or window) is one task, then the shape card's refits of the final fit. Every fit is seeded, so no
@@ -609,6 +654,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     X, y, report = prepare(df, label, date_col, id_col, where, keep_columns, lang, seed, missing_codes,
                            label_values)
     data_row = X.attrs.pop("data_row", None)  # not carried along: pandas copies attrs into every derived frame
+    said = report.pop("_said")  # the reasons of the columns left out, said on the page in its language
     id_name = "__id"
     if score not in ("auto", "shape", "linear"):
         raise ValueError(f"score must be 'auto', 'shape' or 'linear', not {score!r}")
@@ -644,10 +690,8 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     else:
         with held.during("validation"):
             preds, k = _cv_predictions(models, X, y, folds, seed, held, n_jobs)
-        grouped = f"folds of accounts by {id_col!r}" if id_col else "folds of rows (no id column: each row is " \
-                                                                    "taken for a separate account)"
-        method = {"method": f"stratified {k}-fold cross-validation, {grouped} (no date column: not out-of-time)",
-                  "folds": k, "grouped_by": id_col, "test_rows": int(len(y)), "test_events": int(y.sum()),
+        method = {"method": validation_method({"folds": k, "grouped_by": id_col}), "folds": k,
+                  "grouped_by": id_col, "test_rows": int(len(y)), "test_events": int(y.sum()),
                   "test_accounts": int(X[id_name].nunique())}
     w = preds.pivot_table(index=["as_of", "row", "account_id", "y"], columns="model", values="p").reset_index()
     _write_validation(out / "validation_predictions.csv", w, X, list(models), date_col, id_col, data_row)
@@ -696,11 +740,12 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         log.warning("%s", negative["text"])
     # a column with values in the table but none, or one, in the rows the final card learns from (a metric filled
     # only in rows whose labels are not mature yet): the card leaves it out; said where the columns left out are
-    mature = f" (those with labels mature by {method['labels_mature_until']})" if date_col else ""
+    mature = ("page.fit.out.mature", {"date": pd.Timestamp(method["labels_mature_until"])}) if date_col else ""
     for c, why in (getattr(final, "left_out_", None) or {}).items():
-        report["dropped_columns"].setdefault(
-            c, f"{'no value' if why == NO_VALUE else 'one value'} in the {len(Xf):,} rows the final card is fitted "
-               f"on{mature}: not on the card")
+        if c not in report["dropped_columns"]:
+            said[c] = ("page.fit.out.final", {"rows": len(Xf), "mature": mature, "what": (
+                f"page.fit.out.final_{'no_value' if why == NO_VALUE else 'one_value'}", {})})
+            report["dropped_columns"][c] = _say(*said[c])
     card = final.scorecard(lang)
     write_csv(card, out / "scorecard.csv")
     if score == "shape":  # the ranges and points, and the same as a CS tool's card
@@ -729,7 +774,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     evaluation["files"] = ["scorecard.csv", *(SHAPE_ONLY if score == "shape" else ()), "scores.parquet",
                            "validation_predictions.csv", "evaluation.json", "report.html"]
     (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=_json) + "\n", encoding="utf-8")
-    _write_report(out / "report.html", card, boot, w, evaluation, models, lang)
+    _write_report(out / "report.html", card, boot, w, evaluation, models, lang, said, trained)
     return evaluation
 
 
@@ -788,6 +833,50 @@ def not_computed_text(evaluation: dict, lang: str = "en") -> str:
     return (" " if lang == "en" else "").join(said)
 
 
+def validation_method(val: dict, lang: str = "en") -> str:
+    """How ``fit_table`` validated, from its ``evaluation["validation"]`` (``windows``, or ``folds`` and
+    ``grouped_by``), in ``lang``: its ``method`` is the English.
+
+    >>> validation_method({"folds": 5, "grouped_by": "account"})
+    "stratified 5-fold cross-validation, folds of accounts by 'account' (no date column: not out-of-time)"
+    >>> validation_method({"windows": [{}, {}, {}, {}]})
+    'out-of-time (rolling origin over 4 equal windows of time)'
+    """
+    if "windows" in val:
+        return t("page.fit.method_windows", lang, n=len(val["windows"]))
+    if val.get("grouped_by") is not None:
+        return t("page.fit.method_folds_accounts", lang, k=val["folds"], column=val["grouped_by"])
+    return t("page.fit.method_folds_rows", lang, k=val["folds"])
+
+
+def one_value_said(model: str, flat: dict, trained: dict, lang: str = "en") -> str:
+    """Why ``model`` predicted one value for every row of some folds or windows (``flat``: its entry of
+    :func:`~.evaluation.one_value`, ``trained``: the rows each fold or window, numbered from 0, was fitted on), in
+    ``lang``: in English the ``reason`` of :func:`~.evaluation.one_value`.
+
+    >>> flat = {"folds": [1, 2, 3], "of": 3, "all": True}
+    >>> one_value_said("gbm", flat, {0: 20, 1: 20, 2: 20})  # doctest: +NORMALIZE_WHITESPACE
+    'predicted one value for every row in each of the 3 folds (fitted on 20 rows: too few rows to learn from): it
+     ranks no row above another, so its ROC-AUC, PR-AUC and top-decile lift are not computed'
+    >>> one_value_said("linear", {"windows": [2], "of": 4, "all": False}, {0: 90, 1: 120}, "ja")[:23]
+    '4期間のうち1期間で全行に同じ値を予測しました'
+    """
+    unit = "fold" if "folds" in flat else "window"
+    tested = flat[f"{unit}s"]
+    n, k = flat["of"], len(tested)
+    rows = [trained[j - 1] for j in tested]
+    lo, hi = min(rows), max(rows)
+    fitted = ("page.fit.fitted_on", {"rows": lo}) if lo == hi else ("page.fit.fitted_between", {"lo": lo, "hi": hi})
+    why = (("too_few_rows" if lo < 40 else "too_little_signal") if model == "gbm"  # leaves of 20 rows: no split
+           else "no_ranking" if model in ("shape", "linear", "learned") else "too_little_signal")
+    values = {"fitted": fitted, "why": (f"page.fit.why.{why}", {}), "n": n, "k": k,
+              "unit": (f"page.fit.unit.{unit}", {}), "units": (f"page.fit.units.{unit}", {})}
+    if k < n:
+        return _say("page.fit.one_value_some", values, lang)
+    where = ("page.fit.in_the", values) if n == 1 else ("page.fit.in_each", values)
+    return _say("page.fit.one_value_all", {**values, "where": where}, lang)
+
+
 def _json(v):
     if isinstance(v, (np.integer, np.floating)):
         return v.item()
@@ -806,10 +895,12 @@ def _header(column: str, lang: str) -> str:
 
 
 def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.DataFrame, evaluation: dict,
-                  models, lang: str = "en") -> None:
+                  models, lang: str = "en", said: dict | None = None, trained: dict | None = None) -> None:
     """A one-page HTML report in ``lang``: validation, model comparison, calibration plot, scorecard. Nothing
-    fetched. The fit's own sentences (the validation method, a model of one value, the leakage screen's reasons
-    when fitted in English, the notes on the columns) are English in a Japanese page too."""
+    fetched. The fit's own sentences are said in ``lang`` too: the validation method, a model of one value (from
+    ``trained``, the rows each fold or window was fitted on), the columns left out (``said``: each one's reason as
+    a catalogue key and values); the leakage screen's reasons are in the language the fit was run in; the
+    missing-value codes' lines are the console's, in English."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -835,10 +926,15 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     img = base64.b64encode(buf.getvalue()).decode("ascii")
     flat = {m: f for m, f in ((m, evaluation["models"][m].get("one_value")) for m in models) if f}
     view = E.summary_view(boot, lang, one_value=flat)  # a model of one value: its ranking "not computed: one value"
+    def bold(text: str) -> str:
+        return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
+
     comparison = view.to_html(index=False, escape=True, border=0) + "".join(
-        f"<p><strong>{html.escape(m)}</strong> {html.escape(f['reason'])}.</p>" for m, f in flat.items())
+        "<p>" + bold(t("page.fit.one_value_line", lang, model=t(m, lang), reason=(
+            one_value_said(m, f, trained, lang) if trained is not None else f["reason"]))) + "</p>"
+        for m, f in flat.items())
     if missing := not_computed_text(evaluation, lang):  # rows of one outcome, intervals the resamples cannot give
-        comparison += "<p>" + re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(missing)) + "</p>"
+        comparison += "<p>" + bold(missing) + "</p>"
     columns = ["label", "weight", "ci_low", "ci_high", "points_range", "delta_churn_probability"]
     scorecard = card[columns].round(4).rename(columns=lambda c: _header(c, lang))
     data, val = evaluation["data"], evaluation["validation"]
@@ -875,7 +971,7 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     leaks = (f"<h2>{t('page.leakage', lang)}</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in leaks)
              + "</ul>") if leaks else ""
     rows = t("page.fit.rows", lang, rows=f"{data['rows']:,}", without=f"{data['rows_without_label']:,}",
-             rate=fmt_pct(100 * data["churn_rate"], lang), method=html.escape(val["method"]),
+             rate=fmt_pct(100 * data["churn_rate"], lang), method=html.escape(validation_method(val, lang)),
              test_rows=f"{val['test_rows']:,}", events=f"{val['test_events']:,}",
              accounts=f"{val['test_accounts']:,}")
     title = t("page.fit.title", lang)
@@ -888,6 +984,6 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}}</styl
 <h2>{t("page.fit.calibration", lang)}</h2><p>{html.escape(calibration_text(evaluation["calibration"], lang))}</p>
 <img alt="{html.escape(t("page.fit.calibration_alt", lang))}" src="data:image/png;base64,{img}">
 <h2>{t("page.fit.scorecard", lang)}</h2>{scorecard.to_html(index=False, escape=True, border=0)}
-<h2>{t("page.fit.data", lang)}</h2>{_data_lists(data, lang)}
+<h2>{t("page.fit.data", lang)}</h2>{_data_lists(data, lang, said)}
 </body></html>"""
     path.write_text(body, encoding="utf-8")
