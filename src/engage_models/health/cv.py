@@ -14,6 +14,7 @@ Folds, by what ``X`` allows (the first that applies):
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -86,12 +87,15 @@ def _splits(X: pd.DataFrame, y: np.ndarray, date_col: str | None, cv: int, gap_d
                    "of the score itself is unchanged)")
     counts = np.bincount(y.astype(int), minlength=2)
     groups = account_groups(X, id_col)
-    if groups is not None and len(np.unique(groups)) < len(groups):
-        k = int(min(cv, len(np.unique(groups)), max(2, counts.min())))
-        folds = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
-        return list(folds.split(X, y, groups)), "grouped"
-    k = int(min(cv, max(2, counts.min())))
-    return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(X, y)), "stratified"
+    with warnings.catch_warnings():  # one churner in the training rows: scikit-learn's warning (with the path of
+        # its own file) said what the calibration then says itself, that no fold had both outcomes
+        warnings.filterwarnings("ignore", "The least populated class in y has only", UserWarning)
+        if groups is not None and len(np.unique(groups)) < len(groups):
+            k = int(min(cv, len(np.unique(groups)), max(2, counts.min())))
+            folds = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
+            return list(folds.split(X, y, groups)), "grouped"
+        k = int(min(cv, max(2, counts.min())))
+        return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(X, y)), "stratified"
 
 
 def choose_thresholds(y, p, cost_ratios=(9.0, 4.0)) -> tuple[float, float]:
