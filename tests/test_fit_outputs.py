@@ -193,3 +193,53 @@ def test_a_model_of_one_value_is_said_in_the_pages_language(tmp_path):
     assert ("<strong>勾配ブースティング</strong>は2分割すべてで全行に同じ値を予測しました（20行で学習：学習するには行が"
             "少なすぎます）。") in page
     assert reason not in page and "層化2分割交差検証" in page
+
+
+def test_a_card_choice_without_an_interval_says_why_on_the_page_and_the_console(tmp_path):
+    """Two churners: the shape card's lead over the linear card has no 95% interval (more than 2.5% of the
+    resamples hold no churner), so the linear card is kept. The page printed '95% CI +nan to +nan' and the console
+    the bare code '(few_draws)'."""
+    proc, ev = _fit_cli(tmp_path, _thin(), "--folds", "2", "--score", "auto")
+    d = ev["chosen"]["shape_minus_linear"]
+    assert ev["chosen"]["score"] == "linear" and d["not_computed"] == "few_draws" and d["ci_low"] is None
+    page = (tmp_path / "fit" / "report.html").read_text(encoding="utf-8")
+    assert "nan" not in page.lower().replace("nanum", "")
+    assert (f"the validation cannot tell the cards apart (shape {ev['chosen']['roc_auc']['shape']:.3f}, linear "
+            f"{ev['chosen']['roc_auc']['linear']:.3f}; shape minus linear {d['difference']:+.3f}, no 95% interval: "
+            "more than 2.5% of the resamples of accounts hold no churner") in page
+    assert "(few_draws)" not in proc.stdout and "no 95% interval: more than 2.5% of the resamples" in proc.stdout
+    # JSON has no NaN: the file held 'NaN' for the missing bounds, which a strict parser refuses
+    json.loads((tmp_path / "fit" / "evaluation.json").read_text(encoding="utf-8"), parse_constant=_refuse)
+
+
+def _refuse(name):
+    raise ValueError(f"evaluation.json holds {name}")
+
+
+def test_a_shape_card_s_page_shows_its_ranges_and_points_not_a_column_of_nan(tmp_path):
+    """With the shape card, the page's scorecard showed NaN for every weight and interval and none of the card's
+    ranges and points (they were in card.csv only); with --bootstrap 0 the linear card's interval columns were NaN
+    too. The page now shows the ranges with their points (and interval), the pairwise table, and no NaN."""
+    rng = np.random.default_rng(0)
+    n = 600
+    x, plan = rng.normal(size=n), rng.choice(["basic", "pro"], n)
+    p = 1 / (1 + np.exp(-(1.5 * x - 1 + (plan == "basic"))))
+    df = pd.DataFrame({"x": x, "plan": plan, "churned": (rng.random(n) < p).astype(int)})
+    path = tmp_path / "shape.csv"
+    df.to_csv(path, index=False)
+    for score, boot in (("shape", "20"), ("linear", "0")):
+        out = tmp_path / score
+        proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(path), "--label",
+                               "churned", "--score", score, "--bootstrap", boot, "--jobs", "1", "--out", str(out)],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        page = (out / "report.html").read_text(encoding="utf-8")
+        scorecard = page[page.index("<h2>Scorecard"):]
+        assert ">nan<" not in scorecard.lower(), score
+        if score == "shape":
+            card = pd.read_csv(out / "card.csv")
+            first = card.iloc[0]
+            assert f"<td>{first['range']}</td>" in scorecard and f"{first['points']:.1f} (" in scorecard
+            assert "<h3>x × plan</h3>" in scorecard and "<th>weight</th>" not in scorecard
+        else:
+            assert "<th>weight</th>" in scorecard and "<th>ci_low</th>" not in scorecard

@@ -773,8 +773,10 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
                                  "immature_rows": int((~final_rows).sum())}  # scored, not learned from
     evaluation["files"] = ["scorecard.csv", *(SHAPE_ONLY if score == "shape" else ()), "scores.parquet",
                            "validation_predictions.csv", "evaluation.json", "report.html"]
-    (out / "evaluation.json").write_text(json.dumps(evaluation, indent=2, default=_json) + "\n", encoding="utf-8")
-    _write_report(out / "report.html", card, boot, w, evaluation, models, lang, said, trained)
+    (out / "evaluation.json").write_text(json.dumps(_finite(evaluation), indent=2, default=_json, allow_nan=False)
+                                         + "\n", encoding="utf-8")
+    shape = (final.card(lang), final.pair_tables(lang)) if score == "shape" else None
+    _write_report(out / "report.html", card, boot, w, evaluation, models, lang, said, trained, shape)
     return evaluation
 
 
@@ -883,6 +885,24 @@ def _json(v):
     return str(v)
 
 
+def _finite(v):
+    """``v`` with every number that is not finite (NaN, infinity) as ``None``: JSON has no NaN, and a job reading
+    ``evaluation.json`` with a strict parser (JavaScript's, Go's, a database's) refused the file.
+
+    >>> _finite({"d": 0.1, "ci": [float("nan"), np.float64("inf")], "n": np.int64(3)})
+    {'d': 0.1, 'ci': [None, None], 'n': 3}
+    """
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    if isinstance(v, (float, np.floating)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
 def _header(column: str, lang: str) -> str:
     """A column of the report's tables by its name in ``lang`` (its name as written when the catalogue has none).
 
@@ -895,12 +915,15 @@ def _header(column: str, lang: str) -> str:
 
 
 def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.DataFrame, evaluation: dict,
-                  models, lang: str = "en", said: dict | None = None, trained: dict | None = None) -> None:
+                  models, lang: str = "en", said: dict | None = None, trained: dict | None = None,
+                  shape: tuple | None = None) -> None:
     """A one-page HTML report in ``lang``: validation, model comparison, calibration plot, scorecard. Nothing
     fetched. The fit's own sentences are said in ``lang`` too: the validation method, a model of one value (from
     ``trained``, the rows each fold or window was fitted on), the columns left out (``said``: each one's reason as
     a catalogue key and values); the leakage screen's reasons are in the language the fit was run in; the
-    missing-value codes' lines are the console's, in English."""
+    missing-value codes' lines are the console's, in English. A shape card (``shape``: its :meth:`card` and
+    :meth:`pair_tables`) is shown as its ranges and points and its pairwise tables: its scorecard row has no
+    weight (the page showed a column of NaN and no range), so only the points each term can move are kept there."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -936,7 +959,19 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
     if missing := not_computed_text(evaluation, lang):  # rows of one outcome, intervals the resamples cannot give
         comparison += "<p>" + bold(missing) + "</p>"
     columns = ["label", "weight", "ci_low", "ci_high", "points_range", "delta_churn_probability"]
-    scorecard = card[columns].round(4).rename(columns=lambda c: _header(c, lang))
+    table = card[columns].round(4)
+    table = table.drop(columns=[c for c in columns[1:] if table[c].isna().all()])  # a shape has no weight, and
+    # no bootstrap no interval: a column of NaN said nothing; an empty cell is one the card has no value for
+    scorecard = table.rename(columns=lambda c: _header(c, lang)).to_html(index=False, escape=True, border=0,
+                                                                          na_rep="")
+    if shape is not None:
+        from .views import MAX_PAIR_TABLES, shape_card_view
+
+        ranges, pairs = shape
+        scorecard += shape_card_view(ranges, lang).to_html(index=False, escape=True, border=0)
+        for name, tb in list(pairs.items())[:MAX_PAIR_TABLES]:
+            scorecard += f"<h3>{html.escape(str(name))}</h3>" + tb.round(0).reset_index().to_html(
+                index=False, escape=True, border=0, na_rep="", float_format="{:.0f}".format)
     data, val = evaluation["data"], evaluation["validation"]
     windows = ""
     if "windows" in val:
@@ -962,6 +997,10 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
                                                for f in ("shape", "linear") if auc[f] is not None)
             chosen = "<p>" + (t("page.fit.chosen_figures", lang, chosen=card_is, why=why, figures=figures)
                               if figures else t("page.fit.chosen_plain", lang, chosen=card_is, why=why)) + "</p>"
+        elif d.get("not_computed"):  # no interval of the difference (2.5% rule): the simpler card, and why
+            chosen = "<p>" + t("page.fit.chosen_no_interval", lang, chosen=card_is, shape=auc["shape"],
+                               linear=auc["linear"], d=d["difference"],
+                               why=t(f"hs.choice_why_{d['not_computed']}", lang)) + "</p>"
         else:
             why = t("page.fit.why_beyond_noise" if ch["score"] == "shape" else "page.fit.why_within_noise"
                     if ch.get("shape_lead_within_noise") else "page.fit.why_higher", lang)
@@ -983,7 +1022,7 @@ td,th{{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}}</styl
 <h2>{t("page.fit.compared", lang)}</h2>{chosen}{comparison}
 <h2>{t("page.fit.calibration", lang)}</h2><p>{html.escape(calibration_text(evaluation["calibration"], lang))}</p>
 <img alt="{html.escape(t("page.fit.calibration_alt", lang))}" src="data:image/png;base64,{img}">
-<h2>{t("page.fit.scorecard", lang)}</h2>{scorecard.to_html(index=False, escape=True, border=0)}
+<h2>{t("page.fit.scorecard", lang)}</h2>{scorecard}
 <h2>{t("page.fit.data", lang)}</h2>{_data_lists(data, lang, said)}
 </body></html>"""
     path.write_text(body, encoding="utf-8")
