@@ -874,3 +874,51 @@ def test_excels_unicode_text_export_is_found_and_read_as_tab_separated(tmp_path)
     (raw / "surveys" / "2025-01.csv").write_text(_csv_text(rows))
     (raw / "surveys" / "readme.txt").write_text("exported monthly\n")  # a note beside the parts is no part
     assert _ingest(raw, tmp_path / "p4").tables["surveys"].rows_kept == 2
+
+
+def _western_table(path: Path) -> None:
+    """A small customer table as a Western European Windows Excel saves it (cp1252: neither UTF-8 nor CP932)."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 90
+    city = np.array(["Zürich", "Malmö", "Genève"])[np.arange(n) % 3]
+    tenure = np.round(rng.exponential(np.where(city == "Zürich", 8, 20)) + 1, 1)
+    pd.DataFrame({"customer": [f"K{i:03d}" for i in range(n)], "tenure": tenure,
+                  "churned": (rng.uniform(size=n) < 0.7).astype(int), "city": city,
+                  "users": rng.integers(1, 30, n)}).to_csv(path, index=False, encoding="cp1252")
+
+
+def test_fit_and_survival_take_the_encoding_their_refusal_names(tmp_path, capsys):
+    """engage fit and survival detect UTF-8 and CP932 as ingest does; a file in neither was refused with "give its
+    encoding (--encoding TABLE=ENCODING, or encoding: in sources.yaml)", the ingest's option, which neither command
+    had: a cp1252 export (Zürich, Malmö) could not be read at all. Now the refusal names the commands' own
+    --encoding, which reads it (checked over the whole file, a wrong one naming the line)."""
+    table = tmp_path / "kunden.csv"
+    _western_table(table)
+    args = ["--duration", "tenure", "--event", "churned", "--id", "customer", "--n-boot", "0", "--cv", "2"]
+    assert main(["survival", "--table", str(table), *args, "--out", str(tmp_path / "o1")]) == 2
+    err = capsys.readouterr().err
+    assert f"{table} is neither utf-8 nor cp932: give its encoding with --encoding" in err, err
+    assert "TABLE=ENCODING" not in err and "sources.yaml" not in err
+    assert main(["survival", "--table", str(table), "--encoding", "cp1252", *args, "--out", str(tmp_path / "o2")]) == 0
+    terms = pd.read_csv(tmp_path / "o2" / "hazard_ratios.csv")["term"].tolist()
+    cities = {t for t in terms if t.startswith("city=")}  # two of the three, one being the reference
+    assert len(cities) == 2 and cities < {"city=Zürich", "city=Malmö", "city=Genève"}, terms
+    # a wrong encoding is checked over the whole file: the line of the first byte it cannot read
+    assert main(["survival", "--table", str(table), "--encoding", "utf-8", *args, "--out", str(tmp_path / "o3")]) == 2
+    assert f"{table.name} is not utf-8: byte" in capsys.readouterr().err
+    # engage fit reads it too (stopping here at the label it is asked for, after reading every column)
+    assert main(["fit", "--table", str(table), "--label", "left", "--out", str(tmp_path / "o4")]) == 2
+    assert "give its encoding with --encoding" in capsys.readouterr().err
+    assert main(["fit", "--table", str(table), "--encoding", "cp1252", "--label", "left",
+                 "--out", str(tmp_path / "o4")]) == 2
+    assert "no label column 'left' (columns: customer, tenure, churned, city, users)" in capsys.readouterr().err
+    # a workbook stores its own text: an --encoding for it is said to be of no use, not silently ignored
+    pd.read_csv(table, encoding="cp1252").to_excel(tmp_path / "kunden.xlsx", index=False)
+    assert main(["fit", "--table", str(tmp_path / "kunden.xlsx"), "--encoding", "cp1252", "--label", "churned",
+                 "--out", str(tmp_path / "o5")]) == 2
+    assert "is not a text table" in capsys.readouterr().err
+    assert main(["fit", "--table", str(table), "--encoding", "klingon", "--label", "churned",
+                 "--out", str(tmp_path / "o6")]) == 2
+    assert "unknown encoding 'klingon'" in capsys.readouterr().err

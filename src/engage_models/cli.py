@@ -240,22 +240,35 @@ def _out_folder(path: Path) -> Path:
     return path
 
 
-def _read_table(path: Path, notes=None, sheet: str | None = None, uses=None):
-    """A table a user brings (:func:`~engage_models._core.io.read_table`); a text file's encoding is detected as
-    ingest detects it (a byte-order mark, else UTF-8, else CP932: a Japanese Excel's CSV). What reading did that
-    the user would not see (blank lines, cells read as missing, decimal commas, a name written twice) is printed to
-    ``notes`` first, so that it is read before any error about a row. ``uses``: option -> the columns the command
-    reads with it; one the header names twice stops, naming its columns."""
+def _read_table(path: Path, notes=None, sheet: str | None = None, uses=None, encoding: str | None = None):
+    """A table a user brings (:func:`~engage_models._core.io.read_table`); a text file's encoding is the one
+    ``--encoding`` names (checked over the whole file), else detected as ingest detects it (a byte-order mark, else
+    UTF-8, else CP932: a Japanese Excel's CSV). What reading did that the user would not see (blank lines, cells read
+    as missing, decimal commas, a name written twice) is printed to ``notes`` first, so that it is read before any
+    error about a row. ``uses``: option -> the columns the command reads with it; one the header names twice stops,
+    naming its columns."""
     from ._core.errors import DataError
     from ._core.io import TEXT_TABLES, read_table, reading_notes
-    from .ingest.files import FileError, detect_encoding
+    from .ingest.files import FileError, check_decodes, detect_encoding
+    from .ingest.sources import check_encoding
 
-    encoding = None
-    if path.is_file() and path.name.lower().endswith(TEXT_TABLES):
+    text = path.name.lower().endswith(TEXT_TABLES)
+    if encoding is not None:
+        encoding = check_encoding(encoding, "--encoding")
+        if not text and path.exists():  # a workbook or Parquet file holds its own text: the name would go unused
+            raise ConfigError(f"--encoding {encoding}: {path} is not a text table (CSV, TSV or .txt); its text is "
+                              f"read as the file stores it, without --encoding")
+    if path.is_file() and text:
         try:
-            encoding = detect_encoding(path)
-        except FileError as exc:
-            raise DataError(f"{path}: {exc}") from None
+            if encoding is None:
+                encoding = detect_encoding(path, hint="with --encoding (e.g. --encoding cp1252 for a Western "
+                                                      "European Windows export, --encoding euc_jp)")
+            else:
+                check_decodes(path, encoding)
+        except FileError as exc:  # its text begins with the file's name: the path as given names it once
+            said = str(exc)
+            raise DataError(f"{path}{said.removeprefix(path.name)}" if said.startswith(f"{path.name} ")
+                            else f"{path}: {said}") from None
     df = read_table(path, encoding=encoding, sheet=sheet, uses=uses)
     for note in reading_notes(df, str(path)):
         print(f"note: {note}", file=notes or sys.stdout)
@@ -286,7 +299,7 @@ def _fit(args) -> int:
         from .health.baselines import load_scorecard
 
         load_scorecard(args.hand_scorecard)
-    df = _read_table(args.table, sheet=args.sheet, uses={
+    df = _read_table(args.table, sheet=args.sheet, encoding=args.encoding, uses={
         "--label": args.label, "--date-col": args.date_col, "--id-col": args.id_col, "--keep-column": args.keep_column,
         "--missing-code": [c.partition("=")[0] for c in args.missing_code]})
     with _naming(args.table):
@@ -426,7 +439,7 @@ def _survival(args) -> int:
         raise ConfigError("--measured-at goes with --duration, --event and --id (each row a measurement of its "
                           "account), not with --start/--end or --entry")
     _out_folder(args.out)
-    df = _read_table(args.table, sys.stderr, args.sheet, uses={
+    df = _read_table(args.table, sys.stderr, args.sheet, encoding=args.encoding, uses={
         "--duration": args.duration, "--event": args.event, "--start": args.start, "--end": args.end,
         "--observed-until": args.observed_until, "--covariates": args.covariates, "--entry": args.entry,
         "--id": args.id, "--mrr": args.mrr, "--keep-column": args.keep_column, "--measured-at": args.measured_at,
@@ -536,6 +549,12 @@ def _survival(args) -> int:
         print(f"left out {gone['rows']:,} row(s) of {result.evaluation['table']['rows']:,} with {gone['why']} "
               f"(first at data rows {gone['first_rows']})", file=sys.stderr)
     return 0
+
+
+def _encoding_argument(parser) -> None:
+    parser.add_argument("--encoding", default=None, metavar="ENCODING",
+                        help="encoding of a CSV or text --table, e.g. cp1252, euc_jp (default: detected: a byte-order "
+                             "mark, else UTF-8, else CP932, as a Japanese Excel saves a CSV)")
 
 
 def _sheet_argument(parser) -> None:
@@ -677,6 +696,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--table", type=Path, required=True,
                    help="Parquet, CSV or an Excel workbook (.xlsx), one row per account (and date)")
     _sheet_argument(f)
+    _encoding_argument(f)
     f.add_argument("--label", required=True, help="0/1 (or yes/no) column: churned within the horizon")
     f.add_argument("--label-value", action="append", default=[], metavar="VALUE",
                    help="a value of --label that means churn, when it holds other values (repeatable; every other "
@@ -720,6 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--table", type=Path, required=True,
                    help="Parquet, CSV or an Excel workbook (.xlsx), one row per account")
     _sheet_argument(v)
+    _encoding_argument(v)
     v.add_argument("--duration", default=None, help="column: time observed (tenure); or give --start and --end")
     v.add_argument("--start", default=None, help="column: the date the account started (with --end, instead of "
                                                   "--duration)")

@@ -88,8 +88,10 @@ def check_decodes(path: str | Path, encoding: str, *, plausible: bool = False) -
                 return
 
 
-def detect_encoding(path: str | Path) -> str:
-    """The encoding of a text file: byte-order mark, else UTF-8, else CP932 (see the module notes)."""
+def detect_encoding(path: str | Path, hint: str = "(--encoding TABLE=ENCODING, or encoding: in sources.yaml)") -> str:
+    """The encoding of a text file: byte-order mark, else UTF-8, else CP932 (see the module notes). ``hint``: how
+    the caller's user gives an encoding, said when neither fits (``engage ingest`` takes ``--encoding
+    TABLE=ENCODING``, ``engage fit`` and ``engage survival`` ``--encoding ENCODING``)."""
     path = Path(path)
     with _open_bytes(path) as f:
         head = f.read(4096)
@@ -110,8 +112,7 @@ def detect_encoding(path: str | Path) -> str:
             return name
         except FileError:
             continue
-    raise FileError(f"{path.name} is neither {' nor '.join(candidates)}: give its encoding "
-                        "(--encoding TABLE=ENCODING, or encoding: in sources.yaml)")
+    raise FileError(f"{path.name} is neither {' nor '.join(candidates)}: give its encoding {hint}")
 
 
 def transcode(path: str | Path, encoding: str, out: Path) -> Path:
