@@ -569,6 +569,27 @@ def test_cli_on_a_table_of_ones_own(tmp_path):
     assert "cross-validated concordance" in proc.stderr
 
 
+def test_a_second_run_into_the_same_folder_leaves_none_of_the_first_run_s_files(tmp_path):
+    """``engage survival --out`` keeps only the run's own files: a run with --mrr, then one without into the same
+    folder, left the first run's revenue_at_risk.csv beside the second's results, where a script or a reader took it
+    for this table's money at risk."""
+    from engage_models.cli import main
+
+    every = {"hazard_ratios.csv", "ph_test.csv", "discrete_time_odds_ratios.csv", "per_account.csv",
+             "revenue_at_risk.csv", "evaluation.json", "report.html"}
+    own = _own_table(n=120)
+    own.to_csv(tmp_path / "t.csv", index=False)
+    out = tmp_path / "out"
+    args = ["survival", "--table", str(tmp_path / "t.csv"), "--duration", "tenure", "--event", "churned",
+            "--covariates", "tier", "users", "--unit", "days", "--id", "customer", "--n-boot", "0", "--cv", "2",
+            "--out", str(out)]
+    assert main([*args, "--mrr", "fee"]) == 0
+    assert {p.name for p in out.iterdir()} == every
+    (out / "notes.txt").write_text("mine")  # a file of the user's own is not the command's to remove
+    assert main(args) == 0
+    assert {p.name for p in out.iterdir()} == every - {"revenue_at_risk.csv"} | {"notes.txt"}
+
+
 def test_cli_names_a_missing_column(tmp_path):
     _own_table().to_csv(tmp_path / "t.csv", index=False)
     proc = subprocess.run([sys.executable, "-m", "engage_models", "survival", "--table", str(tmp_path / "t.csv"),

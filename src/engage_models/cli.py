@@ -419,6 +419,12 @@ def _date_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+#: Every file ``engage survival`` writes; some only with what they need (``revenue_at_risk.csv`` with ``--mrr``, the
+#: discrete-time model's and the proportional-hazards check's when the data allow them).
+SURVIVAL_FILES = ("hazard_ratios.csv", "ph_test.csv", "discrete_time_odds_ratios.csv", "per_account.csv",
+                  "revenue_at_risk.csv", "evaluation.json", "report.html")
+
+
 def _survival(args) -> int:
     from ._core.i18n import LANGS
     from ._core.missing_codes import describe_codes
@@ -488,8 +494,11 @@ def _survival(args) -> int:
 
     if reshaped:  # how the table's dates or visits became durations: in evaluation.json and the page, as on the console
         result.evaluation["table"]["reshaped"] = reshaped
-    for path in [*result.write(args.out), write_report(args.out / "report.html", result, Path(args.table).name,
-                                                        where=str(args.table), lang=args.lang)]:
+    written = [*result.write(args.out), write_report(args.out / "report.html", result, Path(args.table).name,
+                                                      where=str(args.table), lang=args.lang)]
+    for name in set(SURVIVAL_FILES) - {p.name for p in written}:  # an earlier run's, not this one's: a script or a
+        (args.out / name).unlink(missing_ok=True)                  # reader would take it for this table's
+    for path in written:
         print(path)
     if args.unit is None and not dated:  # first: every figure below is in months (a reader found it under 1 KB)
         span = result.evaluation["table"]["duration_months"]
