@@ -242,3 +242,21 @@ def test_an_identifier_in_a_text_file_is_read_as_written(tmp_path):
     assert df["customer"].tolist() == ["007", "7", "0042"] and df["seats"].tolist() == [1, 2, 3]
     assert read_table(path)["customer"].tolist() == [7, 7, 42]  # no id named: pandas' reading, as before
     assert read_table(path, uses={"--id-col": ["customer"]})["customer"].tolist() == ["007", "7", "0042"]
+
+
+def test_a_table_named_in_other_capitals_or_without_its_extension_is_pointed_to(tmp_path, capsys):
+    """R's data sets come as ``Default.csv``; a user typing ``--table default.csv`` (one file on Windows and macOS)
+    or ``--table Default`` read only "default.csv: no such file". The refusal now names the file the folder has."""
+    from engage_models.cli import main
+
+    _accounts(20).to_csv(tmp_path / "Default.csv", index=False)
+    for given in ("default.csv", "Default", "Default.xlsx"):
+        assert main(["fit", "--table", str(tmp_path / given), "--label", "churned", "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert f"{tmp_path / given}: no such file; the folder has 'Default.csv'" in err, err
+    assert main(["survival", "--table", str(tmp_path / "DEFAULT.CSV"), "--duration", "tenure", "--event", "churned",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "no such file; the folder has 'Default.csv'" in capsys.readouterr().err
+    assert main(["fit", "--table", str(tmp_path / "other.csv"), "--label", "churned",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.rstrip().endswith("other.csv: no such file")  # nothing near: said as before

@@ -252,6 +252,9 @@ def _read_table(path: Path, notes=None, sheet: str | None = None, uses=None, enc
     from .ingest.files import FileError, check_decodes, detect_encoding
     from .ingest.sources import check_encoding
 
+    if not path.exists() and (near := _near_names(path)):
+        raise DataError(f"{path}: no such file; the folder has {', '.join(map(repr, near))} (a file's name is read "
+                        f"as written, capitals and extension included)")
     text = path.name.lower().endswith(TEXT_TABLES)
     if encoding is not None:
         encoding = check_encoding(encoding, "--encoding")
@@ -273,6 +276,26 @@ def _read_table(path: Path, notes=None, sheet: str | None = None, uses=None, enc
     for note in reading_notes(df, str(path)):
         print(f"note: {note}", file=notes or sys.stdout)
     return df
+
+
+def _near_names(path: Path) -> list[str]:
+    """Files beside where ``path`` would be that a user may have meant: the same name in other capitals
+    (``default.csv`` for ``Default.csv``: one file on Windows and macOS, two on Linux), or the same name with
+    another extension or none (``Default`` or ``Default.xlsx`` for ``Default.csv``).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = (Path(d) / "Default.csv").write_text("a\\n1\\n")
+    ...     [_near_names(Path(d) / n) for n in ("default.csv", "Default", "Default.xlsx", "Defaults.csv")]
+    [['Default.csv'], ['Default.csv'], ['Default.csv'], []]
+    """
+    folder, wanted = path.parent, path.name.casefold()
+    try:
+        names = sorted(p.name for p in folder.iterdir() if p.is_file())
+    except OSError:  # no such folder, or not one to list
+        return []
+    stem = wanted.partition(".")[0]
+    return [n for n in names if n.casefold().partition(".")[0] == stem][:5]
 
 
 @contextlib.contextmanager
