@@ -138,6 +138,37 @@ def test_levels_the_model_never_saw_are_counted_by_account_and_said(fitted, pane
     assert frozen.unseen_levels(latest) == {"plan": {"Platinum": 9, "Diamond": 1}}
 
 
+def test_a_feature_at_one_value_for_every_account_where_training_rows_spread_is_found(fitted, panel, tmp_path):
+    """A month's export without events' duration_s (or with it renamed) gave every account 0 usage hours, and the
+    frozen model scored them all on it without a word. An off-month's 0 the model also saw, or a few accounts
+    without a ticket, are not a broken feed."""
+    form, model, rows = fitted
+    frozen = load_frozen(save_frozen(model, tmp_path, panel_rows=rows, info=_info(form, model)))
+    latest = panel[panel["as_of"] == panel["as_of"].max()].copy()
+    assert frozen.blank_features(latest) == {}
+    feature = next(f for f in frozen.features if f.startswith("usage_hours"))
+    broken = latest.assign(**{feature: 0.0})
+    found = frozen.blank_features(broken)
+    assert list(found) == [feature]
+    assert found[feature]["value"] == 0 and found[feature]["accounts"] == latest["account_id"].nunique()
+    assert found[feature]["dates"] == [latest["as_of"].max()]
+    zero_share = (rows[feature] == 0).groupby(rows["as_of"]).mean().max()
+    assert found[feature]["training_share"] == pytest.approx(zero_share) and zero_share < 0.5
+    # empty for everyone (a table gone from the export) is found too
+    assert list(frozen.blank_features(latest.assign(**{feature: np.nan}))) == [feature]
+    # a value most training rows of one date had, for everyone: as likely as a month the model saw
+    common = rows.assign(**{feature: 0.0, "as_of": rows["as_of"].min()})
+    usual = load_frozen(save_frozen(model, tmp_path / "usual", panel_rows=pd.concat([rows, common]),
+                                    info=_info(form, model)))
+    assert usual.blank_features(broken) == {}
+    # three accounts all at 0: nothing unusual
+    assert frozen.blank_features(broken[broken["account_id"].isin(broken["account_id"].iloc[:3])]) == {}
+    # a date before the first training date is not judged: the data's first months had no NPS answer yet (a run
+    # with --as-of 2024-03-01 was stopped as if the export had lost a column)
+    early = broken.assign(as_of=rows["as_of"].min() - pd.Timedelta(days=31))
+    assert frozen.blank_features(early) == {}
+
+
 def test_a_card_names_the_calendar_its_panel_was_counted_on(fitted, tmp_path):
     form, model, rows = fitted
     utc = save_frozen(model, tmp_path / "a", panel_rows=rows, info={**_info(form, model), "timezone": "UTC"})
@@ -374,6 +405,23 @@ def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_it
     capsys.readouterr()
     assert main(["score", *common, "--model", folder]) == 2
     assert "model.skops" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_month_s_export_without_a_column_the_model_reads_stops_the_scoring_run(fitted, world, tmp_path):
+    """events exported without duration_s: every account's usage hours 0, scored silently by the frozen model
+    (on the simulated second month, 3 of 136 accounts changed band). The run stops naming the metrics."""
+    form, model, rows = fitted
+    if form == "shape":
+        pytest.skip("the check reads the panel, not the model's form (the linear card shows it)")
+    folder = save_frozen(model, tmp_path / "models", panel_rows=rows, info=_info(form, model))
+    data = _copy(world, tmp_path / "data")
+    events = pd.read_parquet(data / "raw" / "events.parquet")
+    events.drop(columns=["duration_s"]).to_parquet(data / "raw" / "events.parquet", index=False)
+    with pytest.raises(ConfigError, match=r"at one value for every account: usage_hours_28d \(0 for all [\d,]+ "
+                                          r"accounts at 2024-12-01, 2025-01-01; at most [\d.]+% of a training date"):
+        pipeline.run({"data_dir": str(data), **_quiet(model=str(folder))}, until="health", strict=True,
+                     progress=lambda m: None)
 
 
 @pytest.mark.slow

@@ -40,7 +40,7 @@ import pandas as pd
 
 from .._core.errors import ConfigError, DataError
 from .._core.io import jsonable, read_json, write_json, write_parquet, write_text
-from .._core.time import same_clock
+from .._core.time import same_clock, to_utc
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ CARD_VERSION = 2
 LIBRARIES = ("engage_models", "scikit-learn", "numpy", "pandas", "scipy", "skops", "interpret-core")
 #: Fields of the card left out of the model id (they say when, not what).
 NOT_HASHED = ("model_id", "created")
+#: :meth:`FrozenModel.blank_features`: the chance below which every account at one value is a broken feed, not
+#: a month like one the model saw.
+BLANK_CHANCE = 1e-6
 
 
 # ------------------------------------------------------------------------------------------------ hashing
@@ -341,6 +344,43 @@ class FrozenModel:
         if missing:
             raise DataError(f"the panel lacks feature(s) model {self.model_id} was trained on: {', '.join(missing)} "
                             "(build the panel with the same windows and tables, or train a new model)")
+
+    def blank_features(self, rows: pd.DataFrame) -> dict[str, dict]:
+        """Features that take one value (or are empty) for every account at a date of ``rows`` where the training rows
+        were spread: ``{"usage_hours_28d": {"value": 0.0, "dates": [...], "accounts": 136, "training_share": 0.068}}``.
+        A metric whose source column is missing, renamed or empty in an export reads 0 (a count) or empty for everyone,
+        and the model would score every account on a value no training date came near having for all its accounts,
+        without a word. Such a value is taken for a broken feed when, had the accounts been drawn like those of the
+        training date where that value was commonest (``training_share`` of its rows), all of them having it has a
+        chance below :data:`BLANK_CHANCE`: a quarterly webinar's attendance, 0 for everyone in a month the model also
+        saw, or five accounts without a ticket, are not. Dates before the first training date are not judged: the data's
+        first months may lack a metric for want of history (no NPS answer yet), and a model scoring them says already
+        that it learned later outcomes."""
+        ref = self.reference
+        if rows.empty or "as_of" not in ref.columns or ref.empty:
+            return {}
+        first = to_utc(ref["as_of"].min())
+        rows = rows[to_utc(rows["as_of"]) >= first]
+        out: dict[str, dict] = {}
+        for name in self.features:
+            if name not in rows.columns or name not in ref.columns:
+                continue
+            for date, at in rows.groupby("as_of", sort=True):
+                values = at[name]
+                if values.nunique(dropna=False) != 1:
+                    continue
+                value = values.iloc[0]
+                same = ref[name].isna() if pd.isna(value) else ref[name].astype("string") == str(value)
+                share = float(same.groupby(ref["as_of"]).mean().max())
+                accounts = int(at["account_id"].nunique())
+                if share ** accounts >= BLANK_CHANCE:
+                    continue
+                entry = out.setdefault(name, {"value": None if pd.isna(value) else value, "dates": [],
+                                              "accounts": 0, "training_share": share})
+                entry["dates"].append(pd.Timestamp(date))
+                entry["accounts"] = max(entry["accounts"], accounts)
+                entry["training_share"] = max(entry["training_share"], share)
+        return out
 
     def unseen_levels(self, rows: pd.DataFrame) -> dict[str, dict[str, int]]:
         """Levels of the model's categorical features in ``rows`` that its training rows never had, with the

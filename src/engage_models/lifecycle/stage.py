@@ -92,6 +92,9 @@ def score_frozen(ctx) -> None:
     out.json("model", info)  # written before a thin panel stops the stage: later stages read it
     if rows.empty:
         raise Thin("reason.no_date_to_score")
+    blank = frozen.blank_features(rows)
+    if blank:
+        raise ConfigError(blank_message(mid, blank))
     for name, levels in unseen.items():
         shown = ", ".join(f"{lv!r} ({n:,} account{'s' if n != 1 else ''})" for lv, n in list(levels.items())[:5])
         log.warning("model %s never saw %s %s%s: those accounts are scored as if they had no %s (train a new model "
@@ -111,6 +114,24 @@ def score_frozen(ctx) -> None:
     scores = history.with_context(scores, pnl, accounts)
     scores["model_id"] = mid
     out.frame("scores", scores)
+
+
+def blank_message(model_id: str, blank: dict[str, dict]) -> str:
+    """Why a frozen model does not score a panel whose features :meth:`FrozenModel.blank_features` found blank."""
+    def one(name: str, b: dict) -> str:
+        v = b["value"]
+        value = "empty" if v is None else repr(v) if isinstance(v, str) else f"{v:g}"
+        dates = ", ".join(f"{d:%Y-%m-%d}" for d in b["dates"])
+        return (f"{name} ({value} for all {b['accounts']:,} accounts at {dates}; at most {b['training_share']:.1%} of "
+                "a training date's rows)")
+
+    shown = "; ".join(one(n, b) for n, b in list(blank.items())[:6])
+    more = f"; and {len(blank) - 6} more" if len(blank) > 6 else ""
+    return (f"model {model_id} was trained on features that this run's panel holds at one value for every account: "
+            f"{shown}{more}. A column they are computed from is likely missing, renamed or empty in the raw tables "
+            "(compare their columns with the last export's; ingest keeps a renamed column as an extra one): scored, "
+            "every account would be read at a value no training date came near having for all its accounts. Fix "
+            "the export, or train a new model (engage train) if the metric really stopped")
 
 
 def _numbers(df: pd.DataFrame) -> pd.DataFrame:
