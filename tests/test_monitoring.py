@@ -564,3 +564,32 @@ def test_a_paired_difference_without_an_interval_says_so_in_the_comparison():
     last = comparison_view(cmp).iloc[-1].tolist()
     assert last[1] == "+0.020 (no interval)" and last[3].endswith("+1.0 (no interval)"), last
     assert comparison_view(cmp, "ja").iloc[-1].tolist()[1] == "+0.020（信頼区間なし）"
+
+
+def test_a_past_date_scored_by_a_model_whose_data_ended_later_is_not_judged_nor_given_a_negative_age():
+    """engage run --model M --as-of 2024-12-01 with a model whose data ended on 1 Jan 2025: report 08 said it "saw
+    data until 1 Jan 2025, -31 days before this run's observation date", "No retraining needed ... the data it saw
+    ended -31 days ago", and the summary "the health model holds (..., trained on data -31 days old)"."""
+    from engage_models.monitoring.views import header, recommendation_text, summary_line
+
+    rng = np.random.default_rng(7)
+    ref = _world(rng, 400, "2024-10-01", 0.10, 0.10)
+    moved = pd.concat([_world(rng, 400, d, 0.10, 0.10, x_shift=2.0) for d in ("2024-11-01", "2024-12-01")])
+    kw = dict(trained_until="2024-10-01", as_of="2024-12-01", horizon_days=30, cutoff="2025-01-01")
+    r = recommend_retrain(ColumnModel(), ref, moved, **kw)
+    assert r["later"] and not r["retrain"] and r["reasons"] == [] and r["age_days"] == -31
+    assert r["psi"]["over"] == ["x"]  # the evidence is kept for the report
+    assert not recommend_retrain(ColumnModel(), ref, moved, **{**kw, "cutoff": "2024-11-15"})["later"]
+    assert recommend_retrain(ColumnModel(), ref, moved, **{**kw, "cutoff": "2024-11-15"})["retrain"]
+    rec = json.loads(json.dumps(r, default=str))  # as the stage keeps it
+    en, ja = recommendation_text(rec, "en"), recommendation_text(rec, "ja")
+    assert en.startswith("**Not judged for this date.** The model saw data until 1 Jan 2025, after this run's "
+                         "observation date (1 Dec 2024)") and "1 of 2 metrics past 0.25" in en and "-31" not in en
+    assert "この日については判定しません" in ja and "2025年1月1日" in ja and "-31" not in ja
+    assert "saw data until 1 Jan 2025, after this observation date" in summary_line(rec, "en")
+    assert "holds" not in summary_line(rec, "en") and "-31" not in summary_line(rec, "ja")
+    info = {"as_of": "2024-12-01", "trained_until": "2024-10-01", "cutoff": "2025-01-01", "model_id": "abc",
+            "reference_rows": 400, "frozen": True}
+    assert "saw data until **1 Jan 2025**, 31 days after this run's observation date (1 Dec 2024): it learned " \
+           "from outcomes not known on that date" in header(info, "en")
+    assert "-31" not in header(info, "en") and "31日後" in header(info, "ja")

@@ -92,6 +92,12 @@ def score_frozen(ctx) -> None:
     out.json("model", info)  # written before a thin panel stops the stage: later stages read it
     if rows.empty:
         raise Thin("reason.no_date_to_score")
+    seen = frozen.cutoff or frozen.trained_until
+    if to_utc(seen) > to_utc(ctx.as_of):  # a past date scored with a model that learned its outcomes
+        log.warning("model %s saw data until %s, after this run's observation date %s: it learned outcomes not known "
+                    "on that date, so its scores there are not those a run then could have given (to score a past "
+                    "date as it would have been, use a model trained by then: engage run --retrain never picks the "
+                    "latest kept one)", mid, f"{to_utc(seen):%Y-%m-%d}", f"{to_utc(ctx.as_of):%Y-%m-%d}")
     blank = frozen.blank_features(rows)
     if blank:
         raise ConfigError(blank_message(mid, blank))

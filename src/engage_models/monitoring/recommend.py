@@ -82,12 +82,15 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
         ``performance`` only the pooled calibration is computed (the decision needs nothing else).
     trained_now : bool
         The model was trained in this run: the evidence is gathered and said, and no retraining recommended.
+        Nor is it for a model whose data ended after ``as_of`` (``later`` in the result: a past date scored by a
+        model that learned its outcomes).
 
     Returns
     -------
     dict
         ``retrain`` (bool), ``reasons`` (list of ``{"kind", "detail", "key", "args"}``; empty when ``retrain``
-        is False), ``psi`` (``as_of`` of the latest date, ``score``, ``metrics`` {name: PSI}, ``over``: the
+        is False), ``later`` (the model's data ended after ``as_of``: nothing is recommended), ``psi``
+        (``as_of`` of the latest date, ``score``, ``metrics`` {name: PSI}, ``over``: the
         metrics past the threshold that look like no training date, ``usual``: those past it whose rows look like
         one training date's (not counted), ``nearest_psi`` {name: PSI against that nearest date}, ``share`` (of
         ``over``), the settings), ``calibration`` (the pooled matured-label
@@ -139,9 +142,13 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
     if age_days > max_age_days:
         reasons.append(_reason("age", "monitoring.reason.age", age=age_days, max_age=max_age_days,
                                since=f"{born:%Y-%m-%d}", as_of=f"{as_of:%Y-%m-%d}"))
-    if trained_now:  # nothing to retrain: the evidence stays in the result, for the report to show
+    # a model whose data ended after this date (a past date scored with a later model) learned outcomes not known
+    # then: whether it held on that date is no question a run then could have asked ("the data it saw ended -31
+    # days ago", "the health model holds", said report 08 and the summary)
+    later = bool(age_days < 0 and not trained_now)
+    if trained_now or later:  # nothing to retrain: the evidence stays in the result, for the report to show
         reasons = []
-    return {"retrain": bool(reasons), "reasons": reasons, "trained_now": bool(trained_now),
+    return {"retrain": bool(reasons), "reasons": reasons, "trained_now": bool(trained_now), "later": later,
             "psi": {"as_of": latest, "latest": pd.to_datetime(stability["as_of"], utc=True).max(), "score": score_psi,
                     "metrics": {k: float(v) for k, v in metric_psi.items()},
                     "over": list(over.index), "usual": list(as_usual.index),

@@ -26,10 +26,13 @@ def header(info: dict, lang: str = "en") -> str:
     decision's does) and its last training date, and what it is compared with."""
     as_of, last = to_utc(info["as_of"]), to_utc(info["trained_until"])
     cut = to_utc(info.get("cutoff") or info["trained_until"])
-    same_day = (as_of - cut).days == 0  # a model trained in this run: "0 days before" read as a slip
-    return t("monitoring.header_now" if same_day else "monitoring.header", lang, model=str(info.get("model_id", "")),
+    days = (as_of - cut).days
+    # a model trained in this run: "0 days before" read as a slip; a model whose data ended after this date (a
+    # past date scored with a later model) was "-31 days before" it
+    key = "monitoring.header_now" if days == 0 else "monitoring.header_later" if days < 0 else "monitoring.header"
+    return t(key, lang, model=str(info.get("model_id", "")),
              cutoff=fmt_date(cut, lang),
-             last=fmt_date(last, lang), as_of=fmt_date(as_of, lang), age=fmt_number((as_of - cut).days, lang),
+             last=fmt_date(last, lang), as_of=fmt_date(as_of, lang), age=fmt_number(abs(days), lang),
              rows=fmt_number(info.get("reference_rows", 0), lang),
              frozen=t("monitoring.frozen" if info.get("frozen") else "monitoring.trained", lang))
 
@@ -53,6 +56,11 @@ def recommendation_text(rec: dict, lang: str = "en") -> str:
         psi = rec["psi"]
         return t("monitoring.trained_now", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]),
                  n=len(psi["metrics"]), threshold=f"{psi['threshold']:g}")
+    if rec.get("later"):
+        psi = rec["psi"]
+        return t("monitoring.later", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]), n=len(psi["metrics"]),
+                 threshold=f"{psi['threshold']:g}", cutoff=fmt_date(to_utc(rec["cutoff"]), lang),
+                 as_of=fmt_date(to_utc(rec["as_of"]), lang))
     if not rec["retrain"]:
         psi = rec["psi"]
         text = t("monitoring.keep", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]),
@@ -80,6 +88,8 @@ def summary_line(rec: dict, lang: str = "en") -> str:
             t(f"monitoring.kind.{k}", lang) for k in kinds))
     if rec.get("trained_now"):
         return t("sum.monitoring.trained_now", lang, psi=f"{rec['psi']['score']:.2f}")
+    if rec.get("later"):
+        return t("sum.monitoring.later", lang, cutoff=fmt_date(to_utc(rec["cutoff"]), lang))
     return t("sum.monitoring.keep_now" if rec["age_days"] == 0 else "sum.monitoring.keep", lang,
              psi=f"{rec['psi']['score']:.2f}", age=rec["age_days"])
 
