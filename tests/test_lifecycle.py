@@ -554,3 +554,26 @@ def test_a_backfill_scores_with_the_model_of_its_date_and_never_with_one_that_sa
 
     after_health(Config(), Trained(made, june), may)
     assert store.current_id() == aug  # the backfill's model did not replace the current one
+
+
+def test_a_damaged_old_model_or_a_copy_under_way_in_the_models_folder_does_not_stop_a_backfill(fitted, tmp_path,
+                                                                                               caplog):
+    """One old model's card.json cut short stopped every backfill's decision with a JSONDecodeError traceback, and
+    a copy left half done by a stopped run (``.<id>.tmp``, its card copied, its model not) was taken for a model."""
+    form, model, rows = fitted
+    store = ModelStore(tmp_path / "models")
+    june = save_frozen(model, store.root, panel_rows=rows, info=_info(form, model, cutoff="2024-06-02")).name
+    july = save_frozen(model, store.root, panel_rows=rows, info=_info(form, model, cutoff="2024-07-07")).name
+    store.set_current(july, "test")
+    (store.root / "0ld").mkdir()
+    (store.root / "0ld" / "card.json").write_text('{"created": "2024', encoding="utf-8")
+    under_way = store.root / ".june2.tmp"
+    under_way.mkdir()
+    card = json.loads((store.folder(june) / "card.json").read_text(encoding="utf-8"))
+    card["training"]["cutoff"] = "2024-06-10T00:00:00+00:00"  # the later one: it would be chosen
+    (under_way / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        assert sorted(store.ids()) == sorted([june, july])
+        got = decide("never", store, as_of=pd.Timestamp("2024-06-16", tz="UTC"))
+    assert (got["action"], got["model_id"], got["backfill"]) == ("score", june, True), got
+    assert any("models/0ld: card.json is not readable" in r.getMessage() for r in caplog.records)

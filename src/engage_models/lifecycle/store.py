@@ -59,14 +59,38 @@ class ModelStore:
         return self.root / model_id
 
     def ids(self) -> list[str]:
-        """The ids of the models kept (folders with a card), oldest first by creation time."""
-        from .frozen import CARD_FILE
-
+        """The ids of the models kept (folders with a readable card), oldest first by creation time. A folder
+        whose name starts with a dot is a copy under way (``publish``'s staging, left by a run that was stopped)
+        and is not a model; a folder whose card cannot be read is left out with a warning naming it (one damaged
+        old model stopped every backfill's decision with a JSONDecodeError)."""
         if not self.root.is_dir():
             return []
-        found = [(read_json(p / CARD_FILE).get("created") or "", p.name) for p in self.root.iterdir()
-                 if (p / CARD_FILE).is_file()]
+        found = []
+        for p in self.root.iterdir():
+            card = self.card(p.name) if not p.name.startswith(".") else None
+            if card is not None:
+                found.append((str(card.get("created") or ""), p.name))
         return [name for _, name in sorted(found)]
+
+    def card(self, model_id: str) -> dict | None:
+        """The card of the kept model ``model_id`` as read (not checked against its files: :func:`load_frozen`
+        does that), or None when there is no card or it is not readable (said)."""
+        from .frozen import CARD_FILE
+
+        path = self.folder(model_id) / CARD_FILE
+        if not path.is_file():
+            return None
+        try:
+            card = read_json(path)
+        except (ValueError, UnicodeDecodeError, OSError) as exc:
+            log.warning("%s/%s: %s is not readable (%s): that folder is left out of the models kept", self.root.name,
+                        model_id, CARD_FILE, exc)
+            return None
+        if not isinstance(card, dict):
+            log.warning("%s/%s: %s is not a model card: that folder is left out of the models kept", self.root.name,
+                        model_id, CARD_FILE)
+            return None
+        return card
 
     def current_id(self) -> str | None:
         if not self.pointer.is_file():
@@ -109,11 +133,9 @@ class ModelStore:
 
 def _latest_before(store: ModelStore, as_of) -> str | None:
     """The kept model whose data ended last, at or before ``as_of`` (by its card's cutoff), or None."""
-    from .frozen import CARD_FILE
-
     best = None
     for mid in store.ids():
-        training = read_json(store.folder(mid) / CARD_FILE).get("training") or {}
+        training = (store.card(mid) or {}).get("training") or {}
         seen = training.get("cutoff") or training.get("last_as_of")
         if seen is not None and to_utc(seen) <= to_utc(as_of) and (best is None or to_utc(seen) >= best[0]):
             best = (to_utc(seen), mid)
