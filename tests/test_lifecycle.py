@@ -167,6 +167,9 @@ def test_a_feature_at_one_value_for_every_account_where_training_rows_spread_is_
     # with --as-of 2024-03-01 was stopped as if the export had lost a column)
     early = broken.assign(as_of=rows["as_of"].min() - pd.Timedelta(days=31))
     assert frozen.blank_features(early) == {}
+    # nor a date off the training rows' calendar: a weekly run's 28-day window on the 10th missed the monthly
+    # newsletter for every account, and the run was stopped as if the export had lost a column
+    assert frozen.blank_features(broken.assign(as_of=broken["as_of"] + pd.Timedelta(days=9))) == {}
 
 
 def test_a_card_names_the_calendar_its_panel_was_counted_on(fitted, tmp_path):

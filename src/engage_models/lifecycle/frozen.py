@@ -355,12 +355,15 @@ class FrozenModel:
         chance below :data:`BLANK_CHANCE`: a quarterly webinar's attendance, 0 for everyone in a month the model also
         saw, or five accounts without a ticket, are not. Dates before the first training date are not judged: the data's
         first months may lack a metric for want of history (no NPS answer yet), and a model scoring them says already
-        that it learned later outcomes."""
+        that it learned later outcomes; nor are dates off the training rows' calendar (a mid-month run's window)."""
         ref = self.reference
         if rows.empty or "as_of" not in ref.columns or ref.empty:
             return {}
-        first = to_utc(ref["as_of"].min())
-        rows = rows[to_utc(rows["as_of"]) >= first]
+        first, when = to_utc(ref["as_of"].min()), to_utc(rows["as_of"])
+        # only the dates on the training rows' calendar (the days of the month they have: the panel's month starts):
+        # a weekly run's 28-day window mid-month can miss a monthly newsletter for everyone, as a window from a
+        # month start never does
+        rows = rows[(when >= first) & when.dt.day.isin(set(to_utc(ref["as_of"]).dt.day))]
         out: dict[str, dict] = {}
         for name in self.features:
             if name not in rows.columns or name not in ref.columns:

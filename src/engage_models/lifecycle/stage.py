@@ -98,7 +98,10 @@ def score_frozen(ctx) -> None:
                     "on that date, so its scores there are not those a run then could have given (to score a past "
                     "date as it would have been, use a model trained by then: engage run --retrain never picks the "
                     "latest kept one)", mid, f"{to_utc(seen):%Y-%m-%d}", f"{to_utc(ctx.as_of):%Y-%m-%d}")
-    blank = frozen.blank_features(rows)
+    grid = pnl[pnl["as_of"].dt.day.isin(set(pd.to_datetime(frozen.reference["as_of"], utc=True).dt.day))]
+    latest_on_grid = grid["as_of"].max() if not grid.empty else None  # judged when no scored date is on the grid
+    blank = frozen.blank_features(rows if latest_on_grid is None or latest_on_grid in set(dates)
+                                  else pd.concat([rows, pnl[pnl["as_of"] == latest_on_grid]]))
     if blank:
         raise ConfigError(blank_message(mid, blank))
     for name, levels in unseen.items():
