@@ -403,12 +403,11 @@ def _fold(model, train: pd.DataFrame, test: pd.DataFrame, k: int, horizons, dura
         m = clone(model).fit(train)
     except InsufficientData as exc:
         return {"fold": k + 1, "reason": str(exc)}
-    tref = float(np.median(train[duration_col]))
     curves = m.predict_curves(test)
     kept = test.loc[curves.index]
     time, event = kept[duration_col].to_numpy(float), kept[event_col].to_numpy().astype(bool)
     entry = kept[entry_col].to_numpy(float) if entry_col and entry_col in kept else np.zeros(len(kept))
-    risk = curves.cumulative_hazard([tref]).to_numpy()[0]
+    risk = _ranking_risk(curves, train[duration_col])
     tr_rem = train[duration_col] - (train[entry_col] if entry_col and entry_col in train else 0.0)
     row = {"fold": k + 1, "accounts": len(kept), "events": int(event.sum()),
            "harrell_c": harrell_c(time, event, risk, entry),
@@ -421,6 +420,25 @@ def _fold(model, train: pd.DataFrame, test: pd.DataFrame, k: int, horizons, dura
         row[f"auc_{h}"] = (cumulative_dynamic_auc(time - entry, event, p, h, tr_rem, train[event_col])
                            if np.ptp(p) > 0 else float("nan"))
     return row
+
+
+def _ranking_risk(curves, durations: pd.Series) -> np.ndarray:
+    """Each account's cumulative hazard at the training rows' median duration, Harrell's C's ranking; where every
+    account has the same there (a discrete-time model of monthly periods at a median under a month: 0 for all,
+    a concordance of exactly 0.500 with sd 0 while the Cox model's varied), at the 75th, 90th percentile or the
+    longest duration, the first where the accounts differ.
+
+    >>> from engage_models.survival.curves import SurvivalCurves
+    >>> c = SurvivalCurves(np.array([0.0, 1.0, 2.0]), np.array([[0.0, 0.0], [0.0, 0.0], [0.2, 0.5]]), 0.0)
+    >>> _ranking_risk(c, pd.Series([0.5, 0.6, 1.5, 2.0])).tolist()
+    [0.2, 0.5]
+    """
+    risk = None
+    for q in (50, 75, 90, 100):
+        risk = curves.cumulative_hazard([float(np.percentile(durations, q))]).to_numpy()[0]
+        if np.ptp(risk) > 0:
+            break
+    return risk
 
 
 def fold_summary(folds_df: pd.DataFrame, failed: list[dict]) -> dict:
