@@ -1543,6 +1543,10 @@ def test_the_largest_hazard_ratios_are_listed_with_a_reminder_of_time_zero():
     said = f"relapsed {top['hazard_ratio']:.2f} (95% CI {top['ci_low']:.2f} to {top['ci_high']:.2f}) 1 against 0"
     assert said in text
     assert "Each must be known at time 0, when the duration starts" in text
+    # a level names itself beside the reference ("tier 0.25 against 'basic'" said neither which tier nor of several)
+    tier = next(r for r in strong if r["covariate"] == "tier")
+    level = tier["term"].split("=", 1)[1]
+    assert tier["per"] == f"{level!r} against {res.cox.design_.levels['tier'][0]!r}" and level in ("pro", "max")
 
 
 def test_rows_with_an_empty_event_are_left_out_and_counted_as_fit_leaves_rows_without_a_label(tmp_path):

@@ -169,8 +169,9 @@ def strong_covariates(cox: CoxModel, data: pd.DataFrame, ratio: float = STRONG_H
         base, _, piece = str(term).partition(" [")
         name = base.split("=", 1)[0]
         cov = name if "=" in base and name in levels else base
-        if cov in levels:
-            scale, per = 1.0, f"against {levels[cov][0]!r}"
+        if cov in levels:  # the level the ratio is of, against the reference ("city 3.02 against 'Genève'" said
+            # neither which city nor that it was one level of several)
+            scale, per = 1.0, f"{base.split('=', 1)[1]!r} against {levels[cov][0]!r}"
         else:
             x = pd.to_numeric(data[cov], errors="coerce").dropna()
             if x.nunique() == 2:
