@@ -8,6 +8,9 @@ kinds of reason, each a sentence in English (``detail``) and a locale key with i
   share of the monitored metrics whose PSI is past it reaches ``metric_psi_share``; a metric whose rows look
   like those of one of the training dates (PSI below 0.1 against that date: a quarterly webinar's attendance in a
   month without one, :func:`~engage_models.monitoring.drift.nearest_psi`) is not counted; the score always is;
+  neither is a PSI, of a metric or of the score, at or below what sampling alone gives on so few rows (99% of
+  samples of that size with nothing changed stay below it: the ``psi_chance`` column of the stability table; a
+  region's export of 60 accounts passed 0.25 on a third of its metrics by chance);
 * ``calibration``: on all the labels matured since the last training date, observed minus predicted churn has
   an account-clustered 95% interval that excludes 0 (:func:`~engage_models.monitoring.performance
   .calibration_in_the_large`);
@@ -106,14 +109,18 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
     metrics = now[now["kind"] == "metric"].set_index("variable")
     metric_psi = metrics["psi"]
     usual = metrics["usual"] if "usual" in metrics else pd.Series(False, index=metrics.index)
+    # a PSI sampling alone gives on today's rows is no drift (a table made before it was kept: none is)
+    noise = metrics["chance"].astype(bool) if "chance" in metrics else pd.Series(False, index=metrics.index)
     score_row = now[now["kind"] == "score"].iloc[0]
-    score_psi = float(score_row["psi"])  # the score's drift is never excused as usual
+    score_psi = float(score_row["psi"])  # the score's drift is never excused as usual; as noise, it is
+    score_noise = bool(score_row.get("chance", False))
     past = metric_psi > psi_threshold
-    over = metric_psi[past & ~usual].sort_values(ascending=False)
+    over = metric_psi[past & ~usual & ~noise].sort_values(ascending=False)
     as_usual = metric_psi[past & usual].sort_values(ascending=False)
+    as_noise = metric_psi[past & ~usual & noise].sort_values(ascending=False)
     share = float(len(over) / len(metric_psi)) if len(metric_psi) else 0.0
     date = f"{latest:%Y-%m-%d}"
-    if np.isfinite(score_psi) and score_psi > psi_threshold:
+    if np.isfinite(score_psi) and score_psi > psi_threshold and not score_noise:
         reasons.append(_reason("drift", "monitoring.reason.drift_score", psi=f"{score_psi:.2f}",
                                threshold=f"{psi_threshold:g}", date=date))
     if len(metric_psi) and share >= metric_psi_share and len(over):
@@ -151,7 +158,10 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
     return {"retrain": bool(reasons), "reasons": reasons, "trained_now": bool(trained_now), "later": later,
             "psi": {"as_of": latest, "latest": pd.to_datetime(stability["as_of"], utc=True).max(), "score": score_psi,
                     "metrics": {k: float(v) for k, v in metric_psi.items()},
-                    "over": list(over.index), "usual": list(as_usual.index),
+                    "over": list(over.index), "usual": list(as_usual.index), "noise": list(as_noise.index),
+                    "score_noise": bool(score_noise and np.isfinite(score_psi) and score_psi > psi_threshold),
+                    "chance_psi": {k: float(v) for k, v in metrics.get("psi_chance", pd.Series(dtype=float)).items()}
+                    | {"score": float(score_row.get("psi_chance", np.nan))}, "n": int(score_row.get("n", 0)),
                     "nearest_psi": {k: float(v) for k, v in metrics.get("psi_nearest", pd.Series(dtype=float)).items()},
                     "share": share,
                     "threshold": psi_threshold,

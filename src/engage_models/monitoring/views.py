@@ -66,11 +66,24 @@ def recommendation_text(rec: dict, lang: str = "en") -> str:
         text = t("monitoring.keep", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]),
                  n=len(psi["metrics"]), threshold=f"{psi['threshold']:g}", age=rec["age_days"],
                  max_age=rec.get("max_age_days", 180))
-        return text + (" " + _usual_text(psi, lang) if psi.get("usual") else "")
+        return " ".join([text, *_not_counted(psi, lang)])
     lines = [t("monitoring.retrain", lang)] + [f"- {reason_text(r, lang)}" for r in rec["reasons"]]
-    if rec["psi"].get("usual"):
-        lines.append(_usual_text(rec["psi"], lang))
-    return "\n".join(lines)
+    return "\n".join([*lines, *_not_counted(rec["psi"], lang)])
+
+
+def _not_counted(psi: dict, lang: str) -> list[str]:
+    """The notes on the PSIs past the threshold not counted as drift: like one training date's, or noise."""
+    return [*([_usual_text(psi, lang)] if psi.get("usual") else []),
+            *([_noise_text(psi, lang)] if psi.get("noise") or psi.get("score_noise") else [])]
+
+
+def _noise_text(psi: dict, lang: str) -> str:
+    """The PSIs past the threshold that sampling alone gives on so few rows, named with that level in brackets
+    (not counted)."""
+    items = [(t("monitoring.score", lang), psi["score"], psi["chance_psi"]["score"])] if psi.get("score_noise") else []
+    items += [(_label(m, lang), psi["metrics"][m], psi["chance_psi"][m]) for m in psi.get("noise", [])]
+    return t("monitoring.noise_note", lang, k=len(items), n=psi.get("n", 0), threshold=f"{psi['threshold']:g}",
+             names=t("sep.list", lang).join(f"{name} {v:.2f} ({c:.2f})" for name, v, c in items))
 
 
 def _usual_text(psi: dict, lang: str) -> str:
@@ -100,16 +113,19 @@ def stability_view(stability: pd.DataFrame, lang: str = "en", threshold: float =
     now["order"] = np.where(now["kind"] == "score", np.inf, now["psi"])
     now = now.sort_values("order", ascending=False, kind="stable")
     usual = now["usual"].astype(bool) if "usual" in now else pd.Series(False, index=now.index)
+    noise = now["chance"].astype(bool) if "chance" in now else pd.Series(False, index=now.index)
     level = [t(f"monitoring.level.{x}", lang) + (t("monitoring.level.as_usual", lang) if u and x != "stable" else "")
-             for x, u in zip(now["level"], usual, strict=True)]
+             + (t("monitoring.level.noise", lang) if c and x != "stable" else "")
+             for x, u, c in zip(now["level"], usual, noise, strict=True)]
     return pd.DataFrame({
         t("monitoring.variable", lang): [_label(v, lang) for v in now["variable"]],
         "PSI": now["psi"].round(3).to_numpy(),
+        t("monitoring.chance", lang): (now["psi_chance"].round(3) if "psi_chance" in now else np.nan),
         t("monitoring.usual", lang): (now["psi_nearest"].round(3) if "psi_nearest" in now else np.nan),
         t("monitoring.level", lang): level,
         t("monitoring.mean_reference", lang): now["mean_reference"].to_numpy(),
         t("monitoring.mean_now", lang): now["mean"].to_numpy(),
-        t("monitoring.over", lang): ((now["psi"] > threshold) & ~usual).to_numpy(),
+        t("monitoring.over", lang): ((now["psi"] > threshold) & ~usual & ~noise).to_numpy(),
     })
 
 
