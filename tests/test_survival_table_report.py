@@ -49,6 +49,20 @@ def test_the_report_is_self_contained_escaped_and_names_no_folder(tmp_path, caps
     for part in ("Leakage screen", "Proportional hazards", "Accounts still customers, most at risk",
                  "Revenue at risk", "next 12 months"):
         assert part in page, part
+    # the expected churned accounts have their interval beside the money's (the bootstrap gives it)
+    assert "expected churned accounts (95% CI)" in page and "the bootstrap was not run" not in page
+
+
+def test_without_the_bootstrap_the_revenue_headers_claim_no_interval_and_the_page_says_why(tmp_path):
+    """--n-boot 0: the revenue table's headers said "(95% CI)" over cells holding one number, and nothing said
+    why the remaining lifetimes had no interval either."""
+    _table().to_csv(tmp_path / "customers.csv", index=False)
+    assert main(["survival", "--table", str(tmp_path / "customers.csv"), "--duration", "months", "--event", "left",
+                 "--id", "customer", "--mrr", "fee", "--n-boot", "0", "--cv", "3", "--out", str(tmp_path / "o")]) == 0
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    revenue = page[page.index("Revenue at risk"):]
+    assert "95% CI" not in revenue and "expected churned MRR" in revenue
+    assert "the bootstrap was not run (--n-boot 0)" in page
 
 
 def _thin_page(tmp_path, lang: str) -> str:

@@ -387,25 +387,29 @@ def value_table(values: pd.DataFrame, names: pd.Series | None = None, lang: str 
 
 
 def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "USD") -> Table:
-    """Per horizon: expected churned MRR (share of MRR), lost MRR-months and churned accounts, with intervals."""
+    """Per horizon: expected churned MRR (share of MRR), lost MRR-months and churned accounts, with their intervals
+    when the bootstrap gave them (without one, the headers do not say "95% CI" over cells that hold none)."""
     ci = "expected_churned_mrr_low" in portfolio
+
+    def money(r, col):
+        return fmt_interval(r[col], r.get(f"{col}_low"), r.get(f"{col}_high"), lang,
+                            fmt=lambda v: fmt_money(v, lang, currency)) if ci else fmt_money(r[col], lang, currency)
+
+    def accounts(v):  # a sum of probabilities: whole accounts from 10 on (「94.3社」 read oddly), one decimal below
+        return fmt_number(v, lang, 0 if round(v, 1) >= 10 else 1)
+
     rows = []
     for _, r in portfolio.iterrows():
+        n = r["expected_churned_accounts"]
+        lo, hi = r.get("expected_churned_accounts_low"), r.get("expected_churned_accounts_high")
         rows.append({
             "horizon_months": t("surv.next_months", lang, k=int(r["horizon_months"])),
-            "expected_churned_mrr_ci": fmt_interval(r["expected_churned_mrr"], r.get("expected_churned_mrr_low"),
-                                                    r.get("expected_churned_mrr_high"), lang,
-                                                    fmt=lambda v: fmt_money(v, lang, currency))
-            if ci else fmt_money(r["expected_churned_mrr"], lang, currency),
+            "expected_churned_mrr_ci" if ci else "expected_churned_mrr": money(r, "expected_churned_mrr"),
             "share_of_mrr": fmt_pct(100 * r["share_of_mrr"], lang),
-            "expected_lost_mrr_months_ci": fmt_interval(r["expected_lost_mrr_months"],  # money (times months):
-                                                        r.get("expected_lost_mrr_months_low"),  # its currency
-                                                        r.get("expected_lost_mrr_months_high"), lang,
-                                                        fmt=lambda v: fmt_money(v, lang, currency))
-            if ci else fmt_money(r["expected_lost_mrr_months"], lang, currency),
-            # a sum of probabilities: whole accounts from 10 on (「94.3社」 read oddly), one decimal below
-            "expected_churned_accounts": fmt_number(r["expected_churned_accounts"], lang,
-                                                    0 if round(r["expected_churned_accounts"], 1) >= 10 else 1),
+            # money (times months): its currency
+            "expected_lost_mrr_months_ci" if ci else "expected_lost_mrr_months": money(r, "expected_lost_mrr_months"),
+            "expected_churned_accounts_ci" if ci and pd.notna(lo) else "expected_churned_accounts": (
+                fmt_interval(n, lo, hi, lang, fmt=accounts) if ci and pd.notna(lo) else accounts(n)),
         })
     return table(pd.DataFrame(rows), lang=lang)
 

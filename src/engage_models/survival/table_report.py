@@ -162,6 +162,8 @@ def write_report(path: str | Path, result, table_name: str, where: str | None = 
                    + t("page.surv.at_risk_text", lang, h=f"{ev['settings']['horizon_months']:g}") + "</p>"
                    + _accounts_at_risk(result.per_account, id_name, lang=lang).to_html(index=False, escape=True,
                                                                                         border=0))
+    if not ev["settings"].get("n_boot") and at_risk:  # the headers and cells hold no interval: said why, once
+        at_risk += f"<p>{t('page.surv.no_boot', lang)}</p>"
     revenue = ""
     if result.revenue_at_risk is not None:
         from .report import revenue_table
