@@ -430,3 +430,25 @@ def test_a_column_known_at_the_start_of_a_start_stop_row_is_no_clock_of_its_end(
     # not given as a covariate, the entry itself is not screened as one
     assert "start" not in screen_survival(df.drop(columns=["id"]), "stop", "churn", duration_as_written="stop",
                                           entry="start").screened
+
+
+def test_a_data_frame_s_row_names_written_out_are_an_identifier_wherever_they_run():
+    """AER's Affairs keeps the row names 4 to 9029 of a larger sample in a column 'rownames': neither a dense range
+    nor in row order, so the screen kept it and the learned card weighted it. Distinct integers under a name that
+    R's and pandas' exports give row names are row numbers; the same integers under another name are judged as
+    before (a sparse shuffled count is no identifier), and a repeated value is no row name."""
+    rng = np.random.default_rng(2)
+    n = 400
+    names = np.sort(rng.choice(np.arange(4, 9030), n, replace=False))
+    y = (rng.random(n) < 0.3).astype(int)
+    order = np.argsort(y + rng.random(n) * 0.5)  # the rows grouped by the outcome, their names in no order
+    df = pd.DataFrame({"rownames": names[order], "usage": rng.normal(size=n)})
+    screen = screen_label(df, y)
+    assert screen.excluded == ["rownames"]
+    assert screen.reasons("rownames") == [f"{n} distinct integers in a column named 'rownames': a data frame's row "
+                                          "names written out with it, not a measurement"]
+    for name in ("Unnamed: 0", "...1", "index"):
+        assert screen_label(df.rename(columns={"rownames": name}), y).excluded == [name]
+    assert "visits" not in screen_label(df.rename(columns={"rownames": "visits"}), y).excluded
+    repeated = df.assign(rownames=np.r_[df["rownames"].iloc[: n // 2], df["rownames"].iloc[: n // 2]])
+    assert "rownames" not in screen_label(repeated, y).excluded

