@@ -840,6 +840,17 @@ def test_rows_without_a_label_are_named():
     assert report["first_rows_without_label"] == [3, 41, 42]
 
 
+def test_japanese_yes_no_labels_and_full_width_ones_are_read():
+    """A Japanese sheet's churn column (はい/いいえ, 解約/継続, あり/なし, ○/×, full-width ＹＥＳ) was refused with
+    "label values must be 0/1, true/false or yes/no"; they are read, and a value that is none of them still is
+    refused, named."""
+    values = ["はい", "いいえ", None, "ＹＥＳ", "解約", "継続", "○", "×", "あり", "なし", " １ "]
+    got = T._label(pd.Series(values), "t.csv").tolist()
+    assert got[:2] + got[3:] == [1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0] and np.isnan(got[2])
+    with pytest.raises(T.TableError, match=r"first at data rows \[2\]; values found: 'たぶん'"):
+        T._label(pd.Series(["はい", "たぶん"]), "t.csv")
+
+
 def test_rows_repeated_in_every_column_are_warned_about_without_an_id(tmp_path):
     """A table exported twice over in part: without --id-col a row and its copy fell in the training and the
     validation rows of one fold alike (ROC-AUC flattered) without a word. They are counted and named, and the

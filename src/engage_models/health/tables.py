@@ -66,8 +66,18 @@ from .score import ChurnGBM, HandWeightedScore, HealthScore
 from .shapes import ShapeScore
 
 log = logging.getLogger(__name__)
-_TRUE = {"1", "true", "yes", "y", "churned", "t"}
-_FALSE = {"0", "false", "no", "n", "retained", "active", "f"}
+#: Label words read as churn (1) and as still a customer (0), any case, after NFKC (full-width letters and digits
+#: read as ASCII): English, and Japanese sheets' yes/no (hai/iie), present/absent (ari/nashi), cancelled/continuing
+#: (kaiyaku/keizoku) and the circle and cross marks, by code point (a Japanese sheet's labels were refused with
+#: "label values must be 0/1, true/false or yes/no").
+def _words(*code_points: tuple[int, ...]) -> set[str]:
+    return {"".join(map(chr, word)) for word in code_points}
+
+
+_TRUE = {"1", "true", "yes", "y", "churned", "t"} | _words((0x306F, 0x3044), (0x3042, 0x308A), (0x89E3, 0x7D04),
+                                                            (0x25CB,))
+_FALSE = {"0", "false", "no", "n", "retained", "active", "f"} | _words(
+    (0x3044, 0x3044, 0x3048), (0x306A, 0x3057), (0x7D99, 0x7D9A), (0x00D7,))
 
 
 class TableError(DataError):
@@ -94,7 +104,8 @@ def _value_text(series: pd.Series) -> pd.Series:
 
 
 def _label(series: pd.Series, where: str, positive=(), option: str = "--label-value") -> pd.Series:
-    """0/1 (float, NaN where missing) from 0/1, booleans or yes/no text; other values are an error naming
+    """0/1 (float, NaN where missing) from 0/1, booleans or yes/no text (``_TRUE``, ``_FALSE``, Japanese
+    included); other values are an error naming
     ``option``. With ``positive`` (the values that mean churn, as written, any case), 1 for those and 0 for every
     other value: a status column of several outcomes ("Churned", "Active", "Paused"; survival's transplant table:
     death, ltx, withdraw, censored)."""
@@ -113,7 +124,7 @@ def _label(series: pd.Series, where: str, positive=(), option: str = "--label-va
     if pd.api.types.is_numeric_dtype(series):
         bad = series.notna() & ~series.isin([0, 1])
     else:
-        text = series.astype("string").str.strip().str.lower()
+        text = series.astype("string").str.normalize("NFKC").str.strip().str.lower()
         mapped = text.map(lambda v: 1.0 if v in _TRUE else 0.0 if v in _FALSE else np.nan)
         bad = series.notna() & mapped.isna()
         series = mapped
