@@ -1775,3 +1775,19 @@ def test_folds_of_start_stop_rows_spread_a_level_taken_only_on_later_rows():
         assert held == [1] * 5, (seed, held)
         assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(len(split)))
         assert all(not set(split["customer"].iloc[tr]) & set(split["customer"].iloc[te]) for tr, te in folds)
+
+
+def test_covariates_given_with_commas_are_the_columns_named(tmp_path):
+    """--covariates karno,age (as R's and pandas' lists are written) stopped on "column(s) not in the table:
+    ['karno,age']"; where every part is a column and the whole is not, the parts are the covariates."""
+    from engage_models.cli import main
+
+    own = _own_table().drop(columns="customer")
+    own.to_csv(tmp_path / "t.csv", index=False)
+    common = ["--table", str(tmp_path / "t.csv"), "--duration", "tenure", "--event", "churned", "--unit", "days",
+              "--n-boot", "0", "--cv", "3"]
+    assert main(["survival", *common, "--covariates", "tier,users", "--out", str(tmp_path / "a")]) == 0
+    assert main(["survival", *common, "--covariates", "tier", "users", "--out", str(tmp_path / "b")]) == 0
+    a, b = (pd.read_csv(tmp_path / k / "hazard_ratios.csv", index_col="term") for k in "ab")
+    assert list(a.index) == list(b.index) and np.allclose(a["coef"], b["coef"])
+    assert main(["survival", *common, "--covariates", "tier,nothing", "--out", str(tmp_path / "c")]) == 2

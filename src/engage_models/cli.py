@@ -448,6 +448,20 @@ SURVIVAL_FILES = ("hazard_ratios.csv", "ph_test.csv", "discrete_time_odds_ratios
                   "revenue_at_risk.csv", "evaluation.json", "report.html")
 
 
+def _listed(names: list[str], columns) -> list[str]:
+    """Names given as one argument with commas (``--covariates karno,age``, as R's and pandas' lists are written)
+    split into columns, where the whole is not a column and every part is; anything else as given.
+
+    >>> _listed(["karno,age", "sex", "a,b"], ["karno", "age", "sex", "a,b", "a"])
+    ['karno', 'age', 'sex', 'a,b']
+    """
+    out = []
+    for name in names:
+        parts = [p.strip() for p in name.split(",") if p.strip()]
+        out += parts if name not in columns and len(parts) > 1 and all(p in columns for p in parts) else [name]
+    return out
+
+
 def _survival(args) -> int:
     from ._core.i18n import LANGS
     from ._core.missing_codes import describe_codes
@@ -474,6 +488,8 @@ def _survival(args) -> int:
         "--id": args.id, "--mrr": args.mrr, "--keep-column": args.keep_column, "--measured-at": args.measured_at,
         "--missing-code": [c.partition("=")[0] for c in args.missing_code]})
     duration, event, unit = args.duration, args.event, args.unit or "months"
+    if args.covariates:
+        args.covariates = _listed(args.covariates, df.columns)
     if dated:
         from .survival.from_dates import describe as said_dates
         from .survival.from_dates import tenure_from_dates
