@@ -249,6 +249,9 @@ def test_a_damaged_model_folder_is_refused_with_the_file_it_names(fitted, tmp_pa
             (good / "model.skops").read_bytes()[:-50]),
         "card.json does not match its model id": lambda f: (f / "card.json").write_text(
             card.replace('"horizon_days": 90', '"horizon_days": 60'), encoding="utf-8"),
+        # a hand-edited layout number: a ValueError traceback from int('x')
+        "card_version is 'x', not a whole number": lambda f: (f / "card.json").write_text(
+            re.sub(r'"card_version": \d+', '"card_version": "x"', card), encoding="utf-8"),
     }
     for i, (message, change) in enumerate(cases.items()):
         folder = damaged(f"bad{i}", change)

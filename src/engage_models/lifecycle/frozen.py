@@ -516,7 +516,10 @@ def _verified(path: str, stamp: tuple) -> dict:
                         "changed or damaged; use another model or train one") from None
     if not isinstance(card, dict) or not isinstance(card.get("files"), dict):
         raise DataError(f"model folder {folder.name}: {CARD_FILE} is not a model card (no 'files')")
-    if int(card.get("card_version", 0)) > CARD_VERSION:
+    if not isinstance(card.get("card_version", 0), int) or isinstance(card.get("card_version"), bool):
+        raise DataError(f"model folder {folder.name}: {CARD_FILE}'s card_version is {card.get('card_version')!r}, "
+                        "not a whole number (edited?): the folder was changed; use another model or train one")
+    if card.get("card_version", 0) > CARD_VERSION:
         raise ConfigError(f"model {card.get('model_id')}: its card has layout {card.get('card_version')}; this "
                           f"package reads up to {CARD_VERSION}: upgrade engage-models")
     if model_id_of(card) != card.get("model_id"):
