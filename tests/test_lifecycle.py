@@ -170,6 +170,21 @@ def test_a_feature_at_one_value_for_every_account_where_training_rows_spread_is_
     # nor a date off the training rows' calendar: a weekly run's 28-day window on the 10th missed the monthly
     # newsletter for every account, and the run was stopped as if the export had lost a column
     assert frozen.blank_features(broken.assign(as_of=broken["as_of"] + pd.Timedelta(days=9))) == {}
+    # a date of one account holds "one value for every account" whatever it is: a usage never seen exactly in
+    # training stopped the run (a review found it)
+    assert frozen.blank_features(latest.iloc[:1].assign(**{feature: 12.3456789})) == {}
+    # a count stored as int in training and as float today (one missing value makes the panel's column float) is
+    # the same number: compared as text, "0" and "0.0" differed and a healthy date of zeros was a broken feed
+    counts = next((f for f in frozen.features if pd.api.types.is_numeric_dtype(rows[f])
+                   and ((rows[f] == 0).groupby(rows["as_of"]).mean().max() > 0.9)), None)
+    if counts is not None:
+        as_int = rows.assign(**{counts: rows[counts].round().astype("Int64")})
+        typed = load_frozen(save_frozen(model, tmp_path / "int", panel_rows=as_int, info=_info(form, model)))
+        assert typed.blank_features(latest.assign(**{counts: 0.0})) == {}
+    from engage_models.lifecycle.frozen import _same
+
+    assert _same(pd.Series([0, 1, 0]), 0.0).tolist() == [True, False, True]
+    assert _same(pd.Series(["0", "a"]), "0").tolist() == [True, False]
 
 
 def test_a_card_names_the_calendar_its_panel_was_counted_on(fitted, tmp_path):

@@ -588,6 +588,16 @@ def test_a_second_run_into_the_same_folder_leaves_none_of_the_first_run_s_files(
     (out / "notes.txt").write_text("mine")  # a file of the user's own is not the command's to remove
     assert main(args) == 0
     assert {p.name for p in out.iterdir()} == every - {"revenue_at_risk.csv"} | {"notes.txt"}
+    # a folder no run wrote keeps a file that happens to share a name (a review: --out . removed a user's own
+    # revenue_at_risk.csv, and --table revenue_at_risk.csv without --mrr the table itself)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "revenue_at_risk.csv").write_text("the user's own")
+    assert main([*args[:-1], str(mine)]) == 0
+    assert (mine / "revenue_at_risk.csv").read_text() == "the user's own"
+    own.to_csv(out / "revenue_at_risk.csv", index=False)  # the table read, in the folder of an earlier run
+    assert main([*args[:2], str(out / "revenue_at_risk.csv"), *args[3:]]) == 0
+    assert (out / "revenue_at_risk.csv").is_file()
 
 
 def test_cli_names_a_missing_column(tmp_path):

@@ -482,6 +482,7 @@ def _survival(args) -> int:
         raise ConfigError("--measured-at goes with --duration, --event and --id (each row a measurement of its "
                           "account), not with --start/--end or --entry")
     _out_folder(args.out)
+    earlier = (args.out / "evaluation.json").is_file()  # an earlier run's folder: its files are its own
     df = _read_table(args.table, sys.stderr, args.sheet, encoding=args.encoding, uses={
         "--duration": args.duration, "--event": args.event, "--start": args.start, "--end": args.end,
         "--observed-until": args.observed_until, "--covariates": args.covariates, "--entry": args.entry,
@@ -535,8 +536,13 @@ def _survival(args) -> int:
         result.evaluation["table"]["reshaped"] = reshaped
     written = [*result.write(args.out), write_report(args.out / "report.html", result, Path(args.table).name,
                                                       where=str(args.table), lang=args.lang)]
-    for name in set(SURVIVAL_FILES) - {p.name for p in written}:  # an earlier run's, not this one's: a script or a
-        (args.out / name).unlink(missing_ok=True)                  # reader would take it for this table's
+    # an earlier run's file this run did not write: a script or a reader would take it for this table's. Only in a
+    # folder an earlier run wrote (its evaluation.json), never the table read, and said
+    stale = [args.out / n for n in sorted(set(SURVIVAL_FILES) - {p.name for p in written})
+             if earlier and (args.out / n).is_file() and (args.out / n).resolve() != Path(args.table).resolve()]
+    for path in stale:
+        path.unlink()
+        print(f"removed {path.name}: an earlier run's in {args.out.name}, not this table's", file=sys.stderr)
     for path in written:
         print(path)
     if args.unit is None and not dated:  # first: every figure below is in months (a reader found it under 1 KB)

@@ -61,6 +61,9 @@ NOT_HASHED = ("model_id", "created")
 #: :meth:`FrozenModel.blank_features`: the chance below which every account at one value is a broken feed, not
 #: a month like one the model saw.
 BLANK_CHANCE = 1e-6
+#: ... and the fewest accounts at a date it judges: one account has "one value for every account" whatever it holds
+#: (a usage of 12.34, never seen exactly in training, stopped the run).
+BLANK_MIN_ACCOUNTS = 5
 
 
 # ------------------------------------------------------------------------------------------------ hashing
@@ -289,6 +292,17 @@ def _num(v) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ loading
+def _same(column: pd.Series, value) -> pd.Series:
+    """Rows of ``column`` holding ``value``: empty for an empty value, by number when both are numbers (a count
+    stored as int in training and as float today, one panel row missing, is the same 0: compared as text, "0" and
+    "0.0" differed and every account at 0 was taken for a broken feed), else by text."""
+    if pd.isna(value):
+        return column.isna()
+    if pd.api.types.is_number(value) and pd.api.types.is_numeric_dtype(column):
+        return pd.Series(np.isclose(column.to_numpy(float), float(value), rtol=0.0, atol=1e-12), index=column.index)
+    return column.astype("string") == str(value)
+
+
 @dataclass
 class FrozenModel:
     """A model folder read back: ``model`` (the fitted card), ``card`` (card.json), ``model_id``, ``folder``,
@@ -370,12 +384,11 @@ class FrozenModel:
                 continue
             for date, at in rows.groupby("as_of", sort=True):
                 values = at[name]
-                if values.nunique(dropna=False) != 1:
+                accounts = int(at["account_id"].nunique())
+                if values.nunique(dropna=False) != 1 or accounts < BLANK_MIN_ACCOUNTS:
                     continue
                 value = values.iloc[0]
-                same = ref[name].isna() if pd.isna(value) else ref[name].astype("string") == str(value)
-                share = float(same.groupby(ref["as_of"]).mean().max())
-                accounts = int(at["account_id"].nunique())
+                share = float(_same(ref[name], value).groupby(ref["as_of"]).mean().max())
                 if share ** accounts >= BLANK_CHANCE:
                     continue
                 entry = out.setdefault(name, {"value": None if pd.isna(value) else value, "dates": [],
@@ -516,7 +529,10 @@ def _verified(path: str, stamp: tuple) -> dict:
                         "changed or damaged; use another model or train one") from None
     if not isinstance(card, dict) or not isinstance(card.get("files"), dict):
         raise DataError(f"model folder {folder.name}: {CARD_FILE} is not a model card (no 'files')")
-    if not isinstance(card.get("card_version", 0), int) or isinstance(card.get("card_version"), bool):
+    version = card.get("card_version", 0)
+    if isinstance(version, float) and version.is_integer():  # 2.0, as a JSON tool may write 2
+        card["card_version"] = version = int(version)
+    if not isinstance(version, int) or isinstance(version, bool):
         raise DataError(f"model folder {folder.name}: {CARD_FILE}'s card_version is {card.get('card_version')!r}, "
                         "not a whole number (edited?): the folder was changed; use another model or train one")
     if card.get("card_version", 0) > CARD_VERSION:
