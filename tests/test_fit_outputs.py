@@ -243,3 +243,23 @@ def test_a_shape_card_s_page_shows_its_ranges_and_points_not_a_column_of_nan(tmp
             assert "<h3>x × plan</h3>" in scorecard and "<th>weight</th>" not in scorecard
         else:
             assert "<th>weight</th>" in scorecard and "<th>ci_low</th>" not in scorecard
+
+
+def test_a_shape_card_s_page_names_the_pairwise_terms_beyond_the_tables_it_draws(tmp_path):
+    """The page drew the first three pairwise tables and dropped the others without a word; report 04 names them
+    with the points each moves. Five products of metrics drive churn here: more than three pairs are learned."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    X = rng.normal(size=(n, 6))
+    z = -1 + X[:, 0] * X[:, 1] + X[:, 2] * X[:, 3] + X[:, 4] * X[:, 5] + 0.8 * X[:, 0] * X[:, 2] + 0.8 * X[:, 1] * X[:, 3]
+    df = pd.DataFrame(X, columns=[f"m{i}" for i in range(6)]).assign(churned=(rng.random(n) < 1 / (1 + np.exp(-z))))
+    df["churned"] = df["churned"].astype(int)
+    df.to_csv(tmp_path / "pairs.csv", index=False)
+    proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(tmp_path / "pairs.csv"),
+                           "--label", "churned", "--score", "shape", "--bootstrap", "0", "--jobs", "1", "--out",
+                           str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert page.count("<h3>") == 3 and "more pairwise term" in page
+    named = page[page.index("more pairwise term"):].split("</p>")[0]
+    assert named.count(" × ") >= 1 and "points)" in named

@@ -41,7 +41,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from .._core.errors import DataError, InsufficientData
-from .._core.i18n import catalogue, check_lang, fmt_date, fmt_pct, t
+from .._core.i18n import catalogue, check_lang, fmt_date, fmt_number, fmt_pct, t
 from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with it)
     CODE_LEVELS,
     as_labels,
@@ -983,6 +983,11 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
         for name, tb in list(pairs.items())[:MAX_PAIR_TABLES]:
             scorecard += f"<h3>{html.escape(str(name))}</h3>" + tb.round(0).reset_index().to_html(
                 index=False, escape=True, border=0, na_rep="", float_format="{:.0f}".format)
+        if rest := list(pairs.items())[MAX_PAIR_TABLES:]:  # named with the points each moves, as report 04 does
+            items = [t("hs.pair_item", lang, name=name, points=fmt_number(
+                float(np.nanmax(tb.to_numpy(float)) - np.nanmin(tb.to_numpy(float))), lang, 1)) for name, tb in rest]
+            scorecard += "<p>" + html.escape(t("hs.more_pairs", lang, n=len(rest),
+                                                items=t("sep.list", lang).join(items))) + "</p>"
     data, val = evaluation["data"], evaluation["validation"]
     windows = ""
     if "windows" in val:

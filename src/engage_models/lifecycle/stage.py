@@ -98,7 +98,9 @@ def score_frozen(ctx) -> None:
                     "on that date, so its scores there are not those a run then could have given (to score a past "
                     "date as it would have been, use a model trained by then: engage run --retrain never picks the "
                     "latest kept one)", mid, f"{to_utc(seen):%Y-%m-%d}", f"{to_utc(ctx.as_of):%Y-%m-%d}")
-    grid = pnl[pnl["as_of"].dt.day.isin(set(pd.to_datetime(frozen.reference["as_of"], utc=True).dt.day))]
+    days = (set(pd.to_datetime(frozen.reference["as_of"], utc=True).dt.day) if "as_of" in frozen.reference.columns
+            else set())  # a reference without its dates: no calendar to judge on (blank_features judges none)
+    grid = pnl[pnl["as_of"].dt.day.isin(days)]
     latest_on_grid = grid["as_of"].max() if not grid.empty else None  # judged when no scored date is on the grid
     blank = frozen.blank_features(rows if latest_on_grid is None or latest_on_grid in set(dates)
                                   else pd.concat([rows, pnl[pnl["as_of"] == latest_on_grid]]))

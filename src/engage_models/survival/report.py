@@ -390,6 +390,8 @@ def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "US
     """Per horizon: expected churned MRR (share of MRR), lost MRR-months and churned accounts, with their intervals
     when the bootstrap gave them (without one, the headers do not say "95% CI" over cells that hold none)."""
     ci = "expected_churned_mrr_low" in portfolio
+    ci_accounts = ci and "expected_churned_accounts_low" in portfolio and bool(
+        portfolio["expected_churned_accounts_low"].notna().all())  # one column for the table, not a row's choice
 
     def money(r, col):
         return fmt_interval(r[col], r.get(f"{col}_low"), r.get(f"{col}_high"), lang,
@@ -408,8 +410,8 @@ def revenue_table(portfolio: pd.DataFrame, lang: str = "en", currency: str = "US
             "share_of_mrr": fmt_pct(100 * r["share_of_mrr"], lang),
             # money (times months): its currency
             "expected_lost_mrr_months_ci" if ci else "expected_lost_mrr_months": money(r, "expected_lost_mrr_months"),
-            "expected_churned_accounts_ci" if ci and pd.notna(lo) else "expected_churned_accounts": (
-                fmt_interval(n, lo, hi, lang, fmt=accounts) if ci and pd.notna(lo) else accounts(n)),
+            "expected_churned_accounts_ci" if ci_accounts else "expected_churned_accounts": (
+                fmt_interval(n, lo, hi, lang, fmt=accounts) if ci_accounts else accounts(n)),
         })
     return table(pd.DataFrame(rows), lang=lang)
 
