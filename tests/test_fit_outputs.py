@@ -251,7 +251,8 @@ def test_a_shape_card_s_page_names_the_pairwise_terms_beyond_the_tables_it_draws
     rng = np.random.default_rng(3)
     n = 2000
     X = rng.normal(size=(n, 6))
-    z = -1 + X[:, 0] * X[:, 1] + X[:, 2] * X[:, 3] + X[:, 4] * X[:, 5] + 0.8 * X[:, 0] * X[:, 2] + 0.8 * X[:, 1] * X[:, 3]
+    z = (-1 + X[:, 0] * X[:, 1] + X[:, 2] * X[:, 3] + X[:, 4] * X[:, 5] + 0.8 * X[:, 0] * X[:, 2]
+         + 0.8 * X[:, 1] * X[:, 3])
     df = pd.DataFrame(X, columns=[f"m{i}" for i in range(6)]).assign(churned=(rng.random(n) < 1 / (1 + np.exp(-z))))
     df["churned"] = df["churned"].astype(int)
     df.to_csv(tmp_path / "pairs.csv", index=False)
