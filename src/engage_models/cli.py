@@ -283,19 +283,37 @@ def _near_names(path: Path) -> list[str]:
     (``default.csv`` for ``Default.csv``: one file on Windows and macOS, two on Linux), or the same name with
     another extension or none (``Default`` or ``Default.xlsx`` for ``Default.csv``).
 
+    Only a table's extensions are taken off, so a dot inside a name is part of it: ``churn.2024.csv`` is not
+    ``churn.2023.csv`` in other capitals.
+
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     _ = (Path(d) / "Default.csv").write_text("a\\n1\\n")
-    ...     [_near_names(Path(d) / n) for n in ("default.csv", "Default", "Default.xlsx", "Defaults.csv")]
-    [['Default.csv'], ['Default.csv'], ['Default.csv'], []]
+    ...     for n in ("Default.csv", "churn.2023.csv"):
+    ...         _ = (Path(d) / n).write_text("a\\n1\\n")
+    ...     [_near_names(Path(d) / n) for n in ("default.csv", "Default", "Default.xlsx", "Defaults.csv",
+    ...                                         "default.csv.gz", "churn.2024.csv", "Churn.2023.CSV")]
+    [['Default.csv'], ['Default.csv'], ['Default.csv'], [], ['Default.csv'], [], ['churn.2023.csv']]
     """
-    folder, wanted = path.parent, path.name.casefold()
+    folder = path.parent
     try:
         names = sorted(p.name for p in folder.iterdir() if p.is_file())
     except OSError:  # no such folder, or not one to list
         return []
-    stem = wanted.partition(".")[0]
-    return [n for n in names if n.casefold().partition(".")[0] == stem][:5]
+    stem = _bare_name(path.name)
+    return [n for n in names if _bare_name(n) == stem][:5]
+
+
+_TABLE_EXTENSIONS = frozenset({".csv", ".tsv", ".txt", ".dat", ".xlsx", ".xlsm", ".xls", ".ods", ".parquet",
+                               ".pq", ".feather", ".json", ".jsonl", ".gz", ".zip", ".bz2", ".xz", ".zst"})
+
+
+def _bare_name(name: str) -> str:
+    """A file's name without the extensions a table's name ends in, in one case: ``Default.CSV.gz`` is
+    ``default``, ``churn.2024.csv`` is ``churn.2024``."""
+    p = Path(name.casefold())
+    while p.suffix in _TABLE_EXTENSIONS and p.stem:
+        p = p.with_suffix("")
+    return p.name
 
 
 @contextlib.contextmanager
