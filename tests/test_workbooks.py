@@ -219,6 +219,11 @@ def test_fit_and_survival_refuse_a_column_they_read_that_is_named_twice(tmp_path
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert (f"{tmp_path / 't.csv'}: the header names 'users' in columns 3 and 7, and --covariates reads 'users': "
             f"which one is meant cannot be told; rename the others") in proc.stderr
+    # the same name inside a comma list (``--covariates tier,users``): it was split after the check, and read
+    proc = subprocess.run([*run, "--covariates", "tier,users", "--out", str(tmp_path / "q")], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "the header names 'users' in columns 3 and 7, and --covariates reads 'users'" in proc.stderr
     proc = subprocess.run([*run, "--covariates", "tier", "users_2", "--out", str(tmp_path / "p")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

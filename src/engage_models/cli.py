@@ -508,7 +508,10 @@ def _survival(args) -> int:
         "--missing-code": [c.partition("=")[0] for c in args.missing_code]})
     duration, event, unit = args.duration, args.event, args.unit or "months"
     if args.covariates:
+        from ._core.io import repeated_names
+
         args.covariates = _listed(args.covariates, df.columns)
+        repeated_names(df, {"--covariates": args.covariates}, str(args.table))  # a split part written twice
     if dated:
         from .survival.from_dates import describe as said_dates
         from .survival.from_dates import tenure_from_dates
