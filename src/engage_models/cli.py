@@ -522,9 +522,9 @@ def _survival(args) -> int:
         df = df.drop(columns=[c for c in dates["dates"] if c != dates["event"]])  # read: no covariates
         duration, event, unit = dates["duration"], dates["event"], "days"
         args.entry = dates.get("entry")  # an account's periods (--id repeating): start/stop rows from its first start
-        print(said_dates(dates), file=sys.stderr)
-        reshaped = {"from_dates": {k: v for k, v in dates.items() if k != "notes"},
-                    "said": [Why.of({lang: said_dates(dates, lang) for lang in LANGS})]}
+        said = {lang: said_dates(dates, lang) for lang in LANGS}
+        print(said["en"], file=sys.stderr)
+        reshaped = {"from_dates": {k: v for k, v in dates.items() if k != "notes"}, "said": [Why.of(said)]}
     else:
         reshaped = None
     event_values, data_rows = args.event_value, None
@@ -537,11 +537,12 @@ def _survival(args) -> int:
                                                event=event, event_values=args.event_value, where=str(args.table))
         duration, args.entry, event_values = visits["stop"], visits["start"], ()  # the event is 0/1 now
         data_rows = visits["data_rows"]  # messages name the file's rows
-        for line in said_visits(visits):
+        said = {lang: said_visits(visits, lang) for lang in LANGS}
+        for line in said["en"]:
             print(line, file=sys.stderr)
         reshaped = {"from_visits": {k: v for k, v in visits.items() if k != "data_rows"},
                     "said": [Why.of(dict(zip(LANGS, texts, strict=True)))
-                             for texts in zip(*(said_visits(visits, lang) for lang in LANGS), strict=True)]}
+                             for texts in zip(*(said[lang] for lang in LANGS), strict=True)]}
     with _naming(args.table):
         result = analyse_table(
             df, duration=duration, event=event, covariates=args.covariates, entry=args.entry,
