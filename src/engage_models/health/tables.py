@@ -47,6 +47,7 @@ from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with i
     as_labels,
     code_note,
     code_numbers,
+    jsonable,
     looks_like_dates,
     numbers_stored_as_text,
     read_table,
@@ -784,7 +785,8 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
                                  "immature_rows": int((~final_rows).sum())}  # scored, not learned from
     evaluation["files"] = ["scorecard.csv", *(SHAPE_ONLY if score == "shape" else ()), "scores.parquet",
                            "validation_predictions.csv", "evaluation.json", "report.html"]
-    (out / "evaluation.json").write_text(json.dumps(_finite(evaluation), indent=2, default=_json, allow_nan=False)
+    # JSON has no NaN: a strict parser (JavaScript's, Go's, a database's) refused the file when it held one
+    (out / "evaluation.json").write_text(json.dumps(jsonable(evaluation), indent=2, default=str, allow_nan=False)
                                          + "\n", encoding="utf-8")
     shape = (final.card(lang), final.pair_tables(lang)) if score == "shape" else None
     _write_report(out / "report.html", card, boot, w, evaluation, models, lang, said, trained, shape)
@@ -888,30 +890,6 @@ def one_value_said(model: str, flat: dict, trained: dict, lang: str = "en") -> s
         return _say("page.fit.one_value_some", values, lang)
     where = ("page.fit.in_the", values) if n == 1 else ("page.fit.in_each", values)
     return _say("page.fit.one_value_all", {**values, "where": where}, lang)
-
-
-def _json(v):
-    if isinstance(v, (np.integer, np.floating)):
-        return v.item()
-    return str(v)
-
-
-def _finite(v):
-    """``v`` with every number that is not finite (NaN, infinity) as ``None``: JSON has no NaN, and a job reading
-    ``evaluation.json`` with a strict parser (JavaScript's, Go's, a database's) refused the file.
-
-    >>> _finite({"d": 0.1, "ci": [float("nan"), np.float64("inf")], "n": np.int64(3)})
-    {'d': 0.1, 'ci': [None, None], 'n': 3}
-    """
-    if isinstance(v, dict):
-        return {k: _finite(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_finite(x) for x in v]
-    if isinstance(v, (float, np.floating)):
-        return float(v) if np.isfinite(v) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
 
 
 def _header(column: str, lang: str) -> str:
