@@ -264,3 +264,24 @@ def test_a_shape_card_s_page_names_the_pairwise_terms_beyond_the_tables_it_draws
     assert page.count("<h3>") == 3 and "more pairwise term" in page
     named = page[page.index("more pairwise term"):].split("</p>")[0]
     assert named.count(" × ") >= 1 and "points)" in named
+
+
+def test_the_pages_one_value_reason_is_the_evaluations_in_english():
+    """The page's sentence (``one_value_said``) and evaluation.json's ``reason`` (``evaluation.one_value``) say why a
+    model predicted one value by one rule: a copy of it in the page's code could say another reason."""
+    import pandas as pd
+
+    from engage_models.health.evaluation import one_value
+    from engage_models.health.tables import one_value_said
+
+    for model in ("gbm", "linear", "shape", "glm"):
+        for rows in ((20, 24), (39, 39), (40, 60), (500, 500)):
+            for flats in ((0, 1), (1,)):  # every fold, or some
+                w = pd.DataFrame({"as_of": [0, 0, 1, 1], model: [.5, .5, .5, .5]})
+                if len(flats) == 1:
+                    w.loc[w["as_of"].eq(0), model] = [.1, .9]  # fold 1 ranks
+                flat = one_value(w, [model], dict(enumerate(rows)), "fold")[model]
+                said = one_value_said(model, flat, dict(enumerate(rows)))
+                assert said == flat["reason"], (model, rows, flats)
+    assert "too few rows" in one_value(pd.DataFrame({"as_of": [0, 0], "gbm": [.5, .5]}), ["gbm"], {0: 39},
+                                       "fold")["gbm"]["reason"]

@@ -579,12 +579,7 @@ def one_value(w: pd.DataFrame, models, train_rows: dict, unit: str) -> dict[str,
         n, k = w["as_of"].nunique(), len(flat)
         lo, hi = min(train_rows[f] for f in flat), max(train_rows[f] for f in flat)
         fitted = f"fitted on {lo:,} rows" if lo == hi else f"fitted on {lo:,} to {hi:,} rows"
-        if m == "gbm":  # scikit-learn's leaves hold at least 20 rows: under 40, not one split
-            why = "too few rows to learn from" if lo < 40 else "too little signal to learn from"
-        elif m in ("shape", "linear", "learned"):  # the calibration's answer to a negative slope (._calibrated)
-            why = "no ranking held up in its own cross-validation, and every row gets the training churn rate"
-        else:
-            why = "too little signal to learn from"
+        why = t(f"page.fit.why.{one_value_why(m, lo)}", "en")
         if k == n:
             where = f"the {unit}" if n == 1 else f"each of the {n} {unit}s"
             reason = (f"predicted one value for every row in {where} ({fitted}: {why}): it ranks no row above "
@@ -594,6 +589,20 @@ def one_value(w: pd.DataFrame, models, train_rows: dict, unit: str) -> dict[str,
                       f"come from the other {unit}s' ranking and the {unit}s' differences")
         out[m] = {f"{unit}s": [int(f) + 1 for f in flat], "of": int(n), "reason": reason, "all": k == n}
     return out
+
+
+def one_value_why(model: str, fewest_rows: int) -> str:
+    """Why ``model`` predicted one value for every row of a fold fitted on ``fewest_rows`` or more rows, as a code
+    (``page.fit.why.<code>`` words it): :func:`one_value`'s reason and ``engage fit``'s page give the same one.
+
+    >>> one_value_why("gbm", 39), one_value_why("gbm", 40), one_value_why("shape", 10), one_value_why("glm", 10)
+    ('too_few_rows', 'too_little_signal', 'no_ranking', 'too_little_signal')
+    """
+    if model == "gbm":  # scikit-learn's leaves hold at least 20 rows: under 40, not one split
+        return "too_few_rows" if fewest_rows < 40 else "too_little_signal"
+    if model in ("shape", "linear", "learned"):  # the calibration's answer to a negative slope (._calibrated)
+        return "no_ranking"
+    return "too_little_signal"
 
 
 def without_ranking(boot: pd.DataFrame, flat: dict[str, dict]) -> pd.DataFrame:

@@ -882,9 +882,7 @@ def one_value_said(model: str, flat: dict, trained: dict, lang: str = "en") -> s
     rows = [trained[j - 1] for j in tested]
     lo, hi = min(rows), max(rows)
     fitted = ("page.fit.fitted_on", {"rows": lo}) if lo == hi else ("page.fit.fitted_between", {"lo": lo, "hi": hi})
-    why = (("too_few_rows" if lo < 40 else "too_little_signal") if model == "gbm"  # leaves of 20 rows: no split
-           else "no_ranking" if model in ("shape", "linear", "learned") else "too_little_signal")
-    values = {"fitted": fitted, "why": (f"page.fit.why.{why}", {}), "n": n, "k": k,
+    values = {"fitted": fitted, "why": (f"page.fit.why.{E.one_value_why(model, lo)}", {}), "n": n, "k": k,
               "unit": (f"page.fit.unit.{unit}", {}), "units": (f"page.fit.units.{unit}", {})}
     if k < n:
         return _say("page.fit.one_value_some", values, lang)
