@@ -204,9 +204,10 @@ def test_a_card_choice_without_an_interval_says_why_on_the_page_and_the_console(
     assert ev["chosen"]["score"] == "linear" and d["not_computed"] == "few_draws" and d["ci_low"] is None
     page = (tmp_path / "fit" / "report.html").read_text(encoding="utf-8")
     assert "nan" not in page.lower().replace("nanum", "")
-    assert (f"the validation cannot tell the cards apart (shape {ev['chosen']['roc_auc']['shape']:.3f}, linear "
-            f"{ev['chosen']['roc_auc']['linear']:.3f}; shape minus linear {d['difference']:+.3f}, no 95% interval: "
-            "more than 2.5% of the resamples of accounts hold no churner") in page
+    assert (f"the validation gives no 95% interval for the difference of the cards (shape "
+            f"{ev['chosen']['roc_auc']['shape']:.3f}, linear {ev['chosen']['roc_auc']['linear']:.3f}; shape minus "
+            f"linear {d['difference']:+.3f}: more than 2.5% of the resamples of accounts hold no churner") in page
+    assert "ROC-AUC is undefined), so a lead cannot be told from noise and the simpler card is kept" in page
     assert "(few_draws)" not in proc.stdout and "no 95% interval: more than 2.5% of the resamples" in proc.stdout
     # JSON has no NaN: the file held 'NaN' for the missing bounds, which a strict parser refuses
     json.loads((tmp_path / "fit" / "evaluation.json").read_text(encoding="utf-8"), parse_constant=_refuse)
