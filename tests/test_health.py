@@ -1495,3 +1495,19 @@ def test_a_model_of_one_value_at_the_only_test_date_reads_in_the_singular():
     # Japanese: "all of the 1 dates" read so too
     assert "1\u6642\u70b9\u3067\u5168\u9867\u5ba2" in E.one_value_text(one, "ja")
     assert "3\u6642\u70b9\u3059\u3079\u3066\u3067" in E.one_value_text(three, "ja")
+
+
+def test_a_row_without_an_account_id_is_resampled_as_an_account_of_its_own():
+    """A missing id (None, NaN) had cluster -1: ``one_class_shares`` and ``bootstrap`` raised a ValueError
+    ("'list' argument must have no negative elements"). Each such row is now its own account: the same shares
+    and draws as giving it an id of its own."""
+    groups = ["a", "a", "c", "d", None, np.nan]
+    y = [1, 0, 0, 0, 1, 0]
+    shares = E.one_class_shares(y, groups)  # 5 accounts, 2 with a churned row (a and the first missing id)
+    assert shares["no_churner"] == pytest.approx((3 / 5) ** 5) and shares["all_churned"] == pytest.approx(0.2 ** 5)
+    named = ["a", "a", "c", "d", "m1", "m2"]  # numbered as the missing ones are: after the others, in order
+    assert E.one_class_shares(y, named) == shares
+    p = np.array([0.7, 0.2, 0.3, 0.2, 0.6, 0.1])
+    with_missing = E.bootstrap(y, {"a": p}, groups, n_boot=30, seed=1)
+    with_names = E.bootstrap(y, {"a": p}, named, n_boot=30, seed=1)
+    pd.testing.assert_frame_equal(with_missing, with_names)

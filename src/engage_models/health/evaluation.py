@@ -345,6 +345,22 @@ def _bootstrap_draws(y, scores, codes, n, picks, metrics) -> list[dict]:
 MAX_UNDEFINED = 0.025
 
 
+def _clusters(groups) -> tuple[np.ndarray, int]:
+    """Each row's cluster (numbered from 0) and how many there are, for resampling ``groups``: a row without an id
+    (missing) is a cluster of its own, as an account of one row would be (its rows had cluster -1, and the
+    resampling raised a ValueError).
+
+    >>> _clusters(["a", None, "b", "a", np.nan])
+    (array([0, 2, 1, 0, 3]), 4)
+    """
+    codes, uniq = pd.factorize(pd.Series(np.asarray(groups)))
+    n, missing = len(uniq), codes < 0
+    if missing.any():
+        codes = codes.copy()
+        codes[missing] = n + np.arange(int(missing.sum()))
+    return codes, n + int(missing.sum())
+
+
 def one_class_shares(y, groups) -> dict[str, float]:
     """The exact share of all account resamples (``n`` of the ``n`` accounts drawn with replacement) that hold no
     churner (``no_churner``) or only churned rows (``all_churned``): ``(1 - c / n) ** n`` with ``c`` the accounts
@@ -358,8 +374,7 @@ def one_class_shares(y, groups) -> dict[str, float]:
     (0.3164, True, 0.0039)
     """
     y = np.asarray(y, float)
-    codes, uniq = pd.factorize(pd.Series(np.asarray(groups)))
-    n = len(uniq)
+    codes, n = _clusters(groups)
     if not n:
         return {"no_churner": 1.0, "all_churned": 1.0}
     churner = np.bincount(codes, weights=y, minlength=n) > 0
@@ -440,8 +455,7 @@ def bootstrap(y, scores: dict[str, np.ndarray], groups, n_boot: int = 200, seed:
     metrics = metrics or METRICS
     y = np.asarray(y, float)
     scores = {s: np.asarray(p, float) for s, p in scores.items()}
-    codes, uniq = pd.factorize(pd.Series(np.asarray(groups)))
-    n = len(uniq)
+    codes, n = _clusters(groups)
     rng = np.random.default_rng(seed)
     picks = [rng.integers(0, n, n) for _ in range(n_boot)]  # clusters drawn, per resample
     jobs = max(1, min(n_boot, effective_n_jobs(n_jobs)))
