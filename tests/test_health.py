@@ -934,9 +934,13 @@ def test_a_column_of_numbers_exported_with_blanks_or_a_few_words_is_read_as_numb
     assert report["features"] == ["charges", "seg"]
     assert X["charges"].dtype == float and report["missing_values"] == {"charges": 2}
     assert report["dropped_columns"] == {
-        "months": "numbers but for 2 cell(s) that are not (first at data rows [5, 10], e.g. '12 months'); empty or "
+        "months": "numbers but for 2 cells that are not (first at data rows [5, 10], e.g. '12 months'); empty or "
                   "correct those cells to use it",
         "country": "one value: 'JP' in every row"}
+    df.loc[9, "months"] = "7"  # one cell left: said in the singular, it read "1 cell(s) that are not"
+    assert T.prepare(df, "churned", where="t.csv")[2]["dropped_columns"]["months"] == (
+        "numbers but for 1 cell that is not (first at data rows [5], e.g. '12 months'); empty or correct that cell to "
+        "use it")
 
 
 def test_dates_written_day_first_are_read_day_first():
