@@ -111,7 +111,7 @@ def test_engage_fit_says_the_code_on_the_console_and_in_evaluation_json(tmp_path
     assert main(["fit", "--table", str(path), "--label", "churned", "--folds", "3", "--bootstrap", "0",
                  "--score", "linear", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert ("column 'seats': 999 on 15 row(s) (first at data rows [11, 31, 51, 71, 91]) read as a missing-value "
+    assert ("column 'seats': 999 on 15 rows (first at data rows [11, 31, 51, 71, 91]) read as a missing-value "
             "code, not a number (its other values lie in 1 to 40): treated as missing; --missing-code seats=none "
             "keeps it a number") in printed
     ev = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
@@ -148,7 +148,7 @@ def test_engage_survival_keeps_the_rows_of_a_code_filled_as_an_empty_cell(tmp_pa
     assert main(["survival", "--table", str(path), "--duration", "tenure", "--event", "churned", "--n-boot", "0",
                  "--cv", "3", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert ("column 'plan': 999 on 30 row(s) (first at data rows [1, 11, 21, 31, 41]) read as a missing-value code, "
+    assert ("column 'plan': 999 on 30 rows (first at data rows [1, 11, 21, 31, 41]) read as a missing-value code, "
             "not a number (its other values lie in 1 to 5): treated as missing; --missing-code plan=none keeps it a "
             "number") in err
     ev = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))

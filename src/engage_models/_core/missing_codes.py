@@ -262,27 +262,27 @@ def _text(v) -> str:
     return str(_plain(v))
 
 
-def describe_codes(found: list[dict]) -> list[str]:
-    """One line a code for the console (:func:`apply_missing_codes`' list), saying what became of its rows.
+def describe_codes(found: list[dict], lang: str = "en") -> list[str]:
+    """One line a code (:func:`apply_missing_codes`' list), saying what became of its rows, in ``lang``: the
+    console's in English, the ``engage fit`` page's in the page's language.
 
     >>> describe_codes([{"column": "gdlin", "value": 666, "rows": 8, "first_rows": [3, 9], "how": "detected",
     ...                  "others": [0, 1]}])[0]
-    "column 'gdlin': 666 on 8 row(s) (first at data rows [3, 9]) read as a missing-value code, not a number (its \
+    "column 'gdlin': 666 on 8 rows (first at data rows [3, 9]) read as a missing-value code, not a number (its \
 other values lie in 0 to 1): treated as missing; --missing-code gdlin=none keeps it a number"
     >>> describe_codes([{"column": "q7", "value": 99, "rows": 0, "first_rows": [], "how": "declared"}])[0]
     "column 'q7': 99 declared a missing-value code (--missing-code q7=99), on no row"
+    >>> describe_codes([{"column": "q7", "value": 99, "rows": 1, "first_rows": [4], "how": "declared"}], "ja")[0]
+    "列 'q7'：99 を欠損値コードに指定（--missing-code q7=99）、1行（最初はデータ行 [4]）：欠損値として扱いました"
     """
+    from .i18n import t
+
     lines = []
     for f in found:
-        c, v = f["column"], f["value"]
-        done = "treated as missing"
+        values = {"column": f["column"], "value": f["value"], "rows": f["rows"], "first": f["first_rows"]}
         if f["how"] == "declared":
-            lines.append(f"column {c!r}: {v} declared a missing-value code (--missing-code {c}={v}), "
-                         + (f"on {f['rows']:,} row(s) (first at data rows {f['first_rows']}): {done}"
-                            if f["rows"] else "on no row"))
+            lines.append(t("codes.declared" if f["rows"] else "codes.declared_none", lang, **values))
         else:
             lo, hi = f["others"]
-            lines.append(f"column {c!r}: {v} on {f['rows']:,} row(s) (first at data rows {f['first_rows']}) read "
-                         f"as a missing-value code, not a number (its other values lie in {lo} to {hi}): {done}; "
-                         f"--missing-code {c}=none keeps it a number")
+            lines.append(t("codes.detected", lang, **values, lo=lo, hi=hi))
     return lines

@@ -379,8 +379,8 @@ def _say(key: str, values: dict, lang: str = "en") -> str:
 def _data_lists(data: dict, lang: str = "en", said: dict | None = None) -> str:
     """The fit report's data section: the missing values and the columns left out as lists (they were printed as
     JSON, ``{}`` when there was none), escaped, its sentences in ``lang``: a column left out by its reason's key
-    and values in ``said`` (:func:`prepare`), else as ``data`` says it; a code column by its figures; the lines of
-    the missing-value codes are the console's, in English.
+    and values in ``said`` (:func:`prepare`), else as ``data`` says it; a code column by its figures; each
+    missing-value code as the console says it, in ``lang``.
 
     >>> _data_lists({"missing_values": {}, "dropped_columns": {"id": "an identifier <x>"}}).split("</p>")[1:]
     ['<p>Columns left out:', '<ul><li><strong>id</strong>: an identifier &lt;x&gt;</li></ul>']
@@ -390,11 +390,14 @@ def _data_lists(data: dict, lang: str = "en", said: dict | None = None) -> str:
     True
 
     A code column read as categories (``code_columns``, as the command line says it) is listed too, and each
-    missing-value code (``missing_codes``, in the command line's words):
+    missing-value code (``missing_codes``, in the command line's words, in ``lang``):
 
-    >>> _data_lists({"missing_codes": [{"column": "gdlin", "value": 666, "rows": 2, "first_rows": [881, 1229],
-    ...              "how": "detected", "others": [0, 1]}]}).split("</p>")[1:3][1][:82]
-    '<ul><li>column &#x27;gdlin&#x27;: 666 on 2 row(s) (first at data rows [881, 1229])'
+    >>> codes = {"missing_codes": [{"column": "gdlin", "value": 666, "rows": 2, "first_rows": [881, 1229],
+    ...          "how": "detected", "others": [0, 1]}]}
+    >>> _data_lists(codes).split("</p>")[1:3][1][:80]
+    '<ul><li>column &#x27;gdlin&#x27;: 666 on 2 rows (first at data rows [881, 1229])'
+    >>> "missing-value code" not in (ja := _data_lists(codes, "ja")) and "gdlin" in ja and not ja.isascii()
+    True
 
 
     >>> _data_lists({"features": ["zip"], "code_columns": {"zip": {"categories": True, "note": "3 codes"},
@@ -412,7 +415,7 @@ def _data_lists(data: dict, lang: str = "en", said: dict | None = None) -> str:
            if missing else f"<p>{t('page.fit.no_missing', lang)}</p>")
     if found := data.get("missing_codes"):  # said on the console; the report listed their rows as missing only
         out += (f"<p>{t('page.fit.missing_codes', lang)}</p><ul>" + "".join(
-            f"<li>{html.escape(line)}</li>" for line in describe_codes(found)) + "</ul>")
+            f"<li>{html.escape(line)}</li>" for line in describe_codes(found, lang)) + "</ul>")
     if codes:
         out += (f"<p>{t('page.fit.code_columns', lang)}</p><ul>" + "".join(
             f"<li><strong>{html.escape(str(c))}</strong>: {html.escape(str(note))}</li>" for c, note in codes.items())
