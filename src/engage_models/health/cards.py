@@ -29,6 +29,11 @@ from sklearn.utils.validation import check_is_fitted
 from .._core.io import write_text
 
 
+class NothingToExport(ValueError):
+    """The learned card holds no metric with ranges of points: its terms are categories, pairwise tables or flat
+    shapes, none of which the hand card's format holds (``engage fit`` on a table of categories only)."""
+
+
 def card_config(model, decimals: int | None = 1, name: str | None = None) -> dict:
     """The learned card as a hand-card dict (see the module docstring). ``decimals``: rounding of the points
     (1: as a person types them; None: exact, for a lossless round trip). With ``decimals`` the ranges' bounds are
@@ -59,7 +64,10 @@ def card_config(model, decimals: int | None = 1, name: str | None = None) -> dic
         thresholds = [[b, rnd(p)] for b, p in zip(bounds[::-1], within[::-1], strict=True)]
         metrics.append({"metric": f, "weight": rnd(max_points), "direction": "higher", "thresholds": thresholds})
     if not metrics:
-        raise ValueError("the learned card has no metric with a range of points to export")
+        kinds = sorted({{"nominal": "category", "pair": "pairwise"}.get(t["kind"], t["kind"]) for t in left_out})
+        raise NothingToExport("the learned card has no metric with ranges of points, the only terms a hand card's "
+                              "format holds" + (f" (its terms are {' and '.join(kinds)} terms)" if kinds else
+                                                " (every shape is flat)"))
     out = {"name": name or "Learned scorecard (ranges and points learned from churn outcomes)", "metrics": metrics}
     if left_out:
         out["not_in_card"] = left_out

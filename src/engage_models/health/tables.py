@@ -764,10 +764,14 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     card = final.scorecard(lang)
     write_csv(card, out / "scorecard.csv")
     if score == "shape":  # the ranges and points, and the same as a CS tool's card
-        from .cards import write_card_yaml
+        from .cards import NothingToExport, write_card_yaml
 
         write_csv(final.card(lang), out / "card.csv")
-        write_card_yaml(final, out / "learned_scorecard.yaml")
+        try:
+            write_card_yaml(final, out / "learned_scorecard.yaml")
+        except NothingToExport as exc:  # a table of categories only: card.csv holds the card, said
+            (out / "learned_scorecard.yaml").unlink(missing_ok=True)  # an earlier fit's is not this card
+            evaluation["not_written"] = {"learned_scorecard.yaml": f"{exc}; card.csv lists every term's points"}
     else:  # a shape card written here by an earlier fit is not this fit's: a script would pick it up
         for name in SHAPE_ONLY:
             (out / name).unlink(missing_ok=True)
@@ -786,8 +790,9 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
                                  "thresholds": list(final.thresholds_), "cv": final.cv_kind_,
                                  "train_rows": int(final_rows.sum()), "train_accounts": int(Xf[id_name].nunique()),
                                  "immature_rows": int((~final_rows).sum())}  # scored, not learned from
-    evaluation["files"] = ["scorecard.csv", *(SHAPE_ONLY if score == "shape" else ()), "scores.parquet",
-                           "validation_predictions.csv", "evaluation.json", "report.html"]
+    evaluation["files"] = ["scorecard.csv", *(n for n in SHAPE_ONLY if score == "shape"
+                                              and n not in evaluation.get("not_written", {})),
+                           "scores.parquet", "validation_predictions.csv", "evaluation.json", "report.html"]
     # JSON has no NaN: a strict parser (JavaScript's, Go's, a database's) refused the file when it held one
     (out / "evaluation.json").write_text(json.dumps(jsonable(evaluation), indent=2, default=str, allow_nan=False)
                                          + "\n", encoding="utf-8")

@@ -624,6 +624,11 @@ def _shape_artifacts(final, out) -> None:
                                            "row_label": tb.index.name, "column_label": tb.columns.name,
                                            "points": np.round(tb.to_numpy(dtype=float), 3).tolist()}
                                     for name, tb in final.pair_tables(lang).items()} for lang in ("en", "ja")})
+    try:
+        cards.card_config(final)
+    except cards.NothingToExport as exc:  # every shape flat, or pairwise only: the card's tables hold it, said
+        out.skip("learned_scorecard", exc)
+        return
     cards.write_card_yaml(final, out.file(f"{EXPORT_DIR}/learned_scorecard.yaml"))
 
 
