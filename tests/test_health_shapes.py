@@ -397,7 +397,7 @@ def test_a_shape_lead_on_two_churning_accounts_has_no_interval_and_keeps_the_lin
     model = {"form": "linear", "chosen_by": {**form, "shape_vs_linear": diff}}
     text = hv.choice_text(model, "en")
     assert "no 95% interval" in text and "simpler card is kept" in text and "nan" not in text, text
-    assert "95%信頼区間なし" in hv.choice_text(model, "ja")
+    assert "95%信頼区間が得られません" in hv.choice_text(model, "ja")
     # the learned score against the hand card: no interval either, said, not "95% CI nan to nan" (JSON: None)
     vs_hand = {**diff, "ci_low": None, "ci_high": None}
     text = hv.compare_text(vs_hand, 0.8, 0.7)
