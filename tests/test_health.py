@@ -396,7 +396,7 @@ def test_fit_a_table_that_is_not_from_the_simulator(tmp_path):
                            "--date-col", "as_of", "--id-col", "account_id", "--horizon", "30", "--bootstrap", "5",
                            "--score", "linear", "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert f"left out 3 row(s) without a label (of {len(df):,}; first at data rows [6, 7, 8])" in proc.stdout
+    assert f"left out 3 rows without a label (of {len(df):,}; first at data rows [6, 7, 8])" in proc.stdout
     assert "column 'メール' left out: text with" in proc.stdout
     df = df.drop(index=[5, 6, 7]).reset_index(drop=True)
     ev = json.loads((out / "evaluation.json").read_text())
@@ -631,7 +631,7 @@ def test_out_of_time_tests_windows_of_mature_labels(tmp_path):
             continue
         assert roc_auc_score(val_rows["label"], val_rows[f"p_{m}"]) == pytest.approx(
             ev["models"][m]["roc_auc"]["estimate"])
-    with pytest.raises(InsufficientData, match=r"1200 test row\(s\) with \d+ churner\(s\) in 4 window\(s\)"):
+    with pytest.raises(InsufficientData, match=r"1,200 test rows with \d+ churners? in 4 windows"):
         fit_table(df, "churned_30d", tmp_path, date_col="as_of", id_col="account", horizon_days=30,
                   min_test_events=10_000, n_bootstrap=0)
     with pytest.raises(InsufficientData, match="no later date to test on"):
@@ -788,15 +788,15 @@ def test_a_table_that_cannot_be_fitted_is_refused_with_what_is_wrong_where(tmp_p
         T.prepare(df.assign(when=np.nan), "left", date_col="when", where=where)
     words = df.assign(left=df["left"].map({1: "yes", 0: "no"}))
     words.loc[[3, 8], "left"] = ["maybe", "n/a"]
-    with pytest.raises(T.TableError, match=r"2 row\(s\) are not \(first at data rows \[4, 9\]; values found: "
+    with pytest.raises(T.TableError, match=r"2 rows are not \(first at data rows \[4, 9\]; values found: "
                                            r"'maybe', 'n/a'\)"):
         T.prepare(words, "left", where=where)
-    with pytest.raises(T.TableError, match=r"has a single value \(0 in all 30 row\(s\) with a label\)"):
+    with pytest.raises(T.TableError, match=r"has a single value \(0 in all 30 rows with a label\)"):
         T.prepare(df[df["left"] == 0], "left", where=where)
     holes = df.astype({"left": float, "id": object})
     holes.loc[[0, 1, 2], "left"] = np.nan  # unlabeled: left out before the ids are checked
     holes.loc[[10, 20], "id"] = None
-    with pytest.raises(T.TableError, match=r"2 row\(s\) without an id \(first at data rows \[11, 21\]\)"):
+    with pytest.raises(T.TableError, match=r"2 rows without an id \(first at data rows \[11, 21\]\)"):
         T.prepare(holes, "left", id_col="id", where=where)
     _, _, report = T.prepare(df, "left", keep_columns=["id"], where=where)
     assert "--keep-column keeps a column from the leakage screen" in report["dropped_columns"]["id"]
@@ -830,7 +830,7 @@ def test_a_table_that_cannot_be_fitted_is_refused_with_what_is_wrong_where(tmp_p
 
 
 def test_rows_without_a_label_are_named():
-    """fit said "left out 3 row(s) without a label (of 60)" and not which: the first data rows are named, as
+    """fit said "left out 3 rows without a label (of 60)" and not which: the first data rows are named, as
     every other message about rows names them."""
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"x": rng.normal(size=60), "left": [1.0, 0.0] * 30})
@@ -869,7 +869,7 @@ def test_rows_repeated_in_every_column_are_warned_about_without_an_id(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "engage_models", "fit", "--table", str(path), "--label", "left",
                            "--bootstrap", "0", "--out", str(tmp_path / "f")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert ("warning: 3 row(s) repeat an earlier row in the label and every column used (first at data rows "
+    assert ("warning: 3 rows repeat an earlier row in the label and every column used (first at data rows "
             "[61, 62, 63]): without --id-col a row and its copy can fall in the training and the validation rows of "
             "one fold") in proc.stdout
 
@@ -971,7 +971,7 @@ def test_dates_in_several_formats_stop_with_the_values_that_are_not_read():
     with pytest.raises(T.TableError) as err:
         T.prepare(df, "churned", date_col="as_of", where="t.csv")
     assert str(err.value).startswith(
-        "t.csv, column 'as_of': 26 unparseable date(s) (first at data rows [2, 3, 5, 6, 8]: '10/01/2021', "
+        "t.csv, column 'as_of': 26 unparseable dates (first at data rows [2, 3, 5, 6, 8]: '10/01/2021', "
         "'19.01.2021', '06/02/2021', '15.02.2021', '05/03/2021'); a date column is read in one format: write every "
         "date in one, such as 2024-01-31")
 
@@ -1124,11 +1124,11 @@ def test_columns_of_no_value_or_one_value_are_named_among_the_columns_left_out_w
     dates = pd.to_datetime(df["as_of"])
     immature = int((dates + pd.Timedelta(days=30) > dates.max()).sum())
     assert 0 < immature == ev["final_model"]["immature_rows"] == len(df) - ev["final_model"]["train_rows"]
-    assert (f"left out of the final fit {immature:,} of {len(df):,} row(s) whose labels are not yet mature (their "
+    assert (f"left out of the final fit {immature:,} of {len(df):,} rows whose labels are not yet mature (their "
             f"date + 30 days is after {dates.max().date()}, the end of the outcomes)") in printed
     filled = {c: int(df[c].isna().sum()) for c in ("flag", "new_metric")}
     assert ev["data"]["missing_values"] == filled
-    assert (f"filled {sum(filled.values()):,} missing value(s) in 2 column(s): 'flag' {filled['flag']:,}, "
+    assert (f"filled {sum(filled.values()):,} missing values in 2 columns: 'flag' {filled['flag']:,}, "
             f"'new_metric' {filled['new_metric']:,} (a number's: the median") in printed
     report = (out / "report.html").read_text(encoding="utf-8")
     for c, reason in why.items():

@@ -28,8 +28,8 @@ def test_the_named_values_are_1_every_other_value_0_and_a_blank_stays_missing():
     with pytest.raises(TableError, match=r"^w: --label-value '3' is in no row \(values found: '1', '2', '0'\)$"):
         _label(codes, "w", ["3"])
     # without the values named, the error says how to name them
-    with pytest.raises(TableError, match=r"1 row\(s\) are not \(first at data rows \[4\]; values found: 'Paused'\); "
-                                         r"or name the value\(s\) that mean churn with --event-value VALUE \(every "
+    with pytest.raises(TableError, match=r"1 row is not \(first at data rows \[4\]; values found: 'Paused'\); "
+                                         r"or name the values that mean churn with --event-value VALUE \(every "
                                          r"other value is then 0\)$"):
         _label(status, "t.csv, event column 'status'", option="--event-value")
 

@@ -633,7 +633,7 @@ def test_a_table_s_bad_durations_are_named_and_rows_without_time_at_risk_are_sai
     zero.loc[[0, 7], "tenure"] = 0.0
     proc = cli(zero, "--out", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
-    assert "left out 2 row(s) of 240 with no time at risk: a duration of 0 (first at data rows [1, 8])" in proc.stderr
+    assert "left out 2 rows of 240 with no time at risk: a duration of 0 (first at data rows [1, 8])" in proc.stderr
     for churned, said in ((True, "every one of the 240 rows used churned (churned = 1 in each): the "
                                  "hazard ratios compare how soon churners left, not who churns"),
                           (False, "t.csv: the event column 'churned' has no event (1) in any of its 240 rows")):
@@ -799,7 +799,7 @@ def test_an_empty_covariate_is_filled_as_engage_fit_fills_it_and_no_row_is_left_
                            "tenure", "--event", "churn", "--id", "id", "--n-boot", "0", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert (f"filled 45 empty covariate value(s) on 45 row(s) (first at data rows [1, 6, 11, 21, 26]): 'x' 30 with "
+    assert (f"filled 45 empty covariate values on 45 rows (first at data rows [1, 6, 11, 21, 26]): 'x' 30 with "
             f"its median {median:g} and the term 'x (empty)'; 'plan' 15 as the level '(empty)'; every row stays in "
             f"the models, each account still active with its remaining lifetime") in proc.stderr
     assert "empty covariate (" not in proc.stderr and "missing covariate" not in proc.stderr  # no warning per fold
@@ -1218,7 +1218,7 @@ def test_rows_after_blank_lines_are_counted_as_ingest_counts_them_and_the_blank_
         proc = subprocess.run([sys.executable, "-m", "engage_models", command, "--table", str(path), *given,
                                "--out", str(tmp_path / command)], capture_output=True, text=True)
         assert proc.returncode == 2, proc.stderr
-        assert "1 row(s) are not (first at data rows [12]; values found: 'maybe')" in proc.stderr, proc.stderr
+        assert "1 row is not (first at data rows [12]; values found: 'maybe')" in proc.stderr, proc.stderr
         said = proc.stderr if command == "survival" else proc.stdout
         assert (f"note: {path}: 2 blank line(s) (first at line(s) {list(blank)}) are not rows: data rows are counted "
                 f"without them, as engage ingest counts empty lines") in said, said
@@ -1597,7 +1597,7 @@ def test_rows_with_an_empty_event_are_left_out_and_counted_as_fit_leaves_rows_wi
                            "customer", "--n-boot", "0", "--cv", "3", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert ("left out 3 row(s) without an event (of 120; first at data rows [5, 10, 61]): 'churned' is empty, so "
+    assert ("left out 3 rows without an event (of 120; first at data rows [5, 10, 61]): 'churned' is empty, so "
             "whether the account churned is not known") in proc.stderr, proc.stderr
     saved = json.loads((tmp_path / "o" / "evaluation.json").read_text(encoding="utf-8"))
     assert saved["table"]["without_event"]["first_rows"] == [5, 10, 61]

@@ -126,7 +126,7 @@ def test_engage_survival_runs_on_a_telco_like_table_with_all_columns(tmp_path):
     assert ev["table"]["missing_covariates"]["rows"] == int((blank & at_risk).sum()) > 0
     assert ev["table"]["rows_used"] == 598
     assert ev["table"]["events"] == int(churned.sum())
-    assert f"filled {int((blank & at_risk).sum())} empty covariate value(s) on " in proc.stderr
+    assert f"filled {int((blank & at_risk).sum())} empty covariate values on " in proc.stderr
     assert "'DeviceCost' " in proc.stderr and "the term 'DeviceCost (empty)'" in proc.stderr
     cox = ev["models"]["cox_ph"]
     assert len(cox["strata"]) <= 1  # at most one stratum; the other failures are split in time

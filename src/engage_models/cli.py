@@ -86,6 +86,7 @@ def _engine_settings(args) -> dict:
 
 
 def _panel(args) -> int:
+    from ._core.i18n import count
     from .features.panel import build_panel
 
     settings = _engine_settings(args)
@@ -94,7 +95,7 @@ def _panel(args) -> int:
     panel = build_panel(args.processed, args.as_of, until=args.until, windows=tuple(args.windows),
                         horizon_days=args.horizon, engine=args.engine, out=args.out, **settings)
     dates = panel["as_of"].drop_duplicates()
-    print(f"panel: {len(panel):,} rows x {panel.shape[1]} columns, {len(dates)} observation date(s) "
+    print(f"panel: {len(panel):,} rows x {panel.shape[1]} columns, {count(len(dates), 'observation date')} "
           f"{dates.min():%Y-%m-%d} .. {dates.max():%Y-%m-%d} ({args.engine}) -> {args.out}")
     return 0
 
@@ -330,7 +331,7 @@ def _naming(table: Path):
 
 
 def _fit(args) -> int:
-    from ._core.i18n import t
+    from ._core.i18n import count, t
     from ._core.missing_codes import describe_codes
     from .features.screening import describe
     from .health.tables import fit_table, not_computed_text
@@ -358,10 +359,11 @@ def _fit(args) -> int:
               + " taken as churn (1); " + (", ".join(f"{v!r} {n:,}" for v, n in values["others"].items())
                                             or "no other value") + " as 0")
     if data.get("rows_without_label"):
-        print(f"left out {data['rows_without_label']:,} row(s) without a label (of {data['rows']:,}; first at data "
-              f"rows {data['first_rows_without_label']})")
+        print(f"left out {count(data['rows_without_label'], 'row')} without a label (of {data['rows']:,}; first at "
+              f"data rows {data['first_rows_without_label']})")
     if copies := data.get("repeated_rows"):
-        print(f"warning: {copies['rows']:,} row(s) repeat an earlier row in the label and every column used (first "
+        repeat = count(copies["rows"], "# row repeats", "# rows repeat")
+        print(f"warning: {repeat} an earlier row in the label and every column used (first "
               f"at data rows {copies['first_rows']}): without --id-col a row and its copy can fall in the training and "
               f"the validation rows of one fold, which flatters the ROC-AUC; give the accounts' id column as --id-col "
               f"(a copy then stays in its account's fold), or remove the copies")
@@ -374,7 +376,7 @@ def _fit(args) -> int:
     for line in describe_codes(data.get("missing_codes", [])):  # before the missing values they are among
         print(line)
     if missing := data.get("missing_values"):  # the report and evaluation.json listed them; the console did not
-        print(f"filled {sum(missing.values()):,} missing value(s) in {len(missing)} column(s): "
+        print(f"filled {count(sum(missing.values()), 'missing value')} in {count(len(missing), 'column')}: "
               + ", ".join(f"{c!r} {n:,}" for c, n in missing.items())
               + " (a number's: the median plus an indicator of the missing; a category's: none of its levels)")
     val = ev["validation"]
@@ -408,7 +410,7 @@ def _fit(args) -> int:
     final = ev.get("final_model") or {}
     if final.get("immature_rows"):  # evaluation.json alone said so
         rows = final["immature_rows"] + final["train_rows"]
-        print(f"left out of the final fit {final['immature_rows']:,} of {rows:,} row(s) whose labels are not yet "
+        print(f"left out of the final fit {final['immature_rows']:,} of {count(rows, 'row')} whose labels are not yet "
               f"mature (their date + {args.horizon} days is after "
               f"{val.get('observed_until')}, the end of the outcomes): they are scored in scores.parquet, not "
               f"learned from")
@@ -483,7 +485,7 @@ def _listed(names: list[str], columns) -> list[str]:
 
 
 def _survival(args) -> int:
-    from ._core.i18n import LANGS
+    from ._core.i18n import LANGS, count
     from ._core.missing_codes import describe_codes
     from ._core.reasons import Why
     from .features.screening import describe
@@ -607,24 +609,25 @@ def _survival(args) -> int:
             print(f"skipped {what}: {why}", file=sys.stderr)
     blank = result.evaluation["table"].get("without_event", {})
     if blank.get("rows"):  # as engage fit says its rows without a label (survival stopped on them)
-        print(f"left out {blank['rows']:,} row(s) without an event (of {result.evaluation['table']['rows']:,}; first "
-              f"at data rows {blank['first_rows']}): {event!r} is empty, so whether the account churned is not "
-              f"known", file=sys.stderr)
+        print(f"left out {count(blank['rows'], 'row')} without an event (of "
+              f"{result.evaluation['table']['rows']:,}; first at data rows {blank['first_rows']}): {event!r} is "
+              f"empty, so whether the account churned is not known", file=sys.stderr)
     holes = result.evaluation["table"].get("missing_covariates", {})
     if holes.get("rows"):  # filled as engage fit fills them (the rows were left out, the active ones unvalued)
         cols = "; ".join(f"{c!r} {f['rows']:,} " + (f"with its median {f['median']:g} and the term {f['term']!r}"
                                                    if "median" in f else f"as the level {f['level']!r}")
                          for c, f in holes["filled"].items())
-        print(f"filled {sum(holes['columns'].values()):,} empty covariate value(s) on {holes['rows']:,} row(s) "
-              f"(first at data rows {holes['first_rows']}): {cols}; every row stays in the models, each account "
-              f"still active with its remaining lifetime", file=sys.stderr)
+        print(f"filled {count(sum(holes['columns'].values()), 'empty covariate value')} on "
+              f"{count(holes['rows'], 'row')} (first at data rows {holes['first_rows']}): {cols}; every row stays in "
+              f"the models, each account still active with its remaining lifetime", file=sys.stderr)
     no_mrr = result.evaluation["table"].get("missing_mrr", {})
     if no_mrr.get("active"):
-        print(f"{no_mrr['active']:,} account(s) still active have an empty {args.mrr!r} (first at data rows "
+        active = count(no_mrr["active"], "# account still active has", "# accounts still active have")
+        print(f"{active} an empty {args.mrr!r} (first at data rows "
               f"{no_mrr['first_rows']}): no LTV, and not in the revenue at risk", file=sys.stderr)
     gone = result.evaluation["table"].get("left_out", {})
     if gone.get("rows"):
-        print(f"left out {gone['rows']:,} row(s) of {result.evaluation['table']['rows']:,} with {gone['why']} "
+        print(f"left out {count(gone['rows'], 'row')} of {result.evaluation['table']['rows']:,} with {gone['why']} "
               f"(first at data rows {gone['first_rows']})", file=sys.stderr)
     return 0
 

@@ -41,7 +41,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from .._core.errors import DataError, InsufficientData
-from .._core.i18n import catalogue, check_lang, fmt_date, fmt_number, fmt_pct, t
+from .._core.i18n import catalogue, check_lang, count, fmt_date, fmt_number, fmt_pct, t
 from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with it)
     CODE_LEVELS,
     as_labels,
@@ -133,8 +133,9 @@ def _label(series: pd.Series, where: str, positive=(), option: str = "--label-va
         rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()  # 1-based data rows (as ingest numbers them)
         found = ", ".join(repr(v) for v in original[bad].astype(str).value_counts().index[:5])
         raise TableError(f"{where}: label values must be 0/1, true/false or yes/no; "
-                         f"{int(bad.sum())} row(s) are not (first at data rows {rows}; values found: {found}); or "
-                         f"name the value(s) that mean churn with {option} VALUE (every other value is then 0)")
+                         f"{count(int(bad.sum()), '# row is', '# rows are')} not (first at data rows {rows}; values "
+                         f"found: {found}); or name the values that mean churn with {option} VALUE (every other value "
+                         f"is then 0)")
     return series.astype(float)
 
 
@@ -186,7 +187,8 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
               **({"label_values": outcome_values(df[label], label_values)} if label_values else {}),
               "first_rows_without_label": (np.flatnonzero(y.isna().to_numpy())[:5] + 1).tolist()}
     if y.isna().all():
-        raise TableError(f"{where}, column {label!r}: empty in every one of the {len(df):,} row(s); each row needs "
+        every = "the only row" if len(df) == 1 else f"every one of the {len(df):,} rows"
+        raise TableError(f"{where}, column {label!r}: empty in {every}; each row needs "
                          f"its outcome (1 churned, 0 stayed)")
     if date_col:
         if df[date_col].isna().all():
@@ -200,7 +202,7 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
         if bad.any():
             rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
             found = ", ".join(repr(v) for v in df.loc[bad, date_col].astype(str).unique()[:5])
-            raise TableError(f"{where}, column {date_col!r}: {int(bad.sum())} unparseable date(s) "
+            raise TableError(f"{where}, column {date_col!r}: {count(int(bad.sum()), 'unparseable date')} "
                              f"(first at data rows {rows}: {found}); a date column is read in one format: write "
                              f"every date in one, such as 2024-01-31")
         df[date_col] = dates
@@ -208,11 +210,12 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
     data_row = np.flatnonzero(keep) + 1  # the kept rows' 1-based data rows in the file (the header not counted)
     df, y = df.loc[keep].reset_index(drop=True), y[keep].reset_index(drop=True)
     if y.nunique() < 2:
-        raise TableError(f"{where}: the label {label!r} has a single value ({int(y.iloc[0])} in all {len(y):,} "
-                         f"row(s) with a label); nothing to learn")
+        raise TableError(f"{where}: the label {label!r} has a single value ({int(y.iloc[0])} in "
+                         f"{'the only row' if len(y) == 1 else f'all {len(y):,} rows'} with a label); nothing to "
+                         f"learn")
     if id_col and df[id_col].isna().any():
         rows = data_row[np.flatnonzero(df[id_col].isna().to_numpy())[:5]].tolist()
-        raise TableError(f"{where}, column {id_col!r}: {int(df[id_col].isna().sum())} row(s) without an id "
+        raise TableError(f"{where}, column {id_col!r}: {count(int(df[id_col].isna().sum()), 'row')} without an id "
                          f"(first at data rows {rows})")
     # the id travels as "__id" (a cluster for folds and the bootstrap, never a feature)
     df["__id"] = df[id_col].to_numpy() if id_col else np.arange(len(df)) + 1  # the 1-based data row, as messages
@@ -526,7 +529,8 @@ def _window_predictions(models: dict, X: pd.DataFrame, y: pd.Series, date_col: s
     n_events = sum(r["test_events"] for r in rows)
     if min(n_events, n_rows - n_events) < min_test_events:
         raise InsufficientData(
-            f"out-of-time test: {n_rows} test row(s) with {n_events} churner(s) in {len(rows)} window(s) of labels "
+            f"out-of-time test: {count(n_rows, 'test row')} with {count(n_events, 'churner')} in "
+            f"{count(len(rows), 'window')} of labels "
             f"mature by {tw['mature_until'].date()} (need at least {min_test_events} churners and as many "
             f"non-churners): give a longer history, a shorter horizon or fewer test windows, or leave out the "
             f"date column for cross-validation")
@@ -691,7 +695,9 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
         lacking = [m for m in card_metrics if m not in X.columns]
         if lacking:
             card = Path(hand_scorecard).name if isinstance(hand_scorecard, (str, Path)) else "the hand scorecard"
-            raise TableError(f"{card}: metric(s) {lacking} are not feature columns of {where} (its features: "
+            raise TableError(f"{card}: {'metric' if len(lacking) == 1 else 'metrics'} {lacking} "
+                             f"{'is not a feature column' if len(lacking) == 1 else 'are not feature columns'} of "
+                             f"{where} (its features: "
                              f"{', '.join(c for c in X.columns if c not in (date_col, '__id'))})")
         models["hand"] = lambda: HandWeightedScore(hand_scorecard)
     final_rows = np.ones(len(X), bool)
