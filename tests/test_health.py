@@ -650,7 +650,7 @@ def test_time_windows_example_and_the_module_examples():
 
 def test_bad_tables_name_the_file_column_and_rows(tmp_path):
     df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "churned": [0, 2, 1], "d": ["2025-01-01", "soon", "2025-02-01"]})
-    with pytest.raises(TableError, match=r"t.csv, column 'churned': .*1 row\(s\).*data rows \[2\]"):
+    with pytest.raises(TableError, match=r"t.csv, column 'churned': .*1 row is not.*data rows \[2\]"):
         fit_table(df, "churned", tmp_path, where="t.csv")
     with pytest.raises(TableError, match=r"t.csv, column 'd': 1 unparseable date.*\[2\]"):
         fit_table(df.assign(churned=[0, 1, 1]), "churned", tmp_path, date_col="d", where="t.csv")
