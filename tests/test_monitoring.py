@@ -638,3 +638,55 @@ def test_a_small_export_s_sampling_noise_is_not_drift_and_a_real_shift_still_is(
     # on a large sample the chance level is small and the 0.25 reading stands
     big = stability_table(ManyMetrics(), ref, _many(rng, 2000, "2025-08-01"), trained_until=months[-1])
     assert (big["psi_chance"] < 0.05).all()
+
+
+def test_the_decision_and_report_08_s_table_count_drift_by_the_table_s_one_rule():
+    """"Past the threshold, like no training date and beyond chance" was written twice, in the retraining decision
+    and in report 08's table: the table now says it once per row (``counted``, at its ``psi_threshold``), and both
+    read that column; a threshold other than the table's is worked out by the same rule."""
+    from engage_models.monitoring.drift import counted, stability_table
+    from engage_models.monitoring.views import stability_view
+
+    rng = np.random.default_rng(12)
+    months = pd.date_range("2025-01-01", periods=6, freq="MS", tz="UTC")
+    ref = pd.concat([_many(rng, 400, d) for d in months])
+    today = _many(rng, 60, "2025-08-01")
+    today[[f"m{i}" for i in range(4)]] += 2.0  # four metrics moved; the others only sampled
+    kw = dict(trained_until=months[-1], as_of="2025-08-01", horizon_days=30)
+    table = stability_table(ManyMetrics(), ref, today, trained_until=months[-1])
+    by_hand = (table["psi"] > 0.25) & ~table["usual"] & ~table["chance"]
+    assert table["counted"].tolist() == by_hand.tolist() and (table["psi_threshold"] == 0.25).all()
+    metric = table[table["kind"] == "metric"].set_index("variable")
+    assert set(metric.index[metric["counted"]]) >= {"m0", "m1", "m2", "m3"}
+    assert ((metric["psi"] > 0.25) & metric["chance"]).any()  # a PSI past 0.25 by chance: not counted
+    view_col = "past the threshold, unlike every training date and beyond chance"
+
+    def view_counted(tab, threshold=0.25):
+        v = stability_view(tab, "en", threshold)
+        return dict(zip(v["variable"], v[view_col], strict=True))
+
+    r = recommend_retrain(ManyMetrics(), ref, today, stability=table, **kw)
+    assert sorted(r["psi"]["over"]) == sorted(metric.index[metric["counted"]])
+    assert view_counted(table) == {("health score" if v == "score" else v): bool(c)
+                                   for v, c in zip(table["variable"], table["counted"], strict=True)}
+    # both read the column (not a copy of its rule): a table that counts m5 and not m0 is read so by both
+    tampered = table.assign(counted=table["counted"].mask(table["variable"] == "m0", False)
+                            .mask(table["variable"] == "m5", True))
+    r = recommend_retrain(ManyMetrics(), ref, today, stability=tampered, **kw)
+    assert "m0" not in r["psi"]["over"] and "m5" in r["psi"]["over"]
+    assert not view_counted(tampered)["m0"] and view_counted(tampered)["m5"]
+    # the score counts by the same column: a score row counted is a drift reason
+    score_counted = tampered.assign(counted=tampered["counted"] | (tampered["kind"] == "score"))
+    r = recommend_retrain(ManyMetrics(), ref, today, stability=score_counted, **kw)
+    assert "monitoring.reason.drift_score" in [x["key"] for x in r["reasons"]]
+    # another threshold than the table's: the rule on its columns, the same for both readers
+    at_1 = (table["psi"] > 1.0) & ~table["usual"] & ~table["chance"]
+    assert counted(table, 1.0).tolist() == at_1.tolist()
+    r = recommend_retrain(ManyMetrics(), ref, today, stability=table, psi_threshold=1.0, **kw)
+    assert sorted(r["psi"]["over"]) == sorted(table.loc[at_1 & (table["kind"] == "metric"), "variable"])
+    assert sum(view_counted(table, 1.0).values()) == int(at_1.sum())
+    # a table kept before the column was (report 08 reading an older run): the same rule
+    old = table.drop(columns=["counted", "psi_threshold"])
+    assert counted(old).tolist() == table["counted"].tolist()
+    assert sorted(recommend_retrain(ManyMetrics(), ref, today, stability=old, **kw)["psi"]["over"]) == sorted(
+        metric.index[metric["counted"]])

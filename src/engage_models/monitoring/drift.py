@@ -197,7 +197,7 @@ def features_of(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trained_until=None,
-                    bins: int = 10, date_col: str = "as_of") -> pd.DataFrame:
+                    bins: int = 10, date_col: str = "as_of", psi_threshold: float = PSI_LEVELS[1]) -> pd.DataFrame:
     """PSI of every metric the model reads and of its health score, training rows against each later date.
 
     Parameters
@@ -207,6 +207,8 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
         The training rows (the expected sample).
     panel : DataFrame
         Today's panel; every observation date after ``trained_until`` is compared (the latest date always).
+    psi_threshold : float
+        The PSI past which a variable may count as drift (the ``counted`` column; the monitoring setting).
 
     Returns
     -------
@@ -217,7 +219,9 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
         is never excused, and without two training dates of enough rows), ``usual`` (``psi_nearest`` below 0.1:
         today looks like one of the training dates, e.g. a webinar count in a month without a webinar), ``n_reference``,
         ``n``, the two means, ``psi_chance`` (the PSI 99% of samples of ``n`` rows stay below when nothing changed:
-        :meth:`_Bins.chance`) and ``chance`` (``psi`` at or below it: not told from sampling noise).
+        :meth:`_Bins.chance`), ``chance`` (``psi`` at or below it: not told from sampling noise),
+        ``psi_threshold`` and ``counted`` (the row's PSI counts as drift at that threshold: :func:`counted`, which
+        the retraining decision and report 08's table both read).
     """
     if reference.empty:
         raise ValueError("stability_table: the reference (training) sample has no row")
@@ -252,4 +256,31 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
                          "usual": bool(np.isfinite(near) and near < PSI_LEVELS[0]), "n_reference": len(e), "n": len(a),
                          "mean_reference": float(np.nanmean(e)) if np.isfinite(e).any() else np.nan,
                          "mean": float(np.nanmean(a)) if np.isfinite(a).any() else np.nan})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out["psi_threshold"] = float(psi_threshold)
+    out["counted"] = _counted(out, psi_threshold)
+    return out
+
+
+def counted(stability: pd.DataFrame, threshold: float = PSI_LEVELS[1]) -> pd.Series:
+    """Which rows of a :func:`stability_table` count as drift at ``threshold``: the PSI is past it, and the rows
+    look like no training date (not ``usual``; the score never is) and are beyond chance (not ``chance``). The
+    table's ``counted`` column when it was made at ``threshold``; else (a table written before the column was, or
+    a threshold other than the table's) the same rule on its columns.
+
+    >>> t = pd.DataFrame({"psi": [0.4, 0.4, 0.4, 0.2, np.nan], "usual": [False, True, False, False, False],
+    ...                   "chance": [False, False, True, False, False]})
+    >>> counted(t).tolist(), counted(t, 0.1).tolist()
+    ([True, False, False, False, False], [True, False, False, True, False])
+    """
+    if "counted" in stability and "psi_threshold" in stability and (stability["psi_threshold"] == threshold).all():
+        return stability["counted"].astype(bool)
+    return _counted(stability, threshold)
+
+
+def _counted(stability: pd.DataFrame, threshold: float) -> pd.Series:
+    """The rule of :func:`counted`, on the table's columns (a column it lacks excuses nothing)."""
+    def flag(name: str) -> pd.Series:
+        return stability[name].eq(True) if name in stability else pd.Series(False, index=stability.index)
+
+    return (stability["psi"].astype(float) > threshold) & ~flag("usual") & ~flag("chance")

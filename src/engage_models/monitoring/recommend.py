@@ -33,7 +33,7 @@ import pandas as pd
 from .._core.errors import InsufficientData
 from .._core.i18n import t
 from .._core.time import to_utc
-from .drift import stability_table
+from .drift import counted, stability_table
 from .performance import pooled_calibration
 
 #: Share of the monitored metrics whose PSI must pass the threshold to call the population drifted: about one
@@ -103,24 +103,27 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
     as_of, trained_until = to_utc(as_of), to_utc(trained_until)
     reasons: list[dict] = []
     if stability is None:
-        stability = stability_table(model, reference, panel, trained_until=trained_until, bins=bins)
+        stability = stability_table(model, reference, panel, trained_until=trained_until, bins=bins,
+                                    psi_threshold=psi_threshold)
     latest = judged_date(stability, reference)
     now = stability[pd.to_datetime(stability["as_of"], utc=True) == latest]
+    # what counts as drift is the table's rule (drift.counted), the one report 08's table shows
+    now = now.assign(counted=counted(now, psi_threshold).to_numpy())
     metrics = now[now["kind"] == "metric"].set_index("variable")
     metric_psi = metrics["psi"]
-    usual = metrics["usual"] if "usual" in metrics else pd.Series(False, index=metrics.index)
+    usual = metrics["usual"].astype(bool) if "usual" in metrics else pd.Series(False, index=metrics.index)
     # a PSI sampling alone gives on today's rows is no drift (a table made before it was kept: none is)
     noise = metrics["chance"].astype(bool) if "chance" in metrics else pd.Series(False, index=metrics.index)
     score_row = now[now["kind"] == "score"].iloc[0]
     score_psi = float(score_row["psi"])  # the score's drift is never excused as usual; as noise, it is
     score_noise = bool(score_row.get("chance", False))
     past = metric_psi > psi_threshold
-    over = metric_psi[past & ~usual & ~noise].sort_values(ascending=False)
+    over = metric_psi[metrics["counted"]].sort_values(ascending=False)
     as_usual = metric_psi[past & usual].sort_values(ascending=False)
     as_noise = metric_psi[past & ~usual & noise].sort_values(ascending=False)
     share = float(len(over) / len(metric_psi)) if len(metric_psi) else 0.0
     date = f"{latest:%Y-%m-%d}"
-    if np.isfinite(score_psi) and score_psi > psi_threshold and not score_noise:
+    if score_row["counted"]:
         reasons.append(_reason("drift", "monitoring.reason.drift_score", psi=f"{score_psi:.2f}",
                                threshold=f"{psi_threshold:g}", date=date))
     if len(metric_psi) and share >= metric_psi_share and len(over):

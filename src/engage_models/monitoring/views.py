@@ -12,7 +12,7 @@ import pandas as pd
 from .._core.i18n import fmt_date, fmt_interval, fmt_number, fmt_pct, t
 from .._core.plots import date_axis, error_bars, new_ax
 from .._core.time import to_utc
-from .drift import PSI_LEVELS
+from .drift import PSI_LEVELS, counted
 
 
 def _label(variable: str, lang: str) -> str:
@@ -125,7 +125,7 @@ def stability_view(stability: pd.DataFrame, lang: str = "en", threshold: float =
         t("monitoring.level", lang): level,
         t("monitoring.mean_reference", lang): now["mean_reference"].to_numpy(),
         t("monitoring.mean_now", lang): now["mean"].to_numpy(),
-        t("monitoring.over", lang): ((now["psi"] > threshold) & ~usual & ~noise).to_numpy(),
+        t("monitoring.over", lang): counted(now, threshold).to_numpy(),  # the rule the decision counts by
     })
 
 

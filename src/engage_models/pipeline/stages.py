@@ -958,7 +958,8 @@ def monitoring(ctx: Context) -> None:
     def stability():
         if reference.empty:
             raise Thin("reason.no_training_rows", source=source)
-        found["stability"] = M.stability_table(model, reference, pnl, trained_until=trained_until, bins=m.bins)
+        found["stability"] = M.stability_table(model, reference, pnl, trained_until=trained_until, bins=m.bins,
+                                               psi_threshold=m.psi_threshold)
         out.frame("stability", found["stability"])
 
     def performance():
