@@ -690,3 +690,32 @@ def test_the_decision_and_report_08_s_table_count_drift_by_the_table_s_one_rule(
     assert counted(old).tolist() == table["counted"].tolist()
     assert sorted(recommend_retrain(ManyMetrics(), ref, today, stability=old, **kw)["psi"]["over"]) == sorted(
         metric.index[metric["counted"]])
+
+
+def test_the_chance_level_is_simulated_once_per_variable_and_size_and_is_the_same_level(monkeypatch):
+    """The PSI's chance level depends on the variable's reference shares and today's rows only: the table simulated
+    it again for every variable at every date (400 draws each). Now once per variable and number of rows, and each
+    level is the one a fresh simulation gives (same seed)."""
+    from engage_models.monitoring import drift
+    from engage_models.monitoring.drift import _Bins, stability_table
+
+    rng = np.random.default_rng(13)
+    months = pd.date_range("2025-01-01", periods=3, freq="MS", tz="UTC")
+    ref = pd.concat([_many(rng, 200, d) for d in months])
+    later = pd.date_range("2025-05-01", periods=5, freq="MS", tz="UTC")
+    panel = pd.concat([*(_many(rng, 60, d) for d in later[:4]), _many(rng, 30, later[4])])  # two sizes, five dates
+    made = []
+    fresh_rng = np.random.default_rng
+    monkeypatch.setattr(np.random, "default_rng", lambda *a, **k: made.append(a) or fresh_rng(*a, **k))
+    table = stability_table(ManyMetrics(), ref, panel, trained_until=months[-1])
+    variables = table["variable"].nunique()
+    assert variables == 14 and len(made) == variables * 2, len(made)  # was 14 x 5 dates = 70
+    monkeypatch.undo()
+    for name in ("m0", "p"):
+        for n in (60, 30):
+            level = table.loc[(table["variable"] == name) & (table["n"] == n), "psi_chance"]
+            assert level.nunique() == 1
+            assert level.iloc[0] == _Bins(ref[name].to_numpy(float), 10).chance(n)  # bit for bit
+    score = np.asarray(ManyMetrics().health_score(ref), float)
+    assert table.loc[table["variable"] == "score", "psi_chance"].iloc[-1] == _Bins(score, 10).chance(30)
+    assert drift.CHANCE_SEED == 20240101  # the levels are those of earlier runs

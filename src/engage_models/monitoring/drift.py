@@ -100,6 +100,7 @@ class _Bins:
         self.n = len(e)
         self.edges = psi_edges(e, bins)
         self.shares = bin_shares(e, self.edges)
+        self._chance: dict[tuple, float] = {}
 
     def psi(self, actual, floor: float = PSI_FLOOR) -> float:
         a = np.asarray(actual, dtype=float)
@@ -111,15 +112,24 @@ class _Bins:
                ) -> float:
         """The PSI that ``level`` of samples of ``m`` rows stay below when nothing changed: both samples drawn
         from the reference's own shares (``self.n`` and ``m`` rows), their PSI computed as today's is, its
-        ``level`` quantile. NaN without rows."""
+        ``level`` quantile. NaN without rows.
+
+        It depends on nothing but the reference's shares and the two sizes, and each simulation starts from
+        :data:`CHANCE_SEED`: it is simulated once per size and kept (a panel's dates mostly hold the same number of
+        accounts: :func:`stability_table` simulated it again for every variable at every date), the same level as
+        simulated afresh."""
         if self.n == 0 or m == 0:
             return float("nan")
-        rng = np.random.default_rng(CHANCE_SEED)
-        pe = rng.multinomial(self.n, self.shares, size=draws) / self.n
-        pa = rng.multinomial(m, self.shares, size=draws) / m
-        used = (pe > 0) | (pa > 0)  # as _psi_of_shares, every draw at once
-        pe, pa = np.maximum(pe, floor), np.maximum(pa, floor)
-        return float(np.quantile(np.where(used, (pa - pe) * np.log(pa / pe), 0.0).sum(axis=1), level))
+        key = (int(m), level, draws, floor)
+        if key not in self._chance:
+            rng = np.random.default_rng(CHANCE_SEED)
+            pe = rng.multinomial(self.n, self.shares, size=draws) / self.n
+            pa = rng.multinomial(m, self.shares, size=draws) / m
+            used = (pe > 0) | (pa > 0)  # as _psi_of_shares, every draw at once
+            pe, pa = np.maximum(pe, floor), np.maximum(pa, floor)
+            self._chance[key] = float(np.quantile(np.where(used, (pa - pe) * np.log(pa / pe), 0.0).sum(axis=1),
+                                                  level))
+        return self._chance[key]
 
 
 def _psi_of_shares(pe: np.ndarray, pa: np.ndarray, floor: float) -> float:
