@@ -598,3 +598,40 @@ def test_a_damaged_old_model_or_a_copy_under_way_in_the_models_folder_does_not_s
         got = decide("never", store, as_of=pd.Timestamp("2024-06-16", tz="UTC"))
     assert (got["action"], got["model_id"], got["backfill"]) == ("score", june, True), got
     assert any("models/0ld: card.json is not readable" in r.getMessage() for r in caplog.records)
+
+
+#: (where the model's data ended, the run's observation date, whether the model saw data after it)
+SAW_LATER = [("2024-07-07", "2024-07-07", False),                 # the same day: the model of this date's run
+             ("2024-07-08", "2024-07-07", True),                  # a day after
+             ("2024-07-06", "2024-07-07", False),                 # a day before
+             ("2024-07-07T01:00:00", "2024-07-07", True),         # an hour of the date's own events
+             ("2024-07-07T09:00:00+09:00", "2024-07-07", False),  # Tokyo's 9:00 is the same moment as UTC's 0:00
+             ("2024-07-07T10:00:00+09:00", "2024-07-07", True),   # ... and 10:00 an hour later
+             ("2024-07-07", "2024-07-07T09:00:00+09:00", False)]
+
+
+def test_whether_a_model_saw_data_after_a_date_is_one_rule_for_the_policy_and_the_monitoring(fitted, tmp_path):
+    """The scoring stage's warning and the policy's backfill compared moments, the monitoring's ``later`` and
+    report 08's header whole days: one rule now (frozen.saw_later), each boundary read alike by all of them."""
+    from engage_models.lifecycle.frozen import saw_later
+    from engage_models.lifecycle.store import _latest_before
+    from engage_models.monitoring import recommend_retrain
+    from engage_models.monitoring.views import header
+
+    form, model, rows = fitted
+    ref = rows[rows["as_of"] == rows["as_of"].max()]
+    for i, (end, as_of, later) in enumerate(SAW_LATER):
+        assert saw_later(end, as_of) is later, (end, as_of)
+        store = ModelStore(tmp_path / f"models{i}")  # one model, current: a backfill has no earlier one
+        mid = save_frozen(model, store.root, panel_rows=rows, info=_info(form, model, cutoff=end)).name
+        store.set_current(mid, "test")
+        got = decide("never", store, as_of=pd.Timestamp(as_of))
+        assert bool(got.get("backfill")) is later and (got["action"] == "train") is later, (end, as_of, got)
+        assert (_latest_before(store, as_of) is None) is later  # the model a backfill may score with
+        rec = recommend_retrain(model, ref, ref, trained_until=ref["as_of"].max(), as_of=as_of, cutoff=end,
+                                horizon_days=H)
+        assert rec["later"] is later and (rec["age_days"] < 0) is later, (end, as_of)
+        info = {"as_of": as_of, "trained_until": ref["as_of"].max(), "cutoff": end, "model_id": mid,
+                "reference_rows": len(ref), "frozen": True}
+        assert ("after this run's observation date" in header(info, "en")) is later, (end, as_of)
+    assert not saw_later(None, "2024-07-07") and not saw_later(pd.NaT, "2024-07-07")

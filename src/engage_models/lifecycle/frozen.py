@@ -292,6 +292,28 @@ def _num(v) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ loading
+def saw_later(data_end, as_of) -> bool:
+    """Whether a model whose data ended at ``data_end`` (its card's cutoff, else its last training date:
+    :attr:`FrozenModel.data_end`) saw data after the observation date ``as_of``: it learned outcomes not known on
+    that date, so its scores there are not those a run then could have given, and whether it held then is not
+    judged. False without ``data_end``.
+
+    The one rule for the scoring stage's warning, the retrain policy's backfill, the model a backfill scores with
+    and the monitoring's ``later``. It compares the two moments, both as UTC (a naive value is read as UTC, an
+    aware one converted, as everywhere in the package): the same day is not later, a day after is, and so is an
+    hour after (the model saw that hour's events; a run on ``as_of`` sees only what happened before it). The
+    monitoring counted it by whole days, ``(as_of - data_end).days < 0``, which is the same test (a timedelta's
+    days round down: an hour before is day -1); a card's cutoff and a run's date are midnights of the company's
+    calendar (wall-clock time labelled UTC, :mod:`engage_models._core.time`), so both read the same day alike.
+
+    >>> saw_later("2025-01-01", "2025-01-01"), saw_later("2025-01-02", "2025-01-01"), saw_later(None, "2025-01-01")
+    (False, True, False)
+    >>> saw_later("2025-01-01T08:00:00+09:00", "2024-12-31"), saw_later("2025-01-01T08:00:00+09:00", "2025-01-01")
+    (True, False)
+    """
+    return data_end is not None and not pd.isna(data_end) and bool(to_utc(data_end) > to_utc(as_of))
+
+
 def _same(column: pd.Series, value) -> pd.Series:
     """Rows of ``column`` holding ``value``: empty for an empty value, by number when both are numbers (a count
     stored as int in training and as float today, one panel row missing, is the same 0: compared as text, "0" and
@@ -339,6 +361,11 @@ class FrozenModel:
         """The training run's observation date: the data the model saw ended here."""
         c = self.card["training"].get("cutoff")
         return pd.Timestamp(c) if c is not None else None
+
+    @property
+    def data_end(self) -> pd.Timestamp:
+        """Where the data the model saw ended: its cutoff, else (a card without one) its last training date."""
+        return self.cutoff if self.cutoff is not None else self.trained_until
 
     @property
     def reference(self) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from .._core.errors import ConfigError, DataError
 from .._core.reasons import Thin, Why, date_of
 from .._core.time import to_utc
 from ..pipeline.store import NOT_DUE
-from .frozen import MODEL_FILE, check_run_settings, load_frozen, save_frozen
+from .frozen import MODEL_FILE, check_run_settings, load_frozen, save_frozen, saw_later
 from .store import ModelStore, decide
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,8 @@ def score_frozen(ctx) -> None:
     out.json("model", info)  # written before a thin panel stops the stage: later stages read it
     if rows.empty:
         raise Thin("reason.no_date_to_score")
-    seen = frozen.cutoff or frozen.trained_until
-    if to_utc(seen) > to_utc(ctx.as_of):  # a past date scored with a model that learned its outcomes
+    seen = frozen.data_end
+    if saw_later(seen, ctx.as_of):  # a past date scored with a model that learned its outcomes
         log.warning("model %s saw data until %s, after this run's observation date %s: it learned outcomes not known "
                     "on that date, so its scores there are not those a run then could have given (to score a past "
                     "date as it would have been, use a model trained by then: engage run --retrain never picks the "

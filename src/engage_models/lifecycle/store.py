@@ -34,6 +34,7 @@ import pandas as pd
 from .._core.errors import ConfigError
 from .._core.io import jsonable, read_json, write_json
 from .._core.time import to_utc
+from .frozen import saw_later
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def _latest_before(store: ModelStore, as_of) -> str | None:
     for mid in store.ids():
         training = (store.card(mid) or {}).get("training") or {}
         seen = training.get("cutoff") or training.get("last_as_of")
-        if seen is not None and to_utc(seen) <= to_utc(as_of) and (best is None or to_utc(seen) >= best[0]):
+        if seen is not None and not saw_later(seen, as_of) and (best is None or to_utc(seen) >= best[0]):
             best = (to_utc(seen), mid)
     return best[1] if best else None
 
@@ -182,8 +183,8 @@ def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.Dat
     from .frozen import load_frozen
 
     frozen = load_frozen(store.folder(current))
-    seen = frozen.cutoff or frozen.trained_until
-    if to_utc(seen) > to_utc(as_of):
+    seen = frozen.data_end
+    if saw_later(seen, as_of):
         # a backfill (a run for a date before the current model's data ended): that model learned outcomes not
         # known on the run's date. The latest kept model whose data ended by then scores, as a run on that date
         # would have; without one, the run trains its own, which does not replace the current model.
@@ -212,7 +213,7 @@ def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.Dat
                 raise
             return {**base, "action": "train", "reason": f"{policy}: {exc}",
                     "reasons": [{"kind": "settings", "detail": str(exc)}]}
-    cutoff = frozen.cutoff or frozen.trained_until
+    cutoff = frozen.data_end
     if policy == "never":
         return {**base, "action": "score", "reason": f"policy never: scoring with the current model {current}",
                 "reasons": []}

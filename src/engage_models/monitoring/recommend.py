@@ -33,6 +33,7 @@ import pandas as pd
 from .._core.errors import InsufficientData
 from .._core.i18n import t
 from .._core.time import to_utc
+from ..lifecycle.frozen import saw_later
 from .drift import counted, stability_table
 from .performance import pooled_calibration
 
@@ -155,7 +156,7 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
     # a model whose data ended after this date (a past date scored with a later model) learned outcomes not known
     # then: whether it held on that date is no question a run then could have asked ("the data it saw ended -31
     # days ago", "the health model holds", said report 08 and the summary)
-    later = bool(age_days < 0 and not trained_now)
+    later = bool(saw_later(born, as_of) and not trained_now)  # lifecycle's one rule (its age is < 0 days)
     if trained_now or later:  # nothing to retrain: the evidence stays in the result, for the report to show
         reasons = []
     return {"retrain": bool(reasons), "reasons": reasons, "trained_now": bool(trained_now), "later": later,

@@ -12,6 +12,7 @@ import pandas as pd
 from .._core.i18n import fmt_date, fmt_interval, fmt_number, fmt_pct, t
 from .._core.plots import date_axis, error_bars, new_ax
 from .._core.time import to_utc
+from ..lifecycle.frozen import saw_later
 from .drift import PSI_LEVELS, counted
 
 
@@ -29,7 +30,8 @@ def header(info: dict, lang: str = "en") -> str:
     days = (as_of - cut).days
     # a model trained in this run: "0 days before" read as a slip; a model whose data ended after this date (a
     # past date scored with a later model) was "-31 days before" it
-    key = "monitoring.header_now" if days == 0 else "monitoring.header_later" if days < 0 else "monitoring.header"
+    key = ("monitoring.header_later" if saw_later(cut, as_of) else "monitoring.header_now" if days == 0
+           else "monitoring.header")
     return t(key, lang, model=str(info.get("model_id", "")),
              cutoff=fmt_date(cut, lang),
              last=fmt_date(last, lang), as_of=fmt_date(as_of, lang), age=fmt_number(abs(days), lang),
