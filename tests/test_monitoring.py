@@ -719,3 +719,50 @@ def test_the_chance_level_is_simulated_once_per_variable_and_size_and_is_the_sam
     score = np.asarray(ManyMetrics().health_score(ref), float)
     assert table.loc[table["variable"] == "score", "psi_chance"].iloc[-1] == _Bins(score, 10).chance(30)
     assert drift.CHANCE_SEED == 20240101  # the levels are those of earlier runs
+
+
+def test_whether_an_auc_has_an_interval_is_the_exact_share_of_one_outcome_resamples_not_the_draws_count():
+    """Monitoring's ROC-AUC intervals counted the resamples of one outcome among their draws (a stand-in AUC the
+    bootstrap did not know), where the backtest reads their exact share, (1 - c/n)^n: on a thin table (30 accounts,
+    2 churners: 12.6% of resamples hold no churner) a bootstrap whose 20 draws all held one showed an interval, and
+    100 accounts with 5 churners (0.6%) lost theirs when a draw happened to hold none."""
+    from engage_models.health.evaluation import one_class_shares
+    from engage_models.monitoring import compare_models
+    from engage_models.monitoring.performance import auc_interval
+
+    rng = np.random.default_rng(0)
+    y = np.zeros(30)
+    y[[3, 17]] = 1
+    p = rng.random(30)
+    p[[3, 17]] += 0.3
+    assert one_class_shares(y, np.arange(30))["no_churner"] == pytest.approx((1 - 2 / 30) ** 30)
+    for seed in range(40):  # seed 18 drew a churner in all 20 resamples: "0.536 (0.189 to 0.913)" before
+        thin = auc_interval(y, p, np.arange(30), n_boot=20, seed=seed)
+        assert thin["auc"] == pytest.approx(0.5357, abs=1e-4) and np.isnan(thin["auc_low"]), (seed, thin)
+    y2 = np.zeros(100)
+    y2[:5] = 1
+    p2 = np.clip(rng.normal(0.3, 0.2, 100) + 0.3 * y2, 0, 1)
+    for seed in range(40):  # seeds 9, 15 and 23 drew a resample without a churner: no interval before
+        fat = auc_interval(y2, p2, np.arange(100), n_boot=20, seed=seed)
+        assert fat["auc_low"] <= fat["auc"] <= fat["auc_high"], (seed, fat)
+    # the same on a table of several rows per account: the share counts accounts with a churned row
+    rows = pd.DataFrame({"account_id": np.repeat([f"a{i}" for i in range(30)], 2),
+                         "as_of": np.tile(pd.to_datetime(["2025-03-01", "2025-04-01"], utc=True), 30),
+                         "x": np.repeat(rng.random(30), 2), "p": np.repeat(p, 2),
+                         "churned_within_h": np.repeat(y, 2)})
+    perf = matured_performance(ColumnModel(), rows, trained_until="2025-02-01", as_of="2025-08-01",
+                               horizon_days=30, n_boot=20, seed=18)
+    assert perf["auc_low"].isna().all() and perf["auc"].notna().all()
+
+    class Other(ColumnModel):
+        def predict_proba(self, X):
+            q = X["x"].to_numpy(float)
+            return np.column_stack([1 - q, q])
+
+    for seed in (18, 3):
+        r = compare_models(ColumnModel(), Other(), rows, trained_until_new="2025-02-01",
+                           trained_until_old="2025-01-01", as_of="2025-08-01", horizon_days=30, n_boot=20, seed=seed)
+        assert r["churners"] == 4 and np.isfinite(r["models"]["new"]["auc"])
+        for got in (r["models"]["new"]["auc_low"], r["models"]["old"]["auc_low"], r["difference"]["auc_low"]):
+            assert np.isnan(got), (seed, r)
+        assert np.isfinite(r["models"]["new"]["calibration_low"])  # defined on every resample: kept
