@@ -635,3 +635,69 @@ def test_whether_a_model_saw_data_after_a_date_is_one_rule_for_the_policy_and_th
                 "reference_rows": len(ref), "frozen": True}
         assert ("after this run's observation date" in header(info, "en")) is later, (end, as_of)
     assert not saw_later(None, "2024-07-07") and not saw_later(pd.NaT, "2024-07-07")
+
+
+def test_a_model_older_than_the_age_limit_is_said_by_the_scoring_run_and_report_08_s_header(tmp_path, caplog):
+    """monitoring.max_age_days was read by the monitoring's recommendation only: engage score (which stops before
+    the monitoring stage) scored with a model of any age without a word, and report 08 said the age against the
+    limit only when the recommendation could be made (not when the stability table could not)."""
+    from types import SimpleNamespace
+
+    from engage_models.lifecycle.frozen import past_age_limit
+    from engage_models.lifecycle.stage import after_health
+    from engage_models.monitoring import recommend_retrain
+    from engage_models.monitoring.views import header
+
+    class Scored:  # the health stage's artifact of a run that scored with a frozen model
+        def __init__(self, info, scores=None):
+            self.info, self.scores, self.path = info, scores, tmp_path
+
+        def has(self, name):
+            return name == "model" or (name == "scores" and self.scores is not None)
+
+        def json(self, name):
+            return self.info
+
+        def frame(self, name):
+            return self.scores
+
+    config = SimpleNamespace(model=None, models_dir=str(tmp_path / "models"), data_dir=str(tmp_path),
+                             monitoring=SimpleNamespace(max_age_days=180))
+    info = {"model_id": "abc123", "frozen": True, "trained_until": "2024-04-01", "cutoff": "2024-07-01",
+            "as_of": "2025-01-01"}  # 184 days
+    with caplog.at_level("WARNING", logger="engage_models.lifecycle.stage"):
+        assert after_health(config, Scored(info), None) is None
+    said = [r.getMessage() for r in caplog.records]
+    assert any("model abc123 saw data until 2024-07-01, 184 days before this run's observation date 2025-01-01: "
+               "past the limit of 180 days (monitoring.max_age_days)" in m for m in said), said
+    for young in ({**info, "as_of": "2024-12-28"}, {**info, "as_of": "2024-06-01"}):  # 180 days; a backfill's
+        caplog.clear()
+        after_health(config, Scored(young), None)
+        assert not caplog.records, young
+    caplog.clear()  # a stage kept before model.json said its date: the scores' latest date
+    scores = pd.DataFrame({"as_of": pd.to_datetime(["2024-12-01", "2025-01-01"], utc=True)})
+    after_health(config, Scored({k: v for k, v in info.items() if k != "as_of"}, scores), None)
+    assert any("184 days before" in r.getMessage() for r in caplog.records)
+    # report 08's header says it, and the recommendation's age reason is the same rule
+    stage_info = {**info, "reference_rows": 10, "max_age_days": 180}
+    assert "That is past the limit of 180 days (the setting monitoring.max_age_days)" in header(stage_info, "en")
+    assert "上限の180日" in header(stage_info, "ja")
+    for quiet in ({**stage_info, "max_age_days": 184}, {k: v for k, v in stage_info.items() if k != "max_age_days"},
+                  {**stage_info, "as_of": "2024-06-01"}):
+        assert "past the limit" not in header(quiet, "en"), quiet
+    assert past_age_limit("2024-07-01", "2025-01-01", 183) and not past_age_limit("2024-07-01", "2025-01-01", 184)
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"account_id": [f"a{i}" for i in range(50)], "as_of": pd.Timestamp("2024-04-01", tz="UTC"),
+                        "x": rng.random(50), "churned_within_h": np.nan})  # no label matured: no calibration
+
+    class Flat:
+        metrics_ = ["x"]
+
+        def health_score(self, X):
+            return pd.Series(50.0, index=X.index)
+
+    for limit, reasons in ((183, ["age"]), (184, [])):
+        rec = recommend_retrain(Flat(), ref, ref.assign(as_of=pd.Timestamp("2024-12-01", tz="UTC")),
+                                trained_until="2024-04-01", cutoff="2024-07-01", as_of="2025-01-01", horizon_days=90,
+                                max_age_days=limit)
+        assert [r["kind"] for r in rec["reasons"]] == reasons and rec["age_days"] == 184

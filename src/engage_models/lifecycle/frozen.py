@@ -314,6 +314,29 @@ def saw_later(data_end, as_of) -> bool:
     return data_end is not None and not pd.isna(data_end) and bool(to_utc(data_end) > to_utc(as_of))
 
 
+def age_days(data_end, as_of) -> int:
+    """Whole days from where the model's data ended to ``as_of`` (negative for a model that saw later data:
+    :func:`saw_later`), as the monitoring and report 08 count a model's age.
+
+    >>> age_days("2025-01-01", "2025-07-01"), age_days("2025-07-02", "2025-07-01")
+    (181, -1)
+    """
+    return int((to_utc(as_of) - to_utc(data_end)).days)
+
+
+def past_age_limit(data_end, as_of, max_age_days) -> bool:
+    """Whether the data the model saw ended more than ``max_age_days`` (``monitoring.max_age_days``) before
+    ``as_of``: the monitoring's age reason to retrain, report 08's header and the scoring run's warning read this
+    one rule. False without ``data_end`` or a limit.
+
+    >>> past_age_limit("2025-01-01", "2025-07-01", 180), past_age_limit("2025-01-01", "2025-06-30", 180)
+    (True, False)
+    """
+    if data_end is None or pd.isna(data_end) or max_age_days is None:
+        return False
+    return age_days(data_end, as_of) > max_age_days
+
+
 def _same(column: pd.Series, value) -> pd.Series:
     """Rows of ``column`` holding ``value``: empty for an empty value, by number when both are numbers (a count
     stored as int in training and as float today, one panel row missing, is the same 0: compared as text, "0" and

@@ -21,7 +21,7 @@ from .._core.errors import ConfigError, DataError
 from .._core.reasons import Thin, Why, date_of
 from .._core.time import to_utc
 from ..pipeline.store import NOT_DUE
-from .frozen import MODEL_FILE, check_run_settings, load_frozen, save_frozen, saw_later
+from .frozen import MODEL_FILE, age_days, check_run_settings, load_frozen, past_age_limit, save_frozen, saw_later
 from .store import ModelStore, decide
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def score_frozen(ctx) -> None:
         out.skip(name, why, kind=NOT_DUE)
     info = dict(frozen.card.get("model_info") or {})
     info.update({"form": frozen.form, "thresholds": frozen.card["thresholds"], "model_id": mid, "frozen": True,
-                 "trained_until": frozen.trained_until, "cutoff": frozen.cutoff,
+                 "trained_until": frozen.trained_until, "cutoff": frozen.cutoff, "as_of": ctx.as_of,
                  "created": frozen.card.get("created"), "versions": frozen.card.get("versions")})
     dates = sorted(pnl["as_of"].unique())[-h.history_dates:]
     rows = pnl[pnl["as_of"].isin(dates)]
@@ -125,6 +125,25 @@ def score_frozen(ctx) -> None:
     scores = history.with_context(scores, pnl, accounts)
     scores["model_id"] = mid
     out.frame("scores", scores)
+
+
+def _say_if_old(config, artifact, info: dict) -> None:
+    """Warn when the frozen model this run scored with saw data that ended more than ``monitoring.max_age_days``
+    before the run's observation date (:func:`~.frozen.past_age_limit`, the monitoring's age reason). Said on every
+    run, the stage computed or reused: ``engage score`` stops before the monitoring stage, whose recommendation is
+    the only other place that says it, and scored with a model of any age without a word."""
+    limit = getattr(getattr(config, "monitoring", None), "max_age_days", None)
+    as_of = info.get("as_of")
+    if as_of is None and artifact.has("scores"):  # a stage kept before model.json said its date
+        as_of = pd.to_datetime(artifact.frame("scores")["as_of"], utc=True).max()
+    end = info.get("cutoff") or info.get("trained_until")
+    if as_of is None or not past_age_limit(end, as_of, limit):
+        return
+    log.warning("model %s saw data until %s, %d days before this run's observation date %s: past the limit of %d "
+                "days (monitoring.max_age_days), its age alone a reason to retrain it. Train a new model (engage "
+                "train, or run with --retrain monthly or on-drift), or raise the limit if report 08 shows the model "
+                "still holds", info.get("model_id"), f"{to_utc(end):%Y-%m-%d}", age_days(end, as_of),
+                f"{to_utc(as_of):%Y-%m-%d}", int(limit))
 
 
 def blank_message(model_id: str, blank: dict[str, dict]) -> str:
@@ -190,6 +209,8 @@ def after_health(config, artifact, decision: dict | None) -> dict | None:
         return None
     if info.get("frozen"):  # a model from elsewhere joins the run's models folder (monitoring reads it there)
         from .frozen import resolve
+
+        _say_if_old(config, artifact, info)
 
         if config.model and not (ModelStore(models_dir(config)).folder(mid) / "card.json").is_file():
             ModelStore(models_dir(config)).publish(resolve(config.model), mid)

@@ -33,7 +33,7 @@ import pandas as pd
 from .._core.errors import InsufficientData
 from .._core.i18n import t
 from .._core.time import to_utc
-from ..lifecycle.frozen import saw_later
+from ..lifecycle.frozen import age_days, past_age_limit, saw_later
 from .drift import counted, stability_table
 from .performance import pooled_calibration
 
@@ -149,9 +149,9 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
     except InsufficientData as exc:
         calibration = {"available": False, "why": str(exc)}
     born = to_utc(cutoff) if cutoff is not None else trained_until
-    age_days = int((as_of - born).days)
-    if age_days > max_age_days:
-        reasons.append(_reason("age", "monitoring.reason.age", age=age_days, max_age=max_age_days,
+    age = age_days(born, as_of)
+    if past_age_limit(born, as_of, max_age_days):
+        reasons.append(_reason("age", "monitoring.reason.age", age=age, max_age=max_age_days,
                                since=f"{born:%Y-%m-%d}", as_of=f"{as_of:%Y-%m-%d}"))
     # a model whose data ended after this date (a past date scored with a later model) learned outcomes not known
     # then: whether it held on that date is no question a run then could have asked ("the data it saw ended -31
@@ -170,6 +170,6 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
                     "share": share,
                     "threshold": psi_threshold,
                     "metric_psi_share": metric_psi_share},
-            "calibration": calibration, "age_days": age_days, "trained_until": trained_until, "cutoff": born,
+            "calibration": calibration, "age_days": age, "trained_until": trained_until, "cutoff": born,
             "as_of": as_of,
             "max_age_days": max_age_days}

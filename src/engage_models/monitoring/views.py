@@ -12,7 +12,7 @@ import pandas as pd
 from .._core.i18n import fmt_date, fmt_interval, fmt_number, fmt_pct, t
 from .._core.plots import date_axis, error_bars, new_ax
 from .._core.time import to_utc
-from ..lifecycle.frozen import saw_later
+from ..lifecycle.frozen import age_days, past_age_limit, saw_later
 from .drift import PSI_LEVELS, counted
 
 
@@ -24,19 +24,24 @@ def _label(variable: str, lang: str) -> str:
 
 def header(info: dict, lang: str = "en") -> str:
     """Which model is monitored, where the data it saw ended (its age counts from there, as the retraining
-    decision's does) and its last training date, and what it is compared with."""
+    decision's does) and its last training date, and what it is compared with; and, past ``max_age_days`` (the
+    stage's setting, in ``info``), that it is older than the limit: the recommendation says so only when it could
+    be made, and a run whose stability was not computed said the age without a word of the limit."""
     as_of, last = to_utc(info["as_of"]), to_utc(info["trained_until"])
     cut = to_utc(info.get("cutoff") or info["trained_until"])
-    days = (as_of - cut).days
+    days = age_days(cut, as_of)
     # a model trained in this run: "0 days before" read as a slip; a model whose data ended after this date (a
     # past date scored with a later model) was "-31 days before" it
     key = ("monitoring.header_later" if saw_later(cut, as_of) else "monitoring.header_now" if days == 0
            else "monitoring.header")
-    return t(key, lang, model=str(info.get("model_id", "")),
+    text = t(key, lang, model=str(info.get("model_id", "")),
              cutoff=fmt_date(cut, lang),
              last=fmt_date(last, lang), as_of=fmt_date(as_of, lang), age=fmt_number(abs(days), lang),
              rows=fmt_number(info.get("reference_rows", 0), lang),
              frozen=t("monitoring.frozen" if info.get("frozen") else "monitoring.trained", lang))
+    if past_age_limit(cut, as_of, info.get("max_age_days")):
+        text += " " + t("monitoring.header_old", lang, max_age=int(info["max_age_days"]))
+    return text
 
 
 #: A reason's arguments that are dates (kept as ISO text in the recommendation's JSON), written as ``lang`` does
