@@ -766,3 +766,27 @@ def test_whether_an_auc_has_an_interval_is_the_exact_share_of_one_outcome_resamp
         for got in (r["models"]["new"]["auc_low"], r["models"]["old"]["auc_low"], r["difference"]["auc_low"]):
             assert np.isnan(got), (seed, r)
         assert np.isfinite(r["models"]["new"]["calibration_low"])  # defined on every resample: kept
+
+
+def test_report_08_s_table_shows_the_date_the_decision_judges():
+    """A weekly run on the 15th: the decision judged the month start (the training rows' calendar) and found no
+    drift, while report 08's table showed the 15th, whose 28-day windows straddle two months, with x "past the
+    threshold, unlike every training date and beyond chance"."""
+    from engage_models.monitoring.drift import stability_table
+    from engage_models.monitoring.views import stability_view
+
+    rng = np.random.default_rng(5)
+    ref = _world(rng, 400, "2025-01-01", 0.10, 0.10)
+    panel = pd.concat([_world(rng, 400, d, 0.10, 0.10) for d in ("2025-03-01", "2025-04-01")]
+                      + [_world(rng, 400, "2025-04-15", 0.10, 0.10, x_shift=2.0)])
+    table = stability_table(ColumnModel(), ref, panel, trained_until="2025-01-01")
+    assert set(table.loc[table["judged"], "as_of"]) == {pd.Timestamp("2025-04-01", tz="UTC")}
+    r = recommend_retrain(ColumnModel(), ref, panel, trained_until="2025-01-01", as_of="2025-04-15",
+                          horizon_days=30, stability=table)
+    assert r["psi"]["as_of"] == pd.Timestamp("2025-04-01", tz="UTC") and r["psi"]["over"] == []
+    view = stability_view(table, "en").set_index("variable")
+    assert view.loc["x", "PSI"] == pytest.approx(round(table.loc[table["judged"] & (table["variable"] == "x"),
+                                                             "psi"].iloc[0], 3))
+    assert not view["past the threshold, unlike every training date and beyond chance"].any()
+    # a table kept without the column: the latest date, as before
+    assert stability_view(table.drop(columns="judged"), "en").set_index("variable").loc["x", "PSI"] > 1

@@ -231,7 +231,8 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
         ``n``, the two means, ``psi_chance`` (the PSI 99% of samples of ``n`` rows stay below when nothing changed:
         :meth:`_Bins.chance`), ``chance`` (``psi`` at or below it: not told from sampling noise),
         ``psi_threshold`` and ``counted`` (the row's PSI counts as drift at that threshold: :func:`counted`, which
-        the retraining decision and report 08's table both read).
+        the retraining decision and report 08's table both read), ``judged`` (the row's date is the one the decision
+        judges: :func:`judged_date`).
     """
     if reference.empty:
         raise ValueError("stability_table: the reference (training) sample has no row")
@@ -269,7 +270,19 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
     out = pd.DataFrame(rows)
     out["psi_threshold"] = float(psi_threshold)
     out["counted"] = _counted(out, psi_threshold)
+    out["judged"] = (out["as_of"] == judged_date(out, reference, date_col)).to_numpy()
     return out
+
+
+def judged_date(stability: pd.DataFrame, reference: pd.DataFrame, date_col: str = "as_of") -> pd.Timestamp:
+    """The date drift is judged at: the latest date of ``stability`` on the calendar of the training rows (a day
+    of the month some of them have: month starts, the panel's), else the latest (a panel of other dates). The
+    retraining decision judges it (:func:`~engage_models.monitoring.recommend.recommend_retrain`), and the table
+    marks it (``judged``) for report 08's table to show the same date."""
+    dates = pd.DatetimeIndex(pd.to_datetime(stability["as_of"], utc=True).unique()).sort_values()
+    days = set(pd.to_datetime(reference[date_col], utc=True).dt.day) if date_col in reference else set()
+    on_grid = [d for d in dates if d.day in days]
+    return on_grid[-1] if on_grid else dates[-1]
 
 
 def counted(stability: pd.DataFrame, threshold: float = PSI_LEVELS[1]) -> pd.Series:

@@ -34,7 +34,7 @@ from .._core.errors import InsufficientData
 from .._core.i18n import t
 from .._core.time import to_utc
 from ..lifecycle.frozen import age_days, past_age_limit, saw_later
-from .drift import counted, stability_table
+from .drift import counted, judged_date, stability_table
 from .performance import pooled_calibration
 
 #: Share of the monitored metrics whose PSI must pass the threshold to call the population drifted: about one
@@ -46,15 +46,6 @@ METRIC_PSI_SHARE = 0.15
 
 def _reason(kind: str, key: str, **args) -> dict:
     return {"kind": kind, "detail": t(key, "en", **args), "key": key, "args": args}
-
-
-def judged_date(stability: pd.DataFrame, reference: pd.DataFrame) -> pd.Timestamp:
-    """The date drift is judged at: the latest date of ``stability`` on the calendar of the training rows (a day
-    of the month some of them have: month starts, the panel's), else the latest (a panel of other dates)."""
-    dates = pd.DatetimeIndex(pd.to_datetime(stability["as_of"], utc=True).unique()).sort_values()
-    days = set(pd.to_datetime(reference["as_of"], utc=True).dt.day) if "as_of" in reference else set()
-    on_grid = [d for d in dates if d.day in days]
-    return on_grid[-1] if on_grid else dates[-1]
 
 
 def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trained_until, as_of,

@@ -115,8 +115,13 @@ def summary_line(rec: dict, lang: str = "en") -> str:
 
 
 def stability_view(stability: pd.DataFrame, lang: str = "en", threshold: float = PSI_LEVELS[1]) -> pd.DataFrame:
-    """The latest date's PSI per variable, the score first, then the metrics from the largest shift down."""
-    now = stability[stability["as_of"] == stability["as_of"].max()].copy()
+    """The PSI per variable at the date the retraining decision judges (the table's ``judged`` rows: the latest
+    date on the training rows' calendar; the latest date in a table without the column), the score first, then the
+    metrics from the largest shift down. The latest date was shown before: a weekly run's mid-month date, whose
+    28-day windows straddle two months, showed metrics "past the threshold" the decision had not counted."""
+    judged = stability["judged"].eq(True) if "judged" in stability else pd.Series(False, index=stability.index)
+    date = stability.loc[judged, "as_of"].iloc[0] if judged.any() else stability["as_of"].max()
+    now = stability[stability["as_of"] == date].copy()
     now["order"] = np.where(now["kind"] == "score", np.inf, now["psi"])
     now = now.sort_values("order", ascending=False, kind="stable")
     usual = now["usual"].astype(bool) if "usual" in now else pd.Series(False, index=now.index)
