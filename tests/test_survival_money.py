@@ -68,6 +68,22 @@ def test_the_ltv_sentence_says_what_the_model_based_ltv_counts():
     assert "counts gross margin" not in ltv_summary(values, simple, "en")  # no horizon given: as before
 
 
+def test_report_05s_value_table_gives_the_churn_within_12_months_its_interval():
+    """Report 05's table of the most valuable accounts gave the remaining months and the LTV their intervals, and
+    the churn within 12 months a bare percentage; without the bootstrap, its header claims none."""
+    from engage_models.survival.report import value_table
+
+    values = pd.DataFrame({"tenure_months": [10.0], "mrr": [500.0], "expected_remaining_months": [20.0],
+                           "expected_remaining_months_low": [15.0], "expected_remaining_months_high": [26.0],
+                           "ltv": [8000.0], "ltv_low": [6000.0], "ltv_high": [10000.0], "churn_12m": [0.3123],
+                           "churn_12m_low": [0.2456], "churn_12m_high": [0.4011]}, index=["a1"])
+    en, ja = value_table(values, lang="en")._repr_html_(), value_table(values, lang="ja")._repr_html_()
+    assert "<th>churn within 12 months (95% CI)</th>" in en and "<td>31.2% (95% CI 24.6% to 40.1%)</td>" in en
+    assert "<th>12か月以内の解約確率（95%信頼区間）</th>" in ja and "<td>31.2%（95%信頼区間 24.6%〜40.1%）</td>" in ja
+    bare = value_table(values.drop(columns=["churn_12m_low", "churn_12m_high"]), lang="en")._repr_html_()
+    assert "<th>churn within 12 months</th>" in bare and "<td>31.2%</td>" in bare
+
+
 @pytest.mark.slow
 def test_the_survival_stage_values_accounts_and_the_simple_ltv_at_todays_mrr(report_data, tmp_path):
     """The report data's pipeline on a copy of its folder (its stages read back when the report tests computed

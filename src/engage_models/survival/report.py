@@ -366,7 +366,8 @@ def unseen_levels_note(intervals: dict | None, lang: str = "en") -> str:
 
 def value_table(values: pd.DataFrame, names: pd.Series | None = None, lang: str = "en", n: int = 10,
                 currency: str = "USD") -> Table:
-    """The ``n`` accounts with the highest LTV: tenure, MRR, expected remaining months and LTV with intervals."""
+    """The ``n`` accounts with the highest LTV: tenure, MRR, expected remaining months, LTV and churn within 12
+    months, with their intervals."""
     top = values.sort_values("ltv", ascending=False).head(n)
     has_ci = "ltv_low" in top
     out = pd.DataFrame({
@@ -381,8 +382,12 @@ def value_table(values: pd.DataFrame, names: pd.Series | None = None, lang: str 
         "ltv_ci": [fmt_interval(r["ltv"], r.get("ltv_low"), r.get("ltv_high"), lang,
                                 fmt=lambda v: fmt_money(v, lang, currency))
                    if has_ci else fmt_money(r["ltv"], lang, currency) for _, r in top.iterrows()],
-        "churn_12m": top["churn_12m"].map(lambda v: fmt_pct(100 * v, lang)) if "churn_12m" in top else "",
     })
+    if "churn_12m" in top:  # with its interval when the bootstrap gave one, as the remaining months and LTV
+        out["churn_12m_ci" if "churn_12m_low" in top else "churn_12m"] = [
+            fmt_interval(100 * r["churn_12m"], 100 * r["churn_12m_low"], 100 * r["churn_12m_high"], lang,
+                         decimals=1, unit="%") if "churn_12m_low" in top else fmt_pct(100 * r["churn_12m"], lang)
+            for _, r in top.iterrows()]
     return table(out, lang=lang, decimals=1)
 
 

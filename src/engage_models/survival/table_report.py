@@ -96,9 +96,11 @@ def _accounts_at_risk(per_account: pd.DataFrame, id_name: str, n: int = 10, lang
                          r["expected_remaining_months_high"], lang) if ci
             else fmt_number(r["expected_remaining_months"], lang, 1) for _, r in top.iterrows()],
     })
-    if churn:
-        out[t("page.surv.churn_within", lang, k=churn.removeprefix("churn_").removesuffix("m"))] = \
-            top[churn].map(lambda v: fmt_pct(100 * v, lang)).to_numpy()
+    if churn:  # with its interval, as the remaining months have theirs (it had none)
+        out[t("page.surv.churn_within", lang, k=churn.removeprefix("churn_").removesuffix("m"))] = [
+            fmt_interval(100 * r[churn], 100 * r[f"{churn}_low"], 100 * r[f"{churn}_high"], lang, decimals=1,
+                         unit="%") if f"{churn}_low" in top else fmt_pct(100 * r[churn], lang)
+            for _, r in top.iterrows()]
     return out
 
 

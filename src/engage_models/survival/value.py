@@ -124,7 +124,8 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
     Rows of ``train`` are resampled, or whole ``cluster`` groups (accounts, for start/stop data). The resamples
     are drawn first, from ``random_state``, and the refits shared among ``n_jobs`` processes (joblib; ``-1``
     all cores), so the intervals do not depend on ``n_jobs``. Returns ``(per_account, portfolio)``:
-    :func:`account_value` of the fitted model with ``<col>_low``/``<col>_high`` columns, and
+    :func:`account_value` of the fitted model with ``<col>_low``/``<col>_high`` columns (the remaining and
+    discounted months, the LTV and each horizon's churn probability: :func:`interval_columns`), and
     :func:`revenue_at_risk` with intervals.
 
     ``max_resample``: with more clusters than this, each resample draws only ``m = max_resample`` of the ``n``
@@ -171,11 +172,12 @@ def bootstrap_values(model, train: pd.DataFrame, accounts: pd.DataFrame, t0, mrr
     if not draws:
         return base, port
     q = [100 * alpha / 2, 100 * (1 - alpha / 2)]
+    columns = interval_columns(value_kw.get("horizons", HORIZONS))
     # m-out-of-n: a draw's distance from the full fit shrinks by sqrt(m / n) (none when m == n)
-    arr = m_out_of_n(base[VALUE_COLUMNS].to_numpy(float), np.stack(draws), m, n)
+    arr = m_out_of_n(base[columns].to_numpy(float), np.stack(draws), m, n)
     parr = m_out_of_n(port[PORTFOLIO_COLUMNS].to_numpy(float), np.stack(pdraws), m, n)
     lo, hi = nanpercentile_columns(arr, q)  # a value never defined (LTV without MRR) has no interval: NaN
-    for j, c in enumerate(VALUE_COLUMNS):
+    for j, c in enumerate(columns):
         base[f"{c}_low"], base[f"{c}_high"] = lo[:, j], hi[:, j]
     plo, phi = nanpercentile_columns(parr, q)
     for j, c in enumerate(PORTFOLIO_COLUMNS):
@@ -208,9 +210,21 @@ def _say_unseen_levels(met: Counter, n_boot: int) -> list[dict]:
     return out
 
 
-#: Per-account and portfolio columns that get bootstrap intervals.
+#: Per-account and portfolio columns that get bootstrap intervals (per account, also each horizon's churn
+#: probability: :func:`interval_columns`).
 VALUE_COLUMNS = ["expected_remaining_months", "discounted_months", "ltv"]
 PORTFOLIO_COLUMNS = ["expected_churned_mrr", "expected_lost_mrr_months", "expected_churned_accounts"]
+
+
+def interval_columns(horizons=HORIZONS) -> list[str]:
+    """The per-account columns :func:`bootstrap_values` gives an interval: :data:`VALUE_COLUMNS` and the churn
+    probability within each horizon (the report's "churn within 12 months" had none, beside remaining months that
+    had theirs).
+
+    >>> interval_columns((6, 12))
+    ['expected_remaining_months', 'discounted_months', 'ltv', 'churn_6m', 'churn_12m']
+    """
+    return [*VALUE_COLUMNS, *(f"churn_{k}m" for k in horizons)]
 
 
 def _bootstrap_draws(model, train, accounts, t0, mrr, cluster, picks, value_kw) -> list:
@@ -234,7 +248,8 @@ def _bootstrap_draws(model, train, accounts, t0, mrr, cluster, picks, value_kw) 
             continue
         v = account_value(c, t0.loc[c.index], mrr.loc[c.index], **value_kw).reindex(accounts.index)
         port = revenue_at_risk(v.fillna(0.0), value_kw.get("horizons", HORIZONS))
-        out.append((b, v[VALUE_COLUMNS].to_numpy(), port[PORTFOLIO_COLUMNS].to_numpy()))
+        out.append((b, v[interval_columns(value_kw.get("horizons", HORIZONS))].to_numpy(),
+                    port[PORTFOLIO_COLUMNS].to_numpy()))
     return out, said
 
 
