@@ -262,7 +262,7 @@ def test_a_row_per_measurement_becomes_start_stop_rows_each_holding_to_the_next(
     capsys.readouterr()
     assert main(["survival", "--table", str(tmp_path / "visits.csv"), *common, "--measured-at", "day",
                  "--covariates", "tier", "seats", "--out", str(tmp_path / "b")]) == 2
-    assert (f"visits.csv, covariate 'seats': numbers but for 1 cell(s) that are not (first at data rows "
+    assert (f"visits.csv, covariate 'seats': numbers but for 1 cell that is not (first at data rows "
             f"[{first + 1}]") in capsys.readouterr().err  # the file's data row, not a row of the reshaped table
     visits["seats"] = visits["customer"].map(one.set_index("customer")["seats"])
     visits.to_csv(tmp_path / "visits.csv", index=False)
@@ -392,7 +392,7 @@ def test_an_account_s_status_on_every_period_is_the_churn_of_its_last(tmp_path, 
     common = ["--start", "signup", "--end", "last", "--event", "status", "--event-value", "churned",
               "--observed-until", "2024-12-31", "--n-boot", "0", "--cv", "3", "--penalizer", "0", "--id", "customer"]
     err = _same_hazard_ratios(tmp_path, capsys, common)
-    assert (f"{int(churned.sum())} account(s) with the same churn in 'status' on every one of their periods (first "
+    assert (f"{int(churned.sum())} accounts with the same churn in 'status' on every one of their periods (first "
             f"at data rows [") in err and "taken as the churn of its last period only" in err
     # churned on the first period and active on the last: not a status, the churn is before the last row
     who = one.loc[churned == 0, "customer"].iloc[0]

@@ -246,11 +246,11 @@ def test_the_japanese_page_says_the_notes_on_columns_and_outcomes_in_japanese(ri
 
     result, pages = rich_pages
     notes = result.evaluation["design"]["notes"]
-    starts = ["'status' = 'gone' is taken as churn (", "'seats' left out: numbers but for 1 cell(s) that are not "
+    starts = ["'status' = 'gone' is taken as churn (", "'seats' left out: numbers but for 1 cell that is not "
               "(first at data rows [4], e.g. 'n/a'); empty or correct", "'zip': a code (4 distinct whole numbers",
               "'signup' left out: dates (e.g. '2024-01-01')", "'free' left out: text with 159 distinct values",
               "'patient' left out: an identifier repeated over rows (79 of its 80 values on 158 rows)",
-              "'rare' left out: a value on only 3 of the 158 row(s) with time at risk"]
+              "'rare' left out: a value on only 3 of the 158 rows with time at risk"]
     for start in starts:
         note = next(n for n in notes if n.startswith(start))
         assert isinstance(note, Why) and note in _said(pages["en"]), start
@@ -293,8 +293,8 @@ def test_the_japanese_page_says_the_start_stop_note_and_the_penalty_notes_in_jap
     note = result.evaluation["design"]["notes"][0]
     assert isinstance(note, Why) and note.startswith("start/stop rows: 120 rows of 60 accounts ('acct'), each the "
                                                      "interval ('start', 'stop'] with that interval's covariates")
-    assert "; 1 account(s) churn on a last row of no time at risk (start = stop, first at data rows [121])" in note
-    assert "account(s) with the same churn in 'churned' on every one of their periods (first at data rows" in note
+    assert "; 1 account churns on a last row of no time at risk (start = stop, first at data rows [121])" in note
+    assert "accounts with the same churn in 'churned' on every one of their periods (first at data rows" in note
     ja = _said(write_report(tmp_path / "ja.html", result, "periods.csv", lang="ja").read_text(encoding="utf-8"))
     assert note not in ja and note.text("ja") in ja and "開始・終了の行：60社（'acct'）の120行" in ja
     assert "社は期間のない最後の行（start = stop、最初はデータ行 [121]）で解約" in ja
@@ -309,3 +309,48 @@ def test_the_japanese_page_says_the_leakage_screen_s_reasons_in_japanese(rich_pa
     assert reason in _said(pages["en"]) and reason not in _said(pages["ja"])
     said = "漏洩の疑いで除外：rownum：1〜160の相異なる整数158個（行または顧客ごとに一つ）：識別子または行番号"
     assert said in _said(pages["ja"])
+
+
+@pytest.mark.parametrize("key, fmt, one, two", [
+    ("page.surv.left_out", {"first": [3], "why": "w"}, "left out 1 row (first", "left out 2 rows (first"),
+    ("page.surv.filled", {"rows": "1", "columns": "c"}, "filled 1 empty covariate value on 1 row:",
+     "filled 2 empty covariate values on 1 row:"),
+    ("page.surv.no_mrr", {}, "1 account still a customer has no MRR", "2 accounts still customers have no MRR"),
+    ("sv.typos", {"rows": [4], "example": "n/a"}, "numbers but for 1 cell that is not (first",
+     "numbers but for 2 cells that are not (first"),
+    ("sv.why.sparse_covariate", {"rows": 1, "minimum": 10}, "a value on only 1 of the 1 row with",
+     "a value on only 2 of the 1 row with"),
+    ("sv.why.levels_with_empty", {"empty": 1, "level": "(empty)", "levels": 50}, "1 distinct value and 1 empty cell:",
+     "2 distinct values and 1 empty cell:"),
+    ("sv.note.churn_moved", {"entry": "start", "duration": "stop", "first": [9]}, "; 1 account churns on a last row",
+     "; 2 accounts churn on a last row"),
+    ("sv.note.status_on_last_period", {"event": "churned", "first": [9]},
+     "; 1 account with the same churn in 'churned' on every one of its periods (first",
+     "; 2 accounts with the same churn in 'churned' on every one of their periods (first"),
+])
+def test_the_survival_sentences_say_one_and_two_as_english_writes_them(key, fmt, one, two):
+    """The catalogue's survival sentences wrote "1 row(s)", "1 cell(s)", "1 account(s) churn": the count forms
+    give "1 row", "2 rows" and a verb that agrees; the Japanese, which has no plural, reads as it did."""
+    from engage_models._core.i18n import t
+
+    count = {"page.surv.left_out": "n", "page.surv.filled": "n", "page.surv.no_mrr": "n", "sv.typos": "cells",
+             "sv.why.sparse_covariate": "n", "sv.why.levels_with_empty": "n", "sv.note.churn_moved": "accounts",
+             "sv.note.status_on_last_period": "accounts"}[key]
+    as_text = key.startswith("page.")  # the page passes its counts formatted ("1,234")
+    for n, want in ((1, one), (2, two)):
+        said = t(key, "en", **fmt, **{count: str(n) if as_text else n})
+        assert said.startswith(want) or want in said, said
+        assert "(s)" not in said
+        ja = t(key, "ja", **fmt, **{count: str(n) if as_text else n})
+        assert "#" not in ja and "|" not in ja and f"{n}" in ja, ja
+
+
+def test_the_outcome_note_counts_one_churn_in_the_singular():
+    """'status' = 'death' is taken as churn (1 rows): the unit came without its count."""
+    from engage_models.survival.analysis import _outcome_notes
+
+    one = _outcome_notes("status", {"event": {"death": 1}, "others": {"censored": 6, "ltx": 2}})[0]
+    assert one.startswith("'status' = 'death' is taken as churn (1 row); the other values")
+    many = _outcome_notes("status", {"event": {"death": 1234}, "others": {"censored": 6, "ltx": 2}}, "accounts")[0]
+    assert many.startswith("'status' = 'death' is taken as churn (1,234 accounts); ")
+    assert "を解約とみなしました（1,234社）" in many.text("ja") and "を解約とみなしました（1行）" in one.text("ja")

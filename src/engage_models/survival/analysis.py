@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError, InsufficientData
-from .._core.i18n import LANGS
+from .._core.i18n import LANGS, count
 from .._core.io import (  # noqa: F401  (read_table: the CLI's reader; numbers_stored_as_text: tests import it here)
     CODE_LEVELS,
     as_labels,
@@ -99,9 +99,9 @@ def _joined(*parts) -> Why:
     """Sentences said one after the other (None parts left out), as one :class:`Why`, in every language.
 
     >>> from engage_models._core.i18n import t
-    >>> joined = _joined(Why("sv.unit.rows"), None, Why("sv.unit.accounts"))
-    >>> joined, joined.text("ja") == t("sv.unit.rows", "ja") + t("sv.unit.accounts", "ja")
-    ('rowsaccounts', True)
+    >>> joined = _joined(Why("sv.unit.rows", n=1), None, Why("sv.unit.accounts", n=2))
+    >>> joined, joined.text("ja") == t("sv.unit.rows", "ja", n=1) + t("sv.unit.accounts", "ja", n=2)
+    ('1 row2 accounts', True)
     """
     parts = [p for p in parts if p is not None]
     return Why.of({lang: "".join(p.text(lang) for p in parts) for lang in LANGS})
@@ -309,9 +309,10 @@ def fill_covariates(data: pd.DataFrame, covariates: list[str], *, named: bool = 
     sparse = {c: n for c, n in values.items() if n < MIN_COVARIATE_VALUES and empty[c].any()}
     if sparse and named:  # named by the user: not left out behind their back
         c, n = next(iter(sparse.items()))
-        raise DataError(f"{where}, covariate {c!r}: a value on only {n:,} of the {len(data):,} row(s) with time at "
-                        f"risk (empty on the others); a covariate needs values on at least {MIN_COVARIATE_VALUES} "
-                        f"rows for its effect to be estimated: fill it or leave it out of the covariates")
+        raise DataError(f"{where}, covariate {c!r}: a value on only {n:,} of the {count(len(data), 'row')} with "
+                        f"time at risk (empty on the others); a covariate needs values on at least "
+                        f"{MIN_COVARIATE_VALUES} rows for its effect to be estimated: fill it or leave it out of the "
+                        f"covariates")
     left_out = {c: {"values": n, "rows": int(len(data)),
                     "why": Why("sv.why.sparse_covariate", n=n, rows=len(data), minimum=MIN_COVARIATE_VALUES)}
                 for c, n in sparse.items()}
@@ -954,6 +955,8 @@ def _outcome_notes(event: str, outcomes: dict | None, counted: str = "rows") -> 
 
     >>> _outcome_notes("status", {"event": {"death": 40}, "others": {"censored": 600, "ltx": 120}})[0][:62]
     "'status' = 'death' is taken as churn (40 rows); the other valu"
+    >>> _outcome_notes("status", {"event": {"death": 1}, "others": {"censored": 6, "ltx": 2}}, "accounts")[0][:49]
+    "'status' = 'death' is taken as churn (1 account);"
     >>> _outcome_notes("churn", {"event": {"churned": 40}, "others": {"active": 600}})
     []
     """
@@ -961,8 +964,8 @@ def _outcome_notes(event: str, outcomes: dict | None, counted: str = "rows") -> 
         return []
     named = ", ".join(repr(v) for v in outcomes["event"])
     others = ", ".join(f"{v!r} {n:,}" for v, n in outcomes["others"].items())
-    return [Why("sv.note.outcomes", event=event, named=named, n=sum(outcomes["event"].values()), others=others,
-                counted=Why(f"sv.unit.{counted}"))]
+    n = int(sum(outcomes["event"].values()))
+    return [Why("sv.note.outcomes", event=event, named=named, others=others, counted=Why(f"sv.unit.{counted}", n=n))]
 
 
 def _customers_of(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None, as_of) -> dict:
