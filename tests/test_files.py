@@ -922,3 +922,36 @@ def test_fit_and_survival_take_the_encoding_their_refusal_names(tmp_path, capsys
     assert main(["fit", "--table", str(table), "--encoding", "klingon", "--label", "churned",
                  "--out", str(tmp_path / "o6")]) == 2
     assert "unknown encoding 'klingon'" in capsys.readouterr().err
+
+
+def test_gzipped_text_and_json_exports_are_read_and_other_compressions_refused_by_name(tmp_path):
+    """A ``surveys.txt.gz`` (Excel's "Unicode text", gzipped) was not looked for ("no file for this required table"),
+    and given by path it was "cannot tell the format"; a ``.json.gz`` likewise; a ``surveys.csv.zip`` was passed over
+    as no file at all. The gzipped ones are read as their plain files are, tab-separated for .txt; the others are
+    refused with the file's name and what to do."""
+    rows = [_survey("R1", "サポートが遅い"), _survey("R2", "fast, kind", lang="en")]
+    text = "".join("\t".join(r) + "\r\n" for r in [SURVEY_COLS, *rows])
+    raw = _raw_with_surveys(tmp_path, gzip.compress(codecs.BOM_UTF16_LE + text.encode("utf-16-le")),
+                            name="surveys.txt.gz")
+    r = _ingest(raw, tmp_path / "p1").tables["surveys"]
+    assert (r.rows_read, r.rows_kept, r.encoding, r.source.endswith("surveys.txt.gz")) == (2, 2, "utf-16", True)
+    assert load("surveys", tmp_path / "p1")["comment"].tolist() == ["サポートが遅い", "fast, kind"]
+    (raw / "surveys.txt.gz").unlink()
+    records = [dict(zip(SURVEY_COLS, row, strict=True)) for row in rows]
+    (raw / "surveys.json.gz").write_bytes(gzip.compress(json.dumps(records, ensure_ascii=False).encode()))
+    assert _ingest(raw, tmp_path / "p2").tables["surveys"].rows_kept == 2
+    (raw / "surveys.json.gz").unlink()
+    (raw / "surveys.csv.zip").write_bytes(b"PK\x03\x04")
+    with pytest.raises(IngestError, match=r"surveys: .*surveys\.csv\.zip is compressed \(\.zip\), which ingest does "
+                                          r"not read: decompress it"):
+        _ingest(raw, tmp_path / "p3")
+    with pytest.raises(IngestError, match=r"surveys\.csv\.zip is compressed \(\.zip\)"):
+        _ingest(raw, tmp_path / "p3", sources={"surveys": str(raw / "surveys.csv.zip")})
+    (raw / "surveys.csv.zip").unlink()
+    (raw / "surveys").mkdir()  # a folder of parts, one month zipped
+    (raw / "surveys" / "2025-01.csv").write_text(_csv_text(rows[:1]))
+    (raw / "surveys" / "2025-02.csv.bz2").write_bytes(b"BZh9")
+    with pytest.raises(IngestError, match=r"2025-02\.csv\.bz2 is compressed \(\.bz2\)"):
+        _ingest(raw, tmp_path / "p4")
+    assert V.default_delimiter("surveys.txt.gz") == V.default_delimiter("x.tsv.gz") == "\t"
+    assert V.default_delimiter("surveys.csv.gz") == ","

@@ -2,7 +2,8 @@
 
 For each table in :data:`engage_models.ingest.contracts.TABLE_ORDER` (accounts first):
 
-1. find its source: ``raw/<table>.parquet|.csv|.csv.gz|.tsv|.json|.xlsx|.txt`` or a folder ``raw/<table>/`` of
+1. find its source: ``raw/<table>.parquet|.csv|.tsv|.txt|.json|.ndjson|.xlsx`` (a text or JSON file gzipped too:
+   ``.csv.gz``; a file compressed otherwise, ``.zip``, is refused with its name) or a folder ``raw/<table>/`` of
    parts (two of them for one table is an error), or what ``sources`` (default ``raw/sources.yaml``) names: a
    file, or a database table read in Arrow batches (see :mod:`~.database`);
 2. read it: text files in their encoding (given, or detected: see :mod:`~.files`), lines that are not rows
@@ -73,10 +74,14 @@ from .sources import NUMBER_DATES, SOURCES_FILE, Source, resolve_sources
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz", ".json", ".ndjson", ".xlsx", ".xlsm")
+SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv", ".tsv.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz", ".xlsx",
+            ".xlsm")
 #: Looked for as ``raw/<table>.txt`` (not as parts of a folder, where a ``readme.txt`` is no part): Excel's "Unicode
-#: text" (File > Save As), a tab-separated UTF-16 file, read as a ``.tsv`` is.
-TEXT_EXPORTS = (".txt",)
+#: text" (File > Save As), a tab-separated UTF-16 file, read as a ``.tsv`` is; gzipped too.
+TEXT_EXPORTS = (".txt", ".txt.gz")
+#: Compressions ingest does not read (gzip, ``.gz``, it reads for text and JSON files): a file so compressed is
+#: refused with its name and what to do, not passed over as no file at all.
+UNREAD_COMPRESSIONS = (".zip", ".bz2", ".xz", ".zst", ".7z", ".lz4", ".z", ".tgz", ".tar")
 _PARAM = re.compile(r"\$([a-z_]+)")
 _QUOTED = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'')
 #: The quarantine's own columns; a data column of the same name is stored as ``data.<name>`` there.
@@ -250,14 +255,46 @@ def find_source(raw_dir: str | Path, table: str) -> Path | None:
     found = [raw_dir / f"{table}{s}" for s in (*SUFFIXES, *TEXT_EXPORTS) if (raw_dir / f"{table}{s}").is_file()]
     folder = raw_dir / table
     if folder.is_dir():  # .csv and .csv.gz parts are one source (older months compressed): see _files
-        kinds = {_suffix(p.name).removesuffix(".gz") for p in folder.iterdir()
-                 if p.is_file() and _suffix(p.name) and not p.name.startswith(_LOCK)}
+        parts = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(_LOCK)]
+        kinds = {_suffix(p.name).removesuffix(".gz") for p in parts if _suffix(p.name)}
         found += [folder / f"*{s}" for s in SUFFIXES if s in kinds]
+        _refuse_compressed(table, [p for p in parts if _unread_compression(p.name)])
+    if not found:  # events.csv.zip beside no events.csv: said, not "no file for this required table"
+        _refuse_compressed(table, [p for p in raw_dir.glob(f"{glob.escape(table)}.*")
+                                   if p.is_file() and _unread_compression(p.name)])
     if len(found) > 1:
         raise IngestError(f"{table}: {len(found)} sources for one table in {raw_dir}: "
                           f"{', '.join(str(p.relative_to(raw_dir)) for p in found)}; keep one, or name the one "
                           f"to read in sources.yaml")
     return found[0] if found else None
+
+
+def _unread_compression(name: str) -> str | None:
+    """The compression ``name`` ends with that ingest does not read (``.zip`` of ``events.csv.zip``), or None; a
+    ``.gz`` of anything but a text or JSON file (``events.parquet.gz``, ``accounts.xlsx.gz``) is one too."""
+    low = name.lower()
+    found = next((c for c in UNREAD_COMPRESSIONS if low.endswith(c)), None)
+    if found:
+        return found
+    if low.endswith(".gz") and not low.endswith((*SUFFIXES, *TEXT_EXPORTS, ".jsonl.gz")):
+        return ".gz"
+    return None
+
+
+def _compressed_hint(paths) -> str:
+    """What to do with the files ``paths``, compressed in a way ingest does not read."""
+    names = sorted(str(p) for p in paths)
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    one = len(names) == 1
+    return (f"{shown} {'is' if one else 'are'} compressed ({_unread_compression(names[0])}), which ingest does not "
+            f"read: decompress {'it' if one else 'them'} (ingest reads plain files, and gzip for text and JSON: "
+            f".csv.gz, .tsv.gz, .txt.gz, .json.gz, .ndjson.gz)")
+
+
+def _refuse_compressed(table: str, paths) -> None:
+    """Raise :class:`IngestError` naming the files ``paths`` (if any) compressed in a way ingest does not read."""
+    if paths:
+        raise IngestError(f"{table}: {_compressed_hint(paths)}")
 
 
 #: Workbooks ingest does not read (an Excel workbook, ``.xlsx``/``.xlsm``, it does): a table saved in one is named
@@ -274,8 +311,12 @@ def _kind(source: str) -> str:
     s = source.lower()
     if s.endswith(WORKBOOKS):
         raise IngestError(_workbook_hint(source))
-    for kind, endings in (("parquet", (".parquet",)), ("csv", (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")),
-                          ("json", (".json", ".ndjson", ".jsonl")), ("xlsx", (".xlsx", ".xlsm"))):
+    if _unread_compression(s):
+        raise IngestError(_compressed_hint([source]))
+    for kind, endings in (("parquet", (".parquet",)),
+                          ("csv", (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")),
+                          ("json", (".json", ".ndjson", ".jsonl", ".json.gz", ".ndjson.gz", ".jsonl.gz")),
+                          ("xlsx", (".xlsx", ".xlsm"))):
         if s.endswith(endings):
             return kind
     raise IngestError(f"{source}: cannot tell the format from the name (expected one of {', '.join(SUFFIXES)})")
@@ -292,12 +333,12 @@ _LOCK = "~$"
 
 def _files(source: str) -> list[Path]:
     """The files a source names: itself, the files of a glob (sorted), or the parts of a folder. A glob of
-    ``.csv`` (``.tsv``) parts takes their ``.csv.gz`` (``.tsv.gz``) parts too, in one name order; a part there
-    both ways (``2024-01.csv`` and ``2024-01.csv.gz``) is an error naming both, not read twice. Excel's lock file of
-    a part open in it (``~$2024-01.xlsx``) is no part."""
+    ``.csv`` (``.tsv``, ``.txt``, ``.json``...) parts takes their ``.csv.gz`` (...) parts too, in one name order; a
+    part there both ways (``2024-01.csv`` and ``2024-01.csv.gz``) is an error naming both, not read twice. Excel's
+    lock file of a part open in it (``~$2024-01.xlsx``) is no part."""
     if any(ch in source for ch in "*?[") and not Path(source).exists():  # a folder "Customer data [JP]": a path
         names = _glob(source)
-        if source.lower().endswith((".csv", ".tsv")):
+        if source.lower().endswith((".csv", ".tsv", ".txt", ".json", ".ndjson", ".jsonl")):
             names += _glob(source + ".gz")
             plain = {n.lower() for n in names if not n.lower().endswith(".gz")}
             both = sorted(n for n in names if n.lower().endswith(".gz") and n.lower()[:-3] in plain)
@@ -1686,8 +1727,8 @@ _SEPARATOR_NAMES = {",": "commas", "\t": "tabs", ";": "semicolons", "|": "bars"}
 def default_delimiter(path: str) -> str:
     """The field separator of a text file whose source gives none: a tab for ``.tsv`` and ``.txt`` (Excel's
     "Unicode text"), else a comma."""
-    name = path.lower()
-    return "\t" if ".tsv" in name or name.endswith(TEXT_EXPORTS) else ","
+    name = path.lower().removesuffix(".gz")
+    return "\t" if name.endswith((".tsv", ".txt")) else ","
 
 
 def _delimiter_hint(names: list[str], source) -> str:
