@@ -1257,3 +1257,25 @@ def test_a_folder_of_workbooks_is_read_part_by_part(tmp_path):
     with pytest.raises(IngestError, match=r"tickets: .*2025-03\.xlsx has 2 sheets holding values \('Sheet', 'Notes'\) "
                                           r"and none named 'tickets'"):
         ingest(raw, tmp_path / "p2", now=NOW)
+
+
+def test_survey_types_and_triggers_differing_only_by_case_are_one_value_and_said(tmp_path):
+    """``CSAT`` beside ``csat`` (two survey tools, or a hand-typed row) is one survey type: the surveys code counts
+    'csat'. The values were made one without a word, so a reader counting the file's rows by spelling could not see
+    why the reports counted them together: one warning per column names the spellings changed and their rows."""
+    t = _tables()
+    t["surveys"][1]["survey_type"] = "CSAT"
+    t["surveys"].append({**t["surveys"][1], "response_id": "R3", "survey_type": " Csat ", "trigger": "Onboarding"})
+    t["surveys"].append({**t["surveys"][1], "response_id": "R4", "survey_type": "CSAT"})
+    report, processed = _run(tmp_path, t)
+    kept = load("surveys", processed).set_index("response_id")
+    assert kept["survey_type"].to_dict() == {"R1": "nps", "R2": "csat", "R3": "csat", "R4": "csat"}
+    assert kept["trigger"].tolist() == ["periodic", "onboarding", "onboarding", "onboarding"]
+    said = [w for w in report.warnings if "in capitals" in w]
+    assert [w.split(" kept from ")[0] for w in said] == ["surveys: 3 rows", "surveys: 1 row"]
+    assert said[0].endswith("write survey_type in capitals ('CSAT' as 'csat' in 2 rows, 'Csat' as 'csat' in 1 row): "
+                            "read in lower case, one value with the same word written in lower case")
+    assert "writes trigger in capitals ('Onboarding' as 'onboarding' in 1 row)" in said[1]
+    assert "'CSAT' → 'csat'（2行）" in said[0].text("ja")
+    again, _ = _run(tmp_path / "plain")  # nothing written in capitals: nothing said
+    assert not any("in capitals" in w for w in again.warnings)

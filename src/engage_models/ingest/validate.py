@@ -881,6 +881,43 @@ def _currency_signs(con, contract: C.TableContract, src: _Source, source: Source
     return out
 
 
+#: Tables whose case-folded values are not counted for a warning (a second pass over the validated rows: 50M events
+#: would pay it on every run; their event types are read in lower case all the same).
+_CASE_UNSAID = ("events",)
+
+
+def _case_folded(con, contract: C.TableContract, src: _Source, annotated: str, values: dict, where: str) -> None:
+    """A warning per column read in lower case (``survey_type``, ``channel``, ``trigger``...: see ``Column.lower``)
+    whose kept values were written in another case (``CSAT`` beside ``csat``): they are one value, said with the
+    commonest spellings changed and their rows, so that a reader comparing the file and the reports sees why."""
+    if contract.name in _CASE_UNSAID:
+        return
+    for col in contract.columns:
+        if not col.lower or col.name not in src.names:
+            continue
+        j = src.names.index(col.name)
+        kind = src.types[j].upper()
+        if kind not in ("VARCHAR", "JSON"):
+            continue
+        ref = f"(__raw{j} ->> '$')" if kind == "JSON" else f"__raw{j}"
+        raw = f"trim(CAST({ref} AS VARCHAR))"
+        sql = (f"SELECT {raw} AS w, any_value({_ident(col.name)}) AS v, count(*) AS n FROM ({annotated}) "
+               f"WHERE __reason IS NULL AND {_ident(col.name)} IS NOT NULL AND {_ident(col.name)} <> {raw} "
+               f"GROUP BY 1 ORDER BY 3 DESC, 1")
+        try:
+            rows = con.execute(sql, _params(sql, values)).fetchall()
+        except duckdb.Error as exc:
+            raise IngestError(f"{contract.name}: failed while reading the values of {col.name} in {where}: "
+                              f"{exc}") from exc
+        if not rows:
+            continue
+        n = sum(k for _, _, k in rows)
+        shown = Why.of({lang: i18n.t("sep.comma", lang).join(
+            i18n.t("ingest.case_as", lang, value=repr(w), as_=repr(v), n=f"{k:,}") for w, v, k in rows[:5])
+            + (i18n.t("ingest.more_values", lang, k=len(rows) - 5) if len(rows) > 5 else "") for lang in i18n.LANGS})
+        _warn("case_folded", table=contract.name, column=col.name, source=where, n=f"{n:,}", values=shown)
+
+
 def _number_params(source: Source) -> dict:
     """The query parameters of :func:`_typed`'s numbers as the source writes them (none for plain numbers):
     a number grouped by ``thousands`` in threes, or plain with ``decimal`` as its point; nothing else."""
@@ -1422,6 +1459,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
             except duckdb.Error as exc:
                 raise IngestError(f"{contract.name}: failed while validating {where}: {exc}") from exc
         signs = _currency_signs(con, contract, src, source, annotated, values, where)  # of the rows kept, above
+        _case_folded(con, contract, src, annotated, values, where)
         later = 0  # rows that ended after the run date, read as not ended on it (see _ended): counted and said
         if ends_later:
             sql = f"SELECT count(*) FROM ({annotated}) WHERE __reason IS NULL AND {_ident(contract.end_column)} > $now"
