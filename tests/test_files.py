@@ -195,7 +195,7 @@ def test_dates_written_as_a_spreadsheet_writes_them_are_read_with_the_format_giv
     assert report.tables["tickets"].by_reason == {C.unparseable("opened_at"): 4, C.unparseable("closed_at"): 1}
     assert report.tables["accounts"].by_reason == {C.unparseable("start_date"): 1}
     warned = [r.getMessage() for r in caplog.records]
-    assert any("tickets: 4 row(s)" in m and "opened_at that is not a date, such as '01/02/2025 09:00 +0900'" in m
+    assert any("tickets: 4 rows" in m and "opened_at that is not a date, such as '01/02/2025 09:00 +0900'" in m
                and "date_format in sources.yaml" in m for m in warned), warned
     # ... and in the ingest report, for report 01's readers (the log is for whoever runs the job)
     assert report.warnings == [m for m in warned if m in report.warnings] and len(report.warnings) == len(warned)
@@ -293,11 +293,11 @@ def test_amounts_in_two_currencies_or_another_than_the_runs_are_warned_about(tmp
     assert report.tables["accounts"].by_reason == {C.unparseable("mrr"): 2}
     two = [w for w in report.warnings if "more than one currency" in w]
     assert len(two) == 1 and two[0].startswith("accounts: the values of mrr in ")
-    assert "(¥ 3 row(s), $ 1 row(s), 円 1 row(s))" in two[0]
+    assert "(¥ 3 rows, $ 1 row, 円 1 row)" in two[0]
     said = currency_mismatches(report, "USD")
-    assert len(said) == 1 and "(¥ 3 row(s), 円 1 row(s))" in said[0] and "--currency" in said[0]
-    assert "($ 1 row(s))" in currency_mismatches(report, "JPY")[0]
-    assert "($ 1 row(s), 円 1 row(s))" in currency_mismatches(report, "CNY")[0]  # Chinese writes 元, not 円
+    assert len(said) == 1 and "(¥ 3 rows, 円 1 row)" in said[0] and "--currency" in said[0]
+    assert "($ 1 row)" in currency_mismatches(report, "JPY")[0]
+    assert "($ 1 row, 円 1 row)" in currency_mismatches(report, "CNY")[0]  # Chinese writes 元, not 円
     shown = ingest_warnings(report, "en", "USD")["warning"].tolist()
     assert shown == report.warnings + said
     assert IngestReport.from_json(tmp_path / "p" / "ingest_report.json").tables["accounts"].currency_signs == \
@@ -377,7 +377,7 @@ def test_a_score_written_with_its_label_is_told_what_to_do_and_full_width_digits
     assert len(said) == 2, said
     assert "such as '10 - Extremely likely'; the number comes with the words it stands for" in said[0]
     assert "thousands" not in said[0]
-    assert said[1].startswith("surveys: 1 row(s) of ") and "it is written in full-width digits" in said[1]
+    assert said[1].startswith("surveys: 1 row of ") and "it is written in full-width digits" in said[1]
 
 
 @pytest.mark.parametrize("entry, message", [
@@ -489,7 +489,7 @@ def test_an_empty_file_is_no_rows_and_a_duplicated_header_is_an_error_naming_the
     raw = _raw_with_surveys(tmp_path, b"")  # 0 bytes: a table without rows, warned about (test_ingest.py)
     assert _ingest(raw, tmp_path / "p1").tables["surveys"].rows_read == 0
     (raw / "surveys.csv").write_text(_csv_text([_survey("R1", "x")], header=[*SURVEY_COLS[:-1], "score"]))
-    with pytest.raises(IngestError, match=r"surveys\.csv: the header names column\(s\) \['score'\] more than once"):
+    with pytest.raises(IngestError, match=r"surveys\.csv: the header names column \['score'\] more than once"):
         _ingest(raw, tmp_path / "p2")
 
 
@@ -507,7 +507,7 @@ def test_a_column_named_twice_that_the_table_does_not_read_is_kept_numbered(tmp_
                "reads: they are kept as 'memo', 'memo_2'" in w for w in report.warnings), report.warnings
     header = [*SURVEY_COLS[:6], "SCORE", *SURVEY_COLS[7:], "SCORE"]
     (raw / "surveys.csv").write_text(_csv_text([_survey("R1", "x") + ["9"]], header=header))
-    with pytest.raises(IngestError, match=r"surveys\.csv: the header names column\(s\) \['SCORE'\] more than "
+    with pytest.raises(IngestError, match=r"surveys\.csv: the header names column \['SCORE'\] more than "
                                           r"once \('SCORE' in columns 7, 10\): which one to read cannot be told"):
         _ingest(raw, tmp_path / "p2")
 

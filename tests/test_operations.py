@@ -426,7 +426,7 @@ def test_a_utf16_file_ends_with_its_line_break_and_parts_cut_short_are_said_once
         V._check_line_ends("events", str(parts))
     finally:
         V._HEARD.reset(token)
-    assert [str(w) for w in heard] == ["events: 2024-01.csv (and 2 other part(s)) does not end with a line break: a "
+    assert [str(w) for w in heard] == ["events: 2024-01.csv (and 2 other parts) does not end with a line break: a "
                                        "file still being written, or cut short? Its last row was read as it is; check "
                                        "that the export is whole"]
 

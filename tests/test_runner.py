@@ -499,7 +499,7 @@ def test_report_01_warns_when_amounts_carry_another_currencys_sign_than_the_runs
         html = (tmp_path / "out" / day / "01_data_quality.html").read_text(encoding="utf-8")
         assert (said in html) == (currency == "USD"), currency
         if currency == "USD":
-            assert "(¥ 1 row(s), 円 1 row(s)): the reports show them as USD" in html and "--currency" in html
+            assert "(¥ 1 row, 円 1 row): the reports show them as USD" in html and "--currency" in html
         assert "more than one currency" not in html  # ¥ and 円 are one currency
     # in Japanese, in Japanese (it was "詳細（英語）：accounts: the values of mrr ..."), and a file by its place in
     # the data folder, not the machine's path

@@ -57,6 +57,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._core.errors import ConfigError, DataError
+from .._core.i18n import count
 
 log = logging.getLogger(__name__)
 
@@ -417,8 +418,8 @@ def land(db: DatabaseSource, path: str | Path, *, table: str = "", environ: Mapp
         names = list(schema.names)
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise DatabaseError(f"{table}: {name} returns column(s) {dupes} more than once; give each a name of "
-                                "its own (AS ...)")
+            raise DatabaseError(f"{table}: {name} returns {count(len(dupes), '=column', '=columns')} {dupes} more "
+                                "than once; give each a name of its own (AS ...)")
         row_column = "__row_number"
         while row_column in names:
             row_column = "_" + row_column

@@ -30,6 +30,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._core.i18n import count
 from .._core.io import _column_letter, number_repeats
 from . import contracts as C
 
@@ -197,8 +198,8 @@ def refuse_repeats(at: dict[str, list[int]], ours: Collection[str], where: str, 
     if refused:
         cols = {n: [_column_letter(i) if sheet else str(i + 1) for i in at[n]] for n in refused}
         said = "; ".join(f"{n!r} in columns {', '.join(cols[n])}" + (" of the sheet" if sheet else "") for n in refused)
-        raise FileError(f"{where}: the header names column(s) {refused} more than once ({said}): which one to read "
-                        "cannot be told; rename the others")
+        raise FileError(f"{where}: the header names {count(len(refused), '=column', '=columns')} {refused} more "
+                        f"than once ({said}): which one to read cannot be told; rename the others")
 
 
 @dataclass

@@ -48,6 +48,7 @@ from pathlib import Path
 import yaml
 
 from .._core.errors import ConfigError
+from .._core.i18n import count
 from .._core.time import check_zone
 from .contracts import CONTRACTS
 from .database import DATABASE_KEYS, DatabaseSource, database_source
@@ -191,12 +192,14 @@ def check_columns(table: str, columns, where: str) -> tuple[tuple[str, str], ...
     known = (*contract.column_names, *contract.known)
     unknown = sorted(set(columns) - set(known))
     if unknown:
-        raise ConfigError(f"{where}: columns names {unknown}, not column(s) of {table}; its columns: "
+        raise ConfigError(f"{where}: columns names {unknown}, not {count(len(unknown), '=a column', '=columns')} "
+                          f"of {table}; its columns: "
                           f"{', '.join(known)}")
     headers = list(columns.values())
     twice = sorted({h for h in headers if headers.count(h) > 1})
     if twice:
-        raise ConfigError(f"{where}: columns gives the header(s) {twice} to more than one column")
+        raise ConfigError(f"{where}: columns gives the {count(len(twice), '=header', '=headers')} {twice} to more "
+                          "than one column")
     return tuple((str(k), str(v)) for k, v in columns.items())
 
 
@@ -217,7 +220,8 @@ def source_from(table: str, entry, where: str, base: Path | None = None, env_fil
                           f"not {type(entry).__name__}")
     unknown = sorted(set(entry) - set(SOURCE_KEYS))
     if unknown:
-        raise ConfigError(f"{where}: table {table!r} has unknown key(s) {unknown}; allowed: {list(SOURCE_KEYS)}")
+        raise ConfigError(f"{where}: table {table!r} has {count(len(unknown), '=an unknown key', '=unknown keys')} "
+                          f"{unknown}; allowed: {list(SOURCE_KEYS)}")
     formats = ()
     if entry.get("date_format") is not None:
         formats = check_date_formats(entry["date_format"], f"{where}, table {table!r}")

@@ -343,7 +343,8 @@ def _files(source: str) -> list[Path]:
             plain = {n.lower() for n in names if not n.lower().endswith(".gz")}
             both = sorted(n for n in names if n.lower().endswith(".gz") and n.lower()[:-3] in plain)
             if both:
-                raise IngestError(f"{source}: {len(both)} part(s) both plain and compressed, e.g. "
+                raise IngestError(f"{source}: {i18n.count(len(both), 'part is', 'parts are')} there both plain and "
+                                  f"compressed, e.g. "
                                   f"{Path(both[0][:-3]).name} and {Path(both[0]).name}: keep one of each")
         return [Path(p) for p in sorted(set(names), key=lambda n: (n.removesuffix(".gz"), n))
                 if Path(p).is_file() and not Path(p).name.startswith(_LOCK)]
@@ -627,8 +628,10 @@ def _open_workbook(con, contract: C.TableContract, source: str, given: str | Non
         labels[str(text)] = label
         blank = df.attrs["reading"].get("blank_rows")
         _warn("workbook_rows", table=contract.name, source=label, sheet=read["name"], h=f"{read['header_row']:,}",
-              blank=(Why("ingest.workbook_blank", n=f"{blank['rows']:,}", first=str(blank["first"])) if blank else ""),
-              others=Why("ingest.workbook_others", sheets=", ".join(map(repr, others))) if others else "")
+              blank=(Why("ingest.workbook_blank", n=f"{blank['rows']:,}", first=str(blank["first"]),
+                         k=len(blank["first"])) if blank else ""),
+              others=(Why("ingest.workbook_others", sheets=", ".join(map(repr, others)), n=len(others)) if others
+                      else ""))
     parts = next(iter(labels)) if len(labels) == 1 else str(work / f"{contract.name}-sheet-*.csv")
     return _open_text(con, contract, parts, "utf-8", work, ",", label=labels)
 
@@ -1357,7 +1360,9 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
     if missing:
         hint = _delimiter_hint(as_read, source) or _columns_hint(contract, as_read, missing)
         raise IngestError(
-            f"{contract.name}: {where} is missing required column(s) {', '.join(repr(m) for m in missing)} "
+            f"{contract.name}: {where} is missing "
+            f"{i18n.count(len(missing), '=required column', '=required columns')} "
+            f"{', '.join(repr(m) for m in missing)} "
             f"(found: {', '.join(as_read)}){hint}"
         )
     held = has_accounts and contract.account_fk and con.execute("SELECT count(*) FROM __held").fetchall()[0][0] > 0
@@ -2141,7 +2146,7 @@ def _warn(warning: str, **fmt) -> None:
 
 
 def sign_rows(signs: Mapping[str, int]) -> Why:
-    """Rows per currency sign (``¥ 3 row(s), $ 5 row(s)``) in every language."""
+    """Rows per currency sign (``¥ 3 rows, $ 1 row``) in every language."""
     return Why.of({lang: i18n.t("sep.comma", lang).join(i18n.t("ingest.sign_rows", lang, sign=k, n=f"{n:,}")
                                                         for k, n in signs.items()) for lang in i18n.LANGS})
 
