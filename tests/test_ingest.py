@@ -1280,3 +1280,41 @@ def test_survey_types_and_triggers_differing_only_by_case_are_one_value_and_said
     assert "'CSAT' → 'csat'（2行）" in said[0].text("ja")
     again, _ = _run(tmp_path / "plain")  # nothing written in capitals: nothing said
     assert not any("in capitals" in w for w in again.warnings)
+
+
+def test_a_folder_of_workbooks_read_alike_is_said_once_naming_every_part(tmp_path):
+    """A folder of a workbook a month, from one template (its sheet 'tickets', a title row above the header, two
+    'memo' columns), gave one warning per workbook for the same thing: three months, six warnings. Each is said once
+    now, naming the workbooks it is true of; a workbook read otherwise (no title row) has its own. Empty CSV parts
+    are said once likewise."""
+    t = _tables()
+    first = t["tickets"][0]
+    raw = _write(tmp_path / "raw", t)
+    (raw / "tickets.csv").unlink()
+    (raw / "tickets").mkdir()
+    cols = [*first, "memo", "memo"]
+    for k, month in enumerate(("2025-01", "2025-02", "2025-03")):
+        row = [*{**first, "ticket_id": f"T{k}"}.values(), "a", "b"]
+        _workbook(raw / "tickets" / f"{month}.xlsx", [["Tickets"], cols, row], title="tickets")
+    _workbook(raw / "tickets" / "2025-04.xlsx", [cols, [*{**first, "ticket_id": "T9"}.values(), "a", "b"]],
+              title="tickets")
+    report = _checked(ingest(raw, tmp_path / "p1", now=NOW))
+    assert report.tables["tickets"].rows_kept == 4
+    rows = [w for w in report.warnings if w.startswith("tickets: read from the sheet 'tickets' of ")]
+    folder = str(raw / "tickets")
+    assert rows == [f"tickets: read from the sheet 'tickets' of 2025-01.xlsx, 2025-02.xlsx, 2025-03.xlsx in {folder}: "
+                    "data row N is row N + 2 of the sheet",
+                    f"tickets: read from the sheet 'tickets' of {folder}/2025-04.xlsx: data row N is row N + 1 of the "
+                    "sheet"], rows
+    memo = [w for w in report.warnings if "names 'memo' more than once" in w]
+    assert memo == [f"tickets: the header of 2025-01.xlsx, 2025-02.xlsx, 2025-03.xlsx, 2025-04.xlsx in {folder} names "
+                    "'memo' more than once, no column the table reads: they are kept as 'memo', 'memo_2'"], memo
+    assert "2025-01.xlsx、2025-02.xlsx" not in memo[0] and f"{folder} の 2025-01.xlsx" in memo[0].text("ja")
+    (raw / "surveys").mkdir()  # two empty monthly exports beside one with rows
+    (raw / "surveys.csv").rename(raw / "surveys" / "2025-01.csv")
+    for month in ("2025-02", "2025-03"):
+        (raw / "surveys" / f"{month}.csv").write_bytes(b"")
+    report = _checked(ingest(raw, tmp_path / "p2", now=NOW))
+    empty = [w for w in report.warnings if "empty (not even a header)" in w]
+    assert empty == [f"surveys: 2025-02.csv, 2025-03.csv in {raw / 'surveys'} are empty (not even a header): read "
+                     "as parts without rows"], empty

@@ -595,9 +595,9 @@ def _open_workbook(con, contract: C.TableContract, source: str, given: str | Non
     or group names above the header skipped, a formula's stored value), each cell as the text a CSV of the sheet
     would hold, then read as those CSV parts are (the contract types it: a text cell ``N/A`` or ``1,200`` is not
     made empty or a number on the way, as ``engage fit`` reads a workbook, but kept, or quarantined, as in the CSV;
-    parts are matched by column name). Rows are each sheet's data rows (blank rows not counted); a warning per
-    workbook names the sheet read, the other sheets holding values (not read), and where rows are not the sheet's
-    own row numbers, the offset."""
+    parts are matched by column name). Rows are each sheet's data rows (blank rows not counted); a warning names
+    the sheet read, the other sheets holding values (not read), and where rows are not the sheet's own row numbers,
+    the offset: one for every workbook read alike (a folder of a workbook a month is said once, naming them)."""
     from .._core.errors import DataError
     from .._core.io import _cell_text, read_workbook
 
@@ -605,6 +605,7 @@ def _open_workbook(con, contract: C.TableContract, source: str, given: str | Non
         raise IngestError(f"{contract.name}: an encoding ({given}) is given for {source}, an Excel workbook")
     books = _files(source)
     labels = {}
+    said = _Parts()
     for k, book in enumerate(books):
         label = source if len(books) == 1 and str(book) == source else str(book)
         chosen, others = choose_sheet(contract.name, str(book), sheet)
@@ -620,20 +621,51 @@ def _open_workbook(con, contract: C.TableContract, source: str, given: str | Non
         F.refuse_repeats({n: [c - 1 for c in r["columns"]] for n, r in repeated.items()}, ours,
                          f"{label}, sheet {read['name']!r}", sheet=True)
         if repeated:
-            _warn("numbered_columns", table=contract.name, source=label, columns=", ".join(map(repr, repeated)),
-                  names=", ".join(repr(m) for r in repeated.values() for m in r["names"]))
+            said.add(label, "numbered_columns", table=contract.name, columns=", ".join(map(repr, repeated)),
+                     names=", ".join(repr(m) for r in repeated.values() for m in r["names"]))
         text = work / f"{contract.name}-sheet-{k:06d}.csv"
         df.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else
                _cell_text(v.item() if hasattr(v, "item") else v)).to_csv(text, index=False, encoding="utf-8")
         labels[str(text)] = label
         blank = df.attrs["reading"].get("blank_rows")
-        _warn("workbook_rows", table=contract.name, source=label, sheet=read["name"], h=f"{read['header_row']:,}",
-              blank=(Why("ingest.workbook_blank", n=f"{blank['rows']:,}", first=str(blank["first"]),
-                         k=len(blank["first"])) if blank else ""),
-              others=(Why("ingest.workbook_others", sheets=", ".join(map(repr, others)), n=len(others)) if others
-                      else ""))
+        said.add(label, "workbook_rows", table=contract.name, sheet=read["name"], h=f"{read['header_row']:,}",
+                 blank=(Why("ingest.workbook_blank", n=f"{blank['rows']:,}", first=str(blank["first"]),
+                            k=len(blank["first"])) if blank else ""),
+                 others=(Why("ingest.workbook_others", sheets=", ".join(map(repr, others)), n=len(others)) if others
+                         else ""))
+    said.warn()
     parts = next(iter(labels)) if len(labels) == 1 else str(work / f"{contract.name}-sheet-*.csv")
     return _open_text(con, contract, parts, "utf-8", work, ",", label=labels)
+
+
+class _Parts:
+    """Warnings about the parts of one source, each said once for every part it is true of (a folder of a workbook a
+    month read from one template: one warning naming the months, not one a month)."""
+
+    def __init__(self) -> None:
+        self.said: dict[tuple, tuple[str, dict, list[str]]] = {}
+
+    def add(self, part: str, warning: str, **fmt) -> None:
+        key = (warning, *((k, str(v)) for k, v in sorted(fmt.items())))
+        self.said.setdefault(key, (warning, fmt, []))[2].append(part)
+
+    def warn(self) -> None:
+        for warning, fmt, parts in self.said.values():
+            _warn(warning, source=parts_named(parts), parts=len(parts), **fmt)
+
+
+def parts_named(parts: list[str]) -> str | Why:
+    """Parts of a source as a warning names them: one by its path; several of one folder by their names in it.
+
+    >>> parts_named(["raw/t/2025-01.xlsx"]), str(parts_named(["raw/t/2025-01.xlsx", "raw/t/2025-02.xlsx"]))
+    ('raw/t/2025-01.xlsx', '2025-01.xlsx, 2025-02.xlsx in raw/t')
+    """
+    if len(parts) == 1:
+        return parts[0]
+    folders = {str(Path(p).parent) for p in parts}
+    if len(folders) == 1:
+        return Why("ingest.parts_in", names=", ".join(Path(p).name for p in parts), folder=folders.pop())
+    return ", ".join(parts)
 
 
 def _open_text(con, contract: C.TableContract, source: str, given: str | None, work: Path,
@@ -644,10 +676,11 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
     a part's file -> the name its rows give as their ``source_file`` (a workbook's, for the CSV of its sheet)."""
     delimiter = delimiter or default_delimiter(source)
     parts, bad, names, encodings, own = [], [], None, [], {}
+    said = _Parts()
     for k, f in enumerate(_files(source)):
         name = (label or {}).get(str(f), str(f))
         if _no_content(Path(f)):  # an export of nothing, not even its header: a table without rows
-            _warn("empty_file", table=contract.name, source=str(f))
+            said.add(str(f), "empty_file", table=contract.name)
             continue
         enc = _encoding(f, given)
         encodings.append(enc)
@@ -656,9 +689,9 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
         with F.open_text(path, "utf-8-sig") as text:
             header = F.read_header(text, delimiter, str(f), ours)
         if header.numbered:
-            _warn("numbered_columns", table=contract.name, source=name,
-                  columns=", ".join(repr(n) for n in header.numbered),
-                  names=", ".join(repr(m) for ms in header.numbered.values() for m in ms))
+            said.add(name, "numbered_columns", table=contract.name,
+                     columns=", ".join(repr(n) for n in header.numbered),
+                     names=", ".join(repr(m) for ms in header.numbered.values() for m in ms))
         if names is None:
             names = list(header.names)
         elif header.names != names:
@@ -696,6 +729,8 @@ def _open_text(con, contract: C.TableContract, source: str, given: str | None, w
         con.execute(f"CREATE OR REPLACE TEMP TABLE __bad{k} AS SELECT *, $file AS __file "
                     f"FROM {_read_csv_sql(bad_cols, header=False)}", p)
         bad.append(f"SELECT * FROM __bad{k}")
+    said.warn()
+
     def source(k: int, j: int, n: str) -> str:  # a part's column for column j of all parts: in place, by name
         if j < len(own[k]) and own[k][j] == n:
             return f"__raw{j}"
