@@ -242,8 +242,11 @@ def test_dates_written_as_a_spreadsheet_writes_them_are_read_with_the_format_giv
 ])
 def test_numbers_written_with_separators_are_read_as_the_source_says(tmp_path, caplog, thousands, decimal, written,
                                                                      want):
-    """mrr exported from a formatted spreadsheet: without a number format such a value is unparseable (and its
-    account is quarantined); with thousands/decimal it is read, digits grouped by three only."""
+    """mrr exported from a formatted spreadsheet: without a number format a value whose currency sign does not say
+    how it is written (or that has none) is unparseable (and its account is quarantined); with thousands/decimal it
+    is read, digits grouped by three only."""
+    from engage_models._core.money import read_amount
+
     t = _tables()
     acc = t["accounts"][0]
     t["accounts"] = [{**acc, "account_id": f"A{k}", "mrr": v} for k, v in enumerate(written)]
@@ -255,10 +258,11 @@ def test_numbers_written_with_separators_are_read_as_the_source_says(tmp_path, c
     raw = _write(tmp_path / "raw", t)
     with caplog.at_level("WARNING", logger="engage_models.ingest.validate"):
         plain = _ingest(raw, tmp_path / "plain").tables["accounts"]
-    assert plain.rows_quarantined >= len([w for w in written if not w.replace(".", "").isdigit()])
+    unread = [w for w in written if read_amount(w) is None]  # ¥1,200 is read without a format: its sign tells
+    assert plain.rows_quarantined >= len(unread)
     # (1.200 is read as 1.2 without a format: a point is a decimal point unless the source says otherwise)
-    assert any(any(f"mrr that is not a number, such as {w!r}" in r.getMessage() for w in written)
-               and "thousands" in r.getMessage() for r in caplog.records)
+    assert not unread or any(any(f"mrr that is not a number, such as {w!r}" in r.getMessage() for w in unread)
+                             and "thousands" in r.getMessage() for r in caplog.records)
     entry = {"thousands": thousands, **({"decimal": decimal} if decimal else {})}
     import yaml
 
@@ -311,14 +315,14 @@ def test_amounts_in_two_currencies_or_another_than_the_runs_are_warned_about(tmp
         assert any("more than one currency" in w for w in got.warnings) == warned, got.warnings
     assert got.tables["accounts"].currency_signs == {"mrr": {"$": 1, "円": 1}}
 
-    # one currency, the run's: nothing said; no sources file: signs are not read, nor counted
+    # one currency, the run's: nothing said; no sources file: an amount's sign is read and counted all the same
     t["accounts"] = [{**acc, "account_id": f"A{k}", "mrr": v} for k, v in enumerate(["$1,200", "300", "$5"])]
     _write(raw, t)
     one = _ingest(raw, tmp_path / "one")
     assert one.tables["accounts"].currency_signs == {"mrr": {"$": 2}} and not one.warnings
     assert currency_mismatches(one, "USD") == [] and currency_mismatches(one, "CAD") == []
     (raw / "sources.yaml").unlink()
-    assert _ingest(raw, tmp_path / "none").tables["accounts"].currency_signs == {}
+    assert _ingest(raw, tmp_path / "none").tables["accounts"].currency_signs == {"mrr": {"$": 2}}
 
 
 def test_json_dates_and_numbers_are_read_by_the_sources_formats_not_guessed(tmp_path):
@@ -331,7 +335,7 @@ def test_json_dates_and_numbers_are_read_by_the_sources_formats_not_guessed(tmp_
             {**_tables()["accounts"][1], "start_date": "06-02-2024", "mrr": "¥1,200", "signed": "2024-02-04"}]
     (raw / "accounts.json").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     plain = _ingest(raw, tmp_path / "plain").tables["accounts"]
-    assert plain.by_reason == {C.unparseable("start_date"): 2, C.unparseable("mrr"): 1}
+    assert plain.by_reason == {C.unparseable("start_date"): 2}  # ¥1,200: an amount its sign says how to read
     (raw / "sources.yaml").write_text("tables:\n  accounts: {date_format: '%m-%d-%Y', thousands: ','}\n",
                                       encoding="utf-8")
     formatted = _ingest(raw, tmp_path / "formatted").tables["accounts"]
@@ -955,3 +959,39 @@ def test_gzipped_text_and_json_exports_are_read_and_other_compressions_refused_b
         _ingest(raw, tmp_path / "p4")
     assert V.default_delimiter("surveys.txt.gz") == V.default_delimiter("x.tsv.gz") == "\t"
     assert V.default_delimiter("surveys.csv.gz") == ","
+
+
+def test_amounts_written_with_a_currency_sign_and_grouped_thousands_are_read_without_a_format(tmp_path):
+    """An MRR column written as a Japanese billing export writes it (2,985円, ¥2,985, JPY 2,985, full-width digits)
+    was quarantined whole ("unparseable mrr") unless sources.yaml gave thousands: ','. Where its currency sign leaves
+    no doubt how it is written, the amount is read; where it does (2,985 € is 2985 or 2.985), or a number without a
+    sign is grouped (2,985), the row is quarantined as before and the warning names the file, the column and the
+    mark in doubt. engage survival's --mrr reads amounts by the
+    same function (engage_models._core.money.read_amounts)."""
+    from engage_models._core.money import read_amounts
+
+    t = _tables()
+    acc = t["accounts"][0]
+    written = {"A0": "2,985円", "A1": "¥2,985", "A2": "JPY 2,985", "A3": "１２，０００円", "A4": "$1,200.50",
+               "A5": "1.234,50 €", "A6": "$1,234,567", "A7": "500", "A8": "£40"}
+    doubtful = {"X1": "2,985 €", "X2": "€1.234", "X3": "2,985", "X4": "1,234,567"}  # no sign: as before
+    t["accounts"] = [{**acc, "account_id": k, "mrr": v} for k, v in {**written, **doubtful}.items()]
+    for name in ("events", "tickets", "touchpoints", "surveys"):
+        t[name] = [{**row, "account_id": "A0"} for row in t[name]]
+    raw = _write(tmp_path / "raw", t)
+    report = _ingest(raw, tmp_path / "p")
+    want = {"A0": 2985.0, "A1": 2985.0, "A2": 2985.0, "A3": 12000.0, "A4": 1200.5, "A5": 1234.5, "A6": 1234567.0,
+            "A7": 500.0, "A8": 40.0}
+    got = load("accounts", tmp_path / "p").set_index("account_id")["mrr"]
+    assert got.to_dict() == want
+    q = load("accounts", tmp_path / "p", quarantine=True)
+    assert q.set_index("account_id")["mrr"].to_dict() == doubtful
+    assert report.tables["accounts"].by_reason == {C.unparseable("mrr"): 4}
+    said = [w for w in report.warnings if "hold a value of mrr" in w or "holds a value of mrr" in w]
+    assert said and said[0].startswith(f"accounts: 4 rows of {raw / 'accounts.csv'} hold a value of mrr that is not "
+                                       f"a number, such as '2,985 €'; its ',' may group thousands or mark the decimals")
+    assert report.tables["accounts"].currency_signs == {"mrr": {"円": 2, "$": 2, "£": 1, "¥": 1, "€": 1}}
+    values = [*written.values(), *doubtful.values(), None]
+    series = pd.Series(values, index=range(2, 2 + len(values)))  # the data rows
+    read = read_amounts(series)
+    assert read.iloc[: len(written)].tolist() == list(want.values()) and read.iloc[len(written):].isna().all()

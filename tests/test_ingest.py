@@ -834,7 +834,8 @@ def test_values_no_format_reads_get_a_hint_that_fits_them(tmp_path):
     Japanese was offered only US formats. Each is now told what to do (the values are quarantined all the same)."""
     t = _tables()
     t["surveys"][0]["score"] = "10" + chr(0x70B9)  # 10 points
-    t["accounts"][1]["mrr"] = "".join(chr(0xFF10 + int(d)) for d in "30000")  # full-width digits
+    t["surveys"][1]["score"] = chr(0xFF12)  # a full-width 2
+    t["accounts"][1]["mrr"] = "".join(chr(0xFF10 + int(d)) for d in "30000")  # an amount: read (see money.read_amount)
     t["accounts"][0]["start_date"] = "2024" + chr(0x5E74) + "1" + chr(0x6708) + "1" + chr(0x65E5)
     raw = _write(tmp_path / "raw", t)
     report = _checked(ingest(raw, tmp_path / "processed", now=NOW))
@@ -843,6 +844,7 @@ def test_values_no_format_reads_get_a_hint_that_fits_them(tmp_path):
     assert "it is written in full-width digits: convert the column to half-width (ASCII) digits" in said
     assert f"give date_format: '%Y{chr(0x5E74)}%m{chr(0x6708)}%d{chr(0x65E5)}' in sources.yaml" in said
     assert "thousands: ','" not in said  # not the advice for these values
+    assert load("accounts", tmp_path / "processed").set_index("account_id")["mrr"].get("A2") == 30000.0
 
 
 def test_event_types_and_channels_no_metric_counts_are_kept_and_said(tmp_path):

@@ -29,6 +29,10 @@ EVENT_TYPES = ("login", "feature_use", "export", "content_view")
 #: engage_models.journeys (a test keeps the two in step); ingest says when kept events have none of these.
 COUNTED_EVENT_TYPES = EVENT_TYPES + ("onboarding_completed",)
 PLAY_STATUSES = ("planned", "done", "skipped")
+#: Columns of amounts of money: read as a billing export or a spreadsheet writes them (``2,985`` with the yen's kanji,
+#: ``JPY 2,985``, ``$1,200.50``, full-width digits) where unambiguous, without a sources.yaml number format (see
+#: :func:`engage_models._core.money.read_amount`).
+AMOUNTS = ("mrr",)
 
 
 # Reasons a row is quarantined. Functions where the reason names a column.

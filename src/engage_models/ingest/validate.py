@@ -64,6 +64,7 @@ from .._core import i18n
 from .._core.errors import ConfigError, DataError
 from .._core.io import write_json
 from .._core.locks import hold
+from .._core.money import amount_doubt, read_amount
 from .._core.reasons import Why, stored
 from .._core.time import check_zone, fixed_offset, moment, same_clock, wall_clock
 from ..features.engine import connect_duckdb
@@ -324,7 +325,28 @@ def _kind(source: str) -> str:
 
 def _connect(memory_limit: str | None, threads: int | None, temp_dir: Path) -> duckdb.DuckDBPyConnection:
     # insertion order kept: a text file's rows are numbered by their order in a table (see _open_source)
-    return connect_duckdb(memory_limit, threads, temp_dir, preserve_order=True)
+    con = connect_duckdb(memory_limit, threads, temp_dir, preserve_order=True)
+    _amounts(con)
+    return con
+
+
+#: The SQL function reading an amount as written (:func:`~engage_models._core.money.read_amount`), on ingest's
+#: connection: one reading of ``2,985`` with the yen's kanji for ingest and for ``engage survival --mrr``.
+AMOUNT_FUNCTION = "engage_amount"
+
+
+def _amount(text: str) -> float | None:
+    return read_amount(text)
+
+
+def _amounts(con) -> None:
+    """Give ``con`` the SQL function :data:`AMOUNT_FUNCTION` (once)."""
+    known = con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = $f",
+                        {"f": AMOUNT_FUNCTION}).fetchall()[0][0]
+    if not known:
+        from duckdb.sqltypes import DOUBLE, VARCHAR
+
+        con.create_function(AMOUNT_FUNCTION, _amount, [VARCHAR], DOUBLE, null_handling="special", side_effects=False)
 
 
 #: Excel's lock file beside a workbook or CSV open in it (``~$2025-01.xlsx``, a few bytes naming the user): no part.
@@ -886,11 +908,10 @@ def _currency_signs(con, contract: C.TableContract, src: _Source, source: Source
     a text source whose numbers are read with their signs (``thousands``/``decimal`` given). A column whose
     kept values carry signs of no one currency (``$`` and ``¥``; ``$1,200円``) is warned about: its amounts are
     added up as if they were one. ``annotated``: the validated rows (:func:`_table_sql`)."""
-    if not _number_params(source):
-        return {}
+    formats = bool(_number_params(source))
     out: dict[str, dict[str, int]] = {}
-    for col in contract.columns:
-        if col.dtype != C.DOUBLE or col.name not in src.names:
+    for col in contract.columns:  # amounts are read with their signs without a format (see _typed)
+        if col.dtype != C.DOUBLE or col.name not in src.names or not (formats or col.name in C.AMOUNTS):
             continue
         j = src.names.index(col.name)
         kind = src.types[j].upper()
@@ -1050,6 +1071,10 @@ def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None,
                 tried.append(on_calendar(parsed) if dates_apart and not _has_time(fmt)
                              else f"CAST({parsed} AS TIMESTAMPTZ)")
             value = f"coalesce({', '.join(tried)}, {value})"
+        if col.dtype == C.DOUBLE and col.name in C.AMOUNTS and not (source is not None and _number_params(source)):
+            # an amount as written (a sign, grouped thousands, full-width digits), where a plain number it is not
+            value = (f"CASE WHEN {value} IS NULL AND {text} IS NOT NULL THEN {AMOUNT_FUNCTION}({text}) "
+                     f"ELSE {value} END")
         if col.dtype == C.DOUBLE and source is not None and _number_params(source):
             bare = f"regexp_replace(regexp_replace({text}, '{_CURRENCY_BEFORE}', '\\1'), '{_CURRENCY_AFTER}', '')"
             value = (f"TRY_CAST(CASE WHEN regexp_full_match({bare}, $number_grouped) "
@@ -1660,6 +1685,8 @@ def _value_hint(value: str, dtype) -> Why | str:
     """What to do about an unreadable value that no sources.yaml format reads as it is: full-width digits, a
     unit after a count or a score (10 points), a multiplier (12 ten-thousands, 1.5k, 12.5%), a date written in
     Japanese (its strptime format is offered). '' otherwise (the format advice applies)."""
+    if dtype == C.DOUBLE and (mark := amount_doubt(value)):
+        return Why("ingest.todo.amount_doubt", mark=repr(mark))
     if re.search(f"[{_WIDE_DIGITS}]", value):
         return Why("ingest.todo.full_width")
     if dtype == C.TIMESTAMP:  # a date written as a number: a spreadsheet's serial day, or seconds since 1970
