@@ -200,10 +200,49 @@ def observation_date(as_of: str | None, processed: str | Path) -> pd.Timestamp:
 
     Metrics at a date see only what happened strictly before it, so the default takes the last day of data
     in: with events up to 31 December, the observation date is 1 January.
+
+    A month's first day that the data only begins (:func:`partial_first_day`: an export run in its first hours)
+    is not taken in: the observation date is that month start, on the panel's calendar of month starts, where it
+    was the 2nd, a day after it, counting a few hours as a whole day.
     """
     if as_of:
         return to_utc(as_of).normalize()
-    return last_event_date(processed) + pd.Timedelta(days=1)
+    last = last_event_date(processed)
+    if partial_first_day(processed, last) is not None:
+        return last
+    return last + pd.Timedelta(days=1)
+
+
+#: A month's first day holding fewer events than this share of a usual day's (the median of the days with events
+#: among the 28 before it) is a day the data only begins: :func:`partial_first_day`.
+PARTIAL_DAY_SHARE = 0.5
+#: Days with events among the 28 before it that a usual day is measured on (fewer: no day is called partial).
+PARTIAL_DAY_BASIS = 7
+
+
+def partial_first_day(processed: str | Path, day: pd.Timestamp | None = None) -> dict | None:
+    """The events' last day when it is the first day of a month the data only begins: fewer events than
+    :data:`PARTIAL_DAY_SHARE` of a usual day, the median of the days with events among the 28 before it (at least
+    :data:`PARTIAL_DAY_BASIS` of them). ``{"day", "events", "usual"}``, else None (``day``: the last event's day,
+    if known). An export in Tokyo time run on 1 February at 09:00 holds that day's first nine hours."""
+    day = last_event_date(processed) if day is None else to_utc(day).normalize()
+    if day.day != 1:
+        return None
+    start = day - pd.Timedelta(days=28)
+    with _con() as con:
+        rows = con.execute("SELECT date_trunc('day', timestamp) AS d, count(*) AS n FROM read_parquet($p, "
+                           "hive_partitioning = false) WHERE timestamp >= $start AND timestamp < $end GROUP BY 1",
+                           {"p": parquet_source(Path(processed) / "events.parquet"), "start": start.to_pydatetime(),
+                            "end": (day + pd.Timedelta(days=1)).to_pydatetime()}).fetchall()
+    counts = {to_utc(d).normalize(): int(n) for d, n in rows}
+    before = [n for d, n in counts.items() if d < day]
+    if len(before) < PARTIAL_DAY_BASIS:
+        return None
+    usual = float(pd.Series(before).median())
+    events = counts.get(day, 0)
+    if events >= PARTIAL_DAY_SHARE * usual:
+        return None
+    return {"day": day.date().isoformat(), "events": events, "usual": usual}
 
 
 def events_per_day(processed: str | Path) -> pd.DataFrame:
@@ -310,7 +349,8 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
 
     The first event is the first of the events' bulk: events dated long before the rest (one mistyped as 1924;
     :func:`~engage_models._core.time.bulk_start`) are set aside from it and said under ``set_aside`` (their
-    rows, first and last day, and the day the data begin)."""
+    rows, first and last day, and the day the data begin). A month's first day the data only begin
+    (:func:`partial_first_day`) is left after the default observation date and said under ``partial_day``."""
     source = parquet_source(Path(processed) / "events.parquet")
     with _con() as con:
         last = con.execute("SELECT max(timestamp) FROM read_parquet($p, hive_partitioning = false)",
@@ -325,4 +365,6 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
            "as_of": observation_date(as_of, processed).isoformat()}
     if found.rows:
         out["set_aside"] = found.said("events", "timestamp")
+    if not as_of and (partial := partial_first_day(processed)) is not None:  # its hours are after the date
+        out["partial_day"] = partial
     return out

@@ -977,6 +977,47 @@ def _case_folded(con, contract: C.TableContract, src: _Source, annotated: str, v
         _warn("case_folded", table=contract.name, column=col.name, source=where, n=f"{n:,}", values=shown)
 
 
+#: Rows looked at for a time written without a zone (an export writes its times one way throughout).
+_NAIVE_ROWS = 1_000_000
+#: An ISO 8601 time of day (or Japanese Excel's slashes) without an offset: a wall clock of no stated zone.
+_NAIVE_TEXT = r"\s*[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*"
+
+
+def _hint_naive_times(con, contract: C.TableContract, src: _Source, where: str) -> None:
+    """A warning when the table's times of day are written without a zone (``2025-01-31 23:30``, or a Parquet or
+    database timestamp without one) and none was given: they are read as UTC, whose days and months every later
+    step counts. An export in Tokyo time read so moved nothing on its own, but said nothing either: its first hours
+    of a month stay in that month's first day, and times with an offset in other tables are a day apart from them.
+    One warning per table, with the first such value of its first such column (among its first
+    :data:`_NAIVE_ROWS` rows); a date without a time is a day on the calendar, not said."""
+    found = []
+    for col in contract.columns:
+        if col.dtype != C.TIMESTAMP or col.name not in src.names:
+            continue
+        j = src.names.index(col.name)
+        kind = src.types[j].upper()
+        if kind in ("VARCHAR", "JSON"):
+            raw = f"(__raw{j} ->> '$')" if kind == "JSON" else f"__raw{j}"
+            ref = f"CAST({raw} AS VARCHAR)"
+            cond, value = f"regexp_full_match({ref}, {_literal(_NAIVE_TEXT)})", f"trim({ref})"
+        elif kind.startswith("TIMESTAMP") and "TZ" not in kind and "TIME ZONE" not in kind:
+            cond, value = f"__raw{j} IS NOT NULL", f"CAST(__raw{j} AS VARCHAR)"
+        else:
+            continue
+        sql = (f"SELECT {value}, __row, __file FROM (SELECT * FROM ({src.sql}) LIMIT {_NAIVE_ROWS}) WHERE {cond} "
+               "LIMIT 1")
+        try:
+            row = con.execute(sql, _params(sql, src.params)).fetchall()
+        except duckdb.Error as exc:
+            raise IngestError(f"{contract.name}: failed while reading {col.name} in {where}: {exc}") from exc
+        if row:
+            found.append((col.name, *row[0]))
+    if found:
+        column, example, row, file = found[0]
+        _warn("naive_times", table=contract.name, columns=", ".join(c for c, *_ in found), n=len(found),
+              column=column, example=repr(example), row=row, source=file)
+
+
 def _number_params(source: Source) -> dict:
     """The query parameters of :func:`_typed`'s numbers as the source writes them (none for plain numbers):
     a number grouped by ``thousands`` in threes, or plain with ``decimal`` as its point; nothing else."""
@@ -1427,6 +1468,8 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         )
     held = has_accounts and contract.account_fk and con.execute("SELECT count(*) FROM __held").fetchall()[0][0] > 0
     naive_zone = source.timezone or timezone
+    if source.timezone is None and timezone == "UTC":  # read as UTC because no zone was given: said
+        _hint_naive_times(con, contract, src, where)
     annotated = _table_sql(contract, src, has_accounts, source, held, timezone, naive_zone)
     values = {**values, **src.params, "date_formats": list(source.date_format), **_number_params(source)}
     extras = [j for j, n in enumerate(src.names) if n not in contract.column_names]
