@@ -24,7 +24,8 @@ def test_the_named_values_are_1_every_other_value_0_and_a_blank_stays_missing():
     codes = pd.Series([0, 1, 2, np.nan, 2, 1])  # pbc's status: 0 censored, 1 transplant, 2 dead; a blank: floats
     assert _label(codes, "w", ["2"]).fillna(-1).tolist() == [0.0, 0.0, 1.0, -1.0, 1.0, 0.0]
     assert _label(codes, "w", ["1", "2"]).fillna(-1).tolist() == [0.0, 1.0, 1.0, -1.0, 1.0, 1.0]
-    assert outcome_values(status, ["churned"]) == {"event": {"churned": 2}, "others": {"active": 2, "paused": 1}}
+    # named as written, the most common spelling of each (the first on a tie)
+    assert outcome_values(status, ["churned"]) == {"event": {"Churned": 2}, "others": {"active": 2, "Paused": 1}}
     with pytest.raises(TableError, match=r"^w: --label-value '3' is in no row \(values found: '1', '2', '0'\)$"):
         _label(codes, "w", ["3"])
     # without the values named, the error says how to name them
@@ -44,7 +45,7 @@ def test_a_named_value_is_matched_as_the_number_or_the_word_it_is():
     assert _label(pd.Series([0.5, 1.5, 2.0]), "w", ["1.50"]).tolist() == [0.0, 1.0, 0.0]
     wide = pd.Series(["Ｃｈｕｒｎｅｄ", "active", "churned"])
     assert _label(wide, "w", ["churned"]).tolist() == [1.0, 0.0, 1.0]
-    assert outcome_values(wide, ["CHURNED"]) == {"event": {"churned": 2}, "others": {"active": 1}}
+    assert outcome_values(wide, ["CHURNED"]) == {"event": {"Ｃｈｕｒｎｅｄ": 2}, "others": {"active": 1}}
 
 def _statuses(n=300, seed=4):
     rng = np.random.default_rng(seed)
@@ -70,9 +71,10 @@ def test_engage_fit_takes_the_named_value_as_churn_and_fits_what_the_0_1_column_
     a, b = (json.loads((tmp_path / k / "evaluation.json").read_text(encoding="utf-8")) for k in "ab")
     n = int(df["churn01"].sum())
     paused = int((df["status"] == "Paused").sum())
-    assert a["data"]["label_values"] == {"event": {"churned": n},
-                                         "others": {"active": len(df) - n - paused, "paused": paused}}
-    assert f"label 'status': 'churned' {n:,} taken as churn (1); 'active' " in printed
+    # the values as the table writes them ("Churned"; they read "churned", a spelling in no row)
+    assert a["data"]["label_values"] == {"event": {"Churned": n},
+                                         "others": {"Active": len(df) - n - paused, "Paused": paused}}
+    assert f"label 'status': 'Churned' {n:,} taken as churn (1); 'Active' " in printed
     assert set(a["models"]) == set(b["models"]) and "gbm" in a["models"]
     for model in a["models"]:
         assert a["models"][model]["roc_auc"] == b["models"][model]["roc_auc"]

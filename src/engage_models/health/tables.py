@@ -143,15 +143,28 @@ def outcome_values(series: pd.Series, positive) -> dict | None:
     """What :func:`_label` made of a column of several outcomes with ``positive`` named: the values taken as
     the event and the others with their rows (None without ``positive``).
 
+    Each value is named as the table writes it most often (``CH`` and ``MM`` in ISLR's ``OJ``, not ``ch`` and
+    ``mm``), the spellings that match as one counted together:
+
     >>> outcome_values(pd.Series(["death", "ltx", "censored", "death", None, "LTX"]), ["death"])
     {'event': {'death': 2}, 'others': {'ltx': 2, 'censored': 1}}
+    >>> outcome_values(pd.Series(["MM", "CH", "CH", " mm"]), ["mm"])
+    {'event': {'MM': 2}, 'others': {'CH': 2}}
+    >>> outcome_values(pd.Series([2.0, 0.0, np.nan, 1.0]), ["2"])
+    {'event': {'2': 1}, 'others': {'0': 1, '1': 1}}
     """
     if not positive:
         return None
-    counts = _value_text(series).value_counts()
+    text = _value_text(series)
+    counts = text.value_counts()
+    if pd.api.types.is_numeric_dtype(series):  # a code read as floats (a blank cell): 2, not 2.0
+        shown = {v: v for v in counts.index}
+    else:
+        written = series[text.notna()].astype(str).str.strip()
+        shown = written.groupby(text[text.notna()].to_numpy()).agg(lambda w: w.value_counts().index[0])
     wanted = {_one_value(v) for v in positive}
-    return {"event": {v: int(n) for v, n in counts.items() if v in wanted},
-            "others": {v: int(n) for v, n in counts.items() if v not in wanted}}
+    return {"event": {shown[v]: int(n) for v, n in counts.items() if v in wanted},
+            "others": {shown[v]: int(n) for v, n in counts.items() if v not in wanted}}
 
 
 def _dates(values: pd.Series) -> pd.Series:
