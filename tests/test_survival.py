@@ -1139,12 +1139,20 @@ def test_an_mrr_that_is_not_an_amount_is_named_and_an_empty_one_is_counted():
     df = pd.DataFrame({"x": x, "tenure": d, "churn": ((d < 40) & (rng.random(n) < 0.7)).astype(int),
                        "mrr": 100.0})
     run = dict(duration="tenure", event="churn", covariates=["x"], mrr="mrr", n_boot=0, cv=3, where="t.csv")
-    with pytest.raises(DataError, match=r"t.csv, MRR column 'mrr': negative in 1 row\(s\) \(first at data rows "
+    with pytest.raises(DataError, match=r"t.csv, MRR column 'mrr': negative in 1 row \(first at data rows "
                                         r"\[3\]\)"):
         A.analyse_table(df.assign(mrr=[100.0, 100.0, -5.0] + [100.0] * (n - 3)), **run)
-    with pytest.raises(DataError, match=r"t.csv, MRR column 'mrr': 1 value\(s\) that are not numbers \(first at "
+    with pytest.raises(DataError, match=r"t.csv, MRR column 'mrr': 1 value that is not a number \(first at "
                                         r"data rows \[2\], e.g. 'tbd'\)"):
         A.analyse_table(df.assign(mrr=["100", "tbd"] + ["100"] * (n - 2)), **run)
+    # an amount as a billing export writes it is read (it was refused: '2,985 with the yen's kanji'), one whose
+    # mark leaves it in doubt is named with the mark
+    yen = A.analyse_table(df.assign(mrr=["2,985" + chr(0x5186), "$1,200.50"] + ["100"] * (n - 2)), **run)
+    direct = A.analyse_table(df.assign(mrr=[2985.0, 1200.5] + [100.0] * (n - 2)), **run)
+    pd.testing.assert_frame_equal(yen.per_account, direct.per_account)
+    with pytest.raises(DataError, match=r"1 value that is not a number \(first at data rows \[3\], e.g. '2,985 EUR': "
+                                        r"is ',' a thousands separator or a decimal mark\?"):
+        A.analyse_table(df.assign(mrr=["100", "100", "2,985 EUR"] + ["100"] * (n - 3)), **run)
     active = np.flatnonzero(df["churn"].to_numpy() == 0)[:2]
     blank = df["mrr"].astype(object)
     blank.iloc[active] = " "  # a spreadsheet's empty amount: blanks in a column of numbers

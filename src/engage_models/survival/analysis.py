@@ -120,6 +120,37 @@ def _numbers(values: pd.Series, where: str, column: str, what: str) -> pd.Series
     return out
 
 
+def _amounts(values: pd.Series, where: str, column: str) -> pd.Series:
+    """An MRR column as numbers, written as a billing export writes amounts too (``2,985`` with the yen's kanji,
+    ``$1,200.50``, ``1.234,50 EUR``: :func:`~engage_models._core.money.read_amount`, as ingest reads them); a value
+    that is none, or whose mark leaves its value in doubt (``2,985 EUR``), is an error naming the rows.
+
+    >>> _amounts(pd.Series(["2,985" + chr(0x5186), "$1,200.50", 40, None]), "t.csv", "mrr").tolist()
+    [2985.0, 1200.5, 40.0, nan]
+    >>> _amounts(pd.Series(["10", "2,985 EUR"], index=[1, 2]), "t.csv", "mrr")
+    Traceback (most recent call last):
+    ...
+    engage_models._core.errors.DataError: t.csv, MRR column 'mrr': 1 value that is not a number (first at data \
+rows [2], e.g. '2,985 EUR': is ',' a thousands separator or a decimal mark? write the amount without it)
+    """
+    from .._core.money import amount_doubt, read_amounts
+
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(float)
+    out = read_amounts(values)
+    bad = out.isna() & values.notna() & values.astype("string").str.strip().ne("")
+    if bad.any():
+        rows = values.index[bad.to_numpy()][:5].tolist()  # the index is the data row
+        first = values[bad].iloc[0]
+        doubt = amount_doubt(first)
+        hint = (f": is {doubt!r} a thousands separator or a decimal mark? write the amount without it" if doubt
+                else "")
+        said = count(int(bad.sum()), "# value that is", "# values that are")
+        raise DataError(f"{where}, MRR column {column!r}: {said} not a number (first at data rows {rows}, e.g. "
+                        f"{first!r}{hint})")
+    return out
+
+
 def _typos(t: dict, rows: pd.Index) -> Why:
     """The cells of a column of numbers that are not numbers (:func:`text_among_numbers`), in words; ``rows``: the
     data rows of the column's positions."""
@@ -576,11 +607,11 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     data["_entry"] = months(_times(data[entry], where, entry, "entry", "the time at which its observation began "
                                    "(0: from the start)")) if entry else 0.0
     if mrr:  # an amount that is not one, or a negative one, made an LTV that was empty or negative without a word
-        amounts = _numbers(numbers_stored_as_text(data, [mrr])[mrr], where, mrr, "MRR").astype(float)
+        amounts = _amounts(numbers_stored_as_text(data, [mrr])[mrr], where, mrr)
         if (amounts < 0).any():
             rows = amounts.index[(amounts < 0).to_numpy()][:5].tolist()
-            raise DataError(f"{where}, MRR column {mrr!r}: negative in {int((amounts < 0).sum())} row(s) (first at "
-                            f"data rows {rows}); each row needs its monthly recurring revenue, 0 or more")
+            raise DataError(f"{where}, MRR column {mrr!r}: negative in {count(int((amounts < 0).sum()), 'row')} "
+                            f"(first at data rows {rows}); each row needs its monthly recurring revenue, 0 or more")
         data[mrr] = amounts
     chosen = covariates is None  # every other column: one that cannot be a covariate is left out, and said
     if covariates is None:
