@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 
@@ -100,18 +101,22 @@ def read_amount(value) -> float | None:
     [2985.0, 2985.0, 2985.0, 1234.5, 1200.5, -1200.0, 1234567.0, 42.0, 2985.0]
     >>> [read_amount(v) for v in ("2,985", "1,234,567", "2,985 " + chr(0x20AC), "1.234 " + chr(0x20AC), "12 mo", "")]
     [None, None, None, None, None, None]
+    >>> [read_amount(v) for v in ("inf", "1e400", "nan", float("inf"), "-Infinity")]
+    [None, None, None, None, None]
     """
     if value is None or (isinstance(value, float) and value != value):
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return float(value) if math.isfinite(value) else None
     text = unicodedata.normalize("NFKC", str(value)).strip()  # full-width digits, comma, point and yen sign
     if not text:
         return None
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         pass
+    else:  # "inf", "1e400" and "nan" are words to float(), no amount (an MRR of inf made an infinite LTV)
+        return number if math.isfinite(number) else None
     number, sign = _split_sign(text)
     if sign is None or not _NUMBER.fullmatch(number) or amount_doubt(value):
         return None
