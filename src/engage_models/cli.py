@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -292,8 +293,8 @@ def _near_names(path: Path) -> list[str]:
     ...     for n in ("Default.csv", "churn.2023.csv"):
     ...         _ = (Path(d) / n).write_text("a\\n1\\n")
     ...     [_near_names(Path(d) / n) for n in ("default.csv", "Default", "Default.xlsx", "Defaults.csv",
-    ...                                         "default.csv.gz", "churn.2024.csv", "Churn.2023.CSV")]
-    [['Default.csv'], ['Default.csv'], ['Default.csv'], [], ['Default.csv'], [], ['churn.2023.csv']]
+    ...                                         "default.csv.gz", "churn.2024.csv", "Churn.2023.CSV", "default.ndjson")]
+    [['Default.csv'], ['Default.csv'], ['Default.csv'], [], ['Default.csv'], [], ['churn.2023.csv'], ['Default.csv']]
     """
     folder = path.parent
     try:
@@ -304,17 +305,25 @@ def _near_names(path: Path) -> list[str]:
     return [n for n in names if _bare_name(n) == stem][:5]
 
 
-_TABLE_EXTENSIONS = frozenset({".csv", ".tsv", ".txt", ".dat", ".xlsx", ".xlsm", ".xls", ".ods", ".parquet",
-                               ".pq", ".feather", ".json", ".jsonl", ".gz", ".zip", ".bz2", ".xz", ".zst"})
-
-
 def _bare_name(name: str) -> str:
     """A file's name without the extensions a table's name ends in, in one case: ``Default.CSV.gz`` is
     ``default``, ``churn.2024.csv`` is ``churn.2024``."""
-    p = Path(name.casefold())
-    while p.suffix in _TABLE_EXTENSIONS and p.stem:
+    p, known = Path(name.casefold()), _table_extensions()
+    while p.suffix in known and p.stem:
         p = p.with_suffix("")
     return p.name
+
+
+@functools.cache
+def _table_extensions() -> frozenset[str]:
+    """Every extension a table's file ends in: those ``engage fit`` and ``survival`` read or name
+    (:func:`~engage_models._core.io.read_table`) and those ingest reads or refuses by name, each part apart
+    (``.csv.gz``: ``.csv`` and ``.gz``)."""
+    from ._core.io import OTHER_WORKBOOKS, TEXT_TABLES, WORKBOOKS
+    from .ingest.validate import SUFFIXES, TEXT_EXPORTS, UNREAD_COMPRESSIONS
+
+    names = (*SUFFIXES, *TEXT_EXPORTS, *UNREAD_COMPRESSIONS, *TEXT_TABLES, *WORKBOOKS, *OTHER_WORKBOOKS, ".pq")
+    return frozenset("." + part for n in names for part in n.lstrip(".").split("."))
 
 
 @contextlib.contextmanager
