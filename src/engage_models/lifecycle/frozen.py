@@ -292,6 +292,16 @@ def _num(v) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ loading
+def data_end_of(cutoff, trained_until):
+    """Where the data a model saw ended: its ``cutoff``, else (a card or record without one) its last training date
+    ``trained_until`` (:attr:`FrozenModel.data_end`; the monitoring's, report 08's and the scoring run's too).
+
+    >>> data_end_of("2025-01-01", "2024-10-03"), data_end_of(None, "2024-10-03"), data_end_of(float("nan"), "x")
+    ('2025-01-01', '2024-10-03', 'x')
+    """
+    return trained_until if cutoff is None or (not isinstance(cutoff, str) and pd.isna(cutoff)) else cutoff
+
+
 def saw_later(data_end, as_of) -> bool:
     """Whether a model whose data ended at ``data_end`` (its card's cutoff, else its last training date:
     :attr:`FrozenModel.data_end`) saw data after the observation date ``as_of``: it learned outcomes not known on
@@ -388,7 +398,7 @@ class FrozenModel:
     @property
     def data_end(self) -> pd.Timestamp:
         """Where the data the model saw ended: its cutoff, else (a card without one) its last training date."""
-        return self.cutoff if self.cutoff is not None else self.trained_until
+        return data_end_of(self.cutoff, self.trained_until)
 
     @property
     def reference(self) -> pd.DataFrame:

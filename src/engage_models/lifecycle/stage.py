@@ -18,10 +18,20 @@ from pathlib import Path
 import pandas as pd
 
 from .._core.errors import ConfigError, DataError
+from .._core.i18n import count
 from .._core.reasons import Thin, Why, date_of
 from .._core.time import to_utc
 from ..pipeline.store import NOT_DUE
-from .frozen import MODEL_FILE, age_days, check_run_settings, load_frozen, past_age_limit, save_frozen, saw_later
+from .frozen import (
+    MODEL_FILE,
+    age_days,
+    check_run_settings,
+    data_end_of,
+    load_frozen,
+    past_age_limit,
+    save_frozen,
+    saw_later,
+)
 from .store import ModelStore, decide
 
 log = logging.getLogger(__name__)
@@ -136,14 +146,14 @@ def _say_if_old(config, artifact, info: dict) -> None:
     as_of = info.get("as_of")
     if as_of is None and artifact.has("scores"):  # a stage kept before model.json said its date
         as_of = pd.to_datetime(artifact.frame("scores")["as_of"], utc=True).max()
-    end = info.get("cutoff") or info.get("trained_until")
+    end = data_end_of(info.get("cutoff"), info.get("trained_until"))
     if as_of is None or not past_age_limit(end, as_of, limit):
         return
-    log.warning("model %s saw data until %s, %d days before this run's observation date %s: past the limit of %d "
-                "days (monitoring.max_age_days), its age alone a reason to retrain it. Train a new model (engage "
+    log.warning("model %s saw data until %s, %s before this run's observation date %s: past the limit of %s "
+                "(monitoring.max_age_days), its age alone a reason to retrain it. Train a new model (engage "
                 "train, or run with --retrain monthly or on-drift), or raise the limit if report 08 shows the model "
-                "still holds", info.get("model_id"), f"{to_utc(end):%Y-%m-%d}", age_days(end, as_of),
-                f"{to_utc(as_of):%Y-%m-%d}", int(limit))
+                "still holds", info.get("model_id"), f"{to_utc(end):%Y-%m-%d}", count(age_days(end, as_of), "day"),
+                f"{to_utc(as_of):%Y-%m-%d}", count(int(limit), "day"))
 
 
 def blank_message(model_id: str, blank: dict[str, dict]) -> str:

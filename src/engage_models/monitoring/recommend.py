@@ -33,7 +33,7 @@ import pandas as pd
 from .._core.errors import InsufficientData
 from .._core.i18n import t
 from .._core.time import to_utc
-from ..lifecycle.frozen import age_days, past_age_limit, saw_later
+from ..lifecycle.frozen import age_days, data_end_of, past_age_limit, saw_later
 from .drift import counted, judged_date, stability_table
 from .performance import pooled_calibration
 
@@ -139,7 +139,7 @@ def recommend_retrain(model, reference: pd.DataFrame, panel: pd.DataFrame, *, tr
                 lo=f"{pooled['ci_low'] * 100:+.1f}", hi=f"{pooled['ci_high'] * 100:+.1f}"))
     except InsufficientData as exc:
         calibration = {"available": False, "why": str(exc)}
-    born = to_utc(cutoff) if cutoff is not None else trained_until
+    born = to_utc(data_end_of(cutoff, trained_until))
     age = age_days(born, as_of)
     if past_age_limit(born, as_of, max_age_days):
         reasons.append(_reason("age", "monitoring.reason.age", age=age, max_age=max_age_days,

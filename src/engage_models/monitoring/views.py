@@ -12,7 +12,7 @@ import pandas as pd
 from .._core.i18n import fmt_date, fmt_interval, fmt_number, fmt_pct, t
 from .._core.plots import date_axis, error_bars, new_ax
 from .._core.time import to_utc
-from ..lifecycle.frozen import age_days, past_age_limit, saw_later
+from ..lifecycle.frozen import age_days, data_end_of, past_age_limit, saw_later
 from .drift import PSI_LEVELS, counted
 
 
@@ -28,7 +28,7 @@ def header(info: dict, lang: str = "en") -> str:
     stage's setting, in ``info``), that it is older than the limit: the recommendation says so only when it could
     be made, and a run whose stability was not computed said the age without a word of the limit."""
     as_of, last = to_utc(info["as_of"]), to_utc(info["trained_until"])
-    cut = to_utc(info.get("cutoff") or info["trained_until"])
+    cut = to_utc(data_end_of(info.get("cutoff"), info["trained_until"]))
     days = age_days(cut, as_of)
     # a model trained in this run: "0 days before" read as a slip; a model whose data ended after this date (a
     # past date scored with a later model) was "-31 days before" it
