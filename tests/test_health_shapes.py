@@ -693,3 +693,23 @@ def test_the_scorecard_scores_every_metrics_percentiles_in_one_frame(fitted, mon
     assert card[list(expected)].to_dict() == pytest.approx(expected, rel=1e-12, abs=1e-15)
     assert card.drop(list(expected)).isna().all()  # the category's (plan): none
     assert expected["tickets_90d"] > 0 > expected["usage"]  # tickets raise churn, usage lowers it
+
+
+def test_a_card_choice_whose_resamples_lie_to_one_side_is_not_called_noise():
+    """A paired difference marked ``off_centre`` (its resamples to one side of it: they may all favour the shape
+    card) kept the linear card with "a lead cannot be told from noise": it says the resamples lie to one side and
+    that without an interval the rule keeps the simpler card, in both languages (engage fit's page has its own key,
+    page.fit.chosen_off_centre, worded alike)."""
+    from engage_models._core.i18n import t
+    from engage_models.health import views as hv
+
+    diff = {"metric": "roc_auc", "a": "shape", "b": "learned", "difference": 0.02, "ci_low": np.nan,
+            "ci_high": np.nan, "not_computed": "off_centre"}
+    model = {"form": "linear", "chosen_by": {"form": "linear", "by": "backtest ROC-AUC",
+                                             "auc": {"shape": 0.80, "linear": 0.78}, "shape_lead_within_noise": True,
+                                             "shape_vs_linear": diff}}
+    en, ja = hv.choice_text(model, "en"), hv.choice_text(model, "ja")
+    assert "lie to one side of it" in en and "noise" not in en and "without one the rule keeps the simpler card" in en
+    assert "片側に偏って" in ja and "ノイズ" not in ja
+    page = t("page.fit.chosen_off_centre", "en", chosen="The linear card", shape=0.8, linear=0.78, d=0.02)
+    assert "lie to one side of it" in page and "noise" not in page

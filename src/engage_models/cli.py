@@ -410,8 +410,7 @@ def _fit(args) -> int:
     chosen = ev.get("chosen") or {}
     if (d := chosen.get("shape_minus_linear")) and d.get("not_computed"):  # no interval: the simpler card
         print(f"learned: the {chosen['score']} card (shape minus linear ROC-AUC {d['difference']:+.3f}, no 95% "
-              f"interval: {t('hs.choice_why_' + d['not_computed'])}; the cards cannot be told apart, so the simpler "
-              f"card is kept)")
+              f"interval: {t('hs.choice_why_' + d['not_computed'])}; without one the rule keeps the simpler card)")
     elif d:  # which card the learned score is, and why (the report said it alone)
         print(f"learned: the {chosen['score']} card (shape minus linear ROC-AUC {d['difference']:+.3f}, 95% CI "
               f"{d['ci_low']:+.3f} to {d['ci_high']:+.3f}; the shape card is kept only when its lead is beyond "

@@ -1016,6 +1016,9 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
                                                for f in ("shape", "linear") if auc[f] is not None)
             chosen = "<p>" + (t("page.fit.chosen_figures", lang, chosen=card_is, why=why, figures=figures)
                               if figures else t("page.fit.chosen_plain", lang, chosen=card_is, why=why)) + "</p>"
+        elif d.get("not_computed") == "off_centre":  # the resamples to one side: they may all favour a card
+            chosen = "<p>" + t("page.fit.chosen_off_centre", lang, chosen=card_is, shape=auc["shape"],
+                               linear=auc["linear"], d=d["difference"]) + "</p>"
         elif d.get("not_computed"):  # no interval of the difference (2.5% rule): the simpler card, and why
             chosen = "<p>" + t("page.fit.chosen_no_interval", lang, chosen=card_is, shape=auc["shape"],
                                linear=auc["linear"], d=d["difference"],

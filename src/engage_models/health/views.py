@@ -186,6 +186,9 @@ def choice_text(model: dict, lang: str = "en") -> str:
         return t("hs.choice_one_value", lang, form=form, auc=mine) + said
     diff = chosen.get("shape_vs_linear") or {}
     why = diff.get("not_computed")
+    if why == "off_centre":  # the resamples to one side: they may all favour a card, so not "noise"
+        return t("hs.choice_off_centre", lang, form=form, shape=auc["shape"], linear=auc["linear"],
+                 d=diff["difference"]) + said
     if why:  # no interval of the difference (evaluation.paired_difference): the simpler card, and why
         return t("hs.choice_no_interval", lang, form=form, shape=auc["shape"], linear=auc["linear"],
                  d=diff["difference"], why=t(f"hs.choice_why_{why}", lang)) + said
