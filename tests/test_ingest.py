@@ -1323,7 +1323,8 @@ def test_a_folder_of_workbooks_read_alike_is_said_once_naming_every_part(tmp_pat
                      "as parts without rows"], empty
 
 
-def test_times_without_a_zone_are_said_and_a_month_start_the_data_only_begin_is_the_observation_date(tmp_path):
+def test_times_without_a_zone_are_said_and_a_month_start_the_data_only_begin_is_the_observation_date(tmp_path,
+                                                                                                    caplog):
     """An export in Tokyo time, its times written without an offset and read without --timezone, gave 2025-02-02 as
     the default observation date, a day off the panel's month starts, and said nothing: the export, run on the
     morning of 1 February, held that day's first hours. The times are said to be read as UTC (naming the table, the
@@ -1333,18 +1334,26 @@ def test_times_without_a_zone_are_said_and_a_month_start_the_data_only_begin_is_
 
     t = _tables()
     ev = t["events"][0]
-    january = [{**ev, "timestamp": f"2025-01-{d:02d} {h:02d}:30:00"} for d in range(1, 32) for h in (0, 9, 23)]
-    t["events"] = [*january, {**ev, "timestamp": "2025-02-01 00:30:00"}]  # 1 February's first hours
+    january = [{**ev, "timestamp": f"2025-01-{d:02d} {h:02d}:{m:02d}:00"} for d in range(1, 32) for h in range(24)
+               for m in (10, 40)]  # 48 a day, through the day
+    morning = [{**ev, "timestamp": f"2025-02-01 0{h}:{m:02d}:00"} for h in range(3) for m in (10, 40)]
+    t["events"] = [*january, *morning]  # 1 February's first three hours
     report, processed = _run(tmp_path, t)
     said = [w for w in report.warnings if "without a time zone" in w]
-    assert said == [f"events: timestamp is written without a time zone (e.g. timestamp '2025-01-01 00:30:00', data row "
+    assert said == [f"events: timestamp is written without a time zone (e.g. timestamp '2025-01-01 00:10:00', data row "
                     f"1 of {tmp_path / 'raw' / 'events.csv'}): read as UTC, whose days and months every later step "
                     "counts. If these are the clock of another zone (Tokyo's, say), give it: engage ingest --timezone "
                     "Asia/Tokyo (engage run --timezone, or the run's timezone:), or timezone: Asia/Tokyo for this "
                     "table in sources.yaml"], report.warnings
-    dates = data_dates(processed)
-    assert (dates["last_event"], dates["as_of"]) == ("2025-02-01T00:30:00+00:00", "2025-02-01T00:00:00+00:00")
-    assert dates["partial_day"] == {"day": "2025-02-01", "events": 1, "usual": 3.0}
+    with caplog.at_level("WARNING", logger="engage_models.ingest.quality"):
+        dates = data_dates(processed)
+    assert ("events: the data end at 02:40 on 2025-02-01, a month's first day with 6 events where a usual day has 48, "
+            "88% of them later in the day: an export run in that day's first hours, so the default observation date "
+            "is 2025-02-01 and that day's events come after it; give --as-of 2025-02-02 to take them in"
+            in caplog.messages)
+    assert (dates["last_event"], dates["as_of"]) == ("2025-02-01T02:40:00+00:00", "2025-02-01T00:00:00+00:00")
+    assert dates["partial_day"] == {"day": "2025-02-01", "events": 6, "usual": 48.0,
+                                    "until": "2025-02-01T02:40:00+00:00", "later_share": round(42 / 48, 3)}
     assert data_dates(processed, "2025-02-02")["as_of"] == "2025-02-02T00:00:00+00:00"  # given: as given
     assert "partial_day" not in data_dates(processed, "2025-02-02")
     # a whole first day of February: it is taken in, as before
@@ -1352,6 +1361,16 @@ def test_times_without_a_zone_are_said_and_a_month_start_the_data_only_begin_is_
     report, processed = _run(tmp_path / "whole", t)
     assert observation_date(None, processed) == pd.Timestamp("2025-02-02", tz="UTC")
     assert "partial_day" not in data_dates(processed)
+    # a quiet whole day is no cut: its events run into the evening (a B2B product's Sunday, 1 January), or a whole
+    # day of a small company may hold that few (1 event where 3 are usual)
+    for name, first_day in (("evening", [{**ev, "timestamp": f"2025-02-01 {h:02d}:10:00"} for h in (1, 22)]),
+                            ("small", [{**ev, "timestamp": "2025-02-01 00:10:00"}])):
+        events = january if name == "evening" else [e for e in january if e["timestamp"][11:] in
+                                                     ("00:10:00", "09:10:00", "23:10:00")]
+        t["events"] = [*events, *first_day]
+        report, processed = _run(tmp_path / name, t)
+        assert observation_date(None, processed) == pd.Timestamp("2025-02-02", tz="UTC"), name
+        assert "partial_day" not in data_dates(processed), name
     # the zone given (the run's, or the table's in sources.yaml): nothing to say
     tokyo = _checked(ingest(tmp_path / "whole" / "raw", tmp_path / "tokyo", now=NOW, timezone="Asia/Tokyo"))
     assert not any("without a time zone" in w for w in tokyo.warnings)

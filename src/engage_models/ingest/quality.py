@@ -5,13 +5,15 @@ Aggregations run in DuckDB over the Parquet files; only the (small) results come
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+from scipy.stats import poisson
 
-from .._core.i18n import catalogue, check_lang, fmt_date, t
+from .._core.i18n import catalogue, check_lang, count, fmt_date, t
 from .._core.io import parquet_source
 from .._core.plots import date_axis, new_ax
 from .._core.reasons import Thin, Why, text
@@ -19,6 +21,8 @@ from .._core.time import DAY_COUNTS_SQL, bulk_start, to_utc
 from ..features.engine import connect_duckdb
 from .contracts import CONTRACTS, TIMESTAMP
 from .validate import IngestReport, sign_rows, source_name
+
+log = logging.getLogger(__name__)
 
 #: Quarantine reasons that name a column (see engage_models.ingest.contracts), with their catalogue template.
 _REASON_PATTERNS = (
@@ -208,41 +212,72 @@ def observation_date(as_of: str | None, processed: str | Path) -> pd.Timestamp:
     if as_of:
         return to_utc(as_of).normalize()
     last = last_event_date(processed)
-    if partial_first_day(processed, last) is not None:
-        return last
-    return last + pd.Timedelta(days=1)
+    return _default_date(last, partial_first_day(processed, last))
+
+
+def _default_date(last: pd.Timestamp, partial: dict | None) -> pd.Timestamp:
+    """:func:`observation_date` without ``as_of``, from the last event and :func:`partial_first_day`'s finding."""
+    day = to_utc(last).normalize()
+    return day if partial is not None else day + pd.Timedelta(days=1)
 
 
 #: A month's first day holding fewer events than this share of a usual day's (the median of the days with events
-#: among the 28 before it) is a day the data only begins: :func:`partial_first_day`.
+#: among the 28 before it) may be a day the data only begins: :func:`partial_first_day`.
 PARTIAL_DAY_SHARE = 0.5
 #: Days with events among the 28 before it that a usual day is measured on (fewer: no day is called partial).
 PARTIAL_DAY_BASIS = 7
+#: ... and only when the day's last event comes before this hour, while at least :data:`PARTIAL_DAY_LATER` of the
+#: usual days' events come at or after that time of day: the export stopped early that day. A quiet whole day (a
+#: Sunday, 1 January, a company of a few events a day) has its events through the day and is a day like another.
+PARTIAL_DAY_HOUR = 12
+PARTIAL_DAY_LATER = 0.25
+#: ... and only when a whole day as usual (Poisson, the usual day's mean) would hold so few events with a chance
+#: below this: 1 event where 3 are usual is an ordinary quiet day.
+PARTIAL_DAY_CHANCE = 0.01
 
 
 def partial_first_day(processed: str | Path, day: pd.Timestamp | None = None) -> dict | None:
-    """The events' last day when it is the first day of a month the data only begins: fewer events than
-    :data:`PARTIAL_DAY_SHARE` of a usual day, the median of the days with events among the 28 before it (at least
-    :data:`PARTIAL_DAY_BASIS` of them). ``{"day", "events", "usual"}``, else None (``day``: the last event's day,
-    if known). An export in Tokyo time run on 1 February at 09:00 holds that day's first nine hours."""
+    """The events' last day when it is the first day of a month the data only begins, an export run in its first
+    hours (an export in Tokyo time run on 1 February at 09:00 holds that day's first nine hours): fewer events
+    than :data:`PARTIAL_DAY_SHARE` of a usual day (the median of the days with events among the 28 before it, at
+    least :data:`PARTIAL_DAY_BASIS` of them) and fewer than a whole usual day holds but with a chance of
+    :data:`PARTIAL_DAY_CHANCE`, the last of them before :data:`PARTIAL_DAY_HOUR` o'clock, and at least
+    :data:`PARTIAL_DAY_LATER` of the usual days' events after that time of day. A quiet whole day (a Sunday of a
+    B2B product, 1 January, a company of a few events a day) is none: its events run through the day, or a whole
+    day may hold so few.
+    ``{"day", "events", "usual", "until", "later_share"}``, else None (``day``: the last event's day, if known)."""
     day = last_event_date(processed) if day is None else to_utc(day).normalize()
     if day.day != 1:
         return None
     start = day - pd.Timedelta(days=28)
     with _con() as con:
-        rows = con.execute("SELECT date_trunc('day', timestamp) AS d, count(*) AS n FROM read_parquet($p, "
-                           "hive_partitioning = false) WHERE timestamp >= $start AND timestamp < $end GROUP BY 1",
+        rows = con.execute("SELECT date_trunc('day', timestamp) AS d, count(*) AS n, max(timestamp) AS last FROM "
+                           "read_parquet($p, hive_partitioning = false) WHERE timestamp >= $start AND timestamp < $end "
+                           "GROUP BY 1",
                            {"p": parquet_source(Path(processed) / "events.parquet"), "start": start.to_pydatetime(),
                             "end": (day + pd.Timedelta(days=1)).to_pydatetime()}).fetchall()
-    counts = {to_utc(d).normalize(): int(n) for d, n in rows}
-    before = [n for d, n in counts.items() if d < day]
-    if len(before) < PARTIAL_DAY_BASIS:
+        counts = {to_utc(d).normalize(): int(n) for d, n, _ in rows}
+        before = [n for d, n in counts.items() if d < day]
+        events = counts.get(day, 0)
+        if len(before) < PARTIAL_DAY_BASIS or not events:
+            return None
+        usual = float(pd.Series(before).median())
+        until = next(to_utc(last) for d, _, last in rows if to_utc(d).normalize() == day)
+        # fewer than half a usual day's, and too few for a whole day's chance (a company of 3 events a day has days
+        # of 1), the last of them in the morning
+        if (events >= PARTIAL_DAY_SHARE * usual or poisson.cdf(events, usual) >= PARTIAL_DAY_CHANCE
+                or until.hour >= PARTIAL_DAY_HOUR):
+            return None
+        cut = until - day  # the time of day of the last event
+        later = con.execute("SELECT avg(CASE WHEN epoch(timestamp) % 86400 > $cut THEN 1.0 ELSE 0.0 END) FROM "
+                            "read_parquet($p, hive_partitioning = false) WHERE timestamp >= $start AND "
+                            "timestamp < $day",
+                            {"p": parquet_source(Path(processed) / "events.parquet"), "cut": cut.total_seconds(),
+                             "start": start.to_pydatetime(), "day": day.to_pydatetime()}).fetchone()[0]
+    if later is None or later < PARTIAL_DAY_LATER:
         return None
-    usual = float(pd.Series(before).median())
-    events = counts.get(day, 0)
-    if events >= PARTIAL_DAY_SHARE * usual:
-        return None
-    return {"day": day.date().isoformat(), "events": events, "usual": usual}
+    return {"day": day.date().isoformat(), "events": events, "usual": usual, "until": until.isoformat(),
+            "later_share": round(float(later), 3)}
 
 
 def events_per_day(processed: str | Path) -> pd.DataFrame:
@@ -361,10 +396,17 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
             column="timestamp", relation="read_parquet($p, hive_partitioning = false)"), {"p": source}).df())
         first = con.execute("SELECT min(timestamp) FROM read_parquet($p, hive_partitioning = false) "
                             "WHERE timestamp >= $start", {"p": source, "start": found.start}).fetchone()[0]
+    partial = None if as_of else partial_first_day(processed, last)  # once: the date and the note read it
     out = {"first_event": to_utc(first).isoformat(), "last_event": to_utc(last).isoformat(),
-           "as_of": observation_date(as_of, processed).isoformat()}
+           "as_of": (to_utc(as_of).normalize() if as_of else _default_date(last, partial)).isoformat()}
     if found.rows:
         out["set_aside"] = found.said("events", "timestamp")
-    if not as_of and (partial := partial_first_day(processed)) is not None:  # its hours are after the date
+    if partial is not None:  # its hours are after the date: said, and how to take them in
         out["partial_day"] = partial
+        log.warning("events: the data end at %s on %s, a month's first day with %s where a usual day has %s, "
+                    "%.0f%% of them later in the day: an export run in that day's first hours, so the default "
+                    "observation date is %s and that day's events come after it; give --as-of %s to take them in",
+                    partial["until"][11:16], partial["day"], count(partial["events"], "event"),
+                    f"{partial['usual']:,.0f}", 100 * partial["later_share"], partial["day"],
+                    (pd.Timestamp(partial["day"]) + pd.Timedelta(days=1)).date().isoformat())
     return out
