@@ -536,6 +536,10 @@ def test_a_world_whose_every_row_is_quarantined_gets_a_data_quality_report_that_
     assert "sources.yaml can say how dates and numbers are written" in html
     assert "give its format as date_format in sources.yaml" in html  # ingest's warning, in report 01
     assert str(tmp_path) not in html and " of accounts.csv hold" in html  # the file, by its place in the raw folder
+    # every section says why it is empty: four showed their heading and nothing under it (rows read, columns,
+    # warnings, quarantine reasons)
+    for section in re.split(r"<h2\b", html)[1:]:
+        assert "Not computed" in section, re.sub(r"<[^>]+>", "", section)[:80]
     # the last reports with data stay at the stable address; the index says so and links both
     assert result.no_data and result.exit_code == 4
     assert _tree(out / "latest") == kept
