@@ -456,6 +456,23 @@ def test_the_summary_states_a_shape_cards_effect_from_the_10th_to_the_90th_perce
     assert learned_in_words(card).index("usage") < learned_in_words(card).index("tickets")  # protects, then harms
 
 
+def test_the_summary_names_no_metric_whose_change_rounds_to_nothing():
+    """A shape card on a CDNOW purchase log: churn risk "rises most with days since last activity (+0.3 pp),
+    feature breadth (90 days) (+0.2 pp), features used (28 days) (+0.0 pp)"."""
+    from engage_models.reports.summary import learned_in_words
+
+    card = pd.DataFrame({"feature": ["tenure", "idle", "features", "logins"],
+                         "label": ["tenure", "idle", "features", "logins"], "weight": np.nan, "ci_low": np.nan,
+                         "ci_high": np.nan, "delta_churn_probability": [-0.135, 0.003, 0.000136, -0.0004],
+                         "kind": "numeric"})
+    text = learned_in_words(card)
+    assert "features" not in text and "logins" not in text and "0.0 pp" not in text, text
+    assert "tenure (-13.5 pp)" in text and "idle (+0.3 pp)" in text
+    nothing = card.assign(delta_churn_probability=[0.0001, -0.0002, 0.0, np.nan])
+    assert learned_in_words(nothing).startswith("No metric moves churn risk clearly")  # it was an empty section
+    assert learned_in_words(nothing, "ja").startswith("解約リスクをはっきり動かす指標はありません")
+
+
 def test_neighbouring_ranges_with_the_same_points_are_shown_as_one_range():
     model = ShapeScore()
     model.card_ = {"terms": [{"specs": [[1.5, 3.5, 7.5], {"Pro": 1, "Starter": 2}], "features": ["tickets", "plan"]}]}

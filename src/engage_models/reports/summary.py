@@ -199,12 +199,15 @@ def learned_in_words(card: pd.DataFrame, lang: str = "en", k: int = 3) -> str:
 
     Only weights whose 95% bootstrap interval excludes zero are named (missing-value indicators and
     categories are left to the full scorecard). A shape card (a ``kind`` column: ranges and points, no weight
-    per standard deviation) states its change from the metric's 10th to its 90th percentile instead.
+    per standard deviation) states its change from the metric's 10th to its 90th percentile instead. A change
+    that rounds to 0.0 pp is no metric that moves churn (a shape card on a CDNOW log said churn risk "rises most
+    with ... features used (28 days) (+0.0 pp)"), so it is not named; without any metric to name, a sentence says so.
     """
     shape = "kind" in card.columns
     c = card[~card["feature"].str.contains("__missing|=", regex=True)]
     if c["ci_low"].notna().any():
         c = c[(c["ci_low"] > 0) | (c["ci_high"] < 0)]
+    c = c[(100 * c["delta_churn_probability"]).round(1).abs() > 0]  # as fmt_pp shows it
     protect = c[c["delta_churn_probability"] < 0].nsmallest(k, "delta_churn_probability")
     harm = c[c["delta_churn_probability"] > 0].nlargest(k, "delta_churn_probability")
 
@@ -218,7 +221,7 @@ def learned_in_words(card: pd.DataFrame, lang: str = "en", k: int = 3) -> str:
         parts.append(t("sum.protect_range" if shape else "sum.protect", lang, items=items(protect)))
     if len(harm):
         parts.append(t("sum.harm", lang, items=items(harm)))
-    return " ".join(parts)
+    return " ".join(parts) or t("sum.learned_none", lang)
 
 
 def repeats_text(repeats: dict | None, lang: str = "en", drop: float = 10.0) -> tuple[str | None, str | None]:
