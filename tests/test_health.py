@@ -1515,3 +1515,22 @@ def test_a_row_without_an_account_id_is_resampled_as_an_account_of_its_own():
     with_missing = E.bootstrap(y, {"a": p}, groups, n_boot=30, seed=1)
     with_names = E.bootstrap(y, {"a": p}, named, n_boot=30, seed=1)
     pd.testing.assert_frame_equal(with_missing, with_names)
+
+
+def test_the_accounts_at_risk_show_a_small_churn_probability_as_it_is_not_as_0_percent():
+    """A CDNOW purchase log scored every customer between 0.1% and 0.5%: report 04's accounts at risk and the
+    executive summary's top accounts read "0%" on every row, ranked by a probability that looked the same."""
+    from engage_models._core.i18n import t
+    from engage_models.health import views as hv
+    from engage_models.reports import summary
+
+    scored = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "name": ["A", "B", "C", "D"], "score": [50.0] * 4,
+                           "band": ["green", "green", "yellow", "red"],
+                           "churn_probability": [0.0018, 0.0004, 0.073, 0.42], "mrr": [200.0, 100.0, 10.0, 5.0],
+                           "drivers_text_en": "", "drivers_text_ja": ""})
+    for lang in ("en", "ja"):
+        shown = hv.at_risk(scored, lang=lang)[t("churn_probability", lang)].tolist()
+        assert shown == ["42%", "7.3%", "0.2%", "<0.1%"], shown  # MRR at risk first: d 2.1, c 0.73, a 0.36, b 0.04
+    actions = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "play_label": ["p"] * 4})
+    view = summary.top_at_risk_view(summary.top_at_risk(actions, scored))
+    assert view[t("churn_probability", "en")].tolist() == ["42%", "7.3%", "0.2%", "<0.1%"]

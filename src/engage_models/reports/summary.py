@@ -14,7 +14,7 @@ import pandas as pd
 
 from .._core.i18n import LANGS, fmt_date, fmt_interval, fmt_money, fmt_pct, fmt_pp, p_is, t
 from .._core.plots import BAND_COLOURS, new_ax
-from ..health.views import card_labels, most_at_risk
+from ..health.views import card_labels, most_at_risk, probability_text
 
 
 def nps_basis(waves: dict, lang: str = "en") -> str:
@@ -263,7 +263,7 @@ def top_at_risk_view(top: pd.DataFrame, lang: str = "en", currency: str = "USD")
     return pd.DataFrame({
         t("account_id", lang): top["account_id"], t("name", lang): top.get("name", ""),
         t("band", lang): top["band"].map(lambda b: t(b, lang)),
-        t("churn_probability", lang): top["churn_probability"].map(lambda p: f"{100 * p:.0f}%"),
+        t("churn_probability", lang): top["churn_probability"].map(probability_text),
         t("mrr_at_risk", lang): top["mrr_at_risk"].map(lambda v: fmt_money(v, lang, currency)),
         t("driver", lang): top[f"driver_{lang}"], t("play", lang): top["play_label"],
     }).reset_index(drop=True)
