@@ -28,6 +28,7 @@ from .views import (
     plot_mrr_waterfall,
     start_note,
     summary_view,
+    unseen_note,
 )
 
 __all__ = [
@@ -53,5 +54,6 @@ __all__ = [
     "start_note",
     "summary_view",
     "trailing_revenue_retention",
+    "unseen_note",
     "wilson_interval",
 ]

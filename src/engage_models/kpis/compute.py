@@ -398,7 +398,9 @@ def logo_churn(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None
     the close of the month before and ``churned`` how many of them have their ``end_date`` in the month.
     ``new`` counts accounts that started in the month and are still customers at its close, so
     ``accounts_start + new - churned = accounts_end``. Accounts that start and end inside the same month
-    are never at a close: they are counted apart in ``started_and_churned`` and in neither rate term.
+    are never at a close: they are counted apart in ``started_and_churned`` and in neither rate term; so are
+    those that end on their start day (a one-time buyer whose churn date is its only purchase), which were left
+    out of every count (:func:`~engage_models.kpis.views.unseen_note` says them in report 02).
     ``ci_low``/``ci_high``: Wilson score interval (:func:`wilson_interval`) of the rate at ``level``.
     ``subscriptions`` only sets the default observation window (see the module docstring).
 
@@ -412,7 +414,7 @@ def logo_churn(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None
     was, now = g.status[:, :-1], g.status[:, 1:]
     start_m = g.month_index(g.start_day.dt.to_period("M").dt.to_timestamp())
     end_m = g.month_index(g.end_day.dt.to_period("M").dt.to_timestamp())
-    same = (start_m == end_m) & (g.end_day > g.start_day).to_numpy() & (start_m >= 1) & (start_m < len(g.months))
+    same = (start_m == end_m) & (g.end_day >= g.start_day).to_numpy() & (start_m >= 1) & (start_m < len(g.months))
     out = pd.DataFrame({
         "month": _aware(g.months[1:]), "accounts_start": was.sum(0), "new": (~was & now).sum(0),
         "churned": (was & ~now).sum(0), "accounts_end": now.sum(0),

@@ -36,6 +36,34 @@ def start_note(info: dict | None, lang: str = "en") -> str:
     return " ".join(parts)
 
 
+def unseen_note(logo: pd.DataFrame, lang: str = "en") -> str:
+    """The accounts no monthly figure counts (:func:`~engage_models.kpis.compute.logo_churn`'s
+    ``started_and_churned``: they started and left within one month, never customers at a month's close); empty
+    when there are none. On a CDNOW purchase log half of the accounts (one-time buyers, churned on their start
+    day) were in no count of report 02 and nothing said so.
+
+    >>> import pandas as pd
+    >>> logo = pd.DataFrame({"month": pd.to_datetime(["2024-02-01", "2024-03-01", "2024-04-01"], utc=True),
+    ...                      "started_and_churned": [0, 3, 1]})
+    >>> print(unseen_note(logo))  # doctest: +NORMALIZE_WHITESPACE
+    4 accounts started and left within one month (Mar 2024 to Apr 2024): never customers at a month's close, they
+    are in no monthly figure (customers, logo churn, the MRR bridge); cohort retention and the continuation rate
+    count them, as lost in their first month.
+    >>> unseen_note(logo.assign(started_and_churned=0))
+    ''
+    """
+    check_lang(lang)
+    if "started_and_churned" not in logo or not len(logo):
+        return ""
+    n = int(logo["started_and_churned"].sum())
+    if not n:
+        return ""
+    months = logo.loc[logo["started_and_churned"] > 0, "month"]
+    first, last = (fmt_date(m, lang, month_only=True) for m in (months.min(), months.max()))
+    span = first if first == last else t("sep.date_span", lang, a=first, b=last)
+    return t("kpis.started_and_churned", lang, n=n, months=span)
+
+
 def summary_view(summary: pd.DataFrame, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
     """:func:`kpi_summary` as text for a report: labels, units, the interval next to the value."""
     check_lang(lang)
