@@ -1534,3 +1534,24 @@ def test_the_accounts_at_risk_show_a_small_churn_probability_as_it_is_not_as_0_p
     actions = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "play_label": ["p"] * 4})
     view = summary.top_at_risk_view(summary.top_at_risk(actions, scored))
     assert view[t("churn_probability", "en")].tolist() == ["42%", "7.3%", "0.2%", "<0.1%"]
+
+
+
+def test_an_account_at_risk_without_a_driver_says_so_rather_than_a_blank_cell():
+    """Most of a CDNOW log's accounts at risk had no metric costing them points: their drivers cell was blank,
+    which reads as not computed."""
+    from engage_models._core.i18n import t
+    from engage_models.health import views as hv
+    from engage_models.reports import summary
+
+    scored = pd.DataFrame({"account_id": ["a", "b"], "name": ["A", "B"], "score": [50.0, 40.0],
+                           "band": ["green", "green"], "churn_probability": [0.1, 0.2], "mrr": [10.0, 10.0],
+                           "drivers_text_en": ["", "logins (28 days) 0 (range 0): -4 points"],
+                           "drivers_text_ja": ["", "ログイン回数（28日） 0（範囲 0）：-4点"]})
+    for lang in ("en", "ja"):
+        shown = hv.at_risk(scored, lang=lang)[t("drivers", lang)].tolist()
+        assert shown == [scored[f"drivers_text_{lang}"][1], t("health.no_driver", lang)], shown
+    assert hv.at_risk(scored)[t("drivers", "en")][1].startswith("none: no metric costs it half a point")
+    actions = pd.DataFrame({"account_id": ["a", "b"], "play_label": ["p", "p"]})
+    view = summary.top_at_risk_view(summary.top_at_risk(actions, scored))
+    assert view[t("driver", "en")].tolist() == ["logins (28 days) 0 (range 0): -4 points", t("health.no_driver", "en")]

@@ -148,6 +148,9 @@ def at_risk(scored: pd.DataFrame, n: int = 15, lang: str = "en", currency: str =
     s = most_at_risk(scored, n)
     if f"drivers_text_{lang}" in s:
         s = s.assign(drivers_text=s[f"drivers_text_{lang}"])
+    if "drivers_text" in s:  # a blank cell read as not computed: most accounts of a CDNOW log had no driver
+        s = s.assign(drivers_text=s["drivers_text"].map(lambda v: v if isinstance(v, str) and v
+                                                        else t("health.no_driver", lang)))
     cols = {"account_id": t("account_id", lang), "name": t("name", lang), "segment": t("segment", lang),
             "score": t("health_score", lang), "band": t("band", lang),
             "churn_probability": t("churn_probability", lang), "mrr": t("mrr_total", lang),

@@ -265,7 +265,8 @@ def top_at_risk_view(top: pd.DataFrame, lang: str = "en", currency: str = "USD")
         t("band", lang): top["band"].map(lambda b: t(b, lang)),
         t("churn_probability", lang): top["churn_probability"].map(probability_text),
         t("mrr_at_risk", lang): top["mrr_at_risk"].map(lambda v: fmt_money(v, lang, currency)),
-        t("driver", lang): top[f"driver_{lang}"], t("play", lang): top["play_label"],
+        t("driver", lang): top[f"driver_{lang}"].map(lambda v: v or t("health.no_driver", lang)),
+        t("play", lang): top["play_label"],
     }).reset_index(drop=True)
 
 
