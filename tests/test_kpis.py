@@ -191,19 +191,25 @@ def test_accounts_that_end_on_their_start_day_are_counted_apart_and_said():
     """A CDNOW purchase log turned into accounts (churn date = the last purchase): 1,218 of 2,357 one-time buyers
     ended on their start day. They were in no count of logo_churn, not even started_and_churned, and report 02
     said nothing of them; cohorts and the continuation rate counted them."""
-    once = pd.DataFrame({"account_id": ["G", "H"], "segment": "SMB", "plan": "Pro", "mrr": [10.0, 20.0],
-                         "start_date": [ts("2024-03-07"), ts("2024-04-02")],
-                         "end_date": [ts("2024-03-07"), ts("2024-04-02")]})
+    once = pd.DataFrame({"account_id": ["G", "H", "I"], "segment": "SMB", "plan": "Pro", "mrr": [10.0, 20.0, 5.0],
+                         "start_date": [ts("2024-03-07"), ts("2024-04-02"), ts("2024-01-10")],
+                         "end_date": [ts("2024-03-07"), ts("2024-04-02"), ts("2024-01-10")]})
     acc = pd.concat([ACCOUNTS, once], ignore_index=True)
     lc = K.logo_churn(acc, SUBS, as_of=AS_OF)
     # as in test_logo_churn_by_hand, with G (March) and H (April) apart; F starts and churns in April too
     assert lc[["accounts_start", "new", "churned", "accounts_end", "started_and_churned"]].to_numpy().tolist() == [
         [3, 1, 0, 4, 0], [4, 1, 1, 4, 1], [4, 0, 0, 4, 2]]
     np.testing.assert_allclose(lc.logo_churn_rate, [0, 0.25, 0])  # the rates do not move
+    # I came and went in January, the first month observed, which has no row: counted beside the table
+    assert lc.attrs["started_and_churned_first"] == 1 and lc.attrs["first_month"] == ts("2024-01-01")
     note = K.unseen_note(lc)
-    assert note.startswith("3 accounts started and left within one month (Mar 2024 to Apr 2024)"), note
+    assert note.startswith("4 accounts started and left within one month (Jan 2024 to Apr 2024)"), note
     assert "cohort retention and the continuation rate count them" in note
-    assert K.unseen_note(lc, "ja").startswith("3社は同じ月のうちに契約を開始し解約しました（2024年3月〜2024年4月）")
+    assert K.unseen_note(lc, "ja").startswith("4社は同じ月のうちに契約を開始し解約しました（2024年1月〜2024年4月）")
+    # as the report reads it back: the first month as ISO text
+    stored = lc.copy()
+    stored.attrs = {"started_and_churned_first": 1, "first_month": "2024-01-01T00:00:00+00:00"}
+    assert K.unseen_note(stored) == note
     assert K.unseen_note(K.logo_churn(ACCOUNTS.iloc[:5], SUBS, as_of=AS_OF)) == ""  # none: nothing said
     cohorts = K.cohort_retention(acc, SUBS, as_of=AS_OF)
     march = cohorts[(cohorts.cohort == ts("2024-03-01")) & (cohorts.months_since_start == 0)].iloc[0]

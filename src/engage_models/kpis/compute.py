@@ -400,7 +400,8 @@ def logo_churn(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None
     ``accounts_start + new - churned = accounts_end``. Accounts that start and end inside the same month
     are never at a close: they are counted apart in ``started_and_churned`` and in neither rate term; so are
     those that end on their start day (a one-time buyer whose churn date is its only purchase), which were left
-    out of every count (:func:`~engage_models.kpis.views.unseen_note` says them in report 02).
+    out of every count (:func:`~engage_models.kpis.views.unseen_note` says them in report 02). Those of the first
+    month, which has no row, are counted in ``attrs["started_and_churned_first"]`` (with ``attrs["first_month"]``).
     ``ci_low``/``ci_high``: Wilson score interval (:func:`wilson_interval`) of the rate at ``level``.
     ``subscriptions`` only sets the default observation window (see the module docstring).
 
@@ -422,6 +423,9 @@ def logo_churn(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None
     })  # fmt: skip
     out["logo_churn_rate"] = _ratio(out["churned"], out["accounts_start"])
     out["ci_low"], out["ci_high"] = wilson_interval(out["churned"], out["accounts_start"], level)
+    first = int(((start_m == end_m) & (g.end_day >= g.start_day).to_numpy() & (start_m == 0)).sum())
+    if first:  # the first month has no row (no close before it): its accounts that came and went, kept aside
+        out.attrs.update(started_and_churned_first=first, first_month=_aware(g.months[:1])[0])
     return out
 
 

@@ -53,12 +53,16 @@ def unseen_note(logo: pd.DataFrame, lang: str = "en") -> str:
     ''
     """
     check_lang(lang)
-    if "started_and_churned" not in logo or not len(logo):
+    if "started_and_churned" not in logo:
         return ""
-    n = int(logo["started_and_churned"].sum())
+    before = int(logo.attrs.get("started_and_churned_first") or 0)  # the first month's, which has no row
+    n = int(logo["started_and_churned"].sum()) + before
     if not n:
         return ""
-    months = logo.loc[logo["started_and_churned"] > 0, "month"]
+    months = pd.to_datetime(logo.loc[logo["started_and_churned"] > 0, "month"], utc=True)
+    if before:
+        months = pd.concat([months, pd.Series([pd.Timestamp(logo.attrs["first_month"])])]).map(
+            lambda m: m if m.tzinfo else m.tz_localize("UTC"))
     first, last = (fmt_date(m, lang, month_only=True) for m in (months.min(), months.max()))
     span = first if first == last else t("sep.date_span", lang, a=first, b=last)
     return t("kpis.started_and_churned", lang, n=n, months=span)
