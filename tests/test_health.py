@@ -1555,3 +1555,24 @@ def test_an_account_at_risk_without_a_driver_says_so_rather_than_a_blank_cell():
     actions = pd.DataFrame({"account_id": ["a", "b"], "play_label": ["p", "p"]})
     view = summary.top_at_risk_view(summary.top_at_risk(actions, scored))
     assert view[t("driver", "en")].tolist() == ["logins (28 days) 0 (range 0): -4 points", t("health.no_driver", "en")]
+
+
+def test_the_sentences_on_the_backtest_name_the_shape_card_when_the_run_uses_it():
+    """A CDNOW log chose the shape card: report 04 said "the learned score's 0.547" and "The learned score's
+    calibration error (ICI) ... is 0.089" above a table whose "learned score" row (the linear card) read 0.445 and
+    0.109, the shape card's row 0.547 and 0.089."""
+    from engage_models.health import views as hv
+
+    diff = {"difference": 0.193, "ci_low": 0.158, "ci_high": 0.236}
+    shape = hv.compare_text(diff, 0.482, 0.547, "en", "shape")
+    assert shape.startswith("Out of time, the learned score's shape card ranks churners better") and \
+        "against the learned score's shape card's 0.547" in shape, shape
+    linear = hv.compare_text(diff, 0.482, 0.445)
+    assert linear.startswith("Out of time, the learned score ranks") and "against the learned score's 0.445" in linear
+    ja = hv.compare_text(diff, 0.48, 0.55, "ja", "shape")
+    assert "学習したスコアの形状スコアカードは手動で重み付けしたスコアより" in ja
+    ref = {"ici": 0.089, "median": 0.012, "q95": 0.018, "rows": 3282, "draws": 200, "beyond": True}
+    assert hv.calibration_text(ref, "en", "shape").startswith(
+        "The calibration error (ICI) of the learned score's shape card on held-out rows is 0.089")
+    assert hv.calibration_text(ref).startswith("The calibration error (ICI) of the learned score on held-out rows")
+    assert hv.calibration_text(ref, "ja", "shape").startswith("学習したスコアの形状スコアカードの検証データ")

@@ -216,30 +216,41 @@ def choice_text(model: dict, lang: str = "en") -> str:
              d=diff.get("difference", np.nan), lo=diff.get("ci_low", np.nan), hi=diff.get("ci_high", np.nan)) + said
 
 
-def compare_text(diff: dict, gbm: float, learned: float, lang: str = "en") -> str:
+def card_name(model: str = "learned", lang: str = "en") -> str:
+    """The card the run uses (the backtest's ``learned_model``), as the sentences about it name it: the shape
+    card's figures were said as "the learned score's", beside a table whose "learned score" row is the linear
+    card (a CDNOW log: "the learned score's 0.547" above a row "learned score 0.445", "shape card 0.547")."""
+    return t(f"hs.card_name.{'shape' if model == 'shape' else 'learned'}", lang)
+
+
+def compare_text(diff: dict, gbm: float, learned: float, lang: str = "en", model: str = "learned") -> str:
     """The learned score against the hand-weighted card out of time, in words that follow the interval: better
     (the interval above 0), worse (below 0), or alike (it spans 0). A difference of -0.029 read "better by
     -0.029" before. A difference without an interval (``not_computed``, see
-    :func:`~engage_models.health.evaluation.paired_difference`) says so and why."""
+    :func:`~engage_models.health.evaluation.paired_difference`) says so and why. ``model``: the card compared
+    (the backtest's ``learned_model``), named as :func:`card_name` says."""
     d, lo, hi = diff["difference"], diff["ci_low"], diff["ci_high"]
+    name = card_name(model, lang)
     # gradient boosting of one value has no ROC-AUC: "reaches nan" before (evaluation.one_value_text says why)
-    bench = t("hs.compare_gbm_one_value" if pd.isna(gbm) else "hs.compare_gbm", lang, gbm=gbm, learned=learned)
+    bench = t("hs.compare_gbm_one_value" if pd.isna(gbm) else "hs.compare_gbm", lang, gbm=gbm, learned=learned,
+              name=name)
     if diff.get("not_computed") or lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
         why = t(f"hs.choice_why_{diff.get('not_computed') or 'few_draws'}", lang)
-        return t("hs.compare_no_interval", lang, d=d, why=why) + (" " if lang == "en" else "") + bench
+        return t("hs.compare_no_interval", lang, d=d, why=why, name=name) + (" " if lang == "en" else "") + bench
     key = "hs.compare" if lo > 0 else "hs.compare_worse" if hi < 0 else "hs.compare_noise"
-    return t(key, lang, d=abs(d) if key != "hs.compare_noise" else d, lo=lo, hi=hi) + (" " if lang == "en" else "") \
-        + bench
+    return t(key, lang, d=abs(d) if key != "hs.compare_noise" else d, lo=lo, hi=hi, name=name) \
+        + (" " if lang == "en" else "") + bench
 
 
-def calibration_text(ref: dict | None, lang: str = "en") -> str:
+def calibration_text(ref: dict | None, lang: str = "en", model: str = "learned") -> str:
     """The learned score's ICI beside a perfectly calibrated score's on as many rows
-    (:func:`~engage_models.health.evaluation.calibration_reference`); empty without one."""
+    (:func:`~engage_models.health.evaluation.calibration_reference`); empty without one. ``model``: the card it
+    is of (the backtest's ``learned_model``)."""
     if not ref:
         return ""
     verdict = t("hs.ici_beyond" if ref["beyond"] else "hs.ici_within", lang)
     return t("hs.ici_reference", lang, ici=ref["ici"], median=ref["median"], q95=ref["q95"], rows=ref["rows"],
-             draws=ref["draws"], verdict=verdict)
+             draws=ref["draws"], verdict=verdict, name=card_name(model, lang))
 
 
 def shape_card_view(card: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
