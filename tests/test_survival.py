@@ -628,7 +628,7 @@ def test_a_table_s_bad_durations_are_named_and_rows_without_time_at_risk_are_sai
         bad.loc[[4, 9], "tenure"] = value
         proc = cli(bad, "--out", str(tmp_path / "o"))
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-        assert f"{where}, duration column 'tenure': {what} in 2 row(s) (first at data rows [5, 10])" in proc.stderr
+        assert f"{where}, duration column 'tenure': {what} in 2 rows (first at data rows [5, 10])" in proc.stderr
     zero = own.copy()
     zero.loc[[0, 7], "tenure"] = 0.0
     proc = cli(zero, "--out", str(tmp_path / "o"))
@@ -640,7 +640,7 @@ def test_a_table_s_bad_durations_are_named_and_rows_without_time_at_risk_are_sai
         proc = cli(own.assign(churned=churned), "--out", str(tmp_path / "o"))
         assert said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
         assert proc.returncode == (0 if churned else 2)
-    with pytest.raises(ValueError, match=r"t.csv, entry column 'start': empty in 1 row\(s\) \(first at data rows "
+    with pytest.raises(ValueError, match=r"t.csv, entry column 'start': empty in 1 row \(first at data rows "
                                          r"\[3\]\)"):
         A.analyse_table(own.assign(start=[0.0, 0.0, np.nan] + [0.0] * 237), duration="tenure", event="churned",
                         entry="start", unit="days", id_col="customer", n_boot=0, where="t.csv")
@@ -1399,7 +1399,7 @@ def test_a_repeated_id_and_a_column_of_dates_are_named_for_what_they_are():
     twice = own.copy()
     twice.loc[[7, 30], "customer"] = "C003"  # C003 on data rows 4, 8 and 31
     twice.loc[50, "customer"] = "C010"  # and C010 on 11 and 51
-    with pytest.raises(DataError, match=r"^t.csv, id column 'customer' is not unique: 2 id\(s\) on more than one "
+    with pytest.raises(DataError, match=r"^t.csv, id column 'customer' is not unique: 2 ids on more than one "
                                         r"row, 5 rows in all \(e.g. 'C003' at data rows \[4, 8, 31\]\); the table "
                                         r"needs one row per account, or, for an account's rows over time "
                                         r"\(start/stop rows, covariates that change\), each row's start with "
@@ -1587,7 +1587,7 @@ def test_rows_with_an_empty_event_are_left_out_and_counted_as_fit_leaves_rows_wi
     # rows after a left-out row keep their data row in the messages
     late = own.copy()
     late.loc[[69, 99], "tenure"] = -1.0
-    with pytest.raises(DataError, match=r"t.csv, duration column 'tenure': negative in 2 row\(s\) \(first at data "
+    with pytest.raises(DataError, match=r"t.csv, duration column 'tenure': negative in 2 rows \(first at data "
                                         r"rows \[70, 100\]\)"):
         A.analyse_table(late, **kw)
     typed = own.astype({"users": object})
@@ -1595,7 +1595,7 @@ def test_rows_with_an_empty_event_are_left_out_and_counted_as_fit_leaves_rows_wi
     with pytest.raises(DataError, match=r"covariate 'users': numbers but for 2 cells that are not \(first at "
                                         r"data rows \[80, 90\]"):
         A.analyse_table(typed, **kw)
-    with pytest.raises(DataError, match=r"^t.csv, event column 'churned': empty in every one of the 120 row\(s\); "
+    with pytest.raises(DataError, match=r"^t.csv, event column 'churned': empty in every one of the 120 rows; "
                                         r"each row needs 1 \(churned\) or 0 \(still a customer\)$"):
         A.analyse_table(own.assign(churned=None), **kw)
     path = tmp_path / "t.csv"
@@ -1690,13 +1690,13 @@ def test_start_stop_rows_that_overlap_or_churn_before_their_last_are_named():
     base = pd.DataFrame({"id": ["a", "a", "b", "b", "c"], "start": [0, 10, 0, 5, 0], "stop": [10, 20, 8, 9, 7],
                          "event": [0, 1, 0, 0, 1], "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
     run = dict(duration="stop", event="event", entry="start", id_col="id", unit="days", n_boot=0, where="t.csv")
-    with pytest.raises(DataError, match=r"^t.csv: 1 row\(s\) overlap an earlier row of their account in time "
+    with pytest.raises(DataError, match=r"^t.csv: 1 row overlaps an earlier row of its account in time "
                                         r"\(e.g. id 'b': data row 3 runs to stop = 8, data row 4 starts at start = "
                                         r"5\); an account's start/stop rows must follow one another$"):
         A.analyse_table(base, **run)
     again = base.assign(start=[0, 10, 0, 8, 0], event=[1, 0, 0, 0, 1])
-    with pytest.raises(DataError, match=r"^t.csv, event column 'event': 1 account\(s\) churn on a row before "
-                                        r"their last \(e.g. id 'a': event = 1 at data row 1, later rows at data "
+    with pytest.raises(DataError, match=r"^t.csv, event column 'event': 1 account churns on a row before "
+                                        r"its last \(e.g. id 'a': event = 1 at data row 1, later rows at data "
                                         r"rows \[2\]\); a customer churns once: for repeated events"):
         A.analyse_table(again, **run)
 
@@ -1727,7 +1727,7 @@ def test_a_churn_on_a_last_row_of_no_time_at_risk_stays_a_churn():
     gap = split.copy()
     gap.loc[len(split) - 5, ["start", "stop"]] += 3.0
     who = gap.loc[len(split) - 5, "customer"]
-    with pytest.raises(DataError, match=rf"^t.csv, event column 'churned': 1 churn\(s\) on a row of no time at risk "
+    with pytest.raises(DataError, match=rf"^t.csv, event column 'churned': 1 churn on a row of no time at risk "
                                         rf"that does not follow the end of its account's other rows \(e.g. customer "
                                         rf"'{who}': churned = 1 at data row {len(split) - 4} with start = "):
         A.analyse_table(gap, duration="stop", entry="start", **run)
@@ -1759,7 +1759,7 @@ def test_start_stop_rows_that_hold_the_account_s_status_or_visits_or_no_account_
     base = pd.DataFrame({"id": ["a", "a", "b", "b", "c"], "start": [0, 10, 0, 8, 0], "stop": [10, 20, 8, 9, 7],
                          "event": [1, 1, 0, 0, 1], "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
     run = dict(duration="stop", event="event", entry="start", id_col="id", unit="days", n_boot=0, where="t.csv")
-    with pytest.raises(DataError, match=r"^t.csv, event column 'event': 1 account\(s\) churn on a row before their "
+    with pytest.raises(DataError, match=r"^t.csv, event column 'event': 1 account churns on a row before its "
                                         r"last \(e.g. id 'a': event = 1 at data row 1, later rows at data rows "
                                         r"\[2\]\); a customer churns once: event = 1 on every row of id 'a' is the "
                                         r"account's status written on each of its rows, where churn is the event of "
@@ -1771,7 +1771,7 @@ def test_start_stop_rows_that_hold_the_account_s_status_or_visits_or_no_account_
                                         r"start/stop rows .*: give the measurement's time as --measured-at start "
                                         r"instead of --entry$"):
         A.analyse_table(visits, **run)
-    with pytest.raises(DataError, match=r"^t.csv, id column 'id': empty in 2 row\(s\) \(first at data rows \[3, 4\]\); "
+    with pytest.raises(DataError, match=r"^t.csv, id column 'id': empty in 2 rows \(first at data rows \[3, 4\]\); "
                                         r"each row needs the account it belongs to$"):
         A.analyse_table(base.assign(id=["a", "a", None, None, "c"], event=[0, 1, 0, 0, 1]), **run)
 

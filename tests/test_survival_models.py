@@ -639,7 +639,7 @@ def test_rows_are_named_as_the_messages_name_them_and_a_missing_column_names_its
     res = A.analyse_table(table, duration="d", event="e", n_boot=0, cv=3)
     active = np.flatnonzero(table["e"].to_numpy() == 0) + 1
     assert sorted(res.per_account["row"].astype(int)) == active.tolist()
-    with pytest.raises(DataError, match=r"^rossi\.csv: column\(s\) not in the table: \['weeks'\]"):
+    with pytest.raises(DataError, match=r"^rossi\.csv: column not in the table: \['weeks'\]"):
         A.analyse_table(table, duration="weeks", event="e", where="rossi.csv")
 
 

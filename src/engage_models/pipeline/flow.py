@@ -24,7 +24,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from .._core.errors import ConfigError, InsufficientData, MachineError, machine_trouble
-from .._core.i18n import LANGS, t
+from .._core.i18n import LANGS, count, t
 from .._core.io import jsonable, read_json, write_json
 from .._core.locks import hold
 from .._core.progress import ONE_THREAD, show_bars, stage_bar
@@ -401,7 +401,8 @@ def _check_as_of(config: RunConfig, ingest: Artifact) -> None:
         first = to_utc(dates["first_event"])
         if to_utc(config.as_of) <= first.normalize():
             aside = dates.get("set_aside")  # events dated long before the rest (a mistyped year) do not start the data
-            more = (f" ({aside['rows']:,} earlier event(s), {aside['first']} to {aside['last']}, are dated more than "
+            more = (f" ({count(aside['rows'], 'earlier event')}, {aside['first']} to {aside['last']}, "
+                    f"{'is' if aside['rows'] == 1 else 'are'} dated more than "
                     f"a year before the rest and do not count as its start)" if aside else "")
             raise ConfigError(f"as_of {config.as_of} is before the data start: the first event is on "
                               f"{first:%Y-%m-%d}{more}")

@@ -115,7 +115,8 @@ def _numbers(values: pd.Series, where: str, column: str, what: str) -> pd.Series
         rows = values.index[bad.to_numpy()][:5].tolist()  # the index is the data row
         hint = ("; a column of dates: give the start and end dates as --start and --end instead of --duration"
                 if what == "duration" and looks_like_dates(values[bad]) else "")
-        raise DataError(f"{where}, {what} column {column!r}: {int(bad.sum())} value(s) that are not numbers (first at "
+        said = count(int(bad.sum()), "# value that is not a number", "# values that are not numbers")
+        raise DataError(f"{where}, {what} column {column!r}: {said} (first at "
                         f"data rows {rows}, e.g. {values[bad].iloc[0]!r}){hint}")
     return out
 
@@ -164,8 +165,8 @@ def _times(values: pd.Series, where: str, column: str, what: str, needs: str) ->
     for bad, kind in ((out.isna(), "empty"), (out < 0, "negative")):
         if bad.any():
             rows = values.index[bad.to_numpy()][:5].tolist()
-            raise DataError(f"{where}, {what} column {column!r}: {kind} in {int(bad.sum())} row(s) (first at data "
-                            f"rows {rows}); each row needs {needs}")
+            raise DataError(f"{where}, {what} column {column!r}: {kind} in {count(int(bad.sum()), 'row')} (first "
+                            f"at data rows {rows}); each row needs {needs}")
     return out
 
 
@@ -413,7 +414,9 @@ def check_start_stop(data: pd.DataFrame, *, where: str, id_col: str, entry: str,
                   f"where the next begins, the last at the account's end, and only the last holds its churn): give "
                   f"the measurement's time as --measured-at {entry} instead of --entry"
                   if ends.nunique() == 1 else "")
-        raise DataError(f"{where}: {int(overlap.sum()):,} row(s) overlap an earlier row of their account in time "
+        said = count(int(overlap.sum()), "# row overlaps an earlier row of its",
+                     "# rows overlap an earlier row of their")
+        raise DataError(f"{where}: {said} account in time "
                         f"(e.g. {id_col} {a['_id']!r}: data row {a['_row']} runs to {duration} = {a[duration]}, "
                         f"data row {b['_row']} starts at {entry} = {b[entry]}); an account's start/stop rows "
                         f"must follow one another" + visits)
@@ -425,7 +428,8 @@ def check_start_stop(data: pd.DataFrame, *, where: str, id_col: str, entry: str,
         n = int(pd.unique(ids[:-1][early]).size)
         # an account's status written on each of its rows (a subscription export's 'churned' on every plan)
         status = bool(d.loc[(d["_id"] == who).to_numpy(), "_event"].all())
-        raise DataError(f"{where}, event column {event!r}: {n:,} account(s) churn on a row before their last "
+        said = count(n, "# account churns on a row before its", "# accounts churn on a row before their")
+        raise DataError(f"{where}, event column {event!r}: {said} last "
                         f"(e.g. {id_col} {who!r}: {event} = 1 at data row {d['_row'].iloc[i]}, later rows at data "
                         f"rows {later.head(5).tolist()}); a customer churns once: " + (
                             f"{event} = 1 on every row of {id_col} {who!r} is the account's status written on each "
@@ -490,7 +494,7 @@ def churn_on_no_time(data: pd.DataFrame, no_time: pd.Series, *, where: str, id_c
     if not fits.all():
         r = rows[~fits].iloc[0]
         before = data.loc[last_row[r["_id"]]]
-        raise DataError(f"{where}, event column {event!r}: {int((~fits).sum()):,} churn(s) on a row of no time at "
+        raise DataError(f"{where}, event column {event!r}: {count(int((~fits).sum()), 'churn')} on a row of no time at "
                         f"risk that does not follow the end of its account's other rows (e.g. {id_col} "
                         f"{r['_id']!r}: {event} = 1 at data row {r['_row']} with {entry} = {r[entry]} and "
                         f"{duration} = {r[duration]}, its other rows ending at {duration} = {before[duration]} at "
@@ -574,7 +578,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     """
     missing = [c for c in (duration, event, entry, id_col, mrr, *(covariates or [])) if c and c not in df.columns]
     if missing:
-        raise DataError(f"{where}: column(s) not in the table: {missing} (it has {list(df.columns)})")
+        raise DataError(f"{where}: {'column' if len(missing) == 1 else 'columns'} not in the table: {missing} (it has "
+                        f"{list(df.columns)})")
     if unit not in MONTHS_PER_UNIT:
         raise DataError(f"unit must be one of {', '.join(MONTHS_PER_UNIT)}, not {unit!r}")
     if df.empty:
@@ -588,7 +593,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     ev = _label(data[event], f"{where}, event column {event!r}", event_values, "--event-value")
     outcomes = outcome_values(data[event], event_values)
     if ev.isna().all():
-        raise DataError(f"{where}, event column {event!r}: empty in every one of the {len(df):,} row(s); each row "
+        every = "the only row" if len(df) == 1 else f"every one of the {len(df):,} rows"
+        raise DataError(f"{where}, event column {event!r}: empty in {every}; each row "
                         f"needs 1 (churned) or 0 (still a customer)")
     # a row without its outcome is left out and said, as engage fit leaves out a row without its label (it stopped)
     no_event = ev.isna().to_numpy()
@@ -667,12 +673,13 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     start_stop = bool(repeated.any()) and entry is not None
     empty_id = data[id_col].isna().to_numpy() if id_col else np.zeros(len(data), bool)
     if empty_id.any() and (start_stop or empty_id.sum() > 1):  # the empty ids were one account, 'nan'
-        raise DataError(f"{where}, id column {id_col!r}: empty in {int(empty_id.sum()):,} row(s) (first at data rows "
-                        f"{data.index[empty_id][:5].tolist()}); each row needs the account it belongs to")
+        raise DataError(f"{where}, id column {id_col!r}: empty in {count(int(empty_id.sum()), 'row')} (first at "
+                        f"data rows {data.index[empty_id][:5].tolist()}); each row needs the account it belongs to")
     if repeated.any() and not start_stop:  # it named neither the file nor how many rows repeat an id
         dup = data.loc[data["_id"].duplicated(), "_id"].iloc[0]
         rows = data.loc[data["_id"] == dup, "_row"].head(5).tolist()
-        raise DataError(f"{where}, id column {id_col!r} is not unique: {data.loc[repeated, '_id'].nunique():,} id(s) "
+        ids = count(data.loc[repeated, "_id"].nunique(), "id")
+        raise DataError(f"{where}, id column {id_col!r} is not unique: {ids} "
                         f"on more than one row, {int(repeated.sum()):,} rows in all (e.g. {dup!r} at data rows "
                         f"{rows}); the table needs one row per account, or, for an account's rows over time "
                         f"(start/stop rows, covariates that change), each row's start with --entry and its end "

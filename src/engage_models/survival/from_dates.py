@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError
-from .._core.i18n import t
+from .._core.i18n import count, t
 from .._core.reasons import Why, text
 
 #: Cells that say "no date" in a spreadsheet: a dash of any width (en and em dashes, the horizontal bar, and the
@@ -114,7 +114,8 @@ def _as_dates(df: pd.DataFrame, columns: list[str], where: str, notes: list | No
         bad = cells.notna() & dates.isna()
         if bad.any():
             rows = (np.flatnonzero(bad.to_numpy())[:5] + 1).tolist()
-            raise DataError(f"{where}, column {column!r}: {int(bad.sum()):,} value(s) that are not dates (first at "
+            said = count(int(bad.sum()), "# value that is not a date", "# values that are not dates")
+            raise DataError(f"{where}, column {column!r}: {said} (first at "
                             f"data rows {rows}, e.g. {cells[bad].iloc[0]!r})")
         out.append(dates)
     return out
@@ -147,8 +148,10 @@ def _overlaps(df: pd.DataFrame, order: np.ndarray, same: np.ndarray, begin: pd.S
                                            f"to {day(finish)}, after the observation date ({day(stop)})"
                                            if pd.notna(finish.iloc[first]) else
                                            f"with no end, to the observation date ({day(stop)})"))
-    raise DataError(f"{where}, columns {start!r} and {end!r}: {int(over.sum()):,} period(s) begin before the end of "
-                    f"an earlier period of their account (e.g. {id_col} {df[id_col].iloc[first]!r}: data row "
+    said = count(int(over.sum()), "# period begins before the end of an earlier period of its",
+                 "# periods begin before the end of an earlier period of their")
+    raise DataError(f"{where}, columns {start!r} and {end!r}: {said} "
+                    f"account (e.g. {id_col} {df[id_col].iloc[first]!r}: data row "
                     f"{first + 1} {runs}, data row {then + 1} begins {begin.iloc[then].date().isoformat()}); an "
                     f"account's periods must follow one another: fill the end of a period another follows, and give "
                     f"periods held at once (two products) as one period of the account, or as accounts of their own")
@@ -180,7 +183,8 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
     absent = [c for c in columns if c not in df.columns]
     by_column = observed_until is not None and observed_until in df.columns
     if absent:
-        raise DataError(f"{where}: column(s) not in the table: {absent} (it has {list(df.columns)})")
+        raise DataError(f"{where}: {'column' if len(absent) == 1 else 'columns'} not in the table: {absent} (it has "
+                        f"{list(df.columns)})")
     notes: list[str] = []
     begin, finish, *until = _as_dates(df, [start, end, *([observed_until] if by_column else [])], where, notes)
     if by_column:
@@ -209,14 +213,14 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
     for column, dates in ((start, begin), *(((observed_until, until),) if by_column else ())):
         if dates.isna().any():
             rows = (np.flatnonzero(dates.isna().to_numpy())[:5] + 1).tolist()
-            raise DataError(f"{where}, column {column!r}: empty in {int(dates.isna().sum()):,} row(s) (first at data "
-                            f"rows {rows}); each row needs " + ("the date the account started" if column == start
-                                                                else "the date it was last observed"))
+            needs = "the date the account started" if column == start else "the date it was last observed"
+            raise DataError(f"{where}, column {column!r}: empty in {count(int(dates.isna().sum()), 'row')} (first "
+                            f"at data rows {rows}); each row needs {needs}")
     backwards = finish.notna() & begin.notna() & (finish < begin)
     if backwards.any():
         rows = (np.flatnonzero(backwards.to_numpy())[:5] + 1).tolist()
         raise DataError(f"{where}, columns {start!r} and {end!r}: the end is before the start in "
-                        f"{int(backwards.sum()):,} row(s) (first at data rows {rows})")
+                        f"{count(int(backwards.sum()), 'row')} (first at data rows {rows})")
     if (until < begin).all():
         raise DataError(f"{where}: the observation date ({said_until}) is before every start in {start!r} (the first "
                         f"is {begin.min().date().isoformat()}): no account was observed; give --observed-until on or "
@@ -224,7 +228,8 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
     periods = id_col is not None and df[id_col].dropna().astype(str).duplicated().any()
     if periods and df[id_col].isna().any():  # a period of no account: whose tenure would it extend?
         rows = (np.flatnonzero(df[id_col].isna().to_numpy())[:5] + 1).tolist()
-        raise DataError(f"{where}, id column {id_col!r}: empty in {int(df[id_col].isna().sum()):,} row(s) (first at "
+        empty = count(int(df[id_col].isna().sum()), "row")
+        raise DataError(f"{where}, id column {id_col!r}: empty in {empty} (first at "
                         f"data rows {rows}); each period needs the account it belongs to")
     ids = df[id_col].astype(str) if periods else None
     differing = 0
@@ -264,7 +269,8 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
             why.append(f"{continued:,} {'is' if continued == 1 else 'are'} followed by another period of their account")
         raise DataError(f"{where}, column {end!r}: " + (
             f"no end dated on or before the observation date ({said_until}; {', '.join(why)})"
-            if finish.notna().any() else f"empty in every one of the {len(df):,} row(s)")
+            if finish.notna().any() else "empty in the only row" if len(df) == 1
+            else f"empty in every one of the {len(df):,} rows")
             + ": no account has left, and a survival model needs churners")
     after = int((finish.notna() & ~closed).sum())
     stop = finish.where(closed, until)

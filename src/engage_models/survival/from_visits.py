@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError
-from .._core.i18n import t
+from .._core.i18n import count, t
 from .._core.reasons import text
 from .from_dates import _free_name
 
@@ -42,8 +42,9 @@ def _same_within(values: pd.Series, ids: pd.Series, rows: pd.Index, where: str, 
         who = ids[differs].iloc[0]
         first = rows[(ids == who).to_numpy()][:5].tolist()
         n = int(ids[differs].nunique())
-        raise DataError(f"{where}, {what} column {column!r}: differs among the rows of {n:,} account(s) (e.g. {id_col} "
-                        f"{who!r} at data rows {first}); with --measured-at each row repeats its account's {what}")
+        raise DataError(f"{where}, {what} column {column!r}: differs among the rows of {count(n, 'account')} (e.g. "
+                        f"{id_col} {who!r} at data rows {first}); with --measured-at each row repeats its account's "
+                        f"{what}")
 
 
 def intervals_from_visits(df: pd.DataFrame, *, id_col: str, at: str, duration: str, event: str, event_values=(),
@@ -64,12 +65,14 @@ def intervals_from_visits(df: pd.DataFrame, *, id_col: str, at: str, duration: s
 
     absent = [c for c in (id_col, at, duration, event) if c not in df.columns]
     if absent:
-        raise DataError(f"{where}: column(s) not in the table: {absent} (it has {list(df.columns)})")
+        raise DataError(f"{where}: {'column' if len(absent) == 1 else 'columns'} not in the table: {absent} (it has "
+                        f"{list(df.columns)})")
     data = df.copy()
     data.index = np.arange(len(df)) + 1  # data rows, for messages
     if data[id_col].isna().any():
         rows = data.index[data[id_col].isna().to_numpy()][:5].tolist()
-        raise DataError(f"{where}, id column {id_col!r}: empty in {int(data[id_col].isna().sum()):,} row(s) (first at "
+        empty = count(int(data[id_col].isna().sum()), "row")
+        raise DataError(f"{where}, id column {id_col!r}: empty in {empty} (first at "
                         f"data rows {rows}); each measurement needs the account it belongs to")
     ids = data[id_col].astype(str)
     when = _times(data[at], where, at, "measurement time", "the time of its measurement from the account's start")
