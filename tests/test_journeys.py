@@ -773,6 +773,18 @@ def test_a_persona_of_fewer_accounts_than_surveys_min_n_is_flagged_in_the_table_
         " It is built on 9 accounts, fewer than 30: its traits and rates are uncertain."), said
     assert V.growth_sentence({"growth": {**g, "previous": "2024-06-01"}}, "ja").endswith(
         "このペルソナは9社（30社未満）にもとづくため、特徴と各率は不確かです。")
+    # a persona every account has left: not "built on 0 accounts" (a purchase log's persona that shrank to none)
+    gone = pd.DataFrame({"as_of": [1, 1, 1, 2, 2], "persona": [1, 2, 3, 1, 3], "accounts": [20, 20, 20, 30, 30],
+                         "share": [1 / 3, 1 / 3, 1 / 3, 0.5, 0.5]})
+    g = ST.growth(gone, 1, 2, {2: {"en": "heavy exports", "ja": "x"}}, min_n=30)
+    assert (g["top"]["persona"], g["top"]["accounts_now"]) == (2, 0)
+    said = V.growth_sentence({"growth": {**g, "previous": "2024-06-01"}}, "en")
+    assert "built on 0" not in said and said.endswith(" No account is in it today: its traits are those it was "
+                                                      "found with."), said
+    row = tbl.reset_index().assign(accounts=[30, 9, 0], share=[30 / 39, 9 / 39, 0.0])
+    view = V.persona_table_view(row, "en", horizon_days=30).frame
+    assert view["what sets it apart"].iloc[2].endswith("no account is in it today: its words are those it was found "
+                                                       "with")
 
 
 def test_the_comparison_tenure_always_lies_a_month_past_the_landmark():

@@ -85,7 +85,8 @@ def persona_table_view(tbl: pd.DataFrame, lang: str = "en", currency: str = "USD
         words = getattr(r, f"description_{lang}")
         if getattr(r, "few_accounts", False):
             name += " " + t("pj.few_accounts_mark", lang)
-            note = t("pj.few_accounts_words", lang, n=f"{r.accounts:,}", min=int(r.min_accounts))
+            note = (t("pj.no_accounts_words", lang) if not r.accounts  # "built on 0 accounts" read as a slip
+                    else t("pj.few_accounts_words", lang, n=f"{r.accounts:,}", min=int(r.min_accounts)))
             words = t("sep.list", lang).join(w for w in (words, note) if w)
         rows.append({t("pj.persona", lang): name, t("pj.in_words", lang): words,
                      t("accounts", lang): f"{r.accounts:,} ({_pct(r.share, lang)})",
@@ -223,7 +224,8 @@ def growth_sentence(info: dict, lang: str = "en") -> str:
              n0=f"{top['accounts_before']:,}", n1=f"{top['accounts_now']:,}")
     if top.get("few_accounts"):  # a persona of few accounts says so, in a sentence of its own (inside the list
         # of its traits it read as one more trait)
-        said += " " + t("pj.few_accounts_sentence", lang, n=f"{top['accounts_now']:,}", min=int(top["min_accounts"]))
+        said += " " + (t("pj.no_accounts_sentence", lang) if not top["accounts_now"] else  # not "built on 0"
+                       t("pj.few_accounts_sentence", lang, n=f"{top['accounts_now']:,}", min=int(top["min_accounts"])))
     return said
 
 
