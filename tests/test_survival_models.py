@@ -799,3 +799,18 @@ def test_the_discrete_time_concordance_ranks_accounts_when_durations_are_under_a
     ev = json.loads((tmp_path / "o" / "evaluation.json").read_text(encoding="utf-8"))
     dt = [f["harrell_c"] for f in ev["models"]["discrete_time_logistic"]["cross_validation"]["folds"]]
     assert np.ptp(dt) > 0 and np.mean(dt) > 0.55, dt
+
+
+def test_a_cox_fit_that_does_not_converge_says_why_in_the_page_s_language():
+    """The reason a Cox fit stopped was English text: a Japanese report 05 showed "the Cox model did not converge
+    ..." (a CDNOW purchase log). It is a reason in both languages now, lifelines' own sentence kept as it is."""
+    from engage_models._core.reasons import text
+    from engage_models.survival.cox import CoxModel
+
+    model = CoxModel.__new__(CoxModel)
+    model.n_accounts_, model.n_events_ = 1, 1
+    exc = model._not_converged(ValueError("delta contains nan value(s). Convergence halted."), 0.1)
+    assert str(exc).startswith("the Cox model did not converge on 1 account with 1 churned (penalizer 0.1; "
+                               "lifelines: delta contains nan value(s)): ")
+    ja = text(exc.why, "ja")
+    assert ja.startswith("Coxモデルが収束しませんでした（1社") and "did not converge" not in ja

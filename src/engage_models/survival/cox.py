@@ -455,23 +455,23 @@ class CoxModel(BaseEstimator):
                     start, stop, event = ep["_start"].to_numpy(), ep["_stop"].to_numpy(), ep["_event"].to_numpy()
                     Xm = ep[list(model.params_.index)]
         except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
-            raise InsufficientData(self._convergence_text(exc, penalizer)) from exc
+            raise self._not_converged(exc, penalizer) from exc
         params = model.params_.copy()
         variance = pd.DataFrame(np.asarray(model.variance_matrix_), index=params.index, columns=params.index)
         if not (np.isfinite(params).all() and np.isfinite(variance.to_numpy()).all()):
-            raise InsufficientData(self._convergence_text("non-finite estimates", penalizer))
+            raise self._not_converged("non-finite estimates", penalizer)
         runaway = runaway_terms(params, variance, Xm[list(params.index)].std().fillna(0.0))
         if runaway:
             raise Thin.of(runaway_text("Cox model", runaway, self.n_accounts_, self.n_events_, penalizer,
                                        Xm[list(params.index)]))
         return model, params, variance, start, stop, event, Xm, ep
 
-    def _convergence_text(self, exc, penalizer: float) -> str:
+    def _not_converged(self, exc, penalizer: float) -> Thin:
+        """Why the fit stopped, in every language (a Japanese page showed it in English): lifelines' own first
+        sentence kept as it words it, as the time-varying model's reason does."""
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return (f"the Cox model did not converge on {self.n_accounts_} accounts with {self.n_events_} churned "
-                f"(penalizer {penalizer:g}; lifelines: {first.split('. ')[0]}): a covariate level with no churner "
-                f"(or only churners), or more covariates than the churners can inform; give fewer covariates or a "
-                f"penalizer")
+        return Thin("reason.cox_not_converged", n=self.n_accounts_, events=self.n_events_, penalizer=f"{penalizer:g}",
+                    why=first.split(". ")[0])
 
     def _fit_once(self, data: pd.DataFrame) -> None:
         X = self._model_design().transform(data)
