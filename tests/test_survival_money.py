@@ -82,6 +82,10 @@ def test_report_05s_value_table_gives_the_churn_within_12_months_its_interval():
     assert "<th>12か月以内の解約確率（95%信頼区間）</th>" in ja and "<td>31.2%（95%信頼区間 24.6%〜40.1%）</td>" in ja
     bare = value_table(values.drop(columns=["churn_12m_low", "churn_12m_high"]), lang="en")._repr_html_()
     assert "<th>churn within 12 months</th>" in bare and "<td>31.2%</td>" in bare
+    # without any bound (--n-boot 0): no header claims an interval (remaining months and LTV read "(95% CI)")
+    none = value_table(values[["tenure_months", "mrr", "expected_remaining_months", "ltv", "churn_12m"]],
+                       lang="en")._repr_html_()
+    assert "95% CI" not in none and "<th>expected remaining months</th>" in none and "<th>LTV</th>" in none
 
 
 @pytest.mark.slow

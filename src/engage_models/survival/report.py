@@ -375,13 +375,14 @@ def value_table(values: pd.DataFrame, names: pd.Series | None = None, lang: str 
         "name": names.reindex(top.index).astype(str).to_numpy() if names is not None else "",
         "tenure_now": top["tenure_months"].round(1),
         "mrr_total": top["mrr"].map(lambda v: fmt_money(v, lang, currency)),
-        "remaining_ci": [fmt_interval(r["expected_remaining_months"], r.get("expected_remaining_months_low"),
-                                      r.get("expected_remaining_months_high"), lang)
-                         if has_ci else fmt_number(r["expected_remaining_months"], lang, 1)
-                         for _, r in top.iterrows()],
-        "ltv_ci": [fmt_interval(r["ltv"], r.get("ltv_low"), r.get("ltv_high"), lang,
-                                fmt=lambda v: fmt_money(v, lang, currency))
-                   if has_ci else fmt_money(r["ltv"], lang, currency) for _, r in top.iterrows()],
+        # without the bootstrap's bounds the headers claim no interval (they read "(95% CI)" over bare numbers)
+        "remaining_ci" if has_ci else "expected_remaining_months": [
+            fmt_interval(r["expected_remaining_months"], r.get("expected_remaining_months_low"),
+                         r.get("expected_remaining_months_high"), lang)
+            if has_ci else fmt_number(r["expected_remaining_months"], lang, 1) for _, r in top.iterrows()],
+        "ltv_ci" if has_ci else "ltv": [fmt_interval(r["ltv"], r.get("ltv_low"), r.get("ltv_high"), lang,
+                                                    fmt=lambda v: fmt_money(v, lang, currency))
+                                       if has_ci else fmt_money(r["ltv"], lang, currency) for _, r in top.iterrows()],
     })
     if "churn_12m" in top:  # with its interval when the bootstrap gave one, as the remaining months and LTV
         out["churn_12m_ci" if "churn_12m_low" in top else "churn_12m"] = [
