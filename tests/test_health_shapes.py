@@ -730,3 +730,6 @@ def test_a_card_choice_whose_resamples_lie_to_one_side_is_not_called_noise():
     assert "片側に偏って" in ja and "ノイズ" not in ja
     page = t("page.fit.chosen_off_centre", "en", chosen="The linear card", shape=0.8, linear=0.78, d=0.02)
     assert "lie to one side of it" in page and "noise" not in page
+    # the learned score against the hand card likewise: not "the two cannot be told apart"
+    vs_hand = hv.compare_text({**diff, "a": "learned", "b": "hand"}, 0.81, 0.80, "en")
+    assert "lie to one side of the difference" in vs_hand and "cannot be told apart" not in vs_hand, vs_hand

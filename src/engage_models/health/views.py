@@ -236,7 +236,9 @@ def compare_text(diff: dict, gbm: float, learned: float, lang: str = "en", model
               name=name)
     if diff.get("not_computed") or lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
         why = t(f"hs.choice_why_{diff.get('not_computed') or 'few_draws'}", lang)
-        return t("hs.compare_no_interval", lang, d=d, why=why, name=name) + (" " if lang == "en" else "") + bench
+        # resamples to one side may all favour one card: not "cannot be told apart"
+        key = "hs.compare_off_centre" if diff.get("not_computed") == "off_centre" else "hs.compare_no_interval"
+        return t(key, lang, d=d, why=why, name=name) + (" " if lang == "en" else "") + bench
     key = "hs.compare" if lo > 0 else "hs.compare_worse" if hi < 0 else "hs.compare_noise"
     return t(key, lang, d=abs(d) if key != "hs.compare_noise" else d, lo=lo, hi=hi, name=name) \
         + (" " if lang == "en" else "") + bench
