@@ -733,3 +733,49 @@ def test_a_card_choice_whose_resamples_lie_to_one_side_is_not_called_noise():
     # the learned score against the hand card likewise: not "the two cannot be told apart"
     vs_hand = hv.compare_text({**diff, "a": "learned", "b": "hand"}, 0.81, 0.80, "en")
     assert "lie to one side of the difference" in vs_hand and "cannot be told apart" not in vs_hand, vs_hand
+
+
+def test_the_pipeline_says_why_a_card_of_no_ranges_is_not_exported():
+    """A shape card whose terms the hand card's format cannot hold (categories, pairwise tables, flat shapes): the
+    health stage raised "the learned card has no metric with a range of points to export" after fitting. It
+    records the section as not computed, with why in both languages, and writes no YAML."""
+    from sklearn.base import BaseEstimator
+
+    from engage_models._core.reasons import text
+    from engage_models.pipeline.stages import _shape_artifacts
+
+    class Card(BaseEstimator):  # a fitted shape card of one category term (what card_config reads)
+        card_ = {"total": 10.0, "terms": [{"kind": "nominal", "hi": 5.0, "lo": 0.0}]}
+        term_names_ = ["plan"]
+
+        def fit(self):  # an estimator to scikit-learn's check_is_fitted
+            return self
+
+        def card(self, lang):
+            return pd.DataFrame({"label": ["plan"], "range": ["basic"], "points": [0.0]})
+
+        def pair_tables(self, lang):
+            return {}
+
+    class Out:
+        def __init__(self):
+            self.skipped, self.files = [], []
+
+        def frame(self, name, df):
+            self.files.append(name)
+
+        def json(self, name, obj):
+            self.files.append(name)
+
+        def file(self, name):
+            raise AssertionError("no YAML to write")
+
+        def skip(self, section, reason):
+            self.skipped.append((section, reason))
+
+    out = Out()
+    _shape_artifacts(Card(), out)
+    assert out.files == ["card", "pair_tables"] and [s for s, _ in out.skipped] == ["learned_scorecard"]
+    why = out.skipped[0][1]
+    assert text(why, "en").startswith("the learned card has no metric with ranges of points")
+    assert not text(why, "ja").isascii() and "the learned card" not in text(why, "ja")  # not the English, marked

@@ -626,8 +626,8 @@ def _shape_artifacts(final, out) -> None:
                                     for name, tb in final.pair_tables(lang).items()} for lang in ("en", "ja")})
     try:
         cards.card_config(final)
-    except cards.NothingToExport as exc:  # every shape flat, or pairwise only: the card's tables hold it, said
-        out.skip("learned_scorecard", exc)
+    except cards.NothingToExport:  # every shape flat, or pairwise only: the card's tables hold it, said
+        out.skip("learned_scorecard", Why("reason.card_not_exportable"))
         return
     cards.write_card_yaml(final, out.file(f"{EXPORT_DIR}/learned_scorecard.yaml"))
 
