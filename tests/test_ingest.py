@@ -1277,12 +1277,25 @@ def test_survey_types_and_triggers_differing_only_by_case_are_one_value_and_said
     assert kept["trigger"].tolist() == ["periodic", "onboarding", "onboarding", "onboarding"]
     said = [w for w in report.warnings if "in capitals" in w]
     assert [w.split(" kept from ")[0] for w in said] == ["surveys: 3 rows", "surveys: 1 row"]
-    assert said[0].endswith("write survey_type in capitals ('CSAT' as 'csat' in 2 rows, 'Csat' as 'csat' in 1 row): "
-                            "read in lower case, one value with the same word written in lower case")
-    assert "writes trigger in capitals ('Onboarding' as 'onboarding' in 1 row)" in said[1]
+    assert said[0].endswith("write survey_type in capitals or full-width letters ('CSAT' as 'csat' in 2 rows, 'Csat' "
+                            "as 'csat' in 1 row): read in lower-case half-width letters, one value with the same word "
+                            "written so")
+    assert "writes trigger in capitals or full-width letters ('Onboarding' as 'onboarding' in 1 row)" in said[1]
     assert "'CSAT' → 'csat'（2行）" in said[0].text("ja")
     again, _ = _run(tmp_path / "plain")  # nothing written in capitals: nothing said
     assert not any("in capitals" in w for w in again.warnings)
+
+
+def test_a_survey_type_in_full_width_letters_is_the_same_code(tmp_path):
+    """A Japanese Excel's full-width ＣＳＡＴ was quarantined as an unknown survey type: the code columns read in
+    lower case (Column.lower) are read in half-width too, as NFKC reads them."""
+    t = _tables()
+    t["surveys"][1]["survey_type"] = "ＣＳＡＴ"
+    t["surveys"][1]["trigger"] = "Ｏｎｂｏａｒｄｉｎｇ"
+    report, processed = _run(tmp_path, t)
+    kept = load("surveys", processed).set_index("response_id")
+    assert kept.loc["R2", "survey_type"] == "csat" and kept.loc["R2", "trigger"] == "onboarding"
+    assert report.tables["surveys"].rows_quarantined == 0
 
 
 def test_a_folder_of_workbooks_read_alike_is_said_once_naming_every_part(tmp_path):

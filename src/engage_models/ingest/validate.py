@@ -235,6 +235,11 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: Full-width ASCII (U+FF01 to U+FF5E) and the characters it stands for, as NFKC reads them.
+_FULL_WIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F))
+_HALF_WIDTH = "".join(chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F))
+
+
 def _literal(text: str) -> str:
     """Quote a string constant written in this package (reasons) or checked against a closed list (a time zone
     known to :func:`~engage_models._core.time.check_zone`); never used for other user values."""
@@ -1095,7 +1100,9 @@ def _typed(col: C.Column, src_type: str, ref: str, source: Source | None = None,
     if col.dtype == C.STRING:
         if C.is_identifier(col.name):  # text, a whole number without its decimal point (see _id_text)
             text = _id_text(ref, src_type)
-        return (f"lower({text})" if col.lower else text), None, None
+        # a code read in lower case is read in half-width too: ＣＳＡＴ (a Japanese Excel's full-width letters) is csat
+        return (f"lower(translate({text}, {_literal(_FULL_WIDTH)}, {_literal(_HALF_WIDTH)}))" if col.lower
+                else text), None, None
     if src_type.upper() == "VARCHAR":
         value = f"TRY_CAST({text} AS {col.dtype})"
         if dates_apart:
