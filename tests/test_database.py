@@ -227,7 +227,7 @@ def test_a_missing_column_or_table_is_a_clear_error(tiny_world, tmp_path):
     _sqlite_world(tiny_world / "raw", tmp_path / "crm.db")
     url = f"sqlite:///{tmp_path / 'crm.db'}"
     bad = {"tickets": {"url": url, "query": "SELECT ticket_id, account_id FROM tickets"}}
-    with pytest.raises(IngestError, match=r"tickets: sqlite:///crm.db \[query\] is missing required column\(s\) "
+    with pytest.raises(IngestError, match=r"tickets: sqlite:///crm.db \[query\] is missing required columns "
                                          r"'opened_at'"):
         ingest(tiny_world / "raw", tmp_path / "p", sources=bad, now=NOW)
     with pytest.raises(DatabaseError, match=r"tickets: cannot read sqlite:///crm.db \[no_such\].*no such table"):
