@@ -319,3 +319,29 @@ def test_two_names_of_one_zone_are_one_calendar(tmp_path):
     ingest(raw, tmp_path / "p", now="2026-01-01", timezone=TOKYO)
     ingest(raw, tmp_path / "p", now="2026-01-01", tables=("events",), timezone="Japan")
     assert _stamps(tmp_path / "p") == [pd.Timestamp("2025-02-01 00:42", tz="UTC")]
+
+
+def test_times_without_an_offset_are_said_only_when_no_zone_was_named(tmp_path):
+    """A run given ``--timezone UTC`` was told on every run that its times "are written without a time zone ...
+    read as UTC": the CLI and the run's configuration turned "not given" into "UTC", so ingest could not tell the
+    two apart. A named zone, UTC included, is the user's answer: nothing to say; ingest's warnings differ, so the
+    stage runs again when the zone is named."""
+    from engage_models.cli import main
+
+    _raw(tmp_path / "raw", [SAME_MOMENT[1], EARLIER])  # the first written without an offset
+    common = ["pipeline", "--data-dir", str(tmp_path), "--until", "ingest", "--run-date", "2025-12-31"]
+    report = tmp_path / "processed" / "ingest_report.json"
+
+    def said() -> list[str]:
+        return [w for w in json.loads(report.read_text())["warnings"] if "without a time zone" in w]
+
+    assert main(common) == 0 and len(said()) == 1 and "read as UTC" in said()[0]
+    assert main([*common, "--timezone", "UTC"]) == 0 and said() == []
+    assert main([*common, "--timezone", "Etc/UTC"]) == 0 and said() == []  # UTC by another name, named
+    assert main(common) == 0 and len(said()) == 1  # not named again: said again
+    assert RunConfig().timezone is None and RunConfig().zone == "UTC"
+    assert RunConfig.from_dict({"timezone": "UTC"}).replace(seed=1).timezone == "UTC"  # kept through a copy
+    # ingest called from Python: the same rule
+    assert any("without a time zone" in w for w in ingest(tmp_path / "raw", tmp_path / "p1", now="2026-01-01").warnings)
+    assert not any("without a time zone" in w
+                   for w in ingest(tmp_path / "raw", tmp_path / "p2", now="2026-01-01", timezone="UTC").warnings)

@@ -67,7 +67,7 @@ def _ingest(args) -> int:
 
     report = ingest(args.raw, args.out, sources=args.sources, encodings=parse_encodings(args.encoding),
                     now=args.now, csat_scale=tuple(args.csat_scale), memory_limit=args.memory_limit,
-                    timezone="UTC" if args.timezone is None else args.timezone, wait=args.wait)
+                    timezone=args.timezone, wait=args.wait)
     print(report.to_text_frame().to_string(index=False))
     if report.rows_quarantined:
         print()

@@ -1430,12 +1430,13 @@ def _check_updated_column(table: str, db: D.DatabaseSource, where: str, names: l
 
 def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: Path, values: dict,
                  has_accounts: bool, *, work: Path | None = None, final_dir: Path | None = None,
-                 timezone: str = "UTC") -> TableResult:
+                 timezone: str = "UTC", zone_given: bool = False) -> TableResult:
     """Validate one table into ``out_dir`` (``<table>.parquet`` and ``quarantine/<table>.parquet``).
 
     ``final_dir``: where the files will live once ingest has finished (the report records those paths).
     ``timezone``: the run's calendar (see :func:`ingest`); times without an offset are read in the source's
-    ``timezone``, else in this one.
+    ``timezone``, else in this one. ``zone_given``: the user named that calendar (``--timezone UTC`` included);
+    otherwise times without an offset read as UTC are said (:func:`_hint_naive_times`).
     """
     source = source if isinstance(source, Source) else Source(path=str(source))
     work = work or out_dir / ".work"
@@ -1475,7 +1476,7 @@ def ingest_table(con, contract: C.TableContract, source: Source | str, out_dir: 
         )
     held = has_accounts and contract.account_fk and con.execute("SELECT count(*) FROM __held").fetchall()[0][0] > 0
     naive_zone = source.timezone or timezone
-    if source.timezone is None and timezone == "UTC":  # read as UTC because no zone was given: said
+    if source.timezone is None and not zone_given:  # read as UTC because no zone was given: said
         _hint_naive_times(con, contract, src, where)
     annotated = _table_sql(contract, src, has_accounts, source, held, timezone, naive_zone)
     values = {**values, **src.params, "date_formats": list(source.date_format), **_number_params(source)}
@@ -2010,7 +2011,7 @@ def ingest(
     tables: tuple[str, ...] | None = None,
     memory_limit: str | None = "3GB",
     threads: int | None = None,
-    timezone: str = "UTC",
+    timezone: str | None = None,
     wait: float = 0,
 ) -> IngestReport:
     """Validate every table and replace ``processed_dir``; return what was read, kept and quarantined.
@@ -2040,11 +2041,13 @@ def ingest(
         Only these tables (accounts is always read first when present, for the account_id checks); the
         others keep their previous processed files.
     memory_limit, threads : DuckDB settings (``None`` keeps DuckDB's defaults).
-    timezone : str
-        The company's calendar, an IANA name (``Asia/Tokyo``): every time is stored as the clock on its wall
-        showed it, labelled UTC, so that every later step begins its days and months at the company's midnight
-        (see :mod:`engage_models._core.time`). A time written without an offset is a time in this zone unless
-        the sources file gives its table another ``timezone`` (a product-analytics export in UTC, say).
+    timezone : str, optional
+        The company's calendar, an IANA name (``Asia/Tokyo``; ``None``: UTC, and a table whose times carry no
+        offset is warned about, as the user named no zone; a named ``UTC`` is not): every time is stored as the
+        clock on its wall showed it, labelled UTC, so that every later step begins its days and months at the
+        company's midnight (see :mod:`engage_models._core.time`). A time written without an offset is a time in
+        this zone unless the sources file gives its table another ``timezone`` (a product-analytics export in
+        UTC, say).
     wait : float
         Seconds to wait for another engage process holding the folder ``processed_dir`` lies in (the data
         folder; see :mod:`engage_models._core.locks`); 0 stops at once, a negative number waits as long as it
@@ -2068,8 +2071,9 @@ def ingest(
 
 
 def _ingest(raw_dir: Path, processed_dir: Path, sources, encodings, now, csat_scale, tables, memory_limit, threads,
-            timezone: str) -> IngestReport:
-    timezone = check_zone(timezone, "timezone")
+            timezone: str | None) -> IngestReport:
+    zone_given = timezone is not None
+    timezone = check_zone(timezone if zone_given else "UTC", "timezone")
     now = now if now is not None else datetime.now(UTC)
     now_ts = wall_clock(now, timezone)  # as the report says it
     values = {"now": moment(now, timezone).to_pydatetime(),  # as the rows' checks compare it
@@ -2111,7 +2115,8 @@ def _ingest(raw_dir: Path, processed_dir: Path, sources, encodings, now, csat_sc
                 if src.database is not None:
                     results[name] = ingest_table(con, contract, src, staging, values,
                                                  has_accounts="accounts" in results, work=work,
-                                                 final_dir=processed_dir, timezone=timezone)
+                                                 final_dir=processed_dir, timezone=timezone,
+                                                 zone_given=zone_given)
                     if name == "accounts":
                         _accepted_accounts(con, staging, results[name])
                     continue
@@ -2131,7 +2136,8 @@ def _ingest(raw_dir: Path, processed_dir: Path, sources, encodings, now, csat_sc
                     continue
                 here = replace(src, path=str(path))
                 results[name] = ingest_table(con, contract, here, staging, values, has_accounts="accounts" in results,
-                                             work=work, final_dir=processed_dir, timezone=timezone)
+                                             work=work, final_dir=processed_dir, timezone=timezone,
+                                             zone_given=zone_given)
                 _check_line_ends(name, str(path))
                 if name == "accounts":
                     _accepted_accounts(con, staging, results[name])

@@ -49,7 +49,7 @@ def models_dir(config) -> Path:
 def freeze(ctx, final, labelled: pd.DataFrame, model_info: dict, backtest: pd.DataFrame | None,
            scorecard: pd.DataFrame, backtest_reason: str | None = None) -> str:
     """Write the trained ``final`` card as a model folder under the stage's ``frozen/``; returns its id."""
-    info = {"form": model_info["form"], "horizon_days": ctx.config.horizon_days, "timezone": ctx.config.timezone,
+    info = {"form": model_info["form"], "horizon_days": ctx.config.horizon_days, "timezone": ctx.config.zone,
             "windows": ctx.config.windows,
             "cutoff": ctx.as_of,
             "thresholds": model_info["thresholds"], "model_info": model_info,
@@ -73,7 +73,7 @@ def score_frozen(ctx) -> None:
     c, out, h = ctx.config, ctx.out, ctx.config.health
     frozen = load_frozen(c.model)
     pnl = ctx.input("panel").frame("panel")
-    check_run_settings(frozen.card, c.horizon_days, c.windows, c.timezone)  # also a retrain policy's current model
+    check_run_settings(frozen.card, c.horizon_days, c.windows, c.zone)  # also a retrain policy's current model
     try:
         frozen.check(pnl, c.horizon_days)
     except DataError as exc:  # a model this data cannot feed stops the run (exit 2), like another horizon
@@ -198,7 +198,7 @@ def resolve_policy(config, done: dict) -> tuple[object, dict | None]:
     settings = {"psi_threshold": m.psi_threshold, "metric_psi_share": m.metric_psi_share,
                 "max_age_days": m.max_age_days, "bins": m.bins, "n_boot": m.n_boot, "seed": config.seed}
     decision = decide(config.retrain, store, as_of=as_of, panel=panel, horizon_days=config.horizon_days,
-                      monitoring=settings, windows=config.windows, timezone=config.timezone)
+                      monitoring=settings, windows=config.windows, timezone=config.zone)
     log.info("retrain %s: %s", config.retrain, decision["reason"])
     if decision["action"] == "score":
         import dataclasses

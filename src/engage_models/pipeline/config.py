@@ -202,7 +202,7 @@ class RunConfig:
     currency: str = "USD"  # currency of MRR and LTV (ISO code): shown in every report
     seed: int = 42
     run_date: str | None = None  # names reports/<run-date>/ (None: today in `timezone`); ingest's "now" is its end
-    timezone: str = "UTC"  # the company's calendar (IANA name): where its days and months begin (see ingest)
+    timezone: str | None = None  # the company's calendar (IANA name; None: UTC, not named): see ingest and `zone`
     csat_scale: tuple[int, int] = (1, 5)
     engine: str = "duckdb"  # where the panel's SQL runs: duckdb or spark
     spark_master: str | None = None
@@ -221,6 +221,12 @@ class RunConfig:
 
     def __post_init__(self):
         self.check()
+
+    @property
+    def zone(self) -> str:
+        """The company's calendar: :attr:`timezone`, or UTC when none was named. Ingest is told which (a table
+        whose times carry no offset is warned about only when no zone was named, ``UTC`` included)."""
+        return self.timezone or "UTC"
 
     # ------------------------------------------------------------------------------------- building
     @classmethod
@@ -305,7 +311,8 @@ class RunConfig:
             raise ConfigError(f"unknown engine {self.engine!r} (available: 'duckdb', 'spark')")
         if self.engine != "spark" and (self.spark_master or self.spark_driver_memory):
             raise ConfigError("spark_master and spark_driver_memory apply to engine 'spark' only")
-        object.__setattr__(self, "timezone", check_zone(self.timezone, "timezone"))  # Etc/UTC is UTC
+        if self.timezone is not None:
+            object.__setattr__(self, "timezone", check_zone(self.timezone, "timezone"))  # Etc/UTC is UTC
         for name in ("as_of", "run_date"):
             value = getattr(self, name)
             if value is not None:

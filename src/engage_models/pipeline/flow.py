@@ -90,7 +90,7 @@ def _check_model_first(config: RunConfig) -> None:
     if folder:
         from ..lifecycle.frozen import check_run_settings, verify_frozen
 
-        check_run_settings(verify_frozen(folder), config.horizon_days, config.windows, config.timezone)
+        check_run_settings(verify_frozen(folder), config.horizon_days, config.windows, config.zone)
 
 
 def run(config: RunConfig | dict | None = None, *, until: str | None = None, strict: bool = False,

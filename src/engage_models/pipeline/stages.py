@@ -130,11 +130,12 @@ def run_date_end(config: RunConfig) -> pd.Timestamp:
     wall-clock time as ingest stores times (see :mod:`engage_models._core.time`)."""
     from .._core.time import parse_run_date
 
-    return to_utc(parse_run_date(config.run_date, config.timezone)) + pd.Timedelta(days=1)
+    return to_utc(parse_run_date(config.run_date, config.zone)) + pd.Timedelta(days=1)
 
 
 def _ingest_params(c: RunConfig) -> dict:
-    zone = {"timezone": c.timezone} if c.timezone != "UTC" else {}  # UTC runs keep the keys they had
+    # runs without a named zone keep the keys they had; a named one (UTC too: ingest's warnings differ) is a key
+    zone = {"timezone": c.timezone} if c.timezone is not None else {}
     return {"csat_scale": c.csat_scale, "now": run_date_end(c).isoformat(), "as_of": c.as_of, **zone,
             "raw": fingerprint(c.paths.raw, content=True,
                                digests=Path(c.data_dir) / "artifacts" / "ingest" / RAW_DIGESTS),

@@ -1198,7 +1198,7 @@ def run(
     if cfg.data_dir == str(config.DATA_DIR) or data_dir is None:
         cfg = cfg.replace(data_dir=str(Path(cfg.data_dir).resolve()))
     if cfg.run_date is None:  # today where the company is (a Tokyo run at 08:00 is dated that day, not the day before)
-        cfg = cfg.replace(run_date=parse_run_date(None, cfg.timezone))
+        cfg = cfg.replace(run_date=parse_run_date(None, cfg.zone))
     lang, run_day, data_path, out_dir = cfg.lang, cfg.run_date, Path(cfg.data_dir), Path(out_dir).resolve()
     notebooks = discover_notebooks(notebooks_dir)
     if only:
@@ -1226,12 +1226,12 @@ def run(
         locks.enter_context(hold(out_dir, "run", max(0.0, deadline - time.monotonic()) if wait >= 0 else wait,
                                  name="the reports folder", waited=wait))
         tidy_reports(out_dir, say)
-        started = datetime.now(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")  # UTC, JST, CET...
+        started = datetime.now(ZoneInfo(cfg.zone)).strftime("%Y-%m-%d %H:%M %Z")  # UTC, JST, CET...
         say(f"run {run_day}: started {started} (pid {os.getpid()})")  # a scheduled job's log tells its runs apart
         simulated = prepare_data(data_path, demo if demo is not None else demo_if_empty, cfg.seed, demo_accounts,
                                  demo_months, say) if needs or demo or demo_if_empty else False
         params = RunParameters(data_path.name, cfg.as_of, cfg.horizon_days, lang, cfg.seed, run_day, cfg.engine,
-                               cfg.spark_master, cfg.spark_driver_memory, cfg.currency, cfg.timezone).as_dict()
+                               cfg.spark_master, cfg.spark_driver_memory, cfg.currency, cfg.zone).as_dict()
 
         staging = out_dir / f".staging-{os.getpid()}"
         try:  # the reports folder was made before its lock was taken
