@@ -325,6 +325,15 @@ def test_amounts_in_two_currencies_or_another_than_the_runs_are_warned_about(tmp
     (raw / "sources.yaml").unlink()
     assert _ingest(raw, tmp_path / "none").tables["accounts"].currency_signs == {"mrr": {"$": 2}}
 
+    # an ISO code is a sign too (it was read and not counted: a USD run of yen amounts written "JPY 2,985" said
+    # nothing); yen written by code and by sign is one currency
+    t["accounts"] = [{**acc, "account_id": f"A{k}", "mrr": v} for k, v in enumerate(["JPY 2,985", "¥1,200", "300 jpy"])]
+    _write(raw, t)
+    codes = _ingest(raw, tmp_path / "codes")
+    assert codes.tables["accounts"].currency_signs == {"mrr": {"JPY": 2, "¥": 1}}
+    assert not any("more than one currency" in w for w in codes.warnings)
+    assert "(JPY 2 rows, ¥ 1 row)" in currency_mismatches(codes, "USD")[0] and currency_mismatches(codes, "JPY") == []
+
 
 def test_json_dates_and_numbers_are_read_by_the_sources_formats_not_guessed(tmp_path):
     """DuckDB's JSON reader would read 05-01-2024 as 5 January on its own: here a date not in ISO 8601 waits for
@@ -994,7 +1003,7 @@ def test_amounts_written_with_a_currency_sign_and_grouped_thousands_are_read_wit
     said = [w for w in report.warnings if "hold a value of mrr" in w or "holds a value of mrr" in w]
     assert said and said[0].startswith(f"accounts: 4 rows of {raw / 'accounts.csv'} hold a value of mrr that is not "
                                        f"a number, such as '2,985 €'; its ',' may group thousands or mark the decimals")
-    assert report.tables["accounts"].currency_signs == {"mrr": {"円": 2, "$": 2, "£": 1, "¥": 1, "€": 1}}
+    assert report.tables["accounts"].currency_signs == {"mrr": {"円": 2, "$": 2, "JPY": 1, "£": 1, "¥": 1, "€": 1}}
     values = [*written.values(), *doubtful.values(), None]
     series = pd.Series(values, index=range(2, 2 + len(values)))  # the data rows
     read = read_amounts(series)

@@ -64,7 +64,7 @@ from .._core import i18n
 from .._core.errors import ConfigError, DataError
 from .._core.io import write_json
 from .._core.locks import hold
-from .._core.money import amount_doubt, read_amount
+from .._core.money import CURRENCIES, amount_doubt, read_amount
 from .._core.reasons import Why, stored
 from .._core.time import check_zone, fixed_offset, moment, same_clock, wall_clock
 from ..features.engine import connect_duckdb
@@ -894,9 +894,12 @@ def _open_source(con, contract: C.TableContract, source: str, encoding: str | No
 #: are written (yen, fullwidth yen, dollar, euro, pound before; any of them or the kanji for yen after). A
 #: backslash is a yen sign too: Shift_JIS (CP932) writes the yen sign as the byte 0x5C, which decodes as ``\``.
 #: The signs are symbols a value may carry, not report text (that lives in the catalogue): named by code point.
+#: An ISO code (``JPY 2,985``, ``2,985 EUR``, any case) is counted as itself.
 _SIGNS = "$" + "".join(map(chr, (0xA5, 0xFFE5, 0x20AC, 0xA3)))
-_CURRENCY_BEFORE = f"^([+-]?)\\s*[{_SIGNS}\\\\]\\s*"
-_CURRENCY_AFTER = f"\\s*[{_SIGNS}{chr(0x5186)}]$"
+_CODES = "|".join(sorted(CURRENCIES, key=len, reverse=True))
+_CURRENCY_BEFORE = f"^([+-]?)\\s*(?:[{_SIGNS}\\\\]|(?i:{_CODES}))\\s*"
+_CURRENCY_AFTER = f"\\s*(?:[{_SIGNS}{chr(0x5186)}]|(?i:{_CODES}))$"
+_CODE_IN = re.compile(_CODES, re.IGNORECASE)
 
 
 #: Each sign a value may carry -> the sign it is counted as (the yen's three spellings before a number as one).
@@ -904,7 +907,8 @@ _SIGN_OF = {"$": "$", chr(0xA5): chr(0xA5), chr(0xFFE5): chr(0xA5), "\\": chr(0x
             chr(0x20AC): chr(0x20AC), chr(0xA3): chr(0xA3)}
 #: sign -> the currencies (ISO codes) whose amounts it may mark (the kanji is Japanese only; Chinese writes 元)
 SIGN_CURRENCIES = {"$": ("USD", "AUD", "CAD", "SGD"), chr(0xA5): ("JPY", "CNY"), chr(0x5186): ("JPY",),
-                   chr(0x20AC): ("EUR",), chr(0xA3): ("GBP",)}
+                   chr(0x20AC): ("EUR",), chr(0xA3): ("GBP",),
+                   **{code: (code,) for code in CURRENCIES}}
 
 
 def _currency_signs(con, contract: C.TableContract, src: _Source, source: Source, annotated: str, values: dict,
@@ -935,7 +939,8 @@ def _currency_signs(con, contract: C.TableContract, src: _Source, source: Source
                               f"{where}: {exc}") from exc
         counted: dict[str, int] = {}
         for before, after, n in rows:  # a match keeps the number's sign and spaces: the currency's is in it
-            for key in {_SIGN_OF[ch] for found in (before, after) if found for ch in found if ch in _SIGN_OF}:
+            codes = {m.group(0).upper() for found in (before, after) if found for m in _CODE_IN.finditer(found)}
+            for key in codes or {_SIGN_OF[ch] for found in (before, after) if found for ch in found if ch in _SIGN_OF}:
                 counted[key] = counted.get(key, 0) + n
         if not counted:
             continue
