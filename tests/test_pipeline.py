@@ -553,3 +553,16 @@ def test_a_backtest_model_of_one_value_on_a_tiny_world_has_no_ranking_and_says_w
     assert "**勾配ブースティング**は1時点で全顧客に同じ値を予測しました" in text
     diff = bt["learned_vs_hand"]
     assert "has no ROC-AUC (it predicted one value, below)" in hv.compare_text(diff, float("nan"), learned)
+
+
+def test_a_model_trained_in_this_run_is_told_by_the_lifecycles_one_rule_of_dates():
+    """The monitoring stage's "trained in this run" compared the card's cutoff and the observation date on its own;
+    it is the lifecycle's rule (``saw_later``): the cutoff not before the observation date, as moments in UTC."""
+    from engage_models.pipeline.stages import _trained_now
+
+    as_of = "2025-03-01"
+    assert _trained_now({"cutoff": "2025-03-01"}, as_of)
+    assert _trained_now({"cutoff": "2025-03-01T09:00:00+09:00"}, as_of)  # the same moment, written in Tokyo
+    assert not _trained_now({"cutoff": "2025-02-28T23:00:00Z"}, as_of)  # an hour before: an older model
+    assert not _trained_now({"cutoff": "2025-03-01", "frozen": True}, as_of)  # scored with a frozen model
+    assert not _trained_now({}, as_of) and not _trained_now({"cutoff": None}, as_of)

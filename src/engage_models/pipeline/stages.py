@@ -995,9 +995,12 @@ def monitoring(ctx: Context) -> None:
 
 
 def _trained_now(info: dict, as_of) -> bool:
-    """Whether the health stage trained its model in this run: not a frozen model, and its data ended at this
-    run's observation date (the model card's cutoff)."""
-    return not info.get("frozen") and info.get("cutoff") is not None and to_utc(info["cutoff"]) >= to_utc(as_of)
+    """Whether the health stage trained its model in this run: not a frozen model, and its data (the model card's
+    cutoff) did not end before this run's observation date, by the lifecycle's one rule of dates
+    (:func:`~engage_models.lifecycle.frozen.saw_later`: the observation date is not later than the cutoff)."""
+    from ..lifecycle.frozen import saw_later
+
+    return not info.get("frozen") and info.get("cutoff") is not None and not saw_later(as_of, info["cutoff"])
 
 
 def _replaced_model(ctx: Context) -> str | None:
