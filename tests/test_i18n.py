@@ -42,6 +42,13 @@ def test_labels_numbers_and_dates_in_both_languages():
     assert i18n.fmt_interval(3.0, 1.0, -inf, "en") == "3.0"  # bounds that mean nothing: no interval shown
     assert i18n.fmt_interval(inf, 500.0, inf, "en", fmt=lambda v: i18n.fmt_money(v, "en")).startswith("∞ (")
     assert i18n.fmt_money(-1234.5, "en") == "-$1,234"
+    # amounts under 10 keep their cents (a purchase log's $0.36 at risk read "$0"); yen and won have none
+    assert [i18n.fmt_money(v, "en") for v in (0.36, 4.5, 9.994, 9.996, 12.4, 1234.5, 0.0, -0.001, -0.36)] == [
+        "$0.36", "$4.50", "$9.99", "$10", "$12", "$1,234", "$0", "$0", "-$0.36"]
+    assert [i18n.fmt_money(v, "ja") for v in (0.36, 4.5, 1234.5)] == ["$0.36", "$4.50", "$1,234"]
+    assert [i18n.fmt_money(v, "ja", "JPY") for v in (0.36, 36.4, 1234.5)] == ["0円", "36円", "1,234円"]
+    assert i18n.fmt_money(36.4, "en", "JPY") == "¥36" and i18n.fmt_money(4.4, "en", "KRW") == "₩4"
+    assert i18n.fmt_money(0.36, "en", "EUR") == "€0.36" and i18n.fmt_money(0.36, "en", decimals=0) == "$0"
     # an estimate keeps the column's decimals (an NPS of 0.2 read "+0.2" among whole numbers); a bound near zero
     # gets more, so its side of zero shows; nothing reads "-0"
     assert i18n.fmt_interval(0.2, -8.3, 8.6, "en", decimals=0, signed=True) == "+0 (95% CI -8 to +9)"

@@ -90,3 +90,21 @@ def test_the_money_at_risk_says_why_the_survival_figures_are_missing():
     assert "—" not in thin and "not computed: no account is a customer at the observation date &lt;b&gt;." in thin
     assert "計算できませんでした" in risk_text(risk, None, 90, "ja", "JPY", survival_missing="理由")
     assert risk_text(risk, None, 90, "en") == risk_text(risk, {}, 90, "en")  # no reason given: the first sentence
+
+
+def test_money_at_risk_under_a_dollar_keeps_its_cents_in_the_table_and_the_sentence():
+    """A purchase log's small amounts: an MRR at risk of $0.36 read "$0" in report 00's table and sentence."""
+    from engage_models.reports.summary import risk_text
+
+    now = pd.DataFrame({"account_id": ["x", "y", "z"], "name": ["X", "Y", "Z"], "band": "green",
+                        "churn_probability": [0.006, 0.25, 0.5], "mrr": [60.0, 18.0, 2468.0],
+                        "drivers_text_en": "", "drivers_text_ja": ""})
+    plan = pd.DataFrame({"account_id": ["x", "y", "z"], "play_label": "Usage tips"})
+    top = top_at_risk(plan, now, n=5)
+    money = dict(zip(top["account_id"], top_at_risk_view(top, "en").iloc[:, 4], strict=True))
+    assert money == {"x": "$0.36", "y": "$4.50", "z": "$1,234"}
+    assert top_at_risk_view(top, "ja").iloc[:, 4].tolist() == ["$1,234", "$4.50", "$0.36"]
+    assert top_at_risk_view(top, "ja", currency="JPY").iloc[:, 4].tolist() == ["1,234円", "4円", "0円"]
+    risk = {"expected": 4.5, "ci_low": 0.36, "ci_high": 12.0, "share": 0.002, "accounts": 0.6}
+    assert "**$4.50** (95% range $0.36 to $12)" in risk_text(risk, None, 90, "en", "USD")
+    assert "$0.36" in risk_text(risk, None, 90, "ja", "USD")

@@ -4,6 +4,13 @@
 ('$1,235', '-€1,235')
 >>> fmt_money(1200000, "ja", "JPY"), fmt_money(1200000, "en", "JPY")
 ('1,200,000円', '¥1,200,000')
+
+An amount under 10 keeps its cents where the currency has them (a purchase log's MRR at risk of $0.36 read "$0"):
+
+>>> fmt_money(0.36, "en"), fmt_money(4.5, "ja"), fmt_money(9.999, "en"), fmt_money(0, "en"), fmt_money(-0.001, "en")
+('$0.36', '$4.50', '$10', '$0', '$0')
+>>> fmt_money(36.4, "en", "JPY"), fmt_money(0.36, "ja", "JPY"), fmt_money(4.4, "en", "KRW"), fmt_money(4.5, "ja", "EUR")
+('¥36', '0円', '₩4', '€4.50')
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ CURRENCIES = {
     "INR": ("₹", 0),
 }
 _SYMBOLS = {symbol.strip(): code for code, (symbol, _) in CURRENCIES.items()}
+#: Currencies without a minor unit (no cents): their small amounts stay whole (``¥36``).
+WHOLE_CURRENCIES = frozenset({"JPY", "KRW"})
+#: Below this, an amount in a currency with cents shows them (``$0.36``, ``$4.50``; ``$12``, ``$1,234``).
+CENTS_BELOW = 10
 
 
 def currency_code(currency: str) -> str:
@@ -42,7 +53,11 @@ def currency_code(currency: str) -> str:
 
 
 def fmt_money(x, lang: str = "en", currency: str = "USD", decimals: int | None = None) -> str:
-    """An amount with its currency as readers of ``lang`` write it; an empty string when missing."""
+    """An amount with its currency as readers of ``lang`` write it; an empty string when missing.
+
+    Without ``decimals``, the currency's usual decimals (none), but cents for an amount under
+    :data:`CENTS_BELOW` in a currency that has them (:data:`WHOLE_CURRENCIES` have none). An amount that rounds to
+    zero has no minus sign."""
     if x is None or pd.isna(x):
         return ""
     from .i18n import catalogue, t
@@ -50,8 +65,11 @@ def fmt_money(x, lang: str = "en", currency: str = "USD", decimals: int | None =
     code = currency_code(currency)
     symbol, default_decimals = CURRENCIES[code]
     d = default_decimals if decimals is None else decimals
+    if decimals is None and code not in WHOLE_CURRENCIES and 0 < round(abs(x), 2) < CENTS_BELOW:
+        d = max(d, 2)
+    amount = f"{abs(x):,.{d}f}"
     key = f"money.{code}" if f"money.{code}" in catalogue() else "money.default"
-    return t(key, lang, sign="-" if x < 0 else "", symbol=symbol, amount=f"{abs(x):,.{d}f}")
+    return t(key, lang, sign="-" if x < 0 and amount.strip("0.,") else "", symbol=symbol, amount=amount)
 
 
 # ------------------------------------------------------------------------------------------ amounts as written
