@@ -487,3 +487,50 @@ def test_the_kpis_stage_says_what_it_set_aside_and_report_02_shows_it(small_inge
     assert "1924年5月1日" in K.start_note(info, "ja") and "KPIから除外" in K.start_note(info, "ja")
     assert K.start_note({"observed_from": info["observed_from"], "set_aside": []}) == "" == K.start_note(None)
     assert pd.read_parquet(out.path / "mrr_bridge.parquet")["month"].min() == ts("2024-02-01")
+
+
+def test_a_header_only_events_file_leaves_the_kpis_accounts_and_subscriptions_allow(tmp_path):
+    """A purchase log with a header-only events file: report 02 showed no KPI, though the accounts and
+    subscriptions alone give the customers, logo churn, MRR and NRR/GRR. They are computed (on the tiny world's
+    known answers), and the KPIs measured from the events are said to be missing, with why."""
+    from engage_models.ingest import ingest
+    from engage_models.pipeline import RunConfig, stages
+    from engage_models.pipeline.store import Output
+    from test_monitoring import _artifact
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    day = lambda s: s.dt.strftime("%Y-%m-%d")  # noqa: E731
+    ACCOUNTS.assign(name=ACCOUNTS["account_id"], start_date=day(ACCOUNTS["start_date"]),
+                    end_date=day(ACCOUNTS["end_date"])).to_csv(raw / "accounts.csv", index=False)
+    SUBS.assign(period_start=day(SUBS["period_start"])).to_csv(raw / "subscriptions.csv", index=False)
+    for table, header in (("events", "account_id,user_id,timestamp,event_type,feature"),
+                          ("tickets", "ticket_id,account_id,opened_at,closed_at,priority"),
+                          ("touchpoints", "account_id,timestamp,channel"),
+                          ("surveys", "response_id,account_id,user_id,submitted_at,survey_type,trigger,score")):
+        (raw / f"{table}.csv").write_text(header + "\n", encoding="utf-8")  # the header alone
+    report = ingest(raw, tmp_path / "processed", now="2024-06-01")
+    assert report.tables["events"].rows_kept == 0 and report.tables["accounts"].rows_kept == 6
+    accounts, subscriptions = K.load_tables(tmp_path / "processed")
+    as_of = K.default_as_of(accounts, subscriptions)
+    assert as_of == ts(AS_OF)  # the close of the last subscription month: no last event to take it from
+
+    config = RunConfig.from_dict({"data_dir": str(tmp_path)})
+    ingest_art = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": as_of.isoformat()})
+    out = Output(tmp_path / "kpis", "kpis")
+    out.path.mkdir()
+    why = "the events table is empty: there is no activity to measure"
+    stages.kpis(stages.Context(config, {"ingest": ingest_art}, out, absent={"panel": why}))
+    summary = pd.read_parquet(out.path / "summary.parquet").set_index("kpi")
+    assert {"customers", "mrr_total", "logo_churn_rate", "grr", "nrr"} <= set(summary.index)
+    assert not set(K.EVENT_KPIS) & set(summary.index)
+    assert summary.loc["customers", "value"] == 4 and summary.loc["mrr_total", "value"] == 440.0  # April's close
+    assert summary.loc["logo_churn_rate", "value"] == 0.0  # F started and left inside April, never at a close
+    assert summary.loc["nrr", "value"] == pytest.approx(440 / 410)  # March's customers, E up 30
+    for name in ("logo_churn", "revenue_retention", "mrr_bridge", "cohorts"):
+        assert (out.path / f"{name}.parquet").exists()
+    note = K.events_note(summary.reset_index(), why, "en")
+    assert note.startswith("Measured from the events, so not computed: DAU/MAU, active-account rate (the events "
+                           "table is empty: there is no activity to measure).")
+    assert "DAU/MAU（定着度）、アクティブ顧客率" in K.events_note(summary.reset_index(), "理由。", "ja")
+    assert "（理由）" in K.events_note(summary.reset_index(), "理由。", "ja")

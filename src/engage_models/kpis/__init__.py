@@ -4,11 +4,13 @@ definitions; :mod:`~engage_models.kpis.tables` reads the inputs, :mod:`~engage_m
 
 from .._core.stats import wilson_interval
 from .compute import (
+    EVENT_KPIS,
     MOVEMENTS,
     RATIO_COLUMNS,
     cohort_matrix,
     cohort_retention,
     continuation_rate,
+    default_as_of,
     engagement_over_time,
     kpi_start,
     kpi_summary,
@@ -22,6 +24,7 @@ from .compute import (
 from .tables import load_tables
 from .views import (
     definitions_view,
+    events_note,
     plot_cohort_heatmap,
     plot_kpi_trend,
     plot_mrr_movements,
@@ -32,13 +35,16 @@ from .views import (
 )
 
 __all__ = [
+    "EVENT_KPIS",
     "MOVEMENTS",
     "RATIO_COLUMNS",
     "cohort_matrix",
     "cohort_retention",
     "continuation_rate",
+    "default_as_of",
     "definitions_view",
     "engagement_over_time",
+    "events_note",
     "kpi_start",
     "kpi_summary",
     "load_tables",

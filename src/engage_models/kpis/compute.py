@@ -76,6 +76,10 @@ MOVEMENTS = ("new", "expansion", "contraction", "churn")
 #: ``continuation``, ``engagement_over_time``); another column of those frames (``dau_mau``) has no interval there.
 INTERVAL_COLUMNS = frozenset({"logo_churn_rate", "continuation_rate", "active_account_rate"})
 _DAYS_28 = 28.0
+#: The headline KPIs measured from the events (through the panel): without events (a header-only events file)
+#: the others, from accounts and subscriptions, are computed and these are said to be missing
+#: (:func:`~engage_models.kpis.views.events_note`).
+EVENT_KPIS = ("dau_mau", "active_account_rate")
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -175,11 +179,10 @@ def _grid(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, as_
         subs = subs[(sub_day >= found.start.tz_localize(None)).to_numpy()]  # the rows set aside give no MRR
         sub_month = naive_utc(subs["period_start"]).dt.to_period("M").dt.to_timestamp()
         first_default, last_sub = _first_month(found, True), sub_month.max()
-        as_of_default = last_sub + pd.DateOffset(months=1)
     else:
         first_default = _first_month(found, False)
         last_sub = None
-        as_of_default = max(start_day.max(), end_day.max()) if end_day.notna().any() else start_day.max()
+    as_of_default = _default_as_of(start_day, end_day, last_sub)
     first = _month_start(observed_from) if observed_from is not None else first_default
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(as_of_default)
     as_of_ts = to_utc(as_of_ts).tz_localize(None)
@@ -214,6 +217,39 @@ def _grid(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, as_
     mrr = np.where(status, mrr, 0.0)
     return _Grid(acc["account_id"].to_numpy(), months, status, mrr, start_day, end_day,
                  "subscriptions" if subs is not None else "accounts", as_of_ts)
+
+
+def _default_as_of(start_day: pd.Series, end_day: pd.Series, last_sub: pd.Timestamp | None) -> pd.Timestamp:
+    """The close of the last subscription month, else the latest start or end day (naive UTC)."""
+    if last_sub is not None:
+        return last_sub + pd.DateOffset(months=1)
+    return max(start_day.max(), end_day.max()) if end_day.notna().any() else start_day.max()
+
+
+def default_as_of(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None) -> pd.Timestamp:
+    """The observation date accounts and subscriptions alone give (UTC midnight): the close of the last
+    subscription month (subscription rows dated long before the rest set aside, as :func:`kpi_start` does), else
+    the latest ``start_date`` or ``end_date``. Every KPI function takes it when given no ``as_of``; a run whose
+    events table is empty has no last event to take its observation date from, and takes this one.
+
+    >>> ts = lambda s: pd.Timestamp(s, tz="UTC")
+    >>> acc = pd.DataFrame({"account_id": ["a", "b"], "start_date": [ts("2024-01-05"), ts("2024-02-10")],
+    ...                     "end_date": [pd.NaT, ts("2024-03-15")]})
+    >>> subs = pd.DataFrame({"account_id": ["a", "a"], "period_start": [ts("2024-01-01"), ts("2024-04-01")]})
+    >>> default_as_of(acc, subs).isoformat(), default_as_of(acc).isoformat()
+    ('2024-05-01T00:00:00+00:00', '2024-03-15T00:00:00+00:00')
+    """
+    subs = _subscriptions_or_none(subscriptions)
+    acc = accounts.drop_duplicates("account_id") if "account_id" in accounts else accounts
+    start_day = naive_utc(acc["start_date"]).dt.floor("D")
+    end_day = naive_utc(acc["end_date"]).dt.floor("D")
+    last_sub = None
+    if subs is not None:
+        found, _, _ = _start(start_day, subs)
+        sub_day = naive_utc(subs["period_start"]).dt.floor("D")
+        kept = sub_day[(sub_day >= found.start.tz_localize(None)).to_numpy()]
+        last_sub = kept.dt.to_period("M").dt.to_timestamp().max()
+    return pd.Timestamp(_default_as_of(start_day, end_day, last_sub)).tz_localize("UTC")
 
 
 def _with_source(df: pd.DataFrame, grid: _Grid) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .._core.i18n import check_lang, fmt_date, fmt_interval, fmt_money, fmt_pct, fmt_pp, t
 from .._core.plots import date_axis, new_ax
-from .compute import INTERVAL_COLUMNS, MOVEMENTS, RATIO_COLUMNS, _aware, _month_start, cohort_matrix
+from .compute import EVENT_KPIS, INTERVAL_COLUMNS, MOVEMENTS, RATIO_COLUMNS, _aware, _month_start, cohort_matrix
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,29 @@ def unseen_note(logo: pd.DataFrame, lang: str = "en") -> str:
     first, last = (fmt_date(m, lang, month_only=True) for m in (months.min(), months.max()))
     span = first if first == last else t("sep.date_span", lang, a=first, b=last)
     return t("kpis.started_and_churned", lang, n=n, months=span)
+
+
+def events_note(summary: pd.DataFrame, why: str | None = None, lang: str = "en") -> str:
+    """The headline KPIs measured from the events (:data:`~engage_models.kpis.compute.EVENT_KPIS`) that
+    ``summary`` (:func:`~engage_models.kpis.compute.kpi_summary`) lacks, with ``why`` (the reason the events gave
+    none); empty when it has them all. A header-only events file left report 02 without a word on DAU/MAU while the
+    accounts and subscriptions gave the rest.
+
+    >>> summary = pd.DataFrame({"kpi": ["customers", "logo_churn_rate"]})
+    >>> print(events_note(summary, "the events table is empty."))  # doctest: +NORMALIZE_WHITESPACE
+    Measured from the events, so not computed: DAU/MAU, active-account rate (the events table is empty). The KPIs
+    above come from the accounts and subscriptions alone.
+    >>> events_note(pd.DataFrame({"kpi": ["customers", *EVENT_KPIS]}))
+    ''
+    """
+    check_lang(lang)
+    have = set(summary["kpi"]) if "kpi" in summary else set()
+    missing = [k for k in EVENT_KPIS if k not in have]
+    if not missing:
+        return ""
+    names = t("sep.comma", lang).join(t(k, lang) for k in missing)
+    why = (why or "").strip().rstrip(".。")
+    return t("kpis.need_events", lang, kpis=names, why=why) if why else t("kpis.need_events_plain", lang, kpis=names)
 
 
 def summary_view(summary: pd.DataFrame, lang: str = "en", currency: str = "USD") -> pd.DataFrame:
