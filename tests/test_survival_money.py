@@ -88,6 +88,41 @@ def test_report_05s_value_table_gives_the_churn_within_12_months_its_interval():
     assert "95% CI" not in none and "<th>expected remaining months</th>" in none and "<th>LTV</th>" in none
 
 
+
+def test_report_05s_example_curves_give_the_churn_within_12_months_its_interval():
+    """Report 05's survival curves of three example accounts read "highest risk: a3 (38.0%)": no word of what the
+    percentage is and no interval, where the value table and per_account.csv carry churn_12m_low/_high."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from engage_models.survival.report import plot_account_curves
+
+    values = pd.DataFrame({"churn_12m": [0.05, 0.2, 0.38], "churn_12m_low": [0.02, np.nan, 0.31],
+                           "churn_12m_high": [0.09, np.nan, 0.45]}, index=["a1", "a2", "a3"])
+    u = np.linspace(0, 36, 5)
+    table = pd.concat([pd.DataFrame({"account_id": acc, "role": role, "months_from_now": u, "survival": 1 - u / 72})
+                       for acc, role in (("a1", "surv.lowest_risk"), ("a2", "surv.median_risk"),
+                                         ("a3", "surv.highest_risk"))], ignore_index=True)
+
+    def legend(vals, lang):
+        ax = plot_account_curves(table, vals, lang=lang)
+        box = ax.get_legend()
+        said = (box.get_title().get_text(), [x.get_text() for x in box.get_texts()])
+        plt.close(ax.figure)
+        return said
+
+    # an account the bootstrap gave no bound keeps its bare percentage
+    assert legend(values, "en") == ("churn within 12 months (95% CI)", [
+        "lowest risk: a1, 5.0% (2.0% to 9.0%)", "median risk: a2 (20.0%)", "highest risk: a3, 38.0% (31.0% to 45.0%)"])
+    title, labels = legend(values, "ja")
+    assert title == "12か月以内の解約確率（95%信頼区間）" and labels[2] == "最も高リスク: a3、38.0%（31.0%〜45.0%）"
+    # without the bootstrap (--n-boot 0): as before, and the title claims no interval
+    assert legend(values[["churn_12m"]], "en") == ("churn within 12 months", [
+        "lowest risk: a1 (5.0%)", "median risk: a2 (20.0%)", "highest risk: a3 (38.0%)"])
+    assert legend(None, "en") == ("", ["lowest risk: a1", "median risk: a2", "highest risk: a3"])
+
 @pytest.mark.slow
 def test_the_survival_stage_values_accounts_and_the_simple_ltv_at_todays_mrr(report_data, tmp_path):
     """The report data's pipeline on a copy of its folder (its stages read back when the report tests computed

@@ -461,20 +461,42 @@ def account_curve_table(curves: SurvivalCurves, t0, examples: dict, horizon: flo
     return pd.concat(rows, ignore_index=True)
 
 
+def curve_label(acc, role: str, values: pd.DataFrame | None = None, lang: str = "en") -> str:
+    """An example curve's legend entry: its role, account ID and predicted 12-month churn (from ``values``, indexed
+    by account), with its 95% interval when the bootstrap gave one (``churn_12m_low``/``_high``, as the value
+    table and ``per_account.csv`` carry it).
+
+    >>> values = pd.DataFrame({"churn_12m": [0.38, 0.05], "churn_12m_low": [0.31, None],
+    ...                        "churn_12m_high": [0.45, None]}, index=["a1", "a2"])
+    >>> curve_label("a1", "surv.highest_risk", values), curve_label("a2", "surv.lowest_risk", values)
+    ('highest risk: a1, 38.0% (31.0% to 45.0%)', 'lowest risk: a2 (5.0%)')
+    >>> curve_label("a1", "surv.highest_risk", values, "ja"), curve_label("a3", "surv.median_risk", values)
+    ('最も高リスク: a1、38.0%（31.0%〜45.0%）', 'median risk: a3')
+    """
+    label = f"{t(role, lang)}: {acc}"
+    if values is None or acc not in values.index or pd.isna(values.loc[acc, "churn_12m"]):
+        return label
+    row = values.loc[acc]
+    lo, hi = (row.get(c) for c in ("churn_12m_low", "churn_12m_high"))
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return f"{label} ({fmt_pct(100 * row['churn_12m'], lang)})"
+    return label + t("sep.comma", lang) + fmt_interval(100 * row["churn_12m"], 100 * lo, 100 * hi, lang, decimals=1,
+                                                       unit="%", label=False)
+
+
 def plot_account_curves(table: pd.DataFrame, values: pd.DataFrame | None = None, ax=None, lang: str = "en"):
     """The curves of :func:`account_curve_table`, labelled by role, account ID and predicted 12-month churn
-    (from ``values``, indexed by account). The account ID, not the name: figures are drawn in the report
-    language's font, and names may be in another."""
+    (from ``values``, indexed by account; :func:`curve_label`), under a legend title naming that churn. The account
+    ID, not the name: figures are drawn in the report language's font, and names may be in another."""
     ax = new_ax(ax)
     horizon = float(table["months_from_now"].max())
     for (acc, role), g in table.groupby(["account_id", "role"], sort=False):
-        label = f"{t(role, lang)}: {acc}"
-        if values is not None and acc in values.index:
-            label += f" ({fmt_pct(100 * values.loc[acc, 'churn_12m'], lang)})"
-        ax.plot(g["months_from_now"], g["survival"], label=label)
+        ax.plot(g["months_from_now"], g["survival"], label=curve_label(acc, role, values, lang))
     ax.set_ylim(0, 1.02)
     ax.set_xlim(0, horizon)
     ax.set_xlabel(t("surv.months_from_now", lang))
     ax.set_ylabel(t("surv.remaining_survival", lang))
-    ax.legend(fontsize=9)
+    with_ci = values is not None and "churn_12m_low" in values and values["churn_12m_low"].notna().any()
+    ax.legend(fontsize=9, title=t("churn_12m_ci" if with_ci else "churn_12m", lang) if values is not None else None,
+              title_fontsize=9)
     return ax
