@@ -489,16 +489,10 @@ def test_the_kpis_stage_says_what_it_set_aside_and_report_02_shows_it(small_inge
     assert pd.read_parquet(out.path / "mrr_bridge.parquet")["month"].min() == ts("2024-02-01")
 
 
-def test_a_header_only_events_file_leaves_the_kpis_accounts_and_subscriptions_allow(tmp_path):
-    """A purchase log with a header-only events file: report 02 showed no KPI, though the accounts and
-    subscriptions alone give the customers, logo churn, MRR and NRR/GRR. They are computed (on the tiny world's
-    known answers), and the KPIs measured from the events are said to be missing, with why."""
-    from engage_models.ingest import ingest
-    from engage_models.pipeline import RunConfig, stages
-    from engage_models.pipeline.store import Output
-    from test_monitoring import _artifact
-
-    raw = tmp_path / "raw"
+def _header_only_events_world(root):
+    """The tiny world's accounts and subscriptions as raw files, with events, tickets, touchpoints and surveys of
+    their header alone (a purchase log's user, with no activity table)."""
+    raw = root / "raw"
     raw.mkdir()
     day = lambda s: s.dt.strftime("%Y-%m-%d")  # noqa: E731
     ACCOUNTS.assign(name=ACCOUNTS["account_id"], start_date=day(ACCOUNTS["start_date"]),
@@ -509,6 +503,19 @@ def test_a_header_only_events_file_leaves_the_kpis_accounts_and_subscriptions_al
                           ("touchpoints", "account_id,timestamp,channel"),
                           ("surveys", "response_id,account_id,user_id,submitted_at,survey_type,trigger,score")):
         (raw / f"{table}.csv").write_text(header + "\n", encoding="utf-8")  # the header alone
+
+
+def test_a_header_only_events_file_leaves_the_kpis_accounts_and_subscriptions_allow(tmp_path):
+    """A purchase log with a header-only events file: report 02 showed no KPI, though the accounts and
+    subscriptions alone give the customers, logo churn, MRR and NRR/GRR. They are computed (on the tiny world's
+    known answers), and the KPIs measured from the events are said to be missing, with why."""
+    from engage_models.ingest import ingest
+    from engage_models.pipeline import RunConfig, stages
+    from engage_models.pipeline.store import Output
+    from test_monitoring import _artifact
+
+    _header_only_events_world(tmp_path)
+    raw = tmp_path / "raw"
     report = ingest(raw, tmp_path / "processed", now="2024-06-01")
     assert report.tables["events"].rows_kept == 0 and report.tables["accounts"].rows_kept == 6
     accounts, subscriptions = K.load_tables(tmp_path / "processed")
@@ -534,3 +541,28 @@ def test_a_header_only_events_file_leaves_the_kpis_accounts_and_subscriptions_al
                            "table is empty: there is no activity to measure).")
     assert "DAU/MAU（定着度）、アクティブ顧客率" in K.events_note(summary.reset_index(), "理由。", "ja")
     assert "（理由）" in K.events_note(summary.reset_index(), "理由。", "ja")
+
+
+def test_a_header_only_events_file_does_not_stop_the_run_at_ingest(tmp_path):
+    """The ingest stage took its observation date from the last event: with none, it stopped the run, and every
+    report (02's KPIs among them) said "the events table is empty". The date is the close of the last subscription
+    month (or the configured one); report 01's events chart says why it has none."""
+    import json
+
+    from engage_models.pipeline import RunConfig, stages
+    from engage_models.pipeline.store import Output
+
+    _header_only_events_world(tmp_path)
+    config = RunConfig.from_dict({"data_dir": str(tmp_path), "run_date": "2024-06-01"})
+    outs = {}
+    for name in ("ingest", "quality"):
+        outs[name] = Output(tmp_path / name, name)
+        outs[name].path.mkdir()
+        getattr(stages, name)(stages.Context(config, {}, outs[name]))
+    dates = json.loads((tmp_path / "ingest" / "dates.json").read_text(encoding="utf-8"))
+    assert dates["as_of"].startswith(AS_OF) and dates["first_event"] is None and dates["last_event"] is None
+    assert not (tmp_path / "quality" / "events_per_day.parquet").exists()
+    assert [(x.section, x.reason) for x in outs["quality"].skipped if x.section == "events_per_day"] == [
+        ("events_per_day", "the events table is empty: there is no activity to measure")]
+    given = RunConfig.from_dict({"data_dir": str(tmp_path), "run_date": "2024-06-01", "as_of": "2024-04-01"})
+    assert stages._dates_without_events(given)["as_of"].startswith("2024-04-01")

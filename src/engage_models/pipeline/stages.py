@@ -211,9 +211,29 @@ def ingest(ctx: Context) -> None:
     except InsufficientData:
         said = [stored(w, tx) for w, tx in zip(data["warnings"], data.get("warning_texts") or [None] * len(
             data["warnings"]), strict=True)]
-        raise Thin.of(_nothing_kept(report, said) or Why("reason.no_events")) from None
+        nothing = _nothing_kept(report, said)
+        if nothing is not None or not _events_file_empty(report):
+            raise Thin.of(nothing or Why("reason.no_events")) from None
+        dates = _dates_without_events(c)
     ctx.out.json("dates", dates)
     ctx.out.json("processed", fingerprint(c.paths.processed, "*.parquet"))
+
+
+def _events_file_empty(report) -> bool:
+    """The events table read no row (a header-only file) while accounts were kept: the accounts and subscriptions
+    still give the KPIs and the survival values (a purchase log's header-only events file stopped the whole run)."""
+    events, accounts = report.tables.get("events"), report.tables.get("accounts")
+    return events is not None and not events.rows_read and accounts is not None and bool(accounts.rows_kept)
+
+
+def _dates_without_events(c: RunConfig) -> dict:
+    """The run's dates when the events table is empty: no first or last event, the observation date configured,
+    else the one accounts and subscriptions give (:func:`~engage_models.kpis.compute.default_as_of`)."""
+    from ..kpis import default_as_of, load_tables
+
+    accounts, subscriptions = load_tables(c.paths.processed)
+    as_of = to_utc(c.as_of).normalize() if c.as_of else default_as_of(accounts, subscriptions)
+    return {"first_event": None, "last_event": None, "as_of": as_of.isoformat(), "no_events": True}
 
 
 def _relative(path: str, folder: Path) -> str:
@@ -237,7 +257,11 @@ def quality(ctx: Context) -> None:
 
     p = ctx.paths.processed
     ctx.out.frame("coverage", Q.date_coverage(p))
-    ctx.out.frame("events_per_day", Q.events_per_day(p))
+    daily = Q.events_per_day(p)
+    if len(daily):
+        ctx.out.frame("events_per_day", daily)
+    else:  # a header-only events file: report 01's chart of none stopped the report
+        ctx.out.skip("events_per_day", Why("reason.no_events"))
     per_month = Q.monthly_counts(p, "surveys", "submitted_at", by="trigger")
     if len(per_month):
         ctx.out.frame("surveys_per_month", per_month)
