@@ -354,3 +354,15 @@ def test_the_outcome_note_counts_one_churn_in_the_singular():
     many = _outcome_notes("status", {"event": {"death": 1234}, "others": {"censored": 6, "ltx": 2}}, "accounts")[0]
     assert many.startswith("'status' = 'death' is taken as churn (1,234 accounts); ")
     assert "を解約とみなしました（1,234社）" in many.text("ja") and "を解約とみなしました（1行）" in one.text("ja")
+
+
+def test_a_duration_without_an_event_column_says_what_the_event_is(tmp_path, capsys):
+    """A public table of strike durations (every strike ended: Ecdat StrikeDur) has no event column; engage survival
+    said only "give --duration and --event". It now says what the event column is and that a table in which every
+    row ended needs one too (a column of 1s), since without it an end of observation and a churn look alike."""
+    pd.DataFrame({"dur": [5, 23, 34], "gdp": [0.01, 0.02, 0.03]}).to_csv(tmp_path / "strikes.csv", index=False)
+    code = main(["survival", "--table", str(tmp_path / "strikes.csv"), "--duration", "dur", "--out",
+                 str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--duration dur needs --event" in err and "as a column of 1s" in err, err
+    assert not (tmp_path / "out").exists()

@@ -504,6 +504,10 @@ def _survival(args) -> int:
         raise ConfigError("give --start and --end (dates), or --duration (a time), not a mix")
     if dated and (args.unit is not None or args.entry is not None):
         raise ConfigError("--start/--end count the tenure in days from the dates: --unit and --entry do not apply")
+    if not dated and args.duration is not None and args.event is None:  # a table of spells that all ended, say
+        raise ConfigError(f"--duration {args.duration} needs --event: the column saying which rows churned (1) and "
+                          "which were still customers at their time (0). A table in which every row ended needs it "
+                          "too, as a column of 1s: without it, the end of observation and a churn look alike")
     if not dated and (args.duration is None or args.event is None):
         raise ConfigError("give --duration and --event, or --start and --end (dates)")
     if args.observed_until is not None and not dated:
