@@ -461,6 +461,8 @@ def test_engage_fit_writes_its_report_in_japanese_self_contained_and_escaped(tmp
     args = ["fit", "--table", str(path), "--label", "left", "--date-col", "as_of", "--id-col", "account_id",
             "--horizon", "30", "--bootstrap", "0", "--jobs", "1"]
     assert main([*args, "--lang", "ja", "--out", str(tmp_path / "ja")]) == 0
+    console = capsys.readouterr().out  # the console keeps the English: its leak lines were Japanese beside the rest
+    assert "left out as a possible leak: cancel_reason" in console and not re.search(r"[\u3040-\u30ff]", console)
     assert main([*args, "--out", str(tmp_path / "en")]) == 0
     capsys.readouterr()
     ja = (tmp_path / "ja" / "report.html").read_text(encoding="utf-8")

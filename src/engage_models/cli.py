@@ -360,7 +360,7 @@ def _fit(args) -> int:
                        hand_scorecard=args.hand_scorecard, n_bootstrap=args.bootstrap, where=str(args.table),
                        score=args.score, missing_codes=args.missing_code, label_values=args.label_value,
                        n_jobs=args.jobs, lang=args.lang)
-    for line in describe(ev["leakage_screen"], args.lang):
+    for line in describe(ev["leakage_screen"]):  # the console keeps the English (the page is in --lang)
         print(line)
     data = ev.get("data", {})
     if values := data.get("label_values"):  # a status column of several outcomes: what became 1 and 0

@@ -253,8 +253,10 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
     if codes:
         report["code_columns"] = {c: {**r, "note": code_note(c, r)} for c, r in codes.items()}
     typos = {c: found for c in df.columns if c not in special and (found := text_among_numbers(df[c]))}
+    # the screen's reasons in English (each a Why): the page says them in lang, the console and evaluation.json
+    # keep the English (the console's leak lines were Japanese beside its other English lines)
     screen = screen_label(df, y, [c for c in df.columns if c not in special], groups=df["__id"] if id_col else None,
-                          keep=keep_columns, label=label, lang=lang, seed=seed, where=where)
+                          keep=keep_columns, label=label, seed=seed, where=where)
     used, dropped = [], {}
     said = {}  # each column left out: its reason's catalogue key and values, for the page in its language
 
