@@ -1228,7 +1228,7 @@ def test_rows_after_blank_lines_are_counted_as_ingest_counts_them_and_the_blank_
         assert proc.returncode == 2, proc.stderr
         assert "1 row is not (first at data rows [12]; values found: 'maybe')" in proc.stderr, proc.stderr
         said = proc.stderr if command == "survival" else proc.stdout
-        assert (f"note: {path}: 2 blank line(s) (first at line(s) {list(blank)}) are not rows: data rows are counted "
+        assert (f"note: {path}: 2 blank lines (first at lines {list(blank)}) are not rows: data rows are counted "
                 f"without them, as engage ingest counts empty lines") in said, said
 
 
@@ -1251,8 +1251,9 @@ def test_reading_notes_are_kept_in_evaluation_json(tmp_path, command, given):
                            "--out", str(tmp_path / command)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     notes = json.loads((tmp_path / command / "evaluation.json").read_text(encoding="utf-8"))["reading_notes"]
-    assert notes[0].startswith(f"{path}: 1 blank line(s) (first at line(s) [4]) are not rows"), notes
-    assert notes[1:] == ["'users': 2 cell(s) read as missing ('NA')"], notes
+    one = f"{path}: 1 blank line (at line 4) is not a row: data rows are counted without it, "  # not "1 ... line(s)"
+    assert notes[0].startswith(one), notes
+    assert notes[1:] == ["'users': 2 cells read as missing ('NA')"], notes
     said = proc.stderr if command == "survival" else proc.stdout
     assert all(f"note: {note}" in said for note in notes), said
 
@@ -1344,7 +1345,7 @@ def test_a_semicolon_file_is_read_as_text_once_for_its_notes(tmp_path, monkeypat
     df = engage_io.read_table(path)
     assert calls.count((str, None)) == 1, calls  # the whole file as text once (the header's own row aside)
     assert engage_io.reading_notes(df, "t.csv") == [
-        "'users': 2 cell(s) read as missing ('NA', 'null')",
+        "'users': 2 cells read as missing ('NA', 'null')",
         "'mrr': every value has one point and three digits after it (e.g. '1.234'): read as a decimal point; if the "
         "point separates thousands, write the numbers without it"]
 
@@ -1372,7 +1373,7 @@ def test_decimal_commas_of_a_semicolon_file_are_numbers_and_missing_words_are_co
     assert df["code"].tolist() == written["code"].tolist()
     assert df["users"].isna().sum() == 3 and df.loc[[5, 7, 9], "users"].isna().all()
     assert reading_notes(df, "t.csv") == [
-        "'users': 3 cell(s) read as missing ('NA', 'null', 'n/a')",
+        "'users': 3 cells read as missing ('NA', 'null', 'n/a')",
         f"'fee': numbers written with a decimal comma (e.g. {written['fee'][0]!r}) read as numbers"]
     assert written["fee"].str.contains(" ").any()  # thousands apart by a space were read too
     comma = tmp_path / "comma.csv"  # quoted, a comma-separated file's "37,5" stays what it was
@@ -1383,7 +1384,7 @@ def test_decimal_commas_of_a_semicolon_file_are_numbers_and_missing_words_are_co
                            "--id", "customer", "--mrr", "fee", "--n-boot", "0", "--cv", "3",
                            "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert "note: 'users': 3 cell(s) read as missing ('NA', 'null', 'n/a')" in proc.stderr
+    assert "note: 'users': 3 cells read as missing ('NA', 'null', 'n/a')" in proc.stderr
     per = pd.read_csv(tmp_path / "o" / "per_account.csv")
     fee = expected.set_axis(own["customer"])
     assert per["mrr"].tolist() == pytest.approx(fee[per["customer"]].tolist()) and len(per) > 30

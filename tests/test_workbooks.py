@@ -51,8 +51,8 @@ def test_a_sheet_reads_as_the_csv_of_the_same_table(tmp_path):
     pd.testing.assert_frame_equal(book, csv)
     assert book["as_of"].iloc[0] == own["as_of"].iloc[0].strftime("%Y-%m-%d")
     assert len(read_table(tmp_path / "t.xlsx", sheet="sample")) == 5
-    assert reading_notes(book, "t.xlsx") == ["t.xlsx: read the sheet 'accounts'; the workbook's other sheet(s), "
-                                             "'sample', are not read (--sheet NAME reads another)"]
+    assert reading_notes(book, "t.xlsx") == ["t.xlsx: read the sheet 'accounts'; the workbook's other sheet, "
+                                             "'sample', is not read (--sheet NAME reads another)"]
 
 
 def test_cells_keep_their_type_and_are_read_as_a_csv_reads_them(tmp_path):
@@ -111,10 +111,11 @@ def test_a_title_above_the_header_and_names_over_merged_cells_are_skipped_and_sa
     assert df["logins"].tolist() == [12, 4]
     assert df.attrs["reading"]["sheet"]["header_row"] == 4 and df.attrs["reading"]["sheet"]["skipped"] == [1, 3]
     notes = reading_notes(df, "t.xlsx")
-    assert ("t.xlsx: the header is row 4 of the sheet; row(s) [1, 3] above it skipped as a row of names over "
+    assert ("t.xlsx: the header is row 4 of the sheet; rows [1, 3] above it skipped as a row of names over "
             "merged cells") in notes, notes
     assert "t.xlsx: data row N is row N + 4 of the sheet above its first blank row" in notes
-    assert any(n.startswith("t.xlsx: 1 blank row(s) of the sheet (first at row(s) [6]) are not rows") for n in notes)
+    assert ("t.xlsx: 1 blank row of the sheet (at row 6) is not a row: data rows are counted without it, as a CSV's "
+            "blank lines are") in notes, notes
 
 
 def test_what_a_workbook_cannot_give_is_said(tmp_path):
@@ -136,9 +137,50 @@ def test_what_a_workbook_cannot_give_is_said(tmp_path):
     with pytest.raises(DataError, match=r"bad.xlsx: cannot read it as an Excel workbook"):
         read_table(tmp_path / "bad.xlsx")
     formulas = _book(tmp_path / "f.xlsx", {"Data": [["a", "b"], [1, "=A2*2"], [2, "=A3*2"]]})
-    with pytest.raises(DataError, match=r"f.xlsx, sheet 'Data': 2 formula cell\(s\) without a stored value \(column "
+    with pytest.raises(DataError, match=r"f.xlsx, sheet 'Data': 2 formula cells without a stored value \(column "
                                         r"B rows \[2, 3\]\): the workbook was written by a program and never computed"):
         read_table(formulas)
+
+
+def test_reading_notes_count_in_the_singular_and_the_plural(tmp_path):
+    """The notes said "1 blank line(s) (first at line(s) [4]) are not rows", "1 formula cell(s)", "the workbook's
+    other sheet(s), 'About', are not read": one of a thing reads in the singular, more in the plural."""
+    from engage_models._core.io import read_csv
+
+    def notes(reading):
+        df = pd.DataFrame()
+        df.attrs["reading"] = reading
+        return reading_notes(df, "t.csv")
+
+    one, two = ({"lines": n, "first": [4, 7][:n], "spaces": s} for n, s in ((1, 1), (2, 1)))
+    assert notes({"blank_lines": one}) == [
+        "t.csv: 1 blank line (at line 4) is not a row: data rows are counted without it, as engage ingest counts "
+        "empty lines (data row N is line N + 1 of the file only above the first blank line); it holds spaces, which "
+        "engage ingest counts as a row (and quarantines), so below it its row numbers are higher"]
+    assert notes({"blank_lines": two})[0].startswith(
+        "t.csv: 2 blank lines (first at lines [4, 7]) are not rows: data rows are counted without them")
+    assert notes({"blank_lines": two})[0].endswith("; 1 of them holds spaces, which engage ingest counts as a row "
+                                                   "(and quarantines), so below it its row numbers are higher")
+    assert notes({"blank_rows": {"rows": 1, "first": [6]}, "missing_words": {"x": {"cells": 1, "words": ["NA"]}}}) == [
+        "t.csv: 1 blank row of the sheet (at row 6) is not a row: data rows are counted without it, as a CSV's blank "
+        "lines are", "'x': 1 cell read as missing ('NA')"]
+    sheet = {"name": "Data", "header_row": 3, "why": "a title", "sheets": ["Data", "About"], "skipped": [1]}
+    assert notes({"sheet": sheet})[:2] == [
+        "t.csv: read the sheet 'Data'; the workbook's other sheet, 'About', is not read (--sheet NAME reads another)",
+        "t.csv: the header is row 3 of the sheet; row 1 above it skipped as a title"]
+    sheet.update(sheets=["Data", "About", "Notes"], skipped=[1, 2])
+    assert notes({"sheet": sheet})[:2] == [
+        "t.csv: read the sheet 'Data'; the workbook's other sheets, 'About', 'Notes', are not read (--sheet NAME "
+        "reads another)", "t.csv: the header is row 3 of the sheet; rows [1, 2] above it skipped as a title"]
+    formula = _book(tmp_path / "f.xlsx", {"Data": [["a", "b"], [1, "=A2*2"], [2, 4]]})
+    with pytest.raises(DataError, match=r"'Data': 1 formula cell without a stored value \(column B row 2\): "):
+        read_table(formula)
+    (tmp_path / "u.csv").write_text("a,b\n1,2\n3\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"u.csv: data row 2 does not have the header's 2 fields$"):
+        read_csv(tmp_path / "u.csv")
+    (tmp_path / "u.csv").write_text("a,b\n" + "1\n" * 7, encoding="utf-8")
+    with pytest.raises(DataError, match=r"u.csv: data rows \[1, 2, 3, 4, 5\] and 2 more do not have the header's 2 "):
+        read_csv(tmp_path / "u.csv")
 
 
 @pytest.mark.parametrize("command, given", [
@@ -156,7 +198,7 @@ def test_fit_and_survival_read_a_named_sheet(tmp_path, command, given):
     assert proc.returncode == 0, proc.stderr
     evaluation = json.loads((tmp_path / "o" / "evaluation.json").read_text(encoding="utf-8"))
     assert evaluation["reading_notes"] == [f"{tmp_path / 't.xlsx'}: read the sheet 'Accounts'; the workbook's other "
-                                           f"sheet(s), 'About', are not read (--sheet NAME reads another)"]
+                                           f"sheet, 'About', is not read (--sheet NAME reads another)"]
     proc = subprocess.run([*run, "--sheet", "Acounts", "--out", str(tmp_path / "p")], capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert f"{tmp_path / 't.xlsx'}: no sheet 'Acounts'; its sheets: 'About', 'Accounts'" in proc.stderr

@@ -27,6 +27,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .errors import DataError
+from .i18n import count
 
 
 def _tmp(path: Path) -> Path:
@@ -135,7 +136,9 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     header, body = rows[0], rows[1:]
     uneven = [i + 1 for i, r in enumerate(body) if len(r) != len(header)]
     if uneven:
-        raise DataError(f"{path}: data row(s) {uneven[:5]} do not have the header's {len(header)} fields")
+        raise DataError(f"{path}: data {_numbered('row', uneven[:5])}"
+                        + (f" and {len(uneven) - 5:,} more" if len(uneven) > 5 else "")
+                        + f" {count(len(uneven), '=does', '=do')} not have the header's {len(header)} fields")
     return pd.DataFrame([[_unescape_cell(c) for c in r] for r in body],
                         columns=[_unescape_cell(c) for c in header], dtype=object)
 
@@ -669,10 +672,9 @@ def read_workbook(path: str | Path, sheet: str | None = None, as_written: bool =
                 if v is None and isinstance(g, str) and g.startswith("="):
                     lost.setdefault(j, []).append(i + 1)
         if lost:
-            cols = "; ".join(f"column {_column_letter(j)} rows {rs[:5]}" + (f" and {len(rs) - 5:,} more"
-                                                                            if len(rs) > 5 else "")
-                             for j, rs in lost.items())
-            raise DataError(f"{where}: {sum(map(len, lost.values())):,} formula cell(s) without a stored value "
+            cols = "; ".join(f"column {_column_letter(j)} {_numbered('row', rs[:5])}"
+                             + (f" and {len(rs) - 5:,} more" if len(rs) > 5 else "") for j, rs in lost.items())
+            raise DataError(f"{where}: {count(sum(map(len, lost.values())), 'formula cell')} without a stored value "
                             f"({cols}): the workbook was written by a program and never computed; open it in Excel "
                             f"or LibreOffice and save it, or save the sheet as CSV")
     used = [j for j in range(width) if any(r[j] is not None for r in rows)]
@@ -739,11 +741,12 @@ def reading_notes(df: pd.DataFrame, where: str) -> list[str]:
     if sheet := reading.get("sheet"):
         others = [s for s in sheet["sheets"] if s != sheet["name"]]
         if others:
-            notes.append(f"{where}: read the sheet {sheet['name']!r}; the workbook's other sheet(s), "
-                         f"{', '.join(map(repr, others))}, are not read (--sheet NAME reads another)")
+            notes.append(f"{where}: read the sheet {sheet['name']!r}; the workbook's other "
+                         f"{count(len(others), '=sheet', '=sheets')}, {', '.join(map(repr, others))}, "
+                         f"{count(len(others), '=is', '=are')} not read (--sheet NAME reads another)")
         if sheet["skipped"]:
-            notes.append(f"{where}: the header is row {sheet['header_row']} of the sheet; row(s) {sheet['skipped']} "
-                         f"above it skipped as {sheet['why']}")
+            notes.append(f"{where}: the header is row {sheet['header_row']} of the sheet; "
+                         f"{_numbered('row', sheet['skipped'])} above it skipped as {sheet['why']}")
         if sheet["header_row"] != 1:
             notes.append(f"{where}: data row N is row N + {sheet['header_row']} of the sheet"
                          + (" above its first blank row" if reading.get("blank_rows") else ""))
@@ -752,17 +755,21 @@ def reading_notes(df: pd.DataFrame, where: str) -> list[str]:
                      f"{', '.join(map(repr, found['names']))} (an option naming {name!r} is refused: rename the others "
                      f"to read one)")
     if blank := reading.get("blank_rows"):
-        notes.append(f"{where}: {blank['rows']:,} blank row(s) of the sheet (first at row(s) {blank['first']}) are not "
-                     f"rows: data rows are counted without them, as a CSV's blank lines are")
+        notes.append(f"{where}: {count(blank['rows'], 'blank row')} of the sheet ({_first_at('row', blank)}) "
+                     f"{count(blank['rows'], '=is not a row', '=are not rows')}: data rows are counted without "
+                     f"{count(blank['rows'], '=it', '=them')}, as a CSV's blank lines are")
     if blank := reading.get("blank_lines"):
         spaces = blank.get("spaces", 0)
-        notes.append(f"{where}: {blank['lines']:,} blank line(s) (first at line(s) {blank['first']}) are not rows: "
-                     f"data rows are counted without them, as engage ingest counts empty lines (data row N is line "
-                     f"N + 1 of the file only above the first blank line)"
-                     + (f"; {spaces:,} of them hold spaces, which engage ingest counts as a row (and quarantines), "
-                        f"so below them its row numbers are higher" if spaces else ""))
+        one = blank["lines"] == 1
+        notes.append(f"{where}: {count(blank['lines'], 'blank line')} ({_first_at('line', blank)}) "
+                     f"{count(blank['lines'], '=is not a row', '=are not rows')}: data rows are counted without "
+                     f"{count(blank['lines'], '=it', '=them')}, as engage ingest counts empty lines (data row N is "
+                     f"line N + 1 of the file only above the first blank line)"
+                     + (f"; {'it holds' if one else f'{spaces:,} of them ' + count(spaces, '=holds', '=hold')} "
+                        f"spaces, which engage ingest counts as a row (and quarantines), so below "
+                        f"{count(spaces, '=it', '=them')} its row numbers are higher" if spaces else ""))
     for c, m in (reading.get("missing_words") or {}).items():
-        notes.append(f"{c!r}: {m['cells']:,} cell(s) read as missing ({', '.join(map(repr, m['words']))})")
+        notes.append(f"{c!r}: {count(m['cells'], 'cell')} read as missing ({', '.join(map(repr, m['words']))})")
     for c, example in (reading.get("decimal_comma") or {}).items():
         notes.append(f"{c!r}: numbers written with a decimal comma (e.g. {example!r}) read as numbers")
     for c, example in (reading.get("comma_thousands") or {}).items():
@@ -775,6 +782,21 @@ def reading_notes(df: pd.DataFrame, where: str) -> list[str]:
         notes.append(f"{c!r}: every value has one point and three digits after it (e.g. {example!r}): read as a "
                      f"decimal point; if the point separates thousands, write the numbers without it")
     return notes
+
+
+def _numbered(noun: str, numbers: list) -> str:
+    """Rows or lines named by number, the noun agreeing: "row 4" for one, "rows [4, 7]" for more.
+
+    >>> _numbered("row", [4]), _numbered("line", [4, 7])
+    ('row 4', 'lines [4, 7]')
+    """
+    return f"{noun} {numbers[0]}" if len(numbers) == 1 else f"{noun}s {numbers}"
+
+
+def _first_at(noun: str, blank: dict) -> str:
+    """Where the blank rows or lines of a reading note are: "at line 4" for one, "first at lines [4, 7]" for more."""
+    n = blank.get("rows", blank.get("lines", 0))
+    return f"at {_numbered(noun, blank['first'][:1])}" if n == 1 else f"first at {_numbered(noun, blank['first'])}"
 
 
 def _is_text(s: pd.Series) -> bool:
