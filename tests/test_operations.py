@@ -177,6 +177,21 @@ def test_a_pipeline_clears_what_a_killed_run_was_writing(tmp_path):
     assert sorted(p.name for p in rendered.iterdir()) == ["04_health-k.ipynb"]
 
 
+def test_the_unfinished_stage_folders_removed_are_counted_in_the_singular_and_the_plural(tmp_path, caplog):
+    """The log said "removed 1 unfinished stage folder(s) left by a run that was stopped"."""
+    from engage_models.pipeline.store import Store
+
+    store = Store(tmp_path / "artifacts")
+    for n, names in ((1, ["health/.0123abcd.4242.tmp"]), (2, ["health/.a.1.tmp", "panel/.b.2.tmp"])):
+        for name in names:
+            (store.root / name).mkdir(parents=True)
+        caplog.clear()
+        with caplog.at_level("INFO", logger="engage_models.pipeline.store"):
+            assert len(store.clear_staging()) == n
+        folders = "1 unfinished stage folder" if n == 1 else "2 unfinished stage folders"
+        assert [r.getMessage() for r in caplog.records] == [f"removed {folders} left by a run that was stopped"]
+
+
 def test_the_reports_folder_is_put_right_after_a_run_killed_while_publishing(tmp_path):
     from engage_models.reports.runner import tidy_reports
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -99,8 +100,38 @@ def test_a_failure_while_preparing_the_copies_changes_nothing(reports, monkeypat
         go("2025-07-02")
     assert str(info.value).endswith("an input/output error of the disk; the previous reports are unchanged")
     assert runner._os_error_text(runner.shutil.Error([("a", "b", "[Errno 13] Permission denied")] * 3)) == \
-        "[Errno 13] Permission denied (and 2 other file(s))"
+        "[Errno 13] Permission denied (and 2 other files)"
+    assert runner._os_error_text(runner.shutil.Error([("a", "b", "[Errno 13] Permission denied")] * 2)) == \
+        "[Errno 13] Permission denied (and 1 other file)"  # not "1 other file(s)"
     assert _tree(out) == before
+
+
+def test_the_runners_counts_read_in_the_singular_and_the_plural(tmp_path):
+    """The runner said "published 1 report(s)", "keeping 1 other report(s) of ..." and "notebooks need unknown
+    stage(s) ['helth']": one report, one other report and an unknown stage read in the singular, more in the plural."""
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_one.ipynb", "print('one')")
+    _notebook(nbs / "02_two.ipynb", "print('two')")
+    out, said = tmp_path / "reports", []
+
+    def go(**kw):
+        said.clear()
+        return run(data_dir=tmp_path, out_dir=out, notebooks_dir=nbs, demo=False, run_date="2025-07-01",
+                   progress=said.append, **kw)
+
+    go(only=["01"])
+    assert any(m.startswith("published 1 report in ") for m in said), said
+    go(only=["02"])  # the date's report 01 kept beside it
+    assert "keeping 1 other report of 2025-07-01" in said, said
+    assert any(m.startswith("published 2 reports in ") for m in said), said
+    for needs, words in ((["helth"], "an unknown stage ['helth']"),
+                         (["helth", "kpi"], "unknown stages ['helth', 'kpi']")):
+        nb = nbformat.read(nbs / "02_two.ipynb", as_version=4)
+        nb.metadata[runner.NOTEBOOK_META] = {"needs": needs}
+        nbformat.write(nb, nbs / "02_two.ipynb")
+        with pytest.raises(runner.ConfigError, match=rf"^notebooks need {re.escape(words)} \(stages: ingest, "):
+            go()
 
 
 def test_a_reports_folder_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._core.i18n import count
 from .._core.io import jsonable, read_json, write_json, write_parquet
 from .._core.reasons import reason_of, stored, text, texts
 
@@ -294,7 +295,7 @@ class Store:
             else:
                 path.unlink(missing_ok=True)
         if gone:
-            log.info("removed %d unfinished stage folder(s) left by a run that was stopped", len(gone))
+            log.info("removed %s left by a run that was stopped", count(len(gone), "unfinished stage folder"))
         return gone
 
     def last_seconds(self, stage: str) -> float | None:

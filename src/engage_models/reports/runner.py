@@ -61,7 +61,7 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from .. import config
 from .._core.errors import ConfigError, MachineError, machine_trouble
-from .._core.i18n import LANGS, fmt_date, fmt_datetime, t
+from .._core.i18n import LANGS, count, fmt_date, fmt_datetime, t
 from .._core.io import jsonable, write_text
 from .._core.locks import hold
 from .._core.reasons import section_label, stored
@@ -628,7 +628,7 @@ def _carry_over(previous: Path, staging: Path, entries: list[dict], params: dict
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(item, target)
     if kept:
-        say(f"keeping {len(kept)} other report(s) of {previous.name}")
+        say(f"keeping {count(len(kept), 'other report')} of {previous.name}")
     return sorted(entries + kept, key=lambda e: e["notebook"]), before
 
 
@@ -680,7 +680,7 @@ def _os_error_text(exc: OSError) -> str:
         first = exc.args[0][0]
         why = first[2] if isinstance(first, tuple) and len(first) == 3 else first
         n = len(exc.args[0])
-        return f"{why}" + (f" (and {n - 1:,} other file(s))" if n > 1 else "")
+        return f"{why}" + (f" (and {count(n - 1, 'other file')})" if n > 1 else "")
     return exc.strerror or str(exc)[:300]
 
 
@@ -1209,7 +1209,8 @@ def run(
     needs = {s for nb in notebooks for s in notebook_needs(nb)}
     unknown = needs - set(STAGE_NAMES)
     if unknown:
-        raise ConfigError(f"notebooks need unknown stage(s) {sorted(unknown)} (stages: {', '.join(STAGE_NAMES)})")
+        raise ConfigError(f"notebooks need {count(len(unknown), '=an unknown stage', '=unknown stages')} "
+                          f"{sorted(unknown)} (stages: {', '.join(STAGE_NAMES)})")
     if not data_path.is_dir() and (needs or demo or demo_if_empty):
         flag = demo if demo is not None else demo_if_empty
         if not (flag if flag is not None else data_path.resolve() == config.DATA_DIR.resolve()):
@@ -1408,12 +1409,12 @@ def run(
                 say("delivery: no channel took the alerts; the next run sends them again")
             record_run(pipeline_run, delivered=delivered)
         if no_data:
-            say(f"published {len(entries)} report(s) in {dated} without usable data (the ingest stage kept nothing): "
-                f"latest/ left as it was (see {dated / 'index.html'})")
+            say(f"published {count(len(entries), 'report')} in {dated} without usable data (the ingest stage kept "
+                f"nothing): latest/ left as it was (see {dated / 'index.html'})")
         elif failures or skipped:
-            say(f"published {len(entries)} report(s) in {dated}, with {len(failures)} notebook(s) failed and "
-                f"{len(skipped)} section(s) skipped (see {dated / 'index.html'})")
+            say(f"published {count(len(entries), 'report')} in {dated}, with {count(len(failures), 'notebook')} "
+                f"failed and {count(len(skipped), 'section')} skipped (see {dated / 'index.html'})")
         else:
-            say(f"published {len(entries)} report(s) in {dated} (index: {out_dir / 'index.html'})")
+            say(f"published {count(len(entries), 'report')} in {dated} (index: {out_dir / 'index.html'})")
         paths = [dated / e["html"] for e in entries if e["notebook"] in {nb.name for nb in notebooks}]
         return RunResult(paths, failed, skipped, dated, delivery, no_data=no_data, broken=broken)
