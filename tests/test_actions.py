@@ -244,9 +244,15 @@ def _mutate(fn):
     (lambda d: d["plays"]["drivers"][0].update(owner_by_touch={"tech-touch": "csm"}),
      r"owner_by_touch names unknown touch model 'tech-touch'"),
     (lambda d: d["plays"]["drivers"][0].update(stage=["onboarding"]),
-     r"plays\.drivers\[0\] \(training_session\): unknown key\(s\) \['stage'\]"),
+     r"plays\.drivers\[0\] \(training_session\): unknown key \['stage'\]; a play has "),
+    (lambda d: d["plays"]["drivers"][0].update(stage=["onboarding"], touch=1),
+     r"plays\.drivers\[0\] \(training_session\): unknown keys \['stage', 'touch'\]; a play has "),
+    (lambda d: d["plays"]["drivers"][0].update(stages=["onbording"]),
+     r"plays\.drivers\[0\] \(training_session\): unknown stage \['onbording'\]; choose from "),
+    (lambda d: d["plays"]["drivers"][0].update(touch_models=["low", "mid"]),
+     r"plays\.drivers\[0\] \(training_session\): unknown touch models \['low', 'mid'\]; choose from "),
     (lambda d: d.update(drivers={"top": 0}), r"drivers\.top: a whole number of drivers >= 1"),
-    (lambda d: d.update(touchmodels=[]), r"unknown top-level key\(s\) \['touchmodels'\]"),
+    (lambda d: d.update(touchmodels=[]), r"unknown top-level key \['touchmodels'\]"),
 ])
 def test_a_bad_playbook_entry_is_named_with_its_file(tmp_path, change, message):
     path = _write(tmp_path, _mutate(change))
@@ -285,10 +291,14 @@ def test_the_default_playbook_is_valid_and_a_users_own_playbook_changes_the_answ
 
 
 def test_scored_accounts_without_required_columns_or_with_unknown_bands_are_refused():
-    with pytest.raises(ValueError, match=r"lack column\(s\) \['band'\]"):
+    with pytest.raises(ValueError, match=r"lack column \['band'\]; expected"):  # not "column(s)"
         A.prepare(frame(account()).drop(columns="band"))
-    with pytest.raises(ValueError, match="unknown band"):
+    with pytest.raises(ValueError, match=r"lack columns \['account_id', 'band'\]; expected"):
+        A.prepare(frame(account()).drop(columns=["band", "account_id"]))
+    with pytest.raises(ValueError, match=r"^unknown band \['amber'\]; bands are"):
         A.prepare(frame(account(band="amber")))
+    with pytest.raises(ValueError, match=r"^unknown bands \['amber', 'blue'\]; bands are"):
+        A.prepare(frame(account(band="amber"), account(band="blue")))
 
 
 # -------------------------------------------------------------------------------------------- action list

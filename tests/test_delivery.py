@@ -221,6 +221,35 @@ def test_teams_format_posts_the_adaptive_card(webhook, monkeypatch):
     assert json.loads(webhook.received[0]["body"]) == teams_payload(_digest())
 
 
+def test_refused_recipients_are_counted_in_the_singular_and_the_plural(monkeypatch):
+    """It said "the server refused 1 recipient(s): a@x.example"."""
+    from engage_models.delivery import channels
+
+    class Server:
+        refused: dict = {}
+
+        def __init__(self, *a, **k):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def send_message(self, msg):
+            return Server.refused
+
+    monkeypatch.setattr(channels.smtplib, "SMTP", Server)
+    mail = dict(host="127.0.0.1", port=25, security="none", sender="bot@x.example", subject="s", text="t",
+                to=("a@x.example", "b@x.example", "c@x.example"))
+    for refused, said in ((["b@x.example"], "1 recipient: b@x.example"),
+                          (["c@x.example", "a@x.example"], "2 recipients: a@x.example, c@x.example")):
+        Server.refused = {r: (550, b"no such user") for r in refused}
+        with pytest.raises(DeliveryError, match=rf"^the server refused {said}$"):
+            channels.send_mail(**mail)
+
+
 def test_failures_are_results_with_reasons_and_no_secrets(webhook, smtp, monkeypatch, caplog):
     webhook.status = 500
     monkeypatch.setenv("TEST_WEBHOOK_URL", webhook.url)

@@ -200,14 +200,21 @@ def test_the_play_log_becomes_units_with_outcomes_counted_from_the_play_and_reas
 
 
 def test_a_bad_play_log_is_named_by_column_and_row():
+    """Named in the singular for one row or column, in the plural for more (it said "in row(s) 2", "rows 1 hold")."""
     log = pd.DataFrame({"account_id": ["a", "b", "c"], "play": "x", "date": ["2024-01-01", "soon", "2024-01-03"],
                         "status": "done"})
-    with pytest.raises(DataError, match=r"unreadable or empty date in row\(s\) 2"):
+    with pytest.raises(DataError, match=r"unreadable or empty date in row 2$"):
         E.check_play_log(log)
-    with pytest.raises(DataError, match=r"status must be one of planned, done, skipped; rows 1 hold \['finished'\]"):
+    with pytest.raises(DataError, match=r"unreadable or empty date in rows 1, 2$"):
+        E.check_play_log(log.assign(date=["", "soon", "2024-01-03"]))
+    with pytest.raises(DataError, match=r"status must be one of planned, done, skipped; row 1 holds \['finished'\]"):
         E.check_play_log(log.assign(date="2024-01-01", status=["finished", "done", "done"]))
-    with pytest.raises(DataError, match=r"missing column\(s\) status"):
+    with pytest.raises(DataError, match=r"skipped; rows 1, 3 hold \['finished', 'later'\]"):
+        E.check_play_log(log.assign(date="2024-01-01", status=["finished", "done", "later"]))
+    with pytest.raises(DataError, match=r"missing column status; a play log has"):
         E.check_play_log(log.drop(columns="status"))
+    with pytest.raises(DataError, match=r"missing columns play, status; a play log has"):
+        E.check_play_log(log.drop(columns=["status", "play"]))
 
 
 # ------------------------------------------------------------------------------------------- settings
@@ -524,7 +531,7 @@ def test_a_draw_given_after_the_play_or_lacking_an_arm_is_left_out_with_its_reas
     reasons = units.excluded.set_index("play_id")["reason"]
     assert reasons["P0"] == E.units.ASSIGNED_LATER
     assert (reasons[["P1", "P2", "P3", "P4"]] == E.units.ONE_ARM).all() and len(reasons) == 5
-    with pytest.raises(DataError, match=r"unreadable assigned_on in row\(s\) 2"):
+    with pytest.raises(DataError, match=r"unreadable assigned_on in row 2$"):
         E.check_play_log(log.assign(assigned_on=["2024-11-15", "last week"] + ["2024-11-15"] * 38))
 
 

@@ -193,7 +193,8 @@ def test_per_feature_milestones_expand_to_one_per_key_feature(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("milestones:\n  - name: x\n    source: crm\n", r"milestones\[0\] \(x\): source must be one of"),
     ("milestones:\n  - {source: events}\n", r"milestones\[0\]: each milestone needs a name"),
-    ("milestones:\n  - name: x\n    source: events\n    when: 3\n", r"unknown key\(s\) when"),
+    ("milestones:\n  - name: x\n    source: events\n    when: 3\n", r"\(x\): unknown key when \(a milestone has"),
+    ("milestones:\n  - name: x\n    source: events\n    when: 3\n    if: 4\n", r"\(x\): unknown keys if, when \("),
     ("- just a list\n", "expected a list under 'milestones:'"),
 ])
 def test_a_bad_milestones_file_names_the_file_and_the_entry(tmp_path, text, message):

@@ -326,6 +326,24 @@ def test_contract_violations_raise():
         K.mrr_bridge(ACCOUNTS, SUBS, as_of="2024-01-15")
 
 
+def test_missing_columns_and_accounts_without_mrr_are_counted_in_the_singular_and_the_plural(caplog):
+    """The messages said "lacks the column(s) ['mrr']" and "1 account(s) without mrr count as 0 MRR"."""
+    with pytest.raises(ValueError, match=r"^accounts lacks the column \['mrr'\]$"):
+        K.monthly_mrr(ACCOUNTS.drop(columns="mrr"), SUBS, as_of=AS_OF)
+    with pytest.raises(ValueError, match=r"^accounts lacks the columns \['end_date', 'mrr'\]$"):
+        K.monthly_mrr(ACCOUNTS.drop(columns=["mrr", "end_date"]), SUBS, as_of=AS_OF)
+    with pytest.raises(ValueError, match=r"^panel lacks the column \['user_days_28d'\]$"):
+        K.engagement_over_time(PANEL.drop(columns="user_days_28d"))
+    with pytest.raises(ValueError, match=r"^panel lacks the columns \['active_users_28d', 'user_days_28d'\]$"):
+        K.engagement_over_time(PANEL.drop(columns=["user_days_28d", "active_users_28d"]))
+    for n, said in ((1, "1 account without mrr counts"), (2, "2 accounts without mrr count")):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="engage_models.kpis.compute"):
+            K.monthly_mrr(ACCOUNTS.assign(mrr=[np.nan] * n + [1.0] * (6 - n)), SUBS, as_of=AS_OF)
+        assert [r.getMessage() for r in caplog.records] == [
+            f"{said} as 0 MRR where no subscription row gives it"]
+
+
 def test_docstring_examples_run():
     assert doctest.testmod(K).failed == 0
 

@@ -416,8 +416,12 @@ def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_it
     # a panel that lacks a feature for want of data (here: the model's columns taken away by hand) stops the
     # health stage with the features it lacks (exit 2)
     frozen = load_frozen(folder)
-    with pytest.raises(DataError, match="the panel lacks feature"):
+    with pytest.raises(DataError, match=rf"the panel lacks a feature model \S+ was trained on: "
+                                        rf"{frozen.features[0]} \("):
         frozen.check(pd.DataFrame(columns=frozen.features[1:]), H)
+    with pytest.raises(DataError, match=rf"the panel lacks features model \S+ was trained on: "
+                                        rf"{frozen.features[0]}, {frozen.features[1]} \("):
+        frozen.check(pd.DataFrame(columns=frozen.features[2:]), H)
     # a model damaged after it scored is refused before ingest, also where the health stage would be read back
     (Path(folder) / "model.skops").write_bytes((Path(folder) / "model.skops").read_bytes()[:-50])
     with pytest.raises(DataError, match="model.skops"):

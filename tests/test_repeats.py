@@ -70,6 +70,19 @@ def test_the_same_fall_seen_by_two_weekly_runs_is_alerted_once(tmp_path):
         assert kept.empty and repeats["account_id"].tolist() == ["a"], run_date
 
 
+def test_the_repeats_left_out_are_logged_in_the_singular_and_the_plural(tmp_path, caplog):
+    """The log said "1 score alert(s) left out": one repeat reads "1 score alert", two "2 score alerts"."""
+    ledger = tmp_path / LEDGER
+    weekly(ledger, "2025-01-15", scored("2025-01-15", {"a": (62.0, "yellow"), "b": (60.0, "yellow")}))
+    for now, said in (({"a": (60.0, "yellow"), "b": (78.0, "green")}, "1 score alert"),
+                      ({"a": (60.0, "yellow"), "b": (59.0, "yellow")}, "2 score alerts")):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="engage_models.actions.repeats"):
+            weekly(ledger, "2025-01-22", scored("2025-01-22", now), record=False)
+        assert [r.getMessage() for r in caplog.records] == [
+            f"{said} left out: already alerted by an earlier run within {DAYS} days"]
+
+
 def test_a_further_fall_or_a_lower_band_alerts_again(tmp_path):
     """Materially worse since the alert: more than ``alert_drop`` points below the score alerted (b: 65 -> 54), or
     a lower band (c: alerted green at 80, now yellow at 78). Not enough: a: 62 -> 53 (9 points); into red is a

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import check_lang, t
+from .._core.i18n import check_lang, count, t
 from .._core.reasons import Thin, date_of
 from .._core.time import to_utc
 from .holdout import assign_holdout
@@ -44,12 +44,14 @@ def prepare(scored: pd.DataFrame) -> pd.DataFrame:
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in scored.columns]
     if missing:
-        raise ValueError(f"scored accounts lack column(s) {missing}; expected {', '.join(SCORED_COLUMNS)}")
+        raise ValueError(f"scored accounts lack {count(len(missing), '=column', '=columns')} {missing}; expected "
+                         f"{', '.join(SCORED_COLUMNS)}")
     df = scored.copy()
     df["as_of"] = pd.to_datetime(df["as_of"], utc=True)
     bad = set(df["band"].dropna().unique()) - set(BANDS)
     if bad:
-        raise ValueError(f"unknown band(s) {sorted(map(str, bad))}; bands are {', '.join(BANDS)}")
+        raise ValueError(f"{count(len(bad), '=unknown band', '=unknown bands')} {sorted(map(str, bad))}; bands are "
+                         f"{', '.join(BANDS)}")
     if "drivers" not in df.columns:
         log.warning("scored accounts have no 'drivers' column: driver plays cannot fire")
         df["drivers"] = [[] for _ in range(len(df))]

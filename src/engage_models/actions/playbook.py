@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from .._core.errors import ConfigError
-from .._core.i18n import LANGS, fmt_money, t
+from .._core.i18n import LANGS, count, fmt_money, t
 from ..features import metrics as M
 
 log = logging.getLogger(__name__)
@@ -269,10 +269,11 @@ def _check_columns(conds: Iterable[Condition], known: set[str], where: str) -> N
 def _names(value, allowed: tuple[str, ...], what: str, where: str) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-        raise PlaybookError(f"{where}: {what} must be a list of names, got {value!r}")
+        raise PlaybookError(f"{where}: {what}s must be a list of names, got {value!r}")
     bad = [v for v in items if v not in allowed]
     if bad:
-        raise PlaybookError(f"{where}: unknown {what} {bad}; choose from {', '.join(allowed)}")
+        raise PlaybookError(f"{where}: unknown {count(len(bad), '=' + what, '=' + what + 's')} {bad}; choose from "
+                            f"{', '.join(allowed)}")
     return tuple(items)
 
 
@@ -314,7 +315,8 @@ def _play(item, section: str, i: int, known: set[str], seen: set[str]) -> Play:
         raise PlaybookError(f"{where}: play id {pid!r} is used twice")
     extra = set(item) - _PLAY_KEYS
     if extra:
-        raise PlaybookError(f"{where}: unknown key(s) {sorted(extra)}; a play has {', '.join(sorted(_PLAY_KEYS))}")
+        raise PlaybookError(f"{where}: {count(len(extra), '=unknown key', '=unknown keys')} {sorted(extra)}; a play "
+                            f"has {', '.join(sorted(_PLAY_KEYS))}")
     missing = [k for k in ("label", "why", "owner") if k not in item]
     if missing:
         raise PlaybookError(f"{where}: missing {', '.join(missing)}")
@@ -337,14 +339,15 @@ def _play(item, section: str, i: int, known: set[str], seen: set[str]) -> Play:
     if "driver" in item:
         if section != "drivers":
             raise PlaybookError(f"{where}: only plays under plays.drivers name a 'driver'")
-        driver = _names(item["driver"], tuple(sorted(known)), "driver column(s)", where)
+        driver = _names(item["driver"], tuple(sorted(known)), "driver column", where)
     elif section == "drivers":
-        raise PlaybookError(f"{where}: a play under plays.drivers needs 'driver': the metric column(s) it answers")
+        raise PlaybookError(f"{where}: a play under plays.drivers needs 'driver': the metric column (or list of "
+                            "columns) it answers")
     return Play(
         id=pid, section=section, label=_bilingual(item["label"], "label", where),
         why=_bilingual(item["why"], "why", where), owner=item["owner"], where=where, owner_by_touch=dict(by_touch),
-        stages=_names(item.get("stages", []), STAGES, "stage(s)", where),
-        touch_models=_names(item.get("touch_models", []), TOUCH_MODELS, "touch model(s)", where),
+        stages=_names(item.get("stages", []), STAGES, "stage", where),
+        touch_models=_names(item.get("touch_models", []), TOUCH_MODELS, "touch model", where),
         when=when, any=any_, driver=driver,
         holdout=_share(item["holdout"], f"{where}.holdout") if "holdout" in item else None,
     )
@@ -439,7 +442,8 @@ def _parse(data) -> Playbook:
         raise PlaybookError("the file must hold a mapping with touch_models, stages, drivers and plays")
     unknown = set(data) - _TOP_KEYS
     if unknown:
-        raise PlaybookError(f"unknown top-level key(s) {sorted(unknown)}; expected {', '.join(sorted(_TOP_KEYS))}")
+        raise PlaybookError(f"{count(len(unknown), '=unknown top-level key', '=unknown top-level keys')} "
+                            f"{sorted(unknown)}; expected {', '.join(sorted(_TOP_KEYS))}")
     if data.get("version", 1) != 1:
         raise PlaybookError(f"version {data.get('version')!r} is not supported (this version reads 1)")
     missing = [k for k in ("touch_models", "stages", "plays") if k not in data]

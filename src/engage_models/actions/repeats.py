@@ -41,6 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._core.i18n import count
 from .._core.io import read_json, write_text
 from .._core.time import to_utc
 
@@ -221,5 +222,6 @@ def new_score_alerts(alerts: pd.DataFrame, told: pd.DataFrame | None, *, drop: f
     repeats["told_band"] = info["told_rank"].map(bands).to_numpy()
     repeats.attrs = dict(alerts.attrs)
     if len(repeats):
-        log.info("%d score alert(s) left out: already alerted by an earlier run within %d days", len(repeats), days)
+        log.info("%s left out: already alerted by an earlier run within %d days", count(len(repeats), "score alert"),
+                 days)
     return kept, repeats

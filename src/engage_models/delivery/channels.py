@@ -30,6 +30,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .._core.i18n import count
 from .messages import Digest, mail_text, slack_payload, teams_payload
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ def send_mail(*, host: str, port: int, security: str, sender: str, to: tuple[str
     except (OSError, ssl.SSLError) as exc:
         raise DeliveryError(f"cannot reach {host}:{port}: {exc.strerror or exc}") from None
     if refused:
-        raise DeliveryError(f"the server refused {len(refused)} recipient(s): {', '.join(sorted(refused))}")
+        raise DeliveryError(f"the server refused {count(len(refused), 'recipient')}: {', '.join(sorted(refused))}")
 
 
 # --------------------------------------------------------------------------------------------- deliver

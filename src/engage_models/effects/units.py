@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError
+from .._core.i18n import count
 from .._core.sampling import stable_uniform
 from .._core.time import to_utc
 from ..ingest.contracts import PLAY_STATUSES
@@ -92,23 +93,25 @@ def check_play_log(log: pd.DataFrame, source: str = "play log") -> pd.DataFrame:
     """
     missing = [c for c in LOG_COLUMNS if c not in log.columns]
     if missing:
-        raise DataError(f"{source}: missing column(s) {', '.join(missing)}; a play log has "
+        raise DataError(f"{source}: missing {count(len(missing), '=column', '=columns')} {', '.join(missing)}; "
+                        f"a play log has "
                         f"{', '.join(LOG_COLUMNS)} (and optionally owner, holdout, play_id, note)")
     df = log.copy().reset_index(drop=True)
     # format="mixed": a log may give dates with and without times, "T" or a space, "Z" or an offset
     df["date"] = pd.to_datetime(df["date"], utc=True, errors="coerce", format="mixed")
     bad = df.index[df["date"].isna()]
     if len(bad):
-        raise DataError(f"{source}: unreadable or empty date in row(s) {_rows(bad)}")
+        raise DataError(f"{source}: unreadable or empty date in {_rows(bad)}")
     given = df["assigned_on"] if "assigned_on" in df else pd.Series(pd.NaT, index=df.index)
     df["assigned_on"] = pd.to_datetime(given, utc=True, errors="coerce", format="mixed")
     bad = df.index[df["assigned_on"].isna() & given.notna() & (given.astype(str).str.strip() != "")]
     if len(bad):
-        raise DataError(f"{source}: unreadable assigned_on in row(s) {_rows(bad)}")
+        raise DataError(f"{source}: unreadable assigned_on in {_rows(bad)}")
     df["status"] = df["status"].astype(str).str.strip().str.lower()
     bad = df.index[~df["status"].isin(PLAY_STATUSES)]
     if len(bad):
-        raise DataError(f"{source}: status must be one of {', '.join(PLAY_STATUSES)}; rows {_rows(bad)} hold "
+        raise DataError(f"{source}: status must be one of {', '.join(PLAY_STATUSES)}; {_rows(bad)} "
+                        f"{count(len(bad), '=holds', '=hold')} "
                         f"{sorted(df.loc[bad, 'status'].unique())}")
     df["play"] = df["play"].astype(str).str.strip().str.lower()
     df["account_id"] = df["account_id"].astype(str)
@@ -117,13 +120,14 @@ def check_play_log(log: pd.DataFrame, source: str = "play log") -> pd.DataFrame:
         arm = df["assignment"].astype("string").str.strip().str.lower().replace("", pd.NA)  # blank: no value
         bad = df.index[arm.notna() & ~arm.isin(ASSIGNMENTS)]
         if len(bad):
-            raise DataError(f"{source}: assignment must be one of {', '.join(ASSIGNMENTS)}; rows {_rows(bad)} hold "
+            raise DataError(f"{source}: assignment must be one of {', '.join(ASSIGNMENTS)}; {_rows(bad)} "
+                            f"{count(len(bad), '=holds', '=hold')} "
                             f"{sorted(arm[bad].unique())}")
         derived = arm.map({"held_out": True, "assigned": False}).astype("boolean")
         differ = (derived != df["holdout"]).fillna(False) | arm.eq("not_drawn").fillna(False)
         clash = df.index[(df["holdout"].notna() & arm.notna() & differ).to_numpy(dtype=bool)]
         if len(clash):
-            raise DataError(f"{source}: holdout and assignment say different arms in row(s) {_rows(clash)}")
+            raise DataError(f"{source}: holdout and assignment say different arms in {_rows(clash)}")
         df["holdout"] = df["holdout"].fillna(derived)
     if "play_id" not in df:
         df["play_id"] = [f"row{i + 1}" for i in range(len(df))]
@@ -131,8 +135,14 @@ def check_play_log(log: pd.DataFrame, source: str = "play log") -> pd.DataFrame:
 
 
 def _rows(index) -> str:
+    """The log's rows at ``index`` (0-based) as a message names them, the noun agreeing with how many.
+
+    >>> _rows([1]), _rows([1, 4]), _rows(range(12))
+    ('row 2', 'rows 2, 5', 'rows 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more')
+    """
     shown = ", ".join(str(i + 1) for i in list(index)[:10])
-    return shown + (f" and {len(index) - 10} more" if len(index) > 10 else "")
+    return (f"{count(len(index), '=row', '=rows')} {shown}"
+            + (f" and {len(index) - 10} more" if len(index) > 10 else ""))
 
 
 @dataclass

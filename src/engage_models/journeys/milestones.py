@@ -43,7 +43,7 @@ import pandas as pd
 import yaml
 
 from .._core.errors import ConfigError, InsufficientData
-from .._core.i18n import LANGS, t
+from .._core.i18n import LANGS, count, t
 from .._core.io import parquet_columns, parquet_source
 from .._core.stats import benjamini_hochberg, difference_interval, wilson_interval
 from .._core.time import DAYS_PER_MONTH, to_utc
@@ -113,7 +113,8 @@ def load_milestones(path: str | Path) -> list[Milestone]:
             raise ConfigError(f"{where}: each milestone needs a name")
         unknown = set(e) - {"name", "source", "match", "per", "label"}
         if unknown:
-            raise ConfigError(f"{where} ({e['name']}): unknown key(s) {', '.join(sorted(unknown))} "
+            raise ConfigError(f"{where} ({e['name']}): {count(len(unknown), '=unknown key', '=unknown keys')} "
+                              f"{', '.join(sorted(unknown))} "
                               "(a milestone has name, source, match, per, label)")
         if e.get("source") not in SOURCES:
             raise ConfigError(f"{where} ({e['name']}): source must be one of {', '.join(SOURCES)}, "

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._core.i18n import count
 from .._core.reasons import Thin, date_of
 from .._core.stats import wilson_interval
 from .._core.time import DataStart, account_starts, bulk_start, day_counts, naive_utc, to_utc
@@ -163,7 +164,7 @@ def _grid(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, as_
           observed_from=None) -> _Grid:
     missing = {"account_id", "start_date", "end_date", "mrr"} - set(accounts.columns)
     if missing:
-        raise ValueError(f"accounts lacks the column(s) {sorted(missing)}")
+        raise ValueError(f"accounts lacks the {count(len(missing), '=column', '=columns')} {sorted(missing)}")
     subs = _subscriptions_or_none(subscriptions)
     if subs is not None and ({"account_id", "period_start", "mrr"} - set(subs.columns)):
         raise ValueError("subscriptions needs the columns account_id, period_start and mrr")
@@ -199,8 +200,8 @@ def _grid(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, as_
 
     base = pd.to_numeric(acc["mrr"], errors="coerce")
     if base.isna().any():
-        log.warning("%d account(s) without mrr count as 0 MRR where no subscription row gives it",
-                    int(base.isna().sum()))
+        log.warning("%s as 0 MRR where no subscription row gives it",
+                    count(int(base.isna().sum()), "# account without mrr counts", "# accounts without mrr count"))
     mrr = np.repeat(base.fillna(0.0).to_numpy()[:, None], len(months), axis=1)
     if subs is not None:
         rows = pd.DataFrame({"account_id": subs["account_id"].to_numpy(), "month": sub_month.to_numpy(),
@@ -572,7 +573,8 @@ def engagement_over_time(panel: pd.DataFrame, by: str | None = None, level: floa
     """
     need = {"account_id", "as_of", "user_days_28d", "active_users_28d"}
     if need - set(panel.columns):
-        raise ValueError(f"panel lacks the column(s) {sorted(need - set(panel.columns))}")
+        raise ValueError(f"panel lacks the {count(len(need - set(panel.columns)), '=column', '=columns')} "
+                         f"{sorted(need - set(panel.columns))}")
     keys = ["as_of"] + ([by] if by else [])
     p = panel.assign(_active=(panel["active_users_28d"].fillna(0) > 0).astype(int))
     out = p.groupby(keys, sort=True, dropna=False).agg(

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import ConfigError, DataError
+from .._core.i18n import count
 from .._core.io import jsonable, read_json, write_json, write_parquet, write_text
 from .._core.time import same_clock, to_utc
 
@@ -416,7 +417,8 @@ class FrozenModel:
                               f"{horizon_days} days)")
         missing = [f for f in self.features if f not in panel.columns]
         if missing:
-            raise DataError(f"the panel lacks feature(s) model {self.model_id} was trained on: {', '.join(missing)} "
+            raise DataError(f"the panel lacks {count(len(missing), '=a feature', '=features')} model {self.model_id} "
+                            f"was trained on: {', '.join(missing)} "
                             "(build the panel with the same windows and tables, or train a new model)")
 
     def blank_features(self, rows: pd.DataFrame) -> dict[str, dict]:
