@@ -379,6 +379,9 @@ def test_runs_with_a_frozen_model_score_identically_reuse_the_stage_and_carry_it
     runs = [first, pipeline.run({"data_dir": str(data), **_quiet(model=str(tmp_path / "models"))}, until="actions",
                                 strict=True, progress=lambda m: None)]
     assert runs[1].records["health"].status == "reused"
+    # the models folder's current model is named once, at the start: the stage's key and its scoring read the same
+    # folder (each resolved "current" on its own, and a train finishing between them scored with another model)
+    assert Path(runs[1].config.model) == Path(folder)
     first, second = (r.scores.sort_values(["as_of", "account_id"]).reset_index(drop=True) for r in runs)
     assert np.array_equal(first["score"], second["score"])
     assert np.array_equal(first["churn_probability"], second["churn_probability"])

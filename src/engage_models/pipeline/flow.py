@@ -139,6 +139,10 @@ def run(config: RunConfig | dict | None = None, *, until: str | None = None, str
     stages = _stages_until(until)
     if any(st.name == "health" for st in stages):
         _check_model_first(config)
+        if config.model:  # a models folder's current model, named once: the stage's key and its scoring read one
+            from ..lifecycle.frozen import resolve  # (a train finishing between the two read another model)
+
+            config = config.replace(model=str(resolve(config.model)))
         if config.health.hand_scorecard:
             from ..health.baselines import load_scorecard
 
