@@ -21,7 +21,8 @@ import pytest
 from engage_models._core.time import bulk_start
 from engage_models.survival import CoxModel, KaplanMeierGroups, TimeVaryingCox, report
 from engage_models.survival import analysis as A
-from engage_models.survival.data import observation_window
+from engage_models.survival.data import observation_window, usable
+from engage_models.survival.design import Design
 from engage_models.survival.evaluation import cross_validate
 from engage_models.survival.kaplan_meier import KaplanMeierResult
 from engage_models.survival.time_varying import cross_validate_start_stop
@@ -420,3 +421,28 @@ def test_a_placeholder_start_is_set_aside_however_long_the_others_span():
     both = account_starts(day_counts([pd.Timestamp("1924-07-22", tz="UTC"), pd.Timestamp("1970-01-01", tz="UTC"),
                                       *others]))
     assert (both.rows, both.first.year, both.last.year, both.start) == (2, 1924, 1970, others[0])
+
+
+@pytest.mark.parametrize("rows, said", [([0], "1 row with no time at risk"), ([0, 1], "2 rows with no time at risk")])
+def test_rows_with_no_time_at_risk_are_counted_in_the_singular_and_the_plural(caplog, rows, said):
+    """The survival stage's log read "1 row(s) with no time at risk ... left out": one row is "1 row", two are
+    "2 rows", in Kaplan-Meier's line and in the Cox model's."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"duration": rng.uniform(1, 30, 40), "event": rng.integers(0, 2, 40), "entry": 0.0})
+    df.loc[rows, ["duration", "entry"]] = 4.0
+    with caplog.at_level(logging.INFO, logger="engage_models.survival"):
+        KaplanMeierGroups().fit(df)
+        usable(df, "duration", "entry")
+    lines = [r.getMessage() for r in caplog.records if "no time at risk" in r.getMessage()]
+    assert len(lines) == 2 and all(m.startswith(f"{said} (") for m in lines), lines
+    assert not any("(s)" in m for m in lines)
+
+
+def test_covariates_not_in_the_table_are_named_as_one_column_or_several():
+    df = pd.DataFrame({"duration": [1.0, 2.0], "event": [1, 0], "x": [0.5, 1.5]})
+    with pytest.raises(ValueError, match=r"^covariate column not in the table: \['age'\]$"):
+        Design.fit(df, ["x", "age"])
+    with pytest.raises(ValueError, match=r"^covariate columns not in the table: \['age', 'karno'\]$"):
+        Design.fit(df, ["age", "karno"])
+    with pytest.raises(ValueError, match=r"^column \['stop'\] not in the table$"):
+        CoxModel(duration_col="stop").fit(df)

@@ -946,8 +946,8 @@ def covariates_at(lt: pd.DataFrame, subscriptions: pd.DataFrame | None, at, *, m
                 v = D.value_at(known, when, col, side=side)
                 now = out["account_id"].map(v)
                 if col in out and now.isna().any():
-                    log.info("%d account(s) without a subscription month known at %s: %r from the accounts table",
-                             int(now.isna().sum()), to_utc(at).date(), col)
+                    log.info("%s without a subscription month known at %s: %r from the accounts table",
+                             count(int(now.isna().sum()), "account"), to_utc(at).date(), col)
                 out[col] = now.where(now.notna(), out[col]) if col in out else now
     if "mrr" in out:
         out["log_mrr"] = np.log1p(pd.to_numeric(out["mrr"], errors="coerce").clip(lower=0))

@@ -69,7 +69,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.errors import InsufficientData
-from .._core.i18n import LANGS, fmt_number, p_is, t
+from .._core.i18n import LANGS, count, fmt_number, p_is, t
 from .._core.reasons import Thin, Why, reason_of
 from . import _riskset
 from .curves import SurvivalCurves, relative_hazard, tail_hazard
@@ -330,13 +330,13 @@ class CoxModel(BaseEstimator):
         need = [self.duration_col, self.event_col] + ([self.entry_col] if self.entry_col else [])
         missing = [c for c in need if c not in df.columns]
         if missing:
-            raise ValueError(f"column(s) {missing} not in the table")
+            raise ValueError(f"{'column' if len(missing) == 1 else 'columns'} {missing} not in the table")
         covs = list(self.covariates or [])
         strata = list(self.strata or [])
         complete = df[covs + strata].notna().all(axis=1)
         if (~complete).any():
             said = log.debug if counted_in_refit(("left_out",), (~complete).sum()) else log.warning
-            said("%d row(s) with a missing covariate left out of the Cox model", int((~complete).sum()))
+            said("%s with a missing covariate left out of the Cox model", count(int((~complete).sum()), "row"))
         data = usable(df[complete], self.duration_col, self.entry_col)
         check_events(len(df), len(data), int(data[self.event_col].sum()), "Cox model")
         return data
@@ -547,8 +547,9 @@ class CoxModel(BaseEstimator):
         if fitted:
             unseen = ~pd.Series(key).isin(list(self.baseline_)).to_numpy()
             if unseen.any():
-                log.warning("%d row(s) of a stratum not seen in fitting (%s): given the baseline of %r",
-                            int(unseen.sum()), ", ".join(sorted(set(key[unseen]))[:5]), self.strata_reference_)
+                log.warning("%s of a stratum not seen in fitting (%s): given the baseline of %r",
+                            count(int(unseen.sum()), "row"), ", ".join(sorted(set(key[unseen]))[:5]),
+                            self.strata_reference_)
                 key = np.where(unseen, self.strata_reference_, key)
         return key
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._core.i18n import count
 from .._core.io import parquet_source
 from .._core.time import DAYS_PER_MONTH, months_between, to_utc  # noqa: F401
 
@@ -61,14 +62,15 @@ def lifetimes(accounts: pd.DataFrame, as_of, observed_from=None, *, id_col: str 
     """
     missing = {id_col, start_col, end_col} - set(accounts.columns)
     if missing:
-        raise ValueError(f"accounts lack column(s) {sorted(missing)}")
+        raise ValueError(f"accounts lack {'column' if len(missing) == 1 else 'columns'} {sorted(missing)}")
     as_of = to_utc(as_of)
     df = accounts.copy()
     start = to_utc(df[start_col])
     end = to_utc(df[end_col])
     keep = start < as_of
     if (~keep).any():
-        log.info("%d account(s) start on or after %s: left out", int((~keep).sum()), as_of.date())
+        log.info("%s on or after %s: left out", count(int((~keep).sum()), "# account starts", "# accounts start"),
+                 as_of.date())
     df, start, end = df[keep].copy(), start[keep], end[keep]
     churned = end.notna() & (end <= as_of)
     stop = end.where(churned, as_of)
@@ -79,9 +81,9 @@ def lifetimes(accounts: pd.DataFrame, as_of, observed_from=None, *, id_col: str 
         df[ENTRY] = months_between(start, observed_from).clip(lower=0).astype(float)
         before = int((churned & (end < observed_from)).sum())
         if before:
-            log.warning("%d account(s) churned before observed_from %s: the accounts table seems to hold "
+            log.warning("%s churned before observed_from %s: the accounts table seems to hold "
                         "customers lost before the data window, so it may not be left-truncated; consider "
-                        "observed_from=None", before, observed_from.date())
+                        "observed_from=None", count(before, "account"), observed_from.date())
         df[ENTRY] = np.minimum(df[ENTRY], df[DURATION])  # such accounts add no time at risk in the window
     else:
         df[ENTRY] = 0.0
@@ -99,7 +101,7 @@ def usable(df: pd.DataFrame, duration: str = DURATION, entry: str | None = ENTRY
         ok &= df[duration] > df[entry]
     dropped = int((~ok).sum())
     if dropped:
-        log.info("%d row(s) with no time at risk (duration <= entry) left out", dropped)
+        log.info("%s with no time at risk (duration <= entry) left out", count(dropped, "row"))
     return df[ok].reset_index(drop=True)
 
 
@@ -150,9 +152,10 @@ def observation_window(processed: str | Path) -> tuple[pd.Timestamp | None, list
         said = found.said(table, col)
         if said:
             set_aside.append(said)
-            log.info("%s: %d row(s) dated %s to %s, more than a year before the rest of the table, are set aside "
-                        "in finding where the data begin (%s)", table, found.rows, said["first"], said["last"],
-                        said["start"])
+            log.info("%s: %s dated %s, more than a year before the rest of the table, %s set aside in finding where "
+                     "the data begin (%s)", table, count(found.rows, "row"),
+                     said["first"] if said["first"] == said["last"] else f"{said['first']} to {said['last']}",
+                     count(found.rows, "=is", "=are"), said["start"])
     return (min(starts) if starts else None), set_aside
 
 
@@ -200,10 +203,10 @@ def unknown_starts(accounts: pd.DataFrame, observed_from=None, *, id_col: str = 
     said = {"table": "accounts", "column": start_col, "rows": int(aside.sum()), "total": int(start.notna().sum()),
             "first": early.iloc[0].date().isoformat(), "last": early.iloc[-1].date().isoformat(),
             "start": found.start.date().isoformat(), "accounts": ids}
-    log.warning("accounts: %d account(s) started %s, more than a year before any other account (next start %s), "
-                "e.g. %s: their tenure is unknown, left out of the survival tables", said["rows"],
+    log.warning("accounts: %s started %s, more than a year before any other account (next start %s), "
+                "e.g. %s: %s tenure is unknown, left out of the survival tables", count(said["rows"], "account"),
                 said["first"] if said["first"] == said["last"] else f"{said['first']} to {said['last']}",
-                said["start"], ids)
+                said["start"], ids, count(said["rows"], "=its", "=their"))
     return aside, said
 
 
@@ -267,8 +270,9 @@ def panel_to_start_stop(panel: pd.DataFrame, lt: pd.DataFrame, covariates: list[
         Observation end; default the latest panel date plus one period (so the last row has a length).
     """
     need = {id_col, time_col, *covariates}
-    if need - set(panel.columns):
-        raise ValueError(f"panel lacks column(s) {sorted(need - set(panel.columns))}")
+    lacking = sorted(need - set(panel.columns))
+    if lacking:
+        raise ValueError(f"panel lacks {'column' if len(lacking) == 1 else 'columns'} {lacking}")
     acc = lt[[id_col, start_col, end_col]].drop_duplicates(id_col)
     df = panel[[id_col, time_col, *covariates]].merge(acc, on=id_col, how="inner")
     df[time_col] = to_utc(df[time_col])

@@ -31,6 +31,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from .._core.errors import DataError
+from .._core.i18n import count
 from .._core.io import looks_like_dates  # noqa: F401  (survival's callers import it from here)
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class Design:
         one."""
         missing = [c for c in covariates if c not in df.columns]
         if missing:
-            raise ValueError(f"covariate column(s) not in the table: {missing}")
+            raise ValueError(f"covariate {'column' if len(missing) == 1 else 'columns'} not in the table: {missing}")
         categorical = set(categorical or []) | {c for c in covariates if is_categorical(df[c])}
         said = f"{where}, " if where else ""
         levels = {}
@@ -199,7 +200,8 @@ class Design:
                 if unseen.any():
                     ref = str(self.levels[c][0])  # np.str_('SMB') said as 'SMB'
                     said = log.debug if counted_in_refit(("unseen_level", c, ref), unseen.sum()) else log.warning
-                    said("%d row(s) with a level of %r not seen in fitting: encoded as %r", int(unseen.sum()), c, ref)
+                    said("%s with a level of %r not seen in fitting: encoded as %r", count(int(unseen.sum()), "row"),
+                         c, ref)
                 for k, lev in enumerate(self.levels[c][1:], start=1):
                     cols[f"{c}={lev}"] = np.where(missing, np.nan, (codes == k).astype(float))
             else:

@@ -29,7 +29,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import median_survival_times
 from scipy import stats
 
-from .._core.i18n import LANGS, catalogue, p_is, t
+from .._core.i18n import LANGS, catalogue, count, p_is, t
 from .._core.plots import BAND_COLOURS, new_ax
 from .._core.reasons import Thin, Why, text
 from .._core.stats import wilson_interval
@@ -149,7 +149,7 @@ class KaplanMeierGroups:
         self.no_time_at_risk_ = ({"accounts": len(gone), "churned": int(gone[self.event_col].sum())}
                                  if len(gone) else {})
         if len(gone):
-            log.info("%d row(s) with no time at risk (%s <= %s) left out of the Kaplan-Meier curves", len(gone),
+            log.info("%s with no time at risk (%s <= %s) left out of the Kaplan-Meier curves", count(len(gone), "row"),
                      self.duration_col, entry or 0)
         groups = self._groups(data)
         present = set(groups.unique())

@@ -46,6 +46,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._core.errors import InsufficientData
+from .._core.i18n import count
 from .._core.progress import parallel_map
 from .._core.reasons import Thin, Why
 from .._core.stats import sigmoid
@@ -104,13 +105,13 @@ class _StartStopModel(BaseEstimator):
         need = [self.start_col, self.stop_col, self.event_col, self.id_col, *(self.covariates or [])]
         missing = [c for c in need if c not in df.columns]
         if missing:
-            raise ValueError(f"column(s) {missing} not in the table")
+            raise ValueError(f"{'column' if len(missing) == 1 else 'columns'} {missing} not in the table")
         if df.empty and df.attrs.get("why_empty"):
             raise Thin("reason.panel_no_risk_date", model=Why(self.label), **df.attrs["why_empty"])
         ok = df[list(self.covariates or [])].notna().all(axis=1) & (df[self.stop_col] > df[self.start_col])
         if (~ok).any():
             said = log.debug if counted_in_refit(("left_out",), (~ok).sum()) else log.warning
-            said("%s: %d row(s) with a missing covariate or no length left out", self.label, int((~ok).sum()))
+            said("%s: %s with a missing covariate or no length left out", self.label, count(int((~ok).sum()), "row"))
         data = df[ok]
         check_events(len(df), len(data), int(data[self.event_col].sum()), self.label)
         return data
