@@ -411,3 +411,16 @@ def test_a_ticket_with_a_csat_outside_the_scale_still_counts_as_a_ticket(tmp_pat
     pd.testing.assert_frame_equal(with_bad[["account_id", *support]], with_good[["account_id", *support]])
     assert _row(with_bad, "A1")["tickets_28d"] == 2 and _row(with_bad, "A1")["median_hours_to_close_28d"] == 24.0
     assert pd.isna(_row(with_bad, "A1")["csat_latest"]) and _row(with_good, "A1")["csat_latest"] == 4.0
+
+
+@pytest.mark.parametrize("ts", ["1924-03-05 10:00", "1924-03-05 00:00", "1969-12-31 23:59:59.999999",
+                                "1970-01-01 00:00", "2025-03-01 23:59:59.999999"])
+def test_the_engines_day_of_a_time_before_1970_is_its_own_day(ts):
+    """DuckDB's integer division truncates towards zero: an event at 1924-03-05 10:00 was counted on 6 March, and
+    the panel's log named that day for the events it set aside. Every time is on its UTC calendar day."""
+    from engage_models.features.engine import DuckDBEngine
+
+    t = pd.Timestamp(ts, tz="UTC")
+    with DuckDBEngine() as duck:
+        got = duck.frame("SELECT " + duck.day("$t") + " AS d", {"t": t})["d"].iloc[0]
+    assert got == (t.normalize() - pd.Timestamp("1970-01-01", tz="UTC")).days

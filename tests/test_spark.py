@@ -134,6 +134,8 @@ def test_parameters_are_bound_and_days_are_utc_epoch_days(spark):
     with DuckDBEngine() as duck:
         want = duck.frame("SELECT " + duck.day("$t") + " AS d", {"t": ts})["d"].iloc[0]
     assert got["d"].iloc[0] == want == (ts.normalize() - pd.Timestamp("1970-01-01", tz="UTC")).days
+    early = pd.Timestamp("1924-03-05 10:00", tz="UTC")  # before 1970: its day, not the next (division floors)
+    assert eng.frame("SELECT " + eng.day("$t") + " AS d", {"t": early})["d"].iloc[0] == -16738
     # a duration with fractions of a second: DuckDB's date_diff('second') would count the boundary crossed
     q = ("SELECT date_diff('microsecond', TIMESTAMP '2025-01-01 00:00:00.9', TIMESTAMP '2025-01-01 00:00:01.1') "
          "/ 3600000000.0 AS h")

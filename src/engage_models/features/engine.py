@@ -43,6 +43,11 @@ from .._core.time import to_utc
 log = logging.getLogger(__name__)
 _PARAM = re.compile(r"\$([A-Za-z_]\w*)")
 
+#: Microseconds from 0001-01-01 to 1970-01-01 (719,162 days). Integer division truncates towards zero in DuckDB
+#: and Spark alike, so a time before 1970 (an event mistyped as 1924) landed on the next day: the epoch is moved
+#: back to year 1 for the division, which then floors, and moved forward again in days.
+_YEAR_ONE_US, _YEAR_ONE_DAYS = 62_135_596_800_000_000, 719_162
+
 
 def quote_ident(name: str) -> str:
     """An SQL identifier, quoted (names may come from user files)."""
@@ -166,7 +171,7 @@ class DuckDBEngine(Engine):
     def day(self, column: str) -> str:
         # integer arithmetic on epoch microseconds: exact, and much cheaper than a time-zone-aware cast
         # (epoch_ms rounds to the nearest millisecond: 23:59:59.9996 would land on the next day)
-        return f"CAST(epoch_us({column}) // 86400000000 AS INTEGER)"
+        return f"CAST((epoch_us({column}) + {_YEAR_ONE_US}) // 86400000000 - {_YEAR_ONE_DAYS} AS INTEGER)"
 
     def write_parquet(self, sql: str, path: str | Path, params: dict | None = None) -> None:
         self.con.sql(sql, params=_used(sql, params)).write_parquet(str(path), compression="zstd")
@@ -473,7 +478,7 @@ class SparkEngine(Engine):
     def day(self, column: str) -> str:
         # written in the engines' input dialect (DuckDB's), transpiled with the rest of the statement; Spark
         # keeps timestamps as microseconds since the epoch (UTC), so this is exact and ignores time zones
-        return f"CAST(unix_micros({column}) // 86400000000 AS INTEGER)"
+        return f"CAST((unix_micros({column}) + {_YEAR_ONE_US}) // 86400000000 - {_YEAR_ONE_DAYS} AS INTEGER)"
 
     def write_parquet(self, sql: str, path: str | Path, params: dict | None = None) -> None:
         """Write the result as a Parquet dataset: a folder of part files at ``path`` (replaced if present)."""
