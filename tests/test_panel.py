@@ -413,6 +413,51 @@ def test_a_ticket_with_a_csat_outside_the_scale_still_counts_as_a_ticket(tmp_pat
     assert pd.isna(_row(with_bad, "A1")["csat_latest"]) and _row(with_good, "A1")["csat_latest"] == 4.0
 
 
+@pytest.mark.parametrize("n, said", [
+    (1, "events: 1 row dated 1924-03-05, more than a year before the rest, set aside"),
+    (2, "events: 2 rows dated 1924-03-05 to 1924-03-06, more than a year before the rest, set aside")])
+def test_events_dated_long_before_the_rest_are_counted_in_the_singular_and_the_plural(small_ingested, tmp_path,
+                                                                                      caplog, n, said):
+    """The panel's log read "events: 1 row(s) dated 1924-03-05 to 1924-03-05": one row is "1 row", on its day."""
+    import logging
+    import shutil
+
+    from engage_models.features.panel import PanelBuilder
+
+    shutil.copytree(small_ingested[0] / "processed", tmp_path / "processed")
+    path = tmp_path / "processed" / "events.parquet"
+    ev = pd.read_parquet(path)
+    early = ev.iloc[:n].assign(timestamp=pd.date_range("1924-03-05 10:00", periods=n, freq="D", tz="UTC"))
+    pd.concat([ev, early], ignore_index=True).to_parquet(path, index=False)
+    with caplog.at_level(logging.INFO, logger="engage_models.features"), PanelBuilder(tmp_path / "processed") as pb:
+        pb.data_range()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("events: ")]
+    assert len(lines) == 1 and lines[0].startswith(said), lines
+
+
+@pytest.mark.parametrize("n, said", [(1, "accounts: 1 account started from 1924-07-22, before "),
+                                     (2, "accounts: 2 accounts started from 1924-07-22, before ")])
+def test_accounts_of_unknown_tenure_are_counted_in_the_singular_and_the_plural(small_ingested, tmp_path, caplog, n,
+                                                                               said):
+    """The panel's log read "accounts: account(s) started from 1924-07-22 ...", saying neither how many nor in which
+    number: it counts them."""
+    import logging
+    import shutil
+
+    from engage_models.features.panel import PanelBuilder
+
+    shutil.copytree(small_ingested[0] / "processed", tmp_path / "processed")
+    path = tmp_path / "processed" / "accounts.parquet"
+    acc = pd.read_parquet(path)
+    acc.loc[acc.index[:n], "start_date"] = pd.date_range("1924-07-22", periods=n, freq="D", tz="UTC")
+    acc.to_parquet(path, index=False)
+    with caplog.at_level(logging.INFO, logger="engage_models.features"), PanelBuilder(tmp_path / "processed") as pb:
+        assert pb.unknown_start_before(pb.data_range()[0]) is not None
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("accounts: ")]
+    assert len(lines) == 1 and lines[0].startswith(said), lines
+    assert lines[0].endswith("its tenure_days is left empty" if n == 1 else "their tenure_days are left empty")
+
+
 @pytest.mark.parametrize("ts", ["1924-03-05 10:00", "1924-03-05 00:00", "1969-12-31 23:59:59.999999",
                                 "1970-01-01 00:00", "2025-03-01 23:59:59.999999"])
 def test_the_engines_day_of_a_time_before_1970_is_its_own_day(ts):

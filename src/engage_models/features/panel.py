@@ -54,6 +54,7 @@ import pandas as pd
 
 from .. import config
 from .._core.errors import ConfigError, DataError
+from .._core.i18n import count
 from .._core.reasons import Thin, date_of
 from .._core.time import EARLY_GAP_DAYS, account_starts, bulk_start, to_utc, utc_midnight
 from . import metrics as M
@@ -182,17 +183,25 @@ class PanelBuilder:
                                      f"GROUP BY {day}")
             found = bulk_start(days)
             if found.rows:
-                log.info("events: %d row(s) dated %s to %s, more than a year before the rest, set aside: the panel "
-                         "begins from %s", found.rows, found.first.date(), found.last.date(), found.start.date())
+                dated = (f"{found.first.date()}" if found.first == found.last
+                         else f"{found.first.date()} to {found.last.date()}")
+                log.info("events: %s dated %s, more than a year before the rest, set aside: the panel begins from %s",
+                         count(found.rows, "row"), dated, found.start.date())
                 lo = found.start
         return lo, hi + pd.Timedelta(days=1)
 
-    def _table_start(self, table: str, column: str) -> tuple[pd.Timestamp | None, object]:
-        """Where a table's dates begin once rows dated long before the rest are set aside
-        (:func:`~engage_models._core.time.bulk_start`), and the finding itself."""
+    def _day_counts(self, table: str, column: str) -> pd.DataFrame:
+        """Rows of ``table`` per day of ``column``: ``d`` (days since 1970-01-01) and ``n``."""
         day = self.engine.day(quote_ident(column))
-        days = self.engine.frame(f"SELECT {day} AS d, count(*) AS n FROM {table} WHERE {quote_ident(column)} IS NOT "
+        return self.engine.frame(f"SELECT {day} AS d, count(*) AS n FROM {table} WHERE {quote_ident(column)} IS NOT "
                                  f"NULL GROUP BY {day}")
+
+    def _table_start(self, table: str, column: str, days: pd.DataFrame | None = None
+                     ) -> tuple[pd.Timestamp | None, object]:
+        """Where a table's dates begin once rows dated long before the rest are set aside
+        (:func:`~engage_models._core.time.bulk_start`), and the finding itself (``days``: the table's
+        :meth:`_day_counts`, when already read)."""
+        days = self._day_counts(table, column) if days is None else days
         found = account_starts(days) if (table, column) == ("accounts", "start_date") else bulk_start(days)
         return found.start, found
 
@@ -205,7 +214,8 @@ class PanelBuilder:
         subscriptions' first month). A start mistyped as 1924 gave its account a century of ``tenure_days`` on
         the health card; its tenure is left empty instead (the cards read an empty value with its indicator).
         """
-        begins, found = self._table_start("accounts", "start_date")
+        days = self._day_counts("accounts", "start_date")
+        begins, found = self._table_start("accounts", "start_date", days)
         if not found.rows:
             return None
         observed = [first_day]
@@ -216,8 +226,10 @@ class PanelBuilder:
         cut = min(begins, *observed)
         if found.first >= cut:  # inside the data window: ordinary starts
             return None
-        log.info("accounts: account(s) started from %s, before %s (long before the others and before the data "
-                 "begin): their tenure_days are left empty", found.first.date(), cut.date())
+        n = int(days.loc[pd.to_numeric(days["d"]) < (cut - pd.Timestamp("1970-01-01", tz="UTC")).days, "n"].sum())
+        log.info("accounts: %s started from %s, before %s (long before the others and before the data begin): %s "
+                 "tenure_days %s left empty", count(n, "account"), found.first.date(), cut.date(),
+                 count(n, "=its", "=their"), count(n, "=is", "=are"))
         return cut
 
     def default_dates(self, until: pd.Timestamp | None = None, freq: str = "MS") -> pd.DatetimeIndex:
@@ -480,7 +492,8 @@ class PanelBuilder:
         df["event"] = df["event"].astype("int8")
         df.attrs.update({"horizon_days": self.horizon_days, "until": until.isoformat(),
                          "windows": [w.name for w in self.windows]})
-        log.info("panel: %d rows x %d columns in %.1f s", len(df), df.shape[1], time.perf_counter() - t0)
+        log.info("panel: %s x %s in %.1f s", count(len(df), "row"), count(df.shape[1], "column"),
+                 time.perf_counter() - t0)
         return df
 
     def close(self) -> None:
