@@ -114,3 +114,25 @@ def test_a_fitted_health_score_saves_with_skops_trusting_only_this_package(tmp_p
     np.testing.assert_allclose(back.predict_proba(X), hs.predict_proba(X))
     assert back.drivers(X.iloc[:3])["drivers_text"].tolist() == hs.drivers(X.iloc[:3])["drivers_text"].tolist()
     assert back.thresholds_ == hs.thresholds_
+
+
+def test_missing_labels_and_columns_are_counted_in_the_singular_and_the_plural():
+    """The estimators said "y has 1 missing label(s)" and "column(s) used in fit are missing from X"."""
+    from engage_models.health._inputs import binary_target
+
+    with pytest.raises(ValueError, match=r"^ChurnGBM: y has 1 missing label: drop rows"):
+        binary_target(ChurnGBM(), np.array([0.0, 1.0, np.nan]), 3)
+    with pytest.raises(ValueError, match=r"^ChurnGBM: y has 2 missing labels: drop rows"):
+        binary_target(ChurnGBM(), np.array([0.0, np.nan, np.nan]), 3)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x0": rng.normal(size=40), "x1": rng.normal(size=40)})
+    card = HandWeightedScore(CHECK_CARD).fit(X, (X["x0"] < 0).astype(int))
+    with pytest.raises(ValueError, match=r"column used in fit is missing from X: \['x1'\]$"):
+        card.predict_proba(X[["x0"]])
+    with pytest.raises(ValueError, match=r"columns used in fit are missing from X: \['x0', 'x1'\]$"):
+        card.predict_proba(X[[]].assign(other=1.0))
+    # "X has 1 feature(s)" stays as scikit-learn writes it: its check_fit2d_1feature looks for it
+    with pytest.raises(ValueError, match=r"^hand scorecard: metric not in the data: \['x1'\] \(X has 1 feature\(s\)"):
+        HandWeightedScore(CHECK_CARD).fit(X[["x0"]], (X["x0"] < 0).astype(int))
+    with pytest.raises(ValueError, match=r"^hand scorecard: metrics not in the data: \['x0', 'x1'\] \(X has 1 "):
+        HandWeightedScore(CHECK_CARD).fit(X[[]].assign(other=1.0), (X["x0"] < 0).astype(int))

@@ -476,7 +476,7 @@ def test_a_mistaken_hand_card_stops_the_run_before_ingest_and_a_missing_metric_l
     assert "hand" not in set(run["health"].frame("backtest_metrics")["model"])
     assert run["health"].json("backtest")["learned_vs_hand"] is None
     why = {s["section"]: (s["reason"], s["kind"]) for s in run.skipped_sections if s["stage"] == "health"}
-    assert why["backtest_hand"] == ("the hand-weighted card is left out of the backtest: vendor.yaml: metric(s) not "
+    assert why["backtest_hand"] == ("the hand-weighted card is left out of the backtest: vendor.yaml: metric not "
                                     "in the data: ['logins_28days'] (X has " + why["backtest_hand"][0].split(
                                         "(X has ", 1)[1], "skipped")
     assert run["health"].reason("backtest_hand", "ja").startswith(

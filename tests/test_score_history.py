@@ -149,3 +149,30 @@ def test_a_run_the_day_after_a_month_start_compares_with_the_month_before_not_th
     assert row["previous_as_of"] == DATES[1] and row["score_change"] == 56 - 78
     assert hist.loc[("faller", DATES[-1]), "previous_as_of"] == DATES[1]  # 1 June's previous is 1 May
     assert pd.isna(hist.loc[("newcomer", DATES[-1]), "previous_score"])
+
+
+@pytest.mark.parametrize("drop, said", [(25, "1 alert at 2025-06-01 "), (10, "2 alerts at 2025-06-01 ")])
+def test_the_alerts_are_counted_in_the_singular_and_the_plural(caplog, drop, said):
+    """The log read "1 alert(s) at 2025-06-01": one alert is "1 alert", two are "2 alerts"."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="engage_models.health"):
+        H.score_alerts(world(), drop=drop)
+    lines = [r.getMessage() for r in caplog.records if " at 2025-06-01 (drop > " in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith(said), lines
+
+
+def test_bad_input_is_named_in_the_singular_and_the_plural():
+    df = world()
+    with pytest.raises(ValueError, match=r"^scored accounts lack column \['band'\]$"):
+        H.score_history(df.drop(columns="band"))
+    with pytest.raises(ValueError, match=r"^scored accounts lack columns \['score', 'band'\]$"):
+        H.score_history(df.drop(columns=["band", "score"]))
+    with pytest.raises(ValueError, match=r"^unknown band \['amber'\]; "):
+        H.score_history(df.assign(band="amber"))
+    with pytest.raises(ValueError, match=r"^unknown bands \['amber', 'blue'\]; "):
+        H.score_history(df.assign(band=np.where(np.arange(len(df)) % 2, "amber", "blue")))
+    with pytest.raises(ValueError, match=r"^scored accounts have 1 duplicate \(account_id, as_of\) row, e\.g\. "):
+        H.score_history(pd.concat([df, df.head(1)]))
+    with pytest.raises(ValueError, match=r"^scored accounts have 2 duplicate \(account_id, as_of\) rows, e\.g\. "):
+        H.score_history(pd.concat([df, df.head(2)]))

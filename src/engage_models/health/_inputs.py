@@ -15,6 +15,8 @@ import pandas as pd
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d, validate_data
 
+from .._core.i18n import count
+
 
 def positional_names(n: int) -> list[str]:
     return [f"x{i}" for i in range(n)]
@@ -48,7 +50,8 @@ def frame_for_predict(est, X, needed, *, allow_nan: bool = True) -> pd.DataFrame
     if isinstance(X, pd.DataFrame) and names is not None and _named(X):
         missing = [c for c in needed if c not in X.columns]
         if missing:
-            raise ValueError(f"{type(est).__name__}: column(s) used in fit are missing from X: {missing}")
+            raise ValueError(f"{type(est).__name__}: {'column' if len(missing) == 1 else 'columns'} used in fit "
+                             f"{'is' if len(missing) == 1 else 'are'} missing from X: {missing}")
         return X
     if isinstance(X, pd.DataFrame) and names is None and list(X.columns) == positional_names(X.shape[1]):
         if X.shape[1] != est.n_features_in_:  # an array already framed (x0, x1, ...): only its width to check
@@ -74,8 +77,8 @@ def binary_target(est, y, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     if raw.dtype.kind in "fcOUM":
         flat = raw.ravel()
         if pd.isna(flat).any():
-            raise ValueError(f"{name}: y has {int(pd.isna(flat).sum())} missing label(s): drop rows whose outcome "
-                             "is not observed yet")
+            raise ValueError(f"{name}: y has {count(int(pd.isna(flat).sum()), 'missing label')}: drop rows whose "
+                             "outcome is not observed yet")
         if raw.dtype.kind == "f" and np.isinf(flat).any():
             raise ValueError(f"{name}: Input y contains infinity")
     y = column_or_1d(y, warn=True)

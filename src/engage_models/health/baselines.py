@@ -158,7 +158,9 @@ class HandWeightedScore(ClassifierMixin, BaseEstimator):
         if missing:
             cols = list(X.columns)
             card_name = Path(self.config).name if isinstance(self.config, (str, Path)) else "hand scorecard"
-            raise ValueError(f"{card_name}: metric(s) not in the data: {missing} (X has {len(cols)} feature(s): "
+            # "X has 1 feature(s)" as scikit-learn writes it: its check_fit2d_1feature matches "1 feature\(s\)"
+            raise ValueError(f"{card_name}: {'metric' if len(missing) == 1 else 'metrics'} not in the data: {missing} "
+                             f"(X has {len(cols)} feature(s): "
                              f"{cols[:12]}{' ...' if len(cols) > 12 else ''})")
         self.classes_, y01 = binary_target(self, y, len(X))
         self.card_ = card

@@ -82,7 +82,7 @@ def _infer_columns(X: pd.DataFrame, metrics, categorical, exclude) -> tuple[list
                        and (1 < X[c].nunique() <= 50 or (X[c].nunique() == 1 and X[c].isna().any()))]
     missing = [c for c in [*metrics, *categorical] if c not in X.columns]
     if missing:
-        raise ValueError(f"feature column(s) not in X: {missing}")
+        raise ValueError(f"feature {'column' if len(missing) == 1 else 'columns'} not in X: {missing}")
     left_out = uninformative(X, metrics)
     return [c for c in metrics if c not in left_out], list(categorical), left_out
 

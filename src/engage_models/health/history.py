@@ -32,7 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import check_lang, fmt_date, t
+from .._core.i18n import check_lang, count, fmt_date, t
 from .._core.plots import BAND_COLOURS, date_axis, new_ax
 from .._core.reasons import Thin
 from .._core.time import DAYS_PER_MONTH, to_utc
@@ -55,17 +55,18 @@ def _scored(scored: pd.DataFrame) -> pd.DataFrame:
     """``scored`` checked (columns, one row per account and date, known bands) with ``as_of`` in UTC."""
     missing = [c for c in ("account_id", "as_of", "score", "band") if c not in scored.columns]
     if missing:
-        raise ValueError(f"scored accounts lack column(s) {missing}")
+        raise ValueError(f"scored accounts lack {'column' if len(missing) == 1 else 'columns'} {missing}")
     df = scored.copy()
     df["as_of"] = pd.to_datetime(df["as_of"], utc=True)
     dupes = df.duplicated(["account_id", "as_of"])
     if dupes.any():
         first = df.loc[dupes, ["account_id", "as_of"]].iloc[0]
-        raise ValueError(f"scored accounts have {int(dupes.sum())} duplicate (account_id, as_of) rows, "
+        raise ValueError(f"scored accounts have {count(int(dupes.sum()), 'duplicate (account_id, as_of) row')}, "
                          f"e.g. {first['account_id']!r} at {first['as_of']:%Y-%m-%d}")
     unknown = set(df["band"].dropna().unique()) - set(BANDS)
     if unknown:
-        raise ValueError(f"unknown band(s) {sorted(map(str, unknown))}; bands are {BANDS}")
+        raise ValueError(f"unknown {'band' if len(unknown) == 1 else 'bands'} {sorted(map(str, unknown))}; bands are "
+                         f"{BANDS}")
     df["score"] = df["score"].astype(float)
     return df
 
@@ -213,7 +214,8 @@ def score_alerts(scored: pd.DataFrame, drop: float = 10.0, as_of=None, previous=
     out.insert(1, "as_of", both.attrs["as_of"])
     out.insert(2, "previous_as_of", both.attrs["previous"])
     out.attrs.update({**both.attrs, "drop": drop})
-    log.info("%d alert(s) at %s (drop > %g points or into red)", len(out), f"{both.attrs['as_of']:%Y-%m-%d}", drop)
+    log.info("%s at %s (drop > %g points or into red)", count(len(out), "alert"), f"{both.attrs['as_of']:%Y-%m-%d}",
+             drop)
     return out
 
 
@@ -243,13 +245,14 @@ def rolling_scores(panel: pd.DataFrame, make_model: Callable[[], object], *, hor
         train = fit_on[(fit_on["as_of"] + h <= d) & fit_on[label].notna()]
         key = pd.Timestamp(train["as_of"].max()) if len(train) else None
         if key not in fits and train[label].nunique() < 2:
-            log.info("no score at %s: the labels known then (%d rows) are not both churned and retained", d.date(),
-                     len(train))
+            log.info("no score at %s: the labels known then (%s) are not both churned and retained", d.date(),
+                     count(len(train), "row"))
             continue
         if key not in fits:
             X = train.drop(columns=[c for c in LABELS if c in train.columns])
             fits[key] = make_model().fit(X, train[label].astype(int))
-            log.info("scores at %s: model fitted on %d rows up to %s", d.date(), len(train), pd.Timestamp(key).date())
+            log.info("scores at %s: model fitted on %s up to %s", d.date(), count(len(train), "row"),
+                     pd.Timestamp(key).date())
         model = fits[key]
         now = panel[panel["as_of"] == d]
         X = now.drop(columns=[c for c in LABELS if c in now.columns])
