@@ -1046,3 +1046,20 @@ def test_a_first_campaign_across_a_quarter_s_end_and_a_campaign_just_begun_are_w
     assert unit == "wave" and latest["period"] == pd.Timestamp("2024-07-05", tz="UTC") and previous["n"] == 300
     a_week_on = pd.concat([quarterly, _campaigns(["2024-10-01"], n_per=10, days=7, seed=3)], ignore_index=True)
     assert latest_change(a_week_on, "M")["unit"] == "wave"
+
+
+@pytest.mark.parametrize("n, said", [(1, "1 NPS answer is not a whole number in 0-10 (e.g. 11): "),
+                                     (2, "2 NPS answers are not whole numbers in 0-10 (e.g. 11): ")])
+def test_bad_answers_are_counted_in_the_singular_and_the_plural(n, said):
+    """The surveys' errors said "1 NPS answers are not whole numbers", "1 CSAT answers outside the scale" and
+    "1 answers have no account": one answer is "1 answer" and its verb agrees (and the example is 11, not
+    "np.float64(11.0)")."""
+    with pytest.raises(ValueError) as nps_error:
+        nps([9, 10] + [11, 12][:n])
+    assert str(nps_error.value).startswith(said)
+    with pytest.raises(ValueError) as csat_error:
+        satisfied([5, 4] + [6, 7][:n])
+    assert str(csat_error.value).startswith(f"{n} CSAT answer{'s' if n > 1 else ''} outside the scale 1-5 (e.g. 6): ")
+    with pytest.raises(ValueError) as cluster_error:
+        nps([9, 10, 3, 7], clusters=["a", None, "b", None][:2 + n] + ["c"] * (2 - n))
+    assert str(cluster_error.value) == f"{n} answer{' has' if n == 1 else 's have'} no account (cluster) id"

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._core.i18n import t
+from .._core.i18n import count, t
 from .._core.plots import date_axis, error_bars, new_ax
 from .._core.stats import (
     bounded_t_interval,
@@ -68,8 +68,8 @@ def satisfied(scores, scale: tuple[float, float] = SCALE, top: int = TOP_BOXES) 
     s = pd.to_numeric(pd.Series(scores), errors="raise").astype(float)
     bad = s.notna() & ((s < low) | (s > high))
     if bad.any():
-        raise ValueError(f"{int(bad.sum())} CSAT answers outside the scale {low}-{high} "
-                         f"(e.g. {s[bad].iloc[0]!r}): ingest quarantines such rows; they are never clipped")
+        raise ValueError(f"{count(int(bad.sum()), 'CSAT answer')} outside the scale {low}-{high} "
+                         f"(e.g. {s[bad].iloc[0]:g}): ingest quarantines such rows; they are never clipped")
     return (s >= high - top + 1).where(s.notna())
 
 
@@ -100,7 +100,8 @@ def csat_table(df: pd.DataFrame, by: str | Sequence[str] | None = "trigger", *, 
     d = df.assign(_sat=sat, _score=pd.to_numeric(df[score]).astype(float)).dropna(subset=["_sat"])
     clustered = bool(cluster) and cluster in d
     if clustered and d[cluster].isna().any():
-        raise ValueError(f"{int(d[cluster].isna().sum())} CSAT answers have no {cluster!r}: give every answer "
+        no = count(int(d[cluster].isna().sum()), "# CSAT answer has", "# CSAT answers have")
+        raise ValueError(f"{no} no {cluster!r}: give every answer "
                          "its account, or cluster=None to treat answers as independent")
     for col, order in (("trigger", TRIGGER_ORDER), ("priority", PRIORITY_ORDER)):
         if col in by:

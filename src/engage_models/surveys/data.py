@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._core.i18n import count
 from .._core.time import to_utc
 from ..ingest.validate import load
 from .net_promoter import nps_category
@@ -52,7 +53,7 @@ def prepare(surveys: pd.DataFrame, accounts: pd.DataFrame, tickets: pd.DataFrame
     tk = tk.assign(closed_at=tk["closed_at"].mask(later))
     if "csat" in tk:
         tk = tk.assign(csat=tk["csat"].mask(later))
-    log.info("surveys before %s: %d NPS, %d CSAT answers", as_of.date(), len(nps), len(csat))
+    log.info("surveys before %s: %s, %s", as_of.date(), count(len(nps), "NPS answer"), count(len(csat), "CSAT answer"))
     return SurveyData(as_of, nps, csat, accounts, tk)
 
 

@@ -42,7 +42,7 @@ import pandas as pd
 from scipy import stats
 
 from .._core.errors import ConfigError
-from .._core.i18n import t
+from .._core.i18n import count, t
 from .._core.plots import error_bars, new_ax
 from .._core.progress import effective_n_jobs
 from .._core.stats import (
@@ -109,8 +109,8 @@ def one_hot(df: pd.DataFrame, columns: Sequence[str], drop_rare: int = 1) -> tup
     added = []
     out = df.copy()
     for col in columns:
-        for level, count in out[col].value_counts().sort_index().items():
-            if count < drop_rare:
+        for level, times in out[col].value_counts().sort_index().items():
+            if times < drop_rare:
                 continue
             name = f"{col}={level}"
             out[name] = (out[col] == level).astype(float).where(out[col].notna())
@@ -171,7 +171,8 @@ def driver_correlations(df: pd.DataFrame, columns: Sequence[str], target: str = 
         log.warning("driver_correlations(ci='fisher') treats the answers as independent although several come "
                     "from one %s: intervals and p-values are too narrow; use ci='bootstrap'", cluster)
     if clustered and df[cluster].isna().any():
-        raise ValueError(f"{int(df[cluster].isna().sum())} answers have no {cluster!r}: give every answer its "
+        no = count(int(df[cluster].isna().sum()), "# answer has", "# answers have")
+        raise ValueError(f"{no} no {cluster!r}: give every answer its "
                          "account, or cluster=None to treat answers as independent")
     rows, boots = [], []
     y_all = pd.to_numeric(df[target], errors="coerce")
@@ -240,7 +241,7 @@ def _waves_with_churn(waves: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFra
     # an answer after the recorded churn date cannot be followed up (and hints at a data problem)
     after = w["end_date"].notna() & (w["end_date"] <= w["last_at"])
     if after.any():
-        log.warning("%d account-waves answered on or after the account's end_date: left out", int(after.sum()))
+        log.warning("%s answered on or after the account's end_date: left out", count(int(after.sum()), "account-wave"))
     return w[~after]
 
 

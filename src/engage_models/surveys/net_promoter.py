@@ -78,7 +78,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._core.i18n import fmt_interval, fmt_number, p_is, t
+from .._core.i18n import count, fmt_interval, fmt_number, p_is, t
 from .._core.plots import BAND_COLOURS, date_axis, error_bars, new_ax
 from .._core.stats import cluster_moments, effective_n, two_sided_p, z_value
 from .report import group_label
@@ -103,7 +103,8 @@ def _check_scores(s: pd.Series) -> pd.Series:
         bad = ~np.isnan(v) & ((v < 0) | (v > 10) | (v != np.floor(v)))
     if bad.any():
         raise ValueError(
-            f"{int(bad.sum())} NPS answers are not whole numbers in 0-10 (e.g. {v[bad][0]!r}): "
+            f"{count(int(bad.sum()), '# NPS answer is not a whole number', '# NPS answers are not whole numbers')} "
+            f"in 0-10 (e.g. {v[bad][0]:g}): "
             "ingest quarantines such rows; they are never clipped"
         )
     return s
@@ -226,9 +227,10 @@ def _scores_and_clusters(scores, score: str, cluster: str | None, clusters):
     if clusters is not None:
         clusters = pd.Series(clusters).reset_index(drop=True)
         if len(clusters) != len(s):
-            raise ValueError(f"clusters has {len(clusters)} values for {len(s)} answers")
+            raise ValueError(f"clusters has {count(len(clusters), 'value')} for {count(len(s), 'answer')}")
         if clusters[s.notna()].isna().any():
-            raise ValueError(f"{int(clusters[s.notna()].isna().sum())} answers have no account (cluster) id")
+            no = count(int(clusters[s.notna()].isna().sum()), "# answer has", "# answers have")
+            raise ValueError(f"{no} no account (cluster) id")
     return s, clusters
 
 
@@ -307,7 +309,8 @@ def nps_table(df: pd.DataFrame, by: str | Sequence[str] | None = None, *, score:
         pts = nps_points(df[score])
         ok = pts.notna().to_numpy()
         if df.loc[ok, cluster].isna().any():
-            raise ValueError(f"{int(df.loc[ok, cluster].isna().sum())} answers have no {cluster!r}: "
+            no = count(int(df.loc[ok, cluster].isna().sum()), "# answer has", "# answers have")
+            raise ValueError(f"{no} no {cluster!r}: "
                              "give every answer its account, or cluster=None to treat answers as independent")
         frame = df.loc[ok, keys]
         codes = frame.groupby(keys, observed=True, dropna=False, sort=True).ngroup().to_numpy()
@@ -518,7 +521,8 @@ def nps_difference_clustered(a: pd.DataFrame, b: pd.DataFrame, method: str = "ad
         ok = ~np.isnan(pts)
         c = x[cluster].to_numpy(dtype=object)[ok]
         if pd.isna(c).any():
-            raise ValueError(f"{int(pd.isna(c).sum())} answers of {name} have no {cluster!r}")
+            n = int(pd.isna(c).sum())
+            raise ValueError(f"{count(n, 'answer')} of {name} {count(n, '=has', '=have')} no {cluster!r}")
         ys.append(pts[ok])
         cs.append(c)
     y = np.concatenate(ys)
