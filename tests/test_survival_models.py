@@ -814,3 +814,22 @@ def test_a_cox_fit_that_does_not_converge_says_why_in_the_page_s_language():
                                "lifelines: delta contains nan value(s)): ")
     ja = text(exc.why, "ja")
     assert ja.startswith("Coxモデルが収束しませんでした（1社") and "did not converge" not in ja
+
+
+def test_too_few_churns_count_rows_and_accounts_as_they_are():
+    """A one-account world's panel months read "no churn among the 9 accounts/rows usable": the sentence now counts
+    what the rows are (an account's months: rows of accounts; one row an account: accounts), in both languages."""
+    from engage_models._core.reasons import text
+    from engage_models.survival.cox import check_events
+
+    def said(lang="en", **kw) -> str:
+        with pytest.raises(InsufficientData) as caught:
+            check_events(9, 9, 0, "time-varying Cox model", **kw)
+        return text(caught.value.why, lang)
+
+    assert said(accounts=1) == ("time-varying Cox model: no churn among the 9 rows of 1 account usable: a survival "
+                                "model needs churners (at least 2)")
+    assert "among the 9 accounts usable" in said(accounts=9) and "among the 9 rows usable" in said()
+    assert said("ja", accounts=1).startswith("時間依存Coxモデル：使える1社の9行に解約がありません")
+    with pytest.raises(InsufficientData, match="only 1 churn among the 1 account usable"):
+        check_events(1, 1, 1, "Cox model", accounts=1)

@@ -338,7 +338,8 @@ class CoxModel(BaseEstimator):
             said = log.debug if counted_in_refit(("left_out",), (~complete).sum()) else log.warning
             said("%s with a missing covariate left out of the Cox model", count(int((~complete).sum()), "row"))
         data = usable(df[complete], self.duration_col, self.entry_col)
-        check_events(len(df), len(data), int(data[self.event_col].sum()), "Cox model")
+        check_events(len(df), len(data), int(data[self.event_col].sum()), "Cox model",  # a row an account, or
+                     accounts=int(data[self.group_col].nunique()) if self.group_col else len(data))  # its intervals
         return data
 
     def fit(self, df: pd.DataFrame, where: str | None = None) -> CoxModel:
@@ -782,17 +783,24 @@ class CoxModel(BaseEstimator):
 CONCORDANCE_TIE = 0.002
 
 
-def check_events(rows: int, usable_rows: int, events: int, what: str, minimum: int = 2) -> None:
-    """:class:`InsufficientData` with a sentence when fewer than ``minimum`` churns are left to fit on."""
+def check_events(rows: int, usable_rows: int, events: int, what: str, minimum: int = 2,
+                 accounts: int | None = None) -> None:
+    """:class:`InsufficientData` with a sentence when fewer than ``minimum`` churns are left to fit on.
+
+    ``accounts``: how many accounts the usable rows hold, when a row is an account's interval (start/stop rows,
+    panel months): the sentence counts "9 rows of 1 account" (it read "the 9 accounts/rows usable" of a one-account
+    world), and "accounts" when each is one row; without it, rows."""
     model = Why.of({lang: t(what, lang) for lang in LANGS})  # the model's name, in the catalogue when it is there
     if rows == 0:
         raise Thin("reason.cox.no_rows", what=model)
     if usable_rows == 0:
         raise Thin("reason.cox.no_usable_rows", what=model, rows=rows)
+    units = (Why("sv.unit.rows", n=usable_rows) if accounts is None else Why("sv.unit.accounts", n=usable_rows)
+             if accounts == usable_rows else Why("sv.unit.rows_of", n=usable_rows, k=accounts))
     if events == 0:
-        raise Thin("reason.cox.no_churn", what=model, n=usable_rows, minimum=minimum)
+        raise Thin("reason.cox.no_churn", what=model, units=units, minimum=minimum)
     if events < minimum:
-        raise Thin("reason.cox.few_churn", what=model, events=events, n=usable_rows, minimum=minimum)
+        raise Thin("reason.cox.few_churn", what=model, events=events, units=units, minimum=minimum)
 
 
 def selection_table(penalizers, cvl: np.ndarray, extra: dict | None = None) -> pd.DataFrame:

@@ -113,7 +113,8 @@ class _StartStopModel(BaseEstimator):
             said = log.debug if counted_in_refit(("left_out",), (~ok).sum()) else log.warning
             said("%s: %s with a missing covariate or no length left out", self.label, count(int((~ok).sum()), "row"))
         data = df[ok]
-        check_events(len(df), len(data), int(data[self.event_col].sum()), self.label)
+        check_events(len(df), len(data), int(data[self.event_col].sum()), self.label,
+                     accounts=int(data[self.id_col].nunique()))
         return data
 
     def _design(self, data: pd.DataFrame, where: str | None = None) -> pd.DataFrame:
