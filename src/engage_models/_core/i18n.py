@@ -76,6 +76,16 @@ def _count_text(n, spec: str = "") -> str:
     return f"{n:,}" if isinstance(n, (int, np.integer)) and not isinstance(n, bool) else str(n)
 
 
+def every_row(n: int) -> str:
+    """The rows of a table that are all alike ("empty in {every_row(n)}"), said of one row as one: "the only row",
+    "every one of the 2 rows" (English messages of the commands; the catalogue says it in each language).
+
+    >>> every_row(1), every_row(1234)
+    ('the only row', 'every one of the 1,234 rows')
+    """
+    return "the only row" if n == 1 else f"every one of the {n:,} rows"
+
+
 def count(n, one: str, other: str | None = None, spec: str = "") -> str:
     """``n`` and its noun, singular when the number reads "1" and plural otherwise (``other``, default ``one`` +
     ``s``): "1 account", "2 accounts", "1,234 accounts", "1.0 days" (a count formatted before it came, "1", too).

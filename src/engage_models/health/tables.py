@@ -41,7 +41,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from .._core.errors import DataError, InsufficientData
-from .._core.i18n import catalogue, check_lang, count, fmt_date, fmt_number, fmt_pct, t
+from .._core.i18n import catalogue, check_lang, count, every_row, fmt_date, fmt_number, fmt_pct, t
 from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with it)
     CODE_LEVELS,
     as_labels,
@@ -200,8 +200,7 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
               **({"label_values": outcome_values(df[label], label_values)} if label_values else {}),
               "first_rows_without_label": (np.flatnonzero(y.isna().to_numpy())[:5] + 1).tolist()}
     if y.isna().all():
-        every = "the only row" if len(df) == 1 else f"every one of the {len(df):,} rows"
-        raise TableError(f"{where}, column {label!r}: empty in {every}; each row needs "
+        raise TableError(f"{where}, column {label!r}: empty in {every_row(len(df))}; each row needs "
                          f"its outcome (1 churned, 0 stayed)")
     if date_col:
         if df[date_col].isna().all():

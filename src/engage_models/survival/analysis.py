@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError, InsufficientData
-from .._core.i18n import LANGS, count
+from .._core.i18n import LANGS, count, every_row
 from .._core.io import (  # noqa: F401  (read_table: the CLI's reader; numbers_stored_as_text: tests import it here)
     CODE_LEVELS,
     as_labels,
@@ -594,8 +594,7 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     ev = _label(data[event], f"{where}, event column {event!r}", event_values, "--event-value")
     outcomes = outcome_values(data[event], event_values)
     if ev.isna().all():
-        every = "the only row" if len(df) == 1 else f"every one of the {len(df):,} rows"
-        raise DataError(f"{where}, event column {event!r}: empty in {every}; each row "
+        raise DataError(f"{where}, event column {event!r}: empty in {every_row(len(df))}; each row "
                         f"needs 1 (churned) or 0 (still a customer)")
     # a row without its outcome is left out and said, as engage fit leaves out a row without its label (it stopped)
     no_event = ev.isna().to_numpy()

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.errors import DataError
-from .._core.i18n import count, t
+from .._core.i18n import count, every_row, t
 from .._core.reasons import Why, text
 
 #: Cells that say "no date" in a spreadsheet: a dash of any width (en and em dashes, the horizontal bar, and the
@@ -269,8 +269,7 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
             why.append(f"{continued:,} {'is' if continued == 1 else 'are'} followed by another period of their account")
         raise DataError(f"{where}, column {end!r}: " + (
             f"no end dated on or before the observation date ({said_until}; {', '.join(why)})"
-            if finish.notna().any() else "empty in the only row" if len(df) == 1
-            else f"empty in every one of the {len(df):,} rows")
+            if finish.notna().any() else f"empty in {every_row(len(df))}")
             + ": no account has left, and a survival model needs churners")
     after = int((finish.notna() & ~closed).sum())
     stop = finish.where(closed, until)
