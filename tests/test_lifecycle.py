@@ -708,3 +708,22 @@ def test_a_model_older_than_the_age_limit_is_said_by_the_scoring_run_and_report_
                                 trained_until="2024-04-01", cutoff="2024-07-01", as_of="2025-01-01", horizon_days=90,
                                 max_age_days=limit)
         assert [r["kind"] for r in rec["reasons"]] == reasons and rec["age_days"] == 184
+
+
+def test_on_drift_with_no_row_to_judge_drift_on_still_retrains_an_old_model_and_says_what_it_could_not_check(
+        fitted, tmp_path):
+    """retrain on-drift asked the monitoring with a panel that held no row: the stability table raised, and the
+    run stopped, where the model's age alone was a reason to retrain. The age decides, and the decision says that
+    drift and calibration were not checked, and why."""
+    form, model, rows = fitted
+    store = ModelStore(tmp_path / "models")
+    cur = save_frozen(model, store.root, panel_rows=rows, info=_info(form, model, cutoff="2024-07-01")).name
+    store.set_current(cur, "test")
+    run = {"as_of": pd.Timestamp("2025-01-01", tz="UTC"), "panel": rows.iloc[0:0], "horizon_days": H}
+    old = decide("on-drift", store, **run, monitoring={"max_age_days": 180})
+    assert old["action"] == "train" and [r["kind"] for r in old["reasons"]] == ["age"]
+    assert "drift not checked: the panel holds no row" in old["reason"]
+    assert [u["check"] for u in old["monitoring"]["unavailable"]] == ["drift", "calibration"]
+    young = decide("on-drift", store, **run, monitoring={"max_age_days": 365})
+    assert young["action"] == "score" and young["reason"].startswith(f"on-drift: no age past the thresholds for {cur}")
+    assert "drift not checked" in young["reason"] and "calibration not checked" in young["reason"]

@@ -790,3 +790,50 @@ def test_report_08_s_table_shows_the_date_the_decision_judges():
     assert not view["past the threshold, unlike every training date and beyond chance"].any()
     # a table kept without the column: the latest date, as before
     assert stability_view(table.drop(columns="judged"), "en").set_index("variable").loc["x", "PSI"] > 1
+
+
+def test_the_age_reason_survives_a_stability_table_that_cannot_be_made_and_the_missing_check_is_said():
+    """A model past monitoring.max_age_days whose stability table could not be made (no training row to compare
+    with): the decision raised, and the stage skipped the whole recommendation, so report 08's header said the
+    model was past the limit while no recommendation said to retrain it. The age reason stands on its own, and the
+    recommendation names each check it could not make and why, in both languages."""
+    from engage_models.monitoring.views import recommendation_text, summary_line
+
+    rng = np.random.default_rng(11)
+    ref = _world(rng, 200, "2024-04-01", 0.10, 0.10)
+    panel = pd.concat([_world(rng, 200, d, 0.10, 0.10) for d in ("2024-12-01", "2025-01-01")])
+    kw = dict(trained_until="2024-04-01", cutoff="2024-07-01", as_of="2025-01-01", horizon_days=30)
+    for r in (recommend_retrain(ColumnModel(), ref.iloc[0:0], panel, max_age_days=180, **kw),
+              recommend_retrain(ColumnModel(), ref, panel, max_age_days=180, **kw,  # the stage's own failure
+                                stability_missing="the stage's reason")):
+        assert r["retrain"] and [x["kind"] for x in r["reasons"]] == ["age"] and r["age_days"] == 184
+        assert not r["psi"]["available"] and r["unavailable"][0]["check"] == "drift"
+        assert r["calibration"]["available"]  # the other checks are still made
+        en = recommendation_text(r, "en")
+        assert "**Retraining recommended**" in en and "184 days before" in en
+        assert "Population stability could not be checked: " + r["psi"]["why"] in en
+        assert "母集団の安定性は確認できませんでした" in recommendation_text(r, "ja")
+        assert "the model is old" in summary_line(r, "en")
+    r = recommend_retrain(ColumnModel(), ref.iloc[0:0], panel, max_age_days=180, **kw)
+    assert "no row to compare" in r["psi"]["why"] and "比較する行がありません" in recommendation_text(r, "ja")
+    # young enough: no reason found, but the verdict does not read as a model that holds
+    young = recommend_retrain(ColumnModel(), ref.iloc[0:0], panel, max_age_days=365, **kw)
+    assert not young["retrain"] and young["reasons"] == []
+    en = recommendation_text(young, "en")
+    assert "No retraining needed" not in en and "No reason to retrain found in the checks that could be made" in en
+    assert "Population stability could not be checked" in en and "184 days ago (limit 365)" in en
+    assert "holds" not in summary_line(young, "en") and "could not be checked" in summary_line(young, "en")
+    assert "確認できませんでした" in summary_line(young, "ja")
+    # nothing matured and no stability: both checks named; the reasons survive the stage's JSON
+    thin = recommend_retrain(ColumnModel(), ref.iloc[0:0], panel, **{**kw, "horizon_days": 90}, max_age_days=365)
+    assert [u["check"] for u in thin["unavailable"]] == ["drift", "calibration"]
+    back = json.loads(json.dumps(thin, default=str))
+    assert "Calibration on the matured labels could not be checked: no label has matured" in recommendation_text(
+        back, "en")
+    assert "確定ラベルでの較正は確認できませんでした" in recommendation_text(back, "ja")
+    # a model trained in this run: the trained sentence, without a PSI it does not have
+    fresh = recommend_retrain(ColumnModel(), ref.iloc[0:0], panel, **kw, trained_now=True)
+    assert recommendation_text(fresh, "en").startswith("**Trained in this run**") and "nan" not in \
+        recommendation_text(fresh, "en")
+    assert "trained in this run" in summary_line(fresh, "en")
+

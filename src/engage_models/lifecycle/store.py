@@ -239,12 +239,20 @@ def decide(policy: str, store: ModelStore, *, as_of: pd.Timestamp, panel: pd.Dat
                             horizon_days=horizon_days if horizon_days is not None else frozen.horizon_days,
                             **_accepted(recommend_retrain, monitoring or {}))
     reasons = [{**r, "kind": str(r.get("kind")), "detail": str(r.get("detail"))} for r in rec.get("reasons", [])]
-    evidence = {"psi": rec.get("psi"), "calibration": rec.get("calibration"), "age_days": rec.get("age_days")}
+    evidence = {"psi": rec.get("psi"), "calibration": rec.get("calibration"), "age_days": rec.get("age_days"),
+                "unavailable": rec.get("unavailable", [])}
+    # the checks that could not be made, said beside the verdict: "no drift" of a panel too thin to judge read as
+    # a model that held
+    missing = "".join(f"; {u['check']} not checked: {u['why']}" for u in rec.get("unavailable", []))
     if rec.get("retrain"):
         words = "; ".join(r["detail"] for r in reasons) or "monitoring recommends retraining"
-        return {**base, "action": "train", "reason": f"on-drift: {words}", "reasons": reasons, "monitoring": evidence}
-    return {**base, "action": "score", "reason": f"on-drift: no drift, miscalibration or age past the thresholds "
-            f"for {current}", "reasons": reasons, "monitoring": evidence}
+        return {**base, "action": "train", "reason": f"on-drift: {words}{missing}", "reasons": reasons,
+                "monitoring": evidence}
+    judged = {"drift", "calibration"} - {u["check"] for u in rec.get("unavailable", [])}
+    words = [w for k, w in (("drift", "drift"), ("calibration", "miscalibration")) if k in judged] + ["age"]
+    checked = " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+    return {**base, "action": "score", "reason": f"on-drift: no {checked} past the thresholds for {current}{missing}",
+            "reasons": reasons, "monitoring": evidence}
 
 
 def _accepted(func, settings: dict) -> dict:

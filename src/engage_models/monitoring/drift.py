@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._core.reasons import Thin
 from .._core.time import to_utc
 
 #: Share given to a bin that holds no row of a sample, so the logarithm stays finite (an explicit floor:
@@ -220,6 +221,9 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
     psi_threshold : float
         The PSI past which a variable may count as drift (the ``counted`` column; the monitoring setting).
 
+    Raises :class:`~engage_models._core.errors.InsufficientData` without a training row or a row today (the
+    retraining decision then says why drift could not be judged, and judges the rest).
+
     Returns
     -------
     DataFrame
@@ -234,10 +238,10 @@ def stability_table(model, reference: pd.DataFrame, panel: pd.DataFrame, *, trai
         the retraining decision and report 08's table both read), ``judged`` (the row's date is the one the decision
         judges: :func:`judged_date`).
     """
-    if reference.empty:
-        raise ValueError("stability_table: the reference (training) sample has no row")
+    if reference is None or reference.empty:
+        raise Thin("monitoring.why.no_reference")
     if panel.empty:
-        raise ValueError("stability_table: the panel has no row")
+        raise Thin("monitoring.why.no_panel")
     metrics = monitored_metrics(model, reference, panel)
     dates = pd.Series(sorted(to_utc(panel[date_col]).unique()))
     latest = dates.iloc[-1]

@@ -58,28 +58,48 @@ def reason_text(reason: dict, lang: str = "en") -> str:
 
 
 def recommendation_text(rec: dict, lang: str = "en") -> str:
-    """The recommendation in words: retrain or not, and each reason as a bullet."""
+    """The recommendation in words: retrain or not, each reason as a bullet, and each check that could not be made
+    with its reason (a recommendation whose stability table failed lost its age reason, and said nothing of the
+    drift it had not judged)."""
+    psi = rec["psi"]
+    checked = psi.get("available", True)  # a recommendation kept before the key: its drift was judged
     if rec.get("trained_now"):
-        psi = rec["psi"]
-        return t("monitoring.trained_now", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]),
-                 n=len(psi["metrics"]), threshold=f"{psi['threshold']:g}")
+        text = (t("monitoring.trained_now", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]),
+                  n=len(psi["metrics"]), threshold=f"{psi['threshold']:g}") if checked
+                else t("monitoring.trained_now_unchecked", lang))
+        return " ".join([text, *_unavailable(rec, lang, skip=("calibration",))])
     if rec.get("later"):
-        psi = rec["psi"]
-        return t("monitoring.later", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]), n=len(psi["metrics"]),
-                 threshold=f"{psi['threshold']:g}", cutoff=fmt_date(to_utc(rec["cutoff"]), lang),
-                 as_of=fmt_date(to_utc(rec["as_of"]), lang))
+        args = dict(cutoff=fmt_date(to_utc(rec["cutoff"]), lang), as_of=fmt_date(to_utc(rec["as_of"]), lang))
+        text = (t("monitoring.later", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]), n=len(psi["metrics"]),
+                  threshold=f"{psi['threshold']:g}", **args) if checked
+                else t("monitoring.later_unchecked", lang, **args))
+        return " ".join([text, *_unavailable(rec, lang, skip=("calibration",))])
     if not rec["retrain"]:
-        psi = rec["psi"]
-        text = t("monitoring.keep", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]),
-                 n=len(psi["metrics"]), threshold=f"{psi['threshold']:g}", age=rec["age_days"],
-                 max_age=rec.get("max_age_days", 180))
-        return " ".join([text, *_not_counted(psi, lang)])
+        if checked:
+            text = t("monitoring.keep", lang, psi=f"{psi['score']:.2f}", over=len(psi["over"]),
+                     n=len(psi["metrics"]), threshold=f"{psi['threshold']:g}", age=rec["age_days"],
+                     max_age=rec.get("max_age_days", 180))
+        else:
+            text = t("monitoring.keep_unchecked", lang, age=rec["age_days"], max_age=rec.get("max_age_days", 180))
+        return " ".join([text, *_not_counted(psi, lang), *_unavailable(rec, lang)])
     lines = [t("monitoring.retrain", lang)] + [f"- {reason_text(r, lang)}" for r in rec["reasons"]]
-    return "\n".join([*lines, *_not_counted(rec["psi"], lang)])
+    return "\n".join([*lines, *_not_counted(psi, lang), *_unavailable(rec, lang)])
+
+
+def _unavailable(rec: dict, lang: str, skip: tuple[str, ...] = ()) -> list[str]:
+    """Each check of the recommendation that could not be made, with its reason in ``lang`` (a model trained in
+    this run or a past date's later model skips the calibration: nothing could have matured, by design)."""
+    from .._core.reasons import stored, text
+
+    return [t("monitoring.unavailable", lang, check=t(f"monitoring.check.{u['check']}", lang),
+              why=text(stored(u.get("why", ""), u.get("texts")), lang))
+            for u in rec.get("unavailable", []) if u.get("check") not in skip]
 
 
 def _not_counted(psi: dict, lang: str) -> list[str]:
     """The notes on the PSIs past the threshold not counted as drift: like one training date's, or noise."""
+    if not psi.get("available", True):
+        return []
     return [*([_usual_text(psi, lang)] if psi.get("usual") else []),
             *([_noise_text(psi, lang)] if psi.get("noise") or psi.get("score_noise") else [])]
 
@@ -106,10 +126,14 @@ def summary_line(rec: dict, lang: str = "en") -> str:
         kinds = sorted({r["kind"] for r in rec["reasons"]}, key=["drift", "calibration", "age"].index)
         return t("sum.monitoring.retrain", lang, reasons=t("monitoring.and", lang).join(
             t(f"monitoring.kind.{k}", lang) for k in kinds))
+    checked = rec["psi"].get("available", True)
     if rec.get("trained_now"):
-        return t("sum.monitoring.trained_now", lang, psi=f"{rec['psi']['score']:.2f}")
+        return (t("sum.monitoring.trained_now", lang, psi=f"{rec['psi']['score']:.2f}") if checked
+                else t("sum.monitoring.trained_now_unchecked", lang))
     if rec.get("later"):
         return t("sum.monitoring.later", lang, cutoff=fmt_date(to_utc(rec["cutoff"]), lang))
+    if not checked:
+        return t("sum.monitoring.keep_unchecked", lang, age=rec["age_days"])
     return t("sum.monitoring.keep_now" if rec["age_days"] == 0 else "sum.monitoring.keep", lang,
              psi=f"{rec['psi']['score']:.2f}", age=rec["age_days"])
 
