@@ -837,3 +837,35 @@ def test_the_age_reason_survives_a_stability_table_that_cannot_be_made_and_the_m
         recommendation_text(fresh, "en")
     assert "trained in this run" in summary_line(fresh, "en")
 
+
+def test_the_psi_plot_draws_the_metrics_that_moved_most_at_the_judged_date_not_the_latest():
+    """Report 08's plot picked its metrics by their PSI at the latest date (a weekly run's mid-month date) while
+    the decision and the table judged the month start: it drew the metric that moved mid-month, not the one the
+    judgement was about."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from engage_models.monitoring.drift import stability_table
+    from engage_models.monitoring.views import plot_psi
+
+    rng = np.random.default_rng(5)
+    ref = _world(rng, 400, "2025-01-01", 0.10, 0.10)
+    judged = _world(rng, 400, "2025-04-01", 0.10, 0.10)
+    judged["p"] = np.clip(judged["p"] + 0.05, 0.01, 0.99)  # p moved at the month start
+    panel = pd.concat([_world(rng, 400, "2025-03-01", 0.10, 0.10), judged,
+                       _world(rng, 400, "2025-04-15", 0.10, 0.10, x_shift=2.0)])  # x moved mid-month
+    table = stability_table(ColumnModel(), ref, panel, trained_until="2025-01-01")
+    at = table[table["kind"] == "metric"].pivot(index="as_of", columns="variable", values="psi")
+    assert at.loc[pd.Timestamp("2025-04-01", tz="UTC")].idxmax() == "p"
+    assert at.loc[pd.Timestamp("2025-04-15", tz="UTC")].idxmax() == "x"
+
+    def drawn(t):
+        ax = plot_psi(t, "en", n_metrics=1)
+        names = [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+        plt.close(ax.figure)
+        return names
+
+    assert drawn(table) == ["health score", "p"]
+    assert drawn(table.drop(columns="judged")) == ["health score", "x"]  # a table kept without it: the latest

@@ -143,9 +143,7 @@ def stability_view(stability: pd.DataFrame, lang: str = "en", threshold: float =
     date on the training rows' calendar; the latest date in a table without the column), the score first, then the
     metrics from the largest shift down. The latest date was shown before: a weekly run's mid-month date, whose
     28-day windows straddle two months, showed metrics "past the threshold" the decision had not counted."""
-    judged = stability["judged"].eq(True) if "judged" in stability else pd.Series(False, index=stability.index)
-    date = stability.loc[judged, "as_of"].iloc[0] if judged.any() else stability["as_of"].max()
-    now = stability[stability["as_of"] == date].copy()
+    now = stability[stability["as_of"] == _judged(stability)].copy()
     now["order"] = np.where(now["kind"] == "score", np.inf, now["psi"])
     now = now.sort_values("order", ascending=False, kind="stable")
     usual = now["usual"].astype(bool) if "usual" in now else pd.Series(False, index=now.index)
@@ -165,12 +163,22 @@ def stability_view(stability: pd.DataFrame, lang: str = "en", threshold: float =
     })
 
 
+def _judged(stability: pd.DataFrame):
+    """The date of the table's ``judged`` rows (the retraining decision's date); the latest date in a table
+    without the column."""
+    judged = stability["judged"].eq(True) if "judged" in stability else pd.Series(False, index=stability.index)
+    return stability.loc[judged, "as_of"].iloc[0] if judged.any() else stability["as_of"].max()
+
+
 def plot_psi(stability: pd.DataFrame, lang: str = "en", threshold: float = PSI_LEVELS[1], n_metrics: int = 6,
              ax=None):
-    """PSI over the observation dates since training: the score (bold) and the metrics that moved most."""
+    """PSI over the observation dates since training: the score (bold) and the metrics that moved most at the
+    date the retraining decision judges (the table's ``judged`` rows), the one report 08's table shows. They were
+    picked at the latest date: a weekly run's mid-month date, whose 28-day windows straddle two months, drew the
+    metrics that moved there beside a judgement and a table about the month start."""
     ax = new_ax(ax, figsize=(10, 4))
-    latest = stability[stability["as_of"] == stability["as_of"].max()]
-    top = latest[latest["kind"] == "metric"].nlargest(n_metrics, "psi")["variable"].tolist()
+    now = stability[stability["as_of"] == _judged(stability)]
+    top = now[now["kind"] == "metric"].nlargest(n_metrics, "psi")["variable"].tolist()
     for var in ["score", *top]:
         d = stability[stability["variable"] == var]
         ax.plot(d["as_of"], d["psi"], marker="o", lw=2.5 if var == "score" else 1.2,
