@@ -563,6 +563,8 @@ def test_a_paired_difference_without_an_interval_says_so_in_the_comparison():
                                                           "abs_calibration_high": nan}}
     last = comparison_view(cmp).iloc[-1].tolist()
     assert last[1] == "+0.020 (no interval)" and last[3].endswith("+1.0 (no interval)"), last
+    # the mean prediction is a probability: fmt_pct (which takes points) showed 10% as "0.1%"
+    assert comparison_view(cmp)["mean predicted churn"].tolist()[:2] == ["10.0%", "10.0%"]
     assert comparison_view(cmp, "ja").iloc[-1].tolist()[1] == "+0.020（信頼区間なし）"
 
 

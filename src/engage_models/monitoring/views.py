@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import fmt_date, fmt_interval, fmt_number, fmt_pct, t
+from .._core.i18n import fmt_date, fmt_interval, fmt_number, t
 from .._core.plots import date_axis, error_bars, new_ax
 from .._core.time import to_utc
 from ..lifecycle.frozen import age_days, data_end_of, past_age_limit, saw_later
@@ -275,7 +275,8 @@ def comparison_view(cmp: dict, lang: str = "en") -> pd.DataFrame:
         m = cmp["models"][name]
         rows.append({t("monitoring.model", lang): t(f"monitoring.{name}_model", lang),
                      "ROC-AUC": _auc_cell(m["auc"], m["auc_low"], m["auc_high"], lang),
-                     t("monitoring.predicted", lang): fmt_pct(m["predicted"], lang),
+                     # a probability: fmt_pct takes points, and gave "0.1%" for 10%
+                     t("monitoring.predicted", lang): f"{m['predicted'] * 100:.1f}%",
                      t("monitoring.difference", lang): fmt_interval(m["calibration"], m["calibration_low"],
                                                                     m["calibration_high"], lang, fmt=pp,
                                                                     label=False)})
