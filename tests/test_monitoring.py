@@ -871,3 +871,41 @@ def test_the_psi_plot_draws_the_metrics_that_moved_most_at_the_judged_date_not_t
 
     assert drawn(table) == ["health score", "p"]
     assert drawn(table.drop(columns="judged")) == ["health score", "x"]  # a table kept without it: the latest
+
+
+def test_a_recommendation_for_one_reason_says_what_the_other_checks_found_with_their_numbers():
+    """Report 08 on a model past the age limit said "Retraining recommended, because: the model saw data until ..."
+    and nothing of the other checks, while its table marked tenure past the threshold and beyond chance: the reader
+    could not tell whether drift had been judged. The checks that found no reason say so, with their numbers (the
+    calibration with its interval); a check that found one is not said twice."""
+    from engage_models.monitoring.views import recommendation_text
+
+    rng = np.random.default_rng(3)
+    ref = _world(rng, 400, "2025-01-01", 0.10, 0.10)
+    calm = pd.concat([_world(rng, 400, d, 0.10, 0.10) for d in ("2025-03-01", "2025-04-01")])
+    kw = dict(trained_until="2025-01-01", as_of="2025-06-01", horizon_days=30)
+    old = recommend_retrain(ColumnModel(), ref, calm, max_age_days=120, **kw)
+    assert [x["kind"] for x in old["reasons"]] == ["age"]
+    en, c = recommendation_text(old, "en"), old["calibration"]
+    assert f"Population stability gives no reason: the health score's population stability index is " \
+           f"{old['psi']['score']:.2f}; of 2 metrics, 0 are past 0.25, unlike every training date and beyond " \
+           f"chance (0%), fewer than the share of 15% that counts as drift" in en
+    assert (f"Calibration gives no reason: on the {c['n']:,} labels matured since the last training date (1 Jan "
+            f"2025), churn was {c['observed']:.1%} against {c['predicted']:.1%} predicted, a difference of "
+            f"{c['difference'] * 100:+.1f} points (95% CI {c['ci_low'] * 100:+.1f} to {c['ci_high'] * 100:+.1f})") in en
+    ja = recommendation_text(old, "ja")
+    assert "母集団の安定性は再学習の理由になりません" in ja and "較正は再学習の理由になりません" in ja
+    moved = pd.concat([_world(rng, 400, d, 0.10, 0.10, x_shift=2.0) for d in ("2025-03-01", "2025-04-01")])
+    drifted = recommendation_text(recommend_retrain(ColumnModel(), ref, moved, max_age_days=120, **kw), "en")
+    assert "Population stability gives no reason" not in drifted and "Calibration gives no reason" in drifted
+    off = pd.concat([_world(rng, 400, d, 0.10, 0.30) for d in ("2025-03-01", "2025-04-01")])
+    assert "Calibration gives no reason" not in recommendation_text(recommend_retrain(ColumnModel(), ref, off, **kw))
+    keep = recommendation_text(recommend_retrain(ColumnModel(), ref, calm, **kw), "en")
+    assert keep.startswith("**No retraining needed.**") and "Calibration gives no reason" in keep
+    # a score PSI past the threshold that sampling alone gives on so few accounts: said beside its chance level
+    thin = {**old, "psi": {**old["psi"], "score": 1.14, "score_noise": True, "n": 31,
+                           "chance_psi": {**old["psi"]["chance_psi"], "score": 1.67}}}
+    en = recommendation_text(thin, "en")
+    assert "population stability index is 1.14, within what sampling alone gives on 31 accounts (1.67); of 2" in en
+    assert en.index("gives on 31 accounts (1.67); of 2") < en.index("Not counted as drift: 1 PSI past 0.25")
+    assert "31社という標本の大きさでは偶然だけで生じる範囲（1.67）内" in recommendation_text(thin, "ja")

@@ -81,9 +81,40 @@ def recommendation_text(rec: dict, lang: str = "en") -> str:
                      max_age=rec.get("max_age_days", 180))
         else:
             text = t("monitoring.keep_unchecked", lang, age=rec["age_days"], max_age=rec.get("max_age_days", 180))
-        return " ".join([text, *_not_counted(psi, lang), *_unavailable(rec, lang)])
+        return " ".join([text, *_not_counted(psi, lang), *_calibration_clear(rec, lang), *_unavailable(rec, lang)])
     lines = [t("monitoring.retrain", lang)] + [f"- {reason_text(r, lang)}" for r in rec["reasons"]]
-    return "\n".join([*lines, *_not_counted(psi, lang), *_unavailable(rec, lang)])
+    return "\n\n".join(["\n".join(lines), *_drift_clear(rec, lang), *_not_counted(psi, lang),
+                        *_calibration_clear(rec, lang), *_unavailable(rec, lang)])
+
+
+def _drift_clear(rec: dict, lang: str) -> list[str]:
+    """Beside reasons of another kind, the drift check that found none, with its numbers: a recommendation to
+    retrain for age alone said nothing of the metric its table marked past the threshold."""
+    psi = rec["psi"]
+    if not psi.get("available", True) or any(r.get("kind") == "drift" for r in rec["reasons"]):
+        return []
+    args = dict(psi=f"{psi['score']:.2f}", n=len(psi["metrics"]), over=len(psi["over"]),
+                threshold=f"{psi['threshold']:g}", share=f"{psi.get('share', 0.0):.0%}",
+                min_share=f"{psi.get('metric_psi_share', 0.15):.0%}")
+    if psi.get("score_noise"):  # a score PSI past the threshold "gives no reason" only beside its chance level
+        return [t("monitoring.drift_clear_noise", lang, chance=f"{psi['chance_psi']['score']:.2f}",
+                  accounts=psi.get("n", 0), **args)]
+    return [t("monitoring.drift_clear", lang, **args)]
+
+
+def _calibration_clear(rec: dict, lang: str) -> list[str]:
+    """The calibration check that found no reason, with its numbers and interval (the verdict said only "within its
+    interval or not yet measurable")."""
+    c = rec.get("calibration") or {}
+    if not c.get("available") or c.get("off") or any(r.get("kind") == "calibration" for r in rec["reasons"]):
+        return []
+
+    def pp(v):
+        return f"{v * 100:+.1f}"
+
+    return [t("monitoring.calibration_clear", lang, n=int(c["n"]), since=fmt_date(to_utc(rec["trained_until"]), lang),
+              observed=f"{c['observed']:.1%}", predicted=f"{c['predicted']:.1%}",
+              difference=pp(c["difference"]), lo=pp(c["ci_low"]), hi=pp(c["ci_high"]))]
 
 
 def _unavailable(rec: dict, lang: str, skip: tuple[str, ...] = ()) -> list[str]:
