@@ -909,3 +909,21 @@ def test_a_recommendation_for_one_reason_says_what_the_other_checks_found_with_t
     assert "population stability index is 1.14, within what sampling alone gives on 31 accounts (1.67); of 2" in en
     assert en.index("gives on 31 accounts (1.67); of 2") < en.index("Not counted as drift: 1 PSI past 0.25")
     assert "31社という標本の大きさでは偶然だけで生じる範囲（1.67）内" in recommendation_text(thin, "ja")
+
+
+def test_report_08_says_churned_rows_beside_accounts():
+    """On a thin export (31 accounts over ten dates) report 08's pooled row read "34 accounts, 29 churned" beside an
+    observed churn of 12.1%: the 29 were rows (an account churning within the horizon of several dates counts at
+    each), and the comparison said "(120 accounts, 45 churned)" the same way."""
+    from engage_models.monitoring.views import comparison_text, performance_view
+
+    perf = pd.DataFrame({"scope": ["all"], "as_of": [pd.NaT], "n": [239], "accounts": [34], "churners": [29],
+                         "observed": [29 / 239], "observed_low": [0.065], "observed_high": [0.215],
+                         "predicted": [0.105], "difference": [0.016], "ci_low": [-0.056], "ci_high": [0.088],
+                         "auc": [0.786], "auc_low": [0.643], "auc_high": [0.891]})
+    row = performance_view(perf, "en").iloc[0]
+    assert row["rows that churned"] == 29 and row["accounts"] == 34 and row["rows"] == 239
+    assert "解約した行数" in performance_view(perf, "ja").columns
+    cmp = {"n": 500, "accounts": 120, "churners": 45, "since": "2025-01-01", "old_model": "abc"}
+    assert "500 matured labels (45 of them churned, from 120 accounts)" in comparison_text(cmp, "en")
+    assert "うち解約45件、120社分" in comparison_text(cmp, "ja")
