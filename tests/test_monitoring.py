@@ -869,8 +869,9 @@ def test_the_psi_plot_draws_the_metrics_that_moved_most_at_the_judged_date_not_t
         plt.close(ax.figure)
         return names
 
-    assert drawn(table) == ["health score", "p"]
-    assert drawn(table.drop(columns="judged")) == ["health score", "x"]  # a table kept without it: the latest
+    chance = "health score: what sampling alone reaches (99%)"
+    assert drawn(table) == ["health score", "p", chance]
+    assert drawn(table.drop(columns="judged")) == ["health score", "x", chance]  # a table kept without it: the latest
 
 
 def test_a_recommendation_for_one_reason_says_what_the_other_checks_found_with_their_numbers():
@@ -927,3 +928,31 @@ def test_report_08_says_churned_rows_beside_accounts():
     cmp = {"n": 500, "accounts": 120, "churners": 45, "since": "2025-01-01", "old_model": "abc"}
     assert "500 matured labels (45 of them churned, from 120 accounts)" in comparison_text(cmp, "en")
     assert "うち解約45件、120社分" in comparison_text(cmp, "ja")
+
+
+def test_the_psi_plot_draws_the_level_the_score_s_psi_reaches_by_chance_on_each_date_s_accounts():
+    """On a thin export report 08's plot drew every PSI past 0.25 (1 to 3) with no sign of the level sampling alone
+    reaches on so few accounts, which its text said they were within: a reader of the plot saw a population in
+    upheaval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from engage_models.monitoring.drift import stability_table
+    from engage_models.monitoring.views import plot_psi
+
+    rng = np.random.default_rng(2)
+    ref = _world(rng, 400, "2025-01-01", 0.10, 0.10)
+    thin = pd.concat([_world(rng, n, d, 0.10, 0.10) for n, d in ((30, "2025-03-01"), (400, "2025-04-01"))])
+    table = stability_table(ColumnModel(), ref, thin, trained_until="2025-01-01")
+    ax = plot_psi(table, "en")
+    line = next(x for x in ax.get_lines() if x.get_label() == "health score: what sampling alone reaches (99%)")
+    score = table[table["kind"] == "score"]
+    assert list(line.get_ydata()) == pytest.approx(score["psi_chance"].tolist())
+    assert line.get_ydata()[0] > 2 * line.get_ydata()[1]  # 30 accounts reach far more by chance than 400
+    plt.close(ax.figure)
+    ax = plot_psi(table.drop(columns=["psi_chance"]), "ja")  # a table kept before the column: no such line
+    assert len(ax.get_lines()) == 3 + 2  # the score, two metrics and the two reading levels
+    plt.close(ax.figure)
+

@@ -203,10 +203,11 @@ def _judged(stability: pd.DataFrame):
 
 def plot_psi(stability: pd.DataFrame, lang: str = "en", threshold: float = PSI_LEVELS[1], n_metrics: int = 6,
              ax=None):
-    """PSI over the observation dates since training: the score (bold) and the metrics that moved most at the
-    date the retraining decision judges (the table's ``judged`` rows), the one report 08's table shows. They were
-    picked at the latest date: a weekly run's mid-month date, whose 28-day windows straddle two months, drew the
-    metrics that moved there beside a judgement and a table about the month start."""
+    """PSI over the observation dates since training: the score (bold), the level sampling alone gives the score's
+    PSI on each date's number of accounts (99%: a thin panel's PSIs pass 0.25 by chance), and the metrics that moved
+    most at the date the retraining decision judges (the table's ``judged`` rows), the one report 08's table shows.
+    They were picked at the latest date: a weekly run's mid-month date, whose 28-day windows straddle two months,
+    drew the metrics that moved there beside a judgement and a table about the month start."""
     ax = new_ax(ax, figsize=(10, 4))
     now = stability[stability["as_of"] == _judged(stability)]
     top = now[now["kind"] == "metric"].nlargest(n_metrics, "psi")["variable"].tolist()
@@ -214,6 +215,9 @@ def plot_psi(stability: pd.DataFrame, lang: str = "en", threshold: float = PSI_L
         d = stability[stability["variable"] == var]
         ax.plot(d["as_of"], d["psi"], marker="o", lw=2.5 if var == "score" else 1.2,
                 color="black" if var == "score" else None, label=_label(var, lang))
+    if "psi_chance" in stability:  # on few accounts every line passed 0.25, the text said by chance, the plot not
+        d = stability[stability["kind"] == "score"]
+        ax.plot(d["as_of"], d["psi_chance"], color="black", ls="-.", lw=1, label=t("monitoring.chance_line", lang))
     for level, style in zip(PSI_LEVELS, (":", "--"), strict=True):
         ax.axhline(level, color="grey", ls=style, lw=1)
     if threshold not in PSI_LEVELS:
