@@ -956,3 +956,45 @@ def test_the_psi_plot_draws_the_level_the_score_s_psi_reaches_by_chance_on_each_
     assert len(ax.get_lines()) == 3 + 2  # the score, two metrics and the two reading levels
     plt.close(ax.figure)
 
+
+
+def test_the_stage_recommends_retraining_an_old_model_whose_stability_table_could_not_be_made(twin_worlds, tmp_path,
+                                                                                             monkeypatch):
+    """The stage made no recommendation at all when its stability table failed ("recommendation: not computed"),
+    while report 08's header said the model was past the age limit: the recommendation is made, its age reason
+    stands, and it says why drift was not judged (the stage's own reason, in both languages)."""
+    from engage_models import monitoring as M
+    from engage_models._core.io import write_json
+    from engage_models._core.reasons import Thin
+    from engage_models.health.model_io import save_model
+    from engage_models.monitoring.views import recommendation_text
+    from engage_models.pipeline import RunConfig
+    from engage_models.pipeline import stages as S
+    from engage_models.pipeline.store import Artifact, Output
+
+    def fails(*a, **k):
+        raise Thin("reason.no_training_rows", source="the model folder's training rows")
+
+    monkeypatch.setattr(M, "stability_table", fails)
+    w = twin_worlds
+    _, calm = w["worlds"][None]
+    cut = w["reference"]["as_of"].max()
+    ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": w["end"]})
+    panel = _artifact(tmp_path / "panel", "panel", panel=calm)
+    health = _artifact(tmp_path / "health", "health", model={"trained_until": cut, "cutoff": cut, "frozen": True})
+    save_model(w["model"], health.path / "model.skops")
+    config = RunConfig.from_dict({"data_dir": str(tmp_path), "horizon_days": 90,
+                                  "monitoring": {"n_boot": 20, "max_age_days": 120}})
+    out = Output(tmp_path / "monitoring", "monitoring")
+    out.path.mkdir()
+    S.monitoring(S.Context(config, {"ingest": ingest, "panel": panel, "health": health}, out))
+    write_json(out.path / "manifest.json", {"stage": "monitoring", "key": "m", "files": out.files,
+                                            "skipped": [s.as_dict() for s in out.skipped]})
+    got = Artifact(out.path)
+    assert "no training row to compare with" in got.reason("stability")
+    rec = got.json("recommendation")
+    assert rec["retrain"] and [r["kind"] for r in rec["reasons"]] == ["age"] and rec["age_days"] > 120
+    assert [u["check"] for u in rec["unavailable"]] == ["drift"]
+    assert "Population stability could not be checked: no training row to compare with" in recommendation_text(
+        rec, "en")
+    assert "比較する学習データの行がありません" in recommendation_text(rec, "ja")

@@ -1000,15 +1000,16 @@ def monitoring(ctx: Context) -> None:
                  kind=NOT_DUE)
     elif not ctx.section("performance", performance):
         found["performance"] = None
-    if "stability" in found:
-        rec = M.recommend_retrain(model, reference, pnl, trained_until=trained_until, as_of=ctx.as_of,
-                                  horizon_days=c.horizon_days, cutoff=info.get("cutoff"), max_age_days=m.max_age_days,
-                                  psi_threshold=m.psi_threshold, metric_psi_share=m.metric_psi_share,
-                                  stability=found["stability"], performance=found["performance"],
-                                  trained_now=_trained_now(info, ctx.as_of))
-        out.json("recommendation", rec)
-    else:
-        out.skip("recommendation", _skipped(out, "stability") or "no population stability")
+    # made without the stability table too: its failure is said among the checks not made, and takes no other
+    # reason away (the age reason was lost with the whole recommendation while report 08's header said the limit)
+    rec = M.recommend_retrain(model, reference, pnl, trained_until=trained_until, as_of=ctx.as_of,
+                              horizon_days=c.horizon_days, cutoff=info.get("cutoff"), max_age_days=m.max_age_days,
+                              psi_threshold=m.psi_threshold, metric_psi_share=m.metric_psi_share,
+                              stability=found.get("stability"), performance=found["performance"],
+                              stability_missing=None if "stability" in found else (
+                                  _skipped(out, "stability") or "no population stability"),
+                              trained_now=_trained_now(info, ctx.as_of))
+    out.json("recommendation", rec)
     if _replaced_model(ctx) is None:  # no model was replaced in this run: nothing to compare, by design
         out.skip("comparison", Why("reason.no_replaced_model"), kind=NOT_DUE)
     elif matured.empty and _model_path(ctx, _replaced_model(ctx)) is not None:  # retrained: nothing matured yet
