@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 from scipy.stats import poisson
 
-from .._core.i18n import catalogue, check_lang, count, fmt_date, t
+from .._core.i18n import catalogue, check_lang, count, fmt_date, fmt_pct, t
 from .._core.io import parquet_source
 from .._core.plots import date_axis, new_ax
 from .._core.reasons import Thin, Why, text
@@ -410,3 +410,26 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
                     f"{partial['usual']:,.0f}", 100 * partial["later_share"], partial["day"],
                     (pd.Timestamp(partial["day"]) + pd.Timedelta(days=1)).date().isoformat())
     return out
+
+
+def date_notes(dates: dict, lang: str = "en") -> list[str]:
+    """What the run's dates (:func:`data_dates`, the ingest stage's ``dates.json``) say that moves or doubts the
+    observation date, a Markdown sentence each in ``lang``, for report 01: a month's first day the data only begin
+    (``partial_day``, :func:`partial_first_day`), left after the default observation date. Empty when there is
+    nothing to say (and for a ``dates.json`` written before these were kept).
+
+    >>> dates = {"as_of": "2025-02-01T00:00:00+00:00", "partial_day": {"day": "2025-02-01", "events": 6,
+    ...          "usual": 48.0, "until": "2025-02-01T02:40:00+00:00", "later_share": 0.875}}
+    >>> print(date_notes(dates)[0][:97])
+    The events end at 02:40 on 1 Feb 2025, a month's first day with 6 events where a usual day has 48
+    """
+    check_lang(lang)
+    notes = []
+    partial = dates.get("partial_day")
+    if partial:
+        day = pd.Timestamp(partial["day"])
+        notes.append(t("dq.partial_day", lang, until=partial["until"][11:16], day=fmt_date(day, lang),
+                       events=partial["events"], usual=f"{partial['usual']:,.0f}",
+                       later=fmt_pct(100 * partial["later_share"], lang, decimals=0),
+                       next=(day + pd.Timedelta(days=1)).date().isoformat()))
+    return notes
