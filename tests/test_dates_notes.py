@@ -45,3 +45,91 @@ def test_report_01_says_a_month_s_first_day_the_data_only_begin_in_both_language
     # report 01 shows them
     cells = ["".join(c["source"]) for c in json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]]
     assert any("quality.date_notes(run[\"ingest\"].json(\"dates\"), lang)" in c for c in cells)
+
+
+
+def _accounts(processed: Path, ends) -> Path:
+    """``accounts.parquet``: an account churned on each day of ``ends``, and 50 that have not churned."""
+    ends = pd.to_datetime([*map(str, ends), *[None] * 50], utc=True)
+    pd.DataFrame({"account_id": [f"A{i}" for i in range(len(ends))], "start_date": pd.Timestamp("2022-06-01", tz="UTC"),
+                  "end_date": ends}).astype({"start_date": "datetime64[us, UTC]", "end_date": "datetime64[us, UTC]"}
+                                            ).to_parquet(processed / "accounts.parquet", index=False)
+    return processed
+
+
+def _every(days: int, first: str, last: str) -> list[pd.Timestamp]:
+    """A churn every ``days`` days from ``first`` on, the last on ``last``."""
+    span = (pd.Timestamp(last) - pd.Timestamp(first)).days
+    return [pd.Timestamp(last) - pd.Timedelta(days=k * days) for k in range(span // days, -1, -1)]
+
+
+def _world(tmp_path: Path, name: str, ends) -> Path:
+    """Events at noon every day of 2023 and 2024 (the observation date: 1 Jan 2025), and churn on ``ends``."""
+    days = pd.date_range("2023-01-01", "2024-12-31", freq="D") + pd.Timedelta(hours=12)
+    return _accounts(_events(tmp_path / name, days), ends)
+
+
+#: the first quarter's customers churn most (a cohort's first months): 3 a day, then one every 3 days
+BURST = [d for d in pd.date_range("2023-01-01", "2023-03-31") for _ in range(3)]
+
+
+def test_churn_that_stops_months_before_the_observation_date_is_said_with_its_date(tmp_path, caplog):
+    """A purchase log turned into accounts (churned after 180 days without a purchase, dated at the last one) has no
+    churn in its last 180 days: its model learned that recent accounts never churn, and nothing warned. Churn of 10
+    a month that stops on 30 June 2024, six months before the observation date, is said in the dates (``dates.json``),
+    on the console and on report 01, in both languages, with the day to give as ``--as-of``; the drop after the first
+    quarter's many churns is not the stop said."""
+    caplog.set_level("WARNING", logger="engage_models.ingest.quality")
+    processed = _world(tmp_path, "stop", [*BURST, *_every(3, "2023-04-01", "2024-06-29")])
+    dates = data_dates(processed)
+    assert dates["as_of"] == "2025-01-01T00:00:00+00:00"
+    assert dates["churn_stop"] == {"stop": "2024-06-30", "as_of": "2025-01-01", "months": 6.1, "per_month": 10.0,
+                                   "after": 0, "expected": 60.8, "p": dates["churn_stop"]["p"], "churns": 422}
+    assert dates["churn_stop"]["p"] < 1e-6  # 60 churns of the 6 months before, none in the 185 days after
+    advice = ("while the 6 months before had a median of 10 churns a month (so few by chance at that rate: p < "
+              "0.001). Churn dated when it happened but known only later (at a customer's last purchase once they "
+              "have lapsed, say) leaves the last months' outcomes unknown, and a model learns that recent accounts "
+              "never churn: give `--as-of 2024-06-30`, or date each churn on the day it was recognised.")
+    assert caplog.messages == ["accounts: churn stops at 2024-06-30: no account's end_date falls in the 6.1 months "
+                               f"from then to the observation date 2025-01-01, {advice}"]
+    assert date_notes(dates, "en") == ["accounts: churn stops at 30 Jun 2024: no account's end_date falls in the 6.1 "
+                                       f"months from then to the observation date 1 Jan 2025, {advice}"]
+    assert date_notes(dates, "ja") == [
+        "accounts：解約が2024年6月30日で止まっています。その日から観測日2025年1月1日までの6.1か月に end_date のある"
+        "顧客はありません。その前の6か月の解約は月の中央値で10件で、この率で偶然これほど少なくなる確率は p < 0.001 "
+        "です。解約を起きた日付で記録していても、分かるのが後になる場合（購入が途絶えた顧客を、最後の購入日に解約した"
+        "とする場合など）、直近の月の結果はまだ分からず、モデルは最近の顧客は解約しないと学習します。`--as-of "
+        "2024-06-30` を指定するか、解約を判明した日付で記録してください。"]
+    # the date given as said: the churn runs to it, nothing to say
+    assert "churn_stop" not in data_dates(processed, "2024-06-30")
+
+
+def test_churn_that_falls_to_a_few_is_said_as_all_but_stopping(tmp_path):
+    """A churn a day to 31 August 2024, then one a month: 4 where about 122 were due."""
+    ends = [*_every(1, "2023-01-01", "2024-08-31"), *pd.to_datetime(["2024-09-15", "2024-10-15", "2024-11-15",
+                                                                      "2024-12-15"])]
+    found = data_dates(_world(tmp_path, "few", ends))["churn_stop"]
+    assert {k: found[k] for k in ("stop", "months", "per_month", "after", "expected")} == {
+        "stop": "2024-09-01", "months": 4.0, "per_month": 30.5, "after": 4, "expected": 122.3}
+    assert date_notes({"churn_stop": found}, "en")[0].startswith(
+        "accounts: churn all but stops at 1 Sep 2024: only 4 churns fall in the 4.0 months from then to the "
+        "observation date 1 Jan 2025, where about 122 were due, while")
+
+
+def test_churn_that_runs_to_the_end_or_is_rare_is_not_said(tmp_path, caplog):
+    """No stop is said of churn that runs on to the observation date (one every 3 days, the last on 30 December), of
+    a handful of churns that end months before it (8 in the first five months of 2024: a median under 3 a month),
+    nor of churn in renewal months only (40 each March and September: the months' median is 0)."""
+    caplog.set_level("WARNING", logger="engage_models.ingest.quality")
+    renewals = [d for m in ("2023-03-15", "2023-09-15", "2024-03-15", "2024-09-15") for d in [m] * 40]
+    for name, ends in (("steady", [*BURST, *_every(3, "2023-04-01", "2024-12-30")]),
+                       ("handful", _every(19, "2024-01-01", "2024-05-20")), ("renewals", renewals), ("none", [])):
+        dates = data_dates(_world(tmp_path, name, ends))
+        assert "churn_stop" not in dates and date_notes(dates, "en") == [], name
+    assert caplog.messages == []
+
+
+def test_the_demo_world_says_no_stop(demo_world):
+    """The demo world (``make report``'s: 2,000 accounts over 24 months, churn to the end) says nothing."""
+    dates = data_dates(demo_world / "processed")
+    assert "churn_stop" not in dates and date_notes(dates, "ja") == []

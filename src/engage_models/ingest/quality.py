@@ -10,14 +10,15 @@ import re
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
-from scipy.stats import poisson
+from scipy.stats import binom, poisson
 
-from .._core.i18n import catalogue, check_lang, count, fmt_date, fmt_pct, t
+from .._core.i18n import catalogue, check_lang, count, fmt_date, fmt_pct, p_is, t
 from .._core.io import parquet_source
 from .._core.plots import date_axis, new_ax
 from .._core.reasons import Thin, Why, text
-from .._core.time import DAY_COUNTS_SQL, bulk_start, to_utc
+from .._core.time import DAY_COUNTS_SQL, DAYS_PER_MONTH, bulk_start, to_utc
 from ..features.engine import connect_duckdb
 from .contracts import CONTRACTS, TIMESTAMP
 from .validate import IngestReport, sign_rows, source_name
@@ -280,6 +281,119 @@ def partial_first_day(processed: str | Path, day: pd.Timestamp | None = None) ->
             "later_share": round(float(later), 3)}
 
 
+#: :func:`churn_stop`'s rule (a month is :data:`DAYS_PER_MONTH` days): the usual churns a month are the median of the
+#: :data:`CHURN_STOP_BASIS` months before a stop, at least :data:`CHURN_STOP_MIN_PER_MONTH` of them ...
+CHURN_STOP_BASIS = 6
+CHURN_STOP_MIN_PER_MONTH = 3
+#: ... and steady: no month of them under half their median or over twice it with a Poisson chance below this (a
+#: cohort's first months of many churns, or months before the first churn, are no usual rate) ...
+CHURN_STOP_ODD = 0.001
+#: ... the stretch from the stop to the observation date lasts at least this many days (two months) ...
+CHURN_STOP_MIN_DAYS = 61
+#: ... and holds no more than this share of the churns the usual rate gives it, so few that the months before and
+#: it would hold them by chance below :data:`CHURN_STOP_CHANCE` (none), :data:`CHURN_STOP_CHANCE_SOME` (a few:
+#: a steady churn of a few a month has stretches of few, and a falling one more).
+CHURN_STOP_SHARE = 0.25
+CHURN_STOP_CHANCE = 0.01
+CHURN_STOP_CHANCE_SOME = 0.001
+
+
+def churn_stop(processed: str | Path, as_of) -> dict | None:
+    """The day the accounts' churn stops, months before the observation date ``as_of``; else None.
+
+    Churn dated when it happened but known only later (a purchase log turned into accounts: a customer is churned
+    once they have not bought for 180 days, dated at their last purchase) has none in the last 180 days before the
+    data end: the churns a month are steady, then none. A model learns that recent accounts never churn and scores
+    every account as safe. The churns are the accounts' ``end_date`` before ``as_of``, counted by day.
+
+    The rule. A stop is the day after a churn with at least :data:`CHURN_STOP_MIN_DAYS` days from it to ``as_of``
+    (``T`` days). The usual rate ``r`` is the median of the churns in each of the :data:`CHURN_STOP_BASIS` months
+    (30.4375 days each) before it, ``mu = r T`` the churns it gives the stretch and ``x`` those there are. The stop
+    is said when
+
+    * ``r`` is at least :data:`CHURN_STOP_MIN_PER_MONTH` and steady: no month of the 6 under half of ``r`` or over
+      twice it that a Poisson of mean ``r`` holds with a chance below :data:`CHURN_STOP_ODD` (a cohort's first
+      months of many churns, or months before the first churn, are no usual rate);
+    * ``x <= CHURN_STOP_SHARE * mu``;
+    * and so few are unlikely by chance: the stretch's churns and the 6 months' (``B``, at most ``6 r``), two
+      Poisson counts of one rate, leave the stretch ``x`` or fewer of the ``B + x`` (binomial, its share of the
+      days) with a chance below :data:`CHURN_STOP_CHANCE` when ``x`` is 0, :data:`CHURN_STOP_CHANCE_SOME` otherwise
+      (at 3 a month, two months without a churn: 0.6%).
+
+    Of the days that pass, the stop said is the one of the largest Poisson deviance ``2 (x log(x / mu) - (x -
+    mu))``: the day after the last churn when none follow.
+
+    Nothing is said of a table of fewer churns (a median under 3 a month over the 6 months before the stop, so at
+    least 12 churns in those months: rare churn tells no stop), of one whose churn runs on to ``as_of``, nor of churn
+    in a few months a year only (renewals: the months' median is 0). Of steady churn of 3 a month it says a stop
+    about once in a hundred tables, of 5 a month once in two hundred.
+
+    ``{"stop", "as_of", "months", "per_month", "after", "expected", "p", "churns"}``: the stop (ISO day), the
+    observation date, the months from the stop to it, the usual churns a month, the churns after the stop, those
+    the usual rate gives that stretch, the chance, and all the churns before ``as_of``.
+    """
+    path = Path(processed) / "accounts.parquet"
+    if not path.exists():
+        return None
+    as_of = to_utc(as_of).normalize()
+    relation = "(SELECT end_date FROM read_parquet($p, hive_partitioning = false) WHERE end_date < $as_of)"
+    with _con() as con:
+        days = con.execute(DAY_COUNTS_SQL.format(column="end_date", relation=relation) + " ORDER BY 1",
+                           {"p": parquet_source(path), "as_of": as_of.to_pydatetime()}).df()
+    if days.empty:
+        return None
+    d, n = days["d"].to_numpy(dtype="int64"), days["n"].to_numpy(dtype="int64")
+    end = int((as_of - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta(days=1))
+    stops = d + 1
+    stops = stops[end - stops >= CHURN_STOP_MIN_DAYS]
+    if not len(stops):
+        return None
+    cum = np.concatenate([[0], np.cumsum(n)])
+    edges = stops[:, None] - np.round(np.arange(CHURN_STOP_BASIS + 1) * DAYS_PER_MONTH).astype("int64")[None, :]
+    before = cum[np.searchsorted(d, edges, side="left")]  # churns on days before each edge
+    months = before[:, :-1] - before[:, 1:]  # the churns of each of the months before each stop
+    per_month = np.median(months, axis=1)
+    after = cum[-1] - before[:, 0]
+    mu = per_month / DAYS_PER_MONTH * (end - stops)
+    # the tail's churns against the months before, both Poisson: given their sum, the tail's share is binomial
+    usual = np.minimum(before[:, 0] - before[:, -1], np.round(per_month * CHURN_STOP_BASIS).astype("int64"))
+    p = binom.cdf(after, usual + after, (end - stops) / (end - stops + CHURN_STOP_BASIS * DAYS_PER_MONTH))
+    rate = per_month[:, None]
+    odd = (((months < rate / 2) & (poisson.cdf(months, rate) < CHURN_STOP_ODD))
+           | ((months > 2 * rate) & (poisson.sf(months - 1, rate) < CHURN_STOP_ODD)))
+    steady = ~odd.any(axis=1)
+    passes = ((per_month >= CHURN_STOP_MIN_PER_MONTH) & steady & (after <= CHURN_STOP_SHARE * mu)
+              & (p < np.where(after > 0, CHURN_STOP_CHANCE_SOME, CHURN_STOP_CHANCE)))
+    if not passes.any():
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        deviance = 2 * (np.where(after > 0, after * np.log(after / mu), 0.0) - (after - mu))
+    i = int(np.argmax(np.where(passes, deviance, -np.inf)))
+    stop = pd.Timestamp("1970-01-01") + pd.Timedelta(days=int(stops[i]))
+    return {"stop": stop.date().isoformat(), "as_of": as_of.date().isoformat(),
+            "months": round(float((end - stops[i]) / DAYS_PER_MONTH), 1), "per_month": float(per_month[i]),
+            "after": int(after[i]), "expected": round(float(mu[i]), 1), "p": float(p[i]), "churns": int(cum[-1])}
+
+
+def churn_stop_text(found: dict, lang: str = "en", dates: bool = True) -> str:
+    """:func:`churn_stop`'s finding as a sentence in ``lang`` (``dates=False``: dates as ISO days, for a console).
+
+    >>> found = {"stop": "1998-01-01", "as_of": "1998-07-01", "months": 6.0, "per_month": 455.0, "after": 0,
+    ...          "expected": 2733.2, "p": 0.0, "churns": 18196}
+    >>> print(churn_stop_text(found, dates=False)[:99])
+    accounts: churn stops at 1998-01-01: no account's end_date falls in the 6.0 months from then to the
+    """
+    check_lang(lang)
+    day = (lambda v: fmt_date(pd.Timestamp(v), lang)) if dates else str
+    months, per_month = f"{found['months']:.1f}", f"{found['per_month']:,.1f}".removesuffix(".0")
+    tail = (t("dq.churn_stop.none", lang, stop=day(found["stop"]), months=months, as_of=day(found["as_of"]))
+            if not found["after"] else
+            t("dq.churn_stop.few", lang, stop=day(found["stop"]), n=found["after"], months=months,
+              as_of=day(found["as_of"]), expected=f"{found['expected']:,.0f}"))
+    return t("dq.churn_stop", lang, tail=tail, basis=CHURN_STOP_BASIS, per_month=per_month, p=p_is(found["p"]),
+             stop_day=found["stop"])
+
+
 def events_per_day(processed: str | Path) -> pd.DataFrame:
     """Events per calendar day (UTC) and event type, and the distinct accounts active in them.
 
@@ -385,7 +499,9 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
     The first event is the first of the events' bulk: events dated long before the rest (one mistyped as 1924;
     :func:`~engage_models._core.time.bulk_start`) are set aside from it and said under ``set_aside`` (their
     rows, first and last day, and the day the data begin). A month's first day the data only begin
-    (:func:`partial_first_day`) is left after the default observation date and said under ``partial_day``."""
+    (:func:`partial_first_day`) is left after the default observation date and said under ``partial_day``. Churn
+    that stops months before the observation date (:func:`churn_stop`: churn dated when it happened but known only
+    later) is said under ``churn_stop``."""
     source = parquet_source(Path(processed) / "events.parquet")
     with _con() as con:
         last = con.execute("SELECT max(timestamp) FROM read_parquet($p, hive_partitioning = false)",
@@ -401,6 +517,10 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
            "as_of": (to_utc(as_of).normalize() if as_of else _default_date(last, partial)).isoformat()}
     if found.rows:
         out["set_aside"] = found.said("events", "timestamp")
+    stopped = churn_stop(processed, out["as_of"])
+    if stopped is not None:  # the last months' churn is not known yet: said, and how to leave them out
+        out["churn_stop"] = stopped
+        log.warning("%s", churn_stop_text(stopped, "en", dates=False))
     if partial is not None:  # its hours are after the date: said, and how to take them in
         out["partial_day"] = partial
         log.warning("events: the data end at %s on %s, a month's first day with %s where a usual day has %s, "
@@ -415,8 +535,9 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
 def date_notes(dates: dict, lang: str = "en") -> list[str]:
     """What the run's dates (:func:`data_dates`, the ingest stage's ``dates.json``) say that moves or doubts the
     observation date, a Markdown sentence each in ``lang``, for report 01: a month's first day the data only begin
-    (``partial_day``, :func:`partial_first_day`), left after the default observation date. Empty when there is
-    nothing to say (and for a ``dates.json`` written before these were kept).
+    (``partial_day``, :func:`partial_first_day`), left after the default observation date; churn that stops months
+    before the observation date (``churn_stop``, :func:`churn_stop`). Empty when there is nothing to say (and for a
+    ``dates.json`` written before these were kept).
 
     >>> dates = {"as_of": "2025-02-01T00:00:00+00:00", "partial_day": {"day": "2025-02-01", "events": 6,
     ...          "usual": 48.0, "until": "2025-02-01T02:40:00+00:00", "later_share": 0.875}}
@@ -432,4 +553,6 @@ def date_notes(dates: dict, lang: str = "en") -> list[str]:
                        events=partial["events"], usual=f"{partial['usual']:,.0f}",
                        later=fmt_pct(100 * partial["later_share"], lang, decimals=0),
                        next=(day + pd.Timedelta(days=1)).date().isoformat()))
+    if dates.get("churn_stop"):
+        notes.append(churn_stop_text(dates["churn_stop"], lang))
     return notes
