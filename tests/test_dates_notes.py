@@ -129,6 +129,17 @@ def test_churn_that_runs_to_the_end_or_is_rare_is_not_said(tmp_path, caplog):
     assert caplog.messages == []
 
 
+def test_churn_that_falls_steadily_is_no_stop(tmp_path):
+    """Churn that halves every six months over three years (80 a month at the start, under 2 at the end: a product
+    that got better) was said to stop: a long stretch of the last months held under a quarter of the churns the months
+    before it gave. A stop is looked for in the last year only: a lag of recognising churn longer than that is no
+    lag."""
+    falling = [pd.Timestamp("2022-01-01") + pd.DateOffset(months=m) + pd.Timedelta(days=int(28 * (i + 0.5) / k))
+               for m in range(36) for k in [round(80 * 0.5 ** (m / 6))] for i in range(k)]
+    dates = data_dates(_world(tmp_path, "falling", falling))
+    assert "churn_stop" not in dates, dates.get("churn_stop")
+
+
 def test_the_demo_world_says_no_stop(demo_world):
     """The demo world (``make report``'s: 2,000 accounts over 24 months, churn to the end) says nothing."""
     dates = data_dates(demo_world / "processed")

@@ -290,6 +290,9 @@ CHURN_STOP_MIN_PER_MONTH = 3
 CHURN_STOP_ODD = 0.001
 #: ... the stretch from the stop to the observation date lasts at least this many days (two months) ...
 CHURN_STOP_MIN_DAYS = 61
+#: ... and at most this many (a year: churn known that late is no lag of recognising it; a longer stretch against
+#: the months before it reads churn that falls steadily, halving every six months, as a stop) ...
+CHURN_STOP_MAX_DAYS = 366
 #: ... and holds no more than this share of the churns the usual rate gives it, so few that the months before and
 #: it would hold them by chance below :data:`CHURN_STOP_CHANCE` (none), :data:`CHURN_STOP_CHANCE_SOME` (a few:
 #: a steady churn of a few a month has stretches of few, and a falling one more).
@@ -307,9 +310,9 @@ def churn_stop(processed: str | Path, as_of) -> dict | None:
     every account as safe. The churns are the accounts' ``end_date`` before ``as_of``, counted by day.
 
     The rule. A stop is the day after a churn with at least :data:`CHURN_STOP_MIN_DAYS` days from it to ``as_of``
-    (``T`` days). The usual rate ``r`` is the median of the churns in each of the :data:`CHURN_STOP_BASIS` months
-    (30.4375 days each) before it, ``mu = r T`` the churns it gives the stretch and ``x`` those there are. The stop
-    is said when
+    and at most :data:`CHURN_STOP_MAX_DAYS` (``T`` days). The usual rate ``r`` is the median of the churns in each
+    of the :data:`CHURN_STOP_BASIS` months (30.4375 days each) before it, ``mu = r T`` the churns it gives the
+    stretch and ``x`` those there are. The stop is said when
 
     * ``r`` is at least :data:`CHURN_STOP_MIN_PER_MONTH` and steady: no month of the 6 under half of ``r`` or over
       twice it that a Poisson of mean ``r`` holds with a chance below :data:`CHURN_STOP_ODD` (a cohort's first
@@ -326,7 +329,8 @@ def churn_stop(processed: str | Path, as_of) -> dict | None:
     Nothing is said of a table of fewer churns (a median under 3 a month over the 6 months before the stop, so at
     least 12 churns in those months: rare churn tells no stop), of one whose churn runs on to ``as_of``, nor of churn
     in a few months a year only (renewals: the months' median is 0). Of steady churn of 3 a month it says a stop
-    about once in a hundred tables, of 5 a month once in two hundred.
+    about once in a hundred tables, of 5 a month once in two hundred; of churn that halves every six months over
+    three years (10 a month at the start) none in 60, where without the year's limit every one was said.
 
     ``{"stop", "as_of", "months", "per_month", "after", "expected", "p", "churns"}``: the stop (ISO day), the
     observation date, the months from the stop to it, the usual churns a month, the churns after the stop, those
@@ -345,7 +349,7 @@ def churn_stop(processed: str | Path, as_of) -> dict | None:
     d, n = days["d"].to_numpy(dtype="int64"), days["n"].to_numpy(dtype="int64")
     end = int((as_of - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta(days=1))
     stops = d + 1
-    stops = stops[end - stops >= CHURN_STOP_MIN_DAYS]
+    stops = stops[(end - stops >= CHURN_STOP_MIN_DAYS) & (end - stops <= CHURN_STOP_MAX_DAYS)]
     if not len(stops):
         return None
     cum = np.concatenate([[0], np.cumsum(n)])
