@@ -144,3 +144,22 @@ def test_the_demo_world_says_no_stop(demo_world):
     """The demo world (``make report``'s: 2,000 accounts over 24 months, churn to the end) says nothing."""
     dates = data_dates(demo_world / "processed")
     assert "churn_stop" not in dates and date_notes(dates, "ja") == []
+
+
+def test_engage_ingest_says_a_churn_stop_too(tmp_path, caplog):
+    """engage ingest printed its tables and said nothing of the dates: churn that stops months before the data end
+    was said by engage run's ingest stage only. It is said by engage ingest as well."""
+    from engage_models.cli import main
+    from test_ingest import _tables, _write
+
+    caplog.set_level("WARNING", logger="engage_models.ingest.quality")
+    t = _tables()
+    ends = [*BURST, *_every(3, "2023-04-01", "2024-06-29")]
+    t["accounts"] = [{**t["accounts"][0], "account_id": f"C{i}", "start_date": "2022-06-01",
+                      "end_date": f"{d:%Y-%m-%d}"} for i, d in enumerate(ends)] + t["accounts"]
+    t["events"] = [{**t["events"][0], "timestamp": f"{d:%Y-%m-%d}T12:00:00Z"}
+                   for d in pd.date_range("2023-01-01", "2024-12-31", freq="D")]
+    raw = _write(tmp_path / "raw", t)
+    assert main(["ingest", "--raw", str(raw), "--out", str(tmp_path / "processed"), "--now", "2025-01-01",
+                 "--timezone", "UTC"]) == 0
+    assert [m for m in caplog.messages if m.startswith("accounts: churn stops at 2024-06-30")], caplog.messages

@@ -72,6 +72,13 @@ def _ingest(args) -> int:
     if report.rows_quarantined:
         print()
         print(report.reasons_frame().to_string(index=False))
+    from ._core.errors import InsufficientData
+    from .ingest.quality import data_dates
+
+    try:  # what the run would say of the dates: a month's first day the data only begin, churn that stops early
+        data_dates(args.out)  # (each logged as a warning; the run's ingest stage says them too)
+    except InsufficientData:  # no events: no dates to say anything of (the run says why)
+        pass
     return 0
 
 
