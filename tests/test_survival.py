@@ -1537,6 +1537,11 @@ def test_levels_left_out_as_aliased_are_said_once_per_column():
     assert len(notes) == 1 and notes[0].startswith(f"left out 'continent': each of its 2 levels besides the "
                                                    f"reference {reference!r} (")
     assert "is a combination of terms of 'region' on the rows used" in notes[0]
+    # said in Japanese on a Japanese page (the notes on aliased terms stayed English there)
+    from engage_models._core.reasons import text
+
+    ja = text(notes[0], "ja")
+    assert ja.startswith("'continent' を除外しました：基準 ") and "'region' の項の組み合わせです" in ja, ja
 
 
 def test_the_largest_hazard_ratios_are_listed_with_a_reminder_of_time_zero():

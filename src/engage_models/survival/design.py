@@ -33,6 +33,7 @@ from pandas.api import types as ptypes
 from .._core.errors import DataError
 from .._core.i18n import count
 from .._core.io import looks_like_dates  # noqa: F401  (survival's callers import it from here)
+from .._core.reasons import Why
 
 log = logging.getLogger(__name__)
 
@@ -249,10 +250,16 @@ def aliased_terms(X: pd.DataFrame, tol: float = ALIAS_TOL) -> dict[str, dict]:
     return out
 
 
-def _alias_text(name, combo: dict[str, float], const: float) -> str:
-    """``'b' = 'a'``, ``'b' = 1 - 'a'``, ``'c' is constant (2)`` ..."""
+def _alias_text(name, combo: dict[str, float], const: float) -> Why:
+    """``'b' = 'a'``, ``'b' = 1 - 'a'``, ``'c' is constant (2)`` ... (a :class:`Why`: English text that keeps its key
+    for a Japanese page; the sum itself is written in symbols, alike in both).
+
+    >>> from engage_models._core.reasons import text
+    >>> _alias_text("b", {"a": -1.0}, 1.0), text(_alias_text("c", {}, 2.0), "ja")[:13]
+    ("'b' = 1 - 'a' on the rows used: it adds nothing to them", "'c' は使った行では一定")
+    """
     if not combo:
-        return f"{name!r} is constant ({const:g}) on the rows used: it cannot be told from the baseline"
+        return Why("sv.alias.constant", name=name, const=f"{const:g}")
     parts = []
     if abs(const) > 1e-8:
         parts.append(f"{const:g}")
@@ -260,10 +267,10 @@ def _alias_text(name, combo: dict[str, float], const: float) -> str:
         sign = "-" if c < 0 else "+"
         mag = "" if abs(abs(c) - 1) < 1e-8 else f"{abs(c):g} x "
         parts.append(f"{sign} {mag}{k!r}" if parts else f"{'-' if c < 0 else ''}{mag}{k!r}")
-    return f"{name!r} = {' '.join(parts)} on the rows used: it adds nothing to them"
+    return Why("sv.alias.equals", name=name, formula=" ".join(parts))
 
 
-def aliased_notes(records: list[dict], levels: dict[str, list]) -> list[str]:
+def aliased_notes(records: list[dict], levels: dict[str, list]) -> list[Why]:
     """The aliased terms (:meth:`Design.aliased_records`) in sentences, one per covariate: a categorical covariate
     whose levels are all sums of another's (a continent beside its regions) had one sentence per level, each
     spelling out its sum (on lifelines' ``dd`` a kilobyte of notes); the sums are in ``evaluation.json``
@@ -275,6 +282,9 @@ def aliased_notes(records: list[dict], levels: dict[str, list]) -> list[str]:
     >>> aliased_notes(recs, {"continent": ["Europe", "Asia", "Africa"], "region": list("xabcde")})
     ["left out 'continent': each of its 2 levels besides the reference 'Europe' ('Asia', 'Africa') is a combination \
 of terms of 'region' on the rows used: it adds nothing to them (the sums: evaluation.json, design.aliased_terms)"]
+    >>> from engage_models._core.reasons import text
+    >>> text(aliased_notes(recs, {"continent": ["Europe", "Asia", "Africa"], "region": list("xabcde")})[0], "ja")[:35]
+    "'continent' を除外しました：基準 'Europe' 以外の"
     """
     def source(term: str) -> str:
         name = term.split("=", 1)[0]
@@ -286,19 +296,16 @@ of terms of 'region' on the rows used: it adds nothing to them (the sums: evalua
     out = []
     for cov, recs in groups.items():
         if len(recs) == 1 and len(recs[0]["combination"]) <= 4:
-            out.append(f"left out {recs[0]['term']!r}: {recs[0]['equals']}")
+            out.append(Why("sv.note.aliased_term", term=recs[0]["term"], equals=recs[0]["equals"]))
             continue
         sources = list(dict.fromkeys(source(k) for r in recs for k in r["combination"]))
-        what = ("a combination of terms of " + ", ".join(map(repr, sources)) if sources else "constant") + \
-            " on the rows used: it adds nothing to them (the sums: evaluation.json, design.aliased_terms)"
+        what = (Why("sv.alias.combination", sources=", ".join(map(repr, sources))) if sources else
+                Why("sv.alias.constant_sum"))
         if cov not in levels:
-            out.append(f"left out {cov!r}: {what}")
+            out.append(Why("sv.note.aliased_covariate", covariate=cov, what=what))
             continue
         ref, others = levels[cov][0], len(levels[cov]) - 1
         names = ", ".join(repr(r["term"].split("=", 1)[1]) for r in recs)
-        head = (f"left out {cov!r}: each of its {others} levels besides the reference {ref!r} ({names}) is"
-                if len(recs) == others else
-                f"left out {len(recs)} of the {others} levels of {cov!r} besides its reference {ref!r} ({names}): "
-                f"each is")
-        out.append(f"{head} {what}")
+        key = "sv.note.aliased_levels" if len(recs) == others else "sv.note.aliased_some_levels"
+        out.append(Why(key, covariate=cov, n=len(recs), others=others, reference=ref, names=names, what=what))
     return out
