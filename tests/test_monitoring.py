@@ -483,6 +483,10 @@ def test_a_scheduled_metric_s_off_month_is_like_a_training_date_not_drift():
     assert r["psi"]["nearest_psi"]["w"] == pytest.approx(w["psi_nearest"])
     text = recommendation_text(r, "en")
     assert "No retraining needed" in text and "Not counted as drift: 1 metric past" in text
+    # the verdict names the table's whole rule (its count is of metrics past the threshold, unlike every training
+    # date and beyond chance: it said the first two alone)
+    assert "0 are past 0.25, unlike every training date and beyond chance;" in text, text
+    assert "偶然の範囲を超えます" in recommendation_text(r, "ja")
     assert "学習期間内" in recommendation_text(r, "ja")
     view = stability_view(table.reset_index(), "en").set_index("variable")
     assert view.loc["w", "reading"] == "major shift, like a training date"
@@ -544,8 +548,8 @@ def test_drift_is_judged_on_the_training_rows_calendar_and_never_in_the_run_that
     fresh = recommend_retrain(ColumnModel(), ref, moved, **kw, trained_now=True)  # the run that trained it
     assert not fresh["retrain"] and fresh["reasons"] == [] and fresh["trained_now"]
     assert fresh["psi"]["over"] == ["x"]  # the evidence is kept for the report
-    assert recommendation_text(fresh, "en").startswith("**Trained in this run**") and "1 of 2 metrics past 0.25" \
-        in recommendation_text(fresh, "en")
+    assert recommendation_text(fresh, "en").startswith("**Trained in this run**") and "1 of 2 metrics past 0.25, " \
+        "unlike every training date and beyond chance" in recommendation_text(fresh, "en")
     assert "今回の実行で学習しました" in recommendation_text(fresh, "ja")
     assert "trained in this run" in summary_line(fresh, "en")
 
