@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from engage_models.ingest.quality import data_dates, date_notes
+from engage_models.ingest.quality import churn_stop, data_dates, date_notes
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_data_quality.ipynb"
 
@@ -138,6 +139,20 @@ def test_churn_that_falls_steadily_is_no_stop(tmp_path):
                for m in range(36) for k in [round(80 * 0.5 ** (m / 6))] for i in range(k)]
     dates = data_dates(_world(tmp_path, "falling", falling))
     assert "churn_stop" not in dates, dates.get("churn_stop")
+
+
+def test_a_lull_that_comes_back_every_year_is_no_stop(tmp_path):
+    """Churn of 8 a month but 1 from July to September (a school product's summer) was said to "all but stop" each
+    autumn, with --as-of advice that threw months of good data away: the stretch is also held against the same
+    stretch a year earlier, which was as quiet."""
+    ends = [ms + pd.Timedelta(days=int(day)) for ms in pd.date_range("2023-01-01", "2025-09-01", freq="MS")
+            for day in np.linspace(1, 27, 1 if ms.month in (7, 8, 9) else 8).round()]
+    processed = _accounts(tmp_path, ends)
+    assert churn_stop(processed, "2025-10-01") is None and churn_stop(processed, "2024-10-01") is None
+    # the same quiet months in a year whose summer before was not quiet: a stop
+    steady = [ms + pd.Timedelta(days=int(day)) for ms in pd.date_range("2023-01-01", "2025-06-01", freq="MS")
+              for day in np.linspace(1, 27, 8).round()]
+    assert churn_stop(_accounts(tmp_path, steady), "2025-10-01")["stop"] == "2025-06-29"  # the day after the last
 
 
 def test_the_demo_world_says_no_stop(demo_world):

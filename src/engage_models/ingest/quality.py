@@ -293,6 +293,9 @@ CHURN_STOP_MIN_DAYS = 61
 #: ... and at most this many (a year: churn known that late is no lag of recognising it; a longer stretch against
 #: the months before it reads churn that falls steadily, halving every six months, as a stop) ...
 CHURN_STOP_MAX_DAYS = 366
+#: ... and, where the churns reach back a year before it, so few against the same stretch a year earlier too (a
+#: season's lull, the summer of a school product, is no stop).
+YEAR_DAYS = 365
 #: ... and holds no more than this share of the churns the usual rate gives it, so few that the months before and
 #: it would hold them by chance below :data:`CHURN_STOP_CHANCE` (none), :data:`CHURN_STOP_CHANCE_SOME` (a few:
 #: a steady churn of a few a month has stretches of few, and a falling one more).
@@ -322,6 +325,11 @@ def churn_stop(processed: str | Path, as_of) -> dict | None:
       Poisson counts of one rate, leave the stretch ``x`` or fewer of the ``B + x`` (binomial, its share of the
       days) with a chance below :data:`CHURN_STOP_CHANCE` when ``x`` is 0, :data:`CHURN_STOP_CHANCE_SOME` otherwise
       (at 3 a month, two months without a churn: 0.6%).
+
+    Where a churn falls before the same stretch a year earlier (the stop and ``as_of`` less :data:`YEAR_DAYS`), the
+    stretch must also hold at most :data:`CHURN_STOP_SHARE` of that stretch's churns, so few by the same chance
+    (binomial, half each): a lull that comes back every year (churn of 8 a month but 1 from July to September) was
+    said to stop every autumn.
 
     Of the days that pass, the stop said is the one of the largest Poisson deviance ``2 (x log(x / mu) - (x -
     mu))``: the day after the last churn when none follow.
@@ -366,8 +374,16 @@ def churn_stop(processed: str | Path, as_of) -> dict | None:
     odd = (((months < rate / 2) & (poisson.cdf(months, rate) < CHURN_STOP_ODD))
            | ((months > 2 * rate) & (poisson.sf(months - 1, rate) < CHURN_STOP_ODD)))
     steady = ~odd.any(axis=1)
-    passes = ((per_month >= CHURN_STOP_MIN_PER_MONTH) & steady & (after <= CHURN_STOP_SHARE * mu)
-              & (p < np.where(after > 0, CHURN_STOP_CHANCE_SOME, CHURN_STOP_CHANCE)))
+    chance = np.where(after > 0, CHURN_STOP_CHANCE_SOME, CHURN_STOP_CHANCE)
+    passes = ((per_month >= CHURN_STOP_MIN_PER_MONTH) & steady & (after <= CHURN_STOP_SHARE * mu) & (p < chance))
+    # a season's lull is no stop: where the churns reach back before the same stretch a year earlier, the stretch
+    # must hold few against that one too (two Poisson counts of one rate over as many days: binomial, half each)
+    lo, hi = stops - YEAR_DAYS, end - YEAR_DAYS
+    last_year = cum[np.searchsorted(d, hi, side="left")] - cum[np.searchsorted(d, lo, side="left")]
+    seen = d[0] < lo  # a churn before the year-earlier stretch: the data reach back that far
+    like_last_year = seen & ((after > CHURN_STOP_SHARE * last_year) | (binom.cdf(after, after + last_year, 0.5)
+                                                                         >= chance))
+    passes &= ~like_last_year
     if not passes.any():
         return None
     with np.errstate(divide="ignore", invalid="ignore"):
