@@ -584,3 +584,24 @@ def test_a_header_only_events_file_does_not_stop_the_run_at_ingest(tmp_path):
         ("events_per_day", "the events table is empty: there is no activity to measure")]
     given = RunConfig.from_dict({"data_dir": str(tmp_path), "run_date": "2024-06-01", "as_of": "2024-04-01"})
     assert stages._dates_without_events(given)["as_of"].startswith("2024-04-01")
+    # report 01 says where the date came from and which checks were not made (it said all was well); the panel stage
+    # says why it has nothing without the machine's path to the events file (run.json held it 120 times)
+    from engage_models._core.errors import InsufficientData
+    from engage_models._core.io import write_json
+    from engage_models._core.reasons import text
+    from engage_models.ingest.quality import date_notes
+    from engage_models.pipeline.store import Artifact
+
+    notes = date_notes(dates, "en")
+    assert notes[0].startswith("The events table has no rows (its file holds the header alone): the observation "
+                               "date ") and "were not made" in notes[0]
+    assert date_notes(dates, "ja")[0].startswith("イベント表に行がありません")
+    write_json(tmp_path / "ingest" / "manifest.json", {"stage": "ingest", "key": "k", "files": outs["ingest"].files,
+                                                       "skipped": []})
+    panel = Output(tmp_path / "panel", "panel")
+    panel.path.mkdir()
+    with pytest.raises(InsufficientData) as caught:
+        stages.panel(stages.Context(config, {"ingest": Artifact(tmp_path / "ingest")}, panel))
+    said = text(caught.value.why, "en")
+    assert said == "the events table has no rows (its file holds the header alone): no activity to build the panel " \
+        "from" and str(tmp_path) not in said

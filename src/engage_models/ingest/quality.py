@@ -556,8 +556,9 @@ def date_notes(dates: dict, lang: str = "en") -> list[str]:
     """What the run's dates (:func:`data_dates`, the ingest stage's ``dates.json``) say that moves or doubts the
     observation date, a Markdown sentence each in ``lang``, for report 01: a month's first day the data only begin
     (``partial_day``, :func:`partial_first_day`), left after the default observation date; churn that stops months
-    before the observation date (``churn_stop``, :func:`churn_stop`). Empty when there is nothing to say (and for a
-    ``dates.json`` written before these were kept).
+    before the observation date (``churn_stop``, :func:`churn_stop`); an events table without rows (``no_events``):
+    the observation date taken from the accounts and subscriptions, the events' own checks not made. Empty when
+    there is nothing to say (and for a ``dates.json`` written before these were kept).
 
     >>> dates = {"as_of": "2025-02-01T00:00:00+00:00", "partial_day": {"day": "2025-02-01", "events": 6,
     ...          "usual": 48.0, "until": "2025-02-01T02:40:00+00:00", "later_share": 0.875}}
@@ -566,6 +567,8 @@ def date_notes(dates: dict, lang: str = "en") -> list[str]:
     """
     check_lang(lang)
     notes = []
+    if dates.get("no_events"):  # a header-only events file: the date is the accounts', the events' checks not made
+        notes.append(t("dq.no_events", lang, as_of=fmt_date(to_utc(dates["as_of"]), lang)))
     partial = dates.get("partial_day")
     if partial:
         day = pd.Timestamp(partial["day"])

@@ -221,7 +221,8 @@ def ingest(ctx: Context) -> None:
 
 def _events_file_empty(report) -> bool:
     """The events table read no row (a header-only file) while accounts were kept: the accounts and subscriptions
-    still give the KPIs and the survival values (a purchase log's header-only events file stopped the whole run)."""
+    still give the KPIs, the surveys and the summary (a purchase log's header-only events file stopped the whole
+    run); the panel and every stage that needs it are not computed, each with its reason."""
     events, accounts = report.tables.get("events"), report.tables.get("accounts")
     return events is not None and not events.rows_read and accounts is not None and bool(accounts.rows_kept)
 
@@ -229,11 +230,17 @@ def _events_file_empty(report) -> bool:
 def _dates_without_events(c: RunConfig) -> dict:
     """The run's dates when the events table is empty: no first or last event, the observation date configured,
     else the one accounts and subscriptions give (:func:`~engage_models.kpis.compute.default_as_of`)."""
+    from ..ingest.quality import churn_stop, churn_stop_text
     from ..kpis import default_as_of, load_tables
 
     accounts, subscriptions = load_tables(c.paths.processed)
     as_of = to_utc(c.as_of).normalize() if c.as_of else default_as_of(accounts, subscriptions)
-    return {"first_event": None, "last_event": None, "as_of": as_of.isoformat(), "no_events": True}
+    out = {"first_event": None, "last_event": None, "as_of": as_of.isoformat(), "no_events": True}
+    stopped = churn_stop(c.paths.processed, as_of)  # the accounts' churn is checked as with events
+    if stopped is not None:
+        out["churn_stop"] = stopped
+        log.warning("%s", churn_stop_text(stopped, "en", dates=False))
+    return out
 
 
 def _relative(path: str, folder: Path) -> str:
@@ -284,6 +291,8 @@ def panel(ctx: Context) -> None:
     from ..features.panel import default_panel
 
     c = ctx.config
+    if ctx.input("ingest").json("dates").get("no_events"):  # said without the file's path (a run folder holds none)
+        raise Thin("reason.panel_no_events")
     df = default_panel(ctx.paths.processed, ctx.as_of, horizon_days=c.horizon_days, windows=c.windows,
                        **_engine_settings(c))
     if df.empty:
