@@ -78,8 +78,9 @@ from .design import _infer_columns, left_out_attrs, missing_word
 
 log = logging.getLogger(__name__)
 
-INTERVAL_KIND = ("bootstrap stability interval (accounts resampled; the shape learner refitted each time; points "
-                 "read at each range's median training value on the refit's own 0-100 scale)")
+INTERVAL_KIND = ("bootstrap stability interval (accounts resampled; the shape learner refitted each time on each "
+                 "row drawn, weighted by its draws; points read at each range's median training value on the "
+                 "refit's own 0-100 scale)")
 
 
 # ----------------------------------------------------------------------------------- card arithmetic
@@ -215,6 +216,53 @@ def _points(card: dict, X: pd.DataFrame) -> np.ndarray:
     return 100.0 * (_contributions(card, X) - lo) / card["total"]
 
 
+def _refit_points(card: dict, term_names: list[str], probes: list) -> list[np.ndarray | None]:
+    """Points of each probe (a frame of one term's cells, or None) under a bootstrap refit's ``card``, read as the
+    card's points are: ``100 * (clip(c, lo, hi) - lo) / total`` with the refit's own ``lo``, ``hi`` and ``total``
+    (a share of the refit's sum of ranges, as the estimate is a share of its own). A term the refit did not
+    learn (a pairwise term it did not choose) gives every cell 0 points.
+
+    A refit whose ``x`` adds 1 to the churn log-odds below 5 and takes 1 off from 5 on, of a total range of 4
+    (another term spans the other 2): ``x`` at 7 earns (1 - -1) / 4 of 100 points; ``x & y`` was not learned.
+
+    >>> term = {"kind": "numeric", "features": ["x"], "specs": [np.array([5.0])], "scores": np.array([0.0, 1.0,
+    ...         -1.0, 0.0]), "weights": np.array([0.0, 9.0, 9.0, 0.0]), "lo": -1.0, "hi": 1.0}
+    >>> refit = {"intercept": 0.0, "terms": [term], "total": 4.0}
+    >>> [p.tolist() for p in _refit_points(refit, ["x", "x & y"], [pd.DataFrame({"x": [1.0, 7.0]})] * 2)]
+    [[0.0, 50.0], [0.0, 0.0]]
+    """
+    by_name = {" & ".join(tm["features"]): tm for tm in card["terms"]}
+    out: list[np.ndarray | None] = []
+    for name, probe in zip(term_names, probes, strict=True):
+        tm = by_name.get(name)
+        if probe is None:
+            out.append(None)
+        elif tm is None:
+            out.append(np.zeros(len(probe)))
+        else:
+            c = np.clip(-_term_logodds(tm, probe), tm["lo"], tm["hi"])
+            out.append(100.0 * (c - tm["lo"]) / card["total"])
+    return out
+
+
+def _percentile_intervals(refits: list[list], n_terms: int, rng: np.random.Generator) -> tuple[list, float]:
+    """Per term, the 2.5 and 97.5 percentiles of its cells' points over the refits (``refits``: one
+    :func:`_refit_points` list each; None for a term without cells to read), and the Monte Carlo error of those
+    ends: the largest standard deviation over cells when the refits are resampled (100 times)."""
+    intervals, mc = [], 0.0
+    for ti in range(n_terms):
+        d = [r[ti] for r in refits if r[ti] is not None]
+        if not d:
+            intervals.append(None)
+            continue
+        arr = np.array(d)
+        intervals.append(np.nanpercentile(arr, [2.5, 97.5], axis=0))
+        reps = np.array([np.nanpercentile(arr[rng.integers(0, len(arr), len(arr))], [2.5, 97.5], axis=0)
+                         for _ in range(100)])
+        mc = max(mc, float(np.nanmax(reps.std(axis=0))))
+    return intervals, mc
+
+
 def _score_to_eta(card: dict) -> tuple[float, float]:
     return card["intercept"] - sum(tm["lo"] for tm in card["terms"]), -card["total"] / 100.0
 
@@ -279,9 +327,10 @@ def _registry_direction(col: str) -> bool | None:
         return None
 
 
-def _learn_ebm(learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int):
+def _learn_ebm(learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int, weights: np.ndarray | None = None):
     """The EBM of one fit of the shape learner (``learner``: :meth:`ShapeScore._learner`), its metrics with a
-    healthy direction made monotone."""
+    healthy direction made monotone. ``weights``: how many times each row counts (a bootstrap resample: each
+    row drawn is given once, weighted by its draws; see :meth:`ShapeScore._bootstrap`)."""
     import warnings
 
     from interpret.glassbox import ExplainableBoostingClassifier
@@ -295,7 +344,7 @@ def _learn_ebm(learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int):
         early_stopping_rounds=learner["early_stopping_rounds"])
     with warnings.catch_warnings():  # only the notice that missing values are not drawn in its own plots
         warnings.filterwarnings("ignore", message="Missing values detected", category=UserWarning)
-        ebm.fit(M_, y.astype(int))
+        ebm.fit(M_, y.astype(int), sample_weight=weights)
     directions = learner["directions"]
     for ti, feats in enumerate(ebm.term_features_):
         # a metric never observed in these rows (a thin fold) has a flat shape and nothing to monotonize
@@ -305,9 +354,10 @@ def _learn_ebm(learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int):
     return ebm
 
 
-def _learn_card(learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int) -> dict:
-    """The card of one fit of the shape learner: its EBM's shapes merged into ranges (a plain dict)."""
-    return _card_from_ebm(_learn_ebm(learner, M_, y, seed), list(M_.columns), {}, learner["max_ranges"])
+def _learn_card(learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int, weights: np.ndarray | None = None) -> dict:
+    """The card of one fit of the shape learner: its EBM's shapes merged into ranges (a plain dict); ``weights``
+    as :func:`_learn_ebm`."""
+    return _card_from_ebm(_learn_ebm(learner, M_, y, seed, weights), list(M_.columns), {}, learner["max_ranges"])
 
 
 def _learn_card_keyed(key: str, learner: dict, M_: pd.DataFrame, y: np.ndarray, seed: int) -> dict:
@@ -449,9 +499,11 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
                 "max_rounds": int(self.max_rounds), "early_stopping_rounds": int(self.early_stopping_rounds),
                 "max_ranges": int(self.max_ranges)}
 
-    def _fit_card(self, M_: pd.DataFrame, y: np.ndarray, seed: int, cache: bool = False) -> dict:
+    def _fit_card(self, M_: pd.DataFrame, y: np.ndarray, seed: int, cache: bool = False,
+                  weights: np.ndarray | None = None) -> dict:
         """The card of one fit of the shape learner: the EBM, its registry-monotone shapes, the merged ranges;
-        with ``cache`` and a ``memory``, read back when these rows were fitted before with the same settings."""
+        with ``cache`` and a ``memory``, read back when these rows were fitted before with the same settings.
+        ``weights``: each row's count in a bootstrap resample (never cached)."""
         M_ = M_.reset_index(drop=True)  # the rows, not where they sat in a larger frame, make the fit
         memory = getattr(self, "memory", None)  # a card saved before the setting has none
         if cache and memory is not None:
@@ -460,7 +512,7 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
             learner, y = self._learner(), np.asarray(y)
             return check_memory(memory).cache(_learn_card_keyed, ignore=["learner", "M_", "y", "seed"])(
                 _fit_key(learner, M_, y, seed), learner, M_, y, seed)
-        return _learn_card(self._learner(), M_, np.asarray(y), seed)
+        return _learn_card(self._learner(), M_, np.asarray(y), seed, weights)
 
     def _fit_ebm(self, M_: pd.DataFrame, y: np.ndarray, seed: int):
         """The EBM behind a card (after monotonizing, before merging): what the card conversion is measured against."""
@@ -552,45 +604,35 @@ class ShapeScore(CalibratedScoreMixin, ClassifierMixin, BaseEstimator):
     def _calibrate(self, folds: list, Mx: pd.DataFrame, y: np.ndarray) -> None:
         self._calibrate_folds(folds, y, lambda: _eta(self.card_, Mx), _score_to_eta(self.card_))
 
-    def _bootstrap(self, X, Mx, y):
-        """Points per cell over refits of the shape learner on resampled accounts (see the module docstring)."""
-        rng = np.random.default_rng(self.random_state)
+    def _resamples(self, X, y: np.ndarray, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, int]]:
+        """The bootstrap's resamples of accounts (an account's rows drawn together), each as the rows drawn, how
+        many times each was drawn and the refit's seed; every draw made here, from one generator, so they are
+        the same for any ``n_jobs``. A resample without both outcomes is left out."""
         groups = account_groups(X, self.id_col)
         inv = groups if groups is not None else np.arange(len(X))
         n_acc = int(inv.max()) + 1
         rows_of = pd.Series(np.arange(len(inv))).groupby(inv).apply(np.asarray).to_list()
-        probes = [self._probe(i) for i in range(len(self.card_["terms"]))]
-        draws = [[] for _ in probes]
-        tasks = []
-        for b in range(int(self.n_bootstrap)):  # every draw first, from one generator: the same for any n_jobs
+        out = []
+        for b in range(int(self.n_bootstrap)):
             pick = rng.integers(0, n_acc, n_acc)
-            idx = np.concatenate([rows_of[i] for i in pick])
-            if len(np.unique(y[idx])) < 2:
-                continue
-            tasks.append((Mx.iloc[idx].reset_index(drop=True), y[idx], self.random_state + 1 + b))
-        for card in parallel_map(self._fit_card, tasks, self.n_jobs):
-            by_name = {" & ".join(tm["features"]): (j, tm) for j, tm in enumerate(card["terms"])}
-            for ti, probe in enumerate(probes):
-                name = self.term_names_[ti]
-                if probe is None:
-                    continue
-                if name not in by_name:  # a pairwise term this refit did not choose: it gives no points
-                    draws[ti].append(np.zeros(len(probe)))
-                    continue
-                _, tm = by_name[name]
-                c = np.clip(-_term_logodds(tm, probe), tm["lo"], tm["hi"])
-                draws[ti].append(100.0 * (c - tm["lo"]) / card["total"])
-        intervals, mc = [], 0.0
-        for d in draws:
-            if not d:
-                intervals.append(None)
-                continue
-            arr = np.array(d)
-            intervals.append(np.nanpercentile(arr, [2.5, 97.5], axis=0))
-            reps = np.array([np.nanpercentile(arr[rng.integers(0, len(arr), len(arr))], [2.5, 97.5], axis=0)
-                             for _ in range(100)])
-            mc = max(mc, float(np.nanmax(reps.std(axis=0))))
-        return intervals, mc
+            counts = np.bincount(np.concatenate([rows_of[i] for i in pick]), minlength=len(X))
+            drawn = np.flatnonzero(counts)
+            if len(np.unique(y[drawn])) >= 2:
+                out.append((drawn, counts[drawn], self.random_state + 1 + b))
+        return out
+
+    def _bootstrap(self, X, Mx, y):
+        """Points per cell over refits of the shape learner on resampled accounts (see the module docstring):
+        each row drawn is fitted once, weighted by its draws. Copies of a row would sit on both sides of the
+        EBM's own early-stopping split, and the refits' shapes grew unchecked (on the demo world their sum of
+        ranges was 1.7 to 4.5 times the card's), so the intervals missed their own estimates."""
+        rng = np.random.default_rng(self.random_state)
+        probes = [self._probe(i) for i in range(len(self.card_["terms"]))]
+        tasks = [(Mx.iloc[drawn].reset_index(drop=True), y[drawn], seed, False, counts.astype(float))
+                 for drawn, counts, seed in self._resamples(X, y, rng)]
+        refits = [_refit_points(card, self.term_names_, probes)
+                  for card in parallel_map(self._fit_card, tasks, self.n_jobs)]
+        return _percentile_intervals(refits, len(probes), rng)
 
     def _probe(self, ti: int) -> pd.DataFrame | None:
         """One row per cell of a main term (numeric: each range's median value; nominal: each level)."""
