@@ -72,6 +72,29 @@ def fmt_money(x, lang: str = "en", currency: str = "USD", decimals: int | None =
     return t(key, lang, sign="-" if x < 0 and amount.strip("0.,") else "", symbol=symbol, amount=amount)
 
 
+def money_axis(axis, lang: str = "en", currency: str = "USD"):
+    """A tick formatter for a matplotlib ``axis`` of amounts: one precision for every tick of it, cents where the whole
+    axis is under :data:`CENTS_BELOW` in a currency that has them, whole amounts otherwise (an axis from 0 to 12
+    read "$0, $2.00, ... $8.00, $10, $12" with :func:`fmt_money`'s cents under 10).
+
+    >>> import matplotlib.pyplot as plt
+    >>> _, ax = plt.subplots()
+    >>> _ = ax.set_ylim(0, 12)
+    >>> [money_axis(ax.yaxis)(v, None) for v in (0, 2, 12)], [money_axis(ax.yaxis, currency="JPY")(2, None)]
+    (['$0', '$2', '$12'], ['¥2'])
+    >>> _ = ax.set_ylim(0, 0.8)
+    >>> [money_axis(ax.yaxis)(v, None) for v in (0, 0.2)]
+    ['$0.00', '$0.20']
+    >>> plt.close("all")
+    """
+    whole = currency_code(currency) in WHOLE_CURRENCIES
+
+    def tick(value, _pos) -> str:
+        top = max(abs(v) for v in axis.get_view_interval())
+        return fmt_money(value, lang, currency, decimals=0 if whole or top >= CENTS_BELOW else 2)
+    return tick
+
+
 # ------------------------------------------------------------------------------------------ amounts as written
 #: Signs an amount may carry before or after its number, beside the ISO codes (``JPY 2,985``, ``2,985 EUR``): the
 #: symbols above, the yen's full-width form and its kanji, and a backslash, the yen sign of Shift_JIS (CP932)

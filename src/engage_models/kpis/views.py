@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.i18n import check_lang, fmt_date, fmt_interval, fmt_money, fmt_pct, fmt_pp, t
+from .._core.money import money_axis
 from .._core.plots import date_axis, new_ax
 from .compute import EVENT_KPIS, INTERVAL_COLUMNS, MOVEMENTS, RATIO_COLUMNS, _aware, _month_start, cohort_matrix
 
@@ -227,7 +228,7 @@ def plot_mrr_waterfall(bridge: pd.DataFrame, start=None, end=None, ax=None, lang
     ax.set_ylabel(t("mrr_total", lang))
     period = f"{fmt_date(b.iloc[0]['month'], lang, True)} – {fmt_date(b.iloc[-1]['month'], lang, True)}"
     ax.set_title(period, fontsize=10, fontweight="normal")
-    ax.yaxis.set_major_formatter(lambda v, _pos: fmt_money(v, lang, currency))
+    ax.yaxis.set_major_formatter(money_axis(ax.yaxis, lang, currency))
     return ax
 
 
@@ -252,7 +253,7 @@ def plot_mrr_movements(bridge: pd.DataFrame, ax=None, lang: str = "en", currency
     ax.axhline(0, color="grey", linewidth=0.8)
     step = max(1, -(-len(bridge) // 8))  # at most 8 labels: they must not run into each other
     ax.set_xticks(x[::step], _month_labels(bridge["month"].iloc[::step], lang), rotation=0, fontsize=8)
-    ax.yaxis.set_major_formatter(lambda v, _pos: fmt_money(v, lang, currency))
+    ax.yaxis.set_major_formatter(money_axis(ax.yaxis, lang, currency))
     ax.set_ylabel(t("mrr_total", lang))
     ax.legend(frameon=False, fontsize=8, ncols=5)
     return ax

@@ -291,6 +291,7 @@ def plot_ltv(values: pd.DataFrame, simple: dict | None = None, ax=None, lang: st
 def plot_revenue_at_risk(portfolio: pd.DataFrame, ax=None, lang: str = "en", currency: str = "USD"):
     """Expected churned MRR by horizon, with bootstrap intervals when present."""
     from .._core.i18n import fmt_money, t
+    from .._core.money import money_axis
     from .._core.plots import error_bars, new_ax
 
     ax = new_ax(ax, figsize=(7, 4))
@@ -304,7 +305,7 @@ def plot_revenue_at_risk(portfolio: pd.DataFrame, ax=None, lang: str = "en", cur
     for xi, top, yi, s in zip(x, tops, y, portfolio["share_of_mrr"], strict=True):
         ax.annotate(f"{fmt_money(yi, lang, currency)} ({100 * s:.1f}%)", xy=(xi, top), xytext=(0, 4),
                     textcoords="offset points", ha="center", va="bottom", fontsize=9)
-    ax.yaxis.set_major_formatter(lambda v, _: fmt_money(v, lang, currency))
+    ax.yaxis.set_major_formatter(money_axis(ax.yaxis, lang, currency))
     ax.set_xticks(x)
     ax.set_xticklabels([t("surv.next_months", lang, k=int(k)) for k in portfolio["horizon_months"]])
     ax.set_ylabel(t("surv.expected_churned_mrr", lang))
