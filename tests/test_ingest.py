@@ -654,6 +654,7 @@ def test_an_accounts_file_of_the_header_alone_is_named_as_the_cause(tmp_path):
     assert said == [f"accounts: {raw / 'accounts.csv'} has no data rows (the header only); every row of the other "
                     f"tables will be quarantined as of an unknown account_id"], report.warnings
     assert any(w.startswith("events: every one of the") for w in report.warnings)
+    assert any(w.startswith("tickets: the only row read from ") for w in report.warnings)  # not "every one of the 1"
 
 
 def test_ids_that_differ_by_leading_zeros_are_pointed_out(tmp_path):

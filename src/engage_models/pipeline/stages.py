@@ -175,7 +175,9 @@ def _nothing_kept(report, warnings: list[str] = ()) -> Why | None:
                        for lang in LANGS}))
 
     tables = Why.of({lang: t("sep.comma", lang).join(w.text(lang) for w in map(why, empty)) for lang in LANGS})
-    advice = [w for w in warnings if "every one of the" not in w]  # the tables that lost every row: said above
+    # the tables that lost every row ("the only row" / "every one of the N rows read from ... was quarantined"):
+    # said above
+    advice = [w for w in warnings if not (" read from " in w and " was quarantined (" in w)]
     if advice:
         return Why("reason.nothing_kept_warned", tables=tables,
                    warnings=Why.of({lang: t("sep.list", lang).join(text(w, lang) for w in advice) for lang in LANGS}))
