@@ -152,7 +152,7 @@ def test_a_japanese_report_gives_the_reasons_of_thin_data_in_japanese(worlds):
     result = _sweep(("no_churn", 100, 12, 11), worlds)
     assert result.reason("health", lang="ja").startswith("解約した顧客と継続した顧客の両方がいる")
     assert result.reason("survival", "cox_summary", "ja").startswith(
-        "Coxモデル：使える100件（顧客または行）に解約がありません")
+        "Coxモデル：使える100社に解約がありません")  # a row an account: accounts, not "accounts or rows"
     assert result.reason("summary", "mrr_at_risk", "ja").startswith("「ヘルススコア」は計算されませんでした（解約した")
     assert result.reason("actions", lang="ja").startswith(
         "「ヘルススコア」の結果が必要です（解約した")  # the stage named once
