@@ -246,29 +246,36 @@ def _artifact(path, stage, **parts):
     return Artifact(path)
 
 
-def test_the_stage_judges_the_frozen_model_on_matured_labels_and_recommends(twin_worlds, tmp_path):
+def _monitoring_stage(tmp_path, w, panel: pd.DataFrame, model: dict, max_age_days: int):
+    """The monitoring stage run on ``panel`` against the twin worlds' model (its card ``model``): its artifact."""
+    from engage_models._core.io import write_json
     from engage_models.health.model_io import save_model
     from engage_models.pipeline import RunConfig
     from engage_models.pipeline import stages as S
     from engage_models.pipeline.store import Artifact, Output
 
+    ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": w["end"]})
+    health = _artifact(tmp_path / "health", "health", model=model)
+    save_model(w["model"], health.path / "model.skops")
+    config = RunConfig.from_dict({"data_dir": str(tmp_path), "horizon_days": 90,
+                                  "monitoring": {"n_boot": 20, "max_age_days": max_age_days}})
+    out = Output(tmp_path / "monitoring", "monitoring")
+    out.path.mkdir()
+    inputs = {"ingest": ingest, "panel": _artifact(tmp_path / "panel", "panel", panel=panel), "health": health}
+    S.monitoring(S.Context(config, inputs, out))
+    write_json(out.path / "manifest.json", {"stage": "monitoring", "key": "m", "files": out.files,
+                                            "skipped": [s.as_dict() for s in out.skipped]})
+    return Artifact(out.path)
+
+
+def test_the_stage_judges_the_frozen_model_on_matured_labels_and_recommends(twin_worlds, tmp_path):
+    from engage_models.pipeline import RunConfig
+
     w = twin_worlds
     _, drifted = w["worlds"]["logins"]
     cut = w["reference"]["as_of"].max()
-    ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": w["end"]})
-    panel = _artifact(tmp_path / "panel", "panel", panel=drifted)
     cutoff = cut + pd.Timedelta(days=90)  # the training run's date: its last rows' labels had matured by then
-    health = _artifact(tmp_path / "health", "health", model={"trained_until": cut, "cutoff": cutoff})
-    save_model(w["model"], health.path / "model.skops")
-    config = RunConfig.from_dict({"data_dir": str(tmp_path), "horizon_days": 90,
-                                  "monitoring": {"n_boot": 20, "max_age_days": 365}})
-    out = Output(tmp_path / "monitoring", "monitoring")
-    out.path.mkdir()
-    S.monitoring(S.Context(config, {"ingest": ingest, "panel": panel, "health": health}, out))
-    from engage_models._core.io import write_json
-    write_json(out.path / "manifest.json", {"stage": "monitoring", "key": "m", "files": out.files,
-                                            "skipped": [s.as_dict() for s in out.skipped]})
-    got = Artifact(out.path)
+    got = _monitoring_stage(tmp_path, w, drifted, {"trained_until": cut, "cutoff": cutoff}, 365)
     info = got.json("info")
     assert info["reference_rows"] == len(w["reference"]) and "panel" in info["reference"]
     # matured since the cutoff (2024-07-01) by the data's end (2025-03-01) with a 90-day horizon: Aug to Dec
@@ -276,7 +283,7 @@ def test_the_stage_judges_the_frozen_model_on_matured_labels_and_recommends(twin
     dates = pd.to_datetime(perf.loc[perf["scope"] == "date", "as_of"], utc=True)
     assert [d.strftime("%Y-%m") for d in dates] == ["2024-08", "2024-09", "2024-10", "2024-11", "2024-12"]
     expected = matured_performance(w["model"], drifted, trained_until=cut, as_of=w["end"], horizon_days=90, n_boot=20,
-                                   seed=config.seed)
+                                   seed=RunConfig().seed)  # the stage's seed: the configuration's default
     pd.testing.assert_series_equal(perf["difference"], expected["difference"])
     # the product change cut logins, not churn: the model's probabilities still match (no calibration reason)
     rec = got.json("recommendation")
@@ -968,13 +975,8 @@ def test_the_stage_recommends_retraining_an_old_model_whose_stability_table_coul
     while report 08's header said the model was past the age limit: the recommendation is made, its age reason
     stands, and it says why drift was not judged (the stage's own reason, in both languages)."""
     from engage_models import monitoring as M
-    from engage_models._core.io import write_json
     from engage_models._core.reasons import Thin
-    from engage_models.health.model_io import save_model
     from engage_models.monitoring.views import recommendation_text
-    from engage_models.pipeline import RunConfig
-    from engage_models.pipeline import stages as S
-    from engage_models.pipeline.store import Artifact, Output
 
     def fails(*a, **k):
         raise Thin("reason.no_training_rows", source="the model folder's training rows")
@@ -983,18 +985,7 @@ def test_the_stage_recommends_retraining_an_old_model_whose_stability_table_coul
     w = twin_worlds
     _, calm = w["worlds"][None]
     cut = w["reference"]["as_of"].max()
-    ingest = _artifact(tmp_path / "ingest", "ingest", dates={"as_of": w["end"]})
-    panel = _artifact(tmp_path / "panel", "panel", panel=calm)
-    health = _artifact(tmp_path / "health", "health", model={"trained_until": cut, "cutoff": cut, "frozen": True})
-    save_model(w["model"], health.path / "model.skops")
-    config = RunConfig.from_dict({"data_dir": str(tmp_path), "horizon_days": 90,
-                                  "monitoring": {"n_boot": 20, "max_age_days": 120}})
-    out = Output(tmp_path / "monitoring", "monitoring")
-    out.path.mkdir()
-    S.monitoring(S.Context(config, {"ingest": ingest, "panel": panel, "health": health}, out))
-    write_json(out.path / "manifest.json", {"stage": "monitoring", "key": "m", "files": out.files,
-                                            "skipped": [s.as_dict() for s in out.skipped]})
-    got = Artifact(out.path)
+    got = _monitoring_stage(tmp_path, w, calm, {"trained_until": cut, "cutoff": cut, "frozen": True}, 120)
     assert "no training row to compare with" in got.reason("stability")
     rec = got.json("recommendation")
     assert rec["retrain"] and [r["kind"] for r in rec["reasons"]] == ["age"] and rec["age_days"] > 120
