@@ -245,8 +245,8 @@ def test_points_bold_counts_and_verbs_after_a_count_read_right_for_one_and_for_m
     assert " · 1 was a customer before the data begin (1 Jan 2024): " in t("surv.header", "en", truncated=1, **surv)
     assert " · 3 were customers before the data begin (1 Jan 2024): " in t("surv.header", "en", truncated=3, **surv)
     keep = dict(psi="0.05", threshold="0.25", age=3, max_age="90 days")
-    assert "; of 5 metrics, 1 is past 0.25 and unlike" in t("monitoring.keep", "en", over=1, n=5, **keep)
-    assert "; of 5 metrics, 2 are past 0.25 and unlike" in t("monitoring.keep", "en", over=2, n=5, **keep)
+    assert "; of 5 metrics, 1 is past 0.25, unlike" in t("monitoring.keep", "en", over=1, n=5, **keep)
+    assert "; of 5 metrics, 2 are past 0.25, unlike" in t("monitoring.keep", "en", over=2, n=5, **keep)
     assert "; of 1 metric, 0 are past 0.25" in t("monitoring.keep", "en", over=0, n=1, **keep)
     copies = dict(table="events", share="14%", example="x")
     assert t("ingest.warn.exact_copies", "en", copies=1, kept=7, **copies).startswith(
