@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from engage_models.ingest.quality import churn_stop, data_dates, date_notes
@@ -178,3 +179,38 @@ def test_engage_ingest_says_a_churn_stop_too(tmp_path, caplog):
     assert main(["ingest", "--raw", str(raw), "--out", str(tmp_path / "processed"), "--now", "2025-01-01",
                  "--timezone", "UTC"]) == 0
     assert [m for m in caplog.messages if m.startswith("accounts: churn stops at 2024-06-30")], caplog.messages
+
+
+def test_a_header_only_events_file_takes_its_dates_from_the_accounts_and_says_a_churn_stop(tmp_path, caplog):
+    """A purchase log's user with a header-only events file: the run took its dates from the accounts through a
+    second, partial copy of the date rules inside the ingest stage, and engage ingest, which reads the dates' own
+    function, said nothing of churn that stops months before them. One function gives the dates of either world:
+    no first or last event, the accounts' observation date, the churn stop said by engage ingest too; with no
+    account kept either, the reason there is no date."""
+    from engage_models._core.errors import InsufficientData
+    from engage_models.cli import main
+    from test_ingest import _tables, _write
+
+    caplog.set_level("WARNING", logger="engage_models.ingest.quality")
+    t = _tables()
+    ends = [*BURST, *_every(3, "2023-04-01", "2024-06-29")]
+    t["accounts"] = [{**t["accounts"][0], "account_id": f"C{i}", "start_date": "2022-06-01",
+                      "end_date": f"{d:%Y-%m-%d}"} for i, d in enumerate(ends)] + t["accounts"][:1]
+    t["accounts"][-1]["start_date"] = "2024-12-31"  # the last new customer: the accounts' own observation date
+    t.pop("events")
+    raw = _write(tmp_path / "raw", t)
+    (raw / "events.csv").write_text("account_id,user_id,timestamp,event_type,feature\n", encoding="utf-8")
+    processed = tmp_path / "processed"
+    assert main(["ingest", "--raw", str(raw), "--out", str(processed), "--now", "2025-01-01",
+                 "--timezone", "UTC"]) == 0
+    assert [m for m in caplog.messages if m.startswith("accounts: churn stops at 2024-06-30")], caplog.messages
+    dates = data_dates(processed, "2025-01-01")
+    assert dates["no_events"] and dates["first_event"] is None and dates["last_event"] is None
+    assert dates["as_of"] == "2025-01-01T00:00:00+00:00" and dates["churn_stop"]["stop"] == "2024-06-30"
+    assert data_dates(processed)["as_of"] == "2024-12-31T00:00:00+00:00"  # the accounts' own: the last start
+    assert [n[:40] for n in date_notes(dates, "en")] == ["The events table has no rows (its file h",
+                                                          "accounts: churn stops at 30 Jun 2024: no"]
+    pd.read_parquet(processed / "accounts.parquet").head(0).to_parquet(processed / "accounts.parquet", index=False)
+    with pytest.raises(InsufficientData) as caught:  # nothing to take a date from
+        data_dates(processed)
+    assert caught.value.why.key == "reason.no_events"

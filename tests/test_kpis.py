@@ -582,8 +582,9 @@ def test_a_header_only_events_file_does_not_stop_the_run_at_ingest(tmp_path):
     assert not (tmp_path / "quality" / "events_per_day.parquet").exists()
     assert [(x.section, x.reason) for x in outs["quality"].skipped if x.section == "events_per_day"] == [
         ("events_per_day", "the events table is empty: there is no activity to measure")]
-    given = RunConfig.from_dict({"data_dir": str(tmp_path), "run_date": "2024-06-01", "as_of": "2024-04-01"})
-    assert stages._dates_without_events(given)["as_of"].startswith("2024-04-01")
+    from engage_models.ingest.quality import data_dates
+
+    assert data_dates(tmp_path / "processed", "2024-04-01")["as_of"].startswith("2024-04-01")  # the date given
     # report 01 says where the date came from and which checks were not made (it said all was well); the panel stage
     # says why it has nothing without the machine's path to the events file (run.json held it 120 times)
     from engage_models._core.errors import InsufficientData

@@ -535,6 +535,9 @@ def test_a_world_whose_every_row_is_quarantined_gets_a_data_quality_report_that_
     assert "no event was kept, accounts: all 2 rows quarantined (unparseable start_date: 2), events: all 3 rows" in html
     assert "sources.yaml can say how dates and numbers are written" in html
     assert "give its format as date_format in sources.yaml" in html  # ingest's warning, in report 01
+    # the tables that lost every row are said once, by the reason itself, not again among ingest's warnings
+    warned = html.split("Ingest warned: ", 1)[1].split("<", 1)[0]
+    assert "date_format" in warned and "was quarantined (" not in warned and "every one of the" not in warned
     assert str(tmp_path) not in html and " of accounts.csv hold" in html  # the file, by its place in the raw folder
     # every section says why it is empty: four showed their heading and nothing under it (rows read, columns,
     # warnings, quarantine reasons)

@@ -521,13 +521,14 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
     rows, first and last day, and the day the data begin). A month's first day the data only begin
     (:func:`partial_first_day`) is left after the default observation date and said under ``partial_day``. Churn
     that stops months before the observation date (:func:`churn_stop`: churn dated when it happened but known only
-    later) is said under ``churn_stop``."""
+    later) is said under ``churn_stop``. An events table without rows gives no first or last event: the date is
+    then the one the accounts and subscriptions give (:func:`_dates_without_events`)."""
     source = parquet_source(Path(processed) / "events.parquet")
     with _con() as con:
         last = con.execute("SELECT max(timestamp) FROM read_parquet($p, hive_partitioning = false)",
                            {"p": source}).fetchone()[0]
-        if last is None:
-            raise Thin("reason.no_events")
+        if last is None:  # a header-only events file: the dates the accounts give (raises when there are none)
+            return _dates_without_events(processed, as_of)
         found = bulk_start(con.execute(DAY_COUNTS_SQL.format(
             column="timestamp", relation="read_parquet($p, hive_partitioning = false)"), {"p": source}).df())
         first = con.execute("SELECT min(timestamp) FROM read_parquet($p, hive_partitioning = false) "
@@ -537,10 +538,7 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
            "as_of": (to_utc(as_of).normalize() if as_of else _default_date(last, partial)).isoformat()}
     if found.rows:
         out["set_aside"] = found.said("events", "timestamp")
-    stopped = churn_stop(processed, out["as_of"])
-    if stopped is not None:  # the last months' churn is not known yet: said, and how to leave them out
-        out["churn_stop"] = stopped
-        log.warning("%s", churn_stop_text(stopped, "en", dates=False))
+    _said_churn_stop(processed, out)
     if partial is not None:  # its hours are after the date: said, and how to take them in
         out["partial_day"] = partial
         log.warning("events: the data end at %s on %s, a month's first day with %s where a usual day has %s, "
@@ -550,6 +548,32 @@ def data_dates(processed: str | Path, as_of: str | None = None) -> dict:
                     f"{partial['usual']:,.0f}", 100 * partial["later_share"], partial["day"],
                     (pd.Timestamp(partial["day"]) + pd.Timedelta(days=1)).date().isoformat())
     return out
+
+
+def _dates_without_events(processed: str | Path, as_of: str | None) -> dict:
+    """The run's dates when the events table has no row (a header-only file) while accounts were kept: no first or
+    last event, the observation date ``as_of`` if given, else the one accounts and subscriptions give
+    (:func:`~engage_models.kpis.compute.default_as_of`), and ``no_events``; the accounts' churn is checked as with
+    events. Raises :class:`~engage_models._core.reasons.Thin` (``reason.no_events``) when no account was kept
+    either: there is no date to take."""
+    from ..kpis import default_as_of, load_tables
+
+    accounts, subscriptions = load_tables(processed)
+    if accounts.empty:
+        raise Thin("reason.no_events")
+    day = to_utc(as_of).normalize() if as_of else default_as_of(accounts, subscriptions)
+    out = {"first_event": None, "last_event": None, "as_of": day.isoformat(), "no_events": True}
+    _said_churn_stop(processed, out)
+    return out
+
+
+def _said_churn_stop(processed: str | Path, dates: dict) -> None:
+    """:func:`churn_stop` before the dates' observation date, kept under ``churn_stop`` and warned of: the last
+    months' churn is not known yet (the warning says how to leave them out)."""
+    stopped = churn_stop(processed, dates["as_of"])
+    if stopped is not None:
+        dates["churn_stop"] = stopped
+        log.warning("%s", churn_stop_text(stopped, "en", dates=False))
 
 
 def date_notes(dates: dict, lang: str = "en") -> list[str]:

@@ -158,8 +158,9 @@ def database_fingerprints(raw: Path) -> dict[str, dict]:
 
 def _nothing_kept(report, warnings: list[str] = ()) -> Why | None:
     """Why no event is left when events were read: the tables whose every row was quarantined, with their
-    main reasons (every account quarantined takes every event with it), and what ingest warned about (its advice
-    on date and number formats: report 01 has no ingest report to show them from when nothing was kept)."""
+    main reasons (every account quarantined takes every event with it), and what else ingest warned about
+    (``warnings``: its advice on date and number formats; report 01 has no ingest report to show them from when
+    nothing was kept)."""
     empty = [r for r in report.tables.values() if r.rows_read and not r.rows_kept]
     events = report.tables.get("events")
     if not empty or events is None or events.rows_kept:
@@ -175,12 +176,9 @@ def _nothing_kept(report, warnings: list[str] = ()) -> Why | None:
                        for lang in LANGS}))
 
     tables = Why.of({lang: t("sep.comma", lang).join(w.text(lang) for w in map(why, empty)) for lang in LANGS})
-    # the tables that lost every row ("the only row" / "every one of the N rows read from ... was quarantined"):
-    # said above
-    advice = [w for w in warnings if not (" read from " in w and " was quarantined (" in w)]
-    if advice:
+    if warnings:
         return Why("reason.nothing_kept_warned", tables=tables,
-                   warnings=Why.of({lang: t("sep.list", lang).join(text(w, lang) for w in advice) for lang in LANGS}))
+                   warnings=Why.of({lang: t("sep.list", lang).join(text(w, lang) for w in warnings) for lang in LANGS}))
     return Why("reason.nothing_kept", tables=tables)
 
 
@@ -208,16 +206,16 @@ def ingest(ctx: Context) -> None:
         data["warning_texts"] = [tx and {lang: w.replace(old, named[old]) for lang, w in tx.items()}
                                  for tx in data.get("warning_texts") or [None] * len(data["warnings"])]
     write_json(path, data)
-    try:
-        dates = data_dates(c.paths.processed, c.as_of)
-    except InsufficientData:
-        said = [stored(w, tx) for w, tx in zip(data["warnings"], data.get("warning_texts") or [None] * len(
-            data["warnings"]), strict=True)]
+    if not _events_file_empty(report):  # events were read and none kept: why (a header-only file is no error)
+        # ingest's warnings as the run's folder names their sources, but those of a table that lost every row: the
+        # reason says those tables itself
+        said = [stored(w, tx) for w, tx, live in zip(data["warnings"], data.get("warning_texts") or [None] * len(
+            data["warnings"]), report.warnings or (), strict=True)
+            if getattr(live, "key", None) != "ingest.warn.all_quarantined"]
         nothing = _nothing_kept(report, said)
-        if nothing is not None or not _events_file_empty(report):
-            raise Thin.of(nothing or Why("reason.no_events")) from None
-        dates = _dates_without_events(c)
-    ctx.out.json("dates", dates)
+        if nothing is not None:
+            raise Thin.of(nothing)
+    ctx.out.json("dates", data_dates(c.paths.processed, c.as_of))
     ctx.out.json("processed", fingerprint(c.paths.processed, "*.parquet"))
 
 
@@ -227,22 +225,6 @@ def _events_file_empty(report) -> bool:
     run); the panel and every stage that needs it are not computed, each with its reason."""
     events, accounts = report.tables.get("events"), report.tables.get("accounts")
     return events is not None and not events.rows_read and accounts is not None and bool(accounts.rows_kept)
-
-
-def _dates_without_events(c: RunConfig) -> dict:
-    """The run's dates when the events table is empty: no first or last event, the observation date configured,
-    else the one accounts and subscriptions give (:func:`~engage_models.kpis.compute.default_as_of`)."""
-    from ..ingest.quality import churn_stop, churn_stop_text
-    from ..kpis import default_as_of, load_tables
-
-    accounts, subscriptions = load_tables(c.paths.processed)
-    as_of = to_utc(c.as_of).normalize() if c.as_of else default_as_of(accounts, subscriptions)
-    out = {"first_event": None, "last_event": None, "as_of": as_of.isoformat(), "no_events": True}
-    stopped = churn_stop(c.paths.processed, as_of)  # the accounts' churn is checked as with events
-    if stopped is not None:
-        out["churn_stop"] = stopped
-        log.warning("%s", churn_stop_text(stopped, "en", dates=False))
-    return out
 
 
 def _relative(path: str, folder: Path) -> str:
