@@ -1391,3 +1391,12 @@ def test_times_without_a_zone_are_said_and_a_month_start_the_data_only_begin_is_
     (tmp_path / "whole" / "raw" / "sources.yaml").write_text("tables:\n  events: {timezone: UTC}\n", encoding="utf-8")
     utc = _checked(ingest(tmp_path / "whole" / "raw", tmp_path / "utc", now=NOW))
     assert not any("without a time zone" in w for w in utc.warnings)
+
+
+def test_the_report_s_html_counts_one_quarantined_row_as_one_row(tmp_path):
+    """A notebook showing the ingest report read "1 rows quarantined" for a single bad row."""
+    t = _tables()
+    t["events"][0]["timestamp"] = "not a date"
+    report, _ = _run(tmp_path, t)
+    assert report.rows_quarantined == 1
+    assert ": 1 row quarantined.</p>" in report._repr_html_()

@@ -205,6 +205,7 @@ def _record_line(rec) -> str:
 
 def _score(args) -> int:
     """Run the pipeline up to the action list with a frozen model: scores and plays, no fit, no Jupyter."""
+    from ._core.i18n import count
     from .pipeline import run
 
     cfg = _pipeline_config(args, model=str(args.model))
@@ -216,8 +217,8 @@ def _score(args) -> int:
         return 1
     scores, plan = result.scores, result.actions
     now = scores[scores["as_of"] == scores["as_of"].max()]
-    print(f"model {now['model_id'].iloc[0]}: {len(now):,} accounts scored at {now['as_of'].max():%Y-%m-%d} "
-          f"({', '.join(f'{b} {n}' for b, n in now['band'].value_counts().items())}); {len(plan):,} actions")
+    print(f"model {now['model_id'].iloc[0]}: {count(len(now), 'account')} scored at {now['as_of'].max():%Y-%m-%d} "
+          f"({', '.join(f'{b} {n}' for b, n in now['band'].value_counts().items())}); {count(len(plan), 'action')}")
     print(result["actions"].path / "export")
     if args.export:
         print(f"artifacts written to {result.export(args.export)}")
@@ -398,10 +399,12 @@ def _fit(args) -> int:
     val = ev["validation"]
     print(f"validation: {val['method']}")
     for w in val.get("windows", []):
-        print(f"  window {w['start']} .. {w['end']}: {w['test_rows']:,} test rows, {w['test_events']:,} churners "
-              f"(trained on {w['train_rows']:,} rows)" + (f" - skipped: {w['skipped']}" if "skipped" in w else ""))
-    print(f"  tested {val['test_rows']:,} rows with {val['test_events']:,} churners from {val['test_accounts']:,} "
-          f"accounts" + (f"; labels mature by {val['labels_mature_until']}" if "labels_mature_until" in val else ""))
+        print(f"  window {w['start']} .. {w['end']}: {count(w['test_rows'], 'test row')}, "
+              f"{count(w['test_events'], 'churner')} (trained on {count(w['train_rows'], 'row')})"
+              + (f" - skipped: {w['skipped']}" if "skipped" in w else ""))
+    print(f"  tested {count(val['test_rows'], 'row')} with {count(val['test_events'], 'churner')} from "
+          f"{count(val['test_accounts'], 'account')}"
+          + (f"; labels mature by {val['labels_mature_until']}" if "labels_mature_until" in val else ""))
     for model, m in ev["models"].items():
         auc, flat = m["roc_auc"], m.get("one_value") or {}
         # an estimate without its interval (a few churning accounts: more than 2.5% of the resamples hold none)

@@ -209,7 +209,7 @@ class IngestReport:
                    warnings=warnings, timezone=data.get("timezone", "UTC"))
 
     def _repr_html_(self) -> str:
-        parts = [f"<p>Ingest at {html.escape(self.now)}: {self.rows_quarantined:,} rows quarantined.</p>",
+        parts = [f"<p>Ingest at {html.escape(self.now)}: {i18n.count(self.rows_quarantined, 'row')} quarantined.</p>",
                  self.to_text_frame().to_html(index=False, float_format="{:.2f}".format)]
         if self.rows_quarantined:
             parts.append(self.reasons_frame().to_html(index=False))

@@ -162,8 +162,9 @@ def blank_message(model_id: str, blank: dict[str, dict]) -> str:
         v = b["value"]
         value = "empty" if v is None else repr(v) if isinstance(v, str) else f"{v:g}"
         dates = ", ".join(f"{d:%Y-%m-%d}" for d in b["dates"])
-        return (f"{name} ({value} for all {b['accounts']:,} accounts at {dates}; at most {b['training_share']:.1%} of "
-                "a training date's rows)")
+        every = "the only account" if b["accounts"] == 1 else f"all {b['accounts']:,} accounts"
+        return (f"{name} ({value} for {every} at {dates}; at most {b['training_share']:.1%} of a training date's "
+                "rows)")
 
     shown = "; ".join(one(n, b) for n, b in list(blank.items())[:6])
     more = f"; and {len(blank) - 6} more" if len(blank) > 6 else ""

@@ -968,7 +968,7 @@ def prepare_data(data_dir: Path, demo: bool | None, seed: int, demo_accounts: in
         sizes = {k: v for k, v in (("n_accounts", demo_accounts), ("months", demo_months)) if v}
         say(f"no raw tables in {raw}: generating the demo world (seed {seed})")
         summary = simulate(out=raw, seed=seed, **sizes)
-        say(f"  {summary['tables']['events']:,} events for {summary['tables']['accounts']:,} accounts")
+        say(f"  {count(summary['tables']['events'], 'event')} for {count(summary['tables']['accounts'], 'account')}")
     return (raw / SIMULATED_MARKER).exists()
 
 
