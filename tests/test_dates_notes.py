@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from engage_models.ingest.quality import churn_stop, data_dates, date_notes
 

@@ -107,6 +107,25 @@ def test_only_labels_matured_after_training_are_judged():
     assert cells[-1] == "0.667 (no interval)", cells  # the pooled row, last
 
 
+def test_the_pooled_row_counts_the_accounts_that_churned_beside_the_rows():
+    """Pooled over dates, an account churning within the horizon of two dates is two rows that churned and one
+    account: report 08's pooled row gave the accounts judged beside the rows that churned, with no count of the
+    accounts that churned."""
+    from engage_models.monitoring.views import performance_view
+
+    pnl = _panel([("a", "2025-03-01", 0, 0.8, 1.0), ("b", "2025-03-01", 0, 0.2, 0.0), ("c", "2025-03-01", 0, 0.3, 0.0),
+                  ("a", "2025-04-01", 0, 0.9, 1.0), ("b", "2025-04-01", 0, 0.1, 0.0), ("c", "2025-04-01", 0, 0.7, 1.0)])
+    perf = matured_performance(ColumnModel(), pnl, n_boot=20, trained_until="2025-02-01", as_of="2025-07-01",
+                               horizon_days=60)
+    assert perf["churners"].tolist() == [1, 2, 3] and perf["churned_accounts"].tolist() == [1, 2, 2]
+    view = performance_view(perf)
+    assert view["rows that churned"].tolist() == [1, 2, 3] and view["accounts that churned"].tolist() == [1, 2, 2]
+    assert view["accounts"].tolist() == [3, 3, 3]
+    assert performance_view(perf, "ja")["解約した顧客数"].tolist() == [1, 2, 2]
+    # a table kept before the column: blank cells, not a guess
+    assert performance_view(perf.drop(columns="churned_accounts"))["accounts that churned"].isna().all()
+
+
 def test_calibration_in_the_large_by_hand():
     y = np.array([1, 0, 0, 0, 1, 0, 0, 0])
     p = np.full(8, 0.5)
@@ -651,6 +670,31 @@ def test_a_small_export_s_sampling_noise_is_not_drift_and_a_real_shift_still_is(
     # on a large sample the chance level is small and the 0.25 reading stands
     big = stability_table(ManyMetrics(), ref, _many(rng, 2000, "2025-08-01"), trained_until=months[-1])
     assert (big["psi_chance"] < 0.05).all()
+
+
+def test_the_not_counted_note_names_the_five_largest_psis_and_counts_the_rest():
+    """A thin export's noise note named every PSI past the threshold in one sentence (21 on a thin world); it now
+    names the five largest, counts the rest ("and 7 more in the table below", which lists them all), and a
+    Japanese page writes its brackets full-width."""
+    from engage_models.monitoring.views import recommendation_text
+
+    rng = np.random.default_rng(4)
+    months = pd.date_range("2025-01-01", periods=6, freq="MS", tz="UTC")
+    ref = pd.concat([_many(rng, 400, d) for d in months])
+    r = recommend_retrain(ManyMetrics(), ref, _many(rng, 12, "2025-08-01"), trained_until=months[-1],
+                          as_of="2025-08-01", horizon_days=30)
+    psi = {m: r["psi"]["metrics"][m] for m in r["psi"]["noise"]}
+    if r["psi"].get("score_noise"):
+        psi["health score"] = r["psi"]["score"]
+    assert len(psi) > 5 and not r["retrain"]
+    en = recommendation_text(r, "en")
+    note = next(p for p in en.split("Not counted as drift: ")[1:] if "sampling alone" in p)
+    largest = sorted(psi, key=lambda m: -psi[m])
+    assert sorted(m for m in psi if f"{m} {psi[m]:.2f} (" in note) == sorted(largest[:5])
+    assert f"and {len(psi) - 5} more in the table below." in note
+    ja = recommendation_text(r, "ja")
+    assert f"ほか{len(psi) - 5}件は下の表に" in ja
+    assert f"{largest[0]} {psi[largest[0]]:.2f}（" in ja and " (" not in ja.split("ドリフトに数えない")[1]
 
 
 def test_the_decision_and_report_08_s_table_count_drift_by_the_table_s_one_rule():

@@ -103,8 +103,9 @@ def _panel(args) -> int:
     panel = build_panel(args.processed, args.as_of, until=args.until, windows=tuple(args.windows),
                         horizon_days=args.horizon, engine=args.engine, out=args.out, **settings)
     dates = panel["as_of"].drop_duplicates()
-    print(f"panel: {len(panel):,} rows x {panel.shape[1]} columns, {count(len(dates), 'observation date')} "
-          f"{dates.min():%Y-%m-%d} .. {dates.max():%Y-%m-%d} ({args.engine}) -> {args.out}")
+    print(f"panel: {count(len(panel), 'row')} x {count(panel.shape[1], 'column')}, "
+          f"{count(len(dates), 'observation date')} {dates.min():%Y-%m-%d} .. {dates.max():%Y-%m-%d} "
+          f"({args.engine}) -> {args.out}")
     return 0
 
 

@@ -141,14 +141,35 @@ def _noise_text(psi: dict, lang: str) -> str:
     items = [(t("monitoring.score", lang), psi["score"], psi["chance_psi"]["score"])] if psi.get("score_noise") else []
     items += [(_label(m, lang), psi["metrics"][m], psi["chance_psi"][m]) for m in psi.get("noise", [])]
     return t("monitoring.noise_note", lang, k=len(items), n=psi.get("n", 0), threshold=f"{psi['threshold']:g}",
-             names=t("sep.list", lang).join(f"{name} {v:.2f} ({c:.2f})" for name, v, c in items))
+             names=_named(items, lang))
 
 
 def _usual_text(psi: dict, lang: str) -> str:
     """The metrics past the threshold whose rows look like one training date's, named (not counted)."""
-    names = [f"{_label(m, lang)} {psi['metrics'][m]:.2f} ({psi['nearest_psi'][m]:.2f})" for m in psi["usual"]]
-    return t("monitoring.usual_note", lang, k=len(names), threshold=f"{psi['threshold']:g}",
-             names=t("sep.list", lang).join(names))
+    items = [(_label(m, lang), psi["metrics"][m], psi["nearest_psi"][m]) for m in psi["usual"]]
+    return t("monitoring.usual_note", lang, k=len(items), threshold=f"{psi['threshold']:g}",
+             names=_named(items, lang))
+
+
+#: The PSIs a note names; the rest are counted ("and 16 more"): the table below lists them all. A thin world's
+#: noise note named 21 PSIs in one sentence.
+NAMED_MAX = 5
+
+
+def _named(items: list[tuple[str, float, float]], lang: str) -> str:
+    """``(name, PSI, level in brackets)`` items as a list in ``lang``, the largest PSIs first: at most
+    :data:`NAMED_MAX` named, the rest counted (the table below lists them all); Japanese brackets are full-width.
+
+    >>> _named([("a", 0.31, 0.4), ("b", 0.52, 0.6)], "ja")
+    'b 0.52（0.60）、a 0.31（0.40）'
+    >>> _named([(f"m{i}", 0.2 + i / 100, 0.3) for i in range(7)], "en")
+    'm6 0.26 (0.30); m5 0.25 (0.30); m4 0.24 (0.30); m3 0.23 (0.30); m2 0.22 (0.30) and 2 more in the table below'
+    """
+    ranked = sorted(items, key=lambda x: -x[1])
+    named = t("sep.list", lang).join(t("sep.value_bracket", lang, value=f"{name} {v:.2f}", bracket=f"{c:.2f}")
+                                     for name, v, c in ranked[:NAMED_MAX])
+    rest = len(ranked) - NAMED_MAX
+    return named + (t("monitoring.named_more", lang, n=rest) if rest > 0 else "")
 
 
 def summary_line(rec: dict, lang: str = "en") -> str:
@@ -249,8 +270,8 @@ def _no_interval(cell: str, low, high, lang: str) -> str:
 
 
 def performance_view(perf: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
-    """Per observation date (and all together): rows, churners, observed against predicted churn, their
-    difference and ROC-AUC, each with its 95% interval."""
+    """Per observation date (and all together): rows, accounts, rows and accounts that churned, observed against
+    predicted churn, their difference and ROC-AUC, each with its 95% interval."""
     def pct(v):
         return f"{v * 100:.1f}%"
 
@@ -264,6 +285,9 @@ def performance_view(perf: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
         t("rows", lang): perf["n"].astype(int).to_numpy(),
         t("monitoring.accounts", lang): perf["accounts"].astype(int).to_numpy(),
         t("monitoring.churners", lang): perf["churners"].astype(int).to_numpy(),
+        # a table kept before the column: its cells are left blank, not guessed
+        t("monitoring.churned_accounts", lang): (perf["churned_accounts"].astype("Int64").to_numpy()
+                                                 if "churned_accounts" in perf else pd.NA),
         t("monitoring.observed", lang): [
             fmt_interval(o, lo, hi, lang, fmt=pct, label=False)
             for o, lo, hi in zip(perf["observed"], perf["observed_low"], perf["observed_high"], strict=True)],
