@@ -40,3 +40,15 @@ def test_the_runner_takes_the_engine_settings_and_refuses_an_unknown_engine(tmp_
     assert not (tmp_path / "raw").exists()  # refused before generating anything
     assert main(["run", "--data-dir", str(tmp_path), "--spark-master", "local[2]"]) == 2
     assert "apply to --engine spark only" in capsys.readouterr().err
+
+
+def test_engage_version_names_the_version_and_the_code_hash_the_stage_keys_use(capsys):
+    """`engage --version` was an unknown option; the version number alone never changes between commits, so it
+    also prints the hash of the package's code that the runs' stage keys record."""
+    from engage_models import __version__
+    from engage_models.pipeline.store import code_version
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"engage-models {__version__} (code {code_version()})"

@@ -673,9 +673,20 @@ def _wait_argument(parser) -> None:
                              "at once with exit status 5; -1: as long as it takes)")
 
 
+def _version() -> str:
+    """The version and the hash of the package's source (:func:`~engage_models.pipeline.store.code_version`): the
+    version number alone does not change between commits, the hash does, and a run's stage keys name it."""
+    from . import __version__
+    from .pipeline.store import code_version
+
+    return f"engage-models {__version__} (code {code_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engage", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--version", action="version", version=_version(),
+                        help="the package's version and the hash of its code (the runs' stage keys name it)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("simulate", help="generate a demo world with known churn drivers")
