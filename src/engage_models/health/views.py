@@ -31,6 +31,33 @@ def model_line(run, lang: str = "en") -> str:
     return line
 
 
+def _span(first, last, lang: str) -> str:
+    a, b = fmt_date(pd.Timestamp(first), lang), fmt_date(pd.Timestamp(last), lang)
+    return a if a == b else t("sep.date_span", lang, a=a, b=b)
+
+
+def churn_stop_text(model: dict | None, lang: str = "en", key: str = "hs.churn_stop") -> str:
+    """The rows the health model left out because the accounts' churn stops before the data end (its ``model.json``
+    ``churn_stop``, written by the health stage: :func:`engage_models.pipeline.stages.known_labels`), in one sentence
+    of ``lang``: the stop, the rows and their dates, the horizon; empty without a stop. ``key``: ``sum.churn_stop``
+    gives the executive summary's shorter line.
+
+    >>> model = {"churn_stop": {"stop": "2024-06-30", "label_end": "2024-06-30", "rows": 1234, "accounts": 300,
+    ...                         "first": "2024-04-01", "last": "2024-10-01", "horizon_days": 90}}
+    >>> print(churn_stop_text(model)[76:])  # doctest: +NORMALIZE_WHITESPACE
+    the 1,234 rows observed 1 Apr 2024 to 1 Oct 2024, whose 90-day window runs past that day, were left out of the
+    training and the backtest, since every account there would look as if it never churned.
+    """
+    found = (model or {}).get("churn_stop")
+    if not found:
+        return ""
+    stop = fmt_date(pd.Timestamp(found["stop"]), lang)
+    if not found["rows"]:
+        return t("hs.churn_stop_none", lang, stop=stop, h=found["horizon_days"]) if key == "hs.churn_stop" else ""
+    return t(key, lang, stop=stop, n=found["rows"], h=found["horizon_days"],
+             dates=_span(found["first"], found["last"], lang))
+
+
 def card_labels(card: pd.DataFrame, lang: str = "en") -> pd.Series:
     """The features' labels in ``lang`` (a stored card has ``label_en`` / ``label_ja``; a fresh one ``label``)."""
     col = f"label_{lang}"

@@ -193,7 +193,11 @@ def resolve_policy(config, done: dict) -> tuple[object, dict | None]:
     if not config.retrain:
         return config, None
     as_of = to_utc(done["ingest"].json("dates")["as_of"])
-    panel = done["panel"].frame("panel") if config.retrain == "on-drift" and "panel" in done else None
+    panel = None
+    if config.retrain == "on-drift" and "panel" in done:  # its matured labels end at a churn stop, as monitoring's
+        from ..pipeline.stages import known_labels
+
+        panel = known_labels(done["panel"].frame("panel"), done["ingest"].json("dates"), config.horizon_days)
     store = ModelStore(models_dir(config))
     m = config.monitoring
     settings = {"psi_threshold": m.psi_threshold, "metric_psi_share": m.metric_psi_share,

@@ -31,7 +31,7 @@ from .._core.progress import ONE_THREAD, show_bars, stage_bar
 from .._core.reasons import Why, reason_of, stage_name, stored, text, texts
 from .._core.time import to_utc
 from .config import _PATHS, RunConfig
-from .stages import STAGE_NAMES, STAGES, Context, Stage, ingest_is_current, read_km
+from .stages import LABEL_STAGES, STAGE_NAMES, STAGES, Context, Stage, ingest_is_current, read_km
 from .store import NOT_DUE, NOT_RECORDED, Artifact, Store, make_key
 
 #: BLAS_NOTE: stages run with one BLAS and one OpenMP thread (``_core.progress.ONE_THREAD``, where the
@@ -303,6 +303,9 @@ def _run_stage(st, config: RunConfig, store: Store, done: dict[str, Artifact], r
         if decision is not None:
             say(f"  {st.name:9s} retrain {config.retrain}: {decision['action']} ({decision['reason']})")
     params = st.params(stage_config)  # once: ingest's parameters query the database tables
+    if st.name in LABEL_STAGES and "ingest" in done and (done["ingest"].json("dates").get("churn_stop") or {}).get(
+            "stop"):  # their labels end at the churn stop (known_labels): a key of its own, named in the manifest
+        params = {**params, "churn_stop": done["ingest"].json("dates")["churn_stop"]["stop"]}
     if decision is not None:
         params = {**params, "lifecycle": jsonable(decision)}
     if sent is not None:  # the key follows what counts as sent before: a run again on the date reads its list back

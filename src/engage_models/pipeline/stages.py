@@ -14,7 +14,8 @@ surveys    ingest, (panel)              NPS and CSAT with intervals by group and
                                         category, accounts to call, themes and comments
 health     ingest, panel                backtest of the learned, hand-weighted and boosted scores; the final
                                         model (skops), its scorecard and band thresholds; scores, bands and
-                                        drivers of every account over the last dates
+                                        drivers of every account over the last dates (labels end at a churn
+                                        stop: :func:`known_labels`)
 personas   ingest, panel, (health)      behavioural personas and their names across runs, milestones with the
                                         landmark comparison, touches by channel and device, lifecycle paths
 survival   ingest, (panel, health)      Kaplan-Meier curves (health band included), Cox models with their
@@ -467,6 +468,52 @@ def read_km(artifact: Artifact, name: str):
 
 # ------------------------------------------------------------------------------------------------ health
 LABELS = ("churned_within_h", "duration_days", "event")
+
+
+def label_end(dates: dict, panel_end) -> pd.Timestamp:
+    """The last day a churn label may reach: the panel's last date, or the day the accounts' churn stops when that
+    is earlier (``churn_stop`` of the run's dates, :func:`engage_models.ingest.quality.churn_stop`: churn dated when
+    it happened but known only later, so the months after the stop hold none and every account there looks as if
+    it never churns)."""
+    end = to_utc(panel_end)
+    stop = (dates.get("churn_stop") or {}).get("stop")
+    return min(end, to_utc(stop)) if stop else end
+
+
+def known_labels(panel: pd.DataFrame, dates: dict, horizon_days: int) -> pd.DataFrame:
+    """``panel`` with ``churned_within_h`` missing where its window (``as_of`` + ``horizon_days``) runs past
+    :func:`label_end`: the one rule by which the health stage, its backtest and score history, the monitoring of
+    matured labels and the retrain policy read labels (scoring reads no label and scores every date as before).
+
+    Without a churn stop the panel is returned as it is (its labels already end at its last date). Otherwise a
+    copy, whose ``attrs["churn_stop"]`` holds ``stop`` (ISO day), ``label_end`` (ISO day), ``rows`` (the rows whose
+    label was left out for the stop), ``accounts`` and the first and last ``as_of`` of those rows (``first``,
+    ``last``; None when none)."""
+    stop = (dates.get("churn_stop") or {}).get("stop")
+    if not stop or panel.empty:
+        return panel
+    end = label_end(dates, panel["as_of"].max())
+    past = (pd.to_datetime(panel["as_of"], utc=True) + pd.Timedelta(days=int(horizon_days)) > end).to_numpy()
+    dropped = past & panel["churned_within_h"].notna().to_numpy()
+    out = panel.copy()
+    out.loc[past, "churned_within_h"] = pd.NA
+    when = pd.to_datetime(panel.loc[dropped, "as_of"], utc=True)
+    out.attrs["churn_stop"] = {"stop": str(stop), "label_end": end.date().isoformat(), "rows": int(dropped.sum()),
+                               "accounts": int(panel.loc[dropped, "account_id"].nunique()),
+                               "first": when.min().date().isoformat() if len(when) else None,
+                               "last": when.max().date().isoformat() if len(when) else None}
+    return out
+
+
+#: The stages whose labels end at a churn stop (:func:`panel_labels`): the stop is part of their keys.
+LABEL_STAGES = ("health", "monitoring")
+
+
+def panel_labels(ctx: Context) -> pd.DataFrame:
+    """The panel as the stages that learn from or judge by labels read it (:func:`known_labels`)."""
+    return known_labels(ctx.input("panel").frame("panel"), ctx.input("ingest").json("dates"), ctx.config.horizon_days)
+
+
 #: Folder of a stage's artifact holding files made for people and other tools (the runner publishes them).
 EXPORT_DIR = "export"
 
@@ -539,16 +586,24 @@ def _train_health(ctx: Context, fits: str) -> None:
     from ..health.model_io import save_model
 
     c, out, h = ctx.config, ctx.out, ctx.config.health
-    pnl = ctx.input("panel").frame("panel")
+    # labels whose window runs past a churn stop are missing: the training rows, the backtest and the score
+    # history leave them out (they had every account of the stop's months retained)
+    pnl = panel_labels(ctx)
+    stopped = pnl.attrs.get("churn_stop")
     accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
     labelled = pnl[pnl["churned_within_h"].notna() & (pnl["as_of"] + pd.Timedelta(days=c.horizon_days)
                                                      <= pnl["as_of"].max())]
+    # the thin reasons say the stop when it took labels away
+    stop = {"stop": date_of(to_utc(stopped["stop"])), "n": stopped["rows"]} if stopped and stopped["rows"] else None
     if labelled.empty or labelled["churned_within_h"].nunique() < 2:
+        if stop:
+            raise Thin("reason.no_matured_labels_stop", days=c.horizon_days, **stop)
         raise Thin("reason.no_matured_labels", days=c.horizon_days)
     churners = int(labelled.loc[labelled["churned_within_h"] == 1, "account_id"].nunique())
     if churners < h.min_churners:  # a card fitted to one or three churners published thresholds of 100%
-        raise Thin("reason.few_churners", churners=churners, need=h.min_churners,
-                   accounts=int(labelled["account_id"].nunique()), days=c.horizon_days)
+        raise Thin("reason.few_churners_stop" if stop else "reason.few_churners", churners=churners,
+                   need=h.min_churners, accounts=int(labelled["account_id"].nunique()), days=c.horizon_days,
+                   **(stop or {}))
 
     chosen: dict = {}
     # a large company's models are fitted on a stratified sample of its accounts; every account is scored
@@ -607,6 +662,8 @@ def _train_health(ctx: Context, fits: str) -> None:
                   "calibration_shift": float(getattr(final, "calibration_shift_", 0.0)),
                   "n_train": final.n_train_, "trained_until": labelled["as_of"].max(), "cutoff": ctx.as_of,
                   "fit_sample": fit_note}
+    if stopped:  # the labels ended at the churn stop: the rows left out of training and the backtest, said
+        model_info["churn_stop"] = {**stopped, "horizon_days": c.horizon_days}
     if form == "linear":
         model_info.update({"C": final.C_, "n_bootstrap": h.n_bootstrap})
     else:
@@ -688,7 +745,9 @@ def survival(ctx: Context) -> None:
     out.frame("lifetimes", lt)
     out.json("info", {"as_of": adata.as_of, "observed_from": adata.observed_from, "accounts": len(lt),
                       "churned": int(lt["event"].sum()), "left_truncated": int(lt["left_truncated"].sum()),
-                      "covariates": adata.covariates, "set_aside": adata.set_aside})
+                      "covariates": adata.covariates, "set_aside": adata.set_aside,
+                      # the follow-up runs to the observation date all the same: report 05 says so
+                      "churn_stop": (ctx.input("ingest").json("dates").get("churn_stop") or {}).get("stop")})
     # a group the report could never draw (never 10 accounts at risk at once) is left out, with the reason
     groups = {"km_all": KaplanMeierGroups(require_at_risk=True),
               "km_segment": KaplanMeierGroups("segment", require_at_risk=True),
@@ -960,7 +1019,7 @@ def monitoring(ctx: Context) -> None:
 
     c, out, m = ctx.config, ctx.out, ctx.config.monitoring
     health = ctx.input("health")
-    pnl = ctx.input("panel").frame("panel")
+    pnl = panel_labels(ctx)  # no label past a churn stop is taken for matured
     info = health.json("model")
     trained_until = to_utc(info["trained_until"])
     model = load_model(health.file("model.skops"))

@@ -119,6 +119,23 @@ def risk_text(risk: dict, survival: dict | None, horizon_days: int, lang: str = 
     return text + " " + t("sum.risk_survival_missing", lang, why=html.escape(survival_missing.rstrip(".")))
 
 
+def churn_stop_line(model: dict | None, lang: str = "en") -> str:
+    """One line for the executive summary when the accounts' churn stops before the data end: the health score
+    learned and was tested on outcomes known by the stop only, and the rows it left out (the health stage's
+    ``model.json``; :func:`engage_models.health.views.churn_stop_text`). Empty without a stop.
+
+    >>> model = {"churn_stop": {"stop": "2024-06-30", "label_end": "2024-06-30", "rows": 1, "accounts": 1,
+    ...                         "first": "2024-04-01", "last": "2024-04-01", "horizon_days": 90}}
+    >>> churn_stop_line(model)[-40:]
+    ', leaving out 1 row observed 1 Apr 2024.'
+    >>> churn_stop_line({})
+    ''
+    """
+    from ..health.views import churn_stop_text
+
+    return churn_stop_text(model, lang, "sum.churn_stop")
+
+
 def start_unknown(set_aside: list[dict] | None) -> dict | None:
     """The customers the survival stage could not value, from its ``set_aside`` entries (accounts whose start is
     unknown, with ``customers`` and ``mrr`` as :func:`~engage_models.survival.analysis.account_table` counts

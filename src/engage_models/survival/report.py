@@ -24,7 +24,8 @@ def header(info, lang: str = "en", currency: str = "USD") -> str:
 
     ``info``: the survival stage's summary (a dict with ``as_of``, ``observed_from``, ``accounts``, ``churned``,
     ``left_truncated`` and ``set_aside``, the rows left out of the data's start and the accounts left out of the
-    lifetimes, each said in a sentence) or an :class:`~engage_models.survival.analysis.AccountData`.
+    lifetimes, each said in a sentence; ``churn_stop``, the day the accounts' churn stops before the data end, said
+    too) or an :class:`~engage_models.survival.analysis.AccountData`.
     """
     if not isinstance(info, dict):
         lt = info.lifetimes
@@ -34,7 +35,9 @@ def header(info, lang: str = "en", currency: str = "USD") -> str:
     said = t("surv.header", lang, date=fmt_date(info["as_of"], lang), accounts=fmt_number(info["accounts"], lang),
              churned=fmt_number(info["churned"], lang), truncated=fmt_number(info["left_truncated"], lang),
              since=fmt_date(info["observed_from"], lang) if info.get("observed_from") is not None else "-")
-    return " ".join([said, *(set_aside_note(x, lang, currency) for x in info.get("set_aside") or [])])
+    stop = [t("surv.churn_stop", lang, stop=fmt_date(pd.Timestamp(info["churn_stop"]), lang))] \
+        if info.get("churn_stop") else []  # the follow-up is not censored at it: said, so churn reads as too low
+    return " ".join([said, *(set_aside_note(x, lang, currency) for x in info.get("set_aside") or []), *stop])
 
 
 def set_aside_note(x: dict, lang: str = "en", currency: str = "USD") -> str:

@@ -1,0 +1,185 @@
+"""When the accounts' churn stops months before the data end (``churn_stop`` of the run's dates), the health score
+learns, is backtested and is judged only on labels whose window ends by the stop; the reports say so."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from engage_models import pipeline
+from engage_models.pipeline import stages as S
+
+#: the small world's churn (about 7 a month) recorded only until 31 August 2024: its stop is found on 23 August
+LAST_KNOWN = "2024-09-01"
+STOP = pd.Timestamp("2024-08-23", tz="UTC")
+H = 30  # days: a short horizon leaves the stop world a backtest of its own
+CONFIG = {"run_date": "2025-01-02", "horizon_days": H,
+          "health": {"n_bootstrap": 3, "metric_bootstrap": 20, "n_jobs": 1, "score": "linear", "history_dates": 3}}
+
+
+def _run(root: Path, **health):
+    return pipeline.run({**CONFIG, "data_dir": str(root), "health": {**CONFIG["health"], **health}}, until="health",
+                        strict=True, progress=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def worlds(tmp_path_factory, small_world) -> dict:
+    """The small world as simulated, and the same world whose churn after 31 August 2024 was never recorded (the
+    purchase-log trap: those accounts still look like customers), each run to the health stage."""
+    root = tmp_path_factory.mktemp("churn-stop")
+    plain, stopped = root / "plain", root / "stopped"
+    for world in (plain, stopped):
+        shutil.copytree(small_world / "raw", world / "raw")
+    accounts = pd.read_csv(stopped / "raw" / "accounts.csv")
+    accounts.loc[pd.to_datetime(accounts["end_date"], errors="coerce") >= LAST_KNOWN, "end_date"] = None
+    accounts.to_csv(stopped / "raw" / "accounts.csv", index=False)
+    return {"plain": (plain, _run(plain)), "stopped": (stopped, _run(stopped))}
+
+
+def test_labels_end_at_the_churn_stop_in_one_place():
+    """``known_labels`` blanks exactly the labels whose window runs past the stop and counts them; without a stop
+    the panel comes back as it is."""
+    dates = pd.to_datetime(["2024-05-01", "2024-06-01", "2024-07-01", "2024-08-01"], utc=True)
+    panel = pd.DataFrame({"account_id": ["a", "b"] * 4, "as_of": dates.repeat(2),
+                          "churned_within_h": pd.array([0, 1, 0, 0, 1, 0, pd.NA, pd.NA], dtype="Int8")})
+    stop = {"churn_stop": {"stop": "2024-07-15"}}
+    assert S.label_end(stop, dates.max()) == pd.Timestamp("2024-07-15", tz="UTC")
+    assert S.label_end({}, dates.max()) == dates.max()
+    got = S.known_labels(panel, stop, 30)
+    # 1 May and 1 June + 30 days end by 15 July; 1 July's window runs past it (its two labels go), 1 Aug had none
+    assert got["churned_within_h"].isna().tolist() == [False] * 4 + [True] * 4
+    assert got.attrs["churn_stop"] == {"stop": "2024-07-15", "label_end": "2024-07-15", "rows": 2, "accounts": 2,
+                                       "first": "2024-07-01", "last": "2024-07-01"}
+    assert panel["churned_within_h"].notna().sum() == 6  # the panel given is left as it was
+    assert S.known_labels(panel, {"as_of": "2024-08-01"}, 30) is panel
+
+
+def test_the_health_stage_learns_and_backtests_only_on_labels_known_by_the_stop(worlds):
+    """The world whose churn stops on 23 August 2024 had its card trained, backtested and its score history fitted
+    on rows to 1 December 2024 (their 30 days ahead all 'retained'); now every label it learned from or was tested
+    on ends by the stop, the model says which rows were left out, and every account is still scored at the
+    observation date. The stop is part of the stage's key (and its published parameters)."""
+    root, run = worlds["stopped"]
+    dates = run["ingest"].json("dates")
+    assert dates["churn_stop"]["stop"] == STOP.date().isoformat()
+    h = pd.Timedelta(days=H)
+    model = run["health"].json("model")
+    trained_until = pd.Timestamp(model["trained_until"])
+    assert trained_until + h <= STOP and trained_until == pd.Timestamp("2024-07-01", tz="UTC")  # was 1 Dec 2024
+    cutoffs = pd.to_datetime(run["health"].json("backtest")["cutoffs"], utc=True)
+    assert cutoffs.max() + h <= STOP
+    predictions = run["health"].frame("backtest_predictions")
+    assert pd.to_datetime(predictions["as_of"], utc=True).max() + h <= STOP
+    scores = run.scores
+    assert (pd.to_datetime(scores["trained_until"], utc=True) + h <= STOP).all()
+    # the left-out rows: every labelled row from 1 August (its window past 23 August) to 1 December 2024
+    panel = run.panel
+    past = panel["churned_within_h"].notna() & (panel["as_of"] + h > STOP)
+    assert model["churn_stop"] == {"stop": "2024-08-23", "label_end": "2024-08-23", "rows": int(past.sum()),
+                                   "accounts": int(panel.loc[past, "account_id"].nunique()),
+                                   "first": "2024-08-01", "last": "2024-12-01", "horizon_days": H}
+    # scores are not labels: every account at the latest date is scored as before
+    latest = panel["as_of"].max()
+    assert set(scores.loc[scores["as_of"] == latest, "account_id"]) == set(panel.loc[panel["as_of"] == latest,
+                                                                                     "account_id"])
+    assert run["health"].manifest["params"]["churn_stop"] == "2024-08-23"
+    assert run.records["health"].key != worlds["plain"][1].records["health"].key
+
+
+def test_a_world_without_a_stop_trains_as_before(worlds):
+    """Without a stop the labels end at the panel's last date, as they did: the card is trained to the last date
+    whose 30 days ahead are known (1 December 2024), the backtest runs to it, nothing is said."""
+    _, run = worlds["plain"]
+    assert "churn_stop" not in run["ingest"].json("dates")
+    model = run["health"].json("model")
+    assert pd.Timestamp(model["trained_until"]) == pd.Timestamp("2024-12-01", tz="UTC")
+    assert pd.Timestamp(run["health"].json("backtest")["cutoffs"][-1]) == pd.Timestamp("2024-12-01", tz="UTC")
+    assert "churn_stop" not in model and "churn_stop" not in run["health"].manifest["params"]
+    from engage_models.health import views as hv
+    from engage_models.reports import summary
+
+    assert hv.churn_stop_text(model, "en") == "" and summary.churn_stop_line(model, "ja") == ""
+
+
+def test_monitoring_takes_no_label_past_the_stop_for_matured(worlds, tmp_path):
+    """The model trained to 1 July 2024 was judged on the 'matured' labels of August to December, every account
+    of them retained since churn stops on 23 August; those labels are not matured: the check waits."""
+    from engage_models._core.io import write_json
+    from engage_models.pipeline import RunConfig
+    from engage_models.pipeline.store import Artifact, Output
+
+    root, run = worlds["stopped"]
+    config = RunConfig.from_dict({"data_dir": str(root), "horizon_days": H, "monitoring": {"n_boot": 20}})
+
+    def monitored(ingest) -> Artifact:
+        out = Output(tmp_path / f"monitoring-{len(list(tmp_path.iterdir()))}", "monitoring")
+        out.path.mkdir()
+        S.monitoring(S.Context(config, {"ingest": ingest, "panel": run["panel"], "health": run["health"]}, out))
+        write_json(out.path / "manifest.json", {"stage": "monitoring", "key": "m", "files": out.files,
+                                                "skipped": [s.as_dict() for s in out.skipped]})
+        return Artifact(out.path)
+
+    got = monitored(run["ingest"])
+    assert not got.has("performance") and got.manifest["skipped"][0]["section"] == "performance"
+    # the same stage told of no stop judges the model on those rows (what it did before)
+    blind = tmp_path / "ingest-without-stop"
+    blind.mkdir()
+    write_json(blind / "manifest.json", {"stage": "ingest", "key": "i", "files": [], "skipped": []})
+    write_json(blind / "dates.json", {k: v for k, v in run["ingest"].json("dates").items() if k != "churn_stop"})
+    judged = monitored(Artifact(blind)).frame("performance")
+    assert pd.to_datetime(judged["as_of"], utc=True).min() == pd.Timestamp("2024-08-01", tz="UTC")
+
+
+def test_too_few_churners_before_the_stop_say_the_stop_is_why(worlds):
+    """A card that cannot be fitted on the labels known by the stop says the stop, in both languages."""
+    root, _ = worlds["stopped"]
+    run = _run(root, min_churners=200)
+    record = run.records["health"]
+    assert record.status == "failed"
+    assert record.texts["en"].startswith("only ")
+    assert "before the accounts' churn stops on 23 Aug 2024 (report 01; the " in record.texts["en"]
+    assert "-day window runs past that day were left out, their churn not known yet)" in record.texts["en"]
+    assert record.texts["ja"].startswith(
+        "解約が2024年8月23日で止まっているため（レポート01）、30日の予測期間がその日を越える")
+
+
+def test_reports_00_04_and_05_say_the_stop_in_both_languages(worlds):
+    """Report 04 says in one sentence which rows were left out of the training and the backtest, report 00 in one
+    line, report 05 that its follow-up is not cut at the stop."""
+    from engage_models.health import views as hv
+    from engage_models.reports import summary
+    from engage_models.survival import report
+
+    _, run = worlds["stopped"]
+    model = run["health"].json("model")
+    n = f"{model['churn_stop']['rows']:,}"
+    assert hv.churn_stop_text(model, "en") == (
+        f"The accounts' churn stops on 23 Aug 2024 (report 01 says how it was found): the {n} rows observed 1 Aug "
+        "2024 to 1 Dec 2024, whose 30-day window runs past that day, were left out of the training and the backtest, "
+        "since every account there would look as if it never churned.")
+    assert hv.churn_stop_text(model, "ja") == (
+        "顧客の解約は2024年8月23日で止まっています（検出方法はレポート01）。30日の予測期間がその日を越える"
+        f"2024年8月1日〜2024年12月1日の観測{n}行は、どの顧客も解約しないように見えるため、学習とバックテストから除外しました。")
+    assert summary.churn_stop_line(model, "en") == (
+        "The accounts' churn stops on 23 Aug 2024 (report 01): the health score learned and was tested on outcomes "
+        f"known by then only, leaving out {n} rows observed 1 Aug 2024 to 1 Dec 2024.")
+    assert summary.churn_stop_line(model, "ja") == (
+        "顧客の解約は2024年8月23日で止まっています（レポート01）。ヘルススコアはその日までに分かった結果だけで学習・"
+        f"検証し、2024年8月1日〜2024年12月1日の観測{n}行を除外しました。")
+    one = {**model["churn_stop"], "rows": 1, "first": "2024-08-01", "last": "2024-08-01"}
+    assert summary.churn_stop_line({"churn_stop": one}, "en").endswith("leaving out 1 row observed 1 Aug 2024.")
+    none = {**model["churn_stop"], "rows": 0, "first": None, "last": None}
+    assert hv.churn_stop_text({"churn_stop": none}, "en").endswith(
+        "no row of the training or the backtest had its 30-day window run past it.")
+    assert summary.churn_stop_line({"churn_stop": none}, "en") == ""
+    info = {"as_of": "2025-01-01", "observed_from": "2024-01-01", "accounts": 300, "churned": 55,
+            "left_truncated": 10, "churn_stop": "2024-08-23"}
+    assert report.header(info, "en").endswith(
+        "The accounts' churn stops on 23 Aug 2024 (report 01): the curves and models below follow every account to "
+        "the observation date as before, so they count the months after the stop as time without churn, and churn "
+        "there reads too low.")
+    assert "顧客の解約は2024年8月23日で止まっています（レポート01）。" in report.header(info, "ja")
+    assert "churn stops" not in report.header({**info, "churn_stop": None}, "en")
