@@ -389,10 +389,12 @@ def test_a_backtest_without_enough_observation_dates_says_what_it_needs():
     def never():
         raise AssertionError("no model may be fitted without training dates")
 
-    with pytest.raises(InsufficientData, match=r"out-of-time backtest: no test date \(2024-03-01, 2024-04-01\) has "
+    with pytest.raises(InsufficientData, match=r"out-of-time backtest: no test date \(1 Mar 2024, 1 Apr 2024\) has "
                                                r"both churned and retained accounts among the observation dates at "
-                                               r"least 90 days before it"):
+                                               r"least 90 days before it") as said:
         backtest(panel, {"m": never}, horizon_days=90, n_cutoffs=4)
+    # a Japanese page writes the dates as Japanese does (it said "どのテスト日（2024-04-01）")
+    assert "どのテスト日（2024年3月1日、2024年4月1日）" in said.value.why.text("ja")
 
 
 def test_kaplan_meier_on_any_small_left_truncated_table_draws_each_group_or_says_why():

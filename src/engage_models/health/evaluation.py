@@ -38,10 +38,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import fmt_interval, t
+from .._core.i18n import LANGS, fmt_date, fmt_interval, t
 from .._core.plots import BAND_COLOURS, error_bars, new_ax
 from .._core.progress import effective_n_jobs, logged, step
-from .._core.reasons import Thin
+from .._core.reasons import Thin, Why
 from .._core.stats import log_loss
 
 log = logging.getLogger(__name__)
@@ -738,6 +738,17 @@ def _fit_predict(make: Callable[[], object], X: pd.DataFrame, y: np.ndarray, Xt:
     return _Fitted(model, secs, p, band)
 
 
+def _dates_said(dates) -> Why:
+    """Test dates in a reason as each language writes them (a Japanese report said "どのテスト日（2024-04-01）").
+
+    >>> d = pd.to_datetime(["2024-03-01", "2024-04-01"], utc=True)
+    >>> _dates_said(d).text("en"), _dates_said(d).text("ja"), _dates_said([]).text("en")
+    ('1 Mar 2024, 1 Apr 2024', '2024年3月1日、2024年4月1日', 'none with an observed label')
+    """
+    return Why.of({lang: t("sep.comma", lang).join(fmt_date(c, lang) for c in dates)
+                   or t("reason.backtest_no_date.none", lang) for lang in LANGS})
+
+
 def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, horizon_days: int,
              cutoffs=None, n_cutoffs: int = 4, label: str = "churned_within_h", date_col: str = "as_of",
              id_col: str = "account_id", scores: dict[str, str] | None = None,
@@ -823,8 +834,7 @@ def backtest(panel: pd.DataFrame, models: dict[str, Callable[[], object]], *, ho
             fitted.pop(name, None)
             seconds.pop(name, None)
     if not preds:
-        dates = ", ".join(f"{c:%Y-%m-%d}" for c in cutoffs) or "none with an observed label"
-        raise Thin("reason.backtest_no_date", dates=dates, days=horizon_days)
+        raise Thin("reason.backtest_no_date", dates=_dates_said(cutoffs), days=horizon_days)
     return Backtest(pd.concat(preds, ignore_index=True), used, horizon_days, fitted, seconds, failed, train_rows)
 
 
