@@ -814,6 +814,13 @@ def test_a_cox_fit_that_does_not_converge_says_why_in_the_page_s_language():
                                "lifelines: delta contains nan value(s)): ")
     ja = text(exc.why, "ja")
     assert ja.startswith("Coxモデルが収束しませんでした（1社") and "did not converge" not in ja
+    # a fit already penalised asks for a larger penalty (a thin world's 'penalizer 1' was told to give a penalizer)
+    assert str(exc).endswith("give fewer covariates or a larger penalizer")
+    assert ja.endswith("より強い正則化を指定してください")
+    unpenalised = model._not_converged(ValueError("x"), 0.0)
+    assert str(unpenalised).endswith("(penalizer 0; lifelines: x): a covariate level with no churner (or only "
+                                     "churners), or more covariates than the churners can inform; give fewer "
+                                     "covariates or a penalizer")
 
 
 def test_too_few_churns_count_rows_and_accounts_as_they_are():

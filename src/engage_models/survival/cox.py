@@ -251,6 +251,12 @@ def start_stop_fit(frame: pd.DataFrame, penalizer: float, strata, entry: bool, i
     return model
 
 
+def cox_advice(penalizer: float) -> Why:
+    """What a Cox fit that did not converge asks for: a penalizer, or a larger one where one was used (thin worlds
+    said "give ... a penalizer" of a fit penalised by 1)."""
+    return Why("reason.cox_advice.larger" if penalizer > 0 else "reason.cox_advice.penalizer")
+
+
 class CoxModel(BaseEstimator):
     """Cox PH on account rows: aliased terms left out, penalizer by cross-validated partial likelihood,
     PH tested and remedied, hazard ratios from an unpenalised fit.
@@ -472,7 +478,7 @@ class CoxModel(BaseEstimator):
         sentence kept as it words it, as the time-varying model's reason does."""
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return Thin("reason.cox_not_converged", n=self.n_accounts_, events=self.n_events_, penalizer=f"{penalizer:g}",
-                    why=first.split(". ")[0])
+                    why=first.split(". ")[0], advice=cox_advice(penalizer))
 
     def _fit_once(self, data: pd.DataFrame) -> None:
         X = self._model_design().transform(data)

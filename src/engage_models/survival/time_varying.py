@@ -55,6 +55,7 @@ from .cox import (
     PENALIZERS,
     check_events,
     coefficient_table,
+    cox_advice,
     lifelines_convergence_logged,
     penalty_sample,
     pick_penalizer,
@@ -341,7 +342,7 @@ class TimeVaryingCox(_StartStopModel):
         except (ConvergenceError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
             first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
             raise Thin("reason.tv_not_converged", n=self.n_accounts_, events=self.n_events_,
-                       penalizer=f"{penalizer:g}", why=first) from exc
+                       penalizer=f"{penalizer:g}", why=first, advice=cox_advice(penalizer)) from exc
         params = model.params_.copy()
         variance = pd.DataFrame(np.asarray(model.variance_matrix_), index=params.index, columns=params.index)
         if not (np.isfinite(params).all() and np.isfinite(variance.to_numpy()).all()):
