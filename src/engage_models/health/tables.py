@@ -41,7 +41,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from .._core.errors import DataError, InsufficientData
-from .._core.i18n import catalogue, check_lang, count, every_row, fmt_date, fmt_number, fmt_pct, t
+from .._core.i18n import LANGS, catalogue, check_lang, count, every_row, fmt_date, fmt_number, fmt_pct, t
 from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with it)
     CODE_LEVELS,
     as_labels,
@@ -58,7 +58,8 @@ from .._core.io import (  # noqa: F401  (read_table: the CLI reads tables with i
 )
 from .._core.missing_codes import apply_missing_codes, describe_codes
 from .._core.progress import parallel_map
-from .._core.reasons import Thin
+from .._core.reasons import Thin, Why
+from .._core.reasons import text as reason_text
 from ..features.screening import describe, screen_label
 from . import evaluation as E
 from .design import NO_VALUE
@@ -270,7 +271,11 @@ def prepare(df: pd.DataFrame, label: str, date_col: str | None = None, id_col: s
             continue
         s = df[c]
         if c in screen.excluded:
-            leave_out(c, "page.fit.out.leak", reasons="; ".join(screen.reasons(c)))  # in the screen's language
+            # the screen's reasons in every language: the page's list of columns left out said them in English
+            # beside its leakage section's Japanese
+            found = screen.reasons(c)
+            leave_out(c, "page.fit.out.leak", reasons=Why.of({lang: "; ".join(
+                reason_text(r, lang) if isinstance(r, Why) else r for r in found) for lang in LANGS}))
         elif c in codes and not codes[c]["categories"]:
             leave_out(c, *_code_why(c, codes[c]))
         elif c in codes and s.nunique() >= 2:  # labels already: not to be read as dates
@@ -388,6 +393,8 @@ def _say(key: str, values: dict, lang: str = "en") -> str:
             return _say(*v, lang=lang)
         if isinstance(v, pd.Timestamp):
             return str(v.date()) if lang == "en" else fmt_date(v, lang)
+        if isinstance(v, Why):  # a text in every language (the leakage screen's reasons)
+            return v.text(lang)
         return v
 
     return t(key, lang, **{k: said(v) for k, v in values.items()})
