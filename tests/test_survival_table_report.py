@@ -223,6 +223,22 @@ def rich_pages(tmp_path_factory):
     return result, pages
 
 
+def test_the_accounts_most_at_risk_without_an_id_are_named_by_their_data_rows_in_the_page_s_language(rich_pages,
+                                                                                                    tmp_path):
+    """Without --id the accounts most at risk are named by their data rows: the table's first header was
+    per_account.csv's column name, "row", on the Japanese page beside 契約期間（月） (KMsurv's larynx, renamed to
+    Japanese). An --id column keeps its own name on both pages."""
+    result, pages = rich_pages
+    assert result.per_account.columns[0] == "row"
+    assert "<th>データ行</th>" in pages["ja"] and "<th>row</th>" not in pages["ja"]
+    assert "<th>data row</th>" in pages["en"] and result.evaluation["settings"]["id_column"] is None
+    _table().rename(columns={"customer": "row"}).to_csv(tmp_path / "c.csv", index=False)
+    assert main(["survival", "--table", str(tmp_path / "c.csv"), "--duration", "months", "--event", "left", "--id",
+                 "row", "--n-boot", "0", "--cv", "3", "--lang", "ja", "--out", str(tmp_path / "o")]) == 0
+    page = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "<th>row</th>" in page and "<th>データ行</th>" not in page
+
+
 def test_the_japanese_page_says_the_proportional_hazards_check_in_japanese(rich_pages):
     """The check's sentence was the English one of evaluation.json on the Japanese page."""
     from engage_models._core.i18n import t

@@ -849,7 +849,8 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         per_account = per_account.drop(columns=[c for c in per_account if c.startswith(("ltv", "mrr"))])
         portfolio = None
     evaluation["settings"] = {"margin": margin, "annual_discount_rate": annual_discount_rate,
-                              "horizon_months": horizon, "horizons": list(horizons), "n_boot": n_boot}
+                              "horizon_months": horizon, "horizons": list(horizons), "n_boot": n_boot,
+                              "id_column": id_col}  # None: per_account's accounts are named by their data row
     evaluation["skipped"] = skipped
     return TableAnalysis(cox, discrete, evaluation, per_account, portfolio, simple, evaluation["settings"], screen)
 

@@ -83,13 +83,15 @@ def _part(what: str, models, lang: str = "en") -> str:
     return what
 
 
-def _accounts_at_risk(per_account: pd.DataFrame, id_name: str, n: int = 10, lang: str = "en") -> pd.DataFrame:
-    """The ``n`` accounts still customers most likely to churn within 12 months (or the longest horizon)."""
+def _accounts_at_risk(per_account: pd.DataFrame, id_name: str | None, n: int = 10, lang: str = "en") -> pd.DataFrame:
+    """The ``n`` accounts still customers most likely to churn within 12 months (or the longest horizon), named by
+    ``id_name``'s values (``None``: by their data rows, per_account's ``row``)."""
     churn = next((c for c in ("churn_12m", "churn_6m", "churn_3m") if c in per_account), None)
     top = per_account.sort_values(churn, ascending=False, kind="stable").head(n) if churn else per_account.head(n)
     ci = "expected_remaining_months_low" in top
     out = pd.DataFrame({
-        id_name: top.iloc[:, 0].astype(str).to_numpy(),
+        # an id column by its name as written; the data row, without one, in the page's language (it read "row")
+        id_name if id_name is not None else t("page.surv.data_row", lang): top.iloc[:, 0].astype(str).to_numpy(),
         t("tenure_months", lang): top["tenure_months"].map(lambda v: fmt_number(v, lang, 1)).to_numpy(),
         t("expected_remaining_months", lang): [
             fmt_interval(r["expected_remaining_months"], r["expected_remaining_months_low"],
@@ -159,7 +161,8 @@ def write_report(path: str | Path, result, table_name: str, where: str | None = 
                     for what, why in skipped.items() if what not in said]
     at_risk = ""
     if len(result.per_account):
-        id_name = result.per_account.columns[0]
+        given = "id_column" not in ev["settings"] or ev["settings"]["id_column"] is not None  # (a stored result)
+        id_name = result.per_account.columns[0] if given else None
         at_risk = (f"<h2>{t('page.surv.at_risk', lang)}</h2><p>"
                    + t("page.surv.at_risk_text", lang, h=f"{ev['settings']['horizon_months']:g}") + "</p>"
                    + _accounts_at_risk(result.per_account, id_name, lang=lang).to_html(index=False, escape=True,
