@@ -1578,3 +1578,31 @@ def test_the_sentences_on_the_backtest_name_the_shape_card_when_the_run_uses_it(
         "The calibration error (ICI) of the learned score's shape card on held-out rows is 0.089")
     assert hv.calibration_text(ref).startswith("The calibration error (ICI) of the learned score on held-out rows")
     assert hv.calibration_text(ref, "ja", "shape").startswith("学習したスコアの形状スコアカードの検証データ")
+
+
+def test_a_semicolon_file_s_decimal_commas_beside_a_few_words_are_not_counted_as_the_words(tmp_path):
+    """carData's TitanicSurvival written by a European spreadsheet (";", ages 0,9167 beside whole ages) with two
+    ages typed '?': engage fit left 'age' out as "numbers but for 47 cells that are not (..., e.g. '0,9167')",
+    counting every decimal comma among the typing errors. It names the two '?' cells (data rows 4 and 9); a
+    column of only such numbers is read as numbers, as before, and one of half words stays text."""
+    from engage_models._core.io import read_table, reading_notes
+    from engage_models.health.tables import prepare
+
+    rng = np.random.default_rng(0)
+    n = 60
+    age = [f"{a:g}".replace(".", ",") for a in np.round(rng.uniform(0.2, 70, n), 1)]
+    age[3], age[8] = "?", "?"
+    df = pd.DataFrame({"survived": rng.integers(0, 2, n), "age": age,
+                       "fare": [f"{v:.2f}".replace(".", ",") for v in rng.uniform(5, 90, n)],
+                       "cabin": ["12,5"] * 30 + ["x"] * 30})
+    path = tmp_path / "titanic.csv"
+    path.write_text(df.to_csv(index=False, sep=";"), encoding="utf-8-sig")
+    read = read_table(path)
+    assert read["fare"].dtype == float and read["cabin"].tolist() == df["cabin"].tolist()
+    _, _, report = prepare(read, "survived", where=str(path))
+    why = report["dropped_columns"]["age"]
+    assert why.startswith("numbers but for 2 cells that are not (first at data rows [4, 9], e.g. '?')"), why
+    assert "'age': numbers written with a decimal comma" in " ".join(reading_notes(read, "titanic.csv"))
+    fixed = df.assign(age=df["age"].replace("?", ""))
+    fixed.to_csv(path, index=False, sep=";")
+    assert read_table(path)["age"].dtype == float

@@ -394,7 +394,12 @@ def _decimal_commas(df: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
     """``df`` with each text column whose every non-empty value is a number written with a decimal comma (one
     at least with its comma) read as numbers (blanks missing); those columns, each with an example; and the
     columns left as text because every comma in them could be a thousands separator (``1,234`` and ``12,500``
-    read as 1.234 and 12.5 was a silent thousand-fold error: a value like ``37,5`` or ``1.234,5`` settles it)."""
+    read as 1.234 and 12.5 was a silent thousand-fold error: a value like ``37,5`` or ``1.234,5`` settles it).
+
+    A column of such numbers but for a few cells (at most ``1 - NUMBERS_SHARE`` of them: a ``?``, ``12 months``)
+    keeps those cells as written and its numbers as text written with a decimal point, so that
+    :func:`text_among_numbers` names the few cells: it named ``'0,9167'`` and counted every number with a
+    decimal comma among the cells that are not numbers (47 of a Titanic table's ages, two of them ``?``)."""
     out, found, unsure = df, {}, {}
     for c in df.columns:
         s = df[c]
@@ -403,16 +408,24 @@ def _decimal_commas(df: pd.DataFrame) -> tuple[pd.DataFrame, dict, dict]:
         text = s.astype("string").str.strip()
         filled = text.notna() & (text != "")
         values = text[filled]
-        if not len(values) or not values.str.fullmatch(_DECIMAL_COMMA).all() or not values.str.contains(",").any():
+        number = values.str.fullmatch(_DECIMAL_COMMA).fillna(False).astype(bool)
+        numbers = values[number]
+        if not len(numbers) or not numbers.str.contains(",").any() \
+                or (~number).sum() > (1 - NUMBERS_SHARE) * len(values):
             continue
-        with_comma = values[values.str.contains(",")]
+        with_comma = numbers[numbers.str.contains(",")]
         if with_comma.str.fullmatch(_AMBIGUOUS).all():
             unsure[c] = str(with_comma.iloc[0])
             continue
-        plain = values.str.replace(r"[. \u00a0\u202f]", "", regex=True).str.replace(",", ".", regex=False)
+        plain = numbers.str.replace(r"[. \u00a0\u202f]", "", regex=True).str.replace(",", ".", regex=False)
         out = out.copy() if out is df else out
-        out[c] = pd.to_numeric(plain).astype(float).reindex(s.index)
-        found[c] = str(values[values.str.contains(",")].iloc[0])
+        if number.all():
+            out[c] = pd.to_numeric(plain).astype(float).reindex(s.index)
+        else:  # the few other cells as written: the commands name them (and leave the column out, or stop)
+            kept = s.astype(object).copy()
+            kept[plain.index] = plain.astype(object)
+            out[c] = kept
+        found[c] = str(with_comma.iloc[0])
     return out, found, unsure
 
 
@@ -961,7 +974,12 @@ def numbers_stored_as_text(df: pd.DataFrame, columns) -> pd.DataFrame:
     return out
 
 
-def text_among_numbers(s: pd.Series, share: float = 0.9) -> dict | None:
+#: The share of a text column's non-blank cells that must be numbers for the others to be taken for typing errors
+#: among numbers (:func:`text_among_numbers`, :func:`_decimal_commas`).
+NUMBERS_SHARE = 0.9
+
+
+def text_among_numbers(s: pd.Series, share: float = NUMBERS_SHARE) -> dict | None:
     """For a text column whose non-blank cells are numbers but for a few (``n/a``, ``12 months``, at most
     ``1 - share`` of them): ``{"cells": count, "positions": first 5 0-based positions, "example": the first
     such cell}``; None for any other column. Such a column is a column of numbers with typing errors in it,
