@@ -332,3 +332,29 @@ def test_the_japanese_page_lists_a_leak_s_reason_in_japanese_as_its_leakage_sect
     japanese = leak_line.split("cancel_reason", 1)[1].lstrip("：: ")
     assert not japanese.isascii() and page.count(japanese.replace("'", "&#x27;")) == 2
     assert english.replace("'", "&#x27;") in (tmp_path / "en" / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_feature_standing_for_correlated_columns_names_them_on_the_page_and_in_evaluation_json(tmp_path):
+    """boot's urine table: the linear card's 'gravity and 2 related metrics' named neither of the two others
+    (osmo and urea) anywhere, in report.html, scorecard.csv or evaluation.json, while 'osmo: no data' had a row
+    of its own. The page names every column of the group, a reversed one as such, and evaluation.json's
+    final_model lists them with their signs."""
+    rng = np.random.default_rng(4)
+    n = 300
+    base = rng.normal(size=n)
+    df = pd.DataFrame({"usage": base + rng.normal(0, 0.2, n), "logins": base + rng.normal(0, 0.2, n),
+                       "idle_days": -base + rng.normal(0, 0.2, n), "noise": rng.normal(size=n)})
+    df["churned"] = (rng.uniform(size=n) < 1 / (1 + np.exp(1 + 1.5 * base))).astype(int)
+    pages = {}
+    for lang in ("en", "ja"):
+        ev = fit_table(df, "churned", tmp_path / lang, n_bootstrap=0, n_boot_eval=30, score="linear", folds=3,
+                       lang=lang)
+        pages[lang] = (tmp_path / lang / "report.html").read_text(encoding="utf-8")
+    assert ev["final_model"]["grouped_metrics"] == {"usage": [{"column": "usage", "sign": 1},
+                                                              {"column": "logins", "sign": 1},
+                                                              {"column": "idle_days", "sign": -1}]}
+    card = pd.read_csv(tmp_path / "en" / "scorecard.csv")
+    label = card.loc[card["feature"] == "usage", "label"].item()
+    assert label == "usage and 2 related metrics" and "logins" not in card["feature"].tolist()
+    assert f"&#x27;{label}&#x27; is one weight for usage, logins and idle_days (reversed): the mean" in pages["en"]
+    assert "はusage、logins、idle_days（符号を反転）をまとめた一つの重みです" in pages["ja"]

@@ -814,6 +814,7 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     design = getattr(getattr(final, "fitted_", None), "design", None)
     evaluation["final_model"] = {"score": score, "C": getattr(final, "C_", None),
                                  "pooled_levels": getattr(design, "pooled", {}),
+                                 "grouped_metrics": grouped_metrics(design),
                                  "thresholds": list(final.thresholds_), "cv": final.cv_kind_,
                                  "train_rows": int(final_rows.sum()), "train_accounts": int(Xf[id_name].nunique()),
                                  "immature_rows": int((~final_rows).sum())}  # scored, not learned from
@@ -826,6 +827,34 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     shape = (final.card(lang), final.pair_tables(lang)) if score == "shape" else None
     _write_report(out / "report.html", card, boot, w, evaluation, models, lang, said, trained, shape)
     return evaluation
+
+
+def grouped_metrics(design) -> dict[str, list[dict]]:
+    """The linear card's features that stand for several correlated columns (its label "gravity and 2 related
+    metrics" named none of the others): feature -> each column behind it, ``sign`` -1 for one that enters reversed
+    (it moves against the first). ``{}`` for a card without such a group (a shape card: no scaler groups)."""
+    scaler = getattr(design, "scaler", None)
+    return {members[0]: [{"column": m, "sign": int(sign)} for m, sign in zip(members, signs, strict=True)]
+            for members, signs in zip(getattr(scaler, "groups_", None) or [], getattr(scaler, "group_signs_", None)
+                                      or [], strict=True) if len(members) > 1}
+
+
+def grouped_text(groups: dict, card: pd.DataFrame, lang: str = "en") -> list[str]:
+    """One sentence per group of :func:`grouped_metrics`: the card's label and every column it averages.
+
+    >>> card = pd.DataFrame({"feature": ["gravity"], "label": ["gravity and 2 related metrics"]})
+    >>> grouped_text({"gravity": [{"column": "gravity", "sign": 1}, {"column": "osmo", "sign": 1},
+    ...                           {"column": "urea", "sign": -1}]}, card)[0].split(":")[0]
+    "'gravity and 2 related metrics' is one weight for gravity, osmo and urea (reversed)"
+    """
+    labels = dict(zip(card["feature"], card["label"], strict=True)) if len(card) else {}
+    out = []
+    for feature, members in groups.items():
+        names = [m["column"] if m["sign"] > 0 else t("page.fit.grouped_reversed", lang, column=m["column"])
+                 for m in members]
+        out.append(t("page.fit.grouped", lang, label=labels.get(feature, feature),
+                     columns=t("sep.comma", lang).join(names[:-1]) + t("page.fit.grouped_and", lang) + names[-1]))
+    return out
 
 
 def _write_validation(path: Path, w: pd.DataFrame, X: pd.DataFrame, models: list[str], date_col: str | None,
@@ -999,6 +1028,8 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
                 float(np.nanmax(tb.to_numpy(float)) - np.nanmin(tb.to_numpy(float))), lang, 1)) for name, tb in rest]
             scorecard += "<p>" + html.escape(t("hs.more_pairs", lang, n=len(rest),
                                                 items=t("sep.list", lang).join(items))) + "</p>"
+    if grouped := grouped_text((evaluation.get("final_model") or {}).get("grouped_metrics") or {}, card, lang):
+        scorecard += "".join(f"<p>{html.escape(x)}</p>" for x in grouped)
     data, val = evaluation["data"], evaluation["validation"]
     windows = ""
     if "windows" in val:
