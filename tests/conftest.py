@@ -36,6 +36,39 @@ def small_world(tmp_path_factory) -> Path:
     return root
 
 
+#: The small world's churn (about 7 a month) recorded only until 31 August 2024: its churn stop is found on 23 August
+CHURN_LAST_KNOWN = "2024-09-01"
+#: A short horizon leaves the stop world a backtest of its own.
+CHURN_STOP_CONFIG = {"run_date": "2025-01-02", "horizon_days": 30,
+                     "health": {"n_bootstrap": 3, "metric_bootstrap": 20, "n_jobs": 1, "score": "linear",
+                                "history_dates": 3}}
+
+
+def run_churn_stop_world(root: Path, until: str = "health", **health):
+    """The pipeline run on a world of :func:`churn_stop_worlds` to ``until`` (the stages before it read back)."""
+    from engage_models import pipeline
+
+    config = {**CHURN_STOP_CONFIG, "data_dir": str(root), "health": {**CHURN_STOP_CONFIG["health"], **health}}
+    return pipeline.run(config, until=until, strict=True, progress=lambda m: None)
+
+
+@pytest.fixture(scope="session")
+def churn_stop_worlds(tmp_path_factory, small_world) -> dict:
+    """The small world as simulated, and the same world whose churn after 31 August 2024 was never recorded (the
+    purchase-log trap: those accounts still look like customers), each run to the health stage: ``{"plain": (root,
+    run), "stopped": (root, run)}`` (tests/test_churn_stop_labels.py, tests/test_churn_stop_readers.py)."""
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("churn-stop")
+    plain, stopped = root / "plain", root / "stopped"
+    for world in (plain, stopped):
+        shutil.copytree(small_world / "raw", world / "raw")
+    accounts = pd.read_csv(stopped / "raw" / "accounts.csv")
+    accounts.loc[pd.to_datetime(accounts["end_date"], errors="coerce") >= CHURN_LAST_KNOWN, "end_date"] = None
+    accounts.to_csv(stopped / "raw" / "accounts.csv", index=False)
+    return {"plain": (plain, run_churn_stop_world(plain)), "stopped": (stopped, run_churn_stop_world(stopped))}
+
+
 @pytest.fixture(scope="session")
 def small_ingested(small_world):
     report = ingest(small_world / "raw", small_world / "processed")

@@ -3,40 +3,28 @@ learns, is backtested and is judged only on labels whose window ends by the stop
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from engage_models import pipeline
+from conftest import CHURN_STOP_CONFIG, run_churn_stop_world
 from engage_models.pipeline import stages as S
 
-#: the small world's churn (about 7 a month) recorded only until 31 August 2024: its stop is found on 23 August
-LAST_KNOWN = "2024-09-01"
+#: the small world's churn recorded only until 31 August 2024 (conftest's churn_stop_worlds): its stop is 23 August
 STOP = pd.Timestamp("2024-08-23", tz="UTC")
-H = 30  # days: a short horizon leaves the stop world a backtest of its own
-CONFIG = {"run_date": "2025-01-02", "horizon_days": H,
-          "health": {"n_bootstrap": 3, "metric_bootstrap": 20, "n_jobs": 1, "score": "linear", "history_dates": 3}}
+H = CHURN_STOP_CONFIG["horizon_days"]  # 30 days: a short horizon leaves the stop world a backtest of its own
 
 
 def _run(root: Path, **health):
-    return pipeline.run({**CONFIG, "data_dir": str(root), "health": {**CONFIG["health"], **health}}, until="health",
-                        strict=True, progress=lambda m: None)
+    return run_churn_stop_world(root, **health)
 
 
 @pytest.fixture(scope="module")
-def worlds(tmp_path_factory, small_world) -> dict:
-    """The small world as simulated, and the same world whose churn after 31 August 2024 was never recorded (the
-    purchase-log trap: those accounts still look like customers), each run to the health stage."""
-    root = tmp_path_factory.mktemp("churn-stop")
-    plain, stopped = root / "plain", root / "stopped"
-    for world in (plain, stopped):
-        shutil.copytree(small_world / "raw", world / "raw")
-    accounts = pd.read_csv(stopped / "raw" / "accounts.csv")
-    accounts.loc[pd.to_datetime(accounts["end_date"], errors="coerce") >= LAST_KNOWN, "end_date"] = None
-    accounts.to_csv(stopped / "raw" / "accounts.csv", index=False)
-    return {"plain": (plain, _run(plain)), "stopped": (stopped, _run(stopped))}
+def worlds(churn_stop_worlds) -> dict:
+    """The small world as simulated, and the same world whose churn after 31 August 2024 was never recorded, each
+    run to the health stage (conftest's :func:`churn_stop_worlds`, shared with tests/test_churn_stop_readers.py)."""
+    return churn_stop_worlds
 
 
 def test_labels_end_at_the_churn_stop_in_one_place():

@@ -36,11 +36,16 @@ def _span(first, last, lang: str) -> str:
     return a if a == b else t("sep.date_span", lang, a=a, b=b)
 
 
+#: The sentence of each churn-stop key when no row was left out (a key without one says nothing then).
+_STOP_NONE = {"hs.churn_stop": "hs.churn_stop_none", "monitoring.churn_stop": "monitoring.churn_stop_none"}
+
+
 def churn_stop_text(model: dict | None, lang: str = "en", key: str = "hs.churn_stop") -> str:
     """The rows the health model left out because the accounts' churn stops before the data end (its ``model.json``
     ``churn_stop``, written by the health stage: :func:`engage_models.pipeline.stages.known_labels`), in one sentence
     of ``lang``: the stop, the rows and their dates, the horizon; empty without a stop. ``key``: ``sum.churn_stop``
-    gives the executive summary's shorter line.
+    gives the executive summary's shorter line, ``monitoring.churn_stop`` report 08's (the monitoring stage's
+    ``info`` keeps its ``churn_stop`` the same way).
 
     >>> model = {"churn_stop": {"stop": "2024-06-30", "label_end": "2024-06-30", "rows": 1234, "accounts": 300,
     ...                         "first": "2024-04-01", "last": "2024-10-01", "horizon_days": 90}}
@@ -53,7 +58,7 @@ def churn_stop_text(model: dict | None, lang: str = "en", key: str = "hs.churn_s
         return ""
     stop = fmt_date(pd.Timestamp(found["stop"]), lang)
     if not found["rows"]:
-        return t("hs.churn_stop_none", lang, stop=stop, h=found["horizon_days"]) if key == "hs.churn_stop" else ""
+        return t(_STOP_NONE[key], lang, stop=stop, h=found["horizon_days"]) if key in _STOP_NONE else ""
     return t(key, lang, stop=stop, n=found["rows"], h=found["horizon_days"],
              dates=_span(found["first"], found["last"], lang))
 

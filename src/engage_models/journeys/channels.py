@@ -237,24 +237,41 @@ def _exposures(processed: Path, windows: pd.DataFrame, until) -> pd.DataFrame:
     return pd.DataFrame(columns=cols) if out is None else out[cols].astype(object)
 
 
+def before_start_cohort(accounts: pd.DataFrame, data_start, outcome_end, lookback_days: int = 90,
+                        outcome_days: int = 365) -> pd.DataFrame:
+    """The accounts :func:`outcomes_by_exposure` compares before the start (indexed by ``account_id``): started at
+    least ``lookback_days`` after the data begin, their first ``outcome_days`` over by ``outcome_end`` (the last day
+    an outcome may reach)."""
+    a = _accounts(accounts).set_index("account_id")
+    start = a["start_date"]
+    return a[(start >= to_utc(data_start) + pd.Timedelta(days=lookback_days))
+             & (start + pd.Timedelta(days=outcome_days) <= to_utc(outcome_end))]
+
+
 def outcomes_by_exposure(processed: str | Path, accounts: pd.DataFrame, subscriptions: pd.DataFrame | None,
                          panel: pd.DataFrame, data_start, as_of, horizon_days: int, lookback_days: int = 90,
-                         outcome_days: int = 365, min_n: int = 10) -> pd.DataFrame:
+                         outcome_days: int = 365, min_n: int = 10, *, outcome_end=None) -> pd.DataFrame:
     """Which channels and devices precede churn or expansion (see the module docstring).
 
     After the start, the landmark is the latest panel date whose churn label is known (``churned_within_h``
-    observed for the whole horizon); the accounts are the customers at that date; *expanded* means MRR
-    at the end of the horizon above MRR at the landmark (not churned). Before the start, the accounts are
-    those started at least ``lookback_days`` after the data begin and ``outcome_days`` before ``as_of``;
-    *expanded* compares MRR ``outcome_days`` after the start with the first month's.
+    observed for the whole horizon, by ``outcome_end``); the accounts are the customers at that date; *expanded*
+    means MRR at the end of the horizon above MRR at the landmark (not churned). Before the start, the accounts are
+    those started at least ``lookback_days`` after the data begin and ``outcome_days`` before ``outcome_end``
+    (:func:`before_start_cohort`); *expanded* compares MRR ``outcome_days`` after the start with the first month's.
+
+    ``outcome_end``: the last day an outcome may reach, ``as_of`` by default; where the accounts' churn stops before
+    the data end, the stop (:func:`engage_models.pipeline.stages.label_end`, with the panel of
+    :func:`~engage_models.pipeline.stages.known_labels`): churn after it is not recorded, so every account there
+    would look retained.
     """
     processed = Path(processed)
     as_of, data_start = to_utc(as_of), to_utc(data_start)
+    outcome_end = as_of if outcome_end is None else min(as_of, to_utc(outcome_end))
     a = _accounts(accounts).set_index("account_id")
     rows = []
     # after the start: a landmark with a known outcome
     labelled = panel[panel["churned_within_h"].notna()
-                     & (pd.to_datetime(panel["as_of"], utc=True) + pd.Timedelta(days=horizon_days) <= as_of)]
+                     & (pd.to_datetime(panel["as_of"], utc=True) + pd.Timedelta(days=horizon_days) <= outcome_end)]
     if len(labelled):
         landmark = pd.to_datetime(labelled["as_of"], utc=True).max()
         now = labelled[pd.to_datetime(labelled["as_of"], utc=True) == landmark]
@@ -277,9 +294,7 @@ def outcomes_by_exposure(processed: str | Path, accounts: pd.DataFrame, subscrip
             r["landmark"] = landmark
             rows.append(r)
     # before the start: the approach, and the first year
-    start = a["start_date"]
-    cohort = a[(start >= data_start + pd.Timedelta(days=lookback_days))
-               & (start + pd.Timedelta(days=outcome_days) <= as_of)]
+    cohort = before_start_cohort(accounts, data_start, outcome_end, lookback_days, outcome_days)
     if len(cohort):
         end = cohort["start_date"] + pd.Timedelta(days=outcome_days)
         churned = (cohort["end_date"].notna() & (cohort["end_date"] <= end)).astype(float)

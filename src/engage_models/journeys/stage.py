@@ -23,6 +23,8 @@ artifact                    what it holds
 ``stage_paths``             the most common lifecycle paths; ``stage_transitions`` for the flow diagram
                             (needs the health stage's scores; the health stage is optional)
 ``reasons`` (JSON)          why each missing section is missing, in English and Japanese (report 07)
+``churn_stop`` (JSON)       where the accounts' churn stops before the data end: where the churn above was read
+                            (:func:`churn_stop_record`; the labels end at the stop, as the health stage's)
 ==========================  ===========================================================================
 
 Persona names survive from run to run through the registry file (``personas.registry``, by default
@@ -119,9 +121,13 @@ def compute(ctx) -> None:
     c, out = ctx.config, ctx.out
     pc = c.personas
     processed = ctx.paths.processed
-    pnl = ctx.input("panel").frame("panel")
+    from ..pipeline.stages import label_end, panel_labels
+
+    # churn labels end where the accounts' churn stops (the persona table's and the channels' landmark with them)
+    pnl = panel_labels(ctx)
     dates = ctx.input("ingest").json("dates")
     as_of, data_start = ctx.as_of, to_utc(dates["first_event"])
+    outcome_end = label_end(dates, as_of)  # the last day an outcome after a start may reach
     accounts = pd.read_parquet(processed / "accounts.parquet")
     subscriptions = _read(processed, "subscriptions")
     registry_in = registry_digest(c)  # the registry this run reads (its key's), sealed into what it writes
@@ -149,14 +155,42 @@ def compute(ctx) -> None:
 
     def channel_outcomes():
         table = CH.outcomes_by_exposure(processed, accounts, subscriptions, pnl, data_start, as_of, c.horizon_days,
-                                        pc.lookback_days, pc.prepurchase_outcome_days)
+                                        pc.lookback_days, pc.prepurchase_outcome_days, outcome_end=outcome_end)
         if table.empty:
             raise Thin("pj.why.no_channel")
         out.frame("channel_outcomes", table)
 
     ctx.section("channel_outcomes", channel_outcomes)
     ctx.section(("stage_flow", "stage_paths", "stage_transitions"), lambda: stage_flow_section(ctx, pnl, accounts))
+    if pnl.attrs.get("churn_stop"):  # report 07 says where the churn it shows was read
+        out.json("churn_stop", churn_stop_record(ctx.input("panel").frame("panel"), pnl, accounts, data_start, as_of,
+                                                 outcome_end, c.horizon_days, pc.lookback_days,
+                                                 pc.prepurchase_outcome_days))
     seal_registry(c, registry_in)
+
+
+def landmark(pnl: pd.DataFrame, horizon_days: int):
+    """The latest observation date whose churn label is known for the whole horizon (the persona table's and the
+    channels' landmark after the start); None when none is."""
+    d = pd.to_datetime(pnl["as_of"], utc=True)
+    known = pnl["churned_within_h"].notna() & (d + pd.Timedelta(days=horizon_days) <= d.max())
+    return d[known].max() if known.any() else None
+
+
+def churn_stop_record(raw: pd.DataFrame, pnl: pd.DataFrame, accounts: pd.DataFrame, data_start, as_of, outcome_end,
+                      horizon_days: int, lookback_days: int, outcome_days: int) -> dict:
+    """Where the churn of report 07 was read at a churn stop: ``stop``, the ``landmark`` of the persona table and
+    the channels (the latest date whose window ends by the stop, ``pnl`` being
+    :func:`~engage_models.pipeline.stages.known_labels`'s) and the one the panel's own labels (``raw``) gave
+    (``landmark_without``), and the accounts of the before-start comparison whose first ``outcome_days`` end after
+    the stop, by ``as_of`` (``cohort_left_out``: left out, :func:`~.channels.before_start_cohort`)."""
+    left = len(CH.before_start_cohort(accounts, data_start, as_of, lookback_days, outcome_days)) - len(
+        CH.before_start_cohort(accounts, data_start, outcome_end, lookback_days, outcome_days))
+    lm, without = landmark(pnl, horizon_days), landmark(raw, horizon_days)
+    return {"stop": pnl.attrs["churn_stop"]["stop"], "horizon_days": horizon_days, "outcome_days": outcome_days,
+            "landmark": lm.date().isoformat() if lm is not None else None,
+            "landmark_without": without.date().isoformat() if without is not None else None,
+            "cohort_left_out": left}
 
 
 # ------------------------------------------------------------------------------------------- personas
@@ -289,11 +323,9 @@ def persona_table(now, assign, pnl, accounts, processed, as_of, horizon_days, ma
     rows = []
     mrr = now["mrr"].astype(float) if "mrr" in now else pd.Series(np.nan, index=now.index)
     total_mrr = float(mrr.sum())
-    labelled = pnl[pnl["churned_within_h"].notna()
-                   & (pnl["as_of"] + pd.Timedelta(days=horizon_days) <= pnl["as_of"].max())]
-    landmark = labelled["as_of"].max() if len(labelled) else None
-    at_l = (labelled[labelled["as_of"] == landmark].merge(assign, on=["account_id", "as_of"])
-            if landmark is not None else None)
+    lm = landmark(pnl, horizon_days)  # at a churn stop, the latest whose window ends by it (known_labels)
+    at_l = (pnl[(pnl["as_of"] == lm) & pnl["churned_within_h"].notna()].merge(assign, on=["account_id", "as_of"])
+            if lm is not None else None)
     nps, nps_why = persona_nps(processed, assign, as_of, min_n, window_days=window_days)
     status = dict(zip(matches["persona"], matches["status"], strict=True))
     for p in sorted(set(now["persona"]) | set(status)):
@@ -311,9 +343,9 @@ def persona_table(now, assign, pnl, accounts, processed, as_of, horizon_days, ma
             k, n = int(g["churned_within_h"].sum()), len(g)
             lo, hi = wilson_interval(k, n)
             row.update({"churn_accounts": n, "churned": k, "churn_rate": k / n if n else np.nan,
-                        "churn_low": float(lo), "churn_high": float(hi), "churn_landmark": landmark})
+                        "churn_low": float(lo), "churn_high": float(hi), "churn_landmark": lm})
             if not n:
-                churn_why = Why("pj.why.persona_not_at", date=date_of(landmark))
+                churn_why = Why("pj.why.persona_not_at", date=date_of(lm))
         why = nps_why
         if nps is not None and p in nps.index:
             r = nps.loc[p]

@@ -67,6 +67,20 @@ def header(info: dict, lang: str = "en") -> str:
     return text
 
 
+def churn_stop_text(record: dict | None, lang: str = "en") -> str:
+    """At a churn stop, where the churn of report 07 was read (the personas stage's ``churn_stop``:
+    :func:`engage_models.journeys.stage.churn_stop_record`), in one sentence; empty without a stop."""
+    if not record:
+        return ""
+    args = {"stop": fmt_date(pd.Timestamp(record["stop"]), lang), "h": record["horizon_days"],
+            "n": int(record["cohort_left_out"])}
+    if record.get("landmark") is None:
+        return t("pj.churn_stop_unknown", lang, **args)
+    without = record.get("landmark_without")
+    return t("pj.churn_stop", lang, landmark=fmt_date(pd.Timestamp(record["landmark"]), lang),
+             without=fmt_date(pd.Timestamp(without), lang) if without else "-", **args)
+
+
 def persona_table_view(tbl: pd.DataFrame, lang: str = "en", currency: str = "USD", horizon_days: int = 90):
     """The persona table: name, words, accounts (share), MRR (share), churn within the horizon, NPS; a cell that
     cannot be computed says why, and a persona built on few accounts is marked and says so in its words."""

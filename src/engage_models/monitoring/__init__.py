@@ -7,8 +7,15 @@
 """
 
 from .drift import PSI_FLOOR, psi, psi_level, stability_table
-from .performance import calibration_in_the_large, compare_models, matured_performance, matured_rows
+from .performance import (
+    calibration_in_the_large,
+    churn_stop_of,
+    compare_models,
+    matured_performance,
+    matured_rows,
+    not_matured,
+)
 from .recommend import METRIC_PSI_SHARE, recommend_retrain
 
 __all__ = ["PSI_FLOOR", "METRIC_PSI_SHARE", "psi", "psi_level", "stability_table", "calibration_in_the_large",
-           "compare_models", "matured_performance", "matured_rows", "recommend_retrain"]
+           "churn_stop_of", "compare_models", "matured_performance", "matured_rows", "not_matured", "recommend_retrain"]

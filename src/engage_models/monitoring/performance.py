@@ -3,7 +3,9 @@
 A row's label (churn within ``horizon_days`` of ``as_of``) is *matured* once the data reach
 ``as_of + horizon_days``; before that a churn already seen is counted but a retention is not yet known, so an
 immature label is biased towards churn and is never used here. Only rows observed after the model's training
-cutoff (``as_of > trained_until``) are judged: the model never saw them.
+cutoff (``as_of > trained_until``) are judged: the model never saw them. A panel whose labels end where the
+accounts' churn stops (:func:`engage_models.pipeline.stages.known_labels`) has none matured past the stop, and the
+reason a check waits names the stop (:func:`not_matured`).
 
 Per observation date and pooled over all of them:
 
@@ -100,12 +102,30 @@ def pooled_calibration(model, panel: pd.DataFrame, *, trained_until, as_of, hori
     return calibration_in_the_large(rows[LABEL].astype(float).to_numpy(), p, rows[id_col].to_numpy())
 
 
+def churn_stop_of(panel: pd.DataFrame):
+    """The day the accounts' churn stops when ``panel``'s labels were cut there
+    (:func:`engage_models.pipeline.stages.known_labels` records it in ``attrs["churn_stop"]``), else None."""
+    return (panel.attrs.get("churn_stop") or {}).get("stop")
+
+
+def not_matured(panel: pd.DataFrame, *, trained_until, as_of, horizon_days: int) -> tuple[str, dict]:
+    """Why no label has matured since ``trained_until``, as a reason key and its arguments: the outcomes end where
+    the data end (``as_of``), or, for a panel whose labels end at a churn stop (:func:`churn_stop_of`), at the
+    stop, and the reason names it (it said the data end on the observation date, months after the last outcome
+    known)."""
+    stop = churn_stop_of(panel)
+    args = {"cutoff": date_of(to_utc(trained_until)), "days": horizon_days}
+    if stop:
+        return "reason.not_matured_stop", {**args, "stop": date_of(to_utc(stop))}
+    return "reason.not_matured_end", {**args, "end": date_of(to_utc(as_of))}
+
+
 def _matured_or_raise(panel, trained_until, as_of, horizon_days, date_col) -> pd.DataFrame:
     rows = matured_rows(panel, trained_until=trained_until, as_of=as_of, horizon_days=horizon_days,
                         date_col=date_col)
     if rows.empty:
-        raise Thin("reason.not_matured_end", cutoff=date_of(to_utc(trained_until)), days=horizon_days,
-                   end=date_of(to_utc(as_of)))
+        key, args = not_matured(panel, trained_until=trained_until, as_of=as_of, horizon_days=horizon_days)
+        raise Thin(key, **args)
     return rows
 
 
@@ -148,7 +168,10 @@ def compare_models(new, old, panel: pd.DataFrame, *, trained_until_new, trained_
     since = max(to_utc(trained_until_new), to_utc(trained_until_old))
     rows = matured_rows(panel, trained_until=since, as_of=as_of, horizon_days=horizon_days, date_col=date_col)
     if rows.empty:
-        raise Thin("reason.compare_not_matured", since=date_of(since), days=horizon_days)
+        stop = churn_stop_of(panel)
+        raise (Thin("reason.compare_not_matured_stop", since=date_of(since), days=horizon_days,
+                    stop=date_of(to_utc(stop))) if stop
+               else Thin("reason.compare_not_matured", since=date_of(since), days=horizon_days))
     y = rows[LABEL].astype(float).to_numpy()
     if len(np.unique(y)) < 2:
         raise Thin("reason.compare_one_outcome_churned" if y[0] else "reason.compare_one_outcome_retained", n=len(y))

@@ -26,7 +26,8 @@ def header(info: dict, lang: str = "en") -> str:
     """Which model is monitored, where the data it saw ended (its age counts from there, as the retraining
     decision's does) and its last training date, and what it is compared with; and, past ``max_age_days`` (the
     stage's setting, in ``info``), that it is older than the limit: the recommendation says so only when it could
-    be made, and a run whose stability was not computed said the age without a word of the limit."""
+    be made, and a run whose stability was not computed said the age without a word of the limit; and, at a churn
+    stop, the rows whose outcomes it does not take (:func:`churn_stop_text`)."""
     as_of, last = to_utc(info["as_of"]), to_utc(info["trained_until"])
     cut = to_utc(data_end_of(info.get("cutoff"), info["trained_until"]))
     days = age_days(cut, as_of)
@@ -41,7 +42,17 @@ def header(info: dict, lang: str = "en") -> str:
              frozen=t("monitoring.frozen" if info.get("frozen") else "monitoring.trained", lang))
     if past_age_limit(cut, as_of, info.get("max_age_days")):
         text += " " + t("monitoring.header_old", lang, max_age=int(info["max_age_days"]))
-    return text
+    stop = churn_stop_text(info, lang)
+    return f"{text} {stop}" if stop else text
+
+
+def churn_stop_text(info: dict, lang: str = "en") -> str:
+    """At a churn stop, the rows observed since the model's training that no check of outcomes takes, their window
+    running past the stop (the stage's ``info["churn_stop"]``), in one sentence; empty without a stop (the health
+    report's sentence: :func:`engage_models.health.views.churn_stop_text`)."""
+    from ..health.views import churn_stop_text as said
+
+    return said(info, lang, "monitoring.churn_stop")
 
 
 #: A reason's arguments that are dates (kept as ISO text in the recommendation's JSON), written as ``lang`` does

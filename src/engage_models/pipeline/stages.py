@@ -418,11 +418,16 @@ def surveys(ctx: Context) -> None:
 
     ctx.section("drivers", drivers)
     waves = sv.account_waves(data.nps)
-    churn = sv.churn_by_category(waves, data.accounts, c.horizon_days, ctx.as_of)
+    # churn is known up to the day the accounts' churn stops (label_end): the landmark is one horizon before it,
+    # and the curves by category follow each answer to it only
+    dates = ctx.input("ingest").json("dates")
+    end = label_end(dates, ctx.as_of)
+    churn = sv.churn_by_category(waves, data.accounts, c.horizon_days, end)
     out.frame("churn_by_category", churn)
-    out.json("churn_by_category", {k: churn.attrs.get(k) for k in ("risk_ratio", "rr_low", "rr_high", "chi2_p",
-                                                                   "horizon_days")})
-    surv = sv.survival_frame(waves, data.accounts, ctx.as_of)
+    out.json("churn_by_category", {**{k: churn.attrs.get(k) for k in ("risk_ratio", "rr_low", "rr_high", "chi2_p",
+                                                                      "horizon_days")},
+                                   **_survey_stop(waves, data.accounts, dates, end, churn.attrs["at"])})
+    surv = sv.survival_frame(waves, data.accounts, end)
     if len(surv):
         ctx.section("km_by_category", lambda: _write_km(out, "km_by_category", dr.km_by_category(surv)))
     else:
@@ -440,6 +445,21 @@ def surveys(ctx: Context) -> None:
     out.frame("key_terms", th.top_terms(terms, n=8, min_z=KEY_TERM_Z))
     out.frame("representative_comments", sv.representative_comments(data.nps, k=1, terms=terms))
     out.frame("latest_detractor_comments", sv.latest_comments(data.nps, "detractor", 10))
+
+
+def _survey_stop(waves: pd.DataFrame, accounts: pd.DataFrame, dates: dict, end, at) -> dict:
+    """At a churn stop, what churn by NPS category left out (report 03 says it: ``surveys.report.churn_stop_text``):
+    ``stop``, the landmark ``at`` (one horizon before it) and the accounts answered (before the observation date)
+    whose first answer came on or after it, so the curves by category do not take them (``after_stop``); nothing
+    without a stop."""
+    stop = (dates.get("churn_stop") or {}).get("stop")
+    if not stop:
+        return {}
+    from ..surveys.drivers import survival_frame
+
+    followed = survival_frame(waves, accounts, dates["as_of"])["account_id"].nunique()
+    return {"churn_stop": {"stop": stop, "label_end": end.date().isoformat(), "at": at.date().isoformat(),
+                           "after_stop": int(followed - survival_frame(waves, accounts, end)["account_id"].nunique())}}
 
 
 #: The smallest log-odds z of a key term shown (see :func:`engage_models.surveys.themes.key_terms`).
@@ -505,8 +525,9 @@ def known_labels(panel: pd.DataFrame, dates: dict, horizon_days: int) -> pd.Data
     return out
 
 
-#: The stages whose labels end at a churn stop (:func:`panel_labels`): the stop is part of their keys.
-LABEL_STAGES = ("health", "monitoring")
+#: The stages whose outcomes end at a churn stop (:func:`panel_labels`, :func:`label_end`): the stop is part of their
+#: keys. (The survival curves and the effects of plays still follow accounts past it: reports 05 and 06.)
+LABEL_STAGES = ("surveys", "health", "personas", "monitoring")
 
 
 def panel_labels(ctx: Context) -> pd.DataFrame:
@@ -1029,7 +1050,8 @@ def monitoring(ctx: Context) -> None:
     out.json("info", {"as_of": ctx.as_of, "trained_until": trained_until, "cutoff": info.get("cutoff"),
                       "horizon_days": c.horizon_days,
                       "model_id": info.get("model_id") or health.key, "reference": source,
-                      "reference_rows": len(reference), "frozen": bool(info.get("frozen")), **settings})
+                      "reference_rows": len(reference), "frozen": bool(info.get("frozen")), **settings,
+                      **_stop_left_out(ctx, pnl, trained_until)})
     found: dict = {}
 
     def stability():
@@ -1048,8 +1070,11 @@ def monitoring(ctx: Context) -> None:
     matured = M.matured_rows(pnl, trained_until=trained_until, as_of=ctx.as_of, horizon_days=c.horizon_days)
     if matured.empty:  # the usual state of a model trained in this run: nothing to judge it on yet
         found["performance"] = None
-        out.skip("performance", Why("reason.not_matured", cutoff=date_of(trained_until), days=c.horizon_days),
-                 kind=NOT_DUE)
+        # at a churn stop the outcomes end there, not on the observation date: the reason names it
+        key, args = M.not_matured(pnl, trained_until=trained_until, as_of=ctx.as_of, horizon_days=c.horizon_days)
+        if not M.churn_stop_of(pnl):  # the stage's own words without a stop, as before
+            key, args = "reason.not_matured", {"cutoff": date_of(trained_until), "days": c.horizon_days}
+        out.skip("performance", Why(key, **args), kind=NOT_DUE)
     elif not ctx.section("performance", performance):
         found["performance"] = None
     # made without the stability table too: its failure is said among the checks not made, and takes no other
@@ -1065,10 +1090,34 @@ def monitoring(ctx: Context) -> None:
     if _replaced_model(ctx) is None:  # no model was replaced in this run: nothing to compare, by design
         out.skip("comparison", Why("reason.no_replaced_model"), kind=NOT_DUE)
     elif matured.empty and _model_path(ctx, _replaced_model(ctx)) is not None:  # retrained: nothing matured yet
-        out.skip("comparison", Why("reason.compare_not_matured", since=date_of(trained_until),
-                                   days=c.horizon_days), kind=NOT_DUE)
+        stop = M.churn_stop_of(pnl)
+        out.skip("comparison", Why("reason.compare_not_matured_stop", since=date_of(trained_until),
+                                   days=c.horizon_days, stop=date_of(to_utc(stop))) if stop
+                 else Why("reason.compare_not_matured", since=date_of(trained_until), days=c.horizon_days),
+                 kind=NOT_DUE)
     else:
         ctx.section("comparison", lambda: out.json("comparison", _new_against_old(ctx, model, pnl, trained_until)))
+
+
+def _stop_left_out(ctx: Context, pnl: pd.DataFrame, trained_until) -> dict:
+    """For the monitoring's ``info``: at a churn stop, the rows observed since the model's training whose label had
+    matured by the observation date but whose window runs past the stop, left out of every check of outcomes
+    (``churn_stop``: ``stop``, ``rows``, ``accounts``, ``first``, ``last``, ``horizon_days``, as the health model's
+    :func:`known_labels` record); nothing without a stop."""
+    from ..monitoring import matured_rows
+
+    stopped = pnl.attrs.get("churn_stop")
+    if not stopped:
+        return {}
+    h = ctx.config.horizon_days
+    both = [matured_rows(p, trained_until=trained_until, as_of=ctx.as_of, horizon_days=h)
+            for p in (ctx.input("panel").frame("panel"), pnl)]
+    lost = both[0].loc[both[0].index.difference(both[1].index)]
+    when = to_utc(lost["as_of"])
+    return {"churn_stop": {"stop": stopped["stop"], "label_end": stopped["label_end"], "rows": len(lost),
+                           "accounts": int(lost["account_id"].nunique()), "horizon_days": h,
+                           "first": when.min().date().isoformat() if len(lost) else None,
+                           "last": when.max().date().isoformat() if len(lost) else None}}
 
 
 def _trained_now(info: dict, as_of) -> bool:

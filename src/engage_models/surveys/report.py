@@ -188,6 +188,16 @@ def drivers_view(drivers: pd.DataFrame, lang: str = "en", top: int = 15) -> pd.D
     return d[["driver", "n", "rho_ci", "q_value", "significant"]]
 
 
+def churn_stop_text(info: dict | None, lang: str = "en") -> str:
+    """At a churn stop, where churn by NPS category was read and what its curves left out (the surveys stage's
+    ``churn_by_category`` JSON, its ``churn_stop``), in one sentence; empty without a stop."""
+    found = (info or {}).get("churn_stop")
+    if not found:
+        return ""
+    return t("voc.churn_stop", lang, stop=fmt_date(pd.Timestamp(found["stop"]), lang),
+             at=fmt_date(pd.Timestamp(found["at"]), lang), n=int(found["after_stop"]))
+
+
 def churn_line(churn: pd.DataFrame, horizon_days: int, lang: str = "en") -> str:
     """The sentence under the churn-by-category figure (:func:`~engage_models.surveys.drivers.churn_by_category`):
     the risk ratio of detractors to promoters and the test of equal rates, or, when the churns are too few to

@@ -1,0 +1,271 @@
+"""The other readers of churn outcomes end where the accounts' churn stops, as the health score's labels do
+(``pipeline.stages.known_labels`` / ``label_end``): the monitoring of matured labels and its reasons, churn by NPS
+category, the persona table's churn and the channels' outcomes; each report says what was left out, in both
+languages. The world without a stop is read as before.
+
+The worlds are conftest's :func:`churn_stop_worlds` (the small world, and the same world whose churn after 31 August
+2024 was never recorded: its stop is found on 23 August), shared with tests/test_churn_stop_labels.py."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from conftest import CHURN_STOP_CONFIG, run_churn_stop_world
+from engage_models.pipeline import stages as S
+
+STOP = pd.Timestamp("2024-08-23", tz="UTC")
+H = CHURN_STOP_CONFIG["horizon_days"]
+AS_OF = pd.Timestamp("2025-01-01", tz="UTC")  # the small world's observation date
+#: the latest monthly date whose 30 days end by the stop (1 Aug + 30 days passes 23 Aug), and by the data's end
+LANDMARK_STOP, LANDMARK_PLAIN = pd.Timestamp("2024-07-01", tz="UTC"), pd.Timestamp("2024-12-01", tz="UTC")
+
+
+@pytest.fixture(scope="module")
+def worlds(churn_stop_worlds) -> dict:
+    return churn_stop_worlds
+
+
+@pytest.fixture(scope="module")
+def personas(churn_stop_worlds) -> dict:
+    """Both worlds run on to the personas stage (the stages before it read back)."""
+    return {name: run_churn_stop_world(root, until="personas") for name, (root, _) in churn_stop_worlds.items()}
+
+
+def _monitored(run, tmp_path):
+    """The monitoring stage run on a world's health model (as tests/test_churn_stop_labels.py does)."""
+    from engage_models._core.io import write_json
+    from engage_models.pipeline import RunConfig
+    from engage_models.pipeline.store import Artifact, Output
+
+    config = RunConfig.from_dict({"data_dir": str(tmp_path), "horizon_days": H, "monitoring": {"n_boot": 20}})
+    out = Output(tmp_path / "monitoring", "monitoring")
+    out.path.mkdir()
+    S.monitoring(S.Context(config, {"ingest": run["ingest"], "panel": run["panel"], "health": run["health"]}, out))
+    write_json(out.path / "manifest.json", {"stage": "monitoring", "key": "m", "files": out.files,
+                                            "skipped": [s.as_dict() for s in out.skipped]})
+    return Artifact(out.path)
+
+
+# ----------------------------------------------------------------------------------------------- monitoring
+def test_monitoring_says_the_outcomes_end_at_the_stop(worlds, tmp_path):
+    """The model trained to 1 July 2024 waits for matured labels: the reason said the outcomes are known 30 days
+    after each date (and, in the recommendation, that the data end on the observation date), not that churn stops on
+    23 August; report 08's header now says which rows since training no check takes, and the reasons name the stop,
+    in both languages."""
+    from engage_models.monitoring import views
+
+    _, run = worlds["stopped"]
+    got = _monitored(run, tmp_path)
+    skipped = got.manifest["skipped"][0]
+    assert skipped["section"] == "performance" and skipped["kind"] == "not_due"
+    assert skipped["texts"]["en"] == (
+        "no label has matured since the model's last training date (1 Jul 2024): a row's outcome is known 30 days "
+        "after its observation date, and the accounts' churn stops on 23 Aug 2024 (report 01), so no outcome after "
+        "that day is known")
+    assert "顧客の解約は2024年8月23日で止まっている（レポート01）" in skipped["texts"]["ja"]
+    # the recommendation's calibration check: it said "the data end on 1 Jan 2025"
+    why = next(u for u in got.json("recommendation")["unavailable"] if u["check"] == "calibration")
+    assert "churn stops on 23 Aug 2024" in why["texts"]["en"] and "data end" not in why["texts"]["en"]
+    # the rows left out: observed after 1 July, matured by the observation date, their 30 days past the stop
+    panel = run.panel
+    d = pd.to_datetime(panel["as_of"], utc=True)
+    lost = panel[(d > LANDMARK_STOP) & (d + pd.Timedelta(days=H) <= AS_OF) & (d + pd.Timedelta(days=H) > STOP)
+                 & panel["churned_within_h"].notna()]
+    info = got.json("info")
+    assert info["churn_stop"] == {"stop": "2024-08-23", "label_end": "2024-08-23", "rows": len(lost),
+                                  "accounts": int(lost["account_id"].nunique()), "horizon_days": H,
+                                  "first": "2024-08-01", "last": "2024-12-01"}
+    n = f"{len(lost):,}"
+    assert views.header(info, "en").endswith(
+        f"The accounts' churn stops on 23 Aug 2024 (report 01 says how it was found): the {n} rows observed 1 Aug "
+        "2024 to 1 Dec 2024 since the model's training, whose 30-day window runs past that day, are not taken for "
+        "known outcomes, since every account there would look as if it never churned.")
+    assert views.header(info, "ja").endswith(
+        f"顧客の解約は2024年8月23日で止まっています（検出方法はレポート01）。学習後の2024年8月1日〜2024年12月1日の観測{n}行は、"
+        "30日の予測期間がその日を越え、どの顧客も解約しないように見えるため、結果が判明したものとして扱いません。")
+    none = {**info, "churn_stop": {**info["churn_stop"], "rows": 0, "first": None, "last": None}}
+    assert views.churn_stop_text(none, "en").endswith(
+        "an outcome is taken as known only when its 30-day window ends by that day.")
+
+
+def test_monitoring_without_a_stop_is_as_before(worlds, tmp_path):
+    """Without a stop the model trained to 1 December 2024 waits as it did, with the reason it gave; the header says
+    no stop."""
+    from engage_models.monitoring import views
+
+    _, run = worlds["plain"]
+    got = _monitored(run, tmp_path)
+    assert got.manifest["skipped"][0]["texts"]["en"] == (
+        "no label has matured since the model's last training date (1 Dec 2024): a row's outcome is known 30 days "
+        "after its observation date")
+    info = got.json("info")
+    assert "churn_stop" not in info and "churn stops" not in views.header(info, "en")
+
+
+def test_the_reasons_of_the_performance_functions_name_the_stop():
+    """Called on a panel whose labels end at a stop (``known_labels``), the library's functions give the stop as
+    the reason nothing has matured; on the panel as it was they say where the data end."""
+    from engage_models._core.errors import InsufficientData
+    from engage_models._core.reasons import text
+    from engage_models.monitoring import compare_models, matured_performance
+
+    dates = pd.to_datetime(["2024-05-01", "2024-06-01", "2024-07-01", "2024-08-01"], utc=True)
+    panel = pd.DataFrame({"account_id": ["a", "b"] * 4, "as_of": dates.repeat(2),
+                          "churned_within_h": pd.array([0, 1, 0, 0, 1, 0, 0, 1], dtype="Int8")})
+    known = S.known_labels(panel, {"churn_stop": {"stop": "2024-07-15"}}, 30)
+    args = {"trained_until": "2024-06-01", "as_of": "2024-09-01", "horizon_days": 30}
+    with pytest.raises(InsufficientData) as caught:
+        matured_performance(None, known, **args)
+    assert text(caught.value.why, "en").endswith("the accounts' churn stops on 15 Jul 2024 (report 01), so no "
+                                                 "outcome after that day is known")
+    with pytest.raises(InsufficientData) as caught:
+        compare_models(None, None, known, trained_until_new="2024-06-01", trained_until_old="2024-05-01",
+                       as_of="2024-09-01", horizon_days=30)
+    assert "before the accounts' churn stops on 15 Jul 2024" in text(caught.value.why, "en")
+    assert "2024年7月15日" in text(caught.value.why, "ja")
+    # the panel as it was: 1 July and 1 August matured by 1 September, so the functions go on to the model
+    with pytest.raises(AttributeError):
+        matured_performance(None, panel, **args)
+
+
+# ------------------------------------------------------------------------------------------------- surveys
+def _churn_known_answer(root, run, as_of):
+    """churn_by_category of a world's answers and accounts at ``as_of`` (its landmark one horizon before)."""
+    from engage_models import surveys as sv
+
+    accounts = pd.read_parquet(root / "processed" / "accounts.parquet")
+    return sv.churn_by_category(sv.account_waves(run["surveys"].frame("nps_answers")), accounts, H, as_of)
+
+
+def test_churn_by_nps_category_ends_at_the_stop(worlds):
+    """Churn by NPS category took the customers of 2 December 2024 and their 30 days ahead: nobody churned there,
+    the churn being unrecorded. It is read one horizon before the stop now, and it is exactly the churn of the
+    world whose churn was recorded (the two differ only after 31 August); the curves by category follow each
+    answer to the stop; report 03 says both in one sentence."""
+    from engage_models.surveys import report
+
+    root, run = worlds["stopped"]
+    churn = run["surveys"].frame("churn_by_category")
+    plain_root, plain = worlds["plain"]
+    truth = _churn_known_answer(plain_root, plain, STOP)
+    pd.testing.assert_frame_equal(churn.reset_index(drop=True), truth.reset_index(drop=True), check_dtype=False)
+    assert churn["churned"].sum() > 0
+    info = run["surveys"].json("churn_by_category")
+    from engage_models import surveys as sv
+
+    waves = sv.account_waves(run["surveys"].frame("nps_answers"))
+    accounts = pd.read_parquet(root / "processed" / "accounts.parquet")
+    after = (sv.survival_frame(waves, accounts, AS_OF)["account_id"].nunique()
+             - sv.survival_frame(waves, accounts, STOP)["account_id"].nunique())
+    assert info["churn_stop"] == {"stop": "2024-08-23", "label_end": "2024-08-23", "at": "2024-07-24",
+                                  "after_stop": after}
+    # the curves by category: those of the recorded world's answers followed to the stop (they ran to 1 Jan 2025)
+    plain_waves = sv.account_waves(plain["surveys"].frame("nps_answers"))
+    plain_accounts = pd.read_parquet(plain_root / "processed" / "accounts.parquet")
+    from engage_models.surveys import drivers as dr
+
+    curves = dr.km_by_category(sv.survival_frame(plain_waves, plain_accounts, STOP)).result().curves
+    pd.testing.assert_frame_equal(run.km("surveys", "km_by_category").curves.reset_index(drop=True),
+                                  curves.reset_index(drop=True), check_dtype=False)
+    assert run["surveys"].manifest["params"]["churn_stop"] == "2024-08-23"
+    assert report.churn_stop_text(info, "en") == (
+        "The accounts' churn stops on 23 Aug 2024 (report 01 says how it was found): the accounts above are those "
+        "that were customers on 24 Jul 2024, one horizon before that day rather than before the observation date, "
+        f"and the curves below follow each answer to that day only, leaving out the {after:,} "
+        f"account{'s' if after != 1 else ''} whose first answer came after it.")
+    assert report.churn_stop_text(info, "ja").startswith(
+        "顧客の解約は2024年8月23日で止まっています（検出方法はレポート01）。上の顧客は観測日ではなくその日の予測期間1つ前の2024年7月24日")
+
+
+def test_churn_by_nps_category_without_a_stop_is_as_before(worlds):
+    root, run = worlds["plain"]
+    churn = run["surveys"].frame("churn_by_category")
+    pd.testing.assert_frame_equal(churn.reset_index(drop=True),
+                                  _churn_known_answer(root, run, AS_OF).reset_index(drop=True), check_dtype=False)
+    from engage_models.surveys import report
+
+    info = run["surveys"].json("churn_by_category")
+    assert "churn_stop" not in info and report.churn_stop_text(info, "en") == ""
+    assert "churn_stop" not in run["surveys"].manifest["params"]
+
+
+# ------------------------------------------------------------------------------------------------ journeys
+def test_the_first_years_compared_before_the_start_end_by_the_outcome_end(worlds, tmp_path):
+    """The accounts compared before the start are those whose first ``outcome_days`` are over by the last day an
+    outcome may reach: the stop, not the observation date (with 60 days after starts of the stop world: the accounts
+    started by 24 June 2024 against those started by 2 November). The small world has no touch before a start:
+    every other account gets an email a week before its own."""
+    from engage_models.journeys import channels as CH
+
+    root, run = worlds["stopped"]
+    accounts = pd.read_parquet(root / "processed" / "accounts.parquet")
+    first = pd.Timestamp(run["ingest"].json("dates")["first_event"])
+    start = pd.to_datetime(accounts["start_date"], utc=True)
+    cohort = CH.before_start_cohort(accounts, first, STOP, 30, 60)
+    assert set(cohort.index) == set(accounts.loc[(start >= first + pd.Timedelta(days=30))
+                                                 & (start <= STOP - pd.Timedelta(days=60)), "account_id"])
+    everyone = CH.before_start_cohort(accounts, first, AS_OF, 30, 60)
+    assert len(everyone) > len(cohort) > 0
+    touched = accounts.iloc[::2]
+    (tmp_path / "processed").mkdir()
+    pd.DataFrame({"account_id": touched["account_id"], "channel": "email", "device": "desktop",
+                  "timestamp": pd.to_datetime(touched["start_date"], utc=True) - pd.Timedelta(days=7)}
+                 ).to_parquet(tmp_path / "processed" / "touchpoints.parquet")
+    compared = {}
+    for end in (None, STOP):
+        table = CH.outcomes_by_exposure(tmp_path / "processed", accounts, None, run.panel.iloc[:0], first, AS_OF, H,
+                                        30, 60, min_n=1, outcome_end=end)
+        email = table[(table["phase"] == "before_start") & (table["value"] == "email")].iloc[0]
+        compared[end] = int(email["n_with"] + email["n_without"])
+    assert compared == {None: len(everyone), STOP: len(cohort)}
+
+
+def test_the_persona_and_channel_churn_end_at_the_stop(worlds, personas):
+    """The persona table's churn and the channels' outcomes after the start were read at 1 December 2024 (every
+    account 'retained' in the 30 days after, churn being unrecorded), the first year after a start to the
+    observation date: now at 1 July 2024, the last date whose 30 days end by the stop, and the first years that
+    end by the stop; report 07 says so in one sentence."""
+    from engage_models.journeys import channels as CH
+    from engage_models.journeys import views
+
+    root, _ = worlds["stopped"]
+    run = personas["stopped"]
+    table = run["personas"].frame("persona_table")
+    assert (pd.to_datetime(table["churn_landmark"], utc=True) == LANDMARK_STOP).all()
+    assert table["churned"].sum() > 0
+    outcomes = run["personas"].frame("channel_outcomes")
+    after = outcomes[outcomes["phase"] == "after_start"]
+    assert len(after) and (pd.to_datetime(after["landmark"], utc=True) == LANDMARK_STOP).all()
+    # before the start: no first year of this 12-month world is over by the data's end, stop or not
+    accounts = pd.read_parquet(root / "processed" / "accounts.parquet")
+    start = run["ingest"].json("dates")["first_event"]
+    pc = run.config.personas
+    assert CH.before_start_cohort(accounts, start, AS_OF, pc.lookback_days, pc.prepurchase_outcome_days).empty
+    record = run["personas"].json("churn_stop")
+    assert record == {"stop": "2024-08-23", "horizon_days": H, "outcome_days": pc.prepurchase_outcome_days,
+                      "landmark": "2024-07-01", "landmark_without": "2024-12-01", "cohort_left_out": 0}
+    assert run["personas"].manifest["params"]["churn_stop"] == "2024-08-23"
+    n = 12345  # the sentence's count, as a larger world would have it
+    record["cohort_left_out"] = n
+    assert views.churn_stop_text(record, "en") == (
+        "The accounts' churn stops on 23 Aug 2024 (report 01 says how it was found): the churn by persona and after "
+        "each channel or device below is read at 1 Jul 2024, the last observation date whose 30-day window ends by "
+        f"then (not 1 Dec 2024), and the churn in the first year after a start leaves out the {n:,} "
+        f"account{'s' if n != 1 else ''} whose year ends after that day.")
+    assert views.churn_stop_text(record, "ja").startswith(
+        "顧客の解約は2024年8月23日で止まっています（検出方法はレポート01）。以下のペルソナ別とチャネル・デバイス別の解約は、"
+        "30日の予測期間がその日までに終わる最後の観測日2024年7月1日（2024年12月1日ではなく）")
+    assert views.churn_stop_text({**record, "landmark": None}, "en").startswith(
+        "The accounts' churn stops on 23 Aug 2024 (report 01 says how it was found): no observation date has its "
+        "30-day window end by then")
+
+
+def test_the_persona_and_channel_churn_without_a_stop_are_as_before(personas):
+    run = personas["plain"]
+    table = run["personas"].frame("persona_table")
+    assert (pd.to_datetime(table["churn_landmark"], utc=True) == LANDMARK_PLAIN).all()
+    outcomes = run["personas"].frame("channel_outcomes")
+    after = outcomes[outcomes["phase"] == "after_start"]
+    assert (pd.to_datetime(after["landmark"], utc=True) == LANDMARK_PLAIN).all()
+    assert not run["personas"].has("churn_stop") and "churn_stop" not in run["personas"].manifest["params"]
