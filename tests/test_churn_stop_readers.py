@@ -269,3 +269,104 @@ def test_the_persona_and_channel_churn_without_a_stop_are_as_before(personas):
     after = outcomes[outcomes["phase"] == "after_start"]
     assert (pd.to_datetime(after["landmark"], utc=True) == LANDMARK_PLAIN).all()
     assert not run["personas"].has("churn_stop") and "churn_stop" not in run["personas"].manifest["params"]
+
+
+# ------------------------------------------------------------------------------------------------- effects
+def _played_world():
+    """Accounts a-f, customers all 2024 but c (churned 10 Sep 2024, after a stop on 23 Aug: a world that recorded
+    it not blanks its end_date) and a (churned 20 Apr 2024); monthly observation dates; four observational plays."""
+    dates = pd.date_range("2024-01-01", "2024-12-01", freq="MS", tz="UTC")
+    ids = list("abcdef")
+    accounts = pd.DataFrame({"account_id": ids, "start_date": pd.Timestamp("2023-01-01", tz="UTC"),
+                             "end_date": pd.to_datetime(["2024-04-20", None, "2024-09-10", None, None, None],
+                                                        utc=True)})
+    ends = accounts.set_index("account_id")["end_date"]
+    panel = pd.DataFrame([(a, d) for a in ids for d in dates if not (ends[a] <= d)], columns=["account_id", "as_of"])
+    scores = panel.assign(score=50.0 + 2 * panel["as_of"].dt.month, churn_probability=0.1, band="yellow")
+    log = pd.DataFrame({"play_id": ["p1", "p2", "p3", "p4"], "account_id": ["a", "c", "b", "d"],
+                        "play": "rescue_call", "status": "done", "holdout": None,
+                        # p1: 90 days end 8 Jun (by the stop); p2 and p3: 18 Sep and 30 Aug (past it, known by the
+                        # data's end); p4: 18 Jan 2025, pending either way
+                        "date": ["2024-03-10", "2024-06-20", "2024-06-01", "2024-10-20"]})
+    return log, accounts, panel, scores
+
+
+def test_the_effect_of_a_play_takes_no_churn_past_the_stop():
+    """A play whose 90 days run past the day churn stops has no known outcome: c's play of 20 June counted c as
+    churned where its churn was recorded and as retained where it was not (its end_date blank after the stop). Such
+    plays are left out with their reason and counted, no comparison account is followed past the stop either, and
+    report 06's header says how many; without a stop the units are those of before."""
+    from engage_models import effects as E
+    from engage_models.effects import views
+
+    log, accounts, panel, scores = _played_world()
+    args = {"as_of": "2024-12-15", "horizon_days": 90}
+    before = E.play_units(log, accounts, panel, scores, **args)
+    assert sorted(before.observational.loc[before.observational["treated"], "account_id"]) == ["a", "b", "c"]
+    assert "churn_stop" not in before.info
+    pd.testing.assert_frame_equal(E.play_units(log, accounts, panel, scores, churn_known_until="2024-12-15",
+                                               **args).observational, before.observational)
+    got = E.play_units(log, accounts, panel, scores, churn_known_until=STOP, **args)
+    obs = got.observational
+    assert obs.loc[obs["treated"], "account_id"].tolist() == ["a"]
+    assert (obs["start"] + pd.Timedelta(days=90) <= STOP).all()  # the comparison accounts too
+    reasons = got.excluded.set_index("play_id")["reason"]
+    assert reasons[["p2", "p3"]].tolist() == [E.units.PAST_STOP] * 2 and reasons["p4"] == E.units.PENDING
+    assert got.info["churn_stop"] == {"stop": "2024-08-23", "rows": 2}
+    summary = E.log_summary(got, log).iloc[0]
+    assert (summary["used"], summary["pending"], summary["left_out"]) == (1, 1, 2)
+    info = {**got.info, "log_rows": len(log)}
+    assert views.header(info, "en").endswith(
+        " The accounts' churn stops on 23 Aug 2024 (report 01 says how it was found): 2 plays whose 90-day horizon "
+        "runs past that day were left out, since every account there would look as if it stayed (counted as left "
+        "out in the play log's table).")
+    assert views.header(info, "ja").endswith(
+        "顧客の解約は2024年8月23日で止まっています（検出方法はレポート01）。90日の期間がその日を越える2件のプレイは、"
+        "どの顧客も継続したように見えるため除外しました（プレイ記録の表では除外に数えます）。")
+    assert views.churn_stop_text({**info, "churn_stop": {"stop": "2024-08-23", "rows": 1}}, "en").startswith(
+        " The accounts' churn stops on 23 Aug 2024 (report 01 says how it was found): 1 play whose 90-day horizon "
+        "runs past that day was left out")
+    assert "churn stops" not in views.header({**before.info, "log_rows": len(log)}, "en")
+
+
+def test_the_effects_stage_ends_churn_at_the_stop(worlds, tmp_path):
+    """The effects stage run on the stop world with a play log: plays whose horizon runs past 23 August are left
+    out and counted; the same stage told of no stop takes them."""
+    from engage_models._core.io import write_json
+    from engage_models.pipeline import RunConfig
+    from engage_models.pipeline.store import Artifact, Output
+
+    root, run = worlds["stopped"]
+    accounts = pd.read_parquet(root / "processed" / "accounts.parquet")
+    (tmp_path / "processed").mkdir()
+    accounts.to_parquet(tmp_path / "processed" / "accounts.parquet")
+    customers = run.panel.loc[run.panel["as_of"] == pd.Timestamp("2024-06-01", tz="UTC"), "account_id"].iloc[:40]
+    # 20 plays done 5 June (30 days end 5 July: known) and 20 done 1 August (30 days end 31 August: past the stop)
+    pd.DataFrame({"play_id": [f"p{i}" for i in range(40)], "account_id": customers.to_numpy(),
+                  "play": "rescue_call", "status": "done", "holdout": pd.array([pd.NA] * 40, "boolean"),
+                  "date": pd.to_datetime(["2024-06-05"] * 20 + ["2024-08-01"] * 20, utc=True)}
+                 ).to_parquet(tmp_path / "processed" / "plays.parquet")
+    config = RunConfig.from_dict({"data_dir": str(tmp_path), "horizon_days": H})
+
+    def effects(ingest) -> dict:
+        out = Output(tmp_path / f"effects-{len(list(tmp_path.iterdir()))}", "effects")
+        out.path.mkdir()
+        S.effects(S.Context(config, {"ingest": ingest, "panel": run["panel"], "health": run["health"]}, out))
+        write_json(out.path / "manifest.json", {"stage": "effects", "key": "e", "files": out.files,
+                                                "skipped": [s.as_dict() for s in out.skipped]})
+        return Artifact(out.path).json("info")
+
+    from engage_models.effects.units import PAST_STOP
+
+    got = effects(run["ingest"])
+    # the August plays of accounts still in the panel on 1 August (the others are not customers at their play)
+    august = set(customers.iloc[20:]) & set(run.panel.loc[run.panel["as_of"] == pd.Timestamp("2024-08-01", tz="UTC"),
+                                                           "account_id"])
+    assert got["churn_stop"] == {"stop": "2024-08-23", "rows": len(august)} and len(august) > 10
+    assert got["excluded"][PAST_STOP] == len(august)
+    blind = tmp_path / "ingest-without-stop"
+    blind.mkdir()
+    write_json(blind / "manifest.json", {"stage": "ingest", "key": "i", "files": [], "skipped": []})
+    write_json(blind / "dates.json", {k: v for k, v in run["ingest"].json("dates").items() if k != "churn_stop"})
+    told_nothing = effects(Artifact(blind))
+    assert "churn_stop" not in told_nothing and told_nothing["used"] == got["used"] + got["churn_stop"]["rows"]

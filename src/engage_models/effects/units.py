@@ -6,7 +6,10 @@ date its outcomes are counted from, and is matched to the **observation date at 
 panel's ``as_of``, so every covariate and the pre-period score were measured before the play):
 
 * ``churned``: the account's ``end_date`` falls within ``horizon_days`` after the start (``end_date <= start +
-  h``, as the panel's label); known only once ``start + h <= as_of`` (otherwise the row is *pending*);
+  h``, as the panel's label); known only once ``start + h <= as_of`` (otherwise the row is *pending*), and, where
+  the accounts' churn stops before the data end (churn dated when it happened but recorded only later: no
+  ``end_date`` after the stop), only when ``start + h`` is by the stop (``churn_known_until``; otherwise the row is
+  left out, *past the churn stop*, and counted: every account there would look as if it stayed);
 * ``score_change``: the health score at the last observation date within the horizon after the start minus the
   score at the observation date before it, for accounts still customers then (a play that keeps at-risk
   accounts lowers this average; it describes survivors, it is not an effect on everyone).
@@ -73,6 +76,7 @@ OTHER_PLAY = "another play was done within the horizon before it (or earlier in 
 NOT_DONE = "not done (observational rows count only plays done)"
 UNKNOWN_ACCOUNT = "unknown account"
 ASSIGNED_LATER = "assigned_on after the play date"
+PAST_STOP = "its horizon runs past the day the accounts' churn stops (its churn is not known)"
 ONE_ARM = ("fewer than 2 accounts in an arm of its draw (play and observation date; a log that dates a play when "
            "it was done can give the draw's date in assigned_on)")
 
@@ -212,7 +216,7 @@ def _outcomes(units: pd.DataFrame, start: pd.Series, end_dates: pd.Series, score
 
 
 def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, scores: pd.DataFrame, *,
-               as_of, horizon_days: int) -> PlayUnits:
+               as_of, horizon_days: int, churn_known_until=None) -> PlayUnits:
     """The randomised and observational units of every play in ``log`` (see the module docstring).
 
     Parameters
@@ -229,9 +233,15 @@ def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, s
         Until when churn is known (the run's observation date).
     horizon_days : int
         The churn horizon.
+    churn_known_until : date, optional
+        The last day churn is known, when the accounts' churn stops before ``as_of``
+        (:func:`engage_models.pipeline.stages.label_end`): a unit whose horizon runs past it is left out
+        (:data:`PAST_STOP`, counted in ``info["churn_stop"]``), and no comparison account is counted past it.
+        Both outcomes go: the score change of an account whose churn went unrecorded is a departed account's.
     """
     h = pd.Timedelta(days=horizon_days)
     as_of = to_utc(as_of)
+    known_until = as_of if churn_known_until is None else min(as_of, to_utc(churn_known_until))
     log = check_play_log(log)
     dates = np.sort(pd.to_datetime(panel["as_of"].unique(), utc=True).to_numpy(dtype="datetime64[ns]"))
     acc = accounts.assign(start_date=pd.to_datetime(accounts["start_date"], utc=True),
@@ -281,6 +291,7 @@ def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, s
     prior = prior[(prior["play_id_other"] != prior["play_id"]) & before & (prior["date_other"] > prior["date"] - h)]
     mark(rows.index.isin(prior["index"]), OTHER_PLAY)
     mark(rows["start"] + h > as_of, PENDING)
+    mark(rows["start"] + h > known_until, PAST_STOP)  # known by the data's end but for the churn stop
     # randomised: a draw needs two accounts in each arm (else it is no comparison; the estimate would drop it)
     rnd = is_rnd & (reason == "")
     arms = rows[rnd].assign(t=~rows.loc[rnd, "holdout"].astype(bool)).groupby(["play", "as_of"])["t"].agg(
@@ -296,7 +307,7 @@ def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, s
     randomised = units[units["design"] == RANDOMISED][_UNIT_COLUMNS].reset_index(drop=True)
     treated_obs = units[units["design"] == OBSERVATIONAL]
 
-    controls, before_play = _controls(treated_obs, panel, done, acc, dates, as_of, h)
+    controls, before_play = _controls(treated_obs, panel, done, acc, dates, known_until, h)
     controls = _outcomes(controls, controls["start"], controls["account_id"].map(acc["end_date"]), sc, dates, h)
     observational = pd.concat([treated_obs[_UNIT_COLUMNS], controls[_UNIT_COLUMNS]], ignore_index=True)
     for frame in (randomised, observational):
@@ -315,6 +326,8 @@ def play_units(log: pd.DataFrame, accounts: pd.DataFrame, panel: pd.DataFrame, s
             "crossovers": _crossovers(randomised, observational, log, h),
             "plays": sorted(log["play"].unique().tolist()), "horizon_days": horizon_days, "as_of": as_of,
             **_log_range(log)}
+    if known_until < as_of:  # the rows left out for the churn stop: report 06 says how many
+        info["churn_stop"] = {"stop": known_until.date().isoformat(), "rows": int((reason == PAST_STOP).sum())}
     log_msg = "play log: %d rows, %d used (%d randomised units, %d observational units with controls)"
     logging.getLogger(__name__).info(log_msg, len(log), info["used"], len(randomised), len(observational))
     return PlayUnits(randomised, observational, excluded, info)

@@ -416,7 +416,8 @@ def summary_line(what_works: pd.DataFrame, lang: str = "en", horizon_days: int =
 # ---------------------------------------------------------------------------------------------- prose
 def header(info: dict, lang: str = "en") -> str:
     """What the report covers: the play log's size and dates (of the plays done or skipped; planned ones after
-    them are counted), the horizon, or that there is no log; and the log's rows ingest set aside."""
+    them are counted), the horizon, or that there is no log; the log's rows ingest set aside; and the plays left out
+    for a churn stop (:func:`churn_stop_text`)."""
     from .._core.i18n import fmt_date
 
     check_lang(lang)
@@ -428,7 +429,21 @@ def header(info: dict, lang: str = "en") -> str:
     planned = t("effects.header.planned_after", lang, k=f"{ahead:,}") if ahead else ""
     return t("effects.header", lang, n=f"{int(info['log_rows']):,}", first=fmt_date(info.get("first_date"), lang),
              last=fmt_date(info.get("last_date"), lang), h=info.get("horizon_days", 90), planned=planned,
-             date=fmt_date(info.get("as_of"), lang), used=f"{int(info.get('used', 0)):,}") + aside
+             date=fmt_date(info.get("as_of"), lang), used=f"{int(info.get('used', 0)):,}") + aside \
+        + churn_stop_text(info, lang)
+
+
+def churn_stop_text(info: dict, lang: str = "en") -> str:
+    """Where the accounts' churn stops before the data end, the plays left out because their horizon runs past the
+    stop (``info["churn_stop"]``: :func:`~engage_models.effects.units.play_units`), as a sentence that follows the
+    header's; empty without a stop."""
+    from .._core.i18n import fmt_date
+
+    found = info.get("churn_stop")
+    if not found:
+        return ""
+    return t("effects.header.churn_stop", lang, stop=fmt_date(pd.Timestamp(found["stop"]), lang),
+             n=int(found["rows"]), h=info.get("horizon_days", 90))
 
 
 def log_notes(info: dict, lang: str = "en", playbook=None) -> str:

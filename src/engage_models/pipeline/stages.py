@@ -526,8 +526,8 @@ def known_labels(panel: pd.DataFrame, dates: dict, horizon_days: int) -> pd.Data
 
 
 #: The stages whose outcomes end at a churn stop (:func:`panel_labels`, :func:`label_end`): the stop is part of their
-#: keys. (The survival curves and the effects of plays still follow accounts past it: reports 05 and 06.)
-LABEL_STAGES = ("surveys", "health", "personas", "monitoring")
+#: keys. (The survival curves still follow accounts past it: report 05 says so.)
+LABEL_STAGES = ("surveys", "health", "personas", "effects", "monitoring")
 
 
 def panel_labels(ctx: Context) -> pd.DataFrame:
@@ -986,7 +986,9 @@ def effects(ctx: Context) -> None:
     pnl = ctx.input("panel").frame("panel")
     accounts = pd.read_parquet(ctx.paths.processed / "accounts.parquet")
     scores = score_all_dates(ctx.input("health"), pnl)
-    units = E.play_units(log, accounts, pnl, scores, as_of=ctx.as_of, horizon_days=c.horizon_days)
+    # churn after a play is read from the accounts' end_date: known up to a churn stop only (label_end)
+    units = E.play_units(log, accounts, pnl, scores, as_of=ctx.as_of, horizon_days=c.horizon_days,
+                         churn_known_until=label_end(ctx.input("ingest").json("dates"), ctx.as_of))
     effects, overlap = E.measure_effects(units, pnl, min_per_arm=e.min_per_arm, detect_points=e.detect_points,
                                          power=e.power, trim=e.trim, folds=e.folds, seed=c.seed)
     out.frame("effects", effects)
