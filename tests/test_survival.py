@@ -633,7 +633,10 @@ def test_a_table_s_bad_durations_are_named_and_rows_without_time_at_risk_are_sai
     zero.loc[[0, 7], "tenure"] = 0.0
     proc = cli(zero, "--out", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
-    assert "left out 2 rows of 240 with no time at risk: a duration of 0 (first at data rows [1, 8])" in proc.stderr
+    churned = int(own.loc[[0, 7], "churned"].sum())  # churns at 0, in no figure: counted
+    assert churned and (f"left out 2 rows of 240 with no time at risk: a duration of 0; {churned} of them churned, "
+                        "and those churns are in no figure") in proc.stderr
+    assert "as half a day) (first at data rows [1, 8])" in proc.stderr
     for churned, said in ((True, "every one of the 240 rows used churned (churned = 1 in each): the "
                                  "hazard ratios compare how soon churners left, not who churns"),
                           (False, "t.csv: the event column 'churned' has no event (1) in any of its 240 rows")):

@@ -410,3 +410,32 @@ def test_an_event_column_named_like_a_censoring_flag_whose_ones_come_late_is_sai
     assert said("--event-value", "0", out="b") == []  # the user said which value is churn
     df.assign(cens=arrested.astype(int)).to_csv(tmp_path / "recid.csv", index=False)  # 1 = arrested: an event
     assert said(out="c") == []
+
+
+def test_churns_at_a_duration_of_0_left_out_are_counted_on_the_console_the_page_and_in_evaluation_json(tmp_path):
+    """MASS's Aids2 with its durations in days: 28 deaths on the day of the diagnosis and one censored there were
+    "29 rows with no time at risk: a duration of 0", which did not say that 28 churns are in no figure (the same
+    table by its dates counts each as half a day). The count is said, with how to keep them; a table with only
+    customers at 0 (new accounts) is said as before."""
+    import json
+
+    df = _table(n=200, seed=6)
+    assert (df["months"] > 0).all()
+    df.loc[[10, 11, 12], ["months", "left"]] = [[0, 1], [0, 1], [0, 0]]
+    df.to_csv(tmp_path / "t.csv", index=False)
+    args = ["survival", "--table", str(tmp_path / "t.csv"), "--duration", "months", "--event", "left", "--unit",
+            "days", "--covariates", "plan", "--n-boot", "0", "--cv", "3"]
+    assert main([*args, "--out", str(tmp_path / "en")]) == 0
+    assert main([*args, "--lang", "ja", "--out", str(tmp_path / "ja")]) == 0
+    gone = json.loads((tmp_path / "en" / "evaluation.json").read_text(encoding="utf-8"))["table"]["left_out"]
+    assert gone["rows"] == 3 and gone["churned"] == 2 and gone["first_rows"] == [11, 12, 13]
+    assert gone["why"].startswith("no time at risk: a duration of 0; 2 of them churned, and those churns are in no "
+                                  "figure (a churn within the first day counts when its duration is written as half")
+    assert html.escape(gone["why"]) in (tmp_path / "en" / "report.html").read_text(encoding="utf-8")
+    ja = (tmp_path / "ja" / "report.html").read_text(encoding="utf-8")
+    assert "期間が0（うち2行は解約で、その解約はどの数値にも入っていません。最初の1日以内の解約は" in ja
+    df.loc[[10, 11], "left"] = 0
+    df.to_csv(tmp_path / "t.csv", index=False)
+    assert main([*args, "--out", str(tmp_path / "customers")]) == 0
+    gone = json.loads((tmp_path / "customers" / "evaluation.json").read_text(encoding="utf-8"))["table"]["left_out"]
+    assert gone["churned"] == 0 and gone["why"] == "no time at risk: a duration of 0"

@@ -693,8 +693,13 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
     if start_stop:  # a churn on a row of no time at risk, left out, made its account a customer on its other rows
         data, moved = churn_on_no_time(data, no_time, where=where, id_col=id_col, entry=entry, duration=duration,
                                        event=event)
+    # a churn at a duration of 0 is in no figure: said with how many (MASS's Aids2 in days: 28 deaths on the day of
+    # the diagnosis went as "29 rows with no time at risk"; --start/--end count such a churn as half a day)
+    churned_at_0 = 0 if entry else int((no_time.to_numpy() & (data["_event"].to_numpy() == 1)).sum())
     left_out = {"rows": int(no_time.sum()), "first_rows": data["_row"][no_time.to_numpy()][:5].tolist(),
-                "why": Why("sv.why.no_time_entry" if entry else "sv.why.no_time")}
+                "churned": churned_at_0,
+                "why": Why("sv.why.no_time_churned", churned=churned_at_0, first=Why(f"sv.first.{unit}"))
+                if churned_at_0 else Why("sv.why.no_time_entry" if entry else "sv.why.no_time")}
     data = D.usable(data, "_duration", "_entry")
     if start_stop:  # a row per account and interval: rows are named by their data row, accounts by their id
         data = check_start_stop(data, where=where, id_col=id_col, entry=entry, duration=duration, event=event)
