@@ -439,3 +439,24 @@ def test_churns_at_a_duration_of_0_left_out_are_counted_on_the_console_the_page_
     assert main([*args, "--out", str(tmp_path / "customers")]) == 0
     gone = json.loads((tmp_path / "customers" / "evaluation.json").read_text(encoding="utf-8"))["table"]["left_out"]
     assert gone["churned"] == 0 and gone["why"] == "no time at risk: a duration of 0"
+
+
+def test_the_japanese_page_names_a_metric_not_computed_in_japanese(tmp_path):
+    """R's aml (23 patients, in weeks): the AUC at 12 months could be computed in one fold of three. The Japanese
+    page listed it as "Cox比例ハザードモデル auc_12", evaluation.json's key; it says the metric in Japanese now, and
+    the English page keeps the key as evaluation.json and the console write it."""
+    from engage_models._core.i18n import t
+    from engage_models.survival.analysis import analyse_table
+    from engage_models.survival.table_report import write_report
+
+    aml = pd.DataFrame({"time": [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161,
+                                 5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45],
+                        "status": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
+                        "maintained": [1] * 11 + [0] * 12})
+    result = analyse_table(aml, duration="time", event="status", unit="weeks", n_boot=0, where="aml.csv")
+    assert "cox_ph_auc_12" in result.evaluation["skipped"]  # the premise
+    pages = {lang: write_report(tmp_path / f"{lang}.html", result, "aml.csv", lang=lang).read_text(encoding="utf-8")
+             for lang in ("en", "ja")}
+    assert "auc_12" not in pages["ja"] and "cox_ph" not in pages["ja"]
+    assert t("page.surv.cox_ph", "ja") + "の12か月時点のAUC：" in pages["ja"]
+    assert "<li>cox_ph_auc_12: computable in 1 of 3 folds" in pages["en"]

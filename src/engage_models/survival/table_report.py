@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._core.i18n import check_lang, fmt_interval, fmt_number, fmt_pct, t
+from .._core.i18n import catalogue, check_lang, fmt_interval, fmt_number, fmt_pct, t
 from .._core.reasons import Why, text
 
 #: The models of ``evaluation.json``, by the key of their name in the catalogue.
@@ -71,6 +71,12 @@ def _part(what: str, models, lang: str = "en") -> str:
 
     >>> _part("cox_ph_auc_3", {"cox_ph": {}}), _part("per_account", {}, "ja") == t("page.surv.per_account", "ja")
     ('cox_ph_auc_3', True)
+
+    and its metric too (the Japanese page said "Cox比例ハザードモデル auc_12"):
+
+    >>> _part("cox_ph_auc_12", {"cox_ph": {}}, "ja") == t("page.surv.cox_ph", "ja") + t("page.surv.metric_auc", "ja",
+    ...                                                                                   h=12)
+    True
     """
     if lang == "en":
         return what
@@ -79,7 +85,13 @@ def _part(what: str, models, lang: str = "en") -> str:
     for name, key in MODEL_NAMES.items():
         if what == name or what.startswith(f"{name}_"):
             rest = what.removeprefix(name).removeprefix("_")
-            return t(key, lang) + (f" {rest}" if rest else "")
+            if rest.startswith("auc_") and rest.removeprefix("auc_").isdigit():
+                rest = t("page.surv.metric_auc", lang, h=int(rest.removeprefix("auc_")))
+            elif f"page.surv.metric_{rest}" in catalogue():
+                rest = t(f"page.surv.metric_{rest}", lang)
+            else:
+                rest = f" {rest}" if rest else ""
+            return t(key, lang) + rest
     return what
 
 
