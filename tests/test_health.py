@@ -1279,12 +1279,19 @@ def test_slope_warnings_of_a_fits_cards_are_held_and_said_once():
         with held.during("validation"):
             cal.warning("calibration slope is negative (%.3g): ...", -0.668)
             cal.warning("calibration slope is negative (%.3g): ...", -0.974)
-            cal.warning("no cross-validation fold had both outcomes")
+            cal.warning("no cross-validation fold had both outcomes: calibrating ... in-sample (optimistic)")
+            cal.warning("another warning")
+        with held.during("final"):  # the final card's in-sample calibration is its own: said as it comes
+            cal.warning("no cross-validation fold had both outcomes: calibrating ... in-sample (optimistic)")
         cal.warning("calibration slope is negative (%.3g): ...", -0.5)  # after the fit: not held
     finally:
         cal.removeHandler(handler)
-    assert [r.getMessage() for r in seen] == ["no cross-validation fold had both outcomes",
+    assert [r.getMessage() for r in seen] == ["another warning",
+                                              "no cross-validation fold had both outcomes: calibrating ... in-sample "
+                                              "(optimistic)",
                                               "calibration slope is negative (-0.5): ..."]
+    assert held.in_sample == 1 and held.in_sample_text().startswith(
+        "no cross-validation fold had both outcomes in 1 validation fit (not the final card; its training rows")
     assert held.summary("shape") == {
         "final": None, "validation_fits": 2,
         "text": "calibration slope is negative in 2 validation fits (from -0.974 to -0.668; not for the final card): "
@@ -1606,3 +1613,30 @@ def test_a_semicolon_file_s_decimal_commas_beside_a_few_words_are_not_counted_as
     fixed = df.assign(age=df["age"].replace("?", ""))
     fixed.to_csv(path, index=False, sep=";")
     assert read_table(path)["age"].dtype == float
+
+
+def test_validation_fits_calibrated_in_sample_are_said_once_as_such(tmp_path, caplog):
+    """MASS's Aids2 by its date of diagnosis (label: died): the first test window's cards trained on 195 rows, 185
+    of them deaths, and each said "no cross-validation fold had both outcomes: calibrating and choosing the band
+    thresholds in-sample (optimistic)" on its own, twice, as if of the card engage fit keeps. Said once, counting
+    the validation fits, naming them as not the final card; evaluation.json counts them."""
+    import logging
+
+    rng = np.random.default_rng(1)
+    n = 600
+    dates = pd.Timestamp("2020-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 900, n)), "D")
+    x = rng.normal(size=n)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-(x - 0.3)))).astype(int)
+    y[:300], y[:8] = 1, 0  # early rows: all but a few churned (the windows' first training rows)
+    df = pd.DataFrame({"as_of": dates, "x": x, "z": rng.normal(size=n), "churned": y})
+    with caplog.at_level(logging.WARNING):
+        ev = T.fit_table(df, "churned", tmp_path, date_col="as_of", horizon_days=30, n_bootstrap=0, n_boot_eval=20,
+                         n_jobs=1)
+    said = [r.getMessage() for r in caplog.records if "no cross-validation fold had both outcomes" in r.getMessage()]
+    fits = ev["calibration"]["in_sample_validation_fits"]
+    assert fits >= 2 and said == [  # the premise: more than one validation fit; one line for them all
+        f"no cross-validation fold had both outcomes in {fits} validation fits (not the final card; their training "
+        "rows had too few of one outcome): those cards were calibrated, and their band thresholds chosen, on their "
+        "own training rows"]
+    saved = json.loads((tmp_path / "evaluation.json").read_text(encoding="utf-8"))
+    assert saved["calibration"]["in_sample_validation_fits"] == fits

@@ -40,6 +40,9 @@ from sklearn.utils.validation import check_is_fitted
 from .._core.stats import logit, sigmoid
 from .cv import choose_thresholds
 
+#: How the warning of a card calibrated on its own training rows begins (``engage fit`` counts its validation fits').
+IN_SAMPLE_WARNING = "no cross-validation fold had both outcomes"
+
 log = logging.getLogger(__name__)
 
 #: Twice the log-likelihood a floor must add to be kept: the 5% critical value of a test of one parameter on
@@ -156,8 +159,7 @@ class CalibratedScoreMixin:
                                   for i in range(4))
         self.calibration_source_ = "out-of-fold"
         if len(np.unique(y_cal)) < 2:
-            log.warning("no cross-validation fold had both outcomes: calibrating and choosing the band thresholds "
-                        "in-sample (optimistic)")
+            log.warning("%s: calibrating and choosing the band thresholds in-sample (optimistic)", IN_SAMPLE_WARNING)
             eta, y_cal, rows, fold = in_sample_eta(), y, np.arange(len(y)), None
             self.calibration_source_ = "in-sample"
         self._set_calibration(eta, y_cal, rows, fold, eta_of_score)

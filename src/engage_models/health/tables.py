@@ -62,6 +62,7 @@ from .._core.reasons import Thin, Why
 from .._core.reasons import text as reason_text
 from ..features.screening import describe, screen_label
 from . import evaluation as E
+from ._calibrated import IN_SAMPLE_WARNING
 from .design import NO_VALUE
 from .evaluation import _flat, one_value
 from .score import ChurnGBM, HandWeightedScore, HealthScore
@@ -580,13 +581,32 @@ class _SlopeWarnings(logging.Filter):
     def __init__(self):
         super().__init__()
         self.slopes: dict[str, list[float]] = {"validation": [], "final": []}
+        self.in_sample = 0  # validation fits calibrated in-sample (no fold of both outcomes), said once
         self.phase = "validation"
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.getMessage().startswith("calibration slope is negative") and record.args:
             self.slopes[self.phase].append(float(record.args[0]))
             return False
+        if self.phase == "validation" and record.getMessage().startswith(IN_SAMPLE_WARNING):
+            # a window's card: said as one, after; the final card's own warning is said as it comes
+            self.in_sample += 1
+            return False
         return True
+
+    def in_sample_text(self) -> str | None:
+        """The validation fits calibrated in-sample, in one sentence naming them as such (each said "no
+        cross-validation fold had both outcomes ..." on its own, as if of the card the command keeps).
+
+        >>> h = _SlopeWarnings(); h.in_sample = 2; h.in_sample_text()[:80]
+        'no cross-validation fold had both outcomes in 2 validation fits (not the final c'
+        """
+        if not self.in_sample:
+            return None
+        those, their = ("those cards were", "their") if self.in_sample > 1 else ("that card was", "its")
+        return (f"{IN_SAMPLE_WARNING} in {count(self.in_sample, 'validation fit')} (not the final card; {their} "
+                f"training rows had too few of one outcome): {those} calibrated, and {their} band thresholds chosen, "
+                f"on {their} own training rows")
 
     def during(self, phase: str):
         import contextlib
@@ -780,6 +800,9 @@ def fit_table(df: pd.DataFrame, label: str, out_dir: str | Path, *, date_col: st
     if negative := held.summary(score):
         evaluation["calibration"]["negative_slope"] = negative
         log.warning("%s", negative["text"])
+    if in_sample := held.in_sample_text():
+        evaluation["calibration"]["in_sample_validation_fits"] = held.in_sample
+        log.warning("%s", in_sample)
     # a column with values in the table but none, or one, in the rows the final card learns from (a metric filled
     # only in rows whose labels are not mature yet): the card leaves it out; said where the columns left out are
     mature = ("page.fit.out.mature", {"date": pd.Timestamp(method["labels_mature_until"])}) if date_col else ""
