@@ -449,14 +449,42 @@ def test_the_japanese_page_names_a_metric_not_computed_in_japanese(tmp_path):
     from engage_models.survival.analysis import analyse_table
     from engage_models.survival.table_report import write_report
 
-    aml = pd.DataFrame({"time": [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161,
-                                 5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45],
-                        "status": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
-                        "maintained": [1] * 11 + [0] * 12})
-    result = analyse_table(aml, duration="time", event="status", unit="weeks", n_boot=0, where="aml.csv")
+    result = analyse_table(_aml(), duration="time", event="status", unit="weeks", n_boot=0, where="aml.csv")
     assert "cox_ph_auc_12" in result.evaluation["skipped"]  # the premise
     pages = {lang: write_report(tmp_path / f"{lang}.html", result, "aml.csv", lang=lang).read_text(encoding="utf-8")
              for lang in ("en", "ja")}
     assert "auc_12" not in pages["ja"] and "cox_ph" not in pages["ja"]
     assert t("page.surv.cox_ph", "ja") + "の12か月時点のAUC：" in pages["ja"]
     assert "<li>cox_ph_auc_12: computable in 1 of 3 folds" in pages["en"]
+
+
+def _aml() -> pd.DataFrame:
+    """R's aml (survival): weeks to relapse of 23 patients, maintained chemotherapy or not."""
+    return pd.DataFrame({"time": [9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161,
+                                  5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45],
+                         "status": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
+                         "maintained": [1] * 11 + [0] * 12})
+
+
+def test_an_account_past_the_last_churn_is_said_to_have_figures_the_models_cannot_give(tmp_path):
+    """R's aml: the last relapse is at 48 weeks (11 months) and one patient is followed to 161 weeks. Listed among
+    the accounts most at risk with "0.0% (95% CI 0.0% to 96.9%)" churn within 12 months and all 36 months left
+    (the baseline hazard is flat past the last churn), without a word. A note says it on the console, the page (in
+    its language) and in evaluation.json."""
+    from engage_models._core.reasons import text
+    from engage_models.survival.analysis import analyse_table
+    from engage_models.survival.table_report import write_report
+
+    result = analyse_table(_aml(), duration="time", event="status", unit="weeks", n_boot=0, where="aml.csv")
+    row = result.per_account.set_index("row").loc["11"]
+    assert row["churn_12m"] == 0 and row["expected_remaining_months"] == pytest.approx(36.0)  # the premise
+    past = result.evaluation["table"]["past_last_churn"]
+    assert past["accounts"] == 1 and past["first_rows"] == [11]
+    assert past["last_churn_months"] == pytest.approx(48 * 12 / 52.1775, abs=0.02)
+    note = next(n for n in result.evaluation["design"]["notes"] if "past the last churn" in n)
+    assert note.startswith("1 account still a customer is past the last churn in the table (at 11 months of "
+                           "tenure): the models have seen no churn at such tenures")
+    ja = write_report(tmp_path / "ja.html", result, "aml.csv", lang="ja").read_text(encoding="utf-8")
+    assert text(note, "ja") in ja and "継続中の1社は、表の最後の解約（契約期間11か月）より長く" in ja
+    assert not any("past the last churn" in n for n in analyse_table(
+        _aml().drop(index=10), duration="time", event="status", unit="weeks", n_boot=0).evaluation["design"]["notes"])

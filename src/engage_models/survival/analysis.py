@@ -842,6 +842,16 @@ def analyse_table(df: pd.DataFrame, *, duration: str, event: str, covariates=Non
         horizon=horizon,
         horizons=horizons)
     per_account.insert(0, id_col or "row", active.loc[per_account.index, "_id"].to_numpy())
+    # an account past the last churn the table holds: the baseline hazard is flat there, so its chance of churn is 0
+    # and its remaining lifetime the horizon (R's aml: 0.0% within 12 months, listed among the most at risk)
+    churn_times = data.loc[data["_event"] == 1, "_duration"]
+    past = active["_duration"].to_numpy() > churn_times.max() if len(churn_times) else np.zeros(len(active), bool)
+    if past.any():
+        last_churn = float(churn_times.max())
+        evaluation["table"]["past_last_churn"] = {"accounts": int(past.sum()), "last_churn_months": last_churn,
+                                                  "first_rows": active["_row"].to_numpy()[past][:5].tolist()}
+        evaluation["design"]["notes"].append(Why("sv.note.past_last_churn", n=int(past.sum()),
+                                                 last=f"{last_churn:.3g}"))
     simple = None
     if mrr:
         # the ARPA of the accounts still customers, from their last rows (an account's earlier rows are not revenue)
