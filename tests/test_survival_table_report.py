@@ -482,8 +482,8 @@ def test_an_account_past_the_last_churn_is_said_to_have_figures_the_models_canno
     assert past["accounts"] == 1 and past["first_rows"] == [11]
     assert past["last_churn_months"] == pytest.approx(48 * 12 / 52.1775, abs=0.02)
     note = next(n for n in result.evaluation["design"]["notes"] if "past the last churn" in n)
-    assert note.startswith("1 account still a customer is past the last churn in the table (at 11 months of "
-                           "tenure): the models have seen no churn at such tenures")
+    assert note.startswith("1 account still a customer is past the last churn in the table (its tenure 11, in "
+                           "months): the models have seen no churn at such tenures")
     ja = write_report(tmp_path / "ja.html", result, "aml.csv", lang="ja").read_text(encoding="utf-8")
     assert text(note, "ja") in ja and "継続中の1社は、表の最後の解約（契約期間11か月）より長く" in ja
     assert not any("past the last churn" in n for n in analyse_table(
