@@ -57,7 +57,8 @@ def card_config(model, decimals: int | None = 1, name: str | None = None) -> dic
         f = tm["features"][0]
         cuts = np.asarray(tm["specs"][0], float)
         pts = np.clip(-tm["scores"][1:-1], tm["lo"], tm["hi"]) - tm["lo"]  # ranges 1..k, card points
-        within = 100.0 * pts / (tm["hi"] - tm["lo"])
+        # 0-100 by construction; 100 x / x may round to a hair over 100, which the hand card's check refuses
+        within = np.clip(100.0 * pts / (tm["hi"] - tm["lo"]), 0.0, 100.0)
         integer = f in model.integer_
         typed = model.typed_cuts(ti) if decimals is not None else None  # as a person types them
         bounds = [-math.inf] + (typed or [float(math.ceil(c)) if integer else float(c) for c in cuts])
