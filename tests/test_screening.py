@@ -258,7 +258,10 @@ def test_total_working_years_beside_years_at_the_company_is_a_total_that_include
     cv = {extra: round(float(np.mean(k_fold_cross_validation(
         CoxPHFitter(penalizer=0.01), a[[*base, *extra, "YearsAtCompany", "left"]], "YearsAtCompany", "left", k=5,
         scoring_method="concordance_index", seed=0))), 3) for extra in ((), ("TotalWorkingYears",), ("years_before",))}
-    assert cv == {(): 0.785, ("TotalWorkingYears",): 0.839, ("years_before",): 0.802}
+    # within 0.005 of the README's figures: another machine's floating point moved each by 0.002 (0.783, 0.837,
+    # 0.800), the order and the gaps the finding rests on stay
+    assert cv == pytest.approx({(): 0.785, ("TotalWorkingYears",): 0.839, ("years_before",): 0.802}, abs=0.005)
+    assert cv[()] < cv[("years_before",)] < cv[("TotalWorkingYears",)] - 0.02
 
 
 def test_the_times_to_later_events_of_a_transplant_table_are_clocks_of_the_death_time():
