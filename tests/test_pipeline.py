@@ -541,11 +541,16 @@ def test_a_backtest_model_of_one_value_on_a_tiny_world_has_no_ranking_and_says_w
     learned = summary.query("model == 'learned' and metric == 'roc_auc'")["estimate"].iloc[0]
     assert 0 < learned < 1 and "learned" not in flat
     model = run["health"].json("model")
-    assert model["form"] == "linear"  # the shape card of one value does not win; its ROC-AUC is null in the JSON
-    assert model["chosen_by"]["auc"]["shape"] is None and "shape_vs_linear" not in model["chosen_by"]
-    assert hv.choice_text(model).startswith(
-        f"This run uses **the linear card (weights on transformed metrics)** (backtest ROC-AUC {learned:.3f}): the "
-        "other card predicted one value for every account in the backtest")
+    # whether the shape card too predicts one value on 21 rows depends on the machine's floating point (flat on
+    # most; 0.6 on an AMD EPYC): either way a card of one value has a null ROC-AUC, no paired difference, and
+    # does not win
+    flat_shape = "shape" in flat and flat["shape"]["all"]
+    assert (model["chosen_by"]["auc"]["shape"] is None) == flat_shape
+    if flat_shape:
+        assert model["form"] == "linear" and "shape_vs_linear" not in model["chosen_by"]
+        assert hv.choice_text(model).startswith(
+            f"This run uses **the linear card (weights on transformed metrics)** (backtest ROC-AUC {learned:.3f}): "
+            "the other card predicted one value for every account in the backtest")
     view = evaluation.summary_view(summary, "en", one_value=flat).set_index("model")
     assert view.loc["gradient boosting", "ROC-AUC"] == "not computed: one value"
     assert "0.500" not in view.loc["gradient boosting"].to_string()
