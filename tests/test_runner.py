@@ -65,6 +65,48 @@ def test_parameters_reach_the_notebook_and_the_html_has_no_code(tmp_path):
     assert json.loads((out / "latest" / "run.json").read_text())["parameters"]["lang"] == "ja"
 
 
+def _unclosed_loops(call=lambda: None) -> list[str]:
+    """The event loops found unclosed (ResourceWarnings) while ``call`` runs and by the garbage collector after."""
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        call()
+        gc.collect()
+    return [str(w.message) for w in seen if issubclass(w.category, ResourceWarning) and "event loop" in str(w.message)]
+
+
+def test_a_run_leaves_no_event_loop_of_its_notebooks_for_the_garbage_collector(tmp_path):
+    """Each worker thread that executed a notebook kept the event loop Jupyter's client made for it, never closed:
+    collected during a later test, its "unclosed" warnings failed that test (and a scheduler's long-lived process
+    kept the loop's sockets open until then)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jupyter_core.utils import ensure_event_loop
+
+    from engage_models.reports.runner import close_thread_loop
+
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    for i in (1, 2, 3):
+        _notebook(nbs / f"0{i}_echo.ipynb", "print('shown')")
+    (tmp_path / "data").mkdir()
+    _unclosed_loops()  # whatever earlier tests left
+    assert _unclosed_loops(lambda: run(data_dir=tmp_path / "data", out_dir=tmp_path / "reports", notebooks_dir=nbs,
+                                       as_of="2025-06-30", run_date="2025-07-01", demo_if_empty=False,
+                                       progress=lambda m: None)) == []
+    with ThreadPoolExecutor(1) as pool:  # the rule itself: a worker's loop closed, a new one for its next task
+        first = pool.submit(lambda: (ensure_event_loop(), close_thread_loop())[0]).result()
+        second = pool.submit(ensure_event_loop).result()
+        pool.submit(close_thread_loop).result()
+    assert first.is_closed() and second is not first and second.is_closed()
+    main = ensure_event_loop()
+    close_thread_loop()  # the main thread's loop is its caller's
+    assert not main.is_closed() and threading.current_thread() is threading.main_thread()
+
+
 def test_a_failed_notebook_does_not_stop_the_others_and_the_exit_code_says_so(tmp_path):
     """0: everything published; 3: published with a report missing (named, with its cell and error, on the index
     page and in run.json); 1: nothing could be published, and the last good reports are left as they were."""
@@ -682,8 +724,11 @@ def test_report_kernels_talk_over_private_unix_sockets_and_leave_none_behind(tmp
 
     def execute(i):
         out = tmp_path / f"out{i}.ipynb"
-        pm.execute_notebook(str(path), str(out), kernel_name="python3", progress_bar=False,
-                            kernel_manager_class=manager, stderr_file=None)
+        try:
+            pm.execute_notebook(str(path), str(out), kernel_name="python3", progress_bar=False,
+                                kernel_manager_class=manager, stderr_file=None)
+        finally:
+            R.close_thread_loop()  # as the runner's workers do
         return nbformat.read(out, as_version=4).cells[0].outputs[0]["text"]
 
     with ThreadPoolExecutor(2) as pool:

@@ -34,6 +34,7 @@ are copies rather than symbolic links so that the folders survive being zipped, 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import html
@@ -237,6 +238,27 @@ class Kernels:
             if group_left(prov):
                 send(prov, signal.SIGKILL)
         return len(signalled)
+
+
+def close_thread_loop() -> None:
+    """Close the asyncio event loop Papermill's client left set in this worker thread; nothing in the main thread.
+
+    Jupyter's ``run_sync`` makes an event loop for each thread that executes a notebook and never closes it. The
+    runner's workers left one behind per notebook: collected later, in whatever ran then, the loop and its two
+    sockets each warned "unclosed" (a ``ResourceWarning``; a test suite treats it as its own failure), and a process
+    that runs reports again and again (a scheduler's worker) kept their file descriptors until then. The next
+    notebook in the thread gets a new loop (Jupyter makes one when the thread's loop is closed)."""
+    if threading.current_thread() is threading.main_thread():
+        return  # the caller's own loop, if any, is the caller's
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:  # no loop was set in this thread
+        return
+    if not loop.is_running() and not loop.is_closed():
+        with contextlib.suppress(RuntimeError):
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+    asyncio.set_event_loop(None)
 
 
 def _kernel_manager_class(kernels: Kernels | None = None):
@@ -1259,10 +1281,13 @@ def run(
             kernels = Kernels()  # the notebooks' kernels while they run: a stopped run ends them
 
             def gated(nb, *args):
-                with gate:
-                    if stopped.is_set():
-                        raise NotebookFailed(nb.name, None, "Cancelled", "the pipeline stopped before it ran")
-                    return _execute(nb, *args)
+                try:
+                    with gate:
+                        if stopped.is_set():
+                            raise NotebookFailed(nb.name, None, "Cancelled", "the pipeline stopped before it ran")
+                        return _execute(nb, *args)
+                finally:
+                    close_thread_loop()
 
             def submit(ready: list[Path], stages: list[dict] | None) -> None:
                 for nb in ready:
