@@ -519,6 +519,8 @@ def test_a_stopped_run_ends_the_notebooks_executing_and_what_they_started(tmp_pa
             R._execute(nb, out, {}, "python3", None, kernels=kernels)
         except R.NotebookFailed as exc:
             result["failed"] = str(exc)
+        finally:
+            R.close_thread_loop()  # as the runner's workers do: no loop left for a later test's collector
         result["seconds"] = time.monotonic() - t0
 
     thread = threading.Thread(target=execute)
