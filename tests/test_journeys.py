@@ -711,7 +711,7 @@ def _shown_table():
     return MS.landmark_analysis(times, accounts, [MS.Milestone("m", "events")], 30, AS_OF, 12.0)[0]
 
 
-def _persona_world(tmp_path):
+def _persona_world(tmp_path, stop: str | None = None):
     """Four monthly observation dates (Apr to Jul 2024); persona 1 of 30 accounts (a*), persona 2 of 8 (b*, and
     c0, which moves to it on 1 Jul from persona 1), persona 3 of one account (e0) without NPS answers. NPS
     answers: two in March (before the first date, inside its 90-day window), one in December (in no window),
@@ -721,6 +721,9 @@ def _persona_world(tmp_path):
     assign = pd.DataFrame([{"account_id": a, "as_of": d, "persona": 2 if a == "c0" and d == dates[-1] else p}
                            for d in dates for a, p in who.items()])
     pnl = assign[["account_id", "as_of"]].assign(churned_within_h=0.0, mrr=100.0)
+    if stop:  # known_labels at a churn stop before every date's window ends: no label left, the stop recorded
+        pnl["churned_within_h"] = np.nan
+        pnl.attrs["churn_stop"] = {"stop": stop}
     (tmp_path / "processed").mkdir()
     pd.DataFrame({"response_id": [f"s{i}" for i in range(6)],
                   "account_id": ["a0", "b0", "a2", "a1", "c0", "d0"],
@@ -749,6 +752,21 @@ def test_persona_nps_counts_each_answer_in_the_persona_whose_window_holds_it(tmp
     cells = V.persona_table_view(tbl.reset_index(), "en", horizon_days=30).frame.set_index("persona")["NPS"]
     assert cells.iloc[2] == "no NPS answer from its accounts in the last 365 days"
     assert cells.iloc[0].startswith("+100 (95% CI") and cells.iloc[0].endswith("(small n)")
+
+
+def test_a_persona_without_a_known_churn_says_whether_the_data_end_or_the_churn_stop_is_why(tmp_path):
+    """At a churn stop the reason said no date was a horizon before the latest one, as if the data were too short,
+    when it was the stop that left no label."""
+    for world in ("plain", "stopped"):
+        (tmp_path / world).mkdir()
+    plain = _persona_world(tmp_path / "plain")
+    assert (plain["churn_why_en"] == "").all() and plain.loc[1, "churn_accounts"] == 31  # labels known on 1 Jun
+    stopped = _persona_world(tmp_path / "stopped", stop="2024-04-20")
+    assert "churn_rate" not in stopped
+    assert (stopped["churn_why_en"] == "the accounts' churn stops on 20 Apr 2024 (report 01) and no observation date "
+            "is 30 days before that day, so no churn within the horizon is known yet").all()
+    assert (stopped["churn_why_ja"] == "顧客の解約が2024年4月20日で止まっており（レポート01）、"
+            "その日より30日以上前の観測日がないため、予測期間内の解約はまだわかりません").all()
 
 
 def test_a_persona_of_fewer_accounts_than_surveys_min_n_is_flagged_in_the_table_and_in_its_words(tmp_path):

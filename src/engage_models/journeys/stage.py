@@ -327,6 +327,10 @@ def persona_table(now, assign, pnl, accounts, processed, as_of, horizon_days, ma
     at_l = (pnl[(pnl["as_of"] == lm) & pnl["churned_within_h"].notna()].merge(assign, on=["account_id", "as_of"])
             if lm is not None else None)
     nps, nps_why = persona_nps(processed, assign, as_of, min_n, window_days=window_days)
+    # no date's window ended by the data's end, or (known_labels) by the day the accounts' churn stops: said which
+    stop = (pnl.attrs.get("churn_stop") or {}).get("stop")
+    no_outcome = (Why("pj.why.no_churn_outcome_stop", h=horizon_days, stop=date_of(to_utc(stop))) if stop
+                  else Why("pj.why.no_churn_outcome", h=horizon_days))
     status = dict(zip(matches["persona"], matches["status"], strict=True))
     for p in sorted(set(now["persona"]) | set(status)):
         sel = now["persona"] == p
@@ -337,7 +341,7 @@ def persona_table(now, assign, pnl, accounts, processed, as_of, horizon_days, ma
                "mrr_median": float(mrr[sel].median()) if sel.any() else np.nan,
                "few_accounts": bool(sel.sum() < min_n), "min_accounts": int(min_n),
                "description_en": words.get(p, {}).get("en", ""), "description_ja": words.get(p, {}).get("ja", "")}
-        churn_why = Why("pj.why.no_churn_outcome", h=horizon_days) if at_l is None else None
+        churn_why = no_outcome if at_l is None else None
         if at_l is not None:
             g = at_l[at_l["persona"] == p]
             k, n = int(g["churned_within_h"].sum()), len(g)
