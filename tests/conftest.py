@@ -52,6 +52,34 @@ def run_churn_stop_world(root: Path, until: str = "health", **health):
     return pipeline.run(config, until=until, strict=True, progress=lambda m: None)
 
 
+def run_stage(stage: str, config, inputs: dict, folder: Path):
+    """One stage function of ``pipeline.stages`` run by hand on the given input artifacts into a new folder under
+    ``folder``, with the manifest the runner would write: the stage's artifact (the churn-stop tests run a stage
+    with the run's dates as they are and without the stop)."""
+    from engage_models._core.io import write_json
+    from engage_models.pipeline import stages
+    from engage_models.pipeline.store import Artifact, Output
+
+    out = Output(folder / f"{stage}-{len(list(folder.iterdir()))}", stage)
+    out.path.mkdir()
+    getattr(stages, stage)(stages.Context(config, inputs, out))
+    write_json(out.path / "manifest.json", {"stage": stage, "key": stage[0], "files": out.files,
+                                            "skipped": [s.as_dict() for s in out.skipped]})
+    return Artifact(out.path)
+
+
+def ingest_without_stop(ingest, folder: Path):
+    """An ingest artifact of the run's dates without their churn stop (the stages told of no stop, as before)."""
+    from engage_models._core.io import write_json
+    from engage_models.pipeline.store import Artifact
+
+    blind = folder / "ingest-without-stop"
+    blind.mkdir()
+    write_json(blind / "manifest.json", {"stage": "ingest", "key": "i", "files": [], "skipped": []})
+    write_json(blind / "dates.json", {k: v for k, v in ingest.json("dates").items() if k != "churn_stop"})
+    return Artifact(blind)
+
+
 @pytest.fixture(scope="session")
 def churn_stop_worlds(tmp_path_factory, small_world) -> dict:
     """The small world as simulated, and the same world whose churn after 31 August 2024 was never recorded (the

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import CHURN_STOP_CONFIG, run_churn_stop_world
+from conftest import CHURN_STOP_CONFIG, ingest_without_stop, run_churn_stop_world, run_stage
 from engage_models.pipeline import stages as S
 
 #: the small world's churn recorded only until 31 August 2024 (conftest's churn_stop_worlds): its stop is 23 August
@@ -95,29 +95,19 @@ def test_a_world_without_a_stop_trains_as_before(worlds):
 def test_monitoring_takes_no_label_past_the_stop_for_matured(worlds, tmp_path):
     """The model trained to 1 July 2024 was judged on the 'matured' labels of August to December, every account
     of them retained since churn stops on 23 August; those labels are not matured: the check waits."""
-    from engage_models._core.io import write_json
     from engage_models.pipeline import RunConfig
-    from engage_models.pipeline.store import Artifact, Output
 
     root, run = worlds["stopped"]
     config = RunConfig.from_dict({"data_dir": str(root), "horizon_days": H, "monitoring": {"n_boot": 20}})
 
-    def monitored(ingest) -> Artifact:
-        out = Output(tmp_path / f"monitoring-{len(list(tmp_path.iterdir()))}", "monitoring")
-        out.path.mkdir()
-        S.monitoring(S.Context(config, {"ingest": ingest, "panel": run["panel"], "health": run["health"]}, out))
-        write_json(out.path / "manifest.json", {"stage": "monitoring", "key": "m", "files": out.files,
-                                                "skipped": [s.as_dict() for s in out.skipped]})
-        return Artifact(out.path)
+    def monitored(ingest):
+        return run_stage("monitoring", config, {"ingest": ingest, "panel": run["panel"], "health": run["health"]},
+                         tmp_path)
 
     got = monitored(run["ingest"])
     assert not got.has("performance") and got.manifest["skipped"][0]["section"] == "performance"
     # the same stage told of no stop judges the model on those rows (what it did before)
-    blind = tmp_path / "ingest-without-stop"
-    blind.mkdir()
-    write_json(blind / "manifest.json", {"stage": "ingest", "key": "i", "files": [], "skipped": []})
-    write_json(blind / "dates.json", {k: v for k, v in run["ingest"].json("dates").items() if k != "churn_stop"})
-    judged = monitored(Artifact(blind)).frame("performance")
+    judged = monitored(ingest_without_stop(run["ingest"], tmp_path)).frame("performance")
     assert pd.to_datetime(judged["as_of"], utc=True).min() == pd.Timestamp("2024-08-01", tz="UTC")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import CHURN_STOP_CONFIG, run_churn_stop_world
+from conftest import CHURN_STOP_CONFIG, ingest_without_stop, run_churn_stop_world, run_stage
 from engage_models.pipeline import stages as S
 
 STOP = pd.Timestamp("2024-08-23", tz="UTC")
@@ -34,17 +34,11 @@ def personas(churn_stop_worlds) -> dict:
 
 def _monitored(run, tmp_path):
     """The monitoring stage run on a world's health model (as tests/test_churn_stop_labels.py does)."""
-    from engage_models._core.io import write_json
     from engage_models.pipeline import RunConfig
-    from engage_models.pipeline.store import Artifact, Output
 
     config = RunConfig.from_dict({"data_dir": str(tmp_path), "horizon_days": H, "monitoring": {"n_boot": 20}})
-    out = Output(tmp_path / "monitoring", "monitoring")
-    out.path.mkdir()
-    S.monitoring(S.Context(config, {"ingest": run["ingest"], "panel": run["panel"], "health": run["health"]}, out))
-    write_json(out.path / "manifest.json", {"stage": "monitoring", "key": "m", "files": out.files,
-                                            "skipped": [s.as_dict() for s in out.skipped]})
-    return Artifact(out.path)
+    return run_stage("monitoring", config, {"ingest": run["ingest"], "panel": run["panel"], "health": run["health"]},
+                     tmp_path)
 
 
 # ----------------------------------------------------------------------------------------------- monitoring
@@ -271,6 +265,52 @@ def test_the_persona_and_channel_churn_without_a_stop_are_as_before(personas):
     assert not run["personas"].has("churn_stop") and "churn_stop" not in run["personas"].manifest["params"]
 
 
+def test_the_milestones_retention_is_followed_to_the_stop(worlds, personas):
+    """The landmark comparison's retention curves followed every account to the observation date: past the stop
+    the accounts whose churn went unrecorded all looked retained. They now end at the stop, and are those the
+    world that recorded its churn gives when followed to that day; report 07 says so. Time to first value does not
+    read churn and counts every account as before."""
+    from types import SimpleNamespace
+
+    from engage_models.journeys import milestones as MS
+    from engage_models.journeys import views
+
+    stopped, plain = personas["stopped"], personas["plain"]
+    info = stopped["personas"].json("milestones")
+    accounts = pd.read_parquet(worlds["stopped"][0] / "processed" / "accounts.parquet")
+    start = pd.Timestamp(info["data_start"])
+    began = pd.to_datetime(accounts["start_date"], utc=True)
+    after = int(((began >= start.normalize()) & (began >= STOP) & (began < AS_OF)).sum())
+    assert info["churn_stop"] == {"stop": "2024-08-23", "followed_until": "2024-08-23", "accounts_left_out": after}
+    assert after > 0
+    # the known answer: the world that recorded its churn, followed to the stop by the package's own functions
+    times = plain["personas"].frame("milestones")
+    times["reached_at"] = pd.to_datetime(times["reached_at"], utc=True)
+    plain_accounts = pd.read_parquet(worlds["plain"][0] / "processed" / "accounts.parquet")
+    followed = MS.observed_accounts(plain_accounts, start, STOP)
+    got = stopped["personas"].frame("milestone_summary").set_index("milestone")
+    named = [SimpleNamespace(name=m, text=lambda lang, m=m: got.loc[m, f"label_{lang}"]) for m in got.index]
+    want, _, _ = MS.landmark_analysis(times[times["reached_at"] <= STOP], followed, named,
+                                      info["landmark_days"], STOP, info["max_months"])
+    want = want.set_index("milestone")
+    columns = ["accounts", "reached", "at_months", "difference", "p_value"]
+    pd.testing.assert_frame_equal(got[columns], want.loc[got.index, columns], check_dtype=False)
+    # followed to the observation date (what the stage did), the same comparison counts other accounts
+    before = plain["personas"].frame("milestone_summary").set_index("milestone")
+    assert (before.loc[got.index, "accounts"] > got["accounts"]).any()
+    assert "churn_stop" not in plain["personas"].json("milestones")
+    assert stopped["personas"].json("milestones")["time_to_value"] == plain["personas"].json("milestones")[
+        "time_to_value"]
+    assert views.milestones_stop_text(info, "en") == (
+        "The accounts' churn stops on 23 Aug 2024 (report 01 says how it was found): the retention of those that "
+        f"reached each milestone early and of those that did not is followed to that day only, and leaves out the "
+        f"{after:,} account{'s' if after != 1 else ''} that started after it (their time to first value is counted "
+        "all the same).")
+    assert views.milestones_stop_text(info, "ja").startswith(
+        "顧客の解約は2024年8月23日で止まっています（検出方法はレポート01）。")
+    assert views.milestones_stop_text(plain["personas"].json("milestones"), "en") == ""
+
+
 # ------------------------------------------------------------------------------------------------- effects
 def _played_world():
     """Accounts a-f, customers all 2024 but c (churned 10 Sep 2024, after a stop on 23 Aug: a world that recorded
@@ -332,9 +372,7 @@ def test_the_effect_of_a_play_takes_no_churn_past_the_stop():
 def test_the_effects_stage_ends_churn_at_the_stop(worlds, tmp_path):
     """The effects stage run on the stop world with a play log: plays whose horizon runs past 23 August are left
     out and counted; the same stage told of no stop takes them."""
-    from engage_models._core.io import write_json
     from engage_models.pipeline import RunConfig
-    from engage_models.pipeline.store import Artifact, Output
 
     root, run = worlds["stopped"]
     accounts = pd.read_parquet(root / "processed" / "accounts.parquet")
@@ -349,12 +387,8 @@ def test_the_effects_stage_ends_churn_at_the_stop(worlds, tmp_path):
     config = RunConfig.from_dict({"data_dir": str(tmp_path), "horizon_days": H})
 
     def effects(ingest) -> dict:
-        out = Output(tmp_path / f"effects-{len(list(tmp_path.iterdir()))}", "effects")
-        out.path.mkdir()
-        S.effects(S.Context(config, {"ingest": ingest, "panel": run["panel"], "health": run["health"]}, out))
-        write_json(out.path / "manifest.json", {"stage": "effects", "key": "e", "files": out.files,
-                                                "skipped": [s.as_dict() for s in out.skipped]})
-        return Artifact(out.path).json("info")
+        inputs = {"ingest": ingest, "panel": run["panel"], "health": run["health"]}
+        return run_stage("effects", config, inputs, tmp_path).json("info")
 
     from engage_models.effects.units import PAST_STOP
 
@@ -364,9 +398,5 @@ def test_the_effects_stage_ends_churn_at_the_stop(worlds, tmp_path):
                                                            "account_id"])
     assert got["churn_stop"] == {"stop": "2024-08-23", "rows": len(august)} and len(august) > 10
     assert got["excluded"][PAST_STOP] == len(august)
-    blind = tmp_path / "ingest-without-stop"
-    blind.mkdir()
-    write_json(blind / "manifest.json", {"stage": "ingest", "key": "i", "files": [], "skipped": []})
-    write_json(blind / "dates.json", {k: v for k, v in run["ingest"].json("dates").items() if k != "churn_stop"})
-    told_nothing = effects(Artifact(blind))
+    told_nothing = effects(ingest_without_stop(run["ingest"], tmp_path))
     assert "churn_stop" not in told_nothing and told_nothing["used"] == got["used"] + got["churn_stop"]["rows"]

@@ -140,7 +140,7 @@ def compute(ctx) -> None:
                      "user_persona_mix", "user_persona_by_account_persona"),
                     lambda: user_personas_section(ctx, pnl, processed, found.get("assign")))
     ctx.section(("milestones", "milestone_summary", "time_to_value"),
-                lambda: milestones_section(ctx, accounts, data_start, as_of))
+                lambda: milestones_section(ctx, accounts, data_start, as_of, outcome_end))
     ctx.section("touches", lambda: out.frame("touches", CH.touch_summary(processed, accounts, data_start, as_of,
                                                                          pc.lookback_days)))
 
@@ -461,8 +461,14 @@ def growth(sizes: pd.DataFrame, before, after, words: dict, min_n: int = 30) -> 
 
 
 # ------------------------------------------------------------------------------------------ milestones
-def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
+def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of, outcome_end=None) -> None:
+    """The milestones of new accounts: when each was reached (to ``as_of``), the share reaching first value, and
+    the retention of those that reached each early against those that did not. Retention is churn: it is followed
+    to ``outcome_end`` (the day the accounts' churn stops, :func:`~engage_models.pipeline.stages.label_end`), not
+    past it, where every account looks retained; the accounts started after it are left out of those curves, and
+    the stage's ``milestones`` record says so (``churn_stop``)."""
     out, pc = ctx.out, ctx.config.personas
+    outcome_end = to_utc(outcome_end) if outcome_end is not None else to_utc(as_of)
     processed = ctx.paths.processed
     features = list(pc.key_features) if pc.key_features is not None else MS.key_features(
         processed, pc.n_key_features, until=as_of)
@@ -476,7 +482,11 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
     times["days"] = (times["reached_at"] - times["start_date"]).dt.total_seconds() / 86_400
     out.frame("milestones", times.drop(columns="start_date"))
     usable = [m for m in declared if m.name not in skipped]
-    table, kms, left_out = MS.landmark_analysis(times, obs, usable, pc.landmark_days, as_of, MAX_MONTHS)
+    # the retention curves end where churn is known: at a churn stop, the accounts started by then, to that day
+    stopped = outcome_end < to_utc(as_of)
+    followed = MS.observed_accounts(accounts, data_start, outcome_end) if stopped else obs
+    seen = times[times["reached_at"] <= outcome_end] if stopped else times
+    table, kms, left_out = MS.landmark_analysis(seen, followed, usable, pc.landmark_days, outcome_end, MAX_MONTHS)
     skipped.update(left_out)
     if len(table):
         out.frame("milestone_summary", table)
@@ -493,6 +503,10 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
             "observed_accounts": len(obs),
             "data_start": data_start, "key_features": features, "first_value": pc.first_value,
             "skipped": skipped, "labels": labels, "order": [m.name for m in declared]}
+    if stopped:  # report 07 says where the curves end and whom they leave out
+        info["churn_stop"] = {"stop": (ctx.input("ingest").json("dates").get("churn_stop") or {}).get("stop"),
+                              "followed_until": outcome_end.date().isoformat(),
+                              "accounts_left_out": len(obs) - len(followed)}
     value = next((m for m in declared if m.name == pc.first_value), None)
     if value is None or value.name in skipped:
         reason = skipped.get(pc.first_value) or Why("pj.why.no_milestone_named", name=pc.first_value)
@@ -505,7 +519,7 @@ def milestones_section(ctx, accounts: pd.DataFrame, data_start, as_of) -> None:
                                                                          within=pc.landmark_days))
         if value.name in kms:  # the biased comparison beside the landmark one, to show what the landmark avoids
             try:
-                naive = MS.fit_naive(times, obs, value.name)
+                naive = MS.fit_naive(seen, followed, value.name)
                 _write_km(out, f"km_naive_{value.name}", naive)
             except InsufficientData as exc:
                 ctx.out.skip(f"km_naive_{value.name}", reason_of(exc))

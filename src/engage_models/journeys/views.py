@@ -81,6 +81,20 @@ def churn_stop_text(record: dict | None, lang: str = "en") -> str:
              without=fmt_date(pd.Timestamp(without), lang) if without else "-", **args)
 
 
+def milestones_stop_text(info: dict | None, lang: str = "en") -> str:
+    """At a churn stop, where the milestones' retention curves end (the personas stage's ``milestones`` record,
+    its ``churn_stop``), in one sentence; empty without a stop.
+
+    >>> milestones_stop_text({"churn_stop": {"stop": "2024-08-23", "accounts_left_out": 1}})[:60]
+    "The accounts' churn stops on 23 Aug 2024 (report 01 says how"
+    """
+    record = (info or {}).get("churn_stop")
+    if not record:
+        return ""
+    return t("pj.milestones_stop", lang, stop=fmt_date(pd.Timestamp(record["stop"]), lang),
+             n=int(record["accounts_left_out"]))
+
+
 def persona_table_view(tbl: pd.DataFrame, lang: str = "en", currency: str = "USD", horizon_days: int = 90):
     """The persona table: name, words, accounts (share), MRR (share), churn within the horizon, NPS; a cell that
     cannot be computed says why, and a persona built on few accounts is marked and says so in its words."""
