@@ -36,6 +36,24 @@ def test_tenure_runs_to_the_end_or_the_observation_date_and_churn_is_an_end_befo
     assert info["duration"] == "_tenure_days" and (out["tenure_days"] == 1).all()
 
 
+def test_a_table_whose_every_end_is_filled_is_not_said_to_run_to_the_observation_date():
+    """A table of last-seen dates with a status column (every end filled, none after the observation date) was
+    described as "or to 1991-07-01 where it is empty": no tenure runs to that date, and the line says so."""
+    df = pd.DataFrame({"signup": ["2024-01-01", "2024-03-01", "2024-06-01"],
+                       "last_seen": ["2024-04-01", "2024-10-01", "2024-12-31"], "status": [1, 0, 1]})
+    out, info = tenure_from_dates(df, "signup", "last_seen", event="status")
+    assert info["open"] == 0 and out["tenure_days"].tolist() == [91.0, 214.0, 213.0]
+    assert describe(info) == "tenure in days from 'signup' to 'last_seen' (filled on every row); churn: 'status'"
+    assert describe(info, "ja") == ("契約期間は'signup'から'last_seen'までの日数（'last_seen'はすべての行に記入済み）。"
+                                    "解約：'status'")
+    # one end empty, or one after the observation date: the tenure runs to that date there, said as before
+    _, info = tenure_from_dates(df.assign(last_seen=["2024-04-01", None, "2024-12-31"]), "signup", "last_seen",
+                                event="status")
+    assert info["open"] == 1 and "or to 2024-12-31 where it is empty" in describe(info)
+    _, info = tenure_from_dates(df, "signup", "last_seen", event="status", observed_until="2024-11-30")
+    assert info["after_observation"] == 1 and "or to 2024-11-30 where it is empty" in describe(info)
+
+
 def test_bad_dates_are_errors_naming_the_column_and_rows():
     df = pd.DataFrame({"signup": ["2024-01-01", "2024-03-01", None, "2024-02-10"],
                        "cancel": ["2023-04-01", None, None, "soon"]})

@@ -286,7 +286,7 @@ def tenure_from_dates(df: pd.DataFrame, start: str, end: str, *, event: str | No
     info = {"duration": duration, "start": start, "end": end, "observed_until": said_until,
             "observed_until_is_column": by_column, "observed_until_default": observed_until is None,
             "after_observation": after, "same_day": int(same_day.sum()), "notes": notes, "not_begun": later,
-            "event_from_end": event is None,
+            "event_from_end": event is None, "open": int(finish.isna().sum()),
             "events": int(ended.sum()) if event is None else None}
     if periods:
         info["entry"] = _free_name(out, "entry_days")
@@ -324,6 +324,14 @@ def describe(info: dict, lang: str = "en") -> str:
     "tenure in days from 'signup' to 'cancel', or to 2024-12-01 where it is empty (the latest date in the table; \
 give --observed-until for the export's date); churn: 'cancel' filled (40 rows); 2 ends dated after the observation \
 date taken as still a customer then"
+
+    Where the end is filled on every row and none is after the observation date, no tenure runs to that date
+    (it said "or to 1991-07-01 where it is empty" of a table with no empty end):
+
+    >>> describe({"start": "signup", "end": "cancel", "event": "churned", "observed_until": "2024-12-01",
+    ...           "observed_until_is_column": False, "observed_until_default": True, "after_observation": 0,
+    ...           "event_from_end": False, "events": None, "open": 0})
+    "tenure in days from 'signup' to 'cancel' (filled on every row); churn: 'churned'"
     """
     def say(key, **fmt):
         return t(f"sv.dates.{key}", lang, **fmt)
@@ -334,8 +342,11 @@ date taken as still a customer then"
         until = say("until_date", date=info["observed_until"])
     churn = (say("churn_end", end=info["end"], n=info["events"]) if info["event_from_end"]
              else say("churn_event", event=info["event"]))
-    parts = [say("line", start=info["start"], end=info["end"], until=until,
-                 default=say("default") if info["observed_until_default"] else "", churn=churn)]
+    if info.get("open") == 0 and not info["after_observation"]:  # no tenure runs to the observation date
+        parts = [say("line_filled", start=info["start"], end=info["end"], churn=churn)]
+    else:
+        parts = [say("line", start=info["start"], end=info["end"], until=until,
+                     default=say("default") if info["observed_until_default"] else "", churn=churn)]
     if n := info["after_observation"]:
         parts.append(say("after", n=n) + (say("cleared", event=info["event"], n=info["event_cleared"])
                                           if info.get("event_cleared") else ""))
