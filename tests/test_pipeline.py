@@ -354,6 +354,19 @@ def test_a_shape_card_that_fails_in_the_backtest_leaves_the_linear_card_and_says
     assert "shape" not in set(run["health"].frame("backtest_metrics")["model"])
     skipped = {(s["stage"], s["section"], s["kind"]) for s in run.skipped_sections}
     assert ("health", "backtest_shape", "error") in skipped
+    # report 04 names the metrics behind a feature labelled "... and 2 related metrics" (it named none)
+    from engage_models.health import views as hv
+
+    card = run["health"].frame("scorecard")
+    groups = model["grouped_metrics"]
+    assert groups, "the pipeline world's panel has metrics that correlate at 0.8 or more"
+    for lang in ("en", "ja"):
+        note = hv.grouped_note(model, card, lang)
+        assert note.count("\n\n") == len(groups) - 1
+        for feature, members in groups.items():
+            label = card.loc[card["feature"] == feature, f"label_{lang}"].item()
+            assert str(len(members) - 1) in label and members[0]["column"] == feature
+            assert all(m["column"].replace("_", "&#95;") in note for m in members)
 
 
 def test_survey_drivers_of_a_large_company_come_from_a_sample_of_its_accounts(first_run, world):

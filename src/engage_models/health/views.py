@@ -118,6 +118,29 @@ def unsigned_note(card: pd.DataFrame, lang: str = "en") -> str:
     return f"{note}\n\n{left}" if left else note
 
 
+def grouped_note(model: dict, card: pd.DataFrame, lang: str = "en") -> str:
+    """For a linear card, one sentence per feature that stands for several correlated metrics, naming every one
+    (the health stage's ``model["grouped_metrics"]``, :func:`engage_models.health.tables.grouped_metrics`): report
+    04 showed "logins_30d and 2 related metrics" and named neither of the two. "" when none (or for a model stored
+    before it was recorded). Names are written as typed (:func:`~engage_models._core.i18n.md_text`).
+
+    >>> card = pd.DataFrame({"feature": ["usage"], "label_en": ["usage and 1 related metric"], "label_ja": ["x"]})
+    >>> grouped_note({"grouped_metrics": {"usage": [{"column": "usage", "sign": 1},
+    ...                                             {"column": "idle_days", "sign": -1}]}}, card).split(":")[0]
+    "'usage and 1 related metric' is one weight for usage and idle&#95;days (reversed)"
+    """
+    from .._core.i18n import md_text
+    from .tables import grouped_text
+
+    groups = {md_text(f): [{**m, "column": md_text(m["column"])} for m in members]
+              for f, members in ((model or {}).get("grouped_metrics") or {}).items()}
+    if not groups:
+        return ""
+    labels = pd.DataFrame({"feature": [md_text(f) for f in card["feature"]],
+                           "label": [md_text(x) for x in card_labels(card, lang)]})
+    return "\n\n".join(grouped_text(groups, labels, lang))
+
+
 def left_out_note(attrs: dict, lang: str = "en") -> str:
     """The metrics the card left out because its training rows hold no value of them, or one value
     (:func:`~engage_models.health.design.uninformative`), each with why; "" when none. Said under the linear card

@@ -696,6 +696,10 @@ def _train_health(ctx: Context, fits: str) -> None:
     why_untested = next((s.reason for s in out.skipped if s.section == "backtest_metrics"), None)
     model_info["model_id"] = freeze(ctx, final, fit_rows, model_info, tested.get("metrics"), card,
                                     backtest_reason=None if tested else why_untested)
+    if form == "linear":  # report 04 names the metrics behind "logins_30d and 2 related metrics"
+        from ..health.tables import grouped_metrics
+
+        model_info["grouped_metrics"] = grouped_metrics(final.fitted_.design)
     out.json("model", model_info)
     scores, fitted = history.rolling_scores(
         pnl, lambda: _learned(form, c, 0, fits),
