@@ -21,7 +21,7 @@ RUN_DATE ?=
 RUN_ARGS := --lang $(REPORT_LANG) $(if $(RUN_DATE),--run-date $(RUN_DATE))
 
 .DEFAULT_GOAL := help
-.PHONY: help env report test lab demo-data benchmark lint lock clean-data clean
+.PHONY: help env report test test-all lab demo-data benchmark lint lock clean-data clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,9 @@ report: env ## main job: demo world if data/raw is empty, ingest, notebooks -> r
 
 test: env ## run the tests, notebooks included
 	$(PY) -m pytest $(ARGS)
+
+test-all: env ## run every test, the extended sweeps too (pytest --extended; about twice as long)
+	$(PY) -m pytest --extended $(ARGS)
 
 lab: env ## open JupyterLab on the project's environment
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks

@@ -14,6 +14,25 @@ from engage_models.ingest import ingest
 SMALL = SimConfig(n_accounts=300, months=12, seed=7)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--extended", action="store_true", default=False,
+                     help="also run the extended sweeps (tests marked extended: more worlds, seeds and sizes of a "
+                          "property a bounded test checks in every run); make test-all")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests marked ``extended`` are skipped, with the reason, unless ``--extended`` is given: ``make test``
+    (CI's command) runs the bounded set, ``make test-all`` everything. CI has 90 minutes on 2 cores, and the whole
+    suite took 85 of them on a slow day (7 Dec 2026); each extended test widens a sweep whose bounded part runs
+    in every run, or repeats at a larger size what a smaller test checks (README, *Tests*)."""
+    if config.getoption("--extended"):
+        return
+    skip = pytest.mark.skip(reason="extended sweep: make test-all (pytest --extended) runs it")
+    for item in items:
+        if "extended" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _one_thread():
     """One BLAS and one OpenMP thread for the whole session, as the package's stages and ``engage`` commands run

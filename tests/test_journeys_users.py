@@ -116,6 +116,7 @@ def test_clustering_users_recovers_the_planted_kinds_of_users(seed, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # eight more seeds of the three every run checks
 def test_user_recovery_holds_over_more_seeds(tmp_path):
     aris = [_recovery(seed, tmp_path)[3] for seed in range(3, 11)]
     assert min(aris) >= MIN_ARI, np.round(aris, 3)

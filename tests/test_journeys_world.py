@@ -118,6 +118,7 @@ def test_persona_recovery_does_not_depend_on_the_seed(seed, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # five more seeds of the persona recovery every run checks
 @pytest.mark.parametrize("seed", range(5, 10))
 def test_persona_recovery_on_more_seeds(seed, tmp_path):
     _check_seed(*_recovery_on_seed(seed, tmp_path))

@@ -386,6 +386,7 @@ def _outputs(path: Path, mask: re.Pattern) -> list[tuple]:
     return found
 
 
+@pytest.mark.extended  # every notebook rendered twice; every make test renders each once (test_reports)
 def test_the_same_run_renders_the_same_reports(report_data, tmp_path):
     """Every notebook, rendered twice from the same run: identical outputs, figures included (PNG bytes); that the
     stages compute the same artifacts from the same data is tested in test_pipeline."""

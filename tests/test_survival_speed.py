@@ -115,6 +115,7 @@ def test_the_penalizers_folds_in_processes_choose_the_same_penalizer_with_the_sa
 
 
 @pytest.mark.slow  # 160 refits on 1,600 accounts: about 40 s on an idle 2-core machine
+@pytest.mark.extended
 def test_the_m_out_of_n_bootstrap_keeps_the_full_bootstraps_widths():
     """Refits on 400 of 1,600 accounts, each draw's distance from the full fit shrunk by sqrt(400/1600) = 1/2,
     give intervals as wide as refits on all 1,600 (the same model, 80 draws each): the median ratio of the

@@ -23,7 +23,7 @@ from engage_models.pipeline import RunConfig
 from engage_models.reports.runner import run
 
 RUN_DATE = "2030-01-01"  # after every world's data end (the longest: 24 months from 2024-01-01)
-FAST = {"health": {"n_bootstrap": 3, "metric_bootstrap": 20}, "survival": {"n_boot": 5},
+FAST = {"health": {"n_bootstrap": 3, "metric_bootstrap": 20, "shape_bootstrap": 3}, "survival": {"n_boot": 5},
         "surveys": {"driver_bootstrap": 20}}
 
 #: (edge, accounts, months, seed): every edge, plain worlds over sizes and seeds. Bounded for CI (about two and a
@@ -33,6 +33,9 @@ FAST = {"health": {"n_bootstrap": 3, "metric_bootstrap": 20}, "survival": {"n_bo
 USED = {"no_churn", "all_churned", "one_month", "few_dates", "zero_event_account"}
 SWEEP = [(edge, 100 if edge in USED else 60, 12, 11) for edge in EDGES if edge != "plain"] + [
     ("plain", 50, 3, 1), ("plain", 60, 6, 2), ("plain", 150, 12, 3)]
+#: Of the sweep, the plain worlds but the one rendered below run with the extended sweeps only (make test-all):
+#: every edge, and a plain world of six months, run in every make test.
+EXTENDED = {("plain", 50, 3, 1), ("plain", 150, 12, 3)}
 #: Larger worlds (slow): bigger sizes, longer histories, other seeds.
 LARGE = [("plain", 80, 9, 5), ("plain", 150, 12, 4), ("plain", 300, 18, 21), ("plain", 500, 24, 22),
          ("no_churner_segment", 250, 24, 23), ("zero_event_account", 400, 15, 24), ("one_answer_segment", 200, 20, 25)]
@@ -104,7 +107,8 @@ def _sweep(spec, worlds):
     return result
 
 
-@pytest.mark.parametrize("spec", SWEEP, ids=_id)
+@pytest.mark.parametrize("spec", [pytest.param(s, marks=pytest.mark.extended) if s in EXTENDED else s for s in SWEEP],
+                         ids=_id)
 def test_every_stage_is_computed_or_says_why_on_thin_worlds(spec, worlds):
     result = _sweep(spec, worlds)
     assert result.records["ingest"].status in ("computed", "reused")
@@ -112,6 +116,7 @@ def test_every_stage_is_computed_or_says_why_on_thin_worlds(spec, worlds):
 
 
 @pytest.mark.slow
+@pytest.mark.extended  # the sweep above on larger worlds
 @pytest.mark.parametrize("spec", LARGE, ids=_id)
 def test_every_stage_is_computed_or_says_why_on_larger_worlds(spec, worlds):
     result = _sweep(spec, worlds)
