@@ -7,6 +7,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.engage-installed
 KERNEL := engage-models
 ARGS   ?=
+# Test workers (pytest-xdist): one per core the process may use (nproc), at most 4 (each builds its own session
+# worlds); `make test WORKERS=1` runs in one process. A test file stays on one worker (--dist loadfile), so its
+# module fixtures are built once.
+WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n > 4 ? 4 : n )))
+XDIST   := $(if $(filter 0 1,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
 
 # Report language: `make report LANG=ja` (or REPORT_LANG=ja). LANG is also the shell's locale variable
 # (LANG=en_US.UTF-8 ...), which make imports from the environment; only a LANG given on the make command
@@ -40,10 +45,10 @@ report: env ## main job: demo world if data/raw is empty, ingest, notebooks -> r
 	$(PY) -m engage_models run $(RUN_ARGS) $(ARGS)
 
 test: env ## run the tests, notebooks included
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest $(XDIST) $(ARGS)
 
 test-all: env ## run every test, the extended sweeps too (pytest --extended; about twice as long)
-	$(PY) -m pytest --extended $(ARGS)
+	$(PY) -m pytest $(XDIST) --extended $(ARGS)
 
 lab: env ## open JupyterLab on the project's environment
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
