@@ -358,6 +358,15 @@ def test_the_pipeline_uses_the_card_with_the_better_out_of_time_auc_and_says_so(
     clear = summary.copy()
     clear.attrs["draws"] = {("learned", "roc_auc"): base, ("shape", "roc_auc"): base + 0.04 + rng.normal(0, 0.005, 200)}
     assert S.choose_form(clear)["form"] == "shape" and not S.choose_form(clear)["shape_lead_within_noise"]
+    # the linear card ahead by a rounding (-0.000, interval around 0): alike, not "better"; ahead beyond the
+    # interval: better
+    behind = {**S.choose_form(summary.assign(estimate=[0.7803, 0.78, 0, 0])), "shape_vs_linear": {
+        "difference": -0.0003, "ci_low": -0.02, "ci_high": 0.019}}
+    text = hv.choice_text({"form": "linear", "chosen_by": behind}, "en")
+    assert "ranked churn alike" in text and "better" not in text and "-0.000, 95% CI -0.020 to +0.019" in text
+    assert "同程度" in hv.choice_text({"form": "linear", "chosen_by": behind}, "ja")
+    clear_behind = {**behind, "shape_vs_linear": {"difference": -0.03, "ci_low": -0.05, "ci_high": -0.01}}
+    assert "ranked churn better" in hv.choice_text({"form": "linear", "chosen_by": clear_behind}, "en")
     # a shape card that failed in the backtest: the linear card, and the report says why
     failed = hv.choice_text({"form": "linear", "chosen_by": {**S.choose_form(summary[summary["model"] == "learned"]),
                                                             "failed": {"shape": "ValueError: x (cutoff 2025-01-01)"}}})

@@ -988,6 +988,48 @@ def _header(column: str, lang: str) -> str:
     return t(key, lang) if key in catalogue() else column
 
 
+def chosen_html(ch: dict, lang: str = "en") -> str:
+    """The paragraph of ``engage fit``'s page that names the learned card it keeps and why (``ch``: the
+    evaluation's ``chosen``): the shape card only beyond the paired interval; the linear card "the higher beyond
+    the noise" only when the whole interval of shape minus linear lies below 0, else alike within the noise (a
+    difference of -0.000 read "the higher" before).
+
+    >>> ch = {"score": "linear", "roc_auc": {"shape": 0.8121, "linear": 0.8124}, "shape_lead_within_noise": False,
+    ...       "shape_minus_linear": {"difference": -0.0003, "ci_low": -0.01, "ci_high": 0.009, "not_computed": None}}
+    >>> "alike within the noise" in chosen_html(ch)
+    True
+    >>> "the higher beyond the noise" in chosen_html({**ch, "shape_minus_linear": {
+    ...     "difference": -0.03, "ci_low": -0.05, "ci_high": -0.01, "not_computed": None}})
+    True
+    """
+    d = ch["shape_minus_linear"]
+    auc = ch["roc_auc"]
+    name = t(f"page.fit.card.{ch['score']}", lang)
+    card_is = t("page.fit.chosen", lang, card=f"<strong>{html.escape(name)}</strong>")
+    if d is None or None in auc.values():  # a card of one value (or no bootstrap): no paired difference
+        flat = [t(f"page.fit.card.{f}", lang) for f in ("shape", "linear") if auc[f] is None]
+        why = (t("page.fit.why_flat", lang, cards=flat[0]) if len(flat) == 1
+               else t("page.fit.why_flat_both", lang, a=flat[0], b=flat[1]) if flat
+               else t("page.fit.why_higher", lang))
+        figures = t("sep.list", lang).join(t("page.fit.auc_of", lang, card=t(f"page.fit.card.{f}", lang),
+                                             auc=f"{auc[f]:.3f}")
+                                           for f in ("shape", "linear") if auc[f] is not None)
+        return "<p>" + (t("page.fit.chosen_figures", lang, chosen=card_is, why=why, figures=figures)
+                        if figures else t("page.fit.chosen_plain", lang, chosen=card_is, why=why)) + "</p>"
+    if d.get("not_computed") == "off_centre":  # the resamples to one side: they may all favour a card
+        return "<p>" + t("page.fit.chosen_off_centre", lang, chosen=card_is, shape=auc["shape"],
+                         linear=auc["linear"], d=d["difference"]) + "</p>"
+    if d.get("not_computed"):  # no interval of the difference (2.5% rule): the simpler card, and why
+        return "<p>" + t("page.fit.chosen_no_interval", lang, chosen=card_is, shape=auc["shape"],
+                         linear=auc["linear"], d=d["difference"],
+                         why=t(f"hs.choice_why_{d['not_computed']}", lang)) + "</p>"
+    # the linear card kept with an interval that reaches 0: alike, not "the higher" (-0.000 read so)
+    why = t("page.fit.why_beyond_noise" if ch["score"] == "shape" or d["ci_high"] < 0
+            else "page.fit.why_within_noise" if ch.get("shape_lead_within_noise") else "page.fit.why_alike", lang)
+    return "<p>" + t("page.fit.chosen_paired", lang, chosen=card_is, why=why, shape=auc["shape"],
+                     linear=auc["linear"], d=d["difference"], low=d["ci_low"], high=d["ci_high"]) + "</p>"
+
+
 def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.DataFrame, evaluation: dict,
                   models, lang: str = "en", said: dict | None = None, trained: dict | None = None,
                   shape: tuple | None = None) -> None:
@@ -1061,35 +1103,7 @@ def _write_report(path: Path, card: pd.DataFrame, boot: pd.DataFrame, w: pd.Data
         mature = val["labels_mature_until"] if lang == "en" else fmt_date(val["labels_mature_until"], lang)
         windows = (f"<p>{html.escape(t('page.fit.windows', lang, date=mature))}</p>"
                    + table.to_html(index=False, escape=True, border=0))
-    chosen = ""
-    if "chosen" in evaluation:
-        ch = evaluation["chosen"]
-        d = ch["shape_minus_linear"]
-        auc = ch["roc_auc"]
-        name = t(f"page.fit.card.{ch['score']}", lang)
-        card_is = t("page.fit.chosen", lang, card=f"<strong>{html.escape(name)}</strong>")
-        if d is None or None in auc.values():  # a card of one value (or no bootstrap): no paired difference
-            flat = [t(f"page.fit.card.{f}", lang) for f in ("shape", "linear") if auc[f] is None]
-            why = (t("page.fit.why_flat", lang, cards=flat[0]) if len(flat) == 1
-                   else t("page.fit.why_flat_both", lang, a=flat[0], b=flat[1]) if flat
-                   else t("page.fit.why_higher", lang))
-            figures = t("sep.list", lang).join(t("page.fit.auc_of", lang, card=t(f"page.fit.card.{f}", lang),
-                                                 auc=f"{auc[f]:.3f}")
-                                               for f in ("shape", "linear") if auc[f] is not None)
-            chosen = "<p>" + (t("page.fit.chosen_figures", lang, chosen=card_is, why=why, figures=figures)
-                              if figures else t("page.fit.chosen_plain", lang, chosen=card_is, why=why)) + "</p>"
-        elif d.get("not_computed") == "off_centre":  # the resamples to one side: they may all favour a card
-            chosen = "<p>" + t("page.fit.chosen_off_centre", lang, chosen=card_is, shape=auc["shape"],
-                               linear=auc["linear"], d=d["difference"]) + "</p>"
-        elif d.get("not_computed"):  # no interval of the difference (2.5% rule): the simpler card, and why
-            chosen = "<p>" + t("page.fit.chosen_no_interval", lang, chosen=card_is, shape=auc["shape"],
-                               linear=auc["linear"], d=d["difference"],
-                               why=t(f"hs.choice_why_{d['not_computed']}", lang)) + "</p>"
-        else:
-            why = t("page.fit.why_beyond_noise" if ch["score"] == "shape" else "page.fit.why_within_noise"
-                    if ch.get("shape_lead_within_noise") else "page.fit.why_higher", lang)
-            chosen = "<p>" + t("page.fit.chosen_paired", lang, chosen=card_is, why=why, shape=auc["shape"],
-                               linear=auc["linear"], d=d["difference"], low=d["ci_low"], high=d["ci_high"]) + "</p>"
+    chosen = chosen_html(evaluation["chosen"], lang) if "chosen" in evaluation else ""
     leaks = describe(evaluation["leakage_screen"], lang)
     leaks = (f"<h2>{t('page.leakage', lang)}</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in leaks)
              + "</ul>") if leaks else ""

@@ -266,9 +266,14 @@ def choice_text(model: dict, lang: str = "en") -> str:
     if why:  # no interval of the difference (evaluation.paired_difference): the simpler card, and why
         return t("hs.choice_no_interval", lang, form=form, shape=auc["shape"], linear=auc["linear"],
                  d=diff["difference"], why=t(f"hs.choice_why_{why}", lang)) + said
-    key = "hs.choice_kept" if chosen.get("shape_lead_within_noise") else "hs.choice"
+    lo, hi = diff.get("ci_low", np.nan), diff.get("ci_high", np.nan)
+    # the linear card kept where the shape card does not lead: "it ranked churn better" only when the whole
+    # interval says so; a difference of -0.000 (interval around 0) read "better" before
+    alike = model.get("form") != "shape" and not (pd.notna(hi) and hi < 0)
+    key = ("hs.choice_kept" if chosen.get("shape_lead_within_noise") else "hs.choice_alike" if alike
+           else "hs.choice")
     return t(key, lang, form=form, shape=auc["shape"], linear=auc["linear"],
-             d=diff.get("difference", np.nan), lo=diff.get("ci_low", np.nan), hi=diff.get("ci_high", np.nan)) + said
+             d=diff.get("difference", np.nan), lo=lo, hi=hi) + said
 
 
 def card_name(model: str = "learned", lang: str = "en") -> str:
