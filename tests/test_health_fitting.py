@@ -245,6 +245,32 @@ def test_the_inner_folds_fallback_is_said_once_per_run_not_once_per_process(capl
     assert sum("too few observation dates" in r.message for r in caplog.records) == 1
 
 
+def test_levels_read_in_the_order_of_their_numbers_or_of_an_ordered_category():
+    """A column of product counts read "1, 10, 2, 3" in the card and the drivers (levels sorted as text); an
+    ordered categorical (low < mid < high) read alphabetically. The gradient-boosting baseline keeps the same
+    order, and the fitted weights do not depend on it."""
+    from engage_models.health.baselines import ChurnGBM
+
+    rng = np.random.default_rng(1)
+    n = 600
+    products = rng.choice(["1", "2", "3", "10"], n)
+    tier = pd.Categorical(rng.choice(["low", "mid", "high"], n), ["low", "mid", "high"], ordered=True)
+    x = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-1 + x - 0.3 * (products == "10"))))).astype(int)
+    X = pd.DataFrame({"usage": x, "products": products, "tier": tier})
+    m = HealthScore(date_col="__none", id_col="__none", n_bootstrap=0).fit(X, y)
+    levels = [f for f in m.feature_names_ if "=" in f]
+    assert levels == ["products=1", "products=2", "products=3", "products=10", "tier=low", "tier=mid", "tier=high"]
+    # the same data with its columns' levels in another order of appearance: the same weights, feature by feature
+    text = X.assign(tier=X["tier"].astype(str))
+    m2 = HealthScore(date_col="__none", id_col="__none", n_bootstrap=0).fit(text, y)
+    assert [f for f in m2.feature_names_ if f.startswith("tier=")] == ["tier=high", "tier=low", "tier=mid"]
+    w1, w2 = (dict(zip(mm.feature_names_, mm.coef_, strict=True)) for mm in (m, m2))
+    assert all(abs(w1[f] - w2[f]) < 1e-4 for f in w1)
+    assert ChurnGBM(date_col="__none", id_col="__none").fit(X, y).levels_ == {
+        "products": ["1", "2", "3", "10"], "tier": ["low", "mid", "high"]}
+
+
 def test_levels_of_too_few_accounts_share_one_weight():
     """A text column of a dozen one-row levels got a dozen weights, each fitted to one account's outcome. Levels
     of fewer than MIN_LEVEL_ACCOUNTS accounts are pooled into one level (with any level a later table brings);
@@ -261,7 +287,7 @@ def test_levels_of_too_few_accounts_share_one_weight():
     X = pd.DataFrame({"usage": x, "region": region})
     m = HealthScore(date_col="__none", id_col="__none", n_bootstrap=0).fit(X, y)
     assert [f for f in m.feature_names_ if f.startswith("region=")] == ["region=A", "region=B", f"region={OTHER}"]
-    assert m.fitted_.design.pooled == {"region": sorted(f"r{k}" for k in range(12))}
+    assert m.fitted_.design.pooled == {"region": [f"r{k}" for k in range(12)]}  # r2 before r10
     assert feature_label(f"region={OTHER}", "en") == "region = other (rare levels)"
     assert "その他" in feature_label(f"region={OTHER}", "ja")
     Z = m.fitted_.design.transform(pd.DataFrame({"usage": [0.0] * 4, "region": ["A", "r3", "never seen", None]}))

@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._core.errors import ConfigError
 from .._core.stats import sigmoid as _sigmoid
 from ._inputs import binary_target, frame_for_fit, frame_for_predict, positional_names
-from .design import _infer_columns
+from .design import _infer_columns, level_order
 
 _DEFAULT_CARD = Path(__file__).resolve().parent / "hand_scorecard.yaml"
 
@@ -251,7 +251,7 @@ class ChurnGBM(ClassifierMixin, BaseEstimator):
                                                                           {self.date_col, self.id_col})
         if not self.metrics_ and not self.categorical_:
             raise ValueError("ChurnGBM: no feature columns: pass metrics=[...] or numeric columns")
-        self.levels_ = {c: sorted(X[c].dropna().astype(str).unique()) for c in self.categorical_}
+        self.levels_ = {c: level_order(X[c], X[c].dropna().astype(str).unique()) for c in self.categorical_}
         self.model_ = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
             l2_regularization=self.l2_regularization, categorical_features="from_dtype", early_stopping=False,

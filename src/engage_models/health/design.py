@@ -26,6 +26,31 @@ MIN_LEVEL_ACCOUNTS = 10
 OTHER = "__other__"
 
 
+def level_order(column: pd.Series, levels) -> list[str]:
+    """``levels`` (text) of a categorical ``column`` in the order a reader expects: an ordered categorical's own
+    order; levels that are all numbers by value ("2" before "10"); else as text, with runs of digits compared as
+    numbers ("plan 2" before "plan 10"). Sorted as plain text, a column of product counts listed "1, 10, 2, 3".
+
+    >>> level_order(pd.Series(["10", "2", "3"]), ["10", "2", "3"])
+    ['2', '3', '10']
+    >>> level_order(pd.Series(["SMB"]), ["plan 10", "Enterprise", "plan 2"])
+    ['Enterprise', 'plan 2', 'plan 10']
+    >>> level_order(pd.Series(pd.Categorical(["low"], ["low", "mid", "high"], ordered=True)), ["mid", "high", "low"])
+    ['low', 'mid', 'high']
+    """
+    import re
+
+    levels = [str(lv) for lv in levels]
+    if isinstance(column.dtype, pd.CategoricalDtype) and column.dtype.ordered:
+        rank = {str(c): i for i, c in enumerate(column.dtype.categories)}
+        return sorted(levels, key=lambda lv: (rank.get(lv, len(rank)), lv))
+    numbers = pd.to_numeric(pd.Series(levels, dtype=object), errors="coerce")
+    if len(levels) and numbers.notna().all():
+        return [lv for _, lv in sorted(zip(numbers, levels, strict=True))]
+    return sorted(levels, key=lambda lv: [(0, int(x), "") if x.isdigit() else (1, 0, x)
+                                          for x in re.split(r"(\d+)", lv) if x])
+
+
 #: Why a metric is left out of a fit (:func:`uninformative`): the words report 04 uses for each.
 NO_VALUE, ONE_VALUE = "no_value", "one_value"
 
@@ -119,8 +144,8 @@ class _Design:
             ok = v.notna().to_numpy()
             who = pd.Series(np.asarray(groups)[ok] if groups is not None else np.flatnonzero(ok))
             n = who.groupby(v[ok].to_numpy()).nunique()
-            rare = sorted(str(lv) for lv in n.index[n < MIN_LEVEL_ACCOUNTS])
-            kept = sorted(str(lv) for lv in n.index[n >= MIN_LEVEL_ACCOUNTS])
+            rare = level_order(X[c], n.index[n < MIN_LEVEL_ACCOUNTS])
+            kept = level_order(X[c], n.index[n >= MIN_LEVEL_ACCOUNTS])
             if rare:
                 self.pooled[c] = rare
                 pool = who[v[ok].isin(rare).to_numpy()].nunique()
