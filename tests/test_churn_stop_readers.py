@@ -184,6 +184,44 @@ def test_churn_by_nps_category_without_a_stop_is_as_before(worlds):
     assert "churn_stop" not in run["surveys"].manifest["params"]
 
 
+# ---------------------------------------------------------------------------------------------------- kpis
+def test_the_monthly_kpis_end_with_the_last_month_closed_before_the_stop(worlds):
+    """Past the stop a month counted the accounts that left unrecorded as customers, with no churn (0% logo churn,
+    100% retention from September to December). The monthly KPIs end with July 2024 now, the last month closed
+    by the stop, and are exactly the recorded world's up to then; the headline KPIs are July's; the activity KPIs
+    of the events still run to the data end; report 02 says where the months end and why."""
+    from engage_models import kpis as K
+
+    _, run = worlds["stopped"]
+    _, plain = worlds["plain"]
+    july = pd.Timestamp("2024-07-01", tz="UTC")
+    months = {name: run["kpis"].frame(name)["month"] for name in ("logo_churn", "revenue_retention", "mrr_bridge")}
+    assert all(m.max() == july for m in months.values())
+    assert plain["kpis"].frame("logo_churn")["month"].max() == pd.Timestamp("2024-12-01", tz="UTC")
+    for name in ("logo_churn", "revenue_retention", "mrr_bridge"):
+        mine, truth = run["kpis"].frame(name), plain["kpis"].frame(name)
+        pd.testing.assert_frame_equal(mine, truth[truth["month"] <= july].reset_index(drop=True))
+    assert (plain["kpis"].frame("logo_churn").query("month > @july")["churned"] > 0).all()  # what was lost
+    def last_close(cohorts):  # the close of the last month a cohort's retention was read at
+        return max(c + pd.DateOffset(months=int(k) + 1) for c, k in zip(cohorts["cohort"],
+                                                                          cohorts["months_since_start"], strict=True))
+
+    assert last_close(run["kpis"].frame("cohorts")) <= STOP < last_close(plain["kpis"].frame("cohorts"))
+    summary = run["kpis"].frame("summary").set_index("kpi")
+    assert summary.loc["logo_churn_rate", "period"] == july
+    assert summary.loc["logo_churn_rate", "value"] == pytest.approx(
+        plain["kpis"].frame("logo_churn").set_index("month").loc[july, "logo_churn_rate"])
+    assert summary.loc["active_account_rate", "period"] == plain["kpis"].frame("summary").set_index("kpi").loc[
+        "active_account_rate", "period"]
+    info = run["kpis"].json("info")
+    assert info["churn_stop"] == {"stop": "2024-08-23", "last_month": "2024-07-01", "months_left_out": 5}
+    assert K.start_note(info, "en").startswith("The monthly KPIs end with Jul 2024: the accounts' churn stops at "
+                                               "23 Aug 2024, 5 months before the data end")
+    assert K.start_note(info, "ja").startswith("月次KPIは2024年7月までです。")
+    assert K.churn_stop_note(info, "en") == K.start_note(info, "en")  # report 00 says it under its headline month
+    assert "churn_stop" not in plain["kpis"].json("info") and K.start_note(plain["kpis"].json("info")) == ""
+
+
 # ------------------------------------------------------------------------------------------------ journeys
 def test_the_first_years_compared_before_the_start_end_by_the_outcome_end(worlds, tmp_path):
     """The accounts compared before the start are those whose first ``outcome_days`` are over by the last day an

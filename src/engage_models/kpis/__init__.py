@@ -16,6 +16,7 @@ from .compute import (
     kpi_summary,
     logo_churn,
     monthly_mrr,
+    months_until,
     mrr_bridge,
     mrr_movements,
     revenue_retention,
@@ -23,6 +24,7 @@ from .compute import (
 )
 from .tables import load_tables
 from .views import (
+    churn_stop_note,
     definitions_view,
     events_note,
     plot_cohort_heatmap,
@@ -38,6 +40,7 @@ __all__ = [
     "EVENT_KPIS",
     "MOVEMENTS",
     "RATIO_COLUMNS",
+    "churn_stop_note",
     "cohort_matrix",
     "cohort_retention",
     "continuation_rate",
@@ -50,6 +53,7 @@ __all__ = [
     "load_tables",
     "logo_churn",
     "monthly_mrr",
+    "months_until",
     "mrr_bridge",
     "mrr_movements",
     "plot_cohort_heatmap",

@@ -591,8 +591,27 @@ def engagement_over_time(panel: pd.DataFrame, by: str | None = None, level: floa
 
 
 # ----------------------------------------------------------------------------------------- summary
+def months_until(as_of=None, churn_until=None):
+    """The observation date the monthly KPIs run to: ``churn_until`` (the day the accounts' churn stops being
+    recorded, :func:`~engage_models.ingest.quality.churn_stop`) when it is before ``as_of`` (or ``as_of`` is None),
+    else ``as_of``. Every monthly table ends with the last month whose close is on or before it, so no month counts
+    churn that was not recorded: past a stop, a month read 0 churn, 100% retention and customers who had left.
+
+    >>> months_until("2024-12-31", "2024-08-23")
+    Timestamp('2024-08-23 00:00:00')
+    >>> months_until("2024-12-31") , months_until(None, "2024-08-23")
+    ('2024-12-31', Timestamp('2024-08-23 00:00:00'))
+    """
+    if churn_until is None:
+        return as_of
+    stop = to_utc(pd.Timestamp(churn_until)).tz_localize(None)
+    if as_of is None:
+        return stop
+    return min(stop, to_utc(pd.Timestamp(as_of)).tz_localize(None))
+
+
 def kpi_summary(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = None, panel: pd.DataFrame | None = None,
-                *, as_of=None, observed_from=None, level: float = 0.95) -> pd.DataFrame:
+                *, as_of=None, observed_from=None, level: float = 0.95, churn_until=None) -> pd.DataFrame:
     """Headline KPIs of the latest complete month, with the previous month and the change.
 
     Rows (``kpi``): ``customers`` and ``mrr_total`` (at the month's close), ``net_new_mrr``,
@@ -600,7 +619,9 @@ def kpi_summary(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = Non
     ``grr``, ``nrr``, ``grr_12m`` and ``nrr_12m`` (when 12 months of history exist), ``continuation_rate``
     (as of each month's close, with its Wilson interval) and, given a ``panel``, ``dau_mau`` and
     ``active_account_rate`` (Wilson interval) at its latest and previous observation dates on or before
-    ``as_of``. ``change = value - previous`` (for rates: a difference in proportion points).
+    ``as_of``. ``change = value - previous`` (for rates: a difference in proportion points). ``churn_until``: the
+    day the accounts' churn stops being recorded (:func:`~engage_models.ingest.quality.churn_stop`): the month
+    KPIs end with the last month closed by then (:func:`months_until`), the panel's still run to ``as_of``.
 
     Returns
     -------
@@ -608,12 +629,13 @@ def kpi_summary(accounts: pd.DataFrame, subscriptions: pd.DataFrame | None = Non
         ``kpi``, ``period`` (month, or observation date for panel KPIs), ``value``, ``previous``, ``change``,
         ``ci_low``, ``ci_high``, ``unit`` (``count``, ``currency`` or ``ratio``).
     """
-    bridge = mrr_bridge(accounts, subscriptions, as_of=as_of, observed_from=observed_from)
+    months_as_of = months_until(as_of, churn_until)
+    bridge = mrr_bridge(accounts, subscriptions, as_of=months_as_of, observed_from=observed_from)
     if len(bridge) < 1:
         raise Thin("reason.no_headline_month")
-    churn = logo_churn(accounts, subscriptions, as_of=as_of, observed_from=observed_from, level=level)
-    rr = revenue_retention(accounts, subscriptions, as_of=as_of, observed_from=observed_from)
-    tr = trailing_revenue_retention(accounts, subscriptions, as_of=as_of, observed_from=observed_from)
+    churn = logo_churn(accounts, subscriptions, as_of=months_as_of, observed_from=observed_from, level=level)
+    rr = revenue_retention(accounts, subscriptions, as_of=months_as_of, observed_from=observed_from)
+    tr = trailing_revenue_retention(accounts, subscriptions, as_of=months_as_of, observed_from=observed_from)
     last = bridge["month"].iloc[-1]
     rows = []
 

@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 def start_note(info: dict | None, lang: str = "en") -> str:
     """What the KPIs left out of where they begin (the kpis stage's ``info``: ``observed_from`` and ``set_aside``,
-    see :func:`~engage_models.kpis.compute.kpi_start`); empty when nothing was.
+    see :func:`~engage_models.kpis.compute.kpi_start`) and, at a churn stop, where their months end (``churn_stop``:
+    :func:`~engage_models.kpis.compute.months_until`); empty when nothing was.
 
     >>> print(start_note({"observed_from": "2024-01-01T00:00:00+00:00", "set_aside": [{"table": "subscriptions",
     ...     "column": "period_start", "rows": 1, "total": 3400, "first": "1924-05-01", "last": "1924-05-01",
@@ -26,6 +27,8 @@ def start_note(info: dict | None, lang: str = "en") -> str:
     Set aside from the KPIs: 1 subscription row dated 1 May 1924 (period_start), more than a year before the rest of
     the table (a mistyped year?). The KPIs are observed from Jan 2024 and take no MRR from what was set aside; check
     the dates (the data-quality report says them too).
+    >>> print(start_note({"churn_stop": {"stop": "2024-08-23", "last_month": "2024-07-01", "months_left_out": 4}})[:64])
+    The monthly KPIs end with Jul 2024: the accounts' churn stops at
     """
     check_lang(lang)
     parts = []
@@ -34,7 +37,25 @@ def start_note(info: dict | None, lang: str = "en") -> str:
         dates = first if first == last else t("sep.date_span", lang, a=first, b=last)
         start = fmt_date((info or {}).get("observed_from") or x["start"], lang, month_only=True)
         parts.append(t(f"kpis.set_aside.{x['table']}", lang, n=x["rows"], dates=dates, start=start))
-    return " ".join(parts)
+    if said := churn_stop_note(info, lang):
+        parts.append(said)
+    return ("" if lang == "ja" else " ").join(parts)
+
+
+def churn_stop_note(info: dict | None, lang: str = "en") -> str:
+    """At a churn stop, where the monthly KPIs end and why (the kpis stage's ``info["churn_stop"]``:
+    :func:`~engage_models.kpis.compute.months_until`), in one sentence; empty without a stop. Report 02 says it
+    with :func:`start_note`, report 00 under its headline month.
+
+    >>> churn_stop_note({"observed_from": "2024-01-01"})
+    ''
+    """
+    check_lang(lang)
+    stop = (info or {}).get("churn_stop")
+    if not stop:
+        return ""
+    return t("kpis.churn_stop", lang, last=fmt_date(stop["last_month"], lang, month_only=True),
+             stop=fmt_date(stop["stop"], lang), months=stop["months_left_out"])
 
 
 def unseen_note(logo: pd.DataFrame, lang: str = "en") -> str:

@@ -301,12 +301,22 @@ def kpis(ctx: Context) -> None:
     # where the KPI months begin, and the rows dated long before the rest that were set aside to find it (report 02
     # says them: one subscription month mistyped as 1924 had stretched every monthly table back a century)
     first, said = K.kpi_start(accounts, subscriptions)
-    out.json("info", {"observed_from": first, "set_aside": [said] if said else []})
-    ctx.section("summary", lambda: out.frame("summary", K.kpi_summary(accounts, subscriptions, pnl, as_of=as_of)))
+    info = {"observed_from": first, "set_aside": [said] if said else []}
+    # at a churn stop the monthly KPIs end with the last month closed before it (report 02 says so): past it a
+    # month counted the accounts that left unrecorded as customers, with no churn
+    stop = (ctx.input("ingest").json("dates").get("churn_stop") or {}).get("stop")
+    months_as_of = K.months_until(as_of, stop)
+    if stop:
+        last, full = (to_utc(d).tz_localize(None).to_period("M") - 1 for d in (months_as_of, as_of))
+        info["churn_stop"] = {"stop": stop, "last_month": last.to_timestamp().date().isoformat(),
+                              "months_left_out": max(0, (full - last).n)}
+    out.json("info", info)
+    ctx.section("summary", lambda: out.frame("summary", K.kpi_summary(accounts, subscriptions, pnl, as_of=as_of,
+                                                                      churn_until=stop)))
 
     def monthly(name: str, compute: Callable[..., pd.DataFrame]) -> None:
         def write():
-            df = compute(accounts, subscriptions, as_of=as_of)
+            df = compute(accounts, subscriptions, as_of=months_as_of)
             if df.empty:
                 raise Thin("reason.no_closed_month")
             out.frame(name, df)
