@@ -293,6 +293,38 @@ def test_the_persona_and_channel_churn_end_at_the_stop(worlds, personas):
         "30-day window end by then")
 
 
+def test_the_lifecycle_paths_end_at_the_stop(personas):
+    """The paths followed the accounts through the scored dates after the stop, where those that left unrecorded
+    stayed in a stage and no path reached "churned". Every scored date of this run (3, from 1 Nov 2024) comes after
+    the stop: no path, and the reason names the stop; without a stop the paths are as before; a history that
+    straddles the stop ends at it (path_dates) and report 07 says so."""
+    from engage_models.journeys import stage as JS
+    from engage_models.journeys import views
+    from engage_models.journeys.reasons import Thin
+
+    stopped, plain = personas["stopped"], personas["plain"]
+    assert not stopped.has("personas", "stage_paths") and not stopped.has("personas", "stage_transitions")
+    why = views.missing_reason(stopped, "stage_paths", "en")
+    assert why.startswith("the accounts' churn stops on 23 Aug 2024 (report 01) and 3 scored dates come after it")
+    assert "顧客の解約が2024年8月23日で止まっており" in views.missing_reason(stopped, "stage_paths", "ja")
+    flow = plain["personas"].json("stage_flow")
+    assert len(flow["dates"]) == 3 and "churn_stop" not in flow and views.flow_stop_text(flow) == ""
+    assert plain["personas"].frame("stage_transitions").query("to == 'churned'")["accounts"].sum() > 0
+    # a history straddling the stop: the dates on or before it, the rest counted
+    dates = [pd.Timestamp(d, tz="UTC") for d in ("2024-06-01", "2024-07-01", "2024-08-01", "2024-09-01",
+                                                 "2024-10-01")]
+    kept, said = JS.path_dates(dates, "2024-08-23")
+    assert kept == dates[:3] and said == {"churn_stop": {"stop": "2024-08-23", "dates_left_out": 2}}
+    info = {"dates": [d.isoformat() for d in kept], **said}
+    assert views.flow_stop_text(info, "en") == (
+        "The paths end on 1 Aug 2024: the accounts' churn stops on 23 Aug 2024 (report 01), and on the 2 later "
+        "scored dates the accounts that left unrecorded would still be in a stage, none churned.")
+    assert views.flow_stop_text(info, "ja").startswith("経路は2024年8月1日までです。")
+    with pytest.raises(Thin):
+        JS.path_dates(dates, "2024-06-15")
+    assert JS.path_dates(dates, "2024-10-01") == (dates, {})
+
+
 def test_the_persona_and_channel_churn_without_a_stop_are_as_before(personas):
     run = personas["plain"]
     table = run["personas"].frame("persona_table")

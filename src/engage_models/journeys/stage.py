@@ -544,8 +544,34 @@ def stage_flow_section(ctx, pnl: pd.DataFrame, accounts: pd.DataFrame) -> None:
     dates = history_steps(scores["as_of"].unique())  # not a one-day step from a month start to the run's date
     if len(dates) < 2:
         raise Thin("pj.why.one_date")
+    dates, stopped = path_dates(dates, (pnl.attrs.get("churn_stop") or {}).get("stop"))
     stages = FL.lifecycle_stages(scores, pnl, ctx.config.actions.playbook, ctx.config.currency)
     paths = FL.stage_paths(stages, accounts, dates)
     out.frame("stage_paths", FL.common_paths(paths, n=pc.top_paths))
     out.frame("stage_transitions", FL.transitions(paths))
-    out.json("stage_flow", {"dates": list(dates), "cohort": len(paths), "paths": int(paths["path"].nunique())})
+    out.json("stage_flow", {"dates": list(dates), "cohort": len(paths), "paths": int(paths["path"].nunique()),
+                            **stopped})
+
+
+def path_dates(dates: list, stop=None) -> tuple[list, dict]:
+    """The scored ``dates`` the lifecycle paths step through, and what a churn stop left out. Past the day the
+    accounts' churn stops (``stop``), an account that left unrecorded stays in a stage and no path reaches
+    "churned", so the paths end at the last date on or before it; fewer than two such dates leave no path
+    (:class:`Thin`, naming the stop). Returns the dates and ``{"churn_stop": {"stop", "dates_left_out"}}`` when a
+    stop left any out, else ``{}``.
+
+    >>> d = [pd.Timestamp(x, tz="UTC") for x in ("2024-06-01", "2024-07-01", "2024-08-01", "2024-09-01")]
+    >>> kept, said = path_dates(d, "2024-08-23")
+    >>> [x.strftime("%b") for x in kept], said
+    (['Jun', 'Jul', 'Aug'], {'churn_stop': {'stop': '2024-08-23', 'dates_left_out': 1}})
+    >>> path_dates(d, None)[1], path_dates(d, "2025-01-01")[1]
+    ({}, {})
+    """
+    if not stop:
+        return list(dates), {}
+    known = [d for d in dates if d <= to_utc(stop)]
+    if len(known) == len(dates):
+        return list(dates), {}
+    if len(known) < 2:
+        raise Thin("pj.why.paths_stop", stop=date_of(to_utc(stop)), n=len(dates) - len(known))
+    return known, {"churn_stop": {"stop": str(stop), "dates_left_out": len(dates) - len(known)}}

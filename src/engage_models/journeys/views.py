@@ -479,5 +479,20 @@ def paths_view(paths: pd.DataFrame, lang: str = "en"):
                  lang=lang, translate=False, max_chars=200)
 
 
+def flow_stop_text(info: dict | None, lang: str = "en") -> str:
+    """At a churn stop, where the lifecycle paths end and why (the personas stage's ``stage_flow``:
+    :func:`engage_models.journeys.stage.path_dates`), in one sentence; empty when the stop left no date out.
+
+    >>> flow_stop_text({"dates": ["2024-07-01T00:00:00+00:00", "2024-08-01T00:00:00+00:00"],
+    ...                 "churn_stop": {"stop": "2024-08-23", "dates_left_out": 2}})[:60]
+    "The paths end on 1 Aug 2024: the accounts' churn stops on 23"
+    """
+    stop = (info or {}).get("churn_stop")
+    if not stop:
+        return ""
+    return t("pj.paths_stop", lang, last=fmt_date(pd.Timestamp(info["dates"][-1]), lang),
+             stop=fmt_date(pd.Timestamp(stop["stop"]), lang), n=stop["dates_left_out"])
+
+
 def plot_flow(transitions: pd.DataFrame, info: dict, ax=None, lang: str = "en"):
     return FL.plot_flow(transitions, info["dates"], ax=ax, lang=lang)
