@@ -271,6 +271,37 @@ def test_levels_read_in_the_order_of_their_numbers_or_of_an_ordered_category():
         "products": ["1", "2", "3", "10"], "tier": ["low", "mid", "high"]}
 
 
+def test_a_missing_value_indicator_needs_as_many_accounts_as_a_level():
+    """A metric missing in one row got an indicator whose weight (+-0.35 on a public credit table) was that one
+    row's outcome. The linear card gives a metric its indicator only when MIN_MISSING_ACCOUNTS accounts miss it
+    (rows, without an id column); below, the empty cells are imputed with the median and score as it does. Twelve
+    rows of one account are one account."""
+    from engage_models.health.design import MIN_MISSING_ACCOUNTS
+    from engage_models.health.scaling import SkewScaler
+
+    rng = np.random.default_rng(2)
+    n = 400
+    x = rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-1.5 + x)))).astype(int)
+    few, many = x.copy(), x.copy()
+    few[:MIN_MISSING_ACCOUNTS - 1] = np.nan
+    many[:MIN_MISSING_ACCOUNTS] = np.nan
+    X = pd.DataFrame({"few": few, "many": many, "usage": x})
+    m = HealthScore(date_col="__none", id_col="__none", n_bootstrap=0).fit(X, y)
+    assert [f for f in m.feature_names_ if f.endswith("__missing")] == ["many__missing"]
+    # an empty cell of "few" scores as its median does
+    row = X.iloc[[0]].assign(few=np.nanmedian(few))
+    assert m.predict_proba(X.iloc[[0]])[0, 1] == pytest.approx(m.predict_proba(row)[0, 1])
+    # counted in accounts when an id column says who is who: one account's twelve empty rows are one account
+    acc = pd.DataFrame({"account_id": np.r_[np.zeros(12, int), np.arange(1, n - 11)], "usage": x,
+                        "sparse": np.r_[np.full(12, np.nan), x[12:]]})
+    m2 = HealthScore(date_col="__none", id_col="account_id", n_bootstrap=0).fit(acc, y)
+    assert "sparse__missing" not in m2.feature_names_
+    assert SkewScaler().fit(X).missing_columns_ == ["few", "many"]  # the scaler alone: every column, as before
+    assert SkewScaler(min_missing=10).fit(X).missing_columns_ == ["many"]
+    assert SkewScaler(min_missing=2).fit(acc[["sparse"]], groups=acc["account_id"]).missing_columns_ == []
+
+
 def test_levels_of_too_few_accounts_share_one_weight():
     """A text column of a dozen one-row levels got a dozen weights, each fitted to one account's outcome. Levels
     of fewer than MIN_LEVEL_ACCOUNTS accounts are pooled into one level (with any level a later table brings);

@@ -22,6 +22,9 @@ from .scaling import MISSING_SUFFIX, MonotoneBinner, SkewScaler
 
 #: A categorical level needs this many accounts in the training rows for a weight of its own (else it is pooled).
 MIN_LEVEL_ACCOUNTS = 10
+#: A metric gets a missing-value indicator only when this many accounts (rows, without an id column) of the training
+#: rows miss it; below, its missing cells are only imputed: a weight fitted to a few accounts' outcomes is noise.
+MIN_MISSING_ACCOUNTS = MIN_LEVEL_ACCOUNTS
 #: The level that pools the rare ones (and the ones fit never saw); a name no data level is expected to have.
 OTHER = "__other__"
 
@@ -124,7 +127,8 @@ class _Design:
         self.binner = MonotoneBinner(n_bins) if binning else None
         # binned values are weights of evidence: already log-odds, missing values have their own bin
         self.scaler = SkewScaler(skew_threshold=skew_threshold, group_threshold=group_threshold,
-                                 missing_indicators=not binning, log_transform=not binning)
+                                 missing_indicators=not binning, log_transform=not binning,
+                                 min_missing=MIN_MISSING_ACCOUNTS)
         self.levels: dict[str, list[str]] = {}
         self.pooled: dict[str, list[str]] = {}  # column -> its levels pooled into OTHER (too few accounts)
         self.binary: list[str] = []
@@ -137,7 +141,7 @@ class _Design:
         if self.numeric:
             if self.binner is not None:
                 self.binner.fit(X[self.numeric], y)
-            self.scaler.fit(self._numeric(X))
+            self.scaler.fit(self._numeric(X), groups=groups)
         self.levels, self.pooled = {}, {}
         for c in self.categorical:
             v = X[c].astype("string")

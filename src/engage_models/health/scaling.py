@@ -114,6 +114,10 @@ class SkewScaler(TransformerMixin, BaseEstimator):
         reinforce instead of cancelling.
     missing_indicators : bool
         Add ``<column>__missing`` for columns with missing values in training.
+    min_missing : int
+        A column gets its indicator only when at least this many training rows miss it (or this many accounts,
+        given ``groups`` at fit); below, its missing cells are only imputed. An indicator fitted on one empty
+        cell got a weight of +-0.35 from that one row's outcome (a public credit table's marital status).
     log_transform : bool
         False: no log transform (inputs already on a log-odds scale, as from :class:`MonotoneBinner`).
 
@@ -131,26 +135,37 @@ class SkewScaler(TransformerMixin, BaseEstimator):
     n_features_in_, feature_names_in_ : as in scikit-learn (names only when fitted on a DataFrame).
     """
 
+    #: a scaler saved before ``min_missing`` existed reads as 1 (every column with a missing cell: as it was fitted)
+    min_missing = 1
+
     def __init__(self, skew_threshold: float = 1.0, group_threshold: float | None = None,
-                 missing_indicators: bool = True, log_transform: bool = True):
+                 missing_indicators: bool = True, log_transform: bool = True, min_missing: int = 1):
         self.skew_threshold = skew_threshold
         self.group_threshold = group_threshold
         self.missing_indicators = missing_indicators
         self.log_transform = log_transform
+        self.min_missing = min_missing
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, groups=None):
+        """Fit on ``X``; ``groups`` (one account code per row) counts the accounts that miss a column for
+        ``min_missing``, else its rows are counted."""
         X = _numeric(frame_for_fit(self, X), type(self).__name__)
         self.columns_ = list(X.columns)
         medians = fill_values(X)
         self.medians_ = dict(zip(self.columns_, medians.tolist(), strict=True))
         filled, missing = fill_missing(X.to_numpy(dtype=float), medians)
-        self.missing_columns_ = [c for c, m in zip(self.columns_, missing.any(axis=0), strict=True) if m] \
-            if self.missing_indicators else []
+        if groups is not None:
+            codes = pd.Series(np.asarray(groups))
+            counts = [codes[missing[:, j]].nunique() for j in range(missing.shape[1])]
+        else:
+            counts = missing.sum(axis=0).tolist()
+        self.missing_columns_ = [c for c, n in zip(self.columns_, counts, strict=True)
+                                 if n and n >= self.min_missing] if self.missing_indicators else []
         self.log_columns_, self.signed_log_columns_ = [], []
         if self.log_transform and len(filled) > 0:
             sd = filled.std(axis=0)
