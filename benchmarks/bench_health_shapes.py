@@ -159,7 +159,8 @@ def run(name: str, folds: int, n_boot: int, models=None, deciles: bool = False, 
     rows = []
     for m in MODELS_:
         b = boot[boot["model"] == m].set_index("metric")
-        diff = paired_difference(boot, m, "shape") if m != "shape" else None
+        # the difference to the shape card needs the shape card in the run (--models linear alone stopped here)
+        diff = paired_difference(boot, m, "shape") if m != "shape" and "shape" in MODELS_ else None
         rows.append({"table": name, "n": len(y), "churn_rate": y.mean(), "model": m,
                      "auc": b.loc["roc_auc", "estimate"], "auc_low": b.loc["roc_auc", "ci_low"],
                      "auc_high": b.loc["roc_auc", "ci_high"],
@@ -250,7 +251,7 @@ def run_world(data_dir: str, n_boot: int) -> pd.DataFrame:
     rows = []
     for m in models:
         b = boot[boot["model"] == m].set_index("metric")
-        diff = paired_difference(boot, m, "ebm") if m != "ebm" else None
+        diff = paired_difference(boot, m, "ebm") if m != "ebm" and "ebm" in models else None
         rows.append({"table": f"world {data_dir}", "n": boot.attrs["n"], "model": m,
                      "auc": b.loc["roc_auc", "estimate"], "auc_low": b.loc["roc_auc", "ci_low"],
                      "auc_high": b.loc["roc_auc", "ci_high"],
@@ -302,7 +303,7 @@ def main(argv=None) -> pd.DataFrame:
     show = pd.DataFrame({
         "table": res["table"], "model": res["model"],
         "ROC-AUC (95% CI)": [f"{r.auc:.3f} ({r.auc_low:.3f}-{r.auc_high:.3f})" for r in res.itertuples()],
-        f"AUC - {ref} (paired 95% CI)": ["" if r.model == ref else
+        f"AUC - {ref} (paired 95% CI)": ["" if r.model == ref or pd.isna(r.diff_low) and r.auc_minus_shape == 0 else
                                         f"{r.auc_minus_shape:+.3f} ({r.diff_low:+.3f} to {r.diff_high:+.3f})"
                                         for r in res.itertuples()],
         "ICI (95% CI)": [f"{r.ici:.3f} ({r.ici_low:.3f}-{r.ici_high:.3f})" for r in res.itertuples()],
