@@ -126,7 +126,7 @@ def test_too_few_churners_before_the_stop_say_the_stop_is_why(worlds):
 
 def test_reports_00_04_and_05_say_the_stop_in_both_languages(worlds):
     """Report 04 says in one sentence which rows were left out of the training and the backtest, report 00 in one
-    line, report 05 that its follow-up is not cut at the stop."""
+    line, report 05 that its follow-up ends at the stop (and, for an artifact made before, that it did not)."""
     from engage_models.health import views as hv
     from engage_models.reports import summary
     from engage_models.survival import report
@@ -160,4 +160,14 @@ def test_reports_00_04_and_05_say_the_stop_in_both_languages(worlds):
         "the observation date as before, so they count the months after the stop as time without churn, and churn "
         "there reads too low.")
     assert "顧客の解約は2024年8月23日で止まっています（レポート01）。" in report.header(info, "ja")
+    cut = {**info, "followed_until": "2024-08-23", "customers": 1234, "started_after_stop": 1}
+    assert report.header(cut, "en").endswith(
+        "The accounts' churn stops on 23 Aug 2024 (report 01): the curves, models and backtests below follow each "
+        "account to that day only (censored there), since past it the accounts that left unrecorded would count as "
+        "months without churn. The accounts and churn counted above are those followed to that day. The values and "
+        "the revenue at risk are for the 1,234 accounts that are customers on the observation date (1 of them "
+        "started after the stop), and count as customers any whose churn after the stop went unrecorded.")
+    assert report.header(cut, "ja").endswith(
+        "顧客価値と解約リスクのある収益は観測日時点の顧客1,234社（うち1社は止まった後に契約開始）についてのもので、"
+        "止まった後の解約が記録されていない顧客も顧客として数えています。")
     assert "churn stops" not in report.header({**info, "churn_stop": None}, "en")

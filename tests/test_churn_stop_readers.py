@@ -470,3 +470,90 @@ def test_the_effects_stage_ends_churn_at_the_stop(worlds, tmp_path):
     assert got["excluded"][PAST_STOP] == len(august)
     told_nothing = effects(ingest_without_stop(run["ingest"], tmp_path))
     assert "churn_stop" not in told_nothing and told_nothing["used"] == got["used"] + got["churn_stop"]["rows"]
+
+
+# ------------------------------------------------------------------------------------------------ survival
+def test_start_stop_rows_run_no_interval_past_the_observation_end():
+    """A panel row dated before the end whose next row comes after it ran to that next row: cut at a churn stop, a
+    churn after the stop fell in the follow-up. Known answer: the 1 August row ends on 23 August, without the
+    churn of 28 August; the 1 September row is left out."""
+    from engage_models.survival.data import panel_to_start_stop
+
+    lt = pd.DataFrame({"account_id": ["a"], "start_date": [pd.Timestamp("2024-01-01", tz="UTC")],
+                       "end_date": [pd.Timestamp("2024-08-28", tz="UTC")]})
+    panel = pd.DataFrame({"account_id": ["a"] * 3, "x": [1.0, 2.0, 3.0],
+                          "as_of": pd.to_datetime(["2024-07-01", "2024-08-01", "2024-09-01"], utc=True)})
+    got = panel_to_start_stop(panel, lt, ["x"], as_of=STOP)
+    assert got["x"].tolist() == [1.0, 2.0] and got["event"].tolist() == [0, 0]
+    assert got["stop"].iloc[-1] == pytest.approx(got["start"].iloc[-1] + 22 / 30.4375, abs=0.02)
+    # followed to the data end, the churn is in the August row
+    assert panel_to_start_stop(panel, lt, ["x"], as_of=AS_OF)["event"].tolist() == [0, 1]
+
+
+@pytest.fixture(scope="module")
+def survived(worlds, tmp_path_factory) -> dict:
+    """The survival stage (few refits) on both worlds, and on the stopped world told of no stop."""
+    from engage_models.pipeline import RunConfig
+
+    folder = tmp_path_factory.mktemp("survival")
+    got = {}
+    for name, (root, run) in worlds.items():
+        config = RunConfig.from_dict({"data_dir": str(root), "horizon_days": H, "seed": 0,
+                                      "survival": {"n_boot": 4, "n_jobs": 1}})
+        inputs = {"ingest": run["ingest"], "panel": run["panel"], "health": run["health"]}
+        got[name] = run_stage("survival", config, inputs, folder)
+        if name == "stopped":
+            got["told_nothing"] = run_stage("survival", config, {**inputs, "ingest": ingest_without_stop(
+                run["ingest"], folder)}, folder)
+    return got
+
+
+def test_survival_follows_the_accounts_to_the_stop(worlds, survived):
+    """Past the stop, the accounts whose churn went unrecorded counted as months without churn. The curves and the
+    models now take the lifetimes at the stop: exactly those of the recorded world followed to that day. The values
+    still score the customers of the observation date (unrecorded churners among them), and report 05 says both."""
+    from engage_models.survival import analysis, report
+
+    key = ["account_id", "duration", "event", "entry"]
+    stopped, plain = worlds["stopped"][0], worlds["plain"][0]
+    got = survived["stopped"].frame("lifetimes")[key].sort_values("account_id").reset_index(drop=True)
+    known = analysis.account_table(plain, STOP).lifetimes[key].sort_values("account_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, known, check_dtype=False)
+    # the stopped world followed to its observation date: more months, and only the churn recorded from the stop to
+    # 31 August added
+    blind = survived["told_nothing"].frame("lifetimes")
+    now = analysis.account_table(stopped, AS_OF)
+    late = int((pd.to_datetime(now.accounts["end_date"], utc=True) > STOP).sum())
+    assert blind["duration"].sum() > got["duration"].sum() + 100 and blind["event"].sum() == got["event"].sum() + late
+    info = survived["stopped"].json("info")
+    after = int((pd.to_datetime(now.lifetimes["start_date"], utc=True) >= STOP).sum())
+    assert info["followed_until"] == "2024-08-23" and info["churn_stop"] == "2024-08-23"
+    assert info["customers"] == len(now.active) and info["started_after_stop"] == after
+    assert info["accounts"] == len(got) and info["churned"] == int(got["event"].sum())
+    # the values: the customers of the observation date, at their tenure then
+    values = survived["stopped"].frame("values")
+    assert set(values["account_id"]) <= set(now.active["account_id"])
+    assert set(values["account_id"]) == set(survived["told_nothing"].frame("values")["account_id"])
+    tenure = now.active.set_index("account_id")["duration"]
+    assert (values.set_index("account_id")["tenure_months"] - tenure.loc[values["account_id"]]).abs().max() < 1e-9
+    # the simple LTV: the churn rate of the follow-up, the ARPA of today's customers
+    simple, blind_simple = survived["stopped"].json("simple_ltv"), survived["told_nothing"].json("simple_ltv")
+    assert simple["exposure_months"] < blind_simple["exposure_months"] and simple["arpa"] == blind_simple["arpa"]
+    assert simple["monthly_churn_rate"] > blind_simple["monthly_churn_rate"]
+    assert "(censored there)" in report.header(info, "en") and "その日で打ち切り" in report.header(info, "ja")
+    # the curves by health band: the three scored dates all come after the stop, so none is followed; told of no
+    # stop, the bands were followed past it with no churn
+    why = next(x for x in survived["stopped"].manifest["skipped"] if x["section"] == "km_band")
+    assert why["texts"]["en"] == ("the health scores begin on 1 Nov 2024, after the accounts' churn stops on 23 Aug "
+                                  "2024 (report 01): no band can be followed while churn is known")
+    assert survived["told_nothing"].has("km_band")
+
+
+def test_survival_without_a_stop_is_as_before(worlds, survived):
+    """The recorded world is followed to its observation date, and the stopped world told of no stop is too."""
+    from engage_models.survival import analysis
+
+    for name, root in (("plain", worlds["plain"][0]), ("told_nothing", worlds["stopped"][0])):
+        info = survived[name].json("info")
+        assert "followed_until" not in info and not info.get("churn_stop")
+        assert info["accounts"] == len(analysis.account_table(root, AS_OF).lifetimes)

@@ -410,13 +410,18 @@ def test_panel_to_start_stop_places_the_churn_in_its_interval():
                           "as_of": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01",
                                                    "2024-01-01", "2024-02-01"], utc=True),
                           "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
-    ss = panel_to_start_stop(panel, lt, ["x"], as_of="2024-03-01")
+    ss = panel_to_start_stop(panel, lt, ["x"], as_of="2024-04-01")
     a = ss[ss["account_id"] == "a"]
     assert a["x"].tolist() == [1.0, 2.0, 3.0]  # nothing after the churn
     assert a["event"].tolist() == [0, 0, 1]
     assert a["stop"].iloc[-1] == pytest.approx(74 / 30.4375)  # churned on 15 Mar
     b = ss[ss["account_id"] == "b"]
-    assert b["stop"].iloc[-1] == pytest.approx(60 / 30.4375) and b["event"].sum() == 0  # censored at as_of
+    assert b["stop"].iloc[-1] == pytest.approx(91 / 30.4375) and b["event"].sum() == 0  # censored at as_of
+    # an earlier end (a churn stop): the 1 March row starts on it and is left out, the churn after it is not known
+    ss = panel_to_start_stop(panel, lt, ["x"], as_of="2024-03-01")
+    a = ss[ss["account_id"] == "a"]
+    assert a["x"].tolist() == [1.0, 2.0] and a["event"].sum() == 0 and a["stop"].iloc[-1] == pytest.approx(
+        60 / 30.4375)
 
 
 def test_person_period_rows():

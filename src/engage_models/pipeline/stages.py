@@ -535,9 +535,9 @@ def known_labels(panel: pd.DataFrame, dates: dict, horizon_days: int) -> pd.Data
     return out
 
 
-#: The stages whose outcomes end at a churn stop (:func:`panel_labels`, :func:`label_end`): the stop is part of their
-#: keys. (The survival curves still follow accounts past it: report 05 says so.)
-LABEL_STAGES = ("surveys", "health", "personas", "effects", "monitoring")
+#: The stages whose outcomes end at a churn stop (:func:`panel_labels`, :func:`label_end`, the KPIs'
+#: :func:`engage_models.kpis.months_until`): the stop is part of their keys and named in their manifests.
+LABEL_STAGES = ("kpis", "surveys", "health", "survival", "personas", "effects", "monitoring")
 
 
 def panel_labels(ctx: Context) -> pd.DataFrame:
@@ -773,16 +773,24 @@ def survival(ctx: Context) -> None:
     from ..survival.report import account_curve_table, example_accounts
 
     c, out, s = ctx.config, ctx.out, ctx.config.survival
+    # today's accounts: the customers valued, their tenure and MRR at the observation date
     adata = analysis.account_table(c.data_dir, ctx.as_of)
-    lt = adata.lifetimes
+    # at a churn stop the follow-up ends there, censored: past it the accounts that left unrecorded would count as
+    # months without churn (curves too flat, hazards too low). The curves, the models and their backtests take
+    # the lifetimes cut at the stop; the values still score the customers of the observation date (report 05)
+    stop = (ctx.input("ingest").json("dates").get("churn_stop") or {}).get("stop")
+    end = label_end(ctx.input("ingest").json("dates"), adata.as_of)
+    fdata = analysis.account_table(c.data_dir, end) if end < adata.as_of else adata
+    lt = fdata.lifetimes
     if lt.empty:
         raise Thin("reason.no_time_observed")
     out.frame("lifetimes", lt)
-    out.json("info", {"as_of": adata.as_of, "observed_from": adata.observed_from, "accounts": len(lt),
+    out.json("info", {"as_of": adata.as_of, "observed_from": fdata.observed_from, "accounts": len(lt),
                       "churned": int(lt["event"].sum()), "left_truncated": int(lt["left_truncated"].sum()),
-                      "covariates": adata.covariates, "set_aside": adata.set_aside,
-                      # the follow-up runs to the observation date all the same: report 05 says so
-                      "churn_stop": (ctx.input("ingest").json("dates").get("churn_stop") or {}).get("stop")})
+                      "covariates": fdata.covariates, "set_aside": adata.set_aside, "churn_stop": stop,
+                      **({"followed_until": end.date().isoformat(), "customers": len(adata.active),
+                          "started_after_stop": int((to_utc(adata.lifetimes["start_date"]) >= end).sum())}
+                         if fdata is not adata else {})})
     # a group the report could never draw (never 10 accounts at risk at once) is left out, with the reason
     groups = {"km_all": KaplanMeierGroups(require_at_risk=True),
               "km_segment": KaplanMeierGroups("segment", require_at_risk=True),
@@ -796,8 +804,12 @@ def survival(ctx: Context) -> None:
     if ctx.has("health", "scores"):
         from ..health.history import band_followup
 
-        def km_band():
-            by_band = band_followup(ctx.input("health").frame("scores"), adata.accounts, ctx.as_of)
+        def km_band():  # followed from the earliest scored date to the churn stop, if any
+            scores = ctx.input("health").frame("scores")
+            first = to_utc(scores["as_of"]).min()
+            if stop and first >= end:
+                raise Thin("reason.bands_after_stop", first=date_of(first), stop=date_of(end))
+            by_band = band_followup(scores, adata.accounts, end)
             _write_km(out, "km_band", KaplanMeierGroups("band", entry_col=None, require_at_risk=True,
                                                          order=["green", "yellow", "red"]).fit(by_band))
 
@@ -806,7 +818,7 @@ def survival(ctx: Context) -> None:
         out.skip("km_band", ctx.why_missing("health", "scores"))
 
     def cox():
-        model = CoxModel(covariates=adata.covariates, entry_col="entry", random_state=c.seed,
+        model = CoxModel(covariates=fdata.covariates, entry_col="entry", random_state=c.seed,
                          max_cv_accounts=s.max_cv_accounts, n_jobs=s.n_jobs).fit(lt)
         out.frame("cox_summary", model.summary.reset_index(names="term"))
         if model.cv_results_ is not None:
@@ -828,7 +840,7 @@ def survival(ctx: Context) -> None:
             out.skip(name, exc)
     if model is not None:
         try:
-            oot = analysis.out_of_time(adata, model)
+            oot = analysis.out_of_time(fdata, model)
             out.json("oot_account", oot.result)
             cutoff = oot.cutoff
         except InsufficientData as exc:
@@ -839,7 +851,7 @@ def survival(ctx: Context) -> None:
             out.skip(name, ctx.why_missing("panel"))
         return
     pnl = ctx.input("panel").frame("panel")
-    pdata = analysis.panel_table(adata, panel=pnl)
+    pdata = analysis.panel_table(fdata, panel=pnl)
     try:
         tv = TimeVaryingCox(covariates=pdata.covariates, random_state=c.seed,
                             max_cv_accounts=s.max_cv_accounts, n_jobs=s.n_jobs).fit(pdata.start_stop)
@@ -861,7 +873,8 @@ def survival(ctx: Context) -> None:
         ctx.section("oot_panel", lambda: out.json("oot_panel", analysis.out_of_time_panel(pdata, tv, cutoff).result))
     else:  # the panel model is tested at the account model's cutoff
         out.skip("oot_panel", no_cutoff)
-    current = pdata.current
+    # the customers of the observation date, each at its tenure and MRR then (at a churn stop, beyond the follow-up)
+    current = pdata.current if fdata is adata else analysis.panel_table(adata, panel=pnl).current
     if current.empty:
         out.skip("values", Why("reason.no_customer"))
         return
@@ -882,9 +895,11 @@ def survival(ctx: Context) -> None:
     out.frame("example_curves", account_curve_table(tv.predict_curves(current.loc[list(examples)]),
                                                     by_account.loc[list(examples), "tenure_months"], examples,
                                                     horizon=s.ltv_horizon_months))
-    # its ARPA is the active accounts' MRR at the run's date, as the values' (the lifetimes' is at entry)
-    now = lt["account_id"].map(adata.mrr_now())
-    out.json("simple_ltv", simple_ltv(lt.assign(mrr=now.where(lt["event"] == 0, lt.get("mrr"))), margin=s.margin))
+    # its churn rate is the follow-up's; its ARPA the customers' MRR at the run's date, as the values' (the
+    # lifetimes' is at entry)
+    active = adata.active
+    out.json("simple_ltv", simple_ltv(lt, margin=s.margin,
+                                      active=active.assign(mrr=active["account_id"].map(adata.mrr_now()))))
 
 
 # ------------------------------------------------------------------------------------------------ actions

@@ -267,7 +267,9 @@ def panel_to_start_stop(panel: pd.DataFrame, lt: pd.DataFrame, covariates: list[
     lt : DataFrame
         :func:`lifetimes` output (gives ``start_date``, ``end_date``; ``as_of`` caps the last interval).
     as_of : date, optional
-        Observation end; default the latest panel date plus one period (so the last row has a length).
+        Observation end; default the latest panel date plus one period (so the last row has a length). No
+        interval runs past it, and rows on or after it are dropped: the lifetimes cut at a churn stop keep the
+        panel's later dates out of the follow-up.
     """
     need = {id_col, time_col, *covariates}
     lacking = sorted(need - set(panel.columns))
@@ -285,7 +287,8 @@ def panel_to_start_stop(panel: pd.DataFrame, lt: pd.DataFrame, covariates: list[
         obs_end = df[time_col].max() + (step if pd.notna(step) else pd.Timedelta(days=31))
     else:
         obs_end = to_utc(as_of)
-    nxt = nxt.fillna(obs_end)
+    # no interval runs past the observation end: cut at a churn stop, a row's next date may lie beyond it
+    nxt = nxt.fillna(obs_end).where(lambda d: d <= obs_end, obs_end)
     churn_in = end.notna() & (end > df[time_col]) & (end <= nxt)
     stop_ts = nxt.where(~churn_in, end)
     alive = (end.isna() | (end > df[time_col])) & (df[time_col] >= start)

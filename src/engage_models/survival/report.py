@@ -24,8 +24,9 @@ def header(info, lang: str = "en", currency: str = "USD") -> str:
 
     ``info``: the survival stage's summary (a dict with ``as_of``, ``observed_from``, ``accounts``, ``churned``,
     ``left_truncated`` and ``set_aside``, the rows left out of the data's start and the accounts left out of the
-    lifetimes, each said in a sentence; ``churn_stop``, the day the accounts' churn stops before the data end, said
-    too) or an :class:`~engage_models.survival.analysis.AccountData`.
+    lifetimes, each said in a sentence; ``churn_stop``, the day the accounts' churn stops before the data end, with
+    ``followed_until``, ``customers`` and ``started_after_stop`` when the follow-up ended there, said too) or an
+    :class:`~engage_models.survival.analysis.AccountData`.
     """
     if not isinstance(info, dict):
         lt = info.lifetimes
@@ -35,8 +36,11 @@ def header(info, lang: str = "en", currency: str = "USD") -> str:
     said = t("surv.header", lang, date=fmt_date(info["as_of"], lang), accounts=fmt_number(info["accounts"], lang),
              churned=fmt_number(info["churned"], lang), truncated=fmt_number(info["left_truncated"], lang),
              since=fmt_date(info["observed_from"], lang) if info.get("observed_from") is not None else "-")
-    stop = [t("surv.churn_stop", lang, stop=fmt_date(pd.Timestamp(info["churn_stop"]), lang))] \
-        if info.get("churn_stop") else []  # the follow-up is not censored at it: said, so churn reads as too low
+    stop = []
+    if info.get("churn_stop"):  # the follow-up ends at it; an artifact made before ran past it, said so
+        day = fmt_date(pd.Timestamp(info["churn_stop"]), lang)
+        stop = [t("surv.churn_stop", lang, stop=day, customers=info["customers"], after=info["started_after_stop"])
+                if "followed_until" in info else t("surv.churn_stop_uncut", lang, stop=day)]
     return " ".join([said, *(set_aside_note(x, lang, currency) for x in info.get("set_aside") or []), *stop])
 
 
