@@ -13,6 +13,8 @@ correlated metrics, named after its first), ``<metric>__missing`` (1 when the me
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -41,8 +43,6 @@ def level_order(column: pd.Series, levels) -> list[str]:
     >>> level_order(pd.Series(pd.Categorical(["low"], ["low", "mid", "high"], ordered=True)), ["mid", "high", "low"])
     ['low', 'mid', 'high']
     """
-    import re
-
     levels = [str(lv) for lv in levels]
     if isinstance(column.dtype, pd.CategoricalDtype) and column.dtype.ordered:
         rank = {str(c): i for i, c in enumerate(column.dtype.categories)}
