@@ -91,6 +91,17 @@ def test_crm_files_are_formula_safe_and_in_the_teams_language(tmp_path):
     assert read_csv(paths["hubspot_tasks"])["hs_task_subject"].iloc[0] == "Executive call：Acme"
 
 
+def test_a_numeric_account_id_with_a_sign_is_the_crm_key_as_it_is(tmp_path):
+    """An id such as ``-1042`` (a system that numbers test accounts below zero) was written ``'-1042`` by the
+    formula guard, so the upsert on it matched no record; a signed number is no formula and keeps its text."""
+    plan = _plan().assign(account_id=["-1042", "+7", "=HYPERLINK(\"http://x\")"])
+    paths = export_crm(plan, tmp_path, model_id="m1")
+    raw = paths["hubspot_companies"].read_bytes().decode("utf-8-sig").replace("\r\n", "\n").split("\n")
+    assert [line.split(",")[0] for line in raw[1:3]] == ["-1042", "+7"] and raw[3].startswith("\"'=HYPERLINK")
+    assert read_csv(paths["salesforce_accounts"])["Engage_Account_ID__c"].tolist() == plan["account_id"].tolist()
+    assert read_csv(paths["hubspot_tasks"])["engage_task_key"].iloc[0] == "-1042:exec_call:2025-06-01"
+
+
 def test_an_action_list_without_its_columns_is_refused(tmp_path):
     with pytest.raises(ValueError, match="lacks"):
         export_crm(_plan().drop(columns="reason"), tmp_path, model_id="m")

@@ -10,7 +10,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engage_models._core.io import FORMULA_START, read_csv, write_csv
+from engage_models._core.io import FORMULA_START, PLAIN_NUMBER, read_csv, write_csv
 
 
 def _raw(path) -> list[list[str]]:
@@ -56,5 +56,16 @@ def test_any_text_round_trips_and_never_starts_a_formula(tmp_path_factory, value
     path = tmp_path_factory.mktemp("csv") / "p.csv"
     write_csv(pd.DataFrame({"v": values, "n": range(len(values))}), path)
     assert read_csv(path)["v"].tolist() == values
-    for cell in (r[0] for r in _raw(path)[1:]):
-        assert not cell.startswith(FORMULA_START)
+    for cell in (r[0] for r in _raw(path)[1:]):  # a signed number is read as one, never as a formula
+        assert not cell.startswith(FORMULA_START) or PLAIN_NUMBER.fullmatch(cell)
+
+
+def test_a_signed_number_as_text_keeps_its_value(tmp_path):
+    """An account id such as ``-123`` got a quote, so the CRM import files' key (``'-123``) matched no record:
+    a signed number is a number to a spreadsheet, never a formula, and is written as it is. A sign followed by
+    anything else (an expression, a phone number with spaces, a word) is still guarded."""
+    ids = ["-123", "+42", "-0.5", "+1.5e3", "-1-1", "+81 3 1234", "-x", "-", "+.5", "-1e"]
+    rows = _raw(write_csv(pd.DataFrame({"account_id": ids}), tmp_path / "ids.csv"))
+    assert [r[0] for r in rows[1:]] == ["-123", "+42", "-0.5", "+1.5e3", "'-1-1", "'+81 3 1234", "'-x", "'-", "+.5",
+                                        "'-1e"]
+    assert read_csv(tmp_path / "ids.csv")["account_id"].tolist() == ids

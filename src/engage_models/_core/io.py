@@ -5,7 +5,8 @@ sees half a file and a crash leaves the previous version in place.
 
 CSV files are for people, who open them in a spreadsheet: :func:`write_csv` neutralises formulas (OWASP's
 CSV-injection guidance: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
-gets a leading single quote, so the spreadsheet shows it as text) and :func:`read_csv` undoes exactly that.
+gets a leading single quote, so the spreadsheet shows it as text, unless it is a signed number such as ``-123``)
+and :func:`read_csv` undoes exactly that.
 """
 
 from __future__ import annotations
@@ -63,13 +64,22 @@ def write_text(path: str | Path, text: str) -> Path:
 
 #: A text cell starting with one of these is read as a formula by spreadsheets (OWASP, CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A signed number written as text (``-123``, ``+1.5e3``): a spreadsheet reads it as a number, never a formula, so it
+#: is written as it is (as defusedcsv leaves ``-1.3``). Quoted, an account id ``-123`` became ``'-123`` in the CRM
+#: import files, a key no record matches.
+PLAIN_NUMBER = re.compile(r"[+-](?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _QUOTE = "'"
 
 
 def _escape_cell(value):
     """A text value as written: a single quote before a formula start, and before a leading quote (so
-    that :func:`_unescape_cell` knows every leading quote is ours). Other values unchanged."""
-    if isinstance(value, str) and value.startswith((*FORMULA_START, _QUOTE)):
+    that :func:`_unescape_cell` knows every leading quote is ours). Other values, and a signed number
+    (:data:`PLAIN_NUMBER`), unchanged.
+
+    >>> [_escape_cell(v) for v in ("=1+1", "-123", "+1.5e3", "-1-1", "-x", "+81 3 1234", 7)]
+    ["'=1+1", '-123', '+1.5e3', "'-1-1", "'-x", "'+81 3 1234", 7]
+    """
+    if isinstance(value, str) and value.startswith((*FORMULA_START, _QUOTE)) and not PLAIN_NUMBER.fullmatch(value):
         return _QUOTE + value
     return value
 
