@@ -102,6 +102,12 @@ def test_a_saved_and_loaded_model_scores_bit_identically_and_names_itself_by_its
     # the same model saved again (elsewhere, later) has the same id: the id is its content, not the write time
     assert save_frozen(model, tmp_path / "again", panel_rows=rows, info=_info(form, model, label="<b>x</b> & y")
                        ).name == frozen.model_id
+    # the build of the package that trained it: the stage keys' hash of the source files, not part of the id
+    from engage_models.lifecycle.frozen import model_id_of
+    from engage_models.pipeline.store import code_version
+
+    assert card["code"] == code_version() and f"<td>{code_version()}</td>" in page
+    assert model_id_of({**card, "code": "0" * 16}) == frozen.model_id
 
 
 def test_a_model_refuses_a_panel_it_cannot_score_and_a_changed_file(fitted, panel, tmp_path):

@@ -57,8 +57,9 @@ LABEL = "churned_within_h"
 CARD_VERSION = 2
 #: Libraries recorded in the card (interpret only when the model uses it).
 LIBRARIES = ("engage_models", "scikit-learn", "numpy", "pandas", "scipy", "skops", "interpret-core")
-#: Fields of the card left out of the model id (they say when, not what).
-NOT_HASHED = ("model_id", "created")
+#: Fields of the card left out of the model id (they say when and by which build of the package, not what: the
+#: same model trained again by changed code keeps its id and folder).
+NOT_HASHED = ("model_id", "created", "code")
 #: :meth:`FrozenModel.blank_features`: the chance below which every account at one value is a broken feed, not
 #: a month like one the model saw.
 BLANK_CHANCE = 1e-6
@@ -124,6 +125,12 @@ def model_id_of(card: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ the card
+def _code_version() -> str:
+    from ..pipeline.store import code_version  # the stage keys' hash of the source files
+
+    return code_version()
+
+
 def library_versions(form: str | None = None) -> dict[str, str]:
     out = {}
     for lib in LIBRARIES:
@@ -225,6 +232,9 @@ def save_frozen(model, folder: str | Path, *, panel_rows: pd.DataFrame, info: di
             "thresholds": info.get("thresholds"),
             "model_info": info.get("model_info"),
             "versions": library_versions(info.get("form")),
+            # the package's source files that trained it (the pipeline's code_version): a version number stays
+            # the same across the commits of a development install
+            "code": _code_version(),
             "files": {MODEL_FILE: skops_digest(staging / MODEL_FILE), REFERENCE_FILE: frame_digest(reference)},
         }
         card = jsonable(card)
@@ -251,7 +261,8 @@ def card_html(card: dict) -> str:
     """The card as a short self-contained HTML page (escaped; no machine path)."""
     e = lambda v: html.escape("" if v is None else str(v))  # noqa: E731
     tr = card.get("training", {})
-    rows = [("model id", card.get("model_id")), ("created", card.get("created")), ("form", card.get("form")),
+    rows = [("model id", card.get("model_id")), ("created", card.get("created")),
+            ("package code (hash of its source)", card.get("code")), ("form", card.get("form")),
             ("horizon (days)", card.get("horizon_days")),
             ("training observation dates", f"{tr.get('first_as_of')} .. {tr.get('last_as_of')}"),
             ("cutoff (data until)", tr.get("cutoff")), ("rows", tr.get("rows")), ("accounts", tr.get("accounts")),
