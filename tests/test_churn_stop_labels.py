@@ -153,6 +153,18 @@ def test_reports_00_04_and_05_say_the_stop_in_both_languages(worlds):
     assert hv.churn_stop_text({"churn_stop": none}, "en").endswith(
         "no row of the training or the backtest had its 30-day window run past it.")
     assert summary.churn_stop_line({"churn_stop": none}, "en") == ""
+    # a scoring run's frozen model keeps its training's stop: said as the model's, not as this run's data
+    frozen = {**model, "frozen": True, "model_id": "abc123"}
+    assert hv.churn_stop_text(frozen, "en") == (
+        "The frozen model abc123 was trained where the accounts' churn stopped on 23 Aug 2024: the "
+        f"{n} rows observed 1 Aug 2024 to 1 Dec 2024, whose 30-day window ran past that day, were left out of its "
+        "training and backtest, since every account there looked as if it never churned.")
+    assert hv.churn_stop_text(frozen, "ja").startswith("凍結モデル abc123 は、顧客の解約が2024年8月23日で止まっていた")
+    assert summary.churn_stop_line(frozen, "en") == (
+        "The frozen health model abc123 learned on outcomes known by 23 Aug 2024, where the accounts' churn stopped "
+        "in its training data.")
+    assert "凍結ヘルスモデル abc123" in summary.churn_stop_line(frozen, "ja")
+    assert hv.churn_stop_text({**frozen, "churn_stop": none}, "en") == ""
     info = {"as_of": "2025-01-01", "observed_from": "2024-01-01", "accounts": 300, "churned": 55,
             "left_truncated": 10, "churn_stop": "2024-08-23"}
     assert report.header(info, "en").endswith(

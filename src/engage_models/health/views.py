@@ -38,6 +38,8 @@ def _span(first, last, lang: str) -> str:
 
 #: The sentence of each churn-stop key when no row was left out (a key without one says nothing then).
 _STOP_NONE = {"hs.churn_stop": "hs.churn_stop_none", "monitoring.churn_stop": "monitoring.churn_stop_none"}
+#: A frozen model's ``model.json`` keeps the stop of its training: said as the model's, not this run's.
+_STOP_FROZEN = {"hs.churn_stop": "hs.churn_stop_frozen", "sum.churn_stop": "sum.churn_stop_frozen"}
 
 
 def churn_stop_text(model: dict | None, lang: str = "en", key: str = "hs.churn_stop") -> str:
@@ -45,7 +47,8 @@ def churn_stop_text(model: dict | None, lang: str = "en", key: str = "hs.churn_s
     ``churn_stop``, written by the health stage: :func:`engage_models.pipeline.stages.known_labels`), in one sentence
     of ``lang``: the stop, the rows and their dates, the horizon; empty without a stop. ``key``: ``sum.churn_stop``
     gives the executive summary's shorter line, ``monitoring.churn_stop`` report 08's (the monitoring stage's
-    ``info`` keeps its ``churn_stop`` the same way).
+    ``info`` keeps its ``churn_stop`` the same way). A frozen model's (``frozen``: a scoring run) is the stop of
+    its training data, said so with its ``model_id`` (none when it left no row out).
 
     >>> model = {"churn_stop": {"stop": "2024-06-30", "label_end": "2024-06-30", "rows": 1234, "accounts": 300,
     ...                         "first": "2024-04-01", "last": "2024-10-01", "horizon_days": 90}}
@@ -57,6 +60,9 @@ def churn_stop_text(model: dict | None, lang: str = "en", key: str = "hs.churn_s
     if not found:
         return ""
     stop = fmt_date(pd.Timestamp(found["stop"]), lang)
+    if model.get("frozen") and key in _STOP_FROZEN:
+        return t(_STOP_FROZEN[key], lang, model=model.get("model_id") or "", stop=stop, n=found["rows"],
+                 h=found["horizon_days"], dates=_span(found["first"], found["last"], lang)) if found["rows"] else ""
     if not found["rows"]:
         return t(_STOP_NONE[key], lang, stop=stop, h=found["horizon_days"]) if key in _STOP_NONE else ""
     return t(key, lang, stop=stop, n=found["rows"], h=found["horizon_days"],
