@@ -557,3 +557,69 @@ def test_survival_without_a_stop_is_as_before(worlds, survived):
         info = survived[name].json("info")
         assert "followed_until" not in info and not info.get("churn_stop")
         assert info["accounts"] == len(analysis.account_table(root, AS_OF).lifetimes)
+
+
+def ingest_with_stop(ingest, folder, stop: str):
+    """An ingest artifact of the run's dates with the churn stop moved to ``stop`` (a stop found elsewhere)."""
+    from engage_models._core.io import write_json
+    from engage_models.pipeline.store import Artifact
+
+    moved = folder / f"ingest-stop-{stop}"
+    moved.mkdir()
+    write_json(moved / "manifest.json", {"stage": "ingest", "key": "i", "files": [], "skipped": []})
+    write_json(moved / "dates.json", {**ingest.json("dates"), "churn_stop": {"stop": stop}})
+    return Artifact(moved)
+
+
+def _survival_at(worlds, folder, stop):
+    from engage_models.pipeline import RunConfig
+
+    root, run = worlds["stopped"]
+    config = RunConfig.from_dict({"data_dir": str(root), "horizon_days": H, "seed": 0,
+                                  "survival": {"n_boot": 2, "n_jobs": 1}})
+    inputs = {"ingest": ingest_with_stop(run["ingest"], folder, stop), "panel": run["panel"], "health": run["health"]}
+    return run_stage("survival", config, inputs, folder)
+
+
+@pytest.mark.parametrize("stop, en, ja", [
+    # no account started before it: the reason named the stop as the observation date ("no account started before
+    # the observation date 1 Jan 2000")
+    ("2000-01-01", "no account started before the accounts' churn stops on 1 Jan 2000 (report 01): no lifetime can "
+                   "be followed while churn is known", "2000年1月1日"),
+    # the accounts started before it, but the data begin (1 January 2024) after it: curves and models said only "no
+    # account has time at risk", the values "too little history"
+    ("2023-06-01", "the accounts' churn stops on 1 Jun 2023 (report 01), not after the data begin (1 Jan 2024): no "
+                   "account can be followed while its churn is known", "2024年1月1日"),
+    ("2024-01-01", "the accounts' churn stops on 1 Jan 2024 (report 01), not after the data begin (1 Jan 2024): no "
+                   "account can be followed while its churn is known", "2024年1月1日"),
+])
+def test_survival_with_no_follow_up_before_the_stop_says_the_stop(worlds, tmp_path, stop, en, ja):
+    """A stop before any account started, or on or before the data begin, leaves no follow-up: the survival stage is
+    thin, and its reason names the stop (not the observation date 1 Jan 2025) in both languages."""
+    from engage_models._core.errors import InsufficientData
+    from engage_models._core.reasons import text
+
+    with pytest.raises(InsufficientData) as caught:
+        _survival_at(worlds, tmp_path, stop)
+    assert text(caught.value.why, "en") == en
+    assert ja in text(caught.value.why, "ja") and "レポート01" in text(caught.value.why, "ja")
+
+
+def test_survival_with_the_panel_after_the_stop_says_the_stop(worlds, tmp_path):
+    """The panel begins on 1 April 2024 (its first date needs the longest trailing window); a stop on 15 February
+    comes before it. The time-varying model, its backtest and the values said "too little history (its first date
+    needs the longest trailing window of data)", with the stop in ISO: the panel is as long as it is, the stop is why.
+    The account-level curves and Cox model still follow the accounts to the stop. A stop on the panel's first day
+    leaves none of it too (a row on the follow-up's end is dropped)."""
+    on_the_day = {x["section"]: x["texts"]["en"] for x in _survival_at(worlds, tmp_path, "2024-04-01").manifest[
+        "skipped"]}
+    assert on_the_day["values"].startswith("time-varying Cox model: the engagement panel's first date, 1 Apr 2024, "
+                                           "is not before the accounts' churn stops on 1 Apr 2024 (report 01)")
+    got = _survival_at(worlds, tmp_path, "2024-02-15")
+    assert got.json("info")["followed_until"] == "2024-02-15" and got.has("cox_summary")
+    skipped = {x["section"]: x["texts"] for x in got.manifest["skipped"]}
+    for name in ("tv_summary", "oot_panel", "values"):
+        assert skipped[name]["en"] == (
+            "time-varying Cox model: the engagement panel's first date, 1 Apr 2024, is not before the accounts' churn "
+            "stops on 15 Feb 2024 (report 01): none of its dates can be followed while churn is known"), skipped[name]
+        assert "2024年4月1日" in skipped[name]["ja"] and "2024年2月15日" in skipped[name]["ja"]

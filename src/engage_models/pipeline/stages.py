@@ -780,7 +780,16 @@ def survival(ctx: Context) -> None:
     # the lifetimes cut at the stop; the values still score the customers of the observation date (report 05)
     stop = (ctx.input("ingest").json("dates").get("churn_stop") or {}).get("stop")
     end = label_end(ctx.input("ingest").json("dates"), adata.as_of)
-    fdata = analysis.account_table(c.data_dir, end) if end < adata.as_of else adata
+    if end < adata.as_of:
+        try:  # the reason names the stop, not the observation date ("no account started before 1 Jan 2000")
+            fdata = analysis.account_table(c.data_dir, end)
+        except InsufficientData:
+            raise Thin("reason.no_lifetime_stop", stop=date_of(end)) from None
+        # a stop on or before the data begin: no day of the data has its churn known, nothing is followed
+        if fdata.observed_from is not None and end <= to_utc(fdata.observed_from):
+            raise Thin("reason.stop_before_data", stop=date_of(end), since=date_of(to_utc(fdata.observed_from)))
+    else:
+        fdata = adata
     lt = fdata.lifetimes
     if lt.empty:
         raise Thin("reason.no_time_observed")
@@ -851,6 +860,13 @@ def survival(ctx: Context) -> None:
             out.skip(name, ctx.why_missing("panel"))
         return
     pnl = ctx.input("panel").frame("panel")
+    first = to_utc(pnl["as_of"]).min() if not pnl.empty else None
+    if fdata is not adata and first is not None and first >= end:
+        # the panel is as long as its windows allow; the stop before its first date is why no month is followed
+        why = Why("reason.panel_after_stop", model=Why(TimeVaryingCox.label), first=date_of(first), stop=date_of(end))
+        for name in ("tv_summary", "oot_panel", "values"):
+            out.skip(name, why)
+        return
     pdata = analysis.panel_table(fdata, panel=pnl)
     try:
         tv = TimeVaryingCox(covariates=pdata.covariates, random_state=c.seed,
