@@ -1114,6 +1114,36 @@ def test_the_out_of_time_refit_keeps_a_penalty_the_user_gave():
     assert A._refit_penalised(given, train) == (None, None)  # not stepped up behind the user's back
 
 
+def test_the_out_of_time_refit_says_when_no_account_known_then_reached_the_split_tenure():
+    """A CDNOW purchase log followed to its churn stop (1998-01-02): the Cox model split log(1 + MRR) at 4.4 months
+    of tenure, and at the cutoff (3 May 1997, four months into the data) no account had reached it. The later term's
+    column was all zero and the test was "not computed: the Cox model did not converge ... a covariate level with no
+    churner (or only churners) ...; give fewer covariates or a penalizer": no penalty helps. The reason says why."""
+    from engage_models._core.reasons import text
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=600)
+    duration = rng.exponential(1 / (0.08 * np.exp(0.7 * x)))
+    full = pd.DataFrame({"duration": np.minimum(duration, 24), "event": (duration < 24).astype(int), "x": x,
+                         "entry": 0.0})
+    model = CoxModel(covariates=["x"], entry_col="entry", time_split=["x"], split_time=6.0, check_ph=False).fit(full)
+    assert model.params_.index.tolist() == ["x [t<=6.0]", "x [t>6.0]"]
+    known = full.assign(event=((full["duration"] < 5) & (full["event"] == 1)).astype(int),
+                        duration=full["duration"].clip(upper=5))  # what was known at month 5
+    cutoff = pd.Timestamp("2024-06-01", tz="UTC")
+    with pytest.raises(InsufficientData) as caught:
+        A._refit_and_score(model, known, full[full["duration"] > 5], cutoff, len(known), (3, 6, 12), 10)
+    assert text(caught.value.why, "en") == (
+        "out-of-time test at 1 Jun 2024: the Cox model gives an effect one hazard ratio up to 6.0 months of tenure "
+        "and another after (see its assumptions check), and the accounts known at the cutoff were followed 5.0 months "
+        "at most: the later ratio cannot be estimated on them")
+    assert "契約6.0か月まで" in text(caught.value.why, "ja") and "最長5.0か月" in text(caught.value.why, "ja")
+    # followed past the split by the cutoff, the refit estimates both ratios as before
+    later = full.assign(event=((full["duration"] < 8) & (full["event"] == 1)).astype(int),
+                        duration=full["duration"].clip(upper=8))
+    assert np.isfinite(A.clone_refit(model).fit(later).params_).all()
+
+
 def test_the_revenue_table_writes_lost_mrr_months_in_the_currency():
     """Report 05 showed 「失われる見込みのMRR×月 141,196」 without a unit beside amounts in yen."""
     from engage_models.survival.report import revenue_table

@@ -1271,6 +1271,12 @@ def _refit_and_score(model, train: pd.DataFrame, test: pd.DataFrame, cutoff, tra
     m = clone_refit(model) if hasattr(model, "params_") else model
     if test.empty:
         raise Thin("reason.oot_no_customer", cutoff=date_of(cutoff))
+    # an effect split at a tenure no account known at the cutoff had reached has no later ratio to estimate (its
+    # column is all zero): no penalty helps, and lifelines' "did not converge" named the wrong cause
+    split = getattr(model, "split_time_", None) if getattr(model, "time_split_", None) else None
+    if split is not None and not train.empty and not (train[model.duration_col] > split).any():
+        raise Thin("reason.oot_split_unseen", cutoff=date_of(cutoff), months=f"{split:.1f}",
+                   longest=f"{float(train[model.duration_col].max()):.1f}")
     penalised = None
     try:
         m.fit(train)
