@@ -179,6 +179,11 @@ def test_reports_00_04_and_05_say_the_stop_in_both_languages(worlds):
         "months without churn. The accounts and churn counted above are those followed to that day. The values and "
         "the revenue at risk are for the 1,234 accounts that are customers on the observation date (1 of them "
         "started after the stop), and count as customers any whose churn after the stop went unrecorded.")
+    beyond = report.header({**cut, "longest_followed": 12.0, "beyond_followed": 3}, "en")
+    assert beyond.endswith("unrecorded. 3 of them are past the longest tenure followed to the stop (12 months): their "
+                           "values rest on the constant hazard assumed beyond it alone (see the methods).")
+    assert "うち3社は、止まった日までに追跡できた最長の契約期間（12か月）" in report.header(
+        {**cut, "longest_followed": 12.0, "beyond_followed": 3}, "ja")
     assert report.header(cut, "ja").endswith(
         "顧客価値と解約リスクのある収益は観測日時点の顧客1,234社（うち1社は止まった後に契約開始）についてのもので、"
         "止まった後の解約が記録されていない顧客も顧客として数えています。")

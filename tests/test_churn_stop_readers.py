@@ -530,6 +530,8 @@ def test_survival_follows_the_accounts_to_the_stop(worlds, survived):
     assert info["followed_until"] == "2024-08-23" and info["churn_stop"] == "2024-08-23"
     assert info["customers"] == len(now.active) and info["started_after_stop"] == after
     assert info["accounts"] == len(got) and info["churned"] == int(got["event"].sum())
+    assert info["longest_followed"] == round(got["duration"].max(), 1)
+    assert info["beyond_followed"] == int((now.active["duration"] > got["duration"].max()).sum())
     # the values: the customers of the observation date, at their tenure then
     values = survived["stopped"].frame("values")
     assert set(values["account_id"]) <= set(now.active["account_id"])
@@ -544,8 +546,8 @@ def test_survival_follows_the_accounts_to_the_stop(worlds, survived):
     # the curves by health band: the three scored dates all come after the stop, so none is followed; told of no
     # stop, the bands were followed past it with no churn
     why = next(x for x in survived["stopped"].manifest["skipped"] if x["section"] == "km_band")
-    assert why["texts"]["en"] == ("the health scores begin on 1 Nov 2024, after the accounts' churn stops on 23 Aug "
-                                  "2024 (report 01): no band can be followed while churn is known")
+    assert why["texts"]["en"] == ("the health scores begin on 1 Nov 2024, not before the accounts' churn stops on "
+                                  "23 Aug 2024 (report 01): no band can be followed while churn is known")
     assert survived["told_nothing"].has("km_band")
 
 

@@ -798,7 +798,10 @@ def survival(ctx: Context) -> None:
                       "churned": int(lt["event"].sum()), "left_truncated": int(lt["left_truncated"].sum()),
                       "covariates": fdata.covariates, "set_aside": adata.set_aside, "churn_stop": stop,
                       **({"followed_until": end.date().isoformat(), "customers": len(adata.active),
-                          "started_after_stop": int((to_utc(adata.lifetimes["start_date"]) >= end).sum())}
+                          "started_after_stop": int((to_utc(adata.lifetimes["start_date"]) >= end).sum()),
+                          # today's customers past the longest tenure followed: valued on the tail hazard alone
+                          "longest_followed": round(float(lt["duration"].max()), 1),
+                          "beyond_followed": int((adata.active["duration"] > lt["duration"].max()).sum())}
                          if fdata is not adata else {})})
     # a group the report could never draw (never 10 accounts at risk at once) is left out, with the reason
     groups = {"km_all": KaplanMeierGroups(require_at_risk=True),

@@ -25,7 +25,8 @@ def header(info, lang: str = "en", currency: str = "USD") -> str:
     ``info``: the survival stage's summary (a dict with ``as_of``, ``observed_from``, ``accounts``, ``churned``,
     ``left_truncated`` and ``set_aside``, the rows left out of the data's start and the accounts left out of the
     lifetimes, each said in a sentence; ``churn_stop``, the day the accounts' churn stops before the data end, with
-    ``followed_until``, ``customers`` and ``started_after_stop`` when the follow-up ended there, said too) or an
+    ``followed_until``, ``customers``, ``started_after_stop``, ``longest_followed`` and ``beyond_followed`` when the
+    follow-up ended there, said too) or an
     :class:`~engage_models.survival.analysis.AccountData`.
     """
     if not isinstance(info, dict):
@@ -41,6 +42,9 @@ def header(info, lang: str = "en", currency: str = "USD") -> str:
         day = fmt_date(pd.Timestamp(info["churn_stop"]), lang)
         stop = [t("surv.churn_stop", lang, stop=day, customers=info["customers"], after=info["started_after_stop"])
                 if "followed_until" in info else t("surv.churn_stop_uncut", lang, stop=day)]
+        if info.get("beyond_followed"):  # their values rest on the tail beyond the follow-up alone
+            stop.append(t("surv.beyond_followed", lang, n=info["beyond_followed"],
+                          months=fmt_number(info["longest_followed"], lang)))
     return " ".join([said, *(set_aside_note(x, lang, currency) for x in info.get("set_aside") or []), *stop])
 
 
