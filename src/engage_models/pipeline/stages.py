@@ -778,8 +778,8 @@ def survival(ctx: Context) -> None:
     # at a churn stop the follow-up ends there, censored: past it the accounts that left unrecorded would count as
     # months without churn (curves too flat, hazards too low). The curves, the models and their backtests take
     # the lifetimes cut at the stop; the values still score the customers of the observation date (report 05)
-    stop = (ctx.input("ingest").json("dates").get("churn_stop") or {}).get("stop")
-    end = label_end(ctx.input("ingest").json("dates"), adata.as_of)
+    dates = ctx.input("ingest").json("dates")
+    stop, end = (dates.get("churn_stop") or {}).get("stop"), label_end(dates, adata.as_of)
     if end < adata.as_of:
         try:  # the reason names the stop, not the observation date ("no account started before 1 Jan 2000")
             fdata = analysis.account_table(c.data_dir, end)
